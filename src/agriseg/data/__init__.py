@@ -1,0 +1,1 @@
+"""Datasets, image/label I/O and augmentations."""

@@ -1,0 +1,59 @@
+"""Decoding label files into class-id masks (``uint8``, 255 = ignore)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+
+from agriseg.data.io import ImageReadError
+
+LabelMode = Literal["binary", "index", "colormap"]
+
+# Peanut dataset colours (green crop, red weed, black background)
+PEANUT_VEGETATION = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 1}
+PEANUT_CROP_WEED = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}
+
+
+def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str, int] | None = None) -> np.ndarray:
+    """Read a label file as ``uint8`` class ids ``(H, W)``.
+
+    Args:
+        path: PNG/TIFF label file.
+        mode: ``binary`` (0 = background, anything else = 1; 0/255 masks), ``index`` (value = class id),
+            ``colormap`` (RGB colours mapped by ``colormap``; unlisted colours become 255 = ignore).
+        colormap: ``{"R,G,B": class_id}`` for ``colormap`` mode.
+
+    Raises:
+        ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: label file not found")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if mode == "colormap":
+                arr = np.asarray(im.convert("RGB"))
+            elif im.mode == "P" and mode == "index":
+                arr = np.asarray(im)  # palette index = class id
+            else:
+                arr = np.asarray(im)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageReadError(f"{path}: unreadable label file ({err})") from err
+    if mode == "colormap":
+        if not colormap:
+            raise ValueError(f"{path}: label_mode 'colormap' needs a colormap")
+        out = np.full(arr.shape[:2], 255, np.uint8)
+        key = (arr[..., 0].astype(np.uint32) << 16) | (arr[..., 1].astype(np.uint32) << 8) | arr[..., 2]
+        for colour, cls in colormap.items():
+            r, g, b = (int(v) for v in colour.split(","))
+            out[key == ((r << 16) | (g << 8) | b)] = cls
+        return out
+    if arr.ndim == 3:
+        arr = arr[..., :3].max(-1) if mode == "binary" else arr[..., 0]
+    if mode == "binary":
+        return (arr > 0).astype(np.uint8)
+    return arr.astype(np.uint8)

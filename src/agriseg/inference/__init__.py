@@ -1,0 +1,1 @@
+"""Inference: blended tiled prediction and batch prediction of image files."""

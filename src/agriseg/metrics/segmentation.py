@@ -1,0 +1,138 @@
+"""mIoU and boundary IoU.
+
+Intersections and unions are summed over the whole set before dividing (not averaged per image), then
+averaged over classes. Boundary IoU follows Cheng et al. (CVPR 2021): the boundary band of a mask is the
+mask minus its erosion by a 3x3 square applied ``d`` times (mask zero-padded), with
+``d = max(1, round(ratio * image diagonal))``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+_K3 = np.ones((3, 3), np.uint8)
+
+
+def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
+    """Confusion matrix ``(K, K)``, rows = truth, columns = prediction; ``ignore_index`` pixels skipped."""
+    pred, target = np.asarray(pred).ravel(), np.asarray(target).ravel()
+    if pred.shape != target.shape:
+        raise ValueError(f"prediction has {pred.size} pixels, truth {target.size}")
+    keep = target != ignore_index
+    t, p = target[keep].astype(np.int64), pred[keep].astype(np.int64)
+    if t.size and (t.max() >= num_classes or p.max() >= num_classes):
+        raise ValueError(f"class id >= num_classes ({num_classes}) found")
+    return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def miou(
+    pred: np.ndarray | None = None,
+    target: np.ndarray | None = None,
+    num_classes: int = 2,
+    ignore_index: int = 255,
+    conf: np.ndarray | None = None,
+) -> tuple[float, np.ndarray]:
+    """Mean IoU over classes and the per-class IoU (NaN for a class absent from truth and prediction).
+
+    Pass either ``pred``/``target`` arrays or an accumulated confusion matrix ``conf``.
+    """
+    if conf is None:
+        conf = confusion_matrix(pred, target, num_classes, ignore_index)
+    inter = np.diag(conf).astype(np.float64)
+    union = conf.sum(0) + conf.sum(1) - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, inter / union, np.nan)
+    return float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan"), iou
+
+
+def boundary_band(mask: np.ndarray, d: int) -> np.ndarray:
+    """Inner boundary band of a binary mask: ``mask & ~erode(mask, 3x3, d times)``, zero padding."""
+    m = np.ascontiguousarray(mask, dtype=np.uint8)
+    eroded = cv2.erode(m, _K3, iterations=d, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    return (m > 0) & (eroded == 0)
+
+
+def boundary_dilation(shape: tuple[int, int], ratio: float) -> int:
+    """``d = max(1, round(ratio * diagonal))`` for an image of ``shape``."""
+    return max(1, round(ratio * math.hypot(*shape)))
+
+
+def boundary_counts(
+    pred: np.ndarray, target: np.ndarray, num_classes: int, ratio: float = 0.02, ignore_index: int = 255
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class boundary intersections and unions of one image (to be summed over a set)."""
+    d = boundary_dilation(target.shape, ratio)
+    valid = target != ignore_index
+    inter, union = np.zeros(num_classes), np.zeros(num_classes)
+    for c in range(num_classes):
+        g = boundary_band(target == c, d) & valid
+        p = boundary_band(pred == c, d) & valid
+        inter[c], union[c] = (g & p).sum(), (g | p).sum()
+    return inter, union
+
+
+def boundary_iou(
+    pred: np.ndarray, target: np.ndarray, num_classes: int = 2, ratio: float = 0.02, ignore_index: int = 255
+) -> tuple[float, np.ndarray]:
+    """Mean boundary IoU over classes and per class for one image pair."""
+    inter, union = boundary_counts(pred, target, num_classes, ratio, ignore_index)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        per = np.where(union > 0, inter / union, np.nan)
+    return float(np.nanmean(per)) if np.isfinite(per).any() else float("nan"), per
+
+
+class SegmentationMetrics:
+    """Accumulates confusion and boundary counts over a set of images.
+
+    Args:
+        num_classes: number of classes.
+        boundary_ratio: Boundary IoU dilation ratio (reported with the results).
+        ignore_index: truth value excluded from every metric.
+        class_names: names used in the report.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        boundary_ratio: float = 0.02,
+        ignore_index: int = 255,
+        class_names: list[str] | None = None,
+    ) -> None:
+        self.k, self.ratio, self.ignore = num_classes, boundary_ratio, ignore_index
+        self.names = class_names or [str(i) for i in range(num_classes)]
+        self.reset()
+
+    def reset(self) -> None:
+        self.conf = np.zeros((self.k, self.k), np.int64)
+        self.b_inter, self.b_union = np.zeros(self.k), np.zeros(self.k)
+        self.n = 0
+
+    def update(self, pred: np.ndarray, target: np.ndarray) -> None:
+        """Add one image (``(H, W)`` class ids each)."""
+        pred, target = np.asarray(pred), np.asarray(target)
+        if pred.shape != target.shape:
+            raise ValueError(f"prediction {pred.shape} and truth {target.shape} differ in size")
+        self.conf += confusion_matrix(pred, target, self.k, self.ignore)
+        bi, bu = boundary_counts(pred, target, self.k, self.ratio, self.ignore)
+        self.b_inter += bi
+        self.b_union += bu
+        self.n += 1
+
+    def compute(self) -> dict:
+        """Return ``miou``, ``biou``, ``pixel_accuracy``, per-class values, ``boundary_ratio``, ``images``."""
+        m, per = miou(conf=self.conf)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            bper = np.where(self.b_union > 0, self.b_inter / self.b_union, np.nan)
+        total = self.conf.sum()
+        return {
+            "miou": m,
+            "biou": float(np.nanmean(bper)) if np.isfinite(bper).any() else float("nan"),
+            "pixel_accuracy": float(np.trace(self.conf) / total) if total else float("nan"),
+            "per_class_iou": {n: float(v) for n, v in zip(self.names, per, strict=True)},
+            "per_class_biou": {n: float(v) for n, v in zip(self.names, bper, strict=True)},
+            "boundary_ratio": self.ratio,
+            "images": self.n,
+        }

@@ -1,0 +1,50 @@
+"""Segmentation models: one line to build, any timm encoder, any number of input channels.
+
+    >>> model = build_model({"arch": "unet", "encoder": "tu-efficientnet_lite0", "upsampler": "fade"})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from agriseg.config import ModelConfig
+from agriseg.models.segmentation import SegmentationModel
+
+MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {}
+
+
+def register_model(name: str) -> Callable[[Callable[[ModelConfig], nn.Module]], Callable[[ModelConfig], nn.Module]]:
+    """Decorator: register a factory ``ModelConfig -> nn.Module`` under ``name``."""
+
+    def deco(fn: Callable[[ModelConfig], nn.Module]) -> Callable[[ModelConfig], nn.Module]:
+        MODELS[name] = fn
+        return fn
+
+    return deco
+
+
+for _arch in ("unet", "fpn", "upernet"):
+    register_model(_arch)(lambda cfg: SegmentationModel(cfg))
+
+
+def build_model(config: ModelConfig | dict[str, Any] | None = None, **overrides: Any) -> nn.Module:
+    """Build a segmentation model from a config (or a dict, or keyword overrides).
+
+    Raises:
+        ValueError: for an unknown architecture; the message lists the valid names.
+    """
+    if isinstance(config, ModelConfig):
+        data = config.model_dump()
+    else:
+        data = dict(config or {})
+    data.update(overrides)
+    arch = data.get("arch", "unet")
+    if arch not in MODELS:
+        raise ValueError(f"unknown model {arch!r}; valid names: {', '.join(sorted(MODELS))}")
+    return MODELS[arch](ModelConfig.model_validate(data))
+
+
+__all__ = ["MODELS", "SegmentationModel", "build_model", "register_model"]

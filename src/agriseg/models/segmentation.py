@@ -1,0 +1,53 @@
+"""The encoder-decoder segmentation model shared by every CNN architecture."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agriseg.config import ModelConfig
+from agriseg.models.decoders import DECODERS
+from agriseg.models.encoders import Encoder
+
+
+class SegmentationModel(nn.Module):
+    """Encoder + decoder + 1x1 head; takes images scaled to [0, 1], returns logits at input size.
+
+    Normalisation (``mean``/``std``) lives in the model, so a checkpoint carries its own preprocessing.
+    Inputs of any size are padded (reflect) to a multiple of 32 and the logits cropped back.
+
+    Args:
+        config: the model config.
+    """
+
+    stride = 32
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.config = config
+        if len(config.mean) != config.in_channels or len(config.std) != config.in_channels:
+            raise ValueError(
+                f"mean/std need {config.in_channels} values (one per input channel), "
+                f"got {len(config.mean)}/{len(config.std)}"
+            )
+        self.encoder = Encoder(config.encoder, config.in_channels, config.encoder_weights)
+        self.decoder = DECODERS[config.arch](
+            self.encoder.out_channels, upsampler=config.upsampler, in_channels=config.in_channels
+        )
+        self.head = nn.Conv2d(self.decoder.out_channels, config.num_classes, 1)
+        self.register_buffer("mean", torch.tensor(config.mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(config.std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, Cin, H, W) in [0, 1] -> logits (B, K, H, W)
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % self.stride, (-w) % self.stride
+        x = (x - self.mean) / self.std
+        if ph or pw:
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        y = self.head(self.decoder(self.encoder(x), x))  # (B, K, H', W') at the decoder's stride
+        if y.shape[-2:] != x.shape[-2:]:
+            y = F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
+        return y[..., :h, :w]

@@ -1,0 +1,1 @@
+"""Lightning training: tasks, data modules and the ``train`` entry points."""

@@ -1,0 +1,1 @@
+"""Pretrained weights: the offline EfficientNet-Lite0 ImageNet weights and agriseg's shipped models."""
