@@ -19,10 +19,13 @@ class _Strict(BaseModel):
 class ModelConfig(_Strict):
     """A segmentation model: encoder + decoder + x2 upsampler + head."""
 
-    arch: Literal["unet", "fpn", "upernet"] = "unet"
+    # smp_unet = segmentation-models-pytorch's own smp.Unet (FTW / PRUE checkpoints load into it unchanged)
+    arch: Literal["unet", "fpn", "upernet", "smp_unet"] = "unet"
     encoder: str = "tu-efficientnet_lite0"
     encoder_weights: str | None = "imagenet"
     upsampler: Literal["bilinear", "fade", "dysample", "carafe"] = "bilinear"
+    # width of the fpn/upernet decoder (None = the decoder's default, 128; mmseg's UperNet uses 512)
+    decoder_channels: int | None = Field(None, ge=1)
     in_channels: int = Field(3, ge=1)
     num_classes: int = Field(2, ge=1)
     class_names: list[str] = ["background", "vegetation"]

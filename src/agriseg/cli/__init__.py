@@ -27,7 +27,6 @@ main.add_command(crop)
 
 
 def _add_optional_groups() -> None:
-    # groups added by later modules; each module defines a click group named like the module
     import importlib
 
     for mod, attr in (("agriseg.cli.fields", "fields"), ("agriseg.cli.text", "text")):

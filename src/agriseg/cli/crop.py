@@ -119,3 +119,13 @@ def evaluate(
         Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(json.dumps(res, indent=1))
         click.echo(f"report: {output}")
+
+
+def _register() -> None:
+    from agriseg.cli import _plugins
+
+    # crop_pseudo: pseudolabel, screen, selftrain, adapt (annotation-free training)
+    _plugins.load("agriseg.cli.crop_pseudo")
+
+
+_register()

@@ -55,7 +55,7 @@ def _to_array(im: Image.Image) -> np.ndarray:
 
 def _to_uint8(arr: np.ndarray, path: Path) -> np.ndarray:
     if arr.dtype == np.uint8:
-        return np.ascontiguousarray(arr)
+        return arr if arr.flags.writeable and arr.flags.c_contiguous else np.array(arr)
     if arr.dtype == bool:
         return arr.astype(np.uint8) * 255
     if np.issubdtype(arr.dtype, np.integer):

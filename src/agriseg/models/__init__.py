@@ -47,4 +47,12 @@ def build_model(config: ModelConfig | dict[str, Any] | None = None, **overrides:
     return MODELS[arch](ModelConfig.model_validate(data))
 
 
+
+@register_model("smp_unet")
+def _smp_unet(cfg: ModelConfig) -> nn.Module:
+    from agriseg.models.smp_unet import SmpUnet
+
+    return SmpUnet(cfg)
+
+
 __all__ = ["MODELS", "SegmentationModel", "build_model", "register_model"]

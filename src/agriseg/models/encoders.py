@@ -1,29 +1,70 @@
-"""Encoders: any timm model (through segmentation-models-pytorch) or smp's own encoders.
+"""Encoders: agriseg's own (e.g. ViT-Adapter), any timm model (through smp) or smp's own encoders.
 
 An encoder returns the feature pyramid at strides 2, 4, 8, 16, 32 and exposes ``out_channels``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
+# name -> factory(name, in_channels, weights) of encoders that are not smp's; consulted before smp.
+# A name may carry an option after a colon (``vit_adapter_small:vit_small_patch14_dinov2``).
+EncoderFactory = Callable[[str, int, str | None], nn.Module]
+CUSTOM_ENCODERS: dict[str, EncoderFactory] = {}
+# name prefixes that belong to the custom registry: an unknown name with one of them never reaches smp
+CUSTOM_PREFIXES: tuple[str, ...] = ("vit_adapter",)
+
+
+def _vit_adapter(name: str, in_channels: int, weights: str | None) -> nn.Module:
+    from agriseg.models.vit_adapter import build_vit_adapter
+
+    return build_vit_adapter(name, in_channels, weights)
+
+
+for _size in ("tiny", "small", "base", "large"):
+    CUSTOM_ENCODERS[f"vit_adapter_{_size}"] = _vit_adapter
+
+
+def custom_encoder_factory(name: str) -> EncoderFactory | None:
+    """The custom factory for ``name`` (``None`` means: let smp handle it).
+
+    Raises:
+        ValueError: for an unknown name in a custom family; the message lists the valid custom names.
+    """
+    base = name.partition(":")[0]
+    if base in CUSTOM_ENCODERS:
+        return CUSTOM_ENCODERS[base]
+    if base.startswith(CUSTOM_PREFIXES):
+        raise ValueError(f"unknown encoder {name!r}; valid names: {', '.join(sorted(CUSTOM_ENCODERS))}")
+    return None
+
 
 class Encoder(nn.Module):
-    """Wrap an smp encoder so that it returns the five stride-2..32 features (no identity level).
+    """Wrap a custom or smp encoder so that it returns the five stride-2..32 features (no identity level).
 
     Args:
-        name: smp encoder name; timm models as ``tu-<timm name>`` (e.g. ``tu-efficientnet_lite0``), or smp's
-            own (e.g. ``efficientnet-b3``, ``resnet34``).
+        name: a custom encoder (``CUSTOM_ENCODERS``, e.g. ``vit_adapter_tiny``), or an smp encoder name:
+            timm models as ``tu-<timm name>`` (e.g. ``tu-efficientnet_lite0``), or smp's own (e.g.
+            ``efficientnet-b3``, ``resnet34``).
         in_channels: input channels (any number; pretrained stems are adapted).
-        weights: ``"imagenet"``, ``None`` (random) or an smp/timm weight tag.
+        weights: ``"imagenet"``, ``None`` (random) or an smp/timm weight tag (custom encoders document theirs,
+            e.g. a local weights file).
     """
 
     def __init__(self, name: str, in_channels: int = 3, weights: str | None = None) -> None:
         super().__init__()
+        self.name = name
+        custom = custom_encoder_factory(name)
+        self.custom = custom is not None
+        if custom is not None:  # returns the five levels itself
+            self.body = custom(name, in_channels, weights)
+            self.out_channels: list[int] = list(self.body.out_channels)
+            return
         import segmentation_models_pytorch as smp
 
-        self.name = name
         local_lite0 = weights == "imagenet" and name == "tu-efficientnet_lite0"
         try:
             self.body = smp.encoders.get_encoder(
@@ -31,16 +72,18 @@ class Encoder(nn.Module):
             )
         except KeyError as err:
             raise ValueError(
-                f"unknown encoder {name!r}: use an smp encoder name ({', '.join(sorted(smp.encoders.encoders)[:8])}, "
-                "...) or 'tu-<any timm model>'"
+                f"unknown encoder {name!r}: use an smp encoder name "
+                f"({', '.join(sorted(smp.encoders.encoders)[:8])}, ...), 'tu-<any timm model>' "
+                f"or one of {', '.join(sorted(CUSTOM_ENCODERS))}"
             ) from err
         if local_lite0:
             load_lite0_into(self.body, in_channels)
-        self.out_channels: list[int] = list(self.body.out_channels[1:])
+        self.out_channels = list(self.body.out_channels[1:])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         # x: (B, Cin, H, W) -> [(B, C1, H/2, W/2), ..., (B, C5, H/32, W/32)]
-        return list(self.body(x)[1:])
+        feats = self.body(x)
+        return list(feats) if self.custom else list(feats[1:])
 
 
 def load_lite0_into(smp_encoder: nn.Module, in_channels: int) -> None:

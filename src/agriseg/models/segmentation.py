@@ -10,6 +10,25 @@ from agriseg.config import ModelConfig
 from agriseg.models.decoders import DECODERS
 from agriseg.models.encoders import Encoder
 
+# the constructor argument that sets each decoder's width from ``ModelConfig.decoder_channels``
+DECODER_WIDTH_ARG: dict[str, str] = {"fpn": "pyramid_channels", "upernet": "channels"}
+
+
+def decoder_width_kwargs(arch: str, channels: int | None) -> dict[str, int]:
+    """Keyword arguments that set the decoder width (empty for ``None``: the decoder's default).
+
+    Raises:
+        ValueError: if ``arch`` has no single width (``unet`` has one width per stage).
+    """
+    if channels is None:
+        return {}
+    if arch not in DECODER_WIDTH_ARG:
+        raise ValueError(
+            f"decoder_channels is not supported for arch {arch!r}; "
+            f"it applies to: {', '.join(sorted(DECODER_WIDTH_ARG))}"
+        )
+    return {DECODER_WIDTH_ARG[arch]: channels}
+
 
 class SegmentationModel(nn.Module):
     """Encoder + decoder + 1x1 head; takes images scaled to [0, 1], returns logits at input size.
@@ -33,7 +52,10 @@ class SegmentationModel(nn.Module):
             )
         self.encoder = Encoder(config.encoder, config.in_channels, config.encoder_weights)
         self.decoder = DECODERS[config.arch](
-            self.encoder.out_channels, upsampler=config.upsampler, in_channels=config.in_channels
+            self.encoder.out_channels,
+            upsampler=config.upsampler,
+            in_channels=config.in_channels,
+            **decoder_width_kwargs(config.arch, config.decoder_channels),
         )
         self.head = nn.Conv2d(self.decoder.out_channels, config.num_classes, 1)
         self.register_buffer("mean", torch.tensor(config.mean).view(1, -1, 1, 1), persistent=False)

@@ -13,12 +13,16 @@ from agriseg.models.upsamplers import build_upsampler
 
 
 class PPM(nn.Module):
-    """Pyramid pooling module on the coarsest feature (bins 1, 2, 3, 6)."""
+    """Pyramid pooling module on the coarsest feature (bins 1, 2, 3, 6).
+
+    The pooled branches use conv + ReLU without BatchNorm: a 1x1 pooled map has one value per channel
+    and sample, which BatchNorm cannot normalise at batch size 1.
+    """
 
     def __init__(self, cin: int, channels: int, bins: Sequence[int] = (1, 2, 3, 6)) -> None:
         super().__init__()
         self.bins = bins
-        self.stages = nn.ModuleList(conv_bn_relu(cin, channels, 1) for _ in bins)
+        self.stages = nn.ModuleList(nn.Sequential(nn.Conv2d(cin, channels, 1), nn.ReLU(True)) for _ in bins)
         self.fuse = conv_bn_relu(cin + len(bins) * channels, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

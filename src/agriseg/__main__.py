@@ -1,0 +1,5 @@
+"""``python -m agriseg`` = the ``agriseg`` command."""
+
+from agriseg.cli import main
+
+main()

@@ -1,0 +1,320 @@
+"""``agriseg crop pseudolabel | screen | selftrain | adapt``: annotation-free crop segmentation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from agriseg.cli.crop import crop
+from agriseg.cli.errors import friendly_errors
+
+_GGHT_HELP = "GGHT option: "
+
+
+@crop.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--source",
+    type=click.Choice(["index", "depth"]),
+    default="index",
+    show_default=True,
+    help="Threshold a vegetation index of the photo, or its depth map.",
+)
+@click.option(
+    "--index",
+    "index_name",
+    type=click.Choice(["exg", "exg_exr", "cive", "lab_a", "auto"]),
+    default="cive",
+    show_default=True,
+    help="Vegetation index (--source index); auto = best fit per image.",
+)
+@click.option(
+    "--depth-dir",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Depth files matched by image name (16-bit PNG, TIFF, .npy). Without it, depth is estimated.",
+)
+@click.option(
+    "--depth-model",
+    default="depth-anything/Depth-Anything-V2-Small-hf",
+    show_default=True,
+    help="Depth Anything V2 model id or local directory (when no --depth-dir).",
+)
+@click.option(
+    "--depth-convention",
+    type=click.Choice(["depth", "inverse"]),
+    default=None,
+    help="depth: larger = farther; inverse: larger = nearer. [default: depth for files, inverse otherwise]",
+)
+@click.option(
+    "--detrend",
+    type=click.Choice(["plane", "none"]),
+    default="plane",
+    show_default=True,
+    help="Subtract a fitted ground plane from (inverse) depth.",
+)
+@click.option("--device", default="cpu", show_default=True, help="Torch device for depth estimation.")
+@click.option(
+    "--normaliser",
+    type=click.Choice(["percentile", "minmax", "zscore"]),
+    default="percentile",
+    show_default=True,
+    help=_GGHT_HELP + "normalisation.",
+)
+@click.option(
+    "--edge-operator",
+    type=click.Choice(["sobel", "scharr", "laplacian"]),
+    default="sobel",
+    show_default=True,
+    help=_GGHT_HELP + "edge operator.",
+)
+@click.option(
+    "--weighting",
+    type=click.Choice(["magnitude", "squared", "edges", "none"]),
+    default="squared",
+    show_default=True,
+    help=_GGHT_HELP + "gradient weighting of the histogram.",
+)
+@click.option(
+    "--sigmoid",
+    type=click.Choice(["logistic", "erf", "gompertz"]),
+    default="logistic",
+    show_default=True,
+    help=_GGHT_HELP + "sigmoid fitted to the weighted CDF.",
+)
+@click.option(
+    "--point",
+    type=click.Choice(["inflection", "knee"]),
+    default="inflection",
+    show_default=True,
+    help=_GGHT_HELP + "threshold at the curve's inflection (max F') or knee (max F'').",
+)
+@click.option(
+    "--smooth-sigma",
+    type=click.FloatRange(0),
+    default=1.0,
+    show_default=True,
+    help=_GGHT_HELP + "Gaussian smoothing (px at the fitting size).",
+)
+@click.option(
+    "--full-coverage",
+    type=click.Choice(["auto", "off"]),
+    default="auto",
+    show_default=True,
+    help="Detect dense-canopy photos and give them all-ones masks.",
+)
+@click.option(
+    "--keep",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Only photos accepted in this screening export (accepted.json).",
+)
+@click.option("--plot", is_flag=True, help="Save histogram + fitted curve PNGs (plots/).")
+@click.option(
+    "--no-overlay", is_flag=True, help="Do not write overlay JPEGs (the screening page needs them)."
+)
+@click.option("--overwrite", is_flag=True, help="Redo photos that already have a record.")
+@friendly_errors
+def pseudolabel(
+    paths: tuple[str, ...],
+    outdir: str,
+    source: str,
+    index_name: str,
+    depth_dir: str | None,
+    depth_model: str,
+    depth_convention: str | None,
+    detrend: str,
+    device: str,
+    normaliser: str,
+    edge_operator: str,
+    weighting: str,
+    sigmoid: str,
+    point: str,
+    smooth_sigma: float,
+    full_coverage: str,
+    keep: str | None,
+    plot: bool,
+    no_overlay: bool,
+    overwrite: bool,
+) -> None:
+    """Pseudo-masks by gradient-guided histogram thresholding (masks/, records/, overlays/, plots/)."""
+    from agriseg.data.io import list_images
+    from agriseg.pseudolabel.gght import GGHTConfig
+    from agriseg.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files, read_keep
+
+    files = list_images(list(paths))
+    opts = PseudoLabelOptions(
+        source=source,
+        index=index_name,
+        depth_dir=depth_dir,
+        depth_model=depth_model,  # type: ignore[arg-type]
+        depth_convention=depth_convention,
+        detrend=detrend,
+        device=device,  # type: ignore[arg-type]
+        gght=GGHTConfig(
+            normaliser=normaliser,
+            edge_operator=edge_operator,
+            weighting=weighting,  # type: ignore[arg-type]
+            sigmoid=sigmoid,
+            point=point,
+            smooth_sigma=smooth_sigma,
+            full_coverage=full_coverage,
+        ),  # type: ignore[arg-type]
+        plot=plot,
+        overlays=not no_overlay,
+        overwrite=overwrite,
+    )
+    recs = pseudolabel_files(files, Path(outdir), opts, keep=read_keep(keep) if keep else None)
+    n = {s: sum(r["status"] == s for r in recs) for s in ("ok", "skipped", "error")}
+    full = sum(bool(r.get("full_coverage")) for r in recs if r["status"] == "ok")
+    click.echo(
+        f"{n['ok']} pseudo-labelled ({full} full-coverage), {n['skipped']} skipped, "
+        f"{n['error']} failed -> {outdir}"
+    )
+    for r in recs:
+        if r["status"] == "error":
+            click.echo(f"  failed: {r['error']}", err=True)
+
+
+@crop.command()
+@click.argument("outdir", type=click.Path(file_okay=False, exists=True))
+@click.option("--title", default=None, help="Page title. [default: the folder name]")
+@friendly_errors
+def screen(outdir: str, title: str | None) -> None:
+    """Write OUTDIR/screen.html: accept/reject pseudo-masks (keys a/r, j/k), export accepted.json."""
+    from agriseg.pseudolabel.screen import write_screen_page
+
+    path = write_screen_page(outdir, title)
+    click.echo(f"screening page: {path}\nopen it in a browser; Export saves accepted.json for --keep")
+
+
+@crop.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Self-training YAML (see configs/crop/selftrain_peanut.yaml).",
+)
+@click.option(
+    "--keep",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Train only on photos accepted in this screening export (overrides the config's keep).",
+)
+@click.option("--stage1-epochs", type=click.IntRange(1), default=None, help="Override the config.")
+@click.option(
+    "--stage2-epochs", type=click.IntRange(0), default=None, help="Override the config (0 = stage 1 only)."
+)
+@friendly_errors
+def selftrain(
+    config_path: str, keep: str | None, stage1_epochs: int | None, stage2_epochs: int | None
+) -> None:
+    """Two-stage self-training on pseudo-labels; writes <output_dir>/model.safetensors and a report."""
+    from agriseg.training.selftrain import load_selftrain_config
+    from agriseg.training.selftrain import selftrain as run
+
+    cfg = load_selftrain_config(config_path)
+    upd = {
+        k: v
+        for k, v in {"keep": keep, "stage1_epochs": stage1_epochs, "stage2_epochs": stage2_epochs}.items()
+        if v is not None
+    }
+    cfg = cfg.model_copy(update=upd)
+    rep = run(cfg)
+    click.echo(f"model: {rep['model']}")
+    for st in ("stage1", "stage2"):
+        if st in rep and "evaluate" in rep[st]:
+            ev = rep[st]["evaluate"]
+            click.echo(f"{st}: mIoU {100 * ev['miou']:.2f}  bIoU {100 * ev['biou']:.2f} (true labels)")
+    if "trimap" in rep:
+        click.echo(f"trimaps: {100 * rep['trimap']['mean_ignored']:.1f}% of pixels ignored on average")
+
+
+@crop.command()
+@click.argument("photos", nargs=-1, required=True)
+@click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Adapted model (.safetensors)."
+)
+@click.option("--model", "base_model", default="default", show_default=True, help="Model to start from.")
+@click.option("--source", type=click.Choice(["index", "depth"]), default="index", show_default=True)
+@click.option(
+    "--index",
+    "index_name",
+    type=click.Choice(["exg", "exg_exr", "cive", "lab_a", "auto"]),
+    default="cive",
+    show_default=True,
+)
+@click.option("--depth-dir", type=click.Path(file_okay=False, exists=True), default=None)
+@click.option("--depth-model", default="depth-anything/Depth-Anything-V2-Small-hf", show_default=True)
+@click.option(
+    "--combine",
+    type=click.Choice(["none", "agree", "confident"]),
+    default="agree",
+    show_default=True,
+    help="Merge pseudo-labels with the model's own predictions: agree = ignore disagreements; "
+    "confident = take the model's class where it is confident.",
+)
+@click.option("--confidence", type=click.FloatRange(0.5, 1.0), default=0.9, show_default=True)
+@click.option(
+    "--keep",
+    type=click.Path(dir_okay=False, exists=True),
+    default=None,
+    help="Screening export: train only on accepted photos.",
+)
+@click.option("--stage1-epochs", type=click.IntRange(1), default=4, show_default=True)
+@click.option("--stage2-epochs", type=click.IntRange(0), default=4, show_default=True)
+@click.option("--crop-size", type=click.IntRange(32), default=256, show_default=True)
+@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Intermediate outputs. [default: <output stem>_adapt next to the output]",
+)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output model.")
+@friendly_errors
+def adapt(
+    photos: tuple[str, ...],
+    output: str,
+    base_model: str,
+    source: str,
+    index_name: str,
+    depth_dir: str | None,
+    depth_model: str,
+    combine: str,
+    confidence: float,
+    keep: str | None,
+    stage1_epochs: int,
+    stage2_epochs: int,
+    crop_size: int,
+    batch_size: int,
+    workdir: str | None,
+    overwrite: bool,
+) -> None:
+    """Adapt a model to a new field from unlabelled photos: pseudo-label, self-train, write -o MODEL."""
+    from agriseg.config import TrainConfig
+    from agriseg.data.io import list_images
+    from agriseg.training.selftrain import DataSpec, PseudoSpec
+    from agriseg.training.selftrain import adapt as run
+
+    if Path(output).exists() and not overwrite:
+        raise FileExistsError(f"{output}: exists (use --overwrite)")
+    rep = run(
+        list_images(list(photos)),
+        output,
+        base_model,
+        PseudoSpec(source=source, index=index_name, depth_dir=depth_dir, depth_model=depth_model),  # type: ignore[arg-type]
+        combine,
+        confidence,
+        keep,
+        stage1_epochs,
+        stage2_epochs,  # type: ignore[arg-type]
+        train=TrainConfig(batch_size=batch_size),
+        data=DataSpec(crop_size=crop_size),
+        workdir=workdir,
+    )
+    click.echo(f"adapted model: {rep['adapted_model']}  (use: agriseg crop predict --model {output} ...)")

@@ -1,0 +1,324 @@
+"""``agriseg fields predict | polygonize | map | change``: scene- to country-scale field mapping (issue 6).
+
+Heavy imports live inside the commands so ``agriseg --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from agriseg.cli.errors import friendly_errors
+from agriseg.cli.fields import fields
+
+TTA_CHOICES = ("flip_h", "flip_v", "swap_windows")
+
+
+def _predict_options(fn):  # type: ignore[no-untyped-def]
+    opts = [
+        click.option(
+            "--model",
+            "-m",
+            "model",
+            required=True,
+            type=click.Path(dir_okay=False),
+            help="agriseg .safetensors/.ckpt or ftw-tools/PRUE .ckpt",
+        ),
+        click.option("--patch-size", default=256, show_default=True, help="patch side in scene pixels"),
+        click.option("--overlap", default=0.25, show_default=True, help="patch overlap fraction"),
+        click.option(
+            "--blend", type=click.Choice(["gaussian", "mean"]), default="gaussian", show_default=True
+        ),
+        click.option("--batch-size", default=8, show_default=True),
+        click.option(
+            "--resize",
+            type=float,
+            default=None,
+            help="patch resize factor before the model [default: 2 for ftw checkpoints, else 1]",
+        ),
+        click.option(
+            "--tta", type=click.Choice(TTA_CHOICES), multiple=True, help="test-time augmentation(s)"
+        ),
+        click.option(
+            "--offset",
+            type=click.Choice(["auto", "none", "apply"]),
+            default="auto",
+            show_default=True,
+            help="Sentinel-2 BOA_ADD_OFFSET (-1000 for processing baseline >= 04.00)",
+        ),
+        click.option(
+            "--divisor",
+            type=float,
+            default=None,
+            help="reflectance x10000 divisor [default: the model's; FTW 3000]",
+        ),
+        click.option("--swap-input-windows", is_flag=True, help="feed window B before window A"),
+        click.option(
+            "--nan",
+            "nan",
+            type=click.Choice(["error", "mask"]),
+            default="error",
+            show_default=True,
+            help="NaN pixels not declared nodata",
+        ),
+        click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True),
+        click.option(
+            "--optimize",
+            type=click.Choice(["none", "jit"]),
+            default="none",
+            show_default=True,
+            help="jit: trace + freeze the model (faster on CPU)",
+        ),
+        click.option("--device", default="cpu", show_default=True),
+        click.option("--threads", default=0, show_default=True, help="torch threads (0 = torch default)"),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def _polygon_options(fn):  # type: ignore[no-untyped-def]
+    opts = [
+        click.option(
+            "--separation",
+            type=click.Choice(["watershed", "components"]),
+            default="watershed",
+            show_default=True,
+            help="split touching fields from their cores, or 4-connected regions",
+        ),
+        click.option("--core-threshold", default=0.7, show_default=True),
+        click.option("--poly-block-size", default=4096, show_default=True, help="polygonisation block side"),
+        click.option("--simplify", "simplify_m", default=5.0, show_default=True, help="tolerance in metres"),
+        click.option("--min-area", "min_area_m2", default=500.0, show_default=True, help="m2"),
+        click.option("--fill-holes", "fill_holes_m2", default=1000.0, show_default=True, help="m2"),
+        click.option("--collection", default="agriseg-fields", show_default=True, help="fiboa collection id"),
+    ]
+    for o in reversed(opts):
+        fn = o(fn)
+    return fn
+
+
+def _preprocess_overrides(kw: dict) -> dict[str, object]:
+    """CLI options that override the model's preprocessing spec (only those the user set)."""
+    update: dict[str, object] = {"offset": kw["offset"]}
+    if kw["divisor"] is not None:
+        update["divisor"] = kw["divisor"]
+    if kw["swap_input_windows"]:
+        update["swap_input_windows"] = True
+    return update
+
+
+def _configs(kw: dict) -> tuple[object, object]:
+    from agriseg.raster.config import PredictConfig
+    from agriseg.vector.config import PolygonizeConfig
+
+    pc = None
+    if "patch_size" in kw:
+        pc = PredictConfig(
+            patch_size=kw["patch_size"],
+            overlap=kw["overlap"],
+            blend=kw["blend"],
+            batch_size=kw["batch_size"],
+            tta=list(kw["tta"]),
+            nan=kw["nan"],
+            precision=kw["precision"],
+            device=kw["device"],
+            optimize=kw["optimize"],
+        )
+    vc = None
+    if "separation" in kw:
+        vc = PolygonizeConfig(
+            block_size=kw["poly_block_size"],
+            separation=kw["separation"],
+            core_threshold=kw["core_threshold"],
+            simplify_m=kw["simplify_m"],
+            min_area_m2=kw["min_area_m2"],
+            fill_holes_m2=kw["fill_holes_m2"],
+        )
+    return pc, vc
+
+
+@fields.command()
+@click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    type=click.Path(),
+    help="output COG (one scene) or folder (several scenes: <stem>_probs.tif) [default: <stem>_probs.tif "
+    "next to each scene]",
+)
+@_predict_options
+@click.option("--overwrite", is_flag=True, help="recompute existing outputs")
+@friendly_errors
+def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: object) -> None:
+    """Predict field probabilities of Sentinel-2 scenes into Cloud-Optimized GeoTIFFs.
+
+    Streams the scene one patch row at a time (full-width strips with a halo), blends overlapping patches
+    with Gaussian weights, and resumes an interrupted run.
+    Output bands: class (255 = nodata), then one uint8 probability band per class.
+    """
+    import torch
+
+    from agriseg.raster.models import load_for_scenes
+    from agriseg.raster.predict import ScenePredictor
+
+    if kw["threads"]:
+        torch.set_num_threads(int(kw["threads"]))  # type: ignore[call-overload]
+    pc, _ = _configs(kw)
+    loaded = load_for_scenes(str(kw["model"]), resize=kw["resize"])  # type: ignore[arg-type]
+    spec = loaded.preprocess.model_copy(update=_preprocess_overrides(kw))
+    predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pc, loaded.class_names)  # type: ignore[arg-type]
+    out = Path(output) if output else None
+    many = out is None or len(scenes) > 1 or out.suffix.lower() not in (".tif", ".tiff")
+    for s in scenes:
+        folder = out if out is not None else Path(s).parent
+        target = folder / f"{Path(s).stem}_probs.tif" if many else out
+        res = predictor.predict(s, target, overwrite=overwrite)
+        if res.status == "skipped":
+            click.echo(f"{target}: exists, skipped (use --overwrite)")
+        else:
+            click.echo(
+                f"{target}: {res.status}, {res.blocks} patch rows ({res.blocks_resumed} resumed), "
+                f"{res.area_km2:.1f} km2 in {res.seconds:.1f} s = {res.km2_per_s:.2f} km2/s"
+            )
+
+
+@fields.command()
+@click.argument("raster", type=click.Path(dir_okay=False))
+@click.option(
+    "--output",
+    "-o",
+    default=None,
+    type=click.Path(),
+    help=".parquet (fiboa GeoParquet), .gpkg, .fgb or .geojson [default: <stem>_fields.parquet]",
+)
+@_polygon_options
+@click.option("--overwrite", is_flag=True)
+@friendly_errors
+def polygonize(raster: str, output: str | None, overwrite: bool, collection: str, **kw: object) -> None:
+    """Polygonise a class / probability raster into field polygons, blockwise and seamless."""
+    from agriseg.vector.api import polygonize as run
+    from agriseg.vector.fiboa import output_format
+
+    src = Path(raster)
+    out = Path(output) if output else src.with_name(f"{src.stem}_fields.parquet")
+    output_format(out)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: exists (use --overwrite)")
+    _, vc = _configs(kw)
+    df = run(src, out, vc, collection=collection)  # type: ignore[arg-type]
+    t = df.attrs["timing"]
+    click.echo(
+        f"{out}: {len(df)} fields ({df.attrs['raw_polygons']} before filtering) in {sum(t.values()):.1f} s"
+    )
+
+
+@fields.command(name="map")
+@click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--output", "-o", "outdir", required=True, type=click.Path(file_okay=False), help="output folder"
+)
+@_predict_options
+@_polygon_options
+@click.option("--scheduler", default=None, help="Dask scheduler address; default: a local cluster")
+@click.option("--workers", default=2, show_default=True, help="local-cluster worker processes")
+@click.option("--threads-per-worker", default=1, show_default=True)
+@click.option("--serial", is_flag=True, help="run in this process without Dask")
+@click.option("--overwrite", is_flag=True)
+@friendly_errors
+def map_(
+    scenes: tuple[str, ...],
+    outdir: str,
+    scheduler: str | None,
+    workers: int,
+    threads_per_worker: int,
+    serial: bool,
+    overwrite: bool,
+    collection: str,
+    **kw: object,
+) -> None:
+    """Predict + polygonise many scenes as Dask tasks; per-scene outputs and one merged GeoParquet."""
+    from agriseg.engine.runner import run_map
+
+    if not Path(str(kw["model"])).is_file():
+        raise FileNotFoundError(f"{kw['model']}: model file not found")
+    pc, vc = _configs(kw)
+    rows, merged = run_map(
+        list(scenes),
+        outdir,
+        str(kw["model"]),
+        backend="serial" if serial else "dask",
+        predict=pc.model_dump_json(),
+        polygonize=vc.model_dump_json(),  # type: ignore[union-attr]
+        resize=kw["resize"],
+        preprocess=json.dumps(_preprocess_overrides(kw)),
+        overwrite=overwrite,
+        collection=collection,
+        **(
+            {}
+            if serial
+            else {"scheduler": scheduler, "n_workers": workers, "threads_per_worker": threads_per_worker}
+        ),
+    )
+    for r in rows:
+        click.echo(f"{r['scene']}: {r['status']} {r.get('fields_count', '')} {r.get('error', '')}".rstrip())
+    click.echo(f"merged: {merged}")
+    if any(r["status"] == "error" for r in rows):
+        raise click.ClickException("some scenes failed (see above and summary.json)")
+
+
+@fields.command()
+@click.argument("earlier", type=click.Path(dir_okay=False))
+@click.argument("later", type=click.Path(dir_okay=False))
+@click.option("--output", "-o", required=True, type=click.Path(), help="change COG")
+@click.option("--threshold", default=0.5, show_default=True, help="on the min-max normalised change")
+@click.option("--polygons", default=None, type=click.Path(), help="also write change polygons here")
+@click.option("--min-area", "min_area_m2", default=500.0, show_default=True)
+@click.option("--overwrite", is_flag=True)
+@friendly_errors
+def change(
+    earlier: str,
+    later: str,
+    output: str,
+    threshold: float,
+    polygons: str | None,
+    min_area_m2: float,
+    overwrite: bool,
+) -> None:
+    """PRUE's field change map between two years' probability rasters, and its polygons."""
+    from agriseg.raster.change import change_map
+    from agriseg.vector.api import polygonize as run
+    from agriseg.vector.config import PolygonizeConfig
+
+    out = Path(output)
+    if out.exists() and not overwrite:
+        raise FileExistsError(f"{out}: exists (use --overwrite)")
+    stats = change_map(earlier, later, out, threshold=threshold)
+    click.echo(f"{out}: {stats['changed_fraction']:.2%} of valid pixels changed")
+    if polygons:
+        # band 2 of the change COG: 1 = changed; the "field class" is 1, polygons = changed regions
+        cfg = PolygonizeConfig(separation="components", min_area_m2=min_area_m2, simplify_m=5.0)
+        df = _polygonize_change(out, Path(polygons), cfg, run)
+        click.echo(f"{polygons}: {len(df)} change polygons")
+
+
+def _polygonize_change(change_tif: Path, out: Path, cfg: object, run: object) -> object:
+    """Polygonise the change mask (band 2) via a single-band staging raster."""
+    import rasterio
+
+    from agriseg.raster.io import temp_sibling
+
+    staging = temp_sibling(change_tif, "mask")
+    try:
+        with rasterio.open(change_tif) as src:
+            prof = dict(src.profile, count=1, driver="GTiff")
+            prof.pop("blockxsize", None), prof.pop("blockysize", None)
+            with rasterio.open(staging, "w", **{**prof, "tiled": True}) as dst:
+                for _, win in src.block_windows(1):
+                    dst.write(src.read(2, window=win), 1, window=win)
+        return run(staging, out, cfg, collection="agriseg-change", id_prefix=change_tif.stem)  # type: ignore[operator]
+    finally:
+        staging.unlink(missing_ok=True)

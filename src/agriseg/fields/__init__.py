@@ -1,0 +1,1 @@
+"""Field-boundary segmentation (PRUE / Fields of The World): configs, Lightning task and training."""

@@ -1,0 +1,134 @@
+"""LightningModule for field-boundary segmentation (PRUE / FTW recipes)."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import lightning as L
+import numpy as np
+import torch
+
+from agriseg.data.ftw_transforms import FieldAugment, FieldAugmentConfig
+from agriseg.fields.config import FieldsTrainConfig
+from agriseg.losses import LogCoshDiceLoss, WeightedCELoss
+from agriseg.metrics.fields import FieldMetrics
+from agriseg.models import build_model
+
+
+def build_loss(cfg: FieldsTrainConfig) -> torch.nn.Module:
+    """The configured loss (``logcosh_dice`` or weighted ``ce``), ignoring label 3."""
+    w = cfg.loss.weights(cfg.model.num_classes)
+    if cfg.loss.name == "logcosh_dice":
+        return LogCoshDiceLoss(w or [1.0] * cfg.model.num_classes, ignore_index=cfg.loss.ignore_index)
+    return WeightedCELoss(w, ignore_index=cfg.loss.ignore_index)
+
+
+def build_augment(cfg: FieldsTrainConfig) -> FieldAugment | None:
+    """The PRUE augmentation module of a config (None when disabled)."""
+    a = cfg.augment
+    if not a.enabled:
+        return None
+    return FieldAugment(
+        FieldAugmentConfig(
+            divisor_range=a.divisor_range,
+            base_divisor=cfg.data.divisor,
+            rotate_p=a.rotate_p,
+            max_degrees=a.max_degrees,
+            hflip_p=a.hflip_p,
+            vflip_p=a.vflip_p,
+            sharpness_p=a.sharpness_p,
+            sharpness_range=a.sharpness_range,
+            resized_crop_p=a.resized_crop_p,
+            crop_scale=a.crop_scale,
+            swap_p=a.swap_p,
+            ignore_index=cfg.loss.ignore_index,
+        ),
+        seed=cfg.train.seed,
+    )
+
+
+class FieldsTask(L.LightningModule):
+    """Trains ``model`` (an ``smp.Unet`` for FTW compatibility) with the PRUE or FTW-baseline recipe.
+
+    Checkpoints hold the run config under ``hyper_parameters["config"]`` plus the ftw-tools keys (``model``,
+    ``backbone``, ``in_channels``, ``num_classes``, ``loss``, ``class_weights``, ``ignore_index``) and
+    ``state_dict`` keys ``model.encoder.*`` / ``model.decoder.*`` / ``model.segmentation_head.*``, so
+    :mod:`agriseg.weights.ftw` imports them like a released PRUE checkpoint.
+
+    Args:
+        config: the run config as a plain dict.
+    """
+
+    def __init__(self, config: dict) -> None:
+        super().__init__()
+        self.cfg = FieldsTrainConfig.model_validate(config)
+        m = self.cfg.model
+        self.save_hyperparameters(
+            {
+                "config": config,
+                "model": "unet" if m.arch == "smp_unet" else m.arch,
+                "backbone": m.encoder,
+                "in_channels": m.in_channels,
+                "num_classes": m.num_classes,
+                "loss": self.cfg.loss.name,
+                "class_weights": self.cfg.loss.weights(m.num_classes),
+                "ignore_index": self.cfg.loss.ignore_index,
+            }
+        )
+        self.model = build_model(m)
+        self.loss = build_loss(self.cfg)
+        self.augment = build_augment(self.cfg)
+        self.val_metrics = FieldMetrics(self.cfg.train.iou_threshold, self.cfg.loss.ignore_index, n_boot=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)  # (B, C, H, W) -> (B, K, H, W)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        if self.training and self.augment is not None and self.trainer is not None and self.trainer.training:
+            img, mask = self.augment(batch["image"].cpu(), batch["mask"].cpu())
+            batch["image"], batch["mask"] = img.to(self.device), mask.to(self.device)
+        return batch
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss = self.loss(self.model(batch["image"]), batch["mask"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        logits = self.model(batch["image"])  # (B, K, H, W)
+        loss = self.loss(logits, batch["mask"])
+        self.log("val/loss", loss, batch_size=logits.shape[0])
+        pred = logits.argmax(1).cpu().numpy().astype(np.uint8)  # (B, H, W)
+        truth = batch["mask"].cpu().numpy()
+        for i in range(pred.shape[0]):
+            self.val_metrics.update(pred[i], truth[i], country=batch["country"][i])
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.val_metrics.counts:
+            return
+        res = self.val_metrics.compute()
+        self.val_metrics = FieldMetrics(self.cfg.train.iou_threshold, self.cfg.loss.ignore_index, n_boot=0)
+        o = res["overall"]
+        self.log_dict({"val/object_f1": o["object_f1"], "val/pixel_iou": o["pixel_iou"]}, prog_bar=True)
+        self.log_dict(
+            {"val/object_precision": o["object_precision"], "val/object_recall": o["object_recall"]}
+        )
+
+    def configure_optimizers(self) -> dict:
+        t = self.cfg.train
+        opt = torch.optim.AdamW(self.parameters(), lr=t.lr, weight_decay=t.weight_decay, amsgrad=t.amsgrad)
+        if t.schedule == "cosine_time":
+            if not t.max_time_minutes:
+                raise ValueError("train.schedule 'cosine_time' needs train.max_time_minutes")
+            budget, start = 60.0 * t.max_time_minutes, time.monotonic()
+
+            def by_time(step: int) -> float:  # cosine from lr to min_lr over the wall-time budget
+                frac = min(1.0, (time.monotonic() - start) / budget)
+                return (t.min_lr + (t.lr - t.min_lr) * 0.5 * (1 + math.cos(math.pi * frac))) / t.lr
+
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, by_time)
+        else:
+            total = max(1, int(self.trainer.estimated_stepping_batches))
+            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=t.min_lr)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

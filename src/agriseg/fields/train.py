@@ -1,0 +1,97 @@
+"""``train_fields``: run a field-boundary config end to end, export the best model, score the test split."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from agriseg.fields.config import FieldsTrainConfig
+
+
+def train_fields(
+    cfg: FieldsTrainConfig,
+    resume: str | None = None,
+    max_epochs: int | None = None,
+    evaluate_test: bool = True,
+) -> dict:
+    """Train with Lightning, keep the best checkpoint (validation object F1), export and evaluate it.
+
+    Outputs in ``cfg.output_dir``: ``best-*.ckpt`` / ``last.ckpt`` (ftw-tools checkpoint layout),
+    ``model.safetensors`` (float32 + config, loadable with ``agriseg.weights.io.load_model``), ``logs/``
+    (CSV) and ``test_metrics.json``.
+
+    Args:
+        cfg: the run config.
+        resume: a Lightning checkpoint to continue from.
+        max_epochs: override ``cfg.train.epochs``.
+        evaluate_test: score the test split at the end.
+
+    Returns:
+        ``{"best_checkpoint", "model", "val", "test", "train_seconds"}``.
+    """
+    import datetime as dt
+
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from agriseg.fields.datamodule import FieldsDataModule
+    from agriseg.fields.evaluate import evaluate_model
+    from agriseg.fields.task import FieldsTask
+    from agriseg.weights.io import save_model
+
+    t = cfg.train
+    L.seed_everything(t.seed, workers=True)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(cfg.model_dump_json(indent=1))
+    dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)
+    task = FieldsTask(cfg.model_dump())
+    ckpt = ModelCheckpoint(
+        dirpath=out, filename="best-{epoch:02d}", monitor=t.monitor, mode="max", save_last=True, save_top_k=1
+    )
+    trainer = L.Trainer(
+        max_epochs=max_epochs or t.epochs,
+        max_time=dt.timedelta(minutes=t.max_time_minutes) if t.max_time_minutes else None,
+        accelerator=t.accelerator,
+        precision=t.precision,
+        callbacks=[ckpt],
+        logger=CSVLogger(out, name="logs"),
+        limit_train_batches=t.limit_train_batches,
+        check_val_every_n_epoch=t.val_every,
+        log_every_n_steps=5,
+        enable_progress_bar=False,
+        num_sanity_val_steps=0,
+    )
+    t0 = time.time()
+    trainer.fit(task, datamodule=dm, ckpt_path=resume)
+    train_seconds = time.time() - t0
+    best = ckpt.best_model_path or ckpt.last_model_path
+    state = torch.load(best, map_location="cpu", weights_only=True)
+    task.load_state_dict(state["state_dict"])
+    val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    model_path = out / "model.safetensors"
+    save_model(
+        task.model,
+        cfg.model,
+        model_path,
+        half=False,
+        extra={
+            "train_config": cfg.model_dump_json(),
+            "windows": cfg.data.windows,
+            "divisor": cfg.data.divisor,
+        },
+    )
+    test = None
+    if evaluate_test:
+        test = evaluate_model(task.model, dm.test_set, batch_size=t.batch_size, iou_threshold=t.iou_threshold)
+        (out / "test_metrics.json").write_text(json.dumps(test, indent=1))
+    return {
+        "best_checkpoint": best,
+        "model": str(model_path),
+        "val": val,
+        "test": test,
+        "train_seconds": train_seconds,
+    }

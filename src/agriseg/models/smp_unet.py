@@ -1,0 +1,64 @@
+"""``smp_unet``: segmentation-models-pytorch's own ``smp.Unet``, for FTW / PRUE checkpoint compatibility.
+
+ftw-tools and PRUE release ``smp.Unet`` weights (state-dict keys ``encoder.*``, ``decoder.*``,
+``segmentation_head.*``). This model *is* an ``smp.Unet`` (same modules, same keys, same forward), with two
+additions that change nothing for FTW inputs: the config's ``mean``/``std`` normalisation (FTW checkpoints:
+mean 0, std 1, because their inputs arrive already divided by 3000) and reflect padding of sizes that are
+not multiples of 32 (logits are cropped back).
+"""
+
+from __future__ import annotations
+
+import segmentation_models_pytorch as smp
+import torch
+import torch.nn.functional as F
+
+from agriseg.config import ModelConfig
+
+
+class SmpUnet(smp.Unet):
+    """``smp.Unet`` built from a :class:`ModelConfig` (``arch="smp_unet"``).
+
+    ``encoder`` is any smp encoder name (``efficientnet-b3``, ``efficientnet-b7``, ...) or ``tu-<timm>``.
+    ``encoder_weights="imagenet"`` with ``tu-efficientnet_lite0`` loads the offline Lite0 weights (stem
+    adapted to ``in_channels``); other encoders use smp's own download (not available offline).
+
+    Args:
+        config: the model config.
+    """
+
+    stride = 32
+
+    def __init__(self, config: ModelConfig) -> None:
+        if len(config.mean) != config.in_channels or len(config.std) != config.in_channels:
+            raise ValueError(
+                f"mean/std need {config.in_channels} values (one per input channel), "
+                f"got {len(config.mean)}/{len(config.std)}"
+            )
+        local_lite0 = config.encoder_weights == "imagenet" and config.encoder == "tu-efficientnet_lite0"
+        try:
+            super().__init__(
+                encoder_name=config.encoder,
+                encoder_weights=None if local_lite0 else config.encoder_weights,
+                in_channels=config.in_channels,
+                classes=config.num_classes,
+            )
+        except KeyError as err:
+            raise ValueError(f"unknown encoder {config.encoder!r} for smp_unet ({err})") from err
+        if local_lite0:
+            from agriseg.models.encoders import load_lite0_into
+
+            load_lite0_into(self.encoder, config.in_channels)
+        self.agriseg_config = config
+        self.register_buffer("mean", torch.tensor(config.mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(config.std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, Cin, H, W) model input -> logits (B, K, H, W)
+        h, w = x.shape[-2:]
+        ph, pw = (-h) % self.stride, (-w) % self.stride
+        x = (x - self.mean) / self.std
+        if ph or pw:
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        return super().forward(x)[..., :h, :w]

@@ -1,0 +1,289 @@
+"""Depth maps for pseudo-labels: files matched by name, or Depth Anything V2 estimates (cached).
+
+Conventions: ``depth`` maps hold distance (larger = farther; RGB-D cameras, 16-bit millimetre PNGs, 0 =
+no reading); ``inverse`` maps hold inverse depth / disparity (larger = nearer; what Depth Anything V2
+outputs, relative and affine-invariant). Both are turned into *nearness* (larger = nearer = plant).
+
+Ground removal (``detrend="plane"``): the inverse depth of a plane is affine in pixel coordinates, so a
+plane ``a*u + b*v + c`` is fitted to the inverse depth (robustly, refitting on the farther half of the
+pixels a few times) and subtracted. What remains is relief above the ground, which a single threshold can
+split even when the camera looks at the field obliquely.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+DepthConvention = Literal["depth", "inverse"]
+Detrend = Literal["plane", "none"]
+DEPTH_SUFFIXES = (".png", ".tif", ".tiff", ".npy")
+DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
+
+
+def find_depth_file(depth_dir: str | Path, stem: str) -> Path:
+    """The depth file of an image: ``<stem>.{png,tif,tiff,npy}`` or ``<stem>_depth.*`` in ``depth_dir``.
+
+    Raises:
+        FileNotFoundError: naming the image stem and the folder searched.
+    """
+    d = Path(depth_dir)
+    for name in (stem, f"{stem}_depth"):
+        for suf in DEPTH_SUFFIXES:
+            p = d / f"{name}{suf}"
+            if p.is_file():
+                return p
+    raise FileNotFoundError(
+        f"{d / stem}: no depth file ({stem}[_depth]{{{','.join(DEPTH_SUFFIXES)}}}) in {d}"
+    )
+
+
+def read_depth(path: str | Path) -> np.ndarray:
+    """Read a depth map as ``float32`` ``(H, W)`` (16-bit PNG, TIFF of any numeric type, or ``.npy``).
+
+    Raises:
+        FileNotFoundError: if missing.
+        ValueError: naming the file when it is unreadable or not single-channel.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: depth file not found")
+    if path.suffix.lower() == ".npy":
+        try:
+            arr = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{path}: unreadable .npy depth ({err})") from err
+    else:
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        if arr is None:
+            try:
+                from PIL import Image
+
+                with Image.open(path) as im:
+                    arr = np.asarray(im)
+            except Exception as err:  # noqa: BLE001 - any decoder failure is a bad file
+                raise ValueError(f"{path}: unreadable depth image ({err})") from err
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if (
+        arr.ndim == 3
+        and arr.shape[-1] in (3, 4)
+        and np.ptp(arr[..., :3].astype(np.float32), axis=-1).max() == 0
+    ):
+        arr = arr[..., 0]  # grey stored as RGB
+    if arr.ndim != 2:
+        raise ValueError(f"{path}: depth must be single-channel, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.number):
+        raise ValueError(f"{path}: depth has non-numeric type {arr.dtype}")
+    return arr.astype(np.float32)
+
+
+def to_nearness(
+    depth: np.ndarray, convention: DepthConvention, source: str = "depth"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Nearness (inverse depth, larger = nearer) and the valid-pixel mask.
+
+    ``depth`` convention: 0 or negative = no reading (invalid); nearness = 1 / depth.
+    ``inverse``: used as is (all finite pixels valid).
+
+    Raises:
+        ValueError: starting with ``source`` for NaN/inf values, no valid pixels, or a constant map.
+    """
+    bad = ~np.isfinite(depth)
+    if bad.any():
+        raise ValueError(f"{source}: depth has {int(bad.sum())} NaN or infinite pixels")
+    if convention == "depth":
+        valid = depth > 0
+        if valid.sum() < 0.5 * depth.size:
+            raise ValueError(f"{source}: {100 * (1 - valid.mean()):.0f}% of depth pixels are missing (<= 0)")
+        near = np.zeros_like(depth)
+        near[valid] = 1.0 / depth[valid]
+    elif convention == "inverse":
+        valid = np.ones(depth.shape, bool)
+        near = depth
+    else:
+        raise ValueError(f"unknown depth convention {convention!r}; valid: depth, inverse")
+    vals = near[valid]
+    if float(vals.max() - vals.min()) <= 1e-6 * max(abs(float(vals.max())), 1e-12):
+        raise ValueError(f"{source}: depth is constant (no relief to threshold)")
+    return near.astype(np.float32), valid
+
+
+def fit_ground_plane(near: np.ndarray, valid: np.ndarray, iterations: int = 4, step: int = 4) -> np.ndarray:
+    """Robust affine plane ``a*u + b*v + c`` through the far (ground) pixels of a nearness map ``(H, W)``.
+
+    Fits all valid pixels, then refits ``iterations`` times on the valid pixels whose residual is below
+    the median (the farther half), on a ``step``-subsampled grid.
+    """
+    H, W = near.shape
+    vv, uu = np.mgrid[0:H:step, 0:W:step].astype(np.float32)
+    z = near[::step, ::step]
+    m = valid[::step, ::step].copy()
+    A = np.stack([uu / W, vv / H, np.ones_like(uu)], -1)  # (h, w, 3)
+    coef = np.zeros(3, np.float32)
+    for _ in range(iterations + 1):
+        if m.sum() < 3:
+            break
+        coef, *_ = np.linalg.lstsq(A[m], z[m], rcond=None)
+        res = z - A @ coef
+        m = valid[::step, ::step] & (res <= np.median(res[valid[::step, ::step]]))
+    v_full, u_full = np.mgrid[0:H, 0:W].astype(np.float32)
+    return (coef[0] * u_full / W + coef[1] * v_full / H + coef[2]).astype(np.float32)
+
+
+def relief(
+    depth: np.ndarray, convention: DepthConvention, detrend: Detrend = "plane", source: str = "depth"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The signal GGHT thresholds: nearness, minus the ground plane if ``detrend="plane"``.
+
+    Returns:
+        ``(signal (H, W) float32, valid (H, W) bool)``.
+    """
+    near, valid = to_nearness(depth, convention, source)
+    if detrend == "plane":
+        near = near - fit_ground_plane(near, valid)
+        near[~valid] = 0.0
+    elif detrend != "none":
+        raise ValueError(f"unknown detrend {detrend!r}; valid: plane, none")
+    return near, valid
+
+
+class DepthAnythingEstimator:
+    """Relative inverse depth from RGB with Depth Anything V2 (``transformers``).
+
+    Args:
+        model: a Hugging Face model id (e.g. ``depth-anything/Depth-Anything-V2-Small-hf``) or a local
+            directory saved with ``save_pretrained``.
+        device: torch device.
+        input_size: the short side the photo is resized to (rounded to a multiple of the patch size, 14).
+
+    Raises:
+        ImportError: if ``transformers`` is missing (``pip install agriseg[depth]``).
+        ValueError: if the model cannot be loaded (no network and not a local directory, or not a model).
+    """
+
+    MEAN = (0.485, 0.456, 0.406)
+    STD = (0.229, 0.224, 0.225)
+
+    def __init__(self, model: str = DEFAULT_DEPTH_MODEL, device: str = "cpu", input_size: int = 518) -> None:
+        try:
+            from transformers import DepthAnythingForDepthEstimation
+        except ImportError as err:
+            raise ImportError("depth estimation needs transformers: pip install 'agriseg[depth]'") from err
+        self.model_id, self.device, self.input_size = str(model), device, input_size
+        try:
+            self.model = DepthAnythingForDepthEstimation.from_pretrained(str(model)).eval().to(device)
+        except (OSError, ValueError, KeyError) as err:
+            raise ValueError(
+                f"{model}: cannot load a Depth Anything model ({type(err).__name__}: {err}). "
+                "Without network access pass a local directory holding config.json + weights."
+            ) from err
+        self.patch = int(getattr(self.model.config.backbone_config, "patch_size", 14))
+
+    @property
+    def cache_key(self) -> str:
+        """Short hash of the model id/path and input size (names cached depth files)."""
+        return hashlib.sha1(f"{self.model_id}|{self.input_size}".encode()).hexdigest()[:10]
+
+    def __call__(self, rgb: np.ndarray) -> np.ndarray:
+        """Inverse depth ``float32`` ``(H, W)`` (larger = nearer) at the photo's size."""
+        import torch
+        import torch.nn.functional as F
+
+        H, W = rgb.shape[:2]
+        s = self.input_size / min(H, W)
+        h = max(self.patch, round(H * s / self.patch) * self.patch)
+        w = max(self.patch, round(W * s / self.patch) * self.patch)
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float()[None] / 255  # (1, 3, H, W)
+        x = F.interpolate(x, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+        x = (x - torch.tensor(self.MEAN)[:, None, None]) / torch.tensor(self.STD)[:, None, None]
+        with torch.no_grad():
+            out = self.model(pixel_values=x.to(self.device)).predicted_depth  # (1, h', w')
+        out = F.interpolate(out[:, None].float(), size=(H, W), mode="bilinear", align_corners=False)[0, 0]
+        return out.cpu().numpy().astype(np.float32)
+
+
+def cached_estimate(
+    est: DepthAnythingEstimator, rgb: np.ndarray, cache_dir: Path, stem: str
+) -> tuple[np.ndarray, bool]:
+    """Estimated inverse depth of a photo, read from / written to ``cache_dir/<stem>.<key>.npy``.
+
+    Returns:
+        ``(inverse depth (H, W), came_from_cache)``. A cached map of the wrong size is recomputed.
+    """
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"{stem}.{est.cache_key}.npy"
+    if path.is_file():
+        try:
+            arr = np.load(path, allow_pickle=False)
+            if arr.shape == rgb.shape[:2]:
+                return arr.astype(np.float32), True
+        except (OSError, ValueError):
+            pass
+    arr = est(rgb)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
+    np.save(tmp, arr.astype(np.float16) if np.abs(arr).max() < 6e4 else arr)
+    os.replace(tmp, path)
+    meta = cache_dir / "cache.json"
+    info = json.loads(meta.read_text()) if meta.is_file() else {}
+    info[est.cache_key] = {"model": est.model_id, "input_size": est.input_size, "convention": "inverse"}
+    tmpm = meta.with_name(f".cache.json.tmp-{os.getpid()}")
+    tmpm.write_text(json.dumps(info, indent=1))
+    os.replace(tmpm, meta)
+    return arr, False
+
+
+def tiny_depth_anything_config() -> object:
+    """A small random-weight Depth Anything V2 config (for offline tests; ~0.2 M parameters)."""
+    from transformers import DepthAnythingConfig, Dinov2Config
+
+    backbone = Dinov2Config(
+        hidden_size=32,
+        num_hidden_layers=4,
+        num_attention_heads=2,
+        intermediate_size=64,
+        patch_size=14,
+        image_size=518,
+        out_features=["stage1", "stage2", "stage3", "stage4"],
+        reshape_hidden_states=False,
+    )
+    return DepthAnythingConfig(
+        backbone_config=backbone,
+        neck_hidden_sizes=[8, 16, 32, 32],
+        fusion_hidden_size=16,
+        reassemble_hidden_size=32,
+        patch_size=14,
+        depth_estimation_type="relative",
+        head_hidden_size=8,
+    )
+
+
+def small_depth_anything_config() -> object:
+    """The Depth Anything V2 Small architecture (24.8 M parameters), for building random-weight models."""
+    from transformers import DepthAnythingConfig, Dinov2Config
+
+    backbone = Dinov2Config(
+        hidden_size=384,
+        num_hidden_layers=12,
+        num_attention_heads=6,
+        intermediate_size=1536,
+        patch_size=14,
+        image_size=518,
+        out_indices=[3, 6, 9, 12],
+        reshape_hidden_states=False,
+    )
+    return DepthAnythingConfig(
+        backbone_config=backbone,
+        neck_hidden_sizes=[48, 96, 192, 384],
+        fusion_hidden_size=64,
+        reassemble_hidden_size=384,
+        patch_size=14,
+        depth_estimation_type="relative",
+    )

@@ -1,0 +1,199 @@
+"""The screening page: a static HTML gallery for accepting / rejecting pseudo-masks quickly.
+
+``agriseg crop screen OUTDIR`` reads ``OUTDIR/pseudolabels.json`` (written by ``pseudolabel``) and writes
+``OUTDIR/screen.html``: one card per image (photo + mask overlay, fit quality, threshold, full-coverage
+flag), sortable by fit quality. Keys: ``a`` accept, ``r`` reject, ``u`` unmark, ``j``/``k`` (or arrows)
+next/previous, ``A`` accept every unmarked card. Clicking a card's buttons does the same. Decisions persist
+in the browser's localStorage; ``Export`` downloads ``accepted.json`` (``{"accepted": [...], "rejected":
+[...], ...}``), which ``pseudolabel --keep`` and ``selftrain`` (``keep:``) read.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from pathlib import Path
+
+_TEMPLATE = r"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>agriseg screening: __TITLE__</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:0;background:#1e1e1e;color:#eee}
+header{position:sticky;top:0;background:#2b2b2b;padding:8px 12px;display:flex;gap:14px;
+  align-items:center;z-index:2;flex-wrap:wrap}
+#grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:10px;padding:12px}
+.card{background:#333;border:3px solid #333;border-radius:6px;padding:4px;cursor:pointer}
+.card img{width:100%;display:block;border-radius:3px}
+.card.focus{border-color:#4aa3ff}
+.card.accepted{background:#1f4d2b}.card.rejected{background:#5a1f1f;opacity:.6}
+.meta{font-size:12px;display:flex;justify-content:space-between;gap:4px;padding:3px 2px}
+.card button{font-size:12px}
+.full{color:#ffcc00}
+#export{width:100%;height:80px;display:none}
+kbd{background:#444;padding:1px 4px;border-radius:3px}
+</style></head><body>
+<header>
+ <b>__TITLE__</b>
+ <label>sort <select id="sort">
+  <option value="quality-asc">fit quality, worst first</option>
+  <option value="quality-desc">fit quality, best first</option>
+  <option value="name">name</option></select></label>
+ <span id="counts"></span>
+ <button id="accept-rest">accept unmarked (A)</button>
+ <button id="export-btn">Export accepted.json</button>
+ <span><kbd>a</kbd> accept <kbd>r</kbd> reject <kbd>u</kbd> unmark <kbd>j</kbd>/<kbd>k</kbd> next/prev</span>
+</header>
+<textarea id="export" readonly></textarea>
+<div id="grid"></div>
+<script id="data" type="application/json">__DATA__</script>
+<script>
+"use strict";
+const ITEMS = JSON.parse(document.getElementById("data").textContent);
+const KEY = "agriseg-screen:" + __KEY__;
+let state = {};
+try { state = JSON.parse(localStorage.getItem(KEY) || "{}"); } catch (e) { state = {}; }
+let order = [];
+let focus = 0;
+const grid = document.getElementById("grid");
+function save() { try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) {} }
+function counts() {
+  const a = ITEMS.filter(it => state[it.stem] === "accepted").length;
+  const r = ITEMS.filter(it => state[it.stem] === "rejected").length;
+  document.getElementById("counts").textContent =
+    `${a} accepted, ${r} rejected, ${ITEMS.length - a - r} unmarked of ${ITEMS.length}`;
+}
+function paint(card) {
+  const s = state[card.dataset.stem];
+  card.classList.toggle("accepted", s === "accepted");
+  card.classList.toggle("rejected", s === "rejected");
+}
+function setFocus(i) {
+  const cards = grid.children;
+  if (!cards.length) return;
+  focus = Math.max(0, Math.min(cards.length - 1, i));
+  for (const c of cards) c.classList.remove("focus");
+  cards[focus].classList.add("focus");
+  cards[focus].scrollIntoView({block: "nearest"});
+}
+function mark(i, decision) {
+  const card = grid.children[i];
+  if (!card) return;
+  if (decision) state[card.dataset.stem] = decision; else delete state[card.dataset.stem];
+  paint(card); save(); counts();
+}
+function render() {
+  const how = document.getElementById("sort").value;
+  order = ITEMS.slice();
+  if (how === "quality-asc") order.sort((a, b) => a.quality - b.quality || a.stem.localeCompare(b.stem));
+  else if (how === "quality-desc") order.sort(
+    (a, b) => b.quality - a.quality || a.stem.localeCompare(b.stem));
+  else order.sort((a, b) => a.stem.localeCompare(b.stem));
+  grid.innerHTML = "";
+  order.forEach((it, i) => {
+    const c = document.createElement("div");
+    c.className = "card"; c.dataset.stem = it.stem; c.dataset.quality = it.quality;
+    c.innerHTML = `<img loading="lazy" alt="${it.stem}" src="${it.overlay}">
+      <div class="meta"><span class="stem">${it.stem}</span><span>q ${it.quality.toFixed(3)}</span>
+      <span>t ${it.threshold.toFixed(3)}</span><span>${(100 * it.fraction).toFixed(1)}%</span>
+      ${it.full_coverage ? '<span class="full">full</span>' : ""}</div>
+      <div class="meta"><button class="acc">accept</button><button class="rej">reject</button></div>`;
+    c.addEventListener("click", ev => {
+      setFocus(i);
+      if (ev.target.classList.contains("acc")) mark(i, "accepted");
+      else if (ev.target.classList.contains("rej")) mark(i, "rejected");
+    });
+    grid.appendChild(c); paint(c);
+  });
+  setFocus(0); counts();
+}
+function exportJSON() {
+  const pick = d => ITEMS.filter(it => state[it.stem] === d).map(it => it.stem).sort();
+  const out = {accepted: pick("accepted"), rejected: pick("rejected"),
+    unmarked: ITEMS.filter(it => !state[it.stem]).map(it => it.stem).sort(),
+    source: __SOURCE__, exported: new Date().toISOString()};
+  const text = JSON.stringify(out, null, 1);
+  const ta = document.getElementById("export");
+  ta.value = text; ta.style.display = "block";
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([text], {type: "application/json"}));
+  a.download = "accepted.json"; document.body.appendChild(a); a.click(); a.remove();
+  return out;
+}
+document.getElementById("sort").addEventListener("change", render);
+document.getElementById("export-btn").addEventListener("click", exportJSON);
+document.getElementById("accept-rest").addEventListener("click", () => {
+  for (let i = 0; i < grid.children.length; i++) {
+    if (!state[grid.children[i].dataset.stem]) mark(i, "accepted");
+  }
+});
+document.addEventListener("keydown", ev => {
+  if (ev.target.tagName === "SELECT" || ev.target.tagName === "TEXTAREA" || ev.ctrlKey || ev.metaKey) return;
+  const k = ev.key;
+  if (k === "a") { mark(focus, "accepted"); setFocus(focus + 1); }
+  else if (k === "r" || k === "x") { mark(focus, "rejected"); setFocus(focus + 1); }
+  else if (k === "u") mark(focus, null);
+  else if (k === "A") document.getElementById("accept-rest").click();
+  else if (k === "j" || k === "ArrowRight" || k === "ArrowDown") setFocus(focus + 1);
+  else if (k === "k" || k === "ArrowLeft" || k === "ArrowUp") setFocus(focus - 1);
+  else if (k === "e") exportJSON();
+  else return;
+  ev.preventDefault();
+});
+render();
+</script></body></html>
+"""
+
+
+def screen_items(outdir: str | Path) -> list[dict]:
+    """The cards of the page: every ``ok`` record of ``OUTDIR/pseudolabels.json`` that has an overlay.
+
+    Raises:
+        FileNotFoundError: if ``pseudolabels.json`` is missing (run ``pseudolabel`` first).
+        ValueError: if it is not valid JSON or has no usable record.
+    """
+    out = Path(outdir)
+    summary = out / "pseudolabels.json"
+    if not summary.is_file():
+        raise FileNotFoundError(f"{summary}: not found (run `agriseg crop pseudolabel ... -o {out}` first)")
+    try:
+        records = json.loads(summary.read_text())["records"]
+    except (json.JSONDecodeError, KeyError, TypeError) as err:
+        raise ValueError(f"{summary}: not a pseudolabel summary ({err})") from err
+    items = []
+    for r in records:
+        if r.get("status") not in ("ok", "skipped") or not r.get("overlay"):
+            continue
+        if not (out / r["overlay"]).is_file():
+            continue
+        items.append(
+            {
+                "stem": r["stem"],
+                "overlay": r["overlay"],
+                "quality": float(r.get("fit_quality", 0.0)),
+                "threshold": float(r.get("threshold", 0.0)),
+                "fraction": float(r.get("foreground_fraction", 0.0)),
+                "full_coverage": bool(r.get("full_coverage", False)),
+            }
+        )
+    if not items:
+        raise ValueError(f"{summary}: no pseudo-labelled image with an overlay to screen")
+    return items
+
+
+def write_screen_page(outdir: str | Path, title: str | None = None) -> Path:
+    """Write ``OUTDIR/screen.html`` (atomic) and return its path."""
+    out = Path(outdir)
+    items = screen_items(out)
+    data = json.dumps(items).replace("</", "<\\/")
+    page = (
+        _TEMPLATE.replace("__TITLE__", html.escape(title or out.resolve().name))
+        .replace("__KEY__", json.dumps(str(out.resolve())))
+        .replace("__SOURCE__", json.dumps(str((out / "pseudolabels.json").resolve())))
+        .replace("__DATA__", data)
+    )
+    path = out / "screen.html"
+    tmp = path.with_name(f".screen.html.tmp-{os.getpid()}")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,114 @@
+"""PRUE's field-change map between two years' predictions (section 5, "Field boundary change").
+
+The field score of each year is the logit of the field-class probability, ``log(p / (1 - p))`` (the
+softmax logits themselves are shift-invariant, so this is the logit that the stored probabilities define).
+Change magnitude = ``|score_A - score_B|``, min-max normalised over the pixels valid in both years, and
+thresholded at 0.5. Two streaming passes over blocks: the min/max, then the normalised map.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from agriseg.raster.io import temp_sibling, to_cog
+
+FIELD_BAND = 3  # band 1 = class, 2 = background, 3 = field, 4 = boundary
+
+
+def field_logit(prob_u8: np.ndarray, eps: float = 0.5 / 255) -> np.ndarray:
+    """uint8 probability (x255) -> logit, clipped away from 0 and 1."""
+    p = np.clip(prob_u8.astype(np.float32) / 255.0, eps, 1 - eps)
+    return np.log(p / (1 - p))
+
+
+def change_map(
+    a: str | Path,
+    b: str | Path,
+    output: str | Path,
+    threshold: float = 0.5,
+    block: int = 1024,
+    field_band: int = FIELD_BAND,
+) -> dict[str, float]:
+    """Write a 2-band COG: normalised change magnitude x255, then the change mask (1 changed, 255 nodata).
+
+    Args:
+        a: probability COG of the earlier year (from ``agriseg fields predict``).
+        b: probability COG of the later year, on the same grid.
+        output: change COG path.
+        threshold: on the min-max normalised magnitude (PRUE: 0.5).
+        block: rows/cols per streamed block.
+        field_band: band holding the field-class probability.
+
+    Returns:
+        ``{"min": .., "max": .., "changed_fraction": ..}``.
+
+    Raises:
+        ValueError: rasters on different grids or CRSs.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    a, b, output = Path(a), Path(b), Path(output)
+    for p in (a, b):
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: probability raster not found")
+    with rasterio.open(a) as da, rasterio.open(b) as db:
+        if (da.width, da.height) != (db.width, db.height) or da.transform != db.transform or da.crs != db.crs:
+            raise ValueError(f"{b}: not on the same grid as {a} (size, transform and CRS must match)")
+        wins = [
+            Window(x, y, min(block, da.width - x), min(block, da.height - y))
+            for y in range(0, da.height, block)
+            for x in range(0, da.width, block)
+        ]
+
+        def diff(w: Window) -> tuple[np.ndarray, np.ndarray]:
+            ca, cb = da.read(1, window=w), db.read(1, window=w)
+            valid = (ca != 255) & (cb != 255)
+            d = np.abs(
+                field_logit(da.read(field_band, window=w)) - field_logit(db.read(field_band, window=w))
+            )
+            return d, valid
+
+        lo, hi = np.inf, -np.inf
+        for w in wins:
+            d, valid = diff(w)
+            if valid.any():
+                lo, hi = min(lo, float(d[valid].min())), max(hi, float(d[valid].max()))
+        span = hi - lo if np.isfinite(lo) and hi > lo else 1.0
+        lo = lo if np.isfinite(lo) else 0.0
+        profile = {
+            "driver": "GTiff",
+            "width": da.width,
+            "height": da.height,
+            "count": 2,
+            "dtype": "uint8",
+            "crs": da.crs,
+            "transform": da.transform,
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+        }
+        changed = total = 0
+        output.parent.mkdir(parents=True, exist_ok=True)
+        staging = temp_sibling(output.with_suffix(".tif"), "staging")
+        try:
+            with rasterio.open(staging, "w", **profile) as dst:
+                dst.descriptions = ("change_magnitude", "change_mask")
+                dst.update_tags(
+                    threshold=str(threshold), min=str(lo), max=str(lo + span), method="prue-logit-diff"
+                )
+                for w in wins:
+                    d, valid = diff(w)
+                    norm = (d - lo) / span  # (h, w) in [0, 1]
+                    mask = (norm >= threshold).astype(np.uint8)
+                    mag = np.clip(np.rint(norm * 255), 0, 255).astype(np.uint8)
+                    mask[~valid], mag[~valid] = 255, 0
+                    changed += int((mask == 1).sum())
+                    total += int(valid.sum())
+                    dst.write(np.stack([mag, mask]), window=w)
+            to_cog(staging, output)
+        finally:
+            staging.unlink(missing_ok=True)
+    return {"min": lo, "max": lo + span, "changed_fraction": changed / max(1, total)}

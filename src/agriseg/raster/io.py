@@ -1,0 +1,161 @@
+"""Opening and checking input scenes, and writing Cloud-Optimized GeoTIFFs atomically.
+
+Every error names the offending file first, so CLI users see which scene is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Iterator
+
+    import rasterio
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """What inference needs to know about a scene without reading its pixels."""
+
+    path: Path
+    width: int
+    height: int
+    count: int
+    dtype: str
+    crs: Any  # rasterio CRS
+    transform: Any  # affine.Affine
+    nodata: float | None
+    tags: dict[str, str]
+
+    @property
+    def area_km2(self) -> float:
+        """Scene area in km2 (exact for metric CRSs; approximate at the centre latitude otherwise)."""
+        return pixel_area_m2(self.crs, self.transform, self.height) * self.width * self.height / 1e6
+
+
+def pixel_area_m2(crs: Any, transform: Any, height: int = 0) -> float:
+    """Area of one pixel in m2 (geographic CRSs: at the scene's centre latitude)."""
+    a, e = abs(transform.a), abs(transform.e)
+    if crs is not None and crs.is_geographic:
+        lat = np.deg2rad(transform.f + transform.e * height / 2)
+        return a * 111_320.0 * np.cos(lat) * e * 110_574.0
+    return a * e
+
+
+def _rio() -> Any:
+    import rasterio
+
+    return rasterio
+
+
+def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = True) -> SceneInfo:
+    """Open and validate a scene: existence, readability, band count, CRS, and a truncation probe.
+
+    Args:
+        path: GeoTIFF (or any GDAL raster).
+        bands: required band count (None: any).
+        require_crs: fail when the file has no CRS or no geotransform.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: unreadable/truncated file, wrong band count, missing CRS.
+    """
+    rasterio = _rio()
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: scene file not found")
+    try:
+        with rasterio.open(path) as ds:
+            info = SceneInfo(
+                path, ds.width, ds.height, ds.count, ds.dtypes[0], ds.crs, ds.transform, ds.nodata, ds.tags()
+            )
+            if bands is not None and ds.count != bands:
+                raise ValueError(
+                    f"{path}: has {ds.count} bands, the model needs {bands} "
+                    "(8 = window A R,G,B,NIR then window B R,G,B,NIR)"
+                )
+            if require_crs and ds.crs is None:
+                raise ValueError(
+                    f"{path}: has no CRS (georeference the scene, e.g. gdal_edit.py -a_srs EPSG:...)"
+                )
+            if require_crs and ds.transform.is_identity:
+                raise ValueError(f"{path}: has no geotransform (pixel grid is not georeferenced)")
+            _probe(ds, path)
+    except rasterio.errors.RasterioIOError as err:
+        raise ValueError(f"{path}: not a readable raster ({err})") from err
+    return info
+
+
+def _probe(ds: rasterio.DatasetReader, path: Path) -> None:
+    """Read the last row and the last block so a truncated file fails now, not after an hour."""
+    from rasterio.windows import Window
+
+    h, w = ds.height, ds.width
+    bh, bw = ds.block_shapes[0]
+    for win in (Window(0, h - 1, w, 1), Window(max(0, w - bw), max(0, h - bh), min(bw, w), min(bh, h))):
+        try:
+            ds.read(window=win)
+        except Exception as err:  # rasterio raises RasterioIOError / CPLE_* on short reads
+            raise ValueError(
+                f"{path}: cannot read its last pixels: the file is truncated or corrupt ({err})"
+            ) from err
+
+
+def read_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    """Read ``(C, y1 - y0, x1 - x0)`` from an open dataset; read errors name the file and window."""
+    from rasterio.windows import Window
+
+    try:
+        return ds.read(window=Window(x0, y0, x1 - x0, y1 - y0))
+    except Exception as err:
+        raise ValueError(
+            f"{path}: cannot read rows {y0}-{y1}, cols {x0}-{x1}: truncated or corrupt file ({err})"
+        ) from err
+
+
+def temp_sibling(path: Path, tag: str = "tmp") -> Path:
+    """A hidden sibling name for in-progress output (``.name.<tag>-<pid><suffix>``)."""
+    return path.with_name(f".{path.stem}.{tag}-{os.getpid()}{path.suffix}")
+
+
+@contextmanager
+def atomic_output(path: Path, tag: str = "tmp") -> Iterator[Path]:
+    """Yield a temporary path; on success it is renamed onto ``path``, on failure removed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_sibling(path, tag)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = True) -> Path:
+    """Copy a (tiled) GeoTIFF to a Cloud-Optimized GeoTIFF at ``dst``, atomically.
+
+    Overviews use nearest-neighbour resampling, so class maps stay valid at every zoom level.
+    """
+    from rasterio.shutil import copy as rio_copy
+
+    opts: dict[str, Any] = {"BLOCKSIZE": 512, "BIGTIFF": "IF_SAFER", "OVERVIEW_RESAMPLING": "NEAREST"}
+    opts["COMPRESS"] = "NONE" if compress == "none" else compress.upper()
+    if compress in ("deflate", "zstd", "lzw"):
+        opts["PREDICTOR"] = "YES"
+    opts["OVERVIEWS"] = "AUTO" if overviews else "NONE"
+    with atomic_output(dst, "cog") as tmp:
+        rio_copy(str(src), str(tmp), driver="COG", **opts)
+    return dst
+
+
+def is_cog(path: Path) -> bool:
+    """Whether GDAL reports ``path`` as a Cloud-Optimized GeoTIFF layout."""
+    rasterio = _rio()
+    with rasterio.open(path) as ds:
+        return ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT", "").upper() == "COG"

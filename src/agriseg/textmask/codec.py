@@ -1,0 +1,300 @@
+"""Masks as text: Text4Seg's row-wise run-length encoding (RRLE) and a repairing decoder.
+
+Format (byte-compatible with Text4Seg): every grid cell carries a class word; equal neighbours in a row
+form a run written ``label *count``; runs in a row are joined by ``"| "``; rows are joined by ``"\\n "``
+(newline then one space) and the block ends with ``"\\n"``; the block is wrapped as ``<seg>...</seg>``,
+optionally after one answer sentence and a newline. Example, 2x4 grid::
+
+    <seg>others *2| field *2
+     field *4
+    </seg>
+
+The decoder never raises on model output. It repairs each row independently (so one bad row cannot shift
+the rows after it, unlike Text4Seg's decoder) and returns a :class:`DecodeReport` listing every repair.
+This module needs only numpy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+SEG_OPEN = "<seg>"
+SEG_CLOSE = "</seg>"
+BACKGROUND = "others"
+RUN_SEP = "| "
+ROW_SEP = "\n "
+
+RepairKind = Literal[
+    "missing_open_tag",
+    "missing_close_tag",
+    "missing_leading_space",
+    "bad_count",
+    "missing_count",
+    "unknown_label",
+    "short_row",
+    "long_row",
+    "missing_row",
+    "extra_row",
+    "empty_row",
+    "no_mask",
+]
+
+
+@dataclass(frozen=True)
+class Repair:
+    """One repair made while decoding.
+
+    Attributes:
+        kind: what was wrong.
+        row: grid row it applies to (-1 for the whole text).
+        detail: human-readable specifics (the offending token, the lengths involved).
+    """
+
+    kind: RepairKind
+    row: int
+    detail: str = ""
+
+
+@dataclass
+class DecodeReport:
+    """What :func:`decode_rrle` had to repair.
+
+    Attributes:
+        repairs: every repair, in order.
+        rows_found: number of mask rows present in the text.
+    """
+
+    repairs: list[Repair] = field(default_factory=list)
+    rows_found: int = 0
+
+    @property
+    def valid(self) -> bool:
+        """True when the text decoded without any repair (a well-formed mask of the right shape)."""
+        return not self.repairs
+
+    def kinds(self) -> set[str]:
+        """The distinct repair kinds made."""
+        return {r.kind for r in self.repairs}
+
+    def add(self, kind: RepairKind, row: int, detail: str = "") -> None:
+        """Record one repair."""
+        self.repairs.append(Repair(kind, row, detail))
+
+    def summary(self) -> str:
+        """One line: ``valid`` or the repair kinds with counts."""
+        if self.valid:
+            return "valid"
+        counts: dict[str, int] = {}
+        for r in self.repairs:
+            counts[r.kind] = counts.get(r.kind, 0) + 1
+        return ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+
+
+def check_class_names(class_names: Sequence[str]) -> list[str]:
+    """Validate the class words of a grid: index 0 is the background (``others`` in Text4Seg).
+
+    Args:
+        class_names: one word (or phrase) per class id.
+
+    Returns:
+        The names as a list.
+
+    Raises:
+        ValueError: if empty, duplicated, blank, or containing ``|``, `` *`` or a newline.
+    """
+    names = list(class_names)
+    if not names:
+        raise ValueError("class_names is empty: give one name per class id, background first (e.g. others)")
+    if len(set(names)) != len(names):
+        raise ValueError(f"class_names has duplicates: {names}")
+    for n in names:
+        if not isinstance(n, str) or not n.strip() or n != n.strip():
+            raise ValueError(f"class name {n!r} must be a non-blank string without surrounding spaces")
+        if "|" in n or " *" in n or "\n" in n or "*" in n or "<" in n:
+            raise ValueError(f"class name {n!r} must not contain '|', '*', '<' or a newline")
+    return names
+
+
+def encode_rrle(grid: np.ndarray, class_names: Sequence[str]) -> str:
+    """Encode a label grid as Text4Seg RRLE (without the ``<seg>`` wrapper).
+
+    Args:
+        grid: (H, W) integer class ids indexing ``class_names``.
+        class_names: class words, background first.
+
+    Returns:
+        ``"\\n ".join(rows) + "\\n"`` where each row is ``"label *n| label *m"``.
+
+    Raises:
+        ValueError: on a non-2-D grid, an empty grid or ids outside ``class_names``.
+    """
+    names = check_class_names(class_names)
+    g = np.asarray(grid)
+    if g.ndim != 2 or g.size == 0:
+        raise ValueError(f"grid must be a non-empty 2-D array, got shape {g.shape}")
+    if g.min() < 0 or g.max() >= len(names):
+        raise ValueError(
+            f"grid ids must lie in [0, {len(names) - 1}] (class_names {names}), got {g.min()}..{g.max()}"
+        )
+    rows = []
+    for r in g:  # (W,)
+        change = np.flatnonzero(np.diff(r)) + 1
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [len(r)]])
+        rows.append(RUN_SEP.join(f"{names[int(r[s])]} *{e - s}" for s, e in zip(starts, ends, strict=True)))
+    return ROW_SEP.join(rows) + "\n"
+
+
+def wrap_seg(rrle: str, sentence: str = "") -> str:
+    """Wrap an RRLE block as an answer: ``sentence + "\\n<seg>" + rrle + "</seg>"``."""
+    head = f"{sentence}\n" if sentence else ""
+    return f"{head}{SEG_OPEN}{rrle}{SEG_CLOSE}"
+
+
+def encode_answer(grid: np.ndarray, class_names: Sequence[str], sentence: str = "") -> str:
+    """:func:`encode_rrle` wrapped by :func:`wrap_seg`."""
+    return wrap_seg(encode_rrle(grid, class_names), sentence)
+
+
+_COUNT_RE = re.compile(r"^\s*(\d+)")
+
+
+def _match_label(word: str, names: list[str], lookup: dict[str, int]) -> int | None:
+    """Exact, case-insensitive, then closest-spelling match of a label word; None when nothing is close."""
+    if word in lookup:
+        return lookup[word]
+    low = word.lower()
+    for i, n in enumerate(names):
+        if n.lower() == low:
+            return i
+    close = difflib.get_close_matches(word, names, n=1, cutoff=0.75)
+    return lookup[close[0]] if close else None
+
+
+def _parse_row(
+    line: str, row: int, width: int, names: list[str], lookup: dict[str, int], report: DecodeReport, fill: int
+) -> np.ndarray:
+    """Parse one RRLE row into exactly ``width`` class ids, recording repairs."""
+    runs: list[tuple[int, int | None]] = []
+    for chunk in line.split("|"):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        if "*" in chunk:
+            word, _, cnt = chunk.rpartition("*")
+            word = word.strip()
+            m = _COUNT_RE.match(cnt)
+            if m is None:
+                report.add("bad_count", row, repr(chunk))
+                count: int | None = None
+            else:
+                count = int(m.group(1))
+                if count <= 0 or cnt.strip() != m.group(1):
+                    report.add("bad_count", row, repr(chunk))
+                    count = count if count > 0 else None
+        else:
+            word, count = chunk, None
+            report.add("missing_count", row, repr(chunk))
+        label = _match_label(word, names, lookup)
+        if label is None or word not in lookup:
+            report.add("unknown_label", row, repr(word))
+            if label is None:
+                label = runs[-1][0] if runs else fill
+        runs.append((label, count))
+    if not runs:
+        report.add("empty_row", row)
+        return np.full(width, fill, dtype=np.int64)
+    # runs without a usable count share what is left of the row (at least 1 cell each)
+    known = sum(c for _, c in runs if c is not None)
+    unknown = [i for i, (_, c) in enumerate(runs) if c is None]
+    if unknown:
+        left = max(width - known, len(unknown))
+        share, extra = divmod(left, len(unknown))
+        for j, i in enumerate(unknown):
+            runs[i] = (runs[i][0], share + (1 if j < extra else 0))
+    out = np.concatenate([np.full(int(c), lab, dtype=np.int64) for lab, c in runs])  # (n,)
+    if len(out) < width:
+        report.add("short_row", row, f"{len(out)} < {width}")
+        out = np.concatenate([out, np.full(width - len(out), out[-1], dtype=np.int64)])
+    elif len(out) > width:
+        report.add("long_row", row, f"{len(out)} > {width}")
+        out = out[:width]
+    return out
+
+
+def decode_rrle(
+    text: str, shape: tuple[int, int], class_names: Sequence[str], fill: int = 0
+) -> tuple[np.ndarray, DecodeReport]:
+    """Decode RRLE text (with or without ``<seg>`` tags and sentence) into a grid; never raises on text.
+
+    Repairs, row by row: missing tags, missing leading spaces, bad or missing counts (missing counts share
+    what the row lacks), unknown labels (closest spelling, else the previous run's label, else ``fill``),
+    short rows (padded with their last label), long rows (cut), missing rows (copy of the row above, or
+    ``fill``), extra rows (dropped).
+
+    Args:
+        text: model output.
+        shape: (H, W) of the grid to return.
+        class_names: class words, background first.
+        fill: class id used where nothing can be inferred.
+
+    Returns:
+        ``(grid, report)``: (H, W) int64 class ids and what was repaired.
+
+    Raises:
+        ValueError: only for bad arguments (shape, class_names), never for the text.
+    """
+    names = check_class_names(class_names)
+    h, w = int(shape[0]), int(shape[1])
+    if h <= 0 or w <= 0:
+        raise ValueError(f"shape must be positive, got {shape}")
+    if not 0 <= fill < len(names):
+        raise ValueError(f"fill {fill} is not a class id of {names}")
+    report = DecodeReport()
+    text = text if isinstance(text, str) else str(text)
+    lookup = {n: i for i, n in enumerate(names)}
+    start = text.find(SEG_OPEN)
+    if start < 0:
+        report.add("missing_open_tag", -1)
+        # no tag: take the text after the last line that has no run marker (an answer sentence)
+        body = text
+    else:
+        body = text[start + len(SEG_OPEN) :]
+    end = body.find(SEG_CLOSE)
+    if end < 0:
+        report.add("missing_close_tag", -1)
+    else:
+        body = body[:end]
+    lines = body.split("\n")
+    if lines and lines[-1].strip() == "":
+        lines = lines[:-1]  # the block's final newline
+    if start < 0:
+        # drop leading sentence lines that cannot be mask rows
+        while lines and "*" not in lines[0] and _match_label(lines[0].strip(), names, lookup) is None:
+            lines = lines[1:]
+    report.rows_found = len(lines)
+    grid = np.full((h, w), fill, dtype=np.int64)  # (H, W)
+    if not lines:
+        report.add("no_mask", -1)
+        return grid, report
+    for r, line in enumerate(lines[:h]):
+        if r > 0 and not line.startswith(" "):
+            report.add("missing_leading_space", r)
+        grid[r] = _parse_row(line, r, w, names, lookup, report, fill)
+    if len(lines) > h:
+        report.add("extra_row", -1, f"{len(lines)} > {h}")
+    for r in range(len(lines), h):
+        report.add("missing_row", r)
+        grid[r] = grid[r - 1]
+    return grid, report
+
+
+def is_valid_rrle(text: str, shape: tuple[int, int], class_names: Sequence[str]) -> bool:
+    """True when ``text`` decodes without any repair."""
+    return decode_rrle(text, shape, class_names)[1].valid

@@ -1,0 +1,67 @@
+"""Pixel masks <-> coarse label grids: majority label per cell going down, nearest cell going up."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _edges(n: int, cells: int) -> np.ndarray:
+    """Cell boundaries splitting ``n`` pixels into ``cells`` nearly equal cells: (cells + 1,)."""
+    return np.round(np.linspace(0, n, cells + 1)).astype(np.int64)
+
+
+def mask_to_grid(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None) -> np.ndarray:
+    """Down-sample a label mask to a grid by majority vote per cell (ties go to the lower class id).
+
+    Args:
+        mask: (H, W) non-negative integer class ids.
+        grid: cells per side (16, 24, 32 or any), or (rows, cols).
+        num_classes: number of classes (default ``mask.max() + 1``).
+
+    Returns:
+        (rows, cols) int64 grid.
+
+    Raises:
+        ValueError: if the mask is not 2-D, has negative ids, or is smaller than the grid.
+    """
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise ValueError(f"mask must be 2-D (H, W), got shape {m.shape}")
+    gh, gw = (grid, grid) if isinstance(grid, int) else grid
+    h, w = m.shape
+    if gh <= 0 or gw <= 0 or h < gh or w < gw:
+        raise ValueError(f"mask of {h}x{w} pixels cannot be split into a {gh}x{gw} grid")
+    if m.size and m.min() < 0:
+        raise ValueError("mask has negative class ids")
+    k = int(num_classes if num_classes is not None else m.max() + 1)
+    ys, xs = _edges(h, gh), _edges(w, gw)
+    # per-class pixel counts per cell via cumulative sums over a one-hot stack
+    onehot = (m[None] == np.arange(k)[:, None, None]).astype(np.int64)  # (K, H, W)
+    csum = np.zeros((k, h + 1, w + 1), dtype=np.int64)  # (K, H+1, W+1)
+    csum[:, 1:, 1:] = onehot.cumsum(1).cumsum(2)
+    y0, y1 = ys[:-1][:, None], ys[1:][:, None]  # (gh, 1)
+    x0, x1 = xs[:-1][None], xs[1:][None]  # (1, gw)
+    counts = csum[:, y1, x1] - csum[:, y0, x1] - csum[:, y1, x0] + csum[:, y0, x0]  # (K, gh, gw)
+    return counts.argmax(0).astype(np.int64)
+
+
+def grid_to_mask(grid: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Up-sample a label grid to ``size`` = (H, W) pixels by nearest cell (the inverse cell layout of
+    :func:`mask_to_grid`).
+
+    Args:
+        grid: (rows, cols) class ids.
+        size: (H, W) output size.
+
+    Returns:
+        (H, W) int64 mask.
+    """
+    g = np.asarray(grid)
+    if g.ndim != 2:
+        raise ValueError(f"grid must be 2-D, got shape {g.shape}")
+    h, w = int(size[0]), int(size[1])
+    gh, gw = g.shape
+    ys, xs = _edges(h, gh), _edges(w, gw)
+    rows = np.searchsorted(ys[1:], np.arange(h), side="right")  # (H,) cell row per pixel
+    cols = np.searchsorted(xs[1:], np.arange(w), side="right")  # (W,)
+    return g[np.minimum(rows, gh - 1)][:, np.minimum(cols, gw - 1)].astype(np.int64)

@@ -1,0 +1,192 @@
+"""Reading images and masks for text-mask segmentation; GeoTIFFs keep their georeference.
+
+PNG/JPEG go through PIL. GeoTIFFs go through rasterio (the ``fields`` extra) when it is installed, so the
+CRS and affine transform survive to the predicted GeoTIFF and polygons; without rasterio, TIFFs are read by
+PIL with no georeference.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+GEO_SUFFIXES = {".tif", ".tiff"}
+
+
+@dataclass
+class GeoRef:
+    """Georeference of a raster: CRS as WKT/EPSG text and the 6 affine coefficients (rasterio order)."""
+
+    crs: str | None
+    transform: tuple[float, float, float, float, float, float]
+
+    def to_json(self) -> str:
+        """JSON text (stored in dataset columns)."""
+        return json.dumps({"crs": self.crs, "transform": list(self.transform)})
+
+    @staticmethod
+    def from_json(text: str | None) -> GeoRef | None:
+        """Inverse of :meth:`to_json`; None for empty text."""
+        if not text:
+            return None
+        d = json.loads(text)
+        return GeoRef(d["crs"], tuple(d["transform"]))  # type: ignore[arg-type]
+
+
+def _rasterio() -> Any | None:
+    try:
+        import rasterio
+    except ImportError:
+        return None
+    return rasterio
+
+
+def read_image(path: str | Path) -> tuple[np.ndarray, GeoRef | None]:
+    """Read an RGB image: (H, W, 3) uint8 and its georeference (GeoTIFF with rasterio) or None.
+
+    Raises:
+        FileNotFoundError: if the file is missing.
+        ValueError: if it cannot be read as an image (message starts with the path).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: image not found")
+    rio = _rasterio() if p.suffix.lower() in GEO_SUFFIXES else None
+    try:
+        if rio is not None:
+            with rio.open(p) as src:
+                arr = src.read()  # (C, H, W)
+                geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
+            arr = np.moveaxis(arr, 0, -1)  # (H, W, C)
+        else:
+            from PIL import Image
+
+            with Image.open(p) as im:
+                arr = np.asarray(im.convert("RGB"))
+            geo = None
+    except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
+        raise ValueError(f"{p}: cannot read image ({err})") from err
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=-1)
+    if arr.shape[-1] == 1:
+        arr = np.repeat(arr, 3, axis=-1)
+    arr = arr[..., :3]
+    if arr.dtype != np.uint8:
+        a = arr.astype(np.float64)
+        lo, hi = np.percentile(a, 1), np.percentile(a, 99)
+        arr = np.clip((a - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(arr), geo
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Read a single-band mask of class ids: (H, W) int64.
+
+    Raises:
+        FileNotFoundError: if the file is missing.
+        ValueError: if it is not a single-band integer raster.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: mask not found")
+    rio = _rasterio() if p.suffix.lower() in GEO_SUFFIXES else None
+    try:
+        if rio is not None:
+            with rio.open(p) as src:
+                arr = src.read(1)
+        else:
+            from PIL import Image
+
+            with Image.open(p) as im:
+                arr = np.asarray(im)
+    except Exception as err:  # noqa: BLE001
+        raise ValueError(f"{p}: cannot read mask ({err})") from err
+    if arr.ndim != 2:
+        raise ValueError(f"{p}: mask must be one band of class ids, got shape {arr.shape}")
+    if not np.issubdtype(arr.dtype, np.integer) and not np.all(np.mod(arr, 1) == 0):
+        raise ValueError(f"{p}: mask must hold integer class ids")
+    return arr.astype(np.int64)
+
+
+def write_mask(mask: np.ndarray, path: str | Path, geo: GeoRef | None = None) -> Path:
+    """Write (H, W) class ids atomically: GeoTIFF (with georeference, needs rasterio) for .tif, else PNG."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}{p.suffix}")
+    m = np.asarray(mask).astype(np.uint8)
+    rio = _rasterio() if p.suffix.lower() in GEO_SUFFIXES else None
+    if rio is not None:
+        from rasterio.transform import Affine
+
+        profile: dict[str, Any] = {
+            "driver": "GTiff",
+            "height": m.shape[0],
+            "width": m.shape[1],
+            "count": 1,
+            "dtype": "uint8",
+            "compress": "deflate",
+        }
+        if geo is not None:
+            profile["transform"] = Affine(*geo.transform)
+            if geo.crs:
+                profile["crs"] = geo.crs
+        with rio.open(tmp, "w", **profile) as dst:
+            dst.write(m, 1)
+    else:
+        from PIL import Image
+
+        Image.fromarray(m).save(tmp, format="PNG" if p.suffix.lower() not in GEO_SUFFIXES else "TIFF")
+    os.replace(tmp, p)
+    return p
+
+
+def write_polygons(
+    labels: np.ndarray, classes: np.ndarray, class_names: list[str], path: str | Path, geo: GeoRef | None
+) -> Path:
+    """Write instances as GeoJSON polygons (map coordinates when ``geo`` is given, else pixels).
+
+    Args:
+        labels: (H, W) instance ids (0 = none).
+        classes: (H, W) class ids (the class of each instance is read here).
+        class_names: names for the ``class`` property.
+        path: output ``.geojson``.
+        geo: georeference or None.
+
+    Returns:
+        The written path.
+    """
+    from skimage import measure
+
+    p = Path(path)
+    feats = []
+    a, b, c, d, e, f = geo.transform if geo else (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    for inst in np.unique(labels):
+        if inst == 0:
+            continue
+        region = labels == inst  # (H, W)
+        cls = int(np.bincount(classes[region]).argmax())
+        padded = np.pad(region, 1).astype(np.float64)
+        rings = []
+        for contour in measure.find_contours(padded, 0.5):
+            rows, cols = contour[:, 0] - 1 + 0.5, contour[:, 1] - 1 + 0.5
+            xs, ys = a * cols + b * rows + c, d * cols + e * rows + f
+            rings.append([[float(x), float(y)] for x, y in zip(xs, ys, strict=True)])
+        if rings:
+            feats.append(
+                {
+                    "type": "Feature",
+                    "properties": {"id": int(inst), "class": class_names[cls], "pixels": int(region.sum())},
+                    "geometry": {"type": "Polygon", "coordinates": rings[:1] + rings[1:]},
+                }
+            )
+    doc: dict[str, Any] = {"type": "FeatureCollection", "features": feats}
+    if geo and geo.crs:
+        doc["crs"] = {"type": "name", "properties": {"name": geo.crs}}
+    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(doc))
+    os.replace(tmp, p)
+    return p

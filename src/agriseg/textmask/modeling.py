@@ -1,0 +1,173 @@
+"""Loading VLMs for text masks: Hugging Face ids or local folders, full models or LoRA adapters.
+
+Needs the ``text`` extra. Every failure a user can cause (missing folder, model without a chat template, a
+processor that is not multimodal) becomes a ``ValueError``/``FileNotFoundError`` naming the model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
+Device = Literal["auto", "cpu", "cuda"]
+
+
+def resolve_device(device: Device) -> str:
+    """``cuda`` when asked or available (``auto``), else ``cpu``."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' requested but no CUDA GPU is available")
+    return device
+
+
+def resolve_dtype(precision: Precision, device: str) -> Any:
+    """torch dtype: fp32 on CPU for ``auto`` (bf16 on CPU is slow or unsupported), bf16 on GPU."""
+    import torch
+
+    if precision == "auto":
+        return torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def ensure_chat_template(processor: Any, name: str, template_path: str | None = None) -> None:
+    """Make sure the processor (and its tokenizer) has a chat template.
+
+    Args:
+        processor: a multimodal processor.
+        name: the model id/path, for messages.
+        template_path: a Jinja file to install when given.
+
+    Raises:
+        FileNotFoundError: if ``template_path`` is missing.
+        ValueError: if no template exists and none was given.
+    """
+    tok = getattr(processor, "tokenizer", None)
+    if template_path:
+        p = Path(template_path)
+        if not p.is_file():
+            raise FileNotFoundError(f"{p}: chat template file not found")
+        text = p.read_text()
+        processor.chat_template = text
+        if tok is not None:
+            tok.chat_template = text
+        return
+    has = getattr(processor, "chat_template", None) or (
+        tok is not None and getattr(tok, "chat_template", None)
+    )
+    if not has:
+        raise ValueError(
+            f"{name}: the model has no chat template; give one with `chat_template: path/to/template.jinja` "
+            "in the config (or --chat-template)"
+        )
+    if getattr(processor, "chat_template", None) is None and tok is not None:
+        processor.chat_template = tok.chat_template
+
+
+def load_processor(name: str, template_path: str | None = None) -> Any:
+    """Load a multimodal processor and check its chat template and image processing.
+
+    Raises:
+        ValueError: if it is not a multimodal processor or lacks a chat template.
+    """
+    from transformers import AutoProcessor
+
+    try:
+        proc = AutoProcessor.from_pretrained(name)
+    except OSError as err:
+        raise ValueError(f"{name}: cannot load a processor ({err})") from err
+    if not hasattr(proc, "image_processor") or not hasattr(proc, "tokenizer"):
+        raise ValueError(f"{name}: the processor is not multimodal (no image processor): a VLM is needed")
+    ensure_chat_template(proc, name, template_path)
+    proc.tokenizer.padding_side = "left"
+    return proc
+
+
+def _is_adapter(name: str) -> bool:
+    return (Path(name) / "adapter_config.json").is_file()
+
+
+def load_vlm(
+    name: str,
+    device: Device = "auto",
+    precision: Precision = "auto",
+    merge_adapter: bool = True,
+    template_path: str | None = None,
+) -> tuple[Any, Any]:
+    """Load a VLM and its processor.
+
+    A folder holding a LoRA adapter (``adapter_config.json``) is loaded onto its base model and, with
+    ``merge_adapter``, merged, so a later LoRA stage (GRPO) uses it as the KL reference.
+
+    Args:
+        name: Hugging Face id or local folder.
+        device: where to put the model.
+        precision: weights dtype.
+        merge_adapter: merge a LoRA adapter into the base weights.
+        template_path: chat template file for models without one.
+
+    Returns:
+        ``(model, processor)`` with the model in eval mode.
+
+    Raises:
+        FileNotFoundError: for a local-looking path that does not exist.
+        ValueError: for models that cannot be loaded as image-text-to-text.
+    """
+    from transformers import AutoModelForImageTextToText
+
+    looks_local = name.startswith((".", "/", "~")) or Path(name).exists()
+    if looks_local and not Path(name).expanduser().exists():
+        raise FileNotFoundError(f"{name}: model folder not found")
+    name = str(Path(name).expanduser()) if looks_local else name
+    dev = resolve_device(device)
+    dtype = resolve_dtype(precision, dev)
+    if _is_adapter(name):
+        from peft import PeftModel
+
+        base = json.loads((Path(name) / "adapter_config.json").read_text())["base_model_name_or_path"]
+        model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
+        model = PeftModel.from_pretrained(model, name)
+        if merge_adapter:
+            model = model.merge_and_unload()
+        proc_src = (
+            name
+            if (Path(name) / "processor_config.json").is_file() or (Path(name) / "tokenizer.json").is_file()
+            else base
+        )
+    else:
+        try:
+            model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
+        except (OSError, ValueError) as err:
+            raise ValueError(f"{name}: cannot load as an image-text-to-text model ({err})") from err
+        proc_src = name
+    proc = load_processor(proc_src, template_path)
+    model.to(dev)
+    model.eval()
+    fix_generation_config(model, proc)
+    return model, proc
+
+
+def fix_generation_config(model: Any, processor: Any) -> None:
+    """Stop generation on ``<end_of_turn>`` as well as EOS, and set the pad token."""
+    tok = processor.tokenizer
+    gc = model.generation_config
+    eos = gc.eos_token_id
+    eos_ids = list(eos) if isinstance(eos, (list, tuple)) else ([eos] if eos is not None else [])
+    for t in ("<end_of_turn>", tok.eos_token):
+        if t is None:
+            continue
+        tid = tok.convert_tokens_to_ids(t)
+        if isinstance(tid, int) and tid != tok.unk_token_id and tid not in eos_ids:
+            eos_ids.append(tid)
+    gc.eos_token_id = eos_ids
+    if gc.pad_token_id is None:
+        gc.pad_token_id = tok.pad_token_id if tok.pad_token_id is not None else eos_ids[0]
+
+
+def count_parameters(model: Any) -> int:
+    """Total parameters of a torch module."""
+    return int(sum(p.numel() for p in model.parameters()))

@@ -1,0 +1,23 @@
+"""Field polygons from segmentation rasters: seamless blockwise polygonisation, watershed separation of
+touching fields, metric clean-up on any CRS, fiboa v0.3 GeoParquet / GeoPackage / FlatGeobuf output."""
+
+from __future__ import annotations
+
+from agriseg.vector.api import polygonize
+from agriseg.vector.config import PolygonizeConfig
+from agriseg.vector.fiboa import fields_frame, output_format, validate_fiboa, write_fields
+from agriseg.vector.geometry import clean_fields
+from agriseg.vector.instances import label_instances
+from agriseg.vector.polygonize import polygonize_pixels
+
+__all__ = [
+    "PolygonizeConfig",
+    "clean_fields",
+    "fields_frame",
+    "label_instances",
+    "output_format",
+    "polygonize",
+    "polygonize_pixels",
+    "validate_fiboa",
+    "write_fields",
+]

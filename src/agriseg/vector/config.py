@@ -1,0 +1,48 @@
+"""Settings of blockwise polygonisation (``agriseg fields polygonize``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Separation = Literal["watershed", "components"]
+
+
+class PolygonizeConfig(BaseModel):
+    """How class/probability rasters become field polygons.
+
+    Lengths and areas are in metres / m2 whatever the raster CRS (geographic CRSs are handled per polygon
+    in a local UTM zone).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    block_size: int = Field(4096, ge=32, description="pixels per block side (PRUE: 4096)")
+    field_class: int = 1
+    boundary_class: int = 2
+    separation: Separation = Field(
+        "watershed",
+        description="watershed = touching fields split by flooding from field cores; components = one polygon"
+        " "
+        "per 4-connected field-class region (ftw-tools' rule)",
+    )
+    core_threshold: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="field probability a pixel needs to seed a field core (probability rasters)",
+    )
+    core_erosion: int = Field(1, ge=0, description="4-neighbour erosions of the core mask before seeding")
+    class_only_erosion: int = Field(
+        2,
+        ge=0,
+        description="erosions of the field mask that form the cores of class-only rasters (no probabilities)",
+    )
+    min_seed_px: int = Field(4, ge=1, description="smaller cores do not seed a field of their own")
+    simplify_m: float = Field(5.0, ge=0, description="Douglas-Peucker tolerance in metres (0 = off)")
+    min_area_m2: float = Field(500.0, ge=0, description="drop fields smaller than this (ftw-tools: 500)")
+    fill_holes_m2: float = Field(
+        1000.0, ge=0, description="fill holes smaller than this (0 = keep all holes)"
+    )
+    progress: bool = True

@@ -1,0 +1,134 @@
+"""Metric clean-up of field polygons that is correct on any CRS.
+
+Projected CRSs in metres are used as they are. Anything else (geographic CRSs, feet) is handled per polygon
+in the UTM zone of its centroid: hole filling, Douglas-Peucker simplification, minimum area, area and
+perimeter all happen in metres there, and the result is projected back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def is_metric(crs: Any) -> bool:
+    """Whether ``crs`` is projected with metre units (then lengths can be used directly)."""
+    from pyproj import CRS
+
+    c = CRS.from_user_input(crs)
+    if not c.is_projected:
+        return False
+    units = {ax.unit_name.lower() for ax in c.axis_info}
+    return units <= {"metre", "meter", "m"}
+
+
+def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """EPSG code of the WGS 84 / UTM zone of each point."""
+    zone = np.clip(np.floor((np.asarray(lon) + 180.0) / 6.0).astype(int) + 1, 1, 60)
+    return np.where(np.asarray(lat) >= 0, 32600 + zone, 32700 + zone)
+
+
+def fill_small_holes(geoms: np.ndarray, max_hole_m2: float) -> np.ndarray:
+    """Remove interior rings smaller than ``max_hole_m2`` (geometries in a metric CRS)."""
+    import shapely
+    from shapely.geometry import MultiPolygon, Polygon
+
+    if max_hole_m2 <= 0:
+        return geoms
+
+    def fix(g: Any) -> Any:
+        if isinstance(g, Polygon):
+            if not g.interiors:
+                return g
+            keep = [r for r in g.interiors if Polygon(r).area >= max_hole_m2]
+            return Polygon(g.exterior, keep) if len(keep) != len(g.interiors) else g
+        if isinstance(g, MultiPolygon):
+            return MultiPolygon([fix(p) for p in g.geoms])
+        return g
+
+    n_holes = shapely.get_num_interior_rings(geoms)
+    out = geoms.copy()
+    for i in np.flatnonzero(n_holes > 0):
+        out[i] = fix(geoms[i])
+    return out
+
+
+def _clean_metric(geoms: np.ndarray, simplify_m: float, fill_holes_m2: float) -> np.ndarray:
+    import shapely
+
+    geoms = fill_small_holes(geoms, fill_holes_m2)
+    if simplify_m > 0:
+        geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
+    bad = ~shapely.is_valid(geoms)
+    if bad.any():
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    return geoms
+
+
+def clean_fields(
+    geoms: np.ndarray,
+    crs: Any,
+    simplify_m: float = 5.0,
+    min_area_m2: float = 500.0,
+    fill_holes_m2: float = 1000.0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fill holes, simplify and filter field polygons with metric parameters on any CRS.
+
+    Args:
+        geoms: shapely polygons in ``crs``.
+        crs: their CRS (anything pyproj accepts).
+        simplify_m: Douglas-Peucker tolerance in metres (0 = off).
+        min_area_m2: polygons smaller than this (after simplification) are dropped.
+        fill_holes_m2: holes smaller than this are filled.
+
+    Returns:
+        ``(cleaned geometries in crs, area m2, perimeter m, keep mask over the input)``; the first three
+        hold the kept polygons only.
+    """
+    import shapely
+    from pyproj import CRS, Transformer
+
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    area = np.zeros(n)
+    perim = np.zeros(n)
+    out = geoms.copy()
+    if n == 0:
+        return out, area, perim, np.zeros(0, bool)
+    if is_metric(crs):
+        out = _clean_metric(out, simplify_m, fill_holes_m2)
+        area, perim = shapely.area(out), shapely.length(out)
+    else:
+        src = CRS.from_user_input(crs)
+        to_ll = Transformer.from_crs(src, 4326, always_xy=True)
+        c = shapely.get_coordinates(shapely.centroid(geoms))
+        lon, lat = to_ll.transform(c[:, 0], c[:, 1])
+        zones = utm_epsg(np.asarray(lon), np.asarray(lat))
+        for z in np.unique(zones):
+            idx = np.flatnonzero(zones == z)
+            fwd = Transformer.from_crs(src, int(z), always_xy=True)
+            back = Transformer.from_crs(int(z), src, always_xy=True)
+            m = shapely.transform(
+                geoms[idx], lambda xy, t=fwd: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+            )
+            m = _clean_metric(m, simplify_m, fill_holes_m2)
+            area[idx], perim[idx] = shapely.area(m), shapely.length(m)
+            out[idx] = shapely.transform(
+                m, lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+            )
+    keep = (area >= min_area_m2) & ~shapely.is_empty(out)
+    return out[keep], area[keep], perim[keep], keep
+
+
+def pixel_to_crs(geoms: np.ndarray, transform: Any) -> np.ndarray:
+    """Map geometries in global pixel coordinates (col, row) to the raster CRS with its affine transform."""
+    import shapely
+
+    a, b, c, d, e, f = transform.a, transform.b, transform.c, transform.d, transform.e, transform.f
+
+    def apply(xy: np.ndarray) -> np.ndarray:
+        x, y = xy[:, 0], xy[:, 1]
+        return np.column_stack([a * x + b * y + c, d * x + e * y + f])
+
+    return shapely.transform(np.asarray(geoms, dtype=object), apply)

@@ -1,0 +1,66 @@
+import json
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from agriseg import __version__
+from agriseg.cli import main
+
+
+def test_help_and_version_are_instant():
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, "-m", "agriseg", "--help"], capture_output=True, text=True, check=True)
+    assert "crop" in out.stdout
+    ver = subprocess.run([sys.executable, "-m", "agriseg", "--version"], capture_output=True, text=True, check=True)
+    assert __version__ in ver.stdout
+    assert time.perf_counter() - t0 < 10
+    probe = "import agriseg.cli, sys; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_predict_missing_path_and_empty_folder(tmp_path):
+    r = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "nope.jpg: no such file or folder" in r.output
+    (tmp_path / "empty").mkdir()
+    r = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "empty"), "-o", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "folder has no images" in r.output
+
+
+def test_predict_rejects_wrong_channel_model(tmp_path, samples_dir):
+    from agriseg.config import ModelConfig
+    from agriseg.models import build_model
+    from agriseg.weights.io import save_model
+
+    cfg = ModelConfig(encoder_weights=None, in_channels=4, mean=[0.5] * 4, std=[0.5] * 4)
+    save_model(build_model(cfg), cfg, tmp_path / "m4.safetensors")
+    r = CliRunner().invoke(
+        main, ["crop", "predict", str(samples_dir / "peanut" / "images"), "-o", str(tmp_path / "o"),
+               "--model", str(tmp_path / "m4.safetensors")],
+    )
+    assert r.exit_code != 0 and "m4.safetensors: model takes 4 input channels" in r.output
+
+
+def test_evaluate_saved_masks_and_size_mismatch(tmp_path):
+    imgs, labs, preds = (tmp_path / d for d in ("img", "lab", "pred"))
+    for d in (imgs, labs, preds):
+        d.mkdir()
+    truth = np.zeros((20, 30), np.uint8)
+    truth[5:15, 5:20] = 255
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(imgs / "a.png")
+    Image.fromarray(truth).save(labs / "a.png")
+    Image.fromarray(truth).save(preds / "a_mask.png")
+    out = tmp_path / "r.json"
+    r = CliRunner().invoke(main, ["crop", "evaluate", "--images", str(imgs), "--masks", str(labs),
+                                  "--pred-masks", str(preds), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads(out.read_text())
+    assert res["miou"] == pytest.approx(1.0) and res["boundary_ratio"] == 0.02
+    Image.fromarray(truth[:10]).save(labs / "a.png")
+    r = CliRunner().invoke(main, ["crop", "evaluate", "--images", str(imgs), "--masks", str(labs),
+                                  "--pred-masks", str(preds)])
+    assert r.exit_code != 0 and "a.png: mask size" in r.output

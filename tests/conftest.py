@@ -1,0 +1,29 @@
+"""Shared fixtures. Tests never need a network; real data from ../shared is optional."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+torch.set_num_threads(max(1, min(2, int(os.environ.get("AGRISEG_TEST_THREADS", "2")))))
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("AGRISEG_SHARED", REPO.parent / "shared"))
+SAMPLES = REPO / "src" / "agriseg" / "samples"
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """``../shared`` (real data); the test is skipped with a reason when it is absent."""
+    if not (SHARED / "data").is_dir():
+        pytest.skip(f"real data not available: {SHARED}/data is absent (set AGRISEG_SHARED to its location)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def samples_dir() -> Path:
+    """Real sample photos bundled in the package (always present)."""
+    return SAMPLES

@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from agriseg.data.io import ImageReadError, list_images, read_rgb
+from agriseg.data.labels import PEANUT_VEGETATION, read_label
+
+
+@pytest.mark.parametrize(
+    ("mode", "arr"),
+    [
+        ("RGBA", np.full((5, 6, 4), 200, np.uint8)),
+        ("L", np.full((5, 6), 90, np.uint8)),
+        ("I;16", np.full((5, 6), 65535, np.uint16)),
+    ],
+)
+def test_read_rgb_normalises_modes(tmp_path, mode, arr):
+    p = tmp_path / "x.png"
+    Image.fromarray(arr).save(p)
+    out = read_rgb(p)
+    assert out.shape == (5, 6, 3) and out.dtype == np.uint8
+    assert out.max() > 0
+
+
+def test_read_rgb_16bit_scaled(tmp_path):
+    p = tmp_path / "x.tif"
+    Image.fromarray(np.full((4, 4), 32768, np.uint16)).save(p)
+    assert 125 <= read_rgb(p)[0, 0, 0] <= 130
+
+
+def test_truncated_and_missing_files_name_the_file(tmp_path):
+    good = tmp_path / "good.jpg"
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(good)
+    bad = tmp_path / "cut.jpg"
+    bad.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(ImageReadError, match="cut.jpg"):
+        read_rgb(bad)
+    with pytest.raises(ImageReadError, match="nope.png: file not found"):
+        read_rgb(tmp_path / "nope.png")
+    (tmp_path / "text.png").write_text("hello")
+    with pytest.raises(ImageReadError, match="text.png"):
+        read_rgb(tmp_path / "text.png")
+
+
+def test_list_images_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing"):
+        list_images([tmp_path / "missing"])
+    with pytest.raises(ValueError, match="folder has no images"):
+        list_images([tmp_path])
+
+
+def test_labels_colormap_binary_index(tmp_path):
+    rgb = np.zeros((2, 3, 3), np.uint8)
+    rgb[0, 0] = (0, 255, 0)
+    rgb[0, 1] = (255, 0, 0)
+    rgb[1, 2] = (12, 34, 56)  # unlisted colour -> ignore
+    p = tmp_path / "l.png"
+    Image.fromarray(rgb).save(p)
+    out = read_label(p, "colormap", PEANUT_VEGETATION)
+    assert out.tolist() == [[1, 1, 0], [0, 0, 255]]
+    assert read_label(p, "binary").tolist() == [[1, 1, 0], [0, 0, 1]]
+    q = tmp_path / "i.png"
+    Image.fromarray(np.array([[0, 2, 255]], np.uint8)).save(q)
+    assert read_label(q, "index").tolist() == [[0, 2, 255]]

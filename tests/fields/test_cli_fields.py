@@ -1,0 +1,243 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from agriseg.cli import main
+
+CONFIG = """
+name: tiny
+output_dir: {out}
+model:
+  arch: smp_unet
+  encoder: tu-mobilenetv3_small_050
+  encoder_weights: null
+  in_channels: 8
+  num_classes: 3
+  class_names: [background, field, boundary]
+  mean: [0, 0, 0, 0, 0, 0, 0, 0]
+  std: [1, 1, 1, 1, 1, 1, 1, 1]
+  infer_long_side: 0
+data:
+  root: {root}
+  train_countries: [austria, kenya]
+  test_countries: [austria]
+train:
+  epochs: 1
+  batch_size: 4
+  limit_train_batches: 2
+  accelerator: cpu
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory: pytest.TempPathFactory):
+    """A small smp.Unet checkpoint in ftw-tools' layout."""
+    import segmentation_models_pytorch as smp
+    import torch
+
+    net = smp.Unet(encoder_name="tu-mobilenetv3_small_050", encoder_weights=None, in_channels=8, classes=3)
+    path = tmp_path_factory.mktemp("tiny") / "tiny.ckpt"
+    torch.save(
+        {
+            "state_dict": {"model." + k: v for k, v in net.state_dict().items()},
+            "hyper_parameters": {
+                "model": "unet",
+                "backbone": "tu-mobilenetv3_small_050",
+                "in_channels": 8,
+                "num_classes": 3,
+            },
+        },
+        path,
+    )
+    return path
+
+
+def test_evaluate_robustness_import_export(tmp_path, ftw_root, tiny_ckpt) -> None:
+    runner = CliRunner()
+    r = runner.invoke(
+        main,
+        [
+            "fields",
+            "evaluate",
+            "--model",
+            str(tiny_ckpt),
+            "--root",
+            str(ftw_root),
+            "--countries",
+            "austria,kenya",
+            "--split",
+            "train",
+            "--bootstrap",
+            "50",
+            "-o",
+            str(tmp_path / "e.json"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "e.json").read_text())
+    assert set(rep["per_country"]) == {"austria", "kenya"} and 0.0 <= rep["overall"]["pixel_iou"] <= 1.0
+    assert rep["windows"] == "ab" and "ci95" in rep
+    r = runner.invoke(
+        main,
+        [
+            "fields",
+            "evaluate",
+            "--model",
+            str(tiny_ckpt),
+            "--root",
+            str(ftw_root),
+            "--countries",
+            "austria",
+            "-o",
+            str(tmp_path / "e.json"),
+        ],
+    )
+    assert r.exit_code != 0 and "exists" in r.output
+
+    r = runner.invoke(
+        main,
+        [
+            "fields",
+            "robustness",
+            "--model",
+            str(tiny_ckpt),
+            "--root",
+            str(ftw_root),
+            "--countries",
+            "austria",
+            "--split",
+            "train",
+            "--max-chips",
+            "3",
+            "--crop",
+            "48",
+            "-o",
+            str(tmp_path / "rob.json"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    rob = json.loads((tmp_path / "rob.json").read_text())
+    assert rob["mode"] == "labels" and rob["chips"] == 3
+    assert set(rob["preprocessing"]["variants"]) >= {"divisor_1500", "missing_offset", "minmax_per_band"}
+
+    out = tmp_path / "imp.safetensors"
+    r = runner.invoke(main, ["fields", "import-checkpoint", str(tiny_ckpt), "-o", str(out)])
+    assert r.exit_code == 0 and out.is_file(), r.output
+    r = runner.invoke(main, ["fields", "export", str(out), "-o", str(tmp_path / "m.onnx"), "--size", "64"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "m.onnx").is_file() and (tmp_path / "m.onnx.json").is_file()
+
+
+@pytest.mark.slow
+def test_train_evaluate_robustness_import_export(tmp_path) -> None:
+    runner = CliRunner()
+    root = tmp_path / "ftw"
+    r = runner.invoke(
+        main,
+        [
+            "fields",
+            "make-synthetic",
+            str(root),
+            "--countries",
+            "austria:12,kenya:4",
+            "--size",
+            "64",
+            "--fields-per-chip",
+            "3,6",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert (root / "kenya" / "chips_kenya.parquet").is_file()
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(CONFIG.format(out=tmp_path / "run", root="ftw"))  # relative to the config's folder
+    r = runner.invoke(main, ["fields", "train", "-c", str(cfg)])
+    assert r.exit_code == 0, r.output
+    assert "test split" in r.output and (tmp_path / "run" / "model.safetensors").is_file()
+    ckpt = tmp_path / "run" / "last.ckpt"
+
+    r = runner.invoke(
+        main,
+        [
+            "fields",
+            "evaluate",
+            "--model",
+            str(ckpt),
+            "--root",
+            str(root),
+            "--countries",
+            "austria",
+            "--bootstrap",
+            "50",
+            "-o",
+            str(tmp_path / "eval.json"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "eval.json").read_text())
+    assert rep["chips"] > 0 and 0.0 <= rep["overall"]["pixel_iou"] <= 1.0 and "austria" in rep["per_country"]
+
+    r = runner.invoke(
+        main,
+        [
+            "fields",
+            "robustness",
+            "--model",
+            str(tmp_path / "run" / "model.safetensors"),
+            "--root",
+            str(root),
+            "--countries",
+            "austria",
+            "--crop",
+            "48",
+            "-o",
+            str(tmp_path / "rob.json"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    rob = json.loads((tmp_path / "rob.json").read_text())
+    assert rob["mode"] == "labels" and set(rob["preprocessing"]["variants"]) >= {
+        "divisor_1500",
+        "minmax_per_band",
+    }
+
+    r = runner.invoke(
+        main, ["fields", "import-checkpoint", str(ckpt), "-o", str(tmp_path / "imp.safetensors")]
+    )
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["fields", "export", str(ckpt), "-o", str(tmp_path / "m.onnx"), "--size", "64"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "m.onnx").is_file() and (tmp_path / "m.onnx.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["evaluate", "--model", "{ckpt}", "--root", "{root}", "--countries", "atlantis"],
+            "unknown FTW country",
+        ),
+        (["evaluate", "--model", "{root}/nope.ckpt", "--root", "{root}"], "nope.ckpt: checkpoint not found"),
+        (["import-checkpoint", "{bad}"], "bad.ckpt: not an FTW checkpoint"),
+        (["robustness", "--model", "{ckpt}", "--scene", "{scene}"], "scene.tif: has 3 bands, expected 8"),
+        (["evaluate", "--model", "{ckpt}", "--root", "{root}/missing"], "missing"),
+    ],
+)
+def test_bad_input_gives_clear_errors(tmp_path, ftw_root, tiny_ckpt, args, message) -> None:
+    import numpy as np
+    import torch
+
+    from agriseg.data.ftw_synthetic import _write_tif
+
+    ckpt = tiny_ckpt
+    bad = tmp_path / "bad.ckpt"
+    torch.save({"something": torch.zeros(1)}, bad)
+    scene = tmp_path / "scene.tif"
+    _write_tif(scene, np.ones((3, 300, 300), np.uint16), (0.0, 0.0))
+    fmt = {"ckpt": ckpt, "root": ftw_root, "bad": bad, "scene": scene}
+    r = CliRunner().invoke(main, ["fields", *[a.format(**fmt) for a in args]])
+    assert r.exit_code != 0
+    assert message in r.output, r.output
+    assert "Traceback" not in r.output

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from agriseg.config import load_config
+from agriseg.fields.config import FieldsTrainConfig
+from agriseg.fields.task import build_augment, build_loss
+from agriseg.losses import LogCoshDiceLoss, WeightedCELoss
+
+CONFIGS = ["ftw_baseline_efnetb3", "prue_efnetb7", "prue_lite0_cpu", "synthetic_lite0_cpu"]
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_shipped_configs_validate(name: str) -> None:
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "fields" / f"{name}.yaml"
+    cfg = load_config(path, FieldsTrainConfig)
+    assert cfg.model.arch == "smp_unet" and cfg.model.in_channels == 8 and cfg.model.num_classes == 3
+    loss = build_loss(cfg)
+    if name == "ftw_baseline_efnetb3":
+        assert isinstance(loss, WeightedCELoss) and cfg.augment.swap_p == 0
+    else:
+        assert isinstance(loss, LogCoshDiceLoss)
+        assert loss.weights.tolist() == pytest.approx([0.05, 0.2, 0.75])
+        aug = build_augment(cfg)
+        assert aug is not None and aug.cfg.divisor_range == (1500.0, 4500.0) and aug.cfg.swap_p == 0.5
+    if name == "prue_efnetb7":
+        assert (
+            cfg.model.encoder == "efficientnet-b7" and cfg.train.batch_size == 32 and cfg.train.epochs == 100
+        )
+
+
+def test_config_checks_channels_and_classes(tmp_path) -> None:
+    with pytest.raises(ValueError, match="gives 4 channels"):
+        FieldsTrainConfig.model_validate({"data": {"root": "x", "windows": "a"}})
+    with pytest.raises(ValueError, match="num_classes=2"):
+        FieldsTrainConfig.model_validate({"data": {"root": "x", "target": "2-class"}})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {root: x}\nloss: {name: focal}\n")
+    with pytest.raises(ValueError, match=r"bad\.yaml: invalid config"):
+        load_config(bad, FieldsTrainConfig)
+    good = tmp_path / "good.yaml"
+    good.write_text("data: {root: chips}\n")
+    assert load_config(good, FieldsTrainConfig).data.root == str((tmp_path / "chips").resolve())

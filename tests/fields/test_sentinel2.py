@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+import torch
+
+from agriseg.data import sentinel2 as s2
+
+
+def test_boa_offset_from_baseline_and_date() -> None:
+    assert s2.boa_offset("04.00") == -1000.0
+    assert s2.boa_offset("N0509") == -1000.0
+    assert s2.boa_offset("03.01") == 0.0
+    assert s2.boa_offset(date="2022-03-01") == -1000.0
+    assert s2.boa_offset(date=dt.date(2021, 6, 1)) == 0.0
+    assert s2.boa_offset() == 0.0
+    with pytest.raises(ValueError, match="baseline"):
+        s2.boa_offset("latest")
+
+
+def test_prepare_input_applies_offset_clip_and_divisor() -> None:
+    dn = np.array([[[500, 1000, 4000]]], np.uint16)  # (1, 1, 3)
+    out = s2.prepare_input(dn, offset=-1000.0, divisor=3000.0)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out[0, 0], [0.0, 0.0, 1.0])
+    t = s2.prepare_input(torch.tensor(dn.astype(np.int32)), offset=0.0, divisor=1000.0)
+    torch.testing.assert_close(t[0, 0], torch.tensor([0.5, 1.0, 4.0]))
+    with pytest.raises(ValueError):
+        s2.scale_for_model(dn, divisor=0)
+
+
+def test_stack_and_swap_windows_order() -> None:
+    a = np.full((4, 2, 2), 1, np.uint16)
+    b = np.full((4, 2, 2), 2, np.uint16)
+    ab = s2.stack_windows(a, b, "ab")
+    ba = s2.stack_windows(a, b, "ba")
+    assert ab.shape == (8, 2, 2) and ab[0, 0, 0] == 1 and ab[4, 0, 0] == 2
+    np.testing.assert_array_equal(s2.swap_windows(ab), ba)
+    torch.testing.assert_close(
+        s2.swap_windows(torch.from_numpy(ab.astype(np.float32))), torch.from_numpy(ba.astype(np.float32))
+    )
+    assert s2.stack_windows(a, None, "a").shape == (4, 2, 2)
+    with pytest.raises(ValueError, match="window B"):
+        s2.stack_windows(a, None, "ab")
+    with pytest.raises(ValueError, match="bands"):
+        s2.stack_windows(a[:3], b, "ab")
+
+
+def test_minmax_per_band_range() -> None:
+    x = np.random.default_rng(0).uniform(100, 5000, (2, 8, 16, 16)).astype(np.float32)
+    y = s2.minmax_per_band(x)
+    np.testing.assert_allclose(y.min(axis=(-2, -1)), 0.0, atol=1e-6)
+    np.testing.assert_allclose(y.max(axis=(-2, -1)), 1.0, atol=1e-6)
+
+
+def test_read_s2_wrong_band_count_names_file(tmp_path) -> None:
+    from agriseg.data.ftw_synthetic import _write_tif
+
+    p = tmp_path / "three.tif"
+    _write_tif(p, np.ones((3, 8, 8), np.uint16), (0.0, 0.0))
+    with pytest.raises(ValueError, match=r"three\.tif: has 3 bands, expected 8"):
+        s2.read_s2(p, bands=8)
+    arr, profile = s2.read_s2(p, bands=(3, 4))
+    assert arr.shape == (3, 8, 8) and profile["count"] == 3
+    with pytest.raises(FileNotFoundError, match="nope.tif"):
+        s2.read_s2(tmp_path / "nope.tif")

@@ -1,0 +1,34 @@
+"""The pipeline check of issue 5: <= 20 CPU minutes on synthetic FTW chips reach object F1 >= 0.8.
+
+Slow (about 20 minutes on 2 cores): ``OMP_NUM_THREADS=1 python -m pytest tests/fields -m slow -k synthetic``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_synthetic_training_reaches_object_f1(tmp_path) -> None:
+    from agriseg.config import load_config
+    from agriseg.data.ftw_synthetic import SyntheticFTWConfig, make_synthetic_ftw
+    from agriseg.fields.config import FieldsTrainConfig
+    from agriseg.fields.train import train_fields
+
+    root = tmp_path / "ftw"
+    make_synthetic_ftw(
+        root,
+        SyntheticFTWConfig(
+            countries={"austria": 360, "kenya": 40}, size=128, fields_per_chip=(5, 12), seed=0
+        ),
+    )
+    cfg = load_config(REPO / "configs/fields/synthetic_lite0_cpu.yaml", FieldsTrainConfig)
+    cfg.data.root = str(root)
+    cfg.output_dir = str(tmp_path / "run")
+    res = train_fields(cfg)
+    assert res["train_seconds"] <= 20 * 60
+    assert res["test"]["overall"]["object_f1"] >= 0.8

@@ -1,0 +1,58 @@
+import numpy as np
+import pytest
+
+from agriseg.metrics import SegmentationMetrics, boundary_band, boundary_iou, confusion_matrix, miou
+
+
+def test_miou_hand_computed():
+    truth = np.array([[0, 0, 1, 1], [0, 0, 1, 1]])
+    pred = np.array([[0, 1, 1, 1], [0, 0, 0, 1]])
+    # class 0: inter 3, union 5 (truth 4 + pred 4 - 3); class 1: inter 3, union 5
+    m, per = miou(pred, truth, num_classes=2)
+    assert per == pytest.approx([0.6, 0.6])
+    assert m == pytest.approx(0.6)
+
+
+def test_miou_ignores_255_and_accumulates_over_the_set():
+    acc = SegmentationMetrics(2, boundary_ratio=0.02)
+    acc.update(np.array([[1, 1]]), np.array([[1, 255]]))  # ignored pixel predicted 1: no effect
+    acc.update(np.array([[0, 0]]), np.array([[0, 1]]))
+    res = acc.compute()
+    # class 0: inter 1, union 2; class 1: inter 1, union 2 -> 0.5 each (per-image averaging would differ)
+    assert res["per_class_iou"] == {"0": pytest.approx(0.5), "1": pytest.approx(0.5)}
+    assert res["pixel_accuracy"] == pytest.approx(2 / 3)
+    assert res["boundary_ratio"] == 0.02
+
+
+def test_confusion_rejects_size_mismatch():
+    with pytest.raises(ValueError, match="pixels"):
+        confusion_matrix(np.zeros((2, 2)), np.zeros((3, 3)), 2)
+
+
+def test_boundary_band_of_square_by_hand():
+    m = np.zeros((7, 7), bool)
+    m[1:6, 1:6] = True  # 5x5 square
+    band1 = boundary_band(m, 1)
+    inner = np.zeros_like(m)
+    inner[2:5, 2:5] = True
+    assert np.array_equal(band1, m & ~inner)  # 16-pixel ring
+    assert boundary_band(m, 2).sum() == 24  # 25 - the single centre pixel
+
+
+def test_boundary_band_touching_image_edge_uses_zero_padding():
+    m = np.ones((4, 4), bool)
+    assert boundary_band(m, 1).sum() == 12  # the outer ring counts as boundary
+
+
+def test_boundary_iou_hand_computed():
+    truth = np.zeros((10, 10), np.uint8)
+    truth[2:8, 2:8] = 1
+    pred = np.zeros_like(truth)
+    pred[2:8, 3:9] = 1  # shifted right by one
+    # d = max(1, round(0.02 * diag 14.1)) = 1; class-1 bands are 20-pixel rings
+    g, p = boundary_band(truth == 1, 1), boundary_band(pred == 1, 1)
+    expected1 = (g & p).sum() / (g | p).sum()
+    m, per = boundary_iou(pred, truth, 2, ratio=0.02)
+    assert per[1] == pytest.approx(expected1)
+    assert (g & p).sum() == 10 and (g | p).sum() == 30
+    assert boundary_iou(truth, truth, 2)[0] == pytest.approx(1.0)

@@ -1,0 +1,52 @@
+import pytest
+import torch
+
+from agriseg.models import build_model
+from agriseg.models.upsamplers import UPSAMPLERS, build_upsampler
+
+
+def test_unknown_model_lists_valid_names():
+    with pytest.raises(ValueError, match="valid names: .*fpn.*unet.*upernet"):
+        build_model(arch="segformer-xl")
+
+
+def test_unknown_upsampler_lists_valid_names():
+    with pytest.raises(ValueError, match="bilinear, carafe, dysample, fade"):
+        build_upsampler("nearest", 16)
+
+
+def test_unknown_encoder_is_clear():
+    with pytest.raises(ValueError, match="unknown encoder 'not-an-encoder'"):
+        build_model(encoder="not-an-encoder", encoder_weights=None)
+
+
+def test_config_literal_rejects_typo():
+    with pytest.raises(ValueError, match="upsampler"):
+        build_model(upsampler="fad")
+
+
+@pytest.mark.parametrize("arch", ["unet", "fpn", "upernet"])
+@pytest.mark.parametrize("upsampler", sorted(UPSAMPLERS))
+def test_forward_backward_odd_size(arch, upsampler):
+    model = build_model(arch=arch, upsampler=upsampler, encoder_weights=None, num_classes=3)
+    x = torch.rand(1, 3, 70, 45)
+    y = model(x)
+    assert y.shape == (1, 3, 70, 45)
+    y.mean().backward()
+    assert all(p.grad is not None for p in model.head.parameters())
+
+
+@pytest.mark.parametrize("channels", [1, 4, 8])
+def test_any_number_of_input_channels(channels):
+    model = build_model(in_channels=channels, mean=[0.5] * channels, std=[0.5] * channels, encoder_weights=None)
+    assert model(torch.rand(2, channels, 64, 64)).shape == (2, 2, 64, 64)
+
+
+def test_mean_std_length_checked():
+    with pytest.raises(ValueError, match="mean/std need 4 values"):
+        build_model(in_channels=4, encoder_weights=None)
+
+
+def test_any_timm_encoder_through_smp():
+    model = build_model(encoder="tu-resnet18", encoder_weights=None)
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 2, 64, 64)

@@ -1,0 +1,202 @@
+"""Blockwise polygonisation is seamless, separates touching fields, and cleans up in metres on any CRS."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from shapely.geometry import Polygon, box
+from synth_fields import field_layout, write_probs  # tests/vector/synth_fields.py
+
+from agriseg.vector import PolygonizeConfig, clean_fields, label_instances, polygonize, polygonize_pixels
+from agriseg.vector.instances import label_components
+
+RAW = {"simplify_m": 0.0, "min_area_m2": 0.0, "fill_holes_m2": 0.0, "progress": False}
+
+
+def _same(a: list[dict], b: list[dict]) -> None:
+    assert [r["key"] for r in a] == [r["key"] for r in b]
+    for ra, rb in zip(a, b, strict=True):
+        assert shapely.equals_exact(ra["geometry"], rb["geometry"], 0), ra["key"]
+        assert ra["pixels"] == rb["pixels"]
+
+
+@pytest.mark.parametrize("separation", ["watershed", "components"])
+@pytest.mark.parametrize("class_only", [False, True])
+def test_blockwise_equals_single_pass(tmp_path: Path, separation: str, class_only: bool) -> None:
+    cls, prob = field_layout(300, 340, seed=1)
+    path = write_probs(tmp_path / "p.tif", cls, prob, class_only=class_only)
+    single, _ = polygonize_pixels(path, PolygonizeConfig(block_size=4096, separation=separation, **RAW))
+    for block in (37, 64, 128):
+        blocked, _ = polygonize_pixels(path, PolygonizeConfig(block_size=block, separation=separation, **RAW))
+        _same(single, blocked)
+    # the test is meaningful: many fields cross the 37-px block lines
+    crossing = [
+        r
+        for r in single
+        if (lambda b: int(b[0]) // 37 != int(np.ceil(b[2])) // 37 - (b[2] % 37 == 0))(r["geometry"].bounds)
+    ]
+    assert len(single) > 40 and len(crossing) > 20
+
+
+def test_polygons_match_components_of_the_raster(tmp_path: Path) -> None:
+    cls, prob = field_layout(200, 220, seed=2)
+    path = write_probs(tmp_path / "p.tif", cls, prob)
+    recs, _ = polygonize_pixels(path, PolygonizeConfig(block_size=50, separation="components", **RAW))
+    _, n = label_components(cls == 1)
+    assert len(recs) == n
+    assert sum(r["pixels"] for r in recs) == int((cls == 1).sum())
+    assert sum(r["geometry"].area for r in recs) == pytest.approx(int((cls == 1).sum()))  # pixel units
+
+
+def test_watershed_separates_fields_touching_through_a_boundary_gap() -> None:
+    cls = np.zeros((30, 50), np.uint8)
+    cls[2:28, 2:48] = 1
+    cls[2:28, 25] = 2  # boundary line between two fields ...
+    cls[14:17, 25] = 1  # ... with a 3-px gap
+    prob = np.where(cls == 1, 240, 40).astype(np.uint8)
+    prob[13:18, 23:28] = np.where(cls[13:18, 23:28] == 1, 120, 40)  # less confident near the gap
+    cfg = PolygonizeConfig(**RAW)
+    comp, n_comp = label_components(cls == 1)
+    ws, n_ws = label_instances(cls == 1, prob, cfg)
+    assert n_comp == 1 and n_ws == 2
+    left, right = ws[5, 5], ws[5, 45]
+    assert left != right and (ws[2:28, 2:25] == left).all() and (ws[2:28, 26:48] == right).all()
+    # class-only input: cores from erosion, same split
+    ws2, n2 = label_instances(cls == 1, None, cfg)
+    assert n2 == 2 and ws2[5, 5] != ws2[5, 45]
+
+
+def test_holes_simplification_and_min_area_in_metres_projected() -> None:
+    field = box(0, 0, 200, 100).difference(box(50, 40, 60, 50))  # 100 m2 hole
+    big_hole = box(300, 0, 500, 100).difference(box(350, 20, 400, 70))  # 2500 m2 hole
+    tiny = box(600, 0, 620, 20)  # 400 m2
+    jag = Polygon([(0, 200), (100, 201), (200, 200), (200, 300), (0, 300)])  # 1 m bump
+    g, area, perim, keep = clean_fields(
+        np.array([field, big_hole, tiny, jag], object), "EPSG:32633", 5.0, 500.0, 1000.0
+    )
+    assert keep.tolist() == [True, True, False, True]
+    assert len(g[0].interiors) == 0 and len(g[1].interiors) == 1
+    assert area[0] == pytest.approx(20000) and area[1] == pytest.approx(20000 - 2500)
+    assert len(g[2].exterior.coords) == 5  # bump simplified away at 5 m tolerance
+    assert perim[0] == pytest.approx(600)
+
+
+def test_metric_cleanup_is_correct_on_geographic_crs() -> None:
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs(32633, 4326, always_xy=True)
+
+    def ll(poly: Polygon) -> Polygon:
+        return shapely.transform(poly, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+
+    x0, y0 = 400000, 5300000
+    field = ll(box(x0, y0, x0 + 200, y0 + 100).difference(box(x0 + 50, y0 + 40, x0 + 60, y0 + 50)))
+    tiny = ll(box(x0 + 600, y0, x0 + 620, y0 + 20))  # 400 m2
+    jag = ll(
+        Polygon(
+            [(x0, y0 + 200), (x0 + 100, y0 + 201), (x0 + 200, y0 + 200), (x0 + 200, y0 + 300), (x0, y0 + 300)]
+        )
+    )
+    g, area, perim, keep = clean_fields(np.array([field, tiny, jag], object), "EPSG:4326", 5.0, 500.0, 1000.0)
+    assert keep.tolist() == [True, False, True]  # 400 m2 dropped although its area in degrees is ~5e-8
+    assert area[0] == pytest.approx(20000, rel=2e-3) and perim[0] == pytest.approx(600, rel=2e-3)
+    assert len(g[0].interiors) == 0 and len(g[1].exterior.coords) == 5
+    assert g[0].bounds[0] == pytest.approx(field.bounds[0], abs=1e-6)  # back in degrees
+
+
+def test_polygonize_geographic_raster_areas(tmp_path: Path) -> None:
+    cls = np.zeros((40, 60), np.uint8)
+    cls[5:25, 5:35] = 1  # 600 px
+    res = 1e-4  # ~11 m x 7.5 m at 47 N
+    path = write_probs(
+        tmp_path / "g.tif",
+        cls,
+        np.where(cls == 1, 250, 5).astype(np.uint8),
+        crs="EPSG:4326",
+        res=res,
+        origin=(13.0, 47.5),
+    )
+    df = polygonize(path, None, PolygonizeConfig(min_area_m2=100, simplify_m=1, progress=False))
+    lat = np.deg2rad(47.5 - 15 * res)
+    expected = 600 * (res * 111_320 * np.cos(lat)) * (res * 111_132)
+    assert len(df) == 1 and df["metrics:area"].iloc[0] == pytest.approx(expected, rel=5e-3)
+    assert df.crs.to_epsg() == 4326
+
+
+@pytest.mark.shared
+def test_real_scene_probabilities_blockwise_equal_single(shared_dir: Path, tmp_path: Path) -> None:
+    import torch
+
+    from agriseg.raster import PredictConfig, PreprocessSpec, ScenePredictor
+
+    scene = shared_dir / "data" / "sentinel2" / "austria-inn-2window.tif"
+    probs = tmp_path / "probs.tif"
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(8, 8, 5, padding=2), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 5, padding=2)
+    )
+    ScenePredictor(model, 3, PreprocessSpec(), PredictConfig(patch_size=128, progress=False)).predict(
+        scene, probs
+    )
+    single, _ = polygonize_pixels(probs, PolygonizeConfig(block_size=4096, **RAW))
+    blocked, _ = polygonize_pixels(probs, PolygonizeConfig(block_size=100, **RAW))
+    assert len(single) > 50
+    _same(single, blocked)
+
+
+def test_unreadable_inputs(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="nope.tif: raster not found"):
+        polygonize_pixels(tmp_path / "nope.tif")
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"not a tiff")
+    with pytest.raises(ValueError, match="bad.tif: not a readable raster"):
+        polygonize_pixels(bad)
+
+
+def test_ids_are_stable_and_unique(tmp_path: Path) -> None:
+    cls, prob = field_layout(150, 150, seed=4)
+    path = write_probs(tmp_path / "s.tif", cls, prob)
+    a = polygonize(path, None, PolygonizeConfig(block_size=40, progress=False))
+    b = polygonize(path, None, PolygonizeConfig(block_size=4096, progress=False))
+    assert a["id"].is_unique and a["id"].tolist() == b["id"].tolist()
+    assert a.geometry.geom_equals_exact(b.geometry, 0).all()
+    assert isinstance(a, gpd.GeoDataFrame) and a.crs.to_epsg() == 32633
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("separation", ["watershed", "components"])
+def test_real_scene_class_raster_blockwise_equal_single(
+    shared_dir: Path, tmp_path: Path, separation: str
+) -> None:
+    """A class raster with real structure: NDVI of both windows > 0.45 = field, NIR edges = boundary."""
+    import rasterio
+    from scipy import ndimage
+
+    with rasterio.open(shared_dir / "data" / "sentinel2" / "austria-inn-2window.tif") as ds:
+        img = ds.read().astype(np.float32)
+        crs, transform = ds.crs, ds.transform
+    ndvi = np.minimum(*[(img[3 + k] - img[k]) / np.maximum(img[3 + k] + img[k], 1) for k in (0, 4)])
+    nir = img[3] + img[7]
+    grad = np.hypot(ndimage.sobel(nir, 0), ndimage.sobel(nir, 1))
+    cls = np.where(ndvi > 0.45, 1, 0).astype(np.uint8)
+    cls[(grad > np.percentile(grad, 80)) & (cls == 1)] = 2
+    path = tmp_path / "real_classes.tif"
+    prof = {
+        "driver": "GTiff",
+        "width": cls.shape[1],
+        "height": cls.shape[0],
+        "count": 1,
+        "dtype": "uint8",
+        "crs": crs,
+        "transform": transform,
+    }
+    with rasterio.open(path, "w", **prof) as dst:
+        dst.write(cls[None])
+    single, _ = polygonize_pixels(path, PolygonizeConfig(block_size=4096, separation=separation, **RAW))
+    blocked, _ = polygonize_pixels(path, PolygonizeConfig(block_size=97, separation=separation, **RAW))
+    assert len(single) > 300
+    _same(single, blocked)
