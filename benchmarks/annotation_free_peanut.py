@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -55,7 +56,8 @@ def index_rows(shared: Path, val_list: Path) -> list[dict]:
         all_m, val_m = SegmentationMetrics(2), SegmentationMetrics(2)
         full = 0
         t0 = time.perf_counter()
-        for stem, (small, shape), lab in tqdm(data, desc=name, unit="img", leave=False):
+        bar = tqdm(data, desc=name, unit="img", leave=False, disable=not sys.stderr.isatty())
+        for stem, (small, shape), lab in bar:
             res, _ = index_pseudolabel(small, name, cfg, out_shape=shape)  # type: ignore[arg-type]
             pred = res.mask.astype(np.uint8)
             all_m.update(pred, lab)

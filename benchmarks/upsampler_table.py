@@ -34,8 +34,18 @@ def worker(path: str, threads: int) -> None:
     flops = gflops(model, x)
     med, spread = time_it(lambda: pred.probabilities([img]), warmup=2, repeat=7)
     params = sum(p.numel() for p in model.parameters()) / 1e6
-    print(json.dumps({"params_m": params, "gflops": flops, "images_per_s": 1 / med, "spread_s": spread,
-                      "peak_rss_mib": peak_rss_mib(), "input": list(x.shape[-2:])}))
+    print(
+        json.dumps(
+            {
+                "params_m": params,
+                "gflops": flops,
+                "images_per_s": 1 / med,
+                "spread_s": spread,
+                "peak_rss_mib": peak_rss_mib(),
+                "input": list(x.shape[-2:]),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -47,20 +57,35 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         return worker(args.worker, args.threads)
-    lines = ["| upsampler | params (M) | GFLOPs | images/s | peak RSS (MiB) | val mIoU | val bIoU |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| upsampler | params (M) | GFLOPs | images/s | peak RSS (MiB) | val mIoU | val bIoU |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for run in sorted(Path(args.runs).iterdir()):
         res_file = run / "result.json"
         if not res_file.is_file():
             continue
         val = json.loads(res_file.read_text())["val"]
-        cmd = [sys.executable, __file__, "--worker", str(run / "model.safetensors"), "--threads", str(args.threads)]
-        m = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
-        lines.append(f"| {run.name} | {m['params_m']:.3f} | {m['gflops']:.1f} | {m['images_per_s']:.2f} | "
-                     f"{m['peak_rss_mib']:.0f} | {100 * val['val/miou']:.2f} | {100 * val['val/biou']:.2f} |")
+        cmd = [
+            sys.executable,
+            __file__,
+            "--worker",
+            str(run / "model.safetensors"),
+            "--threads",
+            str(args.threads),
+        ]
+        m = json.loads(
+            subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
+        )
+        lines.append(
+            f"| {run.name} | {m['params_m']:.3f} | {m['gflops']:.1f} | {m['images_per_s']:.2f} | "
+            f"{m['peak_rss_mib']:.0f} | {100 * val['val/miou']:.2f} | {100 * val['val/biou']:.2f} |"
+        )
         print(lines[-1])
-    note = (f"\nInput 960x720 resized to the model's inference size ({m['input'][1]}x{m['input'][0]}); "
-            f"{args.threads} CPU threads; bIoU dilation ratio 0.02; same encoder, data and schedule per row.\n")
+    note = (
+        f"\nInput 960x720 resized to the model's inference size ({m['input'][1]}x{m['input'][0]}); "
+        f"{args.threads} CPU threads; bIoU dilation ratio 0.02; same encoder, data and schedule per row.\n"
+    )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text("\n".join(lines) + "\n" + note)
     print(note)

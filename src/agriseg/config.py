@@ -66,6 +66,9 @@ class TrainConfig(_Strict):
     dice_weight: float = 1.0
     ignore_index: int = 255
     seed: int = 7
+    init_weights: str | None = (
+        None  # start from an agriseg model file (.safetensors / .ckpt) of the same config
+    )
     num_workers: int = 1
     precision: str = "32-true"
     accelerator: str = "auto"

@@ -14,13 +14,20 @@ from agriseg.cli import main
 
 def test_help_and_version_are_instant():
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "agriseg", "--help"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "agriseg", "--help"], capture_output=True, text=True, check=True
+    )
     assert "crop" in out.stdout
-    ver = subprocess.run([sys.executable, "-m", "agriseg", "--version"], capture_output=True, text=True, check=True)
+    ver = subprocess.run(
+        [sys.executable, "-m", "agriseg", "--version"], capture_output=True, text=True, check=True
+    )
     assert __version__ in ver.stdout
     assert time.perf_counter() - t0 < 10
     probe = "import agriseg.cli, sys; print('torch' in sys.modules)"
-    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
+    assert (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
+        == "False"
+    )
 
 
 def test_predict_missing_path_and_empty_folder(tmp_path):
@@ -39,8 +46,16 @@ def test_predict_rejects_wrong_channel_model(tmp_path, samples_dir):
     cfg = ModelConfig(encoder_weights=None, in_channels=4, mean=[0.5] * 4, std=[0.5] * 4)
     save_model(build_model(cfg), cfg, tmp_path / "m4.safetensors")
     r = CliRunner().invoke(
-        main, ["crop", "predict", str(samples_dir / "peanut" / "images"), "-o", str(tmp_path / "o"),
-               "--model", str(tmp_path / "m4.safetensors")],
+        main,
+        [
+            "crop",
+            "predict",
+            str(samples_dir / "peanut" / "images"),
+            "-o",
+            str(tmp_path / "o"),
+            "--model",
+            str(tmp_path / "m4.safetensors"),
+        ],
     )
     assert r.exit_code != 0 and "m4.safetensors: model takes 4 input channels" in r.output
 
@@ -55,12 +70,26 @@ def test_evaluate_saved_masks_and_size_mismatch(tmp_path):
     Image.fromarray(truth).save(labs / "a.png")
     Image.fromarray(truth).save(preds / "a_mask.png")
     out = tmp_path / "r.json"
-    r = CliRunner().invoke(main, ["crop", "evaluate", "--images", str(imgs), "--masks", str(labs),
-                                  "--pred-masks", str(preds), "-o", str(out)])
+    r = CliRunner().invoke(
+        main,
+        [
+            "crop",
+            "evaluate",
+            "--images",
+            str(imgs),
+            "--masks",
+            str(labs),
+            "--pred-masks",
+            str(preds),
+            "-o",
+            str(out),
+        ],
+    )
     assert r.exit_code == 0, r.output
     res = json.loads(out.read_text())
     assert res["miou"] == pytest.approx(1.0) and res["boundary_ratio"] == 0.02
     Image.fromarray(truth[:10]).save(labs / "a.png")
-    r = CliRunner().invoke(main, ["crop", "evaluate", "--images", str(imgs), "--masks", str(labs),
-                                  "--pred-masks", str(preds)])
+    r = CliRunner().invoke(
+        main, ["crop", "evaluate", "--images", str(imgs), "--masks", str(labs), "--pred-masks", str(preds)]
+    )
     assert r.exit_code != 0 and "a.png: mask size" in r.output

@@ -66,8 +66,13 @@ def test_same_stem_in_two_folders_gets_two_outputs(tiny_predictor, samples_dir, 
     for d in ("a", "b"):
         (tmp_path / d).mkdir()
         shutil.copy(src, tmp_path / d / "img.jpg")
-    predict_files(tiny_predictor, [tmp_path / "a" / "img.jpg", tmp_path / "b" / "img.jpg"], tmp_path / "o",
-                  write_overlay=False, progress=False)
+    predict_files(
+        tiny_predictor,
+        [tmp_path / "a" / "img.jpg", tmp_path / "b" / "img.jpg"],
+        tmp_path / "o",
+        write_overlay=False,
+        progress=False,
+    )
     assert (tmp_path / "o" / "img_mask.png").is_file() and (tmp_path / "o" / "img_1_mask.png").is_file()
 
 

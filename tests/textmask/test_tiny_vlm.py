@@ -139,7 +139,7 @@ def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_pat
         "max_steps": 2,
         "num_generations": 2,
         "per_device_train_batch_size": 4,
-        "max_completion_length": 24,
+        "max_completion_length": 16,
         "beta": 0.04,
         "validity_weight": 0.1,
     }

@@ -19,8 +19,14 @@ def make_fields(root, n=6, size=96, seed=0):
         for _ in range(rng.integers(2, 5)):
             cy, cx, r = rng.integers(10, size - 10, 2).tolist() + [int(rng.integers(6, 16))]
             mask |= (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
-        img = np.stack([rng.normal(120, 15, (size, size)), rng.normal(90, 15, (size, size)),
-                        rng.normal(60, 15, (size, size))], -1)
+        img = np.stack(
+            [
+                rng.normal(120, 15, (size, size)),
+                rng.normal(90, 15, (size, size)),
+                rng.normal(60, 15, (size, size)),
+            ],
+            -1,
+        )
         img[mask] = rng.normal((50, 150, 40), 15, (mask.sum(), 3))
         Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(root / "images" / f"{i:02d}.png")
         Image.fromarray(mask.astype(np.uint8) * 255).save(root / "labels" / f"{i:02d}.png")
@@ -28,13 +34,21 @@ def make_fields(root, n=6, size=96, seed=0):
 
 def tiny_config(tmp_path) -> CropTrainConfig:
     make_fields(tmp_path / "data", n=4, size=64)
-    return CropTrainConfig.model_validate({
-        "output_dir": str(tmp_path / "run"),
-        "model": {"encoder_weights": None, "infer_long_side": 0},
-        "data": {"images": str(tmp_path / "data/images"), "labels": str(tmp_path / "data/labels"),
-                 "val_fraction": 0.25, "crop_size": 64, "scale_min": 0.5, "augment": "mild"},
-        "train": {"epochs": 1, "batch_size": 2, "num_workers": 0, "lr": 0.003},
-    })
+    return CropTrainConfig.model_validate(
+        {
+            "output_dir": str(tmp_path / "run"),
+            "model": {"encoder_weights": None, "infer_long_side": 0},
+            "data": {
+                "images": str(tmp_path / "data/images"),
+                "labels": str(tmp_path / "data/labels"),
+                "val_fraction": 0.25,
+                "crop_size": 64,
+                "scale_min": 0.5,
+                "augment": "mild",
+            },
+            "train": {"epochs": 1, "batch_size": 2, "num_workers": 0, "lr": 0.003},
+        }
+    )
 
 
 def test_train_exports_model_and_resumes(tmp_path):

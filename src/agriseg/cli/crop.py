@@ -15,8 +15,12 @@ def crop() -> None:
 
 
 @crop.command()
-@click.option("-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML run config.")
-@click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Lightning checkpoint to resume from.")
+@click.option(
+    "-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML run config."
+)
+@click.option(
+    "--resume", type=click.Path(dir_okay=False), default=None, help="Lightning checkpoint to resume from."
+)
 @click.option("--epochs", type=int, default=None, help="Override the config's epochs.")
 @friendly_errors
 def train(config_path: str, resume: str | None, epochs: int | None) -> None:
@@ -27,16 +31,24 @@ def train(config_path: str, resume: str | None, epochs: int | None) -> None:
     cfg = load_config(config_path)
     res = train_crop(cfg, resume=resume, max_epochs=epochs)
     click.echo(f"best checkpoint: {res['best_checkpoint']}\nmodel: {res['model']}")
-    click.echo(f"validation: mIoU {100 * res['val']['val/miou']:.2f}  bIoU {100 * res['val']['val/biou']:.2f}")
+    click.echo(
+        f"validation: mIoU {100 * res['val']['val/miou']:.2f}  bIoU {100 * res['val']['val/biou']:.2f}"
+    )
 
 
 @crop.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option("--model", "model_name", default="default", help="Packaged model name (default, crop-weed) or a file.")
+@click.option(
+    "--model", "model_name", default="default", help="Packaged model name (default, crop-weed) or a file."
+)
 @click.option("--batch-size", type=click.IntRange(1), default=4, help="Images (or tiles) per forward pass.")
-@click.option("--long-side", type=click.IntRange(0), default=None,
-              help="Resize the long side to this before the model (0 = native). [default: the model's own]")
+@click.option(
+    "--long-side",
+    type=click.IntRange(0),
+    default=None,
+    help="Resize the long side to this before the model (0 = native). [default: the model's own]",
+)
 @click.option("--tile", type=click.IntRange(64), default=1024, help="Tile size for large images.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", help="Autocast precision.")
 @click.option("--no-overlay", is_flag=True, help="Do not write overlay PNGs.")
@@ -44,8 +56,16 @@ def train(config_path: str, resume: str | None, epochs: int | None) -> None:
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable image.")
 @friendly_errors
 def predict(
-    paths: tuple[str, ...], outdir: str, model_name: str, batch_size: int, long_side: int | None, tile: int,
-    precision: str, no_overlay: bool, overwrite: bool, strict: bool,
+    paths: tuple[str, ...],
+    outdir: str,
+    model_name: str,
+    batch_size: int,
+    long_side: int | None,
+    tile: int,
+    precision: str,
+    no_overlay: bool,
+    overwrite: bool,
+    strict: bool,
 ) -> None:
     """Segment photos (files or folders): <name>_mask.png, <name>_overlay.png, summary.csv."""
     from agriseg.data.io import list_images
@@ -55,8 +75,12 @@ def predict(
     files = list_images(list(paths))
     model, cfg = load_model(model_name, in_channels=3)
     pred = Predictor(
-        model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side, tile,
-        batch_size=batch_size, precision=precision,
+        model,
+        cfg.num_classes,
+        cfg.infer_long_side if long_side is None else long_side,
+        tile,
+        batch_size=batch_size,
+        precision=precision,
     )
     rows = predict_files(pred, files, Path(outdir), overwrite, strict, not no_overlay, cfg.class_names)
     n_ok = sum(r["status"] == "ok" for r in rows)
@@ -70,19 +94,45 @@ def predict(
 @click.option("--images", required=True, type=click.Path(file_okay=False, exists=True), help="Image folder.")
 @click.option("--masks", required=True, type=click.Path(file_okay=False, exists=True), help="Label folder.")
 @click.option("--model", "model_name", default="default", help="Packaged model name or a model file.")
-@click.option("--pred-masks", type=click.Path(file_okay=False, exists=True), default=None,
-              help="Score existing <name>_mask.png predictions instead of running a model.")
-@click.option("--label-mode", type=click.Choice(["binary", "index", "colormap"]), default="binary",
-              help="How label files encode classes.")
-@click.option("--colormap", default=None, help='Colour map for --label-mode colormap, e.g. "0,0,0=0;0,255,0=1".')
-@click.option("--peanut", is_flag=True, help="Shortcut for the Peanut colour labels (crop + weed = vegetation).")
-@click.option("--boundary-ratio", type=float, default=0.02, help="Boundary IoU dilation ratio of the diagonal.")
-@click.option("--long-side", type=click.IntRange(0), default=None, help="Inference size. [default: the model's]")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report as JSON.")
+@click.option(
+    "--pred-masks",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Score existing <name>_mask.png predictions instead of running a model.",
+)
+@click.option(
+    "--label-mode",
+    type=click.Choice(["binary", "index", "colormap"]),
+    default="binary",
+    help="How label files encode classes.",
+)
+@click.option(
+    "--colormap", default=None, help='Colour map for --label-mode colormap, e.g. "0,0,0=0;0,255,0=1".'
+)
+@click.option(
+    "--peanut", is_flag=True, help="Shortcut for the Peanut colour labels (crop + weed = vegetation)."
+)
+@click.option(
+    "--boundary-ratio", type=float, default=0.02, help="Boundary IoU dilation ratio of the diagonal."
+)
+@click.option(
+    "--long-side", type=click.IntRange(0), default=None, help="Inference size. [default: the model's]"
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report as JSON."
+)
 @friendly_errors
 def evaluate(
-    images: str, masks: str, model_name: str, pred_masks: str | None, label_mode: str, colormap: str | None,
-    peanut: bool, boundary_ratio: float, long_side: int | None, output: str | None,
+    images: str,
+    masks: str,
+    model_name: str,
+    pred_masks: str | None,
+    label_mode: str,
+    colormap: str | None,
+    peanut: bool,
+    boundary_ratio: float,
+    long_side: int | None,
+    output: str | None,
 ) -> None:
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
     import json
@@ -96,7 +146,9 @@ def evaluate(
     if peanut:
         label_mode, cmap = "colormap", PEANUT_VEGETATION
     elif colormap:
-        cmap = {k.strip(): int(v) for k, v in (item.split("=") for item in colormap.split(";") if item.strip())}
+        cmap = {
+            k.strip(): int(v) for k, v in (item.split("=") for item in colormap.split(";") if item.strip())
+        }
     if pred_masks:
         num_classes, names = 2, ["background", "vegetation"]
 
@@ -112,6 +164,7 @@ def evaluate(
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             return pred.predict(rgb)
+
     res = evaluate_folder(images, masks, predict_fn, num_classes, label_mode, cmap, boundary_ratio, names)
     res["model"] = pred_masks or model_name
     click.echo(format_table(res))

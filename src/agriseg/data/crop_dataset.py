@@ -101,7 +101,9 @@ class CropSegDataset(Dataset):
         stem, ip, lp = self.items[i]
         img, mask = read_rgb(ip), read_label(lp, self.label_mode, self.colormap)
         if img.shape[:2] != mask.shape:
-            raise ValueError(f"{lp}: label size {mask.shape[::-1]} differs from image {ip} {img.shape[1::-1]}")
+            raise ValueError(
+                f"{lp}: label size {mask.shape[::-1]} differs from image {ip} {img.shape[1::-1]}"
+            )
         if self._cache is not None:
             self._cache[i] = (img, mask)
         return img, mask
@@ -112,4 +114,8 @@ class CropSegDataset(Dataset):
             out = self.transform(image=img, mask=mask)
             img, mask = out["image"], out["mask"]
         image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 255  # (3, H, W)
-        return {"image": image, "mask": torch.from_numpy(np.ascontiguousarray(mask)).long(), "stem": self.items[i][0]}
+        return {
+            "image": image,
+            "mask": torch.from_numpy(np.ascontiguousarray(mask)).long(),
+            "stem": self.items[i][0],
+        }

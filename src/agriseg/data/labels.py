@@ -17,7 +17,9 @@ PEANUT_VEGETATION = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 1}
 PEANUT_CROP_WEED = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}
 
 
-def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str, int] | None = None) -> np.ndarray:
+def read_label(
+    path: str | Path, mode: LabelMode = "binary", colormap: dict[str, int] | None = None
+) -> np.ndarray:
     """Read a label file as ``uint8`` class ids ``(H, W)``.
 
     Args:

@@ -60,7 +60,9 @@ class Predictor:
         x = x.to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        ctx = torch.autocast(x.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
+        ctx = (
+            torch.autocast(x.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
+        )
         with ctx:
             return self.model(x)
 
@@ -160,8 +162,12 @@ def predict_files(
                 save_png_atomic(overlay(rgb, classes), outdir / f"{stem}_overlay.png")
             rows.append(
                 {
-                    "file": str(f), "status": "ok", "width": rgb.shape[1], "height": rgb.shape[0],
-                    "vegetation_fraction": round(float(veg.mean()), 6), "seconds": round(per + t_read, 4),
+                    "file": str(f),
+                    "status": "ok",
+                    "width": rgb.shape[1],
+                    "height": rgb.shape[0],
+                    "vegetation_fraction": round(float(veg.mean()), 6),
+                    "seconds": round(per + t_read, 4),
                     "error": "",
                 }
             )

@@ -39,10 +39,14 @@ def evaluate_folder(
         rgb = read_rgb(ip)
         truth = read_label(lp, label_mode, colormap)
         if truth.shape != rgb.shape[:2]:
-            raise ValueError(f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}")
+            raise ValueError(
+                f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}"
+            )
         pred = np.asarray(predict_fn(stem, rgb))
         if pred.shape != truth.shape:
-            raise ValueError(f"prediction for {stem} has size {pred.shape[::-1]}, its label {lp} {truth.shape[::-1]}")
+            raise ValueError(
+                f"prediction for {stem} has size {pred.shape[::-1]}, its label {lp} {truth.shape[::-1]}"
+            )
         metrics.update(pred, truth)
     res = metrics.compute()
     res["images_dir"], res["masks_dir"] = str(images), str(masks)

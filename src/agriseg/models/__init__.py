@@ -1,6 +1,6 @@
 """Segmentation models: one line to build, any timm encoder, any number of input channels.
 
-    >>> model = build_model({"arch": "unet", "encoder": "tu-efficientnet_lite0", "upsampler": "fade"})
+>>> model = build_model({"arch": "unet", "encoder": "tu-efficientnet_lite0", "upsampler": "fade"})
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from agriseg.models.segmentation import SegmentationModel
 MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {}
 
 
-def register_model(name: str) -> Callable[[Callable[[ModelConfig], nn.Module]], Callable[[ModelConfig], nn.Module]]:
+def register_model(
+    name: str,
+) -> Callable[[Callable[[ModelConfig], nn.Module]], Callable[[ModelConfig], nn.Module]]:
     """Decorator: register a factory ``ModelConfig -> nn.Module`` under ``name``."""
 
     def deco(fn: Callable[[ModelConfig], nn.Module]) -> Callable[[ModelConfig], nn.Module]:
@@ -45,7 +47,6 @@ def build_model(config: ModelConfig | dict[str, Any] | None = None, **overrides:
     if arch not in MODELS:
         raise ValueError(f"unknown model {arch!r}; valid names: {', '.join(sorted(MODELS))}")
     return MODELS[arch](ModelConfig.model_validate(data))
-
 
 
 @register_model("smp_unet")

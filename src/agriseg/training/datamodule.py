@@ -17,7 +17,9 @@ class _ResizeImageOnly:
     """Validation transform: resize the image to the model's inference size, keep the full-size mask."""
 
     def __init__(self, long_side: int) -> None:
-        self.resize = A.LongestMaxSize(max_size=long_side, interpolation=cv2.INTER_AREA) if long_side else None
+        self.resize = (
+            A.LongestMaxSize(max_size=long_side, interpolation=cv2.INTER_AREA) if long_side else None
+        )
 
     def __call__(self, image, mask):  # noqa: ANN001, ANN204 - albumentations-style call
         return {"image": self.resize(image=image)["image"] if self.resize else image, "mask": mask}
@@ -46,7 +48,9 @@ class CropDataModule(L.LightningDataModule):
         kw = {"label_mode": data.label_mode, "colormap": data.colormap, "cache": data.cache}
         tf = train_transform(data.crop_size, (data.scale_min, data.scale_max), data.augment)
         self.train_set = CropSegDataset(pairs, self.train_stems, transform=tf, **kw)
-        self.val_set = CropSegDataset(pairs, self.val_stems, transform=_ResizeImageOnly(infer_long_side), **kw)
+        self.val_set = CropSegDataset(
+            pairs, self.val_stems, transform=_ResizeImageOnly(infer_long_side), **kw
+        )
 
     def train_dataloader(self) -> DataLoader:
         return DataLoader(

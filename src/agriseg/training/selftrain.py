@@ -517,7 +517,9 @@ def adapt(
     return report
 
 
-def depth_guided_postprocess(pred: np.ndarray, depth_mask: np.ndarray, min_support: float = 0.3) -> np.ndarray:
+def depth_guided_postprocess(
+    pred: np.ndarray, depth_mask: np.ndarray, min_support: float = 0.3
+) -> np.ndarray:
     """DepthCropSeg's optional post-processing: drop predicted plants that the depth map does not support.
 
     Each connected component of the predicted foreground is kept only if at least ``min_support`` of its

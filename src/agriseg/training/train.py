@@ -36,6 +36,11 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side)
     (out / "split.json").write_text(json.dumps({"train": dm.train_stems, "val": dm.val_stems}, indent=1))
     task = SegmentationTask(cfg.model_dump())
+    if t.init_weights and resume is None:
+        from agriseg.weights.io import load_model
+
+        init, _ = load_model(t.init_weights, cfg.model.in_channels, cfg.model.num_classes)
+        task.model.load_state_dict(init.state_dict())
     ckpt = ModelCheckpoint(
         dirpath=out, filename="best-{epoch:02d}", monitor="val/miou", mode="max", save_last=True, save_top_k=1
     )

@@ -87,9 +87,13 @@ def load_model(
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
             cfg_dict = ckpt.get("hyper_parameters", {}).get("config", {}).get("model")
             if cfg_dict is None:
-                raise ModelLoadError(f"{path}: not an agriseg checkpoint (no model config in hyper_parameters)")
+                raise ModelLoadError(
+                    f"{path}: not an agriseg checkpoint (no model config in hyper_parameters)"
+                )
             cfg = ModelConfig.model_validate(cfg_dict)
-            sd = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+            sd = {
+                k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")
+            }
         else:
             from safetensors import safe_open
             from safetensors.torch import load_file
@@ -105,7 +109,9 @@ def load_model(
     except Exception as err:  # corrupt file, wrong format
         raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
     if in_channels is not None and cfg.in_channels != in_channels:
-        raise ModelLoadError(f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}")
+        raise ModelLoadError(
+            f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}"
+        )
     if num_classes is not None and cfg.num_classes != num_classes:
         raise ModelLoadError(f"{path}: model predicts {cfg.num_classes} classes, expected {num_classes}")
     model = build_model(cfg.model_copy(update={"encoder_weights": None}))

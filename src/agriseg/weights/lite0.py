@@ -50,6 +50,8 @@ def lite0_timm_state_dict() -> OrderedDict[str, torch.Tensor]:
     out: OrderedDict[str, torch.Tensor] = OrderedDict()
     for (sk, sv), (dk, dv) in zip(src, dst, strict=True):
         if sv.shape != dv.shape:
-            raise RuntimeError(f"Lite0 tensor {sk} {tuple(sv.shape)} does not fit timm {dk} {tuple(dv.shape)}")
+            raise RuntimeError(
+                f"Lite0 tensor {sk} {tuple(sv.shape)} does not fit timm {dk} {tuple(dv.shape)}"
+            )
         out[dk] = sv
     return out

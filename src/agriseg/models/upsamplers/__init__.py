@@ -45,4 +45,12 @@ def build_upsampler(name: str, channels: int, guide_channels: int | None = None)
     return UPSAMPLERS[name](channels=channels, guide_channels=guide_channels)
 
 
-__all__ = ["UPSAMPLERS", "UpsamplerName", "build_upsampler", "BilinearUpsampler", "FADE", "DySample", "CARAFE"]
+__all__ = [
+    "UPSAMPLERS",
+    "UpsamplerName",
+    "build_upsampler",
+    "BilinearUpsampler",
+    "FADE",
+    "DySample",
+    "CARAFE",
+]

@@ -1,0 +1,56 @@
+"""Validation mIoU / bIoU of a crop model at several inference sizes (long side in pixels).
+
+Inference size is a model setting chosen on the validation split (``infer_long_side`` in the model config).
+
+    python benchmarks/inference_scale.py --model runs/upsamplers12/bilinear/model.safetensors --sizes 640 800 960
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from agriseg.data.crop_dataset import read_stem_list
+from agriseg.data.io import read_rgb
+from agriseg.data.labels import PEANUT_VEGETATION, read_label
+from agriseg.inference.predict import Predictor
+from agriseg.metrics import SegmentationMetrics
+from agriseg.weights.io import load_model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[480, 640, 800, 960, 1200])
+    ap.add_argument("--data", default="../shared/data/peanut")
+    ap.add_argument("--val-list", default="configs/crop/peanut_val.txt")
+    ap.add_argument("-o", "--output", default=None)
+    args = ap.parse_args()
+    model, cfg = load_model(args.model)
+    data = Path(args.data)
+    stems = read_stem_list(args.val_list)
+    photos = [
+        (
+            read_rgb(data / "images" / f"{s}.jpg"),
+            read_label(data / "labels" / f"{s}.png", "colormap", PEANUT_VEGETATION),
+        )
+        for s in stems
+    ]
+    out = {}
+    for size in args.sizes:
+        pred = Predictor(model, cfg.num_classes, size, tile=4096, batch_size=1)
+        m = SegmentationMetrics(cfg.num_classes)
+        for img, lab in photos:
+            m.update(pred.predict(img), lab)
+        r = m.compute()
+        out[size] = {"miou": r["miou"], "biou": r["biou"], "per_class_iou": r["per_class_iou"]}
+        print(
+            f"long side {size:5d}: mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}  {r['per_class_iou']}"
+        )
+    if args.output:
+        Path(args.output).write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
