@@ -86,6 +86,37 @@ def label_instances(
     return labels, n
 
 
+def first_pixels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels present in ``labels`` (> 0) and the row, col of each one's first pixel in raster order."""
+    objs = ndimage.find_objects(labels)
+    ids, rows, cols = [], [], []
+    for i, sl in enumerate(objs, start=1):
+        if sl is None:
+            continue
+        r, c0 = sl[0].start, sl[1].start
+        ids.append(i)
+        rows.append(r)
+        cols.append(c0 + int(np.argmax(labels[r, c0 : sl[1].stop] == i)))
+    return np.asarray(ids, np.int64), np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+
+
+def _polygons_from_rings(rings_per_geom: list[list[Any]]) -> np.ndarray:
+    """Shapely polygons from GeoJSON-style ring lists, built in one vectorised call."""
+    import shapely
+
+    coords, ring_of_pt, poly_of_ring = [], [], []
+    r = 0
+    for g, rings in enumerate(rings_per_geom):
+        for ring in rings:
+            a = np.asarray(ring, dtype=np.float64)
+            coords.append(a)
+            ring_of_pt.append(np.full(len(a), r, np.int64))
+            poly_of_ring.append(g)
+            r += 1
+    lr = shapely.linearrings(np.concatenate(coords), indices=np.concatenate(ring_of_pt))
+    return shapely.polygons(lr, indices=np.asarray(poly_of_ring, np.int64))
+
+
 def instance_polygons(
     labels: np.ndarray, x0: int, y0: int, field_prob: np.ndarray | None = None
 ) -> list[dict[str, Any]]:
@@ -104,30 +135,31 @@ def instance_polygons(
     import shapely
     from affine import Affine
     from rasterio.features import shapes
-    from shapely.geometry import shape
 
-    if not (labels > 0).any():
+    ids, rows, cols = first_pixels(labels)
+    if not len(ids):
         return []
     flat = labels.ravel()
-    ids, first = np.unique(flat, return_index=True)
-    sel = ids > 0
-    ids, first = ids[sel], first[sel]
     counts = np.bincount(flat, minlength=int(ids.max()) + 1)
     conf = None
     if field_prob is not None:
         sums = np.bincount(flat, weights=field_prob.ravel().astype(np.float64), minlength=int(ids.max()) + 1)
         conf = sums / np.maximum(counts, 1) / 255.0
-    parts: dict[int, list[Any]] = {}
+    values, rings = [], []
     for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(x0, y0)):
-        parts.setdefault(int(value), []).append(shape(geom))
-    w = labels.shape[1]
+        values.append(int(value))
+        rings.append(geom["coordinates"])
+    polys = _polygons_from_rings(rings)
+    parts: dict[int, list[Any]] = {}
+    for v, poly in zip(values, polys, strict=True):
+        parts.setdefault(v, []).append(poly)
     out = []
-    for i, f in zip(ids.tolist(), first.tolist(), strict=True):
+    for i, r, c in zip(ids.tolist(), rows.tolist(), cols.tolist(), strict=True):
         geoms = parts[i]
         geom = geoms[0] if len(geoms) == 1 else shapely.union_all(geoms)
         out.append(
             {
-                "key": (y0 + f // w, x0 + f % w),
+                "key": (y0 + r, x0 + c),
                 "geometry": geom,
                 "pixels": int(counts[i]),
                 "confidence": float(conf[i]) if conf is not None else float("nan"),

@@ -76,18 +76,14 @@ class RasterSource:
         except Exception as err:
             raise ValueError(f"{self.path}: cannot read rows {y0}-{y1}, cols {x0}-{x1} ({err})") from err
         if prob is not None and prob.dtype != np.uint8:
-            prob = np.clip(np.rint(prob.astype(np.float32) * (255 if prob.max() <= 1 else 1)), 0, 255).astype(
-                np.uint8
-            )
+            prob = np.clip(np.rint(prob.astype(np.float32) * (255 if prob.max() <= 1 else 1)), 0, 255).astype(np.uint8)
         return cls, prob
 
     def close(self) -> None:
         self.ds.close()
 
 
-def polygonize_pixels(
-    path: str | Path, config: PolygonizeConfig | None = None
-) -> tuple[list[dict[str, Any]], Any]:
+def polygonize_pixels(path: str | Path, config: PolygonizeConfig | None = None) -> tuple[list[dict[str, Any]], Any]:
     """Field polygons of a raster in global pixel coordinates, blockwise and seamless.
 
     Args:
@@ -107,9 +103,7 @@ def polygonize_pixels(
         records: list[dict[str, Any]] = []
         opens: dict[tuple[int, int], _Open] = {}
         edges: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-        bar = tqdm(
-            total=nby * nbx, desc=f"polygonize {Path(path).name}", unit="block", disable=not cfg.progress
-        )
+        bar = tqdm(total=nby * nbx, desc=f"polygonize {Path(path).name}", unit="block", disable=not cfg.progress)
         for by in range(nby):
             for bx in range(nbx):
                 y0, x0 = by * b, bx * b
@@ -130,7 +124,12 @@ def polygonize_pixels(
                 edges[(by, bx)] = e
                 open_ids = np.unique(np.concatenate([v for v in e.values()] or [np.zeros(0, np.int32)]))
                 open_ids = open_ids[open_ids > 0]
-                closed = mask & ~np.isin(lab, open_ids) if open_ids.size else mask
+                if open_ids.size:
+                    is_open = np.zeros(int(lab.max()) + 1, bool)
+                    is_open[open_ids] = True
+                    closed = mask & ~is_open[lab]
+                else:
+                    closed = mask
                 inst, _ = label_instances(closed, prob, cfg, (y0, x0), (h, w))
                 records += instance_polygons(inst, x0, y0, prob)
                 if open_ids.size:
@@ -148,18 +147,12 @@ def polygonize_pixels(
 def _record_open(lab: np.ndarray, ids: np.ndarray, bi: int, y0: int, x0: int, opens: dict) -> None:
     from scipy import ndimage
 
-    sub = np.where(np.isin(lab, ids), lab, 0)
-    objs = ndimage.find_objects(sub)
-    flat = sub.ravel()
-    u, first = np.unique(flat, return_index=True)
-    firsts = dict(zip(u.tolist(), first.tolist(), strict=True))
-    w = lab.shape[1]
+    objs = ndimage.find_objects(lab)
     for i in ids.tolist():
         sl = objs[i - 1]
-        f = firsts[i]
-        opens[(bi, i)] = _Open(
-            [y0 + sl[0].start, y0 + sl[0].stop, x0 + sl[1].start, x0 + sl[1].stop], (y0 + f // w, x0 + f % w)
-        )
+        r, c0 = sl[0].start, sl[1].start
+        c = c0 + int(np.argmax(lab[r, c0 : sl[1].stop] == i))  # first pixel in raster order
+        opens[(bi, i)] = _Open([y0 + sl[0].start, y0 + sl[0].stop, x0 + sl[1].start, x0 + sl[1].stop], (y0 + r, x0 + c))
 
 
 def _join_open(
@@ -198,9 +191,7 @@ def _join_open(
             g.first = min(g.first, o.first)
     out: list[dict[str, Any]] = []
     h, w = src.ds.height, src.ds.width
-    for g in tqdm(
-        list(groups.values()), desc="join cross-block fields", unit="field", disable=not cfg.progress
-    ):
+    for g in tqdm(list(groups.values()), desc="join cross-block fields", unit="field", disable=not cfg.progress):
         y0, y1 = max(0, g.bbox[0] - 1), min(h, g.bbox[1] + 1)
         x0, x1 = max(0, g.bbox[2] - 1), min(w, g.bbox[3] + 1)
         cls, prob = src.read(y0, y1, x0, x1)
