@@ -13,12 +13,10 @@ only used to score the finished models.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -105,40 +103,6 @@ def load_selftrain_config(path: str | Path) -> SelfTrainConfig:
     from agriseg.config import load_config
 
     return load_config(path, SelfTrainConfig)  # type: ignore[return-value]
-
-
-@contextlib.contextmanager
-def init_weights_from(model_path: str | None) -> Iterator[None]:
-    """Make the models that ``train_crop`` builds start from ``model_path``'s weights.
-
-    ``train_crop`` has no weight-initialisation argument, so this temporarily wraps the ``build_model``
-    that :mod:`agriseg.training.task` uses. The architecture must match the run's model config.
-    """
-    if model_path is None:
-        yield
-        return
-    import agriseg.training.task as task_mod
-    from agriseg.weights.io import load_model
-
-    src, _ = load_model(model_path)
-    state = src.state_dict()
-    original = task_mod.build_model
-
-    def build(config, **kw):  # noqa: ANN001, ANN202 - same signature as build_model
-        model = original(config, **kw)
-        try:
-            model.load_state_dict(state)
-        except RuntimeError as err:
-            raise ValueError(
-                f"{model_path}: its weights do not fit the self-training model config: {err}"
-            ) from err
-        return model
-
-    task_mod.build_model = build
-    try:
-        yield
-    finally:
-        task_mod.build_model = original
 
 
 def _write_index_png(arr: np.ndarray, path: Path) -> None:
@@ -338,8 +302,8 @@ class SelfTrainer:
         from agriseg.training.train import train_crop
 
         cfg = self.stage_config(stage, labels, tl, sl)
-        with init_weights_from(init):
-            res = train_crop(cfg, max_epochs=epochs)
+        cfg.train = cfg.train.model_copy(update={"init_weights": init})
+        res = train_crop(cfg, max_epochs=epochs)
         info = {
             "model": res["model"],
             "select_on_pseudo": {k: float(v) for k, v in res["val"].items()},

@@ -40,7 +40,10 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
         from agriseg.weights.io import load_model
 
         init, _ = load_model(t.init_weights, cfg.model.in_channels, cfg.model.num_classes)
-        task.model.load_state_dict(init.state_dict())
+        try:
+            task.model.load_state_dict(init.state_dict())
+        except RuntimeError as err:
+            raise ValueError(f"{t.init_weights}: its weights do not fit this run's model config: {err}") from err
     ckpt = ModelCheckpoint(
         dirpath=out, filename="best-{epoch:02d}", monitor="val/miou", mode="max", save_last=True, save_top_k=1
     )
