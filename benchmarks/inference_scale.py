@@ -25,6 +25,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[480, 640, 800, 960, 1200])
     ap.add_argument("--data", default="../shared/data/peanut")
     ap.add_argument("--val-list", default="configs/crop/peanut_val.txt")
+    ap.add_argument("--tta", nargs="+", default=["none"], choices=["none", "flip", "flip+scale"])
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args()
     model, cfg = load_model(args.model)

@@ -35,6 +35,8 @@ class ModelConfig(_Strict):
     # images are resized so their long side is this many pixels before the model (0 = native size);
     # training draws plants at 0.35-1x of a 960-px-wide photo, so 640 sits inside that range
     infer_long_side: int = Field(640, ge=0)
+    # test-time augmentation used by default at inference (chosen on validation)
+    infer_tta: Literal["none", "flip", "flip+scale"] = "none"
 
 
 class DataConfig(_Strict):

@@ -96,3 +96,19 @@ def test_model_config_roundtrip(tmp_path):
     junk.write_bytes(b"\x00" * 50)
     with pytest.raises(ModelLoadError, match="junk.safetensors"):
         load_model(junk)
+
+
+def test_flip_tta_is_flip_equivariant(tiny_predictor):
+    from agriseg.inference.predict import Predictor
+
+    tta = Predictor(tiny_predictor.model, 2, long_side=0, tta="flip")
+    img = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    p = tta.probabilities([img])[0]
+    q = tta.probabilities([np.flip(img, 1).copy()])[0]
+    # TTA over {identity, vflip, hflip} of a flipped photo = flipped TTA result up to the vflip+hflip term
+    assert p.shape == (2, 48, 64) and np.allclose(p.sum(0).numpy(), 1, atol=1e-5)
+    plain = Predictor(tiny_predictor.model, 2, long_side=0)
+    ref = (plain.probabilities([img])[0] + plain.probabilities([np.flip(img, 0).copy()])[0].flip(1)
+           + plain.probabilities([np.flip(img, 1).copy()])[0].flip(2)) / 3
+    assert np.allclose(p.numpy(), ref.numpy(), atol=1e-5)
+    assert not np.allclose(p.numpy(), q.numpy(), atol=1e-3)  # a real model is not flip invariant

@@ -51,6 +51,8 @@ def train(config_path: str, resume: str | None, epochs: int | None) -> None:
 )
 @click.option("--tile", type=click.IntRange(64), default=1024, help="Tile size for large images.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", help="Autocast precision.")
+@click.option("--tta", type=click.Choice(["none", "flip", "flip+scale"]), default=None,
+              help="Test-time augmentation (3 or 9 passes). [default: the model's own]")
 @click.option("--no-overlay", is_flag=True, help="Do not write overlay PNGs.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise they are skipped).")
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable image.")
@@ -63,6 +65,7 @@ def predict(
     long_side: int | None,
     tile: int,
     precision: str,
+    tta: str | None,
     no_overlay: bool,
     overwrite: bool,
     strict: bool,
@@ -81,6 +84,7 @@ def predict(
         tile,
         batch_size=batch_size,
         precision=precision,
+        tta=tta or cfg.infer_tta,
     )
     rows = predict_files(pred, files, Path(outdir), overwrite, strict, not no_overlay, cfg.class_names)
     n_ok = sum(r["status"] == "ok" for r in rows)
@@ -132,6 +136,7 @@ def evaluate(
     peanut: bool,
     boundary_ratio: float,
     long_side: int | None,
+    tta: str | None,
     output: str | None,
 ) -> None:
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
@@ -160,7 +165,9 @@ def evaluate(
 
         model, cfg = load_model(model_name, in_channels=3)
         num_classes, names = cfg.num_classes, cfg.class_names
-        pred = Predictor(model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side)
+        pred = Predictor(
+            model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side, tta=tta or cfg.infer_tta
+        )
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             return pred.predict(rgb)

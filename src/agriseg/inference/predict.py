@@ -20,6 +20,9 @@ from agriseg.data.io import ImageReadError, read_rgb
 from agriseg.inference.tiling import predict_tiled
 
 Precision = Literal["fp32", "bf16"]
+TTA = Literal["none", "flip", "flip+scale"]
+# extra inference sizes of "flip+scale", relative to long_side
+TTA_SCALES = (0.8, 1.25)
 
 
 @dataclass
@@ -36,6 +39,8 @@ class Predictor:
         precision: ``fp32`` or ``bf16`` autocast.
         channels_last: use the channels-last memory format.
         device: torch device.
+        tta: test-time augmentation: ``none``; ``flip`` averages the probabilities of the photo and its
+            horizontal and vertical flips (3 passes); ``flip+scale`` also at 0.8x and 1.25x the size (9 passes).
     """
 
     model: nn.Module
@@ -47,6 +52,7 @@ class Predictor:
     precision: Precision = "fp32"
     channels_last: bool = False
     device: str = "cpu"
+    tta: TTA = "none"
     _ready: bool = field(default=False, repr=False)
 
     def _prepare(self) -> None:
@@ -78,9 +84,32 @@ class Predictor:
 
     @torch.no_grad()
     def probabilities(self, images: list[np.ndarray]) -> list[torch.Tensor]:
-        """Class probabilities ``(K, H, W)`` at each image's full size."""
+        """Class probabilities ``(K, H, W)`` at each image's full size (averaged over TTA variants)."""
+        if self.tta == "none":
+            return self._probabilities(images, self.long_side)
+        sizes = [self.long_side]
+        if self.tta == "flip+scale":
+            base = self.long_side or max(images[0].shape[:2])
+            sizes += [round(base * f) for f in TTA_SCALES]
+        total: list[torch.Tensor] | None = None
+        n = 0
+        for size in sizes:
+            for axis in (None, 0, 1):  # identity, vertical flip (H), horizontal flip (W) of (H, W, 3)
+                flipped = images if axis is None else [np.flip(im, axis).copy() for im in images]
+                probs = self._probabilities(flipped, size)
+                if axis is not None:
+                    probs = [p.flip(axis + 1) for p in probs]  # (K, H, W): undo the flip
+                total = probs if total is None else [a + b for a, b in zip(total, probs, strict=True)]
+                n += 1
+        return [t / n for t in total]
+
+    def _probabilities(self, images: list[np.ndarray], long_side: int) -> list[torch.Tensor]:
         self._prepare()
-        xs = [self.to_tensor(im) for im in images]
+        saved, self.long_side = self.long_side, long_side
+        try:
+            xs = [self.to_tensor(im) for im in images]
+        finally:
+            self.long_side = saved
         out: list[torch.Tensor] = []
         # images of one working size go through the model together; others one by one (tiled if large)
         if len({tuple(x.shape) for x in xs}) == 1 and max(xs[0].shape[-2:]) <= self.tile:
