@@ -39,16 +39,15 @@ def main() -> None:
         for s in stems
     ]
     out = {}
-    for size in args.sizes:
-        pred = Predictor(model, cfg.num_classes, size, tile=4096, batch_size=1)
-        m = SegmentationMetrics(cfg.num_classes)
-        for img, lab in photos:
-            m.update(pred.predict(img), lab)
-        r = m.compute()
-        out[size] = {"miou": r["miou"], "biou": r["biou"], "per_class_iou": r["per_class_iou"]}
-        print(
-            f"long side {size:5d}: mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}  {r['per_class_iou']}"
-        )
+    for tta in args.tta:
+        for size in args.sizes:
+            pred = Predictor(model, cfg.num_classes, size, tile=4096, batch_size=1, tta=tta)
+            m = SegmentationMetrics(cfg.num_classes)
+            for img, lab in photos:
+                m.update(pred.predict(img), lab)
+            r = m.compute()
+            out[f"{size}/{tta}"] = {"miou": r["miou"], "biou": r["biou"], "per_class_iou": r["per_class_iou"]}
+            print(f"long side {size:5d} tta {tta:<10}: mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}", flush=True)
     if args.output:
         Path(args.output).write_text(json.dumps(out, indent=1))
 

@@ -93,3 +93,19 @@ def test_evaluate_saved_masks_and_size_mismatch(tmp_path):
         main, ["crop", "evaluate", "--images", str(imgs), "--masks", str(labs), "--pred-masks", str(preds)]
     )
     assert r.exit_code != 0 and "a.png: mask size" in r.output
+
+
+def test_default_model_on_bundled_samples(samples_dir, tmp_path):
+    """The shipped model segments the bundled real photos well (2 of the 3 are validation photos)."""
+    from agriseg.data.labels import PEANUT_VEGETATION, read_label
+    from agriseg.metrics import SegmentationMetrics
+
+    out = tmp_path / "pred"
+    r = CliRunner().invoke(main, ["crop", "predict", str(samples_dir / "peanut" / "images"), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    m = SegmentationMetrics(2)
+    for lab in sorted((samples_dir / "peanut" / "labels").glob("*.png")):
+        pred = (np.asarray(Image.open(out / f"{lab.stem}_mask.png")) > 0).astype(np.uint8)
+        m.update(pred, read_label(lab, "colormap", PEANUT_VEGETATION))
+    assert m.compute()["miou"] > 0.85
+    assert (out / "summary.csv").read_text().count("ok") == 3
