@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from synth_scenes import TinyNet, write_scene  # tests/raster/synth_scenes.py
+from tests.raster.synth_scenes import TinyNet, write_scene  # tests/raster/synth_scenes.py
 
 from agriseg.raster import PredictConfig, PreprocessSpec, ScenePredictor, gaussian_window, patch_starts
 from agriseg.raster.io import is_cog, open_scene

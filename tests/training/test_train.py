@@ -85,5 +85,6 @@ def test_config_errors_name_the_file(tmp_path):
 def test_bundled_configs_validate():
     from pathlib import Path
 
-    for p in sorted(Path("configs/crop").glob("*.yaml")):
-        load_config(p)
+    names = ["peanut_vegetation.yaml", "peanut_vegetation_long.yaml", "peanut_vit_adapter_tiny.yaml"]
+    for name in names:
+        load_config(Path("configs/crop") / name)

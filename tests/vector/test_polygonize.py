@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import shapely
 from shapely.geometry import Polygon, box
-from synth_fields import field_layout, write_probs  # tests/vector/synth_fields.py
+from tests.vector.synth_fields import field_layout, write_probs  # tests/vector/synth_fields.py
 
 from agriseg.vector import PolygonizeConfig, clean_fields, label_instances, polygonize, polygonize_pixels
 from agriseg.vector.instances import label_components

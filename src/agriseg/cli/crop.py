@@ -123,6 +123,10 @@ def predict(
     "--long-side", type=click.IntRange(0), default=None, help="Inference size. [default: the model's]"
 )
 @click.option(
+    "--tta", type=click.Choice(["none", "flip", "flip+scale"]), default=None,
+    help="Test-time augmentation. [default: the model's own]",
+)
+@click.option(
     "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report as JSON."
 )
 @friendly_errors
