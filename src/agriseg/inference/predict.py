@@ -74,7 +74,7 @@ class Predictor:
 
     def to_tensor(self, rgb: np.ndarray) -> torch.Tensor:
         """uint8 ``(H, W, 3)`` -> float ``(3, h, w)`` at the working size."""
-        x = torch.from_numpy(rgb).permute(2, 0, 1).float().div_(255)  # (3, H, W)
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255)  # (3, H, W)
         h, w = x.shape[-2:]
         if self.long_side and max(h, w) != self.long_side:
             s = self.long_side / max(h, w)
