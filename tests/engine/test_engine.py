@@ -12,11 +12,10 @@ import rasterio
 from click.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "raster"))
-from tests.raster.synth_scenes import write_scene  # noqa: E402  tests/raster/synth_scenes.py
-
 from agriseg.engine import SceneJob, merge_fields, run_dask, run_map, run_scene  # noqa: E402
 from agriseg.raster.config import PredictConfig  # noqa: E402
 from agriseg.vector import validate_fiboa  # noqa: E402
+from tests.raster.synth_scenes import write_scene  # noqa: E402  tests/raster/synth_scenes.py
 
 PREDICT = PredictConfig(patch_size=64, progress=False, overviews=False).model_dump_json()
 

@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from tests.raster.synth_scenes import TinyNet, write_scene  # tests/raster/synth_scenes.py
 
 from agriseg.raster import PredictConfig, PreprocessSpec, ScenePredictor, gaussian_window, patch_starts
 from agriseg.raster.io import is_cog, open_scene
 from agriseg.raster.predict import partial_paths, read_probabilities, scene_offset
+from tests.raster.synth_scenes import TinyNet, write_scene  # tests/raster/synth_scenes.py
 
 
 @pytest.fixture()

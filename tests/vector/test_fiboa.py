@@ -10,10 +10,10 @@ from pathlib import Path
 import geopandas as gpd
 import pyarrow.parquet as pq
 import pytest
-from tests.vector.synth_fields import field_layout, write_probs  # tests/vector/synth_fields.py
 
 from agriseg.vector import PolygonizeConfig, polygonize, validate_fiboa
 from agriseg.vector.fiboa import FIBOA_SCHEMA, METRICS_SCHEMA, output_format, write_fields
+from tests.vector.synth_fields import field_layout, write_probs  # tests/vector/synth_fields.py
 
 
 @pytest.fixture()

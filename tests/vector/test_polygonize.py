@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import shapely
 from shapely.geometry import Polygon, box
-from tests.vector.synth_fields import field_layout, write_probs  # tests/vector/synth_fields.py
 
 from agriseg.vector import PolygonizeConfig, clean_fields, label_instances, polygonize, polygonize_pixels
 from agriseg.vector.instances import label_components
+from tests.vector.synth_fields import field_layout, write_probs  # tests/vector/synth_fields.py
 
 RAW = {"simplify_m": 0.0, "min_area_m2": 0.0, "fill_holes_m2": 0.0, "progress": False}
 
