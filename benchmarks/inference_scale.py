@@ -47,7 +47,8 @@ def main() -> None:
                 m.update(pred.predict(img), lab)
             r = m.compute()
             out[f"{size}/{tta}"] = {"miou": r["miou"], "biou": r["biou"], "per_class_iou": r["per_class_iou"]}
-            print(f"long side {size:5d} tta {tta:<10}: mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}", flush=True)
+            line = f"long side {size:5d} tta {tta:<10}: mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}"
+            print(line, flush=True)
     if args.output:
         Path(args.output).write_text(json.dumps(out, indent=1))
 

@@ -3,7 +3,8 @@
 Each setting runs in a fresh subprocess so its peak memory is its own. Images are real Peanut photos when
 ../shared is present, else the bundled samples.
 
-    python benchmarks/predict_speed.py [--model default] [--images 16] [--batch-size 4] [-o runs/bench/predict_speed.json]
+    python benchmarks/predict_speed.py [--model default] [--images 16] [--batch-size 4] \
+        [-o runs/bench/predict_speed.json]
 """
 
 from __future__ import annotations
