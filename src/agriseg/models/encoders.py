@@ -6,9 +6,13 @@ An encoder returns the feature pyramid at strides 2, 4, 8, 16, 32 and exposes ``
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from agriseg.weights.efficientnet_lite import LiteVariant
 
 # name -> factory(name, in_channels, weights) of encoders that are not smp's; consulted before smp.
 # A name may carry an option after a colon (``vit_adapter_small:vit_small_patch14_dinov2``).
@@ -65,10 +69,12 @@ class Encoder(nn.Module):
             return
         import segmentation_models_pytorch as smp
 
-        local_lite0 = weights == "imagenet" and name == "tu-efficientnet_lite0"
+        from agriseg.weights.efficientnet_lite import LOCAL_LITE_ENCODERS
+
+        local_lite = weights == "imagenet" and name in LOCAL_LITE_ENCODERS
         try:
             self.body = smp.encoders.get_encoder(
-                name, in_channels=in_channels, depth=5, weights=None if local_lite0 else weights
+                name, in_channels=in_channels, depth=5, weights=None if local_lite else weights
             )
         except KeyError as err:
             raise ValueError(
@@ -76,8 +82,8 @@ class Encoder(nn.Module):
                 f"({', '.join(sorted(smp.encoders.encoders)[:8])}, ...), 'tu-<any timm model>' "
                 f"or one of {', '.join(sorted(CUSTOM_ENCODERS))}"
             ) from err
-        if local_lite0:
-            load_lite0_into(self.body, in_channels)
+        if local_lite:
+            load_lite_into(self.body, in_channels, LOCAL_LITE_ENCODERS[name])
         self.out_channels = list(self.body.out_channels[1:])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -86,20 +92,20 @@ class Encoder(nn.Module):
         return list(feats) if self.custom else list(feats[1:])
 
 
-def load_lite0_into(smp_encoder: nn.Module, in_channels: int) -> None:
-    """Copy the offline Lite0 ImageNet weights into an smp ``tu-efficientnet_lite0`` encoder.
+def load_lite_into(smp_encoder: nn.Module, in_channels: int, variant: LiteVariant = "lite0") -> None:
+    """Copy offline EfficientNet-Lite ImageNet weights into an smp ``tu-efficientnet_lite{0,1,2}`` encoder.
 
     For ``in_channels != 3`` the stem is adapted the way timm does it (channel weights cycled and rescaled).
     """
     from timm.models import adapt_input_conv
 
-    from agriseg.weights.lite0 import lite0_timm_state_dict
+    from agriseg.weights.efficientnet_lite import lite_timm_state_dict
 
     model = smp_encoder.model
     own = model.state_dict()
-    sd = {k: v for k, v in lite0_timm_state_dict().items() if k in own}
+    sd = {k: v for k, v in lite_timm_state_dict(variant).items() if k in own}
     sd["conv_stem.weight"] = adapt_input_conv(in_channels, sd["conv_stem.weight"])
     missing = [k for k in own if k not in sd and not k.endswith("num_batches_tracked")]
     if missing:
-        raise RuntimeError(f"Lite0 weights miss {len(missing)} encoder tensors, e.g. {missing[:3]}")
+        raise RuntimeError(f"{variant} weights miss {len(missing)} encoder tensors, e.g. {missing[:3]}")
     model.load_state_dict(sd, strict=False)

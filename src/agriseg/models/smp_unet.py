@@ -20,7 +20,7 @@ class SmpUnet(smp.Unet):
     """``smp.Unet`` built from a :class:`ModelConfig` (``arch="smp_unet"``).
 
     ``encoder`` is any smp encoder name (``efficientnet-b3``, ``efficientnet-b7``, ...) or ``tu-<timm>``.
-    ``encoder_weights="imagenet"`` with ``tu-efficientnet_lite0`` loads the offline Lite0 weights (stem
+    ``encoder_weights="imagenet"`` with ``tu-efficientnet_lite{0,1,2}`` loads the offline Lite weights (stem
     adapted to ``in_channels``); other encoders use smp's own download (not available offline).
 
     Args:
@@ -35,20 +35,22 @@ class SmpUnet(smp.Unet):
                 f"mean/std need {config.in_channels} values (one per input channel), "
                 f"got {len(config.mean)}/{len(config.std)}"
             )
-        local_lite0 = config.encoder_weights == "imagenet" and config.encoder == "tu-efficientnet_lite0"
+        from agriseg.weights.efficientnet_lite import LOCAL_LITE_ENCODERS
+
+        local_lite = config.encoder_weights == "imagenet" and config.encoder in LOCAL_LITE_ENCODERS
         try:
             super().__init__(
                 encoder_name=config.encoder,
-                encoder_weights=None if local_lite0 else config.encoder_weights,
+                encoder_weights=None if local_lite else config.encoder_weights,
                 in_channels=config.in_channels,
                 classes=config.num_classes,
             )
         except KeyError as err:
             raise ValueError(f"unknown encoder {config.encoder!r} for smp_unet ({err})") from err
-        if local_lite0:
-            from agriseg.models.encoders import load_lite0_into
+        if local_lite:
+            from agriseg.models.encoders import load_lite_into
 
-            load_lite0_into(self.encoder, config.in_channels)
+            load_lite_into(self.encoder, config.in_channels, LOCAL_LITE_ENCODERS[config.encoder])
         self.agriseg_config = config
         self.register_buffer("mean", torch.tensor(config.mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(config.std).view(1, -1, 1, 1), persistent=False)
