@@ -51,6 +51,7 @@ class DemoConfig:
     grpo_lr: float = 3e-5
     grpo_beta: float = 0.01
     grpo_iterations: int = 2
+    grpo_validity_weight: float = 0.0
     max_new_tokens: int = 64
     eval_batch: int = 250
 
@@ -182,6 +183,7 @@ def run_seed(cfg: DemoConfig, out: Path, seed: int) -> dict[str, Any]:
                 learning_rate=cfg.grpo_lr,
                 lr_scheduler_type="constant",
                 beta=cfg.grpo_beta,
+                validity_weight=cfg.grpo_validity_weight,
                 num_generations=cfg.grpo_generations,
                 num_iterations=cfg.grpo_iterations,
                 per_device_train_batch_size=cfg.grpo_prompts_per_step * cfg.grpo_generations,
@@ -285,6 +287,28 @@ def voting_study(out: Path, cfg: DemoConfig, seed: int, stage: str = "grpo") -> 
     return res
 
 
+def _link_sft(src: Path, out: Path, seeds: list[int], cfg: DemoConfig) -> None:
+    """Share another run's SFT stage (data, model, SFT evaluations) so that only GRPO runs again."""
+    import shutil
+
+    saved = {**asdict(DemoConfig()), **json.loads((src / "demo_config.json").read_text())}
+    sft_keys = [k for k in asdict(cfg) if not k.startswith("grpo_")]
+    if any(saved[k] != getattr(cfg, k) for k in sft_keys):
+        raise SystemExit(f"{src}: its SFT settings differ from this run's; cannot reuse its SFT stage")
+    for s in seeds:
+        a, b = src / f"seed{s}", out / f"seed{s}"
+        b.mkdir(parents=True, exist_ok=True)
+        for name in ("train_data", "sft"):
+            if not (b / name).exists():
+                (b / name).symlink_to((a / name).resolve(), target_is_directory=True)
+        for name in ("eval_sft_greedy.json", "eval_sft_sampled.json"):
+            if not (b / name).exists():
+                shutil.copy2(a / name, b / name)
+        if not (b / "timings.json").exists():
+            t = json.loads((a / "timings.json").read_text())
+            _write_json(b / "timings.json", {"sft_s": t["sft_s"]})
+
+
 def _paired(out: Path, seeds: list[int], mode: str) -> dict[str, float]:
     """Paired per-image GRPO - SFT Dice difference pooled over seeds: mean and standard error."""
     diffs = []
@@ -333,7 +357,8 @@ def summarise(out: Path, cfg: DemoConfig, per_seed: list[dict[str, Any]]) -> dic
         "",
         f"Images {cfg.image_size} px, patches {cfg.patch} px, grid {cfg.grid}x{cfg.grid} per patch; SFT "
         f"{cfg.sft_steps} steps x {cfg.sft_batch}; GRPO {cfg.grpo_steps} steps x {cfg.grpo_prompts_per_step} "
-        f"prompts x {cfg.grpo_generations} generations (lr {cfg.grpo_lr}, beta {cfg.grpo_beta}).",
+        f"prompts x {cfg.grpo_generations} generations (lr {cfg.grpo_lr}, beta {cfg.grpo_beta}, "
+        f"validity weight {cfg.grpo_validity_weight}).",
         "Validity: share of patch completions decoding with no repair. Dice: per-image mean Dice over field, "
         "tree, water at grid resolution. Mean +- std over seeds.",
         "",
@@ -365,6 +390,12 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument(
+        "--from-sft",
+        type=Path,
+        default=None,
+        help="reuse the SFT models, data and SFT evaluations of another demo folder (GRPO variants)",
+    )
+    ap.add_argument(
         "--voting", action="store_true", help="also run the overlap-voting study on the first seed"
     )
     for f, v in asdict(DemoConfig()).items():
@@ -376,9 +407,13 @@ def main() -> None:
     cfg = DemoConfig(**{f: getattr(args, f) for f in asdict(DemoConfig())})
     args.out.mkdir(parents=True, exist_ok=True)
     cfg_path = args.out / "demo_config.json"
-    if cfg_path.is_file() and json.loads(cfg_path.read_text()) != asdict(cfg):
-        raise SystemExit(f"{cfg_path}: a run with a different config is in this folder; use another --out")
+    if cfg_path.is_file():
+        saved = {**asdict(DemoConfig()), **json.loads(cfg_path.read_text())}  # fields added later: default
+        if saved != asdict(cfg):
+            raise SystemExit(f"{cfg_path}: a run with a different config is in this folder; use another --out")
     _write_json(cfg_path, asdict(cfg))
+    if args.from_sft is not None:
+        _link_sft(args.from_sft, args.out, args.seeds, cfg)
     per_seed = []
     for s in args.seeds:
         per_seed.append(run_seed(cfg, args.out, s))
