@@ -52,6 +52,7 @@ class DemoConfig:
     grpo_beta: float = 0.01
     grpo_iterations: int = 2
     grpo_validity_weight: float = 0.0
+    grpo_temperature: float = 1.0
     max_new_tokens: int = 64
     eval_batch: int = 250
 
@@ -189,7 +190,7 @@ def run_seed(cfg: DemoConfig, out: Path, seed: int) -> dict[str, Any]:
                 per_device_train_batch_size=cfg.grpo_prompts_per_step * cfg.grpo_generations,
                 max_steps=cfg.grpo_steps,
                 max_completion_length=cfg.max_new_tokens,
-                temperature=1.0,
+                temperature=cfg.grpo_temperature,
                 seed=seed,
                 logging_steps=5,
                 device="cpu",
@@ -358,7 +359,7 @@ def summarise(out: Path, cfg: DemoConfig, per_seed: list[dict[str, Any]]) -> dic
         f"Images {cfg.image_size} px, patches {cfg.patch} px, grid {cfg.grid}x{cfg.grid} per patch; SFT "
         f"{cfg.sft_steps} steps x {cfg.sft_batch}; GRPO {cfg.grpo_steps} steps x {cfg.grpo_prompts_per_step} "
         f"prompts x {cfg.grpo_generations} generations (lr {cfg.grpo_lr}, beta {cfg.grpo_beta}, "
-        f"validity weight {cfg.grpo_validity_weight}).",
+        f"validity weight {cfg.grpo_validity_weight}, rollout temperature {cfg.grpo_temperature}).",
         "Validity: share of patch completions decoding with no repair. Dice: per-image mean Dice over field, "
         "tree, water at grid resolution. Mean +- std over seeds.",
         "",
