@@ -288,6 +288,27 @@ def voting_study(out: Path, cfg: DemoConfig, seed: int, stage: str = "grpo") -> 
     return res
 
 
+def constant_baselines(cfg: DemoConfig) -> dict[str, float]:
+    """Mean Dice of predicting one class everywhere on the held-out images: the floor a model must beat."""
+    from agriseg.textmask.grid import mask_to_grid
+    from agriseg.textmask.patches import grid_boxes
+    from agriseg.textmask.reward import mean_dice
+    from agriseg.textmask.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
+
+    _, sems, _ = make_landscapes(cfg.eval_images, EVAL_SEED, LandscapeConfig(size=cfg.image_size))
+    n_cells = cfg.image_size // cfg.patch * cfg.grid
+    k = len(SYNTH_CLASSES)
+    truth = np.zeros((len(sems), n_cells, n_cells), dtype=np.int64)
+    for i, sem in enumerate(sems):
+        for x0, y0, x1, y1 in grid_boxes(cfg.image_size, cfg.image_size, cfg.patch):
+            gy, gx = y0 // cfg.patch * cfg.grid, x0 // cfg.patch * cfg.grid
+            truth[i, gy : gy + cfg.grid, gx : gx + cfg.grid] = mask_to_grid(sem[y0:y1, x0:x1], cfg.grid, k)
+    return {
+        name: float(np.mean([mean_dice(np.full_like(t, c), t, k) for t in truth]))
+        for c, name in enumerate(SYNTH_CLASSES)
+    }
+
+
 def _link_sft(src: Path, out: Path, seeds: list[int], cfg: DemoConfig) -> None:
     """Share another run's SFT stage (data, model, SFT evaluations) so that only GRPO runs again."""
     import shutil
@@ -372,6 +393,9 @@ def summarise(out: Path, cfg: DemoConfig, per_seed: list[dict[str, Any]]) -> dic
         "",
         f"GRPO training reward (mean Dice of rollouts), first vs last quarter of logged steps: "
         f"{rw0[0]:.4f} +- {rw0[1]:.4f} -> {rw1[0]:.4f} +- {rw1[1]:.4f}",
+        "",
+        "Constant predictions on the same images (the floor a model must beat): "
+        + ", ".join(f"all {n} {v:.4f}" for n, v in constant_baselines(cfg).items()),
         "",
         "Timings (s): "
         + "; ".join(
