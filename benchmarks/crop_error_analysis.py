@@ -4,7 +4,8 @@ The Peanut labels separate crop (green) from weed (red); the models predict vege
 each photo this script counts false positives and false negatives on crop and on weed pixels, writes a CSV
 sorted from worst to best, prints the totals, and saves error overlays of the worst photos (green = hit,
 magenta = false positive, yellow = missed label), and optionally scores thresholds and dilations of the
-predicted mask to test whether the misses are a systematic margin.
+predicted mask to test whether the misses are a systematic margin. Any model whose class 0 is background
+works: vegetation = 1 - P(background), so a crop/weed model is scored as vegetation.
 
     OMP_NUM_THREADS=1 python benchmarks/crop_error_analysis.py --model default --split val -o runs/bench/errors
     OMP_NUM_THREADS=1 python benchmarks/crop_error_analysis.py --split train --margins -o runs/bench/errors_train
@@ -63,8 +64,8 @@ def main() -> None:
     if not root.is_dir():
         raise SystemExit(f"{root}: Peanut data not found (pass --shared)")
     stems = stems_for(args.split, REPO / "configs/crop/peanut_val.txt", root / "images", args.every)
-    model, _ = load_model(args.model)
-    pred = Predictor(model, 2, long_side=args.long_side)
+    model, cfg = load_model(args.model)
+    pred = Predictor(model, cfg.num_classes, long_side=args.long_side)
     args.output.mkdir(parents=True, exist_ok=True)
     rows, tot = [], np.zeros(6)
     margins = {(t, d): np.zeros(4) for t in (0.2, 0.3, 0.4, 0.5) for d in (0, 1, 2, 3, 5)}
@@ -77,7 +78,8 @@ def main() -> None:
         crop, weed = lab[..., 1] == 255, lab[..., 0] == 255
         veg = crop | weed
         with torch.no_grad():
-            prob = pred.probabilities([rgb])[0][1].numpy()  # (H, W) vegetation probability
+            # (H, W) vegetation probability: 1 - P(background), so crop/weed models score as vegetation too
+            prob = 1.0 - pred.probabilities([rgb])[0][0].numpy()
         p = prob > 0.5
         tp, fp = int((p & veg).sum()), int((p & ~veg).sum())
         fn_crop, fn_weed, tn = int((~p & crop).sum()), int((~p & weed).sum()), int((~p & ~veg).sum())
