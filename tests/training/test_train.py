@@ -2,6 +2,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from agriseg.config import CropTrainConfig, load_config
@@ -88,3 +89,37 @@ def test_bundled_configs_validate():
     names = ["peanut_vegetation.yaml", "peanut_vegetation_long.yaml", "peanut_vit_adapter_tiny.yaml"]
     for name in names:
         load_config(Path("configs/crop") / name)
+
+
+def test_bf16_channels_last_training_runs(tmp_path):
+    from agriseg.weights.io import load_model
+
+    cfg = tiny_config(tmp_path)
+    cfg = cfg.model_copy(
+        update={"train": cfg.train.model_copy(update={"precision": "bf16-mixed", "channels_last": True})}
+    )
+    res = train_crop(cfg)
+    model, _ = load_model(res["model"])
+    assert next(model.parameters()).dtype == torch.float32  # exported weights load as fp32
+    assert 0.0 <= res["val"]["val/miou"] <= 1.0
+
+
+def test_init_from_keeps_all_but_a_resized_head(tmp_path):
+    from agriseg.config import ModelConfig
+    from agriseg.models import build_model
+    from agriseg.training.train import init_from
+    from agriseg.weights.io import save_model
+
+    two = ModelConfig(encoder_weights=None, num_classes=2)
+    src = build_model(two)
+    path = save_model(src, two, tmp_path / "veg.safetensors", half=False)
+    three = build_model(two.model_copy(update={"num_classes": 3, "class_names": ["bg", "crop", "weed"]}))
+    skipped = init_from(three, str(path), 3)
+    assert skipped == ["head.bias", "head.weight"]
+    a, b = src.state_dict(), three.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("head."))
+    assert b["head.weight"].shape[0] == 3
+
+    other = build_model(two.model_copy(update={"encoder": "tu-resnet18"}))
+    with pytest.raises(ValueError, match="veg.safetensors: its weights do not fit"):
+        init_from(other, str(path), 3)

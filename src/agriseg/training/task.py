@@ -37,15 +37,21 @@ class SegmentationTask(L.LightningModule):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.cfg.train.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x)
 
+    def on_fit_start(self) -> None:
+        if self.cfg.train.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.loss(self.model(batch["image"]), batch["mask"])
+        loss = self.loss(self(batch["image"]).float(), batch["mask"])
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        logits = self.model(batch["image"])  # (B, K, h, w) at inference size
+        logits = self(batch["image"]).float()  # (B, K, h, w) at inference size
         for i in range(logits.shape[0]):
             mask = batch["mask"][i]  # (H, W) at full size
             up = F.interpolate(logits[i : i + 1], size=mask.shape, mode="bilinear", align_corners=False)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agriseg.config import CropTrainConfig
+
+if TYPE_CHECKING:
+    from torch import nn
 
 
 def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int | None = None) -> dict:
@@ -37,13 +41,7 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
     (out / "split.json").write_text(json.dumps({"train": dm.train_stems, "val": dm.val_stems}, indent=1))
     task = SegmentationTask(cfg.model_dump())
     if t.init_weights and resume is None:
-        from agriseg.weights.io import load_model
-
-        init, _ = load_model(t.init_weights, cfg.model.in_channels, cfg.model.num_classes)
-        try:
-            task.model.load_state_dict(init.state_dict())
-        except RuntimeError as err:
-            raise ValueError(f"{t.init_weights}: its weights do not fit this run's model config: {err}") from err
+        init_from(task.model, t.init_weights, cfg.model.in_channels)
     ckpt = ModelCheckpoint(
         dirpath=out, filename="best-{epoch:02d}", monitor="val/miou", mode="max", save_last=True, save_top_k=1
     )
@@ -66,3 +64,30 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
     model_path = out / "model.safetensors"
     save_model(task.model, cfg.model, model_path, extra={"val": val, "train_config": cfg.model_dump_json()})
     return {"best_checkpoint": best, "model": str(model_path), "val": val}
+
+
+def init_from(model: nn.Module, path: str, in_channels: int) -> list[str]:
+    """Start ``model`` from an agriseg model file (warm start / fine-tuning).
+
+    Every tensor is copied. Only the 1x1 classification head may differ (another number of classes, e.g. a
+    crop/weed model started from the vegetation model): it then keeps its fresh initialisation.
+
+    Returns:
+        The names of the tensors that were not copied (empty, or the head's).
+
+    Raises:
+        ValueError: naming ``path``, when anything but the head does not fit.
+    """
+    from agriseg.weights.io import load_model
+
+    init, _ = load_model(path, in_channels)
+    src, own = init.state_dict(), model.state_dict()
+    misfit = sorted(k for k in own if k not in src or src[k].shape != own[k].shape)
+    if any(not k.startswith("head.") for k in misfit) or set(src) - set(own):
+        extra = sorted(set(src) - set(own))
+        raise ValueError(
+            f"{path}: its weights do not fit this run's model config "
+            f"(missing or reshaped: {misfit[:5]}, unexpected: {extra[:5]})"
+        )
+    model.load_state_dict({k: v for k, v in src.items() if k not in misfit}, strict=False)
+    return misfit
