@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import lightning as L
-import torch
 from torch.utils.data import DataLoader
 
 from agriseg.data.ftw import FTWDataset
+from agriseg.data.loaders import train_loader
 from agriseg.fields.config import FieldsDataConfig
 
 
@@ -49,15 +49,7 @@ class FieldsDataModule(L.LightningDataModule):
         return self._test_set
 
     def train_dataloader(self) -> DataLoader:
-        return DataLoader(
-            self.train_set,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=len(self.train_set) > self.batch_size,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            generator=torch.Generator().manual_seed(0),
-        )
+        return train_loader(self.train_set, self.batch_size, self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size, num_workers=0)

@@ -30,6 +30,17 @@ def decoder_width_kwargs(arch: str, channels: int | None) -> dict[str, int]:
     return {DECODER_WIDTH_ARG[arch]: channels}
 
 
+def normalise_and_pad(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, stride: int) -> torch.Tensor:
+    """``(x - mean) / std``, padded at the bottom/right to a multiple of ``stride`` (reflect where possible)."""
+    # x: (B, C, H, W) -> (B, C, H + ph, W + pw)
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % stride, (-w) % stride
+    x = (x - mean) / std
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect" if ph < h and pw < w else "replicate")
+    return x
+
+
 class SegmentationModel(nn.Module):
     """Encoder + decoder + 1x1 head; takes images scaled to [0, 1], returns logits at input size.
 
@@ -64,11 +75,7 @@ class SegmentationModel(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, Cin, H, W) in [0, 1] -> logits (B, K, H, W)
         h, w = x.shape[-2:]
-        ph, pw = (-h) % self.stride, (-w) % self.stride
-        x = (x - self.mean) / self.std
-        if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        x = normalise_and_pad(x, self.mean, self.std, self.stride)
         y = self.head(self.decoder(self.encoder(x), x))  # (B, K, H', W') at the decoder's stride
         if y.shape[-2:] != x.shape[-2:]:
             y = F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import segmentation_models_pytorch as smp
 import torch
-import torch.nn.functional as F
 
 from agriseg.config import ModelConfig
+from agriseg.models.segmentation import normalise_and_pad
 
 
 class SmpUnet(smp.Unet):
@@ -58,9 +58,4 @@ class SmpUnet(smp.Unet):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, Cin, H, W) model input -> logits (B, K, H, W)
         h, w = x.shape[-2:]
-        ph, pw = (-h) % self.stride, (-w) % self.stride
-        x = (x - self.mean) / self.std
-        if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        return super().forward(x)[..., :h, :w]
+        return super().forward(normalise_and_pad(x, self.mean, self.std, self.stride))[..., :h, :w]
