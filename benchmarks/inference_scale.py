@@ -3,6 +3,7 @@
 Inference size is a model setting chosen on the validation split (``infer_long_side`` in the model config).
 
     python benchmarks/inference_scale.py --model runs/upsamplers12/bilinear/model.safetensors --sizes 640 800 960
+    python benchmarks/inference_scale.py --model default --sizes 960 --precision fp32 bf16
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ def main() -> None:
     ap.add_argument("--data", default="../shared/data/peanut")
     ap.add_argument("--val-list", default="configs/crop/peanut_val.txt")
     ap.add_argument("--tta", nargs="+", default=["none"], choices=["none", "flip", "flip+scale"])
+    ap.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args()
     model, cfg = load_model(args.model)
@@ -39,16 +41,20 @@ def main() -> None:
         for s in stems
     ]
     out = {}
-    for tta in args.tta:
-        for size in args.sizes:
-            pred = Predictor(model, cfg.num_classes, size, tile=4096, batch_size=1, tta=tta)
-            m = SegmentationMetrics(cfg.num_classes)
-            for img, lab in photos:
-                m.update(pred.predict(img), lab)
-            r = m.compute()
-            out[f"{size}/{tta}"] = {"miou": r["miou"], "biou": r["biou"], "per_class_iou": r["per_class_iou"]}
-            line = f"long side {size:5d} tta {tta:<10}: mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}"
-            print(line, flush=True)
+    for prec in args.precision:
+        for tta in args.tta:
+            for size in args.sizes:
+                pred = Predictor(model, cfg.num_classes, size, tile=4096, batch_size=1, tta=tta, precision=prec)
+                m = SegmentationMetrics(cfg.num_classes)
+                for img, lab in photos:
+                    m.update(pred.predict(img), lab)
+                r = m.compute()
+                key = f"{size}/{tta}" + ("" if prec == "fp32" else f"/{prec}")
+                out[key] = {"miou": r["miou"], "biou": r["biou"], "per_class_iou": r["per_class_iou"]}
+                line = (
+                    f"long side {size:5d} tta {tta:<10} {prec}: mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}"
+                )
+                print(line, flush=True)
     if args.output:
         Path(args.output).write_text(json.dumps(out, indent=1))
 

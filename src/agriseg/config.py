@@ -94,7 +94,8 @@ class CropTrainConfig(_Strict):
 def load_config(path: str | Path, cls: type[BaseModel] = CropTrainConfig) -> BaseModel:
     """Load and validate a YAML config.
 
-    Relative data paths are resolved against the config file's folder.
+    Relative paths in the config are relative to the working directory (the bundled configs expect the
+    repository root).
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
@@ -108,6 +109,6 @@ def load_config(path: str | Path, cls: type[BaseModel] = CropTrainConfig) -> Bas
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML: {err}") from err
     try:
-        return cls.model_validate(raw, context={"base": path.parent})
+        return cls.model_validate(raw)
     except ValidationError as err:
         raise ValueError(f"{path}: invalid config:\n{err}") from err
