@@ -94,8 +94,9 @@ class CropTrainConfig(_Strict):
 def load_config(path: str | Path, cls: type[BaseModel] = CropTrainConfig) -> BaseModel:
     """Load and validate a YAML config.
 
-    Relative paths in the config are relative to the working directory (the bundled configs expect the
-    repository root).
+    Paths in crop configs are relative to the working directory (the bundled configs expect the
+    repository root); a fields config's ``data.root`` is resolved against the config file's folder, which
+    the validator receives as ``context["base"]``.
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
@@ -109,6 +110,6 @@ def load_config(path: str | Path, cls: type[BaseModel] = CropTrainConfig) -> Bas
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML: {err}") from err
     try:
-        return cls.model_validate(raw)
+        return cls.model_validate(raw, context={"base": path.parent})
     except ValidationError as err:
         raise ValueError(f"{path}: invalid config:\n{err}") from err
