@@ -10,8 +10,10 @@ scene type (see ``../shared/data/peanut/README.md``):
   the validation-split photos of this group are only used to score.
 
 Rows: the base model, the adapted model and the index pseudo-labels on the new field's held-out photos; the
-same models on the source field's held-out photos (does adaptation forget?); and, as the upper bound, a
-model trained on the new field's hand labels (the shipped default, which saw every training photo).
+same models on the source field's held-out photos (does adaptation forget?); a plain colour threshold
+(CIVE or ExG + GGHT per photo, no training) on both, i.e. does the base model beat a colour index on a field
+it has never seen; and, as the upper bound, a model trained on the new field's hand labels (the shipped
+default, which saw every training photo).
 
     python benchmarks/adapt_new_field.py -o runs/bench/adapt_new_field
 """
@@ -126,11 +128,31 @@ def main() -> None:
             r = score_model(path, spec)
             rows.append({"model": label, "eval": g, "miou": r["miou"], "biou": r["biou"], "path": str(path)})
             print(f"{label:28s} {g:10s} mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}", flush=True)
+    for index in ("cive", "exg"):
+        for g in ("source_val", "new_val"):
+            r = score_index(root, lists[g], index)
+            rows.append({"model": f"{index.upper()} + GGHT (no training)", "eval": g, **r})
+            print(f"{index.upper() + ' + GGHT':28s} {g:10s} mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}")
     pseudo = score_pseudolabels(out / f"adapt_{args.combine}" / "pseudo" / "masks", root, lists["new_pool"])
     rows.append({"model": "CIVE + GGHT pseudo-labels", "eval": "new_pool", **pseudo})
     res = {"rows": rows, "times": times, "lists": {k: str(v) for k, v in lists.items()}, "args": vars(args)}
     (out / "results.json").write_text(json.dumps(res, indent=1, default=str))
     print(json.dumps(res["rows"], indent=1))
+
+
+def score_index(root: Path, stems_file: Path, index: str) -> dict:
+    """mIoU of a plain colour threshold (vegetation index + GGHT per photo) on held-out photos."""
+    from agriseg.data.labels import PEANUT_VEGETATION, read_label
+    from agriseg.metrics import SegmentationMetrics
+    from agriseg.pseudolabel.pipeline import index_pseudolabel, read_rgb_for_index
+
+    m = SegmentationMetrics(2)
+    for s in stems_file.read_text().split():
+        rgb, full = read_rgb_for_index(root / "images" / f"{s}.jpg", 0)
+        res, _ = index_pseudolabel(rgb, index, out_shape=full)  # type: ignore[arg-type]
+        m.update(res.mask.astype("uint8"), read_label(root / "labels" / f"{s}.png", "colormap", PEANUT_VEGETATION))
+    r = m.compute()
+    return {"miou": r["miou"], "biou": r["biou"]}
 
 
 def score_pseudolabels(masks: Path, root: Path, stems_file: Path) -> dict:
