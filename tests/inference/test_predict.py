@@ -124,3 +124,17 @@ def test_channels_last_gives_the_same_probabilities():
     b = Predictor(model, 2, long_side=0, channels_last=True).probabilities([img])[0]
     assert a.shape == b.shape == (2, 90, 130)
     assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_multiclass_summary_has_a_fraction_per_class(tmp_path):
+    model = build_model(encoder_weights=None, num_classes=3)
+    pred = Predictor(model, 3, long_side=64, batch_size=1)
+    img = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), np.uint8)).save(img)
+    predict_files(pred, [img], tmp_path / "o", class_names=["background", "crop", "weed"], progress=False)
+    with open(tmp_path / "o" / "summary.csv") as fh:
+        row = next(csv.DictReader(fh))
+    classes = np.asarray(Image.open(tmp_path / "o" / "a_classes.png"))
+    assert float(row["crop_fraction"]) == pytest.approx((classes == 1).mean(), abs=1e-6)
+    assert float(row["weed_fraction"]) == pytest.approx((classes == 2).mean(), abs=1e-6)
+    assert float(row["vegetation_fraction"]) == pytest.approx((classes > 0).mean(), abs=1e-6)

@@ -162,6 +162,10 @@ def predict_files(
 ) -> list[dict]:
     """Predict every file; write ``<stem>_mask.png``, ``<stem>_overlay.png`` and ``summary.csv``.
 
+    ``<stem>_mask.png`` is 0/255 vegetation (every class but 0). A model with more than two classes also
+    writes ``<stem>_classes.png`` (class ids) and a ``<name>_fraction`` column per class in the summary
+    (e.g. ``crop_fraction``, ``weed_fraction``), named from ``class_names``.
+
     Existing outputs are kept and reported as ``skipped`` unless ``overwrite`` (so re-running resumes).
     A bad file is reported in the summary and the batch goes on, unless ``strict``.
 
@@ -174,6 +178,10 @@ def predict_files(
     rows: list[dict] = []
     names = _unique_stems(files)
     pending: list[tuple[Path, str, np.ndarray, float]] = []
+    k = predictor.num_classes
+    per_class = k > 2
+    labels = list(class_names) if class_names and len(class_names) == k else [f"class{i}" for i in range(k)]
+    class_fields = [f"{n}_fraction" for n in labels[1:]] if per_class else []
 
     def flush() -> None:
         if not pending:
@@ -184,6 +192,7 @@ def predict_files(
         for (f, stem, rgb, t_read), p in zip(pending, probs, strict=True):
             classes = p.argmax(0).numpy().astype(np.uint8)
             veg = classes > 0
+            counts = np.bincount(classes.ravel(), minlength=k) / classes.size
             save_png_atomic(veg.astype(np.uint8) * 255, outdir / f"{stem}_mask.png")
             if predictor.num_classes > 2:
                 save_png_atomic(classes, outdir / f"{stem}_classes.png")
@@ -198,6 +207,7 @@ def predict_files(
                     "vegetation_fraction": round(float(veg.mean()), 6),
                     "seconds": round(per + t_read, 4),
                     "error": "",
+                    **{f: round(float(c), 6) for f, c in zip(class_fields, counts[1:], strict=False)},
                 }
             )
         pending.clear()
@@ -221,7 +231,8 @@ def predict_files(
         if len(pending) >= predictor.batch_size:
             flush()
     flush()
-    write_csv_atomic(rows, outdir / "summary.csv", SUMMARY_FIELDS)
+    fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
+    write_csv_atomic(rows, outdir / "summary.csv", fields)
     return rows
 
 
