@@ -109,3 +109,29 @@ def test_default_model_on_bundled_samples(samples_dir, tmp_path):
         m.update(pred, read_label(lab, "colormap", PEANUT_VEGETATION))
     assert m.compute()["miou"] > 0.85
     assert (out / "summary.csv").read_text().count("ok") == 3
+
+
+def test_crop_weed_model_on_bundled_samples(samples_dir, tmp_path):
+    """The packaged crop/weed model writes class maps and per-class cover, and gets the crop right."""
+    import csv
+
+    from agriseg.data.labels import read_label
+    from agriseg.metrics import SegmentationMetrics
+
+    out = tmp_path / "pred"
+    r = CliRunner().invoke(
+        main, ["crop", "predict", str(samples_dir / "peanut" / "images"), "-o", str(out), "--model", "crop-weed"]
+    )
+    assert r.exit_code == 0, r.output
+    cmap = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}
+    m = SegmentationMetrics(3, class_names=["background", "crop", "weed"])
+    for lab in sorted((samples_dir / "peanut" / "labels").glob("*.png")):
+        m.update(np.asarray(Image.open(out / f"{lab.stem}_classes.png")), read_label(lab, "colormap", cmap))
+    res = m.compute()
+    assert res["per_class_iou"]["background"] > 0.9 and res["per_class_iou"]["crop"] > 0.8
+    with open(out / "summary.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {"crop_fraction", "weed_fraction"} <= set(rows[0])
+    for row in rows:
+        total = float(row["crop_fraction"]) + float(row["weed_fraction"])
+        assert total == pytest.approx(float(row["vegetation_fraction"]), abs=2e-6)
