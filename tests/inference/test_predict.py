@@ -82,6 +82,7 @@ def test_model_config_roundtrip(tmp_path):
     cfg = ModelConfig(encoder_weights=None, upsampler="dysample")
     model = build_model(cfg)
     path = save_model(model, cfg, tmp_path / "m.safetensors")
+    assert path.stat().st_mode & 0o044 == 0o044  # readable by group/others under umask 022, unlike safetensors' 0600
     loaded, cfg2 = load_model(path)
     assert cfg2.upsampler == "dysample"
     x = np.random.randint(0, 255, (64, 64, 3), np.uint8)

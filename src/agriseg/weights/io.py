@@ -24,6 +24,21 @@ def atomic_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
+def _default_file_mode() -> int:
+    """0o666 minus the process umask: the mode ``open()`` would give a new file.
+
+    safetensors writes its files with mode 0o600, which hides a shared model from colleagues on the same
+    server; the umask is read from /proc (``os.umask`` can only be read by setting it, which races with threads).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o644
+
+
 def save_model(
     model: nn.Module, config: ModelConfig, path: str | Path, half: bool = True, extra: dict | None = None
 ) -> Path:
@@ -41,6 +56,7 @@ def save_model(
         meta[k] = v if isinstance(v, str) else json.dumps(v)
     tmp = atomic_path(path)
     save_file(sd, str(tmp), metadata=meta)
+    os.chmod(tmp, _default_file_mode())
     os.replace(tmp, path)
     return path
 
