@@ -77,12 +77,12 @@ def test_same_stem_in_two_folders_gets_two_outputs(tiny_predictor, samples_dir, 
 
 
 def test_model_config_roundtrip(tmp_path):
-    from agriseg.weights.io import ModelLoadError, load_model, save_model
+    from agriseg.weights.io import ModelLoadError, _default_file_mode, load_model, save_model
 
     cfg = ModelConfig(encoder_weights=None, upsampler="dysample")
     model = build_model(cfg)
     path = save_model(model, cfg, tmp_path / "m.safetensors")
-    assert path.stat().st_mode & 0o044 == 0o044  # readable by group/others under umask 022, unlike safetensors' 0600
+    assert path.stat().st_mode & 0o777 == _default_file_mode()  # the umask's mode, not safetensors' 0600
     loaded, cfg2 = load_model(path)
     assert cfg2.upsampler == "dysample"
     x = np.random.randint(0, 255, (64, 64, 3), np.uint8)
