@@ -79,6 +79,12 @@ class TrainConfig(_Strict):
     limit_train_batches: float | int = 1.0
     val_every: int = 1
     boundary_ratio: float = 0.02
+    # which weights become model.safetensors: "best" on validation mIoU, or "last" (the end of the schedule;
+    # no checkpoint is picked on the split that the model is then scored on)
+    export: Literal["best", "last"] = "best"
+    # stop after this many minutes of training even if epochs remain (a safety net for time-limited machines;
+    # the cosine schedule is then cut short, so size ``epochs`` to finish first)
+    max_minutes: float | None = Field(None, gt=0)
 
 
 class CropTrainConfig(_Strict):

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int | None = None) -> dict:
-    """Train, keep the best checkpoint on validation mIoU, export it as safetensors.
+    """Train, keep the best and the last checkpoint, export one of them (``train.export``) as safetensors.
 
     Args:
         cfg: the run config.
@@ -21,7 +21,8 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
         max_epochs: override ``cfg.train.epochs``.
 
     Returns:
-        ``{"best_checkpoint", "model", "val"}`` where ``val`` holds the best epoch's validation metrics.
+        ``{"best_checkpoint", "model", "val"}``: the exported checkpoint, the safetensors file and that
+        checkpoint's validation metrics.
     """
     import lightning as L
     import torch
@@ -55,9 +56,10 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
         check_val_every_n_epoch=t.val_every,
         log_every_n_steps=5,
         deterministic=False,
+        max_time={"minutes": t.max_minutes} if t.max_minutes else None,
     )
     trainer.fit(task, datamodule=dm, ckpt_path=resume)
-    best = ckpt.best_model_path or ckpt.last_model_path
+    best = ckpt.last_model_path if t.export == "last" else (ckpt.best_model_path or ckpt.last_model_path)
     state = torch.load(best, map_location="cpu", weights_only=True)
     task.load_state_dict(state["state_dict"])
     val = trainer.validate(task, datamodule=dm, verbose=False)[0]
