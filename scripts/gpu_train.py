@@ -122,8 +122,11 @@ def main() -> None:
         rates = [{"samples_per_s": args.rate, "train_photos": n, "measured": "given"} for _ in paths]
     else:
         probes = [
-            subprocess.Popen([sys.executable, __file__, "x", "--probe", str(p), "--probe-s", str(args.probe_s)],
-                             stdout=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [sys.executable, __file__, "x", "--probe", str(p), "--probe-s", str(args.probe_s)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
             for p in paths
         ]
         rates = [json.loads(pr.communicate()[0].strip().splitlines()[-1]) for pr in probes]
@@ -135,8 +138,13 @@ def main() -> None:
         e0 = max(1, int(r["samples_per_s"] * train_s / r["train_photos"]))
         every = max(1, round(e0 / 10))
         epochs = max(every, e0 // every * every)
-        cfg["train"].update(epochs=epochs, val_every=every, warmup_epochs=max(1, round(epochs * 0.02)),
-                            export="last", max_minutes=round(train_s / 60 + 0.5, 2))
+        cfg["train"].update(
+            epochs=epochs,
+            val_every=every,
+            warmup_epochs=max(1, round(epochs * 0.02)),
+            export="last",
+            max_minutes=round(train_s / 60 + 0.5, 2),
+        )
         p.write_text(yaml.safe_dump(cfg, sort_keys=False))
         plan[name] = {**r, "epochs": epochs, "val_every": every, "train_s": train_s}
     print(json.dumps(plan, indent=1), flush=True)
@@ -145,8 +153,17 @@ def main() -> None:
     procs = []
     for name, p in zip(names, paths, strict=True):
         log = open(runs / f"{name}.log", "w")  # noqa: SIM115 - closed with the process below
-        procs.append((subprocess.Popen([sys.executable, "-m", "agriseg", "crop", "train", "-c", str(p)],
-                                       stdout=log, stderr=subprocess.STDOUT, env=env), log))
+        procs.append(
+            (
+                subprocess.Popen(
+                    [sys.executable, "-m", "agriseg", "crop", "train", "-c", str(p)],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                ),
+                log,
+            )
+        )
     for pr, log in procs:
         pr.wait()
         log.close()
@@ -159,8 +176,12 @@ def main() -> None:
             tar.add(runs / f"{name}.log", arcname=f"{name}/train.log")
             for m in (runs / name).glob("logs/*/metrics.csv"):
                 tar.add(m, arcname=f"{name}/metrics.csv")
-        print(name, "model" if (out / f"{name}.safetensors").is_file() else "NO MODEL",
-              f"{time.time() - t_start:.0f} s", flush=True)
+        print(
+            name,
+            "model" if (out / f"{name}.safetensors").is_file() else "NO MODEL",
+            f"{time.time() - t_start:.0f} s",
+            flush=True,
+        )
         print("".join(open(runs / f"{name}.log").readlines()[-6:]))
 
 

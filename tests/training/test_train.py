@@ -124,3 +124,26 @@ def test_init_from_keeps_all_but_a_resized_head(tmp_path):
     other = build_model(two.model_copy(update={"encoder": "tu-resnet18"}))
     with pytest.raises(ValueError, match="veg.safetensors: its weights do not fit"):
         init_from(other, str(path), 3)
+
+
+def test_export_last_writes_the_last_checkpoint(tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = tiny_config(tmp_path)
+    cfg.train.epochs, cfg.train.export = 2, "last"
+    res = train_crop(cfg)
+    assert res["best_checkpoint"].endswith("last.ckpt")
+    last = torch.load(tmp_path / "run/last.ckpt", weights_only=True)["state_dict"]
+    exported = load_file(tmp_path / "run/model.safetensors")
+    for k, v in exported.items():
+        assert torch.equal(v, last[f"model.{k}"].half()), k
+
+
+def test_max_minutes_cuts_a_long_schedule_short(tmp_path):
+    cfg = tiny_config(tmp_path)
+    cfg.train.epochs, cfg.train.max_minutes = 500, 0.001  # 0.06 s: stops after the first step or so
+    res = train_crop(cfg)
+    steps = torch.load(tmp_path / "run/last.ckpt", weights_only=True)["global_step"]
+    assert steps < 500 and res["model"]
+    with pytest.raises(ValueError):
+        CropTrainConfig.model_validate({"data": {"images": "a", "labels": "b"}, "train": {"max_minutes": 0}})
