@@ -6,8 +6,8 @@ Run through ``scripts/gpu_train.sh`` (which installs the bundle of ``scripts/gpu
    because the real validation photos do not travel: score the returned models afterwards with
    ``benchmarks/inference_scale.py``);
 2. probe: all configs train concurrently for ``--probe-s`` seconds on the real pipeline; samples/s after a
-   warm-up is each run's throughput under the same contention as the real runs (it came out at about 60%
-   of the rate whole runs then reached, start-up and validation included: ``--rate`` gives a measured
+   warm-up is each run's throughput under the same contention as the real runs (it came out at about 80%
+   of the rate whole runs then sustained, start-up and validation included: ``--rate`` gives a measured
    rate instead);
 3. ``train.epochs`` is set so the cosine schedule ends inside the budget (``val_every`` about a tenth of it),
    ``train.max_minutes`` stops a run that would still overrun; the planned configs are written out;
