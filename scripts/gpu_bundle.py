@@ -84,14 +84,14 @@ def pack_images(src: Path, dst: Path, stems: list[str]) -> int:
 
 
 def pack_labels(src: Path, dst: Path, stems: list[str], classes: bool) -> int:
+    from agriseg.data.labels import PEANUT_CROP_WEED, PEANUT_VEGETATION, read_label
+
     dst.mkdir(parents=True, exist_ok=True)
     total = 0
     for s in stems:
-        rgb = np.asarray(Image.open(src / f"{s}.png").convert("RGB"))
-        ids = np.zeros(rgb.shape[:2], np.uint8)
-        ids[(rgb == (0, 255, 0)).all(axis=2)] = 1
-        ids[(rgb == (255, 0, 0)).all(axis=2)] = 2 if classes else 1  # weeds fold into vegetation
-        if (ids == 0).sum() != (rgb == 0).all(axis=2).sum():
+        # class ids as training reads them; weeds fold into vegetation unless ``classes``
+        ids = read_label(src / f"{s}.png", "colormap", PEANUT_CROP_WEED if classes else PEANUT_VEGETATION)
+        if (ids == 255).any():
             raise SystemExit(f"{src / s}.png: colours other than black, green and red")
         im = Image.fromarray(ids, "P")
         im.putpalette([0, 0, 0, 0, 255, 0, 255, 0, 0])

@@ -30,7 +30,8 @@ def train(config_path: str, resume: str | None, epochs: int | None) -> None:
 
     cfg = load_config(config_path)
     res = train_crop(cfg, resume=resume, max_epochs=epochs)
-    click.echo(f"best checkpoint: {res['best_checkpoint']}\nmodel: {res['model']}")
+    which = "last" if cfg.train.export == "last" else "best"
+    click.echo(f"{which} checkpoint (exported): {res['best_checkpoint']}\nmodel: {res['model']}")
     click.echo(
         f"validation: mIoU {100 * res['val']['val/miou']:.2f}  bIoU {100 * res['val']['val/biou']:.2f}"
     )

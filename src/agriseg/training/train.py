@@ -1,4 +1,4 @@
-"""``train``: run a crop-segmentation config end to end and export the best model."""
+"""``train``: run a crop-segmentation config end to end and export the best or the last model."""
 
 from __future__ import annotations
 
@@ -59,13 +59,13 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
         max_time={"minutes": t.max_minutes} if t.max_minutes else None,
     )
     trainer.fit(task, datamodule=dm, ckpt_path=resume)
-    best = ckpt.last_model_path if t.export == "last" else (ckpt.best_model_path or ckpt.last_model_path)
-    state = torch.load(best, map_location="cpu", weights_only=True)
+    exported = ckpt.last_model_path if t.export == "last" else (ckpt.best_model_path or ckpt.last_model_path)
+    state = torch.load(exported, map_location="cpu", weights_only=True)
     task.load_state_dict(state["state_dict"])
     val = trainer.validate(task, datamodule=dm, verbose=False)[0]
     model_path = out / "model.safetensors"
     save_model(task.model, cfg.model, model_path, extra={"val": val, "train_config": cfg.model_dump_json()})
-    return {"best_checkpoint": best, "model": str(model_path), "val": val}
+    return {"best_checkpoint": exported, "model": str(model_path), "val": val}
 
 
 def init_from(model: nn.Module, path: str, in_channels: int) -> list[str]:
