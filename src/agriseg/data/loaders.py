@@ -2,10 +2,31 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 
 import torch
 from torch.utils.data import DataLoader, Dataset
+
+# Modules the worker server imports once, so each worker it forks starts warm instead of importing them.
+_WORKER_PRELOAD = ("torch", "numpy", "cv2", "albumentations", "agriseg.data.loaders")
+
+
+def worker_context() -> multiprocessing.context.BaseContext:
+    """How loader workers are started: from a clean server process, never forked from the trainer.
+
+    A worker forked from the training process inherits the state of OpenCV's thread pool, which is not
+    fork-safe: once the parent has run a multithreaded OpenCV call (pseudo-labelling, resizing, trimaps), the
+    child's first pooled OpenCV call (``cv2.setNumThreads``, ``cv2.resize``, ...) can block forever. The
+    ``forkserver`` method forks workers from a server process started fresh (it has never run OpenCV), so
+    that cannot happen whatever the parent ran before; the heavy imports are done once in the server.
+    ``spawn`` is the fallback where ``forkserver`` does not exist (Windows).
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(list(_WORKER_PRELOAD))  # takes effect when the server first starts
+        return ctx
+    return multiprocessing.get_context("spawn")
 
 
 def init_worker(worker_id: int) -> None:
@@ -29,18 +50,21 @@ def train_loader(dataset: Dataset, batch_size: int, num_workers: int, seed: int 
     """Shuffled batches in a seeded order; the last short batch is dropped when there is more than one.
 
     Args:
-        dataset: the training set.
+        dataset: the training set (pickled to the workers, so it must be picklable).
         batch_size: samples per batch.
-        num_workers: loader processes (kept alive between epochs, one OpenCV thread each).
+        num_workers: loader processes (kept alive between epochs, one OpenCV thread each, started by
+            :func:`worker_context`).
         seed: seed of the shuffling order.
     """
+    workers = num_workers > 0
     return DataLoader(
         dataset,
         batch_size=batch_size,
         shuffle=True,
         drop_last=len(dataset) > batch_size,  # type: ignore[arg-type]
         num_workers=num_workers,
-        persistent_workers=num_workers > 0,
-        worker_init_fn=init_worker if num_workers > 0 else None,
+        persistent_workers=workers,
+        worker_init_fn=init_worker if workers else None,
+        multiprocessing_context=worker_context() if workers else None,
         generator=torch.Generator().manual_seed(seed),
     )

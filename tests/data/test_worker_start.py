@@ -1,0 +1,96 @@
+"""Training with loader workers after the parent process used OpenCV's thread pool must not hang.
+
+OpenCV's pool is not fork-safe: a worker forked after the parent ran a multithreaded OpenCV call can block
+forever in its first pooled OpenCV call. Each case runs in a subprocess with a deadline, so a regression
+fails the test instead of hanging the run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+_PRELUDE = """
+import cv2, numpy as np
+cv2.setNumThreads(2)
+img = np.random.default_rng(0).random((1500, 1500), dtype=np.float32)
+for _ in range(4):  # multithreaded OpenCV in the parent, as pseudo-labelling does
+    cv2.GaussianBlur(img, (0, 0), 3)
+    cv2.resize(img, (2500, 2500), interpolation=cv2.INTER_LINEAR)
+"""
+
+_CROP = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+from training.test_train import tiny_config
+from agriseg.training.train import train_crop
+cfg = tiny_config(Path({tmp!r}))
+cfg.train.num_workers = 1
+res = train_crop(cfg)
+assert Path(res["model"]).is_file()
+print("TRAINED")
+"""
+
+_FIELDS = """
+import sys
+sys.path.insert(0, {tests!r})
+from pathlib import Path
+import yaml
+from agriseg.data.ftw_synthetic import SyntheticFTWConfig, make_synthetic_ftw
+from agriseg.config import load_config
+from agriseg.fields.config import FieldsTrainConfig
+from agriseg.fields.train import train_fields
+from fields.test_cli_fields import CONFIG
+tmp = Path({tmp!r})
+make_synthetic_ftw(tmp / "ftw", SyntheticFTWConfig(countries={{"austria": 8}}, size=64, seed=1))
+cfg_path = tmp / "tiny.yaml"
+text = CONFIG.format(out=tmp / "run", root="ftw").replace("[austria, kenya]", "[austria]")
+cfg_path.write_text(text + "  num_workers: 1\\n")
+cfg = load_config(cfg_path, FieldsTrainConfig)
+assert cfg.train.num_workers == 1
+res = train_fields(cfg, evaluate_test=False)
+assert Path(res["model"]).is_file()
+print("TRAINED")
+"""
+
+
+def _run(body: str, tmp_path: Path, timeout: float = 180) -> None:
+    # workers are started from a server that imports the main script again: guard it, as users must
+    code = _PRELUDE + textwrap.dedent(body).format(tests=str(Path(__file__).parents[1]), tmp=str(tmp_path))
+    script = "def run():\n" + textwrap.indent(code, "    ") + '\n\nif __name__ == "__main__":\n    run()\n'
+    path = tmp_path / "run_case.py"
+    path.write_text(script)
+    # own session, so a hung loader worker (a grandchild) is killed with the script
+    proc = subprocess.Popen(
+        [sys.executable, str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+    )
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        pytest.fail(f"training with a loader worker did not finish within {timeout:.0f} s (worker hang)")
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "TRAINED" in stdout
+
+
+@pytest.mark.timeout(300)
+def test_crop_training_with_worker_after_parent_used_opencv(tmp_path: Path) -> None:
+    _run(_CROP, tmp_path)
+
+
+@pytest.mark.timeout(300)
+def test_fields_training_with_worker_after_parent_used_opencv(tmp_path: Path) -> None:
+    _run(_FIELDS, tmp_path)
