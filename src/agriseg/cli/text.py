@@ -36,6 +36,98 @@ def text() -> None:
     """Multimodal-LLM segmentation: masks written as text (RRLE), LoRA SFT, GRPO with a Dice reward."""
 
 
+def _replace_dir(tmp: Path, out: Path) -> None:
+    """Move a finished temporary folder to its final name (replacing an older one)."""
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)
+
+
+@text.command("make-synthetic")
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder (images/, masks/, instances/, classes.txt).")
+@click.option("-n", "--count", default=64, type=click.IntRange(1), help="Number of landscapes.")
+@click.option("--size", default=64, type=click.IntRange(16), help="Image side in pixels.")
+@click.option("--seed", default=0, type=int, help="Random seed (the same seed gives the same images).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@friendly_errors
+def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite: bool) -> None:
+    """Synthetic satellite-like landscapes (fields, trees, water) with class and instance masks.
+
+    Writes OUTDIR/images/<id>.png (RGB), OUTDIR/masks/<id>.png (class ids, see classes.txt) and
+    OUTDIR/instances/<id>.png (instance ids), ready for `agriseg text dataset` and `text evaluate`.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.textmask.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
+
+    if outdir.exists() and not overwrite:
+        raise FileExistsError(f"{outdir}: exists (use --overwrite)")
+    imgs, sems, insts = make_landscapes(count, seed, LandscapeConfig(size=size))
+    tmp = outdir.with_name(f".{outdir.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    for sub in ("images", "masks", "instances"):
+        (tmp / sub).mkdir(parents=True)
+    for i, (img, sem, inst) in enumerate(zip(imgs, sems, insts, strict=True)):
+        Image.fromarray(img).save(tmp / "images" / f"{i:04d}.png")
+        Image.fromarray(sem.astype(np.uint8)).save(tmp / "masks" / f"{i:04d}.png")
+        Image.fromarray(inst.astype(np.uint16)).save(tmp / "instances" / f"{i:04d}.png")
+    (tmp / "classes.txt").write_text(",".join(SYNTH_CLASSES) + "\n")
+    _replace_dir(tmp, outdir)
+    click.echo(f"{outdir}: {count} landscapes of {size} px; classes {','.join(SYNTH_CLASSES)}")
+
+
+@text.command("tiny-model")
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output model folder (loads with the transformers Auto classes).")
+@click.option("--classes", "-c", default="others,field,tree,water",
+              help="Comma-separated class words, background first.")
+@click.option("--image-size", default=64, type=click.IntRange(8), help="Side the processor resizes images to.")
+@click.option("--vision-patch", default=8, type=click.IntRange(1), help="Vision-encoder patch side in pixels.")
+@click.option("--image-tokens", default=64, type=click.IntRange(1),
+              help="Image tokens per image (a square number, at most the number of vision patches).")
+@click.option("--seed", default=0, type=int, help="Seed of the random weights.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@friendly_errors
+def tiny_model_cmd(
+    outdir: Path, classes: str, image_size: int, vision_patch: int, image_tokens: int, seed: int, overwrite: bool
+) -> None:
+    """A tiny random-weight Gemma 3 VLM (about 0.7 M parameters) built offline, to try the text workflow.
+
+    It knows only the class words and the instruction vocabulary, and it segments nothing until it is
+    trained (`agriseg text sft`, then `agriseg text grpo`).
+    """
+    import math
+
+    _need_text_extra()
+    from agriseg.textmask.tinyvlm import TinyVLMConfig, build_tiny_vlm, save_tiny_vlm
+
+    names = _class_list(classes)
+    if not names or len(names) < 2:
+        raise ValueError("--classes needs the background word and at least one class, e.g. others,field")
+    if image_size % vision_patch:
+        raise ValueError(f"--image-size {image_size} is not a multiple of --vision-patch {vision_patch}")
+    n_patches = (image_size // vision_patch) ** 2
+    side = math.isqrt(image_tokens)
+    if side * side != image_tokens or image_tokens > n_patches or n_patches % image_tokens:
+        raise ValueError(
+            f"--image-tokens {image_tokens} must be a square number dividing the {n_patches} vision patches"
+        )
+    if outdir.exists() and not overwrite:
+        raise FileExistsError(f"{outdir}: exists (use --overwrite)")
+    cfg = TinyVLMConfig(image_size=image_size, vision_patch=vision_patch, mm_tokens_per_image=image_tokens)
+    model, proc = build_tiny_vlm(names, cfg, seed=seed)
+    tmp = outdir.with_name(f".{outdir.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    save_tiny_vlm(model, proc, tmp)
+    _replace_dir(tmp, outdir)
+    n = sum(p.numel() for p in model.parameters())
+    click.echo(f"{outdir}: tiny Gemma 3, {n / 1e6:.2f} M parameters, classes {','.join(names)}")
+
+
 @text.command("dataset")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(

@@ -1,0 +1,135 @@
+"""Smoke suite, crop pipeline: every ``agriseg crop`` command shown in README.md and docs/, run as typed.
+
+One workflow on tiny data (the bundled photos, generated RGB-D scenes), with loader workers in every
+training run, as users have them. Each step checks the outputs a user would open.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.cli.smoke import agriseg, read_json, read_png
+
+pytestmark = pytest.mark.timeout(600)
+
+CROP_TRAIN = """\
+name: smoke
+output_dir: runs/crop/smoke
+model: {{encoder_weights: null, infer_long_side: 0}}
+data:
+  images: {data}/images
+  labels: {data}/masks
+  label_mode: index
+  val_fraction: 0.25
+  crop_size: 64
+  scale_min: 0.6
+train: {{epochs: 1, batch_size: 2, num_workers: 1, warmup_epochs: 0}}
+"""
+
+SELFTRAIN = """\
+name: smoke_selftrain
+output_dir: runs/crop/smoke_selftrain
+images: {data}/images
+select_fraction: 0.3
+pseudo: {{source: index, index: exg}}
+model: {{encoder_weights: null, infer_long_side: 0}}
+data: {{crop_size: 64, scale_min: 0.6}}
+train: {{batch_size: 2, num_workers: 1, warmup_epochs: 0}}
+stage1_epochs: 1
+stage2_epochs: 1
+evaluate: {{images: {data}/images, labels: {data}/masks, label_mode: index}}
+"""
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working folder with generated RGB-D field scenes (photos/, depth/) and a tiny depth model."""
+    import transformers
+
+    from agriseg.pseudolabel.depth import tiny_depth_anything_config
+    from agriseg.pseudolabel.synthetic import write_scenes
+
+    wd = tmp_path_factory.mktemp("smoke_crop")
+    write_scenes(wd / "syn", n=8, size=(64, 96), depth_format="png")
+    transformers.DepthAnythingForDepthEstimation(tiny_depth_anything_config()).save_pretrained(wd / "depth_model")
+    return wd
+
+
+def _summary(path: Path) -> list[dict[str, str]]:
+    assert path.is_file(), f"{path} was not written"
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_predict_and_evaluate_bundled_photos(samples_dir: Path, work: Path) -> None:
+    images, labels = samples_dir / "peanut" / "images", samples_dir / "peanut" / "labels"
+    # README Quickstart
+    agriseg(f"crop predict {images} -o outputs/quickstart", cwd=work)
+    out = work / "outputs" / "quickstart"
+    rows = _summary(out / "summary.csv")
+    assert len(rows) == 3 and all(r["status"] == "ok" for r in rows)
+    for r in rows:
+        stem = Path(r["file"]).stem
+        mask = read_png(out / f"{stem}_mask.png")
+        assert set(np.unique(mask).tolist()) <= {0, 255} and mask.shape == (720, 960)
+        assert read_png(out / f"{stem}_overlay.png").shape == (720, 960, 3)
+        assert 0.0 < float(r["vegetation_fraction"]) < 0.9  # plants on soil
+    agriseg(f"crop predict {images} -o outputs/cw --model crop-weed --no-overlay", cwd=work)
+    assert len(list((work / "outputs" / "cw").glob("*_classes.png"))) == 3
+    # README: crop evaluate (on the bundled labels instead of ../shared)
+    res = agriseg(f"crop evaluate --images {images} --masks {labels} --peanut -o report.json", cwd=work)
+    rep = read_json(work / "report.json")
+    assert rep["miou"] > 0.8 and "biou" in rep and "mean " in res.output
+    agriseg(f"crop evaluate --images {images} --masks {labels} --pred-masks {out} --peanut", cwd=work)
+
+
+def test_pseudolabel_screen_train_selftrain_adapt(work: Path) -> None:
+    syn = work / "syn"
+    photos = syn / "images"
+    # docs/pseudolabels.md step 1, the three sources
+    agriseg(f"crop pseudolabel {photos} -o pl/ --source index --index cive --plot", cwd=work)
+    recs = sorted((work / "pl" / "records").glob("*.json"))
+    assert len(recs) == 8 and list((work / "pl" / "plots").glob("*.png"))
+    masks = sorted((work / "pl" / "masks").glob("*.png"))
+    assert len(masks) == 8 and any(read_png(m).any() for m in masks)
+    agriseg(f"crop pseudolabel {photos} -o pl_depth/ --source depth --depth-dir {syn / 'depth'}", cwd=work)
+    assert len(list((work / "pl_depth" / "masks").glob("*.png"))) == 8
+    agriseg(
+        f"crop pseudolabel {photos} -o pl_est/ --source depth --depth-model {work / 'depth_model'}", cwd=work
+    )
+    assert len(list((work / "pl_est" / "masks").glob("*.png"))) == 8
+    # step 2: screening page; a user's export keeps six photos
+    agriseg("crop screen pl/", cwd=work)
+    assert "<html" in (work / "pl" / "screen.html").read_text().lower()
+    keep = sorted(p.stem for p in photos.glob("*.png"))[:6]
+    (work / "accepted.json").write_text(json.dumps({"accepted": keep}))
+
+    # README: crop train, then resume from its last checkpoint
+    (work / "train.yaml").write_text(CROP_TRAIN.format(data=syn))
+    agriseg("crop train -c train.yaml", cwd=work)
+    run = work / "runs" / "crop" / "smoke"
+    assert (run / "model.safetensors").is_file() and (run / "last.ckpt").is_file()
+    agriseg("crop train -c train.yaml --resume runs/crop/smoke/last.ckpt --epochs 2", cwd=work)
+
+    # step 3: two-stage self-training on the accepted photos
+    (work / "selftrain.yaml").write_text(SELFTRAIN.format(data=syn))
+    res = agriseg("crop selftrain -c selftrain.yaml --keep accepted.json", cwd=work)
+    assert "stage2: mIoU" in res.output
+    assert (work / "runs" / "crop" / "smoke_selftrain" / "model.safetensors").is_file()
+
+    # step 4: adapt the default model to a new field, then predict with the result
+    agriseg(
+        f"crop adapt {photos} -o adapted.safetensors --keep accepted.json "
+        "--stage1-epochs 1 --stage2-epochs 1 --crop-size 64 --batch-size 2",
+        cwd=work,
+    )
+    assert (work / "adapted.safetensors").is_file()
+    agriseg(f"crop predict {photos} -o masks/ --model adapted.safetensors", cwd=work)
+    rows = _summary(work / "masks" / "summary.csv")
+    assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
+    assert read_png(work / "masks" / "0000_mask.png").shape == (64, 96)
