@@ -88,3 +88,12 @@ def test_wrong_band_count_in_layout(ftw_root, tmp_path) -> None:
     _write_tif(ds.chips[0].window_a, np.ones((3, 64, 64), np.uint16), (0.0, 0.0))
     with pytest.raises(ValueError, match=rf"{ds.chips[0].window_a.name}: has 3 bands, expected 4"):
         ds[0]
+
+
+def test_countries_present_on_a_partial_download(ftw_root, tmp_path) -> None:
+    from agriseg.data.ftw import FTW_COUNTRIES, countries_present
+
+    present, missing = countries_present(ftw_root)
+    assert present == ["austria", "kenya"] and len(missing) == len(FTW_COUNTRIES) - 2
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        countries_present(tmp_path)

@@ -145,10 +145,9 @@ def evaluate(
     output: str | None,
 ) -> None:
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
-    import json
-
     import numpy as np
 
+    from agriseg.data import jsonio
     from agriseg.data.labels import PEANUT_VEGETATION, read_label
     from agriseg.metrics.evaluate import evaluate_folder, format_table
 
@@ -182,7 +181,7 @@ def evaluate(
     click.echo(format_table(res))
     if output:
         Path(output).parent.mkdir(parents=True, exist_ok=True)
-        Path(output).write_text(json.dumps(res, indent=1))
+        Path(output).write_text(jsonio.dumps(res))
         click.echo(f"report: {output}")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
@@ -13,13 +12,24 @@ from agriseg.cli.fields import fields
 _WINDOWS = click.Choice(["ab", "ba", "a", "b"])
 
 
-def _countries(value: str) -> list[str] | str:
-    return "all" if value.strip() == "all" else [c.strip() for c in value.split(",") if c.strip()]
+def _countries(value: str, root: str | None = None) -> list[str] | str:
+    """A --countries value; with a root, ``all`` means the countries present there (the rest are named)."""
+    if value.strip() != "all":
+        return [c.strip() for c in value.split(",") if c.strip()]
+    if root is None:
+        return "all"
+    from agriseg.data.ftw import countries_present
+
+    present, missing = countries_present(root)
+    if missing:
+        click.echo(f"{root}: {len(missing)} FTW countries not present, not scored: {', '.join(missing)}", err=True)
+    return present
 
 
 def _write_json(path: str | None, res: dict, overwrite: bool) -> None:
     if not path:
         return
+    from agriseg.data import jsonio
     from agriseg.weights.io import atomic_path
 
     p = Path(path)
@@ -27,7 +37,7 @@ def _write_json(path: str | None, res: dict, overwrite: bool) -> None:
         raise FileExistsError(f"{p}: exists (use --overwrite)")
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = atomic_path(p)
-    tmp.write_text(json.dumps(res, indent=1))
+    tmp.write_text(jsonio.dumps(res))
     tmp.replace(p)
     click.echo(f"report: {p}")
 
@@ -127,7 +137,7 @@ def evaluate(
     model, cfg, info = load_fields_model(model_path)
     order = windows or info.get("windows", "ab")
     ds = FTWDataset(
-        root, _countries(countries), split, target, order, float(info.get("divisor", 3000.0)), offset, missing
+        root, _countries(countries, root), split, target, order, float(info.get("divisor", 3000.0)), offset, missing
     )
     from agriseg.data.sentinel2 import channels_for
 
@@ -219,7 +229,7 @@ def robustness(
             raise ValueError(f"{model_path}: model takes {cfg.in_channels} channels, windows {order}")
         ds = FTWDataset(
             root,
-            _countries(countries),
+            _countries(countries, root),
             split,
             "3-class" if cfg.num_classes == 3 else "2-class",
             order,

@@ -380,6 +380,7 @@ def evaluate_cmd(
     import numpy as np
     from scipy import ndimage as ndi
 
+    from agriseg.data import jsonio
     from agriseg.textmask.dataset import list_files
     from agriseg.textmask.instances import WatershedConfig, instances_from_ids, semantic_to_instances
     from agriseg.textmask.io import read_mask
@@ -427,7 +428,7 @@ def evaluate_cmd(
 
         m, _ = load_vlm(model_name, device="cpu")
         report["overhead"] = overhead(m)
-    text_out = json.dumps(report, indent=1)
+    text_out = jsonio.dumps(report)
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text_out)

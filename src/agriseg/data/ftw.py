@@ -72,6 +72,23 @@ def check_countries(countries: str | list[str] | tuple[str, ...]) -> list[str]:
     return out
 
 
+def countries_present(root: str | Path) -> tuple[list[str], list[str]]:
+    """Split the 25 FTW countries into those with a chips table under ``root`` and those missing.
+
+    A partial FTW download holds only some countries; ``"all"`` means the ones that are there.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder, or it holds none of the countries.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: FTW root folder not found")
+    present = [c for c in FTW_COUNTRIES if (root / c / f"chips_{c}.parquet").is_file()]
+    if not present:
+        raise FileNotFoundError(f"{root}: no FTW country found (expected <root>/<country>/chips_<country>.parquet)")
+    return present, [c for c in FTW_COUNTRIES if c not in present]
+
+
 def read_chip_table(root: str | Path, country: str) -> list[tuple[str, str]]:
     """``(aoi_id, split)`` rows of ``<root>/<country>/chips_<country>.parquet``.
 
@@ -256,6 +273,7 @@ __all__ = [
     "IGNORE_INDEX",
     "PRESENCE_ONLY",
     "check_countries",
+    "countries_present",
     "list_chips",
     "read_chip_image",
     "read_chip_table",

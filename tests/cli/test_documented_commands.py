@@ -1,0 +1,71 @@
+"""Every command answers ``--help``; the docs show only commands and options that exist; the smoke suite
+runs every command there is."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from agriseg.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+DOCS = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+GROUPS = ("crop", "fields", "text")
+# `agriseg <group> <command> <rest of the line>`, in a code block or inline code
+_INVOCATION = re.compile(r"agriseg\s+(" + "|".join(GROUPS) + r")\s+([a-z][a-z-]*)([^`\n]*)")
+_SMOKED = re.compile(r"agriseg\(\s*f?\"(" + "|".join(GROUPS) + r") ([a-z][a-z-]*)")
+
+
+def _commands() -> list[tuple[str, str, click.Command]]:
+    out = []
+    for gname in GROUPS:
+        group = main.commands[gname]
+        assert isinstance(group, click.Group)
+        out += [(gname, name, cmd) for name, cmd in sorted(group.commands.items())]
+    return out
+
+
+def _documented() -> list[tuple[str, str, str, list[str]]]:
+    """(doc file, group, command, options) for every `agriseg <group> <command> ...` shown in the docs."""
+    found = []
+    for doc in DOCS:
+        text = re.sub(r"\\\n\s*", " ", doc.read_text())  # join shell line continuations
+        for m in _INVOCATION.finditer(text):
+            rest = m.group(3).split(" #")[0]  # drop a trailing shell comment
+            opts = [t.strip("[]").split("=")[0] for t in rest.split() if t.strip("[").startswith("-")]
+            found.append((doc.name, m.group(1), m.group(2), [o for o in opts if o not in ("-", "--", "...")]))
+    return found
+
+
+@pytest.mark.parametrize("path", [[]] + [[g] for g in GROUPS] + [[g, n] for g, n, _ in _commands()], ids=" ".join)
+def test_help(path: list[str]) -> None:
+    res = CliRunner().invoke(main, [*path, "--help"])
+    assert res.exit_code == 0, res.output
+    assert "Usage:" in res.output and "--help" in res.output
+
+
+def test_docs_name_only_existing_commands_and_options() -> None:
+    commands = {(g, n): cmd for g, n, cmd in _commands()}
+    shown = _documented()
+    assert len(shown) > 30, "the docs parser found too few commands"
+    problems = []
+    for doc, group, name, opts in shown:
+        cmd = commands.get((group, name))
+        if cmd is None:
+            problems.append(f"{doc}: agriseg {group} {name}: no such command")
+            continue
+        known = {o for p in cmd.params for o in (*p.opts, *p.secondary_opts)} | {"--help", "-h"}
+        problems += [f"{doc}: agriseg {group} {name} {o}: no such option" for o in opts if o not in known]
+    assert not problems, "\n".join(problems)
+
+
+def test_smoke_suite_runs_every_command() -> None:
+    smoked = set()
+    for f in Path(__file__).parent.glob("test_smoke_*.py"):
+        smoked |= set(_SMOKED.findall(f.read_text()))
+    missing = sorted(f"{g} {n}" for g, n, _ in _commands() if (g, n) not in smoked)
+    assert not missing, f"commands without a smoke test: {missing}"
