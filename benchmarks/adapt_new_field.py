@@ -31,7 +31,7 @@ NEW_FIELD_FROM = 300  # photo numbers >= this are the weed-only "new field"
 
 def write_lists(out: Path, val_list: Path, images: Path) -> dict[str, Path]:
     """Stem lists of the four groups (source/new x train/val)."""
-    from agriseg.data.crop_dataset import read_stem_list
+    from agriseg.crop.dataset import read_stem_list
 
     val = set(read_stem_list(val_list))
     stems = sorted(p.stem for p in images.glob("*.jpg"))
@@ -60,10 +60,11 @@ def main() -> None:
     ap.add_argument("-o", "--output", type=Path, required=True)
     args = ap.parse_args()
 
-    from agriseg.config import TrainConfig, load_config
-    from agriseg.data.labels import PEANUT_VEGETATION
-    from agriseg.training.selftrain import DataSpec, EvalSpec, PseudoSpec, adapt, score_model
-    from agriseg.training.train import train_crop
+    from agriseg.config import load_config
+    from agriseg.crop.config import CropTrainConfig, TrainConfig
+    from agriseg.crop.labels import PEANUT_VEGETATION
+    from agriseg.crop.selftrain import DataSpec, EvalSpec, PseudoSpec, adapt, score_model
+    from agriseg.crop.train import train_crop
 
     root = args.shared / "data" / "peanut"
     if not root.is_dir():
@@ -86,7 +87,7 @@ def main() -> None:
     # 1. base model: the source field's photos and labels only
     base = out / "base" / "model.safetensors"
     if not base.is_file():
-        cfg = load_config(args.base_config)
+        cfg = load_config(args.base_config, CropTrainConfig)
         cfg = cfg.model_copy(
             update={
                 "name": "adapt-benchmark-base",
@@ -142,9 +143,9 @@ def main() -> None:
 
 def score_index(root: Path, stems_file: Path, index: str) -> dict:
     """mIoU of a plain colour threshold (vegetation index + GGHT per photo) on held-out photos."""
-    from agriseg.data.labels import PEANUT_VEGETATION, read_label
+    from agriseg.crop.labels import PEANUT_VEGETATION, read_label
+    from agriseg.crop.pseudolabel.pipeline import index_pseudolabel, read_rgb_for_index
     from agriseg.metrics import SegmentationMetrics
-    from agriseg.pseudolabel.pipeline import index_pseudolabel, read_rgb_for_index
 
     m = SegmentationMetrics(2)
     for s in stems_file.read_text().split():
@@ -157,7 +158,7 @@ def score_index(root: Path, stems_file: Path, index: str) -> dict:
 
 def score_pseudolabels(masks: Path, root: Path, stems_file: Path) -> dict:
     """mIoU of the pseudo-labels that adaptation trained on, against the (unused) true labels."""
-    from agriseg.data.labels import PEANUT_VEGETATION, read_label
+    from agriseg.crop.labels import PEANUT_VEGETATION, read_label
     from agriseg.metrics import SegmentationMetrics
 
     m = SegmentationMetrics(2)

@@ -33,11 +33,11 @@ REPO = Path(__file__).resolve().parents[1]
 def index_rows(shared: Path, val_list: Path) -> list[dict]:
     from tqdm import tqdm
 
-    from agriseg.data.crop_dataset import read_stem_list
-    from agriseg.data.labels import PEANUT_VEGETATION, read_label
+    from agriseg.crop.dataset import read_stem_list
+    from agriseg.crop.labels import PEANUT_VEGETATION, read_label
+    from agriseg.crop.pseudolabel.gght import GGHTConfig
+    from agriseg.crop.pseudolabel.pipeline import index_pseudolabel, read_rgb_for_index
     from agriseg.metrics import SegmentationMetrics
-    from agriseg.pseudolabel.gght import GGHTConfig
-    from agriseg.pseudolabel.pipeline import index_pseudolabel, read_rgb_for_index
 
     root = shared / "data" / "peanut"
     files = sorted((root / "images").glob("*.jpg"))
@@ -81,10 +81,10 @@ def index_rows(shared: Path, val_list: Path) -> list[dict]:
 
 
 def synthetic_rows(n: int = 40) -> list[dict]:
-    from agriseg.data.labels import read_label
+    from agriseg.crop.labels import read_label
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
     from agriseg.metrics import SegmentationMetrics
-    from agriseg.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files
-    from agriseg.pseudolabel.synthetic import write_scenes
 
     rows = []
     for fmt, holes in (("png", 0.0), ("tif", 0.0), ("png", 0.02)):
@@ -117,7 +117,7 @@ def synthetic_rows(n: int = 40) -> list[dict]:
 
 
 def model_rows(config: Path, run: bool, shared: Path) -> list[dict]:
-    from agriseg.training.selftrain import load_selftrain_config, score_model, selftrain
+    from agriseg.crop.selftrain import load_selftrain_config, score_model, selftrain
 
     cfg = load_selftrain_config(config)
     report_path = Path(cfg.output_dir) / "selftrain_report.json"
@@ -142,7 +142,7 @@ def model_rows(config: Path, run: bool, shared: Path) -> list[dict]:
                 {"row": "stage-2 trimaps: mean ignored share", "ignored": rep["trimap"]["mean_ignored"]}
             )
     try:
-        from agriseg.weights.io import resolve
+        from agriseg.models.io import resolve
 
         default = resolve("default")
         if cfg.evaluate is not None:

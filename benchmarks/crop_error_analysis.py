@@ -57,8 +57,8 @@ def main() -> None:
     import torch
     from scipy import ndimage as ndi
 
-    from agriseg.inference.predict import Predictor
-    from agriseg.weights.io import load_model
+    from agriseg.crop.predict import Predictor
+    from agriseg.models.io import load_model
 
     root = args.shared / "data" / "peanut"
     if not root.is_dir():

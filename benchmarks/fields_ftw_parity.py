@@ -16,7 +16,7 @@ What it does:
    collection exactly as ``ftw_cli.model.test`` configures it (boundary predictions mapped to background).
 3. Builds ``CustomSemanticSegmentationTask(model="unet", backbone="efficientnet-b3", in_channels=8,
    num_classes=3)`` in their venv, writes it as a Lightning checkpoint with a real ``Trainer``, records
-   its logits on a fixed input; we load that ``.ckpt`` with ``agriseg.weights.ftw`` (weights_only=True) and
+   its logits on a fixed input; we load that ``.ckpt`` with ``agriseg.fields.checkpoints`` (weights_only=True) and
    compare logits.
 4. Prints the largest differences and exits non-zero unless metrics agree to 1e-6 and logits to 1e-5.
 """
@@ -122,7 +122,7 @@ def make_cases(seed: int = 0) -> dict[str, np.ndarray]:
     """Truth/prediction stacks per case, 256 x 256 chips."""
     import cv2
 
-    from agriseg.data.ftw_synthetic import SyntheticFTWConfig, make_chip
+    from agriseg.fields.synthetic import SyntheticFTWConfig, make_chip
 
     rng = np.random.default_rng(seed)
     cfg = SyntheticFTWConfig(size=256)
@@ -170,7 +170,7 @@ def make_cases(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def ours(truth: np.ndarray, pred: np.ndarray) -> tuple[dict, list]:
-    from agriseg.metrics.fields import FieldMetrics
+    from agriseg.fields.metrics import FieldMetrics
 
     m = FieldMetrics(n_boot=0)
     per_chip = [m.update(pred[i], truth[i])[3:].tolist() for i in range(len(truth))]
@@ -189,7 +189,7 @@ def main() -> int:
 
     import torch
 
-    from agriseg.weights.ftw import load_ftw_checkpoint
+    from agriseg.fields.checkpoints import load_ftw_checkpoint
 
     with tempfile.TemporaryDirectory() as tmp:
         npz, out = Path(tmp) / "cases.npz", Path(tmp) / "ftw.json"

@@ -21,8 +21,8 @@ from fields_map_common import CACHE, CKPT, SCENE, save_result, write_ftw_checkpo
 @click.option("--patch", default=256, show_default=True)
 def main(n_scenes: int, workers: tuple[int, ...], patch: int) -> None:
     """Run the scaling benchmark."""
-    from agriseg.engine import run_map
-    from agriseg.raster.config import PredictConfig
+    from agriseg.fields.config import PredictConfig
+    from agriseg.fields.mapping import run_map
 
     write_ftw_checkpoint()
     d = CACHE / "dask" / "scenes"

@@ -12,12 +12,12 @@ import argparse
 import json
 from pathlib import Path
 
-from agriseg.data.crop_dataset import read_stem_list
+from agriseg.crop.dataset import read_stem_list
+from agriseg.crop.labels import PEANUT_VEGETATION, read_label
+from agriseg.crop.predict import Predictor
 from agriseg.data.io import read_rgb
-from agriseg.data.labels import PEANUT_VEGETATION, read_label
-from agriseg.inference.predict import Predictor
 from agriseg.metrics import SegmentationMetrics
-from agriseg.weights.io import load_model
+from agriseg.models.io import load_model
 
 
 def main() -> None:

@@ -46,8 +46,8 @@ def main() -> None:
     from scipy import ndimage as ndi
     from tqdm import tqdm
 
-    from agriseg.inference.predict import Predictor
-    from agriseg.weights.io import load_model
+    from agriseg.crop.predict import Predictor
+    from agriseg.models.io import load_model
 
     root = args.shared / "data" / "peanut"
     if not root.is_dir():

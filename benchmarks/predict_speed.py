@@ -28,9 +28,9 @@ def worker(args: argparse.Namespace) -> None:
 
     import torch
 
+    from agriseg.crop.predict import Predictor
     from agriseg.data.io import read_rgb
-    from agriseg.inference.predict import Predictor
-    from agriseg.weights.io import load_model
+    from agriseg.models.io import load_model
 
     sys.path.insert(0, str(Path(__file__).parent))
     from _measure import peak_rss_mib

@@ -25,7 +25,7 @@ def _photos(n: int, shared: Path) -> list[Path]:
     if peanut.is_dir():
         files = sorted(peanut.glob("*.jpg"))
         return (files * (n // len(files) + 1))[:n]
-    from agriseg.pseudolabel.synthetic import make_scene
+    from agriseg.crop.pseudolabel.synthetic import make_scene
 
     d = Path(tempfile.mkdtemp(prefix="agriseg-speed-"))
     out = []
@@ -52,8 +52,8 @@ def main() -> None:
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
-    from agriseg.pseudolabel.gght import GGHTConfig
-    from agriseg.pseudolabel.pipeline import (
+    from agriseg.crop.pseudolabel.gght import GGHTConfig
+    from agriseg.crop.pseudolabel.pipeline import (
         PseudoLabelOptions,
         index_pseudolabel,
         pseudolabel_files,

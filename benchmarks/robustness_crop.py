@@ -21,9 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agriseg.data.crop_dataset import read_stem_list
+from agriseg.crop.dataset import read_stem_list
+from agriseg.crop.labels import PEANUT_VEGETATION, read_label
 from agriseg.data.io import read_rgb
-from agriseg.data.labels import PEANUT_VEGETATION, read_label
 from agriseg.metrics import SegmentationMetrics
 
 
@@ -88,8 +88,8 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from agriseg.inference.predict import Predictor
-    from agriseg.weights.io import load_model
+    from agriseg.crop.predict import Predictor
+    from agriseg.models.io import load_model
 
     model, cfg = load_model(args.model)
     pred = Predictor(model, cfg.num_classes, cfg.infer_long_side, batch_size=1)

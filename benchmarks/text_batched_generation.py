@@ -31,14 +31,14 @@ def main() -> None:
 
     import torch
 
-    from agriseg.textmask.infer import generate_batch
-    from agriseg.textmask.prompts import user_message
-    from agriseg.textmask.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscape
-    from agriseg.textmask.tinyvlm import TinyVLMConfig, build_tiny_vlm
+    from agriseg.text.infer import generate_batch
+    from agriseg.text.prompts import user_message
+    from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscape
+    from agriseg.text.tinyvlm import TinyVLMConfig, build_tiny_vlm
 
     torch.set_num_threads(args.threads)
     if args.model:
-        from agriseg.textmask.modeling import load_vlm
+        from agriseg.text.modeling import load_vlm
 
         model, proc = load_vlm(args.model, device="cpu")
     else:

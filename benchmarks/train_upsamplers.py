@@ -13,7 +13,8 @@ import json
 from pathlib import Path
 
 from agriseg.config import load_config
-from agriseg.training.train import train_crop
+from agriseg.crop.config import CropTrainConfig
+from agriseg.crop.train import train_crop
 
 
 def main() -> None:
@@ -27,7 +28,7 @@ def main() -> None:
         if (out / "result.json").is_file():
             print(f"{name}: done already")
             continue
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, CropTrainConfig)
         cfg.model.upsampler = name
         cfg.output_dir = str(out)
         last = out / "last.ckpt"

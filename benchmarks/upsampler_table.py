@@ -21,8 +21,8 @@ def worker(path: str, threads: int) -> None:
     sys.path.insert(0, str(Path(__file__).parent))
     from _measure import gflops, peak_rss_mib, time_it
 
-    from agriseg.inference.predict import Predictor
-    from agriseg.weights.io import load_model
+    from agriseg.crop.predict import Predictor
+    from agriseg.models.io import load_model
 
     torch.set_num_threads(threads)
     model, cfg = load_model(path)

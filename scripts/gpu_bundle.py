@@ -84,7 +84,7 @@ def pack_images(src: Path, dst: Path, stems: list[str]) -> int:
 
 
 def pack_labels(src: Path, dst: Path, stems: list[str], classes: bool) -> int:
-    from agriseg.data.labels import PEANUT_CROP_WEED, PEANUT_VEGETATION, read_label
+    from agriseg.crop.labels import PEANUT_CROP_WEED, PEANUT_VEGETATION, read_label
 
     dst.mkdir(parents=True, exist_ok=True)
     total = 0
@@ -106,7 +106,7 @@ def pack_labels(src: Path, dst: Path, stems: list[str], classes: bool) -> int:
 def pack_lite(variant: str, dst: Path) -> int:
     import torch
 
-    from agriseg.weights.efficientnet_lite import lite_checkpoint_path
+    from agriseg.models.pretrained import lite_checkpoint_path
 
     sd = torch.load(lite_checkpoint_path(variant), map_location="cpu", weights_only=True)
     out = {}
@@ -138,7 +138,7 @@ def main() -> None:
     ap.add_argument("--init", nargs="*", default=[], help="agriseg model files that configs start from")
     ap.add_argument("--out", default=".gpu")
     args = ap.parse_args()
-    from agriseg.data.crop_dataset import read_stem_list
+    from agriseg.crop.dataset import read_stem_list
 
     out, data = Path(args.out), Path(args.data)
     shutil.rmtree(out, ignore_errors=True)

@@ -57,9 +57,10 @@ def probe(cfg_path: str, seconds: float, warmup_s: float = 8.0) -> None:
     """Train the config's real pipeline for ``seconds``; print samples/s after ``warmup_s``."""
     import torch
 
-    from agriseg.config import CropTrainConfig, load_config
-    from agriseg.training.datamodule import CropDataModule
-    from agriseg.training.task import SegmentationTask
+    from agriseg.config import load_config
+    from agriseg.crop.config import CropTrainConfig
+    from agriseg.crop.task import SegmentationTask
+    from agriseg.crop.train import CropDataModule
 
     cfg = load_config(cfg_path, CropTrainConfig)
     t = cfg.train

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install a headless browser for the screening-page test (tests/pseudolabel/test_screen_browser.py):
+# Install a headless browser for the screening-page test (tests/crop/pseudolabel/test_screen_browser.py):
 # Debian's chromium + its matching chromedriver (apt), and the selenium client (PyPI).
 # Idempotent; called by .ci/run. Needs root (or sudo) for apt-get.
 set -euo pipefail

@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--holes", type=float, default=0.0, help="share of missing depth pixels")
     args = ap.parse_args()
 
-    from agriseg.pseudolabel.synthetic import write_scenes
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
 
     out = write_scenes(
         args.outdir,

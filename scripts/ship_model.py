@@ -1,7 +1,7 @@
 """Copy a trained model into the package (fp16 safetensors), setting its default inference size.
 
     python scripts/ship_model.py runs/crop/peanut_vegetation_long/model.safetensors \
-        src/agriseg/weights/crop_default.safetensors --infer-long-side 640
+        src/agriseg/models/weights/crop_default.safetensors --infer-long-side 640
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from agriseg.weights.io import load_model, save_model
+from agriseg.models.io import load_model, save_model
 
 
 def main() -> None:

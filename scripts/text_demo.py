@@ -73,8 +73,8 @@ def _write_json(path: Path, obj: Any) -> None:
 
 def build_data(cfg: DemoConfig, out: Path, seed: int) -> Path:
     """Training dataset of one seed (random aligned patches), saved with ``datasets``."""
-    from agriseg.textmask.dataset import PatchSpec, records_from_arrays, to_hf_dataset
-    from agriseg.textmask.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
+    from agriseg.text.dataset import PatchSpec, records_from_arrays, to_hf_dataset
+    from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
 
     path = out / f"seed{seed}" / "train_data"
     if (path / "dataset_info.json").is_file():
@@ -91,13 +91,13 @@ def evaluate(model: Any, proc: Any, cfg: DemoConfig, sample: bool, seed: int) ->
     """Validity and Dice on the held-out images (same images for every stage and seed)."""
     import torch
 
-    from agriseg.textmask.codec import decode_rrle
-    from agriseg.textmask.grid import mask_to_grid
-    from agriseg.textmask.infer import generate_batch
-    from agriseg.textmask.patches import grid_boxes
-    from agriseg.textmask.prompts import user_message
-    from agriseg.textmask.reward import mean_dice
-    from agriseg.textmask.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
+    from agriseg.text.codec import decode_rrle
+    from agriseg.text.grid import mask_to_grid
+    from agriseg.text.infer import generate_batch
+    from agriseg.text.patches import grid_boxes
+    from agriseg.text.prompts import user_message
+    from agriseg.text.reward import mean_dice
+    from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
 
     imgs, sems, _ = make_landscapes(cfg.eval_images, EVAL_SEED, LandscapeConfig(size=cfg.image_size))
     boxes = grid_boxes(cfg.image_size, cfg.image_size, cfg.patch)
@@ -140,12 +140,12 @@ def evaluate(model: Any, proc: Any, cfg: DemoConfig, sample: bool, seed: int) ->
 
 def run_seed(cfg: DemoConfig, out: Path, seed: int) -> dict[str, Any]:
     """SFT, evaluate, GRPO, evaluate for one seed (each stage skipped when its output exists)."""
-    from agriseg.textmask.config import GRPORunConfig, LoraSpec, SFTRunConfig
-    from agriseg.textmask.grpo import reward_curve, run_grpo
-    from agriseg.textmask.modeling import load_vlm
-    from agriseg.textmask.sft import run_sft
-    from agriseg.textmask.synthetic import SYNTH_CLASSES
-    from agriseg.textmask.tinyvlm import TinyVLMConfig, build_tiny_vlm
+    from agriseg.text.config import GRPORunConfig, LoraSpec, SFTRunConfig
+    from agriseg.text.grpo import reward_curve, run_grpo
+    from agriseg.text.modeling import load_vlm
+    from agriseg.text.sft import run_sft
+    from agriseg.text.synthetic import SYNTH_CLASSES
+    from agriseg.text.tinyvlm import TinyVLMConfig, build_tiny_vlm
 
     sd = out / f"seed{seed}"
     sd.mkdir(parents=True, exist_ok=True)
@@ -241,10 +241,10 @@ def voting_study(out: Path, cfg: DemoConfig, seed: int, stage: str = "grpo") -> 
     """
     import torch
 
-    from agriseg.textmask.infer import predict_many, seam_disagreement
-    from agriseg.textmask.modeling import load_vlm
-    from agriseg.textmask.reward import mean_dice
-    from agriseg.textmask.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
+    from agriseg.text.infer import predict_many, seam_disagreement
+    from agriseg.text.modeling import load_vlm
+    from agriseg.text.reward import mean_dice
+    from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
 
     path = out / f"voting_seed{seed}_{stage}.json"
     if path.is_file():
@@ -294,10 +294,10 @@ def voting_study(out: Path, cfg: DemoConfig, seed: int, stage: str = "grpo") -> 
 
 def constant_baselines(cfg: DemoConfig) -> dict[str, float]:
     """Mean Dice of predicting one class everywhere on the held-out images: the floor a model must beat."""
-    from agriseg.textmask.grid import mask_to_grid
-    from agriseg.textmask.patches import grid_boxes
-    from agriseg.textmask.reward import mean_dice
-    from agriseg.textmask.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
+    from agriseg.text.grid import mask_to_grid
+    from agriseg.text.patches import grid_boxes
+    from agriseg.text.reward import mean_dice
+    from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
 
     _, sems, _ = make_landscapes(cfg.eval_images, EVAL_SEED, LandscapeConfig(size=cfg.image_size))
     n_cells = cfg.image_size // cfg.patch * cfg.grid

@@ -39,9 +39,9 @@ def test_predict_missing_path_and_empty_folder(tmp_path):
 
 
 def test_predict_rejects_wrong_channel_model(tmp_path, samples_dir):
-    from agriseg.config import ModelConfig
     from agriseg.models import build_model
-    from agriseg.weights.io import save_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
 
     cfg = ModelConfig(encoder_weights=None, in_channels=4, mean=[0.5] * 4, std=[0.5] * 4)
     save_model(build_model(cfg), cfg, tmp_path / "m4.safetensors")
@@ -97,7 +97,7 @@ def test_evaluate_saved_masks_and_size_mismatch(tmp_path):
 
 def test_default_model_on_bundled_samples(samples_dir, tmp_path):
     """The shipped model segments the bundled real photos well (2 of the 3 are validation photos)."""
-    from agriseg.data.labels import PEANUT_VEGETATION, read_label
+    from agriseg.crop.labels import PEANUT_VEGETATION, read_label
     from agriseg.metrics import SegmentationMetrics
 
     out = tmp_path / "pred"
@@ -115,7 +115,7 @@ def test_crop_weed_model_on_bundled_samples(samples_dir, tmp_path):
     """The packaged crop/weed model writes class maps and per-class cover, and gets the crop right."""
     import csv
 
-    from agriseg.data.labels import read_label
+    from agriseg.crop.labels import read_label
     from agriseg.metrics import SegmentationMetrics
 
     out = tmp_path / "pred"

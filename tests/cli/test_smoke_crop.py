@@ -51,8 +51,8 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working folder with generated RGB-D field scenes (photos/, depth/) and a tiny depth model."""
     import transformers
 
-    from agriseg.pseudolabel.depth import tiny_depth_anything_config
-    from agriseg.pseudolabel.synthetic import write_scenes
+    from agriseg.crop.pseudolabel.depth import tiny_depth_anything_config
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
 
     wd = tmp_path_factory.mktemp("smoke_crop")
     write_scenes(wd / "syn", n=8, size=(64, 96), depth_format="png")

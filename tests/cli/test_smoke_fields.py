@@ -41,7 +41,7 @@ def test_fields_workflow(tmp_path: Path) -> None:
     import geopandas as gpd
     import rasterio
 
-    from tests.raster.synth_scenes import write_scene
+    from tests.fields.synth_scenes import write_scene
 
     wd = tmp_path
     # docs/fields.md: data, training, checkpoints, evaluation, robustness

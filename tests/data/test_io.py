@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agriseg.crop.labels import PEANUT_VEGETATION, read_label
 from agriseg.data.io import ImageReadError, list_images, read_rgb
-from agriseg.data.labels import PEANUT_VEGETATION, read_label
 
 
 @pytest.mark.parametrize(

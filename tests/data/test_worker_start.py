@@ -29,8 +29,8 @@ _CROP = """
 import sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
-from training.test_train import tiny_config
-from agriseg.training.train import train_crop
+from crop.test_train import tiny_config
+from agriseg.crop.train import train_crop
 cfg = tiny_config(Path({tmp!r}))
 cfg.train.num_workers = 1
 res = train_crop(cfg)
@@ -43,7 +43,7 @@ import sys
 sys.path.insert(0, {tests!r})
 from pathlib import Path
 import yaml
-from agriseg.data.ftw_synthetic import SyntheticFTWConfig, make_synthetic_ftw
+from agriseg.fields.synthetic import SyntheticFTWConfig, make_synthetic_ftw
 from agriseg.config import load_config
 from agriseg.fields.config import FieldsTrainConfig
 from agriseg.fields.train import train_fields

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agriseg.data.ftw_synthetic import SyntheticFTWConfig, make_synthetic_ftw
+from agriseg.fields.synthetic import SyntheticFTWConfig, make_synthetic_ftw
 
 
 @pytest.fixture(scope="session")

@@ -229,7 +229,7 @@ def test_bad_input_gives_clear_errors(tmp_path, ftw_root, tiny_ckpt, args, messa
     import numpy as np
     import torch
 
-    from agriseg.data.ftw_synthetic import _write_tif
+    from agriseg.fields.synthetic import _write_tif
 
     ckpt = tiny_ckpt
     bad = tmp_path / "bad.ckpt"

@@ -5,7 +5,7 @@ import pytest
 from agriseg.config import load_config
 from agriseg.fields.config import FieldsTrainConfig
 from agriseg.fields.task import build_augment, build_loss
-from agriseg.losses import LogCoshDiceLoss, WeightedCELoss
+from agriseg.models.losses import LogCoshDiceLoss, WeightedCELoss
 
 CONFIGS = ["ftw_baseline_efnetb3", "prue_efnetb7", "prue_lite0_cpu", "synthetic_lite0_cpu"]
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from agriseg.metrics.robustness import (
+from agriseg.fields.robustness import (
     RobustnessConfig,
     corner_consistency,
     format_robustness,
@@ -41,7 +41,7 @@ class ContextModel(nn.Module):
 
 
 def _chips(n: int = 3, s: int = 64) -> torch.Tensor:
-    from agriseg.data.ftw_synthetic import SyntheticFTWConfig, make_chip
+    from agriseg.fields.synthetic import SyntheticFTWConfig, make_chip
 
     rng = np.random.default_rng(0)
     cfg = SyntheticFTWConfig(size=s, fields_per_chip=(3, 6))
@@ -101,7 +101,7 @@ def test_scene_chips_cover_the_edges() -> None:
 
 
 def test_real_scene_agreement(shared_dir) -> None:
-    from agriseg.data.sentinel2 import read_s2, to_reflectance
+    from agriseg.fields.sentinel2 import read_s2, to_reflectance
 
     arr, profile = read_s2(shared_dir / "data/sentinel2/austria-inn-2window.tif", bands=8)
     chips, _ = scene_chips(to_reflectance(arr), 128, 128)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from agriseg.data import sentinel2 as s2
+from agriseg.fields import sentinel2 as s2
 
 
 def test_boa_offset_from_baseline_and_date() -> None:
@@ -56,7 +56,7 @@ def test_minmax_per_band_range() -> None:
 
 
 def test_read_s2_wrong_band_count_names_file(tmp_path) -> None:
-    from agriseg.data.ftw_synthetic import _write_tif
+    from agriseg.fields.synthetic import _write_tif
 
     p = tmp_path / "three.tif"
     _write_tif(p, np.ones((3, 8, 8), np.uint16), (0.0, 0.0))

@@ -15,8 +15,8 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 def test_synthetic_training_reaches_object_f1(tmp_path) -> None:
     from agriseg.config import load_config
-    from agriseg.data.ftw_synthetic import SyntheticFTWConfig, make_synthetic_ftw
     from agriseg.fields.config import FieldsTrainConfig
+    from agriseg.fields.synthetic import SyntheticFTWConfig, make_synthetic_ftw
     from agriseg.fields.train import train_fields
 
     root = tmp_path / "ftw"

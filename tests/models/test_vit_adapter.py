@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from agriseg.config import ModelConfig
 from agriseg.models import build_model
+from agriseg.models.config import ModelConfig
 from agriseg.models.encoders import CUSTOM_ENCODERS, Encoder
 from agriseg.models.vit_adapter import ViTAdapterEncoder, build_vit_adapter
 from agriseg.models.vit_adapter.sizes import interaction_groups
@@ -204,7 +204,7 @@ def test_bad_weights_are_clear_errors(tmp_path):
 
 
 def test_save_load_round_trip(tmp_path):
-    from agriseg.weights.io import load_model, save_model
+    from agriseg.models.io import load_model, save_model
 
     torch.manual_seed(0)
     cfg = ModelConfig(

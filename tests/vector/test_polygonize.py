@@ -131,7 +131,7 @@ def test_polygonize_geographic_raster_areas(tmp_path: Path) -> None:
 def test_real_scene_probabilities_blockwise_equal_single(shared_dir: Path, tmp_path: Path) -> None:
     import torch
 
-    from agriseg.raster import PredictConfig, PreprocessSpec, ScenePredictor
+    from agriseg.fields import PredictConfig, PreprocessSpec, ScenePredictor
 
     scene = shared_dir / "data" / "sentinel2" / "austria-inn-2window.tif"
     probs = tmp_path / "probs.tif"

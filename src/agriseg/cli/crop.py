@@ -26,9 +26,10 @@ def crop() -> None:
 def train(config_path: str, resume: str | None, epochs: int | None) -> None:
     """Train a model from a config; writes checkpoints and model.safetensors to its output_dir."""
     from agriseg.config import load_config
-    from agriseg.training.train import train_crop
+    from agriseg.crop.config import CropTrainConfig
+    from agriseg.crop.train import train_crop
 
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, CropTrainConfig)
     res = train_crop(cfg, resume=resume, max_epochs=epochs)
     which = "last" if cfg.train.export == "last" else "best"
     click.echo(f"{which} checkpoint (exported): {res['best_checkpoint']}\nmodel: {res['model']}")
@@ -72,9 +73,9 @@ def predict(
     strict: bool,
 ) -> None:
     """Segment photos (files or folders): <name>_mask.png, <name>_overlay.png, summary.csv."""
+    from agriseg.crop.predict import Predictor, predict_files
     from agriseg.data.io import list_images
-    from agriseg.inference.predict import Predictor, predict_files
-    from agriseg.weights.io import load_model
+    from agriseg.models.io import load_model
 
     files = list_images(list(paths))
     model, cfg = load_model(model_name, in_channels=3)
@@ -147,9 +148,9 @@ def evaluate(
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
     import numpy as np
 
+    from agriseg.crop.evaluate import evaluate_folder, format_table
+    from agriseg.crop.labels import PEANUT_VEGETATION, read_label
     from agriseg.data import jsonio
-    from agriseg.data.labels import PEANUT_VEGETATION, read_label
-    from agriseg.metrics.evaluate import evaluate_folder, format_table
 
     cmap = None
     if peanut:
@@ -164,8 +165,8 @@ def evaluate(
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             return read_label(Path(pred_masks) / f"{stem}_mask.png", "binary")
     else:
-        from agriseg.inference.predict import Predictor
-        from agriseg.weights.io import load_model
+        from agriseg.crop.predict import Predictor
+        from agriseg.models.io import load_model
 
         model, cfg = load_model(model_name, in_channels=3)
         num_classes, names = cfg.num_classes, cfg.class_names

@@ -140,9 +140,9 @@ def pseudolabel(
     overwrite: bool,
 ) -> None:
     """Pseudo-masks by gradient-guided histogram thresholding (masks/, records/, overlays/, plots/)."""
+    from agriseg.crop.pseudolabel.gght import GGHTConfig
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files, read_keep
     from agriseg.data.io import list_images
-    from agriseg.pseudolabel.gght import GGHTConfig
-    from agriseg.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files, read_keep
 
     files = list_images(list(paths))
     opts = PseudoLabelOptions(
@@ -184,7 +184,7 @@ def pseudolabel(
 @friendly_errors
 def screen(outdir: str, title: str | None) -> None:
     """Write OUTDIR/screen.html: accept/reject pseudo-masks (keys a/r, j/k), export accepted.json."""
-    from agriseg.pseudolabel.screen import write_screen_page
+    from agriseg.crop.pseudolabel.screen import write_screen_page
 
     path = write_screen_page(outdir, title)
     click.echo(f"screening page: {path}\nopen it in a browser; Export saves accepted.json for --keep")
@@ -214,8 +214,8 @@ def selftrain(
     config_path: str, keep: str | None, stage1_epochs: int | None, stage2_epochs: int | None
 ) -> None:
     """Two-stage self-training on pseudo-labels; writes <output_dir>/model.safetensors and a report."""
-    from agriseg.training.selftrain import load_selftrain_config
-    from agriseg.training.selftrain import selftrain as run
+    from agriseg.crop.selftrain import load_selftrain_config
+    from agriseg.crop.selftrain import selftrain as run
 
     cfg = load_selftrain_config(config_path)
     upd = {
@@ -296,10 +296,10 @@ def adapt(
     overwrite: bool,
 ) -> None:
     """Adapt a model to a new field from unlabelled photos: pseudo-label, self-train, write -o MODEL."""
-    from agriseg.config import TrainConfig
+    from agriseg.crop.config import TrainConfig
+    from agriseg.crop.selftrain import DataSpec, PseudoSpec
+    from agriseg.crop.selftrain import adapt as run
     from agriseg.data.io import list_images
-    from agriseg.training.selftrain import DataSpec, PseudoSpec
-    from agriseg.training.selftrain import adapt as run
 
     if Path(output).exists() and not overwrite:
         raise FileExistsError(f"{output}: exists (use --overwrite)")

@@ -111,7 +111,7 @@ def _preprocess_overrides(kw: dict) -> dict[str, object]:
 
 
 def _configs(kw: dict) -> tuple[object, object]:
-    from agriseg.raster.config import PredictConfig
+    from agriseg.fields.config import PredictConfig
     from agriseg.vector.config import PolygonizeConfig
 
     pc = None
@@ -162,8 +162,8 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: 
     """
     import torch
 
-    from agriseg.raster.models import load_for_scenes
-    from agriseg.raster.predict import ScenePredictor
+    from agriseg.fields.checkpoints import load_for_scenes
+    from agriseg.fields.predict import ScenePredictor
 
     if kw["threads"]:
         torch.set_num_threads(int(kw["threads"]))  # type: ignore[call-overload]
@@ -241,7 +241,7 @@ def map_(
     **kw: object,
 ) -> None:
     """Predict + polygonise many scenes as Dask tasks; per-scene outputs and one merged GeoParquet."""
-    from agriseg.engine.runner import run_map
+    from agriseg.fields.mapping.runner import run_map
 
     if not Path(str(kw["model"])).is_file():
         raise FileNotFoundError(f"{kw['model']}: model file not found")
@@ -289,7 +289,7 @@ def change(
     overwrite: bool,
 ) -> None:
     """PRUE's field change map between two years' probability rasters, and its polygons."""
-    from agriseg.raster.change import change_map
+    from agriseg.fields.change import change_map
     from agriseg.vector.api import polygonize as run
     from agriseg.vector.config import PolygonizeConfig
 

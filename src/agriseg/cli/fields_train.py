@@ -18,7 +18,7 @@ def _countries(value: str, root: str | None = None) -> list[str] | str:
         return [c.strip() for c in value.split(",") if c.strip()]
     if root is None:
         return "all"
-    from agriseg.data.ftw import countries_present
+    from agriseg.fields.dataset import countries_present
 
     present, missing = countries_present(root)
     if missing:
@@ -30,7 +30,7 @@ def _write_json(path: str | None, res: dict, overwrite: bool) -> None:
     if not path:
         return
     from agriseg.data import jsonio
-    from agriseg.weights.io import atomic_path
+    from agriseg.models.io import atomic_path
 
     p = Path(path)
     if p.exists() and not overwrite:
@@ -61,8 +61,8 @@ def train(
     """Train a field-boundary model (PRUE / FTW recipe) from a config."""
     from agriseg.config import load_config
     from agriseg.fields.config import FieldsTrainConfig
+    from agriseg.fields.metrics import format_report
     from agriseg.fields.train import train_fields
-    from agriseg.metrics.fields import format_report
 
     cfg = load_config(config_path, FieldsTrainConfig)
     if max_minutes is not None:
@@ -129,17 +129,17 @@ def evaluate(
     overwrite: bool,
 ) -> None:
     """Score a model on FTW chips: pixel/object metrics (FTW rules), COCO AP, per country, 95% CIs."""
-    from agriseg.data.ftw import FTWDataset
+    from agriseg.fields.checkpoints import load_fields_model
+    from agriseg.fields.dataset import FTWDataset
     from agriseg.fields.evaluate import evaluate_model
-    from agriseg.metrics.fields import format_report
-    from agriseg.weights.ftw import load_fields_model
+    from agriseg.fields.metrics import format_report
 
     model, cfg, info = load_fields_model(model_path)
     order = windows or info.get("windows", "ab")
     ds = FTWDataset(
         root, _countries(countries, root), split, target, order, float(info.get("divisor", 3000.0)), offset, missing
     )
-    from agriseg.data.sentinel2 import channels_for
+    from agriseg.fields.sentinel2 import channels_for
 
     if channels_for(order) != cfg.in_channels:
         raise ValueError(
@@ -208,9 +208,9 @@ def robustness(
     import numpy as np
     import torch
 
-    from agriseg.data.sentinel2 import channels_for, read_s2, to_reflectance
-    from agriseg.metrics.robustness import RobustnessConfig, format_robustness, robustness_report, scene_chips
-    from agriseg.weights.ftw import load_fields_model
+    from agriseg.fields.checkpoints import load_fields_model
+    from agriseg.fields.robustness import RobustnessConfig, format_robustness, robustness_report, scene_chips
+    from agriseg.fields.sentinel2 import channels_for, read_s2, to_reflectance
 
     if (scene is None) == (root is None):
         raise ValueError("give exactly one of --scene (no labels) or --root (FTW chips with labels)")
@@ -222,7 +222,7 @@ def robustness(
         chips, _pos = scene_chips(to_reflectance(arr, offset), chip, stride)
         refl = torch.from_numpy(chips[:max_chips])
     else:
-        from agriseg.data.ftw import FTWDataset
+        from agriseg.fields.dataset import FTWDataset
 
         order = info.get("windows", "ab")
         if channels_for(order) != cfg.in_channels:
@@ -260,7 +260,7 @@ def robustness(
 @friendly_errors
 def import_checkpoint(checkpoint: str, output: str | None, overwrite: bool) -> None:
     """Convert an ftw-tools / PRUE .ckpt (e.g. prue_efnet7_checkpoint.ckpt) into an agriseg model."""
-    from agriseg.weights.ftw import import_ftw_checkpoint
+    from agriseg.fields.checkpoints import import_ftw_checkpoint
 
     dst = Path(output) if output else Path(checkpoint).with_suffix(".safetensors")
     path, cfg = import_ftw_checkpoint(checkpoint, dst, overwrite=overwrite)
@@ -284,8 +284,8 @@ def import_checkpoint(checkpoint: str, output: str | None, overwrite: bool) -> N
 @friendly_errors
 def export(model_path: str, output: str, size: int, opset: int, overwrite: bool) -> None:
     """Export a field model (.ckpt / .safetensors) as safetensors + config, or as ONNX (checked)."""
-    from agriseg.weights.ftw import export_onnx, load_fields_model, write_model_card
-    from agriseg.weights.io import save_model
+    from agriseg.fields.checkpoints import export_onnx, load_fields_model, write_model_card
+    from agriseg.models.io import save_model
 
     out = Path(output)
     if out.suffix not in (".safetensors", ".onnx"):
@@ -314,8 +314,8 @@ def make_synthetic(
     root: str, countries: str, size: int, fields_per_chip: str, seed: int, overwrite: bool
 ) -> None:
     """Write synthetic chips in the exact FTW layout (for tests and pipeline checks; not for accuracy)."""
-    from agriseg.data.ftw import check_countries
-    from agriseg.data.ftw_synthetic import SyntheticFTWConfig, make_synthetic_ftw
+    from agriseg.fields.dataset import check_countries
+    from agriseg.fields.synthetic import SyntheticFTWConfig, make_synthetic_ftw
 
     p = Path(root)
     if p.exists() and any(p.iterdir()) and not overwrite:

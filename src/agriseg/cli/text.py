@@ -60,7 +60,7 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
     import numpy as np
     from PIL import Image
 
-    from agriseg.textmask.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
+    from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
 
     if outdir.exists() and not overwrite:
         raise FileExistsError(f"{outdir}: exists (use --overwrite)")
@@ -102,7 +102,7 @@ def tiny_model_cmd(
     import math
 
     _need_text_extra()
-    from agriseg.textmask.tinyvlm import TinyVLMConfig, build_tiny_vlm, save_tiny_vlm
+    from agriseg.text.tinyvlm import TinyVLMConfig, build_tiny_vlm, save_tiny_vlm
 
     names = _class_list(classes)
     if not names or len(names) < 2:
@@ -178,7 +178,7 @@ def dataset_cmd(
     IMAGES are files or folders; use --masks for the matching masks.
     """
     _need_text_extra()
-    from agriseg.textmask.dataset import PatchSpec, records_from_files, to_hf_dataset
+    from agriseg.text.dataset import PatchSpec, records_from_files, to_hf_dataset
 
     names = _class_list(classes)
     if not names or len(names) < 2:
@@ -211,10 +211,11 @@ def dataset_cmd(
 def sft_cmd(config: Path) -> None:
     """LoRA SFT (TRL SFTTrainer) of a VLM on an instruction dataset."""
     _need_text_extra()
-    from agriseg.textmask.config import SFTRunConfig, load_yaml_config
-    from agriseg.textmask.sft import run_sft
+    from agriseg.config import load_config
+    from agriseg.text.config import SFTRunConfig
+    from agriseg.text.sft import run_sft
 
-    out = run_sft(load_yaml_config(config, SFTRunConfig))
+    out = run_sft(load_config(config, SFTRunConfig))
     click.echo(f"{out}: SFT model saved")
 
 
@@ -224,10 +225,11 @@ def sft_cmd(config: Path) -> None:
 def grpo_cmd(config: Path) -> None:
     """GRPO post-training (TRL GRPOTrainer) with the mean-Dice reward and a KL penalty to the SFT model."""
     _need_text_extra()
-    from agriseg.textmask.config import GRPORunConfig, load_yaml_config
-    from agriseg.textmask.grpo import reward_curve, run_grpo
+    from agriseg.config import load_config
+    from agriseg.text.config import GRPORunConfig
+    from agriseg.text.grpo import reward_curve, run_grpo
 
-    out = run_grpo(load_yaml_config(config, GRPORunConfig))
+    out = run_grpo(load_config(config, GRPORunConfig))
     curve = reward_curve(json.loads((out / "log_history.json").read_text()))
     if curve:
         click.echo(f"reward (mean Dice) {curve[0][1]:.4f} -> {curve[-1][1]:.4f}; validity {curve[-1][3]:.3f}")
@@ -276,12 +278,12 @@ def predict_cmd(
     + GeoJSON polygons out; PNG otherwise). Writes <stem>.tif/.png, <stem>.json (per-patch repairs) and,
     with --instances, <stem>_instances.tif/.png and <stem>.geojson."""
     _need_text_extra()
-    from agriseg.textmask.dataset import list_files
-    from agriseg.textmask.infer import predict_image
-    from agriseg.textmask.instances import semantic_to_instances
-    from agriseg.textmask.io import GEO_SUFFIXES, read_image, write_mask, write_polygons
-    from agriseg.textmask.modeling import load_vlm
-    from agriseg.textmask.sft import read_meta
+    from agriseg.text.dataset import list_files
+    from agriseg.text.infer import predict_image
+    from agriseg.text.instances import semantic_to_instances
+    from agriseg.text.io import GEO_SUFFIXES, read_image, write_mask, write_polygons
+    from agriseg.text.modeling import load_vlm
+    from agriseg.text.sft import read_meta
 
     meta = read_meta(model_name) if Path(model_name).is_dir() else {}
     names = _class_list(classes) or meta.get("class_names")
@@ -381,11 +383,11 @@ def evaluate_cmd(
     from scipy import ndimage as ndi
 
     from agriseg.data import jsonio
-    from agriseg.textmask.dataset import list_files
-    from agriseg.textmask.instances import WatershedConfig, instances_from_ids, semantic_to_instances
-    from agriseg.textmask.io import read_mask
-    from agriseg.textmask.metrics import ClassInstanceStats, instance_report, match_instances, overhead
-    from agriseg.textmask.reward import mean_dice
+    from agriseg.text.dataset import list_files
+    from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
+    from agriseg.text.io import read_mask
+    from agriseg.text.metrics import ClassInstanceStats, instance_report, match_instances, overhead
+    from agriseg.text.reward import mean_dice
 
     names = _class_list(classes)
     if not names or len(names) < 2:
@@ -424,7 +426,7 @@ def evaluate_cmd(
     }
     if model_name:
         _need_text_extra()
-        from agriseg.textmask.modeling import load_vlm
+        from agriseg.text.modeling import load_vlm
 
         m, _ = load_vlm(model_name, device="cpu")
         report["overhead"] = overhead(m)

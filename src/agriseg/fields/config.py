@@ -12,11 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import ModelConfig
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from agriseg.config import StrictModel
+from agriseg.models.config import ModelConfig
 
 
 def _fields_model() -> ModelConfig:
@@ -33,7 +30,7 @@ def _fields_model() -> ModelConfig:
     )
 
 
-class FieldsDataConfig(_Strict):
+class FieldsDataConfig(StrictModel):
     """Where the FTW-layout data lives and how chips become model inputs."""
 
     root: str
@@ -55,8 +52,8 @@ class FieldsDataConfig(_Strict):
         return str(p if p.is_absolute() or base is None else (Path(base) / p).resolve())
 
 
-class FieldsAugmentConfig(_Strict):
-    """PRUE augmentations (see :class:`agriseg.data.ftw_transforms.FieldAugmentConfig`)."""
+class FieldsAugmentConfig(StrictModel):
+    """PRUE augmentations (see :class:`agriseg.fields.transforms.FieldAugmentConfig`)."""
 
     enabled: bool = True
     divisor_range: tuple[float, float] | None = (1500.0, 4500.0)
@@ -71,7 +68,7 @@ class FieldsAugmentConfig(_Strict):
     swap_p: float = Field(0.5, ge=0, le=1)
 
 
-class FieldsLossConfig(_Strict):
+class FieldsLossConfig(StrictModel):
     """``logcosh_dice`` (PRUE) or ``ce`` (FTW baseline); class weights from omega or explicit."""
 
     name: Literal["logcosh_dice", "ce"] = "logcosh_dice"
@@ -81,7 +78,7 @@ class FieldsLossConfig(_Strict):
 
     def weights(self, num_classes: int) -> list[float] | None:
         """The class weights to use (None = unweighted)."""
-        from agriseg.losses import omega_class_weights
+        from agriseg.models.losses import omega_class_weights
 
         if self.class_weights is not None:
             if len(self.class_weights) != num_classes:
@@ -92,7 +89,7 @@ class FieldsLossConfig(_Strict):
         return None
 
 
-class FieldsOptimConfig(_Strict):
+class FieldsOptimConfig(StrictModel):
     """Optimisation (PRUE: AdamW amsgrad lr 1e-3, cosine to 1e-6 over 100 epochs, batch 32, seed 7)."""
 
     epochs: int = Field(100, ge=1)
@@ -114,7 +111,7 @@ class FieldsOptimConfig(_Strict):
     monitor: Literal["val/object_f1", "val/pixel_iou"] = "val/object_f1"
 
 
-class FieldsTrainConfig(_Strict):
+class FieldsTrainConfig(StrictModel):
     """A whole ``agriseg fields train`` run."""
 
     name: str = "fields"
@@ -127,7 +124,7 @@ class FieldsTrainConfig(_Strict):
 
     @model_validator(mode="after")
     def _check(self) -> FieldsTrainConfig:
-        from agriseg.data.sentinel2 import channels_for
+        from agriseg.fields.sentinel2 import channels_for
 
         need = channels_for(self.data.windows)
         if self.model.in_channels != need:
@@ -139,3 +136,81 @@ class FieldsTrainConfig(_Strict):
         if self.model.num_classes != want:
             raise ValueError(f"data.target={self.data.target!r} needs model.num_classes={want}")
         return self
+
+
+TTA = Literal["flip_h", "flip_v", "swap_windows"]
+OffsetMode = Literal["auto", "none", "apply"]
+NanPolicy = Literal["error", "mask"]
+Precision = Literal["fp32", "bf16"]
+Compression = Literal["deflate", "zstd", "lzw", "none"]
+
+
+class PreprocessSpec(BaseModel):
+    """How raw scene pixels become model input (the contract between a checkpoint and the scene).
+
+    FTW / PRUE models take ``max(DN + offset, 0) / 3000`` for 8 bands: window A (R, G, B, NIR) then B.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    bands: int = Field(8, ge=1, description="bands the scene must have (= model input channels)")
+    divisor: float = Field(3000.0, gt=0, description="reflectance x10000 is divided by this")
+    offset: OffsetMode = Field(
+        "auto",
+        description="Sentinel-2 BOA_ADD_OFFSET: auto = from the file's tags (PROCESSING_BASELINE / "
+        "BOA_ADD_OFFSET), none = 0, apply = offset_value",
+    )
+    offset_value: float = -1000.0
+    swap_input_windows: bool = Field(
+        False, description="feed window B first (models trained with ftw-tools' B,A dataset order)"
+    )
+    resize: float = Field(
+        1.0, ge=0.25, le=4.0, description="patches are resized by this before the model (FTW: 2)"
+    )
+
+
+class PredictConfig(BaseModel):
+    """Streaming, blended, resumable inference over one GeoTIFF scene.
+
+    Sizes are in scene (native) pixels; the model sees ``patch_size * resize`` pixels per patch.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    patch_size: int = Field(256, ge=16, description="patch side in scene pixels")
+    overlap: float = Field(0.25, ge=0.0, lt=1.0, description="fraction of a patch shared with its neighbour")
+    batch_size: int = Field(8, ge=1)
+    blend: Literal["gaussian", "mean"] = "gaussian"
+    sigma_scale: float = Field(0.125, gt=0, description="Gaussian sigma as a fraction of the patch side")
+    tta: list[TTA] = Field(
+        default_factory=list, description="test-time augmentations averaged with the plain pass"
+    )
+    nan: NanPolicy = Field(
+        "error", description="NaN pixels not declared nodata: raise, or mask them as nodata"
+    )
+    nodata: float | None = Field(
+        None,
+        description="input value meaning 'no data' in every band; None = the file's nodata, else 0 for ints",
+    )
+    precision: Precision = "fp32"
+    channels_last: bool = True
+    optimize: Literal["none", "jit"] = Field(
+        "none",
+        description="jit = trace + freeze + optimize_for_inference (CPU: conv-BN folding, oneDNN); "
+        "falls back to eager when the model cannot be traced",
+    )
+    compress: Compression = "deflate"
+    overviews: bool = True
+    device: str = "cpu"
+    progress: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> PredictConfig:
+        if int(self.patch_size * (1 - self.overlap)) < 1:
+            raise ValueError(f"overlap {self.overlap} leaves no stride for patch_size {self.patch_size}")
+        return self
+
+    @property
+    def stride(self) -> int:
+        """Distance between patch starts in scene pixels."""
+        return max(1, int(round(self.patch_size * (1 - self.overlap))))

@@ -1,4 +1,4 @@
-"""Scoring a model on FTW-layout chips with the FTW rules (see :mod:`agriseg.metrics.fields`)."""
+"""Scoring a model on FTW-layout chips with the FTW rules (see :mod:`agriseg.fields.metrics`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from agriseg.metrics.fields import FieldMetrics
+from agriseg.fields.metrics import FieldMetrics
 
 
 @torch.no_grad()
@@ -39,7 +39,7 @@ def evaluate_model(
 
     Args:
         model: a model returning logits (class 1 = field).
-        dataset: yields ``{"image", "mask", "country"}`` (e.g. :class:`agriseg.data.ftw.FTWDataset`).
+        dataset: yields ``{"image", "mask", "country"}`` (e.g. :class:`agriseg.fields.dataset.FTWDataset`).
         batch_size: chips per forward pass.
         device: where to run the model.
         iou_threshold: object matching IoU.

@@ -9,11 +9,11 @@ import lightning as L
 import numpy as np
 import torch
 
-from agriseg.data.ftw_transforms import FieldAugment, FieldAugmentConfig
 from agriseg.fields.config import FieldsTrainConfig
-from agriseg.losses import LogCoshDiceLoss, WeightedCELoss
-from agriseg.metrics.fields import FieldMetrics
+from agriseg.fields.metrics import FieldMetrics
+from agriseg.fields.transforms import FieldAugment, FieldAugmentConfig
 from agriseg.models import build_model
+from agriseg.models.losses import LogCoshDiceLoss, WeightedCELoss
 
 
 def build_loss(cfg: FieldsTrainConfig) -> torch.nn.Module:
@@ -54,7 +54,7 @@ class FieldsTask(L.LightningModule):
     Checkpoints hold the run config under ``hyper_parameters["config"]`` plus the ftw-tools keys (``model``,
     ``backbone``, ``in_channels``, ``num_classes``, ``loss``, ``class_weights``, ``ignore_index``) and
     ``state_dict`` keys ``model.encoder.*`` / ``model.decoder.*`` / ``model.segmentation_head.*``, so
-    :mod:`agriseg.weights.ftw` imports them like a released PRUE checkpoint.
+    :mod:`agriseg.fields.checkpoints` imports them like a released PRUE checkpoint.
 
     Args:
         config: the run config as a plain dict.

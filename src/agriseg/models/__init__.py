@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import nn
 
-from agriseg.config import ModelConfig
+from agriseg.models.config import ModelConfig
 from agriseg.models.segmentation import SegmentationModel
 
 MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {}

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 if TYPE_CHECKING:
-    from agriseg.weights.efficientnet_lite import LiteVariant
+    from agriseg.models.pretrained import LiteVariant
 
 # name -> factory(name, in_channels, weights) of encoders that are not smp's; consulted before smp.
 # A name may carry an option after a colon (``vit_adapter_small:vit_small_patch14_dinov2``).
@@ -69,7 +69,7 @@ class Encoder(nn.Module):
             return
         import segmentation_models_pytorch as smp
 
-        from agriseg.weights.efficientnet_lite import LOCAL_LITE_ENCODERS
+        from agriseg.models.pretrained import LOCAL_LITE_ENCODERS
 
         local_lite = weights == "imagenet" and name in LOCAL_LITE_ENCODERS
         try:
@@ -99,7 +99,7 @@ def load_lite_into(smp_encoder: nn.Module, in_channels: int, variant: LiteVarian
     """
     from timm.models import adapt_input_conv
 
-    from agriseg.weights.efficientnet_lite import lite_timm_state_dict
+    from agriseg.models.pretrained import lite_timm_state_dict
 
     model = smp_encoder.model
     own = model.state_dict()

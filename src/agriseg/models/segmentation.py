@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agriseg.config import ModelConfig
+from agriseg.models.config import ModelConfig
 from agriseg.models.decoders import DECODERS
 from agriseg.models.encoders import Encoder
 

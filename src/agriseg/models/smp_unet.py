@@ -12,7 +12,7 @@ from __future__ import annotations
 import segmentation_models_pytorch as smp
 import torch
 
-from agriseg.config import ModelConfig
+from agriseg.models.config import ModelConfig
 from agriseg.models.segmentation import normalise_and_pad
 
 
@@ -35,7 +35,7 @@ class SmpUnet(smp.Unet):
                 f"mean/std need {config.in_channels} values (one per input channel), "
                 f"got {len(config.mean)}/{len(config.std)}"
             )
-        from agriseg.weights.efficientnet_lite import LOCAL_LITE_ENCODERS
+        from agriseg.models.pretrained import LOCAL_LITE_ENCODERS
 
         local_lite = config.encoder_weights == "imagenet" and config.encoder in LOCAL_LITE_ENCODERS
         try:

@@ -1,0 +1,121 @@
+"""Image + label folders matched by file stem, with split lists."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from agriseg.crop.labels import LabelMode, read_label
+from agriseg.data.io import IMAGE_SUFFIXES, read_rgb
+
+
+def match_pairs(images: str | Path, labels: str | Path) -> dict[str, tuple[Path, Path]]:
+    """Pair image and label files by stem.
+
+    Raises:
+        FileNotFoundError: if a folder is missing.
+        ValueError: if no stem has both an image and a label.
+    """
+    images, labels = Path(images), Path(labels)
+    for d in (images, labels):
+        if not d.is_dir():
+            raise FileNotFoundError(f"{d}: folder not found")
+    imgs = {p.stem: p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    labs = {p.stem: p for p in labels.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    pairs = {s: (imgs[s], labs[s]) for s in sorted(imgs.keys() & labs.keys())}
+    if not pairs:
+        raise ValueError(f"no image in {images} has a label of the same name in {labels}")
+    return pairs
+
+
+def read_stem_list(path: str | Path) -> list[str]:
+    """Read a split file: one stem (or file name) per line; blank lines and ``#`` comments ignored."""
+    lines = Path(path).read_text().splitlines()
+    return [Path(s.strip()).stem for s in lines if s.strip() and not s.lstrip().startswith("#")]
+
+
+def split_stems(
+    stems: list[str], train_list: str | None, val_list: str | None, val_fraction: float, seed: int
+) -> tuple[list[str], list[str]]:
+    """Return (train, val) stems from split files or a seeded random split.
+
+    Raises:
+        ValueError: if a split file names a stem that has no image/label pair.
+    """
+    have = set(stems)
+    val = read_stem_list(val_list) if val_list else None
+    train = read_stem_list(train_list) if train_list else None
+    for name, lst in (("val_list", val), ("train_list", train)):
+        missing = sorted(set(lst or []) - have)
+        if missing:
+            raise ValueError(f"{name} names {len(missing)} stems without image+label, e.g. {missing[:3]}")
+    if val is None:
+        rng = random.Random(seed)
+        shuffled = stems[:]
+        rng.shuffle(shuffled)
+        val = sorted(shuffled[: max(1, round(len(stems) * val_fraction))])
+    if train is None:
+        train = [s for s in stems if s not in set(val)]
+    return train, val
+
+
+class CropSegDataset(Dataset):
+    """Field photos with class-id masks.
+
+    Items are dicts with ``image`` ``(3, H, W)`` float in [0, 1], ``mask`` ``(H, W)`` long, ``stem``.
+
+    Args:
+        pairs: stem -> (image path, label path).
+        stems: which stems to use.
+        label_mode: how label files encode classes.
+        colormap: colour -> class id for ``colormap`` mode.
+        transform: an albumentations transform applied to ``image``/``mask`` (uint8 HWC).
+        cache: keep decoded images in memory.
+    """
+
+    def __init__(
+        self,
+        pairs: dict[str, tuple[Path, Path]],
+        stems: list[str],
+        label_mode: LabelMode = "binary",
+        colormap: dict[str, int] | None = None,
+        transform: Callable | None = None,
+        cache: bool = True,
+    ) -> None:
+        self.items = [(s, *pairs[s]) for s in stems]
+        self.label_mode, self.colormap, self.transform = label_mode, colormap, transform
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Decoded (image uint8 HWC, mask uint8 HW) of item ``i``; checks that their sizes match."""
+        if self._cache is not None and i in self._cache:
+            return self._cache[i]
+        stem, ip, lp = self.items[i]
+        img, mask = read_rgb(ip), read_label(lp, self.label_mode, self.colormap)
+        if img.shape[:2] != mask.shape:
+            raise ValueError(
+                f"{lp}: label size {mask.shape[::-1]} differs from image {ip} {img.shape[1::-1]}"
+            )
+        if self._cache is not None:
+            self._cache[i] = (img, mask)
+        return img, mask
+
+    def __getitem__(self, i: int) -> dict:
+        img, mask = self.load(i)
+        if self.transform is not None:
+            out = self.transform(image=img, mask=mask)
+            img, mask = out["image"], out["mask"]
+        image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 255  # (3, H, W)
+        return {
+            "image": image,
+            "mask": torch.from_numpy(np.ascontiguousarray(mask)).long(),
+            "stem": self.items[i][0],
+        }

@@ -1,0 +1,66 @@
+"""Scoring predicted masks (or a model's predictions) against label files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from agriseg.crop.dataset import match_pairs
+from agriseg.crop.labels import LabelMode, read_label
+from agriseg.data.io import read_rgb
+from agriseg.metrics.segmentation import SegmentationMetrics
+
+
+def evaluate_folder(
+    images: str | Path,
+    masks: str | Path,
+    predict_fn: Callable[[str, np.ndarray], np.ndarray],
+    num_classes: int,
+    label_mode: LabelMode = "binary",
+    colormap: dict[str, int] | None = None,
+    boundary_ratio: float = 0.02,
+    class_names: list[str] | None = None,
+    progress: bool = True,
+) -> dict:
+    """Predict each image with a label of the same stem and accumulate mIoU / bIoU / accuracy.
+
+    ``predict_fn(stem, rgb)`` returns the class-id mask of one image.
+
+    Raises:
+        ValueError: naming the label file whose size differs from its image.
+    """
+    from tqdm import tqdm
+
+    pairs = match_pairs(images, masks)
+    metrics = SegmentationMetrics(num_classes, boundary_ratio, 255, class_names)
+    for stem, (ip, lp) in tqdm(pairs.items(), desc="evaluate", unit="img", disable=not progress):
+        rgb = read_rgb(ip)
+        truth = read_label(lp, label_mode, colormap)
+        if truth.shape != rgb.shape[:2]:
+            raise ValueError(
+                f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}"
+            )
+        pred = np.asarray(predict_fn(stem, rgb))
+        if pred.shape != truth.shape:
+            raise ValueError(
+                f"prediction for {stem} has size {pred.shape[::-1]}, its label {lp} {truth.shape[::-1]}"
+            )
+        metrics.update(pred, truth)
+    res = metrics.compute()
+    res["images_dir"], res["masks_dir"] = str(images), str(masks)
+    return res
+
+
+def format_table(res: dict) -> str:
+    """A plain-text report of :func:`evaluate_folder`'s result."""
+    lines = [
+        f"images: {res['images']}   boundary IoU dilation ratio: {res['boundary_ratio']}",
+        f"{'class':<16}{'IoU':>8}{'bIoU':>8}",
+    ]
+    for name, v in res["per_class_iou"].items():
+        lines.append(f"{name:<16}{100 * v:>8.2f}{100 * res['per_class_biou'][name]:>8.2f}")
+    lines.append(f"{'mean':<16}{100 * res['miou']:>8.2f}{100 * res['biou']:>8.2f}")
+    lines.append(f"pixel accuracy: {100 * res['pixel_accuracy']:.2f}")
+    return "\n".join(lines)

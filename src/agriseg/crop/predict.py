@@ -1,0 +1,258 @@
+"""Batch prediction of field photos: masks, overlays and a per-image summary."""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from agriseg.data.io import ImageReadError, read_rgb
+from agriseg.tiling import predict_tiled
+
+Precision = Literal["fp32", "bf16"]
+TTA = Literal["none", "flip", "flip+scale"]
+# extra inference sizes of "flip+scale", relative to long_side
+TTA_SCALES = (0.8, 1.25)
+
+
+@dataclass
+class Predictor:
+    """Runs a segmentation model on RGB images of any size.
+
+    Args:
+        model: a model taking ``(B, 3, H, W)`` in [0, 1] and returning logits.
+        num_classes: classes predicted by the model.
+        long_side: images are resized so their long side is this (0 = native); masks come back at full size.
+        tile: images larger than this (after resizing) are tiled with blending.
+        overlap: tile overlap fraction.
+        batch_size: images (or tiles) per forward pass.
+        precision: ``fp32`` or ``bf16`` autocast.
+        channels_last: use the channels-last memory format (default: 1.6x faster on this CPU, same masks).
+        device: torch device.
+        tta: test-time augmentation: ``none``; ``flip`` averages the probabilities of the photo and its
+            horizontal and vertical flips (3 passes); ``flip+scale`` also at 0.8x and 1.25x the size (9 passes).
+    """
+
+    model: nn.Module
+    num_classes: int
+    long_side: int = 640
+    tile: int = 1024
+    overlap: float = 0.25
+    batch_size: int = 4
+    precision: Precision = "fp32"
+    channels_last: bool = True
+    device: str = "cpu"
+    tta: TTA = "none"
+    _ready: bool = field(default=False, repr=False)
+
+    def _prepare(self) -> None:
+        if not self._ready:
+            self.model.eval().to(self.device)
+            if self.channels_last:
+                self.model.to(memory_format=torch.channels_last)
+            self._ready = True
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        ctx = (
+            torch.autocast(x.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
+        )
+        with ctx:
+            return self.model(x)
+
+    def to_tensor(self, rgb: np.ndarray) -> torch.Tensor:
+        """uint8 ``(H, W, 3)`` -> float ``(3, h, w)`` at the working size."""
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255)  # (3, H, W)
+        h, w = x.shape[-2:]
+        if self.long_side and max(h, w) != self.long_side:
+            s = self.long_side / max(h, w)
+            size = (max(1, round(h * s)), max(1, round(w * s)))
+            x = F.interpolate(x[None], size=size, mode="bilinear", antialias=s < 1, align_corners=False)[0]
+        return x
+
+    @torch.no_grad()
+    def probabilities(self, images: list[np.ndarray]) -> list[torch.Tensor]:
+        """Class probabilities ``(K, H, W)`` at each image's full size (averaged over TTA variants)."""
+        if self.tta == "none":
+            return self._probabilities(images, self.long_side)
+        sizes = [self.long_side]
+        if self.tta == "flip+scale":
+            base = self.long_side or max(images[0].shape[:2])
+            sizes += [round(base * f) for f in TTA_SCALES]
+        total: list[torch.Tensor] | None = None
+        n = 0
+        for size in sizes:
+            for axis in (None, 0, 1):  # identity, vertical flip (H), horizontal flip (W) of (H, W, 3)
+                flipped = images if axis is None else [np.flip(im, axis).copy() for im in images]
+                probs = self._probabilities(flipped, size)
+                if axis is not None:
+                    probs = [p.flip(axis + 1) for p in probs]  # (K, H, W): undo the flip
+                total = probs if total is None else [a + b for a, b in zip(total, probs, strict=True)]
+                n += 1
+        return [t / n for t in total]
+
+    def _probabilities(self, images: list[np.ndarray], long_side: int) -> list[torch.Tensor]:
+        self._prepare()
+        saved, self.long_side = self.long_side, long_side
+        try:
+            xs = [self.to_tensor(im) for im in images]
+        finally:
+            self.long_side = saved
+        out: list[torch.Tensor] = []
+        # images of one working size go through the model together; others one by one (tiled if large)
+        if len({tuple(x.shape) for x in xs}) == 1 and max(xs[0].shape[-2:]) <= self.tile:
+            probs = list(self._forward(torch.stack(xs)).float().softmax(1))
+        else:
+            probs = [
+                predict_tiled(self._forward, x, self.num_classes, self.tile, self.overlap, self.batch_size)
+                for x in xs
+            ]
+        for im, p in zip(images, probs, strict=True):
+            if p.shape[-2:] != im.shape[:2]:
+                p = F.interpolate(p[None], size=im.shape[:2], mode="bilinear", align_corners=False)[0]
+            out.append(p.cpu())
+        return out
+
+    def predict(self, image: np.ndarray) -> np.ndarray:
+        """Class-id mask ``(H, W)`` uint8 of one RGB image."""
+        return self.probabilities([image])[0].argmax(0).numpy().astype(np.uint8)
+
+
+def overlay(rgb: np.ndarray, classes: np.ndarray, alpha: float = 0.45) -> np.ndarray:
+    """Tint class pixels over the photo: vegetation / crop green, weed magenta, other classes cyan-ish."""
+    colours = np.array([[0, 0, 0], [0, 255, 0], [255, 0, 255], [0, 200, 255], [255, 200, 0]], np.float32)
+    out = rgb.astype(np.float32)
+    fg = classes > 0
+    col = colours[np.minimum(classes, len(colours) - 1)]
+    out[fg] = (1 - alpha) * out[fg] + alpha * col[fg]
+    return out.clip(0, 255).astype(np.uint8)
+
+
+def save_png_atomic(arr: np.ndarray, path: Path) -> None:
+    """Write a PNG via a temporary file + rename, so a killed run never leaves a half-written image."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+    Image.fromarray(arr).save(tmp)
+    os.replace(tmp, path)
+
+
+SUMMARY_FIELDS = ["file", "status", "width", "height", "vegetation_fraction", "seconds", "error"]
+
+
+def predict_files(
+    predictor: Predictor,
+    files: list[Path],
+    outdir: Path,
+    overwrite: bool = False,
+    strict: bool = False,
+    write_overlay: bool = True,
+    class_names: list[str] | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Predict every file; write ``<stem>_mask.png``, ``<stem>_overlay.png`` and ``summary.csv``.
+
+    ``<stem>_mask.png`` is 0/255 vegetation (every class but 0). A model with more than two classes also
+    writes ``<stem>_classes.png`` (class ids) and a ``<name>_fraction`` column per class in the summary
+    (e.g. ``crop_fraction``, ``weed_fraction``), named from ``class_names``.
+
+    Existing outputs are kept and reported as ``skipped`` unless ``overwrite`` (so re-running resumes).
+    A bad file is reported in the summary and the batch goes on, unless ``strict``.
+
+    Returns:
+        The summary rows.
+    """
+    from tqdm import tqdm
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict] = []
+    names = _unique_stems(files)
+    pending: list[tuple[Path, str, np.ndarray, float]] = []
+    k = predictor.num_classes
+    per_class = k > 2
+    labels = list(class_names) if class_names and len(class_names) == k else [f"class{i}" for i in range(k)]
+    class_fields = [f"{n}_fraction" for n in labels[1:]] if per_class else []
+
+    def flush() -> None:
+        if not pending:
+            return
+        t0 = time.perf_counter()
+        probs = predictor.probabilities([p[2] for p in pending])
+        per = (time.perf_counter() - t0) / len(pending)
+        for (f, stem, rgb, t_read), p in zip(pending, probs, strict=True):
+            classes = p.argmax(0).numpy().astype(np.uint8)
+            veg = classes > 0
+            counts = np.bincount(classes.ravel(), minlength=k) / classes.size
+            save_png_atomic(veg.astype(np.uint8) * 255, outdir / f"{stem}_mask.png")
+            if predictor.num_classes > 2:
+                save_png_atomic(classes, outdir / f"{stem}_classes.png")
+            if write_overlay:
+                save_png_atomic(overlay(rgb, classes), outdir / f"{stem}_overlay.png")
+            rows.append(
+                {
+                    "file": str(f),
+                    "status": "ok",
+                    "width": rgb.shape[1],
+                    "height": rgb.shape[0],
+                    "vegetation_fraction": round(float(veg.mean()), 6),
+                    "seconds": round(per + t_read, 4),
+                    "error": "",
+                    **{f: round(float(c), 6) for f, c in zip(class_fields, counts[1:], strict=False)},
+                }
+            )
+        pending.clear()
+
+    for f in tqdm(files, desc="predict", unit="img", disable=not progress):
+        stem = names[f]
+        if not overwrite and (outdir / f"{stem}_mask.png").is_file():
+            rows.append({"file": str(f), "status": "skipped", "error": "output exists (use --overwrite)"})
+            continue
+        t0 = time.perf_counter()
+        try:
+            rgb = read_rgb(f)
+        except ImageReadError as err:
+            if strict:
+                raise
+            rows.append({"file": str(f), "status": "error", "error": str(err)})
+            continue
+        if pending and pending[0][2].shape != rgb.shape:
+            flush()
+        pending.append((f, stem, rgb, time.perf_counter() - t0))
+        if len(pending) >= predictor.batch_size:
+            flush()
+    flush()
+    fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
+    write_csv_atomic(rows, outdir / "summary.csv", fields)
+    return rows
+
+
+def _unique_stems(files: list[Path]) -> dict[Path, str]:
+    """Output name per input: its stem, made unique when two inputs share one."""
+    seen: dict[str, int] = {}
+    out = {}
+    for f in files:
+        n = seen.get(f.stem, 0)
+        seen[f.stem] = n + 1
+        out[f] = f.stem if n == 0 else f"{f.stem}_{n}"
+    return out
+
+
+def write_csv_atomic(rows: list[dict], path: Path, fields: list[str]) -> None:
+    """Write rows as CSV via a temporary file + rename."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: r.get(k, "") for k in fields})
+    os.replace(tmp, path)

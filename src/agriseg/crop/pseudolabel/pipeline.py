@@ -1,0 +1,339 @@
+"""Batch pseudo-labelling: photos -> GGHT masks + per-image JSON records (+ overlays, plots).
+
+Output layout under ``outdir``::
+
+    masks/<stem>.png       0/1 index PNG (1 = vegetation), full image size
+    overlays/<stem>.jpg    photo with the mask tinted green (screening page thumbnails)
+    records/<stem>.json    per-image record: threshold, fitted curve, fit quality, full-coverage flag, ...
+    plots/<stem>.png       histogram + fitted curve (``plot=True``)
+    depth_cache/           Depth Anything estimates (``<stem>.<model-hash>.npy``), reused on re-runs
+    pseudolabels.json      the options and every record (what ``agriseg crop screen`` reads)
+
+A bad input (unreadable photo, missing depth file, depth of the wrong size, constant depth, NaNs) gives a
+record with ``status="error"`` and a message that starts with the offending path; the batch goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from agriseg.crop.pseudolabel.depth import (
+    DEFAULT_DEPTH_MODEL,
+    DepthConvention,
+    Detrend,
+    find_depth_file,
+    read_depth,
+    relief,
+)
+from agriseg.crop.pseudolabel.gght import GGHTConfig, GGHTResult, gght
+from agriseg.crop.pseudolabel.indices import INDICES, vegetation_index
+
+Source = Literal["index", "depth"]
+IndexChoice = Literal["exg", "exg_exr", "cive", "lab_a", "auto"]
+DEFAULT_INDEX: IndexChoice = "cive"
+
+
+@dataclass
+class PseudoLabelOptions:
+    """How pseudo-labels are made.
+
+    Attributes:
+        source: ``index`` (a vegetation index from RGB; needs no model) or ``depth``.
+        index: vegetation index for ``source="index"``; ``auto`` runs GGHT on all four indices and keeps,
+            per image, the one with the best fit quality (an unsupervised choice; about 3x slower).
+        depth_dir: folder of depth files matched by image stem (``source="depth"``); if None, depth is
+            estimated with ``depth_model``.
+        depth_model: Depth Anything V2 model id or local directory.
+        depth_convention: ``depth`` (larger = farther) or ``inverse`` (larger = nearer); None = ``depth``
+            for files, ``inverse`` for Depth Anything estimates.
+        detrend: remove the ground plane from depth (``plane``) or not (``none``).
+        depth_input_size: short side of the photo fed to Depth Anything.
+        device: torch device for depth estimation.
+        gght: the thresholding choices.
+        plot: save histogram plots.
+        overlays: save overlay JPEGs (needed by the screening page).
+        overlay_long_side: long side of overlay JPEGs (px).
+        overwrite: redo images that already have a record.
+    """
+
+    source: Source = "index"
+    index: IndexChoice = DEFAULT_INDEX
+    depth_dir: str | None = None
+    depth_model: str = DEFAULT_DEPTH_MODEL
+    depth_convention: DepthConvention | None = None
+    detrend: Detrend = "plane"
+    depth_input_size: int = 518
+    device: str = "cpu"
+    gght: GGHTConfig = field(default_factory=GGHTConfig)
+    plot: bool = False
+    overlays: bool = True
+    overlay_long_side: int = 480
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        if self.source not in ("index", "depth"):
+            raise ValueError(f"source must be index or depth, got {self.source!r}")
+        if self.index not in (*INDICES, "auto"):
+            raise ValueError(f"unknown index {self.index!r}; valid: {', '.join(INDICES)}, auto")
+
+
+def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """Read a photo reduced to about ``long_side`` px (JPEG DCT scaling, then area resize).
+
+    Returns:
+        ``(uint8 RGB (h, w, 3), full size (H, W))``.
+
+    Raises:
+        ValueError: starting with the path when the file is missing or unreadable.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        with Image.open(path) as im:
+            W, H = im.size
+            if long_side and max(W, H) > long_side:
+                s = long_side / max(W, H)
+                im.draft("RGB", (max(1, round(W * s)), max(1, round(H * s))))
+            im = im.convert("RGB")
+            arr = np.asarray(im)
+    except Exception as err:  # noqa: BLE001 - any decoder failure means a bad file
+        raise ValueError(f"{path}: unreadable image ({err})") from err
+    if long_side and max(arr.shape[:2]) > long_side:
+        s = long_side / max(arr.shape[:2])
+        size = (max(2, round(arr.shape[1] * s)), max(2, round(arr.shape[0] * s)))
+        arr = cv2.resize(arr, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(arr), (H, W)
+
+
+def index_pseudolabel(
+    rgb: np.ndarray,
+    index: IndexChoice = DEFAULT_INDEX,
+    cfg: GGHTConfig | None = None,
+    out_shape: tuple[int, int] | None = None,
+) -> tuple[GGHTResult, dict]:
+    """GGHT on a vegetation index of ``rgb`` ``(h, w, 3)``; the mask has ``out_shape`` (default ``(h, w)``).
+
+    Returns:
+        ``(result, extra record fields: index used and, for auto, every index's fit quality)``.
+    """
+    cfg = cfg or GGHTConfig()
+    names = list(INDICES) if index == "auto" else [index]
+    best: tuple[GGHTResult, str] | None = None
+    qualities: dict[str, float] = {}
+    errors: list[str] = []
+    for n in names:
+        try:
+            res = gght(vegetation_index(rgb, n), cfg, rgb=rgb, out_shape=out_shape)  # type: ignore[arg-type]
+        except ValueError as err:
+            errors.append(f"{n}: {err}")
+            continue
+        qualities[n] = round(res.quality, 6)
+        if best is None or res.quality > best[0].quality:
+            best = (res, n)
+    if best is None:
+        raise ValueError("; ".join(errors))
+    extra = {"index": best[1]}
+    if index == "auto":
+        extra["index_qualities"] = qualities
+    return best[0], extra
+
+
+class _DepthSource:
+    """Depth per image: a matched file, or a cached Depth Anything estimate."""
+
+    def __init__(self, opts: PseudoLabelOptions, outdir: Path) -> None:
+        self.opts, self.outdir = opts, outdir
+        self.estimator = None
+        if opts.depth_dir is None:
+            from agriseg.crop.pseudolabel.depth import DepthAnythingEstimator
+
+            self.estimator = DepthAnythingEstimator(opts.depth_model, opts.device, opts.depth_input_size)
+        self.convention: DepthConvention = opts.depth_convention or ("depth" if opts.depth_dir else "inverse")
+
+    def __call__(self, stem: str, rgb: np.ndarray, image_path: Path) -> tuple[np.ndarray, dict]:
+        if self.estimator is None:
+            p = find_depth_file(self.opts.depth_dir, stem)  # type: ignore[arg-type]
+            d = read_depth(p)
+            if d.shape != rgb.shape[:2]:
+                raise ValueError(
+                    f"{p}: depth is {d.shape[1]}x{d.shape[0]}, its image {image_path.name} is "
+                    f"{rgb.shape[1]}x{rgb.shape[0]} (sizes must match)"
+                )
+            return d, {"depth_file": str(p), "depth_convention": self.convention}
+        from agriseg.crop.pseudolabel.depth import cached_estimate
+
+        d, hit = cached_estimate(self.estimator, rgb, self.outdir / "depth_cache", stem)
+        return d, {
+            "depth_model": self.estimator.model_id,
+            "depth_cached": hit,
+            "depth_convention": self.convention,
+        }
+
+
+def _save_png(arr: np.ndarray, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+    cv2.imwrite(str(tmp), arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+    os.replace(tmp, path)
+
+
+def _save_json(obj: object, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1))
+    os.replace(tmp, path)
+
+
+def overlay_jpeg(rgb: np.ndarray, mask: np.ndarray, path: Path, long_side: int = 480) -> None:
+    """Write the photo with the mask tinted green and its outline drawn, at ``long_side`` px (atomic)."""
+    h, w = rgb.shape[:2]
+    s = min(1.0, long_side / max(h, w))
+    size = (max(1, round(w * s)), max(1, round(h * s)))
+    im = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if s < 1 else rgb.copy()
+    m = mask.astype(np.uint8)
+    if m.shape != im.shape[:2]:  # the photo may be a reduced copy of the mask's full size
+        m = cv2.resize(m, size, interpolation=cv2.INTER_NEAREST)
+    out = im.astype(np.float32)
+    fg = m > 0
+    out[fg] = 0.55 * out[fg] + 0.45 * np.array([0, 255, 0], np.float32)
+    out = out.clip(0, 255).astype(np.uint8)
+    contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    cv2.drawContours(out, contours, -1, (255, 0, 255), 1)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.jpg")
+    cv2.imwrite(str(tmp), cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    os.replace(tmp, path)
+
+
+def read_keep(path: str | Path) -> set[str]:
+    """Stems accepted in a screening export: ``{"accepted": [...]}`` or a plain JSON list (names or stems).
+
+    Raises:
+        FileNotFoundError / ValueError: naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: keep file not found")
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    items = data.get("accepted") if isinstance(data, dict) else data
+    if not isinstance(items, list):
+        raise ValueError(f"{path}: expected a list or an object with an 'accepted' list")
+    return {Path(str(s)).stem for s in items}
+
+
+def pseudolabel_files(
+    files: list[Path],
+    outdir: str | Path,
+    opts: PseudoLabelOptions | None = None,
+    keep: set[str] | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Pseudo-label every photo; write masks, overlays, records and ``pseudolabels.json``.
+
+    Args:
+        files: photos.
+        outdir: output folder.
+        opts: options.
+        keep: if given, only photos whose stem is in it are processed.
+        progress: show a tqdm bar.
+
+    Returns:
+        One record per photo (``status`` ok / skipped / error).
+    """
+    from tqdm import tqdm
+
+    from agriseg.data.io import read_rgb
+
+    opts = opts or PseudoLabelOptions()
+    out = Path(outdir)
+    for sub in (
+        ("masks", "records") + (("overlays",) if opts.overlays else ()) + (("plots",) if opts.plot else ())
+    ):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    if keep is not None:
+        files = [f for f in files if f.stem in keep]
+    depth_src = _DepthSource(opts, out) if opts.source == "depth" else None
+    records: list[dict] = []
+    seen: dict[str, int] = {}
+    for f in tqdm(files, desc=f"pseudolabel ({opts.source})", unit="img", disable=not progress):
+        n = seen.get(f.stem, 0)
+        seen[f.stem] = n + 1
+        stem = f.stem if n == 0 else f"{f.stem}_{n}"
+        rec_path = out / "records" / f"{stem}.json"
+        if not opts.overwrite and rec_path.is_file() and (out / "masks" / f"{stem}.png").is_file():
+            try:
+                rec = json.loads(rec_path.read_text())
+                rec["status"] = "skipped"
+                records.append(rec)
+                continue
+            except json.JSONDecodeError:
+                pass
+        t0 = time.perf_counter()
+        rec: dict = {"image": str(f), "stem": stem, "source": opts.source}
+        try:
+            if opts.source == "index":
+                small, full = read_rgb_for_index(f, opts.gght.fit_long_side)
+                res, extra = index_pseudolabel(small, opts.index, opts.gght, out_shape=full)
+                rgb_for_overlay = small
+            else:
+                rgb = read_rgb(f)
+                depth, extra = depth_src(stem, rgb, f)  # type: ignore[misc]
+                try:
+                    signal, valid = relief(
+                        depth, extra["depth_convention"], opts.detrend, source=extra.get("depth_file", str(f))
+                    )
+                    res = gght(signal, opts.gght, rgb=rgb, valid=valid)
+                except ValueError as err:
+                    src = extra.get("depth_file") or f"{f} (estimated depth)"
+                    msg = str(err)
+                    raise ValueError(msg if msg.startswith(src) else f"{src}: {msg}") from err
+                rgb_for_overlay = rgb
+            _save_png(res.mask.astype(np.uint8), out / "masks" / f"{stem}.png")
+            rec.update(extra)
+            rec.update(res.record())
+            rec.update(
+                {
+                    "status": "ok",
+                    "error": "",
+                    "width": int(res.mask.shape[1]),
+                    "height": int(res.mask.shape[0]),
+                    "mask": f"masks/{stem}.png",
+                }
+            )
+            if opts.overlays:
+                overlay_jpeg(
+                    rgb_for_overlay, res.mask, out / "overlays" / f"{stem}.jpg", opts.overlay_long_side
+                )
+                rec["overlay"] = f"overlays/{stem}.jpg"
+            if opts.plot:
+                from agriseg.crop.pseudolabel.plot import plot_histogram
+
+                plot_histogram(
+                    res, out / "plots" / f"{stem}.png", title=f"{stem} ({extra.get('index', opts.source)})"
+                )
+                rec["plot"] = f"plots/{stem}.png"
+        except (ValueError, FileNotFoundError, OSError) as err:
+            msg = str(err)
+            if not msg.startswith(str(f)) and "/" not in msg.split(":")[0]:
+                msg = f"{f}: {msg}"
+            rec.update({"status": "error", "error": msg})
+        rec["seconds"] = round(time.perf_counter() - t0, 4)
+        _save_json(rec, rec_path)
+        records.append(rec)
+    summary = {
+        "options": {**{k: v for k, v in asdict(opts).items() if k != "gght"}, "gght": asdict(opts.gght)},
+        "records": records,
+        "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "error")},
+    }
+    _save_json(summary, out / "pseudolabels.json")
+    return records

@@ -1,0 +1,511 @@
+"""Two-stage self-training on pseudo-labels (DepthCropSeg / DepthCropSeg++), and adapting to a new field.
+
+Stage 1 trains on pseudo-labels (and/or manual labels). The stage-1 model then predicts every training
+photo; a trimap keeps the pixels where prediction and pseudo-label agree and sets the rest to 255
+(optionally also a band around the pseudo-mask boundary and low-confidence pixels); stage 2 trains with
+``ignore_index=255`` (by default fine-tuning the stage-1 model, as DepthCropSeg does). The ignored share of
+each image is recorded. Both stages use :func:`agriseg.crop.train.train_crop`.
+
+Model selection is annotation-free: a seeded share of the photo pool is held out and the best epoch is
+picked on its pseudo-labels (stage 1) or trimaps (stage 2). True labels, when given in ``evaluate``, are
+only used to score the finished models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from agriseg.config import StrictModel
+from agriseg.crop.config import DataConfig, TrainConfig
+from agriseg.models.config import ModelConfig
+
+Stage2Init = Literal["stage1", "scratch"]
+Combine = Literal["none", "agree", "confident"]
+
+
+
+class PseudoSpec(StrictModel):
+    """How pseudo-labels are made (see :class:`agriseg.crop.pseudolabel.pipeline.PseudoLabelOptions`)."""
+
+    source: Literal["index", "depth"] = "index"
+    index: Literal["exg", "exg_exr", "cive", "lab_a", "auto"] = "cive"
+    depth_dir: str | None = None
+    depth_model: str = "depth-anything/Depth-Anything-V2-Small-hf"
+    depth_convention: Literal["depth", "inverse"] | None = None
+    detrend: Literal["plane", "none"] = "plane"
+    gght: dict = {}  # GGHTConfig field overrides, e.g. {"sigmoid": "erf", "point": "knee"}
+
+
+class TrimapSpec(StrictModel):
+    """Which pixels stage 2 ignores (255)."""
+
+    boundary_px: int = Field(0, ge=0)  # also ignore this many px either side of the pseudo-mask boundary
+    min_confidence: float = Field(0.0, ge=0.0, le=1.0)  # also ignore pixels whose top probability is lower
+    keep_manual: bool = True  # manual labels are trusted: never turned into 255
+
+
+class DataSpec(StrictModel):
+    """Augmentation and sampling (the folders are managed by self-training)."""
+
+    crop_size: int = 256
+    scale_min: float = 0.35
+    scale_max: float = 1.0
+    augment: Literal["none", "mild", "strong"] = "strong"
+    cache: bool = True
+
+
+class EvalSpec(StrictModel):
+    """True labels used only to score finished models."""
+
+    images: str
+    labels: str
+    stems: str | None = None  # a stem list file; None = every image with a label
+    label_mode: Literal["binary", "index", "colormap"] = "binary"
+    colormap: dict[str, int] = {}
+    boundary_ratio: float = 0.02
+
+
+class SelfTrainConfig(StrictModel):
+    """A whole ``agriseg crop selftrain`` run."""
+
+    name: str = "selftrain"
+    output_dir: str = "runs/crop/selftrain"
+    images: str  # folder of photos (the unlabelled pool)
+    exclude_list: str | None = None  # stems never used for training (e.g. a held-out evaluation split)
+    select_fraction: float = Field(0.1, gt=0.0, lt=0.5)  # share of the pool held out for model selection
+    keep: str | None = None  # screening export (accepted.json): only these photos are trained on
+    manual_labels: str | None = None  # optional manual label folder (matched by stem), used in both stages
+    manual_label_mode: Literal["binary", "index", "colormap"] = "binary"
+    manual_colormap: dict[str, int] = {}
+    pseudo: PseudoSpec = PseudoSpec()
+    model: ModelConfig = ModelConfig()
+    data: DataSpec = DataSpec()
+    train: TrainConfig = TrainConfig()
+    stage1_epochs: int = Field(8, ge=1)
+    stage2_epochs: int = Field(8, ge=0)  # 0 = stop after stage 1
+    stage2_init: Stage2Init = "stage1"
+    init_model: str | None = None  # start stage 1 from this agriseg model (e.g. "default" when adapting)
+    trimap: TrimapSpec = TrimapSpec()
+    evaluate: EvalSpec | None = None
+
+
+def load_selftrain_config(path: str | Path) -> SelfTrainConfig:
+    """Load and validate a self-training YAML (paths relative to the working directory, like ``train``)."""
+    from agriseg.config import load_config
+
+    return load_config(path, SelfTrainConfig)  # type: ignore[return-value]
+
+
+def _write_index_png(arr: np.ndarray, path: Path) -> None:
+    import cv2
+
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
+    cv2.imwrite(str(tmp), arr.astype(np.uint8))
+    os.replace(tmp, path)
+
+
+def _write_json(obj: object, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=1, default=float))
+    os.replace(tmp, path)
+
+
+def make_trimap(
+    pseudo: np.ndarray, probs: np.ndarray, spec: TrimapSpec | None = None, depth_ok: np.ndarray | None = None
+) -> np.ndarray:
+    """Stage-2 label: the pseudo-label where the stage-1 prediction agrees, 255 elsewhere.
+
+    Args:
+        pseudo: ``(H, W)`` uint8 class ids (255 = already ignored).
+        probs: ``(K, H, W)`` stage-1 class probabilities.
+        spec: extra ignore rules (boundary band, minimum confidence).
+        depth_ok: optional ``(H, W)`` bool; pixels where it is False are ignored too (depth-guided).
+
+    Returns:
+        ``(H, W)`` uint8 trimap.
+    """
+    import cv2
+
+    spec = spec or TrimapSpec()
+    pred = probs.argmax(0).astype(np.uint8)  # (H, W)
+    tri = np.where(pred == pseudo, pseudo, 255).astype(np.uint8)
+    if spec.min_confidence > 0:
+        tri[probs.max(0) < spec.min_confidence] = 255
+    if spec.boundary_px > 0:
+        fg = (pseudo == 1).astype(np.uint8)
+        k = np.ones((2 * spec.boundary_px + 1,) * 2, np.uint8)
+        band = cv2.dilate(fg, k) != cv2.erode(fg, k)
+        tri[band] = 255
+    if depth_ok is not None:
+        tri[~depth_ok] = 255
+    return tri
+
+
+def score_model(
+    model_path: str | Path, spec: EvalSpec, long_side: int | None = None, progress: bool = True
+) -> dict:
+    """mIoU / bIoU of a model against true labels (``spec``), with the model's inference size."""
+    from tqdm import tqdm
+
+    from agriseg.crop.dataset import match_pairs, read_stem_list
+    from agriseg.crop.labels import read_label
+    from agriseg.crop.predict import Predictor
+    from agriseg.data.io import read_rgb
+    from agriseg.metrics import SegmentationMetrics
+    from agriseg.models.io import load_model
+
+    model, cfg = load_model(model_path)
+    pred = Predictor(model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side)
+    pairs = match_pairs(spec.images, spec.labels)
+    stems = read_stem_list(spec.stems) if spec.stems else list(pairs)
+    missing = [s for s in stems if s not in pairs]
+    if missing:
+        raise ValueError(f"{spec.stems}: {len(missing)} stems have no image+label, e.g. {missing[:3]}")
+    m = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names)
+    for s in tqdm(stems, desc="score", unit="img", disable=not progress):
+        ip, lp = pairs[s]
+        m.update(pred.predict(read_rgb(ip)), read_label(lp, spec.label_mode, spec.colormap or None))
+    res = m.compute()
+    res["model"] = str(model_path)
+    return res
+
+
+class SelfTrainer:
+    """Runs the stages of a :class:`SelfTrainConfig`; each step's outputs land under ``output_dir``.
+
+    Layout: ``pseudo/`` (pseudolabel outputs), ``labels/stage1`` (pseudo + manual labels), ``stage1/``
+    (train_crop run), ``labels/stage2`` (trimaps), ``labels/stage2_trimap_stats.json``, ``stage2/``,
+    ``train_stems.txt`` / ``select_stems.txt``, ``model.safetensors`` (final), ``selftrain_report.json``.
+    """
+
+    def __init__(self, cfg: SelfTrainConfig, progress: bool = True) -> None:
+        self.cfg, self.progress = cfg, progress
+        self.out = Path(cfg.output_dir)
+        self.report: dict = {"name": cfg.name, "config": cfg.model_dump()}
+
+    # --- pool and pseudo-labels -------------------------------------------------------------------
+    def pool(self) -> list[Path]:
+        """Photos used for training: the image folder minus ``exclude_list``, restricted to ``keep``."""
+        from agriseg.crop.dataset import read_stem_list
+        from agriseg.crop.pseudolabel.pipeline import read_keep
+        from agriseg.data.io import list_images
+
+        files = list_images([self.cfg.images])
+        if self.cfg.exclude_list:
+            ex = set(read_stem_list(self.cfg.exclude_list))
+            files = [f for f in files if f.stem not in ex]
+        if self.cfg.keep:
+            keep = read_keep(self.cfg.keep)
+            files = [f for f in files if f.stem in keep]
+        if len(files) < 2:
+            raise ValueError(
+                f"{self.cfg.images}: only {len(files)} photos left to train on (after exclude/keep)"
+            )
+        return files
+
+    def pseudolabel(self, files: list[Path]) -> dict[str, Path]:
+        """Pseudo-label the pool (resumable); returns stem -> mask path of the successful ones."""
+        from agriseg.crop.pseudolabel.gght import GGHTConfig
+        from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files
+
+        p = self.cfg.pseudo
+        opts = PseudoLabelOptions(
+            source=p.source,
+            index=p.index,
+            depth_dir=p.depth_dir,
+            depth_model=p.depth_model,
+            depth_convention=p.depth_convention,
+            detrend=p.detrend,
+            gght=GGHTConfig(**p.gght),
+        )
+        recs = pseudolabel_files(files, self.out / "pseudo", opts, progress=self.progress)
+        bad = [r for r in recs if r["status"] == "error"]
+        self.report["pseudolabel"] = {
+            "ok": len(recs) - len(bad),
+            "errors": [r["error"] for r in bad],
+            "full_coverage": sum(bool(r.get("full_coverage")) for r in recs),
+        }
+        return {r["stem"]: self.out / "pseudo" / r["mask"] for r in recs if r["status"] in ("ok", "skipped")}
+
+    def stage1_labels(self, masks: dict[str, Path]) -> Path:
+        """Write stage-1 labels (pseudo masks, manual labels where given) as index PNGs."""
+        from agriseg.crop.labels import read_label
+        from agriseg.data.io import IMAGE_SUFFIXES
+
+        d = self.out / "labels" / "stage1"
+        d.mkdir(parents=True, exist_ok=True)
+        manual: dict[str, Path] = {}
+        if self.cfg.manual_labels:
+            md = Path(self.cfg.manual_labels)
+            if not md.is_dir():
+                raise FileNotFoundError(f"{md}: manual label folder not found")
+            manual = {q.stem: q for q in md.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES}
+        for stem, mp in masks.items():
+            dst = d / f"{stem}.png"
+            if stem in manual:
+                lab = read_label(manual[stem], self.cfg.manual_label_mode, self.cfg.manual_colormap or None)
+                _write_index_png(lab, dst)
+            else:
+                shutil.copyfile(mp, dst)
+        self.manual_stems = sorted(set(manual) & set(masks))
+        return d
+
+    def split(self, stems: list[str]) -> tuple[Path, Path]:
+        """Seeded train / selection split of the pool, written as stem lists."""
+        stems = sorted(stems)
+        rng = random.Random(self.cfg.train.seed)
+        sel = sorted(rng.sample(stems, max(1, round(len(stems) * self.cfg.select_fraction))))
+        train = [s for s in stems if s not in set(sel)]
+        tl, sl = self.out / "train_stems.txt", self.out / "select_stems.txt"
+        self.out.mkdir(parents=True, exist_ok=True)
+        tl.write_text("\n".join(train) + "\n")
+        sl.write_text("\n".join(sel) + "\n")
+        return tl, sl
+
+    # --- stages -----------------------------------------------------------------------------------
+    def stage_config(self, stage: int, labels: Path, train_list: Path, select_list: Path):  # noqa: ANN201
+        """The :class:`CropTrainConfig` of one stage."""
+        from agriseg.crop.config import CropTrainConfig
+
+        d = self.cfg.data
+        return CropTrainConfig(
+            name=f"{self.cfg.name}-stage{stage}",
+            output_dir=str(self.out / f"stage{stage}"),
+            model=self.cfg.model,
+            data=DataConfig(
+                images=self.cfg.images,
+                labels=str(labels),
+                train_list=str(train_list),
+                val_list=str(select_list),
+                label_mode="index",
+                crop_size=d.crop_size,
+                scale_min=d.scale_min,
+                scale_max=d.scale_max,
+                augment=d.augment,
+                cache=d.cache,
+            ),
+            train=self.cfg.train,
+        )
+
+    def train_stage(
+        self, stage: int, labels: Path, tl: Path, sl: Path, epochs: int, init: str | None
+    ) -> dict:
+        from agriseg.crop.train import train_crop
+
+        cfg = self.stage_config(stage, labels, tl, sl)
+        cfg.train = cfg.train.model_copy(update={"init_weights": init})
+        res = train_crop(cfg, max_epochs=epochs)
+        info = {
+            "model": res["model"],
+            "select_on_pseudo": {k: float(v) for k, v in res["val"].items()},
+            "epochs": epochs,
+            "init": init or cfg.model.encoder_weights,
+        }
+        if self.cfg.evaluate is not None:
+            info["evaluate"] = score_model(res["model"], self.cfg.evaluate, progress=self.progress)
+        self.report[f"stage{stage}"] = info
+        _write_json(self.report, self.out / "selftrain_report.json")
+        return info
+
+    def trimaps(self, model_path: str, labels1: Path, stems: list[str]) -> Path:
+        """Stage-1 predictions vs stage-1 labels -> trimaps in ``labels/stage2``; stats per image."""
+        from tqdm import tqdm
+
+        from agriseg.crop.labels import read_label
+        from agriseg.crop.predict import Predictor
+        from agriseg.data.io import list_images, read_rgb
+        from agriseg.models.io import load_model
+
+        model, mcfg = load_model(model_path)
+        pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)
+        images = {f.stem: f for f in list_images([self.cfg.images])}
+        d = self.out / "labels" / "stage2"
+        d.mkdir(parents=True, exist_ok=True)
+        stats: dict[str, float] = {}
+        manual = set(getattr(self, "manual_stems", []))
+        for s in tqdm(stems, desc="trimaps", unit="img", disable=not self.progress):
+            lab = read_label(labels1 / f"{s}.png", "index")
+            if s in manual and self.cfg.trimap.keep_manual:
+                tri = lab
+            else:
+                probs = pred.probabilities([read_rgb(images[s])])[0].numpy()  # (K, H, W)
+                tri = make_trimap(lab, probs, self.cfg.trimap)
+            _write_index_png(tri, d / f"{s}.png")
+            stats[s] = round(float((tri == 255).mean()), 6)
+        vals = np.array(list(stats.values()))
+        summary = {
+            "mean_ignored": float(vals.mean()),
+            "median_ignored": float(np.median(vals)),
+            "max_ignored": float(vals.max()),
+            "per_image": stats,
+        }
+        _write_json(summary, self.out / "labels" / "stage2_trimap_stats.json")
+        self.report["trimap"] = {k: v for k, v in summary.items() if k != "per_image"}
+        return d
+
+    def run(self, labels1: Path | None = None) -> dict:
+        """Pseudo-label (unless ``labels1`` is given), train stage 1, build trimaps, train stage 2."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        if labels1 is None:
+            masks = self.pseudolabel(self.pool())
+            labels1 = self.stage1_labels(masks)
+        stems = sorted(p.stem for p in labels1.glob("*.png"))
+        tl, sl = self.split(stems)
+        s1 = self.train_stage(1, labels1, tl, sl, self.cfg.stage1_epochs, self.cfg.init_model)
+        final = s1["model"]
+        if self.cfg.stage2_epochs > 0:
+            labels2 = self.trimaps(s1["model"], labels1, stems)
+            init = s1["model"] if self.cfg.stage2_init == "stage1" else None
+            final = self.train_stage(2, labels2, tl, sl, self.cfg.stage2_epochs, init)["model"]
+        dst = self.out / "model.safetensors"
+        tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
+        shutil.copyfile(final, tmp)
+        os.replace(tmp, dst)
+        self.report["model"] = str(dst)
+        _write_json(self.report, self.out / "selftrain_report.json")
+        return self.report
+
+
+def selftrain(cfg: SelfTrainConfig, progress: bool = True) -> dict:
+    """Run two-stage self-training; returns the report (also in ``output_dir/selftrain_report.json``)."""
+    return SelfTrainer(cfg, progress).run()
+
+
+def combine_with_model(
+    pseudo: np.ndarray, probs: np.ndarray, how: Combine = "agree", confidence: float = 0.9
+) -> np.ndarray:
+    """Merge an index/depth pseudo-label with a model's probabilities ``(K, H, W)``.
+
+    ``none``: the pseudo-label. ``agree``: the pseudo-label where the model's prediction agrees, 255
+    elsewhere. ``confident``: the model's class where its top probability >= ``confidence``, else the
+    pseudo-label.
+    """
+    if how == "none":
+        return pseudo
+    pred = probs.argmax(0).astype(np.uint8)
+    if how == "agree":
+        return np.where(pred == pseudo, pseudo, 255).astype(np.uint8)
+    if how == "confident":
+        return np.where(probs.max(0) >= confidence, pred, pseudo).astype(np.uint8)
+    raise ValueError(f"unknown combine mode {how!r}; valid: none, agree, confident")
+
+
+def adapt(
+    photos: list[Path],
+    output: str | Path,
+    base_model: str = "default",
+    pseudo: PseudoSpec | None = None,
+    combine: Combine = "agree",
+    confidence: float = 0.9,
+    keep: str | None = None,
+    stage1_epochs: int = 4,
+    stage2_epochs: int = 4,
+    train: TrainConfig | None = None,
+    data: DataSpec | None = None,
+    workdir: str | Path | None = None,
+    evaluate: EvalSpec | None = None,
+    progress: bool = True,
+) -> dict:
+    """Adapt a model to a new field from unlabelled photos and write the adapted model to ``output``.
+
+    Pseudo-labels the photos (index or depth), merges them with the base model's own predictions
+    (``combine``), then runs two-stage self-training starting from the base model's weights.
+
+    Returns:
+        The self-training report, with ``base_evaluate`` (the base model's score) when ``evaluate`` is given.
+    """
+    from tqdm import tqdm
+
+    from agriseg.crop.labels import read_label
+    from agriseg.crop.predict import Predictor
+    from agriseg.data.io import read_rgb
+    from agriseg.models.io import load_model, resolve
+
+    output = Path(output)
+    work = Path(workdir) if workdir else output.with_name(f"{output.stem}_adapt")
+    img_dir = work / "images"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    names: dict[str, Path] = {}
+    for f in photos:
+        stem = f.stem if f.stem not in names else f"{f.stem}_{len(names)}"
+        names[stem] = f
+        link = img_dir / f"{stem}{f.suffix.lower()}"
+        if not link.exists():
+            try:
+                os.symlink(f.resolve(), link)
+            except OSError:
+                shutil.copyfile(f, link)
+    base_path = str(resolve(base_model))
+    model, mcfg = load_model(base_path)
+    cfg = SelfTrainConfig(
+        name=f"adapt-{output.stem}",
+        output_dir=str(work),
+        images=str(img_dir),
+        keep=keep,
+        pseudo=pseudo or PseudoSpec(),
+        model=mcfg.model_copy(update={"encoder_weights": None}),
+        data=data or DataSpec(),
+        train=train or TrainConfig(),
+        stage1_epochs=stage1_epochs,
+        stage2_epochs=stage2_epochs,
+        init_model=base_path,
+        evaluate=evaluate,
+    )
+    trainer = SelfTrainer(cfg, progress)
+    masks = trainer.pseudolabel(trainer.pool())
+    labels1 = trainer.stage1_labels(masks)
+    if combine != "none":
+        pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)
+        for stem in tqdm(sorted(masks), desc=f"combine ({combine})", unit="img", disable=not progress):
+            lab = read_label(labels1 / f"{stem}.png", "index")
+            probs = pred.probabilities([read_rgb(names.get(stem, img_dir / stem))])[0].numpy()
+            _write_index_png(combine_with_model(lab, probs, combine, confidence), labels1 / f"{stem}.png")
+    if evaluate is not None:
+        trainer.report["base_evaluate"] = score_model(base_path, evaluate, progress=progress)
+    report = trainer.run(labels1)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
+    shutil.copyfile(report["model"], tmp)
+    os.replace(tmp, output)
+    report["adapted_model"] = str(output)
+    _write_json(report, work / "selftrain_report.json")
+    return report
+
+
+def depth_guided_postprocess(
+    pred: np.ndarray, depth_mask: np.ndarray, min_support: float = 0.3
+) -> np.ndarray:
+    """DepthCropSeg's optional post-processing: drop predicted plants that the depth map does not support.
+
+    Each connected component of the predicted foreground is kept only if at least ``min_support`` of its
+    pixels are foreground in the depth pseudo-mask (raised above the ground); background is unchanged.
+
+    Args:
+        pred: ``(H, W)`` predicted class ids (1 = vegetation).
+        depth_mask: ``(H, W)`` bool depth pseudo-mask (e.g. GGHT on depth relief).
+        min_support: minimum share of a component's pixels that depth must confirm.
+
+    Returns:
+        ``(H, W)`` uint8 cleaned prediction.
+    """
+    import cv2
+
+    fg = (pred == 1).astype(np.uint8)
+    n, lab = cv2.connectedComponents(fg, connectivity=8)
+    if n <= 1:
+        return pred.astype(np.uint8)
+    area = np.bincount(lab.ravel(), minlength=n)
+    support = np.bincount(lab.ravel(), weights=depth_mask.ravel().astype(np.float64), minlength=n)
+    keep = support >= min_support * np.maximum(area, 1)
+    keep[0] = False
+    out = pred.astype(np.uint8).copy()
+    out[(fg > 0) & ~keep[lab]] = 0
+    return out

@@ -1,0 +1,141 @@
+"""``train``: run a crop-segmentation config end to end and export the best or the last model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import albumentations as A
+import cv2
+import lightning as L
+from torch.utils.data import DataLoader
+
+from agriseg.crop.config import CropTrainConfig, DataConfig
+from agriseg.crop.dataset import CropSegDataset, match_pairs, split_stems
+from agriseg.crop.transforms import train_transform
+from agriseg.data.loaders import train_loader
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int | None = None) -> dict:
+    """Train, keep the best and the last checkpoint, export one of them (``train.export``) as safetensors.
+
+    Args:
+        cfg: the run config.
+        resume: a Lightning checkpoint (e.g. ``<output_dir>/last.ckpt``) to continue from.
+        max_epochs: override ``cfg.train.epochs``.
+
+    Returns:
+        ``{"best_checkpoint", "model", "val"}``: the exported checkpoint, the safetensors file and that
+        checkpoint's validation metrics.
+    """
+    import torch
+    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+    from lightning.pytorch.loggers import CSVLogger
+
+    from agriseg.crop.task import SegmentationTask
+    from agriseg.models.io import save_model
+
+    t = cfg.train
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    L.seed_everything(t.seed, workers=True)
+    out = Path(cfg.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side)
+    (out / "split.json").write_text(json.dumps({"train": dm.train_stems, "val": dm.val_stems}, indent=1))
+    task = SegmentationTask(cfg.model_dump())
+    if t.init_weights and resume is None:
+        init_from(task.model, t.init_weights, cfg.model.in_channels)
+    ckpt = ModelCheckpoint(
+        dirpath=out, filename="best-{epoch:02d}", monitor="val/miou", mode="max", save_last=True, save_top_k=1
+    )
+    trainer = L.Trainer(
+        max_epochs=max_epochs or t.epochs,
+        accelerator=t.accelerator,
+        precision=t.precision,
+        callbacks=[ckpt, LearningRateMonitor("step")],
+        logger=CSVLogger(out, name="logs"),
+        limit_train_batches=t.limit_train_batches,
+        check_val_every_n_epoch=t.val_every,
+        log_every_n_steps=5,
+        deterministic=False,
+        max_time={"minutes": t.max_minutes} if t.max_minutes else None,
+    )
+    trainer.fit(task, datamodule=dm, ckpt_path=resume)
+    exported = ckpt.last_model_path if t.export == "last" else (ckpt.best_model_path or ckpt.last_model_path)
+    state = torch.load(exported, map_location="cpu", weights_only=True)
+    task.load_state_dict(state["state_dict"])
+    val = trainer.validate(task, datamodule=dm, verbose=False)[0]
+    model_path = out / "model.safetensors"
+    save_model(task.model, cfg.model, model_path, extra={"val": val, "train_config": cfg.model_dump_json()})
+    return {"best_checkpoint": exported, "model": str(model_path), "val": val}
+
+
+def init_from(model: nn.Module, path: str, in_channels: int) -> list[str]:
+    """Start ``model`` from an agriseg model file (warm start / fine-tuning).
+
+    Every tensor is copied. Only the 1x1 classification head may differ (another number of classes, e.g. a
+    crop/weed model started from the vegetation model): it then keeps its fresh initialisation.
+
+    Returns:
+        The names of the tensors that were not copied (empty, or the head's).
+
+    Raises:
+        ValueError: naming ``path``, when anything but the head does not fit.
+    """
+    from agriseg.models.io import load_model
+
+    init, _ = load_model(path, in_channels)
+    src, own = init.state_dict(), model.state_dict()
+    misfit = sorted(k for k in own if k not in src or src[k].shape != own[k].shape)
+    if any(not k.startswith("head.") for k in misfit) or set(src) - set(own):
+        extra = sorted(set(src) - set(own))
+        raise ValueError(
+            f"{path}: its weights do not fit this run's model config "
+            f"(missing or reshaped: {misfit[:5]}, unexpected: {extra[:5]})"
+        )
+    model.load_state_dict({k: v for k, v in src.items() if k not in misfit}, strict=False)
+    return misfit
+
+
+class _ResizeImageOnly:
+    """Validation transform: resize the image to the model's inference size, keep the full-size mask."""
+
+    def __init__(self, long_side: int) -> None:
+        self.resize = A.LongestMaxSize(max_size=long_side, interpolation=cv2.INTER_AREA) if long_side else None
+
+    def __call__(self, image, mask):  # noqa: ANN001, ANN204 - albumentations-style call
+        return {"image": self.resize(image=image)["image"] if self.resize else image, "mask": mask}
+
+
+class CropDataModule(L.LightningDataModule):
+    """Train/val loaders from a :class:`DataConfig`.
+
+    Args:
+        data: the data config.
+        batch_size: training batch size.
+        num_workers: loader worker processes.
+        seed: seed of the random split.
+        infer_long_side: validation images are resized to this long side (0 = native).
+    """
+
+    def __init__(self, data: DataConfig, batch_size: int, num_workers: int, seed: int, infer_long_side: int) -> None:
+        super().__init__()
+        self.cfg, self.batch_size, self.num_workers = data, batch_size, num_workers
+        pairs = match_pairs(data.images, data.labels)
+        self.train_stems, self.val_stems = split_stems(
+            list(pairs), data.train_list, data.val_list, data.val_fraction, seed
+        )
+        kw = {"label_mode": data.label_mode, "colormap": data.colormap, "cache": data.cache}
+        tf = train_transform(data.crop_size, (data.scale_min, data.scale_max), data.augment)
+        self.train_set = CropSegDataset(pairs, self.train_stems, transform=tf, **kw)
+        self.val_set = CropSegDataset(pairs, self.val_stems, transform=_ResizeImageOnly(infer_long_side), **kw)
+
+    def train_dataloader(self) -> DataLoader:
+        return train_loader(self.train_set, self.batch_size, self.num_workers)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.val_set, batch_size=1, num_workers=0)

@@ -1,8 +1,0 @@
-"""Running scene-scale field mapping over many scenes: serial, or Dask tasks on a distributed cluster."""
-
-from __future__ import annotations
-
-from agriseg.engine.runner import merge_fields, run_dask, run_map, run_serial
-from agriseg.engine.scene import SceneJob, run_scene
-
-__all__ = ["SceneJob", "merge_fields", "run_dask", "run_map", "run_scene", "run_serial"]

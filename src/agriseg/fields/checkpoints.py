@@ -1,0 +1,334 @@
+"""ftw-tools / PRUE checkpoints in agriseg: import, and export as safetensors or ONNX.
+
+Released PRUE / FTW-baseline checkpoints are Lightning ``.ckpt`` files of ftw-tools'
+``CustomSemanticSegmentationTask``: ``state_dict`` keys ``model.encoder.*``, ``model.decoder.*``,
+``model.segmentation_head.*`` of ``smp.Unet(encoder_name=<backbone>, in_channels=8, classes=3)`` and
+``hyper_parameters`` with ``model``, ``backbone``, ``in_channels``, ``num_classes``, ``loss``,
+``class_weights``, ``ignore_index``. They load into agriseg's ``smp_unet`` architecture unchanged (same
+modules, same logits). Checkpoints written by ``agriseg fields train`` have the same layout.
+
+Public API (used by scene inference too):
+
+- :func:`load_ftw_checkpoint` - ``.ckpt`` -> ``(model, ModelConfig, info)``; read with ``weights_only=True``.
+- :func:`load_fields_model` - any of ``.ckpt`` / agriseg ``.safetensors`` -> ``(model, ModelConfig, info)``.
+- :func:`import_ftw_checkpoint` - ``.ckpt`` -> agriseg ``.safetensors`` (+ config in its metadata).
+- :func:`export_onnx` - a model -> ``.onnx`` (dynamic batch / height / width), checked with onnxruntime.
+
+Model inputs are what FTW feeds: 8 channels, window A then B (``info["windows"]``; see
+:mod:`agriseg.fields.sentinel2`), reflectance x10000 divided by ``info["divisor"]`` (3000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from agriseg.fields.config import PreprocessSpec
+from agriseg.models.config import ModelConfig
+from agriseg.models.io import ModelLoadError, atomic_path, save_model
+
+FTW_PREFIXES = ("model.encoder.", "model.decoder.", "model.segmentation_head.")
+FTW_CLASS_NAMES = {2: ["background", "field"], 3: ["background", "field", "boundary"]}
+
+
+def read_ftw_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Read an ftw-tools / PRUE Lightning checkpoint safely.
+
+    Returns:
+        ``(state_dict without the "model." prefix, hyper_parameters)``.
+
+    Raises:
+        ModelLoadError: missing file, a file ``torch.load(weights_only=True)`` refuses, or not an FTW
+            checkpoint (no ``state_dict`` with ``model.encoder/decoder/segmentation_head`` keys).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: checkpoint not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - pickle errors, zip errors, weights_only refusals
+        raise ModelLoadError(
+            f"{path}: cannot read as a checkpoint with weights_only=True ({type(err).__name__}: {err})"
+        ) from err
+    sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
+    if not isinstance(sd, dict):
+        raise ModelLoadError(f"{path}: not an FTW checkpoint (no 'state_dict'; expected a Lightning .ckpt)")
+    missing = [p for p in FTW_PREFIXES if not any(k.startswith(p) for k in sd)]
+    if missing:
+        raise ModelLoadError(
+            f"{path}: not an FTW/PRUE smp.Unet checkpoint "
+            f"(no state_dict keys starting with {', '.join(missing)})"
+        )
+    weights = {k.removeprefix("model."): v for k, v in sd.items() if k.startswith(FTW_PREFIXES)}
+    hp = ckpt.get("hyper_parameters") or {}
+    return weights, dict(hp)
+
+
+def _infer_from_weights(sd: dict[str, torch.Tensor]) -> tuple[int, int]:
+    stem = next(v for k, v in sd.items() if k.startswith("encoder.") and v.ndim == 4)
+    head = sd.get("segmentation_head.0.weight")
+    if head is None:
+        raise ModelLoadError("checkpoint has no segmentation_head.0.weight")
+    return int(stem.shape[1]), int(head.shape[0])
+
+
+def ftw_model_config(hp: dict[str, Any], sd: dict[str, torch.Tensor], path: str | Path = "") -> ModelConfig:
+    """The agriseg :class:`ModelConfig` (``arch="smp_unet"``) of an FTW checkpoint's hyperparameters.
+
+    Raises:
+        ModelLoadError: an architecture other than ``unet``, or no backbone name.
+    """
+    arch = hp.get("model", "unet")
+    if arch != "unet":
+        raise ModelLoadError(f"{path}: checkpoint model {arch!r} is not supported (only smp 'unet')")
+    backbone = hp.get("backbone") or (hp.get("config") or {}).get("model", {}).get("encoder")
+    if not backbone:
+        raise ModelLoadError(f"{path}: checkpoint hyper_parameters name no 'backbone'")
+    cin, k = _infer_from_weights(sd)
+    for key, val in (("in_channels", cin), ("num_classes", k)):
+        if key in hp and int(hp[key]) != val:
+            raise ModelLoadError(f"{path}: hyper_parameters say {key}={hp[key]}, the weights have {val}")
+    own = (hp.get("config") or {}).get("model") or {}
+    return ModelConfig(
+        arch="smp_unet",
+        encoder=str(backbone),
+        encoder_weights=None,
+        in_channels=cin,
+        num_classes=k,
+        class_names=own.get("class_names") or FTW_CLASS_NAMES.get(k, [str(i) for i in range(k)]),
+        mean=own.get("mean") or [0.0] * cin,
+        std=own.get("std") or [1.0] * cin,
+        infer_long_side=0,
+    )
+
+
+def _info(hp: dict[str, Any], path: Path) -> dict[str, Any]:
+    data = (hp.get("config") or {}).get("data") or {}
+    return {
+        "source": str(path),
+        "source_format": "agriseg-fields" if "config" in hp else "ftw-tools",
+        "loss": hp.get("loss"),
+        "class_weights": hp.get("class_weights"),
+        "ignore_index": hp.get("ignore_index"),
+        "windows": data.get("windows", "ab"),
+        "divisor": data.get("divisor", 3000.0),
+    }
+
+
+def load_ftw_checkpoint(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
+    """Load an ftw-tools / PRUE (or ``agriseg fields train``) ``.ckpt`` into agriseg's ``smp_unet``.
+
+    Returns:
+        ``(model in eval mode, its ModelConfig, info)``; ``info`` has ``loss``, ``class_weights``,
+        ``ignore_index``, ``windows`` (input window order, ``"ab"`` unless the checkpoint says otherwise) and
+        ``divisor``.
+
+    Raises:
+        ModelLoadError: see :func:`read_ftw_checkpoint`; also weights that do not fit the model.
+    """
+    from agriseg.models import build_model
+
+    path = Path(path)
+    sd, hp = read_ftw_checkpoint(path)
+    cfg = ftw_model_config(hp, sd, path)
+    model = build_model(cfg)
+    try:
+        model.load_state_dict(sd, strict=True)
+    except RuntimeError as err:
+        raise ModelLoadError(f"{path}: weights do not fit smp.Unet({cfg.encoder}): {err}") from err
+    return model.eval().to(device), cfg, _info(hp, path)
+
+
+def load_fields_model(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
+    """Load a field-boundary model: an FTW/PRUE/agriseg ``.ckpt`` or an agriseg ``.safetensors``.
+
+    Returns:
+        ``(model in eval mode, ModelConfig, info)`` (``info["windows"]``, ``info["divisor"]``).
+
+    Raises:
+        ModelLoadError: naming the file.
+    """
+    path = Path(path)
+    if path.suffix == ".ckpt":
+        return load_ftw_checkpoint(path, device)
+    from safetensors import safe_open
+
+    from agriseg.models.io import load_model
+
+    model, cfg = load_model(path, device=device)
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata() or {}
+    info = {
+        "source": str(path),
+        "source_format": meta.get("format", "agriseg-1"),
+        "windows": meta.get("windows", "ab"),
+        "divisor": float(meta.get("divisor", 3000.0)),
+    }
+    return model, cfg, info
+
+
+def import_ftw_checkpoint(
+    src: str | Path, dst: str | Path, overwrite: bool = False, half: bool = False
+) -> tuple[Path, ModelConfig]:
+    """Convert an FTW/PRUE ``.ckpt`` into an agriseg ``.safetensors`` (weights + config metadata).
+
+    Raises:
+        FileExistsError: ``dst`` exists and ``overwrite`` is False.
+        ModelLoadError: see :func:`load_ftw_checkpoint`.
+    """
+    dst = Path(dst)
+    if dst.exists() and not overwrite:
+        raise FileExistsError(f"{dst}: exists (use overwrite)")
+    model, cfg, info = load_ftw_checkpoint(src)
+    save_model(model, cfg, dst, half=half, extra={k: v for k, v in info.items() if v is not None})
+    return dst, cfg
+
+
+def export_onnx(
+    model: nn.Module,
+    path: str | Path,
+    in_channels: int,
+    size: int = 256,
+    opset: int = 17,
+    check: bool = True,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Export to ONNX with dynamic batch, height and width (input ``image``, output ``logits``).
+
+    The exported graph has no padding step: feed sizes that are multiples of 32 (FTW chips: 256).
+
+    Args:
+        model: a model taking ``(B, in_channels, H, W)``.
+        path: output file (written atomically).
+        in_channels: input channels.
+        size: side of the example input used for tracing (a multiple of 32).
+        opset: ONNX opset.
+        check: run ``onnx.checker`` and compare onnxruntime's logits with PyTorch's on a random input.
+        overwrite: replace an existing file.
+
+    Returns:
+        ``{"path", "max_abs_diff"}`` (diff None without ``check``).
+
+    Raises:
+        FileExistsError: ``path`` exists and ``overwrite`` is False.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists (use overwrite)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    model = model.eval().cpu()
+    x = torch.rand(1, in_channels, size, size)  # (1, C, S, S)
+    tmp = atomic_path(path)
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about the (inactive) padding branch
+        torch.onnx.export(
+            model,
+            (x,),
+            str(tmp),
+            input_names=["image"],
+            output_names=["logits"],
+            opset_version=opset,
+            dynamic_axes={
+                "image": {0: "batch", 2: "height", 3: "width"},
+                "logits": {0: "batch", 2: "height", 3: "width"},
+            },
+            dynamo=False,
+        )
+    diff = None
+    if check:
+        import numpy as np
+        import onnx
+        import onnxruntime as ort
+
+        onnx.checker.check_model(str(tmp))
+        sess = ort.InferenceSession(str(tmp), providers=["CPUExecutionProvider"])
+        x2 = torch.rand(2, in_channels, size, size)
+        with torch.no_grad():
+            ref = model(x2).numpy()
+        got = sess.run(["logits"], {"image": x2.numpy()})[0]
+        diff = float(np.abs(ref - got).max())
+    os.replace(tmp, path)
+    return {"path": str(path), "max_abs_diff": diff}
+
+
+def write_model_card(path: str | Path, cfg: ModelConfig, info: dict[str, Any]) -> Path:
+    """Write ``<path>.json`` next to an exported model: its config and input conventions."""
+    p = Path(str(path) + ".json")
+    p.write_text(json.dumps({"model": cfg.model_dump(), **info}, indent=1))
+    return p
+
+
+__all__ = [
+    "export_onnx",
+    "ftw_model_config",
+    "import_ftw_checkpoint",
+    "load_fields_model",
+    "load_ftw_checkpoint",
+    "read_ftw_checkpoint",
+    "write_model_card",
+]
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for :class:`agriseg.raster.ScenePredictor`."""
+
+    module: nn.Module
+    num_classes: int
+    preprocess: PreprocessSpec
+    class_names: tuple[str, ...]
+    source: str
+
+
+def _names(cfg: Any) -> tuple[str, ...]:
+    k = cfg.num_classes
+    if len(cfg.class_names) == k:
+        return tuple(cfg.class_names)
+    return ("background", "field", "boundary") if k == 3 else tuple(f"class{i}" for i in range(k))
+
+
+def load_for_scenes(path: str | Path, resize: float | None = None) -> LoadedModel:
+    """Load ``path`` for scene inference.
+
+    Args:
+        path: ``.safetensors`` / ``.ckpt`` written by agriseg, or an ftw-tools / PRUE ``.ckpt``.
+        resize: patch resize factor before the model; default 2 for ftw-tools checkpoints (ftw-tools'
+            inference default), else 1.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: an unreadable file or one in neither format (the message names the file).
+    """
+    from agriseg.models.io import ModelLoadError
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: model file not found")
+    info: dict[str, Any] = {}
+    try:
+        module, cfg, info = load_fields_model(path)
+    except ModelLoadError as err:
+        raise ValueError(str(err)) from err
+    windows = str(info.get("windows", "ab"))
+    if resize is None:
+        resize = 2.0 if info.get("source_format") == "ftw-tools" else 1.0
+    spec = PreprocessSpec(
+        bands=cfg.in_channels,
+        divisor=float(info.get("divisor", 3000.0)),
+        swap_input_windows=windows == "ba",
+        resize=resize,
+    )
+    return LoadedModel(
+        module, cfg.num_classes, spec, _names(cfg), f"{info.get('source_format', 'agriseg')}:{path}"
+    )

@@ -1,0 +1,281 @@
+"""Reader for the Fields of The World (FTW) data set in its released folder layout.
+
+Layout (as torchgeo and ftw-tools read it)::
+
+    <root>/<country>/chips_<country>.parquet            columns aoi_id, split (train / val / test)
+    <root>/<country>/s2_images/window_a/<aoi_id>.tif    4-band R, G, B, NIR uint16, 256 x 256
+    <root>/<country>/s2_images/window_b/<aoi_id>.tif
+    <root>/<country>/label_masks/semantic_2class/<aoi_id>.tif   0 background, 1 field
+    <root>/<country>/label_masks/semantic_3class/<aoi_id>.tif   0 background, 1 interior, 2 boundary
+    <root>/<country>/label_masks/instance/<aoi_id>.tif
+
+Presence-only countries (kenya, rwanda, brazil, india) label only some fields: their unlabelled pixels are
+3 (unknown), which every loss and metric of ``agriseg.fields`` ignores.
+
+Window order is explicit: ``"ab"`` (A then B, what FTW scenes and PRUE use) is our default; ftw-tools'
+training dataset stacks B before A (``"ba"``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from agriseg.fields.sentinel2 import FTW_DIVISOR, WindowOrder, prepare_input, read_s2
+
+FTW_COUNTRIES: tuple[str, ...] = (
+    "austria", "belgium", "brazil", "cambodia", "corsica", "croatia", "denmark", "estonia", "finland",
+    "france", "germany", "india", "kenya", "latvia", "lithuania", "luxembourg", "netherlands", "portugal",
+    "rwanda", "slovakia", "slovenia", "south_africa", "spain", "sweden", "vietnam",
+)  # fmt: skip
+PRESENCE_ONLY: frozenset[str] = frozenset({"kenya", "rwanda", "brazil", "india"})
+IGNORE_INDEX = 3  # "unknown" in FTW masks
+SPLITS = ("train", "val", "test")
+
+Split = Literal["train", "val", "test"]
+Target = Literal["2-class", "3-class"]
+_MASK_DIR: dict[str, str] = {"2-class": "semantic_2class", "3-class": "semantic_3class"}
+
+
+@dataclass(frozen=True)
+class FTWChip:
+    """Paths of one chip."""
+
+    country: str
+    aoi_id: str
+    window_a: Path
+    window_b: Path
+    mask: Path
+
+
+def check_countries(countries: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Normalise a country list (``"all"`` = the 25 FTW countries).
+
+    Raises:
+        ValueError: an unknown country; the message lists the valid names.
+    """
+    if isinstance(countries, str):
+        countries = list(FTW_COUNTRIES) if countries == "all" else [countries]
+    out = []
+    for c in countries:
+        key = c.strip().lower().replace(" ", "_").replace("-", "_")
+        if key not in FTW_COUNTRIES:
+            raise ValueError(f"unknown FTW country {c!r}; valid names: {', '.join(FTW_COUNTRIES)} (or 'all')")
+        out.append(key)
+    if not out:
+        raise ValueError("no countries given")
+    return out
+
+
+def countries_present(root: str | Path) -> tuple[list[str], list[str]]:
+    """Split the 25 FTW countries into those with a chips table under ``root`` and those missing.
+
+    A partial FTW download holds only some countries; ``"all"`` means the ones that are there.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder, or it holds none of the countries.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: FTW root folder not found")
+    present = [c for c in FTW_COUNTRIES if (root / c / f"chips_{c}.parquet").is_file()]
+    if not present:
+        raise FileNotFoundError(f"{root}: no FTW country found (expected <root>/<country>/chips_<country>.parquet)")
+    return present, [c for c in FTW_COUNTRIES if c not in present]
+
+
+def read_chip_table(root: str | Path, country: str) -> list[tuple[str, str]]:
+    """``(aoi_id, split)`` rows of ``<root>/<country>/chips_<country>.parquet``.
+
+    Raises:
+        FileNotFoundError: the country folder or its chips file is missing (message starts with the path).
+        ValueError: the file lacks the ``aoi_id`` / ``split`` columns.
+    """
+    import pyarrow.parquet as pq
+
+    cdir = Path(root) / country
+    if not cdir.is_dir():
+        raise FileNotFoundError(f"{cdir}: country folder not found (FTW layout: <root>/<country>/...)")
+    path = cdir / f"chips_{country}.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: chips table not found (expected columns aoi_id, split)")
+    try:
+        table = pq.read_table(path)
+    except Exception as err:  # noqa: BLE001 - report any unreadable parquet clearly
+        raise ValueError(f"{path}: not a readable parquet file ({err})") from err
+    missing = {"aoi_id", "split"} - set(table.column_names)
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {sorted(missing)} (has {table.column_names})")
+    return list(zip(table.column("aoi_id").to_pylist(), table.column("split").to_pylist(), strict=True))
+
+
+def list_chips(
+    root: str | Path,
+    countries: str | list[str],
+    split: Split | Literal["all"] = "train",
+    target: Target = "3-class",
+    missing: Literal["error", "skip"] = "error",
+) -> list[FTWChip]:
+    """List the chips of ``split`` for ``countries`` with all their files.
+
+    Args:
+        root: FTW root folder.
+        countries: names or ``"all"``.
+        split: ``train``, ``val``, ``test`` or ``all``.
+        target: which semantic mask to use.
+        missing: ``error`` raises on the first chip with a missing file; ``skip`` drops it (ftw-tools does).
+
+    Raises:
+        FileNotFoundError: naming the first missing file (``missing="error"``).
+        ValueError: unknown country or split.
+    """
+    if split != "all" and split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; valid: {', '.join(SPLITS)}, all")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: FTW root folder not found")
+    chips = []
+    for country in check_countries(countries):
+        cdir = root / country
+        for aoi, s in read_chip_table(root, country):
+            if split != "all" and s != split:
+                continue
+            chip = FTWChip(
+                country,
+                str(aoi),
+                cdir / "s2_images" / "window_a" / f"{aoi}.tif",
+                cdir / "s2_images" / "window_b" / f"{aoi}.tif",
+                cdir / "label_masks" / _MASK_DIR[target] / f"{aoi}.tif",
+            )
+            absent = [p for p in (chip.window_a, chip.window_b, chip.mask) if not p.is_file()]
+            if absent:
+                if missing == "error":
+                    raise FileNotFoundError(
+                        f"{absent[0]}: missing file of chip {aoi} ({country}, split {s}); "
+                        "pass missing='skip' to drop incomplete chips"
+                    )
+                continue
+            chips.append(chip)
+    return chips
+
+
+def read_mask(path: str | Path) -> np.ndarray:
+    """Read a one-band FTW label mask as ``(H, W)`` int64; values must be in 0..3.
+
+    Raises:
+        ValueError: naming the file, for a multi-band raster or values outside 0..3.
+    """
+    arr, _ = read_s2(path, bands=1)
+    mask = arr[0].astype(np.int64)
+    if mask.size and (mask.min() < 0 or mask.max() > IGNORE_INDEX):
+        raise ValueError(f"{path}: label values must be 0..3, found {int(mask.min())}..{int(mask.max())}")
+    return mask
+
+
+def read_chip_image(chip: FTWChip, windows: WindowOrder = "ab") -> np.ndarray:
+    """Raw DN image ``(4 * len(windows), H, W)`` float32 of one chip in the requested window order.
+
+    Raises:
+        ValueError: naming the file with the wrong band count or size.
+    """
+    paths = {"a": chip.window_a, "b": chip.window_b}
+    parts = []
+    for w in windows:
+        arr, _ = read_s2(paths[w], bands=4)
+        if parts and arr.shape[1:] != parts[0].shape[1:]:
+            raise ValueError(
+                f"{paths[w]}: size {arr.shape[1:]} differs from the other window {parts[0].shape[1:]}"
+            )
+        parts.append(arr.astype(np.float32))
+    return np.concatenate(parts, axis=0)
+
+
+class FTWDataset(Dataset):
+    """FTW chips as ``{"image": (C, H, W) float32, "mask": (H, W) int64, "country", "aoi_id"}``.
+
+    The image is ``max(DN + offset, 0) / divisor`` (FTW: offset 0 because the released chips are
+    harmonised, divisor 3000); ``divisor=None`` returns reflectance x10000 so that an augmentation can draw
+    the divisor per sample.
+
+    Args:
+        root: FTW root folder.
+        countries: country names or ``"all"``.
+        split: ``train``, ``val``, ``test`` or ``all``.
+        target: ``3-class`` (background, interior, boundary) or ``2-class``.
+        windows: window order (``ab``, ``ba``, ``a``, ``b``).
+        divisor: scaling divisor or None.
+        offset: added to DN before scaling (``agriseg.fields.sentinel2.boa_offset``).
+        missing: ``error`` or ``skip`` chips with missing files.
+        cache: keep decoded chips in memory.
+
+    Raises:
+        FileNotFoundError / ValueError: see :func:`list_chips`; also when the split holds no chip.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        countries: str | list[str],
+        split: Split | Literal["all"] = "train",
+        target: Target = "3-class",
+        windows: WindowOrder = "ab",
+        divisor: float | None = FTW_DIVISOR,
+        offset: float = 0.0,
+        missing: Literal["error", "skip"] = "error",
+        cache: bool = False,
+    ) -> None:
+        self.root, self.split, self.target, self.windows = Path(root), split, target, windows
+        self.divisor, self.offset, self.cache = divisor, offset, cache
+        self.chips = list_chips(root, countries, split, target, missing)
+        if not self.chips:
+            raise ValueError(f"{self.root}: no {split} chips for {countries}")
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def __len__(self) -> int:
+        return len(self.chips)
+
+    def _load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        if i in self._cache:
+            return self._cache[i]
+        chip = self.chips[i]
+        img = read_chip_image(chip, self.windows)  # (C, H, W) raw DN
+        mask = read_mask(chip.mask)  # (H, W)
+        if mask.shape != img.shape[1:]:
+            raise ValueError(f"{chip.mask}: mask size {mask.shape} differs from its image {img.shape[1:]}")
+        if self.cache:
+            self._cache[i] = (img, mask)
+        return img, mask
+
+    def __getitem__(self, i: int) -> dict:
+        img, mask = self._load(i)
+        chip = self.chips[i]
+        if self.divisor is None:
+            x = np.maximum(img + np.float32(self.offset), 0.0)
+        else:
+            x = prepare_input(img, self.offset, self.divisor)
+        return {
+            "image": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),  # (C, H, W)
+            "mask": torch.from_numpy(mask),  # (H, W)
+            "country": chip.country,
+            "aoi_id": chip.aoi_id,
+        }
+
+
+__all__ = [
+    "FTWChip",
+    "FTWDataset",
+    "FTW_COUNTRIES",
+    "IGNORE_INDEX",
+    "PRESENCE_ONLY",
+    "check_countries",
+    "countries_present",
+    "list_chips",
+    "read_chip_image",
+    "read_chip_table",
+    "read_mask",
+]

@@ -1,0 +1,491 @@
+"""Streaming, Gaussian-blended, resumable inference over a whole Sentinel-2 scene.
+
+Patches lie on one *global* grid (stride = patch x (1 - overlap), the last patch flush with the scene
+edge). The scene is streamed one patch row at a time: each row reads a full-width strip of ``patch``
+rows (the overlap with the previous strip is the halo), its patches run in fixed batches, and their
+Gaussian-weighted softmax probabilities are added to a rolling buffer. Rows above the next patch row can
+receive nothing more, so they are finalised and written, and the buffer only ever holds about one patch
+height of the scene. Every patch is computed exactly once.
+
+Finished rows land in a hidden tiled GeoTIFF (``.<stem>.partial.tif``) with a progress file next to it; a
+killed run resumes at the next patch row, first recomputing the earlier patch rows that still overlap
+unwritten rows (same batches, same order, so the result is bit-identical). When all rows are done
+the partial file is converted to a Cloud-Optimized GeoTIFF under a temporary name and renamed onto the
+output, so a half-written output never exists under the final name.
+
+Output bands (uint8): 1 = class id (255 = nodata), 2.. = probability of each class x 255.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from agriseg.fields.config import PredictConfig, PreprocessSpec
+from agriseg.raster.io import SceneInfo, open_scene, read_window, to_cog
+from agriseg.tiling import blend_weights, window_starts
+
+NODATA_CLASS = 255
+FORMAT_VERSION = "agriseg-fields-probs-1"
+DEFAULT_CLASS_NAMES = ("background", "field", "boundary")
+
+
+@dataclass
+class PredictResult:
+    """Summary of one scene prediction."""
+
+    scene: Path
+    output: Path
+    status: str  # "done", "skipped" (output existed), "resumed"
+    blocks: int = 0  # patch rows
+    blocks_resumed: int = 0  # patch rows already done before this run
+    patches: int = 0
+    seconds: float = 0.0
+    area_km2: float = 0.0
+
+    @property
+    def km2_per_s(self) -> float:
+        """Throughput of this run (0 when nothing was computed)."""
+        return self.area_km2 / self.seconds if self.seconds > 0 else 0.0
+
+
+def scene_offset(info: SceneInfo, spec: PreprocessSpec) -> float:
+    """The additive DN offset for a scene under ``spec.offset`` (``auto`` reads the file's tags)."""
+    if spec.offset == "none":
+        return 0.0
+    if spec.offset == "apply":
+        return spec.offset_value
+    tags = {k.upper(): v for k, v in info.tags.items()}
+    for key, value in tags.items():
+        if key.startswith("BOA_ADD_OFFSET"):
+            return float(value)
+    from agriseg.fields.sentinel2 import boa_offset
+
+    baseline = tags.get("PROCESSING_BASELINE")
+    return boa_offset(baseline=baseline) if baseline else 0.0
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """A short hash of a model's weights (a resumed run must use the same model)."""
+    h = hashlib.sha1()
+    for k, v in model.state_dict().items():
+        h.update(k.encode())
+        h.update(
+            v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+            if v.numel()
+            else b""
+        )
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class ScenePredictor:
+    """Runs any segmentation module over GeoTIFF scenes and writes probability COGs.
+
+    Args:
+        model: maps ``(N, C, h, w)`` model input to logits ``(N, K, h, w)``.
+        num_classes: K.
+        preprocess: how scene pixels become model input (bands, divisor, offset, window order, resize).
+        config: patching, blending, batching, TTA, masking, output options.
+        class_names: band descriptions of the probability bands.
+        model_id: identifies the model in resume fingerprints (default: a hash of its weights).
+    """
+
+    model: nn.Module
+    num_classes: int = 3
+    preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
+    config: PredictConfig = field(default_factory=PredictConfig)
+    class_names: tuple[str, ...] = DEFAULT_CLASS_NAMES
+    model_id: str | None = None
+    _ready: bool = field(default=False, repr=False)
+    _jit: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False)
+
+    # ---------------------------------------------------------------- model
+    def _prepare(self) -> None:
+        if self._ready:
+            return
+        self.model.eval().to(self.config.device)
+        if self.config.channels_last:
+            self.model.to(memory_format=torch.channels_last)
+        if self.model_id is None:
+            self.model_id = model_fingerprint(self.model)
+        if "swap_windows" in self.config.tta and self.preprocess.bands != 8:
+            raise ValueError("the swap_windows test-time augmentation needs 8-band (two-window) input")
+        self._ready = True
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (N, C, h, w) -> (N, K, h, w)
+        if self.config.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        bf16 = self.config.precision == "bf16"
+        ctx = torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+        n = x.shape[0]
+        if self.config.optimize == "jit" and n < self.config.batch_size:  # one traced shape per patch size
+            x = torch.cat([x, x.new_zeros((self.config.batch_size - n, *x.shape[1:]))])
+        with ctx:
+            return self._module_for(x)(x)[:n].float()
+
+    def _module_for(self, x: torch.Tensor) -> Any:
+        """The eager model, or a traced + frozen copy per input shape (``optimize="jit"``)."""
+        if self.config.optimize != "jit":
+            return self.model
+        key = tuple(x.shape)
+        if key not in self._jit:
+            import warnings
+
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    traced = torch.jit.trace(self.model, x, check_trace=False)
+                    self._jit[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
+            except Exception as err:  # untraceable model: stay eager
+                warnings.warn(
+                    f"optimize='jit' failed ({type(err).__name__}: {err}); running eager", stacklevel=2
+                )
+                self._jit[key] = self.model
+        return self._jit[key]
+
+    @torch.inference_mode()
+    def patch_probabilities(self, x: torch.Tensor) -> torch.Tensor:
+        """Softmax probabilities of a batch of patches at scene resolution, TTA-averaged.
+
+        Args:
+            x: ``(N, C, P, P)`` model input at scene resolution.
+
+        Returns:
+            ``(N, K, P, P)`` float32.
+        """
+        self._prepare()
+        x = x.to(self.config.device)
+        p = x.shape[-1]
+        r = self.preprocess.resize
+        if r != 1.0:
+            x = F.interpolate(x, scale_factor=r, mode="bilinear", align_corners=False)  # (N, C, rP, rP)
+        variants: list[
+            tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
+        ] = [(lambda t: t, lambda t: t)]
+        for t in self.config.tta:
+            if t == "flip_h":
+                variants.append((lambda t: t.flip(-1), lambda t: t.flip(-1)))
+            elif t == "flip_v":
+                variants.append((lambda t: t.flip(-2), lambda t: t.flip(-2)))
+            else:  # swap_windows: the prediction stays in place
+                variants.append((lambda t: torch.cat([t[:, 4:], t[:, :4]], 1), lambda t: t))
+        acc: torch.Tensor | None = None
+        for fwd, back in variants:
+            prob = back(self._logits(fwd(x)).softmax(1))  # (N, K, rP, rP)
+            acc = prob if acc is None else acc + prob
+        assert acc is not None
+        acc = acc / len(variants)
+        if acc.shape[-1] != p:
+            integer = float(r).is_integer()
+            acc = F.interpolate(acc, size=(p, p), mode="area" if integer else "bilinear")  # (N, K, P, P)
+        return acc.float().cpu()
+
+    # ---------------------------------------------------------------- pixels
+    def _to_input(
+        self, raw: np.ndarray, info: SceneInfo, offset: float, where: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw window ``(C, h, w)`` -> model input ``(C, h, w)`` float32 and nodata mask ``(h, w)``."""
+        from agriseg.fields.sentinel2 import prepare_input, swap_windows
+
+        cfg = self.config
+        invalid = np.zeros(raw.shape[1:], dtype=bool)
+        if raw.dtype.kind == "f":
+            nan = ~np.isfinite(raw).all(0)
+            if nan.any():
+                declared = info.nodata is not None and np.isnan(info.nodata)
+                if cfg.nan == "error" and not declared:
+                    raise ValueError(
+                        f"{info.path}: {int(nan.sum())} NaN pixels in {where}; declare NaN as the file's "
+                        "nodata or pass --nan mask to treat them as nodata"
+                    )
+                invalid |= nan
+                raw = np.where(np.isfinite(raw), raw, 0)
+        nd = cfg.nodata if cfg.nodata is not None else info.nodata
+        if nd is None and raw.dtype.kind in "ui":
+            nd = 0  # Sentinel-2 L2A: 0 in every band = no data
+        if nd is not None and not np.isnan(nd):
+            invalid |= (raw == nd).all(0)
+        x = prepare_input(raw, offset=offset, divisor=self.preprocess.divisor)  # (C, h, w) float32
+        if self.preprocess.swap_input_windows:
+            x = swap_windows(x)
+        x[:, invalid] = 0.0
+        return np.ascontiguousarray(x, dtype=np.float32), invalid
+
+    def _strip_patches(
+        self, ds: Any, info: SceneInfo, y: int, xs: list[int], offset: float
+    ) -> tuple[list[tuple[int, np.ndarray]], np.ndarray, int]:
+        """Probabilities of the patch row starting at scene row ``y``.
+
+        Returns:
+            ``[(x, probs (K, P, P))]`` for patches with valid pixels, the strip's nodata mask ``(P', W)``
+            (``P' = min(P, H - y)``), and the number of patches run. Batches are formed in a fixed order
+            (left to right), so a recomputed row is bit-identical.
+        """
+        cfg, P = self.config, self.config.patch_size
+        y1 = min(info.height, y + P)
+        raw = read_window(ds, info.path, y, y1, 0, info.width)
+        x, invalid = self._to_input(raw, info, offset, f"rows {y}-{y1}")  # (C, h, W), (h, W)
+        need_w = max(xs) + P
+        ph, pw = P - x.shape[1], need_w - x.shape[2]
+        xin, inv_in = x, invalid
+        if ph > 0 or pw > 0:  # scene smaller than a patch: mirror-pad the context
+            xin = np.pad(x, ((0, 0), (0, max(0, ph)), (0, max(0, pw))), mode="symmetric")
+            inv_in = np.pad(invalid, ((0, max(0, ph)), (0, max(0, pw))), constant_values=True)
+        todo = [x0 for x0 in xs if not inv_in[:, x0 : x0 + P].all()]
+        xt = torch.from_numpy(xin)
+        out: list[tuple[int, np.ndarray]] = []
+        for i in range(0, len(todo), cfg.batch_size):
+            chunk = todo[i : i + cfg.batch_size]
+            batch = torch.stack([xt[:, :P, x0 : x0 + P] for x0 in chunk])  # (N, C, P, P)
+            probs = self.patch_probabilities(batch).numpy()  # (N, K, P, P)
+            out += list(zip(chunk, probs, strict=True))
+        return out, invalid, len(todo)
+
+    @staticmethod
+    def _finish(acc: np.ndarray, norm: np.ndarray, invalid: np.ndarray) -> np.ndarray:
+        """Blended sums -> ``(K + 1, h, W)`` uint8: class band (255 = nodata), then probabilities x255."""
+        k = acc.shape[0]
+        bad = invalid | (norm <= 0)
+        prob = acc / np.maximum(norm, 1e-12)  # (K, h, W)
+        out = np.empty((k + 1, *norm.shape), dtype=np.uint8)
+        out[0] = prob.argmax(0)
+        out[1:] = np.clip(np.rint(prob * 255.0), 0, 255)
+        out[0][bad] = NODATA_CLASS
+        out[1:, bad] = 0
+        return out
+
+    # ---------------------------------------------------------------- scenes
+    def fingerprint(self, info: SceneInfo) -> str:
+        """Identity of a run: scene file + settings + model; a resume needs the same fingerprint."""
+        st = info.path.stat()
+        cfg = self.config.model_dump(exclude={"progress", "device"})
+        payload = {
+            "scene": str(info.path.resolve()),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+            "config": cfg,
+            "preprocess": self.preprocess.model_dump(),
+            "model": self.model_id,
+            "classes": self.num_classes,
+            "format": FORMAT_VERSION,
+        }
+        return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def predict(
+        self,
+        scene: str | Path,
+        output: str | Path,
+        overwrite: bool = False,
+        on_block: Callable[[int], None] | None = None,
+    ) -> PredictResult:
+        """Predict one scene into a probability COG; resumes an interrupted run of the same settings.
+
+        Args:
+            scene: input GeoTIFF (``preprocess.bands`` bands, georeferenced).
+            output: the COG to write (existing output is kept unless ``overwrite``).
+            overwrite: recompute even if ``output`` exists.
+            on_block: called with each completed patch-row index (tests use it to simulate a crash).
+
+        Raises:
+            FileNotFoundError: missing scene.
+            ValueError: wrong band count, missing CRS, NaNs (with ``nan="error"``), truncated file.
+            FileExistsError: another process is writing the same output.
+        """
+        from tqdm import tqdm
+
+        t0 = time.perf_counter()
+        scene, output = Path(scene), Path(output)
+        info = open_scene(scene, bands=self.preprocess.bands)
+        result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
+        if output.exists() and not overwrite:
+            return result
+        self._prepare()
+        cfg, P = self.config, self.config.patch_size
+        ys = window_starts(info.height, P, cfg.stride)
+        xs = window_starts(info.width, P, cfg.stride)
+        partial, progress = partial_paths(output)
+        offset = scene_offset(info, self.preprocess)
+        with _exclusive(output):
+            fp = self.fingerprint(info)
+            state = _load_progress(progress, fp) if partial.exists() else None
+            if state is None:
+                self._create_partial(partial, info, offset)
+                state = {"rows_done": 0, "next_row": 0}
+                _save_progress(progress, fp, state)
+            first = int(state["next_row"])
+            result.blocks, result.blocks_resumed = len(ys), first
+            result.status = "resumed" if first else "done"
+            import rasterio
+            from rasterio.windows import Window
+
+            win = blend_weights(P, "gaussian" if cfg.blend == "gaussian" else "ones", cfg.sigma_scale)
+            k, width = self.num_classes, info.width
+            y_lo = int(state["rows_done"])  # rows [y_lo, ...) are still accumulating
+            acc = np.zeros((k, 0, width), np.float32)  # (K, rows, W)
+            norm = np.zeros((0, width), np.float32)
+            invalid = np.zeros((0, width), bool)
+
+            def add(y: int, patches: list[tuple[int, np.ndarray]], inv: np.ndarray) -> None:
+                nonlocal acc, norm, invalid
+                top = y_lo + acc.shape[1]
+                end_row = min(info.height, y + P)
+                if end_row > top:  # grow the rolling buffer downwards
+                    grow = end_row - top
+                    acc = np.concatenate([acc, np.zeros((k, grow, width), np.float32)], 1)
+                    norm = np.concatenate([norm, np.zeros((grow, width), np.float32)], 0)
+                    invalid = np.concatenate([invalid, np.zeros((grow, width), bool)], 0)
+                r0 = max(y, y_lo)  # rows before y_lo are already written
+                if r0 >= end_row:
+                    return
+                sy, by = r0 - y, r0 - y_lo
+                h = end_row - r0
+                invalid[by : by + h] = inv[sy : sy + h]
+                for x0, pr in patches:
+                    x1 = min(width, x0 + P)
+                    acc[:, by : by + h, x0:x1] += pr[:, sy : sy + h, : x1 - x0] * win[sy : sy + h, : x1 - x0]
+                    norm[by : by + h, x0:x1] += win[sy : sy + h, : x1 - x0]
+
+            with rasterio.open(scene) as src:
+                # resuming: rebuild the carried sums of earlier patch rows that reach past the written rows
+                for j in range(first):
+                    if ys[j] + P > y_lo:
+                        patches, inv, _ = self._strip_patches(src, info, ys[j], xs, offset)
+                        add(ys[j], patches, inv)
+                bar = tqdm(
+                    total=len(ys),
+                    initial=first,
+                    desc=f"predict {scene.name}",
+                    unit="row",
+                    disable=not cfg.progress,
+                )
+                for j in range(first, len(ys)):
+                    patches, inv, n = self._strip_patches(src, info, ys[j], xs, offset)
+                    result.patches += n
+                    add(ys[j], patches, inv)
+                    final = ys[j + 1] if j + 1 < len(ys) else info.height  # later patches start below
+                    if final > y_lo:
+                        h = final - y_lo
+                        arr = self._finish(acc[:, :h], norm[:h], invalid[:h])
+                        with rasterio.open(partial, "r+") as dst:  # closing flushes the rows to disk
+                            dst.write(arr, window=Window(0, y_lo, width, h))
+                        acc, norm, invalid = acc[:, h:], norm[h:], invalid[h:]
+                        y_lo = final
+                    _save_progress(progress, fp, {"rows_done": y_lo, "next_row": j + 1})
+                    bar.update(1)
+                    if on_block is not None:
+                        on_block(j)
+                bar.close()
+            to_cog(partial, output, compress=cfg.compress, overviews=cfg.overviews)
+            partial.unlink(missing_ok=True)
+            progress.unlink(missing_ok=True)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _create_partial(self, partial: Path, info: SceneInfo, offset: float) -> None:
+        import rasterio
+
+        profile = {
+            "driver": "GTiff",
+            "width": info.width,
+            "height": info.height,
+            "count": self.num_classes + 1,
+            "dtype": "uint8",
+            "crs": info.crs,
+            "transform": info.transform,
+            "tiled": True,
+            "blockxsize": 256,
+            "blockysize": 256,
+            "compress": "none",
+            "interleave": "pixel",
+            "BIGTIFF": "IF_SAFER",
+        }
+        tmp = partial.with_name(partial.name + ".init")
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.descriptions = ("class", *(f"prob_{n}" for n in self._names()))
+            dst.update_tags(
+                agriseg_format=FORMAT_VERSION,
+                classes=json.dumps(list(self._names())),
+                nodata_class=str(NODATA_CLASS),
+                probability_scale="255",
+                model=str(self.model_id),
+                predict_config=self.config.model_dump_json(exclude={"progress", "device"}),
+                preprocess=self.preprocess.model_dump_json(),
+                boa_offset=str(offset),
+            )
+        os.replace(tmp, partial)
+
+    def _names(self) -> tuple[str, ...]:
+        names = tuple(self.class_names)
+        if len(names) != self.num_classes:
+            names = tuple(f"class{i}" for i in range(self.num_classes))
+        return names
+
+
+def partial_paths(output: Path) -> tuple[Path, Path]:
+    """The in-progress raster and its progress file for ``output``."""
+    return (
+        output.with_name(f".{output.stem}.partial.tif"),
+        output.with_name(f".{output.stem}.partial.json"),
+    )
+
+
+def _load_progress(progress: Path, fingerprint: str) -> dict[str, int] | None:
+    """The saved state of an interrupted run with the same fingerprint, else None (start afresh)."""
+    try:
+        data = json.loads(progress.read_text())
+    except (OSError, ValueError):
+        return None
+    if data.get("fingerprint") != fingerprint or "rows_done" not in data or "next_row" not in data:
+        return None
+    return {"rows_done": int(data["rows_done"]), "next_row": int(data["next_row"])}
+
+
+def _save_progress(progress: Path, fingerprint: str, state: dict[str, int]) -> None:
+    tmp = progress.with_name(progress.name + f".tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"fingerprint": fingerprint, **state}))
+    os.replace(tmp, progress)
+
+
+@contextmanager
+def _exclusive(output: Path) -> Iterator[None]:
+    """Hold a lock file next to ``output`` so two processes never write the same scene."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    lock = output.with_name(f".{output.stem}.lock")
+    fh = open(lock, "w")
+    try:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as err:
+            raise FileExistsError(f"{output}: another process is writing this output") from err
+        yield
+    finally:
+        fh.close()
+        lock.unlink(missing_ok=True)
+
+
+def read_probabilities(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Read a probability COG written by :class:`ScenePredictor` (small rasters / tests).
+
+    Returns:
+        class map ``(H, W)`` uint8, probabilities ``(K, H, W)`` uint8, rasterio profile.
+    """
+    import rasterio
+
+    with rasterio.open(path) as ds:
+        arr = ds.read()
+        return arr[0], arr[1:], dict(ds.profile)

@@ -1,0 +1,245 @@
+"""PRUE's deployment metrics (section 3.5): corner consistency and order, preprocessing, scale sensitivity.
+
+All functions take chips of *reflectance x10000* (offset already applied) ``(N, C, S, S)`` and a model that
+maps model inputs (reflectance / divisor) to logits. With labels ``(N, S, S)`` a sensitivity is the mean over
+chips of ``|m(reference) - m(variant)|`` for per-chip metrics ``m`` (field pixel IoU, object F1; FTW rules);
+without labels (any scene) it is reported as prediction *agreement* with the reference: the fraction of
+pixels with the same argmax class, and the IoU of the field class between the two predictions.
+
+- Corner consistency (S 256, p 192): four corner crops of size p share the central ``(2p - S)^2`` window;
+  consistency is the fraction of that window where all four argmax predictions agree.
+- Input order: windows A and B swapped (8-channel inputs).
+- Preprocessing: divisors 1500 / 4500 / 10000 instead of 3000, the BOA offset missing (+1000 DN, what a
+  pipeline that forgets ``BOA_ADD_OFFSET`` on baseline >= 04.00 data feeds), per-band min-max scaling.
+- Scale: the input resized by 0.5 / 0.75 / 1.5 / 2, predictions resized back to the chip grid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from agriseg.fields.metrics import object_counts, pixel_counts, scores_from_counts
+from agriseg.fields.sentinel2 import FTW_DIVISOR, minmax_per_band, swap_windows
+from agriseg.tiling import window_starts
+
+Model = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class RobustnessConfig:
+    """Settings of :func:`robustness_report` (PRUE / FTW defaults).
+
+    Attributes:
+        crop: corner-crop size p (S/2 < p < S).
+        divisor: reference divisor.
+        divisors: alternative divisors.
+        offset_error: DN added for the "missing offset" variant.
+        scales: test-time resize factors.
+        batch_size: chips per forward pass.
+        iou_threshold: object IoU for per-chip object F1.
+    """
+
+    crop: int = 192
+    divisor: float = FTW_DIVISOR
+    divisors: tuple[float, ...] = (1500.0, 4500.0, 10000.0)
+    offset_error: float = 1000.0
+    scales: tuple[float, ...] = (0.5, 0.75, 1.5, 2.0)
+    batch_size: int = 8
+    iou_threshold: float = 0.5
+
+
+@torch.no_grad()
+def predict_logits(model: Model, x: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
+    """Logits ``(N, K, H, W)`` of model inputs ``(N, C, H, W)``, in batches."""
+    return torch.cat([model(x[i : i + batch_size]).float() for i in range(0, len(x), batch_size)])
+
+
+def predict_classes(model: Model, x: torch.Tensor, batch_size: int = 8) -> torch.Tensor:
+    """Argmax classes ``(N, H, W)`` of model inputs ``(N, C, H, W)``."""
+    return predict_logits(model, x, batch_size).argmax(1)
+
+
+def corner_consistency(model: Model, x: torch.Tensor, crop: int = 192, batch_size: int = 8) -> np.ndarray:
+    """Per-chip corner consistency of model inputs ``(N, C, S, S)``.
+
+    Raises:
+        ValueError: unless ``S/2 < crop < S``.
+    """
+    s = x.shape[-1]
+    if x.shape[-2] != s or not s / 2 < crop < s:
+        raise ValueError(
+            f"corner consistency needs square chips with S/2 < p < S (S {tuple(x.shape[-2:])}, p {crop})"
+        )
+    lo, hi = s - crop, crop  # shared window [lo, hi) in chip coordinates
+    preds = []
+    for top, left in ((0, 0), (0, s - crop), (s - crop, 0), (s - crop, s - crop)):
+        p = predict_classes(model, x[..., top : top + crop, left : left + crop], batch_size)  # (N, p, p)
+        preds.append(p[:, lo - top : hi - top, lo - left : hi - left])
+    agree = (preds[0] == preds[1]) & (preds[0] == preds[2]) & (preds[0] == preds[3])  # (N, w, w)
+    return agree.float().mean(dim=(1, 2)).numpy()
+
+
+def _chip_scores(pred: np.ndarray, truth: np.ndarray, iou_threshold: float) -> dict[str, float]:
+    c = np.array([*pixel_counts(truth, pred), *object_counts(truth, pred, iou_threshold)])
+    s = scores_from_counts(c)
+    return {"pixel_iou": s["pixel_iou"], "object_f1": s["object_f1"]}
+
+
+def _agreement(ref: torch.Tensor, other: torch.Tensor) -> dict[str, np.ndarray]:
+    # ref/other: (N, H, W) class ids
+    same = (ref == other).float().mean(dim=(1, 2)).numpy()
+    rf, of = ref == 1, other == 1
+    inter = (rf & of).sum(dim=(1, 2)).float()
+    union = (rf | of).sum(dim=(1, 2)).float()
+    iou = torch.where(union > 0, inter / union.clamp_min(1), torch.ones_like(union)).numpy()
+    return {"agreement": same, "field_iou": iou}
+
+
+def variants(refl: torch.Tensor, cfg: RobustnessConfig) -> dict[str, dict[str, torch.Tensor]]:
+    """Alternative model inputs of reflectance chips ``(N, C, S, S)`` per sensitivity family.
+
+    Returns:
+        ``{"order": {...}, "preprocessing": {...}}`` (scale variants: :func:`robustness_report`).
+    """
+    ref = refl / cfg.divisor
+    out: dict[str, dict[str, torch.Tensor]] = {"order": {}, "preprocessing": {}}
+    if refl.shape[1] == 8:
+        out["order"]["windows_swapped"] = swap_windows(ref)
+    for d in cfg.divisors:
+        out["preprocessing"][f"divisor_{d:g}"] = refl / d
+    out["preprocessing"]["missing_offset"] = (refl + cfg.offset_error) / cfg.divisor
+    out["preprocessing"]["minmax_per_band"] = minmax_per_band(refl)
+    return out
+
+
+def _resize_predict(model: Model, x: torch.Tensor, f: float, batch_size: int) -> torch.Tensor:
+    s = x.shape[-2:]
+    size = (max(32, round(s[0] * f)), max(32, round(s[1] * f)))
+    xr = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=f < 1)
+    logits = predict_logits(model, xr, batch_size)  # (N, K, h, w)
+    return F.interpolate(logits, size=s, mode="bilinear", align_corners=False).argmax(1)
+
+
+def robustness_report(
+    model: Model, refl: torch.Tensor, labels: torch.Tensor | None = None, cfg: RobustnessConfig | None = None
+) -> dict:
+    """All four deployment metrics.
+
+    Args:
+        model: model inputs -> logits (put it in eval mode first).
+        refl: ``(N, C, S, S)`` reflectance x10000 (offset applied), square chips.
+        labels: optional ``(N, S, S)`` FTW labels (3 = unknown).
+        cfg: settings.
+
+    Returns:
+        ``{"chips", "mode" (labels | agreement), "corner_consistency", "order", "preprocessing", "scale"}``;
+        each family holds per-variant values and its ``sensitivity`` (labels: mean |delta| per metric;
+        no labels: 1 - mean agreement and 1 - mean field IoU).
+    """
+    cfg = cfg or RobustnessConfig()
+    refl = refl.float()
+    x_ref = refl / cfg.divisor
+    ref_pred = predict_classes(model, x_ref, cfg.batch_size)  # (N, S, S)
+    res: dict = {
+        "chips": int(len(refl)),
+        "chip_size": int(refl.shape[-1]),
+        "crop": cfg.crop,
+        "mode": "labels" if labels is not None else "agreement",
+        "corner_consistency": float(corner_consistency(model, x_ref, cfg.crop, cfg.batch_size).mean()),
+    }
+    fams = variants(refl, cfg)
+    fams["scale"] = {}
+    preds: dict[str, dict[str, torch.Tensor]] = {k: {} for k in fams}
+    for fam, vs in fams.items():
+        for name, x in vs.items():
+            preds[fam][name] = predict_classes(model, x, cfg.batch_size)
+    for f in cfg.scales:
+        preds["scale"][f"resize_{f:g}"] = _resize_predict(model, x_ref, f, cfg.batch_size)
+
+    if labels is not None:
+        truth = labels.numpy()
+        ref_scores = [
+            _chip_scores(ref_pred[i].numpy(), truth[i], cfg.iou_threshold) for i in range(len(truth))
+        ]
+        res["reference"] = {k: float(np.mean([r[k] for r in ref_scores])) for k in ("pixel_iou", "object_f1")}
+    for fam, ps in preds.items():
+        entry: dict = {}
+        if not ps:
+            res[fam] = {"variants": {}, "sensitivity": None}
+            continue
+        if labels is None:
+            for name, p in ps.items():
+                a = _agreement(ref_pred, p)
+                entry[name] = {
+                    "agreement": float(a["agreement"].mean()),
+                    "field_iou": float(a["field_iou"].mean()),
+                }
+            sens = {
+                "disagreement": float(np.mean([1 - v["agreement"] for v in entry.values()])),
+                "field_iou_drop": float(np.mean([1 - v["field_iou"] for v in entry.values()])),
+            }
+        else:
+            deltas: dict[str, list[np.ndarray]] = {"pixel_iou": [], "object_f1": []}
+            for name, p in ps.items():
+                sc = [_chip_scores(p[i].numpy(), truth[i], cfg.iou_threshold) for i in range(len(truth))]
+                entry[name] = {k: float(np.mean([s[k] for s in sc])) for k in deltas}
+                for k in deltas:
+                    deltas[k].append(
+                        np.abs(np.array([r[k] for r in ref_scores]) - np.array([s[k] for s in sc]))
+                    )
+            # per chip: mean over variants of |m_ref - m_j|; then mean over chips
+            sens = {f"delta_{k}": float(np.mean(np.stack(v).mean(0))) for k, v in deltas.items()}
+        res[fam] = {"variants": entry, "sensitivity": sens}
+    return res
+
+
+def scene_chips(
+    arr: np.ndarray, chip: int = 256, stride: int | None = None
+) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """Cut a scene ``(C, H, W)`` into ``(N, C, chip, chip)`` grid chips (last row/column aligned to the edge).
+
+    Raises:
+        ValueError: the scene is smaller than one chip.
+    """
+    c, h, w = arr.shape
+    if h < chip or w < chip:
+        raise ValueError(f"scene {h}x{w} is smaller than one {chip}x{chip} chip")
+    stride = stride or chip
+
+    pos = [(y, x) for y in window_starts(h, chip, stride) for x in window_starts(w, chip, stride)]
+    return np.stack([arr[:, y : y + chip, x : x + chip] for y, x in pos]), pos
+
+
+def format_robustness(res: dict) -> str:
+    """Plain-text table of :func:`robustness_report`."""
+    lines = [
+        f"chips: {res['chips']} x {res['chip_size']} px   mode: {res['mode']}",
+        f"corner consistency (p {res.get('crop', 192)}): {res['corner_consistency']:.4f}",
+    ]
+    if "reference" in res:
+        lines.append("reference: " + "  ".join(f"{k} {v:.4f}" for k, v in res["reference"].items()))
+    for fam in ("order", "preprocessing", "scale"):
+        e = res[fam]
+        if not e["variants"]:
+            continue
+        lines.append(f"{fam}: sensitivity " + "  ".join(f"{k} {v:.4f}" for k, v in e["sensitivity"].items()))
+        for name, v in e["variants"].items():
+            lines.append(f"  {name:<18}" + "  ".join(f"{k} {x:.4f}" for k, x in v.items()))
+    return "\n".join(lines)
+
+
+__all__ = [
+    "RobustnessConfig",
+    "corner_consistency",
+    "format_robustness",
+    "predict_classes",
+    "predict_logits",
+    "robustness_report",
+    "scene_chips",
+    "variants",
+]

@@ -1,0 +1,207 @@
+"""Sentinel-2 L2A scaling and two-window band stacking, as Fields of The World (FTW) models expect them.
+
+Public helpers (also used by scene inference, ``agriseg.raster`` / ``agriseg.fields.mapping``):
+
+- :func:`boa_offset` - the additive offset of a product from its processing baseline (``-1000`` from 04.00).
+- :func:`to_reflectance` - uint16 digital numbers -> reflectance x10000 as float32 (offset applied).
+- :func:`scale_for_model` - reflectance x10000 -> model input (divide by ``divisor``, FTW: 3000).
+- :func:`prepare_input` - both steps in one call (what a deployment pipeline runs).
+- :func:`minmax_per_band` - per-band min-max scaling (a *wrong* but common alternative; used by robustness).
+- :func:`stack_windows` / :func:`swap_windows` - window A + B stacking in an explicit order.
+- :func:`read_s2` - read an N-band GeoTIFF and check its band count, naming the file on error.
+
+Conventions: arrays are channel-first ``(C, H, W)`` (numpy) or ``(B, C, H, W)`` (torch). A two-window
+stack has 8 channels: window A (R, G, B, NIR) then window B (R, G, B, NIR) for order ``"ab"``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Literal, TypeVar
+
+import numpy as np
+import torch
+
+# Sentinel-2 L2A from processing baseline 04.00 (25 January 2022 onwards) stores DN = 10000 * BOA + 1000:
+# BOA_ADD_OFFSET = -1000 has to be added before scaling.
+BOA_ADD_OFFSET: float = -1000.0
+PB04_START = _dt.date(2022, 1, 25)
+FTW_DIVISOR: float = 3000.0  # FTW / ftw-tools / PRUE divide reflectance x10000 by 3000
+BANDS_PER_WINDOW = 4  # R (B04), G (B03), B (B02), NIR (B08)
+BAND_NAMES = ("red", "green", "blue", "nir")
+
+WindowOrder = Literal["ab", "ba", "a", "b"]
+"""Which windows a model input holds and in what order: ``ab`` (A then B, FTW scenes and PRUE), ``ba``
+(B then A, ftw-tools' training dataset default), ``a`` or ``b`` (one window, 4 channels)."""
+
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+def channels_for(order: WindowOrder) -> int:
+    """Number of input channels of a window order (8 for two windows, 4 for one)."""
+    return BANDS_PER_WINDOW * len(order)
+
+
+def boa_offset(baseline: str | float | None = None, date: _dt.date | str | None = None) -> float:
+    """The BOA additive offset of an L2A product.
+
+    Args:
+        baseline: processing baseline, e.g. ``"04.00"``, ``"N0400"``, ``5.09``; takes precedence.
+        date: acquisition/processing date (``date`` or ISO string); products from 2022-01-25 on carry the
+            offset. Used when ``baseline`` is None.
+
+    Returns:
+        ``-1000.0`` for baseline >= 04.00, otherwise ``0.0`` (also when neither argument is given).
+    """
+    if baseline is not None:
+        s = str(baseline).upper().removeprefix("N")
+        try:
+            value = float(s) if "." in s or len(s) < 4 else float(s[:2] + "." + s[2:])
+        except ValueError as err:
+            raise ValueError(
+                f"unreadable processing baseline {baseline!r} (e.g. '04.00' or 'N0400')"
+            ) from err
+        return BOA_ADD_OFFSET if value >= 4.0 else 0.0
+    if date is not None:
+        d = _dt.date.fromisoformat(date[:10]) if isinstance(date, str) else date
+        if isinstance(d, _dt.datetime):
+            d = d.date()
+        return BOA_ADD_OFFSET if d >= PB04_START else 0.0
+    return 0.0
+
+
+def to_reflectance(dn: ArrayT, offset: float = 0.0, clip_negative: bool = True) -> ArrayT:
+    """Digital numbers -> reflectance x10000 (float32): ``dn + offset``, negatives clipped to 0.
+
+    Args:
+        dn: uint16 (or any numeric) array/tensor.
+        offset: additive offset, :func:`boa_offset` (``-1000`` for baseline >= 04.00, else 0).
+        clip_negative: clip values below 0 (dark pixels of offset products).
+    """
+    if isinstance(dn, torch.Tensor):
+        x = dn.to(torch.float32) + offset
+        return x.clamp_min(0.0) if clip_negative else x
+    x = np.asarray(dn, dtype=np.float32) + np.float32(offset)
+    return np.maximum(x, 0.0, out=x) if clip_negative else x
+
+
+def scale_for_model(refl: ArrayT, divisor: float = FTW_DIVISOR) -> ArrayT:
+    """Reflectance x10000 -> model input: ``refl / divisor`` (FTW: 3000, so bright soil ~ 1)."""
+    if divisor <= 0:
+        raise ValueError(f"divisor must be positive, got {divisor}")
+    if isinstance(refl, torch.Tensor):
+        return refl.to(torch.float32) / divisor
+    return (np.asarray(refl, dtype=np.float32) / np.float32(divisor)).astype(np.float32, copy=False)
+
+
+def prepare_input(dn: ArrayT, offset: float = 0.0, divisor: float = FTW_DIVISOR) -> ArrayT:
+    """Raw L2A DN -> model input in one call: ``max(dn + offset, 0) / divisor`` as float32.
+
+    Args:
+        dn: ``(C, H, W)`` or ``(B, C, H, W)`` digital numbers.
+        offset: :func:`boa_offset` of the product (0 for harmonised data such as FTW chips).
+        divisor: FTW models use 3000.
+    """
+    return scale_for_model(to_reflectance(dn, offset), divisor)
+
+
+def minmax_per_band(x: ArrayT, eps: float = 1e-6) -> ArrayT:
+    """Per-band min-max scaling to [0, 1] over the spatial axes of ``(..., C, H, W)``."""
+    if isinstance(x, torch.Tensor):
+        x = x.to(torch.float32)
+        lo = x.amin(dim=(-2, -1), keepdim=True)
+        hi = x.amax(dim=(-2, -1), keepdim=True)
+        return (x - lo) / (hi - lo).clamp_min(eps)
+    x = np.asarray(x, dtype=np.float32)
+    lo = x.min(axis=(-2, -1), keepdims=True)
+    hi = x.max(axis=(-2, -1), keepdims=True)
+    return (x - lo) / np.maximum(hi - lo, eps)
+
+
+def stack_windows(window_a: np.ndarray, window_b: np.ndarray | None, order: WindowOrder = "ab") -> np.ndarray:
+    """Stack two 4-band windows ``(4, H, W)`` into the model input ``(4 * len(order), H, W)``.
+
+    Raises:
+        ValueError: a window without 4 bands, mismatched sizes, or ``window_b`` missing for a 2-window order.
+    """
+    if window_a.shape[0] != BANDS_PER_WINDOW:
+        raise ValueError(
+            f"window A has {window_a.shape[0]} bands, expected {BANDS_PER_WINDOW} (R, G, B, NIR)"
+        )
+    if window_b is not None:
+        if window_b.shape[0] != BANDS_PER_WINDOW:
+            raise ValueError(
+                f"window B has {window_b.shape[0]} bands, expected {BANDS_PER_WINDOW} (R, G, B, NIR)"
+            )
+        if window_b.shape != window_a.shape:
+            raise ValueError(f"window sizes differ: A {window_a.shape[1:]}, B {window_b.shape[1:]}")
+    parts = {"a": window_a, "b": window_b}
+    if any(parts[w] is None for w in order):
+        raise ValueError(f"window order {order!r} needs window B")
+    return np.concatenate([parts[w] for w in order], axis=0)
+
+
+def split_windows(x: ArrayT) -> tuple[ArrayT, ArrayT]:
+    """Split an 8-channel stack ``(..., 8, H, W)`` into its two 4-band windows (in stored order)."""
+    if x.shape[-3] != 2 * BANDS_PER_WINDOW:
+        raise ValueError(f"expected {2 * BANDS_PER_WINDOW} channels (two windows), got {x.shape[-3]}")
+    return x[..., :BANDS_PER_WINDOW, :, :], x[..., BANDS_PER_WINDOW:, :, :]
+
+
+def swap_windows(x: ArrayT) -> ArrayT:
+    """Swap the two windows of an 8-channel stack ``(..., 8, H, W)`` (A,B -> B,A)."""
+    first, second = split_windows(x)
+    if isinstance(x, torch.Tensor):
+        return torch.cat([second, first], dim=-3)
+    return np.concatenate([second, first], axis=-3)
+
+
+def read_s2(path: str | Path, bands: int | tuple[int, ...] | None = None) -> tuple[np.ndarray, dict]:
+    """Read a Sentinel-2 GeoTIFF as ``(C, H, W)`` plus its rasterio profile.
+
+    Args:
+        path: the file.
+        bands: the band count(s) accepted (e.g. ``8`` or ``(4, 8)``); None accepts any.
+
+    Raises:
+        FileNotFoundError: the file does not exist (message starts with the path).
+        ValueError: unreadable file or wrong band count (message starts with the path).
+    """
+    import rasterio
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        with rasterio.open(path) as src:
+            count = src.count
+            allowed = (bands,) if isinstance(bands, int) else bands
+            if allowed is not None and count not in allowed:
+                want = " or ".join(str(b) for b in allowed)
+                raise ValueError(
+                    f"{path}: has {count} bands, expected {want} (Sentinel-2 R, G, B, NIR per window: "
+                    "4 for one window, 8 for window A + window B)"
+                )
+            return src.read(), dict(src.profile)
+    except rasterio.errors.RasterioIOError as err:
+        raise ValueError(f"{path}: not a readable raster ({err})") from err
+
+
+__all__ = [
+    "BANDS_PER_WINDOW",
+    "BAND_NAMES",
+    "BOA_ADD_OFFSET",
+    "FTW_DIVISOR",
+    "WindowOrder",
+    "boa_offset",
+    "channels_for",
+    "minmax_per_band",
+    "prepare_input",
+    "read_s2",
+    "scale_for_model",
+    "split_windows",
+    "stack_windows",
+    "swap_windows",
+    "to_reflectance",
+]

@@ -1,1 +1,0 @@
-"""Inference: blended tiled prediction and batch prediction of image files."""

@@ -1,0 +1,32 @@
+"""The model config: architecture, encoder, upsampler, classes and input normalisation (saved with models)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from agriseg.config import StrictModel
+
+
+class ModelConfig(StrictModel):
+    """A segmentation model: encoder + decoder + x2 upsampler + head."""
+
+    # smp_unet = segmentation-models-pytorch's own smp.Unet (FTW / PRUE checkpoints load into it unchanged)
+    arch: Literal["unet", "fpn", "upernet", "smp_unet"] = "unet"
+    encoder: str = "tu-efficientnet_lite0"
+    encoder_weights: str | None = "imagenet"
+    upsampler: Literal["bilinear", "fade", "dysample", "carafe"] = "bilinear"
+    # width of the fpn/upernet decoder (None = the decoder's default, 128; mmseg's UperNet uses 512)
+    decoder_channels: int | None = Field(None, ge=1)
+    in_channels: int = Field(3, ge=1)
+    num_classes: int = Field(2, ge=1)
+    class_names: list[str] = ["background", "vegetation"]
+    # inputs arrive scaled to [0, 1]; the model normalises them itself
+    mean: list[float] = [0.5, 0.5, 0.5]
+    std: list[float] = [0.5, 0.5, 0.5]
+    # images are resized so their long side is this many pixels before the model (0 = native size);
+    # training draws plants at 0.35-1x of a 960-px-wide photo, so 640 sits inside that range
+    infer_long_side: int = Field(640, ge=0)
+    # test-time augmentation used by default at inference (chosen on validation)
+    infer_tta: Literal["none", "flip", "flip+scale"] = "none"

@@ -1,0 +1,139 @@
+"""Saving and loading agriseg models: safetensors + the model config in the file's metadata."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from agriseg.models.config import ModelConfig
+
+PACKAGED = {"default": "crop_default.safetensors", "crop-weed": "crop_weed.safetensors"}
+WEIGHTS_DIR = Path(__file__).parent / "weights"  # the packaged models and their cards
+
+
+class ModelLoadError(ValueError):
+    """A model file could not be loaded; the message names the file and the problem."""
+
+
+def atomic_path(path: Path) -> Path:
+    """A temporary sibling of ``path``; write there, then ``os.replace`` it onto ``path``."""
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def _default_file_mode() -> int:
+    """0o666 minus the process umask: the mode ``open()`` would give a new file.
+
+    safetensors writes its files with mode 0o600, which hides a shared model from colleagues on the same
+    server; the umask is read from /proc (``os.umask`` can only be read by setting it, which races with threads).
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o644
+
+
+def save_model(
+    model: nn.Module, config: ModelConfig, path: str | Path, half: bool = True, extra: dict | None = None
+) -> Path:
+    """Write ``model`` as safetensors (fp16 by default) with its config; atomic (temp file + rename)."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sd = {
+        k: (v.half() if half and v.is_floating_point() else v).contiguous()
+        for k, v in model.state_dict().items()
+    }
+    meta = {"agriseg_model_config": config.model_dump_json(), "format": "agriseg-1"}
+    for k, v in (extra or {}).items():
+        meta[k] = v if isinstance(v, str) else json.dumps(v)
+    tmp = atomic_path(path)
+    save_file(sd, str(tmp), metadata=meta)
+    os.chmod(tmp, _default_file_mode())
+    os.replace(tmp, path)
+    return path
+
+
+def resolve(name_or_path: str | Path) -> Path:
+    """Map a packaged model name (``default``, ``crop-weed``) or a path to a file path."""
+    s = str(name_or_path)
+    if s in PACKAGED:
+        p = WEIGHTS_DIR / PACKAGED[s]
+        if not p.is_file():
+            raise ModelLoadError(f"packaged model {s!r} is not installed ({p} missing)")
+        return p
+    p = Path(s)
+    if not p.is_file():
+        raise ModelLoadError(f"{p}: model file not found (packaged names: {', '.join(PACKAGED)})")
+    return p
+
+
+def load_model(
+    name_or_path: str | Path,
+    in_channels: int | None = None,
+    num_classes: int | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, ModelConfig]:
+    """Load a model saved by agriseg (``.safetensors``) or an agriseg Lightning checkpoint (``.ckpt``).
+
+    Args:
+        name_or_path: packaged name or file path.
+        in_channels: if given, the model must take this many channels.
+        num_classes: if given, the model must predict this many classes.
+        device: where to put the model.
+
+    Returns:
+        ``(model in eval mode, its config)``.
+
+    Raises:
+        ModelLoadError: missing/unreadable file, no agriseg config, mismatched channels or classes.
+    """
+    from agriseg.models import build_model
+
+    path = resolve(name_or_path)
+    try:
+        if path.suffix == ".ckpt":
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            cfg_dict = ckpt.get("hyper_parameters", {}).get("config", {}).get("model")
+            if cfg_dict is None:
+                raise ModelLoadError(
+                    f"{path}: not an agriseg checkpoint (no model config in hyper_parameters)"
+                )
+            cfg = ModelConfig.model_validate(cfg_dict)
+            sd = {
+                k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")
+            }
+        else:
+            from safetensors import safe_open
+            from safetensors.torch import load_file
+
+            with safe_open(str(path), "pt") as f:
+                meta = f.metadata() or {}
+            if "agriseg_model_config" not in meta:
+                raise ModelLoadError(f"{path}: not an agriseg model (no agriseg_model_config metadata)")
+            cfg = ModelConfig.model_validate_json(meta["agriseg_model_config"])
+            sd = load_file(str(path))
+    except ModelLoadError:
+        raise
+    except Exception as err:  # corrupt file, wrong format
+        raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
+    if in_channels is not None and cfg.in_channels != in_channels:
+        raise ModelLoadError(
+            f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}"
+        )
+    if num_classes is not None and cfg.num_classes != num_classes:
+        raise ModelLoadError(f"{path}: model predicts {cfg.num_classes} classes, expected {num_classes}")
+    model = build_model(cfg.model_copy(update={"encoder_weights": None}))
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+    try:
+        model.load_state_dict(sd)
+    except RuntimeError as err:
+        raise ModelLoadError(f"{path}: weights do not fit the model in its config: {err}") from err
+    return model.eval().to(device), cfg

@@ -1,0 +1,213 @@
+"""MAgSeg instruction samples as a Hugging Face ``datasets`` dataset in TRL's conversational form.
+
+One row per patch: ``prompt`` (user turn: image placeholder + the patch box + instruction), ``completion``
+(assistant turn: the patch's RRLE answer), ``image`` (the whole image, PIL), ``truth`` (the patch grid as
+JSON, for the Dice reward), ``box`` (x0, y0, x1, y1), ``class_names`` (JSON), ``source`` (file name) and
+``georef`` (JSON, empty for non-georeferenced inputs). Training uses random patches, evaluation a fixed grid.
+The record builders need only numpy and PIL; :func:`to_hf_dataset` needs ``datasets``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from agriseg.text.codec import check_class_names, encode_answer
+from agriseg.text.grid import mask_to_grid
+from agriseg.text.io import read_image, read_mask
+from agriseg.text.patches import Box, grid_boxes, random_boxes
+from agriseg.text.prompts import assistant_message, user_message
+
+PatchMode = Literal["random", "grid"]
+
+
+@dataclass(frozen=True)
+class PatchSpec:
+    """How samples are cut.
+
+    Attributes:
+        patch: patch side in pixels (the paper's P).
+        grid: RRLE grid cells per patch side (16, 24, 32 or any).
+        mode: ``random`` boxes (training) or a fixed ``grid`` of boxes (evaluation).
+        per_image: random boxes per image (mode ``random``).
+        align: random box corners on a lattice of this many pixels (1 = any pixel, as in the paper).
+        overlap: overlap of grid boxes (mode ``grid``).
+        sentence: answer sentence before ``<seg>`` (empty: none).
+    """
+
+    patch: int = 32
+    grid: int = 16
+    mode: PatchMode = "grid"
+    per_image: int = 4
+    align: int = 1
+    overlap: float = 0.0
+    sentence: str = ""
+
+
+def boxes_for(height: int, width: int, spec: PatchSpec, rng: np.random.Generator) -> list[Box]:
+    """Patch boxes of one image according to ``spec``."""
+    if spec.mode == "grid":
+        return grid_boxes(height, width, spec.patch, spec.overlap)
+    if spec.mode == "random":
+        return random_boxes(height, width, spec.patch, spec.per_image, rng, spec.align)
+    raise ValueError(f"mode must be 'random' or 'grid', got {spec.mode!r}")
+
+
+def patch_records(
+    image: np.ndarray,
+    mask: np.ndarray,
+    class_names: Sequence[str],
+    spec: PatchSpec,
+    rng: np.random.Generator,
+    source: str = "",
+    georef: str = "",
+) -> list[dict[str, Any]]:
+    """Instruction samples of one image.
+
+    Args:
+        image: (H, W, 3) uint8.
+        mask: (H, W) class ids indexing ``class_names``.
+        class_names: class words, background first.
+        spec: patch cutting.
+        rng: random generator (random boxes).
+        source: name of the image (kept in the ``source`` column).
+        georef: JSON georeference of the image ('' when none).
+
+    Returns:
+        Records with the dataset's columns (``image`` as a PIL image).
+
+    Raises:
+        ValueError: on size mismatches or class ids outside ``class_names``.
+    """
+    from PIL import Image
+
+    names = check_class_names(class_names)
+    if image.ndim != 3 or image.shape[-1] != 3:
+        raise ValueError(f"{source or 'image'}: expected (H, W, 3) RGB, got shape {image.shape}")
+    if mask.shape != image.shape[:2]:
+        raise ValueError(f"{source or 'mask'}: mask shape {mask.shape} != image shape {image.shape[:2]}")
+    if mask.size and (mask.min() < 0 or mask.max() >= len(names)):
+        raise ValueError(
+            f"{source or 'mask'}: class ids {int(mask.min())}..{int(mask.max())} outside the {len(names)} "
+            f"class names {names}"
+        )
+    if spec.grid > spec.patch:
+        raise ValueError(f"grid ({spec.grid}) cannot exceed the patch size ({spec.patch} px)")
+    pil = Image.fromarray(image)
+    out = []
+    for box in boxes_for(image.shape[0], image.shape[1], spec, rng):
+        x0, y0, x1, y1 = box
+        g = mask_to_grid(mask[y0:y1, x0:x1], spec.grid, len(names))  # (G, G)
+        out.append(
+            {
+                "prompt": user_message(box, names),
+                "completion": assistant_message(encode_answer(g, names, spec.sentence)),
+                "image": pil,
+                "truth": json.dumps(g.tolist()),
+                "box": list(box),
+                "class_names": json.dumps(names),
+                "source": source,
+                "georef": georef,
+            }
+        )
+    return out
+
+
+def records_from_arrays(
+    images: Iterable[np.ndarray],
+    masks: Iterable[np.ndarray],
+    class_names: Sequence[str],
+    spec: PatchSpec,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Records for in-memory images and masks (named ``array-<i>``)."""
+    rng = np.random.default_rng(seed)
+    recs: list[dict[str, Any]] = []
+    for i, (img, m) in enumerate(zip(images, masks, strict=True)):
+        recs.extend(patch_records(img, m, class_names, spec, rng, source=f"array-{i}"))
+    return recs
+
+
+def pair_files(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path, Path]]:
+    """Match image and mask files by stem.
+
+    Raises:
+        ValueError: naming the first image without a mask.
+    """
+    by_stem = {m.stem: m for m in masks}
+    pairs = []
+    for im in images:
+        if im.stem not in by_stem:
+            raise ValueError(f"{im}: no mask with the stem {im.stem!r} among {len(masks)} mask files")
+        pairs.append((im, by_stem[im.stem]))
+    return pairs
+
+
+def list_files(folder_or_files: Sequence[str | Path]) -> list[Path]:
+    """Expand folders to their image files (png, jpg, tif), keep files, sorted."""
+    exts = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
+    out: list[Path] = []
+    for p in map(Path, folder_or_files):
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in exts))
+        elif p.is_file():
+            out.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    return out
+
+
+def records_from_files(
+    images: Sequence[str | Path],
+    masks: Sequence[str | Path],
+    class_names: Sequence[str],
+    spec: PatchSpec,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """Records for image and mask files (or folders) matched by stem; GeoTIFFs keep their georeference."""
+    rng = np.random.default_rng(seed)
+    recs: list[dict[str, Any]] = []
+    for im_path, m_path in pair_files(list_files(images), list_files(masks)):
+        img, geo = read_image(im_path)
+        m = read_mask(m_path)
+        if m.shape != img.shape[:2]:
+            raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
+        recs.extend(
+            patch_records(
+                img, m, class_names, spec, rng, source=im_path.name, georef=geo.to_json() if geo else ""
+            )
+        )
+    return recs
+
+
+def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
+    """A ``datasets.Dataset`` of the records with ``image`` as an Image feature.
+
+    Raises:
+        ValueError: on no records.
+    """
+    from datasets import Dataset, Features, Image, Value
+    from datasets import Sequence as HFSequence
+
+    if not records:
+        raise ValueError("no samples: every input was empty")
+    msg = [{"role": Value("string"), "content": [{"type": Value("string"), "text": Value("string")}]}]
+    feats = Features(
+        {
+            "prompt": msg,
+            "completion": msg,
+            "image": Image(),
+            "truth": Value("string"),
+            "box": HFSequence(Value("int32")),
+            "class_names": Value("string"),
+            "source": Value("string"),
+            "georef": Value("string"),
+        }
+    )
+    cols = {k: [r[k] for r in records] for k in feats}
+    return Dataset.from_dict(cols, features=feats)

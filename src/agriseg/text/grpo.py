@@ -1,0 +1,105 @@
+"""GRPO post-training with the mean-Dice reward (TRL ``GRPOTrainer``), KL-anchored at the SFT model.
+
+The reference model is the model GRPO starts from: with LoRA, TRL disables the adapter to get it, so the
+SFT model must be merged (``agriseg text sft`` merges by default, and :func:`load_vlm` merges a saved
+adapter); without LoRA, TRL reloads the starting folder. Logged per step: ``rewards/dice_reward/mean`` and
+``/std``, ``rewards/format_valid/mean`` (validity), ``kl``, ``clip_ratio/*``. Needs the ``text`` extra.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agriseg.text.config import GRPORunConfig
+from agriseg.text.modeling import load_vlm
+from agriseg.text.reward import DiceReward, ValidityReward
+from agriseg.text.sft import common_args, dataset_meta, load_dataset_dir, peft_config, save_trained
+
+
+def grpo_args(cfg: GRPORunConfig) -> Any:
+    """A ``GRPOConfig`` with the paper's choices and CPU-safe settings.
+
+    Raises:
+        ValueError: if the batch cannot be split into whole groups of ``num_generations``.
+    """
+    from trl import GRPOConfig
+
+    kw = common_args(cfg)
+    gen_batch = (
+        cfg.generation_batch_size or kw["per_device_train_batch_size"] * kw["gradient_accumulation_steps"]
+    )
+    if gen_batch % cfg.num_generations:
+        raise ValueError(
+            f"generation batch {gen_batch} (per_device_train_batch_size x gradient_accumulation_steps) "
+            "must be "
+            f"a multiple of num_generations ({cfg.num_generations})"
+        )
+    return GRPOConfig(
+        **kw,
+        beta=cfg.beta,
+        loss_type=cfg.loss_type,
+        scale_rewards=cfg.scale_rewards,
+        num_generations=cfg.num_generations,
+        num_iterations=cfg.num_iterations,
+        epsilon=cfg.epsilon,
+        temperature=cfg.temperature,
+        max_completion_length=cfg.max_completion_length,
+        generation_batch_size=gen_batch,
+        reward_weights=[1.0, cfg.validity_weight],
+        top_k=0,
+        top_p=1.0,
+        log_completions=False,
+    )
+
+
+def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None = None) -> Path:
+    """Post-train with GRPO and save to ``cfg.output_dir`` (log history in ``log_history.json``).
+
+    Args:
+        cfg: validated config; ``cfg.model`` is the SFT output folder (or any VLM).
+        model: an already-loaded model (needs ``config._name_or_path`` for a full-weights KL reference).
+        processor: its processor.
+
+    Returns:
+        The output folder.
+    """
+    from trl import GRPOTrainer
+
+    ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
+    if model is None:
+        model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
+    elif processor is None:
+        raise ValueError("a processor must be given with a prebuilt model")
+    model.train()
+    meta = dataset_meta(ds)
+    class_names = meta["class_names"]
+    dice = DiceReward(class_names, include_background=cfg.include_background, smooth=cfg.dice_smooth)
+    valid = ValidityReward(class_names)
+    ds = ds.select_columns(["prompt", "image", "truth", "class_names"])
+    trainer = GRPOTrainer(
+        model=model,
+        reward_funcs=[dice, valid],
+        args=grpo_args(cfg),
+        train_dataset=ds,
+        processing_class=processor,
+        peft_config=peft_config(cfg.lora),
+    )
+    trainer.train()
+    return save_trained(trainer, processor, cfg, meta)
+
+
+def reward_curve(log_history: list[dict[str, Any]]) -> list[tuple[int, float, float, float]]:
+    """``(step, dice mean, dice std, validity)`` per logged step from a trainer's log history."""
+    out = []
+    for rec in log_history:
+        if "rewards/dice_reward/mean" in rec:
+            out.append(
+                (
+                    int(rec.get("step", 0)),
+                    float(rec["rewards/dice_reward/mean"]),
+                    float(rec.get("rewards/dice_reward/std", float("nan"))),
+                    float(rec.get("rewards/format_valid/mean", float("nan"))),
+                )
+            )
+    return out

@@ -1,0 +1,124 @@
+"""MAgSeg's reward: mean Dice over classes between a decoded completion and the truth grid."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from agriseg.text.codec import decode_rrle
+
+
+def mean_dice(
+    pred: np.ndarray,
+    truth: np.ndarray,
+    num_classes: int,
+    include_background: bool = False,
+    smooth: float = 1.0,
+) -> float:
+    """Mean over classes of (2 |P_c & G_c| + s) / (|P_c| + |G_c| + s) (MAgSeg eq. 4).
+
+    A class absent from both prediction and truth scores 1 (the smoothing term makes it s / s).
+
+    Args:
+        pred: (H, W) predicted class ids.
+        truth: (H, W) true class ids.
+        num_classes: number of classes including background (id 0).
+        include_background: also average class 0.
+        smooth: the smoothing term s.
+
+    Returns:
+        Mean Dice in [0, 1].
+    """
+    p, t = np.asarray(pred), np.asarray(truth)
+    if p.shape != t.shape:
+        raise ValueError(f"prediction shape {p.shape} != truth shape {t.shape}")
+    classes = range(0 if include_background else 1, num_classes)
+    scores = []
+    for c in classes:
+        pc, tc = p == c, t == c
+        scores.append((2.0 * np.logical_and(pc, tc).sum() + smooth) / (pc.sum() + tc.sum() + smooth))
+    return float(np.mean(scores)) if scores else 1.0
+
+
+def completion_text(completion: Any) -> str:
+    """The text of a TRL completion: a plain string or ``[{"role": "assistant", "content": str}]``."""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, list) and completion:
+        last = completion[-1]
+        if isinstance(last, dict):
+            content = last.get("content", "")
+            if isinstance(content, list):  # [{"type": "text", "text": ...}]
+                return "".join(str(c.get("text", "")) for c in content if isinstance(c, dict))
+            return str(content)
+    if isinstance(completion, dict):
+        return str(completion.get("content", ""))
+    return str(completion)
+
+
+@dataclass
+class DiceReward:
+    """A TRL reward function: mean Dice of each decoded completion against the ``truth`` column.
+
+    TRL passes every dataset column as a keyword list (one entry per generation). The truth column holds
+    the grid as JSON (``[[0, 1, ...], ...]``); the class names come from ``class_names`` (JSON list column)
+    or from this object.
+
+    Attributes:
+        class_names: class words, background first (used when the dataset has no ``class_names`` column).
+        validity_weight: weight of an extra +1 reward for a completion that needed no repair.
+        include_background: average the background class too.
+        smooth: Dice smoothing term.
+    """
+
+    class_names: Sequence[str]
+    validity_weight: float = 0.0
+    include_background: bool = False
+    smooth: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.__name__ = "dice_reward"  # TRL logs rewards/<__name__>/mean
+
+    def score(self, text: str, truth: np.ndarray, class_names: Sequence[str]) -> tuple[float, bool]:
+        """Reward and validity of one completion."""
+        grid, report = decode_rrle(text, truth.shape, class_names)
+        d = mean_dice(grid, truth, len(class_names), self.include_background, self.smooth)
+        return d + self.validity_weight * float(report.valid), report.valid
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
+        """Rewards for a batch of completions (TRL's reward-function signature)."""
+        truths = columns.get("truth")
+        if truths is None:
+            raise ValueError("the dataset has no 'truth' column (the grid as JSON) needed by the Dice reward")
+        names_col = columns.get("class_names")
+        out = []
+        for i, comp in enumerate(completions):
+            names = json.loads(names_col[i]) if names_col is not None else list(self.class_names)
+            truth = np.asarray(json.loads(truths[i]) if isinstance(truths[i], str) else truths[i])
+            out.append(self.score(completion_text(comp), truth, names)[0])
+        return out
+
+
+@dataclass
+class ValidityReward:
+    """A zero-weight-friendly TRL reward that is 1 for a well-formed mask, else 0 (logged as validity)."""
+
+    class_names: Sequence[str]
+
+    def __post_init__(self) -> None:
+        self.__name__ = "format_valid"  # TRL logs rewards/<__name__>/mean
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
+        """1.0 for each completion that decodes without repair."""
+        truths = columns["truth"]
+        names_col = columns.get("class_names")
+        out = []
+        for i, comp in enumerate(completions):
+            names = json.loads(names_col[i]) if names_col is not None else list(self.class_names)
+            truth = np.asarray(json.loads(truths[i]) if isinstance(truths[i], str) else truths[i])
+            out.append(float(decode_rrle(completion_text(comp), truth.shape, names)[1].valid))
+        return out

@@ -1,0 +1,153 @@
+"""LoRA SFT of a VLM on MAgSeg instruction data with TRL's ``SFTTrainer`` (completion-only loss).
+
+Needs the ``text`` extra.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from agriseg.text.config import LoraSpec, SFTRunConfig, TrainCommon
+from agriseg.text.modeling import load_vlm, resolve_device
+
+
+def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
+    """Load a dataset written by ``agriseg text dataset`` (``datasets.save_to_disk``).
+
+    Raises:
+        FileNotFoundError: if the folder is missing.
+        ValueError: if it lacks the prompt/completion/image columns.
+    """
+    from datasets import load_from_disk
+
+    p = Path(path)
+    if not p.is_dir():
+        raise FileNotFoundError(f"{p}: dataset folder not found (write one with `agriseg text dataset`)")
+    ds = load_from_disk(str(p))
+    missing = {"prompt", "completion", "image", "truth"} - set(ds.column_names)
+    if missing:
+        raise ValueError(f"{p}: dataset lacks the columns {sorted(missing)}")
+    if max_samples is not None:
+        ds = ds.select(range(min(max_samples, len(ds))))
+    return ds
+
+
+def peft_config(spec: LoraSpec) -> Any | None:
+    """A peft ``LoraConfig`` for causal-LM training, or None when LoRA is disabled."""
+    if not spec.enabled:
+        return None
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=spec.r,
+        lora_alpha=spec.alpha,
+        lora_dropout=spec.dropout,
+        target_modules=spec.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def common_args(cfg: TrainCommon) -> dict[str, Any]:
+    """TrainingArguments shared by SFT and GRPO, with the CPU-safe choices applied."""
+    dev = resolve_device(cfg.device)
+    on_cpu = dev == "cpu"
+    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and not on_cpu)
+    return {
+        "output_dir": cfg.output_dir,
+        "learning_rate": cfg.learning_rate,
+        "lr_scheduler_type": cfg.lr_scheduler_type,
+        "warmup_steps": cfg.warmup_steps,
+        "weight_decay": cfg.weight_decay,
+        "per_device_train_batch_size": cfg.per_device_train_batch_size,
+        "gradient_accumulation_steps": cfg.gradient_accumulation_steps,
+        "max_steps": cfg.max_steps,
+        "num_train_epochs": cfg.num_train_epochs,
+        "seed": cfg.seed,
+        "logging_steps": cfg.logging_steps,
+        "use_cpu": on_cpu,
+        "bf16": bf16 and not on_cpu,
+        "fp16": cfg.precision == "fp16" and not on_cpu,
+        "gradient_checkpointing": cfg.gradient_checkpointing,
+        "dataloader_num_workers": cfg.dataloader_num_workers,
+        "report_to": [],
+        "save_strategy": "no",
+        "disable_tqdm": True,
+    }
+
+
+TEXT_META = "agriseg_text.json"
+
+
+def dataset_meta(ds: Any) -> dict[str, Any]:
+    """Class names, grid and patch size of an instruction dataset (from its first row)."""
+    row = ds[0]
+    truth = json.loads(row["truth"])
+    box = row["box"]
+    return {"class_names": json.loads(row["class_names"]), "grid": len(truth), "patch": int(box[2] - box[0])}
+
+
+def read_meta(model_dir: str | Path) -> dict[str, Any]:
+    """The ``agriseg_text.json`` a training run saved next to the model ({} when absent)."""
+    p = Path(model_dir) / TEXT_META
+    return json.loads(p.read_text()) if p.is_file() else {}
+
+
+def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str, Any] | None = None) -> Path:
+    """Save the trained model (LoRA merged when ``merge_on_save``) + processor + log history, atomically.
+
+    ``meta`` (class names, grid, patch) goes to ``agriseg_text.json`` so ``predict`` needs no options."""
+    out = Path(cfg.output_dir)
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model = trainer.model
+    if cfg.lora.enabled and cfg.lora.merge_on_save and hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(tmp)
+    processor.save_pretrained(tmp)
+    (tmp / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+    (tmp / "agriseg_train_config.json").write_text(cfg.model_dump_json(indent=1))
+    if meta:
+        (tmp / TEXT_META).write_text(json.dumps(meta, indent=1))
+    # keep anything the trainer wrote into output_dir (nothing, with save_strategy "no")
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return out
+
+
+def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None = None) -> Path:
+    """Train with SFT and save to ``cfg.output_dir``.
+
+    Args:
+        cfg: validated config.
+        model: an already-built model (tests, demo); loaded from ``cfg.model`` when None.
+        processor: its processor (required with ``model``).
+
+    Returns:
+        The output folder (a full model, loadable with :func:`agriseg.text.modeling.load_vlm`).
+    """
+    from trl import SFTConfig, SFTTrainer
+
+    ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
+    if model is None:
+        model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
+    elif processor is None:
+        raise ValueError("a processor must be given with a prebuilt model")
+    model.train()
+    meta = dataset_meta(ds)
+    ds = ds.select_columns(["prompt", "completion", "image"])
+    args = SFTConfig(**common_args(cfg), max_length=cfg.max_length, completion_only_loss=True)
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=ds,
+        processing_class=processor,
+        peft_config=peft_config(cfg.lora),
+    )
+    trainer.train()
+    return save_trained(trainer, processor, cfg, meta)

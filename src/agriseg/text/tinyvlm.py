@@ -1,0 +1,230 @@
+"""A tiny random-weight Gemma 3 VLM built entirely offline (tokenizer in code, config in code).
+
+For tests and the CPU demonstration: a word-level tokenizer over the mask vocabulary, a Gemma 3 processor
+with a small PIL image processor, and a ``Gemma3ForConditionalGeneration`` of a few hundred thousand
+parameters. Every text layer uses full attention (Gemma 3's sliding-window layers make later mask rows lose
+sight of the image) and the multimodal projector is re-initialised (transformers initialises it to zeros).
+Needs the ``text`` extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agriseg.text.codec import SEG_CLOSE, SEG_OPEN, check_class_names
+from agriseg.text.prompts import INSTRUCTION_WORDS
+
+SPECIAL_TOKENS: tuple[str, ...] = (
+    "<pad>",
+    "<eos>",
+    "<bos>",
+    "<unk>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<start_of_image>",
+    "<end_of_image>",
+    "<image_soft_token>",
+)
+
+#: a Gemma-style chat template: images become ``<start_of_image>`` (the processor expands it)
+CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "<start_of_turn>{{ 'model' if message['role'] == 'assistant' else message['role'] }}\n"
+    "{% if message['content'] is string %}{{ message['content'] }}"
+    "{% else %}{% for item in message['content'] %}"
+    "{% if item['type'] == 'image' %}<start_of_image>"
+    "{% elif item['type'] == 'text' %}{{ item['text'] }}{% endif %}"
+    "{% endfor %}{% endif %}"
+    "<end_of_turn>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
+)
+
+# words, single digits, single whitespace characters, single punctuation characters
+_PRETOKENIZE_PATTERN = r"[A-Za-z_]+|\d|\s|[^\sA-Za-z\d]"
+
+
+@dataclass(frozen=True)
+class TinyVLMConfig:
+    """Sizes of the tiny Gemma 3 (defaults: the 721 k-parameter recipe checked in REFERENCE.md).
+
+    Attributes:
+        image_size: side of the square image the processor resizes to.
+        vision_patch: SigLIP patch side; ``(image_size / vision_patch) ** 2`` patches.
+        mm_tokens_per_image: image tokens the projector pools the patches to (a square number).
+        vision_hidden: SigLIP width.
+        vision_layers: SigLIP depth.
+        hidden: text width.
+        intermediate: text MLP width.
+        layers: text depth (all full attention).
+        heads: attention heads.
+        kv_heads: key/value heads.
+        head_dim: per-head width.
+        extra_words: further words the tokenizer must know (answer sentences).
+    """
+
+    image_size: int = 64
+    vision_patch: int = 8
+    mm_tokens_per_image: int = 64
+    vision_hidden: int = 64
+    vision_layers: int = 2
+    hidden: int = 128
+    intermediate: int = 256
+    layers: int = 4
+    heads: int = 4
+    kv_heads: int = 2
+    head_dim: int = 32
+    extra_words: tuple[str, ...] = field(default_factory=tuple)
+
+
+def build_tokenizer(class_names: Sequence[str], extra_words: Sequence[str] = ()) -> Any:
+    """A word-level ``PreTrainedTokenizerFast`` knowing the specials, class words, digits and punctuation.
+
+    Args:
+        class_names: class words, background first (phrases are split into words).
+        extra_words: more words (answer sentences, other prompts).
+
+    Returns:
+        The tokenizer, with Gemma 3's ``boi``/``eoi``/``image`` token attributes and the chat template.
+    """
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    names = check_class_names(class_names)
+    words: list[str] = []
+    for w in [*names, *INSTRUCTION_WORDS, "user", "model", *extra_words]:
+        for part in w.split():
+            if part not in words:
+                words.append(part)
+    punct = [str(d) for d in range(10)] + [" ", "\n", "*", "|", ",", ".", ":", "-", "'"]
+    vocab: dict[str, int] = {}
+    for tok in [*SPECIAL_TOKENS, SEG_OPEN, SEG_CLOSE, *punct, *words]:
+        vocab.setdefault(tok, len(vocab))
+    tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split(Regex(_PRETOKENIZE_PATTERN), behavior="isolated")
+    tk.decoder = decoders.Fuse()
+    tk.add_special_tokens(list(SPECIAL_TOKENS))
+    tk.add_tokens([SEG_OPEN, SEG_CLOSE])
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        bos_token="<bos>",
+        eos_token="<eos>",
+        unk_token="<unk>",
+        pad_token="<pad>",
+        additional_special_tokens=list(SPECIAL_TOKENS[4:]),
+        extra_special_tokens={
+            "boi_token": "<start_of_image>",
+            "eoi_token": "<end_of_image>",
+            "image_token": "<image_soft_token>",
+        },
+    )
+    tok.chat_template = CHAT_TEMPLATE
+    tok.padding_side = "left"
+    return tok
+
+
+def build_processor(tokenizer: Any, cfg: TinyVLMConfig = TinyVLMConfig()) -> Any:
+    """A ``Gemma3Processor`` with a small PIL image processor (no pan-and-scan)."""
+    from transformers import Gemma3Processor
+    from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
+
+    ip = Gemma3ImageProcessorPil(
+        size={"height": cfg.image_size, "width": cfg.image_size},
+        do_pan_and_scan=False,
+        image_mean=[0.5, 0.5, 0.5],
+        image_std=[0.5, 0.5, 0.5],
+    )
+    return Gemma3Processor(
+        image_processor=ip,
+        tokenizer=tokenizer,
+        chat_template=CHAT_TEMPLATE,
+        image_seq_length=cfg.mm_tokens_per_image,
+    )
+
+
+def build_tiny_vlm(
+    class_names: Sequence[str], cfg: TinyVLMConfig = TinyVLMConfig(), seed: int = 0
+) -> tuple[Any, Any]:
+    """A random-weight ``Gemma3ForConditionalGeneration`` and its processor, built offline.
+
+    Args:
+        class_names: class words, background first.
+        cfg: sizes.
+        seed: torch seed for the weights.
+
+    Returns:
+        ``(model, processor)``; generation stops on ``<eos>`` or ``<end_of_turn>``.
+    """
+    import torch
+    from transformers import (
+        Gemma3Config,
+        Gemma3ForConditionalGeneration,
+        Gemma3TextConfig,
+        SiglipVisionConfig,
+    )
+
+    tok = build_tokenizer(class_names, cfg.extra_words)
+    proc = build_processor(tok, cfg)
+    ids = {t: tok.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+    text_cfg = Gemma3TextConfig(
+        vocab_size=len(tok),
+        hidden_size=cfg.hidden,
+        intermediate_size=cfg.intermediate,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        num_key_value_heads=cfg.kv_heads,
+        head_dim=cfg.head_dim,
+        max_position_embeddings=2048,
+        sliding_window=4096,
+        layer_types=["full_attention"] * cfg.layers,
+        pad_token_id=ids["<pad>"],
+        bos_token_id=ids["<bos>"],
+        eos_token_id=ids["<eos>"],
+    )
+    vision_cfg = SiglipVisionConfig(
+        hidden_size=cfg.vision_hidden,
+        intermediate_size=cfg.vision_hidden * 2,
+        num_hidden_layers=cfg.vision_layers,
+        num_attention_heads=max(1, cfg.vision_hidden // 32),
+        image_size=cfg.image_size,
+        patch_size=cfg.vision_patch,
+    )
+    config = Gemma3Config(
+        text_config=text_cfg,
+        vision_config=vision_cfg,
+        mm_tokens_per_image=cfg.mm_tokens_per_image,
+        boi_token_index=ids["<start_of_image>"],
+        eoi_token_index=ids["<end_of_image>"],
+        image_token_index=ids["<image_soft_token>"],
+        pad_token_id=ids["<pad>"],
+        bos_token_id=ids["<bos>"],
+        eos_token_id=[ids["<eos>"], ids["<end_of_turn>"]],
+    )
+    torch.manual_seed(seed)
+    model = Gemma3ForConditionalGeneration(config)
+    proj = model.model.multi_modal_projector
+    with torch.no_grad():
+        torch.nn.init.normal_(proj.mm_input_projection_weight, std=cfg.vision_hidden**-0.5)
+    gc = model.generation_config
+    gc.eos_token_id = [ids["<eos>"], ids["<end_of_turn>"]]
+    gc.pad_token_id = ids["<pad>"]
+    gc.bos_token_id = ids["<bos>"]
+    gc.do_sample = False
+    for k in ("top_k", "top_p", "temperature"):
+        if hasattr(gc, k):
+            setattr(gc, k, None)
+    model.float()
+    return model, proc
+
+
+def save_tiny_vlm(model: Any, processor: Any, path: str | Path) -> Path:
+    """Save model + processor to a folder loadable with the Auto classes (or :func:`load_vlm`)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path

@@ -1,0 +1,134 @@
+"""The one tiling rule of agriseg: where windows start, and how overlapping windows are weighted.
+
+Photos (:func:`predict_tiled`), Sentinel-2 scenes (``agriseg.fields.predict``), text-mask patches
+(``agriseg.text.patches`` / ``agriseg.text.infer``) and robustness chips (``agriseg.fields.robustness``) all
+place windows with :func:`window_starts` and blend them with :func:`blend_weights`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+if TYPE_CHECKING:  # torch is imported where it is used, so the window helpers need numpy only
+    import torch
+
+BlendKind = Literal["gaussian", "hann", "tent", "ones"]
+
+
+def window_starts(length: int, window: int, stride: int) -> list[int]:
+    """Start offsets of windows covering ``[0, length)``: every ``stride`` px, the last flush with the end.
+
+    A length shorter than the window gets one window at 0 (callers pad the read or refuse the input).
+
+    Args:
+        length: pixels to cover.
+        window: window side in pixels.
+        stride: step between window starts (window x (1 - overlap)).
+    """
+    if length <= window:
+        return [0]
+    starts = list(range(0, length - window, stride))
+    return [*starts, length - window]
+
+
+def overlap_stride(window: int, overlap: float) -> int:
+    """The stride of windows sharing ``overlap`` (a fraction in [0, 1)) of their side, at least 1 px."""
+    if not 0.0 <= overlap < 1.0:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    return max(1, int(round(window * (1.0 - overlap))))
+
+
+@lru_cache(maxsize=16)
+def blend_weights(size: int, kind: BlendKind = "gaussian", sigma_scale: float = 0.125) -> np.ndarray:
+    """Per-pixel weights ``(size, size)`` float32 of a window, peaking at 1, never 0.
+
+    Args:
+        size: window side in pixels.
+        kind: ``gaussian`` (separable, sigma = ``sigma_scale`` x size, nnU-Net-style apodisation; floor
+            1e-4), ``hann`` (a raised-cosine ramp over the outer quarter, 1 in the middle; floor 1e-3),
+            ``tent`` (linear from 0.1 at the edges to 1 in the centre) or ``ones`` (plain averaging).
+        sigma_scale: sigma of ``gaussian`` as a fraction of ``size``.
+
+    The floors keep pixels that only one window covers (image edges) well defined. The array is cached:
+    do not modify it.
+    """
+    if kind == "gaussian":
+        x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
+        g = np.exp(-0.5 * (x / (sigma_scale * size)) ** 2)
+        w = np.outer(g, g)
+        return np.maximum(w / w.max(), 1e-4).astype(np.float32)
+    if kind == "hann":
+        ramp = max(1, size // 4)
+        r = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, ramp + 2, dtype=np.float64)[1:-1])
+        line = np.ones(size, dtype=np.float64)
+        line[:ramp], line[-ramp:] = r, r[::-1]
+        return np.maximum(np.outer(line, line), 1e-3).astype(np.float32)
+    if kind == "tent":
+        line = 1.0 - np.abs(np.linspace(-1, 1, size)) * 0.9
+        return np.outer(line, line).astype(np.float32)
+    if kind == "ones":
+        return np.ones((size, size), dtype=np.float32)
+    raise ValueError(f"unknown blend kind {kind!r}; valid: gaussian, hann, tent, ones")
+
+
+def predict_tiled(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    image: torch.Tensor,
+    num_classes: int,
+    tile: int = 1024,
+    overlap: float = 0.25,
+    batch_size: int = 4,
+    blend: BlendKind = "hann",
+) -> torch.Tensor:
+    """Class probabilities of one image, tiled with blending when it is larger than ``tile``.
+
+    Args:
+        forward: maps a batch ``(N, C, h, w)`` to logits ``(N, K, h, w)``.
+        image: ``(C, H, W)`` float.
+        num_classes: K.
+        tile: tile side in pixels.
+        overlap: fraction of the tile shared by neighbours.
+        batch_size: tiles per forward pass.
+        blend: weights of overlapping tiles (:func:`blend_weights`).
+
+    Returns:
+        Softmax probabilities ``(K, H, W)``.
+    """
+    import torch
+
+    with torch.no_grad():
+        return _predict_tiled(forward, image, num_classes, tile, overlap, batch_size, blend)
+
+
+def _predict_tiled(
+    forward: Callable[[torch.Tensor], torch.Tensor],
+    image: torch.Tensor,
+    num_classes: int,
+    tile: int,
+    overlap: float,
+    batch_size: int,
+    blend: BlendKind,
+) -> torch.Tensor:
+    import torch
+
+    c, h, w = image.shape
+    if h <= tile and w <= tile:
+        return forward(image[None]).float().softmax(1)[0]
+    th, tw = min(tile, h), min(tile, w)
+    stride_h, stride_w = max(1, int(th * (1 - overlap))), max(1, int(tw * (1 - overlap)))
+    boxes = [(y, x) for y in window_starts(h, th, stride_h) for x in window_starts(w, tw, stride_w)]
+    acc = torch.zeros(num_classes, h, w, device=image.device)  # (K, H, W)
+    norm = torch.zeros(1, h, w, device=image.device)
+    win = torch.from_numpy(blend_weights(max(th, tw), blend)[:th, :tw]).to(image.device)  # (th, tw)
+    for i in range(0, len(boxes), batch_size):
+        chunk = boxes[i : i + batch_size]
+        batch = torch.stack([image[:, y : y + th, x : x + tw] for y, x in chunk])  # (N, C, th, tw)
+        probs = forward(batch).float().softmax(1)  # (N, K, th, tw)
+        for (y, x), p in zip(chunk, probs, strict=True):
+            acc[:, y : y + th, x : x + tw] += p * win
+            norm[:, y : y + th, x : x + tw] += win
+    return acc / norm

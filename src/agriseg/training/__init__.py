@@ -1,1 +1,0 @@
-"""Lightning training: tasks, data modules and the ``train`` entry points."""

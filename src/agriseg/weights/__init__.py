@@ -1,1 +1,0 @@
-"""Pretrained weights: the offline EfficientNet-Lite0 ImageNet weights and agriseg's shipped models."""

@@ -1,0 +1,151 @@
+"""Depth sources: files, conventions, ground plane, synthetic RGB-D scenes, Depth Anything offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from agriseg.crop.pseudolabel.depth import find_depth_file, fit_ground_plane, read_depth, relief, to_nearness
+from agriseg.crop.pseudolabel.gght import GGHTConfig, gght
+from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files
+from agriseg.crop.pseudolabel.synthetic import make_scene, write_scenes
+from agriseg.metrics import SegmentationMetrics
+
+
+def test_read_depth_formats_roundtrip(tmp_path: Path) -> None:
+    d = np.random.default_rng(0).uniform(0.5, 2.0, (30, 40)).astype(np.float32)
+    mm = np.round(d * 1000).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "a.png"), mm)
+    cv2.imwrite(str(tmp_path / "b.tif"), d)
+    np.save(tmp_path / "c.npy", d)
+    assert np.array_equal(read_depth(tmp_path / "a.png"), mm.astype(np.float32))
+    assert np.allclose(read_depth(tmp_path / "b.tif"), d)
+    assert np.allclose(read_depth(tmp_path / "c.npy"), d)
+    assert find_depth_file(tmp_path, "b").name == "b.tif"
+    with pytest.raises(FileNotFoundError, match="zzz"):
+        find_depth_file(tmp_path, "zzz")
+
+
+def test_conventions_make_near_larger() -> None:
+    depth = np.array([[1.0, 2.0]], np.float32)
+    near, valid = to_nearness(depth, "depth")
+    assert near[0, 0] > near[0, 1] and valid.all()
+    inv, _ = to_nearness(np.array([[5.0, 1.0]], np.float32), "inverse")
+    assert inv[0, 0] > inv[0, 1]
+    near0, valid0 = to_nearness(np.array([[0.0, 1.0, 2.0]], np.float32), "depth")
+    assert not valid0[0, 0]
+
+
+def test_plane_fit_removes_tilted_ground() -> None:
+    H, W = 60, 80
+    vv, uu = np.mgrid[0:H, 0:W].astype(np.float32)
+    inv = 0.5 + 0.2 * vv / H - 0.1 * uu / W
+    plane = fit_ground_plane(inv, np.ones_like(inv, bool))
+    assert np.abs(plane - inv).max() < 1e-4
+
+
+def _scenes(n: int) -> list:
+    out = []
+    for i in range(n):
+        r = np.random.default_rng(10_000 + i)
+        out.append(
+            make_scene(
+                seed=i,
+                size=(180, 240),
+                n_plants=int(r.integers(2, 9)),
+                coverage=float(r.uniform(0.1, 0.45)),
+                tilt=float(r.uniform(0, 0.6)),
+            )
+        )
+    return out
+
+
+def test_gght_recovers_synthetic_rgbd_masks() -> None:
+    m = SegmentationMetrics(2)
+    for sc in _scenes(8):
+        assert sc.mask.any() and not sc.mask.all()
+        sig, valid = relief(sc.depth, "depth", "plane")
+        m.update(gght(sig, GGHTConfig(), valid=valid).mask.astype(np.uint8), sc.mask.astype(np.uint8))
+    assert m.compute()["miou"] >= 0.95
+
+
+def test_plane_detrend_matters_on_tilted_scenes() -> None:
+    sc = make_scene(seed=3, size=(180, 240), tilt=0.6)
+    scores = {}
+    for detrend in ("plane", "none"):
+        sig, valid = relief(sc.depth, "depth", detrend)  # type: ignore[arg-type]
+        res = gght(sig, GGHTConfig(), valid=valid)
+        scores[detrend] = SegmentationMetrics(2)
+        scores[detrend].update(res.mask.astype(np.uint8), sc.mask.astype(np.uint8))
+    assert scores["plane"].compute()["miou"] > scores["none"].compute()["miou"] + 0.1
+
+
+def test_depth_files_pipeline_and_bad_inputs_do_not_stop_the_batch(tmp_path: Path) -> None:
+    root = write_scenes(tmp_path / "syn", n=6, size=(90, 120), depth_format="png")
+    dd = root / "depth"
+    (dd / "0001.png").unlink()  # missing
+    cv2.imwrite(str(dd / "0002.png"), np.full((40, 50), 1500, np.uint16))  # wrong size
+    cv2.imwrite(str(dd / "0003.png"), np.full((90, 120), 1500, np.uint16))  # constant
+    (dd / "0004.png").unlink()
+    nan = np.full((90, 120), 1.5, np.float32)
+    nan[5, 5] = np.nan
+    np.save(dd / "0004.npy", nan)  # NaN
+    files = sorted((root / "images").glob("*.png"))
+    recs = pseudolabel_files(
+        files, tmp_path / "out", PseudoLabelOptions(source="depth", depth_dir=str(dd)), progress=False
+    )
+    by = {r["stem"]: r for r in recs}
+    assert [by[s]["status"] for s in ("0000", "0005")] == ["ok", "ok"]
+    assert by["0001"]["status"] == "error" and "no depth file" in by["0001"]["error"]
+    assert "0002.png" in by["0002"]["error"] and "sizes must match" in by["0002"]["error"]
+    assert by["0003"]["error"].startswith(str(dd / "0003.png")) and "constant" in by["0003"]["error"]
+    assert by["0004"]["error"].startswith(str(dd / "0004.npy")) and "NaN" in by["0004"]["error"]
+    summary = json.loads((tmp_path / "out" / "pseudolabels.json").read_text())
+    assert summary["counts"] == {"ok": 2, "skipped": 0, "error": 4}
+    mask = cv2.imread(str(tmp_path / "out" / "masks" / "0000.png"), cv2.IMREAD_UNCHANGED)
+    truth = cv2.imread(str(root / "masks" / "0000.png"), cv2.IMREAD_UNCHANGED)
+    assert set(np.unique(mask)) <= {0, 1}
+    inter, union = ((mask == 1) & (truth == 1)).sum(), ((mask == 1) | (truth == 1)).sum()
+    assert inter / union > 0.85
+
+
+def test_depth_anything_tiny_random_weights_offline_with_cache(tmp_path: Path) -> None:
+    transformers = pytest.importorskip("transformers")
+    from agriseg.crop.pseudolabel.depth import DepthAnythingEstimator, tiny_depth_anything_config
+
+    model_dir = tmp_path / "da-tiny"
+    transformers.DepthAnythingForDepthEstimation(tiny_depth_anything_config()).save_pretrained(model_dir)
+    est = DepthAnythingEstimator(str(model_dir), input_size=56)
+    rgb = make_scene(seed=1, size=(60, 80)).rgb
+    inv = est(rgb)
+    assert inv.shape == (60, 80) and inv.dtype == np.float32 and np.isfinite(inv).all()
+
+    root = write_scenes(tmp_path / "syn", n=2, size=(60, 80))
+    files = sorted((root / "images").glob("*.png"))
+    opts = PseudoLabelOptions(source="depth", depth_model=str(model_dir), depth_input_size=56)
+    recs = pseudolabel_files(files, tmp_path / "out", opts, progress=False)
+    for r in recs:  # random weights: either a mask or a clear per-image error (e.g. constant output)
+        assert r["status"] in ("ok", "error")
+        if r["status"] == "ok":
+            assert r["depth_convention"] == "inverse" and r["depth_cached"] is False
+    cached = list((tmp_path / "out" / "depth_cache").glob("*.npy"))
+    assert len(cached) == 2
+    meta = json.loads((tmp_path / "out" / "depth_cache" / "cache.json").read_text())
+    assert list(meta.values())[0]["model"] == str(model_dir)
+    opts2 = PseudoLabelOptions(
+        source="depth", depth_model=str(model_dir), depth_input_size=56, overwrite=True
+    )
+    recs2 = pseudolabel_files(files, tmp_path / "out", opts2, progress=False)
+    assert all(r.get("depth_cached") for r in recs2 if r["status"] == "ok")
+
+
+def test_depth_model_that_cannot_load_is_a_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    from agriseg.crop.pseudolabel.depth import DepthAnythingEstimator
+
+    with pytest.raises(ValueError, match="cannot load a Depth Anything model"):
+        DepthAnythingEstimator(str(tmp_path / "no-such-model"))

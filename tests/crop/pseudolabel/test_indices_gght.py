@@ -1,0 +1,149 @@
+"""Vegetation indices and gradient-guided histogram thresholding."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from agriseg.crop.pseudolabel.gght import GGHTConfig, gght, sigmoid, threshold_point
+from agriseg.crop.pseudolabel.indices import INDICES, green_fraction, vegetation_index
+from agriseg.metrics.segmentation import miou
+
+SOIL = (120, 100, 80)
+LEAF = (60, 140, 45)
+
+
+def _two_tone(h: int = 120, w: int = 160, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """A noisy photo: a green disc and a square on brown soil, and the true mask."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    mask = ((yy - 50) ** 2 + (xx - 60) ** 2 < 30**2) | ((abs(yy - 80) < 15) & (abs(xx - 125) < 15))
+    rgb = np.where(mask[..., None], np.array(LEAF), np.array(SOIL)).astype(np.float32)
+    rgb += rng.normal(0, 6, rgb.shape)
+    return rgb.clip(0, 255).astype(np.uint8), mask
+
+
+@pytest.mark.parametrize("name", list(INDICES))
+def test_index_orientation_green_above_soil(name: str) -> None:
+    rgb = np.array([[SOIL, LEAF]], np.uint8)
+    v = vegetation_index(rgb, name)  # type: ignore[arg-type]
+    assert v.shape == (1, 2) and v.dtype == np.float32
+    assert v[0, 1] > v[0, 0], f"{name} must be larger on vegetation"
+
+
+def test_index_unknown_name_lists_valid() -> None:
+    with pytest.raises(ValueError, match="exg_exr"):
+        vegetation_index(np.zeros((2, 2, 3), np.uint8), "ndvi")  # type: ignore[arg-type]
+
+
+def test_exg_black_pixels_are_finite() -> None:
+    assert np.isfinite(vegetation_index(np.zeros((3, 3, 3), np.uint8), "exg")).all()
+
+
+def test_knee_is_max_of_second_derivative() -> None:
+    x = np.linspace(-1, 2, 300_001)
+    for form in ("logistic", "erf", "gompertz"):
+        f = sigmoid(x, 0.4, 12.0, form)  # type: ignore[arg-type]
+        d2 = np.gradient(np.gradient(f, x), x)
+        d1 = np.gradient(f, x)
+        assert threshold_point(0.4, 12.0, form, "knee") == pytest.approx(x[np.argmax(d2)], abs=2e-3)  # type: ignore[arg-type]
+        assert threshold_point(0.4, 12.0, form, "inflection") == pytest.approx(x[np.argmax(d1)], abs=2e-3)  # type: ignore[arg-type]
+    assert threshold_point(0.5, 10.0, "logistic", "knee") == pytest.approx(
+        0.5 - math.log(2 + math.sqrt(3)) / 10
+    )
+
+
+@pytest.mark.parametrize("name", list(INDICES))
+def test_gght_on_index_recovers_mask(name: str) -> None:
+    rgb, truth = _two_tone()
+    res = gght(vegetation_index(rgb, name), GGHTConfig(), rgb=rgb)  # type: ignore[arg-type]
+    m, _ = miou(res.mask.astype(np.uint8), truth.astype(np.uint8))
+    assert m > 0.9, f"{name}: mIoU {m:.3f}"
+    assert not res.full_coverage
+    assert 0 < res.quality <= 1 and res.r2 > 0.9
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"normaliser": "minmax"},
+        {"normaliser": "zscore"},
+        {"edge_operator": "scharr"},
+        {"edge_operator": "laplacian"},
+        {"weighting": "magnitude"},
+        {"weighting": "edges"},
+        {"sigmoid": "erf"},
+        {"sigmoid": "gompertz"},
+        {"point": "knee"},
+        {"smooth_sigma": 0.0},
+        {"fit_long_side": 0},
+    ],
+)
+def test_every_option_gives_a_sane_threshold(kw: dict) -> None:
+    rgb, truth = _two_tone()
+    res = gght(vegetation_index(rgb, "exg"), GGHTConfig(**kw), rgb=rgb)
+    assert 0.0 <= res.threshold <= 1.0
+    assert res.mask.shape == truth.shape
+    m, _ = miou(res.mask.astype(np.uint8), truth.astype(np.uint8))
+    assert m > 0.6, f"{kw}: mIoU {m:.3f}"
+
+
+def test_knee_is_more_inclusive_than_inflection() -> None:
+    rgb, _ = _two_tone()
+    s = vegetation_index(rgb, "exg")
+    a, b = gght(s, GGHTConfig(point="inflection")), gght(s, GGHTConfig(point="knee"))
+    assert b.threshold < a.threshold
+    assert b.mask.sum() >= a.mask.sum()
+
+
+def test_record_has_threshold_curve_quality_and_flag() -> None:
+    rgb, _ = _two_tone()
+    rec = gght(vegetation_index(rgb, "cive"), GGHTConfig(), rgb=rgb).record()
+    for key in (
+        "threshold",
+        "threshold_raw",
+        "curve",
+        "fit_r2",
+        "fit_quality",
+        "full_coverage",
+        "foreground_fraction",
+    ):
+        assert key in rec
+    assert rec["curve"]["form"] == "logistic" and rec["curve"]["k"] > 0
+    import json
+
+    json.dumps(rec)  # JSON-ready
+
+
+def test_invalid_option_names_valid_choices() -> None:
+    with pytest.raises(ValueError, match="logistic"):
+        GGHTConfig(sigmoid="tanh")  # type: ignore[arg-type]
+
+
+def test_constant_and_nan_signals_raise() -> None:
+    with pytest.raises(ValueError, match="constant"):
+        gght(np.full((20, 20), 3.0, np.float32))
+    s = np.random.default_rng(0).random((20, 20)).astype(np.float32)
+    s[3, 4] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        gght(s)
+
+
+def test_full_coverage_dense_canopy_gets_all_ones() -> None:
+    rng = np.random.default_rng(1)
+    rgb = (np.array(LEAF, np.float32) * rng.uniform(0.6, 1.2, (80, 100, 1))).clip(0, 255).astype(np.uint8)
+    assert green_fraction(rgb) > 0.95
+    res = gght(vegetation_index(rgb, "exg"), GGHTConfig(), rgb=rgb)
+    assert res.full_coverage and res.mask.all()
+    off = gght(vegetation_index(rgb, "exg"), GGHTConfig(full_coverage="off"), rgb=rgb)
+    assert not off.full_coverage and not off.mask.all()
+
+
+def test_out_shape_upsamples_mask() -> None:
+    rgb, truth = _two_tone()
+    res = gght(vegetation_index(rgb, "exg"), GGHTConfig(), out_shape=(240, 320))
+    assert res.mask.shape == (240, 320)
+    m, _ = miou(res.mask[::2, ::2].astype(np.uint8), truth.astype(np.uint8))
+    assert m > 0.9

@@ -1,0 +1,134 @@
+"""Batch pseudo-labelling, keep files, resume, the CLI commands and the screening page file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from agriseg.cli import main as cli
+from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files, read_keep
+from agriseg.crop.pseudolabel.screen import write_screen_page
+from agriseg.crop.pseudolabel.synthetic import write_scenes
+
+
+@pytest.fixture()
+def scenes(tmp_path: Path) -> Path:
+    return write_scenes(tmp_path / "syn", n=4, size=(72, 96), depth_format="npy")
+
+
+def _jpeg_copy(scenes: Path, dst: Path) -> list[Path]:
+    dst.mkdir()
+    out = []
+    for p in sorted((scenes / "images").glob("*.png")):
+        q = dst / f"{p.stem}.jpg"
+        cv2.imwrite(str(q), cv2.imread(str(p)), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        out.append(q)
+    return out
+
+
+def test_index_pipeline_outputs_and_resume(scenes: Path, tmp_path: Path) -> None:
+    files = _jpeg_copy(scenes, tmp_path / "jpg")
+    bad = tmp_path / "jpg" / "broken.jpg"
+    bad.write_bytes(b"not a jpeg")
+    out = tmp_path / "out"
+    recs = pseudolabel_files(files + [bad], out, PseudoLabelOptions(index="exg", plot=True), progress=False)
+    ok = [r for r in recs if r["status"] == "ok"]
+    assert len(ok) == 4
+    err = [r for r in recs if r["status"] == "error"]
+    assert len(err) == 1 and err[0]["error"].startswith(str(bad))
+    for r in ok:
+        mask = cv2.imread(str(out / r["mask"]), cv2.IMREAD_UNCHANGED)
+        truth = cv2.imread(str(scenes / "masks" / f"{r['stem']}.png"), cv2.IMREAD_UNCHANGED)
+        assert mask.shape == truth.shape and set(np.unique(mask)) <= {0, 1}
+        assert ((mask == 1) & (truth == 1)).sum() / ((mask == 1) | (truth == 1)).sum() > 0.8
+        assert (out / r["overlay"]).is_file() and (out / r["plot"]).is_file()
+        rec = json.loads((out / "records" / f"{r['stem']}.json").read_text())
+        assert {"threshold", "curve", "fit_quality", "full_coverage"} <= rec.keys() and rec["index"] == "exg"
+    again = pseudolabel_files(files, out, PseudoLabelOptions(index="exg"), progress=False)
+    assert all(r["status"] == "skipped" for r in again)
+
+
+def test_keep_file_filters(scenes: Path, tmp_path: Path) -> None:
+    keep = tmp_path / "accepted.json"
+    keep.write_text(json.dumps({"accepted": ["0001", "0003"], "rejected": ["0000"]}))
+    assert read_keep(keep) == {"0001", "0003"}
+    files = sorted((scenes / "images").glob("*.png"))
+    recs = pseudolabel_files(
+        files, tmp_path / "o", PseudoLabelOptions(), keep=read_keep(keep), progress=False
+    )
+    assert sorted(r["stem"] for r in recs) == ["0001", "0003"]
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="bad.json"):
+        read_keep(tmp_path / "bad.json")
+
+
+def test_cli_pseudolabel_depth_and_screen(scenes: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "crop",
+            "pseudolabel",
+            str(scenes / "images"),
+            "-o",
+            str(out),
+            "--source",
+            "depth",
+            "--depth-dir",
+            str(scenes / "depth"),
+            "--sigmoid",
+            "erf",
+            "--point",
+            "knee",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    assert "4 pseudo-labelled" in r.output
+    rec = json.loads((out / "records" / "0000.json").read_text())
+    assert rec["curve"]["form"] == "erf" and rec["curve"]["point"] == "knee"
+    r = CliRunner().invoke(cli, ["crop", "screen", str(out)])
+    assert r.exit_code == 0, r.output
+    page = (out / "screen.html").read_text()
+    assert page.count('"overlay": ') == 4 and "overlays/0000.jpg" in page
+
+
+def test_cli_reports_bad_input_cleanly(tmp_path: Path) -> None:
+    r = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])
+    assert r.exit_code != 0 and "pseudolabels.json" in r.output and "Traceback" not in r.output
+    r = CliRunner().invoke(cli, ["crop", "pseudolabel", str(tmp_path / "nope"), "-o", str(tmp_path / "o")])
+    assert r.exit_code != 0 and "nope" in r.output
+
+
+def test_screen_page_escapes_script_end(tmp_path: Path) -> None:
+    (tmp_path / "overlays").mkdir()
+    cv2.imwrite(str(tmp_path / "overlays" / "a.jpg"), np.zeros((4, 4, 3), np.uint8))
+    rec = {
+        "stem": "a</script>",
+        "status": "ok",
+        "overlay": "overlays/a.jpg",
+        "fit_quality": 0.5,
+        "threshold": 0.4,
+        "foreground_fraction": 0.2,
+        "full_coverage": False,
+    }
+    (tmp_path / "pseudolabels.json").write_text(json.dumps({"records": [rec]}))
+    page = write_screen_page(tmp_path).read_text()
+    assert "a</script>" not in page
+
+
+def test_reduced_fitting_size_keeps_full_size_masks_and_overlays(scenes: Path, tmp_path: Path) -> None:
+    from agriseg.crop.pseudolabel.gght import GGHTConfig
+
+    files = _jpeg_copy(scenes, tmp_path / "jpg")
+    opts = PseudoLabelOptions(index="cive", gght=GGHTConfig(fit_long_side=48), overlay_long_side=64)
+    recs = pseudolabel_files(files, tmp_path / "o", opts, progress=False)
+    assert all(r["status"] == "ok" for r in recs), [r["error"] for r in recs]
+    for r in recs:
+        assert cv2.imread(str(tmp_path / "o" / r["mask"]), cv2.IMREAD_UNCHANGED).shape == (72, 96)
+        ov = cv2.imread(str(tmp_path / "o" / r["overlay"]))
+        assert max(ov.shape[:2]) <= 64 and ov.shape[0] * 4 == ov.shape[1] * 3  # reduced photo, same aspect

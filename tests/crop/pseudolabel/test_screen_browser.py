@@ -1,0 +1,107 @@
+"""The screening page in a real headless browser (Debian chromium + chromedriver via selenium).
+
+Install with ``scripts/install_browser.sh``; skipped with a reason when no browser is installed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from agriseg.crop.pseudolabel.screen import write_screen_page
+
+
+def _driver(download_dir: Path):  # noqa: ANN202 - selenium type only when installed
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="selenium not installed (scripts/install_browser.sh)"
+    )
+    from selenium.webdriver.chrome.service import Service
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    driver_bin = shutil.which("chromedriver")
+    if not chromium or not driver_bin:
+        pytest.skip(
+            "no headless browser: chromium + chromedriver not installed (run scripts/install_browser.sh)"
+        )
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = chromium
+    for a in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--allow-file-access-from-files",
+    ):
+        opts.add_argument(a)
+    opts.add_experimental_option(
+        "prefs", {"download.default_directory": str(download_dir), "download.prompt_for_download": False}
+    )
+    return webdriver.Chrome(service=Service(driver_bin), options=opts)
+
+
+def _outdir(tmp_path: Path) -> Path:
+    out = tmp_path / "pl"
+    (out / "overlays").mkdir(parents=True)
+    recs = []
+    for i, q in enumerate([0.9, 0.2, 0.6, 0.4]):
+        stem = f"img{i}"
+        cv2.imwrite(str(out / "overlays" / f"{stem}.jpg"), np.full((30, 40, 3), 40 * i, np.uint8))
+        recs.append(
+            {
+                "stem": stem,
+                "status": "ok",
+                "overlay": f"overlays/{stem}.jpg",
+                "fit_quality": q,
+                "threshold": 0.5,
+                "foreground_fraction": 0.1 * i,
+                "full_coverage": i == 3,
+            }
+        )
+    (out / "pseudolabels.json").write_text(json.dumps({"records": recs}))
+    return out
+
+
+def test_screen_page_sort_keys_clicks_and_export(tmp_path: Path) -> None:
+    out = _outdir(tmp_path)
+    page = write_screen_page(out)
+    dl = tmp_path / "downloads"
+    dl.mkdir()
+    driver = _driver(dl)
+    try:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.ui import Select
+
+        driver.get(page.resolve().as_uri())
+        stems = lambda: [c.get_attribute("data-stem") for c in driver.find_elements(By.CSS_SELECTOR, ".card")]  # noqa: E731
+        assert stems() == ["img1", "img3", "img2", "img0"]  # default: worst fit quality first
+        Select(driver.find_element(By.ID, "sort")).select_by_value("quality-desc")
+        assert stems() == ["img0", "img2", "img3", "img1"]
+        Select(driver.find_element(By.ID, "sort")).select_by_value("quality-asc")
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.click()
+        body.send_keys("a")  # accept img1, focus moves to img3
+        body.send_keys("r")  # reject img3
+        cards = driver.find_elements(By.CSS_SELECTOR, ".card")
+        cards[3].find_element(By.CSS_SELECTOR, "button.acc").click()  # click-accept img0
+        assert "accepted" in cards[0].get_attribute("class") and "rejected" in cards[1].get_attribute("class")
+        assert "2 accepted, 1 rejected, 1 unmarked" in driver.find_element(By.ID, "counts").text
+        driver.find_element(By.ID, "export-btn").click()
+        exported = json.loads(driver.find_element(By.ID, "export").get_attribute("value"))
+        assert exported["accepted"] == ["img0", "img1"]
+        assert exported["rejected"] == ["img3"] and exported["unmarked"] == ["img2"]
+        for _ in range(50):  # the download lands in the configured folder
+            if (dl / "accepted.json").is_file():
+                break
+            time.sleep(0.1)
+        if (dl / "accepted.json").is_file():
+            assert json.loads((dl / "accepted.json").read_text())["accepted"] == ["img0", "img1"]
+        driver.refresh()  # decisions persist (localStorage)
+        assert "2 accepted, 1 rejected" in driver.find_element(By.ID, "counts").text
+    finally:
+        driver.quit()

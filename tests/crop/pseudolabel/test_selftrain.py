@@ -1,0 +1,186 @@
+"""Trimaps, model combination, configs, and two-stage self-training / adapt end to end (tiny, slow)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agriseg.crop.selftrain import (
+    SelfTrainConfig,
+    TrimapSpec,
+    combine_with_model,
+    load_selftrain_config,
+    make_trimap,
+)
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _probs(pred: np.ndarray, conf: float = 0.8) -> np.ndarray:
+    p1 = np.where(pred == 1, conf, 1 - conf).astype(np.float32)
+    return np.stack([1 - p1, p1])  # (2, H, W)
+
+
+def test_trimap_ignores_disagreement_band_and_low_confidence() -> None:
+    pseudo = np.zeros((20, 20), np.uint8)
+    pseudo[5:15, 5:15] = 1
+    pred = pseudo.copy()
+    pred[0:2, 0:2] = 1  # disagreement
+    tri = make_trimap(pseudo, _probs(pred))
+    assert (tri[0:2, 0:2] == 255).all() and (tri[5:15, 5:15] == 1).all() and tri[18, 18] == 0
+    assert (tri == 255).sum() == 4
+    band = make_trimap(pseudo, _probs(pred), TrimapSpec(boundary_px=1))
+    assert band[5, 10] == 255 and band[10, 10] == 1 and band[4, 10] == 255 and band[2, 10] == 0
+    low = make_trimap(pseudo, _probs(pred, conf=0.6), TrimapSpec(min_confidence=0.7))
+    assert (low == 255).all()
+
+
+def test_combine_with_model_modes() -> None:
+    pseudo = np.array([[0, 1, 1]], np.uint8)
+    probs = np.stack([np.array([[0.95, 0.6, 0.05]]), np.array([[0.05, 0.4, 0.95]])]).astype(np.float32)
+    assert combine_with_model(pseudo, probs, "none").tolist() == [[0, 1, 1]]
+    assert combine_with_model(pseudo, probs, "agree").tolist() == [[0, 255, 1]]
+    assert combine_with_model(pseudo, probs, "confident", 0.9).tolist() == [[0, 1, 1]]
+    assert combine_with_model(pseudo, probs, "confident", 0.55).tolist() == [[0, 0, 1]]
+
+
+def test_peanut_selftrain_config_is_valid() -> None:
+    cfg = load_selftrain_config(REPO / "configs" / "crop" / "selftrain_peanut.yaml")
+    assert cfg.pseudo.source == "index" and cfg.exclude_list and cfg.evaluate is not None
+    assert cfg.evaluate.stems == cfg.exclude_list  # scored only on photos never trained on
+    with pytest.raises(ValueError):
+        SelfTrainConfig.model_validate({"images": "x", "stage2_init": "warm"})
+
+
+def _tiny_cfg(tmp_path: Path, **kw: object) -> SelfTrainConfig:
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+
+    root = write_scenes(tmp_path / "syn", n=6, size=(64, 96), depth_format="png")
+    base = {
+        "name": "tiny",
+        "output_dir": str(tmp_path / "run"),
+        "images": str(root / "images"),
+        "select_fraction": 0.3,
+        "pseudo": {"source": "depth", "depth_dir": str(root / "depth")},
+        "model": {"encoder_weights": None, "infer_long_side": 0},
+        "data": {"crop_size": 64, "scale_min": 0.6, "augment": "none"},
+        "train": {"batch_size": 2, "num_workers": 0, "accelerator": "cpu", "warmup_epochs": 0},
+        "stage1_epochs": 1,
+        "stage2_epochs": 1,
+        "trimap": {"boundary_px": 1},
+        "evaluate": {"images": str(root / "images"), "labels": str(root / "masks"), "label_mode": "index"},
+    }
+    base.update(kw)
+    return SelfTrainConfig.model_validate(base)
+
+
+@pytest.mark.slow
+def test_two_stage_selftrain_end_to_end(tmp_path: Path) -> None:
+    from agriseg.crop.selftrain import selftrain
+    from agriseg.models.io import load_model
+
+    rep = selftrain(_tiny_cfg(tmp_path), progress=False)
+    out = tmp_path / "run"
+    assert (out / "model.safetensors").is_file()
+    load_model(out / "model.safetensors")
+    stats = json.loads((out / "labels" / "stage2_trimap_stats.json").read_text())
+    assert len(stats["per_image"]) == 6 and 0 <= stats["mean_ignored"] <= 1
+    tri = np.unique(
+        np.concatenate(
+            [
+                np.unique(np.asarray(__import__("PIL.Image").Image.open(p)))
+                for p in (out / "labels" / "stage2").glob("*.png")
+            ]
+        )
+    )
+    assert set(tri.tolist()) <= {0, 1, 255}
+    assert "evaluate" in rep["stage1"] and "evaluate" in rep["stage2"]
+    assert rep["stage2"]["init"].endswith("model.safetensors")
+
+
+@pytest.mark.slow
+def test_adapt_writes_a_model_predict_can_load(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agriseg.cli import main as cli
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    root = write_scenes(tmp_path / "syn", n=5, size=(64, 96))
+    mc = ModelConfig(encoder_weights=None, infer_long_side=0)
+    base = save_model(build_model(mc), mc, tmp_path / "base.safetensors")
+    out = tmp_path / "adapted.safetensors"
+    r = CliRunner().invoke(
+        cli,
+        [
+            "crop",
+            "adapt",
+            str(root / "images"),
+            "-o",
+            str(out),
+            "--model",
+            str(base),
+            "--index",
+            "exg",
+            "--stage1-epochs",
+            "1",
+            "--stage2-epochs",
+            "1",
+            "--crop-size",
+            "64",
+            "--batch-size",
+            "2",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(
+        cli, ["crop", "predict", str(root / "images"), "-o", str(tmp_path / "pred"), "--model", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "pred").glob("*_mask.png"))) == 5
+
+
+def test_depth_guided_postprocess_drops_unsupported_components() -> None:
+    from agriseg.crop.selftrain import depth_guided_postprocess
+
+    pred = np.zeros((20, 20), np.uint8)
+    pred[2:6, 2:6] = 1  # supported by depth
+    pred[12:16, 12:16] = 1  # flat (a green mat on the ground): not supported
+    depth = np.zeros((20, 20), bool)
+    depth[2:6, 2:5] = True
+    out = depth_guided_postprocess(pred, depth, 0.5)
+    assert out[3, 3] == 1 and out[13, 13] == 0 and out.sum() == 16
+
+
+def test_pool_honours_exclude_and_keep(tmp_path: Path) -> None:
+    from agriseg.crop.selftrain import SelfTrainer
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    import cv2
+
+    for s in ("a", "b", "c", "d"):
+        cv2.imwrite(str(imgs / f"{s}.png"), np.zeros((8, 8, 3), np.uint8))
+    (tmp_path / "ex.txt").write_text("d\n")
+    (tmp_path / "keep.json").write_text(json.dumps({"accepted": ["a", "b", "d"]}))
+    cfg = SelfTrainConfig(
+        images=str(imgs), exclude_list=str(tmp_path / "ex.txt"), keep=str(tmp_path / "keep.json")
+    )
+    assert [p.stem for p in SelfTrainer(cfg).pool()] == ["a", "b"]
+    tl, sl = SelfTrainer(cfg.model_copy(update={"output_dir": str(tmp_path / "o")})).split(["a", "b", "c"])
+    assert set(tl.read_text().split()) | set(sl.read_text().split()) == {"a", "b", "c"}
+    assert not set(tl.read_text().split()) & set(sl.read_text().split())
+
+
+def test_selftrain_cli_missing_config_is_a_clean_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agriseg.cli import main as cli
+
+    r = CliRunner().invoke(cli, ["crop", "selftrain", "-c", str(tmp_path / "none.yaml")])
+    assert r.exit_code != 0 and "none.yaml" in r.output and "Traceback" not in r.output

@@ -1,0 +1,141 @@
+import csv
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from agriseg.crop.predict import Predictor, predict_files
+from agriseg.models import build_model
+from agriseg.models.config import ModelConfig
+
+
+@pytest.fixture(scope="module")
+def tiny_predictor():
+    model = build_model(encoder_weights=None)
+    return Predictor(model, 2, long_side=96, tile=64, batch_size=2)
+
+
+def test_predict_any_size_and_mode(tiny_predictor):
+    for shape in [(50, 70, 3), (300, 41, 3)]:
+        mask = tiny_predictor.predict(np.random.randint(0, 255, shape, np.uint8))
+        assert mask.shape == shape[:2] and mask.dtype == np.uint8
+
+
+def test_large_image_is_tiled_and_blended(tiny_predictor):
+    big = Predictor(tiny_predictor.model, 2, long_side=0, tile=64, batch_size=4)
+    probs = big.probabilities([np.random.randint(0, 255, (150, 200, 3), np.uint8)])[0]
+    assert probs.shape == (2, 150, 200)
+    assert np.allclose(probs.sum(0).numpy(), 1, atol=1e-4)
+
+
+def test_predict_files_outputs_summary_and_goes_on_past_bad_files(tiny_predictor, samples_dir, tmp_path):
+    files = sorted((samples_dir / "peanut" / "images").glob("*.jpg"))[:2]
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(files[0].read_bytes()[:300])
+    gray = tmp_path / "gray16.png"
+    Image.fromarray(np.full((40, 60), 30000, np.uint16)).save(gray)
+    out = tmp_path / "out"
+    rows = predict_files(tiny_predictor, [*files, bad, gray], out, progress=False)
+    status = {r["file"]: r["status"] for r in rows}
+    assert status[str(bad)] == "error" and sum(s == "ok" for s in status.values()) == 3
+    for f in files:
+        m = np.asarray(Image.open(out / f"{f.stem}_mask.png"))
+        assert m.shape == (720, 960) and set(np.unique(m)) <= {0, 255}
+        assert (out / f"{f.stem}_overlay.png").is_file()
+    with open(out / "summary.csv") as fh:
+        summary = list(csv.DictReader(fh))
+    assert len(summary) == 4 and "broken.jpg" in next(r["error"] for r in summary if r["status"] == "error")
+    ok = [r for r in summary if r["status"] == "ok"]
+    assert all(0 <= float(r["vegetation_fraction"]) <= 1 for r in ok)
+    # re-running keeps existing outputs (resume) unless overwrite
+    again = predict_files(tiny_predictor, files, out, progress=False)
+    assert [r["status"] for r in again] == ["skipped", "skipped"]
+    assert not list(out.glob(".*tmp*"))
+
+
+def test_strict_stops_at_bad_file(tiny_predictor, tmp_path):
+    bad = tmp_path / "x.png"
+    bad.write_text("not an image")
+    with pytest.raises(ValueError, match="x.png"):
+        predict_files(tiny_predictor, [bad], tmp_path / "o", strict=True, progress=False)
+
+
+def test_same_stem_in_two_folders_gets_two_outputs(tiny_predictor, samples_dir, tmp_path):
+    src = sorted((samples_dir / "peanut" / "images").glob("*.jpg"))[0]
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        shutil.copy(src, tmp_path / d / "img.jpg")
+    predict_files(
+        tiny_predictor,
+        [tmp_path / "a" / "img.jpg", tmp_path / "b" / "img.jpg"],
+        tmp_path / "o",
+        write_overlay=False,
+        progress=False,
+    )
+    assert (tmp_path / "o" / "img_mask.png").is_file() and (tmp_path / "o" / "img_1_mask.png").is_file()
+
+
+def test_model_config_roundtrip(tmp_path):
+    from agriseg.models.io import ModelLoadError, _default_file_mode, load_model, save_model
+
+    cfg = ModelConfig(encoder_weights=None, upsampler="dysample")
+    model = build_model(cfg)
+    path = save_model(model, cfg, tmp_path / "m.safetensors")
+    assert path.stat().st_mode & 0o777 == _default_file_mode()  # the umask's mode, not safetensors' 0600
+    loaded, cfg2 = load_model(path)
+    assert cfg2.upsampler == "dysample"
+    x = np.random.randint(0, 255, (64, 64, 3), np.uint8)
+    a = Predictor(model.eval(), 2, long_side=0).probabilities([x])[0]
+    b = Predictor(loaded, 2, long_side=0).probabilities([x])[0]
+    assert np.abs(a.numpy() - b.numpy()).max() < 0.05  # fp16 storage
+    with pytest.raises(ModelLoadError, match="m.safetensors: model takes 3 input channels, the data has 8"):
+        load_model(path, in_channels=8)
+    with pytest.raises(ModelLoadError, match="predicts 2 classes, expected 3"):
+        load_model(path, num_classes=3)
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 50)
+    with pytest.raises(ModelLoadError, match="junk.safetensors"):
+        load_model(junk)
+
+
+def test_flip_tta_is_flip_equivariant(tiny_predictor):
+    from agriseg.crop.predict import Predictor
+
+    tta = Predictor(tiny_predictor.model, 2, long_side=0, tta="flip")
+    img = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
+    p = tta.probabilities([img])[0]
+    q = tta.probabilities([np.flip(img, 1).copy()])[0]
+    # TTA over {identity, vflip, hflip} of a flipped photo = flipped TTA result up to the vflip+hflip term
+    assert p.shape == (2, 48, 64) and np.allclose(p.sum(0).numpy(), 1, atol=1e-5)
+    plain = Predictor(tiny_predictor.model, 2, long_side=0)
+    ref = (plain.probabilities([img])[0] + plain.probabilities([np.flip(img, 0).copy()])[0].flip(1)
+           + plain.probabilities([np.flip(img, 1).copy()])[0].flip(2)) / 3
+    assert np.allclose(p.numpy(), ref.numpy(), atol=1e-5)
+    assert q.shape == p.shape
+
+
+def test_channels_last_gives_the_same_probabilities():
+    import torch
+
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(encoder_weights=None))
+    img = np.random.default_rng(0).integers(0, 255, (90, 130, 3), dtype=np.uint8)
+    a = Predictor(model, 2, long_side=0, channels_last=False).probabilities([img])[0]
+    b = Predictor(model, 2, long_side=0, channels_last=True).probabilities([img])[0]
+    assert a.shape == b.shape == (2, 90, 130)
+    assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_multiclass_summary_has_a_fraction_per_class(tmp_path):
+    model = build_model(encoder_weights=None, num_classes=3)
+    pred = Predictor(model, 3, long_side=64, batch_size=1)
+    img = tmp_path / "a.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), np.uint8)).save(img)
+    predict_files(pred, [img], tmp_path / "o", class_names=["background", "crop", "weed"], progress=False)
+    with open(tmp_path / "o" / "summary.csv") as fh:
+        row = next(csv.DictReader(fh))
+    classes = np.asarray(Image.open(tmp_path / "o" / "a_classes.png"))
+    assert float(row["crop_fraction"]) == pytest.approx((classes == 1).mean(), abs=1e-6)
+    assert float(row["weed_fraction"]) == pytest.approx((classes == 2).mean(), abs=1e-6)
+    assert float(row["vegetation_fraction"]) == pytest.approx((classes > 0).mean(), abs=1e-6)

@@ -1,0 +1,150 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from agriseg.config import load_config
+from agriseg.crop.config import CropTrainConfig
+from agriseg.crop.train import train_crop
+
+
+def make_fields(root, n=6, size=96, seed=0):
+    """Green blobs on brown textured soil, with 0/255 masks."""
+    rng = np.random.default_rng(seed)
+    (root / "images").mkdir(parents=True)
+    (root / "labels").mkdir()
+    yy, xx = np.mgrid[:size, :size]
+    for i in range(n):
+        mask = np.zeros((size, size), bool)
+        for _ in range(rng.integers(2, 5)):
+            cy, cx, r = rng.integers(10, size - 10, 2).tolist() + [int(rng.integers(6, 16))]
+            mask |= (yy - cy) ** 2 + (xx - cx) ** 2 < r**2
+        img = np.stack(
+            [
+                rng.normal(120, 15, (size, size)),
+                rng.normal(90, 15, (size, size)),
+                rng.normal(60, 15, (size, size)),
+            ],
+            -1,
+        )
+        img[mask] = rng.normal((50, 150, 40), 15, (mask.sum(), 3))
+        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(root / "images" / f"{i:02d}.png")
+        Image.fromarray(mask.astype(np.uint8) * 255).save(root / "labels" / f"{i:02d}.png")
+
+
+def tiny_config(tmp_path) -> CropTrainConfig:
+    make_fields(tmp_path / "data", n=4, size=64)
+    return CropTrainConfig.model_validate(
+        {
+            "output_dir": str(tmp_path / "run"),
+            "model": {"encoder_weights": None, "infer_long_side": 0},
+            "data": {
+                "images": str(tmp_path / "data/images"),
+                "labels": str(tmp_path / "data/labels"),
+                "val_fraction": 0.25,
+                "crop_size": 64,
+                "scale_min": 0.5,
+                "augment": "mild",
+            },
+            "train": {"epochs": 1, "batch_size": 2, "num_workers": 0, "lr": 0.003},
+        }
+    )
+
+
+def test_train_exports_model_and_resumes(tmp_path):
+    from agriseg.models.io import load_model
+
+    cfg = tiny_config(tmp_path)
+    res = train_crop(cfg)
+    run = tmp_path / "run"
+    assert (run / "model.safetensors").is_file() and (run / "last.ckpt").is_file()
+    assert 0.0 <= res["val"]["val/miou"] <= 1.0
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["val"]) == 1 and not set(split["val"]) & set(split["train"])
+    model, mcfg = load_model(run / "model.safetensors")
+    assert mcfg.num_classes == 2
+    _, ck_cfg = load_model(run / "last.ckpt")  # our own Lightning checkpoints load too
+    assert ck_cfg.arch == "unet"
+    import torch
+
+    steps = torch.load(run / "last.ckpt", weights_only=True)["global_step"]
+    res2 = train_crop(cfg, resume=str(run / "last.ckpt"), max_epochs=2)
+    assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 2 * steps  # one more epoch
+    assert res2["model"]
+
+
+def test_config_errors_name_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.yaml"):
+        load_config(tmp_path / "nope.yaml", CropTrainConfig)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {images: a, labels: b}\nmodel: {upsampler: fad}\n")
+    with pytest.raises(ValueError, match="bad.yaml: invalid config"):
+        load_config(bad, CropTrainConfig)
+
+
+def test_bundled_configs_validate():
+    from pathlib import Path
+
+    paths = [p for p in sorted(Path("configs/crop").glob("*.yaml")) if not p.name.startswith("selftrain")]
+    assert len(paths) >= 6
+    for path in paths:
+        load_config(path, CropTrainConfig)
+
+
+def test_bf16_channels_last_training_runs(tmp_path):
+    from agriseg.models.io import load_model
+
+    cfg = tiny_config(tmp_path)
+    cfg = cfg.model_copy(
+        update={"train": cfg.train.model_copy(update={"precision": "bf16-mixed", "channels_last": True})}
+    )
+    res = train_crop(cfg)
+    model, _ = load_model(res["model"])
+    assert next(model.parameters()).dtype == torch.float32  # exported weights load as fp32
+    assert 0.0 <= res["val"]["val/miou"] <= 1.0
+
+
+def test_init_from_keeps_all_but_a_resized_head(tmp_path):
+    from agriseg.crop.train import init_from
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    two = ModelConfig(encoder_weights=None, num_classes=2)
+    src = build_model(two)
+    path = save_model(src, two, tmp_path / "veg.safetensors", half=False)
+    three = build_model(two.model_copy(update={"num_classes": 3, "class_names": ["bg", "crop", "weed"]}))
+    skipped = init_from(three, str(path), 3)
+    assert skipped == ["head.bias", "head.weight"]
+    a, b = src.state_dict(), three.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a if not k.startswith("head."))
+    assert b["head.weight"].shape[0] == 3
+
+    other = build_model(two.model_copy(update={"encoder": "tu-resnet18"}))
+    with pytest.raises(ValueError, match="veg.safetensors: its weights do not fit"):
+        init_from(other, str(path), 3)
+
+
+def test_export_last_writes_the_last_checkpoint(tmp_path):
+    from safetensors.torch import load_file
+
+    cfg = tiny_config(tmp_path)
+    cfg.train.epochs, cfg.train.export = 2, "last"
+    res = train_crop(cfg)
+    assert res["best_checkpoint"].endswith("last.ckpt")
+    last = torch.load(tmp_path / "run/last.ckpt", weights_only=True)["state_dict"]
+    exported = load_file(tmp_path / "run/model.safetensors")
+    for k, v in exported.items():
+        assert torch.equal(v, last[f"model.{k}"].half()), k
+
+
+def test_max_minutes_cuts_a_long_schedule_short(tmp_path):
+    cfg = tiny_config(tmp_path)
+    cfg.train.epochs, cfg.train.max_minutes = 500, 0.001  # 0.06 s: stops after the first step or so
+    res = train_crop(cfg)
+    steps = torch.load(tmp_path / "run/last.ckpt", weights_only=True)["global_step"]
+    assert steps < 500 and res["model"]
+    with pytest.raises(ValueError):
+        CropTrainConfig.model_validate({"data": {"images": "a", "labels": "b"}, "train": {"max_minutes": 0}})

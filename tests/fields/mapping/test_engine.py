@@ -1,0 +1,230 @@
+"""Per-scene tasks on an in-process Dask cluster, idempotent re-runs, merged fiboa output, and the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import rasterio
+from click.testing import CliRunner
+
+from agriseg.fields.config import PredictConfig
+from agriseg.fields.mapping import SceneJob, merge_fields, run_dask, run_map, run_scene
+from agriseg.vector import validate_fiboa
+from tests.fields.synth_scenes import write_scene
+
+PREDICT = PredictConfig(patch_size=64, progress=False, overviews=False).model_dump_json()
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        arch="unet",
+        encoder="tu-mobilenetv3_small_050",
+        encoder_weights=None,
+        in_channels=8,
+        num_classes=3,
+        mean=[0.0] * 8,
+        std=[1.0] * 8,
+        class_names=["background", "field", "boundary"],
+    )
+    model = build_model(cfg)
+    with torch.no_grad():  # bias the head towards "field" so there are polygons to merge
+        model.head.bias[:] = torch.tensor([0.0, 1.0, -0.5])
+    return save_model(model, cfg, tmp_path_factory.mktemp("m") / "tiny.safetensors", half=False)
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    d = tmp_path_factory.mktemp("scenes")
+    return [write_scene(d / f"s{i}.tif", h=120, w=150, seed=i) for i in range(2)]
+
+
+def test_dask_in_process_cluster_maps_scenes_and_merges(
+    model_file: Path, scenes: list[Path], tmp_path: Path
+) -> None:
+    rows, merged = run_map(
+        scenes,
+        tmp_path,
+        model_file,
+        backend="dask",
+        predict=PREDICT,
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        progress=False,
+    )
+    assert [r["status"] for r in rows] == ["done", "done"]
+    for s in scenes:
+        assert (tmp_path / f"{s.stem}_probs.tif").is_file() and (
+            tmp_path / f"{s.stem}_fields.parquet"
+        ).is_file()
+    assert merged is not None and validate_fiboa(merged) == []
+    total = sum(len(gpd.read_parquet(tmp_path / f"{s.stem}_fields.parquet")) for s in scenes)
+    all_fields = gpd.read_parquet(merged)
+    assert len(all_fields) == total > 0 and all_fields["id"].is_unique
+    assert (tmp_path / "summary.json").is_file()
+    # idempotent: a second run skips both scenes and leaves the outputs untouched
+    before = (tmp_path / "s0_probs.tif").stat().st_mtime_ns
+    rows2, _ = run_map(
+        scenes,
+        tmp_path,
+        model_file,
+        backend="dask",
+        predict=PREDICT,
+        n_workers=1,
+        processes=False,
+        progress=False,
+    )
+    assert [r["status"] for r in rows2] == ["skipped", "skipped"]
+    assert (tmp_path / "s0_probs.tif").stat().st_mtime_ns == before
+
+
+def test_serial_and_dask_give_the_same_outputs(model_file: Path, scenes: list[Path], tmp_path: Path) -> None:
+    a, b = tmp_path / "serial", tmp_path / "dask"
+    run_map(scenes[:1], a, model_file, backend="serial", predict=PREDICT, progress=False)
+    run_map(
+        scenes[:1],
+        b,
+        model_file,
+        backend="dask",
+        predict=PREDICT,
+        n_workers=1,
+        processes=False,
+        progress=False,
+    )
+    with rasterio.open(a / "s0_probs.tif") as x, rasterio.open(b / "s0_probs.tif") as y:
+        assert np.array_equal(x.read(), y.read())
+    fa, fb = gpd.read_parquet(a / "s0_fields.parquet"), gpd.read_parquet(b / "s0_fields.parquet")
+    assert fa["id"].tolist() == fb["id"].tolist() and fa.geometry.geom_equals_exact(fb.geometry, 0).all()
+
+
+def test_a_bad_scene_fails_alone(model_file: Path, scenes: list[Path], tmp_path: Path) -> None:
+    bad = write_scene(tmp_path / "four.tif", bands=4)
+    jobs = [SceneJob(str(s), str(tmp_path / "o"), str(model_file), predict=PREDICT) for s in (scenes[0], bad)]
+    rows = run_dask(jobs, n_workers=1, processes=False, progress=False)
+    assert rows[0]["status"] == "done" and rows[1]["status"] == "error"
+    assert "four.tif: has 4 bands" in rows[1]["error"]
+
+
+def test_merge_reprojects_mixed_crs(model_file: Path, tmp_path: Path) -> None:
+    s1 = write_scene(tmp_path / "utm33.tif", h=100, w=100, seed=1)
+    s2 = write_scene(tmp_path / "utm32.tif", h=100, w=100, seed=2, crs="EPSG:32632")
+    outs = [
+        run_scene(SceneJob(str(s), str(tmp_path / "o"), str(model_file), predict=PREDICT)) for s in (s1, s2)
+    ]
+    merged = merge_fields([o["fields"] for o in outs], tmp_path / "all.parquet")
+    df = gpd.read_parquet(merged)
+    assert df.crs.to_epsg() == 4326 and validate_fiboa(merged) == []
+
+
+def test_cli_predict_polygonize_change_map(model_file: Path, scenes: list[Path], tmp_path: Path) -> None:
+    from agriseg.cli import main
+
+    r = CliRunner()
+    probs = tmp_path / "p.tif"
+    res = r.invoke(
+        main,
+        ["fields", "predict", str(scenes[0]), "-o", str(probs), "-m", str(model_file), "--patch-size", "64"],
+    )
+    assert res.exit_code == 0, res.output
+    assert "km2/s" in res.output and probs.is_file()
+    res = r.invoke(main, ["fields", "predict", str(scenes[0]), "-o", str(probs), "-m", str(model_file)])
+    assert "skipped" in res.output
+    for ext in (".parquet", ".gpkg", ".fgb"):
+        res = r.invoke(
+            main,
+            ["fields", "polygonize", str(probs), "-o", str(tmp_path / f"f{ext}"), "--poly-block-size", "50"],
+        )
+        assert res.exit_code == 0, res.output
+        assert (tmp_path / f"f{ext}").is_file()
+    probs2 = tmp_path / "p2.tif"
+    r.invoke(
+        main,
+        [
+            "fields",
+            "predict",
+            str(scenes[0]),
+            "-o",
+            str(probs2),
+            "-m",
+            str(model_file),
+            "--patch-size",
+            "64",
+            "--tta",
+            "flip_h",
+        ],
+    )
+    res = r.invoke(
+        main,
+        [
+            "fields",
+            "change",
+            str(probs),
+            str(probs2),
+            "-o",
+            str(tmp_path / "c.tif"),
+            "--polygons",
+            str(tmp_path / "c.parquet"),
+            "--min-area",
+            "0",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "c.tif").is_file() and (tmp_path / "c.parquet").is_file()
+    res = r.invoke(
+        main,
+        [
+            "fields",
+            "map",
+            str(scenes[1]),
+            "-o",
+            str(tmp_path / "m"),
+            "-m",
+            str(model_file),
+            "--serial",
+            "--patch-size",
+            "64",
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "m" / "fields.parquet").is_file()
+    # default output name: <stem>_probs.tif next to the scene
+    res = r.invoke(main, ["fields", "predict", str(scenes[1]), "-m", str(model_file), "--patch-size", "64"])
+    assert res.exit_code == 0, res.output
+    assert (scenes[1].parent / f"{scenes[1].stem}_probs.tif").is_file()
+
+
+def test_cli_errors_are_clean(model_file: Path, tmp_path: Path) -> None:
+    from agriseg.cli import main
+
+    r = CliRunner()
+    four = write_scene(tmp_path / "four.tif", bands=4)
+    res = r.invoke(
+        main, ["fields", "predict", str(four), "-o", str(tmp_path / "o.tif"), "-m", str(model_file)]
+    )
+    assert res.exit_code == 1 and "four.tif: has 4 bands" in res.output and "Traceback" not in res.output
+    res = r.invoke(
+        main,
+        [
+            "fields",
+            "predict",
+            str(four),
+            "-o",
+            str(tmp_path / "o.tif"),
+            "-m",
+            str(tmp_path / "none.safetensors"),
+        ],
+    )
+    assert res.exit_code == 1 and "none.safetensors: model file not found" in res.output
+    res = r.invoke(main, ["fields", "polygonize", str(four), "-o", str(tmp_path / "x.shp")])
+    assert res.exit_code == 1 and "unsupported vector format" in res.output

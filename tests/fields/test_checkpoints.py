@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import collections
+
+import pytest
+import segmentation_models_pytorch as smp
+import torch
+
+from agriseg.fields.checkpoints import (
+    export_onnx,
+    import_ftw_checkpoint,
+    load_fields_model,
+    load_ftw_checkpoint,
+)
+from agriseg.models.io import ModelLoadError
+
+
+class NotAllowed:
+    """An arbitrary class: unpickling it needs code execution, which weights_only=True refuses."""
+
+
+HP = {
+    "model": "unet",
+    "backbone": "resnet18",
+    "weights": True,
+    "in_channels": 8,
+    "num_classes": 3,
+    "loss": "ce",
+    "class_weights": [0.04, 0.08, 0.88],
+    "ignore_index": 3,
+    "lr": 1e-3,
+    "patience": 100,
+}
+
+
+@pytest.fixture(scope="module")
+def ftw_ckpt(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """A checkpoint in ftw-tools' layout (Lightning dict, ``model.``-prefixed smp.Unet keys) + its model."""
+    torch.manual_seed(0)
+    ref = smp.Unet(encoder_name="resnet18", encoder_weights=None, in_channels=8, classes=3)
+    with torch.no_grad():
+        for m in ref.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+    ref.eval()
+    path = tmp_path_factory.mktemp("ckpt") / "prue_efnet3_checkpoint.ckpt"
+    sd = collections.OrderedDict(("model." + k, v) for k, v in ref.state_dict().items())
+    torch.save(
+        {
+            "epoch": 3,
+            "global_step": 10,
+            "pytorch-lightning_version": "2.5.0",
+            "state_dict": sd,
+            "hyper_parameters": HP,
+            "hparams_name": "kwargs",
+        },
+        path,
+    )
+    return path, ref
+
+
+def test_ftw_checkpoint_gives_their_logits(ftw_ckpt) -> None:
+    path, ref = ftw_ckpt
+    model, cfg, info = load_ftw_checkpoint(path)
+    assert cfg.arch == "smp_unet" and cfg.encoder == "resnet18" and cfg.in_channels == 8
+    assert info["class_weights"] == [0.04, 0.08, 0.88] and info["windows"] == "ab"
+    x = torch.rand(2, 8, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x), rtol=0, atol=0)
+        # sizes that are not multiples of 32 work too (padding), the 64x64 corner is unchanged in shape
+        assert model(torch.rand(1, 8, 50, 70)).shape == (1, 3, 50, 70)
+
+
+def test_import_to_safetensors_and_onnx(ftw_ckpt, tmp_path) -> None:
+    path, ref = ftw_ckpt
+    dst, cfg = import_ftw_checkpoint(path, tmp_path / "prue.safetensors")
+    with pytest.raises(FileExistsError):
+        import_ftw_checkpoint(path, dst)
+    model, cfg2, info = load_fields_model(dst)
+    assert cfg2 == cfg and info["windows"] == "ab" and info["divisor"] == 3000.0
+    x = torch.rand(1, 8, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), ref(x))
+    res = export_onnx(model, tmp_path / "prue.onnx", 8, size=64)
+    assert res["max_abs_diff"] < 1e-3 and (tmp_path / "prue.onnx").is_file()
+
+
+def test_non_ftw_checkpoints_are_refused(tmp_path, ftw_ckpt) -> None:
+    p = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {"net.conv.weight": torch.zeros(1)}}, p)
+    with pytest.raises(ModelLoadError, match=r"other\.ckpt: not an FTW/PRUE smp.Unet checkpoint"):
+        load_ftw_checkpoint(p)
+    q = tmp_path / "plain.ckpt"
+    torch.save({"weights": torch.zeros(1)}, q)
+    with pytest.raises(ModelLoadError, match=r"plain\.ckpt: not an FTW checkpoint"):
+        load_ftw_checkpoint(q)
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "obj": NotAllowed()}, evil)
+    with pytest.raises(ModelLoadError, match=r"evil\.ckpt: cannot read .*weights_only=True"):
+        load_ftw_checkpoint(evil)
+    with pytest.raises(ModelLoadError, match="not found"):
+        load_ftw_checkpoint(tmp_path / "missing.ckpt")
+    path, _ = ftw_ckpt
+    bad = torch.load(path, weights_only=True)
+    bad["hyper_parameters"] = {**HP, "in_channels": 4}
+    torch.save(bad, tmp_path / "mismatch.ckpt")
+    with pytest.raises(ModelLoadError, match="in_channels=4, the weights have 8"):
+        load_ftw_checkpoint(tmp_path / "mismatch.ckpt")
+    bad["hyper_parameters"] = {**HP, "model": "deeplabv3+"}
+    torch.save(bad, tmp_path / "dlv3.ckpt")
+    with pytest.raises(ModelLoadError, match="not supported"):
+        load_ftw_checkpoint(tmp_path / "dlv3.ckpt")

@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import rasterio
+
+from agriseg.fields.dataset import FTW_COUNTRIES, FTWDataset, check_countries, list_chips
+
+
+def test_synthetic_layout_matches_ftw(ftw_root) -> None:
+    c = ftw_root / "austria"
+    table = pq.read_table(c / "chips_austria.parquet")
+    assert {"aoi_id", "split", "geometry"} <= set(table.column_names)
+    assert set(table.column("split").to_pylist()) == {"train", "val", "test"}
+    aoi = table.column("aoi_id")[0].as_py()
+    for sub in (
+        "s2_images/window_a",
+        "s2_images/window_b",
+        "label_masks/semantic_2class",
+        "label_masks/semantic_3class",
+        "label_masks/instance",
+    ):
+        assert (c / sub / f"{aoi}.tif").is_file(), sub
+    with rasterio.open(c / "s2_images/window_a" / f"{aoi}.tif") as src:
+        assert src.count == 4 and src.dtypes[0] == "uint16" and src.crs is not None
+    with rasterio.open(c / "label_masks/semantic_3class" / f"{aoi}.tif") as src:
+        assert set(np.unique(src.read(1))) <= {0, 1, 2}
+
+
+def test_window_order_is_explicit(ftw_root) -> None:
+    ab = FTWDataset(ftw_root, "austria", "train", windows="ab", divisor=None)
+    ba = FTWDataset(ftw_root, "austria", "train", windows="ba", divisor=None)
+    a_only = FTWDataset(ftw_root, "austria", "train", windows="a", divisor=None)
+    x_ab, x_ba, x_a = ab[0]["image"], ba[0]["image"], a_only[0]["image"]
+    with rasterio.open(ab.chips[0].window_a) as src:
+        wa = src.read().astype(np.float32)
+    assert x_ab.shape[0] == 8 and x_a.shape[0] == 4
+    np.testing.assert_array_equal(x_ab[:4].numpy(), wa)
+    np.testing.assert_array_equal(x_ba[4:].numpy(), wa)
+    np.testing.assert_array_equal(x_a.numpy(), wa)
+    scaled = FTWDataset(ftw_root, "austria", "train", windows="ab")[0]["image"]
+    np.testing.assert_allclose(scaled.numpy(), x_ab.numpy() / 3000.0, rtol=1e-6)
+
+
+def test_targets_and_presence_only(ftw_root) -> None:
+    m3 = FTWDataset(ftw_root, "austria", "all", target="3-class")[0]["mask"]
+    m2 = FTWDataset(ftw_root, "austria", "all", target="2-class")[0]["mask"]
+    assert 2 in m3.unique().tolist() and set(m2.unique().tolist()) <= {0, 1}
+    ken = FTWDataset(ftw_root, ["kenya"], "all")
+    assert any(3 in ken[i]["mask"].unique().tolist() for i in range(len(ken)))
+    assert ken[0]["country"] == "kenya"
+    both = FTWDataset(ftw_root, ["austria", "kenya"], "all")
+    assert len(both) == 14
+
+
+def test_unknown_country_lists_valid_names(ftw_root) -> None:
+    with pytest.raises(ValueError, match="unknown FTW country 'atlantis'.*austria"):
+        FTWDataset(ftw_root, ["atlantis"], "train")
+    assert check_countries("all") == list(FTW_COUNTRIES)
+    assert check_countries(["South Africa"]) == ["south_africa"]
+
+
+def test_missing_files_are_named(ftw_root, tmp_path) -> None:
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    chips = list_chips(root, "austria", "train")
+    victim = chips[0].window_b
+    victim.unlink()
+    with pytest.raises(FileNotFoundError, match=str(victim.name)):
+        FTWDataset(root, "austria", "train")
+    assert len(FTWDataset(root, "austria", "train", missing="skip")) == len(chips) - 1
+    with pytest.raises(FileNotFoundError, match="chips_france.parquet|france: country folder"):
+        FTWDataset(root, "france", "train")
+    (root / "austria" / "chips_austria.parquet").unlink()
+    with pytest.raises(FileNotFoundError, match="chips_austria.parquet"):
+        FTWDataset(root, "austria", "train")
+
+
+def test_wrong_band_count_in_layout(ftw_root, tmp_path) -> None:
+    from agriseg.fields.synthetic import _write_tif
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    ds = FTWDataset(root, "austria", "train")
+    _write_tif(ds.chips[0].window_a, np.ones((3, 64, 64), np.uint16), (0.0, 0.0))
+    with pytest.raises(ValueError, match=rf"{ds.chips[0].window_a.name}: has 3 bands, expected 4"):
+        ds[0]
+
+
+def test_countries_present_on_a_partial_download(ftw_root, tmp_path) -> None:
+    from agriseg.fields.dataset import FTW_COUNTRIES, countries_present
+
+    present, missing = countries_present(ftw_root)
+    assert present == ["austria", "kenya"] and len(missing) == len(FTW_COUNTRIES) - 2
+    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+        countries_present(tmp_path)

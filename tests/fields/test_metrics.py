@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agriseg.fields.metrics import (
+    FieldMetrics,
+    average_precision,
+    coco_detections,
+    format_report,
+    object_counts,
+    pixel_counts,
+)
+
+
+def _two_fields() -> np.ndarray:
+    t = np.zeros((20, 20), np.uint8)
+    t[2:10, 2:18] = 1
+    t[12:18, 2:18] = 1
+    t[10:12, 2:18] = 2  # boundary strip between them
+    return t
+
+
+def test_perfect_and_merged_objects() -> None:
+    t = _two_fields()
+    assert object_counts(t, t) == (2, 0, 0)
+    merged = t.copy()
+    merged[10:12, 2:18] = 1  # the boundary predicted as field merges both into one object
+    assert object_counts(t, merged) == (0, 1, 2)
+    boundary_pred = np.where(t == 1, 1, 0)
+    boundary_pred[10:12] = 2  # class 2 predictions count as background
+    assert object_counts(t, boundary_pred) == (2, 0, 0)
+
+
+def test_iou_must_exceed_threshold_strictly() -> None:
+    t = np.zeros((10, 10), np.uint8)
+    t[0:2, 0:5] = 1  # 10 px
+    p = np.zeros_like(t)
+    p[0:2, 0:5] = 1
+    p[2:4, 0:5] = 1  # 20 px, IoU exactly 0.5
+    assert object_counts(t, p) == (0, 1, 1)
+    p[3, 4] = 0  # 19 px -> IoU 10/19 > 0.5
+    assert object_counts(t, p) == (1, 0, 0)
+    with pytest.raises(ValueError):
+        object_counts(t, p, iou_threshold=0.4)
+
+
+def test_objects_are_4_connected() -> None:
+    t = np.zeros((6, 6), np.uint8)
+    t[0:3, 0:3] = 1
+    t[3:6, 3:6] = 1  # touches the first only diagonally: two objects
+    assert object_counts(t, t) == (2, 0, 0)
+
+
+def test_pixel_counts_ignore_unknown() -> None:
+    t = np.array([[1, 1, 0, 3], [2, 0, 3, 1]])
+    p = np.array([[1, 0, 1, 1], [1, 2, 1, 1]])
+    assert pixel_counts(t, p) == (2, 2, 1)  # unknown pixels (3) never count
+
+
+def test_aggregate_per_country_mean_and_ci() -> None:
+    t = _two_fields()
+    empty = np.zeros_like(t)
+    m = FieldMetrics(n_boot=200, seed=0)
+    for _ in range(3):
+        m.update(t, t, country="austria")
+        m.update(empty, t, country="kenya")
+    res = m.compute()
+    assert res["per_country"]["austria"]["object_f1"] == pytest.approx(1.0)
+    assert res["per_country"]["kenya"]["object_f1"] == 0.0
+    assert res["country_mean"]["object_f1"] == pytest.approx(0.5)
+    assert res["overall"]["object_f1"] == pytest.approx(2 / 3)  # pooled: P 1, R 0.5
+    lo, hi = res["ci95"]["object_f1"]
+    assert 0.0 <= lo <= 2 / 3 <= hi <= 1.0 and hi > lo
+    assert res["counts"]["object_tp"] == 6 and res["counts"]["object_fn"] == 6
+    assert "austria" in format_report(res)
+
+
+def test_coco_ap_uses_mean_probability_ranking() -> None:
+    t = _two_fields()
+    pred = np.where(t == 1, 1, 0).astype(np.uint8)
+    pred[0:1, 0:1] = 1  # a false-positive speck
+    prob = np.where(pred == 1, 0.9, 0.1)
+    prob[0, 0] = 0.2  # ranked last -> AP stays 1
+    scores, is_tp, nt = coco_detections(t, pred, prob)
+    assert nt == 2 and is_tp.shape == (10, 3)
+    assert average_precision(scores, is_tp[0], nt) == pytest.approx(1.0)
+    prob[0, 0] = 0.99  # ranked first -> precision 0 at the first detection lowers AP
+    scores, is_tp, nt = coco_detections(t, pred, prob)
+    ap = average_precision(scores, is_tp[0], nt)
+    assert 0.5 < ap < 1.0
+    m = FieldMetrics(n_boot=0)
+    m.update(pred, t, prob)
+    r = m.compute()["overall"]
+    assert r["ap50"] == pytest.approx(ap) and r["ap50_95"] <= r["ap50"]

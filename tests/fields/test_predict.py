@@ -1,0 +1,268 @@
+"""Streaming scene inference: blending, block independence, COG output, resume, and bad input."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+
+from agriseg.fields import PredictConfig, PreprocessSpec, ScenePredictor
+from agriseg.fields.predict import partial_paths, read_probabilities, scene_offset
+from agriseg.raster.io import is_cog, open_scene
+from agriseg.tiling import blend_weights, window_starts
+from tests.fields.synth_scenes import TinyNet, write_scene  # tests/fields/synth_scenes.py
+
+
+@pytest.fixture()
+def scene(tmp_path: Path) -> Path:
+    return write_scene(tmp_path / "scene.tif")
+
+
+@pytest.fixture()
+def tiny_model() -> torch.nn.Module:
+    return TinyNet()
+
+
+FAST = {"patch_size": 64, "overlap": 0.25, "batch_size": 4, "progress": False, "overviews": False}
+
+
+def _pred(model: torch.nn.Module, **kw: object) -> ScenePredictor:
+    spec = kw.pop("spec", PreprocessSpec())
+    return ScenePredictor(model, 3, spec, PredictConfig(**{**FAST, **kw}))  # type: ignore[arg-type]
+
+
+def test_gaussian_blend_peaks_in_centre_and_is_symmetric() -> None:
+    w = blend_weights(64)
+    assert w.shape == (64, 64)
+    assert np.allclose(w, w.T) and np.allclose(w, w[::-1, ::-1])
+    assert w[31:33, 31:33].min() > 0.99 and w[0, 0] < 0.01 and w.min() > 0
+
+
+def test_patch_grid_covers_the_scene() -> None:
+    assert window_starts(200, 64, 48) == [0, 48, 96, 136]
+    assert window_starts(50, 64, 48) == [0]
+    starts = window_starts(1000, 256, 192)
+    assert starts[-1] + 256 == 1000 and all(b - a <= 192 for a, b in zip(starts, starts[1:], strict=False))
+
+
+def _reference(p: ScenePredictor, scene: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Whole scene in memory: every patch of the global grid, same batches, one blended array."""
+    with rasterio.open(scene) as ds:
+        x = torch.from_numpy(ds.read().astype(np.float32) / 3000.0)  # (C, H, W)
+    c, h, w = x.shape
+    P, S = p.config.patch_size, p.config.stride
+    acc = np.zeros((3, h, w), np.float32)
+    norm = np.zeros((h, w), np.float32)
+    win = blend_weights(P)
+    xs = window_starts(w, P, S)
+    for y in window_starts(h, P, S):
+        for i in range(0, len(xs), p.config.batch_size):
+            chunk = xs[i : i + p.config.batch_size]
+            probs = p.patch_probabilities(torch.stack([x[:, y : y + P, x0 : x0 + P] for x0 in chunk])).numpy()
+            for x0, pr in zip(chunk, probs, strict=True):
+                acc[:, y : y + P, x0 : x0 + P] += pr * win
+                norm[y : y + P, x0 : x0 + P] += win
+    prob = acc / norm
+    return prob.argmax(0).astype(np.uint8), np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8)
+
+
+def test_streamed_output_equals_whole_scene_in_memory(
+    scene: Path, tiny_model: torch.nn.Module, tmp_path: Path
+) -> None:
+    p = _pred(tiny_model)
+    res = p.predict(scene, tmp_path / "a.tif")
+    assert res.blocks == 4 and res.patches == 4 * 6  # every patch of the 4 x 6 grid exactly once
+    ca, pa, _ = read_probabilities(tmp_path / "a.tif")
+    cr, pr = _reference(p, scene)
+    assert np.array_equal(ca, cr) and np.array_equal(pa, pr)
+
+
+def test_output_is_cog_with_georeference_and_bands(
+    scene: Path, tiny_model: torch.nn.Module, tmp_path: Path
+) -> None:
+    out = tmp_path / "p.tif"
+    _pred(tiny_model, overviews=True).predict(scene, out)
+    assert is_cog(out)
+    with rasterio.open(scene) as s, rasterio.open(out) as o:
+        assert o.crs == s.crs and o.transform == s.transform and (o.width, o.height) == (s.width, s.height)
+        assert o.count == 4 and set(o.dtypes) == {"uint8"}
+        assert o.descriptions == ("class", "prob_background", "prob_field", "prob_boundary")
+        assert json.loads(o.tags()["classes"]) == ["background", "field", "boundary"]
+    cls, probs, _ = read_probabilities(out)
+    assert np.abs(probs.astype(int).sum(0) - 255).max() <= 2  # probabilities x255 sum to 1
+    assert (cls == probs.argmax(0)).mean() > 0.99  # argmax of float probs; uint8 ties may differ
+    assert not list(tmp_path.glob(".*"))  # no partial / progress / lock files left
+
+
+def test_blending_of_constant_model_is_exact(scene: Path, tmp_path: Path) -> None:
+    class Const(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = torch.zeros(x.shape[0], 3, *x.shape[-2:])  # (B, 3, H, W)
+            out[:, 1] = 2.0
+            return out
+
+    _pred(Const()).predict(scene, tmp_path / "c.tif")
+    cls, probs, _ = read_probabilities(tmp_path / "c.tif")
+    expected = np.rint(255 * np.exp(2) / (np.exp(2) + 2))
+    assert (cls == 1).all() and (probs[1] == expected).all()
+
+
+def test_resize_and_tta_run_and_flip_tta_is_flip_invariant(scene: Path, tmp_path: Path) -> None:
+    torch.manual_seed(1)
+    model = TinyNet(seed=3)
+    spec = PreprocessSpec(resize=2.0)
+    out = tmp_path / "r.tif"
+    _pred(model, spec=spec, tta=["flip_h", "flip_v", "swap_windows"]).predict(scene, out)
+    cls, probs, _ = read_probabilities(out)
+    assert cls.shape == (200, 260) and probs.shape == (3, 200, 260)
+    # with flip TTA, predicting the mirrored patch gives the mirrored probabilities
+    p = _pred(model, tta=["flip_h"])
+    x = torch.rand(2, 8, 64, 64)
+    assert torch.allclose(p.patch_probabilities(x).flip(-1), p.patch_probabilities(x.flip(-1)), atol=1e-5)
+
+
+def test_jit_optimisation_matches_eager(scene: Path, tiny_model: torch.nn.Module, tmp_path: Path) -> None:
+    _pred(tiny_model).predict(scene, tmp_path / "e.tif")
+    _pred(tiny_model, optimize="jit").predict(scene, tmp_path / "j.tif")
+    _, pe, _ = read_probabilities(tmp_path / "e.tif")
+    _, pj, _ = read_probabilities(tmp_path / "j.tif")
+    assert np.abs(pe.astype(int) - pj.astype(int)).max() <= 1
+
+
+def test_nodata_pixels_are_masked(tmp_path: Path, tiny_model: torch.nn.Module) -> None:
+    path = write_scene(tmp_path / "nd.tif")
+    with rasterio.open(path, "r+") as ds:
+        arr = ds.read()
+        arr[:, :40, :50] = 0  # L2A nodata: 0 in every band
+        ds.write(arr)
+    _pred(tiny_model).predict(path, tmp_path / "o.tif")
+    cls, probs, _ = read_probabilities(tmp_path / "o.tif")
+    assert (cls[:40, :50] == 255).all() and (probs[:, :40, :50] == 0).all()
+    assert (cls[40:, 50:] != 255).all()
+
+
+def test_nan_pixels_raise_clear_error_or_are_masked(tmp_path: Path, tiny_model: torch.nn.Module) -> None:
+    path = write_scene(tmp_path / "f.tif", dtype="float32")
+    with rasterio.open(path, "r+") as ds:
+        arr = ds.read()
+        arr[:, 10:20, 10:20] = np.nan
+        ds.write(arr)
+    with pytest.raises(ValueError, match=r"f\.tif: 100 NaN pixels.*--nan mask"):
+        _pred(tiny_model).predict(path, tmp_path / "o.tif")
+    assert not (tmp_path / "o.tif").exists()
+    _pred(tiny_model, nan="mask").predict(path, tmp_path / "o2.tif", overwrite=True)
+    cls, _, _ = read_probabilities(tmp_path / "o2.tif")
+    assert (cls[10:20, 10:20] == 255).all() and (cls[30:] != 255).all()
+
+
+def test_wrong_band_count_missing_crs_truncated_missing_file(
+    tmp_path: Path, tiny_model: torch.nn.Module
+) -> None:
+    p4 = write_scene(tmp_path / "four.tif", bands=4)
+    with pytest.raises(ValueError, match=r"four\.tif: has 4 bands, the model needs 8"):
+        _pred(tiny_model).predict(p4, tmp_path / "o.tif")
+    nocrs = write_scene(tmp_path / "nocrs.tif", crs=None)
+    with pytest.raises(ValueError, match=r"nocrs\.tif: has no CRS"):
+        _pred(tiny_model).predict(nocrs, tmp_path / "o.tif")
+    full = write_scene(tmp_path / "full.tif", tiled=False)
+    data = full.read_bytes()
+    trunc = tmp_path / "trunc.tif"
+    trunc.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match=r"trunc\.tif: .*truncated or corrupt"):
+        _pred(tiny_model).predict(trunc, tmp_path / "o.tif")
+    with pytest.raises(FileNotFoundError, match=r"absent\.tif: scene file not found"):
+        _pred(tiny_model).predict(tmp_path / "absent.tif", tmp_path / "o.tif")
+    assert not (tmp_path / "o.tif").exists()
+
+
+def test_sentinel2_offset_from_tags(tmp_path: Path) -> None:
+    spec = PreprocessSpec()
+    new = open_scene(write_scene(tmp_path / "n.tif", tags={"PROCESSING_BASELINE": "05.09"}))
+    old = open_scene(write_scene(tmp_path / "o.tif", tags={"PROCESSING_BASELINE": "03.01"}))
+    explicit = open_scene(write_scene(tmp_path / "e.tif", tags={"BOA_ADD_OFFSET_B04": "-1000"}))
+    assert scene_offset(new, spec) == -1000 and scene_offset(old, spec) == 0
+    assert scene_offset(explicit, spec) == -1000
+    assert scene_offset(new, PreprocessSpec(offset="none")) == 0
+    assert scene_offset(old, PreprocessSpec(offset="apply")) == -1000
+
+
+def test_existing_output_is_kept_unless_overwrite(
+    scene: Path, tiny_model: torch.nn.Module, tmp_path: Path
+) -> None:
+    out = tmp_path / "k.tif"
+    assert _pred(tiny_model).predict(scene, out).status == "done"
+    assert _pred(tiny_model).predict(scene, out).status == "skipped"
+    assert _pred(tiny_model).predict(scene, out, overwrite=True).status == "done"
+
+
+KILL_SCRIPT = """
+import os, signal, sys, torch
+from torch import nn
+from agriseg.fields import ScenePredictor, PredictConfig, PreprocessSpec
+{tinynet}
+def kill(i):
+    if i == 1:
+        os.kill(os.getpid(), signal.SIGKILL)
+cfg = PredictConfig(patch_size=64, overlap=0.25, batch_size=4, progress=False, overviews=False)
+p = ScenePredictor(TinyNet(), 3, PreprocessSpec(), cfg)
+p.predict(sys.argv[1], sys.argv[2], on_block=kill)
+"""
+
+
+def test_resume_after_sigkill_gives_identical_output(scene: Path, tmp_path: Path) -> None:
+    out = tmp_path / "killed.tif"
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(KILL_SCRIPT).format(tinynet=inspect.getsource(TinyNet)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(script), str(scene), str(out)], env=env, capture_output=True)
+    assert proc.returncode == -9, proc.stderr.decode()[-2000:]
+    partial, progress = partial_paths(out)
+    assert not out.exists() and partial.exists()  # half-written output never has the final name
+    state = json.loads(progress.read_text())
+    assert state["next_row"] == 2 and state["rows_done"] == 96  # rows above patch row 2 are on disk
+    with rasterio.open(partial) as ds:
+        assert (
+            ds.read(1, window=((0, 96), (0, 260))).any()
+            and not ds.read(1, window=((96, 200), (0, 260))).any()
+        )
+    res = ScenePredictor(TinyNet(), 3, PreprocessSpec(), PredictConfig(**FAST)).predict(scene, out)
+    assert res.status == "resumed" and res.blocks_resumed == 2 and res.blocks == 4
+    ref = tmp_path / "ref.tif"
+    _pred(TinyNet()).predict(scene, ref)
+    with rasterio.open(out) as a, rasterio.open(ref) as b:
+        assert np.array_equal(a.read(), b.read())
+    assert not partial.exists() and not progress.exists()
+
+
+def test_resume_ignores_progress_of_other_settings(scene: Path, tmp_path: Path) -> None:
+    out = tmp_path / "x.tif"
+    partial, progress = partial_paths(out)
+    partial.write_bytes(b"junk")
+    progress.write_text(json.dumps({"fingerprint": "other", "rows_done": 96, "next_row": 2}))
+    res = _pred(TinyNet()).predict(scene, out)
+    assert res.status == "done" and res.blocks_resumed == 0
+    ref = tmp_path / "ref.tif"
+    _pred(TinyNet()).predict(scene, ref, overwrite=True)
+    with rasterio.open(out) as a, rasterio.open(ref) as b:
+        assert np.array_equal(a.read(), b.read())
+
+
+@pytest.mark.shared
+def test_real_scene_streamed_equals_in_memory(shared_dir: Path, tmp_path: Path) -> None:
+    scene = shared_dir / "data" / "sentinel2" / "austria-inn-2window.tif"
+    p = _pred(TinyNet(seed=5), patch_size=128)
+    a = p.predict(scene, tmp_path / "a.tif")
+    assert a.blocks == 4 and abs(a.area_km2 - 21.9062) < 1e-3
+    ca, pa, prof = read_probabilities(tmp_path / "a.tif")
+    cr, pr = _reference(p, scene)
+    assert np.array_equal(ca, cr) and np.array_equal(pa, pr)
+    assert prof["crs"].to_epsg() == 32633 and (prof["width"], prof["height"]) == (578, 379)

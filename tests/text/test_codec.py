@@ -1,0 +1,154 @@
+"""RRLE codec: Text4Seg byte compatibility, round trips, and the repairing decoder."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from agriseg.text.codec import (
+    check_class_names,
+    decode_rrle,
+    encode_answer,
+    encode_rrle,
+    is_valid_rrle,
+    wrap_seg,
+)
+
+NAMES = ["others", "field", "tree", "water"]
+
+
+def test_text4seg_example_bytes() -> None:
+    grid = np.array([[0, 0, 1, 1], [1, 1, 1, 1]])
+    assert encode_answer(grid, ["others", "field"]) == "<seg>others *2| field *2\n field *4\n</seg>"
+    assert wrap_seg("x *1\n", "Sure.") == "Sure.\n<seg>x *1\n</seg>"
+
+
+def test_multiword_labels_round_trip() -> None:
+    names = ["others", "paddy field"]
+    grid = np.array([[1, 0], [0, 0]])
+    text = encode_answer(grid, names, "Here it is.")
+    assert "paddy field *1| others *1" in text
+    out, rep = decode_rrle(text, (2, 2), names)
+    assert rep.valid and np.array_equal(out, grid)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    arrays(np.int64, st.tuples(st.integers(1, 12), st.integers(1, 12)), elements=st.integers(0, 3)),
+    st.sampled_from(["", "Sure, here is the mask."]),
+)
+def test_round_trip_random_grids(grid: np.ndarray, sentence: str) -> None:
+    text = encode_answer(grid, NAMES, sentence)
+    out, rep = decode_rrle(text, grid.shape, NAMES)
+    assert rep.valid, rep.summary()
+    assert np.array_equal(out, grid)
+    # without the wrapper too
+    out2, rep2 = decode_rrle(encode_rrle(grid, NAMES), grid.shape, NAMES)
+    assert np.array_equal(out2, grid)
+    assert rep2.kinds() <= {"missing_open_tag", "missing_close_tag"}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300), st.integers(1, 9), st.integers(1, 9))
+def test_arbitrary_text_never_raises(text: str, h: int, w: int) -> None:
+    out, rep = decode_rrle(text, (h, w), NAMES)
+    assert out.shape == (h, w)
+    assert out.min() >= 0 and out.max() < len(NAMES)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "others",
+                "field",
+                "tree",
+                "water",
+                "fie1d",
+                "|",
+                " *",
+                "*",
+                "3",
+                "12",
+                "\n",
+                " ",
+                "<seg>",
+                "</seg>",
+                "x",
+            ]
+        ),
+        max_size=80,
+    )
+)
+def test_token_soup_never_raises(tokens: list[str]) -> None:
+    out, _ = decode_rrle("".join(tokens), (4, 5), NAMES)
+    assert out.shape == (4, 5)
+
+
+def _kinds(text: str, shape: tuple[int, int] = (2, 4)) -> tuple[np.ndarray, set[str]]:
+    out, rep = decode_rrle(text, shape, NAMES)
+    return out, rep.kinds()
+
+
+def test_repairs_missing_tags_and_leading_space() -> None:
+    out, kinds = _kinds("others *2| field *2\nfield *4\n")
+    assert np.array_equal(out, [[0, 0, 1, 1], [1, 1, 1, 1]])
+    assert kinds == {"missing_open_tag", "missing_close_tag", "missing_leading_space"}
+
+
+def test_repairs_bad_and_missing_counts() -> None:
+    out, kinds = _kinds("<seg>others *x| field *2\n tree\n</seg>")
+    assert np.array_equal(out, [[0, 0, 1, 1], [2, 2, 2, 2]])
+    assert kinds == {"bad_count", "missing_count"}
+
+
+def test_short_row_does_not_shift_later_rows() -> None:
+    # Text4Seg's decoder would shift row 2 left by two cells; ours pads row 1 only
+    out, kinds = _kinds("<seg>field *2\n tree *4\n water *4\n</seg>", (3, 4))
+    assert np.array_equal(out, [[1, 1, 1, 1], [2, 2, 2, 2], [3, 3, 3, 3]])
+    assert kinds == {"short_row"}
+
+
+def test_long_row_missing_and_extra_rows() -> None:
+    out, kinds = _kinds("<seg>field *9\n</seg>", (2, 4))
+    assert np.array_equal(out, [[1] * 4, [1] * 4])
+    assert kinds == {"long_row", "missing_row"}
+    out, kinds = _kinds("<seg>tree *4\n tree *4\n water *4\n</seg>", (2, 4))
+    assert kinds == {"extra_row"} and out.tolist() == [[2] * 4, [2] * 4]
+
+
+def test_unknown_labels_closest_or_previous() -> None:
+    out, kinds = _kinds("<seg>Field *2| fieldd *2\n tree *2| banana *2\n</seg>")
+    assert np.array_equal(out, [[1, 1, 1, 1], [2, 2, 2, 2]])
+    assert kinds == {"unknown_label"}
+
+
+def test_no_mask_gives_background() -> None:
+    out, rep = decode_rrle("I cannot see anything.", (3, 3), NAMES)
+    assert not rep.valid and "no_mask" in rep.kinds()
+    assert (out == 0).all()
+    assert "no_mask" in rep.summary()
+
+
+def test_is_valid() -> None:
+    assert is_valid_rrle("<seg>others *1\n</seg>", (1, 1), NAMES)
+    assert not is_valid_rrle("<seg>others *2\n</seg>", (1, 1), NAMES)
+
+
+@pytest.mark.parametrize("names", [[], ["others", "others"], ["a|b"], ["a *b"], [" pad"], ["x*"]])
+def test_bad_class_names_are_clear_errors(names: list[str]) -> None:
+    with pytest.raises(ValueError):
+        check_class_names(names)
+
+
+def test_encode_errors() -> None:
+    with pytest.raises(ValueError, match="grid ids"):
+        encode_rrle(np.array([[0, 5]]), NAMES)
+    with pytest.raises(ValueError, match="2-D"):
+        encode_rrle(np.zeros(3, dtype=int), NAMES)
+    with pytest.raises(ValueError, match="shape"):
+        decode_rrle("x", (0, 2), NAMES)

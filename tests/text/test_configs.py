@@ -1,0 +1,35 @@
+"""The shipped text configs validate, and bad configs fail with the path and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agriseg.config import load_config
+from agriseg.text.config import GRPORunConfig, SFTRunConfig
+
+CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs" / "text").glob("*.yaml"))
+
+
+def test_configs_present() -> None:
+    names = {p.name for p in CONFIGS}
+    assert {"gemma3_4b_sft.yaml", "gemma3_12b_sft.yaml", "gemma3_4b_grpo.yaml", "gemma3_12b_grpo.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
+def test_config_validates(path: Path) -> None:
+    cfg = load_config(path, GRPORunConfig if "grpo" in path.name else SFTRunConfig)
+    if isinstance(cfg, GRPORunConfig):
+        assert cfg.beta > 0 and cfg.loss_type == "grpo" and cfg.scale_rewards == "group"
+    if "gemma3" in path.name:
+        assert cfg.lora.enabled and ("gemma-3" in cfg.model or "gemma3" in cfg.model)
+
+
+def test_bad_config_names_path_and_field(tmp_path: Path) -> None:
+    p = tmp_path / "bad.yaml"
+    p.write_text("model: m\ndataset: d\noutput_dir: o\nloss_type: ppo\n")
+    with pytest.raises(ValueError, match="bad.yaml.*\n(.|\n)*loss_type"):
+        load_config(p, GRPORunConfig)
+    with pytest.raises(FileNotFoundError, match="missing.yaml"):
+        load_config(tmp_path / "missing.yaml", SFTRunConfig)

@@ -1,0 +1,130 @@
+"""Instruction dataset (records, HF dataset, GeoTIFF georeference) and the light CLI commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from agriseg.cli import main
+from agriseg.text.codec import decode_rrle
+from agriseg.text.dataset import PatchSpec, patch_records, records_from_arrays
+from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
+
+
+def _write_pairs(tmp: Path, n: int = 2, size: int = 32) -> tuple[Path, Path, np.ndarray]:
+    imgs, sems, _ = make_landscapes(n, 3, LandscapeConfig(size=size))
+    (tmp / "img").mkdir()
+    (tmp / "msk").mkdir()
+    for i in range(n):
+        Image.fromarray(imgs[i]).save(tmp / "img" / f"a{i}.png")
+        Image.fromarray(sems[i].astype(np.uint8)).save(tmp / "msk" / f"a{i}.png")
+    return tmp / "img", tmp / "msk", sems
+
+
+def test_records_are_trl_conversational() -> None:
+    imgs, sems, _ = make_landscapes(2, 0, LandscapeConfig(size=32))
+    recs = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, mode="grid"))
+    assert len(recs) == 8
+    r = recs[1]
+    assert r["prompt"][0]["role"] == "user" and r["prompt"][0]["content"][0] == {"type": "image"}
+    assert "x 16 y 0 to x 32 y 16" in r["prompt"][0]["content"][1]["text"]
+    answer = r["completion"][0]["content"][0]["text"]
+    truth = np.array(json.loads(r["truth"]))
+    g, rep = decode_rrle(answer, (4, 4), SYNTH_CLASSES)
+    assert rep.valid and np.array_equal(g, truth)
+    assert r["image"].size == (32, 32)  # the whole image, not the patch
+
+
+def test_record_errors() -> None:
+    imgs, sems, _ = make_landscapes(1, 0, LandscapeConfig(size=32))
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="smaller than the patch"):
+        patch_records(imgs[0], sems[0], SYNTH_CLASSES, PatchSpec(patch=64, grid=4), rng)
+    with pytest.raises(ValueError, match="mask shape"):
+        patch_records(imgs[0], sems[0][:16], SYNTH_CLASSES, PatchSpec(patch=16, grid=4), rng)
+    with pytest.raises(ValueError, match="outside the 2 class names"):
+        patch_records(imgs[0], sems[0] * 0 + 3, ["others", "field"], PatchSpec(patch=16, grid=4), rng)
+
+
+def test_hf_dataset_features() -> None:
+    datasets = pytest.importorskip("datasets")
+    from agriseg.text.dataset import to_hf_dataset
+
+    imgs, sems, _ = make_landscapes(2, 0, LandscapeConfig(size=32))
+    recs = records_from_arrays(
+        imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, mode="random", per_image=3)
+    )
+    ds = to_hf_dataset(recs)
+    assert len(ds) == 6
+    assert isinstance(ds.features["image"], datasets.Image)
+    assert ds[0]["prompt"][0]["content"][1]["type"] == "text"
+    assert ds[0]["completion"][0]["role"] == "assistant"
+
+
+def test_cli_dataset_and_missing_classes(tmp_path: Path) -> None:
+    pytest.importorskip("datasets")
+    img, msk, _ = _write_pairs(tmp_path)
+    runner = CliRunner()
+    out = tmp_path / "ds"
+    args = ["text", "dataset", str(img), "--masks", str(msk), "-o", str(out), "-p", "16", "-g", "4"]
+    res = runner.invoke(main, [*args, "--classes", "others"])
+    assert res.exit_code != 0 and "--classes needs the background word" in res.output
+    res = runner.invoke(main, [*args, "--classes", ",".join(SYNTH_CLASSES), "--per-image", "3"])
+    assert res.exit_code == 0, res.output
+    assert "6 samples" in res.output
+    res = runner.invoke(main, [*args, "--classes", ",".join(SYNTH_CLASSES)])
+    assert res.exit_code != 0 and "exists" in res.output
+    # a mask with ids beyond the class list names the file
+    res = runner.invoke(main, [*args, "--classes", "others,field", "--overwrite"])
+    assert res.exit_code != 0 and "class ids" in res.output
+
+
+def test_geotiff_keeps_georeference(tmp_path: Path) -> None:
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    from agriseg.text.dataset import records_from_files
+    from agriseg.text.io import GeoRef, read_image, write_mask
+
+    imgs, sems, _ = make_landscapes(1, 1, LandscapeConfig(size=32))
+    tr = from_origin(500000.0, 4000000.0, 0.5, 0.5)
+    prof = {
+        "driver": "GTiff",
+        "height": 32,
+        "width": 32,
+        "dtype": "uint8",
+        "crs": "EPSG:32643",
+        "transform": tr,
+    }
+    with rasterio.open(tmp_path / "s.tif", "w", count=3, **prof) as dst:
+        dst.write(np.moveaxis(imgs[0], -1, 0))
+    with rasterio.open(tmp_path / "m.tif", "w", count=1, **prof) as dst:
+        dst.write(sems[0].astype(np.uint8), 1)
+    (tmp_path / "m.tif").rename(tmp_path / "mm.tif")
+    (tmp_path / "masks").mkdir()
+    (tmp_path / "mm.tif").rename(tmp_path / "masks" / "s.tif")
+    recs = records_from_files(
+        [tmp_path / "s.tif"], [tmp_path / "masks"], SYNTH_CLASSES, PatchSpec(patch=16, grid=4)
+    )
+    geo = GeoRef.from_json(recs[0]["georef"])
+    assert geo is not None and "32643" in (geo.crs or "") and geo.transform[2] == 500000.0
+    _, geo2 = read_image(tmp_path / "s.tif")
+    write_mask(sems[0], tmp_path / "out.tif", geo2)
+    with rasterio.open(tmp_path / "out.tif") as src:
+        assert src.crs.to_epsg() == 32643 and src.transform == tr
+
+
+def test_cli_evaluate(tmp_path: Path) -> None:
+    _, msk, sems = _write_pairs(tmp_path)
+    res = CliRunner().invoke(
+        main, ["text", "evaluate", str(msk), "--truth", str(msk), "--classes", ",".join(SYNTH_CLASSES)]
+    )
+    assert res.exit_code == 0, res.output
+    rep = json.loads(res.output)
+    assert rep["mean_dice"] == pytest.approx(1.0)
+    assert rep["instances"]["field"]["fnr"] == 0.0

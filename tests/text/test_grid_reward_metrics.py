@@ -1,0 +1,165 @@
+"""Mask <-> grid, Dice reward, patches, stitching/voting, watershed instances and instance metrics."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agriseg.text.codec import DecodeReport, encode_answer
+from agriseg.text.grid import grid_to_mask, mask_to_grid
+from agriseg.text.infer import PatchPrediction, seam_disagreement, stitch
+from agriseg.text.instances import semantic_to_instances
+from agriseg.text.metrics import ClassInstanceStats, match_instances, overhead
+from agriseg.text.patches import grid_boxes, random_boxes
+from agriseg.text.reward import DiceReward, ValidityReward, completion_text, mean_dice
+
+NAMES = ["others", "field", "tree"]
+
+
+def test_codec_import_is_light() -> None:
+    code = (
+        "import sys, agriseg.text, agriseg.text.dataset, agriseg.text.infer, agriseg.cli.text;"
+        "print([m for m in ('transformers','trl','peft','datasets','torch') if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_majority_down() -> None:
+    m = np.zeros((4, 4), dtype=int)
+    m[0, 0:3] = 1  # 3 of 4 pixels of cell (0, 0) are class 1 -> 1; cell (0, 1) has 1 of 4
+    m[1, 0] = 1
+    g = mask_to_grid(m, 2, 2)
+    assert g.tolist() == [[1, 0], [0, 0]]
+
+
+@pytest.mark.parametrize("n", [16, 24, 32, 7])
+def test_nearest_up_round_trip(n: int) -> None:
+    rng = np.random.default_rng(n)
+    g = rng.integers(0, 3, (n, n))
+    for size in [(n * 3, n * 3), (n * 2 + 1, n * 3 - 1)]:
+        m = grid_to_mask(g, size)
+        assert m.shape == size
+        assert np.array_equal(mask_to_grid(m, n, 3), g)
+
+
+def test_grid_errors() -> None:
+    with pytest.raises(ValueError, match="cannot be split"):
+        mask_to_grid(np.zeros((4, 4), dtype=int), 8)
+    with pytest.raises(ValueError, match="2-D"):
+        mask_to_grid(np.zeros((2, 4, 4), dtype=int), 2)
+
+
+def test_mean_dice() -> None:
+    t = np.array([[1, 1], [0, 2]])
+    assert mean_dice(t, t, 3) == pytest.approx(1.0)
+    p = np.array([[1, 0], [0, 0]])
+    # class 1: (2*1+1)/(1+2+1) = 0.75; class 2: (0+1)/(0+1+1) = 0.5
+    assert mean_dice(p, t, 3) == pytest.approx(0.625)
+    with pytest.raises(ValueError):
+        mean_dice(p, t[:1], 3)
+
+
+def test_dice_reward_trl_signature() -> None:
+    truth = np.array([[1, 1], [0, 2]])
+    good = [{"role": "assistant", "content": encode_answer(truth, NAMES)}]
+    bad = [{"role": "assistant", "content": "<seg>others *2\n others *2\n</seg>"}]
+    kw = {"truth": [json.dumps(truth.tolist())] * 3, "class_names": [json.dumps(NAMES)] * 3}
+    r = DiceReward(NAMES, validity_weight=0.1)(prompts=[None] * 3, completions=[good, bad, "garbage"], **kw)
+    assert r[0] == pytest.approx(1.1)
+    assert r[1] < 0.6 and r[2] < 0.6
+    v = ValidityReward(NAMES)(prompts=[None] * 3, completions=[good, bad, "garbage"], **kw)
+    assert v == [1.0, 1.0, 0.0]
+    assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "a"}]}]) == "a"
+    with pytest.raises(ValueError, match="truth"):
+        DiceReward(NAMES)(prompts=[None], completions=["x"])
+
+
+def test_patch_boxes() -> None:
+    assert grid_boxes(64, 64, 32) == [(0, 0, 32, 32), (32, 0, 64, 32), (0, 32, 32, 64), (32, 32, 64, 64)]
+    b = grid_boxes(70, 64, 32, overlap=0.5)
+    assert max(x[3] for x in b) == 70 and all(x[2] - x[0] == 32 for x in b)
+    with pytest.raises(ValueError, match="smaller than the patch"):
+        grid_boxes(16, 64, 32)
+    rb = random_boxes(64, 64, 32, 50, np.random.default_rng(0), align=8)
+    assert all(x0 % 8 == 0 and y0 % 8 == 0 and x1 <= 64 and y1 <= 64 for x0, y0, x1, y1 in rb)
+
+
+def _pp(box: tuple[int, int, int, int], grid: np.ndarray) -> PatchPrediction:
+    return PatchPrediction(box, "", grid, DecodeReport())
+
+
+def test_stitch_and_overlap_vote() -> None:
+    a, b = np.zeros((2, 2), dtype=int), np.ones((2, 2), dtype=int)
+    m = stitch([_pp((0, 0, 4, 4), a), _pp((4, 0, 8, 4), b)], (4, 8), 2)
+    assert (m[:, :4] == 0).all() and (m[:, 4:] == 1).all()
+    assert seam_disagreement(m, 4) == pytest.approx(1.0)
+    assert seam_disagreement(m, 4, truth=np.zeros((4, 8), dtype=int)) == pytest.approx(1.0)
+    assert seam_disagreement(m, 4, truth=m) == 0.0
+    # three overlapping patches, the middle one outvoted where two agree
+    preds = [_pp((0, 0, 4, 4), a), _pp((2, 0, 6, 4), b), _pp((4, 0, 8, 4), a)]
+    m2 = stitch(preds, (4, 8), 2, vote="count")
+    assert (m2 == 0).all() or (m2[:, 2:4] == 0).all()
+    m3 = stitch(preds, (4, 8), 2, vote="center")
+    assert (m3[:, :2] == 0).all() and (m3[:, 6:] == 0).all()
+
+
+def test_watershed_splits_touching_fields() -> None:
+    sem = np.zeros((20, 40), dtype=int)
+    sem[2:18, 2:38] = 1
+    img = np.full((20, 40, 3), 100, dtype=np.uint8)
+    img[:, 20:] = 200  # an image edge between two touching fields
+    labels, cls = semantic_to_instances(sem, img)
+    assert len(cls) == 2 and set(cls.values()) == {1}
+    left, right = labels[10, 5], labels[10, 35]
+    assert left != right and left > 0 and right > 0
+
+
+def test_merge_and_match_rule() -> None:
+    truth = np.zeros((10, 10), dtype=int)
+    truth[0:5, 0:10] = 1  # truth instance 1 (class 1)
+    truth[6:10, 0:4] = 2  # truth instance 2 (class 1), missed
+    tcls = {1: 1, 2: 1}
+    pred = np.zeros((10, 10), dtype=int)
+    pred[0:5, 0:5], pred[0:5, 5:10] = 1, 2  # over-segmented: merged -> IoU 1
+    pred[7:9, 6:9] = 3  # false positive
+    pcls = {1: 1, 2: 1, 3: 1}
+    stats: dict[int, ClassInstanceStats] = {}
+    match_instances(pred, pcls, truth, tcls, stats)
+    s = stats[1].summary()
+    assert s["mean_iou"] == pytest.approx(0.5) and s["median_iou"] == pytest.approx(0.5)
+    assert s["fnr"] == pytest.approx(0.5)
+    assert s["fpr"] == pytest.approx(1 / 3)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 10_000))
+def test_perfect_instances_score_one(seed: int) -> None:
+    from agriseg.text.synthetic import LandscapeConfig, make_landscape
+
+    _, sem, inst = make_landscape(np.random.default_rng(seed), LandscapeConfig(size=24))
+    cls = {int(i): int(np.bincount(sem[inst == i]).argmax()) for i in np.unique(inst) if i}
+    stats: dict[int, ClassInstanceStats] = {}
+    match_instances(inst, cls, inst, cls, stats)
+    for s in stats.values():
+        if s.truths:
+            assert s.summary()["mean_iou"] == pytest.approx(1.0) and s.summary()["fnr"] == 0.0
+
+
+def test_overhead_counts_non_mllm_modules() -> None:
+    torch = pytest.importorskip("torch")
+
+    class M(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.language_model = torch.nn.Linear(4, 4)
+            self.mask_decoder = torch.nn.Linear(4, 2)
+
+    o = overhead(M())
+    assert o["overhead"] == 10 and o["base"] == 20

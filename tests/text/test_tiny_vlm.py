@@ -1,0 +1,212 @@
+"""A tiny random Gemma 3 built offline: tokenizer, generation, SFT, GRPO and predict for a few CPU steps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("trl")
+pytest.importorskip("peft")
+pytest.importorskip("datasets")
+
+from click.testing import CliRunner  # noqa: E402
+
+from agriseg.cli import main  # noqa: E402
+from agriseg.text.dataset import PatchSpec, records_from_arrays, to_hf_dataset  # noqa: E402
+from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes  # noqa: E402
+from agriseg.text.tinyvlm import TinyVLMConfig, build_tiny_vlm, build_tokenizer, save_tiny_vlm  # noqa: E402
+
+TINY = TinyVLMConfig(
+    image_size=16,
+    vision_patch=8,
+    mm_tokens_per_image=4,
+    vision_hidden=32,
+    vision_layers=1,
+    hidden=64,
+    intermediate=128,
+    layers=2,
+    heads=2,
+    kv_heads=1,
+    head_dim=32,
+)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A saved tiny model and a small dataset (random 8-px patches, 4x4 grid, of 16-px landscapes)."""
+    d = tmp_path_factory.mktemp("tinyvlm")
+    model, proc = build_tiny_vlm(SYNTH_CLASSES, TINY, seed=0)
+    save_tiny_vlm(model, proc, d / "base")
+    imgs, sems, _ = make_landscapes(8, 0, LandscapeConfig(size=16))
+    spec = PatchSpec(patch=8, grid=4, mode="random", per_image=2, align=8)
+    to_hf_dataset(records_from_arrays(imgs, sems, SYNTH_CLASSES, spec)).save_to_disk(str(d / "data"))
+    return d
+
+
+def test_tokenizer_round_trips_masks() -> None:
+    tok = build_tokenizer(SYNTH_CLASSES)
+    text = "<seg>others *12| field *3\n tree *4\n</seg>"
+    ids = tok(text)["input_ids"]
+    assert tok.unk_token_id not in ids
+    assert tok.decode(ids, skip_special_tokens=True) == text
+    assert tok.convert_tokens_to_ids("<start_of_turn>") != tok.unk_token_id
+
+
+def test_generate_and_reload(workdir: Path) -> None:
+    from agriseg.text.infer import predict_image
+    from agriseg.text.modeling import count_parameters, load_vlm
+
+    model, proc = load_vlm(str(workdir / "base"), device="cpu")
+    assert count_parameters(model) < 300_000
+    assert model.model.multi_modal_projector.mm_input_projection_weight.abs().sum() > 0
+    img = make_landscapes(1, 5, LandscapeConfig(size=16))[0][0]
+    sem, preds = predict_image(model, proc, img, SYNTH_CLASSES, patch=8, grid=4, max_new_tokens=12)
+    assert sem.shape == (16, 16) and len(preds) == 4
+    assert all(p.grid.shape == (4, 4) for p in preds)  # random weights -> repaired, never a crash
+    with pytest.raises(ValueError, match="smaller than the patch"):
+        predict_image(model, proc, img[:4], SYNTH_CLASSES, patch=8, grid=4, max_new_tokens=4)
+
+
+def test_model_without_chat_template_is_a_clear_error(workdir: Path, tmp_path: Path) -> None:
+    from agriseg.text.modeling import load_vlm
+
+    d = tmp_path / "notemplate"
+    model, proc = build_tiny_vlm(SYNTH_CLASSES, TINY)
+    proc.chat_template = None
+    proc.tokenizer.chat_template = None
+    save_tiny_vlm(model, proc, d)
+    for f in d.glob("*.jinja"):
+        f.unlink()
+    for f in d.glob("*.json"):
+        data = json.loads(f.read_text())
+        if isinstance(data, dict) and "chat_template" in data:
+            data.pop("chat_template")
+            f.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="no chat template"):
+        load_vlm(str(d), device="cpu")
+    (tmp_path / "t.jinja").write_text("{% for m in messages %}{{ m['role'] }}{% endfor %}")
+    _, p = load_vlm(str(d), device="cpu", template_path=str(tmp_path / "t.jinja"))
+    assert p.chat_template.startswith("{% for m")
+
+
+def _write_yaml(path: Path, cfg: dict) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _sft_cfg(workdir: Path, out: Path) -> dict:
+    return {
+        "model": str(workdir / "base"),
+        "dataset": str(workdir / "data"),
+        "output_dir": str(out),
+        "lora": {"r": 4, "alpha": 8, "target_modules": ["q_proj", "v_proj"]},
+        "learning_rate": 1e-3,
+        "max_steps": 3,
+        "per_device_train_batch_size": 4,
+        "logging_steps": 1,
+        "device": "cpu",
+    }
+
+
+@pytest.fixture(scope="module")
+def sft_dir(workdir: Path) -> Path:
+    """LoRA SFT for 3 steps through the CLI; the adapter is merged on save."""
+    cfg = _write_yaml(workdir / "sft.yaml", _sft_cfg(workdir, workdir / "sft"))
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(cfg)])
+    assert res.exit_code == 0, res.output
+    return workdir / "sft"
+
+
+def test_sft_lora_runs_and_merges(sft_dir: Path) -> None:
+    hist = json.loads((sft_dir / "log_history.json").read_text())
+    losses = [h["loss"] for h in hist if "loss" in h]
+    assert losses and all(np.isfinite(losses))
+    assert not (sft_dir / "adapter_config.json").exists()  # merged: GRPO's KL reference is the SFT model
+    meta = json.loads((sft_dir / "agriseg_text.json").read_text())
+    assert meta == {"class_names": list(SYNTH_CLASSES), "grid": 4, "patch": 8}
+
+
+def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:
+    cfg = {
+        **_sft_cfg(workdir, tmp_path / "grpo"),
+        "model": str(sft_dir),
+        "max_steps": 2,
+        "num_generations": 2,
+        "per_device_train_batch_size": 4,
+        "max_completion_length": 16,
+        "beta": 0.04,
+        "validity_weight": 0.1,
+    }
+    res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "grpo.yaml", cfg))])
+    assert res.exit_code == 0, res.output
+    hist = json.loads((tmp_path / "grpo" / "log_history.json").read_text())
+    logged = [h for h in hist if "rewards/dice_reward/mean" in h]
+    assert logged and "rewards/format_valid/mean" in logged[0] and "kl" in logged[0]
+    assert 0.0 <= logged[0]["rewards/dice_reward/mean"] <= 1.0
+    assert "reward (mean Dice)" in res.output
+
+
+def test_grpo_config_errors(workdir: Path, tmp_path: Path) -> None:
+    cfg = {**_sft_cfg(workdir, tmp_path / "g"), "beta": 0.0}
+    res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", cfg))])
+    assert res.exit_code != 0 and "beta" in res.output and "Traceback" not in res.output
+    cfg = {**_sft_cfg(workdir, tmp_path / "g"), "num_generations": 3}
+    res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", cfg))])
+    assert res.exit_code != 0 and "multiple of num_generations" in res.output
+
+
+def test_cli_predict_png_with_overlap(sft_dir: Path, tmp_path: Path) -> None:
+    img = make_landscapes(1, 9, LandscapeConfig(size=16))[0][0]
+    Image.fromarray(img).save(tmp_path / "scene.png")
+    args = ["text", "predict", str(tmp_path / "scene.png"), "-o", str(tmp_path / "pred"), "-m", str(sft_dir)]
+    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16", "--overlap", "0.5", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    pred = np.asarray(Image.open(tmp_path / "pred" / "scene.png"))
+    assert pred.shape == (16, 16) and pred.max() < len(SYNTH_CLASSES)
+    rep = json.loads((tmp_path / "pred" / "scene.json").read_text())
+    assert rep["patches"] == 9  # 8-px patches at 50 % overlap over 16 px
+    assert (tmp_path / "pred" / "scene.geojson").is_file()
+    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "4"])
+    assert res.exit_code != 0 and "exists" in res.output
+    Image.fromarray(img[:4, :4]).save(tmp_path / "tiny.png")
+    res = CliRunner().invoke(
+        main,
+        [
+            "text",
+            "predict",
+            str(tmp_path / "tiny.png"),
+            "-o",
+            str(tmp_path / "p2"),
+            "-m",
+            str(sft_dir),
+            "--max-new-tokens",
+            "4",
+        ],
+    )
+    assert res.exit_code != 0 and "smaller than the patch" in res.output
+
+
+def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path) -> None:
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    img = make_landscapes(1, 4, LandscapeConfig(size=16))[0][0]
+    tr = from_origin(300000.0, 1500000.0, 0.3, 0.3)
+    prof = {"driver": "GTiff", "height": 16, "width": 16, "dtype": "uint8", "crs": "EPSG:32648", "transform": tr}
+    with rasterio.open(tmp_path / "geo.tif", "w", count=3, **prof) as dst:
+        dst.write(np.moveaxis(img, -1, 0))
+    args = ["text", "predict", str(tmp_path / "geo.tif"), "-o", str(tmp_path / "out"), "-m", str(sft_dir)]
+    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    with rasterio.open(tmp_path / "out" / "geo.tif") as src:
+        assert src.crs.to_epsg() == 32648 and src.transform == tr and src.shape == (16, 16)
+    gj = json.loads((tmp_path / "out" / "geo.geojson").read_text())
+    for feat in gj["features"]:
+        x, y = feat["geometry"]["coordinates"][0][0]
+        assert 300000.0 <= x <= 300000.0 + 16 * 0.3 and 1500000.0 - 16 * 0.3 <= y <= 1500000.0
