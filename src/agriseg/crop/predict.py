@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -17,12 +16,17 @@ from PIL import Image
 from torch import nn
 
 from agriseg.data.io import ImageReadError, read_rgb
+from agriseg.runtime import ModelRunner, tta_average
 from agriseg.tiling import predict_tiled
 
 Precision = Literal["fp32", "bf16"]
 TTA = Literal["none", "flip", "flip+scale"]
 # extra inference sizes of "flip+scale", relative to long_side
 TTA_SCALES = (0.8, 1.25)
+
+
+# test-time augmentation presets of crop models -> flips of the shared vocabulary (agriseg.runtime.TTA_OPS)
+TTA_FLIPS = ("flip_v", "flip_h")
 
 
 @dataclass
@@ -40,7 +44,7 @@ class Predictor:
         channels_last: use the channels-last memory format (default: 1.6x faster on this CPU, same masks).
         device: torch device.
         tta: test-time augmentation: ``none``; ``flip`` averages the probabilities of the photo and its
-            horizontal and vertical flips (3 passes); ``flip+scale`` also at 0.8x and 1.25x the size (9 passes).
+            vertical and horizontal flips (3 passes); ``flip+scale`` also at 0.8x and 1.25x the size (9 passes).
     """
 
     model: nn.Module
@@ -53,31 +57,18 @@ class Predictor:
     channels_last: bool = True
     device: str = "cpu"
     tta: TTA = "none"
-    _ready: bool = field(default=False, repr=False)
+    runner: ModelRunner = field(init=False, repr=False)
 
-    def _prepare(self) -> None:
-        if not self._ready:
-            self.model.eval().to(self.device)
-            if self.channels_last:
-                self.model.to(memory_format=torch.channels_last)
-            self._ready = True
+    def __post_init__(self) -> None:
+        self.runner = ModelRunner(self.model, self.device, self.precision, self.channels_last)
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device)
-        if self.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        ctx = (
-            torch.autocast(x.device.type, dtype=torch.bfloat16) if self.precision == "bf16" else nullcontext()
-        )
-        with ctx:
-            return self.model(x)
-
-    def to_tensor(self, rgb: np.ndarray) -> torch.Tensor:
-        """uint8 ``(H, W, 3)`` -> float ``(3, h, w)`` at the working size."""
+    def to_tensor(self, rgb: np.ndarray, long_side: int | None = None) -> torch.Tensor:
+        """uint8 ``(H, W, 3)`` -> float ``(3, h, w)`` with its long side at ``long_side`` (default: the predictor's)."""
+        long_side = self.long_side if long_side is None else long_side
         x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255)  # (3, H, W)
         h, w = x.shape[-2:]
-        if self.long_side and max(h, w) != self.long_side:
-            s = self.long_side / max(h, w)
+        if long_side and max(h, w) != long_side:
+            s = long_side / max(h, w)
             size = (max(1, round(h * s)), max(1, round(w * s)))
             x = F.interpolate(x[None], size=size, mode="bilinear", antialias=s < 1, align_corners=False)[0]
         return x
@@ -85,40 +76,28 @@ class Predictor:
     @torch.no_grad()
     def probabilities(self, images: list[np.ndarray]) -> list[torch.Tensor]:
         """Class probabilities ``(K, H, W)`` at each image's full size (averaged over TTA variants)."""
-        if self.tta == "none":
-            return self._probabilities(images, self.long_side)
         sizes = [self.long_side]
         if self.tta == "flip+scale":
             base = self.long_side or max(images[0].shape[:2])
             sizes += [round(base * f) for f in TTA_SCALES]
-        total: list[torch.Tensor] | None = None
-        n = 0
-        for size in sizes:
-            for axis in (None, 0, 1):  # identity, vertical flip (H), horizontal flip (W) of (H, W, 3)
-                flipped = images if axis is None else [np.flip(im, axis).copy() for im in images]
-                probs = self._probabilities(flipped, size)
-                if axis is not None:
-                    probs = [p.flip(axis + 1) for p in probs]  # (K, H, W): undo the flip
-                total = probs if total is None else [a + b for a, b in zip(total, probs, strict=True)]
-                n += 1
-        return [t / n for t in total]
+        flips = () if self.tta == "none" else TTA_FLIPS
+        total = [self._probabilities(images, size, flips) for size in sizes]
+        return [sum(ps) / len(sizes) for ps in zip(*total, strict=True)]
 
-    def _probabilities(self, images: list[np.ndarray], long_side: int) -> list[torch.Tensor]:
-        self._prepare()
-        saved, self.long_side = self.long_side, long_side
-        try:
-            xs = [self.to_tensor(im) for im in images]
-        finally:
-            self.long_side = saved
-        out: list[torch.Tensor] = []
+    def _probabilities(self, images: list[np.ndarray], long_side: int, flips: tuple[str, ...]) -> list[torch.Tensor]:
+        xs = [self.to_tensor(im, long_side) for im in images]
         # images of one working size go through the model together; others one by one (tiled if large)
         if len({tuple(x.shape) for x in xs}) == 1 and max(xs[0].shape[-2:]) <= self.tile:
-            probs = list(self._forward(torch.stack(xs)).float().softmax(1))
+            probs = list(self.runner.probabilities(torch.stack(xs), flips))
         else:
-            probs = [
-                predict_tiled(self._forward, x, self.num_classes, self.tile, self.overlap, self.batch_size)
-                for x in xs
-            ]
+
+            def tiled(t: torch.Tensor) -> torch.Tensor:  # (1, 3, h, w) -> (1, K, h, w)
+                return predict_tiled(
+                    self.runner.logits, t[0], self.num_classes, self.tile, self.overlap, self.batch_size
+                )[None]
+
+            probs = [tta_average(tiled, x[None], flips)[0] for x in xs]
+        out: list[torch.Tensor] = []
         for im, p in zip(images, probs, strict=True):
             if p.shape[-2:] != im.shape[:2]:
                 p = F.interpolate(p[None], size=im.shape[:2], mode="bilinear", align_corners=False)[0]

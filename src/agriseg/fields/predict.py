@@ -24,7 +24,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ from torch import nn
 
 from agriseg.fields.config import PredictConfig, PreprocessSpec
 from agriseg.raster.io import SceneInfo, open_scene, read_window, to_cog
+from agriseg.runtime import ModelRunner
 from agriseg.tiling import blend_weights, window_starts
 
 NODATA_CLASS = 255
@@ -111,52 +112,21 @@ class ScenePredictor:
     class_names: tuple[str, ...] = DEFAULT_CLASS_NAMES
     model_id: str | None = None
     _ready: bool = field(default=False, repr=False)
-    _jit: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False)
+    _runner: ModelRunner | None = field(default=None, repr=False)
 
     # ---------------------------------------------------------------- model
-    def _prepare(self) -> None:
-        if self._ready:
-            return
-        self.model.eval().to(self.config.device)
-        if self.config.channels_last:
-            self.model.to(memory_format=torch.channels_last)
-        if self.model_id is None:
-            self.model_id = model_fingerprint(self.model)
-        if "swap_windows" in self.config.tta and self.preprocess.bands != 8:
-            raise ValueError("the swap_windows test-time augmentation needs 8-band (two-window) input")
-        self._ready = True
-
-    def _logits(self, x: torch.Tensor) -> torch.Tensor:
-        # x: (N, C, h, w) -> (N, K, h, w)
-        if self.config.channels_last:
-            x = x.contiguous(memory_format=torch.channels_last)
-        bf16 = self.config.precision == "bf16"
-        ctx = torch.autocast(x.device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-        n = x.shape[0]
-        if self.config.optimize == "jit" and n < self.config.batch_size:  # one traced shape per patch size
-            x = torch.cat([x, x.new_zeros((self.config.batch_size - n, *x.shape[1:]))])
-        with ctx:
-            return self._module_for(x)(x)[:n].float()
-
-    def _module_for(self, x: torch.Tensor) -> Any:
-        """The eager model, or a traced + frozen copy per input shape (``optimize="jit"``)."""
-        if self.config.optimize != "jit":
-            return self.model
-        key = tuple(x.shape)
-        if key not in self._jit:
-            import warnings
-
-            try:
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    traced = torch.jit.trace(self.model, x, check_trace=False)
-                    self._jit[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
-            except Exception as err:  # untraceable model: stay eager
-                warnings.warn(
-                    f"optimize='jit' failed ({type(err).__name__}: {err}); running eager", stacklevel=2
-                )
-                self._jit[key] = self.model
-        return self._jit[key]
+    def _prepare(self) -> ModelRunner:
+        if self._runner is None:
+            c = self.config
+            self._runner = ModelRunner(self.model, c.device, c.precision, c.channels_last, c.optimize, c.batch_size)
+        if not self._ready:
+            self._runner.prepare()
+            if self.model_id is None:
+                self.model_id = model_fingerprint(self.model)
+            if "swap_windows" in self.config.tta and self.preprocess.bands != 8:
+                raise ValueError("the swap_windows test-time augmentation needs 8-band (two-window) input")
+            self._ready = True
+        return self._runner
 
     @torch.inference_mode()
     def patch_probabilities(self, x: torch.Tensor) -> torch.Tensor:
@@ -168,28 +138,13 @@ class ScenePredictor:
         Returns:
             ``(N, K, P, P)`` float32.
         """
-        self._prepare()
+        runner = self._prepare()
         x = x.to(self.config.device)
         p = x.shape[-1]
         r = self.preprocess.resize
         if r != 1.0:
             x = F.interpolate(x, scale_factor=r, mode="bilinear", align_corners=False)  # (N, C, rP, rP)
-        variants: list[
-            tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]
-        ] = [(lambda t: t, lambda t: t)]
-        for t in self.config.tta:
-            if t == "flip_h":
-                variants.append((lambda t: t.flip(-1), lambda t: t.flip(-1)))
-            elif t == "flip_v":
-                variants.append((lambda t: t.flip(-2), lambda t: t.flip(-2)))
-            else:  # swap_windows: the prediction stays in place
-                variants.append((lambda t: torch.cat([t[:, 4:], t[:, :4]], 1), lambda t: t))
-        acc: torch.Tensor | None = None
-        for fwd, back in variants:
-            prob = back(self._logits(fwd(x)).softmax(1))  # (N, K, rP, rP)
-            acc = prob if acc is None else acc + prob
-        assert acc is not None
-        acc = acc / len(variants)
+        acc = runner.probabilities(x, self.config.tta)  # (N, K, rP, rP)
         if acc.shape[-1] != p:
             integer = float(r).is_integer()
             acc = F.interpolate(acc, size=(p, p), mode="area" if integer else "bilinear")  # (N, K, P, P)
