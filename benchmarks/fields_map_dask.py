@@ -33,7 +33,7 @@ def main(n_scenes: int, workers: tuple[int, ...], patch: int) -> None:
         if not p.exists():
             shutil.copy(SCENE, p)
         scenes.append(p)
-    pcfg = PredictConfig(patch_size=patch, overlap=0.25, batch_size=4, progress=False).model_dump_json()
+    pcfg = PredictConfig(patch_size=patch, overlap=0.25, batch_size=4, progress=False)
     times = {}
     for w in workers:
         out = CACHE / "dask" / f"out_{w}w"

@@ -241,6 +241,7 @@ def voting_study(out: Path, cfg: DemoConfig, seed: int, stage: str = "grpo") -> 
     """
     import torch
 
+    from agriseg.text.config import PredictConfig
     from agriseg.text.infer import predict_many, seam_disagreement
     from agriseg.text.modeling import load_vlm
     from agriseg.text.reward import mean_dice
@@ -256,18 +257,15 @@ def voting_study(out: Path, cfg: DemoConfig, seed: int, stage: str = "grpo") -> 
     res: dict[str, Any] = {}
     for name, overlap, vote in (("disjoint", 0.0, "count"), ("overlap50_center_vote", 0.5, "center")):
         t = time.time()
-        results = predict_many(
-            model,
-            proc,
-            list(imgs),
-            SYNTH_CLASSES,
-            cfg.patch,
-            cfg.grid,
-            overlap,
-            vote,  # type: ignore[arg-type]
+        pcfg = PredictConfig(
+            patch=cfg.patch,
+            grid=cfg.grid,
+            overlap=overlap,
+            vote=vote,
             batch_size=cfg.eval_batch,
             max_new_tokens=cfg.max_new_tokens,
         )
+        results = predict_many(model, proc, list(imgs), SYNTH_CLASSES, pcfg)
         dice = [
             mean_dice(pred, sem, len(SYNTH_CLASSES)) for (pred, _), sem in zip(results, sems, strict=True)
         ]

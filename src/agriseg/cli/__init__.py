@@ -1,4 +1,4 @@
-"""The ``agriseg`` command line: click groups per domain, heavy imports inside commands.
+"""The ``agriseg`` command line: one click group per pipeline, heavy imports inside the commands.
 
 ``agriseg --help`` imports nothing beyond click, so it answers instantly.
 """
@@ -9,6 +9,8 @@ import click
 
 from agriseg import __version__
 from agriseg.cli.crop import crop
+from agriseg.cli.fields import fields
+from agriseg.cli.text import text
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
@@ -23,18 +25,5 @@ def main() -> None:
     """
 
 
-main.add_command(crop)
-
-
-def _add_optional_groups() -> None:
-    import importlib
-
-    for mod, attr in (("agriseg.cli.fields", "fields"), ("agriseg.cli.text", "text")):
-        try:
-            main.add_command(getattr(importlib.import_module(mod), attr))
-        except ModuleNotFoundError as err:
-            if err.name != mod:
-                raise
-
-
-_add_optional_groups()
+for _group in (crop, fields, text):
+    main.add_command(_group)

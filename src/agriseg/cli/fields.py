@@ -1,8 +1,12 @@
-"""``agriseg fields``: field boundaries from Sentinel-2 (PRUE / Fields of The World)."""
+"""``agriseg fields``: field boundaries from two-window Sentinel-2 imagery (PRUE / Fields of The World)."""
 
 from __future__ import annotations
 
 import click
+
+from agriseg.cli.fields_checkpoints import export, import_checkpoint
+from agriseg.cli.fields_map import change, map_, polygonize, predict
+from agriseg.cli.fields_train import evaluate, make_synthetic, robustness, train
 
 
 @click.group()
@@ -10,12 +14,7 @@ def fields() -> None:
     """Field-boundary segmentation and mapping from two-date Sentinel-2 imagery."""
 
 
-def _register() -> None:
-    from agriseg.cli import _plugins
-
-    # fields_train: data, train, evaluate, robustness, checkpoint import/export (issue 5)
-    # fields_map: predict, polygonize, map, change (issue 6)
-    _plugins.load("agriseg.cli.fields_train", "agriseg.cli.fields_map")
-
-
-_register()
+for _command in (
+    make_synthetic, train, evaluate, robustness, import_checkpoint, export, predict, polygonize, map_, change
+):
+    fields.add_command(_command)

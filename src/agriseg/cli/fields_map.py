@@ -1,17 +1,12 @@
-"""``agriseg fields predict | polygonize | map | change``: scene- to country-scale field mapping (issue 6).
-
-Heavy imports live inside the commands so ``agriseg --help`` stays instant.
-"""
+"""``agriseg fields predict | polygonize | map | change``: scenes to field polygons, one or many (Dask)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.fields import fields
 
 TTA_CHOICES = ("flip_h", "flip_v", "swap_windows")
 
@@ -140,7 +135,7 @@ def _configs(kw: dict) -> tuple[object, object]:
     return pc, vc
 
 
-@fields.command()
+@click.command()
 @click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
     "--output",
@@ -186,7 +181,7 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: 
             )
 
 
-@fields.command()
+@click.command()
 @click.argument("raster", type=click.Path(dir_okay=False))
 @click.option(
     "--output",
@@ -216,10 +211,10 @@ def polygonize(raster: str, output: str | None, overwrite: bool, collection: str
     )
 
 
-@fields.command(name="map")
+@click.command("map")
 @click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
-    "--output", "-o", "outdir", required=True, type=click.Path(file_okay=False), help="output folder"
+    "-o", "--outdir", "outdir", required=True, type=click.Path(file_okay=False), help="output folder"
 )
 @_predict_options
 @_polygon_options
@@ -251,10 +246,10 @@ def map_(
         outdir,
         str(kw["model"]),
         backend="serial" if serial else "dask",
-        predict=pc.model_dump_json(),
-        polygonize=vc.model_dump_json(),  # type: ignore[union-attr]
+        predict=pc,
+        polygonize=vc,
         resize=kw["resize"],
-        preprocess=json.dumps(_preprocess_overrides(kw)),
+        preprocess=_preprocess_overrides(kw),
         overwrite=overwrite,
         collection=collection,
         **(
@@ -270,7 +265,7 @@ def map_(
         raise click.ClickException("some scenes failed (see above and summary.json)")
 
 
-@fields.command()
+@click.command()
 @click.argument("earlier", type=click.Path(dir_okay=False))
 @click.argument("later", type=click.Path(dir_okay=False))
 @click.option("--output", "-o", required=True, type=click.Path(), help="change COG")
@@ -289,9 +284,7 @@ def change(
     overwrite: bool,
 ) -> None:
     """PRUE's field change map between two years' probability rasters, and its polygons."""
-    from agriseg.fields.change import change_map
-    from agriseg.vector.api import polygonize as run
-    from agriseg.vector.config import PolygonizeConfig
+    from agriseg.fields.change import change_map, polygonize_change
 
     out = Path(output)
     if out.exists() and not overwrite:
@@ -299,26 +292,5 @@ def change(
     stats = change_map(earlier, later, out, threshold=threshold)
     click.echo(f"{out}: {stats['changed_fraction']:.2%} of valid pixels changed")
     if polygons:
-        # band 2 of the change COG: 1 = changed; the "field class" is 1, polygons = changed regions
-        cfg = PolygonizeConfig(separation="components", min_area_m2=min_area_m2, simplify_m=5.0)
-        df = _polygonize_change(out, Path(polygons), cfg, run)
+        df = polygonize_change(out, polygons, min_area_m2)
         click.echo(f"{polygons}: {len(df)} change polygons")
-
-
-def _polygonize_change(change_tif: Path, out: Path, cfg: object, run: object) -> object:
-    """Polygonise the change mask (band 2) via a single-band staging raster."""
-    import rasterio
-
-    from agriseg.raster.io import temp_sibling
-
-    staging = temp_sibling(change_tif, "mask")
-    try:
-        with rasterio.open(change_tif) as src:
-            prof = dict(src.profile, count=1, driver="GTiff")
-            prof.pop("blockxsize", None), prof.pop("blockysize", None)
-            with rasterio.open(staging, "w", **{**prof, "tiled": True}) as dst:
-                for _, win in src.block_windows(1):
-                    dst.write(src.read(2, window=win), 1, window=win)
-        return run(staging, out, cfg, collection="agriseg-change", id_prefix=change_tif.stem)  # type: ignore[operator]
-    finally:
-        staging.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""``agriseg fields`` commands of the PRUE recipe: train, evaluate, robustness, import/export, data."""
+"""``agriseg fields make-synthetic | train | evaluate | robustness``: the PRUE recipe on FTW data."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.fields import fields
 
 _WINDOWS = click.Choice(["ab", "ba", "a", "b"])
 
@@ -29,20 +28,16 @@ def _countries(value: str, root: str | None = None) -> list[str] | str:
 def _write_json(path: str | None, res: dict, overwrite: bool) -> None:
     if not path:
         return
-    from agriseg.data import jsonio
-    from agriseg.models.io import atomic_path
+    from agriseg.data.files import write_json
 
     p = Path(path)
     if p.exists() and not overwrite:
         raise FileExistsError(f"{p}: exists (use --overwrite)")
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = atomic_path(p)
-    tmp.write_text(jsonio.dumps(res))
-    tmp.replace(p)
+    write_json(p, res)
     click.echo(f"report: {p}")
 
 
-@fields.command()
+@click.command()
 @click.option(
     "-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML run config."
 )
@@ -77,7 +72,7 @@ def train(
         click.echo("test split:\n" + format_report(res["test"]))
 
 
-@fields.command()
+@click.command()
 @click.option(
     "--model",
     "model_path",
@@ -152,7 +147,7 @@ def evaluate(
     _write_json(output, res, overwrite)
 
 
-@fields.command()
+@click.command()
 @click.option(
     "--model",
     "model_path",
@@ -247,62 +242,7 @@ def robustness(
     _write_json(output, res, overwrite)
 
 
-@fields.command("import-checkpoint")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Output .safetensors. [default: <checkpoint stem>.safetensors beside it]",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
-@friendly_errors
-def import_checkpoint(checkpoint: str, output: str | None, overwrite: bool) -> None:
-    """Convert an ftw-tools / PRUE .ckpt (e.g. prue_efnet7_checkpoint.ckpt) into an agriseg model."""
-    from agriseg.fields.checkpoints import import_ftw_checkpoint
-
-    dst = Path(output) if output else Path(checkpoint).with_suffix(".safetensors")
-    path, cfg = import_ftw_checkpoint(checkpoint, dst, overwrite=overwrite)
-    click.echo(f"{path}: smp.Unet({cfg.encoder}), {cfg.in_channels} channels, {cfg.num_classes} classes")
-
-
-@fields.command()
-@click.argument("model_path", type=click.Path(dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Output file: .safetensors (weights + config) or .onnx.",
-)
-@click.option(
-    "--size", type=click.IntRange(32), default=256, help="ONNX example input side (multiple of 32)."
-)
-@click.option("--opset", type=click.IntRange(11), default=17, help="ONNX opset.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
-@friendly_errors
-def export(model_path: str, output: str, size: int, opset: int, overwrite: bool) -> None:
-    """Export a field model (.ckpt / .safetensors) as safetensors + config, or as ONNX (checked)."""
-    from agriseg.fields.checkpoints import export_onnx, load_fields_model, write_model_card
-    from agriseg.models.io import save_model
-
-    out = Path(output)
-    if out.suffix not in (".safetensors", ".onnx"):
-        raise ValueError(f"{out}: output must end in .safetensors or .onnx")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: exists (use --overwrite)")
-    model, cfg, info = load_fields_model(model_path)
-    if out.suffix == ".onnx":
-        res = export_onnx(model, out, cfg.in_channels, size, opset, overwrite=overwrite)
-        click.echo(f"{out}: ONNX, onnxruntime vs PyTorch max |diff| {res['max_abs_diff']:.2e}")
-    else:
-        save_model(model, cfg, out, half=False, extra={k: v for k, v in info.items() if v is not None})
-        click.echo(f"{out}: safetensors")
-    click.echo(f"config: {write_model_card(out, cfg, info)}")
-
-
-@fields.command("make-synthetic")
+@click.command("make-synthetic")
 @click.argument("root", type=click.Path(file_okay=False))
 @click.option("--countries", default="austria:40,kenya:8", help="country:chips pairs, comma-separated.")
 @click.option("--size", type=click.IntRange(32), default=256, help="Chip side in pixels (FTW: 256).")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from agriseg.data.files import atomic_write
 from agriseg.data.io import ImageReadError, read_rgb
 from agriseg.runtime import ModelRunner, tta_average
 from agriseg.tiling import predict_tiled
@@ -121,9 +121,8 @@ def overlay(rgb: np.ndarray, classes: np.ndarray, alpha: float = 0.45) -> np.nda
 
 def save_png_atomic(arr: np.ndarray, path: Path) -> None:
     """Write a PNG via a temporary file + rename, so a killed run never leaves a half-written image."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    Image.fromarray(arr).save(tmp)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        Image.fromarray(arr).save(tmp)
 
 
 SUMMARY_FIELDS = ["file", "status", "width", "height", "vegetation_fraction", "seconds", "error"]
@@ -228,10 +227,8 @@ def _unique_stems(files: list[Path]) -> dict[Path, str]:
 
 def write_csv_atomic(rows: list[dict], path: Path, fields: list[str]) -> None:
     """Write rows as CSV via a temporary file + rename."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_write(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in rows:
             w.writerow({k: r.get(k, "") for k in fields})
-    os.replace(tmp, path)

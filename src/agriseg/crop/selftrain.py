@@ -13,7 +13,6 @@ only used to score the finished models.
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import shutil
@@ -25,6 +24,7 @@ from pydantic import Field
 
 from agriseg.config import StrictModel
 from agriseg.crop.config import DataConfig, TrainConfig
+from agriseg.data.files import atomic_write, write_json
 from agriseg.models.config import ModelConfig
 
 Stage2Init = Literal["stage1", "scratch"]
@@ -107,15 +107,12 @@ def load_selftrain_config(path: str | Path) -> SelfTrainConfig:
 def _write_index_png(arr: np.ndarray, path: Path) -> None:
     import cv2
 
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    cv2.imwrite(str(tmp), arr.astype(np.uint8))
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        cv2.imwrite(str(tmp), arr.astype(np.uint8))
 
 
 def _write_json(obj: object, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1, default=float))
-    os.replace(tmp, path)
+    write_json(path, obj)
 
 
 def make_trimap(
@@ -366,9 +363,8 @@ class SelfTrainer:
             init = s1["model"] if self.cfg.stage2_init == "stage1" else None
             final = self.train_stage(2, labels2, tl, sl, self.cfg.stage2_epochs, init)["model"]
         dst = self.out / "model.safetensors"
-        tmp = dst.with_name(f".{dst.name}.tmp-{os.getpid()}")
-        shutil.copyfile(final, tmp)
-        os.replace(tmp, dst)
+        with atomic_write(dst) as tmp:
+            shutil.copyfile(final, tmp)
         self.report["model"] = str(dst)
         _write_json(self.report, self.out / "selftrain_report.json")
         return self.report
@@ -471,10 +467,8 @@ def adapt(
     if evaluate is not None:
         trainer.report["base_evaluate"] = score_model(base_path, evaluate, progress=progress)
     report = trainer.run(labels1)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(f".{output.name}.tmp-{os.getpid()}")
-    shutil.copyfile(report["model"], tmp)
-    os.replace(tmp, output)
+    with atomic_write(output) as tmp:
+        shutil.copyfile(report["model"], tmp)
     report["adapted_model"] = str(output)
     _write_json(report, work / "selftrain_report.json")
     return report

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from torch.utils.data import DataLoader
 from agriseg.crop.config import CropTrainConfig, DataConfig
 from agriseg.crop.dataset import CropSegDataset, match_pairs, split_stems
 from agriseg.crop.transforms import train_transform
+from agriseg.data.files import write_json
 from agriseg.data.loaders import train_loader
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side)
-    (out / "split.json").write_text(json.dumps({"train": dm.train_stems, "val": dm.val_stems}, indent=1))
+    write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
     task = SegmentationTask(cfg.model_dump())
     if t.init_weights and resume is None:
         init_from(task.model, t.init_weights, cfg.model.in_channels)

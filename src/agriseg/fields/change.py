@@ -9,10 +9,12 @@ thresholded at 0.5. Two streaming passes over blocks: the min/max, then the norm
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from agriseg.raster.io import temp_sibling, to_cog
+from agriseg.data.files import temporary_sibling
+from agriseg.raster.io import to_cog
 
 FIELD_BAND = 3  # band 1 = class, 2 = background, 3 = field, 4 = boundary
 
@@ -92,7 +94,7 @@ def change_map(
         }
         changed = total = 0
         output.parent.mkdir(parents=True, exist_ok=True)
-        staging = temp_sibling(output.with_suffix(".tif"), "staging")
+        staging = temporary_sibling(output.with_suffix(".tif"), "staging")
         try:
             with rasterio.open(staging, "w", **profile) as dst:
                 dst.descriptions = ("change_magnitude", "change_mask")
@@ -112,3 +114,32 @@ def change_map(
         finally:
             staging.unlink(missing_ok=True)
     return {"min": lo, "max": lo + span, "changed_fraction": changed / max(1, total)}
+
+
+def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: float = 500.0) -> Any:
+    """Polygons of the changed regions (band 2 of a change COG written by :func:`change_map`).
+
+    The change mask is copied to a single-band staging raster and polygonised as connected components
+    (simplified by 5 m, regions under ``min_area_m2`` dropped), written by extension like field polygons.
+
+    Returns:
+        The GeoDataFrame written.
+    """
+    import rasterio
+
+    from agriseg.vector.api import polygonize
+    from agriseg.vector.config import PolygonizeConfig
+
+    change_tif = Path(change_tif)
+    cfg = PolygonizeConfig(separation="components", min_area_m2=min_area_m2, simplify_m=5.0)
+    staging = temporary_sibling(change_tif, "mask")
+    try:
+        with rasterio.open(change_tif) as src:
+            prof = dict(src.profile, count=1, driver="GTiff")
+            prof.pop("blockxsize", None), prof.pop("blockysize", None)
+            with rasterio.open(staging, "w", **{**prof, "tiled": True}) as dst:
+                for _, win in src.block_windows(1):
+                    dst.write(src.read(2, window=win), 1, window=win)
+        return polygonize(staging, Path(output), cfg, collection="agriseg-change", id_prefix=change_tif.stem)
+    finally:
+        staging.unlink(missing_ok=True)

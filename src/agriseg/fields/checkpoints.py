@@ -20,8 +20,6 @@ Model inputs are what FTW feeds: 8 channels, window A then B (``info["windows"]`
 
 from __future__ import annotations
 
-import json
-import os
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,9 +28,10 @@ from typing import Any
 import torch
 from torch import nn
 
+from agriseg.data.files import atomic_write, write_json
 from agriseg.fields.config import PreprocessSpec
 from agriseg.models.config import ModelConfig
-from agriseg.models.io import ModelLoadError, atomic_path, save_model
+from agriseg.models.io import ModelLoadError, save_model
 
 FTW_PREFIXES = ("model.encoder.", "model.decoder.", "model.segmentation_head.")
 FTW_CLASS_NAMES = {2: ["background", "field"], 3: ["background", "field", "boundary"]}
@@ -226,10 +225,16 @@ def export_onnx(
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path}: exists (use overwrite)")
-    path.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval().cpu()
     x = torch.rand(1, in_channels, size, size)  # (1, C, S, S)
-    tmp = atomic_path(path)
+    with atomic_write(path) as tmp:
+        diff = _export_checked(model, x, tmp, in_channels, size, opset, check)
+    return {"path": str(path), "max_abs_diff": diff}
+
+
+def _export_checked(
+    model: nn.Module, x: torch.Tensor, tmp: Path, in_channels: int, size: int, opset: int, check: bool
+) -> float | None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer notes about the (inactive) padding branch
         torch.onnx.export(
@@ -258,14 +263,13 @@ def export_onnx(
             ref = model(x2).numpy()
         got = sess.run(["logits"], {"image": x2.numpy()})[0]
         diff = float(np.abs(ref - got).max())
-    os.replace(tmp, path)
-    return {"path": str(path), "max_abs_diff": diff}
+    return diff
 
 
 def write_model_card(path: str | Path, cfg: ModelConfig, info: dict[str, Any]) -> Path:
     """Write ``<path>.json`` next to an exported model: its config and input conventions."""
     p = Path(str(path) + ".json")
-    p.write_text(json.dumps({"model": cfg.model_dump(), **info}, indent=1))
+    write_json(p, {"model": cfg.model_dump(), **info})
     return p
 
 

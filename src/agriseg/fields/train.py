@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import lightning as L
 from torch.utils.data import DataLoader
 
+from agriseg.data.files import write_json
 from agriseg.data.loaders import train_loader
 from agriseg.fields.config import FieldsDataConfig, FieldsTrainConfig
 from agriseg.fields.dataset import FTWDataset
@@ -90,7 +90,7 @@ def train_fields(
     test = None
     if evaluate_test:
         test = evaluate_model(task.model, dm.test_set, batch_size=t.batch_size, iou_threshold=t.iou_threshold)
-        (out / "test_metrics.json").write_text(json.dumps(test, indent=1))
+        write_json(out / "test_metrics.json", test)
     return {
         "best_checkpoint": best,
         "model": str(model_path),

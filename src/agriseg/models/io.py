@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from agriseg.data.files import atomic_write
 from agriseg.models.config import ModelConfig
 
 PACKAGED = {"default": "crop_default.safetensors", "crop-weed": "crop_weed.safetensors"}
@@ -17,11 +18,6 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"  # the packaged models and their
 
 class ModelLoadError(ValueError):
     """A model file could not be loaded; the message names the file and the problem."""
-
-
-def atomic_path(path: Path) -> Path:
-    """A temporary sibling of ``path``; write there, then ``os.replace`` it onto ``path``."""
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 def _default_file_mode() -> int:
@@ -54,10 +50,9 @@ def save_model(
     meta = {"agriseg_model_config": config.model_dump_json(), "format": "agriseg-1"}
     for k, v in (extra or {}).items():
         meta[k] = v if isinstance(v, str) else json.dumps(v)
-    tmp = atomic_path(path)
-    save_file(sd, str(tmp), metadata=meta)
-    os.chmod(tmp, _default_file_mode())
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        save_file(sd, str(tmp), metadata=meta)
+        os.chmod(tmp, _default_file_mode())
     return path
 
 

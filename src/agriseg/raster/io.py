@@ -5,16 +5,15 @@ Every error names the offending file first, so CLI users see which scene is wron
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from agriseg.data.files import atomic_write
+
 if TYPE_CHECKING:  # pragma: no cover
-    from collections.abc import Iterator
 
     import rasterio
 
@@ -119,24 +118,6 @@ def read_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x0: in
         ) from err
 
 
-def temp_sibling(path: Path, tag: str = "tmp") -> Path:
-    """A hidden sibling name for in-progress output (``.name.<tag>-<pid><suffix>``)."""
-    return path.with_name(f".{path.stem}.{tag}-{os.getpid()}{path.suffix}")
-
-
-@contextmanager
-def atomic_output(path: Path, tag: str = "tmp") -> Iterator[Path]:
-    """Yield a temporary path; on success it is renamed onto ``path``, on failure removed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = temp_sibling(path, tag)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = True) -> Path:
     """Copy a (tiled) GeoTIFF to a Cloud-Optimized GeoTIFF at ``dst``, atomically.
 
@@ -149,7 +130,7 @@ def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = Tr
     if compress in ("deflate", "zstd", "lzw"):
         opts["PREDICTOR"] = "YES"
     opts["OVERVIEWS"] = "AUTO" if overviews else "NONE"
-    with atomic_output(dst, "cog") as tmp:
+    with atomic_write(dst) as tmp:
         rio_copy(str(src), str(tmp), driver="COG", **opts)
     return dst
 

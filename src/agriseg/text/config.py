@@ -77,11 +77,12 @@ class GRPORunConfig(TrainCommon):
 
 
 class PredictConfig(StrictModel):
-    """Patch-grid inference settings."""
+    """Patch-grid inference settings (``agriseg text predict`` and :func:`agriseg.text.infer.predict_many`)."""
 
-    patch: int = Field(32, ge=2)
-    grid: int = Field(16, ge=1)
-    overlap: float = Field(0.0, ge=0.0, lt=1.0)
+    patch: int = Field(32, ge=2, description="patch side in pixels")
+    grid: int = Field(16, ge=1, description="RRLE cells per patch side")
+    overlap: float = Field(0.0, ge=0.0, lt=1.0, description="patch overlap; > 0 votes per pixel")
+    vote: Literal["count", "center"] = Field("count", description="equal votes, or weighted to patch centres")
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int = Field(512, ge=8)
     do_sample: bool = False

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from agriseg.data.io import list_images
 from agriseg.text.codec import check_class_names, encode_answer
 from agriseg.text.grid import mask_to_grid
 from agriseg.text.io import read_image, read_mask
@@ -148,20 +149,6 @@ def pair_files(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path
     return pairs
 
 
-def list_files(folder_or_files: Sequence[str | Path]) -> list[Path]:
-    """Expand folders to their image files (png, jpg, tif), keep files, sorted."""
-    exts = {".png", ".jpg", ".jpeg", ".tif", ".tiff"}
-    out: list[Path] = []
-    for p in map(Path, folder_or_files):
-        if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in exts))
-        elif p.is_file():
-            out.append(p)
-        else:
-            raise FileNotFoundError(f"{p}: no such file or folder")
-    return out
-
-
 def records_from_files(
     images: Sequence[str | Path],
     masks: Sequence[str | Path],
@@ -172,7 +159,7 @@ def records_from_files(
     """Records for image and mask files (or folders) matched by stem; GeoTIFFs keep their georeference."""
     rng = np.random.default_rng(seed)
     recs: list[dict[str, Any]] = []
-    for im_path, m_path in pair_files(list_files(images), list_files(masks)):
+    for im_path, m_path in pair_files(list_images(images), list_images(masks)):
         img, geo = read_image(im_path)
         m = read_mask(m_path)
         if m.shape != img.shape[:2]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from agriseg.text.codec import DecodeReport, check_class_names, decode_rrle
+from agriseg.text.config import PredictConfig
 from agriseg.text.grid import grid_to_mask
 from agriseg.text.patches import Box, grid_boxes
 from agriseg.text.prompts import user_message
@@ -137,34 +139,16 @@ def stitch(
 
 
 def predict_many(
-    model: Any,
-    processor: Any,
-    images: Sequence[Any],
-    class_names: Sequence[str],
-    patch: int,
-    grid: int,
-    overlap: float = 0.0,
-    vote: VoteMode = "count",
-    batch_size: int = 16,
-    max_new_tokens: int = 512,
-    do_sample: bool = False,
-    temperature: float = 1.0,
+    model: Any, processor: Any, images: Sequence[Any], class_names: Sequence[str], cfg: PredictConfig
 ) -> list[tuple[np.ndarray, list[PatchPrediction]]]:
-    """Segment several images; patches of all images share generation batches of ``batch_size``.
+    """Segment several images; patches of all images share generation batches of ``cfg.batch_size``.
 
     Args:
         model: a VLM.
         processor: its processor.
         images: PIL images or (H, W, 3) uint8 arrays.
         class_names: class words, background first.
-        patch: patch side in pixels.
-        grid: RRLE cells per patch side.
-        overlap: patch overlap (0 = disjoint).
-        vote: how overlapping votes are weighted.
-        batch_size: patches per ``generate`` call.
-        max_new_tokens: generation budget per patch.
-        do_sample: sample instead of greedy.
-        temperature: sampling temperature.
+        cfg: patch size, grid, overlap and vote, batching and decoding.
 
     Returns:
         Per image: (H, W) int64 mask and its patch predictions.
@@ -175,59 +159,100 @@ def predict_many(
     names = check_class_names(class_names)
     pils = [_as_pil(im) for im in images]
     jobs = [
-        (i, b) for i, pil in enumerate(pils) for b in grid_boxes(pil.size[1], pil.size[0], patch, overlap)
+        (i, b) for i, pil in enumerate(pils) for b in grid_boxes(pil.size[1], pil.size[0], cfg.patch, cfg.overlap)
     ]
     per_image: list[list[PatchPrediction]] = [[] for _ in pils]
-    for k in range(0, len(jobs), batch_size):
-        chunk = jobs[k : k + batch_size]
+    for k in range(0, len(jobs), cfg.batch_size):
+        chunk = jobs[k : k + cfg.batch_size]
         texts = generate_batch(
             model,
             processor,
             [pils[i] for i, _ in chunk],
             [user_message(b, names) for _, b in chunk],
-            max_new_tokens,
-            do_sample,
-            temperature,
+            cfg.max_new_tokens,
+            cfg.do_sample,
+            cfg.temperature,
         )
         for (i, b), t in zip(chunk, texts, strict=True):
-            g, rep = decode_rrle(t, (grid, grid), names)
+            g, rep = decode_rrle(t, (cfg.grid, cfg.grid), names)
             per_image[i].append(PatchPrediction(b, t, g, rep))
     return [
-        (stitch(preds, (pil.size[1], pil.size[0]), len(names), vote), preds)
+        (stitch(preds, (pil.size[1], pil.size[0]), len(names), cfg.vote), preds)
         for pil, preds in zip(pils, per_image, strict=True)
     ]
 
 
 def predict_image(
+    model: Any, processor: Any, image: Any, class_names: Sequence[str], cfg: PredictConfig
+) -> tuple[np.ndarray, list[PatchPrediction]]:
+    """Semantic mask of one image: (H, W) int64 class ids, and its patch predictions (:func:`predict_many`)."""
+    return predict_many(model, processor, [image], class_names, cfg)[0]
+
+
+def clip_instance_ids(labels: np.ndarray) -> np.ndarray:
+    """Instance ids wrapped into 1..255 for an 8-bit raster (0 stays background)."""
+    a = np.asarray(labels)
+    return np.where(a > 0, (a - 1) % 255 + 1, 0)
+
+
+def predict_files(
     model: Any,
     processor: Any,
-    image: Any,
+    files: Sequence[Path],
+    outdir: Path,
     class_names: Sequence[str],
-    patch: int,
-    grid: int,
-    overlap: float = 0.0,
-    vote: VoteMode = "count",
-    batch_size: int = 16,
-    max_new_tokens: int = 512,
-    do_sample: bool = False,
-    temperature: float = 1.0,
-) -> tuple[np.ndarray, list[PatchPrediction]]:
-    """Semantic mask of one image: (H, W) int64 class ids, and the per-patch predictions (see
-    :func:`predict_many`)."""
-    return predict_many(
-        model,
-        processor,
-        [image],
-        class_names,
-        patch,
-        grid,
-        overlap,
-        vote,
-        batch_size,
-        max_new_tokens,
-        do_sample,
-        temperature,
-    )[0]
+    cfg: PredictConfig,
+    instances: bool = True,
+    overwrite: bool = False,
+    strict: bool = False,
+) -> list[dict[str, Any]]:
+    """Segment image files one by one and write their outputs.
+
+    Per image ``<stem>``: the semantic mask ``<stem>.png`` (``.tif`` with the input's georeference for
+    GeoTIFFs), ``<stem>.json`` (patches and their repairs) and, with ``instances``, ``<stem>_instances.*``
+    and ``<stem>.geojson`` (instance polygons). An image whose outputs all exist is skipped unless
+    ``overwrite``; an unreadable image is reported and the batch goes on unless ``strict``.
+
+    Returns:
+        One row per file: ``file``, ``status`` (ok / skipped / error), ``valid_patches``, ``patches``,
+        ``error``.
+    """
+    from agriseg.data.files import write_json
+    from agriseg.text.instances import semantic_to_instances
+    from agriseg.text.io import GEO_SUFFIXES, read_image, write_mask, write_polygons
+
+    outdir.mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    for f in files:
+        ext = ".tif" if f.suffix.lower() in GEO_SUFFIXES else ".png"
+        outputs = [outdir / f"{f.stem}{ext}", outdir / f"{f.stem}.json"]
+        if instances:
+            outputs += [outdir / f"{f.stem}_instances{ext}", outdir / f"{f.stem}.geojson"]
+        if all(o.exists() for o in outputs) and not overwrite:
+            rows.append({"file": str(f), "status": "skipped"})
+            continue
+        try:
+            img, geo = read_image(f)
+            sem, preds = predict_image(model, processor, img, class_names, cfg)
+        except (OSError, ValueError) as err:
+            if strict:
+                raise
+            rows.append({"file": str(f), "status": "error", "error": str(err)})
+            continue
+        report = {
+            "image": str(f),
+            "patches": len(preds),
+            "valid_patches": sum(p.report.valid for p in preds),
+            "repairs": [{"box": list(p.box), "repairs": p.report.summary()} for p in preds if not p.report.valid],
+        }
+        if instances:
+            labels, _ = semantic_to_instances(sem, img)
+            write_mask(clip_instance_ids(labels), outputs[2], geo)
+            write_polygons(labels, sem, class_names, outputs[3], geo)
+        write_mask(sem, outputs[0], geo)
+        write_json(outputs[1], report)  # written last: its presence marks the image done
+        rows.append({"file": str(f), "status": "ok", "patches": len(preds), "valid_patches": report["valid_patches"]})
+    return rows
 
 
 def seam_disagreement(mask: np.ndarray, patch: int, truth: np.ndarray | None = None) -> float:

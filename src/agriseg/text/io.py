@@ -8,12 +8,13 @@ PIL with no georeference.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agriseg.data.files import atomic_write, write_json
 
 GEO_SUFFIXES = {".tif", ".tiff"}
 
@@ -115,10 +116,14 @@ def read_mask(path: str | Path) -> np.ndarray:
 def write_mask(mask: np.ndarray, path: str | Path, geo: GeoRef | None = None) -> Path:
     """Write (H, W) class ids atomically: GeoTIFF (with georeference, needs rasterio) for .tif, else PNG."""
     p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}{p.suffix}")
     m = np.asarray(mask).astype(np.uint8)
     rio = _rasterio() if p.suffix.lower() in GEO_SUFFIXES else None
+    with atomic_write(p) as tmp:
+        _write_mask_file(m, tmp, p.suffix.lower(), rio, geo)
+    return p
+
+
+def _write_mask_file(m: np.ndarray, tmp: Path, suffix: str, rio: Any, geo: GeoRef | None) -> None:
     if rio is not None:
         from rasterio.transform import Affine
 
@@ -139,9 +144,7 @@ def write_mask(mask: np.ndarray, path: str | Path, geo: GeoRef | None = None) ->
     else:
         from PIL import Image
 
-        Image.fromarray(m).save(tmp, format="PNG" if p.suffix.lower() not in GEO_SUFFIXES else "TIFF")
-    os.replace(tmp, p)
-    return p
+        Image.fromarray(m).save(tmp, format="PNG" if suffix not in GEO_SUFFIXES else "TIFF")
 
 
 def write_polygons(
@@ -186,7 +189,4 @@ def write_polygons(
     doc: dict[str, Any] = {"type": "FeatureCollection", "features": feats}
     if geo and geo.crs:
         doc["crs"] = {"type": "name", "properties": {"name": geo.crs}}
-    tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(doc))
-    os.replace(tmp, p)
-    return p
+    return write_json(p, doc, indent=None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -133,3 +134,66 @@ def overhead(model: Any) -> dict[str, int]:
 def dataset_dice(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray], num_classes: int) -> float:
     """Mean over images of the per-image mean Dice (foreground classes, smoothing 1)."""
     return float(np.mean([mean_dice(p, t, num_classes) for p, t in zip(preds, truths, strict=True)]))
+
+
+def truth_instances_from_semantic(truth: np.ndarray, num_classes: int, min_size: int) -> np.ndarray:
+    """Instance ids of a semantic truth map: connected components of each class, those under ``min_size``
+    pixels dropped (0)."""
+    from scipy import ndimage as ndi
+
+    out = np.zeros_like(truth)
+    nxt = 1
+    for c in range(1, num_classes):
+        comp, n = ndi.label(truth == c)
+        sizes = np.bincount(comp.ravel(), minlength=n + 1)
+        keep = (comp > 0) & (sizes[comp] >= min_size)
+        out[keep] = comp[keep] + nxt - 1
+        nxt += n
+    return out
+
+
+def evaluate_files(
+    predictions: Sequence[Path],
+    truth_dir: Path,
+    class_names: Sequence[str],
+    truth_instances_dir: Path | None = None,
+    match_iou: float = 0.5,
+    min_size: int = 4,
+) -> dict[str, Any]:
+    """Mean Dice and per-class instance metrics of predicted semantic masks against truth masks.
+
+    Predictions (``*_instances`` files are passed over) are matched to truth masks by stem; predicted
+    instances come from the erosion-separated watershed of the prediction (:mod:`agriseg.text.instances`),
+    truth instances from ``truth_instances_dir`` or the connected components of the truth.
+
+    Raises:
+        ValueError: a prediction without a truth mask, or with another size (the message names the file).
+    """
+    from agriseg.data.io import list_images
+    from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
+    from agriseg.text.io import read_mask
+
+    preds = [p for p in predictions if "_instances" not in p.stem]
+    truth_files = {p.stem: p for p in list_images([truth_dir])}
+    inst_files = {p.stem: p for p in list_images([truth_instances_dir])} if truth_instances_dir else {}
+    stats: dict[int, ClassInstanceStats] = {}
+    dices = []
+    for pf in preds:
+        if pf.stem not in truth_files:
+            raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
+        sem, tsem = read_mask(pf), read_mask(truth_files[pf.stem])
+        if sem.shape != tsem.shape:
+            raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
+        dices.append(mean_dice(sem, tsem, len(class_names)))
+        plabels, pcls = semantic_to_instances(sem, None, WatershedConfig(min_size=min_size))
+        if pf.stem in inst_files:
+            tl = read_mask(inst_files[pf.stem])
+        else:
+            tl = truth_instances_from_semantic(tsem, len(class_names), min_size)
+        match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem), stats, match_iou)
+    return {
+        "images": len(preds),
+        "mean_dice": float(np.mean(dices)) if dices else None,
+        "instances": instance_report(stats, class_names),
+        "match_iou": match_iou,
+    }

@@ -6,11 +6,10 @@ Needs the ``text`` extra.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 from typing import Any
 
+from agriseg.data.files import atomic_write, dumps_json
 from agriseg.text.config import LoraSpec, SFTRunConfig, TrainCommon
 from agriseg.text.modeling import load_vlm, resolve_device
 
@@ -101,22 +100,16 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
 
     ``meta`` (class names, grid, patch) goes to ``agriseg_text.json`` so ``predict`` needs no options."""
     out = Path(cfg.output_dir)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
     model = trainer.model
     if cfg.lora.enabled and cfg.lora.merge_on_save and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
-    model.save_pretrained(tmp)
-    processor.save_pretrained(tmp)
-    (tmp / "log_history.json").write_text(json.dumps(trainer.state.log_history, indent=1))
-    (tmp / "agriseg_train_config.json").write_text(cfg.model_dump_json(indent=1))
-    if meta:
-        (tmp / TEXT_META).write_text(json.dumps(meta, indent=1))
-    # keep anything the trainer wrote into output_dir (nothing, with save_strategy "no")
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    with atomic_write(out) as tmp:  # the trainer writes nothing into output_dir (save_strategy "no")
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+        (tmp / "log_history.json").write_text(dumps_json(trainer.state.log_history))
+        (tmp / "agriseg_train_config.json").write_text(cfg.model_dump_json(indent=1))
+        if meta:
+            (tmp / TEXT_META).write_text(dumps_json(meta))
     return out
 
 

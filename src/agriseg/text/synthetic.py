@@ -6,6 +6,7 @@ Used by tests and by ``scripts/text_demo.py``; everything is generated from a se
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -90,3 +91,23 @@ def make_landscapes(
         np.stack([i[1] for i in items]),
         np.stack([i[2] for i in items]),
     )
+
+
+def write_landscapes(outdir: str | Path, count: int, size: int = 64, seed: int = 0) -> Path:
+    """Write ``count`` landscapes as a folder (atomically): ``images/<id>.png`` (RGB), ``masks/<id>.png``
+    (class ids indexing :data:`SYNTH_CLASSES`, named in ``classes.txt``) and ``instances/<id>.png`` (16-bit
+    instance ids)."""
+    from PIL import Image
+
+    from agriseg.data.files import atomic_write
+
+    imgs, sems, insts = make_landscapes(count, seed, LandscapeConfig(size=size))
+    with atomic_write(Path(outdir)) as tmp:
+        for sub in ("images", "masks", "instances"):
+            (tmp / sub).mkdir(parents=True)
+        for i, (img, sem, inst) in enumerate(zip(imgs, sems, insts, strict=True)):
+            Image.fromarray(img).save(tmp / "images" / f"{i:04d}.png")
+            Image.fromarray(sem.astype(np.uint8)).save(tmp / "masks" / f"{i:04d}.png")
+            Image.fromarray(inst.astype(np.uint16)).save(tmp / "instances" / f"{i:04d}.png")
+        (tmp / "classes.txt").write_text(",".join(SYNTH_CLASSES) + "\n")
+    return Path(outdir)

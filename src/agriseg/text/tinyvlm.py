@@ -222,9 +222,23 @@ def build_tiny_vlm(
 
 
 def save_tiny_vlm(model: Any, processor: Any, path: str | Path) -> Path:
-    """Save model + processor to a folder loadable with the Auto classes (or :func:`load_vlm`)."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(path)
-    processor.save_pretrained(path)
-    return path
+    """Save model + processor to a folder loadable with the Auto classes (or :func:`load_vlm`), atomically."""
+    from agriseg.data.files import atomic_write
+
+    with atomic_write(Path(path)) as tmp:
+        tmp.mkdir()
+        model.save_pretrained(tmp)
+        processor.save_pretrained(tmp)
+    return Path(path)
+
+
+def check_tiny_vlm_config(cfg: TinyVLMConfig) -> None:
+    """Raise ``ValueError`` unless the image, patch and token sizes fit together."""
+    import math
+
+    if cfg.image_size % cfg.vision_patch:
+        raise ValueError(f"image size {cfg.image_size} is not a multiple of the vision patch {cfg.vision_patch}")
+    n_patches = (cfg.image_size // cfg.vision_patch) ** 2
+    t = cfg.mm_tokens_per_image
+    if math.isqrt(t) ** 2 != t or t > n_patches or n_patches % t:
+        raise ValueError(f"image tokens {t} must be a square number dividing the {n_patches} vision patches")

@@ -91,11 +91,11 @@ def write_fields(df: Any, path: str | Path, collection: str = "agriseg-fields") 
     """
     import pyarrow.parquet as pq
 
-    from agriseg.raster.io import atomic_output
+    from agriseg.data.files import atomic_write
 
     path = Path(path)
     fmt = output_format(path)
-    with atomic_output(path, "tmp") as tmp:
+    with atomic_write(path) as tmp:
         if fmt == "parquet":
             meta = collection_metadata(df, collection)
             out = df.drop(columns=[k for k in CONSTANT if k in meta])

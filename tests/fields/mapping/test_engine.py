@@ -15,7 +15,7 @@ from agriseg.fields.mapping import SceneJob, merge_fields, run_dask, run_map, ru
 from agriseg.vector import validate_fiboa
 from tests.fields.synth_scenes import write_scene
 
-PREDICT = PredictConfig(patch_size=64, progress=False, overviews=False).model_dump_json()
+PREDICT = PredictConfig(patch_size=64, progress=False, overviews=False)
 
 
 @pytest.fixture(scope="module")

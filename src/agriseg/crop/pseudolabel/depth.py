@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Literal
 
 import cv2
 import numpy as np
+
+from agriseg.data.files import atomic_write, write_json
 
 DepthConvention = Literal["depth", "inverse"]
 Detrend = Literal["plane", "none"]
@@ -228,15 +229,12 @@ def cached_estimate(
         except (OSError, ValueError):
             pass
     arr = est(rgb)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.npy")
-    np.save(tmp, arr.astype(np.float16) if np.abs(arr).max() < 6e4 else arr)
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        np.save(tmp, arr.astype(np.float16) if np.abs(arr).max() < 6e4 else arr)
     meta = cache_dir / "cache.json"
     info = json.loads(meta.read_text()) if meta.is_file() else {}
     info[est.cache_key] = {"model": est.model_id, "input_size": est.input_size, "convention": "inverse"}
-    tmpm = meta.with_name(f".cache.json.tmp-{os.getpid()}")
-    tmpm.write_text(json.dumps(info, indent=1))
-    os.replace(tmpm, meta)
+    write_json(meta, info)
     return arr, False
 
 

@@ -16,7 +16,6 @@ record with ``status="error"`` and a message that starts with the offending path
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from agriseg.crop.pseudolabel.depth import (
 )
 from agriseg.crop.pseudolabel.gght import GGHTConfig, GGHTResult, gght
 from agriseg.crop.pseudolabel.indices import INDICES, vegetation_index
+from agriseg.data.files import atomic_write, write_json
 
 Source = Literal["index", "depth"]
 IndexChoice = Literal["exg", "exg_exr", "cive", "lab_a", "auto"]
@@ -181,15 +181,12 @@ class _DepthSource:
 
 
 def _save_png(arr: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    cv2.imwrite(str(tmp), arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        cv2.imwrite(str(tmp), arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
 
 
 def _save_json(obj: object, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=1))
-    os.replace(tmp, path)
+    write_json(path, obj)
 
 
 def overlay_jpeg(rgb: np.ndarray, mask: np.ndarray, path: Path, long_side: int = 480) -> None:
@@ -207,9 +204,8 @@ def overlay_jpeg(rgb: np.ndarray, mask: np.ndarray, path: Path, long_side: int =
     out = out.clip(0, 255).astype(np.uint8)
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     cv2.drawContours(out, contours, -1, (255, 0, 255), 1)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.jpg")
-    cv2.imwrite(str(tmp), cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    os.replace(tmp, path)
+    with atomic_write(path) as tmp:
+        cv2.imwrite(str(tmp), cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
 def read_keep(path: str | Path) -> set[str]:

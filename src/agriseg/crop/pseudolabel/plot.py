@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from agriseg.crop.pseudolabel.gght import GGHTResult, sigmoid
+from agriseg.data.files import atomic_write
 
 
 def plot_histogram(res: GGHTResult, path: str | Path, title: str = "") -> Path:
@@ -54,8 +54,9 @@ def plot_histogram(res: GGHTResult, path: str | Path, title: str = "") -> Path:
     )
     ax.legend(fontsize=7, loc="center right")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        with atomic_write(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
     return path

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import html
 import json
-import os
 from pathlib import Path
+
+from agriseg.data.files import write_text
 
 _TEMPLATE = r"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -192,8 +193,4 @@ def write_screen_page(outdir: str | Path, title: str | None = None) -> Path:
         .replace("__SOURCE__", json.dumps(str((out / "pseudolabels.json").resolve())))
         .replace("__DATA__", data)
     )
-    path = out / "screen.html"
-    tmp = path.with_name(f".screen.html.tmp-{os.getpid()}")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(out / "screen.html", page)

@@ -8,12 +8,14 @@ cameras report missing readings). The RGB photo has textured soil, shaded green 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+
+from agriseg.data.files import atomic_write
 
 
 @dataclass
@@ -163,25 +165,18 @@ def write_scenes(
         _save(Image.fromarray(sc.rgb), out / "images" / f"{stem}.png")
         _save(Image.fromarray(sc.mask.astype(np.uint8)), out / "masks" / f"{stem}.png")
         dpath = out / "depth" / f"{stem}.{depth_format}"
-        if depth_format == "png":
-            mm = np.clip(np.round(sc.depth * 1000), 0, 65535).astype(np.uint16)
-            tmp = dpath.with_name(f".{dpath.name}.tmp-{os.getpid()}.png")
-            cv2.imwrite(str(tmp), mm)
-            os.replace(tmp, dpath)
-        elif depth_format in ("tif", "tiff"):
-            tmp = dpath.with_name(f".{dpath.name}.tmp-{os.getpid()}.tif")
-            cv2.imwrite(str(tmp), sc.depth)
-            os.replace(tmp, dpath)
-        elif depth_format == "npy":
-            tmp = dpath.with_name(f".{dpath.name}.tmp-{os.getpid()}.npy")
-            np.save(tmp, sc.depth)
-            os.replace(tmp, dpath)
-        else:
+        if depth_format not in ("png", "tif", "tiff", "npy"):
             raise ValueError(f"depth_format must be png, tif or npy, got {depth_format!r}")
+        with atomic_write(dpath) as tmp:
+            if depth_format == "png":  # 16-bit millimetres
+                cv2.imwrite(str(tmp), np.clip(np.round(sc.depth * 1000), 0, 65535).astype(np.uint16))
+            elif depth_format == "npy":
+                np.save(tmp, sc.depth)
+            else:
+                cv2.imwrite(str(tmp), sc.depth)
     return out
 
 
-def _save(im: object, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}{path.suffix}")
-    im.save(tmp)  # type: ignore[attr-defined]
-    os.replace(tmp, path)
+def _save(im: Any, path: Path) -> None:  # a PIL image
+    with atomic_write(path) as tmp:
+        im.save(tmp)

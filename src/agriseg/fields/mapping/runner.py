@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
+from agriseg.data.files import write_json
 from agriseg.fields.mapping.scene import SceneJob, run_scene
 
 Backend = Literal["serial", "dask"]
@@ -186,5 +187,5 @@ def run_map(
     ok = [r["fields"] for r in rows if r.get("status") in ("done", "resumed", "skipped")]
     merged = merge_fields(ok, outdir / merged_name, jkw.get("collection", "agriseg-fields")) if ok else None
     summary = {"wall_s": wall, "scenes": rows, "merged": str(merged) if merged else None}
-    (outdir / "summary.json").write_text(json.dumps(summary, indent=1, default=str))
+    write_json(outdir / "summary.json", summary)
     return rows, merged

@@ -7,9 +7,8 @@ map job only does the missing scenes; an interrupted prediction resumes from its
 
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -20,16 +19,16 @@ from agriseg.vector.config import PolygonizeConfig
 
 @dataclass(frozen=True)
 class SceneJob:
-    """Everything one scene task needs; plain data so it pickles to Dask workers.
+    """Everything one scene task needs; it pickles to Dask workers as it is.
 
     Args:
         scene: input GeoTIFF.
         outdir: output folder.
         model: model file (agriseg safetensors/ckpt or ftw-tools/PRUE ckpt).
-        predict: ``PredictConfig`` as JSON.
-        polygonize: ``PolygonizeConfig`` as JSON.
+        predict: scene inference settings.
+        polygonize: polygonisation settings.
         resize: override of the model's patch resize factor (None = the model's default).
-        preprocess: JSON object of ``PreprocessSpec`` overrides (offset, divisor, swap_input_windows).
+        preprocess: ``PreprocessSpec`` fields that override the model's (offset, divisor, swap_input_windows).
         threads: torch threads inside the task.
         overwrite: recompute existing outputs.
         collection: fiboa collection id.
@@ -38,10 +37,10 @@ class SceneJob:
     scene: str
     outdir: str
     model: str
-    predict: str = PredictConfig().model_dump_json()
-    polygonize: str = PolygonizeConfig().model_dump_json()
+    predict: PredictConfig = field(default_factory=PredictConfig)
+    polygonize: PolygonizeConfig = field(default_factory=PolygonizeConfig)
     resize: float | None = None
-    preprocess: str = "{}"
+    preprocess: dict[str, Any] = field(default_factory=dict)
     threads: int = 1
     overwrite: bool = False
     collection: str = "agriseg-fields"
@@ -78,12 +77,12 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
         return {**row, "status": "skipped", "seconds": 0.0}
     torch.set_num_threads(max(1, job.threads))
     loaded = _cached_model(job.model, job.resize)
-    pcfg = PredictConfig.model_validate_json(job.predict).model_copy(update={"progress": False})
-    spec = PreprocessSpec.model_validate({**loaded.preprocess.model_dump(), **json.loads(job.preprocess)})
+    pcfg = job.predict.model_copy(update={"progress": False})
+    spec = PreprocessSpec.model_validate({**loaded.preprocess.model_dump(), **job.preprocess})
     predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pcfg, loaded.class_names)
     res = predictor.predict(job.scene, probs, overwrite=job.overwrite)
     t1 = time.perf_counter()
-    vcfg = PolygonizeConfig.model_validate_json(job.polygonize).model_copy(update={"progress": False})
+    vcfg = job.polygonize.model_copy(update={"progress": False})
     df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=Path(job.scene).stem)
     return {
         **row,

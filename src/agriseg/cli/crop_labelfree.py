@@ -1,4 +1,4 @@
-"""``agriseg crop pseudolabel | screen | selftrain | adapt``: annotation-free crop segmentation."""
+"""``agriseg crop pseudolabel | screen | selftrain | adapt``: training without hand labels."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ from pathlib import Path
 
 import click
 
-from agriseg.cli.crop import crop
 from agriseg.cli.errors import friendly_errors
 
 _GGHT_HELP = "GGHT option: "
 
 
-@crop.command()
+@click.command()
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
 @click.option(
@@ -178,7 +177,7 @@ def pseudolabel(
             click.echo(f"  failed: {r['error']}", err=True)
 
 
-@crop.command()
+@click.command()
 @click.argument("outdir", type=click.Path(file_okay=False, exists=True))
 @click.option("--title", default=None, help="Page title. [default: the folder name]")
 @friendly_errors
@@ -190,7 +189,7 @@ def screen(outdir: str, title: str | None) -> None:
     click.echo(f"screening page: {path}\nopen it in a browser; Export saves accepted.json for --keep")
 
 
-@crop.command()
+@click.command()
 @click.option(
     "-c",
     "--config",
@@ -234,7 +233,7 @@ def selftrain(
         click.echo(f"trimaps: {100 * rep['trimap']['mean_ignored']:.1f}% of pixels ignored on average")
 
 
-@crop.command()
+@click.command()
 @click.argument("photos", nargs=-1, required=True)
 @click.option(
     "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Adapted model (.safetensors)."

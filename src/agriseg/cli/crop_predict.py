@@ -1,0 +1,156 @@
+"""``agriseg crop predict | evaluate``: segment photos, score models against labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from agriseg.cli.errors import friendly_errors
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True)
+@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.option(
+    "--model", "model_name", default="default", help="Packaged model name (default, crop-weed) or a file."
+)
+@click.option("--batch-size", type=click.IntRange(1), default=4, help="Images (or tiles) per forward pass.")
+@click.option(
+    "--long-side",
+    type=click.IntRange(0),
+    default=None,
+    help="Resize the long side to this before the model (0 = native). [default: the model's own]",
+)
+@click.option("--tile", type=click.IntRange(64), default=1024, help="Tile size for large images.")
+@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", help="Autocast precision.")
+@click.option("--tta", type=click.Choice(["none", "flip", "flip+scale"]), default=None,
+              help="Test-time augmentation (3 or 9 passes). [default: the model's own]")
+@click.option("--no-overlay", is_flag=True, help="Do not write overlay PNGs.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise they are skipped).")
+@click.option("--strict", is_flag=True, help="Stop at the first unreadable image.")
+@friendly_errors
+def predict(
+    paths: tuple[str, ...],
+    outdir: str,
+    model_name: str,
+    batch_size: int,
+    long_side: int | None,
+    tile: int,
+    precision: str,
+    tta: str | None,
+    no_overlay: bool,
+    overwrite: bool,
+    strict: bool,
+) -> None:
+    """Segment photos (files or folders): <name>_mask.png, <name>_overlay.png, summary.csv."""
+    from agriseg.crop.predict import Predictor, predict_files
+    from agriseg.data.io import list_images
+    from agriseg.models.io import load_model
+
+    files = list_images(list(paths))
+    model, cfg = load_model(model_name, in_channels=3)
+    pred = Predictor(
+        model,
+        cfg.num_classes,
+        cfg.infer_long_side if long_side is None else long_side,
+        tile,
+        batch_size=batch_size,
+        precision=precision,
+        tta=tta or cfg.infer_tta,
+    )
+    rows = predict_files(pred, files, Path(outdir), overwrite, strict, not no_overlay, cfg.class_names)
+    n_ok = sum(r["status"] == "ok" for r in rows)
+    bad = [r for r in rows if r["status"] == "error"]
+    click.echo(f"{n_ok} predicted, {len(rows) - n_ok - len(bad)} skipped, {len(bad)} failed -> {outdir}")
+    for r in bad:
+        click.echo(f"  failed: {r['error']}", err=True)
+
+
+@click.command()
+@click.option("--images", required=True, type=click.Path(file_okay=False, exists=True), help="Image folder.")
+@click.option("--masks", required=True, type=click.Path(file_okay=False, exists=True), help="Label folder.")
+@click.option("--model", "model_name", default="default", help="Packaged model name or a model file.")
+@click.option(
+    "--pred-masks",
+    type=click.Path(file_okay=False, exists=True),
+    default=None,
+    help="Score existing <name>_mask.png predictions instead of running a model.",
+)
+@click.option(
+    "--label-mode",
+    type=click.Choice(["binary", "index", "colormap"]),
+    default="binary",
+    help="How label files encode classes.",
+)
+@click.option(
+    "--colormap", default=None, help='Colour map for --label-mode colormap, e.g. "0,0,0=0;0,255,0=1".'
+)
+@click.option(
+    "--peanut", is_flag=True, help="Shortcut for the Peanut colour labels (crop + weed = vegetation)."
+)
+@click.option(
+    "--boundary-ratio", type=float, default=0.02, help="Boundary IoU dilation ratio of the diagonal."
+)
+@click.option(
+    "--long-side", type=click.IntRange(0), default=None, help="Inference size. [default: the model's]"
+)
+@click.option(
+    "--tta", type=click.Choice(["none", "flip", "flip+scale"]), default=None,
+    help="Test-time augmentation. [default: the model's own]",
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report as JSON."
+)
+@friendly_errors
+def evaluate(
+    images: str,
+    masks: str,
+    model_name: str,
+    pred_masks: str | None,
+    label_mode: str,
+    colormap: str | None,
+    peanut: bool,
+    boundary_ratio: float,
+    long_side: int | None,
+    tta: str | None,
+    output: str | None,
+) -> None:
+    """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
+    import numpy as np
+
+    from agriseg.crop.evaluate import evaluate_folder, format_table
+    from agriseg.crop.labels import PEANUT_VEGETATION, read_label
+    from agriseg.data.files import write_json
+
+    cmap = None
+    if peanut:
+        label_mode, cmap = "colormap", PEANUT_VEGETATION
+    elif colormap:
+        cmap = {
+            k.strip(): int(v) for k, v in (item.split("=") for item in colormap.split(";") if item.strip())
+        }
+    if pred_masks:
+        num_classes, names = 2, ["background", "vegetation"]
+
+        def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
+            return read_label(Path(pred_masks) / f"{stem}_mask.png", "binary")
+    else:
+        from agriseg.crop.predict import Predictor
+        from agriseg.models.io import load_model
+
+        model, cfg = load_model(model_name, in_channels=3)
+        num_classes, names = cfg.num_classes, cfg.class_names
+        pred = Predictor(
+            model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side, tta=tta or cfg.infer_tta
+        )
+
+        def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
+            return pred.predict(rgb)
+
+    res = evaluate_folder(images, masks, predict_fn, num_classes, label_mode, cmap, boundary_ratio, names)
+    res["model"] = pred_masks or model_name
+    click.echo(format_table(res))
+    if output:
+        write_json(output, res)
+        click.echo(f"report: {output}")

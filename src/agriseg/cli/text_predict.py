@@ -1,0 +1,146 @@
+"""``agriseg text predict | evaluate``: masks from a VLM, patch by patch, and their scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from agriseg.cli.errors import friendly_errors
+from agriseg.cli.text_helpers import _class_list, _need_text_extra
+
+
+@click.command("predict")
+@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-o", "--outdir", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder.")
+@click.option("--model", "-m", "model_name", required=True, help="trained model folder or HF id")
+@click.option("--classes", default=None, help="comma-separated class words (default: from the model folder)")
+@click.option("--patch", type=int, default=None, help="patch side in px (default: from the model folder)")
+@click.option("--grid", type=int, default=None, help="RRLE grid per patch (default: from the model folder)")
+@click.option("--overlap", default=0.0, type=float, help="patch overlap; > 0 votes per pixel")
+@click.option("--vote", type=click.Choice(["count", "center"]), default="center")
+@click.option("--batch-size", default=16, type=int, help="patches per generate() call")
+@click.option("--max-new-tokens", default=512, type=click.IntRange(8), help="generation budget per patch")
+@click.option("--sample/--greedy", default=False, help="sampled (T) or greedy decoding")
+@click.option("--temperature", default=1.0, type=float)
+@click.option("--instances/--no-instances", default=True, help="watershed instances + polygons")
+@click.option(
+    "--chat-template", default=None, type=click.Path(path_type=Path), help="Jinja file if the model has none"
+)
+@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@click.option("--overwrite", is_flag=True)
+@friendly_errors
+def predict_cmd(
+    images: tuple[Path, ...],
+    out: Path,
+    model_name: str,
+    classes: str | None,
+    patch: int | None,
+    grid: int | None,
+    overlap: float,
+    vote: str,
+    batch_size: int,
+    max_new_tokens: int,
+    sample: bool,
+    temperature: float,
+    instances: bool,
+    chat_template: Path | None,
+    device: str,
+    overwrite: bool,
+) -> None:
+    """Segment IMAGES patch by patch: batched generation, repairing decode, stitching (GeoTIFF in -> GeoTIFF
+    + GeoJSON polygons out; PNG otherwise). Writes <stem>.tif/.png, <stem>.json (per-patch repairs) and,
+    with --instances, <stem>_instances.tif/.png and <stem>.geojson."""
+    _need_text_extra()
+    from agriseg.data.io import list_images
+    from agriseg.text.config import PredictConfig
+    from agriseg.text.infer import predict_files
+    from agriseg.text.modeling import load_vlm
+    from agriseg.text.sft import read_meta
+
+    meta = read_meta(model_name) if Path(model_name).is_dir() else {}
+    names = _class_list(classes) or meta.get("class_names")
+    if not names:
+        raise ValueError(f"{model_name}: no class names saved with the model; give --classes others,field,...")
+    patch = patch or meta.get("patch")
+    grid = grid or meta.get("grid")
+    if not patch or not grid:
+        raise ValueError(f"{model_name}: patch/grid not saved with the model; give --patch and --grid")
+    cfg = PredictConfig(
+        patch=patch,
+        grid=grid,
+        overlap=overlap,
+        vote=vote,
+        batch_size=batch_size,
+        max_new_tokens=max_new_tokens,
+        do_sample=sample,
+        temperature=temperature,
+    )
+    files = list_images(list(images))
+    model, proc = load_vlm(model_name, device=device, template_path=str(chat_template) if chat_template else None)
+    rows = predict_files(model, proc, files, out, names, cfg, instances, overwrite)
+    for r in rows:
+        if r["status"] == "ok":
+            click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} patches well-formed")
+        elif r["status"] == "error":
+            click.echo(f"  failed: {r['error']}", err=True)
+    n = {k: sum(r["status"] == k for r in rows) for k in ("ok", "skipped", "error")}
+    click.echo(f"{n['ok']} predicted, {n['skipped']} skipped, {n['error']} failed -> {out}")
+    if n["error"]:
+        raise SystemExit(1)
+
+
+@click.command("evaluate")
+@click.argument("predictions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--truth", "-t", required=True, type=click.Path(path_type=Path), help="folder of true semantic masks"
+)
+@click.option(
+    "--truth-instances",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="folder of true instance maps (default: connected components of the truth)",
+)
+@click.option("--classes", "-c", required=True, help="comma-separated class words, background first")
+@click.option("--match-iou", default=0.5, type=float, help="IoU at which a truth instance counts as found")
+@click.option(
+    "--min-size",
+    default=4,
+    type=int,
+    help="instances under this many pixels are ignored (truth and predicted)",
+)
+@click.option("--model", "model_name", default=None, help="model to report the overhead of")
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report as JSON.")
+@friendly_errors
+def evaluate_cmd(
+    predictions: tuple[Path, ...],
+    truth: Path,
+    truth_instances: Path | None,
+    classes: str,
+    match_iou: float,
+    min_size: int,
+    model_name: str | None,
+    out: Path | None,
+) -> None:
+    """Instance metrics (per-class mean/median instance IoU with merge-and-match, FNR, FPR), mean Dice and
+    the overhead of PREDICTIONS (semantic masks written by `predict`)."""
+    from agriseg.data.files import dumps_json, write_text
+    from agriseg.data.io import list_images
+    from agriseg.text.metrics import evaluate_files
+
+    names = _class_list(classes)
+    if not names or len(names) < 2:
+        raise ValueError("--classes needs the background word and at least one class")
+    report = evaluate_files(list_images(list(predictions)), truth, names, truth_instances, match_iou, min_size)
+    if model_name:
+        _need_text_extra()
+        from agriseg.text.metrics import overhead
+        from agriseg.text.modeling import load_vlm
+
+        m, _ = load_vlm(model_name, device="cpu")
+        report["overhead"] = overhead(m)
+    if out:
+        write_text(out, dumps_json(report))
+    click.echo(dumps_json(report))

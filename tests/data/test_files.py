@@ -1,0 +1,35 @@
+import json
+
+import numpy as np
+import pytest
+
+from agriseg.data.files import atomic_write, dumps_json, write_json
+
+
+def test_undefined_numbers_are_null_and_numpy_is_plain() -> None:
+    obj = {"fpr": float("nan"), "x": [np.float32("inf"), np.int64(3), np.float64(2.5)], "a": np.array([1.0, np.nan])}
+    text = dumps_json(obj)
+    assert "NaN" not in text and "Infinity" not in text
+    assert json.loads(text) == {"fpr": None, "x": [None, 3, 2.5], "a": [1.0, None]}
+
+
+def test_atomic_write_replaces_only_on_success(tmp_path) -> None:
+    out = tmp_path / "sub" / "report.json"
+    write_json(out, {"a": 1})
+    with pytest.raises(RuntimeError), atomic_write(out) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert json.loads(out.read_text()) == {"a": 1}
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.json"]  # no temporary left
+
+
+def test_atomic_write_of_a_folder_replaces_the_old_one(tmp_path) -> None:
+    out = tmp_path / "model"
+    out.mkdir()
+    (out / "old.bin").write_text("old")
+    with atomic_write(out) as tmp:
+        assert tmp.name.startswith(".model.") and tmp.parent == tmp_path
+        tmp.mkdir()
+        (tmp / "new.bin").write_text("new")
+    assert [p.name for p in out.iterdir()] == ["new.bin"]
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]
