@@ -63,7 +63,8 @@ def main() -> None:
     from agriseg.config import load_config
     from agriseg.crop.config import CropTrainConfig, TrainConfig
     from agriseg.crop.labels import PEANUT_VEGETATION
-    from agriseg.crop.selftrain import DataSpec, EvalSpec, PseudoSpec, adapt, score_model
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions
+    from agriseg.crop.selftrain import DataSpec, EvalSpec, adapt, score_model
     from agriseg.crop.train import train_crop
 
     root = args.shared / "data" / "peanut"
@@ -111,7 +112,7 @@ def main() -> None:
             photos,
             adapted,
             str(base),
-            PseudoSpec(source="index", index="cive"),
+            PseudoLabelOptions(source="index", index="cive"),
             combine=args.combine,
             stage1_epochs=args.stage1_epochs,
             stage2_epochs=args.stage2_epochs,

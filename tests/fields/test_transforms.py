@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import torch
 
-from agriseg.fields.transforms import FieldAugment, FieldAugmentConfig, adjust_sharpness, rotate
+from agriseg.fields.config import FieldsAugmentConfig as FieldAugmentConfig
+from agriseg.fields.transforms import FieldAugment, adjust_sharpness, rotate
 
 OFF = dict(divisor_range=None, rotate_p=0, hflip_p=0, vflip_p=0, sharpness_p=0, resized_crop_p=0, swap_p=0)
 

@@ -296,7 +296,8 @@ def adapt(
 ) -> None:
     """Adapt a model to a new field from unlabelled photos: pseudo-label, self-train, write -o MODEL."""
     from agriseg.crop.config import TrainConfig
-    from agriseg.crop.selftrain import DataSpec, PseudoSpec
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions
+    from agriseg.crop.selftrain import DataSpec
     from agriseg.crop.selftrain import adapt as run
     from agriseg.data.io import list_images
 
@@ -306,7 +307,9 @@ def adapt(
         list_images(list(photos)),
         output,
         base_model,
-        PseudoSpec(source=source, index=index_name, depth_dir=depth_dir, depth_model=depth_model),  # type: ignore[arg-type]
+        PseudoLabelOptions(
+            source=source, index=index_name, depth_dir=depth_dir, depth_model=depth_model
+        ),
         combine,
         confidence,
         keep,

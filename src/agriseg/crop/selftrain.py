@@ -24,24 +24,13 @@ from pydantic import Field
 
 from agriseg.config import StrictModel
 from agriseg.crop.config import DataConfig, TrainConfig
+from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions
 from agriseg.data.files import atomic_write, write_json
 from agriseg.models.config import ModelConfig
 
 Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]
 
-
-
-class PseudoSpec(StrictModel):
-    """How pseudo-labels are made (see :class:`agriseg.crop.pseudolabel.pipeline.PseudoLabelOptions`)."""
-
-    source: Literal["index", "depth"] = "index"
-    index: Literal["exg", "exg_exr", "cive", "lab_a", "auto"] = "cive"
-    depth_dir: str | None = None
-    depth_model: str = "depth-anything/Depth-Anything-V2-Small-hf"
-    depth_convention: Literal["depth", "inverse"] | None = None
-    detrend: Literal["plane", "none"] = "plane"
-    gght: dict = {}  # GGHTConfig field overrides, e.g. {"sigmoid": "erf", "point": "knee"}
 
 
 class TrimapSpec(StrictModel):
@@ -85,7 +74,7 @@ class SelfTrainConfig(StrictModel):
     manual_labels: str | None = None  # optional manual label folder (matched by stem), used in both stages
     manual_label_mode: Literal["binary", "index", "colormap"] = "binary"
     manual_colormap: dict[str, int] = {}
-    pseudo: PseudoSpec = PseudoSpec()
+    pseudo: PseudoLabelOptions = PseudoLabelOptions()  # how the pool is pseudo-labelled
     model: ModelConfig = ModelConfig()
     data: DataSpec = DataSpec()
     train: TrainConfig = TrainConfig()
@@ -210,20 +199,9 @@ class SelfTrainer:
 
     def pseudolabel(self, files: list[Path]) -> dict[str, Path]:
         """Pseudo-label the pool (resumable); returns stem -> mask path of the successful ones."""
-        from agriseg.crop.pseudolabel.gght import GGHTConfig
-        from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files
+        from agriseg.crop.pseudolabel.pipeline import pseudolabel_files
 
-        p = self.cfg.pseudo
-        opts = PseudoLabelOptions(
-            source=p.source,
-            index=p.index,
-            depth_dir=p.depth_dir,
-            depth_model=p.depth_model,
-            depth_convention=p.depth_convention,
-            detrend=p.detrend,
-            gght=GGHTConfig(**p.gght),
-        )
-        recs = pseudolabel_files(files, self.out / "pseudo", opts, progress=self.progress)
+        recs = pseudolabel_files(files, self.out / "pseudo", self.cfg.pseudo, progress=self.progress)
         bad = [r for r in recs if r["status"] == "error"]
         self.report["pseudolabel"] = {
             "ok": len(recs) - len(bad),
@@ -398,7 +376,7 @@ def adapt(
     photos: list[Path],
     output: str | Path,
     base_model: str = "default",
-    pseudo: PseudoSpec | None = None,
+    pseudo: PseudoLabelOptions | None = None,
     combine: Combine = "agree",
     confidence: float = 0.9,
     keep: str | None = None,
@@ -446,7 +424,7 @@ def adapt(
         output_dir=str(work),
         images=str(img_dir),
         keep=keep,
-        pseudo=pseudo or PseudoSpec(),
+        pseudo=pseudo or PseudoLabelOptions(),
         model=mcfg.model_copy(update={"encoder_weights": None}),
         data=data or DataSpec(),
         train=train or TrainConfig(),

@@ -53,7 +53,20 @@ class FieldsDataConfig(StrictModel):
 
 
 class FieldsAugmentConfig(StrictModel):
-    """PRUE augmentations (see :class:`agriseg.fields.transforms.FieldAugmentConfig`)."""
+    """PRUE augmentations, applied on the fly by :class:`agriseg.fields.transforms.FieldAugment`.
+
+    Attributes:
+        enabled: augment at all.
+        divisor_range: per-sample normalisation divisor range (the "brightness" robustness); None = off.
+        rotate_p: probability of a rotation by an angle from U(-max_degrees, max_degrees).
+        hflip_p: horizontal flip probability.
+        vflip_p: vertical flip probability.
+        sharpness_p: probability of a sharpness change (PIL semantics: 0 blurred, 1 unchanged, 2 sharpened).
+        resized_crop_p: probability of a random resized crop back to full size (the "resize" robustness).
+        crop_scale: area fraction range of that crop.
+        crop_ratio: aspect ratio range of that crop.
+        swap_p: probability of swapping window A and window B (8-channel inputs only).
+    """
 
     enabled: bool = True
     divisor_range: tuple[float, float] | None = (1500.0, 4500.0)
@@ -65,6 +78,7 @@ class FieldsAugmentConfig(StrictModel):
     sharpness_range: tuple[float, float] = (0.5, 1.5)
     resized_crop_p: float = Field(0.5, ge=0, le=1)
     crop_scale: tuple[float, float] = (0.3, 0.9)
+    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
     swap_p: float = Field(0.5, ge=0, le=1)
 
 

@@ -11,7 +11,7 @@ import torch
 
 from agriseg.fields.config import FieldsTrainConfig
 from agriseg.fields.metrics import FieldMetrics
-from agriseg.fields.transforms import FieldAugment, FieldAugmentConfig
+from agriseg.fields.transforms import FieldAugment
 from agriseg.models import build_model
 from agriseg.models.losses import LogCoshDiceLoss, WeightedCELoss
 
@@ -29,23 +29,7 @@ def build_augment(cfg: FieldsTrainConfig) -> FieldAugment | None:
     a = cfg.augment
     if not a.enabled:
         return None
-    return FieldAugment(
-        FieldAugmentConfig(
-            divisor_range=a.divisor_range,
-            base_divisor=cfg.data.divisor,
-            rotate_p=a.rotate_p,
-            max_degrees=a.max_degrees,
-            hflip_p=a.hflip_p,
-            vflip_p=a.vflip_p,
-            sharpness_p=a.sharpness_p,
-            sharpness_range=a.sharpness_range,
-            resized_crop_p=a.resized_crop_p,
-            crop_scale=a.crop_scale,
-            swap_p=a.swap_p,
-            ignore_index=cfg.loss.ignore_index,
-        ),
-        seed=cfg.train.seed,
-    )
+    return FieldAugment(a, base_divisor=cfg.data.divisor, ignore_index=cfg.loss.ignore_index, seed=cfg.train.seed)
 
 
 class FieldsTask(L.LightningModule):

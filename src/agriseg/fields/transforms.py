@@ -12,51 +12,16 @@ returns), so the divisor draw is a rescale by ``base_divisor / d``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agriseg.fields.config import FieldsAugmentConfig
 from agriseg.fields.sentinel2 import FTW_DIVISOR, swap_windows
 
 # PIL's ImageFilter.SMOOTH kernel used by sharpness (factor 0 = smoothed, 1 = original, 2 = sharper)
 _SMOOTH = torch.tensor([[1.0, 1.0, 1.0], [1.0, 5.0, 1.0], [1.0, 1.0, 1.0]]) / 13.0
-
-
-@dataclass
-class FieldAugmentConfig:
-    """Probabilities and ranges of :class:`FieldAugment` (PRUE defaults).
-
-    Attributes:
-        divisor_range: per-sample normalisation divisor range; None keeps ``base_divisor``.
-        base_divisor: the divisor the inputs were scaled with.
-        rotate_p: probability of a rotation.
-        max_degrees: rotation angle drawn from U(-max_degrees, max_degrees).
-        hflip_p: horizontal flip probability.
-        vflip_p: vertical flip probability.
-        sharpness_p: probability of a sharpness change.
-        sharpness_range: sharpness factor range (PIL semantics: 0 blurred, 1 unchanged, 2 sharpened).
-        resized_crop_p: probability of a random resized crop back to full size.
-        crop_scale: area fraction range of that crop.
-        crop_ratio: aspect ratio range of that crop.
-        swap_p: probability of swapping window A and window B (8-channel inputs only).
-        ignore_index: label written where a rotation leaves no data.
-    """
-
-    divisor_range: tuple[float, float] | None = (1500.0, 4500.0)
-    base_divisor: float = FTW_DIVISOR
-    rotate_p: float = 0.5
-    max_degrees: float = 90.0
-    hflip_p: float = 0.5
-    vflip_p: float = 0.5
-    sharpness_p: float = 0.5
-    sharpness_range: tuple[float, float] = (0.5, 1.5)
-    resized_crop_p: float = 0.5
-    crop_scale: tuple[float, float] = (0.3, 0.9)
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
-    swap_p: float = 0.5
-    ignore_index: int = 3
 
 
 def adjust_sharpness(x: torch.Tensor, factor: float) -> torch.Tensor:
@@ -132,13 +97,22 @@ class FieldAugment(nn.Module):
     """PRUE augmentations applied independently to every sample of a batch.
 
     Args:
-        config: probabilities and ranges.
+        config: probabilities and ranges (the ``augment`` section of a fields training config).
+        base_divisor: the divisor the inputs were scaled with (``divisor_range`` rescales from it).
+        ignore_index: label written where a rotation leaves no data.
         seed: seed of the module's own generator (None = nondeterministic).
     """
 
-    def __init__(self, config: FieldAugmentConfig | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        config: FieldsAugmentConfig | None = None,
+        base_divisor: float = FTW_DIVISOR,
+        ignore_index: int = 3,
+        seed: int | None = None,
+    ) -> None:
         super().__init__()
-        self.cfg = config or FieldAugmentConfig()
+        self.cfg = config or FieldsAugmentConfig()
+        self.base_divisor, self.ignore_index = base_divisor, ignore_index
         self.gen = torch.Generator()
         if seed is not None:
             self.gen.manual_seed(seed)
@@ -153,11 +127,11 @@ class FieldAugment(nn.Module):
         c = self.cfg
         if c.divisor_range is not None:
             d = c.divisor_range[0] + (c.divisor_range[1] - c.divisor_range[0]) * self._u()
-            x = x * (c.base_divisor / d)
+            x = x * (self.base_divisor / d)
         if c.swap_p and x.shape[0] == 8 and self._u() < c.swap_p:
             x = swap_windows(x)
         if c.rotate_p and self._u() < c.rotate_p:
-            x, m = rotate(x, m, (2 * self._u() - 1) * c.max_degrees, c.ignore_index)
+            x, m = rotate(x, m, (2 * self._u() - 1) * c.max_degrees, self.ignore_index)
         if c.hflip_p and self._u() < c.hflip_p:
             x, m = x.flip(-1), m.flip(-1)
         if c.vflip_p and self._u() < c.vflip_p:
@@ -178,4 +152,4 @@ class FieldAugment(nn.Module):
         return torch.stack([o[0] for o in outs]), torch.stack([o[1] for o in outs])
 
 
-__all__ = ["FieldAugment", "FieldAugmentConfig", "adjust_sharpness", "resized_crop", "rotate", "sample_crop"]
+__all__ = ["FieldAugment", "adjust_sharpness", "resized_crop", "rotate", "sample_crop"]

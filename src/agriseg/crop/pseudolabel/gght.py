@@ -33,11 +33,14 @@ Defaults were chosen on synthetic RGB-D scenes (``agriseg.crop.pseudolabel.synth
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Literal
 
 import cv2
 import numpy as np
+from pydantic import ConfigDict, Field, model_validator
+
+from agriseg.config import StrictModel
 
 Normaliser = Literal["percentile", "minmax", "zscore"]
 EdgeOperator = Literal["sobel", "scharr", "laplacian"]
@@ -61,8 +64,7 @@ FORMULAS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class GGHTConfig:
+class GGHTConfig(StrictModel):
     """Every open choice of GGHT (see the module docstring for what each does).
 
     Attributes:
@@ -88,15 +90,15 @@ class GGHTConfig:
     """
 
     normaliser: Normaliser = "percentile"
-    low_pct: float = 1.0
-    high_pct: float = 99.0
+    low_pct: float = Field(1.0, ge=0, le=100)
+    high_pct: float = Field(99.0, ge=0, le=100)
     zscore_clip: float = 3.0
     smooth_sigma: float = 1.0
     mask_sigma: float | None = 0.5
     edge_operator: EdgeOperator = "sobel"
     weighting: Weighting = "squared"
     edge_quantile: float = 0.8
-    bins: int = 128
+    bins: int = Field(128, ge=8)
     sigmoid: SigmoidForm = "logistic"
     point: ThresholdPoint = "inflection"
     fit_long_side: int = 480
@@ -104,25 +106,13 @@ class GGHTConfig:
     coverage_green_fraction: float = 0.95
     coverage_mask_fraction: float = 0.98
 
-    def __post_init__(self) -> None:
-        checks = {
-            "normaliser": (self.normaliser, Normaliser),
-            "edge_operator": (self.edge_operator, EdgeOperator),
-            "weighting": (self.weighting, Weighting),
-            "sigmoid": (self.sigmoid, SigmoidForm),
-            "point": (self.point, ThresholdPoint),
-            "full_coverage": (self.full_coverage, FullCoverage),
-        }
-        for name, (value, lit) in checks.items():
-            valid = lit.__args__  # type: ignore[attr-defined]
-            if value not in valid:
-                raise ValueError(f"GGHT {name}={value!r} is not one of {', '.join(valid)}")
-        if not 0 <= self.low_pct < self.high_pct <= 100:
-            raise ValueError(
-                f"GGHT percentiles must satisfy 0 <= low < high <= 100, got {self.low_pct}, {self.high_pct}"
-            )
-        if self.bins < 8:
-            raise ValueError(f"GGHT bins must be >= 8, got {self.bins}")
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _percentiles(self) -> GGHTConfig:
+        if not self.low_pct < self.high_pct:
+            raise ValueError(f"GGHT percentiles must satisfy low < high, got {self.low_pct}, {self.high_pct}")
+        return self
 
 
 @dataclass
@@ -404,4 +394,4 @@ def gght(
 
 def config_dict(cfg: GGHTConfig) -> dict:
     """The config as a plain dict (for JSON records)."""
-    return asdict(cfg)
+    return cfg.model_dump()

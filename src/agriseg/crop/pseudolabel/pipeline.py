@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from agriseg.config import StrictModel
 from agriseg.crop.pseudolabel.depth import (
     DEFAULT_DEPTH_MODEL,
     DepthConvention,
@@ -42,8 +42,7 @@ IndexChoice = Literal["exg", "exg_exr", "cive", "lab_a", "auto"]
 DEFAULT_INDEX: IndexChoice = "cive"
 
 
-@dataclass
-class PseudoLabelOptions:
+class PseudoLabelOptions(StrictModel):
     """How pseudo-labels are made.
 
     Attributes:
@@ -73,17 +72,12 @@ class PseudoLabelOptions:
     detrend: Detrend = "plane"
     depth_input_size: int = 518
     device: str = "cpu"
-    gght: GGHTConfig = field(default_factory=GGHTConfig)
+    gght: GGHTConfig = GGHTConfig()
     plot: bool = False
     overlays: bool = True
     overlay_long_side: int = 480
     overwrite: bool = False
 
-    def __post_init__(self) -> None:
-        if self.source not in ("index", "depth"):
-            raise ValueError(f"source must be index or depth, got {self.source!r}")
-        if self.index not in (*INDICES, "auto"):
-            raise ValueError(f"unknown index {self.index!r}; valid: {', '.join(INDICES)}, auto")
 
 
 def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -327,7 +321,7 @@ def pseudolabel_files(
         _save_json(rec, rec_path)
         records.append(rec)
     summary = {
-        "options": {**{k: v for k, v in asdict(opts).items() if k != "gght"}, "gght": asdict(opts.gght)},
+        "options": opts.model_dump(),
         "records": records,
         "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "error")},
     }
