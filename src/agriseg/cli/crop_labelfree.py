@@ -7,114 +7,46 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-
-_GGHT_HELP = "GGHT option: "
+from agriseg.cli.options import (
+    choice_options,
+    config_option,
+    keep_option,
+    outdir_option,
+    output_option,
+    overwrite_option,
+    pseudolabel_source_options,
+)
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option(
-    "--source",
-    type=click.Choice(["index", "depth"]),
-    default="index",
-    show_default=True,
-    help="Threshold a vegetation index of the photo, or its depth map.",
+@outdir_option()
+@pseudolabel_source_options()
+@choice_options(
+    "",
+    (
+        "--depth-convention",
+        ("depth", "inverse"),
+        None,
+        "depth: larger = farther; inverse: larger = nearer. [default: depth for files, inverse otherwise]",
+    ),
+    ("--detrend", ("plane", "none"), "plane", "Subtract a fitted ground plane from (inverse) depth."),
+    ("--device", str, "cpu", "Torch device for depth estimation."),
 )
-@click.option(
-    "--index",
-    "index_name",
-    type=click.Choice(["exg", "exg_exr", "cive", "lab_a", "auto"]),
-    default="cive",
-    show_default=True,
-    help="Vegetation index (--source index); auto = best fit per image.",
+@choice_options(
+    "GGHT option: ",
+    ("--normaliser", ("percentile", "minmax", "zscore"), "percentile", "normalisation."),
+    ("--edge-operator", ("sobel", "scharr", "laplacian"), "sobel", "edge operator."),
+    ("--weighting", ("magnitude", "squared", "edges", "none"), "squared", "gradient weighting of the histogram."),
+    ("--sigmoid", ("logistic", "erf", "gompertz"), "logistic", "sigmoid fitted to the weighted CDF."),
+    ("--point", ("inflection", "knee"), "inflection", "threshold at the curve's inflection (max F') or knee (F'')."),
+    ("--smooth-sigma", click.FloatRange(0), 1.0, "Gaussian smoothing (px at the fitting size)."),
+    ("--full-coverage", ("auto", "off"), "auto", "detect dense-canopy photos and give them all-ones masks."),
 )
-@click.option(
-    "--depth-dir",
-    type=click.Path(file_okay=False, exists=True),
-    default=None,
-    help="Depth files matched by image name (16-bit PNG, TIFF, .npy). Without it, depth is estimated.",
-)
-@click.option(
-    "--depth-model",
-    default="depth-anything/Depth-Anything-V2-Small-hf",
-    show_default=True,
-    help="Depth Anything V2 model id or local directory (when no --depth-dir).",
-)
-@click.option(
-    "--depth-convention",
-    type=click.Choice(["depth", "inverse"]),
-    default=None,
-    help="depth: larger = farther; inverse: larger = nearer. [default: depth for files, inverse otherwise]",
-)
-@click.option(
-    "--detrend",
-    type=click.Choice(["plane", "none"]),
-    default="plane",
-    show_default=True,
-    help="Subtract a fitted ground plane from (inverse) depth.",
-)
-@click.option("--device", default="cpu", show_default=True, help="Torch device for depth estimation.")
-@click.option(
-    "--normaliser",
-    type=click.Choice(["percentile", "minmax", "zscore"]),
-    default="percentile",
-    show_default=True,
-    help=_GGHT_HELP + "normalisation.",
-)
-@click.option(
-    "--edge-operator",
-    type=click.Choice(["sobel", "scharr", "laplacian"]),
-    default="sobel",
-    show_default=True,
-    help=_GGHT_HELP + "edge operator.",
-)
-@click.option(
-    "--weighting",
-    type=click.Choice(["magnitude", "squared", "edges", "none"]),
-    default="squared",
-    show_default=True,
-    help=_GGHT_HELP + "gradient weighting of the histogram.",
-)
-@click.option(
-    "--sigmoid",
-    type=click.Choice(["logistic", "erf", "gompertz"]),
-    default="logistic",
-    show_default=True,
-    help=_GGHT_HELP + "sigmoid fitted to the weighted CDF.",
-)
-@click.option(
-    "--point",
-    type=click.Choice(["inflection", "knee"]),
-    default="inflection",
-    show_default=True,
-    help=_GGHT_HELP + "threshold at the curve's inflection (max F') or knee (max F'').",
-)
-@click.option(
-    "--smooth-sigma",
-    type=click.FloatRange(0),
-    default=1.0,
-    show_default=True,
-    help=_GGHT_HELP + "Gaussian smoothing (px at the fitting size).",
-)
-@click.option(
-    "--full-coverage",
-    type=click.Choice(["auto", "off"]),
-    default="auto",
-    show_default=True,
-    help="Detect dense-canopy photos and give them all-ones masks.",
-)
-@click.option(
-    "--keep",
-    type=click.Path(dir_okay=False, exists=True),
-    default=None,
-    help="Only photos accepted in this screening export (accepted.json).",
-)
+@keep_option()
 @click.option("--plot", is_flag=True, help="Save histogram + fitted curve PNGs (plots/).")
-@click.option(
-    "--no-overlay", is_flag=True, help="Do not write overlay JPEGs (the screening page needs them)."
-)
-@click.option("--overwrite", is_flag=True, help="Redo photos that already have a record.")
+@click.option("--no-overlay", is_flag=True, help="Do not write overlay JPEGs (the screening page needs them).")
+@overwrite_option("Redo photos that already have a record.")
 @friendly_errors
 def pseudolabel(
     paths: tuple[str, ...],
@@ -169,8 +101,7 @@ def pseudolabel(
     n = {s: sum(r["status"] == s for r in recs) for s in ("ok", "skipped", "error")}
     full = sum(bool(r.get("full_coverage")) for r in recs if r["status"] == "ok")
     click.echo(
-        f"{n['ok']} pseudo-labelled ({full} full-coverage), {n['skipped']} skipped, "
-        f"{n['error']} failed -> {outdir}"
+        f"{n['ok']} pseudo-labelled ({full} full-coverage), {n['skipped']} skipped, {n['error']} failed -> {outdir}"
     )
     for r in recs:
         if r["status"] == "error":
@@ -190,28 +121,12 @@ def screen(outdir: str, title: str | None) -> None:
 
 
 @click.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Self-training YAML (see configs/crop/selftrain_peanut.yaml).",
-)
-@click.option(
-    "--keep",
-    type=click.Path(dir_okay=False, exists=True),
-    default=None,
-    help="Train only on photos accepted in this screening export (overrides the config's keep).",
-)
+@config_option("Self-training YAML (see configs/crop/selftrain_peanut.yaml).")
+@keep_option("Train only on photos accepted in this screening export (overrides the config's keep).")
 @click.option("--stage1-epochs", type=click.IntRange(1), default=None, help="Override the config.")
-@click.option(
-    "--stage2-epochs", type=click.IntRange(0), default=None, help="Override the config (0 = stage 1 only)."
-)
+@click.option("--stage2-epochs", type=click.IntRange(0), default=None, help="Override the config (0 = stage 1 only).")
 @friendly_errors
-def selftrain(
-    config_path: str, keep: str | None, stage1_epochs: int | None, stage2_epochs: int | None
-) -> None:
+def selftrain(config_path: str, keep: str | None, stage1_epochs: int | None, stage2_epochs: int | None) -> None:
     """Two-stage self-training on pseudo-labels; writes <output_dir>/model.safetensors and a report."""
     from agriseg.crop.selftrain import load_selftrain_config
     from agriseg.crop.selftrain import selftrain as run
@@ -235,20 +150,9 @@ def selftrain(
 
 @click.command()
 @click.argument("photos", nargs=-1, required=True)
-@click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False), help="Adapted model (.safetensors)."
-)
+@output_option("Adapted model (.safetensors).")
 @click.option("--model", "base_model", default="default", show_default=True, help="Model to start from.")
-@click.option("--source", type=click.Choice(["index", "depth"]), default="index", show_default=True)
-@click.option(
-    "--index",
-    "index_name",
-    type=click.Choice(["exg", "exg_exr", "cive", "lab_a", "auto"]),
-    default="cive",
-    show_default=True,
-)
-@click.option("--depth-dir", type=click.Path(file_okay=False, exists=True), default=None)
-@click.option("--depth-model", default="depth-anything/Depth-Anything-V2-Small-hf", show_default=True)
+@pseudolabel_source_options()
 @click.option(
     "--combine",
     type=click.Choice(["none", "agree", "confident"]),
@@ -258,12 +162,7 @@ def selftrain(
     "confident = take the model's class where it is confident.",
 )
 @click.option("--confidence", type=click.FloatRange(0.5, 1.0), default=0.9, show_default=True)
-@click.option(
-    "--keep",
-    type=click.Path(dir_okay=False, exists=True),
-    default=None,
-    help="Screening export: train only on accepted photos.",
-)
+@keep_option("Screening export: train only on accepted photos.")
 @click.option("--stage1-epochs", type=click.IntRange(1), default=4, show_default=True)
 @click.option("--stage2-epochs", type=click.IntRange(0), default=4, show_default=True)
 @click.option("--crop-size", type=click.IntRange(32), default=256, show_default=True)
@@ -274,7 +173,7 @@ def selftrain(
     default=None,
     help="Intermediate outputs. [default: <output stem>_adapt next to the output]",
 )
-@click.option("--overwrite", is_flag=True, help="Replace an existing output model.")
+@overwrite_option("Replace an existing output model.")
 @friendly_errors
 def adapt(
     photos: tuple[str, ...],
@@ -307,9 +206,7 @@ def adapt(
         list_images(list(photos)),
         output,
         base_model,
-        PseudoLabelOptions(
-            source=source, index=index_name, depth_dir=depth_dir, depth_model=depth_model
-        ),
+        PseudoLabelOptions(source=source, index=index_name, depth_dir=depth_dir, depth_model=depth_model),
         combine,
         confidence,
         keep,

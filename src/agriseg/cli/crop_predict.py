@@ -7,14 +7,13 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.options import outdir_option, output_option, overwrite_option
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
-@click.option(
-    "--model", "model_name", default="default", help="Packaged model name (default, crop-weed) or a file."
-)
+@outdir_option("Output folder.")
+@click.option("--model", "model_name", default="default", help="Packaged model name (default, crop-weed) or a file.")
 @click.option("--batch-size", type=click.IntRange(1), default=4, help="Images (or tiles) per forward pass.")
 @click.option(
     "--long-side",
@@ -24,10 +23,14 @@ from agriseg.cli.errors import friendly_errors
 )
 @click.option("--tile", type=click.IntRange(64), default=1024, help="Tile size for large images.")
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", help="Autocast precision.")
-@click.option("--tta", type=click.Choice(["none", "flip", "flip+scale"]), default=None,
-              help="Test-time augmentation (3 or 9 passes). [default: the model's own]")
+@click.option(
+    "--tta",
+    type=click.Choice(["none", "flip", "flip+scale"]),
+    default=None,
+    help="Test-time augmentation (3 or 9 passes). [default: the model's own]",
+)
 @click.option("--no-overlay", is_flag=True, help="Do not write overlay PNGs.")
-@click.option("--overwrite", is_flag=True, help="Replace existing outputs (otherwise they are skipped).")
+@overwrite_option("Replace existing outputs (otherwise they are skipped).")
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable image.")
 @friendly_errors
 def predict(
@@ -83,25 +86,17 @@ def predict(
     default="binary",
     help="How label files encode classes.",
 )
+@click.option("--colormap", default=None, help='Colour map for --label-mode colormap, e.g. "0,0,0=0;0,255,0=1".')
+@click.option("--peanut", is_flag=True, help="Shortcut for the Peanut colour labels (crop + weed = vegetation).")
+@click.option("--boundary-ratio", type=float, default=0.02, help="Boundary IoU dilation ratio of the diagonal.")
+@click.option("--long-side", type=click.IntRange(0), default=None, help="Inference size. [default: the model's]")
 @click.option(
-    "--colormap", default=None, help='Colour map for --label-mode colormap, e.g. "0,0,0=0;0,255,0=1".'
-)
-@click.option(
-    "--peanut", is_flag=True, help="Shortcut for the Peanut colour labels (crop + weed = vegetation)."
-)
-@click.option(
-    "--boundary-ratio", type=float, default=0.02, help="Boundary IoU dilation ratio of the diagonal."
-)
-@click.option(
-    "--long-side", type=click.IntRange(0), default=None, help="Inference size. [default: the model's]"
-)
-@click.option(
-    "--tta", type=click.Choice(["none", "flip", "flip+scale"]), default=None,
+    "--tta",
+    type=click.Choice(["none", "flip", "flip+scale"]),
+    default=None,
     help="Test-time augmentation. [default: the model's own]",
 )
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report as JSON."
-)
+@output_option("Write the report as JSON.", required=False)
 @friendly_errors
 def evaluate(
     images: str,
@@ -127,9 +122,7 @@ def evaluate(
     if peanut:
         label_mode, cmap = "colormap", PEANUT_VEGETATION
     elif colormap:
-        cmap = {
-            k.strip(): int(v) for k, v in (item.split("=") for item in colormap.split(";") if item.strip())
-        }
+        cmap = {k.strip(): int(v) for k, v in (item.split("=") for item in colormap.split(";") if item.strip())}
     if pred_masks:
         num_classes, names = 2, ["background", "vegetation"]
 

@@ -5,15 +5,12 @@ from __future__ import annotations
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.options import config_option
 
 
 @click.command()
-@click.option(
-    "-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML run config."
-)
-@click.option(
-    "--resume", type=click.Path(dir_okay=False), default=None, help="Lightning checkpoint to resume from."
-)
+@config_option("YAML run config.")
+@click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Lightning checkpoint to resume from.")
 @click.option("--epochs", type=int, default=None, help="Override the config's epochs.")
 @friendly_errors
 def train(config_path: str, resume: str | None, epochs: int | None) -> None:
@@ -26,6 +23,4 @@ def train(config_path: str, resume: str | None, epochs: int | None) -> None:
     res = train_crop(cfg, resume=resume, max_epochs=epochs)
     which = "last" if cfg.train.export == "last" else "best"
     click.echo(f"{which} checkpoint (exported): {res['best_checkpoint']}\nmodel: {res['model']}")
-    click.echo(
-        f"validation: mIoU {100 * res['val']['val/miou']:.2f}  bIoU {100 * res['val']['val/biou']:.2f}"
-    )
+    click.echo(f"validation: mIoU {100 * res['val']['val/miou']:.2f}  bIoU {100 * res['val']['val/biou']:.2f}")

@@ -15,6 +15,15 @@ def fields() -> None:
 
 
 for _command in (
-    make_synthetic, train, evaluate, robustness, import_checkpoint, export, predict, polygonize, map_, change
+    make_synthetic,
+    train,
+    evaluate,
+    robustness,
+    import_checkpoint,
+    export,
+    predict,
+    polygonize,
+    map_,
+    change,
 ):
     fields.add_command(_command)

@@ -7,18 +7,13 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.options import output_option, overwrite_option
 
 
 @click.command("import-checkpoint")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Output .safetensors. [default: <checkpoint stem>.safetensors beside it]",
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@output_option("Output .safetensors. [default: <checkpoint stem>.safetensors beside it]", required=False)
+@overwrite_option("Replace an existing output.")
 @friendly_errors
 def import_checkpoint(checkpoint: str, output: str | None, overwrite: bool) -> None:
     """Convert an ftw-tools / PRUE .ckpt (e.g. prue_efnet7_checkpoint.ckpt) into an agriseg model."""
@@ -31,18 +26,10 @@ def import_checkpoint(checkpoint: str, output: str | None, overwrite: bool) -> N
 
 @click.command()
 @click.argument("model_path", type=click.Path(dir_okay=False))
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Output file: .safetensors (weights + config) or .onnx.",
-)
-@click.option(
-    "--size", type=click.IntRange(32), default=256, help="ONNX example input side (multiple of 32)."
-)
+@output_option("Output file: .safetensors (weights + config) or .onnx.", required=True)
+@click.option("--size", type=click.IntRange(32), default=256, help="ONNX example input side (multiple of 32).")
 @click.option("--opset", type=click.IntRange(11), default=17, help="ONNX opset.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+@overwrite_option("Replace an existing output.")
 @friendly_errors
 def export(model_path: str, output: str, size: int, opset: int, overwrite: bool) -> None:
     """Export a field model (.ckpt / .safetensors) as safetensors + config, or as ONNX (checked)."""

@@ -7,92 +7,81 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.options import config_from_params, outdir_option, overwrite_option, stack
 
 TTA_CHOICES = ("flip_h", "flip_v", "swap_windows")
 
 
-def _predict_options(fn):  # type: ignore[no-untyped-def]
-    opts = [
-        click.option(
-            "--model",
-            "-m",
-            "model",
-            required=True,
-            type=click.Path(dir_okay=False),
-            help="agriseg .safetensors/.ckpt or ftw-tools/PRUE .ckpt",
-        ),
-        click.option("--patch-size", default=256, show_default=True, help="patch side in scene pixels"),
-        click.option("--overlap", default=0.25, show_default=True, help="patch overlap fraction"),
-        click.option(
-            "--blend", type=click.Choice(["gaussian", "mean"]), default="gaussian", show_default=True
-        ),
-        click.option("--batch-size", default=8, show_default=True),
-        click.option(
-            "--resize",
-            type=float,
-            default=None,
-            help="patch resize factor before the model [default: 2 for ftw checkpoints, else 1]",
-        ),
-        click.option(
-            "--tta", type=click.Choice(TTA_CHOICES), multiple=True, help="test-time augmentation(s)"
-        ),
-        click.option(
-            "--offset",
-            type=click.Choice(["auto", "none", "apply"]),
-            default="auto",
-            show_default=True,
-            help="Sentinel-2 BOA_ADD_OFFSET (-1000 for processing baseline >= 04.00)",
-        ),
-        click.option(
-            "--divisor",
-            type=float,
-            default=None,
-            help="reflectance x10000 divisor [default: the model's; FTW 3000]",
-        ),
-        click.option("--swap-input-windows", is_flag=True, help="feed window B before window A"),
-        click.option(
-            "--nan",
-            "nan",
-            type=click.Choice(["error", "mask"]),
-            default="error",
-            show_default=True,
-            help="NaN pixels not declared nodata",
-        ),
-        click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True),
-        click.option(
-            "--optimize",
-            type=click.Choice(["none", "jit"]),
-            default="none",
-            show_default=True,
-            help="jit: trace + freeze the model (faster on CPU)",
-        ),
-        click.option("--device", default="cpu", show_default=True),
-        click.option("--threads", default=0, show_default=True, help="torch threads (0 = torch default)"),
-    ]
-    for o in reversed(opts):
-        fn = o(fn)
-    return fn
+_predict_options = stack(
+    click.option(
+        "--model",
+        "-m",
+        "model",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="agriseg .safetensors/.ckpt or ftw-tools/PRUE .ckpt",
+    ),
+    click.option("--patch-size", default=256, show_default=True, help="patch side in scene pixels"),
+    click.option("--overlap", default=0.25, show_default=True, help="patch overlap fraction"),
+    click.option("--blend", type=click.Choice(["gaussian", "mean"]), default="gaussian", show_default=True),
+    click.option("--batch-size", default=8, show_default=True),
+    click.option(
+        "--resize",
+        type=float,
+        default=None,
+        help="patch resize factor before the model [default: 2 for ftw checkpoints, else 1]",
+    ),
+    click.option("--tta", type=click.Choice(TTA_CHOICES), multiple=True, help="test-time augmentation(s)"),
+    click.option(
+        "--offset",
+        type=click.Choice(["auto", "none", "apply"]),
+        default="auto",
+        show_default=True,
+        help="Sentinel-2 BOA_ADD_OFFSET (-1000 for processing baseline >= 04.00)",
+    ),
+    click.option(
+        "--divisor",
+        type=float,
+        default=None,
+        help="reflectance x10000 divisor [default: the model's; FTW 3000]",
+    ),
+    click.option("--swap-input-windows", is_flag=True, help="feed window B before window A"),
+    click.option(
+        "--nan",
+        "nan",
+        type=click.Choice(["error", "mask"]),
+        default="error",
+        show_default=True,
+        help="NaN pixels not declared nodata",
+    ),
+    click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True),
+    click.option(
+        "--optimize",
+        type=click.Choice(["none", "jit"]),
+        default="none",
+        show_default=True,
+        help="jit: trace + freeze the model (faster on CPU)",
+    ),
+    click.option("--device", default="cpu", show_default=True),
+    click.option("--threads", default=0, show_default=True, help="torch threads (0 = torch default)"),
+)
 
 
-def _polygon_options(fn):  # type: ignore[no-untyped-def]
-    opts = [
-        click.option(
-            "--separation",
-            type=click.Choice(["watershed", "components"]),
-            default="watershed",
-            show_default=True,
-            help="split touching fields from their cores, or 4-connected regions",
-        ),
-        click.option("--core-threshold", default=0.7, show_default=True),
-        click.option("--poly-block-size", default=4096, show_default=True, help="polygonisation block side"),
-        click.option("--simplify", "simplify_m", default=5.0, show_default=True, help="tolerance in metres"),
-        click.option("--min-area", "min_area_m2", default=500.0, show_default=True, help="m2"),
-        click.option("--fill-holes", "fill_holes_m2", default=1000.0, show_default=True, help="m2"),
-        click.option("--collection", default="agriseg-fields", show_default=True, help="fiboa collection id"),
-    ]
-    for o in reversed(opts):
-        fn = o(fn)
-    return fn
+_polygon_options = stack(
+    click.option(
+        "--separation",
+        type=click.Choice(["watershed", "components"]),
+        default="watershed",
+        show_default=True,
+        help="split touching fields from their cores, or 4-connected regions",
+    ),
+    click.option("--core-threshold", default=0.7, show_default=True),
+    click.option("--poly-block-size", default=4096, show_default=True, help="polygonisation block side"),
+    click.option("--simplify", "simplify_m", default=5.0, show_default=True, help="tolerance in metres"),
+    click.option("--min-area", "min_area_m2", default=500.0, show_default=True, help="m2"),
+    click.option("--fill-holes", "fill_holes_m2", default=1000.0, show_default=True, help="m2"),
+    click.option("--collection", default="agriseg-fields", show_default=True, help="fiboa collection id"),
+)
 
 
 def _preprocess_overrides(kw: dict) -> dict[str, object]:
@@ -109,29 +98,8 @@ def _configs(kw: dict) -> tuple[object, object]:
     from agriseg.fields.config import PredictConfig
     from agriseg.vector.config import PolygonizeConfig
 
-    pc = None
-    if "patch_size" in kw:
-        pc = PredictConfig(
-            patch_size=kw["patch_size"],
-            overlap=kw["overlap"],
-            blend=kw["blend"],
-            batch_size=kw["batch_size"],
-            tta=list(kw["tta"]),
-            nan=kw["nan"],
-            precision=kw["precision"],
-            device=kw["device"],
-            optimize=kw["optimize"],
-        )
-    vc = None
-    if "separation" in kw:
-        vc = PolygonizeConfig(
-            block_size=kw["poly_block_size"],
-            separation=kw["separation"],
-            core_threshold=kw["core_threshold"],
-            simplify_m=kw["simplify_m"],
-            min_area_m2=kw["min_area_m2"],
-            fill_holes_m2=kw["fill_holes_m2"],
-        )
+    pc = config_from_params(PredictConfig, kw) if "patch_size" in kw else None
+    vc = config_from_params(PolygonizeConfig, kw, {"poly_block_size": "block_size"}) if "separation" in kw else None
     return pc, vc
 
 
@@ -146,7 +114,7 @@ def _configs(kw: dict) -> tuple[object, object]:
     "next to each scene]",
 )
 @_predict_options
-@click.option("--overwrite", is_flag=True, help="recompute existing outputs")
+@overwrite_option("recompute existing outputs")
 @friendly_errors
 def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: object) -> None:
     """Predict field probabilities of Sentinel-2 scenes into Cloud-Optimized GeoTIFFs.
@@ -191,7 +159,7 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: 
     help=".parquet (fiboa GeoParquet), .gpkg, .fgb or .geojson [default: <stem>_fields.parquet]",
 )
 @_polygon_options
-@click.option("--overwrite", is_flag=True)
+@overwrite_option()
 @friendly_errors
 def polygonize(raster: str, output: str | None, overwrite: bool, collection: str, **kw: object) -> None:
     """Polygonise a class / probability raster into field polygons, blockwise and seamless."""
@@ -206,23 +174,19 @@ def polygonize(raster: str, output: str | None, overwrite: bool, collection: str
     _, vc = _configs(kw)
     df = run(src, out, vc, collection=collection)  # type: ignore[arg-type]
     t = df.attrs["timing"]
-    click.echo(
-        f"{out}: {len(df)} fields ({df.attrs['raw_polygons']} before filtering) in {sum(t.values()):.1f} s"
-    )
+    click.echo(f"{out}: {len(df)} fields ({df.attrs['raw_polygons']} before filtering) in {sum(t.values()):.1f} s")
 
 
 @click.command("map")
 @click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
-    "-o", "--outdir", "outdir", required=True, type=click.Path(file_okay=False), help="output folder"
-)
+@outdir_option("output folder")
 @_predict_options
 @_polygon_options
 @click.option("--scheduler", default=None, help="Dask scheduler address; default: a local cluster")
 @click.option("--workers", default=2, show_default=True, help="local-cluster worker processes")
 @click.option("--threads-per-worker", default=1, show_default=True)
 @click.option("--serial", is_flag=True, help="run in this process without Dask")
-@click.option("--overwrite", is_flag=True)
+@overwrite_option()
 @friendly_errors
 def map_(
     scenes: tuple[str, ...],
@@ -252,11 +216,7 @@ def map_(
         preprocess=_preprocess_overrides(kw),
         overwrite=overwrite,
         collection=collection,
-        **(
-            {}
-            if serial
-            else {"scheduler": scheduler, "n_workers": workers, "threads_per_worker": threads_per_worker}
-        ),
+        **({} if serial else {"scheduler": scheduler, "n_workers": workers, "threads_per_worker": threads_per_worker}),
     )
     for r in rows:
         click.echo(f"{r['scene']}: {r['status']} {r.get('fields_count', '')} {r.get('error', '')}".rstrip())
@@ -272,7 +232,7 @@ def map_(
 @click.option("--threshold", default=0.5, show_default=True, help="on the min-max normalised change")
 @click.option("--polygons", default=None, type=click.Path(), help="also write change polygons here")
 @click.option("--min-area", "min_area_m2", default=500.0, show_default=True)
-@click.option("--overwrite", is_flag=True)
+@overwrite_option()
 @friendly_errors
 def change(
     earlier: str,

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.options import config_option, model_file_option, output_option, overwrite_option
 
 _WINDOWS = click.Choice(["ab", "ba", "a", "b"])
 
@@ -38,21 +39,13 @@ def _write_json(path: str | None, res: dict, overwrite: bool) -> None:
 
 
 @click.command()
-@click.option(
-    "-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False), help="YAML run config."
-)
-@click.option(
-    "--resume", type=click.Path(dir_okay=False), default=None, help="Lightning checkpoint to resume from."
-)
+@config_option("YAML run config.")
+@click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Lightning checkpoint to resume from.")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Override the config's epochs.")
-@click.option(
-    "--max-minutes", type=float, default=None, help="Override the config's training wall-time limit."
-)
+@click.option("--max-minutes", type=float, default=None, help="Override the config's training wall-time limit.")
 @click.option("--no-test", is_flag=True, help="Skip scoring the test split at the end.")
 @friendly_errors
-def train(
-    config_path: str, resume: str | None, epochs: int | None, max_minutes: float | None, no_test: bool
-) -> None:
+def train(config_path: str, resume: str | None, epochs: int | None, max_minutes: float | None, no_test: bool) -> None:
     """Train a field-boundary model (PRUE / FTW recipe) from a config."""
     from agriseg.config import load_config
     from agriseg.fields.config import FieldsTrainConfig
@@ -73,13 +66,7 @@ def train(
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="FTW/PRUE/agriseg .ckpt or agriseg .safetensors.",
-)
+@model_file_option("FTW/PRUE/agriseg .ckpt or agriseg .safetensors.")
 @click.option("--root", required=True, type=click.Path(file_okay=False), help="FTW root folder.")
 @click.option("--countries", default="all", help="Comma-separated FTW countries, or 'all'.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", help="Split to score.")
@@ -89,24 +76,14 @@ def train(
     default="3-class",
     help="Label masks to score against.",
 )
-@click.option(
-    "--windows", type=_WINDOWS, default=None, help="Window order of the input. [default: the model's]"
-)
+@click.option("--windows", type=_WINDOWS, default=None, help="Window order of the input. [default: the model's]")
 @click.option("--offset", type=float, default=0.0, help="DN offset before scaling (FTW chips: 0).")
 @click.option("--batch-size", type=click.IntRange(1), default=8)
-@click.option(
-    "--iou-threshold", type=click.FloatRange(0.5, 1.0, max_open=True), default=0.5, help="Object IoU."
-)
-@click.option(
-    "--bootstrap", type=click.IntRange(0), default=1000, help="Bootstrap resamples for 95% intervals."
-)
-@click.option(
-    "--missing", type=click.Choice(["error", "skip"]), default="error", help="Chips with missing files."
-)
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report as JSON."
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing report.")
+@click.option("--iou-threshold", type=click.FloatRange(0.5, 1.0, max_open=True), default=0.5, help="Object IoU.")
+@click.option("--bootstrap", type=click.IntRange(0), default=1000, help="Bootstrap resamples for 95% intervals.")
+@click.option("--missing", type=click.Choice(["error", "skip"]), default="error", help="Chips with missing files.")
+@output_option("Write the report as JSON.", required=False)
+@overwrite_option("Replace an existing report.")
 @friendly_errors
 def evaluate(
     model_path: str,
@@ -138,8 +115,7 @@ def evaluate(
 
     if channels_for(order) != cfg.in_channels:
         raise ValueError(
-            f"{model_path}: model takes {cfg.in_channels} channels, --windows {order} gives "
-            f"{channels_for(order)}"
+            f"{model_path}: model takes {cfg.in_channels} channels, --windows {order} gives {channels_for(order)}"
         )
     res = evaluate_model(model, ds, batch_size, iou_threshold=iou_threshold, n_boot=bootstrap, progress=True)
     res.update({"model": model_path, "root": root, "split": split, "target": target, "windows": order})
@@ -148,26 +124,16 @@ def evaluate(
 
 
 @click.command()
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="FTW/PRUE/agriseg .ckpt or agriseg .safetensors.",
-)
+@model_file_option("FTW/PRUE/agriseg .ckpt or agriseg .safetensors.")
 @click.option(
     "--scene",
     type=click.Path(dir_okay=False),
     default=None,
     help="An 8-band (or 4-band) Sentinel-2 GeoTIFF without labels: reports prediction agreement.",
 )
-@click.option(
-    "--root", type=click.Path(file_okay=False), default=None, help="FTW root (with labels: metric deltas)."
-)
+@click.option("--root", type=click.Path(file_okay=False), default=None, help="FTW root (with labels: metric deltas).")
 @click.option("--countries", default="all", help="Comma-separated FTW countries, or 'all' (with --root).")
-@click.option(
-    "--split", type=click.Choice(["train", "val", "test"]), default="test", help="Split (with --root)."
-)
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", help="Split (with --root).")
 @click.option("--max-chips", type=click.IntRange(1), default=256, help="Use at most this many chips.")
 @click.option(
     "--offset",
@@ -179,10 +145,8 @@ def evaluate(
 @click.option("--stride", type=click.IntRange(16), default=128, help="Chip stride for scenes.")
 @click.option("--crop", type=click.IntRange(33), default=192, help="Corner-crop size p (S/2 < p < S).")
 @click.option("--batch-size", type=click.IntRange(1), default=8)
-@click.option(
-    "-o", "--output", type=click.Path(dir_okay=False), default=None, help="Write the report as JSON."
-)
-@click.option("--overwrite", is_flag=True, help="Replace an existing report.")
+@output_option("Write the report as JSON.", required=False)
+@overwrite_option("Replace an existing report.")
 @friendly_errors
 def robustness(
     model_path: str,
@@ -248,11 +212,9 @@ def robustness(
 @click.option("--size", type=click.IntRange(32), default=256, help="Chip side in pixels (FTW: 256).")
 @click.option("--fields-per-chip", default="8,22", help="min,max Voronoi cells per chip.")
 @click.option("--seed", type=int, default=0)
-@click.option("--overwrite", is_flag=True, help="Write into an existing non-empty folder.")
+@overwrite_option("Write into an existing non-empty folder.")
 @friendly_errors
-def make_synthetic(
-    root: str, countries: str, size: int, fields_per_chip: str, seed: int, overwrite: bool
-) -> None:
+def make_synthetic(root: str, countries: str, size: int, fields_per_chip: str, seed: int, overwrite: bool) -> None:
     """Write synthetic chips in the exact FTW layout (for tests and pipeline checks; not for accuracy)."""
     from agriseg.fields.dataset import check_countries
     from agriseg.fields.synthetic import SyntheticFTWConfig, make_synthetic_ftw
@@ -265,7 +227,5 @@ def make_synthetic(
         name, _, n = item.partition(":")
         counts[check_countries([name])[0]] = int(n or 20)
     lo, hi = (int(v) for v in fields_per_chip.split(","))
-    done = make_synthetic_ftw(
-        p, SyntheticFTWConfig(countries=counts, size=size, fields_per_chip=(lo, hi), seed=seed)
-    )
+    done = make_synthetic_ftw(p, SyntheticFTWConfig(countries=counts, size=size, fields_per_chip=(lo, hi), seed=seed))
     click.echo(f"{sum(done.values())} chips -> {p} ({', '.join(f'{k} {v}' for k, v in done.items())})")

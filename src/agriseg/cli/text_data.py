@@ -7,16 +7,16 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.options import config_from_params, outdir_option, overwrite_option
 from agriseg.cli.text_helpers import _class_list, _need_text_extra
 
 
 @click.command("make-synthetic")
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder (images/, masks/, instances/, classes.txt).")
+@outdir_option("Output folder (images/, masks/, instances/, classes.txt).")
 @click.option("-n", "--count", default=64, type=click.IntRange(1), help="Number of landscapes.")
 @click.option("--size", default=64, type=click.IntRange(16), help="Image side in pixels.")
 @click.option("--seed", default=0, type=int, help="Random seed (the same seed gives the same images).")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@overwrite_option("Replace an existing output folder.")
 @friendly_errors
 def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite: bool) -> None:
     """Synthetic satellite-like landscapes (fields, trees, water) with class and instance masks.
@@ -33,16 +33,20 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
 
 
 @click.command("tiny-model")
-@click.option("-o", "--outdir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output model folder (loads with the transformers Auto classes).")
-@click.option("--classes", "-c", default="others,field,tree,water",
-              help="Comma-separated class words, background first.")
+@outdir_option("Output model folder (loads with the transformers Auto classes).")
+@click.option(
+    "--classes", "-c", default="others,field,tree,water", help="Comma-separated class words, background first."
+)
 @click.option("--image-size", default=64, type=click.IntRange(8), help="Side the processor resizes images to.")
 @click.option("--vision-patch", default=8, type=click.IntRange(1), help="Vision-encoder patch side in pixels.")
-@click.option("--image-tokens", default=64, type=click.IntRange(1),
-              help="Image tokens per image (a square number, at most the number of vision patches).")
+@click.option(
+    "--image-tokens",
+    default=64,
+    type=click.IntRange(1),
+    help="Image tokens per image (a square number, at most the number of vision patches).",
+)
 @click.option("--seed", default=0, type=int, help="Seed of the random weights.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output folder.")
+@overwrite_option("Replace an existing output folder.")
 @friendly_errors
 def tiny_model_cmd(
     outdir: Path, classes: str, image_size: int, vision_patch: int, image_tokens: int, seed: int, overwrite: bool
@@ -79,8 +83,7 @@ def tiny_model_cmd(
     type=click.Path(path_type=Path),
     help="mask files or folders (class ids, matched to images by stem)",
 )
-@click.option("-o", "--outdir", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output dataset folder.")
+@outdir_option("Output dataset folder.", dest="out")
 @click.option(
     "--classes", "-c", required=True, help="comma-separated class words, background first (e.g. others,field)"
 )
@@ -97,7 +100,7 @@ def tiny_model_cmd(
 @click.option("--overlap", default=0.0, type=float, help="overlap of grid patches (mode grid)")
 @click.option("--sentence", default="", help="answer sentence before <seg> (empty: none)")
 @click.option("--seed", default=0, type=int)
-@click.option("--overwrite", is_flag=True, help="replace an existing output folder")
+@overwrite_option("replace an existing output folder")
 @friendly_errors
 def dataset_cmd(
     images: tuple[Path, ...],
@@ -127,15 +130,7 @@ def dataset_cmd(
         raise ValueError("--classes needs the background word and at least one class, e.g. others,field,tree")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: exists (use --overwrite)")
-    spec = PatchSpec(
-        patch=patch,
-        grid=grid,
-        mode=mode,
-        per_image=per_image,
-        align=align,
-        overlap=overlap,  # type: ignore[arg-type]
-        sentence=sentence,
-    )
+    spec = config_from_params(PatchSpec, click.get_current_context().params)
     ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, seed))
     with atomic_write(out) as tmp:
         ds.save_to_disk(str(tmp))

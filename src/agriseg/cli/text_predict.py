@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.options import config_from_params, outdir_option, output_option, overwrite_option
 from agriseg.cli.text_helpers import _class_list, _need_text_extra
 
 
 @click.command("predict")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--outdir", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output folder.")
+@outdir_option("Output folder.", dest="out")
 @click.option("--model", "-m", "model_name", required=True, help="trained model folder or HF id")
 @click.option("--classes", default=None, help="comma-separated class words (default: from the model folder)")
 @click.option("--patch", type=int, default=None, help="patch side in px (default: from the model folder)")
@@ -25,11 +25,9 @@ from agriseg.cli.text_helpers import _class_list, _need_text_extra
 @click.option("--sample/--greedy", default=False, help="sampled (T) or greedy decoding")
 @click.option("--temperature", default=1.0, type=float)
 @click.option("--instances/--no-instances", default=True, help="watershed instances + polygons")
-@click.option(
-    "--chat-template", default=None, type=click.Path(path_type=Path), help="Jinja file if the model has none"
-)
+@click.option("--chat-template", default=None, type=click.Path(path_type=Path), help="Jinja file if the model has none")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
-@click.option("--overwrite", is_flag=True)
+@overwrite_option()
 @friendly_errors
 def predict_cmd(
     images: tuple[Path, ...],
@@ -67,16 +65,8 @@ def predict_cmd(
     grid = grid or meta.get("grid")
     if not patch or not grid:
         raise ValueError(f"{model_name}: patch/grid not saved with the model; give --patch and --grid")
-    cfg = PredictConfig(
-        patch=patch,
-        grid=grid,
-        overlap=overlap,
-        vote=vote,
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        do_sample=sample,
-        temperature=temperature,
-    )
+    params = {**click.get_current_context().params, "patch": patch, "grid": grid}
+    cfg = config_from_params(PredictConfig, params, {"sample": "do_sample"})
     files = list_images(list(images))
     model, proc = load_vlm(model_name, device=device, template_path=str(chat_template) if chat_template else None)
     rows = predict_files(model, proc, files, out, names, cfg, instances, overwrite)
@@ -93,9 +83,7 @@ def predict_cmd(
 
 @click.command("evaluate")
 @click.argument("predictions", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--truth", "-t", required=True, type=click.Path(path_type=Path), help="folder of true semantic masks"
-)
+@click.option("--truth", "-t", required=True, type=click.Path(path_type=Path), help="folder of true semantic masks")
 @click.option(
     "--truth-instances",
     type=click.Path(path_type=Path),
@@ -111,8 +99,7 @@ def predict_cmd(
     help="instances under this many pixels are ignored (truth and predicted)",
 )
 @click.option("--model", "model_name", default=None, help="model to report the overhead of")
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report as JSON.")
+@output_option("Write the report as JSON.", required=False, dest="out")
 @friendly_errors
 def evaluate_cmd(
     predictions: tuple[Path, ...],

@@ -8,34 +8,35 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.options import config_option
 from agriseg.cli.text_helpers import _need_text_extra
 
 
 @click.command("sft")
-@click.option("--config", "-c", "config", required=True, type=click.Path(path_type=Path))
+@config_option()
 @friendly_errors
-def sft_cmd(config: Path) -> None:
+def sft_cmd(config_path: Path) -> None:
     """LoRA SFT (TRL SFTTrainer) of a VLM on an instruction dataset."""
     _need_text_extra()
     from agriseg.config import load_config
     from agriseg.text.config import SFTRunConfig
     from agriseg.text.sft import run_sft
 
-    out = run_sft(load_config(config, SFTRunConfig))
+    out = run_sft(load_config(config_path, SFTRunConfig))
     click.echo(f"{out}: SFT model saved")
 
 
 @click.command("grpo")
-@click.option("--config", "-c", "config", required=True, type=click.Path(path_type=Path))
+@config_option()
 @friendly_errors
-def grpo_cmd(config: Path) -> None:
+def grpo_cmd(config_path: Path) -> None:
     """GRPO post-training (TRL GRPOTrainer) with the mean-Dice reward and a KL penalty to the SFT model."""
     _need_text_extra()
     from agriseg.config import load_config
     from agriseg.text.config import GRPORunConfig
     from agriseg.text.grpo import reward_curve, run_grpo
 
-    out = run_grpo(load_config(config, GRPORunConfig))
+    out = run_grpo(load_config(config_path, GRPORunConfig))
     curve = reward_curve(json.loads((out / "log_history.json").read_text()))
     if curve:
         click.echo(f"reward (mean Dice) {curve[0][1]:.4f} -> {curve[-1][1]:.4f}; validity {curve[-1][3]:.3f}")

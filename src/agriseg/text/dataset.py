@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from pydantic import ConfigDict, Field
 
+from agriseg.config import StrictModel
 from agriseg.data.io import list_images
 from agriseg.text.codec import check_class_names, encode_answer
 from agriseg.text.grid import mask_to_grid
@@ -27,8 +28,7 @@ from agriseg.text.prompts import assistant_message, user_message
 PatchMode = Literal["random", "grid"]
 
 
-@dataclass(frozen=True)
-class PatchSpec:
+class PatchSpec(StrictModel):
     """How samples are cut.
 
     Attributes:
@@ -41,12 +41,14 @@ class PatchSpec:
         sentence: answer sentence before ``<seg>`` (empty: none).
     """
 
-    patch: int = 32
-    grid: int = 16
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    patch: int = Field(32, ge=2)
+    grid: int = Field(16, ge=1)
     mode: PatchMode = "grid"
-    per_image: int = 4
-    align: int = 1
-    overlap: float = 0.0
+    per_image: int = Field(4, ge=1)
+    align: int = Field(1, ge=1)
+    overlap: float = Field(0.0, ge=0.0, lt=1.0)
     sentence: str = ""
 
 

@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from agriseg.text.config import GRPORunConfig
-from agriseg.text.modeling import load_vlm
 from agriseg.text.reward import DiceReward, ValidityReward
-from agriseg.text.sft import common_args, dataset_meta, load_dataset_dir, peft_config, save_trained
+from agriseg.text.sft import common_args, peft_config, prepare_run, save_trained
 
 
 def grpo_args(cfg: GRPORunConfig) -> Any:
@@ -66,13 +65,7 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
     """
     from trl import GRPOTrainer
 
-    ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
-    if model is None:
-        model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
-    elif processor is None:
-        raise ValueError("a processor must be given with a prebuilt model")
-    model.train()
-    meta = dataset_meta(ds)
+    ds, model, processor, meta = prepare_run(cfg, model, processor)
     class_names = meta["class_names"]
     dice = DiceReward(class_names, include_background=cfg.include_background, smooth=cfg.dice_smooth)
     valid = ValidityReward(class_names)

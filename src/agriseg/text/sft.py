@@ -113,6 +113,18 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
     return out
 
 
+def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> tuple[Any, Any, Any, dict]:
+    """The data set, the model in training mode, its processor and the data set's metadata of an SFT or GRPO
+    run (the model is loaded from ``cfg.model`` unless given)."""
+    ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
+    if model is None:
+        model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
+    elif processor is None:
+        raise ValueError("a processor must be given with a prebuilt model")
+    model.train()
+    return ds, model, processor, dataset_meta(ds)
+
+
 def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None = None) -> Path:
     """Train with SFT and save to ``cfg.output_dir``.
 
@@ -126,13 +138,7 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
     """
     from trl import SFTConfig, SFTTrainer
 
-    ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
-    if model is None:
-        model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
-    elif processor is None:
-        raise ValueError("a processor must be given with a prebuilt model")
-    model.train()
-    meta = dataset_meta(ds)
+    ds, model, processor, meta = prepare_run(cfg, model, processor)
     ds = ds.select_columns(["prompt", "completion", "image"])
     args = SFTConfig(**common_args(cfg), max_length=cfg.max_length, completion_only_loss=True)
     trainer = SFTTrainer(

@@ -238,50 +238,46 @@ def cached_estimate(
     return arr, False
 
 
-def tiny_depth_anything_config() -> object:
-    """A small random-weight Depth Anything V2 config (for offline tests; ~0.2 M parameters)."""
+# Depth Anything V2 sizes: (hidden, layers, heads, mlp, neck, fusion, reassemble, head); "small" is the released
+# Small architecture (24.8 M parameters), "tiny" a ~0.2 M-parameter stand-in for offline tests
+_DEPTH_SIZES = {
+    "tiny": (32, 4, 2, 64, [8, 16, 32, 32], 16, 32, 8),
+    "small": (384, 12, 6, 1536, [48, 96, 192, 384], 64, 384, None),
+}
+
+
+def depth_anything_config(size: Literal["tiny", "small"] = "small") -> object:
+    """A Depth Anything V2 ``transformers`` config of a named size, for building random-weight models."""
     from transformers import DepthAnythingConfig, Dinov2Config
 
+    hidden, layers, heads, mlp, neck, fusion, reassemble, head = _DEPTH_SIZES[size]
     backbone = Dinov2Config(
-        hidden_size=32,
-        num_hidden_layers=4,
-        num_attention_heads=2,
-        intermediate_size=64,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=mlp,
         patch_size=14,
         image_size=518,
-        out_features=["stage1", "stage2", "stage3", "stage4"],
+        out_indices=[layers // 4, layers // 2, 3 * layers // 4, layers],
         reshape_hidden_states=False,
     )
+    extra = {"head_hidden_size": head} if head else {}
     return DepthAnythingConfig(
         backbone_config=backbone,
-        neck_hidden_sizes=[8, 16, 32, 32],
-        fusion_hidden_size=16,
-        reassemble_hidden_size=32,
+        neck_hidden_sizes=neck,
+        fusion_hidden_size=fusion,
+        reassemble_hidden_size=reassemble,
         patch_size=14,
         depth_estimation_type="relative",
-        head_hidden_size=8,
+        **extra,
     )
+
+
+def tiny_depth_anything_config() -> object:
+    """A ~0.2 M-parameter random-weight Depth Anything V2 config (offline tests)."""
+    return depth_anything_config("tiny")
 
 
 def small_depth_anything_config() -> object:
-    """The Depth Anything V2 Small architecture (24.8 M parameters), for building random-weight models."""
-    from transformers import DepthAnythingConfig, Dinov2Config
-
-    backbone = Dinov2Config(
-        hidden_size=384,
-        num_hidden_layers=12,
-        num_attention_heads=6,
-        intermediate_size=1536,
-        patch_size=14,
-        image_size=518,
-        out_indices=[3, 6, 9, 12],
-        reshape_hidden_states=False,
-    )
-    return DepthAnythingConfig(
-        backbone_config=backbone,
-        neck_hidden_sizes=[48, 96, 192, 384],
-        fusion_hidden_size=64,
-        reassemble_hidden_size=384,
-        patch_size=14,
-        depth_estimation_type="relative",
-    )
+    """The Depth Anything V2 Small architecture (24.8 M parameters)."""
+    return depth_anything_config("small")
