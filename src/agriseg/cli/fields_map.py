@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import config_from_params, outdir_option, overwrite_option, stack
+from agriseg.cli.options import choice_options, config_from_params, outdir_option, overwrite_option, stack
 
 TTA_CHOICES = ("flip_h", "flip_v", "swap_windows")
 
@@ -33,34 +33,18 @@ _predict_options = stack(
     ),
     click.option("--tta", type=click.Choice(TTA_CHOICES), multiple=True, help="test-time augmentation(s)"),
     click.option(
-        "--offset",
-        type=click.Choice(["auto", "none", "apply"]),
-        default="auto",
-        show_default=True,
-        help="Sentinel-2 BOA_ADD_OFFSET (-1000 for processing baseline >= 04.00)",
-    ),
-    click.option(
         "--divisor",
         type=float,
         default=None,
         help="reflectance x10000 divisor [default: the model's; FTW 3000]",
     ),
     click.option("--swap-input-windows", is_flag=True, help="feed window B before window A"),
-    click.option(
-        "--nan",
-        "nan",
-        type=click.Choice(["error", "mask"]),
-        default="error",
-        show_default=True,
-        help="NaN pixels not declared nodata",
-    ),
-    click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True),
-    click.option(
-        "--optimize",
-        type=click.Choice(["none", "jit"]),
-        default="none",
-        show_default=True,
-        help="jit: trace + freeze the model (faster on CPU)",
+    choice_options(
+        "",
+        ("--offset", ("auto", "none", "apply"), "auto", "Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)"),
+        ("--nan", ("error", "mask"), "error", "NaN pixels not declared nodata"),
+        ("--precision", ("fp32", "bf16"), "fp32", "bf16 autocast"),
+        ("--optimize", ("none", "jit"), "none", "jit: trace + freeze the model (faster on CPU)"),
     ),
     click.option("--device", default="cpu", show_default=True),
     click.option("--threads", default=0, show_default=True, help="torch threads (0 = torch default)"),
@@ -68,12 +52,9 @@ _predict_options = stack(
 
 
 _polygon_options = stack(
-    click.option(
-        "--separation",
-        type=click.Choice(["watershed", "components"]),
-        default="watershed",
-        show_default=True,
-        help="split touching fields from their cores, or 4-connected regions",
+    choice_options(
+        "",
+        ("--separation", ("watershed", "components"), "watershed", "split touching fields, or 4-connected regions"),
     ),
     click.option("--core-threshold", default=0.7, show_default=True),
     click.option("--poly-block-size", default=4096, show_default=True, help="polygonisation block side"),

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from PIL import Image
 
-from agriseg.data.io import ImageReadError
+from agriseg.data.io import open_image
 
 LabelMode = Literal["binary", "index", "colormap"]
 
@@ -32,19 +31,8 @@ def read_label(
         ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"{path}: label file not found")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            if mode == "colormap":
-                arr = np.asarray(im.convert("RGB"))
-            elif im.mode == "P" and mode == "index":
-                arr = np.asarray(im)  # palette index = class id
-            else:
-                arr = np.asarray(im)
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ImageReadError(f"{path}: unreadable label file ({err})") from err
+    with open_image(path, "label") as im:  # a palette label's index is its class id
+        arr = np.asarray(im.convert("RGB")) if mode == "colormap" else np.asarray(im)
     if mode == "colormap":
         if not colormap:
             raise ValueError(f"{path}: label_mode 'colormap' needs a colormap")

@@ -14,6 +14,29 @@ class ImageReadError(ValueError):
     """An image file could not be read; the message names the file and the problem."""
 
 
+def open_image(path: str | Path, kind: str = "image") -> Image.Image:
+    """Open and decode an image file, with one-line errors that name the file.
+
+    Args:
+        path: the file.
+        kind: what the file is, for the messages (``image``, ``label``, ...).
+
+    Raises:
+        ImageReadError: missing file, not an image, or unreadable / truncated.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(f"{path}: {'file' if kind == 'image' else kind + ' file'} not found")
+    try:
+        im = Image.open(path)
+        im.load()
+        return im
+    except UnidentifiedImageError as err:
+        raise ImageReadError(f"{path}: not a readable {kind}") from err
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageReadError(f"{path}: unreadable or truncated {kind} ({err})") from err
+
+
 def read_rgb(path: str | Path) -> np.ndarray:
     """Read an image as ``uint8`` RGB ``(H, W, 3)``.
 
@@ -24,16 +47,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
         ImageReadError: if the file is missing, not an image, truncated, or has an unusable shape.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ImageReadError(f"{path}: file not found")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            arr = _to_array(im)
-    except UnidentifiedImageError as err:
-        raise ImageReadError(f"{path}: not a readable image") from err
-    except (OSError, SyntaxError, ValueError) as err:
-        raise ImageReadError(f"{path}: unreadable or truncated image ({err})") from err
+    with open_image(path) as im:
+        arr = _to_array(im)
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[0] < 2 or arr.shape[1] < 2:

@@ -10,7 +10,7 @@ The record builders need only numpy and PIL; :func:`to_hf_dataset` needs ``datas
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -129,10 +129,18 @@ def records_from_arrays(
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Records for in-memory images and masks (named ``array-<i>``)."""
+    items = ((img, m, f"array-{i}", "") for i, (img, m) in enumerate(zip(images, masks, strict=True)))
+    return _records(items, class_names, spec, seed)
+
+
+def _records(
+    items: Iterable[tuple[np.ndarray, np.ndarray, str, str]], class_names: Sequence[str], spec: PatchSpec, seed: int
+) -> list[dict[str, Any]]:
+    """Records of ``(image, mask, source, georef)`` items, their random boxes drawn from one seeded stream."""
     rng = np.random.default_rng(seed)
     recs: list[dict[str, Any]] = []
-    for i, (img, m) in enumerate(zip(images, masks, strict=True)):
-        recs.extend(patch_records(img, m, class_names, spec, rng, source=f"array-{i}"))
+    for img, m, source, georef in items:
+        recs.extend(patch_records(img, m, class_names, spec, rng, source=source, georef=georef))
     return recs
 
 
@@ -159,19 +167,16 @@ def records_from_files(
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Records for image and mask files (or folders) matched by stem; GeoTIFFs keep their georeference."""
-    rng = np.random.default_rng(seed)
-    recs: list[dict[str, Any]] = []
-    for im_path, m_path in pair_files(list_images(images), list_images(masks)):
-        img, geo = read_image(im_path)
-        m = read_mask(m_path)
-        if m.shape != img.shape[:2]:
-            raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
-        recs.extend(
-            patch_records(
-                img, m, class_names, spec, rng, source=im_path.name, georef=geo.to_json() if geo else ""
-            )
-        )
-    return recs
+
+    def items() -> Iterator[tuple[np.ndarray, np.ndarray, str, str]]:
+        for im_path, m_path in pair_files(list_images(images), list_images(masks)):
+            img, geo = read_image(im_path)
+            m = read_mask(m_path)
+            if m.shape != img.shape[:2]:
+                raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
+            yield img, m, im_path.name, geo.to_json() if geo else ""
+
+    return _records(items(), class_names, spec, seed)
 
 
 def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
