@@ -1,4 +1,4 @@
-"""Shared pieces of the field-mapping benchmarks (issue 6): paths, the ftw-format checkpoint, and a
+"""Shared pieces of the field-mapping benchmarks: paths, the ftw-format checkpoint, and a
 process-tree memory sampler.
 
 Generated data goes to ``data_cache/fields_map/`` (git-ignored). ftw-tools runs from its own virtualenv

@@ -1,4 +1,4 @@
-"""The pipeline check of issue 5: <= 20 CPU minutes on synthetic FTW chips reach object F1 >= 0.8.
+"""The pipeline check: <= 20 CPU minutes on synthetic FTW chips reach object F1 >= 0.8.
 
 Slow (about 20 minutes on 2 cores): ``OMP_NUM_THREADS=1 python -m pytest tests/fields -m slow -k synthetic``.
 """

@@ -80,19 +80,19 @@ def pseudolabel(
         source=source,
         index=index_name,
         depth_dir=depth_dir,
-        depth_model=depth_model,  # type: ignore[arg-type]
+        depth_model=depth_model,
         depth_convention=depth_convention,
         detrend=detrend,
-        device=device,  # type: ignore[arg-type]
+        device=device,
         gght=GGHTConfig(
             normaliser=normaliser,
             edge_operator=edge_operator,
-            weighting=weighting,  # type: ignore[arg-type]
+            weighting=weighting,
             sigmoid=sigmoid,
             point=point,
             smooth_sigma=smooth_sigma,
             full_coverage=full_coverage,
-        ),  # type: ignore[arg-type]
+        ),
         plot=plot,
         overlays=not no_overlay,
         overwrite=overwrite,
@@ -211,7 +211,7 @@ def adapt(
         confidence,
         keep,
         stage1_epochs,
-        stage2_epochs,  # type: ignore[arg-type]
+        stage2_epochs,
         train=TrainConfig(batch_size=batch_size),
         data=DataSpec(crop_size=crop_size),
         workdir=workdir,

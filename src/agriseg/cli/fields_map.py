@@ -110,11 +110,11 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: 
     from agriseg.fields.predict import ScenePredictor
 
     if kw["threads"]:
-        torch.set_num_threads(int(kw["threads"]))  # type: ignore[call-overload]
+        torch.set_num_threads(int(kw["threads"]))
     pc, _ = _configs(kw)
-    loaded = load_for_scenes(str(kw["model"]), resize=kw["resize"])  # type: ignore[arg-type]
+    loaded = load_for_scenes(str(kw["model"]), resize=kw["resize"])
     spec = loaded.preprocess.model_copy(update=_preprocess_overrides(kw))
-    predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pc, loaded.class_names)  # type: ignore[arg-type]
+    predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pc, loaded.class_names)
     out = Path(output) if output else None
     many = out is None or len(scenes) > 1 or out.suffix.lower() not in (".tif", ".tiff")
     for s in scenes:
@@ -153,7 +153,7 @@ def polygonize(raster: str, output: str | None, overwrite: bool, collection: str
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: exists (use --overwrite)")
     _, vc = _configs(kw)
-    df = run(src, out, vc, collection=collection)  # type: ignore[arg-type]
+    df = run(src, out, vc, collection=collection)
     t = df.attrs["timing"]
     click.echo(f"{out}: {len(df)} fields ({df.attrs['raw_polygons']} before filtering) in {sum(t.values()):.1f} s")
 

@@ -90,7 +90,7 @@ def load_selftrain_config(path: str | Path) -> SelfTrainConfig:
     """Load and validate a self-training YAML (paths relative to the working directory, like ``train``)."""
     from agriseg.config import load_config
 
-    return load_config(path, SelfTrainConfig)  # type: ignore[return-value]
+    return load_config(path, SelfTrainConfig)
 
 
 def _write_index_png(arr: np.ndarray, path: Path) -> None:

@@ -1,1 +1,2 @@
-"""Datasets, image/label I/O and augmentations."""
+"""Data plumbing shared by the pipelines: reading and listing images (``io``), writing outputs atomically
+and strict JSON (``files``), and the seeded training loader (``loaders``)."""

@@ -61,7 +61,7 @@ def train_loader(dataset: Dataset, batch_size: int, num_workers: int, seed: int 
         dataset,
         batch_size=batch_size,
         shuffle=True,
-        drop_last=len(dataset) > batch_size,  # type: ignore[arg-type]
+        drop_last=len(dataset) > batch_size,
         num_workers=num_workers,
         persistent_workers=workers,
         worker_init_fn=init_worker if workers else None,

@@ -106,7 +106,7 @@ def make_dataset(data: FieldsDataConfig, split: str) -> FTWDataset:
     return FTWDataset(
         data.root,
         countries if countries is not None else data.train_countries,
-        split,  # type: ignore[arg-type]
+        split,
         data.target,
         data.windows,
         data.divisor,

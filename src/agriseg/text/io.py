@@ -36,7 +36,7 @@ class GeoRef:
         if not text:
             return None
         d = json.loads(text)
-        return GeoRef(d["crs"], tuple(d["transform"]))  # type: ignore[arg-type]
+        return GeoRef(d["crs"], tuple(d["transform"]))
 
 
 def _rasterio() -> Any | None:

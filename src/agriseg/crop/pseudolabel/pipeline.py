@@ -127,7 +127,7 @@ def index_pseudolabel(
     errors: list[str] = []
     for n in names:
         try:
-            res = gght(vegetation_index(rgb, n), cfg, rgb=rgb, out_shape=out_shape)  # type: ignore[arg-type]
+            res = gght(vegetation_index(rgb, n), cfg, rgb=rgb, out_shape=out_shape)
         except ValueError as err:
             errors.append(f"{n}: {err}")
             continue
@@ -156,7 +156,7 @@ class _DepthSource:
 
     def __call__(self, stem: str, rgb: np.ndarray, image_path: Path) -> tuple[np.ndarray, dict]:
         if self.estimator is None:
-            p = find_depth_file(self.opts.depth_dir, stem)  # type: ignore[arg-type]
+            p = find_depth_file(self.opts.depth_dir, stem)
             d = read_depth(p)
             if d.shape != rgb.shape[:2]:
                 raise ValueError(
@@ -277,7 +277,7 @@ def pseudolabel_files(
                 rgb_for_overlay = small
             else:
                 rgb = read_rgb(f)
-                depth, extra = depth_src(stem, rgb, f)  # type: ignore[misc]
+                depth, extra = depth_src(stem, rgb, f)
                 try:
                     signal, valid = relief(
                         depth, extra["depth_convention"], opts.detrend, source=extra.get("depth_file", str(f))

@@ -38,7 +38,7 @@ def build_vit_adapter(name: str, in_channels: int = 3, weights: str | None = Non
             "(optionally ':<timm ViT name>')"
         )
     size = base[len(PREFIX) :]
-    return ViTAdapterEncoder(size, in_channels, weights, vit_name or None)  # type: ignore[arg-type]
+    return ViTAdapterEncoder(size, in_channels, weights, vit_name or None)
 
 
 __all__ = [
