@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from agriseg.config import StrictModel
 from agriseg.models.config import ModelConfig
@@ -159,13 +159,12 @@ Precision = Literal["fp32", "bf16"]
 Compression = Literal["deflate", "zstd", "lzw", "none"]
 
 
-class PreprocessSpec(BaseModel):
+class PreprocessSpec(StrictModel):
     """How raw scene pixels become model input (the contract between a checkpoint and the scene).
 
     FTW / PRUE models take ``max(DN + offset, 0) / 3000`` for 8 bands: window A (R, G, B, NIR) then B.
     """
 
-    model_config = ConfigDict(extra="forbid")
 
     bands: int = Field(8, ge=1, description="bands the scene must have (= model input channels)")
     divisor: float = Field(3000.0, gt=0, description="reflectance x10000 is divided by this")
@@ -183,13 +182,12 @@ class PreprocessSpec(BaseModel):
     )
 
 
-class PredictConfig(BaseModel):
+class PredictConfig(StrictModel):
     """Streaming, blended, resumable inference over one GeoTIFF scene.
 
     Sizes are in scene (native) pixels; the model sees ``patch_size * resize`` pixels per patch.
     """
 
-    model_config = ConfigDict(extra="forbid")
 
     patch_size: int = Field(256, ge=16, description="patch side in scene pixels")
     overlap: float = Field(0.25, ge=0.0, lt=1.0, description="fraction of a patch shared with its neighbour")

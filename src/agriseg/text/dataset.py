@@ -41,7 +41,7 @@ class PatchSpec(StrictModel):
         sentence: answer sentence before ``<seg>`` (empty: none).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(StrictModel.model_config, frozen=True)
 
     patch: int = Field(32, ge=2)
     grid: int = Field(16, ge=1)

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from agriseg.config import StrictModel
 
 Separation = Literal["watershed", "components"]
 
 
-class PolygonizeConfig(BaseModel):
+class PolygonizeConfig(StrictModel):
     """How class/probability rasters become field polygons.
 
     Lengths and areas are in metres / m2 whatever the raster CRS (geographic CRSs are handled per polygon
     in a local UTM zone).
     """
 
-    model_config = ConfigDict(extra="forbid")
 
     block_size: int = Field(4096, ge=32, description="pixels per block side (PRUE: 4096)")
     field_class: int = 1

@@ -106,7 +106,7 @@ class GGHTConfig(StrictModel):
     coverage_green_fraction: float = 0.95
     coverage_mask_fraction: float = 0.98
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(StrictModel.model_config, frozen=True)
 
     @model_validator(mode="after")
     def _percentiles(self) -> GGHTConfig:
