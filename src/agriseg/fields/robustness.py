@@ -17,12 +17,12 @@ pixels with the same argmax class, and the IoU of the field class between the tw
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from agriseg.config import StrictModel
 from agriseg.fields.metrics import object_counts, pixel_counts, scores_from_counts
 from agriseg.fields.sentinel2 import FTW_DIVISOR, minmax_per_band, swap_windows
 from agriseg.tiling import window_starts
@@ -30,8 +30,7 @@ from agriseg.tiling import window_starts
 Model = Callable[[torch.Tensor], torch.Tensor]
 
 
-@dataclass
-class RobustnessConfig:
+class RobustnessConfig(StrictModel):
     """Settings of :func:`robustness_report` (PRUE / FTW defaults).
 
     Attributes:

@@ -15,12 +15,12 @@ Generated data belongs outside git (``scripts/make_fake_ftw.py`` writes it where
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from agriseg.config import StrictModel
 from agriseg.fields.dataset import PRESENCE_ONLY
 
 # mean reflectance x10000 of each surface in (R, G, B, NIR)
@@ -40,8 +40,7 @@ CROP_STATES = ("bare_soil", "green_crop", "ripe_crop", "stubble", "grass")
 NON_FIELD = ("forest", "urban", "water")
 
 
-@dataclass
-class SyntheticFTWConfig:
+class SyntheticFTWConfig(StrictModel):
     """What :func:`make_synthetic_ftw` generates.
 
     Attributes:
@@ -57,7 +56,7 @@ class SyntheticFTWConfig:
         seed: random seed (same seed = same data set).
     """
 
-    countries: dict[str, int] = field(default_factory=lambda: {"austria": 40, "kenya": 8})
+    countries: dict[str, int] = {"austria": 40, "kenya": 8}
     size: int = 256
     splits: tuple[float, float, float] = (0.7, 0.15, 0.15)
     fields_per_chip: tuple[int, int] = (8, 22)

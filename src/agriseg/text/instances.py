@@ -11,13 +11,14 @@ along the image edge between them. Without an image, instances are the (erosion-
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
+from pydantic import ConfigDict
+
+from agriseg.config import StrictModel
 
 
-@dataclass(frozen=True)
-class WatershedConfig:
+class WatershedConfig(StrictModel):
     """Instance extraction settings.
 
     Attributes:
@@ -34,6 +35,8 @@ class WatershedConfig:
     min_size: int = 4
     classes: tuple[int, ...] | None = None
 
+    model_config = ConfigDict(StrictModel.model_config, frozen=True)
+
 
 def boundary_map(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     """(H, W) gradient magnitude of the smoothed grey image, scaled to [0, 1]."""
@@ -49,7 +52,7 @@ def boundary_map(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:
 
 
 def semantic_to_instances(
-    semantic: np.ndarray, image: np.ndarray | None = None, cfg: WatershedConfig = WatershedConfig()
+    semantic: np.ndarray, image: np.ndarray | None = None, cfg: WatershedConfig | None = None
 ) -> tuple[np.ndarray, dict[int, int]]:
     """Split each class of a semantic mask into instances.
 
@@ -62,6 +65,7 @@ def semantic_to_instances(
         ``(labels, instance_class)``: (H, W) int64 instance ids (0 = none, unique over classes) and the class
         of each instance id.
     """
+    cfg = cfg or WatershedConfig()
     from scipy import ndimage as ndi
     from skimage.segmentation import watershed
 

@@ -5,16 +5,17 @@ Used by tests and by ``scripts/text_demo.py``; everything is generated from a se
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from pydantic import ConfigDict
+
+from agriseg.config import StrictModel
 
 SYNTH_CLASSES: tuple[str, ...] = ("others", "field", "tree", "water")
 
 
-@dataclass(frozen=True)
-class LandscapeConfig:
+class LandscapeConfig(StrictModel):
     """Parameters of the synthetic landscapes.
 
     Attributes:
@@ -31,9 +32,11 @@ class LandscapeConfig:
     water_prob: float = 0.5
     noise: float = 12.0
 
+    model_config = ConfigDict(StrictModel.model_config, frozen=True)
+
 
 def make_landscape(
-    rng: np.random.Generator, cfg: LandscapeConfig = LandscapeConfig()
+    rng: np.random.Generator, cfg: LandscapeConfig | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw one landscape.
 
@@ -45,6 +48,7 @@ def make_landscape(
         ``(image, semantic, instances)``: (S, S, 3) uint8 RGB, (S, S) int64 class ids indexing
         :data:`SYNTH_CLASSES`, (S, S) int64 instance ids (0 = none, unique per object).
     """
+    cfg = cfg or LandscapeConfig()
     s = cfg.size
     yy, xx = np.mgrid[0:s, 0:s]  # (S, S)
     ground = np.array([150, 120, 90], dtype=np.float64) + rng.normal(0, 10, 3)
@@ -81,9 +85,10 @@ def make_landscape(
 
 
 def make_landscapes(
-    n: int, seed: int, cfg: LandscapeConfig = LandscapeConfig()
+    n: int, seed: int, cfg: LandscapeConfig | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` landscapes from one seed: (N, S, S, 3) uint8, (N, S, S) int64, (N, S, S) int64."""
+    cfg = cfg or LandscapeConfig()
     rng = np.random.default_rng(seed)
     items = [make_landscape(rng, cfg) for _ in range(n)]
     return (

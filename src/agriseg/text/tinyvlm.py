@@ -10,10 +10,12 @@ Needs the ``text`` extra.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict
+
+from agriseg.config import StrictModel
 from agriseg.text.codec import SEG_CLOSE, SEG_OPEN, check_class_names
 from agriseg.text.prompts import INSTRUCTION_WORDS
 
@@ -48,8 +50,7 @@ CHAT_TEMPLATE = (
 _PRETOKENIZE_PATTERN = r"[A-Za-z_]+|\d|\s|[^\sA-Za-z\d]"
 
 
-@dataclass(frozen=True)
-class TinyVLMConfig:
+class TinyVLMConfig(StrictModel):
     """Sizes of the tiny Gemma 3 (defaults: the 721 k-parameter recipe checked in REFERENCE.md).
 
     Attributes:
@@ -78,7 +79,9 @@ class TinyVLMConfig:
     heads: int = 4
     kv_heads: int = 2
     head_dim: int = 32
-    extra_words: tuple[str, ...] = field(default_factory=tuple)
+    extra_words: tuple[str, ...] = ()
+
+    model_config = ConfigDict(StrictModel.model_config, frozen=True)
 
 
 def build_tokenizer(class_names: Sequence[str], extra_words: Sequence[str] = ()) -> Any:
@@ -127,8 +130,9 @@ def build_tokenizer(class_names: Sequence[str], extra_words: Sequence[str] = ())
     return tok
 
 
-def build_processor(tokenizer: Any, cfg: TinyVLMConfig = TinyVLMConfig()) -> Any:
+def build_processor(tokenizer: Any, cfg: TinyVLMConfig | None = None) -> Any:
     """A ``Gemma3Processor`` with a small PIL image processor (no pan-and-scan)."""
+    cfg = cfg or TinyVLMConfig()
     from transformers import Gemma3Processor
     from transformers.models.gemma3.image_processing_pil_gemma3 import Gemma3ImageProcessorPil
 
@@ -147,7 +151,7 @@ def build_processor(tokenizer: Any, cfg: TinyVLMConfig = TinyVLMConfig()) -> Any
 
 
 def build_tiny_vlm(
-    class_names: Sequence[str], cfg: TinyVLMConfig = TinyVLMConfig(), seed: int = 0
+    class_names: Sequence[str], cfg: TinyVLMConfig | None = None, seed: int = 0
 ) -> tuple[Any, Any]:
     """A random-weight ``Gemma3ForConditionalGeneration`` and its processor, built offline.
 
@@ -159,6 +163,7 @@ def build_tiny_vlm(
     Returns:
         ``(model, processor)``; generation stops on ``<eos>`` or ``<end_of_turn>``.
     """
+    cfg = cfg or TinyVLMConfig()
     import torch
     from transformers import (
         Gemma3Config,
