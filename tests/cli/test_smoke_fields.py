@@ -12,29 +12,13 @@ import numpy as np
 import pytest
 
 from tests.cli.smoke import agriseg, read_json
+from tests.fields.test_cli_fields import CONFIG as FIELDS_CONFIG
 
 pytest.importorskip("rasterio", reason="agriseg fields needs the 'fields' extra")
 pytestmark = pytest.mark.timeout(600)
 
-CONFIG = """\
-name: smoke
-output_dir: runs/fields/smoke
-model:
-  arch: smp_unet
-  encoder: tu-mobilenetv3_small_050
-  encoder_weights: null
-  in_channels: 8
-  num_classes: 3
-  class_names: [background, field, boundary]
-  mean: [0, 0, 0, 0, 0, 0, 0, 0]
-  std: [1, 1, 1, 1, 1, 1, 1, 1]
-  infer_long_side: 0
-data:
-  root: ftw
-  train_countries: [austria, kenya]
-  test_countries: [austria]
-train: {epochs: 1, batch_size: 4, limit_train_batches: 2, num_workers: 1, accelerator: cpu}
-"""
+# the fields CLI test's tiny config, trained with a loader worker as users do
+CONFIG = FIELDS_CONFIG.format(out="runs/fields/smoke", root="ftw") + "  num_workers: 1\n"
 
 
 def test_fields_workflow(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import click
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.options import (
     choice_options,
+    config_from_params,
     config_option,
     keep_option,
     outdir_option,
@@ -76,26 +77,10 @@ def pseudolabel(
     from agriseg.data.io import list_images
 
     files = list_images(list(paths))
-    opts = PseudoLabelOptions(
-        source=source,
-        index=index_name,
-        depth_dir=depth_dir,
-        depth_model=depth_model,
-        depth_convention=depth_convention,
-        detrend=detrend,
-        device=device,
-        gght=GGHTConfig(
-            normaliser=normaliser,
-            edge_operator=edge_operator,
-            weighting=weighting,
-            sigmoid=sigmoid,
-            point=point,
-            smooth_sigma=smooth_sigma,
-            full_coverage=full_coverage,
-        ),
-        plot=plot,
-        overlays=not no_overlay,
-        overwrite=overwrite,
+    params = click.get_current_context().params
+    gght = config_from_params(GGHTConfig, params)
+    opts = config_from_params(
+        PseudoLabelOptions, {**params, "gght": gght, "overlays": not no_overlay}, {"index_name": "index"}
     )
     recs = pseudolabel_files(files, Path(outdir), opts, keep=read_keep(keep) if keep else None)
     n = {s: sum(r["status"] == s for r in recs) for s in ("ok", "skipped", "error")}
