@@ -177,11 +177,32 @@ def _match_label(word: str, names: list[str], lookup: dict[str, int]) -> int | N
     return lookup[close[0]] if close else None
 
 
+def _parse_count(cnt: str, width: int) -> tuple[int | None, bool]:
+    """The run length written in ``cnt``, capped at ``width + 1``; and whether it was well formed.
+
+    The cap keeps the decoder linear in its input: a count of a billion (or of 5,000 digits, which
+    ``int`` refuses) means "longer than the row", and a row never holds more than ``width`` cells.
+    """
+    m = _COUNT_RE.match(cnt)
+    if m is None:
+        return None, False
+    digits = m.group(1).lstrip("0") or "0"
+    count = width + 1 if len(digits) > len(str(width + 1)) else min(int(digits), width + 1)
+    well_formed = count > 0 and cnt.strip() == m.group(1)
+    return (count if count > 0 else None), well_formed
+
+
 def _parse_row(
     line: str, row: int, width: int, names: list[str], lookup: dict[str, int], report: DecodeReport, fill: int
 ) -> np.ndarray:
-    """Parse one RRLE row into exactly ``width`` class ids, recording repairs."""
+    """Parse one RRLE row into exactly ``width`` class ids, recording repairs.
+
+    Memory and time stay linear in ``len(line)`` and no allocation exceeds ``width`` cells, whatever
+    the counts say: parsing stops at the first run that reaches past the row's end.
+    """
     runs: list[tuple[int, int | None]] = []
+    known = 0
+    longest_name = max(len(n) for n in names)
     for chunk in line.split("|"):
         chunk = chunk.strip()
         if not chunk:
@@ -189,42 +210,46 @@ def _parse_row(
         if "*" in chunk:
             word, _, cnt = chunk.rpartition("*")
             word = word.strip()
-            m = _COUNT_RE.match(cnt)
-            if m is None:
-                report.add("bad_count", row, repr(chunk))
-                count: int | None = None
-            else:
-                count = int(m.group(1))
-                if count <= 0 or cnt.strip() != m.group(1):
-                    report.add("bad_count", row, repr(chunk))
-                    count = count if count > 0 else None
+            count, well_formed = _parse_count(cnt, width)
+            if not well_formed:
+                report.add("bad_count", row, repr(chunk[:40]))
         else:
             word, count = chunk, None
-            report.add("missing_count", row, repr(chunk))
-        label = _match_label(word, names, lookup)
+            report.add("missing_count", row, repr(chunk[:40]))
+        # fuzzy matching is only tried on words of a plausible length (difflib is quadratic)
+        label = _match_label(word, names, lookup) if len(word) <= 4 * longest_name + 8 else None
         if label is None or word not in lookup:
-            report.add("unknown_label", row, repr(word))
+            report.add("unknown_label", row, repr(word[:40]))
             if label is None:
                 label = runs[-1][0] if runs else fill
         runs.append((label, count))
+        known += count or 0
+        if known > width:
+            break  # the rest of the row cannot fit: it is cut below
     if not runs:
         report.add("empty_row", row)
         return np.full(width, fill, dtype=np.int64)
     # runs without a usable count share what is left of the row (at least 1 cell each)
-    known = sum(c for _, c in runs if c is not None)
     unknown = [i for i, (_, c) in enumerate(runs) if c is None]
     if unknown:
         left = max(width - known, len(unknown))
         share, extra = divmod(left, len(unknown))
         for j, i in enumerate(unknown):
             runs[i] = (runs[i][0], share + (1 if j < extra else 0))
-    out = np.concatenate([np.full(int(c), lab, dtype=np.int64) for lab, c in runs])  # (n,)
-    if len(out) < width:
-        report.add("short_row", row, f"{len(out)} < {width}")
-        out = np.concatenate([out, np.full(width - len(out), out[-1], dtype=np.int64)])
-    elif len(out) > width:
-        report.add("long_row", row, f"{len(out)} > {width}")
-        out = out[:width]
+    total = sum(int(c or 0) for _, c in runs)
+    out = np.empty(min(total, width), dtype=np.int64)  # (min(total, W),)
+    pos = 0
+    for lab, c in runs:
+        n = min(int(c or 0), len(out) - pos)
+        out[pos : pos + n] = lab
+        pos += n
+        if pos >= len(out):
+            break
+    if total < width:
+        report.add("short_row", row, f"{total} < {width}")
+        out = np.concatenate([out, np.full(width - total, out[-1], dtype=np.int64)])
+    elif total > width:
+        report.add("long_row", row, f"more than {width} cells")
     return out
 
 
