@@ -50,7 +50,7 @@ def test_predict_files_outputs_summary_and_goes_on_past_bad_files(tiny_predictor
     assert all(0 <= float(r["vegetation_fraction"]) <= 1 for r in ok)
     # re-running keeps existing outputs (resume) unless overwrite
     again = predict_files(tiny_predictor, files, out, progress=False)
-    assert [r["status"] for r in again] == ["skipped", "skipped"]
+    assert [r["status"] for r in again] == ["ok", "ok"] and all(r["resumed"] for r in again)
     assert not list(out.glob(".*tmp*"))
 
 
@@ -73,7 +73,7 @@ def test_same_stem_in_two_folders_gets_two_outputs(tiny_predictor, samples_dir, 
         write_overlay=False,
         progress=False,
     )
-    assert (tmp_path / "o" / "img_mask.png").is_file() and (tmp_path / "o" / "img_1_mask.png").is_file()
+    assert (tmp_path / "o" / "a_img_jpg_mask.png").is_file() and (tmp_path / "o" / "b_img_jpg_mask.png").is_file()
 
 
 def test_model_config_roundtrip(tmp_path):

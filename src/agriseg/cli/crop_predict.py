@@ -46,12 +46,21 @@ def predict(
     overwrite: bool,
     strict: bool,
 ) -> None:
-    """Segment photos (files or folders): <name>_mask.png, <name>_overlay.png, summary.csv."""
-    from agriseg.crop.predict import Predictor, predict_files
-    from agriseg.data.io import list_images
+    """Segment photos (files or folders): <name>_mask.png, <name>_overlay.png, summary.csv.
+
+    Exits with status 1 when any photo failed (the others are still written).
+    """
+    import time
+
+    from agriseg.crop.predict import OUTPUT_SUFFIXES, Predictor, predict_files
+    from agriseg.data.files import ensure_outdir, protected_inputs
+    from agriseg.data.io import drop_outputs, list_images
     from agriseg.models.io import load_model
 
-    files = list_images(list(paths))
+    out = ensure_outdir(outdir)
+    files, earlier = drop_outputs(list_images(list(paths)), out, OUTPUT_SUFFIXES)
+    if not files:
+        raise click.ClickException(f"{outdir}: holds only outputs of an earlier run, no photos")
     model, cfg = load_model(model_name, in_channels=3)
     pred = Predictor(
         model,
@@ -62,12 +71,21 @@ def predict(
         precision=precision,
         tta=tta or cfg.infer_tta,
     )
-    rows = predict_files(pred, files, Path(outdir), overwrite, strict, not no_overlay, cfg.class_names)
-    n_ok = sum(r["status"] == "ok" for r in rows)
+    t0 = time.perf_counter()
+    with protected_inputs(files):
+        rows = predict_files(pred, files, out, overwrite, strict, not no_overlay, cfg.class_names)
+    seconds = time.perf_counter() - t0
     bad = [r for r in rows if r["status"] == "error"]
-    click.echo(f"{n_ok} predicted, {len(rows) - n_ok - len(bad)} skipped, {len(bad)} failed -> {outdir}")
+    resumed = sum(bool(r.get("resumed")) for r in rows)
+    n_new = len(rows) - resumed - len(bad)
+    rate = f" in {seconds:.1f} s ({n_new / seconds:.2f} img/s)" if n_new else ""
+    click.echo(f"{n_new} predicted{rate}, {resumed} already done, {len(bad)} failed -> {outdir}")
+    if earlier:
+        click.echo(f"  ({len(earlier)} outputs of an earlier run in {outdir} were not read as photos)")
     for r in bad:
         click.echo(f"  failed: {r['error']}", err=True)
+    if bad:
+        raise SystemExit(1)
 
 
 @click.command()

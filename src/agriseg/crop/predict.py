@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
-from agriseg.data.files import atomic_write
+from agriseg.data.files import atomic_write, ensure_outdir
 from agriseg.data.io import ImageReadError, read_rgb
 from agriseg.runtime import ModelRunner, tta_average
 from agriseg.tiling import predict_tiled
@@ -119,13 +119,89 @@ def overlay(rgb: np.ndarray, classes: np.ndarray, alpha: float = 0.45) -> np.nda
     return out.clip(0, 255).astype(np.uint8)
 
 
+# class-map palette: background black, then vegetation / crop green, weed magenta, further classes
+CLASS_PALETTE = [(0, 0, 0), (0, 200, 0), (230, 0, 230), (0, 170, 255), (255, 200, 0)]
+# names of what predict writes per photo; inputs in the output folder with these endings are never read
+OUTPUT_SUFFIXES = ("_mask.png", "_classes.png", "_overlay.png")
+
+
 def save_png_atomic(arr: np.ndarray, path: Path) -> None:
     """Write a PNG via a temporary file + rename, so a killed run never leaves a half-written image."""
     with atomic_write(path) as tmp:
         Image.fromarray(arr).save(tmp)
 
 
-SUMMARY_FIELDS = ["file", "status", "width", "height", "vegetation_fraction", "seconds", "error"]
+def class_map_image(classes: np.ndarray) -> Image.Image:
+    """A class-id map as a palette PNG image: pixel values stay the class ids, viewers show colours."""
+    im = Image.fromarray(classes.astype(np.uint8), mode="P")
+    flat = [c for rgb in CLASS_PALETTE for c in rgb]
+    im.putpalette(flat + [128] * (768 - len(flat)))
+    return im
+
+
+SUMMARY_FIELDS = ["file", "status", "width", "height", "vegetation_fraction", "error"]
+
+
+@dataclass
+class PhotoOutputs:
+    """The files written for one photo; the photo is done only when all of them exist."""
+
+    mask: Path
+    classes: Path | None
+    overlay: Path | None
+
+    def all(self) -> list[Path]:
+        """Every output path."""
+        return [p for p in (self.mask, self.classes, self.overlay) if p is not None]
+
+    def complete(self) -> bool:
+        """True when every output exists under its final name."""
+        return all(p.is_file() for p in self.all())
+
+
+def photo_outputs(outdir: Path, stem: str, num_classes: int, write_overlay: bool) -> PhotoOutputs:
+    """Where the outputs of the photo named ``stem`` go."""
+    return PhotoOutputs(
+        outdir / f"{stem}_mask.png",
+        outdir / f"{stem}_classes.png" if num_classes > 2 else None,
+        outdir / f"{stem}_overlay.png" if write_overlay else None,
+    )
+
+
+def _write_outputs(out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray) -> None:
+    """Write all outputs of one photo, renaming them only once every one was written in full."""
+    with ExitStack() as stack:
+        tmp = {p: stack.enter_context(atomic_write(p)) for p in out.all()}
+        Image.fromarray((classes > 0).astype(np.uint8) * 255).save(tmp[out.mask])
+        if out.classes is not None:
+            class_map_image(classes).save(tmp[out.classes])
+        if out.overlay is not None:
+            Image.fromarray(overlay(rgb, classes)).save(tmp[out.overlay])
+
+
+def _row(f: Path, classes: np.ndarray, k: int, class_fields: list[str]) -> dict:
+    """The summary row of one photo, from its class map (the same whether predicted now or read back)."""
+    counts = np.bincount(classes.ravel(), minlength=k)[:k] / classes.size
+    return {
+        "file": str(f),
+        "status": "ok",
+        "width": classes.shape[1],
+        "height": classes.shape[0],
+        "vegetation_fraction": round(float((classes > 0).mean()), 6),
+        "error": "",
+        **{n: round(float(c), 6) for n, c in zip(class_fields, counts[1:], strict=False)},
+    }
+
+
+def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> dict | None:
+    """The summary row of a photo done by an earlier run, from its outputs (None if they are unreadable)."""
+    from agriseg.crop.labels import read_label
+
+    try:
+        classes = read_label(out.classes, "index") if out.classes is not None else read_label(out.mask, "binary")
+    except ValueError:
+        return None
+    return _row(f, classes, k, class_fields)
 
 
 def predict_files(
@@ -138,91 +214,77 @@ def predict_files(
     class_names: list[str] | None = None,
     progress: bool = True,
 ) -> list[dict]:
-    """Predict every file; write ``<stem>_mask.png``, ``<stem>_overlay.png`` and ``summary.csv``.
+    """Predict every file; write ``<name>_mask.png``, ``<name>_overlay.png`` and ``summary.csv``.
 
-    ``<stem>_mask.png`` is 0/255 vegetation (every class but 0). A model with more than two classes also
-    writes ``<stem>_classes.png`` (class ids) and a ``<name>_fraction`` column per class in the summary
-    (e.g. ``crop_fraction``, ``weed_fraction``), named from ``class_names``.
+    ``<name>_mask.png`` is 0/255 vegetation (every class but 0). A model with more than two classes also
+    writes ``<name>_classes.png`` (a palette PNG whose pixel values are the class ids) and a
+    ``<class>_fraction`` column per class in the summary (e.g. ``crop_fraction``, ``weed_fraction``).
+    Output names come from :func:`agriseg.data.io.output_names`, so inputs that share a stem never
+    overwrite each other's results.
 
-    Existing outputs are kept and reported as ``skipped`` unless ``overwrite`` (so re-running resumes).
+    A photo is done when all of its outputs exist; a re-run skips done photos (unless ``overwrite``) and
+    reads their summary rows back from the outputs, so an interrupted and resumed batch ends with the same
+    files and the same ``summary.csv`` as an uninterrupted one. Work files left by a killed run are removed.
     A bad file is reported in the summary and the batch goes on, unless ``strict``.
 
     Returns:
-        The summary rows.
+        The summary rows, in input order; ``status`` is ``ok`` (predicted now or before) or ``error``,
+        and rows of photos done by an earlier run have ``resumed`` set to True.
     """
     from tqdm import tqdm
 
-    outdir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict] = []
-    names = _unique_stems(files)
-    pending: list[tuple[Path, str, np.ndarray, float]] = []
+    from agriseg.data.files import clean_stale_temporaries
+    from agriseg.data.io import output_names
+
+    ensure_outdir(outdir)
+    clean_stale_temporaries(outdir)
+    names = output_names(files)
     k = predictor.num_classes
-    per_class = k > 2
     labels = list(class_names) if class_names and len(class_names) == k else [f"class{i}" for i in range(k)]
-    class_fields = [f"{n}_fraction" for n in labels[1:]] if per_class else []
+    class_fields = [f"{n}_fraction" for n in labels[1:]] if k > 2 else []
+    rows: dict[Path, dict] = {}
+    pending: list[tuple[Path, PhotoOutputs, np.ndarray]] = []
 
     def flush() -> None:
         if not pending:
             return
-        t0 = time.perf_counter()
         probs = predictor.probabilities([p[2] for p in pending])
-        per = (time.perf_counter() - t0) / len(pending)
-        for (f, stem, rgb, t_read), p in zip(pending, probs, strict=True):
-            classes = p.argmax(0).numpy().astype(np.uint8)
-            veg = classes > 0
-            counts = np.bincount(classes.ravel(), minlength=k) / classes.size
-            save_png_atomic(veg.astype(np.uint8) * 255, outdir / f"{stem}_mask.png")
-            if predictor.num_classes > 2:
-                save_png_atomic(classes, outdir / f"{stem}_classes.png")
-            if write_overlay:
-                save_png_atomic(overlay(rgb, classes), outdir / f"{stem}_overlay.png")
-            rows.append(
-                {
-                    "file": str(f),
-                    "status": "ok",
-                    "width": rgb.shape[1],
-                    "height": rgb.shape[0],
-                    "vegetation_fraction": round(float(veg.mean()), 6),
-                    "seconds": round(per + t_read, 4),
-                    "error": "",
-                    **{f: round(float(c), 6) for f, c in zip(class_fields, counts[1:], strict=False)},
-                }
-            )
+        for (f, out, rgb), p in zip(pending, probs, strict=True):
+            classes = p.argmax(0).numpy().astype(np.uint8)  # (H, W)
+            try:
+                _write_outputs(out, rgb, classes)
+            except OSError as err:
+                if strict:
+                    raise
+                rows[f] = {"file": str(f), "status": "error", "error": f"{out.mask}: cannot write ({err})"}
+                continue
+            rows[f] = _row(f, classes, k, class_fields)
         pending.clear()
 
     for f in tqdm(files, desc="predict", unit="img", disable=not progress):
-        stem = names[f]
-        if not overwrite and (outdir / f"{stem}_mask.png").is_file():
-            rows.append({"file": str(f), "status": "skipped", "error": "output exists (use --overwrite)"})
-            continue
-        t0 = time.perf_counter()
+        out = photo_outputs(outdir, names[f], k, write_overlay)
+        if not overwrite and out.complete():
+            row = _read_back(f, out, k, class_fields)
+            if row is not None:
+                rows[f] = {**row, "resumed": True}
+                continue
         try:
             rgb = read_rgb(f)
         except ImageReadError as err:
             if strict:
                 raise
-            rows.append({"file": str(f), "status": "error", "error": str(err)})
+            rows[f] = {"file": str(f), "status": "error", "error": str(err)}
             continue
         if pending and pending[0][2].shape != rgb.shape:
             flush()
-        pending.append((f, stem, rgb, time.perf_counter() - t0))
+        pending.append((f, out, rgb))
         if len(pending) >= predictor.batch_size:
             flush()
     flush()
+    ordered = [rows[f] for f in files if f in rows]
     fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
-    write_csv_atomic(rows, outdir / "summary.csv", fields)
-    return rows
-
-
-def _unique_stems(files: list[Path]) -> dict[Path, str]:
-    """Output name per input: its stem, made unique when two inputs share one."""
-    seen: dict[str, int] = {}
-    out = {}
-    for f in files:
-        n = seen.get(f.stem, 0)
-        seen[f.stem] = n + 1
-        out[f] = f.stem if n == 0 else f"{f.stem}_{n}"
-    return out
+    write_csv_atomic(ordered, outdir / "summary.csv", fields)
+    return ordered
 
 
 def write_csv_atomic(rows: list[dict], path: Path, fields: list[str]) -> None:

@@ -10,11 +10,15 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+# inputs of the running command (see protected_inputs): no output may replace one of them
+_PROTECTED: list[tuple[Path, tuple[int, int] | None]] = []
 
 
 def temporary_sibling(path: str | Path, tag: str = "tmp") -> Path:
@@ -33,6 +37,84 @@ def _remove(p: Path) -> None:
         p.unlink(missing_ok=True)
 
 
+def _identity(path: Path) -> tuple[Path, tuple[int, int] | None]:
+    """A path's resolved form and (device, inode) when it exists, to recognise it through links."""
+    try:
+        st = path.stat()
+        return path.resolve(), (st.st_dev, st.st_ino)
+    except OSError:
+        return path.resolve(), None
+
+
+def is_same_file(a: str | Path, b: str | Path) -> bool:
+    """True when ``a`` and ``b`` name the same file or folder (also through symbolic or hard links)."""
+    (ra, ia), (rb, ib) = _identity(Path(a)), _identity(Path(b))
+    return ra == rb or (ia is not None and ia == ib)
+
+
+def check_not_input(output: str | Path, inputs: Iterable[str | Path] = ()) -> None:
+    """Refuse to write ``output`` when it is one of ``inputs`` or of the :func:`protected_inputs`.
+
+    Raises:
+        ValueError: ``<output>: is one of the inputs (...)``, so that no command, even with
+            ``--overwrite``, replaces the data it reads.
+    """
+    ro, io = _identity(Path(output))
+    candidates = [_identity(Path(p)) for p in inputs] + _PROTECTED
+    for rp, ip in candidates:
+        if ro == rp or (io is not None and io == ip):
+            raise ValueError(f"{output}: is one of the inputs ({rp}); choose another output name")
+
+
+@contextmanager
+def protected_inputs(paths: Iterable[str | Path]) -> Iterator[None]:
+    """While inside, :func:`atomic_write` refuses to replace any of ``paths`` (commands wrap their work)."""
+    added = [_identity(Path(p)) for p in paths]
+    _PROTECTED.extend(added)
+    try:
+        yield
+    finally:
+        for item in added:
+            _PROTECTED.remove(item)
+
+
+_STALE = re.compile(r"^\..+\.(?:tmp|partial|init)-(\d+)(?:\.[^.]*)?$")
+
+
+def clean_stale_temporaries(folder: str | Path) -> list[Path]:
+    """Remove work-in-progress files left in ``folder`` by killed runs (their process no longer exists).
+
+    Matches the names made by :func:`temporary_sibling` (``.<name>.tmp-<pid><suffix>``); files of a
+    process that is still running (another run writing to the same folder) are left alone.
+
+    Returns:
+        The paths removed.
+    """
+    folder = Path(folder)
+    removed: list[Path] = []
+    if not folder.is_dir():
+        return removed
+    for p in folder.iterdir():
+        m = _STALE.match(p.name)
+        if m is None or _alive(int(m.group(1))):
+            continue
+        _remove(p)
+        removed.append(p)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @contextmanager
 def atomic_write(path: str | Path) -> Iterator[Path]:
     """Write ``path`` (a file or a folder) all at once.
@@ -47,7 +129,8 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     deleted and the exception propagates.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    check_not_input(path)
+    _make_parent(path)
     tmp = temporary_sibling(path)
     _remove(tmp)
     try:
@@ -58,6 +141,32 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+def _make_parent(path: Path) -> None:
+    """Create ``path``'s folder, with one-line errors for the usual ways that fails."""
+    parent = path.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError) as err:
+        raise ValueError(f"{path}: cannot create its folder: {err.filename or parent} is a file") from err
+    except PermissionError as err:
+        raise ValueError(f"{path}: cannot create its folder {parent}: permission denied") from err
+    if not os.access(parent, os.W_OK):
+        raise ValueError(f"{path}: folder {parent} is not writable")
+
+
+def ensure_outdir(folder: str | Path) -> Path:
+    """Create an output folder (before any work starts) and check it can be written.
+
+    Raises:
+        ValueError: naming the folder when it is a file, lies under a file, or is not writable.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"{folder}: output folder is an existing file")
+    _make_parent(folder / "x")
+    return folder
 
 
 def write_text(path: str | Path, text: str) -> Path:

@@ -1,13 +1,30 @@
-"""Reading images robustly: RGB, RGBA, grayscale, palette, 16-bit; clear errors that name the file."""
+"""Reading images robustly: RGB, RGBA, grayscale, palette, 16-bit; clear errors that name the file.
+
+Conventions every reader here follows:
+
+- EXIF orientation is applied, so arrays (and every mask made from them) match the photo as viewers
+  show it.
+- Integer images are scaled by their bit depth: 16-bit values ``v`` become ``round(v * 255 / 65535)``,
+  whatever the content (a 16-bit file holding 0-255 data therefore comes out dark, and a warning says so).
+- Images larger than :data:`MAX_PIXELS` are refused with a one-line error (a decompression bomb, or an
+  orthomosaic that must be read as a raster in windows).
+"""
 
 from __future__ import annotations
 
+import logging
+import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+# PIL's own bomb limit (twice MAX_IMAGE_PIXELS, about 179 MP): far above any camera's photo
+MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+
+log = logging.getLogger("agriseg")
 
 
 class ImageReadError(ValueError):
@@ -29,12 +46,39 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
         raise ImageReadError(f"{path}: {'file' if kind == 'image' else kind + ' file'} not found")
     try:
         im = Image.open(path)
+        _check_size(im, path, kind)
         im.load()
         return im
+    except Image.DecompressionBombError as err:
+        raise ImageReadError(f"{path}: {kind} is too large to read whole (over {MAX_PIXELS / 1e6:.0f} MP)") from err
     except UnidentifiedImageError as err:
-        raise ImageReadError(f"{path}: not a readable {kind}") from err
+        raise ImageReadError(f"{path}: not a readable {kind}{_raster_hint(path)}") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageReadError(f"{path}: unreadable or truncated {kind} ({err})") from err
+
+
+def _check_size(im: Image.Image, path: Path, kind: str) -> None:
+    w, h = im.size
+    if w * h > MAX_PIXELS:
+        raise ImageReadError(
+            f"{path}: {kind} is {w}x{h} px ({w * h / 1e6:.0f} MP), over the {MAX_PIXELS / 1e6:.0f} MP limit "
+            "for one image; split it into tiles"
+        )
+
+
+def _raster_hint(path: Path) -> str:
+    """For a TIFF PIL cannot open: what it is, when it is a multi-band raster (e.g. a satellite scene)."""
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return ""
+    try:
+        import rasterio
+
+        with rasterio.open(path) as ds:
+            return f" as a photo: it is a {ds.count}-band {ds.dtypes[0]} raster, not an RGB photo" + (
+                " (a Sentinel-2 scene goes to `agriseg fields predict`)" if ds.count >= 4 else ""
+            )
+    except Exception:  # noqa: BLE001 - only a hint; the caller's error stands without it
+        return ""
 
 
 def read_rgb(path: str | Path) -> np.ndarray:
@@ -48,7 +92,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """
     path = Path(path)
     with open_image(path) as im:
-        arr = _to_array(im)
+        arr = _to_array(im, path)
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim != 3 or arr.shape[0] < 2 or arr.shape[1] < 2:
@@ -62,10 +106,46 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return _to_uint8(arr, path)
 
 
-def _to_array(im: Image.Image) -> np.ndarray:
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF orientation tag of an image (1 = as stored; 6 = rotate 90 degrees clockwise to view)."""
+    try:
+        return int(im.getexif().get(0x0112, 1) or 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block means no orientation
+        return 1
+
+
+def apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn an ``(H, W, ...)`` array as EXIF ``orientation`` says, so it matches what viewers show."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a.swapaxes(0, 1)[::-1, ::-1],
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(orientation)
+    return np.ascontiguousarray(op(arr)) if op else arr
+
+
+def _is_16bit_colour(im: Image.Image) -> bool:
+    """True for 48/64-bit colour PNG and TIFF, which PIL would silently cut to their high byte."""
+    return im.mode in ("RGB", "RGBA") and any(";16" in str(t.args[0] if t.args else "") for t in im.tile or [])
+
+
+def _to_array(im: Image.Image, path: Path) -> np.ndarray:
+    orientation = exif_orientation(im)
+    if _is_16bit_colour(im):
+        import cv2
+
+        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+        if arr is not None and arr.ndim == 3:
+            arr = arr[..., [2, 1, 0, 3][: arr.shape[-1]]]  # BGR(A) -> RGB(A)
+            return apply_orientation(arr, orientation)
     if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
         im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
-    return np.asarray(im)
+    return apply_orientation(np.asarray(im), orientation)
 
 
 def _to_uint8(arr: np.ndarray, path: Path) -> np.ndarray:
@@ -74,8 +154,11 @@ def _to_uint8(arr: np.ndarray, path: Path) -> np.ndarray:
     if arr.dtype == bool:
         return arr.astype(np.uint8) * 255
     if np.issubdtype(arr.dtype, np.integer):
-        top = 65535 if arr.max(initial=0) > 255 else 255
-        return (arr.astype(np.float32) * (255.0 / top)).clip(0, 255).astype(np.uint8)
+        # by the bit depth, never by the content: two photos differing in one pixel read the same
+        top = float(np.iinfo(np.uint16).max if arr.dtype.itemsize >= 2 else 255)
+        if arr.dtype.itemsize == 2 and 0 < arr.max(initial=0) <= 255:
+            log.warning("%s: 16-bit image whose values are all <= 255 reads as nearly black (scaled by 65535)", path)
+        return (arr.astype(np.float32) * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
     arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():
         raise ImageReadError(f"{path}: image has NaN or infinite values")
@@ -83,6 +166,62 @@ def _to_uint8(arr: np.ndarray, path: Path) -> np.ndarray:
     if 0.0 <= lo and hi <= 1.0:
         return (arr * 255).round().astype(np.uint8)
     return ((arr - lo) / max(hi - lo, 1e-12) * 255).round().astype(np.uint8)
+
+
+def output_names(files: Iterable[Path]) -> dict[Path, str]:
+    """A distinct output name (stem) per input file, stable for a given list of inputs.
+
+    A file keeps its stem when no other input has it. Inputs sharing a name get their suffix and then
+    their parent folders added (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``; ``x/scene.tif``,
+    ``y/scene.tif`` -> ``x_scene_tif``, ``y_scene_tif``) until every name differs; a number is added only
+    if that still collides.
+    """
+    files = list(dict.fromkeys(Path(f) for f in files))
+    level = dict.fromkeys(files, 0)
+    names = {f: _name_at(f, 0) for f in files}
+    for _ in range(8):
+        counts: dict[str, int] = {}
+        for n in names.values():
+            counts[n] = counts.get(n, 0) + 1
+        clashing = [f for f in files if counts[names[f]] > 1]
+        if not clashing:
+            return names
+        for f in clashing:
+            level[f] += 1
+            names[f] = _name_at(f, level[f])
+    taken: set[str] = set()
+    for f in files:  # last resort: number the remaining duplicates in input order
+        base, n, name = names[f], 1, names[f]
+        while name in taken:
+            n += 1
+            name = f"{base}_{n}"
+        names[f] = name
+        taken.add(name)
+    return names
+
+
+def _name_at(f: Path, level: int) -> str:
+    """``f``'s name at a level of detail: stem; stem_suffix; then parent folders in front, one per level."""
+    if level == 0:
+        return f.stem
+    name = f"{f.stem}_{f.suffix.lstrip('.').lower()}" if f.suffix else f.stem
+    parents = [re.sub(r"[^\w.-]", "_", p) for p in f.resolve().parent.parts if p not in ("/", "")]
+    k = min(level - 1, len(parents))
+    return "_".join([*parents[len(parents) - k :], name])
+
+
+def drop_outputs(files: list[Path], outdir: Path, suffixes: Iterable[str]) -> tuple[list[Path], list[Path]]:
+    """Split inputs into (inputs, earlier outputs): files inside ``outdir`` whose name ends with one of
+    ``suffixes`` (e.g. ``_mask.png``) are what a previous run wrote there, never photos to process."""
+    suffixes = tuple(suffixes)
+    out_res = outdir.resolve()
+    keep, dropped = [], []
+    for f in files:
+        if f.resolve().parent == out_res and f.name.endswith(suffixes):
+            dropped.append(f)
+        else:
+            keep.append(f)
+    return keep, dropped
 
 
 def list_images(paths: list[str | Path]) -> list[Path]:

@@ -1,0 +1,228 @@
+"""crop predict on awkward batches: re-runs, collisions, earlier outputs, odd encodings, kills."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from agriseg.crop.predict import Predictor, predict_files
+from agriseg.models import build_model
+from agriseg.models.config import ModelConfig
+
+
+@pytest.fixture(scope="module")
+def pred() -> Predictor:
+    import torch
+
+    torch.manual_seed(0)
+    return Predictor(build_model(encoder_weights=None), 2, long_side=64, batch_size=2)
+
+
+def _photo(path: Path, seed: int, size: tuple[int, int] = (48, 64)) -> Path:
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (*size, 3), np.uint8)).save(path)
+    return path
+
+
+def _summary(path: Path) -> list[dict]:
+    with open(path) as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_rerun_keeps_the_summary_rows(pred, tmp_path):
+    files = [_photo(tmp_path / f"p{i}.png", i) for i in range(3)]
+    predict_files(pred, files, tmp_path / "o", progress=False)
+    first = _summary(tmp_path / "o" / "summary.csv")
+    predict_files(pred, files, tmp_path / "o", progress=False)
+    assert _summary(tmp_path / "o" / "summary.csv") == first
+    assert all(r["status"] == "ok" and r["vegetation_fraction"] != "" for r in first)
+
+
+def test_a_photo_is_done_only_with_all_outputs(pred, tmp_path):
+    files = [_photo(tmp_path / f"p{i}.png", i) for i in range(2)]
+    out = tmp_path / "o"
+    predict_files(pred, files, out, progress=False)
+    overlay = (out / "p1_overlay.png").read_bytes()
+    (out / "p1_overlay.png").unlink()
+    stale = out / ".p0_overlay.png.tmp-999999.png"  # left by a killed run (no such process)
+    stale.write_bytes(b"half")
+    rows = predict_files(pred, files, out, progress=False)
+    assert (out / "p1_overlay.png").read_bytes() == overlay
+    assert [bool(r.get("resumed")) for r in rows] == [True, False]
+    assert not stale.exists()
+
+
+def test_name_collisions_keep_every_result(pred, tmp_path):
+    files = [_photo(tmp_path / "a.jpg", 0), _photo(tmp_path / "a.png", 1), _photo(tmp_path / "a_1.jpg", 2)]
+    rows = predict_files(pred, files, tmp_path / "o", write_overlay=False, progress=False)
+    masks = sorted(p.name for p in (tmp_path / "o").glob("*_mask.png"))
+    assert masks == ["a_1_mask.png", "a_jpg_mask.png", "a_png_mask.png"]
+    assert [r["status"] for r in rows] == ["ok"] * 3
+
+
+def test_outputs_in_the_input_folder_are_not_read_back(pred, tmp_path):
+    _photo(tmp_path / "p.png", 0)
+    runner = CliRunner()
+    model = tmp_path / "m" / "tiny.safetensors"
+    _save_tiny(model)
+    args = ["crop", "predict", str(tmp_path), "-o", str(tmp_path), "--model", str(model)]
+    from agriseg.cli import main
+
+    for _ in range(2):
+        res = runner.invoke(main, args)
+        assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["p.png", "p_mask.png", "p_overlay.png"]
+    assert "already done" in res.output and "were not read as photos" in res.output
+
+
+def test_oversized_image_fails_alone(pred, tmp_path, monkeypatch):
+    import agriseg.data.io as io
+
+    monkeypatch.setattr(io, "MAX_PIXELS", 4000)
+    big = _photo(tmp_path / "big.png", 0, (100, 100))
+    good = _photo(tmp_path / "good.png", 1, (40, 40))
+    rows = predict_files(pred, [big, good], tmp_path / "o", progress=False)
+    assert rows[0]["status"] == "error" and "big.png" in rows[0]["error"] and "MP" in rows[0]["error"]
+    assert rows[1]["status"] == "ok"
+
+
+def test_pil_bomb_error_is_one_line(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    from agriseg.data.io import ImageReadError, read_rgb
+
+    _photo(tmp_path / "x.png", 0, (100, 100))
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(ImageReadError, match="x.png"):
+        read_rgb(tmp_path / "x.png")
+
+
+def test_exif_orientation_is_applied(pred, tmp_path):
+    from agriseg.data.io import read_rgb
+
+    stored = np.zeros((40, 30, 3), np.uint8)  # stored portrait 40x30, shown landscape 30x40
+    stored[:5] = 255  # top rows of the stored image: after a 90 degree clockwise turn, the right columns
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(tmp_path / "phone.jpg", exif=exif, quality=100)
+    rgb = read_rgb(tmp_path / "phone.jpg")
+    assert rgb.shape == (30, 40, 3)
+    assert rgb[:, -3:].mean() > 200 and rgb[:, :30].mean() < 30
+    predict_files(pred, [tmp_path / "phone.jpg"], tmp_path / "o", progress=False)
+    assert Image.open(tmp_path / "o" / "phone_mask.png").size == (40, 30)
+    assert Image.open(tmp_path / "o" / "phone_overlay.png").size == (40, 30)
+
+
+def test_16_bit_is_scaled_by_bit_depth(tmp_path):
+    import cv2
+
+    from agriseg.data.io import read_rgb
+
+    a = np.full((8, 8), 200, np.uint16)
+    b = a.copy()
+    b[0, 0] = 256  # one pixel differs: both must read the same elsewhere
+    Image.fromarray(a).save(tmp_path / "a.png")
+    Image.fromarray(b).save(tmp_path / "b.png")
+    ra, rb = read_rgb(tmp_path / "a.png"), read_rgb(tmp_path / "b.png")
+    assert (ra[1:, 1:] == rb[1:, 1:]).all()
+    rgb16 = np.zeros((8, 8, 3), np.uint16)
+    rgb16[..., 1] = 40000
+    rgb16[..., 0] = 257 * 10
+    cv2.imwrite(str(tmp_path / "c.png"), rgb16[..., ::-1])  # 48-bit PNG
+    c = read_rgb(tmp_path / "c.png")
+    assert tuple(c[0, 0]) == (10, round(40000 * 255 / 65535), 0)
+
+
+def test_multiband_tiff_error_names_what_it_is(pred, tmp_path):
+    import rasterio
+
+    path = tmp_path / "scene.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=16, height=16, count=8, dtype="uint16") as ds:
+        ds.write(np.ones((8, 16, 16), np.uint16) * 1000)
+    rows = predict_files(pred, [path], tmp_path / "o", progress=False)
+    assert "8-band" in rows[0]["error"] and "fields predict" in rows[0]["error"]
+
+
+def test_class_map_is_a_palette_png(tmp_path):
+    pred3 = Predictor(build_model(encoder_weights=None, num_classes=3), 3, long_side=64)
+    predict_files(pred3, [_photo(tmp_path / "a.png", 0)], tmp_path / "o", progress=False)
+    im = Image.open(tmp_path / "o" / "a_classes.png")
+    assert im.mode == "P" and im.getpalette()[3:6] != [1, 1, 1]
+    assert set(np.unique(np.asarray(im))) <= {0, 1, 2}
+
+
+def _save_tiny(path: Path) -> None:
+    import torch
+
+    from agriseg.models.io import save_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(encoder_weights=None, infer_long_side=64)
+    save_model(build_model(cfg), cfg, path)
+
+
+def test_exit_code_when_every_image_failed(tmp_path):
+    from agriseg.cli import main
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.jpg").write_text("no")
+    model = tmp_path / "tiny.safetensors"
+    _save_tiny(model)
+    res = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--model", str(model)])
+    assert res.exit_code == 1 and "bad.jpg" in res.output
+
+
+def test_output_under_a_file_is_one_line(tmp_path):
+    from agriseg.cli import main
+
+    (tmp_path / "f").write_text("x")
+    _photo(tmp_path / "p.png", 0)
+    res = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "p.png"), "-o", str(tmp_path / "f" / "out")])
+    assert res.exit_code != 0 and "Traceback" not in res.output and "is a file" in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+
+def _run_killed(args: list[str], out: Path, kill_after: int) -> None:
+    """Run the CLI and SIGKILL it once ``kill_after`` masks exist."""
+    proc = subprocess.Popen([sys.executable, "-m", "agriseg", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while proc.poll() is None and time.monotonic() < deadline:
+        if len(list(out.glob("*_mask.png"))) >= kill_after:
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+        time.sleep(0.01)
+    proc.wait()
+
+
+@pytest.mark.slow
+def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(10):
+        _photo(photos / f"p{i:02d}.png", i, (120, 160))
+    model = tmp_path / "tiny.safetensors"
+    _save_tiny(model)
+    base = ["crop", "predict", str(photos), "--model", str(model), "--batch-size", "1"]
+    ref = tmp_path / "ref"
+    subprocess.run([sys.executable, "-m", "agriseg", *base, "-o", str(ref)], check=True, capture_output=True)
+    out = tmp_path / "killed"
+    done = []
+    for kill_after in (1, 4, 7):
+        _run_killed([*base, "-o", str(out)], out, kill_after)
+        done.append(len(list(out.glob("*_mask.png"))))
+    assert done[0] < 10 and not (out / "summary.csv").exists()  # the kills did interrupt the batch
+    subprocess.run([sys.executable, "-m", "agriseg", *base, "-o", str(out)], check=True, capture_output=True)
+    names = sorted(p.name for p in ref.iterdir())
+    assert sorted(p.name for p in out.iterdir()) == names  # no temporaries left
+    for n in names:
+        assert (out / n).read_bytes() == (ref / n).read_bytes(), n
