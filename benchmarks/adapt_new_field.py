@@ -166,7 +166,7 @@ def score_pseudolabels(masks: Path, root: Path, stems_file: Path) -> dict:
     for s in stems_file.read_text().split():
         p = masks / f"{s}.png"
         if p.is_file():
-            m.update(read_label(p, "index"), read_label(root / "labels" / f"{s}.png", "colormap", PEANUT_VEGETATION))
+            m.update(read_label(p, "binary"), read_label(root / "labels" / f"{s}.png", "colormap", PEANUT_VEGETATION))
     r = m.compute()
     return {"miou": r["miou"], "biou": r["biou"]}
 

@@ -101,8 +101,8 @@ def synthetic_rows(n: int = 40) -> list[dict]:
             m = SegmentationMetrics(2)
             for r in recs:
                 m.update(
-                    read_label(Path(tmp) / "out" / r["mask"], "index"),
-                    read_label(root / "masks" / f"{r['stem']}.png", "index"),
+                    read_label(Path(tmp) / "out" / r["mask"], "binary"),
+                    read_label(root / "masks" / f"{r['stem']}.png", "binary"),
                 )
             c = m.compute()
             rows.append(

@@ -51,4 +51,15 @@ def load_config(path: str | Path, cls: type[T]) -> T:
     try:
         return cls.model_validate(raw, context={"base": path.parent})
     except ValidationError as err:
-        raise ValueError(f"{path}: invalid config:\n{err}") from err
+        raise ValueError(f"{path}: invalid config: {describe_errors(err)}") from err
+
+
+def describe_errors(err: ValidationError) -> str:
+    """Pydantic's errors on one line: ``data.val_fraction: Input should be less than 1 (got 1.5); ...``."""
+    parts = []
+    for e in err.errors():
+        where = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        got = e.get("input")
+        shown = "" if isinstance(got, dict | list) or e["type"] == "missing" else f" (got {got!r})"
+        parts.append(f"{where}: {e['msg']}{shown}")
+    return "; ".join(parts)

@@ -133,14 +133,14 @@ def evaluate(
     import numpy as np
 
     from agriseg.crop.evaluate import evaluate_folder, format_table
-    from agriseg.crop.labels import PEANUT_VEGETATION, read_label
+    from agriseg.crop.labels import PEANUT_VEGETATION, parse_colormap, read_label
     from agriseg.data.files import write_json
 
     cmap = None
     if peanut:
         label_mode, cmap = "colormap", PEANUT_VEGETATION
     elif colormap:
-        cmap = {k.strip(): int(v) for k, v in (item.split("=") for item in colormap.split(";") if item.strip())}
+        cmap = parse_colormap(colormap)
     if pred_masks:
         num_classes, names = 2, ["background", "vegetation"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from agriseg.config import StrictModel
 from agriseg.models.config import ModelConfig
@@ -17,45 +17,60 @@ class DataConfig(StrictModel):
     labels: str
     train_list: str | None = None  # text file of stems; None = all stems not in val_list
     val_list: str | None = None
-    val_fraction: float = 0.2  # used when no val_list: a seeded random split
+    val_fraction: float = Field(0.2, gt=0, lt=1)  # used when no val_list: a seeded random split
     # label encoding: "binary" (0 / >0), "index" (pixel value = class id), "colormap" (RGB -> id)
     label_mode: Literal["binary", "index", "colormap"] = "binary"
     colormap: dict[str, int] = {}  # "R,G,B" -> class id, for label_mode="colormap"; unlisted colours -> 255
-    crop_size: int = 384
-    scale_min: float = 0.35  # random-resized-crop area fraction range
-    scale_max: float = 1.0
+    crop_size: int = Field(384, ge=32)
+    scale_min: float = Field(0.35, gt=0, le=1)  # random-resized-crop area fraction range
+    scale_max: float = Field(1.0, gt=0, le=1)
     augment: Literal["none", "mild", "strong"] = "strong"
     cache: bool = True  # keep decoded images in memory
+
+    @field_validator("colormap")
+    @classmethod
+    def _colours(cls, v: dict[str, int]) -> dict[str, int]:
+        return _check_colormap(v)
 
 
 class TrainConfig(StrictModel):
     """Optimisation and run control."""
 
-    epochs: int = 40
-    batch_size: int = 8
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    warmup_epochs: int = 1
-    dice_weight: float = 1.0
-    ignore_index: int = 255
+    epochs: int = Field(40, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    warmup_epochs: int = Field(1, ge=0)
+    dice_weight: float = Field(1.0, ge=0)
+    ignore_index: int = Field(255, ge=0, le=255)
     seed: int = 7
     init_weights: str | None = (
         None  # start from an agriseg model file (.safetensors / .ckpt) of the same config
     )
-    num_workers: int = 1
+    num_workers: int = Field(1, ge=0)
     # "bf16-mixed" autocast + channels_last train about 2.9x faster than fp32 on a CPU with AVX-512 BF16
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     channels_last: bool = False
     accelerator: str = "auto"
     limit_train_batches: float | int = 1.0
-    val_every: int = 1
-    boundary_ratio: float = 0.02
+    val_every: int = Field(1, ge=1)
+    boundary_ratio: float = Field(0.02, gt=0, le=1)
     # which weights become model.safetensors: "best" on validation mIoU, or "last" (the end of the schedule;
     # no checkpoint is picked on the split that the model is then scored on)
     export: Literal["best", "last"] = "best"
     # stop after this many minutes of training even if epochs remain (a safety net for time-limited machines;
     # the cosine schedule is then cut short, so size ``epochs`` to finish first)
     max_minutes: float | None = Field(None, gt=0)
+
+
+def _check_colormap(colormap: dict[str, int]) -> dict[str, int]:
+    from agriseg.crop.labels import parse_colour
+
+    for colour, cls in colormap.items():
+        parse_colour(colour)
+        if not 0 <= cls <= 254:
+            raise ValueError(f"colormap class id {cls} of {colour!r} is outside 0-254")
+    return colormap
 
 
 class CropTrainConfig(StrictModel):

@@ -26,31 +26,50 @@ def evaluate_folder(
 ) -> dict:
     """Predict each image with a label of the same stem and accumulate mIoU / bIoU / accuracy.
 
-    ``predict_fn(stem, rgb)`` returns the class-id mask of one image.
+    ``predict_fn(stem, rgb)`` returns the class-id mask of one image. Images without a label (and labels
+    without an image) are not scored; the report lists them (``images_without_label``,
+    ``labels_without_image``) so a partial label folder is never mistaken for a full one.
 
     Raises:
-        ValueError: naming the label file whose size differs from its image.
+        ValueError: naming the label file whose size differs from its image, that holds a class id the
+            model does not predict, or whose colours match no entry of the colormap.
     """
     from tqdm import tqdm
 
     pairs = match_pairs(images, masks)
+    unmatched = unpaired(images, masks)
     metrics = SegmentationMetrics(num_classes, boundary_ratio, 255, class_names)
     for stem, (ip, lp) in tqdm(pairs.items(), desc="evaluate", unit="img", disable=not progress):
         rgb = read_rgb(ip)
         truth = read_label(lp, label_mode, colormap)
         if truth.shape != rgb.shape[:2]:
+            raise ValueError(f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}")
+        bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
+        if bad.size:
             raise ValueError(
-                f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}"
+                f"{lp}: label has class id {int(bad[0])}, but the model predicts {num_classes} classes "
+                f"(0-{num_classes - 1}; 255 = ignore); check --label-mode"
             )
         pred = np.asarray(predict_fn(stem, rgb))
         if pred.shape != truth.shape:
-            raise ValueError(
-                f"prediction for {stem} has size {pred.shape[::-1]}, its label {lp} {truth.shape[::-1]}"
-            )
+            raise ValueError(f"prediction for {stem} has size {pred.shape[::-1]}, its label {lp} {truth.shape[::-1]}")
         metrics.update(pred, truth)
     res = metrics.compute()
     res["images_dir"], res["masks_dir"] = str(images), str(masks)
+    res.update(unmatched)
     return res
+
+
+def unpaired(images: str | Path, masks: str | Path) -> dict[str, list[str]]:
+    """Files of each folder without a partner of the same stem in the other."""
+    from agriseg.data.io import IMAGE_SUFFIXES
+
+    imgs = {p.stem: p.name for p in Path(images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    labs = {p.stem: p.name for p in Path(masks).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    return {
+        "images_without_label": sorted(imgs[s] for s in imgs.keys() - labs.keys()),
+        "labels_without_image": sorted(labs[s] for s in labs.keys() - imgs.keys()),
+    }
 
 
 def format_table(res: dict) -> str:
@@ -63,4 +82,11 @@ def format_table(res: dict) -> str:
         lines.append(f"{name:<16}{100 * v:>8.2f}{100 * res['per_class_biou'][name]:>8.2f}")
     lines.append(f"{'mean':<16}{100 * res['miou']:>8.2f}{100 * res['biou']:>8.2f}")
     lines.append(f"pixel accuracy: {100 * res['pixel_accuracy']:.2f}")
+    for key, what in (
+        ("images_without_label", "images have no label"),
+        ("labels_without_image", "labels have no image"),
+    ):
+        missing = res.get(key) or []
+        if missing:
+            lines.append(f"warning: {len(missing)} {what} and were not scored (e.g. {', '.join(missing[:3])})")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from agriseg.data.io import open_image
+from agriseg.data.io import apply_orientation, exif_orientation, open_image
 
 LabelMode = Literal["binary", "index", "colormap"]
 
@@ -16,9 +16,7 @@ PEANUT_VEGETATION = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 1}
 PEANUT_CROP_WEED = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}
 
 
-def read_label(
-    path: str | Path, mode: LabelMode = "binary", colormap: dict[str, int] | None = None
-) -> np.ndarray:
+def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str, int] | None = None) -> np.ndarray:
     """Read a label file as ``uint8`` class ids ``(H, W)``.
 
     Args:
@@ -32,18 +30,69 @@ def read_label(
     """
     path = Path(path)
     with open_image(path, "label") as im:  # a palette label's index is its class id
+        orientation = exif_orientation(im)
         arr = np.asarray(im.convert("RGB")) if mode == "colormap" else np.asarray(im)
+    arr = apply_orientation(arr, orientation)
     if mode == "colormap":
         if not colormap:
             raise ValueError(f"{path}: label_mode 'colormap' needs a colormap")
         out = np.full(arr.shape[:2], 255, np.uint8)
         key = (arr[..., 0].astype(np.uint32) << 16) | (arr[..., 1].astype(np.uint32) << 8) | arr[..., 2]
         for colour, cls in colormap.items():
-            r, g, b = (int(v) for v in colour.split(","))
+            r, g, b = parse_colour(colour)
             out[key == ((r << 16) | (g << 8) | b)] = cls
+        if (out == 255).all():
+            found = np.unique(key)[:5]
+            shown = ", ".join(f"{k >> 16},{(k >> 8) & 255},{k & 255}" for k in found.tolist())
+            raise ValueError(f"{path}: no pixel has a colour of the colormap (label colours include {shown})")
         return out
     if arr.ndim == 3:
         arr = arr[..., :3].max(-1) if mode == "binary" else arr[..., 0]
     if mode == "binary":
         return (arr > 0).astype(np.uint8)
+    if arr.dtype != np.uint8 and arr.size and (arr.min() < 0 or arr.max() > 255):
+        bad = int(arr.max()) if arr.max() > 255 else int(arr.min())
+        raise ValueError(f"{path}: label value {bad} is not a class id (0-254, 255 = ignore)")
     return arr.astype(np.uint8)
+
+
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """``"R,G,B"`` -> ``(R, G, B)``, each 0-255.
+
+    Raises:
+        ValueError: naming the text when it is not three integers 0-255.
+    """
+    parts = [p.strip() for p in str(text).split(",")]
+    try:
+        rgb = tuple(int(p) for p in parts)
+    except ValueError:
+        rgb = ()
+    if len(rgb) != 3 or not all(0 <= v <= 255 for v in rgb):
+        raise ValueError(f"colour {text!r} is not R,G,B with three values 0-255 (e.g. 0,255,0)")
+    return rgb[0], rgb[1], rgb[2]
+
+
+def parse_colormap(text: str) -> dict[str, int]:
+    """A colormap from the command line: ``"0,0,0=0;0,255,0=1"`` -> ``{"0,0,0": 0, "0,255,0": 1}``.
+
+    Raises:
+        ValueError: ``--colormap: ...`` naming the entry that is not ``R,G,B=class``.
+    """
+    out: dict[str, int] = {}
+    for item in (i.strip() for i in text.split(";")):
+        if not item:
+            continue
+        colour, sep, cls = item.partition("=")
+        try:
+            if not sep:
+                raise ValueError("no '='")
+            rgb = parse_colour(colour)
+            cid = int(cls)
+            if not 0 <= cid <= 254:
+                raise ValueError("class id outside 0-254")
+        except ValueError as err:
+            raise ValueError(f'--colormap: {item!r} is not R,G,B=class ({err}); e.g. "0,0,0=0;0,255,0=1"') from err
+        out[",".join(map(str, rgb))] = cid
+    if not out:
+        raise ValueError(f'--colormap: {text!r} has no entries; e.g. "0,0,0=0;0,255,0=1"')
+    return out

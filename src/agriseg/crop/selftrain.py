@@ -32,7 +32,6 @@ Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]
 
 
-
 class TrimapSpec(StrictModel):
     """Which pixels stage 2 ignores (255)."""
 
@@ -135,9 +134,7 @@ def make_trimap(
     return tri
 
 
-def score_model(
-    model_path: str | Path, spec: EvalSpec, long_side: int | None = None, progress: bool = True
-) -> dict:
+def score_model(model_path: str | Path, spec: EvalSpec, long_side: int | None = None, progress: bool = True) -> dict:
     """mIoU / bIoU of a model against true labels (``spec``), with the model's inference size."""
     from tqdm import tqdm
 
@@ -192,9 +189,7 @@ class SelfTrainer:
             keep = read_keep(self.cfg.keep)
             files = [f for f in files if f.stem in keep]
         if len(files) < 2:
-            raise ValueError(
-                f"{self.cfg.images}: only {len(files)} photos left to train on (after exclude/keep)"
-            )
+            raise ValueError(f"{self.cfg.images}: only {len(files)} photos left to train on (after exclude/keep)")
         return files
 
     def pseudolabel(self, files: list[Path]) -> dict[str, Path]:
@@ -228,8 +223,8 @@ class SelfTrainer:
             if stem in manual:
                 lab = read_label(manual[stem], self.cfg.manual_label_mode, self.cfg.manual_colormap or None)
                 _write_index_png(lab, dst)
-            else:
-                shutil.copyfile(mp, dst)
+            else:  # pseudo-masks are 0/255 (or 0/1 from older runs): stage-1 labels are class ids
+                _write_index_png(read_label(mp, "binary"), dst)
         self.manual_stems = sorted(set(manual) & set(masks))
         return d
 
@@ -270,9 +265,7 @@ class SelfTrainer:
             train=self.cfg.train,
         )
 
-    def train_stage(
-        self, stage: int, labels: Path, tl: Path, sl: Path, epochs: int, init: str | None
-    ) -> dict:
+    def train_stage(self, stage: int, labels: Path, tl: Path, sl: Path, epochs: int, init: str | None) -> dict:
         from agriseg.crop.train import train_crop
 
         cfg = self.stage_config(stage, labels, tl, sl)
@@ -452,9 +445,7 @@ def adapt(
     return report
 
 
-def depth_guided_postprocess(
-    pred: np.ndarray, depth_mask: np.ndarray, min_support: float = 0.3
-) -> np.ndarray:
+def depth_guided_postprocess(pred: np.ndarray, depth_mask: np.ndarray, min_support: float = 0.3) -> np.ndarray:
     """DepthCropSeg's optional post-processing: drop predicted plants that the depth map does not support.
 
     Each connected component of the predicted foreground is kept only if at least ``min_support`` of its

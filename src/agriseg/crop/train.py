@@ -37,7 +37,7 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
     from lightning.pytorch.loggers import CSVLogger
 
     from agriseg.crop.task import SegmentationTask
-    from agriseg.models.io import save_model
+    from agriseg.models.io import check_training_checkpoint, save_model
 
     t = cfg.train
     torch.set_num_threads(max(1, torch.get_num_threads()))
@@ -64,7 +64,9 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
         deterministic=False,
         max_time={"minutes": t.max_minutes} if t.max_minutes else None,
     )
-    trainer.fit(task, datamodule=dm, ckpt_path=resume)
+    if resume is not None:
+        check_training_checkpoint(resume)
+    trainer.fit(task, datamodule=dm, ckpt_path=resume, weights_only=True)
     exported = ckpt.last_model_path if t.export == "last" else (ckpt.best_model_path or ckpt.last_model_path)
     state = torch.load(exported, map_location="cpu", weights_only=True)
     task.load_state_dict(state["state_dict"])

@@ -108,19 +108,19 @@ class FieldsOptimConfig(StrictModel):
 
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(32, ge=1)
-    lr: float = 1e-3
-    min_lr: float = 1e-6
-    weight_decay: float = 1e-2
+    lr: float = Field(1e-3, gt=0)
+    min_lr: float = Field(1e-6, ge=0)
+    weight_decay: float = Field(1e-2, ge=0)
     amsgrad: bool = True
     seed: int = 7
-    num_workers: int = 0
+    num_workers: int = Field(0, ge=0)
     precision: str = "32-true"
     accelerator: str = "auto"
     max_time_minutes: float | None = None  # stop training after this wall time
     # cosine over the planned steps, or over max_time_minutes of wall time (for time-boxed CPU runs)
     schedule: Literal["cosine_steps", "cosine_time"] = "cosine_steps"
     limit_train_batches: float | int = 1.0
-    val_every: int = 1
+    val_every: int = Field(1, ge=1)
     iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
     monitor: Literal["val/object_f1", "val/pixel_iou"] = "val/object_f1"
 

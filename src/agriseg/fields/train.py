@@ -43,7 +43,7 @@ def train_fields(
 
     from agriseg.fields.evaluate import evaluate_model
     from agriseg.fields.task import FieldsTask
-    from agriseg.models.io import save_model
+    from agriseg.models.io import check_training_checkpoint, save_model
 
     t = cfg.train
     L.seed_everything(t.seed, workers=True)
@@ -69,7 +69,9 @@ def train_fields(
         num_sanity_val_steps=0,
     )
     t0 = time.time()
-    trainer.fit(task, datamodule=dm, ckpt_path=resume)
+    if resume is not None:
+        check_training_checkpoint(resume)
+    trainer.fit(task, datamodule=dm, ckpt_path=resume, weights_only=True)
     train_seconds = time.time() - t0
     best = ckpt.best_model_path or ckpt.last_model_path
     state = torch.load(best, map_location="cpu", weights_only=True)

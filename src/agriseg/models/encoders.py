@@ -46,6 +46,71 @@ def custom_encoder_factory(name: str) -> EncoderFactory | None:
     return None
 
 
+# smp / timm weight tags that are names, not files
+_WEIGHT_TAGS = (
+    "imagenet",
+    "ssl",
+    "swsl",
+    "advprop",
+    "noisy-student",
+    "instagram",
+    "imagenet+5k",
+    "imagenet+background",
+)
+
+
+def check_smp_encoder(name: str, weights: str | None) -> str | None:
+    """Validate an smp / timm encoder name and its weights before anything is built or downloaded.
+
+    Returns:
+        ``weights`` when it is a tag (or None), or None when it is a local file that the caller loads.
+
+    Raises:
+        ValueError: for a ``tu-`` name timm does not know (with the closest names).
+        FileNotFoundError: for ``weights`` that looks like a file path and does not exist.
+    """
+    import difflib
+
+    if name.startswith("tu-"):
+        import timm
+
+        if not timm.is_model(name[3:]):
+            close = difflib.get_close_matches(name[3:], timm.list_models(), n=4, cutoff=0.7)
+            hint = f"; closest timm names: {', '.join('tu-' + c for c in close)}" if close else ""
+            raise ValueError(f"unknown encoder {name!r}: timm has no model {name[3:]!r}{hint}")
+    if weights is not None and weights not in _WEIGHT_TAGS and _looks_like_file(weights):
+        from pathlib import Path
+
+        if not Path(weights).is_file():
+            raise FileNotFoundError(f"{weights}: encoder_weights file not found")
+        return None
+    return weights
+
+
+def _looks_like_file(weights: str) -> bool:
+    return "/" in weights or "\\" in weights or weights.endswith((".pth", ".pt", ".bin", ".safetensors", ".ckpt"))
+
+
+def load_encoder_file(encoder: nn.Module, path: str) -> None:
+    """Load a local encoder weights file (safetensors, or a torch state dict read with ``weights_only``).
+
+    Raises:
+        ValueError: naming the file when it cannot be read or its tensors do not fit the encoder.
+    """
+    try:
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file
+
+            sd = load_file(path)
+        else:
+            sd = torch.load(path, map_location="cpu", weights_only=True)
+            sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
+        encoder.load_state_dict(sd)
+    except (RuntimeError, OSError, ValueError, AttributeError, KeyError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: cannot load as encoder weights ({first})") from err
+
+
 class Encoder(nn.Module):
     """Wrap a custom or smp encoder so that it returns the five stride-2..32 features (no identity level).
 
@@ -72,9 +137,10 @@ class Encoder(nn.Module):
         from agriseg.models.pretrained import LOCAL_LITE_ENCODERS
 
         local_lite = weights == "imagenet" and name in LOCAL_LITE_ENCODERS
+        tag = check_smp_encoder(name, weights)
         try:
             self.body = smp.encoders.get_encoder(
-                name, in_channels=in_channels, depth=5, weights=None if local_lite else weights
+                name, in_channels=in_channels, depth=5, weights=None if local_lite else tag
             )
         except KeyError as err:
             raise ValueError(
@@ -84,6 +150,8 @@ class Encoder(nn.Module):
             ) from err
         if local_lite:
             load_lite_into(self.body, in_channels, LOCAL_LITE_ENCODERS[name])
+        elif weights is not None and tag is None:
+            load_encoder_file(self.body, weights)
         self.out_channels = list(self.body.out_channels[1:])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:

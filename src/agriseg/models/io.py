@@ -43,10 +43,7 @@ def save_model(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    sd = {
-        k: (v.half() if half and v.is_floating_point() else v).contiguous()
-        for k, v in model.state_dict().items()
-    }
+    sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous() for k, v in model.state_dict().items()}
     meta = {"agriseg_model_config": config.model_dump_json(), "format": "agriseg-1"}
     for k, v in (extra or {}).items():
         meta[k] = v if isinstance(v, str) else json.dumps(v)
@@ -98,13 +95,9 @@ def load_model(
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
             cfg_dict = ckpt.get("hyper_parameters", {}).get("config", {}).get("model")
             if cfg_dict is None:
-                raise ModelLoadError(
-                    f"{path}: not an agriseg checkpoint (no model config in hyper_parameters)"
-                )
+                raise ModelLoadError(f"{path}: not an agriseg checkpoint (no model config in hyper_parameters)")
             cfg = ModelConfig.model_validate(cfg_dict)
-            sd = {
-                k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")
-            }
+            sd = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
         else:
             from safetensors import safe_open
             from safetensors.torch import load_file
@@ -120,9 +113,7 @@ def load_model(
     except Exception as err:  # corrupt file, wrong format
         raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
     if in_channels is not None and cfg.in_channels != in_channels:
-        raise ModelLoadError(
-            f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}"
-        )
+        raise ModelLoadError(f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}")
     if num_classes is not None and cfg.num_classes != num_classes:
         raise ModelLoadError(f"{path}: model predicts {cfg.num_classes} classes, expected {num_classes}")
     model = build_model(cfg.model_copy(update={"encoder_weights": None}))
@@ -132,3 +123,26 @@ def load_model(
     except RuntimeError as err:
         raise ModelLoadError(f"{path}: weights do not fit the model in its config: {err}") from err
     return model.eval().to(device), cfg
+
+
+def check_training_checkpoint(path: str | Path) -> Path:
+    """Check that ``path`` is a Lightning training checkpoint to resume from, reading it safely.
+
+    The file is read with ``weights_only=True`` (tensors and plain containers only), so a file that would
+    run code when unpickled is refused here; training then resumes from it with ``weights_only=True`` too.
+
+    Raises:
+        ModelLoadError: naming the file when it is missing, unsafe or unreadable, or not a training
+            checkpoint (no ``state_dict`` / ``loops``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ModelLoadError(f"{path}: checkpoint to resume from not found")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - pickle, zip and torch errors all mean: not a usable checkpoint
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ModelLoadError(f"{path}: not a readable training checkpoint ({first[:200]})") from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "loops" not in ckpt:
+        raise ModelLoadError(f"{path}: not a Lightning training checkpoint (use <output_dir>/last.ckpt)")
+    return path

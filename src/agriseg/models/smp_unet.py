@@ -35,13 +35,15 @@ class SmpUnet(smp.Unet):
                 f"mean/std need {config.in_channels} values (one per input channel), "
                 f"got {len(config.mean)}/{len(config.std)}"
             )
+        from agriseg.models.encoders import check_smp_encoder, load_encoder_file
         from agriseg.models.pretrained import LOCAL_LITE_ENCODERS
 
         local_lite = config.encoder_weights == "imagenet" and config.encoder in LOCAL_LITE_ENCODERS
+        tag = check_smp_encoder(config.encoder, config.encoder_weights)
         try:
             super().__init__(
                 encoder_name=config.encoder,
-                encoder_weights=None if local_lite else config.encoder_weights,
+                encoder_weights=None if local_lite else tag,
                 in_channels=config.in_channels,
                 classes=config.num_classes,
             )
@@ -51,6 +53,8 @@ class SmpUnet(smp.Unet):
             from agriseg.models.encoders import load_lite_into
 
             load_lite_into(self.encoder, config.in_channels, LOCAL_LITE_ENCODERS[config.encoder])
+        elif config.encoder_weights is not None and tag is None:
+            load_encoder_file(self.encoder, config.encoder_weights)
         self.agriseg_config = config
         self.register_buffer("mean", torch.tensor(config.mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(config.std).view(1, -1, 1, 1), persistent=False)

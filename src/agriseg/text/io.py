@@ -65,11 +65,11 @@ def read_image(path: str | Path) -> tuple[np.ndarray, GeoRef | None]:
                 geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
             arr = np.moveaxis(arr, 0, -1)  # (H, W, C)
         else:
-            from PIL import Image
+            from agriseg.data.io import read_rgb
 
-            with Image.open(p) as im:
-                arr = np.asarray(im.convert("RGB"))
-            geo = None
+            return read_rgb(p), None  # the shared photo reader: EXIF, bit depth, size limit
+    except ValueError:
+        raise
     except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
         raise ValueError(f"{p}: cannot read image ({err})") from err
     if arr.ndim == 2:

@@ -71,7 +71,7 @@ def _tiny_cfg(tmp_path: Path, **kw: object) -> SelfTrainConfig:
         "stage1_epochs": 1,
         "stage2_epochs": 1,
         "trimap": {"boundary_px": 1},
-        "evaluate": {"images": str(root / "images"), "labels": str(root / "masks"), "label_mode": "index"},
+        "evaluate": {"images": str(root / "images"), "labels": str(root / "masks"), "label_mode": "binary"},
     }
     base.update(kw)
     return SelfTrainConfig.model_validate(base)

@@ -2,7 +2,7 @@
 
 Output layout under ``outdir``::
 
-    masks/<stem>.png       0/1 index PNG (1 = vegetation), full image size
+    masks/<stem>.png       0/255 mask PNG (255 = vegetation), full image size
     overlays/<stem>.jpg    photo with the mask tinted green (screening page thumbnails)
     records/<stem>.json    per-image record: threshold, fitted curve, fit quality, full-coverage flag, ...
     plots/<stem>.png       histogram + fitted curve (``plot=True``)
@@ -79,6 +79,9 @@ class PseudoLabelOptions(StrictModel):
     overwrite: bool = False
 
 
+# PIL modes whose pixels are 8-bit, which the fast reduced-size JPEG path can decode directly
+_EIGHT_BIT_MODES = ("RGB", "RGBA", "RGBX", "L", "LA", "P", "PA", "CMYK", "YCbCr", "1")
+
 
 def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
     """Read a photo reduced to about ``long_side`` px (JPEG DCT scaling, then area resize).
@@ -89,19 +92,31 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
     Raises:
         ValueError: starting with the path when the file is missing or unreadable.
     """
+    from agriseg.data.io import MAX_PIXELS, apply_orientation, exif_orientation, read_rgb
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: file not found")
+    arr: np.ndarray | None = None
     try:
         with Image.open(path) as im:
             W, H = im.size
-            if long_side and max(W, H) > long_side:
-                s = long_side / max(W, H)
-                im.draft("RGB", (max(1, round(W * s)), max(1, round(H * s))))
-            im = im.convert("RGB")
-            arr = np.asarray(im)
+            if W * H > MAX_PIXELS:
+                raise ValueError(f"{path}: image is {W}x{H} px, over the {MAX_PIXELS / 1e6:.0f} MP limit for one image")
+            orientation = exif_orientation(im)
+            if im.mode in _EIGHT_BIT_MODES:
+                if long_side and max(W, H) > long_side:
+                    s = long_side / max(W, H)
+                    im.draft("RGB", (max(1, round(W * s)), max(1, round(H * s))))
+                arr = apply_orientation(np.asarray(im.convert("RGB")), orientation)
+    except ValueError:
+        raise
     except Exception as err:  # noqa: BLE001 - any decoder failure means a bad file
         raise ValueError(f"{path}: unreadable image ({err})") from err
+    if arr is None:  # 16-bit or float: the shared reader scales it by its bit depth
+        arr = read_rgb(path)
+    elif orientation in (5, 6, 7, 8):
+        H, W = W, H
     if long_side and max(arr.shape[:2]) > long_side:
         s = long_side / max(arr.shape[:2])
         size = (max(2, round(arr.shape[1] * s)), max(2, round(arr.shape[0] * s)))
@@ -246,9 +261,7 @@ def pseudolabel_files(
 
     opts = opts or PseudoLabelOptions()
     out = Path(outdir)
-    for sub in (
-        ("masks", "records") + (("overlays",) if opts.overlays else ()) + (("plots",) if opts.plot else ())
-    ):
+    for sub in ("masks", "records") + (("overlays",) if opts.overlays else ()) + (("plots",) if opts.plot else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
     if keep is not None:
         files = [f for f in files if f.stem in keep]
@@ -288,7 +301,7 @@ def pseudolabel_files(
                     msg = str(err)
                     raise ValueError(msg if msg.startswith(src) else f"{src}: {msg}") from err
                 rgb_for_overlay = rgb
-            _save_png(res.mask.astype(np.uint8), out / "masks" / f"{stem}.png")
+            _save_png(res.mask.astype(np.uint8) * 255, out / "masks" / f"{stem}.png")
             rec.update(extra)
             rec.update(res.record())
             rec.update(
@@ -301,16 +314,12 @@ def pseudolabel_files(
                 }
             )
             if opts.overlays:
-                overlay_jpeg(
-                    rgb_for_overlay, res.mask, out / "overlays" / f"{stem}.jpg", opts.overlay_long_side
-                )
+                overlay_jpeg(rgb_for_overlay, res.mask, out / "overlays" / f"{stem}.jpg", opts.overlay_long_side)
                 rec["overlay"] = f"overlays/{stem}.jpg"
             if opts.plot:
                 from agriseg.crop.pseudolabel.plot import plot_histogram
 
-                plot_histogram(
-                    res, out / "plots" / f"{stem}.png", title=f"{stem} ({extra.get('index', opts.source)})"
-                )
+                plot_histogram(res, out / "plots" / f"{stem}.png", title=f"{stem} ({extra.get('index', opts.source)})")
                 rec["plot"] = f"plots/{stem}.png"
         except (ValueError, FileNotFoundError, OSError) as err:
             msg = str(err)

@@ -163,7 +163,7 @@ def write_scenes(
         sc = make_scene(seed=seed + i, **params)
         stem = f"{i:04d}"
         _save(Image.fromarray(sc.rgb), out / "images" / f"{stem}.png")
-        _save(Image.fromarray(sc.mask.astype(np.uint8)), out / "masks" / f"{stem}.png")
+        _save(Image.fromarray(sc.mask.astype(np.uint8) * 255), out / "masks" / f"{stem}.png")
         dpath = out / "depth" / f"{stem}.{depth_format}"
         if depth_format not in ("png", "tif", "tiff", "npy"):
             raise ValueError(f"depth_format must be png, tif or npy, got {depth_format!r}")

@@ -1,0 +1,78 @@
+"""Training configs and resume files that are wrong fail at once, in one line naming the file."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agriseg.config import load_config
+from agriseg.crop.config import CropTrainConfig
+from agriseg.models import build_model
+from agriseg.models.io import ModelLoadError, check_training_checkpoint
+
+
+def _config(tmp_path, body: str):
+    p = tmp_path / "c.yaml"
+    p.write_text(body)
+    return p
+
+
+@pytest.mark.parametrize(
+    ("body", "where"),
+    [
+        ("data: {images: a, labels: b, val_fraction: 1.5}", "data.val_fraction"),
+        ("data: {images: a, labels: b, crop_size: -5}", "data.crop_size"),
+        ("data: {images: a, labels: b}\ntrain: {batch_size: 0}", "train.batch_size"),
+        ("data: {images: a, labels: b, colormap: {'0,255': 1}}", "data.colormap"),
+    ],
+)
+def test_bad_values_fail_when_the_config_is_read(tmp_path, body, where):
+    with pytest.raises(ValueError, match=rf"c\.yaml: invalid config: {where}") as info:
+        load_config(_config(tmp_path, body), CropTrainConfig)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_timm_encoder_names_close_ones():
+    with pytest.raises(ValueError, match=r"tu-efficientnet_lite9.*closest timm names: .*tu-efficientnet_lite"):
+        build_model(encoder="tu-efficientnet_lite9", encoder_weights=None)
+
+
+def test_missing_encoder_weights_file_fails_at_once(tmp_path):
+    import time
+
+    t0 = time.perf_counter()
+    with pytest.raises(FileNotFoundError, match=r"nope/enc\.pth: encoder_weights file not found"):
+        build_model(encoder="resnet18", encoder_weights=str(tmp_path / "nope" / "enc.pth"))
+    assert time.perf_counter() - t0 < 5  # no model-hub retries
+
+
+def test_local_encoder_weights_file_is_loaded(tmp_path):
+    import segmentation_models_pytorch as smp
+
+    enc = smp.encoders.get_encoder("resnet18", in_channels=3, depth=5, weights=None)
+    sd = {k: torch.full_like(v, 0.5) if v.is_floating_point() else v for k, v in enc.state_dict().items()}
+    torch.save(sd, tmp_path / "enc.pth")
+    model = build_model(encoder="resnet18", encoder_weights=str(tmp_path / "enc.pth"))
+    assert float(model.encoder.body.conv1.weight.detach().flatten()[0]) == 0.5
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("payload ran",))
+
+
+def test_resume_refuses_a_malicious_or_garbage_checkpoint(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    bad = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "loops": {}, "x": _Payload()}, bad)
+    with pytest.raises(ModelLoadError, match=r"evil\.ckpt: not a readable training checkpoint"):
+        check_training_checkpoint(bad)
+    assert "payload ran" not in capsys.readouterr().out
+    junk = tmp_path / "garbage.ckpt"
+    junk.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ModelLoadError, match=r"garbage\.ckpt: not a readable training checkpoint"):
+        check_training_checkpoint(junk)
+    plain = tmp_path / "weights.ckpt"
+    torch.save({"w": torch.zeros(2)}, plain)
+    with pytest.raises(ModelLoadError, match="not a Lightning training checkpoint"):
+        check_training_checkpoint(plain)

@@ -1,0 +1,96 @@
+"""crop evaluate on labels that are partial, mismatched or oddly encoded: errors name the file, never NaN."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from agriseg.cli import main
+from agriseg.crop.evaluate import evaluate_folder
+from agriseg.crop.labels import parse_colormap, read_label
+
+
+def _pair(root, stem: str, label: np.ndarray | None, rgb: bool = False) -> None:
+    (root / "img").mkdir(exist_ok=True)
+    (root / "lab").mkdir(exist_ok=True)
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(root / "img" / f"{stem}.png")
+    if label is not None:
+        Image.fromarray(label).save(root / "lab" / f"{stem}.png")
+
+
+def _ones(stem: str, rgb: np.ndarray) -> np.ndarray:
+    return np.ones(rgb.shape[:2], np.uint8)
+
+
+def test_missing_labels_are_reported(tmp_path):
+    _pair(tmp_path, "a", np.full((8, 8), 255, np.uint8))
+    _pair(tmp_path, "b", None)
+    _pair(tmp_path, "c", None)
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+    assert res["images"] == 1 and res["images_without_label"] == ["b.png", "c.png"]
+    from agriseg.crop.evaluate import format_table
+
+    assert "2 images have no label" in format_table(res)
+
+
+def test_colormap_labels_matching_no_colour_are_an_error_naming_the_file(tmp_path):
+    _pair(tmp_path, "a", np.full((8, 8, 3), 7, np.uint8))
+    with pytest.raises(ValueError, match=r"a\.png: no pixel has a colour of the colormap .*7,7,7"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "colormap", {"0,255,0": 1}, progress=False)
+
+
+def test_16_bit_index_labels_above_255_do_not_wrap(tmp_path):
+    lab = np.zeros((8, 8), np.uint16)
+    lab[0, 0] = 256  # would wrap to 0 in 8 bits
+    Image.fromarray(lab).save(tmp_path / "l.png")
+    with pytest.raises(ValueError, match=r"l\.png: label value 256 is not a class id"):
+        read_label(tmp_path / "l.png", "index")
+
+
+def test_out_of_range_class_names_the_label_file(tmp_path):
+    _pair(tmp_path, "a", np.full((8, 8), 3, np.uint8))
+    with pytest.raises(ValueError, match=r"lab/a\.png: label has class id 3, but the model predicts 2 classes"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
+
+
+def test_bad_colormap_text_says_what_is_wrong():
+    assert parse_colormap("0,0,0=0; 0,255,0=1") == {"0,0,0": 0, "0,255,0": 1}
+    for bad in ("0,0,0", "0,0=1", "a,b,c=1", "0,0,0=x", ""):
+        with pytest.raises(ValueError, match="--colormap"):
+            parse_colormap(bad)
+
+
+def test_report_json_is_strict_without_nan(tmp_path):
+    # every label pixel ignored: IoU undefined -> null in the JSON report, never NaN
+    _pair(tmp_path, "a", np.full((8, 8), 255, np.uint8))
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(
+        main,
+        ["crop", "evaluate", "--images", str(tmp_path / "img"), "--masks", str(tmp_path / "lab"),
+         "--pred-masks", str(tmp_path / "img"), "--label-mode", "index", "-o", str(out)],
+    )
+    # no <stem>_mask.png predictions exist in img/: a one-line error naming the missing file
+    assert res.exit_code != 0 and "a_mask.png" in res.output and "Traceback" not in res.output
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "img" / "a_mask.png")
+    res = CliRunner().invoke(
+        main,
+        ["crop", "evaluate", "--images", str(tmp_path / "img"), "--masks", str(tmp_path / "lab"),
+         "--pred-masks", str(tmp_path / "img"), "--label-mode", "index", "-o", str(out)],
+    )
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert "NaN" not in text and json.loads(text)["miou"] is None
+
+
+def test_cli_bad_colormap_is_one_line(tmp_path):
+    _pair(tmp_path, "a", np.zeros((8, 8), np.uint8))
+    res = CliRunner().invoke(
+        main,
+        ["crop", "evaluate", "--images", str(tmp_path / "img"), "--masks", str(tmp_path / "lab"),
+         "--label-mode", "colormap", "--colormap", "green"],
+    )
+    assert res.exit_code != 0 and "--colormap: 'green' is not R,G,B=class" in res.output
