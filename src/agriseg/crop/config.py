@@ -23,7 +23,7 @@ class DataConfig(StrictModel):
     colormap: dict[str, int] = {}  # "R,G,B" -> class id, for label_mode="colormap"; unlisted colours -> 255
     crop_size: int = Field(384, ge=32)
     scale_min: float = Field(0.35, gt=0, le=1)  # random-resized-crop area fraction range
-    scale_max: float = Field(1.0, gt=0, le=1)
+    scale_max: float = Field(1.0, gt=0)
     augment: Literal["none", "mild", "strong"] = "strong"
     cache: bool = True  # keep decoded images in memory
 
