@@ -39,7 +39,9 @@ class TrainConfig(StrictModel):
     dice_weight: float = 1.0
     ignore_index: int = 255
     seed: int = 7
-    init_weights: str | None = None  # start from an agriseg model file (.safetensors / .ckpt) of the same config
+    init_weights: str | None = (
+        None  # start from an agriseg model file (.safetensors / .ckpt) of the same config
+    )
     num_workers: int = 1
     # "bf16-mixed" autocast + channels_last train about 2.9x faster than fp32 on a CPU with AVX-512 BF16
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
