@@ -89,3 +89,30 @@ def _report(records: list[dict], outdir: Path, verb: str) -> None:
         click.echo(f"  failed: {r['error']}", err=True)
     if bad:
         raise SystemExit(1)
+
+
+@click.command()
+@click.argument("mosaics", nargs=-1, required=True)
+@click.option(
+    "--plots", required=True, type=click.Path(dir_okay=False), help="Plot polygons (GeoPackage, GeoJSON, ...)."
+)
+@outdir_option("Output folder.")
+@click.option("--plot-id", default=None, help="Plot id column. [default: plot_id, id, or the row number]")
+@MODEL
+@click.option("--window", type=click.IntRange(64), default=2048, show_default=True, help="Window side in pixels.")
+@MIN_PLANT
+@META
+@GAI_OPTIONS
+@overwrite_option("Measure again mosaics measured before (otherwise they are kept).")
+@STRICT
+@friendly_errors
+def plots(mosaics: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, **params: object) -> None:
+    """Per-plot green fraction, GAI and plant count of orthomosaics; growth over dates."""
+    from agriseg.crop.config import PlotsConfig
+    from agriseg.crop.traits.growth import run_plots
+
+    cfg = config_from_params(PlotsConfig, params)
+    records = run_plots(list(mosaics), outdir, cfg, overwrite=overwrite, strict=strict)
+    if sum(r["status"] != "error" for r in records) >= 2:
+        click.echo(f"growth: {outdir / 'growth.csv'}, {outdir / 'growth.png'}")
+    _report(records, outdir, "measured")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,3 +100,21 @@ def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
             f"{rgb.shape[1]}x{rgb.shape[0]}"
         )
     return classes, rgb
+
+
+class ModelSegmenter:
+    """Runs the crop model (loaded on first use) through :class:`agriseg.crop.predict.Predictor`."""
+
+    def __init__(self, model_name: str) -> None:
+        self.model_name = model_name
+        self.predictor: Any = None
+
+    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Class ids ``(H, W)`` of a photo ``(H, W, 3)``, and whether the classes are crop / weed."""
+        if self.predictor is None:
+            from agriseg.crop.predict import Predictor
+            from agriseg.models.io import load_model
+
+            model, cfg = load_model(self.model_name, in_channels=3)
+            self.predictor = Predictor(model, cfg.num_classes, cfg.infer_long_side, tta=cfg.infer_tta)
+        return self.predictor.predict(rgb), self.predictor.num_classes > 2

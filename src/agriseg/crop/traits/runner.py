@@ -27,7 +27,7 @@ from PIL import Image
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
-from agriseg.crop.traits.inputs import Item, pair_inputs, read_item
+from agriseg.crop.traits.inputs import Item, ModelSegmenter, pair_inputs, read_item
 from agriseg.crop.traits.meta import parse_name
 from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, label_plants, plant_traits
 from agriseg.crop.traits.regions import Region, grid_regions, parse_grid, read_regions, region_traits
@@ -178,23 +178,6 @@ def long_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-class _Segmenter:
-    """Runs the crop model (loaded on first use) through :class:`agriseg.crop.predict.Predictor`."""
-
-    def __init__(self, model_name: str) -> None:
-        self.model_name = model_name
-        self.predictor: Any = None
-
-    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
-        if self.predictor is None:
-            from agriseg.crop.predict import Predictor
-            from agriseg.models.io import load_model
-
-            model, cfg = load_model(self.model_name, in_channels=3)
-            self.predictor = Predictor(model, cfg.num_classes, cfg.infer_long_side, tta=cfg.infer_tta)
-        return self.predictor.predict(rgb), self.predictor.num_classes > 2
-
-
 def measure_item(
     item: Item, config: TraitsConfig, segment: Callable[[np.ndarray], tuple[np.ndarray, bool]]
 ) -> tuple[dict[str, Any], Measurement, np.ndarray | None]:
@@ -243,7 +226,7 @@ def run_traits(
     items = pair_inputs([f for f in files if f.resolve().parent != outdir_r or not f.stem.endswith("_plants")])
     if not items:
         raise ValueError(f"{paths[0]}: no photos or masks to measure")
-    segment = _Segmenter(config.model_name)
+    segment = ModelSegmenter(config.model_name)
     records: list[dict[str, Any]] = []
     for item in tqdm(items, desc="traits", unit="img", disable=not progress):
         out_json = outdir / f"{item.name}_traits.json"
