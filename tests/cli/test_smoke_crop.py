@@ -194,3 +194,34 @@ def test_plots_generated_trial_100_plots(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert _summary(out.parent / "plots_w" / "trial_2024-06-01_plots.csv") == rows
+
+
+def test_traits_options_on_a_generated_tray(tmp_path: Path) -> None:
+    from PIL import Image
+    from skimage.draw import disk
+
+    photo = np.zeros((200, 300, 3), np.uint8)
+    photo[...] = (110, 85, 60)  # soil
+    mask = np.zeros((200, 300), np.uint8)
+    for r in range(2):
+        for c in range(3):
+            mask[disk((50 + 90 * r, 40 + 80 * c), 15 + 3 * r)] = 255
+    photo[mask > 0] = (50, 150, 40)
+    photo[disk((100, 275), 10)] = 250  # a white marker 19 px across, 10 mm in reality
+    Image.fromarray(photo).save(tmp_path / "tray1_20240601.png")
+    Image.fromarray(mask).save(tmp_path / "tray1_20240601_mask.png")
+    (tmp_path / "cells.csv").write_text("id,x,y,width,height\ntop,0,0,300,100\nbottom,0,100,300,100\n")
+    line = (
+        "crop traits tray1_20240601.png tray1_20240601_mask.png -o out --regions cells.csv "
+        "--reference-box 255,80,40,40 --reference-mm 10 --min-plant-size 30 --meta tray_date "
+        "--zenith 30 --leaf-projection 0.6 --strict"
+    )
+    agriseg(line, cwd=tmp_path)
+    rec = read_json(tmp_path / "out" / "traits.json")["images"][0]
+    assert rec["meta"] == {"tray": "tray1", "date": "2024-06-01"}
+    assert rec["image"]["px_per_mm"] == pytest.approx(1.9) and rec["image"]["plant_count"] == 6
+    assert [r["plant_count"] for r in rec["regions"]] == [3, 3]
+    agriseg(line + " --overwrite", cwd=tmp_path)
+    agriseg("crop traits tray1_20240601_mask.png -o out_grid --grid 2x3 --split-depth 2", cwd=tmp_path)
+    regions = read_json(tmp_path / "out_grid" / "traits.json")["images"][0]["regions"]
+    assert [r["plant_count"] for r in regions] == [1] * 6
