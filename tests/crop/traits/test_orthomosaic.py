@@ -157,3 +157,34 @@ def test_plots_file_errors(tmp_path: Path) -> None:
         plot_stats(mosaic, PlotsConfig(plots=str(dup), plot_id="plot"))
     assert mosaic_date(Path("x_20240601.tif"), None) == "2024-06-01"
     assert mosaic_date(Path("x.tif"), None) is None
+
+
+def test_rgb_mosaic_segmented_per_window(tmp_path: Path) -> None:
+    import rasterio
+
+    mosaic, plots = tmp_path / "m.tif", tmp_path / "plots.gpkg"
+    band = _mosaic(mosaic)
+    _plots(plots)
+    rgb = tmp_path / "rgb.tif"
+    with rasterio.open(mosaic) as src:
+        profile = {**src.profile, "count": 4, "nodata": None}
+    data = np.stack([band // 4, band, band // 3, np.full_like(band, 255)])  # green where vegetation
+    data[3, :, :20] = 0  # transparent strip: not counted
+    with rasterio.open(rgb, "w", **profile) as ds:
+        ds.write(data)
+    seen = []
+
+    def segment(image: np.ndarray) -> tuple[np.ndarray, bool]:  # a stand-in for the model
+        seen.append(image.shape)
+        return (image[..., 1] > 128).astype(np.uint8), False
+
+    cfg = PlotsConfig(plots=str(plots), plot_id="name", window=64, margin=8, min_plant_size=5)
+    got = plot_stats(rgb, cfg, segment).set_index("plot_id")
+    band[:, :20] = 7  # the same pixels as nodata in a mask mosaic
+    with rasterio.open(mosaic, "r+") as ds:
+        ds.nodata = 7
+        ds.write(band, 1)
+    want = plot_stats(mosaic, cfg).set_index("plot_id")
+    assert got["pixels"].tolist() == want["pixels"].tolist()
+    assert got["plant_count"].tolist() == want["plant_count"].tolist()
+    assert max(s[0] for s in seen) == 64 + 8  # edge windows: 64 rows and a margin on one side

@@ -103,10 +103,16 @@ def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 
 class ModelSegmenter:
-    """Runs the crop model (loaded on first use) through :class:`agriseg.crop.predict.Predictor`."""
+    """Runs the crop model (loaded on first use) through :class:`agriseg.crop.predict.Predictor`.
 
-    def __init__(self, model_name: str) -> None:
+    Args:
+        model_name: packaged model name or model file.
+        long_side: working size (``None``: the model's own, as ``crop predict``; 0: native resolution).
+    """
+
+    def __init__(self, model_name: str, long_side: int | None = None) -> None:
         self.model_name = model_name
+        self.long_side = long_side
         self.predictor: Any = None
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -116,5 +122,6 @@ class ModelSegmenter:
             from agriseg.models.io import load_model
 
             model, cfg = load_model(self.model_name, in_channels=3)
-            self.predictor = Predictor(model, cfg.num_classes, cfg.infer_long_side, tta=cfg.infer_tta)
+            size = cfg.infer_long_side if self.long_side is None else self.long_side
+            self.predictor = Predictor(model, cfg.num_classes, size, tta=cfg.infer_tta)
         return self.predictor.predict(rgb), self.predictor.num_classes > 2
