@@ -10,7 +10,9 @@
 """
 
 from agriseg.crop.traits.gai import GreenAreaIndex, green_area_index
+from agriseg.crop.traits.growth import run_plots
 from agriseg.crop.traits.meta import parse_name
+from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.crop.traits.plants import colour_traits, label_plants, plant_traits
 from agriseg.crop.traits.regions import Region, grid_regions, read_regions, region_traits
 from agriseg.crop.traits.runner import measure, run_traits
@@ -26,8 +28,10 @@ __all__ = [
     "measure",
     "parse_name",
     "plant_traits",
+    "plot_stats",
     "read_regions",
     "reference_scale",
     "region_traits",
+    "run_plots",
     "run_traits",
 ]

@@ -222,8 +222,11 @@ def run_traits(
 
     outdir = Path(outdir)
     files = list_images(list(paths))
-    outdir_r = outdir.resolve()
-    items = pair_inputs([f for f in files if f.resolve().parent != outdir_r or not f.stem.endswith("_plants")])
+    items = pair_inputs(files)  # our own debug images (_plants) are never inputs
+    if config.regions:
+        read_regions(config.regions)  # a bad regions file stops the batch before it starts
+    if config.grid:
+        parse_grid(config.grid)
     if not items:
         raise ValueError(f"{paths[0]}: no photos or masks to measure")
     segment = ModelSegmenter(config.model_name)
