@@ -15,6 +15,8 @@ import pytest
 
 from tests.cli.smoke import agriseg, read_json, read_png
 
+REPO = Path(__file__).resolve().parents[2]
+
 pytestmark = pytest.mark.timeout(600)
 
 CROP_TRAIN = """\
@@ -99,9 +101,7 @@ def test_pseudolabel_screen_train_selftrain_adapt(work: Path) -> None:
     assert len(masks) == 8 and any(read_png(m).any() for m in masks)
     agriseg(f"crop pseudolabel {photos} -o pl_depth/ --source depth --depth-dir {syn / 'depth'}", cwd=work)
     assert len(list((work / "pl_depth" / "masks").glob("*.png"))) == 8
-    agriseg(
-        f"crop pseudolabel {photos} -o pl_est/ --source depth --depth-model {work / 'depth_model'}", cwd=work
-    )
+    agriseg(f"crop pseudolabel {photos} -o pl_est/ --source depth --depth-model {work / 'depth_model'}", cwd=work)
     assert len(list((work / "pl_est" / "masks").glob("*.png"))) == 8
     # step 2: screening page; a user's export keeps six photos
     agriseg("crop screen pl/", cwd=work)
@@ -133,3 +133,95 @@ def test_pseudolabel_screen_train_selftrain_adapt(work: Path) -> None:
     rows = _summary(work / "masks" / "summary.csv")
     assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)
     assert read_png(work / "masks" / "0000_mask.png").shape == (64, 96)
+
+
+def test_traits_bundled_photos_and_predicted_masks(samples_dir: Path, tmp_path: Path) -> None:
+    images = samples_dir / "peanut" / "images"
+    # docs/traits.md: photos -> traits with the default model, regions on a 2x2 grid
+    agriseg(f"crop traits {images} -o outputs/traits --split-depth 0 --grid 2x2", cwd=tmp_path)
+    out = tmp_path / "outputs" / "traits"
+    data = read_json(out / "traits.json")
+    assert [r["status"] for r in data["images"]] == ["ok"] * 3
+    for rec in data["images"]:
+        assert 0.0 < rec["image"]["green_fraction"] < 0.9 and rec["image"]["green_area_index"] > 0
+        assert rec["image"]["plant_count"] == len(rec["plants"]) > 0 and len(rec["regions"]) == 4
+        assert read_png(out / f"{rec['name']}_plants.png").shape == (720, 960, 3)
+    rows = _summary(out / "traits.csv")
+    assert {r["level"] for r in rows} == {"image", "plant", "region"}
+    # docs/traits.md: crop/weed masks from `crop predict`, matched with their photos by name
+    agriseg(f"crop predict {images} -o outputs/cw --model crop-weed", cwd=tmp_path)
+    res = agriseg(f"crop traits outputs/cw {images} -o outputs/traits_cw --meta plot --px-per-mm 2.5", cwd=tmp_path)
+    assert "3 measured" in res.output
+    data = read_json(tmp_path / "outputs" / "traits_cw" / "traits.json")
+    for rec in data["images"]:
+        assert rec["mask"].endswith("_classes.png") and rec["photo"] and "excess_green" in rec["image"]
+        assert rec["image"]["crop_fraction"] + rec["image"]["weed_fraction"] == pytest.approx(
+            rec["image"]["green_fraction"]
+        )
+        assert rec["meta"]["plot"] == rec["name"]
+    rows = _summary(tmp_path / "outputs" / "traits_cw" / "traits.csv")
+    assert {r["unit"] for r in rows if r["trait"] == "area"} == {"mm2"}
+    # a bad input: listed as failed, the others measured, exit code 1
+    (tmp_path / "broken.jpg").write_bytes(b"no image")
+    res = agriseg("crop traits outputs/cw broken.jpg -o outputs/traits_bad", cwd=tmp_path, expect=1)
+    assert "3 measured" in res.output and "broken.jpg" in res.output
+
+
+def test_plots_generated_trial_100_plots(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_plot_mosaics", REPO / "scripts" / "make_plot_mosaics.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    mod.make_trial(tmp_path / "demo")  # docs/traits.md: python scripts/make_plot_mosaics.py demo
+    agriseg(
+        "crop plots demo/trial_2024-06-01.tif demo/trial_2024-06-20.tif --plots demo/plots.gpkg -o demo/plots",
+        cwd=tmp_path,
+    )
+    out = tmp_path / "demo" / "plots"
+    rows = _summary(out / "trial_2024-06-01_plots.csv")
+    assert len(rows) == 100 and all(r["status"] == "ok" for r in rows)
+    growth = _summary(out / "growth.csv")
+    assert len(growth) == 200
+    first = {r["plot_id"]: float(r["green_fraction"]) for r in growth if r["date"] == "2024-06-01"}
+    later = {r["plot_id"]: float(r["green_fraction"]) for r in growth if r["date"] == "2024-06-20"}
+    assert all(later[p] > first[p] > 0 for p in first)  # the plants grew
+    assert read_png(out / "growth.png").ndim == 3
+    assert (out / "trial_2024-06-20_plots.gpkg").is_file()
+    agriseg(
+        "crop plots demo/trial_2024-06-01.tif --plots demo/plots.gpkg -o demo/plots_w --window 256 --meta trial_date",
+        cwd=tmp_path,
+    )
+    assert _summary(out.parent / "plots_w" / "trial_2024-06-01_plots.csv") == rows
+
+
+def test_traits_options_on_a_generated_tray(tmp_path: Path) -> None:
+    from PIL import Image
+    from skimage.draw import disk
+
+    photo = np.zeros((200, 300, 3), np.uint8)
+    photo[...] = (110, 85, 60)  # soil
+    mask = np.zeros((200, 300), np.uint8)
+    for r in range(2):
+        for c in range(3):
+            mask[disk((50 + 90 * r, 40 + 80 * c), 15 + 3 * r)] = 255
+    photo[mask > 0] = (50, 150, 40)
+    photo[disk((100, 275), 10)] = 250  # a white marker 19 px across, 10 mm in reality
+    Image.fromarray(photo).save(tmp_path / "tray1_20240601.png")
+    Image.fromarray(mask).save(tmp_path / "tray1_20240601_mask.png")
+    (tmp_path / "cells.csv").write_text("id,x,y,width,height\ntop,0,0,300,100\nbottom,0,100,300,100\n")
+    line = (
+        "crop traits tray1_20240601.png tray1_20240601_mask.png -o out --regions cells.csv "
+        "--reference-box 255,80,40,40 --reference-mm 10 --min-plant-size 30 --meta tray_date "
+        "--zenith 30 --leaf-projection 0.6 --strict"
+    )
+    agriseg(line, cwd=tmp_path)
+    rec = read_json(tmp_path / "out" / "traits.json")["images"][0]
+    assert rec["meta"] == {"tray": "tray1", "date": "2024-06-01"}
+    assert rec["image"]["px_per_mm"] == pytest.approx(1.9) and rec["image"]["plant_count"] == 6
+    assert [r["plant_count"] for r in rec["regions"]] == [3, 3]
+    agriseg(line + " --overwrite", cwd=tmp_path)
+    agriseg("crop traits tray1_20240601_mask.png -o out_grid --grid 2x3 --split-depth 2", cwd=tmp_path)
+    regions = read_json(tmp_path / "out_grid" / "traits.json")["images"][0]["regions"]
+    assert [r["plant_count"] for r in regions] == [1] * 6

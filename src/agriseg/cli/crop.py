@@ -7,6 +7,7 @@ import click
 from agriseg.cli.crop_labelfree import adapt, pseudolabel, screen, selftrain
 from agriseg.cli.crop_predict import evaluate, predict
 from agriseg.cli.crop_train import train
+from agriseg.cli.crop_traits import plots, traits
 
 
 @click.group()
@@ -14,5 +15,5 @@ def crop() -> None:
     """Crop / vegetation segmentation in field photos."""
 
 
-for _command in (predict, evaluate, train, pseudolabel, screen, selftrain, adapt):
+for _command in (predict, evaluate, train, pseudolabel, screen, selftrain, adapt, traits, plots):
     crop.add_command(_command)

@@ -81,3 +81,38 @@ class CropTrainConfig(StrictModel):
     model: ModelConfig = ModelConfig()
     data: DataConfig
     train: TrainConfig = TrainConfig()
+
+
+class TraitsConfig(StrictModel):
+    """``agriseg crop traits``: what is measured on each photo or mask, and in which units."""
+
+    model_name: str = "default"  # packaged model (default, crop-weed) or a model file, for photos
+    # connected vegetation smaller than this (pixels) is not a plant (it still counts as green cover)
+    min_plant_size: int = Field(50, ge=1)
+    # touching plants are split where their distance-transform peaks rise this far (px) above the neck
+    # between them; 0 = no splitting
+    split_depth: float = Field(4.0, ge=0)
+    # green area index: view zenith angle (degrees from nadir) and leaf projection G (0.5 = spherical leaves)
+    zenith: float = Field(0.0, ge=0.0, lt=90.0)
+    leaf_projection: float = Field(0.5, gt=0.0, le=1.0)
+    px_per_mm: float | None = Field(None, gt=0)
+    reference_box: str | None = None  # "X,Y,W,H": pixel box holding a reference object of known size
+    reference_mm: float | None = Field(None, gt=0)  # its size: the longer side of its bounding box, in mm
+    grid: str | None = None  # "ROWSxCOLS" automatic grid over the plants' extent
+    regions: str | None = None  # CSV of rectangles: id,x,y,width,height (pixels)
+    meta: str | None = None  # file-name template, e.g. "plant_date_camera"
+    photos: str | None = None  # folder of the photos that masks were predicted from (for colour traits)
+
+
+class PlotsConfig(StrictModel):
+    """``agriseg crop plots``: per-plot statistics of orthomosaics."""
+
+    plots: str  # plot polygons: GeoPackage, GeoJSON, GeoParquet, Shapefile, ... in any CRS
+    plot_id: str | None = None  # id column; default: plot_id, id, or the row number
+    model_name: str = "default"  # for RGB mosaics
+    window: int = Field(2048, ge=64)  # mosaics are read in windows of this side
+    margin: int = Field(64, ge=0)  # context read around each window of an RGB mosaic before segmenting it
+    min_plant_size: int = Field(50, ge=1)
+    zenith: float = Field(0.0, ge=0.0, lt=90.0)
+    leaf_projection: float = Field(0.5, gt=0.0, le=1.0)
+    meta: str | None = None  # file-name template with a "date" field, for the growth table

@@ -1,0 +1,43 @@
+"""The debug image of ``agriseg crop traits``: plants tinted in their own colours, outlined, with their ids."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+from skimage.segmentation import find_boundaries
+
+from agriseg.crop.traits.regions import Region
+
+
+def debug_image(
+    labels: np.ndarray,
+    rgb: np.ndarray | None,
+    plants: list[dict],
+    regions: list[Region] | None = None,
+    px_per_mm: float | None = None,
+) -> np.ndarray:
+    """An RGB ``(H, W, 3)`` uint8 picture of the plants and regions.
+
+    Args:
+        labels: plant labels ``(H, W)``.
+        rgb: the photo (None: a gray background).
+        plants: plant rows (``id``, ``centroid_x``, ``centroid_y`` in the units of ``px_per_mm``).
+        regions: rectangles to draw with their ids.
+        px_per_mm: scale of the centroids (None: pixels).
+    """
+    h, w = labels.shape
+    base = rgb.astype(np.float32) if rgb is not None else np.full((h, w, 3), 96, np.float32)
+    palette = np.random.default_rng(0).integers(64, 256, size=(int(labels.max()) + 1, 3)).astype(np.float32)
+    fg = labels > 0
+    base[fg] = 0.5 * base[fg] + 0.5 * palette[labels[fg]]
+    base[find_boundaries(labels, mode="inner")] = (255, 255, 0)
+    im = Image.fromarray(base.clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(im)
+    s = px_per_mm or 1.0
+    for reg in regions or []:
+        draw.rectangle([reg.x, reg.y, reg.x + reg.width - 1, reg.y + reg.height - 1], outline=(0, 200, 255), width=2)
+        draw.text((reg.x + 3, reg.y + 2), reg.id, fill=(0, 200, 255))
+    for p in plants:
+        x, y = p["centroid_x"] * s, p["centroid_y"] * s
+        draw.text((x, y), str(p["id"]), fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0), anchor="mm")
+    return np.asarray(im)

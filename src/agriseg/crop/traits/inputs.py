@@ -1,0 +1,127 @@
+"""What ``agriseg crop traits`` measures: photos, masks written by ``agriseg crop predict``, or both.
+
+Inputs are matched by name: ``<name>_classes.png`` (class ids 0 background, 1 crop, 2 weed) or
+``<name>_mask.png`` (0/255 or 0/1 vegetation) is the mask of the photo ``<name>.<ext>``; a class map is
+preferred over a mask of the same name. ``<name>_overlay.png`` files are ignored. A photo without a mask is
+segmented with the model; a mask without a photo is measured without colour traits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agriseg.data.io import ImageReadError, open_image, read_rgb
+
+MASK_SUFFIXES = ("_classes", "_mask")
+IGNORED_SUFFIXES = ("_overlay", "_plants")  # predict overlays and our own debug images
+
+
+@dataclass
+class Item:
+    """One image to measure: its name, photo and/or mask file."""
+
+    name: str
+    photo: Path | None = None
+    mask: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        """The file that names this item in tables and errors (the mask when there is one)."""
+        path = self.mask or self.photo
+        if path is None:
+            raise ValueError(f"{self.name}: neither a photo nor a mask")
+        return path
+
+
+def _split(path: Path) -> tuple[str, str]:
+    """(base name, kind) with kind ``photo``, ``_classes``, ``_mask`` or ``ignore``."""
+    stem = path.stem
+    for suf in MASK_SUFFIXES + IGNORED_SUFFIXES:
+        if stem.endswith(suf) and len(stem) > len(suf):
+            return stem[: -len(suf)], ("ignore" if suf in IGNORED_SUFFIXES else suf)
+    return stem, "photo"
+
+
+def pair_inputs(files: list[Path]) -> list[Item]:
+    """Group photos and masks by name (see the module docstring), in input order."""
+    items: dict[str, Item] = {}
+    for f in files:
+        base, kind = _split(f)
+        if kind == "ignore":
+            continue
+        item = items.setdefault(base, Item(base))
+        if kind == "photo":
+            if item.photo is not None and item.photo != f:
+                item = items.setdefault(f"{base}_{len(items)}", Item(f"{base}_{len(items)}"))
+            item.photo = f
+        elif item.mask is None or (kind == "_classes" and item.mask.stem.endswith("_mask")):
+            item.mask = f
+    return list(items.values())
+
+
+def read_mask(path: Path) -> np.ndarray:
+    """A mask or class map -> uint8 class ids ``(H, W)``: 0 background, 1 vegetation / crop, 2 weed.
+
+    0/255 and 0/1 masks become 0/1; ``_classes`` files keep their ids (at most 2).
+
+    Raises:
+        ImageReadError: unreadable file, or values that are not a mask / class map.
+    """
+    with open_image(path, "mask") as im:
+        arr = np.asarray(im)
+    if arr.ndim == 3:
+        if not (arr[..., :3] == arr[..., :1]).all():
+            raise ImageReadError(f"{path}: a mask must be single-channel (or gray), this one has colours")
+        arr = arr[..., 0]
+    values = set(np.unique(arr).tolist())
+    if path.stem.endswith("_classes") and values <= {0, 1, 2}:
+        return arr.astype(np.uint8)
+    if values <= {0, 255} or values <= {0, 1}:
+        return (arr > 0).astype(np.uint8)
+    shown = sorted(values)[:6]
+    raise ImageReadError(f"{path}: not a 0/255 or 0/1 mask, nor a 0/1/2 class map (values {shown})")
+
+
+def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(class ids or None, photo or None) of an item; a mask must match its photo's size.
+
+    Raises:
+        ImageReadError: unreadable files, or a mask whose size is not its photo's.
+    """
+    classes = read_mask(item.mask) if item.mask else None
+    rgb = read_rgb(item.photo) if item.photo else None
+    if classes is not None and rgb is not None and classes.shape != rgb.shape[:2]:
+        raise ImageReadError(
+            f"{item.mask}: mask is {classes.shape[1]}x{classes.shape[0]} but its photo {item.photo} is "
+            f"{rgb.shape[1]}x{rgb.shape[0]}"
+        )
+    return classes, rgb
+
+
+class ModelSegmenter:
+    """Runs the crop model (loaded on first use) through :class:`agriseg.crop.predict.Predictor`.
+
+    Args:
+        model_name: packaged model name or model file.
+        long_side: working size (``None``: the model's own, as ``crop predict``; 0: native resolution).
+    """
+
+    def __init__(self, model_name: str, long_side: int | None = None) -> None:
+        self.model_name = model_name
+        self.long_side = long_side
+        self.predictor: Any = None
+
+    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
+        """Class ids ``(H, W)`` of a photo ``(H, W, 3)``, and whether the classes are crop / weed."""
+        if self.predictor is None:
+            from agriseg.crop.predict import Predictor
+            from agriseg.models.io import load_model
+
+            model, cfg = load_model(self.model_name, in_channels=3)
+            size = cfg.infer_long_side if self.long_side is None else self.long_side
+            self.predictor = Predictor(model, cfg.num_classes, size, tta=cfg.infer_tta)
+        return self.predictor.predict(rgb), self.predictor.num_classes > 2

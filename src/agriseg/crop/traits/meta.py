@@ -1,0 +1,80 @@
+"""Metadata from file names: a template such as ``plant_date_camera`` names the parts of each file stem.
+
+Words of the template are field names; everything else (``_``, ``-``, ``.``, ...) must appear literally in
+the name. A field called ``date`` (or ending in ``date``) is parsed as a date and written as ISO 8601
+(``2024-06-01``, or with the time when it has one). A field called ``_`` is matched but not kept.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y-%m-%dT%H%M%S", "%Y-%m-%d-%H%M%S")
+
+
+def parse_date(text: str) -> str:
+    """A date in one of :data:`DATE_FORMATS` (or ISO 8601) -> ISO 8601 text.
+
+    Raises:
+        ValueError: when no format matches.
+    """
+    for fmt in DATE_FORMATS:
+        try:
+            d = datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        return d.date().isoformat() if d.time() == datetime.min.time() else d.isoformat()
+    try:
+        return datetime.fromisoformat(text).isoformat()
+    except ValueError as err:
+        raise ValueError(f"{text!r} is not a date ({', '.join(DATE_FORMATS)})") from err
+
+
+def compile_template(template: str) -> tuple[re.Pattern[str], list[str]]:
+    """A template -> (regular expression matching whole stems, field names)."""
+    parts, names, pos = [], [], 0
+    for m in re.finditer(r"[A-Za-z0-9]+", template):
+        parts.append(re.escape(template[pos : m.start()]))
+        name = m.group()
+        if not name[0].isalpha():
+            raise ValueError(f"template {template!r}: field names start with a letter, got {name!r}")
+        if name in names:
+            raise ValueError(f"template {template!r}: field {name!r} appears twice")
+        names.append(name)
+        parts.append(f"(?P<{name}>.+?)")
+        pos = m.end()
+    parts.append(re.escape(template[pos:]))
+    if not names:
+        raise ValueError(f"template {template!r} names no fields")
+    return re.compile("".join(parts) + r"\Z", re.DOTALL), names
+
+
+def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict[str, str]:
+    """The metadata of one file name.
+
+    Args:
+        path: the file (named in errors).
+        template: e.g. ``plant_date_camera``.
+        stem: the name to parse (default: the file's stem).
+
+    Raises:
+        ValueError: starting with the path, when the stem does not match the template or a date does not parse.
+    """
+    path = Path(path)
+    stem = path.stem if stem is None else stem
+    rx, names = compile_template(template)
+    m = rx.match(stem)
+    if m is None:
+        raise ValueError(f"{path}: file name {stem!r} does not match the template {template!r}")
+    out = {}
+    for n in names:
+        v = m.group(n)
+        if n.lower().endswith("date"):
+            try:
+                v = parse_date(v)
+            except ValueError as err:
+                raise ValueError(f"{path}: field {n!r}: {err}") from err
+        out[n] = v
+    return out

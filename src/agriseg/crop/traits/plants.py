@@ -1,0 +1,165 @@
+"""Plants in a vegetation mask: connected components, touching plants split by watershed, traits per plant.
+
+A plant is an 8-connected component of vegetation of at least ``min_size`` pixels; smaller specks still
+count as green cover but are not plants. Touching plants meet at a neck: a component whose distance
+transform has several peaks (plant centres) that rise at least ``split_depth`` pixels above the necks
+between them (h-maxima) is split by a watershed of the distance transform seeded at those peaks, and kept
+whole when a piece would fall under ``min_size``.
+
+Shape traits follow scikit-image's ``regionprops`` definitions (see docs/traits.md for how they relate to
+PlantCV's): area and convex hull area count pixels, perimeter is ``regionprops.perimeter`` (4-connected
+contour, diagonal steps weighted sqrt(2)), ellipse axes are those of the ellipse with the region's second
+moments, the angle is in degrees counter-clockwise from the image x axis.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+from skimage import color, measure, morphology, segmentation
+
+EIGHT = np.ones((3, 3), bool)  # 8-connectivity
+
+
+def label_plants(mask: np.ndarray, min_size: int = 50, split_depth: float = 4.0) -> np.ndarray:
+    """Label the plants of a boolean mask ``(H, W)``.
+
+    Args:
+        mask: vegetation.
+        min_size: smallest plant (and smallest split piece) in pixels.
+        split_depth: how far (px) the distance-transform peaks of two plants must rise above the neck
+            between them for a split; 0 keeps touching plants together.
+
+    Returns:
+        int32 labels ``(H, W)``: 0 = not a plant, 1..N plants numbered in raster order of their first pixel.
+    """
+    comps, n = ndimage.label(mask, structure=EIGHT)
+    if n == 0:
+        return comps.astype(np.int32)
+    sizes = np.bincount(comps.ravel())
+    keep = sizes >= min_size
+    keep[0] = False
+    comps = np.where(keep[comps], comps, 0)
+    if split_depth > 0:
+        comps = _split_touching(comps, min_size, split_depth)
+    ids, first = np.unique(comps.ravel(), return_index=True)
+    order = ids[ids > 0][np.argsort(first[ids > 0])]
+    lut = np.zeros(int(comps.max()) + 1, np.int32)
+    lut[order] = np.arange(1, len(order) + 1)
+    return lut[comps]
+
+
+def _split_touching(comps: np.ndarray, min_size: int, split_depth: float) -> np.ndarray:
+    """Watershed-split every component with several distance peaks deeper than ``split_depth``."""
+    out = comps.copy()
+    next_id = int(comps.max()) + 1
+    for i, sl in enumerate(ndimage.find_objects(comps), start=1):
+        if sl is None:
+            continue
+        sl = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in sl)  # a 1-px rim so the edge is background
+        region = comps[sl] == i
+        dist = ndimage.distance_transform_edt(region)
+        markers, n_peaks = ndimage.label(morphology.h_maxima(dist, split_depth), structure=EIGHT)
+        if n_peaks < 2:
+            continue
+        pieces = segmentation.watershed(-dist, markers, mask=region)
+        if np.bincount(pieces.ravel())[1:].min() < min_size:
+            continue  # a piece would be a speck: the peaks are lobes of one plant
+        sub = out[sl]
+        for p in range(2, n_peaks + 1):
+            sub[pieces == p] = next_id
+            next_id += 1
+    return out
+
+
+def _mean_hue(hue: np.ndarray) -> float:
+    """Circular mean of hues in [0, 1) -> degrees in [0, 360)."""
+    ang = hue * 2 * math.pi
+    return math.degrees(math.atan2(float(np.sin(ang).mean()), float(np.cos(ang).mean()))) % 360.0
+
+
+def colour_traits(pixels: np.ndarray) -> dict[str, float]:
+    """Mean colour of uint8 RGB pixels ``(N, 3)`` (N > 0): RGB, HSV (hue in degrees, circular mean), Lab, ExG.
+
+    Excess green is ``2g - r - b`` on chromatic coordinates (``r = R / (R + G + B)``), averaged per pixel.
+    """
+    px = pixels.astype(np.float64) / 255.0  # (N, 3)
+    hsv = color.rgb2hsv(px[None])[0]
+    lab = color.rgb2lab(px[None])[0]
+    total = px.sum(1)
+    chrom = px / np.where(total > 0, total, 1.0)[:, None]
+    exg = 2 * chrom[:, 1] - chrom[:, 0] - chrom[:, 2]
+    r, g, b = (px * 255).mean(0)
+    return {
+        "mean_r": float(r),
+        "mean_g": float(g),
+        "mean_b": float(b),
+        "mean_hue": _mean_hue(hsv[:, 0]),
+        "mean_saturation": float(hsv[:, 1].mean()),
+        "mean_value": float(hsv[:, 2].mean()),
+        "mean_l": float(lab[:, 0].mean()),
+        "mean_a": float(lab[:, 1].mean()),
+        "mean_b_lab": float(lab[:, 2].mean()),
+        "excess_green": float(exg.mean()),
+    }
+
+
+# trait -> dimension (0 = count or ratio, 1 = length, 2 = area), which picks the unit
+SHAPE_TRAITS: dict[str, int] = {
+    "area": 2,
+    "perimeter": 1,
+    "convex_hull_area": 2,
+    "solidity": 0,
+    "width": 1,
+    "height": 1,
+    "ellipse_major_axis": 1,
+    "ellipse_minor_axis": 1,
+    "ellipse_angle": 0,
+    "centroid_x": 1,
+    "centroid_y": 1,
+}
+
+
+def plant_traits(
+    labels: np.ndarray, rgb: np.ndarray | None = None, px_per_mm: float | None = None
+) -> list[dict[str, Any]]:
+    """Shape (and colour, given the photo) traits of every labelled plant.
+
+    Args:
+        labels: int labels ``(H, W)`` from :func:`label_plants`.
+        rgb: the photo ``(H, W, 3)`` uint8, for colour traits (None: no colour traits).
+        px_per_mm: scale; lengths are divided by it and areas by its square (None: pixels).
+
+    Returns:
+        One dict per plant: ``id`` then the traits of :data:`SHAPE_TRAITS` (and colour traits). Centroid and
+        angle are in image coordinates (x right, y down; angle counter-clockwise from x, in degrees).
+    """
+    scale = px_per_mm or 1.0
+    out = []
+    for rp in measure.regionprops(labels):
+        y0, x0, y1, x1 = rp.bbox
+        cy, cx = rp.centroid
+        # regionprops' orientation is the angle between the row axis and the major axis
+        angle = (math.degrees(rp.orientation) - 90.0) % 180.0 if rp.area > 1 else 0.0
+        raw = {
+            "area": float(rp.area),
+            "perimeter": float(rp.perimeter),
+            "convex_hull_area": float(rp.area_convex),
+            "solidity": float(rp.solidity),
+            "width": float(x1 - x0),
+            "height": float(y1 - y0),
+            "ellipse_major_axis": float(rp.axis_major_length),
+            "ellipse_minor_axis": float(rp.axis_minor_length),
+            "ellipse_angle": angle,
+            "centroid_x": float(cx),
+            "centroid_y": float(cy),
+        }
+        row: dict[str, Any] = {"id": int(rp.label)}
+        row.update({k: v / scale ** SHAPE_TRAITS[k] for k, v in raw.items()})
+        if rgb is not None:
+            row.update(colour_traits(rgb[rp.coords[:, 0], rp.coords[:, 1]]))
+        out.append(row)
+    return out

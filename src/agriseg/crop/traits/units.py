@@ -1,0 +1,57 @@
+"""Units of the traits: pixels, or millimetres from a given scale or a reference object of known size."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.filters import threshold_otsu
+
+
+def unit_names(px_per_mm: float | None) -> dict[int, str]:
+    """Dimension (0 = none, 1 = length, 2 = area) -> unit name."""
+    return {0: "", 1: "mm", 2: "mm2"} if px_per_mm else {0: "", 1: "px", 2: "px2"}
+
+
+def parse_box(text: str) -> tuple[int, int, int, int]:
+    """``"X,Y,W,H"`` -> ints (W, H >= 1)."""
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError as err:
+        raise ValueError(f"a box is X,Y,W,H in pixels (e.g. 10,20,100,80), got {text!r}") from err
+    if w < 1 or h < 1:
+        raise ValueError(f"box {text!r}: width and height must be >= 1")
+    return x, y, w, h
+
+
+def reference_scale(rgb: np.ndarray, box: tuple[int, int, int, int], size_mm: float) -> float:
+    """Pixels per millimetre from a reference object (a disc or square marker, a coin) inside a pixel box.
+
+    Inside the box, the luminance is split in two by Otsu's threshold; the object is the side that touches
+    the box's border less (the background surrounds it), and its largest connected part is the object. Its
+    size in pixels is the longer side of its bounding box, which is ``size_mm`` in reality.
+
+    Args:
+        rgb: the photo ``(H, W, 3)`` uint8.
+        box: ``(x, y, width, height)`` around the object, with background on every side.
+        size_mm: the object's diameter or side in millimetres.
+
+    Raises:
+        ValueError: when the box is outside the image or holds no distinct object.
+    """
+    x, y, w, h = box
+    crop = rgb[max(0, y) : y + h, max(0, x) : x + w].astype(np.float64)
+    if crop.shape[0] < 3 or crop.shape[1] < 3:
+        raise ValueError(f"reference box {box} is outside the {rgb.shape[1]}x{rgb.shape[0]} image")
+    lum = crop @ np.array([0.299, 0.587, 0.114])
+    if lum.max() - lum.min() < 1e-6:
+        raise ValueError(f"reference box {box} is uniform: no object to measure")
+    bright = lum > threshold_otsu(lum)
+    border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
+    obj = ~bright if border.mean() > 0.5 else bright
+    lab, n = ndimage.label(obj)
+    if n == 0:
+        raise ValueError(f"reference box {box} holds no object")
+    biggest = np.argmax(np.bincount(lab.ravel())[1:]) + 1
+    sl = ndimage.find_objects((lab == biggest).astype(np.int32))[0]
+    side = max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
+    return side / size_mm

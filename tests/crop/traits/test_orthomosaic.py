@@ -1,0 +1,190 @@
+"""Plot statistics streamed in windows equal a direct computation on the whole mosaic."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from agriseg.crop.config import PlotsConfig
+from agriseg.crop.traits.growth import mosaic_date, run_plots
+from agriseg.crop.traits.orthomosaic import plot_stats, read_plots
+
+PIXEL = 0.05
+X0, Y0 = 600_000.0, 5_000_000.0
+
+
+def _mosaic(path: Path, seed: int = 0, shape: tuple[int, int] = (150, 170), nodata: bool = False) -> np.ndarray:
+    import rasterio
+    from rasterio.transform import from_origin
+    from scipy import ndimage
+
+    rng = np.random.default_rng(seed)
+    veg = ndimage.gaussian_filter(rng.random(shape), 2.0) > 0.52  # blobs of all sizes, many crossing windows
+    band = veg.astype(np.uint8) * 255
+    if nodata:
+        band[:10, :] = 7  # a nodata strip
+    profile = dict(
+        driver="GTiff",
+        height=shape[0],
+        width=shape[1],
+        count=1,
+        dtype="uint8",
+        crs="EPSG:32632",
+        transform=from_origin(X0, Y0, PIXEL, PIXEL),
+        nodata=7 if nodata else None,
+    )
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(band, 1)
+    return band
+
+
+def _plots(path: Path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import Polygon, box
+
+    def px(c0: float, r0: float, c1: float, r1: float):
+        return box(X0 + c0 * PIXEL, Y0 - r1 * PIXEL, X0 + c1 * PIXEL, Y0 - r0 * PIXEL)
+
+    geoms = {
+        "a": px(5, 5, 60, 70),  # crosses the window border at 64
+        "b": px(60, 60, 140, 130),  # crosses two borders
+        "c": px(100, 2, 168, 50),
+        "d": Polygon(
+            [
+                (X0 + 70 * PIXEL, Y0 - 140 * PIXEL),
+                (X0 + 120 * PIXEL, Y0 - 100 * PIXEL),
+                (X0 + 160 * PIXEL, Y0 - 148 * PIXEL),
+            ]
+        ),  # a triangle
+        "partly_out": px(150, 100, 200, 160),
+        "outside": px(300, 300, 320, 320),
+        "tiny": px(10.1, 140.1, 10.3, 140.3),  # holds no pixel centre
+    }
+    gpd.GeoDataFrame({"name": list(geoms)}, geometry=list(geoms.values()), crs="EPSG:32632").to_crs(
+        "EPSG:4326"
+    ).to_file(path)
+
+
+def _direct(mosaic: Path, plots_file: Path, min_size: int) -> dict[str, tuple[int, int, int]]:
+    """(pixels, green pixels, plants) per plot from the whole mosaic in memory."""
+    import rasterio
+    from rasterio import features
+    from skimage import measure
+
+    with rasterio.open(mosaic) as ds:
+        band, tf, crs, nodata = ds.read(1), ds.transform, ds.crs, ds.nodata
+    plots = read_plots(plots_file, crs, "name")
+    shapes = [(g, i + 1) for i, g in enumerate(plots.geometry)]
+    pid = features.rasterize(shapes, out_shape=band.shape, transform=tf, fill=0, dtype="int32")
+    if nodata is not None:
+        pid[band == nodata] = 0
+    veg = (band > 0) & (band != (nodata if nodata is not None else -1))
+    lab = measure.label(np.where(veg, pid, 0), connectivity=2, background=0)
+    sizes = np.bincount(lab.ravel())
+    out = {}
+    for i, name in enumerate(plots["plot_id"], start=1):
+        ids = np.unique(lab[(pid == i) & veg])
+        out[name] = (int((pid == i).sum()), int(((pid == i) & veg).sum()), int((sizes[ids] >= min_size).sum()))
+    return out
+
+
+@pytest.mark.parametrize("window", [64, 100, 4096])
+@pytest.mark.parametrize("nodata", [False, True])
+def test_streamed_equals_direct(tmp_path: Path, window: int, nodata: bool) -> None:
+    mosaic, plots = tmp_path / "m.tif", tmp_path / "plots.gpkg"
+    _mosaic(mosaic, nodata=nodata)
+    _plots(plots)
+    cfg = PlotsConfig(plots=str(plots), plot_id="name", window=window, min_plant_size=5)
+    got = plot_stats(mosaic, cfg).set_index("plot_id")
+    want = _direct(mosaic, plots, 5)
+    for name, (n, g, k) in want.items():
+        row = got.loc[name]
+        assert (int(row["pixels"]), int(row["plant_count"])) == (n, k), name
+        if n:
+            assert row["green_fraction"] == pytest.approx(g / n)
+    assert want["a"][2] > 3 and want["b"][2] > 3  # the check has plants to count
+    assert got.loc["outside", "status"] == "outside mosaic" and got.loc["outside", "pixels"] == 0
+    assert got.loc["tiny", "status"] == "empty" and np.isnan(got.loc["tiny", "green_fraction"])
+    assert got.loc["partly_out", "status"] == "ok" and got.loc["partly_out", "pixels"] == 20 * 50
+
+
+def test_growth_and_errors(tmp_path: Path) -> None:
+    plots = tmp_path / "plots.gpkg"
+    _plots(plots)
+    m1, m2 = tmp_path / "f_2024-06-20.tif", tmp_path / "f_20240601.tif"
+    _mosaic(m1, seed=1)
+    _mosaic(m2, seed=2)
+    bad = tmp_path / "f_2024-07-01.tif"
+    bad.write_bytes(b"nope")
+    out = tmp_path / "out"
+    cfg = PlotsConfig(plots=str(plots), plot_id="name", window=64)
+    recs = run_plots([m1, bad, m2], out, cfg, progress=False)
+    assert [r["status"] for r in recs] == ["ok", "error", "ok"]
+    assert recs[1]["error"].startswith(str(bad))
+    with (out / "growth.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["date"] for r in rows if r["plot_id"] == "a"] == ["2024-06-01", "2024-06-20"]  # in date order
+    assert len(rows) == 2 * 7
+    assert Image.open(out / "growth.png").size[0] > 100
+    assert (out / "f_2024-06-20_plots.gpkg").is_file()
+    import geopandas as gpd
+
+    g = gpd.read_file(out / "f_2024-06-20_plots.gpkg")
+    assert len(g) == 7 and g.crs.to_epsg() == 32632  # in the mosaic's CRS
+    again = run_plots([m1, m2], out, cfg, progress=False)
+    assert [r["status"] for r in again] == ["skipped", "skipped"]
+
+
+def test_plots_file_errors(tmp_path: Path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    mosaic = tmp_path / "m.tif"
+    _mosaic(mosaic)
+    nocrs = tmp_path / "nocrs.gpkg"
+    gpd.GeoDataFrame({"id": [1]}, geometry=[box(0, 0, 1, 1)]).to_file(nocrs)
+    with pytest.raises(ValueError, match=r"nocrs\.gpkg: has no CRS"):
+        plot_stats(mosaic, PlotsConfig(plots=str(nocrs)))
+    dup = tmp_path / "dup.gpkg"
+    gpd.GeoDataFrame({"id": [1, 1]}, geometry=[box(0, 0, 1, 1)] * 2, crs="EPSG:32632").to_file(dup)
+    with pytest.raises(ValueError, match="not unique"):
+        plot_stats(mosaic, PlotsConfig(plots=str(dup)))
+    with pytest.raises(ValueError, match="no column 'plot'"):
+        plot_stats(mosaic, PlotsConfig(plots=str(dup), plot_id="plot"))
+    assert mosaic_date(Path("x_20240601.tif"), None) == "2024-06-01"
+    assert mosaic_date(Path("x.tif"), None) is None
+
+
+def test_rgb_mosaic_segmented_per_window(tmp_path: Path) -> None:
+    import rasterio
+
+    mosaic, plots = tmp_path / "m.tif", tmp_path / "plots.gpkg"
+    band = _mosaic(mosaic)
+    _plots(plots)
+    rgb = tmp_path / "rgb.tif"
+    with rasterio.open(mosaic) as src:
+        profile = {**src.profile, "count": 4, "nodata": None}
+    data = np.stack([band // 4, band, band // 3, np.full_like(band, 255)])  # green where vegetation
+    data[3, :, :20] = 0  # transparent strip: not counted
+    with rasterio.open(rgb, "w", **profile) as ds:
+        ds.write(data)
+    seen = []
+
+    def segment(image: np.ndarray) -> tuple[np.ndarray, bool]:  # a stand-in for the model
+        seen.append(image.shape)
+        return (image[..., 1] > 128).astype(np.uint8), False
+
+    cfg = PlotsConfig(plots=str(plots), plot_id="name", window=64, margin=8, min_plant_size=5)
+    got = plot_stats(rgb, cfg, segment).set_index("plot_id")
+    band[:, :20] = 7  # the same pixels as nodata in a mask mosaic
+    with rasterio.open(mosaic, "r+") as ds:
+        ds.nodata = 7
+        ds.write(band, 1)
+    want = plot_stats(mosaic, cfg).set_index("plot_id")
+    assert got["pixels"].tolist() == want["pixels"].tolist()
+    assert got["plant_count"].tolist() == want["plant_count"].tolist()
+    assert max(s[0] for s in seen) == 64 + 8  # edge windows: 64 rows and a margin on one side

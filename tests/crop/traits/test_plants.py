@@ -1,0 +1,87 @@
+"""Plants on generated masks: counts, areas and shapes of discs, ellipses and touching pairs."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from skimage.draw import disk, ellipse
+
+from agriseg.crop.traits.plants import colour_traits, label_plants, plant_traits
+
+
+def _discs(centres: list[tuple[int, int]], radius: int, shape: tuple[int, int] = (200, 300)) -> np.ndarray:
+    m = np.zeros(shape, bool)
+    for c in centres:
+        m[disk(c, radius, shape=shape)] = True
+    return m
+
+
+def test_separate_discs_exact_count_and_area() -> None:
+    centres = [(40, 40), (40, 150), (150, 80), (150, 240)]
+    mask = _discs(centres, 18)
+    one = _discs([(40, 40)], 18).sum()
+    labels = label_plants(mask)
+    plants = plant_traits(labels)
+    assert len(plants) == 4
+    assert [p["area"] for p in plants] == [one] * 4  # exact pixel counts
+    assert abs(one - math.pi * 18**2) / (math.pi * 18**2) < 0.02
+    for p in plants:  # a disc: round, full, as wide as high
+        assert p["solidity"] > 0.97
+        assert p["width"] == p["height"] == 35
+        assert p["ellipse_major_axis"] == pytest.approx(p["ellipse_minor_axis"], rel=0.03)
+    got = sorted((round(p["centroid_y"]), round(p["centroid_x"])) for p in plants)
+    assert got == sorted(centres)
+
+
+def test_touching_pair_split_into_two_plants() -> None:
+    mask = _discs([(60, 60), (60, 96)], 20)  # centres 36 px apart: they overlap
+    assert label_plants(mask, split_depth=0).max() == 1  # without splitting: one component
+    labels = label_plants(mask)
+    plants = plant_traits(labels)
+    assert len(plants) == 2
+    total = mask.sum()
+    assert sum(p["area"] for p in plants) == total  # nothing lost
+    for p in plants:  # each half within 2% of half the union
+        assert p["area"] == pytest.approx(total / 2, rel=0.02)
+    assert sorted(round(p["centroid_x"]) for p in plants) == pytest.approx([58, 98], abs=2)
+
+
+def test_ellipse_axes_angle_and_no_oversplit() -> None:
+    mask = np.zeros((200, 300), bool)
+    rr, cc = ellipse(100, 150, 15, 50)  # 30 x 100 px, along x
+    mask[rr, cc] = True
+    plants = plant_traits(label_plants(mask))
+    assert len(plants) == 1
+    p = plants[0]
+    assert p["ellipse_major_axis"] == pytest.approx(100, rel=0.02)
+    assert p["ellipse_minor_axis"] == pytest.approx(30, rel=0.03)
+    assert p["ellipse_angle"] == pytest.approx(0, abs=1) or p["ellipse_angle"] == pytest.approx(180, abs=1)
+    # rising to the right (towards the top of the image): 45 degrees counter-clockwise from x
+    diag = np.zeros((200, 200), bool)
+    for t in range(-60, 61):
+        diag[100 - t - 3 : 100 - t + 3, 100 + t] = True
+    q = plant_traits(label_plants(diag))[0]
+    assert q["ellipse_angle"] == pytest.approx(45, abs=1)
+
+
+def test_min_size_and_units() -> None:
+    mask = _discs([(50, 50)], 15) | _discs([(150, 200)], 3)  # a plant and a speck
+    labels = label_plants(mask, min_size=50)
+    assert labels.max() == 1
+    px = plant_traits(labels)[0]
+    mm = plant_traits(labels, px_per_mm=2.0)[0]
+    assert mm["area"] == pytest.approx(px["area"] / 4)
+    assert mm["width"] == pytest.approx(px["width"] / 2)
+    assert mm["solidity"] == pytest.approx(px["solidity"])
+
+
+def test_colour_traits_of_pure_green() -> None:
+    c = colour_traits(np.tile(np.array([[0, 200, 0]], np.uint8), (10, 1)))
+    assert c["mean_g"] == 200 and c["mean_r"] == 0
+    assert c["mean_hue"] == pytest.approx(120)
+    assert c["excess_green"] == pytest.approx(2.0)
+    assert c["mean_a"] < -50  # green is negative a*
+    gray = colour_traits(np.full((5, 3), 128, np.uint8))
+    assert gray["excess_green"] == pytest.approx(0.0)

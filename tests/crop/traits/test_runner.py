@@ -1,0 +1,107 @@
+"""``run_traits`` on generated masks and photos: tables, JSON, debug images, errors, resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage.draw import disk
+
+from agriseg.crop.config import TraitsConfig
+from agriseg.crop.traits.runner import run_traits
+
+
+def _strict(path: Path) -> dict:
+    def bad(token: str) -> None:
+        raise AssertionError(f"{token} in {path}")
+
+    return json.loads(path.read_text(), parse_constant=bad)
+
+
+@pytest.fixture()
+def inputs(tmp_path: Path) -> Path:
+    d = tmp_path / "in"
+    d.mkdir()
+    m = np.zeros((120, 160), np.uint8)
+    for c in [(30, 30), (30, 110), (90, 70)]:
+        m[disk(c, 12, shape=m.shape)] = 255
+    Image.fromarray(m).save(d / "A1_20240601_mask.png")
+    Image.fromarray((m > 0).astype(np.uint8)).save(d / "A2_20240602_mask.png")  # 0/1
+    cls = (m > 0).astype(np.uint8)
+    cls[60:, :] *= 2  # the lower plant is a weed
+    Image.fromarray(cls).save(d / "A3_20240603_classes.png")
+    photo = np.zeros((120, 160, 3), np.uint8)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60  # soil
+    photo[m > 0] = (40, 160, 40)
+    Image.fromarray(photo).save(d / "A1_20240601.png")  # A1's photo: colour traits
+    Image.fromarray(photo[:100]).save(d / "A4_20240604.png")
+    Image.fromarray(m[:, :150]).save(d / "A4_20240604_mask.png")  # does not match its photo
+    (d / "A5_20240605_mask.png").write_bytes(b"not a png")
+    Image.fromarray(m).save(d / "notemplate_mask.png")
+    return d
+
+
+def test_tables_json_debug_and_errors(inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cfg = TraitsConfig(meta="plant_date", grid="1x2")
+    recs = run_traits([inputs], out, cfg, progress=False)
+    status = {r["name"]: r["status"] for r in recs}
+    assert status == {
+        "A1_20240601": "ok",
+        "A2_20240602": "ok",
+        "A3_20240603": "ok",
+        "A4_20240604": "error",
+        "A5_20240605": "error",
+        "notemplate": "error",
+    }
+    errors = {r["name"]: r["error"] for r in recs if r["status"] == "error"}
+    assert errors["A4_20240604"].startswith(str(inputs / "A4_20240604_mask.png"))
+    assert "150x120" in errors["A4_20240604"] and errors["A5_20240605"].startswith(str(inputs / "A5_20240605_mask.png"))
+    assert "does not match the template" in errors["notemplate"]
+    by = {r["name"]: r for r in recs}
+    for name in ("A1_20240601", "A2_20240602"):
+        img = by[name]["image"]
+        assert img["plant_count"] == 3 and img["green_fraction"] == pytest.approx(
+            (np.asarray(Image.open(inputs / "A1_20240601_mask.png")) > 0).mean()
+        )
+    assert "mean_hue" in by["A1_20240601"]["image"] and "mean_hue" not in by["A2_20240602"]["image"]
+    a3 = by["A3_20240603"]["image"]
+    assert a3["weed_fraction"] > 0 and a3["crop_fraction"] + a3["weed_fraction"] == pytest.approx(a3["green_fraction"])
+    assert by["A1_20240601"]["meta"] == {"plant": "A1", "date": "2024-06-01"}
+    assert [r["plant_count"] for r in by["A1_20240601"]["regions"]] == [1, 2]  # x = 30 | 70, 110
+    # outputs
+    data = _strict(out / "traits.json")
+    assert len(data["images"]) == 6
+    assert (out / "A1_20240601_plants.png").is_file() and not (out / "A4_20240604_plants.png").exists()
+    with (out / "traits.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert set(rows[0]) == {"file", "plant", "date", "level", "id", "trait", "value", "unit"}
+    areas = [r for r in rows if r["level"] == "plant" and r["trait"] == "area" and r["plant"] == "A1"]
+    assert len(areas) == 3 and all(r["unit"] == "px2" for r in areas)
+    # a re-run keeps the measured images, and measures again with --overwrite
+    before = (out / "A1_20240601_traits.json").stat().st_mtime_ns
+    recs2 = run_traits([inputs], out, cfg, progress=False)
+    assert sum(r["status"] == "skipped" for r in recs2) == 3
+    assert (out / "A1_20240601_traits.json").stat().st_mtime_ns == before
+    run_traits([inputs], out, cfg, overwrite=True, progress=False)
+    with pytest.raises(ValueError):
+        run_traits([inputs], out, cfg, overwrite=True, strict=True, progress=False)
+
+
+def test_millimetres_and_saturated_gai(tmp_path: Path) -> None:
+    full = np.full((40, 40), 255, np.uint8)
+    Image.fromarray(full).save(tmp_path / "full_mask.png")
+    recs = run_traits([tmp_path / "full_mask.png"], tmp_path / "o", TraitsConfig(px_per_mm=4.0), progress=False)
+    img = recs[0]["image"]
+    assert img["gai_saturated"] and img["green_area_index"] is None
+    assert img["vegetation_area"] == pytest.approx(1600 / 16)
+    assert recs[0]["plants"][0]["area"] == pytest.approx(100.0)
+    data = _strict(tmp_path / "o" / "traits.json")
+    assert data["images"][0]["image"]["green_area_index"] is None
+    with (tmp_path / "o" / "traits.csv").open() as fh:
+        units = {r["trait"]: r["unit"] for r in csv.DictReader(fh) if r["level"] == "plant"}
+    assert units["area"] == "mm2" and units["perimeter"] == "mm" and units["ellipse_angle"] == "deg"
