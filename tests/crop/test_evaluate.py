@@ -70,16 +70,40 @@ def test_report_json_is_strict_without_nan(tmp_path):
     out = tmp_path / "r.json"
     res = CliRunner().invoke(
         main,
-        ["crop", "evaluate", "--images", str(tmp_path / "img"), "--masks", str(tmp_path / "lab"),
-         "--pred-masks", str(tmp_path / "img"), "--label-mode", "index", "-o", str(out)],
+        [
+            "crop",
+            "evaluate",
+            "--images",
+            str(tmp_path / "img"),
+            "--masks",
+            str(tmp_path / "lab"),
+            "--pred-masks",
+            str(tmp_path / "img"),
+            "--label-mode",
+            "index",
+            "-o",
+            str(out),
+        ],
     )
     # no <stem>_mask.png predictions exist in img/: a one-line error naming the missing file
     assert res.exit_code != 0 and "a_mask.png" in res.output and "Traceback" not in res.output
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "img" / "a_mask.png")
     res = CliRunner().invoke(
         main,
-        ["crop", "evaluate", "--images", str(tmp_path / "img"), "--masks", str(tmp_path / "lab"),
-         "--pred-masks", str(tmp_path / "img"), "--label-mode", "index", "-o", str(out)],
+        [
+            "crop",
+            "evaluate",
+            "--images",
+            str(tmp_path / "img"),
+            "--masks",
+            str(tmp_path / "lab"),
+            "--pred-masks",
+            str(tmp_path / "img"),
+            "--label-mode",
+            "index",
+            "-o",
+            str(out),
+        ],
     )
     assert res.exit_code == 0, res.output
     text = out.read_text()
@@ -90,7 +114,17 @@ def test_cli_bad_colormap_is_one_line(tmp_path):
     _pair(tmp_path, "a", np.zeros((8, 8), np.uint8))
     res = CliRunner().invoke(
         main,
-        ["crop", "evaluate", "--images", str(tmp_path / "img"), "--masks", str(tmp_path / "lab"),
-         "--label-mode", "colormap", "--colormap", "green"],
+        [
+            "crop",
+            "evaluate",
+            "--images",
+            str(tmp_path / "img"),
+            "--masks",
+            str(tmp_path / "lab"),
+            "--label-mode",
+            "colormap",
+            "--colormap",
+            "green",
+        ],
     )
     assert res.exit_code != 0 and "--colormap: 'green' is not R,G,B=class" in res.output

@@ -178,7 +178,9 @@ def test_exit_code_when_every_image_failed(tmp_path):
     (tmp_path / "in" / "bad.jpg").write_text("no")
     model = tmp_path / "tiny.safetensors"
     _save_tiny(model)
-    res = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--model", str(model)])
+    res = CliRunner().invoke(
+        main, ["crop", "predict", str(tmp_path / "in"), "-o", str(tmp_path / "o"), "--model", str(model)]
+    )
     assert res.exit_code == 1 and "bad.jpg" in res.output
 
 
@@ -194,7 +196,12 @@ def test_output_under_a_file_is_one_line(tmp_path):
 
 def _run_killed(args: list[str], out: Path, kill_after: int) -> None:
     """Run the CLI and SIGKILL it once ``kill_after`` masks exist."""
-    proc = subprocess.Popen([sys.executable, "-m", "agriseg", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agriseg", *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while proc.poll() is None and time.monotonic() < deadline:
         if len(list(out.glob("*_mask.png"))) >= kill_after:

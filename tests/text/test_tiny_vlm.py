@@ -211,3 +211,18 @@ def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path) -
     for feat in gj["features"]:
         x, y = feat["geometry"]["coordinates"][0][0]
         assert 300000.0 <= x <= 300000.0 + 16 * 0.3 and 1500000.0 - 16 * 0.3 <= y <= 1500000.0
+
+
+def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_path: Path) -> None:
+    img = make_landscapes(1, 9, LandscapeConfig(size=16))[0][0]
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(img).save(src / "a.png")
+    (src / "b.png").write_bytes((src / "a.png").read_bytes()[:40])  # truncated
+    Image.fromarray(img).save(src / "c.png")
+    args = ["text", "predict", str(src), "-o", str(tmp_path / "pred"), "-m", str(sft_dir), "--max-new-tokens", "8"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "b.png" in res.output and "2 predicted, 0 skipped, 1 failed" in res.output
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "0 predicted, 2 skipped, 1 failed" in res.output
+    assert not list((tmp_path / "pred").glob(".*"))  # no temporaries left

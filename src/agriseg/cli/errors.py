@@ -4,19 +4,59 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
 
 
+def describe_os_error(err: OSError) -> str:
+    """``<file>: <reason>`` for an operating-system error (disk full, permission denied, ...)."""
+    reason = err.strerror or str(err) or type(err).__name__
+    where = err.filename or ""
+    if err.filename2:
+        where = f"{err.filename} -> {err.filename2}"
+    return f"{where}: {reason}" if where else reason
+
+
+# parameters that name what a command writes; every other file given on the command line is an input
+OUTPUT_PARAMS = frozenset({"output", "outdir", "out", "output_dir", "out_dir"})
+
+
+def input_files(params: dict[str, Any]) -> list[Path]:
+    """Existing files among a command's parameters (outputs excepted): no output may replace them."""
+    found: list[Path] = []
+    for name, value in params.items():
+        if name in OUTPUT_PARAMS:
+            continue
+        for v in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(v, str | Path) and str(v) and len(str(v)) < 4096:
+                try:
+                    if Path(v).is_file():
+                        found.append(Path(v))
+                except OSError:
+                    continue
+    return found
+
+
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Report expected errors (bad files, bad configs) as ``Error: <message>`` without a traceback."""
+    """Report expected errors (bad files, bad configs) as ``Error: <message>`` without a traceback.
+
+    While the command runs, every existing file among its parameters (except the output ones) is a
+    protected input: :func:`agriseg.data.files.atomic_write` refuses to replace it, even with
+    ``--overwrite``.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from agriseg.data.files import protected_inputs
+
         try:
-            return fn(*args, **kwargs)
+            with protected_inputs(input_files(kwargs)):
+                return fn(*args, **kwargs)
         except (FileNotFoundError, ValueError, FileExistsError, ImportError) as err:
             raise click.ClickException(str(err)) from err
+        except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file
+            raise click.ClickException(describe_os_error(err)) from err
 
     return wrapper
