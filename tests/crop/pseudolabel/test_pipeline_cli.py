@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from agriseg.cli import main as cli
 from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files, read_keep
@@ -58,9 +59,7 @@ def test_keep_file_filters(scenes: Path, tmp_path: Path) -> None:
     keep.write_text(json.dumps({"accepted": ["0001", "0003"], "rejected": ["0000"]}))
     assert read_keep(keep) == {"0001", "0003"}
     files = sorted((scenes / "images").glob("*.png"))
-    recs = pseudolabel_files(
-        files, tmp_path / "o", PseudoLabelOptions(), keep=read_keep(keep), progress=False
-    )
+    recs = pseudolabel_files(files, tmp_path / "o", PseudoLabelOptions(), keep=read_keep(keep), progress=False)
     assert sorted(r["stem"] for r in recs) == ["0001", "0003"]
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="bad.json"):
@@ -132,3 +131,21 @@ def test_reduced_fitting_size_keeps_full_size_masks_and_overlays(scenes: Path, t
         assert cv2.imread(str(tmp_path / "o" / r["mask"]), cv2.IMREAD_UNCHANGED).shape == (72, 96)
         ov = cv2.imread(str(tmp_path / "o" / r["overlay"]))
         assert max(ov.shape[:2]) <= 64 and ov.shape[0] * 4 == ov.shape[1] * 3  # reduced photo, same aspect
+
+
+def test_phone_photo_orientation_and_visible_masks(tmp_path: Path) -> None:
+    """A photo stored 40x60 with EXIF orientation 6 shows as 60x40: its mask and overlay are 60x40, 0/255."""
+    rng = np.random.default_rng(0)
+    stored = rng.integers(60, 120, (40, 60, 3), np.uint8)
+    stored[:, :20, 1] = 230  # green band at the stored left: after the turn, at the top
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    recs = pseudolabel_files([tmp_path / "phone.jpg"], tmp_path / "o", PseudoLabelOptions(index="exg"), progress=False)
+    assert recs[0]["status"] == "ok", recs[0]
+    mask = np.asarray(Image.open(tmp_path / "o" / recs[0]["mask"]))
+    assert mask.shape == (60, 40) and set(np.unique(mask)) <= {0, 255}
+    assert mask[:15].mean() > mask[-15:].mean()  # vegetation where the viewer sees it: the top
+    w, h = Image.open(tmp_path / "o" / recs[0]["overlay"]).size
+    assert h > w  # portrait, as shown
