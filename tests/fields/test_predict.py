@@ -72,7 +72,7 @@ def _reference(p: ScenePredictor, scene: Path) -> tuple[np.ndarray, np.ndarray]:
                 acc[:, y : y + P, x0 : x0 + P] += pr * win
                 norm[y : y + P, x0 : x0 + P] += win
     prob = acc / norm
-    return prob.argmax(0).astype(np.uint8), np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8)
+    return prob.argmax(0).astype(np.uint8), np.clip(np.rint(prob * 255), 0, 254).astype(np.uint8)  # 255 = nodata
 
 
 def test_streamed_output_equals_whole_scene_in_memory(
@@ -146,7 +146,7 @@ def test_nodata_pixels_are_masked(tmp_path: Path, tiny_model: torch.nn.Module) -
         ds.write(arr)
     _pred(tiny_model).predict(path, tmp_path / "o.tif")
     cls, probs, _ = read_probabilities(tmp_path / "o.tif")
-    assert (cls[:40, :50] == 255).all() and (probs[:, :40, :50] == 0).all()
+    assert (cls[:40, :50] == 255).all() and (probs[:, :40, :50] == 255).all()  # NoData in every band
     assert (cls[40:, 50:] != 255).all()
 
 

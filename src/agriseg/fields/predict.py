@@ -348,6 +348,8 @@ class ScenePredictor:
                     if on_block is not None:
                         on_block(j)
                 bar.close()
+            with rasterio.open(partial, "r+") as dst:  # declared only now: unwritten rows must read as 0
+                dst.nodata = NODATA_CLASS
             to_cog(partial, output, compress=cfg.compress, overviews=cfg.overviews)
             partial.unlink(missing_ok=True)
             progress.unlink(missing_ok=True)
@@ -371,7 +373,6 @@ class ScenePredictor:
             "compress": "none",
             "interleave": "pixel",
             "photometric": "MINISBLACK",
-            "nodata": NODATA_CLASS,
             "BIGTIFF": "IF_SAFER",
         }
         tmp = partial.with_name(partial.name + ".init")
