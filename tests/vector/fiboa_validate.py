@@ -5,9 +5,10 @@ Usage (with the Python of the environment that holds fiboa-cli)::
     python tests/fields/fiboa_validate.py FILE [FILE ...]
 
 The fiboa, Vecorel and geometry-metrics schemas are mapped to local files with fiboa-cli's own
-``--schema URL,FILE`` option. vecorel-cli loads the GeoParquet metadata JSON schema and the GeoJSON datatypes
-from fixed URLs that no option maps, and resolves the PROJJSON and GeoJSON schemas it references over HTTP, so this script puts the local
-copies into vecorel-cli's file cache and its remote-reference resolver before the CLI runs.
+``--schema URL,FILE`` option. vecorel-cli loads the GeoParquet metadata JSON schema and the GeoJSON
+datatypes from fixed URLs that no option maps, and resolves the PROJJSON and GeoJSON schemas they
+reference over HTTP, so this script puts the local copies into vecorel-cli's file cache and its
+remote-reference resolver before the CLI runs.
 The exit code is fiboa-cli's (0 = every file valid).
 """
 

@@ -273,7 +273,8 @@ def _check_values(df: Any, coll: dict[str, Any], custom: dict[str, Any]) -> list
     for col, spec in custom.items():
         if col in df and df[col].notna().any():
             v = df[col].dropna().astype(float)
-            if ("minimum" in spec and (v < spec["minimum"]).any()) or ("maximum" in spec and (v > spec["maximum"]).any()):
+            low = "minimum" in spec and (v < spec["minimum"]).any()
+            if low or ("maximum" in spec and (v > spec["maximum"]).any()):
                 problems.append(f"{col!r} outside [{spec.get('minimum')}, {spec.get('maximum')}]")
     methods = [coll["determination:method"]] if "determination:method" in coll else []
     if "determination:method" in df:
