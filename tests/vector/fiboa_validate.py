@@ -2,7 +2,7 @@
 
 Usage (with the Python of the environment that holds fiboa-cli)::
 
-    python tests/fields/fiboa_validate.py FILE [FILE ...]
+    python tests/vector/fiboa_validate.py FILE [FILE ...]
 
 The fiboa, Vecorel and geometry-metrics schemas are mapped to local files with fiboa-cli's own
 ``--schema URL,FILE`` option. vecorel-cli loads the GeoParquet metadata JSON schema and the GeoJSON

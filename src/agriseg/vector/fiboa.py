@@ -8,8 +8,8 @@ the file (``determination:method``, ``determination:datetime``). ``metrics:area`
 ``metrics:perimeter`` (m) come from Vecorel's geometry-metrics extension and are Arrow ``float``.
 
 GeoJSON follows RFC 7946 and Vecorel's GeoJSON encoding: WGS 84 longitude/latitude, no ``crs`` member,
-counter-clockwise exterior rings, the field id as each Feature's ``id``, and the collection metadata
-(``schemas`` ...) as top-level members of the FeatureCollection.
+counter-clockwise exterior rings, the field id as each Feature's ``id``, ``schemas`` and
+``schemas:custom`` as top-level members of the FeatureCollection, all other properties in every Feature.
 """
 
 from __future__ import annotations
@@ -158,7 +158,9 @@ def write_fields(df: Any, path: str | Path, collection: str = "agriseg-fields") 
     fmt = output_format(path)
     meta = collection_metadata(df, collection)
     if fmt == "geojson":
-        write_json(path, geojson_object(df, meta), indent=None)
+        # only collection-only members go on top; GIS tools read the rest from every feature
+        top = {k: v for k, v in meta.items() if k.startswith("schemas")}
+        write_json(path, geojson_object(df, top), indent=None)
         return path
     with atomic_write(path) as tmp:
         if fmt == "parquet":
