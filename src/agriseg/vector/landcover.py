@@ -55,16 +55,14 @@ def allowed_fraction(
         moved = shapely.transform(
             np.asarray(geoms, dtype=object), lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
         )
-        full = rasterio.windows.Window(0, 0, ds.width, ds.height)
         for i, g in enumerate(moved):
-            try:
-                win = from_bounds(*g.bounds, transform=ds.transform).round_offsets("floor").round_lengths("ceil")
-                win = win.intersection(full)
-            except rasterio.errors.WindowError:
+            f = from_bounds(*g.bounds, transform=ds.transform)
+            c0, r0 = max(0, int(np.floor(f.col_off))), max(0, int(np.floor(f.row_off)))
+            c1 = min(ds.width, int(np.ceil(f.col_off + f.width)))
+            r1 = min(ds.height, int(np.ceil(f.row_off + f.height)))
+            if c1 <= c0 or r1 <= r0:
                 continue  # outside the raster
-            if win.width < 1 or win.height < 1:
-                continue
-            win = rasterio.windows.Window(win.col_off, win.row_off, win.width + 1, win.height + 1).intersection(full)
+            win = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
             cls = ds.read(1, window=win)
             wt = ds.window_transform(win)
             inside = geometry_mask([g], cls.shape, wt, invert=True)
