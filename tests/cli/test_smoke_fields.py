@@ -21,10 +21,32 @@ pytestmark = pytest.mark.timeout(600)
 CONFIG = FIELDS_CONFIG.format(out="runs/fields/smoke", root="ftw") + "  num_workers: 1\n"
 
 
+def read_collection(path: Path) -> str:
+    """The fiboa ``collection`` metadata of a GeoParquet file, as JSON text."""
+    import pyarrow.parquet as pq
+
+    return pq.read_schema(path).metadata[b"collection"].decode()
+
+
+def _landcover(path: Path) -> Path:
+    """A WorldCover-like class raster over the synthetic scenes: cropland (40) everywhere."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    with rasterio.open(
+        path, "w", driver="GTiff", width=400, height=400, count=1, dtype="uint8", crs="EPSG:32633",
+        transform=from_origin(359000.0, 5352500.0, 10.0, 10.0),
+    ) as dst:
+        dst.write(np.full((1, 400, 400), 40, np.uint8))
+    return path
+
+
 def test_fields_workflow(tmp_path: Path) -> None:
     import geopandas as gpd
     import rasterio
+    from rasterio.enums import ColorInterp
 
+    from agriseg.vector import validate_fiboa
     from tests.fields.synth_scenes import write_scene
 
     wd = tmp_path
@@ -46,7 +68,8 @@ def test_fields_workflow(tmp_path: Path) -> None:
     rep = read_json(wd / "report.json")
     assert 0.0 <= rep["overall"]["pixel_iou"] <= 1.0 and "austria" in rep["per_country"]
 
-    write_scene(wd / "scene.tif", h=300, w=300, seed=0)
+    tags = {"WIN_A_DATETIME": "2024-05-01T10:00:00Z", "WIN_B_DATETIME": "2024-08-03T10:05:00Z"}
+    write_scene(wd / "scene.tif", h=300, w=300, seed=0, tags=tags)
     agriseg("fields robustness --model m.safetensors --scene scene.tif -o robustness.json", cwd=wd)
     assert read_json(wd / "robustness.json")
 
@@ -56,15 +79,38 @@ def test_fields_workflow(tmp_path: Path) -> None:
         assert src.count == 4 and src.crs is not None and src.width == 300
         cls = src.read(1)
         assert set(np.unique(cls).tolist()) <= {0, 1, 2, 255}
+        assert src.nodata == 255 and ColorInterp.alpha not in src.colorinterp
+        assert src.tags()["WIN_B_DATETIME"] == tags["WIN_B_DATETIME"]
     agriseg("fields polygonize scene_probs.tif -o scene_fields.parquet", cwd=wd)
     df = gpd.read_parquet(wd / "scene_fields.parquet")
-    assert df.crs is not None and df.geometry.is_valid.all()
+    assert df.crs is not None and df.geometry.is_valid.all() and validate_fiboa(wd / "scene_fields.parquet") == []
+    if len(df):  # the imagery time of the last window, from the scene's tags, in the collection metadata
+        assert '"determination:datetime": "2024-08-03T10:05:00Z"' in read_collection(wd / "scene_fields.parquet")
+
+    # docs/fields_mapping.md: ftw-tools' filters, a land-cover mask, GeoJSON, the imagery time given
+    _landcover(wd / "worldcover.tif")
+    agriseg(
+        "fields polygonize scene_probs.tif -o scene_fields.geojson --max-area 2000000 --min-confidence 0.6 "
+        "--landcover worldcover.tif --landcover-keep 40 --datetime 2024-08-03T10:05:00Z",
+        cwd=wd,
+    )
+    assert validate_fiboa(wd / "scene_fields.geojson") == []
+    agriseg(
+        "fields polygonize scene_probs.tif -o lc_fields.gpkg --landcover worldcover.tif --landcover-drop 50 "
+        "--landcover-min-fraction 0.5 --simplify 5 --fill-holes 1000",
+        cwd=wd,
+    )
+    assert (wd / "lc_fields.gpkg").is_file()
 
     tiles = wd / "tiles"
     tiles.mkdir()
     for i in range(2):
         write_scene(tiles / f"t{i}.tif", h=128, w=160, seed=10 + i)
-    agriseg("fields map tiles/t0.tif tiles/t1.tif -o out/ -m m.safetensors --workers 2 --threads-per-worker 1", cwd=wd)
+    agriseg(
+        "fields map tiles/t0.tif tiles/t1.tif -o out/ -m m.safetensors --workers 2 --threads-per-worker 1 "
+        "--max-area 5000000 --min-confidence 0.05",
+        cwd=wd,
+    )
     assert (wd / "out" / "summary.json").is_file()
     assert list((wd / "out").glob("*.parquet"))
 
@@ -73,4 +119,5 @@ def test_fields_workflow(tmp_path: Path) -> None:
     agriseg("fields change scene_probs.tif probs_2024.tif -o change.tif --polygons change.parquet", cwd=wd)
     with rasterio.open(wd / "change.tif") as src:
         assert src.count >= 2 and src.width == 300
+        assert src.nodata == 255 and ColorInterp.alpha not in src.colorinterp
     assert (wd / "change.parquet").is_file()

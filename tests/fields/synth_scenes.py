@@ -22,6 +22,7 @@ def write_scene(
     tags: dict[str, str] | None = None,
     nodata: float | None = None,
     tiled: bool = True,
+    origin: tuple[float, float] = (359130.0, 5352340.0),
 ) -> Path:
     """A two-window scene of rectangular 'fields' with different reflectance per field and date."""
     import rasterio
@@ -40,7 +41,7 @@ def write_scene(
         "height": h,
         "count": bands,
         "dtype": dtype,
-        "transform": from_origin(359130.0, 5352340.0, 10.0, 10.0),
+        "transform": from_origin(*origin, 10.0, 10.0),
     }
     if crs is not None:
         profile["crs"] = crs

@@ -50,7 +50,7 @@ def test_change_map_marks_the_changed_field(tmp_path: Path) -> None:
     rest = np.ones(a.shape, bool)
     rest[20:60, 30:70] = False
     rest[:, :5] = False
-    assert (mask[rest] == 0).all() and mag.max() == 255
+    assert (mask[rest] == 0).all() and mag[:, 5:].max() == 254 and (mag[:, :5] == 255).all()  # 255 = NoData
     assert stats["changed_fraction"] == pytest.approx(40 * 40 / (120 * 85))
     assert stats["max"] == pytest.approx(
         float(np.abs(field_logit(a) - field_logit(b))[:, 5:].max()), rel=1e-5
@@ -61,3 +61,42 @@ def test_change_map_needs_the_same_grid(tmp_path: Path) -> None:
     a = np.full((20, 20), 200, np.uint8)
     with pytest.raises(ValueError, match="not on the same grid"):
         change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", a, shift=10), tmp_path / "c.tif")
+
+
+def test_change_cog_declares_nodata_and_no_colour_bands(tmp_path: Path) -> None:
+    from rasterio.enums import ColorInterp
+
+    a = np.full((64, 64), 200, np.uint8)
+    b = a.copy()
+    b[10:30, 10:30] = 20
+    nd = np.zeros(a.shape, bool)
+    nd[:, :4] = True
+    later = _probs(tmp_path / "b.tif", b)
+    with rasterio.open(later, "r+") as ds:
+        ds.update_tags(WIN_A_DATETIME="2025-05-02T10:00:00Z", WIN_B_DATETIME="2025-08-01T10:00:00Z")
+    change_map(_probs(tmp_path / "a.tif", a, nd), later, tmp_path / "c.tif")
+    with rasterio.open(tmp_path / "c.tif") as ds:
+        assert ds.nodata == 255 and ds.descriptions == ("change_magnitude", "change_mask")
+        assert ds.colorinterp == (ColorInterp.gray, ColorInterp.undefined)
+        assert ColorInterp.alpha not in ds.colorinterp
+        for band in (1, 2):
+            valid = ds.read_masks(band) > 0
+            assert valid[:, 4:].all() and not valid[:, :4].any()
+        assert ds.tags()["WIN_B_DATETIME"] == "2025-08-01T10:00:00Z"  # dated by the later year's imagery
+
+
+def test_change_polygons_are_dated_by_the_last_image(tmp_path: Path) -> None:
+    import geopandas as gpd
+
+    from agriseg.fields.change import polygonize_change
+
+    a = np.full((64, 64), 200, np.uint8)
+    b = a.copy()
+    b[10:40, 10:40] = 20
+    later = _probs(tmp_path / "b.tif", b)
+    with rasterio.open(later, "r+") as ds:
+        ds.update_tags(WIN_A_DATETIME="2025-05-02T10:00:00Z", WIN_B_DATETIME="2025-08-01T10:00:00Z")
+    change_map(_probs(tmp_path / "a.tif", a), later, tmp_path / "c.tif")
+    df = polygonize_change(tmp_path / "c.tif", tmp_path / "c.parquet")
+    assert len(df) == 1 and str(df["determination:datetime"].iloc[0]) == "2025-08-01 10:00:00+00:00"
+    assert len(gpd.read_parquet(tmp_path / "c.parquet")) == 1

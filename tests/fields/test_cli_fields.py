@@ -241,3 +241,16 @@ def test_bad_input_gives_clear_errors(tmp_path, ftw_root, tiny_ckpt, args, messa
     assert r.exit_code != 0
     assert message in r.output, r.output
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize("countries", ["all", "austria,france,kenya"])
+def test_evaluate_scores_the_countries_of_a_partial_download(tmp_path, ftw_root, tiny_ckpt, countries) -> None:
+    args = ["fields", "evaluate", "--model", str(tiny_ckpt), "--root", str(ftw_root), "--countries", countries]
+    r = CliRunner().invoke(main, [*args, "--split", "train", "--bootstrap", "0", "-o", str(tmp_path / "e.json")])
+    assert r.exit_code == 0, r.output
+    rep = json.loads((tmp_path / "e.json").read_text())
+    assert set(rep["per_country"]) == {"austria", "kenya"}
+    assert "france" in rep["countries_missing"] and "austria" not in rep["countries_missing"]
+    assert "not present, not scored:" in r.output and "france" in r.output
+    r = CliRunner().invoke(main, [*args[:-1], "france,spain"])
+    assert r.exit_code != 0 and "none of the asked countries is there (france, spain)" in r.output

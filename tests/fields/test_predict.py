@@ -72,7 +72,7 @@ def _reference(p: ScenePredictor, scene: Path) -> tuple[np.ndarray, np.ndarray]:
                 acc[:, y : y + P, x0 : x0 + P] += pr * win
                 norm[y : y + P, x0 : x0 + P] += win
     prob = acc / norm
-    return prob.argmax(0).astype(np.uint8), np.clip(np.rint(prob * 255), 0, 255).astype(np.uint8)
+    return prob.argmax(0).astype(np.uint8), np.clip(np.rint(prob * 255), 0, 254).astype(np.uint8)  # 255 = nodata
 
 
 def test_streamed_output_equals_whole_scene_in_memory(
@@ -138,6 +138,27 @@ def test_jit_optimisation_matches_eager(scene: Path, tiny_model: torch.nn.Module
     assert np.abs(pe.astype(int) - pj.astype(int)).max() <= 1
 
 
+def test_cog_declares_nodata_band_meaning_and_imagery_tags(tmp_path: Path, tiny_model: torch.nn.Module) -> None:
+    from rasterio.enums import ColorInterp
+
+    tags = {"WIN_A_ITEM": "S2A_A", "WIN_A_DATETIME": "2024-05-01T10:00:00Z", "WIN_B_ITEM": "S2B_B",
+            "WIN_B_DATETIME": "2024-08-03T10:05:00Z", "PROCESSING_BASELINE": "05.10"}
+    path = write_scene(tmp_path / "nd.tif", tags=tags)
+    with rasterio.open(path, "r+") as ds:
+        arr = ds.read()
+        arr[:, :40, :50] = 0  # L2A nodata
+        ds.write(arr)
+    _pred(tiny_model).predict(path, tmp_path / "o.tif")
+    with rasterio.open(tmp_path / "o.tif") as ds:
+        assert ds.nodata == 255
+        assert ds.colorinterp == (ColorInterp.gray,) + (ColorInterp.undefined,) * 3  # no RGB, no alpha
+        assert ds.descriptions == ("class", "prob_background", "prob_field", "prob_boundary")
+        for band in range(1, 5):  # GDAL's masks follow NoData, not a probability band read as alpha
+            valid = ds.read_masks(band) > 0
+            assert not valid[:40, :50].any() and valid.mean() == pytest.approx(1 - 40 * 50 / valid.size)
+        assert {k: ds.tags()[k] for k in tags} == tags
+
+
 def test_nodata_pixels_are_masked(tmp_path: Path, tiny_model: torch.nn.Module) -> None:
     path = write_scene(tmp_path / "nd.tif")
     with rasterio.open(path, "r+") as ds:
@@ -146,7 +167,7 @@ def test_nodata_pixels_are_masked(tmp_path: Path, tiny_model: torch.nn.Module) -
         ds.write(arr)
     _pred(tiny_model).predict(path, tmp_path / "o.tif")
     cls, probs, _ = read_probabilities(tmp_path / "o.tif")
-    assert (cls[:40, :50] == 255).all() and (probs[:, :40, :50] == 0).all()
+    assert (cls[:40, :50] == 255).all() and (probs[:, :40, :50] == 255).all()  # NoData in every band
     assert (cls[40:, 50:] != 255).all()
 
 

@@ -74,14 +74,14 @@ def test_holes_simplification_and_min_area_in_metres_projected() -> None:
     field = box(0, 0, 200, 100).difference(box(50, 40, 60, 50))  # 100 m2 hole
     big_hole = box(300, 0, 500, 100).difference(box(350, 20, 400, 70))  # 2500 m2 hole
     tiny = box(600, 0, 620, 20)  # 400 m2
-    jag = Polygon([(0, 200), (100, 201), (200, 200), (200, 300), (0, 300)])  # 1 m bump
+    jag = Polygon([(0, 200), (100, 200.2), (200, 200), (200, 300), (0, 300)])  # 0.2 m bump: 20 m2 < (5 m)^2
     g, area, perim, keep = clean_fields(
         np.array([field, big_hole, tiny, jag], object), "EPSG:32633", 5.0, 500.0, 1000.0
     )
     assert keep.tolist() == [True, True, False, True]
     assert len(g[0].interiors) == 0 and len(g[1].interiors) == 1
     assert area[0] == pytest.approx(20000) and area[1] == pytest.approx(20000 - 2500)
-    assert len(g[2].exterior.coords) == 5  # bump simplified away at 5 m tolerance
+    assert len(g[2].exterior.coords) == 5  # bump simplified away at 5 m coverage tolerance
     assert perim[0] == pytest.approx(600)
 
 
@@ -98,7 +98,7 @@ def test_metric_cleanup_is_correct_on_geographic_crs() -> None:
     tiny = ll(box(x0 + 600, y0, x0 + 620, y0 + 20))  # 400 m2
     jag = ll(
         Polygon(
-            [(x0, y0 + 200), (x0 + 100, y0 + 201), (x0 + 200, y0 + 200), (x0 + 200, y0 + 300), (x0, y0 + 300)]
+            [(x0, y0 + 200), (x0 + 100, y0 + 200.2), (x0 + 200, y0 + 200), (x0 + 200, y0 + 300), (x0, y0 + 300)]
         )
     )
     g, area, perim, keep = clean_fields(np.array([field, tiny, jag], object), "EPSG:4326", 5.0, 500.0, 1000.0)

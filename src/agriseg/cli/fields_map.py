@@ -51,6 +51,14 @@ _predict_options = stack(
 )
 
 
+def _classes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
+    """A comma-separated list of land-cover class values."""
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as err:
+        raise click.BadParameter(f"{value!r}: give class values as integers, e.g. 40 or 10,40") from err
+
+
 _polygon_options = stack(
     choice_options(
         "",
@@ -58,9 +66,33 @@ _polygon_options = stack(
     ),
     click.option("--core-threshold", default=0.7, show_default=True),
     click.option("--poly-block-size", default=4096, show_default=True, help="polygonisation block side"),
-    click.option("--simplify", "simplify_m", default=5.0, show_default=True, help="tolerance in metres"),
+    click.option(
+        "--simplify", "simplify_m", default=5.0, show_default=True, help="coverage-simplification tolerance in metres"
+    ),
     click.option("--min-area", "min_area_m2", default=500.0, show_default=True, help="m2"),
+    click.option("--max-area", "max_area_m2", default=0.0, show_default=True, help="m2 (0 = no limit)"),
+    click.option(
+        "--min-confidence", default=0.0, show_default=True, help="minimum mean field probability (0 = keep all)"
+    ),
     click.option("--fill-holes", "fill_holes_m2", default=1000.0, show_default=True, help="m2"),
+    click.option(
+        "--landcover",
+        default=None,
+        type=click.Path(dir_okay=False),
+        help="land-cover raster fields must lie on (any CRS, e.g. an ESA WorldCover tile)",
+    ),
+    click.option(
+        "--landcover-keep", default="", callback=_classes, help="allowed land-cover classes, e.g. 40 (cropland)"
+    ),
+    click.option(
+        "--landcover-drop", default="", callback=_classes, help="forbidden classes (when --landcover-keep is empty)"
+    ),
+    click.option(
+        "--landcover-min-fraction",
+        default=0.5,
+        show_default=True,
+        help="share of a field's land-cover pixels that must be allowed",
+    ),
     click.option("--collection", default="agriseg-fields", show_default=True, help="fiboa collection id"),
 )
 
@@ -102,7 +134,7 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: 
 
     Streams the scene one patch row at a time (full-width strips with a halo), blends overlapping patches
     with Gaussian weights, and resumes an interrupted run.
-    Output bands: class (255 = nodata), then one uint8 probability band per class.
+    Output bands: class, then one uint8 probability band per class (x255); NoData 255.
     """
     import torch
 
@@ -140,10 +172,20 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: 
     help=".parquet (fiboa GeoParquet), .gpkg, .fgb or .geojson [default: <stem>_fields.parquet]",
 )
 @_polygon_options
+@click.option(
+    "--datetime",
+    "when",
+    default=None,
+    help="determination:datetime, ISO 8601 UTC [default: the raster's latest WIN_A/WIN_B_DATETIME tag; "
+    "left out when it has none]",
+)
 @overwrite_option()
 @friendly_errors
-def polygonize(raster: str, output: str | None, overwrite: bool, collection: str, **kw: object) -> None:
+def polygonize(
+    raster: str, output: str | None, overwrite: bool, collection: str, when: str | None, **kw: object
+) -> None:
     """Polygonise a class / probability raster into field polygons, blockwise and seamless."""
+    from agriseg.raster.io import parse_utc
     from agriseg.vector.api import polygonize as run
     from agriseg.vector.fiboa import output_format
 
@@ -152,8 +194,9 @@ def polygonize(raster: str, output: str | None, overwrite: bool, collection: str
     output_format(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: exists (use --overwrite)")
+    determined = parse_utc(when, "--datetime") if when else None
     _, vc = _configs(kw)
-    df = run(src, out, vc, collection=collection)
+    df = run(src, out, vc, collection=collection, determined=determined)
     t = df.attrs["timing"]
     click.echo(f"{out}: {len(df)} fields ({df.attrs['raw_polygons']} before filtering) in {sum(t.values()):.1f} s")
 

@@ -12,18 +12,29 @@ from agriseg.cli.options import config_option, model_file_option, output_option,
 _WINDOWS = click.Choice(["ab", "ba", "a", "b"])
 
 
-def _countries(value: str, root: str | None = None) -> list[str] | str:
-    """A --countries value; with a root, ``all`` means the countries present there (the rest are named)."""
-    if value.strip() != "all":
-        return [c.strip() for c in value.split(",") if c.strip()]
-    if root is None:
-        return "all"
-    from agriseg.fields.dataset import countries_present
+def _countries(value: str, root: str | None = None) -> tuple[list[str] | str, list[str]]:
+    """A --countries value; with a root, only the asked countries present there, and the missing ones.
 
-    present, missing = countries_present(root)
+    A partial FTW download holds only some countries: ``all`` (or a list) scores those that are there and
+    names the others on stderr.
+
+    Raises:
+        FileNotFoundError: none of the asked countries is under ``root``.
+    """
+    from agriseg.fields.dataset import FTW_COUNTRIES, check_countries, countries_present
+
+    asked = list(FTW_COUNTRIES) if value.strip() == "all" else check_countries(
+        [c.strip() for c in value.split(",") if c.strip()]
+    )
+    if root is None:
+        return ("all" if value.strip() == "all" else asked), []
+    present, _ = countries_present(root)
+    missing = [c for c in asked if c not in present]
+    if len(missing) == len(asked):
+        raise FileNotFoundError(f"{root}: none of the asked countries is there ({', '.join(asked)})")
     if missing:
         click.echo(f"{root}: {len(missing)} FTW countries not present, not scored: {', '.join(missing)}", err=True)
-    return present
+    return [c for c in asked if c in present], missing
 
 
 def _write_json(path: str | None, res: dict, overwrite: bool) -> None:
@@ -108,9 +119,8 @@ def evaluate(
 
     model, cfg, info = load_fields_model(model_path)
     order = windows or info.get("windows", "ab")
-    ds = FTWDataset(
-        root, _countries(countries, root), split, target, order, float(info.get("divisor", 3000.0)), offset, missing
-    )
+    present, absent = _countries(countries, root)
+    ds = FTWDataset(root, present, split, target, order, float(info.get("divisor", 3000.0)), offset, missing)
     from agriseg.fields.sentinel2 import channels_for
 
     if channels_for(order) != cfg.in_channels:
@@ -119,6 +129,7 @@ def evaluate(
         )
     res = evaluate_model(model, ds, batch_size, iou_threshold=iou_threshold, n_boot=bootstrap, progress=True)
     res.update({"model": model_path, "root": root, "split": split, "target": target, "windows": order})
+    res["countries_missing"] = absent
     click.echo(format_report(res))
     _write_json(output, res, overwrite)
 
@@ -188,7 +199,7 @@ def robustness(
             raise ValueError(f"{model_path}: model takes {cfg.in_channels} channels, windows {order}")
         ds = FTWDataset(
             root,
-            _countries(countries, root),
+            _countries(countries, root)[0],
             split,
             "3-class" if cfg.num_classes == 3 else "2-class",
             order,

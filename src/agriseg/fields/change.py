@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from agriseg.data.files import temporary_sibling
-from agriseg.raster.io import to_cog
+from agriseg.raster.io import describe_bands, latest_image_time, scene_tags, to_cog
 
 FIELD_BAND = 3  # band 1 = class, 2 = background, 3 = field, 4 = boundary
 
@@ -33,7 +33,11 @@ def change_map(
     block: int = 1024,
     field_band: int = FIELD_BAND,
 ) -> dict[str, float]:
-    """Write a 2-band COG: normalised change magnitude x255, then the change mask (1 changed, 255 nodata).
+    """Write a 2-band COG: normalised change magnitude x254, then the change mask (0 / 1 changed).
+
+    NoData is declared as 255 (both bands are 255 where either year has no data), the bands are marked
+    gray/undefined (never RGB/alpha) and described; the later year's imagery tags are copied, so change
+    polygons are dated by the last image used.
 
     Args:
         a: probability COG of the earlier year (from ``agriseg fields predict``).
@@ -91,13 +95,17 @@ def change_map(
             "tiled": True,
             "blockxsize": 256,
             "blockysize": 256,
+            "photometric": "MINISBLACK",
+            "nodata": 255,
         }
+        later_tags = scene_tags(db.tags())
         changed = total = 0
         output.parent.mkdir(parents=True, exist_ok=True)
         staging = temporary_sibling(output.with_suffix(".tif"), "staging")
         try:
             with rasterio.open(staging, "w", **profile) as dst:
-                dst.descriptions = ("change_magnitude", "change_mask")
+                describe_bands(dst, ("change_magnitude", "change_mask"))
+                dst.update_tags(**later_tags)
                 dst.update_tags(
                     threshold=str(threshold), min=str(lo), max=str(lo + span), method="prue-logit-diff"
                 )
@@ -105,8 +113,8 @@ def change_map(
                     d, valid = diff(w)
                     norm = (d - lo) / span  # (h, w) in [0, 1]
                     mask = (norm >= threshold).astype(np.uint8)
-                    mag = np.clip(np.rint(norm * 255), 0, 255).astype(np.uint8)
-                    mask[~valid], mag[~valid] = 255, 0
+                    mag = np.clip(np.rint(norm * 254), 0, 254).astype(np.uint8)  # 255 = nodata
+                    mask[~valid], mag[~valid] = 255, 255
                     changed += int((mask == 1).sum())
                     total += int(valid.sum())
                     dst.write(np.stack([mag, mask]), window=w)
@@ -135,11 +143,14 @@ def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: f
     staging = temporary_sibling(change_tif, "mask")
     try:
         with rasterio.open(change_tif) as src:
+            when = latest_image_time(src.tags(), change_tif)
             prof = dict(src.profile, count=1, driver="GTiff")
             prof.pop("blockxsize", None), prof.pop("blockysize", None)
             with rasterio.open(staging, "w", **{**prof, "tiled": True}) as dst:
                 for _, win in src.block_windows(1):
                     dst.write(src.read(2, window=win), 1, window=win)
-        return polygonize(staging, Path(output), cfg, collection="agriseg-change", id_prefix=change_tif.stem)
+        return polygonize(
+            staging, Path(output), cfg, collection="agriseg-change", id_prefix=change_tif.stem, determined=when
+        )
     finally:
         staging.unlink(missing_ok=True)

@@ -13,7 +13,10 @@ unwritten rows (same batches, same order, so the result is bit-identical). When 
 the partial file is converted to a Cloud-Optimized GeoTIFF under a temporary name and renamed onto the
 output, so a half-written output never exists under the final name.
 
-Output bands (uint8): 1 = class id (255 = nodata), 2.. = probability of each class x 255.
+Output bands (uint8): 1 = class id, 2.. = probability of each class x 255 (valid pixels: 0..254). NoData
+is declared as 255 (pixels outside the scene's valid data are 255 in every band); every band is marked
+gray/undefined, never RGB(A), and described ("class", "prob_<name>"). The scene's imagery tags (window item
+ids and acquisition datetimes, processing baseline) are copied so polygons can name their imagery time.
 """
 
 from __future__ import annotations
@@ -35,12 +38,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from agriseg.fields.config import PredictConfig, PreprocessSpec
-from agriseg.raster.io import SceneInfo, open_scene, read_window, to_cog
+from agriseg.raster.io import SceneInfo, describe_bands, open_scene, read_window, scene_tags, to_cog
 from agriseg.runtime import ModelRunner
 from agriseg.tiling import blend_weights, window_starts
 
 NODATA_CLASS = 255
-FORMAT_VERSION = "agriseg-fields-probs-1"
+FORMAT_VERSION = "agriseg-fields-probs-2"
 DEFAULT_CLASS_NAMES = ("background", "field", "boundary")
 
 
@@ -213,15 +216,15 @@ class ScenePredictor:
 
     @staticmethod
     def _finish(acc: np.ndarray, norm: np.ndarray, invalid: np.ndarray) -> np.ndarray:
-        """Blended sums -> ``(K + 1, h, W)`` uint8: class band (255 = nodata), then probabilities x255."""
+        """Blended sums -> ``(K + 1, h, W)`` uint8: class band, then probabilities x255; 255 = nodata."""
         k = acc.shape[0]
         bad = invalid | (norm <= 0)
         prob = acc / np.maximum(norm, 1e-12)  # (K, h, W)
         out = np.empty((k + 1, *norm.shape), dtype=np.uint8)
         out[0] = prob.argmax(0)
-        out[1:] = np.clip(np.rint(prob * 255.0), 0, 255)
-        out[0][bad] = NODATA_CLASS
-        out[1:, bad] = 0
+        # 255 is the declared NoData of every band, so a valid probability tops out at 254 (0.996)
+        out[1:] = np.clip(np.rint(prob * 255.0), 0, NODATA_CLASS - 1)
+        out[:, bad] = NODATA_CLASS
         return out
 
     # ---------------------------------------------------------------- scenes
@@ -345,6 +348,8 @@ class ScenePredictor:
                     if on_block is not None:
                         on_block(j)
                 bar.close()
+            with rasterio.open(partial, "r+") as dst:  # declared only now: unwritten rows must read as 0
+                dst.nodata = NODATA_CLASS
             to_cog(partial, output, compress=cfg.compress, overviews=cfg.overviews)
             partial.unlink(missing_ok=True)
             progress.unlink(missing_ok=True)
@@ -367,11 +372,13 @@ class ScenePredictor:
             "blockysize": 256,
             "compress": "none",
             "interleave": "pixel",
+            "photometric": "MINISBLACK",
             "BIGTIFF": "IF_SAFER",
         }
         tmp = partial.with_name(partial.name + ".init")
         with rasterio.open(tmp, "w", **profile) as dst:
-            dst.descriptions = ("class", *(f"prob_{n}" for n in self._names()))
+            describe_bands(dst, ("class", *(f"prob_{n}" for n in self._names())))
+            dst.update_tags(**scene_tags(info.tags))
             dst.update_tags(
                 agriseg_format=FORMAT_VERSION,
                 classes=json.dumps(list(self._names())),

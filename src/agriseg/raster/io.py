@@ -5,6 +5,7 @@ Every error names the offending file first, so CLI users see which scene is wron
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,3 +141,53 @@ def is_cog(path: Path) -> bool:
     rasterio = _rio()
     with rasterio.open(path) as ds:
         return ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT", "").upper() == "COG"
+
+
+# Tags of an 8-band two-window scene (written by ``agriseg fields download``) that describe its imagery;
+# ``agriseg fields predict`` copies them into its output so polygons can name their imagery time.
+SCENE_TAGS = ("WIN_A_ITEM", "WIN_A_DATETIME", "WIN_B_ITEM", "WIN_B_DATETIME", "PROCESSING_BASELINE")
+IMAGE_TIME_TAGS = ("WIN_A_DATETIME", "WIN_B_DATETIME")
+
+
+def scene_tags(tags: dict[str, str]) -> dict[str, str]:
+    """The imagery tags (:data:`SCENE_TAGS`, any case) of a raster's tags, upper-cased."""
+    upper = {k.upper(): v for k, v in tags.items()}
+    return {k: upper[k] for k in SCENE_TAGS if k in upper}
+
+
+def latest_image_time(tags: dict[str, str], path: str | Path = "") -> dt.datetime | None:
+    """The acquisition time of the last image used (max of the windows' datetime tags), UTC; None if absent.
+
+    Raises:
+        ValueError: a datetime tag that is not ISO 8601 (the message names ``path`` and the tag).
+    """
+    found = []
+    for key, value in scene_tags(tags).items():
+        if key in IMAGE_TIME_TAGS and value.strip():
+            found.append(parse_utc(value, f"{path}: tag {key}"))
+    return max(found) if found else None
+
+
+def parse_utc(value: str, where: str = "datetime") -> dt.datetime:
+    """An ISO 8601 string as an aware UTC datetime (no zone = UTC).
+
+    Raises:
+        ValueError: not ISO 8601 (the message starts with ``where``).
+    """
+    try:
+        t = dt.datetime.fromisoformat(value.strip())
+    except ValueError as err:
+        raise ValueError(f"{where}: {value!r} is not an ISO 8601 datetime (e.g. 2024-06-01T10:15:00Z)") from err
+    return (t if t.tzinfo else t.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+def describe_bands(ds: Any, descriptions: tuple[str, ...]) -> None:
+    """Name the bands of a dataset open for writing and mark them as data, never as colour or alpha.
+
+    Without an explicit colour interpretation GDAL, rasterio and QGIS read a 4-band uint8 GeoTIFF as RGBA
+    and band 4 becomes a transparency mask; gray (band 1) and undefined (the rest) avoid that.
+    """
+    from rasterio.enums import ColorInterp
+
+    ds.colorinterp = [ColorInterp.gray] + [ColorInterp.undefined] * (ds.count - 1)
+    ds.descriptions = descriptions

@@ -1,5 +1,6 @@
 """Field polygons from segmentation rasters: seamless blockwise polygonisation, watershed separation of
-touching fields, metric clean-up on any CRS, fiboa v0.3 GeoParquet / GeoPackage / FlatGeobuf output."""
+touching fields, topological metric clean-up on any CRS, area / confidence / land-cover filters, fiboa v0.3
+GeoParquet / GeoJSON and GeoPackage / FlatGeobuf output."""
 
 from __future__ import annotations
 

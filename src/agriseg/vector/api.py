@@ -1,4 +1,4 @@
-"""``polygonize``: raster -> cleaned, metric field polygons -> fiboa GeoParquet / GPKG / FlatGeobuf."""
+"""``polygonize``: raster -> cleaned, filtered, metric field polygons -> fiboa GeoParquet / GeoJSON / GPKG / FGB."""
 
 from __future__ import annotations
 
@@ -9,10 +9,35 @@ from typing import Any
 
 import numpy as np
 
+from agriseg.raster.io import latest_image_time
 from agriseg.vector.config import PolygonizeConfig
 from agriseg.vector.fiboa import fields_frame, write_fields
 from agriseg.vector.geometry import clean_fields, pixel_to_crs
 from agriseg.vector.polygonize import polygonize_pixels
+
+
+def filter_fields(
+    raster: Path, geoms: np.ndarray, crs: Any, area: np.ndarray, conf: np.ndarray, cfg: PolygonizeConfig
+) -> np.ndarray:
+    """Keep mask of the maximum-area, minimum-confidence and land-cover filters (all off by default).
+
+    Raises:
+        ValueError: ``min_confidence`` on a raster without probabilities (the message names it).
+    """
+    keep = np.ones(len(geoms), bool)
+    if cfg.max_area_m2 > 0:
+        keep &= area <= cfg.max_area_m2
+    if cfg.min_confidence > 0:
+        if len(conf) and not np.isfinite(conf).any():
+            raise ValueError(f"{raster}: has no probability band, so --min-confidence cannot be applied")
+        keep &= np.nan_to_num(conf, nan=0.0) >= cfg.min_confidence
+    if cfg.landcover and keep.any():
+        from agriseg.vector.landcover import allowed_fraction
+
+        idx = np.flatnonzero(keep)
+        frac = allowed_fraction(geoms[idx], crs, cfg.landcover, cfg.landcover_keep, cfg.landcover_drop)
+        keep[idx] = np.nan_to_num(frac, nan=0.0) >= cfg.landcover_min_fraction
+    return keep
 
 
 def polygonize(
@@ -32,7 +57,8 @@ def polygonize(
         collection: fiboa collection id.
         id_prefix: field ids are ``<prefix>-<row>-<col>`` of each field's first pixel (default: raster stem),
             so ids are stable across runs and block sizes.
-        determined: determination datetime (default: now, UTC).
+        determined: ``determination:datetime``, the time of the last image used (default: the latest of the
+            raster's ``WIN_A_DATETIME`` / ``WIN_B_DATETIME`` tags; left out when there are none).
 
     Returns:
         The fields GeoDataFrame (in the raster's CRS), with ``attrs["timing"]`` seconds per stage.
@@ -41,6 +67,8 @@ def polygonize(
     raster = Path(raster)
     t0 = time.perf_counter()
     records, profile = polygonize_pixels(raster, cfg)
+    if determined is None:
+        determined = latest_image_time(profile.get("tags", {}), raster)
     t1 = time.perf_counter()
     geoms = pixel_to_crs(np.array([r["geometry"] for r in records], dtype=object), profile["transform"])
     cleaned, area, perim, keep = clean_fields(
@@ -48,8 +76,11 @@ def polygonize(
     )
     prefix = id_prefix if id_prefix is not None else raster.stem
     kept = [r for r, k in zip(records, keep, strict=True) if k]
-    ids = [f"{prefix}-{r['key'][0]}-{r['key'][1]}" for r in kept]
     conf = np.array([r["confidence"] for r in kept], dtype=np.float64)
+    more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg)
+    cleaned, area, perim, conf = cleaned[more], area[more], perim[more], conf[more]
+    kept = [r for r, k in zip(kept, more, strict=True) if k]
+    ids = [f"{prefix}-{r['key'][0]}-{r['key'][1]}" for r in kept]
     extra = {"agriseg:confidence": conf} if np.isfinite(conf).any() else {}
     df = fields_frame(cleaned, profile["crs"], ids, area, perim, collection, determined, extra)
     t2 = time.perf_counter()

@@ -41,9 +41,29 @@ class PolygonizeConfig(StrictModel):
         description="erosions of the field mask that form the cores of class-only rasters (no probabilities)",
     )
     min_seed_px: int = Field(4, ge=1, description="smaller cores do not seed a field of their own")
-    simplify_m: float = Field(5.0, ge=0, description="Douglas-Peucker tolerance in metres (0 = off)")
+    simplify_m: float = Field(
+        5.0,
+        ge=0,
+        description="coverage-simplification tolerance in metres (0 = off); touching fields keep shared edges",
+    )
     min_area_m2: float = Field(500.0, ge=0, description="drop fields smaller than this (ftw-tools: 500)")
+    max_area_m2: float = Field(0.0, ge=0, description="drop fields larger than this (0 = no limit)")
+    min_confidence: float = Field(
+        0.0, ge=0, le=1, description="drop fields whose mean field probability is lower (0 = keep all)"
+    )
     fill_holes_m2: float = Field(
-        1000.0, ge=0, description="fill holes smaller than this (0 = keep all holes)"
+        1000.0, ge=0, description="fill holes smaller than this that hold no other field (0 = keep all holes)"
+    )
+    landcover: str | None = Field(
+        None, description="land-cover raster (any CRS, e.g. ESA WorldCover) that fields must lie on"
+    )
+    landcover_keep: list[int] = Field(
+        default_factory=list, description="land-cover classes fields may lie on (e.g. WorldCover 40 = cropland)"
+    )
+    landcover_drop: list[int] = Field(
+        default_factory=list, description="land-cover classes fields may not lie on (used when keep is empty)"
+    )
+    landcover_min_fraction: float = Field(
+        0.5, ge=0, le=1, description="share of a field's land-cover pixels that must be allowed classes"
     )
     progress: bool = True

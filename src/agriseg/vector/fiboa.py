@@ -1,16 +1,22 @@
-"""Writing field polygons: fiboa v0.3 GeoParquet, or GeoPackage / FlatGeobuf / GeoJSON by file extension.
+"""Writing field polygons: fiboa v0.3 GeoParquet or GeoJSON, GeoPackage / FlatGeobuf, by file extension.
 
-fiboa v0.3 (on Vecorel v0.1) GeoParquet: required columns ``id`` (string), ``collection`` (string) and
-``geometry``; the Parquet metadata key ``collection`` holds a JSON object whose ``schemas`` map each
-collection id to the schema URIs it implements, plus properties that are constant over the file
-(here ``determination:method`` and ``determination:datetime``). ``metrics:area`` (m2) and
-``metrics:perimeter`` (m) come from Vecorel's geometry-metrics extension.
+fiboa v0.3 (on Vecorel v0.1) GeoParquet: required non-nullable columns ``id`` and ``collection`` (Arrow
+``string``) and ``geometry``; the Parquet metadata key ``collection`` holds a JSON object whose ``schemas``
+map each collection id to the schema URIs it implements, ``schemas:custom`` declares agriseg's own columns
+(from the extension schema shipped in ``agriseg/vector/schemas/``), plus properties that are constant over
+the file (``determination:method``, ``determination:datetime``). ``metrics:area`` (m2) and
+``metrics:perimeter`` (m) come from Vecorel's geometry-metrics extension and are Arrow ``float``.
+
+GeoJSON follows RFC 7946 and Vecorel's GeoJSON encoding: WGS 84 longitude/latitude, no ``crs`` member,
+counter-clockwise exterior rings, the field id as each Feature's ``id``, ``schemas`` and
+``schemas:custom`` as top-level members of the FeatureCollection, all other properties in every Feature.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,6 +26,7 @@ FIBOA_VERSION = "0.3.0"
 VECOREL_SCHEMA = "https://vecorel.org/specification/v0.1.0/schema.yaml"
 FIBOA_SCHEMA = f"https://fiboa.org/specification/v{FIBOA_VERSION}/schema.yaml"
 METRICS_SCHEMA = "https://vecorel.org/geometry-metrics-extension/v0.1.0/schema.yaml"
+EXTENSION_FILE = Path(__file__).resolve().parent / "schemas" / "agriseg-fields-v0.1.0.yaml"
 FORMATS: dict[str, Literal["parquet", "gpkg", "fgb", "geojson"]] = {
     ".parquet": "parquet",
     ".geoparquet": "parquet",
@@ -29,6 +36,29 @@ FORMATS: dict[str, Literal["parquet", "gpkg", "fgb", "geojson"]] = {
     ".json": "geojson",
 }
 CONSTANT = ("determination:method", "determination:datetime")
+REQUIRED = ("id", "collection", "geometry")
+METHODS = ("manual", "driven", "surveyed", "auto-operation", "auto-imagery", "unknown")
+# columns described by the fiboa core / Vecorel core / geometry-metrics schemas
+CORE_COLUMNS = {
+    *REQUIRED,
+    "bbox",
+    "category",
+    "metrics:area",
+    "metrics:perimeter",
+    "determination:datetime",
+    "determination:method",
+    "determination:details",
+}
+FLOAT_COLUMNS = ("metrics:area", "metrics:perimeter")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+
+@lru_cache(maxsize=1)
+def extension_properties() -> dict[str, dict[str, Any]]:
+    """Property schemas of agriseg's own columns (the packaged extension schema)."""
+    import yaml
+
+    return dict(yaml.safe_load(EXTENSION_FILE.read_text())["properties"])
 
 
 def output_format(path: str | Path) -> Literal["parquet", "gpkg", "fgb", "geojson"]:
@@ -53,120 +83,234 @@ def fields_frame(
     determined: dt.datetime | None = None,
     extra: dict[str, np.ndarray] | None = None,
 ) -> Any:
-    """A GeoDataFrame with the fiboa core and geometry-metrics columns."""
-    import geopandas as gpd
+    """A GeoDataFrame with the fiboa core and geometry-metrics columns.
 
-    when = (determined or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    Args:
+        determined: time of the last image the polygons were determined from; None leaves
+            ``determination:datetime`` out (fiboa defines it as the imagery time, never the run time).
+    """
+    import geopandas as gpd
+    import pandas as pd
+
     data: dict[str, Any] = {
         "id": np.asarray(ids, dtype=object),
         "collection": np.full(len(ids), collection, dtype=object),
-        "metrics:area": np.asarray(area, dtype=np.float64),
-        "metrics:perimeter": np.asarray(perimeter, dtype=np.float64),
+        "metrics:area": np.asarray(area, dtype=np.float32),
+        "metrics:perimeter": np.asarray(perimeter, dtype=np.float32),
         "determination:method": np.full(len(ids), "auto-imagery", dtype=object),
-        "determination:datetime": [when] * len(ids),
     }
+    if determined is not None:
+        when = determined if determined.tzinfo else determined.replace(tzinfo=dt.UTC)
+        data["determination:datetime"] = pd.to_datetime([when.astimezone(dt.UTC)] * len(ids), utc=True)
     for k, v in (extra or {}).items():
-        data[k] = v
-    import pandas as pd
-
-    df = gpd.GeoDataFrame(data, geometry=list(geoms), crs=crs)
-    df["determination:datetime"] = pd.to_datetime(df["determination:datetime"], utc=True)
-    return df
+        data[k] = np.asarray(v, dtype=np.float32) if np.asarray(v).dtype.kind == "f" else v
+    return gpd.GeoDataFrame(data, geometry=list(geoms), crs=crs)
 
 
 def collection_metadata(df: Any, collection: str) -> dict[str, Any]:
-    """The ``collection`` Parquet metadata object for a fields frame."""
-    meta: dict[str, Any] = {"schemas": {collection: [VECOREL_SCHEMA, FIBOA_SCHEMA, METRICS_SCHEMA]}}
+    """The ``collection`` metadata object of a fields frame (Parquet metadata / GeoJSON top level)."""
+    uris = [VECOREL_SCHEMA, FIBOA_SCHEMA]
+    if any(c.startswith("metrics:") for c in df.columns):
+        uris.append(METRICS_SCHEMA)
+    meta: dict[str, Any] = {"schemas": {c: uris for c in sorted({collection, *df["collection"].unique()})}}
+    custom = {k: v for k, v in extension_properties().items() if k in df.columns}
+    if custom:
+        meta["schemas:custom"] = {"properties": custom}
     for k in CONSTANT:
-        if k in df and len(df) and df[k].nunique() == 1:
+        if k in df and len(df) and df[k].nunique() == 1 and df[k].notna().all():
             v = df[k].iloc[0]
-            meta[k] = v.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(v, "strftime") else v
+            meta[k] = v.strftime(TIME_FORMAT) if hasattr(v, "strftime") else v
     return meta
+
+
+def _fiboa_types(table: Any) -> Any:
+    """A GeoParquet table cast to fiboa's types: non-nullable string ids, float metrics, ms UTC times."""
+    import pyarrow as pa
+
+    fields = []
+    for f in table.schema:
+        t = f.type
+        if f.name in ("id", "collection") or pa.types.is_large_string(t):
+            t = pa.string()
+        elif f.name in FLOAT_COLUMNS or (f.name in extension_properties() and pa.types.is_floating(t)):
+            t = pa.float32()
+        elif pa.types.is_timestamp(t):
+            t = pa.timestamp("ms", tz="UTC")
+        fields.append(pa.field(f.name, t, nullable=f.name not in REQUIRED, metadata=f.metadata))
+    for name in REQUIRED:
+        if table.column(name).null_count:
+            raise ValueError(f"{name!r} has null values; fiboa requires it on every field")
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
 def write_fields(df: Any, path: str | Path, collection: str = "agriseg-fields") -> Path:
     """Write a fields frame atomically in the format of ``path``'s extension.
 
-    GeoParquet output is fiboa v0.3: file-constant properties move into the ``collection`` metadata.
+    GeoParquet is fiboa v0.3 (file-constant properties move into the ``collection`` metadata); GeoJSON is
+    RFC 7946 (WGS 84) with the same collection metadata on the FeatureCollection; GeoPackage and
+    FlatGeobuf keep the frame's CRS. Layers are named after the output file's stem.
     """
     import pyarrow.parquet as pq
 
-    from agriseg.data.files import atomic_write
+    from agriseg.data.files import atomic_write, write_json
 
     path = Path(path)
     fmt = output_format(path)
+    meta = collection_metadata(df, collection)
+    if fmt == "geojson":
+        # only collection-only members go on top; GIS tools read the rest from every feature
+        top = {k: v for k, v in meta.items() if k.startswith("schemas")}
+        write_json(path, geojson_object(df, top), indent=None)
+        return path
     with atomic_write(path) as tmp:
         if fmt == "parquet":
-            meta = collection_metadata(df, collection)
             out = df.drop(columns=[k for k in CONSTANT if k in meta])
+            out.attrs = {}
+            # geopandas writes the GeoParquet 1.1 "geo" metadata; the table is then re-typed for fiboa
             out.to_parquet(tmp, index=False, schema_version="1.1.0", write_covering_bbox=False)
-            table = pq.read_table(tmp)
+            table = _fiboa_types(pq.read_table(tmp))
             md = dict(table.schema.metadata or {})
+            md.pop(b"pandas", None)
             md[b"collection"] = json.dumps(meta).encode()
             pq.write_table(table.replace_schema_metadata(md), tmp, compression="zstd")
         else:
-            driver = {"gpkg": "GPKG", "fgb": "FlatGeobuf", "geojson": "GeoJSON"}[fmt]
+            driver = {"gpkg": "GPKG", "fgb": "FlatGeobuf"}[fmt]
             out = df.copy()
-            out["determination:datetime"] = out["determination:datetime"].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-            kw: dict[str, Any] = {"layer": "fields"} if fmt == "gpkg" else {}
-            out.to_file(tmp, driver=driver, engine="pyogrio", **kw)
+            if "determination:datetime" in out:
+                out["determination:datetime"] = out["determination:datetime"].dt.strftime(TIME_FORMAT)
+            out.to_file(tmp, driver=driver, engine="pyogrio", layer=path.stem)
     return path
 
 
-def validate_fiboa(path: str | Path) -> list[str]:
-    """Check a GeoParquet file against the fiboa v0.3 core rules; returns the problems found (empty = valid).
+def geojson_object(df: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """An RFC 7946 FeatureCollection (WGS 84) of a fields frame with Vecorel collection metadata on top."""
+    import shapely
 
-    Checks: ``geo`` and ``collection`` metadata, schemas naming the fiboa v0.3.0 spec for every
-    collection id used, required ``id`` (unique, non-null strings), ``collection`` and ``geometry``
-    (non-null Polygon/MultiPolygon), ``metrics:area``/``metrics:perimeter`` positive numbers,
-    ``determination:method`` in the allowed values.
+    wgs = df.to_crs(4326) if df.crs is not None and not df.crs.equals("EPSG:4326") else df
+    geoms = shapely.orient_polygons(np.asarray(wgs.geometry.values, dtype=object), exterior_cw=False)
+    props = wgs.drop(columns=["id", wgs.geometry.name, *[k for k in CONSTANT if k in meta]])
+    if "determination:datetime" in props:
+        props["determination:datetime"] = props["determination:datetime"].dt.strftime(TIME_FORMAT)
+    records = json.loads(props.to_json(orient="records")) if len(props) else []
+    features = [
+        {"type": "Feature", "id": str(fid), "geometry": shapely.geometry.mapping(g), "properties": p}
+        for fid, g, p in zip(wgs["id"], geoms, records, strict=True)
+    ]
+    return {"type": "FeatureCollection", **meta, "features": features}
+
+
+def validate_fiboa(path: str | Path) -> list[str]:
+    """Check a fiboa v0.3 GeoParquet or GeoJSON file; returns the problems found (empty = valid).
+
+    GeoParquet: ``geo`` (GeoParquet 1.x) and ``collection`` metadata; ``schemas`` naming Vecorel v0.1.0
+    and fiboa v0.3.0 (and geometry-metrics when ``metrics:*`` columns exist) for every collection id;
+    ``id``/``collection`` non-nullable Arrow ``string`` (not ``large_string``) with unique, non-null ids;
+    ``geometry`` non-nullable, Polygon/MultiPolygon; ``metrics:*`` Arrow ``float`` > 0; datetimes as UTC
+    timestamps; every other column described by ``schemas:custom``; ``determination:method`` allowed.
+    GeoJSON: a FeatureCollection with ``schemas``, no ``crs`` member, longitude/latitude coordinates,
+    string feature ids and a listed ``collection`` in every feature.
     """
+    path = Path(path)
+    if output_format(path) == "geojson":
+        return _validate_geojson(path)
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     problems: list[str] = []
-    path = Path(path)
     schema = pq.read_schema(path)
     md = schema.metadata or {}
     if b"geo" not in md:
         problems.append("no 'geo' metadata (not GeoParquet)")
+    elif not str(json.loads(md[b"geo"]).get("version", "")).startswith("1."):
+        problems.append("'geo' metadata is not GeoParquet 1.x")
     if b"collection" not in md:
         return [*problems, "no 'collection' metadata"]
     coll = json.loads(md[b"collection"])
-    schemas = coll.get("schemas", {})
-    for name in ("id", "collection", "geometry"):
+    for name in REQUIRED:
         if name not in schema.names:
             problems.append(f"required column {name!r} missing")
-    if problems:
+        elif schema.field(name).nullable:
+            problems.append(f"{name!r} must be non-nullable in the Parquet schema")
+    if any(p.startswith("required") for p in problems):
         return problems
-    if not pa.types.is_string(schema.field("id").type) and not pa.types.is_large_string(
-        schema.field("id").type
-    ):
-        problems.append(f"'id' must be a string column, is {schema.field('id').type}")
+    for name in ("id", "collection"):
+        if not pa.types.is_string(schema.field(name).type):
+            problems.append(f"{name!r} must be an Arrow string column, is {schema.field(name).type}")
+    custom = coll.get("schemas:custom", {}).get("properties", {})
+    for f in schema:
+        if f.name not in CORE_COLUMNS and f.name not in custom:
+            problems.append(f"{f.name!r} has no schema (not fiboa/Vecorel core and not in schemas:custom)")
+        want_float = f.name in FLOAT_COLUMNS or custom.get(f.name, {}).get("type") == "float"
+        if want_float and not pa.types.is_float32(f.type):
+            problems.append(f"{f.name!r} must be Arrow float (float32), is {f.type}")
+        if pa.types.is_timestamp(f.type) and f.type.tz != "UTC":
+            problems.append(f"{f.name!r} must be a UTC timestamp, is {f.type}")
     import geopandas as gpd
 
     df = gpd.read_parquet(path)
+    problems += _check_values(df, coll, custom)
+    return problems
+
+
+def _check_values(df: Any, coll: dict[str, Any], custom: dict[str, Any]) -> list[str]:
+    """Value rules shared by both encodings."""
+    problems: list[str] = []
+    schemas = coll.get("schemas", {})
     if df["id"].isna().any() or df["id"].duplicated().any():
         problems.append("'id' has nulls or duplicates")
     for cid in df["collection"].unique():
-        uris = schemas.get(cid)
-        if not uris or FIBOA_SCHEMA not in uris:
-            problems.append(f"collection {cid!r} does not list {FIBOA_SCHEMA} in its schemas")
+        uris = schemas.get(cid) or []
+        if FIBOA_SCHEMA not in uris or VECOREL_SCHEMA not in uris:
+            problems.append(f"collection {cid!r} does not list {VECOREL_SCHEMA} and {FIBOA_SCHEMA} in its schemas")
         elif any(k.startswith("metrics:") for k in df.columns) and METRICS_SCHEMA not in uris:
             problems.append(f"collection {cid!r} uses metrics:* without {METRICS_SCHEMA}")
     if df.geometry.isna().any() or df.geometry.is_empty.any():
         problems.append("null or empty geometries")
-    bad_types = set(df.geom_type.unique()) - {"Polygon", "MultiPolygon"}
+    bad_types = set(df.geom_type.dropna().unique()) - {"Polygon", "MultiPolygon"}
     if bad_types:
         problems.append(f"geometry types {sorted(bad_types)} (fields must be polygons)")
-    for col in ("metrics:area", "metrics:perimeter"):
+    for col in FLOAT_COLUMNS:
         if col in df and not (np.isfinite(df[col]).all() and (df[col] > 0).all()):
             problems.append(f"{col!r} must be positive numbers")
-    method = coll.get("determination:method")
+    for col, spec in custom.items():
+        if col in df and df[col].notna().any():
+            v = df[col].dropna().astype(float)
+            low = "minimum" in spec and (v < spec["minimum"]).any()
+            if low or ("maximum" in spec and (v > spec["maximum"]).any()):
+                problems.append(f"{col!r} outside [{spec.get('minimum')}, {spec.get('maximum')}]")
+    methods = [coll["determination:method"]] if "determination:method" in coll else []
     if "determination:method" in df:
-        method = df["determination:method"].unique().tolist()
-    allowed = {"manual", "driver", "surveyed", "administrative", "auto-operation", "auto-imagery", "unknown"}
-    for m in method if isinstance(method, list) else [method] if method else []:
-        if m not in allowed:
-            problems.append(f"determination:method {m!r} not in {sorted(allowed)}")
+        methods = df["determination:method"].dropna().unique().tolist()
+    for m in methods:
+        if m not in METHODS:
+            problems.append(f"determination:method {m!r} not in {list(METHODS)}")
     return problems
+
+
+def _validate_geojson(path: Path) -> list[str]:
+    import geopandas as gpd
+
+    obj = json.loads(path.read_text())
+    if obj.get("type") != "FeatureCollection":
+        return ["not a GeoJSON FeatureCollection"]
+    problems: list[str] = []
+    if "crs" in obj:
+        problems.append("has a 'crs' member (RFC 7946 GeoJSON is always WGS 84 longitude/latitude)")
+    if "schemas" not in obj:
+        problems.append("no 'schemas' member (Vecorel collection metadata)")
+    feats = obj.get("features", [])
+    if any(not isinstance(f.get("id"), str) or not f["id"] for f in feats):
+        problems.append("every Feature needs a non-empty string 'id'")
+    if any("collection" not in (f.get("properties") or {}) for f in feats):
+        problems.append("every Feature needs properties.collection")
+    if problems or not feats:
+        return problems
+    df = gpd.GeoDataFrame.from_features(feats)
+    df["id"] = [f["id"] for f in feats]
+    x0, y0, x1, y1 = df.total_bounds
+    if x0 < -180 or x1 > 180 or y0 < -90 or y1 > 90:
+        problems.append("coordinates are not longitude/latitude (RFC 7946 needs WGS 84)")
+    custom = obj.get("schemas:custom", {}).get("properties", {})
+    unknown = set(df.columns) - CORE_COLUMNS - set(custom) - {"geometry"}
+    problems += [f"{c!r} has no schema (not fiboa/Vecorel core and not in schemas:custom)" for c in sorted(unknown)]
+    return problems + _check_values(df, obj, custom)

@@ -1,8 +1,13 @@
-"""Metric clean-up of field polygons that is correct on any CRS.
+"""Metric clean-up of field polygons that is correct on any CRS and keeps touching fields touching.
 
 Projected CRSs in metres are used as they are. Anything else (geographic CRSs, feet) is handled per polygon
-in the UTM zone of its centroid: hole filling, Douglas-Peucker simplification, minimum area, area and
-perimeter all happen in metres there, and the result is projected back.
+in the UTM zone of its centroid: hole filling, simplification, minimum area, area and perimeter all happen
+in metres there, and the result is projected back.
+
+The polygons of one raster form a coverage (they share pixel edges and never overlap). Simplification is
+shapely's topological coverage simplification, so a shared edge is simplified once for both fields: touching
+fields keep touching, with no overlap and no gap. Holes are filled only when no other field lies inside
+them (filling a hole that holds a field would overlap it).
 """
 
 from __future__ import annotations
@@ -30,18 +35,26 @@ def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
 
 
 def fill_small_holes(geoms: np.ndarray, max_hole_m2: float) -> np.ndarray:
-    """Remove interior rings smaller than ``max_hole_m2`` (geometries in a metric CRS)."""
+    """Remove interior rings smaller than ``max_hole_m2`` that hold no other geometry (metric CRS)."""
     import shapely
     from shapely.geometry import MultiPolygon, Polygon
 
     if max_hole_m2 <= 0:
         return geoms
+    tree = shapely.STRtree(geoms)
+
+    def empty_hole(ring: Any) -> bool:
+        hole = Polygon(ring)
+        if hole.area >= max_hole_m2:
+            return False
+        inside = tree.query(hole, predicate="contains")  # fields lying in the hole (possibly touching it)
+        return len(inside) == 0
 
     def fix(g: Any) -> Any:
         if isinstance(g, Polygon):
             if not g.interiors:
                 return g
-            keep = [r for r in g.interiors if Polygon(r).area >= max_hole_m2]
+            keep = [r for r in g.interiors if not empty_hole(r)]
             return Polygon(g.exterior, keep) if len(keep) != len(g.interiors) else g
         if isinstance(g, MultiPolygon):
             return MultiPolygon([fix(p) for p in g.geoms])
@@ -54,16 +67,33 @@ def fill_small_holes(geoms: np.ndarray, max_hole_m2: float) -> np.ndarray:
     return out
 
 
+def simplify_coverage(geoms: np.ndarray, tolerance_m: float) -> np.ndarray:
+    """Simplify polygons that share edges so they keep sharing them (no overlaps, no gaps).
+
+    Uses ``shapely.coverage_simplify`` (GEOS coverage simplification, a Visvalingam-Whyatt variant: the
+    tolerance is about the square root of the area a removed vertex may change, in metres here). Outer
+    edges are simplified too. Invalid results (rare) are repaired with ``make_valid``.
+    """
+    import shapely
+
+    if tolerance_m <= 0 or len(geoms) == 0:
+        return geoms
+    out = np.asarray(shapely.coverage_simplify(geoms, tolerance_m, simplify_boundary=True), dtype=object)
+    bad = ~shapely.is_valid(out)
+    if bad.any():
+        out[bad] = shapely.make_valid(out[bad])
+    return out
+
+
 def _clean_metric(geoms: np.ndarray, simplify_m: float, fill_holes_m2: float) -> np.ndarray:
     import shapely
 
-    geoms = fill_small_holes(geoms, fill_holes_m2)
-    if simplify_m > 0:
-        geoms = shapely.simplify(geoms, simplify_m, preserve_topology=True)
     bad = ~shapely.is_valid(geoms)
     if bad.any():
+        geoms = geoms.copy()
         geoms[bad] = shapely.make_valid(geoms[bad])
-    return geoms
+    geoms = fill_small_holes(geoms, fill_holes_m2)
+    return simplify_coverage(geoms, simplify_m)
 
 
 def clean_fields(
@@ -76,9 +106,9 @@ def clean_fields(
     """Fill holes, simplify and filter field polygons with metric parameters on any CRS.
 
     Args:
-        geoms: shapely polygons in ``crs``.
+        geoms: shapely polygons in ``crs`` that do not overlap (a coverage, e.g. one raster's fields).
         crs: their CRS (anything pyproj accepts).
-        simplify_m: Douglas-Peucker tolerance in metres (0 = off).
+        simplify_m: coverage-simplification tolerance in metres (0 = off); shared edges stay shared.
         min_area_m2: polygons smaller than this (after simplification) are dropped.
         fill_holes_m2: holes smaller than this are filled.
 

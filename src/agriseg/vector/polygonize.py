@@ -137,7 +137,7 @@ def polygonize_pixels(path: str | Path, config: PolygonizeConfig | None = None) 
                 bar.update(1)
         bar.close()
         records += _join_open(src, opens, edges, nby, nbx, cfg)
-        profile = dict(src.ds.profile)
+        profile = dict(src.ds.profile, tags=src.ds.tags())
     finally:
         src.close()
     records.sort(key=lambda r: r["key"])

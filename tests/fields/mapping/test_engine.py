@@ -46,7 +46,10 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     d = tmp_path_factory.mktemp("scenes")
-    return [write_scene(d / f"s{i}.tif", h=120, w=150, seed=i) for i in range(2)]
+    # side by side, not overlapping (2 km apart)
+    return [
+        write_scene(d / f"s{i}.tif", h=120, w=150, seed=i, origin=(359130.0 + 2000 * i, 5352340.0)) for i in range(2)
+    ]
 
 
 def test_dask_in_process_cluster_maps_scenes_and_merges(

@@ -3,7 +3,7 @@
 ``run_dask`` starts a local cluster (``n_workers`` processes, ``threads_per_worker`` threads each) unless a
 scheduler address or an existing ``Client`` is given. Each scene is one task (:func:`run_scene`), so a
 failed or killed worker only costs its scene, and re-running skips finished scenes. The per-scene
-GeoParquets are merged into one fiboa GeoParquet at the end.
+GeoParquets are merged into one fiboa GeoParquet at the end, with each field of overlapping scenes once.
 """
 
 from __future__ import annotations
@@ -113,20 +113,38 @@ def run_dask(
 
 
 def merge_fields(
-    parquets: Sequence[str | Path], output: str | Path, collection: str = "agriseg-fields"
+    parquets: Sequence[str | Path],
+    output: str | Path,
+    collection: str = "agriseg-fields",
+    rasters: Sequence[str | Path] | None = None,
+    min_overlap: float = 0.1,
 ) -> Path:
-    """Merge per-scene fiboa GeoParquets into one (reprojected to EPSG:4326 when their CRSs differ)."""
-    import geopandas as gpd
-    import pandas as pd
+    """Merge per-scene fiboa GeoParquets into one, writing fields found in overlapping scenes once.
 
+    Args:
+        parquets: per-scene field files.
+        output: merged GeoParquet.
+        collection: fiboa collection id of the merged file.
+        rasters: each scene's raster (same order), whose extent decides which copy of a duplicated field
+            is kept (the one farthest inside its scene); None = the file extents of the fields.
+        min_overlap: fields of different scenes overlapping by more than this fraction of the smaller
+            one are the same field.
+
+    Frames are reprojected to EPSG:4326 when their CRSs differ (duplicates are found in the first
+    frame's local UTM zone then).
+    """
+    import geopandas as gpd
+    import numpy as np
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from agriseg.fields.mapping.dedupe import dedupe_fields, scene_footprint
     from agriseg.vector.fiboa import write_fields
 
     frames = []
     meta: dict[str, Any] = {}
     for p in parquets:
         df = gpd.read_parquet(p)
-        import pyarrow.parquet as pq
-
         md = pq.read_schema(p).metadata or {}
         coll = json.loads(md.get(b"collection", b"{}"))
         for k in ("determination:method", "determination:datetime"):
@@ -137,12 +155,26 @@ def merge_fields(
     if not frames:
         raise ValueError(f"{output}: nothing to merge (no per-scene field files)")
     crss = {str(f.crs) for f in frames}
+    work = frames[0].crs
     if len(crss) > 1:
-        frames = [f.to_crs(4326) for f in frames]
-    merged = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=frames[0].crs)
+        work = frames[0].to_crs(4326).estimate_utm_crs()
+    local = [f.to_crs(work) if len(crss) > 1 else f for f in frames]
+    if rasters is not None:
+        footprints = [scene_footprint(str(r), work) for r in rasters]
+    else:
+        from shapely.geometry import box
+
+        footprints = [box(*f.total_bounds) for f in local]
+    scene = np.concatenate([np.full(len(f), i) for i, f in enumerate(local)])
+    both = gpd.GeoDataFrame(pd.concat(local, ignore_index=True), crs=work)
+    keep = dedupe_fields(both, scene, footprints, min_overlap)
+    merged = both[keep].reset_index(drop=True)
+    if len(crss) > 1:
+        merged = merged.to_crs(4326)
     if "determination:datetime" in merged:
         merged["determination:datetime"] = pd.to_datetime(merged["determination:datetime"], utc=True)
     merged["collection"] = collection
+    merged.attrs["duplicates_removed"] = int((~keep).sum())
     return write_fields(merged, output, collection)
 
 
@@ -184,8 +216,15 @@ def run_map(
     else:
         rows = run_dask(jobs, **rkw)
     wall = time.perf_counter() - t0
-    ok = [r["fields"] for r in rows if r.get("status") in ("done", "resumed", "skipped")]
-    merged = merge_fields(ok, outdir / merged_name, jkw.get("collection", "agriseg-fields")) if ok else None
+    ok = [r for r in rows if r.get("status") in ("done", "resumed", "skipped")]
+    merged = None
+    if ok:
+        merged = merge_fields(
+            [r["fields"] for r in ok],
+            outdir / merged_name,
+            jkw.get("collection", "agriseg-fields"),
+            rasters=[r["probs"] for r in ok],
+        )
     summary = {"wall_s": wall, "scenes": rows, "merged": str(merged) if merged else None}
     write_json(outdir / "summary.json", summary)
     return rows, merged

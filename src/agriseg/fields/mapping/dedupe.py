@@ -1,0 +1,73 @@
+"""Writing each field once when scenes overlap.
+
+Scenes of a map job may overlap (neighbouring tiles, repeated acquisitions), and a field in the overlap is
+then found in every scene that covers it. Two fields from different scenes whose overlap exceeds
+``min_overlap`` of the smaller one are copies of one field; the copy kept is the one farthest inside its
+own scene (a copy cut by its scene's edge is the worst one). This is a greedy pass in that order
+(non-maximum suppression over scenes); fields of the same scene never suppress each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+
+def scene_footprint(raster: str, crs: Any) -> Any:
+    """The bounding box of a raster as a polygon in ``crs``."""
+    import rasterio
+    import shapely
+    from pyproj import Transformer
+    from shapely.geometry import box
+
+    with rasterio.open(raster) as ds:
+        fp = box(*ds.bounds)
+        src = ds.crs
+    if src is None or crs is None or src == crs:
+        return fp
+    t = Transformer.from_crs(src, crs, always_xy=True)
+    dense = shapely.segmentize(fp, max(fp.length / 400, 1e-9))  # follow curved edges after reprojection
+    return shapely.transform(dense, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+
+
+def dedupe_fields(df: Any, scene: np.ndarray, footprints: Sequence[Any], min_overlap: float = 0.1) -> np.ndarray:
+    """Keep mask that writes every field found in several overlapping scenes once.
+
+    Args:
+        df: fields of all scenes in one CRS.
+        scene: ``(N,)`` scene index of each field.
+        footprints: footprint polygon of each scene, in ``df``'s CRS.
+        min_overlap: overlap (fraction of the smaller field) above which two fields are one.
+
+    Returns:
+        ``(N,)`` bool mask of the fields to keep.
+    """
+    import shapely
+
+    geoms = np.asarray(df.geometry.values, dtype=object)
+    n = len(geoms)
+    keep = np.zeros(n, bool)
+    if n == 0:
+        return keep
+    scene = np.asarray(scene)
+    edges = [shapely.boundary(f) for f in footprints]
+    depth = np.array([shapely.distance(edges[s], g) for s, g in zip(scene, geoms, strict=True)])
+    area = shapely.area(geoms)
+    tree = shapely.STRtree(geoms)
+    pairs = tree.query(geoms, predicate="intersects")  # (2, M): [input, tree] indices
+    cross = pairs[:, scene[pairs[0]] != scene[pairs[1]]]
+    neighbours: dict[int, list[int]] = {}
+    for a, b in cross.T.tolist():
+        neighbours.setdefault(a, []).append(b)
+    for i in np.lexsort((np.arange(n), -depth)):  # deepest inside its scene first; ties: input order
+        dup = False
+        for j in neighbours.get(int(i), []):
+            if keep[j]:
+                inter = shapely.area(shapely.intersection(geoms[i], geoms[j]))
+                if inter > min_overlap * min(area[i], area[j]):
+                    dup = True
+                    break
+        keep[i] = not dup
+    return keep

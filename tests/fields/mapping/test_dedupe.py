@@ -1,0 +1,76 @@
+"""Fields in the overlap of two scenes are written once when ``fields map`` merges them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import rasterio
+import shapely
+from shapely.geometry import box
+
+from agriseg.fields.mapping import merge_fields
+from agriseg.fields.mapping.dedupe import dedupe_fields
+from agriseg.vector import PolygonizeConfig, polygonize, validate_fiboa
+from tests.vector.synth_fields import field_layout, write_probs
+
+
+def test_copy_farthest_inside_its_scene_is_kept() -> None:
+    footprints = [box(0, 0, 100, 100), box(50, 0, 150, 100)]
+    geoms = [
+        box(60, 10, 80, 30),  # scene 0: field in the overlap
+        box(90, 40, 100, 60),  # scene 0: field cut by scene 0's right edge
+        box(10, 10, 30, 30),  # scene 0 only
+        box(60.5, 10, 80, 30.5),  # scene 1: the same overlap field, slightly different
+        box(90, 40, 110, 60),  # scene 1: the whole field that scene 0 cut
+        box(80, 10, 85, 30),  # scene 1: a neighbour touching the overlap field
+    ]
+    df = gpd.GeoDataFrame({"id": list("abcdef")}, geometry=geoms)
+    keep = dedupe_fields(df, np.array([0, 0, 0, 1, 1, 1]), footprints)
+    kept = set(df["id"][keep])
+    assert "b" not in kept and "e" in kept  # the cut copy loses
+    assert len(kept & {"a", "d"}) == 1  # one copy of the overlap field
+    assert {"c", "f"} <= kept  # a touching neighbour is not a duplicate
+
+
+def test_merge_writes_each_field_of_an_overlap_once(tmp_path: Path) -> None:
+    # one field mosaic seen by two scenes that overlap by 140 px (1.4 km)
+    cls, prob = field_layout(160, 400, seed=2)
+    west = write_probs(tmp_path / "west_probs.tif", cls[:, :270], prob[:, :270])
+    east = write_probs(tmp_path / "east_probs.tif", cls[:, 130:], prob[:, 130:], origin=(359130.0 + 1300, 5352340.0))
+    cfg = PolygonizeConfig(block_size=64, progress=False)
+    parts = []
+    for r in (west, east):
+        parts.append(tmp_path / f"{r.stem}.parquet")
+        polygonize(r, parts[-1], cfg, id_prefix=r.stem)
+    merged = merge_fields(parts, tmp_path / "fields.parquet", rasters=[west, east])
+    assert validate_fiboa(merged) == []
+    per_scene = [gpd.read_parquet(p) for p in parts]
+    fields = gpd.read_parquet(merged)
+    overlap = box(*rasterio.open(west).bounds).intersection(box(*rasterio.open(east).bounds))
+    inner = [df[df.within(overlap.buffer(-20))] for df in per_scene]
+    assert len(inner[0]) == len(inner[1]) > 3  # both scenes found the same fields well inside the overlap
+    assert len(fields) == sum(len(df) for df in per_scene) - len(inner[0]) - _cut_copies(per_scene, overlap)
+    # no two written fields are copies of one another (overlap > 10 % of the smaller)
+    g = np.asarray(fields.geometry.values, dtype=object)
+    a, b = shapely.STRtree(g).query(g, predicate="intersects")
+    a, b = a[a < b], b[a < b]
+    inter = shapely.area(shapely.intersection(g[a], g[b]))
+    assert (inter <= 0.1 * np.minimum(shapely.area(g[a]), shapely.area(g[b]))).all()
+    # the copies written from the overlap are the ones of one scene, each once
+    written = fields[fields.within(overlap.buffer(-20))]
+    assert len(written) == len(inner[0]) and written["id"].is_unique
+
+
+def _cut_copies(per_scene: list[gpd.GeoDataFrame], overlap: object) -> int:
+    """Fields in the overlap but near its edges that both scenes hold (one copy of each is removed)."""
+    g0 = per_scene[0][per_scene[0].intersects(overlap) & ~per_scene[0].within(overlap.buffer(-20))]
+    g1 = per_scene[1][per_scene[1].intersects(overlap) & ~per_scene[1].within(overlap.buffer(-20))]
+    n = 0
+    for a in g0.geometry:
+        for b in g1.geometry:
+            if a.intersection(b).area > 0.1 * min(a.area, b.area):
+                n += 1
+                break
+    return n
