@@ -40,9 +40,7 @@ def test_change_map_marks_the_changed_field(tmp_path: Path) -> None:
     b[20:60, 30:70] = 10  # a field disappeared
     nd = np.zeros(a.shape, bool)
     nd[:, :5] = True
-    stats = change_map(
-        _probs(tmp_path / "a.tif", a, nd), _probs(tmp_path / "b.tif", b), tmp_path / "c.tif", block=50
-    )
+    stats = change_map(_probs(tmp_path / "a.tif", a, nd), _probs(tmp_path / "b.tif", b), tmp_path / "c.tif", block=50)
     assert is_cog(tmp_path / "c.tif")
     with rasterio.open(tmp_path / "c.tif") as ds:
         mag, mask = ds.read(1), ds.read(2)
@@ -52,9 +50,7 @@ def test_change_map_marks_the_changed_field(tmp_path: Path) -> None:
     rest[:, :5] = False
     assert (mask[rest] == 0).all() and mag[:, 5:].max() == 254 and (mag[:, :5] == 255).all()  # 255 = NoData
     assert stats["changed_fraction"] == pytest.approx(40 * 40 / (120 * 85))
-    assert stats["max"] == pytest.approx(
-        float(np.abs(field_logit(a) - field_logit(b))[:, 5:].max()), rel=1e-5
-    )
+    assert stats["max"] == pytest.approx(float(np.abs(field_logit(a) - field_logit(b))[:, 5:].max()), rel=1e-5)
 
 
 def test_change_map_needs_the_same_grid(tmp_path: Path) -> None:
@@ -100,3 +96,41 @@ def test_change_polygons_are_dated_by_the_last_image(tmp_path: Path) -> None:
     df = polygonize_change(tmp_path / "c.tif", tmp_path / "c.parquet")
     assert len(df) == 1 and str(df["determination:datetime"].iloc[0]) == "2025-08-01 10:00:00+00:00"
     assert len(gpd.read_parquet(tmp_path / "c.parquet")) == 1
+
+
+def test_change_refuses_wrong_inputs_naming_the_file(tmp_path: Path) -> None:
+    field = np.full((16, 16), 200, np.uint8)
+    a = _probs(tmp_path / "a.tif", field)
+    b = _probs(tmp_path / "b.tif", field)
+    before = a.read_bytes()
+    with pytest.raises(ValueError, match=r"a\.tif: is one of the inputs"):
+        change_map(a, b, a)
+    assert a.read_bytes() == before
+    cls_only = tmp_path / "classes.tif"
+    with rasterio.open(
+        cls_only,
+        "w",
+        driver="GTiff",
+        width=16,
+        height=16,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:32633",
+        transform=from_origin(359130.0, 5352340.0, 10, 10),
+    ) as dst:
+        dst.write(np.ones((1, 16, 16), np.uint8))
+    with pytest.raises(ValueError, match=r"classes\.tif: 1-band uint8 raster; change needs the probability COG"):
+        change_map(a, cls_only, tmp_path / "c.tif")
+    no_crs = tmp_path / "nocrs.tif"
+    with rasterio.open(no_crs, "w", driver="GTiff", width=16, height=16, count=4, dtype="uint8") as dst:
+        dst.write(np.ones((4, 16, 16), np.uint8))
+    with pytest.raises(ValueError, match=r"nocrs\.tif: raster has no CRS"):
+        change_map(a, no_crs, tmp_path / "c.tif")
+    with pytest.raises(ValueError, match=r"nocrs\.tif: raster has no CRS"):
+        change_map(no_crs, a, tmp_path / "c.tif")
+    empty = np.ones((16, 16), bool)
+    na = _probs(tmp_path / "na.tif", field, nodata=empty)
+    nb = _probs(tmp_path / "nb.tif", field, nodata=empty)
+    with pytest.raises(ValueError, match=r"no pixel has data in both rasters"):
+        change_map(na, nb, tmp_path / "c.tif")
+    assert not (tmp_path / "c.tif").exists()

@@ -287,3 +287,46 @@ def test_real_scene_streamed_equals_in_memory(shared_dir: Path, tmp_path: Path) 
     cr, pr = _reference(p, scene)
     assert np.array_equal(ca, cr) and np.array_equal(pa, pr)
     assert prof["crs"].to_epsg() == 32633 and (prof["width"], prof["height"]) == (578, 379)
+
+
+def test_damaged_partial_of_a_killed_run_is_predicted_again(scene: Path, tmp_path: Path) -> None:
+    out = tmp_path / "killed.tif"
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(KILL_SCRIPT).format(tinynet=inspect.getsource(TinyNet)))
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(script), str(scene), str(out)], env=env, capture_output=True)
+    assert proc.returncode == -9
+    partial, progress = partial_paths(out)
+    data = partial.read_bytes()
+    partial.write_bytes(data[: len(data) // 3])  # truncated, as a full disk or a copy cut short leaves it
+    stale = tmp_path / f".{out.name}.tmp-999999.tif.ovr.tmp"  # GDAL's overview file of a killed COG write
+    stale.write_bytes(b"x")
+    for overwrite in (False, True):
+        res = ScenePredictor(TinyNet(), 3, PreprocessSpec(), PredictConfig(**FAST)).predict(scene, out, overwrite)
+        assert res.status == "done" and res.blocks_resumed == 0
+    ref = tmp_path / "ref.tif"
+    _pred(TinyNet()).predict(scene, ref)
+    with rasterio.open(out) as a, rasterio.open(ref) as b:
+        assert np.array_equal(a.read(), b.read())
+    assert not stale.exists() and not partial.exists()
+
+
+def test_output_that_is_the_input_is_refused(scene: Path, tmp_path: Path) -> None:
+    before = scene.read_bytes()
+    link = tmp_path / "link.tif"
+    link.symlink_to(scene)
+    for target in (scene, link):
+        with pytest.raises(ValueError, match="is one of the inputs"):
+            _pred(TinyNet()).predict(scene, target, overwrite=True)
+    assert scene.read_bytes() == before
+
+
+def test_reflectance_scene_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from agriseg.fields.predict import warn_if_reflectance
+
+    path = tmp_path / "refl.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=8, dtype="float32") as ds:
+        ds.write(np.full((8, 8, 8), 0.2, np.float32))
+    with caplog.at_level("WARNING", logger="agriseg"):
+        warn_if_reflectance(path)
+    assert "refl.tif: values look like 0-1 reflectance" in caplog.text

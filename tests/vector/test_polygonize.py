@@ -97,9 +97,7 @@ def test_metric_cleanup_is_correct_on_geographic_crs() -> None:
     field = ll(box(x0, y0, x0 + 200, y0 + 100).difference(box(x0 + 50, y0 + 40, x0 + 60, y0 + 50)))
     tiny = ll(box(x0 + 600, y0, x0 + 620, y0 + 20))  # 400 m2
     jag = ll(
-        Polygon(
-            [(x0, y0 + 200), (x0 + 100, y0 + 200.2), (x0 + 200, y0 + 200), (x0 + 200, y0 + 300), (x0, y0 + 300)]
-        )
+        Polygon([(x0, y0 + 200), (x0 + 100, y0 + 200.2), (x0 + 200, y0 + 200), (x0 + 200, y0 + 300), (x0, y0 + 300)])
     )
     g, area, perim, keep = clean_fields(np.array([field, tiny, jag], object), "EPSG:4326", 5.0, 500.0, 1000.0)
     assert keep.tolist() == [True, False, True]  # 400 m2 dropped although its area in degrees is ~5e-8
@@ -139,9 +137,7 @@ def test_real_scene_probabilities_blockwise_equal_single(shared_dir: Path, tmp_p
     model = torch.nn.Sequential(
         torch.nn.Conv2d(8, 8, 5, padding=2), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 5, padding=2)
     )
-    ScenePredictor(model, 3, PreprocessSpec(), PredictConfig(patch_size=128, progress=False)).predict(
-        scene, probs
-    )
+    ScenePredictor(model, 3, PreprocessSpec(), PredictConfig(patch_size=128, progress=False)).predict(scene, probs)
     single, _ = polygonize_pixels(probs, PolygonizeConfig(block_size=4096, **RAW))
     blocked, _ = polygonize_pixels(probs, PolygonizeConfig(block_size=100, **RAW))
     assert len(single) > 50
@@ -169,9 +165,7 @@ def test_ids_are_stable_and_unique(tmp_path: Path) -> None:
 
 @pytest.mark.shared
 @pytest.mark.parametrize("separation", ["watershed", "components"])
-def test_real_scene_class_raster_blockwise_equal_single(
-    shared_dir: Path, tmp_path: Path, separation: str
-) -> None:
+def test_real_scene_class_raster_blockwise_equal_single(shared_dir: Path, tmp_path: Path, separation: str) -> None:
     """A class raster with real structure: NDVI of both windows > 0.45 = field, NIR edges = boundary."""
     import rasterio
     from scipy import ndimage
@@ -200,3 +194,33 @@ def test_real_scene_class_raster_blockwise_equal_single(
     blocked, _ = polygonize_pixels(path, PolygonizeConfig(block_size=97, separation=separation, **RAW))
     assert len(single) > 300
     _same(single, blocked)
+
+
+def test_polygonize_refuses_rasters_that_are_not_class_maps(tmp_path) -> None:
+    import numpy as np
+    import pytest
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from agriseg.vector.api import polygonize
+
+    def write(name: str, count: int, dtype: str):
+        path = tmp_path / name
+        with rasterio.open(
+            path,
+            "w",
+            driver="GTiff",
+            width=32,
+            height=32,
+            count=count,
+            dtype=dtype,
+            crs="EPSG:32633",
+            transform=from_origin(0, 320, 10, 10),
+        ) as ds:
+            ds.write(np.ones((count, 32, 32), dtype=dtype))
+        return path
+
+    with pytest.raises(ValueError, match=r"prob\.tif: band 1 is float32, not class ids"):
+        polygonize(write("prob.tif", 1, "float32"))
+    with pytest.raises(ValueError, match=r"scene\.tif: a 8-band uint16 image, not a class raster"):
+        polygonize(write("scene.tif", 8, "uint16"))

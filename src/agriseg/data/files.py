@@ -78,14 +78,15 @@ def protected_inputs(paths: Iterable[str | Path]) -> Iterator[None]:
             _PROTECTED.remove(item)
 
 
-_STALE = re.compile(r"^\..+\.(?:tmp|partial|init)-(\d+)(?:\.[^.]*)?$")
+_STALE = re.compile(r"^\..+\.(?:tmp|init)-(\d+)(?:\..*)?$")
 
 
 def clean_stale_temporaries(folder: str | Path) -> list[Path]:
     """Remove work-in-progress files left in ``folder`` by killed runs (their process no longer exists).
 
-    Matches the names made by :func:`temporary_sibling` (``.<name>.tmp-<pid><suffix>``); files of a
-    process that is still running (another run writing to the same folder) are left alone.
+    Matches the names made by :func:`temporary_sibling` (``.<name>.tmp-<pid><suffix>``) and what writers
+    add to them (GDAL's ``.ovr.tmp`` overview files); files of a process that is still running (another
+    run writing to the same folder) are left alone.
 
     Returns:
         The paths removed.

@@ -51,16 +51,28 @@ def change_map(
         ``{"min": .., "max": .., "changed_fraction": ..}``.
 
     Raises:
-        ValueError: rasters on different grids or CRSs.
+        ValueError: rasters on different grids or CRSs, without a CRS, that are not probability COGs,
+            with no pixel valid in both, or an output that is one of the inputs.
     """
     import rasterio
     from rasterio.windows import Window
+
+    from agriseg.data.files import check_not_input
 
     a, b, output = Path(a), Path(b), Path(output)
     for p in (a, b):
         if not p.is_file():
             raise FileNotFoundError(f"{p}: probability raster not found")
+    check_not_input(output, [a, b])
     with rasterio.open(a) as da, rasterio.open(b) as db:
+        for p, ds in ((a, da), (b, db)):
+            if ds.count < field_band or ds.dtypes[0] != "uint8":
+                raise ValueError(
+                    f"{p}: {ds.count}-band {ds.dtypes[0]} raster; change needs the probability COG of "
+                    "`agriseg fields predict` (band 1 classes, then one uint8 probability band per class)"
+                )
+            if ds.crs is None:
+                raise ValueError(f"{p}: raster has no CRS")
         if (da.width, da.height) != (db.width, db.height) or da.transform != db.transform or da.crs != db.crs:
             raise ValueError(f"{b}: not on the same grid as {a} (size, transform and CRS must match)")
         wins = [
@@ -82,7 +94,9 @@ def change_map(
             d, valid = diff(w)
             if valid.any():
                 lo, hi = min(lo, float(d[valid].min())), max(hi, float(d[valid].max()))
-        span = hi - lo if np.isfinite(lo) and hi > lo else 1.0
+        if not np.isfinite(lo):
+            raise ValueError(f"{a} and {b}: no pixel has data in both rasters (all NoData); nothing to compare")
+        span = hi - lo if hi > lo else 1.0
         lo = lo if np.isfinite(lo) else 0.0
         profile = {
             "driver": "GTiff",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -41,6 +42,8 @@ from agriseg.fields.config import PredictConfig, PreprocessSpec
 from agriseg.raster.io import SceneInfo, describe_bands, open_scene, read_window, scene_tags, to_cog
 from agriseg.runtime import ModelRunner
 from agriseg.tiling import blend_weights, window_starts
+
+log = logging.getLogger("agriseg")
 
 NODATA_CLASS = 255
 FORMAT_VERSION = "agriseg-fields-probs-2"
@@ -87,11 +90,7 @@ def model_fingerprint(model: nn.Module) -> str:
     h = hashlib.sha1()
     for k, v in model.state_dict().items():
         h.update(k.encode())
-        h.update(
-            v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
-            if v.numel()
-            else b""
-        )
+        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if v.numel() else b"")
     return h.hexdigest()[:16]
 
 
@@ -154,9 +153,7 @@ class ScenePredictor:
         return acc.float().cpu()
 
     # ---------------------------------------------------------------- pixels
-    def _to_input(
-        self, raw: np.ndarray, info: SceneInfo, offset: float, where: str
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _to_input(self, raw: np.ndarray, info: SceneInfo, offset: float, where: str) -> tuple[np.ndarray, np.ndarray]:
         """Raw window ``(C, h, w)`` -> model input ``(C, h, w)`` float32 and nodata mask ``(h, w)``."""
         from agriseg.fields.sentinel2 import prepare_input, swap_windows
 
@@ -266,12 +263,17 @@ class ScenePredictor:
         """
         from tqdm import tqdm
 
+        from agriseg.data.files import check_not_input, clean_stale_temporaries
+
         t0 = time.perf_counter()
         scene, output = Path(scene), Path(output)
+        check_not_input(output, [scene])
         info = open_scene(scene, bands=self.preprocess.bands)
+        warn_if_reflectance(scene)
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
         if output.exists() and not overwrite:
             return result
+        clean_stale_temporaries(output.parent)
         self._prepare()
         cfg, P = self.config, self.config.patch_size
         ys = window_starts(info.height, P, cfg.stride)
@@ -281,6 +283,9 @@ class ScenePredictor:
         with _exclusive(output):
             fp = self.fingerprint(info)
             state = _load_progress(progress, fp) if partial.exists() else None
+            if state is not None and not _partial_usable(partial, info, self.num_classes + 1, state["rows_done"]):
+                log.warning("%s: work file of an interrupted run is damaged; predicting %s again", partial, scene)
+                state = None
             if state is None:
                 self._create_partial(partial, info, offset)
                 state = {"rows_done": 0, "next_row": 0}
@@ -404,6 +409,41 @@ def partial_paths(output: Path) -> tuple[Path, Path]:
         output.with_name(f".{output.stem}.partial.tif"),
         output.with_name(f".{output.stem}.partial.json"),
     )
+
+
+def _partial_usable(partial: Path, info: SceneInfo, bands: int, rows_done: int) -> bool:
+    """Whether an interrupted run's raster can be resumed: it opens, has the scene's shape, and its last
+    finished row and its very last row read back (a truncated file fails one of these)."""
+    import rasterio
+    from rasterio.windows import Window
+
+    try:
+        with rasterio.open(partial) as ds:
+            if (ds.width, ds.height, ds.count) != (info.width, info.height, bands):
+                return False
+            for row in {max(0, rows_done - 1), info.height - 1}:
+                ds.read(window=Window(0, row, info.width, 1))
+    except Exception:  # noqa: BLE001 - any reader error means: not resumable
+        return False
+    return True
+
+
+def warn_if_reflectance(scene: Path) -> None:
+    """Warn when a scene holds 0-1 reflectance: models expect Sentinel-2 L2A digital numbers (x 10000)."""
+    import rasterio
+    from rasterio.windows import Window
+
+    with rasterio.open(scene) as ds:
+        h, w = min(ds.height, 512), min(ds.width, 512)
+        sample = ds.read(1, window=Window((ds.width - w) // 2, (ds.height - h) // 2, w, h), masked=True)
+    values = sample.compressed()
+    if values.size and np.issubdtype(values.dtype, np.floating) and float(np.nanmax(values)) <= 1.5:
+        log.warning(
+            "%s: values look like 0-1 reflectance (max %.3f); models expect L2A digital numbers "
+            "(reflectance x 10000): multiply by 10000 first",
+            scene,
+            float(np.nanmax(values)),
+        )
 
 
 def _load_progress(progress: Path, fingerprint: str) -> dict[str, int] | None:

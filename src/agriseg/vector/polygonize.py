@@ -43,6 +43,27 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+def check_class_raster(path: Path, ds: Any) -> None:
+    """Refuse rasters that are not class maps, which would otherwise give zero fields without a word.
+
+    Raises:
+        ValueError: band 1 is not integer class ids (a probability or float raster), or the raster is an
+            image (a multi-band scene without agriseg's prediction tags).
+    """
+    dtype = np.dtype(ds.dtypes[0])
+    is_prediction = "agriseg_format" in {k.lower() for k in ds.tags()}
+    if not np.issubdtype(dtype, np.integer):
+        raise ValueError(
+            f"{path}: band 1 is {dtype}, not class ids; polygonize needs a class raster (the COG written by "
+            "`agriseg fields predict`, or one band of integer class ids)"
+        )
+    if not is_prediction and ds.count >= 4 and dtype.itemsize >= 2:
+        raise ValueError(
+            f"{path}: a {ds.count}-band {dtype} image, not a class raster; run `agriseg fields predict` on it "
+            "and polygonize the result"
+        )
+
+
 @dataclass
 class RasterSource:
     """Reads the class band and (if present) the field-probability band of a raster, by window."""
@@ -61,6 +82,7 @@ class RasterSource:
             raise ValueError(f"{self.path}: not a readable raster ({err})") from err
         if self.ds.crs is None:
             raise ValueError(f"{self.path}: has no CRS; polygons need a georeferenced raster")
+        check_class_raster(self.path, self.ds)
         # band 1 = class; bands 2.. = per-class probabilities (agriseg fields predict output)
         self.prob_band = 2 + self.config.field_class if self.ds.count >= 2 + self.config.field_class else None
         if self.config.separation == "watershed" and self.ds.count == 1:
