@@ -14,7 +14,6 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -237,7 +236,12 @@ TILE = 48  # pixels per tile side
 TILES = {"T33UXP": 500000.0, "T33UYP": 500400.0}  # west edges (m); the tiles overlap by 8 px
 NORTH = 5316480.0
 # (window, date, cloud %): window A's least cloudy day is 04-10, window B's 08-15
-ACQUISITIONS = [("a", "2023-04-10", 5.0), ("a", "2023-04-20", 40.0), ("b", "2023-08-01", 15.0), ("b", "2023-08-15", 3.0)]
+ACQUISITIONS = [
+    ("a", "2023-04-10", 5.0),
+    ("a", "2023-04-20", 40.0),
+    ("b", "2023-08-01", 15.0),
+    ("b", "2023-08-15", 3.0),
+]
 ASSETS = {"red": "B04", "green": "B03", "blue": "B02", "nir": "B08"}
 
 

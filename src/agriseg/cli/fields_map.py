@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.fields_models import MODEL_HELP, resolve_model_option
 from agriseg.cli.options import choice_options, config_from_params, outdir_option, overwrite_option, stack
 
 TTA_CHOICES = ("flip_h", "flip_v", "swap_windows")
@@ -19,7 +20,8 @@ _predict_options = stack(
         "model",
         required=True,
         type=click.Path(dir_okay=False),
-        help="agriseg .safetensors/.ckpt or ftw-tools/PRUE .ckpt",
+        callback=resolve_model_option,
+        help=MODEL_HELP,
     ),
     click.option("--patch-size", default=256, show_default=True, help="patch side in scene pixels"),
     click.option("--overlap", default=0.25, show_default=True, help="patch overlap fraction"),
