@@ -281,7 +281,7 @@ def _cog(arr: np.ndarray, west: float) -> bytes:
         with MemoryFile() as out, mem.open() as src:
             from rasterio.shutil import copy
 
-            copy(src, out.name, driver="COG", BLOCKSIZE=16)
+            copy(src, out.name, driver="COG", BLOCKSIZE=128)
             return out.read()
 
 
@@ -334,3 +334,35 @@ def make_s2_catalog(state: Loopback, drop_band: str | None = None) -> list[dict]
             )
     state.items[:] = items
     return items
+
+
+def tiny_ftw_checkpoint() -> bytes:
+    """A small smp.Unet checkpoint in ftw-tools' Lightning layout (what the release files look like)."""
+    import io
+
+    import segmentation_models_pytorch as smp
+    import torch
+
+    torch.manual_seed(0)
+    net = smp.Unet(encoder_name="tu-mobilenetv3_small_050", encoder_weights=None, in_channels=8, classes=3)
+    buf = io.BytesIO()
+    torch.save(
+        {
+            "state_dict": {"model." + k: v for k, v in net.state_dict().items()},
+            "hyper_parameters": {
+                "model": "unet",
+                "backbone": "tu-mobilenetv3_small_050",
+                "in_channels": 8,
+                "num_classes": 3,
+            },
+        },
+        buf,
+    )
+    return buf.getvalue()
+
+
+def serve_models(state: Loopback, content: bytes, files: tuple[str, ...] = ("v3/prue_efnet3_checkpoint.ckpt",)) -> str:
+    """Serve ``content`` as release files under ``<url>/models/``; returns that base URL."""
+    for f in files:
+        state.add_file(f"/models/{f}", content)
+    return state.url + "/models"

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +106,34 @@ def _choose_items(
     return chosen
 
 
+@lru_cache(maxsize=1)
+def _gdal_library() -> Any:
+    import ctypes
+    import ctypes.util
+    import glob
+
+    import rasterio
+
+    bundled = glob.glob(os.path.join(os.path.dirname(rasterio.__file__), os.pardir, "rasterio.libs", "libgdal*"))
+    name = bundled[0] if bundled else ctypes.util.find_library("gdal")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
+def _forget_remote(href: str) -> None:
+    """Drop GDAL's cached answers about ``href``, so that a retry asks the server again.
+
+    GDAL remembers a failed HTTP answer per URL for the life of the process and rasterio has no binding to
+    ``VSICurlPartialClearCache``, so it is called through ctypes on the GDAL library rasterio loaded. Where
+    that library cannot be found, retries within one run see the cached failure (a new run still resumes).
+    """
+    lib = _gdal_library()
+    if lib is not None and href.startswith(("http://", "https://")):
+        lib.VSICurlPartialClearCache(("/vsicurl/" + href).encode())
+
+
 def _open_remote(href: str, cfg: DownloadConfig, what: str) -> Any:
     """Open a remote raster, retrying with backoff."""
     import rasterio
@@ -112,6 +142,7 @@ def _open_remote(href: str, cfg: DownloadConfig, what: str) -> Any:
     for attempt in range(cfg.retries + 1):
         if attempt:
             time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
+            _forget_remote(href)
         try:
             return rasterio.open(href)
         except rasterio.errors.RasterioIOError as err:
@@ -119,12 +150,24 @@ def _open_remote(href: str, cfg: DownloadConfig, what: str) -> Any:
     raise ValueError(f"{what}: cannot open {href.split('?')[0]} after {cfg.retries + 1} attempt(s) ({last})")
 
 
-def _grid(items: dict[str, list[Any]], bbox: BBox | None, cfg: DownloadConfig) -> Grid:
-    """Output grid: window A's first item's CRS over ``bbox`` (or the items' common footprint)."""
+def _native_bounds(items: list[Any], crs: Any, cfg: DownloadConfig) -> tuple[float, float, float, float]:
+    """Bounds (in ``crs``) of the red bands of ``items`` together (read from the rasters' headers)."""
     from rasterio.warp import transform_bounds
-    from shapely import union_all
 
-    from agriseg.fields.stac import band_href, footprint
+    from agriseg.fields.stac import band_href
+
+    boxes = []
+    for item in items:
+        with _env(cfg), _open_remote(band_href(item, "red"), cfg, item.id) as src:
+            boxes.append(transform_bounds(src.crs, crs, *src.bounds) if src.crs != crs else tuple(src.bounds))
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
+
+
+def _grid(items: dict[str, list[Any]], bbox: BBox | None, cfg: DownloadConfig) -> Grid:
+    """Output grid: window A's first item's CRS over ``bbox`` (or where both windows' items overlap)."""
+    from rasterio.warp import transform_bounds
+
+    from agriseg.fields.stac import band_href
 
     first = items["a"][0]
     with _env(cfg), _open_remote(band_href(first, "red"), cfg, first.id) as src:
@@ -132,16 +175,15 @@ def _grid(items: dict[str, list[Any]], bbox: BBox | None, cfg: DownloadConfig) -
     if crs is None:
         raise ValueError(f"{first.id}: its red band has no CRS")
     if bbox is None:
-        area = union_all([footprint(i) for i in items["a"]]).intersection(
-            union_all([footprint(i) for i in items["b"]])
-        )
-        if area.is_empty:
+        a, b = (_native_bounds(items[w], crs, cfg) for w in WINDOWS)
+        x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+        if x0 >= x1 or y0 >= y1:
             raise ValueError(
                 f"{', '.join(i.id for i in items['a'])} and {', '.join(i.id for i in items['b'])}: "
                 "window A and window B items do not overlap"
             )
-        bbox = area.bounds
-    x0, y0, x1, y1 = transform_bounds("EPSG:4326", crs, *bbox, densify_pts=21)
+    else:
+        x0, y0, x1, y1 = transform_bounds("EPSG:4326", crs, *bbox, densify_pts=21)
     r = cfg.resolution
     x0, y0 = math.floor(x0 / r) * r, math.floor(y0 / r) * r
     x1, y1 = math.ceil(x1 / r) * r, math.ceil(y1 / r) * r
@@ -176,6 +218,7 @@ def _read_band(item: Any, band: str, grid: Grid, cfg: DownloadConfig) -> np.ndar
     for attempt in range(cfg.retries + 1):
         if attempt:
             time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
+            _forget_remote(href)
         try:
             with _env(cfg), _open_remote(href, cfg, item.id) as src:
                 with WarpedVRT(
@@ -351,6 +394,11 @@ def download_scene(
                     sign(item)
         grid = Grid(**state["grid"])
         resumed = True
+    if resumed:
+        for w in WINDOWS:
+            for item in chosen[w]:
+                for b in BAND_NAMES:
+                    _forget_remote(band_href(item, b))
     harmonise = len({boa_offset_of(i) for w in WINDOWS for i in chosen[w]}) > 1
     total = sum(len(chosen[w]) * len(BAND_NAMES) for w in WINDOWS)
     bands: list[np.ndarray] = []
