@@ -40,3 +40,28 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
     )
     again = CliRunner().invoke(main, args)  # a re-run keeps everything
     assert again.exit_code == 0 and "exists, skipped" in again.output and "skipped" in again.output
+
+
+def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
+    model_cache: Path, loopback: Loopback, tmp_path: Path
+) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    areas = gpd.GeoDataFrame(
+        {"id": ["west", "nowhere"]},
+        geometry=[box(*bbox_deg(500050, 5316200, 500300, 5316450)), box(1.0, 40.0, 1.01, 40.01)],
+        crs=4326,
+    )
+    areas.to_file(tmp_path / "areas.geojson")
+    out = tmp_path / "map"
+    args = [
+        "fields", "map", "--areas", str(tmp_path / "areas.geojson"), "--win-a-dates", "2023-04-01/2023-04-30",
+        "--win-b-dates", "2023-08-01/2023-08-31", "--stac-url", loopback.url + "/stac", "-o", str(out),
+        "-m", "FTW_PRUE_EFNET_B3", "--serial", "--patch-size", "64", "--min-area", "0",
+    ]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1, res.output  # one area failed
+    assert "nowhere: window A 2023-04-01/2023-04-30: no sentinel-2-l2a item" in res.output
+    assert (out / "scenes" / "west.tif").is_file() and not (out / "scenes" / "nowhere.tif").exists()
+    assert (out / "west_fields.parquet").is_file() and (out / "fields.parquet").is_file()

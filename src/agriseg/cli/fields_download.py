@@ -9,37 +9,26 @@ import click
 
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.fields_map import _configs, _polygon_options, _predict_options, _preprocess_overrides
-from agriseg.cli.options import config_from_params, outdir_option, output_option, overwrite_option, stack
+from agriseg.cli.fields_stac_options import date_options, download_config, stac_options, window_dates
+from agriseg.cli.options import outdir_option, output_option, overwrite_option, stack
 
 _download_options = stack(
     click.option("--bbox", default=None, help="area: W,S,E,N in degrees (EPSG:4326), or a vector file (its bounds)"),
-    click.option("--win-a-dates", default=None, help="window A date range START/END (e.g. planting season)"),
-    click.option("--win-b-dates", default=None, help="window B date range START/END (e.g. before harvest)"),
+    date_options,
     click.option("--win-a", multiple=True, help="window A item id or item URL instead of a search (repeat to mosaic)"),
     click.option("--win-b", multiple=True, help="window B item id or item URL instead of a search (repeat to mosaic)"),
-    click.option(
-        "--stac-url",
-        default="planetary-computer",
-        show_default=True,
-        help="STAC API: planetary-computer, earth-search, or its URL",
-    ),
-    click.option("--stac-collection", default="sentinel-2-l2a", show_default=True, help="Sentinel-2 L2A collection"),
-    click.option("--cloud-max", type=click.FloatRange(0, 100), default=20.0, show_default=True, help="% cloud"),
-    click.option("--resolution", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-                 help="output pixel size in metres"),  # fmt: skip
-    click.option("--retries", type=click.IntRange(0), default=4, show_default=True, help="per request, with backoff"),
+    stac_options,
 )
 
 
 def _download(kw: dict[str, Any], output: Path, overwrite: bool) -> Any:
     """Parse the download options and run :func:`agriseg.fields.download.download_scene`."""
-    from agriseg.fields.config import DownloadConfig
     from agriseg.fields.download import download_scene
-    from agriseg.fields.stac import area_bbox, parse_dates
+    from agriseg.fields.stac import area_bbox
 
-    cfg = config_from_params(DownloadConfig, kw, {"stac_collection": "collection"})
+    cfg = download_config(kw)
     bbox = area_bbox(kw["bbox"]) if kw["bbox"] else None
-    dates = {w: parse_dates(kw[f"win_{w}_dates"]) if kw[f"win_{w}_dates"] else None for w in ("a", "b")}
+    dates = window_dates(kw)
     for w in ("a", "b"):
         if not kw[f"win_{w}"] and (bbox is None or dates[w] is None):
             raise click.UsageError(f"window {w.upper()}: give --win-{w} ITEM, or --bbox with --win-{w}-dates")

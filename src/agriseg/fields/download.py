@@ -440,4 +440,54 @@ def _unsigned(item: Any, signed: bool) -> dict:
     return d
 
 
-__all__ = ["DownloadResult", "download_scene", "parts_dir"]
+def download_areas(
+    areas: str | Path,
+    folder: str | Path,
+    cfg: DownloadConfig,
+    win_a_dates: tuple[str, str],
+    win_b_dates: tuple[str, str],
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Download one scene per feature of a vector file (its bounds), going on past areas that fail.
+
+    Scenes are named after the features' ``id`` column when there is one, else ``area<row>``.
+
+    Returns:
+        One row per area: ``area``, ``scene`` (path), ``status`` (done/resumed/skipped/error), ``error``.
+
+    Raises:
+        ValueError: an unreadable vector file or one without features or CRS.
+    """
+    import re
+
+    import geopandas as gpd
+
+    from agriseg.fields.stac import parse_bbox
+
+    path = Path(areas)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: areas file not found")
+    try:
+        df = gpd.read_file(path)
+    except Exception as err:  # noqa: BLE001 - any reader error is a bad input file
+        raise ValueError(f"{path}: not a readable vector file ({err})") from err
+    if df.empty or df.crs is None:
+        raise ValueError(f"{path}: no features, or no CRS")
+    df = df.to_crs(4326)
+    names = [re.sub(r"[^A-Za-z0-9_.-]+", "_", str(v)) for v in df["id"]] if "id" in df else None
+    rows: list[dict[str, Any]] = []
+    for i, geom in enumerate(df.geometry):
+        name = names[i] if names else f"area{i}"
+        out = Path(folder) / f"{name}.tif"
+        row: dict[str, Any] = {"area": name, "scene": str(out), "error": ""}
+        try:
+            bbox = parse_bbox(",".join(str(v) for v in geom.bounds))
+            res = download_scene(out, cfg, bbox, win_a_dates, win_b_dates, overwrite=overwrite, progress=progress)
+            rows.append({**row, "status": res.status})
+        except ValueError as err:
+            rows.append({**row, "status": "error", "error": f"{name}: {err}"})
+    return rows
+
+
+__all__ = ["DownloadResult", "download_areas", "download_scene", "parts_dir"]
