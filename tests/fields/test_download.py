@@ -203,3 +203,17 @@ def test_a_failed_read_is_retried(loopback: Loopback, tmp_path: Path) -> None:
     res = download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
     assert res.status == "done"
     assert sum(p.endswith("20230410_T33UXP_B03.tif") and m == "HEAD" for m, p, _ in loopback.log) >= 2
+
+
+def test_mixed_processing_baselines_are_harmonised(loopback: Loopback, tmp_path: Path) -> None:
+    for it in loopback.items:
+        if it["id"].startswith("S2B_MSIL2A_202304"):
+            it["properties"]["s2:processing_baseline"] = "03.01"  # before the -1000 offset
+    out = tmp_path / "s.tif"
+    download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    with rasterio.open(out) as src:
+        tags, data, transform = src.tags(), src.read(), src.transform
+    assert tags["BOA_ADD_OFFSET"] == "0" and tags["WIN_A_PROCESSING_BASELINE"] == "03.01"
+    h, w = data.shape[1:]
+    np.testing.assert_array_equal(data[0], _expected("red", 0, transform, h, w))  # window A as stored
+    np.testing.assert_array_equal(data[4], _expected("red", 3, transform, h, w) - 1000)  # window B offset applied

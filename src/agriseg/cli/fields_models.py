@@ -71,7 +71,7 @@ def show(name: str) -> None:
 @overwrite_option("Download again even if cached.")
 @friendly_errors
 def download(names: tuple[str, ...], overwrite: bool) -> None:
-    """Download models into the cache (a partial download resumes; checked against sha256 where recorded)."""
+    """Download models (NAMES, or all) into the cache; a partial download resumes, sha256 checked if recorded."""
     from agriseg.fields.registry import MODELS, fetch, get_spec
 
     wanted = list(MODELS) if names == ("all",) else list(names)
