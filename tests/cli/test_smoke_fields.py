@@ -121,3 +121,58 @@ def test_fields_workflow(tmp_path: Path) -> None:
         assert src.count >= 2 and src.width == 300
         assert src.nodata == 255 and ColorInterp.alpha not in src.colorinterp
     assert (wd / "change.parquet").is_file()
+
+
+def test_fields_from_an_area_and_a_season(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """README / docs/fields_mapping.md: download, models by name, run, map --areas (loopback STAC API)."""
+    import geopandas as gpd
+    import rasterio
+    from shapely.geometry import box
+
+    from tests.fields.stac_server import (
+        LoopbackServer,
+        bbox_deg,
+        make_s2_catalog,
+        serve_models,
+        tiny_ftw_checkpoint,
+    )
+
+    wd = tmp_path
+    prue = tuple(f"v3/prue_efnet{b}_checkpoint.ckpt" for b in (3, 5, 7))
+    seasons = "--win-a-dates 2023-04-01/2023-04-30 --win-b-dates 2023-08-01/2023-08-31"
+    with LoopbackServer() as api:
+        make_s2_catalog(api)
+        monkeypatch.setenv("AGRISEG_MODELS_BASE_URL", serve_models(api, tiny_ftw_checkpoint(), prue))
+        monkeypatch.setenv("AGRISEG_CACHE_DIR", str(wd / "cache"))
+        stac = f"--stac-url {api.url}/stac"
+        bbox = ",".join(f"{v:.6f}" for v in bbox_deg(500100, 5316050, 500800, 5316450))
+
+        agriseg(f"fields download --bbox {bbox} {seasons} --cloud-max 20 {stac} -o scene.tif", cwd=wd)
+        with rasterio.open(wd / "scene.tif") as src:
+            assert src.count == 8 and src.tags()["WIN_A_DATETIME"] == "2023-04-10T10:01:00Z"
+        gpd.GeoDataFrame(geometry=[box(*bbox_deg(500100, 5316050, 500300, 5316250))], crs=4326).to_file(
+            wd / "area.gpkg"
+        )
+        agriseg(f"fields download {stac} --stac-collection sentinel-2-l2a --bbox area.gpkg {seasons} -o a.tif", cwd=wd)
+        item_b = f"{api.url}/stac/collections/sentinel-2-l2a/items/S2B_MSIL2A_20230801_T33UXP"
+        agriseg(f"fields download --win-a S2B_MSIL2A_20230420_T33UXP --win-b {item_b} {stac} -o items.tif", cwd=wd)
+        assert (wd / "a.tif").is_file() and (wd / "items.tif").is_file()
+
+        res = agriseg("fields models list", cwd=wd)
+        assert all(f"FTW_PRUE_EFNET_B{b}" in res.output for b in (3, 5, 7))
+        assert "FTW_PRUE_EFNET_B7" in agriseg("fields models show FTW_PRUE_EFNET_B7", cwd=wd).output
+        agriseg("fields models download FTW_PRUE_EFNET_B3 FTW_PRUE_EFNET_B5", cwd=wd)
+        assert "cached" in agriseg("fields models list", cwd=wd).output
+        agriseg("fields models download NOPE", cwd=wd, expect=1)
+
+        agriseg("fields map scene.tif -o fields/ -m FTW_PRUE_EFNET_B5 --serial --patch-size 64", cwd=wd)
+        assert (wd / "fields" / "fields.parquet").is_file()
+        agriseg(f"fields run --bbox {bbox} {seasons} -m FTW_PRUE_EFNET_B5 -o out/ {stac} --patch-size 64", cwd=wd)
+        assert len(gpd.read_parquet(wd / "out" / "scene_fields.parquet")) > 0
+        gpd.GeoDataFrame(
+            {"id": ["west"]}, geometry=[box(*bbox_deg(500100, 5316050, 500300, 5316250))], crs=4326
+        ).to_file(wd / "areas.gpkg")
+        agriseg(f"fields map --areas areas.gpkg {seasons} {stac} -m FTW_PRUE_EFNET_B5 -o many/ --serial", cwd=wd)
+        assert (wd / "many" / "scenes" / "west.tif").is_file() and (wd / "many" / "fields.parquet").is_file()
+        agriseg("fields evaluate -m FTW_PRUE_EFNET_B3 --root nowhere", cwd=wd, expect=1)
+        agriseg(f"fields download --bbox 10,50,10,51 {seasons} {stac} -o bad.tif", cwd=wd, expect=1)

@@ -18,3 +18,31 @@ def ftw_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
         SyntheticFTWConfig(countries={"austria": 10, "kenya": 4}, size=64, fields_per_chip=(3, 6), seed=1),
     )
     return root
+
+
+@pytest.fixture
+def loopback():
+    """A loopback STAC API serving the Sentinel-2-like test catalogue (two tiles, four acquisitions)."""
+    from tests.fields.stac_server import LoopbackServer, make_s2_catalog
+
+    with LoopbackServer() as state:
+        make_s2_catalog(state)
+        yield state
+
+
+@pytest.fixture(scope="session")
+def ftw_ckpt_bytes() -> bytes:
+    """A tiny FTW-layout checkpoint, as bytes."""
+    from tests.fields.stac_server import tiny_ftw_checkpoint
+
+    return tiny_ftw_checkpoint()
+
+
+@pytest.fixture
+def model_cache(loopback, ftw_ckpt_bytes: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The loopback server also serves the release files; the model cache is a temporary folder."""
+    from tests.fields.stac_server import serve_models
+
+    monkeypatch.setenv("AGRISEG_MODELS_BASE_URL", serve_models(loopback, ftw_ckpt_bytes))
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"

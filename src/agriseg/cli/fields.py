@@ -5,7 +5,9 @@ from __future__ import annotations
 import click
 
 from agriseg.cli.fields_checkpoints import export, import_checkpoint
+from agriseg.cli.fields_download import download, run
 from agriseg.cli.fields_map import change, map_, polygonize, predict
+from agriseg.cli.fields_models import models
 from agriseg.cli.fields_train import evaluate, make_synthetic, robustness, train
 
 
@@ -25,5 +27,8 @@ for _command in (
     polygonize,
     map_,
     change,
+    download,
+    run,
+    models,
 ):
     fields.add_command(_command)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.fields_models import resolve_model_option
 from agriseg.cli.options import output_option, overwrite_option
 
 
@@ -25,14 +26,14 @@ def import_checkpoint(checkpoint: str, output: str | None, overwrite: bool) -> N
 
 
 @click.command()
-@click.argument("model_path", type=click.Path(dir_okay=False))
+@click.argument("model_path", type=click.Path(dir_okay=False), callback=resolve_model_option)
 @output_option("Output file: .safetensors (weights + config) or .onnx.", required=True)
 @click.option("--size", type=click.IntRange(32), default=256, help="ONNX example input side (multiple of 32).")
 @click.option("--opset", type=click.IntRange(11), default=17, help="ONNX opset.")
 @overwrite_option("Replace an existing output.")
 @friendly_errors
 def export(model_path: str, output: str, size: int, opset: int, overwrite: bool) -> None:
-    """Export a field model (.ckpt / .safetensors) as safetensors + config, or as ONNX (checked)."""
+    """Export a field model (.ckpt / .safetensors, or a released model's name) as safetensors or ONNX (checked)."""
     from agriseg.fields.checkpoints import export_onnx, load_fields_model, write_model_card
     from agriseg.models.io import save_model
 

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.fields_models import MODEL_HELP, resolve_model_option
+from agriseg.cli.fields_stac_options import date_options, stac_options
 from agriseg.cli.options import choice_options, config_from_params, outdir_option, overwrite_option, stack
 
 TTA_CHOICES = ("flip_h", "flip_v", "swap_windows")
@@ -19,7 +21,8 @@ _predict_options = stack(
         "model",
         required=True,
         type=click.Path(dir_okay=False),
-        help="agriseg .safetensors/.ckpt or ftw-tools/PRUE .ckpt",
+        callback=resolve_model_option,
+        help=MODEL_HELP,
     ),
     click.option("--patch-size", default=256, show_default=True, help="patch side in scene pixels"),
     click.option("--overlap", default=0.25, show_default=True, help="patch overlap fraction"),
@@ -202,8 +205,16 @@ def polygonize(
 
 
 @click.command("map")
-@click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("scenes", nargs=-1, required=False, type=click.Path(dir_okay=False))
 @outdir_option("output folder")
+@click.option(
+    "--areas",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="vector file of areas: download one scene per feature (into <outdir>/scenes) and map them too",
+)
+@date_options
+@stac_options
 @_predict_options
 @_polygon_options
 @click.option("--scheduler", default=None, help="Dask scheduler address; default: a local cluster")
@@ -223,14 +234,27 @@ def map_(
     collection: str,
     **kw: object,
 ) -> None:
-    """Predict + polygonise many scenes as Dask tasks; per-scene outputs and one merged GeoParquet."""
+    """Predict + polygonise many scenes as Dask tasks; per-scene outputs and one merged GeoParquet.
+
+    With --areas and the two date ranges, each area's scene is first downloaded from the STAC API (as
+    `fields download` does), so a whole region goes from areas to polygons in one command.
+    """
     from agriseg.fields.mapping.runner import run_map
 
     if not Path(str(kw["model"])).is_file():
         raise FileNotFoundError(f"{kw['model']}: model file not found")
+    failed = []
+    scenes_list = list(scenes)
+    if kw["areas"]:
+        downloaded, failed = _download_areas(kw, Path(outdir) / "scenes", overwrite)
+        scenes_list += downloaded
+        if not scenes_list:
+            raise click.ClickException("no scene to map: every area failed (see above)")
+    elif not scenes:
+        raise click.UsageError("give SCENES, or --areas with --win-a-dates and --win-b-dates")
     pc, vc = _configs(kw)
     rows, merged = run_map(
-        list(scenes),
+        scenes_list,
         outdir,
         str(kw["model"]),
         backend="serial" if serial else "dask",
@@ -245,8 +269,24 @@ def map_(
     for r in rows:
         click.echo(f"{r['scene']}: {r['status']} {r.get('fields_count', '')} {r.get('error', '')}".rstrip())
     click.echo(f"merged: {merged}")
-    if any(r["status"] == "error" for r in rows):
+    if failed or any(r["status"] == "error" for r in rows):
         raise click.ClickException("some scenes failed (see above and summary.json)")
+
+
+def _download_areas(kw: dict, folder: Path, overwrite: bool) -> tuple[list[str], list[dict]]:
+    """Download the scenes of ``--areas``; returns (downloaded scenes, failed rows) and prints failures."""
+    from agriseg.cli.fields_stac_options import download_config, window_dates
+    from agriseg.fields.download import download_areas
+
+    dates = window_dates(kw)
+    if dates["a"] is None or dates["b"] is None:
+        raise click.UsageError("--areas needs --win-a-dates and --win-b-dates")
+    rows = download_areas(kw["areas"], folder, download_config(kw), dates["a"], dates["b"], overwrite=overwrite)
+    for r in rows:
+        if r["status"] == "error":
+            click.echo(f"{r['scene']}: error {r['error']}")
+    ok = [r["scene"] for r in rows if r["status"] != "error"]
+    return ok, [r for r in rows if r["status"] == "error"]
 
 
 @click.command()

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
+from agriseg.cli.fields_models import MODEL_HELP, resolve_model_option
 from agriseg.cli.options import config_option, model_file_option, output_option, overwrite_option
 
 _WINDOWS = click.Choice(["ab", "ba", "a", "b"])
@@ -77,7 +78,7 @@ def train(config_path: str, resume: str | None, epochs: int | None, max_minutes:
 
 
 @click.command()
-@model_file_option("FTW/PRUE/agriseg .ckpt or agriseg .safetensors.")
+@model_file_option(MODEL_HELP, ("-m", "--model"), callback=resolve_model_option)
 @click.option("--root", required=True, type=click.Path(file_okay=False), help="FTW root folder.")
 @click.option("--countries", default="all", help="Comma-separated FTW countries, or 'all'.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", help="Split to score.")
@@ -135,7 +136,7 @@ def evaluate(
 
 
 @click.command()
-@model_file_option("FTW/PRUE/agriseg .ckpt or agriseg .safetensors.")
+@model_file_option(MODEL_HELP, ("-m", "--model"), callback=resolve_model_option)
 @click.option(
     "--scene",
     type=click.Path(dir_okay=False),

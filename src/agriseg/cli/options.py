@@ -54,9 +54,14 @@ def overwrite_option(help: str = "Replace existing outputs (otherwise they are k
     return click.option("--overwrite", is_flag=True, help=help)
 
 
-def model_file_option(help: str, flags: Sequence[str] = ("--model",), dest: str = "model_path") -> Decorator:
-    """A required model file option."""
-    return click.option(*flags, dest, required=True, type=click.Path(dir_okay=False), help=help)
+def model_file_option(
+    help: str,
+    flags: Sequence[str] = ("--model",),
+    dest: str = "model_path",
+    callback: Callable[[click.Context, click.Parameter, Any], Any] | None = None,
+) -> Decorator:
+    """A required model file option (``callback`` may turn a model name into a file)."""
+    return click.option(*flags, dest, required=True, type=click.Path(dir_okay=False), callback=callback, help=help)
 
 
 def choice_options(prefix: str, *specs: tuple[str, Sequence[str] | type | Any, Any, str]) -> Decorator:

@@ -226,3 +226,28 @@ class PredictConfig(StrictModel):
     def stride(self) -> int:
         """Distance between patch starts in scene pixels."""
         return max(1, int(round(self.patch_size * (1 - self.overlap))))
+
+
+STAC_APIS = {
+    "planetary-computer": "https://planetarycomputer.microsoft.com/api/stac/v1",
+    "earth-search": "https://earth-search.aws.element84.com/v1",
+}
+
+
+class DownloadConfig(StrictModel):
+    """How ``agriseg fields download`` finds and reads Sentinel-2 L2A imagery from a STAC API."""
+
+    stac_url: str = STAC_APIS["planetary-computer"]  # or a key of STAC_APIS
+    collection: str = "sentinel-2-l2a"
+    cloud_max: float = Field(20.0, ge=0, le=100)  # % (item property eo:cloud_cover)
+    resolution: float = Field(10.0, gt=0)  # output pixel size in metres
+    max_items: int = Field(500, ge=1)  # search results considered per date range
+    retries: int = Field(4, ge=0)  # attempts after the first, per STAC request and per band read
+    backoff_s: float = Field(1.0, ge=0)  # wait before retry i: backoff_s * 2**i
+    timeout_s: float = Field(60.0, gt=0)
+    sign: Literal["auto", "planetary-computer", "none"] = "auto"  # auto: sign Planetary Computer items
+
+    @field_validator("stac_url")
+    @classmethod
+    def _named_api(cls, v: str) -> str:
+        return STAC_APIS.get(v, v)

@@ -1,0 +1,117 @@
+"""Downloading one file over HTTP(S): resumable, retried with backoff, checksummed, atomic.
+
+The bytes go to a stable hidden sibling ``.<name>.part``; an interrupted transfer (dropped connection,
+server error, killed process) leaves it there and the next attempt or the next run asks the server for the
+rest with an HTTP ``Range`` request. Only a complete file whose sha256 matches (when one is given) is
+renamed onto the final name; a file with the wrong checksum is deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+
+CHUNK = 1 << 20
+
+
+def part_path(dst: str | Path) -> Path:
+    """Where the bytes of ``dst`` collect while it downloads (kept between runs, for resuming)."""
+    dst = Path(dst)
+    return dst.with_name(f".{dst.name}.part")
+
+
+def sha256_of(path: str | Path) -> str:
+    """The sha256 hex digest of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fetch_rest(url: str, part: Path, timeout: float, progress: bool, desc: str) -> None:
+    """Append the missing bytes of ``url`` to ``part`` (restart if the server ignores ``Range``)."""
+    import requests
+    from tqdm import tqdm
+
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    with requests.get(url, headers=headers, stream=True, timeout=timeout) as r:
+        if r.status_code == 416:  # nothing left to fetch: the part file is already complete
+            return
+        r.raise_for_status()
+        if have and r.status_code != 206:
+            have = 0  # the server sent the whole file
+        length = r.headers.get("Content-Length")
+        total = have + int(length) if length is not None else None
+        with (
+            open(part, "ab" if have else "wb") as f,
+            tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=desc, disable=not progress) as bar,
+        ):
+            for block in r.iter_content(CHUNK):
+                f.write(block)
+                bar.update(len(block))
+    if total is not None and part.stat().st_size != total:
+        raise ConnectionError(f"transfer ended at {part.stat().st_size} of {total} bytes")
+
+
+def download(
+    url: str,
+    dst: str | Path,
+    sha256: str | None = None,
+    retries: int = 4,
+    backoff_s: float = 1.0,
+    timeout: float = 60.0,
+    progress: bool = True,
+) -> Path:
+    """Download ``url`` to ``dst``, resuming a partial download left by an earlier attempt.
+
+    Args:
+        url: an ``http(s)://`` address.
+        dst: the final file (its folder is created).
+        sha256: expected hex digest; None skips the check.
+        retries: attempts after the first one; attempt ``i`` waits ``backoff_s * 2**i`` seconds first.
+        timeout: seconds to wait for the server to answer or send more bytes.
+        progress: show a tqdm bar of bytes.
+
+    Returns:
+        ``dst``.
+
+    Raises:
+        ValueError: the download failed on every attempt (the partial file is kept, so re-running resumes),
+            or the checksum differs (the file is deleted). The message starts with the URL.
+    """
+    import requests
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    part = part_path(dst)
+    last: Exception | None = None
+    attempts = 0
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(backoff_s * 2 ** (attempt - 1))
+        attempts += 1
+        try:
+            _fetch_rest(url, part, timeout, progress, dst.name)
+            last = None
+            break
+        except requests.HTTPError as err:
+            last = err
+            if err.response is not None and 400 <= err.response.status_code < 500:
+                break  # not found / forbidden: retrying will not help
+        except (requests.RequestException, OSError) as err:  # ConnectionError is an OSError
+            last = err
+    if last is not None:
+        kept = f"; {part.stat().st_size} bytes kept in {part}, re-run to resume" if part.exists() else ""
+        raise ValueError(f"{url}: download failed after {attempts} attempt(s) ({last}){kept}")
+    if sha256:
+        got = sha256_of(part)
+        if got.lower() != sha256.lower():
+            part.unlink(missing_ok=True)
+            raise ValueError(f"{url}: sha256 mismatch (expected {sha256}, got {got}); the download was deleted")
+    os.replace(part, dst)
+    return dst
+

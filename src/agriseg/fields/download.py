@@ -1,0 +1,493 @@
+"""Sentinel-2 L2A from a STAC API into the 8-band two-window scene the field models read.
+
+:func:`download_scene` picks the items of window A and window B (:mod:`agriseg.fields.stac`), lays one
+output grid over the area (the CRS of window A's first item, ``resolution`` metres, snapped to whole pixels),
+and reads each band of each item through a GDAL warped view of that grid: only the blocks of the remote
+COGs that overlap the area are fetched, with HTTP range requests. Items of a window are mosaicked in order
+(the first item's pixels win; later ones fill its no-data), which joins tiles across MGRS boundaries.
+
+Output: a uint16 Cloud-Optimized GeoTIFF, bands window A red, green, blue, NIR then window B red, green,
+blue, NIR (the order of :mod:`agriseg.fields.sentinel2`), NoData 0, with tags ``WIN_A_ITEM``,
+``WIN_A_DATETIME``, ``WIN_B_ITEM``, ``WIN_B_DATETIME`` (ISO 8601 UTC, the latest item of the window),
+``PROCESSING_BASELINE`` and ``BOA_ADD_OFFSET`` (what ``agriseg fields predict`` adds before scaling). If the
+items carry different offsets (e.g. one window before baseline 04.00), the DNs are harmonised to offset 0
+at download and ``BOA_ADD_OFFSET`` is 0.
+
+Resuming: the chosen items and the grid are recorded in a hidden ``.<name>.parts/`` folder next to the
+output together with every finished band, so an interrupted download continues with the missing bands
+(the same items, even if the catalogue changed meanwhile). The output appears under its final name only
+when complete; then the folder is removed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agriseg.data.files import atomic_write, write_json
+from agriseg.fields.config import DownloadConfig
+from agriseg.fields.sentinel2 import BAND_NAMES
+from agriseg.fields.stac import BBox
+
+WINDOWS = ("a", "b")
+
+
+@dataclass
+class DownloadResult:
+    """What :func:`download_scene` did."""
+
+    output: Path
+    status: str  # "done", "resumed" (some bands were already there) or "skipped" (output existed)
+    items: dict[str, list[str]] = field(default_factory=dict)  # window -> item ids
+    width: int = 0
+    height: int = 0
+    valid_fraction: dict[str, float] = field(default_factory=dict)  # window -> pixels with data
+    seconds: float = 0.0
+
+
+@dataclass
+class Grid:
+    """The output grid: CRS (WKT), affine transform (6 numbers), size."""
+
+    crs: str
+    transform: tuple[float, ...]
+    width: int
+    height: int
+
+
+def parts_dir(output: Path) -> Path:
+    """The hidden folder where an unfinished download keeps its items, grid and finished bands."""
+    return output.with_name(f".{output.name}.parts")
+
+
+def _request(cfg: DownloadConfig, bbox: BBox | None, dates: dict[str, Any], refs: dict[str, Any]) -> dict:
+    return {
+        "stac_url": cfg.stac_url,
+        "collection": cfg.collection,
+        "cloud_max": cfg.cloud_max,
+        "resolution": cfg.resolution,
+        "bbox": list(bbox) if bbox else None,
+        "dates": dates,
+        "refs": refs,
+    }
+
+
+def _choose_items(
+    cfg: DownloadConfig,
+    bbox: BBox | None,
+    dates: dict[str, tuple[str, str] | None],
+    refs: dict[str, Sequence[str]],
+) -> dict[str, list[Any]]:
+    from agriseg.fields.stac import items_by_reference, open_api, select_items
+
+    client = None
+    chosen: dict[str, list[Any]] = {}
+    for w in WINDOWS:
+        name = w.upper()
+        if refs[w]:
+            chosen[w] = items_by_reference(client, refs[w], cfg, name)
+            continue
+        d = dates[w]
+        if d is None or bbox is None:
+            raise ValueError(f"window {name}: give item ids/URLs (--win-{w}) or --bbox with --win-{w}-dates")
+        if client is None:
+            client = open_api(cfg)
+        chosen[w] = select_items(client, bbox, d, cfg, name)
+    return chosen
+
+
+@lru_cache(maxsize=1)
+def _gdal_library() -> Any:
+    import ctypes
+    import ctypes.util
+    import glob
+
+    import rasterio
+
+    bundled = glob.glob(os.path.join(os.path.dirname(rasterio.__file__), os.pardir, "rasterio.libs", "libgdal*"))
+    name = bundled[0] if bundled else ctypes.util.find_library("gdal")
+    try:
+        return ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+
+
+def _forget_remote(href: str) -> None:
+    """Drop GDAL's cached answers about ``href``, so that a retry asks the server again.
+
+    GDAL remembers a failed HTTP answer per URL for the life of the process and rasterio has no binding to
+    ``VSICurlPartialClearCache``, so it is called through ctypes on the GDAL library rasterio loaded. Where
+    that library cannot be found, retries within one run see the cached failure (a new run still resumes).
+    """
+    lib = _gdal_library()
+    if lib is not None and href.startswith(("http://", "https://")):
+        lib.VSICurlPartialClearCache(("/vsicurl/" + href).encode())
+
+
+def _open_remote(href: str, cfg: DownloadConfig, what: str) -> Any:
+    """Open a remote raster, retrying with backoff."""
+    import rasterio
+
+    last: Exception | None = None
+    for attempt in range(cfg.retries + 1):
+        if attempt:
+            time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
+            _forget_remote(href)
+        try:
+            return rasterio.open(href)
+        except rasterio.errors.RasterioIOError as err:
+            last = err
+    raise ValueError(f"{what}: cannot open {href.split('?')[0]} after {cfg.retries + 1} attempt(s) ({last})")
+
+
+def _native_bounds(items: list[Any], crs: Any, cfg: DownloadConfig) -> tuple[float, float, float, float]:
+    """Bounds (in ``crs``) of the red bands of ``items`` together (read from the rasters' headers)."""
+    from rasterio.warp import transform_bounds
+
+    from agriseg.fields.stac import band_href
+
+    boxes = []
+    for item in items:
+        with _env(cfg), _open_remote(band_href(item, "red"), cfg, item.id) as src:
+            boxes.append(transform_bounds(src.crs, crs, *src.bounds) if src.crs != crs else tuple(src.bounds))
+    return min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)
+
+
+def _grid(items: dict[str, list[Any]], bbox: BBox | None, cfg: DownloadConfig) -> Grid:
+    """Output grid: window A's first item's CRS over ``bbox`` (or where both windows' items overlap)."""
+    from rasterio.warp import transform_bounds
+
+    from agriseg.fields.stac import band_href
+
+    first = items["a"][0]
+    with _env(cfg), _open_remote(band_href(first, "red"), cfg, first.id) as src:
+        crs = src.crs
+    if crs is None:
+        raise ValueError(f"{first.id}: its red band has no CRS")
+    if bbox is None:
+        a, b = (_native_bounds(items[w], crs, cfg) for w in WINDOWS)
+        x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+        if x0 >= x1 or y0 >= y1:
+            raise ValueError(
+                f"{', '.join(i.id for i in items['a'])} and {', '.join(i.id for i in items['b'])}: "
+                "window A and window B items do not overlap"
+            )
+    else:
+        x0, y0, x1, y1 = transform_bounds("EPSG:4326", crs, *bbox, densify_pts=21)
+    r = cfg.resolution
+    x0, y0 = math.floor(x0 / r) * r, math.floor(y0 / r) * r
+    x1, y1 = math.ceil(x1 / r) * r, math.ceil(y1 / r) * r
+    width, height = round((x1 - x0) / r), round((y1 - y0) / r)
+    return Grid(crs.to_wkt(), (r, 0.0, x0, 0.0, -r, y1), width, height)
+
+
+def _env(cfg: DownloadConfig) -> Any:
+    import rasterio
+
+    return rasterio.Env(
+        GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",  # no directory listings over HTTP
+        GDAL_HTTP_MERGE_CONSECUTIVE_RANGES="YES",
+        GDAL_HTTP_MAX_RETRY=str(cfg.retries),
+        GDAL_HTTP_RETRY_DELAY=str(max(cfg.backoff_s, 0.1)),
+        GDAL_HTTP_TIMEOUT=str(int(cfg.timeout_s)),
+        CPL_VSIL_CURL_ALLOWED_EXTENSIONS=".tif,.tiff,.TIF,.jp2",
+    )
+
+
+def _read_band(item: Any, band: str, grid: Grid, cfg: DownloadConfig) -> np.ndarray:
+    """One band of one item in the output grid ``(H, W)`` uint16 (0 = no data), with retries."""
+    import rasterio
+    from affine import Affine
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    from agriseg.fields.stac import band_href
+
+    href = band_href(item, band)
+    last: Exception | None = None
+    for attempt in range(cfg.retries + 1):
+        if attempt:
+            time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
+            _forget_remote(href)
+        try:
+            with _env(cfg), _open_remote(href, cfg, item.id) as src:
+                with WarpedVRT(
+                    src,
+                    crs=rasterio.crs.CRS.from_wkt(grid.crs),
+                    transform=Affine(*grid.transform),
+                    width=grid.width,
+                    height=grid.height,
+                    resampling=Resampling.nearest,
+                    src_nodata=0,
+                    nodata=0,
+                ) as vrt:
+                    return vrt.read(1, out_dtype="uint16")  # (H, W)
+        except (rasterio.errors.RasterioIOError, ValueError) as err:
+            last = err
+    raise ValueError(f"{item.id}: reading band {band} failed after {cfg.retries + 1} attempt(s) ({last})")
+
+
+def _band_mosaic(items: list[Any], band: str, grid: Grid, cfg: DownloadConfig, harmonise: bool, bar: Any) -> np.ndarray:
+    """The mosaic of ``band`` over ``items`` ``(H, W)``: the first item's pixels win, later ones fill gaps."""
+    from agriseg.fields.stac import boa_offset_of
+
+    out = np.zeros((grid.height, grid.width), dtype=np.uint16)  # (H, W)
+    for item in items:
+        data = _read_band(item, band, grid, cfg)
+        if harmonise:
+            off = boa_offset_of(item)
+            shifted = np.clip(data.astype(np.int32) + int(off), 1, 65535).astype(np.uint16)
+            data = np.where(data > 0, shifted, 0).astype(np.uint16)
+        gap = out == 0
+        out[gap] = data[gap]
+        bar.update(1)
+        if not gap.any():
+            bar.update(len(items) - items.index(item) - 1)
+            break
+    return out
+
+
+def _iso(t: Any) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _tags(items: dict[str, list[Any]], harmonise: bool, cfg: DownloadConfig) -> dict[str, str]:
+    from agriseg.fields.stac import boa_offset_of, item_datetime
+
+    tags: dict[str, str] = {"STAC_API": cfg.stac_url, "STAC_COLLECTION": cfg.collection}
+    baselines: list[str] = []
+    for w in WINDOWS:
+        W = w.upper()
+        its = items[w]
+        tags[f"WIN_{W}_ITEM"] = ",".join(i.id for i in its)
+        tags[f"WIN_{W}_DATETIME"] = _iso(max(item_datetime(i) for i in its))
+        pbs = sorted({str(i.properties.get("s2:processing_baseline", "")) for i in its} - {""})
+        if pbs:
+            tags[f"WIN_{W}_PROCESSING_BASELINE"] = ",".join(pbs)
+        baselines += pbs
+    offsets = {boa_offset_of(i) for w in WINDOWS for i in items[w]}
+    tags["BOA_ADD_OFFSET"] = f"{0.0 if harmonise else offsets.pop():g}"
+    if baselines:
+        tags["PROCESSING_BASELINE"] = max(baselines)
+    return tags
+
+
+def _write_cog(output: Path, bands: list[np.ndarray], grid: Grid, tags: dict[str, str], tmp_dir: Path) -> None:
+    import rasterio
+    from affine import Affine
+    from rasterio.enums import ColorInterp
+
+    from agriseg.raster.io import to_cog
+
+    names = [f"win_{w}_{b}" for w in WINDOWS for b in BAND_NAMES]
+    tiled = tmp_dir / "stack.tif"
+    profile = {
+        "driver": "GTiff",
+        "dtype": "uint16",
+        "count": len(bands),
+        "width": grid.width,
+        "height": grid.height,
+        "crs": rasterio.crs.CRS.from_wkt(grid.crs),
+        "transform": Affine(*grid.transform),
+        "nodata": 0,
+        "tiled": True,
+        "blockxsize": 256,
+        "blockysize": 256,
+        "compress": "deflate",
+        "photometric": "MINISBLACK",
+        "interleave": "band",
+    }
+    with rasterio.open(tiled, "w", **profile) as dst:
+        for i, (arr, name) in enumerate(zip(bands, names, strict=True), start=1):
+            dst.write(arr, i)
+            dst.set_band_description(i, name)
+        dst.colorinterp = [ColorInterp.gray] + [ColorInterp.undefined] * (len(bands) - 1)
+        dst.update_tags(**tags)
+    to_cog(tiled, output)
+
+
+def _load_state(pdir: Path, request: dict) -> dict | None:
+    """The recorded items and grid of an unfinished download of the same request, else None."""
+    manifest = pdir / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        state = json.loads(manifest.read_text())
+    except ValueError:
+        return None
+    return state if state.get("request") == request else None
+
+
+def download_scene(
+    output: str | Path,
+    cfg: DownloadConfig | None = None,
+    bbox: BBox | None = None,
+    win_a_dates: tuple[str, str] | None = None,
+    win_b_dates: tuple[str, str] | None = None,
+    win_a: Sequence[str] = (),
+    win_b: Sequence[str] = (),
+    overwrite: bool = False,
+    progress: bool = True,
+) -> DownloadResult:
+    """Download a two-window Sentinel-2 scene into an 8-band uint16 COG.
+
+    Args:
+        output: the ``.tif`` to write.
+        cfg: STAC API, collection, cloud limit, resolution, retries.
+        bbox: area ``(W, S, E, N)`` in degrees; without it the scene covers the items' common footprint.
+        win_a_dates: ``(start, end)`` of window A (with ``bbox``; ignored when ``win_a`` is given).
+        win_b_dates: the same for window B.
+        win_a: explicit window A items (ids in ``cfg.collection`` or item URLs); several are mosaicked.
+        win_b: the same for window B.
+        overwrite: replace an existing output (and start over instead of resuming).
+        progress: show a tqdm bar of band reads.
+
+    Raises:
+        ValueError: bad request, nothing found, an item without a band, or a STAC API / read that failed
+            after its retries (re-running resumes). The message names what was asked.
+    """
+    import pystac
+    from tqdm import tqdm
+
+    from agriseg.fields.stac import band_href, boa_offset_of, signer
+
+    t0 = time.perf_counter()
+    cfg = cfg or DownloadConfig()
+    output = Path(output)
+    if output.suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"{output}: the scene is a GeoTIFF, name it .tif")
+    if output.exists() and not overwrite:
+        return DownloadResult(output, "skipped")
+    pdir = parts_dir(output)
+    request = _request(cfg, bbox, {"a": win_a_dates, "b": win_b_dates}, {"a": list(win_a), "b": list(win_b)})
+    request = json.loads(json.dumps(request))  # tuples -> lists, as read back from the manifest
+    state = None if overwrite else _load_state(pdir, request)
+    if state is None:
+        shutil.rmtree(pdir, ignore_errors=True)
+        chosen = _choose_items(cfg, bbox, {"a": win_a_dates, "b": win_b_dates}, {"a": win_a, "b": win_b})
+        for w in WINDOWS:  # fail before reading anything if an item lacks a band
+            for item in chosen[w]:
+                for b in BAND_NAMES:
+                    band_href(item, b)
+        grid = _grid(chosen, bbox, cfg)
+        pdir.mkdir(parents=True, exist_ok=True)
+        signed = signer(cfg) is not None
+        unsigned = {w: [_unsigned(i, signed) for i in chosen[w]] for w in WINDOWS}
+        write_json(pdir / "manifest.json", {"request": request, "items": unsigned, "grid": grid.__dict__})
+        resumed = False
+    else:
+        sign = signer(cfg)
+        chosen = {w: [pystac.Item.from_dict(d) for d in state["items"][w]] for w in WINDOWS}
+        if sign is not None:
+            for w in WINDOWS:
+                for item in chosen[w]:
+                    sign(item)
+        grid = Grid(**state["grid"])
+        resumed = True
+    if resumed:
+        for w in WINDOWS:
+            for item in chosen[w]:
+                for b in BAND_NAMES:
+                    _forget_remote(band_href(item, b))
+    harmonise = len({boa_offset_of(i) for w in WINDOWS for i in chosen[w]}) > 1
+    total = sum(len(chosen[w]) * len(BAND_NAMES) for w in WINDOWS)
+    bands: list[np.ndarray] = []
+    valid: dict[str, float] = {}
+    with tqdm(total=total, desc=output.name, unit="read", disable=not progress) as bar:
+        for w in WINDOWS:
+            any_data = np.zeros((grid.height, grid.width), dtype=bool)
+            for b in BAND_NAMES:
+                part = pdir / f"{w}_{b}.npy"
+                if part.is_file():
+                    arr = np.load(part)
+                    bar.update(len(chosen[w]))
+                else:
+                    arr = _band_mosaic(chosen[w], b, grid, cfg, harmonise, bar)
+                    with atomic_write(part) as tmp:
+                        np.save(tmp, arr)
+                any_data |= arr > 0
+                bands.append(arr)
+            valid[w] = float(any_data.mean())
+    _write_cog(output, bands, grid, _tags(chosen, harmonise, cfg), pdir)
+    shutil.rmtree(pdir, ignore_errors=True)
+    return DownloadResult(
+        output,
+        "resumed" if resumed else "done",
+        {w: [i.id for i in chosen[w]] for w in WINDOWS},
+        grid.width,
+        grid.height,
+        valid,
+        time.perf_counter() - t0,
+    )
+
+
+def _unsigned(item: Any, signed: bool) -> dict:
+    """An item as JSON; signing tokens are dropped from asset URLs (they expire; a resumed run signs again)."""
+    d = item.to_dict()
+    if signed:
+        for a in d.get("assets", {}).values():
+            a["href"] = a["href"].split("?")[0]
+    return d
+
+
+def download_areas(
+    areas: str | Path,
+    folder: str | Path,
+    cfg: DownloadConfig,
+    win_a_dates: tuple[str, str],
+    win_b_dates: tuple[str, str],
+    overwrite: bool = False,
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Download one scene per feature of a vector file (its bounds), going on past areas that fail.
+
+    Scenes are named after the features' ``id`` column when there is one, else ``area<row>``.
+
+    Returns:
+        One row per area: ``area``, ``scene`` (path), ``status`` (done/resumed/skipped/error), ``error``.
+
+    Raises:
+        ValueError: an unreadable vector file or one without features or CRS.
+    """
+    import re
+
+    import geopandas as gpd
+
+    from agriseg.fields.stac import parse_bbox
+
+    path = Path(areas)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: areas file not found")
+    try:
+        df = gpd.read_file(path)
+    except Exception as err:  # noqa: BLE001 - any reader error is a bad input file
+        raise ValueError(f"{path}: not a readable vector file ({err})") from err
+    if df.empty or df.crs is None:
+        raise ValueError(f"{path}: no features, or no CRS")
+    df = df.to_crs(4326)
+    names = [re.sub(r"[^A-Za-z0-9_.-]+", "_", str(v)) for v in df["id"]] if "id" in df else None
+    rows: list[dict[str, Any]] = []
+    for i, geom in enumerate(df.geometry):
+        name = names[i] if names else f"area{i}"
+        out = Path(folder) / f"{name}.tif"
+        row: dict[str, Any] = {"area": name, "scene": str(out), "error": ""}
+        try:
+            bbox = parse_bbox(",".join(str(v) for v in geom.bounds))
+            res = download_scene(out, cfg, bbox, win_a_dates, win_b_dates, overwrite=overwrite, progress=progress)
+            rows.append({**row, "status": res.status})
+        except ValueError as err:
+            rows.append({**row, "status": "error", "error": f"{name}: {err}"})
+    return rows
+
+
+__all__ = ["DownloadResult", "download_areas", "download_scene", "parts_dir"]

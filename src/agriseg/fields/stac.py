@@ -1,0 +1,287 @@
+"""Finding Sentinel-2 L2A items in a STAC API: the area, the date ranges, the least cloudy scenes.
+
+- :func:`parse_bbox` / :func:`area_bbox` - ``W,S,E,N`` in degrees, or the bounds of a vector file.
+- :func:`parse_dates` - ``START/END`` (ISO dates).
+- :func:`open_api` - a pystac-client ``Client`` with retries (Planetary Computer items are signed).
+- :func:`items_by_reference` - explicit items (ids in the collection, or item URLs).
+- :func:`select_items` - the least cloudy acquisition under the cloud limit, with the neighbouring tiles of
+  the same day when the area spans several tiles (then further items until the area is covered).
+- :func:`band_href` - the asset of a band (Planetary Computer ``B04`` or Earth Search ``red`` naming).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from agriseg.fields.config import DownloadConfig
+
+BBox = tuple[float, float, float, float]
+
+# asset keys per output band, in the order the models expect (sentinel2.BAND_NAMES): Planetary Computer
+# names first, then Earth Search's
+BAND_ASSETS: dict[str, tuple[str, ...]] = {
+    "red": ("B04", "red"),
+    "green": ("B03", "green"),
+    "blue": ("B02", "blue"),
+    "nir": ("B08", "nir"),
+}
+
+
+def parse_bbox(text: str) -> BBox:
+    """``"W,S,E,N"`` in degrees (EPSG:4326) -> a tuple.
+
+    Raises:
+        ValueError: not four numbers, empty or inverted, or outside [-180, 180] x [-90, 90] (projected
+            coordinates); the message starts with the bbox as given.
+    """
+    parts = [p for p in text.replace(" ", ",").split(",") if p]
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except ValueError as err:
+        raise ValueError(f"bbox {text!r}: expected four numbers W,S,E,N in degrees") from err
+    if not all(-180 <= x <= 180 for x in (w, e)) or not all(-90 <= y <= 90 for y in (s, n)):
+        raise ValueError(
+            f"bbox {text!r}: not in degrees (longitude -180..180, latitude -90..90); give W,S,E,N in EPSG:4326"
+        )
+    if w >= e or s >= n:
+        what = "empty" if w == e or s == n else "inverted"
+        raise ValueError(f"bbox {text!r}: {what} (expected W < E and S < N)")
+    return (w, s, e, n)
+
+
+def area_bbox(value: str) -> BBox:
+    """A bbox from ``W,S,E,N`` or from an existing vector file (its bounds, reprojected to EPSG:4326)."""
+    path = Path(value)
+    if not path.is_file():
+        return parse_bbox(value)
+    import geopandas as gpd
+
+    try:
+        df = gpd.read_file(path)
+    except Exception as err:  # noqa: BLE001 - any reader error is a bad input file
+        raise ValueError(f"{path}: not a readable vector file ({err})") from err
+    if df.empty or df.crs is None:
+        raise ValueError(f"{path}: no features, or no CRS")
+    w, s, e, n = (float(v) for v in df.to_crs(4326).total_bounds)
+    return parse_bbox(f"{w},{s},{e},{n}")
+
+
+def parse_dates(text: str) -> tuple[str, str]:
+    """``"START/END"`` (ISO dates or datetimes, START <= END) -> the two strings.
+
+    Raises:
+        ValueError: not two ISO dates, or END before START.
+    """
+    parts = text.split("/")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start, end = (dt.date.fromisoformat(p.strip()[:10]) for p in parts)
+    except ValueError as err:
+        raise ValueError(f"date range {text!r}: expected START/END, e.g. 2023-03-01/2023-05-31") from err
+    if end < start:
+        raise ValueError(f"date range {text!r}: END is before START")
+    return parts[0].strip(), parts[1].strip()
+
+
+def _search_range(dates: tuple[str, str]) -> str:
+    start, end = dates
+    start = start if "T" in start else start + "T00:00:00Z"
+    end = end if "T" in end else end + "T23:59:59Z"
+    return f"{start}/{end}"
+
+
+def signer(cfg: DownloadConfig) -> Any:
+    """The function that signs items in place (Planetary Computer), or None."""
+    sign = cfg.sign
+    if sign == "auto":
+        sign = "planetary-computer" if "planetarycomputer" in cfg.stac_url else "none"
+    if sign == "none":
+        return None
+    import planetary_computer
+
+    return planetary_computer.sign_inplace
+
+
+def open_api(cfg: DownloadConfig) -> Any:
+    """A pystac-client ``Client`` for ``cfg.stac_url`` (HTTP retries with backoff; items signed if needed).
+
+    Raises:
+        ValueError: the API does not answer or is not a STAC API (message starts with its URL).
+    """
+    from pystac_client import Client
+    from pystac_client.stac_api_io import StacApiIO
+    from urllib3.util.retry import Retry
+
+    retry = Retry(
+        total=cfg.retries,
+        backoff_factor=cfg.backoff_s,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,  # POST searches too
+    )
+    try:
+        io = StacApiIO(max_retries=retry, timeout=cfg.timeout_s)
+        return Client.open(cfg.stac_url, modifier=signer(cfg), stac_io=io, timeout=cfg.timeout_s)
+    except Exception as err:  # noqa: BLE001 - requests, JSON and pystac errors alike
+        raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({type(err).__name__}: {err})") from err
+
+
+def _search(client: Any, cfg: DownloadConfig, what: str, **kw: Any) -> list[Any]:
+    try:
+        return list(client.search(collections=[cfg.collection], max_items=cfg.max_items, **kw).items())
+    except Exception as err:  # noqa: BLE001 - the API failed after its retries
+        raise ValueError(f"{cfg.stac_url}: search for {what} failed ({type(err).__name__}: {err})") from err
+
+
+def items_by_reference(client: Any | None, refs: Sequence[str], cfg: DownloadConfig, window: str) -> list[Any]:
+    """Items given by id (looked up in ``cfg.collection``) or by URL / path of the item JSON.
+
+    Raises:
+        ValueError: an id the API does not know, or an unreadable item URL.
+    """
+    import pystac
+
+    urls = [r for r in refs if r.startswith(("http://", "https://")) or r.endswith(".json")]
+    ids = [r for r in refs if r not in urls]
+    items = []
+    sign = signer(cfg)
+    for url in urls:
+        try:
+            item = pystac.Item.from_file(url)
+        except Exception as err:  # noqa: BLE001
+            raise ValueError(f"{url}: window {window} item not readable ({type(err).__name__}: {err})") from err
+        if sign is not None:
+            sign(item)
+        items.append(item)
+    if ids:
+        if client is None:
+            client = open_api(cfg)
+        found = {i.id: i for i in _search(client, cfg, f"window {window} items {', '.join(ids)}", ids=ids)}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise ValueError(
+                f"{', '.join(missing)}: window {window} item not found in {cfg.collection} at {cfg.stac_url}"
+            )
+        items += [found[i] for i in ids]
+    return items
+
+
+def cloud_cover(item: Any) -> float:
+    """``eo:cloud_cover`` of an item (100 when missing, so such items come last)."""
+    value = item.properties.get("eo:cloud_cover")
+    return float(value) if value is not None else 100.0
+
+
+def footprint(item: Any) -> Any:
+    """An item's footprint as a shapely geometry (degrees)."""
+    from shapely.geometry import box, shape
+
+    return shape(item.geometry) if item.geometry else box(*item.bbox)
+
+
+def coverage(items: Sequence[Any], bbox: BBox) -> float:
+    """Fraction of ``bbox`` covered by the union of the items' footprints (in degrees; for ordering only)."""
+    from shapely import union_all
+    from shapely.geometry import box
+
+    area = box(*bbox)
+    if not items:
+        return 0.0
+    return float(union_all([footprint(i) for i in items]).intersection(area).area / area.area)
+
+
+def select_items(
+    client: Any, bbox: BBox, dates: tuple[str, str], cfg: DownloadConfig, window: str
+) -> list[Any]:
+    """The items of one window: the least cloudy acquisition day under ``cfg.cloud_max`` covering ``bbox``.
+
+    Items are grouped by acquisition day (tiles of one satellite pass); days that cover the whole area come
+    first, then the lowest mean cloud cover. If even the best day leaves part of the area uncovered, the
+    least cloudy items of other days are added until it is covered (or nothing else intersects). The first
+    item of the list is read first, so it wins where items overlap.
+
+    Raises:
+        ValueError: no item within the range under the cloud limit (the message names the window, the range,
+            the cloud limit, the collection and the API).
+    """
+    found = _search(client, cfg, f"window {window} {dates[0]}/{dates[1]}", bbox=list(bbox),
+                    datetime=_search_range(dates))  # fmt: skip
+    ok = [i for i in found if cloud_cover(i) <= cfg.cloud_max]
+    if not ok:
+        seen = f"{len(found)} item(s), least cloudy {min(map(cloud_cover, found)):.0f}%" if found else "no item"
+        raise ValueError(
+            f"window {window} {dates[0]}/{dates[1]}: no {cfg.collection} item over bbox "
+            f"{','.join(f'{v:g}' for v in bbox)} under {cfg.cloud_max:g}% cloud at {cfg.stac_url} ({seen}; "
+            "widen the dates or raise --cloud-max)"
+        )
+    days: dict[str, list[Any]] = {}
+    for item in ok:
+        days.setdefault(str(item.properties.get("datetime", ""))[:10], []).append(item)
+
+    def rank(day: str) -> tuple[bool, float]:
+        its = days[day]
+        return coverage(its, bbox) < 0.999, sum(map(cloud_cover, its)) / len(its)
+
+    best = min(days, key=rank)
+    chosen = sorted(days[best], key=cloud_cover)
+    rest = sorted((i for i in ok if i not in chosen), key=cloud_cover)
+    for item in rest:
+        if coverage(chosen, bbox) >= 0.999:
+            break
+        if coverage([*chosen, item], bbox) > coverage(chosen, bbox):
+            chosen.append(item)
+    return chosen
+
+
+def band_href(item: Any, band: str) -> str:
+    """The URL of ``band`` (red/green/blue/nir) in an item.
+
+    Raises:
+        ValueError: the item has none of the band's asset keys (message names the item and the band).
+    """
+    for key in BAND_ASSETS[band]:
+        if key in item.assets:
+            return str(item.assets[key].href)
+    raise ValueError(
+        f"{item.id}: no {band} band (looked for asset {' or '.join(BAND_ASSETS[band])}; "
+        f"assets: {', '.join(sorted(item.assets)) or 'none'})"
+    )
+
+
+def boa_offset_of(item: Any) -> float:
+    """The BOA offset to add to an item's DNs (0 when the provider already harmonised them)."""
+    from agriseg.fields.sentinel2 import boa_offset
+
+    props = item.properties
+    if props.get("earthsearch:boa_offset_applied"):
+        return 0.0
+    baseline = props.get("s2:processing_baseline")
+    return boa_offset(baseline=baseline) if baseline else boa_offset(date=str(props.get("datetime", ""))[:10])
+
+
+def item_datetime(item: Any) -> dt.datetime:
+    """Acquisition time of an item, in UTC."""
+    t = item.datetime or dt.datetime.fromisoformat(str(item.properties.get("start_datetime")).replace("Z", "+00:00"))
+    return t.astimezone(dt.UTC) if t.tzinfo else t.replace(tzinfo=dt.UTC)
+
+
+__all__ = [
+    "BAND_ASSETS",
+    "BBox",
+    "area_bbox",
+    "band_href",
+    "boa_offset_of",
+    "cloud_cover",
+    "coverage",
+    "footprint",
+    "item_datetime",
+    "items_by_reference",
+    "open_api",
+    "parse_bbox",
+    "parse_dates",
+    "select_items",
+    "signer",
+]

@@ -1,0 +1,219 @@
+"""Sentinel-2 download from a (loopback) STAC API: item choice, mosaic, band order, tags, failures, resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agriseg.fields.config import DownloadConfig
+from agriseg.fields.download import download_scene, parts_dir
+from agriseg.fields.stac import parse_bbox, parse_dates
+from tests.fields.stac_server import (
+    ACQUISITIONS,
+    NORTH,
+    PX,
+    TILES,
+    Loopback,
+    _texture,
+    band_value,
+    bbox_deg,
+)
+
+rasterio = pytest.importorskip("rasterio")
+pytest.importorskip("pystac_client")
+
+BBOX = bbox_deg(500200, 5316100, 500700, 5316400)  # spans both tiles
+DATES = {"win_a_dates": ("2023-04-01", "2023-04-30"), "win_b_dates": ("2023-08-01", "2023-08-31")}
+
+
+def _cfg(state: Loopback, **kw: object) -> DownloadConfig:
+    return DownloadConfig(stac_url=state.url + "/stac", retries=1, backoff_s=0.01, **kw)
+
+
+def _expected(band: str, day: int, transform: object, h: int, w: int) -> np.ndarray:
+    """What the mosaic must hold: the least cloudy tile (west) wins where the tiles overlap."""
+    x0, y0 = transform.c, transform.f
+    xs = x0 + PX * np.arange(w)
+    west = TILES["T33UXP"]
+    tile = np.where(xs < west + 48 * PX, 0, 1)  # (W,)
+    base = np.array([band_value(band, t, day) for t in (0, 1)])[tile]
+    rows = round((NORTH - y0) / PX)
+    tex = _texture(h + rows, w, x0)[rows:]
+    return (base[None, :] + tex).astype(np.uint16)
+
+
+def test_bbox_over_two_tiles_is_a_mosaic_of_the_least_cloudy_days(loopback: Loopback, tmp_path: Path) -> None:
+    out = tmp_path / "scene.tif"
+    res = download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert res.status == "done" and res.items["a"][0].startswith("S2B_MSIL2A_20230410")
+    assert all("20230815" in i for i in res.items["b"]) and len(res.items["b"]) == 2
+    assert not parts_dir(out).exists()
+    with rasterio.open(out) as src:
+        assert src.count == 8 and src.dtypes[0] == "uint16" and src.nodata == 0
+        assert src.crs.to_epsg() == 32633
+        assert src.descriptions[:4] == ("win_a_red", "win_a_green", "win_a_blue", "win_a_nir")
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        tags = src.tags()
+        data = src.read()
+        transform = src.transform
+    assert tags["WIN_A_DATETIME"] == "2023-04-10T10:01:00Z" and tags["WIN_B_DATETIME"] == "2023-08-15T10:01:00Z"
+    assert tags["WIN_A_ITEM"] == ",".join(res.items["a"]) and tags["BOA_ADD_OFFSET"] == "-1000"
+    assert tags["PROCESSING_BASELINE"] == "05.09"
+    days = {"a": 0, "b": 3}  # indices into ACQUISITIONS of the chosen days
+    assert ACQUISITIONS[3][1] == "2023-08-15"
+    for i, (w, band) in enumerate((w, b) for w in "ab" for b in ("red", "green", "blue", "nir")):
+        exp = _expected(band, days[w], transform, data.shape[1], data.shape[2])
+        np.testing.assert_array_equal(data[i], exp, err_msg=f"band {i + 1} ({w} {band})")
+
+
+def test_reruns_skip_and_overwrite(loopback: Loopback, tmp_path: Path) -> None:
+    out = tmp_path / "scene.tif"
+    download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    n = len(loopback.log)
+    assert download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES).status == "skipped"
+    assert len(loopback.log) == n
+    res = download_scene(out, _cfg(loopback), bbox=BBOX, overwrite=True, progress=False, **DATES)
+    assert res.status == "done" and len(loopback.log) > n
+
+
+def test_explicit_items_by_id_and_url(loopback: Loopback, tmp_path: Path) -> None:
+    a = "S2B_MSIL2A_20230420_T33UXP"
+    b_url = f"{loopback.url}/stac/collections/sentinel-2-l2a/items/S2B_MSIL2A_20230801_T33UXP"
+    res = download_scene(tmp_path / "s.tif", _cfg(loopback), win_a=[a], win_b=[b_url], progress=False)
+    assert res.items == {"a": [a], "b": ["S2B_MSIL2A_20230801_T33UXP"]}
+    assert (res.width, res.height) == (48, 48)  # the tile's footprint
+    with rasterio.open(tmp_path / "s.tif") as src:
+        red_a, red_b = src.read(1), src.read(5)
+    assert red_a.min() > 0 and red_b.min() > 0
+    np.testing.assert_array_equal(red_a.astype(int) - red_b, band_value("red", 0, 1) - band_value("red", 0, 2))
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("1,2,3", "four numbers"),
+        ("10,50,10,51", "empty"),
+        ("11,50,10,51", "inverted"),
+        ("500000,5300000,510000,5310000", "not in degrees"),
+    ],
+)
+def test_bad_bbox(text: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words) as err:
+        parse_bbox(text)
+    assert str(err.value).startswith(f"bbox {text!r}")
+
+
+def test_bad_dates() -> None:
+    with pytest.raises(ValueError, match="END is before START"):
+        parse_dates("2023-05-01/2023-04-01")
+    with pytest.raises(ValueError, match="START/END"):
+        parse_dates("2023-05-01")
+
+
+def test_no_item_under_the_cloud_limit(loopback: Loopback, tmp_path: Path) -> None:
+    out = tmp_path / "s.tif"
+    with pytest.raises(ValueError, match=r"window A 2023-04-01/2023-04-30: no sentinel-2-l2a item .* under 2% cloud"):
+        download_scene(out, _cfg(loopback, cloud_max=2), bbox=BBOX, progress=False, **DATES)
+    assert not out.exists() and not parts_dir(out).exists()
+
+
+def test_item_missing_a_band(tmp_path: Path) -> None:
+    from tests.fields.stac_server import LoopbackServer, make_s2_catalog
+
+    with LoopbackServer() as state:
+        make_s2_catalog(state, drop_band="nir")
+        out = tmp_path / "s.tif"
+        with pytest.raises(ValueError, match=r"S2B_MSIL2A_20230410_T33UXP: no nir band \(looked for asset B08 or nir"):
+            download_scene(out, _cfg(state), bbox=BBOX, progress=False, **DATES)
+        assert not out.exists() and not parts_dir(out).exists()
+        assert not any("/files/" in p for _, p, _ in state.log)  # failed before reading any pixel
+
+
+def test_stac_api_down_and_flaky(loopback: Loopback, tmp_path: Path) -> None:
+    loopback.fail["/stac"] = -1  # always 500
+    with pytest.raises(ValueError, match=r"http://127\.0\.0\.1:\d+/stac: STAC API not reachable"):
+        download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    loopback.fail.clear()
+    loopback.fail["/stac/search"] = 1  # one failure, then the retry succeeds
+    res = download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert res.status == "done"
+
+
+def test_interrupted_download_resumes_with_the_missing_bands(loopback: Loopback, tmp_path: Path) -> None:
+    out = tmp_path / "s.tif"
+    loopback.fail["/files/S2B_MSIL2A_20230815_T33UYP_B08"] = -1  # window B NIR of the east tile is down
+    with pytest.raises(ValueError, match=r"S2B_MSIL2A_20230815_T33UYP: (reading band nir failed|cannot open)"):
+        download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert not out.exists()
+    done = {p.name for p in parts_dir(out).glob("*.npy")}
+    assert done == {f"{w}_{b}.npy" for w in "ab" for b in ("red", "green", "blue", "nir")} - {"b_nir.npy"}
+    loopback.fail.clear()
+    loopback.log.clear()
+    res = download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert res.status == "resumed" and out.is_file() and not parts_dir(out).exists()
+    fetched = {p for _, p, _ in loopback.log}
+    assert not any(p.startswith("/stac") for p in fetched)  # the recorded items are reused
+    assert all("_B08" in p for p in fetched)  # only window B's NIR is read again
+    fresh = tmp_path / "fresh.tif"
+    download_scene(fresh, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    with rasterio.open(out) as a, rasterio.open(fresh) as b:
+        np.testing.assert_array_equal(a.read(), b.read())
+
+
+def test_reads_only_the_needed_blocks(tmp_path: Path) -> None:
+    """A small area of a large remote COG costs a small part of its bytes (HTTP range requests)."""
+    from tests.fields.stac_server import LoopbackServer, _cog, tile_bounds_deg
+
+    rng = np.random.default_rng(0)
+    big = rng.integers(1, 10000, size=(768, 768), dtype=np.uint16)
+    with LoopbackServer() as state:
+        url = state.add_file("/files/big.tif", _cog(big, 500000.0))
+        size = len(state.files["/files/big.tif"])
+        for i, date in enumerate(("2023-04-10", "2023-08-15")):
+            w, s, e, n = tile_bounds_deg(500000.0)
+            state.items.append(
+                {
+                    "type": "Feature",
+                    "stac_version": "1.0.0",
+                    "id": f"big{i}",
+                    "collection": "sentinel-2-l2a",
+                    "geometry": {"type": "Polygon", "coordinates": [[[w, s], [e, s], [e, n], [w, n], [w, s]]]},
+                    "bbox": [w, s, e, n],
+                    "properties": {"datetime": f"{date}T10:00:00Z", "eo:cloud_cover": 1.0},
+                    "links": [],
+                    "assets": {k: {"href": url} for k in ("B02", "B03", "B04", "B08")},
+                }
+            )
+        bbox = bbox_deg(500050, NORTH - 200, 500150, NORTH - 100)
+        res = download_scene(tmp_path / "s.tif", _cfg(state), bbox=bbox, progress=False, **DATES)
+        assert res.width <= 12 and res.height <= 12
+        got = 0
+        for method, path, rng_header in state.log:
+            if path == "/files/big.tif" and method == "GET":
+                assert rng_header.startswith("bytes="), "a whole-file GET"
+                a, b = rng_header.removeprefix("bytes=").split("-")
+                got += int(b) - int(a) + 1
+        assert 0 < got < size / 4, (got, size)
+
+
+def test_a_failed_read_is_retried(loopback: Loopback, tmp_path: Path) -> None:
+    loopback.fail["/files/S2B_MSIL2A_20230410_T33UXP_B03"] = 1  # one 500, then the file is back
+    res = download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert res.status == "done"
+    assert sum(p.endswith("20230410_T33UXP_B03.tif") and m == "HEAD" for m, p, _ in loopback.log) >= 2
+
+
+def test_mixed_processing_baselines_are_harmonised(loopback: Loopback, tmp_path: Path) -> None:
+    for it in loopback.items:
+        if it["id"].startswith("S2B_MSIL2A_202304"):
+            it["properties"]["s2:processing_baseline"] = "03.01"  # before the -1000 offset
+    out = tmp_path / "s.tif"
+    download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    with rasterio.open(out) as src:
+        tags, data, transform = src.tags(), src.read(), src.transform
+    assert tags["BOA_ADD_OFFSET"] == "0" and tags["WIN_A_PROCESSING_BASELINE"] == "03.01"
+    h, w = data.shape[1:]
+    np.testing.assert_array_equal(data[0], _expected("red", 0, transform, h, w))  # window A as stored
+    np.testing.assert_array_equal(data[4], _expected("red", 3, transform, h, w) - 1000)  # window B offset applied

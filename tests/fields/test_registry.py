@@ -1,0 +1,97 @@
+"""Released models by name: cache, resumed downloads, checksums, -m NAME in the commands."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agriseg.cli import main
+from agriseg.data.download import part_path
+from agriseg.fields import registry
+from tests.fields.stac_server import Loopback
+
+NAME = "FTW_PRUE_EFNET_B3"
+PATH = "/models/v3/prue_efnet3_checkpoint.ckpt"
+
+
+def test_registry_lists_the_prue_models_and_their_licences() -> None:
+    for b in (3, 5, 7):
+        spec = registry.get_spec(f"FTW_PRUE_EFNET_B{b}")
+        assert spec.url.endswith(f"v3/prue_efnet{b}_checkpoint.ckpt") and not spec.commercial_use
+        assert spec.classes == ["background", "field", "boundary"]
+    assert registry.default_model().name == "FTW_PRUE_EFNET_B5"
+    assert registry.get_spec("FTW_v1_3_Class_CCBY").commercial_use
+    with pytest.raises(ValueError, match=r"NOPE: not a known model name \(valid: FTW_PRUE_EFNET_B3, "):
+        registry.get_spec("NOPE")
+
+
+def test_fetch_caches_and_the_cached_model_loads(model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes) -> None:
+    from agriseg.fields.checkpoints import load_for_scenes
+
+    assert registry.status(registry.get_spec(NAME)) == "not downloaded"
+    path = registry.fetch(NAME, progress=False)
+    assert path.read_bytes() == ftw_ckpt_bytes and path.is_relative_to(model_cache)
+    assert registry.status(registry.get_spec(NAME)) == "cached"
+    n = len(loopback.log)
+    assert registry.resolve_model(NAME) == str(path) and len(loopback.log) == n  # no second download
+    loaded = load_for_scenes(path)
+    assert loaded.num_classes == 3 and loaded.preprocess.resize == 2.0
+    res = CliRunner().invoke(main, ["fields", "models", "list"])
+    assert res.exit_code == 0 and f"{NAME}" in res.output
+    line = next(ln for ln in res.output.splitlines() if NAME in ln)
+    assert "cached" in line and "not downloaded" not in line
+
+
+def test_interrupted_download_resumes(model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes) -> None:
+    loopback.drop[PATH] = 1  # the server drops the connection half-way, once
+    with pytest.raises(ValueError, match=r"download failed after 1 attempt.*re-run to resume"):
+        registry.fetch(NAME, progress=False, retries=0)
+    dst = registry.cached_path(registry.get_spec(NAME))
+    assert not dst.exists() and 0 < part_path(dst).stat().st_size < len(ftw_ckpt_bytes)
+    have = part_path(dst).stat().st_size
+    path = registry.fetch(NAME, progress=False)
+    assert path.read_bytes() == ftw_ckpt_bytes and not part_path(dst).exists()
+    assert ("GET", PATH, f"bytes={have}-") in loopback.log  # only the rest was fetched
+
+
+def test_retries_within_one_call(model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes) -> None:
+    from agriseg.data.download import download
+
+    loopback.drop[PATH] = 2
+    out = download(loopback.url + PATH, model_cache / "x.ckpt", retries=3, backoff_s=0.01, progress=False)
+    assert out.read_bytes() == ftw_ckpt_bytes
+
+
+def test_checksum_mismatch_deletes_the_file(
+    model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = registry.get_spec(NAME)
+    monkeypatch.setitem(registry.MODELS, NAME, spec.model_copy(update={"sha256": "0" * 64}))
+    with pytest.raises(ValueError, match=r"sha256 mismatch \(expected 0000.*the download was deleted"):
+        registry.fetch(NAME, progress=False)
+    dst = registry.cached_path(spec)
+    assert not dst.exists() and not part_path(dst).exists()
+    good = hashlib.sha256(ftw_ckpt_bytes).hexdigest()
+    monkeypatch.setitem(registry.MODELS, NAME, spec.model_copy(update={"sha256": good}))
+    assert registry.fetch(NAME, progress=False).read_bytes() == ftw_ckpt_bytes
+
+
+def test_missing_release_file_is_a_clear_error(model_cache: Path) -> None:
+    with pytest.raises(ValueError, match=r"/models/v3/prue_efnet7_checkpoint.ckpt: download failed .*404"):
+        registry.fetch("FTW_PRUE_EFNET_B7", progress=False, retries=0)
+
+
+def test_unknown_model_name_in_a_command(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "s.tif"), "-m", "FTW_PRUE_B9"])
+    assert res.exit_code == 2
+    assert "FTW_PRUE_B9: no such model file, and not a known model name (valid: FTW_PRUE_EFNET_B3" in res.output
+    res = CliRunner().invoke(main, ["fields", "models", "show", "FTW_PRUE_B9"])
+    assert res.exit_code == 1 and "not a known model name" in res.output
+
+
+def test_models_show_flags_the_licence() -> None:
+    res = CliRunner().invoke(main, ["fields", "models", "show", "FTW_PRUE_EFNET_B7"])
+    assert res.exit_code == 0 and "non-commercial" in res.output and "prue_efnet7_checkpoint.ckpt" in res.output

@@ -1,0 +1,67 @@
+"""``agriseg fields run``: from a bbox and two date ranges to field polygons, against the loopback STAC API."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agriseg.cli import main
+from tests.fields.stac_server import Loopback, bbox_deg
+
+rasterio = pytest.importorskip("rasterio")
+
+
+def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback, tmp_path: Path) -> None:
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    bbox = ",".join(f"{v:.6f}" for v in bbox_deg(500100, 5316050, 500800, 5316450))
+    out = tmp_path / "out"
+    args = [
+        "fields", "run", "--bbox", bbox, "--win-a-dates", "2023-04-01/2023-04-30",
+        "--win-b-dates", "2023-08-01/2023-08-31", "-m", "FTW_PRUE_EFNET_B3", "-o", str(out),
+        "--stac-url", loopback.url + "/stac", "--patch-size", "64", "--min-area", "0",
+    ]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    with rasterio.open(out / "scene.tif") as src:
+        assert src.count == 8 and src.tags()["WIN_B_DATETIME"] == "2023-08-15T10:01:00Z"
+        size = (src.width, src.height)
+    assert 70 <= size[0] <= 72 and 40 <= size[1] <= 42  # the bbox at 10 m, snapped to whole pixels
+    with rasterio.open(out / "scene_probs.tif") as src:
+        assert src.count == 4 and (src.width, src.height) == size
+    df = gpd.read_parquet(out / "scene_fields.parquet")
+    assert df.crs is not None and len(df) > 0 and df.geometry.is_valid.all()
+    assert {"id", "collection"} <= set(df.columns)
+    assert b"fiboa" in pq.read_schema(out / "scene_fields.parquet").metadata.get(b"geo", b"") + b"".join(
+        pq.read_schema(out / "scene_fields.parquet").metadata.values()
+    )
+    again = CliRunner().invoke(main, args)  # a re-run keeps everything
+    assert again.exit_code == 0 and "exists, skipped" in again.output and "skipped" in again.output
+
+
+def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
+    model_cache: Path, loopback: Loopback, tmp_path: Path
+) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    areas = gpd.GeoDataFrame(
+        {"id": ["west", "nowhere"]},
+        geometry=[box(*bbox_deg(500050, 5316200, 500300, 5316450)), box(1.0, 40.0, 1.01, 40.01)],
+        crs=4326,
+    )
+    areas.to_file(tmp_path / "areas.geojson")
+    out = tmp_path / "map"
+    args = [
+        "fields", "map", "--areas", str(tmp_path / "areas.geojson"), "--win-a-dates", "2023-04-01/2023-04-30",
+        "--win-b-dates", "2023-08-01/2023-08-31", "--stac-url", loopback.url + "/stac", "-o", str(out),
+        "-m", "FTW_PRUE_EFNET_B3", "--serial", "--patch-size", "64", "--min-area", "0",
+    ]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1, res.output  # one area failed
+    assert "nowhere: window A 2023-04-01/2023-04-30: no sentinel-2-l2a item" in res.output
+    assert (out / "scenes" / "west.tif").is_file() and not (out / "scenes" / "nowhere.tif").exists()
+    assert (out / "west_fields.parquet").is_file() and (out / "fields.parquet").is_file()
