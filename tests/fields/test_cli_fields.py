@@ -203,9 +203,7 @@ def test_train_evaluate_robustness_import_export(tmp_path) -> None:
         "minmax_per_band",
     }
 
-    r = runner.invoke(
-        main, ["fields", "import-checkpoint", str(ckpt), "-o", str(tmp_path / "imp.safetensors")]
-    )
+    r = runner.invoke(main, ["fields", "import-checkpoint", str(ckpt), "-o", str(tmp_path / "imp.safetensors")])
     assert r.exit_code == 0, r.output
     r = runner.invoke(main, ["fields", "export", str(ckpt), "-o", str(tmp_path / "m.onnx"), "--size", "64"])
     assert r.exit_code == 0, r.output
@@ -254,3 +252,25 @@ def test_evaluate_scores_the_countries_of_a_partial_download(tmp_path, ftw_root,
     assert "not present, not scored:" in r.output and "france" in r.output
     r = CliRunner().invoke(main, [*args[:-1], "france,spain"])
     assert r.exit_code != 0 and "none of the asked countries is there (france, spain)" in r.output
+
+
+def test_predict_batch_keeps_same_named_scenes_apart_and_goes_on(tmp_path, tiny_ckpt) -> None:
+    from tests.fields.synth_scenes import write_scene
+
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        write_scene(tmp_path / d / "scene.tif", h=64, w=64)
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00broken")
+    out = tmp_path / "out"
+    args = ["fields", "predict", str(tmp_path / "a" / "scene.tif"), str(bad), str(tmp_path / "b" / "scene.tif")]
+    res = CliRunner().invoke(main, [*args, "-o", str(out), "-m", str(tiny_ckpt), "--patch-size", "64"])
+    assert res.exit_code == 1, res.output
+    assert sorted(p.name for p in out.glob("*.tif")) == ["a_scene_tif_probs.tif", "b_scene_tif_probs.tif"]
+    assert "bad.tif" in res.output and "1 of 3 scenes failed" in res.output
+    scene = tmp_path / "a" / "scene.tif"
+    before = scene.read_bytes()
+    res = CliRunner().invoke(
+        main, ["fields", "predict", str(scene), "-o", str(scene), "-m", str(tiny_ckpt), "--overwrite"]
+    )
+    assert res.exit_code != 0 and "is one of the inputs" in res.output and scene.read_bytes() == before

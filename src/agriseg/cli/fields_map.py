@@ -131,8 +131,11 @@ def _configs(kw: dict) -> tuple[object, object]:
 )
 @_predict_options
 @overwrite_option("recompute existing outputs")
+@click.option(
+    "--strict", is_flag=True, help="Stop at the first scene that fails (otherwise it is reported and skipped)."
+)
 @friendly_errors
-def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: object) -> None:
+def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, strict: bool, **kw: object) -> None:
     """Predict field probabilities of Sentinel-2 scenes into Cloud-Optimized GeoTIFFs.
 
     Streams the scene one patch row at a time (full-width strips with a halo), blends overlapping patches
@@ -150,12 +153,23 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: 
     loaded = load_for_scenes(str(kw["model"]), resize=kw["resize"])
     spec = loaded.preprocess.model_copy(update=_preprocess_overrides(kw))
     predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pc, loaded.class_names)
+    from agriseg.data.io import output_names
+
     out = Path(output) if output else None
     many = out is None or len(scenes) > 1 or out.suffix.lower() not in (".tif", ".tiff")
+    names = output_names([Path(s) for s in scenes]) if out is not None else {Path(s): Path(s).stem for s in scenes}
+    failed = 0
     for s in scenes:
         folder = out if out is not None else Path(s).parent
-        target = folder / f"{Path(s).stem}_probs.tif" if many else out
-        res = predictor.predict(s, target, overwrite=overwrite)
+        target = folder / f"{names[Path(s)]}_probs.tif" if many else out
+        try:
+            res = predictor.predict(s, target, overwrite=overwrite)
+        except (ValueError, OSError) as err:
+            if strict:
+                raise
+            failed += 1
+            click.echo(f"  failed: {err}", err=True)
+            continue
         if res.status == "skipped":
             click.echo(f"{target}: exists, skipped (use --overwrite)")
         else:
@@ -163,6 +177,9 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, **kw: 
                 f"{target}: {res.status}, {res.blocks} patch rows ({res.blocks_resumed} resumed), "
                 f"{res.area_km2:.1f} km2 in {res.seconds:.1f} s = {res.km2_per_s:.2f} km2/s"
             )
+    if failed:
+        click.echo(f"{failed} of {len(scenes)} scenes failed", err=True)
+        raise SystemExit(1)
 
 
 @click.command()
