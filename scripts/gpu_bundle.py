@@ -90,7 +90,10 @@ def pack_labels(src: Path, dst: Path, stems: list[str], classes: bool) -> int:
     total = 0
     for s in stems:
         # class ids as training reads them; weeds fold into vegetation unless ``classes``
-        ids = read_label(src / f"{s}.png", "colormap", PEANUT_CROP_WEED if classes else PEANUT_VEGETATION)
+        try:
+            ids = read_label(src / f"{s}.png", "colormap", PEANUT_CROP_WEED if classes else PEANUT_VEGETATION)
+        except ValueError as err:  # e.g. no pixel of a known colour
+            raise SystemExit(str(err)) from err
         if (ids == 255).any():
             raise SystemExit(f"{src / s}.png: colours other than black, green and red")
         im = Image.fromarray(ids, "P")
