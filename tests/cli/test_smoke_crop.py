@@ -79,7 +79,7 @@ def test_predict_and_evaluate_bundled_photos(samples_dir: Path, work: Path) -> N
         stem = Path(r["file"]).stem
         mask = read_png(out / f"{stem}_mask.png")
         assert set(np.unique(mask).tolist()) <= {0, 255} and mask.shape == (720, 960)
-        assert read_png(out / f"{stem}_overlay.png").shape == (720, 960, 3)
+        assert read_png(out / f"{stem}_overlay.jpg").shape == (720, 960, 3)
         assert 0.0 < float(r["vegetation_fraction"]) < 0.9  # plants on soil
     agriseg(f"crop predict {images} -o outputs/cw --model crop-weed --no-overlay", cwd=work)
     assert len(list((work / "outputs" / "cw").glob("*_classes.png"))) == 3

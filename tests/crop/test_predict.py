@@ -42,7 +42,7 @@ def test_predict_files_outputs_summary_and_goes_on_past_bad_files(tiny_predictor
     for f in files:
         m = np.asarray(Image.open(out / f"{f.stem}_mask.png"))
         assert m.shape == (720, 960) and set(np.unique(m)) <= {0, 255}
-        assert (out / f"{f.stem}_overlay.png").is_file()
+        assert (out / f"{f.stem}_overlay.jpg").is_file()
     with open(out / "summary.csv") as fh:
         summary = list(csv.DictReader(fh))
     assert len(summary) == 4 and "broken.jpg" in next(r["error"] for r in summary if r["status"] == "error")

@@ -51,12 +51,12 @@ def test_a_photo_is_done_only_with_all_outputs(pred, tmp_path):
     files = [_photo(tmp_path / f"p{i}.png", i) for i in range(2)]
     out = tmp_path / "o"
     predict_files(pred, files, out, progress=False)
-    overlay = (out / "p1_overlay.png").read_bytes()
-    (out / "p1_overlay.png").unlink()
-    stale = out / ".p0_overlay.png.tmp-999999.png"  # left by a killed run (no such process)
+    overlay = (out / "p1_overlay.jpg").read_bytes()
+    (out / "p1_overlay.jpg").unlink()
+    stale = out / ".p0_overlay.jpg.tmp-999999.jpg"  # left by a killed run (no such process)
     stale.write_bytes(b"half")
     rows = predict_files(pred, files, out, progress=False)
-    assert (out / "p1_overlay.png").read_bytes() == overlay
+    assert (out / "p1_overlay.jpg").read_bytes() == overlay
     assert [bool(r.get("resumed")) for r in rows] == [True, False]
     assert not stale.exists()
 
@@ -80,7 +80,7 @@ def test_outputs_in_the_input_folder_are_not_read_back(pred, tmp_path):
     for _ in range(2):
         res = runner.invoke(main, args)
         assert res.exit_code == 0, res.output
-    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["p.png", "p_mask.png", "p_overlay.png"]
+    assert sorted(p.name for p in tmp_path.glob("p*.*")) == ["p.png", "p_mask.png", "p_overlay.jpg"]
     assert "already done" in res.output and "were not read as photos" in res.output
 
 
@@ -120,7 +120,7 @@ def test_exif_orientation_is_applied(pred, tmp_path):
     assert rgb[:, -3:].mean() > 200 and rgb[:, :30].mean() < 30
     predict_files(pred, [tmp_path / "phone.jpg"], tmp_path / "o", progress=False)
     assert Image.open(tmp_path / "o" / "phone_mask.png").size == (40, 30)
-    assert Image.open(tmp_path / "o" / "phone_overlay.png").size == (40, 30)
+    assert Image.open(tmp_path / "o" / "phone_overlay.jpg").size == (40, 30)
 
 
 def test_16_bit_is_scaled_by_bit_depth(tmp_path):

@@ -46,7 +46,7 @@ def predict(
     overwrite: bool,
     strict: bool,
 ) -> None:
-    """Segment photos (files or folders): <name>_mask.png, <name>_overlay.png, summary.csv.
+    """Segment photos (files or folders): <name>_mask.png, <name>_overlay.jpg, summary.csv.
 
     Exits with status 1 when any photo failed (the others are still written).
     """

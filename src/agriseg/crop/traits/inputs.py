@@ -2,7 +2,7 @@
 
 Inputs are matched by name: ``<name>_classes.png`` (class ids 0 background, 1 crop, 2 weed) or
 ``<name>_mask.png`` (0/255 or 0/1 vegetation) is the mask of the photo ``<name>.<ext>``; a class map is
-preferred over a mask of the same name. ``<name>_overlay.png`` files are ignored. A photo without a mask is
+preferred over a mask of the same name. ``<name>_overlay.jpg`` files are ignored. A photo without a mask is
 segmented with the model; a mask without a photo is measured without colour traits.
 """
 
