@@ -38,6 +38,10 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
     assert b"fiboa" in pq.read_schema(out / "scene_fields.parquet").metadata.get(b"geo", b"") + b"".join(
         pq.read_schema(out / "scene_fields.parquet").metadata.values()
     )
+    from agriseg.vector.fiboa import validate_fiboa
+
+    assert validate_fiboa(out / "scene_fields.parquet") == []
+    _official_validation(out / "scene_fields.parquet")
     again = CliRunner().invoke(main, args)  # a re-run keeps everything
     assert again.exit_code == 0 and "exists, skipped" in again.output and "skipped" in again.output
 
@@ -65,3 +69,19 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
     assert "nowhere: window A 2023-04-01/2023-04-30: no sentinel-2-l2a item" in res.output
     assert (out / "scenes" / "west.tif").is_file() and not (out / "scenes" / "nowhere.tif").exists()
     assert (out / "west_fields.parquet").is_file() and (out / "fields.parquet").is_file()
+
+
+def _official_validation(path: Path) -> None:
+    """``fiboa validate`` (fiboa-cli, offline schema copies) on the file, where the validator is installed."""
+    import re
+    import subprocess
+
+    from tests.vector.test_fiboa import fiboa_python
+
+    py = fiboa_python()
+    if py is None:
+        return  # tests/vector/test_fiboa.py reports the skip
+    script = Path(__file__).parents[1] / "vector" / "fiboa_validate.py"
+    proc = subprocess.run([str(py), str(script), str(path)], capture_output=True, text=True, timeout=300)
+    text = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
+    assert proc.returncode == 0 and ": VALID" in text, text[-3000:]
