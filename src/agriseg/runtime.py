@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 Precision = Literal["fp32", "bf16"]
-Optimize = Literal["none", "jit"]
+Optimize = Literal["none", "jit", "onnxruntime"]
 TTAOp = Literal["flip_h", "flip_v", "swap_windows"]
 
 
@@ -71,8 +71,11 @@ class ModelRunner:
         precision: ``fp32``, or ``bf16`` autocast.
         channels_last: the channels-last memory format (faster convolutions on CPUs, same results).
         optimize: ``jit`` traces and freezes one copy of the model per input shape (falls back to eager
-            with a warning when the model cannot be traced); ``none`` runs it eagerly.
-        batch_size: with ``jit``, smaller batches are zero-padded to this size so one trace serves them all.
+            with a warning when the model cannot be traced); ``onnxruntime`` exports the model to ONNX once
+            per input shape and runs it with ONNX Runtime on the CPU (float32; falls back to eager with a
+            warning when export fails or ``onnxruntime`` is missing); ``none`` runs it eagerly.
+        batch_size: with ``jit``, smaller batches are zero-padded to this size so one trace serves them
+            all (ONNX exports take any batch size).
     """
 
     model: nn.Module
@@ -103,18 +106,29 @@ class ModelRunner:
         n = x.shape[0]
         if self.optimize == "jit" and n < self.batch_size:  # one traced shape per input size
             x = torch.cat([x, x.new_zeros((self.batch_size - n, *x.shape[1:]))])
+        module = self._module_for(x)
+        if isinstance(module, OnnxModule):
+            return module(x)[:n]
         with ctx:
-            return self._module_for(x)(x)[:n].float()
+            return module(x)[:n].float()
 
     def probabilities(self, x: torch.Tensor, tta: Sequence[str] = ()) -> torch.Tensor:
         """Softmax probabilities ``(N, K, H, W)``, averaged over test-time augmentations ``tta``."""
         return tta_average(lambda t: self.logits(t).softmax(1), x, tta)
 
     def _module_for(self, x: torch.Tensor) -> Any:
-        """The eager model, or its traced + frozen copy for this input shape (``optimize="jit"``)."""
-        if self.optimize != "jit":
+        """The eager model, or its compiled copy for this input shape (``jit`` or ``onnxruntime``)."""
+        if self.optimize == "none":
             return self.model
-        key = tuple(x.shape)
+        key = tuple(x.shape) if self.optimize == "jit" else tuple(x.shape[1:])  # ONNX: any batch size
+        if self.optimize == "onnxruntime" and key not in self._traced:
+            try:
+                self._traced[key] = OnnxModule.export(self.model, x)
+            except Exception as err:  # noqa: BLE001 - no onnxruntime, or an op it lacks: stay eager
+                warnings.warn(
+                    f"optimize='onnxruntime' failed ({type(err).__name__}: {err}); running eager", stacklevel=3
+                )
+                self._traced[key] = self.model
         if key not in self._traced:
             try:
                 with warnings.catch_warnings():
@@ -125,3 +139,42 @@ class ModelRunner:
                 warnings.warn(f"optimize='jit' failed ({type(err).__name__}: {err}); running eager", stacklevel=2)
                 self._traced[key] = self.model
         return self._traced[key]
+
+
+class OnnxModule:
+    """A model exported to ONNX for one input shape and run by ONNX Runtime's CPU provider.
+
+    ONNX Runtime fuses the convolutions, batch norms and activations of convolutional segmentation models
+    at load time, which PyTorch's eager CPU path does not; the exported graph is kept in memory.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.input_name = session.get_inputs()[0].name
+
+    @classmethod
+    def export(cls, model: nn.Module, x: torch.Tensor) -> OnnxModule:
+        """Export ``model`` for inputs of ``x``'s channels and size ``(*, C, H, W)``, any batch size, and open
+        an inference session."""
+        import io
+
+        import onnxruntime as ort
+
+        buf = io.BytesIO()
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                model.float(), x.float().contiguous(), buf, input_names=["x"], output_names=["logits"],
+                dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
+            )  # fmt: skip
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = torch.get_num_threads()
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
+        return cls(session)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """float32 logits ``(N, K, H, W)`` of ``x`` ``(N, C, H, W)``."""
+        out = self.session.run(None, {self.input_name: x.detach().float().contiguous().cpu().numpy()})[0]
+        return torch.from_numpy(out)

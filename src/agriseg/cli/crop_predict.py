@@ -9,6 +9,9 @@ import click
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.options import outdir_option, output_option, overwrite_option
 
+# how crop models run by default (see the README's benchmark of crop predict)
+DEFAULT_OPTIMIZE = "onnxruntime"
+
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
@@ -29,7 +32,14 @@ from agriseg.cli.options import outdir_option, output_option, overwrite_option
     default=None,
     help="Test-time augmentation (3 or 9 passes). [default: the model's own]",
 )
-@click.option("--no-overlay", is_flag=True, help="Do not write overlay PNGs.")
+@click.option(
+    "--optimize",
+    type=click.Choice(["none", "jit", "onnxruntime"]),
+    default=DEFAULT_OPTIMIZE,
+    show_default=True,
+    help="How the model runs: PyTorch eager, TorchScript, or exported to ONNX Runtime (CPU).",
+)
+@click.option("--no-overlay", is_flag=True, help="Do not write overlay JPEGs.")
 @overwrite_option("Replace existing outputs (otherwise they are skipped).")
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable image.")
 @friendly_errors
@@ -42,6 +52,7 @@ def predict(
     tile: int,
     precision: str,
     tta: str | None,
+    optimize: str,
     no_overlay: bool,
     overwrite: bool,
     strict: bool,
@@ -70,6 +81,7 @@ def predict(
         batch_size=batch_size,
         precision=precision,
         tta=tta or cfg.infer_tta,
+        optimize=optimize,
     )
     t0 = time.perf_counter()
     with protected_inputs(files):
@@ -114,6 +126,13 @@ def predict(
     default=None,
     help="Test-time augmentation. [default: the model's own]",
 )
+@click.option(
+    "--optimize",
+    type=click.Choice(["none", "jit", "onnxruntime"]),
+    default=DEFAULT_OPTIMIZE,
+    show_default=True,
+    help="How the model runs (as in predict).",
+)
 @output_option("Write the report as JSON.", required=False)
 @friendly_errors
 def evaluate(
@@ -127,6 +146,7 @@ def evaluate(
     boundary_ratio: float,
     long_side: int | None,
     tta: str | None,
+    optimize: str,
     output: str | None,
 ) -> None:
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
@@ -153,7 +173,11 @@ def evaluate(
         model, cfg = load_model(model_name, in_channels=3)
         num_classes, names = cfg.num_classes, cfg.class_names
         pred = Predictor(
-            model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side, tta=tta or cfg.infer_tta
+            model,
+            cfg.num_classes,
+            cfg.infer_long_side if long_side is None else long_side,
+            tta=tta or cfg.infer_tta,
+            optimize=optimize,
         )
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:

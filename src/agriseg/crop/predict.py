@@ -18,7 +18,7 @@ from torch import nn
 
 from agriseg.data.files import atomic_write, ensure_outdir
 from agriseg.data.io import ImageReadError, read_rgb
-from agriseg.runtime import ModelRunner, tta_average
+from agriseg.runtime import ModelRunner, Optimize, tta_average
 from agriseg.tiling import predict_tiled
 
 Precision = Literal["fp32", "bf16"]
@@ -47,6 +47,8 @@ class Predictor:
         device: torch device.
         tta: test-time augmentation: ``none``; ``flip`` averages the probabilities of the photo and its
             vertical and horizontal flips (3 passes); ``flip+scale`` also at 0.8x and 1.25x the size (9 passes).
+        optimize: how the model runs (:class:`agriseg.runtime.ModelRunner`): ``none`` (PyTorch eager),
+            ``jit`` or ``onnxruntime`` (exported once per photo size, then run by ONNX Runtime).
     """
 
     model: nn.Module
@@ -59,10 +61,13 @@ class Predictor:
     channels_last: bool = True
     device: str = "cpu"
     tta: TTA = "none"
+    optimize: Optimize = "none"
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.runner = ModelRunner(self.model, self.device, self.precision, self.channels_last)
+        self.runner = ModelRunner(
+            self.model, self.device, self.precision, self.channels_last, self.optimize, self.batch_size
+        )
 
     def to_tensor(self, rgb: np.ndarray, long_side: int | None = None) -> torch.Tensor:
         """uint8 ``(H, W, 3)`` -> float ``(3, h, w)`` with its long side at ``long_side`` (default: the predictor's)."""

@@ -1,0 +1,35 @@
+"""The one model runner: ONNX Runtime gives PyTorch's logits, for any batch size."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agriseg.models import build_model
+from agriseg.runtime import ModelRunner, OnnxModule
+
+pytest.importorskip("onnxruntime")
+
+
+def test_onnxruntime_matches_eager_for_any_batch() -> None:
+    torch.manual_seed(0)
+    model = build_model(encoder_weights=None).eval()
+    eager = ModelRunner(model, channels_last=False)
+    ort = ModelRunner(model, optimize="onnxruntime", batch_size=4)
+    for n in (1, 3):
+        x = torch.rand(n, 3, 64, 96)
+        a, b = eager.logits(x), ort.logits(x)
+        assert b.shape == a.shape == (n, 2, 64, 96)
+        assert torch.allclose(a, b, atol=1e-3)
+    assert len(ort._traced) == 1 and isinstance(next(iter(ort._traced.values())), OnnxModule)
+
+
+def test_onnxruntime_falls_back_to_eager_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no exporter")
+
+    monkeypatch.setattr(OnnxModule, "export", classmethod(lambda cls, m, x: broken()))
+    model = build_model(encoder_weights=None).eval()
+    with pytest.warns(UserWarning, match="onnxruntime.*running eager"):
+        out = ModelRunner(model, optimize="onnxruntime").logits(torch.rand(1, 3, 32, 32))
+    assert out.shape == (1, 2, 32, 32)
