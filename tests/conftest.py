@@ -15,6 +15,12 @@ SHARED = Path(os.environ.get("AGRISEG_SHARED", REPO.parent / "shared"))
 SAMPLES = REPO / "src" / "agriseg" / "samples"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Caches (exported ONNX models, downloaded checkpoints) go to a folder of this test session."""
+    os.environ.setdefault("AGRISEG_CACHE_DIR", str(tmp_path_factory.mktemp("agriseg_cache")))
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """``../shared`` (real data); the test is skipped with a reason when it is absent."""

@@ -24,11 +24,27 @@ def test_onnxruntime_matches_eager_for_any_batch() -> None:
     assert len(ort._traced) == 1 and isinstance(next(iter(ort._traced.values())), OnnxModule)
 
 
+def test_exported_model_is_cached_per_weights_and_size(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    model = build_model(encoder_weights=None).eval()
+    x = torch.rand(2, 3, 32, 64)
+    first = OnnxModule.load_or_export(model, x)
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
+    monkeypatch.setattr(OnnxModule, "export", classmethod(lambda cls, m, x: pytest.fail("exported again")))
+    again = OnnxModule.load_or_export(model, x)
+    assert torch.equal(first(x), again(x))
+    monkeypatch.undo()
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path))
+    OnnxModule.load_or_export(model, torch.rand(1, 3, 64, 64))  # another size: another entry
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2
+
+
 def test_onnxruntime_falls_back_to_eager_with_a_warning(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("no exporter")
 
-    monkeypatch.setattr(OnnxModule, "export", classmethod(lambda cls, m, x: broken()))
+    monkeypatch.setattr(OnnxModule, "load_or_export", classmethod(lambda cls, m, x: broken()))
     model = build_model(encoder_weights=None).eval()
     with pytest.warns(UserWarning, match="onnxruntime.*running eager"):
         out = ModelRunner(model, optimize="onnxruntime").logits(torch.rand(1, 3, 32, 32))

@@ -123,7 +123,7 @@ class ModelRunner:
         key = tuple(x.shape) if self.optimize == "jit" else tuple(x.shape[1:])  # ONNX: any batch size
         if self.optimize == "onnxruntime" and key not in self._traced:
             try:
-                self._traced[key] = OnnxModule.export(self.model, x)
+                self._traced[key] = OnnxModule.load_or_export(self.model, x)
             except Exception as err:  # noqa: BLE001 - no onnxruntime, or an op it lacks: stay eager
                 warnings.warn(
                     f"optimize='onnxruntime' failed ({type(err).__name__}: {err}); running eager", stacklevel=3
@@ -150,15 +150,44 @@ class OnnxModule:
 
     def __init__(self, session: Any) -> None:
         self.session = session
+        self.onnx = b""
         self.input_name = session.get_inputs()[0].name
+
+    @classmethod
+    def load_or_export(cls, model: nn.Module, x: torch.Tensor) -> OnnxModule:
+        """:meth:`export`, kept in the user cache (``onnx/``) under a hash of the weights, the input's
+        channels and size and the library versions, so later runs start without exporting again."""
+        import hashlib
+
+        import onnxruntime as ort
+
+        from agriseg.data.files import atomic_write, user_cache
+
+        h = hashlib.sha1(f"{tuple(x.shape[1:])} {torch.__version__} {ort.__version__}".encode())
+        for name, t in model.state_dict().items():
+            h.update(name.encode())
+            h.update(
+                t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
+            )
+        path = user_cache("onnx") / f"{h.hexdigest()[:20]}.onnx"
+        if path.is_file():
+            try:
+                return cls(cls._session(path.read_bytes()))
+            except Exception:  # noqa: BLE001 - a damaged cache entry is exported again
+                path.unlink(missing_ok=True)
+        module = cls.export(model, x)
+        try:
+            with atomic_write(path) as tmp:
+                tmp.write_bytes(module.onnx)
+        except OSError:
+            pass  # an unwritable cache only costs the next run an export
+        return module
 
     @classmethod
     def export(cls, model: nn.Module, x: torch.Tensor) -> OnnxModule:
         """Export ``model`` for inputs of ``x``'s channels and size ``(*, C, H, W)``, any batch size, and open
         an inference session."""
         import io
-
-        import onnxruntime as ort
 
         buf = io.BytesIO()
         with torch.no_grad(), warnings.catch_warnings():
@@ -167,12 +196,19 @@ class OnnxModule:
                 model.float(), x.float().contiguous(), buf, input_names=["x"], output_names=["logits"],
                 dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
             )  # fmt: skip
+        module = cls(cls._session(buf.getvalue()))
+        module.onnx = buf.getvalue()
+        return module
+
+    @staticmethod
+    def _session(onnx: bytes) -> Any:
+        import onnxruntime as ort
+
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = torch.get_num_threads()
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        session = ort.InferenceSession(buf.getvalue(), opts, providers=["CPUExecutionProvider"])
-        return cls(session)
+        return ort.InferenceSession(onnx, opts, providers=["CPUExecutionProvider"])
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """float32 logits ``(N, K, H, W)`` of ``x`` ``(N, C, H, W)``."""

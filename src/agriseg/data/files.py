@@ -170,6 +170,19 @@ def ensure_outdir(folder: str | Path) -> Path:
     return folder
 
 
+def user_cache(subdir: str) -> Path:
+    """``<cache root>/<subdir>``: ``$AGRISEG_CACHE_DIR``, else the platform's user cache folder for agriseg."""
+    root = os.environ.get("AGRISEG_CACHE_DIR")
+    if not root:
+        try:
+            import platformdirs
+
+            root = platformdirs.user_cache_dir("agriseg")
+        except ImportError:
+            root = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "agriseg")
+    return Path(root) / subdir
+
+
 def write_text(path: str | Path, text: str) -> Path:
     """Write a text file atomically."""
     with atomic_write(path) as tmp:

@@ -106,12 +106,9 @@ def default_model() -> ModelSpec:
 
 def cache_dir() -> Path:
     """The folder cached models live in (``$AGRISEG_CACHE_DIR/models`` or the user cache)."""
-    root = os.environ.get("AGRISEG_CACHE_DIR")
-    if not root:
-        import platformdirs
+    from agriseg.data.files import user_cache
 
-        root = platformdirs.user_cache_dir("agriseg")
-    return Path(root) / "models"
+    return user_cache("models")
 
 
 def get_spec(name: str) -> ModelSpec:
