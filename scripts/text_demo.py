@@ -130,7 +130,9 @@ def floors(cfg: DemoConfig, out: Path, split: str) -> dict[str, Any]:
     res: dict[str, Any] = {}
     for c, name in enumerate(SYNTH_CLASSES):
         res[f"all {name}"] = score_masks(np.full_like(sems, c), imgs, sems, insts, cfg)
-    near = np.stack([grid_to_mask(nearest_colour_grid(im, cells, colours), sem.shape) for im, sem in zip(imgs, sems)])
+    near = np.stack(
+        [grid_to_mask(nearest_colour_grid(im, cells, colours), sem.shape) for im, sem in zip(imgs, sems, strict=True)]
+    )
     res["nearest colour"] = score_masks(near, imgs, sems, insts, cfg)
     res["truth"] = score_masks(sems, imgs, sems, insts, cfg)
     res["class_colours"] = np.round(colours, 2).tolist()
@@ -138,7 +140,9 @@ def floors(cfg: DemoConfig, out: Path, split: str) -> dict[str, Any]:
     return res
 
 
-def predict(model: Any, proc: Any, imgs: np.ndarray, cfg: DemoConfig, overlap: float, sample: bool, seed: int) -> tuple[np.ndarray, float]:
+def predict(
+    model: Any, proc: Any, imgs: np.ndarray, cfg: DemoConfig, overlap: float, sample: bool, seed: int
+) -> tuple[np.ndarray, float]:
     """(N, H, W) stitched masks of all images and the share of patch completions needing no repair."""
     import torch
 
@@ -245,7 +249,9 @@ def run_seed(cfg: DemoConfig, out: Path, seed: int, split: str) -> dict[str, Any
         if path.is_file():
             continue
         model, proc = load_vlm(str(sd / stage), device="cpu")
-        masks, validity = _timed(timings, "eval_s", sd, predict, model, proc, imgs, cfg, overlap, mode == "sampled", seed)
+        masks, validity = _timed(
+            timings, "eval_s", sd, predict, model, proc, imgs, cfg, overlap, mode == "sampled", seed
+        )
         res = {"validity": validity, **_timed(timings, "score_s", sd, score_masks, masks, imgs, sems, insts, cfg)}
         write_json(path, res)
         _log(f"seed {seed}: {name}: validity {validity:.4f} grid Dice {res['grid_dice']:.4f}")
@@ -280,19 +286,16 @@ def summarise(cfg: DemoConfig, out: Path, seeds: list[int], split: str) -> dict[
     ev = {n: [_read(out / f"seed{s}" / f"eval_{split}_{n}.json") for s in seeds] for n in names}
     agg: dict[str, Any] = {}
     for n, per in ev.items():
-        agg[n] = {
-            k: _ms([r[k] for r in per]) for k in ("validity", "grid_dice", "pixel_dice", "seam_artefacts")
-        }
+        agg[n] = {k: _ms([r[k] for r in per]) for k in ("validity", "grid_dice", "pixel_dice", "seam_artefacts")}
         agg[n]["grid_dice_per_seed"] = [r["grid_dice"] for r in per]
-        agg[n]["instances"] = {
-            k: _ms([r["instances"]["all"][k] for r in per]) for k in ("mean_iou", "fnr", "fpr")
-        }
+        agg[n]["instances"] = {k: _ms([r["instances"]["all"][k] for r in per]) for k in ("mean_iou", "fnr", "fpr")}
         agg[n]["field_instances"] = {
             k: _ms([r["instances"].get("field", {}).get(k) for r in per]) for k in ("mean_iou", "fnr", "fpr")
         }
     pairs = {
-        f"grpo_minus_sft_{m}": _paired([r["grid_dice_per_image"] for r in ev[f"sft_{m}"]],
-                                       [r["grid_dice_per_image"] for r in ev[f"grpo_{m}"]])
+        f"grpo_minus_sft_{m}": _paired(
+            [r["grid_dice_per_image"] for r in ev[f"sft_{m}"]], [r["grid_dice_per_image"] for r in ev[f"grpo_{m}"]]
+        )
         for m in MODES
     }
     for key in ("grid_dice", "pixel_dice", "seams"):
@@ -315,7 +318,11 @@ def summarise(cfg: DemoConfig, out: Path, seeds: list[int], split: str) -> dict[
         "seeds": seeds,
         "aggregate": agg,
         "paired": pairs,
-        "floors": {k: {m: v[m] for m in ("grid_dice", "pixel_dice", "seam_artefacts", "instances")} for k, v in fl.items() if k != "class_colours"},
+        "floors": {
+            k: {m: v[m] for m in ("grid_dice", "pixel_dice", "seam_artefacts", "instances")}
+            for k, v in fl.items()
+            if k != "class_colours"
+        },
         "best_constant_grid_dice": best_const,
         "grpo_train_reward_first_last_quarter": curves,
         "timings": timings,
@@ -339,8 +346,11 @@ def render(r: dict[str, Any]) -> str:
 
     rows = []
     labels = {
-        "sft_greedy": "SFT, greedy", "sft_sampled": "SFT, sampled", "grpo_greedy": "GRPO, greedy",
-        "grpo_sampled": "GRPO, sampled", "grpo_greedy_vote": f"GRPO, greedy, {cfg['vote_overlap']:.0%} overlap + {cfg['vote']} vote",
+        "sft_greedy": "SFT, greedy",
+        "sft_sampled": "SFT, sampled",
+        "grpo_greedy": "GRPO, greedy",
+        "grpo_sampled": "GRPO, sampled",
+        "grpo_greedy_vote": f"GRPO, greedy, {cfg['vote_overlap']:.0%} overlap + {cfg['vote']} vote",
     }
     for k, lab in labels.items():
         a = r["aggregate"][k]
@@ -388,8 +398,10 @@ def render(r: dict[str, Any]) -> str:
         "GRPO training reward (rollout mean Dice), first → last quarter per seed: "
         + ", ".join(f"{a:.3f} → {b:.3f}" for a, b in r["grpo_train_reward_first_last_quarter"]),
         "",
-        "Wall time per seed (s, one thread): " + ", ".join(
-            f"{w:.0f} (" + ", ".join(f"{k} {v:.0f}" for k, v in t.items()) + ")" for w, t in zip(wall, r["timings"])
+        "Wall time per seed (s, one thread): "
+        + ", ".join(
+            f"{w:.0f} (" + ", ".join(f"{k} {v:.0f}" for k, v in t.items()) + ")"
+            for w, t in zip(wall, r["timings"], strict=True)
         ),
         "",
     ]
@@ -402,7 +414,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("runs/text_demo"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
-    ap.add_argument("-c", "--config", type=Path, default=None, help="YAML with DemoConfig fields (default: its defaults)")
+    ap.add_argument(
+        "-c", "--config", type=Path, default=None, help="YAML with DemoConfig fields (default: its defaults)"
+    )
     ap.add_argument("--split", choices=["eval", "val"], default="eval", help="held-out or validation images")
     ap.add_argument("--no-summary", action="store_true", help="run the seeds only (summarise later)")
     args = ap.parse_args()
@@ -419,7 +433,8 @@ def main() -> None:
         run_seed(cfg, args.out, s, args.split)
     if not args.no_summary:
         done = sorted(
-            int(p.name[4:]) for p in args.out.glob("seed*")
+            int(p.name[4:])
+            for p in args.out.glob("seed*")
             if (p / f"eval_{args.split}_grpo_greedy_vote.json").is_file()
         )
         summarise(cfg, args.out, done, args.split)

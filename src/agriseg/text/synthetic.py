@@ -61,8 +61,11 @@ def _blob(rng: np.random.Generator, s: int, radius: float, roughness: float, ver
     from skimage.draw import polygon
 
     cy, cx = rng.uniform(0.1 * s, 0.9 * s, 2)
-    ang = np.sort(rng.uniform(0, 2 * np.pi) + np.linspace(0, 2 * np.pi, vertices, endpoint=False)
-                  + rng.uniform(-0.3, 0.3, vertices))
+    ang = np.sort(
+        rng.uniform(0, 2 * np.pi)
+        + np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+        + rng.uniform(-0.3, 0.3, vertices)
+    )
     r = radius * s * rng.uniform(1 - roughness, 1 + roughness, vertices) * rng.uniform(0.7, 1.3)
     rr, cc = polygon(cy + r * np.sin(ang), cx + r * np.cos(ang) * rng.uniform(0.7, 1.4), (s, s))
     out = np.zeros((s, s), dtype=bool)
@@ -144,9 +147,7 @@ def make_landscape(
     return np.clip(img, 0, 255).astype(np.uint8), sem, inst
 
 
-def make_landscapes(
-    n: int, seed: int, cfg: LandscapeConfig | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_landscapes(n: int, seed: int, cfg: LandscapeConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` landscapes from one seed: (N, S, S, 3) uint8, (N, S, S) int64, (N, S, S) int64."""
     cfg = cfg or LandscapeConfig()
     rng = np.random.default_rng(seed)
