@@ -137,7 +137,7 @@ def floors(cfg: DemoConfig, out: Path, split: str) -> dict[str, Any]:
     res["truth"] = score_masks(sems, imgs, sems, insts, cfg)
     res["class_colours"] = np.round(colours, 2).tolist()
     write_json(path, res)
-    return res
+    return _read(path)  # as stored (undefined rates are null)
 
 
 def predict(
@@ -230,8 +230,10 @@ def _timed(timings: dict[str, float], key: str, sd: Path, fn: Any, *args: Any) -
     return res
 
 
-def run_seed(cfg: DemoConfig, out: Path, seed: int, split: str) -> dict[str, Any]:
-    """SFT, evaluate, GRPO, evaluate (disjoint and voting) for one seed; each stage skipped when done."""
+def run_seed(cfg: DemoConfig, out: Path, seed: int, split: str, until: str = "grpo") -> dict[str, Any]:
+    """SFT, evaluate, GRPO, evaluate (disjoint and voting) for one seed; each stage skipped when done.
+
+    ``until="sft"`` stops after the SFT evaluations (GRPO settings can then still change)."""
     from agriseg.text.modeling import load_vlm
 
     sd = out / f"seed{seed}"
@@ -240,7 +242,7 @@ def run_seed(cfg: DemoConfig, out: Path, seed: int, split: str) -> dict[str, Any
     data = _timed(timings, "data_s", sd, build_data, cfg, sd, seed)
     imgs, sems, insts = load_split(cfg, split)
     runs = [(s, m, 0.0) for s in STAGES for m in MODES] + [("grpo", "greedy", cfg.vote_overlap)]
-    for stage, mode, overlap in runs:
+    for stage, mode, overlap in runs[:2] if until == "sft" else runs:
         if not (sd / stage / "config.json").is_file():
             _log(f"seed {seed}: {stage.upper()}")
             _timed(timings, f"{stage}_s", sd, train_sft if stage == "sft" else train_grpo, cfg, sd, seed, data)
@@ -250,9 +252,12 @@ def run_seed(cfg: DemoConfig, out: Path, seed: int, split: str) -> dict[str, Any
             continue
         model, proc = load_vlm(str(sd / stage), device="cpu")
         masks, validity = _timed(
-            timings, "eval_s", sd, predict, model, proc, imgs, cfg, overlap, mode == "sampled", seed
+            timings, f"eval_{split}_s", sd, predict, model, proc, imgs, cfg, overlap, mode == "sampled", seed
         )
-        res = {"validity": validity, **_timed(timings, "score_s", sd, score_masks, masks, imgs, sems, insts, cfg)}
+        res = {
+            "validity": validity,
+            **_timed(timings, f"score_{split}_s", sd, score_masks, masks, imgs, sems, insts, cfg),
+        }
         write_json(path, res)
         _log(f"seed {seed}: {name}: validity {validity:.4f} grid Dice {res['grid_dice']:.4f}")
     return {"seed": seed, "timings": _read(sd / "timings.json")}
@@ -419,6 +424,7 @@ def main() -> None:
     )
     ap.add_argument("--split", choices=["eval", "val"], default="eval", help="held-out or validation images")
     ap.add_argument("--no-summary", action="store_true", help="run the seeds only (summarise later)")
+    ap.add_argument("--until", choices=["sft", "grpo"], default="grpo", help="stop after SFT and its evaluations")
     args = ap.parse_args()
     import torch
 
@@ -426,12 +432,16 @@ def main() -> None:
     cfg = load_config(args.config, DemoConfig) if args.config else DemoConfig()
     args.out.mkdir(parents=True, exist_ok=True)
     cfg_path = args.out / "demo_config.json"
-    if cfg_path.is_file() and DemoConfig.model_validate(_read(cfg_path)) != cfg:
-        raise SystemExit(f"{cfg_path}: a run with a different config is in this folder; use another --out")
+    if cfg_path.is_file():
+        old = DemoConfig.model_validate(_read(cfg_path)).model_dump()
+        changed = {k for k, v in cfg.model_dump().items() if old[k] != v}
+        grpo_started = any((p / "grpo").exists() for p in args.out.glob("seed*"))
+        if changed and (grpo_started or any(not k.startswith("grpo_") for k in changed)):
+            raise SystemExit(f"{cfg_path}: a run with a different config is in this folder; use another --out")
     write_json(cfg_path, cfg.model_dump(mode="json"))
     for s in args.seeds:
-        run_seed(cfg, args.out, s, args.split)
-    if not args.no_summary:
+        run_seed(cfg, args.out, s, args.split, args.until)
+    if not args.no_summary and args.until == "grpo":
         done = sorted(
             int(p.name[4:])
             for p in args.out.glob("seed*")

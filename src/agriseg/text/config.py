@@ -149,8 +149,8 @@ class DemoConfig(StrictModel):
     val_seed: int = 555
     eval_seed: int = 987_654
     calib_seed: int = 4_242
-    sft_steps: int = Field(300, ge=1)
-    sft_batch: int = Field(32, ge=1)
+    sft_steps: int = Field(450, ge=1)
+    sft_batch: int = Field(16, ge=1)
     sft_lr: float = Field(2e-3, gt=0)
     sft_warmup: int = Field(30, ge=0)
     grpo_steps: int = Field(60, ge=1)
@@ -161,7 +161,7 @@ class DemoConfig(StrictModel):
     grpo_iterations: int = Field(2, ge=1)
     grpo_temperature: float = Field(1.0, gt=0)
     grpo_validity_weight: float = Field(0.0, ge=0)
-    max_new_tokens: int = Field(200, ge=8)
+    max_new_tokens: int = Field(160, ge=8)
     eval_batch: int = Field(250, ge=1)
     vote_overlap: float = Field(0.5, ge=0.0, lt=1.0)
     vote: Literal["count", "center"] = "center"

@@ -37,11 +37,11 @@ class LandscapeConfig(StrictModel):
 
     size: int = Field(64, ge=8)
     max_fields: int = Field(3, ge=1)
-    field_radius: tuple[float, float] = (0.15, 0.32)
-    max_tree_clumps: int = Field(3, ge=0)
-    clump_radius: tuple[float, float] = (0.08, 0.15)
+    field_radius: tuple[float, float] = (0.22, 0.4)
+    max_tree_clumps: int = Field(2, ge=0)
+    clump_radius: tuple[float, float] = (0.11, 0.2)
     water_prob: float = Field(0.5, ge=0.0, le=1.0)
-    water_radius: tuple[float, float] = (0.12, 0.22)
+    water_radius: tuple[float, float] = (0.16, 0.28)
     track_prob: float = Field(0.4, ge=0.0, le=1.0)
     noise: float = Field(6.0, ge=0.0)
 
