@@ -136,7 +136,9 @@ class DemoConfig(StrictModel):
     """
 
     landscape: LandscapeConfig = LandscapeConfig(size=64)
-    model: TinyVLMConfig = TinyVLMConfig(image_size=64, vision_patch=8, mm_tokens_per_image=64)
+    model: TinyVLMConfig = TinyVLMConfig(
+        image_size=64, vision_patch=8, mm_tokens_per_image=64, hidden=96, intermediate=192, layers=3, heads=3, kv_heads=1
+    )
     patch: int = Field(32, ge=2)
     grid: int = Field(8, ge=1)
     train_align: int = Field(16, ge=1)
@@ -149,14 +151,14 @@ class DemoConfig(StrictModel):
     val_seed: int = 555
     eval_seed: int = 987_654
     calib_seed: int = 4_242
-    sft_steps: int = Field(450, ge=1)
+    sft_steps: int = Field(2000, ge=1)
     sft_batch: int = Field(16, ge=1)
     sft_lr: float = Field(2e-3, gt=0)
     sft_warmup: int = Field(30, ge=0)
     grpo_steps: int = Field(60, ge=1)
     grpo_prompts_per_step: int = Field(4, ge=1)
     grpo_generations: int = Field(8, ge=2)
-    grpo_lr: float = Field(3e-5, gt=0)
+    grpo_lr: float = Field(5e-5, gt=0)
     grpo_beta: float = Field(0.01, gt=0)
     grpo_iterations: int = Field(2, ge=1)
     grpo_temperature: float = Field(1.0, gt=0)
