@@ -137,7 +137,8 @@ class DemoConfig(StrictModel):
 
     landscape: LandscapeConfig = LandscapeConfig(size=64)
     model: TinyVLMConfig = TinyVLMConfig(
-        image_size=64, vision_patch=8, mm_tokens_per_image=64, hidden=96, intermediate=192, layers=3, heads=3, kv_heads=1
+        image_size=64, vision_patch=8, mm_tokens_per_image=64, hidden=96, intermediate=192, layers=3, heads=3,
+        kv_heads=1,
     )
     patch: int = Field(32, ge=2)
     grid: int = Field(8, ge=1)
