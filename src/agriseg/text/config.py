@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agriseg.config import StrictModel
+from agriseg.text.synthetic import LandscapeConfig
+from agriseg.text.tinyvlm import TinyVLMConfig
 
 
 class LoraSpec(StrictModel):
@@ -87,3 +89,92 @@ class PredictConfig(StrictModel):
     max_new_tokens: int = Field(512, ge=8)
     do_sample: bool = False
     temperature: float = Field(1.0, gt=0)
+
+
+class DemoConfig(StrictModel):
+    """Every setting of the CPU demonstration (``scripts/text_demo.py``) in one place.
+
+    A from-scratch tiny Gemma 3 (:class:`agriseg.text.tinyvlm.TinyVLMConfig`) is fully fine-tuned (no LoRA:
+    LoRA adapts pretrained weights, and this model has none) with SFT, then post-trained with GRPO and the
+    mean-Dice reward, on synthetic landscapes (:class:`agriseg.text.synthetic.LandscapeConfig`). The
+    ``agriseg text sft/grpo`` defaults stay those for real models (LoRA on Gemma 3 4B/12B).
+
+    Attributes:
+        landscape: the synthetic images (their side is the image size).
+        model: the tiny VLM (its ``image_size`` must equal the landscape size).
+        patch: patch side in pixels (MAgSeg's P).
+        grid: RRLE cells per patch side.
+        train_align: training patch corners lie on this lattice (the overlap-voting stride must be on it).
+        train_images: training images per seed.
+        per_image: random training patches per image.
+        val_images: validation images (for choosing settings; never the held-out ones).
+        eval_images: held-out images, the same for every seed and stage.
+        calib_images: images whose pure cells give the nearest-colour baseline its class colours.
+        train_seed_base: training images of seed ``s`` are drawn from seed ``train_seed_base + s``.
+        val_seed: seed of the validation images.
+        eval_seed: seed of the held-out images.
+        calib_seed: seed of the calibration images.
+        sft_steps: SFT optimiser steps.
+        sft_batch: SFT batch size (patches).
+        sft_lr: SFT peak learning rate (cosine decay).
+        sft_warmup: SFT warm-up steps.
+        grpo_steps: GRPO optimiser steps.
+        grpo_prompts_per_step: prompts per GRPO step (each generates ``grpo_generations`` completions).
+        grpo_generations: completions per prompt (the group).
+        grpo_lr: GRPO learning rate (constant).
+        grpo_beta: KL weight against the SFT model.
+        grpo_iterations: optimisation passes per generation batch (> 1: the clip matters).
+        grpo_temperature: rollout temperature.
+        grpo_validity_weight: extra reward for a completion needing no repair (0: Dice only, as MAgSeg).
+        max_new_tokens: generation budget per patch (a whole 8x8 mask is at most a few hundred tokens).
+        eval_batch: patches per ``generate`` call at evaluation.
+        vote_overlap: patch overlap of the voting inference (its stride must be a multiple of the cell).
+        vote: vote weighting of the voting inference.
+        match_iou: IoU at which a truth instance counts as found.
+        min_instance_px: truth and predicted instances smaller than this are ignored (one grid cell is
+            ``(patch / grid) ** 2`` pixels).
+    """
+
+    landscape: LandscapeConfig = LandscapeConfig(size=64)
+    model: TinyVLMConfig = TinyVLMConfig(
+        image_size=64, vision_patch=8, mm_tokens_per_image=64, hidden=96, intermediate=192, layers=3, heads=3,
+        kv_heads=1,
+    )
+    patch: int = Field(32, ge=2)
+    grid: int = Field(8, ge=1)
+    train_align: int = Field(16, ge=1)
+    train_images: int = Field(3000, ge=1)
+    per_image: int = Field(4, ge=1)
+    val_images: int = Field(100, ge=1)
+    eval_images: int = Field(500, ge=1)
+    calib_images: int = Field(200, ge=1)
+    train_seed_base: int = 10_000
+    val_seed: int = 555
+    eval_seed: int = 987_654
+    calib_seed: int = 4_242
+    sft_steps: int = Field(2000, ge=1)
+    sft_batch: int = Field(16, ge=1)
+    sft_lr: float = Field(2e-3, gt=0)
+    sft_warmup: int = Field(30, ge=0)
+    grpo_steps: int = Field(60, ge=1)
+    grpo_prompts_per_step: int = Field(4, ge=1)
+    grpo_generations: int = Field(8, ge=2)
+    grpo_lr: float = Field(5e-5, gt=0)
+    grpo_beta: float = Field(0.01, gt=0)
+    grpo_iterations: int = Field(2, ge=1)
+    grpo_temperature: float = Field(1.0, gt=0)
+    grpo_validity_weight: float = Field(0.0, ge=0)
+    max_new_tokens: int = Field(160, ge=8)
+    eval_batch: int = Field(250, ge=1)
+    vote_overlap: float = Field(0.5, ge=0.0, lt=1.0)
+    vote: Literal["count", "center"] = "center"
+    match_iou: float = Field(0.5, gt=0.0, le=1.0)
+    min_instance_px: int = Field(16, ge=1)
+
+    @model_validator(mode="after")
+    def _fits(self) -> DemoConfig:
+        if self.model.image_size != self.landscape.size:
+            raise ValueError(f"model.image_size {self.model.image_size} != landscape.size {self.landscape.size}")
+        if self.landscape.size % self.patch or self.patch % self.grid:
+            raise ValueError(f"image {self.landscape.size} px, patch {self.patch} px and grid {self.grid} do not nest")
+        return self

@@ -1,6 +1,11 @@
-"""Synthetic satellite-like landscapes with masks: fields, trees and water on textured ground.
+"""Synthetic smallholder landscapes with masks: fields, trees and water on textured ground.
 
-Used by tests and by ``scripts/text_demo.py``; everything is generated from a seed, nothing is downloaded.
+Each image is drawn from a seed (nothing is downloaded) to resemble a satellite view of a smallholder
+landscape: ``others`` is bare soil and scrub with multi-scale mottling and an occasional track; ``field``
+parcels are irregular polygons with crop rows at any angle (green, ripening yellow or ploughed brown, the
+last close to the soil's colour); ``tree`` clumps are unions of speckled crowns with shadowed edges; ``water``
+is one irregular pond with a ragged shore (clear blue or turbid green-brown, close to the trees' colour).
+Used by tests, ``agriseg text make-synthetic`` and ``scripts/text_demo.py``.
 """
 
 from __future__ import annotations
@@ -8,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from agriseg.config import StrictModel
 
@@ -16,23 +21,56 @@ SYNTH_CLASSES: tuple[str, ...] = ("others", "field", "tree", "water")
 
 
 class LandscapeConfig(StrictModel):
-    """Parameters of the synthetic landscapes.
+    """Parameters of the synthetic landscapes (lengths are fractions of the image side unless noted).
 
     Attributes:
         size: image side in pixels.
-        max_fields: most rectangular fields per image (at least 1).
-        max_trees: most tree clumps per image.
+        max_fields: most field parcels per image (at least 1 is drawn).
+        field_radius: smallest and largest mean radius of a parcel.
+        max_tree_clumps: most tree clumps per image (0 or more are drawn).
+        clump_radius: smallest and largest radius of a tree clump.
         water_prob: probability of one pond.
+        water_radius: smallest and largest mean radius of a pond.
+        track_prob: probability of a straight track (``others``) across the image.
         noise: std of the per-pixel colour noise (0-255 scale).
     """
 
-    size: int = 64
-    max_fields: int = 3
-    max_trees: int = 3
-    water_prob: float = 0.5
-    noise: float = 12.0
+    size: int = Field(64, ge=8)
+    max_fields: int = Field(3, ge=1)
+    field_radius: tuple[float, float] = (0.22, 0.4)
+    max_tree_clumps: int = Field(2, ge=0)
+    clump_radius: tuple[float, float] = (0.11, 0.2)
+    water_prob: float = Field(0.5, ge=0.0, le=1.0)
+    water_radius: tuple[float, float] = (0.16, 0.28)
+    track_prob: float = Field(0.4, ge=0.0, le=1.0)
+    noise: float = Field(6.0, ge=0.0)
 
     model_config = ConfigDict(StrictModel.model_config, frozen=True)
+
+
+def _smooth_noise(rng: np.random.Generator, s: int, sigma: float) -> np.ndarray:
+    """(S, S) Gaussian-filtered white noise scaled to unit std (mottling, ragged shores)."""
+    from scipy import ndimage as ndi
+
+    n = ndi.gaussian_filter(rng.normal(size=(s, s)), sigma, mode="wrap")
+    return n / (n.std() + 1e-9)
+
+
+def _blob(rng: np.random.Generator, s: int, radius: float, roughness: float, vertices: int) -> np.ndarray:
+    """(S, S) bool irregular polygon: ``vertices`` corners at jittered angles and radii around a random centre."""
+    from skimage.draw import polygon
+
+    cy, cx = rng.uniform(0.1 * s, 0.9 * s, 2)
+    ang = np.sort(
+        rng.uniform(0, 2 * np.pi)
+        + np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+        + rng.uniform(-0.3, 0.3, vertices)
+    )
+    r = radius * s * rng.uniform(1 - roughness, 1 + roughness, vertices) * rng.uniform(0.7, 1.3)
+    rr, cc = polygon(cy + r * np.sin(ang), cx + r * np.cos(ang) * rng.uniform(0.7, 1.4), (s, s))
+    out = np.zeros((s, s), dtype=bool)
+    out[rr, cc] = True
+    return out
 
 
 def make_landscape(
@@ -42,51 +80,74 @@ def make_landscape(
 
     Args:
         rng: random generator.
-        cfg: sizes and counts.
+        cfg: sizes, counts and probabilities.
 
     Returns:
         ``(image, semantic, instances)``: (S, S, 3) uint8 RGB, (S, S) int64 class ids indexing
-        :data:`SYNTH_CLASSES`, (S, S) int64 instance ids (0 = none, unique per object).
+        :data:`SYNTH_CLASSES`, (S, S) int64 instance ids (0 = none, unique per object; an object's visible
+        part, possibly split by objects drawn over it).
     """
     cfg = cfg or LandscapeConfig()
     s = cfg.size
-    yy, xx = np.mgrid[0:s, 0:s]  # (S, S)
-    ground = np.array([150, 120, 90], dtype=np.float64) + rng.normal(0, 10, 3)
-    img = np.broadcast_to(ground, (s, s, 3)).copy()  # (S, S, 3)
+    yy, xx = np.mgrid[0:s, 0:s].astype(np.float64)  # (S, S)
+    # ground: soil colour, large-scale mottling, fine grain
+    soil = np.array([150.0, 122.0, 92.0]) + rng.normal(0, 14, 3)
+    mottle = _smooth_noise(rng, s, s / 10)[..., None] * np.array([14.0, 12.0, 9.0])  # (S, S, 3)
+    scrub = (_smooth_noise(rng, s, 1.0) > 1.2)[..., None] * np.array([-45.0, -25.0, -35.0])  # dark bushes
+    img = soil + mottle + scrub  # (S, S, 3)
     sem = np.zeros((s, s), dtype=np.int64)
     inst = np.zeros((s, s), dtype=np.int64)
     nid = 1
+
+    def paint(region: np.ndarray, texture: np.ndarray, cls: int) -> None:
+        nonlocal nid
+        img[region] = texture[region]
+        sem[region], inst[region] = cls, nid
+        nid += 1
+
+    if rng.random() < cfg.track_prob:  # a straight track: lighter soil, class others
+        a = rng.uniform(0, np.pi)
+        d = (yy - rng.uniform(0, s)) * np.cos(a) - (xx - rng.uniform(0, s)) * np.sin(a)
+        img[np.abs(d) < max(1.0, s / 40)] = soil + 35.0
     for _ in range(int(rng.integers(1, cfg.max_fields + 1))):
-        h, w = (int(v) for v in rng.integers(s // 5, s // 2 + 1, 2))
-        y0, x0 = int(rng.integers(0, s - h + 1)), int(rng.integers(0, s - w + 1))
-        region = (yy >= y0) & (yy < y0 + h) & (xx >= x0) & (xx < x0 + w)
-        colour = np.array([90, 150, 60], dtype=np.float64) + rng.normal(0, 15, 3)
-        period = int(rng.integers(3, 6))
-        stripes = ((yy if rng.random() < 0.5 else xx) % period < period // 2)[..., None] * 18.0  # (S, S, 1)
-        img[region] = (colour + stripes)[region]
-        sem[region], inst[region] = 1, nid
-        nid += 1
+        region = _blob(rng, s, float(rng.uniform(*cfg.field_radius)), 0.25, int(rng.integers(4, 7)))
+        kind = rng.choice(3, p=[0.5, 0.25, 0.25])  # green crop, ripening, ploughed
+        base = [np.array([85.0, 140.0, 60.0]), np.array([185.0, 170.0, 95.0]), soil - 20.0][kind]
+        base = base + rng.normal(0, 10, 3)
+        a, period = rng.uniform(0, np.pi), rng.uniform(2.5, 5.0)
+        rows = np.sin(2 * np.pi * (yy * np.cos(a) + xx * np.sin(a)) / period)[..., None]  # (S, S, 1)
+        tex = base + rows * np.array([16.0, 20.0, 12.0]) + _smooth_noise(rng, s, 2.0)[..., None] * 5.0
+        paint(region, tex, 1)
     if rng.random() < cfg.water_prob:
-        cy, cx = (float(v) for v in rng.uniform(0.2 * s, 0.8 * s, 2))
-        ry, rx = (float(v) for v in rng.uniform(0.08 * s, 0.2 * s, 2))
-        region = ((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1.0
-        img[region] = np.array([40, 70, 140], dtype=np.float64) + rng.normal(0, 8, 3)
-        sem[region], inst[region] = 3, nid
-        nid += 1
-    for _ in range(int(rng.integers(0, cfg.max_trees + 1))):
-        cy, cx = (float(v) for v in rng.uniform(0, s, 2))
-        r = float(rng.uniform(0.05 * s, 0.12 * s))
-        region = (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
-        img[region] = np.array([30, 80, 35], dtype=np.float64) + rng.normal(0, 6, 3)
-        sem[region], inst[region] = 2, nid
-        nid += 1
+        rad = float(rng.uniform(*cfg.water_radius)) * s
+        cy, cx = rng.uniform(0.15 * s, 0.85 * s, 2)
+        shore = np.hypot((yy - cy) / rng.uniform(0.7, 1.3), (xx - cx) / rng.uniform(0.7, 1.3))
+        region = shore + 0.35 * rad * _smooth_noise(rng, s, s / 12) < rad
+        turbid = rng.random() < 0.35
+        base = (np.array([70.0, 85.0, 65.0]) if turbid else np.array([45.0, 75.0, 125.0])) + rng.normal(0, 8, 3)
+        tex = base + _smooth_noise(rng, s, s / 8)[..., None] * 6.0
+        paint(region, tex, 3)
+    for _ in range(int(rng.integers(0, cfg.max_tree_clumps + 1))):
+        rad = float(rng.uniform(*cfg.clump_radius)) * s
+        cy, cx = rng.uniform(0, s, 2)
+        region = np.zeros((s, s), dtype=bool)
+        shade = np.zeros((s, s))
+        for _ in range(int(rng.integers(3, 8))):  # crowns
+            oy, ox = rng.normal(0, rad * 0.6, 2)
+            cr = rad * rng.uniform(0.35, 0.7)
+            d2 = ((yy - cy - oy) ** 2 + (xx - cx - ox) ** 2) / (cr * cr)
+            crown = d2 <= 1.0
+            shade = np.where(crown, np.maximum(shade, 1.0 - d2), shade)
+            region |= crown
+        base = np.array([38.0, 78.0, 38.0]) + rng.normal(0, 6, 3)
+        speckle = rng.normal(0, 1, (s, s))[..., None] * np.array([10.0, 16.0, 10.0])
+        tex = base + shade[..., None] * np.array([20.0, 30.0, 15.0]) + speckle
+        paint(region, tex, 2)
     img += rng.normal(0, cfg.noise, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8), sem, inst
 
 
-def make_landscapes(
-    n: int, seed: int, cfg: LandscapeConfig | None = None
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def make_landscapes(n: int, seed: int, cfg: LandscapeConfig | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``n`` landscapes from one seed: (N, S, S, 3) uint8, (N, S, S) int64, (N, S, S) int64."""
     cfg = cfg or LandscapeConfig()
     rng = np.random.default_rng(seed)

@@ -46,8 +46,9 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}<start_of_turn>model\n{% endif %}"
 )
 
-# words, single digits, single whitespace characters, single punctuation characters
-_PRETOKENIZE_PATTERN = r"[A-Za-z_]+|\d|\s|[^\sA-Za-z\d]"
+# words, single digits and "*", each with an optional leading space (as SentencePiece tokenizers such as
+# Gemma's attach it: about a third fewer tokens per mask and prompt), then single whitespace and punctuation
+_PRETOKENIZE_PATTERN = r" ?[A-Za-z_]+| ?\d| ?\*|\s|[^\sA-Za-z\d]"
 
 
 class TinyVLMConfig(StrictModel):
@@ -103,9 +104,11 @@ def build_tokenizer(class_names: Sequence[str], extra_words: Sequence[str] = ())
         for part in w.split():
             if part not in words:
                 words.append(part)
-    punct = [str(d) for d in range(10)] + [" ", "\n", "*", "|", ",", ".", ":", "-", "'"]
+    digits = [str(d) for d in range(10)]
+    punct = [*digits, " ", "\n", "*", "|", ",", ".", ":", "-", "'"]
+    spaced = [" " + t for t in [*digits, "*", *words]]
     vocab: dict[str, int] = {}
-    for tok in [*SPECIAL_TOKENS, SEG_OPEN, SEG_CLOSE, *punct, *words]:
+    for tok in [*SPECIAL_TOKENS, SEG_OPEN, SEG_CLOSE, *punct, *words, *spaced]:
         vocab.setdefault(tok, len(vocab))
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Split(Regex(_PRETOKENIZE_PATTERN), behavior="isolated")
