@@ -111,10 +111,13 @@ def _preprocess_overrides(kw: dict) -> dict[str, object]:
 
 
 def _configs(kw: dict) -> tuple[object, object]:
-    from agriseg.fields.config import PredictConfig
     from agriseg.vector.config import PolygonizeConfig
 
-    pc = config_from_params(PredictConfig, kw) if "patch_size" in kw else None
+    pc = None
+    if "patch_size" in kw:  # the prediction config imports torch: only commands that predict pay for it
+        from agriseg.fields.config import PredictConfig
+
+        pc = config_from_params(PredictConfig, kw)
     vc = config_from_params(PolygonizeConfig, kw, {"poly_block_size": "block_size"}) if "separation" in kw else None
     return pc, vc
 

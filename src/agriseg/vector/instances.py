@@ -49,8 +49,46 @@ def label_instances(
     """
     if config.separation == "components" or not mask.any():
         return label_components(mask)
-    from skimage.segmentation import watershed
+    comps, n_comps = label_components(mask)
+    seeds, n = _cores(mask, field_prob, config)
+    if not n:
+        return comps, n_comps
+    # a component with no core or one core is one field: only components with several cores are flooded
+    comp_of_seed = np.zeros(n + 1, np.int32)
+    on_seed = seeds > 0
+    comp_of_seed[seeds[on_seed]] = comps[on_seed]
+    cores_per_comp = np.bincount(comp_of_seed[1:], minlength=n_comps + 1)
+    split = np.flatnonzero(cores_per_comp[1:] >= 2) + 1
+    if not split.size:
+        return comps, n_comps
+    labels = comps.copy()
+    used = n_comps
+    boxes = ndimage.find_objects(comps)
+    hs, ws = scene_shape or mask.shape
+    for c in split.tolist():
+        sy, sx = boxes[c - 1]
+        # one pixel of margin: the distance to the field edge needs the component's ring of neighbours
+        y0, y1 = max(sy.start - 1, 0), min(sy.stop + 1, mask.shape[0])
+        x0, x1 = max(sx.start - 1, 0), min(sx.stop + 1, mask.shape[1])
+        own = comps[y0:y1, x0:x1] == c
+        cores = np.where(own, seeds[y0:y1, x0:x1], 0)
+        ids = np.unique(cores[cores > 0])
+        # 1..k for this component's cores, 0 elsewhere
+        markers = np.where(cores > 0, np.searchsorted(ids, cores) + 1, 0).astype(np.int32)
+        prob = field_prob[y0:y1, x0:x1] if field_prob is not None else None
+        flooded = _flood(own, markers, prob, (origin[0] + y0, origin[1] + x0), (hs, ws))
+        # the component keeps its label for its first core's field; the others get new labels
+        lut = np.concatenate([[0, c], np.arange(used + 1, used + len(ids), dtype=np.int32)]).astype(np.int32)
+        win = labels[y0:y1, x0:x1]
+        win[own] = lut[flooded[own]]
+        used += len(ids) - 1
+    return labels, used
 
+
+def _cores(
+    mask: np.ndarray, field_prob: np.ndarray | None, config: PolygonizeConfig
+) -> tuple[np.ndarray, int]:
+    """Field cores ``(H, W)`` int32 labels (confident, eroded, at least ``min_seed_px``) and their count."""
     core = mask.copy()
     if field_prob is not None:
         core &= field_prob >= np.uint8(round(config.core_threshold * 255))
@@ -65,25 +103,33 @@ def label_instances(
         remap = np.zeros(n + 1, dtype=np.int32)
         remap[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
         seeds, n = remap[seeds], int(keep.sum())
-    if n:
-        # flood from the cores through the field mask: low field probability (near a boundary) floods last
-        if field_prob is not None:
-            base = 255.0 - field_prob.astype(np.float64)
-        else:  # taxicab distance to the field edge: set by the component's own ring of neighbours
-            base = -ndimage.distance_transform_cdt(mask, metric="taxicab").astype(np.float64)
-        hs, ws = scene_shape or mask.shape
-        gy = np.arange(origin[0], origin[0] + mask.shape[0], dtype=np.float64)[:, None]
-        gx = np.arange(origin[1], origin[1] + mask.shape[1], dtype=np.float64)[None, :]
-        elev = base + (gy * ws + gx) / (float(hs) * ws + 1.0) * 0.5  # unique priorities
-        labels = watershed(elev, markers=seeds, mask=mask, connectivity=1).astype(np.int32, copy=False)
-    else:
-        labels = np.zeros(mask.shape, np.int32)
-    rest = mask & (labels == 0)  # components without a core keep one instance each
-    if rest.any():
-        extra, m = label_components(rest)
-        labels = np.where(extra > 0, extra + n, labels)
-        n += m
-    return labels, n
+    return seeds, n
+
+
+def _flood(
+    mask: np.ndarray,
+    markers: np.ndarray,
+    field_prob: np.ndarray | None,
+    origin: tuple[int, int],
+    scene_shape: tuple[int, int],
+) -> np.ndarray:
+    """Watershed of one component ``mask`` from its cores ``markers``; labels 1..k inside the mask.
+
+    Low field probability (near a boundary) floods last; class-only rasters flood by taxicab distance to
+    the field edge. The priority's tie-breaker is the pixel's scene index, so the result does not depend on
+    the window the component is cut from.
+    """
+    from skimage.segmentation import watershed
+
+    if field_prob is not None:
+        base = 255.0 - field_prob.astype(np.float64)
+    else:  # taxicab distance to the field edge: set by the component's own ring of neighbours
+        base = -ndimage.distance_transform_cdt(mask, metric="taxicab").astype(np.float64)
+    hs, ws = scene_shape
+    gy = np.arange(origin[0], origin[0] + mask.shape[0], dtype=np.float64)[:, None]
+    gx = np.arange(origin[1], origin[1] + mask.shape[1], dtype=np.float64)[None, :]
+    elev = base + (gy * ws + gx) / (float(hs) * ws + 1.0) * 0.5  # unique priorities
+    return watershed(elev, markers=markers, mask=mask, connectivity=1).astype(np.int32, copy=False)
 
 
 def first_pixels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
