@@ -20,6 +20,9 @@ class PolygonizeConfig(StrictModel):
 
 
     block_size: int = Field(4096, ge=32, description="pixels per block side (PRUE: 4096)")
+    workers: int = Field(
+        0, ge=0, description="processes sharing the blocks (0 = one per CPU core; 1 = this process only)"
+    )
     field_class: int = 1
     boundary_class: int = 2
     separation: Separation = Field(

@@ -8,6 +8,7 @@ That is what makes blockwise polygonisation seamless.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ def label_instances(
     config: PolygonizeConfig,
     origin: tuple[int, int] = (0, 0),
     scene_shape: tuple[int, int] | None = None,
+    components: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Split a field mask into field instances.
 
@@ -39,17 +41,23 @@ def label_instances(
         config: separation method, core threshold, erosion and minimum seed size.
         origin: ``(row, col)`` of the window in the scene.
         scene_shape: ``(H, W)`` of the scene (default: the window's).
+        components: int32 labels of the 4-connected components of ``mask`` when already known (numbers
+            may skip); they are kept as the labels of components that are not split.
 
     The flooding priority is the elevation plus a tie-breaker that grows with the pixel's *scene* index,
     so no two pixels share a priority and the flood order inside a component never depends on the
     window (the watershed's own tie-breaking depends on everything in its queue).
 
     Returns:
-        int32 labels ``(H, W)`` (0 = not a field) and the number of labels used.
+        int32 labels ``(H, W)`` (0 = not a field) and the largest label (the number of instances when
+        ``components`` is not given).
     """
-    if config.separation == "components" or not mask.any():
-        return label_components(mask)
-    comps, n_comps = label_components(mask)
+    if components is not None:
+        comps, n_comps = components, int(components.max(initial=0))
+    else:
+        comps, n_comps = label_components(mask)
+    if config.separation == "components" or not n_comps:
+        return comps, n_comps
     seeds, n = _cores(mask, field_prob, config)
     if not n:
         return comps, n_comps
@@ -132,83 +140,136 @@ def _flood(
     return watershed(elev, markers=markers, mask=mask, connectivity=1).astype(np.int32, copy=False)
 
 
-def first_pixels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Labels present in ``labels`` (> 0) and the row, col of each one's first pixel in raster order."""
-    objs = ndimage.find_objects(labels)
-    ids, rows, cols = [], [], []
-    for i, sl in enumerate(objs, start=1):
-        if sl is None:
-            continue
-        r, c0 = sl[0].start, sl[1].start
-        ids.append(i)
-        rows.append(r)
-        cols.append(c0 + int(np.argmax(labels[r, c0 : sl[1].stop] == i)))
-    return np.asarray(ids, np.int64), np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+@dataclass
+class InstanceTable:
+    """Field instances of a window as columns (global pixel coordinates).
+
+    Attributes:
+        keys: ``(N, 2)`` int64 row, col of each instance's first pixel in raster order.
+        geoms: ``(N,)`` shapely polygons, vertices on pixel corners.
+        pixels: ``(N,)`` int64 pixel counts.
+        confidence: ``(N,)`` float64 mean field probability (NaN without probabilities).
+    """
+
+    keys: np.ndarray
+    geoms: np.ndarray
+    pixels: np.ndarray
+    confidence: np.ndarray
+
+    @classmethod
+    def empty(cls) -> InstanceTable:
+        """A table with no instances."""
+        return cls(np.zeros((0, 2), np.int64), np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0))
+
+    @classmethod
+    def concat(cls, tables: list[InstanceTable]) -> InstanceTable:
+        """All rows of ``tables`` in order."""
+        if not tables:
+            return cls.empty()
+        return cls(
+            np.concatenate([t.keys for t in tables]),
+            np.concatenate([t.geoms for t in tables]),
+            np.concatenate([t.pixels for t in tables]),
+            np.concatenate([t.confidence for t in tables]),
+        )
+
+    def to_wkb(self) -> InstanceTable:
+        """The same table with geometries as WKB bytes (cheap to send between processes)."""
+        import shapely
+
+        return InstanceTable(self.keys, shapely.to_wkb(self.geoms), self.pixels, self.confidence)
+
+    def from_wkb(self) -> InstanceTable:
+        """Undo :meth:`to_wkb`."""
+        import shapely
+
+        return InstanceTable(self.keys, shapely.from_wkb(self.geoms), self.pixels, self.confidence)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows as ``{"key", "geometry", "pixels", "confidence"}`` dicts."""
+        return [
+            {"key": (r, c), "geometry": g, "pixels": n, "confidence": f}
+            for (r, c), g, n, f in zip(
+                self.keys.tolist(), self.geoms, self.pixels.tolist(), self.confidence.tolist(), strict=True
+            )
+        ]
 
 
-def _polygons_from_rings(rings_per_geom: list[list[Any]]) -> np.ndarray:
-    """Shapely polygons from GeoJSON-style ring lists, built in one vectorised call."""
-    import shapely
+def _shapes_table(labels: np.ndarray, x0: int, y0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Label values and polygons of the 4-connected regions of ``labels`` (> 0), in global pixel coordinates.
 
-    coords, ring_of_pt, poly_of_ring = [], [], []
-    r = 0
-    for g, rings in enumerate(rings_per_geom):
-        for ring in rings:
-            a = np.asarray(ring, dtype=np.float64)
-            coords.append(a)
-            ring_of_pt.append(np.full(len(a), r, np.int64))
-            poly_of_ring.append(g)
-            r += 1
-    lr = shapely.linearrings(np.concatenate(coords), indices=np.concatenate(ring_of_pt))
-    return shapely.polygons(lr, indices=np.asarray(poly_of_ring, np.int64))
-
-
-def instance_polygons(
-    labels: np.ndarray, x0: int, y0: int, field_prob: np.ndarray | None = None
-) -> list[dict[str, Any]]:
-    """Polygons of labelled instances in *global pixel* coordinates (exact integers).
-
-    Args:
-        labels: ``(H, W)`` int32 instance labels of a window.
-        x0: window column offset in the scene.
-        y0: window row offset in the scene.
-        field_prob: ``(H, W)`` uint8 field probability for each instance's mean confidence.
-
-    Returns:
-        Records ``{"key": (row, col) of the instance's first pixel, "geometry": shapely Polygon,
-        "pixels": int, "confidence": float}``.
+    ``rasterio.features.shapes`` (GDAL's polygoniser) traces the rings; the polygons are built from all
+    rings in one vectorised shapely call.
     """
     import shapely
     from affine import Affine
     from rasterio.features import shapes
 
-    ids, rows, cols = first_pixels(labels)
-    if not len(ids):
-        return []
-    flat = labels.ravel()
-    counts = np.bincount(flat, minlength=int(ids.max()) + 1)
-    conf = None
-    if field_prob is not None:
-        sums = np.bincount(flat, weights=field_prob.ravel().astype(np.float64), minlength=int(ids.max()) + 1)
-        conf = sums / np.maximum(counts, 1) / 255.0
-    values, rings = [], []
+    values, coords, ring_len, rings_per_poly = [], [], [], []
     for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(x0, y0)):
-        values.append(int(value))
-        rings.append(geom["coordinates"])
-    polys = _polygons_from_rings(rings)
-    parts: dict[int, list[Any]] = {}
-    for v, poly in zip(values, polys, strict=True):
-        parts.setdefault(v, []).append(poly)
-    out = []
-    for i, r, c in zip(ids.tolist(), rows.tolist(), cols.tolist(), strict=True):
-        geoms = parts[i]
-        geom = geoms[0] if len(geoms) == 1 else shapely.union_all(geoms)
-        out.append(
-            {
-                "key": (y0 + r, x0 + c),
-                "geometry": geom,
-                "pixels": int(counts[i]),
-                "confidence": float(conf[i]) if conf is not None else float("nan"),
-            }
-        )
-    return out
+        rings = geom["coordinates"]
+        values.append(value)
+        rings_per_poly.append(len(rings))
+        for ring in rings:
+            ring_len.append(len(ring))
+            coords.extend(ring)
+    if not values:
+        return np.zeros(0, np.int64), np.zeros(0, object)
+    xy = np.asarray(coords, dtype=np.float64)  # (P, 2)
+    n_rings = len(ring_len)
+    lr = shapely.linearrings(xy, indices=np.repeat(np.arange(n_rings), ring_len))
+    polys = shapely.polygons(lr, indices=np.repeat(np.arange(len(values)), rings_per_poly))
+    return np.asarray(values, np.int64), polys
+
+
+def first_pixel_keys(geoms: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` row, col of the first pixel (raster order) of pixel-corner polygons.
+
+    The top-left corner of a region's first pixel is its vertex with the smallest row, then the smallest
+    column: no vertex lies above the region's top row, and in that row the leftmost pixel's corner comes first.
+    """
+    import shapely
+
+    xy, idx = shapely.get_coordinates(geoms, return_index=True)
+    order = np.lexsort((xy[:, 0], xy[:, 1], idx))
+    first = order[np.searchsorted(idx[order], np.arange(len(geoms)))]
+    return np.rint(xy[first][:, ::-1]).astype(np.int64)
+
+
+def instance_table(labels: np.ndarray, x0: int, y0: int, field_prob: np.ndarray | None = None) -> InstanceTable:
+    """Polygons of labelled instances in *global pixel* coordinates (exact integers).
+
+    Args:
+        labels: ``(H, W)`` int32 instance labels of a window (0 = none; numbers may skip).
+        x0: window column offset in the scene.
+        y0: window row offset in the scene.
+        field_prob: ``(H, W)`` uint8 field probability for each instance's mean confidence.
+
+    Returns:
+        One row per instance, in label order.
+    """
+    import shapely
+
+    values, polys = _shapes_table(labels, x0, y0)
+    if not len(values):
+        return InstanceTable.empty()
+    ids, first, count = np.unique(values, return_index=True, return_counts=True)
+    geoms = polys[first]
+    for j in np.flatnonzero(count > 1):  # an instance traced as several pieces (not expected): one geometry
+        geoms[j] = shapely.union_all(polys[values == ids[j]])
+    conf = np.full(len(ids), np.nan)
+    if field_prob is not None:
+        flat = labels.ravel()
+        sums = np.bincount(flat, weights=field_prob.ravel(), minlength=int(ids.max()) + 1)
+        counts = np.bincount(flat, minlength=int(ids.max()) + 1)
+        conf = sums[ids] / np.maximum(counts[ids], 1) / 255.0
+    pixels = np.rint(shapely.area(geoms)).astype(np.int64)  # exact: integer vertices
+    return InstanceTable(first_pixel_keys(geoms), geoms, pixels, conf)
+
+
+def instance_polygons(
+    labels: np.ndarray, x0: int, y0: int, field_prob: np.ndarray | None = None
+) -> list[dict[str, Any]]:
+    """:func:`instance_table` as records ``{"key": (row, col) of the first pixel, "geometry", "pixels",
+    "confidence"}``."""
+    return instance_table(labels, x0, y0, field_prob).records()
