@@ -17,6 +17,7 @@ from scipy import ndimage
 from agriseg.vector.config import PolygonizeConfig
 
 CROSS = ndimage.generate_binary_structure(2, 1)  # 4-connectivity
+_CROSS_U8 = CROSS.astype(np.uint8)
 
 
 def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -32,6 +33,7 @@ def label_instances(
     origin: tuple[int, int] = (0, 0),
     scene_shape: tuple[int, int] | None = None,
     components: np.ndarray | None = None,
+    boxes: list[Any] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Split a field mask into field instances.
 
@@ -43,6 +45,7 @@ def label_instances(
         scene_shape: ``(H, W)`` of the scene (default: the window's).
         components: int32 labels of the 4-connected components of ``mask`` when already known (numbers
             may skip); they are kept as the labels of components that are not split.
+        boxes: ``scipy.ndimage.find_objects(components)`` when already known.
 
     The flooding priority is the elevation plus a tie-breaker that grows with the pixel's *scene* index,
     so no two pixels share a priority and the flood order inside a component never depends on the
@@ -58,20 +61,18 @@ def label_instances(
         comps, n_comps = label_components(mask)
     if config.separation == "components" or not n_comps:
         return comps, n_comps
-    seeds, n = _cores(mask, field_prob, config)
-    if not n:
-        return comps, n_comps
+    seeds, keep = _cores(mask, field_prob, config)
     # a component with no core or one core is one field: only components with several cores are flooded
-    comp_of_seed = np.zeros(n + 1, np.int32)
     on_seed = seeds > 0
+    comp_of_seed = np.zeros(len(keep), np.int32)
     comp_of_seed[seeds[on_seed]] = comps[on_seed]
-    cores_per_comp = np.bincount(comp_of_seed[1:], minlength=n_comps + 1)
+    cores_per_comp = np.bincount(comp_of_seed[keep], minlength=n_comps + 1)
     split = np.flatnonzero(cores_per_comp[1:] >= 2) + 1
     if not split.size:
         return comps, n_comps
     labels = comps.copy()
     used = n_comps
-    boxes = ndimage.find_objects(comps)
+    boxes = boxes if boxes is not None else ndimage.find_objects(comps)
     hs, ws = scene_shape or mask.shape
     for c in split.tolist():
         sy, sx = boxes[c - 1]
@@ -79,7 +80,8 @@ def label_instances(
         y0, y1 = max(sy.start - 1, 0), min(sy.stop + 1, mask.shape[0])
         x0, x1 = max(sx.start - 1, 0), min(sx.stop + 1, mask.shape[1])
         own = comps[y0:y1, x0:x1] == c
-        cores = np.where(own, seeds[y0:y1, x0:x1], 0)
+        cores = seeds[y0:y1, x0:x1]
+        cores = np.where(own & keep[cores], cores, 0)
         ids = np.unique(cores[cores > 0])
         # 1..k for this component's cores, 0 elsewhere
         markers = np.where(cores > 0, np.searchsorted(ids, cores) + 1, 0).astype(np.int32)
@@ -93,25 +95,24 @@ def label_instances(
     return labels, used
 
 
-def _cores(
-    mask: np.ndarray, field_prob: np.ndarray | None, config: PolygonizeConfig
-) -> tuple[np.ndarray, int]:
-    """Field cores ``(H, W)`` int32 labels (confident, eroded, at least ``min_seed_px``) and their count."""
-    core = mask.copy()
-    if field_prob is not None:
-        core &= field_prob >= np.uint8(round(config.core_threshold * 255))
+def _cores(mask: np.ndarray, field_prob: np.ndarray | None, config: PolygonizeConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Field cores: labels ``(H, W)`` of confident, eroded regions and which labels are big enough to seed."""
+    import cv2
+
+    core = mask if field_prob is None else mask & (field_prob >= np.uint8(round(config.core_threshold * 255)))
     erosion = config.core_erosion if field_prob is not None else config.class_only_erosion
-    if erosion:
-        core = ndimage.binary_erosion(core, CROSS, iterations=erosion, border_value=0)
+    if erosion:  # OpenCV's erosion: the same result as scipy's binary_erosion, several times faster
+        core = cv2.erode(
+            np.ascontiguousarray(core).view(np.uint8),
+            _CROSS_U8,
+            iterations=erosion,
+            borderType=cv2.BORDER_CONSTANT,
+            borderValue=0,
+        ).view(bool)
     seeds, n = label_components(core)
-    if n:
-        sizes = np.bincount(seeds.ravel(), minlength=n + 1)
-        keep = sizes >= config.min_seed_px
-        keep[0] = False
-        remap = np.zeros(n + 1, dtype=np.int32)
-        remap[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-        seeds, n = remap[seeds], int(keep.sum())
-    return seeds, n
+    keep = np.bincount(seeds.ravel(), minlength=n + 1) >= config.min_seed_px
+    keep[0] = False
+    return seeds, keep
 
 
 def _flood(

@@ -214,6 +214,8 @@ class _Pool:
 
 def _block_task(block: tuple[int, ...]) -> tuple[InstanceTable, dict[str, np.ndarray], dict]:
     """Pass 1 on one block: polygons of the components inside it, edge labels and boxes of the others."""
+    from scipy import ndimage
+
     src = _SOURCE
     assert src is not None
     cfg = src.config
@@ -235,13 +237,14 @@ def _block_task(block: tuple[int, ...]) -> tuple[InstanceTable, dict[str, np.nda
     open_ids = np.unique(np.concatenate([v for v in e.values()] or [np.zeros(0, np.int32)]))
     open_ids = open_ids[open_ids > 0]
     opens: dict = {}
+    boxes = ndimage.find_objects(lab)
     if open_ids.size:
-        _record_open(lab, open_ids, by * nbx + bx, y0, x0, opens)
+        _record_open(lab, boxes, open_ids, by * nbx + bx, y0, x0, opens)
         is_open = np.zeros(int(lab.max()) + 1, bool)
         is_open[open_ids] = True
         lab[is_open[lab]] = 0
         mask = lab > 0
-    inst, _ = label_instances(mask, prob, cfg, (y0, x0), (h, w), components=lab)
+    inst, _ = label_instances(mask, prob, cfg, (y0, x0), (h, w), components=lab, boxes=boxes)
     return instance_table(inst, x0, y0, prob).to_wkb(), e, opens
 
 
@@ -261,10 +264,7 @@ def _join_task(windows: list[tuple[int, int, int, int, int, int]]) -> InstanceTa
     return InstanceTable.concat(out).to_wkb()
 
 
-def _record_open(lab: np.ndarray, ids: np.ndarray, bi: int, y0: int, x0: int, opens: dict) -> None:
-    from scipy import ndimage
-
-    objs = ndimage.find_objects(lab)
+def _record_open(lab: np.ndarray, objs: list, ids: np.ndarray, bi: int, y0: int, x0: int, opens: dict) -> None:
     for i in ids.tolist():
         sl = objs[i - 1]
         r, c0 = sl[0].start, sl[1].start
