@@ -33,7 +33,6 @@ def label_instances(
     origin: tuple[int, int] = (0, 0),
     scene_shape: tuple[int, int] | None = None,
     components: np.ndarray | None = None,
-    boxes: list[Any] | None = None,
 ) -> tuple[np.ndarray, int]:
     """Split a field mask into field instances.
 
@@ -45,7 +44,6 @@ def label_instances(
         scene_shape: ``(H, W)`` of the scene (default: the window's).
         components: int32 labels of the 4-connected components of ``mask`` when already known (numbers
             may skip); they are kept as the labels of components that are not split.
-        boxes: ``scipy.ndimage.find_objects(components)`` when already known.
 
     The flooding priority is the elevation plus a tie-breaker that grows with the pixel's *scene* index,
     so no two pixels share a priority and the flood order inside a component never depends on the
@@ -61,24 +59,26 @@ def label_instances(
         comps, n_comps = label_components(mask)
     if config.separation == "components" or not n_comps:
         return comps, n_comps
-    seeds, keep = _cores(mask, field_prob, config)
+    seeds, n_seeds = _cores(mask, field_prob, config)
     # a component with no core or one core is one field: only components with several cores are flooded
     on_seed = seeds > 0
-    comp_of_seed = np.zeros(len(keep), np.int32)
-    comp_of_seed[seeds[on_seed]] = comps[on_seed]
+    seed_px = seeds[on_seed]
+    keep = np.bincount(seed_px, minlength=n_seeds + 1) >= config.min_seed_px  # big enough to seed a field
+    keep[0] = False
+    comp_of_seed = np.zeros(n_seeds + 1, np.int32)
+    comp_of_seed[seed_px] = comps[on_seed]
     cores_per_comp = np.bincount(comp_of_seed[keep], minlength=n_comps + 1)
     split = np.flatnonzero(cores_per_comp[1:] >= 2) + 1
     if not split.size:
         return comps, n_comps
     labels = comps.copy()
     used = n_comps
-    boxes = boxes if boxes is not None else ndimage.find_objects(comps)
+    boxes, _ = label_boxes(comps, split)
     hs, ws = scene_shape or mask.shape
-    for c in split.tolist():
-        sy, sx = boxes[c - 1]
+    for c, (by0, by1, bx0, bx1) in zip(split.tolist(), boxes.tolist(), strict=True):
         # one pixel of margin: the distance to the field edge needs the component's ring of neighbours
-        y0, y1 = max(sy.start - 1, 0), min(sy.stop + 1, mask.shape[0])
-        x0, x1 = max(sx.start - 1, 0), min(sx.stop + 1, mask.shape[1])
+        y0, y1 = max(by0 - 1, 0), min(by1 + 1, mask.shape[0])
+        x0, x1 = max(bx0 - 1, 0), min(bx1 + 1, mask.shape[1])
         own = comps[y0:y1, x0:x1] == c
         cores = seeds[y0:y1, x0:x1]
         cores = np.where(own & keep[cores], cores, 0)
@@ -95,8 +95,8 @@ def label_instances(
     return labels, used
 
 
-def _cores(mask: np.ndarray, field_prob: np.ndarray | None, config: PolygonizeConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Field cores: labels ``(H, W)`` of confident, eroded regions and which labels are big enough to seed."""
+def _cores(mask: np.ndarray, field_prob: np.ndarray | None, config: PolygonizeConfig) -> tuple[np.ndarray, int]:
+    """Field cores: labels ``(H, W)`` of the confident, eroded regions, and their count."""
     import cv2
 
     core = mask if field_prob is None else mask & (field_prob >= np.uint8(round(config.core_threshold * 255)))
@@ -109,10 +109,37 @@ def _cores(mask: np.ndarray, field_prob: np.ndarray | None, config: PolygonizeCo
             borderType=cv2.BORDER_CONSTANT,
             borderValue=0,
         ).view(bool)
-    seeds, n = label_components(core)
-    keep = np.bincount(seeds.ravel(), minlength=n + 1) >= config.min_seed_px
-    keep[0] = False
-    return seeds, keep
+    return label_components(core)
+
+
+def label_boxes(labels: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding boxes and first pixels of a few labels, reading only those labels' pixels.
+
+    Args:
+        labels: ``(H, W)`` int labels.
+        ids: ``(K,)`` sorted labels present in ``labels``.
+
+    Returns:
+        ``(K, 4)`` int64 ``y0, y1, x0, x1`` (end-exclusive) and ``(K, 2)`` row, col of each label's first
+        pixel in raster order.
+    """
+    wanted = np.zeros(int(labels.max()) + 1, bool)
+    wanted[ids] = True
+    rows, cols = np.nonzero(wanted[labels])  # raster order
+    which = np.searchsorted(ids, labels[rows, cols])
+    order = np.argsort(which, kind="stable")
+    starts = np.searchsorted(which[order], np.arange(len(ids)))
+    r, c = rows[order], cols[order]
+    boxes = np.stack(
+        [
+            np.minimum.reduceat(r, starts),
+            np.maximum.reduceat(r, starts) + 1,
+            np.minimum.reduceat(c, starts),
+            np.maximum.reduceat(c, starts) + 1,
+        ],
+        1,
+    ).astype(np.int64)
+    return boxes, np.stack([r[starts], c[starts]], 1).astype(np.int64)
 
 
 def _flood(

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from agriseg.vector.config import PolygonizeConfig
-from agriseg.vector.instances import InstanceTable, instance_table, label_components, label_instances
+from agriseg.vector.instances import InstanceTable, instance_table, label_boxes, label_components, label_instances
 
 
 @dataclass
@@ -214,8 +214,6 @@ class _Pool:
 
 def _block_task(block: tuple[int, ...]) -> tuple[InstanceTable, dict[str, np.ndarray], dict]:
     """Pass 1 on one block: polygons of the components inside it, edge labels and boxes of the others."""
-    from scipy import ndimage
-
     src = _SOURCE
     assert src is not None
     cfg = src.config
@@ -237,14 +235,15 @@ def _block_task(block: tuple[int, ...]) -> tuple[InstanceTable, dict[str, np.nda
     open_ids = np.unique(np.concatenate([v for v in e.values()] or [np.zeros(0, np.int32)]))
     open_ids = open_ids[open_ids > 0]
     opens: dict = {}
-    boxes = ndimage.find_objects(lab)
     if open_ids.size:
-        _record_open(lab, boxes, open_ids, by * nbx + bx, y0, x0, opens)
+        boxes, firsts = label_boxes(lab, open_ids)
+        for i, (a, b_, c, d), (r, col) in zip(open_ids.tolist(), boxes.tolist(), firsts.tolist(), strict=True):
+            opens[(by * nbx + bx, i)] = _Open([y0 + a, y0 + b_, x0 + c, x0 + d], (y0 + r, x0 + col))
         is_open = np.zeros(int(lab.max()) + 1, bool)
         is_open[open_ids] = True
         lab[is_open[lab]] = 0
         mask = lab > 0
-    inst, _ = label_instances(mask, prob, cfg, (y0, x0), (h, w), components=lab, boxes=boxes)
+    inst, _ = label_instances(mask, prob, cfg, (y0, x0), (h, w), components=lab)
     return instance_table(inst, x0, y0, prob).to_wkb(), e, opens
 
 
@@ -262,14 +261,6 @@ def _join_task(windows: list[tuple[int, int, int, int, int, int]]) -> InstanceTa
         inst, _ = label_instances(lab == comp, prob, cfg, (y0, x0), (h, w))
         out.append(instance_table(inst, x0, y0, prob))
     return InstanceTable.concat(out).to_wkb()
-
-
-def _record_open(lab: np.ndarray, objs: list, ids: np.ndarray, bi: int, y0: int, x0: int, opens: dict) -> None:
-    for i in ids.tolist():
-        sl = objs[i - 1]
-        r, c0 = sl[0].start, sl[1].start
-        c = c0 + int(np.argmax(lab[r, c0 : sl[1].stop] == i))  # first pixel in raster order
-        opens[(bi, i)] = _Open([y0 + sl[0].start, y0 + sl[0].stop, x0 + sl[1].start, x0 + sl[1].stop], (y0 + r, x0 + c))
 
 
 def _join_open(opens: dict, edges: dict, nby: int, nbx: int, h: int, w: int) -> list[tuple[int, ...]]:
