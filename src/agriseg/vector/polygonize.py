@@ -21,7 +21,14 @@ from typing import Any
 import numpy as np
 
 from agriseg.vector.config import PolygonizeConfig
-from agriseg.vector.instances import InstanceTable, instance_table, label_boxes, label_components, label_instances
+from agriseg.vector.instances import (
+    InstanceTable,
+    instance_table,
+    instance_table_many,
+    label_boxes,
+    label_components,
+    label_instances,
+)
 
 
 @dataclass
@@ -259,8 +266,8 @@ def _join_task(windows: list[tuple[int, int, int, int, int, int]]) -> InstanceTa
         lab, _ = label_components(cls == cfg.field_class)
         comp = lab[fy - y0, fx - x0]
         inst, _ = label_instances(lab == comp, prob, cfg, (y0, x0), (h, w))
-        out.append(instance_table(inst, x0, y0, prob))
-    return InstanceTable.concat(out).to_wkb()
+        out.append((inst, x0, y0, prob))
+    return instance_table_many(out).to_wkb()
 
 
 def _join_open(opens: dict, edges: dict, nby: int, nbx: int, h: int, w: int) -> list[tuple[int, ...]]:
