@@ -61,12 +61,20 @@ def label_instances(
         return comps, n_comps
     seeds, n_seeds = _cores(mask, field_prob, config)
     # a component with no core or one core is one field: only components with several cores are flooded
-    on_seed = seeds > 0
-    seed_px = seeds[on_seed]
-    keep = np.bincount(seed_px, minlength=n_seeds + 1) >= config.min_seed_px  # big enough to seed a field
+    keep = np.bincount(seeds.ravel(), minlength=n_seeds + 1) >= config.min_seed_px  # big enough to seed
     keep[0] = False
+    # scipy numbers labels in raster order of their first pixel, so a core's first pixel is where the running
+    # maximum of the core labels grows; the component there is the core's component
+    flat = seeds.ravel()
+    grows = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat)[:-1]) + 1
+    if flat[0] > 0:
+        grows = np.concatenate([[0], grows])
     comp_of_seed = np.zeros(n_seeds + 1, np.int32)
-    comp_of_seed[seed_px] = comps[on_seed]
+    if len(grows) == n_seeds:
+        comp_of_seed[flat[grows]] = comps.ravel()[grows]
+    else:  # numbered in another order: look at every core pixel
+        on = flat > 0
+        comp_of_seed[flat[on]] = comps.ravel()[on]
     cores_per_comp = np.bincount(comp_of_seed[keep], minlength=n_comps + 1)
     split = np.flatnonzero(cores_per_comp[1:] >= 2) + 1
     if not split.size:
