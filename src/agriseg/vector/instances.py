@@ -83,6 +83,7 @@ def label_instances(
     used = n_comps
     boxes, _ = label_boxes(comps, split)
     hs, ws = scene_shape or mask.shape
+    todo = []
     for c, (by0, by1, bx0, bx1) in zip(split.tolist(), boxes.tolist(), strict=True):
         # one pixel of margin: the distance to the field edge needs the component's ring of neighbours
         y0, y1 = max(by0 - 1, 0), min(by1 + 1, mask.shape[0])
@@ -94,12 +95,15 @@ def label_instances(
         # 1..k for this component's cores, 0 elsewhere
         markers = np.where(cores > 0, np.searchsorted(ids, cores) + 1, 0).astype(np.int32)
         prob = field_prob[y0:y1, x0:x1] if field_prob is not None else None
-        flooded = _flood(own, markers, prob, (origin[0] + y0, origin[1] + x0), (hs, ws))
+        elev = _elevation(own, prob, (origin[0] + y0, origin[1] + x0), (hs, ws))
+        todo.append((c, y0, x0, own, markers, elev, len(ids)))
+    floods = _flood_many([(own, markers, elev) for _, _, _, own, markers, elev, _ in todo])
+    for (c, y0, x0, own, _, _, k), flooded in zip(todo, floods, strict=True):
         # the component keeps its label for its first core's field; the others get new labels
-        lut = np.concatenate([[0, c], np.arange(used + 1, used + len(ids), dtype=np.int32)]).astype(np.int32)
-        win = labels[y0:y1, x0:x1]
+        lut = np.concatenate([[0, c], np.arange(used + 1, used + k, dtype=np.int32)]).astype(np.int32)
+        win = labels[y0 : y0 + own.shape[0], x0 : x0 + own.shape[1]]
         win[own] = lut[flooded[own]]
-        used += len(ids) - 1
+        used += k - 1
     return labels, used
 
 
@@ -150,21 +154,15 @@ def label_boxes(labels: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.nda
     return boxes, np.stack([r[starts], c[starts]], 1).astype(np.int64)
 
 
-def _flood(
-    mask: np.ndarray,
-    markers: np.ndarray,
-    field_prob: np.ndarray | None,
-    origin: tuple[int, int],
-    scene_shape: tuple[int, int],
+def _elevation(
+    mask: np.ndarray, field_prob: np.ndarray | None, origin: tuple[int, int], scene_shape: tuple[int, int]
 ) -> np.ndarray:
-    """Watershed of one component ``mask`` from its cores ``markers``; labels 1..k inside the mask.
+    """Flooding priority of one component ``mask`` ``(h, w)`` float64: lower floods first.
 
     Low field probability (near a boundary) floods last; class-only rasters flood by taxicab distance to
-    the field edge. The priority's tie-breaker is the pixel's scene index, so the result does not depend on
-    the window the component is cut from.
+    the field edge. The tie-breaker is the pixel's scene index, so no two pixels share a priority and the
+    result does not depend on the window the component is cut from.
     """
-    from skimage.segmentation import watershed
-
     if field_prob is not None:
         base = 255.0 - field_prob.astype(np.float64)
     else:  # taxicab distance to the field edge: set by the component's own ring of neighbours
@@ -172,8 +170,46 @@ def _flood(
     hs, ws = scene_shape
     gy = np.arange(origin[0], origin[0] + mask.shape[0], dtype=np.float64)[:, None]
     gx = np.arange(origin[1], origin[1] + mask.shape[1], dtype=np.float64)[None, :]
-    elev = base + (gy * ws + gx) / (float(hs) * ws + 1.0) * 0.5  # unique priorities
-    return watershed(elev, markers=markers, mask=mask, connectivity=1).astype(np.int32, copy=False)
+    return base + (gy * ws + gx) / (float(hs) * ws + 1.0) * 0.5
+
+
+def _flood_many(items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Watershed of each component ``(mask, markers 1..k, elevation)``; labels 1..k inside each mask.
+
+    One scikit-image call floods them all: the windows are packed side by side with an empty pixel between
+    them (a flood never crosses it), and markers are renumbered to stay unique. Inside a window the flood
+    order depends only on its own priorities, which are unique, so each result equals a separate call.
+    """
+    from skimage.segmentation import watershed
+
+    if not items:
+        return []
+    width = max(max(m.shape[1] for m, _, _ in items), 512)
+    place, cx, cy, shelf = [], 0, 0, 0
+    for m, _, _ in items:
+        h, w = m.shape
+        if cx + w > width:
+            cy, cx, shelf = cy + shelf + 1, 0, 0
+        place.append((cy, cx))
+        cx, shelf = cx + w + 1, max(shelf, h)
+    shape = (cy + shelf, width)
+    mask_c = np.zeros(shape, bool)
+    markers_c = np.zeros(shape, np.int32)
+    elev_c = np.zeros(shape, np.float64)
+    bases, base = [], 0
+    for (m, mk, el), (py, px) in zip(items, place, strict=True):
+        h, w = m.shape
+        mask_c[py : py + h, px : px + w] = m
+        markers_c[py : py + h, px : px + w] = np.where(mk > 0, mk + base, 0)
+        elev_c[py : py + h, px : px + w] = el
+        bases.append(base)
+        base += int(mk.max(initial=0))
+    flooded = watershed(elev_c, markers=markers_c, mask=mask_c, connectivity=1)
+    out = []
+    for (m, _, _), (py, px), b in zip(items, place, bases, strict=True):
+        h, w = m.shape
+        out.append(np.where(m, flooded[py : py + h, px : px + w] - b, 0).astype(np.int32))
+    return out
 
 
 @dataclass
