@@ -198,10 +198,16 @@ class _Pool:
         global _SOURCE
         if self.n > 1:
             import multiprocessing as mp
+            import threading
             from concurrent.futures import ProcessPoolExecutor
 
-            # fork starts workers at once (they inherit the imports); spawn where there is no fork
-            ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+            # fork starts workers at once (they inherit the imports) but is only safe while this process runs
+            # no other thread; otherwise workers start from a fresh server process
+            methods = mp.get_all_start_methods()
+            if "fork" in methods and threading.active_count() == 1:
+                ctx = mp.get_context("fork")
+            else:
+                ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
             self.ex = ProcessPoolExecutor(
                 self.n, mp_context=ctx, initializer=_open_worker, initargs=(self.src.path, self.config)
             )
