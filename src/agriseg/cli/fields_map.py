@@ -68,7 +68,7 @@ _polygon_options = stack(
         ("--separation", ("watershed", "components"), "watershed", "split touching fields, or 4-connected regions"),
     ),
     click.option("--core-threshold", default=0.7, show_default=True),
-    click.option("--poly-block-size", default=4096, show_default=True, help="polygonisation block side"),
+    click.option("--poly-block-size", default=2048, show_default=True, help="polygonisation block side"),
     click.option(
         "--simplify", "simplify_m", default=5.0, show_default=True, help="coverage-simplification tolerance in metres"
     ),
