@@ -19,16 +19,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import statistics
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import click
-from fields_map_common import CACHE, FTW_VENV, TreeMemory
+from fields_map_common import CACHE, FTW_VENV, measured_run
 from fields_map_polygonize import resolve, split_fields
 
 REPO = Path(__file__).resolve().parents[1]
@@ -41,34 +37,6 @@ with rasterio.open(sys.argv[1]) as ds:
     n = sum(1 for _ in shapes((cls == 1).astype(np.uint8), mask=cls == 1, connectivity=4, transform=ds.transform))
 print(n, "polygons")
 """
-
-
-def run(cmd: list[str]) -> dict:
-    """One whole process: wall seconds, summed PSS peak (GB), largest process's max RSS (GB), exit code."""
-    load = os.getloadavg()[0]
-    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(
-            ["/usr/bin/time", "-v", "-o", tf.name, *cmd],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "OMP_NUM_THREADS": "1"},
-        )
-        mem = TreeMemory(proc.pid)
-        out, _ = proc.communicate()
-        wall = time.perf_counter() - t0
-        pss = mem.stop()
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tf.read())
-    if proc.returncode:
-        print(out[-3000:], file=sys.stderr)
-    return {
-        "rc": proc.returncode,
-        "wall_s": round(wall, 2),
-        "peak_tree_pss_gb": round(pss / 2**30, 3),
-        "max_rss_gb": round(int(m.group(1)) / 2**20, 3) if m else None,
-        "load_1min_before": round(load, 2),
-    }
 
 
 @click.command()
@@ -95,7 +63,7 @@ def main(raster: str, rounds: int, out: str) -> None:
     runs: list[dict] = []
     for r in range(rounds):
         for name, cmd in tools.items():
-            row = {"tool": name, "round": r, **run(cmd)}
+            row = {"tool": name, "round": r, **measured_run(cmd, {"OMP_NUM_THREADS": "1"})}
             runs.append(row)
             print(json.dumps(row), flush=True)
     summary: dict = {}

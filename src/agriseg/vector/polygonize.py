@@ -191,6 +191,10 @@ class _Pool:
             big = src.ds.height * src.ds.width >= _POOL_MIN_PIXELS
             n = len(os.sched_getaffinity(0)) if big and hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
             n = n if big else 1
+        import multiprocessing as mp
+
+        if mp.current_process().daemon:  # e.g. a Dask worker: it may not start processes, and is one itself
+            n = 1
         self.n = max(1, min(n, n_blocks))
         self.src, self.config, self.ex = src, config, None
 
