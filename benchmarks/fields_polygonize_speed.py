@@ -48,7 +48,8 @@ def main(raster: str, rounds: int, out: str) -> None:
     src = resolve(raster)
     work = CACHE / "polygonize_speed"
     work.mkdir(parents=True, exist_ok=True)
-    agriseg = [sys.executable, "-m", "agriseg", "fields", "polygonize", str(src), "--simplify", "5", "--min-area", "500"]
+    agriseg = [sys.executable, "-m", "agriseg", "fields", "polygonize", str(src)]
+    agriseg += ["--simplify", "5", "--min-area", "500"]
     tools = {
         "ftw": [
             str(FTW_VENV / "bin" / "ftw"), "inference", "polygonize", str(src), "-o", str(work / "ftw.fgb"),

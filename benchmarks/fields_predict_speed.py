@@ -70,7 +70,8 @@ def main(grid: int, rounds: int, out: str) -> None:
         summary["memory_ratio_rounds"] = [round(a["peak_tree_pss_gb"] / f["peak_tree_pss_gb"], 3) for f, a in pairs]
         summary["speedup_median"] = statistics.median(summary["speedup_rounds"])
         summary["memory_ratio_median"] = statistics.median(summary["memory_ratio_rounds"])
-    result = {"scene": f"{grid}x{grid} mosaic", "km2": round(km2, 1), "rounds": rounds, "summary": summary, "runs": runs}
+    result = {"scene": f"{grid}x{grid} mosaic", "km2": round(km2, 1), "rounds": rounds, "summary": summary}
+    result["runs"] = runs
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(summary, indent=1))
