@@ -125,3 +125,40 @@ def save_result(name: str, result: dict[str, Any]) -> Path:
         fh.write(json.dumps(row) + "\n")
     print(json.dumps(row, indent=1))
     return CACHE / "results.jsonl"
+
+
+def measured_run(cmd: list[str], env: dict[str, str] | None = None, drop_env: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One whole process under ``/usr/bin/time -v``: wall seconds, summed PSS peak of the process tree (GB),
+    the largest single process's maximum RSS (GB), the 1-minute load average before it started, exit code.
+
+    ``env`` is added to this process's environment; ``drop_env`` names variables removed from it.
+    """
+    import re
+    import tempfile
+
+    load = os.getloadavg()[0]
+    full = {k: v for k, v in os.environ.items() if k not in drop_env}
+    full.update(env or {})
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(
+            ["/usr/bin/time", "-v", "-o", tf.name, *cmd],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=full,
+        )
+        mem = TreeMemory(proc.pid)
+        out, _ = proc.communicate()
+        wall = time.perf_counter() - t0
+        pss = mem.stop()
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", tf.read())
+    if proc.returncode:
+        print(out[-3000:])
+    return {
+        "rc": proc.returncode,
+        "wall_s": round(wall, 2),
+        "peak_tree_pss_gb": round(pss / 2**30, 3),
+        "max_rss_gb": round(int(m.group(1)) / 2**20, 3) if m else None,
+        "load_1min_before": round(load, 2),
+    }

@@ -42,6 +42,36 @@ def test_blockwise_equals_single_pass(tmp_path: Path, separation: str, class_onl
     assert len(single) > 40 and len(crossing) > 20
 
 
+@pytest.mark.parametrize("separation", ["watershed", "components"])
+def test_worker_processes_give_the_same_polygons(tmp_path: Path, separation: str) -> None:
+    cls, prob = field_layout(260, 300, seed=3)
+    path = write_probs(tmp_path / "p.tif", cls, prob)
+    one, _ = polygonize_pixels(path, PolygonizeConfig(block_size=45, workers=1, separation=separation, **RAW))
+    two, _ = polygonize_pixels(path, PolygonizeConfig(block_size=45, workers=2, separation=separation, **RAW))
+    _same(one, two)
+    assert [r["confidence"] for r in one] == [r["confidence"] for r in two]
+    assert len(one) > 40
+
+
+def test_simplification_below_half_a_cell_is_skipped_exactly(tmp_path: Path) -> None:
+    from rasterio.transform import from_origin
+
+    from agriseg.vector.geometry import pixel_to_crs, simplify_coverage
+
+    cls, prob = field_layout(200, 220, seed=5)
+    path = write_probs(tmp_path / "p.tif", cls, prob)
+    recs, _ = polygonize_pixels(path, PolygonizeConfig(block_size=64, **RAW))
+    geoms = pixel_to_crs(np.array([r["geometry"] for r in recs], object), from_origin(300000, 5400000, 10, 10))
+    # 10 m cells: three cell corners span 0 or >= 50 m2, so a 7 m tolerance (49 m2) can change nothing
+    want = np.asarray(shapely.coverage_simplify(geoms, 7.0, simplify_boundary=True), object)
+    got = simplify_coverage(geoms, 7.0, cell_area=100.0)
+    assert got is geoms and shapely.equals(want, got).all()
+    assert (shapely.get_num_coordinates(want) == shapely.get_num_coordinates(got)).all()
+    # above the bound the simplifier runs and does remove vertices
+    coarse = simplify_coverage(geoms, 7.1, cell_area=100.0)
+    assert shapely.get_num_coordinates(coarse).sum() < shapely.get_num_coordinates(geoms).sum()
+
+
 def test_polygons_match_components_of_the_raster(tmp_path: Path) -> None:
     cls, prob = field_layout(200, 220, seed=2)
     path = write_probs(tmp_path / "p.tif", cls, prob)

@@ -68,7 +68,7 @@ _polygon_options = stack(
         ("--separation", ("watershed", "components"), "watershed", "split touching fields, or 4-connected regions"),
     ),
     click.option("--core-threshold", default=0.7, show_default=True),
-    click.option("--poly-block-size", default=4096, show_default=True, help="polygonisation block side"),
+    click.option("--poly-block-size", default=2048, show_default=True, help="polygonisation block side"),
     click.option(
         "--simplify", "simplify_m", default=5.0, show_default=True, help="coverage-simplification tolerance in metres"
     ),
@@ -111,10 +111,13 @@ def _preprocess_overrides(kw: dict) -> dict[str, object]:
 
 
 def _configs(kw: dict) -> tuple[object, object]:
-    from agriseg.fields.config import PredictConfig
     from agriseg.vector.config import PolygonizeConfig
 
-    pc = config_from_params(PredictConfig, kw) if "patch_size" in kw else None
+    pc = None
+    if "patch_size" in kw:  # the prediction config imports torch: only commands that predict pay for it
+        from agriseg.fields.config import PredictConfig
+
+        pc = config_from_params(PredictConfig, kw)
     vc = config_from_params(PolygonizeConfig, kw, {"poly_block_size": "block_size"}) if "separation" in kw else None
     return pc, vc
 

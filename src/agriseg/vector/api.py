@@ -13,7 +13,7 @@ from agriseg.raster.io import latest_image_time
 from agriseg.vector.config import PolygonizeConfig
 from agriseg.vector.fiboa import fields_frame, write_fields
 from agriseg.vector.geometry import clean_fields, pixel_to_crs
-from agriseg.vector.polygonize import polygonize_pixels
+from agriseg.vector.polygonize import polygonize_table
 
 
 def filter_fields(
@@ -66,26 +66,24 @@ def polygonize(
     cfg = config or PolygonizeConfig()
     raster = Path(raster)
     t0 = time.perf_counter()
-    records, profile = polygonize_pixels(raster, cfg)
+    table, profile = polygonize_table(raster, cfg)
     if determined is None:
         determined = latest_image_time(profile.get("tags", {}), raster)
     t1 = time.perf_counter()
-    geoms = pixel_to_crs(np.array([r["geometry"] for r in records], dtype=object), profile["transform"])
+    geoms = pixel_to_crs(table.geoms, profile["transform"])
     cleaned, area, perim, keep = clean_fields(
-        geoms, profile["crs"], cfg.simplify_m, cfg.min_area_m2, cfg.fill_holes_m2
+        geoms, profile["crs"], cfg.simplify_m, cfg.min_area_m2, cfg.fill_holes_m2, grid=profile["transform"]
     )
     prefix = id_prefix if id_prefix is not None else raster.stem
-    kept = [r for r, k in zip(records, keep, strict=True) if k]
-    conf = np.array([r["confidence"] for r in kept], dtype=np.float64)
+    keys, conf = table.keys[keep], table.confidence[keep]
     more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg)
-    cleaned, area, perim, conf = cleaned[more], area[more], perim[more], conf[more]
-    kept = [r for r, k in zip(kept, more, strict=True) if k]
-    ids = [f"{prefix}-{r['key'][0]}-{r['key'][1]}" for r in kept]
+    cleaned, area, perim, conf, keys = cleaned[more], area[more], perim[more], conf[more], keys[more]
+    ids = [f"{prefix}-{r}-{c}" for r, c in keys.tolist()]
     extra = {"agriseg:confidence": conf} if np.isfinite(conf).any() else {}
     df = fields_frame(cleaned, profile["crs"], ids, area, perim, collection, determined, extra)
     t2 = time.perf_counter()
     if output is not None:
         write_fields(df, output, collection)
     df.attrs["timing"] = {"polygonize_s": t1 - t0, "clean_s": t2 - t1, "write_s": time.perf_counter() - t2}
-    df.attrs["raw_polygons"] = len(records)
+    df.attrs["raw_polygons"] = len(table.keys)
     return df

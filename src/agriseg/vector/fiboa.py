@@ -104,7 +104,7 @@ def fields_frame(
         data["determination:datetime"] = pd.to_datetime([when.astimezone(dt.UTC)] * len(ids), utc=True)
     for k, v in (extra or {}).items():
         data[k] = np.asarray(v, dtype=np.float32) if np.asarray(v).dtype.kind == "f" else v
-    return gpd.GeoDataFrame(data, geometry=list(geoms), crs=crs)
+    return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(np.asarray(geoms, dtype=object), crs=crs), crs=crs)
 
 
 def collection_metadata(df: Any, collection: str) -> dict[str, Any]:
@@ -178,7 +178,7 @@ def write_fields(df: Any, path: str | Path, collection: str = "agriseg-fields") 
             out = df.copy()
             if "determination:datetime" in out:
                 out["determination:datetime"] = out["determination:datetime"].dt.strftime(TIME_FORMAT)
-            out.to_file(tmp, driver=driver, engine="pyogrio", layer=path.stem)
+            out.to_file(tmp, driver=driver, engine="pyogrio", layer=path.stem, use_arrow=True)
     return path
 
 

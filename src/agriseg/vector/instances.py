@@ -8,6 +8,7 @@ That is what makes blockwise polygonisation seamless.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ def label_instances(
     config: PolygonizeConfig,
     origin: tuple[int, int] = (0, 0),
     scene_shape: tuple[int, int] | None = None,
+    components: np.ndarray | None = None,
 ) -> tuple[np.ndarray, int]:
     """Split a field mask into field instances.
 
@@ -39,130 +41,366 @@ def label_instances(
         config: separation method, core threshold, erosion and minimum seed size.
         origin: ``(row, col)`` of the window in the scene.
         scene_shape: ``(H, W)`` of the scene (default: the window's).
+        components: int32 labels of the 4-connected components of ``mask`` when already known (numbers
+            may skip); they are kept as the labels of components that are not split.
 
     The flooding priority is the elevation plus a tie-breaker that grows with the pixel's *scene* index,
     so no two pixels share a priority and the flood order inside a component never depends on the
     window (the watershed's own tie-breaking depends on everything in its queue).
 
     Returns:
-        int32 labels ``(H, W)`` (0 = not a field) and the number of labels used.
+        int32 labels ``(H, W)`` (0 = not a field) and the largest label (the number of instances when
+        ``components`` is not given).
     """
-    if config.separation == "components" or not mask.any():
-        return label_components(mask)
-    from skimage.segmentation import watershed
-
-    core = mask.copy()
-    if field_prob is not None:
-        core &= field_prob >= np.uint8(round(config.core_threshold * 255))
-    erosion = config.core_erosion if field_prob is not None else config.class_only_erosion
-    if erosion:
-        core = ndimage.binary_erosion(core, CROSS, iterations=erosion, border_value=0)
-    seeds, n = label_components(core)
-    if n:
-        sizes = np.bincount(seeds.ravel(), minlength=n + 1)
-        keep = sizes >= config.min_seed_px
-        keep[0] = False
-        remap = np.zeros(n + 1, dtype=np.int32)
-        remap[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.int32)
-        seeds, n = remap[seeds], int(keep.sum())
-    if n:
-        # flood from the cores through the field mask: low field probability (near a boundary) floods last
-        if field_prob is not None:
-            base = 255.0 - field_prob.astype(np.float64)
-        else:  # taxicab distance to the field edge: set by the component's own ring of neighbours
-            base = -ndimage.distance_transform_cdt(mask, metric="taxicab").astype(np.float64)
-        hs, ws = scene_shape or mask.shape
-        gy = np.arange(origin[0], origin[0] + mask.shape[0], dtype=np.float64)[:, None]
-        gx = np.arange(origin[1], origin[1] + mask.shape[1], dtype=np.float64)[None, :]
-        elev = base + (gy * ws + gx) / (float(hs) * ws + 1.0) * 0.5  # unique priorities
-        labels = watershed(elev, markers=seeds, mask=mask, connectivity=1).astype(np.int32, copy=False)
+    if components is not None:
+        comps, n_comps = components, int(components.max(initial=0))
     else:
-        labels = np.zeros(mask.shape, np.int32)
-    rest = mask & (labels == 0)  # components without a core keep one instance each
-    if rest.any():
-        extra, m = label_components(rest)
-        labels = np.where(extra > 0, extra + n, labels)
-        n += m
-    return labels, n
+        comps, n_comps = label_components(mask)
+    if config.separation == "components" or not n_comps:
+        return comps, n_comps
+    seeds, n_seeds = _cores(mask, field_prob, config)
+    # a component with no core or one core is one field: only components with several cores are flooded
+    keep = np.bincount(seeds.ravel(), minlength=n_seeds + 1) >= config.min_seed_px  # big enough to seed
+    keep[0] = False
+    # scipy numbers labels in raster order of their first pixel, so a core's first pixel is where the running
+    # maximum of the core labels grows; the component there is the core's component
+    flat = seeds.ravel()
+    grows = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat)[:-1]) + 1
+    if flat[0] > 0:
+        grows = np.concatenate([[0], grows])
+    comp_of_seed = np.zeros(n_seeds + 1, np.int32)
+    if len(grows) == n_seeds:
+        comp_of_seed[flat[grows]] = comps.ravel()[grows]
+    else:  # numbered in another order: look at every core pixel
+        on = flat > 0
+        comp_of_seed[flat[on]] = comps.ravel()[on]
+    cores_per_comp = np.bincount(comp_of_seed[keep], minlength=n_comps + 1)
+    split = np.flatnonzero(cores_per_comp[1:] >= 2) + 1
+    if not split.size:
+        return comps, n_comps
+    labels = comps.copy()
+    used = n_comps
+    boxes, _ = label_boxes(comps, split)
+    hs, ws = scene_shape or mask.shape
+    todo = []
+    for c, (by0, by1, bx0, bx1) in zip(split.tolist(), boxes.tolist(), strict=True):
+        # one pixel of margin: the distance to the field edge needs the component's ring of neighbours
+        y0, y1 = max(by0 - 1, 0), min(by1 + 1, mask.shape[0])
+        x0, x1 = max(bx0 - 1, 0), min(bx1 + 1, mask.shape[1])
+        own = comps[y0:y1, x0:x1] == c
+        cores = seeds[y0:y1, x0:x1]
+        cores = np.where(own & keep[cores], cores, 0)
+        ids = np.unique(cores[cores > 0])
+        # 1..k for this component's cores, 0 elsewhere
+        markers = np.where(cores > 0, np.searchsorted(ids, cores) + 1, 0).astype(np.int32)
+        prob = field_prob[y0:y1, x0:x1] if field_prob is not None else None
+        elev = _elevation(own, prob, (origin[0] + y0, origin[1] + x0), (hs, ws))
+        todo.append((c, y0, x0, own, markers, elev, len(ids)))
+    floods = _flood_many([(own, markers, elev) for _, _, _, own, markers, elev, _ in todo])
+    for (c, y0, x0, own, _, _, k), flooded in zip(todo, floods, strict=True):
+        # the component keeps its label for its first core's field; the others get new labels
+        lut = np.concatenate([[0, c], np.arange(used + 1, used + k, dtype=np.int32)]).astype(np.int32)
+        win = labels[y0 : y0 + own.shape[0], x0 : x0 + own.shape[1]]
+        win[own] = lut[flooded[own]]
+        used += k - 1
+    return labels, used
 
 
-def first_pixels(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Labels present in ``labels`` (> 0) and the row, col of each one's first pixel in raster order."""
-    objs = ndimage.find_objects(labels)
-    ids, rows, cols = [], [], []
-    for i, sl in enumerate(objs, start=1):
-        if sl is None:
-            continue
-        r, c0 = sl[0].start, sl[1].start
-        ids.append(i)
-        rows.append(r)
-        cols.append(c0 + int(np.argmax(labels[r, c0 : sl[1].stop] == i)))
-    return np.asarray(ids, np.int64), np.asarray(rows, np.int64), np.asarray(cols, np.int64)
+def _cores(mask: np.ndarray, field_prob: np.ndarray | None, config: PolygonizeConfig) -> tuple[np.ndarray, int]:
+    """Field cores: labels ``(H, W)`` of the confident, eroded regions, and their count."""
+    core = mask if field_prob is None else mask & (field_prob >= np.uint8(round(config.core_threshold * 255)))
+    erosion = config.core_erosion if field_prob is not None else config.class_only_erosion
+    for _ in range(erosion):
+        core = _erode4(core)
+    return label_components(core)
 
 
-def _polygons_from_rings(rings_per_geom: list[list[Any]]) -> np.ndarray:
-    """Shapely polygons from GeoJSON-style ring lists, built in one vectorised call."""
-    import shapely
+def _erode4(mask: np.ndarray) -> np.ndarray:
+    """One 4-neighbour erosion, outside the array counting as background.
 
-    coords, ring_of_pt, poly_of_ring = [], [], []
-    r = 0
-    for g, rings in enumerate(rings_per_geom):
-        for ring in rings:
-            a = np.asarray(ring, dtype=np.float64)
-            coords.append(a)
-            ring_of_pt.append(np.full(len(a), r, np.int64))
-            poly_of_ring.append(g)
-            r += 1
-    lr = shapely.linearrings(np.concatenate(coords), indices=np.concatenate(ring_of_pt))
-    return shapely.polygons(lr, indices=np.asarray(poly_of_ring, np.int64))
+    Equals ``scipy.ndimage.binary_erosion(mask, CROSS, border_value=0)``; written with array slices
+    because scipy's is about five times slower and OpenCV's runs a thread pool, which is unsafe in the
+    forked block workers.
+    """
+    out = mask.copy()
+    out[1:] &= mask[:-1]
+    out[:-1] &= mask[1:]
+    out[:, 1:] &= mask[:, :-1]
+    out[:, :-1] &= mask[:, 1:]
+    out[[0, -1]] = False
+    out[:, [0, -1]] = False
+    return out
 
 
-def instance_polygons(
-    labels: np.ndarray, x0: int, y0: int, field_prob: np.ndarray | None = None
-) -> list[dict[str, Any]]:
-    """Polygons of labelled instances in *global pixel* coordinates (exact integers).
+def label_boxes(labels: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bounding boxes and first pixels of a few labels, reading only those labels' pixels.
 
     Args:
-        labels: ``(H, W)`` int32 instance labels of a window.
-        x0: window column offset in the scene.
-        y0: window row offset in the scene.
-        field_prob: ``(H, W)`` uint8 field probability for each instance's mean confidence.
+        labels: ``(H, W)`` int labels.
+        ids: ``(K,)`` sorted labels present in ``labels``.
 
     Returns:
-        Records ``{"key": (row, col) of the instance's first pixel, "geometry": shapely Polygon,
-        "pixels": int, "confidence": float}``.
+        ``(K, 4)`` int64 ``y0, y1, x0, x1`` (end-exclusive) and ``(K, 2)`` row, col of each label's first
+        pixel in raster order.
+    """
+    wanted = np.zeros(int(labels.max()) + 1, bool)
+    wanted[ids] = True
+    rows, cols = np.nonzero(wanted[labels])  # raster order
+    which = np.searchsorted(ids, labels[rows, cols])
+    order = np.argsort(which, kind="stable")
+    starts = np.searchsorted(which[order], np.arange(len(ids)))
+    r, c = rows[order], cols[order]
+    boxes = np.stack(
+        [
+            np.minimum.reduceat(r, starts),
+            np.maximum.reduceat(r, starts) + 1,
+            np.minimum.reduceat(c, starts),
+            np.maximum.reduceat(c, starts) + 1,
+        ],
+        1,
+    ).astype(np.int64)
+    return boxes, np.stack([r[starts], c[starts]], 1).astype(np.int64)
+
+
+def _elevation(
+    mask: np.ndarray, field_prob: np.ndarray | None, origin: tuple[int, int], scene_shape: tuple[int, int]
+) -> np.ndarray:
+    """Flooding priority of one component ``mask`` ``(h, w)`` float64: lower floods first.
+
+    Low field probability (near a boundary) floods last; class-only rasters flood by taxicab distance to
+    the field edge. The tie-breaker is the pixel's scene index, so no two pixels share a priority and the
+    result does not depend on the window the component is cut from.
+    """
+    if field_prob is not None:
+        base = 255.0 - field_prob.astype(np.float64)
+    else:  # taxicab distance to the field edge: set by the component's own ring of neighbours
+        base = -ndimage.distance_transform_cdt(mask, metric="taxicab").astype(np.float64)
+    hs, ws = scene_shape
+    gy = np.arange(origin[0], origin[0] + mask.shape[0], dtype=np.float64)[:, None]
+    gx = np.arange(origin[1], origin[1] + mask.shape[1], dtype=np.float64)[None, :]
+    return base + (gy * ws + gx) / (float(hs) * ws + 1.0) * 0.5
+
+
+def _flood_many(items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    """Watershed of each component ``(mask, markers 1..k, elevation)``; labels 1..k inside each mask.
+
+    One scikit-image call floods them all: the windows are packed side by side with an empty pixel between
+    them (a flood never crosses it), and markers are renumbered to stay unique. Inside a window the flood
+    order depends only on its own priorities, which are unique, so each result equals a separate call.
+    """
+    from skimage.segmentation import watershed
+
+    if not items:
+        return []
+    width = max(max(m.shape[1] for m, _, _ in items), 512)
+    place, cx, cy, shelf = [], 0, 0, 0
+    for m, _, _ in items:
+        h, w = m.shape
+        if cx + w > width:
+            cy, cx, shelf = cy + shelf + 1, 0, 0
+        place.append((cy, cx))
+        cx, shelf = cx + w + 1, max(shelf, h)
+    shape = (cy + shelf, width)
+    mask_c = np.zeros(shape, bool)
+    markers_c = np.zeros(shape, np.int32)
+    elev_c = np.zeros(shape, np.float64)
+    bases, base = [], 0
+    for (m, mk, el), (py, px) in zip(items, place, strict=True):
+        h, w = m.shape
+        mask_c[py : py + h, px : px + w] = m
+        markers_c[py : py + h, px : px + w] = np.where(mk > 0, mk + base, 0)
+        elev_c[py : py + h, px : px + w] = el
+        bases.append(base)
+        base += int(mk.max(initial=0))
+    flooded = watershed(elev_c, markers=markers_c, mask=mask_c, connectivity=1)
+    out = []
+    for (m, _, _), (py, px), b in zip(items, place, bases, strict=True):
+        h, w = m.shape
+        out.append(np.where(m, flooded[py : py + h, px : px + w] - b, 0).astype(np.int32))
+    return out
+
+
+@dataclass
+class InstanceTable:
+    """Field instances of a window as columns (global pixel coordinates).
+
+    Attributes:
+        keys: ``(N, 2)`` int64 row, col of each instance's first pixel in raster order.
+        geoms: ``(N,)`` shapely polygons, vertices on pixel corners.
+        pixels: ``(N,)`` int64 pixel counts.
+        confidence: ``(N,)`` float64 mean field probability (NaN without probabilities).
+    """
+
+    keys: np.ndarray
+    geoms: np.ndarray
+    pixels: np.ndarray
+    confidence: np.ndarray
+
+    @classmethod
+    def empty(cls) -> InstanceTable:
+        """A table with no instances."""
+        return cls(np.zeros((0, 2), np.int64), np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0))
+
+    @classmethod
+    def concat(cls, tables: list[InstanceTable]) -> InstanceTable:
+        """All rows of ``tables`` in order."""
+        if not tables:
+            return cls.empty()
+        return cls(
+            np.concatenate([t.keys for t in tables]),
+            np.concatenate([t.geoms for t in tables]),
+            np.concatenate([t.pixels for t in tables]),
+            np.concatenate([t.confidence for t in tables]),
+        )
+
+    def to_wkb(self) -> InstanceTable:
+        """The same table with geometries as WKB bytes (cheap to send between processes)."""
+        import shapely
+
+        return InstanceTable(self.keys, shapely.to_wkb(self.geoms), self.pixels, self.confidence)
+
+    def from_wkb(self) -> InstanceTable:
+        """Undo :meth:`to_wkb`."""
+        import shapely
+
+        return InstanceTable(self.keys, shapely.from_wkb(self.geoms), self.pixels, self.confidence)
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows as ``{"key", "geometry", "pixels", "confidence"}`` dicts."""
+        return [
+            {"key": (r, c), "geometry": g, "pixels": n, "confidence": f}
+            for (r, c), g, n, f in zip(
+                self.keys.tolist(), self.geoms, self.pixels.tolist(), self.confidence.tolist(), strict=True
+            )
+        ]
+
+
+def _shapes_table(labels: np.ndarray, x0: int, y0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Label values and polygons of the 4-connected regions of ``labels`` (> 0), in global pixel coordinates.
+
+    ``rasterio.features.shapes`` (GDAL's polygoniser) traces the rings; the polygons are built from all
+    rings in one vectorised shapely call.
     """
     import shapely
     from affine import Affine
     from rasterio.features import shapes
 
-    ids, rows, cols = first_pixels(labels)
-    if not len(ids):
-        return []
-    flat = labels.ravel()
-    counts = np.bincount(flat, minlength=int(ids.max()) + 1)
-    conf = None
-    if field_prob is not None:
-        sums = np.bincount(flat, weights=field_prob.ravel().astype(np.float64), minlength=int(ids.max()) + 1)
-        conf = sums / np.maximum(counts, 1) / 255.0
-    values, rings = [], []
+    values, coords, ring_len, rings_per_poly = [], [], [], []
     for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(x0, y0)):
-        values.append(int(value))
-        rings.append(geom["coordinates"])
-    polys = _polygons_from_rings(rings)
-    parts: dict[int, list[Any]] = {}
-    for v, poly in zip(values, polys, strict=True):
-        parts.setdefault(v, []).append(poly)
-    out = []
-    for i, r, c in zip(ids.tolist(), rows.tolist(), cols.tolist(), strict=True):
-        geoms = parts[i]
-        geom = geoms[0] if len(geoms) == 1 else shapely.union_all(geoms)
-        out.append(
-            {
-                "key": (y0 + r, x0 + c),
-                "geometry": geom,
-                "pixels": int(counts[i]),
-                "confidence": float(conf[i]) if conf is not None else float("nan"),
-            }
-        )
-    return out
+        rings = geom["coordinates"]
+        values.append(value)
+        rings_per_poly.append(len(rings))
+        for ring in rings:
+            ring_len.append(len(ring))
+            coords.extend(ring)
+    if not values:
+        return np.zeros(0, np.int64), np.zeros(0, object)
+    xy = np.asarray(coords, dtype=np.float64)  # (P, 2)
+    n_rings = len(ring_len)
+    lr = shapely.linearrings(xy, indices=np.repeat(np.arange(n_rings), ring_len))
+    polys = shapely.polygons(lr, indices=np.repeat(np.arange(len(values)), rings_per_poly))
+    return np.asarray(values, np.int64), polys
+
+
+def first_pixel_keys(geoms: np.ndarray) -> np.ndarray:
+    """``(N, 2)`` row, col of the first pixel (raster order) of pixel-corner polygons.
+
+    The top-left corner of a region's first pixel is its vertex with the smallest row, then the smallest
+    column: no vertex lies above the region's top row, and in that row the leftmost pixel's corner comes first.
+    """
+    import shapely
+
+    xy, idx = shapely.get_coordinates(geoms, return_index=True)
+    order = np.lexsort((xy[:, 0], xy[:, 1], idx))
+    first = order[np.searchsorted(idx[order], np.arange(len(geoms)))]
+    return np.rint(xy[first][:, ::-1]).astype(np.int64)
+
+
+def instance_table(labels: np.ndarray, x0: int, y0: int, field_prob: np.ndarray | None = None) -> InstanceTable:
+    """Polygons of labelled instances in *global pixel* coordinates (exact integers).
+
+    Args:
+        labels: ``(H, W)`` int32 instance labels of a window (0 = none; numbers may skip).
+        x0: window column offset in the scene.
+        y0: window row offset in the scene.
+        field_prob: ``(H, W)`` uint8 field probability for each instance's mean confidence.
+
+    Returns:
+        One row per instance, in label order.
+    """
+    return instance_table_many([(labels, x0, y0, field_prob)])
+
+
+def instance_table_many(windows: list[tuple[np.ndarray, int, int, np.ndarray | None]]) -> InstanceTable:
+    """:func:`instance_table` of many small windows ``(labels, x0, y0, field_prob)`` with one polygoniser call.
+
+    GDAL's polygoniser costs about a millisecond per call before any pixel, which dominates for the
+    thousands of small windows of fields that cross block lines. The windows are packed side by side into
+    one canvas (shelf packing, one empty pixel between windows, labels renumbered to stay unique), traced
+    once, and each polygon is moved back to its window's place (integer shifts, so exact).
+
+    Returns:
+        One row per instance, window by window, in label order within a window.
+    """
+    import shapely
+
+    windows = [w for w in windows if w[0].size]
+    if not windows:
+        return InstanceTable.empty()
+    if len(windows) == 1:
+        canvas, ox, oy = windows[0][0], [windows[0][1]], [windows[0][2]]
+        bases = np.zeros(1, np.int64)
+        prob = windows[0][3]
+        values, polys = _shapes_table(canvas, 0, 0)
+    else:
+        width = max(max(w[0].shape[1] for w in windows), 1024)
+        place, cx, cy, shelf = [], 0, 0, 0
+        for lab, *_ in windows:
+            h, w = lab.shape
+            if cx + w > width:
+                cy, cx, shelf = cy + shelf + 1, 0, 0
+            place.append((cy, cx))
+            cx, shelf = cx + w + 1, max(shelf, h)
+        canvas = np.zeros((cy + shelf, width), np.int32)
+        with_prob = windows[0][3] is not None
+        prob = np.zeros(canvas.shape, np.uint8) if with_prob else None
+        bases = np.zeros(len(windows), np.int64)
+        ox, oy, base = [], [], 0
+        for k, ((lab, x0, y0, fp), (py, px)) in enumerate(zip(windows, place, strict=True)):
+            h, w = lab.shape
+            bases[k] = base
+            view = canvas[py : py + h, px : px + w]
+            np.copyto(view, lab + base, where=lab > 0)
+            if prob is not None and fp is not None:
+                prob[py : py + h, px : px + w] = np.where(lab > 0, fp, 0)
+            base += int(lab.max(initial=0))
+            ox.append(x0 - px)
+            oy.append(y0 - py)
+        values, polys = _shapes_table(canvas, 0, 0)
+    if not len(values):
+        return InstanceTable.empty()
+    ids, first, count = np.unique(values, return_index=True, return_counts=True)
+    geoms = polys[first]
+    for j in np.flatnonzero(count > 1):  # an instance traced as several pieces (not expected): one geometry
+        geoms[j] = shapely.union_all(polys[values == ids[j]])
+    win = np.searchsorted(bases, ids, side="left") - 1  # window of each label: bases[win] < id <= next base
+    win = np.clip(win, 0, len(bases) - 1)
+    xy, idx = shapely.get_coordinates(geoms, return_index=True)
+    xy += np.stack([np.asarray(ox, np.float64)[win][idx], np.asarray(oy, np.float64)[win][idx]], 1)
+    geoms = shapely.set_coordinates(geoms.copy(), xy)
+    conf = np.full(len(ids), np.nan)
+    if prob is not None:
+        flat = canvas.ravel()
+        sums = np.bincount(flat, weights=prob.ravel(), minlength=int(ids.max()) + 1)
+        counts = np.bincount(flat, minlength=int(ids.max()) + 1)
+        conf = sums[ids] / np.maximum(counts[ids], 1) / 255.0
+    pixels = np.rint(shapely.area(geoms)).astype(np.int64)  # exact: integer vertices
+    return InstanceTable(first_pixel_keys(geoms), geoms, pixels, conf)
+
+
+def instance_polygons(
+    labels: np.ndarray, x0: int, y0: int, field_prob: np.ndarray | None = None
+) -> list[dict[str, Any]]:
+    """:func:`instance_table` as records ``{"key": (row, col) of the first pixel, "geometry", "pixels",
+    "confidence"}``."""
+    return instance_table(labels, x0, y0, field_prob).records()

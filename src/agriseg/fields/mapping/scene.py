@@ -82,7 +82,8 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pcfg, loaded.class_names)
     res = predictor.predict(job.scene, probs, overwrite=job.overwrite)
     t1 = time.perf_counter()
-    vcfg = job.polygonize.model_copy(update={"progress": False})
+    # one scene is one task: the scheduler runs scenes side by side, so the polygons use this process only
+    vcfg = job.polygonize.model_copy(update={"progress": False, "workers": 1})
     df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=Path(job.scene).stem)
     return {
         **row,
