@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from agriseg.cli.errors import friendly_errors
+from agriseg.cli.errors import friendly_errors, report_failures
 from agriseg.cli.options import (
     choice_options,
     config_from_params,
@@ -88,9 +88,7 @@ def pseudolabel(
     click.echo(
         f"{n['ok']} pseudo-labelled ({full} full-coverage), {n['skipped']} skipped, {n['error']} failed -> {outdir}"
     )
-    for r in recs:
-        if r["status"] == "error":
-            click.echo(f"  failed: {r['error']}", err=True)
+    report_failures(recs)
 
 
 @click.command()

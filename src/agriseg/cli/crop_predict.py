@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from agriseg.cli.errors import friendly_errors
+from agriseg.cli.errors import friendly_errors, report_failures
 from agriseg.cli.options import outdir_option, output_option, overwrite_option
 
 # how crop models run by default (see the README's benchmark of crop predict)
@@ -94,10 +94,7 @@ def predict(
     click.echo(f"{n_new} predicted{rate}, {resumed} already done, {len(bad)} failed -> {outdir}")
     if earlier:
         click.echo(f"  ({len(earlier)} outputs of an earlier run in {outdir} were not read as photos)")
-    for r in bad:
-        click.echo(f"  failed: {r['error']}", err=True)
-    if bad:
-        raise SystemExit(1)
+    report_failures(rows)
 
 
 @click.command()

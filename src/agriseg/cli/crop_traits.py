@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from agriseg.cli.errors import friendly_errors
+from agriseg.cli.errors import friendly_errors, report_failures
 from agriseg.cli.options import config_from_params, outdir_option, overwrite_option, stack
 
 GAI_OPTIONS = stack(
@@ -85,10 +85,7 @@ def _report(records: list[dict], outdir: Path, verb: str) -> None:
     n_ok = sum(r["status"] == "ok" for r in records)
     bad = [r for r in records if r["status"] == "error"]
     click.echo(f"{n_ok} {verb}, {len(records) - n_ok - len(bad)} skipped, {len(bad)} failed -> {outdir}")
-    for r in bad:
-        click.echo(f"  failed: {r['error']}", err=True)
-    if bad:
-        raise SystemExit(1)
+    report_failures(records)
 
 
 @click.command()

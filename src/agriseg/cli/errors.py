@@ -60,3 +60,16 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(describe_os_error(err)) from err
 
     return wrapper
+
+
+def report_failures(records: list[dict[str, Any]]) -> None:
+    """Print the error of every record whose ``status`` is ``error`` and exit with status 1 if there is one.
+
+    Batch commands call it last, after their summary line, so the exit code says whether anything failed.
+    """
+    bad = [r for r in records if r.get("status") == "error"]
+    for r in bad:
+        click.echo(f"  failed: {r.get('error', '')}", err=True)
+    if bad:
+        raise SystemExit(1)
+

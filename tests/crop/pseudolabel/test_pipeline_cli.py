@@ -149,3 +149,12 @@ def test_phone_photo_orientation_and_visible_masks(tmp_path: Path) -> None:
     assert mask[:15].mean() > mask[-15:].mean()  # vegetation where the viewer sees it: the top
     w, h = Image.open(tmp_path / "o" / recs[0]["overlay"]).size
     assert h > w  # portrait, as shown
+
+
+def test_cli_exit_status_says_a_photo_failed(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 60, 3), np.uint8)).save(src / "ok.png")
+    (src / "bad.jpg").write_bytes(b"not a photo")
+    r = CliRunner().invoke(cli, ["crop", "pseudolabel", str(src), "-o", str(tmp_path / "o"), "--index", "exg"])
+    assert r.exit_code == 1 and "bad.jpg" in r.output and "1 failed" in r.output
