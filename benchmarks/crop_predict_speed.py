@@ -7,7 +7,8 @@ another checkout of agriseg (``--baseline DIR`` runs ``DIR/src`` with its own de
 change is measured in the same run as what it replaces. Load average is recorded with every run.
 
     python benchmarks/crop_predict_speed.py --photos ../shared/data/peanut/images --n 32 --repeat 2 \\
-        [--baseline /path/to/older/checkout] [-o benchmarks/results/crop_predict_speed.json]
+        [--baseline /path/to/older/checkout] [--setting "long side 640=--long-side 640"] \
+        [-o benchmarks/results/crop_predict_speed.json]
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=32)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--baseline", type=Path, default=None, help="an older checkout to run in the same rounds")
+    ap.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="NAME=ARGS",
+        help='another setting to run, e.g. "long side 640=--long-side 640" (repeatable)',
+    )
+    ap.add_argument("--only", nargs="+", default=None, help="run only these of the built-in settings")
     ap.add_argument("-o", "--output", type=Path, default=Path("benchmarks/results/crop_predict_speed.json"))
     args = ap.parse_args()
     photos = sorted(args.photos.glob("*.jpg"))[: args.n]
@@ -59,7 +68,11 @@ def main() -> None:
     (one / photos[0].name).symlink_to(photos[0].resolve())
     runs: dict[str, list[tuple[list[str], dict[str, str]]]] = {}
     base_env = {**os.environ, "PYTHONPATH": str(Path("src").resolve())}
-    for name, extra in SETTINGS.items():
+    settings = {k: v for k, v in SETTINGS.items() if args.only is None or k in args.only}
+    for item in args.setting:
+        name, _, extra = item.partition("=")
+        settings[name.strip()] = extra.split()
+    for name, extra in settings.items():
         runs[name] = [(extra, base_env)]
     if args.baseline is not None:
         runs["baseline"] = [([], {**os.environ, "PYTHONPATH": str((args.baseline / "src").resolve())})]

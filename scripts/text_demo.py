@@ -175,6 +175,16 @@ def train_sft(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
     from agriseg.text.tinyvlm import build_tiny_vlm
 
     model, proc = build_tiny_vlm(SYNTH_CLASSES, cfg.model, seed=seed)
+    if cfg.vision_warmup_steps:
+        from agriseg.text.synthetic import make_landscapes
+        from agriseg.text.tinyvlm import warm_start_vision
+
+        imgs, sems, _ = make_landscapes(cfg.train_images, cfg.train_seed_base + seed, cfg.landscape)
+        losses = warm_start_vision(
+            model, proc, imgs, sems, len(SYNTH_CLASSES), cfg.vision_warmup_steps, cfg.vision_warmup_batch,
+            cfg.vision_warmup_lr, seed,
+        )
+        write_json(sd / "vision_warmup.json", {"loss_first": losses[:10], "loss_last": losses[-10:]})
     run_sft(
         SFTRunConfig(
             model="tiny-gemma3-random",

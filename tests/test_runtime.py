@@ -44,8 +44,30 @@ def test_onnxruntime_falls_back_to_eager_with_a_warning(monkeypatch: pytest.Monk
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("no exporter")
 
-    monkeypatch.setattr(OnnxModule, "load_or_export", classmethod(lambda cls, m, x: broken()))
+    monkeypatch.setattr(OnnxModule, "load_or_export", classmethod(lambda cls, m, x, k=None: broken()))
     model = build_model(encoder_weights=None).eval()
     with pytest.warns(UserWarning, match="onnxruntime.*running eager"):
         out = ModelRunner(model, optimize="onnxruntime").logits(torch.rand(1, 3, 32, 32))
     assert out.shape == (1, 2, 32, 32)
+
+
+def test_cached_export_runs_without_building_the_model(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lazy model file whose export is cached is never built (start-up without smp/timm)."""
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import LazyModel, save_model
+
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    model = build_model(encoder_weights=None).eval()
+    path = save_model(model, ModelConfig(encoder_weights=None), tmp_path / "m.safetensors", half=False)
+    x = torch.rand(2, 3, 32, 64)
+    lazy = LazyModel(path, in_channels=3)
+    first = ModelRunner(lazy, optimize="onnxruntime").logits(x)
+    assert lazy._model is not None  # the first run had to build and export it
+    again_lazy = LazyModel(path, in_channels=3)
+    monkeypatch.setattr(LazyModel, "__call__", lambda self: pytest.fail("model built although cached"))
+    again = ModelRunner(again_lazy, optimize="onnxruntime").logits(x)
+    assert torch.equal(first, again)
+    assert torch.allclose(first, ModelRunner(model, channels_last=False).logits(x), atol=1e-3)
+    with pytest.raises(ValueError, match="input channels"):
+        LazyModel(path, in_channels=8)

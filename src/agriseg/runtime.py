@@ -11,6 +11,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -66,9 +67,10 @@ class ModelRunner:
     """Runs a segmentation model for inference.
 
     Args:
-        model: maps ``(N, C, H, W)`` to logits ``(N, K, H, W)``.
+        model: maps ``(N, C, H, W)`` to logits ``(N, K, H, W)``; or a callable returning it (such as
+            :class:`agriseg.models.io.LazyModel`), called only when the network itself is needed.
         device: torch device.
-        precision: ``fp32``, or ``bf16`` autocast.
+        precision: ``fp32``, or ``bf16`` autocast (in PyTorch: with ``bf16``, ``onnxruntime`` means ``none``).
         channels_last: the channels-last memory format (faster convolutions on CPUs, same results).
         optimize: ``jit`` traces and freezes one copy of the model per input shape (falls back to eager
             with a warning when the model cannot be traced); ``onnxruntime`` exports the model to ONNX once
@@ -76,21 +78,30 @@ class ModelRunner:
             warning when export fails or ``onnxruntime`` is missing); ``none`` runs it eagerly.
         batch_size: with ``jit``, smaller batches are zero-padded to this size so one trace serves them
             all (ONNX exports take any batch size).
+        weights_key: a fingerprint of the weights (a lazy model's ``fingerprint`` by default): with
+            ``onnxruntime``, a cached export is found under it without building the model.
     """
 
-    model: nn.Module
+    model: nn.Module | Callable[[], nn.Module]
     device: str = "cpu"
     precision: Precision = "fp32"
     channels_last: bool = True
     optimize: Optimize = "none"
     batch_size: int = 1
+    weights_key: str | None = None
     _ready: bool = field(default=False, repr=False)
     _traced: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.precision == "bf16" and self.optimize == "onnxruntime":
+            self.optimize = "none"  # bf16 autocast is PyTorch's; ONNX Runtime runs float32
 
     def prepare(self) -> None:
         """Put the model in eval mode on its device and memory format (once)."""
         if self._ready:
             return
+        if not isinstance(self.model, nn.Module):
+            self.model = self.model()
         self.model.eval().to(self.device)
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
@@ -98,7 +109,6 @@ class ModelRunner:
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """float32 logits ``(N, K, H, W)`` of an input batch ``(N, C, H, W)``."""
-        self.prepare()
         x = x.to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -118,12 +128,19 @@ class ModelRunner:
 
     def _module_for(self, x: torch.Tensor) -> Any:
         """The eager model, or its compiled copy for this input shape (``jit`` or ``onnxruntime``)."""
+        key = tuple(x.shape) if self.optimize == "jit" else tuple(x.shape[1:])  # ONNX: any batch size
+        wkey = self.weights_key or getattr(self.model, "fingerprint", None)
+        if self.optimize == "onnxruntime" and key not in self._traced and wkey:
+            cached = OnnxModule.load_cached(wkey, key)
+            if cached is not None:
+                self._traced[key] = cached
+                return cached
+        self.prepare()
         if self.optimize == "none":
             return self.model
-        key = tuple(x.shape) if self.optimize == "jit" else tuple(x.shape[1:])  # ONNX: any batch size
         if self.optimize == "onnxruntime" and key not in self._traced:
             try:
-                self._traced[key] = OnnxModule.load_or_export(self.model, x)
+                self._traced[key] = OnnxModule.load_or_export(self.model, x, wkey)
             except Exception as err:  # noqa: BLE001 - no onnxruntime, or an op it lacks: stay eager
                 warnings.warn(
                     f"optimize='onnxruntime' failed ({type(err).__name__}: {err}); running eager", stacklevel=3
@@ -153,28 +170,55 @@ class OnnxModule:
         self.onnx = b""
         self.input_name = session.get_inputs()[0].name
 
-    @classmethod
-    def load_or_export(cls, model: nn.Module, x: torch.Tensor) -> OnnxModule:
-        """:meth:`export`, kept in the user cache (``onnx/``) under a hash of the weights, the input's
-        channels and size and the library versions, so later runs start without exporting again."""
+    @staticmethod
+    def cache_path(weights_key: str, shape: Sequence[int]) -> Path:
+        """Where the export of weights ``weights_key`` for inputs ``(*, C, H, W)`` of ``shape`` is cached."""
         import hashlib
 
         import onnxruntime as ort
 
-        from agriseg.data.files import atomic_write, user_cache
+        from agriseg.data.files import user_cache
 
-        h = hashlib.sha1(f"{tuple(x.shape[1:])} {torch.__version__} {ort.__version__}".encode())
+        h = hashlib.sha1(f"{tuple(shape)} {ort.__version__} {weights_key}".encode())
+        return user_cache("onnx") / f"{h.hexdigest()[:20]}.onnx"
+
+    @classmethod
+    def load_cached(cls, weights_key: str, shape: Sequence[int]) -> OnnxModule | None:
+        """The cached export for these weights and input ``(C, H, W)``, or None (a damaged one is removed)."""
+        path = cls.cache_path(weights_key, shape)
+        if not path.is_file():
+            return None
+        try:
+            return cls(cls._session(path.read_bytes()))
+        except Exception:  # noqa: BLE001 - a damaged cache entry is exported again
+            path.unlink(missing_ok=True)
+            return None
+
+    @staticmethod
+    def weights_fingerprint(model: nn.Module) -> str:
+        """sha1 of a model's parameter names and bytes."""
+        import hashlib
+
+        h = hashlib.sha1(b"agriseg-state ")
         for name, t in model.state_dict().items():
             h.update(name.encode())
             h.update(
                 t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
             )
-        path = user_cache("onnx") / f"{h.hexdigest()[:20]}.onnx"
-        if path.is_file():
-            try:
-                return cls(cls._session(path.read_bytes()))
-            except Exception:  # noqa: BLE001 - a damaged cache entry is exported again
-                path.unlink(missing_ok=True)
+        return h.hexdigest()
+
+    @classmethod
+    def load_or_export(cls, model: nn.Module, x: torch.Tensor, weights_key: str | None = None) -> OnnxModule:
+        """:meth:`export`, kept in the user cache (``onnx/``) under the weights' fingerprint (``weights_key``,
+        or a hash of the parameters), the input's channels and size and the ONNX Runtime version, so later
+        runs start without exporting again."""
+        from agriseg.data.files import atomic_write
+
+        weights_key = weights_key or cls.weights_fingerprint(model)
+        path = cls.cache_path(weights_key, x.shape[1:])
+        cached = cls.load_cached(weights_key, x.shape[1:])
+        if cached is not None:
+            return cached
         module = cls.export(model, x)
         try:
             with atomic_write(path) as tmp:

@@ -66,13 +66,14 @@ def predict(
     from agriseg.crop.predict import OUTPUT_SUFFIXES, Predictor, predict_files
     from agriseg.data.files import ensure_outdir, protected_inputs
     from agriseg.data.io import drop_outputs, list_images
-    from agriseg.models.io import load_model
+    from agriseg.models.io import LazyModel
 
     out = ensure_outdir(outdir)
     files, earlier = drop_outputs(list_images(list(paths)), out, OUTPUT_SUFFIXES)
     if not files:
         raise click.ClickException(f"{outdir}: holds only outputs of an earlier run, no photos")
-    model, cfg = load_model(model_name, in_channels=3)
+    model = LazyModel(model_name, in_channels=3)  # built only if no compiled copy is cached
+    cfg = model.config
     pred = Predictor(
         model,
         cfg.num_classes,
@@ -165,9 +166,10 @@ def evaluate(
             return read_label(Path(pred_masks) / f"{stem}_mask.png", "binary")
     else:
         from agriseg.crop.predict import Predictor
-        from agriseg.models.io import load_model
+        from agriseg.models.io import LazyModel
 
-        model, cfg = load_model(model_name, in_channels=3)
+        model = LazyModel(model_name, in_channels=3)  # built only if no compiled copy is cached
+        cfg = model.config
         num_classes, names = cfg.num_classes, cfg.class_names
         pred = Predictor(
             model,

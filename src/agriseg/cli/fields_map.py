@@ -47,7 +47,12 @@ _predict_options = stack(
         ("--offset", ("auto", "none", "apply"), "auto", "Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)"),
         ("--nan", ("error", "mask"), "error", "NaN pixels not declared nodata"),
         ("--precision", ("fp32", "bf16"), "fp32", "bf16 autocast"),
-        ("--optimize", ("none", "jit"), "none", "jit: trace + freeze the model (faster on CPU)"),
+        (
+            "--optimize",
+            ("onnxruntime", "jit", "none"),
+            "onnxruntime",
+            "how the model runs: ONNX Runtime (exported once per patch size, cached), TorchScript, PyTorch eager",
+        ),
     ),
     click.option("--device", default="cpu", show_default=True),
     click.option("--threads", default=0, show_default=True, help="torch threads (0 = torch default)"),

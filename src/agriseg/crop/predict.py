@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -36,7 +37,8 @@ class Predictor:
     """Runs a segmentation model on RGB images of any size.
 
     Args:
-        model: a model taking ``(B, 3, H, W)`` in [0, 1] and returning logits.
+        model: a model taking ``(B, 3, H, W)`` in [0, 1] and returning logits, or a callable building it
+            (:class:`agriseg.models.io.LazyModel`).
         num_classes: classes predicted by the model.
         long_side: images are resized so their long side is this (0 = native); masks come back at full size.
         tile: images larger than this (after resizing) are tiled with blending.
@@ -51,7 +53,7 @@ class Predictor:
             ``jit`` or ``onnxruntime`` (exported once per photo size, then run by ONNX Runtime).
     """
 
-    model: nn.Module
+    model: nn.Module | Callable[[], nn.Module]
     num_classes: int
     long_side: int = 640
     tile: int = 1024

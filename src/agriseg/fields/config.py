@@ -206,10 +206,11 @@ class PredictConfig(StrictModel):
     )
     precision: Precision = "fp32"
     channels_last: bool = True
-    optimize: Literal["none", "jit"] = Field(
-        "none",
-        description="jit = trace + freeze + optimize_for_inference (CPU: conv-BN folding, oneDNN); "
-        "falls back to eager when the model cannot be traced",
+    optimize: Literal["none", "jit", "onnxruntime"] = Field(
+        "onnxruntime",
+        description="onnxruntime = export once per patch size (cached) and run with ONNX Runtime (CPU; fused "
+        "convolutions); jit = trace + freeze + optimize_for_inference; none = PyTorch eager. Falls back to "
+        "eager with a warning when the model cannot be exported; bf16 precision always runs in PyTorch",
     )
     compress: Compression = "deflate"
     overviews: bool = True

@@ -125,6 +125,75 @@ def load_model(
     return model.eval().to(device), cfg
 
 
+class LazyModel:
+    """A model file whose network is built only when first needed.
+
+    Runners that can use a compiled copy of the model from the user cache (ONNX Runtime) need only the
+    file's :attr:`fingerprint` to find it, so a run whose copy is cached never imports the network's
+    libraries (segmentation-models-pytorch, timm) nor builds the network: about half of a one-photo run's
+    start-up. Calling the object loads the model with :func:`load_model` (once).
+
+    Args:
+        name_or_path: packaged name or file path.
+        in_channels: if given, the model must take this many channels (checked at once).
+        num_classes: if given, the model must predict this many classes (checked at once).
+    """
+
+    def __init__(self, name_or_path: str | Path, in_channels: int | None = None, num_classes: int | None = None):
+        import hashlib
+
+        self.path = resolve(name_or_path)
+        self.config = read_model_config(self.path, in_channels, num_classes)
+        h = hashlib.sha1(b"agriseg-model ")
+        with open(self.path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        #: sha1 of the file's bytes (what a compiled copy of the model is cached under)
+        self.fingerprint = h.hexdigest()
+        self._model: nn.Module | None = None
+
+    def __call__(self) -> nn.Module:
+        """The model in eval mode (built and loaded on the first call)."""
+        if self._model is None:
+            self._model = load_model(self.path)[0]
+        return self._model
+
+
+def read_model_config(
+    name_or_path: str | Path, in_channels: int | None = None, num_classes: int | None = None
+) -> ModelConfig:
+    """The config stored in a model file, without building the model.
+
+    Raises:
+        ModelLoadError: as :func:`load_model`.
+    """
+    path = resolve(name_or_path)
+    try:
+        if path.suffix == ".ckpt":
+            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            cfg_dict = ckpt.get("hyper_parameters", {}).get("config", {}).get("model")
+            if cfg_dict is None:
+                raise ModelLoadError(f"{path}: not an agriseg checkpoint (no model config in hyper_parameters)")
+            cfg = ModelConfig.model_validate(cfg_dict)
+        else:
+            from safetensors import safe_open
+
+            with safe_open(str(path), "np") as f:
+                meta = f.metadata() or {}
+            if "agriseg_model_config" not in meta:
+                raise ModelLoadError(f"{path}: not an agriseg model (no agriseg_model_config metadata)")
+            cfg = ModelConfig.model_validate_json(meta["agriseg_model_config"])
+    except ModelLoadError:
+        raise
+    except Exception as err:  # corrupt file, wrong format
+        raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
+    if in_channels is not None and cfg.in_channels != in_channels:
+        raise ModelLoadError(f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}")
+    if num_classes is not None and cfg.num_classes != num_classes:
+        raise ModelLoadError(f"{path}: model predicts {cfg.num_classes} classes, expected {num_classes}")
+    return cfg
+
+
 def check_training_checkpoint(path: str | Path) -> Path:
     """Check that ``path`` is a Lightning training checkpoint to resume from, reading it safely.
 

@@ -114,6 +114,10 @@ class DemoConfig(StrictModel):
         val_seed: seed of the validation images.
         eval_seed: seed of the held-out images.
         calib_seed: seed of the calibration images.
+        vision_warmup_steps: steps of :func:`agriseg.text.tinyvlm.warm_start_vision` before SFT (0: none), a
+            stand-in for the pretrained vision encoder a real Gemma 3 brings.
+        vision_warmup_lr: its peak learning rate.
+        vision_warmup_batch: its images per step.
         sft_steps: SFT optimiser steps.
         sft_batch: SFT batch size (patches).
         sft_lr: SFT peak learning rate (cosine decay).
@@ -152,6 +156,9 @@ class DemoConfig(StrictModel):
     val_seed: int = 555
     eval_seed: int = 987_654
     calib_seed: int = 4_242
+    vision_warmup_steps: int = Field(300, ge=0)
+    vision_warmup_lr: float = Field(3e-3, gt=0)
+    vision_warmup_batch: int = Field(32, ge=1)
     sft_steps: int = Field(2000, ge=1)
     sft_batch: int = Field(16, ge=1)
     sft_lr: float = Field(2e-3, gt=0)

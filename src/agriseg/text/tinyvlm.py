@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pydantic import ConfigDict
 
 from agriseg.config import StrictModel
@@ -250,3 +252,65 @@ def check_tiny_vlm_config(cfg: TinyVLMConfig) -> None:
     t = cfg.mm_tokens_per_image
     if math.isqrt(t) ** 2 != t or t > n_patches or n_patches % t:
         raise ValueError(f"image tokens {t} must be a square number dividing the {n_patches} vision patches")
+
+
+def warm_start_vision(
+    model: Any,
+    processor: Any,
+    images: np.ndarray,
+    masks: np.ndarray,
+    num_classes: int,
+    steps: int = 300,
+    batch: int = 32,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> list[float]:
+    """Pre-train the vision tower and projector of a from-scratch tiny VLM to tell classes apart per token.
+
+    A real Gemma 3 brings a pretrained SigLIP encoder; a random tiny one must learn to see and to segment
+    from the text loss alone, which takes far more samples than a CPU budget allows. This stands in for
+    the pretrained encoder: a temporary linear head on the projected image tokens is trained with
+    cross-entropy against the majority class of each token's pixels, then dropped. The language model is
+    not touched. Written here because no library pre-trains a Gemma 3 vision tower on dense labels.
+
+    Args:
+        model: a ``Gemma3ForConditionalGeneration`` (changed in place).
+        processor: its processor (images are normalised exactly as in training and inference).
+        images: (N, H, W, 3) uint8 training images.
+        masks: (N, H, W) class ids.
+        num_classes: number of classes.
+        steps: optimiser steps.
+        batch: images per step.
+        lr: AdamW learning rate (cosine decay).
+        seed: sampling seed.
+
+    Returns:
+        The training loss of every step.
+    """
+    import torch
+
+    from agriseg.text.grid import mask_to_grid
+
+    tokens = int(model.config.mm_tokens_per_image)
+    side = int(round(tokens**0.5))
+    pix = processor.image_processor(images=list(images), return_tensors="pt")["pixel_values"]  # (N, 3, S, S)
+    target = torch.from_numpy(np.stack([mask_to_grid(m, side, num_classes).ravel() for m in masks]))  # (N, T)
+    hidden = int(model.config.text_config.hidden_size)
+    head = torch.nn.Linear(hidden, num_classes)
+    core = model.model
+    params = [*core.vision_tower.parameters(), *core.multi_modal_projector.parameters(), *head.parameters()]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    gen = torch.Generator().manual_seed(seed)
+    losses: list[float] = []
+    core.vision_tower.train()
+    for _ in range(steps):
+        idx = torch.randint(len(pix), (batch,), generator=gen)
+        feats = core.get_image_features(pix[idx]).pooler_output  # (B, T, hidden)
+        loss = torch.nn.functional.cross_entropy(head(feats).flatten(0, 1), target[idx].flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+    return losses
