@@ -89,9 +89,7 @@ def synthetic_rows(n: int = 40) -> list[dict]:
     rows = []
     for fmt, holes in (("png", 0.0), ("tif", 0.0), ("png", 0.02)):
         with tempfile.TemporaryDirectory() as tmp:
-            root = write_scenes(
-                Path(tmp) / "syn", n=n, seed=5000, depth_format=fmt, size=(480, 640), holes=holes
-            )
+            root = write_scenes(Path(tmp) / "syn", n=n, seed=5000, depth_format=fmt, size=(480, 640), holes=holes)
             recs = pseudolabel_files(
                 sorted((root / "images").glob("*.png")),
                 Path(tmp) / "out",
@@ -138,9 +136,7 @@ def model_rows(config: Path, run: bool, shared: Path) -> list[dict]:
                     }
                 )
         if "trimap" in rep:
-            rows.append(
-                {"row": "stage-2 trimaps: mean ignored share", "ignored": rep["trimap"]["mean_ignored"]}
-            )
+            rows.append({"row": "stage-2 trimaps: mean ignored share", "ignored": rep["trimap"]["mean_ignored"]})
     try:
         from agriseg.models.io import resolve
 

@@ -240,9 +240,7 @@ def main() -> int:
     ok = worst <= TOL_METRIC and mism == 0 and logit_diff <= TOL_LOGITS
     if args.json:
         Path(args.json).write_text(
-            json.dumps(
-                {"cases": report, "max_metric_diff": worst, "logit_diff": logit_diff, "ok": ok}, indent=1
-            )
+            json.dumps({"cases": report, "max_metric_diff": worst, "logit_diff": logit_diff, "ok": ok}, indent=1)
         )
     print("PARITY OK" if ok else "PARITY FAILED")
     return 0 if ok else 1

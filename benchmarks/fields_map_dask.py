@@ -90,9 +90,7 @@ def main(n_scenes: int, grid: int, workers: tuple[int, ...], rounds: int, patch:
             save_result(f"dask-{w}workers", row)
     speedups = [
         a["wall_s"] / b["wall_s"]
-        for a, b in zip(
-            [x for x in runs if x["workers"] == 1], [x for x in runs if x["workers"] == 2], strict=False
-        )
+        for a, b in zip([x for x in runs if x["workers"] == 1], [x for x in runs if x["workers"] == 2], strict=False)
     ]
     result = {"runs": runs, "speedup_2_vs_1_rounds": [round(v, 2) for v in speedups]}
     if speedups:

@@ -42,9 +42,7 @@ def build_mosaic(scene: Path, n: int, out: Path) -> Path:
     with rasterio.open(tmp, "w", **prof) as dst:
         dst.update_tags(**tags)
         for i in range(n):
-            row = np.concatenate(
-                [img[:, :: -1 if i % 2 else 1, :: -1 if j % 2 else 1] for j in range(n)], axis=2
-            )
+            row = np.concatenate([img[:, :: -1 if i % 2 else 1, :: -1 if j % 2 else 1] for j in range(n)], axis=2)
             dst.write(row, window=rasterio.windows.Window(0, i * h, w * n, h))
     os.replace(tmp, out)
     return out

@@ -62,9 +62,7 @@ def resolve(name: str) -> Path:
 
 @click.command()
 @click.option("--raster", default="heuristic4", show_default=True)
-@click.option(
-    "--tool", type=click.Choice(["ours", "ours-watershed", "ftw", "all"]), default="all", show_default=True
-)
+@click.option("--tool", type=click.Choice(["ours", "ours-watershed", "ftw", "all"]), default="all", show_default=True)
 @click.option("--block", default=4096, show_default=True, help="our block size")
 def main(raster: str, tool: str, block: int) -> None:
     """Run the polygonisation benchmark."""

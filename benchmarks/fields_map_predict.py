@@ -27,9 +27,7 @@ def _area_km2(path: Path) -> float:
         return ds.width * ds.height * abs(ds.transform.a * ds.transform.e) / 1e6
 
 
-def run_ours(
-    scene: Path, out: Path, threads: int, precision: str, optimize: str, patch: int, batch: int
-) -> dict:
+def run_ours(scene: Path, out: Path, threads: int, precision: str, optimize: str, patch: int, batch: int) -> dict:
     """Time ``agriseg fields predict`` in a fresh process."""
     exe = shutil.which("agriseg") or f"{sys.executable} -m agriseg"
     cmd = [
@@ -120,9 +118,7 @@ def main(
     tag = src.stem
     rows = {}
     if tool in ("ours", "both"):
-        r = run_ours(
-            src, outdir / f"ours_{tag}_{precision}_{optimize}.tif", threads, precision, optimize, patch, batch
-        )
+        r = run_ours(src, outdir / f"ours_{tag}_{precision}_{optimize}.tif", threads, precision, optimize, patch, batch)
         r.update(
             km2=km2,
             km2_per_s=km2 / r["wall_s"],
@@ -137,9 +133,7 @@ def main(
         save_result(f"predict-ours-{tag}", r)
     if tool in ("ftw", "both"):
         r = run_ftw(src, outdir / f"ftw_{tag}.tif", threads)
-        r.update(
-            km2=km2, km2_per_s=km2 / r["wall_s"], threads=threads, patch=1024, overlap=0.125, blend="none"
-        )
+        r.update(km2=km2, km2_per_s=km2 / r["wall_s"], threads=threads, patch=1024, overlap=0.125, blend="none")
         rows["ftw"] = r
         save_result(f"predict-ftw-{tag}", r)
     if len(rows) == 2 and rows["ours"]["rc"] == 0 and rows["ftw"]["rc"] == 0:

@@ -84,9 +84,7 @@ def heuristic_class_raster(mosaic: Path, out: Path) -> Path:
     grad = np.hypot(ndimage.sobel(nir, 0), ndimage.sobel(nir, 1))
     cls = np.where(np.minimum(*ndvi) > 0.45, 1, 0).astype(np.uint8)
     cls[(grad > np.percentile(grad, 80)) & (cls == 1)] = 2
-    prof.update(
-        count=1, dtype="uint8", compress="deflate", tiled=True, blockxsize=256, blockysize=256, nodata=None
-    )
+    prof.update(count=1, dtype="uint8", compress="deflate", tiled=True, blockxsize=256, blockysize=256, nodata=None)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     with rasterio.open(tmp, "w", **prof) as dst:

@@ -52,12 +52,26 @@ def main(raster: str, rounds: int, out: str) -> None:
     agriseg += ["--simplify", "5", "--min-area", "500"]
     tools = {
         "ftw": [
-            str(FTW_VENV / "bin" / "ftw"), "inference", "polygonize", str(src), "-o", str(work / "ftw.fgb"),
-            "--simplify", "5", "--min_size", "500", "-f",
+            str(FTW_VENV / "bin" / "ftw"),
+            "inference",
+            "polygonize",
+            str(src),
+            "-o",
+            str(work / "ftw.fgb"),
+            "--simplify",
+            "5",
+            "--min_size",
+            "500",
+            "-f",
         ],
         "agriseg_default": [*agriseg, "-o", str(work / "agriseg_default.fgb"), "--overwrite"],
         "agriseg_components": [
-            *agriseg, "-o", str(work / "agriseg_components.fgb"), "--separation", "components", "--overwrite"
+            *agriseg,
+            "-o",
+            str(work / "agriseg_components.fgb"),
+            "--separation",
+            "components",
+            "--overwrite",
         ],
         "shapes_floor": [sys.executable, "-c", FLOOR, str(src)],
     }

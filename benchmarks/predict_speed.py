@@ -103,9 +103,7 @@ def main() -> None:
             cmd += ["--long-side", str(args.long_side)]
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         rows[name] = json.loads(out)
-        print(
-            f"{name:<20} {rows[name]['images_per_s']:6.2f} img/s  peak {rows[name]['peak_rss_mib']:7.0f} MiB"
-        )
+        print(f"{name:<20} {rows[name]['images_per_s']:6.2f} img/s  peak {rows[name]['peak_rss_mib']:7.0f} MiB")
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(json.dumps({"input": "960x720 photos", "settings": rows}, indent=1))
 

@@ -42,9 +42,7 @@ def main() -> None:
     ap.add_argument("--index", default="cive", choices=["exg", "exg_exr", "cive", "lab_a", "auto"])
     ap.add_argument("--n", type=int, default=200)
     ap.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared")
-    ap.add_argument(
-        "--write", action="store_true", help="also time the batch pipeline writing masks + records"
-    )
+    ap.add_argument("--write", action="store_true", help="also time the batch pipeline writing masks + records")
     ap.add_argument("-o", "--output", type=Path, default=None, help="write the result as JSON")
     args = ap.parse_args()
 

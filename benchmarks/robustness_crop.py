@@ -109,12 +109,8 @@ def main() -> None:
         m_model, m_base = SegmentationMetrics(2), SegmentationMetrics(2)
         for i in range(0, len(photos) - k * k + 1, k * k):
             group = photos[i : i + k * k]
-            img = np.concatenate(
-                [np.concatenate([g[0] for g in group[r * k : (r + 1) * k]], 1) for r in range(k)], 0
-            )
-            lab = np.concatenate(
-                [np.concatenate([g[1] for g in group[r * k : (r + 1) * k]], 1) for r in range(k)], 0
-            )
+            img = np.concatenate([np.concatenate([g[0] for g in group[r * k : (r + 1) * k]], 1) for r in range(k)], 0)
+            lab = np.concatenate([np.concatenate([g[1] for g in group[r * k : (r + 1) * k]], 1) for r in range(k)], 0)
             img = fn(img, rng)
             m_model.update(pred.predict(img), lab)
             m_base.update(exg_otsu(img), lab)
@@ -138,8 +134,7 @@ def main() -> None:
         )
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(
-        "\n".join(lines) + f"\n\nModel: {args.model}; {len(photos)} Peanut validation photos; "
-        "bIoU ratio 0.02.\n"
+        "\n".join(lines) + f"\n\nModel: {args.model}; {len(photos)} Peanut validation photos; bIoU ratio 0.02.\n"
     )
     Path(args.output).with_suffix(".json").write_text(json.dumps(rows, indent=1))
 

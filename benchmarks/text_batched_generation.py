@@ -48,9 +48,7 @@ def main() -> None:
     image, _, _ = make_landscape(np.random.default_rng(0), LandscapeConfig(size=64))
     side = int(round(args.patches**0.5))
     step = 64 // side
-    boxes = [(x, y, x + step, y + step) for y in range(0, 64, step) for x in range(0, 64, step)][
-        : args.patches
-    ]
+    boxes = [(x, y, x + step, y + step) for y in range(0, 64, step) for x in range(0, 64, step)][: args.patches]
     prompts = [user_message(b, SYNTH_CLASSES) for b in boxes]
 
     def batched() -> None:

@@ -74,9 +74,7 @@ def main() -> None:
             "--threads",
             str(args.threads),
         ]
-        m = json.loads(
-            subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
-        )
+        m = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
         lines.append(
             f"| {run.name} | {m['params_m']:.3f} | {m['gflops']:.1f} | {m['images_per_s']:.2f} | "
             f"{m['peak_rss_mib']:.0f} | {100 * val['val/miou']:.2f} | {100 * val['val/biou']:.2f} |"

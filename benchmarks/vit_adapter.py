@@ -188,9 +188,7 @@ def main() -> None:
             for s in args.sizes
             for u in args.upsamplers
         ]
-        print(
-            "| size | ViT (timm) | dim | upsampler | ViT (M) | adapter (M) | UperNet+head (M) | total (M) |"
-        )
+        print("| size | ViT (timm) | dim | upsampler | ViT (M) | adapter (M) | UperNet+head (M) | total (M) |")
         print("|---|---|---:|---|---:|---:|---:|---:|")
         for r in rows:
             print(

@@ -181,8 +181,15 @@ def train_sft(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
 
         imgs, sems, _ = make_landscapes(cfg.train_images, cfg.train_seed_base + seed, cfg.landscape)
         losses = warm_start_vision(
-            model, proc, imgs, sems, len(SYNTH_CLASSES), cfg.vision_warmup_steps, cfg.vision_warmup_batch,
-            cfg.vision_warmup_lr, seed,
+            model,
+            proc,
+            imgs,
+            sems,
+            len(SYNTH_CLASSES),
+            cfg.vision_warmup_steps,
+            cfg.vision_warmup_batch,
+            cfg.vision_warmup_lr,
+            seed,
         )
         write_json(sd / "vision_warmup.json", {"loss_first": losses[:10], "loss_last": losses[-10:]})
     run_sft(

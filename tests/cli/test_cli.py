@@ -14,20 +14,13 @@ from agriseg.cli import main
 
 def test_help_and_version_are_instant():
     t0 = time.perf_counter()
-    out = subprocess.run(
-        [sys.executable, "-m", "agriseg", "--help"], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-m", "agriseg", "--help"], capture_output=True, text=True, check=True)
     assert "crop" in out.stdout
-    ver = subprocess.run(
-        [sys.executable, "-m", "agriseg", "--version"], capture_output=True, text=True, check=True
-    )
+    ver = subprocess.run([sys.executable, "-m", "agriseg", "--version"], capture_output=True, text=True, check=True)
     assert __version__ in ver.stdout
     assert time.perf_counter() - t0 < 10
     probe = "import agriseg.cli, sys; print('torch' in sys.modules)"
-    assert (
-        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
-        == "False"
-    )
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
 
 
 def test_predict_missing_path_and_empty_folder(tmp_path):

@@ -34,7 +34,14 @@ def _landcover(path: Path) -> Path:
     from rasterio.transform import from_origin
 
     with rasterio.open(
-        path, "w", driver="GTiff", width=400, height=400, count=1, dtype="uint8", crs="EPSG:32633",
+        path,
+        "w",
+        driver="GTiff",
+        width=400,
+        height=400,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:32633",
         transform=from_origin(359000.0, 5352500.0, 10.0, 10.0),
     ) as dst:
         dst.write(np.full((1, 400, 400), 40, np.uint8))

@@ -109,8 +109,11 @@ def test_flip_tta_is_flip_equivariant(tiny_predictor):
     # TTA over {identity, vflip, hflip} of a flipped photo = flipped TTA result up to the vflip+hflip term
     assert p.shape == (2, 48, 64) and np.allclose(p.sum(0).numpy(), 1, atol=1e-5)
     plain = Predictor(tiny_predictor.model, 2, long_side=0)
-    ref = (plain.probabilities([img])[0] + plain.probabilities([np.flip(img, 0).copy()])[0].flip(1)
-           + plain.probabilities([np.flip(img, 1).copy()])[0].flip(2)) / 3
+    ref = (
+        plain.probabilities([img])[0]
+        + plain.probabilities([np.flip(img, 0).copy()])[0].flip(1)
+        + plain.probabilities([np.flip(img, 1).copy()])[0].flip(2)
+    ) / 3
     assert np.allclose(p.numpy(), ref.numpy(), atol=1e-5)
     assert q.shape == p.shape
 

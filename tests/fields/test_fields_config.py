@@ -26,9 +26,7 @@ def test_shipped_configs_validate(name: str) -> None:
         aug = build_augment(cfg)
         assert aug is not None and aug.cfg.divisor_range == (1500.0, 4500.0) and aug.cfg.swap_p == 0.5
     if name == "prue_efnetb7":
-        assert (
-            cfg.model.encoder == "efficientnet-b7" and cfg.train.batch_size == 32 and cfg.train.epochs == 100
-        )
+        assert cfg.model.encoder == "efficientnet-b7" and cfg.train.batch_size == 32 and cfg.train.epochs == 100
 
 
 def test_config_checks_channels_and_classes(tmp_path) -> None:

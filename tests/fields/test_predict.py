@@ -75,9 +75,7 @@ def _reference(p: ScenePredictor, scene: Path) -> tuple[np.ndarray, np.ndarray]:
     return prob.argmax(0).astype(np.uint8), np.clip(np.rint(prob * 255), 0, 254).astype(np.uint8)  # 255 = nodata
 
 
-def test_streamed_output_equals_whole_scene_in_memory(
-    scene: Path, tiny_model: torch.nn.Module, tmp_path: Path
-) -> None:
+def test_streamed_output_equals_whole_scene_in_memory(scene: Path, tiny_model: torch.nn.Module, tmp_path: Path) -> None:
     p = _pred(tiny_model)
     res = p.predict(scene, tmp_path / "a.tif")
     assert res.blocks == 4 and res.patches == 4 * 6  # every patch of the 4 x 6 grid exactly once
@@ -86,9 +84,7 @@ def test_streamed_output_equals_whole_scene_in_memory(
     assert np.array_equal(ca, cr) and np.array_equal(pa, pr)
 
 
-def test_output_is_cog_with_georeference_and_bands(
-    scene: Path, tiny_model: torch.nn.Module, tmp_path: Path
-) -> None:
+def test_output_is_cog_with_georeference_and_bands(scene: Path, tiny_model: torch.nn.Module, tmp_path: Path) -> None:
     out = tmp_path / "p.tif"
     _pred(tiny_model, overviews=True).predict(scene, out)
     assert is_cog(out)
@@ -141,8 +137,13 @@ def test_jit_optimisation_matches_eager(scene: Path, tiny_model: torch.nn.Module
 def test_cog_declares_nodata_band_meaning_and_imagery_tags(tmp_path: Path, tiny_model: torch.nn.Module) -> None:
     from rasterio.enums import ColorInterp
 
-    tags = {"WIN_A_ITEM": "S2A_A", "WIN_A_DATETIME": "2024-05-01T10:00:00Z", "WIN_B_ITEM": "S2B_B",
-            "WIN_B_DATETIME": "2024-08-03T10:05:00Z", "PROCESSING_BASELINE": "05.10"}
+    tags = {
+        "WIN_A_ITEM": "S2A_A",
+        "WIN_A_DATETIME": "2024-05-01T10:00:00Z",
+        "WIN_B_ITEM": "S2B_B",
+        "WIN_B_DATETIME": "2024-08-03T10:05:00Z",
+        "PROCESSING_BASELINE": "05.10",
+    }
     path = write_scene(tmp_path / "nd.tif", tags=tags)
     with rasterio.open(path, "r+") as ds:
         arr = ds.read()
@@ -185,9 +186,7 @@ def test_nan_pixels_raise_clear_error_or_are_masked(tmp_path: Path, tiny_model: 
     assert (cls[10:20, 10:20] == 255).all() and (cls[30:] != 255).all()
 
 
-def test_wrong_band_count_missing_crs_truncated_missing_file(
-    tmp_path: Path, tiny_model: torch.nn.Module
-) -> None:
+def test_wrong_band_count_missing_crs_truncated_missing_file(tmp_path: Path, tiny_model: torch.nn.Module) -> None:
     p4 = write_scene(tmp_path / "four.tif", bands=4)
     with pytest.raises(ValueError, match=r"four\.tif: has 4 bands, the model needs 8"):
         _pred(tiny_model).predict(p4, tmp_path / "o.tif")
@@ -216,9 +215,7 @@ def test_sentinel2_offset_from_tags(tmp_path: Path) -> None:
     assert scene_offset(old, PreprocessSpec(offset="apply")) == -1000
 
 
-def test_existing_output_is_kept_unless_overwrite(
-    scene: Path, tiny_model: torch.nn.Module, tmp_path: Path
-) -> None:
+def test_existing_output_is_kept_unless_overwrite(scene: Path, tiny_model: torch.nn.Module, tmp_path: Path) -> None:
     out = tmp_path / "k.tif"
     assert _pred(tiny_model).predict(scene, out).status == "done"
     assert _pred(tiny_model).predict(scene, out).status == "skipped"
@@ -251,10 +248,7 @@ def test_resume_after_sigkill_gives_identical_output(scene: Path, tmp_path: Path
     state = json.loads(progress.read_text())
     assert state["next_row"] == 2 and state["rows_done"] == 96  # rows above patch row 2 are on disk
     with rasterio.open(partial) as ds:
-        assert (
-            ds.read(1, window=((0, 96), (0, 260))).any()
-            and not ds.read(1, window=((96, 200), (0, 260))).any()
-        )
+        assert ds.read(1, window=((0, 96), (0, 260))).any() and not ds.read(1, window=((96, 200), (0, 260))).any()
     res = ScenePredictor(TinyNet(), 3, PreprocessSpec(), PredictConfig(**FAST)).predict(scene, out)
     assert res.status == "resumed" and res.blocks_resumed == 2 and res.blocks == 4
     ref = tmp_path / "ref.tif"

@@ -105,9 +105,7 @@ def test_real_scene_agreement(shared_dir) -> None:
 
     arr, profile = read_s2(shared_dir / "data/sentinel2/austria-inn-2window.tif", bands=8)
     chips, _ = scene_chips(to_reflectance(arr), 128, 128)
-    res = robustness_report(
-        RatioModel(), torch.from_numpy(chips), cfg=RobustnessConfig(crop=96, scales=(0.5, 2.0))
-    )
+    res = robustness_report(RatioModel(), torch.from_numpy(chips), cfg=RobustnessConfig(crop=96, scales=(0.5, 2.0)))
     assert res["chips"] == len(chips) >= 8
     assert res["order"]["variants"]["windows_swapped"]["agreement"] == pytest.approx(1.0)
     assert 0.0 <= res["scale"]["sensitivity"]["disagreement"] <= 1.0

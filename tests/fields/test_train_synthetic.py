@@ -22,9 +22,7 @@ def test_synthetic_training_reaches_object_f1(tmp_path) -> None:
     root = tmp_path / "ftw"
     make_synthetic_ftw(
         root,
-        SyntheticFTWConfig(
-            countries={"austria": 360, "kenya": 40}, size=128, fields_per_chip=(5, 12), seed=0
-        ),
+        SyntheticFTWConfig(countries={"austria": 360, "kenya": 40}, size=128, fields_per_chip=(5, 12), seed=0),
     )
     cfg = load_config(REPO / "configs/fields/synthetic_lite0_cpu.yaml", FieldsTrainConfig)
     cfg.data.root = str(root)

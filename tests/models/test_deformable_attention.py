@@ -102,9 +102,7 @@ def test_initialisation_uniform_weights_and_directional_offsets():
     assert torch.count_nonzero(attn.attention_weights.weight) == 0
     bias = attn.sampling_offsets.bias.view(4, 2, 3, 2)
     torch.testing.assert_close(bias[0, 0, :, 0], torch.tensor([1.0, 2.0, 3.0]))  # head 0 points along +x
-    torch.testing.assert_close(
-        bias[1, 1, :, 1], torch.tensor([1.0, 2.0, 3.0])
-    )  # head 1 along +y, every level
+    torch.testing.assert_close(bias[1, 1, :, 1], torch.tensor([1.0, 2.0, 3.0]))  # head 1 along +y, every level
     torch.testing.assert_close(bias[0], bias[0, :1].expand(2, 3, 2))
 
 

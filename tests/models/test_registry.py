@@ -38,9 +38,7 @@ def test_forward_backward_odd_size(arch, upsampler):
 
 @pytest.mark.parametrize("channels", [1, 4, 8])
 def test_any_number_of_input_channels(channels):
-    model = build_model(
-        in_channels=channels, mean=[0.5] * channels, std=[0.5] * channels, encoder_weights=None
-    )
+    model = build_model(in_channels=channels, mean=[0.5] * channels, std=[0.5] * channels, encoder_weights=None)
     assert model(torch.rand(2, channels, 64, 64)).shape == (2, 2, 64, 64)
 
 

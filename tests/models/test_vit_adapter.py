@@ -106,12 +106,8 @@ def test_unet_and_fpn_take_the_adapter_too():
 
 
 def test_registry_names_and_errors():
-    assert {"vit_adapter_tiny", "vit_adapter_small", "vit_adapter_base", "vit_adapter_large"} <= set(
-        CUSTOM_ENCODERS
-    )
-    with pytest.raises(
-        ValueError, match="vit_adapter_base, vit_adapter_large, vit_adapter_small, vit_adapter_tiny"
-    ):
+    assert {"vit_adapter_tiny", "vit_adapter_small", "vit_adapter_base", "vit_adapter_large"} <= set(CUSTOM_ENCODERS)
+    with pytest.raises(ValueError, match="vit_adapter_base, vit_adapter_large, vit_adapter_small, vit_adapter_tiny"):
         build_model(arch="upernet", encoder="vit_adapter_huge", encoder_weights=None)
     with pytest.raises(ValueError, match="unknown encoder 'not-an-encoder'.*vit_adapter_tiny"):
         Encoder("not-an-encoder")
@@ -141,18 +137,14 @@ def test_decoder_channels_plumbing():
 
 @pytest.mark.parametrize("size", ["tiny", "small"])
 def test_parameter_counts_match_published(size):
-    model = build_model(
-        arch="upernet", encoder=f"vit_adapter_{size}", encoder_weights=None, decoder_channels=512
-    )
+    model = build_model(arch="upernet", encoder=f"vit_adapter_{size}", encoder_weights=None, decoder_channels=512)
     assert n_params(model) == pytest.approx(PUBLISHED_MILLIONS[size], rel=0.05)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("size", "dim", "millions"), [("base", 768, 133.9), ("large", 1024, 363.8)])
 def test_large_sizes_build(size, dim, millions):
-    model = build_model(
-        arch="upernet", encoder=f"vit_adapter_{size}", encoder_weights=None, decoder_channels=512
-    )
+    model = build_model(arch="upernet", encoder=f"vit_adapter_{size}", encoder_weights=None, decoder_channels=512)
     assert model.encoder.out_channels[1:] == [dim] * 4
     assert n_params(model) == pytest.approx(millions, rel=0.05)
 

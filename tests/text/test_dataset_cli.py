@@ -56,9 +56,7 @@ def test_hf_dataset_features() -> None:
     from agriseg.text.dataset import to_hf_dataset
 
     imgs, sems, _ = make_landscapes(2, 0, LandscapeConfig(size=32))
-    recs = records_from_arrays(
-        imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, mode="random", per_image=3)
-    )
+    recs = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, mode="random", per_image=3))
     ds = to_hf_dataset(recs)
     assert len(ds) == 6
     assert isinstance(ds.features["image"], datasets.Image)
@@ -108,9 +106,7 @@ def test_geotiff_keeps_georeference(tmp_path: Path) -> None:
     (tmp_path / "m.tif").rename(tmp_path / "mm.tif")
     (tmp_path / "masks").mkdir()
     (tmp_path / "mm.tif").rename(tmp_path / "masks" / "s.tif")
-    recs = records_from_files(
-        [tmp_path / "s.tif"], [tmp_path / "masks"], SYNTH_CLASSES, PatchSpec(patch=16, grid=4)
-    )
+    recs = records_from_files([tmp_path / "s.tif"], [tmp_path / "masks"], SYNTH_CLASSES, PatchSpec(patch=16, grid=4))
     geo = GeoRef.from_json(recs[0]["georef"])
     assert geo is not None and "32643" in (geo.crs or "") and geo.transform[2] == 500000.0
     _, geo2 = read_image(tmp_path / "s.tif")

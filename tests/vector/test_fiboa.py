@@ -125,9 +125,7 @@ def test_geojson_is_rfc7946_with_schemas(fields_df: gpd.GeoDataFrame, tmp_path: 
 
 
 @pytest.mark.parametrize("ext,driver", [(".gpkg", "GPKG"), (".fgb", "FlatGeobuf"), (".geojson", "GeoJSON")])
-def test_other_formats_by_extension(
-    fields_df: gpd.GeoDataFrame, tmp_path: Path, ext: str, driver: str
-) -> None:
+def test_other_formats_by_extension(fields_df: gpd.GeoDataFrame, tmp_path: Path, ext: str, driver: str) -> None:
     import pyogrio
 
     out = write_fields(fields_df, tmp_path / f"my_fields{ext}")

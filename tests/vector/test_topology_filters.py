@@ -110,8 +110,16 @@ def _landcover(path: Path, split_x: float) -> Path:
     cols = 800
     arr = np.where(np.linspace(w, e, cols)[None, :] < lon, 40, 50).repeat(400, 0).astype(np.uint8)
     with rasterio.open(
-        path, "w", driver="GTiff", width=cols, height=400, count=1, dtype="uint8", crs="EPSG:4326",
-        transform=from_bounds(w, s, e, n, cols, 400), nodata=0,
+        path,
+        "w",
+        driver="GTiff",
+        width=cols,
+        height=400,
+        count=1,
+        dtype="uint8",
+        crs="EPSG:4326",
+        transform=from_bounds(w, s, e, n, cols, 400),
+        nodata=0,
     ) as dst:
         dst.write(arr, 1)
     return path

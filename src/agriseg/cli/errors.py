@@ -72,4 +72,3 @@ def report_failures(records: list[dict[str, Any]]) -> None:
         click.echo(f"  failed: {r.get('error', '')}", err=True)
     if bad:
         raise SystemExit(1)
-

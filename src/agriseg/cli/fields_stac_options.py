@@ -22,8 +22,13 @@ stac_options = stack(
     ),
     click.option("--stac-collection", default="sentinel-2-l2a", show_default=True, help="Sentinel-2 L2A collection"),
     click.option("--cloud-max", type=click.FloatRange(0, 100), default=20.0, show_default=True, help="% cloud"),
-    click.option("--resolution", type=click.FloatRange(min=0, min_open=True), default=10.0, show_default=True,
-                 help="output pixel size in metres"),  # fmt: skip
+    click.option(
+        "--resolution",
+        type=click.FloatRange(min=0, min_open=True),
+        default=10.0,
+        show_default=True,
+        help="output pixel size in metres",
+    ),  # fmt: skip
     click.option("--retries", type=click.IntRange(0), default=4, show_default=True, help="per request, with backoff"),
 )
 

@@ -24,8 +24,10 @@ def _countries(value: str, root: str | None = None) -> tuple[list[str] | str, li
     """
     from agriseg.fields.dataset import FTW_COUNTRIES, check_countries, countries_present
 
-    asked = list(FTW_COUNTRIES) if value.strip() == "all" else check_countries(
-        [c.strip() for c in value.split(",") if c.strip()]
+    asked = (
+        list(FTW_COUNTRIES)
+        if value.strip() == "all"
+        else check_countries([c.strip() for c in value.split(",") if c.strip()])
     )
     if root is None:
         return ("all" if value.strip() == "all" else asked), []

@@ -44,9 +44,7 @@ class TrainConfig(StrictModel):
     dice_weight: float = Field(1.0, ge=0)
     ignore_index: int = Field(255, ge=0, le=255)
     seed: int = 7
-    init_weights: str | None = (
-        None  # start from an agriseg model file (.safetensors / .ckpt) of the same config
-    )
+    init_weights: str | None = None  # start from an agriseg model file (.safetensors / .ckpt) of the same config
     num_workers: int = Field(1, ge=0)
     # "bf16-mixed" autocast + channels_last train about 2.9x faster than fp32 on a CPU with AVX-512 BF16
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"

@@ -101,9 +101,7 @@ class CropSegDataset(Dataset):
         stem, ip, lp = self.items[i]
         img, mask = read_rgb(ip), read_label(lp, self.label_mode, self.colormap)
         if img.shape[:2] != mask.shape:
-            raise ValueError(
-                f"{lp}: label size {mask.shape[::-1]} differs from image {ip} {img.shape[1::-1]}"
-            )
+            raise ValueError(f"{lp}: label size {mask.shape[::-1]} differs from image {ip} {img.shape[1::-1]}")
         if self._cache is not None:
             self._cache[i] = (img, mask)
         return img, mask

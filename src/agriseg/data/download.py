@@ -114,4 +114,3 @@ def download(
             raise ValueError(f"{url}: sha256 mismatch (expected {sha256}, got {got}); the download was deleted")
     os.replace(part, dst)
     return dst
-

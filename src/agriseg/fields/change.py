@@ -84,9 +84,7 @@ def change_map(
         def diff(w: Window) -> tuple[np.ndarray, np.ndarray]:
             ca, cb = da.read(1, window=w), db.read(1, window=w)
             valid = (ca != 255) & (cb != 255)
-            d = np.abs(
-                field_logit(da.read(field_band, window=w)) - field_logit(db.read(field_band, window=w))
-            )
+            d = np.abs(field_logit(da.read(field_band, window=w)) - field_logit(db.read(field_band, window=w)))
             return d, valid
 
         lo, hi = np.inf, -np.inf
@@ -120,9 +118,7 @@ def change_map(
             with rasterio.open(staging, "w", **profile) as dst:
                 describe_bands(dst, ("change_magnitude", "change_mask"))
                 dst.update_tags(**later_tags)
-                dst.update_tags(
-                    threshold=str(threshold), min=str(lo), max=str(lo + span), method="prue-logit-diff"
-                )
+                dst.update_tags(threshold=str(threshold), min=str(lo), max=str(lo + span), method="prue-logit-diff")
                 for w in wins:
                     d, valid = diff(w)
                     norm = (d - lo) / span  # (h, w) in [0, 1]

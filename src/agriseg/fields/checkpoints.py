@@ -62,8 +62,7 @@ def read_ftw_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict
     missing = [p for p in FTW_PREFIXES if not any(k.startswith(p) for k in sd)]
     if missing:
         raise ModelLoadError(
-            f"{path}: not an FTW/PRUE smp.Unet checkpoint "
-            f"(no state_dict keys starting with {', '.join(missing)})"
+            f"{path}: not an FTW/PRUE smp.Unet checkpoint (no state_dict keys starting with {', '.join(missing)})"
         )
     weights = {k.removeprefix("model."): v for k, v in sd.items() if k.startswith(FTW_PREFIXES)}
     hp = ckpt.get("hyper_parameters") or {}
@@ -333,6 +332,4 @@ def load_for_scenes(path: str | Path, resize: float | None = None) -> LoadedMode
         swap_input_windows=windows == "ba",
         resize=resize,
     )
-    return LoadedModel(
-        module, cfg.num_classes, spec, _names(cfg), f"{info.get('source_format', 'agriseg')}:{path}"
-    )
+    return LoadedModel(module, cfg.num_classes, spec, _names(cfg), f"{info.get('source_format', 'agriseg')}:{path}")

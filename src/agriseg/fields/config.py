@@ -165,7 +165,6 @@ class PreprocessSpec(StrictModel):
     FTW / PRUE models take ``max(DN + offset, 0) / 3000`` for 8 bands: window A (R, G, B, NIR) then B.
     """
 
-
     bands: int = Field(8, ge=1, description="bands the scene must have (= model input channels)")
     divisor: float = Field(3000.0, gt=0, description="reflectance x10000 is divided by this")
     offset: OffsetMode = Field(
@@ -177,9 +176,7 @@ class PreprocessSpec(StrictModel):
     swap_input_windows: bool = Field(
         False, description="feed window B first (models trained with ftw-tools' B,A dataset order)"
     )
-    resize: float = Field(
-        1.0, ge=0.25, le=4.0, description="patches are resized by this before the model (FTW: 2)"
-    )
+    resize: float = Field(1.0, ge=0.25, le=4.0, description="patches are resized by this before the model (FTW: 2)")
 
 
 class PredictConfig(StrictModel):
@@ -188,18 +185,13 @@ class PredictConfig(StrictModel):
     Sizes are in scene (native) pixels; the model sees ``patch_size * resize`` pixels per patch.
     """
 
-
     patch_size: int = Field(256, ge=16, description="patch side in scene pixels")
     overlap: float = Field(0.25, ge=0.0, lt=1.0, description="fraction of a patch shared with its neighbour")
     batch_size: int = Field(8, ge=1)
     blend: Literal["gaussian", "mean"] = "gaussian"
     sigma_scale: float = Field(0.125, gt=0, description="Gaussian sigma as a fraction of the patch side")
-    tta: list[TTA] = Field(
-        default_factory=list, description="test-time augmentations averaged with the plain pass"
-    )
-    nan: NanPolicy = Field(
-        "error", description="NaN pixels not declared nodata: raise, or mask them as nodata"
-    )
+    tta: list[TTA] = Field(default_factory=list, description="test-time augmentations averaged with the plain pass")
+    nan: NanPolicy = Field("error", description="NaN pixels not declared nodata: raise, or mask them as nodata")
     nodata: float | None = Field(
         None,
         description="input value meaning 'no data' in every band; None = the file's nodata, else 0 for ints",

@@ -188,9 +188,7 @@ def read_chip_image(chip: FTWChip, windows: WindowOrder = "ab") -> np.ndarray:
     for w in windows:
         arr, _ = read_s2(paths[w], bands=4)
         if parts and arr.shape[1:] != parts[0].shape[1:]:
-            raise ValueError(
-                f"{paths[w]}: size {arr.shape[1:]} differs from the other window {parts[0].shape[1:]}"
-            )
+            raise ValueError(f"{paths[w]}: size {arr.shape[1:]} differs from the other window {parts[0].shape[1:]}")
         parts.append(arr.astype(np.float32))
     return np.concatenate(parts, axis=0)
 

@@ -71,9 +71,7 @@ def corner_consistency(model: Model, x: torch.Tensor, crop: int = 192, batch_siz
     """
     s = x.shape[-1]
     if x.shape[-2] != s or not s / 2 < crop < s:
-        raise ValueError(
-            f"corner consistency needs square chips with S/2 < p < S (S {tuple(x.shape[-2:])}, p {crop})"
-        )
+        raise ValueError(f"corner consistency needs square chips with S/2 < p < S (S {tuple(x.shape[-2:])}, p {crop})")
     lo, hi = s - crop, crop  # shared window [lo, hi) in chip coordinates
     preds = []
     for top, left in ((0, 0), (0, s - crop), (s - crop, 0), (s - crop, s - crop)):
@@ -162,9 +160,7 @@ def robustness_report(
 
     if labels is not None:
         truth = labels.numpy()
-        ref_scores = [
-            _chip_scores(ref_pred[i].numpy(), truth[i], cfg.iou_threshold) for i in range(len(truth))
-        ]
+        ref_scores = [_chip_scores(ref_pred[i].numpy(), truth[i], cfg.iou_threshold) for i in range(len(truth))]
         res["reference"] = {k: float(np.mean([r[k] for r in ref_scores])) for k in ("pixel_iou", "object_f1")}
     for fam, ps in preds.items():
         entry: dict = {}
@@ -188,9 +184,7 @@ def robustness_report(
                 sc = [_chip_scores(p[i].numpy(), truth[i], cfg.iou_threshold) for i in range(len(truth))]
                 entry[name] = {k: float(np.mean([s[k] for s in sc])) for k in deltas}
                 for k in deltas:
-                    deltas[k].append(
-                        np.abs(np.array([r[k] for r in ref_scores]) - np.array([s[k] for s in sc]))
-                    )
+                    deltas[k].append(np.abs(np.array([r[k] for r in ref_scores]) - np.array([s[k] for s in sc])))
             # per chip: mean over variants of |m_ref - m_j|; then mean over chips
             sens = {f"delta_{k}": float(np.mean(np.stack(v).mean(0))) for k, v in deltas.items()}
         res[fam] = {"variants": entry, "sensitivity": sens}

@@ -59,9 +59,7 @@ def boa_offset(baseline: str | float | None = None, date: _dt.date | str | None 
         try:
             value = float(s) if "." in s or len(s) < 4 else float(s[:2] + "." + s[2:])
         except ValueError as err:
-            raise ValueError(
-                f"unreadable processing baseline {baseline!r} (e.g. '04.00' or 'N0400')"
-            ) from err
+            raise ValueError(f"unreadable processing baseline {baseline!r} (e.g. '04.00' or 'N0400')") from err
         return BOA_ADD_OFFSET if value >= 4.0 else 0.0
     if date is not None:
         d = _dt.date.fromisoformat(date[:10]) if isinstance(date, str) else date
@@ -126,14 +124,10 @@ def stack_windows(window_a: np.ndarray, window_b: np.ndarray | None, order: Wind
         ValueError: a window without 4 bands, mismatched sizes, or ``window_b`` missing for a 2-window order.
     """
     if window_a.shape[0] != BANDS_PER_WINDOW:
-        raise ValueError(
-            f"window A has {window_a.shape[0]} bands, expected {BANDS_PER_WINDOW} (R, G, B, NIR)"
-        )
+        raise ValueError(f"window A has {window_a.shape[0]} bands, expected {BANDS_PER_WINDOW} (R, G, B, NIR)")
     if window_b is not None:
         if window_b.shape[0] != BANDS_PER_WINDOW:
-            raise ValueError(
-                f"window B has {window_b.shape[0]} bands, expected {BANDS_PER_WINDOW} (R, G, B, NIR)"
-            )
+            raise ValueError(f"window B has {window_b.shape[0]} bands, expected {BANDS_PER_WINDOW} (R, G, B, NIR)")
         if window_b.shape != window_a.shape:
             raise ValueError(f"window sizes differ: A {window_a.shape[1:]}, B {window_b.shape[1:]}")
     parts = {"a": window_a, "b": window_b}

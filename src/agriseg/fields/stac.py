@@ -193,9 +193,7 @@ def coverage(items: Sequence[Any], bbox: BBox) -> float:
     return float(union_all([footprint(i) for i in items]).intersection(area).area / area.area)
 
 
-def select_items(
-    client: Any, bbox: BBox, dates: tuple[str, str], cfg: DownloadConfig, window: str
-) -> list[Any]:
+def select_items(client: Any, bbox: BBox, dates: tuple[str, str], cfg: DownloadConfig, window: str) -> list[Any]:
     """The items of one window: the least cloudy acquisition day under ``cfg.cloud_max`` covering ``bbox``.
 
     Items are grouped by acquisition day (tiles of one satellite pass); days that cover the whole area come

@@ -103,9 +103,7 @@ def _edges(cells: np.ndarray) -> np.ndarray:
     return e
 
 
-def make_chip(
-    rng: np.random.Generator, cfg: SyntheticFTWConfig, presence_only: bool = False
-) -> dict[str, np.ndarray]:
+def make_chip(rng: np.random.Generator, cfg: SyntheticFTWConfig, presence_only: bool = False) -> dict[str, np.ndarray]:
     """One synthetic chip.
 
     Returns:
@@ -115,9 +113,7 @@ def make_chip(
     size = cfg.size
     n = int(rng.integers(cfg.fields_per_chip[0], cfg.fields_per_chip[1] + 1))
     cells = _tessellation(rng, size, n)
-    kinds = [
-        "field" if rng.random() > cfg.non_field_fraction else str(rng.choice(NON_FIELD)) for _ in range(n)
-    ]
+    kinds = ["field" if rng.random() > cfg.non_field_fraction else str(rng.choice(NON_FIELD)) for _ in range(n)]
 
     # labels: instance ids for field cells; boundary = the field's own edge band of boundary_width px
     is_field = np.array([k == "field" for k in kinds])[cells]  # (S, S)
@@ -132,9 +128,7 @@ def make_chip(
     sem3[edge] = 2
     sem2 = (sem3 == 1).astype(np.uint8)
     if presence_only:
-        labelled = {
-            c for c in range(n) if kinds[c] == "field" and rng.random() < cfg.presence_labelled_fraction
-        }
+        labelled = {c for c in range(n) if kinds[c] == "field" and rng.random() < cfg.presence_labelled_fraction}
         lab = np.isin(cells, list(labelled))
         sem3 = np.where(lab, sem3, 3).astype(np.uint8)
         sem2 = np.where(lab, sem2, 3).astype(np.uint8)
@@ -147,9 +141,7 @@ def make_chip(
     for _w in range(2):
         base = np.stack(
             [
-                np.array(
-                    SURFACES[str(rng.choice(CROP_STATES)) if kinds[c] == "field" else kinds[c]], np.float32
-                )
+                np.array(SURFACES[str(rng.choice(CROP_STATES)) if kinds[c] == "field" else kinds[c]], np.float32)
                 * np.float32(rng.uniform(0.8, 1.2))
                 * rng.uniform(0.92, 1.08, size=4).astype(np.float32)
                 for c in range(n)
@@ -237,9 +229,7 @@ def make_synthetic_ftw(root: str | Path, cfg: SyntheticFTWConfig | None = None) 
             geom = box(origin[0], origin[1] - side, origin[0] + side, origin[1])
             rows.append({"aoi_id": aoi, "split": split, "geometry": geom})
         # GeoParquet like the released chips tables (ftw-tools reads them with geopandas)
-        gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:32633").to_parquet(
-            cdir / f"chips_{country}.parquet"
-        )
+        gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:32633").to_parquet(cdir / f"chips_{country}.parquet")
         written[country] = count
     return written
 

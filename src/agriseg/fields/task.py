@@ -95,9 +95,7 @@ class FieldsTask(L.LightningModule):
         self.val_metrics = FieldMetrics(self.cfg.train.iou_threshold, self.cfg.loss.ignore_index, n_boot=0)
         o = res["overall"]
         self.log_dict({"val/object_f1": o["object_f1"], "val/pixel_iou": o["pixel_iou"]}, prog_bar=True)
-        self.log_dict(
-            {"val/object_precision": o["object_precision"], "val/object_recall": o["object_recall"]}
-        )
+        self.log_dict({"val/object_precision": o["object_precision"], "val/object_recall": o["object_recall"]})
 
     def configure_optimizers(self) -> dict:
         t = self.cfg.train

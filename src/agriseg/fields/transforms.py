@@ -42,13 +42,9 @@ def rotate(
     theta = math.radians(degrees)
     cos, sin = math.cos(theta), math.sin(theta)
     h, w = x.shape[-2:]
-    mat = torch.tensor(
-        [[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]], dtype=torch.float32, device=x.device
-    )
+    mat = torch.tensor([[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]], dtype=torch.float32, device=x.device)
     grid = F.affine_grid(mat.unsqueeze(0), [1, 1, h, w], align_corners=False)  # (1, H, W, 2)
-    xr = F.grid_sample(
-        x.unsqueeze(0).float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False
-    )[0]
+    xr = F.grid_sample(x.unsqueeze(0).float(), grid, mode="bilinear", padding_mode="zeros", align_corners=False)[0]
     inside = F.grid_sample(
         torch.ones(1, 1, h, w, device=x.device),
         grid,
@@ -56,9 +52,7 @@ def rotate(
         padding_mode="zeros",
         align_corners=False,
     )[0, 0]
-    mr = F.grid_sample(
-        mask[None, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False
-    )[0, 0]
+    mr = F.grid_sample(mask[None, None].float(), grid, mode="nearest", padding_mode="zeros", align_corners=False)[0, 0]
     mr = torch.where(inside > 0.5, mr, torch.full_like(mr, ignore_index)).round().to(mask.dtype)
     return xr, mr
 
@@ -140,9 +134,7 @@ class FieldAugment(nn.Module):
             lo, hi = c.sharpness_range
             x = adjust_sharpness(x, lo + (hi - lo) * self._u())
         if c.resized_crop_p and self._u() < c.resized_crop_p:
-            x, m = resized_crop(
-                x, m, *sample_crop(x.shape[-2], x.shape[-1], c.crop_scale, c.crop_ratio, self.gen)
-            )
+            x, m = resized_crop(x, m, *sample_crop(x.shape[-2], x.shape[-1], c.crop_scale, c.crop_ratio, self.gen))
         return x, m
 
     @torch.no_grad()

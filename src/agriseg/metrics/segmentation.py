@@ -16,9 +16,7 @@ import numpy as np
 _K3 = np.ones((3, 3), np.uint8)
 
 
-def confusion_matrix(
-    pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int = 255
-) -> np.ndarray:
+def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
     """Confusion matrix ``(K, K)``, rows = truth, columns = prediction; ``ignore_index`` pixels skipped."""
     pred, target = np.asarray(pred).ravel(), np.asarray(target).ravel()
     if pred.shape != target.shape:

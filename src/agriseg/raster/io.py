@@ -15,7 +15,6 @@ import numpy as np
 from agriseg.data.files import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
-
     import rasterio
 
 
@@ -81,9 +80,7 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
                     "(8 = window A R,G,B,NIR then window B R,G,B,NIR)"
                 )
             if require_crs and ds.crs is None:
-                raise ValueError(
-                    f"{path}: has no CRS (georeference the scene, e.g. gdal_edit.py -a_srs EPSG:...)"
-                )
+                raise ValueError(f"{path}: has no CRS (georeference the scene, e.g. gdal_edit.py -a_srs EPSG:...)")
             if require_crs and ds.transform.is_identity:
                 raise ValueError(f"{path}: has no geotransform (pixel grid is not georeferenced)")
             _probe(ds, path)
@@ -102,9 +99,7 @@ def _probe(ds: rasterio.DatasetReader, path: Path) -> None:
         try:
             ds.read(window=win)
         except Exception as err:  # rasterio raises RasterioIOError / CPLE_* on short reads
-            raise ValueError(
-                f"{path}: cannot read its last pixels: the file is truncated or corrupt ({err})"
-            ) from err
+            raise ValueError(f"{path}: cannot read its last pixels: the file is truncated or corrupt ({err})") from err
 
 
 def read_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:

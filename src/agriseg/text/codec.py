@@ -139,9 +139,7 @@ def encode_rrle(grid: np.ndarray, class_names: Sequence[str]) -> str:
     if g.ndim != 2 or g.size == 0:
         raise ValueError(f"grid must be a non-empty 2-D array, got shape {g.shape}")
     if g.min() < 0 or g.max() >= len(names):
-        raise ValueError(
-            f"grid ids must lie in [0, {len(names) - 1}] (class_names {names}), got {g.min()}..{g.max()}"
-        )
+        raise ValueError(f"grid ids must lie in [0, {len(names) - 1}] (class_names {names}), got {g.min()}..{g.max()}")
     rows = []
     for r in g:  # (W,)
         change = np.flatnonzero(np.diff(r)) + 1

@@ -141,7 +141,13 @@ class DemoConfig(StrictModel):
 
     landscape: LandscapeConfig = LandscapeConfig(size=64)
     model: TinyVLMConfig = TinyVLMConfig(
-        image_size=64, vision_patch=8, mm_tokens_per_image=64, hidden=96, intermediate=192, layers=3, heads=3,
+        image_size=64,
+        vision_patch=8,
+        mm_tokens_per_image=64,
+        hidden=96,
+        intermediate=192,
+        layers=3,
+        heads=3,
         kv_heads=1,
     )
     patch: int = Field(32, ge=2)

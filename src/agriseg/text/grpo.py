@@ -25,9 +25,7 @@ def grpo_args(cfg: GRPORunConfig) -> Any:
     from trl import GRPOConfig
 
     kw = common_args(cfg)
-    gen_batch = (
-        cfg.generation_batch_size or kw["per_device_train_batch_size"] * kw["gradient_accumulation_steps"]
-    )
+    gen_batch = cfg.generation_batch_size or kw["per_device_train_batch_size"] * kw["gradient_accumulation_steps"]
     if gen_batch % cfg.num_generations:
         raise ValueError(
             f"generation batch {gen_batch} (per_device_train_batch_size x gradient_accumulation_steps) "

@@ -81,9 +81,7 @@ def generate_batch(
     if len(images) != len(prompts):
         raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
     if not getattr(processor, "chat_template", None):
-        raise ValueError(
-            "the processor has no chat template (see agriseg.text.modeling.ensure_chat_template)"
-        )
+        raise ValueError("the processor has no chat template (see agriseg.text.modeling.ensure_chat_template)")
     texts = [processor.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
     enc = processor(
         text=texts,
@@ -158,9 +156,7 @@ def predict_many(
     """
     names = check_class_names(class_names)
     pils = [_as_pil(im) for im in images]
-    jobs = [
-        (i, b) for i, pil in enumerate(pils) for b in grid_boxes(pil.size[1], pil.size[0], cfg.patch, cfg.overlap)
-    ]
+    jobs = [(i, b) for i, pil in enumerate(pils) for b in grid_boxes(pil.size[1], pil.size[0], cfg.patch, cfg.overlap)]
     per_image: list[list[PatchPrediction]] = [[] for _ in pils]
     for k in range(0, len(jobs), cfg.batch_size):
         chunk = jobs[k : k + cfg.batch_size]

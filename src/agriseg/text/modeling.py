@@ -56,9 +56,7 @@ def ensure_chat_template(processor: Any, name: str, template_path: str | None = 
         if tok is not None:
             tok.chat_template = text
         return
-    has = getattr(processor, "chat_template", None) or (
-        tok is not None and getattr(tok, "chat_template", None)
-    )
+    has = getattr(processor, "chat_template", None) or (tok is not None and getattr(tok, "chat_template", None))
     if not has:
         raise ValueError(
             f"{name}: the model has no chat template; give one with `chat_template: path/to/template.jinja` "

@@ -36,9 +36,7 @@ def grid_boxes(height: int, width: int, patch: int, overlap: float = 0.0) -> lis
     ]
 
 
-def random_boxes(
-    height: int, width: int, patch: int, n: int, rng: np.random.Generator, align: int = 1
-) -> list[Box]:
+def random_boxes(height: int, width: int, patch: int, n: int, rng: np.random.Generator, align: int = 1) -> list[Box]:
     """``n`` random patch boxes, top-left corners uniform (MAgSeg 3.1) on a lattice of ``align`` px.
 
     Args:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from pydantic import ConfigDict
 
 from agriseg.config import StrictModel
@@ -155,9 +154,7 @@ def build_processor(tokenizer: Any, cfg: TinyVLMConfig | None = None) -> Any:
     )
 
 
-def build_tiny_vlm(
-    class_names: Sequence[str], cfg: TinyVLMConfig | None = None, seed: int = 0
-) -> tuple[Any, Any]:
+def build_tiny_vlm(class_names: Sequence[str], cfg: TinyVLMConfig | None = None, seed: int = 0) -> tuple[Any, Any]:
     """A random-weight ``Gemma3ForConditionalGeneration`` and its processor, built offline.
 
     Args:

@@ -18,7 +18,6 @@ class PolygonizeConfig(StrictModel):
     in a local UTM zone).
     """
 
-
     block_size: int = Field(
         2048,
         ge=32,

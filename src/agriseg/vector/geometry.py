@@ -154,14 +154,10 @@ def clean_fields(
             idx = np.flatnonzero(zones == z)
             fwd = Transformer.from_crs(src, int(z), always_xy=True)
             back = Transformer.from_crs(int(z), src, always_xy=True)
-            m = shapely.transform(
-                geoms[idx], lambda xy, t=fwd: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
-            )
+            m = shapely.transform(geoms[idx], lambda xy, t=fwd: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
             m = _clean_metric(m, simplify_m, fill_holes_m2)
             area[idx], perim[idx] = shapely.area(m), shapely.length(m)
-            out[idx] = shapely.transform(
-                m, lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
-            )
+            out[idx] = shapely.transform(m, lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
     keep = (area >= min_area_m2) & ~shapely.is_empty(out)
     return out[keep], area[keep], perim[keep], keep
 

@@ -136,9 +136,7 @@ def test_depth_anything_tiny_random_weights_offline_with_cache(tmp_path: Path) -
     assert len(cached) == 2
     meta = json.loads((tmp_path / "out" / "depth_cache" / "cache.json").read_text())
     assert list(meta.values())[0]["model"] == str(model_dir)
-    opts2 = PseudoLabelOptions(
-        source="depth", depth_model=str(model_dir), depth_input_size=56, overwrite=True
-    )
+    opts2 = PseudoLabelOptions(source="depth", depth_model=str(model_dir), depth_input_size=56, overwrite=True)
     recs2 = pseudolabel_files(files, tmp_path / "out", opts2, progress=False)
     assert all(r.get("depth_cached") for r in recs2 if r["status"] == "ok")
 

@@ -50,9 +50,7 @@ def test_knee_is_max_of_second_derivative() -> None:
         d1 = np.gradient(f, x)
         assert threshold_point(0.4, 12.0, form, "knee") == pytest.approx(x[np.argmax(d2)], abs=2e-3)  # type: ignore[arg-type]
         assert threshold_point(0.4, 12.0, form, "inflection") == pytest.approx(x[np.argmax(d1)], abs=2e-3)  # type: ignore[arg-type]
-    assert threshold_point(0.5, 10.0, "logistic", "knee") == pytest.approx(
-        0.5 - math.log(2 + math.sqrt(3)) / 10
-    )
+    assert threshold_point(0.5, 10.0, "logistic", "knee") == pytest.approx(0.5 - math.log(2 + math.sqrt(3)) / 10)
 
 
 @pytest.mark.parametrize("name", list(INDICES))

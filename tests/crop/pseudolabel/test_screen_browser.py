@@ -18,17 +18,13 @@ from agriseg.crop.pseudolabel.screen import write_screen_page
 
 
 def _driver(download_dir: Path):  # noqa: ANN202 - selenium type only when installed
-    webdriver = pytest.importorskip(
-        "selenium.webdriver", reason="selenium not installed (scripts/install_browser.sh)"
-    )
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium not installed (scripts/install_browser.sh)")
     from selenium.webdriver.chrome.service import Service
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     driver_bin = shutil.which("chromedriver")
     if not chromium or not driver_bin:
-        pytest.skip(
-            "no headless browser: chromium + chromedriver not installed (run scripts/install_browser.sh)"
-        )
+        pytest.skip("no headless browser: chromium + chromedriver not installed (run scripts/install_browser.sh)")
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
     for a in (

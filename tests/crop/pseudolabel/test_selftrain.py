@@ -168,9 +168,7 @@ def test_pool_honours_exclude_and_keep(tmp_path: Path) -> None:
         cv2.imwrite(str(imgs / f"{s}.png"), np.zeros((8, 8, 3), np.uint8))
     (tmp_path / "ex.txt").write_text("d\n")
     (tmp_path / "keep.json").write_text(json.dumps({"accepted": ["a", "b", "d"]}))
-    cfg = SelfTrainConfig(
-        images=str(imgs), exclude_list=str(tmp_path / "ex.txt"), keep=str(tmp_path / "keep.json")
-    )
+    cfg = SelfTrainConfig(images=str(imgs), exclude_list=str(tmp_path / "ex.txt"), keep=str(tmp_path / "keep.json"))
     assert [p.stem for p in SelfTrainer(cfg).pool()] == ["a", "b"]
     tl, sl = SelfTrainer(cfg.model_copy(update={"output_dir": str(tmp_path / "o")})).split(["a", "b", "c"])
     assert set(tl.read_text().split()) | set(sl.read_text().split()) == {"a", "b", "c"}

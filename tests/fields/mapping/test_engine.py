@@ -52,9 +52,7 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     ]
 
 
-def test_dask_in_process_cluster_maps_scenes_and_merges(
-    model_file: Path, scenes: list[Path], tmp_path: Path
-) -> None:
+def test_dask_in_process_cluster_maps_scenes_and_merges(model_file: Path, scenes: list[Path], tmp_path: Path) -> None:
     rows, merged = run_map(
         scenes,
         tmp_path,
@@ -68,9 +66,7 @@ def test_dask_in_process_cluster_maps_scenes_and_merges(
     )
     assert [r["status"] for r in rows] == ["done", "done"]
     for s in scenes:
-        assert (tmp_path / f"{s.stem}_probs.tif").is_file() and (
-            tmp_path / f"{s.stem}_fields.parquet"
-        ).is_file()
+        assert (tmp_path / f"{s.stem}_probs.tif").is_file() and (tmp_path / f"{s.stem}_fields.parquet").is_file()
     assert merged is not None and validate_fiboa(merged) == []
     total = sum(len(gpd.read_parquet(tmp_path / f"{s.stem}_fields.parquet")) for s in scenes)
     all_fields = gpd.read_parquet(merged)
@@ -122,9 +118,7 @@ def test_a_bad_scene_fails_alone(model_file: Path, scenes: list[Path], tmp_path:
 def test_merge_reprojects_mixed_crs(model_file: Path, tmp_path: Path) -> None:
     s1 = write_scene(tmp_path / "utm33.tif", h=100, w=100, seed=1)
     s2 = write_scene(tmp_path / "utm32.tif", h=100, w=100, seed=2, crs="EPSG:32632")
-    outs = [
-        run_scene(SceneJob(str(s), str(tmp_path / "o"), str(model_file), predict=PREDICT)) for s in (s1, s2)
-    ]
+    outs = [run_scene(SceneJob(str(s), str(tmp_path / "o"), str(model_file), predict=PREDICT)) for s in (s1, s2)]
     merged = merge_fields([o["fields"] for o in outs], tmp_path / "all.parquet")
     df = gpd.read_parquet(merged)
     assert df.crs.to_epsg() == 4326 and validate_fiboa(merged) == []
@@ -212,9 +206,7 @@ def test_cli_errors_are_clean(model_file: Path, tmp_path: Path) -> None:
 
     r = CliRunner()
     four = write_scene(tmp_path / "four.tif", bands=4)
-    res = r.invoke(
-        main, ["fields", "predict", str(four), "-o", str(tmp_path / "o.tif"), "-m", str(model_file)]
-    )
+    res = r.invoke(main, ["fields", "predict", str(four), "-o", str(tmp_path / "o.tif"), "-m", str(model_file)])
     assert res.exit_code == 1 and "four.tif: has 4 bands" in res.output and "Traceback" not in res.output
     res = r.invoke(
         main,

@@ -40,9 +40,7 @@ def find_depth_file(depth_dir: str | Path, stem: str) -> Path:
             p = d / f"{name}{suf}"
             if p.is_file():
                 return p
-    raise FileNotFoundError(
-        f"{d / stem}: no depth file ({stem}[_depth]{{{','.join(DEPTH_SUFFIXES)}}}) in {d}"
-    )
+    raise FileNotFoundError(f"{d / stem}: no depth file ({stem}[_depth]{{{','.join(DEPTH_SUFFIXES)}}}) in {d}")
 
 
 def read_depth(path: str | Path) -> np.ndarray:
@@ -73,11 +71,7 @@ def read_depth(path: str | Path) -> np.ndarray:
     arr = np.asarray(arr)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
-    if (
-        arr.ndim == 3
-        and arr.shape[-1] in (3, 4)
-        and np.ptp(arr[..., :3].astype(np.float32), axis=-1).max() == 0
-    ):
+    if arr.ndim == 3 and arr.shape[-1] in (3, 4) and np.ptp(arr[..., :3].astype(np.float32), axis=-1).max() == 0:
         arr = arr[..., 0]  # grey stored as RGB
     if arr.ndim != 2:
         raise ValueError(f"{path}: depth must be single-channel, got shape {arr.shape}")
@@ -86,9 +80,7 @@ def read_depth(path: str | Path) -> np.ndarray:
     return arr.astype(np.float32)
 
 
-def to_nearness(
-    depth: np.ndarray, convention: DepthConvention, source: str = "depth"
-) -> tuple[np.ndarray, np.ndarray]:
+def to_nearness(depth: np.ndarray, convention: DepthConvention, source: str = "depth") -> tuple[np.ndarray, np.ndarray]:
     """Nearness (inverse depth, larger = nearer) and the valid-pixel mask.
 
     ``depth`` convention: 0 or negative = no reading (invalid); nearness = 1 / depth.

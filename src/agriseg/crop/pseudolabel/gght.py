@@ -312,9 +312,7 @@ def gght(
         size = (max(2, round(W * scale)), max(2, round(H * scale)))
         small = cv2.resize(s, size, interpolation=cv2.INTER_AREA)  # (h, w)
         vsmall = (
-            None
-            if valid is None
-            else cv2.resize(valid.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
+            None if valid is None else cv2.resize(valid.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
         )
     else:
         small, vsmall = s, valid

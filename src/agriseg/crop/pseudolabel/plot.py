@@ -21,9 +21,7 @@ def plot_histogram(res: GGHTResult, path: str | Path, title: str = "") -> Path:
     bins = len(res.hist)
     x = (np.arange(bins) + 0.5) / bins
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
-    ax.bar(
-        x, res.plain_hist / max(res.plain_hist.max(), 1e-12), width=1 / bins, color="0.75", label="histogram"
-    )
+    ax.bar(x, res.plain_hist / max(res.plain_hist.max(), 1e-12), width=1 / bins, color="0.75", label="histogram")
     ax.bar(
         x,
         res.hist / max(res.hist.max(), 1e-12),
@@ -32,9 +30,7 @@ def plot_histogram(res: GGHTResult, path: str | Path, title: str = "") -> Path:
         alpha=0.6,
         label="gradient-weighted",
     )
-    ax.plot(
-        x, np.cumsum(res.hist) / max(res.hist.sum(), 1e-12), color="tab:blue", lw=1.5, label="weighted CDF"
-    )
+    ax.plot(x, np.cumsum(res.hist) / max(res.hist.sum(), 1e-12), color="tab:blue", lw=1.5, label="weighted CDF")
     xf = np.linspace(0, 1, 400)
     ax.plot(
         xf,
@@ -43,15 +39,11 @@ def plot_histogram(res: GGHTResult, path: str | Path, title: str = "") -> Path:
         lw=1.2,
         label=f"{res.curve['form']} fit (R2 {res.r2:.3f})",
     )
-    ax.axvline(
-        res.threshold, color="tab:red", lw=1.5, label=f"threshold ({res.curve['point']}) {res.threshold:.3f}"
-    )
+    ax.axvline(res.threshold, color="tab:red", lw=1.5, label=f"threshold ({res.curve['point']}) {res.threshold:.3f}")
     ax.set_xlabel("normalised signal")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.05)
-    ax.set_title(
-        f"{title}  quality {res.quality:.2f}" + ("  FULL COVERAGE" if res.full_coverage else ""), fontsize=9
-    )
+    ax.set_title(f"{title}  quality {res.quality:.2f}" + ("  FULL COVERAGE" if res.full_coverage else ""), fontsize=9)
     ax.legend(fontsize=7, loc="center right")
     fig.tight_layout()
     try:

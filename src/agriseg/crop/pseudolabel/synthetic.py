@@ -136,9 +136,7 @@ def _render_rgb(rng: np.random.Generator, canopy: np.ndarray, mask: np.ndarray) 
     return rgb.clip(0, 255).astype(np.uint8)
 
 
-def write_scenes(
-    outdir: str | Path, n: int = 20, seed: int = 0, depth_format: str = "png", **kwargs: object
-) -> Path:
+def write_scenes(outdir: str | Path, n: int = 20, seed: int = 0, depth_format: str = "png", **kwargs: object) -> Path:
     """Write ``n`` scenes as ``images/NNNN.png``, ``depth/NNNN.<png|tif|npy>``, ``masks/NNNN.png``.
 
     Depth PNGs are 16-bit millimetres (0 = missing), TIFFs float32 metres, ``.npy`` float32 metres.

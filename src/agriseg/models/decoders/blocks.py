@@ -7,6 +7,4 @@ from torch import nn
 
 def conv_bn_relu(cin: int, cout: int, k: int = 3) -> nn.Sequential:
     """Conv (no bias) + BatchNorm + ReLU, 'same' padding."""
-    return nn.Sequential(
-        nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True)
-    )
+    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(True))

@@ -36,8 +36,7 @@ class UNetDecoder(nn.Module):
         skips = list(encoder_channels[:-1])[::-1] + [0]  # skip channels, coarse to fine: s16..s2, none
         cins = [encoder_channels[-1], *channels[:-1]]
         self.ups = nn.ModuleList(
-            build_upsampler(upsampler if s else "bilinear", c, s or None)
-            for c, s in zip(cins, skips, strict=True)
+            build_upsampler(upsampler if s else "bilinear", c, s or None) for c, s in zip(cins, skips, strict=True)
         )
         self.blocks = nn.ModuleList(
             nn.Sequential(conv_bn_relu(c + s, o), conv_bn_relu(o, o))

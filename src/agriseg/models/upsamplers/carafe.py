@@ -19,9 +19,7 @@ class CARAFE(nn.Module):
         k_up: reassembly kernel size.
     """
 
-    def __init__(
-        self, channels: int, guide_channels: int | None = None, compressed: int = 64, k_up: int = 5
-    ) -> None:
+    def __init__(self, channels: int, guide_channels: int | None = None, compressed: int = 64, k_up: int = 5) -> None:
         super().__init__()
         self.k_up = k_up
         self.compress = nn.Conv2d(channels, compressed, 1)

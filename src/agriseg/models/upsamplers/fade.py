@@ -23,9 +23,7 @@ class FADE(nn.Module):
         k_up: reassembly kernel size.
     """
 
-    def __init__(
-        self, channels: int, guide_channels: int | None = None, compressed: int = 64, k_up: int = 5
-    ) -> None:
+    def __init__(self, channels: int, guide_channels: int | None = None, compressed: int = 64, k_up: int = 5) -> None:
         super().__init__()
         guide_channels = guide_channels or channels
         self.k_up = k_up

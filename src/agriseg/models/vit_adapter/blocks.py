@@ -147,8 +147,7 @@ class InteractionBlock(nn.Module):
         super().__init__()
         self.injector = Injector(dim, n_heads, n_points, 3, ratio, init_gamma)
         self.extractors = nn.ModuleList(
-            Extractor(dim, n_heads, n_points, ratio, cffn_ratio, drop_path)
-            for _ in range(1 + extra_extractors)
+            Extractor(dim, n_heads, n_points, ratio, cffn_ratio, drop_path) for _ in range(1 + extra_extractors)
         )
 
     def forward(

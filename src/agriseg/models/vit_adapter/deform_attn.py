@@ -82,15 +82,11 @@ class MSDeformAttn(nn.Module):
         ratio: value channels as a fraction of ``dim`` (ViT-Adapter's ``deform_ratio``).
     """
 
-    def __init__(
-        self, dim: int, n_levels: int = 1, n_heads: int = 6, n_points: int = 4, ratio: float = 1.0
-    ) -> None:
+    def __init__(self, dim: int, n_levels: int = 1, n_heads: int = 6, n_points: int = 4, ratio: float = 1.0) -> None:
         super().__init__()
         value_dim = int(dim * ratio)
         if value_dim % n_heads:
-            raise ValueError(
-                f"value channels {value_dim} (dim {dim} x ratio {ratio}) not divisible by {n_heads} heads"
-            )
+            raise ValueError(f"value channels {value_dim} (dim {dim} x ratio {ratio}) not divisible by {n_heads} heads")
         self.n_levels, self.n_heads, self.n_points = n_levels, n_heads, n_points
         self.head_dim = value_dim // n_heads
         self.sampling_offsets = nn.Linear(dim, n_heads * n_levels * n_points * 2)
@@ -116,9 +112,7 @@ class MSDeformAttn(nn.Module):
             nn.init.xavier_uniform_(lin.weight)
             nn.init.zeros_(lin.bias)
 
-    def forward(
-        self, query: torch.Tensor, refs: torch.Tensor, value: torch.Tensor, shapes: Shapes
-    ) -> torch.Tensor:
+    def forward(self, query: torch.Tensor, refs: torch.Tensor, value: torch.Tensor, shapes: Shapes) -> torch.Tensor:
         """Attend from ``query`` tokens to the multi-level ``value`` tokens.
 
         Args:
@@ -134,13 +128,7 @@ class MSDeformAttn(nn.Module):
         m, n_levels, p = self.n_heads, self.n_levels, self.n_points
         v = self.value_proj(value).view(b, value.shape[1], m, self.head_dim)  # (B, S, M, Dh)
         offsets = self.sampling_offsets(query).view(b, q, m, n_levels, p, 2)  # in cells of each level
-        attn = (
-            self.attention_weights(query).view(b, q, m, n_levels * p).softmax(-1).view(b, q, m, n_levels, p)
-        )
-        size = torch.tensor(
-            [[w, h] for h, w in shapes], dtype=query.dtype, device=query.device
-        )  # (L, 2) as (x, y)
-        locs = (
-            refs[:, :, None, :, None, :] + offsets / size[None, None, None, :, None, :]
-        )  # (B, Q, M, L, P, 2)
+        attn = self.attention_weights(query).view(b, q, m, n_levels * p).softmax(-1).view(b, q, m, n_levels, p)
+        size = torch.tensor([[w, h] for h, w in shapes], dtype=query.dtype, device=query.device)  # (L, 2) as (x, y)
+        locs = refs[:, :, None, :, None, :] + offsets / size[None, None, None, :, None, :]  # (B, Q, M, L, P, 2)
         return self.output_proj(ms_deform_attn_sample(v, shapes, locs, attn))  # (B, Q, dim)

@@ -61,9 +61,7 @@ def create_vit(name: str, in_channels: int, weights: str | None, drop_path: floa
             "or a filled timm cache, set encoder_weights to a local .safetensors/.pth file or to null"
         ) from err
     if not all(hasattr(vit, a) for a in ("patch_embed", "blocks", "pos_embed")) or vit.pos_embed is None:
-        raise ValueError(
-            f"{name!r} is not a plain ViT with absolute position embeddings (timm VisionTransformer)"
-        )
+        raise ValueError(f"{name!r} is not a plain ViT with absolute position embeddings (timm VisionTransformer)")
     if weights is not None and is_weight_file(weights):
         load_vit_file(vit, Path(weights))
     vit.norm = nn.Identity()  # the adapter normalises its own outputs; the ViT's final norm is unused
