@@ -66,7 +66,14 @@ def build_data(cfg: DemoConfig, sd: Path, seed: int) -> Path:
     if (path / "dataset_info.json").is_file():
         return path
     imgs, sems, _ = make_landscapes(cfg.train_images, cfg.train_seed_base + seed, cfg.landscape)
-    spec = PatchSpec(patch=cfg.patch, grid=cfg.grid, mode="random", per_image=cfg.per_image, align=cfg.train_align)
+    spec = PatchSpec(
+        patch=cfg.patch,
+        grid=cfg.grid,
+        mode="random",
+        per_image=cfg.per_image,
+        align=cfg.train_align,
+        patch_image=cfg.patch_image,
+    )
     to_hf_dataset(records_from_arrays(imgs, sems, SYNTH_CLASSES, spec, seed=seed)).save_to_disk(str(path))
     return path
 
@@ -159,6 +166,7 @@ def predict(
         max_new_tokens=cfg.max_new_tokens,
         do_sample=sample,
         temperature=1.0,
+        patch_image=cfg.patch_image,
     )
     torch.manual_seed(seed)
     model.eval()
@@ -180,11 +188,19 @@ def train_sft(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
         from agriseg.text.tinyvlm import warm_start_vision
 
         imgs, sems, _ = make_landscapes(cfg.train_images, cfg.train_seed_base + seed, cfg.landscape)
+        images, masks = list(imgs), list(sems)
+        if cfg.patch_image:  # the vision tower also sees patches (one per image, on the training lattice)
+            rng = np.random.default_rng(seed)
+            n = (cfg.landscape.size - cfg.patch) // cfg.train_align + 1
+            for im, m in zip(imgs, sems, strict=True):
+                y, x = rng.integers(n, size=2) * cfg.train_align
+                images.append(im[y : y + cfg.patch, x : x + cfg.patch])
+                masks.append(m[y : y + cfg.patch, x : x + cfg.patch])
         losses = warm_start_vision(
             model,
             proc,
-            imgs,
-            sems,
+            images,
+            masks,
             len(SYNTH_CLASSES),
             cfg.vision_warmup_steps,
             cfg.vision_warmup_batch,

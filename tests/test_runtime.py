@@ -66,8 +66,10 @@ def test_cached_export_runs_without_building_the_model(tmp_path, monkeypatch: py
     assert lazy._model is not None  # the first run had to build and export it
     again_lazy = LazyModel(path, in_channels=3)
     monkeypatch.setattr(LazyModel, "__call__", lambda self: pytest.fail("model built although cached"))
-    again = ModelRunner(again_lazy, optimize="onnxruntime").logits(x)
+    runner = ModelRunner(again_lazy, optimize="onnxruntime")
+    again = runner.logits(x)
     assert torch.equal(first, again)
+    assert torch.equal(runner.logits(x[:1]), again[:1])  # later batches use the same cached export
     assert torch.allclose(first, ModelRunner(model, channels_last=False).logits(x), atol=1e-3)
     with pytest.raises(ValueError, match="input channels"):
         LazyModel(path, in_channels=8)

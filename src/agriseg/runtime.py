@@ -129,8 +129,10 @@ class ModelRunner:
     def _module_for(self, x: torch.Tensor) -> Any:
         """The eager model, or its compiled copy for this input shape (``jit`` or ``onnxruntime``)."""
         key = tuple(x.shape) if self.optimize == "jit" else tuple(x.shape[1:])  # ONNX: any batch size
+        if self.optimize != "none" and key in self._traced:
+            return self._traced[key]
         wkey = self.weights_key or getattr(self.model, "fingerprint", None)
-        if self.optimize == "onnxruntime" and key not in self._traced and wkey:
+        if self.optimize == "onnxruntime" and wkey:
             cached = OnnxModule.load_cached(wkey, key)
             if cached is not None:
                 self._traced[key] = cached

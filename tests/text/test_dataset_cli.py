@@ -31,13 +31,19 @@ def test_records_are_trl_conversational() -> None:
     recs = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, mode="grid"))
     assert len(recs) == 8
     r = recs[1]
-    assert r["prompt"][0]["role"] == "user" and r["prompt"][0]["content"][0] == {"type": "image"}
-    assert "x 16 y 0 to x 32 y 16" in r["prompt"][0]["content"][1]["text"]
+    content = r["prompt"][0]["content"]
+    assert r["prompt"][0]["role"] == "user" and content[:2] == [{"type": "image"}, {"type": "image"}]
+    assert "x 16 y 0 to x 32 y 16" in content[2]["text"]
     answer = r["completion"][0]["content"][0]["text"]
     truth = np.array(json.loads(r["truth"]))
     g, rep = decode_rrle(answer, (4, 4), SYNTH_CLASSES)
     assert rep.valid and np.array_equal(g, truth)
-    assert r["image"].size == (32, 32)  # the whole image, not the patch
+    patch, whole = r["images"]  # the patch at full resolution, then the whole image
+    assert patch.size == (16, 16) and whole.size == (32, 32)
+    assert np.array_equal(np.asarray(patch), imgs[0][0:16, 16:32])
+    only = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, patch_image=False))[1]
+    assert [im.size for im in only["images"]] == [(32, 32)]
+    assert only["prompt"][0]["content"][0] == {"type": "image"} and only["prompt"][0]["content"][1]["type"] == "text"
 
 
 def test_record_errors() -> None:
@@ -59,8 +65,9 @@ def test_hf_dataset_features() -> None:
     recs = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, mode="random", per_image=3))
     ds = to_hf_dataset(recs)
     assert len(ds) == 6
-    assert isinstance(ds.features["image"], datasets.Image)
-    assert ds[0]["prompt"][0]["content"][1]["type"] == "text"
+    assert isinstance(ds.features["images"].feature, datasets.Image)
+    assert len(ds[0]["images"]) == 2
+    assert ds[0]["prompt"][0]["content"][2]["type"] == "text"
     assert ds[0]["completion"][0]["role"] == "assistant"
 
 

@@ -130,7 +130,7 @@ def test_sft_lora_runs_and_merges(sft_dir: Path) -> None:
     assert losses and all(np.isfinite(losses))
     assert not (sft_dir / "adapter_config.json").exists()  # merged: GRPO's KL reference is the SFT model
     meta = json.loads((sft_dir / "agriseg_text.json").read_text())
-    assert meta == {"class_names": list(SYNTH_CLASSES), "grid": 4, "patch": 8}
+    assert meta == {"class_names": list(SYNTH_CLASSES), "grid": 4, "patch": 8, "patch_image": True}
 
 
 def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:

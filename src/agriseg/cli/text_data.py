@@ -99,6 +99,12 @@ def tiny_model_cmd(
 @click.option("--align", default=1, type=int, help="random patch corners on a lattice of this many pixels")
 @click.option("--overlap", default=0.0, type=float, help="overlap of grid patches (mode grid)")
 @click.option("--sentence", default="", help="answer sentence before <seg> (empty: none)")
+@click.option(
+    "--patch-image/--no-patch-image",
+    default=True,
+    show_default=True,
+    help="pass each patch at full resolution as a first image, before the whole image",
+)
 @click.option("--seed", default=0, type=int)
 @overwrite_option("replace an existing output folder")
 @friendly_errors
@@ -114,6 +120,7 @@ def dataset_cmd(
     align: int,
     overlap: float,
     sentence: str,
+    patch_image: bool,
     seed: int,
     overwrite: bool,
 ) -> None:

@@ -65,7 +65,12 @@ def predict_cmd(
     grid = grid or meta.get("grid")
     if not patch or not grid:
         raise ValueError(f"{model_name}: patch/grid not saved with the model; give --patch and --grid")
-    params = {**click.get_current_context().params, "patch": patch, "grid": grid}
+    params = {
+        **click.get_current_context().params,
+        "patch": patch,
+        "grid": grid,
+        "patch_image": bool(meta.get("patch_image", False)),
+    }
     cfg = config_from_params(PredictConfig, params, {"sample": "do_sample"})
     files = list_images(list(images))
     model, proc = load_vlm(model_name, device=device, template_path=str(chat_template) if chat_template else None)

@@ -115,7 +115,24 @@ class Predictor:
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Class-id mask ``(H, W)`` uint8 of one RGB image."""
-        return self.probabilities([image])[0].argmax(0).numpy().astype(np.uint8)
+        return class_map(self.probabilities([image])[0])
+
+
+def class_map(probs: torch.Tensor) -> np.ndarray:
+    """uint8 ``(H, W)`` argmax over the classes of ``(K, H, W)`` probabilities (ties: the lower class).
+
+    ``Tensor.argmax(0)`` reduces across planes with strided reads (about 0.1 s for a 960x720 photo on a CPU);
+    comparing whole planes is an order of magnitude faster and gives the same map.
+    """
+    p = probs.contiguous()
+    if p.shape[0] == 2:
+        return (p[1] > p[0]).numpy().view(np.uint8)
+    best, out = p[0].clone(), torch.zeros(p.shape[1:], dtype=torch.uint8)
+    for k in range(1, p.shape[0]):
+        higher = p[k] > best
+        out[higher] = k
+        best = torch.maximum(best, p[k])
+    return out.numpy()
 
 
 OVERLAY_COLOURS = np.array([[0, 0, 0], [0, 255, 0], [255, 0, 255], [0, 200, 255], [255, 200, 0]], np.uint16)
@@ -296,7 +313,7 @@ def predict_files(
                 return
             probs = predictor.probabilities([p[2] for p in pending])
             for (f, out, rgb), p in zip(pending, probs, strict=True):
-                classes = p.argmax(0).numpy().astype(np.uint8)  # (H, W)
+                classes = class_map(p)  # (H, W)
                 writes.append((f, out, writer.submit(_write_and_row, f, out, rgb, classes, k, class_fields)))
             pending.clear()
             collect(lookahead)

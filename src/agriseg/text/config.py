@@ -89,6 +89,9 @@ class PredictConfig(StrictModel):
     max_new_tokens: int = Field(512, ge=8)
     do_sample: bool = False
     temperature: float = Field(1.0, gt=0)
+    patch_image: bool = Field(
+        False, description="pass each patch as an image before the whole image (as the model was trained)"
+    )
 
 
 class DemoConfig(StrictModel):
@@ -104,6 +107,8 @@ class DemoConfig(StrictModel):
         model: the tiny VLM (its ``image_size`` must equal the landscape size).
         patch: patch side in pixels (MAgSeg's P).
         grid: RRLE cells per patch side.
+        patch_image: pass the patch itself as a first image, before the whole image (see
+            :class:`agriseg.text.dataset.PatchSpec`).
         train_align: training patch corners lie on this lattice (the overlap-voting stride must be on it).
         train_images: training images per seed.
         per_image: random training patches per image.
@@ -144,14 +149,15 @@ class DemoConfig(StrictModel):
         image_size=64,
         vision_patch=8,
         mm_tokens_per_image=64,
-        hidden=96,
-        intermediate=192,
-        layers=3,
-        heads=3,
-        kv_heads=1,
+        hidden=128,
+        intermediate=256,
+        layers=4,
+        heads=4,
+        kv_heads=2,
     )
     patch: int = Field(32, ge=2)
     grid: int = Field(8, ge=1)
+    patch_image: bool = True
     train_align: int = Field(16, ge=1)
     train_images: int = Field(3000, ge=1)
     per_image: int = Field(4, ge=1)
@@ -162,10 +168,10 @@ class DemoConfig(StrictModel):
     val_seed: int = 555
     eval_seed: int = 987_654
     calib_seed: int = 4_242
-    vision_warmup_steps: int = Field(300, ge=0)
+    vision_warmup_steps: int = Field(600, ge=0)
     vision_warmup_lr: float = Field(3e-3, gt=0)
     vision_warmup_batch: int = Field(32, ge=1)
-    sft_steps: int = Field(2000, ge=1)
+    sft_steps: int = Field(1300, ge=1)
     sft_batch: int = Field(16, ge=1)
     sft_lr: float = Field(2e-3, gt=0)
     sft_warmup: int = Field(30, ge=0)

@@ -1,7 +1,8 @@
 """MAgSeg instruction samples as a Hugging Face ``datasets`` dataset in TRL's conversational form.
 
-One row per patch: ``prompt`` (user turn: image placeholder + the patch box + instruction), ``completion``
-(assistant turn: the patch's RRLE answer), ``image`` (the whole image, PIL), ``truth`` (the patch grid as
+One row per patch: ``prompt`` (user turn: image placeholders + the patch box + instruction), ``completion``
+(assistant turn: the patch's RRLE answer), ``images`` (the patch cut from the image and the whole image, or
+the whole image only; PIL), ``truth`` (the patch grid as
 JSON, for the Dice reward), ``box`` (x0, y0, x1, y1), ``class_names`` (JSON), ``source`` (file name) and
 ``georef`` (JSON, empty for non-georeferenced inputs). Training uses random patches, evaluation a fixed grid.
 The record builders need only numpy and PIL; :func:`to_hf_dataset` needs ``datasets``.
@@ -39,6 +40,10 @@ class PatchSpec(StrictModel):
         align: random box corners on a lattice of this many pixels (1 = any pixel, as in the paper).
         overlap: overlap of grid boxes (mode ``grid``).
         sentence: answer sentence before ``<seg>`` (empty: none).
+        patch_image: pass the patch itself, at full resolution, as a first image before the whole image
+            (MAgSeg: "the entire high-resolution image is passed with every patch"; a VLM resizes each image
+            to its input size, so the whole image alone loses the patch's detail); ``False``: the whole
+            image and the patch's coordinates only.
     """
 
     model_config = ConfigDict(StrictModel.model_config, frozen=True)
@@ -50,6 +55,7 @@ class PatchSpec(StrictModel):
     align: int = Field(1, ge=1)
     overlap: float = Field(0.0, ge=0.0, lt=1.0)
     sentence: str = ""
+    patch_image: bool = True
 
 
 def boxes_for(height: int, width: int, spec: PatchSpec, rng: np.random.Generator) -> list[Box]:
@@ -82,7 +88,7 @@ def patch_records(
         georef: JSON georeference of the image ('' when none).
 
     Returns:
-        Records with the dataset's columns (``image`` as a PIL image).
+        Records with the dataset's columns (``images``: a list of PIL images).
 
     Raises:
         ValueError: on size mismatches or class ids outside ``class_names``.
@@ -106,11 +112,12 @@ def patch_records(
     for box in boxes_for(image.shape[0], image.shape[1], spec, rng):
         x0, y0, x1, y1 = box
         g = mask_to_grid(mask[y0:y1, x0:x1], spec.grid, len(names))  # (G, G)
+        images = [pil.crop((x0, y0, x1, y1)), pil] if spec.patch_image else [pil]
         out.append(
             {
-                "prompt": user_message(box, names),
+                "prompt": user_message(box, names, spec.patch_image),
                 "completion": assistant_message(encode_answer(g, names, spec.sentence)),
-                "image": pil,
+                "images": images,
                 "truth": json.dumps(g.tolist()),
                 "box": list(box),
                 "class_names": json.dumps(names),
@@ -180,7 +187,7 @@ def records_from_files(
 
 
 def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
-    """A ``datasets.Dataset`` of the records with ``image`` as an Image feature.
+    """A ``datasets.Dataset`` of the records with ``images`` as a list of Image features.
 
     Raises:
         ValueError: on no records.
@@ -195,7 +202,7 @@ def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
         {
             "prompt": msg,
             "completion": msg,
-            "image": Image(),
+            "images": [Image()],
             "truth": Value("string"),
             "box": HFSequence(Value("int32")),
             "class_names": Value("string"),

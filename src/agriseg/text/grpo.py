@@ -67,7 +67,7 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
     class_names = meta["class_names"]
     dice = DiceReward(class_names, include_background=cfg.include_background, smooth=cfg.dice_smooth)
     valid = ValidityReward(class_names)
-    ds = ds.select_columns(["prompt", "image", "truth", "class_names"])
+    ds = ds.select_columns(["prompt", "images", "truth", "class_names"])
     trainer = GRPOTrainer(
         model=model,
         reward_funcs=[dice, valid],

@@ -67,7 +67,8 @@ def generate_batch(
     Args:
         model: a VLM with ``generate``.
         processor: its processor (chat template required).
-        images: one PIL image (or (H, W, 3) uint8 array) per prompt.
+        images: per prompt, one PIL image (or (H, W, 3) uint8 array) or a list of them (one per image
+            placeholder of the prompt).
         prompts: conversational prompts (``user_message``).
         max_new_tokens: generation budget (must fit a whole mask).
         do_sample: sample instead of greedy decoding.
@@ -85,7 +86,7 @@ def generate_batch(
     texts = [processor.apply_chat_template(p, add_generation_prompt=True, tokenize=False) for p in prompts]
     enc = processor(
         text=texts,
-        images=[[_as_pil(im)] for im in images],
+        images=[[_as_pil(i) for i in im] if isinstance(im, list | tuple) else [_as_pil(im)] for im in images],
         return_tensors="pt",
         padding=True,
         padding_side="left",
@@ -163,8 +164,8 @@ def predict_many(
         texts = generate_batch(
             model,
             processor,
-            [pils[i] for i, _ in chunk],
-            [user_message(b, names) for _, b in chunk],
+            [[pils[i].crop(b), pils[i]] if cfg.patch_image else pils[i] for i, b in chunk],
+            [user_message(b, names, cfg.patch_image) for _, b in chunk],
             cfg.max_new_tokens,
             cfg.do_sample,
             cfg.temperature,

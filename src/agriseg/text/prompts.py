@@ -29,12 +29,22 @@ def patch_instruction(box: tuple[int, int, int, int], class_names: Sequence[str]
     return f"Segment the patch x {x0} y {y0} to x {x1} y {y1} of the image into {listed}."
 
 
-def user_message(box: tuple[int, int, int, int], class_names: Sequence[str]) -> list[dict[str, Any]]:
-    """The conversational prompt TRL expects: one user turn with an image placeholder and the instruction."""
+def user_message(
+    box: tuple[int, int, int, int], class_names: Sequence[str], patch_image: bool = False
+) -> list[dict[str, Any]]:
+    """The conversational prompt TRL expects: one user turn with image placeholders and the instruction.
+
+    Args:
+        box: the patch in pixels of the whole image, ``(x0, y0, x1, y1)``.
+        class_names: class words, background first.
+        patch_image: two images, the patch cut from the image at full resolution and then the whole image
+            (MAgSeg passes the whole image with every patch); otherwise the whole image only.
+    """
+    images = [{"type": "image"}] * (2 if patch_image else 1)
     return [
         {
             "role": "user",
-            "content": [{"type": "image"}, {"type": "text", "text": patch_instruction(box, class_names)}],
+            "content": [*images, {"type": "text", "text": patch_instruction(box, class_names)}],
         }
     ]
 

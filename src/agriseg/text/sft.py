@@ -27,7 +27,7 @@ def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
     if not p.is_dir():
         raise FileNotFoundError(f"{p}: dataset folder not found (write one with `agriseg text dataset`)")
     ds = load_from_disk(str(p))
-    missing = {"prompt", "completion", "image", "truth"} - set(ds.column_names)
+    missing = {"prompt", "completion", "images", "truth"} - set(ds.column_names)
     if missing:
         raise ValueError(f"{p}: dataset lacks the columns {sorted(missing)}")
     if max_samples is not None:
@@ -86,7 +86,12 @@ def dataset_meta(ds: Any) -> dict[str, Any]:
     row = ds[0]
     truth = json.loads(row["truth"])
     box = row["box"]
-    return {"class_names": json.loads(row["class_names"]), "grid": len(truth), "patch": int(box[2] - box[0])}
+    return {
+        "class_names": json.loads(row["class_names"]),
+        "grid": len(truth),
+        "patch": int(box[2] - box[0]),
+        "patch_image": len(row["images"]) == 2,
+    }
 
 
 def read_meta(model_dir: str | Path) -> dict[str, Any]:
@@ -139,7 +144,7 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
     from trl import SFTConfig, SFTTrainer
 
     ds, model, processor, meta = prepare_run(cfg, model, processor)
-    ds = ds.select_columns(["prompt", "completion", "image"])
+    ds = ds.select_columns(["prompt", "completion", "images"])
     args = SFTConfig(**common_args(cfg), max_length=cfg.max_length, completion_only_loss=True)
     trainer = SFTTrainer(
         model=model,

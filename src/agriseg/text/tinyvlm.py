@@ -254,8 +254,8 @@ def check_tiny_vlm_config(cfg: TinyVLMConfig) -> None:
 def warm_start_vision(
     model: Any,
     processor: Any,
-    images: np.ndarray,
-    masks: np.ndarray,
+    images: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
     num_classes: int,
     steps: int = 300,
     batch: int = 32,
@@ -273,8 +273,9 @@ def warm_start_vision(
     Args:
         model: a ``Gemma3ForConditionalGeneration`` (changed in place).
         processor: its processor (images are normalised exactly as in training and inference).
-        images: (N, H, W, 3) uint8 training images.
-        masks: (N, H, W) class ids.
+        images: (H, W, 3) uint8 training images (any sizes: the processor resizes them, as for the model;
+            whole images and patches cut from them).
+        masks: their (H, W) class ids.
         num_classes: number of classes.
         steps: optimiser steps.
         batch: images per step.
