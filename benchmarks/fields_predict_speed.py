@@ -75,10 +75,17 @@ def main(grid: int, rounds: int, out: str) -> None:
             "--overwrite",
         ],
     }
+    # agriseg's first run on a new patch size exports the model to ONNX into the user cache (a private one
+    # here); it is timed separately, on the original scene, and every timed round then loads the export
+    cache_env = {"AGRISEG_CACHE_DIR": str(work / "agriseg-cache")}
+    first_cmd = [*tools["agriseg"][:5], str(SCENE), "-o", str(work / "agriseg-first.tif"), *tools["agriseg"][8:]]
+    first = measured_run(first_cmd, env=cache_env, drop_env=THREAD_VARS)
+    print(json.dumps({"first_run_original_scene": first}), flush=True)
     runs = []
     for r in range(rounds):
         for name, cmd in tools.items():
-            row = {"tool": name, "round": r, **measured_run(cmd, drop_env=THREAD_VARS)}
+            env = cache_env if name == "agriseg" else None
+            row = {"tool": name, "round": r, **measured_run(cmd, env=env, drop_env=THREAD_VARS)}
             row["km2_per_s"] = round(km2 / row["wall_s"], 3)
             runs.append(row)
             print(json.dumps(row), flush=True)
@@ -95,6 +102,7 @@ def main(grid: int, rounds: int, out: str) -> None:
         summary["speedup_median"] = statistics.median(summary["speedup_rounds"])
         summary["memory_ratio_median"] = statistics.median(summary["memory_ratio_rounds"])
     result = {"scene": f"{grid}x{grid} mosaic", "km2": round(km2, 1), "rounds": rounds, "summary": summary}
+    result["agriseg_first_run_original_scene"] = first
     result["runs"] = runs
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=1) + "\n")

@@ -31,7 +31,7 @@ def test_exported_model_is_cached_per_weights_and_size(tmp_path, monkeypatch: py
     x = torch.rand(2, 3, 32, 64)
     first = OnnxModule.load_or_export(model, x)
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
-    monkeypatch.setattr(OnnxModule, "export", classmethod(lambda cls, m, x: pytest.fail("exported again")))
+    monkeypatch.setattr(OnnxModule, "export", classmethod(lambda cls, m, x, a=True: pytest.fail("exported again")))
     again = OnnxModule.load_or_export(model, x)
     assert torch.equal(first(x), again(x))
     monkeypatch.undo()
@@ -44,7 +44,7 @@ def test_onnxruntime_falls_back_to_eager_with_a_warning(monkeypatch: pytest.Monk
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("no exporter")
 
-    monkeypatch.setattr(OnnxModule, "load_or_export", classmethod(lambda cls, m, x, k=None: broken()))
+    monkeypatch.setattr(OnnxModule, "load_or_export", classmethod(lambda cls, m, x, k=None, a=True: broken()))
     model = build_model(encoder_weights=None).eval()
     with pytest.warns(UserWarning, match="onnxruntime.*running eager"):
         out = ModelRunner(model, optimize="onnxruntime").logits(torch.rand(1, 3, 32, 32))
@@ -73,3 +73,10 @@ def test_cached_export_runs_without_building_the_model(tmp_path, monkeypatch: py
     assert torch.allclose(first, ModelRunner(model, channels_last=False).logits(x), atol=1e-3)
     with pytest.raises(ValueError, match="input channels"):
         LazyModel(path, in_channels=8)
+
+
+def test_onnxruntime_is_for_cpu_float32_only() -> None:
+    model = build_model(encoder_weights=None).eval()
+    assert ModelRunner(model, optimize="onnxruntime").optimize == "onnxruntime"
+    assert ModelRunner(model, optimize="onnxruntime", precision="bf16").optimize == "none"
+    assert ModelRunner(model, device="cuda", optimize="onnxruntime").optimize == "none"

@@ -27,7 +27,7 @@ _predict_options = stack(
     click.option("--patch-size", default=256, show_default=True, help="patch side in scene pixels"),
     click.option("--overlap", default=0.25, show_default=True, help="patch overlap fraction"),
     click.option("--blend", type=click.Choice(["gaussian", "mean"]), default="gaussian", show_default=True),
-    click.option("--batch-size", default=8, show_default=True),
+    click.option("--batch-size", default=4, show_default=True, help="patches per forward pass"),
     click.option(
         "--resize",
         type=float,

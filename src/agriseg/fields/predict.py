@@ -120,7 +120,9 @@ class ScenePredictor:
     def _prepare(self) -> ModelRunner:
         if self._runner is None:
             c = self.config
-            self._runner = ModelRunner(self.model, c.device, c.precision, c.channels_last, c.optimize, c.batch_size)
+            self._runner = ModelRunner(
+                self.model, c.device, c.precision, c.channels_last, c.optimize, c.batch_size, memory_arena=False
+            )
         if not self._ready:
             self._runner.prepare()
             if self.model_id is None:
