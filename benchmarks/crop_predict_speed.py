@@ -91,7 +91,7 @@ def main() -> None:
         out = work / f"out_first_{name.replace(' ', '_')}"
         cmd = [sys.executable, "-m", "agriseg", "crop", "predict", str(one), "-o", str(out), *extra]
         first[name] = run(cmd, env)
-        print(f"first run {name:>14}: {first[name]['seconds']:.1f} s (one photo, model exported)", flush=True)
+        print(f"first run {name:>14}: {first[name]['seconds']:.1f} s (one photo, fresh user cache)", flush=True)
     for r in range(args.repeat):
         for name, [(extra, env)] in runs.items():
             for kind, src in (("batch", batch), ("one", one)):
