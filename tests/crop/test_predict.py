@@ -142,3 +142,19 @@ def test_multiclass_summary_has_a_fraction_per_class(tmp_path):
     assert float(row["crop_fraction"]) == pytest.approx((classes == 1).mean(), abs=1e-6)
     assert float(row["weed_fraction"]) == pytest.approx((classes == 2).mean(), abs=1e-6)
     assert float(row["vegetation_fraction"]) == pytest.approx((classes > 0).mean(), abs=1e-6)
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_class_map_equals_argmax_with_ties_to_the_lower_class(k: int) -> None:
+    import torch
+
+    from agriseg.crop.predict import class_map
+
+    torch.manual_seed(k)
+    p = torch.rand(k, 37, 53).softmax(0)
+    p[:, :4, :4] = 1.0 / k  # exact ties
+    p[:, 5, 5] = torch.tensor([0.0] * (k - 2) + [0.5, 0.5])  # a tie between the last two classes
+    got = class_map(p)
+    assert got.dtype == np.uint8 and got.shape == (37, 53)
+    assert np.array_equal(got, p.argmax(0).numpy().astype(np.uint8))
+    assert (got[:4, :4] == 0).all() and got[5, 5] == k - 2
