@@ -1,7 +1,8 @@
 """Demonstration: a tiny Gemma 3 VLM learns text masks of synthetic landscapes on CPU with SFT, then GRPO.
 
-Per seed: build a random-weight tiny Gemma 3 offline, fully fine-tune it with SFT on MAgSeg-format samples
-(whole 64-px image + the patch's pixel box -> the 8x8 RRLE of that 32-px patch) of synthetic landscapes
+Per seed: build a random-weight tiny Gemma 3 offline, warm-start its vision tower on per-token classes (a
+stand-in for a pretrained encoder), fully fine-tune it with SFT on MAgSeg-format samples (the 32-px patch and
+the whole 64-px image + the patch's pixel box -> the 8x8 RRLE of that patch) of synthetic landscapes
 (fields, trees, water, others), post-train it with GRPO and the mean-Dice reward (KL to the SFT model), and
 evaluate every stage on the same held-out images (paired across stages and seeds), beside the floors
 (each constant class, per-cell nearest colour) measured on those images.
