@@ -12,6 +12,14 @@ from agriseg.cli.options import outdir_option, output_option, overwrite_option
 # how crop models run by default (see the README's benchmark of crop predict)
 DEFAULT_OPTIMIZE = "onnxruntime"
 
+optimize_option = click.option(
+    "--optimize",
+    type=click.Choice(["none", "jit", "onnxruntime"]),
+    default=DEFAULT_OPTIMIZE,
+    show_default=True,
+    help="How the model runs: PyTorch eager, TorchScript, or exported to ONNX Runtime (CPU).",
+)
+
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
@@ -32,13 +40,7 @@ DEFAULT_OPTIMIZE = "onnxruntime"
     default=None,
     help="Test-time augmentation (3 or 9 passes). [default: the model's own]",
 )
-@click.option(
-    "--optimize",
-    type=click.Choice(["none", "jit", "onnxruntime"]),
-    default=DEFAULT_OPTIMIZE,
-    show_default=True,
-    help="How the model runs: PyTorch eager, TorchScript, or exported to ONNX Runtime (CPU).",
-)
+@optimize_option
 @click.option("--no-overlay", is_flag=True, help="Do not write overlay JPEGs.")
 @overwrite_option("Replace existing outputs (otherwise they are skipped).")
 @click.option("--strict", is_flag=True, help="Stop at the first unreadable image.")
@@ -124,13 +126,7 @@ def predict(
     default=None,
     help="Test-time augmentation. [default: the model's own]",
 )
-@click.option(
-    "--optimize",
-    type=click.Choice(["none", "jit", "onnxruntime"]),
-    default=DEFAULT_OPTIMIZE,
-    show_default=True,
-    help="How the model runs (as in predict).",
-)
+@optimize_option
 @output_option("Write the report as JSON.", required=False)
 @friendly_errors
 def evaluate(

@@ -90,32 +90,8 @@ def load_model(
     from agriseg.models import build_model
 
     path = resolve(name_or_path)
-    try:
-        if path.suffix == ".ckpt":
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-            cfg_dict = ckpt.get("hyper_parameters", {}).get("config", {}).get("model")
-            if cfg_dict is None:
-                raise ModelLoadError(f"{path}: not an agriseg checkpoint (no model config in hyper_parameters)")
-            cfg = ModelConfig.model_validate(cfg_dict)
-            sd = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
-        else:
-            from safetensors import safe_open
-            from safetensors.torch import load_file
-
-            with safe_open(str(path), "pt") as f:
-                meta = f.metadata() or {}
-            if "agriseg_model_config" not in meta:
-                raise ModelLoadError(f"{path}: not an agriseg model (no agriseg_model_config metadata)")
-            cfg = ModelConfig.model_validate_json(meta["agriseg_model_config"])
-            sd = load_file(str(path))
-    except ModelLoadError:
-        raise
-    except Exception as err:  # corrupt file, wrong format
-        raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
-    if in_channels is not None and cfg.in_channels != in_channels:
-        raise ModelLoadError(f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}")
-    if num_classes is not None and cfg.num_classes != num_classes:
-        raise ModelLoadError(f"{path}: model predicts {cfg.num_classes} classes, expected {num_classes}")
+    cfg, sd = _read_model_file(path, in_channels, num_classes, weights=True)
+    assert sd is not None  # weights=True
     model = build_model(cfg.model_copy(update={"encoder_weights": None}))
     sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
     try:
@@ -167,7 +143,15 @@ def read_model_config(
     Raises:
         ModelLoadError: as :func:`load_model`.
     """
-    path = resolve(name_or_path)
+    return _read_model_file(resolve(name_or_path), in_channels, num_classes, weights=False)[0]
+
+
+def _read_model_file(
+    path: Path, in_channels: int | None, num_classes: int | None, weights: bool
+) -> tuple[ModelConfig, dict[str, torch.Tensor] | None]:
+    """The config of a model file (checked against ``in_channels``/``num_classes``) and, if ``weights``,
+    its state dict; every failure is a :class:`ModelLoadError` naming the file."""
+    sd = None
     try:
         if path.suffix == ".ckpt":
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
@@ -175,6 +159,8 @@ def read_model_config(
             if cfg_dict is None:
                 raise ModelLoadError(f"{path}: not an agriseg checkpoint (no model config in hyper_parameters)")
             cfg = ModelConfig.model_validate(cfg_dict)
+            if weights:
+                sd = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
         else:
             from safetensors import safe_open
 
@@ -183,6 +169,10 @@ def read_model_config(
             if "agriseg_model_config" not in meta:
                 raise ModelLoadError(f"{path}: not an agriseg model (no agriseg_model_config metadata)")
             cfg = ModelConfig.model_validate_json(meta["agriseg_model_config"])
+            if weights:
+                from safetensors.torch import load_file
+
+                sd = load_file(str(path))
     except ModelLoadError:
         raise
     except Exception as err:  # corrupt file, wrong format
@@ -191,7 +181,7 @@ def read_model_config(
         raise ModelLoadError(f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}")
     if num_classes is not None and cfg.num_classes != num_classes:
         raise ModelLoadError(f"{path}: model predicts {cfg.num_classes} classes, expected {num_classes}")
-    return cfg
+    return cfg, sd
 
 
 def check_training_checkpoint(path: str | Path) -> Path:
