@@ -18,7 +18,9 @@ instances by merge-and-match (``agriseg.text.metrics``).
 
 Every setting is in ``agriseg.text.config.DemoConfig`` (``-c FILE`` overrides it from YAML). Resumable: each
 stage writes its result under ``--out`` and is skipped when present. Writes ``results.json`` and
-``results.md``. ``--split val`` evaluates on the validation images instead (for choosing settings):
+``results.md``. ``--split val`` evaluates on the validation images instead (for choosing settings); ``--redo-grpo``
+discards the listed seeds' GRPO stage (model, evaluations, times) so that GRPO settings can change while
+the SFT stage is kept:
 
     OMP_NUM_THREADS=1 python scripts/text_demo.py --out runs/text_demo --seeds 0 1 2
 """
@@ -186,17 +188,11 @@ def train_sft(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
     model, proc = build_tiny_vlm(SYNTH_CLASSES, cfg.model, seed=seed)
     if cfg.vision_warmup_steps:
         from agriseg.text.synthetic import make_landscapes
-        from agriseg.text.tinyvlm import warm_start_vision
+        from agriseg.text.tinyvlm import warm_start_vision, warmup_samples
 
         imgs, sems, _ = make_landscapes(cfg.train_images, cfg.train_seed_base + seed, cfg.landscape)
-        images, masks = list(imgs), list(sems)
-        if cfg.patch_image:  # the vision tower also sees patches (one per image, on the training lattice)
-            rng = np.random.default_rng(seed)
-            n = (cfg.landscape.size - cfg.patch) // cfg.train_align + 1
-            for im, m in zip(imgs, sems, strict=True):
-                y, x = rng.integers(n, size=2) * cfg.train_align
-                images.append(im[y : y + cfg.patch, x : x + cfg.patch])
-                masks.append(m[y : y + cfg.patch, x : x + cfg.patch])
+        patch = cfg.patch if cfg.patch_image else None  # the vision tower also sees patches then
+        images, masks = warmup_samples(imgs, sems, patch, cfg.train_align, seed)
         losses = warm_start_vision(
             model,
             proc,
@@ -207,6 +203,7 @@ def train_sft(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
             cfg.vision_warmup_batch,
             cfg.vision_warmup_lr,
             seed,
+            cfg.vision_warmup_position,
         )
         write_json(sd / "vision_warmup.json", {"loss_first": losses[:10], "loss_last": losses[-10:]})
     run_sft(
@@ -243,6 +240,7 @@ def train_grpo(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
             lr_scheduler_type="constant",
             beta=cfg.grpo_beta,
             validity_weight=cfg.grpo_validity_weight,
+            repaired_rows=cfg.grpo_repaired_rows,
             num_generations=cfg.grpo_generations,
             num_iterations=cfg.grpo_iterations,
             per_device_train_batch_size=cfg.grpo_prompts_per_step * cfg.grpo_generations,
@@ -264,10 +262,28 @@ def _timed(timings: dict[str, float], key: str, sd: Path, fn: Any, *args: Any) -
     return res
 
 
+def grpo_outputs(sd: Path) -> list[Path]:
+    """The GRPO model and the evaluations of it in a seed folder (what ``--redo-grpo`` discards)."""
+    return [p for p in [sd / "grpo", *sd.glob("eval_*_grpo_*.json")] if p.exists()]
+
+
+def discard_grpo(sd: Path) -> None:
+    """Remove a seed's GRPO model, its evaluations and their times (the SFT stage is kept)."""
+    import shutil
+
+    for p in grpo_outputs(sd):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    if (sd / "timings.json").is_file():
+        timings = _read(sd / "timings.json")
+        write_json(sd / "timings.json", {k: v for k, v in timings.items() if "grpo" not in k})
+
+
 def run_seed(cfg: DemoConfig, out: Path, seed: int, split: str, until: str = "grpo") -> dict[str, Any]:
     """SFT, evaluate, GRPO, evaluate (disjoint and voting) for one seed; each stage skipped when done.
 
-    ``until="sft"`` stops after the SFT evaluations (GRPO settings can then still change)."""
+    ``until="sft"`` stops after the SFT evaluations (GRPO settings can then still change). Times are kept
+    per stage in ``timings.json``: ``data_s``, ``sft_s``/``grpo_s`` (training, the warm start included in
+    SFT) and ``eval_<split>_<stage>_s``/``score_<split>_<stage>_s`` (generation and scoring)."""
     from agriseg.text.modeling import load_vlm
 
     sd = out / f"seed{seed}"
@@ -286,11 +302,11 @@ def run_seed(cfg: DemoConfig, out: Path, seed: int, split: str, until: str = "gr
             continue
         model, proc = load_vlm(str(sd / stage), device="cpu")
         masks, validity = _timed(
-            timings, f"eval_{split}_s", sd, predict, model, proc, imgs, cfg, overlap, mode == "sampled", seed
+            timings, f"eval_{split}_{stage}_s", sd, predict, model, proc, imgs, cfg, overlap, mode == "sampled", seed
         )
         res = {
             "validity": validity,
-            **_timed(timings, f"score_{split}_s", sd, score_masks, masks, imgs, sems, insts, cfg),
+            **_timed(timings, f"score_{split}_{stage}_s", sd, score_masks, masks, imgs, sems, insts, cfg),
         }
         write_json(path, res)
         _log(f"seed {seed}: {name}: validity {validity:.4f} grid Dice {res['grid_dice']:.4f}")
@@ -327,6 +343,7 @@ def summarise(cfg: DemoConfig, out: Path, seeds: list[int], split: str) -> dict[
     for n, per in ev.items():
         agg[n] = {k: _ms([r[k] for r in per]) for k in ("validity", "grid_dice", "pixel_dice", "seam_artefacts")}
         agg[n]["grid_dice_per_seed"] = [r["grid_dice"] for r in per]
+        agg[n]["validity_per_seed"] = [r["validity"] for r in per]
         agg[n]["instances"] = {k: _ms([r["instances"]["all"][k] for r in per]) for k in ("mean_iou", "fnr", "fpr")}
         agg[n]["field_instances"] = {
             k: _ms([r["instances"].get("field", {}).get(k) for r in per]) for k in ("mean_iou", "fnr", "fpr")
@@ -412,20 +429,29 @@ def render(r: dict[str, Any]) -> str:
         return f"{x['mean']:+.4f} ± {x['se']:.4f} (per seed " + ", ".join(f"{v:+.4f}" for v in x["per_seed"]) + ")"
 
     per_seed = ", ".join(f"{v:.3f}" for v in r["aggregate"]["sft_greedy"]["grid_dice_per_seed"])
+
+    def validity(key: str) -> str:
+        return ", ".join(f"{100 * v:.1f} %" for v in r["aggregate"][key].get("validity_per_seed", []))
+
     wall = [sum(t.values()) for t in r["timings"]]
     lines = [
         f"# Text-mask demo: tiny Gemma 3, seeds {r['seeds']}, {r['images']} {r['split']} images",
         "",
         f"Images {cfg['landscape']['size']} px, patches {cfg['patch']} px with a {cfg['grid']}x{cfg['grid']} grid; "
+        f"vision warm start {cfg['vision_warmup_steps']} steps "
+        f"(position weight {cfg.get('vision_warmup_position', 0)}); "
         f"SFT {cfg['sft_steps']} steps x {cfg['sft_batch']} (lr {cfg['sft_lr']}); GRPO {cfg['grpo_steps']} steps x "
         f"{cfg['grpo_prompts_per_step']} prompts x {cfg['grpo_generations']} generations (lr {cfg['grpo_lr']}, "
-        f"beta {cfg['grpo_beta']}, T {cfg['grpo_temperature']}). Model rows: mean ± std over seeds.",
+        f"beta {cfg['grpo_beta']}, T {cfg['grpo_temperature']}, repaired rows "
+        f"{cfg.get('grpo_repaired_rows', 'keep')}, validity weight {cfg['grpo_validity_weight']}). "
+        "Model rows: mean ± std over seeds.",
         "",
         "| prediction | validity % | grid Dice | pixel Dice | seam artefacts | instance IoU | FNR | FPR |",
         "|---|---|---|---|---|---|---|---|",
         *rows,
         "",
         f"SFT greedy grid Dice per seed: {per_seed}; best constant floor {r['best_constant_grid_dice']:.3f}.",
+        f"Greedy validity per seed: SFT {validity('sft_greedy')}; GRPO {validity('grpo_greedy')}.",
         "",
         "Paired per-image differences (pooled over seeds, mean ± standard error):",
         f"- GRPO − SFT grid Dice, greedy: {pd('grpo_minus_sft_greedy')}",
@@ -459,6 +485,11 @@ def main() -> None:
     ap.add_argument("--split", choices=["eval", "val"], default="eval", help="held-out or validation images")
     ap.add_argument("--no-summary", action="store_true", help="run the seeds only (summarise later)")
     ap.add_argument("--until", choices=["sft", "grpo"], default="grpo", help="stop after SFT and its evaluations")
+    ap.add_argument(
+        "--redo-grpo",
+        action="store_true",
+        help="discard the GRPO model, evaluations and times of these seeds first (SFT is kept)",
+    )
     args = ap.parse_args()
     import torch
 
@@ -466,12 +497,18 @@ def main() -> None:
     cfg = load_config(args.config, DemoConfig) if args.config else DemoConfig()
     args.out.mkdir(parents=True, exist_ok=True)
     cfg_path = args.out / "demo_config.json"
+    redo = {args.out / f"seed{s}" for s in args.seeds} if args.redo_grpo else set()
     if cfg_path.is_file():
         old = DemoConfig.model_validate(_read(cfg_path)).model_dump()
         changed = {k for k, v in cfg.model_dump().items() if old[k] != v}
-        grpo_started = any((p / "grpo").exists() for p in args.out.glob("seed*"))
-        if changed and (grpo_started or any(not k.startswith("grpo_") for k in changed)):
-            raise SystemExit(f"{cfg_path}: a run with a different config is in this folder; use another --out")
+        grpo_kept = [p for p in args.out.glob("seed*") if p not in redo and grpo_outputs(p)]
+        if changed and (grpo_kept or any(not k.startswith("grpo_") for k in changed)):
+            raise SystemExit(
+                f"{cfg_path}: a run with a different config is in this folder (changed: {sorted(changed)}); "
+                "use another --out, or --redo-grpo for every seed with GRPO results when only GRPO settings change"
+            )
+    for sd in sorted(redo):
+        discard_grpo(sd)
     write_json(cfg_path, cfg.model_dump(mode="json"))
     for s in args.seeds:
         run_seed(cfg, args.out, s, args.split, args.until)

@@ -25,6 +25,8 @@ per_image: 2
 val_images: 2
 eval_images: 3
 calib_images: 4
+vision_warmup_steps: 5
+vision_warmup_batch: 4
 sft_steps: 2
 sft_batch: 4
 sft_warmup: 0
@@ -84,3 +86,17 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError):  # another config in the same folder is refused
         cfg.write_text(TOY.replace("sft_steps: 2", "sft_steps: 3"))
         subprocess.run(cmd, check=True, capture_output=True)
+    # a GRPO-only change: refused while GRPO results exist, redone with --redo-grpo (SFT and its scores kept)
+    cfg.write_text(TOY.replace("grpo_steps: 1", "grpo_steps: 2"))
+    with pytest.raises(subprocess.CalledProcessError):
+        subprocess.run(cmd, check=True, capture_output=True)
+    sd = out / "seed0"
+    sft_time = (sd / "sft" / "model.safetensors").stat().st_mtime
+    sft_eval = (sd / "eval_eval_sft_greedy.json").read_text()
+    subprocess.run([*cmd, "--redo-grpo"], check=True, capture_output=True)
+    assert (sd / "sft" / "model.safetensors").stat().st_mtime == sft_time
+    assert (sd / "eval_eval_sft_greedy.json").read_text() == sft_eval
+    assert json.loads((sd / "grpo" / "agriseg_train_config.json").read_text())["max_steps"] == 2
+    timings = json.loads((sd / "timings.json").read_text())
+    assert {"sft_s", "grpo_s", "eval_eval_sft_s", "eval_eval_grpo_s"} <= set(timings)
+    assert json.loads((out / "results.json").read_text())["config"]["grpo_steps"] == 2

@@ -81,6 +81,18 @@ def test_dice_reward_trl_signature() -> None:
         DiceReward(NAMES)(prompts=[None], completions=["x"])
 
 
+def test_dice_reward_can_score_repaired_rows_as_wrong() -> None:
+    truth = np.array([[1, 1], [0, 2]])
+    overlong = "<seg>field *3\n others *1| tree *1\n</seg>"  # row 0 runs past the edge; the decoder cuts it
+    kept = DiceReward(NAMES).score(overlong, truth, NAMES)
+    wrong = DiceReward(NAMES, repaired_rows="wrong").score(overlong, truth, NAMES)
+    assert kept == (pytest.approx(1.0), False)  # the cut row matches the truth: the reward cannot see it
+    # row 0 counts for no class: field (0 + 1) / (0 + 2 + 1), tree (2 + 1) / (1 + 1 + 1)
+    assert wrong == (pytest.approx((1 / 3 + 1.0) / 2), False)
+    good = encode_answer(truth, NAMES)
+    assert DiceReward(NAMES, repaired_rows="wrong").score(good, truth, NAMES) == (pytest.approx(1.0), True)
+
+
 def test_patch_boxes() -> None:
     assert grid_boxes(64, 64, 32) == [(0, 0, 32, 32), (32, 0, 64, 32), (0, 32, 32, 64), (32, 32, 64, 64)]
     b = grid_boxes(70, 64, 32, overlap=0.5)

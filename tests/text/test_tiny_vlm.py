@@ -72,6 +72,17 @@ def test_generate_and_reload(workdir: Path) -> None:
         predict_image(model, proc, img[:4], SYNTH_CLASSES, PredictConfig(patch=8, grid=4, max_new_tokens=8))
 
 
+def test_rope_base_is_set_and_saved(tmp_path: Path) -> None:
+    from agriseg.text.modeling import load_vlm
+    from agriseg.text.tinyvlm import TinyVLMConfig, build_tiny_vlm, save_tiny_vlm
+
+    cfg = TinyVLMConfig(image_size=16, mm_tokens_per_image=4, hidden=32, intermediate=64, layers=1, rope_theta=1e4)
+    model, proc = build_tiny_vlm(SYNTH_CLASSES, cfg)
+    assert model.config.text_config.rope_parameters["full_attention"]["rope_theta"] == 1e4
+    reloaded, _ = load_vlm(str(save_tiny_vlm(model, proc, tmp_path / "m")), device="cpu")
+    assert reloaded.config.text_config.rope_parameters["full_attention"]["rope_theta"] == 1e4
+
+
 def test_model_without_chat_template_is_a_clear_error(workdir: Path, tmp_path: Path) -> None:
     from agriseg.text.modeling import load_vlm
 
@@ -143,6 +154,7 @@ def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_pat
         "max_completion_length": 16,
         "beta": 0.04,
         "validity_weight": 0.1,
+        "repaired_rows": "wrong",
     }
     res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "grpo.yaml", cfg))])
     assert res.exit_code == 0, res.output

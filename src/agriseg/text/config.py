@@ -73,6 +73,9 @@ class GRPORunConfig(TrainCommon):
     temperature: float = Field(1.0, gt=0)
     max_completion_length: int = Field(512, ge=8, description="must fit a whole RRLE mask")
     validity_weight: float = Field(0.0, ge=0.0, description="extra reward for a mask needing no repair")
+    repaired_rows: Literal["keep", "wrong"] = Field(
+        "keep", description="score repaired rows as decoded, or as wrong (the reward then sees overlong rows)"
+    )
     include_background: bool = False
     dice_smooth: float = Field(1.0, gt=0)
     generation_batch_size: int | None = None
@@ -123,6 +126,7 @@ class DemoConfig(StrictModel):
             stand-in for the pretrained vision encoder a real Gemma 3 brings.
         vision_warmup_lr: its peak learning rate.
         vision_warmup_batch: its images per step.
+        vision_warmup_position: weight of its position task (each token's row and column; 0: classes only).
         sft_steps: SFT optimiser steps.
         sft_batch: SFT batch size (patches).
         sft_lr: SFT peak learning rate (cosine decay).
@@ -135,6 +139,8 @@ class DemoConfig(StrictModel):
         grpo_iterations: optimisation passes per generation batch (> 1: the clip matters).
         grpo_temperature: rollout temperature.
         grpo_validity_weight: extra reward for a completion needing no repair (0: Dice only, as MAgSeg).
+        grpo_repaired_rows: how the Dice reward scores rows the decoder repaired (see
+            :class:`agriseg.text.reward.DiceReward`).
         max_new_tokens: generation budget per patch (a whole 8x8 mask is at most a few hundred tokens).
         eval_batch: patches per ``generate`` call at evaluation.
         vote_overlap: patch overlap of the voting inference (its stride must be a multiple of the cell).
@@ -168,9 +174,10 @@ class DemoConfig(StrictModel):
     val_seed: int = 555
     eval_seed: int = 987_654
     calib_seed: int = 4_242
-    vision_warmup_steps: int = Field(600, ge=0)
+    vision_warmup_steps: int = Field(2000, ge=0)
     vision_warmup_lr: float = Field(3e-3, gt=0)
     vision_warmup_batch: int = Field(32, ge=1)
+    vision_warmup_position: float = Field(1.0, ge=0)
     sft_steps: int = Field(1300, ge=1)
     sft_batch: int = Field(16, ge=1)
     sft_lr: float = Field(2e-3, gt=0)
@@ -178,11 +185,12 @@ class DemoConfig(StrictModel):
     grpo_steps: int = Field(60, ge=1)
     grpo_prompts_per_step: int = Field(4, ge=1)
     grpo_generations: int = Field(8, ge=2)
-    grpo_lr: float = Field(5e-5, gt=0)
+    grpo_lr: float = Field(2e-5, gt=0)
     grpo_beta: float = Field(0.01, gt=0)
     grpo_iterations: int = Field(2, ge=1)
     grpo_temperature: float = Field(1.0, gt=0)
     grpo_validity_weight: float = Field(0.0, ge=0)
+    grpo_repaired_rows: Literal["keep", "wrong"] = "wrong"
     max_new_tokens: int = Field(160, ge=8)
     eval_batch: int = Field(250, ge=1)
     vote_overlap: float = Field(0.5, ge=0.0, lt=1.0)

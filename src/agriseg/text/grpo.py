@@ -65,7 +65,12 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
 
     ds, model, processor, meta = prepare_run(cfg, model, processor)
     class_names = meta["class_names"]
-    dice = DiceReward(class_names, include_background=cfg.include_background, smooth=cfg.dice_smooth)
+    dice = DiceReward(
+        class_names,
+        repaired_rows=cfg.repaired_rows,
+        include_background=cfg.include_background,
+        smooth=cfg.dice_smooth,
+    )
     valid = ValidityReward(class_names)
     ds = ds.select_columns(["prompt", "images", "truth", "class_names"])
     trainer = GRPOTrainer(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -71,12 +71,16 @@ class DiceReward:
     Attributes:
         class_names: class words, background first (used when the dataset has no ``class_names`` column).
         validity_weight: weight of an extra +1 reward for a completion that needed no repair.
+        repaired_rows: ``"keep"`` scores the repaired decode (a row running past the patch edge is cut and
+            scores as if well-formed, so the reward cannot see it); ``"wrong"`` scores every cell of a
+            repaired row as no class (the row's truth is missed), a penalty in proportion to the damage.
         include_background: average the background class too.
         smooth: Dice smoothing term.
     """
 
     class_names: Sequence[str]
     validity_weight: float = 0.0
+    repaired_rows: Literal["keep", "wrong"] = "keep"
     include_background: bool = False
     smooth: float = 1.0
 
@@ -86,6 +90,10 @@ class DiceReward:
     def score(self, text: str, truth: np.ndarray, class_names: Sequence[str]) -> tuple[float, bool]:
         """Reward and validity of one completion."""
         grid, report = decode_rrle(text, truth.shape, class_names)
+        if self.repaired_rows == "wrong":
+            bad = sorted({r.row for r in report.repairs if 0 <= r.row < grid.shape[0]})
+            grid = grid.copy()
+            grid[bad] = -1  # no class: these cells count for none
         d = mean_dice(grid, truth, len(class_names), self.include_background, self.smooth)
         return d + self.validity_weight * float(report.valid), report.valid
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from agriseg.config import StrictModel
 from agriseg.text.codec import SEG_CLOSE, SEG_OPEN, check_class_names
@@ -67,6 +67,8 @@ class TinyVLMConfig(StrictModel):
         heads: attention heads.
         kv_heads: key/value heads.
         head_dim: per-head width.
+        rope_theta: rotary base of the text layers (Gemma 3's global layers use 1e6, tuned for 128 k-token
+            contexts; a smaller base resolves positions within the few hundred tokens of a patch sample).
         extra_words: further words the tokenizer must know (answer sentences).
     """
 
@@ -81,6 +83,7 @@ class TinyVLMConfig(StrictModel):
     heads: int = 4
     kv_heads: int = 2
     head_dim: int = 32
+    rope_theta: float = Field(1_000_000.0, gt=0)
     extra_words: tuple[str, ...] = ()
 
     model_config = ConfigDict(StrictModel.model_config, frozen=True)
@@ -188,6 +191,10 @@ def build_tiny_vlm(class_names: Sequence[str], cfg: TinyVLMConfig | None = None,
         max_position_embeddings=2048,
         sliding_window=4096,
         layer_types=["full_attention"] * cfg.layers,
+        rope_parameters={
+            kind: {"rope_type": "default", "rope_theta": cfg.rope_theta}
+            for kind in ("full_attention", "sliding_attention")
+        },
         pad_token_id=ids["<pad>"],
         bos_token_id=ids["<bos>"],
         eos_token_id=ids["<eos>"],
@@ -251,6 +258,33 @@ def check_tiny_vlm_config(cfg: TinyVLMConfig) -> None:
         raise ValueError(f"image tokens {t} must be a square number dividing the {n_patches} vision patches")
 
 
+def warmup_samples(
+    images: np.ndarray, masks: np.ndarray, patch: int | None, align: int, seed: int
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Images and masks for :func:`warm_start_vision`: every whole image, plus (with ``patch``) one patch of
+    each cut at a random corner on the ``align`` lattice, since the model also sees patches as images.
+
+    Args:
+        images: (N, S, S, 3) uint8 images.
+        masks: (N, S, S) class ids.
+        patch: patch side in pixels, or None for whole images only.
+        align: patch corners lie on this lattice.
+        seed: seed of the corners.
+
+    Returns:
+        ``(images, masks)`` lists.
+    """
+    out_i, out_m = list(images), list(masks)
+    if patch:
+        rng = np.random.default_rng(seed)
+        n = (images.shape[1] - patch) // align + 1
+        for im, m in zip(images, masks, strict=True):
+            y, x = rng.integers(n, size=2) * align
+            out_i.append(im[y : y + patch, x : x + patch])
+            out_m.append(m[y : y + patch, x : x + patch])
+    return out_i, out_m
+
+
 def warm_start_vision(
     model: Any,
     processor: Any,
@@ -261,6 +295,8 @@ def warm_start_vision(
     batch: int = 32,
     lr: float = 3e-3,
     seed: int = 0,
+    position_weight: float = 0.0,
+    class_head: Any | None = None,
 ) -> list[float]:
     """Pre-train the vision tower and projector of a from-scratch tiny VLM to tell classes apart per token.
 
@@ -281,9 +317,14 @@ def warm_start_vision(
         batch: images per step.
         lr: AdamW learning rate (cosine decay).
         seed: sampling seed.
+        position_weight: weight of a second task, telling each token's row and column from its features (a
+            pretrained encoder's tokens keep where they are; a class-only objective lets a from-scratch tower
+            drop it, and the language model then has to find a patch row without it). 0: classes only.
+        class_head: a ``torch.nn.Linear(hidden, num_classes)`` to train as the class head and keep (to score
+            the tower on its own, as ``benchmarks/text_vision_probe.py`` does); default: a temporary one.
 
     Returns:
-        The training loss of every step.
+        The training loss of every step (classes plus the weighted position term).
     """
     import torch
 
@@ -294,9 +335,14 @@ def warm_start_vision(
     pix = processor.image_processor(images=list(images), return_tensors="pt")["pixel_values"]  # (N, 3, S, S)
     target = torch.from_numpy(np.stack([mask_to_grid(m, side, num_classes).ravel() for m in masks]))  # (N, T)
     hidden = int(model.config.text_config.hidden_size)
-    head = torch.nn.Linear(hidden, num_classes)
+    head = class_head if class_head is not None else torch.nn.Linear(hidden, num_classes)
+    pos_head = torch.nn.Linear(hidden, 2 * side)  # row logits, then column logits
+    rows = torch.arange(tokens) // side  # (T,)
+    cols = torch.arange(tokens) % side  # (T,)
     core = model.model
     params = [*core.vision_tower.parameters(), *core.multi_modal_projector.parameters(), *head.parameters()]
+    if position_weight > 0:
+        params += [*pos_head.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     gen = torch.Generator().manual_seed(seed)
@@ -306,6 +352,12 @@ def warm_start_vision(
         idx = torch.randint(len(pix), (batch,), generator=gen)
         feats = core.get_image_features(pix[idx]).pooler_output  # (B, T, hidden)
         loss = torch.nn.functional.cross_entropy(head(feats).flatten(0, 1), target[idx].flatten())
+        if position_weight > 0:
+            pos = pos_head(feats)  # (B, T, 2 * side)
+            ce = torch.nn.functional.cross_entropy
+            row_loss = ce(pos[..., :side].flatten(0, 1), rows.repeat(batch))
+            col_loss = ce(pos[..., side:].flatten(0, 1), cols.repeat(batch))
+            loss = loss + position_weight * (row_loss + col_loss)
         opt.zero_grad()
         loss.backward()
         opt.step()
