@@ -241,6 +241,8 @@ def train_grpo(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
             beta=cfg.grpo_beta,
             validity_weight=cfg.grpo_validity_weight,
             repaired_rows=cfg.grpo_repaired_rows,
+            loss_type=cfg.grpo_loss_type,
+            scale_rewards=cfg.grpo_scale_rewards,
             num_generations=cfg.grpo_generations,
             num_iterations=cfg.grpo_iterations,
             per_device_train_batch_size=cfg.grpo_prompts_per_step * cfg.grpo_generations,

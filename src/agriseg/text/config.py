@@ -141,6 +141,8 @@ class DemoConfig(StrictModel):
         grpo_validity_weight: extra reward for a completion needing no repair (0: Dice only, as MAgSeg).
         grpo_repaired_rows: how the Dice reward scores rows the decoder repaired (see
             :class:`agriseg.text.reward.DiceReward`).
+        grpo_loss_type: TRL's loss aggregation (``grpo`` is the paper's).
+        grpo_scale_rewards: advantage scaling (``group``: the paper's (r - mean) / std per group).
         max_new_tokens: generation budget per patch (a whole 8x8 mask is at most a few hundred tokens).
         eval_batch: patches per ``generate`` call at evaluation.
         vote_overlap: patch overlap of the voting inference (its stride must be a multiple of the cell).
@@ -191,6 +193,8 @@ class DemoConfig(StrictModel):
     grpo_temperature: float = Field(1.0, gt=0)
     grpo_validity_weight: float = Field(0.0, ge=0)
     grpo_repaired_rows: Literal["keep", "wrong"] = "wrong"
+    grpo_loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "grpo"
+    grpo_scale_rewards: Literal["group", "batch", "none"] = "group"
     max_new_tokens: int = Field(160, ge=8)
     eval_batch: int = Field(250, ge=1)
     vote_overlap: float = Field(0.5, ge=0.0, lt=1.0)
