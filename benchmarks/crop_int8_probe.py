@@ -13,6 +13,7 @@ decides whether it should be.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -48,7 +49,8 @@ def main() -> None:
     path = OnnxModule.cache_path(lazy.fingerprint, xs[0].shape[1:])
     if not path.is_file():
         OnnxModule.load_or_export(lazy(), xs[0], lazy.fingerprint)
-    work = Path(tempfile.mkdtemp(prefix="int8_"))
+    tmp = tempfile.TemporaryDirectory(prefix="int8_")
+    work = Path(tmp.name)
 
     class Reader(CalibrationDataReader):
         def __init__(self) -> None:
@@ -57,11 +59,12 @@ def main() -> None:
         def get_next(self) -> dict | None:
             return next(self.it, None)
 
-    quant_pre_process(str(path), str(work / "pre.onnx"), skip_symbolic_shape=True)
-    quantize_static(
-        str(work / "pre.onnx"), str(work / "int8.onnx"), Reader(), quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-    )  # fmt: skip
+    with contextlib.chdir(work):  # ONNX Runtime's pre-processing writes scratch models into the current folder
+        quant_pre_process(str(path), str(work / "pre.onnx"), skip_symbolic_shape=True)
+        quantize_static(
+            str(work / "pre.onnx"), str(work / "int8.onnx"), Reader(), quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+        )  # fmt: skip
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 2
     opts.log_severity_level = 3

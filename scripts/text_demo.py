@@ -274,7 +274,10 @@ def discard_grpo(sd: Path) -> None:
     import shutil
 
     for p in grpo_outputs(sd):
-        shutil.rmtree(p) if p.is_dir() else p.unlink()
+        if p.is_dir():
+            shutil.rmtree(p)
+        else:
+            p.unlink()
     if (sd / "timings.json").is_file():
         timings = _read(sd / "timings.json")
         write_json(sd / "timings.json", {k: v for k, v in timings.items() if "grpo" not in k})

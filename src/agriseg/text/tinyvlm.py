@@ -336,12 +336,12 @@ def warm_start_vision(
     target = torch.from_numpy(np.stack([mask_to_grid(m, side, num_classes).ravel() for m in masks]))  # (N, T)
     hidden = int(model.config.text_config.hidden_size)
     head = class_head if class_head is not None else torch.nn.Linear(hidden, num_classes)
-    pos_head = torch.nn.Linear(hidden, 2 * side)  # row logits, then column logits
+    pos_head = torch.nn.Linear(hidden, 2 * side) if position_weight > 0 else None  # row logits, column logits
     rows = torch.arange(tokens) // side  # (T,)
     cols = torch.arange(tokens) % side  # (T,)
     core = model.model
     params = [*core.vision_tower.parameters(), *core.multi_modal_projector.parameters(), *head.parameters()]
-    if position_weight > 0:
+    if pos_head is not None:
         params += [*pos_head.parameters()]
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
@@ -352,7 +352,7 @@ def warm_start_vision(
         idx = torch.randint(len(pix), (batch,), generator=gen)
         feats = core.get_image_features(pix[idx]).pooler_output  # (B, T, hidden)
         loss = torch.nn.functional.cross_entropy(head(feats).flatten(0, 1), target[idx].flatten())
-        if position_weight > 0:
+        if pos_head is not None:
             pos = pos_head(feats)  # (B, T, 2 * side)
             ce = torch.nn.functional.cross_entropy
             row_loss = ce(pos[..., :side].flatten(0, 1), rows.repeat(batch))
