@@ -22,7 +22,7 @@ stage writes its result under ``--out`` and is skipped when present. Writes ``re
 discards the listed seeds' GRPO stage (model, evaluations, times) so that GRPO settings can change while
 the SFT stage is kept:
 
-    OMP_NUM_THREADS=1 python scripts/text_demo.py --out runs/text_demo --seeds 0 1 2
+    OMP_NUM_THREADS=2 python scripts/text_demo.py --out runs/text_demo --seeds 0 1 2 --threads 2
 """
 
 from __future__ import annotations
@@ -249,6 +249,7 @@ def train_grpo(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
             max_steps=cfg.grpo_steps,
             max_completion_length=cfg.max_new_tokens,
             temperature=cfg.grpo_temperature,
+            top_k=cfg.grpo_top_k,
             seed=seed,
             logging_steps=5,
             device="cpu",
@@ -257,11 +258,21 @@ def train_grpo(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
 
 
 def _timed(timings: dict[str, float], key: str, sd: Path, fn: Any, *args: Any) -> Any:
+    """Run ``fn(*args)``, add its seconds to ``timings[key]`` and note the torch threads it ran with."""
+    import torch
+
     t = time.time()
     res = fn(*args)
     timings[key] = timings.get(key, 0.0) + time.time() - t
     write_json(sd / "timings.json", timings)
+    threads = _read(sd / "threads.json") if (sd / "threads.json").is_file() else {}
+    write_json(sd / "threads.json", {**threads, key: torch.get_num_threads()})
     return res
+
+
+def seed_wall(timings: dict[str, float], split: str) -> float:
+    """Seconds one seed took on ``split``: data, training and that split's evaluations (not the other's)."""
+    return sum(v for k, v in timings.items() if not k.startswith(("eval_", "score_")) or f"_{split}_" in k)
 
 
 def grpo_outputs(sd: Path) -> list[Path]:
@@ -364,6 +375,12 @@ def summarise(cfg: DemoConfig, out: Path, seeds: list[int], split: str) -> dict[
             [r[f"{key}_per_image"] for r in ev["grpo_greedy"]], [r[f"{key}_per_image"] for r in ev["grpo_greedy_vote"]]
         )
     timings = [_read(out / f"seed{s}" / "timings.json") for s in seeds]
+    threads = [
+        sorted(set(_read(out / f"seed{s}" / "threads.json").values()))
+        if (out / f"seed{s}" / "threads.json").is_file()
+        else []
+        for s in seeds
+    ]
     best_const = max(fl[f"all {c}"]["grid_dice"] for c in ("others", "field", "tree", "water"))
     curves = []
     for s in seeds:
@@ -387,6 +404,8 @@ def summarise(cfg: DemoConfig, out: Path, seeds: list[int], split: str) -> dict[
         "best_constant_grid_dice": best_const,
         "grpo_train_reward_first_last_quarter": curves,
         "timings": timings,
+        "wall_s": [seed_wall(t, split) for t in timings],
+        "threads": threads,
     }
     write_json(out / "results.json", result)
     (out / "results.md").write_text(render(_read(out / "results.json")))
@@ -438,7 +457,8 @@ def render(r: dict[str, Any]) -> str:
     def validity(key: str) -> str:
         return ", ".join(f"{100 * v:.1f} %" for v in r["aggregate"][key].get("validity_per_seed", []))
 
-    wall = [sum(t.values()) for t in r["timings"]]
+    wall = r.get("wall_s") or [sum(t.values()) for t in r["timings"]]
+    threads = ", ".join("/".join(map(str, t)) or "?" for t in r.get("threads", [])) or "?"
     lines = [
         f"# Text-mask demo: tiny Gemma 3, seeds {r['seeds']}, {r['images']} {r['split']} images",
         "",
@@ -468,9 +488,13 @@ def render(r: dict[str, Any]) -> str:
         "GRPO training reward (rollout mean Dice), first → last quarter per seed: "
         + ", ".join(f"{a:.3f} → {b:.3f}" for a, b in r["grpo_train_reward_first_last_quarter"]),
         "",
-        "Wall time per seed (s, one thread): "
+        f"Wall time per seed (s; torch threads per seed: {threads}): "
         + ", ".join(
-            f"{w:.0f} (" + ", ".join(f"{k} {v:.0f}" for k, v in t.items()) + ")"
+            f"{w:.0f} ("
+            + ", ".join(
+                f"{k} {v:.0f}" for k, v in t.items() if not k.startswith(("eval_", "score_")) or f"_{r['split']}_" in k
+            )
+            + ")"
             for w, t in zip(wall, r["timings"], strict=True)
         ),
         "",

@@ -72,6 +72,14 @@ def test_floors_and_scores(tmp_path: Path) -> None:
     assert worse["instances"]["all"]["fnr"] == 1.0  # nothing predicted, every instance missed
 
 
+def test_seed_wall_counts_one_split() -> None:
+    demo = _demo()
+    t = {"data_s": 1.0, "sft_s": 10.0, "grpo_s": 2.0, "eval_eval_sft_s": 3.0, "score_eval_sft_s": 0.5}
+    t_val = {**t, "eval_val_sft_s": 100.0, "score_val_sft_s": 7.0}
+    assert demo.seed_wall(t_val, "eval") == pytest.approx(16.5)  # the validation evaluation is not counted
+    assert demo.seed_wall(t_val, "val") == pytest.approx(120.0)
+
+
 @pytest.mark.slow
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     cfg = tmp_path / "toy.yaml"
@@ -99,4 +107,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert json.loads((sd / "grpo" / "agriseg_train_config.json").read_text())["max_steps"] == 2
     timings = json.loads((sd / "timings.json").read_text())
     assert {"sft_s", "grpo_s", "eval_eval_sft_s", "eval_eval_grpo_s"} <= set(timings)
-    assert json.loads((out / "results.json").read_text())["config"]["grpo_steps"] == 2
+    assert set(json.loads((sd / "threads.json").read_text()).values()) == {1}  # the script's default
+    res = json.loads((out / "results.json").read_text())
+    assert res["config"]["grpo_steps"] == 2 and res["threads"] == [[1]]
+    wall = _demo().seed_wall(timings, "eval")
+    assert wall > 0 and res["wall_s"][0] == pytest.approx(wall)

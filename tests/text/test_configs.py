@@ -33,3 +33,15 @@ def test_bad_config_names_path_and_field(tmp_path: Path) -> None:
         load_config(p, GRPORunConfig)
     with pytest.raises(FileNotFoundError, match="missing.yaml"):
         load_config(tmp_path / "missing.yaml", SFTRunConfig)
+
+
+def test_grpo_args_pass_sampling_settings(tmp_path: Path) -> None:
+    pytest.importorskip("trl")
+    from agriseg.text.grpo import grpo_args
+
+    cfg = GRPORunConfig(model="m", dataset="d", output_dir=str(tmp_path), top_k=3, top_p=0.9, temperature=0.7)
+    args = grpo_args(cfg)
+    assert (args.top_k, args.top_p, args.temperature) == (3, 0.9, 0.7)
+    assert grpo_args(GRPORunConfig(model="m", dataset="d", output_dir=str(tmp_path))).top_k == 0  # MAgSeg: all tokens
+    with pytest.raises(ValueError, match="top_p"):
+        GRPORunConfig(model="m", dataset="d", output_dir=str(tmp_path), top_p=0.0)

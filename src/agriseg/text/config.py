@@ -71,6 +71,8 @@ class GRPORunConfig(TrainCommon):
     num_iterations: int = Field(1, ge=1, description="> 1 for the clip epsilon to matter")
     epsilon: float = Field(0.2, gt=0)
     temperature: float = Field(1.0, gt=0)
+    top_k: int = Field(0, ge=0, description="rollouts sample from the k likeliest tokens (0: all)")
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="rollouts sample from this probability mass (1: all)")
     max_completion_length: int = Field(512, ge=8, description="must fit a whole RRLE mask")
     validity_weight: float = Field(0.0, ge=0.0, description="extra reward for a mask needing no repair")
     repaired_rows: Literal["keep", "wrong"] = Field(
@@ -138,6 +140,7 @@ class DemoConfig(StrictModel):
         grpo_beta: KL weight against the SFT model.
         grpo_iterations: optimisation passes per generation batch (> 1: the clip matters).
         grpo_temperature: rollout temperature.
+        grpo_top_k: rollouts sample from the k likeliest tokens (0: all, as MAgSeg).
         grpo_validity_weight: extra reward for a completion needing no repair (0: Dice only, as MAgSeg).
         grpo_repaired_rows: how the Dice reward scores rows the decoder repaired (see
             :class:`agriseg.text.reward.DiceReward`).
@@ -167,7 +170,7 @@ class DemoConfig(StrictModel):
     grid: int = Field(8, ge=1)
     patch_image: bool = True
     train_align: int = Field(16, ge=1)
-    train_images: int = Field(3000, ge=1)
+    train_images: int = Field(5000, ge=1)
     per_image: int = Field(4, ge=1)
     val_images: int = Field(100, ge=1)
     eval_images: int = Field(500, ge=1)
@@ -180,17 +183,18 @@ class DemoConfig(StrictModel):
     vision_warmup_lr: float = Field(3e-3, gt=0)
     vision_warmup_batch: int = Field(32, ge=1)
     vision_warmup_position: float = Field(1.0, ge=0)
-    sft_steps: int = Field(1300, ge=1)
+    sft_steps: int = Field(2500, ge=1)
     sft_batch: int = Field(16, ge=1)
     sft_lr: float = Field(2e-3, gt=0)
     sft_warmup: int = Field(30, ge=0)
-    grpo_steps: int = Field(60, ge=1)
+    grpo_steps: int = Field(120, ge=1)
     grpo_prompts_per_step: int = Field(4, ge=1)
     grpo_generations: int = Field(8, ge=2)
     grpo_lr: float = Field(2e-5, gt=0)
     grpo_beta: float = Field(0.01, gt=0)
     grpo_iterations: int = Field(2, ge=1)
     grpo_temperature: float = Field(1.0, gt=0)
+    grpo_top_k: int = Field(0, ge=0)
     grpo_validity_weight: float = Field(0.0, ge=0)
     grpo_repaired_rows: Literal["keep", "wrong"] = "wrong"
     grpo_loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "grpo"

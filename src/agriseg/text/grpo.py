@@ -44,8 +44,8 @@ def grpo_args(cfg: GRPORunConfig) -> Any:
         max_completion_length=cfg.max_completion_length,
         generation_batch_size=gen_batch,
         reward_weights=[1.0, cfg.validity_weight],
-        top_k=0,
-        top_p=1.0,
+        top_k=cfg.top_k,
+        top_p=cfg.top_p,
         log_completions=False,
     )
 
