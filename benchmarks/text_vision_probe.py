@@ -7,6 +7,9 @@ It is the ceiling of what the language model can copy from the image tokens of t
 SFT model is scored the same way by ``scripts/text_demo.py``.
 
     OMP_NUM_THREADS=1 python benchmarks/text_vision_probe.py --steps 600 2000 --position-weight 0 1
+
+(``benchmarks/results/text_vision_probe.json`` was measured with ``--train-images 3000``, the demo's earlier
+training set.)
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from pathlib import Path
 import numpy as np
 
 
-def probe(steps: int, position_weight: float, seed: int, split_images: int) -> dict[str, float]:
+def probe(
+    steps: int, position_weight: float, seed: int, split_images: int, train_images: int | None = None
+) -> dict[str, float]:
     """Warm-start a fresh tower for ``steps`` and return its validation grid Dice and the time taken."""
     import torch
 
@@ -30,7 +35,7 @@ def probe(steps: int, position_weight: float, seed: int, split_images: int) -> d
     from agriseg.text.synthetic import SYNTH_CLASSES, make_landscapes
     from agriseg.text.tinyvlm import build_tiny_vlm, warm_start_vision, warmup_samples
 
-    cfg = DemoConfig()
+    cfg = DemoConfig() if train_images is None else DemoConfig(train_images=train_images)
     k = len(SYNTH_CLASSES)
     model, proc = build_tiny_vlm(SYNTH_CLASSES, cfg.model, seed=seed)
     imgs, sems, _ = make_landscapes(cfg.train_images, cfg.train_seed_base + seed, cfg.landscape)
@@ -71,6 +76,7 @@ def probe(steps: int, position_weight: float, seed: int, split_images: int) -> d
         "steps": steps,
         "position_weight": position_weight,
         "seed": seed,
+        "train_images": cfg.train_images,
         "val_grid_dice": float(np.mean(dices)),
         "train_s": train_s,
     }
@@ -84,6 +90,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--images", type=int, default=100, help="validation images (the demo's val split)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--train-images", type=int, default=None, help="warm-up image pool (default: the demo's)")
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
     import torch
@@ -92,7 +99,7 @@ def main() -> None:
     rows = []
     for steps in args.steps:
         for w in args.position_weight:
-            rows.append(probe(steps, w, args.seed, args.images))
+            rows.append(probe(steps, w, args.seed, args.images, args.train_images))
             print(json.dumps(rows[-1]), flush=True)
     if args.out:
         from agriseg.data.files import write_json

@@ -270,9 +270,14 @@ def _timed(timings: dict[str, float], key: str, sd: Path, fn: Any, *args: Any) -
     return res
 
 
+def _counts(key: str, split: str) -> bool:
+    """Whether a ``timings.json`` key belongs to a run on ``split`` (evaluations of the other split do not)."""
+    return not key.startswith(("eval_", "score_")) or f"_{split}_" in key
+
+
 def seed_wall(timings: dict[str, float], split: str) -> float:
     """Seconds one seed took on ``split``: data, training and that split's evaluations (not the other's)."""
-    return sum(v for k, v in timings.items() if not k.startswith(("eval_", "score_")) or f"_{split}_" in k)
+    return sum(v for k, v in timings.items() if _counts(k, split))
 
 
 def grpo_outputs(sd: Path) -> list[Path]:
@@ -490,11 +495,7 @@ def render(r: dict[str, Any]) -> str:
         "",
         f"Wall time per seed (s; torch threads per seed: {threads}): "
         + ", ".join(
-            f"{w:.0f} ("
-            + ", ".join(
-                f"{k} {v:.0f}" for k, v in t.items() if not k.startswith(("eval_", "score_")) or f"_{r['split']}_" in k
-            )
-            + ")"
+            f"{w:.0f} (" + ", ".join(f"{k} {v:.0f}" for k, v in t.items() if _counts(k, r["split"])) + ")"
             for w, t in zip(wall, r["timings"], strict=True)
         ),
         "",

@@ -67,8 +67,8 @@ class TinyVLMConfig(StrictModel):
         heads: attention heads.
         kv_heads: key/value heads.
         head_dim: per-head width.
-        rope_theta: rotary base of the text layers (Gemma 3's global layers use 1e6, tuned for 128 k-token
-            contexts; a smaller base resolves positions within the few hundred tokens of a patch sample).
+        rope_theta: rotary base of the text layers (Gemma 3's global layers use 1e6; the demo keeps it, as
+            1e4 scored lower on its validation images, docs/text.md).
         extra_words: further words the tokenizer must know (answer sentences).
     """
 
