@@ -112,3 +112,21 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert res["config"]["grpo_steps"] == 2 and res["threads"] == [[1]]
     wall = _demo().seed_wall(timings, "eval")
     assert wall > 0 and res["wall_s"][0] == pytest.approx(wall)
+    # the cell-error benchmark scores the same greedy masks as the demo and compares GRPO with SFT
+    bench = [sys.executable, str(REPO / "benchmarks" / "text_row_accuracy.py"), str(sd / "sft"), str(sd / "grpo")]
+    rows_path = tmp_path / "cells.json"
+    subprocess.run(
+        [*bench, "-c", str(cfg), "--split", "eval", "--images", "3", "--out", str(rows_path)],
+        check=True,
+        capture_output=True,
+    )
+    rows = json.loads(rows_path.read_text())
+    for row, name in zip(rows, ["sft", "grpo"], strict=True):
+        demo_eval = json.loads((sd / f"eval_eval_{name}_greedy.json").read_text())
+        assert row["grid_dice"] == pytest.approx(demo_eval["grid_dice"], abs=1e-4)
+        assert row["grid_dice_pure_errors_fixed"] >= row["grid_dice"] - 1e-9
+        assert row["cells_mixed"] + row["cells_pure"] == 3 * 4 * 4 * 4  # images x patches x cells
+        assert row["errors_mixed"] + row["errors_pure"] == round(row["cell_error"] * 192)
+    assert "versus_first" in rows[1] and "versus_first" not in rows[0]
+    bad = subprocess.run([*bench, "-c", str(cfg), "--images", "9"], capture_output=True, text=True)
+    assert bad.returncode != 0 and "--images must be between 1 and 2" in bad.stderr

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agriseg.text.codec import DecodeReport, encode_answer
-from agriseg.text.grid import grid_to_mask, mask_to_grid
+from agriseg.text.grid import cell_counts, grid_to_mask, mask_to_grid
 from agriseg.text.infer import PatchPrediction, seam_disagreement, stitch
 from agriseg.text.instances import semantic_to_instances
 from agriseg.text.metrics import ClassInstanceStats, match_instances, overhead
@@ -37,6 +37,10 @@ def test_majority_down() -> None:
     m[1, 0] = 1
     g = mask_to_grid(m, 2, 2)
     assert g.tolist() == [[1, 0], [0, 0]]
+    c = cell_counts(m, 2, 3)  # (K, 2, 2) pixels of each class per cell
+    assert c.shape == (3, 2, 2)
+    assert c[1].tolist() == [[3, 1], [0, 0]] and c[0].tolist() == [[1, 3], [4, 4]] and not c[2].any()
+    assert ((c > 0).sum(0) > 1).tolist() == [[True, True], [False, False]]  # mixed cells
 
 
 @pytest.mark.parametrize("n", [16, 24, 32, 7])

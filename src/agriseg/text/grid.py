@@ -10,8 +10,8 @@ def _edges(n: int, cells: int) -> np.ndarray:
     return np.round(np.linspace(0, n, cells + 1)).astype(np.int64)
 
 
-def mask_to_grid(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None) -> np.ndarray:
-    """Down-sample a label mask to a grid by majority vote per cell (ties go to the lower class id).
+def cell_counts(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None) -> np.ndarray:
+    """Pixels of each class in each cell of a grid laid over a label mask.
 
     Args:
         mask: (H, W) non-negative integer class ids.
@@ -19,7 +19,7 @@ def mask_to_grid(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int
         num_classes: number of classes (default ``mask.max() + 1``).
 
     Returns:
-        (rows, cols) int64 grid.
+        (K, rows, cols) int64 pixel counts.
 
     Raises:
         ValueError: if the mask is not 2-D, has negative ids, or is smaller than the grid.
@@ -41,8 +41,24 @@ def mask_to_grid(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int
     csum[:, 1:, 1:] = onehot.cumsum(1).cumsum(2)
     y0, y1 = ys[:-1][:, None], ys[1:][:, None]  # (gh, 1)
     x0, x1 = xs[:-1][None], xs[1:][None]  # (1, gw)
-    counts = csum[:, y1, x1] - csum[:, y0, x1] - csum[:, y1, x0] + csum[:, y0, x0]  # (K, gh, gw)
-    return counts.argmax(0).astype(np.int64)
+    return csum[:, y1, x1] - csum[:, y0, x1] - csum[:, y1, x0] + csum[:, y0, x0]  # (K, gh, gw)
+
+
+def mask_to_grid(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None) -> np.ndarray:
+    """Down-sample a label mask to a grid by majority vote per cell (ties go to the lower class id).
+
+    Args:
+        mask: (H, W) non-negative integer class ids.
+        grid: cells per side (16, 24, 32 or any), or (rows, cols).
+        num_classes: number of classes (default ``mask.max() + 1``).
+
+    Returns:
+        (rows, cols) int64 grid.
+
+    Raises:
+        ValueError: if the mask is not 2-D, has negative ids, or is smaller than the grid.
+    """
+    return cell_counts(mask, grid, num_classes).argmax(0).astype(np.int64)
 
 
 def grid_to_mask(grid: np.ndarray, size: tuple[int, int]) -> np.ndarray:
