@@ -65,8 +65,6 @@ def main() -> None:
     for folder in args.model:
         model, proc = load_vlm(str(folder), device="cpu")
         model.eval()
-        hits = np.zeros((cfg.grid, cfg.grid))  # (G, G) correct cells summed over patches
-        confusion = np.zeros((k, k), dtype=np.int64)  # truth x prediction
         truths, grids, mixed, dice, dice_pure_fixed = [], [], [], [], []
         for (_, preds), sem in zip(predict_many(model, proc, list(imgs), SYNTH_CLASSES, pcfg), sems, strict=True):
             cells = sem.shape[0] // cfg.patch * cfg.grid
@@ -76,8 +74,6 @@ def main() -> None:
                 cy, cx = y0 // cfg.patch * cfg.grid, x0 // cfg.patch * cfg.grid  # disjoint patches tile the image
                 counts = cell_counts(sem[y0:y1, x0:x1], cfg.grid, k)  # (K, G, G)
                 truth = counts.argmax(0)  # (G, G) majority class, as mask_to_grid
-                hits += p.grid == truth
-                np.add.at(confusion, (truth.ravel(), p.grid.ravel()), 1)
                 truths.append(truth)
                 grids.append(p.grid)
                 mixed.append((counts > 0).sum(0) > 1)
@@ -87,7 +83,9 @@ def main() -> None:
             dice_pure_fixed.append(mean_dice(tiled[2], tiled[1], k))
         truth, grid, mix = np.stack(truths), np.stack(grids), np.stack(mixed)  # (P, G, G) each
         wrong = grid != truth
-        acc = hits / len(grids)
+        acc = 1.0 - wrong.mean(0)  # (G, G) share of patches with the cell right
+        confusion = np.zeros((k, k), dtype=np.int64)  # truth x prediction
+        np.add.at(confusion, (truth.ravel(), grid.ravel()), 1)
         row = {
             "model": str(folder),
             "split": args.split,

@@ -47,16 +47,7 @@ def cell_counts(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int 
 def mask_to_grid(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None) -> np.ndarray:
     """Down-sample a label mask to a grid by majority vote per cell (ties go to the lower class id).
 
-    Args:
-        mask: (H, W) non-negative integer class ids.
-        grid: cells per side (16, 24, 32 or any), or (rows, cols).
-        num_classes: number of classes (default ``mask.max() + 1``).
-
-    Returns:
-        (rows, cols) int64 grid.
-
-    Raises:
-        ValueError: if the mask is not 2-D, has negative ids, or is smaller than the grid.
+    Takes the arguments of :func:`cell_counts` and raises its errors; returns the (rows, cols) int64 grid.
     """
     return cell_counts(mask, grid, num_classes).argmax(0).astype(np.int64)
 
