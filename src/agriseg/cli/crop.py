@@ -6,6 +6,7 @@ import click
 
 from agriseg.cli.crop_labelfree import adapt, pseudolabel, screen, selftrain
 from agriseg.cli.crop_predict import evaluate, predict
+from agriseg.cli.crop_synthetic import make_synthetic
 from agriseg.cli.crop_train import train
 from agriseg.cli.crop_traits import plots, traits
 
@@ -15,5 +16,5 @@ def crop() -> None:
     """Crop / vegetation segmentation in field photos."""
 
 
-for _command in (predict, evaluate, train, pseudolabel, screen, selftrain, adapt, traits, plots):
+for _command in (predict, evaluate, train, pseudolabel, screen, selftrain, adapt, traits, plots, make_synthetic):
     crop.add_command(_command)

@@ -10,6 +10,18 @@ from agriseg.config import StrictModel
 from agriseg.models.config import ModelConfig
 
 
+class ExtraDataConfig(StrictModel):
+    """A further training source (e.g. generated scenes from ``agriseg crop make-synthetic``).
+
+    Its labels are read with the main source's ``label_mode`` and ``colormap``; all its images train (none
+    validates), and they are never boundary-refined (generated labels are exact).
+    """
+
+    images: str
+    labels: str
+    repeat: int = Field(1, ge=1)  # each image appears this many times per epoch
+
+
 class DataConfig(StrictModel):
     """Image + label folders matched by file stem, and how label files map to class ids."""
 
@@ -26,6 +38,10 @@ class DataConfig(StrictModel):
     scale_max: float = Field(1.0, gt=0)
     augment: Literal["none", "mild", "strong"] = "strong"
     cache: bool = True  # keep decoded images in memory
+    # re-decide the band of this many px around every hand outline from the photo's colour (0 = off);
+    # training images only: see agriseg.crop.refine
+    refine_band: int = Field(0, ge=0, le=10)
+    extra: list[ExtraDataConfig] = []
 
     @field_validator("colormap")
     @classmethod

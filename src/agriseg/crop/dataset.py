@@ -76,6 +76,9 @@ class CropSegDataset(Dataset):
         colormap: colour -> class id for ``colormap`` mode.
         transform: an albumentations transform applied to ``image``/``mask`` (uint8 HWC).
         cache: keep decoded images in memory.
+        refine_band: re-decide the labels this many px around each outline from the photo
+            (:func:`agriseg.crop.refine.refine_labels`; 0 = as labelled).
+        extra: further ``(stem, image, label)`` items (exact labels: never refined).
     """
 
     def __init__(
@@ -86,8 +89,12 @@ class CropSegDataset(Dataset):
         colormap: dict[str, int] | None = None,
         transform: Callable | None = None,
         cache: bool = True,
+        refine_band: int = 0,
+        extra: list[tuple[str, Path, Path]] | None = None,
     ) -> None:
         self.items = [(s, *pairs[s]) for s in stems]
+        self.refined = [refine_band] * len(self.items) + [0] * len(extra or [])
+        self.items += list(extra or [])
         self.label_mode, self.colormap, self.transform = label_mode, colormap, transform
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
 
@@ -102,6 +109,10 @@ class CropSegDataset(Dataset):
         img, mask = read_rgb(ip), read_label(lp, self.label_mode, self.colormap)
         if img.shape[:2] != mask.shape:
             raise ValueError(f"{lp}: label size {mask.shape[::-1]} differs from image {ip} {img.shape[1::-1]}")
+        if self.refined[i]:
+            from agriseg.crop.refine import refine_labels
+
+            mask = refine_labels(img, mask, self.refined[i])
         if self._cache is not None:
             self._cache[i] = (img, mask)
         return img, mask

@@ -133,7 +133,15 @@ class CropDataModule(L.LightningDataModule):
         )
         kw = {"label_mode": data.label_mode, "colormap": data.colormap, "cache": data.cache}
         tf = train_transform(data.crop_size, (data.scale_min, data.scale_max), data.augment)
-        self.train_set = CropSegDataset(pairs, self.train_stems, transform=tf, **kw)
+        extra = [
+            (f"{Path(src.images).name}/{stem}", ip, lp)
+            for src in data.extra
+            for stem, (ip, lp) in match_pairs(src.images, src.labels).items()
+            for _ in range(src.repeat)
+        ]
+        self.train_set = CropSegDataset(
+            pairs, self.train_stems, transform=tf, refine_band=data.refine_band, extra=extra, **kw
+        )
         self.val_set = CropSegDataset(pairs, self.val_stems, transform=_ResizeImageOnly(infer_long_side), **kw)
 
     def train_dataloader(self) -> DataLoader:

@@ -12,7 +12,13 @@ from torch import nn
 from agriseg.data.files import atomic_write
 from agriseg.models.config import ModelConfig
 
-PACKAGED = {"default": "crop_default.safetensors", "crop-weed": "crop_weed.safetensors"}
+# name -> file; "name@N" keeps an earlier version loadable for reproducibility
+PACKAGED = {
+    "default": "crop_default.safetensors",
+    "crop-weed": "crop_weed.safetensors",
+    "default@3": "crop_default_v3.safetensors",
+    "crop-weed@3": "crop_weed_v3.safetensors",
+}
 WEIGHTS_DIR = Path(__file__).parent / "weights"  # the packaged models and their cards
 
 

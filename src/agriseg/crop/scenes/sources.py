@@ -1,0 +1,93 @@
+"""Soil canvases and plant cut-outs from labelled field photos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+
+from agriseg.crop.labels import PEANUT_CROP_WEED, read_label
+from agriseg.crop.pseudolabel.indices import exg
+from agriseg.crop.refine import refine_labels
+from agriseg.data.io import read_rgb
+
+
+@dataclass
+class Cutout:
+    """One plant (or a few touching ones) cut from a photo.
+
+    Attributes:
+        rgb: ``uint8`` ``(h, w, 3)`` pixels of the photo around the plant.
+        alpha: ``float32`` ``(h, w)`` soft coverage in [0, 1] (the label, anti-aliased).
+        classes: ``uint8`` ``(h, w)`` class ids (0 outside the plant).
+        source: the photo's stem.
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray
+    classes: np.ndarray
+    source: str
+
+
+def soft_alpha(mask: np.ndarray, sigma: float = 0.6) -> np.ndarray:
+    """A hard mask softened over about one pixel, so pasted edges blend like a camera's (``float32``)."""
+    return cv2.GaussianBlur(mask.astype(np.float32), (0, 0), sigma)
+
+
+def soil_canvas(rgb: np.ndarray, label: np.ndarray, max_cover: float = 0.08) -> np.ndarray | None:
+    """The photo with every plant painted out (OpenCV inpainting), or None when plants cover too much.
+
+    Plants are the labelled vegetation and anything clearly green (unlabelled seedlings), grown by 4 px.
+    """
+    green = exg(rgb) > 0.08
+    plants = ndi.binary_dilation((label > 0) | green, iterations=4)
+    if plants.mean() > max_cover:
+        return None
+    return cv2.inpaint(np.ascontiguousarray(rgb), plants.astype(np.uint8), 5, cv2.INPAINT_TELEA)
+
+
+def read_pair(images: Path, labels: Path, stem: str, refine_band: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """A Peanut-coloured photo and its crop/weed label (boundary-refined when ``refine_band`` > 0)."""
+    img = next(p for p in sorted(images.glob(f"{stem}.*")))
+    rgb = read_rgb(img)
+    lab = read_label(labels / f"{stem}.png", "colormap", PEANUT_CROP_WEED)
+    return rgb, refine_labels(rgb, lab, refine_band) if refine_band else lab
+
+
+def plant_cutouts(
+    rgb: np.ndarray, label: np.ndarray, source: str, min_area: int = 300, max_side: float = 0.5, margin: int = 3
+) -> list[Cutout]:
+    """Whole plants of a labelled photo: vegetation components that do not touch the photo's border.
+
+    Args:
+        rgb: the photo.
+        label: class ids (0 background, 1 crop, 2 weed, 255 ignore).
+        source: the photo's stem, kept with every cut-out.
+        min_area: smaller components are skipped (px).
+        max_side: components wider or taller than this share of the photo are skipped (canopy, not plants).
+        margin: pixels kept around each component.
+    """
+    veg = (label > 0) & (label != 255)
+    comps, n = ndi.label(veg, structure=np.ones((3, 3)))
+    h, w = veg.shape
+    out = []
+    for i, sl in enumerate(ndi.find_objects(comps), start=1):
+        y0, y1, x0, x1 = sl[0].start, sl[0].stop, sl[1].start, sl[1].stop
+        if y0 == 0 or x0 == 0 or y1 == h or x1 == w or (y1 - y0) > max_side * h or (x1 - x0) > max_side * w:
+            continue
+        ya, yb, xa, xb = max(0, y0 - margin), min(h, y1 + margin), max(0, x0 - margin), min(w, x1 + margin)
+        own = comps[ya:yb, xa:xb] == i
+        if own.sum() < min_area:
+            continue
+        out.append(
+            Cutout(
+                rgb[ya:yb, xa:xb].copy(),
+                soft_alpha(own),
+                np.where(own, label[ya:yb, xa:xb], 0).astype(np.uint8),
+                source,
+            )
+        )
+    return out

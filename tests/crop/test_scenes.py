@@ -1,0 +1,69 @@
+"""Generated photos with exact labels (agriseg.crop.scenes) and ``agriseg crop make-synthetic``."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+from PIL import Image
+
+from agriseg.cli import main
+from agriseg.crop.scenes.lab import BACKGROUNDS, lab_scene, uniform_frame
+from agriseg.crop.scenes.shapes import ShapeSettings, disc_photo, plant_photo
+from agriseg.crop.scenes.sources import plant_cutouts, read_pair, soil_canvas
+
+
+def _soil(samples_dir: Path) -> tuple[np.ndarray, list]:
+    rgb, lab = read_pair(samples_dir / "peanut/images", samples_dir / "peanut/labels", "0399")
+    soil = soil_canvas(rgb, lab)
+    assert soil is not None and soil.shape == rgb.shape
+    return soil, plant_cutouts(rgb, lab, "0399")
+
+
+def test_discs_have_the_area_of_their_radius(samples_dir: Path) -> None:
+    soil, _ = _soil(samples_dir)
+    rgb, truth, plants = disc_photo(soil, n=6, radius=30, seed=1)
+    assert rgb.shape == (720, 960, 3) and len(plants) == 6
+    for p in plants:
+        assert abs(p.area / (math.pi * 30**2) - 1) < 0.02
+    assert abs(truth.sum() - sum(p.area for p in plants)) < 1e-6  # apart: no overlap
+
+
+def test_plant_photos_are_seeded(samples_dir: Path) -> None:
+    soil, _ = _soil(samples_dir)
+    a = plant_photo(soil, np.random.default_rng(5), ShapeSettings(touching=0.0))
+    b = plant_photo(soil, np.random.default_rng(5), ShapeSettings(touching=0.0))
+    assert (a[0] == b[0]).all() and (a[1] == b[1]).all()
+    assert 1 <= len(a[2]) <= 5 and not a[3]
+    assert a[1].sum() > 0
+
+
+def test_lab_scenes_label_only_pasted_plants(samples_dir: Path) -> None:
+    soil, cuts = _soil(samples_dir)
+    assert cuts, "the sample photo has whole plants to cut out"
+    rng = np.random.default_rng(0)
+    for _ in range(6):
+        rgb, label, info = lab_scene(rng, cuts, [soil])
+        assert rgb.shape[:2] == label.shape and set(np.unique(label)) <= {0, 1, 2}
+        assert (label > 0).any() == (info["plants"] > 0)
+    for colour in BACKGROUNDS:
+        assert uniform_frame(colour).shape == (480, 640, 3)
+
+
+def test_make_synthetic_writes_a_set_and_keeps_it(tmp_path: Path) -> None:
+    out = tmp_path / "discs"
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "2"])
+    assert res.exit_code == 0, res.output
+    index = json.loads((out / "index.json").read_text())
+    assert sorted(index["photos"]) == ["discs_00000", "discs_00001"]
+    label = np.asarray(Image.open(out / "labels/discs_00000.png").convert("RGB"))
+    assert (label[..., 1] == 255).sum() == round(sum(p["area"] for p in index["photos"]["discs_00000"]["plants"]))
+    before = (out / "images/discs_00000.jpg").stat().st_mtime_ns
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "2"])
+    assert res.exit_code == 0 and "already there" in res.output
+    assert (out / "images/discs_00000.jpg").stat().st_mtime_ns == before
+    bad = CliRunner().invoke(main, ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "x"), "--layouts", "moon"])
+    assert bad.exit_code == 2 and "moon" in bad.output
