@@ -334,7 +334,8 @@ def summary(out: dict) -> str:
                 line += f" empty max {max(r['empty_frames_vegetation'].values(), default=0):.4f}"
             lines.append(line)
     for m, r in out.get("peanut", {}).items():
-        line = f"peanut      {m:14s} own mIoU {r['own_labels']['miou']:6.2f} refined mIoU {r['refined_labels']['miou']:6.2f}"
+        own, ref = r["own_labels"]["miou"], r["refined_labels"]["miou"]
+        line = f"peanut      {m:14s} own mIoU {own:6.2f} refined mIoU {ref:6.2f}"
         if "crop_weed" in r:
             line += f" | weed IoU {r['crop_weed']['weed']:.2f}"
         lines.append(line)

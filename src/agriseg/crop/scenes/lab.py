@@ -222,7 +222,7 @@ def _paste_plant(img: np.ndarray, label: np.ndarray, cut: Cutout, cx: float, cy:
 
 
 def lab_scene(
-    rng: np.random.Generator, cutouts: list[Cutout], soils: list[np.ndarray], settings: LabSettings = LabSettings()
+    rng: np.random.Generator, cutouts: list[Cutout], soils: list[np.ndarray], settings: LabSettings | None = None
 ) -> tuple[np.ndarray, np.ndarray, dict]:
     """One lab scene.
 
@@ -236,6 +236,7 @@ def lab_scene(
         ``(rgb, label, info)``: ``uint8`` photo, ``uint8`` class ids (0 background, the cut-outs' classes), and
         what was drawn (background, layout, plant count, sources).
     """
+    settings = settings or LabSettings()
     w, h = settings.sizes[int(rng.integers(len(settings.sizes)))]
     bg = settings.backgrounds[int(rng.integers(len(settings.backgrounds)))]
     layout = settings.layouts[int(rng.integers(len(settings.layouts)))]

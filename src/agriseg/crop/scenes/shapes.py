@@ -160,7 +160,7 @@ def _place(
 
 
 def plant_photo(
-    soil: np.ndarray, rng: np.random.Generator, settings: ShapeSettings = ShapeSettings()
+    soil: np.ndarray, rng: np.random.Generator, settings: ShapeSettings | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[Plant], bool]:
     """One photo of synthetic plants on a soil canvas.
 
@@ -173,6 +173,7 @@ def plant_photo(
         ``(rgb, truth, plants, touching)``: the photo, the truth mask (``uint8`` 0/1), the plants with their
         true areas (px at the photo's size), and whether its plants touch.
     """
+    settings = settings or ShapeSettings()
     long_side = int(rng.choice(settings.long_sides))
     w, h = long_side, round(long_side * 3 / 4)
     base = cv2.resize(soil, (w, h), interpolation=cv2.INTER_AREA if w < soil.shape[1] else cv2.INTER_CUBIC)
