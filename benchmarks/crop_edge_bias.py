@@ -41,6 +41,7 @@ from skimage.filters import threshold_otsu
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+from agriseg.crop.dataset import read_stem_list  # noqa: E402
 from agriseg.crop.labels import PEANUT_CROP_WEED, read_label  # noqa: E402
 from agriseg.crop.pseudolabel.indices import cive, exg  # noqa: E402
 from agriseg.crop.refine import refine_labels  # noqa: E402
@@ -257,7 +258,7 @@ def evaluate_set(name: str, images: Path, truths: dict, index: dict | None, mode
 
 def peanut(models: list[str], shared: Path, work: Path, a) -> dict:
     """The Peanut validation photos against their own labels and against boundary-refined labels."""
-    val = [s.strip() for s in (REPO / "configs/crop/peanut_val.txt").read_text().split() if s.strip().isdigit()]
+    val = read_stem_list(REPO / "configs/crop/peanut_val.txt")
     img_dir = work / "peanut_images"
     img_dir.mkdir(parents=True, exist_ok=True)
     for s in val:
