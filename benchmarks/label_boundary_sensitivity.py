@@ -11,7 +11,17 @@ Two measurements on the validation photos (binary vegetation, mIoU accumulated o
    two of an outline (ambiguous edges) and how much is far from any outline (whole plants missed,
    unlabelled plants, blob-painted weeds).
 
+With ``--refinement DIR`` it measures instead how well boundary refinement (``agriseg.crop.refine``, the
+training target of the v4 models) recovers exact outlines: on generated photos with exact truth (``DIR`` from
+``agriseg crop make-synthetic plants``; made from *training* photos with their own seeds, so no benchmark photo
+is used), hand-like labels drawn 1 or 2 px too wide or 1 px too tight are refined with each ``--bands`` value
+and scored (IoU, area / true area). This chose ``refine_band: 3``.
+
     python benchmarks/label_boundary_sensitivity.py -o benchmarks/results/label_boundary_sensitivity.json
+    agriseg crop make-synthetic plants -o runs/data/dev_plants --photos ../shared/data/peanut/images \
+        --labels ../shared/data/peanut/labels --stems configs/crop/peanut_train.txt -n 20 --seed 900000
+    python benchmarks/label_boundary_sensitivity.py --refinement runs/data/dev_plants \
+        -o benchmarks/results/label_refinement_dev.json
 """
 
 from __future__ import annotations
@@ -40,7 +50,15 @@ def main() -> None:
     ap.add_argument("--long-side", type=int, default=800)
     ap.add_argument("--shifts", type=int, nargs="+", default=[1, 2])
     ap.add_argument("-o", "--output", type=Path, default=None)
+    ap.add_argument("--refinement", type=Path, default=None, help="generated set: score label refinement on it")
+    ap.add_argument("--bands", type=int, nargs="+", default=[0, 2, 3, 4])
     args = ap.parse_args()
+    if args.refinement:
+        res = refinement(args.refinement, args.bands)
+        if args.output:
+            args.output.parent.mkdir(parents=True, exist_ok=True)
+            args.output.write_text(json.dumps(res, indent=1))
+        return
 
     import torch
     from scipy import ndimage as ndi
@@ -96,6 +114,32 @@ def main() -> None:
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(res, indent=1))
+
+
+def refinement(root: Path, bands: list[int]) -> dict:
+    """Refine labels drawn too wide (+1, +2 px) or too tight (-1 px) on generated photos; IoU and area ratio."""
+    from scipy import ndimage as ndi
+
+    from agriseg.crop.refine import refine_labels
+
+    square = np.ones((3, 3), bool)
+    shifts = {"wide2": (ndi.binary_dilation, 2), "wide1": (ndi.binary_dilation, 1), "tight1": (ndi.binary_erosion, 1)}
+    photos = sorted((root / "images").glob("*.jpg"))
+    res: dict = {"set": str(root), "photos": len(photos)}
+    for band in bands:
+        for name, (fn, k) in shifts.items():
+            cm = np.zeros(4)
+            for p in photos:
+                rgb = np.asarray(Image.open(p).convert("RGB"))
+                truth = np.asarray(Image.open(root / "labels" / f"{p.stem}.png").convert("RGB"))[..., 1] == 255
+                hand = fn(truth, square, iterations=k).astype(np.uint8)
+                cm += _counts(refine_labels(rgb, hand, band) > 0, truth)
+            tp, fp, fn_, _ = cm
+            res[f"band{band}_{name}"] = {"iou": tp / (tp + fp + fn_), "area_ratio": (tp + fp) / (tp + fn_)}
+            print(
+                f"band {band} {name:6s} IoU {res[f'band{band}_{name}']['iou']:.4f} area x{(tp + fp) / (tp + fn_):.4f}"
+            )
+    return res
 
 
 def _counts(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
