@@ -225,3 +225,37 @@ def test_traits_options_on_a_generated_tray(tmp_path: Path) -> None:
     agriseg("crop traits tray1_20240601_mask.png -o out_grid --grid 2x3 --split-depth 2", cwd=tmp_path)
     regions = read_json(tmp_path / "out_grid" / "traits.json")["images"][0]["regions"]
     assert [r["plant_count"] for r in regions] == [1] * 6
+
+
+REFINED_TRAIN = """\
+name: smoke_refined
+output_dir: runs/crop/smoke_refined
+model: {{encoder_weights: null, infer_long_side: 320}}
+data:
+  images: {samples}/images
+  labels: {samples}/labels
+  label_mode: colormap
+  colormap: {{"0,0,0": 0, "0,255,0": 1, "255,0,0": 1}}
+  val_fraction: 0.34
+  crop_size: 64
+  scale_min: 0.3
+  scale_max: 0.4
+  refine_band: 3
+  extra: [{{images: scenes/images, labels: scenes/labels}}]
+train: {{epochs: 1, batch_size: 2, num_workers: 1, warmup_epochs: 0, limit_train_batches: 4}}
+"""
+
+
+def test_generated_sets_disc_traits_and_training_on_refined_labels(samples_dir: Path, tmp_path: Path) -> None:
+    peanut = samples_dir / "peanut"
+    # README: the disc example (six discs of radius 30 px), measured with crop traits
+    agriseg("crop make-synthetic discs -o outputs/discs -n 1", cwd=tmp_path)
+    agriseg("crop traits outputs/discs/images -o outputs/discs_traits --split-depth 0", cwd=tmp_path)
+    rec = read_json(tmp_path / "outputs/discs_traits/discs_00000_traits.json")
+    assert rec["image"]["plant_count"] >= 1
+    # lab scenes from the bundled photos, then a training run on refined labels plus those scenes
+    agriseg("crop make-synthetic lab -o scenes -n 4 --layouts pots,field --uniform-frames", cwd=tmp_path)
+    assert len(list((tmp_path / "scenes/images").glob("*.jpg"))) == 8
+    (tmp_path / "train.yaml").write_text(REFINED_TRAIN.format(samples=peanut))
+    agriseg("crop train -c train.yaml", cwd=tmp_path)
+    assert (tmp_path / "runs/crop/smoke_refined/model.safetensors").is_file()
