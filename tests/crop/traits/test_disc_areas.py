@@ -1,6 +1,7 @@
 """The README's disc example: ``crop traits`` measures plants of known area within 5 %.
 
 Fails if the packaged model's edge bias comes back (v3 drew every plant 2-3 px too wide: +11 to +19 %).
+v4 does not meet it yet (strict xfail: the test reports when a model does).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from click.testing import CliRunner
 from agriseg.cli import main
 
 
-@pytest.mark.skip(reason="enabled when the retrained default model ships")
+@pytest.mark.xfail(
+    strict=True,
+    reason="bar not met by default v4: five discs measure +5 to +9 %, the dark-green one is mostly missed",
+)
 def test_traits_measure_known_discs(tmp_path: Path) -> None:
     run = CliRunner().invoke
     res = run(main, ["crop", "make-synthetic", "discs", "-o", str(tmp_path / "discs"), "-n", "1"])
