@@ -54,9 +54,10 @@ def predict_cmd(
     from agriseg.data.io import list_images
     from agriseg.text.config import PredictConfig
     from agriseg.text.infer import predict_files
-    from agriseg.text.modeling import load_vlm
+    from agriseg.text.modeling import load_vlm, resolve_model_name
     from agriseg.text.sft import read_meta
 
+    model_name = resolve_model_name(model_name)  # a mistyped folder fails here, not after hub retries
     meta = read_meta(model_name) if Path(model_name).is_dir() else {}
     names = _class_list(classes) or meta.get("class_names")
     if not names:

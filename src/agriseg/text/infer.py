@@ -186,12 +186,6 @@ def predict_image(
     return predict_many(model, processor, [image], class_names, cfg)[0]
 
 
-def clip_instance_ids(labels: np.ndarray) -> np.ndarray:
-    """Instance ids wrapped into 1..255 for an 8-bit raster (0 stays background)."""
-    a = np.asarray(labels)
-    return np.where(a > 0, (a - 1) % 255 + 1, 0)
-
-
 def predict_files(
     model: Any,
     processor: Any,
@@ -244,7 +238,7 @@ def predict_files(
         }
         if instances:
             labels, _ = semantic_to_instances(sem, img)
-            write_mask(clip_instance_ids(labels), outputs[2], geo)
+            write_mask(labels, outputs[2], geo, ids=True)  # never wrapped: ids match the GeoJSON's
             write_polygons(labels, sem, class_names, outputs[3], geo)
         write_mask(sem, outputs[0], geo)
         write_json(outputs[1], report)  # written last: its presence marks the image done

@@ -113,11 +113,49 @@ def read_mask(path: str | Path) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def write_mask(mask: np.ndarray, path: str | Path, geo: GeoRef | None = None) -> Path:
-    """Write (H, W) class ids atomically: GeoTIFF (with georeference, needs rasterio) for .tif, else PNG."""
+def id_dtype(max_id: int, suffix: str) -> np.dtype:
+    """The smallest unsigned dtype that holds ids up to ``max_id`` in a file of this suffix.
+
+    GeoTIFF holds up to uint32; PNG up to 16 bits (65,535 ids).
+
+    Raises:
+        ValueError: if the ids do not fit the format.
+    """
+    for dt in (np.uint8, np.uint16, np.uint32):
+        if max_id <= np.iinfo(dt).max:
+            if dt is np.uint32 and suffix not in GEO_SUFFIXES:
+                raise ValueError(f"{max_id} ids do not fit a PNG (at most 65,535); write a .tif")
+            return np.dtype(dt)
+    raise ValueError(f"{max_id} ids do not fit a 32-bit raster")
+
+
+def write_mask(mask: np.ndarray, path: str | Path, geo: GeoRef | None = None, *, ids: bool = False) -> Path:
+    """Write (H, W) class ids atomically: GeoTIFF (with georeference, needs rasterio) for .tif, else PNG.
+
+    Args:
+        mask: (H, W) non-negative integer ids.
+        path: output file; its suffix picks the format.
+        geo: georeference for GeoTIFFs.
+        ids: instance ids rather than class ids: written as uint32 in a GeoTIFF and in the smallest
+            dtype that holds them in a PNG (8 or 16 bit), never wrapped. Class ids are written as uint8.
+
+    Raises:
+        ValueError: if the ids do not fit the format (the message names the file).
+    """
     p = Path(path)
-    m = np.asarray(mask).astype(np.uint8)
-    rio = _rasterio() if p.suffix.lower() in GEO_SUFFIXES else None
+    a = np.asarray(mask)
+    suffix = p.suffix.lower()
+    try:
+        if ids:
+            dt = np.dtype(np.uint32) if suffix in GEO_SUFFIXES else id_dtype(int(a.max(initial=0)), suffix)
+        else:
+            dt = id_dtype(int(a.max(initial=0)), ".png")
+            if dt != np.uint8:
+                raise ValueError(f"class ids up to {int(a.max())} do not fit 8 bits")
+    except ValueError as err:
+        raise ValueError(f"{p}: {err}") from err
+    m = a.astype(dt)
+    rio = _rasterio() if suffix in GEO_SUFFIXES else None
     with atomic_write(p) as tmp:
         _write_mask_file(m, tmp, p.suffix.lower(), rio, geo)
     return p
@@ -132,7 +170,7 @@ def _write_mask_file(m: np.ndarray, tmp: Path, suffix: str, rio: Any, geo: GeoRe
             "height": m.shape[0],
             "width": m.shape[1],
             "count": 1,
-            "dtype": "uint8",
+            "dtype": m.dtype.name,
             "compress": "deflate",
         }
         if geo is not None:

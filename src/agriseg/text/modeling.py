@@ -7,6 +7,8 @@ processor that is not multimodal) becomes a ``ValueError``/``FileNotFoundError``
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,10 +72,12 @@ def load_processor(name: str, template_path: str | None = None) -> Any:
     """Load a multimodal processor and check its chat template and image processing.
 
     Raises:
+        FileNotFoundError: for a name that is neither a model folder nor an ``org/name`` Hub id.
         ValueError: if it is not a multimodal processor or lacks a chat template.
     """
     from transformers import AutoProcessor
 
+    name = resolve_model_name(name)
     try:
         proc = AutoProcessor.from_pretrained(name)
     except OSError as err:
@@ -83,6 +87,34 @@ def load_processor(name: str, template_path: str | None = None) -> Any:
     ensure_chat_template(proc, name, template_path)
     proc.tokenizer.padding_side = "left"
     return proc
+
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name, as the Hugging Face Hub spells ids
+
+
+def resolve_model_name(name: str) -> str:
+    """A local model folder (expanded) or a Hub id of the form ``org/name``; anything else fails at once.
+
+    The Hub is only worth asking for ``org/name`` ids that are not local folders, and never when
+    ``HF_HUB_OFFLINE`` is set (then only its cache is read): a mistyped local path would otherwise spend
+    about a minute in download retries and end in "check your internet connection".
+
+    Raises:
+        FileNotFoundError: ``<name>: no such model folder`` for a name that is neither.
+    """
+    p = Path(name).expanduser()
+    if p.is_dir():
+        return str(p)
+    if p.exists():
+        raise FileNotFoundError(f"{name}: not a model folder (a model is a folder with config.json)")
+    if name.startswith((".", "/", "~")) or not _HUB_ID.match(name):
+        raise FileNotFoundError(f"{name}: no such model folder")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        from huggingface_hub import try_to_load_from_cache
+
+        if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+            raise FileNotFoundError(f"{name}: no such model folder, and HF_HUB_OFFLINE is set (not in the cache)")
+    return name
 
 
 def _is_adapter(name: str) -> bool:
@@ -112,15 +144,12 @@ def load_vlm(
         ``(model, processor)`` with the model in eval mode.
 
     Raises:
-        FileNotFoundError: for a local-looking path that does not exist.
+        FileNotFoundError: for a name that is neither a model folder nor an ``org/name`` Hub id.
         ValueError: for models that cannot be loaded as image-text-to-text.
     """
     from transformers import AutoModelForImageTextToText
 
-    looks_local = name.startswith((".", "/", "~")) or Path(name).exists()
-    if looks_local and not Path(name).expanduser().exists():
-        raise FileNotFoundError(f"{name}: model folder not found")
-    name = str(Path(name).expanduser()) if looks_local else name
+    name = resolve_model_name(name)
     dev = resolve_device(device)
     dtype = resolve_dtype(precision, dev)
     if _is_adapter(name):
