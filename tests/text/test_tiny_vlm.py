@@ -238,3 +238,68 @@ def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_pat
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "0 predicted, 2 skipped, 1 failed" in res.output
     assert not list((tmp_path / "pred").glob(".*"))  # no temporaries left
+
+
+def test_unknown_class_words_are_refused_by_sft_and_predict(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:
+    """Class words the model's vocabulary lacks would all read as <unk>: refused, naming them."""
+    from agriseg.text.modeling import load_processor, unknown_words
+
+    proc = load_processor(str(workdir / "base"))
+    assert unknown_words(proc, ["field", "cropland", "forest"]) == ["cropland", "forest"]
+    imgs, sems, _ = make_landscapes(4, 0, LandscapeConfig(size=16))
+    spec = PatchSpec(patch=8, grid=4, mode="random", per_image=2, align=8)
+    words = ["background", "cropland", "forest", "water"]
+    to_hf_dataset(records_from_arrays(imgs, sems, words, spec)).save_to_disk(str(tmp_path / "data"))
+    cfg = _sft_cfg(workdir, tmp_path / "sft")
+    cfg["dataset"] = str(tmp_path / "data")
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "s.yaml", cfg))])
+    assert res.exit_code != 0
+    assert "class words not in the model's vocabulary: background, cropland, forest" in res.output
+    assert not (tmp_path / "sft").exists()
+    Image.fromarray(imgs[0]).save(tmp_path / "scene.png")
+    res = CliRunner().invoke(
+        main,
+        ["text", "predict", str(tmp_path / "scene.png"), "-o", str(tmp_path / "p"), "-m", str(workdir / "base")]
+        + ["--classes", "others,cropland", "--patch", "8", "--grid", "4", "--device", "cpu"],
+    )
+    assert res.exit_code != 0 and "cropland" in res.output and "vocabulary" in res.output
+
+
+def test_tiny_model_adds_its_class_words(tmp_path: Path) -> None:
+    from agriseg.text.modeling import load_processor, unknown_words
+
+    res = CliRunner().invoke(
+        main,
+        ["text", "tiny-model", "-o", str(tmp_path / "m"), "--classes", "background,cropland,forest,water"],
+    )
+    assert res.exit_code == 0, res.output
+    assert unknown_words(load_processor(str(tmp_path / "m")), ["background", "cropland", "forest"]) == []
+
+
+def test_predict_classes_must_match_the_trained_ones(sft_dir: Path, tmp_path: Path) -> None:
+    img = make_landscapes(1, 9, LandscapeConfig(size=16))[0][0]
+    Image.fromarray(img).save(tmp_path / "scene.png")
+    swapped = [SYNTH_CLASSES[0], *reversed(SYNTH_CLASSES[1:])]
+    for names in (swapped, SYNTH_CLASSES[:-1]):
+        res = CliRunner().invoke(
+            main,
+            ["text", "predict", str(tmp_path / "scene.png"), "-o", str(tmp_path / "p"), "-m", str(sft_dir)]
+            + ["--classes", ",".join(names), "--device", "cpu"],
+        )
+        assert res.exit_code != 0 and "differs from the classes the model was trained with" in res.output
+        assert not (tmp_path / "p" / "scene.png").exists()
+
+
+def test_dataset_checks_class_words_against_a_model(workdir: Path, tmp_path: Path) -> None:
+    imgs, sems, _ = make_landscapes(1, 0, LandscapeConfig(size=16))
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    Image.fromarray(imgs[0]).save(tmp_path / "i" / "a.png")
+    Image.fromarray(sems[0].astype(np.uint8)).save(tmp_path / "m" / "a.png")
+    base = ["text", "dataset", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "--patch", "8", "--grid", "4"]
+    bad = [*base, "-o", str(tmp_path / "d1"), "--classes", "others,cropland,forest,water", "--model"]
+    res = CliRunner().invoke(main, [*bad, str(workdir / "base")])
+    assert res.exit_code != 0 and "not in the model's vocabulary: cropland, forest" in res.output
+    good = [*base, "-o", str(tmp_path / "d2"), "--classes", ",".join(SYNTH_CLASSES), "--model", str(workdir / "base")]
+    res = CliRunner().invoke(main, good)
+    assert res.exit_code == 0, res.output

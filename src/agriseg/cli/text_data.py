@@ -105,6 +105,12 @@ def tiny_model_cmd(
     show_default=True,
     help="pass each patch at full resolution as a first image, before the whole image",
 )
+@click.option(
+    "--model",
+    "model_name",
+    default=None,
+    help="model folder or org/name the data set is for: its vocabulary must hold every class word",
+)
 @click.option("--seed", default=0, type=int)
 @overwrite_option("replace an existing output folder")
 @friendly_errors
@@ -121,6 +127,7 @@ def dataset_cmd(
     overlap: float,
     sentence: str,
     patch_image: bool,
+    model_name: str | None,
     seed: int,
     overwrite: bool,
 ) -> None:
@@ -137,6 +144,10 @@ def dataset_cmd(
         raise ValueError("--classes needs the background word and at least one class, e.g. others,field,tree")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: exists (use --overwrite)")
+    if model_name:
+        from agriseg.text.modeling import check_class_words, load_processor
+
+        check_class_words(load_processor(model_name), names, model_name)
     spec = config_from_params(PatchSpec, click.get_current_context().params)
     ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, seed))
     with atomic_write(out) as tmp:

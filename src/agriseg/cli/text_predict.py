@@ -54,12 +54,18 @@ def predict_cmd(
     from agriseg.data.io import list_images
     from agriseg.text.config import PredictConfig
     from agriseg.text.infer import predict_files
-    from agriseg.text.modeling import load_vlm, resolve_model_name
+    from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_name
     from agriseg.text.sft import read_meta
 
     model_name = resolve_model_name(model_name)  # a mistyped folder fails here, not after hub retries
     meta = read_meta(model_name) if Path(model_name).is_dir() else {}
     names = _class_list(classes) or meta.get("class_names")
+    saved = meta.get("class_names")
+    if saved and names != saved:
+        raise ValueError(
+            f"{model_name}: --classes {','.join(names)} differs from the classes the model was trained with "
+            f"({','.join(saved)}, in this order); leave --classes out to use them"
+        )
     if not names:
         raise ValueError(f"{model_name}: no class names saved with the model; give --classes others,field,...")
     patch = patch or meta.get("patch")
@@ -75,6 +81,7 @@ def predict_cmd(
     cfg = config_from_params(PredictConfig, params, {"sample": "do_sample"})
     files = list_images(list(images))
     model, proc = load_vlm(model_name, device=device, template_path=str(chat_template) if chat_template else None)
+    check_class_words(proc, names, model_name)
     rows = predict_files(model, proc, files, out, names, cfg, instances, overwrite)
     for r in rows:
         if r["status"] == "ok":

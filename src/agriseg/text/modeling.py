@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -115,6 +116,34 @@ def resolve_model_name(name: str) -> str:
         if not isinstance(try_to_load_from_cache(name, "config.json"), str):
             raise FileNotFoundError(f"{name}: no such model folder, and HF_HUB_OFFLINE is set (not in the cache)")
     return name
+
+
+def unknown_words(processor: Any, words: Sequence[str]) -> list[str]:
+    """The words the model's tokenizer can only spell with its unknown token (they would be lost silently).
+
+    Args:
+        processor: a processor (or a bare tokenizer).
+        words: class words.
+    """
+    tok = getattr(processor, "tokenizer", processor)
+    unk = getattr(tok, "unk_token_id", None)
+    if unk is None:  # byte-level tokenizers spell every word
+        return []
+    return [w for w in words if unk in tok(w, add_special_tokens=False)["input_ids"]]
+
+
+def check_class_words(processor: Any, words: Sequence[str], model: str) -> None:
+    """Refuse class words the model's vocabulary lacks, naming them.
+
+    Raises:
+        ValueError: ``<model>: class words not in the model's vocabulary: ...``.
+    """
+    bad = unknown_words(processor, words)
+    if bad:
+        raise ValueError(
+            f"{model}: class words not in the model's vocabulary: {', '.join(bad)} (they would all read as "
+            "<unk>; use the model's words, or build the model with them: text tiny-model --classes ...)"
+        )
 
 
 def _is_adapter(name: str) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 
 from agriseg.data.files import atomic_write, dumps_json
 from agriseg.text.config import LoraSpec, SFTRunConfig, TrainCommon
-from agriseg.text.modeling import load_vlm, resolve_device
+from agriseg.text.modeling import check_class_words, load_vlm, resolve_device
 
 
 def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
@@ -126,8 +126,10 @@ def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> t
         model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
     elif processor is None:
         raise ValueError("a processor must be given with a prebuilt model")
+    meta = dataset_meta(ds)
+    check_class_words(processor, meta["class_names"], str(cfg.model))
     model.train()
-    return ds, model, processor, dataset_meta(ds)
+    return ds, model, processor, meta
 
 
 def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None = None) -> Path:
