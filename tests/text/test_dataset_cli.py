@@ -124,10 +124,65 @@ def test_geotiff_keeps_georeference(tmp_path: Path) -> None:
 
 def test_cli_evaluate(tmp_path: Path) -> None:
     _, msk, sems = _write_pairs(tmp_path)
+    out = tmp_path / "rep.json"
     res = CliRunner().invoke(
-        main, ["text", "evaluate", str(msk), "--truth", str(msk), "--classes", ",".join(SYNTH_CLASSES)]
+        main, ["text", "evaluate", str(msk), "--truth", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o", str(out)]
     )
     assert res.exit_code == 0, res.output
-    rep = json.loads(res.output)
-    assert rep["mean_dice"] == pytest.approx(1.0)
+    assert "mean over present classes: Dice 100.00" in res.output
+    rep = json.loads(out.read_text())
+    assert rep["mean_dice"] == pytest.approx(1.0) and rep["overall_accuracy"] == 1.0
     assert rep["instances"]["field"]["fnr"] == 0.0
+    assert out.with_suffix(".csv").read_text().startswith("class,dice,iou")
+
+
+def _eval(tmp: Path, pred: np.ndarray, truth: np.ndarray, classes: str, *extra: str) -> dict:
+    for d, a in (("p", pred), ("t", truth)):
+        (tmp / d).mkdir(exist_ok=True)
+        Image.fromarray(a.astype(np.uint8)).save(tmp / d / "x.png")
+    out = tmp / "r.json"
+    res = CliRunner().invoke(
+        main, ["text", "evaluate", str(tmp / "p"), "--truth", str(tmp / "t"), "-c", classes, "-o", str(out), *extra]
+    )
+    assert res.exit_code == 0, res.output
+    return json.loads(out.read_text())
+
+
+def test_evaluate_pools_classes_and_does_not_reward_absent_ones(tmp_path: Path) -> None:
+    """A class absent from truth and prediction is not scored 1; listing fewer classes cannot raise the mean."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:10] = 1  # field
+    pred = truth.copy()
+    pred[:10, :5] = 0  # a quarter of the field missed
+    rep = _eval(tmp_path, pred, truth, "others,field,tree,water")
+    assert rep["per_class"]["water"]["dice"] is None and rep["per_class"]["tree"]["iou"] is None
+    assert rep["mean_dice"] == pytest.approx(2 * 150 / (200 + 150))  # field only
+    assert rep["per_class"]["field"]["iou"] == pytest.approx(150 / 200)
+    assert rep["confusion"]["counts"][1][0] == 50
+    rep2 = _eval(tmp_path, pred, truth, "others,field")
+    assert rep2["mean_dice"] == pytest.approx(rep["mean_dice"])
+
+
+def test_evaluate_ignores_nodata(tmp_path: Path) -> None:
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:10] = 1
+    truth[15:] = 255  # nodata
+    pred = truth.copy()
+    pred[15:] = 2  # anything under nodata
+    rep = _eval(tmp_path, pred, truth, "others,field,tree")
+    assert rep["overall_accuracy"] == 1.0 and rep["mean_dice"] == pytest.approx(1.0)
+    assert rep["per_class"]["tree"]["predicted_pixels"] == 0
+
+
+def test_evaluate_scores_the_written_instances(tmp_path: Path) -> None:
+    """Predicted instances are the ones predict wrote (as in its GeoJSON), not rebuilt from the mask."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:, :] = 1  # one field covering the tile
+    inst = np.zeros((20, 20), np.uint8)
+    inst[:, :10], inst[:, 10:] = 1, 2  # predict split it into two instances
+    rep = _eval(tmp_path, truth, truth, "others,field")
+    assert rep["instances"]["field"]["pred_instances"] == 1
+    Image.fromarray(inst).save(tmp_path / "p" / "x_instances.png")
+    rep = _eval(tmp_path, truth, truth, "others,field")
+    assert rep["instances"]["field"]["pred_instances"] == 2
+    assert rep["instances_from"].startswith("1 written")

@@ -111,8 +111,15 @@ def predict_cmd(
     type=int,
     help="instances under this many pixels are ignored (truth and predicted)",
 )
+@click.option(
+    "--ignore-value",
+    default=255,
+    show_default=True,
+    type=click.IntRange(0),
+    help="truth value left out of every metric (nodata; as `text dataset`)",
+)
 @click.option("--model", "model_name", default=None, help="model to report the overhead of")
-@output_option("Write the report as JSON.", required=False, dest="out")
+@output_option("Write the report as JSON (and the per-class table as CSV beside it).", required=False, dest="out")
 @friendly_errors
 def evaluate_cmd(
     predictions: tuple[Path, ...],
@@ -121,19 +128,23 @@ def evaluate_cmd(
     classes: str,
     match_iou: float,
     min_size: int,
+    ignore_value: int,
     model_name: str | None,
     out: Path | None,
 ) -> None:
-    """Instance metrics (per-class mean/median instance IoU with merge-and-match, FNR, FPR), mean Dice and
-    the overhead of PREDICTIONS (semantic masks written by `predict`)."""
+    """Pooled per-class Dice and IoU, overall accuracy, confusion matrix, instance metrics (per-class
+    mean/median instance IoU with merge-and-match, FNR, FPR) and the overhead of PREDICTIONS (what `predict`
+    wrote; its `<stem>_instances.*` files are scored when present)."""
     from agriseg.data.files import dumps_json, write_text
     from agriseg.data.io import list_images
-    from agriseg.text.metrics import evaluate_files
+    from agriseg.text.metrics import evaluate_files, report_table
 
     names = _class_list(classes)
     if not names or len(names) < 2:
         raise ValueError("--classes needs the background word and at least one class")
-    report = evaluate_files(list_images(list(predictions)), truth, names, truth_instances, match_iou, min_size)
+    report = evaluate_files(
+        list_images(list(predictions)), truth, names, truth_instances, match_iou, min_size, ignore_value
+    )
     if model_name:
         _need_text_extra()
         from agriseg.text.metrics import overhead
@@ -141,6 +152,8 @@ def evaluate_cmd(
 
         m, _ = load_vlm(model_name, device="cpu")
         report["overhead"] = overhead(m)
+    table, csv_text = report_table(report)
     if out:
         write_text(out, dumps_json(report))
-    click.echo(dumps_json(report))
+        write_text(Path(out).with_suffix(".csv"), csv_text)
+    click.echo(table)

@@ -152,6 +152,49 @@ def truth_instances_from_semantic(truth: np.ndarray, num_classes: int, min_size:
     return out
 
 
+def pooled_report(conf: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
+    """Pooled per-class Dice and IoU, overall accuracy and the confusion matrix of a whole set.
+
+    A class is *present* when the truth or the prediction holds any of its pixels; the means run over the
+    present foreground classes only, so a class absent from both never scores 1 (as the per-image
+    ``mean_dice`` of MAgSeg's eq. 4 does) and dropping a class from the list cannot inflate the mean.
+
+    Args:
+        conf: (K, K) confusion matrix, rows = truth, columns = prediction (ignored pixels left out).
+        class_names: K names, background first.
+    """
+    tp = np.diag(conf).astype(np.float64)
+    in_truth, in_pred = conf.sum(1).astype(np.float64), conf.sum(0).astype(np.float64)
+    union = in_truth + in_pred - tp
+    per: dict[str, dict[str, Any]] = {}
+    for k, name in enumerate(class_names):
+        present = bool(union[k] > 0)
+        per[name] = {
+            "iou": float(tp[k] / union[k]) if present else None,
+            "dice": float(2 * tp[k] / (in_truth[k] + in_pred[k])) if present else None,
+            "truth_pixels": int(in_truth[k]),
+            "predicted_pixels": int(in_pred[k]),
+        }
+    fg = [per[n] for n in class_names[1:] if per[n]["iou"] is not None]
+    total = conf.sum()
+    return {
+        "per_class": per,
+        "mean_iou": float(np.mean([c["iou"] for c in fg])) if fg else None,
+        "mean_dice": float(np.mean([c["dice"] for c in fg])) if fg else None,
+        "overall_accuracy": float(tp.sum() / total) if total else None,
+        "confusion": {"rows": "truth", "columns": "prediction", "classes": list(class_names), "counts": conf.tolist()},
+    }
+
+
+def _written_instances(pred_file: Path) -> Path | None:
+    """The ``<stem>_instances.*`` raster ``predict`` wrote beside a prediction, if any."""
+    for ext in (pred_file.suffix, ".tif", ".png"):
+        p = pred_file.with_name(f"{pred_file.stem}_instances{ext}")
+        if p.is_file():
+            return p
+    return None
+
+
 def evaluate_files(
     predictions: Sequence[Path],
     truth_dir: Path,
@@ -159,41 +202,95 @@ def evaluate_files(
     truth_instances_dir: Path | None = None,
     match_iou: float = 0.5,
     min_size: int = 4,
+    ignore_value: int | None = 255,
 ) -> dict[str, Any]:
-    """Mean Dice and per-class instance metrics of predicted semantic masks against truth masks.
+    """Pooled per-class Dice and IoU, accuracy, confusion, per-image mean Dice and instance metrics.
 
-    Predictions (``*_instances`` files are passed over) are matched to truth masks by stem; predicted
-    instances come from the erosion-separated watershed of the prediction (:mod:`agriseg.text.instances`),
-    truth instances from ``truth_instances_dir`` or the connected components of the truth.
+    Predictions (``*_instances`` files are passed over) are matched to truth masks by stem. Predicted
+    instances are the ``<stem>_instances.*`` raster ``predict`` wrote beside the prediction (the instances
+    its GeoJSON holds) or, without one, the watershed of the prediction (:mod:`agriseg.text.instances`);
+    truth instances come from ``truth_instances_dir`` or the connected components of the truth. Truth pixels
+    equal to ``ignore_value`` (nodata) are left out of every metric.
 
     Raises:
-        ValueError: a prediction without a truth mask, or with another size (the message names the file).
+        ValueError: a prediction without a truth mask, with another size, or a truth class id outside the
+            class list (the message names the file).
     """
     from agriseg.data.io import list_images
+    from agriseg.metrics.segmentation import confusion_matrix
     from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
     from agriseg.text.io import read_mask
 
+    k = len(class_names)
+    ign = -1 if ignore_value is None else ignore_value
     preds = [p for p in predictions if "_instances" not in p.stem]
     truth_files = {p.stem: p for p in list_images([truth_dir])}
     inst_files = {p.stem: p for p in list_images([truth_instances_dir])} if truth_instances_dir else {}
     stats: dict[int, ClassInstanceStats] = {}
-    dices = []
+    conf = np.zeros((k, k), np.int64)
+    dices, written = [], 0
     for pf in preds:
         if pf.stem not in truth_files:
             raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
         sem, tsem = read_mask(pf), read_mask(truth_files[pf.stem])
         if sem.shape != tsem.shape:
             raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
-        dices.append(mean_dice(sem, tsem, len(class_names)))
-        plabels, pcls = semantic_to_instances(sem, None, WatershedConfig(min_size=min_size))
-        if pf.stem in inst_files:
-            tl = read_mask(inst_files[pf.stem])
+        valid = tsem != ign  # (H, W)
+        bad = np.unique(tsem[valid & (tsem >= k)])
+        if bad.size:
+            raise ValueError(
+                f"{truth_files[pf.stem]}: class ids {bad.tolist()} beyond the {k} classes given "
+                f"(nodata is --ignore-value {ignore_value})"
+            )
+        if int(sem.max(initial=0)) >= k:
+            raise ValueError(f"{pf}: predicted class id {int(sem.max())} beyond the {k} classes given")
+        conf += confusion_matrix(sem, tsem, k, ign)
+        dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
+        tsem_v = np.where(valid, tsem, 0)
+        wf = _written_instances(pf)
+        if wf is not None:
+            plabels = np.where(valid, read_mask(wf), 0)
+            pcls = instances_from_ids(plabels, sem)
+            written += 1
         else:
-            tl = truth_instances_from_semantic(tsem, len(class_names), min_size)
-        match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem), stats, match_iou)
+            plabels, pcls = semantic_to_instances(np.where(valid, sem, 0), None, WatershedConfig(min_size=min_size))
+        if pf.stem in inst_files:
+            tl = np.where(valid, read_mask(inst_files[pf.stem]), 0)
+        else:
+            tl = truth_instances_from_semantic(tsem_v, k, min_size)
+        match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
     return {
         "images": len(preds),
-        "mean_dice": float(np.mean(dices)) if dices else None,
+        **pooled_report(conf, class_names),
+        "mean_dice_per_image": float(np.mean(dices)) if dices else None,
         "instances": instance_report(stats, class_names),
+        "instances_from": f"{written} written instance files, {len(preds) - written} rebuilt from the masks",
         "match_iou": match_iou,
+        "ignore_value": ignore_value,
     }
+
+
+def report_table(report: dict[str, Any]) -> tuple[str, str]:
+    """A short text table and a CSV of an :func:`evaluate_files` report (one row per class)."""
+
+    def f(v: float | None) -> str:
+        return "-" if v is None or v != v else f"{100 * v:.2f}"  # v != v: NaN
+
+    inst = report.get("instances", {})
+    head = ["class", "dice", "iou", "truth_px", "pred_px", "inst_mean_iou", "fnr", "fpr"]
+    rows = []
+    for name, c in report["per_class"].items():
+        i = inst.get(name, {})
+        rows.append(
+            [name, f(c["dice"]), f(c["iou"]), str(c["truth_pixels"]), str(c["predicted_pixels"])]
+            + [f(i.get("mean_iou")), f(i.get("fnr")), f(i.get("fpr"))]
+        )
+    widths = [max(len(r[j]) for r in [head, *rows]) for j in range(len(head))]
+    lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) for r in [head, *rows]]
+    lines.append(
+        f"{report['images']} images; mean over present classes: Dice {f(report['mean_dice'])}, "
+        f"IoU {f(report['mean_iou'])}; overall accuracy {f(report['overall_accuracy'])}; "
+        f"ignore value {report['ignore_value']}; {report['instances_from']}"
+    )
+    csv_text = "\n".join(",".join(r) for r in [head, *rows]) + "\n"
+    return "\n".join(lines), csv_text
