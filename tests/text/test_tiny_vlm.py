@@ -180,7 +180,9 @@ def test_cli_predict_png_with_overlap(sft_dir: Path, tmp_path: Path) -> None:
     args = ["text", "predict", str(tmp_path / "scene.png"), "-o", str(tmp_path / "pred"), "-m", str(sft_dir)]
     res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16", "--overlap", "0.5", "--device", "cpu"])
     assert res.exit_code == 0, res.output
-    pred = np.asarray(Image.open(tmp_path / "pred" / "scene.png"))
+    with Image.open(tmp_path / "pred" / "scene.png") as im:
+        assert im.mode == "P"  # palette PNG: the classes show in any viewer
+        pred = np.asarray(im)
     assert pred.shape == (16, 16) and pred.max() < len(SYNTH_CLASSES)
     rep = json.loads((tmp_path / "pred" / "scene.json").read_text())
     assert rep["patches"] == 9  # 8-px patches at 50 % overlap over 16 px
@@ -219,6 +221,13 @@ def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path) -
     assert res.exit_code == 0, res.output
     with rasterio.open(tmp_path / "out" / "geo.tif") as src:
         assert src.crs.to_epsg() == 32648 and src.transform == tr and src.shape == (16, 16)
+        assert src.nodata == 255 and src.colormap(1)[1][:3] != (0, 0, 0)  # a GIS shows the classes
+        assert src.descriptions[0].startswith("class: 0 " + SYNTH_CLASSES[0])
+        assert src.tags(1)["CLASS_1"] == SYNTH_CLASSES[1]
+    with rasterio.open(tmp_path / "out" / "geo_instances.tif") as src:
+        assert src.dtypes[0] == "uint32"
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    assert run["model"] == str(sft_dir) and run["classes"] == list(SYNTH_CLASSES) and "patch" in run["options"]
     gj = json.loads((tmp_path / "out" / "geo.geojson").read_text())
     for feat in gj["features"]:
         x, y = feat["geometry"]["coordinates"][0][0]

@@ -83,6 +83,11 @@ def predict_cmd(
     model, proc = load_vlm(model_name, device=device, template_path=str(chat_template) if chat_template else None)
     check_class_words(proc, names, model_name)
     rows = predict_files(model, proc, files, out, names, cfg, instances, overwrite)
+    from agriseg import __version__
+    from agriseg.data.files import write_json
+
+    run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
+    write_json(out / "run.json", run)  # what made these outputs: model, classes, options
     for r in rows:
         if r["status"] == "ok":
             click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} patches well-formed")

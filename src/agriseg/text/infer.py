@@ -240,7 +240,7 @@ def predict_files(
             labels, _ = semantic_to_instances(sem, img)
             write_mask(labels, outputs[2], geo, ids=True)  # never wrapped: ids match the GeoJSON's
             write_polygons(labels, sem, class_names, outputs[3], geo)
-        write_mask(sem, outputs[0], geo)
+        write_mask(sem, outputs[0], geo, class_names=list(class_names))
         write_json(outputs[1], report)  # written last: its presence marks the image done
         rows.append({"file": str(f), "status": "ok", "patches": len(preds), "valid_patches": report["valid_patches"]})
     return rows

@@ -129,7 +129,23 @@ def id_dtype(max_id: int, suffix: str) -> np.dtype:
     raise ValueError(f"{max_id} ids do not fit a 32-bit raster")
 
 
-def write_mask(mask: np.ndarray, path: str | Path, geo: GeoRef | None = None, *, ids: bool = False) -> Path:
+# Class colours for palette PNGs and GeoTIFF colour maps: background black, then well-separated colours
+# (a GIS shows class ids 0-3 as near-black grey otherwise).
+CLASS_COLOURS = [
+    (0, 0, 0), (230, 159, 0), (0, 158, 115), (86, 180, 233), (240, 228, 66), (213, 94, 0),
+    (204, 121, 167), (0, 114, 178), (153, 153, 153), (128, 64, 0), (255, 255, 255),
+]  # fmt: skip
+NODATA = 255  # the ignore value of `text dataset` labels; never a class id
+
+
+def write_mask(
+    mask: np.ndarray,
+    path: str | Path,
+    geo: GeoRef | None = None,
+    *,
+    ids: bool = False,
+    class_names: list[str] | None = None,
+) -> Path:
     """Write (H, W) class ids atomically: GeoTIFF (with georeference, needs rasterio) for .tif, else PNG.
 
     Args:
@@ -138,6 +154,8 @@ def write_mask(mask: np.ndarray, path: str | Path, geo: GeoRef | None = None, *,
         geo: georeference for GeoTIFFs.
         ids: instance ids rather than class ids: written as uint32 in a GeoTIFF and in the smallest
             dtype that holds them in a PNG (8 or 16 bit), never wrapped. Class ids are written as uint8.
+        class_names: names of the class ids: the PNG gets a palette, the GeoTIFF a colour map, nodata 255
+            and the names as band description and tags, so a GIS shows the classes.
 
     Raises:
         ValueError: if the ids do not fit the format (the message names the file).
@@ -157,11 +175,17 @@ def write_mask(mask: np.ndarray, path: str | Path, geo: GeoRef | None = None, *,
     m = a.astype(dt)
     rio = _rasterio() if suffix in GEO_SUFFIXES else None
     with atomic_write(p) as tmp:
-        _write_mask_file(m, tmp, p.suffix.lower(), rio, geo)
+        _write_mask_file(m, tmp, p.suffix.lower(), rio, geo, None if ids else class_names)
     return p
 
 
-def _write_mask_file(m: np.ndarray, tmp: Path, suffix: str, rio: Any, geo: GeoRef | None) -> None:
+def _colour(i: int) -> tuple[int, int, int]:
+    return CLASS_COLOURS[i % len(CLASS_COLOURS)]
+
+
+def _write_mask_file(
+    m: np.ndarray, tmp: Path, suffix: str, rio: Any, geo: GeoRef | None, names: list[str] | None = None
+) -> None:
     if rio is not None:
         from rasterio.transform import Affine
 
@@ -177,12 +201,22 @@ def _write_mask_file(m: np.ndarray, tmp: Path, suffix: str, rio: Any, geo: GeoRe
             profile["transform"] = Affine(*geo.transform)
             if geo.crs:
                 profile["crs"] = geo.crs
+        if names:
+            profile["nodata"] = NODATA
         with rio.open(tmp, "w", **profile) as dst:
             dst.write(m, 1)
+            if names:
+                dst.write_colormap(1, {i: (*_colour(i), 255) for i in range(len(names))})
+                dst.set_band_description(1, "class: " + ", ".join(f"{i} {n}" for i, n in enumerate(names)))
+                dst.update_tags(1, **{f"CLASS_{i}": n for i, n in enumerate(names)})
     else:
         from PIL import Image
 
-        Image.fromarray(m).save(tmp, format="PNG" if suffix not in GEO_SUFFIXES else "TIFF")
+        im = Image.fromarray(m)
+        if names and m.dtype == np.uint8 and suffix not in GEO_SUFFIXES:
+            im = im.convert("P")  # values are kept: the palette maps id -> colour
+            im.putpalette([c for i in range(256) for c in _colour(i)])
+        im.save(tmp, format="PNG" if suffix not in GEO_SUFFIXES else "TIFF")
 
 
 def write_polygons(
