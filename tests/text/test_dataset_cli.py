@@ -49,8 +49,8 @@ def test_records_are_trl_conversational() -> None:
 def test_record_errors() -> None:
     imgs, sems, _ = make_landscapes(1, 0, LandscapeConfig(size=32))
     rng = np.random.default_rng(0)
-    with pytest.raises(ValueError, match="smaller than the patch"):
-        patch_records(imgs[0], sems[0], SYNTH_CLASSES, PatchSpec(patch=64, grid=4), rng)
+    recs = patch_records(imgs[0], sems[0], SYNTH_CLASSES, PatchSpec(patch=64, grid=4), rng)  # padded
+    assert recs and recs[0]["box"] == [0, 0, 64, 64]
     with pytest.raises(ValueError, match="mask shape"):
         patch_records(imgs[0], sems[0][:16], SYNTH_CLASSES, PatchSpec(patch=16, grid=4), rng)
     with pytest.raises(ValueError, match="outside the 2 class names"):
@@ -186,3 +186,24 @@ def test_evaluate_scores_the_written_instances(tmp_path: Path) -> None:
     rep = _eval(tmp_path, truth, truth, "others,field")
     assert rep["instances"]["field"]["pred_instances"] == 2
     assert rep["instances_from"].startswith("1 written")
+
+
+def test_dataset_pads_edge_tiles_and_accepts_nodata(tmp_path: Path) -> None:
+    """A tile smaller than the patch is padded (not a stop of the whole build); 255 is nodata, not an error."""
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    rng = np.random.default_rng(0)
+    for name, size in (("big", 32), ("edge", 12)):
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(tmp_path / "i" / f"{name}.png")
+        m = np.ones((size, size), np.uint8)
+        m[0, 0] = 255
+        Image.fromarray(m).save(tmp_path / "m" / f"{name}.png")
+    args = ["text", "dataset", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
+    res = CliRunner().invoke(main, [*args, "-c", "others,field", "--patch", "16", "--grid", "4", "--mode", "grid"])
+    assert res.exit_code == 0, res.output
+    from datasets import load_from_disk
+
+    ds = load_from_disk(str(tmp_path / "d"))
+    edge = [json.loads(r["truth"]) for r in ds if r["source"] == "edge.png"]
+    assert len(edge) == 1
+    assert np.array(edge[0])[:3, :3].min() == 1  # the tile's own cells keep their class

@@ -22,7 +22,7 @@ from agriseg.config import StrictModel
 from agriseg.data.io import list_images
 from agriseg.text.codec import check_class_names, encode_answer
 from agriseg.text.grid import mask_to_grid
-from agriseg.text.io import read_image, read_mask
+from agriseg.text.io import NODATA, read_image, read_mask
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 
@@ -80,7 +80,7 @@ def patch_records(
 
     Args:
         image: (H, W, 3) uint8.
-        mask: (H, W) class ids indexing ``class_names``.
+        mask: (H, W) class ids indexing ``class_names``, or 255 (nodata: counted in no cell).
         class_names: class words, background first.
         spec: patch cutting.
         rng: random generator (random boxes).
@@ -100,11 +100,13 @@ def patch_records(
         raise ValueError(f"{source or 'image'}: expected (H, W, 3) RGB, got shape {image.shape}")
     if mask.shape != image.shape[:2]:
         raise ValueError(f"{source or 'mask'}: mask shape {mask.shape} != image shape {image.shape[:2]}")
-    if mask.size and (mask.min() < 0 or mask.max() >= len(names)):
+    bad = (mask < 0) | ((mask >= len(names)) & (mask != NODATA))
+    if bad.any():
         raise ValueError(
-            f"{source or 'mask'}: class ids {int(mask.min())}..{int(mask.max())} outside the {len(names)} "
-            f"class names {names}"
+            f"{source or 'mask'}: class ids {sorted(np.unique(mask[bad]).tolist())[:5]} outside the {len(names)} "
+            f"class names {names} (and not the nodata value {NODATA})"
         )
+    image, mask = pad_edge_tile(image, mask, spec.patch)
     if spec.grid > spec.patch:
         raise ValueError(f"grid ({spec.grid}) cannot exceed the patch size ({spec.patch} px)")
     pil = Image.fromarray(image)
@@ -126,6 +128,18 @@ def patch_records(
             }
         )
     return out
+
+
+def pad_edge_tile(image: np.ndarray, mask: np.ndarray, patch: int) -> tuple[np.ndarray, np.ndarray]:
+    """An image smaller than the patch padded on the right and bottom: its edge pixels repeated, the mask
+    filled with the nodata value, which no cell counts (a cell of nodata only reads as class 0)."""
+    h, w = mask.shape
+    if h >= patch and w >= patch:
+        return image, mask
+    ph, pw = max(0, patch - h), max(0, patch - w)
+    image = np.pad(image, ((0, ph), (0, pw), (0, 0)), mode="edge")  # (patch, patch, 3)
+    mask = np.pad(mask, ((0, ph), (0, pw)), constant_values=NODATA)
+    return image, mask
 
 
 def records_from_arrays(

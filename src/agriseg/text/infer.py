@@ -153,10 +153,11 @@ def predict_many(
         Per image: (H, W) int64 mask and its patch predictions.
 
     Raises:
-        ValueError: if an image is smaller than the patch or the class names are invalid.
+        ValueError: if the class names are invalid. (An image smaller than the patch is padded.)
     """
     names = check_class_names(class_names)
-    pils = [_as_pil(im) for im in images]
+    pils = [_pad_to_patch(_as_pil(im), cfg.patch) for im in images]
+    sizes = [_as_pil(im).size for im in images]  # (W, H) before padding
     jobs = [(i, b) for i, pil in enumerate(pils) for b in grid_boxes(pil.size[1], pil.size[0], cfg.patch, cfg.overlap)]
     per_image: list[list[PatchPrediction]] = [[] for _ in pils]
     for k in range(0, len(jobs), cfg.batch_size):
@@ -174,9 +175,22 @@ def predict_many(
             g, rep = decode_rrle(t, (cfg.grid, cfg.grid), names)
             per_image[i].append(PatchPrediction(b, t, g, rep))
     return [
-        (stitch(preds, (pil.size[1], pil.size[0]), len(names), cfg.vote), preds)
-        for pil, preds in zip(pils, per_image, strict=True)
+        (stitch(preds, (pil.size[1], pil.size[0]), len(names), cfg.vote)[: wh[1], : wh[0]], preds)
+        for pil, wh, preds in zip(pils, sizes, per_image, strict=True)
     ]
+
+
+def _pad_to_patch(pil: Any, patch: int) -> Any:
+    """An edge tile smaller than the patch, padded on the right and bottom by repeating its edge pixels
+    (the mask is cropped back afterwards), so a mosaic's last, partial tiles are segmented, not refused."""
+    w, h = pil.size
+    if w >= patch and h >= patch:
+        return pil
+    from PIL import Image
+
+    a = np.asarray(pil)  # (H, W, 3)
+    a = np.pad(a, ((0, max(0, patch - h)), (0, max(0, patch - w)), (0, 0)), mode="edge")
+    return Image.fromarray(a)
 
 
 def predict_image(
