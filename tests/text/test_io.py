@@ -37,3 +37,83 @@ def test_instance_ids_beyond_255_survive(tmp_path: Path, suffix: str) -> None:
 def test_class_ids_that_do_not_fit_8_bits_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sem.png: class ids up to 300"):
         write_mask(np.full((4, 4), 300), tmp_path / "sem.png")
+
+
+rasterio = pytest.importorskip("rasterio")
+
+
+def _write_raster(path: Path, arr: np.ndarray, descriptions: list[str] | None = None, **kw: object) -> Path:
+    from rasterio.transform import from_origin
+
+    prof = {
+        "driver": "JP2OpenJPEG" if path.suffix == ".jp2" else "GTiff",
+        "height": arr.shape[1],
+        "width": arr.shape[2],
+        "count": arr.shape[0],
+        "dtype": arr.dtype.name,
+        "crs": "EPSG:32633",
+        "transform": from_origin(500000.0, 5000000.0, 0.5, 0.5),
+        **kw,
+    }
+    with rasterio.open(path, "w", **prof) as dst:
+        dst.write(arr)
+        for i, d in enumerate(descriptions or []):
+            dst.set_band_description(i + 1, d)
+    return path
+
+
+def test_16_bit_tiles_scale_by_bit_depth_not_by_content(tmp_path: Path) -> None:
+    """The same pixel value reads the same whatever else the tile holds (no per-image stretch)."""
+    from agriseg.text.io import read_image
+
+    a = np.full((3, 8, 8), 20000, np.uint16)
+    b = a.copy()
+    b[:, 0, 0] = 65535  # a bright corner
+    ra, _ = read_image(_write_raster(tmp_path / "a.tif", a))
+    rb, _ = read_image(_write_raster(tmp_path / "b.tif", b))
+    assert ra[4, 4, 0] == rb[4, 4, 0] == round(20000 * 255 / 65535)
+
+
+def test_bands_pick_red_green_blue(tmp_path: Path) -> None:
+    from agriseg.text.io import read_image
+
+    bgrn = np.stack([np.full((8, 8), v, np.uint8) for v in (10, 20, 30, 40)])  # blue, green, red, nir
+    plain = _write_raster(tmp_path / "bgrn.tif", bgrn)
+    assert read_image(plain, bands=(3, 2, 1))[0][0, 0].tolist() == [30, 20, 10]
+    named = _write_raster(tmp_path / "named.tif", bgrn, ["blue", "green", "red", "nir"])
+    assert read_image(named)[0][0, 0].tolist() == [30, 20, 10]  # band descriptions are read
+    with pytest.raises(ValueError, match="bgrn.tif: --bands needs three band numbers"):
+        read_image(plain, bands=(5, 2, 1))
+
+
+def test_jpeg2000_is_read_with_its_georeference(tmp_path: Path) -> None:
+    from agriseg.text.io import read_image
+
+    arr = np.random.default_rng(0).integers(0, 255, (3, 16, 16), dtype=np.uint8)
+    try:
+        p = _write_raster(tmp_path / "o.jp2", arr, QUALITY=100, REVERSIBLE="YES")
+    except rasterio.errors.RasterioIOError as err:  # pragma: no cover - GDAL without OpenJPEG
+        pytest.skip(f"GDAL cannot write JPEG 2000 here: {err}")
+    img, geo = read_image(p)
+    assert img.shape == (16, 16, 3) and geo is not None and geo.transform[0] == 0.5
+    assert np.array_equal(img, np.moveaxis(arr, 0, -1))
+
+
+def test_dataset_refuses_a_label_with_another_georeference(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    (tmp_path / "i").mkdir()
+    (tmp_path / "m").mkdir()
+    _write_raster(tmp_path / "i" / "t.tif", np.zeros((3, 16, 16), np.uint8))
+    from rasterio.transform import from_origin
+
+    shifted = from_origin(500100.0, 5000000.0, 0.5, 0.5)
+    _write_raster(tmp_path / "m" / "t.tif", np.ones((1, 16, 16), np.uint8), transform=shifted)
+    res = CliRunner().invoke(
+        main,
+        ["text", "dataset", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
+        + ["-c", "others,field", "--patch", "16", "--grid", "4"],
+    )
+    assert res.exit_code != 0 and "t.tif: georeference differs from its image" in res.output

@@ -117,6 +117,29 @@ def pseudolabel_source_options(
     )
 
 
+def _parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    if not value:
+        return None
+    try:
+        bands = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: three comma-separated band numbers, e.g. 3,2,1") from None
+    if len(bands) != 3 or min(bands) < 1:
+        raise click.BadParameter(f"{value!r}: three band numbers from 1, e.g. 3,2,1")
+    return bands
+
+
+def bands_option() -> Decorator:
+    """``--bands R,G,B``: which bands of a multi-band raster are red, green and blue (1-based)."""
+    return click.option(
+        "--bands",
+        default=None,
+        callback=_parse_bands,
+        help="Bands of a multi-band GeoTIFF / JPEG 2000 read as red, green, blue, e.g. 3,2,1 for BGRN "
+        "(default: bands described red/green/blue, else 1,2,3).",
+    )
+
+
 def keep_option(help: str = "Only photos accepted in this screening export (accepted.json).") -> Decorator:
     """``--keep``: a screening export."""
     return click.option("--keep", type=click.Path(dir_okay=False, exists=True), default=None, help=help)

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import config_from_params, outdir_option, overwrite_option
+from agriseg.cli.options import bands_option, config_from_params, outdir_option, overwrite_option
 from agriseg.cli.text_helpers import _class_list, _need_text_extra
 
 
@@ -111,6 +111,7 @@ def tiny_model_cmd(
     default=None,
     help="model folder or org/name the data set is for: its vocabulary must hold every class word",
 )
+@bands_option()
 @click.option("--seed", default=0, type=int)
 @overwrite_option("replace an existing output folder")
 @friendly_errors
@@ -128,6 +129,7 @@ def dataset_cmd(
     sentence: str,
     patch_image: bool,
     model_name: str | None,
+    bands: tuple[int, ...] | None,
     seed: int,
     overwrite: bool,
 ) -> None:
@@ -149,7 +151,7 @@ def dataset_cmd(
 
         check_class_words(load_processor(model_name), names, model_name)
     spec = config_from_params(PatchSpec, click.get_current_context().params)
-    ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, seed))
+    ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, seed, bands))
     with atomic_write(out) as tmp:
         ds.save_to_disk(str(tmp))
     click.echo(f"{out}: {len(ds)} samples ({mode} patches of {patch} px, {grid}x{grid} grid)")

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import config_from_params, outdir_option, output_option, overwrite_option
+from agriseg.cli.options import bands_option, config_from_params, outdir_option, output_option, overwrite_option
 from agriseg.cli.text_helpers import _class_list, _need_text_extra
 
 
@@ -27,6 +27,7 @@ from agriseg.cli.text_helpers import _class_list, _need_text_extra
 @click.option("--instances/--no-instances", default=True, help="watershed instances + polygons")
 @click.option("--chat-template", default=None, type=click.Path(path_type=Path), help="Jinja file if the model has none")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@bands_option()
 @overwrite_option()
 @friendly_errors
 def predict_cmd(
@@ -45,6 +46,7 @@ def predict_cmd(
     instances: bool,
     chat_template: Path | None,
     device: str,
+    bands: tuple[int, ...] | None,
     overwrite: bool,
 ) -> None:
     """Segment IMAGES patch by patch: batched generation, repairing decode, stitching (GeoTIFF in -> GeoTIFF
@@ -82,7 +84,7 @@ def predict_cmd(
     files = list_images(list(images))
     model, proc = load_vlm(model_name, device=device, template_path=str(chat_template) if chat_template else None)
     check_class_words(proc, names, model_name)
-    rows = predict_files(model, proc, files, out, names, cfg, instances, overwrite)
+    rows = predict_files(model, proc, files, out, names, cfg, instances, overwrite, bands=bands)
     from agriseg import __version__
     from agriseg.data.files import write_json
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp")
 # PIL's own bomb limit (twice MAX_IMAGE_PIXELS, about 179 MP): far above any camera's photo
 MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 
@@ -146,6 +146,15 @@ def _to_array(im: Image.Image, path: Path) -> np.ndarray:
     if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
         im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
     return apply_orientation(np.asarray(im), orientation)
+
+
+def scale_to_uint8(arr: np.ndarray, path: str | Path) -> np.ndarray:
+    """Pixel values as uint8, integers scaled by their bit depth (the rule every reader here follows).
+
+    Public for readers of other formats (GeoTIFF and JPEG 2000 through rasterio) so that one pixel value
+    always reads the same, whatever else the image holds.
+    """
+    return _to_uint8(arr, Path(path))
 
 
 def _to_uint8(arr: np.ndarray, path: Path) -> np.ndarray:

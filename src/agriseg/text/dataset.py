@@ -22,7 +22,7 @@ from agriseg.config import StrictModel
 from agriseg.data.io import list_images
 from agriseg.text.codec import check_class_names, encode_answer
 from agriseg.text.grid import mask_to_grid
-from agriseg.text.io import NODATA, read_image, read_mask
+from agriseg.text.io import NODATA, read_georef, read_image, read_mask
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 
@@ -186,15 +186,30 @@ def records_from_files(
     class_names: Sequence[str],
     spec: PatchSpec,
     seed: int = 0,
+    bands: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Records for image and mask files (or folders) matched by stem; GeoTIFFs keep their georeference."""
+    """Records for image and mask files (or folders) matched by stem; GeoTIFFs keep their georeference.
+
+    A georeferenced label must share its image's CRS and transform (a label of another area or resolution
+    would teach the wrong classes silently). ``bands``: 1-based R, G, B band numbers of multi-band rasters.
+    """
 
     def items() -> Iterator[tuple[np.ndarray, np.ndarray, str, str]]:
         for im_path, m_path in pair_files(list_images(images), list_images(masks)):
-            img, geo = read_image(im_path)
+            img, geo = read_image(im_path, bands)
             m = read_mask(m_path)
             if m.shape != img.shape[:2]:
                 raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
+            mgeo = read_georef(m_path)
+            if (
+                geo
+                and mgeo
+                and (mgeo.crs != geo.crs or not np.allclose(mgeo.transform, geo.transform, rtol=0, atol=1e-6))
+            ):
+                raise ValueError(
+                    f"{m_path}: georeference differs from its image {im_path.name} "
+                    f"({mgeo.crs} {mgeo.transform[:3]} vs {geo.crs} {geo.transform[:3]})"
+                )
             yield img, m, im_path.name, geo.to_json() if geo else ""
 
     return _records(items(), class_names, spec, seed)

@@ -210,8 +210,9 @@ def predict_files(
     instances: bool = True,
     overwrite: bool = False,
     strict: bool = False,
+    bands: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
-    """Segment image files one by one and write their outputs.
+    """Segment image files one by one and write their outputs (``bands``: R, G, B band numbers).
 
     Per image ``<stem>``: the semantic mask ``<stem>.png`` (``.tif`` with the input's georeference for
     GeoTIFFs), ``<stem>.json`` (patches and their repairs) and, with ``instances``, ``<stem>_instances.*``
@@ -237,7 +238,7 @@ def predict_files(
             rows.append({"file": str(f), "status": "skipped"})
             continue
         try:
-            img, geo = read_image(f)
+            img, geo = read_image(f, bands)
             sem, preds = predict_image(model, processor, img, class_names, cfg)
         except (OSError, ValueError) as err:
             if strict:

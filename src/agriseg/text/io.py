@@ -8,6 +8,8 @@ PIL with no georeference.
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,8 @@ import numpy as np
 
 from agriseg.data.files import atomic_write, write_json
 
-GEO_SUFFIXES = {".tif", ".tiff"}
+log = logging.getLogger(__name__)
+GEO_SUFFIXES = {".tif", ".tiff", ".jp2"}  # read through rasterio / GDAL, georeference kept
 
 
 @dataclass
@@ -47,13 +50,41 @@ def _rasterio() -> Any | None:
     return rasterio
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, GeoRef | None]:
-    """Read an RGB image: (H, W, 3) uint8 and its georeference (GeoTIFF with rasterio) or None.
+_RGB_NAMES = ("red", "green", "blue")
+
+
+def _pick_bands(descriptions: Sequence[str | None], count: int, bands: Sequence[int] | None, p: Path) -> list[int]:
+    """1-based band indexes to read as R, G, B: ``bands`` if given, else bands described red / green / blue,
+    else the first three."""
+    if bands:
+        if len(bands) != 3 or any(b < 1 or b > count for b in bands):
+            raise ValueError(f"{p}: --bands needs three band numbers in 1..{count}, got {list(bands)}")
+        return list(bands)
+    desc = [(d or "").strip().lower() for d in descriptions]
+    if all(n in desc for n in _RGB_NAMES):
+        return [desc.index(n) + 1 for n in _RGB_NAMES]
+    if count == 4 and not any(desc):
+        log.warning("%s: 4 bands without descriptions read as R, G, B (bands 1-3); give --bands if not", p)
+    return [1, 2, 3] if count >= 3 else [1] * 3
+
+
+def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np.ndarray, GeoRef | None]:
+    """Read an RGB image: (H, W, 3) uint8 and its georeference (GeoTIFF / JPEG 2000 with rasterio) or None.
+
+    Integer pixel values are scaled by their bit depth, as every agriseg reader does (a 16-bit value ``v``
+    reads as ``round(v * 255 / 65535)``), never stretched per image.
+
+    Args:
+        path: image file.
+        bands: 1-based band numbers to read as red, green, blue (rasterio formats); default: the bands
+            described red / green / blue, else the first three.
 
     Raises:
         FileNotFoundError: if the file is missing.
         ValueError: if it cannot be read as an image (message starts with the path).
     """
+    from agriseg.data.io import scale_to_uint8
+
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: image not found")
@@ -61,10 +92,13 @@ def read_image(path: str | Path) -> tuple[np.ndarray, GeoRef | None]:
     try:
         if rio is not None:
             with rio.open(p) as src:
-                arr = src.read()  # (C, H, W)
+                idx = _pick_bands(src.descriptions, src.count, bands, p)
+                arr = src.read(idx)  # (3, H, W)
                 geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
-            arr = np.moveaxis(arr, 0, -1)  # (H, W, C)
+            arr = np.moveaxis(arr, 0, -1)  # (H, W, 3)
         else:
+            if bands:
+                raise ValueError(f"{p}: --bands applies to GeoTIFF and JPEG 2000 files only")
             from agriseg.data.io import read_rgb
 
             return read_rgb(p), None  # the shared photo reader: EXIF, bit depth, size limit
@@ -72,16 +106,19 @@ def read_image(path: str | Path) -> tuple[np.ndarray, GeoRef | None]:
         raise
     except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
         raise ValueError(f"{p}: cannot read image ({err})") from err
-    if arr.ndim == 2:
-        arr = np.repeat(arr[..., None], 3, axis=-1)
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    arr = arr[..., :3]
-    if arr.dtype != np.uint8:
-        a = arr.astype(np.float64)
-        lo, hi = np.percentile(a, 1), np.percentile(a, 99)
-        arr = np.clip((a - lo) / max(hi - lo, 1e-9) * 255, 0, 255).astype(np.uint8)
-    return np.ascontiguousarray(arr), geo
+    return np.ascontiguousarray(scale_to_uint8(arr, p)), geo
+
+
+def read_georef(path: str | Path) -> GeoRef | None:
+    """The georeference of a raster file (None when it has none or rasterio is absent)."""
+    p = Path(path)
+    rio = _rasterio() if p.suffix.lower() in GEO_SUFFIXES else None
+    if rio is None:
+        return None
+    with rio.open(p) as src:
+        if src.crs is None and src.transform.is_identity:
+            return None
+        return GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
 
 
 def read_mask(path: str | Path) -> np.ndarray:
