@@ -8,8 +8,10 @@ choices. Each pipeline keeps its configs next to its code (``agriseg.crop.config
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -24,7 +26,28 @@ class StrictModel(BaseModel):
 T = TypeVar("T", bound=BaseModel)
 
 
-def load_config(path: str | Path, cls: type[T]) -> T:
+def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str = "--set") -> dict[str, Any]:
+    """``key.sub=value`` overrides applied to a config mapping; values are parsed as YAML (numbers, lists).
+
+    Raises:
+        ValueError: for an override without ``=`` or one that descends into a non-mapping.
+    """
+    out = copy.deepcopy(raw)
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{source} {item!r}: expected key=value (e.g. output_dir=runs/text/my_sft)")
+        node = out
+        parts = key.strip().split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{source} {item!r}: {part} is not a group of options")
+        node[parts[-1]] = yaml.safe_load(value) if value.strip() else ""
+    return out
+
+
+def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -> T:
     """Load and validate a YAML config file.
 
     Paths inside crop and text configs are relative to the working directory (the bundled configs expect
@@ -34,6 +57,8 @@ def load_config(path: str | Path, cls: type[T]) -> T:
     Args:
         path: the YAML file.
         cls: the config class to validate against.
+        overrides: ``key.sub=value`` items applied over the file (``--set`` on the command line), so a
+            bundled config takes a user's paths without being copied and edited.
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
@@ -48,6 +73,7 @@ def load_config(path: str | Path, cls: type[T]) -> T:
         raise ValueError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(raw, dict):
         raise ValueError(f"{path}: expected a mapping of options at the top level")
+    raw = apply_overrides(raw, overrides)
     try:
         return cls.model_validate(raw, context={"base": path.parent})
     except ValidationError as err:

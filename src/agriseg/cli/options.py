@@ -117,6 +117,17 @@ def pseudolabel_source_options(
     )
 
 
+def set_option() -> Decorator:
+    """``--set key=value`` (repeatable): override a config option without editing the file."""
+    return click.option(
+        "--set",
+        "overrides",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="Override a config option, e.g. --set dataset=runs/my_data --set lora.r=8 (repeatable).",
+    )
+
+
 def _parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
     if not value:
         return None

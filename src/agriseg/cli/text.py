@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from agriseg.cli.text_data import dataset_cmd, make_synthetic_cmd, tiny_model_cmd
+from agriseg.cli.text_data import dataset_cmd, make_synthetic_cmd, suggest_sizes_cmd, tiny_model_cmd
 from agriseg.cli.text_predict import evaluate_cmd, predict_cmd
 from agriseg.cli.text_train import grpo_cmd, sft_cmd
 
@@ -17,5 +17,14 @@ def text() -> None:
     """Multimodal-LLM segmentation: masks written as text (RRLE), LoRA SFT, GRPO with a Dice reward."""
 
 
-for _command in (make_synthetic_cmd, tiny_model_cmd, dataset_cmd, sft_cmd, grpo_cmd, predict_cmd, evaluate_cmd):
+for _command in (
+    make_synthetic_cmd,
+    suggest_sizes_cmd,
+    tiny_model_cmd,
+    dataset_cmd,
+    sft_cmd,
+    grpo_cmd,
+    predict_cmd,
+    evaluate_cmd,
+):
     text.add_command(_command)

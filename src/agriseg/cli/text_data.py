@@ -155,3 +155,26 @@ def dataset_cmd(
     with atomic_write(out) as tmp:
         ds.save_to_disk(str(tmp))
     click.echo(f"{out}: {len(ds)} samples ({mode} patches of {patch} px, {grid}x{grid} grid)")
+
+
+@click.command("suggest-sizes")
+@click.option("--tile", required=True, type=click.IntRange(1), help="Tile side in pixels (the shorter one).")
+@click.option("--resolution", type=click.FloatRange(0, min_open=True), default=None, help="Metres per pixel.")
+@click.option(
+    "--min-object",
+    type=click.FloatRange(0, min_open=True),
+    default=None,
+    help="Smallest object to keep, in metres (with --resolution).",
+)
+@friendly_errors
+def suggest_sizes_cmd(tile: int, resolution: float | None, min_object: float | None) -> None:
+    """Propose --patch, --grid and the tiny model's --image-size / --vision-patch for your tiles."""
+    from agriseg.text.sizes import suggest_sizes
+
+    s = suggest_sizes(tile, resolution, min_object)
+    cell = f"{s['cell_px']:g} px" + (f" = {s['cell_m']:g} m" if s["cell_m"] is not None else "")
+    click.echo(f"patch {s['patch']}  grid {s['grid']}  (one answer cell: {cell})")
+    click.echo(f"tiny model: --image-size {s['image_size']} --vision-patch {s['vision_patch']}")
+    click.echo(f"dataset / predict: --patch {s['patch']} --grid {s['grid']}")
+    for n in s["notes"]:
+        click.echo(f"note: {n}")

@@ -1,0 +1,27 @@
+"""The size rule for a user's own tiles (agriseg.text.sizes)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agriseg.text.sizes import suggest_sizes
+
+
+def test_a_256_px_tile_is_one_patch_not_refused() -> None:
+    s = suggest_sizes(256)
+    assert s["patch"] == 256 and s["grid"] == 16 and s["image_size"] % s["vision_patch"] == 0
+
+
+def test_grid_keeps_objects_of_the_given_size() -> None:
+    s = suggest_sizes(256, resolution=0.5, min_object=10)
+    assert s["cell_m"] <= 5  # cells at most half the smallest object
+    assert suggest_sizes(256, 0.5)["grid"] == 16
+
+
+def test_large_tiles_and_impossible_objects_are_explained() -> None:
+    s = suggest_sizes(2048, resolution=10, min_object=20)
+    assert s["patch"] == 448 and s["grid"] == 32
+    assert any("cut into 448-px patches" in n for n in s["notes"])
+    assert any("use smaller patches" in n for n in s["notes"])
+    with pytest.raises(ValueError, match="too small"):
+        suggest_sizes(4)
