@@ -55,6 +55,8 @@ def test_text_workflow(tmp_path: Path) -> None:
     assert (synth / "classes.txt").read_text().strip() == CLASSES
     assert read_png(synth / "images" / "0000.png").shape == (32, 32, 3)
     assert read_png(synth / "masks" / "0000.png").max() <= 3
+    sizes = agriseg("text suggest-sizes --tile 32 --resolution 0.5", cwd=wd)
+    assert "patch 32" in sizes.output and "--image-size 32 --vision-patch 4" in sizes.output
     agriseg("text tiny-model -o runs/text/tiny_base --image-size 32 --vision-patch 4", cwd=wd)
     assert (wd / "runs" / "text" / "tiny_base" / "config.json").is_file()
     agriseg(
