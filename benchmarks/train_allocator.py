@@ -1,6 +1,8 @@
 """Does glibc's allocator setting change CPU training speed? `agriseg crop train` with and without it.
 
-Runs the default model's v4 config for a fixed number of training batches (no validation, no generated scenes),
+Compares glibc's defaults, the environment variables, and agriseg's built-in ``mallopt`` call
+(``agriseg.runtime.tune_allocator``, on by default; ``AGRISEG_MALLOPT=0`` turns it off). Runs the default
+model's v4 config for a fixed number of training batches (no validation, no generated scenes),
 as whole processes, alternating the two settings, and reports wall time per run and the median seconds per
 batch from the difference of a long and a short run (which cancels start-up and export):
 
@@ -25,7 +27,7 @@ MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1000000000000", "MALLOC_TRIM_THRESHOLD_": "
 
 def run(batches: int, env_extra: dict[str, str], out: Path, threads: int) -> float:
     """Wall seconds of one `crop train` process over ``batches`` training batches."""
-    env = {k: v for k, v in os.environ.items() if k not in MALLOC}
+    env = {k: v for k, v in os.environ.items() if k not in MALLOC and k != "AGRISEG_MALLOPT"}
     env.update(env_extra, OMP_NUM_THREADS=str(threads))
     cmd = [
         sys.executable, "-m", "agriseg", "crop", "train", "-c", "configs/crop/peanut_vegetation_v4.yaml",
@@ -46,7 +48,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("-o", "--output", type=Path, default=Path("runs/bench/train_allocator.json"))
     a = ap.parse_args()
-    settings = {"glibc default": {}, "MALLOC_*_THRESHOLD_=1e12": MALLOC}
+    settings = {
+        "glibc default": {"AGRISEG_MALLOPT": "0"},
+        "MALLOC_*_THRESHOLD_=1e12": {**MALLOC, "AGRISEG_MALLOPT": "0"},
+        "built-in mallopt (default)": {},
+    }
     per_batch: dict[str, list[float]] = {k: [] for k in settings}
     walls: dict[str, list[dict]] = {k: [] for k in settings}
     with tempfile.TemporaryDirectory() as tmp:

@@ -80,3 +80,18 @@ def test_onnxruntime_is_for_cpu_float32_only() -> None:
     assert ModelRunner(model, optimize="onnxruntime").optimize == "onnxruntime"
     assert ModelRunner(model, optimize="onnxruntime", precision="bf16").optimize == "none"
     assert ModelRunner(model, device="cuda", optimize="onnxruntime").optimize == "none"
+
+
+def test_tune_allocator_applies_on_glibc_and_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    from agriseg.runtime import tune_allocator
+
+    monkeypatch.setenv("AGRISEG_MALLOPT", "0")
+    assert tune_allocator() is False
+    monkeypatch.delenv("AGRISEG_MALLOPT")
+    if sys.platform == "linux":
+        import platform
+
+        if platform.libc_ver()[0] == "glibc":
+            assert tune_allocator() is True

@@ -22,6 +22,33 @@ Optimize = Literal["none", "jit", "onnxruntime"]
 TTAOp = Literal["flip_h", "flip_v", "swap_windows"]
 
 
+def tune_allocator() -> bool:
+    """Keep freed memory in glibc's heap during CPU training; returns whether the setting was applied.
+
+    By default glibc serves large blocks (the batch tensors and activations) with ``mmap`` and trims the heap
+    after frees, so every training step maps, faults in and unmaps the same hundreds of megabytes.
+    ``mallopt`` turns mmap off for the heap's blocks and raises the trim threshold to 2 GB. Measured effect with the
+    equivalent environment variables: ``benchmarks/train_allocator.py``. Linux / glibc only; set
+    ``AGRISEG_MALLOPT=0`` to leave the allocator alone. Written by hand: no library exposes ``mallopt``.
+    """
+    import ctypes
+    import os
+    import sys
+
+    if sys.platform != "linux" or os.environ.get("AGRISEG_MALLOPT", "1") == "0":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:  # musl or another libc
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+    ok = libc.mallopt(m_trim_threshold, ctypes.c_int(2**31 - 1))
+    # no mmap at all: a threshold above mallopt's 32 MB cap (what MALLOC_MMAP_THRESHOLD_ sets) is not
+    # accepted here, and the largest activations exceed it
+    ok &= libc.mallopt(m_mmap_max, ctypes.c_int(0))
+    return bool(ok)
+
+
 def _swap_windows(x: torch.Tensor) -> torch.Tensor:
     """Window B before window A of an 8-band two-window input ``(N, 8, H, W)``."""
     return torch.cat([x[:, 4:], x[:, :4]], 1)

@@ -34,6 +34,10 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
     """
     import torch
     from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+
+    from agriseg.runtime import tune_allocator
+
+    tune_allocator()  # before the first batch: see benchmarks/train_allocator.py
     from lightning.pytorch.loggers import CSVLogger
 
     from agriseg.crop.task import SegmentationTask
