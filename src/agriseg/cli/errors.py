@@ -9,15 +9,7 @@ from typing import Any
 
 import click
 
-
-def describe_os_error(err: OSError) -> str:
-    """``<file>: <reason>`` for an operating-system error (disk full, permission denied, ...)."""
-    reason = err.strerror or str(err) or type(err).__name__
-    where = err.filename or ""
-    if err.filename2:
-        where = f"{err.filename} -> {err.filename2}"
-    return f"{where}: {reason}" if where else reason
-
+from agriseg.batch import BatchResult, describe_os_error
 
 # parameters that name what a command writes; every other file given on the command line is an input
 OUTPUT_PARAMS = frozenset({"output", "outdir", "out", "output_dir", "out_dir"})
@@ -49,11 +41,14 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from agriseg.config import OptionError
         from agriseg.data.files import protected_inputs
 
         try:
             with protected_inputs(input_files(kwargs)):
                 return fn(*args, **kwargs)
+        except OptionError as err:
+            raise click.UsageError(str(err)) from err
         except (FileNotFoundError, ValueError, FileExistsError, ImportError) as err:
             raise click.ClickException(str(err)) from err
         except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file
@@ -62,13 +57,15 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def report_failures(records: list[dict[str, Any]]) -> None:
-    """Print the error of every record whose ``status`` is ``error`` and exit with status 1 if there is one.
+def finish(result: BatchResult, verb: str, where: str | Path = "", note: str = "") -> None:
+    """Print a batch's summary line, then each failure on stderr, and exit with status 1 if one failed.
 
-    Batch commands call it last, after their summary line, so the exit code says whether anything failed.
+    Per-item commands call it last, so the exit code says whether everything was produced.
     """
-    bad = [r for r in records if r.get("status") == "error"]
-    for r in bad:
-        click.echo(f"  failed: {r.get('error', '')}", err=True)
-    if bad:
-        raise SystemExit(1)
+    for line in result.notes:
+        click.echo(line)
+    click.echo(result.summary(verb, where, note))
+    for msg in result.failures:
+        click.echo(f"  failed: {msg}", err=True)
+    if result.exit_code:
+        raise SystemExit(result.exit_code)

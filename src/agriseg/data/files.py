@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +142,20 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+@contextmanager
+def atomic_writes(paths: Iterable[str | Path]) -> Iterator[dict[Path, Path]]:
+    """Write several files that belong together: none takes its final name until every one was written.
+
+        >>> with atomic_writes([mask_path, overlay_path]) as tmp:
+        ...     save(mask, tmp[mask_path]); save(overlay, tmp[overlay_path])
+
+    Yields:
+        ``{final path: temporary path}``; on an exception every temporary is removed.
+    """
+    with ExitStack() as stack:
+        yield {Path(p): stack.enter_context(atomic_write(p)) for p in paths}
 
 
 def _make_parent(path: Path) -> None:

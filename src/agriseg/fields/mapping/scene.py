@@ -32,6 +32,7 @@ class SceneJob:
         threads: torch threads inside the task.
         overwrite: recompute existing outputs.
         collection: fiboa collection id.
+        name: the stem of the outputs (default: the scene's).
     """
 
     scene: str
@@ -44,10 +45,15 @@ class SceneJob:
     threads: int = 1
     overwrite: bool = False
     collection: str = "agriseg-fields"
+    name: str = ""
+
+    def output_name(self) -> str:
+        """The stem of this scene's outputs (and of its field ids)."""
+        return self.name or Path(self.scene).stem
 
     def outputs(self) -> tuple[Path, Path]:
         """``(probability COG, fields GeoParquet)`` paths of this scene."""
-        stem = Path(self.scene).stem
+        stem = self.output_name()
         out = Path(self.outdir)
         return out / f"{stem}_probs.tif", out / f"{stem}_fields.parquet"
 
@@ -84,7 +90,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     t1 = time.perf_counter()
     # one scene is one task: the scheduler runs scenes side by side, so the polygons use this process only
     vcfg = job.polygonize.model_copy(update={"progress": False, "workers": 1})
-    df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=Path(job.scene).stem)
+    df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name())
     return {
         **row,
         "status": res.status,
