@@ -535,11 +535,11 @@ class BatchResult(Sequence[dict[str, Any]]):
         return 1 if self.counts["failed"] else 0
 
     def summary(self, verb: str, where: str | Path = "", note: str = "") -> str:
-        """One line: ``3 predicted in 4.1 s (0.73 img/s), 2 skipped, 1 failed -> out/``."""
+        """One line: ``3 predicted, 2 skipped, 1 failed in 4.1 s (0.73 img/s) -> out/``."""
         n = self.counts
         ok, note = n["ok"], note or self.note
         rate = f" in {self.seconds:.1f} s ({ok / self.seconds:.2f} {self.unit}/s)" if ok and self.seconds > 0 else ""
-        line = f"{ok} {verb}{rate}{note}, {n['skipped']} skipped, {n['failed']} failed"
+        line = f"{ok} {verb}, {n['skipped']} skipped, {n['failed']} failed{rate}{note}"
         return f"{line} -> {where}" if str(where) else line
 
 

@@ -167,7 +167,10 @@ class ConfigOption(click.Option):
     def get_default(self, ctx: click.Context, call: bool = True) -> Any:
         if not self._default_read:
             assert self.config_ref is not None
-            self.default = config_default(self.config_ref, str(self.config_field))
+            value = config_default(self.config_ref, str(self.config_field))
+            if isinstance(value, tuple) and not self.multiple:  # a list typed as "a,b,c"
+                value = ",".join(map(str, value))
+            self.default = value
             self._default_read = True
         return super().get_default(ctx, call=call)
 
