@@ -481,14 +481,15 @@ def iou_threshold_option(pipeline: Literal["fields", "text"], config: str, field
     )  # fmt: skip
 
 
-def classes_option(required: bool = False, config: str | None = None, help_suffix: str = "") -> Decorator:
+def classes_option(required: bool = False, default: str | None = None) -> Decorator:
     """``--classes``: comma-separated class words, background first (text)."""
     return shared(
         "--classes",
         "--classes",
-        config=config,
         required=required,
-        help="Comma-separated class words, background first (e.g. others,field,tree)." + help_suffix,
+        default=default,
+        show_default=default is not None,
+        help="Comma-separated class words, background first (e.g. others,field,tree).",
     )
 
 

@@ -45,12 +45,7 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
 @renamed({"-c": "--classes"})
 @click.command("tiny-model")
 @outdir_option("Output model folder (loads with the transformers Auto classes).")
-@click.option(
-    "--classes",
-    default="others,field,tree,water",
-    show_default=True,
-    help="Comma-separated class words, background first (e.g. others,field,tree).",
-)
+@classes_option(default="others,field,tree,water")
 @click.option(
     "--image-size", default=64, show_default=True, type=click.IntRange(8), help="Side the processor resizes images to."
 )

@@ -33,7 +33,7 @@ from agriseg.cli.text_helpers import _need_text_extra
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @outdir_option("Output folder: <name>.png/.tif, <name>.json, <name>_instances.*, <name>.geojson, run.json.")
 @model_option("text", required=True)
-@classes_option(help_suffix=" [default: the model folder's]")
+@classes_option()
 @tiling_options("text", TEXT_PREDICT, tile_field="patch", show="the model folder's")
 @option("--grid", config=TEXT_PREDICT, type=int, show_default="the model folder's", help="RRLE cells per tile side.")
 @blend_option("text", TEXT_PREDICT, field="vote")
@@ -62,7 +62,8 @@ def predict_cmd(
 ) -> None:
     """Segment IMAGES tile by tile: batched generation, repairing decode, stitching (GeoTIFF in -> GeoTIFF
     + GeoJSON polygons out; PNG otherwise). Writes <name>.tif/.png, <name>.json (per-tile repairs) and,
-    with --instances, <name>_instances.tif/.png and <name>.geojson."""
+    with --instances, <name>_instances.tif/.png and <name>.geojson. The class words, --tile and --grid
+    default to those saved in the model folder."""
     _need_text_extra()
     from agriseg.text.config import TextPredictConfig
     from agriseg.text.infer import predict_paths
