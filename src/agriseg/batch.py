@@ -57,11 +57,12 @@ The store is opened once per run (:meth:`FingerprintStore.open`, where a store t
 folders), asked for each item (:meth:`~FingerprintStore.check`), told of each produced item
 (:meth:`~FingerprintStore.record`, always in the parent process: Dask workers return their results and the
 parent records them) and closed (:meth:`~FingerprintStore.close`, where a manifest is written). The
-store used unless a command passes another is :class:`NameStore`, which records nothing and answers from
-file names alone (``same`` when all outputs exist, else ``missing``): the behaviour of every command before
-fingerprints. A store that keeps records (one manifest per output folder written by the parent process, or
-metadata in the file where the format has it, and a lock against two runs writing one folder) implements
-the same four methods and is passed as ``store=``; nothing else changes.
+store used unless a command passes another is :func:`default_store`'s, :class:`NameStore`, which records
+nothing and answers from file names alone (``same`` when all outputs exist, else ``missing``): the behaviour
+of every command before fingerprints. :class:`agriseg.manifest.ManifestStore` keeps records (one manifest
+per output folder, appended by the parent process only, and a lock against two runs writing one folder);
+a store keeping them in the files' own metadata (GeoTIFF tags, Parquet metadata, PNG text chunks)
+implements the same four methods. Nothing else changes when :func:`default_store` returns another store.
 """
 
 from __future__ import annotations
@@ -249,10 +250,10 @@ class Recipe:
         return Fingerprint(
             self.command,
             self.algorithm,
-            {k: v for k, v in self.options.items() if k not in NOT_OUTPUT_OPTIONS},
+            _plain({k: v for k, v in self.options.items() if k not in NOT_OUTPUT_OPTIONS}),
             model_identity(self.model() if callable(self.model) else self.model),
             {str(Path(f)): file_identity(f, self.content_hash) for f in files},
-            dict(item.resolved),
+            _plain(dict(item.resolved)),
         )
 
 
@@ -301,6 +302,15 @@ class NameStore:
 
     def close(self) -> None:
         """Nothing to close."""
+
+
+def default_store() -> FingerprintStore:
+    """The store of every batch that names none: :class:`NameStore` (today's behaviour).
+
+    :class:`agriseg.manifest.ManifestStore` keeps records; returning ``ManifestStore(legacy=True)`` here turns
+    fingerprinted resume on for every command at once.
+    """
+    return NameStore()
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -616,7 +626,7 @@ def run_batch(
     if (work is None) == (stream is None):
         raise TypeError("run_batch needs exactly one of work or stream")
     opts = options or BatchOptions()
-    store = store or NameStore()
+    store = store or default_store()
     names = [it.name for it in items]
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)

@@ -97,14 +97,15 @@ def clean_stale_temporaries(folder: str | Path) -> list[Path]:
         return removed
     for p in folder.iterdir():
         m = _STALE.match(p.name)
-        if m is None or _alive(int(m.group(1))):
+        if m is None or pid_alive(int(m.group(1))):
             continue
         _remove(p)
         removed.append(p)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id is running (this process counts as running)."""
     if pid == os.getpid():
         return True
     try:
