@@ -67,6 +67,7 @@ implements the same four methods. Nothing else changes when :func:`default_store
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -409,9 +410,10 @@ class DaskCluster:
                 client = Client(cluster)
             own.insert(0, client)
         futures: dict[Any, Item] = {}
+        task = functools.partial(_portable, work)
         try:
             for i, it in enumerate(items):
-                futures[client.submit(work, it, pure=False, key=f"item-{i}-{it.name}")] = it
+                futures[client.submit(task, it, pure=False, key=f"item-{i}-{it.name}")] = it
             for fut in as_completed(futures):
                 item = futures[fut]
                 try:
@@ -423,6 +425,20 @@ class DaskCluster:
                 fut.cancel()
             for obj in own:
                 obj.close()
+
+
+class RemoteError(Exception):
+    """An item's error in another process (a Dask worker), carried back as its one-line message."""
+
+
+def _portable(work: Callable[[Item], Any], item: Item) -> Any:
+    """Run ``work`` on a worker; an error comes back as a :class:`RemoteError` (it always pickles)."""
+    try:
+        return work(item)
+    except Exception as err:  # noqa: BLE001 - every error of an item is reported as that item's
+        message = describe_error(item, err)
+    # raised outside the handler, so it carries no chained errors (Dask pickles the chain, which can fail)
+    raise RemoteError(message)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -440,6 +456,8 @@ def describe_os_error(err: OSError) -> str:
 
 def describe_error(item: Item, err: BaseException) -> str:
     """The one-line message of a failed item: it starts with the item's input (or names a file itself)."""
+    if isinstance(err, RemoteError):
+        return str(err)
     if isinstance(err, OSError) and not isinstance(err, FileNotFoundError | FileExistsError) and err.filename:
         msg = describe_os_error(err)
     else:
@@ -593,7 +611,7 @@ def run_batch(
     failed: Callable[[Item, str], dict[str, Any]] = _default_failed,
     expected: tuple[type[BaseException], ...] = (ValueError, OSError),
     format_error: Callable[[Item, BaseException], str] = describe_error,
-    folders: Sequence[str | Path] = (),
+    folders: Sequence[str | Path] | None = None,
 ) -> BatchResult:
     """Run a batch (see the module docstring).
 
@@ -611,7 +629,8 @@ def run_batch(
         expected: exceptions that fail one item; any other propagates (a bug is not a bad input). An
             executor's own errors (a lost Dask worker) count as expected.
         format_error: the one-line message of a failed item (names its file).
-        folders: output folders to create and clean of temporaries left by killed runs.
+        folders: output folders to create and clean of temporaries left by killed runs (default: the
+            folders of the items' outputs).
 
     Returns:
         The records in input order, with counts.
@@ -631,6 +650,8 @@ def run_batch(
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise ValueError(f"{dup}: two inputs would write outputs of the same name")
+    if folders is None:
+        folders = sorted({p.parent for it in items for p in it.outputs})
     for folder in folders:
         ensure_outdir(folder)
         clean_stale_temporaries(folder)
@@ -642,7 +663,7 @@ def run_batch(
         try:
             todo = _plan(items, store, recipe, opts, resume, failed, outcomes)
             bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=opts.desc, unit=opts.unit,
-                       disable=not opts.progress or not todo)  # fmt: skip
+                       disable=not opts.progress or len(todo) < 2)  # fmt: skip
             t0 = time.perf_counter()
             results = stream(todo) if stream is not None else (executor or Serial()).map(work, todo)  # type: ignore[arg-type]
             try:

@@ -33,7 +33,7 @@ def _title(card: Path) -> str:
     lines = [ln.strip() for ln in card.read_text().splitlines() if ln.strip()]
     body = [ln for ln in lines if not ln.startswith("#")]
     first = body[0] if body else ""
-    return first.split(". ")[0].rstrip(".")
+    return first.split(". ")[0].split(" (")[0].rstrip(".,")
 
 
 def model_card(name: str) -> str:

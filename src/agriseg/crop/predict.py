@@ -290,7 +290,6 @@ def predict_files(
         options=BatchOptions(overwrite, strict, progress, "predict", "img"),
         recipe=recipe,
         resume=lambda it: _read_back(Path(it.source), it.payload, k, class_fields),
-        folders=[outdir],
     )
     fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
     write_csv_atomic(list(result), Path(outdir) / "summary.csv", fields)

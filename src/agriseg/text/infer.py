@@ -277,7 +277,6 @@ def predict_files(
         work,
         options=BatchOptions(overwrite, strict, progress, "predict", "img"),
         recipe=recipe,
-        folders=[outdir],
     )
 
 

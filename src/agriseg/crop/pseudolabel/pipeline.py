@@ -313,7 +313,6 @@ def pseudolabel_files(
         recipe=recipe,
         resume=resume,
         failed=failed,
-        folders=[out / "masks", out / "records"],
     )
     summary = {
         "options": opts.model_dump(),

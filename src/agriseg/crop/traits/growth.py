@@ -105,7 +105,6 @@ def run_plots(
         recipe=recipe,
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "date": None, "status": "error", "error": msg, "rows": []},
-        folders=[outdir],
     )
     done = [r for r in result if r["status"] != "error"]
     if len(done) >= 2:

@@ -278,7 +278,6 @@ def run_traits(
         recipe=recipe,
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "name": it.name, "status": "error", "error": msg},
-        folders=[outdir],
     )
     write_tables(list(result), outdir, config)
     return result

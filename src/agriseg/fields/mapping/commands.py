@@ -58,7 +58,9 @@ class SceneRequest:
 
     def options(self) -> dict[str, Any]:
         """The request as fingerprint options."""
-        return {"bbox": self.bbox, **{k: v for k, v in self.dates().items()}, "win_a": self.win_a, "win_b": self.win_b}
+        dates = self.dates()
+        return {"bbox": self.bbox, "win_a_dates": dates["a"], "win_b_dates": dates["b"], "win_a": self.win_a,
+                "win_b": self.win_b}  # fmt: skip
 
 
 def _download_one(output: Path, cfg: DownloadConfig, request: SceneRequest, overwrite: bool, progress: bool) -> dict:
@@ -87,28 +89,34 @@ def _download_one(output: Path, cfg: DownloadConfig, request: SceneRequest, over
     }
 
 
+def _downloads(items: list[Item], config: DownloadConfig, opts: BatchOptions) -> BatchResult:
+    """Download the scene of each item (its ``payload``, a :class:`SceneRequest`) into its output."""
+
+    def work(item: Item) -> dict:
+        row = _download_one(item.outputs[0], config, item.payload, opts.overwrite, opts.progress)
+        return {"area": item.name, **row, "error": ""}
+
+    recipe = Recipe("fields download", ALGORITHM["fields download"], config.model_dump())
+    return run_batch(
+        items,
+        work,
+        options=opts,
+        recipe=recipe,
+        resume=lambda it: {"area": it.name, "scene": str(it.outputs[0]), "status": "skipped", "error": ""},
+        failed=lambda it, msg: {"area": it.name, "scene": str(it.outputs[0]), "status": "error", "error": msg},
+    )
+
+
 def download(
-    output: str | Path,
-    config: DownloadConfig,
-    request: SceneRequest,
-    overwrite: bool = False,
-    strict: bool = False,
-    progress: bool = True,
+    output: str | Path, config: DownloadConfig, request: SceneRequest, overwrite: bool = False, strict: bool = False
 ) -> BatchResult:
     """``agriseg fields download``: one two-window scene into ``output`` (an interrupted download resumes)."""
     request.check()
     output = Path(output)
     if output.suffix.lower() not in (".tif", ".tiff"):
         raise OptionError(f"{output}: the scene is a GeoTIFF, name it .tif")
-    item = Item(output.stem, output, (output,))
-    recipe = Recipe("fields download", ALGORITHM["fields download"], {**config.model_dump(), **request.options()})
-    return run_batch(
-        [item],
-        lambda it: _download_one(output, config, request, overwrite, progress),
-        options=BatchOptions(overwrite, strict, False, "download", "scene"),
-        recipe=recipe,
-        folders=[output.parent],
-    )
+    item = Item(output.stem, output, (output,), resolved=request.options(), payload=request)
+    return _downloads([item], config, BatchOptions(overwrite, strict, True, "download", "scene"))
 
 
 def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConfig) -> Any:
@@ -178,7 +186,6 @@ def predict(
         options=BatchOptions(overwrite, strict, progress and len(items) > 1, "predict", "scene"),
         recipe=Recipe("fields predict", ALGORITHM["fields predict"], options, model),
         resume=lambda it: {"scene": str(it.source), "output": str(it.outputs[0]), "status": "skipped"},
-        folders=sorted({t.parent for t in targets.values()}),
     )
     if area["km2"] and result.seconds > 0:
         result.note = f", {area['km2']:.1f} km2 at {area['km2'] / result.seconds:.2f} km2/s"
@@ -228,7 +235,6 @@ def polygonize(
         work,
         options=BatchOptions(overwrite, strict, False, "polygonize", "raster"),
         recipe=Recipe("fields polygonize", ALGORITHM["fields polygonize"], options, None, inputs),
-        folders=[out.parent],
     )
 
 
@@ -287,19 +293,13 @@ def run_area(
             "fields": str(job.outputs()[1]),
             "status": "skipped",
         },  # fmt: skip
-        folders=[outdir],
     )
 
 
 def download_areas(
-    areas: str | Path,
-    folder: str | Path,
-    config: DownloadConfig,
-    request: SceneRequest,
-    overwrite: bool = False,
+    areas: str | Path, folder: str | Path, config: DownloadConfig, request: SceneRequest, overwrite: bool = False,
     strict: bool = False,
-    progress: bool = True,
-) -> BatchResult:
+) -> BatchResult:  # fmt: skip
     """Download one scene per feature of a vector file (its bounds), going on past areas that fail.
 
     Scenes are named after the features' ``id`` column when there is one, else ``area<row>``.
@@ -313,42 +313,19 @@ def download_areas(
     """
     import re
 
-    import geopandas as gpd
+    from agriseg.fields.stac import read_areas
 
-    path = Path(areas)
     dates = request.dates()
     if dates["a"] is None or dates["b"] is None:
         raise OptionError("--areas needs --win-a-dates and --win-b-dates")
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: areas file not found")
-    try:
-        df = gpd.read_file(path)
-    except Exception as err:  # noqa: BLE001 - any reader error is a bad input file
-        raise ValueError(f"{path}: not a readable vector file ({err})") from err
-    if df.empty or df.crs is None:
-        raise ValueError(f"{path}: no features, or no CRS")
-    df = df.to_crs(4326)
+    df = read_areas(areas)
     names = [re.sub(r"[^A-Za-z0-9_.-]+", "_", str(v)) for v in df["id"]] if "id" in df else None
     items = []
     for i, geom in enumerate(df.geometry):
         name = names[i] if names else f"area{i}"
-        bbox = ",".join(str(v) for v in geom.bounds)
-        out = Path(folder) / f"{name}.tif"
-        items.append(Item(name, name, (out,), payload=SceneRequest(bbox, request.win_a_dates, request.win_b_dates)))
-
-    def work(item: Item) -> dict:
-        row = _download_one(item.outputs[0], config, item.payload, overwrite, progress)
-        return {"area": item.name, **row, "error": ""}
-
-    return run_batch(
-        items,
-        work,
-        options=BatchOptions(overwrite, strict, progress and len(items) > 1, "download", "area"),
-        recipe=Recipe("fields download", ALGORITHM["fields download"], config.model_dump()),
-        resume=lambda it: {"area": it.name, "scene": str(it.outputs[0]), "status": "skipped", "error": ""},
-        failed=lambda it, msg: {"area": it.name, "scene": str(it.outputs[0]), "status": "error", "error": msg},
-        folders=[folder],
-    )
+        area = SceneRequest(",".join(str(v) for v in geom.bounds), request.win_a_dates, request.win_b_dates)
+        items.append(Item(name, name, (Path(folder) / f"{name}.tif",), resolved=area.options(), payload=area))
+    return _downloads(items, config, BatchOptions(overwrite, strict, len(items) > 1, "download", "area"))
 
 
 def map_scenes(
@@ -379,12 +356,10 @@ def map_scenes(
     if not Path(str(model)).is_file():
         raise FileNotFoundError(f"{model}: model file not found")
     scene_list = [str(s) for s in scenes]
-    downloads = BatchResult([])
+    downloads = BatchResult([], unit="scene")
     if areas:
-        downloads = download_areas(
-            areas, Path(outdir) / "scenes", download_config or DownloadConfig(), request or SceneRequest(),
-            overwrite, strict,
-        )  # fmt: skip
+        config = download_config or DownloadConfig()
+        downloads = download_areas(areas, Path(outdir) / "scenes", config, request or SceneRequest(), overwrite, strict)
         scene_list += [r["scene"] for r in downloads if r["status"] != "error"]
         downloads = BatchResult([o for o in downloads.outcomes if o.status == "failed"], unit="scene")
         if not scene_list:

@@ -82,7 +82,6 @@ def run_jobs(
         recipe=scene_recipe(jobs[0]) if jobs else None,
         resume=_done_row,
         failed=_error_row,
-        folders=sorted({j.outdir for j in jobs}),
     )
 
 
