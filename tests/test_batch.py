@@ -11,19 +11,16 @@ from agriseg.batch import (
     BatchAborted,
     BatchOptions,
     DaskCluster,
-    Fingerprint,
     Item,
-    Recipe,
     Serial,
     Threads,
-    Verdict,
     check_output,
     describe_error,
-    model_identity,
     run_batch,
     unique_names,
 )
 from agriseg.data.files import atomic_write
+from agriseg.fingerprint import Fingerprint, Recipe, Verdict, model_identity
 
 QUIET = BatchOptions(progress=False)
 

@@ -20,10 +20,13 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agriseg.batch import Fingerprint, Item, Recipe, Verdict
 from agriseg.data.files import pid_alive
+from agriseg.fingerprint import Fingerprint, Recipe, Verdict
+
+if TYPE_CHECKING:
+    from agriseg.batch import Item
 
 MANIFEST = ".agriseg-manifest.jsonl"
 LOCK = ".agriseg-lock"

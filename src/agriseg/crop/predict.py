@@ -23,7 +23,8 @@ from agriseg.runtime import ModelRunner, Optimize, tta_average
 from agriseg.tiling import predict_tiled
 
 if TYPE_CHECKING:
-    from agriseg.batch import BatchResult, Item, Recipe
+    from agriseg.batch import BatchResult, Item
+    from agriseg.fingerprint import Recipe
 
 Precision = Literal["fp32", "bf16"]
 TTA = Literal["none", "flip", "flip+scale"]
@@ -364,9 +365,9 @@ def predict_paths(
     Raises:
         ValueError: no photos (only earlier outputs), or a model that cannot be used.
     """
-    from agriseg.batch import Recipe
     from agriseg.data.files import ensure_outdir
     from agriseg.data.io import drop_outputs, list_images
+    from agriseg.fingerprint import Recipe
     from agriseg.models.io import LazyModel, resolve
 
     out = ensure_outdir(outdir)

@@ -23,7 +23,8 @@ from agriseg.text.prompts import user_message
 from agriseg.tiling import blend_weights
 
 if TYPE_CHECKING:
-    from agriseg.batch import BatchResult, Recipe
+    from agriseg.batch import BatchResult
+    from agriseg.fingerprint import Recipe
 
 VoteMode = Literal["count", "center"]
 
@@ -301,9 +302,9 @@ def predict_paths(
         ValueError: class words that differ from the model's, or none known; no patch / grid known.
     """
     from agriseg import __version__
-    from agriseg.batch import Recipe
     from agriseg.data.files import write_json
     from agriseg.data.io import list_images
+    from agriseg.fingerprint import Recipe
     from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_name
     from agriseg.text.sft import read_meta
 

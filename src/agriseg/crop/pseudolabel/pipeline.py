@@ -268,7 +268,8 @@ def pseudolabel_files(
     Returns:
         One record per photo (``status`` ok / skipped / error), with the batch's counts.
     """
-    from agriseg.batch import BatchOptions, Item, Recipe, run_batch, unique_names
+    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
+    from agriseg.fingerprint import Recipe
 
     opts = opts or PseudoLabelOptions()
     out = Path(outdir)

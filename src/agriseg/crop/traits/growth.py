@@ -67,7 +67,8 @@ def run_plots(
     Returns:
         One record per mosaic: ``file``, ``date``, ``status`` (ok / skipped / error), ``error``, ``rows``.
     """
-    from agriseg.batch import BatchOptions, Item, Recipe, run_batch, unique_names
+    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
+    from agriseg.fingerprint import Recipe
 
     outdir = Path(outdir)
     segment = ModelSegmenter(config.model_name, long_side=0)  # mosaic windows at their ground resolution

@@ -228,7 +228,8 @@ def run_traits(
     Returns:
         One record per image, ``status`` ``ok``, ``skipped`` (measured before) or ``error`` (with ``error``).
     """
-    from agriseg.batch import BatchOptions, Item, Recipe, run_batch
+    from agriseg.batch import BatchOptions, Item, run_batch
+    from agriseg.fingerprint import Recipe
 
     outdir = Path(outdir)
     files = list_images(list(paths))

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agriseg.batch import BatchOptions, BatchResult, Item, Recipe, run_batch, unique_names
+from agriseg.batch import BatchOptions, BatchResult, Item, run_batch, unique_names
 from agriseg.config import OptionError
 from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig
+from agriseg.fingerprint import Recipe
 from agriseg.vector.config import PolygonizeConfig
 
 # agriseg's versions of what each command writes from the same inputs and options (part of the fingerprints)

@@ -17,9 +17,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from agriseg.batch import BatchOptions, BatchResult, DaskCluster, Executor, Item, Recipe, Serial, run_batch
+from agriseg.batch import BatchOptions, BatchResult, DaskCluster, Executor, Item, Serial, run_batch
 from agriseg.data.files import write_json
 from agriseg.fields.mapping.scene import SceneJob, run_scene
+from agriseg.fingerprint import Recipe
 
 Backend = Literal["serial", "dask"]
 
