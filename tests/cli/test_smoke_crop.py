@@ -51,6 +51,7 @@ evaluate: {{images: {data}/images, labels: {data}/masks, label_mode: index}}
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working folder with generated RGB-D field scenes (photos/, depth/) and a tiny depth model."""
+    import torch
     import transformers
 
     from agriseg.crop.pseudolabel.depth import tiny_depth_anything_config
@@ -58,6 +59,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     wd = tmp_path_factory.mktemp("smoke_crop")
     write_scenes(wd / "syn", n=8, size=(64, 96), depth_format="png")
+    torch.manual_seed(0)  # some random tiny depth models output a constant map (nothing to threshold)
     transformers.DepthAnythingForDepthEstimation(tiny_depth_anything_config()).save_pretrained(wd / "depth_model")
     return wd
 
