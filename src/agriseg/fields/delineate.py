@@ -14,7 +14,7 @@ piece. Every pixel belongs to at most one field, so the polygons drawn from the 
 
 Output (``<stem>_instances.tif``, a COG): band 1 = field id (uint32, 0 = no field, declared NoData), band
 2 = the model's confidence of that field x 254, with the scene's imagery tags and
-``AGRISEG_FORMAT=agriseg-fields-instances-1``; ``agriseg fields polygonize`` and ``fields run`` / ``map``
+``agriseg_format=agriseg-fields-instances-1``; ``agriseg fields polygonize`` and ``fields run`` / ``map``
 turn it into fiboa polygons.
 
 ultralytics makes no network call here: it is imported with ``YOLO_OFFLINE`` (no connectivity probe, no
@@ -282,9 +282,7 @@ class InstancePredictor:
         labels[~valid] = 0
         n_fields = _write(output, labels, conf, profile, tags, self.model_id)
         area = pixel_area_m2(info.crs, info.transform, info.height) * float(valid.sum()) / 1e6
-        return InstanceResult(
-            scene, output, "done", n_patches, len(found), n_fields, time.perf_counter() - t0, area
-        )
+        return InstanceResult(scene, output, "done", n_patches, len(found), n_fields, time.perf_counter() - t0, area)
 
     def _instances(
         self,
@@ -307,9 +305,8 @@ class InstancePredictor:
             r0, r1, c0, c1 = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
             cy, cx = y0 + rows.mean(), x0 + cols.mean()
             owned = bool(cy0 <= cy < cy1 and cx0 <= cx < cx1)
-            out.append(
-                _Instance(int(y0 + r0), int(x0 + c0), m[r0:r1, c0:c1].copy(), float(cf), owned, (tile[0] * 100000 + tile[1], d))
-            )
+            crop = m[r0:r1, c0:c1].copy()
+            out.append(_Instance(int(y0 + r0), int(x0 + c0), crop, float(cf), owned, (tile[0] * 100000 + tile[1], d)))
         return out
 
 
@@ -406,7 +403,7 @@ def _write(output: Path, labels: np.ndarray, conf: np.ndarray, profile: dict, ta
             dst.write(labels, 1)
             dst.write(cband, 2)
             describe_bands(dst, ("field_id", "confidence_x254"))
-            dst.update_tags(**scene_tags(tags), AGRISEG_FORMAT=INSTANCE_FORMAT, AGRISEG_MODEL=model_id)
+            dst.update_tags(**scene_tags(tags), agriseg_format=INSTANCE_FORMAT, agriseg_model=model_id)
         to_cog(tiled, output)
     return int(present.size)
 

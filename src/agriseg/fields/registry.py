@@ -38,6 +38,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from agriseg.config import StrictModel
+
 RELEASE_URL = "https://github.com/fieldsoftheworld/ftw-baselines/releases/download/"
 MIXED = "Mixed Open Licenses (includes CC-BY-NC-SA: non-commercial)"
 CCBY = "CC-BY-4.0"
@@ -58,7 +59,9 @@ class ModelSpec(StrictModel):
     title: str
     file: str = Field(description="path under the release base URL, or a full http(s) URL")
     licence: str
-    commercial_use: bool = Field(description="whether every licence of its training data allows commercial use")
+    commercial_use: bool = Field(
+        description="whether attribution alone allows commercial use (every training-data licence does; no copyleft)"
+    )
     classes: list[str]
     kind: Kind = Field("semantic", description="semantic = class raster, then polygonised; instance = fields directly")
     windows: Windows = Field("ab", description="imagery windows: ab = start and end of season, a = one window")
@@ -219,6 +222,23 @@ def spec_for(value: str) -> ModelSpec | None:
     return None
 
 
+def model_inputs(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(windows, bands)`` of the imagery a model needs: from its registry entry, else from the file.
+
+    A ``.pt`` file is a DelineateAnything-style YOLO model (one RGB window); a U-Net checkpoint with 4 input
+    channels reads one window, with 8 two.
+    """
+    spec = spec_for(value)
+    if spec is not None:
+        return tuple(spec.windows), spec.bands
+    if Path(value).suffix.lower() == ".pt":
+        return ("a",), RGB
+    from agriseg.fields.checkpoints import load_for_scenes
+
+    bands = load_for_scenes(value).preprocess.bands
+    return (("a",) if bands == len(RGBN) else ("a", "b")), RGBN
+
+
 def looks_like_name(value: str) -> bool:
     """A value that is meant as a registry name rather than a file (no folder, no file extension)."""
     return "/" not in value and "\\" not in value and "." not in value
@@ -256,6 +276,7 @@ __all__ = [
     "fetch",
     "get_spec",
     "is_cached",
+    "model_inputs",
     "resolve_model",
     "spec_for",
     "status",
