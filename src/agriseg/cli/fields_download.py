@@ -153,6 +153,10 @@ def run(outdir: Path, name: str, overwrite: bool, collection: str, **kw: Any) ->
         landcover_stac=kw["landcover_stac_url"],
     )
     row = run_scene(job)
+    if digest is None:
+        from agriseg.data.download import sha256_of
+
+        digest = sha256_of(model)
     record = run_record(asked, model, digest, kw, row)
     write_json(outdir / f"{name}_run.json", record)
     click.echo(f"{row['probs']}: {row['status']}")

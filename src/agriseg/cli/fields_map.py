@@ -72,20 +72,21 @@ class MissingExtra(click.ClickException):
     exit_code = 2
 
 
-def check_model_trust(model: str, sha256: str | None) -> str:
-    """The model file's SHA-256; a pickled (``.pt``) model must be trusted and ultralytics installed.
+def check_model_trust(model: str, sha256: str | None) -> str | None:
+    """A pickled (``.pt``) model must be trusted and ultralytics installed; returns its SHA-256 (else None).
 
     Raises:
         MissingExtra: ultralytics missing (exit 2, names ``pip install "agriseg[delineate]"``).
         click.ClickException: an untrusted pickle (one line naming the trust command).
     """
-    from agriseg.data.download import sha256_of
     from agriseg.fields.delineate import MissingExtraError, import_ultralytics, is_instance_model
     from agriseg.fields.registry import spec_for
     from agriseg.fields.trust import require_trusted
 
+    if not Path(model).is_file():
+        raise FileNotFoundError(f"{model}: model file not found")
     if not is_instance_model(model):
-        return sha256_of(model)
+        return None
     spec = spec_for(model)
     try:
         import_ultralytics()
