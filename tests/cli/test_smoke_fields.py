@@ -267,6 +267,8 @@ def test_fields_what_ftw_tools_2_users_have(tmp_path: Path, monkeypatch: pytest.
             cwd=wd,
         )
         assert (wd / "da" / "scene_instances.tif").is_file() and (wd / "da" / "scene_fields.parquet").is_file()
+        agriseg(f"fields run --win-a S2B_MSIL2A_20230410_T33UXP --bbox {bbox} -m DelineateAnything-S -o da2/ {stac}",
+                cwd=wd)  # fmt: skip
         agriseg(f"fields download --bbox {bbox} --season auto --year 2023 -m DelineateAnything-S {stac} -o rgb.tif",
                 cwd=wd)  # fmt: skip
         agriseg("fields predict rgb.tif -m DelineateAnything-S -o inst/", cwd=wd)
