@@ -67,13 +67,10 @@ def import_ultralytics() -> Any:
     except ImportError as err:
         raise MissingExtraError(f"DelineateAnything models need ultralytics (AGPL-3.0): {EXTRA}") from err
     # imported earlier in this process without the variables: switch the probes off where they are read
+    # (analytics, crash reports and update checks all wait for ONLINE; the user's settings file is left alone)
     for mod in (sys.modules["ultralytics.utils"], checks, events):
         if hasattr(mod, "ONLINE"):
             mod.ONLINE = False
-    from ultralytics.utils import SETTINGS
-
-    if SETTINGS.get("sync"):
-        SETTINGS.update({"sync": False})
     return ultralytics
 
 
