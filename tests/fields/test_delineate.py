@@ -116,3 +116,13 @@ def test_models_trust_downloads_then_records(season_server: Loopback, yolo_bytes
     res = CliRunner().invoke(main, ["fields", "models", "trust", DA, "--sha256", digest])
     assert res.exit_code == 0, res.output
     assert require_trusted(registry.cached_path(spec)) == digest
+
+
+def test_missing_extra_exits_2_naming_the_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ultralytics", None)  # as if [delineate] were not installed
+    (tmp_path / "m.pt").write_bytes(b"x")
+    res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "s.tif"), "-m", str(tmp_path / "m.pt")])
+    assert res.exit_code == 2 and 'pip install "agriseg[delineate]"' in res.output
+    assert res.output.strip().count("\n") == 0
