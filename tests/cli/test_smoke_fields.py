@@ -193,7 +193,9 @@ def test_fields_what_ftw_tools_2_users_have(tmp_path: Path, monkeypatch: pytest.
     import rasterio
     from shapely.geometry import box
 
-    pytest.importorskip("ultralytics", reason="DelineateAnything needs the 'delineate' extra")
+    from tests.fields.stac_server import require_ultralytics
+
+    require_ultralytics()
     from agriseg.fields.registry import get_spec
     from tests.fields.stac_server import (
         NORTH,

@@ -51,7 +51,9 @@ def model_cache(loopback, ftw_ckpt_bytes: bytes, tmp_path: Path, monkeypatch: py
 @pytest.fixture(scope="session")
 def yolo_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A DelineateAnything-shaped YOLO11n-seg model (random weights), built once, as bytes."""
-    pytest.importorskip("ultralytics", reason="DelineateAnything needs the 'delineate' extra")
+    from tests.fields.stac_server import require_ultralytics
+
+    require_ultralytics()
     from tests.fields.stac_server import tiny_yolo_seg
 
     return tiny_yolo_seg(tmp_path_factory.mktemp("yolo"))

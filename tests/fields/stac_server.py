@@ -504,3 +504,13 @@ def tiny_yolo_seg(folder: Path) -> bytes:
 def serve_yolo(state: Loopback, content: bytes, spec_url: str) -> str:
     """Serve ``content`` where a mirror keeps the full URL ``spec_url`` (``<base>/<host>/<path>``)."""
     return state.add_file("/models/" + spec_url.split("://", 1)[1], content)
+
+
+def require_ultralytics() -> None:
+    """Skip unless ultralytics is installed, without importing it (agriseg imports it offline, first)."""
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("ultralytics") is None:
+        pytest.skip("DelineateAnything needs the 'delineate' extra (pip install \"agriseg[delineate]\")")

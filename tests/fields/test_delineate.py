@@ -126,3 +126,17 @@ def test_missing_extra_exits_2_naming_the_install(tmp_path: Path, monkeypatch: p
     res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "s.tif"), "-m", str(tmp_path / "m.pt")])
     assert res.exit_code == 2 and 'pip install "agriseg[delineate]"' in res.output
     assert res.output.strip().count("\n") == 0
+
+
+def test_importing_ultralytics_leaves_pil_and_torch_alone() -> None:
+    from tests.fields.stac_server import require_ultralytics
+
+    require_ultralytics()
+    import PIL.Image
+    import torch
+
+    from agriseg.fields.delineate import import_ultralytics
+
+    before = (PIL.Image.open, torch.save)
+    import_ultralytics()
+    assert (PIL.Image.open, torch.save) == before

@@ -19,7 +19,9 @@ turn it into fiboa polygons.
 
 ultralytics makes no network call here: it is imported with ``YOLO_OFFLINE`` (no connectivity probe, no
 settings sync or analytics, no update check or automatic ``pip install``), ``YOLO_AUTOINSTALL=false`` and
-its settings in agriseg's cache folder. Prediction goes through ultralytics' own predictor, not
+its settings in agriseg's cache folder; the functions it patches process-wide on import (``PIL.Image.open``,
+``torch.save``) are put back, so the rest of agriseg in the same process is unaffected. Prediction goes
+through ultralytics' own predictor, not
 :class:`agriseg.runtime.ModelRunner`: non-maximum suppression and the mask assembly of YOLO heads live
 there.
 """
@@ -61,17 +63,54 @@ def import_ultralytics() -> Any:
     os.environ["YOLO_AUTOINSTALL"] = "false"
     os.environ["YOLO_VERBOSE"] = "false"
     os.environ.setdefault("YOLO_CONFIG_DIR", str(user_cache("ultralytics")))
+    patched = _process_wide_functions()
+    omp = os.environ.get("OMP_NUM_THREADS")  # ultralytics sets it to 1 on import when unset
     try:
         import ultralytics
+        import ultralytics.utils.patches  # noqa: F401 - its import-time patches, applied now to be undone
+        from ultralytics import YOLO  # noqa: F401 - the predictor's modules, imported while patching is undone
         from ultralytics.utils import checks, events
     except ImportError as err:
         raise MissingExtraError(f"DelineateAnything models need ultralytics (AGPL-3.0): {EXTRA}") from err
+    finally:
+        # importing ultralytics replaces PIL.Image.open and torch.save (and cv2's image I/O on Windows) for the
+        # whole process; the rest of agriseg running in the same process keeps the originals
+        for (mod, name), fn in patched.items():
+            setattr(mod, name, fn)
+        if omp is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+    _unpatch(sys.modules["ultralytics.utils.patches"])
     # imported earlier in this process without the variables: switch the probes off where they are read
     # (analytics, crash reports and update checks all wait for ONLINE; the user's settings file is left alone)
     for mod in (sys.modules["ultralytics.utils"], checks, events):
         if hasattr(mod, "ONLINE"):
             mod.ONLINE = False
     return ultralytics
+
+
+def _process_wide_functions() -> dict[tuple[Any, str], Any]:
+    """The library functions ultralytics monkey-patches on import, as they are now."""
+    import importlib
+
+    out: dict[tuple[Any, str], Any] = {}
+    for module, names in (("PIL.Image", ("open",)), ("torch", ("save",)), ("cv2", ("imread", "imwrite", "imshow"))):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        out.update({(mod, n): getattr(mod, n) for n in names if hasattr(mod, n)})
+    return out
+
+
+def _unpatch(patches: Any) -> None:
+    """Undo the patches of an ultralytics imported before :func:`import_ultralytics` (it keeps the originals)."""
+    import PIL.Image
+    import torch
+
+    if PIL.Image.open is getattr(patches, "image_open", None) and hasattr(patches, "_image_open"):
+        PIL.Image.open = patches._image_open
+    if torch.save is getattr(patches, "torch_save", None) and hasattr(patches, "_torch_save"):
+        torch.save = patches._torch_save
 
 
 def load_yolo(path: str | Path, sha256: str | None = None, name: str | None = None) -> Any:
