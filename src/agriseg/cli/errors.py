@@ -31,6 +31,12 @@ def input_files(params: dict[str, Any]) -> list[Path]:
     return found
 
 
+class MissingDependency(click.ClickException):
+    """An optional dependency group is missing: a usage problem (exit status 2), in one line."""
+
+    exit_code = 2
+
+
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Report expected errors (bad files, bad configs) as ``Error: <message>`` without a traceback.
 
@@ -49,7 +55,9 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 return fn(*args, **kwargs)
         except OptionError as err:
             raise click.UsageError(str(err)) from err
-        except (FileNotFoundError, ValueError, FileExistsError, ImportError) as err:
+        except ImportError as err:  # an optional dependency is missing: the message names the pip command
+            raise MissingDependency(str(err)) from err
+        except (FileNotFoundError, ValueError, FileExistsError) as err:
             raise click.ClickException(str(err)) from err
         except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file
             raise click.ClickException(describe_os_error(err)) from err

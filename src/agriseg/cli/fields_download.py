@@ -17,36 +17,32 @@ from agriseg.cli.fields_stac_options import (
     scene_configs,
     scene_request,
 )
-from agriseg.cli.options import batch_options, outdir_option, output_option, renamed
+from agriseg.cli.options import batch_options, model_option, outdir_option, output_option, renamed
 
 
 @click.command()
-@output_option("Output 8-band GeoTIFF (COG): window A R,G,B,NIR then window B R,G,B,NIR, uint16.")
+@output_option("Output GeoTIFF (COG), uint16: window A R,G,B,NIR then window B R,G,B,NIR, or what -m reads.")
 @request_options
+@model_option("fields", dest="model", resolve=False)
 @batch_options()
 @friendly_errors
-def download(output: Path, overwrite: bool, strict: bool, **kw: Any) -> None:
-    """Download a two-window Sentinel-2 L2A scene from a STAC API, ready for predict / map.
+def download(output: Path, model: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
+    """Download a Sentinel-2 L2A scene from a STAC API, ready for predict / map.
 
     Picks the least cloudy acquisition of each date range over the area (mosaicking neighbouring tiles), or
-    takes the items given, and reads only the area's pixels. The item ids, acquisition times and BOA offset
+    takes the items given, and reads only the area's pixels. With --season auto the date ranges come from
+    the global crop calendar. With -m, what that model reads: one window for single-window models, RGB for
+    DelineateAnything (default: two windows of R,G,B,NIR). The item ids, acquisition times and BOA offset
     are stored as tags that predict and polygonize read. An interrupted download resumes.
     """
     from agriseg.fields.mapping.commands import download as run
 
-    result = run(output, download_config(kw), scene_request(kw), overwrite, strict)
-    for r in result:
-        if r.get("items"):
-            click.echo(
-                f"{output}: {r['status']}, {r['size']}, window A {', '.join(r['items']['a'])}, "
-                f"window B {', '.join(r['items']['b'])}; pixels with data: {r['valid']}"
-            )
-    finish(result, "downloaded", output)
+    finish(run(output, download_config(kw), scene_request(kw), model, overwrite, strict), "downloaded", output)
 
 
 @renamed(RENAMED)
 @click.command()
-@outdir_option("Output folder: <name>.tif, <name>_probs.tif, <name>_fields.parquet.")
+@outdir_option("Output folder: <name>.tif, <name>_probs.tif (_instances.tif), <name>_fields.parquet, <name>_run.json.")
 @click.option("--name", default="scene", show_default=True, help="File name stem of the outputs.")
 @request_options
 @predict_options
@@ -54,12 +50,16 @@ def download(output: Path, overwrite: bool, strict: bool, **kw: Any) -> None:
 @batch_options()
 @friendly_errors
 def run(outdir: Path, name: str, overwrite: bool, strict: bool, **kw: Any) -> None:
-    """Area + two date ranges -> field polygons: download, predict and polygonize in one command."""
+    """Area + season -> field polygons: download what the model reads, predict and polygonize in one command.
+
+    Writes <name>_run.json: the inputs and options of the run (area, season dates and their source, items,
+    model and its digest, land-cover source).
+    """
     from agriseg.fields.mapping.commands import run_area
 
     pc, vc, rc = scene_configs(kw)
-    result = run_area(outdir, name, download_config(kw), scene_request(kw), kw["model"], pc, vc, rc, overwrite, strict)
-    for r in result:
-        if r.get("fields_count") is not None:
-            click.echo(f"{r['fields']}: {r['fields_count']} fields")
+    request = scene_request(kw)
+    result = run_area(
+        outdir, name, download_config(kw), request, kw["model"], pc, vc, rc, overwrite, strict, kw["sha256"]
+    )
     finish(result, "mapped", outdir)

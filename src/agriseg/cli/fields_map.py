@@ -54,7 +54,7 @@ def predict(
         warn_renamed("-o FOLDER", "--outdir FOLDER")  # a folder given as -o: the old spelling
         output, outdir = None, output
     pc, _, rc = scene_configs(kw)
-    result = run(scenes, kw["model"], pc, rc, output, outdir, overwrite, strict)
+    result = run(scenes, kw["model"], pc, rc, output, outdir, overwrite, strict, kw["sha256"])
     finish(result, "predicted", output or outdir or "next to the scenes")
 
 
@@ -72,13 +72,17 @@ def predict(
 @batch_options()
 @friendly_errors
 def polygonize(raster: str, output: Path | None, when: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
-    """Polygonise a class / probability raster into field polygons, blockwise and seamless."""
+    """Polygonise a class / probability raster (or an instance raster) into field polygons, blockwise and seamless.
+
+    Instance rasters (DelineateAnything's <stem>_instances.tif) keep their fields as they are: every id is
+    one field. With --landcover esa-worldcover or io-lulc the land cover of the raster's extent is fetched
+    by STAC into <stem>_landcover.tif next to the output.
+    """
     from agriseg.fields.mapping.commands import polygonize as run
 
     _, vc, rc = scene_configs(kw)
-    result = run(raster, output, vc, rc.collection, when, overwrite, strict)
-    counts = [f" ({r['fields']} fields of {r['raw_polygons']} polygons)" for r in result if r.get("status") == "ok"]
-    finish(result, "polygonized", result.outcomes[0].item.outputs[0], "".join(counts))
+    result = run(raster, output, vc, rc, when, overwrite, strict)
+    finish(result, "polygonized", result.outcomes[0].item.outputs[0])
 
 
 @renamed(RENAMED)
@@ -104,8 +108,9 @@ def polygonize(raster: str, output: Path | None, when: str | None, overwrite: bo
 def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
     """Predict + polygonise many scenes as Dask tasks; per-scene outputs and one merged GeoParquet.
 
-    With --areas and the two date ranges, each area's scene is first downloaded from the STAC API (as
-    `fields download` does), so a whole region goes from areas to polygons in one command.
+    With --areas and the two date ranges (or --season auto), each area's scene is first downloaded from the
+    STAC API (as `fields download` does), so a whole region goes from areas to polygons in one command;
+    <outdir>/scenes/areas.json records each area's dates.
     """
     from agriseg.fields.config import DaskConfig
     from agriseg.fields.mapping.commands import map_scenes
@@ -113,8 +118,9 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, overwrite: bo
     pc, vc, rc = scene_configs(kw)
     dask = config_from_params(DaskConfig, kw)
     result, merged = map_scenes(
-        scenes, outdir, kw["model"], pc, vc, rc, dask, areas, download_config(kw), scene_request(kw), overwrite, strict
-    )
+        scenes, outdir, kw["model"], pc, vc, rc, dask, areas, download_config(kw), scene_request(kw), overwrite,
+        strict, kw["sha256"],
+    )  # fmt: skip
     result.notes.append(f"merged: {merged}")
     finish(result, "mapped", outdir)
 

@@ -31,6 +31,30 @@ RENAMED = {"--patch-size": "--tile"}
 date_options = stack(
     click.option("--win-a-dates", default=None, help="Window A date range START/END (e.g. planting season)."),
     click.option("--win-b-dates", default=None, help="Window B date range START/END (e.g. before harvest)."),
+    click.option(
+        "--season",
+        type=click.Choice(["manual", "auto"]),
+        default="manual",
+        show_default=True,
+        help="auto: window dates from the global crop calendar for the area and --year (dates given still win).",
+    ),
+    click.option(
+        "--year", type=click.IntRange(2015, 2100), default=None, help="--season auto: the year the season starts."
+    ),
+    click.option(
+        "--crop-season",
+        type=click.Choice(["summer", "winter"]),
+        default="summer",
+        show_default=True,
+        help="--season auto: the calendar of summer or winter crops.",
+    ),
+    click.option(
+        "--season-window",
+        type=click.IntRange(0, 180),
+        default=14,
+        show_default=True,
+        help="--season auto: days before and after the calendar's start / end of season.",
+    ),
 )
 
 stac_options = stack(
@@ -82,6 +106,12 @@ predict_options = stack(
     optimize_option(FIELDS_PREDICT),
     device_option("fields", FIELDS_PREDICT),
     threads_option(FIELDS_RUN),
+    click.option(
+        "--sha256",
+        default=None,
+        help="SHA-256 the pickled model file (.pt, DelineateAnything) must have; instead of "
+        "`agriseg fields models trust`.",
+    ),
 )
 
 
@@ -114,11 +144,14 @@ polygon_options = stack(
     option(
         "--landcover",
         config=POLYGONIZE,
-        type=click.Path(dir_okay=False),
-        help="Land-cover raster fields must lie on (any CRS, e.g. an ESA WorldCover tile).",
+        help="Land cover fields must lie on: esa-worldcover or io-lulc (found by STAC for the scene, cropland "
+        "kept) or a class raster file (any CRS).",
     ),
     option(
-        "--landcover-keep", config=POLYGONIZE, callback=_classes, help="Allowed land-cover classes, e.g. 40 (cropland)."
+        "--landcover-keep",
+        config=POLYGONIZE,
+        callback=_classes,
+        help="Allowed land-cover classes, e.g. 40. [default with esa-worldcover: 40, io-lulc: 5]",
     ),
     option(
         "--landcover-drop",
@@ -131,6 +164,11 @@ polygon_options = stack(
         config=POLYGONIZE,
         type=float,
         help="Share of a field's land-cover pixels that must be allowed.",
+    ),
+    option(
+        "--landcover-stac-url",
+        config=FIELDS_RUN,
+        help="STAC API of --landcover esa-worldcover / io-lulc: planetary-computer, or its URL.",
     ),
     option("--collection", config=FIELDS_RUN, help="fiboa collection id."),
 )
@@ -145,15 +183,22 @@ def download_config(params: dict[str, Any]) -> Any:
 
 
 def scene_request(params: dict[str, Any]) -> Any:
-    """The :class:`agriseg.fields.mapping.commands.SceneRequest` of ``--bbox``, the dates and the items."""
+    """The :class:`agriseg.fields.mapping.commands.SceneRequest` of ``--bbox``, the dates (or ``--season
+    auto``) and the items."""
     from agriseg.fields.mapping.commands import SceneRequest
 
+    season = None
+    if params.get("season") == "auto":
+        if params.get("year") is None:
+            raise click.UsageError("--season auto needs --year (the year the season starts)")
+        season = {"year": params["year"], "crop_season": params["crop_season"], "window_days": params["season_window"]}
     return SceneRequest(
         params.get("bbox"),
         params.get("win_a_dates"),
         params.get("win_b_dates"),
         tuple(params.get("win_a") or ()),
         tuple(params.get("win_b") or ()),
+        season,
     )
 
 

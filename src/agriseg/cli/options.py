@@ -324,17 +324,23 @@ def model_option(
     config: str | None = None,
     required: bool = False,
     short: bool = True,
+    resolve: bool = True,
 ) -> Decorator:
-    """``-m/--model`` with its pipeline's help (a fields name is resolved to its cached file)."""
+    """``-m/--model`` with its pipeline's help.
+
+    A fields registry name is resolved to its cached file (downloaded once) unless ``resolve=False`` (a
+    command that only needs to know what the model reads).
+    """
     flags = ("-m", "--model") if short else ("--model",)
+    fields = pipeline == "fields"
     return shared(
         "--model",
         *flags,
         dest,
         config=config,
         required=required,
-        type=click.Path(dir_okay=False) if pipeline == "fields" else str,
-        callback=resolve_fields_model if pipeline == "fields" else None,
+        type=str,
+        callback=resolve_fields_model if fields and resolve else None,
         help_fn=MODEL_HELP[pipeline],
     )
 

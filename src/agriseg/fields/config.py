@@ -248,10 +248,11 @@ class DownloadConfig(StrictModel):
 
 
 class FieldsRunConfig(StrictModel):
-    """Options of ``fields predict | map | run`` beside :class:`PredictConfig`.
+    """Options of ``fields predict | polygonize | map | run`` beside :class:`PredictConfig`.
 
     ``resize``, ``divisor``, ``offset`` and ``swap_input_windows`` override the model's own preprocessing
-    (:class:`PreprocessSpec`; None = the model's); ``collection`` names the fiboa collection of the fields.
+    (:class:`PreprocessSpec`; None = the model's); ``collection`` names the fiboa collection of the fields;
+    ``landcover_stac_url`` is where ``--landcover esa-worldcover | io-lulc`` is found.
     """
 
     resize: float | None = Field(None, ge=0.25, le=4.0, description="tile resize factor before the model")
@@ -260,6 +261,9 @@ class FieldsRunConfig(StrictModel):
     swap_input_windows: bool = Field(False, description="feed window B before window A")
     threads: int = Field(0, ge=0, description="torch threads of this process (0 = torch's default)")
     collection: str = Field("agriseg-fields", description="fiboa collection id")
+    landcover_stac_url: str = Field(
+        "planetary-computer", description="STAC API of a named land-cover source (esa-worldcover, io-lulc)"
+    )
 
     def preprocess(self) -> dict[str, object]:
         """The :class:`PreprocessSpec` fields these options override (only those set)."""

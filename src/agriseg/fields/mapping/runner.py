@@ -219,7 +219,9 @@ def run_map(
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     names = unique_names(scenes)
-    job_keys = {"predict", "polygonize", "resize", "preprocess", "overwrite", "collection"}
+    job_keys = {
+        "predict", "polygonize", "resize", "preprocess", "overwrite", "collection", "model_sha256", "landcover_stac"
+    }  # fmt: skip
     jkw = {k: v for k, v in kwargs.items() if k in job_keys}
     rkw = {k: v for k, v in kwargs.items() if k not in job_keys}
     jobs = [SceneJob(str(s), str(outdir), str(model), name=names[Path(s)], **jkw) for s in scenes]
