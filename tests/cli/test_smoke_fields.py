@@ -275,7 +275,7 @@ def test_fields_what_ftw_tools_2_users_have(tmp_path: Path, monkeypatch: pytest.
                 cwd=wd)  # fmt: skip
         agriseg(f"fields download --bbox {bbox} --season auto --year 2023 -m DelineateAnything-S {stac} -o rgb.tif",
                 cwd=wd)  # fmt: skip
-        agriseg("fields predict rgb.tif -m DelineateAnything-S -o inst/", cwd=wd)
+        agriseg("fields predict rgb.tif -m DelineateAnything-S --outdir inst/", cwd=wd)
         agriseg("fields polygonize inst/rgb_instances.tif -o inst.parquet", cwd=wd)
         assert gpd.read_parquet(wd / "inst.parquet").geometry.is_valid.all()
         res = agriseg("fields models list", cwd=wd)

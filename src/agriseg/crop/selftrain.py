@@ -146,7 +146,8 @@ def score_model(model_path: str | Path, spec: EvalSpec, long_side: int | None = 
     from agriseg.models.io import load_model
 
     model, cfg = load_model(model_path)
-    pred = Predictor(model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side)
+    # a model just trained runs once here: exporting it to ONNX Runtime would cost more than it saves
+    pred = Predictor(model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side, optimize="none")
     pairs = match_pairs(spec.images, spec.labels)
     stems = read_stem_list(spec.stems) if spec.stems else list(pairs)
     missing = [s for s in stems if s not in pairs]
@@ -293,7 +294,7 @@ class SelfTrainer:
         from agriseg.models.io import load_model
 
         model, mcfg = load_model(model_path)
-        pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)
+        pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side, optimize="none")  # runs once: no export
         images = {f.stem: f for f in list_images([self.cfg.images])}
         d = self.out / "labels" / "stage2"
         d.mkdir(parents=True, exist_ok=True)
