@@ -33,7 +33,14 @@ class MissingExtra(ImportError):
 
 def missing_modules(extra: Extra) -> list[str]:
     """The modules of ``extra`` that cannot be imported here (empty when the extra is installed)."""
-    return [m for m in EXTRAS[extra][1] if importlib.util.find_spec(m) is None]
+    return [m for m in EXTRAS[extra][1] if not _importable(m)]
+
+
+def _importable(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a finder refusing it, or a module set to None in sys.modules
+        return False
 
 
 def install_hint(extra: Extra, what: str) -> str:
