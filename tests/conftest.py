@@ -17,6 +17,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
         torch.set_num_threads(max(1, min(2, int(os.environ.get("AGRISEG_TEST_THREADS", "2")))))
 
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AGRISEG_SHARED", REPO.parent / "shared"))
 SAMPLES = REPO / "src" / "agriseg" / "samples"

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-
 from agriseg.runtime import softmax
 from agriseg.tiling import blend_weights, overlap_stride, predict_tiled, window_starts
 
