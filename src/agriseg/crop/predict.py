@@ -104,7 +104,7 @@ class Predictor:
         (default: the predictor's)."""
         long_side = self.long_side if long_side is None else long_side
         x = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)  # (3, H, W)
-        x *= 1 / 255
+        x /= 255
         h, w = x.shape[-2:]
         if long_side and max(h, w) != long_side:
             s = long_side / max(h, w)
@@ -214,11 +214,20 @@ OVERLAY_QUALITY = 90  # JPEG quality of overlays: 25x faster to encode than PNG 
 
 
 def overlay(rgb: np.ndarray, classes: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Tint class pixels over the photo: vegetation / crop green, weed magenta, other classes cyan-ish."""
-    a = round(alpha * 256)  # integer blend: (photo * (256 - a) + colour * a) / 256
-    col = OVERLAY_COLOURS[np.minimum(classes, len(OVERLAY_COLOURS) - 1)]  # (H, W, 3)
-    blend = ((rgb.astype(np.uint16) * (256 - a) + col * a + 128) >> 8).astype(np.uint8)
-    return np.where((classes > 0)[..., None], blend, rgb)
+    """Tint class pixels over the photo: vegetation / crop green, weed magenta, other classes cyan-ish.
+
+    Integer blend ``(photo * (256 - a) + colour * a + 128) >> 8`` with ``a = round(alpha * 256)``, done as one
+    Pillow lookup table per class and a masked paste (C loops: a tenth of the time of the numpy expression).
+    """
+    a = round(alpha * 256)
+    photo = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
+    out = photo.copy()
+    levels = np.arange(256, dtype=np.uint16) * (256 - a)
+    for k in range(1, int(classes.max(initial=0)) + 1):
+        col = OVERLAY_COLOURS[min(k, len(OVERLAY_COLOURS) - 1)]
+        lut = np.concatenate([(levels + int(c) * a + 128) >> 8 for c in col]).astype(np.uint8)  # (768,)
+        out.paste(photo.point(lut.tolist()), mask=Image.fromarray(classes == k))
+    return np.asarray(out)
 
 
 # class-map palette: background black, then vegetation / crop green, weed magenta, further classes

@@ -142,6 +142,7 @@ class LazyModel:
     """
 
     def __init__(self, name_or_path: str | Path, in_channels: int | None = None, num_classes: int | None = None):
+        self.name = str(name_or_path)
         self.path = resolve(name_or_path)
         self.config = read_model_config(self.path, in_channels, num_classes)
         onnx = packaged_onnx(str(name_or_path)) if str(name_or_path) in PACKAGED_ONNX else None
@@ -170,7 +171,7 @@ class LazyModel:
         in PyTorch and PyTorch is not installed."""
         from agriseg.extras import require
 
-        require("train", f"{self.path}: running this model in PyTorch")
+        require("train", f"running model {self.name} in PyTorch")
 
     def __call__(self) -> nn.Module:
         """The model in eval mode (built and loaded on the first call)."""
