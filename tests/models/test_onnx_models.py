@@ -69,3 +69,23 @@ def test_onnx_takes_any_size_and_batch(samples_dir) -> None:
         out = module(x)
         assert out.shape == ref.shape
         assert float(np.abs(out - ref).max()) < 1e-3
+
+
+def test_an_exported_model_file_runs_as_onnx(tmp_path) -> None:
+    pytest.importorskip("onnx")
+    torch = pytest.importorskip("torch")
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import export_onnx, save_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(encoder_weights=None, num_classes=3, class_names=["background", "crop", "weed"])
+    model = build_model(cfg).eval()
+    path = save_model(model, cfg, tmp_path / "mine.safetensors", half=False)
+    onnx_path = export_onnx(path, tmp_path / "mine.onnx")
+    assert onnx_metadata(onnx_path)[ONNX_SOURCE_KEY] == file_sha1(path)
+    pred = load_predictor(onnx_path, long_side=0)
+    assert pred.runner.onnx_path == onnx_path and pred.config == read_model_config(path)
+    rgb = np.random.default_rng(0).integers(0, 255, (50, 70, 3), np.uint8)
+    ref = Predictor(model, 3, long_side=0, channels_last=False).probabilities([rgb])[0]
+    assert float(np.abs(pred.probabilities([rgb])[0] - ref).max()) < 1e-4
