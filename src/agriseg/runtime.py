@@ -183,6 +183,12 @@ class ModelRunner:
 
         if isinstance(x, np.ndarray):
             return self.logits(torch.from_numpy(x)).cpu().numpy()
+        with torch.no_grad():  # inference only: tracing and exporting too
+            return self._torch_logits(x)
+
+    def _torch_logits(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
         x = x.to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -193,7 +199,7 @@ class ModelRunner:
         module = self._module_for(x)
         if isinstance(module, OnnxModule):
             return module(x)[:n]
-        with torch.no_grad(), ctx:
+        with ctx:
             return module(x)[:n].float()
 
     def probabilities(self, x: Array, tta: Sequence[str] = ()) -> Array:
