@@ -94,7 +94,13 @@ def mask_agreement(a: Path, b: Path) -> dict[str, float]:
         x, y = np.asarray(Image.open(f)), np.asarray(Image.open(b / f.name))
         eq = int((x == y).sum())
         same, total, worst = same + eq, total + x.size, min(worst, eq / x.size)
-    return {"identical_pixels": round(same / max(total, 1), 6), "worst_photo": round(worst, 6), "pixels": total}
+    share = round(same / max(total, 1), 8)
+    return {
+        "identical_pixels": share,
+        "differing_pixels": total - same,
+        "worst_photo": round(worst, 8),
+        "pixels": total,
+    }
 
 
 def val_folder(data: Path, stems_file: Path, work: Path) -> tuple[Path, Path]:
