@@ -124,6 +124,7 @@ def main() -> None:
     ap.add_argument("--install", action="store_true", help="measure installs; run this checkout's base install")
     ap.add_argument("--peer", nargs="*", default=["plantcv"], help="packages installed beside it (--install)")
     ap.add_argument("--venvs", type=Path, default=Path("/work/venvs"), help="where --install makes its venvs")
+    ap.add_argument("--reuse", action="store_true", help="with --install: time the venv made by an earlier run")
     ap.add_argument("--data", type=Path, default=None, help="Peanut data (images/, labels/): masks and mIoU")
     ap.add_argument("--val-list", type=Path, default=REPO / "configs" / "crop" / "peanut_val.txt")
     ap.add_argument(
@@ -148,10 +149,11 @@ def main() -> None:
 
     report: dict = {"photos": args.n, "size": "960x720", "cpus": os.cpu_count(), "load_start": os.getloadavg()[0]}
     python, env = sys.executable, {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    if args.install:
+    if args.install and not args.reuse:
         report["install"] = {"agriseg": install(args.venvs, "bench_agriseg_base", [str(REPO)])}
         for peer in args.peer:
             report["install"][peer] = install(args.venvs, f"bench_{peer}", [peer])
+    if args.install:
         python = str(args.venvs / "bench_agriseg_base" / "bin" / "python")
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # name -> (python, env, extra args, whether every run gets an empty user cache)
