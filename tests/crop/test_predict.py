@@ -156,3 +156,33 @@ def test_class_map_equals_argmax_with_ties_to_the_lower_class(k: int) -> None:
     assert got.dtype == np.uint8 and got.shape == (37, 53)
     assert np.array_equal(got, p.argmax(0).astype(np.uint8))
     assert (got[:4, :4] == 0).all() and got[5, 5] == k - 2
+
+
+def test_predict_traits_and_plots_segment_a_photo_alike(samples_dir, tmp_path):
+    """One inference rule: crop predict, traits and plots give one photo the same mask."""
+    from agriseg.crop.predict import load_predictor
+    from agriseg.crop.traits.inputs import ModelSegmenter
+    from agriseg.data.io import read_rgb
+
+    rgb = read_rgb(samples_dir / "peanut" / "images" / "0003.jpg")
+    mask = load_predictor("default").predict(rgb)
+    segment = ModelSegmenter("default")
+    assert np.array_equal(segment(rgb)[0], mask)
+    pytest.importorskip("geopandas", reason="crop plots needs the geo extra")
+    import geopandas as gpd
+    import rasterio
+    from rasterio.transform import from_origin
+    from shapely.geometry import box
+
+    from agriseg.crop.config import PlotsConfig
+    from agriseg.crop.traits.orthomosaic import plot_stats
+
+    h, w = rgb.shape[:2]
+    tif = tmp_path / "photo.tif"
+    profile = {"driver": "GTiff", "width": w, "height": h, "count": 3, "dtype": "uint8", "crs": "EPSG:32633"}
+    with rasterio.open(tif, "w", **profile, transform=from_origin(500000, 4000000, 0.01, 0.01)) as ds:
+        ds.write(rgb.transpose(2, 0, 1))
+    gpd.GeoDataFrame({"plot_id": ["all"]}, geometry=[box(500000, 4000000 - h * 0.01, 500000 + w * 0.01, 4000000)],
+                     crs="EPSG:32633").to_file(tmp_path / "plots.gpkg")  # fmt: skip
+    stats = plot_stats(tif, PlotsConfig(plots=str(tmp_path / "plots.gpkg")), segment)
+    assert stats["green_fraction"].iloc[0] == pytest.approx((mask > 0).mean(), abs=1e-9)
