@@ -38,7 +38,7 @@ def _inference_options(config: str) -> Decorator:
             help="Resize the long side to this before the model (0 = native).",
         ),
         tta_option("crop", config),
-        optimize_option(config),
+        optimize_option("crop", config),
     )
 
 

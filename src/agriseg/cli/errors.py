@@ -5,11 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from agriseg.batch import BatchResult, describe_os_error
+
+if TYPE_CHECKING:
+    from agriseg.extras import Extra
 
 # parameters that name what a command writes; every other file given on the command line is an input
 OUTPUT_PARAMS = frozenset({"output", "outdir", "out", "output_dir", "out_dir"})
@@ -49,10 +52,14 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from agriseg.config import OptionError
         from agriseg.data.files import protected_inputs
+        from agriseg.extras import MissingExtra
 
         try:
             with protected_inputs(input_files(kwargs)):
                 return fn(*args, **kwargs)
+        except MissingExtra as err:  # an optional dependency group is missing: the install line, exit 2
+            click.echo(str(err), err=True)
+            raise SystemExit(2) from err
         except OptionError as err:
             raise click.UsageError(str(err)) from err
         except ImportError as err:  # an optional dependency is missing: the message names the pip command
@@ -63,6 +70,44 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(describe_os_error(err)) from err
 
     return wrapper
+
+
+def _command_name(ctx: click.Context) -> str:
+    """``crop train``: the command's path below the program name."""
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
+
+
+def requires_extra(command: click.Command, extra: Extra) -> click.Command:
+    """Mark a command (or every command of a group) as needing an optional dependency group.
+
+    Its ``--help`` names the install command, and running it without the extra prints one line,
+    ``<command> needs <libraries>: pip install "agriseg[<extra>]"``, and exits with status 2 (instead of
+    failing on an import).
+    """
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            requires_extra(sub, extra)
+        return command
+    callback = command.callback
+    assert callback is not None
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from agriseg.extras import install_hint, missing_modules
+
+        if missing_modules(extra):
+            ctx = click.get_current_context()
+            click.echo(install_hint(extra, _command_name(ctx)), err=True)
+            ctx.exit(2)
+        return callback(*args, **kwargs)
+
+    command.callback = run
+    command.help = f'{command.help or ""}\n\nNeeds the {extra} extra: pip install "agriseg[{extra}]".'
+    return command
 
 
 def finish(result: BatchResult, verb: str, where: str | Path = "", note: str = "") -> None:

@@ -103,7 +103,7 @@ predict_options = stack(
     option("--offset", config=FIELDS_RUN, type="choice", help="Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)."),
     option("--nan", config=FIELDS_PREDICT, type="choice", help="NaN pixels not declared nodata: an error, or masked."),
     precision_option(FIELDS_PREDICT),
-    optimize_option(FIELDS_PREDICT),
+    optimize_option("fields", FIELDS_PREDICT),
     device_option("fields", FIELDS_PREDICT),
     threads_option(FIELDS_RUN),
     click.option(

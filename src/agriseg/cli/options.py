@@ -375,15 +375,17 @@ def threads_option(config: str) -> Decorator:
     return shared("--threads", "--threads", config=config, type=int, help="Torch threads (0 = torch's default).")
 
 
-def optimize_option(config: str) -> Decorator:
+OPTIMIZE_HELP = {
+    "crop": "How the model runs: ONNX Runtime (the packaged model's ONNX file; no PyTorch needed), or PyTorch "
+    'eager / TorchScript (none, jit: need pip install "agriseg[train]").',
+    "fields": "How the model runs: ONNX Runtime (exported once per tile size, cached), TorchScript (jit) or "
+    "PyTorch eager (none).",
+}
+
+
+def optimize_option(pipeline: Literal["crop", "fields"], config: str) -> Decorator:
     """``--optimize``: how the model runs."""
-    return shared(
-        "--optimize",
-        "--optimize",
-        config=config,
-        type="choice",
-        help="How the model runs: ONNX Runtime (exported once, cached), TorchScript (jit) or PyTorch eager (none).",
-    )
+    return shared("--optimize", "--optimize", config=config, type="choice", help=OPTIMIZE_HELP[pipeline])
 
 
 def precision_option(config: str) -> Decorator:

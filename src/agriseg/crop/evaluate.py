@@ -129,19 +129,11 @@ def evaluate_model(
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             return read_label(Path(pred_masks) / f"{stem}_mask.png", "binary")
     else:
-        from agriseg.crop.predict import Predictor
-        from agriseg.models.io import LazyModel
+        from agriseg.crop.predict import load_predictor
 
-        model = LazyModel(config.model_name, in_channels=3)  # built only if no compiled copy is cached
-        cfg = model.config
-        num_classes, names = cfg.num_classes, cfg.class_names
-        pred = Predictor(
-            model,
-            cfg.num_classes,
-            cfg.infer_long_side if config.long_side is None else config.long_side,
-            tta=config.tta or cfg.infer_tta,
-            optimize=config.optimize,
-        )
+        pred = load_predictor(config.model_name, config.long_side, config.tta, config.optimize)
+        assert pred.config is not None
+        num_classes, names = pred.config.num_classes, pred.config.class_names
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             return pred.predict(rgb)

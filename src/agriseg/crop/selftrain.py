@@ -146,8 +146,7 @@ def score_model(model_path: str | Path, spec: EvalSpec, long_side: int | None = 
     from agriseg.models.io import load_model
 
     model, cfg = load_model(model_path)
-    # a model just trained runs once here: exporting it to ONNX Runtime would cost more than it saves
-    pred = Predictor(model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side, optimize="none")
+    pred = Predictor(model, cfg.num_classes, cfg.infer_long_side if long_side is None else long_side)
     pairs = match_pairs(spec.images, spec.labels)
     stems = read_stem_list(spec.stems) if spec.stems else list(pairs)
     missing = [s for s in stems if s not in pairs]
@@ -294,7 +293,7 @@ class SelfTrainer:
         from agriseg.models.io import load_model
 
         model, mcfg = load_model(model_path)
-        pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side, optimize="none")  # runs once: no export
+        pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)
         images = {f.stem: f for f in list_images([self.cfg.images])}
         d = self.out / "labels" / "stage2"
         d.mkdir(parents=True, exist_ok=True)
@@ -305,7 +304,7 @@ class SelfTrainer:
             if s in manual and self.cfg.trimap.keep_manual:
                 tri = lab
             else:
-                probs = pred.probabilities([read_rgb(images[s])])[0].numpy()  # (K, H, W)
+                probs = pred.probabilities([read_rgb(images[s])])[0]  # (K, H, W)
                 tri = make_trimap(lab, probs, self.cfg.trimap)
             _write_index_png(tri, d / f"{s}.png")
             stats[s] = round(float((tri == 255).mean()), 6)
@@ -434,7 +433,7 @@ def adapt(
         pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)
         for stem in tqdm(sorted(masks), desc=f"combine ({combine})", unit="img", disable=not progress):
             lab = read_label(labels1 / f"{stem}.png", "index")
-            probs = pred.probabilities([read_rgb(names.get(stem, img_dir / stem))])[0].numpy()
+            probs = pred.probabilities([read_rgb(names.get(stem, img_dir / stem))])[0]
             _write_index_png(combine_with_model(lab, probs, combine, confidence), labels1 / f"{stem}.png")
     if evaluate is not None:
         trainer.report["base_evaluate"] = score_model(base_path, evaluate, progress=progress)

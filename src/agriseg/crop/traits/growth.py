@@ -71,7 +71,7 @@ def run_plots(
     from agriseg.fingerprint import Recipe
 
     outdir = Path(outdir)
-    segment = ModelSegmenter(config.model_name, long_side=0)  # mosaic windows at their ground resolution
+    segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
     names = unique_names(mosaics)
     items = [Item(n, m, (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv"), (m,)) for m, n in names.items()]
     from agriseg.models.io import resolve
