@@ -20,7 +20,6 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -95,6 +94,8 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
     Raises:
         ValueError: starting with the path when the file is missing or unreadable.
     """
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     from agriseg.data.io import MAX_PIXELS, apply_orientation, exif_orientation, read_rgb
 
     path = Path(path)
@@ -193,6 +194,8 @@ class _DepthSource:
 
 
 def _save_png(arr: np.ndarray, path: Path) -> None:
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     with atomic_write(path) as tmp:
         cv2.imwrite(str(tmp), arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
 
@@ -203,6 +206,8 @@ def _save_json(obj: object, path: Path) -> None:
 
 def overlay_jpeg(rgb: np.ndarray, mask: np.ndarray, path: Path, long_side: int = 480) -> None:
     """Write the photo with the mask tinted green and its outline drawn, at ``long_side`` px (atomic)."""
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     h, w = rgb.shape[:2]
     s = min(1.0, long_side / max(h, w))
     size = (max(1, round(w * s)), max(1, round(h * s)))
