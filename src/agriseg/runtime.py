@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -220,11 +220,12 @@ class ModelRunner:
                 self._traced[key] = cached
                 return cached
         self.prepare()
+        model = cast("nn.Module", self.model)  # prepare() built it
         if self.optimize == "none":
-            return self.model
+            return model
         if self.optimize == "onnxruntime" and key not in self._traced:
             try:
-                self._traced[key] = OnnxModule.load_or_export(self.model, x, wkey, self.memory_arena)
+                self._traced[key] = OnnxModule.load_or_export(model, x, wkey, self.memory_arena)
             except Exception as err:  # noqa: BLE001 - no onnxruntime, or an op it lacks: stay eager
                 warnings.warn(
                     f"optimize='onnxruntime' failed ({type(err).__name__}: {err}); running eager", stacklevel=3
@@ -337,8 +338,10 @@ class OnnxModule:
         buf = io.BytesIO()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            # the stub types f as a path; the TorchScript exporter (dynamo=False) writes to a file object too
             torch.onnx.export(
-                model.float(), x.float().contiguous(), buf, input_names=["x"], output_names=["logits"],
+                model.float(), (x.float().contiguous(),), buf,  # type: ignore[arg-type]
+                input_names=["x"], output_names=["logits"],
                 dynamic_axes={"x": axes, "logits": axes}, opset_version=17, dynamo=False,
             )  # fmt: skip
         module = cls(cls._session(buf.getvalue(), memory_arena))

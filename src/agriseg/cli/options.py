@@ -115,7 +115,8 @@ class ConfigChoice(click.Choice):
     """A ``click.Choice`` whose choices are the ``Literal`` values of a config field (read on first use)."""
 
     def __init__(self, ref: str, name: str) -> None:
-        self._ref, self._name, self._choices = ref, name, None
+        self._ref, self._name = ref, name
+        self._choices: list[str] | None = None
         super().__init__([])
 
     @property  # type: ignore[override]
@@ -154,7 +155,9 @@ class ConfigOption(click.Option):
         self.config_field = field or self.name
         self._default_read = config is None
 
-    @property  # type: ignore[override]
+    _help: str | None
+
+    @property
     def help(self) -> str | None:
         if self._help_fn is not None:
             self._help, self._help_fn = self._help_fn(), None

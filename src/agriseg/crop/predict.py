@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from PIL import Image
@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from agriseg.batch import BatchResult, Item
     from agriseg.fingerprint import Recipe
     from agriseg.models.config import ModelConfig
+    from agriseg.models.io import LazyModel
 
 Precision = Literal["fp32", "bf16"]
 TTA = Literal["none", "flip", "flip+scale"]
@@ -121,7 +122,7 @@ class Predictor:
         total = [self._probabilities(images, size, flips) for size in sizes]
         if len(sizes) == 1:
             return total[0]
-        return [sum(ps) / len(sizes) for ps in zip(*total, strict=True)]
+        return [cast(np.ndarray, sum(ps)) / len(sizes) for ps in zip(*total, strict=True)]
 
     def _probabilities(self, images: list[np.ndarray], long_side: int, flips: tuple[str, ...]) -> list[np.ndarray]:
         xs = [self.to_array(im, long_side) for im in images]
@@ -466,7 +467,7 @@ def predict_paths(
     assert cfg is not None
     options = config.model_dump(exclude={"model_name", "batch_size", "optimize"})
     options.update(long_side=pred.long_side, tta=pred.tta)
-    recipe = Recipe("crop predict", ALGORITHM, options, pred.model.path)
+    recipe = Recipe("crop predict", ALGORITHM, options, cast("LazyModel", pred.model).path)  # load_predictor's
     result = predict_files(
         pred, files, out, overwrite, strict, config.overlay, cfg.class_names, progress=progress, recipe=recipe
     )

@@ -8,6 +8,7 @@ import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
 from agriseg.crop.config import CropTrainConfig
 from agriseg.metrics import SegmentationMetrics
@@ -63,7 +64,7 @@ class SegmentationTask(L.LightningModule):
         self.log_dict({"val/miou": res["miou"], "val/biou": res["biou"]}, prog_bar=True)
         self.log("val/pixel_accuracy", res["pixel_accuracy"])
 
-    def configure_optimizers(self) -> dict:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         t = self.cfg.train
         opt = torch.optim.AdamW(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         total = max(1, self.trainer.estimated_stepping_batches)

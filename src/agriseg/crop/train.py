@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import albumentations as A
 import cv2
 import lightning as L
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Dataset
 
 from agriseg.crop.config import CropTrainConfig, DataConfig
 from agriseg.crop.dataset import CropSegDataset, match_pairs, split_stems
@@ -66,7 +67,7 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
         check_val_every_n_epoch=t.val_every,
         log_every_n_steps=5,
         deterministic=False,
-        max_time={"minutes": t.max_minutes} if t.max_minutes else None,
+        max_time=dt.timedelta(minutes=t.max_minutes) if t.max_minutes else None,
     )
     if resume is not None:
         check_training_checkpoint(resume)
@@ -135,7 +136,7 @@ class CropDataModule(L.LightningDataModule):
         self.train_stems, self.val_stems = split_stems(
             list(pairs), data.train_list, data.val_list, data.val_fraction, seed
         )
-        kw = {"label_mode": data.label_mode, "colormap": data.colormap, "cache": data.cache}
+        kw: dict[str, Any] = {"label_mode": data.label_mode, "colormap": data.colormap, "cache": data.cache}
         tf = train_transform(data.crop_size, (data.scale_min, data.scale_max), data.augment)
         extra = [
             (f"{Path(src.images).name}/{stem}", ip, lp)
@@ -152,4 +153,4 @@ class CropDataModule(L.LightningDataModule):
         return train_loader(self.train_set, self.batch_size, self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
-        return DataLoader(self.val_set, batch_size=1, num_workers=0)
+        return DataLoader(cast(Dataset, self.val_set), batch_size=1, num_workers=0)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +131,9 @@ def apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
 
 def _is_16bit_colour(im: Image.Image) -> bool:
     """True for 48/64-bit colour PNG and TIFF, which PIL would silently cut to their high byte."""
-    return im.mode in ("RGB", "RGBA") and any(";16" in str(t.args[0] if t.args else "") for t in im.tile or [])
+    return im.mode in ("RGB", "RGBA") and any(
+        ";16" in str(t.args[0] if t.args else "") for t in getattr(im, "tile", None) or []
+    )
 
 
 def _to_array(im: Image.Image, path: Path) -> np.ndarray:
@@ -221,10 +223,10 @@ def output_names(files: Iterable[Path]) -> dict[Path, str]:
             names[f] = _name_at(f, level[f])
     taken: set[str] = set()
     for f in files:  # last resort: number the remaining duplicates in input order
-        base, n, name = names[f], 1, names[f]
+        base, number, name = names[f], 1, names[f]
         while name in taken:
-            n += 1
-            name = f"{base}_{n}"
+            number += 1
+            name = f"{base}_{number}"
         names[f] = name
         taken.add(name)
     return names
@@ -254,7 +256,7 @@ def drop_outputs(files: list[Path], outdir: Path, suffixes: Iterable[str]) -> tu
     return keep, dropped
 
 
-def list_images(paths: list[str | Path]) -> list[Path]:
+def list_images(paths: Sequence[str | Path]) -> list[Path]:
     """Expand files and folders (non-recursive) into a sorted list of image files.
 
     Raises:

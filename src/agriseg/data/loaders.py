@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from typing import Any, Protocol, cast
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 # Modules the worker server imports once, so each worker it forks starts warm instead of importing them.
+
+
+class MapDataset(Protocol):
+    """What the loaders need of a training set: a length and indexing (a torch ``Dataset`` or a plain class)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Any: ...
+
+
 _WORKER_PRELOAD = ("torch", "numpy", "cv2", "albumentations", "agriseg.data.loaders")
 
 
@@ -46,7 +57,7 @@ def init_worker(worker_id: int) -> None:
         pl_worker_init_function(worker_id)
 
 
-def train_loader(dataset: Dataset, batch_size: int, num_workers: int, seed: int = 0) -> DataLoader:
+def train_loader(dataset: MapDataset | Dataset, batch_size: int, num_workers: int, seed: int = 0) -> DataLoader:
     """Shuffled batches in a seeded order; the last short batch is dropped when there is more than one.
 
     Args:
@@ -57,11 +68,12 @@ def train_loader(dataset: Dataset, batch_size: int, num_workers: int, seed: int 
         seed: seed of the shuffling order.
     """
     workers = num_workers > 0
+    n = len(cast(MapDataset, dataset))
     return DataLoader(
-        dataset,
+        cast(Dataset, dataset),
         batch_size=batch_size,
         shuffle=True,
-        drop_last=len(dataset) > batch_size,
+        drop_last=n > batch_size,
         num_workers=num_workers,
         persistent_workers=workers,
         worker_init_fn=init_worker if workers else None,

@@ -114,7 +114,7 @@ class FieldsOptimConfig(StrictModel):
     amsgrad: bool = True
     seed: int = 7
     num_workers: int = Field(0, ge=0)
-    precision: str = "32-true"
+    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     accelerator: str = "auto"
     max_time_minutes: float | None = None  # stop training after this wall time
     # cosine over the planned steps, or over max_time_minutes of wall time (for time-boxed CPU runs)

@@ -184,7 +184,7 @@ def read_chip_image(chip: FTWChip, windows: WindowOrder = "ab") -> np.ndarray:
         ValueError: naming the file with the wrong band count or size.
     """
     paths = {"a": chip.window_a, "b": chip.window_b}
-    parts = []
+    parts: list[np.ndarray] = []
     for w in windows:
         arr, _ = read_s2(paths[w], bands=4)
         if parts and arr.shape[1:] != parts[0].shape[1:]:

@@ -84,7 +84,7 @@ def import_ultralytics() -> Any:
     # (analytics, crash reports and update checks all wait for ONLINE; the user's settings file is left alone)
     for mod in (sys.modules["ultralytics.utils"], checks, events):
         if hasattr(mod, "ONLINE"):
-            mod.ONLINE = False
+            setattr(mod, "ONLINE", False)  # noqa: B010 - not every one of these modules declares it
     return ultralytics
 
 

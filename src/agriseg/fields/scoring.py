@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from agriseg.fields.config import FieldsEvaluateConfig
 
@@ -88,7 +88,7 @@ def robustness(
         order = info.get("windows", "ab")
         if channels_for(order) != cfg.in_channels:
             raise ValueError(f"{model_path}: model takes {cfg.in_channels} channels, windows {order}")
-        target = "3-class" if cfg.num_classes == 3 else "2-class"
+        target: Literal["2-class", "3-class"] = "3-class" if cfg.num_classes == 3 else "2-class"
         present = asked_countries(config.countries, root)[0]
         ds = FTWDataset(root, present, config.split, target, order, None, config.offset)
         idx = np.linspace(0, len(ds) - 1, min(config.max_chips, len(ds))).round().astype(int)

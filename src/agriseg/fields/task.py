@@ -8,6 +8,7 @@ import time
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
 from agriseg.fields.config import FieldsTrainConfig
 from agriseg.fields.metrics import FieldMetrics
@@ -97,7 +98,7 @@ class FieldsTask(L.LightningModule):
         self.log_dict({"val/object_f1": o["object_f1"], "val/pixel_iou": o["pixel_iou"]}, prog_bar=True)
         self.log_dict({"val/object_precision": o["object_precision"], "val/object_recall": o["object_recall"]})
 
-    def configure_optimizers(self) -> dict:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
         t = self.cfg.train
         opt = torch.optim.AdamW(self.parameters(), lr=t.lr, weight_decay=t.weight_decay, amsgrad=t.amsgrad)
         if t.schedule == "cosine_time":
@@ -109,7 +110,7 @@ class FieldsTask(L.LightningModule):
                 frac = min(1.0, (time.monotonic() - start) / budget)
                 return (t.min_lr + (t.lr - t.min_lr) * 0.5 * (1 + math.cos(math.pi * frac))) / t.lr
 
-            sched = torch.optim.lr_scheduler.LambdaLR(opt, by_time)
+            sched: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.LambdaLR(opt, by_time)
         else:
             total = max(1, int(self.trainer.estimated_stepping_batches))
             sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=t.min_lr)

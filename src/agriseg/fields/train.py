@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 from agriseg.data.files import write_json
 from agriseg.data.loaders import train_loader
 from agriseg.fields.config import FieldsDataConfig, FieldsTrainConfig
-from agriseg.fields.dataset import FTWDataset
+from agriseg.fields.dataset import FTWDataset, Split
 
 
 def train_fields(
@@ -102,7 +102,7 @@ def train_fields(
     }
 
 
-def make_dataset(data: FieldsDataConfig, split: str) -> FTWDataset:
+def make_dataset(data: FieldsDataConfig, split: Split) -> FTWDataset:
     """The :class:`FTWDataset` of one split of a data config."""
     countries = {"train": data.train_countries, "val": data.val_countries, "test": data.test_countries}[split]
     return FTWDataset(

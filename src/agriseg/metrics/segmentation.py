@@ -38,6 +38,8 @@ def miou(
     Pass either ``pred``/``target`` arrays or an accumulated confusion matrix ``conf``.
     """
     if conf is None:
+        if pred is None or target is None:
+            raise ValueError("miou needs pred and target, or conf")
         conf = confusion_matrix(pred, target, num_classes, ignore_index)
     inter = np.diag(conf).astype(np.float64)
     union = conf.sum(0) + conf.sum(1) - inter

@@ -6,7 +6,7 @@ An encoder returns the feature pyramid at strides 2, 4, 8, 16, 32 and exposes ``
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
@@ -101,7 +101,7 @@ def load_encoder_file(encoder: nn.Module, path: str) -> None:
         if path.endswith(".safetensors"):
             from safetensors.torch import load_file
 
-            sd = load_file(path)
+            sd: Any = load_file(path)
         else:
             sd = torch.load(path, map_location="cpu", weights_only=True)
             sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
@@ -130,7 +130,7 @@ class Encoder(nn.Module):
         self.custom = custom is not None
         if custom is not None:  # returns the five levels itself
             self.body = custom(name, in_channels, weights)
-            self.out_channels: list[int] = list(self.body.out_channels)
+            self.out_channels: list[int] = list(cast("list[int]", self.body.out_channels))
             return
         import segmentation_models_pytorch as smp
 
@@ -152,7 +152,7 @@ class Encoder(nn.Module):
             load_lite_into(self.body, in_channels, LOCAL_LITE_ENCODERS[name])
         elif weights is not None and tag is None:
             load_encoder_file(self.body, weights)
-        self.out_channels = list(self.body.out_channels[1:])
+        self.out_channels = list(cast("list[int]", self.body.out_channels)[1:])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         # x: (B, Cin, H, W) -> [(B, C1, H/2, W/2), ..., (B, C5, H/32, W/32)]
@@ -169,7 +169,7 @@ def load_lite_into(smp_encoder: nn.Module, in_channels: int, variant: LiteVarian
 
     from agriseg.models.pretrained import lite_timm_state_dict
 
-    model = smp_encoder.model
+    model = cast(nn.Module, smp_encoder.model)
     own = model.state_dict()
     sd = {k: v for k, v in lite_timm_state_dict(variant).items() if k in own}
     sd["conv_stem.weight"] = adapt_input_conv(in_channels, sd["conv_stem.weight"])

@@ -104,6 +104,8 @@ class LogCoshDiceLoss(nn.Module):
         self.register_buffer("weights", w.float(), persistent=False)
         self.ignore_index, self.smooth, self.eps = ignore_index, smooth, eps
 
+    weights: torch.Tensor  # (K,) the buffer registered above
+
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         # logits: (B, K, H, W); target: (B, H, W) long
         if logits.shape[1] != self.weights.numel():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -68,9 +70,12 @@ class SegmentationModel(nn.Module):
             in_channels=config.in_channels,
             **decoder_width_kwargs(config.arch, config.decoder_channels),
         )
-        self.head = nn.Conv2d(self.decoder.out_channels, config.num_classes, 1)
+        self.head = nn.Conv2d(cast(int, self.decoder.out_channels), config.num_classes, 1)
         self.register_buffer("mean", torch.tensor(config.mean).view(1, -1, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(config.std).view(1, -1, 1, 1), persistent=False)
+
+    mean: torch.Tensor  # (1, Cin, 1, 1) buffer
+    std: torch.Tensor  # (1, Cin, 1, 1) buffer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, Cin, H, W) in [0, 1] -> logits (B, K, H, W)

@@ -83,11 +83,9 @@ class GRPORunConfig(TrainCommon):
     generation_batch_size: int | None = None
 
 
-class PredictConfig(StrictModel):
-    """Patch-grid inference settings (``agriseg text predict`` and :func:`agriseg.text.infer.predict_many`)."""
+class _PatchInference(StrictModel):
+    """What patch-grid inference and ``agriseg text predict`` share: everything but the patch and the grid."""
 
-    patch: int = Field(32, ge=2, description="patch side in pixels")
-    grid: int = Field(16, ge=1, description="RRLE cells per patch side")
     overlap: float = Field(0.0, ge=0.0, lt=1.0, description="patch overlap; > 0 votes per pixel")
     vote: Literal["count", "center"] = Field("center", description="equal votes, or weighted to patch centres")
     batch_size: int = Field(16, ge=1)
@@ -99,9 +97,16 @@ class PredictConfig(StrictModel):
     )
 
 
-class TextPredictConfig(PredictConfig):
-    """``agriseg text predict``: :class:`PredictConfig`, with the patch and grid the model was trained with
-    (saved in its folder) unless given, and where the model runs."""
+class PredictConfig(_PatchInference):
+    """Patch-grid inference settings (:func:`agriseg.text.infer.predict_image` and friends)."""
+
+    patch: int = Field(32, ge=2, description="patch side in pixels")
+    grid: int = Field(16, ge=1, description="RRLE cells per patch side")
+
+
+class TextPredictConfig(_PatchInference):
+    """``agriseg text predict``: the :class:`PredictConfig` settings, with the patch and grid the model was
+    trained with (saved in its folder) unless given, and where the model runs."""
 
     patch: int | None = Field(None, ge=2, description="patch side in pixels; None = the model folder's")
     grid: int | None = Field(None, ge=1, description="RRLE cells per patch side; None = the model folder's")

@@ -46,7 +46,7 @@ class PatchSpec(StrictModel):
             image and the patch's coordinates only.
     """
 
-    model_config = ConfigDict(StrictModel.model_config, frozen=True)
+    model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
 
     patch: int = Field(32, ge=2)
     grid: int = Field(16, ge=1)

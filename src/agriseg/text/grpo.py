@@ -9,7 +9,7 @@ adapter); without LoRA, TRL reloads the starting folder. Logged per step: ``rewa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from agriseg.text.config import GRPORunConfig
 from agriseg.text.reward import DiceReward, ValidityReward
@@ -75,7 +75,8 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
     ds = ds.select_columns(["prompt", "images", "truth", "class_names"])
     trainer = GRPOTrainer(
         model=model,
-        reward_funcs=[dice, valid],
+        # TRL types a reward as returning list[float | None]; ours return list[float] (the stub's list is invariant)
+        reward_funcs=cast("list[Any]", [dice, valid]),
         args=grpo_args(cfg),
         train_dataset=ds,
         processing_class=processor,

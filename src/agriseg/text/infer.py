@@ -263,7 +263,7 @@ def predict_files(
         if instances:
             labels, _ = semantic_to_instances(sem, img)
             write_mask(labels, o[2], geo, ids=True)  # never wrapped: ids match the GeoJSON's
-            write_polygons(labels, sem, class_names, o[3], geo)
+            write_polygons(labels, sem, list(class_names), o[3], geo)
         write_mask(sem, o[0], geo, class_names=list(class_names))
         write_json(o[1], report)  # written last: its presence marks the image done
         return {

@@ -35,7 +35,7 @@ class WatershedConfig(StrictModel):
     min_size: int = 4
     classes: tuple[int, ...] | None = None
 
-    model_config = ConfigDict(StrictModel.model_config, frozen=True)
+    model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
 
 
 def boundary_map(image: np.ndarray, sigma: float = 1.0) -> np.ndarray:

@@ -181,6 +181,7 @@ def load_vlm(
     name = resolve_model_name(name)
     dev = resolve_device(device)
     dtype = resolve_dtype(precision, dev)
+    model: Any  # a transformers model, or a peft wrapper of one
     if _is_adapter(name):
         from peft import PeftModel
 

@@ -45,7 +45,7 @@ class LandscapeConfig(StrictModel):
     track_prob: float = Field(0.4, ge=0.0, le=1.0)
     noise: float = Field(6.0, ge=0.0)
 
-    model_config = ConfigDict(StrictModel.model_config, frozen=True)
+    model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
 
 
 def _smooth_noise(rng: np.random.Generator, s: int, sigma: float) -> np.ndarray:

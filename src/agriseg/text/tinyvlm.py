@@ -86,7 +86,7 @@ class TinyVLMConfig(StrictModel):
     rope_theta: float = Field(1_000_000.0, gt=0)
     extra_words: tuple[str, ...] = ()
 
-    model_config = ConfigDict(StrictModel.model_config, frozen=True)
+    model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
 
 
 def build_tokenizer(class_names: Sequence[str], extra_words: Sequence[str] = ()) -> Any:
@@ -112,8 +112,8 @@ def build_tokenizer(class_names: Sequence[str], extra_words: Sequence[str] = ())
     punct = [*digits, " ", "\n", "*", "|", ",", ".", ":", "-", "'"]
     spaced = [" " + t for t in [*digits, "*", *words]]
     vocab: dict[str, int] = {}
-    for tok in [*SPECIAL_TOKENS, SEG_OPEN, SEG_CLOSE, *punct, *words, *spaced]:
-        vocab.setdefault(tok, len(vocab))
+    for word in [*SPECIAL_TOKENS, SEG_OPEN, SEG_CLOSE, *punct, *words, *spaced]:
+        vocab.setdefault(word, len(vocab))
     tk = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     tk.pre_tokenizer = pre_tokenizers.Split(Regex(_PRETOKENIZE_PATTERN), behavior="isolated")
     tk.decoder = decoders.Fuse()
@@ -207,7 +207,8 @@ def build_tiny_vlm(class_names: Sequence[str], cfg: TinyVLMConfig | None = None,
         image_size=cfg.image_size,
         patch_size=cfg.vision_patch,
     )
-    config = Gemma3Config(
+    # the token ids are not in Gemma3Config's typed signature; PreTrainedConfig keeps extra keys as attributes
+    config = Gemma3Config(  # type: ignore[call-arg]
         text_config=text_cfg,
         vision_config=vision_cfg,
         mm_tokens_per_image=cfg.mm_tokens_per_image,

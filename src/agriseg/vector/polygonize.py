@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,10 @@ from agriseg.vector.instances import (
     label_components,
     label_instances,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing.context import BaseContext
 
 
 @dataclass
@@ -196,7 +200,8 @@ class _Pool:
         if mp.current_process().daemon:  # e.g. a Dask worker: it may not start processes, and is one itself
             n = 1
         self.n = max(1, min(n, n_blocks))
-        self.src, self.config, self.ex = src, config, None
+        self.src, self.config = src, config
+        self.ex: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> _Pool:
         global _SOURCE
@@ -209,7 +214,7 @@ class _Pool:
             # no other thread; otherwise workers start from a fresh server process
             methods = mp.get_all_start_methods()
             if "fork" in methods and threading.active_count() == 1:
-                ctx = mp.get_context("fork")
+                ctx: BaseContext = mp.get_context("fork")
             else:
                 ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
             self.ex = ProcessPoolExecutor(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -248,13 +248,13 @@ def depth_anything_config(size: Literal["tiny", "small"] = "small") -> object:
         hidden_size=hidden,
         num_hidden_layers=layers,
         num_attention_heads=heads,
-        intermediate_size=mlp,
+        mlp_ratio=mlp // hidden,  # Dinov2Config sizes the MLP by its ratio to the width
         patch_size=14,
         image_size=518,
-        out_indices=[layers // 4, layers // 2, 3 * layers // 4, layers],
         reshape_hidden_states=False,
     )
-    extra = {"head_hidden_size": head} if head else {}
+    backbone.out_indices = [layers // 4, layers // 2, 3 * layers // 4, layers]  # sets out_features too
+    extra: dict[str, Any] = {"head_hidden_size": head} if head else {}
     return DepthAnythingConfig(
         backbone_config=backbone,
         neck_hidden_sizes=neck,

@@ -105,7 +105,7 @@ class GGHTConfig(StrictModel):
     coverage_green_fraction: float = 0.95
     coverage_mask_fraction: float = 0.98
 
-    model_config = ConfigDict(StrictModel.model_config, frozen=True)
+    model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
 
     @model_validator(mode="after")
     def _percentiles(self) -> GGHTConfig:
@@ -332,7 +332,7 @@ def gght(
     hist = np.bincount(idx, weights=w.ravel(), minlength=cfg.bins)  # (bins,)
     plain = np.bincount(idx, minlength=cfg.bins).astype(np.float64)
     if hist.sum() <= 0:  # no gradient anywhere: fall back to the plain histogram
-        hist = plain.copy()
+        hist = plain.astype(hist.dtype)
     x = (np.arange(cfg.bins) + 0.5) / cfg.bins
     cdf = np.cumsum(hist) / hist.sum()
     x0, k, ok = _fit(x, cdf, cfg.sigmoid)

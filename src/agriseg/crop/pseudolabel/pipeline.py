@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from PIL import Image
@@ -33,7 +33,7 @@ from agriseg.crop.pseudolabel.depth import (
     relief,
 )
 from agriseg.crop.pseudolabel.gght import GGHTConfig, GGHTResult, gght
-from agriseg.crop.pseudolabel.indices import INDICES, vegetation_index
+from agriseg.crop.pseudolabel.indices import INDICES, IndexName, vegetation_index
 from agriseg.data.files import atomic_write, write_json
 
 if TYPE_CHECKING:
@@ -140,7 +140,7 @@ def index_pseudolabel(
         ``(result, extra record fields: index used and, for auto, every index's fit quality)``.
     """
     cfg = cfg or GGHTConfig()
-    names = list(INDICES) if index == "auto" else [index]
+    names = cast("list[IndexName]", list(INDICES) if index == "auto" else [index])
     best: tuple[GGHTResult, str] | None = None
     qualities: dict[str, float] = {}
     errors: list[str] = []
@@ -155,7 +155,7 @@ def index_pseudolabel(
             best = (res, n)
     if best is None:
         raise ValueError("; ".join(errors))
-    extra = {"index": best[1]}
+    extra: dict[str, Any] = {"index": best[1]}
     if index == "auto":
         extra["index_qualities"] = qualities
     return best[0], extra
@@ -175,6 +175,7 @@ class _DepthSource:
 
     def __call__(self, stem: str, rgb: np.ndarray, image_path: Path) -> tuple[np.ndarray, dict]:
         if self.estimator is None:
+            assert self.opts.depth_dir is not None  # no estimator is made when depth files are given
             p = find_depth_file(self.opts.depth_dir, stem)
             d = read_depth(p)
             if d.shape != rgb.shape[:2]:
@@ -212,7 +213,7 @@ def overlay_jpeg(rgb: np.ndarray, mask: np.ndarray, path: Path, long_side: int =
     s = min(1.0, long_side / max(h, w))
     size = (max(1, round(w * s)), max(1, round(h * s)))
     im = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA) if s < 1 else rgb.copy()
-    m = mask.astype(np.uint8)
+    m: np.ndarray = mask.astype(np.uint8)
     if m.shape != im.shape[:2]:  # the photo may be a reduced copy of the mask's full size
         m = cv2.resize(m, size, interpolation=cv2.INTER_NEAREST)
     out = im.astype(np.float32)

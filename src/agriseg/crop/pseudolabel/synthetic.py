@@ -95,7 +95,7 @@ def make_scene(
     ground = 1.0 / inv_ground + 0.01 * _smooth_noise(rng, size, 40)  # rough soil, +-1 cm
     canopy = _plants(rng, size, n_plants, coverage)  # (H, W) in [0, 1]
     mask = canopy > 0
-    depth = ground - plant_height_m * canopy
+    depth: np.ndarray = ground - plant_height_m * canopy
     if edge_blur_px > 0:
         depth = cv2.GaussianBlur(depth, (0, 0), edge_blur_px)
     depth = depth + noise_m * depth**2 * rng.standard_normal(size).astype(np.float32)
@@ -152,7 +152,7 @@ def write_scenes(outdir: str | Path, n: int = 20, seed: int = 0, depth_format: s
         (out / sub).mkdir(parents=True, exist_ok=True)
     for i in range(n):
         r = np.random.default_rng(seed + 10_000 + i)
-        params = {
+        params: dict[str, Any] = {
             "n_plants": int(r.integers(2, 9)),
             "coverage": float(r.uniform(0.1, 0.45)),
             "tilt": float(r.uniform(0.0, 0.6)),

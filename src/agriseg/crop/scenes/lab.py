@@ -63,7 +63,7 @@ def background(rng: np.random.Generator, kind: Background, h: int, w: int) -> np
 def _disc(img: np.ndarray, cx: float, cy: float, r: float, colour: np.ndarray | tuple, soft: float = 1.0) -> None:
     """Paint an anti-aliased filled disc."""
     h, w = img.shape[:2]
-    m = np.zeros((h, w), np.float32)
+    m: np.ndarray = np.zeros((h, w), np.float32)
     cv2.circle(m, (round(cx * 4), round(cy * 4)), max(1, round(r * 4)), 1.0, -1, cv2.LINE_AA, shift=2)
     m = cv2.GaussianBlur(m, (0, 0), soft)[..., None]
     img[:] = img * (1 - m) + np.asarray(colour, np.float32) * m

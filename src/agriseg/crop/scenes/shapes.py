@@ -181,7 +181,8 @@ def plant_photo(
     touching = bool(rng.random() < settings.touching)
     while True:
         n = int(rng.integers(settings.plants[0] + touching, settings.plants[1] + 1))
-        radii = np.exp(rng.uniform(*np.log(settings.radius), n)) * k
+        lo, hi = np.log(settings.radius)
+        radii = np.exp(rng.uniform(lo, hi, n)) * k
         centres = _place(rng, n, radii, h, w, touching)
         if centres is not None:
             break
@@ -219,7 +220,9 @@ def camera(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     img = img + rng.normal(0, rng.uniform(1.0, 3.0), img.shape).astype(np.float32)
     out = np.clip(img, 0, 255).astype(np.uint8)
     ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(85, 96))])
-    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
+    decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    assert ok and decoded is not None, "JPEG round trip of an in-memory image failed"
+    return decoded[..., ::-1].copy()
 
 
 def disc_photo(

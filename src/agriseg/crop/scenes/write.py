@@ -126,7 +126,7 @@ def make_synthetic(
     seed: int = 0,
     uniform_frames: bool = False,
     layouts: str = "pots,tray,side,plate",
-) -> Path | None:
+) -> Path:
     """``agriseg crop make-synthetic``: :func:`write_set` from a folder of labelled photos.
 
     Args:

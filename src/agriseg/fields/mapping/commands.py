@@ -11,7 +11,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from agriseg.batch import BatchOptions, BatchResult, Item, run_batch, unique_names
 from agriseg.config import OptionError
@@ -76,7 +76,7 @@ class SceneRequest:
                 raise OptionError(
                     f"window {w.upper()}: give --win-{w} ITEM, or --bbox with --win-{w}-dates or --season auto"
                 )
-        asked["dates"] = {w: list(dates[w]) if dates[w] else None for w in windows}
+        asked["dates"] = {w: list(d) if (d := dates[w]) else None for w in windows}
         return bbox, dates, asked
 
     def options(self) -> dict[str, Any]:
@@ -223,7 +223,7 @@ def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConf
             device=predict.device,
             resize=run.resize or 2.0,
             offset=run.offset,
-            **({"divisor": run.divisor} if run.divisor is not None else {}),
+            **({"divisor": run.divisor} if run.divisor is not None else cast("dict[str, Any]", {})),
         )
         yolo = load_yolo(model, sha256, spec.name if spec else None)
         return InstancePredictor(yolo, cfg, spec.name if spec else Path(model).name), "instances"
@@ -232,8 +232,8 @@ def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConf
     from agriseg.fields.predict import ScenePredictor
 
     loaded = load_for_scenes(model, resize=run.resize)
-    spec = PreprocessSpec.model_validate({**loaded.preprocess.model_dump(), **run.preprocess()})
-    return ScenePredictor(loaded.module, loaded.num_classes, spec, predict, loaded.class_names), "probs"
+    prep = PreprocessSpec.model_validate({**loaded.preprocess.model_dump(), **run.preprocess()})
+    return ScenePredictor(loaded.module, loaded.num_classes, prep, predict, loaded.class_names), "probs"
 
 
 def predict(
@@ -532,7 +532,7 @@ def map_scenes(
             raise ValueError("no scene to map: every area failed (" + "; ".join(downloads.failures) + ")")
     elif not scene_list:
         raise OptionError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
-    common = dict(predict=predict, polygonize=polygons, resize=run.resize, preprocess=run.preprocess(),
+    common: dict[str, Any] = dict(predict=predict, polygonize=polygons, resize=run.resize, preprocess=run.preprocess(),
                   overwrite=overwrite, collection=run.collection, strict=strict, model_sha256=sha256,
                   landcover_stac=run.landcover_stac_url)  # fmt: skip
     if dask.serial:

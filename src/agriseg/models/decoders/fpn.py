@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -49,4 +50,4 @@ class FPNDecoder(nn.Module):
             F.interpolate(h(p), size=size, mode="bilinear", align_corners=False) if i else h(p)
             for i, (h, p) in enumerate(zip(self.heads, pyr, strict=True))
         )
-        return out  # (B, S, H/4, W/4)
+        return cast(torch.Tensor, out)  # a sum of tensors (there is at least one head)  # (B, S, H/4, W/4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -77,7 +78,7 @@ class UPerNetDecoder(nn.Module):
         outs = [conv(x) for conv, x in zip(self.fpn_convs, lat[:-1], strict=True)] + [lat[-1]]
         fused = []
         for i, x in enumerate(outs):
-            for step, up in enumerate(self.to_fine[i]):
+            for step, up in enumerate(cast(nn.ModuleList, self.to_fine[i])):
                 x = up(x, lat[i - step - 1])  # guide: the next finer level
             fused.append(x)
         return self.fuse(torch.cat(fused, 1))  # (B, C, H/4, W/4)

@@ -30,11 +30,11 @@ class DySample(nn.Module):
         n_off = 2 * groups * self.scale**2
         self.offset = nn.Conv2d(channels, n_off, 1)
         nn.init.normal_(self.offset.weight, std=1e-3)
-        nn.init.zeros_(self.offset.bias)
+        nn.init.zeros_(self.offset.bias)  # type: ignore[arg-type]  # Conv2d(bias=True) has a bias; the stub says optional
         self.scope = nn.Conv2d(channels, n_off, 1) if dynamic else None
         if self.scope is not None:
             nn.init.zeros_(self.scope.weight)
-            nn.init.constant_(self.scope.bias, 0.0)
+            nn.init.constant_(self.scope.bias, 0.0)  # type: ignore[arg-type]  # as above
 
     def forward(self, x: torch.Tensor, guide: torch.Tensor | None = None) -> torch.Tensor:
         b, c, h, w = x.shape

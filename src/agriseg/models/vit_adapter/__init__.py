@@ -11,6 +11,8 @@ sets the adapter hyperparameters; width and depth come from the ViT).
 
 from __future__ import annotations
 
+from typing import cast
+
 from agriseg.models.vit_adapter.deform_attn import MSDeformAttn, ms_deform_attn_sample, reference_points
 from agriseg.models.vit_adapter.encoder import ViTAdapterEncoder
 from agriseg.models.vit_adapter.sizes import SIZES, AdapterSize, AdapterSizeName
@@ -37,7 +39,7 @@ def build_vit_adapter(name: str, in_channels: int = 3, weights: str | None = Non
             f"unknown encoder {name!r}; valid ViT-Adapter names: {', '.join(ENCODER_NAMES)} "
             "(optionally ':<timm ViT name>')"
         )
-    size = base[len(PREFIX) :]
+    size = cast(AdapterSizeName, base[len(PREFIX) :])  # checked against ENCODER_NAMES above
     return ViTAdapterEncoder(size, in_channels, weights, vit_name or None)
 
 

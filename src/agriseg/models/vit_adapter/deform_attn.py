@@ -63,8 +63,8 @@ def ms_deform_attn_sample(
         g = grids[:, :, :, lvl].transpose(1, 2).reshape(b * m, q, p, 2)  # (B*M, Q, P, 2)
         sampled.append(F.grid_sample(v, g, mode="bilinear", padding_mode="zeros", align_corners=False))
     stacked = torch.stack(sampled, dim=3)  # (B*M, D, Q, L, P)
-    w = weights.transpose(1, 2).reshape(b * m, 1, q, n_levels, p)  # (B*M, 1, Q, L, P)
-    out = (stacked * w).sum(dim=(3, 4))  # (B*M, D, Q)
+    wt = weights.transpose(1, 2).reshape(b * m, 1, q, n_levels, p)  # (B*M, 1, Q, L, P)
+    out = (stacked * wt).sum(dim=(3, 4))  # (B*M, D, Q)
     return out.view(b, m * d, q).transpose(1, 2)  # (B, Q, M*D)
 
 

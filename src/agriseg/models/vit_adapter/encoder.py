@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -51,7 +53,7 @@ class ViTAdapterEncoder(nn.Module):
         self.vit = create_vit(vit_name or spec.vit, in_channels, weights, spec.drop_path)
         dim: int = self.vit.embed_dim
         depth = len(self.vit.blocks)
-        self.patch_size: int = self.vit.patch_embed.patch_size[0]
+        self.patch_size: int = cast("tuple[int, int]", self.vit.patch_embed.patch_size)[0]
         self.no_embed_class: bool = bool(getattr(self.vit, "no_embed_class", False))
         self.num_prefix_tokens: int = int(getattr(self.vit, "num_prefix_tokens", 1))
         self.groups = interaction_groups(depth, spec.n_interactions)

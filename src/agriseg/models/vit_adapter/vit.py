@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from timm.models.vision_transformer import VisionTransformer
 
 # encoder_weights values that mean "random init" and "timm's own pretrained weights"
 RANDOM_WEIGHTS = (None, "none", "random")
@@ -18,7 +22,7 @@ def is_weight_file(weights: str) -> bool:
     return weights.endswith(WEIGHT_SUFFIXES) or "/" in weights or "\\" in weights
 
 
-def create_vit(name: str, in_channels: int, weights: str | None, drop_path: float) -> nn.Module:
+def create_vit(name: str, in_channels: int, weights: str | None, drop_path: float) -> VisionTransformer:
     """Create a timm ViT (no head, any input size) and load its weights.
 
     Args:
@@ -45,9 +49,10 @@ def create_vit(name: str, in_channels: int, weights: str | None, drop_path: floa
             f"weights for {name}) or a path to a .safetensors/.pth file"
         )
     pretrained = weights in TIMM_WEIGHTS
-    kwargs = dict(num_classes=0, in_chans=in_channels, drop_path_rate=drop_path, dynamic_img_size=True)
+    kwargs: dict[str, Any] = dict(num_classes=0, in_chans=in_channels, drop_path_rate=drop_path, dynamic_img_size=True)
     try:
-        vit = timm.create_model(name, pretrained=pretrained, **kwargs)
+        # duck-typed below: any model with a ViT's patch embedding, blocks and position embedding
+        vit = cast("VisionTransformer", timm.create_model(name, pretrained=pretrained, **kwargs))
     except TypeError as err:  # a non-ViT timm model rejects the ViT keyword arguments
         raise ValueError(f"{name!r} is not a plain ViT (timm VisionTransformer): {err}") from err
     except Exception as err:  # download failures surface as many types (OSError, HTTP/hub errors)
@@ -90,7 +95,7 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     return sd
 
 
-def load_vit_file(vit: nn.Module, path: Path) -> None:
+def load_vit_file(vit: VisionTransformer, path: Path) -> None:
     """Load a local ViT checkpoint (timm, DeiT, AugReg, DINOv2 layouts) into ``vit``.
 
     The file is read with ``weights_only=True`` (or as safetensors); timm's own checkpoint filter converts
