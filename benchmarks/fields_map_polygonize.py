@@ -6,8 +6,8 @@ when more than one output polygon falls inside it. Both tools: 5 m simplificatio
 agriseg runs with ``--separation components`` (ftw-tools' rule: one polygon per component, so the split
 count is comparable) and, for timing, with the default watershed separation.
 
-    flock /tmp/agriseg-cpu.lock python benchmarks/fields_map_polygonize.py --raster heuristic4
-    flock /tmp/agriseg-cpu.lock python benchmarks/fields_map_polygonize.py --raster synthetic10000
+    flock /tmp/agriseg-cpu.lock python benchmarks/fields_map.py polygonize --raster heuristic4
+    flock /tmp/agriseg-cpu.lock python benchmarks/fields_map.py polygonize --raster synthetic10000
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def split_fields(raster: Path, polygons: Path) -> dict[str, int]:
 def resolve(name: str) -> Path:
     """``heuristic4`` / ``heuristic8`` / ``synthetic10000`` / a path -> the class raster."""
     from fields_map_common import SCENE
-    from fields_map_mosaic import build_mosaic, mosaic_path
-    from fields_map_rasters import heuristic_class_raster, synthetic_field_raster
+    from lib.fields_map_mosaic import build_mosaic, mosaic_path
+    from lib.fields_map_rasters import heuristic_class_raster, synthetic_field_raster
 
     if name.startswith("heuristic"):
         g = int(name.removeprefix("heuristic"))
@@ -133,7 +133,3 @@ def main(raster: str, tool: str, block: int) -> None:
             r.update(split_fields(src, target))
         r.update(raster=str(src), block=block if name.startswith("ours") else 2048)
         save_result(f"polygonize-{name}-{src.stem}", r)
-
-
-if __name__ == "__main__":
-    main()

@@ -13,7 +13,7 @@ Runs ``fields predict`` (scene inference, default settings) and ``fields polygon
 No released field model can be downloaded here, and random weights predict almost no field pixels, so the
 default model is a fixed-weight heuristic module (``NdviEdgeNet``): field logit from the NDVI of both
 windows (> 0.45), boundary logit from the NIR gradient (above the scene's 80th percentile), the rule of
-``fields_map_rasters.py heuristic``. It gives the polygons real field structure; ``--model`` takes any
+``fields_map.py rasters heuristic``. It gives the polygons real field structure; ``--model`` takes any
 checkpoint ``fields predict`` accepts instead.
 
     python benchmarks/fields_outputs_check.py

@@ -4,7 +4,7 @@ Run through ``scripts/gpu_train.sh`` (which installs the bundle of ``scripts/gpu
 
 1. every config is pointed at the bundle (``.gpu/peanut``; a few training photos stand in for validation,
    because the real validation photos do not travel: score the returned models afterwards with
-   ``benchmarks/inference_scale.py``);
+   ``benchmarks/crop_accuracy.py scale``);
 2. probe: all configs train concurrently for ``--probe-s`` seconds on the real pipeline; samples/s after a
    warm-up is each run's throughput under the same contention as the real runs (it came out at about 80%
    of the rate whole runs then sustained, start-up and validation included: ``--rate`` gives a measured

@@ -113,7 +113,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     wall = _demo().seed_wall(timings, "eval")
     assert wall > 0 and res["wall_s"][0] == pytest.approx(wall)
     # the cell-error benchmark scores the same greedy masks as the demo and compares GRPO with SFT
-    bench = [sys.executable, str(REPO / "benchmarks" / "text_row_accuracy.py"), str(sd / "sft"), str(sd / "grpo")]
+    bench = [sys.executable, str(REPO / "benchmarks" / "text_probes.py"), "rows", str(sd / "sft"), str(sd / "grpo")]
     rows_path = tmp_path / "cells.json"
     subprocess.run(
         [*bench, "-c", str(cfg), "--split", "eval", "--images", "3", "--out", str(rows_path)],

@@ -322,7 +322,7 @@ def warm_start_vision(
             pretrained encoder's tokens keep where they are; a class-only objective lets a from-scratch tower
             drop it, and the language model then has to find a patch row without it). 0: classes only.
         class_head: a ``torch.nn.Linear(hidden, num_classes)`` to train as the class head and keep (to score
-            the tower on its own, as ``benchmarks/text_vision_probe.py`` does); default: a temporary one.
+            the tower on its own, as ``benchmarks/text_probes.py vision`` does); default: a temporary one.
 
     Returns:
         The training loss of every step (classes plus the weighted position term).

@@ -6,7 +6,7 @@ mirrored mosaic (``--grid 2``: 88 km2 each) under distinct names; each run start
 folder and its own local cluster, so starting the workers and loading the model in each is part of the
 time. ``--rounds`` repeats the 1-worker / 2-worker pair (interleaved) and records the load average.
 
-    python benchmarks/fields_map_dask.py --scenes 4 --grid 2 --workers 1 --workers 2 --rounds 2
+    python benchmarks/fields_map.py dask --scenes 4 --grid 2 --workers 1 --workers 2 --rounds 2
 
 Result: ``benchmarks/results/fields_map_dask.json`` (and ``data_cache/fields_map/results.jsonl``).
 """
@@ -22,7 +22,8 @@ from pathlib import Path
 
 import click
 from fields_map_common import CACHE, CKPT, SCENE, save_result, write_ftw_checkpoint
-from fields_map_mosaic import build_mosaic, mosaic_path
+
+from lib.fields_map_mosaic import build_mosaic, mosaic_path
 
 
 @click.command()
@@ -33,7 +34,7 @@ from fields_map_mosaic import build_mosaic, mosaic_path
 @click.option("--patch", default=256, show_default=True)
 @click.option(
     "--out",
-    default=str(Path(__file__).resolve().parent / "results" / "fields_map_dask.json"),
+    default=str(Path(__file__).resolve().parents[1] / "results" / "fields_map_dask.json"),
     show_default=True,
 )
 def main(n_scenes: int, grid: int, workers: tuple[int, ...], rounds: int, patch: int, out: str) -> None:
@@ -98,7 +99,3 @@ def main(n_scenes: int, grid: int, workers: tuple[int, ...], rounds: int, patch:
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}))
-
-
-if __name__ == "__main__":
-    main()

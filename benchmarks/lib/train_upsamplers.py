@@ -3,7 +3,7 @@
 Each run writes ``runs/upsamplers/<name>/model.safetensors`` and ``result.json``; finished runs are skipped
 and an interrupted one resumes from its ``last.ckpt``, so the script can be re-run until all are done.
 
-    python benchmarks/train_upsamplers.py [--config configs/crop/peanut_vegetation.yaml] [--only fade]
+    python benchmarks/upsamplers.py train [--config configs/crop/peanut_vegetation.yaml] [--only fade]
 """
 
 from __future__ import annotations
@@ -35,7 +35,3 @@ def main() -> None:
         res = train_crop(cfg, resume=str(last) if last.is_file() else None)
         (out / "result.json").write_text(json.dumps(res, indent=1))
         print(name, res["val"])
-
-
-if __name__ == "__main__":
-    main()

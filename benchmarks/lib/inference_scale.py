@@ -2,8 +2,8 @@
 
 Inference size is a model setting chosen on the validation split (``infer_long_side`` in the model config).
 
-    python benchmarks/inference_scale.py --model runs/upsamplers12/bilinear/model.safetensors --sizes 640 800 960
-    python benchmarks/inference_scale.py --model default --sizes 960 --precision fp32 bf16
+    python benchmarks/crop_accuracy.py scale --model runs/upsamplers12/bilinear/model.safetensors --sizes 640 800 960
+    python benchmarks/crop_accuracy.py scale --model default --sizes 960 --precision fp32 bf16
 """
 
 from __future__ import annotations
@@ -57,7 +57,3 @@ def main() -> None:
                 print(line, flush=True)
     if args.output:
         Path(args.output).write_text(json.dumps(out, indent=1))
-
-
-if __name__ == "__main__":
-    main()

@@ -3,7 +3,7 @@
 Each setting runs in a fresh subprocess so its peak memory is its own. Images are real Peanut photos when
 ../shared is present, else the bundled samples.
 
-    python benchmarks/predict_speed.py [--model default] [--images 16] [--batch-size 4] \
+    python benchmarks/crop_predict_speed.py settings [--model default] [--images 16] [--batch-size 4] \
         [-o runs/bench/predict_speed.json]
 """
 
@@ -32,8 +32,8 @@ def worker(args: argparse.Namespace) -> None:
     from agriseg.data.io import read_rgb
     from agriseg.models.io import load_model
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from _measure import peak_rss_mib
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from lib.measure import peak_rss_mib
 
     torch.set_num_threads(args.threads)
     shared = Path("../shared/data/peanut/images")

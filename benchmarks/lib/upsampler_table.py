@@ -1,9 +1,9 @@
 """Table V of DepthCropSeg++ for our models: params, GFLOPs, images/s, peak memory, val mIoU and bIoU.
 
-Reads the validation results written by ``benchmarks/train_upsamplers.py`` and measures each trained model
+Reads the validation results written by ``benchmarks/upsamplers.py train`` and measures each trained model
 (one subprocess per model, so peak memory is its own) on a 960x720 input at the model's inference size.
 
-    python benchmarks/upsampler_table.py [--runs runs/upsamplers12] [-o runs/bench/upsamplers.md]
+    python benchmarks/upsamplers.py table [--runs runs/upsamplers12] [-o runs/bench/upsamplers.md]
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from pathlib import Path
 def worker(path: str, threads: int) -> None:
     import torch
 
-    sys.path.insert(0, str(Path(__file__).parent))
-    from _measure import gflops, peak_rss_mib, time_it
-
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from agriseg.crop.predict import Predictor
     from agriseg.models.io import load_model
+    from lib.measure import gflops, peak_rss_mib, time_it
 
     torch.set_num_threads(threads)
     model, cfg = load_model(path)

@@ -4,8 +4,8 @@ Runs the pixel stage (``polygonize_table``, one worker so the profile sees every
 and the writing, on the benchmark raster, and writes the stage times and the functions with the most own
 time to ``benchmarks/results/fields_polygonize_profile.txt``.
 
-    python benchmarks/fields_map_rasters.py synthetic --size 10000
-    python benchmarks/fields_polygonize_profile.py --separation watershed --separation components
+    python benchmarks/fields_map.py rasters synthetic --size 10000
+    python benchmarks/fields_map.py profile --separation watershed --separation components
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 import click
 from fields_map_polygonize import resolve
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @click.command()
@@ -61,7 +61,3 @@ def main(raster: str, separation: tuple[str, ...], out: str) -> None:
         text.write("\n".join(line for line in s.getvalue().splitlines() if line.strip()) + "\n")
     Path(out).write_text(text.getvalue())
     print(text.getvalue())
-
-
-if __name__ == "__main__":
-    main()

@@ -6,8 +6,8 @@
   boundary = strong NIR gradient. Random-weight models predict almost no field pixels, so this gives the
   polygonisers real spatial structure to work on.
 
-    python benchmarks/fields_map_rasters.py synthetic --size 10000
-    python benchmarks/fields_map_rasters.py heuristic --grid 8
+    python benchmarks/fields_map.py rasters synthetic --size 10000
+    python benchmarks/fields_map.py rasters heuristic --grid 8
 """
 
 from __future__ import annotations
@@ -113,11 +113,8 @@ def synthetic(size: int) -> None:
 def heuristic(grid: int) -> None:
     """NDVI/edge class raster of the NxN mosaic."""
     from fields_map_common import CACHE
-    from fields_map_mosaic import mosaic_path
+
+    from lib.fields_map_mosaic import mosaic_path
 
     p = heuristic_class_raster(mosaic_path(grid), CACHE / "heuristic" / f"classes_{grid}x{grid}.tif")
     print(p)
-
-
-if __name__ == "__main__":
-    main()

@@ -4,7 +4,7 @@ Both paths produce exactly ``--tokens`` new tokens per patch (``min_new_tokens``
 the work is equal whatever the model writes. Uses the tiny offline Gemma 3 unless ``--model`` names a trained
 folder (e.g. the demo's SFT model).
 
-    OMP_NUM_THREADS=1 python benchmarks/text_batched_generation.py --repeats 3
+    OMP_NUM_THREADS=1 python benchmarks/text_probes.py generation --repeats 3
 """
 
 from __future__ import annotations
@@ -82,7 +82,3 @@ def main() -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(res, indent=1))
-
-
-if __name__ == "__main__":
-    main()

@@ -4,7 +4,7 @@ Tile (i, j) is the scene flipped left-right when j is odd and upside-down when i
 tiles meet seamlessly. 4x4 = 350 km2, 8x8 = 1402 km2. Each mosaic goes into its own folder under
 ``data_cache/fields_map/`` (git-ignored), written tiled and uncompressed (no decode cost for either tool).
 
-    python benchmarks/fields_map_mosaic.py --grid 4 --grid 8
+    python benchmarks/fields_map.py mosaic --grid 4 --grid 8
 """
 
 from __future__ import annotations
@@ -67,7 +67,3 @@ def main(grids: tuple[int, ...]) -> None:
         with rasterio.open(p) as ds:
             km2 = ds.width * ds.height * abs(ds.transform.a * ds.transform.e) / 1e6
             print(f"{p}: {ds.width}x{ds.height} px, {km2:.0f} km2")
-
-
-if __name__ == "__main__":
-    main()

@@ -17,10 +17,10 @@ training target of the v4 models) recovers exact outlines: on generated photos w
 is used), hand-like labels drawn 1 or 2 px too wide or 1 px too tight are refined with each ``--bands`` value
 and scored (IoU, area / true area). This chose ``refine_band: 3``.
 
-    python benchmarks/label_boundary_sensitivity.py -o benchmarks/results/label_boundary_sensitivity.json
+    python benchmarks/crop_accuracy.py boundary -o benchmarks/results/label_boundary_sensitivity.json
     agriseg crop make-synthetic plants -o runs/data/dev_plants --photos ../shared/data/peanut/images \
         --labels ../shared/data/peanut/labels --stems configs/crop/peanut_train.txt -n 20 --seed 900000
-    python benchmarks/label_boundary_sensitivity.py --refinement runs/data/dev_plants \
+    python benchmarks/crop_accuracy.py boundary --refinement runs/data/dev_plants \
         -o benchmarks/results/label_refinement_dev.json
 """
 
@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # upper edges (px) of the distance bins: a pixel next to an outline is at distance 1, a diagonal one at 1.41
 BINS = [1.5, 2.5, 3.5, 5.5, 10.5, 20.5]
 
@@ -145,7 +145,3 @@ def refinement(root: Path, bands: list[int]) -> dict:
 def _counts(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """(tp, fp, fn, tn) pixel counts of two boolean masks."""
     return np.array([(pred & truth).sum(), (pred & ~truth).sum(), (~pred & truth).sum(), (~pred & ~truth).sum()], float)
-
-
-if __name__ == "__main__":
-    main()

@@ -7,8 +7,8 @@ magenta = false positive, yellow = missed label), and optionally scores threshol
 predicted mask to test whether the misses are a systematic margin. Any model whose class 0 is background
 works: vegetation = 1 - P(background), so a crop/weed model is scored as vegetation.
 
-    OMP_NUM_THREADS=1 python benchmarks/crop_error_analysis.py --model default --split val -o runs/bench/errors
-    OMP_NUM_THREADS=1 python benchmarks/crop_error_analysis.py --split train --margins -o runs/bench/errors_train
+    OMP_NUM_THREADS=1 python benchmarks/crop_accuracy.py errors --model default --split val -o runs/bench/errors
+    OMP_NUM_THREADS=1 python benchmarks/crop_accuracy.py errors --split train --margins -o runs/bench/errors_train
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def stems_for(split: str, val_list: Path, images: Path, every: int) -> list[str]:
@@ -134,7 +134,3 @@ def main() -> None:
         lab = np.asarray(Image.open(root / "labels" / f"{s}.png").convert("RGB"))
         img = Image.fromarray(overlay(rgb, cache[s], lab.max(-1) > 0))
         img.resize((img.width // 2, img.height // 2)).save(args.output / f"worst_{s}.jpg", quality=85)
-
-
-if __name__ == "__main__":
-    main()

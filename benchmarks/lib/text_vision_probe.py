@@ -6,7 +6,7 @@ images with the demo's grid Dice (per image mean Dice over field, tree and water
 It is the ceiling of what the language model can copy from the image tokens of the patch image; the demo's
 SFT model is scored the same way by ``scripts/text_demo.py``.
 
-    OMP_NUM_THREADS=1 python benchmarks/text_vision_probe.py --steps 600 2000 --position-weight 0 1
+    OMP_NUM_THREADS=1 python benchmarks/text_probes.py vision --steps 600 2000 --position-weight 0 1
 
 (``benchmarks/results/text_vision_probe.json`` was measured with ``--train-images 3000``, the demo's earlier
 training set.)
@@ -105,7 +105,3 @@ def main() -> None:
         from agriseg.data.files import write_json
 
         write_json(args.out, rows)
-
-
-if __name__ == "__main__":
-    main()

@@ -6,7 +6,7 @@ photos (never the validation ones), and compares it with the float32 export: sec
 pass (batches of 4, 2 threads) and mIoU/bIoU on the validation photos. Not wired into the CLI: the result
 decides whether it should be.
 
-    python benchmarks/crop_int8_probe.py --photos ../shared/data/peanut/images --val-images <val>/images \\
+    python benchmarks/crop_predict_speed.py int8 --photos ../shared/data/peanut/images --val-images <val>/images \\
         --val-labels <val>/labels
 """
 
@@ -88,7 +88,3 @@ def main() -> None:
             ["background", "vegetation"],
         )  # fmt: skip
         print(f"{name}: {min(times):.3f} s per photo (forward), mIoU {r['miou'] * 100:.2f}, bIoU {r['biou'] * 100:.2f}")
-
-
-if __name__ == "__main__":
-    main()

@@ -11,8 +11,8 @@ most a model that still errs in the mixed cells could reach. With several models
 every model after the first is compared with the first: cells it changed, of which it fixed (first wrong,
 now right) and broke (first right, now wrong).
 
-    OMP_NUM_THREADS=1 python benchmarks/text_row_accuracy.py runs/text_demo/seed0/sft --images 60
-    OMP_NUM_THREADS=2 python benchmarks/text_row_accuracy.py runs/text_demo/seed0/sft runs/text_demo/seed0/grpo \\
+    OMP_NUM_THREADS=1 python benchmarks/text_probes.py rows runs/text_demo/seed0/sft --images 60
+    OMP_NUM_THREADS=2 python benchmarks/text_probes.py rows runs/text_demo/seed0/sft runs/text_demo/seed0/grpo \\
         --split eval --images 500 --threads 2
 """
 
@@ -118,7 +118,3 @@ def main() -> None:
         from agriseg.data.files import write_json
 
         write_json(args.out, rows)
-
-
-if __name__ == "__main__":
-    main()

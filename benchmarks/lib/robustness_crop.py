@@ -9,7 +9,7 @@ baseline agronomists use (excess green + Otsu threshold per image):
 - distance: 2x2 mosaics (plants at half the pixel size in the model's input), and 3x3;
 - soil / plant colour: hue rotation of the whole photo by +-15 degrees.
 
-    python benchmarks/robustness_crop.py [--model default] [-o runs/bench/robustness_crop.md]
+    python benchmarks/crop_accuracy.py shifts [--model default] [-o runs/bench/robustness_crop.md]
 """
 
 from __future__ import annotations
@@ -137,7 +137,3 @@ def main() -> None:
         "\n".join(lines) + f"\n\nModel: {args.model}; {len(photos)} Peanut validation photos; bIoU ratio 0.02.\n"
     )
     Path(args.output).with_suffix(".json").write_text(json.dumps(rows, indent=1))
-
-
-if __name__ == "__main__":
-    main()
