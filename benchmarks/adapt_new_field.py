@@ -63,8 +63,8 @@ def main() -> None:
     from agriseg.config import load_config
     from agriseg.crop.config import CropTrainConfig, TrainConfig
     from agriseg.crop.labels import PEANUT_VEGETATION
-    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions
-    from agriseg.crop.selftrain import DataSpec, EvalSpec, adapt, score_model
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig
+    from agriseg.crop.selftrain import SelfTrainDataConfig, SelfTrainEvalConfig, adapt, score_model
     from agriseg.crop.train import train_crop
 
     root = args.shared / "data" / "peanut"
@@ -74,7 +74,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     lists = write_lists(out, REPO / "configs/crop/peanut_val.txt", root / "images")
     evals = {
-        g: EvalSpec(
+        g: SelfTrainEvalConfig(
             images=str(root / "images"),
             labels=str(root / "labels"),
             stems=str(lists[g]),
@@ -112,12 +112,12 @@ def main() -> None:
             photos,
             adapted,
             str(base),
-            PseudoLabelOptions(source="index", index="cive"),
+            PseudoLabelConfig(source="index", index="cive"),
             combine=args.combine,
             stage1_epochs=args.stage1_epochs,
             stage2_epochs=args.stage2_epochs,
             train=TrainConfig(batch_size=8, precision="bf16-mixed", channels_last=True),
-            data=DataSpec(crop_size=256),
+            data=SelfTrainDataConfig(crop_size=256),
             workdir=out / f"adapt_{args.combine}",
         )
         times["adapt_s"] = time.perf_counter() - t0

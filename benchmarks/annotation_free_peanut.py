@@ -82,7 +82,7 @@ def index_rows(shared: Path, val_list: Path) -> list[dict]:
 
 def synthetic_rows(n: int = 40) -> list[dict]:
     from agriseg.crop.labels import read_label
-    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig, pseudolabel_files
     from agriseg.crop.pseudolabel.synthetic import write_scenes
     from agriseg.metrics import SegmentationMetrics
 
@@ -93,7 +93,7 @@ def synthetic_rows(n: int = 40) -> list[dict]:
             recs = pseudolabel_files(
                 sorted((root / "images").glob("*.png")),
                 Path(tmp) / "out",
-                PseudoLabelOptions(source="depth", depth_dir=str(root / "depth"), overlays=False),
+                PseudoLabelConfig(source="depth", depth_dir=str(root / "depth"), overlays=False),
                 progress=False,
             )
             m = SegmentationMetrics(2)

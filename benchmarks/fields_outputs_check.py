@@ -126,7 +126,7 @@ def main(model: str | None, outdir: str) -> None:
     import rasterio
     from rasterio.enums import ColorInterp
 
-    from agriseg.fields import PredictConfig, PreprocessSpec, ScenePredictor
+    from agriseg.fields import PredictConfig, PreprocessConfig, ScenePredictor
     from agriseg.vector import PolygonizeConfig, polygonize
 
     out = Path(outdir)
@@ -139,7 +139,7 @@ def main(model: str | None, outdir: str) -> None:
         predictor = ScenePredictor(loaded.module, loaded.num_classes, loaded.preprocess, PredictConfig(progress=False))
         model_name = model
     else:
-        predictor = ScenePredictor(heuristic_model(SCENE), 3, PreprocessSpec(), PredictConfig(progress=False))
+        predictor = ScenePredictor(heuristic_model(SCENE), 3, PreprocessConfig(), PredictConfig(progress=False))
         model_name = "NdviEdgeNet (fixed-weight NDVI/edge heuristic)"
     predictor.predict(SCENE, probs, overwrite=True)
     with rasterio.open(probs) as ds:

@@ -52,7 +52,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     from agriseg.crop.pseudolabel.gght import GGHTConfig
     from agriseg.crop.pseudolabel.pipeline import (
-        PseudoLabelOptions,
+        PseudoLabelConfig,
         index_pseudolabel,
         pseudolabel_files,
         read_rgb_for_index,
@@ -81,7 +81,7 @@ def main() -> None:
     if args.write:
         with tempfile.TemporaryDirectory() as tmp:
             uniq = {f.stem: f for f in files}
-            opts = PseudoLabelOptions(index=args.index, overlays=False)
+            opts = PseudoLabelConfig(index=args.index, overlays=False)
             t0 = time.perf_counter()
             pseudolabel_files(list(uniq.values()), tmp, opts, progress=False)
             result["pipeline_images_per_s"] = round(len(uniq) / (time.perf_counter() - t0), 2)

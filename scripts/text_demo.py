@@ -62,14 +62,14 @@ def load_split(cfg: DemoConfig, split: str) -> tuple[np.ndarray, np.ndarray, np.
 
 def build_data(cfg: DemoConfig, sd: Path, seed: int) -> Path:
     """Training dataset of one seed (random patches on the ``train_align`` lattice), saved with ``datasets``."""
-    from agriseg.text.dataset import PatchSpec, records_from_arrays, to_hf_dataset
+    from agriseg.text.dataset import PatchConfig, records_from_arrays, to_hf_dataset
     from agriseg.text.synthetic import SYNTH_CLASSES, make_landscapes
 
     path = sd / "train_data"
     if (path / "dataset_info.json").is_file():
         return path
     imgs, sems, _ = make_landscapes(cfg.train_images, cfg.train_seed_base + seed, cfg.landscape)
-    spec = PatchSpec(
+    spec = PatchConfig(
         patch=cfg.patch,
         grid=cfg.grid,
         mode="random",
@@ -180,7 +180,7 @@ def predict(
 
 def train_sft(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
     """Full fine-tuning SFT of a fresh tiny Gemma 3 (no LoRA: the model has no pretrained weights)."""
-    from agriseg.text.config import LoraSpec, SFTRunConfig
+    from agriseg.text.config import LoraAdapterConfig, SFTRunConfig
     from agriseg.text.sft import run_sft
     from agriseg.text.synthetic import SYNTH_CLASSES
     from agriseg.text.tinyvlm import build_tiny_vlm
@@ -211,7 +211,7 @@ def train_sft(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
             model="tiny-gemma3-random",
             dataset=str(data),
             output_dir=str(sd / "sft"),
-            lora=LoraSpec(enabled=False),
+            lora=LoraAdapterConfig(enabled=False),
             learning_rate=cfg.sft_lr,
             warmup_steps=cfg.sft_warmup,
             max_steps=cfg.sft_steps,
@@ -227,7 +227,7 @@ def train_sft(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
 
 def train_grpo(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
     """GRPO with the mean-Dice reward from the SFT model (full fine-tuning, KL to the SFT model)."""
-    from agriseg.text.config import GRPORunConfig, LoraSpec
+    from agriseg.text.config import GRPORunConfig, LoraAdapterConfig
     from agriseg.text.grpo import run_grpo
 
     run_grpo(
@@ -235,7 +235,7 @@ def train_grpo(cfg: DemoConfig, sd: Path, seed: int, data: Path) -> None:
             model=str(sd / "sft"),
             dataset=str(data),
             output_dir=str(sd / "grpo"),
-            lora=LoraSpec(enabled=False),
+            lora=LoraAdapterConfig(enabled=False),
             learning_rate=cfg.grpo_lr,
             lr_scheduler_type="constant",
             beta=cfg.grpo_beta,

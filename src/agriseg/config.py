@@ -9,7 +9,8 @@ choices. Each pipeline keeps its configs next to its code (``agriseg.crop.config
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -99,3 +100,19 @@ def describe_errors(err: ValidationError, names: Mapping[str, str] | None = None
         shown = "" if isinstance(got, dict | list) or e["type"] == "missing" else f" (got {got!r})"
         parts.append(f"{where}: {e['msg']}{shown}")
     return "; ".join(parts)
+
+
+def renamed_names(namespace: dict[str, Any], renames: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that keeps renamed public names working for one release, with a warning.
+
+    Use as ``__getattr__ = renamed_names(globals(), {"OldName": "NewName"})`` at the end of the module.
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name in renames:
+            new = renames[name]
+            warnings.warn(f"{namespace['__name__']}.{name} is now {new}", DeprecationWarning, stacklevel=2)
+            return namespace[new]
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -87,8 +87,9 @@ def test_config_errors_name_the_file(tmp_path):
 def test_bundled_configs_validate():
     from pathlib import Path
 
-    paths = [p for p in sorted(Path("configs/crop").glob("*.yaml")) if not p.name.startswith("selftrain")]
-    assert len(paths) >= 6
+    bundled = [*sorted(Path("configs/crop").glob("*.yaml")), *sorted(Path("configs/archive/crop").glob("*.yaml"))]
+    paths = [p for p in bundled if not p.name.startswith("selftrain")]
+    assert len(paths) >= 10
     for path in paths:
         load_config(path, CropTrainConfig)
 

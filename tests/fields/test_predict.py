@@ -15,7 +15,7 @@ import pytest
 import rasterio
 import torch
 
-from agriseg.fields import PredictConfig, PreprocessSpec, ScenePredictor
+from agriseg.fields import PredictConfig, PreprocessConfig, ScenePredictor
 from agriseg.fields.predict import partial_paths, read_probabilities, scene_offset
 from agriseg.raster.io import is_cog, open_scene
 from agriseg.tiling import blend_weights, window_starts
@@ -36,7 +36,7 @@ FAST = {"patch_size": 64, "overlap": 0.25, "batch_size": 4, "progress": False, "
 
 
 def _pred(model: torch.nn.Module, **kw: object) -> ScenePredictor:
-    spec = kw.pop("spec", PreprocessSpec())
+    spec = kw.pop("spec", PreprocessConfig())
     return ScenePredictor(model, 3, spec, PredictConfig(**{**FAST, **kw}))  # type: ignore[arg-type]
 
 
@@ -115,7 +115,7 @@ def test_blending_of_constant_model_is_exact(scene: Path, tmp_path: Path) -> Non
 def test_resize_and_tta_run_and_flip_tta_is_flip_invariant(scene: Path, tmp_path: Path) -> None:
     torch.manual_seed(1)
     model = TinyNet(seed=3)
-    spec = PreprocessSpec(resize=2.0)
+    spec = PreprocessConfig(resize=2.0)
     out = tmp_path / "r.tif"
     _pred(model, spec=spec, tta=["flip_h", "flip_v", "swap_windows"]).predict(scene, out)
     cls, probs, _ = read_probabilities(out)
@@ -205,14 +205,14 @@ def test_wrong_band_count_missing_crs_truncated_missing_file(tmp_path: Path, tin
 
 
 def test_sentinel2_offset_from_tags(tmp_path: Path) -> None:
-    spec = PreprocessSpec()
+    spec = PreprocessConfig()
     new = open_scene(write_scene(tmp_path / "n.tif", tags={"PROCESSING_BASELINE": "05.09"}))
     old = open_scene(write_scene(tmp_path / "o.tif", tags={"PROCESSING_BASELINE": "03.01"}))
     explicit = open_scene(write_scene(tmp_path / "e.tif", tags={"BOA_ADD_OFFSET_B04": "-1000"}))
     assert scene_offset(new, spec) == -1000 and scene_offset(old, spec) == 0
     assert scene_offset(explicit, spec) == -1000
-    assert scene_offset(new, PreprocessSpec(offset="none")) == 0
-    assert scene_offset(old, PreprocessSpec(offset="apply")) == -1000
+    assert scene_offset(new, PreprocessConfig(offset="none")) == 0
+    assert scene_offset(old, PreprocessConfig(offset="apply")) == -1000
 
 
 def test_existing_output_is_kept_unless_overwrite(scene: Path, tiny_model: torch.nn.Module, tmp_path: Path) -> None:
@@ -225,13 +225,13 @@ def test_existing_output_is_kept_unless_overwrite(scene: Path, tiny_model: torch
 KILL_SCRIPT = """
 import os, signal, sys, torch
 from torch import nn
-from agriseg.fields import ScenePredictor, PredictConfig, PreprocessSpec
+from agriseg.fields import ScenePredictor, PredictConfig, PreprocessConfig
 {tinynet}
 def kill(i):
     if i == 1:
         os.kill(os.getpid(), signal.SIGKILL)
 cfg = PredictConfig(patch_size=64, overlap=0.25, batch_size=4, progress=False, overviews=False)
-p = ScenePredictor(TinyNet(), 3, PreprocessSpec(), cfg)
+p = ScenePredictor(TinyNet(), 3, PreprocessConfig(), cfg)
 p.predict(sys.argv[1], sys.argv[2], on_block=kill)
 """
 
@@ -249,7 +249,7 @@ def test_resume_after_sigkill_gives_identical_output(scene: Path, tmp_path: Path
     assert state["next_row"] == 2 and state["rows_done"] == 96  # rows above patch row 2 are on disk
     with rasterio.open(partial) as ds:
         assert ds.read(1, window=((0, 96), (0, 260))).any() and not ds.read(1, window=((96, 200), (0, 260))).any()
-    res = ScenePredictor(TinyNet(), 3, PreprocessSpec(), PredictConfig(**FAST)).predict(scene, out)
+    res = ScenePredictor(TinyNet(), 3, PreprocessConfig(), PredictConfig(**FAST)).predict(scene, out)
     assert res.status == "resumed" and res.blocks_resumed == 2 and res.blocks == 4
     ref = tmp_path / "ref.tif"
     _pred(TinyNet()).predict(scene, ref)
@@ -296,7 +296,7 @@ def test_damaged_partial_of_a_killed_run_is_predicted_again(scene: Path, tmp_pat
     stale = tmp_path / f".{out.name}.tmp-999999.tif.ovr.tmp"  # GDAL's overview file of a killed COG write
     stale.write_bytes(b"x")
     for overwrite in (False, True):
-        res = ScenePredictor(TinyNet(), 3, PreprocessSpec(), PredictConfig(**FAST)).predict(scene, out, overwrite)
+        res = ScenePredictor(TinyNet(), 3, PreprocessConfig(), PredictConfig(**FAST)).predict(scene, out, overwrite)
         assert res.status == "done" and res.blocks_resumed == 0
     ref = tmp_path / "ref.tif"
     _pred(TinyNet()).predict(scene, ref)

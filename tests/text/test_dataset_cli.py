@@ -12,7 +12,7 @@ from PIL import Image
 
 from agriseg.cli import main
 from agriseg.text.codec import decode_rrle
-from agriseg.text.dataset import PatchSpec, patch_records, records_from_arrays
+from agriseg.text.dataset import PatchConfig, patch_records, records_from_arrays
 from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
 
 
@@ -28,7 +28,7 @@ def _write_pairs(tmp: Path, n: int = 2, size: int = 32) -> tuple[Path, Path, np.
 
 def test_records_are_trl_conversational() -> None:
     imgs, sems, _ = make_landscapes(2, 0, LandscapeConfig(size=32))
-    recs = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, mode="grid"))
+    recs = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchConfig(patch=16, grid=4, mode="grid"))
     assert len(recs) == 8
     r = recs[1]
     content = r["prompt"][0]["content"]
@@ -41,7 +41,7 @@ def test_records_are_trl_conversational() -> None:
     patch, whole = r["images"]  # the patch at full resolution, then the whole image
     assert patch.size == (16, 16) and whole.size == (32, 32)
     assert np.array_equal(np.asarray(patch), imgs[0][0:16, 16:32])
-    only = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, patch_image=False))[1]
+    only = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchConfig(patch=16, grid=4, patch_image=False))[1]
     assert [im.size for im in only["images"]] == [(32, 32)]
     assert only["prompt"][0]["content"][0] == {"type": "image"} and only["prompt"][0]["content"][1]["type"] == "text"
 
@@ -49,12 +49,12 @@ def test_records_are_trl_conversational() -> None:
 def test_record_errors() -> None:
     imgs, sems, _ = make_landscapes(1, 0, LandscapeConfig(size=32))
     rng = np.random.default_rng(0)
-    recs = patch_records(imgs[0], sems[0], SYNTH_CLASSES, PatchSpec(patch=64, grid=4), rng)  # padded
+    recs = patch_records(imgs[0], sems[0], SYNTH_CLASSES, PatchConfig(patch=64, grid=4), rng)  # padded
     assert recs and recs[0]["box"] == [0, 0, 64, 64]
     with pytest.raises(ValueError, match="mask shape"):
-        patch_records(imgs[0], sems[0][:16], SYNTH_CLASSES, PatchSpec(patch=16, grid=4), rng)
+        patch_records(imgs[0], sems[0][:16], SYNTH_CLASSES, PatchConfig(patch=16, grid=4), rng)
     with pytest.raises(ValueError, match="outside the 2 class names"):
-        patch_records(imgs[0], sems[0] * 0 + 3, ["others", "field"], PatchSpec(patch=16, grid=4), rng)
+        patch_records(imgs[0], sems[0] * 0 + 3, ["others", "field"], PatchConfig(patch=16, grid=4), rng)
 
 
 def test_hf_dataset_features() -> None:
@@ -62,7 +62,7 @@ def test_hf_dataset_features() -> None:
     from agriseg.text.dataset import to_hf_dataset
 
     imgs, sems, _ = make_landscapes(2, 0, LandscapeConfig(size=32))
-    recs = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchSpec(patch=16, grid=4, mode="random", per_image=3))
+    recs = records_from_arrays(imgs, sems, SYNTH_CLASSES, PatchConfig(patch=16, grid=4, mode="random", per_image=3))
     ds = to_hf_dataset(recs)
     assert len(ds) == 6
     assert isinstance(ds.features["images"].feature, datasets.Image)
@@ -113,7 +113,7 @@ def test_geotiff_keeps_georeference(tmp_path: Path) -> None:
     (tmp_path / "m.tif").rename(tmp_path / "mm.tif")
     (tmp_path / "masks").mkdir()
     (tmp_path / "mm.tif").rename(tmp_path / "masks" / "s.tif")
-    recs = records_from_files([tmp_path / "s.tif"], [tmp_path / "masks"], SYNTH_CLASSES, PatchSpec(patch=16, grid=4))
+    recs = records_from_files([tmp_path / "s.tif"], [tmp_path / "masks"], SYNTH_CLASSES, PatchConfig(patch=16, grid=4))
     geo = GeoRef.from_json(recs[0]["georef"])
     assert geo is not None and "32643" in (geo.crs or "") and geo.transform[2] == 500000.0
     _, geo2 = read_image(tmp_path / "s.tif")

@@ -16,7 +16,7 @@ pytest.importorskip("datasets")
 from click.testing import CliRunner  # noqa: E402
 
 from agriseg.cli import main  # noqa: E402
-from agriseg.text.dataset import PatchSpec, records_from_arrays, to_hf_dataset  # noqa: E402
+from agriseg.text.dataset import PatchConfig, records_from_arrays, to_hf_dataset  # noqa: E402
 from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes  # noqa: E402
 from agriseg.text.tinyvlm import TinyVLMConfig, build_tiny_vlm, build_tokenizer, save_tiny_vlm  # noqa: E402
 
@@ -42,7 +42,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model, proc = build_tiny_vlm(SYNTH_CLASSES, TINY, seed=0)
     save_tiny_vlm(model, proc, d / "base")
     imgs, sems, _ = make_landscapes(8, 0, LandscapeConfig(size=16))
-    spec = PatchSpec(patch=8, grid=4, mode="random", per_image=2, align=8)
+    spec = PatchConfig(patch=8, grid=4, mode="random", per_image=2, align=8)
     to_hf_dataset(records_from_arrays(imgs, sems, SYNTH_CLASSES, spec)).save_to_disk(str(d / "data"))
     return d
 
@@ -257,7 +257,7 @@ def test_unknown_class_words_are_refused_by_sft_and_predict(workdir: Path, sft_d
     proc = load_processor(str(workdir / "base"))
     assert unknown_words(proc, ["field", "cropland", "forest"]) == ["cropland", "forest"]
     imgs, sems, _ = make_landscapes(4, 0, LandscapeConfig(size=16))
-    spec = PatchSpec(patch=8, grid=4, mode="random", per_image=2, align=8)
+    spec = PatchConfig(patch=8, grid=4, mode="random", per_image=2, align=8)
     words = ["background", "cropland", "forest", "water"]
     to_hf_dataset(records_from_arrays(imgs, sems, words, spec)).save_to_disk(str(tmp_path / "data"))
     cfg = _sft_cfg(workdir, tmp_path / "sft")

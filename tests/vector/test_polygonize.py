@@ -159,7 +159,7 @@ def test_polygonize_geographic_raster_areas(tmp_path: Path) -> None:
 def test_real_scene_probabilities_blockwise_equal_single(shared_dir: Path, tmp_path: Path) -> None:
     import torch
 
-    from agriseg.fields import PredictConfig, PreprocessSpec, ScenePredictor
+    from agriseg.fields import PredictConfig, PreprocessConfig, ScenePredictor
 
     scene = shared_dir / "data" / "sentinel2" / "austria-inn-2window.tif"
     probs = tmp_path / "probs.tif"
@@ -167,7 +167,7 @@ def test_real_scene_probabilities_blockwise_equal_single(shared_dir: Path, tmp_p
     model = torch.nn.Sequential(
         torch.nn.Conv2d(8, 8, 5, padding=2), torch.nn.ReLU(), torch.nn.Conv2d(8, 3, 5, padding=2)
     )
-    ScenePredictor(model, 3, PreprocessSpec(), PredictConfig(patch_size=128, progress=False)).predict(scene, probs)
+    ScenePredictor(model, 3, PreprocessConfig(), PredictConfig(patch_size=128, progress=False)).predict(scene, probs)
     single, _ = polygonize_pixels(probs, PolygonizeConfig(block_size=4096, **RAW))
     blocked, _ = polygonize_pixels(probs, PolygonizeConfig(block_size=100, **RAW))
     assert len(single) > 50

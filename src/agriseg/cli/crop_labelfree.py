@@ -69,10 +69,10 @@ from agriseg.cli.options import (
 def pseudolabel(paths: tuple[str, ...], outdir: Path, keep: str | None, strict: bool, **params: object) -> None:
     """Pseudo-masks by gradient-guided histogram thresholding (masks/, records/, overlays/, plots/)."""
     from agriseg.crop.pseudolabel.gght import GGHTConfig
-    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_paths
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig, pseudolabel_paths
 
     gght = config_from_params(GGHTConfig, params)
-    opts = config_from_params(PseudoLabelOptions, {**params, "gght": gght}, {"index_name": "index"})
+    opts = config_from_params(PseudoLabelConfig, {**params, "gght": gght}, {"index_name": "index"})
     finish(pseudolabel_paths(list(paths), outdir, opts, keep, strict), "pseudo-labelled", outdir)
 
 
@@ -147,10 +147,10 @@ def adapt(
 ) -> None:
     """Adapt a model to a new field from unlabelled photos: pseudo-label, self-train, write -o MODEL."""
     from agriseg.crop.config import AdaptConfig
-    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig
     from agriseg.crop.selftrain import adapt_photos
 
     cfg = config_from_params(AdaptConfig, params)
-    pseudo = config_from_params(PseudoLabelOptions, params, {"index_name": "index"})
+    pseudo = config_from_params(PseudoLabelConfig, params, {"index_name": "index"})
     rep = adapt_photos(list(photos), output, cfg, pseudo, keep, workdir, overwrite)
     click.echo(f"adapted model: {rep['adapted_model']}  (use: agriseg crop predict --model {output} ...)")

@@ -22,9 +22,9 @@ from typing import Literal
 import numpy as np
 from pydantic import Field
 
-from agriseg.config import StrictModel
+from agriseg.config import StrictModel, renamed_names
 from agriseg.crop.config import AdaptConfig, DataConfig, TrainConfig
-from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions
+from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig
 from agriseg.data.files import atomic_write, write_json
 from agriseg.models.config import ModelConfig
 
@@ -32,7 +32,7 @@ Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]
 
 
-class TrimapSpec(StrictModel):
+class TrimapConfig(StrictModel):
     """Which pixels stage 2 ignores (255)."""
 
     boundary_px: int = Field(0, ge=0)  # also ignore this many px either side of the pseudo-mask boundary
@@ -40,7 +40,7 @@ class TrimapSpec(StrictModel):
     keep_manual: bool = True  # manual labels are trusted: never turned into 255
 
 
-class DataSpec(StrictModel):
+class SelfTrainDataConfig(StrictModel):
     """Augmentation and sampling (the folders are managed by self-training)."""
 
     crop_size: int = 256
@@ -50,7 +50,7 @@ class DataSpec(StrictModel):
     cache: bool = True
 
 
-class EvalSpec(StrictModel):
+class SelfTrainEvalConfig(StrictModel):
     """True labels used only to score finished models."""
 
     images: str
@@ -73,16 +73,16 @@ class SelfTrainConfig(StrictModel):
     manual_labels: str | None = None  # optional manual label folder (matched by stem), used in both stages
     manual_label_mode: Literal["binary", "index", "colormap"] = "binary"
     manual_colormap: dict[str, int] = {}
-    pseudo: PseudoLabelOptions = PseudoLabelOptions()  # how the pool is pseudo-labelled
+    pseudo: PseudoLabelConfig = PseudoLabelConfig()  # how the pool is pseudo-labelled
     model: ModelConfig = ModelConfig()
-    data: DataSpec = DataSpec()
+    data: SelfTrainDataConfig = SelfTrainDataConfig()
     train: TrainConfig = TrainConfig()
     stage1_epochs: int = Field(8, ge=1)
     stage2_epochs: int = Field(8, ge=0)  # 0 = stop after stage 1
     stage2_init: Stage2Init = "stage1"
     init_model: str | None = None  # start stage 1 from this agriseg model (e.g. "default" when adapting)
-    trimap: TrimapSpec = TrimapSpec()
-    evaluate: EvalSpec | None = None
+    trimap: TrimapConfig = TrimapConfig()
+    evaluate: SelfTrainEvalConfig | None = None
 
 
 def load_selftrain_config(path: str | Path) -> SelfTrainConfig:
@@ -104,7 +104,7 @@ def _write_json(obj: object, path: Path) -> None:
 
 
 def make_trimap(
-    pseudo: np.ndarray, probs: np.ndarray, spec: TrimapSpec | None = None, depth_ok: np.ndarray | None = None
+    pseudo: np.ndarray, probs: np.ndarray, spec: TrimapConfig | None = None, depth_ok: np.ndarray | None = None
 ) -> np.ndarray:
     """Stage-2 label: the pseudo-label where the stage-1 prediction agrees, 255 elsewhere.
 
@@ -119,7 +119,7 @@ def make_trimap(
     """
     import cv2
 
-    spec = spec or TrimapSpec()
+    spec = spec or TrimapConfig()
     pred = probs.argmax(0).astype(np.uint8)  # (H, W)
     tri = np.where(pred == pseudo, pseudo, 255).astype(np.uint8)
     if spec.min_confidence > 0:
@@ -134,7 +134,9 @@ def make_trimap(
     return tri
 
 
-def score_model(model_path: str | Path, spec: EvalSpec, long_side: int | None = None, progress: bool = True) -> dict:
+def score_model(
+    model_path: str | Path, spec: SelfTrainEvalConfig, long_side: int | None = None, progress: bool = True
+) -> dict:
     """mIoU / bIoU of a model against true labels (``spec``), with the model's inference size."""
     from tqdm import tqdm
 
@@ -369,16 +371,16 @@ def adapt(
     photos: list[Path],
     output: str | Path,
     base_model: str = "default",
-    pseudo: PseudoLabelOptions | None = None,
+    pseudo: PseudoLabelConfig | None = None,
     combine: Combine = "agree",
     confidence: float = 0.9,
     keep: str | None = None,
     stage1_epochs: int = 4,
     stage2_epochs: int = 4,
     train: TrainConfig | None = None,
-    data: DataSpec | None = None,
+    data: SelfTrainDataConfig | None = None,
     workdir: str | Path | None = None,
-    evaluate: EvalSpec | None = None,
+    evaluate: SelfTrainEvalConfig | None = None,
     progress: bool = True,
 ) -> dict:
     """Adapt a model to a new field from unlabelled photos and write the adapted model to ``output``.
@@ -417,9 +419,9 @@ def adapt(
         output_dir=str(work),
         images=str(img_dir),
         keep=keep,
-        pseudo=pseudo or PseudoLabelOptions(),
+        pseudo=pseudo or PseudoLabelConfig(),
         model=mcfg.model_copy(update={"encoder_weights": None}),
-        data=data or DataSpec(),
+        data=data or SelfTrainDataConfig(),
         train=train or TrainConfig(),
         stage1_epochs=stage1_epochs,
         stage2_epochs=stage2_epochs,
@@ -478,7 +480,7 @@ def adapt_photos(
     paths: list[str | Path],
     output: str | Path,
     config: AdaptConfig,
-    pseudo: PseudoLabelOptions,
+    pseudo: PseudoLabelConfig,
     keep: str | None = None,
     workdir: str | Path | None = None,
     overwrite: bool = False,
@@ -503,6 +505,12 @@ def adapt_photos(
         config.stage1_epochs,
         config.stage2_epochs,
         train=TrainConfig(batch_size=config.batch_size),
-        data=DataSpec(crop_size=config.crop_size),
+        data=SelfTrainDataConfig(crop_size=config.crop_size),
         workdir=workdir,
     )
+
+
+# renamed to the *Config suffix: the old names work for one more release, with a warning
+__getattr__ = renamed_names(
+    globals(), {"TrimapSpec": "TrimapConfig", "DataSpec": "SelfTrainDataConfig", "EvalSpec": "SelfTrainEvalConfig"}
+)

@@ -4,8 +4,8 @@ Data (``dataset``, ``synthetic``, ``sentinel2``, ``transforms``), training (``co
 scoring (``evaluate``, ``metrics``, ``robustness``), released checkpoints (``checkpoints``), scene inference
 (``predict``), many scenes on Dask (``mapping``) and change maps (``change``).
 
-    >>> from agriseg.fields import ScenePredictor, PredictConfig, PreprocessSpec
-    >>> predictor = ScenePredictor(model, 3, PreprocessSpec(resize=2), PredictConfig(overlap=0.25))
+    >>> from agriseg.fields import ScenePredictor, PredictConfig, PreprocessConfig
+    >>> predictor = ScenePredictor(model, 3, PreprocessConfig(resize=2), PredictConfig(overlap=0.25))
     >>> predictor.predict("scene.tif", "probs.tif")
 
 Names are imported lazily, so importing the package loads neither torch nor rasterio.
@@ -18,11 +18,12 @@ from typing import Any
 
 _EXPORTS = {
     "PredictConfig": "agriseg.fields.config",
-    "PreprocessSpec": "agriseg.fields.config",
+    "PreprocessConfig": "agriseg.fields.config",
     "NODATA_CLASS": "agriseg.fields.predict",
     "PredictResult": "agriseg.fields.predict",
     "ScenePredictor": "agriseg.fields.predict",
     "read_probabilities": "agriseg.fields.predict",
+    "PreprocessSpec": "agriseg.fields.config",  # renamed PreprocessConfig; warns, removed next release
 }
 
 

@@ -30,7 +30,7 @@ from torch import nn
 
 from agriseg.batch import check_output
 from agriseg.data.files import atomic_write, write_json
-from agriseg.fields.config import PreprocessSpec
+from agriseg.fields.config import FTW_DIVISOR, PreprocessConfig
 from agriseg.models.config import ModelConfig
 from agriseg.models.io import ModelLoadError, save_model
 
@@ -117,7 +117,7 @@ def _info(hp: dict[str, Any], path: Path) -> dict[str, Any]:
         "class_weights": hp.get("class_weights"),
         "ignore_index": hp.get("ignore_index"),
         "windows": data.get("windows", "ab"),
-        "divisor": data.get("divisor", 3000.0),
+        "divisor": data.get("divisor", FTW_DIVISOR),
     }
 
 
@@ -172,7 +172,7 @@ def load_fields_model(
         "source": str(path),
         "source_format": meta.get("format", "agriseg-1"),
         "windows": meta.get("windows", "ab"),
-        "divisor": float(meta.get("divisor", 3000.0)),
+        "divisor": float(meta.get("divisor", FTW_DIVISOR)),
     }
     return model, cfg, info
 
@@ -313,7 +313,7 @@ class LoadedModel:
 
     module: nn.Module
     num_classes: int
-    preprocess: PreprocessSpec
+    preprocess: PreprocessConfig
     class_names: tuple[str, ...]
     source: str
 
@@ -350,9 +350,9 @@ def load_for_scenes(path: str | Path, resize: float | None = None) -> LoadedMode
     windows = str(info.get("windows", "ab"))
     if resize is None:
         resize = 2.0 if info.get("source_format") == "ftw-tools" else 1.0
-    spec = PreprocessSpec(
+    spec = PreprocessConfig(
         bands=cfg.in_channels,
-        divisor=float(info.get("divisor", 3000.0)),
+        divisor=float(info.get("divisor", FTW_DIVISOR)),
         swap_input_windows=windows == "ba",
         resize=resize,
     )

@@ -12,8 +12,11 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import StrictModel
+from agriseg.config import StrictModel, renamed_names
 from agriseg.models.config import ModelConfig
+
+# FTW / ftw-tools / PRUE divide Sentinel-2 reflectance x10000 by this (the one place it is written)
+FTW_DIVISOR: float = 3000.0
 
 
 def _fields_model() -> ModelConfig:
@@ -39,7 +42,7 @@ class FieldsDataConfig(StrictModel):
     test_countries: list[str] | Literal["all"] | None = None  # None = train_countries
     target: Literal["2-class", "3-class"] = "3-class"
     windows: Literal["ab", "ba", "a", "b"] = "ab"
-    divisor: float = Field(3000.0, gt=0)
+    divisor: float = Field(FTW_DIVISOR, gt=0)
     offset: float = 0.0  # FTW chips are harmonised; -1000 for raw processing-baseline >= 04.00 data
     missing: Literal["error", "skip"] = "error"
     cache: bool = True
@@ -159,14 +162,14 @@ Precision = Literal["fp32", "bf16"]
 Compression = Literal["deflate", "zstd", "lzw", "none"]
 
 
-class PreprocessSpec(StrictModel):
+class PreprocessConfig(StrictModel):
     """How raw scene pixels become model input (the contract between a checkpoint and the scene).
 
     FTW / PRUE models take ``max(DN + offset, 0) / 3000`` for 8 bands: window A (R, G, B, NIR) then B.
     """
 
     bands: int = Field(8, ge=1, description="bands the scene must have (= model input channels)")
-    divisor: float = Field(3000.0, gt=0, description="reflectance x10000 is divided by this")
+    divisor: float = Field(FTW_DIVISOR, gt=0, description="reflectance x10000 is divided by this")
     offset: OffsetMode = Field(
         "auto",
         description="Sentinel-2 BOA_ADD_OFFSET: auto = from the file's tags (PROCESSING_BASELINE / "
@@ -251,7 +254,7 @@ class FieldsRunConfig(StrictModel):
     """Options of ``fields predict | polygonize | map | run`` beside :class:`PredictConfig`.
 
     ``resize``, ``divisor``, ``offset`` and ``swap_input_windows`` override the model's own preprocessing
-    (:class:`PreprocessSpec`; None = the model's); ``collection`` names the fiboa collection of the fields;
+    (:class:`PreprocessConfig`; None = the model's); ``collection`` names the fiboa collection of the fields;
     ``landcover_stac_url`` is where ``--landcover esa-worldcover | io-lulc`` is found.
     """
 
@@ -266,7 +269,7 @@ class FieldsRunConfig(StrictModel):
     )
 
     def preprocess(self) -> dict[str, object]:
-        """The :class:`PreprocessSpec` fields these options override (only those set)."""
+        """The :class:`PreprocessConfig` fields these options override (only those set)."""
         update: dict[str, object] = {"offset": self.offset}
         if self.divisor is not None:
             update["divisor"] = self.divisor
@@ -300,3 +303,7 @@ class FieldsEvaluateConfig(StrictModel):
     chip: int = Field(256, ge=64)  # robustness on a scene: chip side
     stride: int = Field(128, ge=16)  # robustness on a scene: chip stride
     crop: int = Field(192, ge=33)  # robustness: corner-crop size p (S/2 < p < S)
+
+
+# renamed to the *Config suffix: the old names work for one more release, with a warning
+__getattr__ = renamed_names(globals(), {"PreprocessSpec": "PreprocessConfig"})

@@ -37,6 +37,8 @@ from typing import Any
 
 import numpy as np
 
+from agriseg.fields.config import FTW_DIVISOR
+
 INSTANCE_FORMAT = "agriseg-fields-instances-1"
 CONF_SCALE = 254
 EXTRA = 'pip install "agriseg[delineate]"'
@@ -158,7 +160,7 @@ class InstanceConfig:
     patch_size: int = 256  # scene pixels
     padding: int | None = None  # pixels of each side another patch sees better; None = patch_size // 4
     resize: float = 2.0
-    divisor: float = 3000.0
+    divisor: float = FTW_DIVISOR
     offset: str = "auto"  # BOA_ADD_OFFSET: auto (scene tags), none, apply (-1000)
     conf: float = 0.05
     iou: float = 0.3  # non-maximum suppression within a patch
@@ -264,7 +266,7 @@ class InstancePredictor:
         import rasterio
         from tqdm import tqdm
 
-        from agriseg.fields.config import PreprocessSpec
+        from agriseg.fields.config import PreprocessConfig
         from agriseg.fields.predict import scene_offset
         from agriseg.raster.io import open_scene, pixel_area_m2, read_window
         from agriseg.tiling import window_starts
@@ -280,7 +282,7 @@ class InstancePredictor:
         P, pad = c.patch_size, c.pad
         if P - 2 * pad < 1:
             raise ValueError(f"padding {pad} leaves no core in patches of {P} px")
-        offset = scene_offset(info, PreprocessSpec(bands=info.count, offset=c.offset))
+        offset = scene_offset(info, PreprocessConfig(bands=info.count, offset=c.offset))
         ys = window_starts(info.height, P, P - 2 * pad)
         xs = window_starts(info.width, P, P - 2 * pad)
         ycores, xcores = _cores(ys, P, info.height), _cores(xs, P, info.width)

@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agriseg.fields.config import PredictConfig, PreprocessSpec
+from agriseg.fields.config import PredictConfig, PreprocessConfig
 from agriseg.raster.io import SceneInfo, describe_bands, open_scene, read_window, scene_tags, to_cog
 from agriseg.runtime import ModelRunner
 from agriseg.tiling import blend_weights, window_starts
@@ -69,7 +69,7 @@ class PredictResult:
         return self.area_km2 / self.seconds if self.seconds > 0 else 0.0
 
 
-def scene_offset(info: SceneInfo, spec: PreprocessSpec) -> float:
+def scene_offset(info: SceneInfo, spec: PreprocessConfig) -> float:
     """The additive DN offset for a scene under ``spec.offset`` (``auto`` reads the file's tags)."""
     if spec.offset == "none":
         return 0.0
@@ -109,7 +109,7 @@ class ScenePredictor:
 
     model: nn.Module
     num_classes: int = 3
-    preprocess: PreprocessSpec = field(default_factory=PreprocessSpec)
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     config: PredictConfig = field(default_factory=PredictConfig)
     class_names: tuple[str, ...] = DEFAULT_CLASS_NAMES
     model_id: str | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from agriseg.fields.config import FieldsEvaluateConfig
+from agriseg.fields.config import FTW_DIVISOR, FieldsEvaluateConfig
 
 
 def asked_countries(value: str, root: str | Path | None = None) -> tuple[list[str] | str, list[str]]:
@@ -43,7 +43,7 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     model, cfg, info = load_fields_model(model_path)
     order = config.windows or info.get("windows", "ab")
     present, absent = asked_countries(config.countries, root)
-    divisor = float(info.get("divisor", 3000.0))
+    divisor = float(info.get("divisor", FTW_DIVISOR))
     ds = FTWDataset(root, present, config.split, config.target, order, divisor, config.offset, config.missing)
     if channels_for(order) != cfg.in_channels:
         raise ValueError(
@@ -95,7 +95,7 @@ def robustness(
         items = [ds[int(i)] for i in idx]
         refl = torch.stack([it["image"] for it in items])
         labels = torch.stack([it["mask"] for it in items])
-    divisor = float(info.get("divisor", 3000.0))
+    divisor = float(info.get("divisor", FTW_DIVISOR))
     rcfg = RobustnessConfig(crop=config.crop, divisor=divisor, batch_size=config.batch_size)
     res = robustness_report(model, refl, labels, rcfg)
     res.update({"model": str(model_path), "input": str(scene or root)})

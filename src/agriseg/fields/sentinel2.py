@@ -23,11 +23,12 @@ from typing import Literal, TypeVar
 import numpy as np
 import torch
 
+from agriseg.fields.config import FTW_DIVISOR
+
 # Sentinel-2 L2A from processing baseline 04.00 (25 January 2022 onwards) stores DN = 10000 * BOA + 1000:
 # BOA_ADD_OFFSET = -1000 has to be added before scaling.
 BOA_ADD_OFFSET: float = -1000.0
 PB04_START = _dt.date(2022, 1, 25)
-FTW_DIVISOR: float = 3000.0  # FTW / ftw-tools / PRUE divide reflectance x10000 by 3000
 BANDS_PER_WINDOW = 4  # R (B04), G (B03), B (B02), NIR (B08)
 BAND_NAMES = ("red", "green", "blue", "nir")
 

@@ -11,12 +11,12 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from agriseg.config import StrictModel
+from agriseg.config import StrictModel, renamed_names
 from agriseg.text.synthetic import LandscapeConfig
 from agriseg.text.tinyvlm import TinyVLMConfig
 
 
-class LoraSpec(StrictModel):
+class LoraAdapterConfig(StrictModel):
     """LoRA adapter settings (peft). ``enabled: false`` trains every weight (tiny from-scratch models)."""
 
     enabled: bool = True
@@ -35,7 +35,7 @@ class TrainCommon(StrictModel):
     dataset: str = Field(..., description="folder written by `agriseg text dataset` (datasets.save_to_disk)")
     output_dir: str
     chat_template: str | None = Field(None, description="Jinja file for models without a chat template")
-    lora: LoraSpec = LoraSpec()
+    lora: LoraAdapterConfig = LoraAdapterConfig()
     learning_rate: float = Field(2e-4, gt=0)
     lr_scheduler_type: Literal["linear", "cosine", "constant", "constant_with_warmup"] = "cosine"
     warmup_steps: int = Field(0, ge=0)
@@ -136,7 +136,7 @@ class DemoConfig(StrictModel):
         patch: patch side in pixels (MAgSeg's P).
         grid: RRLE cells per patch side.
         patch_image: pass the patch itself as a first image, before the whole image (see
-            :class:`agriseg.text.dataset.PatchSpec`).
+            :class:`agriseg.text.dataset.PatchConfig`).
         train_align: training patch corners lie on this lattice (the overlap-voting stride must be on it).
         train_images: training images per seed.
         per_image: random training patches per image.
@@ -236,3 +236,7 @@ class DemoConfig(StrictModel):
         if self.landscape.size % self.patch or self.patch % self.grid:
             raise ValueError(f"image {self.landscape.size} px, patch {self.patch} px and grid {self.grid} do not nest")
         return self
+
+
+# renamed to the *Config suffix: the old names work for one more release, with a warning
+__getattr__ = renamed_names(globals(), {"LoraSpec": "LoraAdapterConfig"})

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from agriseg.config import StrictModel
+from agriseg.config import StrictModel, renamed_names
 from agriseg.data.io import list_images
 from agriseg.text.codec import check_class_names, encode_answer
 from agriseg.text.grid import mask_to_grid
@@ -29,7 +29,7 @@ from agriseg.text.prompts import assistant_message, user_message
 PatchMode = Literal["random", "grid"]
 
 
-class PatchSpec(StrictModel):
+class PatchConfig(StrictModel):
     """How samples are cut.
 
     Attributes:
@@ -58,8 +58,8 @@ class PatchSpec(StrictModel):
     patch_image: bool = True
 
 
-class TextDatasetConfig(PatchSpec):
-    """``agriseg text dataset``: :class:`PatchSpec` with MAgSeg's training sizes (448-px patches, 8 random
+class TextDatasetConfig(PatchConfig):
+    """``agriseg text dataset``: :class:`PatchConfig` with MAgSeg's training sizes (448-px patches, 8 random
     patches per image) and the seed of the random patches."""
 
     patch: int = Field(448, ge=2)
@@ -68,7 +68,7 @@ class TextDatasetConfig(PatchSpec):
     seed: int = 0
 
 
-def boxes_for(height: int, width: int, spec: PatchSpec, rng: np.random.Generator) -> list[Box]:
+def boxes_for(height: int, width: int, spec: PatchConfig, rng: np.random.Generator) -> list[Box]:
     """Patch boxes of one image according to ``spec``."""
     if spec.mode == "grid":
         return grid_boxes(height, width, spec.patch, spec.overlap)
@@ -81,7 +81,7 @@ def patch_records(
     image: np.ndarray,
     mask: np.ndarray,
     class_names: Sequence[str],
-    spec: PatchSpec,
+    spec: PatchConfig,
     rng: np.random.Generator,
     source: str = "",
     georef: str = "",
@@ -156,7 +156,7 @@ def records_from_arrays(
     images: Iterable[np.ndarray],
     masks: Iterable[np.ndarray],
     class_names: Sequence[str],
-    spec: PatchSpec,
+    spec: PatchConfig,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
     """Records for in-memory images and masks (named ``array-<i>``)."""
@@ -165,7 +165,7 @@ def records_from_arrays(
 
 
 def _records(
-    items: Iterable[tuple[np.ndarray, np.ndarray, str, str]], class_names: Sequence[str], spec: PatchSpec, seed: int
+    items: Iterable[tuple[np.ndarray, np.ndarray, str, str]], class_names: Sequence[str], spec: PatchConfig, seed: int
 ) -> list[dict[str, Any]]:
     """Records of ``(image, mask, source, georef)`` items, their random boxes drawn from one seeded stream."""
     rng = np.random.default_rng(seed)
@@ -194,7 +194,7 @@ def records_from_files(
     images: Sequence[str | Path],
     masks: Sequence[str | Path],
     class_names: Sequence[str],
-    spec: PatchSpec,
+    spec: PatchConfig,
     seed: int = 0,
     bands: Sequence[int] | None = None,
 ) -> list[dict[str, Any]]:
@@ -290,8 +290,12 @@ def build_dataset(
         from agriseg.text.modeling import check_class_words, load_processor
 
         check_class_words(load_processor(model), names, model)
-    spec = PatchSpec.model_validate(config.model_dump(exclude={"seed"}))
+    spec = PatchConfig.model_validate(config.model_dump(exclude={"seed"}))
     ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, config.seed, bands))
     with atomic_write(out) as tmp:
         ds.save_to_disk(str(tmp))
     return len(ds)
+
+
+# renamed to the *Config suffix: the old names work for one more release, with a warning
+__getattr__ = renamed_names(globals(), {"PatchSpec": "PatchConfig"})

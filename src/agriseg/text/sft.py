@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from agriseg.data.files import atomic_write, dumps_json
-from agriseg.text.config import LoraSpec, SFTRunConfig, TrainCommon
+from agriseg.text.config import LoraAdapterConfig, SFTRunConfig, TrainCommon
 from agriseg.text.modeling import check_class_words, load_vlm, resolve_device
 
 
@@ -35,7 +35,7 @@ def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
     return ds
 
 
-def peft_config(spec: LoraSpec) -> Any | None:
+def peft_config(spec: LoraAdapterConfig) -> Any | None:
     """A peft ``LoraConfig`` for causal-LM training, or None when LoRA is disabled."""
     if not spec.enabled:
         return None

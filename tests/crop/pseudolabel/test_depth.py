@@ -11,7 +11,7 @@ import pytest
 
 from agriseg.crop.pseudolabel.depth import find_depth_file, fit_ground_plane, read_depth, relief, to_nearness
 from agriseg.crop.pseudolabel.gght import GGHTConfig, gght
-from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files
+from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig, pseudolabel_files
 from agriseg.crop.pseudolabel.synthetic import make_scene, write_scenes
 from agriseg.metrics import SegmentationMetrics
 
@@ -96,7 +96,7 @@ def test_depth_files_pipeline_and_bad_inputs_do_not_stop_the_batch(tmp_path: Pat
     np.save(dd / "0004.npy", nan)  # NaN
     files = sorted((root / "images").glob("*.png"))
     recs = pseudolabel_files(
-        files, tmp_path / "out", PseudoLabelOptions(source="depth", depth_dir=str(dd)), progress=False
+        files, tmp_path / "out", PseudoLabelConfig(source="depth", depth_dir=str(dd)), progress=False
     )
     by = {r["stem"]: r for r in recs}
     assert [by[s]["status"] for s in ("0000", "0005")] == ["ok", "ok"]
@@ -126,7 +126,7 @@ def test_depth_anything_tiny_random_weights_offline_with_cache(tmp_path: Path) -
 
     root = write_scenes(tmp_path / "syn", n=2, size=(60, 80))
     files = sorted((root / "images").glob("*.png"))
-    opts = PseudoLabelOptions(source="depth", depth_model=str(model_dir), depth_input_size=56)
+    opts = PseudoLabelConfig(source="depth", depth_model=str(model_dir), depth_input_size=56)
     recs = pseudolabel_files(files, tmp_path / "out", opts, progress=False)
     for r in recs:  # random weights: either a mask or a clear per-image error (e.g. constant output)
         assert r["status"] in ("ok", "error")
@@ -136,7 +136,7 @@ def test_depth_anything_tiny_random_weights_offline_with_cache(tmp_path: Path) -
     assert len(cached) == 2
     meta = json.loads((tmp_path / "out" / "depth_cache" / "cache.json").read_text())
     assert list(meta.values())[0]["model"] == str(model_dir)
-    opts2 = PseudoLabelOptions(source="depth", depth_model=str(model_dir), depth_input_size=56, overwrite=True)
+    opts2 = PseudoLabelConfig(source="depth", depth_model=str(model_dir), depth_input_size=56, overwrite=True)
     recs2 = pseudolabel_files(files, tmp_path / "out", opts2, progress=False)
     assert all(r.get("depth_cached") for r in recs2 if r["status"] == "ok")
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from agriseg.cli import main as cli
-from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files, read_keep
+from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig, pseudolabel_files, read_keep
 from agriseg.crop.pseudolabel.screen import write_screen_page
 from agriseg.crop.pseudolabel.synthetic import write_scenes
 
@@ -37,7 +37,7 @@ def test_index_pipeline_outputs_and_resume(scenes: Path, tmp_path: Path) -> None
     bad = tmp_path / "jpg" / "broken.jpg"
     bad.write_bytes(b"not a jpeg")
     out = tmp_path / "out"
-    recs = pseudolabel_files(files + [bad], out, PseudoLabelOptions(index="exg", plot=True), progress=False)
+    recs = pseudolabel_files(files + [bad], out, PseudoLabelConfig(index="exg", plot=True), progress=False)
     ok = [r for r in recs if r["status"] == "ok"]
     assert len(ok) == 4
     err = [r for r in recs if r["status"] == "error"]
@@ -50,7 +50,7 @@ def test_index_pipeline_outputs_and_resume(scenes: Path, tmp_path: Path) -> None
         assert (out / r["overlay"]).is_file() and (out / r["plot"]).is_file()
         rec = json.loads((out / "records" / f"{r['stem']}.json").read_text())
         assert {"threshold", "curve", "fit_quality", "full_coverage"} <= rec.keys() and rec["index"] == "exg"
-    again = pseudolabel_files(files, out, PseudoLabelOptions(index="exg"), progress=False)
+    again = pseudolabel_files(files, out, PseudoLabelConfig(index="exg"), progress=False)
     assert all(r["status"] == "skipped" for r in again)
 
 
@@ -59,7 +59,7 @@ def test_keep_file_filters(scenes: Path, tmp_path: Path) -> None:
     keep.write_text(json.dumps({"accepted": ["0001", "0003"], "rejected": ["0000"]}))
     assert read_keep(keep) == {"0001", "0003"}
     files = sorted((scenes / "images").glob("*.png"))
-    recs = pseudolabel_files(files, tmp_path / "o", PseudoLabelOptions(), keep=read_keep(keep), progress=False)
+    recs = pseudolabel_files(files, tmp_path / "o", PseudoLabelConfig(), keep=read_keep(keep), progress=False)
     assert sorted(r["stem"] for r in recs) == ["0001", "0003"]
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="bad.json"):
@@ -124,7 +124,7 @@ def test_reduced_fitting_size_keeps_full_size_masks_and_overlays(scenes: Path, t
     from agriseg.crop.pseudolabel.gght import GGHTConfig
 
     files = _jpeg_copy(scenes, tmp_path / "jpg")
-    opts = PseudoLabelOptions(index="cive", gght=GGHTConfig(fit_long_side=48), overlay_long_side=64)
+    opts = PseudoLabelConfig(index="cive", gght=GGHTConfig(fit_long_side=48), overlay_long_side=64)
     recs = pseudolabel_files(files, tmp_path / "o", opts, progress=False)
     assert all(r["status"] == "ok" for r in recs), [r["error"] for r in recs]
     for r in recs:
@@ -142,7 +142,7 @@ def test_phone_photo_orientation_and_visible_masks(tmp_path: Path) -> None:
     exif = im.getexif()
     exif[0x0112] = 6
     im.save(tmp_path / "phone.jpg", exif=exif, quality=95)
-    recs = pseudolabel_files([tmp_path / "phone.jpg"], tmp_path / "o", PseudoLabelOptions(index="exg"), progress=False)
+    recs = pseudolabel_files([tmp_path / "phone.jpg"], tmp_path / "o", PseudoLabelConfig(index="exg"), progress=False)
     assert recs[0]["status"] == "ok", recs[0]
     mask = np.asarray(Image.open(tmp_path / "o" / recs[0]["mask"]))
     assert mask.shape == (60, 40) and set(np.unique(mask)) <= {0, 255}

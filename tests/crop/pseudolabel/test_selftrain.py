@@ -10,7 +10,7 @@ import pytest
 
 from agriseg.crop.selftrain import (
     SelfTrainConfig,
-    TrimapSpec,
+    TrimapConfig,
     combine_with_model,
     load_selftrain_config,
     make_trimap,
@@ -32,9 +32,9 @@ def test_trimap_ignores_disagreement_band_and_low_confidence() -> None:
     tri = make_trimap(pseudo, _probs(pred))
     assert (tri[0:2, 0:2] == 255).all() and (tri[5:15, 5:15] == 1).all() and tri[18, 18] == 0
     assert (tri == 255).sum() == 4
-    band = make_trimap(pseudo, _probs(pred), TrimapSpec(boundary_px=1))
+    band = make_trimap(pseudo, _probs(pred), TrimapConfig(boundary_px=1))
     assert band[5, 10] == 255 and band[10, 10] == 1 and band[4, 10] == 255 and band[2, 10] == 0
-    low = make_trimap(pseudo, _probs(pred, conf=0.6), TrimapSpec(min_confidence=0.7))
+    low = make_trimap(pseudo, _probs(pred, conf=0.6), TrimapConfig(min_confidence=0.7))
     assert (low == 255).all()
 
 

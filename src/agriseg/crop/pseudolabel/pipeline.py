@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 from PIL import Image
 
-from agriseg.config import StrictModel
+from agriseg.config import StrictModel, renamed_names
 from agriseg.crop.pseudolabel.depth import (
     DEFAULT_DEPTH_MODEL,
     DepthConvention,
@@ -44,7 +44,7 @@ IndexChoice = Literal["exg", "exg_exr", "cive", "lab_a", "auto"]
 DEFAULT_INDEX: IndexChoice = "cive"
 
 
-class PseudoLabelOptions(StrictModel):
+class PseudoLabelConfig(StrictModel):
     """How pseudo-labels are made.
 
     Attributes:
@@ -164,7 +164,7 @@ def index_pseudolabel(
 class _DepthSource:
     """Depth per image: a matched file, or a cached Depth Anything estimate."""
 
-    def __init__(self, opts: PseudoLabelOptions, outdir: Path) -> None:
+    def __init__(self, opts: PseudoLabelConfig, outdir: Path) -> None:
         self.opts, self.outdir = opts, outdir
         self.estimator = None
         if opts.depth_dir is None:
@@ -252,7 +252,7 @@ ALGORITHM = "1"
 def pseudolabel_files(
     files: list[Path],
     outdir: str | Path,
-    opts: PseudoLabelOptions | None = None,
+    opts: PseudoLabelConfig | None = None,
     keep: set[str] | None = None,
     progress: bool = True,
     strict: bool = False,
@@ -277,7 +277,7 @@ def pseudolabel_files(
     from agriseg.batch import BatchOptions, Item, run_batch, unique_names
     from agriseg.fingerprint import Recipe
 
-    opts = opts or PseudoLabelOptions()
+    opts = opts or PseudoLabelConfig()
     out = Path(outdir)
     for sub in ("masks", "records") + (("overlays",) if opts.overlays else ()) + (("plots",) if opts.plot else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -330,7 +330,7 @@ def pseudolabel_files(
     return records
 
 
-def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelOptions, depth_src: _DepthSource | None) -> dict:
+def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, depth_src: _DepthSource | None) -> dict:
     """Pseudo-label one photo: write its mask (and overlay, plot); returns its record (not yet saved).
 
     Raises:
@@ -385,7 +385,7 @@ def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelOptions, de
 def pseudolabel_paths(
     paths: list[str | Path],
     outdir: str | Path,
-    opts: PseudoLabelOptions,
+    opts: PseudoLabelConfig,
     keep: str | Path | None = None,
     strict: bool = False,
     progress: bool = True,
@@ -399,3 +399,7 @@ def pseudolabel_paths(
     if full:
         result.notes.append(f"{full} photos were taken as full canopy cover (all-vegetation masks)")
     return result
+
+
+# renamed to the *Config suffix: the old names work for one more release, with a warning
+__getattr__ = renamed_names(globals(), {"PseudoLabelOptions": "PseudoLabelConfig"})

@@ -228,11 +228,11 @@ def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConf
         yolo = load_yolo(model, sha256, spec.name if spec else None)
         return InstancePredictor(yolo, cfg, spec.name if spec else Path(model).name), "instances"
     from agriseg.fields.checkpoints import load_for_scenes
-    from agriseg.fields.config import PreprocessSpec
+    from agriseg.fields.config import PreprocessConfig
     from agriseg.fields.predict import ScenePredictor
 
     loaded = load_for_scenes(model, resize=run.resize)
-    prep = PreprocessSpec.model_validate({**loaded.preprocess.model_dump(), **run.preprocess()})
+    prep = PreprocessConfig.model_validate({**loaded.preprocess.model_dump(), **run.preprocess()})
     return ScenePredictor(loaded.module, loaded.num_classes, prep, predict, loaded.class_names), "probs"
 
 

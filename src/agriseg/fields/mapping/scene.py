@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from agriseg.fields.config import PredictConfig, PreprocessSpec
+from agriseg.fields.config import FTW_DIVISOR, PredictConfig, PreprocessConfig
 from agriseg.vector.config import PolygonizeConfig
 
 
@@ -31,7 +31,7 @@ class SceneJob:
         predict: scene inference settings.
         polygonize: polygonisation settings.
         resize: override of the model's patch resize factor (None = the model's default).
-        preprocess: ``PreprocessSpec`` fields that override the model's (offset, divisor, swap_input_windows).
+        preprocess: ``PreprocessConfig`` fields that override the model's (offset, divisor, swap_input_windows).
         threads: torch threads inside the task.
         overwrite: recompute existing outputs.
         collection: fiboa collection id.
@@ -94,7 +94,7 @@ def _predict_instances(job: SceneJob, raster: Path) -> Any:
         batch_size=p.batch_size,
         device=p.device,
         resize=job.resize if job.resize is not None else 2.0,
-        divisor=float(job.preprocess.get("divisor", 3000.0)),
+        divisor=float(job.preprocess.get("divisor", FTW_DIVISOR)),
         offset=str(job.preprocess.get("offset", "auto")),
         progress=False,
     )
@@ -129,7 +129,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     else:
         loaded = _cached_model(job.model, job.resize)
         pcfg = job.predict.model_copy(update={"progress": False})
-        spec = PreprocessSpec.model_validate({**loaded.preprocess.model_dump(), **job.preprocess})
+        spec = PreprocessConfig.model_validate({**loaded.preprocess.model_dump(), **job.preprocess})
         predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pcfg, loaded.class_names)
         res = predictor.predict(job.scene, probs, overwrite=job.overwrite)
     t1 = time.perf_counter()
