@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from PIL import Image
+from typing_extensions import deprecated
 
 from agriseg.crop.config import DEFAULT_OPTIMIZE, CropPredictConfig
 from agriseg.data.files import atomic_write, atomic_writes
@@ -237,6 +238,7 @@ CLASS_PALETTE = [(0, 0, 0), (0, 200, 0), (230, 0, 230), (0, 170, 255), (255, 200
 OUTPUT_SUFFIXES = ("_mask.png", "_classes.png", "_overlay.jpg", "_overlay.png")
 
 
+@deprecated("save_png_atomic: unused, removed in the next release; use agriseg.data.files.atomic_write")
 def save_png_atomic(arr: np.ndarray, path: Path) -> None:
     """Write a PNG via a temporary file + rename, so a killed run never leaves a half-written image."""
     with atomic_write(path) as tmp:

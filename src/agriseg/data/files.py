@@ -17,6 +17,8 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import deprecated
+
 # inputs of the running command (see protected_inputs): no output may replace one of them
 _PROTECTED: list[tuple[Path, tuple[int, int] | None]] = []
 
@@ -46,6 +48,7 @@ def _identity(path: Path) -> tuple[Path, tuple[int, int] | None]:
         return path.resolve(), None
 
 
+@deprecated("is_same_file: unused, removed in the next release; compare Path.resolve() or os.path.samefile")
 def is_same_file(a: str | Path, b: str | Path) -> bool:
     """True when ``a`` and ``b`` name the same file or folder (also through symbolic or hard links)."""
     (ra, ia), (rb, ib) = _identity(Path(a)), _identity(Path(b))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from agriseg.data.files import temporary_sibling
-from agriseg.raster.io import describe_bands, latest_image_time, scene_tags, to_cog
+from agriseg.raster.io import describe_bands, latest_image_time, scene_tags, tiled_profile, to_cog
 
 FIELD_BAND = 3  # band 1 = class, 2 = background, 3 = field, 4 = boundary
 
@@ -96,20 +96,7 @@ def change_map(
             raise ValueError(f"{a} and {b}: no pixel has data in both rasters (all NoData); nothing to compare")
         span = hi - lo if hi > lo else 1.0
         lo = lo if np.isfinite(lo) else 0.0
-        profile = {
-            "driver": "GTiff",
-            "width": da.width,
-            "height": da.height,
-            "count": 2,
-            "dtype": "uint8",
-            "crs": da.crs,
-            "transform": da.transform,
-            "tiled": True,
-            "blockxsize": 256,
-            "blockysize": 256,
-            "photometric": "MINISBLACK",
-            "nodata": 255,
-        }
+        profile = tiled_profile("uint8", 2, da.width, da.height, da.crs, da.transform, compress="none", nodata=255)
         later_tags = scene_tags(db.tags())
         changed = total = 0
         output.parent.mkdir(parents=True, exist_ok=True)

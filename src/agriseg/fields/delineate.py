@@ -413,27 +413,14 @@ def _write(output: Path, labels: np.ndarray, conf: np.ndarray, profile: dict, ta
 
     import rasterio
 
-    from agriseg.raster.io import describe_bands, scene_tags, to_cog
+    from agriseg.raster.io import describe_bands, scene_tags, tiled_profile, to_cog
 
     present = np.unique(labels)
     present = present[present > 0]
     cband = np.rint(np.clip(conf, 0, 1) * CONF_SCALE).astype(np.uint32)[labels]  # (H, W)
     cband[labels == 0] = 0
-    prof = {
-        "driver": "GTiff",
-        "dtype": "uint32",
-        "count": 2,
-        "width": labels.shape[1],
-        "height": labels.shape[0],
-        "crs": profile["crs"],
-        "transform": profile["transform"],
-        "nodata": 0,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "compress": "deflate",
-        "photometric": "MINISBLACK",
-    }
+    h, w = labels.shape
+    prof = tiled_profile("uint32", 2, w, h, profile["crs"], profile["transform"], nodata=0)
     output.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.") as tmp:
         tiled = Path(tmp) / "instances.tif"

@@ -27,11 +27,11 @@ import math
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -41,6 +41,8 @@ from agriseg.fields.sentinel2 import BAND_NAMES
 from agriseg.fields.stac import BBox
 
 WINDOWS = ("a", "b")
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -145,20 +147,33 @@ def _forget_remote(href: str) -> None:
         lib.VSICurlPartialClearCache(("/vsicurl/" + href).encode())
 
 
-def _open_remote(href: str, cfg: DownloadConfig, what: str) -> Any:
-    """Open a remote raster, retrying with backoff."""
-    import rasterio
-
+def _retrying(
+    href: str, cfg: DownloadConfig, errors: tuple[type[Exception], ...], fn: Callable[[], R], failed: str
+) -> R:
+    """``fn()``, tried ``cfg.retries + 1`` times with exponential backoff, GDAL's cached answer about ``href``
+    dropped before each retry; ``ValueError("<failed> after N attempt(s) (<last error>)")`` when none worked."""
     last: Exception | None = None
     for attempt in range(cfg.retries + 1):
         if attempt:
             time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
             _forget_remote(href)
         try:
-            return rasterio.open(href)
-        except rasterio.errors.RasterioIOError as err:
+            return fn()
+        except errors as err:
             last = err
-    raise ValueError(f"{what}: cannot open {href.split('?')[0]} after {cfg.retries + 1} attempt(s) ({last})")
+    raise ValueError(f"{failed} after {cfg.retries + 1} attempt(s) ({last})")
+
+
+def _open_remote(href: str, cfg: DownloadConfig, what: str) -> Any:
+    """Open a remote raster, retrying with backoff."""
+    import rasterio
+
+    def open_it() -> Any:
+        return rasterio.open(href)
+
+    return _retrying(
+        href, cfg, (rasterio.errors.RasterioIOError,), open_it, f"{what}: cannot open {href.split('?')[0]}"
+    )
 
 
 def _native_bounds(items: list[Any], crs: Any, cfg: DownloadConfig) -> tuple[float, float, float, float]:
@@ -226,27 +241,23 @@ def _read_band(item: Any, band: str, grid: Grid, cfg: DownloadConfig) -> np.ndar
     from agriseg.fields.stac import band_href
 
     href = band_href(item, band)
-    last: Exception | None = None
-    for attempt in range(cfg.retries + 1):
-        if attempt:
-            time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
-            _forget_remote(href)
-        try:
-            with _env(cfg), _open_remote(href, cfg, item.id) as src:
-                with WarpedVRT(
-                    src,
-                    crs=rasterio.crs.CRS.from_wkt(grid.crs),
-                    transform=Affine(*grid.transform),
-                    width=grid.width,
-                    height=grid.height,
-                    resampling=Resampling.nearest,
-                    src_nodata=0,
-                    nodata=0,
-                ) as vrt:
-                    return vrt.read(1, out_dtype="uint16")  # (H, W)
-        except (rasterio.errors.RasterioIOError, ValueError) as err:
-            last = err
-    raise ValueError(f"{item.id}: reading band {band} failed after {cfg.retries + 1} attempt(s) ({last})")
+
+    def read() -> np.ndarray:
+        with _env(cfg), _open_remote(href, cfg, item.id) as src:
+            with WarpedVRT(
+                src,
+                crs=rasterio.crs.CRS.from_wkt(grid.crs),
+                transform=Affine(*grid.transform),
+                width=grid.width,
+                height=grid.height,
+                resampling=Resampling.nearest,
+                src_nodata=0,
+                nodata=0,
+            ) as vrt:
+                return vrt.read(1, out_dtype="uint16")  # (H, W)
+
+    errors = (rasterio.errors.RasterioIOError, ValueError)
+    return _retrying(href, cfg, errors, read, f"{item.id}: reading band {band} failed")
 
 
 def _band_mosaic(items: list[Any], band: str, grid: Grid, cfg: DownloadConfig, harmonise: bool, bar: Any) -> np.ndarray:
@@ -300,25 +311,11 @@ def _write_cog(
     from affine import Affine
     from rasterio.enums import ColorInterp
 
-    from agriseg.raster.io import to_cog
+    from agriseg.raster.io import tiled_profile, to_cog
 
     tiled = tmp_dir / "stack.tif"
-    profile = {
-        "driver": "GTiff",
-        "dtype": "uint16",
-        "count": len(bands),
-        "width": grid.width,
-        "height": grid.height,
-        "crs": rasterio.crs.CRS.from_wkt(grid.crs),
-        "transform": Affine(*grid.transform),
-        "nodata": 0,
-        "tiled": True,
-        "blockxsize": 256,
-        "blockysize": 256,
-        "compress": "deflate",
-        "photometric": "MINISBLACK",
-        "interleave": "band",
-    }
+    crs, transform = rasterio.crs.CRS.from_wkt(grid.crs), Affine(*grid.transform)
+    profile = tiled_profile("uint16", len(bands), grid.width, grid.height, crs, transform, nodata=0, interleave="band")
     with rasterio.open(tiled, "w", **profile) as dst:
         for i, (arr, name) in enumerate(zip(bands, names, strict=True), start=1):
             dst.write(arr, i)

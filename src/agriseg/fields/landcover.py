@@ -97,7 +97,7 @@ def fetch_landcover(
     from agriseg.fields.config import DownloadConfig
     from agriseg.fields.download import _env, _forget_remote, _open_remote
     from agriseg.fields.stac import _search, open_api
-    from agriseg.raster.io import latest_image_time
+    from agriseg.raster.io import latest_image_time, tiled_profile
 
     src = SOURCES[ALIASES.get(name, name)]
     output = Path(output)
@@ -157,11 +157,7 @@ def fetch_landcover(
         "cropland_classes": list(src.cropland),
         "file": str(output),
     }
-    profile = {
-        "driver": "GTiff", "dtype": "uint8", "count": 1, "width": width, "height": height, "crs": crs,
-        "transform": transform, "nodata": 0, "tiled": True, "blockxsize": 256, "blockysize": 256,
-        "compress": "deflate",
-    }  # fmt: skip
+    profile = tiled_profile("uint8", 1, width, height, crs, transform, nodata=0)
     with atomic_write(output) as tmp, rasterio.open(tmp, "w", **profile) as dst:
         dst.write(out, 1)
         dst.set_band_description(1, f"{src.collection} class")

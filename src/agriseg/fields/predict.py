@@ -39,7 +39,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from agriseg.fields.config import PredictConfig, PreprocessConfig
-from agriseg.raster.io import SceneInfo, describe_bands, open_scene, read_window, scene_tags, to_cog
+from agriseg.raster.io import (
+    SceneInfo,
+    describe_bands,
+    open_scene,
+    read_window,
+    scene_tags,
+    tiled_profile,
+    to_cog,
+)
 from agriseg.runtime import ModelRunner
 from agriseg.tiling import blend_weights, window_starts
 
@@ -366,22 +374,9 @@ class ScenePredictor:
     def _create_partial(self, partial: Path, info: SceneInfo, offset: float) -> None:
         import rasterio
 
-        profile = {
-            "driver": "GTiff",
-            "width": info.width,
-            "height": info.height,
-            "count": self.num_classes + 1,
-            "dtype": "uint8",
-            "crs": info.crs,
-            "transform": info.transform,
-            "tiled": True,
-            "blockxsize": 256,
-            "blockysize": 256,
-            "compress": "none",
-            "interleave": "pixel",
-            "photometric": "MINISBLACK",
-            "BIGTIFF": "IF_SAFER",
-        }
+        bands = self.num_classes + 1
+        profile = tiled_profile("uint8", bands, info.width, info.height, info.crs, info.transform,
+                                compress="none", interleave="pixel", BIGTIFF="IF_SAFER")  # fmt: skip
         tmp = partial.with_name(partial.name + ".init")
         with rasterio.open(tmp, "w", **profile) as dst:
             describe_bands(dst, ("class", *(f"prob_{n}" for n in self._names())))

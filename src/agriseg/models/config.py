@@ -8,15 +8,21 @@ from pydantic import Field
 
 from agriseg.config import StrictModel
 
+# the names of the decoder and upsampler registries (agriseg.models.decoders.DECODERS,
+# agriseg.models.upsamplers.UPSAMPLERS): written once here, where configs and --help read them without
+# importing PyTorch; each registry checks on import that its keys are exactly these
+DecoderName = Literal["unet", "fpn", "upernet"]
+UpsamplerName = Literal["bilinear", "fade", "dysample", "carafe"]
+
 
 class ModelConfig(StrictModel):
     """A segmentation model: encoder + decoder + x2 upsampler + head."""
 
     # smp_unet = segmentation-models-pytorch's own smp.Unet (FTW / PRUE checkpoints load into it unchanged)
-    arch: Literal["unet", "fpn", "upernet", "smp_unet"] = "unet"
+    arch: DecoderName | Literal["smp_unet"] = "unet"
     encoder: str = "tu-efficientnet_lite0"
     encoder_weights: str | None = "imagenet"
-    upsampler: Literal["bilinear", "fade", "dysample", "carafe"] = "bilinear"
+    upsampler: UpsamplerName = "bilinear"
     # width of the fpn/upernet decoder (None = the decoder's default, 128; mmseg's UperNet uses 512)
     decoder_channels: int | None = Field(None, ge=1)
     in_channels: int = Field(3, ge=1)

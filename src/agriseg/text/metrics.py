@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from typing_extensions import deprecated
 
 from agriseg.text.reward import mean_dice
 
@@ -134,6 +135,7 @@ def overhead(model: Any) -> dict[str, int]:
     return {"total": int(total), "base": int(base), "overhead": int(total - base)}
 
 
+@deprecated("dataset_dice: unused, removed in the next release; average mean_dice over the images")
 def dataset_dice(preds: Sequence[np.ndarray], truths: Sequence[np.ndarray], num_classes: int) -> float:
     """Mean over images of the per-image mean Dice (foreground classes, smoothing 1)."""
     return float(np.mean([mean_dice(p, t, num_classes) for p, t in zip(preds, truths, strict=True)]))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+from typing_extensions import deprecated
 
 from agriseg.data.files import atomic_write, write_json
 
@@ -271,6 +272,7 @@ def tiny_depth_anything_config() -> object:
     return depth_anything_config("tiny")
 
 
+@deprecated("small_depth_anything_config: unused, removed in the next release; use depth_anything_config('small')")
 def small_depth_anything_config() -> object:
     """The Depth Anything V2 Small architecture (24.8 M parameters)."""
     return depth_anything_config("small")

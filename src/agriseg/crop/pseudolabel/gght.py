@@ -38,6 +38,7 @@ from typing import Literal
 
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
+from typing_extensions import deprecated
 
 from agriseg.config import StrictModel
 
@@ -393,6 +394,7 @@ def gght(
     )
 
 
+@deprecated("config_dict: unused, removed in the next release; use cfg.model_dump()")
 def config_dict(cfg: GGHTConfig) -> dict:
     """The config as a plain dict (for JSON records)."""
     return cfg.model_dump()

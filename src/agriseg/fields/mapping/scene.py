@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import deprecated
+
 from agriseg.fields.config import FTW_DIVISOR, PredictConfig, PreprocessConfig
 from agriseg.vector.config import PolygonizeConfig
 
@@ -151,6 +153,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     }
 
 
+@deprecated("job_dict: unused, removed in the next release; use dataclasses.asdict(job)")
 def job_dict(job: SceneJob) -> dict[str, Any]:
     """A job as a plain dict (for logs)."""
     return asdict(job)

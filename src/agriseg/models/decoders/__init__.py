@@ -6,16 +6,17 @@ encoder feature of the finer level at every step, which only a decoder built aro
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import get_args
 
 from torch import nn
 
+from agriseg.models.config import DecoderName
 from agriseg.models.decoders.fpn import FPNDecoder
 from agriseg.models.decoders.unet import UNetDecoder
 from agriseg.models.decoders.upernet import UPerNetDecoder
 
-DecoderName = Literal["unet", "fpn", "upernet"]
-
 DECODERS: dict[str, type[nn.Module]] = {"unet": UNetDecoder, "fpn": FPNDecoder, "upernet": UPerNetDecoder}
+if set(DECODERS) != set(get_args(DecoderName)):  # the config's names and the registry must agree
+    raise ImportError(f"DECODERS {sorted(DECODERS)} differ from DecoderName {get_args(DecoderName)}")
 
 __all__ = ["DECODERS", "DecoderName", "UNetDecoder", "FPNDecoder", "UPerNetDecoder"]

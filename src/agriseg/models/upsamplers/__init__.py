@@ -7,16 +7,15 @@ feature ``(B, C, H, W)`` and ``guide`` is an optional higher-resolution encoder 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import get_args
 
 from torch import nn
 
+from agriseg.models.config import UpsamplerName
 from agriseg.models.upsamplers.bilinear import BilinearUpsampler
 from agriseg.models.upsamplers.carafe import CARAFE
 from agriseg.models.upsamplers.dysample import DySample
 from agriseg.models.upsamplers.fade import FADE
-
-UpsamplerName = Literal["bilinear", "fade", "dysample", "carafe"]
 
 UPSAMPLERS: dict[str, type[nn.Module]] = {
     "bilinear": BilinearUpsampler,
@@ -24,6 +23,8 @@ UPSAMPLERS: dict[str, type[nn.Module]] = {
     "dysample": DySample,
     "carafe": CARAFE,
 }
+if set(UPSAMPLERS) != set(get_args(UpsamplerName)):  # the config's names and the registry must agree
+    raise ImportError(f"UPSAMPLERS {sorted(UPSAMPLERS)} differ from UpsamplerName {get_args(UpsamplerName)}")
 
 
 def build_upsampler(name: str, channels: int, guide_channels: int | None = None) -> nn.Module:

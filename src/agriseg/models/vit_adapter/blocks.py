@@ -48,7 +48,22 @@ class ConvFFN(nn.Module):
         return self.drop(self.fc2(x))  # (B, N, D)
 
 
-class Injector(nn.Module):
+class _CrossAttention(nn.Module):
+    """Deformable attention of normalised queries over the normalised tokens of the other sequence: the part
+    the injector and the extractor share (their parameters keep these names)."""
+
+    def __init__(self, dim: int, n_heads: int, n_points: int, n_levels: int, ratio: float) -> None:
+        super().__init__()
+        self.query_norm = _norm(dim)
+        self.feat_norm = _norm(dim)
+        self.attn = MSDeformAttn(dim, n_levels, n_heads, n_points, ratio)
+
+    def attend(self, q: torch.Tensor, refs: torch.Tensor, v: torch.Tensor, v_shapes: Shapes) -> torch.Tensor:
+        # q: (B, Nq, D) queries; v: (B, Nv, D) values on the levels of v_shapes -> (B, Nq, D)
+        return self.attn(self.query_norm(q), refs, self.feat_norm(v), v_shapes)
+
+
+class Injector(_CrossAttention):
     """Spatial features -> ViT tokens: ``x + gamma * DeformAttn(norm(x), norm(c))``, gamma initialised at 0.
 
     Args:
@@ -69,18 +84,15 @@ class Injector(nn.Module):
         ratio: float = 1.0,
         init_gamma: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.query_norm = _norm(dim)
-        self.feat_norm = _norm(dim)
-        self.attn = MSDeformAttn(dim, n_levels, n_heads, n_points, ratio)
+        super().__init__(dim, n_heads, n_points, n_levels, ratio)
         self.gamma = nn.Parameter(torch.full((dim,), float(init_gamma)))
 
     def forward(self, x: torch.Tensor, refs: torch.Tensor, c: torch.Tensor, c_shapes: Shapes) -> torch.Tensor:
         # x: (B, hw, D) queries; c: (B, Nc, D) values
-        return x + self.gamma * self.attn(self.query_norm(x), refs, self.feat_norm(c), c_shapes)
+        return x + self.gamma * self.attend(x, refs, c, c_shapes)
 
 
-class Extractor(nn.Module):
+class Extractor(_CrossAttention):
     """ViT tokens -> spatial features: ``c + DeformAttn(norm(c), norm(x))``, then ``c + ConvFFN(norm(c))``.
 
     Args:
@@ -101,10 +113,7 @@ class Extractor(nn.Module):
         cffn_ratio: float = 0.25,
         drop_path: float = 0.0,
     ) -> None:
-        super().__init__()
-        self.query_norm = _norm(dim)
-        self.feat_norm = _norm(dim)
-        self.attn = MSDeformAttn(dim, 1, n_heads, n_points, ratio)
+        super().__init__(dim, n_heads, n_points, 1, ratio)
         self.ffn = ConvFFN(dim, int(dim * cffn_ratio)) if cffn_ratio > 0 else None
         self.ffn_norm = _norm(dim) if cffn_ratio > 0 else None
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
@@ -113,7 +122,7 @@ class Extractor(nn.Module):
         self, c: torch.Tensor, refs: torch.Tensor, x: torch.Tensor, x_shape: tuple[int, int], c_shapes: Shapes
     ) -> torch.Tensor:
         # c: (B, Nc, D) queries; x: (B, hw, D) values on one level of shape x_shape
-        c = c + self.attn(self.query_norm(c), refs, self.feat_norm(x), [x_shape])
+        c = c + self.attend(c, refs, x, [x_shape])
         if self.ffn is not None and self.ffn_norm is not None:
             c = c + self.drop_path(self.ffn(self.ffn_norm(c), c_shapes))
         return c
