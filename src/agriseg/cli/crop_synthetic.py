@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import outdir_option, overwrite_option
+from agriseg.cli.options import CROP_SYNTHETIC, option, outdir_option, overwrite_option
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 
@@ -35,11 +35,13 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     default=None,
     help="Text file of the photo names to use (one per line). [default: every labelled photo]",
 )
-@click.option("-n", "--count", type=click.IntRange(1), default=20, show_default=True, help="Photos to generate.")
-@click.option("--seed", type=click.IntRange(0), default=0, show_default=True, help="Seed (photo i uses seed + i).")
-@click.option(
+@option("-n", "--count", config=CROP_SYNTHETIC, type=click.IntRange(1), show_default=True, help="Photos to generate.")
+@option(
+    "--seed", config=CROP_SYNTHETIC, type=click.IntRange(0), show_default=True, help="Seed (photo i uses seed + i)."
+)
+@option(
     "--layouts",
-    default="pots,tray,side,plate",
+    config=CROP_SYNTHETIC,
     show_default=True,
     help="lab: scene layouts to draw from (pots, tray, side, plate, field = plants on soil).",
 )
@@ -59,10 +61,12 @@ def make_synthetic(
     overwrite: bool,
 ) -> None:
     """Generate photos of KIND (discs, plants or lab) whose true masks and plant areas are known."""
+    from agriseg.crop.config import SyntheticPhotosConfig
     from agriseg.crop.scenes.write import make_synthetic as run
 
     if (outdir / "index.json").exists() and not overwrite:
         click.echo(f"{outdir}: a generated set is already there (--overwrite to generate again)")
         return
-    index = run(kind, outdir, photos, labels, stems, count, seed, uniform_frames, layouts)  # type: ignore[arg-type]
+    cfg = SyntheticPhotosConfig(count=count, seed=seed, layouts=layouts, uniform_frames=uniform_frames)
+    index = run(kind, outdir, photos, labels, stems, cfg)  # type: ignore[arg-type]
     click.echo(f"wrote {count} {kind} photos to {outdir} ({index.name})")

@@ -60,6 +60,7 @@ CROP_TRAITS = "agriseg.crop.config:TraitsConfig"
 CROP_PLOTS = "agriseg.crop.config:PlotsConfig"
 CROP_ADAPT = "agriseg.crop.config:AdaptConfig"
 CROP_EVALUATE = "agriseg.crop.config:CropEvaluateConfig"
+CROP_SYNTHETIC = "agriseg.crop.config:SyntheticPhotosConfig"
 PSEUDOLABEL = "agriseg.crop.pseudolabel.pipeline:PseudoLabelConfig"
 GGHT = "agriseg.crop.pseudolabel.gght:GGHTConfig"
 FIELDS_PREDICT = "agriseg.fields.config:PredictConfig"
@@ -71,6 +72,8 @@ POLYGONIZE = "agriseg.vector.config:PolygonizeConfig"
 TEXT_PREDICT = "agriseg.text.config:TextPredictConfig"
 TEXT_DATASET = "agriseg.text.dataset:TextDatasetConfig"
 TEXT_EVALUATE = "agriseg.text.config:TextEvaluateConfig"
+TEXT_TINY_MODEL = "agriseg.text.tinyvlm:TinyVLMConfig"
+TEXT_LANDSCAPES = "agriseg.text.synthetic:LandscapeConfig"
 
 
 def stack(*decorators: Decorator) -> Decorator:

@@ -9,6 +9,8 @@ import click
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.options import (
     TEXT_DATASET,
+    TEXT_LANDSCAPES,
+    TEXT_TINY_MODEL,
     bands_option,
     classes_option,
     config_from_params,
@@ -25,7 +27,7 @@ from agriseg.cli.text_helpers import _class_list, _need_text_extra
 @click.command("make-synthetic")
 @outdir_option("Output folder (images/, masks/, instances/, classes.txt).")
 @click.option("-n", "--count", default=64, show_default=True, type=click.IntRange(1), help="Number of landscapes.")
-@click.option("--size", default=64, show_default=True, type=click.IntRange(16), help="Image side in pixels.")
+@option("--size", config=TEXT_LANDSCAPES, show_default=True, type=click.IntRange(8), help="Image side in pixels.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Random seed (the same seed, the same images).")
 @overwrite_option()
 @friendly_errors
@@ -46,15 +48,24 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
 @click.command("tiny-model")
 @outdir_option("Output model folder (loads with the transformers Auto classes).")
 @classes_option(default="others,field,tree,water")
-@click.option(
-    "--image-size", default=64, show_default=True, type=click.IntRange(8), help="Side the processor resizes images to."
+@option(
+    "--image-size",
+    config=TEXT_TINY_MODEL,
+    show_default=True,
+    type=click.IntRange(8),
+    help="Side the processor resizes images to.",
 )
-@click.option(
-    "--vision-patch", default=8, show_default=True, type=click.IntRange(1), help="Vision-encoder patch side in pixels."
+@option(
+    "--vision-patch",
+    config=TEXT_TINY_MODEL,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Vision-encoder patch side in pixels.",
 )
-@click.option(
+@option(
     "--image-tokens",
-    default=64,
+    config=TEXT_TINY_MODEL,
+    field="mm_tokens_per_image",
     show_default=True,
     type=click.IntRange(1),
     help="Image tokens per image (a square number, at most the number of vision patches).",
@@ -71,9 +82,10 @@ def tiny_model_cmd(
     trained (`agriseg text sft`, then `agriseg text grpo`).
     """
     _need_text_extra()
-    from agriseg.text.tinyvlm import build_tiny_model
+    from agriseg.text.tinyvlm import TinyVLMConfig, build_tiny_model
 
-    n = build_tiny_model(outdir, _class_list(classes) or [], image_size, vision_patch, image_tokens, seed, overwrite)
+    cfg = TinyVLMConfig(image_size=image_size, vision_patch=vision_patch, mm_tokens_per_image=image_tokens)
+    n = build_tiny_model(outdir, _class_list(classes) or [], cfg, seed, overwrite)
     click.echo(f"{outdir}: tiny Gemma 3, {n / 1e6:.2f} M parameters, classes {classes}")
 
 

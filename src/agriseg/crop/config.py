@@ -162,6 +162,15 @@ class CropEvaluateConfig(CropInferenceConfig):
     boundary_ratio: float = Field(0.02, gt=0, le=1)  # boundary IoU band, as a fraction of the diagonal
 
 
+class SyntheticPhotosConfig(StrictModel):
+    """``agriseg crop make-synthetic``: how many photos, from which seed, and the lab layouts."""
+
+    count: int = Field(20, ge=1)  # photos to generate
+    seed: int = Field(0, ge=0)  # photo i uses seed + i
+    layouts: str = "pots,tray,side,plate"  # lab: comma-separated layouts (pots, tray, side, plate, field)
+    uniform_frames: bool = False  # lab: also write a plain white, grey, blue and black frame
+
+
 class AdaptConfig(StrictModel):
     """``agriseg crop adapt``: adapting a model to a new field from unlabelled photos."""
 

@@ -159,15 +159,16 @@ def make_landscapes(n: int, seed: int, cfg: LandscapeConfig | None = None) -> tu
     )
 
 
-def write_landscapes(outdir: str | Path, count: int, size: int = 64, seed: int = 0) -> Path:
+def write_landscapes(outdir: str | Path, count: int, size: int | None = None, seed: int = 0) -> Path:
     """Write ``count`` landscapes as a folder (atomically): ``images/<id>.png`` (RGB), ``masks/<id>.png``
     (class ids indexing :data:`SYNTH_CLASSES`, named in ``classes.txt``) and ``instances/<id>.png`` (16-bit
-    instance ids)."""
+    instance ids); ``size``: image side (default: :class:`LandscapeConfig`'s)."""
     from PIL import Image
 
     from agriseg.data.files import atomic_write
 
-    imgs, sems, insts = make_landscapes(count, seed, LandscapeConfig(size=size))
+    cfg = LandscapeConfig() if size is None else LandscapeConfig(size=size)
+    imgs, sems, insts = make_landscapes(count, seed, cfg)
     with atomic_write(Path(outdir)) as tmp:
         for sub in ("images", "masks", "instances"):
             (tmp / sub).mkdir(parents=True)

@@ -370,9 +370,7 @@ def warm_start_vision(
 def build_tiny_model(
     outdir: str | Path,
     class_names: Sequence[str],
-    image_size: int = 64,
-    vision_patch: int = 8,
-    image_tokens: int = 64,
+    cfg: TinyVLMConfig | None = None,
     seed: int = 0,
     overwrite: bool = False,
 ) -> int:
@@ -387,7 +385,7 @@ def build_tiny_model(
 
     if len(class_names) < 2:
         raise OptionError("--classes needs the background word and at least one class, e.g. others,field")
-    cfg = TinyVLMConfig(image_size=image_size, vision_patch=vision_patch, mm_tokens_per_image=image_tokens)
+    cfg = cfg or TinyVLMConfig()
     check_tiny_vlm_config(cfg)
     check_output(outdir, overwrite)
     model, proc = build_tiny_vlm(class_names, cfg, seed=seed)

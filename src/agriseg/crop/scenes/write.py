@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from agriseg.crop.config import SyntheticPhotosConfig
 from agriseg.crop.scenes.lab import BACKGROUNDS, LabSettings, lab_scene, uniform_frame
 from agriseg.crop.scenes.shapes import ShapeSettings, disc_photo, plant_photo, plant_records
 from agriseg.crop.scenes.sources import plant_cutouts, read_pair, soil_canvas
@@ -122,16 +123,13 @@ def make_synthetic(
     photos: str | Path,
     labels: str | Path,
     stems_file: str | Path | None = None,
-    n: int = 20,
-    seed: int = 0,
-    uniform_frames: bool = False,
-    layouts: str = "pots,tray,side,plate",
+    config: SyntheticPhotosConfig | None = None,
 ) -> Path:
     """``agriseg crop make-synthetic``: :func:`write_set` from a folder of labelled photos.
 
     Args:
-        layouts: comma-separated scene layouts (``lab``): pots, tray, side, plate, field.
         stems_file: text file of the photo names to use (default: every labelled photo).
+        config: how many photos, the seed, the ``lab`` layouts (default: :class:`SyntheticPhotosConfig`'s).
 
     Returns:
         The ``index.json`` path.
@@ -143,6 +141,8 @@ def make_synthetic(
     from agriseg.crop.dataset import match_pairs, read_stem_list
     from agriseg.crop.scenes.lab import LAYOUTS
 
+    cfg = config or SyntheticPhotosConfig()
+    layouts = cfg.layouts
     chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
     unknown = sorted(set(chosen) - {*LAYOUTS, "field"})
     if unknown or not chosen:
@@ -152,4 +152,4 @@ def make_synthetic(
     missing = sorted(set(names) - set(pairs))
     if missing:
         raise ValueError(f"{stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
-    return write_set(kind, outdir, photos, labels, names, n, seed, uniform_frames, chosen)
+    return write_set(kind, outdir, photos, labels, names, cfg.count, cfg.seed, cfg.uniform_frames, chosen)
