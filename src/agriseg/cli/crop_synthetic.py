@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import CROP_SYNTHETIC, option, outdir_option, overwrite_option
+from agriseg.cli.options import CROP_SYNTHETIC, option, outdir_option, overwrite_option, stack
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 
@@ -15,20 +15,16 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 @click.command("make-synthetic")
 @click.argument("kind", type=click.Choice(["discs", "plants", "lab"]))
 @outdir_option("Output folder (images/, labels/ in the Peanut colours, index.json).")
-@click.option(
-    "--photos",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=SAMPLES / "images",
-    show_default=False,
-    help="Labelled field photos that give the soil and the plant cut-outs. [default: the bundled samples]",
-)
-@click.option(
-    "--labels",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    default=SAMPLES / "labels",
-    show_default=False,
-    help="Their labels (Peanut colours: black / green crop / red weed). [default: the bundled samples]",
-)
+@stack(
+    *(
+        click.option(f"--{name}", type=click.Path(exists=True, file_okay=False, path_type=Path),
+                     default=SAMPLES / folder, show_default=False, help=f"{text} [default: the bundled samples]")
+        for name, folder, text in (
+            ("photos", "images", "Labelled field photos that give the soil and the plant cut-outs."),
+            ("labels", "labels", "Their labels (Peanut colours: black / green crop / red weed)."),
+        )
+    )
+)  # fmt: skip
 @click.option(
     "--stems",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),

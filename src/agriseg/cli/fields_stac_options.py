@@ -29,8 +29,10 @@ from agriseg.cli.options import (
 RENAMED = {"--patch-size": "--tile"}
 
 date_options = stack(
-    click.option("--win-a-dates", default=None, help="Window A date range START/END (e.g. planting season)."),
-    click.option("--win-b-dates", default=None, help="Window B date range START/END (e.g. before harvest)."),
+    *(
+        click.option(f"--win-{w}-dates", default=None, help=f"Window {w.upper()} date range START/END (e.g. {when}).")
+        for w, when in (("a", "planting season"), ("b", "before harvest"))
+    ),
     click.option(
         "--season",
         type=click.Choice(["manual", "auto"]),

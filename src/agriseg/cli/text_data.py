@@ -19,6 +19,7 @@ from agriseg.cli.options import (
     outdir_option,
     overwrite_option,
     renamed,
+    stack,
     tiling_options,
 )
 from agriseg.cli.text_helpers import _class_list, _need_text_extra
@@ -48,28 +49,17 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
 @click.command("tiny-model")
 @outdir_option("Output model folder (loads with the transformers Auto classes).")
 @classes_option(default="others,field,tree,water")
-@option(
-    "--image-size",
-    config=TEXT_TINY_MODEL,
-    show_default=True,
-    type=click.IntRange(8),
-    help="Side the processor resizes images to.",
-)
-@option(
-    "--vision-patch",
-    config=TEXT_TINY_MODEL,
-    show_default=True,
-    type=click.IntRange(1),
-    help="Vision-encoder patch side in pixels.",
-)
-@option(
-    "--image-tokens",
-    config=TEXT_TINY_MODEL,
-    field="mm_tokens_per_image",
-    show_default=True,
-    type=click.IntRange(1),
-    help="Image tokens per image (a square number, at most the number of vision patches).",
-)
+@stack(
+    *(
+        option(flag, config=TEXT_TINY_MODEL, field=field, show_default=True, type=click.IntRange(low), help=text)
+        for flag, field, low, text in (
+            ("--image-size", "image_size", 8, "Side the processor resizes images to."),
+            ("--vision-patch", "vision_patch", 1, "Vision-encoder patch side in pixels."),
+            ("--image-tokens", "mm_tokens_per_image", 1,
+             "Image tokens per image (a square number, at most the number of vision patches)."),
+        )
+    )
+)  # fmt: skip
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random weights.")
 @overwrite_option()
 @friendly_errors
