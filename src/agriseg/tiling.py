@@ -57,7 +57,8 @@ def blend_weights(size: int, kind: BlendKind = "gaussian", sigma_scale: float = 
         x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
         g = np.exp(-0.5 * (x / (sigma_scale * size)) ** 2)
         w = np.outer(g, g)
-        return np.maximum(w / w.max(), 1e-4).astype(np.float32)
+        weights: np.ndarray = np.maximum(w / w.max(), 1e-4).astype(np.float32)
+        return weights
     if kind == "hann":
         ramp = max(1, size // 4)
         r = 0.5 - 0.5 * np.cos(np.linspace(0, np.pi, ramp + 2, dtype=np.float64)[1:-1])
@@ -97,7 +98,8 @@ def predict_tiled(
     """
     c, h, w = image.shape
     if h <= tile and w <= tile:
-        return forward(image[None])[0]
+        single: np.ndarray = forward(image[None])[0]
+        return single
     th, tw = min(tile, h), min(tile, w)
     stride_h, stride_w = max(1, int(th * (1 - overlap))), max(1, int(tw * (1 - overlap)))
     boxes = [(y, x) for y in window_starts(h, th, stride_h) for x in window_starts(w, tw, stride_w)]

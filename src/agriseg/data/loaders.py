@@ -57,7 +57,9 @@ def init_worker(worker_id: int) -> None:
         pl_worker_init_function(worker_id)
 
 
-def train_loader(dataset: MapDataset | Dataset, batch_size: int, num_workers: int, seed: int = 0) -> DataLoader:
+def train_loader(
+    dataset: MapDataset | Dataset[Any], batch_size: int, num_workers: int, seed: int = 0
+) -> DataLoader[Any]:
     """Shuffled batches in a seeded order; the last short batch is dropped when there is more than one.
 
     Args:
@@ -70,7 +72,7 @@ def train_loader(dataset: MapDataset | Dataset, batch_size: int, num_workers: in
     workers = num_workers > 0
     n = len(cast(MapDataset, dataset))
     return DataLoader(
-        cast(Dataset, dataset),
+        cast("Dataset[Any]", dataset),
         batch_size=batch_size,
         shuffle=True,
         drop_last=n > batch_size,

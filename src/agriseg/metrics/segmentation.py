@@ -9,6 +9,7 @@ mask minus its erosion by a 3x3 square applied ``d`` times (mask zero-padded), w
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -56,7 +57,7 @@ def boundary_band(mask: np.ndarray, d: int) -> np.ndarray:
     """
     m = np.ascontiguousarray(mask, dtype=np.uint8)
     eroded = ndimage.minimum_filter(m, size=2 * d + 1, mode="constant", cval=0)
-    return (m > 0) & (eroded == 0)
+    return np.asarray((m > 0) & (eroded == 0))
 
 
 def boundary_dilation(shape: tuple[int, int], ratio: float) -> int:
@@ -125,7 +126,7 @@ class SegmentationMetrics:
         self.b_union += bu
         self.n += 1
 
-    def compute(self) -> dict:
+    def compute(self) -> dict[str, Any]:
         """Return ``miou``, ``biou``, ``pixel_accuracy``, per-class values, ``boundary_ratio``, ``images``."""
         m, per = miou(conf=self.conf)
         with np.errstate(invalid="ignore", divide="ignore"):

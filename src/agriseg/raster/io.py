@@ -43,8 +43,8 @@ def pixel_area_m2(crs: Any, transform: Any, height: int = 0) -> float:
     a, e = abs(transform.a), abs(transform.e)
     if crs is not None and crs.is_geographic:
         lat = np.deg2rad(transform.f + transform.e * height / 2)
-        return a * 111_320.0 * np.cos(lat) * e * 110_574.0
-    return a * e
+        return float(a * 111_320.0 * np.cos(lat) * e * 110_574.0)
+    return float(a * e)
 
 
 def _rio() -> Any:
@@ -107,7 +107,7 @@ def read_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x0: in
     from rasterio.windows import Window
 
     try:
-        return ds.read(window=Window(x0, y0, x1 - x0, y1 - y0))
+        return np.asarray(ds.read(window=Window(x0, y0, x1 - x0, y1 - y0)))
     except Exception as err:
         raise ValueError(
             f"{path}: cannot read rows {y0}-{y1}, cols {x0}-{x1}: truncated or corrupt file ({err})"
@@ -147,7 +147,7 @@ def is_cog(path: Path) -> bool:
     """Whether GDAL reports ``path`` as a Cloud-Optimized GeoTIFF layout."""
     rasterio = _rio()
     with rasterio.open(path) as ds:
-        return ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT", "").upper() == "COG"
+        return bool(ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT", "").upper() == "COG")
 
 
 # Tags of an 8-band two-window scene (written by ``agriseg fields download``) that describe its imagery;
