@@ -41,7 +41,12 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     show_default=True,
     help="lab: scene layouts to draw from (pots, tray, side, plate, field = plants on soil).",
 )
-@click.option("--uniform-frames", is_flag=True, help="lab: also write a plain white, grey, blue and black frame.")
+@option(
+    "--uniform-frames",
+    config=CROP_SYNTHETIC,
+    is_flag=True,
+    help="lab: also write a plain white, grey, blue and black frame.",
+)
 @overwrite_option()
 @friendly_errors
 def make_synthetic(
