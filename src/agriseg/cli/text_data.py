@@ -8,7 +8,7 @@ import click
 
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.options import bands_option, config_from_params, outdir_option, overwrite_option
-from agriseg.cli.text_helpers import _class_list, _need_text_extra
+from agriseg.cli.text_helpers import _check_class_words, _class_list, _need_text_extra, _resolve_model
 
 
 @click.command("make-synthetic")
@@ -146,15 +146,23 @@ def dataset_cmd(
         raise ValueError("--classes needs the background word and at least one class, e.g. others,field,tree")
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out}: exists (use --overwrite)")
+    proc = None
     if model_name:
-        from agriseg.text.modeling import check_class_words, load_processor
+        from agriseg.text.modeling import load_processor
 
-        check_class_words(load_processor(model_name), names, model_name)
+        model_name = _resolve_model(model_name)
+        proc = load_processor(model_name)
+        _check_class_words(proc, names, model_name)
     spec = config_from_params(PatchSpec, click.get_current_context().params)
     ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, seed, bands))
     with atomic_write(out) as tmp:
         ds.save_to_disk(str(tmp))
     click.echo(f"{out}: {len(ds)} samples ({mode} patches of {patch} px, {grid}x{grid} grid)")
+    if proc is not None:
+        from agriseg.text.sft import answer_tokens
+
+        n = max(answer_tokens(ds, proc))
+        click.echo(f"longest answer: {n} tokens (GRPO max_completion_length and predict --max-new-tokens must fit it)")
 
 
 @click.command("suggest-sizes")

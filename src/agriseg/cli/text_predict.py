@@ -8,7 +8,7 @@ import click
 
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.options import bands_option, config_from_params, outdir_option, output_option, overwrite_option
-from agriseg.cli.text_helpers import _class_list, _need_text_extra
+from agriseg.cli.text_helpers import _check_class_words, _class_list, _need_text_extra, _resolve_model
 
 
 @click.command("predict")
@@ -56,20 +56,31 @@ def predict_cmd(
     from agriseg.data.io import list_images
     from agriseg.text.config import PredictConfig
     from agriseg.text.infer import predict_files
-    from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_name
+    from agriseg.text.modeling import load_vlm
     from agriseg.text.sft import read_meta
 
-    model_name = resolve_model_name(model_name)  # a mistyped folder fails here, not after hub retries
+    model_name = _resolve_model(model_name)  # a mistyped folder fails here, not after hub retries
     meta = read_meta(model_name) if Path(model_name).is_dir() else {}
     names = _class_list(classes) or meta.get("class_names")
     saved = meta.get("class_names")
     if saved and names != saved:
-        raise ValueError(
+        raise click.BadParameter(
             f"{model_name}: --classes {','.join(names)} differs from the classes the model was trained with "
-            f"({','.join(saved)}, in this order); leave --classes out to use them"
+            f"({','.join(saved)}, in this order); leave --classes out to use them",
+            param_hint="'--classes'",
         )
     if not names:
-        raise ValueError(f"{model_name}: no class names saved with the model; give --classes others,field,...")
+        raise click.BadParameter(
+            f"{model_name}: no class names saved with the model; give --classes others,field,...",
+            param_hint="'--classes'",
+        )
+    longest = meta.get("answer_tokens")
+    if longest and max_new_tokens < longest:
+        click.echo(
+            f"warning: --max-new-tokens {max_new_tokens} is less than the longest answer {model_name} was trained "
+            f"on ({longest} tokens): longer masks will be cut (repaired); give --max-new-tokens {longest} or more",
+            err=True,
+        )
     patch = patch or meta.get("patch")
     grid = grid or meta.get("grid")
     if not patch or not grid:
@@ -83,7 +94,7 @@ def predict_cmd(
     cfg = config_from_params(PredictConfig, params, {"sample": "do_sample"})
     files = list_images(list(images))
     model, proc = load_vlm(model_name, device=device, template_path=str(chat_template) if chat_template else None)
-    check_class_words(proc, names, model_name)
+    _check_class_words(proc, names, model_name)
     rows = predict_files(model, proc, files, out, names, cfg, instances, overwrite, bands=bands)
     from agriseg import __version__
     from agriseg.data.files import write_json
@@ -149,6 +160,9 @@ def evaluate_cmd(
     names = _class_list(classes)
     if not names or len(names) < 2:
         raise ValueError("--classes needs the background word and at least one class")
+    if out and Path(out).suffix.lower() == ".csv":
+        raise click.BadParameter(f"{out}: give the JSON report's name; the CSV is written beside it", param_hint="'-o'")
+    model_name = _resolve_model(model_name) if model_name else None
     report = evaluate_files(
         list_images(list(predictions)), truth, names, truth_instances, match_iou, min_size, ignore_value
     )

@@ -22,7 +22,7 @@ from agriseg.config import StrictModel
 from agriseg.data.io import list_images
 from agriseg.text.codec import check_class_names, encode_answer
 from agriseg.text.grid import mask_to_grid
-from agriseg.text.io import NODATA, read_georef, read_image, read_mask
+from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_image, read_mask
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 
@@ -169,9 +169,10 @@ def pair_files(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path
     """Match image and mask files by stem.
 
     Raises:
-        ValueError: naming the first image without a mask.
+        ValueError: naming the first image without a mask, or two images (or masks) of one stem.
     """
-    by_stem = {m.stem: m for m in masks}
+    by_stem = files_by_stem(masks, "mask")
+    files_by_stem(images, "image")  # two images of one stem would share one mask
     pairs = []
     for im in images:
         if im.stem not in by_stem:
@@ -200,16 +201,7 @@ def records_from_files(
             m = read_mask(m_path)
             if m.shape != img.shape[:2]:
                 raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
-            mgeo = read_georef(m_path)
-            if (
-                geo
-                and mgeo
-                and (mgeo.crs != geo.crs or not np.allclose(mgeo.transform, geo.transform, rtol=0, atol=1e-6))
-            ):
-                raise ValueError(
-                    f"{m_path}: georeference differs from its image {im_path.name} "
-                    f"({mgeo.crs} {mgeo.transform[:3]} vs {geo.crs} {geo.transform[:3]})"
-                )
+            check_same_georef(m_path, im_path, geo, "its image")
             yield img, m, im_path.name, geo.to_json() if geo else ""
 
     return _records(items(), class_names, spec, seed)
