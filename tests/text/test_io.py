@@ -141,3 +141,13 @@ def test_evaluate_refuses_a_truth_with_another_georeference(tmp_path: Path) -> N
     _write_raster(tmp_path / "t" / "t.tif", np.ones((1, 16, 16), np.uint8))  # the same place: scored
     res = CliRunner().invoke(main, ["text", "evaluate", str(tmp_path / "p"), "-t", str(tmp_path / "t"), "-c", "a,b"])
     assert res.exit_code == 0, res.output
+
+
+def test_a_multiband_raster_is_not_a_mask(tmp_path: Path) -> None:
+    """An image folder given as masks or truth: its band 1 was read as class ids."""
+    from agriseg.text.io import read_mask
+
+    p = _write_raster(tmp_path / "rgb.tif", np.zeros((3, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="rgb.tif: mask must be one band of class ids"):
+        read_mask(p)
+    assert read_mask(_write_raster(tmp_path / "m.tif", np.ones((1, 8, 8), np.uint8))).shape == (8, 8)

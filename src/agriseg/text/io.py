@@ -179,7 +179,8 @@ def read_mask(path: str | Path) -> np.ndarray:
     try:
         if rio is not None:
             with rio.open(p) as src:
-                arr = src.read(1)
+                arr = src.read()  # (C, H, W): an image given as a mask must not pass as its band 1
+            arr = arr[0] if arr.shape[0] == 1 else np.moveaxis(arr, 0, -1)
         else:
             from PIL import Image
 
