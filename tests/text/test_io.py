@@ -95,6 +95,8 @@ def test_band_descriptions_say_which_band_is_red(tmp_path: Path) -> None:
 
 
 def test_jpeg2000_is_read_with_its_georeference(tmp_path: Path) -> None:
+    """`.jp2` orthophotos were not listed from a folder, and read without their georeference."""
+    from agriseg.data.io import list_images
     from agriseg.text.io import read_image
 
     arr = np.random.default_rng(0).integers(0, 255, (3, 16, 16), dtype=np.uint8)
@@ -102,6 +104,7 @@ def test_jpeg2000_is_read_with_its_georeference(tmp_path: Path) -> None:
         p = _write_raster(tmp_path / "o.jp2", arr, QUALITY=100, REVERSIBLE="YES")
     except rasterio.errors.RasterioIOError as err:  # pragma: no cover - GDAL without OpenJPEG
         pytest.skip(f"GDAL cannot write JPEG 2000 here: {err}")
+    assert list_images([tmp_path]) == [p]  # a folder of orthophotos is read, not "no images"
     img, geo = read_image(p)
     assert img.shape == (16, 16, 3) and geo is not None and geo.transform[0] == 0.5
     assert np.array_equal(img, np.moveaxis(arr, 0, -1))
