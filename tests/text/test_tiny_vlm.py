@@ -274,7 +274,7 @@ def test_cli_predict_keeps_instance_ids_beyond_255(
     assert len(feats) == 300
     for f in feats:  # each feature's id sits on exactly its own pixel
         assert (ids == f["properties"]["id"]).sum() == f["properties"]["pixels"] == 1
-    assert "warning: --max-new-tokens 8 is less than the longest answer" in res.output  # masks will be cut
+    assert "--max-new-tokens 8 is less than the longest answer" in res.output  # masks will be cut
 
 
 def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_path: Path) -> None:

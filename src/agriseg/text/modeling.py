@@ -131,6 +131,16 @@ def resolve_model_name(name: str) -> str:
     return name
 
 
+def resolve_model_option(name: str) -> str:
+    """:func:`resolve_model_name` for ``--model``: a name that is no model is a usage error (exit status 2)."""
+    from agriseg.config import OptionError
+
+    try:
+        return resolve_model_name(name)
+    except FileNotFoundError as err:
+        raise OptionError(f"--model {err}") from err
+
+
 def unknown_words(processor: Any, words: Sequence[str]) -> list[str]:
     """The words the model's tokenizer can only spell with its unknown token (they would be lost silently).
 
@@ -149,11 +159,13 @@ def check_class_words(processor: Any, words: Sequence[str], model: str) -> None:
     """Refuse class words the model's vocabulary lacks, naming them.
 
     Raises:
-        ValueError: ``<model>: class words not in the model's vocabulary: ...``.
+        OptionError: ``<model>: class words not in the model's vocabulary: ...`` (a usage error).
     """
+    from agriseg.config import OptionError
+
     bad = unknown_words(processor, words)
     if bad:
-        raise ValueError(
+        raise OptionError(
             f"{model}: class words not in the model's vocabulary: {', '.join(bad)} (they would all read as "
             "<unk>; use the model's words, or build the model with them: text tiny-model --classes ...)"
         )
