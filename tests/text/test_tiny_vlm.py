@@ -309,14 +309,14 @@ def test_unknown_class_words_are_refused_by_sft_grpo_and_predict(workdir: Path, 
     for cmd, extra in (("sft", {}), ("grpo", {"num_generations": 2, "max_completion_length": 64})):
         cfg = {**_sft_cfg(workdir, tmp_path / cmd), "dataset": str(tmp_path / "data"), **extra}
         res = CliRunner().invoke(main, ["text", cmd, "-c", str(_write_yaml(tmp_path / f"{cmd}.yaml", cfg))])
-        assert res.exit_code == 1, res.output
+        assert res.exit_code == 2, res.output  # a usage error, as in predict
         assert "class words not in the model's vocabulary: background, cropland, forest" in res.output
         assert not (tmp_path / cmd).exists()
     Image.fromarray(imgs[0]).save(tmp_path / "scene.png")
     res = CliRunner().invoke(
         main,
         ["text", "predict", str(tmp_path / "scene.png"), "-o", str(tmp_path / "p"), "-m", str(workdir / "base")]
-        + ["--classes", "others,cropland", "--patch", "8", "--grid", "4", "--device", "cpu"],
+        + ["--classes", "others,cropland", "--tile", "8", "--grid", "4", "--device", "cpu"],
     )
     assert res.exit_code == 2 and "vocabulary: cropland (" in res.output, res.output  # a usage error
     assert not (tmp_path / "p" / "scene.png").exists()
