@@ -50,6 +50,14 @@ def peft_config(spec: LoraSpec) -> Any | None:
     )
 
 
+def _checkpointing_key() -> str:
+    """``activation_checkpointing`` where transformers has it (5.x: the old name warns), else the old name."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+
+
 def common_args(cfg: TrainCommon) -> dict[str, Any]:
     """TrainingArguments shared by SFT and GRPO, with the CPU-safe choices applied."""
     dev = resolve_device(cfg.device)
@@ -70,7 +78,7 @@ def common_args(cfg: TrainCommon) -> dict[str, Any]:
         "use_cpu": on_cpu,
         "bf16": bf16 and not on_cpu,
         "fp16": cfg.precision == "fp16" and not on_cpu,
-        "gradient_checkpointing": cfg.gradient_checkpointing,
+        _checkpointing_key(): cfg.gradient_checkpointing,
         "dataloader_num_workers": cfg.dataloader_num_workers,
         "report_to": [],
         "save_strategy": "no",
