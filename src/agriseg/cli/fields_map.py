@@ -75,7 +75,20 @@ _polygon_options = stack(
     click.option("--core-threshold", default=0.7, show_default=True),
     click.option("--poly-block-size", default=2048, show_default=True, help="polygonisation block side"),
     click.option(
-        "--simplify", "simplify_m", default=5.0, show_default=True, help="coverage-simplification tolerance in metres"
+        "--simplify",
+        type=float,
+        default=None,
+        help="tolerance of the field edges (each shared edge simplified once for both fields): metres on "
+        "projected CRSs, the raster's units on geographic ones; 0 = unsimplified sub-pixel outlines "
+        "[default: 1 pixel]",
+    ),
+    click.option(
+        "--split-boundary",
+        "split_boundary_px",
+        default=2.0,
+        show_default=True,
+        help="boundary pixels within this many pixels of a field are split between the nearest fields, so "
+        "touching fields share one edge (0 = keep the boundary gap between them)",
     ),
     click.option("--min-area", "min_area_m2", default=500.0, show_default=True, help="m2"),
     click.option("--max-area", "max_area_m2", default=0.0, show_default=True, help="m2 (0 = no limit)"),

@@ -50,6 +50,9 @@ def polygonize(
 ) -> Any:
     """Polygonise a class / probability raster into field polygons (seamless, blockwise).
 
+    The fields form a valid polygon coverage: boundary pixels between touching fields are split between
+    them, so they share one edge, simplified once for both (:mod:`agriseg.vector.coverage`).
+
     Args:
         raster: class raster or ``agriseg fields predict`` output.
         output: optional vector file (format from the extension); written atomically.
@@ -71,9 +74,7 @@ def polygonize(
         determined = latest_image_time(profile.get("tags", {}), raster)
     t1 = time.perf_counter()
     geoms = pixel_to_crs(table.geoms, profile["transform"])
-    cleaned, area, perim, keep = clean_fields(
-        geoms, profile["crs"], cfg.simplify_m, cfg.min_area_m2, cfg.fill_holes_m2, grid=profile["transform"]
-    )
+    cleaned, area, perim, keep = clean_fields(geoms, profile["crs"], cfg.min_area_m2, cfg.fill_holes_m2)
     prefix = id_prefix if id_prefix is not None else raster.stem
     keys, conf = table.keys[keep], table.confidence[keep]
     more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg)
