@@ -6,27 +6,28 @@ where they act, so any window, block or worker process that holds a field comput
 1. **Gap split** (:func:`split_gaps`): boundary pixels between fields (the predicted boundary class) go to
    the nearest field pixel within ``max_px``, so fields that touch in the world share an edge instead of
    being kept apart by the boundary line; pixels farther from every field (a gap to background) stay empty.
-2. **Sub-pixel outlines** (:func:`trace_coverage`): GDAL's polygoniser traces each label's pixel outline.
-   Pixel corners where three or more labels (background and the outside of the raster count) meet, or two
-   meet diagonally, are *nodes*; they are kept exactly, and they cut every outline into *arcs*, each the
-   boundary between the same two fields. Along an arc, a staircase of pixel steps becomes the line through
-   the midpoints of its runs: a corner next to a 1-px step (the only steps a digitised straight line has
-   in its minor direction) is replaced by the midpoints of its two runs, which lie on the straight line
-   through the pixel centres; a corner between two runs of 2 px or more stays (a field aligned with the
-   grid keeps its corners). An arc is the same sequence of points from both of its sides.
+2. **Sub-pixel outlines** (:func:`trace_coverage`): each label's outline is traced along the pixel edges
+   (:func:`_trace_rings`). Pixel corners where three or more labels meet (background and the outside of
+   the raster count), two meet diagonally, or the raster has a corner are *nodes*; they are kept exactly,
+   and they cut every outline into *arcs*, each the boundary between the same two fields. Along an arc, a
+   staircase of pixel steps becomes the line through the midpoints of its runs: a corner next to a 1-px
+   step (the only steps a digitised straight line has in its minor direction) is replaced by the midpoints
+   of its two runs, which lie on the straight line through the pixel centres; a corner between two runs of
+   2 px or more stays (a field aligned with the grid keeps its corners). An arc is the same sequence of
+   points from both of its sides.
 3. **Simplification once per arc**: Douglas-Peucker with ``tolerance`` pixels, each arc in a canonical
    direction and in global pixel coordinates, so both fields sharing it get the same line, bit for bit.
    A straight field edge at any angle comes out as one segment.
 
 The result is a valid polygon coverage (``shapely.coverage_is_valid``): no overlaps, touching fields share
-their edges exactly. Douglas-Peucker can, rarely, make two arcs cross where fields are only 1-2 px apart;
-callers check the result (:func:`bad_fields`) and recompute the fields involved with their arcs left
-unsimplified (``frozen``), which the neighbours on the other side of those arcs then use too.
+their edges exactly. Douglas-Peucker can make two arcs cross where fields are only 1-2 px wide or apart,
+or collapse a sliver; callers check the whole result and recompute the fields involved with their arcs
+left unsimplified (``frozen``), which the neighbours on the other side of those arcs then use too.
 
 Shapely's own ``coverage_simplify`` (GEOS, Visvalingam-Whyatt on the shared edges) does the same job on a
-valid coverage, but its area criterion leaves a straight edge of 50 px as 3-4 segments at a 1 px
-tolerance: on Voronoi fields it kept 23 coordinates per field where the truth has 7 (Douglas-Peucker on
-the arcs: 8), which is why the arcs are simplified here.
+valid coverage, but its area criterion leaves a straight edge of 50 px as several segments at a 1 px
+tolerance: on Voronoi fields (7 coordinates per field) it kept 23 coordinates per field at 1 px, 12 at
+2 px, where Douglas-Peucker on the arcs kept 7-8, which is why the arcs are simplified here.
 """
 
 from __future__ import annotations
@@ -121,18 +122,6 @@ def split_gaps(labels: np.ndarray, max_px: float) -> np.ndarray:
         pend = pend[~done]
     flat_out[pend] = 0
     return out
-
-
-def node_mask(labels: np.ndarray) -> np.ndarray:
-    """Nodes among the inner pixel corners of ``labels`` ``(H, W)``: a ``(H - 1, W - 1)`` bool array.
-
-    Corner ``(i, j)`` lies between pixels ``(i, j)``, ``(i, j + 1)``, ``(i + 1, j)`` and ``(i + 1, j + 1)``;
-    it is a node when three or four different values meet there, or two meet diagonally. Give the outside
-    of the scene a value of its own (e.g. -1) in a one-pixel frame around the window of interest.
-    """
-    a, b, c, d = labels[:-1, :-1], labels[:-1, 1:], labels[1:, :-1], labels[1:, 1:]
-    n = 1 + (b != a) + ((c != a) & (c != b)) + ((d != a) & (d != b) & (d != c))
-    return (n >= 3) | ((a == d) & (b == c) & (a != b))
 
 
 @dataclass
@@ -293,12 +282,18 @@ def _within(lengths: np.ndarray) -> np.ndarray:
 
 
 def _node_flags(context: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """:func:`node_mask` at the corners ``start`` (x, y), from ``context`` padded by one pixel (corner
-    ``(y, x)`` sits between context pixels ``y..y + 1`` and ``x..x + 1``)."""
+    """Whether each pixel corner ``start`` (x, y) of a window is a node, from the window's labels framed by
+    one pixel (corner ``(y, x)`` sits between framed pixels ``y..y + 1`` and ``x..x + 1``).
+
+    A corner is a node when three or four different values meet there, two meet diagonally, or it is a
+    corner of the scene (three of the four pixels :data:`OUTSIDE`).
+    """
     x, y = start[:, 0], start[:, 1]
     a, b, c, d = context[y, x], context[y, x + 1], context[y + 1, x], context[y + 1, x + 1]
     n = 1 + (b != a) + ((c != a) & (c != b)) + ((d != a) & (d != b) & (d != c))
-    return (n >= 3) | ((a == d) & (b == c) & (a != b))
+    outside = (a == OUTSIDE).astype(np.int8) + (b == OUTSIDE) + (c == OUTSIDE) + (d == OUTSIDE)
+    # the scene's own corners stay too
+    return (n >= 3) | ((a == d) & (b == c) & (a != b)) | (outside == 3)
 
 
 def _smooth(
@@ -498,10 +493,19 @@ def trace_coverage(
     pts = np.insert(pts, ps + plen, pts[ps], axis=0)
     rings = shapely.linearrings(pts, indices=np.repeat(np.arange(len(plen)), plen + 1))
     order = np.lexsort((~outer, poly_of_ring))  # each polygon's rings together, its outer ring first
-    geoms = shapely.polygons(rings[order], indices=poly_of_ring[order])
-    bad |= ~shapely.is_valid(geoms)
+    geoms = np.asarray(shapely.polygons(rings[order], indices=poly_of_ring[order]), object)
+    invalid = np.flatnonzero(~shapely.is_valid(geoms))
+    if invalid.size:
+        # a ring through one node twice (a field touching itself at a corner) is invalid as drawn but the same
+        # area as a polygon with a hole touching its shell, or two polygons; make_valid keeps every vertex,
+        # so the edges still match the neighbours'. Anything else is repaired later.
+        fixed = shapely.make_valid(geoms[invalid])
+        same = shapely.is_valid(fixed) & np.isclose(shapely.area(fixed), shapely.area(geoms[invalid]))
+        same &= np.isin(shapely.get_type_id(fixed), (3, 6))  # Polygon, MultiPolygon
+        geoms[invalid[same]] = fixed[same]
+        bad[invalid[~same]] = True
     arcs = _arcs_per_polygon(keys, aring, poly_of_ring, len(values)) if want_arcs else None
-    return Traced(values, np.asarray(geoms, object), bad, first, dropped), arcs
+    return Traced(values, geoms, bad, first, dropped), arcs
 
 
 def _polygon_of_ring(

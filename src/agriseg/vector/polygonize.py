@@ -276,8 +276,7 @@ def coverage_from_labels(
     )
     job = _Job(None, cfg, ArrayStore(values), pixel_tolerance(simplify, transform, crs))
     with _Pool(job, None, 0) as pool:
-        traced, joined = _polygons(job, pool, *values.shape)
-        traced = _repair(job, traced, joined)
+        traced = _repair(job, _polygons(job, pool, *values.shape))
     ids = id_of[traced.values]
     u, inv = np.unique(ids, return_inverse=True)
     geoms = traced.geoms
@@ -337,9 +336,9 @@ def polygonize_table(path: str | Path, config: PolygonizeConfig | None = None) -
             job = _Job(src.path, cfg, LabelStore.create(tmp, h, w), tol)
             with _Pool(job, src, h * w) as pool:
                 stats = _instances(job, pool, h, w)
-                traced, joined = _polygons(job, pool, h, w)
+                traced = _polygons(job, pool, h, w)
                 _SOURCE.update(job=job, src=src)  # the repair runs in this process
-                traced = _repair(job, traced, joined)
+                traced = _repair(job, traced)
     finally:
         src.close()
     keys = np.stack(np.divmod(traced.values - 1, w), 1)
@@ -629,8 +628,8 @@ def _split_window(job: _Job, y0: int, y1: int, x0: int, x1: int) -> tuple[np.nda
     return split_gaps(raw, job.config.split_boundary_px), halo, halo
 
 
-def _polygons(job: _Job, pool: _Pool, h: int, w: int) -> tuple[Traced, np.ndarray]:
-    """Every field's polygon (blocks first, then the fields that cross block lines), and which crossed."""
+def _polygons(job: _Job, pool: _Pool, h: int, w: int) -> Traced:
+    """Every field's polygon: blocks first, then the fields that cross block lines."""
     cfg = job.config
     blocks = _blocks(h, w, cfg.block_size)
     parts, crossing = [], {}
@@ -649,10 +648,7 @@ def _polygons(job: _Job, pool: _Pool, h: int, w: int) -> tuple[Traced, np.ndarra
         parts.append(tr)
         bar.update(len(chunk))
     bar.close()
-    out = _concat(parts)
-    joined = np.zeros(len(out.values), bool)
-    joined[len(out.values) - sum(len(p.values) for p in parts[len(blocks) :]) :] = True
-    return out, joined
+    return _concat(parts)
 
 
 def _concat(parts: list[Traced]) -> Traced:
@@ -710,7 +706,6 @@ def _polygons_block(block: tuple[int, ...]) -> tuple[Traced, dict[int, tuple[int
     framed = lab[oy - 1 : oy + y1 - y0 + 1, ox - 1 : ox + x1 - x0 + 1]
     # the fields crossing the block are traced whole later, from the union of their boxes in every block
     tr, _ = trace_coverage(framed, (x0, y0), job.tolerance, drop=cross)
-    tr.bad |= _coverage_bad(tr.geoms)  # between this block's fields; the rest is checked by _repair
     labels, b = tr.dropped
     boxes = {
         int(v): (y0 + int(a), y0 + int(bb), x0 + int(c), x0 + int(d))
@@ -744,7 +739,7 @@ def _polygons_join(items: list[tuple[int, int, int, int, int]], frozen: set | No
     return _wkb(tr)
 
 
-def _repair(job: _Job, traced: Traced, joined: np.ndarray, rounds: int = 6) -> Traced:
+def _repair(job: _Job, traced: Traced, rounds: int = 6) -> Traced:
     """Recompute fields whose simplified arcs crossed, with the arcs involved left unsimplified.
 
     A field is bad when its polygon is invalid, a ring collapsed, or the coverage check finds an edge of it
@@ -756,18 +751,7 @@ def _repair(job: _Job, traced: Traced, joined: np.ndarray, rounds: int = 6) -> T
     geoms, bad = traced.geoms, traced.bad.copy()
     if len(geoms) == 0:
         return traced
-    # the blocks checked their own fields; left: the fields traced across block lines and every field near
-    # one (a field of one block and a field of the next, each within the tolerance of the line between them)
-    bs, m = job.config.block_size, 2 * job.tolerance + 2
-    b = shapely.bounds(geoms)
-    near = (np.floor((b[:, 0] - m) / bs) != np.floor((b[:, 2] + m) / bs)) | (
-        np.floor((b[:, 1] - m) / bs) != np.floor((b[:, 3] + m) / bs)
-    )
-    joined = np.flatnonzero(joined)
-    tree = shapely.STRtree(geoms)
-    near[tree.query(shapely.buffer(geoms[joined], m, quad_segs=1), predicate="intersects")[1]] = True
-    sub = np.flatnonzero(near)
-    bad[sub] |= _coverage_bad(geoms[sub])
+    bad |= _coverage_bad(geoms)  # over every field, so the fields found bad do not depend on the blocks
     frozen: set = set()
     for _ in range(rounds):
         if not bad.any():
