@@ -470,6 +470,7 @@ def trace_coverage(
         if frozen:
             short |= np.fromiter((k in frozen for k in keys), bool, len(keys))
         simple = np.where(short, lines, simple)
+        simple = _drop_ring_start(simple, closed & ~short, tolerance)
     sxy, sidx = shapely.get_coordinates(simple, return_index=True)
     slen = np.bincount(sidx, minlength=len(alen))
     # back to ring direction; drop each arc's last point (the next arc's first), then close the rings
@@ -506,6 +507,29 @@ def trace_coverage(
         bad[invalid[~same]] = True
     arcs = _arcs_per_polygon(keys, aring, poly_of_ring, len(values)) if want_arcs else None
     return Traced(values, geoms, bad, first, dropped), arcs
+
+
+def _drop_ring_start(lines: np.ndarray, closed: np.ndarray, tolerance: float) -> np.ndarray:
+    """Whole rings simplified from their canonical start keep that point although it is no corner: drop it
+    where it lies within the tolerance of the segment joining its neighbours (and 4 points remain)."""
+    import shapely
+
+    idx = np.flatnonzero(closed & (shapely.get_num_coordinates(lines) >= 5))
+    if not idx.size:
+        return lines
+    xy, which = shapely.get_coordinates(lines[idx], return_index=True)
+    n = np.bincount(which, minlength=len(idx))
+    st = _segment_starts(n)
+    p0, p1, pm = xy[st], xy[st + 1], xy[st + n - 2]
+    chord = shapely.linestrings(np.stack([pm, p1], 1).reshape(-1, 2), indices=np.repeat(np.arange(len(idx)), 2))
+    drop = shapely.distance(shapely.points(p0), chord) <= tolerance
+    if not drop.any():
+        return lines
+    out = lines.copy()
+    for k in np.flatnonzero(drop).tolist():  # p1 .. pm, closed again at p1
+        ring = xy[st[k] + 1 : st[k] + n[k] - 1]
+        out[idx[k]] = shapely.linestrings(np.vstack([ring, ring[:1]]))
+    return out
 
 
 def _polygon_of_ring(
