@@ -201,13 +201,12 @@ def _trace_rings(
     lab = np.concatenate([v[m] for m, _, _, _, v in parts])
     del hi, hj, vi, vj, lab_a, lab_b, lab_l, lab_r, parts
     border = np.concatenate([framed[0], framed[-1], framed[:, 0], framed[:, -1]])
-    out_of_frame = np.unique(border[border > 0])
-    sel = ~np.isin(lab, out_of_frame) if out_of_frame.size else np.ones(len(lab), bool)
+    sel = ~_member(lab, border[border > 0])
     if keep is not None:
-        sel &= np.isin(lab, keep)
+        sel &= _member(lab, keep)
     dropped = (np.zeros(0, framed.dtype), np.zeros((0, 4), np.int64))
     if drop is not None and len(drop):
-        gone = np.isin(lab, drop)
+        gone = _member(lab, drop)
         if gone.any():  # boxes of the dropped labels (in the window) from their edges' corners
             gl, gi, gj = lab[gone], si[gone], sj[gone]
             o = np.argsort(gl, kind="stable")
@@ -260,6 +259,14 @@ def _trace_rings(
         cur[:m] = nxt[cur[:m]]
     start = np.stack([sj[e_order], si[e_order]], 1)
     return start, d[e_order], lens[ring_order], ring_lab[ring_order], outer[ring_order], dropped
+
+
+def _member(values: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """``np.isin(values, members)`` for a few members among many values (binary search, no sort of values)."""
+    s = np.unique(members)
+    if not s.size:
+        return np.zeros(len(values), bool)
+    return s[np.minimum(np.searchsorted(s, values), len(s) - 1)] == values
 
 
 def _cycle_ids(nxt: np.ndarray) -> np.ndarray:

@@ -127,7 +127,10 @@ def split_instances(
 
 
 def first_pixels(
-    labels: np.ndarray, components: np.ndarray, split: list[tuple[int, int, int, int, int]]
+    labels: np.ndarray,
+    components: np.ndarray,
+    split: list[tuple[int, int, int, int, int]],
+    component_first: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Labels of a window and the flat index (in the window) of each one's first pixel in raster order.
 
@@ -136,21 +139,29 @@ def first_pixels(
         components: ``(H, W)`` the component labels it was given, numbered in raster order of their first
             pixel (as ``scipy.ndimage.label`` numbers them; numbers may skip).
         split: the split components it reported.
+        component_first: this function's result for ``components`` alone, when known.
 
     Components that were not split keep their label, so their first pixels are where the running maximum
     of the labels grows (one pass); the instances of split components are found in their boxes.
     """
-    base = labels
-    if split:
-        base = labels.copy()
-        for c, y0, y1, x0, x1 in split:
-            win = base[y0:y1, x0:x1]
-            win[components[y0:y1, x0:x1] == c] = 0
-    flat = base.ravel()
-    grows = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat)[:-1]) + 1
-    if flat.size and flat[0] > 0:
-        grows = np.concatenate([[0], grows])
-    ids, first = [flat[grows]], [grows]
+    if component_first is not None:
+        ids0, first0 = component_first
+        if split:
+            whole = ~np.isin(ids0, [c for c, *_ in split])
+            ids0, first0 = ids0[whole], first0[whole]
+    else:
+        base = labels
+        if split:
+            base = labels.copy()
+            for c, y0, y1, x0, x1 in split:
+                win = base[y0:y1, x0:x1]
+                win[components[y0:y1, x0:x1] == c] = 0
+        flat = base.ravel()
+        first0 = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat)[:-1]) + 1
+        if flat.size and flat[0] > 0:
+            first0 = np.concatenate([[0], first0])
+        ids0 = flat[first0]
+    ids, first = [ids0], [first0]
     w = labels.shape[1]
     for c, y0, y1, x0, x1 in split:
         win = np.where(components[y0:y1, x0:x1] == c, labels[y0:y1, x0:x1], 0)

@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from agriseg.vector.config import PolygonizeConfig
 from agriseg.vector.coverage import GAP, OUTSIDE, Traced, gap_halo, split_gaps, trace_coverage
 from agriseg.vector.instances import (
     InstanceTable,
     first_pixels,
-    label_boxes,
     label_components,
     split_instances,
 )
@@ -528,17 +528,26 @@ def _instances_block(block: tuple[int, ...]) -> tuple[tuple, dict[str, np.ndarra
         e["right"] = lab[:, -1].copy()
     open_ids = np.unique(np.concatenate([v for v in e.values()] or [np.zeros(0, np.int32)]))
     open_ids = open_ids[open_ids > 0]
+    comp_first = first_pixels(lab, lab, [])  # scipy numbers components in raster order of their first pixel
     opens: dict = {}
     if open_ids.size:
-        boxes, firsts = label_boxes(lab, open_ids)
-        for i, (a, b_, c, d), (r, col) in zip(open_ids.tolist(), boxes.tolist(), firsts.tolist(), strict=True):
-            opens[(by * nbx + bx, i)] = _Open([y0 + a, y0 + b_, x0 + c, x0 + d], (y0 + r, x0 + col))
+        slices = ndimage.find_objects(lab)
+        firsts = np.zeros(int(lab.max()) + 1, np.int64)
+        firsts[comp_first[0]] = comp_first[1]
+        for i in open_ids.tolist():
+            sy, sx = slices[i - 1]
+            r, col = divmod(int(firsts[i]), x1 - x0)
+            opens[(by * nbx + bx, i)] = _Open(
+                [y0 + sy.start, y0 + sy.stop, x0 + sx.start, x0 + sx.stop], (y0 + r, x0 + col)
+            )
         is_open = np.zeros(int(lab.max()) + 1, bool)
         is_open[open_ids] = True
         lab[is_open[lab]] = 0
         mask = lab > 0
+        keep = ~is_open[comp_first[0]]
+        comp_first = comp_first[0][keep], comp_first[1][keep]
     inst, _, split = split_instances(mask, prob, cfg, (y0, x0), (h, w), components=lab)
-    ids, first = first_pixels(inst, lab, split)
+    ids, first = first_pixels(inst, lab, split, comp_first)
     scene, lut, counts, conf = _instance_stats(inst, ids, first, prob, y0, x0, w)
     values = lut.astype(job.store.dtype)[inst]
     values[cls == cfg.boundary_class] = GAP  # never a field pixel
