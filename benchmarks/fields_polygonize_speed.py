@@ -14,7 +14,8 @@ seeds (warped: the inverse image of the cell, densified to 1 px), clipped to the
 between field cells are kept for the gap count.
 
 **Runs.** Whole processes at their defaults, interleaved (ftw-tools, agriseg, agriseg ``--separation
-components``, then again) so load from other work hits every tool alike, each writing FlatGeobuf; the
+components``, agriseg ``--split-boundary 0`` (boundary gap kept, for the comparison), then again) so load
+from other work hits every tool alike, each writing FlatGeobuf; the
 1-minute load average is recorded before each run. Peak memory is the summed PSS of the process tree
 (agriseg's block workers included), sampled every 0.25 s.
 
@@ -25,7 +26,8 @@ m2); ``shapely.coverage_is_valid``; gaps between touching fields: of the pairs o
 of 30 m or more in the truth (both matched), those whose polygons share less than half that edge's length
 (a gap or an overlap runs along it), and the shared length as a share of the truth's; median IoU with the
 truth field polygons (best match each, 0 when none, over truth fields of 500 m2 or more); median absolute
-and signed area and perimeter error of the matches with IoU > 0.5; time; peak memory.
+and signed area and perimeter error of the matches with IoU > 0.5; time; peak memory; for agriseg, the
+median area of a field over the same field's (same id) with the boundary gap kept.
 
     python benchmarks/fields_polygonize_speed.py --rounds 3      # straight and warped, 10,000 x 10,000
     python benchmarks/fields_polygonize_speed.py --profile       # where agriseg's time goes, one process
@@ -290,6 +292,7 @@ def tools(src: Path, work: Path, stem: str) -> dict[str, list[str]]:
         "ftw": [*ftw, "-o", str(work / f"{stem}_ftw.fgb")],
         "agriseg": [*agriseg, "-o", str(work / f"{stem}_agriseg.fgb")],
         "agriseg_components": [*agriseg, "-o", str(work / f"{stem}_agriseg_components.fgb"), "--separation=components"],
+        "agriseg_no_split": [*agriseg, "-o", str(work / f"{stem}_agriseg_no_split.fgb"), "--split-boundary=0"],
     }
 
 
@@ -394,6 +397,13 @@ def main(
             fgb = Path(cmds[name][cmds[name].index("-o") + 1])
             summary[name].update(quality(_read(fgb), truth, edges, work / f"{stem}_{name}_geometry.fgb"))
             print(name, json.dumps(summary[name]), flush=True)
+        if {"agriseg", "agriseg_no_split"} <= set(summary):  # what the gap split adds to each field
+            import geopandas as gpd
+
+            a, b = (gpd.read_file(Path(cmds[k][cmds[k].index("-o") + 1])) for k in ("agriseg", "agriseg_no_split"))
+            ratio = a.set_index("id")["metrics:area"] / b.set_index("id")["metrics:area"]
+            summary["agriseg"]["median_area_vs_no_split"] = round(float(ratio.median()), 4)
+            summary["agriseg"]["same_ids_as_no_split"] = bool(sorted(a["id"]) == sorted(b["id"]))
         result["kinds"][kind] = {"raster": str(src.relative_to(REPO)), "summary": summary, "runs": runs}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=1) + "\n")

@@ -94,12 +94,10 @@ def split_gaps(labels: np.ndarray, max_px: float) -> np.ndarray:
     if max_px <= 0 or h <= 2 * R or w <= 2 * R:
         out[out == GAP] = 0
         return out
+    for ring in (out[:R], out[h - R :], out[:, :R], out[:, w - R :]):
+        ring[ring == GAP] = 0  # too near the window's edge to split: in the halo, whose labels are not used
     flat_in, flat_out = labels.ravel(), out.ravel()
-    pend = np.flatnonzero(flat_in == GAP)
-    r, c = np.divmod(pend, w)
-    inner = (r >= R) & (r < h - R) & (c >= R) & (c < w - R)
-    flat_out[pend[~inner]] = 0  # too near the window's edge to split: in the halo, whose labels are not used
-    pend = pend[inner]
+    pend = np.flatnonzero(flat_out == GAP)
     for group in gap_offsets(max_px):
         if not pend.size:
             break
@@ -189,51 +187,68 @@ def _trace_rings(
     lab_l, lab_r = framed[vi + 1, vj], framed[vi + 1, vj + 1]
     # east along the top of X (X below), west along its bottom, south down its right side, north up its left;
     # cracks on the frame's outer side belong to frame labels, which are never traced
-    parts = [
+    parts = [  # in the order of their direction codes
         ((lab_b > 0) & (hi < h), hi, hj, 0, lab_b),
-        ((lab_a > 0) & (hi > 0), hi, hj + 1, 2, lab_a),
         ((lab_l > 0) & (vj > 0), vi, vj, 1, lab_l),
+        ((lab_a > 0) & (hi > 0), hi, hj + 1, 2, lab_a),
         ((lab_r > 0) & (vj < w), vi + 1, vj, 3, lab_r),
     ]
-    si = np.concatenate([i[m] for m, i, _, _, _ in parts])
-    sj = np.concatenate([j[m] for m, _, j, _, _ in parts])
-    d = np.concatenate([np.full(int(m.sum()), k, np.int8) for m, _, _, k, _ in parts])
-    lab = np.concatenate([v[m] for m, _, _, _, v in parts])
+    # each part is in row-major order of its start corners (np.nonzero's order), which the successor lookup
+    # below relies on
+    si = [i[m] for m, i, _, _, _ in parts]
+    sj = [j[m] for m, _, j, _, _ in parts]
+    lab = [v[m] for m, _, _, _, v in parts]
     del hi, hj, vi, vj, lab_a, lab_b, lab_l, lab_r, parts
     border = np.concatenate([framed[0], framed[-1], framed[:, 0], framed[:, -1]])
-    sel = ~_member(lab, border[border > 0])
-    if keep is not None:
-        sel &= _member(lab, keep)
+    frame_labels = border[border > 0]
     dropped = (np.zeros(0, framed.dtype), np.zeros((0, 4), np.int64))
-    if drop is not None and len(drop):
-        gone = _member(lab, drop)
-        if gone.any():  # boxes of the dropped labels (in the window) from their edges' corners
-            gl, gi, gj = lab[gone], si[gone], sj[gone]
-            o = np.argsort(gl, kind="stable")
-            gl, gi, gj = gl[o], gi[o], gj[o]
-            st = np.flatnonzero(np.r_[True, gl[1:] != gl[:-1]])
-            box = np.stack(
-                [np.minimum.reduceat(gi, st), np.maximum.reduceat(gi, st), np.minimum.reduceat(gj, st),
-                 np.maximum.reduceat(gj, st)], 1,
-            )  # fmt: skip
-            box[:, :2] = np.clip(box[:, :2], 0, h)
-            box[:, 2:] = np.clip(box[:, 2:], 0, w)
-            dropped = (gl[st], box)
-        sel &= ~gone
-    si, sj, d, lab = si[sel], sj[sel], d[sel], lab[sel]
+    gone_parts = []
+    for k in range(4):
+        sel = ~_member(lab[k], frame_labels)
+        if keep is not None:
+            sel &= _member(lab[k], keep)
+        if drop is not None and len(drop):
+            gone = _member(lab[k], drop)
+            gone_parts.append((lab[k][gone], si[k][gone], sj[k][gone]))
+            sel &= ~gone
+        si[k], sj[k], lab[k] = si[k][sel], sj[k][sel], lab[k][sel]
+    if gone_parts and sum(len(g[0]) for g in gone_parts):  # boxes of the dropped labels from their edges' corners
+        gl, gi, gj = (np.concatenate([g[x] for g in gone_parts]) for x in range(3))
+        o = np.argsort(gl, kind="stable")
+        gl, gi, gj = gl[o], gi[o], gj[o]
+        st = np.flatnonzero(np.r_[True, gl[1:] != gl[:-1]])
+        box = np.stack(
+            [np.minimum.reduceat(gi, st), np.maximum.reduceat(gi, st), np.minimum.reduceat(gj, st),
+             np.maximum.reduceat(gj, st)], 1,
+        )  # fmt: skip
+        box[:, :2] = np.clip(box[:, :2], 0, h)
+        box[:, 2:] = np.clip(box[:, 2:], 0, w)
+        dropped = (gl[st], box)
+    counts = np.array([len(x) for x in lab])
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    d = np.repeat(np.arange(4, dtype=np.int8), counts)
+    si, sj, lab = np.concatenate(si), np.concatenate(sj), np.concatenate(lab)
     n = len(lab)
     if n == 0:
         z = np.zeros(0, np.int64)
         return np.zeros((0, 2), np.int64), z, z, z, np.zeros(0, bool), dropped
     ei, ej = si + _DI[d], sj + _DJ[d]
-    al = framed[ei + 1 + _AL[d, 0], ej + 1 + _AL[d, 1]] == lab  # pixel (ei, ej) is framed[ei + 1, ej + 1]
-    ar = framed[ei + 1 + _AR[d, 0], ej + 1 + _AR[d, 1]] == lab
+    flat = np.ascontiguousarray(framed).ravel()
+    w2 = w + 2
+    base = (ei + 1) * w2 + ej + 1  # pixel (ei, ej) in the framed raster
+    al = flat[base + (_AL[:, 0] * w2 + _AL[:, 1])[d]] == lab
+    ar = flat[base + (_AR[:, 0] * w2 + _AR[:, 1])[d]] == lab
+    del base, flat
     nd = np.where(ar, np.where(al, (d + 3) % 4, d), (d + 1) % 4)
     del al, ar
-    key = (si * (w + 1) + sj) * 4 + d
-    order = np.argsort(key)
-    nxt = order[np.searchsorted(key, (ei * (w + 1) + ej) * 4 + nd, sorter=order)]
-    del key, order, ei, ej, nd
+    # the successor starts at this edge's end corner in direction nd: find it in that direction's part
+    end_key = ei * (w + 1) + ej
+    nxt = np.empty(n, np.int64)
+    for k in range(4):
+        sel = nd == k
+        part = si[offsets[k] : offsets[k + 1]] * (w + 1) + sj[offsets[k] : offsets[k + 1]]
+        nxt[sel] = offsets[k] + np.searchsorted(part, end_key[sel])
+    del end_key, ei, ej, nd
     ring = _cycle_ids(nxt)
     roots = np.flatnonzero(ring == np.arange(n))
     ring = np.searchsorted(roots, ring)  # 0..R-1
