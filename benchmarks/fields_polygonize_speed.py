@@ -9,9 +9,9 @@ edge's boundary width of that edge, else 1. Each edge's width is drawn between `
 px: between two fields the band is centred on the shared edge (1-2 pixels across); towards background it
 is half as wide, inside the field, as a field's own outline is in FTW labels. ``straight`` keeps the
 Voronoi edges straight; ``warped`` classifies ``p + D(p)`` with a smooth displacement D (amplitude 8 px,
-wavelengths 170-240 px), so every edge is curved. Truth polygons are ``scipy.spatial.Voronoi`` cells of the
-seeds (warped: the inverse image of the cell, densified to 1 px), clipped to the raster; the shared edges
-between field cells are kept for the gap count.
+wavelengths 170-240 px), so every edge is curved (boundary widths are measured in raster pixels there too).
+Truth polygons are ``scipy.spatial.Voronoi`` cells of the seeds (warped: the inverse image of the cell,
+densified to 1 px), clipped to the raster; the shared edges between field cells are kept for the gap count.
 
 **Runs.** Whole processes at their defaults, interleaved (ftw-tools, agriseg, agriseg ``--separation
 components``, agriseg ``--split-boundary 0`` (boundary gap kept, for the comparison), then again) so load
@@ -23,7 +23,8 @@ from other work hits every tool alike, each writing FlatGeobuf; the
 closing points included; the truth's straight cells have ~7); geometry-only FlatGeobuf size (both written
 again by the same writer with no attribute); overlapping pairs over all fields (intersection over 0.01
 m2); ``shapely.coverage_is_valid``; gaps between touching fields: of the pairs of fields that share an edge
-of 30 m or more in the truth (both matched), those whose polygons share less than half that edge's length
+of 30 m or more in the truth (both matched; edges within 15 m of the raster's border left out: the border
+cuts slivers off the cells there), those whose polygons share less than half that edge's length
 (a gap or an overlap runs along it), and the shared length as a share of the truth's; median IoU with the
 truth field polygons (best match each, 0 when none, over truth fields of 500 m2 or more); median absolute
 and signed area and perimeter error of the matches with IoU > 0.5; time; peak memory; for agriseg, the
@@ -82,6 +83,14 @@ class Warp:
         dy = a * np.sin(2 * np.pi * x / l1 + ph[2]) + 0.5 * a * np.sin(2 * np.pi * (x - y) / l2 + ph[3])
         return dx, dy
 
+    def jacobian(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Partial derivatives ``dDx/dx, dDx/dy, dDy/dx, dDy/dy``."""
+        a, ph, l1, l2 = self.amp, self.ph, 240.0, 170.0
+        k1, k2 = 2 * np.pi / l1, 2 * np.pi / l2
+        c1 = 0.5 * a * k2 * np.cos(k2 * (x + y) + ph[1])
+        c3 = 0.5 * a * k2 * np.cos(k2 * (x - y) + ph[3])
+        return c1, a * k1 * np.cos(k1 * y + ph[0]) + c1, a * k1 * np.cos(k1 * x + ph[2]) + c3, -c3
+
     def inverse(self, xy: np.ndarray) -> np.ndarray:
         """Points ``p`` with ``p + D(p) = xy`` (fixed-point iteration; D's gradient stays below 0.35)."""
         p = xy.copy()
@@ -102,7 +111,9 @@ def _edge_width(k1: np.ndarray, k2: np.ndarray, lo: float, hi: float, seed: int)
 def _class_rows(y0: int, y1: int, size: int, seeds: np.ndarray, bg: np.ndarray, spacing: float, width, warp):
     """Class rows ``y0:y1`` (uint8) of the raster; ``width`` = (smallest, largest) boundary width, seed."""
     px, py = np.meshgrid(np.arange(size) + 0.5, np.arange(y0, y1) + 0.5)
+    jac = None
     if warp is not None:
+        jac = warp.jacobian(px, py)
         dx, dy = warp(px, py)
         px, py = px + dx, py + dy
     n = seeds.shape[0]
@@ -122,8 +133,13 @@ def _class_rows(y0: int, y1: int, size: int, seeds: np.ndarray, bg: np.ndarray, 
     boundary = np.zeros(px.shape, bool)
     for ii, jj, d2 in cand:
         # distance to the bisector of the own seed and this one: within half the edge's width = boundary
-        sep = np.hypot(seeds[ii, jj, 0] - s1x, seeds[ii, jj, 1] - s1y)
+        nx, ny = seeds[ii, jj, 0] - s1x, seeds[ii, jj, 1] - s1y
+        sep = np.hypot(nx, ny)
         dist = np.where(sep > 0, (d2 - best) / (2 * np.maximum(sep, 1e-9)), np.inf)
+        if jac is not None:  # to a distance in raster pixels: divide by the gradient of n . (p + D(p))
+            nx, ny = nx / np.maximum(sep, 1e-9), ny / np.maximum(sep, 1e-9)
+            dxx, dxy, dyx, dyy = jac
+            dist = dist / np.hypot(nx + nx * dxx + ny * dyx, ny + nx * dxy + ny * dyy)
         boundary |= dist < _edge_width(bi * n + bj, ii * n + jj, *width) / 2
     return np.where(bg[bi, bj], 0, np.where(boundary, 2, 1)).astype(np.uint8)
 
@@ -256,8 +272,12 @@ def quality(pred: np.ndarray, truth_path: Path, edges_path: Path, scratch: Path)
     a = np.array([pred_of.get(c, -1) for c in e["a"].tolist()])
     b = np.array([pred_of.get(c, -1) for c in e["b"].tolist()])
     both = (a >= 0) & (b >= 0) & (a != b)
-    truth_len = shapely.length(np.asarray(e.geometry.values, object))
+    lines = np.asarray(e.geometry.values, object)
+    truth_len = shapely.length(lines)
     both &= truth_len >= 30.0  # shorter edges are under 3 pixels: their place depends on the pixel grid
+    # edges that run into the raster's border separate cells cut by it (slivers of the truth)
+    x0, y0, x1, y1 = shapely.total_bounds(tg)
+    both &= ~shapely.intersects(lines, shapely.buffer(shapely.box(x0, y0, x1, y1).boundary, 15.0))
     pa, pb, truth_len = pred[a[both]], pred[b[both]], truth_len[both]
     shared = shapely.length(shapely.intersection(shapely.boundary(pa), shapely.boundary(pb)))
     coords = shapely.get_num_coordinates(pred)
