@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -56,7 +57,42 @@ _predict_options = stack(
     ),
     click.option("--device", default="cpu", show_default=True),
     click.option("--threads", default=0, show_default=True, help="torch threads (0 = torch default)"),
+    click.option(
+        "--sha256",
+        default=None,
+        help="SHA-256 the pickled model file (.pt, DelineateAnything) must have; instead of "
+        "`agriseg fields models trust`",
+    ),
 )
+
+
+class MissingExtra(click.ClickException):
+    """An optional dependency group is missing: a usage problem (exit 2), with the pip command."""
+
+    exit_code = 2
+
+
+def check_model_trust(model: str, sha256: str | None) -> str | None:
+    """A pickled (``.pt``) model must be trusted and ultralytics installed; returns its SHA-256 (else None).
+
+    Raises:
+        MissingExtra: ultralytics missing (exit 2, names ``pip install "agriseg[delineate]"``).
+        click.ClickException: an untrusted pickle (one line naming the trust command).
+    """
+    from agriseg.fields.delineate import MissingExtraError, import_ultralytics, is_instance_model
+    from agriseg.fields.registry import spec_for
+    from agriseg.fields.trust import require_trusted
+
+    if not Path(model).is_file():
+        raise FileNotFoundError(f"{model}: model file not found")
+    if not is_instance_model(model):
+        return None
+    spec = spec_for(model)
+    try:
+        import_ultralytics()
+    except MissingExtraError as err:
+        raise MissingExtra(str(err)) from err
+    return require_trusted(model, sha256, spec.name if spec else None)
 
 
 def _classes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
@@ -99,11 +135,14 @@ _polygon_options = stack(
     click.option(
         "--landcover",
         default=None,
-        type=click.Path(dir_okay=False),
-        help="land-cover raster fields must lie on (any CRS, e.g. an ESA WorldCover tile)",
+        help="land cover fields must lie on: esa-worldcover or io-lulc (found by STAC for the scene, cropland "
+        "kept) or a class raster file (any CRS)",
     ),
     click.option(
-        "--landcover-keep", default="", callback=_classes, help="allowed land-cover classes, e.g. 40 (cropland)"
+        "--landcover-keep",
+        default="",
+        callback=_classes,
+        help="allowed land-cover classes, e.g. 40 [default with esa-worldcover: 40, io-lulc: 5]",
     ),
     click.option(
         "--landcover-drop", default="", callback=_classes, help="forbidden classes (when --landcover-keep is empty)"
@@ -113,6 +152,12 @@ _polygon_options = stack(
         default=0.5,
         show_default=True,
         help="share of a field's land-cover pixels that must be allowed",
+    ),
+    click.option(
+        "--landcover-stac-url",
+        default="planetary-computer",
+        show_default=True,
+        help="STAC API of --landcover esa-worldcover / io-lulc: planetary-computer, or its URL",
     ),
     click.option("--collection", default="agriseg-fields", show_default=True, help="fiboa collection id"),
 )
@@ -165,24 +210,20 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, strict
     """
     import torch
 
-    from agriseg.fields.checkpoints import load_for_scenes
-    from agriseg.fields.predict import ScenePredictor
+    from agriseg.data.io import output_names
 
     if kw["threads"]:
         torch.set_num_threads(int(kw["threads"]))
-    pc, _ = _configs(kw)
-    loaded = load_for_scenes(str(kw["model"]), resize=kw["resize"])
-    spec = loaded.preprocess.model_copy(update=_preprocess_overrides(kw))
-    predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pc, loaded.class_names)
-    from agriseg.data.io import output_names
-
+    model = str(kw["model"])
+    check_model_trust(model, kw["sha256"])
+    predictor, kind = _scene_predictor(model, kw)
     out = Path(output) if output else None
     many = out is None or len(scenes) > 1 or out.suffix.lower() not in (".tif", ".tiff")
     names = output_names([Path(s) for s in scenes]) if out is not None else {Path(s): Path(s).stem for s in scenes}
     failed = 0
     for s in scenes:
         folder = out if out is not None else Path(s).parent
-        target = folder / f"{names[Path(s)]}_probs.tif" if many else out
+        target = folder / f"{names[Path(s)]}_{kind}.tif" if many else out
         try:
             res = predictor.predict(s, target, overwrite=overwrite)
         except (ValueError, OSError) as err:
@@ -193,6 +234,11 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, strict
             continue
         if res.status == "skipped":
             click.echo(f"{target}: exists, skipped (use --overwrite)")
+        elif kind == "instances":
+            click.echo(
+                f"{target}: {res.status}, {res.patches} patches, {res.detections} detections -> {res.fields} fields, "
+                f"{res.area_km2:.1f} km2 in {res.seconds:.1f} s"
+            )
         else:
             click.echo(
                 f"{target}: {res.status}, {res.blocks} patch rows ({res.blocks_resumed} resumed), "
@@ -201,6 +247,37 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, strict
     if failed:
         click.echo(f"{failed} of {len(scenes)} scenes failed", err=True)
         raise SystemExit(1)
+
+
+def _scene_predictor(model: str, kw: dict) -> tuple[Any, str]:
+    """The predictor of a model file and its output kind (``probs`` or ``instances``)."""
+    from agriseg.fields.delineate import is_instance_model
+
+    pc, _ = _configs(kw)
+    if is_instance_model(model):
+        from dataclasses import replace
+
+        from agriseg.fields.delineate import InstanceConfig, InstancePredictor, load_yolo
+        from agriseg.fields.registry import spec_for
+
+        spec = spec_for(model)
+        cfg = replace(
+            InstanceConfig(),
+            patch_size=pc.patch_size,
+            batch_size=pc.batch_size,
+            device=pc.device,
+            resize=kw["resize"] or 2.0,
+            offset=kw["offset"],
+            **({"divisor": kw["divisor"]} if kw["divisor"] is not None else {}),
+        )
+        yolo = load_yolo(model, kw["sha256"], spec.name if spec else None)
+        return InstancePredictor(yolo, cfg, spec.name if spec else Path(model).name), "instances"
+    from agriseg.fields.checkpoints import load_for_scenes
+    from agriseg.fields.predict import ScenePredictor
+
+    loaded = load_for_scenes(model, resize=kw["resize"])
+    spec = loaded.preprocess.model_copy(update=_preprocess_overrides(kw))
+    return ScenePredictor(loaded.module, loaded.num_classes, spec, pc, loaded.class_names), "probs"
 
 
 @click.command()
@@ -225,8 +302,15 @@ def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, strict
 def polygonize(
     raster: str, output: str | None, overwrite: bool, collection: str, when: str | None, **kw: object
 ) -> None:
-    """Polygonise a class / probability raster into field polygons, blockwise and seamless."""
+    """Polygonise a class / probability raster (or an instance raster) into field polygons, blockwise and seamless.
+
+    Instance rasters (DelineateAnything's <stem>_instances.tif) keep their fields as they are: every id is
+    one field. With --landcover esa-worldcover or io-lulc the land cover of the raster's extent is fetched
+    by STAC into <stem>_landcover.tif next to the output.
+    """
+    from agriseg.fields.landcover import landcover_config
     from agriseg.raster.io import parse_utc
+    from agriseg.vector.api import is_instance_raster, polygonize_labels
     from agriseg.vector.api import polygonize as run
     from agriseg.vector.fiboa import output_format
 
@@ -237,6 +321,11 @@ def polygonize(
         raise FileExistsError(f"{out}: exists (use --overwrite)")
     determined = parse_utc(when, "--datetime") if when else None
     _, vc = _configs(kw)
+    vc, landcover = landcover_config(vc, src, out.parent, str(kw["landcover_stac_url"]), overwrite)
+    if landcover:
+        click.echo(f"land cover: {landcover['collection']} {landcover['year']} ({', '.join(landcover['items'])})")
+    if src.is_file() and is_instance_raster(src):
+        run = polygonize_labels
     df = run(src, out, vc, collection=collection, determined=determined)
     t = df.attrs["timing"]
     click.echo(f"{out}: {len(df)} fields ({df.attrs['raw_polygons']} before filtering) in {sum(t.values()):.1f} s")
@@ -281,6 +370,7 @@ def map_(
 
     if not Path(str(kw["model"])).is_file():
         raise FileNotFoundError(f"{kw['model']}: model file not found")
+    check_model_trust(str(kw["model"]), kw["sha256"])
     failed = []
     scenes_list = list(scenes)
     if kw["areas"]:
@@ -289,7 +379,7 @@ def map_(
         if not scenes_list:
             raise click.ClickException("no scene to map: every area failed (see above)")
     elif not scenes:
-        raise click.UsageError("give SCENES, or --areas with --win-a-dates and --win-b-dates")
+        raise click.UsageError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
     pc, vc = _configs(kw)
     rows, merged = run_map(
         scenes_list,
@@ -302,6 +392,8 @@ def map_(
         preprocess=_preprocess_overrides(kw),
         overwrite=overwrite,
         collection=collection,
+        model_sha256=kw["sha256"],
+        landcover_stac=str(kw["landcover_stac_url"]),
         **({} if serial else {"scheduler": scheduler, "n_workers": workers, "threads_per_worker": threads_per_worker}),
     )
     for r in rows:
@@ -312,17 +404,33 @@ def map_(
 
 
 def _download_areas(kw: dict, folder: Path, overwrite: bool) -> tuple[list[str], list[dict]]:
-    """Download the scenes of ``--areas``; returns (downloaded scenes, failed rows) and prints failures."""
-    from agriseg.cli.fields_stac_options import download_config, window_dates
+    """Download the scenes of ``--areas``; returns (downloaded scenes, failed rows) and prints failures.
+
+    ``<folder>/areas.json`` records each area's dates (with --season auto: the calendar's choice and source).
+    """
+    from agriseg.cli.fields_stac_options import download_config, season_request, window_dates
+    from agriseg.data.files import write_json
     from agriseg.fields.download import download_areas
+    from agriseg.fields.registry import model_inputs
 
     dates = window_dates(kw)
-    if dates["a"] is None or dates["b"] is None:
-        raise click.UsageError("--areas needs --win-a-dates and --win-b-dates")
-    rows = download_areas(kw["areas"], folder, download_config(kw), dates["a"], dates["b"], overwrite=overwrite)
+    season = season_request(kw)
+    windows, bands = model_inputs(str(kw["model"]))
+    if season is None and any(dates[w] is None for w in windows):
+        raise click.UsageError("--areas needs --win-a-dates and --win-b-dates, or --season auto --year YEAR")
+    rows = download_areas(
+        kw["areas"], folder, download_config(kw), dates["a"], dates["b"], overwrite=overwrite, season=season,
+        windows=windows, bands=bands,
+    )  # fmt: skip
+    write_json(folder / "areas.json", rows)
     for r in rows:
         if r["status"] == "error":
             click.echo(f"{r['scene']}: error {r['error']}")
+        elif "season" in r:
+            click.echo(
+                f"{r['area']}: crop calendar season {r['season']['start']} to {r['season']['end']}, window A "
+                f"{'/'.join(r['win_a_dates'])}" + (f", window B {'/'.join(r['win_b_dates'])}" if "b" in windows else "")
+            )
     ok = [r["scene"] for r in rows if r["status"] != "error"]
     return ok, [r for r in rows if r["status"] == "error"]
 

@@ -11,6 +11,30 @@ from agriseg.cli.options import config_from_params, stack
 date_options = stack(
     click.option("--win-a-dates", default=None, help="window A date range START/END (e.g. planting season)"),
     click.option("--win-b-dates", default=None, help="window B date range START/END (e.g. before harvest)"),
+    click.option(
+        "--season",
+        type=click.Choice(["manual", "auto"]),
+        default="manual",
+        show_default=True,
+        help="auto: window dates from the global crop calendar for the area and --year (dates given still win)",
+    ),
+    click.option(
+        "--year", type=click.IntRange(2015, 2100), default=None, help="--season auto: the year the season starts"
+    ),
+    click.option(
+        "--crop-season",
+        type=click.Choice(["summer", "winter"]),
+        default="summer",
+        show_default=True,
+        help="--season auto: the calendar of summer or winter crops",
+    ),
+    click.option(
+        "--season-window",
+        type=click.IntRange(0, 180),
+        default=14,
+        show_default=True,
+        help="--season auto: days before and after the calendar's start / end of season",
+    ),
 )
 
 stac_options = stack(
@@ -38,6 +62,19 @@ def download_config(params: dict[str, Any]) -> Any:
     from agriseg.fields.config import DownloadConfig
 
     return config_from_params(DownloadConfig, params, {"stac_collection": "collection"})
+
+
+def season_request(params: dict[str, Any]) -> dict[str, Any] | None:
+    """``{"year", "crop_season", "window_days"}`` for ``--season auto`` (None for manual dates).
+
+    Raises:
+        click.UsageError: ``--season auto`` without ``--year``.
+    """
+    if params.get("season") != "auto":
+        return None
+    if params.get("year") is None:
+        raise click.UsageError("--season auto needs --year (the year the season starts)")
+    return {"year": params["year"], "crop_season": params["crop_season"], "window_days": params["season_window"]}
 
 
 def window_dates(params: dict[str, Any]) -> dict[str, tuple[str, str] | None]:

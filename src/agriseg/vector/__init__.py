@@ -5,7 +5,7 @@ v0.3 GeoParquet / GeoJSON and GeoPackage / FlatGeobuf output."""
 
 from __future__ import annotations
 
-from agriseg.vector.api import polygonize
+from agriseg.vector.api import is_instance_raster, polygonize, polygonize_labels
 from agriseg.vector.config import PolygonizeConfig
 from agriseg.vector.fiboa import fields_frame, output_format, validate_fiboa, write_fields
 from agriseg.vector.geometry import clean_fields
@@ -17,9 +17,11 @@ __all__ = [
     "clean_fields",
     "coverage_from_labels",
     "fields_frame",
+    "is_instance_raster",
     "label_instances",
     "output_format",
     "polygonize",
+    "polygonize_labels",
     "polygonize_pixels",
     "validate_fiboa",
     "write_fields",

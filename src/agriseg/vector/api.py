@@ -70,6 +70,70 @@ def polygonize(
     raster = Path(raster)
     t0 = time.perf_counter()
     table, profile = polygonize_table(raster, cfg)
+    return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0)
+
+
+def polygonize_labels(
+    raster: str | Path,
+    output: str | Path | None = None,
+    config: PolygonizeConfig | None = None,
+    collection: str = "agriseg-fields",
+    id_prefix: str | None = None,
+    determined: dt.datetime | None = None,
+) -> Any:
+    """Field polygons of an instance-label raster (band 1 = field id, 0 = none; band 2 = confidence x254).
+
+    Instance models (DelineateAnything) write such a raster, one id per field with no pixel in two fields,
+    so the polygons form a coverage and never overlap. They then go through the same clean-up, filters and
+    writers as :func:`polygonize` (``separation`` and ``core_threshold`` do not apply).
+
+    Returns:
+        The fields GeoDataFrame, as :func:`polygonize`.
+
+    Raises:
+        FileNotFoundError: missing raster.
+        ValueError: unreadable raster, no CRS, or band 1 not integer ids.
+    """
+    import rasterio
+
+    from agriseg.vector.instances import instance_table
+
+    cfg = config or PolygonizeConfig()
+    raster = Path(raster)
+    t0 = time.perf_counter()
+    if not raster.is_file():
+        raise FileNotFoundError(f"{raster}: raster not found")
+    try:
+        with rasterio.open(raster) as ds:
+            if ds.crs is None:
+                raise ValueError(f"{raster}: has no CRS; polygons need a georeferenced raster")
+            if not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
+                raise ValueError(f"{raster}: band 1 is {ds.dtypes[0]}, not integer field ids")
+            labels = ds.read(1).astype(np.int64)  # (H, W)
+            conf = ds.read(2) if ds.count >= 2 else None
+            profile = dict(ds.profile, tags=ds.tags())
+    except rasterio.errors.RasterioIOError as err:
+        raise ValueError(f"{raster}: not a readable raster ({err})") from err
+    # ids are renumbered 1..n so the polygoniser's int32 labels hold them whatever the writer used
+    ids, inverse = np.unique(labels, return_inverse=True)
+    dense = inverse.reshape(labels.shape).astype(np.int32) + (0 if ids[0] == 0 else 1)  # (H, W)
+    prob = None if conf is None else np.clip(np.rint(conf.astype(np.float64) * 255 / 254), 0, 255).astype(np.uint8)
+    table = instance_table(dense, 0, 0, prob)
+    return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0)
+
+
+def _fields(
+    table: Any,
+    profile: dict,
+    raster: Path,
+    output: str | Path | None,
+    cfg: PolygonizeConfig,
+    collection: str,
+    id_prefix: str | None,
+    determined: dt.datetime | None,
+    t0: float,
+) -> Any:
+    """An instance table in pixel coordinates -> cleaned, filtered fiboa fields (written when ``output``)."""
     if determined is None:
         determined = latest_image_time(profile.get("tags", {}), raster)
     t1 = time.perf_counter()
@@ -88,3 +152,15 @@ def polygonize(
     df.attrs["timing"] = {"polygonize_s": t1 - t0, "clean_s": t2 - t1, "write_s": time.perf_counter() - t2}
     df.attrs["raw_polygons"] = len(table.keys)
     return df
+
+
+def is_instance_raster(path: str | Path) -> bool:
+    """Whether a raster is an instance-label raster (its ``AGRISEG_FORMAT`` tag says so)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as ds:
+            tags = {k.lower(): v for k, v in ds.tags().items()}
+    except rasterio.errors.RasterioIOError:
+        return False
+    return tags.get("agriseg_format", "").startswith("agriseg-fields-instances")

@@ -206,7 +206,9 @@ def run_map(
     dup = {s for s in stems if stems.count(s) > 1}
     if dup:
         raise ValueError(f"{sorted(dup)[0]}: two scenes share this file name; outputs would collide")
-    job_keys = {"predict", "polygonize", "resize", "preprocess", "overwrite", "collection"}
+    job_keys = {
+        "predict", "polygonize", "resize", "preprocess", "overwrite", "collection", "model_sha256", "landcover_stac"
+    }  # fmt: skip
     jkw = {k: v for k, v in kwargs.items() if k in job_keys}
     rkw = {k: v for k, v in kwargs.items() if k not in job_keys}
     jobs = [SceneJob(str(s), str(outdir), str(model), **jkw) for s in scenes]
