@@ -252,9 +252,29 @@ def coverage_from_labels(
         ValueError: ``labels`` is not a 2-D integer array with ids >= 0, or ``gap`` has another shape.
     """
     import geopandas as gpd
-    import shapely
 
     from agriseg.vector.geometry import pixel_to_crs, pixel_tolerance
+
+    ids, geoms, _ = label_coverage(labels, gap, split_px, pixel_tolerance(simplify, transform, crs), block_size)
+    crs_geoms = pixel_to_crs(geoms, transform)
+    return gpd.GeoDataFrame({"label": ids}, geometry=gpd.GeoSeries(crs_geoms, crs=crs), crs=crs)
+
+
+def label_coverage(
+    labels: np.ndarray,
+    gap: np.ndarray | None = None,
+    split_px: float = 2.0,
+    tolerance: float = 1.0,
+    block_size: int = 2048,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`coverage_from_labels` in pixel units: ids (sorted), (multi)polygons in global pixel coordinates
+    (x = column, y = row), and each id's first pixel ``(N, 2)`` (row, col) in raster order.
+
+    Raises:
+        ValueError: as :func:`coverage_from_labels`.
+    """
+    import shapely
+    from skimage.measure import label as label_regions
 
     labels = np.asarray(labels)
     if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
@@ -263,34 +283,27 @@ def coverage_from_labels(
         raise ValueError("labels must be >= 0 (0 = no field)")
     if gap is not None and np.shape(gap) != labels.shape:
         raise ValueError(f"gap has shape {np.shape(gap)}, labels {labels.shape}")
-    from skimage.measure import label as label_regions
-
     # each 4-connected part of an id is traced as a field of its own (a field is one region everywhere else
     # in the polygoniser), then the parts of an id are joined
     parts = label_regions(labels, background=0, connectivity=1).astype(np.int32)
     id_of = np.zeros(int(parts.max(initial=0)) + 1, labels.dtype)
     id_of[parts.ravel()] = labels.ravel()
     values = parts if gap is None else np.where(np.asarray(gap, bool) & (parts == 0), GAP, parts).astype(np.int32)
-    cfg = PolygonizeConfig(
-        block_size=block_size, split_boundary_px=split_px, simplify=simplify, workers=1, progress=False
-    )
-    job = _Job(None, cfg, ArrayStore(values), pixel_tolerance(simplify, transform, crs))
+    cfg = PolygonizeConfig(block_size=block_size, split_boundary_px=split_px, workers=1, progress=False)
+    job = _Job(None, cfg, ArrayStore(values), tolerance)
     with _Pool(job, None, 0) as pool:
         traced = _repair(job, _polygons(job, pool, *values.shape))
     ids = id_of[traced.values]
-    u, inv = np.unique(ids, return_inverse=True)
-    geoms = traced.geoms
+    order = np.lexsort((traced.first[:, 1], traced.first[:, 0], ids))  # by id, then first pixel
+    ids, geoms, first = ids[order], traced.geoms[order], traced.first[order]
+    u, starts = np.unique(ids, return_index=True)
     if len(u) < len(ids):  # ids in several parts: one (multi)polygon each
-        order = np.argsort(inv, kind="stable")
-        starts = np.flatnonzero(np.r_[True, inv[order][1:] != inv[order][:-1]])
-        groups = np.split(order, starts[1:])
+        ends = np.r_[starts[1:], len(ids)]
         geoms = np.asarray(
-            [shapely.union_all(traced.geoms[g]) if len(g) > 1 else traced.geoms[g[0]] for g in groups], object
+            [shapely.union_all(geoms[a:b]) if b - a > 1 else geoms[a] for a, b in zip(starts, ends, strict=True)],
+            object,
         )
-    else:
-        geoms = geoms[np.argsort(inv)]
-    crs_geoms = pixel_to_crs(geoms, transform)
-    return gpd.GeoDataFrame({"label": u}, geometry=gpd.GeoSeries(crs_geoms, crs=crs), crs=crs)
+    return u, np.asarray(geoms, object), first[starts]
 
 
 def polygonize_pixels(path: str | Path, config: PolygonizeConfig | None = None) -> tuple[list[dict[str, Any]], Any]:
