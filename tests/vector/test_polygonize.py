@@ -45,6 +45,18 @@ def test_blockwise_equals_single_pass(tmp_path: Path, separation: str, class_onl
     assert len(single) > 40 and len(crossing) > 20
 
 
+def test_scenes_beyond_int32_labels_give_the_same_polygons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+
+    pz = importlib.import_module("agriseg.vector.polygonize")
+    cls, prob = field_layout(200, 230, seed=6)
+    path = write_probs(tmp_path / "p.tif", cls, prob)
+    small, _ = polygonize_pixels(path, PolygonizeConfig(block_size=64, workers=1, **RAW))
+    monkeypatch.setattr(pz, "_INT32_PIXELS", 1000)  # as if the scene had more than 2**31 pixels
+    big, _ = polygonize_pixels(path, PolygonizeConfig(block_size=64, workers=1, **RAW))
+    _same(small, big)
+
+
 @pytest.mark.parametrize("separation", ["watershed", "components"])
 def test_worker_processes_give_the_same_polygons(tmp_path: Path, separation: str) -> None:
     cls, prob = field_layout(260, 300, seed=3)

@@ -88,6 +88,7 @@ def check_class_raster(path: Path, ds: Any) -> None:
 
 
 _GDAL_CACHE = 32 * 2**20  # bytes
+_INT32_PIXELS = 2**31  # label files of larger scenes hold int64 labels
 
 
 @dataclass
@@ -158,7 +159,7 @@ class LabelStore:
     @classmethod
     def create(cls, folder: str | Path, height: int, width: int) -> LabelStore:
         """An all-zero store; int32 while every pixel index fits, int64 beyond 2**31 pixels."""
-        dtype = "int32" if height * width + 1 < 2**31 else "int64"
+        dtype = "int32" if height * width + 1 < _INT32_PIXELS else "int64"
         fd, name = tempfile.mkstemp(prefix="labels-", suffix=".bin", dir=folder)
         os.ftruncate(fd, height * width * np.dtype(dtype).itemsize)  # sparse: zeros cost no disk
         os.close(fd)
