@@ -9,7 +9,7 @@ import click
 from agriseg.cli.errors import friendly_errors, report_failures
 from agriseg.cli.options import outdir_option, output_option, overwrite_option
 
-# how crop models run by default (see the README's benchmark of crop predict)
+# how crop models run by default (agriseg.crop.predict.DEFAULT_OPTIMIZE; see the README's benchmark)
 DEFAULT_OPTIMIZE = "onnxruntime"
 
 optimize_option = click.option(
@@ -17,7 +17,8 @@ optimize_option = click.option(
     type=click.Choice(["none", "jit", "onnxruntime"]),
     default=DEFAULT_OPTIMIZE,
     show_default=True,
-    help="How the model runs: PyTorch eager, TorchScript, or exported to ONNX Runtime (CPU).",
+    help="How the model runs: ONNX Runtime (the packaged model's ONNX file; no PyTorch needed), "
+    'or PyTorch eager / TorchScript (none, jit: need pip install "agriseg[train]").',
 )
 
 
@@ -65,27 +66,18 @@ def predict(
     """
     import time
 
-    from agriseg.crop.predict import OUTPUT_SUFFIXES, Predictor, predict_files
+    from agriseg.crop.predict import OUTPUT_SUFFIXES, load_predictor, predict_files
     from agriseg.data.files import ensure_outdir, protected_inputs
     from agriseg.data.io import drop_outputs, list_images
-    from agriseg.models.io import LazyModel
 
     out = ensure_outdir(outdir)
     files, earlier = drop_outputs(list_images(list(paths)), out, OUTPUT_SUFFIXES)
     if not files:
         raise click.ClickException(f"{outdir}: holds only outputs of an earlier run, no photos")
-    model = LazyModel(model_name, in_channels=3)  # built only if no compiled copy is cached
-    cfg = model.config
-    pred = Predictor(
-        model,
-        cfg.num_classes,
-        cfg.infer_long_side if long_side is None else long_side,
-        tile,
-        batch_size=batch_size,
-        precision=precision,
-        tta=tta or cfg.infer_tta,
-        optimize=optimize,
-    )
+    pred = load_predictor(
+        model_name, long_side, tta, optimize, tile=tile, batch_size=batch_size, precision=precision
+    )  # fmt: skip
+    cfg = pred.config
     t0 = time.perf_counter()
     with protected_inputs(files):
         rows = predict_files(pred, files, out, overwrite, strict, not no_overlay, cfg.class_names)
@@ -161,19 +153,11 @@ def evaluate(
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             return read_label(Path(pred_masks) / f"{stem}_mask.png", "binary")
     else:
-        from agriseg.crop.predict import Predictor
-        from agriseg.models.io import LazyModel
+        from agriseg.crop.predict import load_predictor
 
-        model = LazyModel(model_name, in_channels=3)  # built only if no compiled copy is cached
-        cfg = model.config
+        pred = load_predictor(model_name, long_side, tta, optimize)
+        cfg = pred.config
         num_classes, names = cfg.num_classes, cfg.class_names
-        pred = Predictor(
-            model,
-            cfg.num_classes,
-            cfg.infer_long_side if long_side is None else long_side,
-            tta=tta or cfg.infer_tta,
-            optimize=optimize,
-        )
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             return pred.predict(rgb)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from agriseg.extras import Extra
 
 
 def describe_os_error(err: OSError) -> str:
@@ -50,16 +53,58 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from agriseg.data.files import protected_inputs
+        from agriseg.extras import MissingExtra
 
         try:
             with protected_inputs(input_files(kwargs)):
                 return fn(*args, **kwargs)
+        except MissingExtra as err:  # an optional dependency group is missing: the install line, exit 2
+            click.echo(str(err), err=True)
+            raise SystemExit(2) from err
         except (FileNotFoundError, ValueError, FileExistsError, ImportError) as err:
             raise click.ClickException(str(err)) from err
         except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file
             raise click.ClickException(describe_os_error(err)) from err
 
     return wrapper
+
+
+def _command_name(ctx: click.Context) -> str:
+    """``crop train``: the command's path below the program name."""
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
+
+
+def requires_extra(command: click.Command, extra: Extra) -> click.Command:
+    """Mark a command (or every command of a group) as needing an optional dependency group.
+
+    Its ``--help`` names the install command, and running it without the extra prints one line,
+    ``<command> needs <libraries>: pip install "agriseg[<extra>]"``, and exits with status 2 (instead of
+    failing on an import).
+    """
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            requires_extra(sub, extra)
+        return command
+    callback = command.callback
+    assert callback is not None
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from agriseg.extras import install_hint, missing_modules
+
+        if missing_modules(extra):
+            ctx = click.get_current_context()
+            click.echo(install_hint(extra, _command_name(ctx)), err=True)
+            ctx.exit(2)
+        return callback(*args, **kwargs)
+
+    command.callback = run
+    command.help = f'{command.help or ""}\n\nNeeds the {extra} extra: pip install "agriseg[{extra}]".'
+    return command
 
 
 def report_failures(records: list[dict[str, Any]]) -> None:

@@ -9,48 +9,75 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
 from agriseg.data.files import atomic_write, ensure_outdir
 from agriseg.data.io import ImageReadError, read_rgb
-from agriseg.runtime import ModelRunner, Optimize, tta_average
+from agriseg.runtime import ModelRunner, Optimize, softmax, tta_average
 from agriseg.tiling import predict_tiled
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from agriseg.models.config import ModelConfig
 
 Precision = Literal["fp32", "bf16"]
 TTA = Literal["none", "flip", "flip+scale"]
 # extra inference sizes of "flip+scale", relative to long_side
 TTA_SCALES = (0.8, 1.25)
+# how packaged and file models run unless told otherwise: the model's ONNX file in ONNX Runtime (no PyTorch)
+DEFAULT_OPTIMIZE: Optimize = "onnxruntime"
 
 
 # test-time augmentation presets of crop models -> flips of the shared vocabulary (agriseg.runtime.TTA_OPS)
 TTA_FLIPS = ("flip_v", "flip_h")
 
 
+def resize_planes(planes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of float32 planes ``(C, H, W)`` to ``(C, h, w)`` (``size`` = ``(h, w)``).
+
+    Pillow's float-image resize: pixel centres aligned (``align_corners=False``), and when shrinking the
+    filter widens with the scale (antialiasing), as ``torch.nn.functional.interpolate(..., antialias=True)``.
+    """
+    h, w = size
+    if planes.shape[1:] == (h, w):
+        return planes
+    out = np.empty((planes.shape[0], h, w), np.float32)
+    for i, plane in enumerate(planes):
+        im = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F")
+        out[i] = np.asarray(im.resize((w, h), Image.Resampling.BILINEAR))
+    return out
+
+
 @dataclass
 class Predictor:
-    """Runs a segmentation model on RGB images of any size.
+    """Runs a segmentation model on RGB images of any size, with numpy (and PyTorch only for PyTorch models).
+
+    The inference rule of every crop command (``predict``, ``evaluate``, ``traits``, ``plots``): the image is
+    resized so its long side is ``long_side`` (antialiased bilinear), tiled with blending when larger than
+    ``tile``, run through the model (with test-time augmentation ``tta``), the softmax probabilities resized
+    back to the image's size (bilinear), and turned into a class map by :func:`to_classes`.
 
     Args:
-        model: a model taking ``(B, 3, H, W)`` in [0, 1] and returning logits, or a callable building it
-            (:class:`agriseg.models.io.LazyModel`).
+        model: a model taking ``(B, 3, H, W)`` in [0, 1] and returning logits: a
+            :class:`agriseg.models.io.LazyModel` (a packaged model runs from its ONNX file, without PyTorch),
+            or a PyTorch module.
         num_classes: classes predicted by the model.
         long_side: images are resized so their long side is this (0 = native); masks come back at full size.
         tile: images larger than this (after resizing) are tiled with blending.
         overlap: tile overlap fraction.
         batch_size: images (or tiles) per forward pass.
-        precision: ``fp32`` or ``bf16`` autocast.
-        channels_last: use the channels-last memory format (default: 1.6x faster on this CPU, same masks).
-        device: torch device.
+        precision: ``fp32`` or ``bf16`` autocast (PyTorch).
+        channels_last: use the channels-last memory format (PyTorch; 1.6x faster on this CPU, same masks).
+        device: torch device (``cpu`` runs ONNX Runtime; others run PyTorch).
         tta: test-time augmentation: ``none``; ``flip`` averages the probabilities of the photo and its
             vertical and horizontal flips (3 passes); ``flip+scale`` also at 0.8x and 1.25x the size (9 passes).
-        optimize: how the model runs (:class:`agriseg.runtime.ModelRunner`): ``none`` (PyTorch eager),
-            ``jit`` or ``onnxruntime`` (exported once per photo size, then run by ONNX Runtime).
+        optimize: how the model runs (:class:`agriseg.runtime.ModelRunner`): ``onnxruntime`` (the model's
+            ONNX file, or a PyTorch model exported once per photo size), ``none`` (PyTorch eager) or ``jit``.
+        config: the model's config, when known (:func:`load_predictor` sets it).
     """
 
     model: nn.Module | Callable[[], nn.Module]
@@ -64,6 +91,7 @@ class Predictor:
     device: str = "cpu"
     tta: TTA = "none"
     optimize: Optimize = "none"
+    config: ModelConfig | None = field(default=None, repr=False)
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -71,68 +99,114 @@ class Predictor:
             self.model, self.device, self.precision, self.channels_last, self.optimize, self.batch_size
         )
 
-    def to_tensor(self, rgb: np.ndarray, long_side: int | None = None) -> torch.Tensor:
-        """uint8 ``(H, W, 3)`` -> float ``(3, h, w)`` with its long side at ``long_side`` (default: the predictor's)."""
+    def to_array(self, rgb: np.ndarray, long_side: int | None = None) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` -> float32 ``(3, h, w)`` in [0, 1] with its long side at ``long_side``
+        (default: the predictor's)."""
         long_side = self.long_side if long_side is None else long_side
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255)  # (3, H, W)
+        x = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)  # (3, H, W)
+        x /= 255
         h, w = x.shape[-2:]
         if long_side and max(h, w) != long_side:
             s = long_side / max(h, w)
-            size = (max(1, round(h * s)), max(1, round(w * s)))
-            x = F.interpolate(x[None], size=size, mode="bilinear", antialias=s < 1, align_corners=False)[0]
+            x = resize_planes(x, (max(1, round(h * s)), max(1, round(w * s))))
         return x
 
-    @torch.no_grad()
-    def probabilities(self, images: list[np.ndarray]) -> list[torch.Tensor]:
-        """Class probabilities ``(K, H, W)`` at each image's full size (averaged over TTA variants)."""
+    def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Class probabilities ``(K, H, W)`` float32 at each image's full size (averaged over TTA variants)."""
         sizes = [self.long_side]
         if self.tta == "flip+scale":
             base = self.long_side or max(images[0].shape[:2])
             sizes += [round(base * f) for f in TTA_SCALES]
         flips = () if self.tta == "none" else TTA_FLIPS
         total = [self._probabilities(images, size, flips) for size in sizes]
+        if len(sizes) == 1:
+            return total[0]
         return [sum(ps) / len(sizes) for ps in zip(*total, strict=True)]
 
-    def _probabilities(self, images: list[np.ndarray], long_side: int, flips: tuple[str, ...]) -> list[torch.Tensor]:
-        xs = [self.to_tensor(im, long_side) for im in images]
+    def _probabilities(self, images: list[np.ndarray], long_side: int, flips: tuple[str, ...]) -> list[np.ndarray]:
+        xs = [self.to_array(im, long_side) for im in images]
         # images of one working size go through the model together; others one by one (tiled if large)
-        if len({tuple(x.shape) for x in xs}) == 1 and max(xs[0].shape[-2:]) <= self.tile:
-            probs = list(self.runner.probabilities(torch.stack(xs), flips))
+        if len({x.shape for x in xs}) == 1 and max(xs[0].shape[-2:]) <= self.tile:
+            probs = list(self.runner.probabilities(np.stack(xs), flips))  # (K, h, w) each
         else:
 
-            def tiled(t: torch.Tensor) -> torch.Tensor:  # (1, 3, h, w) -> (1, K, h, w)
-                return predict_tiled(
-                    self.runner.logits, t[0], self.num_classes, self.tile, self.overlap, self.batch_size
-                )[None]
+            def tiled(t: np.ndarray) -> np.ndarray:  # (1, 3, h, w) -> (1, K, h, w)
+                forward = lambda b: softmax(self.runner.logits(b), 1)  # noqa: E731
+                return predict_tiled(forward, t[0], self.num_classes, self.tile, self.overlap, self.batch_size)[None]
 
             probs = [tta_average(tiled, x[None], flips)[0] for x in xs]
-        out: list[torch.Tensor] = []
-        for im, p in zip(images, probs, strict=True):
-            if p.shape[-2:] != im.shape[:2]:
-                p = F.interpolate(p[None], size=im.shape[:2], mode="bilinear", align_corners=False)[0]
-            out.append(p.cpu())
-        return out
+        return [resize_planes(p, im.shape[:2]) for im, p in zip(images, probs, strict=True)]
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Class-id mask ``(H, W)`` uint8 of one RGB image."""
-        return class_map(self.probabilities([image])[0])
+        return to_classes(self.probabilities([image])[0], image)
 
 
-def class_map(probs: torch.Tensor) -> np.ndarray:
+def load_predictor(
+    model_name: str | Path,
+    long_side: int | None = None,
+    tta: TTA | None = None,
+    optimize: Optimize = DEFAULT_OPTIMIZE,
+    **options: Any,
+) -> Predictor:
+    """The predictor of a packaged model name or model file, with the model's own inference settings.
+
+    Every crop command builds its predictor here, so one photo gets the same mask from each of them.
+
+    Args:
+        model_name: packaged name (``default``, ``crop-weed``, ...) or a ``.onnx`` / ``.safetensors`` /
+            ``.ckpt`` file.
+        long_side: working size (None: the model's ``infer_long_side``; 0: native resolution).
+        tta: test-time augmentation (None: the model's ``infer_tta``).
+        optimize: how the model runs (:class:`Predictor`).
+        options: further :class:`Predictor` fields (``tile``, ``batch_size``, ``precision``, ``device``).
+
+    Raises:
+        agriseg.models.io.ModelLoadError: a missing or unreadable model, or one that does not take RGB;
+            ``ImportError`` (with the install command) when the model needs PyTorch and it is missing.
+    """
+    from agriseg.models.io import LazyModel
+
+    model = LazyModel(model_name, in_channels=3)  # the network is built only if it runs in PyTorch
+    cfg = model.config
+    pred = Predictor(
+        model,
+        cfg.num_classes,
+        cfg.infer_long_side if long_side is None else long_side,
+        tta=tta or cfg.infer_tta,
+        optimize=optimize,
+        config=cfg,
+        **options,
+    )
+    if pred.runner.onnx_path is None:
+        model.require_torch()
+    return pred
+
+
+def to_classes(probs: np.ndarray, rgb: np.ndarray | None = None) -> np.ndarray:
+    """The class map ``(H, W)`` uint8 of full-size probabilities ``(K, H, W)`` of the photo ``rgb``.
+
+    The one step from probabilities to classes of every crop command; post-processing that looks at the
+    photo (such as refining outlines) belongs here. Today: :func:`class_map`.
+    """
+    return class_map(probs)
+
+
+def class_map(probs: np.ndarray) -> np.ndarray:
     """uint8 ``(H, W)`` argmax over the classes of ``(K, H, W)`` probabilities (ties: the lower class).
 
-    ``Tensor.argmax(0)`` reduces across planes with strided reads (about 0.1 s for a 960x720 photo on a CPU);
+    ``argmax(0)`` reduces across planes with strided reads (about 0.1 s for a 960x720 photo on a CPU);
     comparing whole planes is an order of magnitude faster and gives the same map.
     """
-    p = probs.contiguous()
+    p = np.asarray(probs)
     if p.shape[0] == 2:
-        return (p[1] > p[0]).numpy().view(np.uint8)
-    best, out = p[0].clone(), torch.zeros(p.shape[1:], dtype=torch.uint8)
+        return (p[1] > p[0]).view(np.uint8)
+    best, out = p[0].copy(), np.zeros(p.shape[1:], dtype=np.uint8)
     for k in range(1, p.shape[0]):
         higher = p[k] > best
         out[higher] = k
-        best = torch.maximum(best, p[k])
-    return out.numpy()
+        np.maximum(best, p[k], out=best)
+    return out
 
 
 OVERLAY_COLOURS = np.array([[0, 0, 0], [0, 255, 0], [255, 0, 255], [0, 200, 255], [255, 200, 0]], np.uint16)
@@ -140,11 +214,20 @@ OVERLAY_QUALITY = 90  # JPEG quality of overlays: 25x faster to encode than PNG 
 
 
 def overlay(rgb: np.ndarray, classes: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Tint class pixels over the photo: vegetation / crop green, weed magenta, other classes cyan-ish."""
-    a = round(alpha * 256)  # integer blend: (photo * (256 - a) + colour * a) / 256
-    col = OVERLAY_COLOURS[np.minimum(classes, len(OVERLAY_COLOURS) - 1)]  # (H, W, 3)
-    blend = ((rgb.astype(np.uint16) * (256 - a) + col * a + 128) >> 8).astype(np.uint8)
-    return np.where((classes > 0)[..., None], blend, rgb)
+    """Tint class pixels over the photo: vegetation / crop green, weed magenta, other classes cyan-ish.
+
+    Integer blend ``(photo * (256 - a) + colour * a + 128) >> 8`` with ``a = round(alpha * 256)``, done as one
+    Pillow lookup table per class and a masked paste (C loops: a tenth of the time of the numpy expression).
+    """
+    a = round(alpha * 256)
+    photo = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
+    out = photo.copy()
+    levels = np.arange(256, dtype=np.uint16) * (256 - a)
+    for k in range(1, int(classes.max(initial=0)) + 1):
+        col = OVERLAY_COLOURS[min(k, len(OVERLAY_COLOURS) - 1)]
+        lut = np.concatenate([(levels + int(c) * a + 128) >> 8 for c in col]).astype(np.uint8)  # (768,)
+        out.paste(photo.point(lut.tolist()), mask=Image.fromarray(classes == k))
+    return np.asarray(out)
 
 
 # class-map palette: background black, then vegetation / crop green, weed magenta, further classes
@@ -313,7 +396,7 @@ def predict_files(
                 return
             probs = predictor.probabilities([p[2] for p in pending])
             for (f, out, rgb), p in zip(pending, probs, strict=True):
-                classes = class_map(p)  # (H, W)
+                classes = to_classes(p, rgb)  # (H, W)
                 writes.append((f, out, writer.submit(_write_and_row, f, out, rgb, classes, k, class_fields)))
             pending.clear()
             collect(lookahead)

@@ -304,7 +304,7 @@ class SelfTrainer:
             if s in manual and self.cfg.trimap.keep_manual:
                 tri = lab
             else:
-                probs = pred.probabilities([read_rgb(images[s])])[0].numpy()  # (K, H, W)
+                probs = pred.probabilities([read_rgb(images[s])])[0]  # (K, H, W)
                 tri = make_trimap(lab, probs, self.cfg.trimap)
             _write_index_png(tri, d / f"{s}.png")
             stats[s] = round(float((tri == 255).mean()), 6)
@@ -433,7 +433,7 @@ def adapt(
         pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)
         for stem in tqdm(sorted(masks), desc=f"combine ({combine})", unit="img", disable=not progress):
             lab = read_label(labels1 / f"{stem}.png", "index")
-            probs = pred.probabilities([read_rgb(names.get(stem, img_dir / stem))])[0].numpy()
+            probs = pred.probabilities([read_rgb(names.get(stem, img_dir / stem))])[0]
             _write_index_png(combine_with_model(lab, probs, combine, confidence), labels1 / f"{stem}.png")
     if evaluate is not None:
         trainer.report["base_evaluate"] = score_model(base_path, evaluate, progress=progress)

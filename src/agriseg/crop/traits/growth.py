@@ -59,7 +59,7 @@ def run_plots(
         One record per mosaic: ``file``, ``date``, ``status`` (ok / skipped / error), ``error``, ``rows``.
     """
     outdir = Path(outdir)
-    segment = ModelSegmenter(config.model_name, long_side=0)  # mosaic windows at their ground resolution
+    segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
     records: list[dict[str, Any]] = []
     for m in map(Path, mosaics):
         gpkg, table = outdir / f"{m.stem}_plots.gpkg", outdir / f"{m.stem}_plots.csv"
