@@ -28,14 +28,17 @@ cuts slivers off the cells there), those whose polygons share less than half tha
 (a gap or an overlap runs along it), and the shared length as a share of the truth's; median IoU with the
 truth field polygons (best match each, 0 when none, over truth fields of 500 m2 or more); median absolute
 and signed area and perimeter error of the matches with IoU > 0.5; time; peak memory; for agriseg, the
-median area of a field over the same field's (same id) with the boundary gap kept.
+median area of a field over the same field's (same id) with the boundary gap kept, whether every field
+without the split keeps its id with it, and how many fields exist only with the split (and their largest
+area: small fields that reach ``--min-area`` only once they grow).
 
     python benchmarks/fields_polygonize_speed.py --rounds 3      # straight and warped, 10,000 x 10,000
     python benchmarks/fields_polygonize_speed.py --profile       # where agriseg's time goes, one process
 
 ftw-tools runs from ``FTW_VENV`` (``python -m venv --system-site-packages $FTW_VENV &&
 $FTW_VENV/bin/pip install ftw-tools==1.4.3 "torchgeo<0.8"``). Results:
-``benchmarks/results/fields_polygonize_speed.json`` (medians over rounds, and every run);
+``benchmarks/results/fields_polygonize_speed.json`` (medians over rounds, and every run; a run of one
+``--kind`` keeps the other kind's last results);
 ``--profile`` writes ``benchmarks/results/fields_polygonize_profile.txt``.
 """
 
@@ -388,7 +391,10 @@ def main(
         src, _, _ = voronoi_truth("straight", size, spacing, boundary_px)
         profile(src, REPO / "benchmarks" / "results" / "fields_polygonize_profile.txt")
         return
-    result: dict = {"size": size, "spacing_px": spacing, "boundary_px": boundary_px, "rounds": rounds, "kinds": {}}
+    result: dict = {"size": size, "spacing_px": spacing, "boundary_px": list(boundary_px), "kinds": {}}
+    prev = json.loads(Path(out).read_text()) if Path(out).is_file() else {}
+    if all(prev.get(k) == result[k] for k in ("size", "spacing_px", "boundary_px")):
+        result["kinds"] = prev.get("kinds", {})  # kinds not run now keep their last results
     result["cpu_count"] = os.cpu_count()
     for kind in kinds:
         src, truth, edges = voronoi_truth(kind, size, spacing, boundary_px)
@@ -423,8 +429,20 @@ def main(
             a, b = (gpd.read_file(Path(cmds[k][cmds[k].index("-o") + 1])) for k in ("agriseg", "agriseg_no_split"))
             ratio = a.set_index("id")["metrics:area"] / b.set_index("id")["metrics:area"]
             summary["agriseg"]["median_area_vs_no_split"] = round(float(ratio.median()), 4)
-            summary["agriseg"]["same_ids_as_no_split"] = bool(sorted(a["id"]) == sorted(b["id"]))
-        result["kinds"][kind] = {"raster": str(src.relative_to(REPO)), "summary": summary, "runs": runs}
+            # ids are each field's first interior pixel, so the split keeps them: every field without the
+            # split has its id with it; the only new ids are small fields that reach --min-area by growing
+            ids_a, ids_b = set(a["id"]), set(b["id"])
+            summary["agriseg"]["no_split_ids_all_kept"] = ids_b <= ids_a
+            extra = a.set_index("id").loc[sorted(ids_a - ids_b), "metrics:area"]
+            summary["agriseg"]["fields_only_with_split"] = len(extra)
+            summary["agriseg"]["fields_only_with_split_max_m2"] = round(float(extra.max()), 1) if len(extra) else None
+        result["kinds"][kind] = {
+            "raster": str(src.relative_to(REPO)),
+            "rounds": rounds,
+            "load_1min": [min(x["load_1min_before"] for x in runs), max(x["load_1min_before"] for x in runs)],
+            "summary": summary,
+            "runs": runs,
+        }
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     Path(out).write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps({k: v["summary"] for k, v in result["kinds"].items()}, indent=1))
