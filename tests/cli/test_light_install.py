@@ -142,7 +142,7 @@ for path, cmd in walk(main, []):
     proc = subprocess.run([sys.executable, "-c", runner + code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     names = dict(line[4:].rsplit(" ", 1) for line in proc.stdout.splitlines() if line.startswith("CMD "))
-    base = {"crop|predict", "crop|evaluate", "crop|traits", "crop|screen"}
+    base = {"crop|predict", "crop|evaluate", "crop|traits", "crop|screen", "crop|models|list", "crop|models|show"}
     assert base <= names.keys() and len(names) > 30
     for name, needs in names.items():
         assert needs == ("False" if name in base else "True"), name

@@ -52,7 +52,7 @@ evaluate: {{images: {data}/images, labels: {data}/masks, label_mode: index}}
 @pytest.fixture(scope="module")
 def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A working folder with generated RGB-D field scenes (photos/, depth/) and a tiny depth model."""
-    pytest.importorskip("torch", reason="the train extra is not installed")
+    torch = pytest.importorskip("torch", reason="the train extra is not installed")
     transformers = pytest.importorskip("transformers", reason="the depth extra is not installed")
 
     from agriseg.crop.pseudolabel.depth import tiny_depth_anything_config
@@ -60,6 +60,7 @@ def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     wd = tmp_path_factory.mktemp("smoke_crop")
     write_scenes(wd / "syn", n=8, size=(64, 96), depth_format="png")
+    torch.manual_seed(0)  # some random tiny depth models output a constant map (nothing to threshold)
     transformers.DepthAnythingForDepthEstimation(tiny_depth_anything_config()).save_pretrained(wd / "depth_model")
     return wd
 
@@ -86,6 +87,17 @@ def test_predict_and_evaluate_bundled_photos(samples_dir: Path, tmp_path: Path) 
         assert 0.0 < float(r["vegetation_fraction"]) < 0.9  # plants on soil
     agriseg(f"crop predict {images} -o outputs/cw --model crop-weed --no-overlay", cwd=work)
     assert len(list((work / "outputs" / "cw").glob("*_classes.png"))) == 3
+    # README: the packaged models by name, and one model's card
+    listed = agriseg("crop models list", cwd=work).output
+    assert "* default" in listed and "crop-weed" in listed and "background/crop/weed" in listed
+    assert "Model card: `crop-weed`" in agriseg("crop models show crop-weed", cwd=work).output
+    agriseg("crop models show nope", cwd=work, expect=1)
+    # a batch with one bad photo: the others are written, one summary line, exit status 1
+    (work / "bad").mkdir(exist_ok=True)
+    (work / "bad" / "broken.jpg").write_bytes(b"not a photo")
+    res = agriseg(f"crop predict {images} bad -o outputs/bad --tile 512 --overlap 0.2 --tta flip", cwd=work, expect=1)
+    assert "3 predicted, 0 skipped, 1 failed" in res.output and "broken.jpg" in res.output
+    assert len(_summary(work / "outputs" / "bad" / "summary.csv")) == 4
     # README: crop evaluate (on the bundled labels instead of ../shared)
     res = agriseg(f"crop evaluate --images {images} --masks {labels} --peanut -o report.json", cwd=work)
     rep = read_json(work / "report.json")

@@ -58,7 +58,7 @@ def test_fields_workflow(tmp_path: Path) -> None:
 
     wd = tmp_path
     # docs/fields.md: data, training, checkpoints, evaluation, robustness
-    agriseg("fields make-synthetic ftw --countries austria:8,kenya:2 --size 64 --fields-per-chip 3,6", cwd=wd)
+    agriseg("fields make-synthetic -o ftw --countries austria:8,kenya:2 --size 64 --fields-per-chip 3,6", cwd=wd)
     assert (wd / "ftw" / "austria" / "chips_austria.parquet").is_file()
     (wd / "smoke.yaml").write_text(CONFIG)
     agriseg("fields train -c smoke.yaml", cwd=wd)
@@ -125,6 +125,8 @@ def test_fields_workflow(tmp_path: Path) -> None:
 
     write_scene(wd / "scene_2024.tif", h=300, w=300, seed=5)
     agriseg("fields predict scene_2024.tif -o probs_2024.tif -m m.safetensors", cwd=wd)
+    res = agriseg("fields predict scene.tif scene_2024.tif --outdir probs/ -m m.safetensors --tile 128 --strict", wd)
+    assert "2 predicted, 0 skipped, 0 failed" in res.output and len(list((wd / "probs").glob("*_probs.tif"))) == 2
     agriseg("fields change scene_probs.tif probs_2024.tif -o change.tif --polygons change.parquet", cwd=wd)
     with rasterio.open(wd / "change.tif") as src:
         assert src.count >= 2 and src.width == 300
@@ -174,9 +176,9 @@ def test_fields_from_an_area_and_a_season(tmp_path: Path, monkeypatch: pytest.Mo
         assert "cached" in agriseg("fields models list", cwd=wd).output
         agriseg("fields models download NOPE", cwd=wd, expect=1)
 
-        agriseg("fields map scene.tif -o fields/ -m FTW_PRUE_EFNET_B5 --serial --patch-size 64", cwd=wd)
+        agriseg("fields map scene.tif -o fields/ -m FTW_PRUE_EFNET_B5 --serial --tile 64", cwd=wd)
         assert (wd / "fields" / "fields.parquet").is_file()
-        agriseg(f"fields run --bbox {bbox} {seasons} -m FTW_PRUE_EFNET_B5 -o out/ {stac} --patch-size 64", cwd=wd)
+        agriseg(f"fields run --bbox {bbox} {seasons} -m FTW_PRUE_EFNET_B5 -o out/ {stac} --tile 64", cwd=wd)
         assert len(gpd.read_parquet(wd / "out" / "scene_fields.parquet")) > 0
         gpd.GeoDataFrame(
             {"id": ["west"]}, geometry=[box(*bbox_deg(500100, 5316050, 500300, 5316250))], crs=4326
@@ -275,7 +277,7 @@ def test_fields_what_ftw_tools_2_users_have(tmp_path: Path, monkeypatch: pytest.
                 cwd=wd)  # fmt: skip
         agriseg(f"fields download --bbox {bbox} --season auto --year 2023 -m DelineateAnything-S {stac} -o rgb.tif",
                 cwd=wd)  # fmt: skip
-        agriseg("fields predict rgb.tif -m DelineateAnything-S -o inst/", cwd=wd)
+        agriseg("fields predict rgb.tif -m DelineateAnything-S --outdir inst/", cwd=wd)
         agriseg("fields polygonize inst/rgb_instances.tif -o inst.parquet", cwd=wd)
         assert gpd.read_parquet(wd / "inst.parquet").geometry.is_valid.all()
         res = agriseg("fields models list", cwd=wd)

@@ -31,15 +31,15 @@ def test_own_tiles_walkthrough(tmp_path: Path) -> None:
     d = tmp_path
     _run(["text", "make-synthetic", "-o", str(d / "tiles"), "-n", "8", "--size", "24", "--seed", "3"])
     _run(["text", "make-synthetic", "-o", str(d / "test"), "-n", "2", "--size", "24", "--seed", "4"])
-    out = _run(["text", "suggest-sizes", "--tile", "24", "--resolution", "0.5"])
-    patch, grid = (int(v) for v in re.search(r"--patch (\d+) --grid (\d+)", out).groups())
+    out = _run(["text", "suggest-sizes", "--size", "24", "--resolution", "0.5"])
+    patch, grid = (int(v) for v in re.search(r"--tile (\d+) --grid (\d+)", out).groups())
     image, vpatch = (int(v) for v in re.search(r"--image-size (\d+) --vision-patch (\d+)", out).groups())
     assert (patch, grid) == (24, 16)  # the whole tile is one patch
     base = ["--image-size", str(image), "--vision-patch", str(vpatch)]
     _run(["text", "tiny-model", "-o", str(d / "base"), "--classes", CLASSES, *base])
     _run(
         ["text", "dataset", str(d / "tiles/images"), "--masks", str(d / "tiles/masks"), "-o", str(d / "data")]
-        + ["--classes", CLASSES, "--patch", str(patch), "--grid", str(grid), "--model", str(d / "base")]
+        + ["--classes", CLASSES, "--tile", str(patch), "--grid", str(grid), "--model", str(d / "base")]
     )
     sets = ["--set", f"dataset={d / 'data'}", "--set", "per_device_train_batch_size=4"]
     _run(
@@ -55,7 +55,7 @@ def test_own_tiles_walkthrough(tmp_path: Path) -> None:
          + ["--max-new-tokens", "24", "--device", "cpu"])  # fmt: skip
     assert json.loads((d / "pred/run.json").read_text())["classes"] == CLASSES.split(",")
     out = _run(
-        ["text", "evaluate", str(d / "pred"), "--truth", str(d / "test/masks"), "-c", CLASSES]
+        ["text", "evaluate", str(d / "pred"), "--truth", str(d / "test/masks"), "--classes", CLASSES]
         + ["-o", str(d / "eval.json")]
     )
     rep = json.loads((d / "eval.json").read_text())

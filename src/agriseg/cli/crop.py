@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from agriseg.cli.crop_labelfree import adapt, pseudolabel, screen, selftrain
-from agriseg.cli.crop_predict import evaluate, predict
+from agriseg.cli.crop_predict import evaluate, models, predict
 from agriseg.cli.crop_synthetic import make_synthetic
 from agriseg.cli.crop_train import train
 from agriseg.cli.crop_traits import plots, traits
@@ -17,9 +17,21 @@ def crop() -> None:
     """Crop / vegetation segmentation in field photos."""
 
 
-# predict, evaluate, traits and screen run in the base install; the others name the extra they need
+# predict, evaluate, models, traits and screen run in the base install; the others name the extra they need
 for _command in (train, pseudolabel, selftrain, adapt, make_synthetic):
     requires_extra(_command, "train")
 requires_extra(plots, "geo")
-for _command in (predict, evaluate, train, pseudolabel, screen, selftrain, adapt, traits, plots, make_synthetic):
+for _command in (
+    predict,
+    evaluate,
+    models,
+    train,
+    pseudolabel,
+    screen,
+    selftrain,
+    adapt,
+    traits,
+    plots,
+    make_synthetic,
+):
     crop.add_command(_command)

@@ -9,7 +9,7 @@ from agriseg.cli.options import config_option, set_option
 
 
 @click.command()
-@config_option("YAML run config.")
+@config_option("crop")
 @click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Lightning checkpoint to resume from.")
 @click.option("--epochs", type=int, default=None, help="Override the config's epochs.")
 @set_option()

@@ -9,18 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from agriseg.batch import BatchResult, describe_os_error
+
 if TYPE_CHECKING:
     from agriseg.extras import Extra
-
-
-def describe_os_error(err: OSError) -> str:
-    """``<file>: <reason>`` for an operating-system error (disk full, permission denied, ...)."""
-    reason = err.strerror or str(err) or type(err).__name__
-    where = err.filename or ""
-    if err.filename2:
-        where = f"{err.filename} -> {err.filename2}"
-    return f"{where}: {reason}" if where else reason
-
 
 # parameters that name what a command writes; every other file given on the command line is an input
 OUTPUT_PARAMS = frozenset({"output", "outdir", "out", "output_dir", "out_dir"})
@@ -42,6 +34,12 @@ def input_files(params: dict[str, Any]) -> list[Path]:
     return found
 
 
+class MissingDependency(click.ClickException):
+    """An optional dependency group is missing: a usage problem (exit status 2), in one line."""
+
+    exit_code = 2
+
+
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Report expected errors (bad files, bad configs) as ``Error: <message>`` without a traceback.
 
@@ -52,6 +50,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from agriseg.config import OptionError
         from agriseg.data.files import protected_inputs
         from agriseg.extras import MissingExtra
 
@@ -61,7 +60,11 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except MissingExtra as err:  # an optional dependency group is missing: the install line, exit 2
             click.echo(str(err), err=True)
             raise SystemExit(2) from err
-        except (FileNotFoundError, ValueError, FileExistsError, ImportError) as err:
+        except OptionError as err:
+            raise click.UsageError(str(err)) from err
+        except ImportError as err:  # an optional dependency is missing: the message names the pip command
+            raise MissingDependency(str(err)) from err
+        except (FileNotFoundError, ValueError, FileExistsError) as err:
             raise click.ClickException(str(err)) from err
         except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file
             raise click.ClickException(describe_os_error(err)) from err
@@ -107,13 +110,15 @@ def requires_extra(command: click.Command, extra: Extra) -> click.Command:
     return command
 
 
-def report_failures(records: list[dict[str, Any]]) -> None:
-    """Print the error of every record whose ``status`` is ``error`` and exit with status 1 if there is one.
+def finish(result: BatchResult, verb: str, where: str | Path = "", note: str = "") -> None:
+    """Print a batch's summary line, then each failure on stderr, and exit with status 1 if one failed.
 
-    Batch commands call it last, after their summary line, so the exit code says whether anything failed.
+    Per-item commands call it last, so the exit code says whether everything was produced.
     """
-    bad = [r for r in records if r.get("status") == "error"]
-    for r in bad:
-        click.echo(f"  failed: {r.get('error', '')}", err=True)
-    if bad:
-        raise SystemExit(1)
+    for line in result.notes:
+        click.echo(line)
+    click.echo(result.summary(verb, where, note))
+    for msg in result.failures:
+        click.echo(f"  failed: {msg}", err=True)
+    if result.exit_code:
+        raise SystemExit(result.exit_code)

@@ -2,31 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import overwrite_option
-
-MODEL_HELP = (
-    "model file (agriseg .safetensors/.ckpt, ftw-tools/PRUE .ckpt) or a released model's name "
-    "(agriseg fields models list), downloaded once into the cache"
-)
-
-
-def resolve_model_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Click callback of every ``-m/--model``: a registry name becomes the cached file (fetched once)."""
-    if value is None:
-        return None
-    from agriseg.fields.registry import MODELS, resolve_model
-
-    try:
-        return resolve_model(str(value))
-    except ValueError as err:
-        if str(value) not in MODELS:
-            raise click.BadParameter(str(err), ctx, param) from err
-        raise click.ClickException(str(err)) from err
+from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.options import batch_options
 
 
 @click.group()
@@ -83,17 +62,13 @@ def show(name: str) -> None:
 
 @models.command()
 @click.argument("names", nargs=-1, required=True)
-@overwrite_option("Download again even if cached.")
+@batch_options()
 @friendly_errors
-def download(names: tuple[str, ...], overwrite: bool) -> None:
+def download(names: tuple[str, ...], overwrite: bool, strict: bool) -> None:
     """Download models (NAMES, or all) into the cache; a partial download resumes, sha256 checked if recorded."""
-    from agriseg.fields.registry import MODELS, fetch, get_spec
+    from agriseg.fields.registry import fetch_models
 
-    wanted = list(MODELS) if names == ("all",) else list(names)
-    for n in wanted:
-        get_spec(n)  # every name valid before any download
-    for n in wanted:
-        click.echo(f"{n}: {fetch(n, overwrite=overwrite)}")
+    finish(fetch_models(list(names), overwrite, strict), "downloaded")
 
 
 @models.command()

@@ -130,3 +130,47 @@ class PlotsConfig(StrictModel):
     zenith: float = Field(0.0, ge=0.0, lt=90.0)
     leaf_projection: float = Field(0.5, gt=0.0, le=1.0)
     meta: str | None = None  # file-name template with a "date" field, for the growth table
+
+
+# how crop models run by default (see the README's benchmark of crop predict)
+DEFAULT_OPTIMIZE: Literal["none", "jit", "onnxruntime"] = "onnxruntime"
+
+
+class CropInferenceConfig(StrictModel):
+    """Which crop model runs and how (shared by ``crop predict`` and ``crop evaluate``)."""
+
+    model_name: str = "default"  # packaged model (default, crop-weed, NAME@N) or a model file
+    long_side: int | None = Field(None, ge=0)  # resize the long side to this (0 = native); None = the model's own
+    tta: Literal["none", "flip", "flip+scale"] | None = None  # test-time augmentation; None = the model's own
+    optimize: Literal["none", "jit", "onnxruntime"] = DEFAULT_OPTIMIZE
+
+
+class CropPredictConfig(CropInferenceConfig):
+    """``agriseg crop predict``: photos -> masks, overlays and a summary."""
+
+    batch_size: int = Field(4, ge=1)  # photos (or tiles) per forward pass
+    tile: int = Field(1024, ge=64)  # photos larger than this after resizing are predicted in tiles
+    overlap: float = Field(0.25, ge=0, lt=1)  # tile overlap fraction
+    precision: Literal["fp32", "bf16"] = "fp32"
+    overlay: bool = True  # write <name>_overlay.jpg
+
+
+class CropEvaluateConfig(CropInferenceConfig):
+    """``agriseg crop evaluate``: a model (or saved masks) scored against labels."""
+
+    label_mode: Literal["binary", "index", "colormap"] = "binary"  # how label files encode classes
+    boundary_ratio: float = Field(0.02, gt=0, le=1)  # boundary IoU band, as a fraction of the diagonal
+
+
+class AdaptConfig(StrictModel):
+    """``agriseg crop adapt``: adapting a model to a new field from unlabelled photos."""
+
+    model_name: str = "default"  # the model to start from
+    # merge pseudo-labels with the model's own predictions: agree = ignore pixels where they disagree;
+    # confident = take the model's class where it is confident
+    combine: Literal["none", "agree", "confident"] = "agree"
+    confidence: float = Field(0.9, ge=0.5, le=1.0)
+    stage1_epochs: int = Field(4, ge=1)
+    stage2_epochs: int = Field(4, ge=0)
+    crop_size: int = Field(256, ge=32)
+    batch_size: int = Field(8, ge=1)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import csv
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -14,7 +13,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image
 
-from agriseg.data.files import atomic_write, ensure_outdir
+from agriseg.crop.config import DEFAULT_OPTIMIZE, CropPredictConfig
+from agriseg.data.files import atomic_write, atomic_writes
 from agriseg.data.io import ImageReadError, read_rgb
 from agriseg.runtime import ModelRunner, Optimize, softmax, tta_average
 from agriseg.tiling import predict_tiled
@@ -22,14 +22,14 @@ from agriseg.tiling import predict_tiled
 if TYPE_CHECKING:
     from torch import nn
 
+    from agriseg.batch import BatchResult, Item
+    from agriseg.fingerprint import Recipe
     from agriseg.models.config import ModelConfig
 
 Precision = Literal["fp32", "bf16"]
 TTA = Literal["none", "flip", "flip+scale"]
 # extra inference sizes of "flip+scale", relative to long_side
 TTA_SCALES = (0.8, 1.25)
-# how packaged and file models run unless told otherwise: the model's ONNX file in ONNX Runtime (no PyTorch)
-DEFAULT_OPTIMIZE: Optimize = "onnxruntime"
 
 
 # test-time augmentation presets of crop models -> flips of the shared vocabulary (agriseg.runtime.TTA_OPS)
@@ -281,8 +281,7 @@ def photo_outputs(outdir: Path, stem: str, num_classes: int, write_overlay: bool
 
 def _write_outputs(out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray) -> None:
     """Write all outputs of one photo, renaming them only once every one was written in full."""
-    with ExitStack() as stack:
-        tmp = {p: stack.enter_context(atomic_write(p)) for p in out.all()}
+    with atomic_writes(out.all()) as tmp:
         Image.fromarray((classes > 0).astype(np.uint8) * 255).save(tmp[out.mask])
         if out.classes is not None:
             class_map_image(classes).save(tmp[out.classes])
@@ -320,7 +319,11 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
         classes = read_label(out.classes, "index") if out.classes is not None else read_label(out.mask, "binary")
     except ValueError:
         return None
-    return _row(f, classes, k, class_fields)
+    return {**_row(f, classes, k, class_fields), "resumed": True}
+
+
+# agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
+ALGORITHM = "1"
 
 
 def predict_files(
@@ -332,103 +335,144 @@ def predict_files(
     write_overlay: bool = True,
     class_names: list[str] | None = None,
     progress: bool = True,
-) -> list[dict]:
+    recipe: Recipe | None = None,
+) -> BatchResult:
     """Predict every file; write ``<name>_mask.png``, ``<name>_overlay.jpg`` and ``summary.csv``.
 
     ``<name>_mask.png`` is 0/255 vegetation (every class but 0). A model with more than two classes also
     writes ``<name>_classes.png`` (a palette PNG whose pixel values are the class ids) and a
     ``<class>_fraction`` column per class in the summary (e.g. ``crop_fraction``, ``weed_fraction``).
-    Output names come from :func:`agriseg.data.io.output_names`, so inputs that share a stem never
+    Output names come from :func:`agriseg.batch.unique_names`, so inputs that share a stem never
     overwrite each other's results.
 
-    A photo is done when all of its outputs exist; a re-run skips done photos (unless ``overwrite``) and
-    reads their summary rows back from the outputs, so an interrupted and resumed batch ends with the same
-    files and the same ``summary.csv`` as an uninterrupted one. Work files left by a killed run are removed.
-    A bad file is reported in the summary and the batch goes on, unless ``strict``.
+    The photos go through :func:`agriseg.batch.run_batch`: a photo whose outputs are there is skipped
+    (unless ``overwrite``) and its summary row is read back from them, so an interrupted and resumed batch
+    ends with the same files and the same ``summary.csv`` as an uninterrupted one; work files left by a
+    killed run are removed; a bad file is reported in the summary and the batch goes on, unless ``strict``.
 
     Returns:
-        The summary rows, in input order; ``status`` is ``ok`` (predicted now or before) or ``error``,
-        and rows of photos done by an earlier run have ``resumed`` set to True.
+        The summary rows in input order, with the batch's counts; ``status`` is ``ok`` (predicted now or
+        before) or ``error``, and rows of photos done by an earlier run have ``resumed`` set to True.
     """
-    from tqdm import tqdm
+    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
 
-    from agriseg.data.files import clean_stale_temporaries
-    from agriseg.data.io import output_names
-
-    ensure_outdir(outdir)
-    clean_stale_temporaries(outdir)
-    names = output_names(files)
+    names = unique_names(files)
     k = predictor.num_classes
     labels = list(class_names) if class_names and len(class_names) == k else [f"class{i}" for i in range(k)]
     class_fields = [f"{n}_fraction" for n in labels[1:]] if k > 2 else []
-    rows: dict[Path, dict] = {}
-    todo: list[tuple[Path, PhotoOutputs]] = []
+    items = []
     for f in files:
-        out = photo_outputs(outdir, names[f], k, write_overlay)
-        if not overwrite and out.complete():
-            row = _read_back(f, out, k, class_fields)
-            if row is not None:
-                rows[f] = {**row, "resumed": True}
-                continue
-        todo.append((f, out))
+        out = photo_outputs(Path(outdir), names[f], k, write_overlay)
+        items.append(Item(names[f], f, tuple(out.all()), (f,), payload=out))
+    result = run_batch(
+        items,
+        stream=lambda todo: _predict_stream(predictor, todo, k, class_fields),
+        options=BatchOptions(overwrite, strict, progress, "predict", "img"),
+        recipe=recipe,
+        resume=lambda it: _read_back(Path(it.source), it.payload, k, class_fields),
+    )
+    fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
+    write_csv_atomic(list(result), Path(outdir) / "summary.csv", fields)
+    return result
 
-    # Three stages overlap: a thread decodes the next photos, the main thread runs the model, a thread
-    # encodes and writes outputs (PIL and numpy release the GIL). Outputs do not depend on the timing.
+
+def _predict_stream(
+    predictor: Predictor, todo: Sequence[Item], k: int, class_fields: list[str]
+) -> Iterator[tuple[Item, dict | Exception]]:
+    """Predict the photos of ``todo``, yielding ``(item, summary row or error)`` as each is written.
+
+    Three stages overlap: a thread decodes the next photos, the main thread runs the model on batches of
+    photos of one size, a thread encodes and writes outputs (PIL and numpy release the GIL). Outputs do
+    not depend on the timing.
+    """
     lookahead = 2 * predictor.batch_size
     with ThreadPoolExecutor(1, "agriseg-read") as reader, ThreadPoolExecutor(1, "agriseg-write") as writer:
-        reads = deque((f, out, reader.submit(read_rgb, f)) for f, out in todo[:lookahead])
+        reads = deque((it, reader.submit(read_rgb, it.source)) for it in todo[:lookahead])
         queued = lookahead
-        writes: deque[tuple[Path, PhotoOutputs, Future]] = deque()
-        pending: list[tuple[Path, PhotoOutputs, np.ndarray]] = []
+        writes: deque[tuple[Item, Future]] = deque()
+        pending: list[tuple[Item, np.ndarray]] = []
 
-        def collect(limit: int) -> None:
+        def written(limit: int) -> Iterator[tuple[Item, dict | Exception]]:
             while len(writes) > limit:
-                f, out, fut = writes.popleft()
+                it, fut = writes.popleft()
                 try:
-                    rows[f] = fut.result()
+                    yield it, fut.result()
                 except OSError as err:
-                    if strict:
-                        raise
-                    rows[f] = {"file": str(f), "status": "error", "error": f"{out.mask}: cannot write ({err})"}
+                    yield it, OSError(err.errno, f"cannot write ({err.strerror or err})", str(it.payload.mask))
 
-        def flush() -> None:
-            if not pending:
-                return
-            probs = predictor.probabilities([p[2] for p in pending])
-            for (f, out, rgb), p in zip(pending, probs, strict=True):
-                classes = to_classes(p, rgb)  # (H, W)
-                writes.append((f, out, writer.submit(_write_and_row, f, out, rgb, classes, k, class_fields)))
-            pending.clear()
-            collect(lookahead)
+        def flush() -> Iterator[tuple[Item, dict | Exception]]:
+            if pending:
+                probs = predictor.probabilities([rgb for _, rgb in pending])
+                for (it, rgb), p in zip(pending, probs, strict=True):
+                    classes = to_classes(p, rgb)  # (H, W)
+                    args = (Path(it.source), it.payload, rgb, classes, k, class_fields)
+                    writes.append((it, writer.submit(_write_and_row, *args)))
+                pending.clear()
+            yield from written(lookahead)
 
-        bar = tqdm(total=len(todo), desc="predict", unit="img", disable=not progress)
         while reads:
-            f, out, fut = reads.popleft()
+            it, fut = reads.popleft()
             if queued < len(todo):
-                nf, nout = todo[queued]
-                reads.append((nf, nout, reader.submit(read_rgb, nf)))
+                reads.append((todo[queued], reader.submit(read_rgb, todo[queued].source)))
                 queued += 1
             try:
                 rgb = fut.result()
             except ImageReadError as err:
-                if strict:
-                    raise
-                rows[f] = {"file": str(f), "status": "error", "error": str(err)}
-                bar.update(1)
+                yield it, err
                 continue
-            if pending and pending[0][2].shape != rgb.shape:
-                flush()
-            pending.append((f, out, rgb))
+            if pending and pending[0][1].shape != rgb.shape:
+                yield from flush()
+            pending.append((it, rgb))
             if len(pending) >= predictor.batch_size:
-                flush()
-            bar.update(1)
-        flush()
-        collect(0)
-        bar.close()
-    ordered = [rows[f] for f in files if f in rows]
-    fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
-    write_csv_atomic(ordered, outdir / "summary.csv", fields)
-    return ordered
+                yield from flush()
+        yield from flush()
+        yield from written(0)
+
+
+def predict_paths(
+    paths: Sequence[str | Path],
+    outdir: str | Path,
+    config: CropPredictConfig,
+    overwrite: bool = False,
+    strict: bool = False,
+    progress: bool = True,
+) -> BatchResult:
+    """``agriseg crop predict``: segment the photos under ``paths`` into ``outdir`` (see :func:`predict_files`).
+
+    Files in ``outdir`` named like outputs of an earlier run are never read as photos.
+
+    Raises:
+        ValueError: no photos (only earlier outputs), or a model that cannot be used.
+    """
+    from agriseg.data.files import ensure_outdir
+    from agriseg.data.io import drop_outputs, list_images
+    from agriseg.fingerprint import Recipe
+
+    out = ensure_outdir(outdir)
+    files, earlier = drop_outputs(list_images(list(paths)), out, OUTPUT_SUFFIXES)
+    if not files:
+        raise ValueError(f"{outdir}: holds only outputs of an earlier run, no photos")
+    pred = load_predictor(
+        config.model_name,
+        config.long_side,
+        config.tta,
+        config.optimize,
+        tile=config.tile,
+        overlap=config.overlap,
+        batch_size=config.batch_size,
+        precision=config.precision,
+    )
+    cfg = pred.config
+    assert cfg is not None
+    options = config.model_dump(exclude={"model_name", "batch_size", "optimize"})
+    options.update(long_side=pred.long_side, tta=pred.tta)
+    recipe = Recipe("crop predict", ALGORITHM, options, pred.model.path)
+    result = predict_files(
+        pred, files, out, overwrite, strict, config.overlay, cfg.class_names, progress=progress, recipe=recipe
+    )
+    if earlier:
+        result.notes.append(f"({len(earlier)} outputs of an earlier run in {outdir} were not read as photos)")
+    return result
 
 
 def write_csv_atomic(rows: list[dict], path: Path, fields: list[str]) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field
 
 from agriseg.config import StrictModel
-from agriseg.crop.config import DataConfig, TrainConfig
+from agriseg.crop.config import AdaptConfig, DataConfig, TrainConfig
 from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions
 from agriseg.data.files import atomic_write, write_json
 from agriseg.models.config import ModelConfig
@@ -472,3 +472,37 @@ def depth_guided_postprocess(pred: np.ndarray, depth_mask: np.ndarray, min_suppo
     out = pred.astype(np.uint8).copy()
     out[(fg > 0) & ~keep[lab]] = 0
     return out
+
+
+def adapt_photos(
+    paths: list[str | Path],
+    output: str | Path,
+    config: AdaptConfig,
+    pseudo: PseudoLabelOptions,
+    keep: str | None = None,
+    workdir: str | Path | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """``agriseg crop adapt``: :func:`adapt` the model to the photos under ``paths``.
+
+    Raises:
+        FileExistsError: ``output`` exists and not ``overwrite``.
+    """
+    from agriseg.batch import check_output
+    from agriseg.data.io import list_images
+
+    check_output(output, overwrite)
+    return adapt(
+        list_images(list(paths)),
+        output,
+        config.model_name,
+        pseudo,
+        config.combine,
+        config.confidence,
+        keep,
+        config.stage1_epochs,
+        config.stage2_epochs,
+        train=TrainConfig(batch_size=config.batch_size),
+        data=DataSpec(crop_size=config.crop_size),
+        workdir=workdir,
+    )

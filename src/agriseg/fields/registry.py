@@ -266,6 +266,27 @@ def status(spec: ModelSpec) -> Status:
     return "cached" if is_cached(spec) else "not downloaded"
 
 
+def fetch_models(names: list[str], overwrite: bool = False, strict: bool = False) -> Any:
+    """``agriseg fields models download``: fetch several models (``["all"]``: every one) through the batch runner.
+
+    Every name is checked before anything is downloaded.
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones).
+    """
+    from agriseg.batch import BatchOptions, Item, run_batch
+
+    wanted = list(MODELS) if names == ["all"] else list(names)
+    specs = [get_spec(n) for n in wanted]
+    items = [Item(s.name, s.name, (cached_path(s),)) for s in specs]
+    return run_batch(
+        items,
+        lambda it: {"file": str(fetch(it.name, overwrite=overwrite)), "status": "ok"},
+        options=BatchOptions(overwrite, strict, False, "models", "model"),
+        resume=lambda it: {"file": str(it.outputs[0]), "status": "skipped"},
+    )
+
+
 __all__ = [
     "MODELS",
     "RELEASE_URL",
@@ -274,6 +295,7 @@ __all__ = [
     "cached_path",
     "default_model",
     "fetch",
+    "fetch_models",
     "get_spec",
     "is_cached",
     "model_inputs",

@@ -58,6 +58,16 @@ class PatchSpec(StrictModel):
     patch_image: bool = True
 
 
+class TextDatasetConfig(PatchSpec):
+    """``agriseg text dataset``: :class:`PatchSpec` with MAgSeg's training sizes (448-px patches, 8 random
+    patches per image) and the seed of the random patches."""
+
+    patch: int = Field(448, ge=2)
+    mode: PatchMode = "random"
+    per_image: int = Field(8, ge=1)
+    seed: int = 0
+
+
 def boxes_for(height: int, width: int, spec: PatchSpec, rng: np.random.Generator) -> list[Box]:
     """Patch boxes of one image according to ``spec``."""
     if spec.mode == "grid":
@@ -241,3 +251,47 @@ def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
     )
     cols = {k: [r[k] for r in records] for k in feats}
     return Dataset.from_dict(cols, features=feats)
+
+
+def build_dataset(
+    images: Sequence[str | Path],
+    masks: Sequence[str | Path],
+    out: str | Path,
+    class_words: str,
+    config: TextDatasetConfig,
+    model: str | None = None,
+    bands: Sequence[int] | None = None,
+    overwrite: bool = False,
+) -> int:
+    """``agriseg text dataset``: instruction samples of image / mask files saved as a HF dataset folder.
+
+    Args:
+        images: image files or folders.
+        masks: mask files or folders (class ids), matched to images by stem.
+        out: the dataset folder (``datasets.save_to_disk``).
+        class_words: comma-separated class words, background first.
+        config: how patches are cut (and the seed).
+        model: the model the data set is for: its vocabulary must hold every class word.
+        bands: R, G, B band numbers (1-based) of multi-band rasters.
+        overwrite: replace an existing folder.
+
+    Returns:
+        The number of samples.
+    """
+    from agriseg.batch import check_output
+    from agriseg.config import OptionError
+    from agriseg.data.files import atomic_write
+
+    names = [n.strip() for n in class_words.split(",") if n.strip()]
+    if len(names) < 2:
+        raise OptionError("--classes needs the background word and at least one class, e.g. others,field,tree")
+    check_output(out, overwrite)
+    if model:
+        from agriseg.text.modeling import check_class_words, load_processor
+
+        check_class_words(load_processor(model), names, model)
+    spec = PatchSpec.model_validate(config.model_dump(exclude={"seed"}))
+    ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, config.seed, bands))
+    with atomic_write(out) as tmp:
+        ds.save_to_disk(str(tmp))
+    return len(ds)

@@ -17,11 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agriseg.text.reward import mean_dice
+
+if TYPE_CHECKING:
+    from agriseg.text.config import TextEvaluateConfig
 
 
 @dataclass
@@ -294,3 +297,45 @@ def report_table(report: dict[str, Any]) -> tuple[str, str]:
     )
     csv_text = "\n".join(",".join(r) for r in [head, *rows]) + "\n"
     return "\n".join(lines), csv_text
+
+
+def evaluate_command(
+    predictions: Sequence[Path],
+    truth: Path,
+    classes: str,
+    config: TextEvaluateConfig,
+    truth_instances: Path | None = None,
+    model: str | None = None,
+    output: Path | None = None,
+) -> str:
+    """``agriseg text evaluate``: score the predictions, write the report (JSON + CSV) and return its table.
+
+    Raises:
+        OptionError: fewer than two class words.
+    """
+    from agriseg.config import OptionError
+    from agriseg.data.files import dumps_json, write_text
+    from agriseg.data.io import list_images
+
+    names = [n.strip() for n in classes.split(",") if n.strip()]
+    if len(names) < 2:
+        raise OptionError("--classes needs the background word and at least one class")
+    report = evaluate_files(
+        list_images(list(predictions)),
+        truth,
+        names,
+        truth_instances,
+        config.iou_threshold,
+        config.min_size,
+        config.ignore_value,
+    )
+    if model:
+        from agriseg.text.modeling import load_vlm
+
+        m, _ = load_vlm(model, device="cpu")
+        report["overhead"] = overhead(m)
+    table, csv_text = report_table(report)
+    if output:
+        write_text(output, dumps_json(report))
+        write_text(Path(output).with_suffix(".csv"), csv_text)
+    return table

@@ -364,3 +364,31 @@ def warm_start_vision(
         sched.step()
         losses.append(float(loss.detach()))
     return losses
+
+
+def build_tiny_model(
+    outdir: str | Path,
+    class_names: Sequence[str],
+    image_size: int = 64,
+    vision_patch: int = 8,
+    image_tokens: int = 64,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> int:
+    """``agriseg text tiny-model``: build, check and save a tiny VLM; returns its parameter count.
+
+    Raises:
+        OptionError: fewer than two class words, or sizes that do not fit together.
+        FileExistsError: ``outdir`` exists and not ``overwrite``.
+    """
+    from agriseg.batch import check_output
+    from agriseg.config import OptionError
+
+    if len(class_names) < 2:
+        raise OptionError("--classes needs the background word and at least one class, e.g. others,field")
+    cfg = TinyVLMConfig(image_size=image_size, vision_patch=vision_patch, mm_tokens_per_image=image_tokens)
+    check_tiny_vlm_config(cfg)
+    check_output(outdir, overwrite)
+    model, proc = build_tiny_vlm(class_names, cfg, seed=seed)
+    save_tiny_vlm(model, proc, outdir)
+    return sum(p.numel() for p in model.parameters())

@@ -114,3 +114,42 @@ def write_set(
             _save(outdir, name, rgb, np.zeros(rgb.shape[:2], np.uint8))
             index["photos"][name] = {"background": colour, "layout": "uniform", "plants": 0}
     return write_json(outdir / "index.json", index)
+
+
+def make_synthetic(
+    kind: SetKind,
+    outdir: str | Path,
+    photos: str | Path,
+    labels: str | Path,
+    stems_file: str | Path | None = None,
+    n: int = 20,
+    seed: int = 0,
+    uniform_frames: bool = False,
+    layouts: str = "pots,tray,side,plate",
+) -> Path | None:
+    """``agriseg crop make-synthetic``: :func:`write_set` from a folder of labelled photos.
+
+    Args:
+        layouts: comma-separated scene layouts (``lab``): pots, tray, side, plate, field.
+        stems_file: text file of the photo names to use (default: every labelled photo).
+
+    Returns:
+        The ``index.json`` path.
+
+    Raises:
+        ValueError: an unknown layout, or names without a labelled photo.
+    """
+    from agriseg.config import OptionError
+    from agriseg.crop.dataset import match_pairs, read_stem_list
+    from agriseg.crop.scenes.lab import LAYOUTS
+
+    chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
+    unknown = sorted(set(chosen) - {*LAYOUTS, "field"})
+    if unknown or not chosen:
+        raise OptionError(f"--layouts: unknown {unknown or layouts!r}; valid: {', '.join([*LAYOUTS, 'field'])}")
+    pairs = match_pairs(photos, labels)
+    names = read_stem_list(stems_file) if stems_file else sorted(pairs)
+    missing = sorted(set(names) - set(pairs))
+    if missing:
+        raise ValueError(f"{stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
+    return write_set(kind, outdir, photos, labels, names, n, seed, uniform_frames, chosen)

@@ -12,13 +12,16 @@ from __future__ import annotations
 import csv
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import parse_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.data.files import atomic_write
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchResult
 
 _DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2}|\d{8})(?!\d)")
 GROWTH_FIELDS = ["plot_id", "date", "mosaic", "status", "green_fraction", "green_area_index", "plant_count"]
@@ -45,6 +48,10 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
         return None
 
 
+# agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
+ALGORITHM = "1"
+
+
 def run_plots(
     mosaics: list[str | Path],
     outdir: str | Path,
@@ -52,40 +59,58 @@ def run_plots(
     overwrite: bool = False,
     strict: bool = False,
     progress: bool = True,
-) -> list[dict[str, Any]]:
+) -> BatchResult:
     """Plot statistics of every mosaic, then the growth table and plot (see the module docstring).
+
+    The mosaics go through :func:`agriseg.batch.run_batch` (skip / resume, strict, counts).
 
     Returns:
         One record per mosaic: ``file``, ``date``, ``status`` (ok / skipped / error), ``error``, ``rows``.
     """
+    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
+    from agriseg.fingerprint import Recipe
+
     outdir = Path(outdir)
     segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
-    records: list[dict[str, Any]] = []
-    for m in map(Path, mosaics):
-        gpkg, table = outdir / f"{m.stem}_plots.gpkg", outdir / f"{m.stem}_plots.csv"
-        try:
-            date = mosaic_date(m, config.meta)
-            if gpkg.is_file() and table.is_file() and not overwrite:
-                with table.open(newline="") as fh:
-                    records.append(
-                        {"file": str(m), "date": date, "status": "skipped", "rows": list(csv.DictReader(fh))}
-                    )
-                continue
-            gdf = plot_stats(m, config, segment, progress)
-        except (ValueError, FileNotFoundError) as err:
-            if strict:
-                raise
-            records.append({"file": str(m), "date": None, "status": "error", "error": str(err), "rows": []})
-            continue
+    names = unique_names(mosaics)
+    items = [Item(n, m, (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv"), (m,)) for m, n in names.items()]
+    from agriseg.models.io import resolve
+
+    recipe = Recipe("crop plots", ALGORITHM, config.model_dump(exclude={"model_name", "plots"}),
+                    lambda: resolve(config.model_name), [config.plots])  # fmt: skip
+
+    def work(item: Item) -> dict[str, Any]:
+        m = Path(item.source)
+        date = mosaic_date(m, config.meta)
+        gdf = plot_stats(m, config, segment, progress)
+        gpkg, table = item.outputs
         with atomic_write(gpkg) as tmp:
             gdf.to_file(tmp, driver="GPKG", layer="plots")
         rows = [{"mosaic": str(m), "date": date or "", **r} for r in gdf.drop(columns="geometry").to_dict("records")]
         _write_csv(table, rows, ["mosaic", "date", *[c for c in gdf.columns if c != "geometry"]])
-        records.append({"file": str(m), "date": date, "status": "ok", "rows": rows})
-    done = [r for r in records if r["status"] != "error"]
+        return {"file": str(m), "date": date, "status": "ok", "rows": rows}
+
+    def resume(item: Item) -> dict[str, Any] | None:
+        try:
+            date = mosaic_date(Path(item.source), config.meta)
+            with item.outputs[1].open(newline="") as fh:
+                rows = list(csv.DictReader(fh))
+        except (OSError, ValueError):
+            return None
+        return {"file": str(item.source), "date": date, "status": "skipped", "rows": rows}
+
+    result = run_batch(
+        items,
+        work,
+        options=BatchOptions(overwrite, strict, progress and len(items) > 1, "plots", "mosaic"),
+        recipe=recipe,
+        resume=resume,
+        failed=lambda it, msg: {"file": str(it.source), "date": None, "status": "error", "error": msg, "rows": []},
+    )
+    done = [r for r in result if r["status"] != "error"]
     if len(done) >= 2:
         write_growth(done, outdir)
-    return records
+    return result
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:

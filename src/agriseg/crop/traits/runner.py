@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -27,13 +27,17 @@ from PIL import Image
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
-from agriseg.crop.traits.inputs import Item, ModelSegmenter, pair_inputs, read_item
+from agriseg.crop.traits.inputs import Item as Pair
+from agriseg.crop.traits.inputs import ModelSegmenter, pair_inputs, read_item
 from agriseg.crop.traits.meta import parse_name
 from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, label_plants, plant_traits
 from agriseg.crop.traits.regions import Region, grid_regions, parse_grid, read_regions, region_traits
 from agriseg.crop.traits.units import parse_box, reference_scale, unit_names
 from agriseg.data.files import atomic_write, write_json
-from agriseg.data.io import ImageReadError, list_images
+from agriseg.data.io import list_images
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchResult
 
 # image-level trait -> dimension (0 none, 1 length, 2 area, -2 per area)
 IMAGE_TRAITS: dict[str, int] = {
@@ -179,7 +183,7 @@ def long_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def measure_item(
-    item: Item, config: TraitsConfig, segment: Callable[[np.ndarray], tuple[np.ndarray, bool]]
+    item: Pair, config: TraitsConfig, segment: Callable[[np.ndarray], tuple[np.ndarray, bool]]
 ) -> tuple[dict[str, Any], Measurement, np.ndarray | None]:
     """Read (and segment, for a photo without a mask) one item and measure it -> (record, measurement, photo)."""
     meta = parse_name(item.path, config.meta, item.name) if config.meta else {}
@@ -205,6 +209,10 @@ def measure_item(
     return record, m, rgb
 
 
+# agriseg's version of what crop traits writes from an image and options (part of every fingerprint)
+ALGORITHM = "1"
+
+
 def run_traits(
     paths: list[str | Path],
     outdir: str | Path,
@@ -212,45 +220,68 @@ def run_traits(
     overwrite: bool = False,
     strict: bool = False,
     progress: bool = True,
-) -> list[dict[str, Any]]:
+) -> BatchResult:
     """Measure every photo / mask under ``paths`` and write the outputs (see the module docstring).
+
+    The images go through :func:`agriseg.batch.run_batch` (skip / resume, strict, counts).
 
     Returns:
         One record per image, ``status`` ``ok``, ``skipped`` (measured before) or ``error`` (with ``error``).
     """
-    from tqdm import tqdm
+    from agriseg.batch import BatchOptions, Item, run_batch
+    from agriseg.fingerprint import Recipe
 
     outdir = Path(outdir)
     files = list_images(list(paths))
-    items = pair_inputs(files)  # our own debug images (_plants) are never inputs
+    pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
     if config.regions:
         read_regions(config.regions)  # a bad regions file stops the batch before it starts
     if config.grid:
         parse_grid(config.grid)
-    if not items:
+    if not pairs:
         raise ValueError(f"{paths[0]}: no photos or masks to measure")
+    model = None
+    if any(p.mask is None for p in pairs):  # photos to segment: a missing model stops the batch at once
+        from agriseg.models.io import resolve
+
+        model = resolve(config.model_name)
     segment = ModelSegmenter(config.model_name)
-    records: list[dict[str, Any]] = []
-    for item in tqdm(items, desc="traits", unit="img", disable=not progress):
-        out_json = outdir / f"{item.name}_traits.json"
-        if out_json.is_file() and not overwrite:
-            rec = json.loads(out_json.read_text())
-            records.append({**rec, "status": "skipped"})
-            continue
-        try:
-            rec, m, rgb = measure_item(item, config, segment)
-        except (ImageReadError, ValueError, FileNotFoundError) as err:
-            if strict:
-                raise
-            msg = str(err) if str(err).startswith(str(item.path)) else f"{item.path}: {err}"
-            records.append({"file": str(item.path), "name": item.name, "status": "error", "error": msg})
-            continue
-        with atomic_write(outdir / f"{item.name}_plants.png") as tmp:
+    items = [
+        Item(
+            p.name,
+            p.path,
+            (outdir / f"{p.name}_plants.png", outdir / f"{p.name}_traits.json"),
+            tuple(f for f in (p.photo, p.mask) if f is not None),
+            payload=p,
+        )
+        for p in pairs
+    ]
+    options = config.model_dump(exclude={"model_name", "regions", "photos"})
+    recipe = Recipe("crop traits", ALGORITHM, options, model, [config.regions] if config.regions else [])
+
+    def work(item: Item) -> dict[str, Any]:
+        rec, m, rgb = measure_item(item.payload, config, segment)
+        with atomic_write(item.outputs[0]) as tmp:
             Image.fromarray(debug_image(m.labels, rgb, m.plants, m.rects, m.image["px_per_mm"])).save(tmp)
-        write_json(out_json, rec)
-        records.append(rec)
-    write_tables(records, outdir, config)
-    return records
+        write_json(item.outputs[1], rec)  # written last: its presence marks the image done
+        return rec
+
+    def resume(item: Item) -> dict[str, Any] | None:
+        try:
+            return {**json.loads(item.outputs[1].read_text()), "status": "skipped"}
+        except (OSError, ValueError):
+            return None
+
+    result = run_batch(
+        items,
+        work,
+        options=BatchOptions(overwrite, strict, progress, "traits", "img"),
+        recipe=recipe,
+        resume=resume,
+        failed=lambda it, msg: {"file": str(it.source), "name": it.name, "status": "error", "error": msg},
+    )
+    write_tables(list(result), outdir, config)
+    return result
 
 
 def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConfig) -> None:

@@ -35,6 +35,7 @@ class SceneJob:
         threads: torch threads inside the task.
         overwrite: recompute existing outputs.
         collection: fiboa collection id.
+        name: the stem of the outputs (default: the scene's).
         model_sha256: the digest the user pinned for a pickled (DelineateAnything) model.
         model_name: the registry name the model came from (for messages).
         landcover_stac: STAC API of a named land-cover source.
@@ -50,15 +51,20 @@ class SceneJob:
     threads: int = 1
     overwrite: bool = False
     collection: str = "agriseg-fields"
+    name: str = ""
     model_sha256: str | None = None
     model_name: str | None = None
     landcover_stac: str = "planetary-computer"
+
+    def output_name(self) -> str:
+        """The stem of this scene's outputs (and of its field ids)."""
+        return self.name or Path(self.scene).stem
 
     def outputs(self) -> tuple[Path, Path]:
         """``(probability or instance COG, fields GeoParquet)`` paths of this scene."""
         from agriseg.fields.delineate import is_instance_model
 
-        stem = Path(self.scene).stem
+        stem = self.output_name()
         out = Path(self.outdir)
         kind = "instances" if is_instance_model(self.model) else "probs"
         return out / f"{stem}_{kind}.tif", out / f"{stem}_fields.parquet"
@@ -131,7 +137,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     vcfg = job.polygonize.model_copy(update={"progress": False, "workers": 1})
     vcfg, landcover = landcover_config(vcfg, probs, job.outdir, job.landcover_stac, job.overwrite)
     run = polygonize_labels if instances else polygonize
-    df = run(probs, fields, vcfg, collection=job.collection, id_prefix=Path(job.scene).stem)
+    df = run(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name())
     if landcover:
         row["landcover"] = landcover
     return {
