@@ -214,3 +214,29 @@ def test_coverage_from_labels(tmp_path: Path) -> None:
         coverage_from_labels(-lab, TF, "EPSG:32633")
     with pytest.raises(ValueError, match="2-D integer array"):
         coverage_from_labels(lab.astype(float), TF, "EPSG:32633")
+
+
+def test_instance_raster_file_gives_a_coverage_with_first_pixel_ids(tmp_path: Path) -> None:
+    import rasterio
+
+    from agriseg.vector import polygonize_labels
+
+    lab = np.zeros((60, 80), np.uint32)
+    y, x = np.mgrid[0:60, 0:80]
+    lab[(y >= 4) & (y < 50) & (x >= 3) & (x < 40 + y // 3)] = 9  # a slanted edge shared with 4
+    lab[(y >= 4) & (y < 50) & (x >= 40 + y // 3) & (x < 76)] = 4
+    lab[52:58, 10:30] = 0  # background strip stays empty
+    conf = np.where(lab == 9, 200, 100).astype(np.uint32)
+    path = tmp_path / "inst.tif"
+    profile = {"driver": "GTiff", "height": 60, "width": 80, "count": 2, "dtype": "uint32"}
+    with rasterio.open(path, "w", crs="EPSG:32633", transform=TF, **profile) as ds:
+        ds.write(np.stack([lab, conf]))
+        ds.update_tags(AGRISEG_FORMAT="agriseg-fields-instances-1")
+    df = polygonize_labels(path, None, PolygonizeConfig(**QUIET))
+    g = np.asarray(df.geometry.values, object)
+    assert shapely.coverage_is_valid(g) and len(df) == 2
+    conf_of = dict(zip(df["id"], df["agriseg:confidence"], strict=True))
+    assert sorted(conf_of) == ["inst-4-3", "inst-4-41"]  # row-col of each instance's first pixel
+    assert np.isclose(conf_of["inst-4-3"], 200 / 254) and np.isclose(conf_of["inst-4-41"], 100 / 254)
+    assert _shared(g[0], g[1]).length > 400  # the slanted edge is one shared line (46 px at 10 m)
+    assert shapely.get_num_coordinates(g).max() <= 8  # straight edges, no staircase
