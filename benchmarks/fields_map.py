@@ -11,13 +11,12 @@ checkpoint, x2 resize, for both tools.
 - ``predict``: ``agriseg fields predict`` vs ``ftw inference run``, whole processes interleaved, speed and
   peak memory, each tool with its default threads or ``--threads N`` (``results/fields_predict_speed.json``):
       python benchmarks/fields_map.py predict --grid 4 --rounds 2
-- ``polygonize``: ``agriseg fields polygonize`` vs ``ftw inference polygonize`` on one class raster: polygon
-  count and fields split by seams (speed and memory: ``fields_polygonize_speed.py``):
+- ``polygonize``: ``agriseg fields polygonize`` vs ``ftw inference polygonize`` on one class raster (a mosaic's
+  NDVI / edge classes or the synthetic field mosaic): polygon count and fields split by seams (polygons against
+  known truth, speed, memory and the stage profile: ``fields_polygonize_speed.py``):
       python benchmarks/fields_map.py polygonize --raster synthetic10000 --tool all
 - ``dask``: ``run_map`` over 4 scenes with 1 vs 2 local Dask workers (``results/fields_map_dask.json``):
       python benchmarks/fields_map.py dask --scenes 4 --grid 2 --workers 1 --workers 2 --rounds 2
-- ``profile``: where ``agriseg fields polygonize`` spends its time (``results/fields_polygonize_profile.txt``):
-      python benchmarks/fields_map.py profile --separation watershed --separation components
 - ``all``: the queue of the above at one thread each (about 15 min of CPU).
 """
 
@@ -32,9 +31,8 @@ if __name__ == "__main__":
             "mosaic": "lib.fields_map_mosaic",
             "rasters": "lib.fields_map_rasters",
             "predict": "lib.fields_map_predict",
-            "polygonize": "fields_map_polygonize",
+            "polygonize": "lib.fields_map_polygonize",
             "dask": "lib.fields_map_dask",
-            "profile": "lib.fields_polygonize_profile",
             "all": "lib.fields_map_all",
         },
     )

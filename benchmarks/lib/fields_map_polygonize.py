@@ -46,6 +46,7 @@ def split_fields(raster: Path, polygons: Path) -> dict[str, int]:
 def resolve(name: str) -> Path:
     """``heuristic4`` / ``heuristic8`` / ``synthetic10000`` / a path -> the class raster."""
     from fields_map_common import SCENE
+
     from lib.fields_map_mosaic import build_mosaic, mosaic_path
     from lib.fields_map_rasters import heuristic_class_raster, synthetic_field_raster
 
