@@ -5,8 +5,8 @@ Per mosaic ``<name>``: ``<name>_plots.gpkg`` (the plots with their statistics, i
 (``id,x,y,width,height`` in pixels, as ``crop traits --regions`` takes) instead of polygons, the inputs are
 photos without georeference, measured as ``crop traits`` measures them (:func:`photo_plots`), and only the
 CSV is written. With two or more dates: ``growth.csv`` (one row per plot and date), ``growth_wide.csv`` (one
-row per plot, one column per date) and ``growth.png`` (green fraction over time), see :func:`write_growth`. The date of a mosaic comes from its file name: the ``date`` field of the ``meta`` template, or else
-the first ``YYYY-MM-DD`` / ``YYYYMMDD`` in the name; mosaics without a date are ordered as given.
+row per plot, one column per date) and ``growth.png`` (green fraction over time), see :func:`write_growth`.
+The date of a mosaic comes from its file name: the ``date`` field of the ``meta`` template, or else the first ``YYYY-MM-DD`` / ``YYYYMMDD`` in the name; mosaics without a date are ordered as given.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def run_plots(
 
         read_regions(config.plots)  # a bad regions file stops the batch before it starts
     items = [
-        Item(n, m, ((outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv")), (m,))
+        Item(n, m, (outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv"), (m,))
         for m, n in names.items()
     ]  # fmt: skip
     from agriseg.models.io import resolve
