@@ -6,7 +6,8 @@ Per mosaic ``<name>``: ``<name>_plots.gpkg`` (the plots with their statistics, i
 photos without georeference, measured as ``crop traits`` measures them (:func:`photo_plots`), and only the
 CSV is written. With two or more dates: ``growth.csv`` (one row per plot and date), ``growth_wide.csv`` (one
 row per plot, one column per date) and ``growth.png`` (green fraction over time), see :func:`write_growth`.
-The date of a mosaic comes from its file name: the ``date`` field of the ``meta`` template, or else the first ``YYYY-MM-DD`` / ``YYYYMMDD`` in the name; mosaics without a date are ordered as given.
+The date of a mosaic comes from its file name: the ``date`` field of the ``meta`` template, or else the
+first ``YYYY-MM-DD`` / ``YYYYMMDD`` in the name; mosaics without a date are ordered as given.
 """
 
 from __future__ import annotations
@@ -72,9 +73,14 @@ def run_plots(
 
         read_regions(config.plots)  # a bad regions file stops the batch before it starts
     items = [
-        Item(n, m, (outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv"), (m,))
+        Item(
+            n,
+            m,
+            ((outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv")),
+            (m,),
+        )
         for m, n in names.items()
-    ]  # fmt: skip
+    ]
     from agriseg.models.io import resolve
 
     recipe = Recipe("crop plots", ALGORITHM, config.model_dump(exclude={"model_name", "plots"}),
@@ -257,12 +263,10 @@ def _chart(
         ax.set_title(f"{key} per region ({n})")
         ax.legend(title="region", fontsize=7, ncols=2 if n > 6 else 1)
     else:
-        rows_, cols = (
-            layout
-            if layout and layout[0] * layout[1] >= n
-            else (math.ceil(n / math.ceil(math.sqrt(n))), math.ceil(math.sqrt(n)))
-        )
-        fig, axes = plt.subplots(rows_, cols, figsize=(1.3 * cols + 0.8, 1.0 * rows_ + 0.9), dpi=120, sharex=True, sharey=True, squeeze=False)  # fmt: skip
+        side = math.ceil(math.sqrt(n))
+        rows_, cols = layout if layout and layout[0] * layout[1] >= n else (math.ceil(n / side), side)
+        size = (1.3 * cols + 0.8, 1.0 * rows_ + 0.9)
+        fig, axes = plt.subplots(rows_, cols, figsize=size, dpi=120, sharex=True, sharey=True, squeeze=False)
         for ax in axes.ravel():
             ax.set_visible(False)
         for ax, (rid, rows) in zip(axes.ravel(), by_id.items(), strict=False):
