@@ -13,7 +13,8 @@ Outputs in the output folder, each written atomically:
 
 With regions (``--grid`` / ``--regions``), plants are tied to them: every plant row names its region, and
 plant ids are ``<region>.<k>``, ``k`` counting the region's plants top to bottom, so pot 5's plant is ``5.1``
-on every date (plants outside every region are ``out.<k>``). All lengths and areas of a file are in one
+on every date; objects outside every region (markers, labels, a neighbour's plant) are not plants of the
+tray, only counted (``objects_outside_regions``). All lengths and areas of a file are in one
 unit system (px or, with a scale, mm), and values are rounded to 6 significant digits.
 
 An image whose ``<name>_traits.json`` exists is not measured again unless ``overwrite`` (a re-run resumes);
@@ -161,7 +162,10 @@ def measure(
         image.update(colour_traits(rgb[veg]))
     regions: list[dict[str, Any]] = []
     if rects:
-        plants, labels = tie_plants(rects, plants, labels, px_per_mm)
+        plants, labels, outside = tie_plants(rects, plants, labels, px_per_mm)
+        image["plant_count"] = len(plants)
+        image["plant_density"] = len(plants) / (h * w / s2 / 1e6)
+        image["objects_outside_regions"] = outside
         gai_of = lambda f: green_area_index(f, config.zenith, config.leaf_projection)  # noqa: E731
         regions = region_traits(rects, veg, plants, px_per_mm, rgb, gai_of)
     return Measurement(image, plants, regions, labels, veg, rects, warnings, box)
@@ -219,25 +223,27 @@ def measured_regions(
 
 def tie_plants(
     rects: list[Region], plants: list[dict[str, Any]], labels: np.ndarray, px_per_mm: float | None
-) -> tuple[list[dict[str, Any]], np.ndarray]:
+) -> tuple[list[dict[str, Any]], np.ndarray, int]:
     """Plants with their ``region``, ordered by region then top to bottom (then left to right), with ids
-    ``<region>.<k>`` (``out.<k>`` outside every region), and the labels renumbered in that order."""
+    ``<region>.<k>``, and the labels renumbered in that order. Objects outside every region (a marker or a
+    label on the mat, a neighbour's plant) are not plants of the tray: they are left out and counted.
+
+    Returns:
+        (plants, labels, objects outside every region).
+    """
     where = assign_plants(rects, plants, px_per_mm)
     rank = {r.id: i for i, r in enumerate(rects)}
-    order = sorted(
-        range(len(plants)),
-        key=lambda i: (rank.get(where[i], len(rects)), plants[i]["centroid_y"], plants[i]["centroid_x"]),
-    )
+    inside = [i for i in range(len(plants)) if where[i]]
+    order = sorted(inside, key=lambda i: (rank[where[i]], plants[i]["centroid_y"], plants[i]["centroid_x"]))
     lut = np.zeros(int(labels.max()) + 1, np.int32)
-    out, seen = [], dict.fromkeys(rank, 0) | {"": 0}
+    out, seen = [], dict.fromkeys(rank, 0)
     for new, i in enumerate(order, start=1):
         reg = where[i]
         seen[reg] += 1
         lut[plants[i]["id"]] = new
-        out.append(
-            {"id": f"{reg or 'out'}.{seen[reg]}", "region": reg, **{k: v for k, v in plants[i].items() if k != "id"}}
-        )
-    return out, lut[labels]
+        rest = {k: v for k, v in plants[i].items() if k != "id"}
+        out.append({"id": f"{reg}.{seen[reg]}", "region": reg, **rest})
+    return out, lut[labels], len(plants) - len(inside)
 
 
 def tidy(value: Any) -> Any:
