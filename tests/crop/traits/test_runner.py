@@ -66,20 +66,39 @@ def test_tables_json_debug_and_errors(inputs: Path, tmp_path: Path) -> None:
     for name in ("A1_20240601", "A2_20240602"):
         img = by[name]["image"]
         assert img["plant_count"] == 3 and img["green_fraction"] == pytest.approx(
-            (np.asarray(Image.open(inputs / "A1_20240601_mask.png")) > 0).mean()
+            (np.asarray(Image.open(inputs / "A1_20240601_mask.png")) > 0).mean(), rel=1e-5
         )
     assert "mean_hue" in by["A1_20240601"]["image"] and "mean_hue" not in by["A2_20240602"]["image"]
     a3 = by["A3_20240603"]["image"]
-    assert a3["weed_fraction"] > 0 and a3["crop_fraction"] + a3["weed_fraction"] == pytest.approx(a3["green_fraction"])
+    assert a3["weed_fraction"] > 0 and a3["crop_fraction"] + a3["weed_fraction"] == pytest.approx(
+        a3["green_fraction"], rel=1e-5
+    )
     assert by["A1_20240601"]["meta"] == {"plant": "A1", "date": "2024-06-01"}
-    assert [r["plant_count"] for r in by["A1_20240601"]["regions"]] == [1, 2]  # x = 30 | 70, 110
+    # no photo: the grid spans the whole image (x 0-80 | 80-160), with a warning
+    assert [r["plant_count"] for r in by["A1_20240601"]["regions"]] == [2, 1]  # x = 30, 70 | 110
+    assert "no photo" in by["A2_20240602"]["warnings"][0]
+    assert [p["id"] for p in by["A2_20240602"]["plants"]] == ["1.1", "1.2", "2.1"]
+    assert [p["region"] for p in by["A2_20240602"]["plants"]] == ["1", "1", "2"]
     # outputs
     data = _strict(out / "traits.json")
     assert len(data["images"]) == 6
     assert (out / "A1_20240601_plants.png").is_file() and not (out / "A4_20240604_plants.png").exists()
     with (out / "traits.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert set(rows[0]) == {"file", "plant", "date", "level", "id", "trait", "value", "unit"}
+    assert set(rows[0]) == {"file", "plant", "date", "level", "id", "region", "trait", "value", "unit"}
+    saved = np.asarray(Image.open(out / "A2_20240602_mask.png"))
+    assert ((saved > 0) == (np.asarray(Image.open(inputs / "A1_20240601_mask.png")) > 0)).all()
+    # per-region growth over the three dated images
+    with (out / "growth.csv").open() as fh:
+        growth = list(csv.DictReader(fh))
+    assert [(g["region_id"], g["date"]) for g in growth] == [
+        (r, d) for r in ("1", "2") for d in ("2024-06-01", "2024-06-02", "2024-06-03")
+    ]
+    assert growth[1]["plant_area_px2_change_per_day"] == "0.0" and growth[0]["relative_growth_rate_per_day"] == ""
+    with (out / "growth_wide.csv").open() as fh:
+        wide = list(csv.DictReader(fh))
+    assert len(wide) == 2 and list(wide[0])[1] == "plant_area_px2 2024-06-01"
+    assert (out / "growth.png").stat().st_size > 1000
     areas = [r for r in rows if r["level"] == "plant" and r["trait"] == "area" and r["plant"] == "A1"]
     assert len(areas) == 3 and all(r["unit"] == "px2" for r in areas)
     # a re-run keeps the measured images, and measures again with --overwrite
