@@ -124,3 +124,47 @@ def test_millimetres_and_saturated_gai(tmp_path: Path) -> None:
     with (tmp_path / "o" / "traits.csv").open() as fh:
         units = {r["trait"]: r["unit"] for r in csv.DictReader(fh) if r["level"] == "plant"}
     assert units["area"] == "mm2" and units["perimeter"] == "mm" and units["ellipse_angle"] == "deg"
+
+
+class _AllWeed:
+    """A crop / weed segmenter that calls every green pixel weed, like the crop-weed model on brassica."""
+
+    crop = "peanut"
+
+    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
+        return (rgb[..., 1] > 120).astype(np.uint8) * 2, True
+
+
+def test_crop_weed_names_its_crop_and_warns_without_crop(tmp_path: Path) -> None:
+    from agriseg.crop.traits.inputs import Item
+    from agriseg.crop.traits.runner import measure_item
+
+    photo = np.zeros((80, 80, 3), np.uint8)
+    photo[20:60, 20:60] = (40, 160, 40)
+    Image.fromarray(photo).save(tmp_path / "tray.png")
+    rec, _, _ = measure_item(Item("tray", photo=tmp_path / "tray.png"), TraitsConfig(), _AllWeed())
+    assert rec["image"]["crop"] == "peanut" and rec["image"]["weed_fraction"] == 0.25
+    assert "found no peanut" in rec["warnings"][0] and "--model default" in rec["warnings"][0]
+
+
+def test_plots_on_a_photo_with_a_regions_csv_equal_traits(tmp_path: Path) -> None:
+    from agriseg.crop.config import PlotsConfig
+    from agriseg.crop.traits.growth import photo_plots
+    from agriseg.crop.traits.inputs import Item
+    from agriseg.crop.traits.runner import measure_item
+
+    photo = np.zeros((80, 120, 3), np.uint8)
+    for c in (20, 60, 100):
+        photo[disk((40, c), 9 + c // 20)] = (40, 160, 40)
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\na,0,0,40,80\nb,40,0,40,80\nc,80,0,40,80\n")
+
+    def green(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
+        return (rgb[..., 1] > 120).astype(np.uint8), False
+
+    rows = photo_plots(tmp_path / "p.png", PlotsConfig(plots=str(tmp_path / "pots.csv")), green)  # type: ignore[arg-type]
+    rec, _, _ = measure_item(Item("p", photo=tmp_path / "p.png"), TraitsConfig(regions=str(tmp_path / "pots.csv")), green)
+    assert [r["plot_id"] for r in rows] == ["a", "b", "c"]
+    for row, reg in zip(rows, rec["regions"], strict=True):
+        assert row["plant_count"] == reg["plant_count"] == 1
+        assert row["plant_area_px2"] == reg["plant_area"] and row["green_fraction"] == reg["green_fraction"]

@@ -91,7 +91,9 @@ def detect_tray(rgb: np.ndarray, vegetation: np.ndarray | None = None) -> tuple[
     the colour distance (and at least 12 Lab units), vegetation left out so plants hanging over the tray's
     edge do not widen it, closed over small gaps, form objects: the largest is the tray. Its box spans the
     columns and rows where it covers at least half of its widest column / row, so thin bits sticking out
-    (a label touching the tray) do not widen it either. A box under a tenth of the image is not a tray.
+    (a label touching the tray) do not widen it either. It is not a tray when its box covers under a tenth
+    of the image, when the object fills under 3/4 of its box (soil patches of a field photo), or when a tenth
+    of the vegetation or more lies outside it.
     """
     from skimage import color
     from skimage.filters import threshold_otsu
@@ -119,6 +121,11 @@ def detect_tray(rgb: np.ndarray, vegetation: np.ndarray | None = None) -> tuple[
     y0, y1 = int(ys.min()) * step, min(h, (int(ys.max()) + 1) * step)
     if (x1 - x0) * (y1 - y0) < 0.1 * h * w or (x1 - x0) * (y1 - y0) > 0.98 * h * w:
         return None
+    sy, sx = slice(y0 // step, -(-y1 // step)), slice(x0 // step, -(-x1 // step))
+    if tray[sy, sx].mean() < 0.75:
+        return None  # not a rectangle: soil patches or shadows of a field photo
+    if vegetation is not None and vegetation.any() and vegetation[y0:y1, x0:x1].sum() < 0.9 * vegetation.sum():
+        return None  # much of the vegetation lies outside it: the plants are not on this "tray"
     return x0, y0, x1 - x0, y1 - y0
 
 

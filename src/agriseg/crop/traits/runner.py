@@ -8,7 +8,7 @@ Outputs in the output folder, each written atomically:
 - ``traits.csv``: long format, one row per image / plant / region and trait
   (``file, <metadata fields>, level, id, region, trait, value, unit``);
 - ``traits.json``: the settings and every record, failed ones with their error;
-- with regions and two or more dated images: ``growth.csv``, ``growth_wide.csv`` and ``growth.png``
+- with regions and two or more images dated by their names: ``growth.csv``, ``growth_wide.csv`` and ``growth.png``
   (:func:`agriseg.crop.traits.growth.write_growth`).
 
 With regions (``--grid`` / ``--regions``), plants are tied to them: every plant row names its region, and
@@ -430,7 +430,7 @@ def run_traits(
     write_tables(records, outdir, config)
     for rec in records:
         result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
-    dated = [r for r in records if r["status"] != "error" and r.get("regions")]
+    dated = [r for r in records if r["status"] != "error" and r.get("regions") and r.get("date")]
     if len(dated) >= 2:
         write_growth(
             [(r.get("date"), r["file"], r["regions"]) for r in dated],
