@@ -18,7 +18,7 @@ from agriseg.crop.scenes.lab import BACKGROUNDS, LabSettings, lab_scene, uniform
 from agriseg.crop.scenes.shapes import ShapeSettings, disc_photo, plant_photo, plant_records
 from agriseg.crop.scenes.sources import plant_cutouts, read_pair, soil_canvas
 from agriseg.crop.scenes.tray import TraySettings, tray_scene
-from agriseg.data.files import atomic_write, write_json
+from agriseg.data.files import atomic_write, write_json, write_text
 
 SetKind = Literal["discs", "plants", "lab", "tray"]
 PEANUT_RGB = np.array([[0, 0, 0], [0, 255, 0], [255, 0, 0]], np.uint8)  # class id -> colour
@@ -132,7 +132,8 @@ SERIES = {"2024-06-01": 0.6, "2024-06-08": 0.8, "2024-06-15": 1.0}  # the dated 
 
 
 def _write_trays(outdir: Path, index: dict, cuts: list, soils: list[np.ndarray], n: int, seed: int) -> Path:
-    """``n`` trays (:data:`TRAYS` in turn) and ``series/``: the first tray on the three dates of :data:`SERIES`."""
+    """``n`` trays (:data:`TRAYS` in turn) and ``series/``: the first tray on the three dates of :data:`SERIES`,
+    with ``pots.csv`` (its pots as a regions CSV)."""
     for i in tqdm(range(n), desc="tray photos", unit="photo"):
         rgb, truth, info = tray_scene(seed + i, cuts, soils, TRAYS[i % len(TRAYS)])
         name = f"tray_{seed + i:05d}"
@@ -144,6 +145,8 @@ def _write_trays(outdir: Path, index: dict, cuts: list, soils: list[np.ndarray],
         rgb, truth, info = tray_scene(seed, cuts, soils, TraySettings(s.rows, s.cols, s.size, s.mat, s.empty, grow))
         _save(outdir / "series", f"tray_{date}", rgb, truth)
         series["photos"][f"tray_{date}"] = info
+    pots = "".join(f"{p['id']},{','.join(map(str, p['box']))}\n" for p in info["pots"])
+    write_text(outdir / "series" / "pots.csv", "id,x,y,width,height\n" + pots)  # the pots, for --regions / --plots
     write_json(outdir / "series" / "index.json", series)
     return write_json(outdir / "index.json", index)
 

@@ -233,11 +233,14 @@ def write_growth(
 
 
 def _with_unit(name: str, area_unit: str) -> str:
-    """Area columns carry their unit: ``plant_area`` -> ``plant_area_px2``."""
-    return f"{name}_{area_unit}" if name in AREA_COLUMNS else name
+    """Area and length columns carry their unit: ``plant_area`` -> ``plant_area_px2``, ``x`` -> ``x_px``."""
+    if name in AREA_COLUMNS:
+        return f"{name}_{area_unit}"
+    return f"{name}_{area_unit[:-1]}" if name in LENGTH_COLUMNS else name
 
 
 AREA_COLUMNS = ("plant_area", "vegetation_area")
+LENGTH_COLUMNS = ("x", "y", "width", "height")
 
 
 def _chart(
@@ -274,7 +277,7 @@ def _chart(
             ax.plot(*series(rows), marker=".", lw=1, color="tab:green")
             ax.set_title(rid, fontsize=7, pad=2)
             ax.tick_params(labelsize=5, length=2)
-            ax.set_xticks(range(len(dates)))
+            ax.set_xticks(range(len(dates)), [d[5:] if len(d) == 10 and d[4] == "-" else d for d in dates])
         fig.suptitle(f"{key} per region ({n}), dates {dates[0]} .. {dates[-1]}", fontsize=9)
     fig.tight_layout()
     with atomic_write(path) as tmp:
