@@ -163,7 +163,9 @@ def test_plots_on_a_photo_with_a_regions_csv_equal_traits(tmp_path: Path) -> Non
         return (rgb[..., 1] > 120).astype(np.uint8), False
 
     rows = photo_plots(tmp_path / "p.png", PlotsConfig(plots=str(tmp_path / "pots.csv")), green)  # type: ignore[arg-type]
-    rec, _, _ = measure_item(Item("p", photo=tmp_path / "p.png"), TraitsConfig(regions=str(tmp_path / "pots.csv")), green)
+    rec, _, _ = measure_item(
+        Item("p", photo=tmp_path / "p.png"), TraitsConfig(regions=str(tmp_path / "pots.csv")), green
+    )
     assert [r["plot_id"] for r in rows] == ["a", "b", "c"]
     for row, reg in zip(rows, rec["regions"], strict=True):
         assert row["plant_count"] == reg["plant_count"] == 1

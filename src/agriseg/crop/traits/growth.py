@@ -90,9 +90,10 @@ def run_plots(
         m = Path(item.source)
         date = mosaic_date(m, config.meta)
         if photos:
-            rows = [{"mosaic": str(m), "date": date or "", **r} for r in photo_plots(m, config, segment)]
+            said: list[str] = []
+            rows = [{"mosaic": str(m), "date": date or "", **r} for r in photo_plots(m, config, segment, said)]
             _write_csv(item.outputs[-1], rows, list(dict.fromkeys(k for r in rows for k in r)))
-            return {"file": str(m), "date": date, "status": "ok", "rows": rows}
+            return {"file": str(m), "date": date, "status": "ok", "rows": rows, "warnings": said}
         gdf = plot_stats(m, config, segment, progress)
         gpkg, table = item.outputs
         with atomic_write(gpkg) as tmp:
@@ -118,6 +119,7 @@ def run_plots(
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "date": None, "status": "error", "error": msg, "rows": []},
     )
+    result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
     done = [r for r in result if r["status"] != "error"]
     if len(done) >= 2:
         dated = [(r["date"], r["file"], [{"id": x["plot_id"], **x} for x in r["rows"]]) for r in done]
@@ -127,9 +129,14 @@ def run_plots(
     return result
 
 
-def photo_plots(photo: Path, config: PlotsConfig, segment: ModelSegmenter) -> list[dict[str, Any]]:
+def photo_plots(
+    photo: Path, config: PlotsConfig, segment: ModelSegmenter, warnings: list[str] | None = None
+) -> list[dict[str, Any]]:
     """The regions of ``config.plots`` (a pixel regions CSV) in a photo without georeference, measured
     exactly as ``crop traits --regions`` measures them (the same mask, plants and region traits).
+
+    Args:
+        warnings: collects what the user should know (regions outside the photo), naming the photo.
 
     Returns:
         One row per region: ``plot_id`` then the region traits (areas in px2, named with their unit).
@@ -148,6 +155,8 @@ def photo_plots(photo: Path, config: PlotsConfig, segment: ModelSegmenter) -> li
         regions=config.plots,
     )
     m = measure(classes, rgb, traits, None, crop_weed)
+    if warnings is not None:
+        warnings += [f"{photo}: {w}" for w in m.warnings]
     return [
         {"plot_id": r["id"], **{_with_unit(k, "px2"): v for k, v in tidy(r).items() if k != "id"}} for r in m.regions
     ]
@@ -206,7 +215,7 @@ def write_growth(
         for r in regions:
             rid = str(r["id"])
             ids.setdefault(rid)
-            row = {id_field: rid, "date": label, "file": file}
+            row: dict[str, Any] = {id_field: rid, "date": label, "file": file}
             row.update({_with_unit(k, area_unit): v for k, v in r.items() if k not in ("id", "plot_id")})
             by_id.setdefault(rid, []).append(row)
     key = _with_unit(value, area_unit)
