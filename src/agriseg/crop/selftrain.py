@@ -270,7 +270,7 @@ class SelfTrainer:
 
         cfg = self.stage_config(stage, labels, tl, sl)
         cfg.train = cfg.train.model_copy(update={"init_weights": init})
-        res = train_crop(cfg, max_epochs=epochs)
+        res = train_crop(cfg, max_epochs=epochs, progress=self.progress)
         info = {
             "model": res["model"],
             "select_on_pseudo": {k: float(v) for k, v in res["val"].items()},
