@@ -1,11 +1,12 @@
 """Semantic mask -> instances: a boundary map and a marker watershed per class.
 
 This is our own EPOC-like step (EPOC's code is unpublished, and we have no SegFormer boundary model): the
-boundary map is the Sobel gradient magnitude of the lightly smoothed image, scaled to [0, 1]; markers are the
+boundary map is the Sobel gradient magnitude of the lightly smoothed image, scaled to [0, 1]; seeds are the
 connected pieces of each class mask that stay away from strong boundaries (``boundary < threshold``, then
-eroded), plus one marker for every connected component left without one; the watershed floods the boundary
-map (minus a small distance-to-edge term) from these markers inside the class mask, so touching fields split
-along the image edge between them. Without an image, instances are the (erosion-separated) components.
+eroded); every connected piece of the class with two or more seeds is split by the repository's watershed
+(:func:`agriseg.vector.watershed.split_components`) flooding the boundary map (minus a small distance-to-edge
+term) from those seeds, so touching fields split along the image edge between them; the others stay whole.
+Without an image, the seeds are the eroded class mask: components joined by thin necks split there.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ def semantic_to_instances(
     """
     cfg = cfg or WatershedConfig()
     from scipy import ndimage as ndi
-    from skimage.segmentation import watershed
+
+    from agriseg.vector.watershed import split_components
 
     sem = np.asarray(semantic)
     if image is not None and np.asarray(image).shape[:2] != sem.shape:
@@ -84,23 +86,13 @@ def semantic_to_instances(
         seeds = region & (bmap < cfg.boundary_threshold)
         if cfg.erosion > 0:
             seeds = ndi.binary_erosion(seeds, iterations=cfg.erosion)
-        markers, n = ndi.label(seeds)  # (H, W)
-        sizes = np.bincount(markers.ravel(), minlength=n + 1)
-        markers[sizes[markers] < cfg.min_size] = 0
-        comps, n_comp = ndi.label(region)
-        have = set(np.unique(comps[markers > 0]).tolist())
-        k = int(markers.max())
-        for comp in range(1, n_comp + 1):
-            if comp not in have:
-                k += 1
-                markers[comps == comp] = k
         dist = ndi.distance_transform_edt(region)
         elevation = bmap - 0.01 * dist / max(float(dist.max()), 1e-9)
-        ws = watershed(elevation, markers, mask=region)  # (H, W)
-        for lab in np.unique(ws):
+        pieces, _ = split_components(ndi.label(region)[0], ndi.label(seeds)[0], elevation, min_seed_px=cfg.min_size)
+        for lab in np.unique(pieces):
             if lab == 0:
                 continue
-            pix = ws == lab
+            pix = pieces == lab
             if pix.sum() < cfg.min_size:
                 continue
             labels[pix] = next_id

@@ -25,10 +25,10 @@ from agriseg.vector.instances import (
     InstanceTable,
     instance_table,
     instance_table_many,
-    label_boxes,
     label_components,
     label_instances,
 )
+from agriseg.vector.watershed import label_boxes
 
 
 @dataclass

@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage
-from skimage import color, measure, morphology, segmentation
+from skimage import color, measure
+
+from agriseg.vector.watershed import distance_peaks, negative_distance, split_components
 
 EIGHT = np.ones((3, 3), bool)  # 8-connectivity
 
@@ -44,35 +46,14 @@ def label_plants(mask: np.ndarray, min_size: int = 50, split_depth: float = 4.0)
     keep[0] = False
     comps = np.where(keep[comps], comps, 0)
     if split_depth > 0:
-        comps = _split_touching(comps, min_size, split_depth)
+        comps, _ = split_components(
+            comps, distance_peaks(split_depth), negative_distance, min_piece_px=min_size, pack=False
+        )
     ids, first = np.unique(comps.ravel(), return_index=True)
     order = ids[ids > 0][np.argsort(first[ids > 0])]
     lut = np.zeros(int(comps.max()) + 1, np.int32)
     lut[order] = np.arange(1, len(order) + 1)
     return lut[comps]
-
-
-def _split_touching(comps: np.ndarray, min_size: int, split_depth: float) -> np.ndarray:
-    """Watershed-split every component with several distance peaks deeper than ``split_depth``."""
-    out = comps.copy()
-    next_id = int(comps.max()) + 1
-    for i, sl in enumerate(ndimage.find_objects(comps), start=1):
-        if sl is None:
-            continue
-        sl = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in sl)  # a 1-px rim so the edge is background
-        region = comps[sl] == i
-        dist = ndimage.distance_transform_edt(region)
-        markers, n_peaks = ndimage.label(morphology.h_maxima(dist, split_depth), structure=EIGHT)
-        if n_peaks < 2:
-            continue
-        pieces = segmentation.watershed(-dist, markers, mask=region)
-        if np.bincount(pieces.ravel())[1:].min() < min_size:
-            continue  # a piece would be a speck: the peaks are lobes of one plant
-        sub = out[sl]
-        for p in range(2, n_peaks + 1):
-            sub[pieces == p] = next_id
-            next_id += 1
-    return out
 
 
 def _mean_hue(hue: np.ndarray) -> float:
