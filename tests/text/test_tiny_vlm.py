@@ -230,9 +230,15 @@ def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path) -
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["model"] == str(sft_dir) and run["classes"] == list(SYNTH_CLASSES) and "patch" in run["options"]
     gj = json.loads((tmp_path / "out" / "geo.geojson").read_text())
+    assert "crs" not in gj  # RFC 7946: WGS 84 longitude, latitude
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs(4326, 32648, always_xy=True)
     for feat in gj["features"]:
-        x, y = feat["geometry"]["coordinates"][0][0]
-        assert 300000.0 <= x <= 300000.0 + 16 * 0.3 and 1500000.0 - 16 * 0.3 <= y <= 1500000.0
+        for lon, lat in feat["geometry"]["coordinates"][0]:
+            x, y = to_utm.transform(lon, lat)
+            assert 300000.0 - 1e-3 <= x <= 300000.0 + 16 * 0.3 + 1e-3
+            assert 1500000.0 - 16 * 0.3 - 1e-3 <= y <= 1500000.0 + 1e-3
 
 
 def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_path: Path) -> None:

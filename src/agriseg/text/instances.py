@@ -12,11 +12,16 @@ Without an image, the seeds are the eroded class mask: components joined by thin
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import ConfigDict
 
 from agriseg.config import StrictModel
+
+if TYPE_CHECKING:
+    from agriseg.raster.image import GeoRef
 
 
 class WatershedConfig(StrictModel):
@@ -114,3 +119,49 @@ def instances_from_ids(instance_map: np.ndarray, semantic: np.ndarray) -> dict[i
 def relabel(labels: np.ndarray, keep: Sequence[int]) -> np.ndarray:
     """Keep only the listed instance ids (others -> 0)."""
     return np.where(np.isin(labels, list(keep)), labels, 0)
+
+
+def write_instances(
+    labels: np.ndarray, classes: np.ndarray, class_names: Sequence[str], path: str | Path, geo: GeoRef | None
+) -> Path:
+    """Write instances as GeoJSON polygons through the shared writer (:mod:`agriseg.vector.geojson`).
+
+    Polygons follow pixel edges (GDAL's polygoniser). With a georeference that has a CRS they are mapped
+    with its transform and written in WGS 84 longitude / latitude (RFC 7946); otherwise their coordinates
+    are pixel columns (x) and rows (y) from the image's top-left corner, with no ``crs`` member.
+
+    Args:
+        labels: (H, W) instance ids (0 = none).
+        classes: (H, W) class ids (each instance's class is the most common one under it).
+        class_names: names for the ``class`` property.
+        path: output ``.geojson``.
+        geo: georeference of the image, or None.
+
+    Returns:
+        The written path. Features carry ``id`` (the instance id in the instance raster), ``class`` and
+        ``pixels``.
+    """
+    from agriseg.vector.geojson import write_geojson
+    from agriseg.vector.instances import instance_table
+
+    lab = np.asarray(labels).astype(np.int32)
+    table = instance_table(lab, 0, 0)  # rows in label order
+    ids = np.unique(lab[lab > 0])
+    on = lab > 0
+    n_cls = int(classes.max(initial=0)) + 1
+    pairs = np.bincount(
+        np.searchsorted(ids, lab[on]) * n_cls + np.asarray(classes)[on].astype(np.int64), minlength=len(ids) * n_cls
+    ).reshape(len(ids), n_cls)  # (instances, classes) pixel counts
+    cls = pairs.argmax(1)
+    geoms, crs = table.geoms, None
+    if geo is not None and geo.crs:
+        from affine import Affine
+
+        from agriseg.vector.geometry import pixel_to_crs
+
+        geoms, crs = pixel_to_crs(geoms, Affine(*geo.transform)), geo.crs
+    props = [
+        {"id": int(i), "class": class_names[int(c)], "pixels": int(n)}
+        for i, c, n in zip(ids, cls, pairs.sum(1), strict=True)
+    ]
+    return write_geojson(path, geoms, props, crs=crs)
