@@ -126,3 +126,14 @@ def test_max_steps_stops_a_run(tmp_path: Path) -> None:
     cfg = _TinyConfig(train=TrainOptions(epochs=50, max_steps=3, batch_size=4, num_workers=0, accelerator="cpu"))
     res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
     assert res.trainer.global_step == 3
+
+
+def test_training_flags_become_config_overrides() -> None:
+    from agriseg.cli.options import train_overrides
+
+    assert train_overrides(("output_dir=x",), epochs=3, max_minutes=0.5) == (
+        "output_dir=x",
+        "train.epochs=3",
+        "train.max_minutes=0.5",
+    )
+    assert train_overrides() == ()

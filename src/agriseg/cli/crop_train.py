@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -14,18 +15,11 @@ from agriseg.cli.options import config_option, train_options, train_overrides
 @config_option("crop")
 @train_options()
 @friendly_errors
-def train(
-    config_path: Path,
-    resume: str | None,
-    epochs: int | None,
-    max_steps: int | None,
-    max_minutes: float | None,
-    overrides: tuple[str, ...],
-) -> None:
+def train(config_path: Path, resume: str | None, **flags: Any) -> None:
     """Train a model from a config; writes checkpoints and model.safetensors to its output_dir."""
     from agriseg.config import load_config
     from agriseg.crop.config import CropTrainConfig
     from agriseg.crop.train import train_crop
 
-    cfg = load_config(config_path, CropTrainConfig, train_overrides(overrides, epochs, max_steps, max_minutes))
+    cfg = load_config(config_path, CropTrainConfig, train_overrides(**flags))
     click.echo(train_crop(cfg, resume=resume)["summary"])

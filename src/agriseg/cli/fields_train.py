@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -53,22 +54,14 @@ _chips = stack(
 @train_options()
 @click.option("--no-test", is_flag=True, help="Skip scoring the test split at the end.")
 @friendly_errors
-def train(
-    config_path: Path,
-    resume: str | None,
-    epochs: int | None,
-    max_steps: int | None,
-    max_minutes: float | None,
-    overrides: tuple[str, ...],
-    no_test: bool,
-) -> None:
+def train(config_path: Path, resume: str | None, no_test: bool, **flags: Any) -> None:
     """Train a field-boundary model (PRUE / FTW recipe) from a config."""
     from agriseg.config import load_config
     from agriseg.fields.config import FieldsTrainConfig
     from agriseg.fields.metrics import format_report
     from agriseg.fields.train import train_fields
 
-    cfg = load_config(config_path, FieldsTrainConfig, train_overrides(overrides, epochs, max_steps, max_minutes))
+    cfg = load_config(config_path, FieldsTrainConfig, train_overrides(**flags))
     res = train_fields(cfg, resume=resume, evaluate_test=not no_test)
     click.echo(res["summary"])
     if res["test"]:

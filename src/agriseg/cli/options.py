@@ -605,9 +605,13 @@ def train_options() -> Decorator:
 
 
 def train_overrides(
-    overrides: Sequence[str], epochs: int | None, max_steps: int | None, max_minutes: float | None
+    overrides: Sequence[str] = (),
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
 ) -> tuple[str, ...]:
-    """``--set`` items plus ``train.*`` items for the training flags that were given (they win)."""
+    """``--set`` items plus ``train.*`` items for the training flags that were given (they win); takes the
+    parameters of :func:`train_options` but ``resume``."""
     flags = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
     return (*overrides, *(f"train.{k}={v}" for k, v in flags.items() if v is not None))
 
