@@ -22,14 +22,15 @@ def test_touching_discs_split_at_the_neck() -> None:
     mask = _two_discs()
     comps, n = ndimage.label(mask)
     assert n == 1
-    labels, top = split_components(comps, distance_peaks(2.0), negative_distance)
+    labels, top, split = split_components(comps, distance_peaks(2.0), negative_distance)
+    assert split == [(1, 7, 34, 5, 52)]  # the box of its pixels with a one-pixel margin
     assert top == 2 and set(np.unique(labels).tolist()) == {0, 1, 2}
     assert labels[20, 10] != labels[20, 45]  # one disc each
     assert labels[20, 10] == 1  # the first seed's piece keeps the component's label
     sizes = np.bincount(labels.ravel())[1:]
     assert abs(int(sizes[0]) - int(sizes[1])) <= 0.05 * sizes.sum()
     # a piece under min_piece_px keeps the component whole
-    whole, top = split_components(comps, distance_peaks(2.0), negative_distance, min_piece_px=int(mask.sum()))
+    whole, top, _ = split_components(comps, distance_peaks(2.0), negative_distance, min_piece_px=int(mask.sum()))
     assert top == 1 and np.array_equal(whole, comps)
     # a split depth deeper than the neck: one seed, nothing split
     assert split_components(comps, distance_peaks(30.0), negative_distance)[1] == 1
@@ -43,7 +44,8 @@ def test_given_seeds_split_only_components_with_two() -> None:
     seeds[4, 2], seeds[4, 10] = 1, 2  # two seeds in component 4
     seeds[4, 20] = 3  # one in component 7
     elev = np.zeros(comps.shape)
-    labels, top = split_components(comps, seeds, elev)
+    labels, top, split = split_components(comps, seeds, elev)
+    assert [c for c, *_ in split] == [4]
     assert top == 8 and labels[4, 2] == 4 and labels[4, 10] == 8
     assert (labels[comps == 7] == 7).all()
     # seeds smaller than min_seed_px do not count
@@ -67,7 +69,7 @@ def test_diagonal_parts_stay_with_the_first_piece() -> None:
     mask[21, 5] = mask[22, 4] = True  # touch the first disc only diagonally
     comps, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
     assert n == 1
-    labels, top = split_components(comps, distance_peaks(2.0), negative_distance)
+    labels, top, _ = split_components(comps, distance_peaks(2.0), negative_distance)
     assert top == 2 and labels[21, 5] == labels[22, 4] == labels[20, 10] == 1 and labels[20, 45] == 2
 
 

@@ -93,7 +93,7 @@ def semantic_to_instances(
             seeds = ndi.binary_erosion(seeds, iterations=cfg.erosion)
         dist = ndi.distance_transform_edt(region)
         elevation = bmap - 0.01 * dist / max(float(dist.max()), 1e-9)
-        pieces, _ = split_components(ndi.label(region)[0], ndi.label(seeds)[0], elevation, min_seed_px=cfg.min_size)
+        pieces, *_ = split_components(ndi.label(region)[0], ndi.label(seeds)[0], elevation, min_seed_px=cfg.min_size)
         for lab in np.unique(pieces):
             if lab == 0:
                 continue
@@ -124,11 +124,13 @@ def relabel(labels: np.ndarray, keep: Sequence[int]) -> np.ndarray:
 def write_instances(
     labels: np.ndarray, classes: np.ndarray, class_names: Sequence[str], path: str | Path, geo: GeoRef | None
 ) -> Path:
-    """Write instances as GeoJSON polygons through the shared writer (:mod:`agriseg.vector.geojson`).
+    """Write instances as GeoJSON polygons through the shared polygoniser and GeoJSON writer.
 
-    Polygons follow pixel edges (GDAL's polygoniser). With a georeference that has a CRS they are mapped
-    with its transform and written in WGS 84 longitude / latitude (RFC 7946); otherwise their coordinates
-    are pixel columns (x) and rows (y) from the image's top-left corner, with no ``crs`` member.
+    Polygons come from :func:`agriseg.vector.polygonize.label_coverage` (the fields polygoniser: touching
+    instances share one edge, outlines unsimplified) and are written by :mod:`agriseg.vector.geojson`. With a
+    georeference that has a CRS they are mapped with its transform and written in WGS 84 longitude /
+    latitude (RFC 7946); otherwise their coordinates are pixel columns (x) and rows (y) from the image's
+    top-left corner, with no ``crs`` member.
 
     Args:
         labels: (H, W) instance ids (0 = none).
@@ -142,18 +144,16 @@ def write_instances(
         ``pixels``.
     """
     from agriseg.vector.geojson import write_geojson
-    from agriseg.vector.instances import instance_table
+    from agriseg.vector.polygonize import label_coverage
 
-    lab = np.asarray(labels).astype(np.int32)
-    table = instance_table(lab, 0, 0)  # rows in label order
-    ids = np.unique(lab[lab > 0])
+    lab = np.asarray(labels).astype(np.int64)
+    ids, geoms, _ = label_coverage(lab, tolerance=0.0)  # sorted ids, pixel coordinates
     on = lab > 0
     n_cls = int(classes.max(initial=0)) + 1
     pairs = np.bincount(
         np.searchsorted(ids, lab[on]) * n_cls + np.asarray(classes)[on].astype(np.int64), minlength=len(ids) * n_cls
     ).reshape(len(ids), n_cls)  # (instances, classes) pixel counts
-    cls = pairs.argmax(1)
-    geoms, crs = table.geoms, None
+    crs = None
     if geo is not None and geo.crs:
         from affine import Affine
 
@@ -162,6 +162,6 @@ def write_instances(
         geoms, crs = pixel_to_crs(geoms, Affine(*geo.transform)), geo.crs
     props = [
         {"id": int(i), "class": class_names[int(c)], "pixels": int(n)}
-        for i, c, n in zip(ids, cls, pairs.sum(1), strict=True)
+        for i, c, n in zip(ids, pairs.argmax(1), pairs.sum(1), strict=True)
     ]
     return write_geojson(path, geoms, props, crs=crs)

@@ -35,7 +35,7 @@ def split_components(
     min_seed_px: int = 1,
     min_piece_px: int = 0,
     pack: bool = True,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, list[tuple[int, int, int, int, int]]]:
     """Split every component that holds two or more seeds by a watershed from those seeds.
 
     Args:
@@ -54,18 +54,19 @@ def split_components(
     Returns:
         int32 labels ``(H, W)``: a split component keeps its label for the piece of its first seed (in seed
         label order) and for pixels no seed reaches 4-connected (8-connected components), its other pieces
-        get new labels after the largest; and that largest label.
+        get new labels after the largest; that largest label; and ``(component label, y0, y1, x0, x1)`` of
+        every component that was split (its box, end-exclusive).
     """
     comps = np.asarray(components).astype(np.int32, copy=False)
     used = int(comps.max(initial=0))
     if not used:
-        return comps, used
+        return comps, used, []
     if callable(seeds):
         split = np.flatnonzero(np.bincount(comps.ravel())[1:]) + 1
     else:
         split = _seeded_twice(comps, seeds, min_seed_px)
     if not split.size:
-        return comps, used
+        return comps, used, []
     boxes, _ = label_boxes(comps, split)
     todo = []
     for c, (by0, by1, bx0, bx1) in zip(split.tolist(), boxes.tolist(), strict=True):
@@ -87,16 +88,17 @@ def split_components(
         todo.append((c, y0, x0, own, markers, np.asarray(elev, np.float64), len(ids)))
     jobs = [(own, markers, elev) for _, _, _, own, markers, elev, _ in todo]
     floods = flood_many(jobs) if pack else [flood_many([job])[0] for job in jobs]
-    labels = comps.copy()
+    labels, done = comps.copy(), []
     for (c, y0, x0, own, _, _, k), flooded in zip(todo, floods, strict=True):
         if min_piece_px and np.bincount(flooded[own], minlength=k + 1)[1:].min() < min_piece_px:
             continue
+        done.append((c, y0, y0 + own.shape[0], x0, x0 + own.shape[1]))
         # pixels no seed reaches (4-connected) stay with the first piece
         lut = np.concatenate([[c, c], np.arange(used + 1, used + k, dtype=np.int32)]).astype(np.int32)
         win = labels[y0 : y0 + own.shape[0], x0 : x0 + own.shape[1]]
         win[own] = lut[flooded[own]]
         used += k - 1
-    return labels, used
+    return labels, used, done
 
 
 def _seeded_twice(comps: np.ndarray, seeds: np.ndarray, min_seed_px: int) -> np.ndarray:

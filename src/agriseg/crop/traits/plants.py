@@ -46,7 +46,7 @@ def label_plants(mask: np.ndarray, min_size: int = 50, split_depth: float = 4.0)
     keep[0] = False
     comps = np.where(keep[comps], comps, 0)
     if split_depth > 0:
-        comps, _ = split_components(
+        comps, *_ = split_components(
             comps, distance_peaks(split_depth), negative_distance, min_piece_px=min_size, pack=False
         )
     ids, first = np.unique(comps.ravel(), return_index=True)
