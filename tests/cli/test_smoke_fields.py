@@ -66,11 +66,13 @@ def test_fields_workflow(tmp_path: Path) -> None:
     run = wd / "runs" / "fields" / "smoke"
     assert (run / "model.safetensors").is_file() and (run / "last.ckpt").is_file()
     assert read_json(run / "test_metrics.json")["chips"] > 0
-    assert re.search(r"smoke \(best checkpoint\): \d+ epochs?, \d+ steps in .*val/object_f1", res.output)
+    assert re.search(r"tiny \(best checkpoint\): \d+ epochs?, \d+ steps in .*val/object_f1", res.output)
     assert not [w for w in CHATTER if w in res.output], res.output
     # the shared training options: a quick check of a config
     res = agriseg(
-        "fields train -c smoke.yaml --max-steps 2 --max-minutes 5 --set output_dir=runs/fields/steps --no-test", cwd=wd
+        "fields train -c smoke.yaml --epochs 5 --max-steps 2 --max-minutes 5 "
+        "--set output_dir=runs/fields/steps --no-test",
+        cwd=wd,
     )
     assert ", 2 steps in " in res.output and (wd / "runs" / "fields" / "steps" / "model.safetensors").is_file()
 
