@@ -391,7 +391,7 @@ def run_batch(
             each completes (a pipeline that batches items itself).
         options: overwrite, strict, progress.
         recipe: what the run's fingerprints share (None: a store that needs one treats items as unrecorded).
-        store: the fingerprint store (default :class:`NameStore`).
+        store: the fingerprint store (default: :func:`agriseg.fingerprint.default_store`).
         executor: where ``work`` runs (default :class:`Serial`).
         resume: the record of an item done before (None: run it again).
         failed: the record of a failed item, from its one-line message.

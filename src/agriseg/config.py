@@ -24,7 +24,7 @@ class OptionError(ValueError):
 class StrictModel(BaseModel):
     """Base of every user-facing config: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 T = TypeVar("T", bound=BaseModel)
