@@ -97,5 +97,6 @@ def describe_errors(err: ValidationError, names: Mapping[str, str] | None = None
         where = ".".join(loc) or "(top level)"
         got = e.get("input")
         shown = "" if isinstance(got, dict | list) or e["type"] == "missing" else f" (got {got!r})"
-        parts.append(f"{where}: {e['msg']}{shown}")
+        msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        parts.append(f"{where}: {msg}{shown}")
     return "; ".join(parts)

@@ -209,3 +209,16 @@ def test_nested_plots_are_each_measured_on_their_full_area(tmp_path: Path, inner
     want = _direct(mosaic, plots, 5)
     assert int(got.loc["outer", "plant_count"]) == want["outer"][2] > want["inner"][2] == int(got.loc["inner", "plant_count"])
     assert (got["status"] == "ok").all()
+
+
+def test_plots_all_outside_the_mosaic_fail_that_mosaic(tmp_path: Path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    mosaic, plots = tmp_path / "m.tif", tmp_path / "far.gpkg"
+    _mosaic(mosaic)
+    far = box(X0 + 5000, Y0 + 5000, X0 + 5010, Y0 + 5010)
+    gpd.GeoDataFrame({"name": ["x", "y"]}, geometry=[far, far.buffer(1)], crs="EPSG:32632").to_file(plots)
+    recs = run_plots([mosaic], tmp_path / "out", PlotsConfig(plots=str(plots), plot_id="name"), progress=False)
+    assert recs.exit_code == 1 and recs[0]["status"] == "error"
+    assert recs[0]["error"].startswith(f"{mosaic}: none of the 2 plots of {plots} overlaps this mosaic")

@@ -83,6 +83,11 @@ def run_plots(
         m = Path(item.source)
         date = mosaic_date(m, config.meta)
         gdf = plot_stats(m, config, segment, progress)
+        if len(gdf) and (gdf["status"] == "outside mosaic").all():
+            raise ValueError(
+                f"{m}: none of the {len(gdf)} plots of {config.plots} overlaps this mosaic "
+                "(check that both cover the same place and that the plots file's CRS is right)"
+            )
         gpkg, table = item.outputs
         with atomic_write(gpkg) as tmp:
             gdf.to_file(tmp, driver="GPKG", layer="plots")

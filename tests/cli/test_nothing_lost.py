@@ -1,0 +1,151 @@
+"""Bad input, re-runs and collisions, tried as a user types them: nothing lost, nothing misread.
+
+Each test is one case of a sweep of bad inputs (numbered as in the sweep); each checks the answer a user
+needs: a refusal naming the file or option (exit 2 for usage errors), a failed item (exit 1) that leaves the
+others done, or outputs that are really this run's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from agriseg.cli import main
+
+SAMPLES = Path(__file__).resolve().parents[2] / "src" / "agriseg" / "samples" / "peanut" / "images"
+
+
+def _run(*args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    out = r.output
+    assert "Traceback" not in out, out
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise AssertionError(f"{args}: raised {r.exception!r}\n{out}")
+    assert "pydantic" not in out and "errors.pydantic.dev" not in out, out
+    return r.exit_code, out
+
+
+def _photos(folder: Path, n: int = 2) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for src in sorted(SAMPLES.glob("*.jpg"))[:n]:
+        dst = folder / src.name
+        dst.write_bytes(src.read_bytes())
+        out.append(dst)
+    return out
+
+
+# 1. outputs into the photo folder never replace (or read back) a user's own <photo>_mask.png
+def test_01_users_mask_in_the_photo_folder_is_kept_and_not_read_back(tmp_path: Path) -> None:
+    photos = _photos(tmp_path)
+    label = tmp_path / f"{photos[0].stem}_mask.png"
+    Image.fromarray(np.full((720, 960), 7, np.uint8)).save(label)
+    before = label.read_bytes()
+    code, out = _run("crop", "predict", tmp_path, "--outdir", tmp_path, "--no-overlay")
+    assert label.read_bytes() == before  # the hand label is untouched
+    assert code == 1 and str(label) in out and "--overwrite" in out
+    rows = (tmp_path / "summary.csv").read_text()
+    assert "skipped" not in rows and "resumed" not in rows.split("\n")[1]  # not reported as this run's result
+    assert (tmp_path / f"{photos[1].stem}_mask.png").is_file()  # the other photo is done
+
+
+# 2. a re-run with anything changed refuses (naming it) or redoes with --overwrite; unchanged: a no-op
+def test_02_rerun_with_other_options_or_model_is_refused(tmp_path: Path) -> None:
+    from agriseg.models import build_model
+    from agriseg.models.io import save_model
+
+    photos = _photos(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    model = tmp_path / "default.safetensors"
+    save_model(build_model(encoder_weights=None), None, model)
+    args = ["crop", "predict", photos[0], "--outdir", out, "-m", model, "--long-side", "64", "--optimize", "none"]
+    assert _run(*args)[0] == 0
+    mask = out / f"{photos[0].stem}_mask.png"
+    state = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, text = _run(*args)
+    assert code == 0 and "0 predicted, 1 skipped" in text  # unchanged: a no-op
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == state
+    code, text = _run(*args[:-3], "96", "--optimize", "none")
+    assert code == 1 and "--long-side: 64 -> 96" in text and mask.read_bytes() == state[mask.name]
+    save_model(build_model(encoder_weights=None), None, model)  # retrained under the same name
+    code, text = _run(*args)
+    assert code == 1 and "model" in text and "--overwrite" in text
+    photos[0].write_bytes((SAMPLES / "0150.jpg").read_bytes())  # another photo under the same name
+    code, text = _run(*args)
+    assert code == 1 and f"input {photos[0]}" in text
+    code, text = _run(*args, "--overwrite")
+    assert code == 0 and "1 predicted" in text and _run(*args)[0] == 0
+
+
+def test_02_traits_rerun_with_other_scale_or_grid_is_refused(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    Image.fromarray(np.full((60, 80, 3), 120, np.uint8)).save(d / "a.png")
+    m = np.zeros((60, 80), np.uint8)
+    m[10:50, 20:60] = 255
+    Image.fromarray(m).save(d / "a_mask.png")
+    out = tmp_path / "out"
+    assert _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "2")[0] == 0
+    assert "1 skipped" in _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "2")[1]
+    code, text = _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "3")
+    assert code == 1 and "--px-per-mm: 2.0 -> 3.0" in text
+    code, text = _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "2", "--grid", "2x2")
+    assert code == 1 and "--grid: None -> 2x2" in text
+
+
+# 6. / 8. / 13. numbers out of range are refused with the option, the value and what is allowed
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["crop", "traits", "{photo}", "--px-per-mm", "inf"], "--px-per-mm: Input should be a finite number (got inf)"),
+        (["crop", "traits", "{photo}", "--px-per-mm", "nan"], "--px-per-mm: Input should be a finite number"),
+        (["crop", "predict", "{photo}", "--long-side", "1"], "--long-side: must be 0 (native size) or at least 32"),
+        (["fields", "predict", "{photo}", "--divisor", "inf"], "--divisor: Input should be a finite number"),
+        (["fields", "predict", "{photo}", "--divisor", "nan"], "--divisor: Input should be"),
+        (["fields", "predict", "{photo}", "--threads", "-1"], "--threads: Input should be greater than or equal to 0"),
+        (["fields", "map", "{photo}", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
+        (["fields", "map", "{photo}", "--workers", "-1"], "--workers: Input should be greater than or equal to 1"),
+    ],
+)
+def test_06_07_08_13_bad_numbers_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    photo = _photos(tmp_path / "in", 1)[0]
+    code, out = _run(*[a.format(photo=photo) for a in args], "--outdir", tmp_path / "out")
+    assert code == 2 and message in out, out
+    assert "Value error" not in out and "Config" not in out and "http" not in out
+    assert not any((tmp_path / "out").glob("*.tif")) if (tmp_path / "out").exists() else True
+
+
+# 9. a resize or a download far larger than memory is refused up front with the figure
+def test_09_resize_beyond_memory_is_refused_with_the_figure(tmp_path: Path) -> None:
+    photo = _photos(tmp_path / "in", 1)[0]
+    code, out = _run("crop", "predict", photo, "--outdir", tmp_path / "out", "--long-side", "100000")
+    assert code == 2 and f"{photo} at --long-side 100000 would need about" in out and "GiB" in out, out
+    assert "AGRISEG_MEMORY_CHECK=0" in out
+
+
+# 11. a grid over plants 1 px wide (zero-width cells) is measured, and the batch goes on
+def test_11_grid_with_zero_width_cells(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    for name, cols in (("a", slice(200, 201)), ("b", slice(100, 300))):
+        Image.fromarray(np.full((300, 400, 3), 120, np.uint8)).save(d / f"{name}.png")
+        m = np.zeros((300, 400), np.uint8)
+        m[20:280, cols] = 255
+        Image.fromarray(m).save(d / f"{name}_mask.png")
+    code, out = _run("crop", "traits", d, "--outdir", tmp_path / "out", "--grid", "2x2")
+    assert code == 0 and "2 measured" in out, out
+    recs = json.loads((tmp_path / "out" / "traits.json").read_text())["images"]
+    assert [len(r["regions"]) for r in recs] == [4, 4]
+    assert sum(r["plant_count"] for r in recs[0]["regions"]) == 1
+
+
+# 15. a missing --model is refused once, before the batch
+def test_15_missing_model_refused_once(tmp_path: Path) -> None:
+    photos = _photos(tmp_path / "in", 2)
+    code, out = _run("crop", "traits", *photos, "--outdir", tmp_path / "out", "-m", tmp_path / "nope.safetensors")
+    assert code == 2 and out.count("nope.safetensors") == 1 and "failed" not in out, out
