@@ -57,12 +57,15 @@ def test_01_users_mask_in_the_photo_folder_is_kept_and_not_read_back(tmp_path: P
 # 2. a re-run with anything changed refuses (naming it) or redoes with --overwrite; unchanged: a no-op
 def test_02_rerun_with_other_options_or_model_is_refused(tmp_path: Path) -> None:
     from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
     from agriseg.models.io import save_model
+
+    cfg = ModelConfig(encoder_weights=None)
 
     photos = _photos(tmp_path / "in", 1)
     out = tmp_path / "out"
     model = tmp_path / "default.safetensors"
-    save_model(build_model(encoder_weights=None), None, model)
+    save_model(build_model(cfg), cfg, model)
     args = ["crop", "predict", photos[0], "--outdir", out, "-m", model, "--long-side", "64", "--optimize", "none"]
     assert _run(*args)[0] == 0
     mask = out / f"{photos[0].stem}_mask.png"
@@ -72,7 +75,7 @@ def test_02_rerun_with_other_options_or_model_is_refused(tmp_path: Path) -> None
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == state
     code, text = _run(*args[:-3], "96", "--optimize", "none")
     assert code == 1 and "--long-side: 64 -> 96" in text and mask.read_bytes() == state[mask.name]
-    save_model(build_model(encoder_weights=None), None, model)  # retrained under the same name
+    save_model(build_model(cfg), cfg, model)  # retrained under the same name
     code, text = _run(*args)
     assert code == 1 and "model" in text and "--overwrite" in text
     photos[0].write_bytes((SAMPLES / "0150.jpg").read_bytes())  # another photo under the same name
@@ -105,16 +108,18 @@ def test_02_traits_rerun_with_other_scale_or_grid_is_refused(tmp_path: Path) -> 
         (["crop", "traits", "{photo}", "--px-per-mm", "inf"], "--px-per-mm: Input should be a finite number (got inf)"),
         (["crop", "traits", "{photo}", "--px-per-mm", "nan"], "--px-per-mm: Input should be a finite number"),
         (["crop", "predict", "{photo}", "--long-side", "1"], "--long-side: must be 0 (native size) or at least 32"),
-        (["fields", "predict", "{photo}", "--divisor", "inf"], "--divisor: Input should be a finite number"),
-        (["fields", "predict", "{photo}", "--divisor", "nan"], "--divisor: Input should be"),
-        (["fields", "predict", "{photo}", "--threads", "-1"], "--threads: Input should be greater than or equal to 0"),
-        (["fields", "map", "{photo}", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
-        (["fields", "map", "{photo}", "--workers", "-1"], "--workers: Input should be greater than or equal to 1"),
+        (["fields", "predict", "{photo}", "-m", "{model}", "--divisor", "inf"], "--divisor: Input should be a finite number"),
+        (["fields", "predict", "{photo}", "-m", "{model}", "--divisor", "nan"], "--divisor: Input should be"),
+        (["fields", "predict", "{photo}", "-m", "{model}", "--threads", "-1"], "--threads: Input should be greater than or equal to 0"),
+        (["fields", "map", "{photo}", "-m", "{model}", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
+        (["fields", "map", "{photo}", "-m", "{model}", "--workers", "-1"], "--workers: Input should be greater than or equal to"),
     ],
 )
 def test_06_07_08_13_bad_numbers_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
     photo = _photos(tmp_path / "in", 1)[0]
-    code, out = _run(*[a.format(photo=photo) for a in args], "--outdir", tmp_path / "out")
+    model = tmp_path / "m.ckpt"
+    model.write_bytes(b"never loaded: the options are refused first")
+    code, out = _run(*[a.format(photo=photo, model=model) for a in args], "--outdir", tmp_path / "out")
     assert code == 2 and message in out, out
     assert "Value error" not in out and "Config" not in out and "http" not in out
     assert not any((tmp_path / "out").glob("*.tif")) if (tmp_path / "out").exists() else True
@@ -149,3 +154,46 @@ def test_15_missing_model_refused_once(tmp_path: Path) -> None:
     photos = _photos(tmp_path / "in", 2)
     code, out = _run("crop", "traits", *photos, "--outdir", tmp_path / "out", "-m", tmp_path / "nope.safetensors")
     assert code == 2 and out.count("nope.safetensors") == 1 and "failed" not in out, out
+
+
+# 4. blank, dark or burnt frames are flagged (and still measured); plants, also before white walls, never
+LAB = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "lab_set" / "images"
+
+
+def test_04_quality_rule_on_the_lab_set() -> None:
+    from agriseg.crop.quality import photo_quality
+    from agriseg.data.io import read_rgb
+
+    flagged = {f.name: photo_quality(read_rgb(f)) for f in sorted(LAB.glob("*.jpg"))}
+    assert len(flagged) == 34
+    assert all(flagged[n] for n in flagged if n.startswith("uniform_")), flagged
+    assert not any(flagged[n] for n in flagged if n.startswith("lab_")), flagged
+    assert not any(photo_quality(read_rgb(f)) for f in SAMPLES.glob("*.jpg"))
+    assert "underexposed" in photo_quality(np.full((100, 100, 3), 3, np.uint8))
+    assert "overexposed" in photo_quality(np.full((100, 100, 3), 255, np.uint8))
+
+
+def test_04_flagged_frames_are_measured_and_reported(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    _photos(d, 1)
+    for name in ("uniform_white.jpg", "lab_20008.jpg"):  # a plain frame; plants before a white wall
+        (d / name).write_bytes((LAB / name).read_bytes())
+    code, out = _run("crop", "predict", d, "--outdir", tmp_path / "p", "--no-overlay")
+    assert code == 0 and "3 predicted" in out, out
+    import csv
+
+    rows = {Path(r["file"]).name: r for r in csv.DictReader((tmp_path / "p" / "summary.csv").open())}
+    assert rows["uniform_white.jpg"]["quality"].startswith("no texture") and rows["uniform_white.jpg"]["status"] == "ok"
+    assert rows["lab_20008.jpg"]["quality"] == "" and rows["0003.jpg"]["quality"] == ""
+    code, out = _run("crop", "traits", d, "--outdir", tmp_path / "t")
+    assert code == 0 and "3 measured" in out, out
+    q = {(Path(r["file"]).name, r["quality"]) for r in csv.DictReader((tmp_path / "t" / "traits.csv").open())}
+    assert ("uniform_white.jpg", "no texture (blank frame, lens cap, sky or out of focus)") in q
+    assert ("lab_20008.jpg", "") in q and ("0003.jpg", "") in q
+
+
+# 5. index labels that are really RGB colour labels are refused, not scored as IoU 0
+def test_05_index_mode_on_colour_labels_is_refused(tmp_path: Path) -> None:
+    labels = SAMPLES.parent / "labels"
+    code, out = _run("crop", "evaluate", "--images", SAMPLES, "--masks", labels, "--label-mode", "index")
+    assert code != 0 and "label mode 'index' needs one class id per pixel" in out and "labels/0003.png" in out, out

@@ -55,7 +55,7 @@ IMAGE_TRAITS: dict[str, int] = {
     "px_per_mm": 0,
 }
 REGION_TRAITS: dict[str, int] = {"green_fraction": 0, "plant_count": 0, "plant_area": 2}
-CSV_FIELDS = ["file", "level", "id", "trait", "value", "unit"]
+CSV_FIELDS = ["file", "level", "id", "trait", "value", "unit", "quality"]
 
 
 @dataclass
@@ -146,7 +146,7 @@ def _unit(dim: int, px_per_mm: float | None, trait: str = "") -> str:
 
 def long_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The long-format CSV rows of one record (image, plant and region traits)."""
-    base = {"file": record["file"], **record.get("meta", {})}
+    base = {"file": record["file"], "quality": record.get("quality", ""), **record.get("meta", {})}
     s = record["image"].get("px_per_mm")
     rows = []
     for k, v in record["image"].items():
@@ -186,6 +186,8 @@ def measure_item(
     item: Pair, config: TraitsConfig, segment: Callable[[np.ndarray], tuple[np.ndarray, bool]]
 ) -> tuple[dict[str, Any], Measurement, np.ndarray | None]:
     """Read (and segment, for a photo without a mask) one item and measure it -> (record, measurement, photo)."""
+    from agriseg.crop.quality import photo_quality
+
     meta = parse_name(item.path, config.meta, item.name) if config.meta else {}
     classes, rgb = read_item(item)
     if classes is None:
@@ -201,6 +203,7 @@ def measure_item(
         "photo": str(item.photo) if item.photo else None,
         "mask": str(item.mask) if item.mask else "model " + config.model_name,
         "status": "ok",
+        "quality": photo_quality(rgb) if rgb is not None else "",  # a mask alone is not checked
         "meta": meta,
         "image": m.image,
         "plants": m.plants,
@@ -242,9 +245,13 @@ def run_traits(
         raise ValueError(f"{paths[0]}: no photos or masks to measure")
     model = None
     if any(p.mask is None for p in pairs):  # photos to segment: a missing model stops the batch at once
-        from agriseg.models.io import resolve
+        from agriseg.config import OptionError
+        from agriseg.models.io import ModelLoadError, resolve
 
-        model = resolve(config.model_name)
+        try:
+            model = resolve(config.model_name)
+        except (FileNotFoundError, ModelLoadError) as err:  # a usage error (exit 2), said once
+            raise OptionError(f"--model {err}") from None
     segment = ModelSegmenter(config.model_name)
     items = [
         Item(
