@@ -197,3 +197,35 @@ def test_05_index_mode_on_colour_labels_is_refused(tmp_path: Path) -> None:
     labels = SAMPLES.parent / "labels"
     code, out = _run("crop", "evaluate", "--images", SAMPLES, "--masks", labels, "--label-mode", "index")
     assert code != 0 and "label mode 'index' needs one class id per pixel" in out and "labels/0003.png" in out, out
+
+
+# 12. adapt on only unreadable photos names them (exit 2); 2 photos and a leftover work folder work
+def test_12_adapt_on_unreadable_photos_names_them(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.jpg").write_bytes(b"not a photo")
+    (bad / "b.png").write_bytes(b"nor this")
+    code, out = _run("crop", "adapt", bad, "-o", tmp_path / "x.safetensors")
+    assert code == 2 and f"{bad / 'a.jpg'}: unreadable image" in out and f"{bad / 'b.png'}" in out, out
+    assert "Sample larger" not in out
+
+
+@pytest.mark.slow
+def test_12_adapt_two_photos_and_a_leftover_work_folder(tmp_path: Path) -> None:
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    root = write_scenes(tmp_path / "syn", n=2, size=(64, 96))
+    mc = ModelConfig(encoder_weights=None, infer_long_side=0)
+    base = save_model(build_model(mc), mc, tmp_path / "base.safetensors")
+    out_model = tmp_path / "adapted.safetensors"
+    args = ["crop", "adapt", root / "images", "-o", out_model, "--model", base, "--index", "exg"]
+    args += ["--stage1-epochs", "1", "--stage2-epochs", "1", "--crop-size", "64", "--batch-size", "2"]
+    code, out = _run(*args)
+    assert code == 0 and out_model.is_file(), out
+    out_model.unlink()  # as if killed before the model was written: the work folder is left behind
+    assert (tmp_path / "adapted_adapt").is_dir()
+    code, out = _run(*args)
+    assert code == 0 and out_model.is_file(), out
