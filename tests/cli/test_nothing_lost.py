@@ -229,3 +229,57 @@ def test_12_adapt_two_photos_and_a_leftover_work_folder(tmp_path: Path) -> None:
     assert (tmp_path / "adapted_adapt").is_dir()
     code, out = _run(*args)
     assert code == 0 and out_model.is_file(), out
+
+
+# 10. a truncated model.safetensors in a text model folder is named, without a traceback
+def test_10_text_predict_truncated_safetensors(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    model = tmp_path / "m"
+    code, out = _run("text", "tiny-model", "-o", model, "--classes", "background,cropland,forest,water")
+    assert code == 0, out
+    weights = model / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    img = tmp_path / "scene.png"
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(img)
+    code, out = _run("text", "predict", img, "--outdir", tmp_path / "pred", "-m", model, "--classes", "background,cropland,forest,water", "--tile", "16", "--grid", "8")
+    assert code != 0 and f"{weights}: truncated or damaged" in out and "SafetensorError" not in out, out
+
+
+# 14. long file names, a regions CSV with a byte-order mark, a full disk naming the file
+def test_14_long_file_names(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    for n in (231, 243):
+        (d / ("p" * (n - 4) + ".jpg")).write_bytes((SAMPLES / "0003.jpg").read_bytes())
+    code, out = _run("crop", "predict", d, "--outdir", tmp_path / "out", "--long-side", "64")
+    assert code == 0 and "2 predicted" in out, out
+    assert len(list((tmp_path / "out").glob("*_overlay.jpg"))) == 2
+    code, out = _run("crop", "traits", d, "--outdir", tmp_path / "t")
+    assert code == 0 and "2 measured" in out, out
+
+
+def test_14_regions_csv_with_a_bom(tmp_path: Path) -> None:
+    from agriseg.crop.traits.regions import read_regions
+
+    f = tmp_path / "regions.csv"
+    f.write_bytes("id,x,y,width,height\r\nA1,0,0,10,10\r\n".encode("utf-8-sig"))
+    assert [(r.id, r.width) for r in read_regions(f)] == [("A1", 10)]
+
+
+def test_14_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    d = tmp_path / "in"
+    d.mkdir()
+    Image.fromarray(np.full((60, 80, 3), 120, np.uint8)).save(d / "a.png")
+    m = np.zeros((60, 80), np.uint8)
+    m[10:50, 20:60] = 255
+    Image.fromarray(m).save(d / "a_mask.png")
+
+    def full(*args: object, **kw: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    code, out = _run("crop", "traits", d, "--outdir", tmp_path / "out")
+    assert code == 1 and f"{tmp_path / 'out' / 'a_plants.png'}: No space left on device" in out, out
