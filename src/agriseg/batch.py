@@ -215,7 +215,9 @@ def lost_workers(client: Any, names: Mapping[str, str]) -> list[str]:
             continue
         retried = sorted(names[k] for k in msg.get("processing-tasks", ()) if k in names)
         if retried:
-            out.append(f"Dask worker {msg.get('worker', '?')} was lost; retried on another worker: {', '.join(retried)}")
+            out.append(
+                f"Dask worker {msg.get('worker', '?')} was lost; retried on another worker: {', '.join(retried)}"
+            )
     return out
 
 

@@ -30,6 +30,18 @@ class StrictModel(BaseModel):
 T = TypeVar("T", bound=BaseModel)
 
 
+def with_updates(model: T, update: Mapping[str, Any]) -> T:
+    """A copy of ``model`` with ``update`` applied and validated again.
+
+    Use it instead of ``model.model_copy(update=...)``, which copies values past validation (a ``nan``
+    divisor or a negative thread count would get through).
+
+    Raises:
+        pydantic.ValidationError: for an invalid value.
+    """
+    return type(model).model_validate({**model.model_dump(), **update})
+
+
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str = "--set") -> dict[str, Any]:
     """``key.sub=value`` overrides applied to a config mapping; values are parsed as YAML (numbers, lists).
 

@@ -108,11 +108,23 @@ def test_02_traits_rerun_with_other_scale_or_grid_is_refused(tmp_path: Path) -> 
         (["crop", "traits", "{photo}", "--px-per-mm", "inf"], "--px-per-mm: Input should be a finite number (got inf)"),
         (["crop", "traits", "{photo}", "--px-per-mm", "nan"], "--px-per-mm: Input should be a finite number"),
         (["crop", "predict", "{photo}", "--long-side", "1"], "--long-side: must be 0 (native size) or at least 32"),
-        (["fields", "predict", "{photo}", "-m", "{model}", "--divisor", "inf"], "--divisor: Input should be a finite number"),
+        (
+            ["fields", "predict", "{photo}", "-m", "{model}", "--divisor", "inf"],
+            "--divisor: Input should be a finite number",
+        ),
         (["fields", "predict", "{photo}", "-m", "{model}", "--divisor", "nan"], "--divisor: Input should be"),
-        (["fields", "predict", "{photo}", "-m", "{model}", "--threads", "-1"], "--threads: Input should be greater than or equal to 0"),
-        (["fields", "map", "{photo}", "-m", "{model}", "--workers", "0"], "--workers: Input should be greater than or equal to 1"),
-        (["fields", "map", "{photo}", "-m", "{model}", "--workers", "-1"], "--workers: Input should be greater than or equal to"),
+        (
+            ["fields", "predict", "{photo}", "-m", "{model}", "--threads", "-1"],
+            "--threads: Input should be greater than or equal to 0",
+        ),
+        (
+            ["fields", "map", "{photo}", "-m", "{model}", "--workers", "0"],
+            "--workers: Input should be greater than or equal to 1",
+        ),
+        (
+            ["fields", "map", "{photo}", "-m", "{model}", "--workers", "-1"],
+            "--workers: Input should be greater than or equal to",
+        ),
     ],
 )
 def test_06_07_08_13_bad_numbers_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
@@ -242,7 +254,21 @@ def test_10_text_predict_truncated_safetensors(tmp_path: Path) -> None:
     weights.write_bytes(data[: len(data) // 2])
     img = tmp_path / "scene.png"
     Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(img)
-    code, out = _run("text", "predict", img, "--outdir", tmp_path / "pred", "-m", model, "--classes", "background,cropland,forest,water", "--tile", "16", "--grid", "8")
+    code, out = _run(
+        "text",
+        "predict",
+        img,
+        "--outdir",
+        tmp_path / "pred",
+        "-m",
+        model,
+        "--classes",
+        "background,cropland,forest,water",
+        "--tile",
+        "16",
+        "--grid",
+        "8",
+    )
     assert code != 0 and f"{weights}: truncated or damaged" in out and "SafetensorError" not in out, out
 
 

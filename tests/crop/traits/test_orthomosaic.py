@@ -207,7 +207,12 @@ def test_nested_plots_are_each_measured_on_their_full_area(tmp_path: Path, inner
     assert got.loc["outer", "green_fraction"] == pytest.approx((band[10:140, 10:150] > 0).mean())
     assert got.loc["inner", "green_fraction"] == pytest.approx((band[40:110, 40:120] > 0).mean())
     want = _direct(mosaic, plots, 5)
-    assert int(got.loc["outer", "plant_count"]) == want["outer"][2] > want["inner"][2] == int(got.loc["inner", "plant_count"])
+    assert (
+        int(got.loc["outer", "plant_count"])
+        == want["outer"][2]
+        > want["inner"][2]
+        == int(got.loc["inner", "plant_count"])
+    )
     assert (got["status"] == "ok").all()
 
 

@@ -60,8 +60,11 @@ def test_a_killed_worker_is_survived_and_reported(tmp_path: Path) -> None:
     from agriseg.models.io import save_model
 
     torch.manual_seed(0)
-    cfg = ModelConfig(arch="unet", encoder="tu-mobilenetv3_small_050", encoder_weights=None, in_channels=8,
-                      num_classes=3, mean=[0.0] * 8, std=[1.0] * 8, class_names=["background", "field", "boundary"])  # fmt: skip
+    classes = ["background", "field", "boundary"]
+    cfg = ModelConfig(
+        arch="unet", encoder="tu-mobilenetv3_small_050", encoder_weights=None, in_channels=8, num_classes=3,
+        mean=[0.0] * 8, std=[1.0] * 8, class_names=classes,
+    )  # fmt: skip
     model = build_model(cfg)
     with torch.no_grad():  # bias the head towards "field" so there are polygons
         model.head.bias[:] = torch.tensor([0.0, 1.0, -0.5])
