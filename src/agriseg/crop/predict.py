@@ -476,7 +476,8 @@ def predict_paths(
         pred, files, out, overwrite, strict, config.overlay, cfg.class_names, progress=progress, recipe=recipe
     )
     if earlier:
-        result.notes.append(f"({len(earlier)} outputs of an earlier run in {outdir} were not read as photos)")
+        n = len(earlier)
+        result.notes.append(f"({n} files in {outdir} named like outputs (<name>_mask.png ...) were not read as photos)")
     return result
 
 
