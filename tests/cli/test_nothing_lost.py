@@ -40,6 +40,16 @@ def _photos(folder: Path, n: int = 2) -> list[Path]:
     return out
 
 
+def _photo_and_mask(folder: Path) -> Path:
+    """A gray photo ``a.png`` and its mask ``a_mask.png`` (one 40 x 40 px plant) in ``folder``."""
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((60, 80, 3), 120, np.uint8)).save(folder / "a.png")
+    m = np.zeros((60, 80), np.uint8)
+    m[10:50, 20:60] = 255
+    Image.fromarray(m).save(folder / "a_mask.png")
+    return folder
+
+
 # 1. outputs into the photo folder never replace (or read back) a user's own <photo>_mask.png
 def test_01_users_mask_in_the_photo_folder_is_kept_and_not_read_back(tmp_path: Path) -> None:
     photos = _photos(tmp_path)
@@ -86,12 +96,7 @@ def test_02_rerun_with_other_options_or_model_is_refused(tmp_path: Path) -> None
 
 
 def test_02_traits_rerun_with_other_scale_or_grid_is_refused(tmp_path: Path) -> None:
-    d = tmp_path / "in"
-    d.mkdir()
-    Image.fromarray(np.full((60, 80, 3), 120, np.uint8)).save(d / "a.png")
-    m = np.zeros((60, 80), np.uint8)
-    m[10:50, 20:60] = 255
-    Image.fromarray(m).save(d / "a_mask.png")
+    d = _photo_and_mask(tmp_path / "in")
     out = tmp_path / "out"
     assert _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "2")[0] == 0
     assert "1 skipped" in _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "2")[1]
@@ -296,12 +301,7 @@ def test_14_regions_csv_with_a_bom(tmp_path: Path) -> None:
 def test_14_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    d = tmp_path / "in"
-    d.mkdir()
-    Image.fromarray(np.full((60, 80, 3), 120, np.uint8)).save(d / "a.png")
-    m = np.zeros((60, 80), np.uint8)
-    m[10:50, 20:60] = 255
-    Image.fromarray(m).save(d / "a_mask.png")
+    d = _photo_and_mask(tmp_path / "in")
 
     def full(*args: object, **kw: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

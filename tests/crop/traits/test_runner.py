@@ -79,7 +79,7 @@ def test_tables_json_debug_and_errors(inputs: Path, tmp_path: Path) -> None:
     assert (out / "A1_20240601_plants.png").is_file() and not (out / "A4_20240604_plants.png").exists()
     with (out / "traits.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert set(rows[0]) == {"file", "plant", "date", "level", "id", "trait", "value", "unit"}
+    assert set(rows[0]) == {"file", "plant", "date", "level", "id", "trait", "value", "unit", "quality"}
     areas = [r for r in rows if r["level"] == "plant" and r["trait"] == "area" and r["plant"] == "A1"]
     assert len(areas) == 3 and all(r["unit"] == "px2" for r in areas)
     # a re-run keeps the measured images, and measures again with --overwrite
