@@ -171,7 +171,7 @@ def test_traits_bundled_photos_and_predicted_masks(samples_dir: Path, tmp_path: 
     for rec in data["images"]:
         assert rec["mask"].endswith("_classes.png") and rec["photo"] and "excess_green" in rec["image"]
         assert rec["image"]["crop_fraction"] + rec["image"]["weed_fraction"] == pytest.approx(
-            rec["image"]["green_fraction"]
+            rec["image"]["green_fraction"], rel=1e-5
         )
         assert rec["meta"]["plot"] == rec["name"]
     rows = _summary(tmp_path / "outputs" / "traits_cw" / "traits.csv")
@@ -180,6 +180,36 @@ def test_traits_bundled_photos_and_predicted_masks(samples_dir: Path, tmp_path: 
     (tmp_path / "broken.jpg").write_bytes(b"no image")
     res = agriseg("crop traits outputs/cw broken.jpg -o outputs/traits_bad", cwd=tmp_path, expect=1)
     assert "3 measured" in res.output and "broken.jpg" in res.output
+
+
+def test_traits_tray_series_growth_and_plots_on_photos(tmp_path: Path) -> None:
+    series = REPO / "benchmarks" / "data" / "trays" / "series"
+    truth = json.loads((series / "index.json").read_text())["photos"]
+    # docs/traits.md: three dated photos of one tray -> per-pot traits and growth in one command
+    res = agriseg(f"crop traits {series / 'images'} -o outputs/tray --grid 3x6 --meta date", cwd=tmp_path)
+    assert "3 measured" in res.output and "growth.csv" in res.output
+    out = tmp_path / "outputs" / "tray"
+    for name, t in truth.items():
+        rec = read_json(out / f"{name}_traits.json")
+        assert rec["date"] == name.removeprefix("tray_")
+        empty = {p["id"] for p in t["pots"] if p["plant_count"] == 0}
+        assert {r["id"] for r in rec["regions"] if r["status"] == "empty"} >= empty  # empty pots stay empty
+        assert all(p["id"].startswith(p["region"] + ".") for p in rec["plants"])
+        assert read_png(out / f"{name}_mask.png").shape == (420, 720)
+    growth = _summary(out / "growth.csv")
+    assert len(growth) == 18 * 3 and growth[0]["region_id"] == "1" and "plant_area_px2" in growth[0]
+    wide = _summary(out / "growth_wide.csv")
+    assert [w["region_id"] for w in wide] == [str(i) for i in range(1, 19)]
+    assert read_png(out / "growth.png").shape[1] > 800
+    # docs/traits.md: the same pots CSV in crop traits and crop plots gives the same numbers
+    photo = series / "images" / "tray_2024-06-15.jpg"
+    agriseg(f"crop traits {photo} -o outputs/tray_pots --regions {series / 'pots.csv'}", cwd=tmp_path)
+    agriseg(f"crop plots {photo} --plots {series / 'pots.csv'} -o outputs/tray_plots", cwd=tmp_path)
+    regions = read_json(tmp_path / "outputs" / "tray_pots" / "tray_2024-06-15_traits.json")["regions"]
+    plots = _summary(tmp_path / "outputs" / "tray_plots" / "tray_2024-06-15_plots.csv")
+    assert [(p["plot_id"], int(p["plant_count"]), float(p["plant_area_px2"])) for p in plots] == [
+        (r["id"], r["plant_count"], r["plant_area"]) for r in regions
+    ]
 
 
 def test_plots_generated_trial_100_plots(tmp_path: Path) -> None:

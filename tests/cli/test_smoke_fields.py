@@ -108,6 +108,8 @@ def test_fields_workflow(tmp_path: Path) -> None:
         cwd=wd,
     )
     assert (wd / "lc_fields.gpkg").is_file()
+    agriseg("fields polygonize scene_probs.tif -o scene_fields_gaps.gpkg --split-boundary 0 --simplify 20", cwd=wd)
+    assert (wd / "scene_fields_gaps.gpkg").is_file()
 
     tiles = wd / "tiles"
     tiles.mkdir()

@@ -45,6 +45,7 @@ rasterio = pytest.importorskip("rasterio")
 def _write_raster(path: Path, arr: np.ndarray, descriptions: list[str] | None = None, **kw: object) -> Path:
     from rasterio.transform import from_origin
 
+    path.parent.mkdir(parents=True, exist_ok=True)
     prof = {
         "driver": "JP2OpenJPEG" if path.suffix == ".jp2" else "GTiff",
         "height": arr.shape[1],
@@ -80,13 +81,22 @@ def test_bands_pick_red_green_blue(tmp_path: Path) -> None:
     bgrn = np.stack([np.full((8, 8), v, np.uint8) for v in (10, 20, 30, 40)])  # blue, green, red, nir
     plain = _write_raster(tmp_path / "bgrn.tif", bgrn)
     assert read_image(plain, bands=(3, 2, 1))[0][0, 0].tolist() == [30, 20, 10]
-    named = _write_raster(tmp_path / "named.tif", bgrn, ["blue", "green", "red", "nir"])
-    assert read_image(named)[0][0, 0].tolist() == [30, 20, 10]  # band descriptions are read
     with pytest.raises(ValueError, match="bgrn.tif: --bands needs three band numbers"):
         read_image(plain, bands=(5, 2, 1))
 
 
+def test_band_descriptions_say_which_band_is_red(tmp_path: Path) -> None:
+    """A BGRN tile whose bands are described is read as RGB (it was read with red and blue swapped)."""
+    from agriseg.text.io import read_image
+
+    bgrn = np.stack([np.full((8, 8), v, np.uint8) for v in (10, 20, 30, 40)])  # blue, green, red, nir
+    named = _write_raster(tmp_path / "named.tif", bgrn, ["Blue", "Green", "Red", "NIR"])
+    assert read_image(named)[0][0, 0].tolist() == [30, 20, 10]
+
+
 def test_jpeg2000_is_read_with_its_georeference(tmp_path: Path) -> None:
+    """`.jp2` orthophotos were not listed from a folder, and read without their georeference."""
+    from agriseg.data.io import list_images
     from agriseg.text.io import read_image
 
     arr = np.random.default_rng(0).integers(0, 255, (3, 16, 16), dtype=np.uint8)
@@ -94,6 +104,7 @@ def test_jpeg2000_is_read_with_its_georeference(tmp_path: Path) -> None:
         p = _write_raster(tmp_path / "o.jp2", arr, QUALITY=100, REVERSIBLE="YES")
     except rasterio.errors.RasterioIOError as err:  # pragma: no cover - GDAL without OpenJPEG
         pytest.skip(f"GDAL cannot write JPEG 2000 here: {err}")
+    assert list_images([tmp_path]) == [p]  # a folder of orthophotos is read, not "no images"
     img, geo = read_image(p)
     assert img.shape == (16, 16, 3) and geo is not None and geo.transform[0] == 0.5
     assert np.array_equal(img, np.moveaxis(arr, 0, -1))
@@ -117,3 +128,29 @@ def test_dataset_refuses_a_label_with_another_georeference(tmp_path: Path) -> No
         + ["-c", "others,field", "--patch", "16", "--grid", "4"],
     )
     assert res.exit_code != 0 and "t.tif: georeference differs from its image" in res.output
+
+
+def test_evaluate_refuses_a_truth_with_another_georeference(tmp_path: Path) -> None:
+    """A prediction scored against the label of another place (same stem) was scored silently."""
+    from click.testing import CliRunner
+    from rasterio.transform import from_origin
+
+    from agriseg.cli import main
+
+    _write_raster(tmp_path / "p" / "t.tif", np.ones((1, 16, 16), np.uint8))
+    _write_raster(tmp_path / "t" / "t.tif", np.ones((1, 16, 16), np.uint8), transform=from_origin(0, 0, 0.5, 0.5))
+    res = CliRunner().invoke(main, ["text", "evaluate", str(tmp_path / "p"), "-t", str(tmp_path / "t"), "-c", "a,b"])
+    assert res.exit_code == 1 and "t/t.tif: georeference differs from its prediction t.tif" in res.output
+    _write_raster(tmp_path / "t" / "t.tif", np.ones((1, 16, 16), np.uint8))  # the same place: scored
+    res = CliRunner().invoke(main, ["text", "evaluate", str(tmp_path / "p"), "-t", str(tmp_path / "t"), "-c", "a,b"])
+    assert res.exit_code == 0, res.output
+
+
+def test_a_multiband_raster_is_not_a_mask(tmp_path: Path) -> None:
+    """An image folder given as masks or truth: its band 1 was read as class ids."""
+    from agriseg.text.io import read_mask
+
+    p = _write_raster(tmp_path / "rgb.tif", np.zeros((3, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="rgb.tif: mask must be one band of class ids"):
+        read_mask(p)
+    assert read_mask(_write_raster(tmp_path / "m.tif", np.ones((1, 8, 8), np.uint8))).shape == (8, 8)

@@ -13,7 +13,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 
 
 @click.command("make-synthetic")
-@click.argument("kind", type=click.Choice(["discs", "plants", "lab"]))
+@click.argument("kind", type=click.Choice(["discs", "plants", "lab", "tray"]))
 @outdir_option("Output folder (images/, labels/ in the Peanut colours, index.json).")
 @click.option(
     "--photos",
@@ -58,7 +58,7 @@ def make_synthetic(
     uniform_frames: bool,
     overwrite: bool,
 ) -> None:
-    """Generate photos of KIND (discs, plants or lab) whose true masks and plant areas are known."""
+    """Generate photos of KIND (discs, plants, lab or tray) whose true masks and plant areas are known."""
     from agriseg.crop.scenes.write import make_synthetic as run
 
     if (outdir / "index.json").exists() and not overwrite:

@@ -48,9 +48,13 @@ def _shared(config: str) -> Decorator:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@outdir_option("Output folder: <name>_traits.json, <name>_plants.png, traits.csv, traits.json.")
+@outdir_option(
+    "Output folder: <name>_traits.json, _plants.png, _mask.png, traits.csv, traits.json; growth.csv, "
+    "growth_wide.csv, growth.png over dates (with regions)."
+)
 @_shared(CROP_TRAITS)
-@option("--grid", config=CROP_TRAITS, help="ROWSxCOLS regions over the plants' extent (trays), e.g. 2x3.")
+@option("--grid", config=CROP_TRAITS, help="ROWSxCOLS regions (pots) over the tray found in the photo, e.g. 3x6.")
+@option("--grid-box", config=CROP_TRAITS, help="X,Y,W,H box (px) the --grid spans, instead of the tray found.")
 @option("--regions", config=CROP_TRAITS, type=click.Path(dir_okay=False), help="CSV of regions: id,x,y,width,height.")
 @option("--px-per-mm", config=CROP_TRAITS, type=float, help="Scale: pixels per mm.")
 @option("--reference-box", config=CROP_TRAITS, help="X,Y,W,H box around a reference object (with --reference-mm).")
@@ -60,6 +64,12 @@ def _shared(config: str) -> Decorator:
     config=CROP_TRAITS,
     type=float,
     help="Split touching plants whose centres rise this many px above the neck between them (0 = never).",
+)
+@option(
+    "--join",
+    config=CROP_TRAITS,
+    type=int,
+    help="With regions: pieces of vegetation of one region this close (px) are one plant (0 = never).",
 )
 @batch_options()
 @friendly_errors
@@ -72,6 +82,8 @@ def traits(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, 
         raise click.UsageError("--reference-box and --reference-mm go together")
     if params["grid"] and params["regions"]:
         raise click.UsageError("use --grid or --regions, not both")
+    if params["grid_box"] and not params["grid"]:
+        raise click.UsageError("--grid-box goes with --grid")
     cfg = config_from_params(TraitsConfig, params)
     finish(run_traits(list(paths), outdir, cfg, overwrite=overwrite, strict=strict), "measured", outdir)
 
@@ -79,7 +91,7 @@ def traits(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, 
 @click.command()
 @click.argument("mosaics", nargs=-1, required=True)
 @option("--plots", config=CROP_PLOTS, required=True, type=click.Path(dir_okay=False),
-        help="Plot polygons (GeoPackage, GeoJSON, ...).")  # fmt: skip
+        help="Plot polygons (GeoPackage, GeoJSON...), or a regions CSV (id,x,y,width,height) of photos.")  # fmt: skip
 @outdir_option("Output folder: <name>_plots.gpkg and .csv per mosaic; growth.csv and growth.png over dates.")
 @option("--plot-id", config=CROP_PLOTS, show_default="plot_id, id, or the row number", help="Plot id column.")
 @_shared(CROP_PLOTS)

@@ -136,7 +136,21 @@ polygon_options = stack(
         type=int,
         help="Polygonisation block side in pixels.",
     ),  # fmt: skip
-    option("--simplify", "simplify_m", config=POLYGONIZE, type=float, help="Coverage-simplification tolerance (m)."),
+    option(
+        "--simplify",
+        config=POLYGONIZE,
+        type=float,
+        help="Tolerance of the field edges, each shared edge simplified once for both fields: metres on projected"
+        " CRSs, the raster's units on geographic ones (0 = unsimplified sub-pixel outlines). [default: 1 pixel]",
+    ),
+    option(
+        "--split-boundary",
+        "split_boundary_px",
+        config=POLYGONIZE,
+        type=float,
+        help="Boundary pixels within this many pixels of a field are split between the nearest fields, so"
+        " touching fields share one edge (0 = keep the boundary gap between them).",
+    ),
     option("--min-area", "min_area_m2", config=POLYGONIZE, type=float, help="Smallest field (m2)."),
     option("--max-area", "max_area_m2", config=POLYGONIZE, type=float, help="Largest field (m2; 0 = no limit)."),
     option("--min-confidence", config=POLYGONIZE, type=float, help="Lowest mean field probability (0 = keep all)."),

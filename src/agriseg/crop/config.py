@@ -104,15 +104,18 @@ class TraitsConfig(StrictModel):
     # connected vegetation smaller than this (pixels) is not a plant (it still counts as green cover)
     min_plant_size: int = Field(50, ge=1)
     # touching plants are split where their distance-transform peaks rise this far (px) above the neck
-    # between them; 0 = no splitting
-    split_depth: float = Field(4.0, ge=0)
+    # between them; 0 = no splitting (the default: a seedling's leaflets meet at necks like two plants)
+    split_depth: float = Field(0.0, ge=0)
+    # with regions: pieces of vegetation of one region at most this many px apart are one plant
+    join: int = Field(10, ge=0)
     # green area index: view zenith angle (degrees from nadir) and leaf projection G (0.5 = spherical leaves)
     zenith: float = Field(0.0, ge=0.0, lt=90.0)
     leaf_projection: float = Field(0.5, gt=0.0, le=1.0)
     px_per_mm: float | None = Field(None, gt=0)
     reference_box: str | None = None  # "X,Y,W,H": pixel box holding a reference object of known size
     reference_mm: float | None = Field(None, gt=0)  # its size: the longer side of its bounding box, in mm
-    grid: str | None = None  # "ROWSxCOLS" automatic grid over the plants' extent
+    grid: str | None = None  # "ROWSxCOLS" grid over the tray (found in the photo, or grid_box)
+    grid_box: str | None = None  # "X,Y,W,H": the box (px) the grid spans, instead of the tray found
     regions: str | None = None  # CSV of rectangles: id,x,y,width,height (pixels)
     meta: str | None = None  # file-name template, e.g. "plant_date_camera"
     photos: str | None = None  # folder of the photos that masks were predicted from (for colour traits)

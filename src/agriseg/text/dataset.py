@@ -22,7 +22,7 @@ from agriseg.config import StrictModel
 from agriseg.data.io import list_images
 from agriseg.text.codec import check_class_names, encode_answer
 from agriseg.text.grid import mask_to_grid
-from agriseg.text.io import NODATA, read_georef, read_image, read_mask
+from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_image, read_mask
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 
@@ -179,9 +179,10 @@ def pair_files(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path
     """Match image and mask files by stem.
 
     Raises:
-        ValueError: naming the first image without a mask.
+        ValueError: naming the first image without a mask, or two images (or masks) of one stem.
     """
-    by_stem = {m.stem: m for m in masks}
+    by_stem = files_by_stem(masks, "mask")
+    files_by_stem(images, "image")  # two images of one stem would share one mask
     pairs = []
     for im in images:
         if im.stem not in by_stem:
@@ -210,16 +211,7 @@ def records_from_files(
             m = read_mask(m_path)
             if m.shape != img.shape[:2]:
                 raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
-            mgeo = read_georef(m_path)
-            if (
-                geo
-                and mgeo
-                and (mgeo.crs != geo.crs or not np.allclose(mgeo.transform, geo.transform, rtol=0, atol=1e-6))
-            ):
-                raise ValueError(
-                    f"{m_path}: georeference differs from its image {im_path.name} "
-                    f"({mgeo.crs} {mgeo.transform[:3]} vs {geo.crs} {geo.transform[:3]})"
-                )
+            check_same_georef(m_path, im_path, geo, "its image")
             yield img, m, im_path.name, geo.to_json() if geo else ""
 
     return _records(items(), class_names, spec, seed)
@@ -262,7 +254,7 @@ def build_dataset(
     model: str | None = None,
     bands: Sequence[int] | None = None,
     overwrite: bool = False,
-) -> int:
+) -> tuple[int, int | None]:
     """``agriseg text dataset``: instruction samples of image / mask files saved as a HF dataset folder.
 
     Args:
@@ -276,7 +268,8 @@ def build_dataset(
         overwrite: replace an existing folder.
 
     Returns:
-        The number of samples.
+        The number of samples, and the longest answer in tokens of ``model``'s tokenizer (None without a
+        model): GRPO's ``max_completion_length`` and predict's ``--max-new-tokens`` must fit it.
     """
     from agriseg.batch import check_output
     from agriseg.config import OptionError
@@ -286,12 +279,19 @@ def build_dataset(
     if len(names) < 2:
         raise OptionError("--classes needs the background word and at least one class, e.g. others,field,tree")
     check_output(out, overwrite)
+    proc = None
     if model:
-        from agriseg.text.modeling import check_class_words, load_processor
+        from agriseg.text.modeling import check_class_words, load_processor, resolve_model_option
 
-        check_class_words(load_processor(model), names, model)
+        model = resolve_model_option(model)
+        proc = load_processor(model)
+        check_class_words(proc, names, model)
     spec = PatchSpec.model_validate(config.model_dump(exclude={"seed"}))
     ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, config.seed, bands))
     with atomic_write(out) as tmp:
         ds.save_to_disk(str(tmp))
-    return len(ds)
+    if proc is None:
+        return len(ds), None
+    from agriseg.text.sft import answer_tokens
+
+    return len(ds), max(answer_tokens(ds, proc))

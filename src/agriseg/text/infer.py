@@ -299,26 +299,40 @@ def predict_paths(
     ``outdir`` records the model, classes and options.
 
     Raises:
-        ValueError: class words that differ from the model's, or none known; no patch / grid known.
+        OptionError: a name that is no model; class words that differ from the model's, or none known.
+        ValueError: no patch / grid known.
     """
     from agriseg import __version__
+    from agriseg.config import OptionError
     from agriseg.data.files import write_json
     from agriseg.data.io import list_images
     from agriseg.fingerprint import Recipe
-    from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_name
+    from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_option
     from agriseg.text.sft import read_meta
 
-    model_name = resolve_model_name(model_name)  # a mistyped folder fails here, not after hub retries
+    model_name = resolve_model_option(model_name)  # a mistyped folder fails here, not after hub retries
     meta = read_meta(model_name) if Path(model_name).is_dir() else {}
     names = [n.strip() for n in classes.split(",") if n.strip()] if classes else meta.get("class_names")
     saved = meta.get("class_names")
     if saved and names != saved:
-        raise ValueError(
+        raise OptionError(
             f"{model_name}: --classes {','.join(names or [])} differs from the classes the model was trained "
             f"with ({','.join(saved)}, in this order); leave --classes out to use them"
         )
     if not names:
-        raise ValueError(f"{model_name}: no class names saved with the model; give --classes others,field,...")
+        raise OptionError(f"{model_name}: no class names saved with the model; give --classes others,field,...")
+    longest = meta.get("answer_tokens")
+    if longest and config.max_new_tokens < longest:
+        from agriseg.data.io import log
+
+        log.warning(
+            "%s: --max-new-tokens %d is less than the longest answer it was trained on (%d tokens): longer masks "
+            "will be cut (repaired); give --max-new-tokens %d or more",
+            model_name,
+            config.max_new_tokens,
+            longest,
+            longest,
+        )
     patch, grid = config.patch or meta.get("patch"), config.grid or meta.get("grid")
     if not patch or not grid:
         raise ValueError(f"{model_name}: patch/grid not saved with the model; give --tile and --grid")

@@ -121,6 +121,50 @@ def read_georef(path: str | Path) -> GeoRef | None:
         return GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
 
 
+def files_by_stem(files: Sequence[Path], what: str) -> dict[str, Path]:
+    """Files by stem; two files of one stem (``a.png`` and ``a.tif``, or ``x/a.png`` and ``y/a.png``) are
+    refused, because matching by stem could not tell which one is meant.
+
+    Raises:
+        ValueError: naming both files.
+    """
+    out: dict[str, Path] = {}
+    for f in files:
+        if f.stem in out and out[f.stem] != f:
+            raise ValueError(f"{f}: another {what} has the stem {f.stem!r} ({out[f.stem]}); files are matched by stem")
+        out[f.stem] = f
+    return out
+
+
+def check_same_georef(path: str | Path, other: str | Path, other_geo: GeoRef | None, role: str) -> None:
+    """Refuse a raster whose georeference differs from the one it is paired with (a label of another
+    area or resolution would be used silently). Rasters without a georeference are not compared.
+
+    Args:
+        path: the raster checked (a label, a truth mask).
+        other: the raster it belongs to (its image, its prediction).
+        other_geo: ``other``'s georeference.
+        role: what ``other`` is, for the message ("its image").
+
+    Raises:
+        ValueError: ``<path>: georeference differs from <role> <name> (...)``.
+    """
+    geo = read_georef(path)
+    if geo is None or other_geo is None:
+        return
+    same = np.allclose(geo.transform, other_geo.transform, rtol=0, atol=1e-6)
+    if same and geo.crs != other_geo.crs:
+        from rasterio.crs import CRS  # one CRS can be spelled two ways (EPSG code, WKT)
+
+        same = geo.crs is not None and other_geo.crs is not None
+        same = same and CRS.from_user_input(geo.crs) == CRS.from_user_input(other_geo.crs)
+    if not same:
+        raise ValueError(
+            f"{path}: georeference differs from {role} {Path(other).name} "
+            f"({geo.crs} {geo.transform[:3]} vs {other_geo.crs} {other_geo.transform[:3]})"
+        )
+
+
 def read_mask(path: str | Path) -> np.ndarray:
     """Read a single-band mask of class ids: (H, W) int64.
 
@@ -135,7 +179,8 @@ def read_mask(path: str | Path) -> np.ndarray:
     try:
         if rio is not None:
             with rio.open(p) as src:
-                arr = src.read(1)
+                arr = src.read()  # (C, H, W): an image given as a mask must not pass as its band 1
+            arr = arr[0] if arr.shape[0] == 1 else np.moveaxis(arr, 0, -1)
         else:
             from PIL import Image
 

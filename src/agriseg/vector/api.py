@@ -50,6 +50,9 @@ def polygonize(
 ) -> Any:
     """Polygonise a class / probability raster into field polygons (seamless, blockwise).
 
+    The fields form a valid polygon coverage: boundary pixels between touching fields are split between
+    them, so they share one edge, simplified once for both (:mod:`agriseg.vector.coverage`).
+
     Args:
         raster: class raster or ``agriseg fields predict`` output.
         output: optional vector file (format from the extension); written atomically.
@@ -80,9 +83,12 @@ def polygonize_labels(
 ) -> Any:
     """Field polygons of an instance-label raster (band 1 = field id, 0 = none; band 2 = confidence x254).
 
-    Instance models (DelineateAnything) write such a raster, one id per field with no pixel in two fields,
-    so the polygons form a coverage and never overlap. They then go through the same clean-up, filters and
-    writers as :func:`polygonize` (``separation`` and ``core_threshold`` do not apply).
+    Instance models (DelineateAnything) write such a raster, one id per field with no pixel in two fields.
+    The ids are traced by the same polygoniser as :func:`polygonize` after its instance step
+    (:func:`agriseg.vector.polygonize.label_coverage`: sub-pixel edges, each shared edge simplified once, a
+    valid coverage; no boundary class, so no gap split), then go through the same clean-up, filters and
+    writers (``separation``, ``core_threshold`` and ``split_boundary_px`` do not apply). Field ids are the
+    first pixel of each instance, as for class rasters.
 
     Returns:
         The fields GeoDataFrame, as :func:`polygonize`.
@@ -93,7 +99,9 @@ def polygonize_labels(
     """
     import rasterio
 
-    from agriseg.vector.instances import instance_table
+    from agriseg.vector.geometry import pixel_tolerance
+    from agriseg.vector.instances import InstanceTable
+    from agriseg.vector.polygonize import label_coverage
 
     cfg = config or PolygonizeConfig()
     raster = Path(raster)
@@ -111,11 +119,19 @@ def polygonize_labels(
             profile = dict(ds.profile, tags=ds.tags())
     except rasterio.errors.RasterioIOError as err:
         raise ValueError(f"{raster}: not a readable raster ({err})") from err
-    # ids are renumbered 1..n so the polygoniser's int32 labels hold them whatever the writer used
-    ids, inverse = np.unique(labels, return_inverse=True)
-    dense = inverse.reshape(labels.shape).astype(np.int32) + (0 if ids[0] == 0 else 1)  # (H, W)
-    prob = None if conf is None else np.clip(np.rint(conf.astype(np.float64) * 255 / 254), 0, 255).astype(np.uint8)
-    table = instance_table(dense, 0, 0, prob)
+    # no boundary class: instances are traced as they are (no gap split), their shared edges simplified once
+    tol = pixel_tolerance(cfg.simplify, profile["transform"], profile["crs"])
+    ids, geoms, first = label_coverage(labels, None, 0.0, tol, cfg.block_size)
+    flat = labels.ravel()
+    dense = np.searchsorted(ids, flat)  # (H * W,) index of each pixel's id (pixels of no field: ignored)
+    valid = (flat > 0) & (dense < len(ids))
+    valid[valid] = ids[dense[valid]] == flat[valid]
+    pixels = np.bincount(dense[valid], minlength=len(ids))
+    confidence = np.full(len(ids), np.nan)
+    if conf is not None:
+        sums = np.bincount(dense[valid], weights=conf.ravel()[valid].astype(np.float64), minlength=len(ids))
+        confidence = sums / np.maximum(pixels, 1) / 254.0
+    table = InstanceTable(first, geoms, pixels.astype(np.int64), confidence)
     return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0)
 
 
@@ -135,9 +151,7 @@ def _fields(
         determined = latest_image_time(profile.get("tags", {}), raster)
     t1 = time.perf_counter()
     geoms = pixel_to_crs(table.geoms, profile["transform"])
-    cleaned, area, perim, keep = clean_fields(
-        geoms, profile["crs"], cfg.simplify_m, cfg.min_area_m2, cfg.fill_holes_m2, grid=profile["transform"]
-    )
+    cleaned, area, perim, keep = clean_fields(geoms, profile["crs"], cfg.min_area_m2, cfg.fill_holes_m2)
     prefix = id_prefix if id_prefix is not None else raster.stem
     keys, conf = table.keys[keep], table.confidence[keep]
     more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg)

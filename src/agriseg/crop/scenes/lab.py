@@ -182,9 +182,12 @@ def _extras(img: np.ndarray, rng: np.random.Generator) -> None:
         img[:] = img * (1 - m) + 255 * m
 
 
-def _fit_cutout(cut: Cutout, room: float, rng: np.random.Generator) -> Cutout:
-    """Scale a cut-out so its larger side is 0.6-1.8 times the room's radius (at most 2x), flip and turn it."""
-    s = min(2.0, room * rng.uniform(0.6, 1.8) / max(cut.rgb.shape[:2]))  # never blown up past 2x
+def _fit_cutout(
+    cut: Cutout, room: float, rng: np.random.Generator, size: tuple[float, float] = (0.6, 1.8), grow: float = 1.0
+) -> Cutout:
+    """Scale a cut-out so its larger side is ``size`` (0.6-1.8) times the room's radius, times ``grow`` (at
+    most 2x the cut-out), recolour, flip and turn it."""
+    s = min(2.0, room * rng.uniform(*size) * grow / max(cut.rgb.shape[:2]))  # never blown up past 2x
     size = (max(3, round(cut.rgb.shape[1] * s)), max(3, round(cut.rgb.shape[0] * s)))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
     rgb, alpha = cv2.resize(cut.rgb, size, interpolation=interp), cv2.resize(cut.alpha, size, interpolation=interp)

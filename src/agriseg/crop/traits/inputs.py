@@ -102,6 +102,10 @@ def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
     return classes, rgb
 
 
+# the crop of a packaged crop / weed model: what its "crop" class is (its training data's only crop)
+MODEL_CROPS = {"crop-weed": "peanut", "crop-weed@3": "peanut"}
+
+
 class ModelSegmenter:
     """Runs the crop model (loaded on first use) by the rule of every crop command
     (:func:`agriseg.crop.predict.load_predictor`), so a photo gets the mask ``crop predict`` gives it.
@@ -113,6 +117,7 @@ class ModelSegmenter:
     def __init__(self, model_name: str) -> None:
         self.model_name = model_name
         self.predictor: Any = None
+        self.crop: str | None = MODEL_CROPS.get(model_name)  # None: a model that does not say
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
         """Class ids ``(H, W)`` of a photo ``(H, W, 3)``, and whether the classes are crop / weed."""
