@@ -196,8 +196,10 @@ def test_cli_predict_png_with_overlap(sft_dir: Path, tmp_path: Path) -> None:
     rep = json.loads((tmp_path / "pred" / "scene.json").read_text())
     assert rep["patches"] == 9  # 8-px patches at 50 % overlap over 16 px
     assert (tmp_path / "pred" / "scene.geojson").is_file()
-    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16"])  # a re-run resumes: nothing to do
+    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16", "--overlap", "0.5"])  # a re-run resumes
     assert res.exit_code == 0 and "0 predicted, 1 skipped" in res.output
+    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16"])  # another --overlap: refused, named
+    assert res.exit_code == 1 and "--overlap: 0.5 -> " in res.output
     Image.fromarray(img[:4, :4]).save(tmp_path / "tiny.png")
     res = CliRunner().invoke(
         main,
@@ -295,7 +297,7 @@ def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_pat
     assert res.exit_code == 1 and "b.png" in res.output and "2 predicted, 0 skipped, 1 failed" in res.output
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "0 predicted, 2 skipped, 1 failed" in res.output
-    assert not list((tmp_path / "pred").glob(".*"))  # no temporaries left
+    assert [p.name for p in (tmp_path / "pred").glob(".*")] == [".agriseg-manifest.jsonl"]  # no temporaries left
 
 
 def test_unknown_words_are_the_ones_spelt_with_unk(workdir: Path) -> None:

@@ -123,6 +123,8 @@ class PlotsConfig(StrictModel):
 
 
 # how crop models run by default (see the README's benchmark of crop predict)
+# the smallest resize the models take: their encoders halve the image 5 times (32 px -> 1 px)
+MIN_LONG_SIDE = 32
 DEFAULT_OPTIMIZE: Literal["none", "jit", "onnxruntime"] = "onnxruntime"
 
 
@@ -133,6 +135,13 @@ class CropInferenceConfig(StrictModel):
     long_side: int | None = Field(None, ge=0)  # resize the long side to this (0 = native); None = the model's own
     tta: Literal["none", "flip", "flip+scale"] | None = None  # test-time augmentation; None = the model's own
     optimize: Literal["none", "jit", "onnxruntime"] = DEFAULT_OPTIMIZE
+
+    @field_validator("long_side")
+    @classmethod
+    def _long_side(cls, v: int | None) -> int | None:
+        if v is not None and 0 < v < MIN_LONG_SIDE:
+            raise ValueError(f"must be 0 (native size) or at least {MIN_LONG_SIDE} px")
+        return v
 
 
 class CropPredictConfig(CropInferenceConfig):
