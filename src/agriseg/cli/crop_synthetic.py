@@ -42,6 +42,14 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     help="lab: scene layouts to draw from (pots, tray, side, plate, field = plants on soil).",
 )
 @click.option("--uniform-frames", is_flag=True, help="lab: also write a plain white, grey, blue and black frame.")
+@click.option(
+    "--plant-colours",
+    type=click.Choice(["mild", "wide"]),
+    default="mild",
+    show_default=True,
+    help="lab: recolour pasted plants a little (mild) or into dark, pale, yellowish and bluish greens with "
+    "flattened leaves and tinted glare (wide).",
+)
 @overwrite_option("Generate again into a folder that already holds a generated set.")
 @friendly_errors
 def make_synthetic(
@@ -54,6 +62,7 @@ def make_synthetic(
     seed: int,
     layouts: str,
     uniform_frames: bool,
+    plant_colours: str,
     overwrite: bool,
 ) -> None:
     """Generate photos of KIND (discs, plants or lab) whose true masks and plant areas are known."""
@@ -73,5 +82,5 @@ def make_synthetic(
     missing = sorted(set(names) - set(pairs))
     if missing:
         raise ValueError(f"{stems}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
-    index = write_set(kind, outdir, photos, labels, names, count, seed, uniform_frames, chosen)  # type: ignore[arg-type]
+    index = write_set(kind, outdir, photos, labels, names, count, seed, uniform_frames, chosen, plant_colours)  # type: ignore[arg-type]
     click.echo(f"wrote {count} {kind} photos to {outdir} ({index.name})")

@@ -144,7 +144,7 @@ class CropDataModule(L.LightningDataModule):
             for _ in range(src.repeat)
         ]
         self.train_set = CropSegDataset(
-            pairs, self.train_stems, transform=tf, refine_band=data.refine_band, extra=extra, **kw
+            pairs, self.train_stems * data.repeat, transform=tf, refine_band=data.refine_band, extra=extra, **kw
         )
         self.val_set = CropSegDataset(pairs, self.val_stems, transform=_ResizeImageOnly(infer_long_side), **kw)
 
