@@ -72,8 +72,13 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
         check_training_checkpoint(resume)
     trainer.fit(task, datamodule=dm, ckpt_path=resume, weights_only=True)
     exported = ckpt.last_model_path if t.export == "last" else (ckpt.best_model_path or ckpt.last_model_path)
-    state = torch.load(exported, map_location="cpu", weights_only=True)
-    task.load_state_dict(state["state_dict"])
+    if t.export == "last" or not exported:
+        # the model in memory is the last one; a run that stopped (max_minutes) before its first validation
+        # has no checkpoint at all, and its training must not be lost
+        exported = ckpt.last_model_path or "(the model at the end of training)"
+    else:
+        state = torch.load(exported, map_location="cpu", weights_only=True)
+        task.load_state_dict(state["state_dict"])
     val = trainer.validate(task, datamodule=dm, verbose=False)[0]
     model_path = out / "model.safetensors"
     save_model(task.model, cfg.model, model_path, extra={"val": val, "train_config": cfg.model_dump_json()})
