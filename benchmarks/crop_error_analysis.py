@@ -79,7 +79,7 @@ def main() -> None:
         veg = crop | weed
         with torch.no_grad():
             # (H, W) vegetation probability: 1 - P(background), so crop/weed models score as vegetation too
-            prob = 1.0 - pred.probabilities([rgb])[0][0].numpy()
+            prob = 1.0 - pred.probabilities([rgb])[0][0]
         p = prob > 0.5
         tp, fp = int((p & veg).sum()), int((p & ~veg).sum())
         fn_crop, fn_weed, tn = int((~p & crop).sum()), int((~p & weed).sum()), int((~p & ~veg).sum())

@@ -45,7 +45,7 @@ def main() -> None:
     pred = Predictor(lazy, 2, long_side=800)
     val = {p.name for p in args.val_images.glob("*.jpg")}
     train = [p for p in sorted(args.photos.glob("*.jpg")) if p.name not in val][:24]
-    xs = [pred.to_tensor(read_rgb(p))[None] for p in train]  # (1, 3, 600, 800) each
+    xs = [torch.from_numpy(pred.to_array(read_rgb(p)))[None] for p in train]  # (1, 3, 600, 800) each
     path = OnnxModule.cache_path(lazy.fingerprint, xs[0].shape[1:])
     if not path.is_file():
         OnnxModule.load_or_export(lazy(), xs[0], lazy.fingerprint)
@@ -80,7 +80,7 @@ def main() -> None:
             times.append((time.perf_counter() - t) / 8)
 
         def fn(stem: str, rgb: np.ndarray, s: ort.InferenceSession = s) -> np.ndarray:
-            p = torch.from_numpy(s.run(None, {"x": pred.to_tensor(rgb)[None].numpy()})[0]).softmax(1)
+            p = torch.from_numpy(s.run(None, {"x": pred.to_array(rgb)[None]})[0]).softmax(1)
             return class_map(F.interpolate(p, size=rgb.shape[:2], mode="bilinear", align_corners=False)[0])
 
         r = evaluate_folder(

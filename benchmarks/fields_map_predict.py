@@ -41,7 +41,7 @@ def run_ours(scene: Path, out: Path, threads: int, precision: str, optimize: str
         str(CKPT),
         "--resize",
         "2",
-        "--patch-size",
+        "--tile",
         str(patch),
         "--overlap",
         "0.25",

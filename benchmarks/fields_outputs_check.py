@@ -5,8 +5,9 @@ Runs ``fields predict`` (scene inference, default settings) and ``fields polygon
 
 - the probability COG: declared NoData, colour interpretation of every band (no alpha), the share of
   pixels GDAL masks as invalid in band 4 (``read_masks``);
-- the polygons: overlapping pairs and overlap area, and the same count for the former path
-  (Douglas-Peucker per polygon, holes filled whatever they hold) on the same raw polygons;
+- the polygons: overlapping pairs and overlap area, whether they form a valid coverage, and the same
+  counts for the polygon-by-polygon path (Douglas-Peucker 5 m per polygon, ftw-tools' way, holes filled
+  whatever they hold) on the same unsimplified outlines;
 - the official fiboa validator (fiboa-cli 0.21 in its own virtualenv, offline with the schema copies in
   ``tests/vector/schemas``) on the GeoParquet and the GeoJSON.
 
@@ -86,13 +87,13 @@ def overlaps(geoms: np.ndarray) -> tuple[int, float]:
 
 
 def former_path(probs: Path) -> tuple[int, float]:
-    """Overlaps after the former clean-up: holes < 1000 m2 filled, Douglas-Peucker 5 m per polygon."""
+    """Overlaps after a polygon-by-polygon clean-up: holes < 1000 m2 filled, Douglas-Peucker 5 m per polygon."""
     import shapely
     from shapely.geometry import Polygon
 
     from agriseg.vector import PolygonizeConfig, polygonize
 
-    raw = polygonize(probs, None, PolygonizeConfig(simplify_m=0, fill_holes_m2=0, min_area_m2=0, progress=False))
+    raw = polygonize(probs, None, PolygonizeConfig(simplify=0, fill_holes_m2=0, min_area_m2=0, progress=False))
     geoms = np.asarray(raw.geometry.values, dtype=object)
     filled = np.array(
         [
@@ -154,7 +155,10 @@ def main(model: str | None, outdir: str) -> None:
     parquet, geojson = out / "austria_fields.parquet", out / "austria_fields.geojson"
     df = polygonize(probs, parquet, PolygonizeConfig(progress=False))
     polygonize(probs, geojson, PolygonizeConfig(progress=False))
-    pairs, area = overlaps(np.asarray(gpd.read_parquet(parquet).geometry.values, dtype=object))
+    import shapely
+
+    geoms = np.asarray(gpd.read_parquet(parquet).geometry.values, dtype=object)
+    pairs, area = overlaps(geoms)
     old_pairs, old_area = former_path(probs)
     result = {
         "scene": SCENE.name,
@@ -163,6 +167,8 @@ def main(model: str | None, outdir: str) -> None:
         "fields": len(df),
         "overlapping_pairs": pairs,
         "overlap_m2": round(area, 3),
+        "coverage_valid": bool(shapely.coverage_is_valid(geoms)),
+        "coordinates_per_field": round(float(shapely.get_num_coordinates(geoms).mean()), 1),
         "former_path_overlapping_pairs": old_pairs,
         "former_path_overlap_m2": round(old_area, 1),
         "determination_datetime_present": "determination:datetime" in df,

@@ -87,7 +87,7 @@ def main() -> None:
                 alt = fn(veg, square, iterations=k)
                 shifted[f"{op}{k}"] += _counts(alt, veg)
         with torch.no_grad():
-            p = (1.0 - pred.probabilities([rgb])[0][0].numpy()) > 0.5  # (H, W) vegetation
+            p = (1.0 - pred.probabilities([rgb])[0][0]) > 0.5  # (H, W) vegetation
         model_cm += _counts(p, veg)
         # distance of every pixel to the nearest label boundary: inside pixels to the nearest background
         # pixel, outside pixels to the nearest vegetation pixel (both 1 next to the outline)

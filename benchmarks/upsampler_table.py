@@ -30,7 +30,7 @@ def worker(path: str, threads: int) -> None:
     import numpy as np
 
     img = np.random.default_rng(0).integers(0, 255, (720, 960, 3), dtype=np.uint8)
-    x = pred.to_tensor(img)[None]
+    x = torch.from_numpy(pred.to_array(img))[None]
     flops = gflops(model, x)
     med, spread = time_it(lambda: pred.probabilities([img]), warmup=2, repeat=7)
     params = sum(p.numel() for p in model.parameters()) / 1e6

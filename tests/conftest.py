@@ -6,9 +6,17 @@ import os
 from pathlib import Path
 
 import pytest
-import torch
 
-torch.set_num_threads(max(1, min(2, int(os.environ.get("AGRISEG_TEST_THREADS", "2")))))
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Two PyTorch threads where PyTorch is installed (a base install runs the crop tests without it)."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        torch.set_num_threads(max(1, min(2, int(os.environ.get("AGRISEG_TEST_THREADS", "2")))))
+
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AGRISEG_SHARED", REPO.parent / "shared"))

@@ -95,3 +95,25 @@ def test_tune_allocator_applies_on_glibc_and_can_be_turned_off(monkeypatch: pyte
 
         if platform.libc_ver()[0] == "glibc":
             assert tune_allocator() is True
+
+
+@pytest.mark.parametrize("optimize", ["none", "jit"])
+def test_pytorch_path_takes_numpy_and_runs_without_autograd(optimize: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    trace, grad_while_tracing = torch.jit.trace, []
+
+    def spy(*args: object, **kwargs: object) -> object:
+        grad_while_tracing.append(torch.is_grad_enabled())
+        return trace(*args, **kwargs)
+
+    monkeypatch.setattr(torch.jit, "trace", spy)
+    torch.manual_seed(0)
+    model = build_model(encoder_weights=None).eval()
+    runner = ModelRunner(model, optimize=optimize, channels_last=False)
+    x = torch.rand(1, 3, 32, 32)
+    out = runner.logits(x)
+    assert not out.requires_grad and not any(grad_while_tracing)  # traced under autograd: 3x memory and time
+    assert len(grad_while_tracing) == (optimize == "jit")
+    from_numpy = runner.logits(x.numpy())
+    assert isinstance(from_numpy, np.ndarray) and np.allclose(from_numpy, out.numpy(), atol=1e-5)

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
-import torch
 
+from agriseg.runtime import softmax
 from agriseg.tiling import blend_weights, overlap_stride, predict_tiled, window_starts
 
 
 def test_window_starts_cover_the_whole_length():
     for length, tile, stride in [(100, 32, 24), (32, 32, 24), (33, 32, 24), (10, 32, 24)]:
         starts = window_starts(length, tile, stride)
-        covered = torch.zeros(length, dtype=torch.bool)
+        covered = np.zeros(length, dtype=bool)
         for s in starts:
             covered[s : s + tile] = True
         assert covered.all() and starts[-1] + min(tile, length) == length
@@ -36,10 +36,14 @@ def test_overlap_stride():
 
 
 def test_tiled_equals_whole_for_a_pointwise_model():
-    torch.manual_seed(0)
-    conv = torch.nn.Conv2d(3, 4, 1)
-    img = torch.rand(3, 70, 95)
-    whole = conv(img[None]).softmax(1)[0]
-    tiled = predict_tiled(conv, img, 4, tile=32, overlap=0.25, batch_size=3)
-    assert tiled.shape == (4, 70, 95)
-    assert torch.allclose(tiled, whole, atol=1e-5)
+    rng = np.random.default_rng(0)
+    weight = rng.normal(size=(4, 3)).astype(np.float32)
+
+    def pointwise(x: np.ndarray) -> np.ndarray:  # (N, 3, h, w) -> softmax of a 1x1 convolution (N, 4, h, w)
+        return softmax(np.einsum("kc,nchw->nkhw", weight, x), 1)
+
+    img = rng.random((3, 70, 95), dtype=np.float32)
+    whole = pointwise(img[None])[0]
+    tiled = predict_tiled(pointwise, img, 4, tile=32, overlap=0.25, batch_size=3)
+    assert tiled.shape == (4, 70, 95) and tiled.dtype == np.float32
+    assert np.allclose(tiled, whole, atol=1e-5)

@@ -9,12 +9,16 @@ choices. Each pipeline keeps its configs next to its code (``agriseg.crop.config
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
+
+
+class OptionError(ValueError):
+    """A bad option value or combination of options, found by a pipeline (on the command line: exit status 2)."""
 
 
 class StrictModel(BaseModel):
@@ -80,11 +84,17 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
         raise ValueError(f"{path}: invalid config: {describe_errors(err)}") from err
 
 
-def describe_errors(err: ValidationError) -> str:
-    """Pydantic's errors on one line: ``data.val_fraction: Input should be less than 1 (got 1.5); ...``."""
+def describe_errors(err: ValidationError, names: Mapping[str, str] | None = None) -> str:
+    """Pydantic's errors on one line: ``data.val_fraction: Input should be less than 1 (got 1.5); ...``.
+
+    ``names`` maps a top-level field to what the user typed for it (a command-line flag).
+    """
     parts = []
     for e in err.errors():
-        where = ".".join(str(x) for x in e["loc"]) or "(top level)"
+        loc = [str(x) for x in e["loc"]]
+        if names and loc and loc[0] in names:
+            loc[0] = names[loc[0]]
+        where = ".".join(loc) or "(top level)"
         got = e.get("input")
         shown = "" if isinstance(got, dict | list) or e["type"] == "missing" else f" (got {got!r})"
         parts.append(f"{where}: {e['msg']}{shown}")

@@ -3,6 +3,10 @@
 Photos (``agriseg.crop.predict.Predictor``) and Sentinel-2 scenes (``agriseg.fields.predict.ScenePredictor``)
 run their models through :class:`ModelRunner` and average test-time augmentations with
 :func:`tta_average`, whose operations share one vocabulary (:data:`TTA_OPS`).
+
+Inputs may be numpy arrays or torch tensors, and outputs are of the input's kind. A model that comes as an
+ONNX file (the packaged crop models, :attr:`agriseg.models.io.LazyModel.onnx_path`) runs with numpy and
+ONNX Runtime alone: this module imports torch only when a PyTorch model has to run.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
-from torch import nn
+import numpy as np
 
+if TYPE_CHECKING:  # torch is imported only where a PyTorch model runs
+    import torch
+    from torch import nn
+
+Array = Any  # a numpy array or a torch tensor; functions return the kind they were given
 Precision = Literal["fp32", "bf16"]
 Optimize = Literal["none", "jit", "onnxruntime"]
 TTAOp = Literal["flip_h", "flip_v", "swap_windows"]
@@ -49,26 +57,41 @@ def tune_allocator() -> bool:
     return bool(ok)
 
 
-def _swap_windows(x: torch.Tensor) -> torch.Tensor:
+def _flip(x: Array, axis: int) -> Array:
+    """``x`` mirrored along ``axis`` (a contiguous copy for numpy, so ONNX Runtime can take it)."""
+    return np.ascontiguousarray(np.flip(x, axis)) if isinstance(x, np.ndarray) else x.flip(axis)
+
+
+def _swap_windows(x: Array) -> Array:
     """Window B before window A of an 8-band two-window input ``(N, 8, H, W)``."""
+    if isinstance(x, np.ndarray):
+        return np.concatenate([x[:, 4:], x[:, :4]], 1)
+    import torch
+
     return torch.cat([x[:, 4:], x[:, :4]], 1)
 
 
-def _same(x: torch.Tensor) -> torch.Tensor:
+def _same(x: Array) -> Array:
     return x
 
 
+def softmax(x: Array, axis: int = 1) -> Array:
+    """Softmax over ``axis`` (the classes of ``(N, K, H, W)`` logits) of a numpy array or torch tensor."""
+    if not isinstance(x, np.ndarray):
+        return x.softmax(axis)
+    e = np.exp(x - x.max(axis, keepdims=True))
+    return e / e.sum(axis, keepdims=True)
+
+
 # name -> (transform of the input (N, C, H, W), inverse applied to the output (N, K, H, W))
-TTA_OPS: dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]] = {
-    "flip_h": (lambda t: t.flip(-1), lambda t: t.flip(-1)),  # mirror left-right
-    "flip_v": (lambda t: t.flip(-2), lambda t: t.flip(-2)),  # mirror top-bottom
+TTA_OPS: dict[str, tuple[Callable[[Array], Array], Callable[[Array], Array]]] = {
+    "flip_h": (lambda t: _flip(t, -1), lambda t: _flip(t, -1)),  # mirror left-right
+    "flip_v": (lambda t: _flip(t, -2), lambda t: _flip(t, -2)),  # mirror top-bottom
     "swap_windows": (_swap_windows, _same),  # the prediction stays in place
 }
 
 
-def tta_average(
-    probabilities: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, ops: Sequence[str] = ()
-) -> torch.Tensor:
+def tta_average(probabilities: Callable[[Array], Array], x: Array, ops: Sequence[str] = ()) -> Array:
     """Mean of ``probabilities`` over the input and each test-time augmentation of it, mapped back.
 
     Args:
@@ -94,16 +117,18 @@ class ModelRunner:
     """Runs a segmentation model for inference.
 
     Args:
-        model: maps ``(N, C, H, W)`` to logits ``(N, K, H, W)``; or a callable returning it (such as
-            :class:`agriseg.models.io.LazyModel`), called only when the network itself is needed.
+        model: maps ``(N, C, H, W)`` to logits ``(N, K, H, W)``: a PyTorch module, or a callable returning it
+            (such as :class:`agriseg.models.io.LazyModel`, called only when the network itself is needed).
+            A model with an ``onnx_path`` (a packaged crop model, or an ``.onnx`` file) runs from that file
+            with ``optimize="onnxruntime"``, without PyTorch.
         device: torch device.
         precision: ``fp32``, or ``bf16`` autocast (in PyTorch: with ``bf16`` or a GPU ``device``,
             ``onnxruntime`` means ``none``).
         channels_last: the channels-last memory format (faster convolutions on CPUs, same results).
-        optimize: ``jit`` traces and freezes one copy of the model per input shape (falls back to eager
-            with a warning when the model cannot be traced); ``onnxruntime`` exports the model to ONNX once
-            per input shape and runs it with ONNX Runtime on the CPU (float32; falls back to eager with a
-            warning when export fails or ``onnxruntime`` is missing); ``none`` runs it eagerly.
+        optimize: ``onnxruntime`` runs the model's ONNX file, or exports a PyTorch model to ONNX once per input
+            shape (kept in the user cache), with ONNX Runtime on the CPU (float32; falls back to eager with a
+            warning when export fails); ``jit`` traces and freezes one copy of the model per input shape (falls
+            back to eager with a warning when the model cannot be traced); ``none`` runs it eagerly.
         batch_size: with ``jit``, smaller batches are zero-padded to this size so one trace serves them
             all (ONNX exports take any batch size).
         weights_key: a fingerprint of the weights (a lazy model's ``fingerprint`` by default): with
@@ -122,16 +147,25 @@ class ModelRunner:
     memory_arena: bool = True
     _ready: bool = field(default=False, repr=False)
     _traced: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False)
+    _onnx_file: OnnxModule | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         # ONNX Runtime runs here on the CPU in float32: a GPU, or bf16 autocast, stays with PyTorch
-        if self.optimize == "onnxruntime" and (self.precision == "bf16" or torch.device(self.device).type != "cpu"):
+        if self.optimize == "onnxruntime" and (self.precision == "bf16" or str(self.device).split(":")[0] != "cpu"):
             self.optimize = "none"
 
+    @property
+    def onnx_path(self) -> Path | None:
+        """The model's own ONNX file, run when ``optimize`` is ``onnxruntime`` (None: a PyTorch model)."""
+        return getattr(self.model, "onnx_path", None) if self.optimize == "onnxruntime" else None
+
     def prepare(self) -> None:
-        """Put the model in eval mode on its device and memory format (once)."""
-        if self._ready:
+        """Put the model in eval mode on its device and memory format (once; not needed for an ONNX file)."""
+        if self._ready or self.onnx_path is not None:
             return
+        import torch
+        from torch import nn
+
         if not isinstance(self.model, nn.Module):
             self.model = self.model()
         self.model.eval().to(self.device)
@@ -139,8 +173,22 @@ class ModelRunner:
             self.model.to(memory_format=torch.channels_last)
         self._ready = True
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """float32 logits ``(N, K, H, W)`` of an input batch ``(N, C, H, W)``."""
+    def logits(self, x: Array) -> Array:
+        """float32 logits ``(N, K, H, W)`` of an input batch ``(N, C, H, W)`` (numpy in, numpy out)."""
+        if self.onnx_path is not None:
+            if self._onnx_file is None:  # one session for every input size and batch size
+                self._onnx_file = OnnxModule.from_file(self.onnx_path, self.memory_arena)
+            return self._onnx_file(x)
+        import torch
+
+        if isinstance(x, np.ndarray):
+            return self.logits(torch.from_numpy(x)).cpu().numpy()
+        with torch.no_grad():  # inference only: tracing and exporting too
+            return self._torch_logits(x)
+
+    def _torch_logits(self, x: torch.Tensor) -> torch.Tensor:
+        import torch
+
         x = x.to(self.device)
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -154,12 +202,14 @@ class ModelRunner:
         with ctx:
             return module(x)[:n].float()
 
-    def probabilities(self, x: torch.Tensor, tta: Sequence[str] = ()) -> torch.Tensor:
+    def probabilities(self, x: Array, tta: Sequence[str] = ()) -> Array:
         """Softmax probabilities ``(N, K, H, W)``, averaged over test-time augmentations ``tta``."""
-        return tta_average(lambda t: self.logits(t).softmax(1), x, tta)
+        return tta_average(lambda t: softmax(self.logits(t), 1), x, tta)
 
     def _module_for(self, x: torch.Tensor) -> Any:
         """The eager model, or its compiled copy for this input shape (``jit`` or ``onnxruntime``)."""
+        import torch
+
         key = tuple(x.shape) if self.optimize == "jit" else tuple(x.shape[1:])  # ONNX: any batch size
         if self.optimize != "none" and key in self._traced:
             return self._traced[key]
@@ -193,16 +243,23 @@ class ModelRunner:
 
 
 class OnnxModule:
-    """A model exported to ONNX for one input shape and run by ONNX Runtime's CPU provider.
+    """A model in ONNX run by ONNX Runtime's CPU provider: numpy arrays in and out (torch tensors too).
 
     ONNX Runtime fuses the convolutions, batch norms and activations of convolutional segmentation models
-    at load time, which PyTorch's eager CPU path does not; the exported graph is kept in memory.
+    at load time, which PyTorch's eager CPU path does not. The packaged crop models are ONNX files with
+    dynamic batch, height and width (:meth:`from_file`: one session serves every photo size); a PyTorch model
+    is exported per input shape (:meth:`load_or_export`) and the export kept in the user cache.
     """
 
     def __init__(self, session: Any) -> None:
         self.session = session
         self.onnx = b""
         self.input_name = session.get_inputs()[0].name
+
+    @classmethod
+    def from_file(cls, path: str | Path, memory_arena: bool = True) -> OnnxModule:
+        """An inference session of an ONNX file (made once; it takes inputs of any size the file allows)."""
+        return cls(cls._session(str(path), memory_arena))
 
     @staticmethod
     def cache_path(weights_key: str, shape: Sequence[int]) -> Path:
@@ -232,6 +289,8 @@ class OnnxModule:
     def weights_fingerprint(model: nn.Module) -> str:
         """sha1 of a model's parameter names and bytes."""
         import hashlib
+
+        import torch
 
         h = hashlib.sha1(b"agriseg-state ")
         for name, t in model.state_dict().items():
@@ -264,34 +323,54 @@ class OnnxModule:
         return module
 
     @classmethod
-    def export(cls, model: nn.Module, x: torch.Tensor, memory_arena: bool = True) -> OnnxModule:
-        """Export ``model`` for inputs of ``x``'s channels and size ``(*, C, H, W)``, any batch size, and open
-        an inference session."""
+    def export(
+        cls, model: nn.Module, x: torch.Tensor, memory_arena: bool = True, dynamic_size: bool = False
+    ) -> OnnxModule:
+        """Export ``model`` for inputs of ``x``'s channels ``(*, C, H, W)``, any batch size, and open an inference
+        session; the graph (:attr:`onnx`) takes ``x``'s height and width only, or any with ``dynamic_size``
+        (for models whose forward pass has no size-dependent Python branches: check other sizes)."""
         import io
 
+        import torch
+
+        axes = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
         buf = io.BytesIO()
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 model.float(), x.float().contiguous(), buf, input_names=["x"], output_names=["logits"],
-                dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17, dynamo=False,
+                dynamic_axes={"x": axes, "logits": axes}, opset_version=17, dynamo=False,
             )  # fmt: skip
         module = cls(cls._session(buf.getvalue(), memory_arena))
         module.onnx = buf.getvalue()
         return module
 
     @staticmethod
-    def _session(onnx: bytes, memory_arena: bool = True) -> Any:
+    def _session(onnx: bytes | str, memory_arena: bool = True) -> Any:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = torch.get_num_threads()
+        opts.intra_op_num_threads = _threads()
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
         opts.enable_cpu_mem_arena = memory_arena
         return ort.InferenceSession(onnx, opts, providers=["CPUExecutionProvider"])
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """float32 logits ``(N, K, H, W)`` of ``x`` ``(N, C, H, W)``."""
+    def __call__(self, x: Array) -> Array:
+        """float32 logits ``(N, K, H, W)`` of ``x`` ``(N, C, H, W)``, of ``x``'s kind (numpy or torch)."""
+        if isinstance(x, np.ndarray):
+            return self.session.run(None, {self.input_name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+        import torch
+
         out = self.session.run(None, {self.input_name: x.detach().float().contiguous().cpu().numpy()})[0]
         return torch.from_numpy(out)
+
+
+def _threads() -> int:
+    """Threads of ONNX Runtime's convolutions: PyTorch's setting when torch is loaded, else the usable cores."""
+    import os
+    import sys
+
+    if "torch" in sys.modules:
+        return sys.modules["torch"].get_num_threads()
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
-
-if TYPE_CHECKING:  # torch is imported where it is used, so the window helpers need numpy only
-    import torch
 
 BlendKind = Literal["gaussian", "hann", "tent", "ones"]
 
@@ -76,19 +73,19 @@ def blend_weights(size: int, kind: BlendKind = "gaussian", sigma_scale: float = 
 
 
 def predict_tiled(
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    image: torch.Tensor,
+    forward: Callable[[np.ndarray], np.ndarray],
+    image: np.ndarray,
     num_classes: int,
     tile: int = 1024,
     overlap: float = 0.25,
     batch_size: int = 4,
     blend: BlendKind = "hann",
-) -> torch.Tensor:
+) -> np.ndarray:
     """Class probabilities of one image, tiled with blending when it is larger than ``tile``.
 
     Args:
-        forward: maps a batch ``(N, C, h, w)`` to logits ``(N, K, h, w)``.
-        image: ``(C, H, W)`` float.
+        forward: maps a batch ``(N, C, h, w)`` float32 to class probabilities ``(N, K, h, w)``.
+        image: ``(C, H, W)`` float32.
         num_classes: K.
         tile: tile side in pixels.
         overlap: fraction of the tile shared by neighbours.
@@ -96,39 +93,22 @@ def predict_tiled(
         blend: weights of overlapping tiles (:func:`blend_weights`).
 
     Returns:
-        Softmax probabilities ``(K, H, W)``.
+        Probabilities ``(K, H, W)`` float32: the blend of the tiles' probabilities.
     """
-    import torch
-
-    with torch.no_grad():
-        return _predict_tiled(forward, image, num_classes, tile, overlap, batch_size, blend)
-
-
-def _predict_tiled(
-    forward: Callable[[torch.Tensor], torch.Tensor],
-    image: torch.Tensor,
-    num_classes: int,
-    tile: int,
-    overlap: float,
-    batch_size: int,
-    blend: BlendKind,
-) -> torch.Tensor:
-    import torch
-
     c, h, w = image.shape
     if h <= tile and w <= tile:
-        return forward(image[None]).float().softmax(1)[0]
+        return forward(image[None])[0]
     th, tw = min(tile, h), min(tile, w)
     stride_h, stride_w = max(1, int(th * (1 - overlap))), max(1, int(tw * (1 - overlap)))
     boxes = [(y, x) for y in window_starts(h, th, stride_h) for x in window_starts(w, tw, stride_w)]
-    acc = torch.zeros(num_classes, h, w, device=image.device)  # (K, H, W)
-    norm = torch.zeros(1, h, w, device=image.device)
-    win = torch.from_numpy(blend_weights(max(th, tw), blend)[:th, :tw]).to(image.device)  # (th, tw)
+    acc = np.zeros((num_classes, h, w), np.float32)  # (K, H, W)
+    norm = np.zeros((h, w), np.float32)
+    win = blend_weights(max(th, tw), blend)[:th, :tw]  # (th, tw)
     for i in range(0, len(boxes), batch_size):
         chunk = boxes[i : i + batch_size]
-        batch = torch.stack([image[:, y : y + th, x : x + tw] for y, x in chunk])  # (N, C, th, tw)
-        probs = forward(batch).float().softmax(1)  # (N, K, th, tw)
+        batch = np.stack([image[:, y : y + th, x : x + tw] for y, x in chunk])  # (N, C, th, tw)
+        probs = forward(batch)  # (N, K, th, tw)
         for (y, x), p in zip(chunk, probs, strict=True):
             acc[:, y : y + th, x : x + tw] += p * win
-            norm[:, y : y + th, x : x + tw] += win
+            norm[y : y + th, x : x + tw] += win
     return acc / norm

@@ -6,12 +6,13 @@ Synthetic FTW-layout chips and synthetic two-window scenes; the model is trained
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.cli.smoke import agriseg, read_json
+from tests.cli.smoke import CHATTER, agriseg, read_json
 from tests.fields.test_cli_fields import CONFIG as FIELDS_CONFIG
 
 pytest.importorskip("rasterio", reason="agriseg fields needs the 'fields' extra")
@@ -58,13 +59,22 @@ def test_fields_workflow(tmp_path: Path) -> None:
 
     wd = tmp_path
     # docs/fields.md: data, training, checkpoints, evaluation, robustness
-    agriseg("fields make-synthetic ftw --countries austria:8,kenya:2 --size 64 --fields-per-chip 3,6", cwd=wd)
+    agriseg("fields make-synthetic -o ftw --countries austria:8,kenya:2 --size 64 --fields-per-chip 3,6", cwd=wd)
     assert (wd / "ftw" / "austria" / "chips_austria.parquet").is_file()
     (wd / "smoke.yaml").write_text(CONFIG)
-    agriseg("fields train -c smoke.yaml", cwd=wd)
+    res = agriseg("fields train -c smoke.yaml", cwd=wd)
     run = wd / "runs" / "fields" / "smoke"
     assert (run / "model.safetensors").is_file() and (run / "last.ckpt").is_file()
     assert read_json(run / "test_metrics.json")["chips"] > 0
+    assert re.search(r"tiny \(best checkpoint\): \d+ epochs?, \d+ steps in .*val/object_f1", res.output)
+    assert not [w for w in CHATTER if w in res.output], res.output
+    # the shared training options: a quick check of a config
+    res = agriseg(
+        "fields train -c smoke.yaml --epochs 5 --max-steps 2 --max-minutes 5 "
+        "--set output_dir=runs/fields/steps --no-test",
+        cwd=wd,
+    )
+    assert ", 2 steps in " in res.output and (wd / "runs" / "fields" / "steps" / "model.safetensors").is_file()
 
     agriseg("fields import-checkpoint runs/fields/smoke/last.ckpt -o m.safetensors", cwd=wd)
     agriseg("fields export m.safetensors -o m.onnx", cwd=wd)
@@ -108,6 +118,8 @@ def test_fields_workflow(tmp_path: Path) -> None:
         cwd=wd,
     )
     assert (wd / "lc_fields.gpkg").is_file()
+    agriseg("fields polygonize scene_probs.tif -o scene_fields_gaps.gpkg --split-boundary 0 --simplify 20", cwd=wd)
+    assert (wd / "scene_fields_gaps.gpkg").is_file()
 
     tiles = wd / "tiles"
     tiles.mkdir()
@@ -123,6 +135,8 @@ def test_fields_workflow(tmp_path: Path) -> None:
 
     write_scene(wd / "scene_2024.tif", h=300, w=300, seed=5)
     agriseg("fields predict scene_2024.tif -o probs_2024.tif -m m.safetensors", cwd=wd)
+    res = agriseg("fields predict scene.tif scene_2024.tif --outdir probs/ -m m.safetensors --tile 128 --strict", wd)
+    assert "2 predicted, 0 skipped, 0 failed" in res.output and len(list((wd / "probs").glob("*_probs.tif"))) == 2
     agriseg("fields change scene_probs.tif probs_2024.tif -o change.tif --polygons change.parquet", cwd=wd)
     with rasterio.open(wd / "change.tif") as src:
         assert src.count >= 2 and src.width == 300
@@ -172,9 +186,9 @@ def test_fields_from_an_area_and_a_season(tmp_path: Path, monkeypatch: pytest.Mo
         assert "cached" in agriseg("fields models list", cwd=wd).output
         agriseg("fields models download NOPE", cwd=wd, expect=1)
 
-        agriseg("fields map scene.tif -o fields/ -m FTW_PRUE_EFNET_B5 --serial --patch-size 64", cwd=wd)
+        agriseg("fields map scene.tif -o fields/ -m FTW_PRUE_EFNET_B5 --serial --tile 64", cwd=wd)
         assert (wd / "fields" / "fields.parquet").is_file()
-        agriseg(f"fields run --bbox {bbox} {seasons} -m FTW_PRUE_EFNET_B5 -o out/ {stac} --patch-size 64", cwd=wd)
+        agriseg(f"fields run --bbox {bbox} {seasons} -m FTW_PRUE_EFNET_B5 -o out/ {stac} --tile 64", cwd=wd)
         assert len(gpd.read_parquet(wd / "out" / "scene_fields.parquet")) > 0
         gpd.GeoDataFrame(
             {"id": ["west"]}, geometry=[box(*bbox_deg(500100, 5316050, 500300, 5316250))], crs=4326
@@ -183,3 +197,98 @@ def test_fields_from_an_area_and_a_season(tmp_path: Path, monkeypatch: pytest.Mo
         assert (wd / "many" / "scenes" / "west.tif").is_file() and (wd / "many" / "fields.parquet").is_file()
         agriseg("fields evaluate -m FTW_PRUE_EFNET_B3 --root nowhere", cwd=wd, expect=1)
         agriseg(f"fields download --bbox 10,50,10,51 {seasons} {stac} -o bad.tif", cwd=wd, expect=1)
+
+
+def test_fields_what_ftw_tools_2_users_have(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """docs/fields.md and docs/fields_mapping.md: --season auto, --landcover by STAC, DelineateAnything, trust."""
+    import hashlib
+
+    import geopandas as gpd
+    import rasterio
+    from shapely.geometry import box
+
+    from tests.fields.stac_server import require_ultralytics
+
+    require_ultralytics()
+    from agriseg.fields.registry import get_spec
+    from tests.fields.stac_server import (
+        NORTH,
+        LoopbackServer,
+        bbox_deg,
+        make_calendar,
+        make_landcover_catalog,
+        make_s2_catalog,
+        serve_models,
+        serve_yolo,
+        tiny_ftw_checkpoint,
+        tiny_yolo_seg,
+    )
+
+    wd = tmp_path
+    with LoopbackServer() as api:
+        make_s2_catalog(api)
+        make_landcover_catalog(api)
+        make_landcover_catalog(api, "io-lulc-annual-v02", "data", {2022: 11, 2023: 5})
+        monkeypatch.setenv(
+            "AGRISEG_MODELS_BASE_URL", serve_models(api, tiny_ftw_checkpoint(), ("v3/prue_efnet5_checkpoint.ckpt",))
+        )
+        monkeypatch.setenv("AGRISEG_CALENDAR_BASE_URL", make_calendar(api))
+        monkeypatch.setenv("AGRISEG_CACHE_DIR", str(wd / "cache"))
+        monkeypatch.setenv("YOLO_CONFIG_DIR", str(wd / "cache" / "ultralytics"))
+        yolo = tiny_yolo_seg(wd / "yolo")
+        serve_yolo(api, yolo, get_spec("DelineateAnything-S").file)
+        stac = f"--stac-url {api.url}/stac"
+        lc_stac = f"--landcover-stac-url {api.url}/stac"
+        bbox = ",".join(f"{v:.6f}" for v in bbox_deg(500050, NORTH - 400, 500450, NORTH - 50))
+
+        agriseg(f"fields download --bbox {bbox} --season auto --year 2023 {stac} -o scene.tif", cwd=wd)
+        with rasterio.open(wd / "scene.tif") as src:
+            assert src.count == 8 and src.tags()["WIN_B_DATETIME"].startswith("2023-08-15")
+            assert '"start": "2023-04-10"' in src.tags()["AGRISEG_SEASON"]
+        agriseg(
+            f"fields download --bbox {bbox} --season auto --year 2023 {stac} -m FTW_v2_3_Class_FULL_singleWindow "
+            "-o one.tif",
+            cwd=wd,
+        )
+        with rasterio.open(wd / "one.tif") as src:
+            assert src.count == 4
+        agriseg(
+            f"fields run --bbox {bbox} --season auto --year 2022 --crop-season winter --season-window 21 "
+            f"--win-a-dates 2023-04-01/2023-04-30 --win-b-dates 2023-08-01/2023-08-31 -m FTW_PRUE_EFNET_B5 -o w/ "
+            f"{stac} --patch-size 64 --min-area 0 --landcover io-lulc {lc_stac}",
+            cwd=wd,
+        )  # dates given win over the (winter) calendar's
+        rec = read_json(wd / "w" / "scene_run.json")["inputs"]
+        assert rec["dates"]["a"] == ["2023-04-01", "2023-04-30"] and rec["season"]["crop_season"] == "winter"
+        assert rec["landcover"]["collection"] == "io-lulc-annual-v02" and rec["landcover"]["year"] == 2023
+        agriseg("fields map scene.tif -o m/ -m FTW_PRUE_EFNET_B5 --serial --patch-size 64 --min-area 0 "
+                f"--landcover esa-worldcover {lc_stac}", cwd=wd)  # fmt: skip
+        assert (wd / "m" / "scene_landcover.tif").is_file() and (wd / "m" / "fields.parquet").is_file()
+        agriseg(f"fields polygonize m/scene_probs.tif -o lc.parquet --landcover esa-worldcover {lc_stac}", cwd=wd)
+        gpd.GeoDataFrame({"id": ["a"]}, geometry=[box(*[float(v) for v in bbox.split(",")])], crs=4326).to_file(
+            wd / "areas.gpkg"
+        )
+        agriseg(f"fields map --areas areas.gpkg --season auto --year 2023 {stac} -m FTW_PRUE_EFNET_B5 -o many/ "
+                "--serial --patch-size 64", cwd=wd)  # fmt: skip
+        assert read_json(wd / "many" / "scenes" / "areas.json")  # the calendar's choice per area
+
+        # DelineateAnything: refused until trusted, then one RGB window to instances to fiboa polygons
+        agriseg(f"fields run --bbox {bbox} --season auto --year 2023 -m DelineateAnything-S -o da/ {stac}", cwd=wd,
+                expect=1)  # fmt: skip
+        digest = hashlib.sha256(yolo).hexdigest()
+        agriseg(f"fields models trust DelineateAnything-S --sha256 {digest}", cwd=wd)
+        agriseg(
+            f"fields run --bbox {bbox} --season auto --year 2023 --landcover esa-worldcover {lc_stac} "
+            f"-m DelineateAnything-S -o da/ {stac}",
+            cwd=wd,
+        )
+        assert (wd / "da" / "scene_instances.tif").is_file() and (wd / "da" / "scene_fields.parquet").is_file()
+        agriseg(f"fields run --win-a S2B_MSIL2A_20230410_T33UXP --bbox {bbox} -m DelineateAnything-S -o da2/ {stac}",
+                cwd=wd)  # fmt: skip
+        agriseg(f"fields download --bbox {bbox} --season auto --year 2023 -m DelineateAnything-S {stac} -o rgb.tif",
+                cwd=wd)  # fmt: skip
+        agriseg("fields predict rgb.tif -m DelineateAnything-S --outdir inst/", cwd=wd)
+        agriseg("fields polygonize inst/rgb_instances.tif -o inst.parquet", cwd=wd)
+        assert gpd.read_parquet(wd / "inst.parquet").geometry.is_valid.all()
+        res = agriseg("fields models list", cwd=wd)
+        assert "DelineateAnything-S" in res.output and "AGPL" in res.output

@@ -55,13 +55,13 @@ def test_text_workflow(tmp_path: Path) -> None:
     assert (synth / "classes.txt").read_text().strip() == CLASSES
     assert read_png(synth / "images" / "0000.png").shape == (32, 32, 3)
     assert read_png(synth / "masks" / "0000.png").max() <= 3
-    sizes = agriseg("text suggest-sizes --tile 32 --resolution 0.5", cwd=wd)
-    assert "patch 32" in sizes.output and "--image-size 32 --vision-patch 4" in sizes.output
+    sizes = agriseg("text suggest-sizes --size 32 --resolution 0.5", cwd=wd)
+    assert "tile 32" in sizes.output and "--image-size 32 --vision-patch 4" in sizes.output
     agriseg("text tiny-model -o runs/text/tiny_base --image-size 32 --vision-patch 4", cwd=wd)
     assert (wd / "runs" / "text" / "tiny_base" / "config.json").is_file()
     agriseg(
         f"text dataset runs/text/synth/images --masks runs/text/synth/masks -o runs/text/tiny_train "
-        f"--classes {CLASSES} --patch 16 --grid 4 --align 8",
+        f"--classes {CLASSES} --tile 16 --grid 4 --align 8",
         cwd=wd,
     )
     (wd / "sft.yaml").write_text(SFT)
@@ -72,10 +72,27 @@ def test_text_workflow(tmp_path: Path) -> None:
     assert "reward (mean Dice)" in res.output
     agriseg(
         "text predict runs/text/synth_test/images -o runs/text/pred -m runs/text/tiny_grpo "
-        "--overlap 0.5 --vote center --max-new-tokens 48",
+        "--overlap 0.5 --blend center --max-new-tokens 48",
         cwd=wd,
     )
     pred = wd / "runs" / "text" / "pred"
+    # two inputs with one name keep apart; --strict stops at a bad image
+    other = wd / "other"
+    other.mkdir()
+    (other / "0000.png").write_bytes((wd / "runs/text/synth_test/images/0000.png").read_bytes())
+    res = agriseg(
+        "text predict runs/text/synth_test/images/0000.png other/0000.png -o runs/text/pred2 -m runs/text/tiny_grpo "
+        "--max-new-tokens 48 --strict",
+        cwd=wd,
+    )
+    assert "2 predicted, 0 skipped, 0 failed" in res.output
+    assert sorted(p.name for p in (wd / "runs/text/pred2").glob("*.json") if p.name != "run.json") == [
+        "images_0000_png.json",
+        "other_0000_png.json",
+    ]
+    (other / "bad.png").write_bytes(b"not an image")
+    res = agriseg("text predict other -o runs/text/pred3 -m runs/text/tiny_grpo --strict", cwd=wd, expect=1)
+    assert "bad.png" in res.output
     sem = read_png(pred / "0000.png")
     assert sem.shape == (32, 32) and int(sem.max()) <= 3
     assert read_json(pred / "0000.json")["patches"] > 0

@@ -67,3 +67,24 @@ def test_make_synthetic_writes_a_set_and_keeps_it(tmp_path: Path) -> None:
     assert (out / "images/discs_00000.jpg").stat().st_mtime_ns == before
     bad = CliRunner().invoke(main, ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "x"), "--layouts", "moon"])
     assert bad.exit_code == 2 and "moon" in bad.output
+
+
+def test_tray_scenes_have_per_pot_truth_and_grow(samples_dir: Path) -> None:
+    from agriseg.crop.scenes.tray import TraySettings, tray_scene
+
+    _, cuts = _soil(samples_dir)
+    s = TraySettings(3, 6, (720, 420), "blue", 2)
+    rgb, label, truth = tray_scene(7, cuts, [], s)
+    assert rgb.shape == (420, 720, 3) and label.shape == (420, 720)
+    pots = truth["pots"]
+    assert len(pots) == 18 and [p["id"] for p in pots] == [str(i) for i in range(1, 19)]
+    assert sum(p["plant_count"] == 0 for p in pots) == 2 and all(
+        p["area_px"] == 0 for p in pots if not p["plant_count"]
+    )
+    assert not pots[5]["in_frame"] and (label[:, -1] > 0).any()  # the top-right plant is cut by the edge
+    assert (label[:, :6] > 0).any()  # the strip along the left edge is vegetation, in no pot
+    inside = sum(p["area_px"] for p in pots)
+    assert inside < (label > 0).sum()  # the strip's pixels belong to no pot
+    _, _, later = tray_scene(7, cuts, [], TraySettings(3, 6, (720, 420), "blue", 2, grow=1.4))
+    assert [p["plant_count"] for p in later["pots"]] == [p["plant_count"] for p in pots]  # the same tray
+    assert sum(p["area_px"] for p in later["pots"]) > 1.3 * inside  # its plants grew

@@ -46,3 +46,27 @@ def model_cache(loopback, ftw_ckpt_bytes: bytes, tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("AGRISEG_MODELS_BASE_URL", serve_models(loopback, ftw_ckpt_bytes))
     monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "cache"))
     return tmp_path / "cache"
+
+
+@pytest.fixture(scope="session")
+def yolo_bytes(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A DelineateAnything-shaped YOLO11n-seg model (random weights), built once, as bytes."""
+    from tests.fields.stac_server import require_ultralytics
+
+    require_ultralytics()
+    from tests.fields.stac_server import tiny_yolo_seg
+
+    return tiny_yolo_seg(tmp_path_factory.mktemp("yolo"))
+
+
+@pytest.fixture
+def season_server(loopback, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The loopback STAC API plus crop calendars (two zones) and an esa-worldcover collection; empty cache."""
+    from tests.fields.stac_server import make_calendar, make_landcover_catalog
+
+    make_landcover_catalog(loopback)
+    monkeypatch.setenv("AGRISEG_CALENDAR_BASE_URL", make_calendar(loopback))
+    monkeypatch.setenv("AGRISEG_MODELS_BASE_URL", loopback.url + "/models")
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("YOLO_CONFIG_DIR", str(tmp_path / "cache" / "ultralytics"))
+    return loopback

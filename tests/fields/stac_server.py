@@ -3,7 +3,9 @@
 It honours ``Range`` requests (GDAL reads remote COGs block by block, and model downloads resume with
 them), logs every request, and can be told to fail: answer 500 a number of times, or drop a file transfer
 half-way. :func:`make_s2_catalog` writes small Sentinel-2-like single-band COGs (two adjacent UTM tiles, two
-dates per window) and registers their STAC items.
+dates per window) and registers their STAC items; :func:`make_landcover_catalog` adds a land-cover collection
+(a WorldCover-like COG larger than the tiles), :func:`make_calendar` serves crop-calendar rasters with two
+zones, and :func:`tiny_yolo_seg` builds a DelineateAnything-shaped YOLO model.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -65,19 +68,19 @@ class Loopback:
             ],
         }
 
-    def collection(self) -> dict:
+    def collection(self, cid: str = COLLECTION) -> dict:
         base = self.url + "/stac"
         return {
             "type": "Collection",
             "stac_version": "1.0.0",
-            "id": COLLECTION,
-            "description": "test Sentinel-2 L2A",
+            "id": cid,
+            "description": f"test {cid}",
             "license": "proprietary",
             "extent": {"spatial": {"bbox": [[-180, -90, 180, 90]]}, "temporal": {"interval": [[None, None]]}},
             "links": [
-                {"rel": "self", "href": f"{base}/collections/{COLLECTION}"},
+                {"rel": "self", "href": f"{base}/collections/{cid}"},
                 {"rel": "root", "href": base},
-                {"rel": "items", "href": f"{base}/collections/{COLLECTION}/items"},
+                {"rel": "items", "href": f"{base}/collections/{cid}/items"},
             ],
         }
 
@@ -150,11 +153,13 @@ def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
                 return self._json(state.landing())
             if path == "/stac/conformance":
                 return self._json({"conformsTo": CONFORMS})
+            cids = sorted({i["collection"] for i in state.items} | {COLLECTION})
             if path == "/stac/collections":
-                return self._json({"collections": [state.collection()], "links": []})
-            if path == f"/stac/collections/{COLLECTION}":
-                return self._json(state.collection())
-            m = re.fullmatch(rf"/stac/collections/{COLLECTION}/items/(.+)", path)
+                return self._json({"collections": [state.collection(c) for c in cids], "links": []})
+            m = re.fullmatch(r"/stac/collections/([^/]+)", path)
+            if m and m.group(1) in cids:
+                return self._json(state.collection(m.group(1)))
+            m = re.fullmatch(r"/stac/collections/[^/]+/items/(.+)", path)
             if m:
                 found = [i for i in state.items if i["id"] == m.group(1)]
                 return self._json(found[0]) if found else self._json({"code": "NotFound"}, 404)
@@ -299,10 +304,12 @@ def bbox_deg(x0: float, y0: float, x1: float, y1: float) -> tuple[float, float, 
     return transform_bounds(f"EPSG:{EPSG}", "EPSG:4326", x0, y0, x1, y1)
 
 
-def make_s2_catalog(state: Loopback, drop_band: str | None = None) -> list[dict]:
-    """Write the test COGs and items (two tiles x four acquisitions); ``drop_band`` leaves that asset out."""
+def make_s2_catalog(
+    state: Loopback, drop_band: str | None = None, acquisitions: list[tuple[str, str, float]] = ACQUISITIONS
+) -> list[dict]:
+    """Write the test COGs and items (two tiles x the acquisitions); ``drop_band`` leaves that asset out."""
     items = []
-    for day, (_, date, cloud) in enumerate(ACQUISITIONS):
+    for day, (_, date, cloud) in enumerate(acquisitions):
         for t, (tile, west) in enumerate(TILES.items()):
             iid = f"S2B_MSIL2A_{date.replace('-', '')}_{tile}"
             assets = {}
@@ -332,11 +339,11 @@ def make_s2_catalog(state: Loopback, drop_band: str | None = None) -> list[dict]
                     "assets": assets,
                 }
             )
-    state.items[:] = items
+    state.items[:] = [i for i in state.items if i["collection"] != COLLECTION] + items
     return items
 
 
-def tiny_ftw_checkpoint() -> bytes:
+def tiny_ftw_checkpoint(in_channels: int = 8, classes: int = 3) -> bytes:
     """A small smp.Unet checkpoint in ftw-tools' Lightning layout (what the release files look like)."""
     import io
 
@@ -344,7 +351,9 @@ def tiny_ftw_checkpoint() -> bytes:
     import torch
 
     torch.manual_seed(0)
-    net = smp.Unet(encoder_name="tu-mobilenetv3_small_050", encoder_weights=None, in_channels=8, classes=3)
+    net = smp.Unet(
+        encoder_name="tu-mobilenetv3_small_050", encoder_weights=None, in_channels=in_channels, classes=classes
+    )
     buf = io.BytesIO()
     torch.save(
         {
@@ -352,8 +361,8 @@ def tiny_ftw_checkpoint() -> bytes:
             "hyper_parameters": {
                 "model": "unet",
                 "backbone": "tu-mobilenetv3_small_050",
-                "in_channels": 8,
-                "num_classes": 3,
+                "in_channels": in_channels,
+                "num_classes": classes,
             },
         },
         buf,
@@ -366,3 +375,142 @@ def serve_models(state: Loopback, content: bytes, files: tuple[str, ...] = ("v3/
     for f in files:
         state.add_file(f"/models/{f}", content)
     return state.url + "/models"
+
+
+# ---------------------------------------------------------------------- land cover
+LC_PX = 0.0001  # degrees (~10 m, like ESA WorldCover's 1/12000 degree)
+LC_SIZE = 1024  # pixels per side: far larger than the test area, so a windowed read fetches a fraction
+
+
+def _lc_cog(value: int, west: float, north: float) -> bytes:
+    from rasterio.io import MemoryFile
+    from rasterio.shutil import copy
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(value)
+    arr = np.full((LC_SIZE, LC_SIZE), value, np.uint8)
+    arr[rng.random(arr.shape) < 0.01] = 80  # a little water, so blocks do not compress to nothing
+    profile = {
+        "driver": "GTiff", "dtype": "uint8", "count": 1, "width": LC_SIZE, "height": LC_SIZE, "crs": "EPSG:4326",
+        "transform": from_origin(west, north, LC_PX, LC_PX), "nodata": 0, "tiled": True, "blockxsize": 256,
+        "blockysize": 256,
+    }  # fmt: skip
+    with MemoryFile() as mem:
+        with mem.open(**profile) as dst:
+            dst.write(arr, 1)
+        with MemoryFile() as out, mem.open() as src:
+            copy(src, out.name, driver="COG", BLOCKSIZE=256, COMPRESS="DEFLATE")
+            return out.read()
+
+
+def make_landcover_catalog(
+    state: Loopback, collection: str = "esa-worldcover", asset: str = "map", years: dict[int, int] | None = None
+) -> list[dict]:
+    """Land-cover items over the test tiles: one COG per year, every pixel of ``years[year]`` (class).
+
+    Default: 2020 all tree cover (10), 2021 all cropland (40), as WorldCover's two maps.
+    """
+    years = years or {2020: 10, 2021: 40}
+    w0, s0, e0, n0 = tile_bounds_deg(TILES["T33UXP"])
+    west, north = round(w0 - 0.05, 4), round(n0 + 0.05, 4)
+    east, south = west + LC_SIZE * LC_PX, north - LC_SIZE * LC_PX
+    items = []
+    for year, value in years.items():
+        iid = f"{collection}_{year}_N48E015"
+        url = state.add_file(f"/files/{iid}.tif", _lc_cog(value, west, north))
+        items.append(
+            {
+                "type": "Feature", "stac_version": "1.0.0", "stac_extensions": [], "id": iid, "collection": collection,
+                "geometry": {"type": "Polygon", "coordinates": [[[west, south], [east, south], [east, north],
+                                                                 [west, north], [west, south]]]},
+                "bbox": [west, south, east, north],
+                "properties": {"datetime": None, "start_datetime": f"{year}-01-01T00:00:00Z",
+                               "end_datetime": f"{year}-12-31T23:59:59Z"},
+                "links": [], "assets": {asset: {"href": url, "type": "image/tiff; application=geotiff"}},
+            }
+        )  # fmt: skip
+    state.items[:] = [i for i in state.items if i["collection"] != collection] + items
+    return items
+
+
+# ---------------------------------------------------------------------- crop calendars
+CAL_PX = 0.0005  # degrees per calendar cell (the real ones are 0.5 degree)
+# (sos, eos) days of the west and east zone: the east zone's season crosses the new year
+ZONES = {"summer": ((100, 227), (300, 100)), "winter": ((280, 190), (280, 190))}
+
+
+def zone_split_lon() -> float:
+    """The longitude where the calendar's west zone ends (between the test areas of the two tiles)."""
+    return bbox_deg(500600, NORTH - 200, 500601, NORTH - 199)[0]
+
+
+def make_calendar(state: Loopback) -> str:
+    """Serve the four calendar rasters (two zones) under ``/calendar/``; returns that base URL."""
+    from rasterio.io import MemoryFile
+    from rasterio.transform import from_origin
+
+    from agriseg.fields.calendar import FILES
+
+    w0, s0, _, n0 = tile_bounds_deg(TILES["T33UXP"])
+    west, north = w0 - 0.01, n0 + 0.01
+    size = 80
+    lons = west + CAL_PX * (np.arange(size) + 0.5)
+    east_zone = np.broadcast_to(lons[None, :] >= zone_split_lon(), (size, size))
+    for (season, part), name in FILES.items():
+        k = 0 if part == "sos" else 1
+        (ws, we) = ZONES[season]
+        arr = np.where(east_zone, we[k], ws[k]).astype(np.float32)
+        arr[:4] = 0  # a row of no-data cells (no crops)
+        profile = {
+            "driver": "GTiff", "dtype": "float32", "count": 1, "width": size, "height": size, "crs": "EPSG:4326",
+            "transform": from_origin(west, north, CAL_PX, CAL_PX), "nodata": 0.0,
+        }  # fmt: skip
+        with MemoryFile() as mem:
+            with mem.open(**profile) as dst:
+                dst.write(arr, 1)
+            state.add_file(f"/calendar/{name}", mem.read())
+    return state.url + "/calendar/"
+
+
+# ---------------------------------------------------------------------- DelineateAnything-shaped model
+def tiny_yolo_seg(folder: Path) -> bytes:
+    """A YOLO11n-seg with one class ("field") built from ultralytics' bundled model description, no download.
+
+    DelineateAnything-S is this architecture with trained weights. The class scores are biased up so random
+    weights still detect instances at the default confidence threshold.
+    """
+    import torch
+    import yaml
+
+    from agriseg.fields.delineate import import_ultralytics
+
+    import_ultralytics()
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import yaml_model_load
+
+    cfg = yaml_model_load("yolo11n-seg.yaml")
+    cfg["nc"] = 1
+    cfg.pop("yaml_file", None)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "yolo11n-seg.yaml").write_text(yaml.safe_dump(cfg))  # the scale (n) is read from the name
+    torch.manual_seed(0)
+    model = YOLO(str(folder / "yolo11n-seg.yaml"), task="segment")
+    for branch in model.model.model[-1].cv3:
+        branch[-1].bias.data.fill_(4.0)
+    model.save(str(folder / "tiny-seg.pt"))
+    return (folder / "tiny-seg.pt").read_bytes()
+
+
+def serve_yolo(state: Loopback, content: bytes, spec_url: str) -> str:
+    """Serve ``content`` where a mirror keeps the full URL ``spec_url`` (``<base>/<host>/<path>``)."""
+    return state.add_file("/models/" + spec_url.split("://", 1)[1], content)
+
+
+def require_ultralytics() -> None:
+    """Skip unless ultralytics is installed, without importing it (agriseg imports it offline, first)."""
+    import importlib.util
+
+    import pytest
+
+    if importlib.util.find_spec("ultralytics") is None:
+        pytest.skip("DelineateAnything needs the 'delineate' extra (pip install \"agriseg[delineate]\")")

@@ -93,8 +93,9 @@ def test_geotiff_keeps_georeference(tmp_path: Path) -> None:
     rasterio = pytest.importorskip("rasterio")
     from rasterio.transform import from_origin
 
+    from agriseg.raster.image import GeoRef, read_image
     from agriseg.text.dataset import records_from_files
-    from agriseg.text.io import GeoRef, read_image, write_mask
+    from agriseg.text.io import write_mask
 
     imgs, sems, _ = make_landscapes(1, 1, LandscapeConfig(size=32))
     tr = from_origin(500000.0, 4000000.0, 0.5, 0.5)
@@ -155,12 +156,12 @@ def test_evaluate_pools_classes_and_does_not_reward_absent_ones(tmp_path: Path) 
     pred = truth.copy()
     pred[:10, :5] = 0  # a quarter of the field missed
     rep = _eval(tmp_path, pred, truth, "others,field,tree,water")
+    rep2 = _eval(tmp_path, pred, truth, "others,field")
+    assert rep["mean_dice"] == pytest.approx(2 * 150 / (200 + 150))  # field only (absent ones counted 1)
+    assert rep2["mean_dice"] == pytest.approx(rep["mean_dice"])
     assert rep["per_class"]["water"]["dice"] is None and rep["per_class"]["tree"]["iou"] is None
-    assert rep["mean_dice"] == pytest.approx(2 * 150 / (200 + 150))  # field only
     assert rep["per_class"]["field"]["iou"] == pytest.approx(150 / 200)
     assert rep["confusion"]["counts"][1][0] == 50
-    rep2 = _eval(tmp_path, pred, truth, "others,field")
-    assert rep2["mean_dice"] == pytest.approx(rep["mean_dice"])
 
 
 def test_evaluate_ignores_nodata(tmp_path: Path) -> None:
@@ -170,7 +171,8 @@ def test_evaluate_ignores_nodata(tmp_path: Path) -> None:
     pred = truth.copy()
     pred[15:] = 2  # anything under nodata
     rep = _eval(tmp_path, pred, truth, "others,field,tree")
-    assert rep["overall_accuracy"] == 1.0 and rep["mean_dice"] == pytest.approx(1.0)
+    assert rep["mean_dice"] == pytest.approx(1.0)  # nodata was scored as a wrong class
+    assert rep["overall_accuracy"] == 1.0
     assert rep["per_class"]["tree"]["predicted_pixels"] == 0
 
 
@@ -207,3 +209,41 @@ def test_dataset_pads_edge_tiles_and_accepts_nodata(tmp_path: Path) -> None:
     edge = [json.loads(r["truth"]) for r in ds if r["source"] == "edge.png"]
     assert len(edge) == 1
     assert np.array(edge[0])[:3, :3].min() == 1  # the tile's own cells keep their class
+
+
+def test_two_files_of_one_stem_are_refused(tmp_path: Path) -> None:
+    """Matched by stem, x/a.png and y/a.png would both take one mask (dataset) or one truth (evaluate)."""
+    img, msk, _ = _write_pairs(tmp_path)
+    (tmp_path / "img2").mkdir()
+    (tmp_path / "msk2").mkdir()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "img2" / "a0.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "msk2" / "a0.png")
+    opts = ["-o", str(tmp_path / "d"), "-c", ",".join(SYNTH_CLASSES), "-p", "16"]
+    res = CliRunner().invoke(main, ["text", "dataset", str(img), "-m", str(msk), "-m", str(tmp_path / "msk2"), *opts])
+    assert res.exit_code == 1 and "msk2/a0.png: another mask has the stem 'a0'" in res.output, res.output
+    res = CliRunner().invoke(main, ["text", "dataset", str(img), str(tmp_path / "img2"), "-m", str(msk), *opts])
+    assert res.exit_code == 1 and "img2/a0.png: another image has the stem 'a0'" in res.output, res.output
+    assert not (tmp_path / "d").exists()
+    args = ["text", "evaluate", str(msk), str(tmp_path / "msk2"), "--truth", str(msk), "-c", ",".join(SYNTH_CLASSES)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "another prediction has the stem 'a0'" in res.output, res.output
+
+
+def test_evaluate_scores_tiles_whose_name_holds_instances(tmp_path: Path) -> None:
+    """Only predict's `<stem>_instances` files are passed over, not a tile named field_instances_2."""
+    truth = np.ones((8, 8), np.uint8)
+    _eval(tmp_path, truth, truth, "others,field")
+    for d in ("p", "t"):
+        (tmp_path / d / "x.png").rename(tmp_path / d / "field_instances_2.png")
+    out = tmp_path / "r2.json"
+    args = ["text", "evaluate", str(tmp_path / "p"), "-t", str(tmp_path / "t"), "-c", "others,field", "-o", str(out)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text())["images"] == 1
+
+
+def test_evaluate_report_name_is_the_json(tmp_path: Path) -> None:
+    _, msk, _ = _write_pairs(tmp_path)
+    args = ["text", "evaluate", str(msk), "--truth", str(msk), "-c", ",".join(SYNTH_CLASSES), "-o"]
+    res = CliRunner().invoke(main, [*args, str(tmp_path / "r.csv")])
+    assert res.exit_code == 2 and "give the JSON report's name" in res.output

@@ -22,6 +22,6 @@ def test_large_tiles_and_impossible_objects_are_explained() -> None:
     s = suggest_sizes(2048, resolution=10, min_object=20)
     assert s["patch"] == 448 and s["grid"] == 32
     assert any("cut into 448-px patches" in n for n in s["notes"])
-    assert any("use smaller patches" in n for n in s["notes"])
+    assert any("use smaller tiles (--tile)" in n for n in s["notes"])
     with pytest.raises(ValueError, match="too small"):
         suggest_sizes(4)

@@ -141,6 +141,7 @@ def test_sft_lora_runs_and_merges(sft_dir: Path) -> None:
     assert losses and all(np.isfinite(losses))
     assert not (sft_dir / "adapter_config.json").exists()  # merged: GRPO's KL reference is the SFT model
     meta = json.loads((sft_dir / "agriseg_text.json").read_text())
+    assert 8 < meta.pop("answer_tokens") <= 64  # the longest answer of a 4x4 grid, for predict's budget
     assert meta == {"class_names": list(SYNTH_CLASSES), "grid": 4, "patch": 8, "patch_image": True}
 
 
@@ -151,7 +152,7 @@ def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_pat
         "max_steps": 2,
         "num_generations": 2,
         "per_device_train_batch_size": 4,
-        "max_completion_length": 16,
+        "max_completion_length": 64,
         "beta": 0.04,
         "validity_weight": 0.1,
         "repaired_rows": "wrong",
@@ -172,6 +173,14 @@ def test_grpo_config_errors(workdir: Path, tmp_path: Path) -> None:
     cfg = {**_sft_cfg(workdir, tmp_path / "g"), "num_generations": 3}
     res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", cfg))])
     assert res.exit_code != 0 and "multiple of num_generations" in res.output
+
+
+def test_grpo_refuses_a_completion_budget_shorter_than_the_answers(workdir: Path, tmp_path: Path) -> None:
+    """Rollouts cut before the mask ends teach nothing: the budget must hold the data set's longest answer."""
+    cfg = {**_sft_cfg(workdir, tmp_path / "g"), "num_generations": 2, "max_completion_length": 16}
+    res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", cfg))])
+    assert res.exit_code == 1 and "its longest answer is" in res.output and "max_completion_length (16)" in res.output
+    assert not (tmp_path / "g").exists()
 
 
 def test_cli_predict_png_with_overlap(sft_dir: Path, tmp_path: Path) -> None:
@@ -230,9 +239,48 @@ def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path) -
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["model"] == str(sft_dir) and run["classes"] == list(SYNTH_CLASSES) and "patch" in run["options"]
     gj = json.loads((tmp_path / "out" / "geo.geojson").read_text())
+    assert "crs" not in gj  # RFC 7946: WGS 84 longitude, latitude
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs(4326, 32648, always_xy=True)
     for feat in gj["features"]:
-        x, y = feat["geometry"]["coordinates"][0][0]
-        assert 300000.0 <= x <= 300000.0 + 16 * 0.3 and 1500000.0 - 16 * 0.3 <= y <= 1500000.0
+        for lon, lat in feat["geometry"]["coordinates"][0]:
+            x, y = to_utm.transform(lon, lat)
+            assert 300000.0 - 1e-3 <= x <= 300000.0 + 16 * 0.3 + 1e-3
+            assert 1500000.0 - 16 * 0.3 - 1e-3 <= y <= 1500000.0 + 1e-3
+
+
+def test_cli_predict_keeps_instance_ids_beyond_255(
+    sft_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A mosaic with more instances than 8 bits hold: every GeoJSON feature has its own raster id (they
+    wrapped at 255, so feature 300 shared id 45 with another instance)."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    import agriseg.text.instances as instances
+
+    def many(sem: np.ndarray, image: object = None, cfg: object = None) -> tuple[np.ndarray, dict]:
+        labels = np.zeros(sem.shape, np.int64)  # (H, W): 300 one-pixel instances, then none
+        labels.flat[:300] = np.arange(1, 301)
+        return labels, {}
+
+    monkeypatch.setattr(instances, "semantic_to_instances", many)
+    img = make_landscapes(1, 4, LandscapeConfig(size=32))[0][0]
+    prof = {"driver": "GTiff", "height": 32, "width": 32, "dtype": "uint8", "crs": "EPSG:32633"}
+    with rasterio.open(tmp_path / "m.tif", "w", count=3, transform=from_origin(0, 320, 10, 10), **prof) as dst:
+        dst.write(np.moveaxis(img, -1, 0))
+    args = ["text", "predict", str(tmp_path / "m.tif"), "-o", str(tmp_path / "out"), "-m", str(sft_dir)]
+    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "8", "--device", "cpu"])
+    assert res.exit_code == 0, res.output
+    with rasterio.open(tmp_path / "out" / "m_instances.tif") as src:
+        ids = src.read(1)
+    assert ids.max() == 300 and len(np.unique(ids[ids > 0])) == 300
+    feats = json.loads((tmp_path / "out" / "m.geojson").read_text())["features"]
+    assert len(feats) == 300
+    for f in feats:  # each feature's id sits on exactly its own pixel
+        assert (ids == f["properties"]["id"]).sum() == f["properties"]["pixels"] == 1
+    assert "--max-new-tokens 8 is less than the longest answer" in caplog.text  # masks will be cut
 
 
 def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_path: Path) -> None:
@@ -250,40 +298,47 @@ def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_pat
     assert not list((tmp_path / "pred").glob(".*"))  # no temporaries left
 
 
-def test_unknown_class_words_are_refused_by_sft_and_predict(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:
-    """Class words the model's vocabulary lacks would all read as <unk>: refused, naming them."""
+def test_unknown_words_are_the_ones_spelt_with_unk(workdir: Path) -> None:
     from agriseg.text.modeling import load_processor, unknown_words
 
     proc = load_processor(str(workdir / "base"))
-    assert unknown_words(proc, ["field", "cropland", "forest"]) == ["cropland", "forest"]
+    assert unknown_words(proc, ["field", "cropland", "forest", "Field"]) == ["cropland", "forest", "Field"]
+
+
+def test_unknown_class_words_are_refused_by_sft_grpo_and_predict(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:
+    """The tiny model built without --classes, then a data set with one's own words: the words would all
+    read as <unk> (predict then wrote all-background masks). Refused, naming them, before any training."""
     imgs, sems, _ = make_landscapes(4, 0, LandscapeConfig(size=16))
     spec = PatchSpec(patch=8, grid=4, mode="random", per_image=2, align=8)
     words = ["background", "cropland", "forest", "water"]
     to_hf_dataset(records_from_arrays(imgs, sems, words, spec)).save_to_disk(str(tmp_path / "data"))
-    cfg = _sft_cfg(workdir, tmp_path / "sft")
-    cfg["dataset"] = str(tmp_path / "data")
-    res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "s.yaml", cfg))])
-    assert res.exit_code != 0
-    assert "class words not in the model's vocabulary: background, cropland, forest" in res.output
-    assert not (tmp_path / "sft").exists()
+    for cmd, extra in (("sft", {}), ("grpo", {"num_generations": 2, "max_completion_length": 64})):
+        cfg = {**_sft_cfg(workdir, tmp_path / cmd), "dataset": str(tmp_path / "data"), **extra}
+        res = CliRunner().invoke(main, ["text", cmd, "-c", str(_write_yaml(tmp_path / f"{cmd}.yaml", cfg))])
+        assert res.exit_code == 2, res.output  # a usage error, as in predict
+        assert "class words not in the model's vocabulary: background, cropland, forest" in res.output
+        assert not (tmp_path / cmd).exists()
     Image.fromarray(imgs[0]).save(tmp_path / "scene.png")
     res = CliRunner().invoke(
         main,
         ["text", "predict", str(tmp_path / "scene.png"), "-o", str(tmp_path / "p"), "-m", str(workdir / "base")]
-        + ["--classes", "others,cropland", "--patch", "8", "--grid", "4", "--device", "cpu"],
+        + ["--classes", "others,cropland", "--tile", "8", "--grid", "4", "--device", "cpu"],
     )
-    assert res.exit_code != 0 and "cropland" in res.output and "vocabulary" in res.output
+    assert res.exit_code == 2 and "vocabulary: cropland (" in res.output, res.output  # a usage error
+    assert not (tmp_path / "p" / "scene.png").exists()
 
 
 def test_tiny_model_adds_its_class_words(tmp_path: Path) -> None:
+    """Every word given to tiny-model can be spelt, hyphenated, with digits or accents too."""
     from agriseg.text.modeling import load_processor, unknown_words
 
-    res = CliRunner().invoke(
-        main,
-        ["text", "tiny-model", "-o", str(tmp_path / "m"), "--classes", "background,cropland,forest,water"],
-    )
+    words = ["background", "cover-crop", "maize2", "forêt", "water"]
+    res = CliRunner().invoke(main, ["text", "tiny-model", "-o", str(tmp_path / "m"), "--classes", ",".join(words)])
     assert res.exit_code == 0, res.output
-    assert unknown_words(load_processor(str(tmp_path / "m")), ["background", "cropland", "forest"]) == []
+    proc = load_processor(str(tmp_path / "m"))
+    assert unknown_words(proc, words) == []
+    text = "<seg>background *2| cover-crop *2\n maize2 *3| forêt *1\n</seg>"
+    assert proc.tokenizer.decode(proc.tokenizer(text)["input_ids"], skip_special_tokens=True) == text
 
 
 def test_predict_classes_must_match_the_trained_ones(sft_dir: Path, tmp_path: Path) -> None:
@@ -296,7 +351,7 @@ def test_predict_classes_must_match_the_trained_ones(sft_dir: Path, tmp_path: Pa
             ["text", "predict", str(tmp_path / "scene.png"), "-o", str(tmp_path / "p"), "-m", str(sft_dir)]
             + ["--classes", ",".join(names), "--device", "cpu"],
         )
-        assert res.exit_code != 0 and "differs from the classes the model was trained with" in res.output
+        assert res.exit_code == 2 and "differs from the classes the model was trained with" in res.output
         assert not (tmp_path / "p" / "scene.png").exists()
 
 
@@ -309,7 +364,10 @@ def test_dataset_checks_class_words_against_a_model(workdir: Path, tmp_path: Pat
     base = ["text", "dataset", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "--patch", "8", "--grid", "4"]
     bad = [*base, "-o", str(tmp_path / "d1"), "--classes", "others,cropland,forest,water", "--model"]
     res = CliRunner().invoke(main, [*bad, str(workdir / "base")])
-    assert res.exit_code != 0 and "not in the model's vocabulary: cropland, forest" in res.output
+    assert res.exit_code == 2 and "not in the model's vocabulary: cropland, forest" in res.output
+    assert not (tmp_path / "d1").exists()
     good = [*base, "-o", str(tmp_path / "d2"), "--classes", ",".join(SYNTH_CLASSES), "--model", str(workdir / "base")]
     res = CliRunner().invoke(main, good)
     assert res.exit_code == 0, res.output
+    n = int(res.output.split("longest answer: ")[1].split()[0])  # the generation budget it needs
+    assert 8 < n <= 64

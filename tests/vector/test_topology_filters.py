@@ -10,23 +10,19 @@ import pytest
 import shapely
 from shapely.geometry import box
 
-from agriseg.vector import PolygonizeConfig, clean_fields, polygonize
+from agriseg.vector import PolygonizeConfig, clean_fields, coverage_from_labels, polygonize
 from tests.vector.synth_fields import field_layout, write_probs  # tests/vector/synth_fields.py
 
 
 def _tiling(seed: int = 0, h: int = 120, w: int = 160) -> np.ndarray:
-    """Pixel polygons (10 m, EPSG:32633) of a random Voronoi partition: every pixel in a field, jagged edges."""
-    from rasterio.features import shapes
-    from rasterio.transform import from_origin
+    """Labels of a random Voronoi partition: every pixel in a field, jagged edges at every angle."""
     from scipy import ndimage
 
     rng = np.random.default_rng(seed)
     seeds = np.zeros((h, w), np.int32)
     seeds[rng.integers(0, h, 40), rng.integers(0, w, 40)] = np.arange(1, 41)
     _, (iy, ix) = ndimage.distance_transform_edt(seeds == 0, return_indices=True)
-    labels = seeds[iy, ix]
-    tf = from_origin(359130.0, 5352340.0, 10.0, 10.0)
-    return np.array([shapely.geometry.shape(g) for g, _ in shapes(labels, transform=tf)], dtype=object)
+    return seeds[iy, ix]
 
 
 def _overlap_and_gap(geoms: np.ndarray) -> tuple[float, int, float]:
@@ -41,15 +37,20 @@ def _overlap_and_gap(geoms: np.ndarray) -> tuple[float, int, float]:
 
 
 def test_touching_fields_keep_shared_edges_after_simplification() -> None:
-    geoms = _tiling()
-    assert _overlap_and_gap(geoms)[0] < 1e-6  # a coverage to start with
-    out, area, _, keep = clean_fields(geoms, "EPSG:32633", simplify_m=10.0, min_area_m2=0.0, fill_holes_m2=0.0)
-    assert keep.all() and sum(len(shapely.get_coordinates(g)) for g in out) < 0.6 * len(shapely.get_coordinates(geoms))
+    from rasterio.features import shapes
+    from rasterio.transform import from_origin
+
+    labels = _tiling()
+    tf = from_origin(359130.0, 5352340.0, 10.0, 10.0)
+    pixel = np.array([shapely.geometry.shape(g) for g, _ in shapes(labels, transform=tf)], dtype=object)
+    out = np.asarray(coverage_from_labels(labels, tf, "EPSG:32633", simplify=20.0).geometry.values, dtype=object)
+    assert len(out) == 40 and shapely.coverage_is_valid(out)
+    assert shapely.get_num_coordinates(out).sum() < 0.3 * shapely.get_num_coordinates(pixel).sum()
     overlap, pairs, gaps = _overlap_and_gap(out)
-    assert pairs == 0 and overlap < 1e-6 and gaps <= 1.0
-    assert abs(area.sum() - shapely.union_all(out).area) < 1.0  # areas add up: no overlap anywhere
-    # the check bites: simplifying each field on its own (the old way) overlaps and opens gaps
-    alone = shapely.simplify(geoms, 10.0, preserve_topology=True)
+    assert pairs == 0 and overlap < 1e-6 and gaps == 0.0
+    assert shapely.area(out).sum() == pytest.approx(labels.size * 100.0)  # the raster still covered exactly
+    # the check bites: simplifying each field on its own overlaps and opens gaps
+    alone = shapely.simplify(pixel, 20.0, preserve_topology=True)
     overlap_alone, pairs_alone, gaps_alone = _overlap_and_gap(alone)
     assert pairs_alone > 0 and gaps_alone > 1.0
 
@@ -58,7 +59,7 @@ def test_hole_holding_another_field_is_not_filled() -> None:
     ring = box(0, 0, 100, 100).difference(box(40, 40, 60, 60))  # 400 m2 hole ...
     inner = box(42, 42, 58, 58)  # ... holding a 256 m2 field
     empty = box(200, 0, 300, 100).difference(box(240, 40, 250, 50))  # 100 m2 hole, empty
-    out, _, _, _ = clean_fields(np.array([ring, inner, empty], object), "EPSG:32633", 0.0, 0.0, 1000.0)
+    out, _, _, _ = clean_fields(np.array([ring, inner, empty], object), "EPSG:32633", 0.0, 1000.0)
     assert len(out[0].interiors) == 1 and shapely.area(shapely.intersection(out[0], out[1])) == 0
     assert len(out[2].interiors) == 0
 

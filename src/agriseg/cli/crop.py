@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from agriseg.cli.crop_labelfree import adapt, pseudolabel, screen, selftrain
-from agriseg.cli.crop_predict import evaluate, predict
+from agriseg.cli.crop_predict import evaluate, models, predict
 from agriseg.cli.crop_synthetic import make_synthetic
 from agriseg.cli.crop_train import train
 from agriseg.cli.crop_traits import plots, traits
+from agriseg.cli.errors import requires_extra
 
 
 @click.group()
@@ -16,5 +17,21 @@ def crop() -> None:
     """Crop / vegetation segmentation in field photos."""
 
 
-for _command in (predict, evaluate, train, pseudolabel, screen, selftrain, adapt, traits, plots, make_synthetic):
+# predict, evaluate, models, traits and screen run in the base install; the others name the extra they need
+for _command in (train, pseudolabel, selftrain, adapt, make_synthetic):
+    requires_extra(_command, "train")
+requires_extra(plots, "geo")
+for _command in (
+    predict,
+    evaluate,
+    models,
+    train,
+    pseudolabel,
+    screen,
+    selftrain,
+    adapt,
+    traits,
+    plots,
+    make_synthetic,
+):
     crop.add_command(_command)

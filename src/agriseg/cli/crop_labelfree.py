@@ -6,12 +6,19 @@ from pathlib import Path
 
 import click
 
-from agriseg.cli.errors import friendly_errors, report_failures
+from agriseg.cli.errors import finish, friendly_errors
 from agriseg.cli.options import (
-    choice_options,
+    CROP_ADAPT,
+    GGHT,
+    PSEUDOLABEL,
+    batch_options,
+    batch_size_option,
     config_from_params,
     config_option,
+    device_option,
     keep_option,
+    model_option,
+    option,
     outdir_option,
     output_option,
     overwrite_option,
@@ -21,74 +28,52 @@ from agriseg.cli.options import (
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@outdir_option()
+@outdir_option("Output folder: masks/, records/, overlays/, plots/, pseudolabels.json.")
 @pseudolabel_source_options()
-@choice_options(
-    "",
-    (
-        "--depth-convention",
-        ("depth", "inverse"),
-        None,
-        "depth: larger = farther; inverse: larger = nearer. [default: depth for files, inverse otherwise]",
-    ),
-    ("--detrend", ("plane", "none"), "plane", "Subtract a fitted ground plane from (inverse) depth."),
-    ("--device", str, "cpu", "Torch device for depth estimation."),
+@option(
+    "--depth-convention",
+    config=PSEUDOLABEL,
+    type="choice",
+    show_default="depth for files, inverse otherwise",
+    help="depth: larger = farther; inverse: larger = nearer.",
 )
-@choice_options(
-    "GGHT option: ",
-    ("--normaliser", ("percentile", "minmax", "zscore"), "percentile", "normalisation."),
-    ("--edge-operator", ("sobel", "scharr", "laplacian"), "sobel", "edge operator."),
-    ("--weighting", ("magnitude", "squared", "edges", "none"), "squared", "gradient weighting of the histogram."),
-    ("--sigmoid", ("logistic", "erf", "gompertz"), "logistic", "sigmoid fitted to the weighted CDF."),
-    ("--point", ("inflection", "knee"), "inflection", "threshold at the curve's inflection (max F') or knee (F'')."),
-    ("--smooth-sigma", click.FloatRange(0), 1.0, "Gaussian smoothing (px at the fitting size)."),
-    ("--full-coverage", ("auto", "off"), "auto", "detect dense-canopy photos and give them all-ones masks."),
+@option("--detrend", config=PSEUDOLABEL, type="choice", help="Subtract a fitted ground plane from (inverse) depth.")
+@device_option("crop", PSEUDOLABEL)
+@option("--normaliser", config=GGHT, type="choice", help="GGHT option: normalisation.")
+@option("--edge-operator", config=GGHT, type="choice", help="GGHT option: edge operator.")
+@option("--weighting", config=GGHT, type="choice", help="GGHT option: gradient weighting of the histogram.")
+@option("--sigmoid", config=GGHT, type="choice", help="GGHT option: sigmoid fitted to the weighted CDF.")
+@option(
+    "--point",
+    config=GGHT,
+    type="choice",
+    help="GGHT option: threshold at the curve's inflection (max F') or knee (F'').",
+)
+@option("--smooth-sigma", config=GGHT, type=float, help="GGHT option: Gaussian smoothing (px at the fitting size).")
+@option(
+    "--full-coverage",
+    config=GGHT,
+    type="choice",
+    help="GGHT option: detect dense-canopy photos and give them all-ones masks.",
 )
 @keep_option()
-@click.option("--plot", is_flag=True, help="Save histogram + fitted curve PNGs (plots/).")
-@click.option("--no-overlay", is_flag=True, help="Do not write overlay JPEGs (the screening page needs them).")
-@overwrite_option("Redo photos that already have a record.")
+@option("--plot", config=PSEUDOLABEL, is_flag=True, help="Save histogram + fitted curve PNGs (plots/).")
+@option(
+    "--overlay/--no-overlay",
+    "overlays",
+    config=PSEUDOLABEL,
+    help="Write overlay JPEGs (the screening page needs them).",
+)
+@batch_options()
 @friendly_errors
-def pseudolabel(
-    paths: tuple[str, ...],
-    outdir: str,
-    source: str,
-    index_name: str,
-    depth_dir: str | None,
-    depth_model: str,
-    depth_convention: str | None,
-    detrend: str,
-    device: str,
-    normaliser: str,
-    edge_operator: str,
-    weighting: str,
-    sigmoid: str,
-    point: str,
-    smooth_sigma: float,
-    full_coverage: str,
-    keep: str | None,
-    plot: bool,
-    no_overlay: bool,
-    overwrite: bool,
-) -> None:
+def pseudolabel(paths: tuple[str, ...], outdir: Path, keep: str | None, strict: bool, **params: object) -> None:
     """Pseudo-masks by gradient-guided histogram thresholding (masks/, records/, overlays/, plots/)."""
     from agriseg.crop.pseudolabel.gght import GGHTConfig
-    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_files, read_keep
-    from agriseg.data.io import list_images
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions, pseudolabel_paths
 
-    files = list_images(list(paths))
-    params = click.get_current_context().params
     gght = config_from_params(GGHTConfig, params)
-    opts = config_from_params(
-        PseudoLabelOptions, {**params, "gght": gght, "overlays": not no_overlay}, {"index_name": "index"}
-    )
-    recs = pseudolabel_files(files, Path(outdir), opts, keep=read_keep(keep) if keep else None)
-    n = {s: sum(r["status"] == s for r in recs) for s in ("ok", "skipped", "error")}
-    full = sum(bool(r.get("full_coverage")) for r in recs if r["status"] == "ok")
-    click.echo(
-        f"{n['ok']} pseudo-labelled ({full} full-coverage), {n['skipped']} skipped, {n['error']} failed -> {outdir}"
-    )
-    report_failures(recs)
+    opts = config_from_params(PseudoLabelOptions, {**params, "gght": gght}, {"index_name": "index"})
+    finish(pseudolabel_paths(list(paths), outdir, opts, keep, strict), "pseudo-labelled", outdir)
 
 
 @click.command()
@@ -104,7 +89,7 @@ def screen(outdir: str, title: str | None) -> None:
 
 
 @click.command()
-@config_option("Self-training YAML (see configs/crop/selftrain_peanut.yaml).")
+@config_option("crop")
 @keep_option("Train only on photos accepted in this screening export (overrides the config's keep).")
 @click.option("--stage1-epochs", type=click.IntRange(1), default=None, help="Override the config.")
 @click.option("--stage2-epochs", type=click.IntRange(0), default=None, help="Override the config (0 = stage 1 only).")
@@ -134,69 +119,38 @@ def selftrain(config_path: str, keep: str | None, stage1_epochs: int | None, sta
 @click.command()
 @click.argument("photos", nargs=-1, required=True)
 @output_option("Adapted model (.safetensors).")
-@click.option("--model", "base_model", default="default", show_default=True, help="Model to start from.")
+@model_option("crop", config=CROP_ADAPT)
 @pseudolabel_source_options()
-@click.option(
+@option(
     "--combine",
-    type=click.Choice(["none", "agree", "confident"]),
-    default="agree",
-    show_default=True,
+    config=CROP_ADAPT,
+    type="choice",
     help="Merge pseudo-labels with the model's own predictions: agree = ignore disagreements; "
     "confident = take the model's class where it is confident.",
 )
-@click.option("--confidence", type=click.FloatRange(0.5, 1.0), default=0.9, show_default=True)
+@option("--confidence", config=CROP_ADAPT, type=float, help="Model probability that counts as confident.")
 @keep_option("Screening export: train only on accepted photos.")
-@click.option("--stage1-epochs", type=click.IntRange(1), default=4, show_default=True)
-@click.option("--stage2-epochs", type=click.IntRange(0), default=4, show_default=True)
-@click.option("--crop-size", type=click.IntRange(32), default=256, show_default=True)
-@click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)
+@option("--stage1-epochs", config=CROP_ADAPT, type=int, help="Epochs on the pseudo-labels.")
+@option("--stage2-epochs", config=CROP_ADAPT, type=int, help="Epochs on the refined labels (0 = stage 1 only).")
+@option("--crop-size", config=CROP_ADAPT, type=int, help="Training crop side in px.")
+@batch_size_option("crop", CROP_ADAPT)
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False),
     default=None,
     help="Intermediate outputs. [default: <output stem>_adapt next to the output]",
 )
-@overwrite_option("Replace an existing output model.")
+@overwrite_option()
 @friendly_errors
 def adapt(
-    photos: tuple[str, ...],
-    output: str,
-    base_model: str,
-    source: str,
-    index_name: str,
-    depth_dir: str | None,
-    depth_model: str,
-    combine: str,
-    confidence: float,
-    keep: str | None,
-    stage1_epochs: int,
-    stage2_epochs: int,
-    crop_size: int,
-    batch_size: int,
-    workdir: str | None,
-    overwrite: bool,
+    photos: tuple[str, ...], output: Path, keep: str | None, workdir: str | None, overwrite: bool, **params: object
 ) -> None:
     """Adapt a model to a new field from unlabelled photos: pseudo-label, self-train, write -o MODEL."""
-    from agriseg.crop.config import TrainConfig
+    from agriseg.crop.config import AdaptConfig
     from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions
-    from agriseg.crop.selftrain import DataSpec
-    from agriseg.crop.selftrain import adapt as run
-    from agriseg.data.io import list_images
+    from agriseg.crop.selftrain import adapt_photos
 
-    if Path(output).exists() and not overwrite:
-        raise FileExistsError(f"{output}: exists (use --overwrite)")
-    rep = run(
-        list_images(list(photos)),
-        output,
-        base_model,
-        PseudoLabelOptions(source=source, index=index_name, depth_dir=depth_dir, depth_model=depth_model),
-        combine,
-        confidence,
-        keep,
-        stage1_epochs,
-        stage2_epochs,
-        train=TrainConfig(batch_size=batch_size),
-        data=DataSpec(crop_size=crop_size),
-        workdir=workdir,
-    )
+    cfg = config_from_params(AdaptConfig, params)
+    pseudo = config_from_params(PseudoLabelOptions, params, {"index_name": "index"})
+    rep = adapt_photos(list(photos), output, cfg, pseudo, keep, workdir, overwrite)
     click.echo(f"adapted model: {rep['adapted_model']}  (use: agriseg crop predict --model {output} ...)")

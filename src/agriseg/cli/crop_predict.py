@@ -1,4 +1,4 @@
-"""``agriseg crop predict | evaluate``: segment photos, score models against labels."""
+"""``agriseg crop predict | evaluate | models``: segment photos, score models against labels, list models."""
 
 from __future__ import annotations
 
@@ -6,181 +6,124 @@ from pathlib import Path
 
 import click
 
-from agriseg.cli.errors import friendly_errors, report_failures
-from agriseg.cli.options import outdir_option, output_option, overwrite_option
-
-# how crop models run by default (see the README's benchmark of crop predict)
-DEFAULT_OPTIMIZE = "onnxruntime"
-
-optimize_option = click.option(
-    "--optimize",
-    type=click.Choice(["none", "jit", "onnxruntime"]),
-    default=DEFAULT_OPTIMIZE,
-    show_default=True,
-    help="How the model runs: PyTorch eager, TorchScript, or exported to ONNX Runtime (CPU).",
+from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.options import (
+    CROP_EVALUATE,
+    CROP_PREDICT,
+    Decorator,
+    batch_options,
+    batch_size_option,
+    config_from_params,
+    model_option,
+    optimize_option,
+    option,
+    outdir_option,
+    output_option,
+    precision_option,
+    stack,
+    tiling_options,
+    tta_option,
 )
+
+
+def _inference_options(config: str) -> Decorator:
+    """The model and how it runs (predict and evaluate)."""
+    return stack(
+        model_option("crop", config=config),
+        option(
+            "--long-side",
+            config=config,
+            type=int,
+            show_default="the model's own",
+            help="Resize the long side to this before the model (0 = native).",
+        ),
+        tta_option("crop", config),
+        optimize_option("crop", config),
+    )
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@outdir_option("Output folder.")
-@click.option("--model", "model_name", default="default", help="Packaged model name (default, crop-weed) or a file.")
-@click.option("--batch-size", type=click.IntRange(1), default=4, help="Images (or tiles) per forward pass.")
-@click.option(
-    "--long-side",
-    type=click.IntRange(0),
-    default=None,
-    help="Resize the long side to this before the model (0 = native). [default: the model's own]",
-)
-@click.option("--tile", type=click.IntRange(64), default=1024, help="Tile size for large images.")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", help="Autocast precision.")
-@click.option(
-    "--tta",
-    type=click.Choice(["none", "flip", "flip+scale"]),
-    default=None,
-    help="Test-time augmentation (3 or 9 passes). [default: the model's own]",
-)
-@optimize_option
-@click.option("--no-overlay", is_flag=True, help="Do not write overlay JPEGs.")
-@overwrite_option("Replace existing outputs (otherwise they are skipped).")
-@click.option("--strict", is_flag=True, help="Stop at the first unreadable image.")
+@outdir_option("Output folder: <name>_mask.png, <name>_overlay.jpg, summary.csv.")
+@_inference_options(CROP_PREDICT)
+@batch_size_option("crop", CROP_PREDICT)
+@tiling_options("crop", CROP_PREDICT)
+@precision_option(CROP_PREDICT)
+@option("--overlay/--no-overlay", config=CROP_PREDICT, help="Write overlay JPEGs.")
+@batch_options()
 @friendly_errors
-def predict(
-    paths: tuple[str, ...],
-    outdir: str,
-    model_name: str,
-    batch_size: int,
-    long_side: int | None,
-    tile: int,
-    precision: str,
-    tta: str | None,
-    optimize: str,
-    no_overlay: bool,
-    overwrite: bool,
-    strict: bool,
-) -> None:
+def predict(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, **params: object) -> None:
     """Segment photos (files or folders): <name>_mask.png, <name>_overlay.jpg, summary.csv.
 
     Exits with status 1 when any photo failed (the others are still written).
     """
-    import time
+    from agriseg.crop.config import CropPredictConfig
+    from agriseg.crop.predict import predict_paths
 
-    from agriseg.crop.predict import OUTPUT_SUFFIXES, Predictor, predict_files
-    from agriseg.data.files import ensure_outdir, protected_inputs
-    from agriseg.data.io import drop_outputs, list_images
-    from agriseg.models.io import LazyModel
-
-    out = ensure_outdir(outdir)
-    files, earlier = drop_outputs(list_images(list(paths)), out, OUTPUT_SUFFIXES)
-    if not files:
-        raise click.ClickException(f"{outdir}: holds only outputs of an earlier run, no photos")
-    model = LazyModel(model_name, in_channels=3)  # built only if no compiled copy is cached
-    cfg = model.config
-    pred = Predictor(
-        model,
-        cfg.num_classes,
-        cfg.infer_long_side if long_side is None else long_side,
-        tile,
-        batch_size=batch_size,
-        precision=precision,
-        tta=tta or cfg.infer_tta,
-        optimize=optimize,
-    )
-    t0 = time.perf_counter()
-    with protected_inputs(files):
-        rows = predict_files(pred, files, out, overwrite, strict, not no_overlay, cfg.class_names)
-    seconds = time.perf_counter() - t0
-    bad = [r for r in rows if r["status"] == "error"]
-    resumed = sum(bool(r.get("resumed")) for r in rows)
-    n_new = len(rows) - resumed - len(bad)
-    rate = f" in {seconds:.1f} s ({n_new / seconds:.2f} img/s)" if n_new else ""
-    click.echo(f"{n_new} predicted{rate}, {resumed} already done, {len(bad)} failed -> {outdir}")
-    if earlier:
-        click.echo(f"  ({len(earlier)} outputs of an earlier run in {outdir} were not read as photos)")
-    report_failures(rows)
+    cfg = config_from_params(CropPredictConfig, params)
+    finish(predict_paths(paths, outdir, cfg, overwrite, strict), "predicted", outdir)
 
 
 @click.command()
 @click.option("--images", required=True, type=click.Path(file_okay=False, exists=True), help="Image folder.")
 @click.option("--masks", required=True, type=click.Path(file_okay=False, exists=True), help="Label folder.")
-@click.option("--model", "model_name", default="default", help="Packaged model name or a model file.")
+@_inference_options(CROP_EVALUATE)
 @click.option(
     "--pred-masks",
     type=click.Path(file_okay=False, exists=True),
     default=None,
     help="Score existing <name>_mask.png predictions instead of running a model.",
 )
-@click.option(
-    "--label-mode",
-    type=click.Choice(["binary", "index", "colormap"]),
-    default="binary",
-    help="How label files encode classes.",
-)
+@option("--label-mode", config=CROP_EVALUATE, type="choice", help="How label files encode classes.")
 @click.option("--colormap", default=None, help='Colour map for --label-mode colormap, e.g. "0,0,0=0;0,255,0=1".')
 @click.option("--peanut", is_flag=True, help="Shortcut for the Peanut colour labels (crop + weed = vegetation).")
-@click.option("--boundary-ratio", type=float, default=0.02, help="Boundary IoU dilation ratio of the diagonal.")
-@click.option("--long-side", type=click.IntRange(0), default=None, help="Inference size. [default: the model's]")
-@click.option(
-    "--tta",
-    type=click.Choice(["none", "flip", "flip+scale"]),
-    default=None,
-    help="Test-time augmentation. [default: the model's own]",
-)
-@optimize_option
+@option("--boundary-ratio", config=CROP_EVALUATE, type=float, help="Boundary IoU dilation ratio of the diagonal.")
 @output_option("Write the report as JSON.", required=False)
 @friendly_errors
 def evaluate(
     images: str,
     masks: str,
-    model_name: str,
     pred_masks: str | None,
-    label_mode: str,
     colormap: str | None,
     peanut: bool,
-    boundary_ratio: float,
-    long_side: int | None,
-    tta: str | None,
-    optimize: str,
-    output: str | None,
+    output: Path | None,
+    **params: object,
 ) -> None:
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
-    import numpy as np
-
-    from agriseg.crop.evaluate import evaluate_folder, format_table
-    from agriseg.crop.labels import PEANUT_VEGETATION, parse_colormap, read_label
+    from agriseg.crop.config import CropEvaluateConfig
+    from agriseg.crop.evaluate import evaluate_model, format_table
     from agriseg.data.files import write_json
 
-    cmap = None
-    if peanut:
-        label_mode, cmap = "colormap", PEANUT_VEGETATION
-    elif colormap:
-        cmap = parse_colormap(colormap)
-    if pred_masks:
-        num_classes, names = 2, ["background", "vegetation"]
-
-        def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
-            return read_label(Path(pred_masks) / f"{stem}_mask.png", "binary")
-    else:
-        from agriseg.crop.predict import Predictor
-        from agriseg.models.io import LazyModel
-
-        model = LazyModel(model_name, in_channels=3)  # built only if no compiled copy is cached
-        cfg = model.config
-        num_classes, names = cfg.num_classes, cfg.class_names
-        pred = Predictor(
-            model,
-            cfg.num_classes,
-            cfg.infer_long_side if long_side is None else long_side,
-            tta=tta or cfg.infer_tta,
-            optimize=optimize,
-        )
-
-        def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
-            return pred.predict(rgb)
-
-    res = evaluate_folder(images, masks, predict_fn, num_classes, label_mode, cmap, boundary_ratio, names)
-    res["model"] = pred_masks or model_name
+    cfg = config_from_params(CropEvaluateConfig, params)
+    res = evaluate_model(images, masks, cfg, pred_masks, colormap, peanut)
     click.echo(format_table(res))
     if output:
         write_json(output, res)
         click.echo(f"report: {output}")
+
+
+@click.group()
+def models() -> None:
+    """The packaged crop models: list them, show a model card."""
+
+
+@models.command("list")
+@friendly_errors
+def list_() -> None:
+    """One line per packaged model: name, classes, working size, what it is (* = the default)."""
+    from agriseg.crop.models import packaged_models
+
+    for i, m in enumerate(packaged_models()):
+        classes = "/".join(m.get("classes", ["?"]))
+        size = f"{m['long_side']} px" if m.get("long_side") else "native"
+        click.echo(f"{'*' if i == 0 else ' '} {m['name']:14s} {classes:28s} {size:8s} {m['title']}")
+
+
+@models.command()
+@click.argument("name")
+@friendly_errors
+def show(name: str) -> None:
+    """The model card of one packaged model: what it was trained on, how well it does, its licence."""
+    from agriseg.crop.models import model_card
+
+    click.echo(model_card(name))

@@ -13,18 +13,20 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 
 
 @click.command("make-synthetic")
-@click.argument("kind", type=click.Choice(["discs", "plants", "lab"]))
+@click.argument("kind", type=click.Choice(["discs", "plants", "lab", "tray"]))
 @outdir_option("Output folder (images/, labels/ in the Peanut colours, index.json).")
 @click.option(
     "--photos",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=SAMPLES / "images",
+    show_default=False,
     help="Labelled field photos that give the soil and the plant cut-outs. [default: the bundled samples]",
 )
 @click.option(
     "--labels",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=SAMPLES / "labels",
+    show_default=False,
     help="Their labels (Peanut colours: black / green crop / red weed). [default: the bundled samples]",
 )
 @click.option(
@@ -50,7 +52,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     help="lab: recolour pasted plants a little (mild) or into dark, pale, yellowish and bluish greens with "
     "flattened leaves and tinted glare (wide).",
 )
-@overwrite_option("Generate again into a folder that already holds a generated set.")
+@overwrite_option()
 @friendly_errors
 def make_synthetic(
     kind: str,
@@ -65,22 +67,11 @@ def make_synthetic(
     plant_colours: str,
     overwrite: bool,
 ) -> None:
-    """Generate photos of KIND (discs, plants or lab) whose true masks and plant areas are known."""
-    from agriseg.crop.dataset import match_pairs, read_stem_list
-    from agriseg.crop.scenes.lab import LAYOUTS
-    from agriseg.crop.scenes.write import write_set
+    """Generate photos of KIND (discs, plants, lab or tray) whose true masks and plant areas are known."""
+    from agriseg.crop.scenes.write import make_synthetic as run
 
     if (outdir / "index.json").exists() and not overwrite:
         click.echo(f"{outdir}: a generated set is already there (--overwrite to generate again)")
         return
-    chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
-    unknown = sorted(set(chosen) - {*LAYOUTS, "field"})
-    if unknown or not chosen:
-        raise click.UsageError(f"--layouts: unknown {unknown or layouts!r}; valid: {', '.join([*LAYOUTS, 'field'])}")
-    pairs = match_pairs(photos, labels)
-    names = read_stem_list(stems) if stems else sorted(pairs)
-    missing = sorted(set(names) - set(pairs))
-    if missing:
-        raise ValueError(f"{stems}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
-    index = write_set(kind, outdir, photos, labels, names, count, seed, uniform_frames, chosen, plant_colours)  # type: ignore[arg-type]
+    index = run(kind, outdir, photos, labels, stems, count, seed, uniform_frames, layouts, plant_colours)  # type: ignore[arg-type]
     click.echo(f"wrote {count} {kind} photos to {outdir} ({index.name})")

@@ -6,66 +6,72 @@ from pathlib import Path
 
 import click
 
-from agriseg.cli.errors import friendly_errors, report_failures
-from agriseg.cli.options import config_from_params, outdir_option, overwrite_option, stack
+from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.options import (
+    CROP_PLOTS,
+    CROP_TRAITS,
+    Decorator,
+    batch_options,
+    config_from_params,
+    model_option,
+    option,
+    outdir_option,
+    stack,
+)
 
-GAI_OPTIONS = stack(
-    click.option(
-        "--zenith",
-        type=click.FloatRange(0, 90, max_open=True),
-        default=0.0,
-        show_default=True,
-        help="View zenith angle in degrees for the green area index (0 = straight down).",
-    ),
-    click.option(
-        "--leaf-projection",
-        type=click.FloatRange(0, 1, min_open=True),
-        default=0.5,
-        show_default=True,
-        help="Leaf projection G(zenith) of the Poisson model (0.5 = spherical leaf angles).",
-    ),
-)
-MIN_PLANT = click.option(
-    "--min-plant-size",
-    type=click.IntRange(1),
-    default=50,
-    show_default=True,
-    help="Smallest plant in pixels (smaller specks count as cover, not plants).",
-)
-META = click.option("--meta", default=None, help='File-name template, e.g. "plant_date_camera" (dates parsed).')
-MODEL = click.option(
-    "--model",
-    "model_name",
-    default="default",
-    show_default=True,
-    help="Packaged model (default, crop-weed) or a model file, for photos.",
-)
-STRICT = click.option("--strict", is_flag=True, help="Stop at the first bad input (otherwise the batch goes on).")
+
+def _shared(config: str) -> Decorator:
+    """Options of both commands (their defaults from ``config``)."""
+    return stack(
+        model_option("crop", config=config),
+        option(
+            "--min-plant-size",
+            config=config,
+            type=int,
+            help="Smallest plant in pixels (smaller specks count as cover, not plants).",
+        ),
+        option("--meta", config=config, help='File-name template, e.g. "plant_date_camera" (dates parsed).'),
+        option(
+            "--zenith",
+            config=config,
+            type=float,
+            help="View zenith angle in degrees for the green area index (0 = straight down).",
+        ),
+        option(
+            "--leaf-projection",
+            config=config,
+            type=float,
+            help="Leaf projection G(zenith) of the Poisson model (0.5 = spherical leaf angles).",
+        ),
+    )
 
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
-@outdir_option("Output folder.")
-@MODEL
-@click.option("--grid", default=None, help="ROWSxCOLS regions over the plants' extent (trays), e.g. 2x3.")
-@click.option("--regions", type=click.Path(dir_okay=False), default=None, help="CSV of regions: id,x,y,width,height.")
-@META
-@click.option("--px-per-mm", type=click.FloatRange(0, min_open=True), default=None, help="Scale: pixels per mm.")
-@click.option("--reference-box", default=None, help="X,Y,W,H box around a reference object (with --reference-mm).")
-@click.option(
-    "--reference-mm", type=click.FloatRange(0, min_open=True), default=None, help="Reference object size (mm)."
+@outdir_option(
+    "Output folder: <name>_traits.json, _plants.png, _mask.png, traits.csv, traits.json; growth.csv, "
+    "growth_wide.csv, growth.png over dates (with regions)."
 )
-@MIN_PLANT
-@click.option(
+@_shared(CROP_TRAITS)
+@option("--grid", config=CROP_TRAITS, help="ROWSxCOLS regions (pots) over the tray found in the photo, e.g. 3x6.")
+@option("--grid-box", config=CROP_TRAITS, help="X,Y,W,H box (px) the --grid spans, instead of the tray found.")
+@option("--regions", config=CROP_TRAITS, type=click.Path(dir_okay=False), help="CSV of regions: id,x,y,width,height.")
+@option("--px-per-mm", config=CROP_TRAITS, type=float, help="Scale: pixels per mm.")
+@option("--reference-box", config=CROP_TRAITS, help="X,Y,W,H box around a reference object (with --reference-mm).")
+@option("--reference-mm", config=CROP_TRAITS, type=float, help="Reference object size (mm).")
+@option(
     "--split-depth",
-    type=click.FloatRange(0),
-    default=4.0,
-    show_default=True,
+    config=CROP_TRAITS,
+    type=float,
     help="Split touching plants whose centres rise this many px above the neck between them (0 = never).",
 )
-@GAI_OPTIONS
-@overwrite_option("Measure again images measured before (otherwise they are kept).")
-@STRICT
+@option(
+    "--join",
+    config=CROP_TRAITS,
+    type=int,
+    help="With regions: pieces of vegetation of one region this close (px) are one plant (0 = never).",
+)
+@batch_options()
 @friendly_errors
 def traits(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, **params: object) -> None:
     """Measure photos or masks from `crop predict`: green fraction, GAI, plants, regions -> traits.csv/json."""
@@ -76,32 +82,21 @@ def traits(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, 
         raise click.UsageError("--reference-box and --reference-mm go together")
     if params["grid"] and params["regions"]:
         raise click.UsageError("use --grid or --regions, not both")
+    if params["grid_box"] and not params["grid"]:
+        raise click.UsageError("--grid-box goes with --grid")
     cfg = config_from_params(TraitsConfig, params)
-    records = run_traits(list(paths), outdir, cfg, overwrite=overwrite, strict=strict)
-    _report(records, outdir, "measured")
-
-
-def _report(records: list[dict], outdir: Path, verb: str) -> None:
-    n_ok = sum(r["status"] == "ok" for r in records)
-    bad = [r for r in records if r["status"] == "error"]
-    click.echo(f"{n_ok} {verb}, {len(records) - n_ok - len(bad)} skipped, {len(bad)} failed -> {outdir}")
-    report_failures(records)
+    finish(run_traits(list(paths), outdir, cfg, overwrite=overwrite, strict=strict), "measured", outdir)
 
 
 @click.command()
 @click.argument("mosaics", nargs=-1, required=True)
-@click.option(
-    "--plots", required=True, type=click.Path(dir_okay=False), help="Plot polygons (GeoPackage, GeoJSON, ...)."
-)
-@outdir_option("Output folder.")
-@click.option("--plot-id", default=None, help="Plot id column. [default: plot_id, id, or the row number]")
-@MODEL
-@click.option("--window", type=click.IntRange(64), default=2048, show_default=True, help="Window side in pixels.")
-@MIN_PLANT
-@META
-@GAI_OPTIONS
-@overwrite_option("Measure again mosaics measured before (otherwise they are kept).")
-@STRICT
+@option("--plots", config=CROP_PLOTS, required=True, type=click.Path(dir_okay=False),
+        help="Plot polygons (GeoPackage, GeoJSON...), or a regions CSV (id,x,y,width,height) of photos.")  # fmt: skip
+@outdir_option("Output folder: <name>_plots.gpkg and .csv per mosaic; growth.csv and growth.png over dates.")
+@option("--plot-id", config=CROP_PLOTS, show_default="plot_id, id, or the row number", help="Plot id column.")
+@_shared(CROP_PLOTS)
+@option("--window", config=CROP_PLOTS, type=int, help="Window side in pixels.")
+@batch_options()
 @friendly_errors
 def plots(mosaics: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, **params: object) -> None:
     """Per-plot green fraction, GAI and plant count of orthomosaics; growth over dates."""
@@ -109,7 +104,7 @@ def plots(mosaics: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool,
     from agriseg.crop.traits.growth import run_plots
 
     cfg = config_from_params(PlotsConfig, params)
-    records = run_plots(list(mosaics), outdir, cfg, overwrite=overwrite, strict=strict)
-    if sum(r["status"] != "error" for r in records) >= 2:
-        click.echo(f"growth: {outdir / 'growth.csv'}, {outdir / 'growth.png'}")
-    _report(records, outdir, "measured")
+    result = run_plots(list(mosaics), outdir, cfg, overwrite=overwrite, strict=strict)
+    if sum(r["status"] != "error" for r in result) >= 2:
+        result.notes.append(f"growth: {outdir / 'growth.csv'}, {outdir / 'growth.png'}")
+    finish(result, "measured", outdir)

@@ -5,19 +5,14 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+from agriseg.batch import BatchResult, describe_os_error
 
-def describe_os_error(err: OSError) -> str:
-    """``<file>: <reason>`` for an operating-system error (disk full, permission denied, ...)."""
-    reason = err.strerror or str(err) or type(err).__name__
-    where = err.filename or ""
-    if err.filename2:
-        where = f"{err.filename} -> {err.filename2}"
-    return f"{where}: {reason}" if where else reason
-
+if TYPE_CHECKING:
+    from agriseg.extras import Extra
 
 # parameters that name what a command writes; every other file given on the command line is an input
 OUTPUT_PARAMS = frozenset({"output", "outdir", "out", "output_dir", "out_dir"})
@@ -39,6 +34,12 @@ def input_files(params: dict[str, Any]) -> list[Path]:
     return found
 
 
+class MissingDependency(click.ClickException):
+    """An optional dependency group is missing: a usage problem (exit status 2), in one line."""
+
+    exit_code = 2
+
+
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Report expected errors (bad files, bad configs) as ``Error: <message>`` without a traceback.
 
@@ -49,12 +50,21 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from agriseg.config import OptionError
         from agriseg.data.files import protected_inputs
+        from agriseg.extras import MissingExtra
 
         try:
             with protected_inputs(input_files(kwargs)):
                 return fn(*args, **kwargs)
-        except (FileNotFoundError, ValueError, FileExistsError, ImportError) as err:
+        except MissingExtra as err:  # an optional dependency group is missing: the install line, exit 2
+            click.echo(str(err), err=True)
+            raise SystemExit(2) from err
+        except OptionError as err:
+            raise click.UsageError(str(err)) from err
+        except ImportError as err:  # an optional dependency is missing: the message names the pip command
+            raise MissingDependency(str(err)) from err
+        except (FileNotFoundError, ValueError, FileExistsError) as err:
             raise click.ClickException(str(err)) from err
         except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file
             raise click.ClickException(describe_os_error(err)) from err
@@ -62,13 +72,53 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def report_failures(records: list[dict[str, Any]]) -> None:
-    """Print the error of every record whose ``status`` is ``error`` and exit with status 1 if there is one.
+def _command_name(ctx: click.Context) -> str:
+    """``crop train``: the command's path below the program name."""
+    names = []
+    while ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names))
 
-    Batch commands call it last, after their summary line, so the exit code says whether anything failed.
+
+def requires_extra(command: click.Command, extra: Extra) -> click.Command:
+    """Mark a command (or every command of a group) as needing an optional dependency group.
+
+    Its ``--help`` names the install command, and running it without the extra prints one line,
+    ``<command> needs <libraries>: pip install "agriseg[<extra>]"``, and exits with status 2 (instead of
+    failing on an import).
     """
-    bad = [r for r in records if r.get("status") == "error"]
-    for r in bad:
-        click.echo(f"  failed: {r.get('error', '')}", err=True)
-    if bad:
-        raise SystemExit(1)
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            requires_extra(sub, extra)
+        return command
+    callback = command.callback
+    assert callback is not None
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        from agriseg.extras import install_hint, missing_modules
+
+        if missing_modules(extra):
+            ctx = click.get_current_context()
+            click.echo(install_hint(extra, _command_name(ctx)), err=True)
+            ctx.exit(2)
+        return callback(*args, **kwargs)
+
+    command.callback = run
+    command.help = f'{command.help or ""}\n\nNeeds the {extra} extra: pip install "agriseg[{extra}]".'
+    return command
+
+
+def finish(result: BatchResult, verb: str, where: str | Path = "", note: str = "") -> None:
+    """Print a batch's summary line, then each failure on stderr, and exit with status 1 if one failed.
+
+    Per-item commands call it last, so the exit code says whether everything was produced.
+    """
+    for line in result.notes:
+        click.echo(line)
+    click.echo(result.summary(verb, where, note))
+    for msg in result.failures:
+        click.echo(f"  failed: {msg}", err=True)
+    if result.exit_code:
+        raise SystemExit(result.exit_code)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from agriseg.cli.errors import requires_extra
 from agriseg.cli.fields_checkpoints import export, import_checkpoint
 from agriseg.cli.fields_download import download, run
 from agriseg.cli.fields_map import change, map_, polygonize, predict
@@ -32,3 +33,4 @@ for _command in (
     models,
 ):
     fields.add_command(_command)
+requires_extra(fields, "fields")  # every command names the install line when the extra is missing

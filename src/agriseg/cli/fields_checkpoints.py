@@ -7,16 +7,15 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.fields_models import resolve_model_option
-from agriseg.cli.options import output_option, overwrite_option
+from agriseg.cli.options import output_option, overwrite_option, resolve_fields_model
 
 
 @click.command("import-checkpoint")
 @click.argument("checkpoint", type=click.Path(dir_okay=False))
 @output_option("Output .safetensors. [default: <checkpoint stem>.safetensors beside it]", required=False)
-@overwrite_option("Replace an existing output.")
+@overwrite_option()
 @friendly_errors
-def import_checkpoint(checkpoint: str, output: str | None, overwrite: bool) -> None:
+def import_checkpoint(checkpoint: str, output: Path | None, overwrite: bool) -> None:
     """Convert an ftw-tools / PRUE .ckpt (e.g. prue_efnet7_checkpoint.ckpt) into an agriseg model."""
     from agriseg.fields.checkpoints import import_ftw_checkpoint
 
@@ -26,27 +25,19 @@ def import_checkpoint(checkpoint: str, output: str | None, overwrite: bool) -> N
 
 
 @click.command()
-@click.argument("model_path", type=click.Path(dir_okay=False), callback=resolve_model_option)
+@click.argument("model_path", type=click.Path(dir_okay=False), callback=resolve_fields_model)
 @output_option("Output file: .safetensors (weights + config) or .onnx.", required=True)
 @click.option("--size", type=click.IntRange(32), default=256, help="ONNX example input side (multiple of 32).")
 @click.option("--opset", type=click.IntRange(11), default=17, help="ONNX opset.")
-@overwrite_option("Replace an existing output.")
+@overwrite_option()
 @friendly_errors
-def export(model_path: str, output: str, size: int, opset: int, overwrite: bool) -> None:
+def export(model_path: str, output: Path, size: int, opset: int, overwrite: bool) -> None:
     """Export a field model (.ckpt / .safetensors, or a released model's name) as safetensors or ONNX (checked)."""
-    from agriseg.fields.checkpoints import export_onnx, load_fields_model, write_model_card
-    from agriseg.models.io import save_model
+    from agriseg.fields.checkpoints import export_model
 
-    out = Path(output)
-    if out.suffix not in (".safetensors", ".onnx"):
-        raise ValueError(f"{out}: output must end in .safetensors or .onnx")
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: exists (use --overwrite)")
-    model, cfg, info = load_fields_model(model_path)
-    if out.suffix == ".onnx":
-        res = export_onnx(model, out, cfg.in_channels, size, opset, overwrite=overwrite)
-        click.echo(f"{out}: ONNX, onnxruntime vs PyTorch max |diff| {res['max_abs_diff']:.2e}")
+    res = export_model(model_path, output, size, opset, overwrite)
+    if "max_abs_diff" in res:
+        click.echo(f"{output}: ONNX, onnxruntime vs PyTorch max |diff| {res['max_abs_diff']:.2e}")
     else:
-        save_model(model, cfg, out, half=False, extra={k: v for k, v in info.items() if v is not None})
-        click.echo(f"{out}: safetensors")
-    click.echo(f"config: {write_model_card(out, cfg, info)}")
+        click.echo(f"{output}: safetensors")
+    click.echo(f"config: {res['card']}")

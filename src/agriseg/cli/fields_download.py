@@ -7,98 +7,59 @@ from typing import Any
 
 import click
 
-from agriseg.cli.errors import friendly_errors
-from agriseg.cli.fields_map import _configs, _polygon_options, _predict_options, _preprocess_overrides
-from agriseg.cli.fields_stac_options import date_options, download_config, stac_options, window_dates
-from agriseg.cli.options import outdir_option, output_option, overwrite_option, stack
-
-_download_options = stack(
-    click.option("--bbox", default=None, help="area: W,S,E,N in degrees (EPSG:4326), or a vector file (its bounds)"),
-    date_options,
-    click.option("--win-a", multiple=True, help="window A item id or item URL instead of a search (repeat to mosaic)"),
-    click.option("--win-b", multiple=True, help="window B item id or item URL instead of a search (repeat to mosaic)"),
-    stac_options,
+from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.fields_stac_options import (
+    RENAMED,
+    download_config,
+    polygon_options,
+    predict_options,
+    request_options,
+    scene_configs,
+    scene_request,
 )
-
-
-def _download(kw: dict[str, Any], output: Path, overwrite: bool) -> Any:
-    """Parse the download options and run :func:`agriseg.fields.download.download_scene`."""
-    from agriseg.fields.download import download_scene
-    from agriseg.fields.stac import area_bbox
-
-    cfg = download_config(kw)
-    bbox = area_bbox(kw["bbox"]) if kw["bbox"] else None
-    dates = window_dates(kw)
-    for w in ("a", "b"):
-        if not kw[f"win_{w}"] and (bbox is None or dates[w] is None):
-            raise click.UsageError(f"window {w.upper()}: give --win-{w} ITEM, or --bbox with --win-{w}-dates")
-    res = download_scene(
-        output,
-        cfg,
-        bbox=bbox,
-        win_a_dates=dates["a"],
-        win_b_dates=dates["b"],
-        win_a=kw["win_a"],
-        win_b=kw["win_b"],
-        overwrite=overwrite,
-    )
-    if res.status == "skipped":
-        click.echo(f"{output}: exists, skipped (use --overwrite)")
-    else:
-        cover = ", ".join(f"{w.upper()} {v:.0%}" for w, v in res.valid_fraction.items())
-        click.echo(
-            f"{output}: {res.status}, {res.width}x{res.height} px, window A {', '.join(res.items['a'])}, "
-            f"window B {', '.join(res.items['b'])}; pixels with data: {cover}"
-        )
-    return res
+from agriseg.cli.options import batch_options, model_option, outdir_option, output_option, renamed
 
 
 @click.command()
-@output_option("output 8-band GeoTIFF (COG): window A R,G,B,NIR then window B R,G,B,NIR, uint16")
-@_download_options
-@overwrite_option("download again even if the output exists (otherwise it is kept; an interrupted run resumes)")
+@output_option("Output GeoTIFF (COG), uint16: window A R,G,B,NIR then window B R,G,B,NIR, or what -m reads.")
+@request_options
+@model_option("fields", dest="model", resolve=False)
+@batch_options()
 @friendly_errors
-def download(output: str, overwrite: bool, **kw: Any) -> None:
-    """Download a two-window Sentinel-2 L2A scene from a STAC API, ready for predict / map.
+def download(output: Path, model: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
+    """Download a Sentinel-2 L2A scene from a STAC API, ready for predict / map.
 
     Picks the least cloudy acquisition of each date range over the area (mosaicking neighbouring tiles), or
-    takes the items given, and reads only the area's pixels. The item ids, acquisition times and BOA offset
-    are stored as tags that predict and polygonize read.
+    takes the items given, and reads only the area's pixels. With --season auto the date ranges come from
+    the global crop calendar. With -m, what that model reads: one window for single-window models, RGB for
+    DelineateAnything (default: two windows of R,G,B,NIR). The item ids, acquisition times and BOA offset
+    are stored as tags that predict and polygonize read. An interrupted download resumes.
     """
-    _download(kw, Path(output), overwrite)
+    from agriseg.fields.mapping.commands import download as run
+
+    finish(run(output, download_config(kw), scene_request(kw), model, overwrite, strict), "downloaded", output)
 
 
+@renamed(RENAMED)
 @click.command()
-@outdir_option("output folder: <name>.tif, <name>_probs.tif, <name>_fields.parquet")
-@click.option("--name", default="scene", show_default=True, help="file name stem of the outputs")
-@_download_options
-@_predict_options
-@_polygon_options
-@overwrite_option("recompute existing outputs")
+@outdir_option("Output folder: <name>.tif, <name>_probs.tif (_instances.tif), <name>_fields.parquet, <name>_run.json.")
+@click.option("--name", default="scene", show_default=True, help="File name stem of the outputs.")
+@request_options
+@predict_options
+@polygon_options
+@batch_options()
 @friendly_errors
-def run(outdir: Path, name: str, overwrite: bool, collection: str, **kw: Any) -> None:
-    """Area + two date ranges -> field polygons: download, predict and polygonize in one command."""
-    import torch
+def run(outdir: Path, name: str, overwrite: bool, strict: bool, **kw: Any) -> None:
+    """Area + season -> field polygons: download what the model reads, predict and polygonize in one command.
 
-    from agriseg.fields.mapping.scene import SceneJob, run_scene
+    Writes <name>_run.json: the inputs and options of the run (area, season dates and their source, items,
+    model and its digest, land-cover source).
+    """
+    from agriseg.fields.mapping.commands import run_area
 
-    scene = outdir / f"{name}.tif"
-    _download(kw, scene, overwrite)
-    if kw["threads"]:
-        torch.set_num_threads(int(kw["threads"]))
-    pc, vc = _configs(kw)
-    job = SceneJob(
-        str(scene),
-        str(outdir),
-        str(kw["model"]),
-        predict=pc,
-        polygonize=vc,
-        resize=kw["resize"],
-        preprocess=_preprocess_overrides(kw),
-        threads=int(kw["threads"]) or torch.get_num_threads(),
-        overwrite=overwrite,
-        collection=collection,
+    pc, vc, rc = scene_configs(kw)
+    request = scene_request(kw)
+    result = run_area(
+        outdir, name, download_config(kw), request, kw["model"], pc, vc, rc, overwrite, strict, kw["sha256"]
     )
-    row = run_scene(job)
-    click.echo(f"{row['probs']}: {row['status']}")
-    click.echo(f"{row['fields']}: {row.get('fields_count', 'kept')} fields")
+    finish(result, "mapped", outdir)

@@ -3,341 +3,151 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from agriseg.cli.errors import friendly_errors
-from agriseg.cli.fields_models import MODEL_HELP, resolve_model_option
-from agriseg.cli.fields_stac_options import date_options, stac_options
-from agriseg.cli.options import choice_options, config_from_params, outdir_option, overwrite_option, stack
-
-TTA_CHOICES = ("flip_h", "flip_v", "swap_windows")
-
-
-_predict_options = stack(
-    click.option(
-        "--model",
-        "-m",
-        "model",
-        required=True,
-        type=click.Path(dir_okay=False),
-        callback=resolve_model_option,
-        help=MODEL_HELP,
-    ),
-    click.option("--patch-size", default=256, show_default=True, help="patch side in scene pixels"),
-    click.option("--overlap", default=0.25, show_default=True, help="patch overlap fraction"),
-    click.option("--blend", type=click.Choice(["gaussian", "mean"]), default="gaussian", show_default=True),
-    click.option("--batch-size", default=4, show_default=True, help="patches per forward pass"),
-    click.option(
-        "--resize",
-        type=float,
-        default=None,
-        help="patch resize factor before the model [default: 2 for ftw checkpoints, else 1]",
-    ),
-    click.option("--tta", type=click.Choice(TTA_CHOICES), multiple=True, help="test-time augmentation(s)"),
-    click.option(
-        "--divisor",
-        type=float,
-        default=None,
-        help="reflectance x10000 divisor [default: the model's; FTW 3000]",
-    ),
-    click.option("--swap-input-windows", is_flag=True, help="feed window B before window A"),
-    choice_options(
-        "",
-        ("--offset", ("auto", "none", "apply"), "auto", "Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)"),
-        ("--nan", ("error", "mask"), "error", "NaN pixels not declared nodata"),
-        ("--precision", ("fp32", "bf16"), "fp32", "bf16 autocast"),
-        (
-            "--optimize",
-            ("onnxruntime", "jit", "none"),
-            "onnxruntime",
-            "how the model runs: ONNX Runtime (exported once per patch size, cached), TorchScript, PyTorch eager",
-        ),
-    ),
-    click.option("--device", default="cpu", show_default=True),
-    click.option("--threads", default=0, show_default=True, help="torch threads (0 = torch default)"),
+from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.fields_stac_options import (
+    RENAMED,
+    date_options,
+    download_config,
+    polygon_options,
+    predict_options,
+    scene_configs,
+    scene_request,
+    stac_options,
+)
+from agriseg.cli.options import (
+    FIELDS_DASK,
+    batch_options,
+    config_from_params,
+    option,
+    outdir_option,
+    output_option,
+    overwrite_option,
+    renamed,
+    warn_renamed,
 )
 
 
-def _classes(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int, ...]:
-    """A comma-separated list of land-cover class values."""
-    try:
-        return tuple(int(v) for v in value.split(",") if v.strip())
-    except ValueError as err:
-        raise click.BadParameter(f"{value!r}: give class values as integers, e.g. 40 or 10,40") from err
-
-
-_polygon_options = stack(
-    choice_options(
-        "",
-        ("--separation", ("watershed", "components"), "watershed", "split touching fields, or 4-connected regions"),
-    ),
-    click.option("--core-threshold", default=0.7, show_default=True),
-    click.option("--poly-block-size", default=2048, show_default=True, help="polygonisation block side"),
-    click.option(
-        "--simplify", "simplify_m", default=5.0, show_default=True, help="coverage-simplification tolerance in metres"
-    ),
-    click.option("--min-area", "min_area_m2", default=500.0, show_default=True, help="m2"),
-    click.option("--max-area", "max_area_m2", default=0.0, show_default=True, help="m2 (0 = no limit)"),
-    click.option(
-        "--min-confidence", default=0.0, show_default=True, help="minimum mean field probability (0 = keep all)"
-    ),
-    click.option("--fill-holes", "fill_holes_m2", default=1000.0, show_default=True, help="m2"),
-    click.option(
-        "--landcover",
-        default=None,
-        type=click.Path(dir_okay=False),
-        help="land-cover raster fields must lie on (any CRS, e.g. an ESA WorldCover tile)",
-    ),
-    click.option(
-        "--landcover-keep", default="", callback=_classes, help="allowed land-cover classes, e.g. 40 (cropland)"
-    ),
-    click.option(
-        "--landcover-drop", default="", callback=_classes, help="forbidden classes (when --landcover-keep is empty)"
-    ),
-    click.option(
-        "--landcover-min-fraction",
-        default=0.5,
-        show_default=True,
-        help="share of a field's land-cover pixels that must be allowed",
-    ),
-    click.option("--collection", default="agriseg-fields", show_default=True, help="fiboa collection id"),
-)
-
-
-def _preprocess_overrides(kw: dict) -> dict[str, object]:
-    """CLI options that override the model's preprocessing spec (only those the user set)."""
-    update: dict[str, object] = {"offset": kw["offset"]}
-    if kw["divisor"] is not None:
-        update["divisor"] = kw["divisor"]
-    if kw["swap_input_windows"]:
-        update["swap_input_windows"] = True
-    return update
-
-
-def _configs(kw: dict) -> tuple[object, object]:
-    from agriseg.vector.config import PolygonizeConfig
-
-    pc = None
-    if "patch_size" in kw:  # the prediction config imports torch: only commands that predict pay for it
-        from agriseg.fields.config import PredictConfig
-
-        pc = config_from_params(PredictConfig, kw)
-    vc = config_from_params(PolygonizeConfig, kw, {"poly_block_size": "block_size"}) if "separation" in kw else None
-    return pc, vc
-
-
+@renamed(RENAMED)
 @click.command()
 @click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
-    "--output",
-    "-o",
-    default=None,
-    type=click.Path(),
-    help="output COG (one scene) or folder (several scenes: <stem>_probs.tif) [default: <stem>_probs.tif "
-    "next to each scene]",
-)
-@_predict_options
-@overwrite_option("recompute existing outputs")
-@click.option(
-    "--strict", is_flag=True, help="Stop at the first scene that fails (otherwise it is reported and skipped)."
-)
+@output_option("Output COG of one scene. [default: <stem>_probs.tif next to each scene]", required=False)
+@outdir_option("Output folder of several scenes' <name>_probs.tif.", short=False)
+@predict_options
+@batch_options()
 @friendly_errors
-def predict(scenes: tuple[str, ...], output: str | None, overwrite: bool, strict: bool, **kw: object) -> None:
+def predict(
+    scenes: tuple[str, ...], output: Path | None, outdir: Path | None, overwrite: bool, strict: bool, **kw: Any
+) -> None:
     """Predict field probabilities of Sentinel-2 scenes into Cloud-Optimized GeoTIFFs.
 
-    Streams the scene one patch row at a time (full-width strips with a halo), blends overlapping patches
+    Streams the scene one tile row at a time (full-width strips with a halo), blends overlapping tiles
     with Gaussian weights, and resumes an interrupted run.
     Output bands: class, then one uint8 probability band per class (x255); NoData 255.
     """
-    import torch
+    from agriseg.fields.mapping.commands import predict as run
 
-    from agriseg.fields.checkpoints import load_for_scenes
-    from agriseg.fields.predict import ScenePredictor
-
-    if kw["threads"]:
-        torch.set_num_threads(int(kw["threads"]))
-    pc, _ = _configs(kw)
-    loaded = load_for_scenes(str(kw["model"]), resize=kw["resize"])
-    spec = loaded.preprocess.model_copy(update=_preprocess_overrides(kw))
-    predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pc, loaded.class_names)
-    from agriseg.data.io import output_names
-
-    out = Path(output) if output else None
-    many = out is None or len(scenes) > 1 or out.suffix.lower() not in (".tif", ".tiff")
-    names = output_names([Path(s) for s in scenes]) if out is not None else {Path(s): Path(s).stem for s in scenes}
-    failed = 0
-    for s in scenes:
-        folder = out if out is not None else Path(s).parent
-        target = folder / f"{names[Path(s)]}_probs.tif" if many else out
-        try:
-            res = predictor.predict(s, target, overwrite=overwrite)
-        except (ValueError, OSError) as err:
-            if strict:
-                raise
-            failed += 1
-            click.echo(f"  failed: {err}", err=True)
-            continue
-        if res.status == "skipped":
-            click.echo(f"{target}: exists, skipped (use --overwrite)")
-        else:
-            click.echo(
-                f"{target}: {res.status}, {res.blocks} patch rows ({res.blocks_resumed} resumed), "
-                f"{res.area_km2:.1f} km2 in {res.seconds:.1f} s = {res.km2_per_s:.2f} km2/s"
-            )
-    if failed:
-        click.echo(f"{failed} of {len(scenes)} scenes failed", err=True)
-        raise SystemExit(1)
+    if output is not None and (len(scenes) > 1 or output.suffix.lower() not in (".tif", ".tiff")):
+        warn_renamed("-o FOLDER", "--outdir FOLDER")  # a folder given as -o: the old spelling
+        output, outdir = None, output
+    pc, _, rc = scene_configs(kw)
+    result = run(scenes, kw["model"], pc, rc, output, outdir, overwrite, strict, kw["sha256"])
+    finish(result, "predicted", output or outdir or "next to the scenes")
 
 
 @click.command()
 @click.argument("raster", type=click.Path(dir_okay=False))
-@click.option(
-    "--output",
-    "-o",
-    default=None,
-    type=click.Path(),
-    help=".parquet (fiboa GeoParquet), .gpkg, .fgb or .geojson [default: <stem>_fields.parquet]",
-)
-@_polygon_options
+@output_option(".parquet (fiboa GeoParquet), .gpkg, .fgb or .geojson. [default: <stem>_fields.parquet]", required=False)
+@polygon_options
 @click.option(
     "--datetime",
     "when",
     default=None,
-    help="determination:datetime, ISO 8601 UTC [default: the raster's latest WIN_A/WIN_B_DATETIME tag; "
+    help="determination:datetime, ISO 8601 UTC. [default: the raster's latest WIN_A/WIN_B_DATETIME tag; "
     "left out when it has none]",
 )
-@overwrite_option()
+@batch_options()
 @friendly_errors
-def polygonize(
-    raster: str, output: str | None, overwrite: bool, collection: str, when: str | None, **kw: object
-) -> None:
-    """Polygonise a class / probability raster into field polygons, blockwise and seamless."""
-    from agriseg.raster.io import parse_utc
-    from agriseg.vector.api import polygonize as run
-    from agriseg.vector.fiboa import output_format
+def polygonize(raster: str, output: Path | None, when: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
+    """Polygonise a class / probability raster (or an instance raster) into field polygons, blockwise and seamless.
 
-    src = Path(raster)
-    out = Path(output) if output else src.with_name(f"{src.stem}_fields.parquet")
-    output_format(out)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: exists (use --overwrite)")
-    determined = parse_utc(when, "--datetime") if when else None
-    _, vc = _configs(kw)
-    df = run(src, out, vc, collection=collection, determined=determined)
-    t = df.attrs["timing"]
-    click.echo(f"{out}: {len(df)} fields ({df.attrs['raw_polygons']} before filtering) in {sum(t.values()):.1f} s")
+    Instance rasters (DelineateAnything's <stem>_instances.tif) keep their fields as they are: every id is
+    one field. With --landcover esa-worldcover or io-lulc the land cover of the raster's extent is fetched
+    by STAC into <stem>_landcover.tif next to the output.
+    """
+    from agriseg.fields.mapping.commands import polygonize as run
+
+    _, vc, rc = scene_configs(kw)
+    result = run(raster, output, vc, rc, when, overwrite, strict)
+    finish(result, "polygonized", result.outcomes[0].item.outputs[0])
 
 
+@renamed(RENAMED)
 @click.command("map")
 @click.argument("scenes", nargs=-1, required=False, type=click.Path(dir_okay=False))
-@outdir_option("output folder")
+@outdir_option("Output folder: <name>_probs.tif, <name>_fields.parquet, fields.parquet, summary.json.")
 @click.option(
     "--areas",
     type=click.Path(dir_okay=False),
     default=None,
-    help="vector file of areas: download one scene per feature (into <outdir>/scenes) and map them too",
+    help="Vector file of areas: download one scene per feature (into <outdir>/scenes) and map them too.",
 )
 @date_options
 @stac_options
-@_predict_options
-@_polygon_options
-@click.option("--scheduler", default=None, help="Dask scheduler address; default: a local cluster")
-@click.option("--workers", default=2, show_default=True, help="local-cluster worker processes")
-@click.option("--threads-per-worker", default=1, show_default=True)
-@click.option("--serial", is_flag=True, help="run in this process without Dask")
-@overwrite_option()
+@predict_options
+@polygon_options
+@option("--scheduler", config=FIELDS_DASK, help="Dask scheduler address. [default: a local cluster]")
+@option("--workers", config=FIELDS_DASK, type=int, help="Local-cluster worker processes.")
+@option("--threads-per-worker", config=FIELDS_DASK, type=int, help="Torch threads of each worker.")
+@option("--serial", config=FIELDS_DASK, is_flag=True, help="Run in this process without Dask.")
+@batch_options()
 @friendly_errors
-def map_(
-    scenes: tuple[str, ...],
-    outdir: str,
-    scheduler: str | None,
-    workers: int,
-    threads_per_worker: int,
-    serial: bool,
-    overwrite: bool,
-    collection: str,
-    **kw: object,
-) -> None:
+def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
     """Predict + polygonise many scenes as Dask tasks; per-scene outputs and one merged GeoParquet.
 
-    With --areas and the two date ranges, each area's scene is first downloaded from the STAC API (as
-    `fields download` does), so a whole region goes from areas to polygons in one command.
+    With --areas and the two date ranges (or --season auto), each area's scene is first downloaded from the
+    STAC API (as `fields download` does), so a whole region goes from areas to polygons in one command;
+    <outdir>/scenes/areas.json records each area's dates.
     """
-    from agriseg.fields.mapping.runner import run_map
+    from agriseg.fields.config import DaskConfig
+    from agriseg.fields.mapping.commands import map_scenes
 
-    if not Path(str(kw["model"])).is_file():
-        raise FileNotFoundError(f"{kw['model']}: model file not found")
-    failed = []
-    scenes_list = list(scenes)
-    if kw["areas"]:
-        downloaded, failed = _download_areas(kw, Path(outdir) / "scenes", overwrite)
-        scenes_list += downloaded
-        if not scenes_list:
-            raise click.ClickException("no scene to map: every area failed (see above)")
-    elif not scenes:
-        raise click.UsageError("give SCENES, or --areas with --win-a-dates and --win-b-dates")
-    pc, vc = _configs(kw)
-    rows, merged = run_map(
-        scenes_list,
-        outdir,
-        str(kw["model"]),
-        backend="serial" if serial else "dask",
-        predict=pc,
-        polygonize=vc,
-        resize=kw["resize"],
-        preprocess=_preprocess_overrides(kw),
-        overwrite=overwrite,
-        collection=collection,
-        **({} if serial else {"scheduler": scheduler, "n_workers": workers, "threads_per_worker": threads_per_worker}),
-    )
-    for r in rows:
-        click.echo(f"{r['scene']}: {r['status']} {r.get('fields_count', '')} {r.get('error', '')}".rstrip())
-    click.echo(f"merged: {merged}")
-    if failed or any(r["status"] == "error" for r in rows):
-        raise click.ClickException("some scenes failed (see above and summary.json)")
-
-
-def _download_areas(kw: dict, folder: Path, overwrite: bool) -> tuple[list[str], list[dict]]:
-    """Download the scenes of ``--areas``; returns (downloaded scenes, failed rows) and prints failures."""
-    from agriseg.cli.fields_stac_options import download_config, window_dates
-    from agriseg.fields.download import download_areas
-
-    dates = window_dates(kw)
-    if dates["a"] is None or dates["b"] is None:
-        raise click.UsageError("--areas needs --win-a-dates and --win-b-dates")
-    rows = download_areas(kw["areas"], folder, download_config(kw), dates["a"], dates["b"], overwrite=overwrite)
-    for r in rows:
-        if r["status"] == "error":
-            click.echo(f"{r['scene']}: error {r['error']}")
-    ok = [r["scene"] for r in rows if r["status"] != "error"]
-    return ok, [r for r in rows if r["status"] == "error"]
+    pc, vc, rc = scene_configs(kw)
+    dask = config_from_params(DaskConfig, kw)
+    result, merged = map_scenes(
+        scenes, outdir, kw["model"], pc, vc, rc, dask, areas, download_config(kw), scene_request(kw), overwrite,
+        strict, kw["sha256"],
+    )  # fmt: skip
+    result.notes.append(f"merged: {merged}")
+    finish(result, "mapped", outdir)
 
 
 @click.command()
 @click.argument("earlier", type=click.Path(dir_okay=False))
 @click.argument("later", type=click.Path(dir_okay=False))
-@click.option("--output", "-o", required=True, type=click.Path(), help="change COG")
-@click.option("--threshold", default=0.5, show_default=True, help="on the min-max normalised change")
-@click.option("--polygons", default=None, type=click.Path(), help="also write change polygons here")
-@click.option("--min-area", "min_area_m2", default=500.0, show_default=True)
+@output_option("Change COG.")
+@click.option("--threshold", default=0.5, show_default=True, help="On the min-max normalised change.")
+@click.option("--polygons", default=None, type=click.Path(), help="Also write change polygons here.")
+@click.option("--min-area", "min_area_m2", default=500.0, show_default=True, help="Smallest change polygon (m2).")
 @overwrite_option()
 @friendly_errors
 def change(
     earlier: str,
     later: str,
-    output: str,
+    output: Path,
     threshold: float,
     polygons: str | None,
     min_area_m2: float,
     overwrite: bool,
 ) -> None:
     """PRUE's field change map between two years' probability rasters, and its polygons."""
+    from agriseg.batch import check_output
     from agriseg.fields.change import change_map, polygonize_change
 
-    out = Path(output)
-    if out.exists() and not overwrite:
-        raise FileExistsError(f"{out}: exists (use --overwrite)")
+    out = check_output(output, overwrite)
     stats = change_map(earlier, later, out, threshold=threshold)
     click.echo(f"{out}: {stats['changed_fraction']:.2%} of valid pixels changed")
     if polygons:

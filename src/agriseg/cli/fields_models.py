@@ -1,53 +1,41 @@
-"""``agriseg fields models list | show | download``: released field models by name, and ``-m NAME``."""
+"""``agriseg fields models list | show | download | trust``: released field models by name, and ``-m NAME``."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import overwrite_option
-
-MODEL_HELP = (
-    "model file (agriseg .safetensors/.ckpt, ftw-tools/PRUE .ckpt) or a released model's name "
-    "(agriseg fields models list), downloaded once into the cache"
-)
-
-
-def resolve_model_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    """Click callback of every ``-m/--model``: a registry name becomes the cached file (fetched once)."""
-    if value is None:
-        return None
-    from agriseg.fields.registry import MODELS, resolve_model
-
-    try:
-        return resolve_model(str(value))
-    except ValueError as err:
-        if str(value) not in MODELS:
-            raise click.BadParameter(str(err), ctx, param) from err
-        raise click.ClickException(str(err)) from err
+from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.options import batch_options
 
 
 @click.group()
 def models() -> None:
-    """Released field-boundary models (FTW baselines, PRUE): list, show, download into the cache.
+    """Released field-boundary models (FTW baselines, PRUE, DelineateAnything): list, show, download, trust.
 
     The cache is the user cache folder (AGRISEG_CACHE_DIR overrides it); AGRISEG_MODELS_BASE_URL replaces
-    the release address (a mirror).
+    every download address with a mirror (<base>/<release file>, or <base>/<host>/<path> for full URLs).
+    DelineateAnything files are pickles: they load only after `agriseg fields models trust NAME`.
     """
 
 
 @models.command("list")
 @friendly_errors
 def list_() -> None:
-    """One line per model: name, whether it is cached, licence, title (* = default; NC = non-commercial data)."""
+    """One line per model: name, cache state, licence, windows, whether it is polygonised, title (* = default).
+
+    NC = trained partly on non-commercial data; AGPL = AGPL-3.0 weights run by ultralytics (AGPL-3.0,
+    `pip install "agriseg[delineate]"`).
+    """
     from agriseg.fields.registry import MODELS, cache_dir, status
 
+    click.echo(f"  {'name':34s} {'state':15s} {'licence':10s} {'input':14s} {'output':18s} title")
     for spec in MODELS.values():
         mark = "*" if spec.default else " "
-        licence = spec.licence if spec.commercial_use else "mixed, NC"
-        click.echo(f"{mark} {spec.name:34s} {status(spec):15s} {licence:10s} {spec.title}")
+        licence = spec.licence if spec.commercial_use else ("AGPL" if spec.kind == "instance" else "mixed, NC")
+        windows = "2 windows" if spec.windows == "ab" else "1 window"
+        inputs = f"{windows} {'RGBN' if 'nir' in spec.bands else 'RGB'}"
+        output = "classes, polygonise" if spec.needs_polygonize else "instances"
+        click.echo(f"{mark} {spec.name:34s} {status(spec):15s} {licence:10s} {inputs:14s} {output:18s} {spec.title}")
     click.echo(f"cache: {cache_dir()}")
 
 
@@ -61,21 +49,43 @@ def show(name: str) -> None:
     spec = get_spec(name)
     for key, value in spec.model_dump().items():
         click.echo(f"{key}: {value}")
+    click.echo(f"needs_polygonize: {spec.needs_polygonize}")
     click.echo(f"url: {spec.url}\ncache: {cached_path(spec)} ({status(spec)})")
-    if not spec.commercial_use:
+    if spec.kind == "instance":
+        click.echo(
+            'note: AGPL-3.0 weights, run by ultralytics (AGPL-3.0): pip install "agriseg[delineate]"; a pickle '
+            f"with no published digest: load it after `agriseg fields models trust {spec.name}`"
+        )
+    elif not spec.commercial_use:
         click.echo("note: trained partly on non-commercial data (CC-BY-NC-SA): check the licences for commercial use")
 
 
 @models.command()
 @click.argument("names", nargs=-1, required=True)
-@overwrite_option("Download again even if cached.")
+@batch_options()
 @friendly_errors
-def download(names: tuple[str, ...], overwrite: bool) -> None:
+def download(names: tuple[str, ...], overwrite: bool, strict: bool) -> None:
     """Download models (NAMES, or all) into the cache; a partial download resumes, sha256 checked if recorded."""
-    from agriseg.fields.registry import MODELS, fetch, get_spec
+    from agriseg.fields.registry import fetch_models
 
-    wanted = list(MODELS) if names == ("all",) else list(names)
-    for n in wanted:
-        get_spec(n)  # every name valid before any download
-    for n in wanted:
-        click.echo(f"{n}: {fetch(n, overwrite=overwrite)}")
+    finish(fetch_models(list(names), overwrite, strict), "downloaded")
+
+
+@models.command()
+@click.argument("model")
+@click.option("--sha256", default=None, help="the digest you expect; the file must match it (64 hex digits)")
+@friendly_errors
+def trust(model: str, sha256: str | None) -> None:
+    """Trust a pickled model (DelineateAnything .pt, a registry NAME or a FILE): record its SHA-256.
+
+    A NAME is downloaded first if needed. Without --sha256 the file must match the digest prefix its
+    published name carries, where it has one. Later loads check the file against the recorded digests.
+    Only trust a file whose origin you checked: a pickle runs code when it is loaded.
+    """
+    from agriseg.fields.registry import MODELS, fetch
+    from agriseg.fields.trust import trust_file, trust_store
+
+    spec = MODELS.get(model)
+    path = fetch(model) if spec is not None else model
+    digest = trust_file(path, spec.name if spec else None, sha256, spec.sha256_prefix if spec else None)
+    click.echo(f"{path}: trusted, sha256 {digest} (recorded in {trust_store()})")

@@ -1,4 +1,4 @@
-"""Options of the commands that fetch Sentinel-2 from a STAC API (``fields download | run | map --areas``)."""
+"""Options of the scene commands (``fields download | predict | polygonize | run | map``) and their configs."""
 
 from __future__ import annotations
 
@@ -6,30 +6,185 @@ from typing import Any
 
 import click
 
-from agriseg.cli.options import config_from_params, stack
+from agriseg.cli.options import (
+    FIELDS_DOWNLOAD,
+    FIELDS_PREDICT,
+    FIELDS_RUN,
+    POLYGONIZE,
+    batch_size_option,
+    blend_option,
+    config_from_params,
+    device_option,
+    model_option,
+    optimize_option,
+    option,
+    precision_option,
+    stack,
+    threads_option,
+    tiling_options,
+    tta_option,
+)
+
+# flags renamed to the shared vocabulary (the old ones work for one more release)
+RENAMED = {"--patch-size": "--tile"}
 
 date_options = stack(
-    click.option("--win-a-dates", default=None, help="window A date range START/END (e.g. planting season)"),
-    click.option("--win-b-dates", default=None, help="window B date range START/END (e.g. before harvest)"),
+    click.option("--win-a-dates", default=None, help="Window A date range START/END (e.g. planting season)."),
+    click.option("--win-b-dates", default=None, help="Window B date range START/END (e.g. before harvest)."),
+    click.option(
+        "--season",
+        type=click.Choice(["manual", "auto"]),
+        default="manual",
+        show_default=True,
+        help="auto: window dates from the global crop calendar for the area and --year (dates given still win).",
+    ),
+    click.option(
+        "--year", type=click.IntRange(2015, 2100), default=None, help="--season auto: the year the season starts."
+    ),
+    click.option(
+        "--crop-season",
+        type=click.Choice(["summer", "winter"]),
+        default="summer",
+        show_default=True,
+        help="--season auto: the calendar of summer or winter crops.",
+    ),
+    click.option(
+        "--season-window",
+        type=click.IntRange(0, 180),
+        default=14,
+        show_default=True,
+        help="--season auto: days before and after the calendar's start / end of season.",
+    ),
 )
 
 stac_options = stack(
-    click.option(
-        "--stac-url",
-        default="planetary-computer",
-        show_default=True,
-        help="STAC API: planetary-computer, earth-search, or its URL",
+    option("--stac-url", config=FIELDS_DOWNLOAD, help="STAC API: planetary-computer, earth-search, or its URL."),
+    option(
+        "--stac-collection",
+        "stac_collection",
+        config=FIELDS_DOWNLOAD,
+        field="collection",
+        help="Sentinel-2 L2A collection.",
     ),
-    click.option("--stac-collection", default="sentinel-2-l2a", show_default=True, help="Sentinel-2 L2A collection"),
-    click.option("--cloud-max", type=click.FloatRange(0, 100), default=20.0, show_default=True, help="% cloud"),
+    option("--cloud-max", config=FIELDS_DOWNLOAD, type=float, help="Most cloud cover of an acquisition, in %."),
+    option("--resolution", config=FIELDS_DOWNLOAD, type=float, help="Output pixel size in metres."),
+    option("--retries", config=FIELDS_DOWNLOAD, type=int, help="Retries per request, with backoff."),
+)
+
+request_options = stack(
+    click.option("--bbox", default=None, help="Area: W,S,E,N in degrees (EPSG:4326), or a vector file (its bounds)."),
+    date_options,
+    click.option("--win-a", multiple=True, help="Window A item id or item URL instead of a search (repeat to mosaic)."),
+    click.option("--win-b", multiple=True, help="Window B item id or item URL instead of a search (repeat to mosaic)."),
+    stac_options,
+)
+
+predict_options = stack(
+    model_option("fields", dest="model", required=True),
+    tiling_options("fields", FIELDS_PREDICT, tile_field="patch_size"),
+    blend_option("fields", FIELDS_PREDICT),
+    batch_size_option("fields", FIELDS_PREDICT),
+    option(
+        "--resize",
+        config=FIELDS_RUN,
+        type=float,
+        show_default="2 for ftw checkpoints, else 1",
+        help="Tile resize factor before the model.",
+    ),
+    tta_option("fields", FIELDS_PREDICT),
+    option(
+        "--divisor",
+        config=FIELDS_RUN,
+        type=float,
+        show_default="the model's; FTW 3000",
+        help="Reflectance x10000 divisor.",
+    ),
+    option("--swap-input-windows", config=FIELDS_RUN, is_flag=True, help="Feed window B before window A."),
+    option("--offset", config=FIELDS_RUN, type="choice", help="Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)."),
+    option("--nan", config=FIELDS_PREDICT, type="choice", help="NaN pixels not declared nodata: an error, or masked."),
+    precision_option(FIELDS_PREDICT),
+    optimize_option("fields", FIELDS_PREDICT),
+    device_option("fields", FIELDS_PREDICT),
+    threads_option(FIELDS_RUN),
     click.option(
-        "--resolution",
-        type=click.FloatRange(min=0, min_open=True),
-        default=10.0,
-        show_default=True,
-        help="output pixel size in metres",
+        "--sha256",
+        default=None,
+        help="SHA-256 the pickled model file (.pt, DelineateAnything) must have; instead of "
+        "`agriseg fields models trust`.",
+    ),
+)
+
+
+def _classes(ctx: click.Context, param: click.Parameter, value: Any) -> tuple[int, ...]:
+    """A comma-separated list of land-cover class values."""
+    if not isinstance(value, str):
+        return tuple(value or ())
+    try:
+        return tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError as err:
+        raise click.BadParameter(f"{value!r}: give class values as integers, e.g. 40 or 10,40") from err
+
+
+polygon_options = stack(
+    option("--separation", config=POLYGONIZE, type="choice", help="Split touching fields, or 4-connected regions."),
+    option("--core-threshold", config=POLYGONIZE, type=float, help="Field probability that seeds a field core."),
+    option(
+        "--poly-block-size",
+        "poly_block_size",
+        config=POLYGONIZE,
+        field="block_size",
+        type=int,
+        help="Polygonisation block side in pixels.",
     ),  # fmt: skip
-    click.option("--retries", type=click.IntRange(0), default=4, show_default=True, help="per request, with backoff"),
+    option(
+        "--simplify",
+        config=POLYGONIZE,
+        type=float,
+        help="Tolerance of the field edges, each shared edge simplified once for both fields: metres on projected"
+        " CRSs, the raster's units on geographic ones (0 = unsimplified sub-pixel outlines). [default: 1 pixel]",
+    ),
+    option(
+        "--split-boundary",
+        "split_boundary_px",
+        config=POLYGONIZE,
+        type=float,
+        help="Boundary pixels within this many pixels of a field are split between the nearest fields, so"
+        " touching fields share one edge (0 = keep the boundary gap between them).",
+    ),
+    option("--min-area", "min_area_m2", config=POLYGONIZE, type=float, help="Smallest field (m2)."),
+    option("--max-area", "max_area_m2", config=POLYGONIZE, type=float, help="Largest field (m2; 0 = no limit)."),
+    option("--min-confidence", config=POLYGONIZE, type=float, help="Lowest mean field probability (0 = keep all)."),
+    option("--fill-holes", "fill_holes_m2", config=POLYGONIZE, type=float, help="Fill holes smaller than this (m2)."),
+    option(
+        "--landcover",
+        config=POLYGONIZE,
+        help="Land cover fields must lie on: esa-worldcover or io-lulc (found by STAC for the scene, cropland "
+        "kept) or a class raster file (any CRS).",
+    ),
+    option(
+        "--landcover-keep",
+        config=POLYGONIZE,
+        callback=_classes,
+        help="Allowed land-cover classes, e.g. 40. [default with esa-worldcover: 40, io-lulc: 5]",
+    ),
+    option(
+        "--landcover-drop",
+        config=POLYGONIZE,
+        callback=_classes,
+        help="Forbidden classes (when --landcover-keep is empty).",
+    ),
+    option(
+        "--landcover-min-fraction",
+        config=POLYGONIZE,
+        type=float,
+        help="Share of a field's land-cover pixels that must be allowed.",
+    ),
+    option(
+        "--landcover-stac-url",
+        config=FIELDS_RUN,
+        help="STAC API of --landcover esa-worldcover / io-lulc: planetary-computer, or its URL.",
+    ),
+    option("--collection", config=FIELDS_RUN, help="fiboa collection id."),
 )
 
 
@@ -37,11 +192,41 @@ def download_config(params: dict[str, Any]) -> Any:
     """The :class:`agriseg.fields.config.DownloadConfig` of a command's STAC options."""
     from agriseg.fields.config import DownloadConfig
 
-    return config_from_params(DownloadConfig, params, {"stac_collection": "collection"})
+    stac = {k: v for k, v in params.items() if k != "collection"}
+    return config_from_params(DownloadConfig, stac, {"stac_collection": "collection"})
 
 
-def window_dates(params: dict[str, Any]) -> dict[str, tuple[str, str] | None]:
-    """``{"a": (start, end) or None, "b": ...}`` from ``--win-a-dates`` / ``--win-b-dates``."""
-    from agriseg.fields.stac import parse_dates
+def scene_request(params: dict[str, Any]) -> Any:
+    """The :class:`agriseg.fields.mapping.commands.SceneRequest` of ``--bbox``, the dates (or ``--season
+    auto``) and the items."""
+    from agriseg.fields.mapping.commands import SceneRequest
 
-    return {w: parse_dates(params[f"win_{w}_dates"]) if params.get(f"win_{w}_dates") else None for w in ("a", "b")}
+    season = None
+    if params.get("season") == "auto":
+        if params.get("year") is None:
+            raise click.UsageError("--season auto needs --year (the year the season starts)")
+        season = {"year": params["year"], "crop_season": params["crop_season"], "window_days": params["season_window"]}
+    return SceneRequest(
+        params.get("bbox"),
+        params.get("win_a_dates"),
+        params.get("win_b_dates"),
+        tuple(params.get("win_a") or ()),
+        tuple(params.get("win_b") or ()),
+        season,
+    )
+
+
+def scene_configs(params: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """``(PredictConfig or None, PolygonizeConfig or None, FieldsRunConfig)`` of a command's options."""
+    from agriseg.fields.config import FieldsRunConfig
+    from agriseg.vector.config import PolygonizeConfig
+
+    pc = None
+    if "tile" in params:  # the prediction config imports torch: only commands that predict pay for it
+        from agriseg.fields.config import PredictConfig
+
+        pc = config_from_params(PredictConfig, params, {"tile": "patch_size"})
+    vc = None
+    if "separation" in params:
+        vc = config_from_params(PolygonizeConfig, params, {"poly_block_size": "block_size"})
+    return pc, vc, config_from_params(FieldsRunConfig, params)

@@ -1,20 +1,80 @@
-"""Options shared by several commands, defined once so their flags, defaults and help agree everywhere.
+"""The option vocabulary of every command, each option defined once.
 
-Conventions: ``-o/--output`` names a file, ``-o/--outdir`` a folder, ``-c/--config`` a YAML run config,
-``--overwrite`` replaces existing outputs (otherwise they are kept, so re-running a batch resumes it).
+Rules every command follows (``tests/cli/test_options.py`` walks the click tree and checks them):
+
+- ``-o/--output`` names a file and ``-o/--outdir`` a folder; ``-c/--config`` is a YAML run config;
+  ``-m/--model`` is a model.
+- A shared option (:data:`SHARED`) comes from its factory here, with at most one help text per pipeline
+  (``--model`` is a packaged name or file in crop, a released name or checkpoint in fields, a model folder
+  in text).
+- A default lives in the pipeline's config class, never here: :class:`ConfigOption` reads it from the config
+  field the option sets (on first use, so ``agriseg --help`` imports no pipeline) and ``--help`` shows it;
+  choices of ``Literal`` fields come from the config too. The config validates the values, and a bad value
+  is a usage error (exit status 2) naming the flag.
+- Per-item commands take :func:`batch_options` (``--overwrite``, ``--strict``) and run through
+  :func:`agriseg.batch.run_batch`.
+- A renamed flag keeps its old spelling for one release (:func:`renamed`): hidden, with a one-line
+  deprecation warning.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+import importlib
+import typing
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import click
 from pydantic import BaseModel
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 T = TypeVar("T", bound=BaseModel)
+Pipeline = Literal["crop", "fields", "text"]
+
+# the shared options: one factory each below, at most one help text per pipeline
+SHARED = (
+    "--model",
+    "--output",
+    "--outdir",
+    "--config",
+    "--overwrite",
+    "--strict",
+    "--device",
+    "--threads",
+    "--batch-size",
+    "--tile",
+    "--overlap",
+    "--tta",
+    "--blend",
+    "--iou-threshold",
+    "--classes",
+    "--optimize",
+    "--precision",
+    "--resume",
+    "--epochs",
+    "--max-steps",
+    "--max-minutes",
+)
+
+# configs of the commands (module:class): option defaults and choices are read from them
+CROP_PREDICT = "agriseg.crop.config:CropPredictConfig"
+CROP_TRAITS = "agriseg.crop.config:TraitsConfig"
+CROP_PLOTS = "agriseg.crop.config:PlotsConfig"
+CROP_ADAPT = "agriseg.crop.config:AdaptConfig"
+CROP_EVALUATE = "agriseg.crop.config:CropEvaluateConfig"
+PSEUDOLABEL = "agriseg.crop.pseudolabel.pipeline:PseudoLabelOptions"
+GGHT = "agriseg.crop.pseudolabel.gght:GGHTConfig"
+FIELDS_PREDICT = "agriseg.fields.config:PredictConfig"
+FIELDS_DOWNLOAD = "agriseg.fields.config:DownloadConfig"
+FIELDS_RUN = "agriseg.fields.config:FieldsRunConfig"
+FIELDS_DASK = "agriseg.fields.config:DaskConfig"
+FIELDS_EVALUATE = "agriseg.fields.config:FieldsEvaluateConfig"
+POLYGONIZE = "agriseg.vector.config:PolygonizeConfig"
+TEXT_PREDICT = "agriseg.text.config:TextPredictConfig"
+TEXT_DATASET = "agriseg.text.dataset:TextDatasetConfig"
+TEXT_EVALUATE = "agriseg.text.config:TextEvaluateConfig"
 
 
 def stack(*decorators: Decorator) -> Decorator:
@@ -28,93 +88,478 @@ def stack(*decorators: Decorator) -> Decorator:
     return wrap
 
 
-def config_option(help: str = "YAML run config.") -> Decorator:
+# ----------------------------------------------------------------------------------------------------------
+# options whose defaults and choices live in a config class
+
+
+@functools.cache
+def config_class(ref: str) -> type[BaseModel]:
+    """The config class named ``module:Class``."""
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def config_default(ref: str, name: str) -> Any:
+    """The default of field ``name`` of the config class ``ref``."""
+    info = config_class(ref).model_fields[name]
+    if info.is_required():
+        return None
+    value = info.get_default(call_default_factory=True)
+    return tuple(value) if isinstance(value, list) else value
+
+
+def _literal_values(annotation: Any) -> list[str]:
+    """The string values of a ``Literal`` (also inside ``X | None`` or ``list[...]``)."""
+    if typing.get_origin(annotation) is Literal:
+        return [str(v) for v in typing.get_args(annotation)]
+    return [v for arg in typing.get_args(annotation) for v in _literal_values(arg)]
+
+
+class ConfigChoice(click.Choice):
+    """A ``click.Choice`` whose choices are the ``Literal`` values of a config field (read on first use)."""
+
+    def __init__(self, ref: str, name: str) -> None:
+        self._ref, self._name, self._choices = ref, name, None
+        super().__init__([])
+
+    @property  # type: ignore[override]
+    def choices(self) -> Sequence[str]:
+        if not self._choices:
+            self._choices = _literal_values(config_class(self._ref).model_fields[self._name].annotation)
+        return self._choices
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:
+        self._choices = list(value) or None
+
+
+class ConfigOption(click.Option):
+    """An option of the shared vocabulary or of a pipeline config.
+
+    Args:
+        config: ``module:Class`` of the config whose field gives the default (read on first use).
+        field: that field (default: the parameter name).
+        shared: the shared option this is (its long flag), recognised by the click-tree test.
+        help_fn: computes the help text on first use (e.g. listing a registry's names).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        config: str | None = None,
+        field: str | None = None,
+        shared: str | None = None,
+        help_fn: Callable[[], str] | None = None,
+        **kw: Any,
+    ) -> None:
+        self._help_fn = help_fn
+        super().__init__(*args, **kw)
+        self.config_ref, self.shared = config, shared
+        self.config_field = field or self.name
+        self._default_read = config is None
+
+    @property  # type: ignore[override]
+    def help(self) -> str | None:
+        if self._help_fn is not None:
+            self._help, self._help_fn = self._help_fn(), None
+        return self._help
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        self._help = value
+
+    def get_default(self, ctx: click.Context, call: bool = True) -> Any:
+        if not self._default_read:
+            assert self.config_ref is not None
+            value = config_default(self.config_ref, str(self.config_field))
+            if isinstance(value, tuple) and not self.multiple:  # a list typed as "a,b,c"
+                value = ",".join(map(str, value))
+            self.default = value
+            self._default_read = True
+        return super().get_default(ctx, call=call)
+
+
+def option(*decls: str, config: str | None = None, field: str | None = None, **kw: Any) -> Decorator:
+    """A ``click.option`` whose default (and ``Literal`` choices, with ``type="choice"``) come from ``config``.
+
+    >>> option("--window", config=CROP_PLOTS, help="Window side in pixels.")
+    """
+    if kw.get("type") == "choice":
+        assert config is not None
+        name = field or _param_name(decls)
+        kw["type"] = ConfigChoice(config, name)
+    return click.option(*decls, cls=ConfigOption, config=config, field=field, **kw)
+
+
+def _param_name(decls: Sequence[str]) -> str:
+    names = [d for d in decls if not d.startswith("-")]
+    if names:
+        return names[0]
+    longest = max(decls, key=len)
+    return longest.lstrip("-").split("/")[0].replace("-", "_")
+
+
+def shared(flag: str, *decls: str, **kw: Any) -> Decorator:
+    """A shared option (``flag`` is its entry in :data:`SHARED`)."""
+    assert flag in SHARED, flag
+    return option(*decls, shared=flag, **kw)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# files
+
+
+def config_option(pipeline: Pipeline) -> Decorator:
     """``-c/--config`` (required; the parameter is ``config_path``)."""
-    return click.option(
-        "-c", "--config", "config_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help=help
+    return shared(
+        "--config",
+        "-c",
+        "--config",
+        "config_path",
+        required=True,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"YAML run config (examples in configs/{pipeline}/).",
     )
 
 
 def output_option(help: str, required: bool = True, dest: str = "output") -> Decorator:
-    """``-o/--output``: a file."""
-    return click.option(
-        "-o", "--output", dest, required=required, default=None, type=click.Path(dir_okay=False), help=help
+    """``-o/--output``: a file (``help`` says which)."""
+    return shared(
+        "--output",
+        "-o",
+        "--output",
+        dest,
+        required=required,
+        default=None,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=help,
     )
 
 
-def outdir_option(help: str = "Output folder.", dest: str = "outdir") -> Decorator:
-    """``-o/--outdir``: a folder (required)."""
-    return click.option(
-        "-o", "--outdir", dest, required=True, type=click.Path(file_okay=False, path_type=Path), help=help
-    )
-
-
-def overwrite_option(help: str = "Replace existing outputs (otherwise they are kept and skipped).") -> Decorator:
-    """``--overwrite``."""
-    return click.option("--overwrite", is_flag=True, help=help)
-
-
-def model_file_option(
-    help: str,
-    flags: Sequence[str] = ("--model",),
-    dest: str = "model_path",
-    callback: Callable[[click.Context, click.Parameter, Any], Any] | None = None,
+def outdir_option(
+    help: str = "Output folder.", dest: str = "outdir", short: bool = True, required: bool | None = None
 ) -> Decorator:
-    """A required model file option (``callback`` may turn a model name into a file)."""
-    return click.option(*flags, dest, required=True, type=click.Path(dir_okay=False), callback=callback, help=help)
+    """``-o/--outdir``: a folder (``help`` says what goes in it); ``short=False`` when ``-o`` is a file.
 
-
-def choice_options(prefix: str, *specs: tuple[str, Sequence[str] | type | Any, Any, str]) -> Decorator:
-    """One option per ``(flag, choices or click type, default, help)``; ``help`` is prefixed with ``prefix``.
-
-    A sequence of strings becomes a ``click.Choice``; anything else is used as the click type.
+    Required unless ``required=False`` (or ``short=False``).
     """
-    decorators = []
-    for flag, kind, default, text in specs:
-        ptype = click.Choice(list(kind)) if isinstance(kind, list | tuple) else kind
-        decorators.append(
-            click.option(flag, type=ptype, default=default, show_default=default is not None, help=prefix + text)
-        )
-    return stack(*decorators)
-
-
-INDEX_CHOICES = ("exg", "exg_exr", "cive", "lab_a", "auto")
-DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
-
-
-def pseudolabel_source_options(
-    index_help: str = "Vegetation index (--source index); auto = best fit per image.",
-) -> Decorator:
-    """Where pseudo-labels come from: ``--source``, ``--index``, ``--depth-dir``, ``--depth-model``."""
-    return stack(
-        click.option(
-            "--source",
-            type=click.Choice(["index", "depth"]),
-            default="index",
-            show_default=True,
-            help="Threshold a vegetation index of the photo, or its depth map.",
-        ),
-        click.option(
-            "--index",
-            "index_name",
-            type=click.Choice(list(INDEX_CHOICES)),
-            default="cive",
-            show_default=True,
-            help=index_help,
-        ),
-        click.option(
-            "--depth-dir",
-            type=click.Path(file_okay=False, exists=True),
-            default=None,
-            help="Depth files matched by image name (16-bit PNG, TIFF, .npy). Without it, depth is estimated.",
-        ),
-        click.option(
-            "--depth-model",
-            default=DEPTH_MODEL,
-            show_default=True,
-            help="Depth Anything V2 model id or local directory (when no --depth-dir).",
-        ),
+    flags = ("-o", "--outdir") if short else ("--outdir",)
+    required = short if required is None else required
+    return shared(
+        "--outdir", *flags, dest, required=required, type=click.Path(file_okay=False, path_type=Path), help=help
     )
+
+
+OVERWRITE_HELP = (
+    "Replace outputs that already exist. Without it they are kept: a batch skips finished items (a re-run "
+    "resumes), a single output is refused."
+)
+STRICT_HELP = "Stop at the first item that fails (without it, failures are reported and the batch goes on)."
+
+
+def overwrite_option() -> Decorator:
+    """``--overwrite`` (one help text everywhere)."""
+    return shared("--overwrite", "--overwrite", is_flag=True, default=False, help=OVERWRITE_HELP)
+
+
+def strict_option() -> Decorator:
+    """``--strict`` (one help text everywhere)."""
+    return shared("--strict", "--strict", is_flag=True, default=False, help=STRICT_HELP)
+
+
+def batch_options() -> Decorator:
+    """``--overwrite`` and ``--strict`` of a per-item command, which runs through :func:`agriseg.batch.run_batch`."""
+
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.agriseg_batch = True  # type: ignore[attr-defined]
+        return fn
+
+    return stack(overwrite_option(), strict_option(), mark)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# models and how they run
+
+
+def _crop_model_help() -> str:
+    from agriseg.models.io import PACKAGED
+
+    names = ", ".join(n for n in PACKAGED if "@" not in n)
+    return (
+        f"Model: a packaged name ({names}; older versions as NAME@N; `agriseg crop models list`) "
+        "or a model file (.safetensors)."
+    )
+
+
+def _fields_model_help() -> str:
+    from agriseg.fields.registry import MODELS
+
+    default = next((n for n, s in MODELS.items() if s.default), next(iter(MODELS)))
+    return (
+        f"Model: a released name (e.g. {default}; `agriseg fields models list`), downloaded once into the "
+        "cache, or a file (agriseg .safetensors/.ckpt, ftw-tools/PRUE .ckpt)."
+    )
+
+
+MODEL_HELP: dict[str, Callable[[], str]] = {
+    "crop": _crop_model_help,
+    "fields": _fields_model_help,
+    "text": lambda: "Model: a folder written by `agriseg text sft | grpo | tiny-model`, or a Hugging Face id.",
+}
+
+
+def resolve_fields_model(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """A released field model's name becomes its cached file (downloaded once)."""
+    if value is None:
+        return None
+    from agriseg.fields.registry import MODELS, resolve_model
+
+    try:
+        return resolve_model(str(value))
+    except ValueError as err:
+        if str(value) not in MODELS:
+            raise click.BadParameter(str(err), ctx, param) from err
+        raise click.ClickException(str(err)) from err
+
+
+def model_option(
+    pipeline: Pipeline,
+    dest: str = "model_name",
+    config: str | None = None,
+    required: bool = False,
+    short: bool = True,
+    resolve: bool = True,
+) -> Decorator:
+    """``-m/--model`` with its pipeline's help.
+
+    A fields registry name is resolved to its cached file (downloaded once) unless ``resolve=False`` (a
+    command that only needs to know what the model reads).
+    """
+    flags = ("-m", "--model") if short else ("--model",)
+    fields = pipeline == "fields"
+    return shared(
+        "--model",
+        *flags,
+        dest,
+        config=config,
+        required=required,
+        type=str,
+        callback=resolve_fields_model if fields and resolve else None,
+        help_fn=MODEL_HELP[pipeline],
+    )
+
+
+BATCH_HELP = {
+    "crop": "Photos (or tiles) per model pass; in training, per optimiser step.",
+    "fields": "Tiles (or chips) per model pass.",
+    "text": "Tiles per generate() call.",
+}
+
+
+def batch_size_option(pipeline: Pipeline, config: str) -> Decorator:
+    """``--batch-size`` (never part of what a command writes)."""
+    return shared("--batch-size", "--batch-size", config=config, type=int, help=BATCH_HELP[pipeline])
+
+
+DEVICE_HELP = {
+    "crop": "Torch device of the depth model: cpu, cuda, cuda:1.",
+    "fields": "Torch device: cpu, cuda, cuda:1.",
+    "text": "Torch device: auto (a GPU when there is one), cpu or cuda.",
+}
+
+
+def device_option(pipeline: Pipeline, config: str) -> Decorator:
+    """``--device``."""
+    kind = "choice" if pipeline == "text" else str
+    return shared("--device", "--device", config=config, type=kind, help=DEVICE_HELP[pipeline])
+
+
+def threads_option(config: str) -> Decorator:
+    """``--threads``: torch threads of this process."""
+    return shared("--threads", "--threads", config=config, type=int, help="Torch threads (0 = torch's default).")
+
+
+OPTIMIZE_HELP = {
+    "crop": "How the model runs: ONNX Runtime (the packaged model's ONNX file; no PyTorch needed), or PyTorch "
+    'eager / TorchScript (none, jit: need pip install "agriseg[train]").',
+    "fields": "How the model runs: ONNX Runtime (exported once per tile size, cached), TorchScript (jit) or "
+    "PyTorch eager (none).",
+}
+
+
+def optimize_option(pipeline: Literal["crop", "fields"], config: str) -> Decorator:
+    """``--optimize``: how the model runs."""
+    return shared("--optimize", "--optimize", config=config, type="choice", help=OPTIMIZE_HELP[pipeline])
+
+
+def precision_option(config: str) -> Decorator:
+    """``--precision``."""
+    return shared("--precision", "--precision", config=config, type="choice", help="fp32, or bf16 autocast.")
+
+
+TILE_HELP = {
+    "crop": "Tile side in px: photos larger than this (after --long-side) are predicted tile by tile.",
+    "fields": "Tile side in scene pixels (the model sees the tile times the model's resize factor).",
+    "text": "Tile side in px; each tile is answered as one RRLE grid.",
+}
+OVERLAP_HELP = {
+    "crop": "Fraction of a tile shared with its neighbour (blended).",
+    "fields": "Fraction of a tile shared with its neighbour (blended).",
+    "text": "Fraction of a tile shared with its neighbour (> 0: every pixel takes the blended vote).",
+}
+
+
+def tiling_options(pipeline: Pipeline, config: str, tile_field: str = "tile", show: str | None = None) -> Decorator:
+    """``--tile`` and ``--overlap``.
+
+    Args:
+        pipeline: whose help texts.
+        config: the config holding both.
+        tile_field: the config field of the tile side.
+        show: the default shown for ``--tile`` when the config's is None (e.g. "from the model folder").
+    """
+    extra = {"show_default": show} if show else {}
+    return stack(
+        shared(
+            "--tile", "--tile", "tile", config=config, field=tile_field, type=int, help=TILE_HELP[pipeline], **extra
+        ),  # fmt: skip
+        shared("--overlap", "--overlap", config=config, type=float, help=OVERLAP_HELP[pipeline]),
+    )
+
+
+def _split_values(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Repeated and comma-separated values as one tuple (``--tta flip_h,flip_v`` = ``--tta flip_h --tta flip_v``)."""
+    if not value:
+        return None if _crop(param) else ()
+    items = tuple(v.strip() for s in value for v in str(s).split(",") if v.strip())
+    choices = _literal_values(config_class(str(param.config_ref)).model_fields[str(param.config_field)].annotation)  # type: ignore[attr-defined]
+    bad = [v for v in items if v not in choices]
+    if bad:
+        raise click.BadParameter(f"{bad[0]!r} is not one of {', '.join(choices)}", ctx, param)
+    if _crop(param):
+        if len(items) != 1:
+            raise click.BadParameter("give one of " + ", ".join(choices), ctx, param)
+        return items[0]
+    return items
+
+
+def _crop(param: click.Parameter) -> bool:
+    return str(getattr(param, "config_ref", "")).startswith("agriseg.crop")
+
+
+TTA_HELP = {
+    "crop": "Test-time augmentation: none, flip (3 passes) or flip+scale (9 passes). [default: the model's own]",
+    "fields": "Test-time augmentations averaged with the plain pass: flip_h, flip_v, swap_windows "
+    "(comma-separated or repeated).",
+}
+
+
+def tta_option(pipeline: Literal["crop", "fields"], config: str) -> Decorator:
+    """``--tta``: comma-separated or repeated values (crop takes one preset, fields a list of flips)."""
+    return shared(
+        "--tta",
+        "--tta",
+        config=config,
+        multiple=True,
+        callback=_split_values,
+        metavar="TTA[,TTA]",
+        show_default=pipeline != "crop",
+        help=TTA_HELP[pipeline],
+    )
+
+
+BLEND_HELP = {
+    "fields": "How overlapping tiles combine: Gaussian weights, or the mean.",
+    "text": "How overlapping tiles vote: count (equal votes) or center (votes weighted to tile centres).",
+}
+
+
+def blend_option(pipeline: Literal["fields", "text"], config: str, field: str = "blend") -> Decorator:
+    """``--blend``: how overlapping tiles combine."""
+    return shared("--blend", "--blend", "blend", config=config, field=field, type="choice", help=BLEND_HELP[pipeline])
+
+
+IOU_HELP = {
+    "fields": "Object IoU at which a predicted field matches a true one (FTW: 0.5).",
+    "text": "IoU at which a true instance counts as found.",
+}
+
+
+def iou_threshold_option(pipeline: Literal["fields", "text"], config: str, field: str = "iou_threshold") -> Decorator:
+    """``--iou-threshold``: object matching."""
+    return shared(
+        "--iou-threshold", "--iou-threshold", "iou_threshold", config=config, field=field, type=float,
+        help=IOU_HELP[pipeline],
+    )  # fmt: skip
+
+
+def classes_option(required: bool = False, default: str | None = None) -> Decorator:
+    """``--classes``: comma-separated class words, background first (text)."""
+    return shared(
+        "--classes",
+        "--classes",
+        required=required,
+        default=default,
+        show_default=default is not None,
+        help="Comma-separated class words, background first (e.g. others,field,tree).",
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# renamed flags
+
+
+_WARNED: set[str] = set()
+
+
+def warn_renamed(old: str, new: str) -> None:
+    """One line on stderr, once per process: ``old`` is deprecated, use ``new``."""
+    if old not in _WARNED:
+        _WARNED.add(old)
+        click.echo(f"agriseg: {old} is deprecated and goes in the next release; use {new}", err=True)
+
+
+def _rewrite(args: list[str], mapping: Mapping[str, str]) -> list[str]:
+    out: list[str] = []
+    for i, tok in enumerate(args):
+        if tok == "--":
+            return out + args[i:]
+        head, sep, rest = tok.partition("=")
+        if head in mapping and head.startswith("--"):
+            warn_renamed(head, mapping[head])
+            out.append(mapping[head] + sep + rest)
+            continue
+        short = tok[:2]
+        if short in mapping and not tok.startswith("--"):
+            warn_renamed(short, mapping[short])
+            out += [mapping[short]] + ([tok[2:]] if len(tok) > 2 else [])
+            continue
+        out.append(tok)
+    return out
+
+
+def renamed(mapping: Mapping[str, str]) -> Callable[[click.Command], click.Command]:
+    """Keep old flags working for one release: ``{"--patch": "--tile", "-p": "--tile"}``.
+
+    Applied above ``@click.command``; the old spellings are not shown in ``--help``, and using one prints
+    :func:`warn_renamed`'s line.
+    """
+
+    def deco(cmd: click.Command) -> click.Command:
+        parse = cmd.parse_args
+        cmd.renamed = dict(mapping)  # type: ignore[attr-defined]
+
+        def parse_args(ctx: click.Context, args: list[str]) -> list[str]:
+            return parse(ctx, _rewrite(list(args), mapping))
+
+        cmd.parse_args = parse_args  # type: ignore[method-assign]
+        return cmd
+
+    return deco
+
+
+# ----------------------------------------------------------------------------------------------------------
+# other options shared by a few commands
 
 
 def set_option() -> Decorator:
@@ -126,6 +571,49 @@ def set_option() -> Decorator:
         metavar="KEY=VALUE",
         help="Override a config option, e.g. --set dataset=runs/my_data --set lora.r=8 (repeatable).",
     )
+
+
+def train_options() -> Decorator:
+    """The options of every training command (``crop train``, ``fields train``): ``--resume``, ``--epochs``,
+    ``--max-steps``, ``--max-minutes``, ``--set``; the last four end up in the config (see
+    :func:`train_overrides`), so the run's saved config says what was trained."""
+    return stack(
+        shared(
+            "--resume",
+            "--resume",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Lightning checkpoint (e.g. <output_dir>/last.ckpt) to continue from.",
+        ),
+        shared("--epochs", "--epochs", type=click.IntRange(1), default=None, help="Override train.epochs."),
+        shared(
+            "--max-steps",
+            "--max-steps",
+            type=click.IntRange(1),
+            default=None,
+            help="Override train.max_steps: stop after this many optimiser steps (a quick check of a config).",
+        ),
+        shared(
+            "--max-minutes",
+            "--max-minutes",
+            type=click.FloatRange(0, min_open=True),
+            default=None,
+            help="Override train.max_minutes: stop training after this wall time.",
+        ),
+        set_option(),
+    )
+
+
+def train_overrides(
+    overrides: Sequence[str] = (),
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+) -> tuple[str, ...]:
+    """``--set`` items plus ``train.*`` items for the training flags that were given (they win); takes the
+    parameters of :func:`train_options` but ``resume``."""
+    flags = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
+    return (*overrides, *(f"train.{k}={v}" for k, v in flags.items() if v is not None))
 
 
 def _parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
@@ -156,12 +644,71 @@ def keep_option(help: str = "Only photos accepted in this screening export (acce
     return click.option("--keep", type=click.Path(dir_okay=False, exists=True), default=None, help=help)
 
 
-def config_from_params(cls: type[T], params: dict[str, Any], renames: dict[str, str] | None = None) -> T:
+def pseudolabel_source_options() -> Decorator:
+    """Where pseudo-labels come from: ``--source``, ``--index``, ``--depth-dir``, ``--depth-model``."""
+    return stack(
+        option(
+            "--source",
+            config=PSEUDOLABEL,
+            type="choice",
+            help="Threshold a vegetation index of the photo, or its depth map.",
+        ),
+        option(
+            "--index",
+            "index_name",
+            config=PSEUDOLABEL,
+            field="index",
+            type="choice",
+            help="Vegetation index (--source index); auto = best fit per image.",
+        ),
+        option(
+            "--depth-dir",
+            config=PSEUDOLABEL,
+            type=click.Path(file_okay=False, exists=True),
+            help="Depth files matched by image name (16-bit PNG, TIFF, .npy). Without it, depth is estimated.",
+        ),
+        option(
+            "--depth-model",
+            config=PSEUDOLABEL,
+            help="Depth Anything V2 model id or local directory (when no --depth-dir).",
+        ),
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------
+# parameters -> config
+
+
+def _flags(ctx: click.Context | None) -> dict[str, str]:
+    """Config field -> the flag that sets it, for the current command's messages."""
+    out: dict[str, str] = {}
+    if ctx is None:
+        return out
+    for p in ctx.command.params:
+        if isinstance(p, click.Option) and p.name:
+            name = str(getattr(p, "config_field", None) or p.name)
+            out.setdefault(name, max(p.opts, key=len))
+            out.setdefault(p.name, max(p.opts, key=len))
+    return out
+
+
+def config_from_params(cls: type[T], params: Mapping[str, Any], renames: Mapping[str, str] | None = None) -> T:
     """Build a config from a command's parameters: those named like a field of ``cls`` (or renamed to one).
 
-    Options are named after the config fields they set, so commands pass ``click``'s parameters on instead of
-    listing every field again; the config validates them (a bad value is a clear error).
+    Options are named after the config fields they set, so commands pass click's parameters on instead of
+    listing every field again. The config validates them; a bad value is a usage error (exit status 2) that
+    names the flag.
     """
+    from pydantic import ValidationError
+
+    from agriseg.config import describe_errors
+
     renames = renames or {}
     data = {renames.get(k, k): list(v) if isinstance(v, tuple) else v for k, v in params.items()}
-    return cls.model_validate({k: v for k, v in data.items() if k in cls.model_fields})
+    try:
+        return cls.model_validate({k: v for k, v in data.items() if k in cls.model_fields})
+    except ValidationError as err:
+        ctx = click.get_current_context(silent=True)
+        back = {renames.get(k, k): k for k in params}
+        names = {f: _flags(ctx).get(back.get(f, f), f) for f in cls.model_fields}
+        raise click.UsageError(describe_errors(err, names), ctx) from None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from agriseg.cli.errors import requires_extra
 from agriseg.cli.text_data import dataset_cmd, make_synthetic_cmd, suggest_sizes_cmd, tiny_model_cmd
 from agriseg.cli.text_predict import evaluate_cmd, predict_cmd
 from agriseg.cli.text_train import grpo_cmd, sft_cmd
@@ -28,3 +29,4 @@ for _command in (
     evaluate_cmd,
 ):
     text.add_command(_command)
+requires_extra(text, "text")  # every command names the install line when the extra is missing

@@ -6,161 +6,113 @@ from pathlib import Path
 
 import click
 
-from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import bands_option, config_from_params, outdir_option, output_option, overwrite_option
-from agriseg.cli.text_helpers import _class_list, _need_text_extra
+from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.options import (
+    TEXT_EVALUATE,
+    TEXT_PREDICT,
+    bands_option,
+    batch_options,
+    batch_size_option,
+    blend_option,
+    classes_option,
+    config_from_params,
+    device_option,
+    iou_threshold_option,
+    model_option,
+    option,
+    outdir_option,
+    output_option,
+    renamed,
+    tiling_options,
+)
+from agriseg.cli.text_helpers import _need_text_extra
 
 
+@renamed({"--patch": "--tile", "--vote": "--blend"})
 @click.command("predict")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
-@outdir_option("Output folder.", dest="out")
-@click.option("--model", "-m", "model_name", required=True, help="trained model folder or HF id")
-@click.option("--classes", default=None, help="comma-separated class words (default: from the model folder)")
-@click.option("--patch", type=int, default=None, help="patch side in px (default: from the model folder)")
-@click.option("--grid", type=int, default=None, help="RRLE grid per patch (default: from the model folder)")
-@click.option("--overlap", default=0.0, type=float, help="patch overlap; > 0 votes per pixel")
-@click.option("--vote", type=click.Choice(["count", "center"]), default="center")
-@click.option("--batch-size", default=16, type=int, help="patches per generate() call")
-@click.option("--max-new-tokens", default=512, type=click.IntRange(8), help="generation budget per patch")
-@click.option("--sample/--greedy", default=False, help="sampled (T) or greedy decoding")
-@click.option("--temperature", default=1.0, type=float)
-@click.option("--instances/--no-instances", default=True, help="watershed instances + polygons")
-@click.option("--chat-template", default=None, type=click.Path(path_type=Path), help="Jinja file if the model has none")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto")
+@outdir_option("Output folder: <name>.png/.tif, <name>.json, <name>_instances.*, <name>.geojson, run.json.")
+@model_option("text", required=True)
+@classes_option()
+@tiling_options("text", TEXT_PREDICT, tile_field="patch", show="the model folder's")
+@option("--grid", config=TEXT_PREDICT, type=int, show_default="the model folder's", help="RRLE cells per tile side.")
+@blend_option("text", TEXT_PREDICT, field="vote")
+@batch_size_option("text", TEXT_PREDICT)
+@option("--max-new-tokens", config=TEXT_PREDICT, type=int, help="Generation budget per tile.")
+@option("--sample/--greedy", "do_sample", config=TEXT_PREDICT, help="Sampled (at --temperature) or greedy decoding.")
+@option("--temperature", config=TEXT_PREDICT, type=float, help="Sampling temperature.")
+@option("--instances/--no-instances", config=TEXT_PREDICT, help="Watershed instances + polygons.")
+@click.option(
+    "--chat-template", default=None, type=click.Path(path_type=Path), help="Jinja file if the model has none."
+)
+@device_option("text", TEXT_PREDICT)
 @bands_option()
-@overwrite_option()
+@batch_options()
 @friendly_errors
 def predict_cmd(
     images: tuple[Path, ...],
-    out: Path,
+    outdir: Path,
     model_name: str,
     classes: str | None,
-    patch: int | None,
-    grid: int | None,
-    overlap: float,
-    vote: str,
-    batch_size: int,
-    max_new_tokens: int,
-    sample: bool,
-    temperature: float,
-    instances: bool,
     chat_template: Path | None,
-    device: str,
     bands: tuple[int, ...] | None,
     overwrite: bool,
+    strict: bool,
+    **params: object,
 ) -> None:
-    """Segment IMAGES patch by patch: batched generation, repairing decode, stitching (GeoTIFF in -> GeoTIFF
-    + GeoJSON polygons out; PNG otherwise). Writes <stem>.tif/.png, <stem>.json (per-patch repairs) and,
-    with --instances, <stem>_instances.tif/.png and <stem>.geojson."""
+    """Segment IMAGES tile by tile: batched generation, repairing decode, stitching (GeoTIFF in -> GeoTIFF
+    + GeoJSON polygons out; PNG otherwise). Writes <name>.tif/.png, <name>.json (per-tile repairs) and,
+    with --instances, <name>_instances.tif/.png and <name>.geojson. The class words, --tile and --grid
+    default to those saved in the model folder."""
     _need_text_extra()
-    from agriseg.data.io import list_images
-    from agriseg.text.config import PredictConfig
-    from agriseg.text.infer import predict_files
-    from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_name
-    from agriseg.text.sft import read_meta
+    from agriseg.text.config import TextPredictConfig
+    from agriseg.text.infer import predict_paths
 
-    model_name = resolve_model_name(model_name)  # a mistyped folder fails here, not after hub retries
-    meta = read_meta(model_name) if Path(model_name).is_dir() else {}
-    names = _class_list(classes) or meta.get("class_names")
-    saved = meta.get("class_names")
-    if saved and names != saved:
-        raise ValueError(
-            f"{model_name}: --classes {','.join(names)} differs from the classes the model was trained with "
-            f"({','.join(saved)}, in this order); leave --classes out to use them"
-        )
-    if not names:
-        raise ValueError(f"{model_name}: no class names saved with the model; give --classes others,field,...")
-    patch = patch or meta.get("patch")
-    grid = grid or meta.get("grid")
-    if not patch or not grid:
-        raise ValueError(f"{model_name}: patch/grid not saved with the model; give --patch and --grid")
-    params = {
-        **click.get_current_context().params,
-        "patch": patch,
-        "grid": grid,
-        "patch_image": bool(meta.get("patch_image", False)),
-    }
-    cfg = config_from_params(PredictConfig, params, {"sample": "do_sample"})
-    files = list_images(list(images))
-    model, proc = load_vlm(model_name, device=device, template_path=str(chat_template) if chat_template else None)
-    check_class_words(proc, names, model_name)
-    rows = predict_files(model, proc, files, out, names, cfg, instances, overwrite, bands=bands)
-    from agriseg import __version__
-    from agriseg.data.files import write_json
-
-    run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
-    write_json(out / "run.json", run)  # what made these outputs: model, classes, options
-    for r in rows:
+    cfg = config_from_params(TextPredictConfig, params, {"tile": "patch", "blend": "vote"})
+    result = predict_paths(images, outdir, model_name, cfg, classes, chat_template, bands, overwrite, strict)
+    for r in result:
         if r["status"] == "ok":
-            click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} patches well-formed")
-        elif r["status"] == "error":
-            click.echo(f"  failed: {r['error']}", err=True)
-    n = {k: sum(r["status"] == k for r in rows) for k in ("ok", "skipped", "error")}
-    click.echo(f"{n['ok']} predicted, {n['skipped']} skipped, {n['error']} failed -> {out}")
-    if n["error"]:
-        raise SystemExit(1)
+            click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} tiles well-formed")
+    finish(result, "predicted", outdir)
 
 
+@renamed({"--match-iou": "--iou-threshold", "-c": "--classes"})
 @click.command("evaluate")
 @click.argument("predictions", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--truth", "-t", required=True, type=click.Path(path_type=Path), help="folder of true semantic masks")
+@click.option("--truth", "-t", required=True, type=click.Path(path_type=Path), help="Folder of true semantic masks.")
 @click.option(
     "--truth-instances",
     type=click.Path(path_type=Path),
     default=None,
-    help="folder of true instance maps (default: connected components of the truth)",
+    help="Folder of true instance maps. [default: connected components of the truth]",
 )
-@click.option("--classes", "-c", required=True, help="comma-separated class words, background first")
-@click.option("--match-iou", default=0.5, type=float, help="IoU at which a truth instance counts as found")
-@click.option(
-    "--min-size",
-    default=4,
-    type=int,
-    help="instances under this many pixels are ignored (truth and predicted)",
-)
-@click.option(
+@classes_option(required=True)
+@iou_threshold_option("text", TEXT_EVALUATE)
+@option("--min-size", config=TEXT_EVALUATE, type=int, help="Instances under this many pixels are ignored (both sides).")
+@option(
     "--ignore-value",
-    default=255,
-    show_default=True,
-    type=click.IntRange(0),
-    help="truth value left out of every metric (nodata; as `text dataset`)",
+    config=TEXT_EVALUATE,
+    type=int,
+    help="Truth value left out of every metric (nodata; as `text dataset`).",
 )
-@click.option("--model", "model_name", default=None, help="model to report the overhead of")
-@output_option("Write the report as JSON (and the per-class table as CSV beside it).", required=False, dest="out")
+@model_option("text")
+@output_option("Write the report as JSON (and the per-class table as CSV beside it).", required=False)
 @friendly_errors
 def evaluate_cmd(
     predictions: tuple[Path, ...],
     truth: Path,
     truth_instances: Path | None,
     classes: str,
-    match_iou: float,
-    min_size: int,
-    ignore_value: int,
     model_name: str | None,
-    out: Path | None,
+    output: Path | None,
+    **params: object,
 ) -> None:
     """Pooled per-class Dice and IoU, overall accuracy, confusion matrix, instance metrics (per-class
-    mean/median instance IoU with merge-and-match, FNR, FPR) and the overhead of PREDICTIONS (what `predict`
-    wrote; its `<stem>_instances.*` files are scored when present)."""
-    from agriseg.data.files import dumps_json, write_text
-    from agriseg.data.io import list_images
-    from agriseg.text.metrics import evaluate_files, report_table
+    mean/median instance IoU with merge-and-match, FNR, FPR) of PREDICTIONS (what `predict` wrote; its
+    `<name>_instances.*` files are scored when present); with --model, the model's parameter overhead."""
+    from agriseg.text.config import TextEvaluateConfig
+    from agriseg.text.metrics import evaluate_command
 
-    names = _class_list(classes)
-    if not names or len(names) < 2:
-        raise ValueError("--classes needs the background word and at least one class")
-    report = evaluate_files(
-        list_images(list(predictions)), truth, names, truth_instances, match_iou, min_size, ignore_value
-    )
-    if model_name:
-        _need_text_extra()
-        from agriseg.text.metrics import overhead
-        from agriseg.text.modeling import load_vlm
-
-        m, _ = load_vlm(model_name, device="cpu")
-        report["overhead"] = overhead(m)
-    table, csv_text = report_table(report)
-    if out:
-        write_text(out, dumps_json(report))
-        write_text(Path(out).with_suffix(".csv"), csv_text)
+    cfg = config_from_params(TextEvaluateConfig, params)
+    table = evaluate_command(predictions, truth, classes, cfg, truth_instances, model_name, output)
     click.echo(table)

@@ -13,7 +13,7 @@ from agriseg.cli.text_helpers import _need_text_extra
 
 
 @click.command("sft")
-@config_option()
+@config_option("text")
 @set_option()
 @friendly_errors
 def sft_cmd(config_path: Path, overrides: tuple[str, ...]) -> None:
@@ -28,7 +28,7 @@ def sft_cmd(config_path: Path, overrides: tuple[str, ...]) -> None:
 
 
 @click.command("grpo")
-@config_option()
+@config_option("text")
 @set_option()
 @friendly_errors
 def grpo_cmd(config_path: Path, overrides: tuple[str, ...]) -> None:

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from agriseg.config import StrictModel
 from agriseg.models.config import ModelConfig
+from agriseg.training.config import TrainOptions
 
 
 class ExtraDataConfig(StrictModel):
@@ -50,32 +51,18 @@ class DataConfig(StrictModel):
         return _check_colormap(v)
 
 
-class TrainConfig(StrictModel):
-    """Optimisation and run control."""
+class TrainConfig(TrainOptions):
+    """Optimisation and run control: the shared training options plus crop's own."""
 
-    epochs: int = Field(40, ge=1)
-    batch_size: int = Field(8, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
     warmup_epochs: int = Field(1, ge=0)
     dice_weight: float = Field(1.0, ge=0)
     ignore_index: int = Field(255, ge=0, le=255)
-    seed: int = 7
     init_weights: str | None = None  # start from an agriseg model file (.safetensors / .ckpt) of the same config
-    num_workers: int = Field(1, ge=0)
-    # "bf16-mixed" autocast + channels_last train about 2.9x faster than fp32 on a CPU with AVX-512 BF16
-    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
-    channels_last: bool = False
-    accelerator: str = "auto"
-    limit_train_batches: float | int = 1.0
-    val_every: int = Field(1, ge=1)
+    channels_last: bool = False  # with bf16-mixed: about 2.9x faster than fp32 on a CPU with AVX-512 BF16
     boundary_ratio: float = Field(0.02, gt=0, le=1)
     # which weights become model.safetensors: "best" on validation mIoU, or "last" (the end of the schedule;
     # no checkpoint is picked on the split that the model is then scored on)
     export: Literal["best", "last"] = "best"
-    # stop after this many minutes of training even if epochs remain (a safety net for time-limited machines;
-    # the cosine schedule is then cut short, so size ``epochs`` to finish first)
-    max_minutes: float | None = Field(None, gt=0)
 
 
 def _check_colormap(colormap: dict[str, int]) -> dict[str, int]:
@@ -105,15 +92,18 @@ class TraitsConfig(StrictModel):
     # connected vegetation smaller than this (pixels) is not a plant (it still counts as green cover)
     min_plant_size: int = Field(50, ge=1)
     # touching plants are split where their distance-transform peaks rise this far (px) above the neck
-    # between them; 0 = no splitting
-    split_depth: float = Field(4.0, ge=0)
+    # between them; 0 = no splitting (the default: a seedling's leaflets meet at necks like two plants)
+    split_depth: float = Field(0.0, ge=0)
+    # with regions: pieces of vegetation of one region at most this many px apart are one plant
+    join: int = Field(10, ge=0)
     # green area index: view zenith angle (degrees from nadir) and leaf projection G (0.5 = spherical leaves)
     zenith: float = Field(0.0, ge=0.0, lt=90.0)
     leaf_projection: float = Field(0.5, gt=0.0, le=1.0)
     px_per_mm: float | None = Field(None, gt=0)
     reference_box: str | None = None  # "X,Y,W,H": pixel box holding a reference object of known size
     reference_mm: float | None = Field(None, gt=0)  # its size: the longer side of its bounding box, in mm
-    grid: str | None = None  # "ROWSxCOLS" automatic grid over the plants' extent
+    grid: str | None = None  # "ROWSxCOLS" grid over the tray (found in the photo, or grid_box)
+    grid_box: str | None = None  # "X,Y,W,H": the box (px) the grid spans, instead of the tray found
     regions: str | None = None  # CSV of rectangles: id,x,y,width,height (pixels)
     meta: str | None = None  # file-name template, e.g. "plant_date_camera"
     photos: str | None = None  # folder of the photos that masks were predicted from (for colour traits)
@@ -131,3 +121,47 @@ class PlotsConfig(StrictModel):
     zenith: float = Field(0.0, ge=0.0, lt=90.0)
     leaf_projection: float = Field(0.5, gt=0.0, le=1.0)
     meta: str | None = None  # file-name template with a "date" field, for the growth table
+
+
+# how crop models run by default (see the README's benchmark of crop predict)
+DEFAULT_OPTIMIZE: Literal["none", "jit", "onnxruntime"] = "onnxruntime"
+
+
+class CropInferenceConfig(StrictModel):
+    """Which crop model runs and how (shared by ``crop predict`` and ``crop evaluate``)."""
+
+    model_name: str = "default"  # packaged model (default, crop-weed, NAME@N) or a model file
+    long_side: int | None = Field(None, ge=0)  # resize the long side to this (0 = native); None = the model's own
+    tta: Literal["none", "flip", "flip+scale"] | None = None  # test-time augmentation; None = the model's own
+    optimize: Literal["none", "jit", "onnxruntime"] = DEFAULT_OPTIMIZE
+
+
+class CropPredictConfig(CropInferenceConfig):
+    """``agriseg crop predict``: photos -> masks, overlays and a summary."""
+
+    batch_size: int = Field(4, ge=1)  # photos (or tiles) per forward pass
+    tile: int = Field(1024, ge=64)  # photos larger than this after resizing are predicted in tiles
+    overlap: float = Field(0.25, ge=0, lt=1)  # tile overlap fraction
+    precision: Literal["fp32", "bf16"] = "fp32"
+    overlay: bool = True  # write <name>_overlay.jpg
+
+
+class CropEvaluateConfig(CropInferenceConfig):
+    """``agriseg crop evaluate``: a model (or saved masks) scored against labels."""
+
+    label_mode: Literal["binary", "index", "colormap"] = "binary"  # how label files encode classes
+    boundary_ratio: float = Field(0.02, gt=0, le=1)  # boundary IoU band, as a fraction of the diagonal
+
+
+class AdaptConfig(StrictModel):
+    """``agriseg crop adapt``: adapting a model to a new field from unlabelled photos."""
+
+    model_name: str = "default"  # the model to start from
+    # merge pseudo-labels with the model's own predictions: agree = ignore pixels where they disagree;
+    # confident = take the model's class where it is confident
+    combine: Literal["none", "agree", "confident"] = "agree"
+    confidence: float = Field(0.9, ge=0.5, le=1.0)
+    stage1_epochs: int = Field(4, ge=1)
+    stage2_epochs: int = Field(4, ge=0)
+    crop_size: int = Field(256, ge=32)
+    batch_size: int = Field(8, ge=1)

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-import torch
-from torch.utils.data import Dataset
 
 from agriseg.crop.labels import LabelMode, read_label
 from agriseg.data.io import IMAGE_SUFFIXES, read_rgb
@@ -64,8 +62,11 @@ def split_stems(
     return train, val
 
 
-class CropSegDataset(Dataset):
-    """Field photos with class-id masks.
+class CropSegDataset:
+    """Field photos with class-id masks (a map-style dataset for ``torch.utils.data.DataLoader``).
+
+    The pairing helpers above need no PyTorch (``crop evaluate`` uses them in the base install), so torch is
+    imported where items become tensors.
 
     Items are dicts with ``image`` ``(3, H, W)`` float in [0, 1], ``mask`` ``(H, W)`` long, ``stem``.
 
@@ -120,6 +121,8 @@ class CropSegDataset(Dataset):
         return img, mask
 
     def __getitem__(self, i: int) -> dict:
+        import torch
+
         img, mask = self.load(i)
         if self.transform is not None:
             out = self.transform(image=img, mask=mask)

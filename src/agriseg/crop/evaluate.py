@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agriseg.crop.config import CropEvaluateConfig
 from agriseg.crop.dataset import match_pairs
 from agriseg.crop.labels import LabelMode, read_label
 from agriseg.data.io import read_rgb
@@ -90,3 +91,55 @@ def format_table(res: dict) -> str:
         if missing:
             lines.append(f"warning: {len(missing)} {what} and were not scored (e.g. {', '.join(missing[:3])})")
     return "\n".join(lines)
+
+
+def evaluate_model(
+    images: str | Path,
+    masks: str | Path,
+    config: CropEvaluateConfig,
+    pred_masks: str | Path | None = None,
+    colormap: str | None = None,
+    peanut: bool = False,
+    progress: bool = True,
+) -> dict:
+    """``agriseg crop evaluate``: score a model (or saved ``<name>_mask.png`` predictions) against labels.
+
+    Args:
+        images: photo folder.
+        masks: label folder (matched by stem).
+        config: the model, how it runs, and how labels encode classes.
+        pred_masks: score these saved predictions instead of running the model.
+        colormap: ``"R,G,B=id;..."`` for ``label_mode="colormap"``.
+        peanut: the Peanut colour labels (crop + weed = vegetation).
+        progress: show a tqdm bar.
+
+    Returns:
+        :func:`evaluate_folder`'s report, with ``model``.
+    """
+    from agriseg.crop.labels import PEANUT_VEGETATION, parse_colormap
+
+    label_mode, cmap = config.label_mode, None
+    if peanut:
+        label_mode, cmap = "colormap", PEANUT_VEGETATION
+    elif colormap:
+        cmap = parse_colormap(colormap)
+    if pred_masks:
+        num_classes, names = 2, ["background", "vegetation"]
+
+        def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
+            return read_label(Path(pred_masks) / f"{stem}_mask.png", "binary")
+    else:
+        from agriseg.crop.predict import load_predictor
+
+        pred = load_predictor(config.model_name, config.long_side, config.tta, config.optimize)
+        assert pred.config is not None
+        num_classes, names = pred.config.num_classes, pred.config.class_names
+
+        def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
+            return pred.predict(rgb)
+
+    res = evaluate_folder(
+        images, masks, predict_fn, num_classes, label_mode, cmap, config.boundary_ratio, names, progress
+    )
+    res["model"] = str(pred_masks or config.model_name)
+    return res

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import csv
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image
-from torch import nn
 
-from agriseg.data.files import atomic_write, ensure_outdir
+from agriseg.crop.config import DEFAULT_OPTIMIZE, CropPredictConfig
+from agriseg.data.files import atomic_write, atomic_writes
 from agriseg.data.io import ImageReadError, read_rgb
-from agriseg.runtime import ModelRunner, Optimize, tta_average
+from agriseg.runtime import ModelRunner, Optimize, softmax, tta_average
 from agriseg.tiling import predict_tiled
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from agriseg.batch import BatchResult, Item
+    from agriseg.fingerprint import Recipe
+    from agriseg.models.config import ModelConfig
 
 Precision = Literal["fp32", "bf16"]
 TTA = Literal["none", "flip", "flip+scale"]
@@ -32,25 +36,48 @@ TTA_SCALES = (0.8, 1.25)
 TTA_FLIPS = ("flip_v", "flip_h")
 
 
+def resize_planes(planes: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinear resize of float32 planes ``(C, H, W)`` to ``(C, h, w)`` (``size`` = ``(h, w)``).
+
+    Pillow's float-image resize: pixel centres aligned (``align_corners=False``), and when shrinking the
+    filter widens with the scale (antialiasing), as ``torch.nn.functional.interpolate(..., antialias=True)``.
+    """
+    h, w = size
+    if planes.shape[1:] == (h, w):
+        return planes
+    out = np.empty((planes.shape[0], h, w), np.float32)
+    for i, plane in enumerate(planes):
+        im = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), mode="F")
+        out[i] = np.asarray(im.resize((w, h), Image.Resampling.BILINEAR))
+    return out
+
+
 @dataclass
 class Predictor:
-    """Runs a segmentation model on RGB images of any size.
+    """Runs a segmentation model on RGB images of any size, with numpy (and PyTorch only for PyTorch models).
+
+    The inference rule of every crop command (``predict``, ``evaluate``, ``traits``, ``plots``): the image is
+    resized so its long side is ``long_side`` (antialiased bilinear), tiled with blending when larger than
+    ``tile``, run through the model (with test-time augmentation ``tta``), the softmax probabilities resized
+    back to the image's size (bilinear), and turned into a class map by :func:`to_classes`.
 
     Args:
-        model: a model taking ``(B, 3, H, W)`` in [0, 1] and returning logits, or a callable building it
-            (:class:`agriseg.models.io.LazyModel`).
+        model: a model taking ``(B, 3, H, W)`` in [0, 1] and returning logits: a
+            :class:`agriseg.models.io.LazyModel` (a packaged model runs from its ONNX file, without PyTorch),
+            or a PyTorch module.
         num_classes: classes predicted by the model.
         long_side: images are resized so their long side is this (0 = native); masks come back at full size.
         tile: images larger than this (after resizing) are tiled with blending.
         overlap: tile overlap fraction.
         batch_size: images (or tiles) per forward pass.
-        precision: ``fp32`` or ``bf16`` autocast.
-        channels_last: use the channels-last memory format (default: 1.6x faster on this CPU, same masks).
-        device: torch device.
+        precision: ``fp32`` or ``bf16`` autocast (PyTorch).
+        channels_last: use the channels-last memory format (PyTorch; 1.6x faster on this CPU, same masks).
+        device: torch device (``cpu`` runs ONNX Runtime; others run PyTorch).
         tta: test-time augmentation: ``none``; ``flip`` averages the probabilities of the photo and its
             vertical and horizontal flips (3 passes); ``flip+scale`` also at 0.8x and 1.25x the size (9 passes).
-        optimize: how the model runs (:class:`agriseg.runtime.ModelRunner`): ``none`` (PyTorch eager),
-            ``jit`` or ``onnxruntime`` (exported once per photo size, then run by ONNX Runtime).
+        optimize: how the model runs (:class:`agriseg.runtime.ModelRunner`): ``onnxruntime`` (the model's
+            ONNX file, or a PyTorch model exported once per photo size), ``none`` (PyTorch eager) or ``jit``.
+        config: the model's config, when known (:func:`load_predictor` sets it).
     """
 
     model: nn.Module | Callable[[], nn.Module]
@@ -64,6 +91,7 @@ class Predictor:
     device: str = "cpu"
     tta: TTA = "none"
     optimize: Optimize = "none"
+    config: ModelConfig | None = field(default=None, repr=False)
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -71,68 +99,114 @@ class Predictor:
             self.model, self.device, self.precision, self.channels_last, self.optimize, self.batch_size
         )
 
-    def to_tensor(self, rgb: np.ndarray, long_side: int | None = None) -> torch.Tensor:
-        """uint8 ``(H, W, 3)`` -> float ``(3, h, w)`` with its long side at ``long_side`` (default: the predictor's)."""
+    def to_array(self, rgb: np.ndarray, long_side: int | None = None) -> np.ndarray:
+        """uint8 ``(H, W, 3)`` -> float32 ``(3, h, w)`` in [0, 1] with its long side at ``long_side``
+        (default: the predictor's)."""
         long_side = self.long_side if long_side is None else long_side
-        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1).float().div_(255)  # (3, H, W)
+        x = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)  # (3, H, W)
+        x /= 255
         h, w = x.shape[-2:]
         if long_side and max(h, w) != long_side:
             s = long_side / max(h, w)
-            size = (max(1, round(h * s)), max(1, round(w * s)))
-            x = F.interpolate(x[None], size=size, mode="bilinear", antialias=s < 1, align_corners=False)[0]
+            x = resize_planes(x, (max(1, round(h * s)), max(1, round(w * s))))
         return x
 
-    @torch.no_grad()
-    def probabilities(self, images: list[np.ndarray]) -> list[torch.Tensor]:
-        """Class probabilities ``(K, H, W)`` at each image's full size (averaged over TTA variants)."""
+    def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Class probabilities ``(K, H, W)`` float32 at each image's full size (averaged over TTA variants)."""
         sizes = [self.long_side]
         if self.tta == "flip+scale":
             base = self.long_side or max(images[0].shape[:2])
             sizes += [round(base * f) for f in TTA_SCALES]
         flips = () if self.tta == "none" else TTA_FLIPS
         total = [self._probabilities(images, size, flips) for size in sizes]
+        if len(sizes) == 1:
+            return total[0]
         return [sum(ps) / len(sizes) for ps in zip(*total, strict=True)]
 
-    def _probabilities(self, images: list[np.ndarray], long_side: int, flips: tuple[str, ...]) -> list[torch.Tensor]:
-        xs = [self.to_tensor(im, long_side) for im in images]
+    def _probabilities(self, images: list[np.ndarray], long_side: int, flips: tuple[str, ...]) -> list[np.ndarray]:
+        xs = [self.to_array(im, long_side) for im in images]
         # images of one working size go through the model together; others one by one (tiled if large)
-        if len({tuple(x.shape) for x in xs}) == 1 and max(xs[0].shape[-2:]) <= self.tile:
-            probs = list(self.runner.probabilities(torch.stack(xs), flips))
+        if len({x.shape for x in xs}) == 1 and max(xs[0].shape[-2:]) <= self.tile:
+            probs = list(self.runner.probabilities(np.stack(xs), flips))  # (K, h, w) each
         else:
 
-            def tiled(t: torch.Tensor) -> torch.Tensor:  # (1, 3, h, w) -> (1, K, h, w)
-                return predict_tiled(
-                    self.runner.logits, t[0], self.num_classes, self.tile, self.overlap, self.batch_size
-                )[None]
+            def tiled(t: np.ndarray) -> np.ndarray:  # (1, 3, h, w) -> (1, K, h, w)
+                forward = lambda b: softmax(self.runner.logits(b), 1)  # noqa: E731
+                return predict_tiled(forward, t[0], self.num_classes, self.tile, self.overlap, self.batch_size)[None]
 
             probs = [tta_average(tiled, x[None], flips)[0] for x in xs]
-        out: list[torch.Tensor] = []
-        for im, p in zip(images, probs, strict=True):
-            if p.shape[-2:] != im.shape[:2]:
-                p = F.interpolate(p[None], size=im.shape[:2], mode="bilinear", align_corners=False)[0]
-            out.append(p.cpu())
-        return out
+        return [resize_planes(p, im.shape[:2]) for im, p in zip(images, probs, strict=True)]
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Class-id mask ``(H, W)`` uint8 of one RGB image."""
-        return class_map(self.probabilities([image])[0])
+        return to_classes(self.probabilities([image])[0], image)
 
 
-def class_map(probs: torch.Tensor) -> np.ndarray:
+def load_predictor(
+    model_name: str | Path,
+    long_side: int | None = None,
+    tta: TTA | None = None,
+    optimize: Optimize = DEFAULT_OPTIMIZE,
+    **options: Any,
+) -> Predictor:
+    """The predictor of a packaged model name or model file, with the model's own inference settings.
+
+    Every crop command builds its predictor here, so one photo gets the same mask from each of them.
+
+    Args:
+        model_name: packaged name (``default``, ``crop-weed``, ...) or a ``.onnx`` / ``.safetensors`` /
+            ``.ckpt`` file.
+        long_side: working size (None: the model's ``infer_long_side``; 0: native resolution).
+        tta: test-time augmentation (None: the model's ``infer_tta``).
+        optimize: how the model runs (:class:`Predictor`).
+        options: further :class:`Predictor` fields (``tile``, ``batch_size``, ``precision``, ``device``).
+
+    Raises:
+        agriseg.models.io.ModelLoadError: a missing or unreadable model, or one that does not take RGB;
+            ``ImportError`` (with the install command) when the model needs PyTorch and it is missing.
+    """
+    from agriseg.models.io import LazyModel
+
+    model = LazyModel(model_name, in_channels=3)  # the network is built only if it runs in PyTorch
+    cfg = model.config
+    pred = Predictor(
+        model,
+        cfg.num_classes,
+        cfg.infer_long_side if long_side is None else long_side,
+        tta=tta or cfg.infer_tta,
+        optimize=optimize,
+        config=cfg,
+        **options,
+    )
+    if pred.runner.onnx_path is None:
+        model.require_torch()
+    return pred
+
+
+def to_classes(probs: np.ndarray, rgb: np.ndarray | None = None) -> np.ndarray:
+    """The class map ``(H, W)`` uint8 of full-size probabilities ``(K, H, W)`` of the photo ``rgb``.
+
+    The one step from probabilities to classes of every crop command; post-processing that looks at the
+    photo (such as refining outlines) belongs here. Today: :func:`class_map`.
+    """
+    return class_map(probs)
+
+
+def class_map(probs: np.ndarray) -> np.ndarray:
     """uint8 ``(H, W)`` argmax over the classes of ``(K, H, W)`` probabilities (ties: the lower class).
 
-    ``Tensor.argmax(0)`` reduces across planes with strided reads (about 0.1 s for a 960x720 photo on a CPU);
+    ``argmax(0)`` reduces across planes with strided reads (about 0.1 s for a 960x720 photo on a CPU);
     comparing whole planes is an order of magnitude faster and gives the same map.
     """
-    p = probs.contiguous()
+    p = np.asarray(probs)
     if p.shape[0] == 2:
-        return (p[1] > p[0]).numpy().view(np.uint8)
-    best, out = p[0].clone(), torch.zeros(p.shape[1:], dtype=torch.uint8)
+        return (p[1] > p[0]).view(np.uint8)
+    best, out = p[0].copy(), np.zeros(p.shape[1:], dtype=np.uint8)
     for k in range(1, p.shape[0]):
         higher = p[k] > best
         out[higher] = k
-        best = torch.maximum(best, p[k])
-    return out.numpy()
+        np.maximum(best, p[k], out=best)
+    return out
 
 
 OVERLAY_COLOURS = np.array([[0, 0, 0], [0, 255, 0], [255, 0, 255], [0, 200, 255], [255, 200, 0]], np.uint16)
@@ -140,11 +214,20 @@ OVERLAY_QUALITY = 90  # JPEG quality of overlays: 25x faster to encode than PNG 
 
 
 def overlay(rgb: np.ndarray, classes: np.ndarray, alpha: float = 0.45) -> np.ndarray:
-    """Tint class pixels over the photo: vegetation / crop green, weed magenta, other classes cyan-ish."""
-    a = round(alpha * 256)  # integer blend: (photo * (256 - a) + colour * a) / 256
-    col = OVERLAY_COLOURS[np.minimum(classes, len(OVERLAY_COLOURS) - 1)]  # (H, W, 3)
-    blend = ((rgb.astype(np.uint16) * (256 - a) + col * a + 128) >> 8).astype(np.uint8)
-    return np.where((classes > 0)[..., None], blend, rgb)
+    """Tint class pixels over the photo: vegetation / crop green, weed magenta, other classes cyan-ish.
+
+    Integer blend ``(photo * (256 - a) + colour * a + 128) >> 8`` with ``a = round(alpha * 256)``, done as one
+    Pillow lookup table per class and a masked paste (C loops: a tenth of the time of the numpy expression).
+    """
+    a = round(alpha * 256)
+    photo = Image.fromarray(np.ascontiguousarray(rgb, dtype=np.uint8))
+    out = photo.copy()
+    levels = np.arange(256, dtype=np.uint16) * (256 - a)
+    for k in range(1, int(classes.max(initial=0)) + 1):
+        col = OVERLAY_COLOURS[min(k, len(OVERLAY_COLOURS) - 1)]
+        lut = np.concatenate([(levels + int(c) * a + 128) >> 8 for c in col]).astype(np.uint8)  # (768,)
+        out.paste(photo.point(lut.tolist()), mask=Image.fromarray(classes == k))
+    return np.asarray(out)
 
 
 # class-map palette: background black, then vegetation / crop green, weed magenta, further classes
@@ -198,8 +281,7 @@ def photo_outputs(outdir: Path, stem: str, num_classes: int, write_overlay: bool
 
 def _write_outputs(out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray) -> None:
     """Write all outputs of one photo, renaming them only once every one was written in full."""
-    with ExitStack() as stack:
-        tmp = {p: stack.enter_context(atomic_write(p)) for p in out.all()}
+    with atomic_writes(out.all()) as tmp:
         Image.fromarray((classes > 0).astype(np.uint8) * 255).save(tmp[out.mask])
         if out.classes is not None:
             class_map_image(classes).save(tmp[out.classes])
@@ -237,7 +319,11 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
         classes = read_label(out.classes, "index") if out.classes is not None else read_label(out.mask, "binary")
     except ValueError:
         return None
-    return _row(f, classes, k, class_fields)
+    return {**_row(f, classes, k, class_fields), "resumed": True}
+
+
+# agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
+ALGORITHM = "1"
 
 
 def predict_files(
@@ -249,103 +335,144 @@ def predict_files(
     write_overlay: bool = True,
     class_names: list[str] | None = None,
     progress: bool = True,
-) -> list[dict]:
+    recipe: Recipe | None = None,
+) -> BatchResult:
     """Predict every file; write ``<name>_mask.png``, ``<name>_overlay.jpg`` and ``summary.csv``.
 
     ``<name>_mask.png`` is 0/255 vegetation (every class but 0). A model with more than two classes also
     writes ``<name>_classes.png`` (a palette PNG whose pixel values are the class ids) and a
     ``<class>_fraction`` column per class in the summary (e.g. ``crop_fraction``, ``weed_fraction``).
-    Output names come from :func:`agriseg.data.io.output_names`, so inputs that share a stem never
+    Output names come from :func:`agriseg.batch.unique_names`, so inputs that share a stem never
     overwrite each other's results.
 
-    A photo is done when all of its outputs exist; a re-run skips done photos (unless ``overwrite``) and
-    reads their summary rows back from the outputs, so an interrupted and resumed batch ends with the same
-    files and the same ``summary.csv`` as an uninterrupted one. Work files left by a killed run are removed.
-    A bad file is reported in the summary and the batch goes on, unless ``strict``.
+    The photos go through :func:`agriseg.batch.run_batch`: a photo whose outputs are there is skipped
+    (unless ``overwrite``) and its summary row is read back from them, so an interrupted and resumed batch
+    ends with the same files and the same ``summary.csv`` as an uninterrupted one; work files left by a
+    killed run are removed; a bad file is reported in the summary and the batch goes on, unless ``strict``.
 
     Returns:
-        The summary rows, in input order; ``status`` is ``ok`` (predicted now or before) or ``error``,
-        and rows of photos done by an earlier run have ``resumed`` set to True.
+        The summary rows in input order, with the batch's counts; ``status`` is ``ok`` (predicted now or
+        before) or ``error``, and rows of photos done by an earlier run have ``resumed`` set to True.
     """
-    from tqdm import tqdm
+    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
 
-    from agriseg.data.files import clean_stale_temporaries
-    from agriseg.data.io import output_names
-
-    ensure_outdir(outdir)
-    clean_stale_temporaries(outdir)
-    names = output_names(files)
+    names = unique_names(files)
     k = predictor.num_classes
     labels = list(class_names) if class_names and len(class_names) == k else [f"class{i}" for i in range(k)]
     class_fields = [f"{n}_fraction" for n in labels[1:]] if k > 2 else []
-    rows: dict[Path, dict] = {}
-    todo: list[tuple[Path, PhotoOutputs]] = []
+    items = []
     for f in files:
-        out = photo_outputs(outdir, names[f], k, write_overlay)
-        if not overwrite and out.complete():
-            row = _read_back(f, out, k, class_fields)
-            if row is not None:
-                rows[f] = {**row, "resumed": True}
-                continue
-        todo.append((f, out))
+        out = photo_outputs(Path(outdir), names[f], k, write_overlay)
+        items.append(Item(names[f], f, tuple(out.all()), (f,), payload=out))
+    result = run_batch(
+        items,
+        stream=lambda todo: _predict_stream(predictor, todo, k, class_fields),
+        options=BatchOptions(overwrite, strict, progress, "predict", "img"),
+        recipe=recipe,
+        resume=lambda it: _read_back(Path(it.source), it.payload, k, class_fields),
+    )
+    fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
+    write_csv_atomic(list(result), Path(outdir) / "summary.csv", fields)
+    return result
 
-    # Three stages overlap: a thread decodes the next photos, the main thread runs the model, a thread
-    # encodes and writes outputs (PIL and numpy release the GIL). Outputs do not depend on the timing.
+
+def _predict_stream(
+    predictor: Predictor, todo: Sequence[Item], k: int, class_fields: list[str]
+) -> Iterator[tuple[Item, dict | Exception]]:
+    """Predict the photos of ``todo``, yielding ``(item, summary row or error)`` as each is written.
+
+    Three stages overlap: a thread decodes the next photos, the main thread runs the model on batches of
+    photos of one size, a thread encodes and writes outputs (PIL and numpy release the GIL). Outputs do
+    not depend on the timing.
+    """
     lookahead = 2 * predictor.batch_size
     with ThreadPoolExecutor(1, "agriseg-read") as reader, ThreadPoolExecutor(1, "agriseg-write") as writer:
-        reads = deque((f, out, reader.submit(read_rgb, f)) for f, out in todo[:lookahead])
+        reads = deque((it, reader.submit(read_rgb, it.source)) for it in todo[:lookahead])
         queued = lookahead
-        writes: deque[tuple[Path, PhotoOutputs, Future]] = deque()
-        pending: list[tuple[Path, PhotoOutputs, np.ndarray]] = []
+        writes: deque[tuple[Item, Future]] = deque()
+        pending: list[tuple[Item, np.ndarray]] = []
 
-        def collect(limit: int) -> None:
+        def written(limit: int) -> Iterator[tuple[Item, dict | Exception]]:
             while len(writes) > limit:
-                f, out, fut = writes.popleft()
+                it, fut = writes.popleft()
                 try:
-                    rows[f] = fut.result()
+                    yield it, fut.result()
                 except OSError as err:
-                    if strict:
-                        raise
-                    rows[f] = {"file": str(f), "status": "error", "error": f"{out.mask}: cannot write ({err})"}
+                    yield it, OSError(err.errno, f"cannot write ({err.strerror or err})", str(it.payload.mask))
 
-        def flush() -> None:
-            if not pending:
-                return
-            probs = predictor.probabilities([p[2] for p in pending])
-            for (f, out, rgb), p in zip(pending, probs, strict=True):
-                classes = class_map(p)  # (H, W)
-                writes.append((f, out, writer.submit(_write_and_row, f, out, rgb, classes, k, class_fields)))
-            pending.clear()
-            collect(lookahead)
+        def flush() -> Iterator[tuple[Item, dict | Exception]]:
+            if pending:
+                probs = predictor.probabilities([rgb for _, rgb in pending])
+                for (it, rgb), p in zip(pending, probs, strict=True):
+                    classes = to_classes(p, rgb)  # (H, W)
+                    args = (Path(it.source), it.payload, rgb, classes, k, class_fields)
+                    writes.append((it, writer.submit(_write_and_row, *args)))
+                pending.clear()
+            yield from written(lookahead)
 
-        bar = tqdm(total=len(todo), desc="predict", unit="img", disable=not progress)
         while reads:
-            f, out, fut = reads.popleft()
+            it, fut = reads.popleft()
             if queued < len(todo):
-                nf, nout = todo[queued]
-                reads.append((nf, nout, reader.submit(read_rgb, nf)))
+                reads.append((todo[queued], reader.submit(read_rgb, todo[queued].source)))
                 queued += 1
             try:
                 rgb = fut.result()
             except ImageReadError as err:
-                if strict:
-                    raise
-                rows[f] = {"file": str(f), "status": "error", "error": str(err)}
-                bar.update(1)
+                yield it, err
                 continue
-            if pending and pending[0][2].shape != rgb.shape:
-                flush()
-            pending.append((f, out, rgb))
+            if pending and pending[0][1].shape != rgb.shape:
+                yield from flush()
+            pending.append((it, rgb))
             if len(pending) >= predictor.batch_size:
-                flush()
-            bar.update(1)
-        flush()
-        collect(0)
-        bar.close()
-    ordered = [rows[f] for f in files if f in rows]
-    fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
-    write_csv_atomic(ordered, outdir / "summary.csv", fields)
-    return ordered
+                yield from flush()
+        yield from flush()
+        yield from written(0)
+
+
+def predict_paths(
+    paths: Sequence[str | Path],
+    outdir: str | Path,
+    config: CropPredictConfig,
+    overwrite: bool = False,
+    strict: bool = False,
+    progress: bool = True,
+) -> BatchResult:
+    """``agriseg crop predict``: segment the photos under ``paths`` into ``outdir`` (see :func:`predict_files`).
+
+    Files in ``outdir`` named like outputs of an earlier run are never read as photos.
+
+    Raises:
+        ValueError: no photos (only earlier outputs), or a model that cannot be used.
+    """
+    from agriseg.data.files import ensure_outdir
+    from agriseg.data.io import drop_outputs, list_images
+    from agriseg.fingerprint import Recipe
+
+    out = ensure_outdir(outdir)
+    files, earlier = drop_outputs(list_images(list(paths)), out, OUTPUT_SUFFIXES)
+    if not files:
+        raise ValueError(f"{outdir}: holds only outputs of an earlier run, no photos")
+    pred = load_predictor(
+        config.model_name,
+        config.long_side,
+        config.tta,
+        config.optimize,
+        tile=config.tile,
+        overlap=config.overlap,
+        batch_size=config.batch_size,
+        precision=config.precision,
+    )
+    cfg = pred.config
+    assert cfg is not None
+    options = config.model_dump(exclude={"model_name", "batch_size", "optimize"})
+    options.update(long_side=pred.long_side, tta=pred.tta)
+    recipe = Recipe("crop predict", ALGORITHM, options, pred.model.path)
+    result = predict_files(
+        pred, files, out, overwrite, strict, config.overlay, cfg.class_names, progress=progress, recipe=recipe
+    )
+    if earlier:
+        result.notes.append(f"({len(earlier)} outputs of an earlier run in {outdir} were not read as photos)")
+    return result
 
 
 def write_csv_atomic(rows: list[dict], path: Path, fields: list[str]) -> None:

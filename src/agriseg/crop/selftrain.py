@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field
 
 from agriseg.config import StrictModel
-from agriseg.crop.config import DataConfig, TrainConfig
+from agriseg.crop.config import AdaptConfig, DataConfig, TrainConfig
 from agriseg.crop.pseudolabel.pipeline import PseudoLabelOptions
 from agriseg.data.files import atomic_write, write_json
 from agriseg.models.config import ModelConfig
@@ -270,7 +270,7 @@ class SelfTrainer:
 
         cfg = self.stage_config(stage, labels, tl, sl)
         cfg.train = cfg.train.model_copy(update={"init_weights": init})
-        res = train_crop(cfg, max_epochs=epochs)
+        res = train_crop(cfg, max_epochs=epochs, progress=self.progress)
         info = {
             "model": res["model"],
             "select_on_pseudo": {k: float(v) for k, v in res["val"].items()},
@@ -304,7 +304,7 @@ class SelfTrainer:
             if s in manual and self.cfg.trimap.keep_manual:
                 tri = lab
             else:
-                probs = pred.probabilities([read_rgb(images[s])])[0].numpy()  # (K, H, W)
+                probs = pred.probabilities([read_rgb(images[s])])[0]  # (K, H, W)
                 tri = make_trimap(lab, probs, self.cfg.trimap)
             _write_index_png(tri, d / f"{s}.png")
             stats[s] = round(float((tri == 255).mean()), 6)
@@ -433,7 +433,7 @@ def adapt(
         pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)
         for stem in tqdm(sorted(masks), desc=f"combine ({combine})", unit="img", disable=not progress):
             lab = read_label(labels1 / f"{stem}.png", "index")
-            probs = pred.probabilities([read_rgb(names.get(stem, img_dir / stem))])[0].numpy()
+            probs = pred.probabilities([read_rgb(names.get(stem, img_dir / stem))])[0]
             _write_index_png(combine_with_model(lab, probs, combine, confidence), labels1 / f"{stem}.png")
     if evaluate is not None:
         trainer.report["base_evaluate"] = score_model(base_path, evaluate, progress=progress)
@@ -472,3 +472,37 @@ def depth_guided_postprocess(pred: np.ndarray, depth_mask: np.ndarray, min_suppo
     out = pred.astype(np.uint8).copy()
     out[(fg > 0) & ~keep[lab]] = 0
     return out
+
+
+def adapt_photos(
+    paths: list[str | Path],
+    output: str | Path,
+    config: AdaptConfig,
+    pseudo: PseudoLabelOptions,
+    keep: str | None = None,
+    workdir: str | Path | None = None,
+    overwrite: bool = False,
+) -> dict:
+    """``agriseg crop adapt``: :func:`adapt` the model to the photos under ``paths``.
+
+    Raises:
+        FileExistsError: ``output`` exists and not ``overwrite``.
+    """
+    from agriseg.batch import check_output
+    from agriseg.data.io import list_images
+
+    check_output(output, overwrite)
+    return adapt(
+        list_images(list(paths)),
+        output,
+        config.model_name,
+        pseudo,
+        config.combine,
+        config.confidence,
+        keep,
+        config.stage1_epochs,
+        config.stage2_epochs,
+        train=TrainConfig(batch_size=config.batch_size),
+        data=DataSpec(crop_size=config.crop_size),
+        workdir=workdir,
+    )

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -97,14 +97,15 @@ def clean_stale_temporaries(folder: str | Path) -> list[Path]:
         return removed
     for p in folder.iterdir():
         m = _STALE.match(p.name)
-        if m is None or _alive(int(m.group(1))):
+        if m is None or pid_alive(int(m.group(1))):
             continue
         _remove(p)
         removed.append(p)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id is running (this process counts as running)."""
     if pid == os.getpid():
         return True
     try:
@@ -142,6 +143,20 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     except BaseException:
         _remove(tmp)
         raise
+
+
+@contextmanager
+def atomic_writes(paths: Iterable[str | Path]) -> Iterator[dict[Path, Path]]:
+    """Write several files that belong together: none takes its final name until every one was written.
+
+        >>> with atomic_writes([mask_path, overlay_path]) as tmp:
+        ...     save(mask, tmp[mask_path]); save(overlay, tmp[overlay_path])
+
+    Yields:
+        ``{final path: temporary path}``; on an exception every temporary is removed.
+    """
+    with ExitStack() as stack:
+        yield {Path(p): stack.enter_context(atomic_write(p)) for p in paths}
 
 
 def _make_parent(path: Path) -> None:

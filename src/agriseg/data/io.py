@@ -137,15 +137,36 @@ def _is_16bit_colour(im: Image.Image) -> bool:
 def _to_array(im: Image.Image, path: Path) -> np.ndarray:
     orientation = exif_orientation(im)
     if _is_16bit_colour(im):
-        import cv2
-
-        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+        arr = _read_16bit_colour(path, im.format)
         if arr is not None and arr.ndim == 3:
-            arr = arr[..., [2, 1, 0, 3][: arr.shape[-1]]]  # BGR(A) -> RGB(A)
             return apply_orientation(arr, orientation)
     if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
         im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
     return apply_orientation(np.asarray(im), orientation)
+
+
+def _read_16bit_colour(path: Path, fmt: str | None) -> np.ndarray | None:
+    """RGB(A) ``(H, W, C)`` uint16 of a 48/64-bit colour PNG or TIFF (None when it cannot be read so).
+
+    OpenCV when it is installed (the ``train`` extra); otherwise tifffile (TIFF) or pypng (PNG), both small
+    and part of the base install.
+    """
+    try:
+        import cv2
+    except ImportError:
+        if fmt == "TIFF":
+            import tifffile
+
+            return tifffile.imread(path)
+        import png
+
+        width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+        planes = info["planes"]
+        return np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if arr is None or arr.ndim != 3:
+        return arr
+    return arr[..., [2, 1, 0, 3][: arr.shape[-1]]]  # BGR(A) -> RGB(A)
 
 
 def scale_to_uint8(arr: np.ndarray, path: str | Path) -> np.ndarray:

@@ -138,7 +138,8 @@ def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: f
     """Polygons of the changed regions (band 2 of a change COG written by :func:`change_map`).
 
     The change mask is copied to a single-band staging raster and polygonised as connected components
-    (simplified by 5 m, regions under ``min_area_m2`` dropped), written by extension like field polygons.
+    (the same polygoniser as fields: sub-pixel outlines simplified by one pixel, regions under
+    ``min_area_m2`` dropped), written by extension like field polygons.
 
     Returns:
         The GeoDataFrame written.
@@ -149,7 +150,7 @@ def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: f
     from agriseg.vector.config import PolygonizeConfig
 
     change_tif = Path(change_tif)
-    cfg = PolygonizeConfig(separation="components", min_area_m2=min_area_m2, simplify_m=5.0)
+    cfg = PolygonizeConfig(separation="components", min_area_m2=min_area_m2)
     staging = temporary_sibling(change_tif, "mask")
     try:
         with rasterio.open(change_tif) as src:

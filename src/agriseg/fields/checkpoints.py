@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from agriseg.batch import check_output
 from agriseg.data.files import atomic_write, write_json
 from agriseg.fields.config import PreprocessSpec
 from agriseg.models.config import ModelConfig
@@ -186,8 +187,7 @@ def import_ftw_checkpoint(
         ModelLoadError: see :func:`load_ftw_checkpoint`.
     """
     dst = Path(dst)
-    if dst.exists() and not overwrite:
-        raise FileExistsError(f"{dst}: exists (use overwrite)")
+    check_output(dst, overwrite)
     model, cfg, info = load_ftw_checkpoint(src)
     save_model(model, cfg, dst, half=half, extra={k: v for k, v in info.items() if v is not None})
     return dst, cfg
@@ -222,8 +222,7 @@ def export_onnx(
         FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists (use overwrite)")
+    check_output(path, overwrite)
     model = model.eval().cpu()
     x = torch.rand(1, in_channels, size, size)  # (1, C, S, S)
     with atomic_write(path) as tmp:
@@ -263,6 +262,31 @@ def _export_checked(
         got = sess.run(["logits"], {"image": x2.numpy()})[0]
         diff = float(np.abs(ref - got).max())
     return diff
+
+
+def export_model(model_path: str | Path, output: str | Path, size: int = 256, opset: int = 17,
+                 overwrite: bool = False) -> dict[str, Any]:  # fmt: skip
+    """``agriseg fields export``: a field model as ``.safetensors`` (weights + config) or ``.onnx`` (checked).
+
+    Returns:
+        ``card`` (the model card written beside it) and, for ONNX, ``max_abs_diff`` against PyTorch.
+
+    Raises:
+        ValueError: an output that is neither ``.safetensors`` nor ``.onnx``.
+        FileExistsError: the output exists and not ``overwrite``.
+    """
+    out = Path(output)
+    if out.suffix not in (".safetensors", ".onnx"):
+        raise ValueError(f"{out}: output must end in .safetensors or .onnx")
+    check_output(out, overwrite)
+    model, cfg, info = load_fields_model(model_path)
+    res: dict[str, Any] = {}
+    if out.suffix == ".onnx":
+        res = export_onnx(model, out, cfg.in_channels, size, opset, overwrite=overwrite)
+    else:
+        save_model(model, cfg, out, half=False, extra={k: v for k, v in info.items() if v is not None})
+    res["card"] = write_model_card(out, cfg, info)
+    return res
 
 
 def write_model_card(path: str | Path, cfg: ModelConfig, info: dict[str, Any]) -> Path:

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from agriseg.config import StrictModel
 from agriseg.models.config import ModelConfig
+from agriseg.training.config import TrainOptions
 
 
 def _fields_model() -> ModelConfig:
@@ -103,26 +104,28 @@ class FieldsLossConfig(StrictModel):
         return None
 
 
-class FieldsOptimConfig(StrictModel):
-    """Optimisation (PRUE: AdamW amsgrad lr 1e-3, cosine to 1e-6 over 100 epochs, batch 32, seed 7)."""
+class FieldsOptimConfig(TrainOptions):
+    """Optimisation (PRUE: AdamW amsgrad lr 1e-3, cosine to 1e-6 over 100 epochs, batch 32, seed 7).
+
+    The shared training options (re-defaulted for PRUE) plus the fields schedule and checkpoint metric.
+    """
 
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    min_lr: float = Field(1e-6, ge=0)
     weight_decay: float = Field(1e-2, ge=0)
     amsgrad: bool = True
-    seed: int = 7
     num_workers: int = Field(0, ge=0)
-    precision: str = "32-true"
-    accelerator: str = "auto"
-    max_time_minutes: float | None = None  # stop training after this wall time
-    # cosine over the planned steps, or over max_time_minutes of wall time (for time-boxed CPU runs)
+    min_lr: float = Field(1e-6, ge=0)
+    # cosine over the planned steps, or over max_minutes of wall time (for time-boxed CPU runs)
     schedule: Literal["cosine_steps", "cosine_time"] = "cosine_steps"
-    limit_train_batches: float | int = 1.0
-    val_every: int = Field(1, ge=1)
     iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
     monitor: Literal["val/object_f1", "val/pixel_iou"] = "val/object_f1"
+
+    @model_validator(mode="after")
+    def _time_budget(self) -> FieldsOptimConfig:
+        if self.schedule == "cosine_time" and not self.max_minutes:
+            raise ValueError("schedule 'cosine_time' needs max_minutes")
+        return self
 
 
 class FieldsTrainConfig(StrictModel):
@@ -231,7 +234,7 @@ STAC_APIS = {
 class DownloadConfig(StrictModel):
     """How ``agriseg fields download`` finds and reads Sentinel-2 L2A imagery from a STAC API."""
 
-    stac_url: str = STAC_APIS["planetary-computer"]  # or a key of STAC_APIS
+    stac_url: str = Field("planetary-computer", validate_default=True)  # a key of STAC_APIS, or a URL
     collection: str = "sentinel-2-l2a"
     cloud_max: float = Field(20.0, ge=0, le=100)  # % (item property eo:cloud_cover)
     resolution: float = Field(10.0, gt=0)  # output pixel size in metres
@@ -245,3 +248,58 @@ class DownloadConfig(StrictModel):
     @classmethod
     def _named_api(cls, v: str) -> str:
         return STAC_APIS.get(v, v)
+
+
+class FieldsRunConfig(StrictModel):
+    """Options of ``fields predict | polygonize | map | run`` beside :class:`PredictConfig`.
+
+    ``resize``, ``divisor``, ``offset`` and ``swap_input_windows`` override the model's own preprocessing
+    (:class:`PreprocessSpec`; None = the model's); ``collection`` names the fiboa collection of the fields;
+    ``landcover_stac_url`` is where ``--landcover esa-worldcover | io-lulc`` is found.
+    """
+
+    resize: float | None = Field(None, ge=0.25, le=4.0, description="tile resize factor before the model")
+    divisor: float | None = Field(None, gt=0, description="reflectance x10000 divisor")
+    offset: OffsetMode = Field("auto", description="Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)")
+    swap_input_windows: bool = Field(False, description="feed window B before window A")
+    threads: int = Field(0, ge=0, description="torch threads of this process (0 = torch's default)")
+    collection: str = Field("agriseg-fields", description="fiboa collection id")
+    landcover_stac_url: str = Field(
+        "planetary-computer", description="STAC API of a named land-cover source (esa-worldcover, io-lulc)"
+    )
+
+    def preprocess(self) -> dict[str, object]:
+        """The :class:`PreprocessSpec` fields these options override (only those set)."""
+        update: dict[str, object] = {"offset": self.offset}
+        if self.divisor is not None:
+            update["divisor"] = self.divisor
+        if self.swap_input_windows:
+            update["swap_input_windows"] = True
+        return update
+
+
+class DaskConfig(StrictModel):
+    """Where ``fields map`` runs its scenes: a Dask cluster (a scheduler, or a local one), or this process."""
+
+    scheduler: str | None = None  # address of a running scheduler; None = a local cluster
+    workers: int = Field(2, ge=1)  # local-cluster worker processes
+    threads_per_worker: int = Field(1, ge=1)
+    serial: bool = False  # run in this process, without Dask
+
+
+class FieldsEvaluateConfig(StrictModel):
+    """``agriseg fields evaluate | robustness``: scoring a model on FTW chips (or one scene)."""
+
+    countries: str = "all"  # comma-separated FTW countries, or all
+    split: Literal["train", "val", "test"] = "test"
+    target: Literal["2-class", "3-class"] = "3-class"  # label masks scored against
+    windows: Literal["ab", "ba", "a", "b"] | None = None  # window order of the input; None = the model's
+    offset: float = 0.0  # DN offset before scaling (FTW chips: 0; raw baseline >= 04.00 L2A: -1000)
+    batch_size: int = Field(8, ge=1)
+    iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
+    bootstrap: int = Field(1000, ge=0)  # resamples for 95% intervals
+    missing: Literal["error", "skip"] = "error"  # chips with missing files
+    max_chips: int = Field(256, ge=1)  # robustness: at most this many chips
+    chip: int = Field(256, ge=64)  # robustness on a scene: chip side
+    stride: int = Field(128, ge=16)  # robustness on a scene: chip stride
+    crop: int = Field(192, ge=33)  # robustness: corner-crop size p (S/2 < p < S)

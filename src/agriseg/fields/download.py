@@ -1,4 +1,4 @@
-"""Sentinel-2 L2A from a STAC API into the 8-band two-window scene the field models read.
+"""Sentinel-2 L2A from a STAC API into the scene a field model reads: two windows or one, RGB + NIR or RGB.
 
 :func:`download_scene` picks the items of window A and window B (:mod:`agriseg.fields.stac`), lays one
 output grid over the area (the CRS of window A's first item, ``resolution`` metres, snapped to whole pixels),
@@ -7,7 +7,8 @@ COGs that overlap the area are fetched, with HTTP range requests. Items of a win
 (the first item's pixels win; later ones fill its no-data), which joins tiles across MGRS boundaries.
 
 Output: a uint16 Cloud-Optimized GeoTIFF, bands window A red, green, blue, NIR then window B red, green,
-blue, NIR (the order of :mod:`agriseg.fields.sentinel2`), NoData 0, with tags ``WIN_A_ITEM``,
+blue, NIR (the order of :mod:`agriseg.fields.sentinel2`), NoData 0; a single-window model gets window A
+only (4 bands), DelineateAnything window A's red, green, blue (3 bands). Tags ``WIN_A_ITEM``,
 ``WIN_A_DATETIME``, ``WIN_B_ITEM``, ``WIN_B_DATETIME`` (ISO 8601 UTC, the latest item of the window),
 ``PROCESSING_BASELINE`` and ``BOA_ADD_OFFSET`` (what ``agriseg fields predict`` adds before scaling). If the
 items carry different offsets (e.g. one window before baseline 04.00), the DNs are harmonised to offset 0
@@ -70,8 +71,17 @@ def parts_dir(output: Path) -> Path:
     return output.with_name(f".{output.name}.parts")
 
 
-def _request(cfg: DownloadConfig, bbox: BBox | None, dates: dict[str, Any], refs: dict[str, Any]) -> dict:
+def _request(
+    cfg: DownloadConfig,
+    bbox: BBox | None,
+    dates: dict[str, Any],
+    refs: dict[str, Any],
+    windows: Sequence[str],
+    bands: Sequence[str],
+) -> dict:
     return {
+        "windows": list(windows),
+        "bands": list(bands),
         "stac_url": cfg.stac_url,
         "collection": cfg.collection,
         "cloud_max": cfg.cloud_max,
@@ -87,12 +97,13 @@ def _choose_items(
     bbox: BBox | None,
     dates: dict[str, tuple[str, str] | None],
     refs: dict[str, Sequence[str]],
+    windows: Sequence[str] = WINDOWS,
 ) -> dict[str, list[Any]]:
     from agriseg.fields.stac import items_by_reference, open_api, select_items
 
     client = None
     chosen: dict[str, list[Any]] = {}
-    for w in WINDOWS:
+    for w in windows:
         name = w.upper()
         if refs[w]:
             chosen[w] = items_by_reference(client, refs[w], cfg, name)
@@ -175,8 +186,9 @@ def _grid(items: dict[str, list[Any]], bbox: BBox | None, cfg: DownloadConfig) -
     if crs is None:
         raise ValueError(f"{first.id}: its red band has no CRS")
     if bbox is None:
-        a, b = (_native_bounds(items[w], crs, cfg) for w in WINDOWS)
-        x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+        boxes = [_native_bounds(its, crs, cfg) for its in items.values()]
+        x0, y0 = max(b[0] for b in boxes), max(b[1] for b in boxes)
+        x1, y1 = min(b[2] for b in boxes), min(b[3] for b in boxes)
         if x0 >= x1 or y0 >= y1:
             raise ValueError(
                 f"{', '.join(i.id for i in items['a'])} and {', '.join(i.id for i in items['b'])}: "
@@ -266,30 +278,30 @@ def _tags(items: dict[str, list[Any]], harmonise: bool, cfg: DownloadConfig) -> 
 
     tags: dict[str, str] = {"STAC_API": cfg.stac_url, "STAC_COLLECTION": cfg.collection}
     baselines: list[str] = []
-    for w in WINDOWS:
+    for w, its in items.items():
         W = w.upper()
-        its = items[w]
         tags[f"WIN_{W}_ITEM"] = ",".join(i.id for i in its)
         tags[f"WIN_{W}_DATETIME"] = _iso(max(item_datetime(i) for i in its))
         pbs = sorted({str(i.properties.get("s2:processing_baseline", "")) for i in its} - {""})
         if pbs:
             tags[f"WIN_{W}_PROCESSING_BASELINE"] = ",".join(pbs)
         baselines += pbs
-    offsets = {boa_offset_of(i) for w in WINDOWS for i in items[w]}
+    offsets = {boa_offset_of(i) for its in items.values() for i in its}
     tags["BOA_ADD_OFFSET"] = f"{0.0 if harmonise else offsets.pop():g}"
     if baselines:
         tags["PROCESSING_BASELINE"] = max(baselines)
     return tags
 
 
-def _write_cog(output: Path, bands: list[np.ndarray], grid: Grid, tags: dict[str, str], tmp_dir: Path) -> None:
+def _write_cog(
+    output: Path, bands: list[np.ndarray], grid: Grid, tags: dict[str, str], tmp_dir: Path, names: list[str]
+) -> None:
     import rasterio
     from affine import Affine
     from rasterio.enums import ColorInterp
 
     from agriseg.raster.io import to_cog
 
-    names = [f"win_{w}_{b}" for w in WINDOWS for b in BAND_NAMES]
     tiled = tmp_dir / "stack.tif"
     profile = {
         "driver": "GTiff",
@@ -338,8 +350,11 @@ def download_scene(
     win_b: Sequence[str] = (),
     overwrite: bool = False,
     progress: bool = True,
+    windows: Sequence[str] = WINDOWS,
+    bands: Sequence[str] = BAND_NAMES,
+    extra_tags: dict[str, str] | None = None,
 ) -> DownloadResult:
-    """Download a two-window Sentinel-2 scene into an 8-band uint16 COG.
+    """Download a Sentinel-2 scene into a uint16 COG (default: two windows, 8 bands).
 
     Args:
         output: the ``.tif`` to write.
@@ -351,6 +366,9 @@ def download_scene(
         win_b: the same for window B.
         overwrite: replace an existing output (and start over instead of resuming).
         progress: show a tqdm bar of band reads.
+        windows: ``("a", "b")``, or ``("a",)`` for single-window models.
+        bands: bands of each window, in output order (``red, green, blue, nir``; RGB for DelineateAnything).
+        extra_tags: more GeoTIFF tags (e.g. how the dates were chosen).
 
     Raises:
         ValueError: bad request, nothing found, an item without a band, or a STAC API / read that failed
@@ -369,44 +387,48 @@ def download_scene(
     if output.exists() and not overwrite:
         return DownloadResult(output, "skipped")
     pdir = parts_dir(output)
-    request = _request(cfg, bbox, {"a": win_a_dates, "b": win_b_dates}, {"a": list(win_a), "b": list(win_b)})
+    windows = tuple(windows)
+    bands = tuple(bands)
+    request = _request(
+        cfg, bbox, {"a": win_a_dates, "b": win_b_dates}, {"a": list(win_a), "b": list(win_b)}, windows, bands
+    )
     request = json.loads(json.dumps(request))  # tuples -> lists, as read back from the manifest
     state = None if overwrite else _load_state(pdir, request)
     if state is None:
         shutil.rmtree(pdir, ignore_errors=True)
-        chosen = _choose_items(cfg, bbox, {"a": win_a_dates, "b": win_b_dates}, {"a": win_a, "b": win_b})
-        for w in WINDOWS:  # fail before reading anything if an item lacks a band
+        chosen = _choose_items(cfg, bbox, {"a": win_a_dates, "b": win_b_dates}, {"a": win_a, "b": win_b}, windows)
+        for w in windows:  # fail before reading anything if an item lacks a band
             for item in chosen[w]:
-                for b in BAND_NAMES:
+                for b in bands:
                     band_href(item, b)
         grid = _grid(chosen, bbox, cfg)
         pdir.mkdir(parents=True, exist_ok=True)
         signed = signer(cfg) is not None
-        unsigned = {w: [_unsigned(i, signed) for i in chosen[w]] for w in WINDOWS}
+        unsigned = {w: [_unsigned(i, signed) for i in chosen[w]] for w in windows}
         write_json(pdir / "manifest.json", {"request": request, "items": unsigned, "grid": grid.__dict__})
         resumed = False
     else:
         sign = signer(cfg)
-        chosen = {w: [pystac.Item.from_dict(d) for d in state["items"][w]] for w in WINDOWS}
+        chosen = {w: [pystac.Item.from_dict(d) for d in state["items"][w]] for w in windows}
         if sign is not None:
-            for w in WINDOWS:
+            for w in windows:
                 for item in chosen[w]:
                     sign(item)
         grid = Grid(**state["grid"])
         resumed = True
     if resumed:
-        for w in WINDOWS:
+        for w in windows:
             for item in chosen[w]:
-                for b in BAND_NAMES:
+                for b in bands:
                     _forget_remote(band_href(item, b))
-    harmonise = len({boa_offset_of(i) for w in WINDOWS for i in chosen[w]}) > 1
-    total = sum(len(chosen[w]) * len(BAND_NAMES) for w in WINDOWS)
-    bands: list[np.ndarray] = []
+    harmonise = len({boa_offset_of(i) for w in windows for i in chosen[w]}) > 1
+    total = sum(len(chosen[w]) * len(bands) for w in windows)
+    arrays: list[np.ndarray] = []
     valid: dict[str, float] = {}
     with tqdm(total=total, desc=output.name, unit="read", disable=not progress) as bar:
-        for w in WINDOWS:
+        for w in windows:
             any_data = np.zeros((grid.height, grid.width), dtype=bool)
-            for b in BAND_NAMES:
+            for b in bands:
                 part = pdir / f"{w}_{b}.npy"
                 if part.is_file():
                     arr = np.load(part)
@@ -416,14 +438,15 @@ def download_scene(
                     with atomic_write(part) as tmp:
                         np.save(tmp, arr)
                 any_data |= arr > 0
-                bands.append(arr)
+                arrays.append(arr)
             valid[w] = float(any_data.mean())
-    _write_cog(output, bands, grid, _tags(chosen, harmonise, cfg), pdir)
+    names = [f"win_{w}_{b}" for w in windows for b in bands]
+    _write_cog(output, arrays, grid, {**_tags(chosen, harmonise, cfg), **(extra_tags or {})}, pdir, names)
     shutil.rmtree(pdir, ignore_errors=True)
     return DownloadResult(
         output,
         "resumed" if resumed else "done",
-        {w: [i.id for i in chosen[w]] for w in WINDOWS},
+        {w: [i.id for i in chosen[w]] for w in windows},
         grid.width,
         grid.height,
         valid,
@@ -440,54 +463,4 @@ def _unsigned(item: Any, signed: bool) -> dict:
     return d
 
 
-def download_areas(
-    areas: str | Path,
-    folder: str | Path,
-    cfg: DownloadConfig,
-    win_a_dates: tuple[str, str],
-    win_b_dates: tuple[str, str],
-    overwrite: bool = False,
-    progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Download one scene per feature of a vector file (its bounds), going on past areas that fail.
-
-    Scenes are named after the features' ``id`` column when there is one, else ``area<row>``.
-
-    Returns:
-        One row per area: ``area``, ``scene`` (path), ``status`` (done/resumed/skipped/error), ``error``.
-
-    Raises:
-        ValueError: an unreadable vector file or one without features or CRS.
-    """
-    import re
-
-    import geopandas as gpd
-
-    from agriseg.fields.stac import parse_bbox
-
-    path = Path(areas)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: areas file not found")
-    try:
-        df = gpd.read_file(path)
-    except Exception as err:  # noqa: BLE001 - any reader error is a bad input file
-        raise ValueError(f"{path}: not a readable vector file ({err})") from err
-    if df.empty or df.crs is None:
-        raise ValueError(f"{path}: no features, or no CRS")
-    df = df.to_crs(4326)
-    names = [re.sub(r"[^A-Za-z0-9_.-]+", "_", str(v)) for v in df["id"]] if "id" in df else None
-    rows: list[dict[str, Any]] = []
-    for i, geom in enumerate(df.geometry):
-        name = names[i] if names else f"area{i}"
-        out = Path(folder) / f"{name}.tif"
-        row: dict[str, Any] = {"area": name, "scene": str(out), "error": ""}
-        try:
-            bbox = parse_bbox(",".join(str(v) for v in geom.bounds))
-            res = download_scene(out, cfg, bbox, win_a_dates, win_b_dates, overwrite=overwrite, progress=progress)
-            rows.append({**row, "status": res.status})
-        except ValueError as err:
-            rows.append({**row, "status": "error", "error": f"{name}: {err}"})
-    return rows
-
-
-__all__ = ["DownloadResult", "download_areas", "download_scene", "parts_dir"]
+__all__ = ["DownloadResult", "download_scene", "parts_dir"]

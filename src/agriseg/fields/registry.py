@@ -1,19 +1,32 @@
-"""Released field-boundary models by name: the FTW baselines and PRUE checkpoints, cached on first use.
+"""Released field-boundary models by name: the FTW baselines, PRUE and DelineateAnything, cached on first use.
 
-Every entry is an ftw-tools Lightning ``.ckpt`` published on the Fields of The World baselines release page;
-:func:`resolve_model` turns a name into a local file (downloading it into the user cache once) and leaves
-paths alone, so every ``-m`` option accepts either. Checkpoints are only ever read with
-``torch.load(weights_only=True)`` (:mod:`agriseg.fields.checkpoints`).
+The registry lists the 15 models of ftw-tools 2.0.0b5. :func:`resolve_model` turns a name into a local file
+(downloading it into the user cache once) and leaves paths alone, so every ``-m`` option accepts either.
+
+- U-Nets (FTW v1/v2, PRUE v3/v3.1): ftw-tools Lightning ``.ckpt`` files on the Fields of The World
+  baselines release page, only ever read with ``torch.load(weights_only=True)``
+  (:mod:`agriseg.fields.checkpoints`). They predict classes that are polygonised afterwards.
+- DelineateAnything (v1 x / S n, v2): ultralytics YOLO11 instance-segmentation ``.pt`` files. They are
+  whole pickled Python objects that only ultralytics can load, and nobody publishes their digests: they
+  load only after the user trusted the file (:mod:`agriseg.fields.trust`). They need the optional
+  ``agriseg[delineate]`` extra (ultralytics, AGPL-3.0) and give field instances directly.
+
+Each entry names the imagery it needs (``windows`` and ``bands``), so ``fields download`` / ``run`` fetch
+one window of RGB + NIR for a single-window U-Net and one RGB window for DelineateAnything.
 
 Environment variables:
 
 - ``AGRISEG_CACHE_DIR``: cache root (models go to ``<root>/models``); default: the platform's user cache
   folder for ``agriseg`` (``~/.cache/agriseg`` on Linux).
-- ``AGRISEG_MODELS_BASE_URL``: where the release files are fetched from (a mirror, or a test server);
-  each entry's ``file`` is appended to it. Default: :data:`RELEASE_URL`.
+- ``AGRISEG_MODELS_BASE_URL``: a mirror (or a test server) that replaces every download address. A
+  release file is fetched from ``<base>/<file>`` (e.g. ``<base>/v3/prue_efnet3_checkpoint.ckpt``) and an
+  entry with a full URL from ``<base>/<host>/<path>`` (e.g. ``<base>/hf.co/torchgeo/...``), the layout
+  ``wget -x URL`` leaves in a mirror folder. Default: the original addresses.
 
-Licences: the PRUE and "FULL" models were trained on FTW countries under a mix of open licences, some of
-them non-commercial (CC-BY-NC-SA); only the "CCBY" models are CC-BY 4.0 throughout.
+Licences: the PRUE v3 and "FULL" models were trained on FTW countries under a mix of open licences, some
+of them non-commercial (CC-BY-NC-SA); the "CCBY" models (v1, v3.1) are CC-BY 4.0 throughout. The
+DelineateAnything weights and ultralytics are AGPL-3.0: agriseg itself stays MIT and never installs them
+unless asked (``pip install "agriseg[delineate]"``).
 """
 
 from __future__ import annotations
@@ -25,13 +38,18 @@ from typing import Any, Literal
 from pydantic import Field
 
 from agriseg.config import StrictModel
-from agriseg.fields.sentinel2 import WindowOrder
 
 RELEASE_URL = "https://github.com/fieldsoftheworld/ftw-baselines/releases/download/"
 MIXED = "Mixed Open Licenses (includes CC-BY-NC-SA: non-commercial)"
 CCBY = "CC-BY-4.0"
+AGPL = "AGPL-3.0"
 THREE = ["background", "field", "boundary"]
 TWO = ["background", "field"]
+RGBN = ("red", "green", "blue", "nir")
+RGB = ("red", "green", "blue")
+
+Kind = Literal["semantic", "instance"]
+Windows = Literal["ab", "a"]
 
 
 class ModelSpec(StrictModel):
@@ -41,20 +59,39 @@ class ModelSpec(StrictModel):
     title: str
     file: str = Field(description="path under the release base URL, or a full http(s) URL")
     licence: str
-    commercial_use: bool = Field(description="whether every licence of its training data allows commercial use")
+    commercial_use: bool = Field(
+        description="whether attribution alone allows commercial use (every training-data licence does; no copyleft)"
+    )
     classes: list[str]
-    windows: WindowOrder = "ab"
+    kind: Kind = Field("semantic", description="semantic = class raster, then polygonised; instance = fields directly")
+    windows: Windows = Field("ab", description="imagery windows: ab = start and end of season, a = one window")
+    bands: tuple[str, ...] = Field(RGBN, description="Sentinel-2 bands of each window, in model order")
     default: bool = False
     legacy: bool = False
     sha256: str | None = Field(default=None, description="hex digest; checked after download when set")
+    size: int | None = Field(default=None, description="bytes, where known")
+    sha256_prefix: str | None = Field(
+        default=None, description="leading hex digits of the sha256 that the published file name carries"
+    )
+
+    @property
+    def needs_polygonize(self) -> bool:
+        """Whether the model's output is polygonised (semantic) or already field instances."""
+        return self.kind == "semantic"
+
+    @property
+    def pickle(self) -> bool:
+        """Whether the file is a full pickle that loads only after the user trusted it."""
+        return self.kind == "instance"
 
     @property
     def url(self) -> str:
-        """The download address (``AGRISEG_MODELS_BASE_URL`` replaces the release base)."""
-        if self.file.startswith(("http://", "https://")):
-            return self.file
-        base = os.environ.get("AGRISEG_MODELS_BASE_URL", RELEASE_URL)
-        return base.rstrip("/") + "/" + self.file
+        """The download address; ``AGRISEG_MODELS_BASE_URL`` replaces it with a mirror (see the module)."""
+        base = os.environ.get("AGRISEG_MODELS_BASE_URL")
+        full = self.file.startswith(("http://", "https://"))
+        if not base:
+            return self.file if full else RELEASE_URL + self.file
+        return base.rstrip("/") + "/" + (self.file.split("://", 1)[1] if full else self.file)
 
     @property
     def filename(self) -> str:
@@ -74,6 +111,17 @@ def _spec(name: str, title: str, file: str, ccby: bool, classes: list[str], **kw
     )
 
 
+def _yolo(name: str, title: str, url: str, **kw: Any) -> ModelSpec:
+    """A DelineateAnything entry: YOLO11 instance segmentation of one RGB window, AGPL-3.0."""
+    return ModelSpec(
+        name=name, title=title, file=url, licence=AGPL, commercial_use=False, classes=["field"], kind="instance",
+        windows="a", bands=RGB, **kw,
+    )  # fmt: skip
+
+
+HF = "https://hf.co/"
+
+
 MODELS: dict[str, ModelSpec] = {
     s.name: s
     for s in (
@@ -82,7 +130,15 @@ MODELS: dict[str, ModelSpec] = {
         _spec("FTW_PRUE_EFNET_B5", "PRUE EfficientNet-B5 U-Net, 3 classes, two windows",
               "v3/prue_efnet5_checkpoint.ckpt", False, THREE, default=True),
         _spec("FTW_PRUE_EFNET_B7", "PRUE EfficientNet-B7 U-Net, 3 classes, two windows (most accurate)",
-              "v3/prue_efnet7_checkpoint.ckpt", False, THREE),
+              "v3/prue_efnet7_checkpoint.ckpt", False, THREE, size=270_119_641,
+              sha256="2b1b34a17b85b8f70da6ff737529743b6bc6049e987bce5a1fcdd7279eb3b120"),
+        _spec("FTW_PRUE_EFNET_B3_CCBY", "PRUE EfficientNet-B3 U-Net, 3 classes, two windows, CC-BY data only",
+              "v3.1/prue_efnetb3_ccby_checkpoint.ckpt", True, THREE, size=53_242_827,
+              sha256="cd51f020168e66ddd1eff501e81da347b39632af34bebf19a6a20d6c73c5a6d4"),
+        _spec("FTW_PRUE_EFNET_B5_CCBY", "PRUE EfficientNet-B5 U-Net, 3 classes, two windows, CC-BY data only",
+              "v3.1/prue_efnetb5_ccby_checkpoint.ckpt", True, THREE),
+        _spec("FTW_PRUE_EFNET_B7_CCBY", "PRUE EfficientNet-B7 U-Net, 3 classes, two windows, CC-BY data only",
+              "v3.1/prue_efnetb7_ccby_checkpoint.ckpt", True, THREE),
         _spec("FTW_v2_3_Class_FULL_multiWindow", "FTW v2 U-Net, 3 classes, two windows",
               "v2/3_Class_FULL_FTW_Pretrained_v2.ckpt", False, THREE, legacy=True),
         _spec("FTW_v2_3_Class_FULL_singleWindow", "FTW v2 U-Net, 3 classes, one window (window A)",
@@ -95,6 +151,14 @@ MODELS: dict[str, ModelSpec] = {
               "v1/2_Class_FULL_FTW_Pretrained.ckpt", False, TWO, legacy=True),
         _spec("FTW_v1_2_Class_CCBY", "FTW v1 U-Net, 2 classes, two windows, CC-BY training data only",
               "v1/2_Class_CCBY_FTW_Pretrained.ckpt", True, TWO, legacy=True),
+        _yolo("DelineateAnything-S", "DelineateAnything v1 small (YOLO11n-seg), field instances from one RGB window",
+              HF + "torchgeo/delineate-anything-s/resolve/69cd440b0c5bd450ced145e68294aa9393ddae05/"
+              "delineate_anything_s_rgb_yolo11n-b879d643.pt", sha256_prefix="b879d643"),
+        _yolo("DelineateAnything", "DelineateAnything v1 (YOLO11x-seg), field instances from one RGB window",
+              HF + "torchgeo/delineate-anything/resolve/60bea7b2f81568d16d5c75e4b5b06289e1d7efaf/"
+              "delineate_anything_rgb_yolo11x-88ede029.pt", sha256_prefix="88ede029"),
+        _yolo("DelineateAnythingV2", "DelineateAnything v2 (YOLO11x-seg), field instances from one RGB window",
+              HF + "MykolaL/DelineateAnything/resolve/369d0b4c44cf9bec2bd3a27bc81810cadd2c963e/DelineateAnythingv2.pt"),
     )
 }  # fmt: skip
 
@@ -147,6 +211,34 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
     return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
 
 
+def spec_for(value: str) -> ModelSpec | None:
+    """The registry entry a ``-m`` value names, or whose cached file it is; None for other files."""
+    if value in MODELS:
+        return MODELS[value]
+    path = Path(value)
+    for spec in MODELS.values():
+        if path.name == spec.filename and path.parent.name == spec.name:
+            return spec
+    return None
+
+
+def model_inputs(value: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(windows, bands)`` of the imagery a model needs: from its registry entry, else from the file.
+
+    A ``.pt`` file is a DelineateAnything-style YOLO model (one RGB window); a U-Net checkpoint with 4 input
+    channels reads one window, with 8 two.
+    """
+    spec = spec_for(value)
+    if spec is not None:
+        return tuple(spec.windows), spec.bands
+    if Path(value).suffix.lower() == ".pt":
+        return ("a",), RGB
+    from agriseg.fields.checkpoints import load_for_scenes
+
+    bands = load_for_scenes(value).preprocess.bands
+    return (("a",) if bands == len(RGBN) else ("a", "b")), RGBN
+
+
 def looks_like_name(value: str) -> bool:
     """A value that is meant as a registry name rather than a file (no folder, no file extension)."""
     return "/" not in value and "\\" not in value and "." not in value
@@ -174,6 +266,27 @@ def status(spec: ModelSpec) -> Status:
     return "cached" if is_cached(spec) else "not downloaded"
 
 
+def fetch_models(names: list[str], overwrite: bool = False, strict: bool = False) -> Any:
+    """``agriseg fields models download``: fetch several models (``["all"]``: every one) through the batch runner.
+
+    Every name is checked before anything is downloaded.
+
+    Raises:
+        ValueError: an unknown name (the message lists the valid ones).
+    """
+    from agriseg.batch import BatchOptions, Item, run_batch
+
+    wanted = list(MODELS) if names == ["all"] else list(names)
+    specs = [get_spec(n) for n in wanted]
+    items = [Item(s.name, s.name, (cached_path(s),)) for s in specs]
+    return run_batch(
+        items,
+        lambda it: {"file": str(fetch(it.name, overwrite=overwrite)), "status": "ok"},
+        options=BatchOptions(overwrite, strict, False, "models", "model"),
+        resume=lambda it: {"file": str(it.outputs[0]), "status": "skipped"},
+    )
+
+
 __all__ = [
     "MODELS",
     "RELEASE_URL",
@@ -182,8 +295,11 @@ __all__ = [
     "cached_path",
     "default_model",
     "fetch",
+    "fetch_models",
     "get_spec",
     "is_cached",
+    "model_inputs",
     "resolve_model",
+    "spec_for",
     "status",
 ]

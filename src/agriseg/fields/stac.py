@@ -52,20 +52,32 @@ def parse_bbox(text: str) -> BBox:
     return (w, s, e, n)
 
 
-def area_bbox(value: str) -> BBox:
-    """A bbox from ``W,S,E,N`` or from an existing vector file (its bounds, reprojected to EPSG:4326)."""
-    path = Path(value)
-    if not path.is_file():
-        return parse_bbox(value)
+def read_areas(path: str | Path) -> Any:
+    """The features of a vector file as a GeoDataFrame in EPSG:4326.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: an unreadable file, or one without features or CRS (naming the file).
+    """
     import geopandas as gpd
 
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: areas file not found")
     try:
         df = gpd.read_file(path)
     except Exception as err:  # noqa: BLE001 - any reader error is a bad input file
         raise ValueError(f"{path}: not a readable vector file ({err})") from err
     if df.empty or df.crs is None:
         raise ValueError(f"{path}: no features, or no CRS")
-    w, s, e, n = (float(v) for v in df.to_crs(4326).total_bounds)
+    return df.to_crs(4326)
+
+
+def area_bbox(value: str) -> BBox:
+    """A bbox from ``W,S,E,N`` or from an existing vector file (its bounds, reprojected to EPSG:4326)."""
+    if not Path(value).is_file():
+        return parse_bbox(value)
+    w, s, e, n = (float(v) for v in read_areas(value).total_bounds)
     return parse_bbox(f"{w},{s},{e},{n}")
 
 

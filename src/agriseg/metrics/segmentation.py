@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
-
-_K3 = np.ones((3, 3), np.uint8)
+from scipy import ndimage
 
 
 def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
@@ -49,9 +47,13 @@ def miou(
 
 
 def boundary_band(mask: np.ndarray, d: int) -> np.ndarray:
-    """Inner boundary band of a binary mask: ``mask & ~erode(mask, 3x3, d times)``, zero padding."""
+    """Inner boundary band of a binary mask: ``mask & ~erode(mask, 3x3, d times)``, zero padding.
+
+    Eroding ``d`` times by a 3x3 square is eroding once by a ``(2d + 1)`` square: a minimum filter, which
+    scipy computes separably in time independent of ``d``.
+    """
     m = np.ascontiguousarray(mask, dtype=np.uint8)
-    eroded = cv2.erode(m, _K3, iterations=d, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    eroded = ndimage.minimum_filter(m, size=2 * d + 1, mode="constant", cval=0)
     return (m > 0) & (eroded == 0)
 
 

@@ -6,12 +6,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from agriseg.models.config import ModelConfig
-from agriseg.models.segmentation import SegmentationModel
+
+if TYPE_CHECKING:  # torch is imported when a model is built, so reading model files needs no PyTorch
+    from torch import nn
+
+    from agriseg.models.segmentation import SegmentationModel
 
 MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {}
 
@@ -28,8 +30,22 @@ def register_model(
     return deco
 
 
+def _segmentation_model(cfg: ModelConfig) -> nn.Module:
+    from agriseg.models.segmentation import SegmentationModel
+
+    return SegmentationModel(cfg)
+
+
 for _arch in ("unet", "fpn", "upernet"):
-    register_model(_arch)(lambda cfg: SegmentationModel(cfg))
+    register_model(_arch)(_segmentation_model)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "SegmentationModel":
+        from agriseg.models.segmentation import SegmentationModel
+
+        return SegmentationModel
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_model(config: ModelConfig | dict[str, Any] | None = None, **overrides: Any) -> nn.Module:

@@ -1,25 +1,40 @@
-"""Saving and loading agriseg models: safetensors + the model config in the file's metadata."""
+"""Saving and loading agriseg models: safetensors + the model config in the file's metadata.
+
+The current packaged crop models also ship as ONNX files (``<stem>.onnx`` beside the safetensors, the
+config in the ONNX metadata; written by ``scripts/export_onnx.py``), which run without PyTorch. This module
+imports torch only to build or load a PyTorch model.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING
 
 from agriseg.data.files import atomic_write
 from agriseg.models.config import ModelConfig
 
-# name -> file; "name@N" keeps an earlier version loadable for reproducibility
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+# name -> file; "name@N" keeps an earlier version loadable for reproducibility (with PyTorch)
 PACKAGED = {
     "default": "crop_default.safetensors",
     "crop-weed": "crop_weed.safetensors",
     "default@3": "crop_default_v3.safetensors",
     "crop-weed@3": "crop_weed_v3.safetensors",
 }
+# packaged names that also ship as ONNX (the current versions): <stem>.onnx beside the safetensors
+PACKAGED_ONNX = ("default", "crop-weed")
 WEIGHTS_DIR = Path(__file__).parent / "weights"  # the packaged models and their cards
+ONNX_CONFIG_KEY = "agriseg_model_config"  # ONNX metadata entry holding the ModelConfig as JSON
+
+
+def packaged_onnx(name: str) -> Path:
+    """The ONNX file of a packaged model (``default`` -> ``.../weights/crop_default.onnx``)."""
+    return WEIGHTS_DIR / Path(PACKAGED[name]).with_suffix(".onnx").name
 
 
 class ModelLoadError(ValueError):
@@ -93,9 +108,14 @@ def load_model(
     Raises:
         ModelLoadError: missing/unreadable file, no agriseg config, mismatched channels or classes.
     """
+    path = resolve(name_or_path)
+    if path.suffix == ".onnx":
+        raise ModelLoadError(f"{path}: an ONNX model runs in ONNX Runtime only (crop predict / evaluate / traits)")
+    from agriseg.extras import require
+
+    require("train", f"loading {path.name} as a PyTorch model")
     from agriseg.models import build_model
 
-    path = resolve(name_or_path)
     cfg, sd = _read_model_file(path, in_channels, num_classes, weights=True)
     assert sd is not None  # weights=True
     model = build_model(cfg.model_copy(update={"encoder_weights": None}))
@@ -110,10 +130,10 @@ def load_model(
 class LazyModel:
     """A model file whose network is built only when first needed.
 
-    Runners that can use a compiled copy of the model from the user cache (ONNX Runtime) need only the
-    file's :attr:`fingerprint` to find it, so a run whose copy is cached never imports the network's
-    libraries (segmentation-models-pytorch, timm) nor builds the network: about half of a one-photo run's
-    start-up. Calling the object loads the model with :func:`load_model` (once).
+    A packaged model that ships as ONNX (:data:`PACKAGED_ONNX`), or an ``.onnx`` file written by
+    ``scripts/export_onnx.py``, has an :attr:`onnx_path` and runs in ONNX Runtime without PyTorch. Other
+    runners that can use a compiled copy of the model from the user cache need only the file's
+    :attr:`fingerprint` to find it. Calling the object loads the PyTorch model with :func:`load_model` (once).
 
     Args:
         name_or_path: packaged name or file path.
@@ -122,17 +142,36 @@ class LazyModel:
     """
 
     def __init__(self, name_or_path: str | Path, in_channels: int | None = None, num_classes: int | None = None):
-        import hashlib
-
+        self.name = str(name_or_path)
         self.path = resolve(name_or_path)
         self.config = read_model_config(self.path, in_channels, num_classes)
-        h = hashlib.sha1(b"agriseg-model ")
-        with open(self.path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        #: sha1 of the file's bytes (what a compiled copy of the model is cached under)
-        self.fingerprint = h.hexdigest()
+        onnx = packaged_onnx(str(name_or_path)) if str(name_or_path) in PACKAGED_ONNX else None
+        #: the ONNX file that runs this model without PyTorch (None: PyTorch only)
+        self.onnx_path: Path | None = self.path if self.path.suffix == ".onnx" else onnx
+        if self.onnx_path is not None and not self.onnx_path.is_file():
+            raise ModelLoadError(f"packaged model {name_or_path!r} is not installed ({self.onnx_path} missing)")
+        self._fingerprint: str | None = None
         self._model: nn.Module | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """sha1 of the file's bytes (what a compiled copy of the model is cached under)."""
+        if self._fingerprint is None:
+            import hashlib
+
+            h = hashlib.sha1(b"agriseg-model ")
+            with open(self.path, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    h.update(chunk)
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
+
+    def require_torch(self) -> None:
+        """Raise :class:`agriseg.extras.MissingExtra` (naming the install command) when this model would run
+        in PyTorch and PyTorch is not installed."""
+        from agriseg.extras import require
+
+        require("train", f"running model {self.name} in PyTorch")
 
     def __call__(self) -> nn.Module:
         """The model in eval mode (built and loaded on the first call)."""
@@ -160,6 +199,11 @@ def _read_model_file(
     sd = None
     try:
         if path.suffix == ".ckpt":
+            from agriseg.extras import require
+
+            require("train", f"{path}: reading a .ckpt checkpoint")
+            import torch
+
             ckpt = torch.load(path, map_location="cpu", weights_only=True)
             cfg_dict = ckpt.get("hyper_parameters", {}).get("config", {}).get("model")
             if cfg_dict is None:
@@ -167,6 +211,11 @@ def _read_model_file(
             cfg = ModelConfig.model_validate(cfg_dict)
             if weights:
                 sd = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+        elif path.suffix == ".onnx":
+            meta = _onnx_metadata(path)
+            if ONNX_CONFIG_KEY not in meta:
+                raise ModelLoadError(f"{path}: not an agriseg model (no {ONNX_CONFIG_KEY} metadata)")
+            cfg = ModelConfig.model_validate_json(meta[ONNX_CONFIG_KEY])
         else:
             from safetensors import safe_open
 
@@ -179,7 +228,7 @@ def _read_model_file(
                 from safetensors.torch import load_file
 
                 sd = load_file(str(path))
-    except ModelLoadError:
+    except (ModelLoadError, ImportError):
         raise
     except Exception as err:  # corrupt file, wrong format
         raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
@@ -188,6 +237,64 @@ def _read_model_file(
     if num_classes is not None and cfg.num_classes != num_classes:
         raise ModelLoadError(f"{path}: model predicts {cfg.num_classes} classes, expected {num_classes}")
     return cfg, sd
+
+
+ONNX_SOURCE_KEY = "agriseg_source_sha1"  # ONNX metadata entry: sha1 of the model file it was exported from
+ONNX_EXPORT_SIZE = (600, 800)  # (H, W) of the example input of an export; the file takes any size
+
+
+def file_sha1(path: str | Path) -> str:
+    """sha1 of a file's bytes."""
+    import hashlib
+
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def export_onnx(name_or_path: str | Path, target: str | Path) -> Path:
+    """Export a model file to ONNX with dynamic batch, height and width, its config in the metadata.
+
+    The graph takes float32 ``(N, C, H, W)`` in [0, 1] (normalisation and padding to a multiple of 32 are
+    inside it) and returns logits ``(N, K, H, W)``. The metadata holds the config (:data:`ONNX_CONFIG_KEY`)
+    and the sha1 of the source file (:data:`ONNX_SOURCE_KEY`), so a stale export is detected. Needs PyTorch
+    and the ``onnx`` package (the ``train`` extra); written atomically.
+    """
+    import onnx
+    import torch
+
+    from agriseg.runtime import OnnxModule
+
+    source = resolve(name_or_path)
+    model, cfg = load_model(source)
+    x = torch.rand(1, cfg.in_channels, *ONNX_EXPORT_SIZE)
+    graph = onnx.load_from_string(OnnxModule.export(model, x, dynamic_size=True).onnx)
+    for key, value in ((ONNX_CONFIG_KEY, cfg.model_dump_json()), (ONNX_SOURCE_KEY, file_sha1(source))):
+        entry = graph.metadata_props.add()
+        entry.key, entry.value = key, value
+    target = Path(target)
+    with atomic_write(target) as tmp:
+        onnx.save(graph, str(tmp))
+        os.chmod(tmp, _default_file_mode())
+    return target
+
+
+def onnx_metadata(path: str | Path) -> dict[str, str]:
+    """The agriseg metadata of an ONNX file (config JSON, source sha1)."""
+    return _onnx_metadata(Path(path))
+
+
+def _onnx_metadata(path: Path) -> dict[str, str]:
+    """The custom metadata of an ONNX file (read by ONNX Runtime without optimising the graph)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    opts.log_severity_level = 3
+    session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    return dict(session.get_modelmeta().custom_metadata_map)
 
 
 def check_training_checkpoint(path: str | Path) -> Path:
@@ -200,6 +307,8 @@ def check_training_checkpoint(path: str | Path) -> Path:
         ModelLoadError: naming the file when it is missing, unsafe or unreadable, or not a training
             checkpoint (no ``state_dict`` / ``loops``).
     """
+    import torch
+
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: checkpoint to resume from not found")

@@ -89,7 +89,7 @@ class PredictConfig(StrictModel):
     patch: int = Field(32, ge=2, description="patch side in pixels")
     grid: int = Field(16, ge=1, description="RRLE cells per patch side")
     overlap: float = Field(0.0, ge=0.0, lt=1.0, description="patch overlap; > 0 votes per pixel")
-    vote: Literal["count", "center"] = Field("count", description="equal votes, or weighted to patch centres")
+    vote: Literal["count", "center"] = Field("center", description="equal votes, or weighted to patch centres")
     batch_size: int = Field(16, ge=1)
     max_new_tokens: int = Field(512, ge=8)
     do_sample: bool = False
@@ -97,6 +97,24 @@ class PredictConfig(StrictModel):
     patch_image: bool = Field(
         False, description="pass each patch as an image before the whole image (as the model was trained)"
     )
+
+
+class TextPredictConfig(PredictConfig):
+    """``agriseg text predict``: :class:`PredictConfig`, with the patch and grid the model was trained with
+    (saved in its folder) unless given, and where the model runs."""
+
+    patch: int | None = Field(None, ge=2, description="patch side in pixels; None = the model folder's")
+    grid: int | None = Field(None, ge=1, description="RRLE cells per patch side; None = the model folder's")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    instances: bool = Field(True, description="also write watershed instances and their polygons")
+
+
+class TextEvaluateConfig(StrictModel):
+    """``agriseg text evaluate``: how predictions are scored against true masks."""
+
+    iou_threshold: float = Field(0.5, gt=0.0, le=1.0, description="IoU at which a true instance counts as found")
+    min_size: int = Field(4, ge=0, description="instances under this many pixels are ignored (truth and predicted)")
+    ignore_value: int = Field(255, ge=0, description="truth value left out of every metric (nodata)")
 
 
 class DemoConfig(StrictModel):

@@ -20,9 +20,10 @@ from pydantic import ConfigDict, Field
 
 from agriseg.config import StrictModel
 from agriseg.data.io import list_images
+from agriseg.raster.image import read_image
 from agriseg.text.codec import check_class_names, encode_answer
 from agriseg.text.grid import mask_to_grid
-from agriseg.text.io import NODATA, read_georef, read_image, read_mask
+from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 
@@ -56,6 +57,16 @@ class PatchSpec(StrictModel):
     overlap: float = Field(0.0, ge=0.0, lt=1.0)
     sentence: str = ""
     patch_image: bool = True
+
+
+class TextDatasetConfig(PatchSpec):
+    """``agriseg text dataset``: :class:`PatchSpec` with MAgSeg's training sizes (448-px patches, 8 random
+    patches per image) and the seed of the random patches."""
+
+    patch: int = Field(448, ge=2)
+    mode: PatchMode = "random"
+    per_image: int = Field(8, ge=1)
+    seed: int = 0
 
 
 def boxes_for(height: int, width: int, spec: PatchSpec, rng: np.random.Generator) -> list[Box]:
@@ -169,9 +180,10 @@ def pair_files(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path
     """Match image and mask files by stem.
 
     Raises:
-        ValueError: naming the first image without a mask.
+        ValueError: naming the first image without a mask, or two images (or masks) of one stem.
     """
-    by_stem = {m.stem: m for m in masks}
+    by_stem = files_by_stem(masks, "mask")
+    files_by_stem(images, "image")  # two images of one stem would share one mask
     pairs = []
     for im in images:
         if im.stem not in by_stem:
@@ -200,16 +212,7 @@ def records_from_files(
             m = read_mask(m_path)
             if m.shape != img.shape[:2]:
                 raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
-            mgeo = read_georef(m_path)
-            if (
-                geo
-                and mgeo
-                and (mgeo.crs != geo.crs or not np.allclose(mgeo.transform, geo.transform, rtol=0, atol=1e-6))
-            ):
-                raise ValueError(
-                    f"{m_path}: georeference differs from its image {im_path.name} "
-                    f"({mgeo.crs} {mgeo.transform[:3]} vs {geo.crs} {geo.transform[:3]})"
-                )
+            check_same_georef(m_path, im_path, geo, "its image")
             yield img, m, im_path.name, geo.to_json() if geo else ""
 
     return _records(items(), class_names, spec, seed)
@@ -241,3 +244,55 @@ def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
     )
     cols = {k: [r[k] for r in records] for k in feats}
     return Dataset.from_dict(cols, features=feats)
+
+
+def build_dataset(
+    images: Sequence[str | Path],
+    masks: Sequence[str | Path],
+    out: str | Path,
+    class_words: str,
+    config: TextDatasetConfig,
+    model: str | None = None,
+    bands: Sequence[int] | None = None,
+    overwrite: bool = False,
+) -> tuple[int, int | None]:
+    """``agriseg text dataset``: instruction samples of image / mask files saved as a HF dataset folder.
+
+    Args:
+        images: image files or folders.
+        masks: mask files or folders (class ids), matched to images by stem.
+        out: the dataset folder (``datasets.save_to_disk``).
+        class_words: comma-separated class words, background first.
+        config: how patches are cut (and the seed).
+        model: the model the data set is for: its vocabulary must hold every class word.
+        bands: R, G, B band numbers (1-based) of multi-band rasters.
+        overwrite: replace an existing folder.
+
+    Returns:
+        The number of samples, and the longest answer in tokens of ``model``'s tokenizer (None without a
+        model): GRPO's ``max_completion_length`` and predict's ``--max-new-tokens`` must fit it.
+    """
+    from agriseg.batch import check_output
+    from agriseg.config import OptionError
+    from agriseg.data.files import atomic_write
+
+    names = [n.strip() for n in class_words.split(",") if n.strip()]
+    if len(names) < 2:
+        raise OptionError("--classes needs the background word and at least one class, e.g. others,field,tree")
+    check_output(out, overwrite)
+    proc = None
+    if model:
+        from agriseg.text.modeling import check_class_words, load_processor, resolve_model_option
+
+        model = resolve_model_option(model)
+        proc = load_processor(model)
+        check_class_words(proc, names, model)
+    spec = PatchSpec.model_validate(config.model_dump(exclude={"seed"}))
+    ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, config.seed, bands))
+    with atomic_write(out) as tmp:
+        ds.save_to_disk(str(tmp))
+    if proc is None:
+        return len(ds), None
+    from agriseg.text.sft import answer_tokens
+
+    return len(ds), max(answer_tokens(ds, proc))

@@ -8,6 +8,7 @@ adapter); without LoRA, TRL reloads the starting folder. Logged per step: ``rewa
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -60,10 +61,20 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
 
     Returns:
         The output folder.
+
+    Raises:
+        ValueError: if ``max_completion_length`` cannot hold the longest answer of the data set.
     """
     from trl import GRPOTrainer
 
     ds, model, processor, meta = prepare_run(cfg, model, processor)
+    if meta["answer_tokens"] > cfg.max_completion_length:  # every longer rollout would be cut mid-mask
+        need = 32 * math.ceil(1.25 * meta["answer_tokens"] / 32)  # room for a longer guess
+        raise ValueError(
+            f"{cfg.dataset}: its longest answer is {meta['answer_tokens']} tokens, more than "
+            f"max_completion_length ({cfg.max_completion_length}); set max_completion_length: {need} "
+            f"(or --set max_completion_length={need})"
+        )
     class_names = meta["class_names"]
     dice = DiceReward(
         class_names,

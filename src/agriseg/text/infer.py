@@ -11,16 +11,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from agriseg.text.codec import DecodeReport, check_class_names, decode_rrle
-from agriseg.text.config import PredictConfig
+from agriseg.text.config import PredictConfig, TextPredictConfig
 from agriseg.text.grid import grid_to_mask
 from agriseg.text.patches import Box, grid_boxes
 from agriseg.text.prompts import user_message
 from agriseg.tiling import blend_weights
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchResult
+    from agriseg.fingerprint import Recipe
 
 VoteMode = Literal["count", "center"]
 
@@ -200,6 +204,10 @@ def predict_image(
     return predict_many(model, processor, [image], class_names, cfg)[0]
 
 
+# agriseg's version of what text predict writes from an image, model and options (part of every fingerprint)
+ALGORITHM = "1"
+
+
 def predict_files(
     model: Any,
     processor: Any,
@@ -211,53 +219,144 @@ def predict_files(
     overwrite: bool = False,
     strict: bool = False,
     bands: Sequence[int] | None = None,
-) -> list[dict[str, Any]]:
+    progress: bool = True,
+    recipe: Recipe | None = None,
+) -> BatchResult:
     """Segment image files one by one and write their outputs (``bands``: R, G, B band numbers).
 
-    Per image ``<stem>``: the semantic mask ``<stem>.png`` (``.tif`` with the input's georeference for
-    GeoTIFFs), ``<stem>.json`` (patches and their repairs) and, with ``instances``, ``<stem>_instances.*``
-    and ``<stem>.geojson`` (instance polygons). An image whose outputs all exist is skipped unless
-    ``overwrite``; an unreadable image is reported and the batch goes on unless ``strict``.
+    Per image ``<name>`` (its stem, made unique across the inputs by :func:`agriseg.batch.unique_names`):
+    the semantic mask ``<name>.png`` (``.tif`` with the input's georeference for GeoTIFFs), ``<name>.json``
+    (patches and their repairs) and, with ``instances``, ``<name>_instances.*`` and ``<name>.geojson``
+    (instance polygons). The images go through :func:`agriseg.batch.run_batch`: an image
+    whose outputs all exist is skipped unless ``overwrite``; an unreadable image is reported and the batch
+    goes on unless ``strict``.
 
     Returns:
         One row per file: ``file``, ``status`` (ok / skipped / error), ``valid_patches``, ``patches``,
-        ``error``.
+        ``error``; with the batch's counts.
     """
+    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
     from agriseg.data.files import write_json
-    from agriseg.text.instances import semantic_to_instances
-    from agriseg.text.io import GEO_SUFFIXES, read_image, write_mask, write_polygons
+    from agriseg.raster.image import GEO_SUFFIXES, read_image
+    from agriseg.text.instances import semantic_to_instances, write_instances
+    from agriseg.text.io import write_mask
 
-    outdir.mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
+    names = unique_names(files)
+    items = []
     for f in files:
         ext = ".tif" if f.suffix.lower() in GEO_SUFFIXES else ".png"
-        outputs = [outdir / f"{f.stem}{ext}", outdir / f"{f.stem}.json"]
+        n = names[Path(f)]
+        outputs = [outdir / f"{n}{ext}", outdir / f"{n}.json"]
         if instances:
-            outputs += [outdir / f"{f.stem}_instances{ext}", outdir / f"{f.stem}.geojson"]
-        if all(o.exists() for o in outputs) and not overwrite:
-            rows.append({"file": str(f), "status": "skipped"})
-            continue
-        try:
-            img, geo = read_image(f, bands)
-            sem, preds = predict_image(model, processor, img, class_names, cfg)
-        except (OSError, ValueError) as err:
-            if strict:
-                raise
-            rows.append({"file": str(f), "status": "error", "error": str(err)})
-            continue
+            outputs += [outdir / f"{n}_instances{ext}", outdir / f"{n}.geojson"]
+        items.append(Item(n, Path(f), tuple(outputs), (Path(f),)))
+
+    def work(item: Item) -> dict[str, Any]:
+        img, geo = read_image(item.source, bands)
+        sem, preds = predict_image(model, processor, img, class_names, cfg)
         report = {
-            "image": str(f),
+            "image": str(item.source),
             "patches": len(preds),
             "valid_patches": sum(p.report.valid for p in preds),
             "repairs": [{"box": list(p.box), "repairs": p.report.summary()} for p in preds if not p.report.valid],
         }
+        o = item.outputs
         if instances:
             labels, _ = semantic_to_instances(sem, img)
-            write_mask(labels, outputs[2], geo, ids=True)  # never wrapped: ids match the GeoJSON's
-            write_polygons(labels, sem, class_names, outputs[3], geo)
-        write_mask(sem, outputs[0], geo, class_names=list(class_names))
-        write_json(outputs[1], report)  # written last: its presence marks the image done
-        rows.append({"file": str(f), "status": "ok", "patches": len(preds), "valid_patches": report["valid_patches"]})
+            write_mask(labels, o[2], geo, ids=True)  # never wrapped: ids match the GeoJSON's
+            write_instances(labels, sem, class_names, o[3], geo)
+        write_mask(sem, o[0], geo, class_names=list(class_names))
+        write_json(o[1], report)  # written last: its presence marks the image done
+        return {
+            "file": str(item.source),
+            "status": "ok",
+            "patches": len(preds),
+            "valid_patches": report["valid_patches"],
+        }
+
+    return run_batch(
+        items,
+        work,
+        options=BatchOptions(overwrite, strict, progress, "predict", "img"),
+        recipe=recipe,
+    )
+
+
+def predict_paths(
+    images: Sequence[str | Path],
+    outdir: str | Path,
+    model_name: str,
+    config: TextPredictConfig,
+    classes: str | None = None,
+    chat_template: str | Path | None = None,
+    bands: Sequence[int] | None = None,
+    overwrite: bool = False,
+    strict: bool = False,
+    progress: bool = True,
+) -> BatchResult:
+    """``agriseg text predict``: segment the images under ``images`` with a VLM (see :func:`predict_files`).
+
+    The class words, patch and grid default to those the model folder was trained with; ``run.json`` in
+    ``outdir`` records the model, classes and options.
+
+    Raises:
+        OptionError: a name that is no model; class words that differ from the model's, or none known.
+        ValueError: no patch / grid known.
+    """
+    from agriseg import __version__
+    from agriseg.config import OptionError
+    from agriseg.data.files import write_json
+    from agriseg.data.io import list_images
+    from agriseg.fingerprint import Recipe
+    from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_option
+    from agriseg.text.sft import read_meta
+
+    model_name = resolve_model_option(model_name)  # a mistyped folder fails here, not after hub retries
+    meta = read_meta(model_name) if Path(model_name).is_dir() else {}
+    names = [n.strip() for n in classes.split(",") if n.strip()] if classes else meta.get("class_names")
+    saved = meta.get("class_names")
+    if saved and names != saved:
+        raise OptionError(
+            f"{model_name}: --classes {','.join(names or [])} differs from the classes the model was trained "
+            f"with ({','.join(saved)}, in this order); leave --classes out to use them"
+        )
+    if not names:
+        raise OptionError(f"{model_name}: no class names saved with the model; give --classes others,field,...")
+    longest = meta.get("answer_tokens")
+    if longest and config.max_new_tokens < longest:
+        from agriseg.data.io import log
+
+        log.warning(
+            "%s: --max-new-tokens %d is less than the longest answer it was trained on (%d tokens): longer masks "
+            "will be cut (repaired); give --max-new-tokens %d or more",
+            model_name,
+            config.max_new_tokens,
+            longest,
+            longest,
+        )
+    patch, grid = config.patch or meta.get("patch"), config.grid or meta.get("grid")
+    if not patch or not grid:
+        raise ValueError(f"{model_name}: patch/grid not saved with the model; give --tile and --grid")
+    cfg = PredictConfig.model_validate(
+        {
+            **config.model_dump(exclude={"device", "instances"}),
+            "patch": patch,
+            "grid": grid,
+            "patch_image": bool(meta.get("patch_image", False)),
+        }
+    )
+    files = list_images(list(images))
+    template = str(chat_template) if chat_template else None
+    model, proc = load_vlm(model_name, device=config.device, template_path=template)
+    check_class_words(proc, names, model_name)
+    out = Path(outdir)
+    options = {**cfg.model_dump(exclude={"batch_size"}), "instances": config.instances, "classes": names}
+    recipe = Recipe("text predict", ALGORITHM, options, model_name, [template] if template else [])
+    rows = predict_files(
+        model, proc, files, out, names, cfg, config.instances, overwrite, strict, bands, progress, recipe
+    )
+    run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
+    write_json(out / "run.json", run)  # what made these outputs: model, classes, options
     return rows
 
 

@@ -17,11 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from agriseg.text.reward import mean_dice
+
+if TYPE_CHECKING:
+    from agriseg.text.config import TextEvaluateConfig
 
 
 @dataclass
@@ -213,19 +216,21 @@ def evaluate_files(
     equal to ``ignore_value`` (nodata) are left out of every metric.
 
     Raises:
-        ValueError: a prediction without a truth mask, with another size, or a truth class id outside the
-            class list (the message names the file).
+        ValueError: a prediction without a truth mask, with another size or georeference, two files of one
+            stem, or a truth class id outside the class list (the message names the file).
     """
     from agriseg.data.io import list_images
     from agriseg.metrics.segmentation import confusion_matrix
+    from agriseg.raster.image import read_georef
     from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
-    from agriseg.text.io import read_mask
+    from agriseg.text.io import check_same_georef, files_by_stem, read_mask
 
     k = len(class_names)
     ign = -1 if ignore_value is None else ignore_value
-    preds = [p for p in predictions if "_instances" not in p.stem]
-    truth_files = {p.stem: p for p in list_images([truth_dir])}
-    inst_files = {p.stem: p for p in list_images([truth_instances_dir])} if truth_instances_dir else {}
+    preds = [p for p in predictions if not p.stem.endswith("_instances")]
+    files_by_stem(preds, "prediction")  # two of one stem would both be scored against one truth
+    truth_files = files_by_stem(list_images([truth_dir]), "truth mask")
+    inst_files = files_by_stem(list_images([truth_instances_dir]), "truth instance map") if truth_instances_dir else {}
     stats: dict[int, ClassInstanceStats] = {}
     conf = np.zeros((k, k), np.int64)
     dices, written = [], 0
@@ -235,6 +240,7 @@ def evaluate_files(
         sem, tsem = read_mask(pf), read_mask(truth_files[pf.stem])
         if sem.shape != tsem.shape:
             raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
+        check_same_georef(truth_files[pf.stem], pf, read_georef(pf), "its prediction")
         valid = tsem != ign  # (H, W)
         bad = np.unique(tsem[valid & (tsem >= k)])
         if bad.size:
@@ -249,13 +255,19 @@ def evaluate_files(
         tsem_v = np.where(valid, tsem, 0)
         wf = _written_instances(pf)
         if wf is not None:
-            plabels = np.where(valid, read_mask(wf), 0)
+            ids = read_mask(wf)
+            if ids.shape != sem.shape:
+                raise ValueError(f"{wf}: shape {ids.shape} != its prediction {pf.name} {sem.shape}")
+            plabels = np.where(valid, ids, 0)
             pcls = instances_from_ids(plabels, sem)
             written += 1
         else:
             plabels, pcls = semantic_to_instances(np.where(valid, sem, 0), None, WatershedConfig(min_size=min_size))
         if pf.stem in inst_files:
-            tl = np.where(valid, read_mask(inst_files[pf.stem]), 0)
+            tl = read_mask(inst_files[pf.stem])
+            if tl.shape != sem.shape:
+                raise ValueError(f"{inst_files[pf.stem]}: shape {tl.shape} != truth {tsem.shape}")
+            tl = np.where(valid, tl, 0)
         else:
             tl = truth_instances_from_semantic(tsem_v, k, min_size)
         match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
@@ -294,3 +306,51 @@ def report_table(report: dict[str, Any]) -> tuple[str, str]:
     )
     csv_text = "\n".join(",".join(r) for r in [head, *rows]) + "\n"
     return "\n".join(lines), csv_text
+
+
+def evaluate_command(
+    predictions: Sequence[Path],
+    truth: Path,
+    classes: str,
+    config: TextEvaluateConfig,
+    truth_instances: Path | None = None,
+    model: str | None = None,
+    output: Path | None = None,
+) -> str:
+    """``agriseg text evaluate``: score the predictions, write the report (JSON + CSV) and return its table.
+
+    Raises:
+        OptionError: fewer than two class words.
+    """
+    from agriseg.config import OptionError
+    from agriseg.data.files import dumps_json, write_text
+    from agriseg.data.io import list_images
+
+    names = [n.strip() for n in classes.split(",") if n.strip()]
+    if len(names) < 2:
+        raise OptionError("--classes needs the background word and at least one class")
+    if output and Path(output).suffix.lower() == ".csv":
+        raise OptionError(f"-o {output}: give the JSON report's name; the CSV is written beside it")
+    if model:
+        from agriseg.text.modeling import resolve_model_option
+
+        model = resolve_model_option(model)
+    report = evaluate_files(
+        list_images(list(predictions)),
+        truth,
+        names,
+        truth_instances,
+        config.iou_threshold,
+        config.min_size,
+        config.ignore_value,
+    )
+    if model:
+        from agriseg.text.modeling import load_vlm
+
+        m, _ = load_vlm(model, device="cpu")
+        report["overhead"] = overhead(m)
+    table, csv_text = report_table(report)
+    if output:
+        write_text(output, dumps_json(report))
+        write_text(Path(output).with_suffix(".csv"), csv_text)
+    return table

@@ -81,13 +81,19 @@ def load_processor(name: str, template_path: str | None = None) -> Any:
     name = resolve_model_name(name)
     try:
         proc = AutoProcessor.from_pretrained(name)
-    except OSError as err:
-        raise ValueError(f"{name}: cannot load a processor ({err})") from err
+    except Exception as err:  # noqa: BLE001 - a missing or damaged file of the model is a bad input
+        raise ValueError(f"{name}: cannot load a processor ({_one_line(err)})") from err
     if not hasattr(proc, "image_processor") or not hasattr(proc, "tokenizer"):
         raise ValueError(f"{name}: the processor is not multimodal (no image processor): a VLM is needed")
     ensure_chat_template(proc, name, template_path)
     proc.tokenizer.padding_side = "left"
     return proc
+
+
+def _one_line(err: BaseException) -> str:
+    """An exception's message on one line, with its type when the message alone says little."""
+    text = " ".join(str(err).split())
+    return text if isinstance(err, OSError | ValueError) and text else f"{type(err).__name__}: {text}"
 
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name, as the Hugging Face Hub spells ids
@@ -98,24 +104,41 @@ def resolve_model_name(name: str) -> str:
 
     The Hub is only worth asking for ``org/name`` ids that are not local folders, and never when
     ``HF_HUB_OFFLINE`` is set (then only its cache is read): a mistyped local path would otherwise spend
-    about a minute in download retries and end in "check your internet connection".
+    about a minute in download retries and end in "check your internet connection". An ``org/name`` whose
+    ``org`` is a local folder (``runs/sfft`` beside ``runs/``) is a mistyped path too. A local folder must
+    hold a model (``config.json``) or a LoRA adapter (``adapter_config.json``).
 
     Raises:
-        FileNotFoundError: ``<name>: no such model folder`` for a name that is neither.
+        FileNotFoundError: ``<name>: no such model folder`` for a name that is neither, ``<name>: not a
+            model folder`` for a file or a folder without a model.
     """
     p = Path(name).expanduser()
     if p.is_dir():
+        if not (p / "config.json").is_file() and not (p / "adapter_config.json").is_file():
+            raise FileNotFoundError(f"{name}: not a model folder (no config.json)")
         return str(p)
     if p.exists():
         raise FileNotFoundError(f"{name}: not a model folder (a model is a folder with config.json)")
     if name.startswith((".", "/", "~")) or not _HUB_ID.match(name):
         raise FileNotFoundError(f"{name}: no such model folder")
+    if p.parent.is_dir():  # runs/sfft with a local runs/: a mistyped folder, not the Hub organisation "runs"
+        raise FileNotFoundError(f"{name}: no such model folder (there is a local folder {p.parent})")
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         from huggingface_hub import try_to_load_from_cache
 
         if not isinstance(try_to_load_from_cache(name, "config.json"), str):
             raise FileNotFoundError(f"{name}: no such model folder, and HF_HUB_OFFLINE is set (not in the cache)")
     return name
+
+
+def resolve_model_option(name: str) -> str:
+    """:func:`resolve_model_name` for ``--model``: a name that is no model is a usage error (exit status 2)."""
+    from agriseg.config import OptionError
+
+    try:
+        return resolve_model_name(name)
+    except FileNotFoundError as err:
+        raise OptionError(f"--model {err}") from err
 
 
 def unknown_words(processor: Any, words: Sequence[str]) -> list[str]:
@@ -136,11 +159,13 @@ def check_class_words(processor: Any, words: Sequence[str], model: str) -> None:
     """Refuse class words the model's vocabulary lacks, naming them.
 
     Raises:
-        ValueError: ``<model>: class words not in the model's vocabulary: ...``.
+        OptionError: ``<model>: class words not in the model's vocabulary: ...`` (a usage error).
     """
+    from agriseg.config import OptionError
+
     bad = unknown_words(processor, words)
     if bad:
-        raise ValueError(
+        raise OptionError(
             f"{model}: class words not in the model's vocabulary: {', '.join(bad)} (they would all read as "
             "<unk>; use the model's words, or build the model with them: text tiny-model --classes ...)"
         )
@@ -197,8 +222,8 @@ def load_vlm(
     else:
         try:
             model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
-        except (OSError, ValueError) as err:
-            raise ValueError(f"{name}: cannot load as an image-text-to-text model ({err})") from err
+        except Exception as err:  # noqa: BLE001 - a truncated weights file raises the loader's own errors
+            raise ValueError(f"{name}: cannot load as an image-text-to-text model ({_one_line(err)})") from err
         proc_src = name
     proc = load_processor(proc_src, template_path)
     model.to(dev)

@@ -11,7 +11,7 @@ from typing import Any
 
 from agriseg.data.files import atomic_write, dumps_json
 from agriseg.text.config import LoraSpec, SFTRunConfig, TrainCommon
-from agriseg.text.modeling import check_class_words, load_vlm, resolve_device
+from agriseg.text.modeling import check_class_words, load_vlm, resolve_device, resolve_model_name
 
 
 def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
@@ -50,6 +50,14 @@ def peft_config(spec: LoraSpec) -> Any | None:
     )
 
 
+def _checkpointing_key() -> str:
+    """``activation_checkpointing`` where transformers has it (5.x: the old name warns), else the old name."""
+    from transformers import TrainingArguments
+
+    fields = TrainingArguments.__dataclass_fields__
+    return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
+
+
 def common_args(cfg: TrainCommon) -> dict[str, Any]:
     """TrainingArguments shared by SFT and GRPO, with the CPU-safe choices applied."""
     dev = resolve_device(cfg.device)
@@ -70,7 +78,7 @@ def common_args(cfg: TrainCommon) -> dict[str, Any]:
         "use_cpu": on_cpu,
         "bf16": bf16 and not on_cpu,
         "fp16": cfg.precision == "fp16" and not on_cpu,
-        "gradient_checkpointing": cfg.gradient_checkpointing,
+        _checkpointing_key(): cfg.gradient_checkpointing,
         "dataloader_num_workers": cfg.dataloader_num_workers,
         "report_to": [],
         "save_strategy": "no",
@@ -94,6 +102,18 @@ def dataset_meta(ds: Any) -> dict[str, Any]:
     }
 
 
+def answer_tokens(ds: Any, processor: Any) -> list[int]:
+    """The length in tokens of every answer (the assistant's RRLE) of an instruction dataset, counted with
+    the model's tokenizer: the generation budget (GRPO ``max_completion_length``, predict
+    ``--max-new-tokens``) must fit the longest, or masks are cut."""
+    tok = getattr(processor, "tokenizer", processor)
+    texts = []
+    for turns in ds["completion"]:
+        content = turns[-1]["content"]
+        texts.append(content if isinstance(content, str) else "".join(c.get("text") or "" for c in content))
+    return [len(ids) for ids in tok(texts, add_special_tokens=False)["input_ids"]]
+
+
 def read_meta(model_dir: str | Path) -> dict[str, Any]:
     """The ``agriseg_text.json`` a training run saved next to the model ({} when absent)."""
     p = Path(model_dir) / TEXT_META
@@ -103,7 +123,8 @@ def read_meta(model_dir: str | Path) -> dict[str, Any]:
 def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str, Any] | None = None) -> Path:
     """Save the trained model (LoRA merged when ``merge_on_save``) + processor + log history, atomically.
 
-    ``meta`` (class names, grid, patch) goes to ``agriseg_text.json`` so ``predict`` needs no options."""
+    ``meta`` (class names, grid, patch, the longest answer in tokens) goes to ``agriseg_text.json`` so
+    ``predict`` needs no options."""
     out = Path(cfg.output_dir)
     model = trainer.model
     if cfg.lora.enabled and cfg.lora.merge_on_save and hasattr(model, "merge_and_unload"):
@@ -121,6 +142,8 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
 def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> tuple[Any, Any, Any, dict]:
     """The data set, the model in training mode, its processor and the data set's metadata of an SFT or GRPO
     run (the model is loaded from ``cfg.model`` unless given)."""
+    if model is None:
+        resolve_model_name(cfg.model)  # a mistyped folder fails before the data set is read
     ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
     if model is None:
         model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
@@ -128,6 +151,7 @@ def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> t
         raise ValueError("a processor must be given with a prebuilt model")
     meta = dataset_meta(ds)
     check_class_words(processor, meta["class_names"], str(cfg.model))
+    meta["answer_tokens"] = max(answer_tokens(ds, processor))  # predict's --max-new-tokens must fit it
     model.train()
     return ds, model, processor, meta
 

@@ -47,7 +47,7 @@ def suggest_sizes(tile: int, resolution: float | None = None, min_object: float 
         if not fit:
             notes.append(
                 f"objects of {min_object} m need {need} cells per {side}-px patch; the largest grid ({grid}) "
-                f"gives {side * resolution / grid:.1f} m cells: use smaller patches (--patch) or a finer image"
+                f"gives {side * resolution / grid:.1f} m cells: use smaller tiles (--tile) or a finer image"
             )
     patch = side  # cells need not be whole pixels: the grid edges are rounded per cell
     if tile > MAX_PATCH:

@@ -9,6 +9,7 @@ Needs the ``text`` extra.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,8 @@ def build_tokenizer(class_names: Sequence[str], extra_words: Sequence[str] = ())
     """A word-level ``PreTrainedTokenizerFast`` knowing the specials, class words, digits and punctuation.
 
     Args:
-        class_names: class words, background first (phrases are split into words).
+        class_names: class words, background first (phrases, hyphenated words and words with digits or
+            accents are split into the pieces the pre-tokenizer makes, and every piece is known).
         extra_words: more words (answer sentences, other prompts).
 
     Returns:
@@ -103,13 +105,15 @@ def build_tokenizer(class_names: Sequence[str], extra_words: Sequence[str] = ())
     from transformers import PreTrainedTokenizerFast
 
     names = check_class_names(class_names)
-    words: list[str] = []
-    for w in [*names, *INSTRUCTION_WORDS, "user", "model", *extra_words]:
-        for part in w.split():
-            if part not in words:
-                words.append(part)
     digits = [str(d) for d in range(10)]
     punct = [*digits, " ", "\n", "*", "|", ",", ".", ":", "-", "'"]
+    words: list[str] = []
+    for w in [*names, *INSTRUCTION_WORDS, "user", "model", *extra_words]:
+        # the pieces the pre-tokenizer cuts a word into ("cover-crop": cover, -, crop; "maize2": maize, 2)
+        for part in re.findall(_PRETOKENIZE_PATTERN, w):
+            part = part.strip()
+            if part and part not in punct and part not in words:
+                words.append(part)
     spaced = [" " + t for t in [*digits, "*", *words]]
     vocab: dict[str, int] = {}
     for tok in [*SPECIAL_TOKENS, SEG_OPEN, SEG_CLOSE, *punct, *words, *spaced]:
@@ -364,3 +368,31 @@ def warm_start_vision(
         sched.step()
         losses.append(float(loss.detach()))
     return losses
+
+
+def build_tiny_model(
+    outdir: str | Path,
+    class_names: Sequence[str],
+    image_size: int = 64,
+    vision_patch: int = 8,
+    image_tokens: int = 64,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> int:
+    """``agriseg text tiny-model``: build, check and save a tiny VLM; returns its parameter count.
+
+    Raises:
+        OptionError: fewer than two class words, or sizes that do not fit together.
+        FileExistsError: ``outdir`` exists and not ``overwrite``.
+    """
+    from agriseg.batch import check_output
+    from agriseg.config import OptionError
+
+    if len(class_names) < 2:
+        raise OptionError("--classes needs the background word and at least one class, e.g. others,field")
+    cfg = TinyVLMConfig(image_size=image_size, vision_patch=vision_patch, mm_tokens_per_image=image_tokens)
+    check_tiny_vlm_config(cfg)
+    check_output(outdir, overwrite)
+    model, proc = build_tiny_vlm(class_names, cfg, seed=seed)
+    save_tiny_vlm(model, proc, outdir)
+    return sum(p.numel() for p in model.parameters())

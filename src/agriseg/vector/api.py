@@ -50,6 +50,9 @@ def polygonize(
 ) -> Any:
     """Polygonise a class / probability raster into field polygons (seamless, blockwise).
 
+    The fields form a valid polygon coverage: boundary pixels between touching fields are split between
+    them, so they share one edge, simplified once for both (:mod:`agriseg.vector.coverage`).
+
     Args:
         raster: class raster or ``agriseg fields predict`` output.
         output: optional vector file (format from the extension); written atomically.
@@ -67,13 +70,88 @@ def polygonize(
     raster = Path(raster)
     t0 = time.perf_counter()
     table, profile = polygonize_table(raster, cfg)
+    return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0)
+
+
+def polygonize_labels(
+    raster: str | Path,
+    output: str | Path | None = None,
+    config: PolygonizeConfig | None = None,
+    collection: str = "agriseg-fields",
+    id_prefix: str | None = None,
+    determined: dt.datetime | None = None,
+) -> Any:
+    """Field polygons of an instance-label raster (band 1 = field id, 0 = none; band 2 = confidence x254).
+
+    Instance models (DelineateAnything) write such a raster, one id per field with no pixel in two fields.
+    The ids are traced by the same polygoniser as :func:`polygonize` after its instance step
+    (:func:`agriseg.vector.polygonize.label_coverage`: sub-pixel edges, each shared edge simplified once, a
+    valid coverage; no boundary class, so no gap split), then go through the same clean-up, filters and
+    writers (``separation``, ``core_threshold`` and ``split_boundary_px`` do not apply). Field ids are the
+    first pixel of each instance, as for class rasters.
+
+    Returns:
+        The fields GeoDataFrame, as :func:`polygonize`.
+
+    Raises:
+        FileNotFoundError: missing raster.
+        ValueError: unreadable raster, no CRS, or band 1 not integer ids.
+    """
+    import rasterio
+
+    from agriseg.vector.geometry import pixel_tolerance
+    from agriseg.vector.instances import InstanceTable
+    from agriseg.vector.polygonize import label_coverage
+
+    cfg = config or PolygonizeConfig()
+    raster = Path(raster)
+    t0 = time.perf_counter()
+    if not raster.is_file():
+        raise FileNotFoundError(f"{raster}: raster not found")
+    try:
+        with rasterio.open(raster) as ds:
+            if ds.crs is None:
+                raise ValueError(f"{raster}: has no CRS; polygons need a georeferenced raster")
+            if not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
+                raise ValueError(f"{raster}: band 1 is {ds.dtypes[0]}, not integer field ids")
+            labels = ds.read(1).astype(np.int64)  # (H, W)
+            conf = ds.read(2) if ds.count >= 2 else None
+            profile = dict(ds.profile, tags=ds.tags())
+    except rasterio.errors.RasterioIOError as err:
+        raise ValueError(f"{raster}: not a readable raster ({err})") from err
+    # no boundary class: instances are traced as they are (no gap split), their shared edges simplified once
+    tol = pixel_tolerance(cfg.simplify, profile["transform"], profile["crs"])
+    ids, geoms, first = label_coverage(labels, None, 0.0, tol, cfg.block_size)
+    flat = labels.ravel()
+    dense = np.searchsorted(ids, flat)  # (H * W,) index of each pixel's id (pixels of no field: ignored)
+    valid = (flat > 0) & (dense < len(ids))
+    valid[valid] = ids[dense[valid]] == flat[valid]
+    pixels = np.bincount(dense[valid], minlength=len(ids))
+    confidence = np.full(len(ids), np.nan)
+    if conf is not None:
+        sums = np.bincount(dense[valid], weights=conf.ravel()[valid].astype(np.float64), minlength=len(ids))
+        confidence = sums / np.maximum(pixels, 1) / 254.0
+    table = InstanceTable(first, geoms, pixels.astype(np.int64), confidence)
+    return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0)
+
+
+def _fields(
+    table: Any,
+    profile: dict,
+    raster: Path,
+    output: str | Path | None,
+    cfg: PolygonizeConfig,
+    collection: str,
+    id_prefix: str | None,
+    determined: dt.datetime | None,
+    t0: float,
+) -> Any:
+    """An instance table in pixel coordinates -> cleaned, filtered fiboa fields (written when ``output``)."""
     if determined is None:
         determined = latest_image_time(profile.get("tags", {}), raster)
     t1 = time.perf_counter()
     geoms = pixel_to_crs(table.geoms, profile["transform"])
-    cleaned, area, perim, keep = clean_fields(
-        geoms, profile["crs"], cfg.simplify_m, cfg.min_area_m2, cfg.fill_holes_m2, grid=profile["transform"]
-    )
+    cleaned, area, perim, keep = clean_fields(geoms, profile["crs"], cfg.min_area_m2, cfg.fill_holes_m2)
     prefix = id_prefix if id_prefix is not None else raster.stem
     keys, conf = table.keys[keep], table.confidence[keep]
     more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg)
@@ -87,3 +165,15 @@ def polygonize(
     df.attrs["timing"] = {"polygonize_s": t1 - t0, "clean_s": t2 - t1, "write_s": time.perf_counter() - t2}
     df.attrs["raw_polygons"] = len(table.keys)
     return df
+
+
+def is_instance_raster(path: str | Path) -> bool:
+    """Whether a raster is an instance-label raster (its ``AGRISEG_FORMAT`` tag says so)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as ds:
+            tags = {k.lower(): v for k, v in ds.tags().items()}
+    except rasterio.errors.RasterioIOError:
+        return False
+    return tags.get("agriseg_format", "").startswith("agriseg-fields-instances")

@@ -14,8 +14,8 @@ Separation = Literal["watershed", "components"]
 class PolygonizeConfig(StrictModel):
     """How class/probability rasters become field polygons.
 
-    Lengths and areas are in metres / m2 whatever the raster CRS (geographic CRSs are handled per polygon
-    in a local UTM zone).
+    Areas are in m2 whatever the raster CRS (geographic CRSs are handled per polygon in a local UTM zone);
+    ``simplify`` is in metres on projected CRSs and in the raster's units on geographic ones.
     """
 
     block_size: int = Field(
@@ -48,10 +48,18 @@ class PolygonizeConfig(StrictModel):
         description="erosions of the field mask that form the cores of class-only rasters (no probabilities)",
     )
     min_seed_px: int = Field(4, ge=1, description="smaller cores do not seed a field of their own")
-    simplify_m: float = Field(
-        5.0,
+    simplify: float | None = Field(
+        None,
         ge=0,
-        description="coverage-simplification tolerance in metres (0 = off); touching fields keep shared edges",
+        description="Douglas-Peucker tolerance of the field edges, each shared edge simplified once for both"
+        " fields: metres on projected CRSs, the raster's units (degrees) on geographic ones (0 = sub-pixel"
+        " outlines, unsimplified; default: 1 pixel)",
+    )
+    split_boundary_px: float = Field(
+        2.0,
+        ge=0,
+        description="boundary pixels within this many pixels of a field are split between the nearest fields,"
+        " so touching fields share one edge (0 = keep the boundary gap)",
     )
     min_area_m2: float = Field(500.0, ge=0, description="drop fields smaller than this (ftw-tools: 500)")
     max_area_m2: float = Field(0.0, ge=0, description="drop fields larger than this (0 = no limit)")

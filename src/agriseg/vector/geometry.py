@@ -1,13 +1,12 @@
 """Metric clean-up of field polygons that is correct on any CRS and keeps touching fields touching.
 
 Projected CRSs in metres are used as they are. Anything else (geographic CRSs, feet) is handled per polygon
-in the UTM zone of its centroid: hole filling, simplification, minimum area, area and perimeter all happen
-in metres there, and the result is projected back.
+in the UTM zone of its centroid: hole filling, minimum area, area and perimeter all happen in metres there,
+and the result is projected back. Area and perimeter are those of the final geometry.
 
-The polygons of one raster form a coverage (they share pixel edges and never overlap). Simplification is
-shapely's topological coverage simplification, so a shared edge is simplified once for both fields: touching
-fields keep touching, with no overlap and no gap. Holes are filled only when no other field lies inside
-them (filling a hole that holds a field would overlap it).
+The polygons of one raster form a coverage (they share edges and never overlap; the edges are simplified
+while they are traced, :mod:`agriseg.vector.coverage`). Holes are filled only when no other field lies
+inside them (filling a hole that holds a field would overlap it), so the coverage stays valid.
 """
 
 from __future__ import annotations
@@ -67,68 +66,52 @@ def fill_small_holes(geoms: np.ndarray, max_hole_m2: float) -> np.ndarray:
     return out
 
 
-def simplify_coverage(geoms: np.ndarray, tolerance_m: float, cell_area: float = 0.0) -> np.ndarray:
-    """Simplify polygons that share edges so they keep sharing them (no overlaps, no gaps).
-
-    Uses ``shapely.coverage_simplify`` (GEOS coverage simplification, a Visvalingam-Whyatt variant: the
-    tolerance is about the square root of the area a removed vertex may change, in metres here). Outer
-    edges are simplified too. Invalid results (rare) are repaired with ``make_valid``.
+def pixel_tolerance(simplify: float | None, transform: Any, crs: Any) -> float:
+    """The simplification tolerance in pixels of a raster.
 
     Args:
-        geoms: polygons forming a coverage.
-        tolerance_m: simplification tolerance (0 = off).
-        cell_area: area of one raster cell when every vertex lies on that raster's cell corners (0 = not
-            known). A vertex goes only when the triangle it forms with its neighbours is smaller than
-            ``tolerance_m ** 2``; three cell corners span 0 or at least half a cell, so below that only
-            collinear vertices could go, and GDAL's polygoniser writes none but the nodes the simplifier
-            keeps. Then the result equals the input and the call (about 0.1 ms per polygon) is skipped.
+        simplify: tolerance in metres on projected CRSs (whatever their unit), in the CRS's own units
+            (degrees) on geographic ones; None = the default of about one pixel; 0 = no simplification.
+        transform: the raster's affine transform (its pixel size).
+        crs: the raster's CRS.
     """
-    import shapely
+    from pyproj import CRS
 
-    if tolerance_m <= 0 or len(geoms) == 0:
-        return geoms
-    if tolerance_m**2 < 0.5 * cell_area * (1 - 1e-9):
-        return geoms
-    out = np.asarray(shapely.coverage_simplify(geoms, tolerance_m, simplify_boundary=True), dtype=object)
-    bad = ~shapely.is_valid(out)
-    if bad.any():
-        out[bad] = shapely.make_valid(out[bad])
-    return out
+    from agriseg.vector.coverage import DEFAULT_TOLERANCE_PX
+
+    if simplify is None:
+        return DEFAULT_TOLERANCE_PX
+    if simplify <= 0:
+        return 0.0
+    c = CRS.from_user_input(crs)
+    units = simplify if c.is_geographic else simplify / c.axis_info[0].unit_conversion_factor
+    return float(units / np.sqrt(abs(transform.a * transform.e - transform.b * transform.d)))
 
 
-def _clean_metric(geoms: np.ndarray, simplify_m: float, fill_holes_m2: float, cell_area: float = 0.0) -> np.ndarray:
+def _clean_metric(geoms: np.ndarray, fill_holes_m2: float) -> np.ndarray:
     import shapely
 
     bad = ~shapely.is_valid(geoms)
     if bad.any():
         geoms = geoms.copy()
         geoms[bad] = shapely.make_valid(geoms[bad])
-    geoms = fill_small_holes(geoms, fill_holes_m2)
-    return simplify_coverage(geoms, simplify_m, cell_area)
+    return fill_small_holes(geoms, fill_holes_m2)
 
 
 def clean_fields(
-    geoms: np.ndarray,
-    crs: Any,
-    simplify_m: float = 5.0,
-    min_area_m2: float = 500.0,
-    fill_holes_m2: float = 1000.0,
-    grid: Any = None,
+    geoms: np.ndarray, crs: Any, min_area_m2: float = 500.0, fill_holes_m2: float = 1000.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Fill holes, simplify and filter field polygons with metric parameters on any CRS.
+    """Fill small holes and drop small fields, with metric parameters on any CRS.
 
     Args:
         geoms: shapely polygons in ``crs`` that do not overlap (a coverage, e.g. one raster's fields).
         crs: their CRS (anything pyproj accepts).
-        simplify_m: coverage-simplification tolerance in metres (0 = off); shared edges stay shared.
-        min_area_m2: polygons smaller than this (after simplification) are dropped.
-        fill_holes_m2: holes smaller than this are filled.
-        grid: affine transform of the raster whose cell corners all vertices lie on (polygons straight
-            from a raster), or None; lets simplification skip work that cannot change them.
+        min_area_m2: polygons smaller than this are dropped.
+        fill_holes_m2: holes smaller than this are filled, unless another field lies in them.
 
     Returns:
         ``(cleaned geometries in crs, area m2, perimeter m, keep mask over the input)``; the first three
-        hold the kept polygons only.
+        hold the kept polygons only, area and perimeter measured on them.
     """
     import shapely
     from pyproj import CRS, Transformer
@@ -141,8 +124,7 @@ def clean_fields(
     if n == 0:
         return out, area, perim, np.zeros(0, bool)
     if is_metric(crs):
-        cell_area = abs(grid.a * grid.e - grid.b * grid.d) if grid is not None else 0.0
-        out = _clean_metric(out, simplify_m, fill_holes_m2, cell_area)
+        out = _clean_metric(out, fill_holes_m2)
         area, perim = shapely.area(out), shapely.length(out)
     else:
         src = CRS.from_user_input(crs)
@@ -155,9 +137,13 @@ def clean_fields(
             fwd = Transformer.from_crs(src, int(z), always_xy=True)
             back = Transformer.from_crs(int(z), src, always_xy=True)
             m = shapely.transform(geoms[idx], lambda xy, t=fwd: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
-            m = _clean_metric(m, simplify_m, fill_holes_m2)
-            area[idx], perim[idx] = shapely.area(m), shapely.length(m)
-            out[idx] = shapely.transform(m, lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+            filled = _clean_metric(m, fill_holes_m2)
+            area[idx], perim[idx] = shapely.area(filled), shapely.length(filled)
+            changed = ~shapely.equals_exact(filled, m, 0)
+            if changed.any():  # only filled holes change the geometry: map those back
+                out[idx[changed]] = shapely.transform(
+                    filled[changed], lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+                )
     keep = (area >= min_area_m2) & ~shapely.is_empty(out)
     return out[keep], area[keep], perim[keep], keep
 

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from agriseg.vector.config import PolygonizeConfig
+from agriseg.vector.watershed import split_components
 
 CROSS = ndimage.generate_binary_structure(2, 1)  # 4-connectivity
 
@@ -52,58 +53,87 @@ def label_instances(
         int32 labels ``(H, W)`` (0 = not a field) and the largest label (the number of instances when
         ``components`` is not given).
     """
+    labels, used, _ = split_instances(mask, field_prob, config, origin, scene_shape, components)
+    return labels, used
+
+
+def split_instances(
+    mask: np.ndarray,
+    field_prob: np.ndarray | None,
+    config: PolygonizeConfig,
+    origin: tuple[int, int] = (0, 0),
+    scene_shape: tuple[int, int] | None = None,
+    components: np.ndarray | None = None,
+) -> tuple[np.ndarray, int, list[tuple[int, int, int, int, int]]]:
+    """:func:`label_instances`, also listing the components that were split.
+
+    Returns:
+        Labels, the largest label, and ``(component label, y0, y1, x0, x1)`` of every split component
+        (its box in the window, end-exclusive): the pixels of a split component carry new labels, the
+        others keep their component's.
+    """
     if components is not None:
         comps, n_comps = components, int(components.max(initial=0))
     else:
         comps, n_comps = label_components(mask)
     if config.separation == "components" or not n_comps:
-        return comps, n_comps
-    seeds, n_seeds = _cores(mask, field_prob, config)
-    # a component with no core or one core is one field: only components with several cores are flooded
-    keep = np.bincount(seeds.ravel(), minlength=n_seeds + 1) >= config.min_seed_px  # big enough to seed
-    keep[0] = False
-    # scipy numbers labels in raster order of their first pixel, so a core's first pixel is where the running
-    # maximum of the core labels grows; the component there is the core's component
-    flat = seeds.ravel()
-    grows = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat)[:-1]) + 1
-    if flat[0] > 0:
-        grows = np.concatenate([[0], grows])
-    comp_of_seed = np.zeros(n_seeds + 1, np.int32)
-    if len(grows) == n_seeds:
-        comp_of_seed[flat[grows]] = comps.ravel()[grows]
-    else:  # numbered in another order: look at every core pixel
-        on = flat > 0
-        comp_of_seed[flat[on]] = comps.ravel()[on]
-    cores_per_comp = np.bincount(comp_of_seed[keep], minlength=n_comps + 1)
-    split = np.flatnonzero(cores_per_comp[1:] >= 2) + 1
-    if not split.size:
-        return comps, n_comps
-    labels = comps.copy()
-    used = n_comps
-    boxes, _ = label_boxes(comps, split)
+        return comps, n_comps, []
+    seeds, _ = _cores(mask, field_prob, config)
     hs, ws = scene_shape or mask.shape
-    todo = []
-    for c, (by0, by1, bx0, bx1) in zip(split.tolist(), boxes.tolist(), strict=True):
-        # one pixel of margin: the distance to the field edge needs the component's ring of neighbours
-        y0, y1 = max(by0 - 1, 0), min(by1 + 1, mask.shape[0])
-        x0, x1 = max(bx0 - 1, 0), min(bx1 + 1, mask.shape[1])
-        own = comps[y0:y1, x0:x1] == c
-        cores = seeds[y0:y1, x0:x1]
-        cores = np.where(own & keep[cores], cores, 0)
-        ids = np.unique(cores[cores > 0])
-        # 1..k for this component's cores, 0 elsewhere
-        markers = np.where(cores > 0, np.searchsorted(ids, cores) + 1, 0).astype(np.int32)
-        prob = field_prob[y0:y1, x0:x1] if field_prob is not None else None
-        elev = _elevation(own, prob, (origin[0] + y0, origin[1] + x0), (hs, ws))
-        todo.append((c, y0, x0, own, markers, elev, len(ids)))
-    floods = _flood_many([(own, markers, elev) for _, _, _, own, markers, elev, _ in todo])
-    for (c, y0, x0, own, _, _, k), flooded in zip(todo, floods, strict=True):
-        # the component keeps its label for its first core's field; the others get new labels
-        lut = np.concatenate([[0, c], np.arange(used + 1, used + k, dtype=np.int32)]).astype(np.int32)
-        win = labels[y0 : y0 + own.shape[0], x0 : x0 + own.shape[1]]
-        win[own] = lut[flooded[own]]
-        used += k - 1
-    return labels, used
+
+    def elevation(own: np.ndarray, at: tuple[int, int]) -> np.ndarray:
+        y0, x0 = at
+        prob = field_prob[y0 : y0 + own.shape[0], x0 : x0 + own.shape[1]] if field_prob is not None else None
+        return _elevation(own, prob, (origin[0] + y0, origin[1] + x0), (hs, ws))
+
+    # a component with no core or one core is one field: only components with several cores are flooded
+    return split_components(comps, seeds, elevation, min_seed_px=config.min_seed_px)
+
+
+def first_pixels(
+    labels: np.ndarray,
+    components: np.ndarray,
+    split: list[tuple[int, int, int, int, int]],
+    component_first: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Labels of a window and the flat index (in the window) of each one's first pixel in raster order.
+
+    Args:
+        labels: ``(H, W)`` instance labels from :func:`split_instances`.
+        components: ``(H, W)`` the component labels it was given, numbered in raster order of their first
+            pixel (as ``scipy.ndimage.label`` numbers them; numbers may skip).
+        split: the split components it reported.
+        component_first: this function's result for ``components`` alone, when known.
+
+    Components that were not split keep their label, so their first pixels are where the running maximum
+    of the labels grows (one pass); the instances of split components are found in their boxes.
+    """
+    if component_first is not None:
+        ids0, first0 = component_first
+        if split:
+            whole = ~np.isin(ids0, [c for c, *_ in split])
+            ids0, first0 = ids0[whole], first0[whole]
+    else:
+        base = labels
+        if split:
+            base = labels.copy()
+            for c, y0, y1, x0, x1 in split:
+                win = base[y0:y1, x0:x1]
+                win[components[y0:y1, x0:x1] == c] = 0
+        flat = base.ravel()
+        first0 = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat)[:-1]) + 1
+        if flat.size and flat[0] > 0:
+            first0 = np.concatenate([[0], first0])
+        ids0 = flat[first0]
+    ids, first = [ids0], [first0]
+    w = labels.shape[1]
+    for c, y0, y1, x0, x1 in split:
+        win = np.where(components[y0:y1, x0:x1] == c, labels[y0:y1, x0:x1], 0)
+        u, i = np.unique(win.ravel(), return_index=True)
+        r, col = np.divmod(i[u > 0], x1 - x0)
+        ids.append(u[u > 0])
+        first.append((r + y0) * w + col + x0)
+    return np.concatenate(ids).astype(np.int64), np.concatenate(first).astype(np.int64)
 
 
 def _cores(mask: np.ndarray, field_prob: np.ndarray | None, config: PolygonizeConfig) -> tuple[np.ndarray, int]:
@@ -132,36 +162,6 @@ def _erode4(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def label_boxes(labels: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounding boxes and first pixels of a few labels, reading only those labels' pixels.
-
-    Args:
-        labels: ``(H, W)`` int labels.
-        ids: ``(K,)`` sorted labels present in ``labels``.
-
-    Returns:
-        ``(K, 4)`` int64 ``y0, y1, x0, x1`` (end-exclusive) and ``(K, 2)`` row, col of each label's first
-        pixel in raster order.
-    """
-    wanted = np.zeros(int(labels.max()) + 1, bool)
-    wanted[ids] = True
-    rows, cols = np.nonzero(wanted[labels])  # raster order
-    which = np.searchsorted(ids, labels[rows, cols])
-    order = np.argsort(which, kind="stable")
-    starts = np.searchsorted(which[order], np.arange(len(ids)))
-    r, c = rows[order], cols[order]
-    boxes = np.stack(
-        [
-            np.minimum.reduceat(r, starts),
-            np.maximum.reduceat(r, starts) + 1,
-            np.minimum.reduceat(c, starts),
-            np.maximum.reduceat(c, starts) + 1,
-        ],
-        1,
-    ).astype(np.int64)
-    return boxes, np.stack([r[starts], c[starts]], 1).astype(np.int64)
-
-
 def _elevation(
     mask: np.ndarray, field_prob: np.ndarray | None, origin: tuple[int, int], scene_shape: tuple[int, int]
 ) -> np.ndarray:
@@ -181,53 +181,14 @@ def _elevation(
     return base + (gy * ws + gx) / (float(hs) * ws + 1.0) * 0.5
 
 
-def _flood_many(items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """Watershed of each component ``(mask, markers 1..k, elevation)``; labels 1..k inside each mask.
-
-    One scikit-image call floods them all: the windows are packed side by side with an empty pixel between
-    them (a flood never crosses it), and markers are renumbered to stay unique. Inside a window the flood
-    order depends only on its own priorities, which are unique, so each result equals a separate call.
-    """
-    from skimage.segmentation import watershed
-
-    if not items:
-        return []
-    width = max(max(m.shape[1] for m, _, _ in items), 512)
-    place, cx, cy, shelf = [], 0, 0, 0
-    for m, _, _ in items:
-        h, w = m.shape
-        if cx + w > width:
-            cy, cx, shelf = cy + shelf + 1, 0, 0
-        place.append((cy, cx))
-        cx, shelf = cx + w + 1, max(shelf, h)
-    shape = (cy + shelf, width)
-    mask_c = np.zeros(shape, bool)
-    markers_c = np.zeros(shape, np.int32)
-    elev_c = np.zeros(shape, np.float64)
-    bases, base = [], 0
-    for (m, mk, el), (py, px) in zip(items, place, strict=True):
-        h, w = m.shape
-        mask_c[py : py + h, px : px + w] = m
-        markers_c[py : py + h, px : px + w] = np.where(mk > 0, mk + base, 0)
-        elev_c[py : py + h, px : px + w] = el
-        bases.append(base)
-        base += int(mk.max(initial=0))
-    flooded = watershed(elev_c, markers=markers_c, mask=mask_c, connectivity=1)
-    out = []
-    for (m, _, _), (py, px), b in zip(items, place, bases, strict=True):
-        h, w = m.shape
-        out.append(np.where(m, flooded[py : py + h, px : px + w] - b, 0).astype(np.int32))
-    return out
-
-
 @dataclass
 class InstanceTable:
-    """Field instances of a window as columns (global pixel coordinates).
+    """Fields of a raster as columns (global pixel coordinates: x = column, y = row).
 
     Attributes:
-        keys: ``(N, 2)`` int64 row, col of each instance's first pixel in raster order.
-        geoms: ``(N,)`` shapely polygons, vertices on pixel corners.
-        pixels: ``(N,)`` int64 pixel counts.
+        keys: ``(N, 2)`` int64 row, col of each field's first pixel in raster order (before the gap split).
+        geoms: ``(N,)`` shapely polygons forming a valid coverage.
+        pixels: ``(N,)`` int64 pixel counts (before the gap split).
         confidence: ``(N,)`` float64 mean field probability (NaN without probabilities).
     """
 
@@ -235,35 +196,6 @@ class InstanceTable:
     geoms: np.ndarray
     pixels: np.ndarray
     confidence: np.ndarray
-
-    @classmethod
-    def empty(cls) -> InstanceTable:
-        """A table with no instances."""
-        return cls(np.zeros((0, 2), np.int64), np.zeros(0, object), np.zeros(0, np.int64), np.zeros(0))
-
-    @classmethod
-    def concat(cls, tables: list[InstanceTable]) -> InstanceTable:
-        """All rows of ``tables`` in order."""
-        if not tables:
-            return cls.empty()
-        return cls(
-            np.concatenate([t.keys for t in tables]),
-            np.concatenate([t.geoms for t in tables]),
-            np.concatenate([t.pixels for t in tables]),
-            np.concatenate([t.confidence for t in tables]),
-        )
-
-    def to_wkb(self) -> InstanceTable:
-        """The same table with geometries as WKB bytes (cheap to send between processes)."""
-        import shapely
-
-        return InstanceTable(self.keys, shapely.to_wkb(self.geoms), self.pixels, self.confidence)
-
-    def from_wkb(self) -> InstanceTable:
-        """Undo :meth:`to_wkb`."""
-        import shapely
-
-        return InstanceTable(self.keys, shapely.from_wkb(self.geoms), self.pixels, self.confidence)
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as ``{"key", "geometry", "pixels", "confidence"}`` dicts."""
@@ -273,134 +205,3 @@ class InstanceTable:
                 self.keys.tolist(), self.geoms, self.pixels.tolist(), self.confidence.tolist(), strict=True
             )
         ]
-
-
-def _shapes_table(labels: np.ndarray, x0: int, y0: int) -> tuple[np.ndarray, np.ndarray]:
-    """Label values and polygons of the 4-connected regions of ``labels`` (> 0), in global pixel coordinates.
-
-    ``rasterio.features.shapes`` (GDAL's polygoniser) traces the rings; the polygons are built from all
-    rings in one vectorised shapely call.
-    """
-    import shapely
-    from affine import Affine
-    from rasterio.features import shapes
-
-    values, coords, ring_len, rings_per_poly = [], [], [], []
-    for geom, value in shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.translation(x0, y0)):
-        rings = geom["coordinates"]
-        values.append(value)
-        rings_per_poly.append(len(rings))
-        for ring in rings:
-            ring_len.append(len(ring))
-            coords.extend(ring)
-    if not values:
-        return np.zeros(0, np.int64), np.zeros(0, object)
-    xy = np.asarray(coords, dtype=np.float64)  # (P, 2)
-    n_rings = len(ring_len)
-    lr = shapely.linearrings(xy, indices=np.repeat(np.arange(n_rings), ring_len))
-    polys = shapely.polygons(lr, indices=np.repeat(np.arange(len(values)), rings_per_poly))
-    return np.asarray(values, np.int64), polys
-
-
-def first_pixel_keys(geoms: np.ndarray) -> np.ndarray:
-    """``(N, 2)`` row, col of the first pixel (raster order) of pixel-corner polygons.
-
-    The top-left corner of a region's first pixel is its vertex with the smallest row, then the smallest
-    column: no vertex lies above the region's top row, and in that row the leftmost pixel's corner comes first.
-    """
-    import shapely
-
-    xy, idx = shapely.get_coordinates(geoms, return_index=True)
-    order = np.lexsort((xy[:, 0], xy[:, 1], idx))
-    first = order[np.searchsorted(idx[order], np.arange(len(geoms)))]
-    return np.rint(xy[first][:, ::-1]).astype(np.int64)
-
-
-def instance_table(labels: np.ndarray, x0: int, y0: int, field_prob: np.ndarray | None = None) -> InstanceTable:
-    """Polygons of labelled instances in *global pixel* coordinates (exact integers).
-
-    Args:
-        labels: ``(H, W)`` int32 instance labels of a window (0 = none; numbers may skip).
-        x0: window column offset in the scene.
-        y0: window row offset in the scene.
-        field_prob: ``(H, W)`` uint8 field probability for each instance's mean confidence.
-
-    Returns:
-        One row per instance, in label order.
-    """
-    return instance_table_many([(labels, x0, y0, field_prob)])
-
-
-def instance_table_many(windows: list[tuple[np.ndarray, int, int, np.ndarray | None]]) -> InstanceTable:
-    """:func:`instance_table` of many small windows ``(labels, x0, y0, field_prob)`` with one polygoniser call.
-
-    GDAL's polygoniser costs about a millisecond per call before any pixel, which dominates for the
-    thousands of small windows of fields that cross block lines. The windows are packed side by side into
-    one canvas (shelf packing, one empty pixel between windows, labels renumbered to stay unique), traced
-    once, and each polygon is moved back to its window's place (integer shifts, so exact).
-
-    Returns:
-        One row per instance, window by window, in label order within a window.
-    """
-    import shapely
-
-    windows = [w for w in windows if w[0].size]
-    if not windows:
-        return InstanceTable.empty()
-    if len(windows) == 1:
-        canvas, ox, oy = windows[0][0], [windows[0][1]], [windows[0][2]]
-        bases = np.zeros(1, np.int64)
-        prob = windows[0][3]
-        values, polys = _shapes_table(canvas, 0, 0)
-    else:
-        width = max(max(w[0].shape[1] for w in windows), 1024)
-        place, cx, cy, shelf = [], 0, 0, 0
-        for lab, *_ in windows:
-            h, w = lab.shape
-            if cx + w > width:
-                cy, cx, shelf = cy + shelf + 1, 0, 0
-            place.append((cy, cx))
-            cx, shelf = cx + w + 1, max(shelf, h)
-        canvas = np.zeros((cy + shelf, width), np.int32)
-        with_prob = windows[0][3] is not None
-        prob = np.zeros(canvas.shape, np.uint8) if with_prob else None
-        bases = np.zeros(len(windows), np.int64)
-        ox, oy, base = [], [], 0
-        for k, ((lab, x0, y0, fp), (py, px)) in enumerate(zip(windows, place, strict=True)):
-            h, w = lab.shape
-            bases[k] = base
-            view = canvas[py : py + h, px : px + w]
-            np.copyto(view, lab + base, where=lab > 0)
-            if prob is not None and fp is not None:
-                prob[py : py + h, px : px + w] = np.where(lab > 0, fp, 0)
-            base += int(lab.max(initial=0))
-            ox.append(x0 - px)
-            oy.append(y0 - py)
-        values, polys = _shapes_table(canvas, 0, 0)
-    if not len(values):
-        return InstanceTable.empty()
-    ids, first, count = np.unique(values, return_index=True, return_counts=True)
-    geoms = polys[first]
-    for j in np.flatnonzero(count > 1):  # an instance traced as several pieces (not expected): one geometry
-        geoms[j] = shapely.union_all(polys[values == ids[j]])
-    win = np.searchsorted(bases, ids, side="left") - 1  # window of each label: bases[win] < id <= next base
-    win = np.clip(win, 0, len(bases) - 1)
-    xy, idx = shapely.get_coordinates(geoms, return_index=True)
-    xy += np.stack([np.asarray(ox, np.float64)[win][idx], np.asarray(oy, np.float64)[win][idx]], 1)
-    geoms = shapely.set_coordinates(geoms.copy(), xy)
-    conf = np.full(len(ids), np.nan)
-    if prob is not None:
-        flat = canvas.ravel()
-        sums = np.bincount(flat, weights=prob.ravel(), minlength=int(ids.max()) + 1)
-        counts = np.bincount(flat, minlength=int(ids.max()) + 1)
-        conf = sums[ids] / np.maximum(counts[ids], 1) / 255.0
-    pixels = np.rint(shapely.area(geoms)).astype(np.int64)  # exact: integer vertices
-    return InstanceTable(first_pixel_keys(geoms), geoms, pixels, conf)
-
-
-def instance_polygons(
-    labels: np.ndarray, x0: int, y0: int, field_prob: np.ndarray | None = None
-) -> list[dict[str, Any]]:
-    """:func:`instance_table` as records ``{"key": (row, col) of the first pixel, "geometry", "pixels",
-    "confidence"}``."""
-    return instance_table(labels, x0, y0, field_prob).records()

@@ -1,33 +1,45 @@
 """Seamless blockwise polygonisation of a field class / probability raster with bounded memory.
 
-Pass 1 reads one block at a time and labels 4-connected field components. Components that do not touch
-an inner block edge are complete: they are split into field instances and polygonised at once. Components
-touching an inner edge are recorded (bounding box, first pixel, edge labels). Union-find over the shared
-block edges joins the pieces of every component that crosses block lines; pass 2 reads each joined
-component's bounding box once and polygonises it whole. The result equals a single-pass polygonisation:
-no field is split by a block edge (memory is bounded by the block size and the largest field's box).
+Two passes over blocks of the raster, each shared by a pool of worker processes (one per core by default:
+GDAL's polygoniser, scipy's labelling and the watershed hold Python's lock, so threads would not run them
+side by side):
 
-Blocks and joined fields are independent tasks, shared by a pool of worker processes (one per core by
-default): GDAL's polygoniser, scipy's labelling and the watershed hold Python's lock, so threads would
-not run them side by side. Workers return polygons as WKB.
+1. **Instances.** Each block's 4-connected field components that do not touch an inner block edge are
+   split into field instances at once (watershed, :mod:`agriseg.vector.instances`); components touching
+   an inner edge are joined across block edges with union-find and split whole from their bounding box.
+   Every instance is written into a temporary label file (one integer per pixel: the instance's first
+   pixel's scene index + 1, -1 for boundary pixels, 0 elsewhere), the only place the scene is held whole;
+   it is read and written one window at a time through short-lived memory maps.
+2. **Polygons.** Each block is read back with a halo; boundary pixels are split between neighbouring
+   fields and the outlines traced, smoothed and simplified arc by arc (:mod:`agriseg.vector.coverage`).
+   Fields inside the block are done; fields crossing block lines are traced whole from their bounding box
+   (many boxes packed into one canvas per GDAL call).
+
+Every step depends only on pixels near the field (each instance on its own component, the gap split on
+pixels within the halo, the arcs on their own points in scene coordinates), so the result equals a
+single pass for any block size and number of workers. The fields form a valid polygon coverage; the few
+whose arcs crossed after simplification are recomputed with those arcs unsimplified (:func:`_repair`).
+Memory: each process holds a block and the largest field's box.
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 from agriseg.vector.config import PolygonizeConfig
+from agriseg.vector.coverage import GAP, OUTSIDE, Traced, gap_halo, split_gaps, trace_coverage
 from agriseg.vector.instances import (
     InstanceTable,
-    instance_table,
-    instance_table_many,
-    label_boxes,
+    first_pixels,
     label_components,
-    label_instances,
+    split_instances,
 )
 
 
@@ -75,6 +87,10 @@ def check_class_raster(path: Path, ds: Any) -> None:
         )
 
 
+_GDAL_CACHE = 32 * 2**20  # bytes
+_INT32_PIXELS = 2**31  # label files of larger scenes hold int64 labels
+
+
 @dataclass
 class RasterSource:
     """Reads the class band and (if present) the field-probability band of a raster, by window."""
@@ -87,13 +103,22 @@ class RasterSource:
 
         if not self.path.is_file():
             raise FileNotFoundError(f"{self.path}: raster not found")
+        # each block is read once (joined fields again, in groups): GDAL's default block cache (5 % of the
+        # machine's memory) would only keep decoded blocks no one reads again, in every worker process
+        self._env = rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE)
+        self._env.__enter__()
         try:
             self.ds = rasterio.open(self.path)
         except rasterio.errors.RasterioIOError as err:
+            self._env.__exit__(None, None, None)
             raise ValueError(f"{self.path}: not a readable raster ({err})") from err
-        if self.ds.crs is None:
-            raise ValueError(f"{self.path}: has no CRS; polygons need a georeferenced raster")
-        check_class_raster(self.path, self.ds)
+        try:
+            if self.ds.crs is None:
+                raise ValueError(f"{self.path}: has no CRS; polygons need a georeferenced raster")
+            check_class_raster(self.path, self.ds)
+        except ValueError:
+            self.close()
+            raise
         # band 1 = class; bands 2.. = per-class probabilities (agriseg fields predict output)
         self.prob_band = 2 + self.config.field_class if self.ds.count >= 2 + self.config.field_class else None
         if self.config.separation == "watershed" and self.ds.count == 1:
@@ -114,10 +139,176 @@ class RasterSource:
 
     def close(self) -> None:
         self.ds.close()
+        self._env.__exit__(None, None, None)
+
+
+@dataclass
+class LabelStore:
+    """A scene-sized label raster in a temporary file, read and written by window from any process.
+
+    Each access maps only the rows it needs and unmaps them at once, so no process keeps the scene in its
+    memory; writes go through shared maps, so processes writing different pixels of one page do not
+    overwrite each other.
+    """
+
+    path: Path
+    height: int
+    width: int
+    dtype: str
+
+    @classmethod
+    def create(cls, folder: str | Path, height: int, width: int) -> LabelStore:
+        """An all-zero store; int32 while every pixel index fits, int64 beyond 2**31 pixels."""
+        dtype = "int32" if height * width + 1 < _INT32_PIXELS else "int64"
+        fd, name = tempfile.mkstemp(prefix="labels-", suffix=".bin", dir=folder)
+        os.ftruncate(fd, height * width * np.dtype(dtype).itemsize)  # sparse: zeros cost no disk
+        os.close(fd)
+        return cls(Path(name), height, width, dtype)
+
+    def _rows(self, y0: int, y1: int, mode: str) -> np.memmap:
+        item = np.dtype(self.dtype).itemsize
+        return np.memmap(self.path, self.dtype, mode, offset=y0 * self.width * item, shape=(y1 - y0, self.width))
+
+    def read(self, y0: int, y1: int, x0: int, x1: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Labels of a window (a copy, into ``out`` when given)."""
+        rows = self._rows(y0, y1, "r")
+        if out is None:
+            out = np.array(rows[:, x0:x1])
+        else:
+            out[...] = rows[:, x0:x1]
+        del rows
+        return out
+
+    def write(self, y0: int, x0: int, values: np.ndarray, where: np.ndarray | None = None) -> None:
+        """Write a window at ``(y0, x0)``; only the pixels of ``where`` when given."""
+        h, w = values.shape
+        rows = self._rows(y0, y0 + h, "r+")
+        view = rows[:, x0 : x0 + w]
+        if where is None:
+            view[...] = values
+        else:
+            view[where] = values[where]
+        del view, rows
+
+
+@dataclass
+class ArrayStore:
+    """:class:`LabelStore`'s interface over a label array in memory."""
+
+    labels: np.ndarray
+
+    @property
+    def height(self) -> int:
+        return self.labels.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.labels.shape[1]
+
+    @property
+    def dtype(self) -> str:
+        return str(self.labels.dtype)
+
+    def read(self, y0: int, y1: int, x0: int, x1: int, out: np.ndarray | None = None) -> np.ndarray:
+        if out is None:
+            return self.labels[y0:y1, x0:x1].copy()
+        out[...] = self.labels[y0:y1, x0:x1]
+        return out
+
+
+def coverage_from_labels(
+    labels: np.ndarray,
+    transform: Any,
+    crs: Any,
+    gap: np.ndarray | None = None,
+    split_px: float = 2.0,
+    simplify: float | None = None,
+    block_size: int = 2048,
+) -> Any:
+    """Clean field polygons that form a valid coverage, from an instance-label raster in memory.
+
+    The entry point for instance models (e.g. DelineateAnything's masks burnt into one label raster per
+    scene): the same polygoniser as :func:`agriseg.vector.polygonize`, after its instance step. Pixels of
+    ``gap`` (e.g. the unlabelled pixels between two instances' masks) within ``split_px`` pixels of an
+    instance go to the nearest one, so instances that touch share one edge; outlines get sub-pixel edges
+    and each shared edge is simplified once for both fields (:mod:`agriseg.vector.coverage`). Processed in
+    blocks of ``block_size`` pixels in this process.
+
+    Args:
+        labels: ``(H, W)`` int instance ids (> 0; any values, not necessarily consecutive), 0 = no field.
+            An id in several separate parts gives a MultiPolygon.
+        transform: the raster's affine transform.
+        crs: the raster's CRS.
+        gap: ``(H, W)`` bool, pixels that may be split between the instances around them (default: none).
+        split_px: largest distance of a split pixel from its instance, in pixels.
+        simplify: tolerance in metres on projected CRSs, in the CRS's units on geographic ones (None =
+            one pixel, 0 = sub-pixel outlines unsimplified).
+        block_size: pixels per block side.
+
+    Returns:
+        A GeoDataFrame in ``crs`` with the column ``label`` (the instance id), one row per id, sorted by id;
+        ``shapely.coverage_is_valid`` holds for its geometries.
+
+    Raises:
+        ValueError: ``labels`` is not a 2-D integer array with ids >= 0, or ``gap`` has another shape.
+    """
+    import geopandas as gpd
+
+    from agriseg.vector.geometry import pixel_to_crs, pixel_tolerance
+
+    ids, geoms, _ = label_coverage(labels, gap, split_px, pixel_tolerance(simplify, transform, crs), block_size)
+    crs_geoms = pixel_to_crs(geoms, transform)
+    return gpd.GeoDataFrame({"label": ids}, geometry=gpd.GeoSeries(crs_geoms, crs=crs), crs=crs)
+
+
+def label_coverage(
+    labels: np.ndarray,
+    gap: np.ndarray | None = None,
+    split_px: float = 2.0,
+    tolerance: float = 1.0,
+    block_size: int = 2048,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`coverage_from_labels` in pixel units: ids (sorted), (multi)polygons in global pixel coordinates
+    (x = column, y = row), and each id's first pixel ``(N, 2)`` (row, col) in raster order.
+
+    Raises:
+        ValueError: as :func:`coverage_from_labels`.
+    """
+    import shapely
+    from skimage.measure import label as label_regions
+
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be a 2-D integer array, got {labels.dtype} with shape {labels.shape}")
+    if labels.size and labels.min() < 0:
+        raise ValueError("labels must be >= 0 (0 = no field)")
+    if gap is not None and np.shape(gap) != labels.shape:
+        raise ValueError(f"gap has shape {np.shape(gap)}, labels {labels.shape}")
+    # each 4-connected part of an id is traced as a field of its own (a field is one region everywhere else
+    # in the polygoniser), then the parts of an id are joined
+    parts = label_regions(labels, background=0, connectivity=1).astype(np.int32)
+    id_of = np.zeros(int(parts.max(initial=0)) + 1, labels.dtype)
+    id_of[parts.ravel()] = labels.ravel()
+    values = parts if gap is None else np.where(np.asarray(gap, bool) & (parts == 0), GAP, parts).astype(np.int32)
+    cfg = PolygonizeConfig(block_size=block_size, split_boundary_px=split_px, workers=1, progress=False)
+    job = _Job(None, cfg, ArrayStore(values), tolerance)
+    with _Pool(job, None, 0) as pool:
+        traced = _repair(job, _polygons(job, pool, *values.shape))
+    ids = id_of[traced.values]
+    order = np.lexsort((traced.first[:, 1], traced.first[:, 0], ids))  # by id, then first pixel
+    ids, geoms, first = ids[order], traced.geoms[order], traced.first[order]
+    u, starts = np.unique(ids, return_index=True)
+    if len(u) < len(ids):  # ids in several parts: one (multi)polygon each
+        ends = np.r_[starts[1:], len(ids)]
+        geoms = np.asarray(
+            [shapely.union_all(geoms[a:b]) if b - a > 1 else geoms[a] for a, b in zip(starts, ends, strict=True)],
+            object,
+        )
+    return u, np.asarray(geoms, object), first[starts]
 
 
 def polygonize_pixels(path: str | Path, config: PolygonizeConfig | None = None) -> tuple[list[dict[str, Any]], Any]:
-    """Field polygons of a raster in global pixel coordinates, blockwise and seamless.
+    """Field polygons of a raster in global pixel coordinates (x = column, y = row), blockwise and seamless.
 
     Args:
         path: class raster (1 band) or ``agriseg fields predict`` output (class + probability bands).
@@ -131,75 +322,74 @@ def polygonize_pixels(path: str | Path, config: PolygonizeConfig | None = None) 
     return table.records(), profile
 
 
+@dataclass
+class _Job:
+    """What every worker needs: the raster, the label file, the settings."""
+
+    path: Path | None  # None: labels in memory
+    config: PolygonizeConfig
+    store: LabelStore | ArrayStore
+    tolerance: float  # Douglas-Peucker tolerance in pixels
+
+
 def polygonize_table(path: str | Path, config: PolygonizeConfig | None = None) -> tuple[InstanceTable, Any]:
-    """:func:`polygonize_pixels` as one :class:`InstanceTable`, sorted by first pixel."""
-    from tqdm import tqdm
+    """:func:`polygonize_pixels` as one :class:`InstanceTable`, sorted by first pixel.
+
+    ``pixels`` counts each field's pixels before the gap split, ``confidence`` is their mean field
+    probability; geometries are in global pixel coordinates and form a valid coverage.
+    """
+    from agriseg.vector.geometry import pixel_tolerance
 
     cfg = config or PolygonizeConfig()
     src = RasterSource(Path(path), cfg)
     try:
-        h, w, b = src.ds.height, src.ds.width, cfg.block_size
-        nby, nbx = -(-h // b), -(-w // b)
+        h, w = src.ds.height, src.ds.width
         profile = dict(src.ds.profile, tags=src.ds.tags())
-        blocks = [
-            (by, bx, by * b, min(h, by * b + b), bx * b, min(w, bx * b + b)) for by in range(nby) for bx in range(nbx)
-        ]
-        tables: list[InstanceTable] = []
-        opens: dict[tuple[int, int], _Open] = {}
-        edges: dict[tuple[int, int], dict[str, np.ndarray]] = {}
-        with _Pool(src, cfg, len(blocks)) as pool:
-            bar = tqdm(total=len(blocks), desc=f"polygonize {Path(path).name}", unit="block", disable=not cfg.progress)
-            for (by, bx, *_), (table, e, o) in zip(blocks, pool.map(_block_task, blocks), strict=True):
-                tables.append(table.from_wkb())
-                edges[(by, bx)] = e
-                opens.update(o)
-                bar.update(1)
-            bar.close()
-            windows = _join_open(opens, edges, nby, nbx, h, w)
-            chunks = [windows[i : i + 64] for i in range(0, len(windows), 64)]
-            bar = tqdm(total=len(windows), desc="join cross-block fields", unit="field", disable=not cfg.progress)
-            for chunk, table in zip(chunks, pool.map(_join_task, chunks), strict=True):
-                tables.append(table.from_wkb())
-                bar.update(len(chunk))
-            bar.close()
+        tol = pixel_tolerance(cfg.simplify, src.ds.transform, src.ds.crs)
+        with tempfile.TemporaryDirectory(prefix="agriseg-polygonize-") as tmp:
+            job = _Job(src.path, cfg, LabelStore.create(tmp, h, w), tol)
+            with _Pool(job, src, h * w) as pool:
+                stats = _instances(job, pool, h, w)
+                traced = _polygons(job, pool, h, w)
+                _SOURCE.update(job=job, src=src)  # the repair runs in this process
+                traced = _repair(job, traced)
     finally:
         src.close()
-    table = InstanceTable.concat(tables)
-    order = np.lexsort((table.keys[:, 1], table.keys[:, 0]))
-    return InstanceTable(table.keys[order], table.geoms[order], table.pixels[order], table.confidence[order]), profile
+    keys = np.stack(np.divmod(traced.values - 1, w), 1)
+    pos = np.searchsorted(stats[0], traced.values)
+    order = np.lexsort((keys[:, 1], keys[:, 0]))
+    table = InstanceTable(keys[order], traced.geoms[order], stats[1][pos][order], stats[2][pos][order])
+    return table, profile
 
 
 _POOL_MIN_PIXELS = 4 * 2**20
 
-# The raster each process reads: the caller's own in-process, an opened copy in each worker process.
-_SOURCE: RasterSource | None = None
+# Each process's raster reader and job: the caller's own in-process, opened copies in worker processes.
+_SOURCE: dict[str, Any] = {}
 
 
-def _open_worker(path: Path, config: PolygonizeConfig) -> None:
-    global _SOURCE
-    _SOURCE = RasterSource(path, config)
+def _open_worker(job: _Job) -> None:
+    _SOURCE.update(job=job, src=RasterSource(job.path, job.config))
 
 
 class _Pool:
-    """Runs block tasks in ``config.workers`` processes (0 = one per CPU core), or in this process."""
+    """Runs tasks in ``config.workers`` processes (0 = one per CPU core), or in this process."""
 
-    def __init__(self, src: RasterSource, config: PolygonizeConfig, n_blocks: int) -> None:
-        import os
-
-        n = config.workers
-        if not n:  # auto: small rasters are done before worker processes would have started
-            big = src.ds.height * src.ds.width >= _POOL_MIN_PIXELS
-            n = len(os.sched_getaffinity(0)) if big and hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-            n = n if big else 1
+    def __init__(self, job: _Job, src: RasterSource | None, pixels: int) -> None:
         import multiprocessing as mp
 
+        n = job.config.workers
+        if not n:  # auto: small rasters are done before worker processes would have started
+            big = pixels >= _POOL_MIN_PIXELS
+            n = len(os.sched_getaffinity(0)) if big and hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            n = n if big else 1
         if mp.current_process().daemon:  # e.g. a Dask worker: it may not start processes, and is one itself
             n = 1
-        self.n = max(1, min(n, n_blocks))
-        self.src, self.config, self.ex = src, config, None
+        bs, st = job.config.block_size, job.store
+        self.n = max(1, min(n, -(-st.height // bs) * -(-st.width // bs)))
+        self.job, self.src, self.ex = job, src, None
 
     def __enter__(self) -> _Pool:
-        global _SOURCE
         if self.n > 1:
             import multiprocessing as mp
             import threading
@@ -212,28 +402,129 @@ class _Pool:
                 ctx = mp.get_context("fork")
             else:
                 ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
-            self.ex = ProcessPoolExecutor(
-                self.n, mp_context=ctx, initializer=_open_worker, initargs=(self.src.path, self.config)
-            )
+            self.ex = ProcessPoolExecutor(self.n, mp_context=ctx, initializer=_open_worker, initargs=(self.job,))
         else:
-            _SOURCE = self.src
+            _SOURCE.update(job=self.job, src=self.src)
         return self
 
     def map(self, fn: Any, items: list) -> Any:
         return self.ex.map(fn, items) if self.ex is not None else map(fn, items)
 
     def __exit__(self, *exc: object) -> None:
-        global _SOURCE
         if self.ex is not None:
             self.ex.shutdown(cancel_futures=True)
-        _SOURCE = None
+        _SOURCE.clear()
 
 
-def _block_task(block: tuple[int, ...]) -> tuple[InstanceTable, dict[str, np.ndarray], dict]:
-    """Pass 1 on one block: polygons of the components inside it, edge labels and boxes of the others."""
-    src = _SOURCE
-    assert src is not None
-    cfg = src.config
+def _release_memory() -> None:
+    """Return the heap memory freed by a task to the system (glibc's ``malloc_trim``).
+
+    A block's arrays are tens of megabytes; once glibc has raised its mmap threshold it serves them from the
+    heap, and freed heap memory stays with the process, so each worker would keep its largest block's worth
+    of memory between tasks. No library exposes ``malloc_trim``; on other C libraries this does nothing.
+    """
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _blocks(h: int, w: int, b: int) -> list[tuple[int, int, int, int, int, int]]:
+    nby, nbx = -(-h // b), -(-w // b)
+    return [(by, bx, by * b, min(h, by * b + b), bx * b, min(w, bx * b + b)) for by in range(nby) for bx in range(nbx)]
+
+
+def _groups(boxes: list[tuple[int, int, int, int]], most: int = 256) -> list[list[int]]:
+    """Indices of boxes ``(y0, y1, x0, x1)`` in groups of neighbours, each read and processed as one window.
+
+    The boxes of fields crossing block lines lie along those lines; sorted by band of rows, then column,
+    neighbours follow each other, and a group grows while its union box stays within four times the
+    summed area of its boxes (and 2048 x 2048 pixels), so a group costs one read and one call where a box
+    each would cost many, without reading much more than the boxes.
+    """
+    order = sorted(range(len(boxes)), key=lambda i: (boxes[i][0] // 512, boxes[i][2], boxes[i][0]))
+    groups: list[list[int]] = []
+    cur: list[int] = []
+    u = [0, 0, 0, 0]
+    area = 0
+    for i in order:
+        y0, y1, x0, x1 = boxes[i]
+        if cur:
+            v = [min(u[0], y0), max(u[1], y1), min(u[2], x0), max(u[3], x1)]
+            a = area + (y1 - y0) * (x1 - x0)
+            union = (v[1] - v[0]) * (v[3] - v[2])
+            if len(cur) < most and union <= max(4 * a, 64 * 64) and union <= 2048 * 2048:
+                cur.append(i)
+                u, area = v, a
+                continue
+            groups.append(cur)
+        cur, u, area = [i], [y0, y1, x0, x1], (y1 - y0) * (x1 - x0)
+    if cur:
+        groups.append(cur)
+    return groups
+
+
+def _bar(total: int, desc: str, unit: str, cfg: PolygonizeConfig) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, disable=not cfg.progress)
+
+
+# ---- pass 1: instances -> label file ----------------------------------------------------------------------
+
+
+def _instances(job: _Job, pool: _Pool, h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Write every instance into the label file; returns labels (sorted), pixel counts, mean probability."""
+    cfg = job.config
+    blocks = _blocks(h, w, cfg.block_size)
+    nby, nbx = blocks[-1][0] + 1, blocks[-1][1] + 1
+    stats, opens, edges = [], {}, {}
+    bar = _bar(len(blocks), f"fields {job.path.name}", "block", cfg)
+    for (by, bx, *_), (st, e, o) in zip(blocks, pool.map(_instances_block, blocks), strict=True):
+        stats.append(st)
+        edges[(by, bx)] = e
+        opens.update(o)
+        bar.update(1)
+    bar.close()
+    windows = _join_open(opens, edges, nby, nbx, h, w)
+    chunks = [[windows[i] for i in g] for g in _groups([w_[:4] for w_ in windows])]
+    bar = _bar(len(windows), "join cross-block fields", "field", cfg)
+    for chunk, st in zip(chunks, pool.map(_instances_join, chunks), strict=True):
+        stats.append(st)
+        bar.update(len(chunk))
+    bar.close()
+    labels = np.concatenate([s[0] for s in stats]) if stats else np.zeros(0, np.int64)
+    order = np.argsort(labels)
+    pixels = np.concatenate([s[1] for s in stats])[order] if stats else np.zeros(0, np.int64)
+    conf = np.concatenate([s[2] for s in stats])[order] if stats else np.zeros(0)
+    return labels[order], pixels, conf
+
+
+def _instance_stats(
+    inst: np.ndarray, ids: np.ndarray, first: np.ndarray, prob: np.ndarray | None, y0: int, x0: int, w: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Scene labels (first pixel's scene index + 1) of a window's instances, a lookup table from window
+    labels to them, pixel counts and mean field probability (NaN without probabilities)."""
+    r, c = np.divmod(first, inst.shape[1])
+    scene = (r + y0).astype(np.int64) * w + (c + x0) + 1
+    lut = np.zeros(int(inst.max(initial=0)) + 1, np.int64)
+    lut[ids] = scene
+    counts = np.bincount(inst.ravel(), minlength=len(lut))[ids]
+    if prob is not None:
+        sums = np.bincount(inst.ravel(), weights=prob.ravel(), minlength=len(lut))[ids]
+        conf = sums / np.maximum(counts, 1) / 255.0
+    else:
+        conf = np.full(len(ids), np.nan)
+    return scene, lut, counts.astype(np.int64), conf
+
+
+def _instances_block(block: tuple[int, ...]) -> tuple[tuple, dict[str, np.ndarray], dict]:
+    """One block: instances of the components inside it into the label file; edge labels and boxes of the
+    components that touch an inner block edge."""
+    job, src = _SOURCE["job"], _SOURCE["src"]
+    cfg = job.config
     h, w = src.ds.height, src.ds.width
     by, bx, y0, y1, x0, x1 = block
     nbx = -(-w // cfg.block_size)
@@ -251,33 +542,59 @@ def _block_task(block: tuple[int, ...]) -> tuple[InstanceTable, dict[str, np.nda
         e["right"] = lab[:, -1].copy()
     open_ids = np.unique(np.concatenate([v for v in e.values()] or [np.zeros(0, np.int32)]))
     open_ids = open_ids[open_ids > 0]
+    comp_first = first_pixels(lab, lab, [])  # scipy numbers components in raster order of their first pixel
     opens: dict = {}
     if open_ids.size:
-        boxes, firsts = label_boxes(lab, open_ids)
-        for i, (a, b_, c, d), (r, col) in zip(open_ids.tolist(), boxes.tolist(), firsts.tolist(), strict=True):
-            opens[(by * nbx + bx, i)] = _Open([y0 + a, y0 + b_, x0 + c, x0 + d], (y0 + r, x0 + col))
+        slices = ndimage.find_objects(lab)
+        firsts = np.zeros(int(lab.max()) + 1, np.int64)
+        firsts[comp_first[0]] = comp_first[1]
+        for i in open_ids.tolist():
+            sy, sx = slices[i - 1]
+            r, col = divmod(int(firsts[i]), x1 - x0)
+            opens[(by * nbx + bx, i)] = _Open(
+                [y0 + sy.start, y0 + sy.stop, x0 + sx.start, x0 + sx.stop], (y0 + r, x0 + col)
+            )
         is_open = np.zeros(int(lab.max()) + 1, bool)
         is_open[open_ids] = True
         lab[is_open[lab]] = 0
         mask = lab > 0
-    inst, _ = label_instances(mask, prob, cfg, (y0, x0), (h, w), components=lab)
-    return instance_table(inst, x0, y0, prob).to_wkb(), e, opens
+        keep = ~is_open[comp_first[0]]
+        comp_first = comp_first[0][keep], comp_first[1][keep]
+    inst, _, split = split_instances(mask, prob, cfg, (y0, x0), (h, w), components=lab)
+    ids, first = first_pixels(inst, lab, split, comp_first)
+    scene, lut, counts, conf = _instance_stats(inst, ids, first, prob, y0, x0, w)
+    values = lut.astype(job.store.dtype)[inst]
+    values[cls == cfg.boundary_class] = GAP  # never a field pixel
+    job.store.write(y0, x0, values)
+    del values, inst, lab, cls, prob, mask
+    _release_memory()
+    return (scene, counts, conf), e, opens
 
 
-def _join_task(windows: list[tuple[int, int, int, int, int, int]]) -> InstanceTable:
-    """Pass 2: each joined component polygonised whole from its bounding box (plus a 1-px margin)."""
-    src = _SOURCE
-    assert src is not None
-    cfg = src.config
+def _instances_join(windows: list[tuple[int, int, int, int, int, int]]) -> tuple:
+    """Components crossing block lines, each split whole; a group of them read and labelled as one window.
+
+    Each window is a component's box plus a 1-px margin, so the group's union window holds every one of
+    its components whole.
+    """
+    job, src = _SOURCE["job"], _SOURCE["src"]
+    cfg = job.config
     h, w = src.ds.height, src.ds.width
-    out = []
-    for y0, y1, x0, x1, fy, fx in windows:
-        cls, prob = src.read(y0, y1, x0, x1)
-        lab, _ = label_components(cls == cfg.field_class)
-        comp = lab[fy - y0, fx - x0]
-        inst, _ = label_instances(lab == comp, prob, cfg, (y0, x0), (h, w))
-        out.append((inst, x0, y0, prob))
-    return instance_table_many(out).to_wkb()
+    y0, y1 = min(t[0] for t in windows), max(t[1] for t in windows)
+    x0, x1 = min(t[2] for t in windows), max(t[3] for t in windows)
+    cls, prob = src.read(y0, y1, x0, x1)
+    lab, n = label_components(cls == cfg.field_class)
+    wanted = np.zeros(n + 1, bool)
+    wanted[[lab[fy - y0, fx - x0] for *_, fy, fx in windows]] = True
+    own = wanted[lab]
+    comps = np.where(own, lab, 0)
+    inst, _, split = split_instances(own, prob, cfg, (y0, x0), (h, w), components=comps)
+    ids, first = first_pixels(inst, comps, split)
+    scene, lut, counts, conf = _instance_stats(inst, ids, first, prob, y0, x0, w)
+    job.store.write(y0, x0, lut[inst].astype(job.store.dtype, copy=False), where=own)
+    del inst, lab, own, comps, cls, prob
+    _release_memory()
+    return scene, counts, conf
 
 
 def _join_open(opens: dict, edges: dict, nby: int, nbx: int, h: int, w: int) -> list[tuple[int, ...]]:
@@ -314,3 +631,208 @@ def _join_open(opens: dict, edges: dict, nby: int, nbx: int, h: int, w: int) -> 
         (max(0, g.bbox[0] - 1), min(h, g.bbox[1] + 1), max(0, g.bbox[2] - 1), min(w, g.bbox[3] + 1), *g.first)
         for g in groups.values()
     ]
+
+
+# ---- pass 2: label file -> polygons -----------------------------------------------------------------------
+
+
+def _split_window(job: _Job, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, int, int]:
+    """Gap-split labels of a window plus a halo, and the window's offset in them.
+
+    The halo is as wide as the gap split needs, and one pixel more (the nodes on the window's edge see the
+    pixels beyond it); outside the scene the labels are :data:`OUTSIDE`.
+    """
+    st = job.store
+    halo = gap_halo(job.config.split_boundary_px) + 1
+    Y0, Y1, X0, X1 = y0 - halo, y1 + halo, x0 - halo, x1 + halo
+    raw = np.full((Y1 - Y0, X1 - X0), OUTSIDE, st.dtype)
+    r0, r1, c0, c1 = max(0, Y0), min(st.height, Y1), max(0, X0), min(st.width, X1)
+    st.read(r0, r1, c0, c1, out=raw[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0])
+    return split_gaps(raw, job.config.split_boundary_px), halo, halo
+
+
+def _polygons(job: _Job, pool: _Pool, h: int, w: int) -> Traced:
+    """Every field's polygon: blocks first, then the fields that cross block lines."""
+    cfg = job.config
+    blocks = _blocks(h, w, cfg.block_size)
+    parts, crossing = [], {}
+    bar = _bar(len(blocks), "polygons", "block", cfg)
+    for tr, cross in pool.map(_polygons_block, blocks):
+        parts.append(tr)
+        for v, (a, b, c, d) in cross.items():
+            g = crossing.get(v)
+            crossing[v] = (a, b, c, d) if g is None else (min(g[0], a), max(g[1], b), min(g[2], c), max(g[3], d))
+        bar.update(1)
+    bar.close()
+    items = sorted((v, *box) for v, box in crossing.items())
+    chunks = _groups_of(items)
+    bar = _bar(len(items), "polygons of cross-block fields", "field", cfg)
+    for chunk, tr in zip(chunks, pool.map(_polygons_join, chunks), strict=True):
+        parts.append(tr)
+        bar.update(len(chunk))
+    bar.close()
+    return _concat(parts)
+
+
+def _concat(parts: list[Traced]) -> Traced:
+    import shapely
+
+    if not parts:
+        return Traced(np.zeros(0, np.int64), np.zeros(0, object), np.zeros(0, bool), np.zeros((0, 2), np.int64))
+    geoms = np.concatenate([shapely.from_wkb(p.geoms) if len(p.geoms) else p.geoms for p in parts])
+    return Traced(
+        np.concatenate([p.values for p in parts]),
+        np.asarray(geoms, object),
+        np.concatenate([p.bad for p in parts]),
+        np.concatenate([p.first for p in parts]),
+    )
+
+
+def _wkb(tr: Traced) -> Traced:
+    """The same polygons as WKB (cheap to send between processes), multi-part fields joined."""
+    import shapely
+
+    values, geoms, bad, first = tr.values, tr.geoms, tr.bad, tr.first
+    if len(values) and len(np.unique(values)) < len(values):  # a field traced as several parts
+        u, inv = np.unique(values, return_inverse=True)
+        geoms = np.asarray(
+            [
+                shapely.multipolygons(geoms[inv == i]) if (inv == i).sum() > 1 else geoms[inv == i][0]
+                for i in range(len(u))
+            ],
+            object,
+        )
+        bad = np.bincount(inv, weights=bad, minlength=len(u)) > 0
+        first = np.stack([first[inv == i].min(0) for i in range(len(u))])
+        values = u
+    return Traced(values, shapely.to_wkb(geoms) if len(geoms) else geoms, bad, first)
+
+
+def _polygons_block(block: tuple[int, ...]) -> tuple[Traced, dict[int, tuple[int, int, int, int]]]:
+    """Polygons of the fields inside one block, and the boxes (in the scene) of those crossing its edges."""
+    job = _SOURCE["job"]
+    st = job.store
+    _, _, y0, y1, x0, x1 = block
+    lab, oy, ox = _split_window(job, y0, y1, x0, x1)
+    inner = lab[oy : oy + y1 - y0, ox : ox + x1 - x0]
+    edges = []
+    if y0 > 0:
+        edges.append(inner[0])
+    if y1 < st.height:
+        edges.append(inner[-1])
+    if x0 > 0:
+        edges.append(inner[:, 0])
+    if x1 < st.width:
+        edges.append(inner[:, -1])
+    cross = np.unique(np.concatenate(edges)) if edges else np.zeros(0, inner.dtype)
+    cross = cross[cross > 0]
+    framed = lab[oy - 1 : oy + y1 - y0 + 1, ox - 1 : ox + x1 - x0 + 1]
+    # the fields crossing the block are traced whole later, from the union of their boxes in every block
+    tr, _ = trace_coverage(framed, (x0, y0), job.tolerance, drop=cross)
+    labels, b = tr.dropped
+    boxes = {
+        int(v): (y0 + int(a), y0 + int(bb), x0 + int(c), x0 + int(d))
+        for v, (a, bb, c, d) in zip(labels.tolist(), b.tolist(), strict=True)
+    }
+    del lab, framed, inner
+    _release_memory()
+    return _wkb(tr), boxes
+
+
+def _box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _polygons_join(items: list[tuple[int, int, int, int, int]], frozen: set | None = None, arcs: bool = False):
+    """Fields crossing block lines (``(label, y0, y1, x0, x1)``, box of their pixels), traced whole from
+    the union of their boxes: one read, one gap split and one tracing call for the group."""
+    job = _SOURCE["job"]
+    st = job.store
+    y0, y1 = max(0, min(t[1] for t in items) - 1), min(st.height, max(t[2] for t in items) + 1)
+    x0, x1 = max(0, min(t[3] for t in items) - 1), min(st.width, max(t[4] for t in items) + 1)
+    lab, oy, ox = _split_window(job, y0, y1, x0, x1)
+    framed = lab[oy - 1 : oy + y1 - y0 + 1, ox - 1 : ox + x1 - x0 + 1]
+    keep = np.asarray(sorted(t[0] for t in items), dtype=lab.dtype)
+    tr, arc_lists = trace_coverage(framed, (x0, y0), job.tolerance, frozen, arcs, keep=keep)
+    del lab, framed
+    _release_memory()
+    if arcs:
+        return tr, arc_lists
+    return _wkb(tr)
+
+
+def _repair(job: _Job, traced: Traced, rounds: int = 6) -> Traced:
+    """Recompute fields whose simplified arcs crossed, with the arcs involved left unsimplified.
+
+    A field is bad when its polygon is invalid, a ring collapsed, or the coverage check finds an edge of it
+    that does not match its neighbours'. Its arcs are frozen, and it and every field touching it are traced
+    again, so the fields on the other side of a frozen arc use the unsimplified arc too.
+    """
+    import shapely
+
+    geoms, bad = traced.geoms, traced.bad.copy()
+    if len(geoms) == 0:
+        return traced
+    bad |= _coverage_bad(geoms)  # over every field, so the fields found bad do not depend on the blocks
+    frozen: set = set()
+    for _ in range(rounds):
+        if not bad.any():
+            return traced
+        idx = np.flatnonzero(bad)
+        for group in _groups_of(_items(traced, idx, job)):
+            _, arc_lists = _polygons_join(group, arcs=True)
+            for arcs in arc_lists:
+                frozen.update(arcs)
+        tree = shapely.STRtree(geoms)
+        near = np.unique(np.concatenate([idx, tree.query(geoms[idx], predicate="intersects")[1]]))
+        new = _concat([_polygons_join(group, frozen=frozen) for group in _groups_of(_items(traced, near, job))])
+        pos = np.searchsorted(traced.values, new.values) if _sorted(traced.values) else None
+        if pos is None:
+            order = np.argsort(traced.values)
+            pos = order[np.searchsorted(traced.values, new.values, sorter=order)]
+        geoms[pos] = new.geoms
+        bad[:] = False
+        bad[pos] = new.bad
+        local = np.unique(np.concatenate([pos, tree.query(geoms[pos], predicate="intersects")[1]]))
+        bad[local] |= _coverage_bad(geoms[local])
+    if bad.any():  # never expected: keep the fields valid at least
+        geoms[bad] = shapely.make_valid(geoms[bad])
+    return traced
+
+
+def _groups_of(items: list[tuple[int, int, int, int, int]]) -> list[list[tuple[int, int, int, int, int]]]:
+    return [[items[i] for i in g] for g in _groups([it[1:] for it in items])]
+
+
+def _sorted(a: np.ndarray) -> bool:
+    return bool(len(a) < 2 or (a[1:] >= a[:-1]).all())
+
+
+def _items(traced: Traced, idx: np.ndarray, job: _Job) -> list[tuple[int, int, int, int, int]]:
+    """Boxes to trace fields again from: their polygon's bounds, widened by the simplification tolerance."""
+    import shapely
+
+    b = shapely.bounds(traced.geoms[idx])
+    m = int(np.ceil(job.tolerance)) + 2
+    st = job.store
+    return [
+        (
+            int(v),
+            max(0, int(np.floor(y0)) - m),
+            min(st.height, int(np.ceil(y1)) + m),
+            max(0, int(np.floor(x0)) - m),
+            min(st.width, int(np.ceil(x1)) + m),
+        )
+        for v, (x0, y0, x1, y1) in zip(traced.values[idx].tolist(), b.tolist(), strict=True)
+    ]
+
+
+def _coverage_bad(geoms: np.ndarray) -> np.ndarray:
+    """Polygons with an edge that crosses or partly matches a neighbour's (``shapely.coverage_invalid_edges``)."""
+    import shapely
+
+    if len(geoms) < 2:
+        return np.zeros(len(geoms), bool)
+    edges = shapely.coverage_invalid_edges(geoms)
+    return ~shapely.is_empty(edges)

@@ -10,7 +10,14 @@ from skimage.draw import disk
 
 from agriseg.crop.traits.meta import parse_date, parse_name
 from agriseg.crop.traits.plants import label_plants, plant_traits
-from agriseg.crop.traits.regions import grid_regions, parse_grid, read_regions, region_traits
+from agriseg.crop.traits.regions import (
+    assign_plants,
+    detect_tray,
+    grid_regions,
+    parse_grid,
+    read_regions,
+    region_traits,
+)
 from agriseg.crop.traits.units import reference_scale
 
 
@@ -26,13 +33,81 @@ def test_auto_grid_one_plant_per_cell() -> None:
     mask = _tray(2, 3)
     labels = label_plants(mask)
     plants = plant_traits(labels)
-    regions = grid_regions(labels, *parse_grid("2x3"))
+    regions = grid_regions((20, 20, 180, 120), *parse_grid("2x3"))
     assert [r.id for r in regions] == ["1", "2", "3", "4", "5", "6"]
+    plants = [{**p, "region": r} for p, r in zip(plants, assign_plants(regions, plants), strict=True)]
     out = region_traits(regions, mask, plants)
     assert [r["plant_count"] for r in out] == [1] * 6
     # row 2 plants are larger (radius + 1)
     assert out[3]["plant_area"] > out[0]["plant_area"]
     assert sum(r["plant_area"] for r in out) == mask.sum()
+
+
+def _tray_photo(empty_col: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """A dark tray of 3 x 4 pots on a blue mat with a seedling per pot (none in ``empty_col``)."""
+    rgb = np.zeros((300, 400, 3), np.uint8)
+    rgb[:] = (40, 90, 190)  # blue mat
+    rgb[40:280, 60:380] = (30, 30, 32)  # the tray: 4 columns of 80 px, 3 rows of 80 px
+    veg = np.zeros((300, 400), bool)
+    for r in range(3):
+        for c in range(4):
+            if c != empty_col:
+                veg[disk((80 + r * 80, 100 + c * 80), 14, shape=veg.shape)] = True
+    rgb[veg] = (60, 170, 50)
+    rgb[10:30, 100:160] = 245  # a white label on the mat
+    return rgb, veg
+
+
+@pytest.mark.parametrize("empty_col", [None, 0, 3])
+def test_grid_anchored_to_tray_keeps_empty_pots_empty(empty_col: int | None) -> None:
+    from agriseg.crop.config import TraitsConfig
+    from agriseg.crop.traits.runner import measure
+
+    rgb, veg = _tray_photo(empty_col)
+    box = detect_tray(rgb, veg)
+    assert box is not None and all(abs(a - b) <= 4 for a, b in zip(box, (60, 40, 320, 240), strict=True))
+    m = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4"))
+    counts = [r["plant_count"] for r in m.regions]
+    want = [0 if c == empty_col else 1 for _ in range(3) for c in range(4)]
+    assert counts == want  # the empty column stays empty, its neighbours are not shifted into it
+    assert [r["status"] for r in m.regions] == ["empty" if w == 0 else "ok" for w in want]
+    assert all(p["id"] == f"{p['region']}.1" for p in m.plants)
+    assert [p["region"] for p in m.plants] == [str(i + 1) for i, w in enumerate(want) if w]
+    assert {"green_area_index", "vegetation_area", "mean_hue", "in_frame"} <= set(m.regions[1])
+
+
+def test_grid_box_and_regions_outside_warn() -> None:
+    from agriseg.crop.config import TraitsConfig
+    from agriseg.crop.traits.runner import measure
+
+    rgb, veg = _tray_photo()
+    m = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4", grid_box="300,40,320,240"))
+    assert m.box == (300, 40, 320, 240)
+    assert [r["status"] for r in m.regions][:4] == ["ok", "partly outside", "outside", "outside"]
+    assert any("region 3 is outside" in w for w in m.warnings)
+    assert any("region 2 is partly outside" in w for w in m.warnings)
+    m = measure(veg.astype(np.uint8), None, TraitsConfig(grid="3x4"))  # no photo: the whole image, said so
+    assert m.box == (0, 0, 400, 300) and "no photo" in m.warnings[0]
+
+
+def test_plants_join_pieces_within_pot_edge_strips_and_in_frame() -> None:
+    from agriseg.crop.config import TraitsConfig
+    from agriseg.crop.traits.runner import measure
+
+    rgb, veg = _tray_photo()
+    veg[:, 96:106] = False  # the plant of pot 1 in two pieces, 10 px apart: one plant
+    veg[75:85, 128:138] = True  # a leaf in pot 1 and one in pot 2, 4 px apart across the pots' border:
+    veg[75:85, 142:152] = True  # not joined (each is 14 px from its pot's plant: a plant of its own)
+    veg[100:160, 0:6] = True  # a 6-px strip at the left edge
+    veg[120:140, 388:400] = True  # a plant cut by the right edge (outside the tray: not a tray plant)
+    m = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4"))
+    assert [r["plant_count"] for r in m.regions][:2] == [2, 2]
+    assert m.image["objects_outside_regions"] == 1  # the cut plant; the strip is no object at all
+    one = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4", join=0))
+    assert one.regions[0]["plant_count"] == 3
+    labels = label_plants(veg, 50, 0)
+    plants = plant_traits(labels)
+    assert [p["in_frame"] for p in plants].count(False) == 2  # the strip and the cut plant
 
 
 def test_regions_file(tmp_path: Path) -> None:
@@ -53,6 +128,26 @@ def test_regions_file(tmp_path: Path) -> None:
 def test_bad_grid(text: str) -> None:
     with pytest.raises(ValueError, match="ROWSxCOLS"):
         parse_grid(text)
+
+
+def test_date_found_inside_the_name() -> None:
+    from agriseg.crop.traits.meta import name_date
+
+    assert parse_name(Path("tray_2024-06-01.jpg"), "date") == {"date": "2024-06-01"}
+    assert parse_name(Path("t1_20240601.jpg"), "tray_date") == {"tray": "t1", "date": "2024-06-01"}
+    assert name_date("tray_2024-06-01") == "2024-06-01" and name_date("tray_1") is None
+    with pytest.raises(ValueError, match="does not match"):
+        parse_name(Path("tray_x.jpg"), "date")
+
+
+def test_tidy_rounds_float_noise() -> None:
+    from agriseg.crop.traits.runner import tidy
+
+    assert tidy({"a": [1200.0000000000002, 0.1234567891], "b": 123456789.25, "c": True}) == {
+        "a": [1200.0, 0.123457],
+        "b": 123456789.0,
+        "c": True,
+    }
 
 
 def test_meta_template_and_dates() -> None:

@@ -66,20 +66,39 @@ def test_tables_json_debug_and_errors(inputs: Path, tmp_path: Path) -> None:
     for name in ("A1_20240601", "A2_20240602"):
         img = by[name]["image"]
         assert img["plant_count"] == 3 and img["green_fraction"] == pytest.approx(
-            (np.asarray(Image.open(inputs / "A1_20240601_mask.png")) > 0).mean()
+            (np.asarray(Image.open(inputs / "A1_20240601_mask.png")) > 0).mean(), rel=1e-5
         )
     assert "mean_hue" in by["A1_20240601"]["image"] and "mean_hue" not in by["A2_20240602"]["image"]
     a3 = by["A3_20240603"]["image"]
-    assert a3["weed_fraction"] > 0 and a3["crop_fraction"] + a3["weed_fraction"] == pytest.approx(a3["green_fraction"])
+    assert a3["weed_fraction"] > 0 and a3["crop_fraction"] + a3["weed_fraction"] == pytest.approx(
+        a3["green_fraction"], rel=1e-5
+    )
     assert by["A1_20240601"]["meta"] == {"plant": "A1", "date": "2024-06-01"}
-    assert [r["plant_count"] for r in by["A1_20240601"]["regions"]] == [1, 2]  # x = 30 | 70, 110
+    # no photo: the grid spans the whole image (x 0-80 | 80-160), with a warning
+    assert [r["plant_count"] for r in by["A1_20240601"]["regions"]] == [2, 1]  # x = 30, 70 | 110
+    assert "no photo" in by["A2_20240602"]["warnings"][0]
+    assert [p["id"] for p in by["A2_20240602"]["plants"]] == ["1.1", "1.2", "2.1"]
+    assert [p["region"] for p in by["A2_20240602"]["plants"]] == ["1", "1", "2"]
     # outputs
     data = _strict(out / "traits.json")
     assert len(data["images"]) == 6
     assert (out / "A1_20240601_plants.png").is_file() and not (out / "A4_20240604_plants.png").exists()
     with (out / "traits.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert set(rows[0]) == {"file", "plant", "date", "level", "id", "trait", "value", "unit"}
+    assert set(rows[0]) == {"file", "plant", "date", "level", "id", "region", "trait", "value", "unit"}
+    saved = np.asarray(Image.open(out / "A2_20240602_mask.png"))
+    assert ((saved > 0) == (np.asarray(Image.open(inputs / "A1_20240601_mask.png")) > 0)).all()
+    # per-region growth over the three dated images
+    with (out / "growth.csv").open() as fh:
+        growth = list(csv.DictReader(fh))
+    assert [(g["region_id"], g["date"]) for g in growth] == [
+        (r, d) for r in ("1", "2") for d in ("2024-06-01", "2024-06-02", "2024-06-03")
+    ]
+    assert growth[1]["plant_area_px2_change_per_day"] == "0.0" and growth[0]["relative_growth_rate_per_day"] == ""
+    with (out / "growth_wide.csv").open() as fh:
+        wide = list(csv.DictReader(fh))
+    assert len(wide) == 2 and list(wide[0])[1] == "plant_area_px2 2024-06-01"
+    assert (out / "growth.png").stat().st_size > 1000
     areas = [r for r in rows if r["level"] == "plant" and r["trait"] == "area" and r["plant"] == "A1"]
     assert len(areas) == 3 and all(r["unit"] == "px2" for r in areas)
     # a re-run keeps the measured images, and measures again with --overwrite
@@ -105,3 +124,49 @@ def test_millimetres_and_saturated_gai(tmp_path: Path) -> None:
     with (tmp_path / "o" / "traits.csv").open() as fh:
         units = {r["trait"]: r["unit"] for r in csv.DictReader(fh) if r["level"] == "plant"}
     assert units["area"] == "mm2" and units["perimeter"] == "mm" and units["ellipse_angle"] == "deg"
+
+
+class _AllWeed:
+    """A crop / weed segmenter that calls every green pixel weed, like the crop-weed model on brassica."""
+
+    crop = "peanut"
+
+    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
+        return (rgb[..., 1] > 120).astype(np.uint8) * 2, True
+
+
+def test_crop_weed_names_its_crop_and_warns_without_crop(tmp_path: Path) -> None:
+    from agriseg.crop.traits.inputs import Item
+    from agriseg.crop.traits.runner import measure_item
+
+    photo = np.zeros((80, 80, 3), np.uint8)
+    photo[20:60, 20:60] = (40, 160, 40)
+    Image.fromarray(photo).save(tmp_path / "tray.png")
+    rec, _, _ = measure_item(Item("tray", photo=tmp_path / "tray.png"), TraitsConfig(), _AllWeed())
+    assert rec["image"]["crop"] == "peanut" and rec["image"]["weed_fraction"] == 0.25
+    assert "found no peanut" in rec["warnings"][0] and "--model default" in rec["warnings"][0]
+
+
+def test_plots_on_a_photo_with_a_regions_csv_equal_traits(tmp_path: Path) -> None:
+    from agriseg.crop.config import PlotsConfig
+    from agriseg.crop.traits.growth import photo_plots
+    from agriseg.crop.traits.inputs import Item
+    from agriseg.crop.traits.runner import measure_item
+
+    photo = np.zeros((80, 120, 3), np.uint8)
+    for c in (20, 60, 100):
+        photo[disk((40, c), 9 + c // 20)] = (40, 160, 40)
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\na,0,0,40,80\nb,40,0,40,80\nc,80,0,40,80\n")
+
+    def green(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
+        return (rgb[..., 1] > 120).astype(np.uint8), False
+
+    rows = photo_plots(tmp_path / "p.png", PlotsConfig(plots=str(tmp_path / "pots.csv")), green)  # type: ignore[arg-type]
+    rec, _, _ = measure_item(
+        Item("p", photo=tmp_path / "p.png"), TraitsConfig(regions=str(tmp_path / "pots.csv")), green
+    )
+    assert [r["plot_id"] for r in rows] == ["a", "b", "c"]
+    for row, reg in zip(rows, rec["regions"], strict=True):
+        assert row["plant_count"] == reg["plant_count"] == 1
+        assert row["plant_area_px2"] == reg["plant_area"] and row["green_fraction"] == reg["green_fraction"]

@@ -17,7 +17,6 @@ import json
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 
 from agriseg.data.files import atomic_write, write_json
@@ -50,6 +49,8 @@ def read_depth(path: str | Path) -> np.ndarray:
         FileNotFoundError: if missing.
         ValueError: naming the file when it is unreadable or not single-channel.
     """
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: depth file not found")

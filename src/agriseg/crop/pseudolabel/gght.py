@@ -36,7 +36,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal
 
-import cv2
 import numpy as np
 from pydantic import ConfigDict, Field, model_validator
 
@@ -212,6 +211,8 @@ def normalise(signal: np.ndarray, cfg: GGHTConfig) -> tuple[float, float]:
 
 def _gradient(v: np.ndarray, op: EdgeOperator) -> np.ndarray:
     """Gradient magnitude ``(h, w)`` of a float32 map."""
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     if op == "laplacian":
         return np.abs(cv2.Laplacian(v, cv2.CV_32F, ksize=3))
     if op == "scharr":
@@ -293,6 +294,8 @@ def gght(
     Raises:
         ValueError: if the signal is not 2-D, has NaN/inf values, is constant, or has no valid pixels.
     """
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     cfg = cfg or GGHTConfig()
     if signal.ndim != 2:
         raise ValueError(f"expected a 2-D map, got shape {signal.shape}")

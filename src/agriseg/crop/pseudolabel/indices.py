@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Literal
 
-import cv2
 import numpy as np
 
 IndexName = Literal["exg", "exg_exr", "cive", "lab_a"]
@@ -27,6 +26,8 @@ GREEN_LEVEL: dict[str, float] = {"exg": 0.10, "exg_exr": 0.05, "cive": 8.0, "lab
 
 def _channels(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """R, G, B as float32 ``(H, W)`` each and ``1 / (R + G + B)`` (black pixels: 1 / 1)."""
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     r, g, b = (c.astype(np.float32) for c in cv2.split(np.ascontiguousarray(rgb)))
     s = r + g + b
     np.maximum(s, 1.0, out=s)
@@ -47,12 +48,16 @@ def exg_exr(rgb: np.ndarray) -> np.ndarray:
 
 def cive(rgb: np.ndarray) -> np.ndarray:
     """Negated CIVE ``-(0.441R - 0.811G + 0.385B + 18.78745)`` on 0-255 channels (larger = greener)."""
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     r, g, b = (c.astype(np.float32) for c in cv2.split(np.ascontiguousarray(rgb)))
     return 0.811 * g - 0.441 * r - 0.385 * b - 18.78745
 
 
 def lab_a(rgb: np.ndarray) -> np.ndarray:
     """Negated CIELAB a* (about -128..127; larger = greener), from OpenCV's 8-bit Lab conversion."""
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     lab = cv2.cvtColor(np.ascontiguousarray(rgb, dtype=np.uint8), cv2.COLOR_RGB2LAB)  # (H, W, 3), a* + 128
     return 128.0 - lab[..., 1].astype(np.float32)
 

@@ -18,9 +18,8 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import cv2
 import numpy as np
 from PIL import Image
 
@@ -36,6 +35,9 @@ from agriseg.crop.pseudolabel.depth import (
 from agriseg.crop.pseudolabel.gght import GGHTConfig, GGHTResult, gght
 from agriseg.crop.pseudolabel.indices import INDICES, vegetation_index
 from agriseg.data.files import atomic_write, write_json
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchResult
 
 Source = Literal["index", "depth"]
 IndexChoice = Literal["exg", "exg_exr", "cive", "lab_a", "auto"]
@@ -92,6 +94,8 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
     Raises:
         ValueError: starting with the path when the file is missing or unreadable.
     """
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     from agriseg.data.io import MAX_PIXELS, apply_orientation, exif_orientation, read_rgb
 
     path = Path(path)
@@ -190,6 +194,8 @@ class _DepthSource:
 
 
 def _save_png(arr: np.ndarray, path: Path) -> None:
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     with atomic_write(path) as tmp:
         cv2.imwrite(str(tmp), arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
 
@@ -200,6 +206,8 @@ def _save_json(obj: object, path: Path) -> None:
 
 def overlay_jpeg(rgb: np.ndarray, mask: np.ndarray, path: Path, long_side: int = 480) -> None:
     """Write the photo with the mask tinted green and its outline drawn, at ``long_side`` px (atomic)."""
+    import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
+
     h, w = rgb.shape[:2]
     s = min(1.0, long_side / max(h, w))
     size = (max(1, round(w * s)), max(1, round(h * s)))
@@ -236,14 +244,23 @@ def read_keep(path: str | Path) -> set[str]:
     return {Path(str(s)).stem for s in items}
 
 
+# agriseg's version of what crop pseudolabel writes from a photo and options (part of every fingerprint)
+ALGORITHM = "1"
+
+
 def pseudolabel_files(
     files: list[Path],
     outdir: str | Path,
     opts: PseudoLabelOptions | None = None,
     keep: set[str] | None = None,
     progress: bool = True,
-) -> list[dict]:
+    strict: bool = False,
+) -> BatchResult:
     """Pseudo-label every photo; write masks, overlays, records and ``pseudolabels.json``.
+
+    The photos go through :func:`agriseg.batch.run_batch`: a photo whose mask and record (and overlay,
+    plot when asked) are there is skipped unless ``opts.overwrite``; a failed photo gets a record with its
+    error and the batch goes on unless ``strict``.
 
     Args:
         files: photos.
@@ -251,13 +268,13 @@ def pseudolabel_files(
         opts: options.
         keep: if given, only photos whose stem is in it are processed.
         progress: show a tqdm bar.
+        strict: stop at the first photo that fails.
 
     Returns:
-        One record per photo (``status`` ok / skipped / error).
+        One record per photo (``status`` ok / skipped / error), with the batch's counts.
     """
-    from tqdm import tqdm
-
-    from agriseg.data.io import read_rgb
+    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
+    from agriseg.fingerprint import Recipe
 
     opts = opts or PseudoLabelOptions()
     out = Path(outdir)
@@ -266,73 +283,118 @@ def pseudolabel_files(
     if keep is not None:
         files = [f for f in files if f.stem in keep]
     depth_src = _DepthSource(opts, out) if opts.source == "depth" else None
-    records: list[dict] = []
-    seen: dict[str, int] = {}
-    for f in tqdm(files, desc=f"pseudolabel ({opts.source})", unit="img", disable=not progress):
-        n = seen.get(f.stem, 0)
-        seen[f.stem] = n + 1
-        stem = f.stem if n == 0 else f"{f.stem}_{n}"
-        rec_path = out / "records" / f"{stem}.json"
-        if not opts.overwrite and rec_path.is_file() and (out / "masks" / f"{stem}.png").is_file():
-            try:
-                rec = json.loads(rec_path.read_text())
-                rec["status"] = "skipped"
-                records.append(rec)
-                continue
-            except json.JSONDecodeError:
-                pass
-        t0 = time.perf_counter()
-        rec: dict = {"image": str(f), "stem": stem, "source": opts.source}
-        try:
-            if opts.source == "index":
-                small, full = read_rgb_for_index(f, opts.gght.fit_long_side)
-                res, extra = index_pseudolabel(small, opts.index, opts.gght, out_shape=full)
-                rgb_for_overlay = small
-            else:
-                rgb = read_rgb(f)
-                depth, extra = depth_src(stem, rgb, f)
-                try:
-                    signal, valid = relief(
-                        depth, extra["depth_convention"], opts.detrend, source=extra.get("depth_file", str(f))
-                    )
-                    res = gght(signal, opts.gght, rgb=rgb, valid=valid)
-                except ValueError as err:
-                    src = extra.get("depth_file") or f"{f} (estimated depth)"
-                    msg = str(err)
-                    raise ValueError(msg if msg.startswith(src) else f"{src}: {msg}") from err
-                rgb_for_overlay = rgb
-            _save_png(res.mask.astype(np.uint8) * 255, out / "masks" / f"{stem}.png")
-            rec.update(extra)
-            rec.update(res.record())
-            rec.update(
-                {
-                    "status": "ok",
-                    "error": "",
-                    "width": int(res.mask.shape[1]),
-                    "height": int(res.mask.shape[0]),
-                    "mask": f"masks/{stem}.png",
-                }
-            )
-            if opts.overlays:
-                overlay_jpeg(rgb_for_overlay, res.mask, out / "overlays" / f"{stem}.jpg", opts.overlay_long_side)
-                rec["overlay"] = f"overlays/{stem}.jpg"
-            if opts.plot:
-                from agriseg.crop.pseudolabel.plot import plot_histogram
+    names = unique_names(files)
+    items = []
+    for f in files:
+        stem = names[f]
+        outputs = [out / "masks" / f"{stem}.png", out / "records" / f"{stem}.json"]
+        outputs += [out / "overlays" / f"{stem}.jpg"] if opts.overlays else []
+        outputs += [out / "plots" / f"{stem}.png"] if opts.plot else []
+        items.append(Item(stem, f, tuple(outputs), (f,)))
+    model = opts.depth_model if opts.source == "depth" and opts.depth_dir is None else None
+    options = opts.model_dump(exclude={"overwrite", "device", "depth_model"})
+    inputs = [opts.depth_dir] if opts.source == "depth" and opts.depth_dir else []
+    recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, inputs)
 
-                plot_histogram(res, out / "plots" / f"{stem}.png", title=f"{stem} ({extra.get('index', opts.source)})")
-                rec["plot"] = f"plots/{stem}.png"
-        except (ValueError, FileNotFoundError, OSError) as err:
-            msg = str(err)
-            if not msg.startswith(str(f)) and "/" not in msg.split(":")[0]:
-                msg = f"{f}: {msg}"
-            rec.update({"status": "error", "error": msg})
-        rec["seconds"] = round(time.perf_counter() - t0, 4)
-        _save_json(rec, rec_path)
-        records.append(rec)
+    def work(item: Item) -> dict:
+        rec = _pseudolabel_one(Path(item.source), item.name, out, opts, depth_src)
+        _save_json(rec, item.outputs[1])  # written after the mask: its presence marks the photo done
+        return rec
+
+    def resume(item: Item) -> dict | None:
+        try:
+            return {**json.loads(item.outputs[1].read_text()), "status": "skipped"}
+        except (OSError, ValueError):
+            return None
+
+    def failed(item: Item, msg: str) -> dict:
+        rec = {"image": str(item.source), "stem": item.name, "source": opts.source, "status": "error", "error": msg}
+        _save_json(rec, item.outputs[1])
+        return rec
+
+    records = run_batch(
+        items,
+        work,
+        options=BatchOptions(opts.overwrite, strict, progress, f"pseudolabel ({opts.source})", "img"),
+        recipe=recipe,
+        resume=resume,
+        failed=failed,
+    )
     summary = {
         "options": opts.model_dump(),
-        "records": records,
+        "records": list(records),
         "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "error")},
     }
     _save_json(summary, out / "pseudolabels.json")
     return records
+
+
+def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelOptions, depth_src: _DepthSource | None) -> dict:
+    """Pseudo-label one photo: write its mask (and overlay, plot); returns its record (not yet saved).
+
+    Raises:
+        ValueError / OSError: starting with the offending path (the photo or its depth file).
+    """
+    from agriseg.data.io import read_rgb
+
+    t0 = time.perf_counter()
+    rec: dict = {"image": str(f), "stem": stem, "source": opts.source}
+    if opts.source == "index":
+        small, full = read_rgb_for_index(f, opts.gght.fit_long_side)
+        res, extra = index_pseudolabel(small, opts.index, opts.gght, out_shape=full)
+        rgb_for_overlay = small
+    else:
+        assert depth_src is not None
+        rgb = read_rgb(f)
+        depth, extra = depth_src(stem, rgb, f)
+        try:
+            signal, valid = relief(
+                depth, extra["depth_convention"], opts.detrend, source=extra.get("depth_file", str(f))
+            )
+            res = gght(signal, opts.gght, rgb=rgb, valid=valid)
+        except ValueError as err:
+            src = extra.get("depth_file") or f"{f} (estimated depth)"
+            msg = str(err)
+            raise ValueError(msg if msg.startswith(src) else f"{src}: {msg}") from err
+        rgb_for_overlay = rgb
+    _save_png(res.mask.astype(np.uint8) * 255, out / "masks" / f"{stem}.png")
+    rec.update(extra)
+    rec.update(res.record())
+    rec.update(
+        {
+            "status": "ok",
+            "error": "",
+            "width": int(res.mask.shape[1]),
+            "height": int(res.mask.shape[0]),
+            "mask": f"masks/{stem}.png",
+        }
+    )
+    if opts.overlays:
+        overlay_jpeg(rgb_for_overlay, res.mask, out / "overlays" / f"{stem}.jpg", opts.overlay_long_side)
+        rec["overlay"] = f"overlays/{stem}.jpg"
+    if opts.plot:
+        from agriseg.crop.pseudolabel.plot import plot_histogram
+
+        plot_histogram(res, out / "plots" / f"{stem}.png", title=f"{stem} ({extra.get('index', opts.source)})")
+        rec["plot"] = f"plots/{stem}.png"
+    rec["seconds"] = round(time.perf_counter() - t0, 4)
+    return rec
+
+
+def pseudolabel_paths(
+    paths: list[str | Path],
+    outdir: str | Path,
+    opts: PseudoLabelOptions,
+    keep: str | Path | None = None,
+    strict: bool = False,
+    progress: bool = True,
+) -> BatchResult:
+    """``agriseg crop pseudolabel``: the photos under ``paths`` (only those in the ``keep`` export, if given)."""
+    from agriseg.data.io import list_images
+
+    files = list_images(list(paths))
+    result = pseudolabel_files(files, outdir, opts, read_keep(keep) if keep else None, progress, strict)
+    full = sum(bool(r.get("full_coverage")) for r in result if r["status"] == "ok")
+    if full:
+        result.notes.append(f"{full} photos were taken as full canopy cover (all-vegetation masks)")
+    return result

@@ -203,9 +203,17 @@ def _extras(img: np.ndarray, rng: np.random.Generator, tinted: float = 0.0) -> N
         img[:] = img * (1 - m) + glare * m
 
 
-def _fit_cutout(cut: Cutout, room: float, rng: np.random.Generator, colours: PlantColours = "mild") -> Cutout:
-    """Scale a cut-out so its larger side is 0.6-1.8 times the room's radius (at most 2x), recolour, flip, turn it."""
-    s = min(2.0, room * rng.uniform(0.6, 1.8) / max(cut.rgb.shape[:2]))  # never blown up past 2x
+def _fit_cutout(
+    cut: Cutout,
+    room: float,
+    rng: np.random.Generator,
+    size: tuple[float, float] = (0.6, 1.8),
+    grow: float = 1.0,
+    colours: PlantColours = "mild",
+) -> Cutout:
+    """Scale a cut-out so its larger side is ``size`` (0.6-1.8) times the room's radius, times ``grow`` (at
+    most 2x the cut-out), recolour (``colours``), flip and turn it."""
+    s = min(2.0, room * rng.uniform(*size) * grow / max(cut.rgb.shape[:2]))  # never blown up past 2x
     size = (max(3, round(cut.rgb.shape[1] * s)), max(3, round(cut.rgb.shape[0] * s)))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
     rgb, alpha = cv2.resize(cut.rgb, size, interpolation=interp), cv2.resize(cut.alpha, size, interpolation=interp)
@@ -276,7 +284,7 @@ def lab_scene(
         for x, y, room in spots:
             if len(spots) > 1 and rng.random() < 0.2:
                 continue  # an empty pot
-            cut = _fit_cutout(cutouts[int(rng.integers(len(cutouts)))], room, rng, settings.plant_colours)
+            cut = _fit_cutout(cutouts[int(rng.integers(len(cutouts)))], room, rng, colours=settings.plant_colours)
             jitter = rng.uniform(-0.2, 0.2, 2) * room
             _paste_plant(img, label, cut, x + jitter[0], y + jitter[1], bool(rng.random() < 0.5))
             sources.append(cut.source)

@@ -17,9 +17,10 @@ from tqdm import tqdm
 from agriseg.crop.scenes.lab import BACKGROUNDS, LabSettings, lab_scene, uniform_frame
 from agriseg.crop.scenes.shapes import ShapeSettings, disc_photo, plant_photo, plant_records
 from agriseg.crop.scenes.sources import plant_cutouts, read_pair, soil_canvas
-from agriseg.data.files import atomic_write, write_json
+from agriseg.crop.scenes.tray import TraySettings, tray_scene
+from agriseg.data.files import atomic_write, write_json, write_text
 
-SetKind = Literal["discs", "plants", "lab"]
+SetKind = Literal["discs", "plants", "lab", "tray"]
 PEANUT_RGB = np.array([[0, 0, 0], [0, 255, 0], [255, 0, 0]], np.uint8)  # class id -> colour
 
 
@@ -67,7 +68,8 @@ def write_set(
     Args:
         kind: ``discs`` (six discs of radius 30 px on soil), ``plants`` (synthetic plants of known area on
             soil, :mod:`~agriseg.crop.scenes.shapes`) or ``lab`` (cut-out plants on lab scenes,
-            :mod:`~agriseg.crop.scenes.lab`).
+            :mod:`~agriseg.crop.scenes.lab`) or ``tray`` (trays with per-pot truth,
+            :mod:`~agriseg.crop.scenes.tray`, and ``series/``: one tray on three dates).
         outdir: output folder (``images/``, ``labels/``, ``index.json``).
         images: folder of the source photos.
         labels: folder of their Peanut-coloured labels.
@@ -87,12 +89,14 @@ def write_set(
         ValueError: when the source photos give no soil canvas (all too green) or, for ``lab``, no plant.
     """
     outdir, images, labels = Path(outdir), Path(images), Path(labels)
-    cuts, soils = load_sources(images, labels, stems, cutouts=kind == "lab")
-    if not soils and kind != "lab":
+    cuts, soils = load_sources(images, labels, stems, cutouts=kind in ("lab", "tray"))
+    if not soils and kind not in ("lab", "tray"):
         raise ValueError(f"{images}: none of the {len(stems)} photos has enough bare soil for a canvas")
-    if kind == "lab" and not cuts:
+    if kind in ("lab", "tray") and not cuts:
         raise ValueError(f"{images}: none of the {len(stems)} photos has a whole plant to cut out")
     index: dict = {"kind": kind, "seed": seed, "sources": sorted(stems), "photos": {}}
+    if kind == "tray":
+        return _write_trays(outdir, index, cuts, soils, n, seed)
     for i in tqdm(range(n), desc=f"{kind} photos", unit="photo"):
         rng = np.random.default_rng(seed + i)
         name = f"{kind}_{seed + i:05d}"
@@ -119,3 +123,75 @@ def write_set(
             _save(outdir, name, rgb, np.zeros(rgb.shape[:2], np.uint8))
             index["photos"][name] = {"background": colour, "layout": "uniform", "plants": 0}
     return write_json(outdir / "index.json", index)
+
+
+# the trays of a ``tray`` set, drawn in turn: rows, columns, photo size, mat, empty pots
+TRAYS: tuple[TraySettings, ...] = (
+    TraySettings(3, 6, (720, 420), "blue", 2),
+    TraySettings(4, 6, (800, 560), "black", 3),
+    TraySettings(2, 4, (640, 380), "grey", 1),
+    TraySettings(3, 5, (720, 470), "white", 2),
+    TraySettings(8, 12, (1400, 960), "blue", 8),
+)
+SERIES = {"2024-06-01": 0.6, "2024-06-08": 0.8, "2024-06-15": 1.0}  # the dated series: date -> plant size
+
+
+def _write_trays(outdir: Path, index: dict, cuts: list, soils: list[np.ndarray], n: int, seed: int) -> Path:
+    """``n`` trays (:data:`TRAYS` in turn) and ``series/``: the first tray on the three dates of :data:`SERIES`,
+    with ``pots.csv`` (its pots as a regions CSV)."""
+    for i in tqdm(range(n), desc="tray photos", unit="photo"):
+        rgb, truth, info = tray_scene(seed + i, cuts, soils, TRAYS[i % len(TRAYS)])
+        name = f"tray_{seed + i:05d}"
+        _save(outdir, name, rgb, truth)
+        index["photos"][name] = info
+    series: dict = {"kind": "tray series", "seed": seed, "sources": index["sources"], "photos": {}}
+    for date, grow in SERIES.items():
+        s = TRAYS[0]
+        rgb, truth, info = tray_scene(seed, cuts, soils, TraySettings(s.rows, s.cols, s.size, s.mat, s.empty, grow))
+        _save(outdir / "series", f"tray_{date}", rgb, truth)
+        series["photos"][f"tray_{date}"] = info
+    pots = "".join(f"{p['id']},{','.join(map(str, p['box']))}\n" for p in info["pots"])
+    write_text(outdir / "series" / "pots.csv", "id,x,y,width,height\n" + pots)  # the pots, for --regions / --plots
+    write_json(outdir / "series" / "index.json", series)
+    return write_json(outdir / "index.json", index)
+
+
+def make_synthetic(
+    kind: SetKind,
+    outdir: str | Path,
+    photos: str | Path,
+    labels: str | Path,
+    stems_file: str | Path | None = None,
+    n: int = 20,
+    seed: int = 0,
+    uniform_frames: bool = False,
+    layouts: str = "pots,tray,side,plate",
+    plant_colours: str = "mild",
+) -> Path | None:
+    """``agriseg crop make-synthetic``: :func:`write_set` from a folder of labelled photos.
+
+    Args:
+        layouts: comma-separated scene layouts (``lab``): pots, tray, side, plate, field.
+        plant_colours: ``lab``: ``mild`` or ``wide`` recolouring of the pasted plants.
+        stems_file: text file of the photo names to use (default: every labelled photo).
+
+    Returns:
+        The ``index.json`` path.
+
+    Raises:
+        ValueError: an unknown layout, or names without a labelled photo.
+    """
+    from agriseg.config import OptionError
+    from agriseg.crop.dataset import match_pairs, read_stem_list
+    from agriseg.crop.scenes.lab import LAYOUTS
+
+    chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
+    unknown = sorted(set(chosen) - {*LAYOUTS, "field"})
+    if unknown or not chosen:
+        raise OptionError(f"--layouts: unknown {unknown or layouts!r}; valid: {', '.join([*LAYOUTS, 'field'])}")
+    pairs = match_pairs(photos, labels)
+    names = read_stem_list(stems_file) if stems_file else sorted(pairs)
+    missing = sorted(set(names) - set(pairs))
+    if missing:
+        raise ValueError(f"{stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
+    return write_set(kind, outdir, photos, labels, names, n, seed, uniform_frames, chosen, plant_colours)

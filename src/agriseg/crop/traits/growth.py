@@ -1,27 +1,30 @@
-"""``agriseg crop plots``: per-plot tables of each orthomosaic, and growth over dates.
+"""``agriseg crop plots``: per-plot tables of each orthomosaic (or photo), and growth over dates.
 
 Per mosaic ``<name>``: ``<name>_plots.gpkg`` (the plots with their statistics, in the mosaic's CRS) and
-``<name>_plots.csv`` (the same without geometry, with the mosaic and its date). With mosaics of two or more
-dates: ``growth.csv`` (one row per plot and date) and ``growth.png`` (green fraction over time, one line per
-plot). The date of a mosaic comes from its file name: the ``date`` field of the ``meta`` template, or else
-the first ``YYYY-MM-DD`` / ``YYYYMMDD`` in the name; mosaics without a date are ordered as given.
+``<name>_plots.csv`` (the same without geometry, with the mosaic and its date). Given a regions CSV
+(``id,x,y,width,height`` in pixels, as ``crop traits --regions`` takes) instead of polygons, the inputs are
+photos without georeference, measured as ``crop traits`` measures them (:func:`photo_plots`), and only the
+CSV is written. With two or more dates: ``growth.csv`` (one row per plot and date), ``growth_wide.csv`` (one
+row per plot, one column per date) and ``growth.png`` (green fraction over time), see :func:`write_growth`.
+The date of a mosaic comes from its file name: the ``date`` field of the ``meta`` template, or else the
+first ``YYYY-MM-DD`` / ``YYYYMMDD`` in the name; mosaics without a date are ordered as given.
 """
 
 from __future__ import annotations
 
 import csv
-import re
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
-from agriseg.crop.traits.meta import parse_date, parse_name
+from agriseg.crop.traits.meta import name_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.data.files import atomic_write
 
-_DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2}|\d{8})(?!\d)")
-GROWTH_FIELDS = ["plot_id", "date", "mosaic", "status", "green_fraction", "green_area_index", "plant_count"]
+if TYPE_CHECKING:
+    from agriseg.batch import BatchResult
 
 
 def mosaic_date(path: Path, template: str | None) -> str | None:
@@ -36,13 +39,11 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
         if not dates:
             raise ValueError(f"{path}: the template {template!r} has no date field")
         return dates[0]
-    m = _DATE.search(path.stem)
-    if m is None:
-        return None
-    try:
-        return parse_date(m.group(1))
-    except ValueError:
-        return None
+    return name_date(path.stem)
+
+
+# agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
+ALGORITHM = "1"
 
 
 def run_plots(
@@ -52,40 +53,113 @@ def run_plots(
     overwrite: bool = False,
     strict: bool = False,
     progress: bool = True,
-) -> list[dict[str, Any]]:
+) -> BatchResult:
     """Plot statistics of every mosaic, then the growth table and plot (see the module docstring).
+
+    The mosaics go through :func:`agriseg.batch.run_batch` (skip / resume, strict, counts).
 
     Returns:
         One record per mosaic: ``file``, ``date``, ``status`` (ok / skipped / error), ``error``, ``rows``.
     """
+    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
+    from agriseg.fingerprint import Recipe
+
     outdir = Path(outdir)
-    segment = ModelSegmenter(config.model_name, long_side=0)  # mosaic windows at their ground resolution
-    records: list[dict[str, Any]] = []
-    for m in map(Path, mosaics):
-        gpkg, table = outdir / f"{m.stem}_plots.gpkg", outdir / f"{m.stem}_plots.csv"
-        try:
-            date = mosaic_date(m, config.meta)
-            if gpkg.is_file() and table.is_file() and not overwrite:
-                with table.open(newline="") as fh:
-                    records.append(
-                        {"file": str(m), "date": date, "status": "skipped", "rows": list(csv.DictReader(fh))}
-                    )
-                continue
-            gdf = plot_stats(m, config, segment, progress)
-        except (ValueError, FileNotFoundError) as err:
-            if strict:
-                raise
-            records.append({"file": str(m), "date": None, "status": "error", "error": str(err), "rows": []})
-            continue
+    segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
+    names = unique_names(mosaics)
+    photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
+    if photos:
+        from agriseg.crop.traits.regions import read_regions
+
+        read_regions(config.plots)  # a bad regions file stops the batch before it starts
+    items = [
+        Item(
+            n,
+            m,
+            ((outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv")),
+            (m,),
+        )
+        for m, n in names.items()
+    ]
+    from agriseg.models.io import resolve
+
+    recipe = Recipe("crop plots", ALGORITHM, config.model_dump(exclude={"model_name", "plots"}),
+                    lambda: resolve(config.model_name), [config.plots])  # fmt: skip
+
+    def work(item: Item) -> dict[str, Any]:
+        m = Path(item.source)
+        date = mosaic_date(m, config.meta)
+        if photos:
+            said: list[str] = []
+            rows = [{"mosaic": str(m), "date": date or "", **r} for r in photo_plots(m, config, segment, said)]
+            _write_csv(item.outputs[-1], rows, list(dict.fromkeys(k for r in rows for k in r)))
+            return {"file": str(m), "date": date, "status": "ok", "rows": rows, "warnings": said}
+        gdf = plot_stats(m, config, segment, progress)
+        gpkg, table = item.outputs
         with atomic_write(gpkg) as tmp:
             gdf.to_file(tmp, driver="GPKG", layer="plots")
         rows = [{"mosaic": str(m), "date": date or "", **r} for r in gdf.drop(columns="geometry").to_dict("records")]
         _write_csv(table, rows, ["mosaic", "date", *[c for c in gdf.columns if c != "geometry"]])
-        records.append({"file": str(m), "date": date, "status": "ok", "rows": rows})
-    done = [r for r in records if r["status"] != "error"]
+        return {"file": str(m), "date": date, "status": "ok", "rows": rows}
+
+    def resume(item: Item) -> dict[str, Any] | None:
+        try:
+            date = mosaic_date(Path(item.source), config.meta)
+            with item.outputs[1].open(newline="") as fh:
+                rows = list(csv.DictReader(fh))
+        except (OSError, ValueError):
+            return None
+        return {"file": str(item.source), "date": date, "status": "skipped", "rows": rows}
+
+    result = run_batch(
+        items,
+        work,
+        options=BatchOptions(overwrite, strict, progress and len(items) > 1, "plots", "mosaic"),
+        recipe=recipe,
+        resume=resume,
+        failed=lambda it, msg: {"file": str(it.source), "date": None, "status": "error", "error": msg, "rows": []},
+    )
+    result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
+    done = [r for r in result if r["status"] != "error"]
     if len(done) >= 2:
-        write_growth(done, outdir)
-    return records
+        dated = [(r["date"], r["file"], [{"id": x["plot_id"], **x} for x in r["rows"]]) for r in done]
+        fields = ("status", "green_fraction", "green_area_index", "plant_count", "plant_area")
+        dated = [(d, f, [{k: x[k] for k in ("id", *fields) if k in x} for x in rows]) for d, f, rows in dated]
+        write_growth(dated, outdir, "plot_id", value="green_fraction")
+    return result
+
+
+def photo_plots(
+    photo: Path, config: PlotsConfig, segment: ModelSegmenter, warnings: list[str] | None = None
+) -> list[dict[str, Any]]:
+    """The regions of ``config.plots`` (a pixel regions CSV) in a photo without georeference, measured
+    exactly as ``crop traits --regions`` measures them (the same mask, plants and region traits).
+
+    Args:
+        warnings: collects what the user should know (regions outside the photo), naming the photo.
+
+    Returns:
+        One row per region: ``plot_id`` then the region traits (areas in px2, named with their unit).
+    """
+    from agriseg.crop.config import TraitsConfig
+    from agriseg.crop.traits.runner import measure, tidy
+    from agriseg.data.io import read_rgb
+
+    rgb = read_rgb(photo)
+    classes, crop_weed = segment(rgb)
+    traits = TraitsConfig(
+        model_name=config.model_name,
+        min_plant_size=config.min_plant_size,
+        zenith=config.zenith,
+        leaf_projection=config.leaf_projection,
+        regions=config.plots,
+    )
+    m = measure(classes, rgb, traits, None, crop_weed)
+    if warnings is not None:
+        warnings += [f"{photo}: {w}" for w in m.warnings]
+    return [
+        {"plot_id": r["id"], **{_with_unit(k, "px2"): v for k, v in tidy(r).items() if k != "id"}} for r in m.regions
+    ]
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
@@ -95,37 +169,126 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> Non
         w.writerows({k: ("" if r.get(k) is None else r.get(k)) for k in fields} for r in rows)
 
 
-def write_growth(records: list[dict[str, Any]], outdir: Path) -> None:
-    """``growth.csv`` and ``growth.png`` from the per-mosaic records (in date order, undated ones as given)."""
+def _days(a: str, b: str) -> float | None:
+    """Days from ISO date ``a`` to ``b`` (None when either is not a date or they are equal)."""
+    from datetime import datetime
+
+    try:
+        d = (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 86400
+    except ValueError:
+        return None
+    return d or None
+
+
+def write_growth(
+    dated: list[tuple[str | None, str, list[dict[str, Any]]]],
+    outdir: Path,
+    id_field: str = "region_id",
+    units: dict[int, str] | None = None,
+    value: str = "plant_area",
+    layout: tuple[int, int] | None = None,
+) -> None:
+    """``growth.csv``, ``growth_wide.csv`` and ``growth.png`` of regions (pots, plots) over dates.
+
+    Args:
+        dated: per image or mosaic: (its date or None, its file, its region rows with ``id``). Images are
+            ordered by date (undated ones as given, after the dated ones, labelled by their file name).
+        outdir: where to write.
+        id_field: the name of the region id column (``region_id``, ``plot_id``).
+        units: dimension -> unit (``{1: "px", 2: "px2"}``) of the area columns, which carry it in their name.
+        value: the trait of the wide table and the chart (``plant_area``, ``green_fraction``).
+        layout: (rows, cols) of the regions (a tray), to lay out the chart's panels like the pots.
+
+    ``growth.csv`` has one row per region and date: the traits, and between a date and the one before:
+    ``<value>_change_per_day`` and ``relative_growth_rate_per_day`` (``ln(a2 / a1) / days``, when both are
+    above 0). ``growth_wide.csv`` has one row per region and one column per date (of ``value``).
+    ``growth.png``: one small panel per region (regions laid out like the tray), or one chart with a
+    labelled legend for a few regions.
+    """
+    area_unit = (units or {2: "px2"})[2]
+    order = sorted(range(len(dated)), key=lambda i: (dated[i][0] is None, dated[i][0] or "", i))
+    labels = [dated[i][0] or Path(dated[i][1]).stem for i in order]
+    ids: dict[str, None] = {}
+    by_id: dict[str, list[dict[str, Any]]] = {}
+    for i, label in zip(order, labels, strict=True):
+        date, file, regions = dated[i]
+        for r in regions:
+            rid = str(r["id"])
+            ids.setdefault(rid)
+            row: dict[str, Any] = {id_field: rid, "date": label, "file": file}
+            row.update({_with_unit(k, area_unit): v for k, v in r.items() if k not in ("id", "plot_id")})
+            by_id.setdefault(rid, []).append(row)
+    key = _with_unit(value, area_unit)
+    rate = f"{key}_change_per_day"
+    rows = []
+    for rid in ids:
+        prev = None
+        for row in by_id[rid]:
+            row[rate], row["relative_growth_rate_per_day"] = None, None
+            if prev is not None:
+                days = _days(prev["date"], row["date"])
+                a1, a2 = prev.get(key), row.get(key)
+                if days and isinstance(a1, (int, float)) and isinstance(a2, (int, float)):
+                    row[rate] = round((a2 - a1) / days, 4)
+                    if a1 > 0 and a2 > 0:
+                        row["relative_growth_rate_per_day"] = round(math.log(a2 / a1) / days, 5)
+            rows.append(row)
+            prev = row
+    fields = list(dict.fromkeys(k for r in rows for k in r))
+    _write_csv(outdir / "growth.csv", rows, fields)
+    wide = [{id_field: rid, **{f"{key} {r['date']}": r.get(key) for r in by_id[rid]}} for rid in ids]
+    _write_csv(outdir / "growth_wide.csv", wide, [id_field, *[f"{key} {d}" for d in labels]])
+    _chart(by_id, labels, key, outdir / "growth.png", layout)
+
+
+def _with_unit(name: str, area_unit: str) -> str:
+    """Area and length columns carry their unit: ``plant_area`` -> ``plant_area_px2``, ``x`` -> ``x_px``."""
+    if name in AREA_COLUMNS:
+        return f"{name}_{area_unit}"
+    return f"{name}_{area_unit[:-1]}" if name in LENGTH_COLUMNS else name
+
+
+AREA_COLUMNS = ("plant_area", "vegetation_area")
+LENGTH_COLUMNS = ("x", "y", "width", "height")
+
+
+def _chart(
+    by_id: dict[str, list[dict[str, Any]]], dates: list[str], key: str, path: Path, layout: tuple[int, int] | None
+) -> None:
+    """Small multiples (one panel per region, shared axes) or, for up to 12 regions, one labelled chart."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    order = sorted(range(len(records)), key=lambda i: (records[i]["date"] is None, records[i]["date"] or "", i))
-    rows = []
-    for i in order:
-        rec = records[i]
-        label = rec["date"] or Path(rec["file"]).stem
-        rows += [{**r, "date": label, "mosaic": rec["file"]} for r in rec["rows"]]
-    rows.sort(key=lambda r: str(r["plot_id"]))  # stable: dates stay in order within a plot
-    _write_csv(outdir / "growth.csv", rows, GROWTH_FIELDS)
-    labels = [records[i]["date"] or Path(records[i]["file"]).stem for i in order]
-    series: dict[str, list[float | None]] = {}
-    for r in rows:
-        v = r.get("green_fraction")
-        series.setdefault(str(r["plot_id"]), []).append(float(v) if v not in (None, "") else None)
-    fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
-    for pid, ys in series.items():
-        ax.plot(labels[: len(ys)], [float("nan") if y is None else y for y in ys], marker="o", lw=1, label=pid)
-    ax.set_xlabel("date")
-    ax.set_ylabel("green fraction")
-    ax.set_ylim(0, 1)
-    ax.set_title(f"green fraction per plot ({len(series)} plots)")
-    if len(series) <= 12:
-        ax.legend(title="plot", fontsize=7, ncols=2)
-    fig.autofmt_xdate()
+    def series(rows: list[dict[str, Any]]) -> tuple[list[int], list[float]]:
+        xs = [dates.index(r["date"]) for r in rows]
+        return xs, [float("nan") if r.get(key) in (None, "") else float(r[key]) for r in rows]
+
+    n = len(by_id)
+    if n <= 12:
+        fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+        for rid, rows in by_id.items():
+            ax.plot(*series(rows), marker="o", lw=1.2, label=rid)
+        ax.set_xticks(range(len(dates)), dates, rotation=30, ha="right")
+        ax.set_ylabel(key)
+        ax.set_title(f"{key} per region ({n})")
+        ax.legend(title="region", fontsize=7, ncols=2 if n > 6 else 1)
+    else:
+        side = math.ceil(math.sqrt(n))
+        rows_, cols = layout if layout and layout[0] * layout[1] >= n else (math.ceil(n / side), side)
+        size = (1.3 * cols + 0.8, 1.0 * rows_ + 0.9)
+        fig, axes = plt.subplots(rows_, cols, figsize=size, dpi=120, sharex=True, sharey=True, squeeze=False)
+        for ax in axes.ravel():
+            ax.set_visible(False)
+        for ax, (rid, rows) in zip(axes.ravel(), by_id.items(), strict=False):
+            ax.set_visible(True)
+            ax.plot(*series(rows), marker=".", lw=1, color="tab:green")
+            ax.set_title(rid, fontsize=7, pad=2)
+            ax.tick_params(labelsize=5, length=2)
+            ax.set_xticks(range(len(dates)), [d[5:] if len(d) == 10 and d[4] == "-" else d for d in dates])
+        fig.suptitle(f"{key} per region ({n}), dates {dates[0]} .. {dates[-1]}", fontsize=9)
     fig.tight_layout()
-    with atomic_write(outdir / "growth.png") as tmp:
-        fig.savefig(tmp)
+    with atomic_write(path) as tmp:
+        fig.savefig(tmp, format="png")
     plt.close(fig)

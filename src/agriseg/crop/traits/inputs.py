@@ -102,26 +102,27 @@ def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
     return classes, rgb
 
 
+# the crop of a packaged crop / weed model: what its "crop" class is (its training data's only crop)
+MODEL_CROPS = {"crop-weed": "peanut", "crop-weed@3": "peanut"}
+
+
 class ModelSegmenter:
-    """Runs the crop model (loaded on first use) through :class:`agriseg.crop.predict.Predictor`.
+    """Runs the crop model (loaded on first use) by the rule of every crop command
+    (:func:`agriseg.crop.predict.load_predictor`), so a photo gets the mask ``crop predict`` gives it.
 
     Args:
         model_name: packaged model name or model file.
-        long_side: working size (``None``: the model's own, as ``crop predict``; 0: native resolution).
     """
 
-    def __init__(self, model_name: str, long_side: int | None = None) -> None:
+    def __init__(self, model_name: str) -> None:
         self.model_name = model_name
-        self.long_side = long_side
         self.predictor: Any = None
+        self.crop: str | None = MODEL_CROPS.get(model_name)  # None: a model that does not say
 
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
         """Class ids ``(H, W)`` of a photo ``(H, W, 3)``, and whether the classes are crop / weed."""
         if self.predictor is None:
-            from agriseg.crop.predict import Predictor
-            from agriseg.models.io import load_model
+            from agriseg.crop.predict import load_predictor
 
-            model, cfg = load_model(self.model_name, in_channels=3)
-            size = cfg.infer_long_side if self.long_side is None else self.long_side
-            self.predictor = Predictor(model, cfg.num_classes, size, tta=cfg.infer_tta)
+            self.predictor = load_predictor(self.model_name)
         return self.predictor.predict(rgb), self.predictor.num_classes > 2

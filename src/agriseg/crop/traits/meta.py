@@ -2,7 +2,10 @@
 
 Words of the template are field names; everything else (``_``, ``-``, ``.``, ...) must appear literally in
 the name. A field called ``date`` (or ending in ``date``) is parsed as a date and written as ISO 8601
-(``2024-06-01``, or with the time when it has one). A field called ``_`` is matched but not kept.
+(``2024-06-01``, or with the time when it has one); it matches digits and date separators only, and a
+template that does not match the whole name is looked for inside it, so ``date`` finds the date of
+``tray_2024-06-01``. A field called ``_`` is matched but not kept. Without a template,
+:func:`name_date` finds the first ``YYYY-MM-DD`` / ``YYYYMMDD`` in a name.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
+DATE_PART = r"\d[\d.\-T:]*\d"  # what a date field matches: digits and separators
+_DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2}|\d{8})(?!\d)")
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y-%m-%dT%H%M%S", "%Y-%m-%d-%H%M%S")
 
 
@@ -43,7 +48,7 @@ def compile_template(template: str) -> tuple[re.Pattern[str], list[str]]:
         if name in names:
             raise ValueError(f"template {template!r}: field {name!r} appears twice")
         names.append(name)
-        parts.append(f"(?P<{name}>.+?)")
+        parts.append(f"(?P<{name}>{DATE_PART if name.lower().endswith('date') else '.+?'})")
         pos = m.end()
     parts.append(re.escape(template[pos:]))
     if not names:
@@ -66,6 +71,8 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
     stem = path.stem if stem is None else stem
     rx, names = compile_template(template)
     m = rx.match(stem)
+    if m is None and any(n.lower().endswith("date") for n in names):
+        m = re.search(rx.pattern.removesuffix(r"\Z"), stem)  # e.g. "date" inside "tray_2024-06-01"
     if m is None:
         raise ValueError(f"{path}: file name {stem!r} does not match the template {template!r}")
     out = {}
@@ -78,3 +85,14 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
                 raise ValueError(f"{path}: field {n!r}: {err}") from err
         out[n] = v
     return out
+
+
+def name_date(stem: str) -> str | None:
+    """The first ``YYYY-MM-DD`` or ``YYYYMMDD`` date in a file name, ISO 8601, or None."""
+    m = _DATE.search(stem)
+    if m is None:
+        return None
+    try:
+        return parse_date(m.group(1))
+    except ValueError:
+        return None

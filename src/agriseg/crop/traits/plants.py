@@ -15,16 +15,25 @@ moments, the angle is in degrees counter-clockwise from the image x axis.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
-from skimage import color, measure, morphology, segmentation
+from skimage import color, measure, segmentation
+
+from agriseg.vector.watershed import distance_peaks, negative_distance, split_components
 
 EIGHT = np.ones((3, 3), bool)  # 8-connectivity
 
 
-def label_plants(mask: np.ndarray, min_size: int = 50, split_depth: float = 4.0) -> np.ndarray:
+def label_plants(
+    mask: np.ndarray,
+    min_size: int = 50,
+    split_depth: float = 4.0,
+    join: int = 0,
+    group: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
     """Label the plants of a boolean mask ``(H, W)``.
 
     Args:
@@ -32,11 +41,17 @@ def label_plants(mask: np.ndarray, min_size: int = 50, split_depth: float = 4.0)
         min_size: smallest plant (and smallest split piece) in pixels.
         split_depth: how far (px) the distance-transform peaks of two plants must rise above the neck
             between them for a split; 0 keeps touching plants together.
+        join: pieces of vegetation at most this many px apart are one plant (a leaf whose thin stem the
+            mask missed); 0 joins nothing.
+        group: component labels ``(H, W)`` -> the group (e.g. the pot) of each component, indexed by label
+            (0 = none): only pieces of the same group are joined. None: any pieces are.
 
     Returns:
         int32 labels ``(H, W)``: 0 = not a plant, 1..N plants numbered in raster order of their first pixel.
     """
     comps, n = ndimage.label(mask, structure=EIGHT)
+    if join > 0 and n > 1:
+        comps, n = _join_pieces(comps, n, join, group)
     if n == 0:
         return comps.astype(np.int32)
     sizes = np.bincount(comps.ravel())
@@ -44,7 +59,9 @@ def label_plants(mask: np.ndarray, min_size: int = 50, split_depth: float = 4.0)
     keep[0] = False
     comps = np.where(keep[comps], comps, 0)
     if split_depth > 0:
-        comps = _split_touching(comps, min_size, split_depth)
+        comps, *_ = split_components(
+            comps, distance_peaks(split_depth), negative_distance, min_piece_px=min_size, pack=False
+        )
     ids, first = np.unique(comps.ravel(), return_index=True)
     order = ids[ids > 0][np.argsort(first[ids > 0])]
     lut = np.zeros(int(comps.max()) + 1, np.int32)
@@ -52,26 +69,47 @@ def label_plants(mask: np.ndarray, min_size: int = 50, split_depth: float = 4.0)
     return lut[comps]
 
 
-def _split_touching(comps: np.ndarray, min_size: int, split_depth: float) -> np.ndarray:
-    """Watershed-split every component with several distance peaks deeper than ``split_depth``."""
-    out = comps.copy()
-    next_id = int(comps.max()) + 1
-    for i, sl in enumerate(ndimage.find_objects(comps), start=1):
+def _join_pieces(
+    comps: np.ndarray, n: int, join: int, group: Callable[[np.ndarray], np.ndarray] | None
+) -> tuple[np.ndarray, int]:
+    """Components joined when at most ``join`` px apart (and of one group): labels grown by ``join / 2``
+    (scikit-image's ``expand_labels``, which never lets two labels overlap) that touch are one plant."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    grown = segmentation.expand_labels(comps, distance=(join + 1) / 2)
+    pairs = [
+        np.stack([a[(a > 0) & (b > 0) & (a != b)], b[(a > 0) & (b > 0) & (a != b)]])
+        for a, b in ((grown[:, :-1], grown[:, 1:]), (grown[:-1], grown[1:]), (grown[:-1, :-1], grown[1:, 1:]))
+    ]
+    e = np.concatenate(pairs, axis=1)
+    if group is not None:
+        g = group(comps)
+        e = e[:, (g[e[0]] == g[e[1]]) & (g[e[0]] > 0)]
+    graph = coo_matrix((np.ones(e.shape[1]), (e[0], e[1])), shape=(n + 1, n + 1))
+    _, root = connected_components(graph, directed=False)
+    lut = np.unique(root[1:], return_inverse=True)[1] + 1
+    lut = np.concatenate([[0], lut]).astype(np.int32)
+    return lut[comps], int(lut.max())
+
+
+def drop_edge_strips(labels: np.ndarray, thickness: int) -> np.ndarray:
+    """Labels with the thin strips along the image border removed (set to 0): plants touching a border of
+    which only ``thickness`` px or less reach into the image (the edge of a neighbour's plant, not a plant)."""
+    h, w = labels.shape
+    out = labels.copy()
+    for i, sl in enumerate(ndimage.find_objects(labels), start=1):
         if sl is None:
             continue
-        sl = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in sl)  # a 1-px rim so the edge is background
-        region = comps[sl] == i
-        dist = ndimage.distance_transform_edt(region)
-        markers, n_peaks = ndimage.label(morphology.h_maxima(dist, split_depth), structure=EIGHT)
-        if n_peaks < 2:
-            continue
-        pieces = segmentation.watershed(-dist, markers, mask=region)
-        if np.bincount(pieces.ravel())[1:].min() < min_size:
-            continue  # a piece would be a speck: the peaks are lobes of one plant
-        sub = out[sl]
-        for p in range(2, n_peaks + 1):
-            sub[pieces == p] = next_id
-            next_id += 1
+        (y0, y1), (x0, x1) = (sl[0].start, sl[0].stop), (sl[1].start, sl[1].stop)
+        thin = (
+            (x0 == 0 and x1 <= thickness)
+            or (x1 == w and x0 >= w - thickness)
+            or (y0 == 0 and y1 <= thickness)
+            or (y1 == h and y0 >= h - thickness)
+        )
+        if thin:
+            out[sl][labels[sl] == i] = 0
     return out
 
 
@@ -120,6 +158,7 @@ SHAPE_TRAITS: dict[str, int] = {
     "ellipse_angle": 0,
     "centroid_x": 1,
     "centroid_y": 1,
+    "in_frame": 0,
 }
 
 
@@ -135,7 +174,8 @@ def plant_traits(
 
     Returns:
         One dict per plant: ``id`` then the traits of :data:`SHAPE_TRAITS` (and colour traits). Centroid and
-        angle are in image coordinates (x right, y down; angle counter-clockwise from x, in degrees).
+        angle are in image coordinates (x right, y down; angle counter-clockwise from x, in degrees);
+        ``in_frame`` is False for a plant touching the image border.
     """
     scale = px_per_mm or 1.0
     out = []
@@ -157,8 +197,10 @@ def plant_traits(
             "centroid_x": float(cx),
             "centroid_y": float(cy),
         }
+        frame = y0 > 0 and x0 > 0 and y1 < labels.shape[0] and x1 < labels.shape[1]
         row: dict[str, Any] = {"id": int(rp.label)}
         row.update({k: v / scale ** SHAPE_TRAITS[k] for k, v in raw.items()})
+        row["in_frame"] = bool(frame)  # False: the plant touches the image border (part may be outside)
         if rgb is not None:
             row.update(colour_traits(rgb[rp.coords[:, 0], rp.coords[:, 1]]))
         out.append(row)

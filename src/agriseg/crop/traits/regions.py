@@ -1,8 +1,13 @@
-"""Regions of a photo (tray cells, plots): an automatic grid over the plants, or rectangles from a file.
+"""Regions of a photo (tray pots, plots): a grid anchored to the tray, or rectangles from a file.
 
-The automatic grid follows PlantCV's ``roi.auto_grid`` idea: the extent of all plants is divided into
-``ROWS x COLS`` equal cells, numbered row by row from 1 at the top left. Each plant belongs to the region
-that holds its centroid; a region's green fraction is measured on its own pixels.
+``--grid ROWSxCOLS`` divides a box into ``ROWS x COLS`` equal cells, numbered row by row from 1 at the top
+left. The box is the tray, not the plants, so an empty pot stays empty and never shifts its neighbours:
+``--grid-box X,Y,W,H`` gives it, or else :func:`detect_tray` finds it in the photo (the largest object that
+differs from the mat the tray stands on), and without a photo (a mask alone) the grid spans the image.
+
+Each plant belongs to the region that holds its centroid; a region is measured on its own pixels and on
+its plants (:func:`region_traits`). A region partly or wholly outside the image is measured on what is
+inside and said so in its ``status`` (and a warning names it).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import ndimage
 
 
 @dataclass(frozen=True)
@@ -37,13 +43,9 @@ def parse_grid(text: str) -> tuple[int, int]:
     return rows, cols
 
 
-def grid_regions(labels: np.ndarray, rows: int, cols: int) -> list[Region]:
-    """``rows x cols`` equal cells over the bounding box of the plants (the whole image when there are none)."""
-    ys, xs = np.nonzero(labels)
-    if len(ys):
-        y0, y1, x0, x1 = int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1
-    else:
-        y0, y1, x0, x1 = 0, labels.shape[0], 0, labels.shape[1]
+def grid_regions(box: tuple[int, int, int, int], rows: int, cols: int) -> list[Region]:
+    """``rows x cols`` equal cells over ``box`` = (x, y, width, height) in pixels, numbered row by row."""
+    x0, y0, x1, y1 = box[0], box[1], box[0] + box[2], box[1] + box[3]
     ye = np.linspace(y0, y1, rows + 1).round().astype(int)
     xe = np.linspace(x0, x1, cols + 1).round().astype(int)
     return [
@@ -82,35 +84,123 @@ def read_regions(path: str | Path) -> list[Region]:
     return out
 
 
+def detect_tray(rgb: np.ndarray, vegetation: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
+    """The box (x, y, width, height) of the tray in a photo of a tray on a mat, or None when none stands out.
+
+    The mat's colour is the median of the image border (Lab); pixels farther from it than Otsu's threshold of
+    the colour distance (and at least 12 Lab units), vegetation left out so plants hanging over the tray's
+    edge do not widen it, closed over small gaps, form objects: the largest is the tray. Its box spans the
+    columns and rows where it covers at least half of its widest column / row, so thin bits sticking out
+    (a label touching the tray) do not widen it either. It is not a tray when its box covers under a tenth
+    of the image, when the object fills under 3/4 of its box (soil patches of a field photo), or when a tenth
+    of the vegetation or more lies outside it.
+    """
+    from skimage import color
+    from skimage.filters import threshold_otsu
+
+    h, w = rgb.shape[:2]
+    step = max(1, round(max(h, w) / 400))  # the layout is coarse: work on about 400 px
+    small = rgb[::step, ::step]
+    lab = color.rgb2lab(small)  # (h', w', 3)
+    border = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
+    dist = np.linalg.norm(lab - np.median(border, axis=0), axis=-1)
+    if dist.max() - dist.min() < 1e-6:
+        return None
+    fg = dist > max(12.0, threshold_otsu(dist))
+    if vegetation is not None:
+        fg &= ~vegetation[::step, ::step]
+    fg = ndimage.binary_closing(fg, np.ones((5, 5), bool))
+    fg = ndimage.binary_fill_holes(fg)
+    comps, n = ndimage.label(fg)
+    if n == 0:
+        return None
+    tray = comps == np.argmax(np.bincount(comps.ravel())[1:]) + 1
+    cols, rows = tray.sum(0), tray.sum(1)
+    xs, ys = np.nonzero(cols >= 0.5 * cols.max())[0], np.nonzero(rows >= 0.5 * rows.max())[0]
+    x0, x1 = int(xs.min()) * step, min(w, (int(xs.max()) + 1) * step)
+    y0, y1 = int(ys.min()) * step, min(h, (int(ys.max()) + 1) * step)
+    if (x1 - x0) * (y1 - y0) < 0.1 * h * w or (x1 - x0) * (y1 - y0) > 0.98 * h * w:
+        return None
+    sy, sx = slice(y0 // step, -(-y1 // step)), slice(x0 // step, -(-x1 // step))
+    if tray[sy, sx].mean() < 0.75:
+        return None  # not a rectangle: soil patches or shadows of a field photo
+    if vegetation is not None and vegetation.any() and vegetation[y0:y1, x0:x1].sum() < 0.9 * vegetation.sum():
+        return None  # much of the vegetation lies outside it: the plants are not on this "tray"
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def region_status(reg: Region, shape: tuple[int, int]) -> str:
+    """``inside``, ``partly outside`` or ``outside`` the image of ``shape`` (H, W)."""
+    h, w = shape
+    x0, y0, x1, y1 = max(0, reg.x), max(0, reg.y), min(w, reg.x + reg.width), min(h, reg.y + reg.height)
+    if x1 <= x0 or y1 <= y0:
+        return "outside"
+    if (x0, y0, x1, y1) != (reg.x, reg.y, reg.x + reg.width, reg.y + reg.height):
+        return "partly outside"
+    return "inside"
+
+
+def assign_plants(regions: list[Region], plants: list[dict[str, Any]], px_per_mm: float | None = None) -> list[str]:
+    """The id of the region holding each plant's centroid ("" for none; the first region when they overlap)."""
+    s = px_per_mm or 1.0
+    out = []
+    for p in plants:
+        x, y = p["centroid_x"] * s, p["centroid_y"] * s
+        out.append(next((r.id for r in regions if r.x <= x < r.x + r.width and r.y <= y < r.y + r.height), ""))
+    return out
+
+
 def region_traits(
-    regions: list[Region], vegetation: np.ndarray, plants: list[dict[str, Any]], px_per_mm: float | None = None
+    regions: list[Region],
+    vegetation: np.ndarray,
+    plants: list[dict[str, Any]],
+    px_per_mm: float | None = None,
+    rgb: np.ndarray | None = None,
+    gai: Any = None,
 ) -> list[dict[str, Any]]:
-    """Per region: green fraction, plant count and plant area (plants assigned by centroid).
+    """Per region: status, plant count and area, vegetation area, green fraction, GAI, colour, box.
 
     Args:
-        regions: the rectangles (clipped to the image).
+        regions: the rectangles in pixels (measured on their part inside the image).
         vegetation: boolean mask ``(H, W)``.
-        plants: rows of :func:`agriseg.crop.traits.plants.plant_traits` (centroid and area in the same units).
-        px_per_mm: the scale of ``plants`` (None: pixels), to place centroids in pixel rectangles.
+        plants: plant rows with their ``region`` (see :func:`assign_plants`), areas in the units of
+            ``px_per_mm``, and ``in_frame``.
+        px_per_mm: scale (None: pixels): areas and the box are in mm / mm2 with one.
+        rgb: the photo, for the mean colour of each region's vegetation (None: no colour).
+        gai: green fraction -> :class:`agriseg.crop.traits.gai.GAI` (None: no green area index).
+
+    Returns:
+        One dict per region: ``id``, ``status`` (``ok``; ``empty`` when it holds no plant; ``partly
+        outside`` / ``outside`` the image), ``plant_count``, ``plant_area``, ``vegetation_area``,
+        ``green_fraction``, ``green_area_index``, ``gai_saturated``, ``in_frame`` (every plant inside the
+        photo), colour traits, and ``x``, ``y``, ``width``, ``height``.
     """
+    from agriseg.crop.traits.plants import colour_traits
+
     h, w = vegetation.shape
     s = px_per_mm or 1.0
     out = []
     for reg in regions:
-        x0, y0 = max(0, reg.x), max(0, reg.y)
-        x1, y1 = min(w, reg.x + reg.width), min(h, reg.y + reg.height)
+        where = region_status(reg, (h, w))
+        x0, y0 = min(w, max(0, reg.x)), min(h, max(0, reg.y))
+        x1, y1 = max(x0, min(w, reg.x + reg.width)), max(y0, min(h, reg.y + reg.height))
         cell = vegetation[y0:y1, x0:x1]
-        inside = [p for p in plants if x0 <= p["centroid_x"] * s < x1 and y0 <= p["centroid_y"] * s < y1]
-        out.append(
-            {
-                "id": reg.id,
-                "green_fraction": float(cell.mean()) if cell.size else None,
-                "plant_count": len(inside),
-                "plant_area": float(sum(p["area"] for p in inside)),
-                "x": x0,
-                "y": y0,
-                "width": max(0, x1 - x0),
-                "height": max(0, y1 - y0),
-            }
-        )
+        inside = [p for p in plants if p.get("region") == reg.id]
+        gf = float(cell.mean()) if cell.size else None
+        g = gai(gf) if gai is not None and gf is not None else None
+        row: dict[str, Any] = {
+            "id": reg.id,
+            "status": where if where != "inside" else ("ok" if inside else "empty"),
+            "plant_count": len(inside),
+            "plant_area": float(sum(p["area"] for p in inside)),
+            "vegetation_area": float(cell.sum()) / s**2,
+            "green_fraction": gf,
+            "green_area_index": g.value if g else None,
+            "gai_saturated": g.saturated if g else None,
+            "in_frame": all(p.get("in_frame", True) for p in inside),
+        }
+        if rgb is not None and cell.any():
+            row.update(colour_traits(rgb[y0:y1, x0:x1][cell]))
+        row.update({"x": reg.x / s, "y": reg.y / s, "width": reg.width / s, "height": reg.height / s})
+        out.append(row)
     return out

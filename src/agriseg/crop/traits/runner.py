@@ -4,9 +4,18 @@ Outputs in the output folder, each written atomically:
 
 - ``<name>_traits.json``: the record of one image (metadata, image traits, plants, regions);
 - ``<name>_plants.png``: the debug image (plants with their ids, regions);
+- ``<name>_mask.png``: the vegetation mask the traits were measured on (0 / 255);
 - ``traits.csv``: long format, one row per image / plant / region and trait
-  (``file, <metadata fields>, level, id, trait, value, unit``);
-- ``traits.json``: the settings and every record, failed ones with their error.
+  (``file, <metadata fields>, level, id, region, trait, value, unit``);
+- ``traits.json``: the settings and every record, failed ones with their error;
+- with regions and two or more images dated by their names: ``growth.csv``, ``growth_wide.csv`` and ``growth.png``
+  (:func:`agriseg.crop.traits.growth.write_growth`).
+
+With regions (``--grid`` / ``--regions``), plants are tied to them: every plant row names its region, and
+plant ids are ``<region>.<k>``, ``k`` counting the region's plants top to bottom, so pot 5's plant is ``5.1``
+on every date; objects outside every region (markers, labels, a neighbour's plant) are not plants of the
+tray, only counted (``objects_outside_regions``). All lengths and areas of a file are in one
+unit system (px or, with a scale, mm), and values are rounded to 6 significant digits.
 
 An image whose ``<name>_traits.json`` exists is not measured again unless ``overwrite`` (a re-run resumes);
 a bad image is recorded with its error and the batch goes on unless ``strict``.
@@ -16,10 +25,11 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
@@ -27,18 +37,32 @@ from PIL import Image
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
-from agriseg.crop.traits.inputs import Item, ModelSegmenter, pair_inputs, read_item
-from agriseg.crop.traits.meta import parse_name
-from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, label_plants, plant_traits
-from agriseg.crop.traits.regions import Region, grid_regions, parse_grid, read_regions, region_traits
+from agriseg.crop.traits.growth import write_growth
+from agriseg.crop.traits.inputs import Item as Pair
+from agriseg.crop.traits.inputs import ModelSegmenter, pair_inputs, read_item
+from agriseg.crop.traits.meta import name_date, parse_name
+from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, drop_edge_strips, label_plants, plant_traits
+from agriseg.crop.traits.regions import (
+    Region,
+    assign_plants,
+    detect_tray,
+    grid_regions,
+    parse_grid,
+    read_regions,
+    region_status,
+    region_traits,
+)
 from agriseg.crop.traits.units import parse_box, reference_scale, unit_names
 from agriseg.data.files import atomic_write, write_json
-from agriseg.data.io import ImageReadError, list_images
+from agriseg.data.io import list_images
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchResult
 
 # image-level trait -> dimension (0 none, 1 length, 2 area, -2 per area)
 IMAGE_TRAITS: dict[str, int] = {
-    "width": 0,
-    "height": 0,
+    "width": 1,
+    "height": 1,
     "green_fraction": 0,
     "gap_fraction": 0,
     "green_area_index": 0,
@@ -50,8 +74,17 @@ IMAGE_TRAITS: dict[str, int] = {
     "plant_density": -2,
     "px_per_mm": 0,
 }
-REGION_TRAITS: dict[str, int] = {"green_fraction": 0, "plant_count": 0, "plant_area": 2}
-CSV_FIELDS = ["file", "level", "id", "trait", "value", "unit"]
+REGION_TRAITS: dict[str, int] = {
+    "plant_area": 2,
+    "vegetation_area": 2,
+    "x": 1,
+    "y": 1,
+    "width": 1,
+    "height": 1,
+}
+CSV_FIELDS = ["file", "level", "id", "region", "trait", "value", "unit"]
+EDGE_STRIP = 8  # plants reaching at most this many px into the image from its border are edge strips
+SIGNIFICANT = 6  # significant digits of the values written (at least every digit before the point)
 
 
 @dataclass
@@ -62,7 +95,10 @@ class Measurement:
     plants: list[dict[str, Any]]
     regions: list[dict[str, Any]]
     labels: np.ndarray = field(repr=False)
+    vegetation: np.ndarray = field(repr=False)
     rects: list[Region] = field(default_factory=list, repr=False)
+    warnings: list[str] = field(default_factory=list)
+    box: tuple[int, int, int, int] | None = None  # the box the grid spans (px)
 
 
 def image_scale(rgb: np.ndarray | None, config: TraitsConfig, path: Path) -> float | None:
@@ -99,12 +135,16 @@ def measure(
     h, w = veg.shape
     gf = float(veg.mean())
     gai = green_area_index(gf, config.zenith, config.leaf_projection)
-    labels = label_plants(veg, config.min_plant_size, config.split_depth)
+    rects, box, warnings = measured_regions(config, rgb, veg)
+    group = _region_of_components(rects) if rects else None
+    labels = label_plants(veg, config.min_plant_size, config.split_depth, config.join if rects else 0, group)
+    labels = drop_edge_strips(labels, EDGE_STRIP)
     plants = plant_traits(labels, rgb, px_per_mm)
     s2 = (px_per_mm or 1.0) ** 2
+    s1 = px_per_mm or 1.0
     image: dict[str, Any] = {
-        "width": w,
-        "height": h,
+        "width": w / s1,
+        "height": h / s1,
         "green_fraction": gf,
         "gap_fraction": 1.0 - gf,
         "green_area_index": gai.value,
@@ -120,13 +160,105 @@ def measure(
         image["weed_fraction"] = float((classes == 2).mean())
     if rgb is not None and veg.any():
         image.update(colour_traits(rgb[veg]))
-    rects: list[Region] = []
+    regions: list[dict[str, Any]] = []
+    if rects:
+        plants, labels, outside = tie_plants(rects, plants, labels, px_per_mm)
+        image["plant_count"] = len(plants)
+        image["plant_density"] = len(plants) / (h * w / s2 / 1e6)
+        image["objects_outside_regions"] = outside
+        gai_of = lambda f: green_area_index(f, config.zenith, config.leaf_projection)  # noqa: E731
+        regions = region_traits(rects, veg, plants, px_per_mm, rgb, gai_of)
+    return Measurement(image, plants, regions, labels, veg, rects, warnings, box)
+
+
+def _region_of_components(rects: list[Region]) -> Callable[[np.ndarray], np.ndarray]:
+    """component labels -> the region (1-based, 0 none) holding each component's centroid, by label."""
+
+    def group(comps: np.ndarray) -> np.ndarray:
+        from scipy import ndimage
+
+        n = int(comps.max())
+        cents = ndimage.center_of_mass(comps > 0, comps, range(1, n + 1))
+        out = np.zeros(n + 1, np.int64)
+        for i, (cy, cx) in enumerate(cents, start=1):
+            out[i] = next(
+                (k for k, r in enumerate(rects, 1) if r.x <= cx < r.x + r.width and r.y <= cy < r.y + r.height), 0
+            )
+        return out
+
+    return group
+
+
+def measured_regions(
+    config: TraitsConfig, rgb: np.ndarray | None, vegetation: np.ndarray
+) -> tuple[list[Region], tuple[int, int, int, int] | None, list[str]]:
+    """The regions of one image (``--regions``, or ``--grid`` over the tray), the grid's box, and warnings.
+
+    The grid spans ``--grid-box``, else the tray found in the photo (:func:`detect_tray`), else (no photo, or
+    no tray stands out) the whole image, with a warning. Regions partly or wholly outside the image warn.
+    """
+    h, w = vegetation.shape
+    warnings: list[str] = []
+    box = None
     if config.regions:
         rects = read_regions(config.regions)
     elif config.grid:
-        rects = grid_regions(labels, *parse_grid(config.grid))
-    regions = region_traits(rects, veg, plants, px_per_mm) if rects else []
-    return Measurement(image, plants, regions, labels, rects)
+        if config.grid_box:
+            box = parse_box(config.grid_box)
+        elif rgb is not None:
+            box = detect_tray(rgb, vegetation)
+        if box is None:
+            box = (0, 0, w, h)
+            why = "no photo" if rgb is None else "no tray stands out from the background"
+            warnings.append(f"{why}: the {config.grid} grid spans the whole image (give --grid-box X,Y,W,H)")
+        rects = grid_regions(box, *parse_grid(config.grid))
+    else:
+        return [], None, []
+    for r in rects:
+        where = region_status(r, (h, w))
+        if where != "inside":
+            warnings.append(f"region {r.id} is {where} the {w}x{h} image")
+    return rects, box, warnings
+
+
+def tie_plants(
+    rects: list[Region], plants: list[dict[str, Any]], labels: np.ndarray, px_per_mm: float | None
+) -> tuple[list[dict[str, Any]], np.ndarray, int]:
+    """Plants with their ``region``, ordered by region then top to bottom (then left to right), with ids
+    ``<region>.<k>``, and the labels renumbered in that order. Objects outside every region (a marker or a
+    label on the mat, a neighbour's plant) are not plants of the tray: they are left out and counted.
+
+    Returns:
+        (plants, labels, objects outside every region).
+    """
+    where = assign_plants(rects, plants, px_per_mm)
+    rank = {r.id: i for i, r in enumerate(rects)}
+    inside = [i for i in range(len(plants)) if where[i]]
+    order = sorted(inside, key=lambda i: (rank[where[i]], plants[i]["centroid_y"], plants[i]["centroid_x"]))
+    lut = np.zeros(int(labels.max()) + 1, np.int32)
+    out, seen = [], dict.fromkeys(rank, 0)
+    for new, i in enumerate(order, start=1):
+        reg = where[i]
+        seen[reg] += 1
+        lut[plants[i]["id"]] = new
+        rest = {k: v for k, v in plants[i].items() if k != "id"}
+        out.append({"id": f"{reg}.{seen[reg]}", "region": reg, **rest})
+    return out, lut[labels], len(plants) - len(inside)
+
+
+def tidy(value: Any) -> Any:
+    """Floats rounded to :data:`SIGNIFICANT` significant digits (never below the units), inside dicts and
+    lists too, so ``1200.0000000000002`` is written ``1200.0``."""
+    if isinstance(value, float):
+        if not math.isfinite(value) or value == 0:
+            return value
+        digits = max(SIGNIFICANT, int(math.floor(math.log10(abs(value)))) + 1)
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: tidy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [tidy(v) for v in value]
+    return value
 
 
 ANGLES = ("ellipse_angle", "mean_hue")  # in degrees
@@ -135,6 +267,8 @@ ANGLES = ("ellipse_angle", "mean_hue")  # in degrees
 def _unit(dim: int, px_per_mm: float | None, trait: str = "") -> str:
     if trait in ANGLES:
         return "deg"
+    if trait == "px_per_mm":
+        return "px/mm"
     if dim == -2:
         return "1/m2" if px_per_mm else "1/Mpx"
     return unit_names(px_per_mm)[dim]
@@ -159,12 +293,13 @@ def long_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     for level, items, dims in (("plant", record["plants"], SHAPE_TRAITS), ("region", record["regions"], REGION_TRAITS)):
         for it in items:
             for k, v in it.items():
-                if k != "id":
+                if k not in ("id", "region"):
                     rows.append(
                         {
                             **base,
                             "level": level,
                             "id": it["id"],
+                            "region": it.get("region", it["id"] if level == "region" else ""),
                             "trait": k,
                             "value": v,
                             "unit": _unit(dims.get(k, 0), s, k),
@@ -179,7 +314,7 @@ def long_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def measure_item(
-    item: Item, config: TraitsConfig, segment: Callable[[np.ndarray], tuple[np.ndarray, bool]]
+    item: Pair, config: TraitsConfig, segment: Callable[[np.ndarray], tuple[np.ndarray, bool]]
 ) -> tuple[dict[str, Any], Measurement, np.ndarray | None]:
     """Read (and segment, for a photo without a mask) one item and measure it -> (record, measurement, photo)."""
     meta = parse_name(item.path, config.meta, item.name) if config.meta else {}
@@ -191,6 +326,14 @@ def measure_item(
         crop_weed = item.mask is not None and item.mask.stem.endswith("_classes")
     scale = image_scale(rgb, config, item.path)
     m = measure(classes, rgb, config, scale, crop_weed)
+    crop = getattr(segment, "crop", None) if item.mask is None else None
+    if crop_weed and crop:
+        m.image["crop"] = crop  # what the model's "crop" class is
+        if m.image["crop_fraction"] < 0.001 and m.image["weed_fraction"] > 0.01:
+            m.warnings.append(
+                f"the model found no {crop} (the only crop it knows) but {m.image['weed_fraction']:.0%} weed: "
+                "another crop reads as weed to it; measure it with --model default"
+            )
     record = {
         "file": str(item.path),
         "name": item.name,
@@ -198,11 +341,18 @@ def measure_item(
         "mask": str(item.mask) if item.mask else "model " + config.model_name,
         "status": "ok",
         "meta": meta,
-        "image": m.image,
-        "plants": m.plants,
-        "regions": m.regions,
+        "date": next((v for k, v in meta.items() if k.lower().endswith("date")), None) or name_date(item.name),
+        "grid_box": list(m.box) if m.box else None,
+        "warnings": m.warnings,
+        "image": tidy(m.image),
+        "plants": tidy(m.plants),
+        "regions": tidy(m.regions),
     }
     return record, m, rgb
+
+
+# agriseg's version of what crop traits writes from an image and options (part of every fingerprint)
+ALGORITHM = "2"
 
 
 def run_traits(
@@ -212,45 +362,85 @@ def run_traits(
     overwrite: bool = False,
     strict: bool = False,
     progress: bool = True,
-) -> list[dict[str, Any]]:
+) -> BatchResult:
     """Measure every photo / mask under ``paths`` and write the outputs (see the module docstring).
+
+    The images go through :func:`agriseg.batch.run_batch` (skip / resume, strict, counts).
 
     Returns:
         One record per image, ``status`` ``ok``, ``skipped`` (measured before) or ``error`` (with ``error``).
     """
-    from tqdm import tqdm
+    from agriseg.batch import BatchOptions, Item, run_batch
+    from agriseg.fingerprint import Recipe
 
     outdir = Path(outdir)
     files = list_images(list(paths))
-    items = pair_inputs(files)  # our own debug images (_plants) are never inputs
+    pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
     if config.regions:
         read_regions(config.regions)  # a bad regions file stops the batch before it starts
     if config.grid:
         parse_grid(config.grid)
-    if not items:
+    if config.grid_box:
+        parse_box(config.grid_box)
+    if not pairs:
         raise ValueError(f"{paths[0]}: no photos or masks to measure")
+    model = None
+    if any(p.mask is None for p in pairs):  # photos to segment: a missing model stops the batch at once
+        from agriseg.models.io import resolve
+
+        model = resolve(config.model_name)
     segment = ModelSegmenter(config.model_name)
-    records: list[dict[str, Any]] = []
-    for item in tqdm(items, desc="traits", unit="img", disable=not progress):
-        out_json = outdir / f"{item.name}_traits.json"
-        if out_json.is_file() and not overwrite:
-            rec = json.loads(out_json.read_text())
-            records.append({**rec, "status": "skipped"})
-            continue
-        try:
-            rec, m, rgb = measure_item(item, config, segment)
-        except (ImageReadError, ValueError, FileNotFoundError) as err:
-            if strict:
-                raise
-            msg = str(err) if str(err).startswith(str(item.path)) else f"{item.path}: {err}"
-            records.append({"file": str(item.path), "name": item.name, "status": "error", "error": msg})
-            continue
-        with atomic_write(outdir / f"{item.name}_plants.png") as tmp:
+    items = [
+        Item(
+            p.name,
+            p.path,
+            (outdir / f"{p.name}_plants.png", outdir / f"{p.name}_mask.png", outdir / f"{p.name}_traits.json"),
+            tuple(f for f in (p.photo, p.mask) if f is not None),
+            payload=p,
+        )
+        for p in pairs
+    ]
+    options = config.model_dump(exclude={"model_name", "regions", "photos"})
+    recipe = Recipe("crop traits", ALGORITHM, options, model, [config.regions] if config.regions else [])
+
+    def work(item: Item) -> dict[str, Any]:
+        rec, m, rgb = measure_item(item.payload, config, segment)
+        with atomic_write(item.outputs[0]) as tmp:
             Image.fromarray(debug_image(m.labels, rgb, m.plants, m.rects, m.image["px_per_mm"])).save(tmp)
-        write_json(out_json, rec)
-        records.append(rec)
+        with atomic_write(item.outputs[1]) as tmp:
+            Image.fromarray(m.vegetation.astype(np.uint8) * 255).save(tmp, format="PNG")
+        write_json(item.outputs[2], rec)  # written last: its presence marks the image done
+        return rec
+
+    def resume(item: Item) -> dict[str, Any] | None:
+        try:
+            return {**json.loads(item.outputs[2].read_text()), "status": "skipped"}
+        except (OSError, ValueError):
+            return None
+
+    result = run_batch(
+        items,
+        work,
+        options=BatchOptions(overwrite, strict, progress, "traits", "img"),
+        recipe=recipe,
+        resume=resume,
+        failed=lambda it, msg: {"file": str(it.source), "name": it.name, "status": "error", "error": msg},
+    )
+    records = list(result)
     write_tables(records, outdir, config)
-    return records
+    for rec in records:
+        result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
+    dated = [r for r in records if r["status"] != "error" and r.get("regions") and r.get("date")]
+    if len(dated) >= 2:
+        write_growth(
+            [(r.get("date"), r["file"], r["regions"]) for r in dated],
+            outdir,
+            "region_id",
+            unit_names(dated[0]["image"].get("px_per_mm")),
+            layout=parse_grid(config.grid) if config.grid else None,
+        )
+        result.notes.append(f"growth: {outdir / 'growth.csv'}, {outdir / 'growth_wide.csv'}, {outdir / 'growth.png'}")
+    return result
 
 
 def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConfig) -> None:

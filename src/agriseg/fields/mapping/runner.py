@@ -1,8 +1,10 @@
-"""Running many scenes: serially in-process, or as Dask tasks on a ``distributed`` cluster.
+"""Running many scenes through the batch runner: serially in-process, or as Dask tasks on a cluster.
 
-``run_dask`` starts a local cluster (``n_workers`` processes, ``threads_per_worker`` threads each) unless a
-scheduler address or an existing ``Client`` is given. Each scene is one task (:func:`run_scene`), so a
-failed or killed worker only costs its scene, and re-running skips finished scenes. The per-scene
+Each scene is one item of :func:`agriseg.batch.run_batch`; ``run_dask`` runs them on
+:class:`agriseg.batch.DaskCluster`, which starts a local cluster (``n_workers`` processes,
+``threads_per_worker`` threads each) unless a scheduler address or an existing ``Client`` is given. Each
+scene is one task (:func:`run_scene`), so a failed or killed worker only costs its scene, and re-running
+skips finished scenes. The per-scene
 GeoParquets are merged into one fiboa GeoParquet at the end, with each field of overlapping scenes once.
 """
 
@@ -15,35 +17,78 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
+from agriseg.batch import BatchOptions, BatchResult, DaskCluster, Executor, Item, Serial, run_batch
 from agriseg.data.files import write_json
 from agriseg.fields.mapping.scene import SceneJob, run_scene
+from agriseg.fingerprint import Recipe
 
 Backend = Literal["serial", "dask"]
 
 
-def _error_row(job: SceneJob, err: BaseException) -> dict[str, Any]:
-    return {"scene": job.scene, "status": "error", "error": f"{type(err).__name__}: {err}", "seconds": 0.0}
+# agriseg's version of what a scene task writes from a scene, model and options (part of every fingerprint)
+ALGORITHM = "1"
 
 
-def run_serial(jobs: Sequence[SceneJob], progress: bool = True, strict: bool = False) -> list[dict[str, Any]]:
-    """Run scene jobs one after another in this process.
+def _error_row(item: Item, message: str) -> dict[str, Any]:
+    return {"scene": str(item.source), "status": "error", "error": message, "seconds": 0.0}
+
+
+def _done_row(item: Item) -> dict[str, Any]:
+    probs, fields = item.outputs
+    return {"scene": str(item.source), "probs": str(probs), "fields": str(fields), "error": "", "status": "skipped",
+            "seconds": 0.0}  # fmt: skip
+
+
+def _run_item(item: Item) -> dict[str, Any]:
+    """The task of one scene item (a module-level function, so Dask workers can import it)."""
+    return run_scene(item.payload)
+
+
+def scene_recipe(job: SceneJob) -> Recipe:
+    """What the fingerprints of scene tasks share: the model and the options that change the outputs."""
+    options = {
+        "predict": job.predict.model_dump(exclude={"progress", "device", "batch_size"}),
+        "polygonize": job.polygonize.model_dump(exclude={"progress", "workers", "block_size"}),
+        "resize": job.resize,
+        "preprocess": dict(job.preprocess),
+        "collection": job.collection,
+    }
+    inputs = [job.polygonize.landcover] if job.polygonize.landcover else []
+    return Recipe("fields map", ALGORITHM, options, job.model, inputs)
+
+
+def run_jobs(
+    jobs: Sequence[SceneJob],
+    executor: Executor | None = None,
+    progress: bool = True,
+    strict: bool = False,
+) -> BatchResult:
+    """Run scene jobs through :func:`agriseg.batch.run_batch` (one item per scene, outputs named by the job).
 
     Args:
-        jobs: scene jobs.
+        jobs: scene jobs (one output folder; their ``overwrite`` applies to all).
+        executor: where the tasks run (default: this process, one after another).
         progress: show a tqdm bar.
-        strict: raise the first error instead of recording it and going on.
-    """
-    from tqdm import tqdm
+        strict: stop at the first scene that fails.
 
-    rows = []
-    for job in tqdm(jobs, desc="scenes", unit="scene", disable=not progress):
-        try:
-            rows.append(run_scene(job))
-        except (ValueError, FileNotFoundError) as err:
-            if strict:
-                raise
-            rows.append(_error_row(job, err))
-    return rows
+    Returns:
+        One summary row per scene, in input order (failed scenes have ``status="error"``).
+    """
+    items = [Item(j.output_name(), j.scene, j.outputs(), (Path(j.scene),), payload=j) for j in jobs]
+    return run_batch(
+        items,
+        _run_item,
+        executor=executor,
+        options=BatchOptions(any(j.overwrite for j in jobs), strict, progress, "scenes", "scene"),
+        recipe=scene_recipe(jobs[0]) if jobs else None,
+        resume=_done_row,
+        failed=_error_row,
+    )
+
+
+def run_serial(jobs: Sequence[SceneJob], progress: bool = True, strict: bool = False) -> BatchResult:
+    """Run scene jobs one after another in this process (see :func:`run_jobs`)."""
+    return run_jobs(jobs, Serial(), progress, strict)
 
 
 def run_dask(
@@ -55,8 +100,9 @@ def run_dask(
     processes: bool = True,
     memory_limit: str | None = "auto",
     progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Run scene jobs as Dask tasks.
+    strict: bool = False,
+) -> BatchResult:
+    """Run scene jobs as Dask tasks (see :func:`run_jobs` and :class:`agriseg.batch.DaskCluster`).
 
     Args:
         jobs: scene jobs (their ``threads`` is set to ``threads_per_worker``).
@@ -67,49 +113,14 @@ def run_dask(
         processes: local cluster workers as processes (True) or threads of this process.
         memory_limit: per-worker memory limit of the local cluster.
         progress: show a tqdm bar as scenes complete.
+        strict: stop at the first scene that fails (the others are cancelled).
 
     Returns:
         One summary row per scene, in input order (failed scenes have ``status="error"``).
     """
-    from distributed import Client, LocalCluster, as_completed
-    from tqdm import tqdm
-
-    own: list[Any] = []
-    if client is None:
-        if scheduler:
-            client = Client(scheduler)
-        else:
-            cluster = LocalCluster(
-                n_workers=n_workers,
-                threads_per_worker=threads_per_worker,
-                processes=processes,
-                memory_limit=memory_limit,
-                dashboard_address=None,
-            )
-            own.append(cluster)
-            client = Client(cluster)
-        own.insert(0, client)
-    try:
-        jobs = [replace(j, threads=threads_per_worker) for j in jobs]
-        # one task per scene; pure=False so a re-run re-checks the outputs on disk
-        futures = {
-            client.submit(run_scene, j, pure=False, key=f"scene-{i}-{Path(j.scene).stem}"): i
-            for i, j in enumerate(jobs)
-        }
-        rows: list[dict[str, Any] | None] = [None] * len(jobs)
-        bar = tqdm(total=len(jobs), desc="scenes", unit="scene", disable=not progress)
-        for fut in as_completed(futures):
-            i = futures[fut]
-            try:
-                rows[i] = fut.result()
-            except Exception as err:  # recorded per scene; the others go on
-                rows[i] = _error_row(jobs[i], err)
-            bar.update(1)
-        bar.close()
-    finally:
-        for obj in own:
-            obj.close()
-    return [r for r in rows if r is not None]
+    jobs = [replace(j, threads=threads_per_worker) for j in jobs]
+    cluster = DaskCluster(client, scheduler, n_workers, threads_per_worker, processes, memory_limit)
+    return run_jobs(jobs, cluster, progress, strict)
 
 
 def merge_fields(
@@ -185,7 +196,7 @@ def run_map(
     backend: Backend = "dask",
     merged_name: str = "fields.parquet",
     **kwargs: Any,
-) -> tuple[list[dict[str, Any]], Path | None]:
+) -> tuple[BatchResult, Path | None]:
     """Predict + polygonise many scenes and merge their fields.
 
     Args:
@@ -194,25 +205,29 @@ def run_map(
         model: model file.
         backend: ``dask`` (local cluster or ``scheduler=``) or ``serial``.
         merged_name: name of the merged GeoParquet in ``outdir``.
-        **kwargs: ``SceneJob`` fields (predict, polygonize, resize, preprocess, overwrite, collection) and
-            :func:`run_dask` options (scheduler, client, n_workers, threads_per_worker, processes, progress).
+        **kwargs: ``SceneJob`` fields (predict, polygonize, resize, preprocess, overwrite, collection),
+            :func:`run_dask` options (scheduler, client, n_workers, threads_per_worker, processes, progress) and
+            ``strict`` (serial: stop at the first failed scene).
+
+    Scenes sharing a file name get distinct output names (:func:`agriseg.batch.unique_names`).
 
     Returns:
         The per-scene summary rows and the merged file (None when no scene succeeded).
     """
+    from agriseg.batch import unique_names
+
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    stems = [Path(s).stem for s in scenes]
-    dup = {s for s in stems if stems.count(s) > 1}
-    if dup:
-        raise ValueError(f"{sorted(dup)[0]}: two scenes share this file name; outputs would collide")
-    job_keys = {"predict", "polygonize", "resize", "preprocess", "overwrite", "collection"}
+    names = unique_names(scenes)
+    job_keys = {
+        "predict", "polygonize", "resize", "preprocess", "overwrite", "collection", "model_sha256", "landcover_stac"
+    }  # fmt: skip
     jkw = {k: v for k, v in kwargs.items() if k in job_keys}
     rkw = {k: v for k, v in kwargs.items() if k not in job_keys}
-    jobs = [SceneJob(str(s), str(outdir), str(model), **jkw) for s in scenes]
+    jobs = [SceneJob(str(s), str(outdir), str(model), name=names[Path(s)], **jkw) for s in scenes]
     t0 = time.perf_counter()
     if backend == "serial":
-        rows = run_serial(jobs, progress=rkw.get("progress", True))
+        rows = run_serial(jobs, progress=rkw.get("progress", True), strict=rkw.get("strict", False))
     else:
         rows = run_dask(jobs, **rkw)
     wall = time.perf_counter() - t0
@@ -225,6 +240,6 @@ def run_map(
             jkw.get("collection", "agriseg-fields"),
             rasters=[r["probs"] for r in ok],
         )
-    summary = {"wall_s": wall, "scenes": rows, "merged": str(merged) if merged else None}
+    summary = {"wall_s": wall, "scenes": list(rows), "merged": str(merged) if merged else None}
     write_json(outdir / "summary.json", summary)
     return rows, merged

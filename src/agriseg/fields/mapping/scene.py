@@ -1,6 +1,9 @@
 """The per-scene task: predict + polygonise one scene, idempotently (a pure function of its inputs).
 
-Outputs for ``<stem>`` in ``outdir``: ``<stem>_probs.tif`` (COG) and ``<stem>_fields.parquet`` (fiboa).
+Outputs for ``<stem>`` in ``outdir``: ``<stem>_probs.tif`` (COG; ``<stem>_instances.tif`` for
+DelineateAnything models, see :mod:`agriseg.fields.delineate`) and ``<stem>_fields.parquet`` (fiboa). A
+named land-cover source (``esa-worldcover``, ``io-lulc``) is fetched for the scene's grid into
+``<stem>_landcover.tif`` first.
 A task whose outputs exist returns ``status="skipped"`` without loading the model, so re-running a whole
 map job only does the missing scenes; an interrupted prediction resumes from its last block.
 """
@@ -32,6 +35,10 @@ class SceneJob:
         threads: torch threads inside the task.
         overwrite: recompute existing outputs.
         collection: fiboa collection id.
+        name: the stem of the outputs (default: the scene's).
+        model_sha256: the digest the user pinned for a pickled (DelineateAnything) model.
+        model_name: the registry name the model came from (for messages).
+        landcover_stac: STAC API of a named land-cover source.
     """
 
     scene: str
@@ -44,12 +51,23 @@ class SceneJob:
     threads: int = 1
     overwrite: bool = False
     collection: str = "agriseg-fields"
+    name: str = ""
+    model_sha256: str | None = None
+    model_name: str | None = None
+    landcover_stac: str = "planetary-computer"
+
+    def output_name(self) -> str:
+        """The stem of this scene's outputs (and of its field ids)."""
+        return self.name or Path(self.scene).stem
 
     def outputs(self) -> tuple[Path, Path]:
-        """``(probability COG, fields GeoParquet)`` paths of this scene."""
-        stem = Path(self.scene).stem
+        """``(probability or instance COG, fields GeoParquet)`` paths of this scene."""
+        from agriseg.fields.delineate import is_instance_model
+
+        stem = self.output_name()
         out = Path(self.outdir)
-        return out / f"{stem}_probs.tif", out / f"{stem}_fields.parquet"
+        kind = "instances" if is_instance_model(self.model) else "probs"
+        return out / f"{stem}_{kind}.tif", out / f"{stem}_fields.parquet"
 
 
 @lru_cache(maxsize=4)
@@ -57,6 +75,33 @@ def _cached_model(path: str, resize: float | None) -> Any:
     from agriseg.fields.checkpoints import load_for_scenes
 
     return load_for_scenes(path, resize=resize)
+
+
+@lru_cache(maxsize=2)
+def _cached_yolo(path: str, sha256: str | None, name: str | None) -> Any:
+    from agriseg.fields.delineate import load_yolo
+
+    return load_yolo(path, sha256, name)
+
+
+def _predict_instances(job: SceneJob, raster: Path) -> Any:
+    """Run a DelineateAnything model over the scene into its instance raster."""
+    from agriseg.fields.delineate import InstanceConfig, InstancePredictor
+
+    p = job.predict
+    cfg = InstanceConfig(
+        patch_size=p.patch_size,
+        batch_size=p.batch_size,
+        device=p.device,
+        resize=job.resize if job.resize is not None else 2.0,
+        divisor=float(job.preprocess.get("divisor", 3000.0)),
+        offset=str(job.preprocess.get("offset", "auto")),
+        progress=False,
+    )
+    model = _cached_yolo(job.model, job.model_sha256, job.model_name)
+    return InstancePredictor(model, cfg, job.model_name or Path(job.model).name).predict(
+        job.scene, raster, overwrite=job.overwrite
+    )
 
 
 def run_scene(job: SceneJob) -> dict[str, Any]:
@@ -67,8 +112,10 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     """
     import torch
 
+    from agriseg.fields.delineate import is_instance_model
+    from agriseg.fields.landcover import landcover_config
     from agriseg.fields.predict import ScenePredictor
-    from agriseg.vector.api import polygonize
+    from agriseg.vector.api import polygonize, polygonize_labels
 
     t0 = time.perf_counter()
     probs, fields = job.outputs()
@@ -76,15 +123,23 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     if probs.exists() and fields.exists() and not job.overwrite:
         return {**row, "status": "skipped", "seconds": 0.0}
     torch.set_num_threads(max(1, job.threads))
-    loaded = _cached_model(job.model, job.resize)
-    pcfg = job.predict.model_copy(update={"progress": False})
-    spec = PreprocessSpec.model_validate({**loaded.preprocess.model_dump(), **job.preprocess})
-    predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pcfg, loaded.class_names)
-    res = predictor.predict(job.scene, probs, overwrite=job.overwrite)
+    instances = is_instance_model(job.model)
+    if instances:
+        res = _predict_instances(job, probs)
+    else:
+        loaded = _cached_model(job.model, job.resize)
+        pcfg = job.predict.model_copy(update={"progress": False})
+        spec = PreprocessSpec.model_validate({**loaded.preprocess.model_dump(), **job.preprocess})
+        predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pcfg, loaded.class_names)
+        res = predictor.predict(job.scene, probs, overwrite=job.overwrite)
     t1 = time.perf_counter()
     # one scene is one task: the scheduler runs scenes side by side, so the polygons use this process only
     vcfg = job.polygonize.model_copy(update={"progress": False, "workers": 1})
-    df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=Path(job.scene).stem)
+    vcfg, landcover = landcover_config(vcfg, probs, job.outdir, job.landcover_stac, job.overwrite)
+    run = polygonize_labels if instances else polygonize
+    df = run(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name())
+    if landcover:
+        row["landcover"] = landcover
     return {
         **row,
         "status": res.status,

@@ -1,0 +1,497 @@
+"""The one batch runner: every per-item command goes through :func:`run_batch`.
+
+A per-item command turns each input (a photo, a mask, a scene, an area) into outputs of its own. The runner
+does, once for all of them: unique output names (:func:`unique_names`), skip / resume / refuse through a
+fingerprint store, the inputs of the run protected from being written over, a tqdm progress bar, one
+error formatter for per-item failures (one line naming the file), ``strict`` (stop at the first failure),
+ok / skipped / failed counts and one summary line (:meth:`BatchResult.summary`), and the exit code
+(:attr:`BatchResult.exit_code`: 0 when every item was produced, 1 when one failed; usage errors are 2 and
+are raised before a batch starts). Outputs are written by the pipeline's work function through
+:func:`agriseg.data.files.atomic_write` (:func:`agriseg.data.files.atomic_writes` for an item's set of
+files); the runner creates the output folder and removes the temporaries of killed runs.
+
+Where the work runs is pluggable (:class:`Executor`): in this process (:class:`Serial`), in threads
+(:class:`Threads`), or as tasks of a Dask cluster (:class:`DaskCluster`, used by ``fields map``). A
+pipeline that batches items itself (``crop predict`` runs several photos per forward pass) passes a
+``stream`` instead of a per-item ``work`` function.
+
+Commands and where they go:
+
+- through the runner (per item): ``crop predict``, ``crop traits``, ``crop plots``, ``crop pseudolabel``;
+  ``fields download`` (one scene), ``fields predict``, ``fields polygonize`` (one raster), ``fields map``
+  (scenes, and the downloads of ``--areas``), ``fields run`` (one area), ``fields models download``;
+  ``text predict``.
+- outside (they read a whole data set or write one result from all inputs): ``crop train | selftrain |
+  adapt | evaluate | screen | make-synthetic``; ``fields train | evaluate | robustness | change |
+  import-checkpoint | export | make-synthetic``; ``text dataset | sft | grpo | evaluate | make-synthetic |
+  tiny-model``. Their single output is refused when it exists unless ``--overwrite``
+  (:func:`check_output`, the one place that message is written).
+
+Skip / resume / refuse go through the fingerprint interface of :mod:`agriseg.fingerprint`: each command
+builds a :class:`~agriseg.fingerprint.Recipe` (what changes its outputs) and passes it to :func:`run_batch`,
+which asks a :class:`~agriseg.fingerprint.FingerprintStore` about every item before it runs and tells it of
+every item produced, in this process only.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, overload
+
+from agriseg.fingerprint import FingerprintStore, Recipe, default_store
+
+Status = Literal["ok", "skipped", "failed"]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# items and names
+
+
+@dataclass(frozen=True)
+class Item:
+    """One unit of a batch.
+
+    Args:
+        name: the item's unique output name (see :func:`unique_names`).
+        source: what the user gave (a file, or an area's name); every message about the item starts with it.
+        outputs: every file the item writes; the item is done only when all of them are there.
+        inputs: the files its outputs are made from (the photo, its mask, the scene...).
+        resolved: values decided for this item that change its outputs (e.g. season dates).
+        payload: whatever the work function needs (must pickle for a Dask executor).
+    """
+
+    name: str
+    source: str | Path
+    outputs: tuple[Path, ...]
+    inputs: tuple[Path, ...] = ()
+    resolved: Mapping[str, Any] = field(default_factory=dict)
+    payload: Any = None
+
+
+def unique_names(files: Iterable[str | Path]) -> dict[Path, str]:
+    """A distinct output name per input file (inputs sharing a stem get their suffix, then folders added).
+
+    See :func:`agriseg.data.io.output_names`.
+    """
+    from agriseg.data.io import output_names
+
+    return output_names(Path(f) for f in files)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# executors
+
+Result = tuple[Item, Any]  # (item, its record, or the exception it raised)
+
+
+class Executor(Protocol):
+    """Runs a work function over items and yields ``(item, record or exception)`` as each completes.
+
+    Closing the generator early (``strict``) cancels the items not yet started.
+    """
+
+    def map(self, work: Callable[[Item], Any], items: Sequence[Item]) -> Iterator[Result]:
+        """Run ``work`` on every item."""
+        ...
+
+
+class Serial:
+    """One item after another, in this process."""
+
+    def map(self, work: Callable[[Item], Any], items: Sequence[Item]) -> Iterator[Result]:
+        """Run ``work`` on every item, in order."""
+        for item in items:
+            try:
+                yield item, work(item)
+            except Exception as err:  # noqa: BLE001 - handed to the runner, which decides
+                yield item, err
+
+
+@dataclass
+class Threads:
+    """Items in ``workers`` threads of this process (for work that releases the GIL: I/O, numpy, GDAL)."""
+
+    workers: int = 2
+
+    def map(self, work: Callable[[Item], Any], items: Sequence[Item]) -> Iterator[Result]:
+        """Run ``work`` on every item, ``workers`` at a time."""
+        pool = ThreadPoolExecutor(max(1, self.workers), "agriseg-batch")
+        try:
+            pending = {pool.submit(work, it): it for it in items}
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    item = pending.pop(fut)
+                    err = fut.exception()
+                    yield item, (err if err is not None else fut.result())
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+@dataclass
+class DaskCluster:
+    """Items as tasks of a Dask ``distributed`` cluster: an existing client, a scheduler, or a local one.
+
+    Each item is one task (``pure=False``, so a re-run looks at the outputs again); a lost worker costs
+    only the items it was running, which Dask retries elsewhere.
+
+    Args:
+        client: an existing ``distributed.Client`` (left open).
+        scheduler: address of a running scheduler (``tcp://host:8786``).
+        workers: processes (or threads) of the local cluster started when neither is given.
+        threads_per_worker: threads of each local worker.
+        processes: local workers as processes (True) or threads of this process.
+        memory_limit: per-worker memory limit of the local cluster.
+    """
+
+    remote = True  # a task's exception of any type is that item's failure (its traceback stays on the worker)
+
+    client: Any = None
+    scheduler: str | None = None
+    workers: int = 2
+    threads_per_worker: int = 1
+    processes: bool = True
+    memory_limit: str | None = "auto"
+
+    def map(self, work: Callable[[Item], Any], items: Sequence[Item]) -> Iterator[Result]:
+        """Submit every item, then yield them as they complete."""
+        from distributed import Client, LocalCluster, as_completed
+
+        own: list[Any] = []
+        client = self.client
+        if client is None:
+            if self.scheduler:
+                client = Client(self.scheduler)
+            else:
+                cluster = LocalCluster(
+                    n_workers=self.workers,
+                    threads_per_worker=self.threads_per_worker,
+                    processes=self.processes,
+                    memory_limit=self.memory_limit,
+                    dashboard_address=None,
+                )
+                own.append(cluster)
+                client = Client(cluster)
+            own.insert(0, client)
+        futures: dict[Any, Item] = {}
+        task = functools.partial(_portable, work)
+        try:
+            for i, it in enumerate(items):
+                futures[client.submit(task, it, pure=False, key=f"item-{i}-{it.name}")] = it
+            for fut in as_completed(futures):
+                item = futures[fut]
+                try:
+                    yield item, fut.result()
+                except Exception as err:  # noqa: BLE001 - a task's error, or a worker lost for good
+                    yield item, err
+        finally:
+            for fut in futures:
+                fut.cancel()
+            for obj in own:
+                obj.close()
+
+
+class RemoteError(Exception):
+    """An item's error in another process (a Dask worker), carried back as its one-line message."""
+
+
+def _portable(work: Callable[[Item], Any], item: Item) -> Any:
+    """Run ``work`` on a worker; an error comes back as a :class:`RemoteError` (it always pickles)."""
+    try:
+        return work(item)
+    except Exception as err:  # noqa: BLE001 - every error of an item is reported as that item's
+        message = describe_error(item, err)
+    # raised outside the handler, so it carries no chained errors (Dask pickles the chain, which can fail)
+    raise RemoteError(message)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# errors
+
+
+def describe_os_error(err: OSError) -> str:
+    """``<file>: <reason>`` for an operating-system error (disk full, permission denied, ...)."""
+    reason = err.strerror or str(err) or type(err).__name__
+    where = err.filename or ""
+    if err.filename2:
+        where = f"{err.filename} -> {err.filename2}"
+    return f"{where}: {reason}" if where else reason
+
+
+def describe_error(item: Item, err: BaseException) -> str:
+    """The one-line message of a failed item: it starts with the item's input (or names a file itself)."""
+    if isinstance(err, RemoteError):
+        return str(err)
+    if isinstance(err, OSError) and not isinstance(err, FileNotFoundError | FileExistsError) and err.filename:
+        msg = describe_os_error(err)
+    else:
+        msg = str(err).strip() or type(err).__name__
+        if not isinstance(err, ValueError | OSError):
+            msg = f"{type(err).__name__}: {msg}"
+    msg = " ".join(msg.split())  # one line
+    src = str(item.source)
+    head = msg.split(": ", 1)[0]
+    names_a_file = src in msg or ("/" in head or Path(head).suffix != "") and " " not in head
+    return msg if names_a_file else f"{src}: {msg}"
+
+
+class BatchAborted(ValueError):
+    """``strict``: the first failed item stopped the batch; the message is that item's (one line)."""
+
+
+def check_output(path: str | Path, overwrite: bool, empty_dir_ok: bool = False) -> Path:
+    """Refuse to replace an existing single output unless ``overwrite`` (the one place this is said).
+
+    Args:
+        path: the output file or folder.
+        overwrite: replacing it is allowed.
+        empty_dir_ok: an existing empty folder does not count.
+
+    Raises:
+        FileExistsError: ``<path>: exists (use --overwrite)``.
+    """
+    path = Path(path)
+    there = path.exists() and not (empty_dir_ok and path.is_dir() and not any(path.iterdir()))
+    if there and not overwrite:
+        raise FileExistsError(f"{path}: exists (use --overwrite)")
+    return path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the runner
+
+
+@dataclass
+class Outcome:
+    """What became of one item: ``ok`` (produced now), ``skipped`` (done before) or ``failed``.
+
+    ``reason`` says why an item failed: ``error`` (its work raised), ``changed`` (its outputs were made from
+    another record) or ``unrecorded`` (a file not made by this command is in the way).
+    """
+
+    item: Item
+    status: Status
+    record: dict[str, Any]
+    error: str = ""
+    reason: Literal["", "error", "changed", "unrecorded"] = ""
+
+
+@dataclass
+class BatchResult(Sequence[dict[str, Any]]):
+    """The outcome of a batch: a sequence of the pipeline's records in input order, with counts.
+
+    Attributes:
+        outcomes: one per item, in input order.
+        seconds: wall time of the items that ran.
+        unit: what an item is, for the rate (``img``, ``scene``).
+        notes: lines for the user before the summary (e.g. inputs that were left out, and why).
+        note: what the summary adds after the count of produced items (e.g. the area per second).
+    """
+
+    outcomes: list[Outcome]
+    seconds: float = 0.0
+    unit: str = "item"
+    notes: list[str] = field(default_factory=list)
+    note: str = ""
+
+    @overload
+    def __getitem__(self, i: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, i: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(i, slice):
+            return [o.record for o in self.outcomes[i]]
+        return self.outcomes[i].record
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+    def __add__(self, other: BatchResult) -> BatchResult:
+        return BatchResult(
+            self.outcomes + other.outcomes, self.seconds + other.seconds, self.unit, self.notes + other.notes
+        )
+
+    @property
+    def counts(self) -> dict[Status, int]:
+        """Items per status: ``{"ok": 3, "skipped": 2, "failed": 1}``."""
+        return {s: sum(o.status == s for o in self.outcomes) for s in ("ok", "skipped", "failed")}
+
+    @property
+    def failures(self) -> list[str]:
+        """The one-line message of every failed item."""
+        return [o.error for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every item was produced (now or before), 1 when one failed."""
+        return 1 if self.counts["failed"] else 0
+
+    def summary(self, verb: str, where: str | Path = "", note: str = "") -> str:
+        """One line: ``3 predicted, 2 skipped, 1 failed in 4.1 s (0.73 img/s) -> out/``."""
+        n = self.counts
+        ok, note = n["ok"], note or self.note
+        rate = f" in {self.seconds:.1f} s ({ok / self.seconds:.2f} {self.unit}/s)" if ok and self.seconds > 0 else ""
+        line = f"{ok} {verb}, {n['skipped']} skipped, {n['failed']} failed{rate}{note}"
+        return f"{line} -> {where}" if str(where) else line
+
+
+@dataclass
+class BatchOptions:
+    """How a batch runs (none of these change what it writes).
+
+    Attributes:
+        overwrite: run items whose outputs exist (and replace files in the way).
+        strict: stop at the first failed item (raises :class:`BatchAborted`).
+        progress: show a tqdm bar.
+        desc: the bar's label.
+        unit: what an item is (``img``, ``scene``).
+    """
+
+    overwrite: bool = False
+    strict: bool = False
+    progress: bool = True
+    desc: str = "items"
+    unit: str = "item"
+
+
+def _default_failed(item: Item, message: str) -> dict[str, Any]:
+    return {"file": str(item.source), "status": "error", "error": message}
+
+
+def _default_skipped(item: Item) -> dict[str, Any] | None:
+    return {"file": str(item.source), "status": "skipped"}
+
+
+def run_batch(
+    items: Sequence[Item],
+    work: Callable[[Item], dict[str, Any]] | None = None,
+    *,
+    stream: Callable[[Sequence[Item]], Iterable[Result]] | None = None,
+    options: BatchOptions | None = None,
+    recipe: Recipe | None = None,
+    store: FingerprintStore | None = None,
+    executor: Executor | None = None,
+    resume: Callable[[Item], dict[str, Any] | None] = _default_skipped,
+    failed: Callable[[Item, str], dict[str, Any]] = _default_failed,
+    expected: tuple[type[BaseException], ...] = (ValueError, OSError),
+    format_error: Callable[[Item, BaseException], str] = describe_error,
+    folders: Sequence[str | Path] | None = None,
+) -> BatchResult:
+    """Run a batch (see the module docstring).
+
+    Args:
+        items: the items, in input order (names unique).
+        work: produces one item's outputs and returns its record (run by ``executor``).
+        stream: instead of ``work``: takes the items to run and yields ``(item, record or exception)`` as
+            each completes (a pipeline that batches items itself).
+        options: overwrite, strict, progress.
+        recipe: what the run's fingerprints share (None: a store that needs one treats items as unrecorded).
+        store: the fingerprint store (default :class:`NameStore`).
+        executor: where ``work`` runs (default :class:`Serial`).
+        resume: the record of an item done before (None: run it again).
+        failed: the record of a failed item, from its one-line message.
+        expected: exceptions that fail one item; any other propagates (a bug is not a bad input). An
+            executor's own errors (a lost Dask worker) count as expected.
+        format_error: the one-line message of a failed item (names its file).
+        folders: output folders to create and clean of temporaries left by killed runs (default: the
+            folders of the items' outputs).
+
+    Returns:
+        The records in input order, with counts.
+
+    Raises:
+        BatchAborted: ``strict`` and an item failed (its message).
+    """
+    from tqdm import tqdm
+
+    from agriseg.data.files import clean_stale_temporaries, ensure_outdir, protected_inputs
+
+    if (work is None) == (stream is None):
+        raise TypeError("run_batch needs exactly one of work or stream")
+    opts = options or BatchOptions()
+    store = store or default_store()
+    names = [it.name for it in items]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"{dup}: two inputs would write outputs of the same name")
+    if folders is None:
+        folders = sorted({p.parent for it in items for p in it.outputs})
+    for folder in folders:
+        ensure_outdir(folder)
+        clean_stale_temporaries(folder)
+    outcomes: dict[int, Outcome] = {}
+    index = {id(it): i for i, it in enumerate(items)}
+    inputs = [p for it in items for p in it.inputs] + list(recipe.inputs if recipe else ())
+    with protected_inputs(inputs):
+        store.open(items, recipe)
+        try:
+            todo = _plan(items, store, recipe, opts, resume, failed, outcomes)
+            bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=opts.desc, unit=opts.unit,
+                       disable=not opts.progress or len(todo) < 2)  # fmt: skip
+            t0 = time.perf_counter()
+            results = stream(todo) if stream is not None else (executor or Serial()).map(work, todo)  # type: ignore[arg-type]
+            try:
+                for item, res in results:
+                    i = index[id(item)]
+                    if isinstance(res, BaseException):
+                        if not isinstance(res, expected) and not getattr(executor, "remote", False):
+                            raise res
+                        msg = format_error(item, res)
+                        outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "error")
+                        if opts.strict:
+                            raise BatchAborted(msg) from res
+                    else:
+                        store.record(item, recipe)
+                        outcomes[i] = Outcome(item, "ok", res)
+                    bar.update(1)
+            finally:
+                close = getattr(results, "close", None)
+                if close is not None:
+                    close()  # strict or an error: cancel what has not started
+                bar.close()
+            seconds = time.perf_counter() - t0
+        finally:
+            store.close()
+    return BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit)
+
+
+def _plan(
+    items: Sequence[Item],
+    store: FingerprintStore,
+    recipe: Recipe | None,
+    opts: BatchOptions,
+    resume: Callable[[Item], dict[str, Any] | None],
+    failed: Callable[[Item, str], dict[str, Any]],
+    outcomes: dict[int, Outcome],
+) -> list[Item]:
+    """Ask the store about every item: the items to run; the others' outcomes go into ``outcomes``."""
+    todo: list[Item] = []
+    for i, item in enumerate(items):
+        verdict = store.check(item, recipe)
+        if verdict.state == "missing" or opts.overwrite:
+            todo.append(item)
+            continue
+        if verdict.state == "same":
+            rec = resume(item)
+            if rec is None:  # unreadable earlier outputs: made again
+                todo.append(item)
+            else:
+                outcomes[i] = Outcome(item, "skipped", rec)
+            continue
+        if verdict.state == "changed":
+            msg = (
+                f"{item.source}: its outputs were made with other settings ({verdict.detail}); "
+                "use --overwrite to redo them, or another output folder"
+            )
+        else:
+            where = verdict.detail or item.outputs[0]
+            msg = f"{where}: exists and was not written by this command (kept; --overwrite replaces it)"
+        if opts.strict:
+            raise BatchAborted(msg)
+        outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, verdict.state)
+    return todo

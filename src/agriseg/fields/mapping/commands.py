@@ -1,0 +1,551 @@
+"""What ``agriseg fields download | predict | polygonize | run | map`` do, one function each.
+
+Every one is a batch of :func:`agriseg.batch.run_batch` (one scene, raster or area per item), so they skip
+finished outputs, resume, count and report failures the same way; ``map`` runs its scenes on a Dask cluster
+(:class:`agriseg.batch.DaskCluster`) or in this process.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agriseg.batch import BatchOptions, BatchResult, Item, run_batch, unique_names
+from agriseg.config import OptionError
+from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig
+from agriseg.fingerprint import Recipe
+from agriseg.vector.config import PolygonizeConfig
+
+# agriseg's versions of what each command writes from the same inputs and options (part of the fingerprints)
+ALGORITHM = {"fields predict": "1", "fields polygonize": "1", "fields download": "1", "fields run": "1"}
+TWO_WINDOWS_RGBN = (("a", "b"), ("red", "green", "blue", "nir"))
+
+
+@dataclass(frozen=True)
+class SceneRequest:
+    """Which Sentinel-2 scene to download: an area and date ranges (or the crop calendar's), or items.
+
+    Attributes:
+        bbox: ``W,S,E,N`` in degrees, or a vector file (its bounds).
+        win_a_dates: window A date range ``START/END``.
+        win_b_dates: window B date range.
+        win_a: window A item ids or URLs (instead of a search; several are mosaicked).
+        win_b: window B items.
+        season: ``{"year", "crop_season", "window_days"}`` to take the dates not given from the crop calendar
+            over the area (``--season auto``).
+    """
+
+    bbox: str | None = None
+    win_a_dates: str | None = None
+    win_b_dates: str | None = None
+    win_a: tuple[str, ...] = ()
+    win_b: tuple[str, ...] = ()
+    season: Mapping[str, Any] | None = None
+
+    def dates(self) -> dict[str, tuple[str, str] | None]:
+        """``{"a": (start, end) or None, "b": ...}`` as given."""
+        from agriseg.fields.stac import parse_dates
+
+        return {w: parse_dates(v) if v else None for w, v in (("a", self.win_a_dates), ("b", self.win_b_dates))}
+
+    def resolve(self, windows: Sequence[str], progress: bool = True) -> tuple[Any, dict, dict[str, Any]]:
+        """``(bbox or None, dates per window, what was asked)``: the calendar fills the dates not given.
+
+        Raises:
+            OptionError: a window with neither items nor an area with dates (or ``--season auto``).
+        """
+        from agriseg.fields.stac import area_bbox
+
+        bbox = area_bbox(self.bbox) if self.bbox else None
+        dates = self.dates()
+        asked: dict[str, Any] = {"bbox": list(bbox) if bbox else None, "windows": list(windows)}
+        if self.season is not None:
+            if bbox is None:
+                raise OptionError("--season auto needs --bbox (the calendar is read over the area)")
+            from agriseg.fields.calendar import season_dates
+
+            chosen = season_dates(bbox, progress=progress, **self.season)
+            asked["season"] = chosen.record()
+            asked["season"]["manual_windows"] = sorted(w for w in ("a", "b") if dates[w] is not None)
+            dates = {"a": dates["a"] or chosen.win_a, "b": dates["b"] or chosen.win_b}
+        for w in windows:
+            if not getattr(self, f"win_{w}") and (bbox is None or dates[w] is None):
+                raise OptionError(
+                    f"window {w.upper()}: give --win-{w} ITEM, or --bbox with --win-{w}-dates or --season auto"
+                )
+        asked["dates"] = {w: list(dates[w]) if dates[w] else None for w in windows}
+        return bbox, dates, asked
+
+    def options(self) -> dict[str, Any]:
+        """The request as fingerprint options."""
+        return {"bbox": self.bbox, "win_a_dates": self.win_a_dates, "win_b_dates": self.win_b_dates,
+                "win_a": self.win_a, "win_b": self.win_b, "season": dict(self.season or {})}  # fmt: skip
+
+
+def season_line(asked: Mapping[str, Any], name: str = "") -> str | None:
+    """The line that says which dates the crop calendar chose (None without ``--season auto``)."""
+    s = asked.get("season")
+    if not s:
+        return None
+    dates = asked["dates"]
+    wins = ", ".join(f"window {w.upper()} {'/'.join(dates[w])}" for w in asked["windows"] if dates.get(w))
+    across = " (crosses the new year)" if s.get("crosses_year") else ""
+    head = f"{name}: crop calendar season" if name else f"crop calendar ({s['crop_season']} crops, {s['how']}): season"
+    return f"{head} {s['start']} to {s['end']}{across}; {wins}"
+
+
+def _download_one(
+    output: Path, cfg: DownloadConfig, request: SceneRequest, overwrite: bool, progress: bool, model: str | None
+) -> dict:
+    """Download one scene (the windows and bands ``model`` reads); its row, with ``asked``."""
+    from agriseg.fields.download import download_scene
+    from agriseg.fields.registry import model_inputs
+
+    windows, bands = model_inputs(model) if model else TWO_WINDOWS_RGBN
+    bbox, dates, asked = request.resolve(windows, progress)
+    asked["bands"] = list(bands)
+    res = download_scene(
+        output,
+        cfg,
+        bbox=bbox,
+        win_a_dates=dates["a"],
+        win_b_dates=dates["b"],
+        win_a=request.win_a,
+        win_b=request.win_b,
+        overwrite=overwrite,
+        progress=progress,
+        windows=windows,
+        bands=bands,
+        extra_tags={"AGRISEG_SEASON": json.dumps(asked["season"])} if "season" in asked else None,
+    )
+    asked["items"] = res.items
+    cover = ", ".join(f"{w.upper()} {v:.0%}" for w, v in res.valid_fraction.items())
+    items = "; ".join(f"window {w.upper()} {', '.join(i)}" for w, i in res.items.items())
+    return {"scene": str(output), "status": res.status, "size": f"{res.width}x{res.height} px", "items": items,
+            "valid": cover, "asked": asked}  # fmt: skip
+
+
+def _downloads(items: list[Item], config: DownloadConfig, opts: BatchOptions, model: str | None) -> BatchResult:
+    """Download the scene of each item (its ``payload``, a :class:`SceneRequest`) into its output."""
+
+    def work(item: Item) -> dict:
+        row = _download_one(item.outputs[0], config, item.payload, opts.overwrite, opts.progress, model)
+        dates = row["asked"]["dates"]
+        return {"area": item.name, **row, "error": "", "season": row["asked"].get("season"),
+                "win_a_dates": dates.get("a") or [], "win_b_dates": dates.get("b") or []}  # fmt: skip
+
+    recipe = Recipe("fields download", ALGORITHM["fields download"], config.model_dump(), model)
+    result = run_batch(
+        items,
+        work,
+        options=opts,
+        recipe=recipe,
+        resume=lambda it: {"area": it.name, "scene": str(it.outputs[0]), "status": "skipped", "error": ""},
+        failed=lambda it, msg: {"area": it.name, "scene": str(it.outputs[0]), "status": "error", "error": msg},
+    )
+    for r in result:
+        if r.get("asked"):
+            line = season_line(r["asked"], r["area"] if len(items) > 1 else "")
+            result.notes += [line] if line else []
+            if len(items) == 1:
+                result.notes.append(f"{r['scene']}: {r['status']}, {r['size']}, {r['items']}; pixels with data: "
+                                    f"{r['valid']}")  # fmt: skip
+    return result
+
+
+def download(
+    output: str | Path,
+    config: DownloadConfig,
+    request: SceneRequest,
+    model: str | None = None,
+    overwrite: bool = False,
+    strict: bool = False,
+) -> BatchResult:
+    """``agriseg fields download``: one scene into ``output`` (the windows and bands ``model`` reads; default
+    two windows of R, G, B, NIR); an interrupted download resumes."""
+    output = Path(output)
+    if output.suffix.lower() not in (".tif", ".tiff"):
+        raise OptionError(f"{output}: the scene is a GeoTIFF, name it .tif")
+    item = Item(output.stem, output, (output,), resolved=request.options(), payload=request)
+    return _downloads([item], config, BatchOptions(overwrite, strict, True, "download", "scene"), model)
+
+
+def check_model(model: str | Path, sha256: str | None) -> str | None:
+    """A pickled (``.pt``) model must be trusted and ultralytics installed; returns its SHA-256 (else None).
+
+    Raises:
+        FileNotFoundError: no such model file.
+        MissingExtraError: ultralytics missing (an ImportError naming ``pip install "agriseg[delineate]"``).
+        ValueError: an untrusted pickle (one line naming the trust command).
+    """
+    from agriseg.fields.delineate import import_ultralytics, is_instance_model
+    from agriseg.fields.registry import spec_for
+    from agriseg.fields.trust import require_trusted
+
+    model = str(model)
+    if not Path(model).is_file():
+        raise FileNotFoundError(f"{model}: model file not found")
+    if not is_instance_model(model):
+        return None
+    spec = spec_for(model)
+    import_ultralytics()
+    return require_trusted(model, sha256, spec.name if spec else None)
+
+
+def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConfig, sha256: str | None) -> Any:
+    """The scene predictor of a model file with ``run``'s overrides, and its output kind.
+
+    Returns:
+        ``(predictor, "probs")`` for segmentation models (:class:`agriseg.fields.predict.ScenePredictor`),
+        ``(predictor, "instances")`` for DelineateAnything (:class:`agriseg.fields.delineate.InstancePredictor`).
+    """
+    import torch
+
+    from agriseg.fields.delineate import is_instance_model
+
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    model = str(model)
+    if is_instance_model(model):
+        from dataclasses import replace
+
+        from agriseg.fields.delineate import InstanceConfig, InstancePredictor, load_yolo
+        from agriseg.fields.registry import spec_for
+
+        spec = spec_for(model)
+        cfg = replace(
+            InstanceConfig(),
+            patch_size=predict.patch_size,
+            batch_size=predict.batch_size,
+            device=predict.device,
+            resize=run.resize or 2.0,
+            offset=run.offset,
+            **({"divisor": run.divisor} if run.divisor is not None else {}),
+        )
+        yolo = load_yolo(model, sha256, spec.name if spec else None)
+        return InstancePredictor(yolo, cfg, spec.name if spec else Path(model).name), "instances"
+    from agriseg.fields.checkpoints import load_for_scenes
+    from agriseg.fields.config import PreprocessSpec
+    from agriseg.fields.predict import ScenePredictor
+
+    loaded = load_for_scenes(model, resize=run.resize)
+    spec = PreprocessSpec.model_validate({**loaded.preprocess.model_dump(), **run.preprocess()})
+    return ScenePredictor(loaded.module, loaded.num_classes, spec, predict, loaded.class_names), "probs"
+
+
+def predict(
+    scenes: Sequence[str | Path],
+    model: str | Path,
+    predict: PredictConfig,
+    run: FieldsRunConfig,
+    output: str | Path | None = None,
+    outdir: str | Path | None = None,
+    overwrite: bool = False,
+    strict: bool = False,
+    sha256: str | None = None,
+    progress: bool = True,
+) -> BatchResult:
+    """``agriseg fields predict``: probability COGs of scenes, streamed strip by strip, resumable.
+
+    Args:
+        scenes: input GeoTIFFs.
+        model: model file (a DelineateAnything ``.pt`` writes instance rasters, ``<name>_instances.tif``).
+        predict: inference settings.
+        run: preprocessing overrides and threads.
+        output: the COG of a single scene.
+        outdir: folder of ``<name>_probs.tif`` (names unique across the scenes); without it and ``output``,
+            each ``<stem>_probs.tif`` goes next to its scene.
+        overwrite: predict again over existing outputs.
+        strict: stop at the first scene that fails.
+        sha256: the digest a pickled model must have.
+        progress: show progress bars.
+    """
+    check_model(model, sha256)  # an untrusted pickle or a missing extra stops here, before any scene is read
+    paths = [Path(s) for s in scenes]
+    if output is not None and len(paths) > 1:
+        raise OptionError(f"-o {output}: one output file for {len(paths)} scenes; use --outdir FOLDER")
+    predictor, kind = load_predictor(model, predict, run, sha256)
+    if output is not None:
+        targets = {paths[0]: Path(output)}
+    elif outdir is not None:
+        names = unique_names(paths)
+        targets = {p: Path(outdir) / f"{names[p]}_{kind}.tif" for p in paths}
+    else:
+        targets = {p: p.parent / f"{p.stem}_{kind}.tif" for p in paths}
+    items = [Item(t.stem, p, (t,), (p,)) for p, t in targets.items()]
+    area = {"km2": 0.0}
+
+    def work(item: Item) -> dict:
+        res = predictor.predict(item.source, item.outputs[0], overwrite=overwrite)
+        area["km2"] += res.area_km2
+        row = {"scene": str(item.source), "output": str(item.outputs[0]), "status": res.status}
+        if kind == "instances":
+            return {**row, "detections": res.detections, "fields": res.fields, "km2": res.area_km2}
+        return {**row, "blocks": res.blocks, "blocks_resumed": res.blocks_resumed, "km2": res.area_km2}
+
+    options = {**predict.model_dump(exclude={"progress"}), **run.model_dump(exclude={"threads", "collection"})}
+    result = run_batch(
+        items,
+        work,
+        options=BatchOptions(overwrite, strict, progress and len(items) > 1, "predict", "scene"),
+        recipe=Recipe("fields predict", ALGORITHM["fields predict"], options, model),
+        resume=lambda it: {"scene": str(it.source), "output": str(it.outputs[0]), "status": "skipped"},
+    )
+    if area["km2"] and result.seconds > 0:
+        result.note = f", {area['km2']:.1f} km2 at {area['km2'] / result.seconds:.2f} km2/s"
+    result.notes += [f"{r['output']}: {r['detections']} detections -> {r['fields']} fields" for r in result
+                     if r.get("detections") is not None]  # fmt: skip
+    return result
+
+
+def polygonize(
+    raster: str | Path,
+    output: str | Path | None,
+    config: PolygonizeConfig,
+    run: FieldsRunConfig,
+    when: str | None = None,
+    overwrite: bool = False,
+    strict: bool = False,
+) -> BatchResult:
+    """``agriseg fields polygonize``: field polygons of a class / probability raster, or of an instance raster.
+
+    Args:
+        raster: the raster (``fields predict``'s COG, a class raster, or DelineateAnything's instances: every
+            id is one field).
+        output: ``.parquet`` (fiboa GeoParquet), ``.gpkg``, ``.fgb`` or ``.geojson``; default
+            ``<stem>_fields.parquet`` beside the raster.
+        config: polygonisation settings (``landcover`` esa-worldcover / io-lulc: fetched by STAC for the
+            raster's extent into ``<stem>_landcover.tif`` next to the output).
+        run: the fiboa collection id and the land cover's STAC API.
+        when: ``determination:datetime`` (ISO 8601 UTC); default: the raster's latest window time.
+        overwrite: replace an existing output.
+        strict: a failure is raised instead of counted.
+    """
+    from agriseg.fields.landcover import landcover_config
+    from agriseg.raster.io import parse_utc
+    from agriseg.vector.api import is_instance_raster, polygonize_labels
+    from agriseg.vector.api import polygonize as by_class
+    from agriseg.vector.fiboa import output_format
+
+    src = Path(raster)
+    out = Path(output) if output else src.with_name(f"{src.stem}_fields.parquet")
+    output_format(out)
+    determined = parse_utc(when, "--datetime") if when else None
+
+    def work(item: Item) -> dict:
+        vc, landcover = landcover_config(config, src, out.parent, run.landcover_stac_url, overwrite)
+        fn = polygonize_labels if src.is_file() and is_instance_raster(src) else by_class
+        df = fn(src, out, vc, collection=run.collection, determined=determined)
+        return {"raster": str(src), "output": str(out), "status": "ok", "fields": len(df),
+                "raw_polygons": df.attrs["raw_polygons"], "landcover": landcover}  # fmt: skip
+
+    options = {**config.model_dump(exclude={"progress", "workers", "block_size"}), "collection": run.collection}
+    options["determined"] = when
+    inputs = [config.landcover] if config.landcover and Path(config.landcover).is_file() else []
+    result = run_batch(
+        [Item(out.stem, src, (out,), (src,))],
+        work,
+        options=BatchOptions(overwrite, strict, False, "polygonize", "raster"),
+        recipe=Recipe("fields polygonize", ALGORITHM["fields polygonize"], options, None, inputs),
+    )
+    for r in result:
+        if r.get("landcover"):
+            lc = r["landcover"]
+            result.notes.append(f"land cover: {lc['collection']} {lc['year']} ({', '.join(lc['items'])})")
+        if r.get("fields") is not None:
+            result.note = f" ({r['fields']} fields of {r['raw_polygons']} polygons)"
+    return result
+
+
+def run_area(
+    outdir: str | Path,
+    name: str,
+    download_config: DownloadConfig,
+    request: SceneRequest,
+    model: str | Path,
+    predict: PredictConfig,
+    polygons: PolygonizeConfig,
+    run: FieldsRunConfig,
+    overwrite: bool = False,
+    strict: bool = False,
+    sha256: str | None = None,
+) -> BatchResult:
+    """``agriseg fields run``: an area and a season -> ``<name>.tif``, ``<name>_probs.tif`` (or
+    ``_instances.tif``), ``<name>_fields.parquet`` and ``<name>_run.json`` (the inputs and options of the run:
+    area, season dates and their source, items, model and its digest, land-cover source)."""
+    import torch
+
+    from agriseg.data.files import write_json
+    from agriseg.fields.mapping.runner import scene_recipe
+    from agriseg.fields.mapping.scene import SceneJob, run_scene
+
+    model = str(model)
+    digest = check_model(model, sha256)  # refuse an untrusted pickle before downloading anything
+    outdir = Path(outdir)
+    scene = outdir / f"{name}.tif"
+    job = SceneJob(
+        str(scene),
+        str(outdir),
+        model,
+        predict=predict,
+        polygonize=polygons,
+        resize=run.resize,
+        preprocess=run.preprocess(),
+        threads=run.threads or torch.get_num_threads(),
+        overwrite=overwrite,
+        collection=run.collection,
+        model_sha256=sha256,
+        landcover_stac=run.landcover_stac_url,
+    )
+
+    def work(item: Item) -> dict:
+        if run.threads:
+            torch.set_num_threads(run.threads)
+        got = _download_one(scene, download_config, request, overwrite, True, model)
+        row = run_scene(job)
+        record = run_record(got["asked"], model, digest, {**polygons.model_dump(), **run.model_dump()}, row)
+        write_json(outdir / f"{name}_run.json", record)
+        return {**row, "download": got}
+
+    recipe = scene_recipe(job)
+    recipe.command, recipe.algorithm = "fields run", ALGORITHM["fields run"]
+    recipe.options = {**recipe.options, **download_config.model_dump(), **request.options()}
+    result = run_batch(
+        [Item(name, scene, (scene, *job.outputs()))],
+        work,
+        options=BatchOptions(overwrite, strict, False, "run", "area"),
+        recipe=recipe,
+        resume=lambda it: {
+            "scene": str(scene),
+            "probs": str(job.outputs()[0]),
+            "fields": str(job.outputs()[1]),
+            "status": "skipped",
+        },  # fmt: skip
+    )
+    for r in result:
+        line = season_line(r["download"]["asked"]) if r.get("download") else None
+        result.notes += [line] if line else []
+        if r.get("fields_count") is not None:
+            result.notes.append(f"{r['fields']}: {r['fields_count']} fields")
+    return result
+
+
+def run_record(asked: Mapping[str, Any], model: str, digest: str | None, options: Mapping[str, Any],
+               row: Mapping[str, Any]) -> dict:  # fmt: skip
+    """The inputs and options of a run, in one dict (what a re-run compares)."""
+    from agriseg.data.download import sha256_of
+    from agriseg.fields.registry import spec_for
+
+    spec = spec_for(model)
+    return {
+        "inputs": {
+            **asked,
+            "model": {"name": spec.name if spec else None, "file": model, "sha256": digest or sha256_of(model)},
+            "landcover": row.get("landcover") or ({"file": options["landcover"]} if options.get("landcover") else None),
+        },
+        "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()},
+        "outputs": {k: row[k] for k in ("probs", "fields") if k in row},
+    }
+
+
+def download_areas(
+    areas: str | Path, folder: str | Path, config: DownloadConfig, request: SceneRequest, model: str | None = None,
+    overwrite: bool = False, strict: bool = False,
+) -> BatchResult:  # fmt: skip
+    """Download one scene per feature of a vector file (its bounds), going on past areas that fail.
+
+    Scenes are named after the features' ``id`` column when there is one, else ``area<row>``; with
+    ``request.season`` each area's dates come from the crop calendar over it. ``<folder>/areas.json``
+    records each area's dates (and the calendar's choice).
+
+    Returns:
+        One row per area: ``area``, ``scene`` (path), ``status`` (done/resumed/skipped/error), ``error``,
+        ``win_a_dates``, ``win_b_dates`` and ``season``.
+
+    Raises:
+        ValueError: an unreadable vector file or one without features or CRS.
+        OptionError: neither date ranges nor ``--season auto``.
+    """
+    import re
+
+    from agriseg.data.files import write_json
+    from agriseg.fields.registry import model_inputs
+    from agriseg.fields.stac import read_areas
+
+    windows = model_inputs(model)[0] if model else TWO_WINDOWS_RGBN[0]
+    dates = request.dates()
+    if request.season is None and any(dates[w] is None for w in windows):
+        raise OptionError("--areas needs --win-a-dates and --win-b-dates, or --season auto --year YEAR")
+    df = read_areas(areas)
+    names = [re.sub(r"[^A-Za-z0-9_.-]+", "_", str(v)) for v in df["id"]] if "id" in df else None
+    items = []
+    for i, geom in enumerate(df.geometry):
+        name = names[i] if names else f"area{i}"
+        bbox = ",".join(str(v) for v in geom.bounds)
+        area = SceneRequest(bbox, request.win_a_dates, request.win_b_dates, season=request.season)
+        items.append(Item(name, name, (Path(folder) / f"{name}.tif",), resolved=area.options(), payload=area))
+    opts = BatchOptions(overwrite, strict, len(items) > 1, "download", "area")
+    result = _downloads(items, config, opts, model)
+    write_json(Path(folder) / "areas.json", [{k: v for k, v in r.items() if k != "asked"} for r in result])
+    return result
+
+
+def map_scenes(
+    scenes: Sequence[str | Path],
+    outdir: str | Path,
+    model: str | Path,
+    predict: PredictConfig,
+    polygons: PolygonizeConfig,
+    run: FieldsRunConfig,
+    dask: DaskConfig,
+    areas: str | Path | None = None,
+    download_config: DownloadConfig | None = None,
+    request: SceneRequest | None = None,
+    overwrite: bool = False,
+    strict: bool = False,
+    sha256: str | None = None,
+) -> tuple[BatchResult, Path | None]:
+    """``agriseg fields map``: predict + polygonise many scenes (Dask tasks, or serially); one merged file.
+
+    With ``areas``, each area's scene is first downloaded into ``<outdir>/scenes`` and mapped too; areas
+    whose download failed are counted as failed items.
+
+    Returns:
+        Every item's outcome (failed downloads, then the scenes) and the merged GeoParquet (None if no scene
+        succeeded).
+    """
+    from agriseg.fields.mapping.runner import run_map
+
+    check_model(model, sha256)
+    scene_list = [str(s) for s in scenes]
+    downloads = BatchResult([], unit="scene")
+    if areas:
+        config = download_config or DownloadConfig()
+        got = download_areas(areas, Path(outdir) / "scenes", config, request or SceneRequest(), str(model),
+                             overwrite, strict)  # fmt: skip
+        scene_list += [r["scene"] for r in got if r["status"] != "error"]
+        downloads = BatchResult([o for o in got.outcomes if o.status == "failed"], unit="scene", notes=got.notes)
+        if not scene_list:
+            raise ValueError("no scene to map: every area failed (" + "; ".join(downloads.failures) + ")")
+    elif not scene_list:
+        raise OptionError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
+    common = dict(predict=predict, polygonize=polygons, resize=run.resize, preprocess=run.preprocess(),
+                  overwrite=overwrite, collection=run.collection, strict=strict, model_sha256=sha256,
+                  landcover_stac=run.landcover_stac_url)  # fmt: skip
+    if dask.serial:
+        rows, merged = run_map(scene_list, outdir, str(model), backend="serial", **common)
+    else:
+        rows, merged = run_map(
+            scene_list,
+            outdir,
+            str(model),
+            backend="dask",
+            scheduler=dask.scheduler,
+            n_workers=dask.workers,
+            threads_per_worker=dask.threads_per_worker,
+            **common,
+        )
+    return downloads + rows, merged

@@ -1,0 +1,117 @@
+"""What ``agriseg fields evaluate | robustness | make-synthetic`` do, one function each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from agriseg.fields.config import FieldsEvaluateConfig
+
+
+def asked_countries(value: str, root: str | Path | None = None) -> tuple[list[str] | str, list[str]]:
+    """A ``--countries`` value; with a root, only the asked countries present there, and the missing ones.
+
+    A partial FTW download holds only some countries: ``all`` (or a list) scores those that are there.
+
+    Raises:
+        FileNotFoundError: none of the asked countries is under ``root``.
+    """
+    from agriseg.fields.dataset import FTW_COUNTRIES, check_countries, countries_present
+
+    every = value.strip() == "all"
+    asked = list(FTW_COUNTRIES) if every else check_countries([c.strip() for c in value.split(",") if c.strip()])
+    if root is None:
+        return ("all" if every else asked), []
+    present, _ = countries_present(root)
+    missing = [c for c in asked if c not in present]
+    if len(missing) == len(asked):
+        raise FileNotFoundError(f"{root}: none of the asked countries is there ({', '.join(asked)})")
+    return [c for c in asked if c in present], missing
+
+
+def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluateConfig) -> dict[str, Any]:
+    """``agriseg fields evaluate``: pixel / object metrics (FTW rules), COCO AP, per country, 95% intervals.
+
+    Returns:
+        The report, with ``countries_missing`` (asked countries not under ``root``, not scored).
+    """
+    from agriseg.fields.checkpoints import load_fields_model
+    from agriseg.fields.dataset import FTWDataset
+    from agriseg.fields.evaluate import evaluate_model
+    from agriseg.fields.sentinel2 import channels_for
+
+    model, cfg, info = load_fields_model(model_path)
+    order = config.windows or info.get("windows", "ab")
+    present, absent = asked_countries(config.countries, root)
+    divisor = float(info.get("divisor", 3000.0))
+    ds = FTWDataset(root, present, config.split, config.target, order, divisor, config.offset, config.missing)
+    if channels_for(order) != cfg.in_channels:
+        raise ValueError(
+            f"{model_path}: model takes {cfg.in_channels} channels, --windows {order} gives {channels_for(order)}"
+        )
+    res = evaluate_model(
+        model, ds, config.batch_size, iou_threshold=config.iou_threshold, n_boot=config.bootstrap, progress=True
+    )
+    res.update({"model": str(model_path), "root": str(root), "split": config.split, "target": config.target})
+    res.update({"windows": order, "countries_missing": absent})
+    return res
+
+
+def robustness(
+    model_path: str | Path, scene: str | Path | None, root: str | Path | None, config: FieldsEvaluateConfig
+) -> dict[str, Any]:
+    """``agriseg fields robustness``: PRUE's deployment metrics on a scene (no labels) or FTW chips.
+
+    Raises:
+        ValueError: neither or both of ``scene`` and ``root``, or a model whose channels the chips lack.
+    """
+    import numpy as np
+    import torch
+
+    from agriseg.config import OptionError
+    from agriseg.fields.checkpoints import load_fields_model
+    from agriseg.fields.robustness import RobustnessConfig, robustness_report, scene_chips
+    from agriseg.fields.sentinel2 import channels_for, read_s2, to_reflectance
+
+    if (scene is None) == (root is None):
+        raise OptionError("give exactly one of --scene (no labels) or --root (FTW chips with labels)")
+    model, cfg, info = load_fields_model(model_path)
+    labels = None
+    if scene is not None:
+        arr, _ = read_s2(scene, bands=cfg.in_channels)
+        chips, _pos = scene_chips(to_reflectance(arr, config.offset), config.chip, config.stride)
+        refl = torch.from_numpy(chips[: config.max_chips])
+    else:
+        from agriseg.fields.dataset import FTWDataset
+
+        assert root is not None
+        order = info.get("windows", "ab")
+        if channels_for(order) != cfg.in_channels:
+            raise ValueError(f"{model_path}: model takes {cfg.in_channels} channels, windows {order}")
+        target = "3-class" if cfg.num_classes == 3 else "2-class"
+        present = asked_countries(config.countries, root)[0]
+        ds = FTWDataset(root, present, config.split, target, order, None, config.offset)
+        idx = np.linspace(0, len(ds) - 1, min(config.max_chips, len(ds))).round().astype(int)
+        items = [ds[int(i)] for i in idx]
+        refl = torch.stack([it["image"] for it in items])
+        labels = torch.stack([it["mask"] for it in items])
+    divisor = float(info.get("divisor", 3000.0))
+    rcfg = RobustnessConfig(crop=config.crop, divisor=divisor, batch_size=config.batch_size)
+    res = robustness_report(model, refl, labels, rcfg)
+    res.update({"model": str(model_path), "input": str(scene or root)})
+    return res
+
+
+def make_synthetic(root: str | Path, countries: str, size: int, fields_per_chip: str, seed: int) -> dict[str, int]:
+    """``agriseg fields make-synthetic``: chips in the FTW layout; ``countries`` as ``name:chips,...``."""
+    from agriseg.fields.dataset import check_countries
+    from agriseg.fields.synthetic import SyntheticFTWConfig, make_synthetic_ftw
+
+    counts: dict[str, int] = {}
+    for item in countries.split(","):
+        name, _, n = item.partition(":")
+        counts[check_countries([name])[0]] = int(n or 20)
+    lo, hi = (int(v) for v in fields_per_chip.split(","))
+    return make_synthetic_ftw(
+        root, SyntheticFTWConfig(countries=counts, size=size, fields_per_chip=(lo, hi), seed=seed)
+    )

@@ -1,0 +1,121 @@
+"""Explicit trust of pickled model files: the one place agriseg loads a file without ``weights_only=True``.
+
+DelineateAnything's ``.pt`` files are ultralytics checkpoints: pickles of whole Python objects, and nobody
+publishes their digests. A pickle can run any code while it loads, so agriseg loads one only when the user
+has said which exact file they trust:
+
+- ``agriseg fields models trust NAME|FILE [--sha256 HEX]`` records the file's SHA-256 in
+  ``<cache>/models/trusted.json`` (after checking it against ``--sha256`` or the digest prefix that the
+  published file name carries, where there is one); every later load computes the digest again and
+  refuses a file whose digest was never trusted;
+- or ``--sha256 HEX`` on the command that loads it: the file must have exactly that digest.
+
+Anything else is refused with a one-line error naming both. Trust follows the file's content, not its
+name or place: a trusted file that is copied elsewhere stays trusted, a changed file does not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+TRUST_FILE = "trusted.json"
+
+
+class UntrustedModelError(ValueError):
+    """A pickled model file whose digest the user has not trusted."""
+
+
+def trust_store() -> Path:
+    """Where trusted digests are recorded (``<cache>/models/trusted.json``)."""
+    from agriseg.fields.registry import cache_dir
+
+    return cache_dir() / TRUST_FILE
+
+
+def trusted() -> dict[str, dict[str, Any]]:
+    """The recorded digests: ``{sha256: {"name", "file", "trusted_at"}}`` (empty when none)."""
+    path = trust_store()
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except ValueError as err:
+        raise ValueError(f"{path}: not valid JSON ({err}); delete it and trust the models again") from err
+    return data if isinstance(data, dict) else {}
+
+
+def _check_hex(value: str) -> str:
+    v = value.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", v):
+        raise ValueError(f"--sha256 {value!r}: expected 64 hexadecimal digits")
+    return v
+
+
+def trust_file(path: str | Path, name: str | None = None, sha256: str | None = None, prefix: str | None = None) -> str:
+    """Record ``path``'s SHA-256 as trusted and return it.
+
+    Args:
+        path: the model file.
+        name: registry name (for the record and messages).
+        sha256: the digest the user expects; the file must match it.
+        prefix: leading digits of the digest published in the file name; checked when ``sha256`` is None.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: the file's digest differs from ``sha256`` or ``prefix``.
+    """
+    from agriseg.data.download import sha256_of
+    from agriseg.data.files import write_json
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: model file not found")
+    digest = sha256_of(path)
+    if sha256 is not None and digest != _check_hex(sha256):
+        raise ValueError(f"{path}: sha256 is {digest}, not the {sha256} given; not trusted")
+    if sha256 is None and prefix and not digest.startswith(prefix.lower()):
+        raise ValueError(
+            f"{path}: sha256 {digest} does not start with {prefix}, the digest its published file name carries; "
+            "not trusted (pass --sha256 if you checked this file otherwise)"
+        )
+    records = trusted()
+    records[digest] = {
+        "name": name,
+        "file": str(path.resolve()),
+        "trusted_at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+    write_json(trust_store(), records)
+    return digest
+
+
+def require_trusted(path: str | Path, sha256: str | None = None, name: str | None = None) -> str:
+    """Return ``path``'s digest if the user trusted it (``sha256`` given, or recorded); refuse it otherwise.
+
+    Raises:
+        FileNotFoundError: missing file.
+        UntrustedModelError: one line naming the file and the trust command.
+    """
+    from agriseg.data.download import sha256_of
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: model file not found")
+    digest = sha256_of(path)
+    if sha256 is not None:
+        if digest != _check_hex(sha256):
+            raise UntrustedModelError(f"{path}: sha256 is {digest}, not the --sha256 {sha256} given; refusing to load")
+        return digest
+    if digest in trusted():
+        return digest
+    what = name or str(path)
+    raise UntrustedModelError(
+        f"{path}: a pickled model (runs code when loaded) whose sha256 {digest[:12]}... you have not trusted; "
+        f"check where it came from, then run `agriseg fields models trust {what}` or pass --sha256 HEX"
+    )
+
+
+__all__ = ["UntrustedModelError", "require_trusted", "trust_file", "trust_store", "trusted"]

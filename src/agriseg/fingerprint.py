@@ -1,0 +1,245 @@
+"""The fingerprint interface of the batch runner (:mod:`agriseg.batch`): skip, resume or refuse.
+
+Every item's outputs carry, in principle, a record of what made them, a :class:`Fingerprint`:
+
+- ``inputs``: each input file's identity (:func:`file_identity`: size + mtime, or a content hash);
+- ``model``: the model's identity, a content hash (:func:`model_identity`), so a retrained ``default`` is a
+  different model under the same name;
+- ``algorithm``: agriseg's version of the command's algorithm (bumped when the same inputs and options
+  would give other outputs);
+- ``resolved``: values the run decided for the item (e.g. season dates, the model's own ``--long-side``);
+- ``options``: the options that change outputs; each command declares which (:class:`Recipe`);
+  ``--batch-size``, ``--threads``, ``--strict``, ``--overwrite`` and the like never count.
+
+A command builds one :class:`Recipe` (command, algorithm version, output-changing options, model file,
+shared input files such as a plots file); :meth:`Recipe.fingerprint` adds an :class:`Item`'s inputs and
+resolved values. A :class:`FingerprintStore` answers, for an item's outputs, one :class:`Verdict`:
+
+- ``missing``: some output is not there -> the item runs;
+- ``same``: all there, made from the same record -> skipped (the pipeline's ``resume`` hook reads its
+  record back; returning None runs it again);
+- ``changed``: made from a different record -> failed with a one-line message naming what changed
+  (:meth:`Fingerprint.changes`), or run again with ``overwrite``;
+- ``unrecorded``: a file under an output name with no record (a user's file, or an earlier agriseg's) ->
+  kept and reported as failed; replaced only with ``overwrite``, and never when it is an input of the same
+  run (:func:`agriseg.data.files.protected_inputs`).
+
+The store is opened once per run (:meth:`FingerprintStore.open`, where a store takes its lock on the output
+folders), asked for each item (:meth:`~FingerprintStore.check`), told of each produced item
+(:meth:`~FingerprintStore.record`, always in the parent process: Dask workers return their results and the
+parent records them) and closed (:meth:`~FingerprintStore.close`, where a manifest is written). The
+store used unless a command passes another is :func:`default_store`'s, :class:`NameStore`, which records
+nothing and answers from file names alone (``same`` when all outputs exist, else ``missing``): the behaviour
+of every command before fingerprints. :class:`agriseg.manifest.ManifestStore` keeps records (one manifest
+per output folder, appended by the parent process only, and a lock against two runs writing one folder);
+a store keeping them in the files' own metadata (GeoTIFF tags, Parquet metadata, PNG text chunks)
+implements the same four methods. Nothing else changes when :func:`default_store` returns another store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+if TYPE_CHECKING:
+    from agriseg.batch import Item
+
+State = Literal["missing", "same", "changed", "unrecorded"]
+# options that never change what a command writes: left out of every fingerprint
+NOT_OUTPUT_OPTIONS = frozenset({"batch_size", "threads", "strict", "overwrite", "progress", "workers", "device"})
+
+
+_MODEL_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_identity(path: str | Path, content: bool = False) -> str:
+    """``size:<bytes>,mtime:<ns>`` of a file, or ``sha256:<hex>`` of its content; ``absent`` if missing."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return "absent"
+    if not content:
+        return f"size:{st.st_size},mtime:{st.st_mtime_ns}"
+    return "sha256:" + _sha256(p)
+
+
+def _sha256(p: Path) -> str:
+    h = hashlib.sha256()
+    if p.is_dir():  # a model folder: every file in it, by relative name
+        for f in sorted(x for x in p.rglob("*") if x.is_file()):
+            h.update(str(f.relative_to(p)).encode())
+            h.update(_sha256(f).encode())
+        return h.hexdigest()
+    with p.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def model_identity(path: str | Path | None) -> str | None:
+    """The content hash of a model file or folder (cached per path, size and mtime); None for no model."""
+    if path is None:
+        return None
+    p = Path(path)
+    try:
+        st = p.stat()
+    except OSError:
+        return str(path)  # not a local file (e.g. a hub id): its name is all there is
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _MODEL_HASHES:
+        _MODEL_HASHES[key] = "sha256:" + _sha256(p)
+    return _MODEL_HASHES[key]
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-comparable form of an option value (paths as strings, tuples as lists)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What made one item's outputs (see the module docstring)."""
+
+    command: str
+    algorithm: str
+    options: Mapping[str, Any]
+    model: str | None
+    inputs: Mapping[str, str]
+    resolved: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready form."""
+        return {
+            "command": self.command,
+            "algorithm": self.algorithm,
+            "options": _plain(dict(self.options)),
+            "model": self.model,
+            "inputs": dict(self.inputs),
+            "resolved": _plain(dict(self.resolved)),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Fingerprint:
+        """The inverse of :meth:`to_dict`."""
+        return cls(
+            d["command"], d["algorithm"], d["options"], d.get("model"), d.get("inputs", {}), d.get("resolved", {})
+        )
+
+    def changes(self, earlier: Fingerprint) -> list[str]:
+        """What differs from ``earlier``, one short phrase each (empty when both are the same).
+
+        >>> a.changes(b)
+        ['model', '--tta: flip -> none', 'input photo.jpg']
+        """
+        now, before = self.to_dict(), earlier.to_dict()
+        out = []
+        if now["command"] != before["command"]:
+            out.append(f"command: {before['command']} -> {now['command']}")
+        if now["algorithm"] != before["algorithm"]:
+            out.append(f"agriseg's {now['command']} algorithm: version {before['algorithm']} -> {now['algorithm']}")
+        if now["model"] != before["model"]:
+            out.append("model")
+        for kind in ("options", "resolved"):
+            for k in sorted(set(now[kind]) | set(before[kind])):
+                a, b = before[kind].get(k), now[kind].get(k)
+                if a != b:
+                    name = "--" + k.replace("_", "-") if kind == "options" else k
+                    out.append(f"{name}: {a} -> {b}")
+        for k in sorted(set(now["inputs"]) | set(before["inputs"])):
+            if now["inputs"].get(k) != before["inputs"].get(k):
+                out.append(f"input {k}")
+        return out
+
+
+@dataclass
+class Recipe:
+    """What a whole run shares in its fingerprints: the command and everything that changes its outputs.
+
+    Args:
+        command: the command, e.g. ``"crop predict"``.
+        algorithm: agriseg's version of that command's algorithm (a string the pipeline bumps).
+        options: the options that change outputs, by config name (:data:`NOT_OUTPUT_OPTIONS` are dropped).
+        model: the model file or folder, or a function giving it (called and hashed only when a store asks).
+        inputs: files every item reads (a plots file, a regions table, a land-cover raster).
+        content_hash: identify input files by content instead of size + mtime.
+    """
+
+    command: str
+    algorithm: str = "1"
+    options: Mapping[str, Any] = field(default_factory=dict)
+    model: str | Path | Callable[[], str | Path] | None = None
+    inputs: Sequence[str | Path] = ()
+    content_hash: bool = False
+
+    def fingerprint(self, item: Item) -> Fingerprint:
+        """The fingerprint of one item's outputs."""
+        files = [*item.inputs, *self.inputs]
+        return Fingerprint(
+            self.command,
+            self.algorithm,
+            _plain({k: v for k, v in self.options.items() if k not in NOT_OUTPUT_OPTIONS}),
+            model_identity(self.model() if callable(self.model) else self.model),
+            {str(Path(f)): file_identity(f, self.content_hash) for f in files},
+            _plain(dict(item.resolved)),
+        )
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A store's answer for one item's outputs.
+
+    Attributes:
+        state: ``missing`` / ``same`` / ``changed`` / ``unrecorded`` (see the module docstring).
+        detail: for ``changed``, what changed (comma-separated); for ``unrecorded``, the file in the way.
+    """
+
+    state: State
+    detail: str = ""
+
+
+class FingerprintStore(Protocol):
+    """Where fingerprints are kept (see the module docstring); :class:`NameStore` is the default."""
+
+    def open(self, items: Sequence[Item], recipe: Recipe | None) -> None:
+        """Called once before the first ``check`` (lock the output folders, read their records)."""
+
+    def check(self, item: Item, recipe: Recipe | None) -> Verdict:
+        """Whether ``item``'s outputs are there and what made them."""
+        ...
+
+    def record(self, item: Item, recipe: Recipe | None) -> None:
+        """``item``'s outputs were just produced (called in the parent process only)."""
+
+    def close(self) -> None:
+        """Called once after the last item, also on errors (write the records, release the lock)."""
+
+
+class NameStore:
+    """The store that records nothing: outputs that all exist are taken as done (trusting their names)."""
+
+    def open(self, items: Sequence[Item], recipe: Recipe | None) -> None:
+        """Nothing to open."""
+
+    def check(self, item: Item, recipe: Recipe | None) -> Verdict:
+        """``same`` when every output exists, else ``missing``."""
+        return Verdict("same" if all(p.exists() for p in item.outputs) else "missing")
+
+    def record(self, item: Item, recipe: Recipe | None) -> None:
+        """Nothing is recorded."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def default_store() -> FingerprintStore:
+    """The store of every batch that names none: :class:`NameStore` (today's behaviour).
+
+    :class:`agriseg.manifest.ManifestStore` keeps records; returning ``ManifestStore(legacy=True)`` here turns
+    fingerprinted resume on for every command at once.
+    """
+    return NameStore()

@@ -1,0 +1,149 @@
+"""A fingerprint store that keeps records: one manifest per output folder, and a lock on it.
+
+:class:`ManifestStore` implements :class:`agriseg.batch.FingerprintStore`. Each output folder holds
+``.agriseg-manifest.jsonl``: one JSON line per produced item (``{"item", "outputs", "fingerprint"}``), appended
+by the parent process as items complete, so a killed run keeps the records of everything it finished; a
+later line for the same item replaces an earlier one, and closing the store rewrites the file with one line
+per item. ``.agriseg-lock`` (the pid of the run) keeps a second run from writing the same folder at once; a
+lock left by a process that no longer exists is taken over.
+
+Answers, for an item's outputs (see :mod:`agriseg.batch`): ``missing`` when none is there (or only files this
+store recorded, e.g. of an interrupted item); ``same`` / ``changed`` when all are there and recorded, by
+comparing fingerprints; ``unrecorded`` when a file under an output name has no record. With
+``legacy=True``, a folder that has no manifest at all is answered from file names alone (``same`` when all
+outputs are there), as before fingerprints existed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from agriseg.data.files import pid_alive
+from agriseg.fingerprint import Fingerprint, Recipe, Verdict
+
+if TYPE_CHECKING:
+    from agriseg.batch import Item
+
+MANIFEST = ".agriseg-manifest.jsonl"
+LOCK = ".agriseg-lock"
+
+
+class FolderLocked(ValueError):
+    """Another run is writing the same output folder."""
+
+
+class ManifestStore:
+    """Fingerprints in one manifest per output folder (see the module docstring).
+
+    Args:
+        legacy: answer folders without a manifest from file names alone (outputs of an earlier agriseg).
+    """
+
+    def __init__(self, legacy: bool = False) -> None:
+        self.legacy = legacy
+        self._records: dict[Path, dict[str, dict[str, Any]]] = {}  # folder -> item -> record
+        self._had_manifest: dict[Path, bool] = {}
+        self._locks: list[Path] = []
+
+    # -- the FingerprintStore methods ---------------------------------------------------------------------
+
+    def open(self, items: Sequence[Item], recipe: Recipe | None) -> None:
+        """Lock every output folder of ``items`` and read its manifest."""
+        folders = sorted({p.parent.resolve() for it in items for p in it.outputs})
+        try:
+            for folder in folders:
+                self._lock(folder)
+                self._had_manifest[folder] = (folder / MANIFEST).is_file()
+                self._records[folder] = _read(folder / MANIFEST)
+        except BaseException:
+            self.close()
+            raise
+
+    def check(self, item: Item, recipe: Recipe | None) -> Verdict:
+        """Whether ``item``'s outputs are there and what made them."""
+        present = [p for p in item.outputs if p.exists()]
+        folder = item.outputs[0].parent.resolve()
+        rec = self._records.get(folder, {}).get(item.name)
+        recorded = rec is not None and sorted(rec["outputs"]) == sorted(p.name for p in item.outputs)
+        if not present:
+            return Verdict("missing")
+        if self.legacy and not self._had_manifest.get(folder, False):
+            return Verdict("same" if len(present) == len(item.outputs) else "missing")
+        if not recorded:
+            return Verdict("unrecorded", str(present[0]))
+        if len(present) < len(item.outputs):
+            return Verdict("missing")  # an item this store recorded, partly removed since: made again
+        if recipe is None:
+            return Verdict("same")
+        assert rec is not None
+        changes = recipe.fingerprint(item).changes(Fingerprint.from_dict(rec["fingerprint"]))
+        return Verdict("changed", ", ".join(changes)) if changes else Verdict("same")
+
+    def record(self, item: Item, recipe: Recipe | None) -> None:
+        """Append ``item``'s record to its folder's manifest."""
+        folder = item.outputs[0].parent.resolve()
+        fp = recipe.fingerprint(item) if recipe is not None else Fingerprint("", "", {}, None, {}, {})
+        rec = {"item": item.name, "outputs": [p.name for p in item.outputs], "fingerprint": fp.to_dict()}
+        self._records.setdefault(folder, {})[item.name] = rec
+        with (folder / MANIFEST).open("a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+            fh.flush()
+
+    def close(self) -> None:
+        """Rewrite each manifest with one line per item and release the locks."""
+        from agriseg.data.files import write_text
+
+        try:
+            for folder, recs in self._records.items():
+                if recs:
+                    write_text(folder / MANIFEST, "".join(json.dumps(r) + "\n" for r in recs.values()))
+        finally:
+            for lock in self._locks:
+                lock.unlink(missing_ok=True)
+            self._locks.clear()
+
+    # -- helpers -----------------------------------------------------------------------------------------
+
+    def _lock(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = folder / LOCK
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                pid = _pid(lock)
+                if pid is not None and pid != os.getpid() and pid_alive(pid):
+                    raise FolderLocked(f"{folder}: another agriseg run (pid {pid}) is writing this folder") from None
+                lock.unlink(missing_ok=True)  # left by a run that no longer exists
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            self._locks.append(lock)
+            return
+        raise FolderLocked(f"{folder}: could not take the lock {lock}")
+
+
+def _read(path: Path) -> dict[str, dict[str, Any]]:
+    """The records of a manifest, one per item (later lines win; a torn last line is skipped)."""
+    out: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(rec, dict) and "item" in rec:
+            out[str(rec["item"])] = rec
+    return out
+
+
+def _pid(lock: Path) -> int | None:
+    try:
+        return int(lock.read_text().strip())
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,177 @@
+"""The option vocabulary, checked on the whole click tree (see :mod:`agriseg.cli.options`).
+
+Fails on a shared option defined locally, on a second help text of a shared option in one pipeline, on
+``-o`` / ``-c`` / ``-m`` used for anything else, on a default that the command's config also holds, on a
+per-item command outside the batch runner, and on a loop over inputs in ``src/agriseg/cli/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import agriseg.batch
+from agriseg.cli import main
+from agriseg.cli.options import SHARED, ConfigOption, config_class, config_default
+
+CLI = Path(agriseg.batch.__file__).parent / "cli"
+SHORT = {"-o": ("--output", "--outdir"), "-c": ("--config",), "-m": ("--model",)}
+
+
+def _commands(group: click.Group = main, path: tuple[str, ...] = ()) -> list[tuple[str, click.Command]]:
+    out = []
+    for name, cmd in sorted(group.commands.items()):
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd, (*path, name))
+        else:
+            out.append((" ".join((*path, name)), cmd))
+    return out
+
+
+COMMANDS = _commands()
+
+
+def _options(cmd: click.Command) -> list[click.Option]:
+    return [p for p in cmd.params if isinstance(p, click.Option)]
+
+
+def _listed(kind: str) -> set[str]:
+    """The commands that :mod:`agriseg.batch`'s docstring lists as going through the runner, or outside."""
+    doc = agriseg.batch.__doc__ or ""
+    block = re.search(rf"- {kind}[^:]*:(.*?)(?=\n- |\n\n)", doc, re.S)
+    assert block, f"agriseg.batch docstring has no '- {kind}' list"
+    found: set[str] = set()
+    for group, names in re.findall(r"``(crop|fields|text) ([^`]+)``", block.group(1)):
+        found |= {f"{group} {n.strip()}" for n in names.split("|")}
+    return found
+
+
+def test_shared_options_come_from_their_factories() -> None:
+    problems = []
+    for name, cmd in COMMANDS:
+        for opt in _options(cmd):
+            flags = set(opt.opts) | set(opt.secondary_opts)
+            for flag in flags & set(SHARED):
+                if not isinstance(opt, ConfigOption) or opt.shared != flag:
+                    problems.append(f"{name} {flag}: defined locally, not by agriseg.cli.options")
+    assert not problems, "\n".join(problems)
+
+
+def test_one_help_text_per_pipeline() -> None:
+    helps: dict[tuple[str, str], set[str]] = {}
+    for name, cmd in COMMANDS:
+        pipeline = name.split()[0]
+        for opt in _options(cmd):
+            shared = getattr(opt, "shared", None)
+            if shared and shared not in ("--output", "--outdir"):  # those say what each command writes
+                helps.setdefault((pipeline, shared), set()).add(str(opt.help))
+    many = {k: v for k, v in helps.items() if len(v) > 1}
+    assert not many, many
+    assert len(helps[("crop", "--overwrite")] | helps[("fields", "--overwrite")] | helps[("text", "--overwrite")]) == 1
+
+
+def test_short_flags_mean_one_thing() -> None:
+    problems = []
+    for name, cmd in COMMANDS:
+        for opt in _options(cmd):
+            for short, longs in SHORT.items():
+                if short in opt.opts and not any(lg in opt.opts for lg in longs):
+                    problems.append(f"{name} {short}: is {opt.opts}, not one of {longs}")
+            if "--output" in opt.opts:
+                assert isinstance(opt.type, click.Path) and not opt.type.dir_okay, f"{name} --output: not a file"
+            if "--outdir" in opt.opts:
+                assert isinstance(opt.type, click.Path) and not opt.type.file_okay, f"{name} --outdir: not a folder"
+    assert not problems, "\n".join(problems)
+
+
+def test_defaults_live_in_the_configs() -> None:
+    """A config option shows its config's default; no other option of the command sets one of its fields."""
+    problems = []
+    ctx = click.Context(main)
+    for name, cmd in COMMANDS:
+        configs = {o.config_ref for o in _options(cmd) if isinstance(o, ConfigOption) and o.config_ref}
+        fields = {f: str(ref) for ref in configs for f in config_class(str(ref)).model_fields}
+        for opt in _options(cmd):
+            if isinstance(opt, ConfigOption) and opt.config_ref:
+                want = config_default(opt.config_ref, str(opt.config_field))
+                got = opt.get_default(ctx, call=False)
+                if isinstance(want, tuple) and not opt.multiple:
+                    want = ",".join(map(str, want))
+                if got != want and not (opt.multiple and not got and not want):
+                    problems.append(f"{name} {opt.opts[-1]}: default {got!r}, its config says {want!r}")
+            elif opt.name in fields:
+                shared = isinstance(opt, ConfigOption) and opt.shared  # e.g. --overwrite: one default everywhere
+                if not shared or opt.get_default(ctx, call=False) != config_default(fields[opt.name], opt.name):
+                    problems.append(f"{name} {opt.opts[-1]}: sets config field {opt.name} with a default of its own")
+    assert not problems, "\n".join(problems)
+
+
+def test_help_shows_a_config_default() -> None:
+    text = " ".join(CliRunner().invoke(main, ["text", "predict", "--help"]).output.split())
+    assert "--blend [count|center]" in text and "[default: center]" in text
+    text = " ".join(CliRunner().invoke(main, ["crop", "predict", "--help"]).output.split())
+    assert re.search(r"--optimize \[none\|jit\|onnxruntime\] How the model runs", text)
+    assert "[default: onnxruntime]" in text
+
+
+def test_per_item_commands_run_through_the_batch_runner() -> None:
+    per_item, outside = _listed("through the runner"), _listed("outside")
+    names = {n for n, _ in COMMANDS}
+    assert per_item <= names and outside <= names, (per_item | outside) - names
+    batch = {n for n, cmd in COMMANDS if getattr(cmd.callback, "agriseg_batch", False)}
+    assert batch == per_item, f"marked as batch commands: {sorted(batch ^ per_item)}"
+    many_inputs = {n for n, cmd in COMMANDS if any(p.nargs == -1 for p in cmd.params if isinstance(p, click.Argument))}
+    strict = {n for n, cmd in COMMANDS for o in _options(cmd) if "--strict" in o.opts}
+    stray = (many_inputs | strict) - per_item - outside
+    assert not stray, f"per-item commands outside the batch runner: {sorted(stray)}"
+    assert strict <= per_item
+
+
+def test_renamed_flags_point_at_existing_ones() -> None:
+    for name, cmd in COMMANDS:
+        known = {f for o in _options(cmd) for f in (*o.opts, *o.secondary_opts)}
+        for old, new in getattr(cmd, "renamed", {}).items():
+            assert new in known and old not in known, f"{name}: {old} -> {new}"
+
+
+def _input_params(fn: ast.FunctionDef) -> set[str]:
+    """Parameters of a command that hold several inputs (its variadic click arguments)."""
+    names = set()
+    for dec in fn.decorator_list:
+        if isinstance(dec, ast.Call) and getattr(dec.func, "attr", "") == "argument":
+            if any(k.arg == "nargs" and getattr(k.value, "operand", k.value) for k in dec.keywords):
+                names.add(str(ast.literal_eval(dec.args[0])))
+    return names
+
+
+@pytest.mark.parametrize("path", sorted(CLI.glob("*.py")), ids=lambda p: p.name)
+def test_cli_holds_no_loop_over_inputs(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    for fn in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)):
+        inputs = _input_params(fn)
+        for node in ast.walk(fn):
+            if isinstance(node, ast.For | ast.comprehension):
+                it = node.iter
+                names = {n.id for n in ast.walk(it) if isinstance(n, ast.Name)}
+                assert not names & inputs, f"{path.name}:{node.lineno}: a loop over {names & inputs}"
+            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
+                "list_images",
+                "pair_inputs",
+            ):
+                raise AssertionError(f"{path.name}:{node.lineno}: lists inputs (the pipeline's job)")
+
+
+def test_a_renamed_flag_still_works_and_warns_once(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["text", "suggest-sizes", "--tile", "32", "--resolution", "0.5"])
+    assert res.exit_code == 0, res.output
+    assert res.output.count("--tile is deprecated") == 1 and "dataset / predict: --tile 32" in res.output
+
+
+def test_a_bad_config_value_is_a_usage_error_naming_the_flag(tmp_path: Path) -> None:
+    res = CliRunner().invoke(main, ["crop", "predict", str(tmp_path), "-o", str(tmp_path / "o"), "--batch-size", "0"])
+    assert res.exit_code == 2 and "--batch-size" in res.output and "Traceback" not in res.output

@@ -1,0 +1,57 @@
+"""``--season auto``: window dates from crop-calendar rasters fetched once from a (loopback) server."""
+
+from __future__ import annotations
+
+import pytest
+
+from agriseg.fields.calendar import FILES, circular_median, season_dates
+from tests.fields.stac_server import NORTH, Loopback, bbox_deg
+
+pytest.importorskip("rasterio")
+
+WEST = bbox_deg(500050, NORTH - 400, 500450, NORTH - 50)  # west calendar zone: season 100 -> 227
+EAST = bbox_deg(500650, NORTH - 400, 500850, NORTH - 50)  # east zone: 300 -> 100 of the next year
+
+
+def test_circular_median_wraps_around_new_year() -> None:
+    assert circular_median([100, 110, 120]) == 110
+    assert circular_median([360, 5]) in (365, 1)  # new year, not early July
+    assert circular_median([350, 355, 2, 10, 12]) == 2
+    assert circular_median([200]) == 200
+
+
+def test_two_zones_and_a_season_across_the_new_year(season_server: Loopback) -> None:
+    west = season_dates(WEST, 2022, progress=False)
+    assert (west.sos_day, west.eos_day, west.crosses_year) == (100, 227, False)
+    assert west.start == "2022-04-10" and west.end == "2022-08-15"
+    assert west.win_a == ("2022-03-27", "2022-04-24") and west.win_b == ("2022-08-01", "2022-08-29")
+    east = season_dates(EAST, 2022, window_days=10, progress=False)
+    assert east.crosses_year and east.start == "2022-10-27" and east.end == "2023-04-10"
+    assert east.win_b == ("2023-03-31", "2023-04-20")
+    assert set(east.sources) == {FILES[("summer", "sos")], FILES[("summer", "eos")]}
+    assert all(len(v["sha256"]) == 64 and v["url"].startswith(season_server.url) for v in east.sources.values())
+    winter = season_dates(WEST, 2022, crop_season="winter", progress=False)
+    assert winter.crosses_year and winter.start == "2022-10-07" and winter.end == "2023-07-09"
+
+
+def test_calendar_is_downloaded_once(season_server: Loopback) -> None:
+    season_dates(WEST, 2022, progress=False)
+    fetched = [p for _, p, _ in season_server.log if p.startswith("/calendar/")]
+    season_dates(EAST, 2023, progress=False)
+    assert [p for _, p, _ in season_server.log if p.startswith("/calendar/")] == fetched and len(fetched) == 2
+
+
+def test_nodata_cells_take_the_nearest_value_then_fail_far_away(season_server: Loopback) -> None:
+    import rasterio
+
+    from agriseg.fields.calendar import calendar_files
+    from tests.fields.stac_server import CAL_PX
+
+    sos = calendar_files("summer", progress=False)["sos"]
+    with rasterio.open(sos) as ds:
+        w, n = ds.bounds.left, ds.bounds.top
+    in_gap = (w + 0.001, n - 3 * CAL_PX, w + 0.002, n - 2 * CAL_PX)  # rows without crops at the top
+    got = season_dates(in_gap, 2022, progress=False)
+    assert got.sos_day == 100 and "nearest cell" in got.how
+    with pytest.raises(ValueError, match=r"no crop-calendar value within 2 cell\(s\).*--win-a-dates"):
+        season_dates((w - 1, n + 1, w - 0.9, n + 1.1), 2022, progress=False)

@@ -1,0 +1,142 @@
+"""DelineateAnything: trusted pickles only, the within-scene instance merge, offline ultralytics, mirrors."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from agriseg.cli import main
+from agriseg.fields import registry
+from agriseg.fields.delineate import InstanceConfig, _Instance, merge_instances
+from agriseg.fields.trust import UntrustedModelError, require_trusted, trust_file
+from tests.fields.stac_server import Loopback, serve_yolo
+
+DA = "DelineateAnything-S"
+
+
+def _inst(y0: int, x0: int, mask: np.ndarray, conf: float, owned: bool, k: int) -> _Instance:
+    return _Instance(y0, x0, mask, conf, owned, (k, 0))
+
+
+def test_merge_joins_copies_of_one_field_and_keeps_neighbours_apart() -> None:
+    cfg = InstanceConfig(min_pixels=1)
+    field = np.ones((20, 30), bool)
+    cut = np.ones((20, 12), bool)  # the same field cut by another patch's edge
+    other = np.ones((20, 10), bool)  # the neighbour, overlapping the field by 2 columns
+    found = [
+        _inst(0, 0, cut, 0.9, False, 1),
+        _inst(0, 0, field, 0.6, True, 0),
+        _inst(0, 28, other, 0.5, True, 2),  # less confident: the shared columns stay the field's
+    ]
+    labels, conf = merge_instances(found, (25, 45), cfg)
+    ids = np.unique(labels[labels > 0])
+    assert len(ids) == 2  # the cut copy joined its field; the neighbour is its own field
+    first = labels[5, 5]
+    assert (labels[:20, :30] == first).all() and conf[first] == pytest.approx(0.9)
+    assert (labels[:20, 30:38] != first).all() and (labels[:20, 30:38] > 0).all()  # only its free pixels
+    assert labels[20:].max() == 0
+
+
+def test_merge_keeps_the_largest_piece_of_a_split_field() -> None:
+    cfg = InstanceConfig(min_pixels=1)
+    wall = np.ones((30, 2), bool)
+    wide = np.ones((10, 30), bool)
+    labels, _ = merge_instances([_inst(0, 10, wall, 0.9, True, 0), _inst(10, 0, wide, 0.5, True, 1)], (30, 30), cfg)
+    wide_id = labels[15, 20]
+    assert labels[15, 5] == 0 and (labels[10:20, 12:] == wide_id).all()  # the 10-px stub left of the wall is gone
+
+
+def test_an_untrusted_pickle_is_refused_then_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "cache"))
+    f = tmp_path / "m.pt"
+    f.write_bytes(b"not really a model")
+    with pytest.raises(UntrustedModelError, match=r"you have not trusted; .*`agriseg fields models trust .*m.pt`"):
+        require_trusted(f)
+    digest = hashlib.sha256(f.read_bytes()).hexdigest()
+    assert require_trusted(f, sha256=digest) == digest  # a pin given on the command line
+    with pytest.raises(UntrustedModelError, match="not the --sha256"):
+        require_trusted(f, sha256="0" * 64)
+    res = CliRunner().invoke(main, ["fields", "models", "trust", str(f), "--sha256", "1" * 64])
+    assert res.exit_code == 1 and "not trusted" in res.output
+    res = CliRunner().invoke(main, ["fields", "models", "trust", str(f)])
+    assert res.exit_code == 0 and digest in res.output
+    assert require_trusted(f) == digest
+    f.write_bytes(b"changed")  # trust follows the content
+    with pytest.raises(UntrustedModelError):
+        require_trusted(f)
+    with pytest.raises(ValueError, match="does not start with abcdef12"):
+        trust_file(f, prefix="abcdef12")
+
+
+def test_full_url_entries_follow_the_mirror(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = registry.get_spec(DA)
+    monkeypatch.delenv("AGRISEG_MODELS_BASE_URL", raising=False)
+    assert spec.url.startswith("https://hf.co/torchgeo/delineate-anything-s/resolve/")
+    monkeypatch.setenv("AGRISEG_MODELS_BASE_URL", "http://mirror.local/m/")
+    assert (
+        spec.url
+        == "http://mirror.local/m/hf.co/torchgeo/delineate-anything-s/resolve/" + spec.file.split("/resolve/")[1]
+    )
+    assert registry.get_spec("FTW_PRUE_EFNET_B3").url == "http://mirror.local/m/v3/prue_efnet3_checkpoint.ckpt"
+
+
+def test_registry_matches_ftw_tools_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = {
+        "FTW_v1_2_Class_CCBY", "FTW_v1_2_Class_FULL", "FTW_v1_3_Class_CCBY", "FTW_v1_3_Class_FULL",
+        "FTW_v2_3_Class_FULL_singleWindow", "FTW_v2_3_Class_FULL_multiWindow", "DelineateAnything-S",
+        "DelineateAnything", "DelineateAnythingV2", "FTW_PRUE_EFNET_B3", "FTW_PRUE_EFNET_B5", "FTW_PRUE_EFNET_B7",
+        "FTW_PRUE_EFNET_B3_CCBY", "FTW_PRUE_EFNET_B5_CCBY", "FTW_PRUE_EFNET_B7_CCBY",
+    }  # fmt: skip
+    assert set(registry.MODELS) == names
+    for b in (3, 5, 7):
+        s = registry.get_spec(f"FTW_PRUE_EFNET_B{b}_CCBY")
+        assert s.licence == "CC-BY-4.0" and s.commercial_use and s.file.startswith("v3.1/") and s.needs_polygonize
+    assert registry.get_spec("FTW_PRUE_EFNET_B3_CCBY").sha256.startswith("cd51f020")
+    assert registry.get_spec("FTW_PRUE_EFNET_B7").sha256.startswith("2b1b34a1")
+    for n in ("DelineateAnything", "DelineateAnything-S", "DelineateAnythingV2"):
+        s = registry.get_spec(n)
+        assert s.licence == "AGPL-3.0" and s.pickle and not s.needs_polygonize
+        assert (s.windows, s.bands) == ("a", ("red", "green", "blue"))
+    assert registry.get_spec("FTW_v2_3_Class_FULL_singleWindow").windows == "a"
+    res = CliRunner().invoke(main, ["fields", "models", "list"])
+    line = next(ln for ln in res.output.splitlines() if ln.split()[:1] == [DA])
+    assert "AGPL" in line and "1 window RGB" in line and "instances" in line
+
+
+def test_models_trust_downloads_then_records(season_server: Loopback, yolo_bytes: bytes) -> None:
+    spec = registry.get_spec(DA)
+    serve_yolo(season_server, yolo_bytes, spec.file)
+    res = CliRunner().invoke(main, ["fields", "models", "trust", DA])  # test bytes lack the published prefix
+    assert res.exit_code == 1 and "does not start with b879d643" in res.output
+    digest = hashlib.sha256(yolo_bytes).hexdigest()
+    res = CliRunner().invoke(main, ["fields", "models", "trust", DA, "--sha256", digest])
+    assert res.exit_code == 0, res.output
+    assert require_trusted(registry.cached_path(spec)) == digest
+
+
+def test_missing_extra_exits_2_naming_the_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ultralytics", None)  # as if [delineate] were not installed
+    (tmp_path / "m.pt").write_bytes(b"x")
+    res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "s.tif"), "-m", str(tmp_path / "m.pt")])
+    assert res.exit_code == 2 and 'pip install "agriseg[delineate]"' in res.output
+    assert res.output.strip().count("\n") == 0
+
+
+def test_importing_ultralytics_leaves_pil_and_torch_alone() -> None:
+    from tests.fields.stac_server import require_ultralytics
+
+    require_ultralytics()
+    import PIL.Image
+    import torch
+
+    from agriseg.fields.delineate import import_ultralytics
+
+    before = (PIL.Image.open, torch.save)
+    import_ultralytics()
+    assert (PIL.Image.open, torch.save) == before

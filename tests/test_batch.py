@@ -1,0 +1,301 @@
+"""The batch runner: names, skip / resume, strict, counts, executors, errors and the fingerprint interface."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from agriseg.batch import (
+    BatchAborted,
+    BatchOptions,
+    DaskCluster,
+    Item,
+    Serial,
+    Threads,
+    check_output,
+    describe_error,
+    run_batch,
+    unique_names,
+)
+from agriseg.data.files import atomic_write
+from agriseg.fingerprint import Fingerprint, Recipe, Verdict, model_identity
+
+QUIET = BatchOptions(progress=False)
+
+
+def _items(tmp_path: Path, names: Sequence[str]) -> list[Item]:
+    src = tmp_path / "in"
+    src.mkdir(exist_ok=True)
+    out = []
+    for n in names:
+        f = src / f"{n}.txt"
+        f.write_text(n)
+        out.append(Item(n, f, (tmp_path / "out" / f"{n}.res",), (f,)))
+    return out
+
+
+def _work(item: Item) -> dict:
+    text = Path(item.source).read_text()
+    if text.startswith("bad"):
+        raise ValueError("not a readable input")
+    with atomic_write(item.outputs[0]) as tmp:
+        tmp.write_text(text.upper())
+    return {"file": str(item.source), "status": "ok"}
+
+
+def test_counts_summary_and_exit_code(tmp_path: Path) -> None:
+    items = _items(tmp_path, ["a", "bad", "c"])
+    res = run_batch(items, _work, options=QUIET, folders=[tmp_path / "out"])
+    assert [r["status"] for r in res] == ["ok", "error", "ok"] and len(res) == 3
+    assert res.counts == {"ok": 2, "skipped": 0, "failed": 1} and res.exit_code == 1
+    assert res.failures == [f"{items[1].source}: not a readable input"]
+    line = res.summary("done", tmp_path / "out")
+    assert line.startswith("2 done, 0 skipped, 1 failed in ") and line.endswith(f"-> {tmp_path / 'out'}")
+    assert (tmp_path / "out" / "a.res").read_text() == "A"
+
+
+def test_a_rerun_resumes_and_overwrite_redoes(tmp_path: Path) -> None:
+    items = _items(tmp_path, ["a", "b"])
+    run_batch(items, _work, options=QUIET)
+    (tmp_path / "out" / "b.res").unlink()  # an interrupted run
+    calls: list[str] = []
+
+    def work(item: Item) -> dict:
+        calls.append(item.name)
+        return _work(item)
+
+    res = run_batch(items, work, options=QUIET, resume=lambda it: {"file": str(it.source), "status": "skipped"})
+    assert calls == ["b"] and [r["status"] for r in res] == ["skipped", "ok"] and res.exit_code == 0
+    run_batch(items, work, options=BatchOptions(overwrite=True, progress=False))
+    assert calls == ["b", "a", "b"]
+    # an earlier output that cannot be read back is made again
+    run_batch(items, work, options=QUIET, resume=lambda it: None)
+    assert calls[-2:] == ["a", "b"]
+
+
+def test_strict_stops_at_the_first_failure(tmp_path: Path) -> None:
+    items = _items(tmp_path, ["a", "bad", "c"])
+    done: list[str] = []
+
+    def work(item: Item) -> dict:
+        done.append(item.name)
+        return _work(item)
+
+    with pytest.raises(BatchAborted, match=r"bad\.txt: not a readable input"):
+        run_batch(items, work, options=BatchOptions(strict=True, progress=False))
+    assert done == ["a", "bad"]
+
+
+def test_a_bug_is_not_a_bad_input(tmp_path: Path) -> None:
+    def work(item: Item) -> dict:
+        raise TypeError("a bug")
+
+    with pytest.raises(TypeError):
+        run_batch(_items(tmp_path, ["a"]), work, options=QUIET)
+
+
+def test_names_must_be_unique_and_unique_names_makes_them(tmp_path: Path) -> None:
+    for d in ("x", "y"):
+        (tmp_path / d).mkdir()
+        (tmp_path / d / "scene.tif").write_text(d)
+    names = unique_names([tmp_path / "x" / "scene.tif", tmp_path / "y" / "scene.tif"])
+    assert sorted(names.values()) == ["x_scene_tif", "y_scene_tif"]
+    same = [Item("a", "1", (tmp_path / "a",)), Item("a", "2", (tmp_path / "b",))]
+    with pytest.raises(ValueError, match="a: two inputs"):
+        run_batch(same, _work, options=QUIET)
+
+
+def test_inputs_are_protected(tmp_path: Path) -> None:
+    items = _items(tmp_path, ["a"])
+
+    def work(item: Item) -> dict:
+        with atomic_write(item.source) as tmp:  # writes over its own input
+            tmp.write_text("x")
+        return {}
+
+    res = run_batch(items, work, options=QUIET)
+    assert res.exit_code == 1 and "is one of the inputs" in res.failures[0]
+    assert Path(items[0].source).read_text() == "a"
+
+
+@pytest.mark.parametrize("executor", [Serial(), Threads(3)], ids=["serial", "threads"])
+def test_executors_keep_input_order(tmp_path: Path, executor: object) -> None:
+    items = _items(tmp_path, [f"i{k}" for k in range(8)] + ["bad"])
+    res = run_batch(items, _work, options=QUIET, executor=executor)  # type: ignore[arg-type]
+    assert [r["file"] for r in res] == [str(it.source) for it in items]
+    assert res.counts == {"ok": 8, "skipped": 0, "failed": 1}
+
+
+def test_dask_cluster_runs_items_as_tasks(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    items = _items(tmp_path, ["a", "bad", "c"])
+    res = run_batch(items, _work, options=QUIET, executor=DaskCluster(workers=1, processes=False))
+    assert [r["status"] for r in res] == ["ok", "error", "ok"] and "bad.txt" in res.failures[0]
+    assert (tmp_path / "out" / "c.res").read_text() == "C"
+
+
+def test_a_stream_batches_items_itself(tmp_path: Path) -> None:
+    items = _items(tmp_path, ["a", "bad", "c"])
+    seen: list[list[str]] = []
+
+    def stream(todo: Sequence[Item]):
+        seen.append([it.name for it in todo])
+        for it in todo:
+            try:
+                yield it, _work(it)
+            except ValueError as err:
+                yield it, err
+
+    res = run_batch(items, stream=stream, options=QUIET)
+    assert seen == [["a", "bad", "c"]] and res.counts["failed"] == 1
+    res = run_batch(items, stream=stream, options=QUIET)
+    assert seen[-1] == ["bad"] and res.counts == {"ok": 0, "skipped": 2, "failed": 1}
+
+
+def test_error_messages_name_the_file(tmp_path: Path) -> None:
+    item = Item("a", tmp_path / "a.jpg", (tmp_path / "a.png",))
+    assert describe_error(item, ValueError("truncated")) == f"{tmp_path / 'a.jpg'}: truncated"
+    assert describe_error(item, ValueError(f"{tmp_path}/mask.png: wrong size")) == f"{tmp_path}/mask.png: wrong size"
+    err = OSError(28, "No space left on device", str(tmp_path / "a.png"))
+    assert describe_error(item, err) == f"{tmp_path / 'a.png'}: No space left on device"
+    assert "\n" not in describe_error(item, ValueError("two\nlines"))
+
+
+def test_check_output_is_the_one_refusal(tmp_path: Path) -> None:
+    (tmp_path / "r.json").write_text("{}")
+    with pytest.raises(FileExistsError, match=r"r\.json: exists \(use --overwrite\)"):
+        check_output(tmp_path / "r.json", overwrite=False)
+    assert check_output(tmp_path / "r.json", overwrite=True) == tmp_path / "r.json"
+    (tmp_path / "empty").mkdir()
+    assert check_output(tmp_path / "empty", overwrite=False, empty_dir_ok=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the fingerprint interface
+
+
+def test_fingerprints_name_what_changed(tmp_path: Path) -> None:
+    model = tmp_path / "default.safetensors"
+    model.write_bytes(b"weights v1")
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"photo")
+    item = Item("p", photo, (tmp_path / "p_mask.png",), (photo,), {"season": ("2024-04-01", "2024-08-31")})
+    recipe = Recipe("crop predict", "1", {"tta": "flip", "batch_size": 4, "threads": 2}, model)
+    a = recipe.fingerprint(item)
+    assert "batch_size" not in a.options and "threads" not in a.options  # never part of what is written
+    assert Fingerprint.from_dict(a.to_dict()) == a and a.changes(a) == []
+    model.write_bytes(b"weights v2, retrained")  # a retrained model under the same name
+    b = Recipe("crop predict", "1", {"tta": "none", "batch_size": 8}, model).fingerprint(item)
+    assert b.changes(a) == ["model", "--tta: flip -> none"]
+    photo.write_bytes(b"another photo")
+    c = Recipe("crop predict", "2", {"tta": "none"}, model).fingerprint(item)
+    assert c.changes(b) == ["agriseg's crop predict algorithm: version 1 -> 2", f"input {photo}"]
+
+
+def test_model_identity_is_the_content(tmp_path: Path) -> None:
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    a.write_bytes(b"same")
+    b.write_bytes(b"same")
+    assert model_identity(a) == model_identity(b) != model_identity(tmp_path / "missing")
+    assert model_identity(None) is None
+
+
+class DictStore:
+    """A store that keeps fingerprints in memory, as a recording store would in a manifest."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, Fingerprint] = {}
+        self.calls: list[str] = []
+
+    def open(self, items: Sequence[Item], recipe: Recipe | None) -> None:
+        self.calls.append("open")
+
+    def check(self, item: Item, recipe: Recipe | None) -> Verdict:
+        assert recipe is not None
+        if not all(p.exists() for p in item.outputs):
+            return Verdict("missing")
+        earlier = self.records.get(item.name)
+        if earlier is None:
+            return Verdict("unrecorded", str(item.outputs[0]))
+        changed = recipe.fingerprint(item).changes(earlier)
+        return Verdict("changed", ", ".join(changed)) if changed else Verdict("same")
+
+    def record(self, item: Item, recipe: Recipe | None) -> None:
+        assert recipe is not None
+        self.records[item.name] = recipe.fingerprint(item)
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+def test_a_recording_store_refuses_changed_outputs_and_keeps_a_users_file(tmp_path: Path) -> None:
+    items = _items(tmp_path, ["a", "b"])
+    store = DictStore()
+    r1 = Recipe("demo", "1", {"level": 1})
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=store).counts["ok"] == 2
+    assert set(store.records) == {"a", "b"} and store.calls == ["open", "close"]
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=store).counts["skipped"] == 2
+    r2 = Recipe("demo", "1", {"level": 2})
+    res = run_batch(items, _work, options=QUIET, recipe=r2, store=store)
+    assert res.counts == {"ok": 0, "skipped": 0, "failed": 2} and res.outcomes[0].reason == "changed"
+    assert "--level: 1 -> 2" in res.failures[0] and "use --overwrite" in res.failures[0]
+    res = run_batch(items, _work, options=BatchOptions(overwrite=True, progress=False), recipe=r2, store=store)
+    assert res.counts["ok"] == 2 and store.records["a"].options == {"level": 2}
+    # a file under an output name that this command did not write: kept, reported
+    c = _items(tmp_path, ["c"])
+    (tmp_path / "out" / "c.res").write_text("the user's own")
+    res = run_batch(c, _work, options=QUIET, recipe=r2, store=store)
+    assert res.outcomes[0].reason == "unrecorded" and "was not written by this command" in res.failures[0]
+    assert (tmp_path / "out" / "c.res").read_text() == "the user's own"
+    with pytest.raises(BatchAborted):
+        run_batch(c, _work, options=BatchOptions(strict=True, progress=False), recipe=r2, store=store)
+    assert store.calls[-2:] == ["open", "close"]  # closed (lock released) also when a batch stops
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the manifest store
+
+
+def test_manifest_store_resumes_refuses_and_survives_a_kill(tmp_path: Path) -> None:
+    from agriseg.manifest import MANIFEST, ManifestStore
+
+    items = _items(tmp_path, ["a", "b"])
+    r1 = Recipe("demo", "1", {"level": 1})
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["ok"] == 2
+    lines = (tmp_path / "out" / MANIFEST).read_text().splitlines()
+    assert len(lines) == 2 and not (tmp_path / "out" / ".agriseg-lock").exists()
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["skipped"] == 2
+    res = run_batch(items, _work, options=QUIET, recipe=Recipe("demo", "1", {"level": 2}), store=ManifestStore())
+    assert res.counts["failed"] == 2 and "--level: 1 -> 2" in res.failures[0]
+    # a killed run: records appended so far are kept (close never ran)
+    store = ManifestStore()
+    c = _items(tmp_path, ["c"])
+    store.open(c, r1)
+    _work(c[0])
+    store.record(c[0], r1)
+    again = run_batch(c, _work, options=QUIET, recipe=r1, store=ManifestStore())  # the lock's process is us
+    assert again.counts["skipped"] == 1
+    # a user's file under an output name is kept; an output folder without a manifest (legacy) trusts names
+    d = _items(tmp_path, ["d"])
+    (tmp_path / "out" / "d.res").write_text("mine")
+    assert run_batch(d, _work, options=QUIET, recipe=r1, store=ManifestStore()).outcomes[0].reason == "unrecorded"
+    old = [Item("e", tmp_path / "in" / "a.txt", (tmp_path / "old" / "e.res",), (tmp_path / "in" / "a.txt",))]
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "e.res").write_text("from an earlier agriseg")
+    assert run_batch(old, _work, options=QUIET, recipe=r1, store=ManifestStore(legacy=True)).counts["skipped"] == 1
+
+
+def test_manifest_store_locks_the_folder(tmp_path: Path) -> None:
+    import os
+
+    from agriseg.manifest import LOCK, FolderLocked, ManifestStore
+
+    items = _items(tmp_path, ["a"])
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / LOCK).write_text(str(os.getppid()))  # a live process holds it
+    with pytest.raises(FolderLocked, match="another agriseg run"):
+        run_batch(items, _work, options=QUIET, store=ManifestStore())
+    (tmp_path / "out" / LOCK).write_text("999999999")  # left by a process that is gone
+    assert run_batch(items, _work, options=QUIET, store=ManifestStore()).counts["ok"] == 1

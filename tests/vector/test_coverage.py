@@ -1,0 +1,242 @@
+"""The coverage polygoniser: touching fields share one edge, straight edges come out straight, perimeters are
+right, tolerances follow the CRS, and crossings left by the simplification are repaired."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import shapely
+from rasterio.transform import from_origin
+from scipy import ndimage
+
+from agriseg.vector import PolygonizeConfig, coverage_from_labels, polygonize, polygonize_pixels
+from agriseg.vector.coverage import GAP, OUTSIDE, split_gaps, trace_coverage
+from agriseg.vector.geometry import pixel_tolerance
+from tests.vector.synth_fields import field_layout, write_probs  # tests/vector/synth_fields.py
+
+TF = from_origin(359130.0, 5352340.0, 10.0, 10.0)
+QUIET = {"progress": False, "min_area_m2": 0.0, "fill_holes_m2": 0.0}
+
+
+def _two_fields(angle_deg: float, n: int = 120, band: float = 1.5, right: int = 1) -> np.ndarray:
+    """Class raster: a straight edge at ``angle_deg`` through the middle, a ``band``-px boundary along it,
+    field (1) on the left, ``right`` (1 = another field, 0 = background) on the right."""
+    y, x = np.mgrid[0:n, 0:n] + 0.5
+    t = np.deg2rad(angle_deg)
+    s = (x - n / 2) * np.sin(t) - (y - n / 2) * np.cos(t)  # signed distance to the edge
+    cls = np.where(s < 0, 1, right).astype(np.uint8)
+    half = band / 2 if right == 1 else band / 2  # towards background the band lies inside the field
+    cls[(np.abs(s) < half) if right == 1 else ((s < 0) & (s > -half))] = 2
+    return cls
+
+
+def _shared(a: shapely.Geometry, b: shapely.Geometry) -> shapely.Geometry:
+    return shapely.line_merge(shapely.intersection(a.boundary, b.boundary))
+
+
+@pytest.mark.parametrize("angle", [7.0, 26.6, 45.0, 63.0, 81.0, 117.0, 152.0])
+def test_straight_edge_at_any_angle_is_one_segment(tmp_path: Path, angle: float) -> None:
+    cls = _two_fields(angle)
+    path = write_probs(tmp_path / "c.tif", cls, np.zeros_like(cls), class_only=True)
+    recs, _ = polygonize_pixels(path, PolygonizeConfig(separation="components", **QUIET))
+    assert len(recs) == 2
+    a, b = recs[0]["geometry"], recs[1]["geometry"]
+    edge = _shared(a, b)
+    assert edge.geom_type == "LineString" and len(edge.coords) == 2  # one segment, shared by both fields
+    (x0, y0), (x1, y1) = edge.coords
+    got = np.rad2deg(np.arctan2(y1 - y0, x1 - x0)) % 180  # the raster's angle: rows grow downwards
+    assert abs((got - angle + 90) % 180 - 90) < 1.0
+    # the boundary band is split: the edge runs through its middle, the raster stays covered
+    assert a.area + b.area == pytest.approx(cls.size)
+    # the check bites: the same edge traced pixel by pixel has one vertex per step
+    pixel = polygonize_pixels(path, PolygonizeConfig(separation="components", simplify=0, **QUIET))[0]
+    assert len(_shared(pixel[0]["geometry"], pixel[1]["geometry"]).coords) > 10
+
+
+@pytest.mark.parametrize("angle", [12.0, 38.0, 71.0])
+def test_straight_edge_to_background_is_one_segment(tmp_path: Path, angle: float) -> None:
+    cls = _two_fields(angle, right=0)
+    path = write_probs(tmp_path / "c.tif", cls, np.zeros_like(cls), class_only=True)
+    recs, _ = polygonize_pixels(path, PolygonizeConfig(separation="components", **QUIET))
+    assert len(recs) == 1
+    ring = np.asarray(recs[0]["geometry"].exterior.coords)
+    y, x = ring[:, 1], ring[:, 0]
+    inner = (x > 0) & (x < 120) & (y > 0) & (y < 120)  # vertices not on the raster's border
+    assert inner.sum() == 0  # the slanted edge is one segment from border to border
+
+
+def _hexagon(n: int = 140, r: float = 50.0, rot: float = 10.0) -> shapely.Polygon:
+    t = np.deg2rad(rot + 60.0 * np.arange(6))
+    return shapely.Polygon(np.stack([n / 2 + r * np.cos(t), n / 2 + r * np.sin(t)], 1))
+
+
+def test_perimeter_and_area_of_a_known_polygon(tmp_path: Path) -> None:
+    """A hexagon field (boundary pixels inside its outline, as in FTW labels) among background."""
+    from rasterio.features import rasterize
+
+    hexa = _hexagon()
+    inside = rasterize([hexa], out_shape=(140, 140)).astype(bool)  # pixel centres in the hexagon
+    edge = inside & ~ndimage.binary_erosion(inside)
+    cls = np.where(edge, 2, np.where(inside, 1, 0)).astype(np.uint8)
+    path = write_probs(tmp_path / "h.tif", cls, np.zeros_like(cls), class_only=True, res=10.0)
+    df = polygonize(path, None, PolygonizeConfig(**QUIET))
+    assert len(df) == 1
+    truth_perim, truth_area = hexa.length * 10, hexa.area * 100
+    assert df["metrics:perimeter"].iloc[0] == pytest.approx(truth_perim, rel=0.02)
+    assert df["metrics:area"].iloc[0] == pytest.approx(truth_area, rel=0.02)
+    # 7 for the hexagon itself; without nodes on its outline a corner may come out as two vertices
+    assert len(df.geometry.iloc[0].exterior.coords) <= 12
+    # the check bites: the pixel outline is about a quarter too long
+    rows, cols = np.nonzero(inside)
+    staircase = shapely.union_all(shapely.box(cols, rows, cols + 1, rows + 1))
+    assert staircase.length > 1.15 * hexa.length
+
+
+def test_touching_fields_share_their_edges_and_gaps_to_background_stay(tmp_path: Path) -> None:
+    cls, prob = field_layout(220, 260, seed=7, gaps=8)
+    path = write_probs(tmp_path / "p.tif", cls, prob)
+    for sep in ("watershed", "components"):
+        split = polygonize(path, None, PolygonizeConfig(block_size=64, separation=sep, **QUIET))
+        g = np.asarray(split.geometry.values, object)
+        assert shapely.coverage_is_valid(g)
+        a, b = shapely.STRtree(g).query(g, predicate="intersects")
+        a, b = a[a < b], b[a < b]
+        assert (shapely.area(shapely.intersection(g[a], g[b])) < 1e-6).all()  # no overlap
+        shared = shapely.length(shapely.intersection(shapely.boundary(g[a]), shapely.boundary(g[b])))
+        assert (shared > 0).sum() > len(g)  # neighbours share edges, not points
+        # without the split the boundary gap stays: only fields the watershed split touch
+        kept = polygonize(path, None, PolygonizeConfig(block_size=64, separation=sep, split_boundary_px=0, **QUIET))
+        k = np.asarray(kept.geometry.values, object)
+        ka, kb = shapely.STRtree(k).query(k, predicate="intersects")
+        ka, kb = ka[ka < kb], kb[ka < kb]
+        kshared = shapely.length(shapely.intersection(shapely.boundary(k[ka]), shapely.boundary(k[kb])))
+        assert (kshared > 0).sum() < (shared > 0).sum() / 3
+        # fields grow by about half the boundary width: same ids, larger by a few percent
+        assert kept["id"].tolist() == split["id"].tolist()
+        growth = split["metrics:area"].to_numpy() / kept["metrics:area"].to_numpy()
+        assert (growth > 0.95).all() and 1.02 < np.median(growth) < 1.3  # (simplification moves edges too)
+        # background (class 0) never goes to a field: the split only takes boundary pixels
+        r, c = np.nonzero(cls == 0)
+        centres = shapely.points(359130.0 + 10 * (c + 0.5), 5352340.0 - 10 * (r + 0.5))
+        assert not shapely.STRtree(g).query(centres, predicate="within").size
+
+
+def test_split_gaps_ties_distance_and_connectivity() -> None:
+    lab = np.zeros((9, 12), np.int32)
+    lab[:4] = 5
+    lab[5:] = 9
+    lab[4] = GAP  # a 1-px boundary: every pixel is equally near both fields
+    out = split_gaps(np.pad(lab, 2, constant_values=OUTSIDE), 2.0)[2:-2, 2:-2]
+    assert set(np.unique(out[4])) in ({5}, {9})  # the whole tied line goes to one side, no zigzag
+    wide = np.zeros((10, 12), np.int32)
+    wide[:3], wide[7:] = 5, 9
+    wide[3:7] = GAP  # 4 px: each field takes the two rows nearest to it
+    out = split_gaps(np.pad(wide, 2, constant_values=OUTSIDE), 2.0)[2:-2, 2:-2]
+    assert (out[3:5] == 5).all() and (out[5:7] == 9).all()
+    far = np.zeros((12, 12), np.int32)
+    far[:2] = 5
+    far[2:] = GAP  # rows more than 2 px from the field stay empty
+    out = split_gaps(np.pad(far, 2, constant_values=OUTSIDE), 2.0)[2:-2, 2:-2]
+    assert (out[2:4] == 5).all() and (out[4:] == 0).all()
+    # a gap pixel joins a field only next to that field's pixels: every field stays one 4-connected region
+    rng = np.random.default_rng(0)
+    lab = ndimage.label(rng.random((60, 60)) < 0.35)[0].astype(np.int32)
+    lab[(lab == 0) & (rng.random((60, 60)) < 0.8)] = GAP
+    out = split_gaps(np.pad(lab, 3, constant_values=OUTSIDE), 2.0)
+    for v in np.unique(out[out > 0])[:200]:
+        assert ndimage.label(out == v)[1] == 1
+
+
+def test_tolerance_follows_the_crs() -> None:
+    utm = from_origin(500000, 5000000, 10.0, 10.0)
+    geo = from_origin(13.0, 47.5, 1e-4, 1e-4)
+    assert pixel_tolerance(None, utm, "EPSG:32633") == pytest.approx(1.0)  # one pixel by default
+    assert pixel_tolerance(None, geo, "EPSG:4326") == pytest.approx(1.0)
+    assert pixel_tolerance(5.0, utm, "EPSG:32633") == pytest.approx(0.5)  # metres on a projected CRS
+    assert pixel_tolerance(2e-4, geo, "EPSG:4326") == pytest.approx(2.0)  # degrees on a geographic one
+    feet = from_origin(900000, 200000, 10.0, 10.0)  # NY State Plane, US survey feet
+    assert pixel_tolerance(3.048, feet, "EPSG:2263") == pytest.approx(1.0, rel=1e-5)  # metres, not feet
+    assert pixel_tolerance(0, utm, "EPSG:32633") == 0.0
+
+
+def test_geographic_raster_gets_straight_edges_and_metric_areas(tmp_path: Path) -> None:
+    cls = _two_fields(33.0)
+    path = write_probs(
+        tmp_path / "g.tif", cls, np.zeros_like(cls), crs="EPSG:4326", res=1e-4, origin=(13.0, 47.5), class_only=True
+    )
+    df = polygonize(path, None, PolygonizeConfig(separation="components", **QUIET))
+    assert len(df) == 2 and df.crs.to_epsg() == 4326
+    assert len(_shared(*df.geometry.values).coords) == 2
+    lat = np.deg2rad(47.5 - 60 * 1e-4)
+    px = (1e-4 * 111_320 * np.cos(lat)) * (1e-4 * 111_132)  # m2 of one pixel
+    assert df["metrics:area"].sum() == pytest.approx(cls.size * px, rel=5e-3)
+
+
+def _ring_gap(n: int = 64, r: float = 20.0, dx: float = 1.3) -> np.ndarray:
+    """A disc field (1) inside another field (2), between them a background ring 2-4 px wide (off-centre, so
+    the two outlines' simplified vertices do not line up)."""
+    y, x = np.mgrid[0:n, 0:n] + 0.5
+    inner, outer = np.hypot(x - n / 2 - dx, y - n / 2), np.hypot(x - n / 2, y - n / 2)
+    return np.where(inner < r, 1, np.where(outer < r + dx + 2, 0, 2)).astype(np.int32)
+
+
+def test_crossing_arcs_are_repaired() -> None:
+    lab = _ring_gap()
+    # simplified arc by arc, the outer field's chords cut across the thin ring into the disc
+    raw, _ = trace_coverage(np.pad(lab, 1, constant_values=OUTSIDE), (0, 0), 5.0)
+    assert not shapely.coverage_is_valid(raw.geoms)
+    df = coverage_from_labels(lab, TF, "EPSG:32633", simplify=50.0)  # 5 px
+    g = np.asarray(df.geometry.values, object)
+    assert df["label"].tolist() == [1, 2] and shapely.coverage_is_valid(g) and shapely.is_valid(g).all()
+    assert shapely.area(shapely.intersection(g[0], g[1])) == 0
+
+
+def test_coverage_from_labels(tmp_path: Path) -> None:
+    lab = np.zeros((60, 80), np.int64)
+    lab[5:30, 5:40] = 7
+    lab[5:30, 42:70] = 10**12  # any ids
+    lab[33:55, 5:70] = 3
+    lab[40:45, 72:76] = 7  # a second part of 7
+    gap = lab == 0
+    runs = [coverage_from_labels(lab, TF, "EPSG:32633", gap=gap, block_size=b) for b in (32, 4096)]
+    for df in runs:
+        g = np.asarray(df.geometry.values, object)
+        assert df["label"].tolist() == [3, 7, 10**12] and shapely.coverage_is_valid(g)
+        assert df.geometry.geom_type.tolist() == ["Polygon", "MultiPolygon", "Polygon"]
+        assert df.crs.to_epsg() == 32633
+    assert all(shapely.equals_exact(a, b, 0) for a, b in zip(runs[0].geometry, runs[1].geometry, strict=True))
+    # the 2-px gaps between instances are split: 7 and 10**12 share an edge, 3 too
+    g = runs[0].set_index("label").geometry
+    assert _shared(g[7], g[10**12]).length > 200 and _shared(g[3], g[7]).length > 300
+    with pytest.raises(ValueError, match="labels must be >= 0"):
+        coverage_from_labels(-lab, TF, "EPSG:32633")
+    with pytest.raises(ValueError, match="2-D integer array"):
+        coverage_from_labels(lab.astype(float), TF, "EPSG:32633")
+
+
+def test_instance_raster_file_gives_a_coverage_with_first_pixel_ids(tmp_path: Path) -> None:
+    import rasterio
+
+    from agriseg.vector import polygonize_labels
+
+    lab = np.zeros((60, 80), np.uint32)
+    y, x = np.mgrid[0:60, 0:80]
+    lab[(y >= 4) & (y < 50) & (x >= 3) & (x < 40 + y // 3)] = 9  # a slanted edge shared with 4
+    lab[(y >= 4) & (y < 50) & (x >= 40 + y // 3) & (x < 76)] = 4
+    lab[52:58, 10:30] = 0  # background strip stays empty
+    conf = np.where(lab == 9, 200, 100).astype(np.uint32)
+    path = tmp_path / "inst.tif"
+    profile = {"driver": "GTiff", "height": 60, "width": 80, "count": 2, "dtype": "uint32"}
+    with rasterio.open(path, "w", crs="EPSG:32633", transform=TF, **profile) as ds:
+        ds.write(np.stack([lab, conf]))
+        ds.update_tags(AGRISEG_FORMAT="agriseg-fields-instances-1")
+    df = polygonize_labels(path, None, PolygonizeConfig(**QUIET))
+    g = np.asarray(df.geometry.values, object)
+    assert shapely.coverage_is_valid(g) and len(df) == 2
+    conf_of = dict(zip(df["id"], df["agriseg:confidence"], strict=True))
+    assert sorted(conf_of) == ["inst-4-3", "inst-4-41"]  # row-col of each instance's first pixel
+    assert np.isclose(conf_of["inst-4-3"], 200 / 254) and np.isclose(conf_of["inst-4-41"], 100 / 254)
+    assert _shared(g[0], g[1]).length > 400  # the slanted edge is one shared line (46 px at 10 m)
+    assert shapely.get_num_coordinates(g).max() <= 8  # straight edges, no staircase
