@@ -128,6 +128,16 @@ def test_max_steps_stops_a_run(tmp_path: Path) -> None:
     assert res.trainer.global_step == 3
 
 
+def test_a_run_stopped_before_its_first_validation_keeps_its_model(tmp_path: Path) -> None:
+    """val_every beyond the epochs (or a time / step limit hit first): no validation ever saved a checkpoint."""
+    cfg = _TinyConfig(train=TrainOptions(epochs=1, val_every=5, batch_size=4, num_workers=0, accelerator="cpu"))
+    task = _TinyTask(cfg.model_dump())
+    res = fit(task, _Data(), cfg.train, tmp_path, progress=False)
+    assert res.last_path and Path(res.last_path).is_file() and res.best_path == res.last_path
+    state = torch.load(res.last_path, map_location="cpu", weights_only=True)["state_dict"]
+    assert all(torch.equal(v, task.state_dict()[k]) for k, v in state.items())
+
+
 def test_training_flags_become_config_overrides() -> None:
     from agriseg.cli.options import train_overrides
 

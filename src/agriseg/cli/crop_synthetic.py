@@ -44,6 +44,14 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     help="lab: scene layouts to draw from (pots, tray, side, plate, field = plants on soil).",
 )
 @click.option("--uniform-frames", is_flag=True, help="lab: also write a plain white, grey, blue and black frame.")
+@click.option(
+    "--plant-colours",
+    type=click.Choice(["mild", "wide"]),
+    default="mild",
+    show_default=True,
+    help="lab: recolour pasted plants a little (mild) or into dark, pale, yellowish and bluish greens with "
+    "flattened leaves and tinted glare (wide).",
+)
 @overwrite_option()
 @friendly_errors
 def make_synthetic(
@@ -56,6 +64,7 @@ def make_synthetic(
     seed: int,
     layouts: str,
     uniform_frames: bool,
+    plant_colours: str,
     overwrite: bool,
 ) -> None:
     """Generate photos of KIND (discs, plants, lab or tray) whose true masks and plant areas are known."""
@@ -64,5 +73,5 @@ def make_synthetic(
     if (outdir / "index.json").exists() and not overwrite:
         click.echo(f"{outdir}: a generated set is already there (--overwrite to generate again)")
         return
-    index = run(kind, outdir, photos, labels, stems, count, seed, uniform_frames, layouts)  # type: ignore[arg-type]
+    index = run(kind, outdir, photos, labels, stems, count, seed, uniform_frames, layouts, plant_colours)  # type: ignore[arg-type]
     click.echo(f"wrote {count} {kind} photos to {outdir} ({index.name})")

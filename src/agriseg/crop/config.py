@@ -42,6 +42,7 @@ class DataConfig(StrictModel):
     # re-decide the band of this many px around every hand outline from the photo's colour (0 = off);
     # training images only: see agriseg.crop.refine
     refine_band: int = Field(0, ge=0, le=10)
+    repeat: int = Field(1, ge=1)  # each training photo appears this many times per epoch (balance with extra)
     extra: list[ExtraDataConfig] = []
 
     @field_validator("colormap")

@@ -128,6 +128,10 @@ def fit(
         )
         t0 = time.time()
         trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        if not ckpt.last_model_path:  # stopped (max_minutes, max_steps, val_every) before any validation
+            last = out / "last.ckpt"  # the model at the end of training is kept all the same, not lost
+            trainer.save_checkpoint(last)
+            ckpt.last_model_path = str(last)
     return FitResult(trainer, ckpt, time.time() - t0)
 
 
