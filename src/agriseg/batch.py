@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -138,7 +139,9 @@ class DaskCluster:
     """Items as tasks of a Dask ``distributed`` cluster: an existing client, a scheduler, or a local one.
 
     Each item is one task (``pure=False``, so a re-run looks at the outputs again); a lost worker costs
-    only the items it was running, which Dask retries elsewhere.
+    only the items it was running, which Dask retries elsewhere. After a run, :attr:`notes` says which
+    workers were lost and which items were retried (read from the scheduler's ``remove-worker`` events),
+    and :func:`run_batch` passes them on to the summary.
 
     Args:
         client: an existing ``distributed.Client`` (left open).
@@ -157,6 +160,7 @@ class DaskCluster:
     threads_per_worker: int = 1
     processes: bool = True
     memory_limit: str | None = "auto"
+    notes: list[str] = field(default_factory=list)
 
     def map(self, work: Callable[[Item], Any], items: Sequence[Item]) -> Iterator[Result]:
         """Submit every item, then yield them as they complete."""
@@ -180,20 +184,41 @@ class DaskCluster:
             own.insert(0, client)
         futures: dict[Any, Item] = {}
         task = functools.partial(_portable, work)
+        run = uuid.uuid4().hex[:8]  # keys of this run only, so the scheduler's events name our items
+        self.notes = []
         try:
             for i, it in enumerate(items):
-                futures[client.submit(task, it, pure=False, key=f"item-{i}-{it.name}")] = it
+                futures[client.submit(task, it, pure=False, key=f"item-{i}-{it.name}-{run}")] = it
             for fut in as_completed(futures):
                 item = futures[fut]
                 try:
                     yield item, fut.result()
                 except Exception as err:  # noqa: BLE001 - a task's error, or a worker lost for good
                     yield item, err
+            self.notes = lost_workers(client, {f.key: it.name for f, it in futures.items()})
         finally:
             for fut in futures:
                 fut.cancel()
             for obj in own:
                 obj.close()
+
+
+def lost_workers(client: Any, names: Mapping[str, str]) -> list[str]:
+    """One line per worker that died while running tasks of ``names`` (task key -> item name)."""
+    try:
+        events = client.get_events("all")
+    except Exception:  # noqa: BLE001 - a scheduler that keeps no events: nothing to report
+        return []
+    out = []
+    for _, msg in events:
+        if not isinstance(msg, dict) or msg.get("action") != "remove-worker" or msg.get("expected"):
+            continue
+        retried = sorted(names[k] for k in msg.get("processing-tasks", ()) if k in names)
+        if retried:
+            out.append(
+                f"Dask worker {msg.get('worker', '?')} was lost; retried on another worker: {', '.join(retried)}"
+            )
+    return out
 
 
 class RemoteError(Exception):
@@ -391,7 +416,7 @@ def run_batch(
             each completes (a pipeline that batches items itself).
         options: overwrite, strict, progress.
         recipe: what the run's fingerprints share (None: a store that needs one treats items as unrecorded).
-        store: the fingerprint store (default :class:`NameStore`).
+        store: the fingerprint store (default: :func:`agriseg.fingerprint.default_store`).
         executor: where ``work`` runs (default :class:`Serial`).
         resume: the record of an item done before (None: run it again).
         failed: the record of a failed item, from its one-line message.
@@ -457,7 +482,8 @@ def run_batch(
             seconds = time.perf_counter() - t0
         finally:
             store.close()
-    return BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit)
+    notes = list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost and the items retried
+    return BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit, notes)
 
 
 def _plan(

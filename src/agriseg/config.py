@@ -25,10 +25,22 @@ class OptionError(ValueError):
 class StrictModel(BaseModel):
     """Base of every user-facing config: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 T = TypeVar("T", bound=BaseModel)
+
+
+def with_updates(model: T, update: Mapping[str, Any]) -> T:
+    """A copy of ``model`` with ``update`` applied and validated again.
+
+    Use it instead of ``model.model_copy(update=...)``, which copies values past validation (a ``nan``
+    divisor or a negative thread count would get through).
+
+    Raises:
+        pydantic.ValidationError: for an invalid value.
+    """
+    return type(model).model_validate({**model.model_dump(), **update})
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str = "--set") -> dict[str, Any]:
@@ -98,7 +110,8 @@ def describe_errors(err: ValidationError, names: Mapping[str, str] | None = None
         where = ".".join(loc) or "(top level)"
         got = e.get("input")
         shown = "" if isinstance(got, dict | list) or e["type"] == "missing" else f" (got {got!r})"
-        parts.append(f"{where}: {e['msg']}{shown}")
+        msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        parts.append(f"{where}: {msg}{shown}")
     return "; ".join(parts)
 
 

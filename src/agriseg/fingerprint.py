@@ -28,12 +28,12 @@ The store is opened once per run (:meth:`FingerprintStore.open`, where a store t
 folders), asked for each item (:meth:`~FingerprintStore.check`), told of each produced item
 (:meth:`~FingerprintStore.record`, always in the parent process: Dask workers return their results and the
 parent records them) and closed (:meth:`~FingerprintStore.close`, where a manifest is written). The
-store used unless a command passes another is :func:`default_store`'s, :class:`NameStore`, which records
-nothing and answers from file names alone (``same`` when all outputs exist, else ``missing``): the behaviour
-of every command before fingerprints. :class:`agriseg.manifest.ManifestStore` keeps records (one manifest
-per output folder, appended by the parent process only, and a lock against two runs writing one folder);
-a store keeping them in the files' own metadata (GeoTIFF tags, Parquet metadata, PNG text chunks)
-implements the same four methods. Nothing else changes when :func:`default_store` returns another store.
+store used unless a command passes another is :func:`default_store`'s, :class:`agriseg.manifest.ManifestStore`,
+which keeps records (one manifest per output folder, appended by the parent process only, and a lock against
+two runs writing one folder). :class:`NameStore` records nothing and answers from file names alone (``same``
+when all outputs exist, else ``missing``): the behaviour of every command before fingerprints. A store keeping
+records in the files' own metadata (GeoTIFF tags, Parquet metadata, PNG text chunks) implements the same four
+methods. Nothing else changes when :func:`default_store` returns another store.
 """
 
 from __future__ import annotations
@@ -237,9 +237,11 @@ class NameStore:
 
 
 def default_store() -> FingerprintStore:
-    """The store of every batch that names none: :class:`NameStore` (today's behaviour).
+    """The store of every batch that names none: :class:`agriseg.manifest.ManifestStore`.
 
-    :class:`agriseg.manifest.ManifestStore` keeps records; returning ``ManifestStore(legacy=True)`` here turns
-    fingerprinted resume on for every command at once.
+    A file under an output name that its folder's manifest does not record (a user's file, or an output of
+    an agriseg before fingerprints) is kept and reported, and replaced only with ``--overwrite``.
     """
-    return NameStore()
+    from agriseg.manifest import ManifestStore
+
+    return ManifestStore()

@@ -10,6 +10,9 @@ import numpy as np
 from click.testing import CliRunner, Result
 from PIL import Image
 
+# Lightning's own output, which training commands do not show (their progress bar and summary line stay)
+CHATTER = ("GPU available", "Tip:", "LOCAL_RANK", "Total params", "Warning", "warn")
+
 
 def agriseg(command: str, cwd: Path | None = None, expect: int = 0) -> Result:
     """Run ``agriseg <command>`` in this process (the line is split like a shell does) and check its exit code.

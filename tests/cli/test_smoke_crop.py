@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.cli.smoke import agriseg, read_json, read_png
+from tests.cli.smoke import CHATTER, agriseg, read_json, read_png
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -126,10 +126,16 @@ def test_pseudolabel_screen_train_selftrain_adapt(work: Path) -> None:
 
     # README: crop train, then resume from its last checkpoint
     (work / "train.yaml").write_text(CROP_TRAIN.format(data=syn))
-    agriseg("crop train -c train.yaml", cwd=work)
+    res = agriseg("crop train -c train.yaml", cwd=work)
     run = work / "runs" / "crop" / "smoke"
     assert (run / "model.safetensors").is_file() and (run / "last.ckpt").is_file()
-    agriseg("crop train -c train.yaml --resume runs/crop/smoke/last.ckpt --epochs 2", cwd=work)
+    assert "smoke (best checkpoint): 1 epoch, " in res.output and "val/miou" in res.output
+    assert not [w for w in CHATTER if w in res.output], res.output
+    res = agriseg("crop train -c train.yaml --resume runs/crop/smoke/last.ckpt --epochs 2", cwd=work)
+    assert ": 2 epochs, " in res.output
+    # the shared training options: a quick check of a config
+    res = agriseg("crop train -c train.yaml --max-steps 2 --max-minutes 5 --set output_dir=runs/crop/steps", cwd=work)
+    assert ", 2 steps in " in res.output and (work / "runs" / "crop" / "steps" / "model.safetensors").is_file()
 
     # step 3: two-stage self-training on the accepted photos
     (work / "selftrain.yaml").write_text(SELFTRAIN.format(data=syn))
@@ -138,12 +144,13 @@ def test_pseudolabel_screen_train_selftrain_adapt(work: Path) -> None:
     assert (work / "runs" / "crop" / "smoke_selftrain" / "model.safetensors").is_file()
 
     # step 4: adapt the default model to a new field, then predict with the result
-    agriseg(
+    res = agriseg(
         f"crop adapt {photos} -o adapted.safetensors --keep accepted.json "
         "--stage1-epochs 1 --stage2-epochs 1 --crop-size 64 --batch-size 2",
         cwd=work,
     )
     assert (work / "adapted.safetensors").is_file()
+    assert not [w for w in CHATTER if w in res.output], res.output
     agriseg(f"crop predict {photos} -o masks/ --model adapted.safetensors", cwd=work)
     rows = _summary(work / "masks" / "summary.csv")
     assert len(rows) == 8 and all(r["status"] == "ok" for r in rows)

@@ -6,12 +6,13 @@ Synthetic FTW-layout chips and synthetic two-window scenes; the model is trained
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.cli.smoke import agriseg, read_json
+from tests.cli.smoke import CHATTER, agriseg, read_json
 from tests.fields.test_cli_fields import CONFIG as FIELDS_CONFIG
 
 pytest.importorskip("rasterio", reason="agriseg fields needs the 'fields' extra")
@@ -61,10 +62,19 @@ def test_fields_workflow(tmp_path: Path) -> None:
     agriseg("fields make-synthetic -o ftw --countries austria:8,kenya:2 --size 64 --fields-per-chip 3,6", cwd=wd)
     assert (wd / "ftw" / "austria" / "chips_austria.parquet").is_file()
     (wd / "smoke.yaml").write_text(CONFIG)
-    agriseg("fields train -c smoke.yaml", cwd=wd)
+    res = agriseg("fields train -c smoke.yaml", cwd=wd)
     run = wd / "runs" / "fields" / "smoke"
     assert (run / "model.safetensors").is_file() and (run / "last.ckpt").is_file()
     assert read_json(run / "test_metrics.json")["chips"] > 0
+    assert re.search(r"tiny \(best checkpoint\): \d+ epochs?, \d+ steps in .*val/object_f1", res.output)
+    assert not [w for w in CHATTER if w in res.output], res.output
+    # the shared training options: a quick check of a config
+    res = agriseg(
+        "fields train -c smoke.yaml --epochs 5 --max-steps 2 --max-minutes 5 "
+        "--set output_dir=runs/fields/steps --no-test",
+        cwd=wd,
+    )
+    assert ", 2 steps in " in res.output and (wd / "runs" / "fields" / "steps" / "model.safetensors").is_file()
 
     agriseg("fields import-checkpoint runs/fields/smoke/last.ckpt -o m.safetensors", cwd=wd)
     agriseg("fields export m.safetensors -o m.onnx", cwd=wd)

@@ -217,3 +217,13 @@ def test_mixed_processing_baselines_are_harmonised(loopback: Loopback, tmp_path:
     h, w = data.shape[1:]
     np.testing.assert_array_equal(data[0], _expected("red", 0, transform, h, w))  # window A as stored
     np.testing.assert_array_equal(data[4], _expected("red", 3, transform, h, w) - 1000)  # window B offset applied
+
+
+def test_download_beyond_memory_is_refused_with_the_figure(loopback, tmp_path: Path) -> None:
+    """A grid far beyond the memory is refused with the figure, before any band is read."""
+    from agriseg.config import OptionError
+
+    out = tmp_path / "scene.tif"
+    with pytest.raises(OptionError, match=r"scene\.tif at --resolution 0\.001 \(\d+ x \d+ px\) would need about"):
+        download_scene(out, _cfg(loopback, resolution=0.001), bbox=BBOX, progress=False, **DATES)
+    assert not out.exists() and not list(parts_dir(out).glob("*.npy"))  # no band was read

@@ -44,6 +44,10 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
     _official_validation(out / "scene_fields.parquet")
     again = CliRunner().invoke(main, args)  # a re-run keeps everything
     assert again.exit_code == 0 and "0 mapped, 1 skipped, 0 failed" in again.output
+    other = ",".join(f"{v:.6f}" for v in bbox_deg(500200, 5316100, 500700, 5316400))
+    moved = CliRunner().invoke(main, [*args[:3], other, *args[4:]])  # another area into the same folder
+    assert moved.exit_code == 1 and "0 mapped, 0 skipped, 1 failed" in moved.output, moved.output
+    assert "--bbox: " in moved.output and "--overwrite" in moved.output
 
 
 def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(

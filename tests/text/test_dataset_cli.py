@@ -93,8 +93,9 @@ def test_geotiff_keeps_georeference(tmp_path: Path) -> None:
     rasterio = pytest.importorskip("rasterio")
     from rasterio.transform import from_origin
 
+    from agriseg.raster.image import GeoRef, read_image
     from agriseg.text.dataset import records_from_files
-    from agriseg.text.io import GeoRef, read_image, write_mask
+    from agriseg.text.io import write_mask
 
     imgs, sems, _ = make_landscapes(1, 1, LandscapeConfig(size=32))
     tr = from_origin(500000.0, 4000000.0, 0.5, 0.5)

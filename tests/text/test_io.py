@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agriseg.text.io import GeoRef, read_mask, write_mask, write_polygons
+from agriseg.raster.image import GeoRef
+from agriseg.text.instances import write_instances
+from agriseg.text.io import read_mask, write_mask
 
 
 def _many_instances(n: int = 300) -> np.ndarray:
@@ -27,7 +29,7 @@ def test_instance_ids_beyond_255_survive(tmp_path: Path, suffix: str) -> None:
     back = read_mask(out)
     assert back.max() == 300
     assert np.array_equal(back, labels)
-    doc = write_polygons(labels, (labels > 0).astype(np.int64), ["background", "field"], tmp_path / "i.geojson", geo)
+    doc = write_instances(labels, (labels > 0).astype(np.int64), ["background", "field"], tmp_path / "i.geojson", geo)
     import json
 
     feats = json.loads(doc.read_text())["features"]
@@ -65,7 +67,7 @@ def _write_raster(path: Path, arr: np.ndarray, descriptions: list[str] | None = 
 
 def test_16_bit_tiles_scale_by_bit_depth_not_by_content(tmp_path: Path) -> None:
     """The same pixel value reads the same whatever else the tile holds (no per-image stretch)."""
-    from agriseg.text.io import read_image
+    from agriseg.raster.image import read_image
 
     a = np.full((3, 8, 8), 20000, np.uint16)
     b = a.copy()
@@ -76,7 +78,7 @@ def test_16_bit_tiles_scale_by_bit_depth_not_by_content(tmp_path: Path) -> None:
 
 
 def test_bands_pick_red_green_blue(tmp_path: Path) -> None:
-    from agriseg.text.io import read_image
+    from agriseg.raster.image import read_image
 
     bgrn = np.stack([np.full((8, 8), v, np.uint8) for v in (10, 20, 30, 40)])  # blue, green, red, nir
     plain = _write_raster(tmp_path / "bgrn.tif", bgrn)
@@ -87,7 +89,7 @@ def test_bands_pick_red_green_blue(tmp_path: Path) -> None:
 
 def test_band_descriptions_say_which_band_is_red(tmp_path: Path) -> None:
     """A BGRN tile whose bands are described is read as RGB (it was read with red and blue swapped)."""
-    from agriseg.text.io import read_image
+    from agriseg.raster.image import read_image
 
     bgrn = np.stack([np.full((8, 8), v, np.uint8) for v in (10, 20, 30, 40)])  # blue, green, red, nir
     named = _write_raster(tmp_path / "named.tif", bgrn, ["Blue", "Green", "Red", "NIR"])
@@ -97,7 +99,7 @@ def test_band_descriptions_say_which_band_is_red(tmp_path: Path) -> None:
 def test_jpeg2000_is_read_with_its_georeference(tmp_path: Path) -> None:
     """`.jp2` orthophotos were not listed from a folder, and read without their georeference."""
     from agriseg.data.io import list_images
-    from agriseg.text.io import read_image
+    from agriseg.raster.image import read_image
 
     arr = np.random.default_rng(0).integers(0, 255, (3, 16, 16), dtype=np.uint8)
     try:
@@ -154,3 +156,59 @@ def test_a_multiband_raster_is_not_a_mask(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="rgb.tif: mask must be one band of class ids"):
         read_mask(p)
     assert read_mask(_write_raster(tmp_path / "m.tif", np.ones((1, 8, 8), np.uint8))).shape == (8, 8)
+
+
+def _rings(doc: dict) -> list:
+    return [f["geometry"] for f in doc["features"]]
+
+
+def test_geojson_of_a_georeferenced_tile_is_rfc_7946(tmp_path: Path) -> None:
+    """WGS 84 lon/lat, no crs member, exterior rings counter-clockwise."""
+    import json
+
+    import shapely.geometry
+
+    labels = np.zeros((20, 20), np.int64)
+    labels[2:8, 3:9] = 1
+    labels[10:18, 10:18] = 2
+    labels[12:14, 12:14] = 0  # a hole
+    classes = np.where(labels == 1, 1, np.where(labels == 2, 2, 0))
+    geo = GeoRef("EPSG:32633", (0.5, 0.0, 500000.0, 0.0, -0.5, 5000000.0))  # UTM 33N: lon 15 E
+    doc = json.loads(write_instances(labels, classes, ["bg", "a", "b"], tmp_path / "g.geojson", geo).read_text())
+    assert "crs" not in doc and doc["type"] == "FeatureCollection"
+    props = [f["properties"] for f in doc["features"]]
+    assert props == [{"id": 1, "class": "a", "pixels": 36}, {"id": 2, "class": "b", "pixels": 60}]
+    for g in _rings(doc):
+        poly = shapely.geometry.shape(g)
+        assert poly.is_valid and poly.exterior.is_ccw and all(not r.is_ccw for r in poly.interiors)
+        lon, lat = poly.centroid.x, poly.centroid.y
+        assert 14.99 < lon < 15.01 and 45.1 < lat < 45.2  # 5,000 km north of the equator on 15 E
+    assert len(shapely.geometry.shape(_rings(doc)[1]).interiors) == 1
+    # the first square: 6 x 6 pixels of 0.5 m = 9 m2 (area in a local metric CRS)
+    from pyproj import Transformer
+
+    t = Transformer.from_crs(4326, 32633, always_xy=True)
+    back = shapely.transform(shapely.geometry.shape(_rings(doc)[0]), lambda xy: np.column_stack(t.transform(*xy.T)))
+    assert abs(back.area - 9.0) < 1e-3
+
+
+def test_geojson_of_a_plain_image_is_in_pixels(tmp_path: Path) -> None:
+    import json
+
+    import shapely.geometry
+
+    labels = np.zeros((10, 12), np.int64)
+    labels[1:4, 2:7] = 1
+    doc = json.loads(write_instances(labels, labels, ["bg", "a"], tmp_path / "p.geojson", None).read_text())
+    assert "crs" not in doc
+    poly = shapely.geometry.shape(doc["features"][0]["geometry"])
+    assert poly.bounds == (2.0, 1.0, 7.0, 4.0) and poly.area == 15.0  # columns x, rows y
+    assert poly.exterior.is_ccw
+
+
+def test_geojson_without_instances_is_an_empty_collection(tmp_path: Path) -> None:
+    import json
+
+    empty = np.zeros((6, 6), np.int64)
+    doc = json.loads(write_instances(empty, empty, ["bg"], tmp_path / "e.geojson", None).read_text())
+    assert doc == {"type": "FeatureCollection", "features": []}

@@ -196,8 +196,10 @@ def test_cli_predict_png_with_overlap(sft_dir: Path, tmp_path: Path) -> None:
     rep = json.loads((tmp_path / "pred" / "scene.json").read_text())
     assert rep["patches"] == 9  # 8-px patches at 50 % overlap over 16 px
     assert (tmp_path / "pred" / "scene.geojson").is_file()
-    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16"])  # a re-run resumes: nothing to do
+    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16", "--overlap", "0.5"])  # a re-run resumes
     assert res.exit_code == 0 and "0 predicted, 1 skipped" in res.output
+    res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16"])  # another --overlap: refused, named
+    assert res.exit_code == 1 and "--overlap: 0.5 -> " in res.output
     Image.fromarray(img[:4, :4]).save(tmp_path / "tiny.png")
     res = CliRunner().invoke(
         main,
@@ -239,9 +241,15 @@ def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path) -
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["model"] == str(sft_dir) and run["classes"] == list(SYNTH_CLASSES) and "patch" in run["options"]
     gj = json.loads((tmp_path / "out" / "geo.geojson").read_text())
+    assert "crs" not in gj  # RFC 7946: WGS 84 longitude, latitude
+    from pyproj import Transformer
+
+    to_utm = Transformer.from_crs(4326, 32648, always_xy=True)
     for feat in gj["features"]:
-        x, y = feat["geometry"]["coordinates"][0][0]
-        assert 300000.0 <= x <= 300000.0 + 16 * 0.3 and 1500000.0 - 16 * 0.3 <= y <= 1500000.0
+        for lon, lat in feat["geometry"]["coordinates"][0]:
+            x, y = to_utm.transform(lon, lat)
+            assert 300000.0 - 1e-3 <= x <= 300000.0 + 16 * 0.3 + 1e-3
+            assert 1500000.0 - 16 * 0.3 - 1e-3 <= y <= 1500000.0 + 1e-3
 
 
 def test_cli_predict_keeps_instance_ids_beyond_255(
@@ -289,7 +297,7 @@ def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_pat
     assert res.exit_code == 1 and "b.png" in res.output and "2 predicted, 0 skipped, 1 failed" in res.output
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1 and "0 predicted, 2 skipped, 1 failed" in res.output
-    assert not list((tmp_path / "pred").glob(".*"))  # no temporaries left
+    assert [p.name for p in (tmp_path / "pred").glob(".*")] == [".agriseg-manifest.jsonl"]  # no temporaries left
 
 
 def test_unknown_words_are_the_ones_spelt_with_unk(workdir: Path) -> None:

@@ -96,6 +96,7 @@ def screen(outdir: str, title: str | None) -> None:
 @friendly_errors
 def selftrain(config_path: str, keep: str | None, stage1_epochs: int | None, stage2_epochs: int | None) -> None:
     """Two-stage self-training on pseudo-labels; writes <output_dir>/model.safetensors and a report."""
+    from agriseg.config import with_updates
     from agriseg.crop.selftrain import load_selftrain_config
     from agriseg.crop.selftrain import selftrain as run
 
@@ -105,7 +106,7 @@ def selftrain(config_path: str, keep: str | None, stage1_epochs: int | None, sta
         for k, v in {"keep": keep, "stage1_epochs": stage1_epochs, "stage2_epochs": stage2_epochs}.items()
         if v is not None
     }
-    cfg = cfg.model_copy(update=upd)
+    cfg = with_updates(cfg, upd)
     rep = run(cfg)
     click.echo(f"model: {rep['model']}")
     for st in ("stage1", "stage2"):

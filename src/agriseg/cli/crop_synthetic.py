@@ -47,6 +47,14 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     is_flag=True,
     help="lab: also write a plain white, grey, blue and black frame.",
 )
+@option(
+    "--plant-colours",
+    config=CROP_SYNTHETIC,
+    type="choice",
+    show_default=True,
+    help="lab: recolour pasted plants a little (mild) or into dark, pale, yellowish and bluish greens with "
+    "flattened leaves and tinted glare (wide).",
+)
 @overwrite_option()
 @friendly_errors
 def make_synthetic(
@@ -59,6 +67,7 @@ def make_synthetic(
     seed: int,
     layouts: str,
     uniform_frames: bool,
+    plant_colours: str,
     overwrite: bool,
 ) -> None:
     """Generate photos of KIND (discs, plants, lab or tray) whose true masks and plant areas are known."""
@@ -68,6 +77,8 @@ def make_synthetic(
     if (outdir / "index.json").exists() and not overwrite:
         click.echo(f"{outdir}: a generated set is already there (--overwrite to generate again)")
         return
-    cfg = SyntheticPhotosConfig(count=count, seed=seed, layouts=layouts, uniform_frames=uniform_frames)
+    cfg = SyntheticPhotosConfig(
+        count=count, seed=seed, layouts=layouts, uniform_frames=uniform_frames, plant_colours=plant_colours
+    )
     index = run(kind, outdir, photos, labels, stems, cfg)  # type: ignore[arg-type]
     click.echo(f"wrote {count} {kind} photos to {outdir} ({index.name})")

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import config_option, set_option
+from agriseg.cli.options import config_option, train_options, train_overrides
 
 
 @click.command()
 @config_option("crop")
-@click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Lightning checkpoint to resume from.")
-@click.option("--epochs", type=int, default=None, help="Override the config's epochs.")
-@set_option()
+@train_options()
 @friendly_errors
-def train(config_path: str, resume: str | None, epochs: int | None, overrides: tuple[str, ...]) -> None:
+def train(config_path: Path, resume: str | None, **flags: Any) -> None:
     """Train a model from a config; writes checkpoints and model.safetensors to its output_dir."""
     from agriseg.config import load_config
     from agriseg.crop.config import CropTrainConfig
     from agriseg.crop.train import train_crop
 
-    cfg = load_config(config_path, CropTrainConfig, overrides)
-    res = train_crop(cfg, resume=resume, max_epochs=epochs)
-    which = "last" if cfg.train.export == "last" else "best"
-    click.echo(f"{which} checkpoint (exported): {res['best_checkpoint']}\nmodel: {res['model']}")
-    click.echo(f"validation: mIoU {100 * res['val']['val/miou']:.2f}  bIoU {100 * res['val']['val/biou']:.2f}")
+    cfg = load_config(config_path, CropTrainConfig, train_overrides(**flags))
+    click.echo(train_crop(cfg, resume=resume)["summary"])

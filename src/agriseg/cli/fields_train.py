@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,6 +20,8 @@ from agriseg.cli.options import (
     output_option,
     overwrite_option,
     stack,
+    train_options,
+    train_overrides,
     warn_renamed,
 )
 
@@ -48,27 +51,19 @@ _chips = stack(
 
 @click.command()
 @config_option("fields")
-@click.option("--resume", type=click.Path(dir_okay=False), default=None, help="Lightning checkpoint to resume from.")
-@click.option("--epochs", type=click.IntRange(1), default=None, help="Override the config's epochs.")
-@click.option("--max-minutes", type=float, default=None, help="Override the config's training wall-time limit.")
+@train_options()
 @click.option("--no-test", is_flag=True, help="Skip scoring the test split at the end.")
 @friendly_errors
-def train(config_path: str, resume: str | None, epochs: int | None, max_minutes: float | None, no_test: bool) -> None:
+def train(config_path: Path, resume: str | None, no_test: bool, **flags: Any) -> None:
     """Train a field-boundary model (PRUE / FTW recipe) from a config."""
     from agriseg.config import load_config
     from agriseg.fields.config import FieldsTrainConfig
     from agriseg.fields.metrics import format_report
     from agriseg.fields.train import train_fields
 
-    cfg = load_config(config_path, FieldsTrainConfig)
-    if max_minutes is not None:
-        cfg.train.max_time_minutes = max_minutes
-    res = train_fields(cfg, resume=resume, max_epochs=epochs, evaluate_test=not no_test)
-    click.echo(f"best checkpoint: {res['best_checkpoint']}\nmodel: {res['model']}")
-    click.echo(
-        f"training time: {res['train_seconds'] / 60:.1f} min   validation: "
-        + "  ".join(f"{k} {v:.4f}" for k, v in res["val"].items())
-    )
+    cfg = load_config(config_path, FieldsTrainConfig, train_overrides(**flags))
+    res = train_fields(cfg, resume=resume, evaluate_test=not no_test)
+    click.echo(res["summary"])
     if res["test"]:
         click.echo("test split:\n" + format_report(res["test"]))
 

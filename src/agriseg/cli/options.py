@@ -52,6 +52,10 @@ SHARED = (
     "--classes",
     "--optimize",
     "--precision",
+    "--resume",
+    "--epochs",
+    "--max-steps",
+    "--max-minutes",
 )
 
 # configs of the commands (module:class): option defaults and choices are read from them
@@ -573,6 +577,49 @@ def set_option() -> Decorator:
         metavar="KEY=VALUE",
         help="Override a config option, e.g. --set dataset=runs/my_data --set lora.r=8 (repeatable).",
     )
+
+
+def train_options() -> Decorator:
+    """The options of every training command (``crop train``, ``fields train``): ``--resume``, ``--epochs``,
+    ``--max-steps``, ``--max-minutes``, ``--set``; the last four end up in the config (see
+    :func:`train_overrides`), so the run's saved config says what was trained."""
+    return stack(
+        shared(
+            "--resume",
+            "--resume",
+            type=click.Path(dir_okay=False),
+            default=None,
+            help="Lightning checkpoint (e.g. <output_dir>/last.ckpt) to continue from.",
+        ),
+        shared("--epochs", "--epochs", type=click.IntRange(1), default=None, help="Override train.epochs."),
+        shared(
+            "--max-steps",
+            "--max-steps",
+            type=click.IntRange(1),
+            default=None,
+            help="Override train.max_steps: stop after this many optimiser steps (a quick check of a config).",
+        ),
+        shared(
+            "--max-minutes",
+            "--max-minutes",
+            type=click.FloatRange(0, min_open=True),
+            default=None,
+            help="Override train.max_minutes: stop training after this wall time.",
+        ),
+        set_option(),
+    )
+
+
+def train_overrides(
+    overrides: Sequence[str] = (),
+    epochs: int | None = None,
+    max_steps: int | None = None,
+    max_minutes: float | None = None,
+) -> tuple[str, ...]:
+    """``--set`` items plus ``train.*`` items for the training flags that were given (they win); takes the
+    parameters of :func:`train_options` but ``resume``."""
+    flags = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
+    return (*overrides, *(f"train.{k}={v}" for k, v in flags.items() if v is not None))
 
 
 def _parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:

@@ -8,6 +8,7 @@ from pydantic import Field, field_validator
 
 from agriseg.config import StrictModel
 from agriseg.models.config import ModelConfig
+from agriseg.training.config import TrainOptions
 
 
 class ExtraDataConfig(StrictModel):
@@ -41,6 +42,7 @@ class DataConfig(StrictModel):
     # re-decide the band of this many px around every hand outline from the photo's colour (0 = off);
     # training images only: see agriseg.crop.refine
     refine_band: int = Field(0, ge=0, le=10)
+    repeat: int = Field(1, ge=1)  # each training photo appears this many times per epoch (balance with extra)
     extra: list[ExtraDataConfig] = []
 
     @field_validator("colormap")
@@ -49,32 +51,18 @@ class DataConfig(StrictModel):
         return _check_colormap(v)
 
 
-class TrainConfig(StrictModel):
-    """Optimisation and run control."""
+class TrainConfig(TrainOptions):
+    """Optimisation and run control: the shared training options plus crop's own."""
 
-    epochs: int = Field(40, ge=1)
-    batch_size: int = Field(8, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(1e-4, ge=0)
     warmup_epochs: int = Field(1, ge=0)
     dice_weight: float = Field(1.0, ge=0)
     ignore_index: int = Field(255, ge=0, le=255)
-    seed: int = 7
     init_weights: str | None = None  # start from an agriseg model file (.safetensors / .ckpt) of the same config
-    num_workers: int = Field(1, ge=0)
-    # "bf16-mixed" autocast + channels_last train about 2.9x faster than fp32 on a CPU with AVX-512 BF16
-    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
-    channels_last: bool = False
-    accelerator: str = "auto"
-    limit_train_batches: float | int = 1.0
-    val_every: int = Field(1, ge=1)
+    channels_last: bool = False  # with bf16-mixed: about 2.9x faster than fp32 on a CPU with AVX-512 BF16
     boundary_ratio: float = Field(0.02, gt=0, le=1)
     # which weights become model.safetensors: "best" on validation mIoU, or "last" (the end of the schedule;
     # no checkpoint is picked on the split that the model is then scored on)
     export: Literal["best", "last"] = "best"
-    # stop after this many minutes of training even if epochs remain (a safety net for time-limited machines;
-    # the cosine schedule is then cut short, so size ``epochs`` to finish first)
-    max_minutes: float | None = Field(None, gt=0)
 
 
 def _check_colormap(colormap: dict[str, int]) -> dict[str, int]:
@@ -136,6 +124,8 @@ class PlotsConfig(StrictModel):
 
 
 # how crop models run by default (see the README's benchmark of crop predict)
+# the smallest resize the models take: their encoders halve the image 5 times (32 px -> 1 px)
+MIN_LONG_SIDE = 32
 DEFAULT_OPTIMIZE: Literal["none", "jit", "onnxruntime"] = "onnxruntime"
 
 
@@ -146,6 +136,13 @@ class CropInferenceConfig(StrictModel):
     long_side: int | None = Field(None, ge=0)  # resize the long side to this (0 = native); None = the model's own
     tta: Literal["none", "flip", "flip+scale"] | None = None  # test-time augmentation; None = the model's own
     optimize: Literal["none", "jit", "onnxruntime"] = DEFAULT_OPTIMIZE
+
+    @field_validator("long_side")
+    @classmethod
+    def _long_side(cls, v: int | None) -> int | None:
+        if v is not None and 0 < v < MIN_LONG_SIDE:
+            raise ValueError(f"must be 0 (native size) or at least {MIN_LONG_SIDE} px")
+        return v
 
 
 class CropPredictConfig(CropInferenceConfig):
@@ -172,6 +169,7 @@ class SyntheticPhotosConfig(StrictModel):
     seed: int = Field(0, ge=0)  # photo i uses seed + i
     layouts: str = "pots,tray,side,plate"  # lab: comma-separated layouts (pots, tray, side, plate, field)
     uniform_frames: bool = False  # lab: also write a plain white, grey, blue and black frame
+    plant_colours: Literal["mild", "wide"] = "mild"  # lab: recolouring of the pasted plants
 
 
 class AdaptConfig(StrictModel):

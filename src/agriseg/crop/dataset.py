@@ -97,16 +97,18 @@ class CropSegDataset:
         self.refined = [refine_band] * len(self.items) + [0] * len(extra or [])
         self.items += list(extra or [])
         self.label_mode, self.colormap, self.transform = label_mode, colormap, transform
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
+        # keyed by (image, label, refine band): an item repeated in an epoch is decoded and held once
+        self._cache: dict[tuple[Path, Path, int], tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.items)
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Decoded (image uint8 HWC, mask uint8 HW) of item ``i``; checks that their sizes match."""
-        if self._cache is not None and i in self._cache:
-            return self._cache[i]
         stem, ip, lp = self.items[i]
+        key = (ip, lp, self.refined[i])
+        if self._cache is not None and key in self._cache:
+            return self._cache[key]
         img, mask = read_rgb(ip), read_label(lp, self.label_mode, self.colormap)
         if img.shape[:2] != mask.shape:
             raise ValueError(f"{lp}: label size {mask.shape[::-1]} differs from image {ip} {img.shape[1::-1]}")
@@ -115,7 +117,7 @@ class CropSegDataset:
 
             mask = refine_labels(img, mask, self.refined[i])
         if self._cache is not None:
-            self._cache[i] = (img, mask)
+            self._cache[key] = (img, mask)
         return img, mask
 
     def __getitem__(self, i: int) -> dict:

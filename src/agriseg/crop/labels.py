@@ -46,6 +46,11 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
             shown = ", ".join(f"{k >> 16},{(k >> 8) & 255},{k & 255}" for k in found.tolist())
             raise ValueError(f"{path}: no pixel has a colour of the colormap (label colours include {shown})")
         return out
+    if arr.ndim == 3 and mode == "index" and not (arr[..., :3] == arr[..., :1]).all():
+        raise ValueError(
+            f"{path}: label mode 'index' needs one class id per pixel (a gray or palette PNG); this label has "
+            "colours (use --label-mode colormap, or binary for vegetation / background)"
+        )
     if arr.ndim == 3:
         arr = arr[..., :3].max(-1) if mode == "binary" else arr[..., 0]
     if mode == "binary":

@@ -253,7 +253,7 @@ def class_map_image(classes: np.ndarray) -> Image.Image:
     return im
 
 
-SUMMARY_FIELDS = ["file", "status", "width", "height", "vegetation_fraction", "error"]
+SUMMARY_FIELDS = ["file", "status", "width", "height", "vegetation_fraction", "quality", "error"]
 
 
 @dataclass
@@ -296,8 +296,10 @@ def _write_and_row(
     f: Path, out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray, k: int, class_fields: list[str]
 ) -> dict:
     """Write one photo's outputs and return its summary row (run on the writer thread)."""
+    from agriseg.crop.quality import photo_quality
+
     _write_outputs(out, rgb, classes)
-    return _row(f, classes, k, class_fields)
+    return {**_row(f, classes, k, class_fields), "quality": photo_quality(rgb)}
 
 
 def _row(f: Path, classes: np.ndarray, k: int, class_fields: list[str]) -> dict:
@@ -317,12 +319,14 @@ def _row(f: Path, classes: np.ndarray, k: int, class_fields: list[str]) -> dict:
 def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> dict | None:
     """The summary row of a photo done by an earlier run, from its outputs (None if they are unreadable)."""
     from agriseg.crop.labels import read_label
+    from agriseg.crop.quality import photo_quality
 
     try:
         classes = read_label(out.classes, "index") if out.classes is not None else read_label(out.mask, "binary")
+        quality = photo_quality(read_rgb(f))
     except ValueError:
         return None
-    return {**_row(f, classes, k, class_fields), "resumed": True}
+    return {**_row(f, classes, k, class_fields), "quality": quality, "resumed": True}
 
 
 # agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
@@ -467,6 +471,7 @@ def predict_paths(
     )
     cfg = pred.config
     assert cfg is not None
+    check_photo_memory(files, pred.long_side, pred.num_classes, "--long-side")
     options = config.model_dump(exclude={"model_name", "batch_size", "optimize"})
     options.update(long_side=pred.long_side, tta=pred.tta)
     recipe = Recipe("crop predict", ALGORITHM, options, cast("LazyModel", pred.model).path)  # load_predictor's
@@ -474,8 +479,34 @@ def predict_paths(
         pred, files, out, overwrite, strict, config.overlay, cfg.class_names, progress=progress, recipe=recipe
     )
     if earlier:
-        result.notes.append(f"({len(earlier)} outputs of an earlier run in {outdir} were not read as photos)")
+        n = len(earlier)
+        result.notes.append(f"({n} files in {outdir} named like outputs (<name>_mask.png ...) were not read as photos)")
     return result
+
+
+def check_photo_memory(files: Sequence[Path], long_side: int, num_classes: int, option: str) -> None:
+    """Refuse up front when the largest photo, resized to ``long_side``, would not fit in memory.
+
+    The estimate per photo: its float32 planes at the working size (3 inputs, the class logits, the
+    probabilities and a blending weight) and the probabilities back at full size.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from agriseg.data.memory import check_memory
+
+    worst, name = 0.0, None
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                w, h = im.size
+        except (OSError, UnidentifiedImageError, ValueError):
+            continue  # an unreadable photo fails as its own item
+        s = long_side / max(h, w) if long_side else 1.0
+        need = 4.0 * (h * w * s * s * (4 + 2 * num_classes) + h * w * num_classes)
+        if need > worst:
+            worst, name = need, f
+    if name is not None:
+        check_memory(worst, f"{name} at {option} {long_side}" if long_side else str(name))
 
 
 def write_csv_atomic(rows: list[dict], path: Path, fields: list[str]) -> None:

@@ -205,7 +205,15 @@ class SelfTrainer:
             "errors": [r["error"] for r in bad],
             "full_coverage": sum(bool(r.get("full_coverage")) for r in recs),
         }
-        return {r["stem"]: self.out / "pseudo" / r["mask"] for r in recs if r["status"] in ("ok", "skipped")}
+        masks = {r["stem"]: self.out / "pseudo" / r["mask"] for r in recs if r["status"] in ("ok", "skipped")}
+        if len(masks) < 2:  # nothing to train on: the photos are the problem, said with their names
+            from agriseg.config import OptionError
+
+            shown = "; ".join(r["error"] for r in bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+            raise OptionError(
+                f"only {len(masks)} of {len(recs)} photos could be pseudo-labelled (training needs 2): {shown}"
+            )
+        return masks
 
     def stage1_labels(self, masks: dict[str, Path]) -> Path:
         """Write stage-1 labels (pseudo masks, manual labels where given) as index PNGs."""
@@ -272,7 +280,7 @@ class SelfTrainer:
 
         cfg = self.stage_config(stage, labels, tl, sl)
         cfg.train = cfg.train.model_copy(update={"init_weights": init})
-        res = train_crop(cfg, max_epochs=epochs)
+        res = train_crop(cfg, max_epochs=epochs, progress=self.progress)
         info = {
             "model": res["model"],
             "select_on_pseudo": {k: float(v) for k, v in res["val"].items()},
@@ -393,6 +401,7 @@ def adapt(
     """
     from tqdm import tqdm
 
+    from agriseg.config import OptionError
     from agriseg.crop.labels import read_label
     from agriseg.crop.predict import Predictor
     from agriseg.data.io import read_rgb
@@ -429,7 +438,13 @@ def adapt(
         evaluate=evaluate,
     )
     trainer = SelfTrainer(cfg, progress)
-    masks = trainer.pseudolabel(trainer.pool())
+    try:
+        masks = trainer.pseudolabel(trainer.pool())
+    except OptionError as err:  # name the user's photos, not their links in the work folder
+        msg = str(err)
+        for stem, f in names.items():
+            msg = msg.replace(str(img_dir / f"{stem}{f.suffix.lower()}"), str(f))
+        raise OptionError(msg) from None
     labels1 = trainer.stage1_labels(masks)
     if combine != "none":
         pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)

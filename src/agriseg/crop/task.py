@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import math
 
-import lightning as L
 import numpy as np
 import torch
 import torch.nn.functional as F
-from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
 from agriseg.crop.config import CropTrainConfig
 from agriseg.metrics import SegmentationMetrics
-from agriseg.models import build_model
 from agriseg.models.losses import CEDiceLoss
+from agriseg.training.task import BaseTask
 
 
-class SegmentationTask(L.LightningModule):
+class SegmentationTask(BaseTask):
     """Trains a model from ``agriseg.models`` with CE + Dice, AdamW and warmup + cosine.
 
     Validation images arrive resized (the model's inference size); logits are resized back to the full
@@ -26,13 +24,14 @@ class SegmentationTask(L.LightningModule):
         config: the whole run config as a plain dict (saved in checkpoints as hyperparameters).
     """
 
-    def __init__(self, config: dict) -> None:
-        super().__init__()
-        self.save_hyperparameters({"config": config})
-        self.cfg = CropTrainConfig.model_validate(config)
-        self.model = build_model(self.cfg.model)
+    config_class = CropTrainConfig
+    monitor = "val/miou"
+
+    def configure_loss(self) -> torch.nn.Module:
+        return CEDiceLoss(self.cfg.train.dice_weight, self.cfg.train.ignore_index)
+
+    def configure_metrics(self) -> None:
         t = self.cfg.train
-        self.loss = CEDiceLoss(t.dice_weight, t.ignore_index)
         self.val_metrics = SegmentationMetrics(
             self.cfg.model.num_classes, t.boundary_ratio, t.ignore_index, self.cfg.model.class_names
         )
@@ -45,11 +44,6 @@ class SegmentationTask(L.LightningModule):
     def on_fit_start(self) -> None:
         if self.cfg.train.channels_last:
             self.model.to(memory_format=torch.channels_last)
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.loss(self(batch["image"]).float(), batch["mask"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
-        return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         logits = self(batch["image"]).float()  # (B, K, h, w) at inference size
@@ -64,9 +58,8 @@ class SegmentationTask(L.LightningModule):
         self.log_dict({"val/miou": res["miou"], "val/biou": res["biou"]}, prog_bar=True)
         self.log("val/pixel_accuracy", res["pixel_accuracy"])
 
-    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
+    def configure_scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
         t = self.cfg.train
-        opt = torch.optim.AdamW(self.parameters(), lr=t.lr, weight_decay=t.weight_decay)
         total = max(1, self.trainer.estimated_stepping_batches)
         warm = min(total // 2, int(total * t.warmup_epochs / max(1, t.epochs)))
 
@@ -75,5 +68,4 @@ class SegmentationTask(L.LightningModule):
                 return (step + 1) / warm
             return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total - warm)))
 
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, schedule)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+        return torch.optim.lr_scheduler.LambdaLR(opt, schedule)

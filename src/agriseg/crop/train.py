@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -21,32 +20,30 @@ if TYPE_CHECKING:
     from torch import nn
 
 
-def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int | None = None) -> dict:
+def train_crop(
+    cfg: CropTrainConfig, resume: str | None = None, max_epochs: int | None = None, progress: bool = True
+) -> dict:
     """Train, keep the best and the last checkpoint, export one of them (``train.export``) as safetensors.
 
     Args:
         cfg: the run config.
         resume: a Lightning checkpoint (e.g. ``<output_dir>/last.ckpt``) to continue from.
         max_epochs: override ``cfg.train.epochs``.
+        progress: show the training progress bar.
 
     Returns:
-        ``{"best_checkpoint", "model", "val"}``: the exported checkpoint, the safetensors file and that
-        checkpoint's validation metrics.
+        ``{"best_checkpoint", "model", "val", "summary"}``: the exported checkpoint, the safetensors file,
+        that checkpoint's validation metrics and one line saying so.
     """
     import torch
-    from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-
-    from agriseg.runtime import tune_allocator
-
-    tune_allocator()  # before the first batch: see benchmarks/train_allocator.py
-    from lightning.pytorch.loggers import CSVLogger
 
     from agriseg.crop.task import SegmentationTask
-    from agriseg.models.io import check_training_checkpoint, save_model
+    from agriseg.models.io import save_model
+    from agriseg.training.trainer import fit, load_weights, summary_line, validate
 
     t = cfg.train
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    L.seed_everything(t.seed, workers=True)
+    L.seed_everything(t.seed, workers=True, verbose=False)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side)
@@ -54,31 +51,19 @@ def train_crop(cfg: CropTrainConfig, resume: str | None = None, max_epochs: int 
     task = SegmentationTask(cfg.model_dump())
     if t.init_weights and resume is None:
         init_from(task.model, t.init_weights, cfg.model.in_channels)
-    ckpt = ModelCheckpoint(
-        dirpath=out, filename="best-{epoch:02d}", monitor="val/miou", mode="max", save_last=True, save_top_k=1
-    )
-    trainer = L.Trainer(
-        max_epochs=max_epochs or t.epochs,
-        accelerator=t.accelerator,
-        precision=t.precision,
-        callbacks=[ckpt, LearningRateMonitor("step")],
-        logger=CSVLogger(out, name="logs"),
-        limit_train_batches=t.limit_train_batches,
-        check_val_every_n_epoch=t.val_every,
-        log_every_n_steps=5,
-        deterministic=False,
-        max_time=dt.timedelta(minutes=t.max_minutes) if t.max_minutes else None,
-    )
-    if resume is not None:
-        check_training_checkpoint(resume)
-    trainer.fit(task, datamodule=dm, ckpt_path=resume, weights_only=True)
-    exported = ckpt.last_model_path if t.export == "last" else (ckpt.best_model_path or ckpt.last_model_path)
-    state = torch.load(exported, map_location="cpu", weights_only=True)
-    task.load_state_dict(state["state_dict"])
-    val = trainer.validate(task, datamodule=dm, verbose=False)[0]
+    res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
+    exported = res.last_path if t.export == "last" else res.best_path
+    load_weights(task, exported)
+    val = validate(res.trainer, task, dm)
     model_path = out / "model.safetensors"
     save_model(task.model, cfg.model, model_path, extra={"val": val, "train_config": cfg.model_dump_json()})
-    return {"best_checkpoint": exported, "model": str(model_path), "val": val}
+    shown = {"val/miou": val["val/miou"], "val/biou": val["val/biou"]}
+    return {
+        "best_checkpoint": exported,
+        "model": str(model_path),
+        "val": val,
+        "summary": summary_line(f"{cfg.name} ({t.export} checkpoint)", res, shown, model_path),
+    }
 
 
 def init_from(model: nn.Module, path: str, in_channels: int) -> list[str]:

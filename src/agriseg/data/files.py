@@ -7,6 +7,7 @@ an error; on an error the temporary is removed and the final name is untouched.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -19,6 +20,9 @@ from typing import Any
 
 from typing_extensions import deprecated
 
+NAME_MAX = 255  # bytes of one file name on Linux, macOS and Windows file systems
+TEMP_MARGIN = 16  # bytes kept free for suffixes writers add to a temporary name
+
 # inputs of the running command (see protected_inputs): no output may replace one of them
 _PROTECTED: list[tuple[Path, tuple[int, int] | None]] = []
 
@@ -29,7 +33,14 @@ def temporary_sibling(path: str | Path, tag: str = "tmp") -> Path:
     It keeps the suffix, because writers pick the format by it.
     """
     path = Path(path)
-    return path.with_name(f".{path.name}.{tag}-{os.getpid()}{path.suffix}")
+    name, tail = path.name, f".{tag}-{os.getpid()}{path.suffix}"
+    # a file name may have 255 bytes: a long one is shortened (with a digest, so names stay distinct),
+    # leaving room for what writers append to a temporary (GDAL's ".ovr.tmp")
+    room = NAME_MAX - TEMP_MARGIN - 1 - len(tail.encode())
+    if len(name.encode()) > room:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:12]
+        name = name.encode()[: room - len(digest) - 1].decode(errors="ignore") + "~" + digest
+    return path.with_name(f".{name}{tail}")
 
 
 def _remove(p: Path) -> None:
@@ -143,6 +154,11 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
         if tmp.is_dir() and path.is_dir():
             _remove(path)
         os.replace(tmp, path)
+    except OSError as err:
+        _remove(tmp)
+        if err.filename is None or Path(err.filename) == tmp:  # a full disk: name the file, not its temporary
+            raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+        raise
     except BaseException:
         _remove(tmp)
         raise

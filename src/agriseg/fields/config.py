@@ -14,6 +14,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from agriseg.config import StrictModel, renamed_names
 from agriseg.models.config import ModelConfig
+from agriseg.training.config import TrainOptions
 
 # FTW / ftw-tools / PRUE divide Sentinel-2 reflectance x10000 by this (the one place it is written)
 FTW_DIVISOR: float = 3000.0
@@ -106,26 +107,28 @@ class FieldsLossConfig(StrictModel):
         return None
 
 
-class FieldsOptimConfig(StrictModel):
-    """Optimisation (PRUE: AdamW amsgrad lr 1e-3, cosine to 1e-6 over 100 epochs, batch 32, seed 7)."""
+class FieldsOptimConfig(TrainOptions):
+    """Optimisation (PRUE: AdamW amsgrad lr 1e-3, cosine to 1e-6 over 100 epochs, batch 32, seed 7).
+
+    The shared training options (re-defaulted for PRUE) plus the fields schedule and checkpoint metric.
+    """
 
     epochs: int = Field(100, ge=1)
     batch_size: int = Field(32, ge=1)
-    lr: float = Field(1e-3, gt=0)
-    min_lr: float = Field(1e-6, ge=0)
     weight_decay: float = Field(1e-2, ge=0)
     amsgrad: bool = True
-    seed: int = 7
     num_workers: int = Field(0, ge=0)
-    precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
-    accelerator: str = "auto"
-    max_time_minutes: float | None = None  # stop training after this wall time
-    # cosine over the planned steps, or over max_time_minutes of wall time (for time-boxed CPU runs)
+    min_lr: float = Field(1e-6, ge=0)
+    # cosine over the planned steps, or over max_minutes of wall time (for time-boxed CPU runs)
     schedule: Literal["cosine_steps", "cosine_time"] = "cosine_steps"
-    limit_train_batches: float | int = 1.0
-    val_every: int = Field(1, ge=1)
     iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
     monitor: Literal["val/object_f1", "val/pixel_iou"] = "val/object_f1"
+
+    @model_validator(mode="after")
+    def _time_budget(self) -> FieldsOptimConfig:
+        if self.schedule == "cosine_time" and not self.max_minutes:
+            raise ValueError("schedule 'cosine_time' needs max_minutes")
+        return self
 
 
 class FieldsTrainConfig(StrictModel):

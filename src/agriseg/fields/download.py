@@ -418,6 +418,12 @@ def download_scene(
             for item in chosen[w]:
                 for b in bands:
                     _forget_remote(band_href(item, b))
+    from agriseg.data.memory import check_memory
+
+    # every band is kept (uint16) until the GeoTIFF is written, plus one band being mosaicked and a mask
+    n_arrays = len(windows) * len(bands)
+    need = float(grid.height) * grid.width * (2 * (n_arrays + 2) + 1)
+    check_memory(need, f"{output.name} at --resolution {cfg.resolution} ({grid.width} x {grid.height} px)")
     harmonise = len({boa_offset_of(i) for w in windows for i in chosen[w]}) > 1
     total = sum(len(chosen[w]) * len(bands) for w in windows)
     arrays: list[np.ndarray] = []

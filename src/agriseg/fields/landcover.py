@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from agriseg.config import with_updates
+
 
 @dataclass(frozen=True)
 class LandcoverSource:
@@ -182,7 +184,7 @@ def landcover_config(
     update: dict[str, Any] = {"landcover": str(out)}
     if not vcfg.landcover_keep and not vcfg.landcover_drop:
         update["landcover_keep"] = list(SOURCES[name].cropland)
-    return vcfg.model_copy(update=update), record
+    return with_updates(vcfg, update), record
 
 
 __all__ = ["SOURCES", "LandcoverSource", "choose_items", "fetch_landcover", "landcover_config", "source_name"]

@@ -5,16 +5,14 @@ from __future__ import annotations
 import math
 import time
 
-import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 
 from agriseg.fields.config import FieldsTrainConfig
 from agriseg.fields.metrics import FieldMetrics
 from agriseg.fields.transforms import FieldAugment
-from agriseg.models import build_model
 from agriseg.models.losses import LogCoshDiceLoss, WeightedCELoss
+from agriseg.training.task import BaseTask
 
 
 def build_loss(cfg: FieldsTrainConfig) -> torch.nn.Module:
@@ -33,7 +31,7 @@ def build_augment(cfg: FieldsTrainConfig) -> FieldAugment | None:
     return FieldAugment(a, base_divisor=cfg.data.divisor, ignore_index=cfg.loss.ignore_index, seed=cfg.train.seed)
 
 
-class FieldsTask(L.LightningModule):
+class FieldsTask(BaseTask):
     """Trains ``model`` (an ``smp.Unet`` for FTW compatibility) with the PRUE or FTW-baseline recipe.
 
     Checkpoints hold the run config under ``hyper_parameters["config"]`` plus the ftw-tools keys (``model``,
@@ -45,40 +43,37 @@ class FieldsTask(L.LightningModule):
         config: the run config as a plain dict.
     """
 
-    def __init__(self, config: dict) -> None:
-        super().__init__()
-        self.cfg = FieldsTrainConfig.model_validate(config)
-        m = self.cfg.model
-        self.save_hyperparameters(
-            {
-                "config": config,
-                "model": "unet" if m.arch == "smp_unet" else m.arch,
-                "backbone": m.encoder,
-                "in_channels": m.in_channels,
-                "num_classes": m.num_classes,
-                "loss": self.cfg.loss.name,
-                "class_weights": self.cfg.loss.weights(m.num_classes),
-                "ignore_index": self.cfg.loss.ignore_index,
-            }
-        )
-        self.model = build_model(m)
-        self.loss = build_loss(self.cfg)
-        self.augment = build_augment(self.cfg)
-        self.val_metrics = FieldMetrics(self.cfg.train.iou_threshold, self.cfg.loss.ignore_index, n_boot=0)
+    config_class = FieldsTrainConfig
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)  # (B, C, H, W) -> (B, K, H, W)
+    def __init__(self, config: dict) -> None:
+        super().__init__(config)
+        self.monitor = self.cfg.train.monitor
+        self.augment = build_augment(self.cfg)
+
+    def hyperparameters(self, config: dict) -> dict:
+        m = self.cfg.model
+        return {
+            "config": config,
+            "model": "unet" if m.arch == "smp_unet" else m.arch,
+            "backbone": m.encoder,
+            "in_channels": m.in_channels,
+            "num_classes": m.num_classes,
+            "loss": self.cfg.loss.name,
+            "class_weights": self.cfg.loss.weights(m.num_classes),
+            "ignore_index": self.cfg.loss.ignore_index,
+        }
+
+    def configure_loss(self) -> torch.nn.Module:
+        return build_loss(self.cfg)
+
+    def configure_metrics(self) -> None:
+        self.val_metrics = FieldMetrics(self.cfg.train.iou_threshold, self.cfg.loss.ignore_index, n_boot=0)
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         if self.training and self.augment is not None and self.trainer is not None and self.trainer.training:
             img, mask = self.augment(batch["image"].cpu(), batch["mask"].cpu())
             batch["image"], batch["mask"] = img.to(self.device), mask.to(self.device)
         return batch
-
-    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss = self.loss(self.model(batch["image"]), batch["mask"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
-        return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         logits = self.model(batch["image"])  # (B, K, H, W)
@@ -93,25 +88,20 @@ class FieldsTask(L.LightningModule):
         if not self.val_metrics.counts:
             return
         res = self.val_metrics.compute()
-        self.val_metrics = FieldMetrics(self.cfg.train.iou_threshold, self.cfg.loss.ignore_index, n_boot=0)
+        self.configure_metrics()
         o = res["overall"]
         self.log_dict({"val/object_f1": o["object_f1"], "val/pixel_iou": o["pixel_iou"]}, prog_bar=True)
         self.log_dict({"val/object_precision": o["object_precision"], "val/object_recall": o["object_recall"]})
 
-    def configure_optimizers(self) -> OptimizerLRSchedulerConfig:
+    def configure_scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
         t = self.cfg.train
-        opt = torch.optim.AdamW(self.parameters(), lr=t.lr, weight_decay=t.weight_decay, amsgrad=t.amsgrad)
         if t.schedule == "cosine_time":
-            if not t.max_time_minutes:
-                raise ValueError("train.schedule 'cosine_time' needs train.max_time_minutes")
-            budget, start = 60.0 * t.max_time_minutes, time.monotonic()
+            budget, start = 60.0 * t.max_minutes, time.monotonic()
 
             def by_time(step: int) -> float:  # cosine from lr to min_lr over the wall-time budget
                 frac = min(1.0, (time.monotonic() - start) / budget)
                 return (t.min_lr + (t.lr - t.min_lr) * 0.5 * (1 + math.cos(math.pi * frac))) / t.lr
 
-            sched: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.LambdaLR(opt, by_time)
-        else:
-            total = max(1, int(self.trainer.estimated_stepping_batches))
-            sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=t.min_lr)
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+            return torch.optim.lr_scheduler.LambdaLR(opt, by_time)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total, eta_min=t.min_lr)

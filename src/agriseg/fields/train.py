@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import lightning as L
@@ -19,8 +18,9 @@ def train_fields(
     resume: str | None = None,
     max_epochs: int | None = None,
     evaluate_test: bool = True,
+    progress: bool = True,
 ) -> dict:
-    """Train with Lightning, keep the best checkpoint (validation object F1), export and evaluate it.
+    """Train with Lightning, keep the best checkpoint (``train.monitor``), export and evaluate it.
 
     Outputs in ``cfg.output_dir``: ``best-*.ckpt`` / ``last.ckpt`` (ftw-tools checkpoint layout),
     ``model.safetensors`` (float32 + config, loadable with ``agriseg.models.io.load_model``), ``logs/``
@@ -31,52 +31,27 @@ def train_fields(
         resume: a Lightning checkpoint to continue from.
         max_epochs: override ``cfg.train.epochs``.
         evaluate_test: score the test split at the end.
+        progress: show the training progress bar.
 
     Returns:
-        ``{"best_checkpoint", "model", "val", "test", "train_seconds"}``.
+        ``{"best_checkpoint", "model", "val", "test", "train_seconds", "summary"}``.
     """
-    import datetime as dt
-
-    import torch
-    from lightning.pytorch.callbacks import ModelCheckpoint
-    from lightning.pytorch.loggers import CSVLogger
-
     from agriseg.fields.evaluate import evaluate_model
     from agriseg.fields.task import FieldsTask
-    from agriseg.models.io import check_training_checkpoint, save_model
+    from agriseg.models.io import save_model
+    from agriseg.training.trainer import fit, load_weights, summary_line, validate
 
     t = cfg.train
-    L.seed_everything(t.seed, workers=True)
+    L.seed_everything(t.seed, workers=True, verbose=False)
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(cfg.model_dump_json(indent=1))
     dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)
     task = FieldsTask(cfg.model_dump())
-    ckpt = ModelCheckpoint(
-        dirpath=out, filename="best-{epoch:02d}", monitor=t.monitor, mode="max", save_last=True, save_top_k=1
-    )
-    trainer = L.Trainer(
-        max_epochs=max_epochs or t.epochs,
-        max_time=dt.timedelta(minutes=t.max_time_minutes) if t.max_time_minutes else None,
-        accelerator=t.accelerator,
-        precision=t.precision,
-        callbacks=[ckpt],
-        logger=CSVLogger(out, name="logs"),
-        limit_train_batches=t.limit_train_batches,
-        check_val_every_n_epoch=t.val_every,
-        log_every_n_steps=5,
-        enable_progress_bar=False,
-        num_sanity_val_steps=0,
-    )
-    t0 = time.time()
-    if resume is not None:
-        check_training_checkpoint(resume)
-    trainer.fit(task, datamodule=dm, ckpt_path=resume, weights_only=True)
-    train_seconds = time.time() - t0
-    best = ckpt.best_model_path or ckpt.last_model_path
-    state = torch.load(best, map_location="cpu", weights_only=True)
-    task.load_state_dict(state["state_dict"])
-    val = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
+    best = res.best_path
+    load_weights(task, best)
+    val = validate(res.trainer, task, dm)
     model_path = out / "model.safetensors"
     save_model(
         task.model,
@@ -93,12 +68,14 @@ def train_fields(
     if evaluate_test:
         test = evaluate_model(task.model, dm.test_set, batch_size=t.batch_size, iou_threshold=t.iou_threshold)
         write_json(out / "test_metrics.json", test)
+    shown: dict[str, float] = {k: val[k] for k in ("val/object_f1", "val/pixel_iou") if k in val}
     return {
         "best_checkpoint": best,
         "model": str(model_path),
         "val": val,
         "test": test,
-        "train_seconds": train_seconds,
+        "train_seconds": res.seconds,
+        "summary": summary_line(f"{cfg.name} (best checkpoint)", res, shown, model_path),
     }
 
 

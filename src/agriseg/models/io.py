@@ -243,6 +243,34 @@ ONNX_SOURCE_KEY = "agriseg_source_sha1"  # ONNX metadata entry: sha1 of the mode
 ONNX_EXPORT_SIZE = (600, 800)  # (H, W) of the example input of an export; the file takes any size
 
 
+def check_safetensors(path: str | Path) -> None:
+    """Refuse a truncated or damaged ``.safetensors`` file (its header must cover the file exactly).
+
+    The format is an 8-byte little-endian header length, a JSON header giving each tensor's byte range,
+    then the tensors; a file cut short by an interrupted copy or download has ranges past its end.
+
+    Raises:
+        ModelLoadError: ``<file>: truncated or damaged (...)``.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    try:
+        with path.open("rb") as fh:
+            n = int.from_bytes(fh.read(8), "little")
+            if size < 8 or n <= 0 or 8 + n > size:
+                raise ValueError(f"its header claims {n} bytes, the file has {size}")
+            header = json.loads(fh.read(n))
+        ends = [int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"]
+    except (ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        raise ModelLoadError(f"{path}: not a readable safetensors file ({err}); copy or download it again") from None
+    need = 8 + n + max(ends, default=0)
+    if need != size:
+        raise ModelLoadError(
+            f"{path}: truncated or damaged (its tensors need {need} bytes, the file has {size}); "
+            "copy or download it again"
+        )
+
+
 def file_sha1(path: str | Path) -> str:
     """sha1 of a file's bytes."""
     import hashlib

@@ -20,9 +20,10 @@ from pydantic import ConfigDict, Field
 
 from agriseg.config import StrictModel, renamed_names
 from agriseg.data.io import list_images
+from agriseg.raster.image import read_image
 from agriseg.text.codec import check_class_names, encode_answer
 from agriseg.text.grid import mask_to_grid
-from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_image, read_mask
+from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 

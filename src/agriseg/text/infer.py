@@ -237,8 +237,9 @@ def predict_files(
     """
     from agriseg.batch import BatchOptions, Item, run_batch, unique_names
     from agriseg.data.files import write_json
-    from agriseg.text.instances import semantic_to_instances
-    from agriseg.text.io import GEO_SUFFIXES, read_image, write_mask, write_polygons
+    from agriseg.raster.image import GEO_SUFFIXES, read_image
+    from agriseg.text.instances import semantic_to_instances, write_instances
+    from agriseg.text.io import write_mask
 
     names = unique_names(files)
     items = []
@@ -263,7 +264,7 @@ def predict_files(
         if instances:
             labels, _ = semantic_to_instances(sem, img)
             write_mask(labels, o[2], geo, ids=True)  # never wrapped: ids match the GeoJSON's
-            write_polygons(labels, sem, list(class_names), o[3], geo)
+            write_instances(labels, sem, class_names, o[3], geo)
         write_mask(sem, o[0], geo, class_names=list(class_names))
         write_json(o[1], report)  # written last: its presence marks the image done
         return {

@@ -1,21 +1,27 @@
 """Semantic mask -> instances: a boundary map and a marker watershed per class.
 
 This is our own EPOC-like step (EPOC's code is unpublished, and we have no SegFormer boundary model): the
-boundary map is the Sobel gradient magnitude of the lightly smoothed image, scaled to [0, 1]; markers are the
+boundary map is the Sobel gradient magnitude of the lightly smoothed image, scaled to [0, 1]; seeds are the
 connected pieces of each class mask that stay away from strong boundaries (``boundary < threshold``, then
-eroded), plus one marker for every connected component left without one; the watershed floods the boundary
-map (minus a small distance-to-edge term) from these markers inside the class mask, so touching fields split
-along the image edge between them. Without an image, instances are the (erosion-separated) components.
+eroded); every connected piece of the class with two or more seeds is split by the repository's watershed
+(:func:`agriseg.vector.watershed.split_components`) flooding the boundary map (minus a small distance-to-edge
+term) from those seeds, so touching fields split along the image edge between them; the others stay whole.
+Without an image, the seeds are the eroded class mask: components joined by thin necks split there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import ConfigDict
 
 from agriseg.config import StrictModel
+
+if TYPE_CHECKING:
+    from agriseg.raster.image import GeoRef
 
 
 class WatershedConfig(StrictModel):
@@ -67,7 +73,8 @@ def semantic_to_instances(
     """
     cfg = cfg or WatershedConfig()
     from scipy import ndimage as ndi
-    from skimage.segmentation import watershed
+
+    from agriseg.vector.watershed import split_components
 
     sem = np.asarray(semantic)
     if image is not None and np.asarray(image).shape[:2] != sem.shape:
@@ -84,23 +91,13 @@ def semantic_to_instances(
         seeds = region & (bmap < cfg.boundary_threshold)
         if cfg.erosion > 0:
             seeds = ndi.binary_erosion(seeds, iterations=cfg.erosion)
-        markers, n = ndi.label(seeds)  # (H, W)
-        sizes = np.bincount(markers.ravel(), minlength=n + 1)
-        markers[sizes[markers] < cfg.min_size] = 0
-        comps, n_comp = ndi.label(region)
-        have = set(np.unique(comps[markers > 0]).tolist())
-        k = int(markers.max())
-        for comp in range(1, n_comp + 1):
-            if comp not in have:
-                k += 1
-                markers[comps == comp] = k
         dist = ndi.distance_transform_edt(region)
         elevation = bmap - 0.01 * dist / max(float(dist.max()), 1e-9)
-        ws = watershed(elevation, markers, mask=region)  # (H, W)
-        for lab in np.unique(ws):
+        pieces, *_ = split_components(ndi.label(region)[0], ndi.label(seeds)[0], elevation, min_seed_px=cfg.min_size)
+        for lab in np.unique(pieces):
             if lab == 0:
                 continue
-            pix = ws == lab
+            pix = pieces == lab
             if pix.sum() < cfg.min_size:
                 continue
             labels[pix] = next_id
@@ -122,3 +119,49 @@ def instances_from_ids(instance_map: np.ndarray, semantic: np.ndarray) -> dict[i
 def relabel(labels: np.ndarray, keep: Sequence[int]) -> np.ndarray:
     """Keep only the listed instance ids (others -> 0)."""
     return np.where(np.isin(labels, list(keep)), labels, 0)
+
+
+def write_instances(
+    labels: np.ndarray, classes: np.ndarray, class_names: Sequence[str], path: str | Path, geo: GeoRef | None
+) -> Path:
+    """Write instances as GeoJSON polygons through the shared polygoniser and GeoJSON writer.
+
+    Polygons come from :func:`agriseg.vector.polygonize.label_coverage` (the fields polygoniser: touching
+    instances share one edge, outlines unsimplified) and are written by :mod:`agriseg.vector.geojson`. With a
+    georeference that has a CRS they are mapped with its transform and written in WGS 84 longitude /
+    latitude (RFC 7946); otherwise their coordinates are pixel columns (x) and rows (y) from the image's
+    top-left corner, with no ``crs`` member.
+
+    Args:
+        labels: (H, W) instance ids (0 = none).
+        classes: (H, W) class ids (each instance's class is the most common one under it).
+        class_names: names for the ``class`` property.
+        path: output ``.geojson``.
+        geo: georeference of the image, or None.
+
+    Returns:
+        The written path. Features carry ``id`` (the instance id in the instance raster), ``class`` and
+        ``pixels``.
+    """
+    from agriseg.vector.geojson import write_geojson
+    from agriseg.vector.polygonize import label_coverage
+
+    lab = np.asarray(labels).astype(np.int64)
+    ids, geoms, _ = label_coverage(lab, tolerance=0.0)  # sorted ids, pixel coordinates
+    on = lab > 0
+    n_cls = int(classes.max(initial=0)) + 1
+    pairs = np.bincount(
+        np.searchsorted(ids, lab[on]) * n_cls + np.asarray(classes)[on].astype(np.int64), minlength=len(ids) * n_cls
+    ).reshape(len(ids), n_cls)  # (instances, classes) pixel counts
+    crs = None
+    if geo is not None and geo.crs:
+        from affine import Affine
+
+        from agriseg.vector.geometry import pixel_to_crs
+
+        geoms, crs = pixel_to_crs(geoms, Affine(*geo.transform)), geo.crs
+    props = [
+        {"id": int(i), "class": class_names[int(c)], "pixels": int(n)}
+        for i, c, n in zip(ids, pairs.argmax(1), pairs.sum(1), strict=True)
+    ]
+    return write_geojson(path, geoms, props, crs=crs)

@@ -1,124 +1,20 @@
-"""Reading images and masks for text-mask segmentation; GeoTIFFs keep their georeference.
+"""Class and instance masks of text-mask segmentation: reading labels, writing masks with a georeference.
 
-PNG/JPEG go through PIL. GeoTIFFs go through rasterio (the ``fields`` extra) when it is installed, so the
-CRS and affine transform survive to the predicted GeoTIFF and polygons; without rasterio, TIFFs are read by
-PIL with no georeference.
+Images are read by the shared :func:`agriseg.raster.image.read_image` and polygons written by the shared
+:func:`agriseg.vector.geojson.write_geojson`. Masks of GeoTIFF inputs go through rasterio, so the CRS and
+affine transform survive; without rasterio, TIFFs are handled by PIL with no georeference.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from agriseg.data.files import atomic_write, write_json
-
-log = logging.getLogger(__name__)
-GEO_SUFFIXES = {".tif", ".tiff", ".jp2"}  # read through rasterio / GDAL, georeference kept
-
-
-@dataclass
-class GeoRef:
-    """Georeference of a raster: CRS as WKT/EPSG text and the 6 affine coefficients (rasterio order)."""
-
-    crs: str | None
-    transform: tuple[float, float, float, float, float, float]
-
-    def to_json(self) -> str:
-        """JSON text (stored in dataset columns)."""
-        return json.dumps({"crs": self.crs, "transform": list(self.transform)})
-
-    @staticmethod
-    def from_json(text: str | None) -> GeoRef | None:
-        """Inverse of :meth:`to_json`; None for empty text."""
-        if not text:
-            return None
-        d = json.loads(text)
-        return GeoRef(d["crs"], tuple(d["transform"]))
-
-
-def _rasterio() -> Any | None:
-    try:
-        import rasterio
-    except ImportError:
-        return None
-    return rasterio
-
-
-_RGB_NAMES = ("red", "green", "blue")
-
-
-def _pick_bands(descriptions: Sequence[str | None], count: int, bands: Sequence[int] | None, p: Path) -> list[int]:
-    """1-based band indexes to read as R, G, B: ``bands`` if given, else bands described red / green / blue,
-    else the first three."""
-    if bands:
-        if len(bands) != 3 or any(b < 1 or b > count for b in bands):
-            raise ValueError(f"{p}: --bands needs three band numbers in 1..{count}, got {list(bands)}")
-        return list(bands)
-    desc = [(d or "").strip().lower() for d in descriptions]
-    if all(n in desc for n in _RGB_NAMES):
-        return [desc.index(n) + 1 for n in _RGB_NAMES]
-    if count == 4 and not any(desc):
-        log.warning("%s: 4 bands without descriptions read as R, G, B (bands 1-3); give --bands if not", p)
-    return [1, 2, 3] if count >= 3 else [1] * 3
-
-
-def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np.ndarray, GeoRef | None]:
-    """Read an RGB image: (H, W, 3) uint8 and its georeference (GeoTIFF / JPEG 2000 with rasterio) or None.
-
-    Integer pixel values are scaled by their bit depth, as every agriseg reader does (a 16-bit value ``v``
-    reads as ``round(v * 255 / 65535)``), never stretched per image.
-
-    Args:
-        path: image file.
-        bands: 1-based band numbers to read as red, green, blue (rasterio formats); default: the bands
-            described red / green / blue, else the first three.
-
-    Raises:
-        FileNotFoundError: if the file is missing.
-        ValueError: if it cannot be read as an image (message starts with the path).
-    """
-    from agriseg.data.io import scale_to_uint8
-
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: image not found")
-    rio = _rasterio() if p.suffix.lower() in GEO_SUFFIXES else None
-    try:
-        if rio is not None:
-            with rio.open(p) as src:
-                idx = _pick_bands(src.descriptions, src.count, bands, p)
-                arr = src.read(idx)  # (3, H, W)
-                geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
-            arr = np.moveaxis(arr, 0, -1)  # (H, W, 3)
-        else:
-            if bands:
-                raise ValueError(f"{p}: --bands applies to GeoTIFF and JPEG 2000 files only")
-            from agriseg.data.io import read_rgb
-
-            return read_rgb(p), None  # the shared photo reader: EXIF, bit depth, size limit
-    except ValueError:
-        raise
-    except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
-        raise ValueError(f"{p}: cannot read image ({err})") from err
-    return np.ascontiguousarray(scale_to_uint8(arr, p)), geo
-
-
-def read_georef(path: str | Path) -> GeoRef | None:
-    """The georeference of a raster file (None when it has none or rasterio is absent)."""
-    p = Path(path)
-    rio = _rasterio() if p.suffix.lower() in GEO_SUFFIXES else None
-    if rio is None:
-        return None
-    with rio.open(p) as src:
-        if src.crs is None and src.transform.is_identity:
-            return None
-        return GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
+from agriseg.data.files import atomic_write
+from agriseg.raster.image import GEO_SUFFIXES, GeoRef, rasterio_or_none, read_georef
 
 
 def files_by_stem(files: Sequence[Path], what: str) -> dict[str, Path]:
@@ -175,7 +71,7 @@ def read_mask(path: str | Path) -> np.ndarray:
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: mask not found")
-    rio = _rasterio() if p.suffix.lower() in GEO_SUFFIXES else None
+    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
     try:
         if rio is not None:
             with rio.open(p) as src:
@@ -255,7 +151,7 @@ def write_mask(
     except ValueError as err:
         raise ValueError(f"{p}: {err}") from err
     m = a.astype(dt)
-    rio = _rasterio() if suffix in GEO_SUFFIXES else None
+    rio = rasterio_or_none() if suffix in GEO_SUFFIXES else None
     with atomic_write(p) as tmp:
         _write_mask_file(m, tmp, p.suffix.lower(), rio, geo, None if ids else class_names)
     return p
@@ -299,48 +195,3 @@ def _write_mask_file(
             im = im.convert("P")  # values are kept: the palette maps id -> colour
             im.putpalette([c for i in range(256) for c in _colour(i)])
         im.save(tmp, format="PNG" if suffix not in GEO_SUFFIXES else "TIFF")
-
-
-def write_polygons(
-    labels: np.ndarray, classes: np.ndarray, class_names: list[str], path: str | Path, geo: GeoRef | None
-) -> Path:
-    """Write instances as GeoJSON polygons (map coordinates when ``geo`` is given, else pixels).
-
-    Args:
-        labels: (H, W) instance ids (0 = none).
-        classes: (H, W) class ids (the class of each instance is read here).
-        class_names: names for the ``class`` property.
-        path: output ``.geojson``.
-        geo: georeference or None.
-
-    Returns:
-        The written path.
-    """
-    from skimage import measure
-
-    p = Path(path)
-    feats = []
-    a, b, c, d, e, f = geo.transform if geo else (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-    for inst in np.unique(labels):
-        if inst == 0:
-            continue
-        region = labels == inst  # (H, W)
-        cls = int(np.bincount(classes[region]).argmax())
-        padded = np.pad(region, 1).astype(np.float64)
-        rings = []
-        for contour in measure.find_contours(padded, 0.5):
-            rows, cols = contour[:, 0] - 1 + 0.5, contour[:, 1] - 1 + 0.5
-            xs, ys = a * cols + b * rows + c, d * cols + e * rows + f
-            rings.append([[float(x), float(y)] for x, y in zip(xs, ys, strict=True)])
-        if rings:
-            feats.append(
-                {
-                    "type": "Feature",
-                    "properties": {"id": int(inst), "class": class_names[cls], "pixels": int(region.sum())},
-                    "geometry": {"type": "Polygon", "coordinates": rings[:1] + rings[1:]},
-                }
-            )
-    doc: dict[str, Any] = {"type": "FeatureCollection", "features": feats}
-    if geo and geo.crs:
-        doc["crs"] = {"type": "name", "properties": {"name": geo.crs}}
-    return write_json(p, doc, indent=None)

@@ -223,8 +223,9 @@ def evaluate_files(
     """
     from agriseg.data.io import list_images
     from agriseg.metrics.segmentation import confusion_matrix
+    from agriseg.raster.image import read_georef
     from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
-    from agriseg.text.io import check_same_georef, files_by_stem, read_georef, read_mask
+    from agriseg.text.io import check_same_georef, files_by_stem, read_mask
 
     k = len(class_names)
     ign = -1 if ignore_value is None else ignore_value

@@ -203,7 +203,12 @@ def load_vlm(
     """
     from transformers import AutoModelForImageTextToText
 
+    from agriseg.models.io import check_safetensors
+
     name = resolve_model_name(name)
+    if Path(name).is_dir():  # a truncated weights file is named before transformers fails on it
+        for f in sorted(Path(name).glob("*.safetensors")):
+            check_safetensors(f)
     dev = resolve_device(device)
     dtype = resolve_dtype(precision, dev)
     model: Any  # a transformers model, or a peft wrapper of one

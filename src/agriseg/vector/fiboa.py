@@ -184,19 +184,13 @@ def write_fields(df: Any, path: str | Path, collection: str = "agriseg-fields") 
 
 def geojson_object(df: Any, meta: dict[str, Any]) -> dict[str, Any]:
     """An RFC 7946 FeatureCollection (WGS 84) of a fields frame with Vecorel collection metadata on top."""
-    import shapely
+    from agriseg.vector.geojson import feature_collection
 
-    wgs = df.to_crs(4326) if df.crs is not None and not df.crs.equals("EPSG:4326") else df
-    geoms = shapely.orient_polygons(np.asarray(wgs.geometry.values, dtype=object), exterior_cw=False)
-    props = wgs.drop(columns=["id", wgs.geometry.name, *[k for k in CONSTANT if k in meta]])
+    props = df.drop(columns=["id", df.geometry.name, *[k for k in CONSTANT if k in meta]])
     if "determination:datetime" in props:
         props["determination:datetime"] = props["determination:datetime"].dt.strftime(TIME_FORMAT)
     records = json.loads(props.to_json(orient="records")) if len(props) else []
-    features = [
-        {"type": "Feature", "id": str(fid), "geometry": shapely.geometry.mapping(g), "properties": p}
-        for fid, g, p in zip(wgs["id"], geoms, records, strict=True)
-    ]
-    return {"type": "FeatureCollection", **meta, "features": features}
+    return feature_collection(df.geometry.values, records, crs=df.crs, ids=list(df["id"]), members=meta)
 
 
 def validate_fiboa(path: str | Path) -> list[str]:

@@ -15,6 +15,7 @@ import numpy as np
 from scipy import ndimage
 
 from agriseg.vector.config import PolygonizeConfig
+from agriseg.vector.watershed import split_components
 
 CROSS = ndimage.generate_binary_structure(2, 1)  # 4-connectivity
 
@@ -77,53 +78,16 @@ def split_instances(
         comps, n_comps = label_components(mask)
     if config.separation == "components" or not n_comps:
         return comps, n_comps, []
-    seeds, n_seeds = _cores(mask, field_prob, config)
-    # a component with no core or one core is one field: only components with several cores are flooded
-    keep = np.bincount(seeds.ravel(), minlength=n_seeds + 1) >= config.min_seed_px  # big enough to seed
-    keep[0] = False
-    # scipy numbers labels in raster order of their first pixel, so a core's first pixel is where the running
-    # maximum of the core labels grows; the component there is the core's component
-    flat = seeds.ravel()
-    grows = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat)[:-1]) + 1
-    if flat[0] > 0:
-        grows = np.concatenate([[0], grows])
-    comp_of_seed = np.zeros(n_seeds + 1, np.int32)
-    if len(grows) == n_seeds:
-        comp_of_seed[flat[grows]] = comps.ravel()[grows]
-    else:  # numbered in another order: look at every core pixel
-        on = flat > 0
-        comp_of_seed[flat[on]] = comps.ravel()[on]
-    cores_per_comp = np.bincount(comp_of_seed[keep], minlength=n_comps + 1)
-    split = np.flatnonzero(cores_per_comp[1:] >= 2) + 1
-    if not split.size:
-        return comps, n_comps, []
-    labels = comps.copy()
-    used = n_comps
-    boxes, _ = label_boxes(comps, split)
+    seeds, _ = _cores(mask, field_prob, config)
     hs, ws = scene_shape or mask.shape
-    todo = []
-    for c, (by0, by1, bx0, bx1) in zip(split.tolist(), boxes.tolist(), strict=True):
-        # one pixel of margin: the distance to the field edge needs the component's ring of neighbours
-        y0, y1 = max(by0 - 1, 0), min(by1 + 1, mask.shape[0])
-        x0, x1 = max(bx0 - 1, 0), min(bx1 + 1, mask.shape[1])
-        own = comps[y0:y1, x0:x1] == c
-        cores = seeds[y0:y1, x0:x1]
-        cores = np.where(own & keep[cores], cores, 0)
-        ids = np.unique(cores[cores > 0])
-        # 1..k for this component's cores, 0 elsewhere
-        markers = np.where(cores > 0, np.searchsorted(ids, cores) + 1, 0).astype(np.int32)
-        prob = field_prob[y0:y1, x0:x1] if field_prob is not None else None
-        elev = _elevation(own, prob, (origin[0] + y0, origin[1] + x0), (hs, ws))
-        todo.append((c, y0, x0, own, markers, elev, len(ids)))
-    floods = _flood_many([(own, markers, elev) for _, _, _, own, markers, elev, _ in todo])
-    for (c, y0, x0, own, _, _, k), flooded in zip(todo, floods, strict=True):
-        # the component keeps its label for its first core's field; the others get new labels
-        lut = np.concatenate([[0, c], np.arange(used + 1, used + k, dtype=np.int32)]).astype(np.int32)
-        win = labels[y0 : y0 + own.shape[0], x0 : x0 + own.shape[1]]
-        win[own] = lut[flooded[own]]
-        used += k - 1
-    done = [(c, y0, y0 + own.shape[0], x0, x0 + own.shape[1]) for c, y0, x0, own, *_ in todo]
-    return labels, used, done
+
+    def elevation(own: np.ndarray, at: tuple[int, int]) -> np.ndarray:
+        y0, x0 = at
+        prob = field_prob[y0 : y0 + own.shape[0], x0 : x0 + own.shape[1]] if field_prob is not None else None
+        return _elevation(own, prob, (origin[0] + y0, origin[1] + x0), (hs, ws))
+
+    # a component with no core or one core is one field: only components with several cores are flooded
+    return split_components(comps, seeds, elevation, min_seed_px=config.min_seed_px)
 
 
 def first_pixels(
@@ -198,36 +162,6 @@ def _erode4(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def label_boxes(labels: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Bounding boxes and first pixels of a few labels, reading only those labels' pixels.
-
-    Args:
-        labels: ``(H, W)`` int labels.
-        ids: ``(K,)`` sorted labels present in ``labels``.
-
-    Returns:
-        ``(K, 4)`` int64 ``y0, y1, x0, x1`` (end-exclusive) and ``(K, 2)`` row, col of each label's first
-        pixel in raster order.
-    """
-    wanted = np.zeros(int(labels.max()) + 1, bool)
-    wanted[ids] = True
-    rows, cols = np.nonzero(wanted[labels])  # raster order
-    which = np.searchsorted(ids, labels[rows, cols])
-    order = np.argsort(which, kind="stable")
-    starts = np.searchsorted(which[order], np.arange(len(ids)))
-    r, c = rows[order], cols[order]
-    boxes = np.stack(
-        [
-            np.minimum.reduceat(r, starts),
-            np.maximum.reduceat(r, starts) + 1,
-            np.minimum.reduceat(c, starts),
-            np.maximum.reduceat(c, starts) + 1,
-        ],
-        1,
-    ).astype(np.int64)
-    return boxes, np.stack([r[starts], c[starts]], 1).astype(np.int64)
-
-
 def _elevation(
     mask: np.ndarray, field_prob: np.ndarray | None, origin: tuple[int, int], scene_shape: tuple[int, int]
 ) -> np.ndarray:
@@ -245,45 +179,6 @@ def _elevation(
     gy = np.arange(origin[0], origin[0] + mask.shape[0], dtype=np.float64)[:, None]
     gx = np.arange(origin[1], origin[1] + mask.shape[1], dtype=np.float64)[None, :]
     return base + (gy * ws + gx) / (float(hs) * ws + 1.0) * 0.5
-
-
-def _flood_many(items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-    """Watershed of each component ``(mask, markers 1..k, elevation)``; labels 1..k inside each mask.
-
-    One scikit-image call floods them all: the windows are packed side by side with an empty pixel between
-    them (a flood never crosses it), and markers are renumbered to stay unique. Inside a window the flood
-    order depends only on its own priorities, which are unique, so each result equals a separate call.
-    """
-    from skimage.segmentation import watershed
-
-    if not items:
-        return []
-    width = max(max(m.shape[1] for m, _, _ in items), 512)
-    place, cx, cy, shelf = [], 0, 0, 0
-    for m, _, _ in items:
-        h, w = m.shape
-        if cx + w > width:
-            cy, cx, shelf = cy + shelf + 1, 0, 0
-        place.append((cy, cx))
-        cx, shelf = cx + w + 1, max(shelf, h)
-    shape = (cy + shelf, width)
-    mask_c = np.zeros(shape, bool)
-    markers_c = np.zeros(shape, np.int32)
-    elev_c = np.zeros(shape, np.float64)
-    bases, base = [], 0
-    for (m, mk, el), (py, px) in zip(items, place, strict=True):
-        h, w = m.shape
-        mask_c[py : py + h, px : px + w] = m
-        markers_c[py : py + h, px : px + w] = np.where(mk > 0, mk + base, 0)
-        elev_c[py : py + h, px : px + w] = el
-        bases.append(base)
-        base += int(mk.max(initial=0))
-    flooded = watershed(elev_c, markers=markers_c, mask=mask_c, connectivity=1)
-    out = []
-    for (m, _, _), (py, px), b in zip(items, place, bases, strict=True):
-        h, w = m.shape
-        out.append(np.where(m, flooded[py : py + h, px : px + w] - b, 0).astype(np.int32))
-    return out
 
 
 @dataclass

@@ -50,7 +50,7 @@ def test_index_pipeline_outputs_and_resume(scenes: Path, tmp_path: Path) -> None
         assert (out / r["overlay"]).is_file() and (out / r["plot"]).is_file()
         rec = json.loads((out / "records" / f"{r['stem']}.json").read_text())
         assert {"threshold", "curve", "fit_quality", "full_coverage"} <= rec.keys() and rec["index"] == "exg"
-    again = pseudolabel_files(files, out, PseudoLabelConfig(index="exg"), progress=False)
+    again = pseudolabel_files(files, out, PseudoLabelConfig(index="exg", plot=True), progress=False)
     assert all(r["status"] == "skipped" for r in again)
 
 

@@ -70,7 +70,7 @@ def _plots(path: Path) -> None:
 
 
 def _direct(mosaic: Path, plots_file: Path, min_size: int) -> dict[str, tuple[int, int, int]]:
-    """(pixels, green pixels, plants) per plot from the whole mosaic in memory."""
+    """(pixels, green pixels, plants) per plot from the whole mosaic in memory, each plot on its own area."""
     import rasterio
     from rasterio import features
     from skimage import measure
@@ -78,17 +78,15 @@ def _direct(mosaic: Path, plots_file: Path, min_size: int) -> dict[str, tuple[in
     with rasterio.open(mosaic) as ds:
         band, tf, crs, nodata = ds.read(1), ds.transform, ds.crs, ds.nodata
     plots = read_plots(plots_file, crs, "name")
-    shapes = [(g, i + 1) for i, g in enumerate(plots.geometry)]
-    pid = features.rasterize(shapes, out_shape=band.shape, transform=tf, fill=0, dtype="int32")
-    if nodata is not None:
-        pid[band == nodata] = 0
     veg = (band > 0) & (band != (nodata if nodata is not None else -1))
-    lab = measure.label(np.where(veg, pid, 0), connectivity=2, background=0)
-    sizes = np.bincount(lab.ravel())
     out = {}
-    for i, name in enumerate(plots["plot_id"], start=1):
-        ids = np.unique(lab[(pid == i) & veg])
-        out[name] = (int((pid == i).sum()), int(((pid == i) & veg).sum()), int((sizes[ids] >= min_size).sum()))
+    for name, geom in zip(plots["plot_id"], plots.geometry, strict=True):
+        inside = features.rasterize([(geom, 1)], out_shape=band.shape, transform=tf, fill=0, dtype="uint8") > 0
+        if nodata is not None:
+            inside &= band != nodata
+        lab = measure.label(inside & veg, connectivity=2, background=0)
+        sizes = np.bincount(lab.ravel())[1:]
+        out[name] = (int(inside.sum()), int((inside & veg).sum()), int((sizes >= min_size).sum()))
     return out
 
 
@@ -188,3 +186,44 @@ def test_rgb_mosaic_segmented_per_window(tmp_path: Path) -> None:
     assert got["pixels"].tolist() == want["pixels"].tolist()
     assert got["plant_count"].tolist() == want["plant_count"].tolist()
     assert max(s[0] for s in seen) == 64 + 8  # edge windows: 64 rows and a margin on one side
+
+
+@pytest.mark.parametrize("inner_first", [False, True])
+def test_nested_plots_are_each_measured_on_their_full_area(tmp_path: Path, inner_first: bool) -> None:
+    """A plot nested in another: the outer plot keeps the inner plot's pixels (and plants) too."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    mosaic, plots = tmp_path / "m.tif", tmp_path / "plots.gpkg"
+    band = _mosaic(mosaic)
+    outer = box(X0 + 10 * PIXEL, Y0 - 140 * PIXEL, X0 + 150 * PIXEL, Y0 - 10 * PIXEL)  # cols 10-150, rows 10-140
+    inner = box(X0 + 40 * PIXEL, Y0 - 110 * PIXEL, X0 + 120 * PIXEL, Y0 - 40 * PIXEL)  # cols 40-120, rows 40-110
+    names, geoms = (["inner", "outer"], [inner, outer]) if inner_first else (["outer", "inner"], [outer, inner])
+    gpd.GeoDataFrame({"name": names}, geometry=geoms, crs="EPSG:32632").to_file(plots)
+    cfg = PlotsConfig(plots=str(plots), plot_id="name", window=64, min_plant_size=5)
+    got = plot_stats(mosaic, cfg).set_index("plot_id")
+    assert int(got.loc["outer", "pixels"]) == 140 * 130 and int(got.loc["inner", "pixels"]) == 80 * 70
+    assert got.loc["outer", "area_m2"] == pytest.approx(140 * 130 * PIXEL**2)
+    assert got.loc["outer", "green_fraction"] == pytest.approx((band[10:140, 10:150] > 0).mean())
+    assert got.loc["inner", "green_fraction"] == pytest.approx((band[40:110, 40:120] > 0).mean())
+    want = _direct(mosaic, plots, 5)
+    assert (
+        int(got.loc["outer", "plant_count"])
+        == want["outer"][2]
+        > want["inner"][2]
+        == int(got.loc["inner", "plant_count"])
+    )
+    assert (got["status"] == "ok").all()
+
+
+def test_plots_all_outside_the_mosaic_fail_that_mosaic(tmp_path: Path) -> None:
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    mosaic, plots = tmp_path / "m.tif", tmp_path / "far.gpkg"
+    _mosaic(mosaic)
+    far = box(X0 + 5000, Y0 + 5000, X0 + 5010, Y0 + 5010)
+    gpd.GeoDataFrame({"name": ["x", "y"]}, geometry=[far, far.buffer(1)], crs="EPSG:32632").to_file(plots)
+    recs = run_plots([mosaic], tmp_path / "out", PlotsConfig(plots=str(plots), plot_id="name"), progress=False)
+    assert recs.exit_code == 1 and recs[0]["status"] == "error"
+    assert recs[0]["error"].startswith(f"{mosaic}: none of the 2 plots of {plots} overlaps this mosaic")

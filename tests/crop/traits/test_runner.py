@@ -85,7 +85,7 @@ def test_tables_json_debug_and_errors(inputs: Path, tmp_path: Path) -> None:
     assert (out / "A1_20240601_plants.png").is_file() and not (out / "A4_20240604_plants.png").exists()
     with (out / "traits.csv").open() as fh:
         rows = list(csv.DictReader(fh))
-    assert set(rows[0]) == {"file", "plant", "date", "level", "id", "region", "trait", "value", "unit"}
+    assert set(rows[0]) == {"file", "plant", "date", "level", "id", "region", "trait", "value", "unit", "quality"}
     saved = np.asarray(Image.open(out / "A2_20240602_mask.png"))
     assert ((saved > 0) == (np.asarray(Image.open(inputs / "A1_20240601_mask.png")) > 0)).all()
     # per-region growth over the three dated images

@@ -309,9 +309,8 @@ def pseudolabel_files(
             return None
 
     def failed(item: Item, msg: str) -> dict:
-        rec = {"image": str(item.source), "stem": item.name, "source": opts.source, "status": "error", "error": msg}
-        _save_json(rec, item.outputs[1])
-        return rec
+        # reported in pseudolabels.json only: a file under the item's output name would read as someone else's
+        return {"image": str(item.source), "stem": item.name, "source": opts.source, "status": "error", "error": msg}
 
     records = run_batch(
         items,

@@ -20,6 +20,7 @@ from agriseg.crop.scenes.shapes import _texture, camera
 from agriseg.crop.scenes.sources import Cutout
 
 Background = Literal["white", "grey", "blue", "black"]
+PlantColours = Literal["mild", "wide"]
 Layout = Literal["pots", "tray", "side", "plate", "field"]
 BACKGROUNDS: tuple[Background, ...] = ("white", "grey", "blue", "black")
 LAYOUTS: tuple[Layout, ...] = ("pots", "tray", "side", "plate")  # "field": plants on a soil canvas
@@ -35,12 +36,26 @@ class LabSettings:
         negatives: share of scenes with no plant.
         backgrounds: background colours to draw from.
         layouts: layouts to draw from.
+        plant_colours: how far pasted plants are recoloured. ``mild`` (hue +-6, saturation and brightness
+            x0.8-1.2) keeps the look of the source field; ``wide`` adds dark, pale, yellowish and bluish greens
+            (hue +-12, saturation x0.6-1.3, brightness x0.45-1.25), flattens the leaf texture of a quarter of
+            the plants (uniform leaves, as lab lighting often shows them) and tints some reflections green or
+            yellow (glare on a bench is not a leaf).
     """
 
     sizes: tuple[tuple[int, int], ...] = ((640, 480), (800, 600), (960, 720))
     negatives: float = 0.15
     backgrounds: tuple[Background, ...] = BACKGROUNDS
     layouts: tuple[Layout, ...] = LAYOUTS
+    plant_colours: PlantColours = "mild"
+
+
+# recolouring of pasted plants: hue shift (OpenCV hue units, 180 = full turn), saturation and brightness gains,
+# share of plants whose texture is flattened, share of reflections tinted
+PLANT_COLOURS: dict[str, tuple[float, tuple[float, float], tuple[float, float], float, float]] = {
+    "mild": (6.0, (0.8, 1.2), (0.8, 1.2), 0.0, 0.0),
+    "wide": (12.0, (0.6, 1.3), (0.45, 1.25), 0.25, 0.5),
+}
 
 
 def background(rng: np.random.Generator, kind: Background, h: int, w: int) -> np.ndarray:
@@ -148,8 +163,11 @@ def _draw_layout(
         _disc(img, x, y, r * 1.15, np.asarray(POT_COLOURS[int(rng.integers(len(POT_COLOURS)))], np.float32))
 
 
-def _extras(img: np.ndarray, rng: np.random.Generator) -> None:
-    """Metal frame bars, white labels with writing, coloured markers and specular reflections."""
+def _extras(img: np.ndarray, rng: np.random.Generator, tinted: float = 0.0) -> None:
+    """Metal frame bars, white labels with writing, coloured markers and specular reflections.
+
+    ``tinted``: share of reflections coloured pale green or yellow instead of white.
+    """
     h, w = img.shape[:2]
     if rng.random() < 0.3:
         for _ in range(int(rng.integers(1, 3))):
@@ -179,22 +197,34 @@ def _extras(img: np.ndarray, rng: np.random.Generator) -> None:
             axes = (int(rng.integers(5, 40)), int(rng.integers(3, 15)))
             cv2.ellipse(m, (int(rng.integers(w)), int(rng.integers(h))), axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
         m = cv2.GaussianBlur(m, (0, 0), 3)[..., None] * rng.uniform(0.4, 0.9)
-        img[:] = img * (1 - m) + 255 * m
+        glare = np.full(3, 255.0, np.float32)
+        if tinted and rng.random() < tinted:  # light through leaves or a coloured lamp: pale green or yellow glare
+            glare = np.array([rng.uniform(150, 235), rng.uniform(225, 255), rng.uniform(90, 200)], np.float32)
+        img[:] = img * (1 - m) + glare * m
 
 
 def _fit_cutout(
-    cut: Cutout, room: float, rng: np.random.Generator, size: tuple[float, float] = (0.6, 1.8), grow: float = 1.0
+    cut: Cutout,
+    room: float,
+    rng: np.random.Generator,
+    size: tuple[float, float] = (0.6, 1.8),
+    grow: float = 1.0,
+    colours: PlantColours = "mild",
 ) -> Cutout:
     """Scale a cut-out so its larger side is ``size`` (0.6-1.8) times the room's radius, times ``grow`` (at
-    most 2x the cut-out), recolour, flip and turn it."""
+    most 2x the cut-out), recolour (``colours``), flip and turn it."""
     s = min(2.0, room * rng.uniform(*size) * grow / max(cut.rgb.shape[:2]))  # never blown up past 2x
     wh = (max(3, round(cut.rgb.shape[1] * s)), max(3, round(cut.rgb.shape[0] * s)))
     interp = cv2.INTER_AREA if s < 1 else cv2.INTER_LINEAR
     rgb, alpha = cv2.resize(cut.rgb, wh, interpolation=interp), cv2.resize(cut.alpha, wh, interpolation=interp)
     classes = cv2.resize(cut.classes, wh, interpolation=cv2.INTER_NEAREST)
+    hue, sat, val, flat, _ = PLANT_COLOURS[colours]
+    if flat and rng.random() < flat:  # uniform leaves: the texture inside the plant smoothed away, its edge kept
+        rgb = cv2.bilateralFilter(np.ascontiguousarray(rgb), 9, 40, 9)
     hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).astype(np.float32)  # a plant of another colour
-    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-6, 6)) % 180
-    hsv[..., 1:] *= rng.uniform(0.8, 1.2, 2)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-hue, hue)) % 180
+    hsv[..., 1] *= rng.uniform(*sat)
+    hsv[..., 2] *= rng.uniform(*val)
     rgb = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
     k = int(rng.integers(4))
     rgb, alpha, classes = (np.rot90(a, k) for a in (rgb, alpha, classes))
@@ -246,7 +276,7 @@ def lab_scene(
     img = background(rng, bg, h, w)
     spots = _spots(rng, h, w, layout)
     _draw_layout(img, rng, layout, spots, soils)
-    _extras(img, rng)
+    _extras(img, rng, PLANT_COLOURS[settings.plant_colours][4])
     label = np.zeros((h, w), np.uint8)
     negative = rng.random() < settings.negatives or not cutouts
     sources = []
@@ -254,7 +284,7 @@ def lab_scene(
         for x, y, room in spots:
             if len(spots) > 1 and rng.random() < 0.2:
                 continue  # an empty pot
-            cut = _fit_cutout(cutouts[int(rng.integers(len(cutouts)))], room, rng)
+            cut = _fit_cutout(cutouts[int(rng.integers(len(cutouts)))], room, rng, colours=settings.plant_colours)
             jitter = rng.uniform(-0.2, 0.2, 2) * room
             _paste_plant(img, label, cut, x + jitter[0], y + jitter[1], bool(rng.random() < 0.5))
             sources.append(cut.source)

@@ -62,6 +62,7 @@ def write_set(
     seed: int = 0,
     uniform_frames: bool = False,
     layouts: tuple[str, ...] | None = None,
+    plant_colours: str = "mild",
 ) -> Path:
     """Generate ``n`` photos of one kind from the labelled photos ``stems`` and write them to ``outdir``.
 
@@ -79,6 +80,8 @@ def write_set(
         uniform_frames: ``lab`` only: also write one plain frame of each background colour.
         layouts: ``lab`` only: scene layouts to draw from (default: the four lab layouts; ``field`` adds
             plants scattered on soil).
+        plant_colours: ``lab`` only: ``mild`` or ``wide`` recolouring of the pasted plants
+            (:class:`~agriseg.crop.scenes.lab.LabSettings`).
 
     Returns:
         The ``index.json`` path (per photo: what it holds; for ``plants``, every plant's true area).
@@ -108,7 +111,9 @@ def write_set(
             rgb, truth, plants, touching = plant_photo(soil, rng, ShapeSettings())
             index["photos"][name] = {"plants": plant_records(plants), "touching": touching}
         else:
-            settings = LabSettings(layouts=tuple(layouts)) if layouts else LabSettings()  # type: ignore[arg-type]
+            settings = LabSettings(plant_colours=plant_colours)  # type: ignore[arg-type]
+            if layouts:
+                settings.layouts = tuple(layouts)  # type: ignore[arg-type]  # checked by make_synthetic
             rgb, truth, info = lab_scene(rng, cuts, soils, settings)
             index["photos"][name] = info
         _save(outdir, name, rgb, truth)
@@ -187,4 +192,6 @@ def make_synthetic(
     missing = sorted(set(names) - set(pairs))
     if missing:
         raise ValueError(f"{stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
-    return write_set(kind, outdir, photos, labels, names, cfg.count, cfg.seed, cfg.uniform_frames, chosen)
+    return write_set(
+        kind, outdir, photos, labels, names, cfg.count, cfg.seed, cfg.uniform_frames, chosen, cfg.plant_colours
+    )

@@ -35,7 +35,9 @@ def debug_image(
     draw = ImageDraw.Draw(im)
     s = px_per_mm or 1.0
     for reg in regions or []:
-        draw.rectangle([reg.x, reg.y, reg.x + reg.width - 1, reg.y + reg.height - 1], outline=(0, 200, 255), width=2)
+        # a grid over plants 1 px wide has cells 0 px wide: drawn as a line, not refused by PIL
+        x1, y1 = reg.x + max(reg.width, 1) - 1, reg.y + max(reg.height, 1) - 1
+        draw.rectangle([reg.x, reg.y, x1, y1], outline=(0, 200, 255), width=2)
         draw.text((reg.x + 3, reg.y + 2), reg.id, fill=(0, 200, 255))
     for p in plants:
         x, y = p["centroid_x"] * s, p["centroid_y"] * s

@@ -95,6 +95,11 @@ def run_plots(
             _write_csv(item.outputs[-1], rows, list(dict.fromkeys(k for r in rows for k in r)))
             return {"file": str(m), "date": date, "status": "ok", "rows": rows, "warnings": said}
         gdf = plot_stats(m, config, segment, progress)
+        if len(gdf) and (gdf["status"] == "outside mosaic").all():
+            raise ValueError(
+                f"{m}: none of the {len(gdf)} plots of {config.plots} overlaps this mosaic "
+                "(check that both cover the same place and that the plots file's CRS is right)"
+            )
         gpkg, table = item.outputs
         with atomic_write(gpkg) as tmp:
             gdf.to_file(tmp, driver="GPKG", layer="plots")

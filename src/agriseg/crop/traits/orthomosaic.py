@@ -4,7 +4,9 @@ The mosaic is a GeoTIFF: one band (a vegetation mask, > 0 = vegetation, e.g. a p
 8-bit (segmented window by window with the crop model, each window read with some context around it). The
 plots are polygons in any vector format and CRS (reprojected to the mosaic's). The mosaic is walked in
 windows placed by :func:`agriseg.tiling.window_starts`; each pixel is counted once, in the window whose
-core holds it. A pixel belongs to the plot that holds its centre (where plots overlap, the later one).
+core holds it. A pixel belongs to every plot that holds its centre: overlapping plots (a plot nested in
+another) are each measured on their own full area, by walking the mosaic once per layer of plots that do
+not overlap (:func:`plot_layers`; one walk when no plots overlap).
 Pixels outside the mosaic, under the mosaic's nodata value or transparent (alpha 0) are not counted.
 
 Per plot: pixels, area, green fraction, gap fraction, green area index (:mod:`~agriseg.crop.traits.gai`)
@@ -133,43 +135,70 @@ def plot_stats(mosaic: str | Path, config: PlotsConfig, segment: Segment | None 
     edges: list[np.ndarray] = []  # (2, E) global component ids joined across window borders
     n_comp = 0
     sindex = plots.sindex
+    layer_of = plot_layers(plots.geometry)
     rows, cols = _cores(info.height, config.window), _cores(info.width, config.window)
-    bottom = np.zeros(info.width, np.int64)  # global ids of the last row of the band above (0 = none)
     with rasterio.open(path) as ds:
         veg_of = _Vegetation(ds, path, config.margin, segment)
-        bar = tqdm(total=len(rows) * len(cols), desc=path.name, unit="win", disable=not progress)
-        for y0, y1 in rows:
-            new_bottom = np.zeros_like(bottom)
-            right = np.zeros(0, np.int64)
-            for x0, x1 in cols:
-                win = windows.Window(x0, y0, x1 - x0, y1 - y0)
-                tf = windows.transform(win, info.transform)
-                hits = sindex.query(_box(windows.bounds(win, info.transform)))
-                shapes = [(plots.geometry.iloc[i], i + 1) for i in sorted(hits) if not plots.geometry.iloc[i].is_empty]
-                pid = np.zeros((y1 - y0, x1 - x0), np.int32)
-                if shapes:
-                    pid = features.rasterize(shapes, out_shape=pid.shape, transform=tf, fill=0, dtype="int32")
-                veg, valid = veg_of(y0, y1, x0, x1)
-                pid[~valid] = 0
-                pixels += np.bincount(pid.ravel(), minlength=n_plots + 1)
-                green += np.bincount(pid[veg].ravel(), minlength=n_plots + 1)
-                # 8-connected vegetation of one plot (pixels of two plots never join)
-                lab = measure.label(np.where(veg, pid, 0), connectivity=2, background=0)
-                n = int(lab.max())
-                gl = np.where(lab > 0, lab + n_comp, 0).astype(np.int64)
-                comp_area.append(np.bincount(lab.ravel(), minlength=n + 1)[1:])
-                plot_of = np.zeros(n + 1, np.int64)
-                plot_of[lab.ravel()] = pid.ravel()
-                comp_plot.append(plot_of[1:])
-                edges += _seams(gl, bottom, right, x0)
-                new_bottom[x0:x1] = gl[-1]
-                right = gl[:, -1]
-                n_comp += n
-                bar.update()
-            bottom = new_bottom
+        n_layers = int(layer_of.max()) + 1 if n_plots else 1
+        bar = tqdm(total=n_layers * len(rows) * len(cols), desc=path.name, unit="win", disable=not progress)
+        for layer in range(n_layers):
+            bottom = np.zeros(info.width, np.int64)  # global ids of the last row of the band above (0 = none)
+            for y0, y1 in rows:
+                new_bottom = np.zeros_like(bottom)
+                right = np.zeros(0, np.int64)
+                for x0, x1 in cols:
+                    win = windows.Window(x0, y0, x1 - x0, y1 - y0)
+                    tf = windows.transform(win, info.transform)
+                    hits = sindex.query(_box(windows.bounds(win, info.transform)))
+                    shapes = [
+                        (plots.geometry.iloc[i], i + 1)
+                        for i in sorted(hits)
+                        if layer_of[i] == layer and not plots.geometry.iloc[i].is_empty
+                    ]
+                    pid = np.zeros((y1 - y0, x1 - x0), np.int32)
+                    if shapes:
+                        pid = features.rasterize(shapes, out_shape=pid.shape, transform=tf, fill=0, dtype="int32")
+                    veg, valid = veg_of(y0, y1, x0, x1)
+                    pid[~valid] = 0
+                    pixels += np.bincount(pid.ravel(), minlength=n_plots + 1)
+                    green += np.bincount(pid[veg].ravel(), minlength=n_plots + 1)
+                    # 8-connected vegetation of one plot (pixels of two plots never join)
+                    lab = measure.label(np.where(veg, pid, 0), connectivity=2, background=0)
+                    n = int(lab.max())
+                    gl = np.where(lab > 0, lab + n_comp, 0).astype(np.int64)
+                    comp_area.append(np.bincount(lab.ravel(), minlength=n + 1)[1:])
+                    plot_of = np.zeros(n + 1, np.int64)
+                    plot_of[lab.ravel()] = pid.ravel()
+                    comp_plot.append(plot_of[1:])
+                    edges += _seams(gl, bottom, right, x0)
+                    new_bottom[x0:x1] = gl[-1]
+                    right = gl[:, -1]
+                    n_comp += n
+                    bar.update()
+                bottom = new_bottom
         bar.close()
     counts = _plant_counts(comp_area, comp_plot, edges, n_comp, n_plots, config.min_plant_size)
     return _table(plots, pixels, green, counts, info, config)
+
+
+def plot_layers(geoms: Any) -> np.ndarray:
+    """A layer per plot such that no two plots of one layer overlap (greedy, in input order).
+
+    Plots that only touch (a shared border) do not overlap; a plot nested in another goes to another layer.
+    """
+    from shapely import STRtree
+
+    geoms = list(geoms)
+    layer = np.zeros(len(geoms), np.int64)
+    tree = STRtree([g for g in geoms])
+    for i, g in enumerate(geoms):
+        if g is None or g.is_empty:
+            continue
+        taken = {
+            int(layer[j]) for j in tree.query(g) if j < i and geoms[j] is not None and g.intersection(geoms[j]).area > 0
+        }
+        layer[i] = next(k for k in range(len(taken) + 1) if k not in taken)
+    return layer
 
 
 def _box(bounds: tuple[float, float, float, float]) -> Any:

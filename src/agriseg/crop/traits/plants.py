@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage
-from skimage import color, measure, morphology, segmentation
+from skimage import color, measure, segmentation
+
+from agriseg.vector.watershed import distance_peaks, negative_distance, split_components
 
 EIGHT = np.ones((3, 3), bool)  # 8-connectivity
 
@@ -57,7 +59,9 @@ def label_plants(
     keep[0] = False
     comps = np.where(keep[comps], comps, 0)
     if split_depth > 0:
-        comps = _split_touching(comps, min_size, split_depth)
+        comps, *_ = split_components(
+            comps, distance_peaks(split_depth), negative_distance, min_piece_px=min_size, pack=False
+        )
     ids, first = np.unique(comps.ravel(), return_index=True)
     order = ids[ids > 0][np.argsort(first[ids > 0])]
     lut = np.zeros(int(comps.max()) + 1, np.int32)
@@ -106,29 +110,6 @@ def drop_edge_strips(labels: np.ndarray, thickness: int) -> np.ndarray:
         )
         if thin:
             out[sl][labels[sl] == i] = 0
-    return out
-
-
-def _split_touching(comps: np.ndarray, min_size: int, split_depth: float) -> np.ndarray:
-    """Watershed-split every component with several distance peaks deeper than ``split_depth``."""
-    out = comps.copy()
-    next_id = int(comps.max()) + 1
-    for i, sl in enumerate(ndimage.find_objects(comps), start=1):
-        if sl is None:
-            continue
-        sl = tuple(slice(max(0, s.start - 1), s.stop + 1) for s in sl)  # a 1-px rim so the edge is background
-        region = comps[sl] == i
-        dist = ndimage.distance_transform_edt(region)
-        markers, n_peaks = ndimage.label(morphology.h_maxima(dist, split_depth), structure=EIGHT)
-        if n_peaks < 2:
-            continue
-        pieces = segmentation.watershed(-dist, markers, mask=region)
-        if np.bincount(pieces.ravel())[1:].min() < min_size:
-            continue  # a piece would be a speck: the peaks are lobes of one plant
-        sub = out[sl]
-        for p in range(2, n_peaks + 1):
-            sub[pieces == p] = next_id
-            next_id += 1
     return out
 
 

@@ -66,7 +66,7 @@ def read_regions(path: str | Path) -> list[Region]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: regions file not found")
     out = []
-    with path.open(newline="") as fh:
+    with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
         reader = csv.DictReader(fh)
         need = {"id", "x", "y", "width", "height"}
         if not reader.fieldnames or not need <= set(reader.fieldnames):

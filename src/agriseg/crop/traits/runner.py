@@ -82,7 +82,7 @@ REGION_TRAITS: dict[str, int] = {
     "width": 1,
     "height": 1,
 }
-CSV_FIELDS = ["file", "level", "id", "region", "trait", "value", "unit"]
+CSV_FIELDS = ["file", "level", "id", "region", "trait", "value", "unit", "quality"]
 EDGE_STRIP = 8  # plants reaching at most this many px into the image from its border are edge strips
 SIGNIFICANT = 6  # significant digits of the values written (at least every digit before the point)
 
@@ -276,7 +276,7 @@ def _unit(dim: int, px_per_mm: float | None, trait: str = "") -> str:
 
 def long_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
     """The long-format CSV rows of one record (image, plant and region traits)."""
-    base = {"file": record["file"], **record.get("meta", {})}
+    base = {"file": record["file"], "quality": record.get("quality", ""), **record.get("meta", {})}
     s = record["image"].get("px_per_mm")
     rows = []
     for k, v in record["image"].items():
@@ -317,6 +317,8 @@ def measure_item(
     item: Pair, config: TraitsConfig, segment: Callable[[np.ndarray], tuple[np.ndarray, bool]]
 ) -> tuple[dict[str, Any], Measurement, np.ndarray | None]:
     """Read (and segment, for a photo without a mask) one item and measure it -> (record, measurement, photo)."""
+    from agriseg.crop.quality import photo_quality
+
     meta = parse_name(item.path, config.meta, item.name) if config.meta else {}
     classes, rgb = read_item(item)
     if classes is None:
@@ -340,6 +342,7 @@ def measure_item(
         "photo": str(item.photo) if item.photo else None,
         "mask": str(item.mask) if item.mask else "model " + config.model_name,
         "status": "ok",
+        "quality": photo_quality(rgb) if rgb is not None else "",  # a mask alone is not checked
         "meta": meta,
         "date": next((v for k, v in meta.items() if k.lower().endswith("date")), None) or name_date(item.name),
         "grid_box": list(m.box) if m.box else None,
@@ -386,9 +389,13 @@ def run_traits(
         raise ValueError(f"{paths[0]}: no photos or masks to measure")
     model = None
     if any(p.mask is None for p in pairs):  # photos to segment: a missing model stops the batch at once
-        from agriseg.models.io import resolve
+        from agriseg.config import OptionError
+        from agriseg.models.io import ModelLoadError, resolve
 
-        model = resolve(config.model_name)
+        try:
+            model = resolve(config.model_name)
+        except (FileNotFoundError, ModelLoadError) as err:  # a usage error (exit 2), said once
+            raise OptionError(f"--model {err}") from None
     segment = ModelSegmenter(config.model_name)
     items = [
         Item(

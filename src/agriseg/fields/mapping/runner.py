@@ -240,6 +240,6 @@ def run_map(
             jkw.get("collection", "agriseg-fields"),
             rasters=[r["probs"] for r in ok],
         )
-    summary = {"wall_s": wall, "scenes": list(rows), "merged": str(merged) if merged else None}
+    summary = {"wall_s": wall, "scenes": list(rows), "merged": str(merged) if merged else None, "notes": rows.notes}
     write_json(outdir / "summary.json", summary)
     return rows, merged

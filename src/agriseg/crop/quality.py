@@ -1,0 +1,55 @@
+"""A per-photo quality check: frames a camera batch has that no model should be trusted on.
+
+A blank wall, a lens cap, the sky, a frame far out of focus, or one nearly black or burnt white comes back
+from a segmentation model as a confident cover value (often 70-100 % vegetation). :func:`photo_quality`
+flags such frames from the photo alone; ``crop predict`` (``summary.csv``) and ``crop traits``
+(``traits.csv``) report the reason in a ``quality`` column. A flagged frame is still measured and counts as
+produced: the flag tells the user which numbers to look at before trusting them.
+
+The rule (measured on the photo shrunk to a 256 px long side, luminance = mean of R, G, B, 0-255):
+
+- ``no texture``: fewer than 0.2 % of pixels have a Sobel luminance gradient above 20 levels. Plants,
+  soil, pots and trays have edges; a plain frame has only sensor and JPEG noise. On the committed lab set
+  (``benchmarks/data/lab_set``) the lab scenes have 0.8-47 % such pixels, the four plain frames 0 %.
+- ``underexposed``: the 99th percentile of luminance is below 30 (nothing in the frame is lit).
+- ``overexposed``: 90 % or more of the pixels are clipped white (every channel >= 250).
+
+Lab photos of plants before white or plain walls are valid photos: their plants give them edges, and a
+wall alone clips only part of the frame (the lab set's brightest scene: 56 % clipped).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+LONG_SIDE = 256  # the check runs on a thumbnail: noise averages out, and it costs little
+EDGE_LEVEL = 20.0  # a luminance gradient (Sobel, per pixel) that only a real edge reaches
+MIN_EDGE_FRACTION = 0.002
+DARK_P99 = 30.0
+CLIPPED = 250
+MAX_CLIPPED_FRACTION = 0.9
+
+
+def photo_quality(rgb: np.ndarray) -> str:
+    """The reasons a photo is not to be trusted, ``"; "``-joined, or ``""`` for a usable photo.
+
+    Args:
+        rgb: the photo, uint8 ``(H, W, 3)``.
+    """
+    from PIL import Image
+    from scipy import ndimage
+
+    im = Image.fromarray(np.ascontiguousarray(rgb[..., :3]))
+    im.thumbnail((LONG_SIDE, LONG_SIDE))
+    a = np.asarray(im, dtype=np.float32)  # (h, w, 3)
+    lum = a.mean(-1)  # (h, w)
+    grad = np.hypot(ndimage.sobel(lum, 0), ndimage.sobel(lum, 1)) / 8
+    reasons = []
+    if (grad > EDGE_LEVEL).mean() < MIN_EDGE_FRACTION:
+        reasons.append("no texture (blank frame, lens cap, sky or out of focus)")
+    if np.percentile(lum, 99) < DARK_P99:
+        reasons.append("underexposed")
+    clipped = float((a.min(-1) >= CLIPPED).mean())
+    if clipped >= MAX_CLIPPED_FRACTION:
+        reasons.append(f"overexposed ({clipped:.0%} clipped white)")
+    return "; ".join(reasons)

@@ -1,0 +1,63 @@
+"""An up-front memory budget: refuse work that would not fit before allocating it.
+
+Resizing a photo to ``--long-side 100000`` or downloading a scene at ``--resolution 0.001`` asks for arrays
+of tens or thousands of GiB; numpy then fails deep inside (or the machine swaps). Commands estimate the
+bytes of their largest arrays first and call :func:`check_memory`, which refuses with the figure when it
+exceeds the memory available: ``MemAvailable`` of ``/proc/meminfo``, or the cgroup's limit minus its usage
+when that is lower (a container). ``AGRISEG_MEMORY_CHECK=0`` turns the check off (the override, for a
+machine whose swap or overcommit the user trusts).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from agriseg.config import OptionError
+
+OVERRIDE = "AGRISEG_MEMORY_CHECK"
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate (None where the system does not say)."""
+    found: list[int] = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    for limit_file, usage_file in (
+        ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2
+        ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),  # v1
+    ):
+        try:
+            limit = Path(limit_file).read_text().strip()
+            usage = int(Path(usage_file).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit.isdigit() and int(limit) < 1 << 60:  # "max" or a huge number: no limit
+            found.append(max(int(limit) - usage, 0))
+    return min(found) if found else None
+
+
+def gib(n: float) -> str:
+    """``12.3 GiB``."""
+    return f"{n / 2**30:.1f} GiB"
+
+
+def check_memory(nbytes: float, what: str) -> None:
+    """Refuse (:class:`agriseg.config.OptionError`, exit 2) when ``nbytes`` exceed the available memory.
+
+    Args:
+        nbytes: the estimated peak of the work.
+        what: the file and option that ask for it (``photo.jpg at --long-side 100000``).
+    """
+    if os.environ.get(OVERRIDE, "1").strip().lower() in ("0", "false", "no", "off"):
+        return
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise OptionError(
+            f"{what} would need about {gib(nbytes)} of memory; {gib(free)} is available "
+            f"(a smaller size fits; {OVERRIDE}=0 skips this check)"
+        )

@@ -1,0 +1,114 @@
+"""The one reader of RGB images that may carry a georeference (text tiles, orthophotos, photos).
+
+GeoTIFF and JPEG 2000 files go through rasterio (GDAL), so the CRS and affine transform survive to the
+outputs; every other format (and TIFFs when rasterio is not installed) goes through the photo reader
+:func:`agriseg.data.io.read_rgb` (EXIF orientation, bit depth, size limit) with no georeference.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+GEO_SUFFIXES = {".tif", ".tiff", ".jp2"}  # read through rasterio / GDAL, georeference kept
+_RGB_NAMES = ("red", "green", "blue")
+
+
+@dataclass
+class GeoRef:
+    """Georeference of a raster: CRS as WKT/EPSG text and the 6 affine coefficients (rasterio order)."""
+
+    crs: str | None
+    transform: tuple[float, float, float, float, float, float]
+
+    def to_json(self) -> str:
+        """JSON text (stored in dataset columns)."""
+        return json.dumps({"crs": self.crs, "transform": list(self.transform)})
+
+    @staticmethod
+    def from_json(text: str | None) -> GeoRef | None:
+        """Inverse of :meth:`to_json`; None for empty text."""
+        if not text:
+            return None
+        d = json.loads(text)
+        return GeoRef(d["crs"], tuple(d["transform"]))
+
+
+def rasterio_or_none() -> Any | None:  # noqa: ANN401 - the rasterio module
+    """The ``rasterio`` module, or None when it is not installed."""
+    try:
+        import rasterio
+    except ImportError:
+        return None
+    return rasterio
+
+
+def _pick_bands(descriptions: Sequence[str | None], count: int, bands: Sequence[int] | None, p: Path) -> list[int]:
+    """1-based band indexes to read as R, G, B: ``bands`` if given, else bands described red / green / blue,
+    else the first three."""
+    if bands:
+        if len(bands) != 3 or any(b < 1 or b > count for b in bands):
+            raise ValueError(f"{p}: --bands needs three band numbers in 1..{count}, got {list(bands)}")
+        return list(bands)
+    desc = [(d or "").strip().lower() for d in descriptions]
+    if all(n in desc for n in _RGB_NAMES):
+        return [desc.index(n) + 1 for n in _RGB_NAMES]
+    if count == 4 and not any(desc):
+        log.warning("%s: 4 bands without descriptions read as R, G, B (bands 1-3); give --bands if not", p)
+    return [1, 2, 3] if count >= 3 else [1] * 3
+
+
+def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np.ndarray, GeoRef | None]:
+    """Read an RGB image: (H, W, 3) uint8 and its georeference (GeoTIFF / JPEG 2000 with rasterio) or None.
+
+    Integer pixel values are scaled by their bit depth, as every agriseg reader does (a 16-bit value ``v``
+    reads as ``round(v * 255 / 65535)``), never stretched per image.
+
+    Args:
+        path: image file.
+        bands: 1-based band numbers to read as red, green, blue (rasterio formats); default: the bands
+            described red / green / blue, else the first three.
+
+    Raises:
+        FileNotFoundError: if the file is missing.
+        ValueError: if it cannot be read as an image (message starts with the path).
+    """
+    from agriseg.data.io import read_rgb, scale_to_uint8
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: image not found")
+    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
+    if rio is None:
+        if bands:
+            raise ValueError(f"{p}: --bands applies to GeoTIFF and JPEG 2000 files only")
+        return read_rgb(p), None
+    try:
+        with rio.open(p) as src:
+            idx = _pick_bands(src.descriptions, src.count, bands, p)
+            arr = np.moveaxis(src.read(idx), 0, -1)  # (3, H, W) -> (H, W, 3)
+            geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
+    except ValueError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
+        raise ValueError(f"{p}: cannot read image ({err})") from err
+    return np.ascontiguousarray(scale_to_uint8(arr, p)), geo
+
+
+def read_georef(path: str | Path) -> GeoRef | None:
+    """The georeference of a raster file (None when it has none or rasterio is absent)."""
+    p = Path(path)
+    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
+    if rio is None:
+        return None
+    with rio.open(p) as src:
+        if src.crs is None and src.transform.is_identity:
+            return None
+        return GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])

@@ -1,0 +1,165 @@
+"""``fit``: the one Lightning training loop (checkpoints, CSV log, progress bar, no chatter)."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import sys
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger
+
+from agriseg.training.config import TrainOptions
+from agriseg.training.task import BaseTask
+
+# Lightning's loggers: device lines, seeding, tips, "Trainer(limit_train_batches=1.0) was configured ..."
+_CHATTY = ("lightning.pytorch", "lightning.fabric")
+
+
+@contextlib.contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Hide Lightning's info lines, tips and advice warnings; its progress bar goes to stderr.
+
+    Lightning reports through ``logging`` (INFO) and ``warnings`` (``PossibleUserWarning`` advice such as
+    "few loader workers", deprecation notices of its own dependencies); none of it is for the user of a
+    finished command, whose own warnings (raised from agriseg code) are not filtered. Errors still raise.
+    Lightning's tqdm bars write to ``sys.stdout``, which is pointed at stderr meanwhile, so stdout holds
+    the command's result only (like every other progress bar of agriseg).
+    """
+    saved = {name: logging.getLogger(name).level for name in _CHATTY}
+    for name in _CHATTY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+        for module in ("lightning", "torch", "torchmetrics"):
+            warnings.filterwarnings("ignore", module=module)
+        yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
+
+
+class _ProgressBar(TQDMProgressBar):
+    """Lightning's tqdm bar without the logger's version number (``v_num``), which means nothing to a user."""
+
+    def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
+        items = super().get_metrics(trainer, pl_module)
+        items.pop("v_num", None)
+        return items
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` leaves: the trainer, the checkpoint callback and the training wall time."""
+
+    trainer: L.Trainer
+    checkpoint: ModelCheckpoint
+    seconds: float
+
+    @property
+    def best_path(self) -> str:
+        """The best checkpoint on the task's monitored metric (the last one when none was scored)."""
+        return self.checkpoint.best_model_path or self.checkpoint.last_model_path
+
+    @property
+    def last_path(self) -> str:
+        """The checkpoint at the end of training (``last.ckpt``)."""
+        return self.checkpoint.last_model_path
+
+
+def fit(
+    task: BaseTask,
+    datamodule: L.LightningDataModule,
+    train: TrainOptions,
+    output_dir: str | Path,
+    resume: str | Path | None = None,
+    max_epochs: int | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Train ``task`` on ``datamodule``: ``best-*.ckpt`` (``task.monitor``, higher is better), ``last.ckpt``
+    and ``logs/`` (CSV, with the learning rate) in ``output_dir``.
+
+    Args:
+        task: the training task.
+        datamodule: its train / val loaders.
+        train: the run options (epochs, time and step limits, precision, ...).
+        output_dir: where checkpoints and logs go (created).
+        resume: a Lightning checkpoint to continue from (read with ``weights_only=True``).
+        max_epochs: override ``train.epochs``.
+        progress: show the progress bar.
+
+    Raises:
+        ModelLoadError: naming ``resume`` when it is not a readable training checkpoint.
+    """
+    from agriseg.models.io import check_training_checkpoint
+    from agriseg.runtime import tune_allocator
+
+    tune_allocator()  # before the first batch: see benchmarks/train_allocator.py
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if resume is not None:
+        check_training_checkpoint(resume)
+    ckpt = ModelCheckpoint(
+        dirpath=out, filename="best-{epoch:02d}", monitor=task.monitor, mode="max", save_last=True, save_top_k=1
+    )
+    callbacks: list = [ckpt, LearningRateMonitor("step")]
+    if progress:
+        callbacks.append(_ProgressBar())
+    with quiet_lightning():
+        trainer = L.Trainer(
+            max_epochs=max_epochs or train.epochs,
+            max_steps=train.max_steps or -1,
+            max_time=dt.timedelta(minutes=train.max_minutes) if train.max_minutes else None,
+            accelerator=train.accelerator,
+            precision=train.precision,
+            callbacks=callbacks,
+            logger=CSVLogger(out, name="logs"),
+            limit_train_batches=train.limit_train_batches,
+            check_val_every_n_epoch=train.val_every,
+            log_every_n_steps=5,
+            num_sanity_val_steps=0,
+            enable_progress_bar=progress,
+            enable_model_summary=False,
+            deterministic=False,
+        )
+        t0 = time.time()
+        trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        if not ckpt.last_model_path:  # stopped (max_minutes, max_steps, val_every) before any validation
+            last = out / "last.ckpt"  # the model at the end of training is kept all the same, not lost
+            trainer.save_checkpoint(last)
+            ckpt.last_model_path = str(last)
+    return FitResult(trainer, ckpt, time.time() - t0)
+
+
+def validate(trainer: L.Trainer, task: BaseTask, datamodule: L.LightningDataModule) -> dict[str, float]:
+    """Validation metrics of ``task`` as it is now (e.g. after loading the exported checkpoint), quietly."""
+    bar = trainer.progress_bar_callback
+    if bar is not None:
+        bar.disable()
+    with quiet_lightning():
+        res = trainer.validate(task, datamodule=datamodule, verbose=False)[0]
+    return {k: float(v) for k, v in res.items()}
+
+
+def load_weights(task: BaseTask, checkpoint: str | Path) -> None:
+    """Load the ``state_dict`` of one of this run's checkpoints into ``task`` (``weights_only=True``)."""
+    import torch
+
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    task.load_state_dict(state["state_dict"])
+
+
+def summary_line(what: str, res: FitResult, val: Mapping[str, float], model_path: str | Path) -> str:
+    """One line for the user: ``<what>: 3 epochs, 120 steps in 2.4 min; val/miou 0.8123 ...; model: PATH``."""
+    t = res.trainer
+    epochs = t.current_epoch
+    metrics = "  ".join(f"{k} {v:.4f}" for k, v in val.items())
+    return (
+        f"{what}: {epochs} epoch{'s' if epochs != 1 else ''}, {t.global_step} steps in {res.seconds / 60:.1f} min; "
+        f"{metrics}; model: {model_path}"
+    )

@@ -1,0 +1,78 @@
+"""The one GeoJSON writer: RFC 7946 FeatureCollections from shapely geometries.
+
+Geometries in a CRS are reprojected to WGS 84 longitude / latitude (RFC 7946 section 4; no ``crs`` member);
+geometries without one (polygons of a plain image) keep their coordinates, pixel columns and rows, and get
+no ``crs`` member either. Polygon rings follow the right-hand rule (exterior counter-clockwise, holes
+clockwise; section 3.1.6). Values are plain JSON (no NaN: :func:`agriseg.data.files.write_json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def to_wgs84(geoms: np.ndarray, crs: Any) -> np.ndarray:  # noqa: ANN401 - any CRS pyproj reads
+    """Reproject shapely geometries from ``crs`` to WGS 84 in longitude, latitude order."""
+    import shapely
+    from pyproj import CRS, Transformer
+
+    src = CRS.from_user_input(crs)
+    if src.equals(CRS.from_epsg(4326)):
+        return np.asarray(geoms, dtype=object)
+    t = Transformer.from_crs(src, 4326, always_xy=True)
+    return shapely.transform(
+        np.asarray(geoms, dtype=object), lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+    )
+
+
+def feature_collection(
+    geoms: Sequence[Any] | np.ndarray,
+    properties: Sequence[dict[str, Any]],
+    crs: Any = None,  # noqa: ANN401 - any CRS pyproj reads
+    ids: Sequence[Any] | None = None,
+    members: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An RFC 7946 FeatureCollection.
+
+    Args:
+        geoms: shapely geometries.
+        properties: one dict of JSON values per geometry.
+        crs: the geometries' CRS (reprojected to WGS 84), or None for coordinates written as they are.
+        ids: feature ids (written as strings), or None.
+        members: extra top-level members (e.g. collection metadata); ``crs`` is not allowed.
+    """
+    import shapely
+
+    if members and "crs" in members:
+        raise ValueError("RFC 7946 GeoJSON has no crs member")
+    g = np.asarray(geoms, dtype=object)
+    if crs is not None:
+        g = to_wgs84(g, crs)
+    g = shapely.orient_polygons(g, exterior_cw=False)
+    features = []
+    for i, (geom, props) in enumerate(zip(g, properties, strict=True)):
+        feat: dict[str, Any] = {"type": "Feature"}
+        if ids is not None:
+            feat["id"] = str(ids[i])
+        feat["geometry"] = shapely.geometry.mapping(geom)
+        feat["properties"] = props
+        features.append(feat)
+    return {"type": "FeatureCollection", **(members or {}), "features": features}
+
+
+def write_geojson(
+    path: str | Path,
+    geoms: Sequence[Any] | np.ndarray,
+    properties: Sequence[dict[str, Any]],
+    crs: Any = None,  # noqa: ANN401 - any CRS pyproj reads
+    ids: Sequence[Any] | None = None,
+    members: dict[str, Any] | None = None,
+) -> Path:
+    """Write :func:`feature_collection` atomically to ``path``."""
+    from agriseg.data.files import write_json
+
+    return write_json(Path(path), feature_collection(geoms, properties, crs, ids, members), indent=None)

@@ -1,0 +1,311 @@
+"""Bad input, re-runs and collisions, tried as a user types them: nothing lost, nothing misread.
+
+Each test is one case of a sweep of bad inputs (numbered as in the sweep); each checks the answer a user
+needs: a refusal naming the file or option (exit 2 for usage errors), a failed item (exit 1) that leaves the
+others done, or outputs that are really this run's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from agriseg.cli import main
+
+SAMPLES = Path(__file__).resolve().parents[2] / "src" / "agriseg" / "samples" / "peanut" / "images"
+
+
+def _run(*args: str) -> tuple[int, str]:
+    r = CliRunner().invoke(main, [str(a) for a in args])
+    out = r.output
+    assert "Traceback" not in out, out
+    if r.exception is not None and not isinstance(r.exception, SystemExit):
+        raise AssertionError(f"{args}: raised {r.exception!r}\n{out}")
+    assert "pydantic" not in out and "errors.pydantic.dev" not in out, out
+    return r.exit_code, out
+
+
+def _photos(folder: Path, n: int = 2) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for src in sorted(SAMPLES.glob("*.jpg"))[:n]:
+        dst = folder / src.name
+        dst.write_bytes(src.read_bytes())
+        out.append(dst)
+    return out
+
+
+def _photo_and_mask(folder: Path) -> Path:
+    """A gray photo ``a.png`` and its mask ``a_mask.png`` (one 40 x 40 px plant) in ``folder``."""
+    folder.mkdir(parents=True)
+    Image.fromarray(np.full((60, 80, 3), 120, np.uint8)).save(folder / "a.png")
+    m = np.zeros((60, 80), np.uint8)
+    m[10:50, 20:60] = 255
+    Image.fromarray(m).save(folder / "a_mask.png")
+    return folder
+
+
+# 1. outputs into the photo folder never replace (or read back) a user's own <photo>_mask.png
+def test_01_users_mask_in_the_photo_folder_is_kept_and_not_read_back(tmp_path: Path) -> None:
+    photos = _photos(tmp_path)
+    label = tmp_path / f"{photos[0].stem}_mask.png"
+    Image.fromarray(np.full((720, 960), 7, np.uint8)).save(label)
+    before = label.read_bytes()
+    code, out = _run("crop", "predict", tmp_path, "--outdir", tmp_path, "--no-overlay")
+    assert label.read_bytes() == before  # the hand label is untouched
+    assert code == 1 and str(label) in out and "--overwrite" in out
+    rows = (tmp_path / "summary.csv").read_text()
+    assert "skipped" not in rows and "resumed" not in rows.split("\n")[1]  # not reported as this run's result
+    assert (tmp_path / f"{photos[1].stem}_mask.png").is_file()  # the other photo is done
+
+
+# 2. a re-run with anything changed refuses (naming it) or redoes with --overwrite; unchanged: a no-op
+def test_02_rerun_with_other_options_or_model_is_refused(tmp_path: Path) -> None:
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    cfg = ModelConfig(encoder_weights=None)
+
+    photos = _photos(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    model = tmp_path / "default.safetensors"
+    save_model(build_model(cfg), cfg, model)
+    args = ["crop", "predict", photos[0], "--outdir", out, "-m", model, "--long-side", "64", "--optimize", "none"]
+    assert _run(*args)[0] == 0
+    mask = out / f"{photos[0].stem}_mask.png"
+    state = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    code, text = _run(*args)
+    assert code == 0 and "0 predicted, 1 skipped" in text  # unchanged: a no-op
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == state
+    code, text = _run(*args[:-3], "96", "--optimize", "none")
+    assert code == 1 and "--long-side: 64 -> 96" in text and mask.read_bytes() == state[mask.name]
+    save_model(build_model(cfg), cfg, model)  # retrained under the same name
+    code, text = _run(*args)
+    assert code == 1 and "model" in text and "--overwrite" in text
+    photos[0].write_bytes((SAMPLES / "0150.jpg").read_bytes())  # another photo under the same name
+    code, text = _run(*args)
+    assert code == 1 and f"input {photos[0]}" in text
+    code, text = _run(*args, "--overwrite")
+    assert code == 0 and "1 predicted" in text and _run(*args)[0] == 0
+
+
+def test_02_traits_rerun_with_other_scale_or_grid_is_refused(tmp_path: Path) -> None:
+    d = _photo_and_mask(tmp_path / "in")
+    out = tmp_path / "out"
+    assert _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "2")[0] == 0
+    assert "1 skipped" in _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "2")[1]
+    code, text = _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "3")
+    assert code == 1 and "--px-per-mm: 2.0 -> 3.0" in text
+    code, text = _run("crop", "traits", d, "--outdir", out, "--px-per-mm", "2", "--grid", "2x2")
+    assert code == 1 and "--grid: None -> 2x2" in text
+
+
+# 6. / 8. / 13. numbers out of range are refused with the option, the value and what is allowed
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["crop", "traits", "{photo}", "--px-per-mm", "inf"], "--px-per-mm: Input should be a finite number (got inf)"),
+        (["crop", "traits", "{photo}", "--px-per-mm", "nan"], "--px-per-mm: Input should be a finite number"),
+        (["crop", "predict", "{photo}", "--long-side", "1"], "--long-side: must be 0 (native size) or at least 32"),
+        (
+            ["fields", "predict", "{photo}", "-m", "{model}", "--divisor", "inf"],
+            "--divisor: Input should be a finite number",
+        ),
+        (["fields", "predict", "{photo}", "-m", "{model}", "--divisor", "nan"], "--divisor: Input should be"),
+        (
+            ["fields", "predict", "{photo}", "-m", "{model}", "--threads", "-1"],
+            "--threads: Input should be greater than or equal to 0",
+        ),
+        (
+            ["fields", "map", "{photo}", "-m", "{model}", "--workers", "0"],
+            "--workers: Input should be greater than or equal to 1",
+        ),
+        (
+            ["fields", "map", "{photo}", "-m", "{model}", "--workers", "-1"],
+            "--workers: Input should be greater than or equal to",
+        ),
+    ],
+)
+def test_06_07_08_13_bad_numbers_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    photo = _photos(tmp_path / "in", 1)[0]
+    model = tmp_path / "m.ckpt"
+    model.write_bytes(b"never loaded: the options are refused first")
+    code, out = _run(*[a.format(photo=photo, model=model) for a in args], "--outdir", tmp_path / "out")
+    assert code == 2 and message in out, out
+    assert "Value error" not in out and "Config" not in out and "http" not in out
+    assert not any((tmp_path / "out").glob("*.tif")) if (tmp_path / "out").exists() else True
+
+
+# 9. a resize or a download far larger than memory is refused up front with the figure
+def test_09_resize_beyond_memory_is_refused_with_the_figure(tmp_path: Path) -> None:
+    photo = _photos(tmp_path / "in", 1)[0]
+    code, out = _run("crop", "predict", photo, "--outdir", tmp_path / "out", "--long-side", "100000")
+    assert code == 2 and f"{photo} at --long-side 100000 would need about" in out and "GiB" in out, out
+    assert "AGRISEG_MEMORY_CHECK=0" in out
+
+
+# 11. a grid over plants 1 px wide (zero-width cells) is measured, and the batch goes on
+def test_11_grid_with_zero_width_cells(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    for name, cols in (("a", slice(200, 201)), ("b", slice(100, 300))):
+        Image.fromarray(np.full((300, 400, 3), 120, np.uint8)).save(d / f"{name}.png")
+        m = np.zeros((300, 400), np.uint8)
+        m[20:280, cols] = 255
+        Image.fromarray(m).save(d / f"{name}_mask.png")
+    code, out = _run("crop", "traits", d, "--outdir", tmp_path / "out", "--grid", "2x2")
+    assert code == 0 and "2 measured" in out, out
+    recs = json.loads((tmp_path / "out" / "traits.json").read_text())["images"]
+    assert [len(r["regions"]) for r in recs] == [4, 4]
+    assert sum(r["plant_count"] for r in recs[0]["regions"]) == 1
+
+
+# 15. a missing --model is refused once, before the batch
+def test_15_missing_model_refused_once(tmp_path: Path) -> None:
+    photos = _photos(tmp_path / "in", 2)
+    code, out = _run("crop", "traits", *photos, "--outdir", tmp_path / "out", "-m", tmp_path / "nope.safetensors")
+    assert code == 2 and out.count("nope.safetensors") == 1 and "failed" not in out, out
+
+
+# 4. blank, dark or burnt frames are flagged (and still measured); plants, also before white walls, never
+LAB = Path(__file__).resolve().parents[2] / "benchmarks" / "data" / "lab_set" / "images"
+
+
+def test_04_quality_rule_on_the_lab_set() -> None:
+    from agriseg.crop.quality import photo_quality
+    from agriseg.data.io import read_rgb
+
+    flagged = {f.name: photo_quality(read_rgb(f)) for f in sorted(LAB.glob("*.jpg"))}
+    assert len(flagged) == 34
+    assert all(flagged[n] for n in flagged if n.startswith("uniform_")), flagged
+    assert not any(flagged[n] for n in flagged if n.startswith("lab_")), flagged
+    assert not any(photo_quality(read_rgb(f)) for f in SAMPLES.glob("*.jpg"))
+    assert "underexposed" in photo_quality(np.full((100, 100, 3), 3, np.uint8))
+    assert "overexposed" in photo_quality(np.full((100, 100, 3), 255, np.uint8))
+
+
+def test_04_flagged_frames_are_measured_and_reported(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    _photos(d, 1)
+    for name in ("uniform_white.jpg", "lab_20008.jpg"):  # a plain frame; plants before a white wall
+        (d / name).write_bytes((LAB / name).read_bytes())
+    code, out = _run("crop", "predict", d, "--outdir", tmp_path / "p", "--no-overlay")
+    assert code == 0 and "3 predicted" in out, out
+    import csv
+
+    rows = {Path(r["file"]).name: r for r in csv.DictReader((tmp_path / "p" / "summary.csv").open())}
+    assert rows["uniform_white.jpg"]["quality"].startswith("no texture") and rows["uniform_white.jpg"]["status"] == "ok"
+    assert rows["lab_20008.jpg"]["quality"] == "" and rows["0003.jpg"]["quality"] == ""
+    code, out = _run("crop", "traits", d, "--outdir", tmp_path / "t")
+    assert code == 0 and "3 measured" in out, out
+    q = {(Path(r["file"]).name, r["quality"]) for r in csv.DictReader((tmp_path / "t" / "traits.csv").open())}
+    assert ("uniform_white.jpg", "no texture (blank frame, lens cap, sky or out of focus)") in q
+    assert ("lab_20008.jpg", "") in q and ("0003.jpg", "") in q
+
+
+# 5. index labels that are really RGB colour labels are refused, not scored as IoU 0
+def test_05_index_mode_on_colour_labels_is_refused(tmp_path: Path) -> None:
+    labels = SAMPLES.parent / "labels"
+    code, out = _run("crop", "evaluate", "--images", SAMPLES, "--masks", labels, "--label-mode", "index")
+    assert code != 0 and "label mode 'index' needs one class id per pixel" in out and "labels/0003.png" in out, out
+
+
+# 12. adapt on only unreadable photos names them (exit 2); 2 photos and a leftover work folder work
+def test_12_adapt_on_unreadable_photos_names_them(tmp_path: Path) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.jpg").write_bytes(b"not a photo")
+    (bad / "b.png").write_bytes(b"nor this")
+    code, out = _run("crop", "adapt", bad, "-o", tmp_path / "x.safetensors")
+    assert code == 2 and f"{bad / 'a.jpg'}: unreadable image" in out and f"{bad / 'b.png'}" in out, out
+    assert "Sample larger" not in out
+
+
+@pytest.mark.slow
+def test_12_adapt_two_photos_and_a_leftover_work_folder(tmp_path: Path) -> None:
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    root = write_scenes(tmp_path / "syn", n=2, size=(64, 96))
+    mc = ModelConfig(encoder_weights=None, infer_long_side=0)
+    base = save_model(build_model(mc), mc, tmp_path / "base.safetensors")
+    out_model = tmp_path / "adapted.safetensors"
+    args = ["crop", "adapt", root / "images", "-o", out_model, "--model", base, "--index", "exg"]
+    args += ["--stage1-epochs", "1", "--stage2-epochs", "1", "--crop-size", "64", "--batch-size", "2"]
+    code, out = _run(*args)
+    assert code == 0 and out_model.is_file(), out
+    out_model.unlink()  # as if killed before the model was written: the work folder is left behind
+    assert (tmp_path / "adapted_adapt").is_dir()
+    code, out = _run(*args)
+    assert code == 0 and out_model.is_file(), out
+
+
+# 10. a truncated model.safetensors in a text model folder is named, without a traceback
+def test_10_text_predict_truncated_safetensors(tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    model = tmp_path / "m"
+    code, out = _run("text", "tiny-model", "-o", model, "--classes", "background,cropland,forest,water")
+    assert code == 0, out
+    weights = model / "model.safetensors"
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    img = tmp_path / "scene.png"
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(img)
+    code, out = _run(
+        "text",
+        "predict",
+        img,
+        "--outdir",
+        tmp_path / "pred",
+        "-m",
+        model,
+        "--classes",
+        "background,cropland,forest,water",
+        "--tile",
+        "16",
+        "--grid",
+        "8",
+    )
+    assert code != 0 and f"{weights}: truncated or damaged" in out and "SafetensorError" not in out, out
+
+
+# 14. long file names, a regions CSV with a byte-order mark, a full disk naming the file
+def test_14_long_file_names(tmp_path: Path) -> None:
+    d = tmp_path / "in"
+    d.mkdir()
+    for n in (231, 243):
+        (d / ("p" * (n - 4) + ".jpg")).write_bytes((SAMPLES / "0003.jpg").read_bytes())
+    code, out = _run("crop", "predict", d, "--outdir", tmp_path / "out", "--long-side", "64")
+    assert code == 0 and "2 predicted" in out, out
+    assert len(list((tmp_path / "out").glob("*_overlay.jpg"))) == 2
+    code, out = _run("crop", "traits", d, "--outdir", tmp_path / "t")
+    assert code == 0 and "2 measured" in out, out
+
+
+def test_14_regions_csv_with_a_bom(tmp_path: Path) -> None:
+    from agriseg.crop.traits.regions import read_regions
+
+    f = tmp_path / "regions.csv"
+    f.write_bytes("id,x,y,width,height\r\nA1,0,0,10,10\r\n".encode("utf-8-sig"))
+    assert [(r.id, r.width) for r in read_regions(f)] == [("A1", 10)]
+
+
+def test_14_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    d = _photo_and_mask(tmp_path / "in")
+
+    def full(*args: object, **kw: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", full)
+    code, out = _run("crop", "traits", d, "--outdir", tmp_path / "out")
+    assert code == 1 and f"{tmp_path / 'out' / 'a_plants.png'}: No space left on device" in out, out

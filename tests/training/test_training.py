@@ -1,0 +1,149 @@
+"""The training base: shared options (and their old names), the task hooks, and a quiet ``fit``."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from agriseg.config import StrictModel, load_config
+from agriseg.crop.config import CropTrainConfig
+from agriseg.crop.selftrain import SelfTrainConfig
+from agriseg.fields.config import FieldsTrainConfig
+from agriseg.text.config import GRPORunConfig, SFTRunConfig
+from agriseg.training import TrainOptions
+from agriseg.training.task import BaseTask
+from agriseg.training.trainer import fit, summary_line, validate
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _config_class(path: Path) -> type[StrictModel]:
+    if path.parent.name == "fields":
+        return FieldsTrainConfig
+    if path.parent.name == "text":
+        return GRPORunConfig if "grpo" in path.stem else SFTRunConfig
+    return SelfTrainConfig if path.stem.startswith("selftrain") else CropTrainConfig
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_bundled_config_loads_unchanged(path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # old option names still load
+        cfg = load_config(path, _config_class(path))
+    assert cfg.model_dump()
+
+
+def test_the_old_time_limit_key_loads_as_max_minutes() -> None:
+    with pytest.warns(DeprecationWarning, match="train.max_time_minutes is now train.max_minutes"):
+        cfg = load_config(CONFIGS / "fields" / "synthetic_lite0_cpu.yaml", FieldsTrainConfig)
+    assert cfg.train.max_minutes == 18 and cfg.train.schedule == "cosine_time"
+    with pytest.raises(ValueError, match="one option"):
+        TrainOptions.model_validate({"max_time_minutes": 3, "max_minutes": 4})
+    with pytest.raises(ValueError, match="max_minutes"):
+        FieldsTrainConfig.model_validate({"data": {"root": "x"}, "train": {"schedule": "cosine_time"}})
+    with pytest.raises(ValueError, match="max_mintues"):  # a typo is still an error
+        TrainOptions.model_validate({"max_mintues": 3})
+
+
+def test_both_pipelines_share_the_option_names() -> None:
+    crop = set(CropTrainConfig.model_fields["train"].annotation.model_fields)
+    fields = set(FieldsTrainConfig.model_fields["train"].annotation.model_fields)
+    assert set(TrainOptions.model_fields) <= crop & fields
+    assert "max_time_minutes" not in fields and "max_minutes" in fields
+
+
+def test_crop_and_fields_tasks_are_base_tasks() -> None:
+    from agriseg.crop.task import SegmentationTask
+    from agriseg.fields.task import FieldsTask
+
+    assert issubclass(SegmentationTask, BaseTask) and issubclass(FieldsTask, BaseTask)
+    cfg = FieldsTrainConfig.model_validate({"data": {"root": "x"}, "train": {"monitor": "val/pixel_iou"}}).model_dump()
+    cfg["model"]["encoder_weights"] = None  # offline
+    task = FieldsTask(cfg)
+    assert task.monitor == "val/pixel_iou"
+    # the ftw-tools keys that agriseg.fields.checkpoints reads
+    assert {"config", "model", "backbone", "in_channels", "num_classes", "loss"} <= set(task.hparams)
+
+
+class _TinyConfig(StrictModel):
+    train: TrainOptions = TrainOptions(epochs=2, batch_size=4, num_workers=0, accelerator="cpu")
+
+
+class _TinyTask(BaseTask):
+    config_class = _TinyConfig
+    monitor = "val/score"
+
+    def configure_models(self) -> torch.nn.Module:
+        return torch.nn.Conv2d(3, 2, 1)
+
+    def configure_loss(self) -> torch.nn.Module:
+        return torch.nn.CrossEntropyLoss()
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        pred = self(batch["image"]).argmax(1)  # (B, H, W)
+        self.log("val/score", (pred == batch["mask"]).float().mean(), batch_size=pred.shape[0])
+
+
+class _Data(L.LightningDataModule):
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        img = torch.rand(16, 3, 8, 8, generator=g)
+        self.items = [{"image": img[i], "mask": (img[i, 0] > 0.5).long()} for i in range(16)]
+
+    def train_dataloader(self) -> DataLoader:
+        return DataLoader(self.items, batch_size=4)
+
+    def val_dataloader(self) -> DataLoader:
+        return DataLoader(self.items, batch_size=4)
+
+
+def test_fit_trains_through_the_hooks_quietly(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    task = _TinyTask(_TinyConfig().model_dump())
+    before = task.model.weight.detach().clone()
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        res = fit(task, _Data(), task.cfg.train, tmp_path, progress=False)
+        val = validate(res.trainer, task, _Data())
+    out, err = capfd.readouterr()
+    assert not out  # stdout is the command's result only
+    for chatter in ("GPU available", "Tip", "Params", "LOCAL_RANK", "Seed set", "limit_train_batches"):
+        assert chatter not in err, err
+    assert not [w for w in seen if "agriseg" not in str(w.filename)], [str(w.message) for w in seen]
+    assert res.trainer.global_step == 8 and not torch.equal(before, task.model.weight)
+    assert Path(res.best_path).is_file() and (tmp_path / "last.ckpt").is_file()
+    assert (tmp_path / "logs").is_dir() and 0.0 <= val["val/score"] <= 1.0
+    line = summary_line("tiny", res, {"val/score": val["val/score"]}, "m.safetensors")
+    assert line.startswith("tiny: 2 epochs, 8 steps in ") and line.endswith("; model: m.safetensors")
+
+
+def test_max_steps_stops_a_run(tmp_path: Path) -> None:
+    cfg = _TinyConfig(train=TrainOptions(epochs=50, max_steps=3, batch_size=4, num_workers=0, accelerator="cpu"))
+    res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    assert res.trainer.global_step == 3
+
+
+def test_a_run_stopped_before_its_first_validation_keeps_its_model(tmp_path: Path) -> None:
+    """val_every beyond the epochs (or a time / step limit hit first): no validation ever saved a checkpoint."""
+    cfg = _TinyConfig(train=TrainOptions(epochs=1, val_every=5, batch_size=4, num_workers=0, accelerator="cpu"))
+    task = _TinyTask(cfg.model_dump())
+    res = fit(task, _Data(), cfg.train, tmp_path, progress=False)
+    assert res.last_path and Path(res.last_path).is_file() and res.best_path == res.last_path
+    state = torch.load(res.last_path, map_location="cpu", weights_only=True)["state_dict"]
+    assert all(torch.equal(v, task.state_dict()[k]) for k, v in state.items())
+
+
+def test_training_flags_become_config_overrides() -> None:
+    from agriseg.cli.options import train_overrides
+
+    assert train_overrides(("output_dir=x",), epochs=3, max_minutes=0.5) == (
+        "output_dir=x",
+        "train.epochs=3",
+        "train.max_minutes=0.5",
+    )
+    assert train_overrides() == ()
