@@ -52,7 +52,7 @@ def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None) -> dict[st
     noise = [ln for ln in "\n".join(err).replace("\r", "\n").splitlines() if ln.strip() and ":" not in ln[:12]]
     res = {"seconds": wall, "peak_rss_mib": int(rss_kb) / 1024, "load1": os.getloadavg()[0]}
     res["stderr_lines_beyond_progress"] = len(noise)
-    m = re.search(r"predicted in ([\d.]+) s", proc.stdout)
+    m = re.search(r"predicted(?:, \d+ skipped, \d+ failed)? in ([\d.]+) s", proc.stdout)  # both summary forms
     if m:  # the command's own timing of its photo loop: the rest of the wall time is start-up
         res["loop_seconds"] = float(m.group(1))
         res["startup_seconds"] = wall - float(m.group(1))
