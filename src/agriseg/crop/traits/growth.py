@@ -13,6 +13,7 @@ first ``YYYY-MM-DD`` / ``YYYYMMDD`` in the name; mosaics without a date are orde
 from __future__ import annotations
 
 import csv
+import importlib.util
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -192,8 +193,11 @@ def write_growth(
     units: dict[int, str] | None = None,
     value: str = "plant_area",
     layout: tuple[int, int] | None = None,
-) -> None:
+) -> list[Path]:
     """``growth.csv``, ``growth_wide.csv`` and ``growth.png`` of regions (pots, plots) over dates.
+
+    The chart needs matplotlib (the ``[geo]`` extra); without it the tables are written and the chart skipped
+    (the base install measures traits; it does not draw charts). Returns the files written.
 
     Args:
         dated: per image or mosaic: (its date or None, its file, its region rows with ``id``). Images are
@@ -243,7 +247,11 @@ def write_growth(
     _write_csv(outdir / "growth.csv", rows, fields)
     wide = [{id_field: rid, **{f"{key} {r['date']}": r.get(key) for r in by_id[rid]}} for rid in ids]
     _write_csv(outdir / "growth_wide.csv", wide, [id_field, *[f"{key} {d}" for d in labels]])
-    _chart(by_id, labels, key, outdir / "growth.png", layout)
+    written = [outdir / "growth.csv", outdir / "growth_wide.csv"]
+    if importlib.util.find_spec("matplotlib") is not None:
+        _chart(by_id, labels, key, outdir / "growth.png", layout)
+        written.append(outdir / "growth.png")
+    return written
 
 
 def _with_unit(name: str, area_unit: str) -> str:

@@ -439,14 +439,15 @@ def run_traits(
         result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
     dated = [r for r in records if r["status"] != "error" and r.get("regions") and r.get("date")]
     if len(dated) >= 2:
-        write_growth(
+        written = write_growth(
             [(r.get("date"), r["file"], r["regions"]) for r in dated],
             outdir,
             "region_id",
             unit_names(dated[0]["image"].get("px_per_mm")),
             layout=parse_grid(config.grid) if config.grid else None,
         )
-        result.notes.append(f"growth: {outdir / 'growth.csv'}, {outdir / 'growth_wide.csv'}, {outdir / 'growth.png'}")
+        chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
+        result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
     return result
 
 
