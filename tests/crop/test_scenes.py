@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from agriseg.cli import main
-from agriseg.crop.scenes.lab import BACKGROUNDS, lab_scene, uniform_frame
+from agriseg.crop.scenes.lab import BACKGROUNDS, LabSettings, lab_scene, uniform_frame
 from agriseg.crop.scenes.shapes import ShapeSettings, disc_photo, plant_photo
 from agriseg.crop.scenes.sources import plant_cutouts, read_pair, soil_canvas
 
@@ -51,6 +51,20 @@ def test_lab_scenes_label_only_pasted_plants(samples_dir: Path) -> None:
         assert (label > 0).any() == (info["plants"] > 0)
     for colour in BACKGROUNDS:
         assert uniform_frame(colour).shape == (480, 640, 3)
+
+
+def test_wide_plant_colours_change_the_plants_and_mild_is_the_default(samples_dir: Path) -> None:
+    soil, cuts = _soil(samples_dir)
+    default = lab_scene(np.random.default_rng(3), cuts, [soil])
+    mild = lab_scene(np.random.default_rng(3), cuts, [soil], LabSettings(plant_colours="mild"))
+    assert (default[0] == mild[0]).all()  # mild draws exactly what the default drew
+    rng = np.random.default_rng(3)
+    wide = [lab_scene(rng, cuts, [soil], LabSettings(plant_colours="wide")) for _ in range(4)]
+    rng = np.random.default_rng(3)
+    milds = [lab_scene(rng, cuts, [soil], LabSettings()) for _ in range(4)]
+    assert any(w[0].shape != m[0].shape or (w[0] != m[0]).any() for w, m in zip(wide, milds, strict=True))
+    for rgb, label, info in wide:  # the truth still marks exactly the pasted plants
+        assert rgb.shape[:2] == label.shape and (label > 0).any() == (info["plants"] > 0)
 
 
 def test_make_synthetic_writes_a_set_and_keeps_it(tmp_path: Path) -> None:
