@@ -17,6 +17,11 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+# the largest seed: NumPy's legacy seeding and Lightning's ``seed_everything`` take 32-bit seeds
+MAX_SEED = 2**32 - 1
+# the largest Sentinel-2 digital number (uint16): a DN offset beyond it leaves no valid pixel
+MAX_DN = 65535
+
 
 class OptionError(ValueError):
     """A bad option value or combination of options, found by a pipeline (on the command line: exit status 2)."""

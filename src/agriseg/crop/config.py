@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from agriseg.config import StrictModel
+from agriseg.config import MAX_SEED, StrictModel
 from agriseg.models.config import ModelConfig
 from agriseg.training.config import TrainOptions
 
@@ -36,7 +36,7 @@ class DataConfig(StrictModel):
     colormap: dict[str, int] = {}  # "R,G,B" -> class id, for label_mode="colormap"; unlisted colours -> 255
     crop_size: int = Field(384, ge=32)
     scale_min: float = Field(0.35, gt=0, le=1)  # random-resized-crop area fraction range
-    scale_max: float = Field(1.0, gt=0)
+    scale_max: float = Field(1.0, gt=0, le=4)  # 4 = the 960-px reference photo drawn at 3840 px
     augment: Literal["none", "mild", "strong"] = "strong"
     cache: bool = True  # keep decoded images in memory
     # re-decide the band of this many px around every hand outline from the photo's colour (0 = off);
@@ -166,7 +166,7 @@ class SyntheticPhotosConfig(StrictModel):
     """``agriseg crop make-synthetic``: how many photos, from which seed, and the lab layouts."""
 
     count: int = Field(20, ge=1)  # photos to generate
-    seed: int = Field(0, ge=0)  # photo i uses seed + i
+    seed: int = Field(0, ge=0, le=MAX_SEED)  # photo i uses seed + i
     layouts: str = "pots,tray,side,plate"  # lab: comma-separated layouts (pots, tray, side, plate, field)
     uniform_frames: bool = False  # lab: also write a plain white, grey, blue and black frame
     plant_colours: Literal["mild", "wide"] = "mild"  # lab: recolouring of the pasted plants

@@ -43,9 +43,9 @@ class TrimapConfig(StrictModel):
 class SelfTrainDataConfig(StrictModel):
     """Augmentation and sampling (the folders are managed by self-training)."""
 
-    crop_size: int = 256
-    scale_min: float = 0.35
-    scale_max: float = 1.0
+    crop_size: int = Field(256, ge=32)  # as crop train's data.crop_size
+    scale_min: float = Field(0.35, gt=0, le=1)
+    scale_max: float = Field(1.0, gt=0, le=4)
     augment: Literal["none", "mild", "strong"] = "strong"
     cache: bool = True
 
@@ -58,7 +58,7 @@ class SelfTrainEvalConfig(StrictModel):
     stems: str | None = None  # a stem list file; None = every image with a label
     label_mode: Literal["binary", "index", "colormap"] = "binary"
     colormap: dict[str, int] = {}
-    boundary_ratio: float = 0.02
+    boundary_ratio: float = Field(0.02, gt=0, le=1)
 
 
 class SelfTrainConfig(StrictModel):

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import StrictModel, renamed_names
+from agriseg.config import MAX_DN, StrictModel, renamed_names
 from agriseg.models.config import ModelConfig
 from agriseg.training.config import TrainOptions
 
@@ -44,7 +44,8 @@ class FieldsDataConfig(StrictModel):
     target: Literal["2-class", "3-class"] = "3-class"
     windows: Literal["ab", "ba", "a", "b"] = "ab"
     divisor: float = Field(FTW_DIVISOR, gt=0)
-    offset: float = 0.0  # FTW chips are harmonised; -1000 for raw processing-baseline >= 04.00 data
+    # FTW chips are harmonised; -1000 for raw processing-baseline >= 04.00 data
+    offset: float = Field(0.0, ge=-MAX_DN, le=MAX_DN)
     missing: Literal["error", "skip"] = "error"
     cache: bool = True
 
@@ -75,7 +76,7 @@ class FieldsAugmentConfig(StrictModel):
     enabled: bool = True
     divisor_range: tuple[float, float] | None = (1500.0, 4500.0)
     rotate_p: float = Field(0.5, ge=0, le=1)
-    max_degrees: float = 90.0
+    max_degrees: float = Field(90.0, ge=0, le=180)
     hflip_p: float = Field(0.5, ge=0, le=1)
     vflip_p: float = Field(0.5, ge=0, le=1)
     sharpness_p: float = Field(0.5, ge=0, le=1)
@@ -92,7 +93,7 @@ class FieldsLossConfig(StrictModel):
     name: Literal["logcosh_dice", "ce"] = "logcosh_dice"
     omega: float | None = Field(0.75, gt=0, lt=0.95)  # weights [0.05, 0.95 - omega, omega]
     class_weights: list[float] | None = None  # overrides omega when given
-    ignore_index: int = 3
+    ignore_index: int = Field(3, ge=0, le=255)  # label masks are uint8
 
     def weights(self, num_classes: int) -> list[float] | None:
         """The class weights to use (None = unweighted)."""
@@ -178,7 +179,7 @@ class PreprocessConfig(StrictModel):
         description="Sentinel-2 BOA_ADD_OFFSET: auto = from the file's tags (PROCESSING_BASELINE / "
         "BOA_ADD_OFFSET), none = 0, apply = offset_value",
     )
-    offset_value: float = -1000.0
+    offset_value: float = Field(-1000.0, ge=-MAX_DN, le=MAX_DN, description="DN offset of offset: apply")
     swap_input_windows: bool = Field(
         False, description="feed window B first (models trained with ftw-tools' B,A dataset order)"
     )
@@ -196,7 +197,8 @@ class PredictConfig(StrictModel):
     # 4: as fast as 8 with ONNX Runtime on a CPU, with 0.5 GB less peak memory on a 350 km2 scene
     batch_size: int = Field(4, ge=1)
     blend: Literal["gaussian", "mean"] = "gaussian"
-    sigma_scale: float = Field(0.125, gt=0, description="Gaussian sigma as a fraction of the patch side")
+    # above 1 the weights are all but flat over a patch (the "mean" blend)
+    sigma_scale: float = Field(0.125, gt=0, le=1, description="Gaussian sigma as a fraction of the patch side")
     tta: list[TTA] = Field(default_factory=list, description="test-time augmentations averaged with the plain pass")
     nan: NanPolicy = Field("error", description="NaN pixels not declared nodata: raise, or mask them as nodata")
     nodata: float | None = Field(
@@ -297,7 +299,8 @@ class FieldsEvaluateConfig(StrictModel):
     split: Literal["train", "val", "test"] = "test"
     target: Literal["2-class", "3-class"] = "3-class"  # label masks scored against
     windows: Literal["ab", "ba", "a", "b"] | None = None  # window order of the input; None = the model's
-    offset: float = 0.0  # DN offset before scaling (FTW chips: 0; raw baseline >= 04.00 L2A: -1000)
+    # DN offset before scaling (FTW chips: 0; raw baseline >= 04.00 L2A: -1000)
+    offset: float = Field(0.0, ge=-MAX_DN, le=MAX_DN)
     batch_size: int = Field(8, ge=1)
     iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
     bootstrap: int = Field(1000, ge=0)  # resamples for 95% intervals

@@ -69,7 +69,7 @@ class ModelSpec(StrictModel):
     default: bool = False
     legacy: bool = False
     sha256: str | None = Field(default=None, description="hex digest; checked after download when set")
-    size: int | None = Field(default=None, description="bytes, where known")
+    size: int | None = Field(default=None, ge=1, description="bytes, where known")
     sha256_prefix: str | None = Field(
         default=None, description="leading hex digits of the sha256 that the published file name carries"
     )

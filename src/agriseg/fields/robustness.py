@@ -21,8 +21,9 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 
-from agriseg.config import StrictModel
+from agriseg.config import MAX_DN, StrictModel
 from agriseg.fields.metrics import object_counts, pixel_counts, scores_from_counts
 from agriseg.fields.sentinel2 import FTW_DIVISOR, minmax_per_band, swap_windows
 from agriseg.tiling import window_starts
@@ -43,13 +44,13 @@ class RobustnessConfig(StrictModel):
         iou_threshold: object IoU for per-chip object F1.
     """
 
-    crop: int = 192
-    divisor: float = FTW_DIVISOR
+    crop: int = Field(192, ge=33)
+    divisor: float = Field(FTW_DIVISOR, gt=0)
     divisors: tuple[float, ...] = (1500.0, 4500.0, 10000.0)
-    offset_error: float = 1000.0
+    offset_error: float = Field(1000.0, ge=-MAX_DN, le=MAX_DN)
     scales: tuple[float, ...] = (0.5, 0.75, 1.5, 2.0)
-    batch_size: int = 8
-    iou_threshold: float = 0.5
+    batch_size: int = Field(8, ge=1)
+    iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
 
 
 @torch.no_grad()

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from pydantic import Field
 
-from agriseg.config import StrictModel
+from agriseg.config import MAX_DN, MAX_SEED, StrictModel
 from agriseg.fields.dataset import PRESENCE_ONLY
 
 # mean reflectance x10000 of each surface in (R, G, B, NIR)
@@ -57,15 +58,15 @@ class SyntheticFTWConfig(StrictModel):
     """
 
     countries: dict[str, int] = {"austria": 40, "kenya": 8}
-    size: int = 256
+    size: int = Field(256, ge=32)  # as fields make-synthetic --size
     splits: tuple[float, float, float] = (0.7, 0.15, 0.15)
     fields_per_chip: tuple[int, int] = (8, 22)
-    non_field_fraction: float = 0.2
-    boundary_width: int = 2
-    presence_labelled_fraction: float = 0.6
-    noise_dn: float = 60.0
-    offset_dn: float = 0.0
-    seed: int = 0
+    non_field_fraction: float = Field(0.2, ge=0, le=1)
+    boundary_width: int = Field(2, ge=0)
+    presence_labelled_fraction: float = Field(0.6, ge=0, le=1)
+    noise_dn: float = Field(60.0, ge=0, le=MAX_DN)
+    offset_dn: float = Field(0.0, ge=-MAX_DN, le=MAX_DN)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 def _smooth_noise(rng: np.random.Generator, size: int, scale: float) -> np.ndarray:

@@ -26,7 +26,7 @@ class ModelConfig(StrictModel):
     # width of the fpn/upernet decoder (None = the decoder's default, 128; mmseg's UperNet uses 512)
     decoder_channels: int | None = Field(None, ge=1)
     in_channels: int = Field(3, ge=1)
-    num_classes: int = Field(2, ge=1)
+    num_classes: int = Field(2, ge=1, le=255)  # masks are uint8, and 255 is the ignore label
     class_names: list[str] = ["background", "vegetation"]
     # inputs arrive scaled to [0, 1]; the model normalises them itself
     mean: list[float] = [0.5, 0.5, 0.5]

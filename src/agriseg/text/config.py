@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from agriseg.config import StrictModel, renamed_names
+from agriseg.config import MAX_SEED, StrictModel, renamed_names
 from agriseg.text.synthetic import LandscapeConfig
 from agriseg.text.tinyvlm import TinyVLMConfig
 
@@ -42,9 +42,9 @@ class TrainCommon(StrictModel):
     weight_decay: float = Field(0.0, ge=0)
     per_device_train_batch_size: int = Field(8, ge=1)
     gradient_accumulation_steps: int = Field(1, ge=1)
-    max_steps: int = Field(-1, description="-1: train num_train_epochs epochs")
+    max_steps: int = Field(-1, ge=-1, description="-1: train num_train_epochs epochs")
     num_train_epochs: float = Field(1.0, gt=0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     logging_steps: int = Field(10, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
@@ -69,7 +69,7 @@ class GRPORunConfig(TrainCommon):
     scale_rewards: Literal["group", "batch", "none"] = "group"
     num_generations: int = Field(8, ge=2)
     num_iterations: int = Field(1, ge=1, description="> 1 for the clip epsilon to matter")
-    epsilon: float = Field(0.2, gt=0)
+    epsilon: float = Field(0.2, gt=0, lt=1, description="PPO-style clip of the ratio to 1 +- epsilon")
     temperature: float = Field(1.0, gt=0)
     top_k: int = Field(0, ge=0, description="rollouts sample from the k likeliest tokens (0: all)")
     top_p: float = Field(1.0, gt=0.0, le=1.0, description="rollouts sample from this probability mass (1: all)")
@@ -80,7 +80,7 @@ class GRPORunConfig(TrainCommon):
     )
     include_background: bool = False
     dice_smooth: float = Field(1.0, gt=0)
-    generation_batch_size: int | None = None
+    generation_batch_size: int | None = Field(None, ge=1, description="completions per generation step")
 
 
 class _PatchInference(StrictModel):
@@ -119,7 +119,7 @@ class TextEvaluateConfig(StrictModel):
 
     iou_threshold: float = Field(0.5, gt=0.0, le=1.0, description="IoU at which a true instance counts as found")
     min_size: int = Field(4, ge=0, description="instances under this many pixels are ignored (truth and predicted)")
-    ignore_value: int = Field(255, ge=0, description="truth value left out of every metric (nodata)")
+    ignore_value: int = Field(255, ge=0, le=65535, description="truth value left out of every metric (nodata)")
 
 
 class DemoConfig(StrictModel):
@@ -198,10 +198,10 @@ class DemoConfig(StrictModel):
     val_images: int = Field(100, ge=1)
     eval_images: int = Field(500, ge=1)
     calib_images: int = Field(200, ge=1)
-    train_seed_base: int = 10_000
-    val_seed: int = 555
-    eval_seed: int = 987_654
-    calib_seed: int = 4_242
+    train_seed_base: int = Field(10_000, ge=0, le=MAX_SEED)
+    val_seed: int = Field(555, ge=0, le=MAX_SEED)
+    eval_seed: int = Field(987_654, ge=0, le=MAX_SEED)
+    calib_seed: int = Field(4_242, ge=0, le=MAX_SEED)
     vision_warmup_steps: int = Field(2000, ge=0)
     vision_warmup_lr: float = Field(3e-3, gt=0)
     vision_warmup_batch: int = Field(32, ge=1)

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from agriseg.config import StrictModel, renamed_names
+from agriseg.config import MAX_SEED, StrictModel, renamed_names
 from agriseg.data.io import list_images
 from agriseg.raster.image import read_image
 from agriseg.text.codec import check_class_names, encode_answer
@@ -66,7 +66,7 @@ class TextDatasetConfig(PatchConfig):
     patch: int = Field(448, ge=2)
     mode: PatchMode = "random"
     per_image: int = Field(8, ge=1)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 def boxes_for(height: int, width: int, spec: PatchConfig, rng: np.random.Generator) -> list[Box]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from agriseg.config import StrictModel
 
@@ -35,10 +35,10 @@ class WatershedConfig(StrictModel):
         classes: class ids to split into instances (None: every non-background class).
     """
 
-    boundary_threshold: float = 0.3
-    smooth_sigma: float = 1.0
-    erosion: int = 1
-    min_size: int = 4
+    boundary_threshold: float = Field(0.3, ge=0, le=1)  # the boundary map is scaled to [0, 1]
+    smooth_sigma: float = Field(1.0, ge=0)  # 0 = no smoothing
+    erosion: int = Field(1, ge=0)
+    min_size: int = Field(4, ge=0)
     classes: tuple[int, ...] | None = None
 
     model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic

@@ -43,7 +43,7 @@ class LandscapeConfig(StrictModel):
     water_prob: float = Field(0.5, ge=0.0, le=1.0)
     water_radius: tuple[float, float] = (0.16, 0.28)
     track_prob: float = Field(0.4, ge=0.0, le=1.0)
-    noise: float = Field(6.0, ge=0.0)
+    noise: float = Field(6.0, ge=0.0, le=255.0)  # colours are 0-255
 
     model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
 

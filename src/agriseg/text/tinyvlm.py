@@ -73,17 +73,17 @@ class TinyVLMConfig(StrictModel):
         extra_words: further words the tokenizer must know (answer sentences).
     """
 
-    image_size: int = 64
-    vision_patch: int = 8
-    mm_tokens_per_image: int = 64
-    vision_hidden: int = 64
-    vision_layers: int = 2
-    hidden: int = 128
-    intermediate: int = 256
-    layers: int = 4
-    heads: int = 4
-    kv_heads: int = 2
-    head_dim: int = 32
+    image_size: int = Field(64, ge=1)
+    vision_patch: int = Field(8, ge=1)
+    mm_tokens_per_image: int = Field(64, ge=1)
+    vision_hidden: int = Field(64, ge=1)
+    vision_layers: int = Field(2, ge=1)
+    hidden: int = Field(128, ge=1)
+    intermediate: int = Field(256, ge=1)
+    layers: int = Field(4, ge=1)
+    heads: int = Field(4, ge=1)
+    kv_heads: int = Field(2, ge=1)
+    head_dim: int = Field(32, ge=1)
     rope_theta: float = Field(1_000_000.0, gt=0)
     extra_words: tuple[str, ...] = ()
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from agriseg.config import StrictModel
+from agriseg.config import MAX_SEED, StrictModel
 
 
 class TrainOptions(StrictModel):
@@ -41,11 +41,12 @@ class TrainOptions(StrictModel):
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(1e-4, ge=0)
     amsgrad: bool = False
-    seed: int = 7
+    seed: int = Field(7, ge=0, le=MAX_SEED)
     num_workers: int = Field(1, ge=0)
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     accelerator: str = "auto"
-    limit_train_batches: float | int = 1.0
+    # a fraction of the batches (float), or a number of batches (int)
+    limit_train_batches: Annotated[float, Field(gt=0, le=1)] | Annotated[int, Field(ge=1)] = 1.0
     val_every: int = Field(1, ge=1)
 
     @model_validator(mode="before")

@@ -9,6 +9,8 @@ from pydantic import Field
 from agriseg.config import StrictModel
 
 Separation = Literal["watershed", "components"]
+# class ids of a class raster: fields predict writes uint8; a user's 16-bit raster works too
+MAX_CLASS = 65535
 
 
 class PolygonizeConfig(StrictModel):
@@ -27,8 +29,8 @@ class PolygonizeConfig(StrictModel):
     workers: int = Field(
         0, ge=0, description="processes sharing the blocks (0 = one per CPU core; 1 = this process only)"
     )
-    field_class: int = 1
-    boundary_class: int = 2
+    field_class: int = Field(1, ge=0, le=MAX_CLASS, description="class id of fields in the class raster")
+    boundary_class: int = Field(2, ge=0, le=MAX_CLASS, description="class id of field boundaries")
     separation: Separation = Field(
         "watershed",
         description="watershed = touching fields split by flooding from field cores; components = one polygon"

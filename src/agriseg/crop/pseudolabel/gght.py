@@ -92,19 +92,19 @@ class GGHTConfig(StrictModel):
     normaliser: Normaliser = "percentile"
     low_pct: float = Field(1.0, ge=0, le=100)
     high_pct: float = Field(99.0, ge=0, le=100)
-    zscore_clip: float = 3.0
-    smooth_sigma: float = 1.0
-    mask_sigma: float | None = 0.5
+    zscore_clip: float = Field(3.0, gt=0)
+    smooth_sigma: float = Field(1.0, ge=0)
+    mask_sigma: float | None = Field(0.5, ge=0)
     edge_operator: EdgeOperator = "sobel"
     weighting: Weighting = "squared"
-    edge_quantile: float = 0.8
+    edge_quantile: float = Field(0.8, ge=0, le=1)
     bins: int = Field(128, ge=8)
     sigmoid: SigmoidForm = "logistic"
     point: ThresholdPoint = "inflection"
-    fit_long_side: int = 480
+    fit_long_side: int = Field(480, ge=0)
     full_coverage: FullCoverage = "auto"
-    coverage_green_fraction: float = 0.95
-    coverage_mask_fraction: float = 0.98
+    coverage_green_fraction: float = Field(0.95, gt=0, le=1)
+    coverage_mask_fraction: float = Field(0.98, gt=0, le=1)
 
     model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 from PIL import Image
+from pydantic import Field
 
 from agriseg.config import StrictModel, renamed_names
 from agriseg.crop.pseudolabel.depth import (
@@ -72,12 +73,12 @@ class PseudoLabelConfig(StrictModel):
     depth_model: str = DEFAULT_DEPTH_MODEL
     depth_convention: DepthConvention | None = None
     detrend: Detrend = "plane"
-    depth_input_size: int = 518
+    depth_input_size: int = Field(518, ge=14)  # Depth Anything's patch is 14 px
     device: str = "cpu"
     gght: GGHTConfig = GGHTConfig()
     plot: bool = False
     overlays: bool = True
-    overlay_long_side: int = 480
+    overlay_long_side: int = Field(480, ge=16)
     overwrite: bool = False
 
 
