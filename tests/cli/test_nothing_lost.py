@@ -147,7 +147,61 @@ def test_09_resize_beyond_memory_is_refused_with_the_figure(tmp_path: Path) -> N
     photo = _photos(tmp_path / "in", 1)[0]
     code, out = _run("crop", "predict", photo, "--outdir", tmp_path / "out", "--long-side", "100000")
     assert code == 2 and f"{photo} at --long-side 100000 would need about" in out and "GiB" in out, out
-    assert "AGRISEG_MEMORY_CHECK=0" in out
+    assert "AGRISEG_MEMORY_CHECK=0" in out and "--no-memory-check" in out
+
+
+def _error_lines(out: str) -> list[str]:
+    """The lines of a refusal that are not click's usage hint."""
+    return [ln for ln in out.splitlines() if ln.strip() and not ln.startswith(("Usage:", "Try "))]
+
+
+def test_09_no_memory_check_option_and_the_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import agriseg.data.memory as memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 10_000)  # a machine with 10 kB free
+    monkeypatch.delenv(memory.OVERRIDE, raising=False)
+    photo = _photos(tmp_path / "in", 1)[0]
+    args = ("crop", "predict", photo, "--outdir", tmp_path / "out", "--long-side", "64", "--no-overlay")
+    code, out = _run(*args)
+    assert code == 2 and f"{photo} at --long-side 64 would need about" in out, out
+    code, out = _run(*args, "--no-memory-check")
+    assert code == 0 and "1 predicted" in out, out
+    assert memory.OVERRIDE not in os.environ  # the option lasts for its own run only
+    assert _run(*args, "--overwrite")[0] == 2
+    monkeypatch.setenv(memory.OVERRIDE, "0")  # the environment variable still works
+    code, out = _run(*args, "--overwrite")
+    assert code == 0 and "1 predicted" in out, out
+
+
+def _fake_text_model(folder: Path) -> Path:
+    """A text model folder whose weights are never read (the command refuses before loading them)."""
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    meta = {"class_names": ["background", "cropland", "forest", "water"], "patch": 16, "grid": 8}
+    (folder / "agriseg_text.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_09_text_predict_refuses_an_image_beyond_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("transformers")
+    import agriseg.data.memory as memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**20)  # 1 MiB free
+    monkeypatch.delenv(memory.OVERRIDE, raising=False)
+    model = _fake_text_model(tmp_path / "m")
+    small, big = tmp_path / "small.png", tmp_path / "big.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(small)
+    Image.fromarray(np.zeros((400, 600, 3), np.uint8)).save(big)
+    code, out = _run("text", "predict", small, big, "--outdir", tmp_path / "pred", "-m", model)
+    assert code == 2 and "Traceback" not in out, out
+    (line,) = _error_lines(out)
+    assert line.startswith(f"Error: {big} (600 x 400 px) would need about 33 MiB of memory; 1 MiB is available")
+    assert "--no-memory-check" in line and "small.png" not in line
+    assert not (tmp_path / "pred").exists()  # refused before anything was written
+    code, out = _run("text", "predict", small, big, "--outdir", tmp_path / "pred", "-m", model, "--no-memory-check")
+    assert "would need" not in out  # checked no more: it goes on to load the (fake) model
 
 
 # 11. a grid over plants 1 px wide (zero-width cells) is measured, and the batch goes on
@@ -213,7 +267,9 @@ def test_04_flagged_frames_are_measured_and_reported(tmp_path: Path) -> None:
 def test_05_index_mode_on_colour_labels_is_refused(tmp_path: Path) -> None:
     labels = SAMPLES.parent / "labels"
     code, out = _run("crop", "evaluate", "--images", SAMPLES, "--masks", labels, "--label-mode", "index")
-    assert code != 0 and "label mode 'index' needs one class id per pixel" in out and "labels/0003.png" in out, out
+    assert code == 2 and "label mode 'index' needs one class id per pixel" in out and "labels/0003.png" in out, out
+    (line,) = _error_lines(out)  # one line, and no progress bar before it
+    assert line.startswith("Error: ") and "evaluate:" not in out, out
 
 
 # 12. adapt on only unreadable photos names them (exit 2); 2 photos and a leftover work folder work
@@ -274,7 +330,9 @@ def test_10_text_predict_truncated_safetensors(tmp_path: Path) -> None:
         "--grid",
         "8",
     )
-    assert code != 0 and f"{weights}: truncated or damaged" in out and "SafetensorError" not in out, out
+    assert code == 2 and f"{weights}: truncated or damaged" in out and "SafetensorError" not in out, out
+    (line,) = _error_lines(out)
+    assert line.startswith(f"Error: {weights}: truncated or damaged"), out
 
 
 # 14. long file names, a regions CSV with a byte-order mark, a full disk naming the file

@@ -227,3 +227,43 @@ def test_download_beyond_memory_is_refused_with_the_figure(loopback, tmp_path: P
     with pytest.raises(OptionError, match=r"scene\.tif at --resolution 0\.001 \(\d+ x \d+ px\) would need about"):
         download_scene(out, _cfg(loopback, resolution=0.001), bbox=BBOX, progress=False, **DATES)
     assert not out.exists() and not list(parts_dir(out).glob("*.npy"))  # no band was read
+
+
+def _cli_download(loopback: Loopback, out: Path, *extra: str) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    args = ["fields", "download", "-o", str(out), "--bbox", ",".join(map(str, BBOX)), "--stac-url"]
+    args += [loopback.url + "/stac", "--win-a-dates", "2023-04-01/2023-04-30", "--win-b-dates", "2023-08-01/2023-08-31"]
+    r = CliRunner().invoke(main, [*args, *extra])
+    assert "Traceback" not in r.output and (r.exception is None or isinstance(r.exception, SystemExit)), r.output
+    return r.exit_code, r.output
+
+
+def test_network_settings_do_not_change_the_fingerprint(loopback: Loopback, tmp_path: Path) -> None:
+    """Another --retries resumes (network settings change how, not what); another --cloud-max refuses."""
+    out = tmp_path / "scene.tif"
+    code, text = _cli_download(loopback, out, "--retries", "1")
+    assert code == 0 and "1 downloaded" in text, text
+    before, n = out.read_bytes(), len(loopback.log)
+    code, text = _cli_download(loopback, out, "--retries", "3")
+    assert code == 0 and "0 downloaded, 1 skipped" in text, text
+    assert len(loopback.log) == n and out.read_bytes() == before  # nothing asked of the API again
+    code, text = _cli_download(loopback, out, "--retries", "3", "--cloud-max", "5")
+    assert code == 1 and "--cloud-max: 20.0 -> 5.0" in text and "retries" not in text, text
+    assert out.read_bytes() == before
+
+
+def test_no_memory_check_option(loopback: Loopback, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import agriseg.data.memory as memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 1000)  # 1 kB free
+    monkeypatch.delenv(memory.OVERRIDE, raising=False)
+    out = tmp_path / "scene.tif"
+    code, text = _cli_download(loopback, out)  # the grid is known once the items are chosen: the item fails
+    assert code == 1 and "scene.tif at --resolution 10.0 (52 x 32 px) would need about" in text, text
+    assert "1 KiB is available" in text and "--no-memory-check" in text
+    assert not out.exists()
+    code, text = _cli_download(loopback, out, "--no-memory-check")
+    assert code == 0 and out.is_file(), text

@@ -14,6 +14,7 @@ from agriseg.cli.options import (
     batch_options,
     batch_size_option,
     config_from_params,
+    memory_check_option,
     model_option,
     optimize_option,
     option,
@@ -50,6 +51,7 @@ def _inference_options(config: str) -> Decorator:
 @tiling_options("crop", CROP_PREDICT)
 @precision_option(CROP_PREDICT)
 @option("--overlay/--no-overlay", config=CROP_PREDICT, help="Write overlay JPEGs.")
+@memory_check_option()
 @batch_options()
 @friendly_errors
 def predict(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, **params: object) -> None:

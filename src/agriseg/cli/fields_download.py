@@ -17,13 +17,21 @@ from agriseg.cli.fields_stac_options import (
     scene_configs,
     scene_request,
 )
-from agriseg.cli.options import batch_options, model_option, outdir_option, output_option, renamed
+from agriseg.cli.options import (
+    batch_options,
+    memory_check_option,
+    model_option,
+    outdir_option,
+    output_option,
+    renamed,
+)
 
 
 @click.command()
 @output_option("Output GeoTIFF (COG), uint16: window A R,G,B,NIR then window B R,G,B,NIR, or what -m reads.")
 @request_options
 @model_option("fields", dest="model", resolve=False)
+@memory_check_option()
 @batch_options()
 @friendly_errors
 def download(output: Path, model: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
@@ -47,6 +55,7 @@ def download(output: Path, model: str | None, overwrite: bool, strict: bool, **k
 @request_options
 @predict_options
 @polygon_options
+@memory_check_option()
 @batch_options()
 @friendly_errors
 def run(outdir: Path, name: str, overwrite: bool, strict: bool, **kw: Any) -> None:

@@ -56,6 +56,7 @@ SHARED = (
     "--epochs",
     "--max-steps",
     "--max-minutes",
+    "--no-memory-check",
 )
 
 # configs of the commands (module:class): option defaults and choices are read from them
@@ -281,6 +282,32 @@ def batch_options() -> Decorator:
         return fn
 
     return stack(overwrite_option(), strict_option(), mark)
+
+
+def _skip_memory_check(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    if value:
+        from agriseg.data.memory import memory_check_skipped
+
+        ctx.with_resource(memory_check_skipped())  # for this command's run, restored when it ends
+    return value
+
+
+def memory_check_option() -> Decorator:
+    """``--no-memory-check``: skip the up-front memory check (:mod:`agriseg.data.memory`) for this run.
+
+    The command itself never sees the flag: it turns the check off (as ``AGRISEG_MEMORY_CHECK=0``) while the
+    command runs.
+    """
+    return shared(
+        "--no-memory-check",
+        "--no-memory-check",
+        is_flag=True,
+        default=False,
+        expose_value=False,
+        callback=_skip_memory_check,
+        help="Skip the check that refuses, before starting, work larger than the available memory "
+        "(as AGRISEG_MEMORY_CHECK=0; for a machine whose swap you trust).",
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from agriseg.cli.options import (
     config_from_params,
     device_option,
     iou_threshold_option,
+    memory_check_option,
     model_option,
     option,
     outdir_option,
@@ -47,6 +48,7 @@ from agriseg.cli.text_helpers import _need_text_extra
 )
 @device_option("text", TEXT_PREDICT)
 @bands_option()
+@memory_check_option()
 @batch_options()
 @friendly_errors
 def predict_cmd(

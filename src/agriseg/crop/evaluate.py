@@ -40,6 +40,8 @@ def evaluate_folder(
     pairs = match_pairs(images, masks)
     unmatched = unpaired(images, masks)
     metrics = SegmentationMetrics(num_classes, boundary_ratio, 255, class_names)
+    if pairs:  # a label mode that does not fit the labels is refused before the progress bar starts
+        read_label(next(iter(pairs.values()))[1], label_mode, colormap)
     for stem, (ip, lp) in tqdm(pairs.items(), desc="evaluate", unit="img", disable=not progress):
         rgb = read_rgb(ip)
         truth = read_label(lp, label_mode, colormap)

@@ -7,6 +7,7 @@ from typing import Literal
 
 import numpy as np
 
+from agriseg.config import OptionError
 from agriseg.data.io import apply_orientation, exif_orientation, open_image
 
 LabelMode = Literal["binary", "index", "colormap"]
@@ -27,6 +28,7 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
 
     Raises:
         ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
+        OptionError: ``index`` mode on a label of colours (the label mode does not fit the labels).
     """
     path = Path(path)
     with open_image(path, "label") as im:  # a palette label's index is its class id
@@ -47,7 +49,7 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
             raise ValueError(f"{path}: no pixel has a colour of the colormap (label colours include {shown})")
         return out
     if arr.ndim == 3 and mode == "index" and not (arr[..., :3] == arr[..., :1]).all():
-        raise ValueError(
+        raise OptionError(  # the label mode given does not fit the labels: a usage error (exit status 2)
             f"{path}: label mode 'index' needs one class id per pixel (a gray or palette PNG); this label has "
             "colours (use --label-mode colormap, or binary for vegetation / background)"
         )

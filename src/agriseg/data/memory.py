@@ -5,12 +5,15 @@ of tens or thousands of GiB; numpy then fails deep inside (or the machine swaps)
 bytes of their largest arrays first and call :func:`check_memory`, which refuses with the figure when it
 exceeds the memory available: ``MemAvailable`` of ``/proc/meminfo``, or the cgroup's limit minus its usage
 when that is lower (a container). ``AGRISEG_MEMORY_CHECK=0`` turns the check off (the override, for a
-machine whose swap or overcommit the user trusts).
+machine whose swap or overcommit the user trusts); on the command line, ``--no-memory-check`` of the commands
+that check (:func:`memory_check_skipped`, for the run).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from agriseg.config import OptionError
@@ -41,9 +44,29 @@ def available_memory() -> int | None:
     return min(found) if found else None
 
 
+@contextmanager
+def memory_check_skipped() -> Iterator[None]:
+    """``--no-memory-check``: :func:`check_memory` refuses nothing inside (as ``AGRISEG_MEMORY_CHECK=0``).
+
+    The override is the environment variable, set for the run and restored after it, so the processes the
+    run starts (Dask workers) skip the check too.
+    """
+    before = os.environ.get(OVERRIDE)
+    os.environ[OVERRIDE] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(OVERRIDE, None)
+        else:
+            os.environ[OVERRIDE] = before
+
+
 def gib(n: float) -> str:
-    """``12.3 GiB``."""
-    return f"{n / 2**30:.1f} GiB"
+    """``12.3 GiB``, or ``33 MiB`` under 1 GiB (``8 KiB`` under 1 MiB)."""
+    if n >= 2**30:
+        return f"{n / 2**30:.1f} GiB"
+    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
 
 
 def check_memory(nbytes: float, what: str) -> None:
@@ -59,5 +82,5 @@ def check_memory(nbytes: float, what: str) -> None:
     if free is not None and nbytes > free:
         raise OptionError(
             f"{what} would need about {gib(nbytes)} of memory; {gib(free)} is available "
-            f"(a smaller size fits; {OVERRIDE}=0 skips this check)"
+            f"(a smaller size fits; --no-memory-check or {OVERRIDE}=0 skips this check)"
         )

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -248,6 +248,13 @@ class DownloadConfig(StrictModel):
     backoff_s: float = Field(1.0, ge=0)  # wait before retry i: backoff_s * 2**i
     timeout_s: float = Field(60.0, gt=0)
     sign: Literal["auto", "planetary-computer", "none"] = "auto"  # auto: sign Planetary Computer items
+
+    # how the requests are made, not what is downloaded: a re-run with other values resumes
+    NETWORK: ClassVar[frozenset[str]] = frozenset({"retries", "backoff_s", "timeout_s", "sign"})
+
+    def output_options(self) -> dict[str, object]:
+        """The options that change what is downloaded (for a fingerprint): all but :attr:`NETWORK`."""
+        return self.model_dump(exclude=set(self.NETWORK))
 
     @field_validator("stac_url")
     @classmethod

@@ -102,6 +102,26 @@ def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np
     return np.ascontiguousarray(scale_to_uint8(arr, p)), geo
 
 
+def image_size(path: str | Path) -> tuple[int, int] | None:
+    """``(H, W)`` of an image from its header, without reading its pixels (None when it cannot be read)."""
+    import warnings
+
+    p = Path(path)
+    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
+    try:
+        if rio is not None:
+            with rio.open(p) as src:
+                return int(src.height), int(src.width)
+        from PIL import Image
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PIL's size warning: the reader itself decides about large images
+            with Image.open(p) as im:
+                return int(im.height), int(im.width)
+    except Exception:  # noqa: BLE001 - an unreadable image fails as its own item when it is read
+        return None
+
+
 def read_georef(path: str | Path) -> GeoRef | None:
     """The georeference of a raster file (None when it has none or rasterio is absent)."""
     p = Path(path)

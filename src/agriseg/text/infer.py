@@ -207,6 +207,30 @@ def predict_image(
 # agriseg's version of what text predict writes from an image, model and options (part of every fingerprint)
 ALGORITHM = "1"
 
+# bytes per pixel of segmenting one image, about: reading it (up to 4-byte samples, then uint8 RGB) and its
+# padded PIL copies, the stitched mask (int64, and a copy); per class, a float64 vote plane
+PIXEL_BYTES, CLASS_BYTES = 40, 8
+# with instances: the boundary map (the image as float64 RGB, then float64 grey planes) and the labels
+INSTANCE_BYTES = 72
+
+
+def check_image_memory(files: Sequence[Path], num_classes: int, instances: bool) -> None:
+    """Refuse up front (:class:`agriseg.config.OptionError`) when the largest image would not fit in memory.
+
+    The size comes from each file's header (:func:`agriseg.raster.image.image_size`); no pixel is read.
+    """
+    from agriseg.data.memory import check_memory
+    from agriseg.raster.image import image_size
+
+    per_pixel = PIXEL_BYTES + CLASS_BYTES * num_classes + (INSTANCE_BYTES if instances else 0)
+    worst, name = 0.0, ""
+    for f in files:
+        size = image_size(f)
+        if size is not None and float(size[0]) * size[1] * per_pixel > worst:
+            worst, name = float(size[0]) * size[1] * per_pixel, f"{f} ({size[1]} x {size[0]} px)"
+    if name:
+        check_memory(worst, name)
+
 
 def predict_files(
     model: Any,
@@ -346,6 +370,7 @@ def predict_paths(
         }
     )
     files = list_images(list(images))
+    check_image_memory(files, len(names), config.instances)
     template = str(chat_template) if chat_template else None
     model, proc = load_vlm(model_name, device=config.device, template_path=template)
     check_class_words(proc, names, model_name)

@@ -199,16 +199,21 @@ def load_vlm(
 
     Raises:
         FileNotFoundError: for a name that is neither a model folder nor an ``org/name`` Hub id.
+        OptionError: a ``.safetensors`` file of the folder is truncated or damaged (naming it).
         ValueError: for models that cannot be loaded as image-text-to-text.
     """
     from transformers import AutoModelForImageTextToText
 
-    from agriseg.models.io import check_safetensors
+    from agriseg.config import OptionError
+    from agriseg.models.io import ModelLoadError, check_safetensors
 
     name = resolve_model_name(name)
     if Path(name).is_dir():  # a truncated weights file is named before transformers fails on it
         for f in sorted(Path(name).glob("*.safetensors")):
-            check_safetensors(f)
+            try:
+                check_safetensors(f)
+            except ModelLoadError as err:  # the model given cannot be used: a usage error (exit status 2)
+                raise OptionError(str(err)) from None
     dev = resolve_device(device)
     dtype = resolve_dtype(precision, dev)
     model: Any  # a transformers model, or a peft wrapper of one

@@ -137,7 +137,7 @@ def _downloads(items: list[Item], config: DownloadConfig, opts: BatchOptions, mo
         return {"area": item.name, **row, "error": "", "season": row["asked"].get("season"),
                 "win_a_dates": dates.get("a") or [], "win_b_dates": dates.get("b") or []}  # fmt: skip
 
-    recipe = Recipe("fields download", ALGORITHM["fields download"], config.model_dump(), model)
+    recipe = Recipe("fields download", ALGORITHM["fields download"], config.output_options(), model)
     result = run_batch(
         items,
         work,
@@ -412,7 +412,7 @@ def run_area(
 
     recipe = scene_recipe(job)
     recipe.command, recipe.algorithm = "fields run", ALGORITHM["fields run"]
-    recipe.options = {**recipe.options, **download_config.model_dump(), **request.options()}
+    recipe.options = {**recipe.options, **download_config.output_options(), **request.options()}
     result = run_batch(
         [Item(name, scene, (scene, *job.outputs()))],
         work,
