@@ -83,10 +83,48 @@ def test_cli_dataset_and_missing_classes(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "6 samples" in res.output
     res = runner.invoke(main, [*args, "--classes", ",".join(SYNTH_CLASSES)])
-    assert res.exit_code != 0 and "exists" in res.output
+    assert res.exit_code == 1 and "--per-image: 3 -> 8" in res.output, res.output
     # a mask with ids beyond the class list names the file
     res = runner.invoke(main, [*args, "--classes", "others,field", "--overwrite"])
     assert res.exit_code != 0 and "class ids" in res.output
+
+
+def test_cli_dataset_reruns_are_fingerprinted(tmp_path: Path) -> None:
+    """Unchanged: a no-op; another option or input: refused, naming it; --overwrite: made again; a folder
+    that this command did not make: kept."""
+    pytest.importorskip("datasets")
+    img, msk, _ = _write_pairs(tmp_path)
+    out = tmp_path / "ds"
+    args = ["text", "dataset", str(img), "--masks", str(msk), "-o", str(out), "-p", "16", "-g", "4"]
+    args += ["--classes", ",".join(SYNTH_CLASSES), "--per-image", "3"]
+
+    def run(*extra: str) -> tuple[int, str]:
+        res = CliRunner().invoke(main, [*args, *extra])
+        assert "Traceback" not in res.output and not isinstance(res.exception, AssertionError), res.output
+        return res.exit_code, res.output
+
+    assert run()[0] == 0
+    state = {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")}
+    code, text = run()
+    assert code == 0 and "6 samples, unchanged" in text, text
+    assert {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")} == state  # nothing written
+    code, text = run("--seed", "5")
+    assert code == 1 and f"{out}: its outputs were made with other settings (--seed: 0 -> 5)" in text, text
+    code, text = run("--sentence", "Here:")
+    assert code == 1 and "--sentence:  -> Here:" in text, text
+    (img / "a1.png").write_bytes((img / "a0.png").read_bytes())  # another image under the same name
+    code, text = run()
+    assert code == 1 and f"input {img / 'a1.png'}" in text, text
+    assert {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")} == state  # refused: kept
+    code, text = run("--overwrite")
+    assert code == 0 and "6 samples (random tiles" in text, text
+    assert run()[0] == 0
+    other = tmp_path / "mine"
+    other.mkdir()
+    (other / "notes.txt").write_text("a user's folder")
+    res = CliRunner().invoke(main, [*args[:6], str(other), *args[7:]])
+    assert res.exit_code == 1 and f"{other}: exists and was not written by this command" in res.output, res.output
+    assert (other / "notes.txt").read_text() == "a user's folder"
 
 
 def test_geotiff_keeps_georeference(tmp_path: Path) -> None:

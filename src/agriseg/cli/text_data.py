@@ -127,11 +127,14 @@ def dataset_cmd(
     from agriseg.text.dataset import TextDatasetConfig, build_dataset
 
     cfg = config_from_params(TextDatasetConfig, params, {"tile": "patch"})
-    n, longest = build_dataset(images, masks, outdir, classes, cfg, model_name, bands, overwrite)
-    click.echo(f"{outdir}: {n} samples ({cfg.mode} tiles of {cfg.patch} px, {cfg.grid}x{cfg.grid} grid)")
-    if longest is not None:
+    made = build_dataset(images, masks, outdir, classes, cfg, model_name, bands, overwrite)
+    if made.skipped:
+        click.echo(f"{outdir}: {made.samples} samples, unchanged (made before from the same inputs and options)")
+    else:
+        click.echo(f"{outdir}: {made.samples} samples ({cfg.mode} tiles of {cfg.patch} px, {cfg.grid}x{cfg.grid} grid)")
+    if made.longest is not None:
         fit = "GRPO max_completion_length and predict --max-new-tokens must fit it"
-        click.echo(f"longest answer: {longest} tokens ({fit})")
+        click.echo(f"longest answer: {made.longest} tokens ({fit})")
 
 
 @renamed({"--tile": "--size"})

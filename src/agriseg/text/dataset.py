@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -246,6 +247,26 @@ def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
     return Dataset.from_dict(cols, features=feats)
 
 
+# agriseg's version of what text dataset writes from its inputs and options (part of its fingerprint)
+ALGORITHM = "1"
+
+
+@dataclass(frozen=True)
+class BuiltDataset:
+    """What :func:`build_dataset` made.
+
+    Attributes:
+        samples: the number of samples in the dataset folder.
+        longest: the longest answer in tokens of the model's tokenizer (None without a model): GRPO's
+            ``max_completion_length`` and predict's ``--max-new-tokens`` must fit it.
+        skipped: the folder was made before from the same inputs and options (the run changed nothing).
+    """
+
+    samples: int
+    longest: int | None
+    skipped: bool = False
+
+
 def build_dataset(
     images: Sequence[str | Path],
     masks: Sequence[str | Path],
@@ -255,8 +276,13 @@ def build_dataset(
     model: str | None = None,
     bands: Sequence[int] | None = None,
     overwrite: bool = False,
-) -> tuple[int, int | None]:
+) -> BuiltDataset:
     """``agriseg text dataset``: instruction samples of image / mask files saved as a HF dataset folder.
+
+    The folder is one item of the batch runner (:func:`agriseg.batch.run_batch`), so its fingerprint (every
+    image and mask file, the class words, the patch options, the seed and the bands) is recorded: a re-run
+    with the same ones leaves the folder as it is, one with another refuses naming what changed, and
+    ``overwrite`` makes it again. ``model`` only checks the vocabulary; it does not change the samples.
 
     Args:
         images: image files or folders.
@@ -266,20 +292,22 @@ def build_dataset(
         config: how patches are cut (and the seed).
         model: the model the data set is for: its vocabulary must hold every class word.
         bands: R, G, B band numbers (1-based) of multi-band rasters.
-        overwrite: replace an existing folder.
+        overwrite: replace an existing folder (also one made with other inputs or options).
 
-    Returns:
-        The number of samples, and the longest answer in tokens of ``model``'s tokenizer (None without a
-        model): GRPO's ``max_completion_length`` and predict's ``--max-new-tokens`` must fit it.
+    Raises:
+        OptionError: fewer than two class words; words the model's vocabulary lacks.
+        ValueError: an image without a mask, two files of one stem; with the folder's path first, a folder
+            made from other inputs or options, or not by this command (kept unless ``overwrite``).
     """
-    from agriseg.batch import check_output
+    from agriseg.batch import BatchOptions, Item, run_batch
     from agriseg.config import OptionError
     from agriseg.data.files import atomic_write
+    from agriseg.fingerprint import Recipe
 
     names = [n.strip() for n in class_words.split(",") if n.strip()]
     if len(names) < 2:
         raise OptionError("--classes needs the background word and at least one class, e.g. others,field,tree")
-    check_output(out, overwrite)
+    pairs = pair_files(list_images(list(images)), list_images(list(masks)))
     proc = None
     if model:
         from agriseg.text.modeling import check_class_words, load_processor, resolve_model_option
@@ -288,14 +316,39 @@ def build_dataset(
         proc = load_processor(model)
         check_class_words(proc, names, model)
     spec = PatchConfig.model_validate(config.model_dump(exclude={"seed"}))
-    ds = to_hf_dataset(records_from_files(list(images), list(masks), names, spec, config.seed, bands))
-    with atomic_write(out) as tmp:
-        ds.save_to_disk(str(tmp))
-    if proc is None:
-        return len(ds), None
-    from agriseg.text.sft import answer_tokens
+    out = Path(out)
 
-    return len(ds), max(answer_tokens(ds, proc))
+    def longest(ds: Any) -> int | None:  # noqa: ANN401 - a datasets.Dataset
+        from agriseg.text.sft import answer_tokens
+
+        return None if proc is None else max(answer_tokens(ds, proc))
+
+    def work(item: Item) -> dict[str, Any]:
+        recs = records_from_files([p[0] for p in pairs], [p[1] for p in pairs], names, spec, config.seed, bands)
+        ds = to_hf_dataset(recs)
+        with atomic_write(out) as tmp:
+            ds.save_to_disk(str(tmp))
+        return {"samples": len(ds), "longest": longest(ds), "skipped": False}
+
+    def resume(item: Item) -> dict[str, Any] | None:
+        from datasets import load_from_disk
+
+        try:
+            ds = load_from_disk(str(out))
+        except Exception:  # noqa: BLE001 - an unreadable folder of this command's is made again
+            return None
+        return {"samples": len(ds), "longest": longest(ds), "skipped": True}
+
+    options = {**config.model_dump(), "classes": names, "bands": list(bands) if bands else None}
+    item = Item(out.name, out, (out,), tuple(f for pair in pairs for f in pair))
+    result = run_batch(
+        [item],
+        work,
+        options=BatchOptions(overwrite, strict=True, progress=False),
+        recipe=Recipe("text dataset", ALGORITHM, options),
+        resume=resume,
+    )
+    return BuiltDataset(**result[0])
 
 
 # renamed to the *Config suffix: the old names work for one more release, with a warning
