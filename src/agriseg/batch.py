@@ -25,7 +25,11 @@ Commands and where they go:
   adapt | evaluate | screen | make-synthetic``; ``fields train | evaluate | robustness | change |
   import-checkpoint | export | make-synthetic``; ``text dataset | sft | grpo | evaluate | make-synthetic |
   tiny-model``. Their single output is refused when it exists unless ``--overwrite``
-  (:func:`check_output`, the one place that message is written).
+  (:func:`check_output`, the one place that message is written). Three of them, whose one output takes
+  long to make, run it as the one item of a batch so that it is fingerprinted like the per-item outputs
+  (unchanged re-run: a no-op; changed option or input: refused naming it; ``--overwrite``: made again):
+  ``text dataset`` (the dataset folder), ``crop adapt`` (the adapted model) and ``crop selftrain``
+  (``output_dir/model.safetensors``).
 
 Skip / resume / refuse go through the fingerprint interface of :mod:`agriseg.fingerprint`: each command
 builds a :class:`~agriseg.fingerprint.Recipe` (what changes its outputs) and passes it to :func:`run_batch`,

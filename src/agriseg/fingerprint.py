@@ -111,6 +111,8 @@ class Fingerprint:
     model: str | None
     inputs: Mapping[str, str]
     resolved: Mapping[str, Any]
+    # name options by their config keys (``train.lr``) in :meth:`changes`, not as flags (``--long-side``)
+    config_keys: bool = field(default=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -148,7 +150,8 @@ class Fingerprint:
             for k in sorted(set(now[kind]) | set(before[kind])):
                 a, b = before[kind].get(k), now[kind].get(k)
                 if a != b:
-                    name = "--" + k.replace("_", "-") if kind == "options" else k
+                    flag = kind == "options" and not self.config_keys
+                    name = "--" + k.replace("_", "-") if flag else k
                     out.append(f"{name}: {a} -> {b}")
         for k in sorted(set(now["inputs"]) | set(before["inputs"])):
             if now["inputs"].get(k) != before["inputs"].get(k):
@@ -163,10 +166,13 @@ class Recipe:
     Args:
         command: the command, e.g. ``"crop predict"``.
         algorithm: agriseg's version of that command's algorithm (a string the pipeline bumps).
-        options: the options that change outputs, by config name (:data:`NOT_OUTPUT_OPTIONS` are dropped).
+        options: the options that change outputs, by config name (those in ``ignore`` are dropped).
         model: the model file or folder, or a function giving it (called and hashed only when a store asks).
         inputs: files every item reads (a plots file, a regions table, a land-cover raster).
         content_hash: identify input files by content instead of size + mtime.
+        ignore: options left out of the fingerprint (a training command keeps ``batch_size``: it changes
+            the model).
+        config_keys: the options are a config file's keys (``train.lr``), named so when they change.
     """
 
     command: str
@@ -175,6 +181,8 @@ class Recipe:
     model: str | Path | Callable[[], str | Path] | None = None
     inputs: Sequence[str | Path] = ()
     content_hash: bool = False
+    ignore: frozenset[str] = NOT_OUTPUT_OPTIONS
+    config_keys: bool = False
 
     def fingerprint(self, item: Item) -> Fingerprint:
         """The fingerprint of one item's outputs."""
@@ -182,10 +190,11 @@ class Recipe:
         return Fingerprint(
             self.command,
             self.algorithm,
-            _plain({k: v for k, v in self.options.items() if k not in NOT_OUTPUT_OPTIONS}),
+            _plain({k: v for k, v in self.options.items() if k not in self.ignore}),
             model_identity(self.model() if callable(self.model) else self.model),
             {str(Path(f)): file_identity(f, self.content_hash) for f in files},
             _plain(dict(item.resolved)),
+            self.config_keys,
         )
 
 

@@ -93,8 +93,11 @@ def screen(outdir: str, title: str | None) -> None:
 @keep_option("Train only on photos accepted in this screening export (overrides the config's keep).")
 @click.option("--stage1-epochs", type=click.IntRange(1), default=None, help="Override the config.")
 @click.option("--stage2-epochs", type=click.IntRange(0), default=None, help="Override the config (0 = stage 1 only).")
+@overwrite_option()
 @friendly_errors
-def selftrain(config_path: str, keep: str | None, stage1_epochs: int | None, stage2_epochs: int | None) -> None:
+def selftrain(
+    config_path: str, keep: str | None, stage1_epochs: int | None, stage2_epochs: int | None, overwrite: bool
+) -> None:
     """Two-stage self-training on pseudo-labels; writes <output_dir>/model.safetensors and a report."""
     from agriseg.config import with_updates
     from agriseg.crop.selftrain import load_selftrain_config
@@ -107,7 +110,10 @@ def selftrain(config_path: str, keep: str | None, stage1_epochs: int | None, sta
         if v is not None
     }
     cfg = with_updates(cfg, upd)
-    rep = run(cfg)
+    rep = run(cfg, overwrite=overwrite)
+    if rep.get("skipped"):
+        click.echo(f"model: {rep['model']} (unchanged: made before from the same inputs and options)")
+        return
     click.echo(f"model: {rep['model']}")
     for st in ("stage1", "stage2"):
         if st in rep and "evaluate" in rep[st]:
@@ -154,4 +160,5 @@ def adapt(
     cfg = config_from_params(AdaptConfig, params)
     pseudo = config_from_params(PseudoLabelConfig, params, {"index_name": "index"})
     rep = adapt_photos(list(photos), output, cfg, pseudo, keep, workdir, overwrite)
-    click.echo(f"adapted model: {rep['adapted_model']}  (use: agriseg crop predict --model {output} ...)")
+    same = " (unchanged: made before from the same photos, model and options)" if rep.get("skipped") else ""
+    click.echo(f"adapted model: {rep['adapted_model']}{same}  (use: agriseg crop predict --model {output} ...)")

@@ -16,17 +16,25 @@ from __future__ import annotations
 import os
 import random
 import shutil
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from pydantic import Field
 
-from agriseg.config import StrictModel, renamed_names
+from agriseg.config import StrictModel, renamed_names, with_updates
 from agriseg.crop.config import AdaptConfig, DataConfig, TrainConfig
 from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig
 from agriseg.data.files import atomic_write, write_json
 from agriseg.models.config import ModelConfig
+
+if TYPE_CHECKING:
+    from agriseg.batch import Item
+    from agriseg.fingerprint import Recipe
+
+# agriseg's version of what each command makes from its inputs and options (part of their fingerprints)
+ALGORITHM = {"crop selftrain": "1", "crop adapt": "1"}
 
 Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]
@@ -351,9 +359,91 @@ class SelfTrainer:
         return self.report
 
 
-def selftrain(cfg: SelfTrainConfig, progress: bool = True) -> dict:
-    """Run two-stage self-training; returns the report (also in ``output_dir/selftrain_report.json``)."""
-    return SelfTrainer(cfg, progress).run()
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested config values as ``{"train.lr": 0.001, ...}`` (a change is then named by its key)."""
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _once(item: Item, recipe: Recipe, work: Callable[[Item], dict], overwrite: bool) -> dict:
+    """Make the one output of ``item`` through the batch runner, which records its fingerprint.
+
+    The same inputs and options as the recorded ones: nothing runs, and the record is ``{"model": <the
+    output>, "skipped": True}``. Others: refused with ``ValueError`` naming what changed, or made again with
+    ``overwrite``; a file in the way that this command did not write is kept (refused) unless ``overwrite``.
+    An error of ``work`` is raised as it is (a usage error stays one).
+    """
+    from agriseg.batch import BatchOptions, run_batch
+
+    result = run_batch(
+        [item],
+        work,
+        options=BatchOptions(overwrite, strict=True, progress=False),
+        recipe=recipe,
+        resume=lambda it: {"model": str(it.outputs[0]), "skipped": True},
+        expected=(),
+    )
+    return result[0]
+
+
+def _selftrain_inputs(cfg: SelfTrainConfig, pool: Sequence[Path]) -> list[Path]:
+    """The files a self-training run reads: its photos, keep / exclude lists, manual labels, depth files."""
+    files = list(pool)
+    files += [Path(f) for f in (cfg.keep, cfg.exclude_list) if f]
+    for folder in (cfg.manual_labels, cfg.pseudo.depth_dir):
+        if folder and Path(folder).is_dir():
+            files += sorted(p for p in Path(folder).iterdir() if p.is_file())
+    return files
+
+
+# self-training options that change nothing in the model: its name and folder, where the scores come from,
+# what pseudo-labelling shows, and how many processes load the data
+SELFTRAIN_NOT_OUTPUT: dict[str, Any] = {
+    "name": True,
+    "output_dir": True,
+    "evaluate": True,
+    "pseudo": {"device", "plot", "overlays", "overlay_long_side", "overwrite"},
+    "train": {"num_workers"},
+}
+
+
+def selftrain(cfg: SelfTrainConfig, progress: bool = True, overwrite: bool = False) -> dict:
+    """``agriseg crop selftrain``: two-stage self-training into ``output_dir/model.safetensors``.
+
+    The finished model records its fingerprint (the photos and the files it read, the start model's content
+    hash, every option that changes the model) in ``output_dir``'s manifest (:mod:`agriseg.manifest`): a
+    re-run with the same ones changes nothing and returns ``{"model": ..., "skipped": True}``; one with other
+    ones is refused naming them (``ValueError``), or, with ``overwrite``, trains again (the pseudo-labels
+    too).
+
+    Returns:
+        The report (also in ``output_dir/selftrain_report.json``).
+    """
+    from agriseg.batch import Item
+    from agriseg.fingerprint import Recipe
+
+    if overwrite:
+        cfg = with_updates(cfg, {"pseudo": {**cfg.pseudo.model_dump(), "overwrite": True}})
+    trainer = SelfTrainer(cfg, progress)
+    dst = trainer.out / "model.safetensors"
+    init = cfg.init_model
+
+    def start_model() -> str | None:
+        from agriseg.models.io import resolve
+
+        return None if init is None else str(resolve(init))
+
+    options = _flat(cfg.model_dump(exclude=SELFTRAIN_NOT_OUTPUT))
+    recipe = Recipe(
+        "crop selftrain", ALGORITHM["crop selftrain"], options, start_model, ignore=frozenset(), config_keys=True
+    )
+    item = Item(dst.name, dst, (dst,), tuple(_selftrain_inputs(cfg, trainer.pool())))
+    return _once(item, recipe, lambda _: trainer.run(), overwrite)
 
 
 def combine_with_model(
@@ -502,27 +592,48 @@ def adapt_photos(
 ) -> dict:
     """``agriseg crop adapt``: :func:`adapt` the model to the photos under ``paths``.
 
-    Raises:
-        FileExistsError: ``output`` exists and not ``overwrite``.
-    """
-    from agriseg.batch import check_output
-    from agriseg.data.io import list_images
+    The adapted model records its fingerprint (the photos and ``keep``, the start model's content hash, the
+    options that change the model) in its folder's manifest (:mod:`agriseg.manifest`): a re-run with the
+    same ones changes nothing and returns ``{"adapted_model": ..., "skipped": True}``; one with other ones
+    is refused naming them, or, with ``overwrite``, adapts again (the pseudo-labels too).
 
-    check_output(output, overwrite)
-    return adapt(
-        list_images(list(paths)),
-        output,
-        config.model_name,
-        pseudo,
-        config.combine,
-        config.confidence,
-        keep,
-        config.stage1_epochs,
-        config.stage2_epochs,
-        train=TrainConfig(batch_size=config.batch_size),
-        data=SelfTrainDataConfig(crop_size=config.crop_size),
-        workdir=workdir,
-    )
+    Raises:
+        ValueError: ``output`` was made from other photos, model or options, or is a file this command did
+            not write (kept unless ``overwrite``).
+    """
+    from agriseg.batch import Item
+    from agriseg.data.io import list_images
+    from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
+    from agriseg.models.io import resolve
+
+    output = Path(output)
+    photos = list_images(list(paths))
+    base = str(resolve(config.model_name))
+    if overwrite:
+        pseudo = with_updates(pseudo, {"overwrite": True})
+    shown = {"plot", "overlays", "overlay_long_side", "overwrite"}  # what pseudo-labelling shows, not what it makes
+    options = {**config.model_dump(exclude={"model_name"}), **pseudo.model_dump(exclude=shown)}
+    ignore = NOT_OUTPUT_OPTIONS - {"batch_size"}  # the training batch size changes the model
+    recipe = Recipe("crop adapt", ALGORITHM["crop adapt"], options, base, [keep] if keep else [], ignore=ignore)
+
+    def work(item: Item) -> dict:
+        return adapt(
+            photos,
+            output,
+            base,
+            pseudo,
+            config.combine,
+            config.confidence,
+            keep,
+            config.stage1_epochs,
+            config.stage2_epochs,
+            train=TrainConfig(batch_size=config.batch_size),
+            data=SelfTrainDataConfig(crop_size=config.crop_size),
+            workdir=workdir,
+        )
+
+    rep = _once(Item(output.name, output, (output,), tuple(photos)), recipe, work, overwrite)
+    return {"adapted_model": str(output), **rep}
 
 
 # renamed to the *Config suffix: the old names work for one more release, with a warning

@@ -182,3 +182,81 @@ def test_selftrain_cli_missing_config_is_a_clean_error(tmp_path: Path) -> None:
 
     r = CliRunner().invoke(cli, ["crop", "selftrain", "-c", str(tmp_path / "none.yaml")])
     assert r.exit_code != 0 and "none.yaml" in r.output and "Traceback" not in r.output
+
+
+def _cli(*args: object) -> tuple[int, str]:
+    from click.testing import CliRunner
+
+    from agriseg.cli import main as cli
+
+    r = CliRunner().invoke(cli, [str(a) for a in args])
+    assert "Traceback" not in r.output and (r.exception is None or isinstance(r.exception, SystemExit)), r.output
+    return r.exit_code, r.output
+
+
+def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
+    """The adapted model records photos, start model and options: the same ones again is a no-op, others
+    are refused naming them (the batch size too: it changes the model), --overwrite adapts again."""
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    root = write_scenes(tmp_path / "syn", n=2, size=(64, 96))
+    mc = ModelConfig(encoder_weights=None, infer_long_side=0)
+    base = save_model(build_model(mc), mc, tmp_path / "base.safetensors")
+    out = tmp_path / "adapted.safetensors"
+    args = ["crop", "adapt", root / "images", "-o", out, "--model", base, "--index", "exg", "--stage1-epochs", "1"]
+    args += ["--stage2-epochs", "0", "--crop-size", "64", "--batch-size", "2"]
+    code, text = _cli(*args)
+    assert code == 0 and out.is_file(), text
+    made = (out.read_bytes(), out.stat().st_mtime_ns)
+    code, text = _cli(*args)
+    assert code == 0 and "unchanged: made before from the same photos, model and options" in text, text
+    assert "Epoch" not in text and (out.read_bytes(), out.stat().st_mtime_ns) == made  # nothing trained
+    for extra, change in (
+        (["--combine", "none"], "--combine: agree -> none"),
+        (["--batch-size", "1"], "--batch-size: 2 -> 1"),
+        (["--index", "cive"], "--index: exg -> cive"),
+    ):
+        code, text = _cli(*args, *extra)
+        assert code == 1 and f"{out}: its outputs were made with other settings ({change})" in text, text
+    save_model(build_model(mc), mc, base)  # another start model under the same name
+    code, text = _cli(*args)
+    assert code == 1 and "(model)" in text and "--overwrite" in text, text
+    assert (out.read_bytes(), out.stat().st_mtime_ns) == made  # every refusal kept the model
+    code, text = _cli(*args, "--combine", "none", "--overwrite")
+    assert code == 0 and "unchanged" not in text and out.read_bytes() != made[0], text
+    code, text = _cli(*args, "--combine", "none")
+    assert code == 0 and "unchanged" in text, text
+    mine = tmp_path / "mine.safetensors"  # a file this command did not write is kept
+    mine.write_bytes(b"a user's file")
+    code, text = _cli(*[mine if a == out else a for a in args])
+    assert code == 1 and f"{mine}: exists and was not written by this command" in text, text
+    assert mine.read_bytes() == b"a user's file"
+
+
+def test_selftrain_reruns_are_fingerprinted(tmp_path: Path) -> None:
+    """The model records the photos and files it read and the config: the same ones again is a no-op,
+    another value is refused naming its config key, --overwrite trains again."""
+    import yaml
+
+    cfg = _tiny_cfg(tmp_path, stage2_epochs=0, evaluate=None)
+    path = tmp_path / "selftrain.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    model = Path(cfg.output_dir) / "model.safetensors"
+    code, text = _cli("crop", "selftrain", "-c", path)
+    assert code == 0 and model.is_file(), text
+    made = (model.read_bytes(), model.stat().st_mtime_ns)
+    code, text = _cli("crop", "selftrain", "-c", path)
+    assert code == 0 and "(unchanged: made before from the same inputs and options)" in text, text
+    assert (model.read_bytes(), model.stat().st_mtime_ns) == made
+    code, text = _cli("crop", "selftrain", "-c", path, "--stage1-epochs", "2")
+    assert code == 1 and f"{model}: its outputs were made with other settings (stage1_epochs: 1 -> 2)" in text, text
+    path.write_text(yaml.safe_dump({**cfg.model_dump(mode="json"), "train": {**cfg.train.model_dump(), "lr": 0.01}}))
+    code, text = _cli("crop", "selftrain", "-c", path)
+    assert code == 1 and "(train.lr: 0.001 -> 0.01)" in text, text
+    assert (model.read_bytes(), model.stat().st_mtime_ns) == made
+    code, text = _cli("crop", "selftrain", "-c", path, "--overwrite")
+    assert code == 0 and "unchanged" not in text and model.stat().st_mtime_ns != made[1], text
+    assert _cli("crop", "selftrain", "-c", path)[1].count("unchanged") == 1
