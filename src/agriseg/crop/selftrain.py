@@ -433,14 +433,19 @@ def selftrain(cfg: SelfTrainConfig, progress: bool = True, overwrite: bool = Fal
     dst = trainer.out / "model.safetensors"
     init = cfg.init_model
 
-    def start_model() -> str | None:
+    def start_model() -> str:  # resolved (and hashed) only when the store compares fingerprints
         from agriseg.models.io import resolve
 
-        return None if init is None else str(resolve(init))
+        return str(resolve(str(init)))
 
     options = _flat(cfg.model_dump(exclude=SELFTRAIN_NOT_OUTPUT))
     recipe = Recipe(
-        "crop selftrain", ALGORITHM["crop selftrain"], options, start_model, ignore=frozenset(), config_keys=True
+        "crop selftrain",
+        ALGORITHM["crop selftrain"],
+        options,
+        start_model if init else None,
+        ignore=frozenset(),
+        config_keys=True,
     )
     item = Item(dst.name, dst, (dst,), tuple(_selftrain_inputs(cfg, trainer.pool())))
     return _once(item, recipe, lambda _: trainer.run(), overwrite)
