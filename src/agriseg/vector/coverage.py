@@ -66,7 +66,7 @@ def _label_hash(labels: np.ndarray) -> np.ndarray:
 GAP, OUTSIDE = -1, -2  # label values: a pixel that may be split; the outside of the scene
 
 
-def split_gaps(labels: np.ndarray, max_px: float) -> np.ndarray:
+def split_gaps(labels: np.ndarray, max_px: float, in_place: bool = False) -> np.ndarray:
     """Give gap pixels (e.g. predicted boundary) to the nearest field within ``max_px`` pixels.
 
     A gap pixel takes the label of its nearest field pixel (Euclidean distance between pixel centres).
@@ -80,6 +80,7 @@ def split_gaps(labels: np.ndarray, max_px: float) -> np.ndarray:
         labels: ``(H, W)`` int: field labels (> 0), :data:`GAP` for pixels that may be split, 0 or
             :data:`OUTSIDE` for the others.
         max_px: largest distance, in pixels (0 = no split).
+        in_place: fill ``labels`` itself (no copy of the window) and return it.
 
     Only pixels at least ``ceil(max_px)`` from the window's edge are split (give the window a frame of
     :data:`OUTSIDE` where it ends at the scene's edge), and their labels are exact at least
@@ -88,7 +89,7 @@ def split_gaps(labels: np.ndarray, max_px: float) -> np.ndarray:
     Returns:
         ``(H, W)`` labels, the split gap pixels filled (or 0), the others as given.
     """
-    out = labels.copy()
+    out = labels if in_place else labels.copy()
     h, w = labels.shape
     R = int(np.ceil(max_px))
     if max_px <= 0 or h <= 2 * R or w <= 2 * R:
@@ -96,16 +97,18 @@ def split_gaps(labels: np.ndarray, max_px: float) -> np.ndarray:
         return out
     for ring in (out[:R], out[h - R :], out[:, :R], out[:, w - R :]):
         ring[ring == GAP] = 0  # too near the window's edge to split: in the halo, whose labels are not used
-    flat_in, flat_out = labels.ravel(), out.ravel()
-    pend = np.flatnonzero(flat_out == GAP)
+    flat_out = out.ravel()
+    was_gap = flat_out == GAP  # a candidate is a field pixel of the input, never a gap pixel filled here
+    pend = np.flatnonzero(was_gap)
     for group in gap_offsets(max_px):
         if not pend.size:
             break
         got = np.zeros(len(pend), labels.dtype)
         rank = np.zeros(len(pend), np.uint64)
         for dy, dx in group:
-            lab = flat_in[pend + (dy * w + dx)]
-            ok = lab > 0
+            at = pend + (dy * w + dx)
+            lab = flat_out[at]
+            ok = (lab > 0) & ~was_gap[at]
             if abs(dy) + abs(dx) > 1:  # connected through a neighbour that is already this field's
                 link = flat_out[pend + int(np.sign(dy)) * w] == lab if dy else np.zeros(len(pend), bool)
                 if dx:

@@ -657,7 +657,7 @@ def _split_window(job: _Job, y0: int, y1: int, x0: int, x1: int) -> tuple[np.nda
     raw = np.full((Y1 - Y0, X1 - X0), OUTSIDE, st.dtype)
     r0, r1, c0, c1 = max(0, Y0), min(st.height, Y1), max(0, X0), min(st.width, X1)
     st.read(r0, r1, c0, c1, out=raw[r0 - Y0 : r1 - Y0, c0 - X0 : c1 - X0])
-    return split_gaps(raw, job.config.split_boundary_px), halo, halo
+    return split_gaps(raw, job.config.split_boundary_px, in_place=True), halo, halo
 
 
 def _polygons(job: _Job, pool: _Pool, h: int, w: int) -> Traced:
