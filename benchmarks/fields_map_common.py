@@ -2,8 +2,9 @@
 process-tree memory sampler.
 
 Generated data goes to ``data_cache/fields_map/`` (git-ignored). ftw-tools runs from its own virtualenv
-(``FTW_VENV``, default ``/tmp/ftwvenv6``: ``python -m venv --system-site-packages /tmp/ftwvenv6 &&
-/tmp/ftwvenv6/bin/pip install ftw-tools==1.4.3 "torchgeo<0.8"``).
+(``FTW_VENV``, default ``data_cache/ftw-venv``: ``python -m venv --system-site-packages data_cache/ftw-venv &&
+data_cache/ftw-venv/bin/pip install ftw-tools==1.4.3 "torchgeo<0.8"``); :func:`ftw_executable` says so when it
+is missing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,20 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("AGRISEG_SHARED", REPO.parent / "shared"))
 SCENE = SHARED / "data" / "sentinel2" / "austria-inn-2window.tif"
 CACHE = REPO / "data_cache" / "fields_map"
-FTW_VENV = Path(os.environ.get("FTW_VENV", "/tmp/ftwvenv6"))
+FTW_VENV = Path(os.environ.get("FTW_VENV", REPO / "data_cache" / "ftw-venv"))
+
+
+def ftw_executable() -> str:
+    """ftw-tools' ``ftw`` command in ``FTW_VENV``; exits with how to install it when it is not there."""
+    exe = FTW_VENV / "bin" / "ftw"
+    if not exe.exists():
+        raise SystemExit(
+            f"ftw-tools not found at {exe}: python -m venv --system-site-packages {FTW_VENV} && "
+            f'{FTW_VENV}/bin/pip install ftw-tools==1.4.3 "torchgeo<0.8" (or set FTW_VENV)'
+        )
+    return str(exe)
+
+
 CKPT = CACHE / "ftw_efficientnet-b3_seed0.ckpt"
 
 

@@ -52,7 +52,7 @@ from pathlib import Path
 
 import click
 import numpy as np
-from fields_map_common import CACHE, FTW_VENV, measured_run
+from fields_map_common import CACHE, ftw_executable, measured_run
 
 REPO = Path(__file__).resolve().parents[1]
 PAD = 2  # grid cells of seeds outside the raster on each side
@@ -310,7 +310,7 @@ def quality(pred: np.ndarray, truth_path: Path, edges_path: Path, scratch: Path)
 
 def tools(src: Path, work: Path, stem: str) -> dict[str, list[str]]:
     agriseg = [sys.executable, "-m", "agriseg", "fields", "polygonize", str(src), "--overwrite"]
-    ftw = [str(FTW_VENV / "bin" / "ftw"), "inference", "polygonize", str(src), "-f"]
+    ftw = [ftw_executable(), "inference", "polygonize", str(src), "-f"]
     return {
         "ftw": [*ftw, "-o", str(work / f"{stem}_ftw.fgb")],
         "agriseg": [*agriseg, "-o", str(work / f"{stem}_agriseg.fgb")],

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import click
 import numpy as np
-from fields_map_common import CACHE, FTW_VENV, save_result, timed_run
+from fields_map_common import CACHE, ftw_executable, save_result, timed_run
 
 
 def split_fields(raster: Path, polygons: Path) -> dict[str, int]:
@@ -113,7 +113,7 @@ def main(raster: str, tool: str, block: int) -> None:
             (
                 "ftw",
                 [
-                    str(FTW_VENV / "bin" / "ftw"),
+                    ftw_executable(),
                     "inference",
                     "polygonize",
                     str(src),

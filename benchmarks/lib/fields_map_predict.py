@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 import click
-from fields_map_common import CACHE, CKPT, FTW_VENV, SCENE, measured_run, write_ftw_checkpoint
+from fields_map_common import CACHE, CKPT, SCENE, ftw_executable, measured_run, write_ftw_checkpoint
 
 from lib.fields_map_mosaic import build_mosaic, mosaic_path
 
@@ -47,7 +47,7 @@ def ftw_command(scene: Path, out: Path) -> list[str]:
 
     with rasterio.open(scene) as ds:
         small = min(ds.width, ds.height) < 1024
-    cmd = [str(FTW_VENV / "bin" / "ftw"), "inference", "run", str(scene), "-m", str(CKPT), "-o", str(out)]
+    cmd = [ftw_executable(), "inference", "run", str(scene), "-m", str(CKPT), "-o", str(out)]
     return [*cmd, "--resize_factor", "2", *([] if small else ["--patch_size", "1024"]), "--batch_size", "2", "-f"]
 
 

@@ -54,6 +54,29 @@ Status = Literal["ok", "skipped", "failed"]
 
 
 # ----------------------------------------------------------------------------------------------------------
+# progress
+
+
+def progress_bar(**kwargs: Any) -> Any:
+    """A tqdm bar (``kwargs`` as tqdm's) that starts no monitor thread.
+
+    tqdm starts a monitor thread with its first bar, even a disabled one, and a process with a second thread
+    can no longer fork its workers safely: the polygoniser's block workers then start from a fresh
+    ``forkserver`` process and import everything again (slower, and their memory is not shared with the
+    parent). The monitor only corrects bars whose updates stall for longer than ``miniters`` allows; the
+    bars here update once per item or block.
+    """
+    from tqdm import tqdm
+
+    return _quiet_tqdm(tqdm)(**kwargs)
+
+
+@functools.cache
+def _quiet_tqdm(base: type) -> type:
+    return type("ProgressBar", (base,), {"monitor_interval": 0})
+
+
+# ----------------------------------------------------------------------------------------------------------
 # items and names
 
 
@@ -436,8 +459,6 @@ def run_batch(
     Raises:
         BatchAborted: ``strict`` and an item failed (its message).
     """
-    from tqdm import tqdm
-
     from agriseg.data.files import clean_stale_temporaries, ensure_outdir, protected_inputs
 
     if (work is None) == (stream is None):
@@ -460,7 +481,7 @@ def run_batch(
         store.open(items, recipe)
         try:
             todo = _plan(items, store, recipe, opts, resume, failed, outcomes)
-            bar = tqdm(total=len(items), initial=len(items) - len(todo), desc=opts.desc, unit=opts.unit,
+            bar = progress_bar(total=len(items), initial=len(items) - len(todo), desc=opts.desc, unit=opts.unit,
                        disable=not opts.progress or len(todo) < 2)  # fmt: skip
             t0 = time.perf_counter()
             results = stream(todo) if stream is not None else (executor or Serial()).map(work, todo)  # type: ignore[arg-type]

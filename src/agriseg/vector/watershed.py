@@ -102,11 +102,14 @@ def split_components(
 
 
 def _seeded_twice(comps: np.ndarray, seeds: np.ndarray, min_seed_px: int) -> np.ndarray:
-    """The components holding two or more seeds of ``min_seed_px`` pixels, without a per-component pass."""
+    """The components holding two or more seeds of ``min_seed_px`` pixels, without a per-component pass.
+
+    Seeds are sized only in the components that hold two or more seeds of any size (usually few), so the
+    common case costs no count over every pixel.
+    """
     flat = np.asarray(seeds).ravel()
     n_seeds = int(flat.max(initial=0))
-    keep = np.bincount(flat, minlength=n_seeds + 1) >= min_seed_px
-    keep[0] = False
+    comp_flat = comps.ravel()
     # scipy numbers labels in raster order of their first pixel, so a seed's first pixel is where the running
     # maximum of the seed labels grows; the component there is the seed's component
     grows = np.flatnonzero(flat[1:] > np.maximum.accumulate(flat)[:-1]) + 1
@@ -114,11 +117,23 @@ def _seeded_twice(comps: np.ndarray, seeds: np.ndarray, min_seed_px: int) -> np.
         grows = np.concatenate([[0], grows])
     comp_of_seed = np.zeros(n_seeds + 1, np.int32)
     if len(grows) == n_seeds:
-        comp_of_seed[flat[grows]] = comps.ravel()[grows]
+        comp_of_seed[flat[grows]] = comp_flat[grows]
     else:  # numbered in another order: look at every seed pixel
         on = flat > 0
-        comp_of_seed[flat[on]] = comps.ravel()[on]
-    seeds_per_comp = np.bincount(comp_of_seed[keep], minlength=int(comps.max()) + 1)
+        comp_of_seed[flat[on]] = comp_flat[on]
+    n_comps = int(comps.max(initial=0)) + 1
+    cand = np.flatnonzero(np.bincount(comp_of_seed[1:], minlength=n_comps) >= 2)
+    cand = cand[cand > 0]
+    if not cand.size or min_seed_px <= 1:
+        return cand
+    in_cand = np.zeros(n_comps, bool)
+    in_cand[cand] = True
+    wanted = in_cand[comp_of_seed]
+    wanted[0] = False
+    on = wanted[flat]  # the pixels of the seeds in candidate components
+    keep = np.bincount(flat[on], minlength=n_seeds + 1) >= min_seed_px
+    keep[0] = False
+    seeds_per_comp = np.bincount(comp_of_seed[keep], minlength=n_comps)
     return np.flatnonzero(seeds_per_comp[1:] >= 2) + 1
 
 
