@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from agriseg.cli.options import (
     tiling_options,
     tta_option,
 )
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchOptions
 
 
 def _inference_options(config: str) -> Decorator:
@@ -52,7 +56,7 @@ def _inference_options(config: str) -> Decorator:
 @option("--overlay/--no-overlay", config=CROP_PREDICT, help="Write overlay JPEGs.")
 @batch_options()
 @friendly_errors
-def predict(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, **params: object) -> None:
+def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: object) -> None:
     """Segment photos (files or folders): <name>_mask.png, <name>_overlay.jpg, summary.csv.
 
     Exits with status 1 when any photo failed (the others are still written).
@@ -61,7 +65,7 @@ def predict(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool,
     from agriseg.crop.predict import predict_paths
 
     cfg = config_from_params(CropPredictConfig, params)
-    finish(predict_paths(paths, outdir, cfg, overwrite, strict), "predicted", outdir)
+    finish(predict_paths(paths, outdir, cfg, batch), "predicted", outdir)
 
 
 @click.command()

@@ -11,8 +11,8 @@ Rules every command follows (``tests/cli/test_options.py`` walks the click tree 
   field the option sets (on first use, so ``agriseg --help`` imports no pipeline) and ``--help`` shows it;
   choices of ``Literal`` fields come from the config too. The config validates the values, and a bad value
   is a usage error (exit status 2) naming the flag.
-- Per-item commands take :func:`batch_options` (``--overwrite``, ``--strict``) and run through
-  :func:`agriseg.batch.run_batch`.
+- Per-item commands take :func:`batch_options` (``--overwrite``, ``--strict``, passed on as one
+  :class:`agriseg.batch.BatchOptions`) and run through :func:`agriseg.batch.run_batch`.
 - A renamed flag keeps its old spelling for one release (:func:`renamed`): hidden, with a one-line
   deprecation warning.
 """
@@ -274,13 +274,20 @@ def strict_option() -> Decorator:
 
 
 def batch_options() -> Decorator:
-    """``--overwrite`` and ``--strict`` of a per-item command, which runs through :func:`agriseg.batch.run_batch`."""
+    """``--overwrite`` and ``--strict`` of a per-item command, which runs through :func:`agriseg.batch.run_batch`:
+    the command receives them as one ``batch`` parameter, the :class:`agriseg.batch.BatchOptions` it passes on."""
 
-    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.agriseg_batch = True  # type: ignore[attr-defined]
-        return fn
+    def fold(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def command(*args: Any, overwrite: bool, strict: bool, **kw: Any) -> Any:
+            from agriseg.batch import BatchOptions
 
-    return stack(overwrite_option(), strict_option(), mark)
+            return fn(*args, batch=BatchOptions(overwrite=overwrite, strict=strict), **kw)
+
+        command.agriseg_batch = True  # type: ignore[attr-defined]
+        return command
+
+    return stack(overwrite_option(), strict_option(), fold)
 
 
 # ----------------------------------------------------------------------------------------------------------
