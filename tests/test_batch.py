@@ -312,7 +312,8 @@ def test_old_batch_keywords_still_work_with_a_deprecation_warning() -> None:
         got = entry(["a"], overwrite=True, strict=True)
     assert got == BatchOptions(overwrite=True, strict=True, progress=True)
     with pytest.warns(DeprecationWarning):
-        assert entry(["a"], batch=BatchOptions(strict=True), progress=False) == BatchOptions(strict=True, progress=False)
+        got = entry(["a"], batch=BatchOptions(strict=True), progress=False)
+    assert got == BatchOptions(strict=True, progress=False)
     assert entry(["a"]) is None  # the new form: no warning, nothing added
 
 

@@ -325,8 +325,7 @@ def polygonize(
     batch = batch or BatchOptions()
     from agriseg.fields.landcover import landcover_config
     from agriseg.raster.io import parse_utc
-    from agriseg.vector.api import is_instance_raster, polygonize_labels
-    from agriseg.vector.api import polygonize as by_class
+    from agriseg.vector.api import polygonize as polygonize_raster
     from agriseg.vector.fiboa import output_format
 
     src = Path(raster)
@@ -336,8 +335,7 @@ def polygonize(
 
     def work(item: Item) -> dict:
         vc, landcover = landcover_config(config, src, out.parent, run.landcover_stac_url, batch.overwrite)
-        fn = polygonize_labels if src.is_file() and is_instance_raster(src) else by_class
-        df = fn(src, out, vc, collection=run.collection, determined=determined)
+        df = polygonize_raster(src, out, vc, collection=run.collection, determined=determined)
         return {"raster": str(src), "output": str(out), "status": "ok", "fields": len(df),
                 "raw_polygons": df.attrs["raw_polygons"], "landcover": landcover}  # fmt: skip
 

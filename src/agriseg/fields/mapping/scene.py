@@ -117,7 +117,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     from agriseg.fields.delineate import is_instance_model
     from agriseg.fields.landcover import landcover_config
     from agriseg.fields.predict import ScenePredictor
-    from agriseg.vector.api import polygonize, polygonize_labels
+    from agriseg.vector.api import polygonize
 
     t0 = time.perf_counter()
     probs, fields = job.outputs()
@@ -138,8 +138,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     # one scene is one task: the scheduler runs scenes side by side, so the polygons use this process only
     vcfg = job.polygonize.model_copy(update={"progress": False, "workers": 1})
     vcfg, landcover = landcover_config(vcfg, probs, job.outdir, job.landcover_stac, job.overwrite)
-    run = polygonize_labels if instances else polygonize
-    df = run(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name())
+    df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name(), labels=instances)
     if landcover:
         row["landcover"] = landcover
     return {
