@@ -91,7 +91,7 @@ def polygonize(
 
 def polygonize_labels(raster: str | Path, *args: Any, **kwargs: Any) -> Any:
     """:func:`polygonize` of an instance-label raster, whatever its tags say (``labels=True``)."""
-    return polygonize(raster, *args, labels=True, **kwargs)
+    return polygonize(raster, *args, **{**kwargs, "labels": True})
 
 
 def _label_table(raster: Path, cfg: PolygonizeConfig) -> tuple[Any, dict]:
