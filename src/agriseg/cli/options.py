@@ -76,6 +76,8 @@ POLYGONIZE = "agriseg.vector.config:PolygonizeConfig"
 TEXT_PREDICT = "agriseg.text.config:TextPredictConfig"
 TEXT_DATASET = "agriseg.text.dataset:TextDatasetConfig"
 TEXT_EVALUATE = "agriseg.text.config:TextEvaluateConfig"
+TEXT_SFT = "agriseg.text.config:SFTRunConfig"
+TEXT_GRPO = "agriseg.text.config:GRPORunConfig"
 TEXT_TINY_MODEL = "agriseg.text.tinyvlm:TinyVLMConfig"
 TEXT_LANDSCAPES = "agriseg.text.synthetic:LandscapeConfig"
 

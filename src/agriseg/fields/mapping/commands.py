@@ -451,13 +451,9 @@ def run_record(asked: Mapping[str, Any], model: str, digest: str | None, options
 
 @batch_keywords
 def download_areas(
-    areas: str | Path,
-    folder: str | Path,
-    config: DownloadConfig,
-    request: SceneRequest,
-    model: str | None = None,
+    areas: str | Path, folder: str | Path, config: DownloadConfig, request: SceneRequest, model: str | None = None,
     batch: BatchOptions | None = None,
-) -> BatchResult:
+) -> BatchResult:  # fmt: skip
     """Download one scene per feature of a vector file (its bounds), going on past areas that fail.
 
     Scenes are named after the features' ``id`` column when there is one, else ``area<row>``; with
