@@ -16,7 +16,6 @@ from agriseg.text.config import GRPORunConfig
 from agriseg.text.reward import DiceReward, ValidityReward
 from agriseg.text.sft import common_args, peft_config, prepare_run, save_trained
 
-
 # the GRPORunConfig fields that TRL's GRPOConfig takes under the same name and meaning
 TRL_GRPO_FIELDS = {"beta", "loss_type", "scale_rewards", "num_generations", "num_iterations", "epsilon",
                    "temperature", "max_completion_length", "top_k", "top_p"}  # fmt: skip
