@@ -19,6 +19,7 @@ from agriseg.cli.fields_stac_options import (
     stac_options,
 )
 from agriseg.cli.options import (
+    FIELDS_CHANGE,
     FIELDS_DASK,
     batch_options,
     config_from_params,
@@ -130,9 +131,9 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, batch: BatchO
 @click.argument("earlier", type=click.Path(dir_okay=False))
 @click.argument("later", type=click.Path(dir_okay=False))
 @output_option("Change COG.")
-@click.option("--threshold", default=0.5, show_default=True, help="On the min-max normalised change.")
+@option("--threshold", config=FIELDS_CHANGE, type=float, help="On the min-max normalised change.")
 @click.option("--polygons", default=None, type=click.Path(), help="Also write change polygons here.")
-@click.option("--min-area", "min_area_m2", default=500.0, show_default=True, help="Smallest change polygon (m2).")
+@option("--min-area", "min_area_m2", config=FIELDS_CHANGE, type=float, help="Smallest change polygon (m2).")
 @overwrite_option()
 @friendly_errors
 def change(
@@ -147,10 +148,12 @@ def change(
     """PRUE's field change map between two years' probability rasters, and its polygons."""
     from agriseg.batch import check_output
     from agriseg.fields.change import change_map, polygonize_change
+    from agriseg.fields.config import ChangeConfig
 
+    cfg = config_from_params(ChangeConfig, {"threshold": threshold, "min_area_m2": min_area_m2})
     out = check_output(output, overwrite)
-    stats = change_map(earlier, later, out, threshold=threshold)
+    stats = change_map(earlier, later, out, threshold=cfg.threshold)
     click.echo(f"{out}: {stats['changed_fraction']:.2%} of valid pixels changed")
     if polygons:
-        df = polygonize_change(out, polygons, min_area_m2)
+        df = polygonize_change(out, polygons, cfg.min_area_m2)
         click.echo(f"{polygons}: {len(df)} change polygons")

@@ -10,6 +10,7 @@ from agriseg.cli.options import (
     FIELDS_DOWNLOAD,
     FIELDS_PREDICT,
     FIELDS_RUN,
+    FIELDS_SEASON,
     POLYGONIZE,
     batch_size_option,
     blend_option,
@@ -33,29 +34,25 @@ date_options = stack(
         click.option(f"--win-{w}-dates", default=None, help=f"Window {w.upper()} date range START/END (e.g. {when}).")
         for w, when in (("a", "planting season"), ("b", "before harvest"))
     ),
-    click.option(
+    option(
         "--season",
-        type=click.Choice(["manual", "auto"]),
-        default="manual",
-        show_default=True,
+        config=FIELDS_SEASON,
+        type="choice",
         help="auto: window dates from the global crop calendar for the area and --year (dates given still win).",
     ),
-    click.option(
-        "--year", type=click.IntRange(2015, 2100), default=None, help="--season auto: the year the season starts."
-    ),
-    click.option(
+    option("--year", config=FIELDS_SEASON, type=int, help="--season auto: the year the season starts (2015-2100)."),
+    option(
         "--crop-season",
-        type=click.Choice(["summer", "winter"]),
-        default="summer",
-        show_default=True,
+        config=FIELDS_SEASON,
+        type="choice",
         help="--season auto: the calendar of summer or winter crops.",
     ),
-    click.option(
+    option(
         "--season-window",
-        type=click.IntRange(0, 180),
-        default=14,
-        show_default=True,
-        help="--season auto: days before and after the calendar's start / end of season.",
+        "window_days",
+        config=FIELDS_SEASON,
+        type=int,
+        help="--season auto: days before and after the calendar's start / end of season (0-180).",
     ),
 )
 
@@ -201,13 +198,10 @@ def download_config(params: dict[str, Any]) -> Any:
 def scene_request(params: dict[str, Any]) -> Any:
     """The :class:`agriseg.fields.mapping.commands.SceneRequest` of ``--bbox``, the dates (or ``--season
     auto``) and the items."""
+    from agriseg.fields.config import SeasonConfig
     from agriseg.fields.mapping.commands import SceneRequest
 
-    season = None
-    if params.get("season") == "auto":
-        if params.get("year") is None:
-            raise click.UsageError("--season auto needs --year (the year the season starts)")
-        season = {"year": params["year"], "crop_season": params["crop_season"], "window_days": params["season_window"]}
+    season = config_from_params(SeasonConfig, params).calendar()
     return SceneRequest(
         params.get("bbox"),
         params.get("win_a_dates"),

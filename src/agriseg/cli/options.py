@@ -72,6 +72,9 @@ FIELDS_DOWNLOAD = "agriseg.fields.config:DownloadConfig"
 FIELDS_RUN = "agriseg.fields.config:FieldsRunConfig"
 FIELDS_DASK = "agriseg.fields.config:DaskConfig"
 FIELDS_EVALUATE = "agriseg.fields.config:FieldsEvaluateConfig"
+FIELDS_SEASON = "agriseg.fields.config:SeasonConfig"
+FIELDS_CHANGE = "agriseg.fields.config:ChangeConfig"
+FIELDS_SYNTHETIC = "agriseg.fields.config:SyntheticFTWConfig"
 POLYGONIZE = "agriseg.vector.config:PolygonizeConfig"
 TEXT_PREDICT = "agriseg.text.config:TextPredictConfig"
 TEXT_DATASET = "agriseg.text.dataset:TextDatasetConfig"
@@ -105,11 +108,14 @@ def config_class(ref: str) -> type[BaseModel]:
 
 
 def config_default(ref: str, name: str) -> Any:
-    """The default of field ``name`` of the config class ``ref``."""
+    """The default of field ``name`` of the config class ``ref`` (a list as a tuple, a mapping as a tuple
+    of ``key:value`` items)."""
     info = config_class(ref).model_fields[name]
     if info.is_required():
         return None
     value = info.get_default(call_default_factory=True)
+    if isinstance(value, dict):
+        return tuple(f"{k}:{v}" for k, v in value.items())
     return tuple(value) if isinstance(value, list) else value
 
 

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import TEXT_GRPO, TEXT_SFT, Decorator, config_class, config_option, set_option, stack
+from agriseg.cli.options import TEXT_GRPO, TEXT_SFT, config_class, config_option, set_option, stack
 from agriseg.cli.text_helpers import _need_text_extra
 
 
-def _training_command(name: str) -> Decorator:
+def _training_command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
     """A text training command: a YAML run config (``-c``) and ``--set`` overrides."""
-    return stack(click.command(name), config_option("text"), set_option(), friendly_errors)
+    options = stack(config_option("text"), set_option(), friendly_errors)
+    return lambda fn: click.command(name)(options(fn))
 
 
 def _run_config(ref: str, config_path: Path, overrides: tuple[str, ...]) -> Any:
