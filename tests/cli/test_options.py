@@ -238,3 +238,15 @@ def test_no_cli_default_that_the_pipelines_config_holds() -> None:
             where = ", ".join(sorted(held[str(opt.name)]))
             problems.append(f"{name} {opt.opts[-1]}: default {default!r} written in the CLI; {where} holds it")
     assert not problems, "\n".join(problems)
+
+
+def test_help_from_the_config_fields_description() -> None:
+    from agriseg.cli.options import TEXT_EVALUATE, field_help
+
+    cmd = dict(COMMANDS)["text evaluate"]
+    opt = next(o for o in _options(cmd) if o.name == "ignore_value")
+    described = config_class(TEXT_EVALUATE).model_fields["ignore_value"].description
+    assert described and opt.help == described[0].upper() + described[1:] + "."
+    assert field_help(TEXT_EVALUATE, "ignore_value") == opt.help
+    text = " ".join(CliRunner().invoke(main, ["fields", "run", "--help"]).output.split())
+    assert "--resize FLOAT Tile resize factor before the model. [default: (2 for ftw checkpoints, else 1)]" in text

@@ -9,7 +9,8 @@ Rules every command follows (``tests/cli/test_options.py`` walks the click tree 
   in text).
 - A default lives in the pipeline's config class, never here: :class:`ConfigOption` reads it from the config
   field the option sets (on first use, so ``agriseg --help`` imports no pipeline) and ``--help`` shows it;
-  choices of ``Literal`` fields come from the config too. The config validates the values, and a bad value
+  choices of ``Literal`` fields come from the config too, and so does the help text where the field has a
+  ``description`` and the option gives none. The config validates the values, and a bad value
   is a usage error (exit status 2) naming the flag.
 - Per-item commands take :func:`batch_options` (``--overwrite``, ``--strict``, passed on as one
   :class:`agriseg.batch.BatchOptions`) and run through :func:`agriseg.batch.run_batch`.
@@ -161,7 +162,7 @@ class ConfigOption(click.Option):
         config: str | None = None,
         field: str | None = None,
         shared: str | None = None,
-        help_fn: Callable[[], str] | None = None,
+        help_fn: Callable[[], str | None] | None = None,
         **kw: Any,
     ) -> None:
         self._help_fn = help_fn
@@ -194,15 +195,27 @@ class ConfigOption(click.Option):
 
 
 def option(*decls: str, config: str | None = None, field: str | None = None, **kw: Any) -> Decorator:
-    """A ``click.option`` whose default (and ``Literal`` choices, with ``type="choice"``) come from ``config``.
+    """A ``click.option`` whose default (and ``Literal`` choices, with ``type="choice"``) come from ``config``,
+    and its help from the field's ``description`` when it is not given.
 
     >>> option("--window", config=CROP_PLOTS, help="Window side in pixels.")
     """
+    name = field or _param_name(decls)
     if kw.get("type") == "choice":
         assert config is not None
-        name = field or _param_name(decls)
         kw["type"] = ConfigChoice(config, name)
+    if config is not None and "help" not in kw and "help_fn" not in kw:
+        kw["help_fn"] = functools.partial(field_help, config, name)
     return click.option(*decls, cls=ConfigOption, config=config, field=field, **kw)
+
+
+def field_help(ref: str, name: str) -> str | None:
+    """The help text of an option setting field ``name`` of config ``ref``: its ``description``, as a sentence."""
+    text = config_class(ref).model_fields[name].description
+    if not text:
+        return None
+    text = text[0].upper() + text[1:]
+    return text if text.endswith(".") else f"{text}."
 
 
 def _param_name(decls: Sequence[str]) -> str:

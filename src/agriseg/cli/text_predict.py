@@ -91,13 +91,8 @@ def predict_cmd(
 )
 @classes_option(required=True)
 @iou_threshold_option("text", TEXT_EVALUATE)
-@option("--min-size", config=TEXT_EVALUATE, type=int, help="Instances under this many pixels are ignored (both sides).")
-@option(
-    "--ignore-value",
-    config=TEXT_EVALUATE,
-    type=int,
-    help="Truth value left out of every metric (nodata; as `text dataset`).",
-)
+@option("--min-size", config=TEXT_EVALUATE, type=int)
+@option("--ignore-value", config=TEXT_EVALUATE, type=int)
 @model_option("text")
 @output_option("Write the report as JSON (and the per-class table as CSV beside it).", required=False)
 @friendly_errors
