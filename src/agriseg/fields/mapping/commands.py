@@ -218,9 +218,7 @@ def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConf
         spec = spec_for(model)
         cfg = replace(
             InstanceConfig(),
-            patch_size=predict.patch_size,
-            batch_size=predict.batch_size,
-            device=predict.device,
+            predict=predict,
             resize=run.resize or 2.0,
             offset=run.offset,
             **({"divisor": run.divisor} if run.divisor is not None else cast("dict[str, Any]", {})),

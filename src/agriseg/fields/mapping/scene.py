@@ -90,15 +90,11 @@ def _predict_instances(job: SceneJob, raster: Path) -> Any:
     """Run a DelineateAnything model over the scene into its instance raster."""
     from agriseg.fields.delineate import InstanceConfig, InstancePredictor
 
-    p = job.predict
     cfg = InstanceConfig(
-        patch_size=p.patch_size,
-        batch_size=p.batch_size,
-        device=p.device,
+        predict=job.predict.model_copy(update={"progress": False}),
         resize=job.resize if job.resize is not None else 2.0,
         divisor=float(job.preprocess.get("divisor", FTW_DIVISOR)),
         offset=str(job.preprocess.get("offset", "auto")),
-        progress=False,
     )
     model = _cached_yolo(job.model, job.model_sha256, job.model_name)
     return InstancePredictor(model, cfg, job.model_name or Path(job.model).name).predict(
