@@ -34,13 +34,7 @@ def _inference_options(config: str) -> Decorator:
     """The model and how it runs (predict and evaluate)."""
     return stack(
         model_option("crop", config=config),
-        option(
-            "--long-side",
-            config=config,
-            type=int,
-            show_default="the model's own",
-            help="Resize the long side to this before the model (0 = native).",
-        ),
+        option("--long-side", config=config, type=int, show_default="the model's own"),
         tta_option("crop", config),
         optimize_option("crop", config),
     )

@@ -49,9 +49,7 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
         raise ValueError(
             f"{model_path}: model takes {cfg.in_channels} channels, --windows {order} gives {channels_for(order)}"
         )
-    res = evaluate_model(
-        model, ds, config.batch_size, iou_threshold=config.iou_threshold, n_boot=config.bootstrap, progress=True
-    )
+    res = evaluate_model(model, ds, config, progress=True)
     res.update({"model": str(model_path), "root": str(root), "split": config.split, "target": config.target})
     res.update({"windows": order, "countries_missing": absent})
     return res
