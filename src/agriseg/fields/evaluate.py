@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from agriseg.config import with_updates
 from agriseg.fields.config import FieldsEvaluateConfig
 from agriseg.fields.metrics import FieldMetrics
 
@@ -33,6 +37,7 @@ def evaluate_model(
     device: str | torch.device = "cpu",
     seed: int = 0,
     progress: bool = False,
+    **legacy: Any,
 ) -> dict:
     """Predict every chip of ``dataset`` and compute FTW pixel/object metrics, COCO AP and bootstrap CIs.
 
@@ -44,6 +49,8 @@ def evaluate_model(
         device: where to run the model.
         seed: bootstrap seed.
         progress: show a progress bar.
+        legacy: the keywords it took before, ``batch_size``, ``iou_threshold`` and ``n_boot`` (deprecated:
+            they go in the next release).
 
     Returns:
         :meth:`FieldMetrics.compute`'s dict.
@@ -51,6 +58,15 @@ def evaluate_model(
     from tqdm import tqdm
 
     cfg = config or FieldsEvaluateConfig()
+    if legacy:
+        warnings.warn(
+            f"evaluate_model({'=, '.join(legacy)}=) is deprecated and goes in the next release; pass a "
+            "FieldsEvaluateConfig",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        names = {"batch_size": "batch_size", "iou_threshold": "iou_threshold", "n_boot": "bootstrap"}
+        cfg = with_updates(cfg, {names[k]: v for k, v in legacy.items()})
     model = model.eval().to(device)
     metrics = FieldMetrics(cfg.iou_threshold, n_boot=cfg.bootstrap, seed=seed)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
