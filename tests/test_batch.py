@@ -299,3 +299,28 @@ def test_manifest_store_locks_the_folder(tmp_path: Path) -> None:
         run_batch(items, _work, options=QUIET, store=ManifestStore())
     (tmp_path / "out" / LOCK).write_text("999999999")  # left by a process that is gone
     assert run_batch(items, _work, options=QUIET, store=ManifestStore()).counts["ok"] == 1
+
+
+def test_old_batch_keywords_still_work_with_a_deprecation_warning() -> None:
+    from agriseg.batch import BatchOptions, batch_keywords
+
+    @batch_keywords
+    def entry(paths: list[str], batch: BatchOptions | None = None) -> BatchOptions | None:
+        return batch
+
+    with pytest.warns(DeprecationWarning, match=r"entry\(overwrite=, strict=\) is deprecated"):
+        got = entry(["a"], overwrite=True, strict=True)
+    assert got == BatchOptions(overwrite=True, strict=True, progress=True)
+    with pytest.warns(DeprecationWarning):
+        got = entry(["a"], batch=BatchOptions(strict=True), progress=False)
+    assert got == BatchOptions(strict=True, progress=False)
+    assert entry(["a"]) is None  # the new form: no warning, nothing added
+
+
+def test_labelled_options_keep_the_callers_choices() -> None:
+    from agriseg.batch import BatchOptions
+
+    opts = BatchOptions(overwrite=True, strict=True, progress=False).labelled("predict", "img")
+    assert (opts.overwrite, opts.strict, opts.progress, opts.desc, opts.unit) == (True, True, False, "predict", "img")
+    assert not BatchOptions().labelled("plots", "mosaic", progress=False).progress
+    assert BatchOptions().labelled("plots", "mosaic").progress

@@ -42,11 +42,12 @@ from __future__ import annotations
 import functools
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, Protocol, overload
+from typing import Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from agriseg.fingerprint import FingerprintStore, Recipe, default_store
 
@@ -409,6 +410,35 @@ class BatchOptions:
     progress: bool = True
     desc: str = "items"
     unit: str = "item"
+
+    def labelled(self, desc: str, unit: str, progress: bool = True) -> BatchOptions:
+        """These options for a pipeline's items: the bar's label and unit; ``progress=False`` hides the bar."""
+        return replace(self, desc=desc, unit=unit, progress=self.progress and progress)
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+LEGACY_KEYWORDS = ("overwrite", "strict", "progress")
+
+
+def batch_keywords(fn: Callable[P, R]) -> Callable[P, R]:
+    """Let an entry point that takes ``batch: BatchOptions`` still take the ``overwrite=``, ``strict=`` and
+    ``progress=`` keywords it took before (deprecated: they go in the next release)."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        old = {k: kwargs.pop(k) for k in LEGACY_KEYWORDS if k in kwargs}
+        if old:
+            warnings.warn(
+                f"{fn.__name__}({'=, '.join(old)}=) is deprecated and goes in the next release; pass "
+                "batch=BatchOptions(...)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            kwargs["batch"] = replace(kwargs.get("batch") or BatchOptions(), **old)  # type: ignore[type-var]
+        return fn(*args, **kwargs)
+
+    return call
 
 
 def _default_failed(item: Item, message: str) -> dict[str, Any]:

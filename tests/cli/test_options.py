@@ -8,6 +8,7 @@ per-item command outside the batch runner, and on a loop over inputs in ``src/ag
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -175,3 +176,77 @@ def test_a_renamed_flag_still_works_and_warns_once(tmp_path: Path) -> None:
 def test_a_bad_config_value_is_a_usage_error_naming_the_flag(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["crop", "predict", str(tmp_path), "-o", str(tmp_path / "o"), "--batch-size", "0"])
     assert res.exit_code == 2 and "--batch-size" in res.output and "Traceback" not in res.output
+
+
+# option defaults that a config field of the same name does not hold: (command, flag) -> why
+NOT_A_CONFIG_FIELD = {
+    ("crop make-synthetic", "--photos"): "the packaged sample photos the scenes are cut from",
+    ("crop make-synthetic", "--labels"): "the labels of those sample photos",
+    ("fields export", "--size"): "the ONNX example input side, not a chip size",
+    ("fields run", "--name"): "the outputs' file stem, not a model or loss name",
+    ("text make-synthetic", "--seed"): "the seed of the landscapes, not of a training run",
+    ("text tiny-model", "--seed"): "the seed of the random weights, not of a training run",
+    ("text tiny-model", "--classes"): "the class words of the new model, not watershed classes",
+}
+
+
+def _pipeline_config_fields(pipeline: str) -> dict[str, set[str]]:
+    """Field name -> the config classes (``module.Class``) of ``pipeline`` that hold it."""
+    from agriseg.config import StrictModel
+
+    package = CLI.parent / pipeline
+    for path in sorted(package.rglob("*.py")):
+        if "StrictModel" in path.read_text() or "Config)" in path.read_text():
+            module = ".".join(path.relative_to(CLI.parent.parent).with_suffix("").parts)
+            try:
+                importlib.import_module(module)
+            except ImportError:  # a module of an extra that is not installed: its configs are not checked
+                continue
+    found: dict[str, set[str]] = {}
+    todo = list(StrictModel.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo += cls.__subclasses__()
+        if cls.__module__.startswith(f"agriseg.{pipeline}."):
+            for name in cls.model_fields:
+                found.setdefault(name, set()).add(f"{cls.__module__}.{cls.__name__}")
+    return found
+
+
+def _literal_default(opt: click.Option, ctx: click.Context) -> object:
+    """The default an option writes itself (None when it has none, or reads it from a config)."""
+    if isinstance(opt, ConfigOption) and (opt.config_ref or opt.shared):
+        return None  # read from a config, or one shared default everywhere
+    value = opt.get_default(ctx, call=False)
+    if value is None or value == () or repr(value) == "Sentinel.UNSET" or (opt.is_flag and value is False):
+        return None
+    return value
+
+
+def test_no_cli_default_that_the_pipelines_config_holds() -> None:
+    """An option default written in ``src/agriseg/cli/`` while a config of the command's pipeline has the
+    field it sets fails: the option must read it from that config (``option(..., config=...)``)."""
+    ctx = click.Context(main)
+    fields = {p: _pipeline_config_fields(p) for p in ("crop", "fields", "text")}
+    problems = []
+    for name, cmd in COMMANDS:
+        held = fields[name.split()[0]]
+        for opt in _options(cmd):
+            default = _literal_default(opt, ctx)
+            if default is None or opt.name not in held or (name, opt.opts[-1]) in NOT_A_CONFIG_FIELD:
+                continue
+            where = ", ".join(sorted(held[str(opt.name)]))
+            problems.append(f"{name} {opt.opts[-1]}: default {default!r} written in the CLI; {where} holds it")
+    assert not problems, "\n".join(problems)
+
+
+def test_help_from_the_config_fields_description() -> None:
+    from agriseg.cli.options import TEXT_EVALUATE, field_help
+
+    cmd = dict(COMMANDS)["text evaluate"]
+    opt = next(o for o in _options(cmd) if o.name == "ignore_value")
+    described = config_class(TEXT_EVALUATE).model_fields["ignore_value"].description
+    assert described and opt.help == described[0].upper() + described[1:] + "."
+    assert field_help(TEXT_EVALUATE, "ignore_value") == opt.help
+    text = " ".join(CliRunner().invoke(main, ["fields", "run", "--help"]).output.split())
+    assert "--resize FLOAT Tile resize factor before the model. [default: (2 for ftw checkpoints, else 1)]" in text

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agriseg.batch import BatchOptions
 from agriseg.crop.predict import Predictor, predict_files
 from agriseg.models import build_model
 from agriseg.models.config import ModelConfig
@@ -36,7 +37,7 @@ def test_predict_files_outputs_summary_and_goes_on_past_bad_files(tiny_predictor
     gray = tmp_path / "gray16.png"
     Image.fromarray(np.full((40, 60), 30000, np.uint16)).save(gray)
     out = tmp_path / "out"
-    rows = predict_files(tiny_predictor, [*files, bad, gray], out, progress=False)
+    rows = predict_files(tiny_predictor, [*files, bad, gray], out, batch=BatchOptions(progress=False))
     status = {r["file"]: r["status"] for r in rows}
     assert status[str(bad)] == "error" and sum(s == "ok" for s in status.values()) == 3
     for f in files:
@@ -49,7 +50,7 @@ def test_predict_files_outputs_summary_and_goes_on_past_bad_files(tiny_predictor
     ok = [r for r in summary if r["status"] == "ok"]
     assert all(0 <= float(r["vegetation_fraction"]) <= 1 for r in ok)
     # re-running keeps existing outputs (resume) unless overwrite
-    again = predict_files(tiny_predictor, files, out, progress=False)
+    again = predict_files(tiny_predictor, files, out, batch=BatchOptions(progress=False))
     assert [r["status"] for r in again] == ["ok", "ok"] and all(r["resumed"] for r in again)
     assert not list(out.glob(".*tmp*"))
 
@@ -58,7 +59,7 @@ def test_strict_stops_at_bad_file(tiny_predictor, tmp_path):
     bad = tmp_path / "x.png"
     bad.write_text("not an image")
     with pytest.raises(ValueError, match="x.png"):
-        predict_files(tiny_predictor, [bad], tmp_path / "o", strict=True, progress=False)
+        predict_files(tiny_predictor, [bad], tmp_path / "o", batch=BatchOptions(strict=True, progress=False))
 
 
 def test_same_stem_in_two_folders_gets_two_outputs(tiny_predictor, samples_dir, tmp_path):
@@ -71,7 +72,7 @@ def test_same_stem_in_two_folders_gets_two_outputs(tiny_predictor, samples_dir, 
         [tmp_path / "a" / "img.jpg", tmp_path / "b" / "img.jpg"],
         tmp_path / "o",
         write_overlay=False,
-        progress=False,
+        batch=BatchOptions(progress=False),
     )
     assert (tmp_path / "o" / "a_img_jpg_mask.png").is_file() and (tmp_path / "o" / "b_img_jpg_mask.png").is_file()
 
@@ -135,7 +136,9 @@ def test_multiclass_summary_has_a_fraction_per_class(tmp_path):
     pred = Predictor(model, 3, long_side=64, batch_size=1)
     img = tmp_path / "a.png"
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 50, 3), np.uint8)).save(img)
-    predict_files(pred, [img], tmp_path / "o", class_names=["background", "crop", "weed"], progress=False)
+    predict_files(
+        pred, [img], tmp_path / "o", class_names=["background", "crop", "weed"], batch=BatchOptions(progress=False)
+    )
     with open(tmp_path / "o" / "summary.csv") as fh:
         row = next(csv.DictReader(fh))
     classes = np.asarray(Image.open(tmp_path / "o" / "a_classes.png"))

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+from agriseg.batch import BatchOptions
 from agriseg.crop.predict import Predictor, predict_files
 from agriseg.models import build_model
 from agriseg.models.config import ModelConfig
@@ -40,9 +41,9 @@ def _summary(path: Path) -> list[dict]:
 
 def test_rerun_keeps_the_summary_rows(pred, tmp_path):
     files = [_photo(tmp_path / f"p{i}.png", i) for i in range(3)]
-    predict_files(pred, files, tmp_path / "o", progress=False)
+    predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))
     first = _summary(tmp_path / "o" / "summary.csv")
-    predict_files(pred, files, tmp_path / "o", progress=False)
+    predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))
     assert _summary(tmp_path / "o" / "summary.csv") == first
     assert all(r["status"] == "ok" and r["vegetation_fraction"] != "" for r in first)
 
@@ -50,12 +51,12 @@ def test_rerun_keeps_the_summary_rows(pred, tmp_path):
 def test_a_photo_is_done_only_with_all_outputs(pred, tmp_path):
     files = [_photo(tmp_path / f"p{i}.png", i) for i in range(2)]
     out = tmp_path / "o"
-    predict_files(pred, files, out, progress=False)
+    predict_files(pred, files, out, batch=BatchOptions(progress=False))
     overlay = (out / "p1_overlay.jpg").read_bytes()
     (out / "p1_overlay.jpg").unlink()
     stale = out / ".p0_overlay.jpg.tmp-999999.jpg"  # left by a killed run (no such process)
     stale.write_bytes(b"half")
-    rows = predict_files(pred, files, out, progress=False)
+    rows = predict_files(pred, files, out, batch=BatchOptions(progress=False))
     assert (out / "p1_overlay.jpg").read_bytes() == overlay
     assert [bool(r.get("resumed")) for r in rows] == [True, False]
     assert not stale.exists()
@@ -63,7 +64,7 @@ def test_a_photo_is_done_only_with_all_outputs(pred, tmp_path):
 
 def test_name_collisions_keep_every_result(pred, tmp_path):
     files = [_photo(tmp_path / "a.jpg", 0), _photo(tmp_path / "a.png", 1), _photo(tmp_path / "a_1.jpg", 2)]
-    rows = predict_files(pred, files, tmp_path / "o", write_overlay=False, progress=False)
+    rows = predict_files(pred, files, tmp_path / "o", write_overlay=False, batch=BatchOptions(progress=False))
     masks = sorted(p.name for p in (tmp_path / "o").glob("*_mask.png"))
     assert masks == ["a_1_mask.png", "a_jpg_mask.png", "a_png_mask.png"]
     assert [r["status"] for r in rows] == ["ok"] * 3
@@ -90,7 +91,7 @@ def test_oversized_image_fails_alone(pred, tmp_path, monkeypatch):
     monkeypatch.setattr(io, "MAX_PIXELS", 4000)
     big = _photo(tmp_path / "big.png", 0, (100, 100))
     good = _photo(tmp_path / "good.png", 1, (40, 40))
-    rows = predict_files(pred, [big, good], tmp_path / "o", progress=False)
+    rows = predict_files(pred, [big, good], tmp_path / "o", batch=BatchOptions(progress=False))
     assert rows[0]["status"] == "error" and "big.png" in rows[0]["error"] and "MP" in rows[0]["error"]
     assert rows[1]["status"] == "ok"
 
@@ -118,7 +119,7 @@ def test_exif_orientation_is_applied(pred, tmp_path):
     rgb = read_rgb(tmp_path / "phone.jpg")
     assert rgb.shape == (30, 40, 3)
     assert rgb[:, -3:].mean() > 200 and rgb[:, :30].mean() < 30
-    predict_files(pred, [tmp_path / "phone.jpg"], tmp_path / "o", progress=False)
+    predict_files(pred, [tmp_path / "phone.jpg"], tmp_path / "o", batch=BatchOptions(progress=False))
     assert Image.open(tmp_path / "o" / "phone_mask.png").size == (40, 30)
     assert Image.open(tmp_path / "o" / "phone_overlay.jpg").size == (40, 30)
 
@@ -149,13 +150,13 @@ def test_multiband_tiff_error_names_what_it_is(pred, tmp_path):
     path = tmp_path / "scene.tif"
     with rasterio.open(path, "w", driver="GTiff", width=16, height=16, count=8, dtype="uint16") as ds:
         ds.write(np.ones((8, 16, 16), np.uint16) * 1000)
-    rows = predict_files(pred, [path], tmp_path / "o", progress=False)
+    rows = predict_files(pred, [path], tmp_path / "o", batch=BatchOptions(progress=False))
     assert "8-band" in rows[0]["error"] and "fields predict" in rows[0]["error"]
 
 
 def test_class_map_is_a_palette_png(tmp_path):
     pred3 = Predictor(build_model(encoder_weights=None, num_classes=3), 3, long_side=64)
-    predict_files(pred3, [_photo(tmp_path / "a.png", 0)], tmp_path / "o", progress=False)
+    predict_files(pred3, [_photo(tmp_path / "a.png", 0)], tmp_path / "o", batch=BatchOptions(progress=False))
     im = Image.open(tmp_path / "o" / "a_classes.png")
     assert im.mode == "P" and im.getpalette()[3:6] != [1, 1, 1]
     assert set(np.unique(np.asarray(im))) <= {0, 1, 2}

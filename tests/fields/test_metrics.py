@@ -93,3 +93,23 @@ def test_coco_ap_uses_mean_probability_ranking() -> None:
     m.update(pred, t, prob)
     r = m.compute()["overall"]
     assert r["ap50"] == pytest.approx(ap) and r["ap50_95"] <= r["ap50"]
+
+
+def test_evaluate_model_takes_the_evaluate_config_and_the_old_keywords() -> None:
+    torch = pytest.importorskip("torch")
+    from agriseg.fields.config import FieldsEvaluateConfig
+    from agriseg.fields.evaluate import evaluate_model
+
+    mask = torch.zeros(16, 16, dtype=torch.long)
+    mask[4:10, 4:10] = 1
+    chips = [{"image": torch.zeros(8, 16, 16), "mask": mask, "country": "austria"}] * 2
+
+    class Perfect(torch.nn.Module):
+        def forward(self, x):  # logits whose argmax is the truth
+            return torch.stack([1 - mask, mask, torch.zeros_like(mask)]).float()[None].expand(len(x), -1, -1, -1)
+
+    res = evaluate_model(Perfect(), chips, FieldsEvaluateConfig(batch_size=1, iou_threshold=0.7, bootstrap=0))
+    assert res["iou_threshold"] == 0.7 and res["chips"] == 2
+    with pytest.warns(DeprecationWarning, match="n_boot"):
+        old = evaluate_model(Perfect(), chips, batch_size=1, iou_threshold=0.7, n_boot=0)
+    assert old == res

@@ -45,3 +45,10 @@ def test_grpo_args_pass_sampling_settings(tmp_path: Path) -> None:
     assert grpo_args(GRPORunConfig(model="m", dataset="d", output_dir=str(tmp_path))).top_k == 0  # MAgSeg: all tokens
     with pytest.raises(ValueError, match="top_p"):
         GRPORunConfig(model="m", dataset="d", output_dir=str(tmp_path), top_p=0.0)
+    from agriseg.text.grpo import TRL_GRPO_FIELDS
+
+    odd = dict(beta=0.3, loss_type="dapo", scale_rewards="batch", num_generations=4, num_iterations=3, epsilon=0.1)
+    cfg = GRPORunConfig(model="m", dataset="d", output_dir=str(tmp_path), max_completion_length=99, **odd)
+    args = grpo_args(cfg)
+    assert set(odd) < TRL_GRPO_FIELDS <= set(GRPORunConfig.model_fields)
+    assert {k: getattr(args, k) for k in TRL_GRPO_FIELDS} == cfg.model_dump(include=TRL_GRPO_FIELDS)

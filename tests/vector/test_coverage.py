@@ -219,7 +219,7 @@ def test_coverage_from_labels(tmp_path: Path) -> None:
 def test_instance_raster_file_gives_a_coverage_with_first_pixel_ids(tmp_path: Path) -> None:
     import rasterio
 
-    from agriseg.vector import polygonize_labels
+    from agriseg.vector import polygonize, polygonize_labels
 
     lab = np.zeros((60, 80), np.uint32)
     y, x = np.mgrid[0:60, 0:80]
@@ -232,7 +232,8 @@ def test_instance_raster_file_gives_a_coverage_with_first_pixel_ids(tmp_path: Pa
     with rasterio.open(path, "w", crs="EPSG:32633", transform=TF, **profile) as ds:
         ds.write(np.stack([lab, conf]))
         ds.update_tags(AGRISEG_FORMAT="agriseg-fields-instances-1")
-    df = polygonize_labels(path, None, PolygonizeConfig(**QUIET))
+    df = polygonize(path, None, PolygonizeConfig(**QUIET))  # the AGRISEG_FORMAT tag routes it to the ids
+    assert df["id"].tolist() == polygonize_labels(path, None, PolygonizeConfig(**QUIET))["id"].tolist()
     g = np.asarray(df.geometry.values, object)
     assert shapely.coverage_is_valid(g) and len(df) == 2
     conf_of = dict(zip(df["id"], df["agriseg:confidence"], strict=True))

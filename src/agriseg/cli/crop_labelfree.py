@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -24,6 +25,9 @@ from agriseg.cli.options import (
     overwrite_option,
     pseudolabel_source_options,
 )
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchOptions
 
 
 @click.command()
@@ -66,14 +70,15 @@ from agriseg.cli.options import (
 )
 @batch_options()
 @friendly_errors
-def pseudolabel(paths: tuple[str, ...], outdir: Path, keep: str | None, strict: bool, **params: object) -> None:
+def pseudolabel(paths: tuple[str, ...], outdir: Path, keep: str | None, batch: BatchOptions, **params: object) -> None:
     """Pseudo-masks by gradient-guided histogram thresholding (masks/, records/, overlays/, plots/)."""
     from agriseg.crop.pseudolabel.gght import GGHTConfig
     from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig, pseudolabel_paths
 
     gght = config_from_params(GGHTConfig, params)
-    opts = config_from_params(PseudoLabelConfig, {**params, "gght": gght}, {"index_name": "index"})
-    finish(pseudolabel_paths(list(paths), outdir, opts, keep, strict), "pseudo-labelled", outdir)
+    params = {**params, "gght": gght, "overwrite": batch.overwrite}
+    opts = config_from_params(PseudoLabelConfig, params, {"index_name": "index"})
+    finish(pseudolabel_paths(list(paths), outdir, opts, keep, batch.strict), "pseudo-labelled", outdir)
 
 
 @click.command()

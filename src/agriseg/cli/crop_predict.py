@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -26,18 +27,15 @@ from agriseg.cli.options import (
     tta_option,
 )
 
+if TYPE_CHECKING:
+    from agriseg.batch import BatchOptions
+
 
 def _inference_options(config: str) -> Decorator:
     """The model and how it runs (predict and evaluate)."""
     return stack(
         model_option("crop", config=config),
-        option(
-            "--long-side",
-            config=config,
-            type=int,
-            show_default="the model's own",
-            help="Resize the long side to this before the model (0 = native).",
-        ),
+        option("--long-side", config=config, type=int, show_default="the model's own"),
         tta_option("crop", config),
         optimize_option("crop", config),
     )
@@ -54,7 +52,7 @@ def _inference_options(config: str) -> Decorator:
 @memory_check_option()
 @batch_options()
 @friendly_errors
-def predict(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, **params: object) -> None:
+def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: object) -> None:
     """Segment photos (files or folders): <name>_mask.png, <name>_overlay.jpg, summary.csv.
 
     Exits with status 1 when any photo failed (the others are still written).
@@ -63,7 +61,7 @@ def predict(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool,
     from agriseg.crop.predict import predict_paths
 
     cfg = config_from_params(CropPredictConfig, params)
-    finish(predict_paths(paths, outdir, cfg, overwrite, strict), "predicted", outdir)
+    finish(predict_paths(paths, outdir, cfg, batch), "predicted", outdir)
 
 
 @click.command()

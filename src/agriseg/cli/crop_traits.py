@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +19,9 @@ from agriseg.cli.options import (
     outdir_option,
     stack,
 )
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchOptions
 
 
 def _shared(config: str) -> Decorator:
@@ -73,7 +77,7 @@ def _shared(config: str) -> Decorator:
 )
 @batch_options()
 @friendly_errors
-def traits(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, **params: object) -> None:
+def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: object) -> None:
     """Measure photos or masks from `crop predict`: green fraction, GAI, plants, regions -> traits.csv/json."""
     from agriseg.crop.config import TraitsConfig
     from agriseg.crop.traits.runner import run_traits
@@ -85,7 +89,7 @@ def traits(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, 
     if params["grid_box"] and not params["grid"]:
         raise click.UsageError("--grid-box goes with --grid")
     cfg = config_from_params(TraitsConfig, params)
-    finish(run_traits(list(paths), outdir, cfg, overwrite=overwrite, strict=strict), "measured", outdir)
+    finish(run_traits(list(paths), outdir, cfg, batch), "measured", outdir)
 
 
 @click.command()
@@ -98,13 +102,13 @@ def traits(paths: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, 
 @option("--window", config=CROP_PLOTS, type=int, help="Window side in pixels.")
 @batch_options()
 @friendly_errors
-def plots(mosaics: tuple[str, ...], outdir: Path, overwrite: bool, strict: bool, **params: object) -> None:
+def plots(mosaics: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: object) -> None:
     """Per-plot green fraction, GAI and plant count of orthomosaics; growth over dates."""
     from agriseg.crop.config import PlotsConfig
     from agriseg.crop.traits.growth import run_plots
 
     cfg = config_from_params(PlotsConfig, params)
-    result = run_plots(list(mosaics), outdir, cfg, overwrite=overwrite, strict=strict)
+    result = run_plots(list(mosaics), outdir, cfg, batch)
     if sum(r["status"] != "error" for r in result) >= 2:
         result.notes.append(f"growth: {outdir / 'growth.csv'}, {outdir / 'growth.png'}")
     finish(result, "measured", outdir)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -26,6 +26,9 @@ from agriseg.cli.options import (
     renamed,
 )
 
+if TYPE_CHECKING:
+    from agriseg.batch import BatchOptions
+
 
 @click.command()
 @output_option("Output GeoTIFF (COG), uint16: window A R,G,B,NIR then window B R,G,B,NIR, or what -m reads.")
@@ -34,7 +37,7 @@ from agriseg.cli.options import (
 @memory_check_option()
 @batch_options()
 @friendly_errors
-def download(output: Path, model: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
+def download(output: Path, model: str | None, batch: BatchOptions, **kw: Any) -> None:
     """Download a Sentinel-2 L2A scene from a STAC API, ready for predict / map.
 
     Picks the least cloudy acquisition of each date range over the area (mosaicking neighbouring tiles), or
@@ -45,7 +48,7 @@ def download(output: Path, model: str | None, overwrite: bool, strict: bool, **k
     """
     from agriseg.fields.mapping.commands import download as run
 
-    finish(run(output, download_config(kw), scene_request(kw), model, overwrite, strict), "downloaded", output)
+    finish(run(output, download_config(kw), scene_request(kw), model, batch), "downloaded", output)
 
 
 @renamed(RENAMED)
@@ -58,7 +61,7 @@ def download(output: Path, model: str | None, overwrite: bool, strict: bool, **k
 @memory_check_option()
 @batch_options()
 @friendly_errors
-def run(outdir: Path, name: str, overwrite: bool, strict: bool, **kw: Any) -> None:
+def run(outdir: Path, name: str, batch: BatchOptions, **kw: Any) -> None:
     """Area + season -> field polygons: download what the model reads, predict and polygonize in one command.
 
     Writes <name>_run.json: the inputs and options of the run (area, season dates and their source, items,
@@ -68,7 +71,5 @@ def run(outdir: Path, name: str, overwrite: bool, strict: bool, **kw: Any) -> No
 
     pc, vc, rc = scene_configs(kw)
     request = scene_request(kw)
-    result = run_area(
-        outdir, name, download_config(kw), request, kw["model"], pc, vc, rc, overwrite, strict, kw["sha256"]
-    )
+    result = run_area(outdir, name, download_config(kw), request, kw["model"], pc, vc, rc, kw["sha256"], batch)
     finish(result, "mapped", outdir)

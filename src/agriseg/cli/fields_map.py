@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -19,6 +19,7 @@ from agriseg.cli.fields_stac_options import (
     stac_options,
 )
 from agriseg.cli.options import (
+    FIELDS_CHANGE,
     FIELDS_DASK,
     batch_options,
     config_from_params,
@@ -30,6 +31,9 @@ from agriseg.cli.options import (
     warn_renamed,
 )
 
+if TYPE_CHECKING:
+    from agriseg.batch import BatchOptions
+
 
 @renamed(RENAMED)
 @click.command()
@@ -39,9 +43,7 @@ from agriseg.cli.options import (
 @predict_options
 @batch_options()
 @friendly_errors
-def predict(
-    scenes: tuple[str, ...], output: Path | None, outdir: Path | None, overwrite: bool, strict: bool, **kw: Any
-) -> None:
+def predict(scenes: tuple[str, ...], output: Path | None, outdir: Path | None, batch: BatchOptions, **kw: Any) -> None:
     """Predict field probabilities of Sentinel-2 scenes into Cloud-Optimized GeoTIFFs.
 
     Streams the scene one tile row at a time (full-width strips with a halo), blends overlapping tiles
@@ -54,7 +56,7 @@ def predict(
         warn_renamed("-o FOLDER", "--outdir FOLDER")  # a folder given as -o: the old spelling
         output, outdir = None, output
     pc, _, rc = scene_configs(kw)
-    result = run(scenes, kw["model"], pc, rc, output, outdir, overwrite, strict, kw["sha256"])
+    result = run(scenes, kw["model"], pc, rc, output, outdir, kw["sha256"], batch)
     finish(result, "predicted", output or outdir or "next to the scenes")
 
 
@@ -71,7 +73,7 @@ def predict(
 )
 @batch_options()
 @friendly_errors
-def polygonize(raster: str, output: Path | None, when: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
+def polygonize(raster: str, output: Path | None, when: str | None, batch: BatchOptions, **kw: Any) -> None:
     """Polygonise a class / probability raster (or an instance raster) into field polygons, blockwise and seamless.
 
     Instance rasters (DelineateAnything's <stem>_instances.tif) keep their fields as they are: every id is
@@ -81,7 +83,7 @@ def polygonize(raster: str, output: Path | None, when: str | None, overwrite: bo
     from agriseg.fields.mapping.commands import polygonize as run
 
     _, vc, rc = scene_configs(kw)
-    result = run(raster, output, vc, rc, when, overwrite, strict)
+    result = run(raster, output, vc, rc, when, batch)
     finish(result, "polygonized", result.outcomes[0].item.outputs[0])
 
 
@@ -105,7 +107,7 @@ def polygonize(raster: str, output: Path | None, when: str | None, overwrite: bo
 @option("--serial", config=FIELDS_DASK, is_flag=True, help="Run in this process without Dask.")
 @batch_options()
 @friendly_errors
-def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, overwrite: bool, strict: bool, **kw: Any) -> None:
+def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, batch: BatchOptions, **kw: Any) -> None:
     """Predict + polygonise many scenes as Dask tasks; per-scene outputs and one merged GeoParquet.
 
     With --areas and the two date ranges (or --season auto), each area's scene is first downloaded from the
@@ -118,8 +120,8 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, overwrite: bo
     pc, vc, rc = scene_configs(kw)
     dask = config_from_params(DaskConfig, kw)
     result, merged = map_scenes(
-        scenes, outdir, kw["model"], pc, vc, rc, dask, areas, download_config(kw), scene_request(kw), overwrite,
-        strict, kw["sha256"],
+        scenes, outdir, kw["model"], pc, vc, rc, dask, areas, download_config(kw), scene_request(kw), kw["sha256"],
+        batch,
     )  # fmt: skip
     result.notes.append(f"merged: {merged}")
     finish(result, "mapped", outdir)
@@ -129,9 +131,9 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, overwrite: bo
 @click.argument("earlier", type=click.Path(dir_okay=False))
 @click.argument("later", type=click.Path(dir_okay=False))
 @output_option("Change COG.")
-@click.option("--threshold", default=0.5, show_default=True, help="On the min-max normalised change.")
+@option("--threshold", config=FIELDS_CHANGE, type=float, help="On the min-max normalised change.")
 @click.option("--polygons", default=None, type=click.Path(), help="Also write change polygons here.")
-@click.option("--min-area", "min_area_m2", default=500.0, show_default=True, help="Smallest change polygon (m2).")
+@option("--min-area", "min_area_m2", config=FIELDS_CHANGE, type=float, help="Smallest change polygon (m2).")
 @overwrite_option()
 @friendly_errors
 def change(
@@ -146,10 +148,12 @@ def change(
     """PRUE's field change map between two years' probability rasters, and its polygons."""
     from agriseg.batch import check_output
     from agriseg.fields.change import change_map, polygonize_change
+    from agriseg.fields.config import ChangeConfig
 
+    cfg = config_from_params(ChangeConfig, {"threshold": threshold, "min_area_m2": min_area_m2})
     out = check_output(output, overwrite)
-    stats = change_map(earlier, later, out, threshold=threshold)
+    stats = change_map(earlier, later, out, threshold=cfg.threshold)
     click.echo(f"{out}: {stats['changed_fraction']:.2%} of valid pixels changed")
     if polygons:
-        df = polygonize_change(out, polygons, min_area_m2)
+        df = polygonize_change(out, polygons, cfg.min_area_m2)
         click.echo(f"{polygons}: {len(df)} change polygons")

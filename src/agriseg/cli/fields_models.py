@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from agriseg.cli.errors import finish, friendly_errors
 from agriseg.cli.options import batch_options
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchOptions
 
 
 @click.group()
@@ -64,11 +69,11 @@ def show(name: str) -> None:
 @click.argument("names", nargs=-1, required=True)
 @batch_options()
 @friendly_errors
-def download(names: tuple[str, ...], overwrite: bool, strict: bool) -> None:
+def download(names: tuple[str, ...], batch: BatchOptions) -> None:
     """Download models (NAMES, or all) into the cache; a partial download resumes, sha256 checked if recorded."""
     from agriseg.fields.registry import fetch_models
 
-    finish(fetch_models(list(names), overwrite, strict), "downloaded")
+    finish(fetch_models(list(names), batch), "downloaded")
 
 
 @models.command()

@@ -10,6 +10,7 @@ from agriseg.cli.options import (
     FIELDS_DOWNLOAD,
     FIELDS_PREDICT,
     FIELDS_RUN,
+    FIELDS_SEASON,
     POLYGONIZE,
     batch_size_option,
     blend_option,
@@ -33,29 +34,25 @@ date_options = stack(
         click.option(f"--win-{w}-dates", default=None, help=f"Window {w.upper()} date range START/END (e.g. {when}).")
         for w, when in (("a", "planting season"), ("b", "before harvest"))
     ),
-    click.option(
+    option(
         "--season",
-        type=click.Choice(["manual", "auto"]),
-        default="manual",
-        show_default=True,
+        config=FIELDS_SEASON,
+        type="choice",
         help="auto: window dates from the global crop calendar for the area and --year (dates given still win).",
     ),
-    click.option(
-        "--year", type=click.IntRange(2015, 2100), default=None, help="--season auto: the year the season starts."
-    ),
-    click.option(
+    option("--year", config=FIELDS_SEASON, type=int, help="--season auto: the year the season starts (2015-2100)."),
+    option(
         "--crop-season",
-        type=click.Choice(["summer", "winter"]),
-        default="summer",
-        show_default=True,
+        config=FIELDS_SEASON,
+        type="choice",
         help="--season auto: the calendar of summer or winter crops.",
     ),
-    click.option(
+    option(
         "--season-window",
-        type=click.IntRange(0, 180),
-        default=14,
-        show_default=True,
-        help="--season auto: days before and after the calendar's start / end of season.",
+        "window_days",
+        config=FIELDS_SEASON,
+        type=int,
+        help="--season auto: days before and after the calendar's start / end of season (0-180).",
     ),
 )
 
@@ -86,23 +83,11 @@ predict_options = stack(
     tiling_options("fields", FIELDS_PREDICT, tile_field="patch_size"),
     blend_option("fields", FIELDS_PREDICT),
     batch_size_option("fields", FIELDS_PREDICT),
-    option(
-        "--resize",
-        config=FIELDS_RUN,
-        type=float,
-        show_default="2 for ftw checkpoints, else 1",
-        help="Tile resize factor before the model.",
-    ),
+    option("--resize", config=FIELDS_RUN, type=float, show_default="2 for ftw checkpoints, else 1"),
     tta_option("fields", FIELDS_PREDICT),
-    option(
-        "--divisor",
-        config=FIELDS_RUN,
-        type=float,
-        show_default="the model's; FTW 3000",
-        help="Reflectance x10000 divisor.",
-    ),
-    option("--swap-input-windows", config=FIELDS_RUN, is_flag=True, help="Feed window B before window A."),
-    option("--offset", config=FIELDS_RUN, type="choice", help="Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)."),
+    option("--divisor", config=FIELDS_RUN, type=float, show_default="the model's; FTW 3000"),
+    option("--swap-input-windows", config=FIELDS_RUN, is_flag=True),
+    option("--offset", config=FIELDS_RUN, type="choice"),
     option("--nan", config=FIELDS_PREDICT, type="choice", help="NaN pixels not declared nodata: an error, or masked."),
     precision_option(FIELDS_PREDICT),
     optimize_option("fields", FIELDS_PREDICT),
@@ -145,14 +130,7 @@ polygon_options = stack(
         help="Tolerance of the field edges, each shared edge simplified once for both fields: metres on projected"
         " CRSs, the raster's units on geographic ones (0 = unsimplified sub-pixel outlines). [default: 1 pixel]",
     ),
-    option(
-        "--split-boundary",
-        "split_boundary_px",
-        config=POLYGONIZE,
-        type=float,
-        help="Boundary pixels within this many pixels of a field are split between the nearest fields, so"
-        " touching fields share one edge (0 = keep the boundary gap between them).",
-    ),
+    option("--split-boundary", "split_boundary_px", config=POLYGONIZE, type=float),
     option("--min-area", "min_area_m2", config=POLYGONIZE, type=float, help="Smallest field (m2)."),
     option("--max-area", "max_area_m2", config=POLYGONIZE, type=float, help="Largest field (m2; 0 = no limit)."),
     option("--min-confidence", config=POLYGONIZE, type=float, help="Lowest mean field probability (0 = keep all)."),
@@ -175,12 +153,7 @@ polygon_options = stack(
         callback=_classes,
         help="Forbidden classes (when --landcover-keep is empty).",
     ),
-    option(
-        "--landcover-min-fraction",
-        config=POLYGONIZE,
-        type=float,
-        help="Share of a field's land-cover pixels that must be allowed.",
-    ),
+    option("--landcover-min-fraction", config=POLYGONIZE, type=float),
     option(
         "--landcover-stac-url",
         config=FIELDS_RUN,
@@ -201,13 +174,10 @@ def download_config(params: dict[str, Any]) -> Any:
 def scene_request(params: dict[str, Any]) -> Any:
     """The :class:`agriseg.fields.mapping.commands.SceneRequest` of ``--bbox``, the dates (or ``--season
     auto``) and the items."""
+    from agriseg.fields.config import SeasonConfig
     from agriseg.fields.mapping.commands import SceneRequest
 
-    season = None
-    if params.get("season") == "auto":
-        if params.get("year") is None:
-            raise click.UsageError("--season auto needs --year (the year the season starts)")
-        season = {"year": params["year"], "crop_season": params["crop_season"], "window_days": params["season_window"]}
+    season = config_from_params(SeasonConfig, params).calendar()
     return SceneRequest(
         params.get("bbox"),
         params.get("win_a_dates"),

@@ -10,6 +10,7 @@ import click
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.options import (
     FIELDS_EVALUATE,
+    FIELDS_SYNTHETIC,
     batch_size_option,
     config_from_params,
     config_option,
@@ -136,19 +137,16 @@ class _HiddenRoot(click.Command):
 @click.command("make-synthetic", cls=_HiddenRoot)
 @click.argument("root", required=False, type=click.Path(file_okay=False, path_type=Path))
 @outdir_option("Output FTW root folder.", short=True, required=False)
-@click.option(
-    "--countries", default="austria:40,kenya:8", show_default=True, help="country:chips pairs, comma-separated."
-)
-@click.option("--size", type=click.IntRange(32), default=256, show_default=True, help="Chip side in pixels (FTW: 256).")
-@click.option("--fields-per-chip", default="8,22", show_default=True, help="min,max Voronoi cells per chip.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+@option("--countries", config=FIELDS_SYNTHETIC, help="country:chips pairs, comma-separated.")
+@option("--size", config=FIELDS_SYNTHETIC, type=int, help="Chip side in pixels (FTW: 256).")
+@option("--fields-per-chip", config=FIELDS_SYNTHETIC, help="min,max Voronoi cells per chip.")
+@option("--seed", config=FIELDS_SYNTHETIC, type=int, help="Random seed.")
 @overwrite_option()
 @friendly_errors
-def make_synthetic(
-    root: Path | None, outdir: Path | None, countries: str, size: int, fields_per_chip: str, seed: int, overwrite: bool
-) -> None:
+def make_synthetic(root: Path | None, outdir: Path | None, overwrite: bool, **params: object) -> None:
     """Write synthetic chips in the exact FTW layout (for tests and pipeline checks; not for accuracy)."""
     from agriseg.batch import check_output
+    from agriseg.fields.config import SyntheticFTWConfig
     from agriseg.fields.scoring import make_synthetic as run
 
     if root is not None:
@@ -156,6 +154,7 @@ def make_synthetic(
     folder = outdir or root
     if folder is None:
         raise click.UsageError("Missing option '-o' / '--outdir'.")
+    cfg = config_from_params(SyntheticFTWConfig, params)
     check_output(folder, overwrite, empty_dir_ok=True)
-    done = run(folder, countries, size, fields_per_chip, seed)
+    done = run(folder, cfg)
     click.echo(f"{sum(done.values())} chips -> {folder} ({', '.join(f'{k} {v}' for k, v in done.items())})")

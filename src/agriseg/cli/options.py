@@ -9,10 +9,11 @@ Rules every command follows (``tests/cli/test_options.py`` walks the click tree 
   in text).
 - A default lives in the pipeline's config class, never here: :class:`ConfigOption` reads it from the config
   field the option sets (on first use, so ``agriseg --help`` imports no pipeline) and ``--help`` shows it;
-  choices of ``Literal`` fields come from the config too. The config validates the values, and a bad value
+  choices of ``Literal`` fields come from the config too, and so does the help text where the field has a
+  ``description`` and the option gives none. The config validates the values, and a bad value
   is a usage error (exit status 2) naming the flag.
-- Per-item commands take :func:`batch_options` (``--overwrite``, ``--strict``) and run through
-  :func:`agriseg.batch.run_batch`.
+- Per-item commands take :func:`batch_options` (``--overwrite``, ``--strict``, passed on as one
+  :class:`agriseg.batch.BatchOptions`) and run through :func:`agriseg.batch.run_batch`.
 - A renamed flag keeps its old spelling for one release (:func:`renamed`): hidden, with a one-line
   deprecation warning.
 """
@@ -73,10 +74,15 @@ FIELDS_DOWNLOAD = "agriseg.fields.config:DownloadConfig"
 FIELDS_RUN = "agriseg.fields.config:FieldsRunConfig"
 FIELDS_DASK = "agriseg.fields.config:DaskConfig"
 FIELDS_EVALUATE = "agriseg.fields.config:FieldsEvaluateConfig"
+FIELDS_SEASON = "agriseg.fields.config:SeasonConfig"
+FIELDS_CHANGE = "agriseg.fields.config:ChangeConfig"
+FIELDS_SYNTHETIC = "agriseg.fields.config:SyntheticFTWConfig"
 POLYGONIZE = "agriseg.vector.config:PolygonizeConfig"
 TEXT_PREDICT = "agriseg.text.config:TextPredictConfig"
 TEXT_DATASET = "agriseg.text.dataset:TextDatasetConfig"
 TEXT_EVALUATE = "agriseg.text.config:TextEvaluateConfig"
+TEXT_SFT = "agriseg.text.config:SFTRunConfig"
+TEXT_GRPO = "agriseg.text.config:GRPORunConfig"
 TEXT_TINY_MODEL = "agriseg.text.tinyvlm:TinyVLMConfig"
 TEXT_LANDSCAPES = "agriseg.text.synthetic:LandscapeConfig"
 
@@ -104,11 +110,14 @@ def config_class(ref: str) -> type[BaseModel]:
 
 
 def config_default(ref: str, name: str) -> Any:
-    """The default of field ``name`` of the config class ``ref``."""
+    """The default of field ``name`` of the config class ``ref`` (a list as a tuple, a mapping as a tuple
+    of ``key:value`` items)."""
     info = config_class(ref).model_fields[name]
     if info.is_required():
         return None
     value = info.get_default(call_default_factory=True)
+    if isinstance(value, dict):
+        return tuple(f"{k}:{v}" for k, v in value.items())
     return tuple(value) if isinstance(value, list) else value
 
 
@@ -154,7 +163,7 @@ class ConfigOption(click.Option):
         config: str | None = None,
         field: str | None = None,
         shared: str | None = None,
-        help_fn: Callable[[], str] | None = None,
+        help_fn: Callable[[], str | None] | None = None,
         **kw: Any,
     ) -> None:
         self._help_fn = help_fn
@@ -187,15 +196,27 @@ class ConfigOption(click.Option):
 
 
 def option(*decls: str, config: str | None = None, field: str | None = None, **kw: Any) -> Decorator:
-    """A ``click.option`` whose default (and ``Literal`` choices, with ``type="choice"``) come from ``config``.
+    """A ``click.option`` whose default (and ``Literal`` choices, with ``type="choice"``) come from ``config``,
+    and its help from the field's ``description`` when it is not given.
 
     >>> option("--window", config=CROP_PLOTS, help="Window side in pixels.")
     """
+    name = field or _param_name(decls)
     if kw.get("type") == "choice":
         assert config is not None
-        name = field or _param_name(decls)
         kw["type"] = ConfigChoice(config, name)
+    if config is not None and "help" not in kw and "help_fn" not in kw:
+        kw["help_fn"] = functools.partial(field_help, config, name)
     return click.option(*decls, cls=ConfigOption, config=config, field=field, **kw)
+
+
+def field_help(ref: str, name: str) -> str | None:
+    """The help text of an option setting field ``name`` of config ``ref``: its ``description``, as a sentence."""
+    text = config_class(ref).model_fields[name].description
+    if not text:
+        return None
+    text = text[0].upper() + text[1:]
+    return text if text.endswith(".") else f"{text}."
 
 
 def _param_name(decls: Sequence[str]) -> str:
@@ -275,13 +296,20 @@ def strict_option() -> Decorator:
 
 
 def batch_options() -> Decorator:
-    """``--overwrite`` and ``--strict`` of a per-item command, which runs through :func:`agriseg.batch.run_batch`."""
+    """``--overwrite`` and ``--strict`` of a per-item command, which runs through :func:`agriseg.batch.run_batch`:
+    the command receives them as one ``batch`` parameter, the :class:`agriseg.batch.BatchOptions` it passes on."""
 
-    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
-        fn.agriseg_batch = True  # type: ignore[attr-defined]
-        return fn
+    def fold(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def command(*args: Any, overwrite: bool, strict: bool, **kw: Any) -> Any:
+            from agriseg.batch import BatchOptions
 
-    return stack(overwrite_option(), strict_option(), mark)
+            return fn(*args, batch=BatchOptions(overwrite=overwrite, strict=strict), **kw)
+
+        command.agriseg_batch = True  # type: ignore[attr-defined]
+        return command
+
+    return stack(overwrite_option(), strict_option(), fold)
 
 
 def _skip_memory_check(ctx: click.Context, param: click.Parameter, value: bool) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -27,6 +28,9 @@ from agriseg.cli.options import (
     tiling_options,
 )
 from agriseg.cli.text_helpers import _need_text_extra
+
+if TYPE_CHECKING:
+    from agriseg.batch import BatchOptions
 
 
 @renamed({"--patch": "--tile", "--vote": "--blend"})
@@ -58,8 +62,7 @@ def predict_cmd(
     classes: str | None,
     chat_template: Path | None,
     bands: tuple[int, ...] | None,
-    overwrite: bool,
-    strict: bool,
+    batch: BatchOptions,
     **params: object,
 ) -> None:
     """Segment IMAGES tile by tile: batched generation, repairing decode, stitching (GeoTIFF in -> GeoTIFF
@@ -71,7 +74,7 @@ def predict_cmd(
     from agriseg.text.infer import predict_paths
 
     cfg = config_from_params(TextPredictConfig, params, {"tile": "patch", "blend": "vote"})
-    result = predict_paths(images, outdir, model_name, cfg, classes, chat_template, bands, overwrite, strict)
+    result = predict_paths(images, outdir, model_name, cfg, classes, chat_template, bands, batch)
     for r in result:
         if r["status"] == "ok":
             click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} tiles well-formed")
@@ -90,13 +93,8 @@ def predict_cmd(
 )
 @classes_option(required=True)
 @iou_threshold_option("text", TEXT_EVALUATE)
-@option("--min-size", config=TEXT_EVALUATE, type=int, help="Instances under this many pixels are ignored (both sides).")
-@option(
-    "--ignore-value",
-    config=TEXT_EVALUATE,
-    type=int,
-    help="Truth value left out of every metric (nodata; as `text dataset`).",
-)
+@option("--min-size", config=TEXT_EVALUATE, type=int)
+@option("--ignore-value", config=TEXT_EVALUATE, type=int)
 @model_option("text")
 @output_option("Write the report as JSON (and the per-class table as CSV beside it).", required=False)
 @friendly_errors

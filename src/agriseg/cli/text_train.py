@@ -3,42 +3,46 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import config_option, set_option
+from agriseg.cli.options import TEXT_GRPO, TEXT_SFT, config_class, config_option, set_option, stack
 from agriseg.cli.text_helpers import _need_text_extra
 
 
-@click.command("sft")
-@config_option("text")
-@set_option()
-@friendly_errors
-def sft_cmd(config_path: Path, overrides: tuple[str, ...]) -> None:
-    """LoRA SFT (TRL SFTTrainer) of a VLM on an instruction dataset."""
+def _training_command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
+    """A text training command: a YAML run config (``-c``) and ``--set`` overrides."""
+    options = stack(config_option("text"), set_option(), friendly_errors)
+    return lambda fn: click.command(name)(options(fn))
+
+
+def _run_config(ref: str, config_path: Path, overrides: tuple[str, ...]) -> Any:
+    """The run config ``ref`` (``module:Class``) of the YAML file with the ``--set`` overrides, validated."""
     _need_text_extra()
     from agriseg.config import load_config
-    from agriseg.text.config import SFTRunConfig
+
+    return load_config(config_path, config_class(ref), overrides)
+
+
+@_training_command("sft")
+def sft_cmd(config_path: Path, overrides: tuple[str, ...]) -> None:
+    """LoRA SFT (TRL SFTTrainer) of a VLM on an instruction dataset."""
     from agriseg.text.sft import run_sft
 
-    out = run_sft(load_config(config_path, SFTRunConfig, overrides))
+    out = run_sft(_run_config(TEXT_SFT, config_path, overrides))
     click.echo(f"{out}: SFT model saved")
 
 
-@click.command("grpo")
-@config_option("text")
-@set_option()
-@friendly_errors
+@_training_command("grpo")
 def grpo_cmd(config_path: Path, overrides: tuple[str, ...]) -> None:
     """GRPO post-training (TRL GRPOTrainer) with the mean-Dice reward and a KL penalty to the SFT model."""
-    _need_text_extra()
-    from agriseg.config import load_config
-    from agriseg.text.config import GRPORunConfig
     from agriseg.text.grpo import reward_curve, run_grpo
 
-    out = run_grpo(load_config(config_path, GRPORunConfig, overrides))
+    out = run_grpo(_run_config(TEXT_GRPO, config_path, overrides))
     curve = reward_curve(json.loads((out / "log_history.json").read_text()))
     if curve:
         click.echo(f"reward (mean Dice) {curve[0][1]:.4f} -> {curve[-1][1]:.4f}; validity {curve[-1][3]:.3f}")

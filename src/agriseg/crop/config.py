@@ -133,7 +133,9 @@ class CropInferenceConfig(StrictModel):
     """Which crop model runs and how (shared by ``crop predict`` and ``crop evaluate``)."""
 
     model_name: str = "default"  # packaged model (default, crop-weed, NAME@N) or a model file
-    long_side: int | None = Field(None, ge=0)  # resize the long side to this (0 = native); None = the model's own
+    long_side: int | None = Field(  # None = the model's own
+        None, ge=0, description="resize the long side to this before the model (0 = native)"
+    )
     tta: Literal["none", "flip", "flip+scale"] | None = None  # test-time augmentation; None = the model's own
     optimize: Literal["none", "jit", "onnxruntime"] = DEFAULT_OPTIMIZE
 

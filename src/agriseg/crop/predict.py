@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 from typing_extensions import deprecated
 
+from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.crop.config import DEFAULT_OPTIMIZE, CropPredictConfig
 from agriseg.data.files import atomic_write, atomic_writes
 from agriseg.data.io import ImageReadError, read_rgb
@@ -333,16 +334,16 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 ALGORITHM = "1"
 
 
+@batch_keywords
 def predict_files(
     predictor: Predictor,
     files: list[Path],
     outdir: Path,
-    overwrite: bool = False,
-    strict: bool = False,
+    *,
     write_overlay: bool = True,
     class_names: list[str] | None = None,
-    progress: bool = True,
     recipe: Recipe | None = None,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:
     """Predict every file; write ``<name>_mask.png``, ``<name>_overlay.jpg`` and ``summary.csv``.
 
@@ -352,16 +353,17 @@ def predict_files(
     Output names come from :func:`agriseg.batch.unique_names`, so inputs that share a stem never
     overwrite each other's results.
 
-    The photos go through :func:`agriseg.batch.run_batch`: a photo whose outputs are there is skipped
-    (unless ``overwrite``) and its summary row is read back from them, so an interrupted and resumed batch
-    ends with the same files and the same ``summary.csv`` as an uninterrupted one; work files left by a
-    killed run are removed; a bad file is reported in the summary and the batch goes on, unless ``strict``.
+    The photos go through :func:`agriseg.batch.run_batch` (``batch``: overwrite, strict, progress): a photo
+    whose outputs are there is skipped (unless ``overwrite``) and its summary row is read back from them, so
+    an interrupted and resumed batch ends with the same files and the same ``summary.csv`` as an
+    uninterrupted one; work files left by a killed run are removed; a bad file is reported in the summary
+    and the batch goes on, unless ``strict``.
 
     Returns:
         The summary rows in input order, with the batch's counts; ``status`` is ``ok`` (predicted now or
         before) or ``error``, and rows of photos done by an earlier run have ``resumed`` set to True.
     """
-    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
+    from agriseg.batch import Item, run_batch, unique_names
 
     names = unique_names(files)
     k = predictor.num_classes
@@ -374,7 +376,7 @@ def predict_files(
     result = run_batch(
         items,
         stream=lambda todo: _predict_stream(predictor, todo, k, class_fields),
-        options=BatchOptions(overwrite, strict, progress, "predict", "img"),
+        options=(batch or BatchOptions()).labelled("predict", "img"),
         recipe=recipe,
         resume=lambda it: _read_back(Path(it.source), it.payload, k, class_fields),
     )
@@ -436,13 +438,9 @@ def _predict_stream(
         yield from written(0)
 
 
+@batch_keywords
 def predict_paths(
-    paths: Sequence[str | Path],
-    outdir: str | Path,
-    config: CropPredictConfig,
-    overwrite: bool = False,
-    strict: bool = False,
-    progress: bool = True,
+    paths: Sequence[str | Path], outdir: str | Path, config: CropPredictConfig, batch: BatchOptions | None = None
 ) -> BatchResult:
     """``agriseg crop predict``: segment the photos under ``paths`` into ``outdir`` (see :func:`predict_files`).
 
@@ -476,7 +474,7 @@ def predict_paths(
     options.update(long_side=pred.long_side, tta=pred.tta)
     recipe = Recipe("crop predict", ALGORITHM, options, cast("LazyModel", pred.model).path)  # load_predictor's
     result = predict_files(
-        pred, files, out, overwrite, strict, config.overlay, cfg.class_names, progress=progress, recipe=recipe
+        pred, files, out, write_overlay=config.overlay, class_names=cfg.class_names, recipe=recipe, batch=batch
     )
     if earlier:
         n = len(earlier)

@@ -1,4 +1,4 @@
-"""Typed configs of ``agriseg fields train`` (PRUE / FTW recipes), validated on load.
+"""Typed configs of the ``agriseg fields`` commands (training: the PRUE / FTW recipes), validated on load.
 
 >>> from agriseg.config import load_config
 >>> from agriseg.fields.config import FieldsTrainConfig
@@ -8,11 +8,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import MAX_DN, StrictModel, renamed_names
+from agriseg.config import MAX_DN, MAX_SEED, OptionError, StrictModel, renamed_names
 from agriseg.models.config import ModelConfig
 from agriseg.training.config import TrainOptions
 
@@ -316,6 +316,81 @@ class FieldsEvaluateConfig(StrictModel):
     chip: int = Field(256, ge=64)  # robustness on a scene: chip side
     stride: int = Field(128, ge=16)  # robustness on a scene: chip stride
     crop: int = Field(192, ge=33)  # robustness: corner-crop size p (S/2 < p < S)
+
+
+class ChangeConfig(StrictModel):
+    """``agriseg fields change``: PRUE's change map between two years' probability rasters, and its polygons."""
+
+    threshold: float = Field(0.5, ge=0.0, le=1.0)  # on the min-max normalised change magnitude (PRUE: 0.5)
+    min_area_m2: float = Field(500.0, ge=0.0)  # smallest change polygon
+
+
+class SeasonConfig(StrictModel):
+    """Where the window dates of a download come from: as given, or (``auto``) the global crop calendar over
+    the area (:mod:`agriseg.fields.calendar`) for the dates not given."""
+
+    season: Literal["manual", "auto"] = "manual"
+    year: int | None = Field(None, ge=2015, le=2100)  # auto: the year the season starts
+    crop_season: Literal["summer", "winter"] = "summer"  # auto: the calendar of summer or winter crops
+    window_days: int = Field(14, ge=0, le=180)  # auto: days before and after the start / end of season
+
+    def calendar(self) -> dict[str, Any] | None:
+        """The :func:`agriseg.fields.calendar.season_dates` settings of ``auto`` (None: manual dates).
+
+        Raises:
+            OptionError: ``auto`` without a year.
+        """
+        if self.season == "manual":
+            return None
+        if self.year is None:
+            raise OptionError("--season auto needs --year (the year the season starts)")
+        return {"year": self.year, "crop_season": self.crop_season, "window_days": self.window_days}
+
+
+class SyntheticFTWConfig(StrictModel):
+    """What :func:`make_synthetic_ftw` generates.
+
+    Attributes:
+        countries: chips per country (lower-case FTW names; presence-only ones get partial labels).
+        size: chip side in pixels (FTW: 256).
+        splits: fraction of chips per split, in order train, val, test.
+        fields_per_chip: range of Voronoi cells per chip (more cells = smaller fields).
+        non_field_fraction: probability that a cell is forest / settlement / water.
+        boundary_width: width in pixels of the boundary class drawn on each field's edge.
+        presence_labelled_fraction: fraction of fields labelled in presence-only countries.
+        noise_dn: sensor noise standard deviation (DN).
+        offset_dn: added to every DN (1000 emulates processing baseline >= 04.00 raw data; FTW chips: 0).
+        seed: random seed (same seed = same data set).
+    """
+
+    countries: dict[str, int] = {"austria": 40, "kenya": 8}
+    size: int = Field(256, ge=32)
+    splits: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    fields_per_chip: tuple[int, int] = (8, 22)
+    non_field_fraction: float = Field(0.2, ge=0, le=1)
+    boundary_width: int = Field(2, ge=0)
+    presence_labelled_fraction: float = Field(0.6, ge=0, le=1)
+    noise_dn: float = Field(60.0, ge=0, le=MAX_DN)
+    offset_dn: float = Field(0.0, ge=-MAX_DN, le=MAX_DN)
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+
+    @field_validator("countries", mode="before")
+    @classmethod
+    def _countries_text(cls, v: Any) -> Any:
+        """The command line's ``austria:40,kenya:8`` (a country without a count: 20 chips)."""
+        if not isinstance(v, str):
+            return v
+        pairs = [item.partition(":") for item in v.split(",") if item.strip()]
+        try:
+            return {name.strip(): int(n or 20) for name, _, n in pairs}
+        except ValueError:
+            raise ValueError(f"{v!r}: give country:chips pairs, e.g. austria:40,kenya:8") from None
+
+    @field_validator("fields_per_chip", mode="before")
+    @classmethod
+    def _range_text(cls, v: Any) -> Any:
+        """The command line's ``8,22``."""
+        return v.split(",") if isinstance(v, str) else v
 
 
 # renamed to the *Config suffix: the old names work for one more release, with a warning

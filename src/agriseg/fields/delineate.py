@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from agriseg.fields.config import FTW_DIVISOR
+from agriseg.fields.config import FTW_DIVISOR, PredictConfig
 
 INSTANCE_FORMAT = "agriseg-fields-instances-1"
 CONF_SCALE = 254
@@ -155,9 +155,13 @@ def load_yolo(path: str | Path, sha256: str | None = None, name: str | None = No
 
 @dataclass
 class InstanceConfig:
-    """Settings of :class:`InstancePredictor` (defaults: ftw-tools' ``run-instance-segmentation``)."""
+    """Settings of :class:`InstancePredictor` (defaults: ftw-tools' ``run-instance-segmentation``).
 
-    patch_size: int = 256  # scene pixels
+    The patch side (scene pixels), patches per model call, device and progress bar are those of any scene
+    prediction: ``predict`` (:class:`agriseg.fields.config.PredictConfig`; its blending options do not apply).
+    """
+
+    predict: PredictConfig = field(default_factory=PredictConfig)
     padding: int | None = None  # pixels of each side another patch sees better; None = patch_size // 4
     resize: float = 2.0
     divisor: float = FTW_DIVISOR
@@ -168,14 +172,11 @@ class InstanceConfig:
     merge_iou: float = 0.2
     merge_contain: float = 0.8
     min_pixels: int = 4
-    batch_size: int = 4
-    device: str = "cpu"
-    progress: bool = True
 
     @property
     def pad(self) -> int:
         """Padding in pixels."""
-        return self.patch_size // 4 if self.padding is None else self.padding
+        return self.predict.patch_size // 4 if self.padding is None else self.padding
 
 
 @dataclass
@@ -244,7 +245,7 @@ class InstancePredictor:
         if size != p:
             x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)  # (N, 3, S, S)
         results = self.model.predict(
-            x, conf=c.conf, iou=c.iou, max_det=c.max_det, device=c.device, half=False, verbose=False
+            x, conf=c.conf, iou=c.iou, max_det=c.max_det, device=c.predict.device, half=False, verbose=False
         )
         out = []
         for r in results:
@@ -279,7 +280,7 @@ class InstancePredictor:
         if info.count < 3:
             raise ValueError(f"{scene}: has {info.count} bands; DelineateAnything needs red, green, blue (bands 1-3)")
         c = self.config
-        P, pad = c.patch_size, c.pad
+        P, pad, batch = c.predict.patch_size, c.pad, c.predict.batch_size
         if P - 2 * pad < 1:
             raise ValueError(f"padding {pad} leaves no core in patches of {P} px")
         offset = scene_offset(info, PreprocessConfig(bands=info.count, offset=c.offset))
@@ -291,10 +292,10 @@ class InstancePredictor:
         n_patches = 0
         with rasterio.open(scene) as ds:
             tiles = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
-            bar = tqdm(total=len(tiles), desc=f"delineate {scene.name}", unit="patch", disable=not c.progress)
-            for k in range(0, len(tiles), c.batch_size):
+            bar = tqdm(total=len(tiles), desc=f"delineate {scene.name}", unit="patch", disable=not c.predict.progress)
+            for k in range(0, len(tiles), batch):
                 chunk, inputs = [], []
-                for i, j in tiles[k : k + c.batch_size]:
+                for i, j in tiles[k : k + batch]:
                     y0, x0 = ys[i], xs[j]
                     y1, x1 = min(info.height, y0 + P), min(info.width, x0 + P)
                     raw = read_window(ds, scene, y0, y1, x0, x1)[:3]
@@ -312,7 +313,7 @@ class InstancePredictor:
                     ):
                         found += self._instances(masks, confs, (i, j), (y0, x0, y1, x1), invalid, ycores, xcores)
                     n_patches += len(inputs)
-                bar.update(len(tiles[k : k + c.batch_size]))
+                bar.update(len(tiles[k : k + batch]))
             bar.close()
             profile = ds.profile
             tags = ds.tags()

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+from typing import Any
+
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from agriseg.config import with_updates
+from agriseg.fields.config import FieldsEvaluateConfig
 from agriseg.fields.metrics import FieldMetrics
 
 
@@ -28,33 +33,43 @@ def predict_batch(model: nn.Module, image: torch.Tensor) -> tuple[np.ndarray, np
 def evaluate_model(
     model: nn.Module,
     dataset: Dataset,
-    batch_size: int = 8,
+    config: FieldsEvaluateConfig | None = None,
     device: str | torch.device = "cpu",
-    iou_threshold: float = 0.5,
-    n_boot: int = 1000,
     seed: int = 0,
     progress: bool = False,
+    **legacy: Any,
 ) -> dict:
     """Predict every chip of ``dataset`` and compute FTW pixel/object metrics, COCO AP and bootstrap CIs.
 
     Args:
         model: a model returning logits (class 1 = field).
         dataset: yields ``{"image", "mask", "country"}`` (e.g. :class:`agriseg.fields.dataset.FTWDataset`).
-        batch_size: chips per forward pass.
+        config: chips per forward pass (``batch_size``), object matching IoU (``iou_threshold``) and
+            bootstrap resamples (``bootstrap``, 0 = no intervals).
         device: where to run the model.
-        iou_threshold: object matching IoU.
-        n_boot: bootstrap resamples (0 = no intervals).
         seed: bootstrap seed.
         progress: show a progress bar.
+        legacy: the keywords it took before, ``batch_size``, ``iou_threshold`` and ``n_boot`` (deprecated:
+            they go in the next release).
 
     Returns:
         :meth:`FieldMetrics.compute`'s dict.
     """
     from tqdm import tqdm
 
+    cfg = config or FieldsEvaluateConfig()
+    if legacy:
+        warnings.warn(
+            f"evaluate_model({'=, '.join(legacy)}=) is deprecated and goes in the next release; pass a "
+            "FieldsEvaluateConfig",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        names = {"batch_size": "batch_size", "iou_threshold": "iou_threshold", "n_boot": "bootstrap"}
+        cfg = with_updates(cfg, {names[k]: v for k, v in legacy.items()})
     model = model.eval().to(device)
-    metrics = FieldMetrics(iou_threshold, n_boot=n_boot, seed=seed)
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    metrics = FieldMetrics(cfg.iou_threshold, n_boot=cfg.bootstrap, seed=seed)
+    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
     for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
         pred, prob = predict_batch(model, batch["image"].to(device))
         truth = batch["mask"].numpy()

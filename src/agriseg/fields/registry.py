@@ -37,6 +37,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.config import StrictModel
 
 RELEASE_URL = "https://github.com/fieldsoftheworld/ftw-baselines/releases/download/"
@@ -266,7 +267,8 @@ def status(spec: ModelSpec) -> Status:
     return "cached" if is_cached(spec) else "not downloaded"
 
 
-def fetch_models(names: list[str], overwrite: bool = False, strict: bool = False) -> Any:
+@batch_keywords
+def fetch_models(names: list[str], batch: BatchOptions | None = None) -> Any:
     """``agriseg fields models download``: fetch several models (``["all"]``: every one) through the batch runner.
 
     Every name is checked before anything is downloaded.
@@ -274,15 +276,16 @@ def fetch_models(names: list[str], overwrite: bool = False, strict: bool = False
     Raises:
         ValueError: an unknown name (the message lists the valid ones).
     """
-    from agriseg.batch import BatchOptions, Item, run_batch
+    from agriseg.batch import Item, run_batch
 
+    batch = batch or BatchOptions()
     wanted = list(MODELS) if names == ["all"] else list(names)
     specs = [get_spec(n) for n in wanted]
     items = [Item(s.name, s.name, (cached_path(s),)) for s in specs]
     return run_batch(
         items,
-        lambda it: {"file": str(fetch(it.name, overwrite=overwrite)), "status": "ok"},
-        options=BatchOptions(overwrite, strict, False, "models", "model"),
+        lambda it: {"file": str(fetch(it.name, overwrite=batch.overwrite)), "status": "ok"},
+        options=batch.labelled("models", "model", progress=False),
         resume=lambda it: {"file": str(it.outputs[0]), "status": "skipped"},
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from agriseg.fields.config import FTW_DIVISOR, FieldsEvaluateConfig
+from agriseg.fields.config import FTW_DIVISOR, FieldsEvaluateConfig, SyntheticFTWConfig
 
 
 def asked_countries(value: str, root: str | Path | None = None) -> tuple[list[str] | str, list[str]]:
@@ -49,9 +49,7 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
         raise ValueError(
             f"{model_path}: model takes {cfg.in_channels} channels, --windows {order} gives {channels_for(order)}"
         )
-    res = evaluate_model(
-        model, ds, config.batch_size, iou_threshold=config.iou_threshold, n_boot=config.bootstrap, progress=True
-    )
+    res = evaluate_model(model, ds, config, progress=True)
     res.update({"model": str(model_path), "root": str(root), "split": config.split, "target": config.target})
     res.update({"windows": order, "countries_missing": absent})
     return res
@@ -102,16 +100,15 @@ def robustness(
     return res
 
 
-def make_synthetic(root: str | Path, countries: str, size: int, fields_per_chip: str, seed: int) -> dict[str, int]:
-    """``agriseg fields make-synthetic``: chips in the FTW layout; ``countries`` as ``name:chips,...``."""
-    from agriseg.fields.dataset import check_countries
-    from agriseg.fields.synthetic import SyntheticFTWConfig, make_synthetic_ftw
+def make_synthetic(root: str | Path, config: SyntheticFTWConfig) -> dict[str, int]:
+    """``agriseg fields make-synthetic``: chips in the FTW layout (country names normalised first).
 
-    counts: dict[str, int] = {}
-    for item in countries.split(","):
-        name, _, n = item.partition(":")
-        counts[check_countries([name])[0]] = int(n or 20)
-    lo, hi = (int(v) for v in fields_per_chip.split(","))
-    return make_synthetic_ftw(
-        root, SyntheticFTWConfig(countries=counts, size=size, fields_per_chip=(lo, hi), seed=seed)
-    )
+    Raises:
+        ValueError: an unknown country (the message lists the valid names).
+    """
+    from agriseg.config import with_updates
+    from agriseg.fields.dataset import check_countries
+    from agriseg.fields.synthetic import make_synthetic_ftw
+
+    counts = {check_countries([name])[0]: n for name, n in config.countries.items()}
+    return make_synthetic_ftw(root, with_updates(config, {"countries": counts}))

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from pydantic import Field
 
-from agriseg.config import MAX_DN, MAX_SEED, StrictModel
+from agriseg.fields.config import SyntheticFTWConfig  # defined with the other configs (cheap to import)
 from agriseg.fields.dataset import PRESENCE_ONLY
 
 # mean reflectance x10000 of each surface in (R, G, B, NIR)
@@ -39,34 +38,6 @@ SURFACES: dict[str, tuple[float, float, float, float]] = {
 }
 CROP_STATES = ("bare_soil", "green_crop", "ripe_crop", "stubble", "grass")
 NON_FIELD = ("forest", "urban", "water")
-
-
-class SyntheticFTWConfig(StrictModel):
-    """What :func:`make_synthetic_ftw` generates.
-
-    Attributes:
-        countries: chips per country (lower-case FTW names; presence-only ones get partial labels).
-        size: chip side in pixels (FTW: 256).
-        splits: fraction of chips per split, in order train, val, test.
-        fields_per_chip: range of Voronoi cells per chip (more cells = smaller fields).
-        non_field_fraction: probability that a cell is forest / settlement / water.
-        boundary_width: width in pixels of the boundary class drawn on each field's edge.
-        presence_labelled_fraction: fraction of fields labelled in presence-only countries.
-        noise_dn: sensor noise standard deviation (DN).
-        offset_dn: added to every DN (1000 emulates processing baseline >= 04.00 raw data; FTW chips: 0).
-        seed: random seed (same seed = same data set).
-    """
-
-    countries: dict[str, int] = {"austria": 40, "kenya": 8}
-    size: int = Field(256, ge=32)  # as fields make-synthetic --size
-    splits: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    fields_per_chip: tuple[int, int] = (8, 22)
-    non_field_fraction: float = Field(0.2, ge=0, le=1)
-    boundary_width: int = Field(2, ge=0)
-    presence_labelled_fraction: float = Field(0.6, ge=0, le=1)
-    noise_dn: float = Field(60.0, ge=0, le=MAX_DN)
-    offset_dn: float = Field(0.0, ge=-MAX_DN, le=MAX_DN)
-    seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
 def _smooth_noise(rng: np.random.Generator, size: int, scale: float) -> np.ndarray:

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from agriseg.data.files import write_json
 from agriseg.data.loaders import train_loader
-from agriseg.fields.config import FieldsDataConfig, FieldsTrainConfig
+from agriseg.fields.config import FieldsDataConfig, FieldsEvaluateConfig, FieldsTrainConfig
 from agriseg.fields.dataset import FTWDataset, Split
 
 
@@ -66,7 +66,8 @@ def train_fields(
     )
     test = None
     if evaluate_test:
-        test = evaluate_model(task.model, dm.test_set, batch_size=t.batch_size, iou_threshold=t.iou_threshold)
+        scoring = FieldsEvaluateConfig(batch_size=t.batch_size, iou_threshold=t.iou_threshold)
+        test = evaluate_model(task.model, dm.test_set, scoring)
         write_json(out / "test_metrics.json", test)
     shown: dict[str, float] = {k: val[k] for k in ("val/object_f1", "val/pixel_iou") if k in val}
     return {

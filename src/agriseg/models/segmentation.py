@@ -67,7 +67,6 @@ class SegmentationModel(nn.Module):
         self.decoder = DECODERS[config.arch](
             self.encoder.out_channels,
             upsampler=config.upsampler,
-            in_channels=config.in_channels,
             **decoder_width_kwargs(config.arch, config.decoder_channels),
         )
         self.head = nn.Conv2d(cast(int, self.decoder.out_channels), config.num_classes, 1)

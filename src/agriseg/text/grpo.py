@@ -16,6 +16,10 @@ from agriseg.text.config import GRPORunConfig
 from agriseg.text.reward import DiceReward, ValidityReward
 from agriseg.text.sft import common_args, peft_config, prepare_run, save_trained
 
+# the GRPORunConfig fields that TRL's GRPOConfig takes under the same name and meaning
+TRL_GRPO_FIELDS = {"beta", "loss_type", "scale_rewards", "num_generations", "num_iterations", "epsilon",
+                   "temperature", "max_completion_length", "top_k", "top_p"}  # fmt: skip
+
 
 def grpo_args(cfg: GRPORunConfig) -> Any:
     """A ``GRPOConfig`` with the paper's choices and CPU-safe settings.
@@ -35,18 +39,9 @@ def grpo_args(cfg: GRPORunConfig) -> Any:
         )
     return GRPOConfig(
         **kw,
-        beta=cfg.beta,
-        loss_type=cfg.loss_type,
-        scale_rewards=cfg.scale_rewards,
-        num_generations=cfg.num_generations,
-        num_iterations=cfg.num_iterations,
-        epsilon=cfg.epsilon,
-        temperature=cfg.temperature,
-        max_completion_length=cfg.max_completion_length,
+        **cfg.model_dump(include=TRL_GRPO_FIELDS),
         generation_batch_size=gen_batch,
         reward_weights=[1.0, cfg.validity_weight],
-        top_k=cfg.top_k,
-        top_p=cfg.top_p,
         log_completions=False,
     )
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.text.codec import DecodeReport, check_class_names, decode_rrle
 from agriseg.text.config import PredictConfig, TextPredictConfig
 from agriseg.text.grid import grid_to_mask
@@ -232,6 +233,7 @@ def check_image_memory(files: Sequence[Path], num_classes: int, instances: bool)
         check_memory(worst, name)
 
 
+@batch_keywords
 def predict_files(
     model: Any,
     processor: Any,
@@ -239,27 +241,26 @@ def predict_files(
     outdir: Path,
     class_names: Sequence[str],
     cfg: PredictConfig,
+    *,
     instances: bool = True,
-    overwrite: bool = False,
-    strict: bool = False,
     bands: Sequence[int] | None = None,
-    progress: bool = True,
     recipe: Recipe | None = None,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:
     """Segment image files one by one and write their outputs (``bands``: R, G, B band numbers).
 
     Per image ``<name>`` (its stem, made unique across the inputs by :func:`agriseg.batch.unique_names`):
     the semantic mask ``<name>.png`` (``.tif`` with the input's georeference for GeoTIFFs), ``<name>.json``
     (patches and their repairs) and, with ``instances``, ``<name>_instances.*`` and ``<name>.geojson``
-    (instance polygons). The images go through :func:`agriseg.batch.run_batch`: an image
-    whose outputs all exist is skipped unless ``overwrite``; an unreadable image is reported and the batch
-    goes on unless ``strict``.
+    (instance polygons). The images go through :func:`agriseg.batch.run_batch` (``batch``: overwrite,
+    strict, progress): an image whose outputs all exist is skipped unless ``overwrite``; an unreadable image
+    is reported and the batch goes on unless ``strict``.
 
     Returns:
         One row per file: ``file``, ``status`` (ok / skipped / error), ``valid_patches``, ``patches``,
         ``error``; with the batch's counts.
     """
-    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
+    from agriseg.batch import Item, run_batch, unique_names
     from agriseg.data.files import write_json
     from agriseg.raster.image import GEO_SUFFIXES, read_image
     from agriseg.text.instances import semantic_to_instances, write_instances
@@ -298,14 +299,10 @@ def predict_files(
             "valid_patches": report["valid_patches"],
         }
 
-    return run_batch(
-        items,
-        work,
-        options=BatchOptions(overwrite, strict, progress, "predict", "img"),
-        recipe=recipe,
-    )
+    return run_batch(items, work, options=(batch or BatchOptions()).labelled("predict", "img"), recipe=recipe)
 
 
+@batch_keywords
 def predict_paths(
     images: Sequence[str | Path],
     outdir: str | Path,
@@ -314,9 +311,7 @@ def predict_paths(
     classes: str | None = None,
     chat_template: str | Path | None = None,
     bands: Sequence[int] | None = None,
-    overwrite: bool = False,
-    strict: bool = False,
-    progress: bool = True,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:
     """``agriseg text predict``: segment the images under ``images`` with a VLM (see :func:`predict_files`).
 
@@ -378,7 +373,7 @@ def predict_paths(
     options = {**cfg.model_dump(exclude={"batch_size"}), "instances": config.instances, "classes": names}
     recipe = Recipe("text predict", ALGORITHM, options, model_name, [template] if template else [])
     rows = predict_files(
-        model, proc, files, out, names, cfg, config.instances, overwrite, strict, bands, progress, recipe
+        model, proc, files, out, names, cfg, instances=config.instances, bands=bands, recipe=recipe, batch=batch
     )
     run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
     write_json(out / "run.json", run)  # what made these outputs: model, classes, options

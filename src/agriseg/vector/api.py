@@ -47,14 +47,21 @@ def polygonize(
     collection: str = "agriseg-fields",
     id_prefix: str | None = None,
     determined: dt.datetime | None = None,
+    labels: bool | None = None,
 ) -> Any:
-    """Polygonise a class / probability raster into field polygons (seamless, blockwise).
+    """Polygonise a class / probability raster, or an instance-label raster, into field polygons.
 
-    The fields form a valid polygon coverage: boundary pixels between touching fields are split between
-    them, so they share one edge, simplified once for both (:mod:`agriseg.vector.coverage`).
+    A class / probability raster is polygonised seamlessly, block by block: the fields form a valid polygon
+    coverage, boundary pixels between touching fields are split between them, so they share one edge,
+    simplified once for both (:mod:`agriseg.vector.coverage`). An instance-label raster (band 1 = field id,
+    0 = none; band 2 = confidence x254), as instance models (DelineateAnything) write, has one id per field
+    with no pixel in two fields: the ids are traced by the same polygoniser after its instance step
+    (:func:`agriseg.vector.polygonize.label_coverage`: sub-pixel edges, each shared edge simplified once, a
+    valid coverage; no boundary class, so no gap split, and ``separation``, ``core_threshold`` and
+    ``split_boundary_px`` do not apply). Both go through the same clean-up, filters and writers.
 
     Args:
-        raster: class raster or ``agriseg fields predict`` output.
+        raster: class raster, ``agriseg fields predict`` output, or instance-label raster.
         output: optional vector file (format from the extension); written atomically.
         config: polygonisation settings.
         collection: fiboa collection id.
@@ -62,50 +69,40 @@ def polygonize(
             so ids are stable across runs and block sizes.
         determined: ``determination:datetime``, the time of the last image used (default: the latest of the
             raster's ``WIN_A_DATETIME`` / ``WIN_B_DATETIME`` tags; left out when there are none).
+        labels: the raster holds instance labels (default: when its ``AGRISEG_FORMAT`` tag says so, see
+            :func:`is_instance_raster`).
 
     Returns:
-        The fields GeoDataFrame (in the raster's CRS), with ``attrs["timing"]`` seconds per stage.
+        The fields GeoDataFrame (in the raster's CRS), with ``attrs["timing"]`` seconds per stage and
+        ``attrs["raw_polygons"]``.
+
+    Raises:
+        FileNotFoundError: missing raster.
+        ValueError: unreadable raster, no CRS, or (labels) band 1 not integer ids.
     """
     cfg = config or PolygonizeConfig()
     raster = Path(raster)
     t0 = time.perf_counter()
-    table, profile = polygonize_table(raster, cfg)
+    if labels is None:
+        labels = raster.is_file() and is_instance_raster(raster)
+    table, profile = _label_table(raster, cfg) if labels else polygonize_table(raster, cfg)
     return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0)
 
 
-def polygonize_labels(
-    raster: str | Path,
-    output: str | Path | None = None,
-    config: PolygonizeConfig | None = None,
-    collection: str = "agriseg-fields",
-    id_prefix: str | None = None,
-    determined: dt.datetime | None = None,
-) -> Any:
-    """Field polygons of an instance-label raster (band 1 = field id, 0 = none; band 2 = confidence x254).
+def polygonize_labels(raster: str | Path, *args: Any, **kwargs: Any) -> Any:
+    """:func:`polygonize` of an instance-label raster, whatever its tags say (``labels=True``)."""
+    return polygonize(raster, *args, **{**kwargs, "labels": True})
 
-    Instance models (DelineateAnything) write such a raster, one id per field with no pixel in two fields.
-    The ids are traced by the same polygoniser as :func:`polygonize` after its instance step
-    (:func:`agriseg.vector.polygonize.label_coverage`: sub-pixel edges, each shared edge simplified once, a
-    valid coverage; no boundary class, so no gap split), then go through the same clean-up, filters and
-    writers (``separation``, ``core_threshold`` and ``split_boundary_px`` do not apply). Field ids are the
-    first pixel of each instance, as for class rasters.
 
-    Returns:
-        The fields GeoDataFrame, as :func:`polygonize`.
-
-    Raises:
-        FileNotFoundError: missing raster.
-        ValueError: unreadable raster, no CRS, or band 1 not integer ids.
-    """
+def _label_table(raster: Path, cfg: PolygonizeConfig) -> tuple[Any, dict]:
+    """The instance table of an instance-label raster (field ids are the first pixel of each instance, as
+    for class rasters), and its profile."""
     import rasterio
 
     from agriseg.vector.geometry import pixel_tolerance
     from agriseg.vector.instances import InstanceTable
     from agriseg.vector.polygonize import label_coverage
 
-    cfg = config or PolygonizeConfig()
-    raster = Path(raster)
-    t0 = time.perf_counter()
     if not raster.is_file():
         raise FileNotFoundError(f"{raster}: raster not found")
     try:
@@ -131,8 +128,7 @@ def polygonize_labels(
     if conf is not None:
         sums = np.bincount(dense[valid], weights=conf.ravel()[valid].astype(np.float64), minlength=len(ids))
         confidence = sums / np.maximum(pixels, 1) / 254.0
-    table = InstanceTable(first, geoms, pixels.astype(np.int64), confidence)
-    return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0)
+    return InstanceTable(first, geoms, pixels.astype(np.int64), confidence), profile
 
 
 def _fields(

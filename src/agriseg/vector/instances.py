@@ -26,14 +26,20 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
     return lab.astype(np.int32, copy=False), int(n)
 
 
-def label_instances(
+def label_instances(mask: np.ndarray, *args: Any, **kwargs: Any) -> tuple[np.ndarray, int]:
+    """:func:`split_instances` without the list of split components: labels and the largest label."""
+    labels, used, _ = split_instances(mask, *args, **kwargs)
+    return labels, used
+
+
+def split_instances(
     mask: np.ndarray,
     field_prob: np.ndarray | None,
     config: PolygonizeConfig,
     origin: tuple[int, int] = (0, 0),
     scene_shape: tuple[int, int] | None = None,
     components: np.ndarray | None = None,
-) -> tuple[np.ndarray, int]:
+) -> tuple[np.ndarray, int, list[tuple[int, int, int, int, int]]]:
     """Split a field mask into field instances.
 
     Args:
@@ -50,25 +56,8 @@ def label_instances(
     window (the watershed's own tie-breaking depends on everything in its queue).
 
     Returns:
-        int32 labels ``(H, W)`` (0 = not a field) and the largest label (the number of instances when
-        ``components`` is not given).
-    """
-    labels, used, _ = split_instances(mask, field_prob, config, origin, scene_shape, components)
-    return labels, used
-
-
-def split_instances(
-    mask: np.ndarray,
-    field_prob: np.ndarray | None,
-    config: PolygonizeConfig,
-    origin: tuple[int, int] = (0, 0),
-    scene_shape: tuple[int, int] | None = None,
-    components: np.ndarray | None = None,
-) -> tuple[np.ndarray, int, list[tuple[int, int, int, int, int]]]:
-    """:func:`label_instances`, also listing the components that were split.
-
-    Returns:
-        Labels, the largest label, and ``(component label, y0, y1, x0, x1)`` of every split component
+        int32 labels ``(H, W)`` (0 = not a field), the largest label (the number of instances when
+        ``components`` is not given), and ``(component label, y0, y1, x0, x1)`` of every split component
         (its box in the window, end-exclusive): the pixels of a split component carry new labels, the
         others keep their component's.
     """

@@ -5,7 +5,7 @@ edges) are flooded over an elevation inside the component, 4-connected, with sci
 watershed. A component with fewer than two seeds keeps its label. The callers choose the seeds and the
 elevation:
 
-- field instances (:func:`agriseg.vector.instances.label_instances`): confident, eroded field cores over
+- field instances (:func:`agriseg.vector.instances.split_instances`): confident, eroded field cores over
   ``255 - field probability`` (or the taxicab distance to the edge), with a tie-breaker that makes the
   result independent of the block a component is cut from;
 - plants (:func:`agriseg.crop.traits.plants.label_plants`): distance-transform peaks deeper than

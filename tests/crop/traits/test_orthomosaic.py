@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from agriseg.batch import BatchOptions
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.growth import mosaic_date, run_plots
 from agriseg.crop.traits.orthomosaic import plot_stats, read_plots
@@ -120,7 +121,7 @@ def test_growth_and_errors(tmp_path: Path) -> None:
     bad.write_bytes(b"nope")
     out = tmp_path / "out"
     cfg = PlotsConfig(plots=str(plots), plot_id="name", window=64)
-    recs = run_plots([m1, bad, m2], out, cfg, progress=False)
+    recs = run_plots([m1, bad, m2], out, cfg, batch=BatchOptions(progress=False))
     assert [r["status"] for r in recs] == ["ok", "error", "ok"]
     assert recs[1]["error"].startswith(str(bad))
     with (out / "growth.csv").open() as fh:
@@ -133,7 +134,7 @@ def test_growth_and_errors(tmp_path: Path) -> None:
 
     g = gpd.read_file(out / "f_2024-06-20_plots.gpkg")
     assert len(g) == 7 and g.crs.to_epsg() == 32632  # in the mosaic's CRS
-    again = run_plots([m1, m2], out, cfg, progress=False)
+    again = run_plots([m1, m2], out, cfg, batch=BatchOptions(progress=False))
     assert [r["status"] for r in again] == ["skipped", "skipped"]
 
 
@@ -224,6 +225,8 @@ def test_plots_all_outside_the_mosaic_fail_that_mosaic(tmp_path: Path) -> None:
     _mosaic(mosaic)
     far = box(X0 + 5000, Y0 + 5000, X0 + 5010, Y0 + 5010)
     gpd.GeoDataFrame({"name": ["x", "y"]}, geometry=[far, far.buffer(1)], crs="EPSG:32632").to_file(plots)
-    recs = run_plots([mosaic], tmp_path / "out", PlotsConfig(plots=str(plots), plot_id="name"), progress=False)
+    recs = run_plots(
+        [mosaic], tmp_path / "out", PlotsConfig(plots=str(plots), plot_id="name"), batch=BatchOptions(progress=False)
+    )
     assert recs.exit_code == 1 and recs[0]["status"] == "error"
     assert recs[0]["error"].startswith(f"{mosaic}: none of the 2 plots of {plots} overlaps this mosaic")

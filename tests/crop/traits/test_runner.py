@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from skimage.draw import disk
 
+from agriseg.batch import BatchOptions
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.traits.runner import run_traits
 
@@ -48,7 +49,7 @@ def inputs(tmp_path: Path) -> Path:
 def test_tables_json_debug_and_errors(inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cfg = TraitsConfig(meta="plant_date", grid="1x2")
-    recs = run_traits([inputs], out, cfg, progress=False)
+    recs = run_traits([inputs], out, cfg, batch=BatchOptions(progress=False))
     status = {r["name"]: r["status"] for r in recs}
     assert status == {
         "A1_20240601": "ok",
@@ -103,18 +104,20 @@ def test_tables_json_debug_and_errors(inputs: Path, tmp_path: Path) -> None:
     assert len(areas) == 3 and all(r["unit"] == "px2" for r in areas)
     # a re-run keeps the measured images, and measures again with --overwrite
     before = (out / "A1_20240601_traits.json").stat().st_mtime_ns
-    recs2 = run_traits([inputs], out, cfg, progress=False)
+    recs2 = run_traits([inputs], out, cfg, batch=BatchOptions(progress=False))
     assert sum(r["status"] == "skipped" for r in recs2) == 3
     assert (out / "A1_20240601_traits.json").stat().st_mtime_ns == before
-    run_traits([inputs], out, cfg, overwrite=True, progress=False)
+    run_traits([inputs], out, cfg, batch=BatchOptions(overwrite=True, progress=False))
     with pytest.raises(ValueError):
-        run_traits([inputs], out, cfg, overwrite=True, strict=True, progress=False)
+        run_traits([inputs], out, cfg, batch=BatchOptions(overwrite=True, strict=True, progress=False))
 
 
 def test_millimetres_and_saturated_gai(tmp_path: Path) -> None:
     full = np.full((40, 40), 255, np.uint8)
     Image.fromarray(full).save(tmp_path / "full_mask.png")
-    recs = run_traits([tmp_path / "full_mask.png"], tmp_path / "o", TraitsConfig(px_per_mm=4.0), progress=False)
+    recs = run_traits(
+        [tmp_path / "full_mask.png"], tmp_path / "o", TraitsConfig(px_per_mm=4.0), batch=BatchOptions(progress=False)
+    )
     img = recs[0]["image"]
     assert img["gai_saturated"] and img["green_area_index"] is None
     assert img["vegetation_area"] == pytest.approx(1600 / 16)

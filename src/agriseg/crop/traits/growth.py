@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import name_date, parse_name
@@ -47,24 +48,22 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 ALGORITHM = "1"
 
 
+@batch_keywords
 def run_plots(
-    mosaics: list[str | Path],
-    outdir: str | Path,
-    config: PlotsConfig,
-    overwrite: bool = False,
-    strict: bool = False,
-    progress: bool = True,
+    mosaics: list[str | Path], outdir: str | Path, config: PlotsConfig, batch: BatchOptions | None = None
 ) -> BatchResult:
     """Plot statistics of every mosaic, then the growth table and plot (see the module docstring).
 
-    The mosaics go through :func:`agriseg.batch.run_batch` (skip / resume, strict, counts).
+    The mosaics go through :func:`agriseg.batch.run_batch` (``batch``: overwrite, strict, progress; skip /
+    resume, counts).
 
     Returns:
         One record per mosaic: ``file``, ``date``, ``status`` (ok / skipped / error), ``error``, ``rows``.
     """
-    from agriseg.batch import BatchOptions, Item, run_batch, unique_names
+    from agriseg.batch import Item, run_batch, unique_names
     from agriseg.fingerprint import Recipe
 
+    batch = batch or BatchOptions()
     outdir = Path(outdir)
     segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
     names = unique_names(mosaics)
@@ -95,7 +94,7 @@ def run_plots(
             rows = [{"mosaic": str(m), "date": date or "", **r} for r in photo_plots(m, config, segment, said)]
             _write_csv(item.outputs[-1], rows, list(dict.fromkeys(k for r in rows for k in r)))
             return {"file": str(m), "date": date, "status": "ok", "rows": rows, "warnings": said}
-        gdf = plot_stats(m, config, segment, progress)
+        gdf = plot_stats(m, config, segment, batch.progress)
         if len(gdf) and (gdf["status"] == "outside mosaic").all():
             raise ValueError(
                 f"{m}: none of the {len(gdf)} plots of {config.plots} overlaps this mosaic "
@@ -120,7 +119,7 @@ def run_plots(
     result = run_batch(
         items,
         work,
-        options=BatchOptions(overwrite, strict, progress and len(items) > 1, "plots", "mosaic"),
+        options=batch.labelled("plots", "mosaic", progress=len(items) > 1),
         recipe=recipe,
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "date": None, "status": "error", "error": msg, "rows": []},

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
@@ -358,22 +359,19 @@ def measure_item(
 ALGORITHM = "2"
 
 
+@batch_keywords
 def run_traits(
-    paths: list[str | Path],
-    outdir: str | Path,
-    config: TraitsConfig,
-    overwrite: bool = False,
-    strict: bool = False,
-    progress: bool = True,
+    paths: list[str | Path], outdir: str | Path, config: TraitsConfig, batch: BatchOptions | None = None
 ) -> BatchResult:
     """Measure every photo / mask under ``paths`` and write the outputs (see the module docstring).
 
-    The images go through :func:`agriseg.batch.run_batch` (skip / resume, strict, counts).
+    The images go through :func:`agriseg.batch.run_batch` (``batch``: overwrite, strict, progress; skip /
+    resume, counts).
 
     Returns:
         One record per image, ``status`` ``ok``, ``skipped`` (measured before) or ``error`` (with ``error``).
     """
-    from agriseg.batch import BatchOptions, Item, run_batch
+    from agriseg.batch import Item, run_batch
     from agriseg.fingerprint import Recipe
 
     outdir = Path(outdir)
@@ -428,7 +426,7 @@ def run_traits(
     result = run_batch(
         items,
         work,
-        options=BatchOptions(overwrite, strict, progress, "traits", "img"),
+        options=(batch or BatchOptions()).labelled("traits", "img"),
         recipe=recipe,
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "name": it.name, "status": "error", "error": msg},

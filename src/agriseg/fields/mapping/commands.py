@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from agriseg.batch import BatchOptions, BatchResult, Item, run_batch, unique_names
+from agriseg.batch import BatchOptions, BatchResult, Item, batch_keywords, run_batch, unique_names
 from agriseg.config import OptionError
 from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig
 from agriseg.fingerprint import Recipe
@@ -156,13 +156,13 @@ def _downloads(items: list[Item], config: DownloadConfig, opts: BatchOptions, mo
     return result
 
 
+@batch_keywords
 def download(
     output: str | Path,
     config: DownloadConfig,
     request: SceneRequest,
     model: str | None = None,
-    overwrite: bool = False,
-    strict: bool = False,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:
     """``agriseg fields download``: one scene into ``output`` (the windows and bands ``model`` reads; default
     two windows of R, G, B, NIR); an interrupted download resumes."""
@@ -170,7 +170,7 @@ def download(
     if output.suffix.lower() not in (".tif", ".tiff"):
         raise OptionError(f"{output}: the scene is a GeoTIFF, name it .tif")
     item = Item(output.stem, output, (output,), resolved=request.options(), payload=request)
-    return _downloads([item], config, BatchOptions(overwrite, strict, True, "download", "scene"), model)
+    return _downloads([item], config, (batch or BatchOptions()).labelled("download", "scene"), model)
 
 
 def check_model(model: str | Path, sha256: str | None) -> str | None:
@@ -218,9 +218,7 @@ def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConf
         spec = spec_for(model)
         cfg = replace(
             InstanceConfig(),
-            patch_size=predict.patch_size,
-            batch_size=predict.batch_size,
-            device=predict.device,
+            predict=predict,
             resize=run.resize or 2.0,
             offset=run.offset,
             **({"divisor": run.divisor} if run.divisor is not None else cast("dict[str, Any]", {})),
@@ -236,6 +234,7 @@ def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConf
     return ScenePredictor(loaded.module, loaded.num_classes, prep, predict, loaded.class_names), "probs"
 
 
+@batch_keywords
 def predict(
     scenes: Sequence[str | Path],
     model: str | Path,
@@ -243,10 +242,8 @@ def predict(
     run: FieldsRunConfig,
     output: str | Path | None = None,
     outdir: str | Path | None = None,
-    overwrite: bool = False,
-    strict: bool = False,
     sha256: str | None = None,
-    progress: bool = True,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:
     """``agriseg fields predict``: probability COGs of scenes, streamed strip by strip, resumable.
 
@@ -258,11 +255,11 @@ def predict(
         output: the COG of a single scene.
         outdir: folder of ``<name>_probs.tif`` (names unique across the scenes); without it and ``output``,
             each ``<stem>_probs.tif`` goes next to its scene.
-        overwrite: predict again over existing outputs.
-        strict: stop at the first scene that fails.
         sha256: the digest a pickled model must have.
-        progress: show progress bars.
+        batch: overwrite (predict again over existing outputs), strict (stop at the first scene that fails),
+            progress.
     """
+    batch = batch or BatchOptions()
     check_model(model, sha256)  # an untrusted pickle or a missing extra stops here, before any scene is read
     paths = [Path(s) for s in scenes]
     if output is not None and len(paths) > 1:
@@ -279,7 +276,7 @@ def predict(
     area = {"km2": 0.0}
 
     def work(item: Item) -> dict:
-        res = predictor.predict(item.source, item.outputs[0], overwrite=overwrite)
+        res = predictor.predict(item.source, item.outputs[0], overwrite=batch.overwrite)
         area["km2"] += res.area_km2
         row = {"scene": str(item.source), "output": str(item.outputs[0]), "status": res.status}
         if kind == "instances":
@@ -290,7 +287,7 @@ def predict(
     result = run_batch(
         items,
         work,
-        options=BatchOptions(overwrite, strict, progress and len(items) > 1, "predict", "scene"),
+        options=batch.labelled("predict", "scene", progress=len(items) > 1),
         recipe=Recipe("fields predict", ALGORITHM["fields predict"], options, model),
         resume=lambda it: {"scene": str(it.source), "output": str(it.outputs[0]), "status": "skipped"},
     )
@@ -301,14 +298,14 @@ def predict(
     return result
 
 
+@batch_keywords
 def polygonize(
     raster: str | Path,
     output: str | Path | None,
     config: PolygonizeConfig,
     run: FieldsRunConfig,
     when: str | None = None,
-    overwrite: bool = False,
-    strict: bool = False,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:
     """``agriseg fields polygonize``: field polygons of a class / probability raster, or of an instance raster.
 
@@ -321,13 +318,12 @@ def polygonize(
             raster's extent into ``<stem>_landcover.tif`` next to the output).
         run: the fiboa collection id and the land cover's STAC API.
         when: ``determination:datetime`` (ISO 8601 UTC); default: the raster's latest window time.
-        overwrite: replace an existing output.
-        strict: a failure is raised instead of counted.
+        batch: overwrite (replace an existing output), strict (a failure is raised instead of counted).
     """
+    batch = batch or BatchOptions()
     from agriseg.fields.landcover import landcover_config
     from agriseg.raster.io import parse_utc
-    from agriseg.vector.api import is_instance_raster, polygonize_labels
-    from agriseg.vector.api import polygonize as by_class
+    from agriseg.vector.api import polygonize as polygonize_raster
     from agriseg.vector.fiboa import output_format
 
     src = Path(raster)
@@ -336,9 +332,8 @@ def polygonize(
     determined = parse_utc(when, "--datetime") if when else None
 
     def work(item: Item) -> dict:
-        vc, landcover = landcover_config(config, src, out.parent, run.landcover_stac_url, overwrite)
-        fn = polygonize_labels if src.is_file() and is_instance_raster(src) else by_class
-        df = fn(src, out, vc, collection=run.collection, determined=determined)
+        vc, landcover = landcover_config(config, src, out.parent, run.landcover_stac_url, batch.overwrite)
+        df = polygonize_raster(src, out, vc, collection=run.collection, determined=determined)
         return {"raster": str(src), "output": str(out), "status": "ok", "fields": len(df),
                 "raw_polygons": df.attrs["raw_polygons"], "landcover": landcover}  # fmt: skip
 
@@ -348,7 +343,7 @@ def polygonize(
     result = run_batch(
         [Item(out.stem, src, (out,), (src,))],
         work,
-        options=BatchOptions(overwrite, strict, False, "polygonize", "raster"),
+        options=batch.labelled("polygonize", "raster", progress=False),
         recipe=Recipe("fields polygonize", ALGORITHM["fields polygonize"], options, None, inputs),
     )
     for r in result:
@@ -360,6 +355,7 @@ def polygonize(
     return result
 
 
+@batch_keywords
 def run_area(
     outdir: str | Path,
     name: str,
@@ -369,9 +365,8 @@ def run_area(
     predict: PredictConfig,
     polygons: PolygonizeConfig,
     run: FieldsRunConfig,
-    overwrite: bool = False,
-    strict: bool = False,
     sha256: str | None = None,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:
     """``agriseg fields run``: an area and a season -> ``<name>.tif``, ``<name>_probs.tif`` (or
     ``_instances.tif``), ``<name>_fields.parquet`` and ``<name>_run.json`` (the inputs and options of the run:
@@ -382,6 +377,7 @@ def run_area(
     from agriseg.fields.mapping.runner import scene_recipe
     from agriseg.fields.mapping.scene import SceneJob, run_scene
 
+    batch = batch or BatchOptions()
     model = str(model)
     digest = check_model(model, sha256)  # refuse an untrusted pickle before downloading anything
     outdir = Path(outdir)
@@ -395,7 +391,7 @@ def run_area(
         resize=run.resize,
         preprocess=run.preprocess(),
         threads=run.threads or torch.get_num_threads(),
-        overwrite=overwrite,
+        overwrite=batch.overwrite,
         collection=run.collection,
         model_sha256=sha256,
         landcover_stac=run.landcover_stac_url,
@@ -404,7 +400,7 @@ def run_area(
     def work(item: Item) -> dict:
         if run.threads:
             torch.set_num_threads(run.threads)
-        got = _download_one(scene, download_config, request, overwrite, True, model)
+        got = _download_one(scene, download_config, request, batch.overwrite, True, model)
         row = run_scene(job)
         record = run_record(got["asked"], model, digest, {**polygons.model_dump(), **run.model_dump()}, row)
         write_json(outdir / f"{name}_run.json", record)
@@ -416,7 +412,7 @@ def run_area(
     result = run_batch(
         [Item(name, scene, (scene, *job.outputs()))],
         work,
-        options=BatchOptions(overwrite, strict, False, "run", "area"),
+        options=batch.labelled("run", "area", progress=False),
         recipe=recipe,
         resume=lambda it: {
             "scene": str(scene),
@@ -451,9 +447,10 @@ def run_record(asked: Mapping[str, Any], model: str, digest: str | None, options
     }
 
 
+@batch_keywords
 def download_areas(
     areas: str | Path, folder: str | Path, config: DownloadConfig, request: SceneRequest, model: str | None = None,
-    overwrite: bool = False, strict: bool = False,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:  # fmt: skip
     """Download one scene per feature of a vector file (its bounds), going on past areas that fail.
 
@@ -487,12 +484,13 @@ def download_areas(
         bbox = ",".join(str(v) for v in geom.bounds)
         area = SceneRequest(bbox, request.win_a_dates, request.win_b_dates, season=request.season)
         items.append(Item(name, name, (Path(folder) / f"{name}.tif",), resolved=area.options(), payload=area))
-    opts = BatchOptions(overwrite, strict, len(items) > 1, "download", "area")
+    opts = (batch or BatchOptions()).labelled("download", "area", progress=len(items) > 1)
     result = _downloads(items, config, opts, model)
     write_json(Path(folder) / "areas.json", [{k: v for k, v in r.items() if k != "asked"} for r in result])
     return result
 
 
+@batch_keywords
 def map_scenes(
     scenes: Sequence[str | Path],
     outdir: str | Path,
@@ -504,9 +502,8 @@ def map_scenes(
     areas: str | Path | None = None,
     download_config: DownloadConfig | None = None,
     request: SceneRequest | None = None,
-    overwrite: bool = False,
-    strict: bool = False,
     sha256: str | None = None,
+    batch: BatchOptions | None = None,
 ) -> tuple[BatchResult, Path | None]:
     """``agriseg fields map``: predict + polygonise many scenes (Dask tasks, or serially); one merged file.
 
@@ -519,13 +516,13 @@ def map_scenes(
     """
     from agriseg.fields.mapping.runner import run_map
 
+    batch = batch or BatchOptions()
     check_model(model, sha256)
     scene_list = [str(s) for s in scenes]
     downloads = BatchResult([], unit="scene")
     if areas:
         config = download_config or DownloadConfig()
-        got = download_areas(areas, Path(outdir) / "scenes", config, request or SceneRequest(), str(model),
-                             overwrite, strict)  # fmt: skip
+        got = download_areas(areas, Path(outdir) / "scenes", config, request or SceneRequest(), str(model), batch)
         scene_list += [r["scene"] for r in got if r["status"] != "error"]
         downloads = BatchResult([o for o in got.outcomes if o.status == "failed"], unit="scene", notes=got.notes)
         if not scene_list:
@@ -533,7 +530,7 @@ def map_scenes(
     elif not scene_list:
         raise OptionError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
     common: dict[str, Any] = dict(predict=predict, polygonize=polygons, resize=run.resize, preprocess=run.preprocess(),
-                  overwrite=overwrite, collection=run.collection, strict=strict, model_sha256=sha256,
+                  overwrite=batch.overwrite, collection=run.collection, strict=batch.strict, model_sha256=sha256,
                   landcover_stac=run.landcover_stac_url)  # fmt: skip
     if dask.serial:
         rows, merged = run_map(scene_list, outdir, str(model), backend="serial", **common)

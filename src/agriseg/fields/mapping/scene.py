@@ -90,15 +90,11 @@ def _predict_instances(job: SceneJob, raster: Path) -> Any:
     """Run a DelineateAnything model over the scene into its instance raster."""
     from agriseg.fields.delineate import InstanceConfig, InstancePredictor
 
-    p = job.predict
     cfg = InstanceConfig(
-        patch_size=p.patch_size,
-        batch_size=p.batch_size,
-        device=p.device,
+        predict=job.predict.model_copy(update={"progress": False}),
         resize=job.resize if job.resize is not None else 2.0,
         divisor=float(job.preprocess.get("divisor", FTW_DIVISOR)),
         offset=str(job.preprocess.get("offset", "auto")),
-        progress=False,
     )
     model = _cached_yolo(job.model, job.model_sha256, job.model_name)
     return InstancePredictor(model, cfg, job.model_name or Path(job.model).name).predict(
@@ -117,7 +113,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     from agriseg.fields.delineate import is_instance_model
     from agriseg.fields.landcover import landcover_config
     from agriseg.fields.predict import ScenePredictor
-    from agriseg.vector.api import polygonize, polygonize_labels
+    from agriseg.vector.api import polygonize
 
     t0 = time.perf_counter()
     probs, fields = job.outputs()
@@ -138,8 +134,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     # one scene is one task: the scheduler runs scenes side by side, so the polygons use this process only
     vcfg = job.polygonize.model_copy(update={"progress": False, "workers": 1})
     vcfg, landcover = landcover_config(vcfg, probs, job.outdir, job.landcover_stac, job.overwrite)
-    run = polygonize_labels if instances else polygonize
-    df = run(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name())
+    df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name(), labels=instances)
     if landcover:
         row["landcover"] = landcover
     return {

@@ -21,7 +21,6 @@ class FPNDecoder(nn.Module):
         upsampler: ``bilinear``, ``fade``, ``dysample`` or ``carafe``.
         pyramid_channels: channels of the pyramid.
         segmentation_channels: channels of each level's head before the sum.
-        in_channels: unused (uniform constructor).
     """
 
     def __init__(
@@ -30,7 +29,6 @@ class FPNDecoder(nn.Module):
         upsampler: str = "bilinear",
         pyramid_channels: int = 128,
         segmentation_channels: int = 64,
-        in_channels: int = 3,
     ) -> None:
         super().__init__()
         enc = list(encoder_channels[1:])  # strides 4, 8, 16, 32

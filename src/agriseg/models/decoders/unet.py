@@ -22,7 +22,6 @@ class UNetDecoder(nn.Module):
         encoder_channels: channels of the five encoder features (strides 2, 4, 8, 16, 32).
         upsampler: ``bilinear``, ``fade``, ``dysample`` or ``carafe``.
         channels: decoder channels per stage, coarse to fine (five values).
-        in_channels: unused (uniform constructor).
     """
 
     def __init__(
@@ -30,7 +29,6 @@ class UNetDecoder(nn.Module):
         encoder_channels: Sequence[int],
         upsampler: str = "bilinear",
         channels: Sequence[int] = (128, 64, 48, 32, 16),
-        in_channels: int = 3,
     ) -> None:
         super().__init__()
         skips = list(encoder_channels[:-1])[::-1] + [0]  # skip channels, coarse to fine: s16..s2, none

@@ -45,7 +45,6 @@ class UPerNetDecoder(nn.Module):
         encoder_channels: channels of the five encoder features (strides 2..32; stride 2 is unused).
         upsampler: ``bilinear``, ``fade``, ``dysample`` or ``carafe``.
         channels: channels of the pyramid and the fused output.
-        in_channels: unused (uniform constructor).
     """
 
     def __init__(
@@ -53,7 +52,6 @@ class UPerNetDecoder(nn.Module):
         encoder_channels: Sequence[int],
         upsampler: str = "bilinear",
         channels: int = 128,
-        in_channels: int = 3,
     ) -> None:
         super().__init__()
         enc = list(encoder_channels[1:])  # strides 4, 8, 16, 32

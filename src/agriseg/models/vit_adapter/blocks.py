@@ -13,6 +13,7 @@ from timm.layers import DropPath
 from torch import nn
 
 from agriseg.models.vit_adapter.deform_attn import MSDeformAttn, Shapes
+from agriseg.models.vit_adapter.sizes import AdapterSize
 
 
 def _norm(dim: int) -> nn.LayerNorm:
@@ -50,13 +51,19 @@ class ConvFFN(nn.Module):
 
 class _CrossAttention(nn.Module):
     """Deformable attention of normalised queries over the normalised tokens of the other sequence: the part
-    the injector and the extractor share (their parameters keep these names)."""
+    the injector and the extractor share (their parameters keep these names).
 
-    def __init__(self, dim: int, n_heads: int, n_points: int, n_levels: int, ratio: float) -> None:
+    Args:
+        dim: token channels.
+        spec: the adapter size (heads, sampling points and value ratio of the attention, ...).
+        n_levels: levels of the value sequence.
+    """
+
+    def __init__(self, dim: int, spec: AdapterSize, n_levels: int) -> None:
         super().__init__()
         self.query_norm = _norm(dim)
         self.feat_norm = _norm(dim)
-        self.attn = MSDeformAttn(dim, n_levels, n_heads, n_points, ratio)
+        self.attn = MSDeformAttn(dim, n_levels, spec.deform_heads, spec.n_points, spec.deform_ratio)
 
     def attend(self, q: torch.Tensor, refs: torch.Tensor, v: torch.Tensor, v_shapes: Shapes) -> torch.Tensor:
         # q: (B, Nq, D) queries; v: (B, Nv, D) values on the levels of v_shapes -> (B, Nq, D)
@@ -64,28 +71,12 @@ class _CrossAttention(nn.Module):
 
 
 class Injector(_CrossAttention):
-    """Spatial features -> ViT tokens: ``x + gamma * DeformAttn(norm(x), norm(c))``, gamma initialised at 0.
+    """Spatial features -> ViT tokens: ``x + gamma * DeformAttn(norm(x), norm(c))``, the per-channel gamma
+    starting at ``spec.init_gamma``; ``c`` has three levels (strides 8, 16, 32)."""
 
-    Args:
-        dim: token channels.
-        n_heads: deformable attention heads.
-        n_points: sampling points per head and level.
-        n_levels: levels in ``c`` (3: strides 8, 16, 32).
-        ratio: value-channel ratio of the attention.
-        init_gamma: initial value of the learnable per-channel scale.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        n_heads: int,
-        n_points: int,
-        n_levels: int = 3,
-        ratio: float = 1.0,
-        init_gamma: float = 0.0,
-    ) -> None:
-        super().__init__(dim, n_heads, n_points, n_levels, ratio)
-        self.gamma = nn.Parameter(torch.full((dim,), float(init_gamma)))
+    def __init__(self, dim: int, spec: AdapterSize) -> None:
+        super().__init__(dim, spec, n_levels=3)
+        self.gamma = nn.Parameter(torch.full((dim,), float(spec.init_gamma)))
 
     def forward(self, x: torch.Tensor, refs: torch.Tensor, c: torch.Tensor, c_shapes: Shapes) -> torch.Tensor:
         # x: (B, hw, D) queries; c: (B, Nc, D) values
@@ -93,30 +84,15 @@ class Injector(_CrossAttention):
 
 
 class Extractor(_CrossAttention):
-    """ViT tokens -> spatial features: ``c + DeformAttn(norm(c), norm(x))``, then ``c + ConvFFN(norm(c))``.
+    """ViT tokens -> spatial features: ``c + DeformAttn(norm(c), norm(x))``, then ``c + ConvFFN(norm(c))``
+    (hidden width ``spec.cffn_ratio * dim``, none at 0; stochastic depth ``spec.drop_path`` on that branch)."""
 
-    Args:
-        dim: token channels.
-        n_heads: deformable attention heads.
-        n_points: sampling points per head.
-        ratio: value-channel ratio of the attention.
-        cffn_ratio: ConvFFN hidden width as a fraction of ``dim`` (0 = no ConvFFN).
-        drop_path: stochastic depth on the ConvFFN branch.
-    """
-
-    def __init__(
-        self,
-        dim: int,
-        n_heads: int,
-        n_points: int,
-        ratio: float = 1.0,
-        cffn_ratio: float = 0.25,
-        drop_path: float = 0.0,
-    ) -> None:
-        super().__init__(dim, n_heads, n_points, 1, ratio)
-        self.ffn = ConvFFN(dim, int(dim * cffn_ratio)) if cffn_ratio > 0 else None
-        self.ffn_norm = _norm(dim) if cffn_ratio > 0 else None
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
+    def __init__(self, dim: int, spec: AdapterSize) -> None:
+        super().__init__(dim, spec, n_levels=1)
+        cffn = spec.cffn_ratio
+        self.ffn = ConvFFN(dim, int(dim * cffn)) if cffn > 0 else None
+        self.ffn_norm = _norm(dim) if cffn > 0 else None
+        self.drop_path = DropPath(spec.drop_path) if spec.drop_path > 0 else nn.Identity()
 
     def forward(
         self, c: torch.Tensor, refs: torch.Tensor, x: torch.Tensor, x_shape: tuple[int, int], c_shapes: Shapes
@@ -133,31 +109,15 @@ class InteractionBlock(nn.Module):
 
     Args:
         dim: token channels.
-        n_heads: deformable attention heads.
-        n_points: sampling points per head and level.
-        ratio: value-channel ratio of the deformable attention.
-        cffn_ratio: ConvFFN hidden ratio.
-        drop_path: stochastic depth of the extractors' ConvFFN.
-        init_gamma: injector gamma initial value.
-        extra_extractors: extractors run after the first one (2 in the last block of ViT-Adapter).
+        spec: the adapter size whose hyperparameters every attention and ConvFFN takes.
+        last: the last block, which runs ``spec.extra_extractors`` more extractors (2 in ViT-Adapter).
     """
 
-    def __init__(
-        self,
-        dim: int,
-        n_heads: int,
-        n_points: int,
-        ratio: float = 1.0,
-        cffn_ratio: float = 0.25,
-        drop_path: float = 0.0,
-        init_gamma: float = 0.0,
-        extra_extractors: int = 0,
-    ) -> None:
+    def __init__(self, dim: int, spec: AdapterSize, last: bool = False) -> None:
         super().__init__()
-        self.injector = Injector(dim, n_heads, n_points, 3, ratio, init_gamma)
-        self.extractors = nn.ModuleList(
-            Extractor(dim, n_heads, n_points, ratio, cffn_ratio, drop_path) for _ in range(1 + extra_extractors)
-        )
+        self.injector = Injector(dim, spec)
+        extra = spec.extra_extractors if last else 0
+        self.extractors = nn.ModuleList(Extractor(dim, spec) for _ in range(1 + extra))
 
     def forward(
         self,

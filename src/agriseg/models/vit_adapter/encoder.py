@@ -61,17 +61,7 @@ class ViTAdapterEncoder(nn.Module):
         nn.init.normal_(self.level_embed)
         self.spm = SpatialPriorModule(in_channels, spec.conv_inplane, dim)
         self.interactions = nn.ModuleList(
-            InteractionBlock(
-                dim,
-                spec.deform_heads,
-                spec.n_points,
-                spec.deform_ratio,
-                spec.cffn_ratio,
-                spec.drop_path,
-                spec.init_gamma,
-                spec.extra_extractors if i == spec.n_interactions - 1 else 0,
-            )
-            for i in range(spec.n_interactions)
+            InteractionBlock(dim, spec, last=i == spec.n_interactions - 1) for i in range(spec.n_interactions)
         )
         self.up = nn.ConvTranspose2d(dim, dim, 2, 2)
         # x2 steps bringing ViT features 16 -> 8 and 16 -> 8 -> 4; None = one bilinear resize (ViT-Adapter)
