@@ -121,8 +121,8 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "fields.config.PredictConfig.patch_size",
         "fields.registry.ModelSpec.size",
         "fields.robustness.RobustnessConfig.crop",
-        "fields.synthetic.SyntheticFTWConfig.boundary_width",
-        "fields.synthetic.SyntheticFTWConfig.size",
+        "fields.config.SyntheticFTWConfig.boundary_width",
+        "fields.config.SyntheticFTWConfig.size",
         "models.config.ModelConfig.infer_long_side",
         "text.config.DemoConfig.min_instance_px",
         "text.config.DemoConfig.patch",
@@ -182,6 +182,7 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "vector.config.PolygonizeConfig.fill_holes_m2",
         "vector.config.PolygonizeConfig.max_area_m2",
         "vector.config.PolygonizeConfig.min_area_m2",
+        "fields.config.ChangeConfig.min_area_m2",
         "vector.config.PolygonizeConfig.simplify",
     ),
     # an optimiser's or a loss's coefficient (learning rate, decay, weight, temperature, clip): tuning them
