@@ -429,9 +429,7 @@ def _release_memory() -> None:
 
     A block's arrays are tens of megabytes; once glibc has raised its mmap threshold it serves them from the
     heap, and freed heap memory stays with the process, so each worker would keep its largest block's worth
-    of memory between tasks. Called by the join tasks, which follow the blocks of each pass: between blocks
-    the memory is kept for the next block (returning it costs the kernel's page faults again, ~5 % of the
-    polygoniser's time). No library exposes ``malloc_trim``; on other C libraries this does nothing.
+    of memory between tasks. No library exposes ``malloc_trim``; on other C libraries this does nothing.
     """
     import ctypes
 
@@ -577,6 +575,7 @@ def _instances_block(block: tuple[int, ...]) -> tuple[tuple, dict[str, np.ndarra
     values[cls == cfg.boundary_class] = GAP  # never a field pixel
     job.store.write(y0, x0, values)
     del values, inst, lab, cls, prob, mask
+    _release_memory()
     return (scene, counts, conf), e, opens
 
 
@@ -745,6 +744,7 @@ def _polygons_block(block: tuple[int, ...]) -> tuple[Traced, dict[int, tuple[int
         for v, (a, bb, c, d) in zip(labels.tolist(), b.tolist(), strict=True)
     }
     del lab, framed, inner
+    _release_memory()
     return _wkb(tr), boxes
 
 
