@@ -287,6 +287,27 @@ def test_manifest_store_resumes_refuses_and_survives_a_kill(tmp_path: Path) -> N
     assert run_batch(old, _work, options=QUIET, recipe=r1, store=ManifestStore(legacy=True)).counts["skipped"] == 1
 
 
+def test_an_item_killed_before_its_record_is_made_again(tmp_path: Path) -> None:
+    """Outputs written by a run killed between writing them and recording them are the store's own: the next
+    run makes them again (a user's file under the same name is still kept)."""
+    from agriseg.manifest import ManifestStore
+
+    r1 = Recipe("demo", "1", {"level": 1})
+    items = _items(tmp_path, ["a", "b"])
+    store = ManifestStore()
+    store.open(items, r1)
+    store.begin(items)
+    _work(items[0])  # written, then killed before store.record (close never runs either)
+    (tmp_path / "out" / "b.res").write_text("half")  # b cut off halfway
+    res = run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore())
+    assert res.counts["ok"] == 2 and res.exit_code == 0
+    assert (tmp_path / "out" / "b.res").read_text() == "B"
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["skipped"] == 2
+    mine = _items(tmp_path, ["c"])
+    (tmp_path / "out" / "c.res").write_text("mine")
+    assert run_batch(mine, _work, options=QUIET, recipe=r1, store=ManifestStore()).outcomes[0].reason == "unrecorded"
+
+
 def test_manifest_store_locks_the_folder(tmp_path: Path) -> None:
     import os
 

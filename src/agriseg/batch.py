@@ -511,6 +511,9 @@ def run_batch(
         store.open(items, recipe)
         try:
             todo = _plan(items, store, recipe, opts, resume, failed, outcomes)
+            begin = getattr(store, "begin", None)  # optional in the protocol: stores written before it lack it
+            if begin is not None and todo:
+                begin(todo)
             bar = progress_bar(total=len(items), initial=len(items) - len(todo), desc=opts.desc, unit=opts.unit,
                        disable=not opts.progress or len(todo) < 2)  # fmt: skip
             t0 = time.perf_counter()

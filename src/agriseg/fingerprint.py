@@ -221,6 +221,10 @@ class FingerprintStore(Protocol):
         """Whether ``item``'s outputs are there and what made them."""
         ...
 
+    def begin(self, items: Sequence[Item]) -> None:
+        """``items`` are about to be produced: a run killed before their ``record`` leaves outputs that are
+        still this store's (optional; the batch runner calls it when the store has it)."""
+
     def record(self, item: Item, recipe: Recipe | None) -> None:
         """``item``'s outputs were just produced (called in the parent process only)."""
 
@@ -237,6 +241,9 @@ class NameStore:
     def check(self, item: Item, recipe: Recipe | None) -> Verdict:
         """``same`` when every output exists, else ``missing``."""
         return Verdict("same" if all(p.exists() for p in item.outputs) else "missing")
+
+    def begin(self, items: Sequence[Item]) -> None:
+        """Nothing is recorded."""
 
     def record(self, item: Item, recipe: Recipe | None) -> None:
         """Nothing is recorded."""

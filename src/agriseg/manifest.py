@@ -4,14 +4,17 @@
 ``.agriseg-manifest.jsonl``: one JSON line per produced item (``{"item", "outputs", "fingerprint"}``), appended
 by the parent process as items complete, so a killed run keeps the records of everything it finished; a
 later line for the same item replaces an earlier one, and closing the store rewrites the file with one line
-per item. ``.agriseg-lock`` (the pid of the run) keeps a second run from writing the same folder at once; a
-lock left by a process that no longer exists is taken over.
+per item. Before a run starts its items, each gets a ``"pending"`` line: outputs that a killed run wrote
+before their record (an item cut off halfway, or finished in the instant before the kill) are then known as
+this store's, and made again by the next run rather than kept as a user's files. ``.agriseg-lock`` (the pid
+of the run) keeps a second run from writing the same folder at once; a lock left by a process that no
+longer exists is taken over.
 
-Answers, for an item's outputs (see :mod:`agriseg.batch`): ``missing`` when none is there (or only files this
-store recorded, e.g. of an interrupted item); ``same`` / ``changed`` when all are there and recorded, by
-comparing fingerprints; ``unrecorded`` when a file under an output name has no record. With
-``legacy=True``, a folder that has no manifest at all is answered from file names alone (``same`` when all
-outputs are there), as before fingerprints existed.
+Answers, for an item's outputs (see :mod:`agriseg.batch`): ``missing`` when none is there, or when the files
+there are this store's but not complete (an item recorded as pending, or recorded and partly removed);
+``same`` / ``changed`` when all are there and recorded, by comparing fingerprints; ``unrecorded`` when a file
+under an output name has no record. With ``legacy=True``, a folder that has no manifest at all is answered
+from file names alone (``same`` when all outputs are there), as before fingerprints existed.
 """
 
 from __future__ import annotations
@@ -75,13 +78,28 @@ class ManifestStore:
             return Verdict("same" if len(present) == len(item.outputs) else "missing")
         if not recorded:
             return Verdict("unrecorded", str(present[0]))
+        assert rec is not None
+        if rec.get("pending"):
+            return Verdict("missing")  # outputs of an item a killed run had started: made again
         if len(present) < len(item.outputs):
             return Verdict("missing")  # an item this store recorded, partly removed since: made again
         if recipe is None:
             return Verdict("same")
-        assert rec is not None
         changes = recipe.fingerprint(item).changes(Fingerprint.from_dict(rec["fingerprint"]))
         return Verdict("changed", ", ".join(changes)) if changes else Verdict("same")
+
+    def begin(self, items: Sequence[Item]) -> None:
+        """Append a pending record for each of ``items`` (replaced by :meth:`record` when it is produced)."""
+        by_folder: dict[Path, list[str]] = {}
+        for item in items:
+            folder = item.outputs[0].parent.resolve()
+            rec = {"item": item.name, "outputs": [p.name for p in item.outputs], "pending": True}
+            self._records.setdefault(folder, {})[item.name] = rec
+            by_folder.setdefault(folder, []).append(json.dumps(rec) + "\n")
+        for folder, lines in by_folder.items():
+            with (folder / MANIFEST).open("a") as fh:
+                fh.write("".join(lines))
+                fh.flush()
 
     def record(self, item: Item, recipe: Recipe | None) -> None:
         """Append ``item``'s record to its folder's manifest."""
