@@ -144,6 +144,7 @@ def test_16_bit_is_scaled_by_bit_depth(tmp_path):
     assert tuple(c[0, 0]) == (10, round(40000 * 255 / 65535), 0)
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the test writes a plain raster
 def test_multiband_tiff_error_names_what_it_is(pred, tmp_path):
     import rasterio
 

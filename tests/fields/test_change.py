@@ -98,6 +98,7 @@ def test_change_polygons_are_dated_by_the_last_image(tmp_path: Path) -> None:
     assert len(gpd.read_parquet(tmp_path / "c.parquet")) == 1
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the test writes a plain raster
 def test_change_refuses_wrong_inputs_naming_the_file(tmp_path: Path) -> None:
     field = np.full((16, 16), 200, np.uint8)
     a = _probs(tmp_path / "a.tif", field)

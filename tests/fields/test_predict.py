@@ -315,6 +315,7 @@ def test_output_that_is_the_input_is_refused(scene: Path, tmp_path: Path) -> Non
     assert scene.read_bytes() == before
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the test writes a plain raster
 def test_reflectance_scene_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from agriseg.fields.predict import warn_if_reflectance
 

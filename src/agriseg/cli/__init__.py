@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import click
 
 from agriseg import __version__
@@ -23,6 +25,9 @@ def main() -> None:
     fields  field boundaries from Sentinel-2 (PRUE)
     text    multimodal-LLM segmentation with masks as text (MAgSeg)
     """
+    # Pillow logs why it cannot identify a file (e.g. "More samples per pixel than can be decoded: 8" for a
+    # multi-band TIFF) through Python's last-resort handler; agriseg's own one-line error says it instead
+    logging.getLogger("PIL").addHandler(logging.NullHandler())
 
 
 for _group in (crop, fields, text):

@@ -58,13 +58,14 @@ def change_map(
     from rasterio.windows import Window
 
     from agriseg.data.files import check_not_input
+    from agriseg.raster.image import open_plain_or_geo
 
     a, b, output = Path(a), Path(b), Path(output)
     for p in (a, b):
         if not p.is_file():
             raise FileNotFoundError(f"{p}: probability raster not found")
     check_not_input(output, [a, b])
-    with rasterio.open(a) as da, rasterio.open(b) as db:
+    with open_plain_or_geo(rasterio, a) as da, open_plain_or_geo(rasterio, b) as db:
         for p, ds in ((a, da), (b, db)):
             if ds.count < field_band or ds.dtypes[0] != "uint8":
                 raise ValueError(

@@ -50,6 +50,16 @@ def rasterio_or_none() -> Any | None:  # noqa: ANN401 - the rasterio module
     return rasterio
 
 
+def open_plain_or_geo(rio: Any, path: Path) -> Any:  # noqa: ANN401 - rasterio module and dataset
+    """Open a raster that may be a plain image: rasterio's NotGeoreferencedWarning is dropped (a TIFF or
+    JPEG 2000 without georeference is a valid photo here; outputs then carry no georeference)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rio.errors.NotGeoreferencedWarning)
+        return rio.open(path)
+
+
 def _pick_bands(descriptions: Sequence[str | None], count: int, bands: Sequence[int] | None, p: Path) -> list[int]:
     """1-based band indexes to read as R, G, B: ``bands`` if given, else bands described red / green / blue,
     else the first three."""
@@ -91,7 +101,7 @@ def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np
             raise ValueError(f"{p}: --bands applies to GeoTIFF and JPEG 2000 files only")
         return read_rgb(p), None
     try:
-        with rio.open(p) as src:
+        with open_plain_or_geo(rio, p) as src:
             idx = _pick_bands(src.descriptions, src.count, bands, p)
             arr = np.moveaxis(src.read(idx), 0, -1)  # (3, H, W) -> (H, W, 3)
             geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
@@ -110,7 +120,7 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
     try:
         if rio is not None:
-            with rio.open(p) as src:
+            with open_plain_or_geo(rio, p) as src:
                 return int(src.height), int(src.width)
         from PIL import Image
 
@@ -128,7 +138,7 @@ def read_georef(path: str | Path) -> GeoRef | None:
     rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
     if rio is None:
         return None
-    with rio.open(p) as src:
+    with open_plain_or_geo(rio, p) as src:
         if src.crs is None and src.transform.is_identity:
             return None
         return GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])

@@ -69,8 +69,10 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: scene file not found")
+    from agriseg.raster.image import open_plain_or_geo
+
     try:
-        with rasterio.open(path) as ds:
+        with open_plain_or_geo(rasterio, path) as ds:  # no CRS: our own error below, not rasterio's warning
             info = SceneInfo(
                 path, ds.width, ds.height, ds.count, ds.dtypes[0], ds.crs, ds.transform, ds.nodata, ds.tags()
             )

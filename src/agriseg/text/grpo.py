@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from agriseg.text.config import GRPORunConfig
 from agriseg.text.reward import DiceReward, ValidityReward
-from agriseg.text.sft import common_args, peft_config, prepare_run, save_trained
+from agriseg.text.sft import common_args, peft_config, prepare_run, save_trained, trl_quiet
 
 # the GRPORunConfig fields that TRL's GRPOConfig takes under the same name and meaning
 TRL_GRPO_FIELDS = {"beta", "loss_type", "scale_rewards", "num_generations", "num_iterations", "epsilon",
@@ -79,16 +79,17 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
     )
     valid = ValidityReward(class_names)
     ds = ds.select_columns(["prompt", "images", "truth", "class_names"])
-    trainer = GRPOTrainer(
-        model=model,
-        # TRL types a reward as returning list[float | None]; ours return list[float] (the stub's list is invariant)
-        reward_funcs=cast("list[Any]", [dice, valid]),
-        args=grpo_args(cfg),
-        train_dataset=ds,
-        processing_class=processor,
-        peft_config=peft_config(cfg.lora),
-    )
-    trainer.train()
+    with trl_quiet():
+        trainer = GRPOTrainer(
+            model=model,
+            # TRL types a reward as returning list[float | None]; ours return list[float] (the stub's list is invariant)
+            reward_funcs=cast("list[Any]", [dice, valid]),
+            args=grpo_args(cfg),
+            train_dataset=ds,
+            processing_class=processor,
+            peft_config=peft_config(cfg.lora),
+        )
+        trainer.train()
     return save_trained(trainer, processor, cfg, meta)
 
 

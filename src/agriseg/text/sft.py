@@ -6,6 +6,9 @@ Needs the ``text`` extra.
 from __future__ import annotations
 
 import json
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -172,12 +175,22 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
     ds, model, processor, meta = prepare_run(cfg, model, processor)
     ds = ds.select_columns(["prompt", "completion", "images"])
     args = SFTConfig(**common_args(cfg), max_length=cfg.max_length, completion_only_loss=True)
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=ds,
-        processing_class=processor,
-        peft_config=peft_config(cfg.lora),
-    )
-    trainer.train()
+    with trl_quiet():
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=ds,
+            processing_class=processor,
+            peft_config=peft_config(cfg.lora),
+        )
+        trainer.train()
     return save_trained(trainer, processor, cfg, meta)
+
+
+@contextmanager
+def trl_quiet() -> Iterator[None]:
+    """Hide the FutureWarning that PEFT and TRL trigger inside transformers 5 on every run (they read the
+    deprecated ``is_gradient_checkpointing``): nothing a user can change."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated", category=FutureWarning)
+        yield

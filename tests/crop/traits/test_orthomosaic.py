@@ -138,6 +138,7 @@ def test_growth_and_errors(tmp_path: Path) -> None:
     assert [r["status"] for r in again] == ["skipped", "skipped"]
 
 
+@pytest.mark.filterwarnings("ignore:.crs. was not provided:UserWarning")  # the test writes plots without a CRS
 def test_plots_file_errors(tmp_path: Path) -> None:
     import geopandas as gpd
     from shapely.geometry import box
