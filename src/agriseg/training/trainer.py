@@ -14,6 +14,7 @@ from pathlib import Path
 
 import lightning as L
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
 
 from agriseg.training.config import TrainOptions
@@ -45,12 +46,20 @@ def quiet_lightning() -> Iterator[None]:
 
 
 class _ProgressBar(TQDMProgressBar):
-    """Lightning's tqdm bar without the logger's version number (``v_num``), which means nothing to a user."""
+    """Lightning's tqdm bar, one line per epoch: without the logger's version number (``v_num``), which means
+    nothing to a user, and without the second bar Lightning opens under it for each validation pass (the
+    epoch bar shows the validation metrics when the pass ends)."""
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
         return items
+
+    def init_validation_tqdm(self) -> Tqdm:
+        return Tqdm(disable=True)
+
+    def init_sanity_tqdm(self) -> Tqdm:
+        return Tqdm(disable=True)
 
 
 @dataclass
