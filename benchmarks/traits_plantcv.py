@@ -181,7 +181,7 @@ def trays_benchmark(a: argparse.Namespace) -> None:
             for n in names:
                 tr = index["photos"][n]
                 grid = f"{tr['rows']}x{tr['cols']}"
-                out = t / model / n
+                out = t / model.strip("/").replace("/", "_") / n  # a model file path names a folder of its own
                 _run([*agriseg, "crop", "predict", str(photo[n]), "-o", str(out / "predict"), "--model", model])
                 _run([*agriseg, "crop", "traits", str(photo[n]), "-o", str(out / "traits"), "--grid", grid,
                       "--model", model])  # fmt: skip
