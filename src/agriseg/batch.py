@@ -315,6 +315,26 @@ def check_output(path: str | Path, overwrite: bool, empty_dir_ok: bool = False) 
     return path
 
 
+def check_table(path: str | Path, overwrite: bool) -> Path:
+    """Refuse to replace a user's file where a batch writes its table (``summary.csv``, ``traits.csv``).
+
+    A table is rewritten by every run into its folder; a file under its name in a folder that no agriseg run
+    has written (no manifest there) is the user's, and only ``overwrite`` replaces it.
+
+    Raises:
+        FileExistsError: ``<path>: exists and was not written by agriseg ...``.
+    """
+    from agriseg.manifest import MANIFEST
+
+    path = Path(path)
+    if path.exists() and not overwrite and not (path.parent / MANIFEST).exists():
+        raise FileExistsError(
+            f"{path}: exists and was not written by agriseg (kept; --overwrite replaces it, or choose another "
+            "output folder)"
+        )
+    return path
+
+
 # ----------------------------------------------------------------------------------------------------------
 # the runner
 
@@ -463,6 +483,7 @@ def run_batch(
     expected: tuple[type[BaseException], ...] = (ValueError, OSError),
     format_error: Callable[[Item, BaseException], str] = describe_error,
     folders: Sequence[str | Path] | None = None,
+    tables: Sequence[str | Path] = (),
 ) -> BatchResult:
     """Run a batch (see the module docstring).
 
@@ -482,6 +503,8 @@ def run_batch(
         format_error: the one-line message of a failed item (names its file).
         folders: output folders to create and clean of temporaries left by killed runs (default: the
             folders of the items' outputs).
+        tables: files the command writes once per folder after the batch (``summary.csv``): checked by
+            :func:`check_table` before anything runs.
 
     Returns:
         The records in input order, with counts.
@@ -499,6 +522,8 @@ def run_batch(
     if len(set(names)) != len(names):
         dup = next(n for n in names if names.count(n) > 1)
         raise ValueError(f"{dup}: two inputs would write outputs of the same name")
+    for table in tables:
+        check_table(table, opts.overwrite)
     if folders is None:
         folders = sorted({p.parent for it in items for p in it.outputs})
     for folder in folders:

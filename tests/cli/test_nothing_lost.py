@@ -367,3 +367,40 @@ def test_14_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(Image.Image, "save", full)
     code, out = _run("crop", "traits", d, "--outdir", tmp_path / "out")
     assert code == 1 and f"{tmp_path / 'out' / 'a_plants.png'}: No space left on device" in out, out
+
+
+# round 3 (a later sweep): the report of crop evaluate never replaces an input or an existing file
+def test_evaluate_report_never_replaces_inputs_or_files(tmp_path: Path) -> None:
+    labels = SAMPLES.parent / "labels"
+    images = tmp_path / "images"
+    _photos(images, 1)
+    label = next(labels.glob("*.png"))
+    before = label.read_bytes()
+    for target in (label, images / sorted(p.name for p in images.iterdir())[0]):
+        code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, "--peanut", "-o", target)
+        assert code != 0 and "is one of the inputs" in out, out
+        code, out = _run(
+            "crop", "evaluate", "--images", images, "--masks", labels, "--peanut", "-o", target, "--overwrite"
+        )
+        assert code != 0 and "is one of the inputs" in out, out
+    assert label.read_bytes() == before
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, "--peanut", "-o", notes)
+    assert code != 0 and "notes.txt: exists (use --overwrite)" in out and notes.read_text() == "mine", out
+    code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, "--peanut", "-o", notes, "--overwrite")
+    assert code == 0 and json.loads(notes.read_text())["miou"] > 0, out
+
+
+# round 3: a summary.csv / traits.csv of the user's in the output folder is kept, not replaced by the table
+@pytest.mark.parametrize(("command", "table"), [("predict", "summary.csv"), ("traits", "traits.csv")])
+def test_users_table_in_the_output_folder_is_kept(tmp_path: Path, command: str, table: str) -> None:
+    (photo,) = _photos(tmp_path / "out", 1)
+    (tmp_path / "out" / table).write_text("USER DATA\n")
+    code, out = _run("crop", command, photo, "-o", tmp_path / "out")
+    assert code == 1 and f"{table}: exists and was not written by agriseg" in out, out
+    assert (tmp_path / "out" / table).read_text() == "USER DATA\n"
+    code, out = _run("crop", command, photo, "-o", tmp_path / "out", "--overwrite")
+    assert code == 0 and (tmp_path / "out" / table).read_text().startswith("file,"), out
+    code, out = _run("crop", command, photo, "-o", tmp_path / "out")  # agriseg's own table: rewritten on re-runs
+    assert code == 0 and "1 skipped" in out, out

@@ -21,6 +21,7 @@ from agriseg.cli.options import (
     option,
     outdir_option,
     output_option,
+    overwrite_option,
     precision_option,
     stack,
     tiling_options,
@@ -79,6 +80,7 @@ def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params:
 @click.option("--peanut", is_flag=True, help="Shortcut for the Peanut colour labels (crop + weed = vegetation).")
 @option("--boundary-ratio", config=CROP_EVALUATE, type=float, help="Boundary IoU dilation ratio of the diagonal.")
 @output_option("Write the report as JSON.", required=False)
+@overwrite_option()
 @friendly_errors
 def evaluate(
     images: str,
@@ -87,13 +89,18 @@ def evaluate(
     colormap: str | None,
     peanut: bool,
     output: Path | None,
+    overwrite: bool,
     **params: object,
 ) -> None:
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
+    from agriseg.batch import check_output
     from agriseg.crop.config import CropEvaluateConfig
     from agriseg.crop.evaluate import evaluate_model, format_table
-    from agriseg.data.files import write_json
+    from agriseg.data.files import check_not_input, write_json
 
+    if output:  # before the evaluation runs: never a file of the folders read, an existing one only with --overwrite
+        check_not_input(output, [f for d in (images, masks, pred_masks) if d for f in Path(d).iterdir()])
+        check_output(output, overwrite)
     cfg = config_from_params(CropEvaluateConfig, params)
     res = evaluate_model(images, masks, cfg, pred_masks, colormap, peanut)
     click.echo(format_table(res))

@@ -379,6 +379,7 @@ def predict_files(
         options=(batch or BatchOptions()).labelled("predict", "img"),
         recipe=recipe,
         resume=lambda it: _read_back(Path(it.source), it.payload, k, class_fields),
+        tables=[Path(outdir) / "summary.csv"],
     )
     fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
     write_csv_atomic(list(result), Path(outdir) / "summary.csv", fields)

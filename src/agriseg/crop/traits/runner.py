@@ -430,6 +430,7 @@ def run_traits(
         recipe=recipe,
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "name": it.name, "status": "error", "error": msg},
+        tables=[outdir / n for n in ("traits.csv", "traits.json", "growth.csv", "growth_wide.csv", "growth.png")],
     )
     records = list(result)
     write_tables(records, outdir, config)
