@@ -404,3 +404,17 @@ def test_users_table_in_the_output_folder_is_kept(tmp_path: Path, command: str, 
     assert code == 0 and (tmp_path / "out" / table).read_text().startswith("file,"), out
     code, out = _run("crop", command, photo, "-o", tmp_path / "out")  # agriseg's own table: rewritten on re-runs
     assert code == 0 and "1 skipped" in out, out
+
+
+# round 3: make-synthetic counts and ranges are usage errors with a sentence, not numpy's or geopandas' words
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--countries", "austria:-1"], "--countries: every country needs at least one chip"),
+        (["--countries", "austria:1", "--fields-per-chip", "5,2"], "--fields-per-chip: give min,max with 1 <= min"),
+        (["--countries", "austria:1", "--fields-per-chip", "0,0"], "--fields-per-chip: give min,max with 1 <= min"),
+    ],
+)
+def test_fields_make_synthetic_bad_counts(tmp_path: Path, args: list[str], message: str) -> None:
+    code, out = _run("fields", "make-synthetic", "-o", tmp_path / "ftw", "--size", "64", *args)
+    assert code == 2 and message in out and not (tmp_path / "ftw").exists(), out

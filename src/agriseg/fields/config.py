@@ -392,6 +392,21 @@ class SyntheticFTWConfig(StrictModel):
         """The command line's ``8,22``."""
         return v.split(",") if isinstance(v, str) else v
 
+    @field_validator("countries")
+    @classmethod
+    def _counts(cls, v: dict[str, int]) -> dict[str, int]:
+        bad = [f"{name}:{n}" for name, n in v.items() if n < 1]
+        if not v or bad:
+            raise ValueError("every country needs at least one chip")
+        return v
+
+    @field_validator("fields_per_chip")
+    @classmethod
+    def _fields_range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if not 1 <= v[0] <= v[1]:
+            raise ValueError("give min,max with 1 <= min <= max")
+        return v
+
 
 # renamed to the *Config suffix: the old names work for one more release, with a warning
 __getattr__ = renamed_names(globals(), {"PreprocessSpec": "PreprocessConfig"})
