@@ -418,3 +418,20 @@ def test_users_table_in_the_output_folder_is_kept(tmp_path: Path, command: str, 
 def test_fields_make_synthetic_bad_counts(tmp_path: Path, args: list[str], message: str) -> None:
     code, out = _run("fields", "make-synthetic", "-o", tmp_path / "ftw", "--size", "64", *args)
     assert code == 2 and message in out and not (tmp_path / "ftw").exists(), out
+
+
+# round 3: a regions CSV that is not UTF-8 text, or empty, is named with what is wrong (no codec message)
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe\x00garbage\n", "not a text CSV in UTF-8"),
+        (b"", "regions CSV is empty"),
+        (b"a,b\n1,2\n", "needs the columns id,x,y,width,height, has a,b"),
+    ],
+)
+def test_regions_csv_unreadable(tmp_path: Path, content: bytes, message: str) -> None:
+    (photo,) = _photos(tmp_path / "in", 1)
+    regions = tmp_path / "pots.csv"
+    regions.write_bytes(content)
+    code, out = _run("crop", "traits", photo, "-o", tmp_path / "out", "--regions", regions)
+    assert code != 0 and f"pots.csv: {message}" in out and "codec" not in out and "None" not in out, out

@@ -13,6 +13,7 @@ inside and said so in its ``status`` (and a warning names it).
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,12 +66,19 @@ def read_regions(path: str | Path) -> list[Region]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: regions file not found")
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text CSV in UTF-8 (byte {err.start}); save it as CSV UTF-8") from None
     out = []
-    with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
+    with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         need = {"id", "x", "y", "width", "height"}
-        if not reader.fieldnames or not need <= set(reader.fieldnames):
-            raise ValueError(f"{path}: regions CSV needs the columns id,x,y,width,height, has {reader.fieldnames}")
+        if not reader.fieldnames:
+            raise ValueError(f"{path}: regions CSV is empty; it needs the columns id,x,y,width,height")
+        if not need <= set(reader.fieldnames):
+            has = ",".join(reader.fieldnames)
+            raise ValueError(f"{path}: regions CSV needs the columns id,x,y,width,height, has {has}")
         for i, row in enumerate(reader, start=2):
             try:
                 x, y, w, h = (int(row[k]) for k in ("x", "y", "width", "height"))
