@@ -426,7 +426,7 @@ def test_fields_make_synthetic_bad_counts(tmp_path: Path, args: list[str], messa
     [
         (b"\xff\xfe\x00garbage\n", "not a text CSV in UTF-8"),
         (b"", "regions CSV is empty"),
-        (b"a,b\n1,2\n", "needs the columns id,x,y,width,height, has a,b"),
+        (b"a,b\n1,2\n", "regions CSV needs the columns id,x,y,width,height, has a,b"),
     ],
 )
 def test_regions_csv_unreadable(tmp_path: Path, content: bytes, message: str) -> None:
