@@ -135,3 +135,21 @@ def test_change_refuses_wrong_inputs_naming_the_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"no pixel has data in both rasters"):
         change_map(na, nb, tmp_path / "c.tif")
     assert not (tmp_path / "c.tif").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"), [("x.txt", "unsupported vector format"), ("a.tif", "is one of the inputs")]
+)
+def test_change_refuses_bad_polygons_before_writing_the_map(tmp_path: Path, name: str, message: str) -> None:
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    a = np.full((20, 20), 200, np.uint8)
+    pa, pb = _probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", 255 - a)
+    (tmp_path / "p.gpkg").write_text("a user's file")
+    res = CliRunner().invoke(
+        main, ["fields", "change", str(pa), str(pb), "-o", str(tmp_path / "c.tif"), "--polygons", str(tmp_path / name)]
+    )
+    assert res.exit_code != 0 and message in res.output, res.output
+    assert not (tmp_path / "c.tif").exists()  # nothing written for a run that cannot finish

@@ -147,11 +147,13 @@ def change(
 ) -> None:
     """PRUE's field change map between two years' probability rasters, and its polygons."""
     from agriseg.batch import check_output
-    from agriseg.fields.change import change_map, polygonize_change
+    from agriseg.fields.change import change_map, check_polygons_output, polygonize_change
     from agriseg.fields.config import ChangeConfig
 
     cfg = config_from_params(ChangeConfig, {"threshold": threshold, "min_area_m2": min_area_m2})
     out = check_output(output, overwrite)
+    if polygons:  # checked before the change map is written: a bad --polygons leaves nothing behind
+        check_polygons_output(polygons, [earlier, later, out], overwrite)
     stats = change_map(earlier, later, out, threshold=cfg.threshold)
     click.echo(f"{out}: {stats['changed_fraction']:.2%} of valid pixels changed")
     if polygons:

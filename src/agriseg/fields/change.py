@@ -122,6 +122,18 @@ def change_map(
     return {"min": lo, "max": lo + span, "changed_fraction": changed / max(1, total)}
 
 
+def check_polygons_output(polygons: str | Path, inputs: list[str | Path], overwrite: bool) -> Path:
+    """Refuse a change-polygon output before anything is written: an unsupported extension, one of ``inputs``
+    (the rasters and the change map), or an existing file without ``overwrite``."""
+    from agriseg.batch import check_output
+    from agriseg.data.files import check_not_input
+    from agriseg.vector.fiboa import output_format
+
+    output_format(polygons)
+    check_not_input(polygons, inputs)
+    return check_output(polygons, overwrite)
+
+
 def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: float = 500.0) -> Any:
     """Polygons of the changed regions (band 2 of a change COG written by :func:`change_map`).
 
