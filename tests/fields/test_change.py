@@ -138,7 +138,7 @@ def test_change_refuses_wrong_inputs_naming_the_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "message"), [("x.txt", "unsupported vector format"), ("a.tif", "is one of the inputs")]
+    ("name", "message"), [("x.txt", "unsupported vector format"), ("a.tif", "unsupported"), ("p.gpkg", "exists")]
 )
 def test_change_refuses_bad_polygons_before_writing_the_map(tmp_path: Path, name: str, message: str) -> None:
     from click.testing import CliRunner
@@ -153,3 +153,16 @@ def test_change_refuses_bad_polygons_before_writing_the_map(tmp_path: Path, name
     )
     assert res.exit_code != 0 and message in res.output, res.output
     assert not (tmp_path / "c.tif").exists()  # nothing written for a run that cannot finish
+
+
+def test_change_rerun_with_overwrite_replaces_its_polygons(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    a = np.full((20, 20), 200, np.uint8)
+    pa, pb = _probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", 255 - a)
+    args = ["fields", "change", str(pa), str(pb), "-o", str(tmp_path / "c.tif"), "--polygons", str(tmp_path / "p.gpkg")]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    res = CliRunner().invoke(main, [*args, "--overwrite"])  # its own earlier polygons are an output, not an input
+    assert res.exit_code == 0, res.output

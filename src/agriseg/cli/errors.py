@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from agriseg.extras import Extra
 
 # parameters that name what a command writes; every other file given on the command line is an input
-OUTPUT_PARAMS = frozenset({"output", "outdir", "out", "output_dir", "out_dir"})
+OUTPUT_PARAMS = frozenset({"output", "outdir", "out", "output_dir", "out_dir", "polygons"})  # polygons: fields change
 
 
 def input_files(params: dict[str, Any]) -> list[Path]:
