@@ -195,7 +195,8 @@ def test_fields_from_an_area_and_a_season(tmp_path: Path, monkeypatch: pytest.Mo
         ).to_file(wd / "areas.gpkg")
         agriseg(f"fields map --areas areas.gpkg {seasons} {stac} -m FTW_PRUE_EFNET_B5 -o many/ --serial", cwd=wd)
         assert (wd / "many" / "scenes" / "west.tif").is_file() and (wd / "many" / "fields.parquet").is_file()
-        agriseg("fields evaluate -m FTW_PRUE_EFNET_B3 --root nowhere", cwd=wd, expect=1)
+        # a folder named on the command line is missing: a usage error
+        agriseg("fields evaluate -m FTW_PRUE_EFNET_B3 --root nowhere", cwd=wd, expect=2)
         agriseg(f"fields download --bbox 10,50,10,51 {seasons} {stac} -o bad.tif", cwd=wd, expect=1)
 
 

@@ -89,7 +89,7 @@ def test_sft_with_a_mistyped_model_in_its_config_fails_at_once(tmp_path: Path, m
         t0 = time.perf_counter()
         res = CliRunner().invoke(main, ["text", "sft", "-c", str(cfg)])
         assert time.perf_counter() - t0 < 10
-        assert res.exit_code == 1 and f"{model}: no such model folder" in res.output, res.output
+        assert res.exit_code == 2 and f"{model}: no such model folder" in res.output, res.output
         assert "internet" not in res.output and "Traceback" not in res.output
 
 

@@ -40,6 +40,12 @@ class MissingDependency(click.ClickException):
     exit_code = 2
 
 
+class MissingInput(click.ClickException):
+    """A file or folder named on the command line is not there: a usage problem (exit status 2), in one line."""
+
+    exit_code = 2
+
+
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Report expected errors (bad files, bad configs) as ``Error: <message>`` without a traceback.
 
@@ -64,7 +70,9 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.UsageError(str(err)) from err
         except ImportError as err:  # an optional dependency is missing: the message names the pip command
             raise MissingDependency(str(err)) from err
-        except (FileNotFoundError, ValueError, FileExistsError) as err:
+        except FileNotFoundError as err:  # raised before any item ran: a path on the command line is wrong
+            raise MissingInput(str(err)) from err
+        except (ValueError, FileExistsError) as err:
             raise click.ClickException(str(err)) from err
         except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file
             raise click.ClickException(describe_os_error(err)) from err
