@@ -41,6 +41,10 @@ class ModelLoadError(ValueError):
     """A model file could not be loaded; the message names the file and the problem."""
 
 
+class ModelNotFoundError(ModelLoadError, FileNotFoundError):
+    """The model file given is not there (on the command line: a usage error, exit status 2)."""
+
+
 def _default_file_mode() -> int:
     """0o666 minus the process umask: the mode ``open()`` would give a new file.
 
@@ -84,7 +88,7 @@ def resolve(name_or_path: str | Path) -> Path:
         return p
     p = Path(s)
     if not p.is_file():
-        raise ModelLoadError(f"{p}: model file not found (packaged names: {', '.join(PACKAGED)})")
+        raise ModelNotFoundError(f"{p}: model file not found (packaged names: {', '.join(PACKAGED)})")
     return p
 
 
