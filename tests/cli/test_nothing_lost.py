@@ -435,3 +435,12 @@ def test_regions_csv_unreadable(tmp_path: Path, content: bytes, message: str) ->
     regions.write_bytes(content)
     code, out = _run("crop", "traits", photo, "-o", tmp_path / "out", "--regions", regions)
     assert code != 0 and f"pots.csv: {message}" in out and "codec" not in out and "None" not in out, out
+
+
+# round 3: a largest field area below the smallest is a usage error, not a run that keeps no field
+def test_polygonize_max_area_below_min_area(tmp_path: Path) -> None:
+    from agriseg.vector.config import PolygonizeConfig
+
+    with pytest.raises(ValueError, match="at least the smallest area kept"):
+        PolygonizeConfig(min_area_m2=1000, max_area_m2=10)
+    assert PolygonizeConfig(min_area_m2=1000, max_area_m2=0).max_area_m2 == 0  # 0 = no limit

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
 from agriseg.config import StrictModel
 
@@ -84,3 +84,11 @@ class PolygonizeConfig(StrictModel):
         0.5, ge=0, le=1, description="share of a field's land-cover pixels that must be allowed classes"
     )
     progress: bool = True
+
+    @field_validator("max_area_m2")
+    @classmethod
+    def _max_above_min(cls, v: float, info: ValidationInfo) -> float:
+        lo = info.data.get("min_area_m2")
+        if v and lo is not None and v < lo:
+            raise ValueError(f"must be 0 (no limit) or at least the smallest area kept ({lo:g} m2)")
+        return v
