@@ -297,17 +297,25 @@ class BatchAborted(ValueError):
     """``strict``: the first failed item stopped the batch; the message is that item's (one line)."""
 
 
-def check_output(path: str | Path, overwrite: bool, empty_dir_ok: bool = False) -> Path:
-    """Refuse to replace an existing single output unless ``overwrite`` (the one place this is said).
+def check_output(
+    path: str | Path, overwrite: bool, empty_dir_ok: bool = False, inputs: Iterable[str | Path] = ()
+) -> Path:
+    """Refuse to replace an existing single output unless ``overwrite`` (the one place this is said), and
+    refuse an output that is one of the run's ``inputs`` even with it.
 
     Args:
         path: the output file or folder.
         overwrite: replacing it is allowed.
         empty_dir_ok: an existing empty folder does not count.
+        inputs: files the run reads (:func:`agriseg.data.files.check_not_input`).
 
     Raises:
         FileExistsError: ``<path>: exists (use --overwrite)``.
+        ValueError: ``<path>: is one of the inputs ...``.
     """
+    from agriseg.data.files import check_not_input
+
+    check_not_input(path, inputs)
     path = Path(path)
     there = path.exists() and not (empty_dir_ok and path.is_dir() and not any(path.iterdir()))
     if there and not overwrite:

@@ -96,11 +96,10 @@ def evaluate(
     from agriseg.batch import check_output
     from agriseg.crop.config import CropEvaluateConfig
     from agriseg.crop.evaluate import evaluate_model, format_table
-    from agriseg.data.files import check_not_input, write_json
+    from agriseg.data.files import write_json
 
     if output:  # before the evaluation runs: never a file of the folders read, an existing one only with --overwrite
-        check_not_input(output, [f for d in (images, masks, pred_masks) if d for f in Path(d).iterdir()])
-        check_output(output, overwrite)
+        check_output(output, overwrite, inputs=[f for d in (images, masks, pred_masks) if d for f in Path(d).iterdir()])
     cfg = config_from_params(CropEvaluateConfig, params)
     res = evaluate_model(images, masks, cfg, pred_masks, colormap, peanut)
     click.echo(format_table(res))

@@ -14,15 +14,16 @@ from agriseg.batch import BatchResult, describe_os_error
 if TYPE_CHECKING:
     from agriseg.extras import Extra
 
-# parameters that name what a command writes; every other file given on the command line is an input
-OUTPUT_PARAMS = frozenset({"output", "outdir", "out", "output_dir", "out_dir", "polygons"})  # polygons: fields change
+# parameters that name what a command writes (and any ``*_output``, e.g. ``fields change --polygons``); every
+# other file given on the command line is an input
+OUTPUT_PARAMS = frozenset({"output", "outdir", "out", "output_dir", "out_dir"})
 
 
 def input_files(params: dict[str, Any]) -> list[Path]:
     """Existing files among a command's parameters (outputs excepted): no output may replace them."""
     found: list[Path] = []
     for name, value in params.items():
-        if name in OUTPUT_PARAMS:
+        if name in OUTPUT_PARAMS or name.endswith("_output"):
             continue
         for v in value if isinstance(value, list | tuple) else (value,):
             if isinstance(v, str | Path) and str(v) and len(str(v)) < 4096:

@@ -132,7 +132,7 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, batch: BatchO
 @click.argument("later", type=click.Path(dir_okay=False))
 @output_option("Change COG.")
 @option("--threshold", config=FIELDS_CHANGE, type=float, help="On the min-max normalised change.")
-@click.option("--polygons", default=None, type=click.Path(), help="Also write change polygons here.")
+@click.option("--polygons", "polygons_output", default=None, type=click.Path(), help="Also write change polygons here.")
 @option("--min-area", "min_area_m2", config=FIELDS_CHANGE, type=float, help="Smallest change polygon (m2).")
 @overwrite_option()
 @friendly_errors
@@ -141,7 +141,7 @@ def change(
     later: str,
     output: Path,
     threshold: float,
-    polygons: str | None,
+    polygons_output: str | None,
     min_area_m2: float,
     overwrite: bool,
 ) -> None:
@@ -152,10 +152,10 @@ def change(
 
     cfg = config_from_params(ChangeConfig, {"threshold": threshold, "min_area_m2": min_area_m2})
     out = check_output(output, overwrite)
-    if polygons:  # checked before the change map is written: a bad --polygons leaves nothing behind
-        check_polygons_output(polygons, [earlier, later, out], overwrite)
+    if polygons_output:  # checked before the change map is written: a bad --polygons leaves nothing behind
+        check_polygons_output(polygons_output, [earlier, later, out], overwrite)
     stats = change_map(earlier, later, out, threshold=cfg.threshold)
     click.echo(f"{out}: {stats['changed_fraction']:.2%} of valid pixels changed")
-    if polygons:
-        df = polygonize_change(out, polygons, cfg.min_area_m2)
-        click.echo(f"{polygons}: {len(df)} change polygons")
+    if polygons_output:
+        df = polygonize_change(out, polygons_output, cfg.min_area_m2)
+        click.echo(f"{polygons_output}: {len(df)} change polygons")

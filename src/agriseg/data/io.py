@@ -71,14 +71,11 @@ def _raster_hint(path: Path) -> str:
     if path.suffix.lower() not in (".tif", ".tiff"):
         return ""
     try:
-        import warnings
-
         import rasterio
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # NotGeoreferencedWarning: a plain TIFF is fine here
-            ds = rasterio.open(path)
-        with ds:
+        from agriseg.raster.image import open_plain_or_geo
+
+        with open_plain_or_geo(rasterio, path) as ds:
             return f" as a photo: it is a {ds.count}-band {ds.dtypes[0]} raster, not an RGB photo" + (
                 " (a Sentinel-2 scene goes to `agriseg fields predict`)" if ds.count >= 4 else ""
             )

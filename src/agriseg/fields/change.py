@@ -126,12 +126,10 @@ def check_polygons_output(polygons: str | Path, inputs: list[str | Path], overwr
     """Refuse a change-polygon output before anything is written: an unsupported extension, one of ``inputs``
     (the rasters and the change map), or an existing file without ``overwrite``."""
     from agriseg.batch import check_output
-    from agriseg.data.files import check_not_input
     from agriseg.vector.fiboa import output_format
 
     output_format(polygons)
-    check_not_input(polygons, inputs)
-    return check_output(polygons, overwrite)
+    return check_output(polygons, overwrite, inputs=inputs)
 
 
 def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: float = 500.0) -> Any:
