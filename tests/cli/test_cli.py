@@ -25,10 +25,11 @@ def test_help_and_version_are_instant():
 
 def test_predict_missing_path_and_empty_folder(tmp_path):
     r = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "nope.jpg"), "-o", str(tmp_path / "o")])
-    assert r.exit_code != 0 and "nope.jpg: no such file or folder" in r.output
+    assert r.exit_code == 2 and "nope.jpg: no such file or folder" in r.output
     (tmp_path / "empty").mkdir()
-    r = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "empty"), "-o", str(tmp_path / "o")])
-    assert r.exit_code != 0 and "folder has no images" in r.output
+    for command in ("predict", "traits"):  # nothing to work on is a usage error, not a failed item
+        r = CliRunner().invoke(main, ["crop", command, str(tmp_path / "empty"), "-o", str(tmp_path / "o")])
+        assert r.exit_code == 2 and "empty: folder has no images" in r.output, r.output
 
 
 def test_predict_rejects_wrong_channel_model(tmp_path, samples_dir):

@@ -59,6 +59,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from agriseg.config import OptionError
         from agriseg.data.files import protected_inputs
+        from agriseg.data.io import NoInputError
         from agriseg.extras import MissingExtra
 
         try:
@@ -71,7 +72,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.UsageError(str(err)) from err
         except ImportError as err:  # an optional dependency is missing: the message names the pip command
             raise MissingDependency(str(err)) from err
-        except FileNotFoundError as err:  # raised before any item ran: a path on the command line is wrong
+        except (FileNotFoundError, NoInputError) as err:  # before any item ran: a path given is wrong or empty
             raise MissingInput(str(err)) from err
         except (ValueError, FileExistsError) as err:
             raise click.ClickException(str(err)) from err

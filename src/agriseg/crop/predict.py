@@ -451,13 +451,13 @@ def predict_paths(
         ValueError: no photos (only earlier outputs), or a model that cannot be used.
     """
     from agriseg.data.files import ensure_outdir
-    from agriseg.data.io import drop_outputs, list_images
+    from agriseg.data.io import NoInputError, drop_outputs, list_images
     from agriseg.fingerprint import Recipe
 
     out = ensure_outdir(outdir)
     files, earlier = drop_outputs(list_images(list(paths)), out, OUTPUT_SUFFIXES)
     if not files:
-        raise ValueError(f"{outdir}: holds only outputs of an earlier run, no photos")
+        raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
     pred = load_predictor(
         config.model_name,
         config.long_side,

@@ -258,24 +258,28 @@ def drop_outputs(files: list[Path], outdir: Path, suffixes: Iterable[str]) -> tu
     return keep, dropped
 
 
+class NoInputError(ValueError):
+    """The paths given hold nothing to work on (an empty folder): a usage problem, exit status 2 on the CLI."""
+
+
 def list_images(paths: Sequence[str | Path]) -> list[Path]:
     """Expand files and folders (non-recursive) into a sorted list of image files.
 
     Raises:
         FileNotFoundError: for a path that does not exist.
-        ValueError: for a folder without images, or when nothing is found.
+        NoInputError: for a folder without images, or when nothing is found.
     """
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
             if not found:
-                raise ValueError(f"{p}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
+                raise NoInputError(f"{p}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
             out += found
         elif p.is_file():
             out.append(p)
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     if not out:
-        raise ValueError("no input images given")
+        raise NoInputError("no input images given")
     return out

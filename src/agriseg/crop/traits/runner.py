@@ -55,7 +55,7 @@ from agriseg.crop.traits.regions import (
 )
 from agriseg.crop.traits.units import parse_box, reference_scale, unit_names
 from agriseg.data.files import atomic_write, write_json
-from agriseg.data.io import list_images
+from agriseg.data.io import NoInputError, list_images
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchResult
@@ -384,7 +384,7 @@ def run_traits(
     if config.grid_box:
         parse_box(config.grid_box)
     if not pairs:
-        raise ValueError(f"{paths[0]}: no photos or masks to measure")
+        raise NoInputError(f"{paths[0]}: no photos or masks to measure")
     model = None
     if any(p.mask is None for p in pairs):  # photos to segment: a missing model stops the batch at once
         from agriseg.config import OptionError
