@@ -250,3 +250,9 @@ def test_help_from_the_config_fields_description() -> None:
     assert field_help(TEXT_EVALUATE, "ignore_value") == opt.help
     text = " ".join(CliRunner().invoke(main, ["fields", "run", "--help"]).output.split())
     assert "--resize FLOAT Tile resize factor before the model. [default: (2 for ftw checkpoints, else 1)]" in text
+
+
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_positive_number_options_refuse_inf_and_nan(value: str) -> None:
+    res = CliRunner().invoke(main, ["text", "suggest-sizes", "--size", "512", "--resolution", value])
+    assert res.exit_code == 2 and f"'{value}' is not a finite number" in res.output, res.output

@@ -87,6 +87,21 @@ TEXT_TINY_MODEL = "agriseg.text.tinyvlm:TinyVLMConfig"
 TEXT_LANDSCAPES = "agriseg.text.synthetic:LandscapeConfig"
 
 
+class PositiveFloat(click.FloatRange):
+    """A number above 0 and finite: ``click.FloatRange`` lets ``inf`` and ``nan`` through."""
+
+    name = "positive number"
+
+    def __init__(self) -> None:
+        super().__init__(0, min_open=True)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        out = super().convert(value, param, ctx)
+        if out != out or out in (float("inf"), float("-inf")):  # nan is the one value unequal to itself
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return out
+
+
 def stack(*decorators: Decorator) -> Decorator:
     """Apply several option decorators as one (in the order listed, top to bottom)."""
 
@@ -657,7 +672,7 @@ def train_options() -> Decorator:
         shared(
             "--max-minutes",
             "--max-minutes",
-            type=click.FloatRange(0, min_open=True),
+            type=PositiveFloat(),
             default=None,
             help="Override train.max_minutes: stop training after this wall time.",
         ),

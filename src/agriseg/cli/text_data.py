@@ -11,6 +11,7 @@ from agriseg.cli.options import (
     TEXT_DATASET,
     TEXT_LANDSCAPES,
     TEXT_TINY_MODEL,
+    PositiveFloat,
     bands_option,
     classes_option,
     config_from_params,
@@ -142,10 +143,10 @@ def dataset_cmd(
 @click.option(
     "--size", required=True, type=click.IntRange(1), help="Side of your images (tiles) in pixels, the shorter one."
 )
-@click.option("--resolution", type=click.FloatRange(0, min_open=True), default=None, help="Metres per pixel.")
+@click.option("--resolution", type=PositiveFloat(), default=None, help="Metres per pixel.")
 @click.option(
     "--min-object",
-    type=click.FloatRange(0, min_open=True),
+    type=PositiveFloat(),
     default=None,
     help="Smallest object to keep, in metres (with --resolution).",
 )
