@@ -122,6 +122,12 @@ def test_regions_file(tmp_path: Path) -> None:
     bad.write_text("id,x,y\n1,2,3\n")
     with pytest.raises(ValueError, match=str(bad)):
         read_regions(bad)
+    bad.write_text("id,x,y,width,height\nA1,0,0,10,10\nA2,10,0,10,10\nA1,20,0,10,10\n")
+    with pytest.raises(ValueError, match="line 4: region id 'A1' is also on line 2"):
+        read_regions(bad)
+    bad.write_text("id,x,y,width,height\n ,0,0,10,10\n")
+    with pytest.raises(ValueError, match="line 2: the region has no id"):
+        read_regions(bad)
 
 
 @pytest.mark.parametrize("text", ["3", "0x2", "axb"])

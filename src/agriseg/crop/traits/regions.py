@@ -61,7 +61,8 @@ def read_regions(path: str | Path) -> list[Region]:
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: missing columns or values that are not whole numbers, naming the file and line.
+        ValueError: missing columns, values that are not whole numbers, or a missing or repeated id, naming the
+            file and line.
     """
     path = Path(path)
     if not path.is_file():
@@ -71,6 +72,7 @@ def read_regions(path: str | Path) -> list[Region]:
     except UnicodeDecodeError as err:
         raise ValueError(f"{path}: not a text CSV in UTF-8 (byte {err.start}); save it as CSV UTF-8") from None
     out = []
+    seen: dict[str, int] = {}  # id -> line
     with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh)
         need = {"id", "x", "y", "width", "height"}
@@ -86,7 +88,13 @@ def read_regions(path: str | Path) -> list[Region]:
                 raise ValueError(f"{path}: line {i}: x, y, width, height must be whole numbers") from err
             if w < 1 or h < 1:
                 raise ValueError(f"{path}: line {i}: width and height must be >= 1")
-            out.append(Region(row["id"], x, y, w, h))
+            rid = (row["id"] or "").strip()
+            if not rid:
+                raise ValueError(f"{path}: line {i}: the region has no id")
+            if rid in seen:  # two rows of one id would report one region's traits twice under the same name
+                raise ValueError(f"{path}: line {i}: region id {rid!r} is also on line {seen[rid]}; ids must be unique")
+            seen[rid] = i
+            out.append(Region(rid, x, y, w, h))
     if not out:
         raise ValueError(f"{path}: no regions")
     return out
