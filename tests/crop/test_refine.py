@@ -55,3 +55,41 @@ def test_lda_splits_two_clouds_at_the_middle() -> None:
     pos, neg = rng.normal([2, 0], 0.3, (500, 2)), rng.normal([0, 0], 0.3, (500, 2))
     w, c = fit_lda(pos, neg)
     assert np.array([1.05, 0]) @ w > c > np.array([0.95, 0]) @ w
+
+
+def test_lab_features_without_opencv_match_opencv(monkeypatch) -> None:
+    """The base install has no OpenCV: scikit-image gives the same Lab scaling (within quantisation)."""
+    import builtins
+
+    from agriseg.crop.refine import lab_features
+
+    rgb, _ = _disc_photo()
+    with_cv2 = lab_features(rgb)
+    real = builtins.__import__
+
+    def no_cv2(name, *args, **kw):
+        if name == "cv2":
+            raise ImportError(name)
+        return real(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_cv2)
+    assert np.abs(lab_features(rgb) - with_cv2).max() < 3
+
+
+def test_predictor_redecides_outlines_only_on_reduced_photos() -> None:
+    """A model run at under half the photo's size draws its outline in coarse pixels; the predictor re-decides
+    the band around it by the photo's colours. At (nearly) full size the model's own outline stands."""
+    import torch
+
+    from agriseg.crop.predict import OUTLINE_MIN_SCALE, Predictor, class_map
+
+    rgb, truth = _disc_photo(r=30)  # 160 x 160 photo
+    wide = cv2.dilate(truth, np.ones((3, 3), np.uint8), iterations=4).astype(np.float32)  # 4 px too wide
+    probs = np.stack([1 - wide, wide])  # (2, H, W)
+    pred = Predictor(torch.nn.Identity(), 2, long_side=40)  # 4 photo px per working px
+    assert 160 / 40 >= OUTLINE_MIN_SCALE
+    tight = pred.classes(probs, rgb)
+    assert _iou(tight > 0, truth > 0) > 0.95 > _iou(wide > 0, truth > 0)
+    assert abs(int(tight.sum()) / int(truth.sum()) - 1) < 0.05
+    assert np.array_equal(Predictor(torch.nn.Identity(), 2, long_side=120).classes(probs, rgb), class_map(probs))
+    assert np.array_equal(Predictor(torch.nn.Identity(), 2, long_side=40, outline_band=0).classes(probs, rgb), wide)

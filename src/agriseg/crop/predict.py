@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 Precision = Literal["fp32", "bf16"]
 TTA = Literal["none", "flip", "flip+scale"]
+# the reduction (photo px per working px) from which Predictor re-decides outlines at the photo's resolution
+OUTLINE_MIN_SCALE = 2.0
 # extra inference sizes of "flip+scale", relative to long_side
 TTA_SCALES = (0.8, 1.25)
 
@@ -81,6 +83,8 @@ class Predictor:
         optimize: how the model runs (:class:`agriseg.runtime.ModelRunner`): ``onnxruntime`` (the model's
             ONNX file, or a PyTorch model exported once per photo size), ``none`` (PyTorch eager) or ``jit``.
         config: the model's config, when known (:func:`load_predictor` sets it).
+        outline_band: where the model ran at under half the photo's resolution, the outline is re-decided at the
+            photo's own resolution within this many working-size pixels of it (:func:`to_classes`); 0 = never.
     """
 
     model: nn.Module | Callable[[], nn.Module]
@@ -95,6 +99,7 @@ class Predictor:
     tta: TTA = "none"
     optimize: Optimize = "none"
     config: ModelConfig | None = field(default=None, repr=False)
+    outline_band: int = 2
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -142,7 +147,13 @@ class Predictor:
 
     def predict(self, image: np.ndarray) -> np.ndarray:
         """Class-id mask ``(H, W)`` uint8 of one RGB image."""
-        return to_classes(self.probabilities([image])[0], image)
+        return self.classes(self.probabilities([image])[0], image)
+
+    def classes(self, probs: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+        """The class map ``(H, W)`` of the full-size probabilities ``(K, H, W)`` of the photo ``rgb``."""
+        scale = max(rgb.shape[:2]) / self.long_side if self.long_side else 1.0  # photo px per working px
+        band = round(self.outline_band * scale) if scale >= OUTLINE_MIN_SCALE else 0
+        return to_classes(probs, rgb, band)
 
 
 def load_predictor(
@@ -186,13 +197,22 @@ def load_predictor(
     return pred
 
 
-def to_classes(probs: np.ndarray, rgb: np.ndarray | None = None) -> np.ndarray:
+def to_classes(probs: np.ndarray, rgb: np.ndarray | None = None, band: int = 0) -> np.ndarray:
     """The class map ``(H, W)`` uint8 of full-size probabilities ``(K, H, W)`` of the photo ``rgb``.
 
-    The one step from probabilities to classes of every crop command; post-processing that looks at the
-    photo (such as refining outlines) belongs here. Today: :func:`class_map`.
+    The one step from probabilities to classes of every crop command: :func:`class_map`, then, with ``band``
+    > 0, the pixels within ``band`` photo pixels of the outline re-decided by the photo's own colours
+    (:func:`agriseg.crop.refine.refine_outline`). A model run on a reduced photo draws its outline in working
+    pixels; upsampled, the outline is uncertain by a few photo pixels, and on a 12 MP photo run at 800 px one
+    working pixel is four photo pixels, most of them soil or leaf. :class:`Predictor` sets ``band`` only where
+    a working pixel covers at least :data:`OUTLINE_MIN_SCALE` photo pixels across.
     """
-    return class_map(probs)
+    classes = class_map(probs)
+    if band <= 0 or rgb is None:
+        return classes
+    from agriseg.crop.refine import refine_outline
+
+    return refine_outline(rgb, classes, probs, band)
 
 
 def class_map(probs: np.ndarray) -> np.ndarray:
@@ -331,7 +351,7 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 
 
 # agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
-ALGORITHM = "1"
+ALGORITHM = "2"  # 2: outlines re-decided at the photo's resolution on reduced photos
 
 
 @batch_keywords
@@ -414,7 +434,7 @@ def _predict_stream(
             if pending:
                 probs = predictor.probabilities([rgb for _, rgb in pending])
                 for (it, rgb), p in zip(pending, probs, strict=True):
-                    classes = to_classes(p, rgb)  # (H, W)
+                    classes = predictor.classes(p, rgb)  # (H, W)
                     args = (Path(it.source), it.payload, rgb, classes, k, class_fields)
                     writes.append((it, writer.submit(_write_and_row, *args)))
                 pending.clear()

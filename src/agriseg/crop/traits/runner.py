@@ -356,7 +356,7 @@ def measure_item(
 
 
 # agriseg's version of what crop traits writes from an image and options (part of every fingerprint)
-ALGORITHM = "2"
+ALGORITHM = "3"  # 3: crop predict's outlines re-decided on reduced photos
 
 
 @batch_keywords
