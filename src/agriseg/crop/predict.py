@@ -99,7 +99,7 @@ class Predictor:
     tta: TTA = "none"
     optimize: Optimize = "none"
     config: ModelConfig | None = field(default=None, repr=False)
-    outline_band: int = 2
+    outline_band: int = 1
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
