@@ -84,8 +84,12 @@ def test_grid_box_and_regions_outside_warn() -> None:
     m = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4", grid_box="300,40,320,240"))
     assert m.box == (300, 40, 320, 240)
     assert [r["status"] for r in m.regions][:4] == ["ok", "partly outside", "outside", "outside"]
-    assert any("region 3 is outside" in w for w in m.warnings)
-    assert any("region 2 is partly outside" in w for w in m.warnings)
+    outside = [w for w in m.warnings if " outside the 400x300 image" in w]
+    assert len(outside) == 2, m.warnings  # one line per kind, however many regions
+    assert any(w.startswith("regions 3, 4, 7, 8, 11 and 1 more are outside") for w in outside), outside
+    assert any(w.startswith("regions 2, 6, 10 are partly outside") for w in outside), outside
+    with pytest.raises(ValueError, match="the 100x100 grid over a 320x40 px box gives cells under 1 px"):
+        measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="100x100", grid_box="300,40,320,40"))
     m = measure(veg.astype(np.uint8), None, TraitsConfig(grid="3x4"))  # no photo: the whole image, said so
     assert m.box == (0, 0, 400, 300) and "no photo" in m.warnings[0]
 

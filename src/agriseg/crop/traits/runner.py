@@ -212,13 +212,24 @@ def measured_regions(
             box = (0, 0, w, h)
             why = "no photo" if rgb is None else "no tray stands out from the background"
             warnings.append(f"{why}: the {config.grid} grid spans the whole image (give --grid-box X,Y,W,H)")
-        rects = grid_regions(box, *parse_grid(config.grid))
+        rows, cols = parse_grid(config.grid)
+        if rows > box[3] or cols > box[2]:
+            raise ValueError(
+                f"the {config.grid} grid over a {box[2]}x{box[3]} px box gives cells under 1 px "
+                "(fewer rows and columns, or a larger --grid-box)"
+            )
+        rects = grid_regions(box, rows, cols)
     else:
         return [], None, []
+    off: dict[str, list[str]] = {}  # "outside" / "partly outside" -> region ids
     for r in rects:
         where = region_status(r, (h, w))
         if where != "inside":
-            warnings.append(f"region {r.id} is {where} the {w}x{h} image")
+            off.setdefault(where, []).append(r.id)
+    for where, ids in off.items():  # one line per kind, however many regions
+        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        what = f"region {ids[0]} is" if len(ids) == 1 else f"regions {shown} are"
+        warnings.append(f"{what} {where} the {w}x{h} image")
     return rects, box, warnings
 
 
