@@ -173,3 +173,16 @@ def test_plots_on_a_photo_with_a_regions_csv_equal_traits(tmp_path: Path) -> Non
     for row, reg in zip(rows, rec["regions"], strict=True):
         assert row["plant_count"] == reg["plant_count"] == 1
         assert row["plant_area_px2"] == reg["plant_area"] and row["green_fraction"] == reg["green_fraction"]
+
+
+def test_plots_refuses_plot_id_with_a_regions_csv(tmp_path: Path) -> None:
+    """--plot-id names a column of a plots vector file; with a regions CSV it would be silently ignored."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    Image.fromarray(np.zeros((80, 120, 3), np.uint8)).save(tmp_path / "p.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\na,0,0,40,80\n")
+    args = ["crop", "plots", str(tmp_path / "p.png"), "--plots", str(tmp_path / "pots.csv"), "-o", str(tmp_path / "o")]
+    res = CliRunner().invoke(main, [*args, "--plot-id", "pot"])
+    assert res.exit_code == 2 and "--plot-id: " in res.output and "is a regions CSV" in res.output, res.output
