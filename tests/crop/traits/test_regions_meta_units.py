@@ -183,3 +183,26 @@ def test_reference_object_scale() -> None:
     assert reference_scale(rgb2, (180, 60, 80, 80), size_mm=20) == pytest.approx(2.0)
     with pytest.raises(ValueError, match="uniform"):
         reference_scale(rgb, (0, 0, 50, 50), size_mm=10)
+    with pytest.raises(ValueError, match=r"reaches outside the 300x200 image"):
+        reference_scale(rgb, (250, 60, 80, 80), size_mm=25.0)  # clipped, it would measure a cut disc
+    with pytest.raises(ValueError, match="touches the box's edge"):
+        reference_scale(rgb, (215, 60, 60, 80), size_mm=25.0)  # the box cuts the disc
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--px-per-mm", "2", "--reference-box", "1,1,5,5", "--reference-mm", "3"], "both set the scale"),
+        (["--reference-box", "1,1,5,5"], "--reference-box and --reference-mm go together"),
+        (["--reference-box", "1,1,5", "--reference-mm", "3"], "1,1,5"),
+    ],
+)
+def test_scale_options_that_clash_or_lack_each_other_are_usage_errors(tmp_path, args, message) -> None:
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from agriseg.cli import main
+
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "a_mask.png")
+    res = CliRunner().invoke(main, ["crop", "traits", str(tmp_path / "a_mask.png"), "-o", str(tmp_path / "o"), *args])
+    assert res.exit_code == 2 and message in res.output, res.output

@@ -102,6 +102,20 @@ class Measurement:
     box: tuple[int, int, int, int] | None = None  # the box the grid spans (px)
 
 
+def check_scale_options(config: TraitsConfig) -> None:
+    """Refuse scale options that contradict each other (one line naming them, exit status 2); the config
+    already requires --reference-box and --reference-mm together."""
+    from agriseg.config import OptionError
+
+    if config.px_per_mm and (config.reference_box or config.reference_mm):
+        raise OptionError("--px-per-mm and --reference-box/--reference-mm both set the scale: give one of them")
+    if config.reference_box:
+        try:
+            parse_box(config.reference_box)
+        except ValueError as err:
+            raise OptionError(f"--reference-box: {err}") from None
+
+
 def image_scale(rgb: np.ndarray | None, config: TraitsConfig, path: Path) -> float | None:
     """Pixels per millimetre of one image: ``px_per_mm``, a reference object, or None (pixels)."""
     if config.px_per_mm:
@@ -394,6 +408,7 @@ def run_traits(
         parse_grid(config.grid)
     if config.grid_box:
         parse_box(config.grid_box)
+    check_scale_options(config)
     if not pairs:
         raise NoInputError(f"{paths[0]}: no photos or masks to measure")
     model = None

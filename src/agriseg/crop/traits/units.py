@@ -36,12 +36,15 @@ def reference_scale(rgb: np.ndarray, box: tuple[int, int, int, int], size_mm: fl
         size_mm: the object's diameter or side in millimetres.
 
     Raises:
-        ValueError: when the box is outside the image or holds no distinct object.
+        ValueError: when the box reaches outside the image, holds no distinct object, or the object touches the
+            box's edge (it may be cut).
     """
     x, y, w, h = box
-    crop = rgb[max(0, y) : y + h, max(0, x) : x + w].astype(np.float64)
+    if x < 0 or y < 0 or x + w > rgb.shape[1] or y + h > rgb.shape[0]:
+        raise ValueError(f"reference box {box} reaches outside the {rgb.shape[1]}x{rgb.shape[0]} image")
+    crop = rgb[y : y + h, x : x + w].astype(np.float64)
     if crop.shape[0] < 3 or crop.shape[1] < 3:
-        raise ValueError(f"reference box {box} is outside the {rgb.shape[1]}x{rgb.shape[0]} image")
+        raise ValueError(f"reference box {box} is under 3 px on a side")
     lum = crop @ np.array([0.299, 0.587, 0.114])
     if lum.max() - lum.min() < 1e-6:
         raise ValueError(f"reference box {box} is uniform: no object to measure")
@@ -53,5 +56,9 @@ def reference_scale(rgb: np.ndarray, box: tuple[int, int, int, int], size_mm: fl
         raise ValueError(f"reference box {box} holds no object")
     biggest = np.argmax(np.bincount(lab.ravel())[1:]) + 1
     sl = ndimage.find_objects((lab == biggest).astype(np.int32))[0]
+    if sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == obj.shape[0] or sl[1].stop == obj.shape[1]:
+        raise ValueError(
+            f"the object in reference box {box} touches the box's edge: give a box with background around it"
+        )
     side = max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
     return side / size_mm
