@@ -62,3 +62,9 @@ def test_labels_colormap_binary_index(tmp_path):
     q = tmp_path / "i.png"
     Image.fromarray(np.array([[0, 2, 255]], np.uint8)).save(q)
     assert read_label(q, "index").tolist() == [[0, 2, 255]]
+
+
+def test_a_one_pixel_image_is_too_small_in_words(tmp_path):
+    Image.fromarray(np.zeros((1, 5, 3), np.uint8)).save(tmp_path / "thin.png")
+    with pytest.raises(ImageReadError, match=r"thin.png: the image is 5x1 px, too small to segment \(at least 2x2\)"):
+        read_rgb(tmp_path / "thin.png")

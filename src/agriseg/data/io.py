@@ -97,7 +97,11 @@ def read_rgb(path: str | Path) -> np.ndarray:
         arr = _to_array(im, path)
     if arr.ndim == 2:
         arr = arr[..., None]
-    if arr.ndim != 3 or arr.shape[0] < 2 or arr.shape[1] < 2:
+    if arr.ndim == 3 and (arr.shape[0] < 2 or arr.shape[1] < 2):
+        raise ImageReadError(
+            f"{path}: the image is {arr.shape[1]}x{arr.shape[0]} px, too small to segment (at least 2x2)"
+        )
+    if arr.ndim != 3:
         raise ImageReadError(f"{path}: unsupported image shape {arr.shape}")
     if arr.shape[-1] == 1:
         arr = np.repeat(arr, 3, axis=-1)
