@@ -93,3 +93,27 @@ def test_predictor_redecides_outlines_only_on_reduced_photos() -> None:
     assert abs(int(tight.sum()) / int(truth.sum()) - 1) < 0.05
     assert np.array_equal(Predictor(torch.nn.Identity(), 2, long_side=120).classes(probs, rgb), class_map(probs))
     assert np.array_equal(Predictor(torch.nn.Identity(), 2, long_side=40, outline_band=0).classes(probs, rgb), wide)
+
+
+def test_unsure_pixels_take_the_photos_colour_decision() -> None:
+    """A soft model outline (probability ramping over 4 px) and a leaf the model half saw (probability 0.3)
+    are both decided by colour: the outline lands on the edge, the half-seen leaf becomes vegetation."""
+    import torch
+
+    from agriseg.crop.predict import UNSURE, Predictor, class_map
+
+    rgb, truth = _disc_photo(r=30)
+    dark = np.zeros_like(truth)
+    cv2.circle(dark, (25, 25), 12, 1, -1)
+    rgb[dark > 0] = (35, 90, 35)  # a dark green leaf in a corner
+    soft = cv2.GaussianBlur(cv2.dilate(truth, np.ones((3, 3), np.uint8), iterations=2).astype(np.float32), (0, 0), 2)
+    veg = np.maximum(soft, 0.3 * dark)
+    probs = np.stack([1 - veg, veg])  # (2, H, W)
+    argmax = class_map(probs)
+    assert argmax[dark > 0].sum() == 0 and argmax.sum() > 1.1 * truth.sum()  # the model alone: wide, leaf missed
+    out = Predictor(torch.nn.Identity(), 2, long_side=160).classes(probs, rgb)  # full size: no outline band
+    assert UNSURE is not None
+    assert (out[dark > 0] > 0).mean() > 0.9
+    assert abs(int((out * (1 - dark)).sum()) / int(truth.sum()) - 1) < 0.04
+    off = Predictor(torch.nn.Identity(), 2, long_side=160, unsure=None).classes(probs, rgb)
+    assert np.array_equal(off, argmax)

@@ -33,6 +33,9 @@ Precision = Literal["fp32", "bf16"]
 TTA = Literal["none", "flip", "flip+scale"]
 # the reduction (photo px per working px) from which Predictor re-decides outlines at the photo's resolution
 OUTLINE_MIN_SCALE = 2.0
+# vegetation probabilities between which a pixel is re-decided by the photo's colours (to_classes); chosen on
+# development sets (benchmarks/crop_unsure_pixels.py), never on a benchmark set
+UNSURE = (0.05, 0.9)
 # extra inference sizes of "flip+scale", relative to long_side
 TTA_SCALES = (0.8, 1.25)
 
@@ -85,6 +88,8 @@ class Predictor:
         config: the model's config, when known (:func:`load_predictor` sets it).
         outline_band: where the model ran at under half the photo's resolution, the outline is re-decided at the
             photo's own resolution within this many working-size pixels of it (:func:`to_classes`); 0 = never.
+        unsure: pixels whose vegetation probability lies between these two are re-decided by the photo's
+            colours (:func:`to_classes`); None = never.
     """
 
     model: nn.Module | Callable[[], nn.Module]
@@ -100,6 +105,7 @@ class Predictor:
     optimize: Optimize = "none"
     config: ModelConfig | None = field(default=None, repr=False)
     outline_band: int = 1
+    unsure: tuple[float, float] | None = UNSURE
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -153,7 +159,7 @@ class Predictor:
         """The class map ``(H, W)`` of the full-size probabilities ``(K, H, W)`` of the photo ``rgb``."""
         scale = max(rgb.shape[:2]) / self.long_side if self.long_side else 1.0  # photo px per working px
         band = round(self.outline_band * scale) if scale >= OUTLINE_MIN_SCALE else 0
-        return to_classes(probs, rgb, band)
+        return to_classes(probs, rgb, band, self.unsure)
 
 
 def load_predictor(
@@ -197,22 +203,30 @@ def load_predictor(
     return pred
 
 
-def to_classes(probs: np.ndarray, rgb: np.ndarray | None = None, band: int = 0) -> np.ndarray:
+def to_classes(
+    probs: np.ndarray, rgb: np.ndarray | None = None, band: int = 0, unsure: tuple[float, float] | None = None
+) -> np.ndarray:
     """The class map ``(H, W)`` uint8 of full-size probabilities ``(K, H, W)`` of the photo ``rgb``.
 
-    The one step from probabilities to classes of every crop command: :func:`class_map`, then, with ``band``
-    > 0, the pixels within ``band`` photo pixels of the outline re-decided by the photo's own colours
-    (:func:`agriseg.crop.refine.refine_outline`). A model run on a reduced photo draws its outline in working
-    pixels; upsampled, the outline is uncertain by a few photo pixels, and on a 12 MP photo run at 800 px one
-    working pixel is four photo pixels, most of them soil or leaf. :class:`Predictor` sets ``band`` only where
-    a working pixel covers at least :data:`OUTLINE_MIN_SCALE` photo pixels across.
+    The one step from probabilities to classes of every crop command: :func:`class_map`, then the pixels the
+    model leaves open are re-decided by the photo's own colours, with a per-photo discriminant fitted to the
+    pixels it is sure of (:func:`agriseg.crop.refine.refine_outline`):
+
+    - ``unsure = (low, high)``: pixels of vegetation probability between the two. A model's outline is soft
+      over about one working pixel (on a 960x720 photo run at 800 px, a disc of radius 30 came out 5-9 % too
+      large), and a leaf it half saw (dark green on pale soil) has a probability well under 0.5;
+    - ``band`` > 0: the pixels within ``band`` photo pixels of the outline. A model run on a reduced photo draws
+      its outline in working pixels; upsampled, the outline is uncertain by a few photo pixels, and on a 12 MP
+      photo run at 800 px one working pixel is four photo pixels, most of them soil or leaf.
+      :class:`Predictor` sets ``band`` only where a working pixel covers at least :data:`OUTLINE_MIN_SCALE`
+      photo pixels across.
     """
     classes = class_map(probs)
-    if band <= 0 or rgb is None:
+    if (band <= 0 and unsure is None) or rgb is None:
         return classes
     from agriseg.crop.refine import refine_outline
 
-    return refine_outline(rgb, classes, probs, band)
+    return refine_outline(rgb, classes, probs, band, unsure)
 
 
 def class_map(probs: np.ndarray) -> np.ndarray:
@@ -351,7 +365,7 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 
 
 # agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
-ALGORITHM = "2"  # 2: outlines re-decided at the photo's resolution on reduced photos
+ALGORITHM = "3"  # 2: outlines re-decided at the photo's resolution on reduced photos; 3: unsure pixels by colour
 
 
 @batch_keywords

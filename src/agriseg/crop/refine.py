@@ -139,22 +139,32 @@ def refine_outline(
     classes: np.ndarray,
     probs: np.ndarray,
     band: int,
+    unsure: tuple[float, float] | None = None,
     max_samples: int = 20000,
     min_samples: int = 200,
     seed: int = 0,
 ) -> np.ndarray:
-    """Re-decide the band around a predicted outline by the photo's colours (inference, on large photos).
+    """Re-decide a predicted outline, and the pixels the model is unsure of, by the photo's colours (inference).
 
-    The decision of :func:`refine_labels` (:func:`band_by_colour`), but the band and the sure pixels come from
-    square (separable) minimum / maximum filters instead of distance transforms, fast on 8-12 MP photos. A band
-    pixel that becomes vegetation takes the vegetation
-    class the model found most likely there.
+    The decision of :func:`refine_labels` (:func:`band_by_colour`), fitted per photo to the model's sure pixels.
+    Two kinds of pixels are re-decided:
+
+    - with ``band`` > 0 (large photos run at a reduced size), every pixel within ``band`` px of the outline; the
+      band and the sure pixels come from square (separable) minimum / maximum filters instead of distance
+      transforms, fast on 8-12 MP photos;
+    - with ``unsure = (low, high)``, every pixel whose vegetation probability lies strictly between the two:
+      a model's soft edge (it cannot place an outline finer than its working pixel) and plants it half saw
+      (a dark or flat-coloured leaf on pale soil). Sure pixels then also need a probability of at least
+      ``high`` (vegetation) or at most ``low`` (background).
+
+    A pixel that becomes vegetation takes the vegetation class the model found most likely there.
 
     Args:
         rgb: the photo, ``uint8`` ``(H, W, 3)``.
         classes: the model's class map ``(H, W)`` (0 background).
         probs: the model's probabilities ``(K, H, W)``.
-        band: half-width (px) of the re-decided band; 0 returns ``classes``.
+        band: half-width (px) of the re-decided band; 0: none.
+        unsure: ``(low, high)`` vegetation probabilities between which a pixel is re-decided; None: none.
         max_samples: sure pixels per class used to fit the discriminant.
         min_samples: below this many sure pixels of either class the map is returned unchanged.
         seed: seed of the sampling.
@@ -162,13 +172,22 @@ def refine_outline(
     Returns:
         A new ``uint8`` class map.
     """
-    if band <= 0:
+    if band <= 0 and unsure is None:
         return classes.copy()
     veg = classes > 0
-    size = 2 * band + 1
-    in_band = ndi.maximum_filter(veg, size) & ~ndi.minimum_filter(veg, size)
-    sure_veg = ndi.minimum_filter(veg, size + 2)
-    sure_bg = ~ndi.maximum_filter(veg, size + 2)
+    if band > 0:
+        size = 2 * band + 1
+        in_band = ndi.maximum_filter(veg, size) & ~ndi.minimum_filter(veg, size)
+        sure_veg = ndi.minimum_filter(veg, size + 2)
+        sure_bg = ~ndi.maximum_filter(veg, size + 2)
+    else:
+        in_band, sure_veg, sure_bg = np.zeros_like(veg), veg, ~veg
+    if unsure is not None:
+        low, high = unsure
+        p = 1.0 - np.asarray(probs[0], np.float32)  # (H, W) vegetation probability
+        in_band |= (p > low) & (p < high)
+        sure_veg &= p >= high
+        sure_bg &= p <= low
     decided = band_by_colour(rgb, sure_veg, sure_bg, in_band, max_samples, min_samples, seed)
     if decided is None:
         return classes.copy()

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from agriseg.fingerprint import Recipe
 
 # agriseg's version of what each command makes from its inputs and options (part of their fingerprints)
-ALGORITHM = {"crop selftrain": "1", "crop adapt": "1"}
+ALGORITHM = {"crop selftrain": "2", "crop adapt": "2"}  # 2: evaluation masks re-decide unsure pixels by colour
 
 Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]

@@ -45,7 +45,7 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 
 
 # agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
-ALGORITHM = "2"  # 2: crop predict's outlines re-decided on reduced photos
+ALGORITHM = "3"  # 2: crop predict's outlines re-decided on reduced photos; 3: unsure pixels by colour
 
 
 @batch_keywords

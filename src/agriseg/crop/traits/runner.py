@@ -381,7 +381,7 @@ def measure_item(
 
 
 # agriseg's version of what crop traits writes from an image and options (part of every fingerprint)
-ALGORITHM = "3"  # 3: crop predict's outlines re-decided on reduced photos
+ALGORITHM = "4"  # 3: crop predict's outlines re-decided on reduced photos; 4: unsure pixels by colour
 
 
 @batch_keywords

@@ -1,0 +1,157 @@
+"""Which pixels the predictor re-decides by the photo's colours (``Predictor.unsure``, ``crop.predict.UNSURE``).
+
+A development measurement, not a benchmark set: it chose the setting, so none of its photos come from the
+committed benchmark sets or their seeds, nor from the independent set. For every candidate ``(low, high)``
+(pixels of vegetation probability strictly between the two are re-decided by a per-photo colour discriminant
+fitted to the pixels the model is sure of; ``none`` = the model's argmax) it scores the ``default`` model on:
+
+- ``plants``: 80 synthetic-plant photos generated from the Peanut **training** photos (seed 51000): pooled
+  vegetation IoU, boundary IoU (0.005), area ratio, exact plant counts in the photos whose plants do not touch;
+- ``lab``: 24 lab scenes from the training photos (seed 60000) and four plain frames: median and lowest
+  per-photo IoU, vegetation on the plain frames;
+- ``ews``: with ``--ews DIR``, the validation patches of the Eschikon Wheat Segmentation set (real wheat photos,
+  hand labels, CC BY-SA 4.0; ``python scripts/prepare_ews.py <EWS checkout> -o DIR``);
+- ``peanut``: the 60 Peanut validation photos against their own (generous) labels and against the labels
+  refined with the training band (3 px; circular for a model trained on them, reported for the direction).
+
+    python benchmarks/crop_unsure_pixels.py --ews runs/data/ews -o benchmarks/results/crop_unsure_pixels.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage as ndi
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from crop_edge_bias import truth_of  # noqa: E402
+
+from agriseg.crop.dataset import read_stem_list  # noqa: E402
+from agriseg.crop.predict import load_predictor  # noqa: E402
+from agriseg.data.files import write_json  # noqa: E402
+from agriseg.data.io import read_rgb  # noqa: E402
+from agriseg.metrics import SegmentationMetrics  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+CANDIDATES = "none,0.02:0.9,0.05:0.8,0.05:0.9,0.05:0.95,0.1:0.9"
+EIGHT = np.ones((3, 3), bool)
+
+
+def make_sets(root: Path, shared: Path) -> None:
+    """The development sets, from the Peanut training photos, with seeds of their own."""
+    from agriseg.crop.scenes.write import write_set
+
+    stems = read_stem_list(ROOT / "configs/crop/peanut_train.txt")
+    peanut = shared / "data/peanut"
+    if not (root / "plants/index.json").exists():
+        write_set("plants", root / "plants", peanut / "images", peanut / "labels", stems, n=80, seed=51000)
+    if not (root / "lab/index.json").exists():
+        write_set("lab", root / "lab", peanut / "images", peanut / "labels", stems, n=24, seed=60000,
+                  uniform_frames=True)  # fmt: skip
+
+
+def parse(c: str) -> tuple[float, float] | None:
+    return None if c == "none" else (float(c.split(":")[0]), float(c.split(":")[1]))
+
+
+def photos_of(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(stem, photo, truth 0 / 1 / 255) of every photo of a folder with ``images/`` and ``labels/``."""
+    labels = {p.stem: p for p in (folder / "labels").iterdir()}
+    return [(f.stem, read_rgb(f), truth_of(labels[f.stem])) for f in sorted((folder / "images").iterdir())]
+
+
+def score(pred, photos: list, candidates: list[str], index: dict | None = None) -> dict:
+    """Pooled and per-photo scores of every candidate (probabilities computed once per photo)."""
+    mets = {c: SegmentationMetrics(2, 0.005, 255, ["background", "vegetation"]) for c in candidates}
+    area = {c: [0, 0] for c in candidates}
+    per_photo: dict[str, dict[str, float]] = {c: {} for c in candidates}
+    frames: dict[str, dict[str, float]] = {c: {} for c in candidates}
+    exact = dict.fromkeys(candidates, 0)
+    for stem, rgb, t in photos:
+        probs = pred.probabilities([rgb])[0]
+        n_true = ndi.label(t == 1, structure=EIGHT)[1]
+        touching = index is None or index["photos"][stem].get("touching", False)
+        for c in candidates:
+            pred.unsure = parse(c)
+            m = pred.classes(probs, rgb) > 0
+            mets[c].update(m.astype(np.uint8), t)
+            valid = t != 255
+            area[c][0] += int((m & valid).sum())
+            area[c][1] += int((t == 1).sum())
+            inter, union = (m & (t == 1)).sum(), ((m | (t == 1)) & valid).sum()
+            if (t == 1).any():
+                per_photo[c][stem] = float(inter / union)
+            else:  # a plain frame: the fraction called vegetation
+                frames[c][stem] = float((m & valid).mean())
+            if not touching:
+                comps = ndi.label(m, structure=EIGHT)[0]
+                exact[c] += int((np.bincount(comps.ravel())[1:] >= 50).sum()) == n_true
+    out = {}
+    for c in candidates:
+        r = mets[c].compute()
+        row = {
+            "miou": 100 * r["miou"],
+            "iou_vegetation": 100 * r["per_class_iou"]["vegetation"],
+            "biou_0.005": 100 * r["biou"],
+            "area_ratio": area[c][0] / max(1, area[c][1]),
+        }
+        row["median_photo_iou"] = float(np.median(list(per_photo[c].values())))
+        row["lowest_photo_iou"] = float(min(per_photo[c].values()))
+        if frames[c]:
+            row["plain_frames_vegetation_max"] = max(frames[c].values())
+        if index is not None:
+            row["exact_counts"] = exact[c]
+            row["photos_not_touching"] = sum(not p.get("touching", False) for p in index["photos"].values())
+        out[c] = row
+    return out
+
+
+def peanut_sets(shared: Path) -> tuple[list, list]:
+    """The Peanut validation photos with their own labels and with labels refined by the training band."""
+    from agriseg.crop.labels import PEANUT_VEGETATION, read_label
+    from agriseg.crop.refine import refine_labels
+
+    peanut = shared / "data/peanut"
+    own, refined = [], []
+    for s in read_stem_list(ROOT / "configs/crop/peanut_val.txt"):
+        rgb = read_rgb(peanut / "images" / f"{s}.jpg")
+        lab = read_label(peanut / "labels" / f"{s}.png", "colormap", PEANUT_VEGETATION)
+        own.append((s, rgb, lab))
+        refined.append((s, rgb, refine_labels(rgb, lab, band=3)))
+    return own, refined
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    ap.add_argument("--sets", type=Path, default=ROOT / "runs/data/unsure_dev", help="made here when missing")
+    ap.add_argument("--ews", type=Path, default=None, help="prepared EWS folder (validation/ is used)")
+    ap.add_argument("--candidates", default=CANDIDATES, help="comma-separated low:high pairs, or none")
+    ap.add_argument("--model", default="default")
+    ap.add_argument("-o", "--output", type=Path, default=None)
+    a = ap.parse_args()
+    make_sets(a.sets, a.shared)
+    pred = load_predictor(a.model)
+    cands = a.candidates.split(",")
+    res: dict[str, dict] = {}
+    for name in ("plants", "lab"):
+        index = json.loads((a.sets / name / "index.json").read_text()) if name == "plants" else None
+        res[name] = score(pred, photos_of(a.sets / name), cands, index)
+    if a.ews is not None:
+        res["ews"] = score(pred, photos_of(a.ews / "validation"), cands)
+    own, refined = peanut_sets(a.shared)
+    res["peanut_own"] = score(pred, own, cands)
+    res["peanut_refined"] = score(pred, refined, cands)
+    for name, rows in res.items():
+        for c, row in rows.items():
+            print(f"{name:15s} {c:10s} " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
+    if a.output:
+        write_json(a.output, {"model": a.model, "candidates": cands, "sets": res})
+
+
+if __name__ == "__main__":
+    main()
