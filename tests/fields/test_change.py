@@ -166,3 +166,13 @@ def test_change_rerun_with_overwrite_replaces_its_polygons(tmp_path: Path) -> No
     assert CliRunner().invoke(main, args).exit_code == 0
     res = CliRunner().invoke(main, [*args, "--overwrite"])  # its own earlier polygons are an output, not an input
     assert res.exit_code == 0, res.output
+
+
+def test_change_names_a_file_that_is_not_a_raster(tmp_path: Path) -> None:
+    field = np.full((16, 16), 200, np.uint8)
+    a = _probs(tmp_path / "a.tif", field)
+    text = tmp_path / "notes.tif"
+    text.write_text("not a raster\n")
+    with pytest.raises(ValueError, match=r"notes\.tif: not a readable raster"):
+        change_map(a, text, tmp_path / "c.tif")
+    assert not (tmp_path / "c.tif").exists()

@@ -65,7 +65,13 @@ def change_map(
         if not p.is_file():
             raise FileNotFoundError(f"{p}: probability raster not found")
     check_not_input(output, [a, b])
-    with open_plain_or_geo(rasterio, a) as da, open_plain_or_geo(rasterio, b) as db:
+    def open_input(p: Path):  # noqa: ANN202 - a rasterio dataset
+        try:
+            return open_plain_or_geo(rasterio, p)
+        except rasterio.errors.RasterioIOError as err:
+            raise ValueError(f"{p}: not a readable raster ({err})") from err
+
+    with open_input(a) as da, open_input(b) as db:
         for p, ds in ((a, da), (b, db)):
             if ds.count < field_band or ds.dtypes[0] != "uint8":
                 raise ValueError(
