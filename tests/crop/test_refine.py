@@ -117,3 +117,30 @@ def test_unsure_pixels_take_the_photos_colour_decision() -> None:
     assert abs(int((out * (1 - dark)).sum()) / int(truth.sum()) - 1) < 0.04
     off = Predictor(torch.nn.Identity(), 2, long_side=160, unsure=None).classes(probs, rgb)
     assert np.array_equal(off, argmax)
+
+
+def test_a_plant_cut_by_the_colour_decision_keeps_its_stem() -> None:
+    """Two leaves on a thin stem the model drew (unsure, probability 0.7): the stem's pixels are mixed with
+    soil, so colour alone would cut it and the plant would count twice; its skeleton is kept."""
+    from scipy import ndimage
+
+    from agriseg.crop.predict import to_classes
+
+    rng = np.random.default_rng(0)
+    h, w = 120, 200
+    soil = np.array([120, 95, 70], np.float32) * (1 + 0.1 * rng.standard_normal((h, w, 1))).astype(np.float32)
+    rgb = soil.copy()
+    leaves = np.zeros((h, w), np.uint8)
+    cv2.circle(leaves, (50, 60), 25, 1, -1)
+    cv2.circle(leaves, (150, 60), 25, 1, -1)
+    stem = np.zeros((h, w), np.uint8)
+    stem[59:61, 75:126] = 1  # 2 px wide: drawn half leaf, half soil
+    rgb[leaves > 0] = (70, 150, 60)
+    rgb[stem > 0] = (rgb[stem > 0] + np.array([70, 150, 60], np.float32)) / 2 * np.array([1.25, 0.85, 1.0])
+    rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+    veg = np.where(leaves > 0, 0.99, 0.0) + np.where(stem > 0, 0.7, 0.0)
+    probs = np.stack([1 - veg, veg]).astype(np.float32)  # (2, H, W)
+    out = to_classes(probs, rgb, 0, (0.05, 0.9))
+    assert ndimage.label(out > 0, structure=np.ones((3, 3)))[1] == 1
+    assert (out[stem > 0] > 0).mean() >= 0.5  # one line of the stem is back, not the model's whole stem
+    assert abs(int((out * leaves).sum()) / int(leaves.sum()) - 1) < 0.02

@@ -199,4 +199,33 @@ def refine_outline(
     else:
         grown = np.ones(len(ys), np.uint8)
     out[ys, xs] = np.where(is_veg, np.where(kept > 0, kept, grown), 0)
+    _keep_connections(out, classes)
     return out
+
+
+def _keep_connections(out: np.ndarray, classes: np.ndarray, min_piece: int = 10) -> None:
+    """Where the colour decision cut one of the model's plants into pieces, put its skeleton back (in place).
+
+    A thin stem or petiole is a line of mixed leaf-and-soil pixels, and a per-pixel colour decision drops
+    them, so one plant would be counted as several. The model's connectivity is kept: for every component of
+    the model's mask that comes out as two or more pieces of at least ``min_piece`` px, the pixels of its
+    skeleton (scikit-image's ``skeletonize``, one pixel wide and 8-connected) are vegetation again, with the
+    model's class. Outlines elsewhere keep the colour decision.
+    """
+    from skimage.morphology import skeletonize
+
+    eight = np.ones((3, 3), bool)
+    old_comps, n_old = ndi.label(classes > 0, structure=eight)
+    pieces, _ = ndi.label((out > 0) & (classes > 0), structure=eight)
+    big = np.bincount(pieces.ravel()) >= min_piece
+    big[0] = False
+    sel = big[pieces]
+    pairs = np.unique(np.stack([old_comps[sel], pieces[sel]]), axis=1)  # (2, P): model component, piece
+    split = np.bincount(pairs[0], minlength=n_old + 1) > 1
+    boxes = ndi.find_objects(old_comps)
+    for i in np.flatnonzero(split):
+        sl = boxes[i - 1]
+        comp = old_comps[sl] == i
+        skel = skeletonize(comp)
+        region = out[sl]
+        region[skel] = classes[sl][skel]
