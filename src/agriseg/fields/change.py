@@ -65,6 +65,7 @@ def change_map(
         if not p.is_file():
             raise FileNotFoundError(f"{p}: probability raster not found")
     check_not_input(output, [a, b])
+
     def open_input(p: Path):  # noqa: ANN202 - a rasterio dataset
         try:
             return open_plain_or_geo(rasterio, p)
