@@ -21,23 +21,28 @@ import numpy as np
 from scipy import ndimage as ndi
 
 
-def lab_features(rgb: np.ndarray) -> np.ndarray:
+def lab_features(rgb: np.ndarray, opencv: bool = True) -> np.ndarray:
     """CIELAB colour of every pixel as ``float32`` ``(H, W, 3)`` (OpenCV's 8-bit scaling).
 
-    OpenCV where installed (the train extra; 8x faster on a whole photo), else scikit-image (the base install,
-    which runs this at inference) scaled the same way; a linear discriminant does not depend on the scaling.
+    OpenCV where installed and ``opencv`` (training, where label refinement ran with it; 8x faster on a whole
+    photo), else scikit-image scaled the same way (inference: the base install has no OpenCV, and every crop
+    command must give the same mask with or without the extras); a linear discriminant does not depend on the
+    scaling.
     """
     rgb = np.ascontiguousarray(rgb, dtype=np.uint8)
-    try:
-        import cv2
-    except ImportError:
-        from skimage.color import rgb2lab
+    if opencv:
+        try:
+            import cv2
+        except ImportError:
+            pass
+        else:
+            return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    from skimage.color import rgb2lab
 
-        lab = rgb2lab(rgb).astype(np.float32)  # L 0-100, a and b about -128..127
-        lab[..., 0] *= 255 / 100
-        lab[..., 1:] += 128
-        return lab
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lab = rgb2lab(rgb).astype(np.float32)  # L 0-100, a and b about -128..127
+    lab[..., 0] *= 255 / 100
+    lab[..., 1:] += 128
+    return lab
 
 
 def fit_lda(pos: np.ndarray, neg: np.ndarray, ridge: float = 1e-3) -> tuple[np.ndarray, float]:
@@ -68,8 +73,11 @@ def band_by_colour(
     max_samples: int = 20000,
     min_samples: int = 200,
     seed: int = 0,
+    opencv: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The colour decision of both refiners: fit the discriminant on sampled sure pixels, apply it to the band.
+
+    ``opencv``: convert to Lab with OpenCV where installed (:func:`lab_features`), else with scikit-image.
 
     Only the sampled and band pixels are converted to Lab (a whole 8 MP photo takes seconds without OpenCV).
 
@@ -84,13 +92,13 @@ def band_by_colour(
         idx = np.flatnonzero(m)
         if len(idx) > max_samples:
             idx = idx[rng.choice(len(idx), max_samples, replace=False)]
-        return lab_features(flat[idx][:, None])[:, 0]  # (N, 3)
+        return lab_features(flat[idx][:, None], opencv)[:, 0]  # (N, 3)
 
     if sure_veg.sum() < min_samples or sure_bg.sum() < min_samples or not in_band.any():
         return None
     w, c = fit_lda(sample(sure_veg), sample(sure_bg))
     ys, xs = np.nonzero(in_band)
-    return ys, xs, lab_features(rgb[ys, xs][:, None])[:, 0] @ w > c
+    return ys, xs, lab_features(rgb[ys, xs][:, None], opencv)[:, 0] @ w > c
 
 
 def refine_labels(
@@ -188,7 +196,8 @@ def refine_outline(
         in_band |= (p > low) & (p < high)
         sure_veg &= p >= high
         sure_bg &= p <= low
-    decided = band_by_colour(rgb, sure_veg, sure_bg, in_band, max_samples, min_samples, seed)
+    # scikit-image's Lab, not OpenCV's: the mask must not depend on which extras are installed
+    decided = band_by_colour(rgb, sure_veg, sure_bg, in_band, max_samples, min_samples, seed, opencv=False)
     if decided is None:
         return classes.copy()
     ys, xs, is_veg = decided
