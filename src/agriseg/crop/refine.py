@@ -225,12 +225,13 @@ def _keep_connections(out: np.ndarray, classes: np.ndarray, min_piece: int = 10)
 
     eight = np.ones((3, 3), bool)
     old_comps, n_old = ndi.label(classes > 0, structure=eight)
-    pieces, _ = ndi.label((out > 0) & (classes > 0), structure=eight)
-    big = np.bincount(pieces.ravel()) >= min_piece
+    pieces, n_pieces = ndi.label((out > 0) & (classes > 0), structure=eight)
+    owner = np.zeros(n_pieces + 1, np.int64)  # piece -> the model component holding it (a piece lies in one)
+    owner[pieces.ravel()] = old_comps.ravel()
+    big = np.bincount(pieces.ravel(), minlength=n_pieces + 1) >= min_piece
     big[0] = False
-    sel = big[pieces]
-    pairs = np.unique(np.stack([old_comps[sel], pieces[sel]]), axis=1)  # (2, P): model component, piece
-    split = np.bincount(pairs[0], minlength=n_old + 1) > 1
+    split = np.bincount(owner[big], minlength=n_old + 1) > 1  # model components left in two or more pieces
+    split[0] = False
     boxes = ndi.find_objects(old_comps)
     for i in np.flatnonzero(split):
         sl = boxes[i - 1]
