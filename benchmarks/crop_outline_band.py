@@ -88,15 +88,10 @@ def main() -> None:
 
 def peanut_mosaics(pred, shared: Path, bands: list[int]) -> dict:
     """The Peanut validation photos 2x2 in one frame, against own and refined labels, for each band."""
-    from agriseg.crop.labels import PEANUT_VEGETATION, read_label
-    from agriseg.crop.refine import refine_labels
+    from crop_unsure_pixels import peanut_sets
 
-    peanut = shared / "data/peanut"
-    photos = []
-    for s in read_stem_list(ROOT / "configs/crop/peanut_val.txt"):
-        rgb = read_rgb(peanut / "images" / f"{s}.jpg")
-        own = read_label(peanut / "labels" / f"{s}.png", "colormap", PEANUT_VEGETATION)
-        photos.append((rgb, own, refine_labels(rgb, own, band=3)))
+    own_set, refined_set = peanut_sets(shared)
+    photos = [(rgb, own, ref) for (_, rgb, own), (_, _, ref) in zip(own_set, refined_set, strict=True)]
 
     def tile(group: list, j: int) -> np.ndarray:
         return np.concatenate(

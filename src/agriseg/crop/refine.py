@@ -77,9 +77,8 @@ def band_by_colour(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The colour decision of both refiners: fit the discriminant on sampled sure pixels, apply it to the band.
 
-    ``opencv``: convert to Lab with OpenCV where installed (:func:`lab_features`), else with scikit-image.
-
-    Only the sampled and band pixels are converted to Lab (a whole 8 MP photo takes seconds without OpenCV).
+    Only the sampled and band pixels are converted to Lab (a whole 8 MP photo takes seconds without OpenCV);
+    ``opencv``: with OpenCV where installed (:func:`lab_features`), else with scikit-image.
 
     Returns:
         ``(ys, xs, is_vegetation)`` of the band pixels, or None when either class has under ``min_samples``
@@ -221,6 +220,8 @@ def _keep_connections(out: np.ndarray, classes: np.ndarray, min_piece: int = 10)
     skeleton (scikit-image's ``skeletonize``, one pixel wide and 8-connected) are vegetation again, with the
     model's class. Outlines elsewhere keep the colour decision.
     """
+    if not ((classes > 0) & (out == 0)).any():  # nothing of the model's mask was taken away: nothing was cut
+        return
     from skimage.morphology import skeletonize
 
     eight = np.ones((3, 3), bool)
