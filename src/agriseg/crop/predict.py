@@ -365,7 +365,9 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 
 
 # agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
-ALGORITHM = "3"  # 2: outlines re-decided at the photo's resolution on reduced photos; 3: unsure pixels by colour
+# 2: outlines re-decided at the photo's resolution on reduced photos; 3: unsure pixels by colour; 4: plants the model
+# half saw decided against their own soil
+ALGORITHM = "4"
 
 
 @batch_keywords

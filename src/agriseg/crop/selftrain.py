@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from agriseg.fingerprint import Recipe
 
 # agriseg's version of what each command makes from its inputs and options (part of their fingerprints)
-ALGORITHM = {"crop selftrain": "2", "crop adapt": "2"}  # 2: evaluation masks re-decide unsure pixels by colour
+# 2: evaluation masks re-decide unsure pixels by colour; 3: and decide half-seen plants against their own soil
+ALGORITHM = {"crop selftrain": "3", "crop adapt": "3"}
 
 Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]

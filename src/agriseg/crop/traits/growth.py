@@ -45,7 +45,8 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 
 
 # agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
-ALGORITHM = "3"  # 2: crop predict's outlines re-decided on reduced photos; 3: unsure pixels by colour
+# 2: crop predict's outlines re-decided on reduced photos; 3: unsure pixels by colour; 4: half-seen plants
+ALGORITHM = "4"
 
 
 @batch_keywords

@@ -381,7 +381,8 @@ def measure_item(
 
 
 # agriseg's version of what crop traits writes from an image and options (part of every fingerprint)
-ALGORITHM = "4"  # 3: crop predict's outlines re-decided on reduced photos; 4: unsure pixels by colour
+# 3: crop predict's outlines re-decided on reduced photos; 4: unsure pixels by colour; 5: half-seen plants
+ALGORITHM = "5"
 
 
 @batch_keywords
