@@ -14,6 +14,12 @@ fitted to the pixels the model is sure of; ``none`` = the model's argmax) it sco
 - ``peanut``: the 60 Peanut validation photos against their own (generous) labels and against the labels
   refined with the training band (3 px; circular for a model trained on them, reported for the direction).
 
+A candidate ending in ``/nohalf`` runs without the step that decides plants the model only half saw against
+their own soil (``agriseg.crop.refine._half_seen_objects``); it was chosen with
+
+    python benchmarks/crop_unsure_pixels.py --ews runs/data/ews \
+        --candidates 0.05:0.9/nohalf,0.05:0.9 -o benchmarks/results/crop_half_seen.json
+
 Every set also reports the mean absolute error of the number of objects of at least 50 px (what ``crop
 traits`` counts as plants) against the labels' own objects.
 
@@ -25,6 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +49,7 @@ from agriseg.metrics import SegmentationMetrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = "none,0.02:0.9,0.05:0.8,0.05:0.9,0.05:0.95,0.1:0.9"
+NO_HALF_SEEN = "/nohalf"
 EIGHT = np.ones((3, 3), bool)
 
 
@@ -64,7 +73,22 @@ def objects(mask: np.ndarray, min_px: int = 50) -> int:
 
 
 def parse(c: str) -> tuple[float, float] | None:
+    c = c.removesuffix(NO_HALF_SEEN)
     return None if c == "none" else (float(c.split(":")[0]), float(c.split(":")[1]))
+
+
+@contextmanager
+def half_seen(candidate: str) -> Iterator[None]:
+    """A candidate ending in ``/nohalf`` runs without the half-seen step (``refine._half_seen_objects``)."""
+    from agriseg.crop import refine
+
+    step = refine._half_seen_objects
+    if candidate.endswith(NO_HALF_SEEN):
+        refine._half_seen_objects = lambda *a: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        refine._half_seen_objects = step
 
 
 def photos_of(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -88,7 +112,8 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
         touching = index is None or index["photos"][stem].get("touching", False)
         for c in candidates:
             pred.unsure = parse(c)
-            m = pred.classes(probs, rgb) > 0
+            with half_seen(c):
+                m = pred.classes(probs, rgb) > 0
             mets[c].update(m.astype(np.uint8), t)
             valid = t != 255
             area[c][0] += int((m & valid).sum())
