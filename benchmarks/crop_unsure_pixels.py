@@ -14,11 +14,12 @@ fitted to the pixels the model is sure of; ``none`` = the model's argmax) it sco
 - ``peanut``: the 60 Peanut validation photos against their own (generous) labels and against the labels
   refined with the training band (3 px; circular for a model trained on them, reported for the direction).
 
-A candidate ending in ``/nohalf`` runs without the step that decides plants the model only half saw against
-their own soil (``agriseg.crop.refine._half_seen_objects``); it was chosen with
+Suffixes switch steps of the colour decision off: ``/nohalf`` the one that decides plants the model only half
+saw against their own soil (``agriseg.crop.refine._half_seen_objects``), ``/nobridge`` the one that joins
+pieces the model traced faintly between them (``_bridge_faint_stems``). Both were measured with
 
     python benchmarks/crop_unsure_pixels.py --ews runs/data/ews \
-        --candidates 0.05:0.9/nohalf,0.05:0.9 -o benchmarks/results/crop_half_seen.json
+        --candidates 0.05:0.9/nohalf/nobridge,0.05:0.9/nobridge,0.05:0.9 -o benchmarks/results/crop_half_seen.json
 
 Every set also reports the mean absolute error of the number of objects of at least 50 px (what ``crop
 traits`` counts as plants) against the labels' own objects.
@@ -49,7 +50,8 @@ from agriseg.metrics import SegmentationMetrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = "none,0.02:0.9,0.05:0.8,0.05:0.9,0.05:0.95,0.1:0.9"
-NO_HALF_SEEN = "/nohalf"
+# candidate suffixes that switch a step of the colour decision off
+STEPS = {"nohalf": "_half_seen_objects", "nobridge": "_bridge_faint_stems"}
 EIGHT = np.ones((3, 3), bool)
 
 
@@ -73,22 +75,24 @@ def objects(mask: np.ndarray, min_px: int = 50) -> int:
 
 
 def parse(c: str) -> tuple[float, float] | None:
-    c = c.removesuffix(NO_HALF_SEEN)
+    c = c.split("/")[0]
     return None if c == "none" else (float(c.split(":")[0]), float(c.split(":")[1]))
 
 
 @contextmanager
-def half_seen(candidate: str) -> Iterator[None]:
-    """A candidate ending in ``/nohalf`` runs without the half-seen step (``refine._half_seen_objects``)."""
+def steps_off(candidate: str) -> Iterator[None]:
+    """Run a candidate without the steps its ``/no...`` suffixes name (:data:`STEPS`)."""
     from agriseg.crop import refine
 
-    step = refine._half_seen_objects
-    if candidate.endswith(NO_HALF_SEEN):
-        refine._half_seen_objects = lambda *a: None  # type: ignore[assignment]
+    off = [STEPS[w] for w in candidate.split("/")[1:]]
+    saved = {name: getattr(refine, name) for name in off}
+    for name in off:
+        setattr(refine, name, lambda *a: None)
     try:
         yield
     finally:
-        refine._half_seen_objects = step
+        for name, step in saved.items():
+            setattr(refine, name, step)
 
 
 def photos_of(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -112,7 +116,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
         touching = index is None or index["photos"][stem].get("touching", False)
         for c in candidates:
             pred.unsure = parse(c)
-            with half_seen(c):
+            with steps_off(c):
                 m = pred.classes(probs, rgb) > 0
             mets[c].update(m.astype(np.uint8), t)
             valid = t != 255

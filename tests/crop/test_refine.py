@@ -193,3 +193,37 @@ def test_half_seen_objects_leave_plants_the_model_saw(monkeypatch) -> None:
     with_step = to_classes(probs, rgb, 0, (0.05, 0.9))
     monkeypatch.setattr(refine, "_half_seen_objects", lambda *a: None)
     assert np.array_equal(with_step, to_classes(probs, rgb, 0, (0.05, 0.9)))
+
+
+def _two_leaves(stem_probability: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two leaves the model is sure of, 50 px apart, and the 2-px stem between them at ``stem_probability``:
+    the photo (the stem half leaf, half soil), the leaves' mask and the probabilities."""
+    rng = np.random.default_rng(1)
+    h, w = 120, 200
+    rgb = np.array([120, 95, 70], np.float32) * (1 + 0.1 * rng.standard_normal((h, w, 1))).astype(np.float32)
+    leaves = np.zeros((h, w), np.uint8)
+    cv2.circle(leaves, (50, 60), 25, 1, -1)
+    cv2.circle(leaves, (150, 60), 25, 1, -1)
+    stem = np.zeros((h, w), np.uint8)
+    stem[59:61, 75:126] = 1
+    rgb[leaves > 0] = (70, 150, 60)
+    rgb[stem > 0] = (rgb[stem > 0] + np.array([70, 150, 60], np.float32)) / 2
+    veg = np.where(leaves > 0, 0.99, np.where(stem > 0, stem_probability, 0.0))
+    probs = np.stack([1 - veg, veg]).astype(np.float32)  # (2, H, W)
+    return np.clip(rgb, 0, 255).astype(np.uint8), leaves, probs
+
+
+def test_leaves_the_model_traced_faintly_between_are_one_plant() -> None:
+    """A stem under one working pixel wide gets a few percent from the model: the leaves are joined by a
+    one-pixel bridge along it, and the leaves' outlines are not touched."""
+    from scipy import ndimage
+
+    from agriseg.crop.predict import to_classes
+
+    rgb, leaves, probs = _two_leaves(0.03)
+    out = to_classes(probs, rgb, 0, (0.05, 0.9))
+    assert ndimage.label(out > 0, structure=np.ones((3, 3)))[1] == 1
+    added = (out > 0) & (leaves == 0)
+    assert 48 <= added.sum() <= 60  # one line of the 50-px stem
+    rgb, leaves, probs = _two_leaves(0.0)  # no trace: two plants
+    assert ndimage.label(to_classes(probs, rgb, 0, (0.05, 0.9)) > 0, structure=np.ones((3, 3)))[1] == 2

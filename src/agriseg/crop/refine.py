@@ -197,19 +197,20 @@ def refine_outline(
         sure_bg &= p <= low
     # scikit-image's Lab, not OpenCV's: the mask must not depend on which extras are installed
     decided = band_by_colour(rgb, sure_veg, sure_bg, in_band, max_samples, min_samples, seed, opencv=False)
-    if decided is None:
-        return classes.copy()
-    ys, xs, is_veg = decided
     out = classes.copy()
-    kept = classes[ys, xs]
-    if probs.shape[0] > 2:
-        grown = (probs[1:, ys, xs].argmax(0) + 1).astype(np.uint8)  # the likeliest vegetation class
-    else:
-        grown = np.ones(len(ys), np.uint8)
-    out[ys, xs] = np.where(is_veg, np.where(kept > 0, kept, grown), 0)
+    if decided is not None:
+        ys, xs, is_veg = decided
+        kept = classes[ys, xs]
+        if probs.shape[0] > 2:
+            grown = (probs[1:, ys, xs].argmax(0) + 1).astype(np.uint8)  # the likeliest vegetation class
+        else:
+            grown = np.ones(len(ys), np.uint8)
+        out[ys, xs] = np.where(is_veg, np.where(kept > 0, kept, grown), 0)
     if unsure is not None:
         _half_seen_objects(out, rgb, probs, unsure)
     _keep_connections(out, classes)
+    if unsure is not None:
+        _bridge_faint_stems(out, probs)
     return out
 
 
@@ -256,6 +257,52 @@ def _half_seen_objects(out: np.ndarray, rgb: np.ndarray, probs: np.ndarray, unsu
         cls = np.uint8(probs[1:, sl[0], sl[1]][:, obj].mean(1).argmax() + 1)  # the object's likeliest class
         region[is_veg & (region == 0)] = cls
         region[grown & ~is_veg] = 0
+
+
+# pieces of vegetation joined by the model's faint trace (vegetation probability above this) are one plant
+FAINT_STEM = 0.02
+
+
+def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, min_piece: int = 10) -> None:
+    """Join pieces of one plant that the model traced only faintly between them (in place).
+
+    A stem two or three photo pixels wide is under one working pixel on a photo reduced for the model, so the
+    model gives it a vegetation probability of a few percent: too little for the mask, and a plant of two
+    leaves on a stem would be counted as two. Where pieces of at least ``min_piece`` px lie in one connected
+    region of probability above :data:`FAINT_STEM`, the segments of that region's skeleton (scikit-image's
+    ``skeletonize``, one pixel wide) that run from one piece to another become vegetation, with the class of
+    the pieces they join. Only such bridges are added: no skeleton branch that leads nowhere.
+    """
+    from skimage.morphology import skeletonize
+
+    eight = np.ones((3, 3), bool)
+    veg = out > 0
+    pieces, n = ndi.label(veg, structure=eight)
+    if n < 2:
+        return
+    faint, m = ndi.label((np.asarray(probs[0], np.float32) < 1.0 - FAINT_STEM) | veg, structure=eight)
+    owner = np.zeros(n + 1, np.int64)  # piece -> the faint region holding it
+    owner[pieces.ravel()] = faint.ravel()
+    big = np.bincount(pieces.ravel(), minlength=n + 1) >= min_piece
+    big[0] = False
+    shared = np.bincount(owner[big], minlength=m + 1) > 1  # faint regions holding two or more pieces
+    shared[0] = False
+    boxes = ndi.find_objects(faint)
+    for j in np.flatnonzero(shared):
+        sl = boxes[j - 1]
+        gaps = skeletonize(faint[sl] == j) & ~veg[sl]
+        segs, k = ndi.label(gaps, structure=eight)
+        if k == 0:
+            continue
+        near = ndi.grey_dilation(segs, footprint=eight)  # each segment's label over its 8-neighbours
+        touch = pieces[sl] * big[pieces[sl]]
+        pairs = np.unique(np.stack([near[touch > 0], touch[touch > 0]], 1), axis=0)  # (segment, piece) pairs
+        pairs = pairs[pairs[:, 0] > 0]
+        ends = np.bincount(pairs[:, 0], minlength=k + 1)
+        region, cls = out[sl], out[sl][touch > 0]
+        bridge = ends[segs] >= 2
+        if bridge.any():
+            region[bridge] = np.bincount(cls).argmax()  # the pieces' commonest class
 
 
 # half-seen objects (_half_seen_objects): at most this share of the object sure, at least this many pixels of
