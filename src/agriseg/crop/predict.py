@@ -158,8 +158,9 @@ class Predictor:
     def classes(self, probs: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         """The class map ``(H, W)`` of the full-size probabilities ``(K, H, W)`` of the photo ``rgb``."""
         scale = max(rgb.shape[:2]) / self.long_side if self.long_side else 1.0  # photo px per working px
-        band = round(self.outline_band * scale) if scale >= OUTLINE_MIN_SCALE else 0
-        return to_classes(probs, rgb, band, self.unsure)
+        reduced = scale >= OUTLINE_MIN_SCALE
+        band = round(self.outline_band * scale) if reduced else 0
+        return to_classes(probs, rgb, band, self.unsure, int(scale) if reduced else 1)
 
 
 def load_predictor(
@@ -204,7 +205,11 @@ def load_predictor(
 
 
 def to_classes(
-    probs: np.ndarray, rgb: np.ndarray | None = None, band: int = 0, unsure: tuple[float, float] | None = None
+    probs: np.ndarray,
+    rgb: np.ndarray | None = None,
+    band: int = 0,
+    unsure: tuple[float, float] | None = None,
+    step: int = 1,
 ) -> np.ndarray:
     """The class map ``(H, W)`` uint8 of full-size probabilities ``(K, H, W)`` of the photo ``rgb``.
 
@@ -219,14 +224,15 @@ def to_classes(
       its outline in working pixels; upsampled, the outline is uncertain by a few photo pixels, and on a 12 MP
       photo run at 800 px one working pixel is four photo pixels, most of them soil or leaf.
       :class:`Predictor` sets ``band`` only where a working pixel covers at least :data:`OUTLINE_MIN_SCALE`
-      photo pixels across.
+      photo pixels across, and then ``step``: the working pixel's size in photo pixels (whole), the grid on
+      which faint traces between pieces are followed.
     """
     classes = class_map(probs)
     if (band <= 0 and unsure is None) or rgb is None:
         return classes
     from agriseg.crop.refine import refine_outline
 
-    return refine_outline(rgb, classes, probs, band, unsure)
+    return refine_outline(rgb, classes, probs, band, unsure, step=step)
 
 
 def class_map(probs: np.ndarray) -> np.ndarray:

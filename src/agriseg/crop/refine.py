@@ -150,6 +150,7 @@ def refine_outline(
     max_samples: int = 20000,
     min_samples: int = 200,
     seed: int = 0,
+    step: int = 1,
 ) -> np.ndarray:
     """Re-decide a predicted outline, and the pixels the model is unsure of, by the photo's colours (inference).
 
@@ -164,7 +165,10 @@ def refine_outline(
       (a dark or flat-coloured leaf on pale soil). Sure pixels then also need a probability of at least
       ``high`` (vegetation) or at most ``low`` (background).
 
-    A pixel that becomes vegetation takes the vegetation class the model found most likely there.
+    A pixel that becomes vegetation takes the vegetation class the model found most likely there. With
+    ``unsure``, two object-level steps follow: plants the model only half saw are decided against their own
+    soil (:func:`_half_seen_objects`), and pieces the model traced faintly between them are joined
+    (:func:`_bridge_faint_stems`).
 
     Args:
         rgb: the photo, ``uint8`` ``(H, W, 3)``.
@@ -173,8 +177,10 @@ def refine_outline(
         band: half-width (px) of the re-decided band; 0: none.
         unsure: ``(low, high)`` vegetation probabilities between which a pixel is re-decided; None: none.
         max_samples: sure pixels per class used to fit the discriminant.
-        min_samples: below this many sure pixels of either class the map is returned unchanged.
+        min_samples: below this many sure pixels of either class the colour decision is skipped.
         seed: seed of the sampling.
+        step: photo pixels per working pixel (whole), where the photo was reduced for the model: the faint
+            traces between pieces are followed on that grid.
 
     Returns:
         A new ``uint8`` class map.
@@ -210,7 +216,7 @@ def refine_outline(
         _half_seen_objects(out, rgb, probs, unsure)
     _keep_connections(out, classes)
     if unsure is not None:
-        _bridge_faint_stems(out, probs)
+        _bridge_faint_stems(out, probs, step)
     return out
 
 
@@ -263,7 +269,7 @@ def _half_seen_objects(out: np.ndarray, rgb: np.ndarray, probs: np.ndarray, unsu
 FAINT_STEM = 0.02
 
 
-def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, min_piece: int = 10) -> None:
+def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, step: int = 1, min_piece: int = 10) -> None:
     """Join pieces of one plant that the model traced only faintly between them (in place).
 
     A stem two or three photo pixels wide is under one working pixel on a photo reduced for the model, so the
@@ -272,37 +278,63 @@ def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, min_piece: int = 10)
     region of probability above :data:`FAINT_STEM`, the segments of that region's skeleton (scikit-image's
     ``skeletonize``, one pixel wide) that run from one piece to another become vegetation, with the class of
     the pieces they join. Only such bridges are added: no skeleton branch that leads nowhere.
+
+    With ``step`` > 1 (a photo reduced that many times or more for the model) the search runs on every
+    ``step``-th pixel, the grid the model saw (a skeleton of an 8 MP canopy takes seconds), and a bridge is one
+    working pixel (``step`` photo pixels) wide.
     """
+    veg = out > 0
+    if step > 1:
+        o = step // 2  # sample the centre of each step x step block
+        coarse = _faint_bridges(veg[o::step, o::step], probs[0, o::step, o::step], max(1, min_piece // step**2))
+        if coarse is None:
+            return
+        bridge, joined = coarse
+        cls = np.bincount(out[o::step, o::step][joined]).argmax()  # the commonest class of the pieces joined
+        bridge = np.repeat(np.repeat(bridge, step, 0), step, 1)[: out.shape[0], : out.shape[1]] & ~veg
+    else:
+        found = _faint_bridges(veg, probs[0], min_piece)
+        if found is None:
+            return
+        bridge, joined = found
+        cls = np.bincount(out[joined]).argmax()
+    out[bridge] = cls
+
+
+def _faint_bridges(veg: np.ndarray, background: np.ndarray, min_piece: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The bridges of :func:`_bridge_faint_stems` on one grid: ``(bridge mask, mask of the pieces joined)``,
+    or None when there is nothing to join. ``background``: the model's background probability ``(H, W)``."""
     from skimage.morphology import skeletonize
 
     eight = np.ones((3, 3), bool)
-    veg = out > 0
     pieces, n = ndi.label(veg, structure=eight)
     if n < 2:
-        return
-    faint, m = ndi.label((np.asarray(probs[0], np.float32) < 1.0 - FAINT_STEM) | veg, structure=eight)
+        return None
+    faint, m = ndi.label((np.asarray(background, np.float32) < 1.0 - FAINT_STEM) | veg, structure=eight)
     owner = np.zeros(n + 1, np.int64)  # piece -> the faint region holding it
     owner[pieces.ravel()] = faint.ravel()
     big = np.bincount(pieces.ravel(), minlength=n + 1) >= min_piece
     big[0] = False
     shared = np.bincount(owner[big], minlength=m + 1) > 1  # faint regions holding two or more pieces
     shared[0] = False
+    if not shared.any():
+        return None
+    bridge, joined = np.zeros_like(veg), np.zeros_like(veg)
     boxes = ndi.find_objects(faint)
     for j in np.flatnonzero(shared):
         sl = boxes[j - 1]
-        gaps = skeletonize(faint[sl] == j) & ~veg[sl]
-        segs, k = ndi.label(gaps, structure=eight)
+        segs, k = ndi.label(skeletonize(faint[sl] == j) & ~veg[sl], structure=eight)
         if k == 0:
             continue
         near = ndi.grey_dilation(segs, footprint=eight)  # each segment's label over its 8-neighbours
         touch = pieces[sl] * big[pieces[sl]]
-        pairs = np.unique(np.stack([near[touch > 0], touch[touch > 0]], 1), axis=0)  # (segment, piece) pairs
-        pairs = pairs[pairs[:, 0] > 0]
-        ends = np.bincount(pairs[:, 0], minlength=k + 1)
-        region, cls = out[sl], out[sl][touch > 0]
-        bridge = ends[segs] >= 2
-        if bridge.any():
-            region[bridge] = np.bincount(cls).argmax()  # the pieces' commonest class
+        at = (touch > 0) & (near > 0)
+        pairs = np.unique(np.stack([near[at], touch[at]], 1), axis=0)  # (segment, piece) pairs
+        ends = np.bincount(pairs[:, 0], minlength=k + 1) >= 2  # segments that touch two or more pieces
+        ends[0] = False
+        bridge[sl] |= ends[segs]
+        joined[sl] |= np.isin(pieces[sl], pairs[ends[pairs[:, 0]], 1])
+    return (bridge, joined) if bridge.any() else None
 
 
 # half-seen objects (_half_seen_objects): at most this share of the object sure, at least this many pixels of
