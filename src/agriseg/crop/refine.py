@@ -20,6 +20,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+# half-seen objects (_half_seen_objects): objects the model saw with at most this share sure, of at least this
+# many pixels, with at least MIN_HALF_SEEN pixels of vegetation and of background ring, decided out to
+# HALF_SEEN_GROW px beyond the region the model saw
+HALF_SEEN_SURE = 0.05
+HALF_SEEN_MIN_SIZE = 100
+MIN_HALF_SEEN = 20
+HALF_SEEN_GROW = 2
+# pieces of vegetation joined by the model's faint trace (vegetation probability above this) are one plant
+FAINT_STEM = 0.02
+
 
 def lab_features(rgb: np.ndarray, opencv: bool = True) -> np.ndarray:
     """CIELAB colour of every pixel as ``float32`` ``(H, W, 3)`` (OpenCV's 8-bit scaling).
@@ -265,10 +275,6 @@ def _half_seen_objects(out: np.ndarray, rgb: np.ndarray, probs: np.ndarray, unsu
         region[grown & ~is_veg] = 0
 
 
-# pieces of vegetation joined by the model's faint trace (vegetation probability above this) are one plant
-FAINT_STEM = 0.02
-
-
 def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, step: int = 1, min_piece: int = 10) -> None:
     """Join pieces of one plant that the model traced only faintly between them (in place).
 
@@ -286,27 +292,32 @@ def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, step: int = 1, min_p
     veg = out > 0
     if step > 1:
         o = step // 2  # sample the centre of each step x step block
-        coarse = _faint_bridges(veg[o::step, o::step], probs[0, o::step, o::step], max(1, min_piece // step**2))
+        coarse = _faint_bridges(out[o::step, o::step], probs[0, o::step, o::step], max(1, min_piece // step**2))
         if coarse is None:
             return
-        bridge, joined = coarse
-        cls = np.bincount(out[o::step, o::step][joined]).argmax()  # the commonest class of the pieces joined
-        bridge = np.repeat(np.repeat(bridge, step, 0), step, 1)[: out.shape[0], : out.shape[1]] & ~veg
+        bridge = np.repeat(np.repeat(coarse, step, 0), step, 1)[: out.shape[0], : out.shape[1]]
+        bridge[veg] = 0
     else:
-        found = _faint_bridges(veg, probs[0], min_piece)
+        found = _faint_bridges(out, probs[0], min_piece)
         if found is None:
             return
-        bridge, joined = found
-        cls = np.bincount(out[joined]).argmax()
-    out[bridge] = cls
+        bridge = found
+    out[bridge > 0] = bridge[bridge > 0]
 
 
-def _faint_bridges(veg: np.ndarray, background: np.ndarray, min_piece: int) -> tuple[np.ndarray, np.ndarray] | None:
-    """The bridges of :func:`_bridge_faint_stems` on one grid: ``(bridge mask, mask of the pieces joined)``,
-    or None when there is nothing to join. ``background``: the model's background probability ``(H, W)``."""
+def _faint_bridges(classes: np.ndarray, background: np.ndarray, min_piece: int) -> np.ndarray | None:
+    """The bridges of :func:`_bridge_faint_stems` on one grid, as a class map (0 = no bridge; a bridge takes the
+    commonest class of the pieces it joins), or None when there is nothing to join.
+
+    Args:
+        classes: the class map ``(H, W)`` (0 background).
+        background: the model's background probability ``(H, W)``.
+        min_piece: pieces under this many pixels are not joined.
+    """
     from skimage.morphology import skeletonize
 
     eight = np.ones((3, 3), bool)
+    veg = classes > 0
     pieces, n = ndi.label(veg, structure=eight)
     if n < 2:
         return None
@@ -319,7 +330,7 @@ def _faint_bridges(veg: np.ndarray, background: np.ndarray, min_piece: int) -> t
     shared[0] = False
     if not shared.any():
         return None
-    bridge, joined = np.zeros_like(veg), np.zeros_like(veg)
+    bridges = np.zeros_like(classes)
     boxes = ndi.find_objects(faint)
     for j in np.flatnonzero(shared):
         sl = boxes[j - 1]
@@ -332,17 +343,12 @@ def _faint_bridges(veg: np.ndarray, background: np.ndarray, min_piece: int) -> t
         pairs = np.unique(np.stack([near[at], touch[at]], 1), axis=0)  # (segment, piece) pairs
         ends = np.bincount(pairs[:, 0], minlength=k + 1) >= 2  # segments that touch two or more pieces
         ends[0] = False
-        bridge[sl] |= ends[segs]
-        joined[sl] |= np.isin(pieces[sl], pairs[ends[pairs[:, 0]], 1])
-    return (bridge, joined) if bridge.any() else None
-
-
-# half-seen objects (_half_seen_objects): at most this share of the object sure, at least this many pixels of
-# vegetation and of background ring, and decided out to this many px beyond the region the model saw
-HALF_SEEN_SURE = 0.05
-HALF_SEEN_MIN_SIZE = 100
-MIN_HALF_SEEN = 20
-HALF_SEEN_GROW = 2
+        if not ends.any():
+            continue
+        joined = np.isin(pieces[sl], pairs[ends[pairs[:, 0]], 1])
+        region = bridges[sl]
+        region[ends[segs]] = np.bincount(classes[sl][joined]).argmax()
+    return bridges if bridges.any() else None
 
 
 def _keep_connections(out: np.ndarray, classes: np.ndarray, min_piece: int = 10) -> None:
