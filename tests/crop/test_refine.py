@@ -227,3 +227,21 @@ def test_leaves_the_model_traced_faintly_between_are_one_plant() -> None:
     assert 48 <= added.sum() <= 60  # one line of the 50-px stem
     rgb, leaves, probs = _two_leaves(0.0)  # no trace: two plants
     assert ndimage.label(to_classes(probs, rgb, 0, (0.05, 0.9)) > 0, structure=np.ones((3, 3)))[1] == 2
+
+
+def test_a_bridge_takes_the_class_of_the_pieces_it_joins() -> None:
+    """Three classes: two weed leaves on a faint stem are joined by a weed bridge, though most vegetation in the
+    photo is crop."""
+    from agriseg.crop.refine import _bridge_faint_stems
+
+    _, leaves, probs2 = _two_leaves(0.03)
+    classes = np.where(leaves > 0, 2, 0).astype(np.uint8)  # the two leaves are weed
+    classes[:, 190:] = 1  # a larger crop strip elsewhere
+    classes[:30, :] = 1
+    veg = probs2[1].copy()
+    veg[classes == 1] = 0.99
+    probs = np.stack([1 - veg, np.where(classes == 1, veg, 0), np.where(classes == 1, 0, veg)]).astype(np.float32)
+    out = classes.copy()
+    _bridge_faint_stems(out, probs)
+    added = out != classes
+    assert added.sum() >= 48 and (out[added] == 2).all()
