@@ -218,15 +218,18 @@ def test_leaves_the_model_traced_faintly_between_are_one_plant() -> None:
     one-pixel bridge along it, and the leaves' outlines are not touched."""
     from scipy import ndimage
 
-    from agriseg.crop.predict import to_classes
+    from agriseg.crop.predict import FAINT_STEM, to_classes
 
     rgb, leaves, probs = _two_leaves(0.03)
-    out = to_classes(probs, rgb, 0, (0.05, 0.9))
+    out = to_classes(probs, rgb, 0, (0.05, 0.9), faint_stem=FAINT_STEM)
     assert ndimage.label(out > 0, structure=np.ones((3, 3)))[1] == 1
     added = (out > 0) & (leaves == 0)
     assert 48 <= added.sum() <= 60  # one line of the 50-px stem
     rgb, leaves, probs = _two_leaves(0.0)  # no trace: two plants
-    assert ndimage.label(to_classes(probs, rgb, 0, (0.05, 0.9)) > 0, structure=np.ones((3, 3)))[1] == 2
+    assert (
+        ndimage.label(to_classes(probs, rgb, 0, (0.05, 0.9), faint_stem=FAINT_STEM) > 0, structure=np.ones((3, 3)))[1]
+        == 2
+    )
 
 
 def test_a_bridge_takes_the_class_of_the_pieces_it_joins() -> None:
@@ -242,6 +245,15 @@ def test_a_bridge_takes_the_class_of_the_pieces_it_joins() -> None:
     veg[classes == 1] = 0.99
     probs = np.stack([1 - veg, np.where(classes == 1, veg, 0), np.where(classes == 1, 0, veg)]).astype(np.float32)
     out = classes.copy()
-    _bridge_faint_stems(out, probs)
+    _bridge_faint_stems(out, probs, 0.02)
     added = out != classes
     assert added.sum() >= 48 and (out[added] == 2).all()
+
+
+def test_faint_stems_are_followed_for_vegetation_models_only() -> None:
+    """The packaged vegetation model joins faintly traced pieces; the crop-weed model, whose background
+    probability spreads wider, does not (see ``agriseg.crop.predict.FAINT_STEM``)."""
+    from agriseg.crop.predict import FAINT_STEM, load_predictor
+
+    assert load_predictor("default").faint_stem == FAINT_STEM
+    assert load_predictor("crop-weed").faint_stem is None

@@ -36,6 +36,11 @@ OUTLINE_MIN_SCALE = 2.0
 # vegetation probabilities between which a pixel is re-decided by the photo's colours (to_classes); chosen on
 # development sets (benchmarks/crop_unsure_pixels.py), never on a benchmark set
 UNSURE = (0.05, 0.9)
+# with UNSURE: pieces of vegetation joined by a trace of vegetation probability above this are one plant (a stem
+# thinner than the working pixel); chosen on the same development sets. Two-class models only: the crop-weed
+# model's background probability spreads wider, and on the development plants and trays 13 of its 37 bridges
+# joined different plants (the vegetation model: 2 of 31)
+FAINT_STEM = 0.02
 # extra inference sizes of "flip+scale", relative to long_side
 TTA_SCALES = (0.8, 1.25)
 
@@ -90,6 +95,9 @@ class Predictor:
             photo's own resolution within this many working-size pixels of it (:func:`to_classes`); 0 = never.
         unsure: pixels whose vegetation probability lies between these two are re-decided by the photo's
             colours (:func:`to_classes`); None = never.
+        faint_stem: pieces of vegetation joined by a trace of vegetation probability above this are joined
+            into one plant (:func:`to_classes`); None = never (:func:`load_predictor` turns it off for models
+            of more than two classes).
     """
 
     model: nn.Module | Callable[[], nn.Module]
@@ -106,6 +114,7 @@ class Predictor:
     config: ModelConfig | None = field(default=None, repr=False)
     outline_band: int = 1
     unsure: tuple[float, float] | None = UNSURE
+    faint_stem: float | None = FAINT_STEM
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -160,7 +169,7 @@ class Predictor:
         scale = max(rgb.shape[:2]) / self.long_side if self.long_side else 1.0  # photo px per working px
         reduced = scale >= OUTLINE_MIN_SCALE
         band = round(self.outline_band * scale) if reduced else 0
-        return to_classes(probs, rgb, band, self.unsure, int(scale) if reduced else 1)
+        return to_classes(probs, rgb, band, self.unsure, int(scale) if reduced else 1, self.faint_stem)
 
 
 def load_predictor(
@@ -199,6 +208,8 @@ def load_predictor(
         config=cfg,
         **options,
     )
+    if cfg.num_classes > 2:
+        pred.faint_stem = None  # see FAINT_STEM
     if pred.runner.onnx_path is None:
         model.require_torch()
     return pred
@@ -210,6 +221,7 @@ def to_classes(
     band: int = 0,
     unsure: tuple[float, float] | None = None,
     step: int = 1,
+    faint_stem: float | None = None,
 ) -> np.ndarray:
     """The class map ``(H, W)`` uint8 of full-size probabilities ``(K, H, W)`` of the photo ``rgb``.
 
@@ -232,7 +244,7 @@ def to_classes(
         return classes
     from agriseg.crop.refine import refine_outline
 
-    return refine_outline(rgb, classes, probs, band, unsure, step=step)
+    return refine_outline(rgb, classes, probs, band, unsure, step=step, faint_stem=faint_stem)
 
 
 def class_map(probs: np.ndarray) -> np.ndarray:

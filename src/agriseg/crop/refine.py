@@ -27,8 +27,6 @@ HALF_SEEN_SURE = 0.05
 HALF_SEEN_MIN_SIZE = 100
 MIN_HALF_SEEN = 20
 HALF_SEEN_GROW = 2
-# pieces of vegetation joined by the model's faint trace (vegetation probability above this) are one plant
-FAINT_STEM = 0.02
 
 
 def lab_features(rgb: np.ndarray, opencv: bool = True) -> np.ndarray:
@@ -161,6 +159,7 @@ def refine_outline(
     min_samples: int = 200,
     seed: int = 0,
     step: int = 1,
+    faint_stem: float | None = None,
 ) -> np.ndarray:
     """Re-decide a predicted outline, and the pixels the model is unsure of, by the photo's colours (inference).
 
@@ -191,6 +190,8 @@ def refine_outline(
         seed: seed of the sampling.
         step: photo pixels per working pixel (whole), where the photo was reduced for the model: the faint
             traces between pieces are followed on that grid.
+        faint_stem: with ``unsure``, pieces joined by a trace of vegetation probability above this are
+            bridged (:func:`_bridge_faint_stems`); None: never.
 
     Returns:
         A new ``uint8`` class map.
@@ -225,8 +226,8 @@ def refine_outline(
     if unsure is not None:
         _half_seen_objects(out, rgb, probs, unsure)
     _keep_connections(out, classes)
-    if unsure is not None:
-        _bridge_faint_stems(out, probs, step)
+    if unsure is not None and faint_stem is not None:
+        _bridge_faint_stems(out, probs, faint_stem, step)
     return out
 
 
@@ -275,13 +276,13 @@ def _half_seen_objects(out: np.ndarray, rgb: np.ndarray, probs: np.ndarray, unsu
         region[grown & ~is_veg] = 0
 
 
-def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, step: int = 1, min_piece: int = 10) -> None:
+def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, faint: float, step: int = 1, min_piece: int = 10) -> None:
     """Join pieces of one plant that the model traced only faintly between them (in place).
 
     A stem two or three photo pixels wide is under one working pixel on a photo reduced for the model, so the
     model gives it a vegetation probability of a few percent: too little for the mask, and a plant of two
     leaves on a stem would be counted as two. Where pieces of at least ``min_piece`` px lie in one connected
-    region of probability above :data:`FAINT_STEM`, the segments of that region's skeleton (scikit-image's
+    region of probability above ``faint``, the segments of that region's skeleton (scikit-image's
     ``skeletonize``, one pixel wide) that run from one piece to another become vegetation, with the class of
     the pieces they join. Only such bridges are added: no skeleton branch that leads nowhere.
 
@@ -292,26 +293,27 @@ def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, step: int = 1, min_p
     veg = out > 0
     if step > 1:
         o = step // 2  # sample the centre of each step x step block
-        coarse = _faint_bridges(out[o::step, o::step], probs[0, o::step, o::step], max(1, min_piece // step**2))
+        coarse = _faint_bridges(out[o::step, o::step], probs[0, o::step, o::step], faint, max(1, min_piece // step**2))
         if coarse is None:
             return
         bridge = np.repeat(np.repeat(coarse, step, 0), step, 1)[: out.shape[0], : out.shape[1]]
         bridge[veg] = 0
     else:
-        found = _faint_bridges(out, probs[0], min_piece)
+        found = _faint_bridges(out, probs[0], faint, min_piece)
         if found is None:
             return
         bridge = found
     out[bridge > 0] = bridge[bridge > 0]
 
 
-def _faint_bridges(classes: np.ndarray, background: np.ndarray, min_piece: int) -> np.ndarray | None:
+def _faint_bridges(classes: np.ndarray, background: np.ndarray, faint_p: float, min_piece: int) -> np.ndarray | None:
     """The bridges of :func:`_bridge_faint_stems` on one grid, as a class map (0 = no bridge; a bridge takes the
     commonest class of the pieces it joins), or None when there is nothing to join.
 
     Args:
         classes: the class map ``(H, W)`` (0 background).
         background: the model's background probability ``(H, W)``.
+        faint_p: the vegetation probability above which the model traced something.
         min_piece: pieces under this many pixels are not joined.
     """
     from skimage.morphology import skeletonize
@@ -321,7 +323,7 @@ def _faint_bridges(classes: np.ndarray, background: np.ndarray, min_piece: int) 
     pieces, n = ndi.label(veg, structure=eight)
     if n < 2:
         return None
-    faint, m = ndi.label((np.asarray(background, np.float32) < 1.0 - FAINT_STEM) | veg, structure=eight)
+    faint, m = ndi.label((np.asarray(background, np.float32) < 1.0 - faint_p) | veg, structure=eight)
     owner = np.zeros(n + 1, np.int64)  # piece -> the faint region holding it
     owner[pieces.ravel()] = faint.ravel()
     big = np.bincount(pieces.ravel(), minlength=n + 1) >= min_piece
