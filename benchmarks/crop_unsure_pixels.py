@@ -16,7 +16,7 @@ fitted to the pixels the model is sure of; ``none`` = the model's argmax) it sco
 
 Suffixes switch steps of the colour decision off: ``/nohalf`` the one that decides plants the model only half
 saw against their own soil (``agriseg.crop.refine._half_seen_objects``), ``/nobridge`` the one that joins
-pieces the model traced faintly between them (``_bridge_faint_stems``). Both were measured with
+pieces the model traced faintly between them (``Predictor.faint_stem = None``). Both were measured with
 
     python benchmarks/crop_unsure_pixels.py --ews runs/data/ews \
         --candidates 0.05:0.9/nohalf/nobridge,0.05:0.9/nobridge,0.05:0.9 -o benchmarks/results/crop_half_seen.json
@@ -50,8 +50,8 @@ from agriseg.metrics import SegmentationMetrics  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = "none,0.02:0.9,0.05:0.8,0.05:0.9,0.05:0.95,0.1:0.9"
-# candidate suffixes that switch a step of the colour decision off
-STEPS = {"nohalf": "_half_seen_objects", "nobridge": "_bridge_faint_stems"}
+# candidate suffixes that switch a step of the colour decision off (/nobridge: Predictor.faint_stem = None)
+STEPS = {"nohalf": "_half_seen_objects"}
 EIGHT = np.ones((3, 3), bool)
 
 
@@ -84,7 +84,7 @@ def steps_off(candidate: str) -> Iterator[None]:
     """Run a candidate without the steps its ``/no...`` suffixes name (:data:`STEPS`)."""
     from agriseg.crop import refine
 
-    off = [STEPS[w] for w in candidate.split("/")[1:]]
+    off = [STEPS[w] for w in candidate.split("/")[1:] if w in STEPS]
     saved = {name: getattr(refine, name) for name in off}
     for name in off:
         setattr(refine, name, lambda *a: None)
@@ -109,6 +109,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
     frames: dict[str, dict[str, float]] = {c: {} for c in candidates}
     exact = dict.fromkeys(candidates, 0)
     count_err: dict[str, list[int]] = {c: [] for c in candidates}  # objects of >= 50 px: predicted - labelled
+    faint_stem = pred.faint_stem
     for stem, rgb, t in photos:
         probs = pred.probabilities([rgb])[0]
         n_true = ndi.label(t == 1, structure=EIGHT)[1]
@@ -116,6 +117,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
         touching = index is None or index["photos"][stem].get("touching", False)
         for c in candidates:
             pred.unsure = parse(c)
+            pred.faint_stem = None if "/nobridge" in c else faint_stem
             with steps_off(c):
                 m = pred.classes(probs, rgb) > 0
             mets[c].update(m.astype(np.uint8), t)
@@ -130,6 +132,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
             count_err[c].append(objects(m) - n_objects)
             if not touching:
                 exact[c] += objects(m) == n_true
+    pred.faint_stem = faint_stem
     out = {}
     for c in candidates:
         r = mets[c].compute()

@@ -224,14 +224,16 @@ def refine_outline(
             grown = np.ones(len(ys), np.uint8)
         out[ys, xs] = np.where(is_veg, np.where(kept > 0, kept, grown), 0)
     if unsure is not None:
-        _half_seen_objects(out, rgb, probs, unsure)
+        _half_seen_objects(out, rgb, probs, p, unsure)
     _keep_connections(out, classes)
     if unsure is not None and faint_stem is not None:
         _bridge_faint_stems(out, probs, faint_stem, step)
     return out
 
 
-def _half_seen_objects(out: np.ndarray, rgb: np.ndarray, probs: np.ndarray, unsure: tuple[float, float]) -> None:
+def _half_seen_objects(
+    out: np.ndarray, rgb: np.ndarray, probs: np.ndarray, p: np.ndarray, unsure: tuple[float, float]
+) -> None:
     """Decide plants the model only half saw by their own colour against the soil around them (in place).
 
     A dark-green leaf on pale soil comes out of the model as a patch of low and unsure probabilities with
@@ -242,10 +244,9 @@ def _half_seen_objects(out: np.ndarray, rgb: np.ndarray, probs: np.ndarray, unsu
     which the photo-wide decision found vegetation, each pixel of the object grown by
     :data:`HALF_SEEN_GROW` px is given to the nearer (in CIELAB) of two local means: the object's vegetation
     and the sure background around it. That cuts a mixed pixel where it is half leaf, as the photo-wide
-    decision does for the plants the model is sure of.
+    decision does for the plants the model is sure of. ``p``: the vegetation probability ``(H, W)``.
     """
     low, high = unsure
-    p = 1.0 - np.asarray(probs[0], np.float32)  # (H, W) vegetation probability
     seen, n = ndi.label(p > low, structure=np.ones((3, 3), bool))
     if n == 0:
         return
@@ -263,7 +264,7 @@ def _half_seen_objects(out: np.ndarray, rgb: np.ndarray, probs: np.ndarray, unsu
         sl = tuple(slice(max(0, s.start - 2 * g - 1), s.stop + 2 * g + 1) for s in sl)
         obj = seen[sl] == i
         veg = obj & (out[sl] > 0)
-        grown = ndi.binary_dilation(obj, iterations=g) & ((seen[sl] == i) | (p[sl] <= low))
+        grown = ndi.binary_dilation(obj, iterations=g) & (obj | (p[sl] <= low))
         ring = ndi.binary_dilation(grown, iterations=g + 1) & ~grown & (p[sl] <= low)
         if veg.sum() < MIN_HALF_SEEN or ring.sum() < MIN_HALF_SEEN:
             continue
@@ -324,12 +325,7 @@ def _faint_bridges(classes: np.ndarray, background: np.ndarray, faint_p: float, 
     if n < 2:
         return None
     faint, m = ndi.label((np.asarray(background, np.float32) < 1.0 - faint_p) | veg, structure=eight)
-    owner = np.zeros(n + 1, np.int64)  # piece -> the faint region holding it
-    owner[pieces.ravel()] = faint.ravel()
-    big = np.bincount(pieces.ravel(), minlength=n + 1) >= min_piece
-    big[0] = False
-    shared = np.bincount(owner[big], minlength=m + 1) > 1  # faint regions holding two or more pieces
-    shared[0] = False
+    big, shared = _holding_several(pieces, n, faint, m, min_piece)  # faint regions holding two or more pieces
     if not shared.any():
         return None
     bridges = np.zeros_like(classes)
@@ -353,6 +349,21 @@ def _faint_bridges(classes: np.ndarray, background: np.ndarray, faint_p: float, 
     return bridges if bridges.any() else None
 
 
+def _holding_several(
+    pieces: np.ndarray, n: int, regions: np.ndarray, m: int, min_piece: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which regions hold two or more pieces: ``(big, several)``, boolean by piece label (pieces of at least
+    ``min_piece`` px) and by region label. Every piece lies inside one region (``pieces`` labels ``n`` pieces,
+    ``regions`` labels ``m`` regions that contain them)."""
+    owner = np.zeros(n + 1, np.int64)  # piece -> the region holding it
+    owner[pieces.ravel()] = regions.ravel()
+    big = np.bincount(pieces.ravel(), minlength=n + 1) >= min_piece
+    big[0] = False
+    several = np.bincount(owner[big], minlength=m + 1) > 1
+    several[0] = False
+    return big, several
+
+
 def _keep_connections(out: np.ndarray, classes: np.ndarray, min_piece: int = 10) -> None:
     """Where the colour decision cut one of the model's plants into pieces, put its skeleton back (in place).
 
@@ -369,12 +380,7 @@ def _keep_connections(out: np.ndarray, classes: np.ndarray, min_piece: int = 10)
     eight = np.ones((3, 3), bool)
     old_comps, n_old = ndi.label(classes > 0, structure=eight)
     pieces, n_pieces = ndi.label((out > 0) & (classes > 0), structure=eight)
-    owner = np.zeros(n_pieces + 1, np.int64)  # piece -> the model component holding it (a piece lies in one)
-    owner[pieces.ravel()] = old_comps.ravel()
-    big = np.bincount(pieces.ravel(), minlength=n_pieces + 1) >= min_piece
-    big[0] = False
-    split = np.bincount(owner[big], minlength=n_old + 1) > 1  # model components left in two or more pieces
-    split[0] = False
+    _, split = _holding_several(pieces, n_pieces, old_comps, n_old, min_piece)  # components left in pieces
     boxes = ndi.find_objects(old_comps)
     for i in np.flatnonzero(split):
         sl = boxes[i - 1]
