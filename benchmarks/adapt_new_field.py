@@ -13,7 +13,9 @@ Rows: the base model, the adapted model and the index pseudo-labels on the new f
 same models on the source field's held-out photos (does adaptation forget?); a plain colour threshold
 (CIVE or ExG + GGHT per photo, no training) on both, i.e. does the base model beat a colour index on a field
 it has never seen; and, as the upper bound, a model trained on the new field's hand labels (the shipped
-default, which saw every training photo).
+default, which saw every training photo). Models are scored through the crop commands' inference rule and, from
+the same probabilities, as a plain argmax (``miou_argmax`` / ``biou_argmax``). Each ``--combine`` writes
+``results_<combine>.json`` in the output folder.
 
     python benchmarks/adapt_new_field.py -o runs/bench/adapt_new_field
 """
@@ -127,9 +129,14 @@ def main() -> None:
     models = {"base (source field only)": base, f"adapted ({args.combine})": adapted, "upper bound": args.upper}
     for label, path in models.items():
         for g, spec in evals.items():
-            r = score_model(path, spec)
-            rows.append({"model": label, "eval": g, "miou": r["miou"], "biou": r["biou"], "path": str(path)})
-            print(f"{label:28s} {g:10s} mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}", flush=True)
+            r = score_model(path, spec, argmax_too=True)
+            keys = ("miou", "biou", "miou_argmax", "biou_argmax")
+            rows.append({"model": label, "eval": g, **{k: r[k] for k in keys}, "path": str(path)})
+            print(
+                f"{label:28s} {g:10s} mIoU {100 * r['miou']:.2f}  bIoU {100 * r['biou']:.2f}"
+                f"  (argmax {100 * r['miou_argmax']:.2f} / {100 * r['biou_argmax']:.2f})",
+                flush=True,
+            )
     for index in ("cive", "exg"):
         for g in ("source_val", "new_val"):
             r = score_index(root, lists[g], index)
@@ -138,7 +145,7 @@ def main() -> None:
     pseudo = score_pseudolabels(out / f"adapt_{args.combine}" / "pseudo" / "masks", root, lists["new_pool"])
     rows.append({"model": "CIVE + GGHT pseudo-labels", "eval": "new_pool", **pseudo})
     res = {"rows": rows, "times": times, "lists": {k: str(v) for k, v in lists.items()}, "args": vars(args)}
-    (out / "results.json").write_text(json.dumps(res, indent=1, default=str))
+    (out / f"results_{args.combine}.json").write_text(json.dumps(res, indent=1, default=str))
     print(json.dumps(res["rows"], indent=1))
 
 

@@ -144,14 +144,23 @@ def make_trimap(
 
 
 def score_model(
-    model_path: str | Path, spec: SelfTrainEvalConfig, long_side: int | None = None, progress: bool = True
+    model_path: str | Path,
+    spec: SelfTrainEvalConfig,
+    long_side: int | None = None,
+    progress: bool = True,
+    argmax_too: bool = False,
 ) -> dict:
-    """mIoU / bIoU of a model against true labels (``spec``), with the model's inference size."""
+    """mIoU / bIoU of a model against true labels (``spec``), with the model's inference size.
+
+    Masks come from the crop commands' one inference rule (:meth:`Predictor.classes`). With ``argmax_too`` the
+    same probabilities are also scored as the plain argmax (``miou_argmax`` / ``biou_argmax``): how much of a
+    difference comes from the model and how much from the rule.
+    """
     from tqdm import tqdm
 
     from agriseg.crop.dataset import match_pairs, read_stem_list
     from agriseg.crop.labels import read_label
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predict import Predictor, class_map
     from agriseg.data.io import read_rgb
     from agriseg.metrics import SegmentationMetrics
     from agriseg.models.io import load_model
@@ -164,10 +173,18 @@ def score_model(
     if missing:
         raise ValueError(f"{spec.stems}: {len(missing)} stems have no image+label, e.g. {missing[:3]}")
     m = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names)
+    plain = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names)
     for s in tqdm(stems, desc="score", unit="img", disable=not progress):
         ip, lp = pairs[s]
-        m.update(pred.predict(read_rgb(ip)), read_label(lp, spec.label_mode, spec.colormap or None))
+        rgb, truth = read_rgb(ip), read_label(lp, spec.label_mode, spec.colormap or None)
+        probs = pred.probabilities([rgb])[0]  # (K, H, W)
+        m.update(pred.classes(probs, rgb), truth)
+        if argmax_too:
+            plain.update(class_map(probs), truth)
     res = m.compute()
+    if argmax_too:
+        p = plain.compute()
+        res["miou_argmax"], res["biou_argmax"] = p["miou"], p["biou"]
     res["model"] = str(model_path)
     return res
 

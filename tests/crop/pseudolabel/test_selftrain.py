@@ -260,3 +260,31 @@ def test_selftrain_reruns_are_fingerprinted(tmp_path: Path) -> None:
     code, text = _cli("crop", "selftrain", "-c", path, "--overwrite")
     assert code == 0 and "unchanged" not in text and model.stat().st_mtime_ns != made[1], text
     assert _cli("crop", "selftrain", "-c", path)[1].count("unchanged") == 1
+
+
+def test_score_model_reports_rule_and_argmax(tmp_path: Path) -> None:
+    """``argmax_too`` scores the same probabilities twice: through the inference rule and as the plain argmax."""
+    from agriseg.crop.predict import Predictor, class_map
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+    from agriseg.crop.selftrain import SelfTrainEvalConfig, score_model
+    from agriseg.data.io import read_rgb
+    from agriseg.metrics import SegmentationMetrics
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import load_model, save_model
+
+    root = write_scenes(tmp_path / "syn", n=3, size=(64, 96))
+    mc = ModelConfig(encoder_weights=None, infer_long_side=0)
+    path = save_model(build_model(mc), mc, tmp_path / "m.safetensors")
+    spec = SelfTrainEvalConfig(images=str(root / "images"), labels=str(root / "masks"), label_mode="index")
+    res = score_model(path, spec, progress=False, argmax_too=True)
+    model, cfg = load_model(path)
+    pred = Predictor(model, cfg.num_classes, cfg.infer_long_side)
+    plain = SegmentationMetrics(2, spec.boundary_ratio, 255, cfg.class_names)
+    for ip in sorted((root / "images").glob("*.png")):
+        rgb = read_rgb(ip)
+        truth = np.asarray(__import__("PIL.Image").Image.open(root / "masks" / ip.name))
+        plain.update(class_map(pred.probabilities([rgb])[0]), truth)
+    want = plain.compute()
+    assert res["miou_argmax"] == pytest.approx(want["miou"]) and res["biou_argmax"] == pytest.approx(want["biou"])
+    assert "miou_argmax" not in score_model(path, spec, progress=False)
