@@ -21,6 +21,9 @@ pieces the model traced faintly between them (``Predictor.faint_stem = None``). 
     python benchmarks/crop_unsure_pixels.py --ews runs/data/ews \
         --candidates 0.05:0.9/nohalf/nobridge,0.05:0.9/nobridge,0.05:0.9 -o benchmarks/results/crop_half_seen.json
 
+``/traceN`` (``/tracenative``) also follows the faint traces in a second pass of the model at long side N (the
+photo's own size): ``Predictor.trace_long_side``.
+
 Every set also reports the mean absolute error of the number of objects of at least 50 px (what ``crop
 traits`` counts as plants) against the labels' own objects.
 
@@ -79,6 +82,14 @@ def parse(c: str) -> tuple[float, float] | None:
     return None if c == "none" else (float(c.split(":")[0]), float(c.split(":")[1]))
 
 
+def trace_side(c: str) -> int | None:
+    """``/traceN``: faint stems also traced at long side N (``/tracenative``: the photo's own size)."""
+    for w in c.split("/")[1:]:
+        if w.startswith("trace"):
+            return 1 << 30 if w == "tracenative" else int(w[5:])
+    return None
+
+
 @contextmanager
 def steps_off(candidate: str) -> Iterator[None]:
     """Run a candidate without the steps its ``/no...`` suffixes name (:data:`STEPS`)."""
@@ -118,6 +129,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
         for c in candidates:
             pred.unsure = parse(c)
             pred.faint_stem = None if "/nobridge" in c else faint_stem
+            pred.trace_long_side = trace_side(c)
             with steps_off(c):
                 m = pred.classes(probs, rgb) > 0
             mets[c].update(m.astype(np.uint8), t)
@@ -132,7 +144,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
             count_err[c].append(objects(m) - n_objects)
             if not touching:
                 exact[c] += objects(m) == n_true
-    pred.faint_stem = faint_stem
+    pred.faint_stem, pred.trace_long_side = faint_stem, None
     out = {}
     for c in candidates:
         r = mets[c].compute()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import pytest
 
 from agriseg.crop.refine import fit_lda, refine_labels
 
@@ -245,7 +246,7 @@ def test_a_bridge_takes_the_class_of_the_pieces_it_joins() -> None:
     veg[classes == 1] = 0.99
     probs = np.stack([1 - veg, np.where(classes == 1, veg, 0), np.where(classes == 1, 0, veg)]).astype(np.float32)
     out = classes.copy()
-    _bridge_faint_stems(out, probs, 0.02)
+    _bridge_faint_stems(out, probs[0], 0.02)
     added = out != classes
     assert added.sum() >= 48 and (out[added] == 2).all()
 
@@ -257,3 +258,49 @@ def test_faint_stems_are_followed_for_vegetation_models_only() -> None:
 
     assert load_predictor("default").faint_stem == FAINT_STEM
     assert load_predictor("crop-weed").faint_stem is None
+
+
+def test_a_trace_seen_at_a_larger_size_joins_the_leaves() -> None:
+    """``trace``: pieces are joined along a trace found in a second, larger pass of the model even where the
+    working-size probabilities hold none; without it they stay two plants."""
+    from scipy import ndimage
+
+    from agriseg.crop.predict import FAINT_STEM, to_classes
+
+    rgb, leaves, probs = _two_leaves(0.0)  # no trace at the working size
+    _, _, larger = _two_leaves(0.03)  # the larger pass sees the stem faintly
+    trace = np.minimum(probs[0], larger[0])
+    eight = np.ones((3, 3))
+    assert ndimage.label(to_classes(probs, rgb, 0, (0.05, 0.9), faint_stem=FAINT_STEM) > 0, structure=eight)[1] == 2
+    out = to_classes(probs, rgb, 0, (0.05, 0.9), faint_stem=FAINT_STEM, trace=trace)
+    assert ndimage.label(out > 0, structure=eight)[1] == 1
+    assert 48 <= ((out > 0) & (leaves == 0)).sum() <= 60
+
+
+def test_predictor_traces_at_the_larger_size_only_where_the_photo_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Predictor.trace_long_side``: one extra pass at min(photo, trace size), and none where that is not
+    larger than the working size (or with the bridges off)."""
+    import torch
+
+    from agriseg.crop.predict import Predictor
+
+    pred = Predictor(torch.nn.Conv2d(3, 2, 1), 2, long_side=100, trace_long_side=400)
+    sizes: list[int] = []
+    real = pred._probabilities
+
+    def spy(images: list[np.ndarray], long_side: int, flips: tuple[str, ...]) -> list[np.ndarray]:
+        sizes.append(long_side)
+        return real(images, long_side, flips)
+
+    monkeypatch.setattr(pred, "_probabilities", spy)
+    rgb, _, _ = _two_leaves(0.0)  # 120 x 200
+    pred.predict(rgb)
+    assert sizes == [100, 200]  # the working pass, then the photo's own size (under 400)
+    sizes.clear()
+    pred.faint_stem = None
+    pred.predict(rgb)
+    assert sizes == [100]
+    sizes.clear()
+    pred.faint_stem, pred.long_side = 0.02, 200
+    pred.predict(rgb)
+    assert sizes == [200]

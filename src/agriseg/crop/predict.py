@@ -98,6 +98,9 @@ class Predictor:
         faint_stem: pieces of vegetation joined by a trace of vegetation probability above this are joined
             into one plant (:func:`to_classes`); None = never (:func:`load_predictor` turns it off for models
             of more than two classes).
+        trace_long_side: with ``faint_stem``, the trace between pieces is also looked for in a second pass of
+            the model at this long side (at most the photo's own; no test-time augmentation): a stem under one
+            working pixel wide can be traced at a larger size. None = the working size only.
     """
 
     model: nn.Module | Callable[[], nn.Module]
@@ -115,6 +118,7 @@ class Predictor:
     outline_band: int = 1
     unsure: tuple[float, float] | None = UNSURE
     faint_stem: float | None = FAINT_STEM
+    trace_long_side: int | None = None
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -169,7 +173,14 @@ class Predictor:
         scale = max(rgb.shape[:2]) / self.long_side if self.long_side else 1.0  # photo px per working px
         reduced = scale >= OUTLINE_MIN_SCALE
         band = round(self.outline_band * scale) if reduced else 0
-        return to_classes(probs, rgb, band, self.unsure, int(scale) if reduced else 1, self.faint_stem)
+        step, trace = int(scale) if reduced else 1, None
+        if self.trace_long_side and self.long_side and self.unsure is not None and self.faint_stem is not None:
+            side = min(max(rgb.shape[:2]), self.trace_long_side)
+            if side > self.long_side:
+                hi = self._probabilities([rgb], side, ())[0][0]  # (H, W) background at the larger size
+                trace = np.minimum(probs[0], hi)  # (H, W) a trace seen at either size
+                step = max(1, int(max(rgb.shape[:2]) / side))
+        return to_classes(probs, rgb, band, self.unsure, step, self.faint_stem, trace)
 
 
 def load_predictor(
@@ -222,6 +233,7 @@ def to_classes(
     unsure: tuple[float, float] | None = None,
     step: int = 1,
     faint_stem: float | None = None,
+    trace: np.ndarray | None = None,
 ) -> np.ndarray:
     """The class map ``(H, W)`` uint8 of full-size probabilities ``(K, H, W)`` of the photo ``rgb``.
 
@@ -238,13 +250,16 @@ def to_classes(
       :class:`Predictor` sets ``band`` only where a working pixel covers at least :data:`OUTLINE_MIN_SCALE`
       photo pixels across, and then ``step``: the working pixel's size in photo pixels (whole), the grid on
       which faint traces between pieces are followed.
+
+    ``trace``: a background probability ``(H, W)`` in which the faint traces are followed instead of
+    ``probs[0]`` (:attr:`Predictor.trace_long_side`).
     """
     classes = class_map(probs)
     if (band <= 0 and unsure is None) or rgb is None:
         return classes
     from agriseg.crop.refine import refine_outline
 
-    return refine_outline(rgb, classes, probs, band, unsure, step=step, faint_stem=faint_stem)
+    return refine_outline(rgb, classes, probs, band, unsure, step=step, faint_stem=faint_stem, trace=trace)
 
 
 def class_map(probs: np.ndarray) -> np.ndarray:

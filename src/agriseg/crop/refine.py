@@ -160,6 +160,7 @@ def refine_outline(
     seed: int = 0,
     step: int = 1,
     faint_stem: float | None = None,
+    trace: np.ndarray | None = None,
 ) -> np.ndarray:
     """Re-decide a predicted outline, and the pixels the model is unsure of, by the photo's colours (inference).
 
@@ -192,6 +193,7 @@ def refine_outline(
             traces between pieces are followed on that grid.
         faint_stem: with ``unsure``, pieces joined by a trace of vegetation probability above this are
             bridged (:func:`_bridge_faint_stems`); None: never.
+        trace: background probability ``(H, W)`` in which faint traces are followed (default ``probs[0]``).
 
     Returns:
         A new ``uint8`` class map.
@@ -227,7 +229,7 @@ def refine_outline(
         _half_seen_objects(out, rgb, probs, p, unsure)
     _keep_connections(out, classes)
     if unsure is not None and faint_stem is not None:
-        _bridge_faint_stems(out, probs, faint_stem, step)
+        _bridge_faint_stems(out, probs[0] if trace is None else trace, faint_stem, step)
     return out
 
 
@@ -277,7 +279,9 @@ def _half_seen_objects(
         region[grown & ~is_veg] = 0
 
 
-def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, faint: float, step: int = 1, min_piece: int = 10) -> None:
+def _bridge_faint_stems(
+    out: np.ndarray, background: np.ndarray, faint: float, step: int = 1, min_piece: int = 10
+) -> None:
     """Join pieces of one plant that the model traced only faintly between them (in place).
 
     A stem two or three photo pixels wide is under one working pixel on a photo reduced for the model, so the
@@ -294,13 +298,15 @@ def _bridge_faint_stems(out: np.ndarray, probs: np.ndarray, faint: float, step: 
     veg = out > 0
     if step > 1:
         o = step // 2  # sample the centre of each step x step block
-        coarse = _faint_bridges(out[o::step, o::step], probs[0, o::step, o::step], faint, max(1, min_piece // step**2))
+        coarse = _faint_bridges(
+            out[o::step, o::step], background[o::step, o::step], faint, max(1, min_piece // step**2)
+        )
         if coarse is None:
             return
         bridge = np.repeat(np.repeat(coarse, step, 0), step, 1)[: out.shape[0], : out.shape[1]]
         bridge[veg] = 0
     else:
-        found = _faint_bridges(out, probs[0], faint, min_piece)
+        found = _faint_bridges(out, background, faint, min_piece)
         if found is None:
             return
         bridge = found
