@@ -125,13 +125,17 @@ def model_rows(config: Path, run: bool, shared: Path) -> list[dict]:
     if report_path.is_file():
         rep = json.loads(report_path.read_text())
         for st in ("stage1", "stage2"):
-            if st in rep and "evaluate" in rep[st]:
-                ev = rep[st]["evaluate"]
+            if st in rep and cfg.evaluate is not None and Path(rep[st]["model"]).is_file():
+                # scored here, not read from the report: the report holds the scores of the inference rule of
+                # the day it was trained
+                ev = score_model(rep[st]["model"], cfg.evaluate, argmax_too=True)
                 rows.append(
                     {
                         "row": f"annotation-free {st} model ({rep[st]['epochs']} epochs)",
                         "miou_val": ev["miou"],
                         "biou_val": ev["biou"],
+                        "miou_val_argmax": ev["miou_argmax"],
+                        "biou_val_argmax": ev["biou_argmax"],
                         "model": rep[st]["model"],
                     }
                 )
@@ -142,12 +146,14 @@ def model_rows(config: Path, run: bool, shared: Path) -> list[dict]:
 
         default = resolve("default")
         if cfg.evaluate is not None:
-            ev = score_model(default, cfg.evaluate)
+            ev = score_model(default, cfg.evaluate, argmax_too=True)
             rows.append(
                 {
                     "row": "supervised default model (upper bound)",
                     "miou_val": ev["miou"],
                     "biou_val": ev["biou"],
+                    "miou_val_argmax": ev["miou_argmax"],
+                    "biou_val_argmax": ev["biou_argmax"],
                 }
             )
     except ValueError as err:

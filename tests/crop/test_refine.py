@@ -304,3 +304,21 @@ def test_predictor_traces_at_the_larger_size_only_where_the_photo_has_it(monkeyp
     pred.faint_stem, pred.long_side = 0.02, 200
     pred.predict(rgb)
     assert sizes == [200]
+
+
+def test_object_steps_rise_above_the_models_background_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model whose background sits at 0.06 (trained briefly or on pseudo-labels) must not make the whole
+    photo one half-seen object or one faint trace: both steps' thresholds rise to FLOOR_FACTOR x the floor;
+    a model with a sure background keeps them."""
+    from agriseg.crop import refine
+    from agriseg.crop.predict import FAINT_STEM, to_classes
+
+    seen: dict[str, float] = {}
+    monkeypatch.setattr(refine, "_half_seen_objects", lambda out, rgb, probs, p, unsure: seen.update(low=unsure[0]))
+    monkeypatch.setattr(refine, "_bridge_faint_stems", lambda out, bg, faint, step: seen.update(faint=faint))
+    for floor, low, faint in ((0.06, 0.24, 0.24), (0.0001, 0.05, FAINT_STEM)):
+        rgb, leaves, probs = _two_leaves(0.0)
+        veg = np.where(leaves > 0, 0.99, floor).astype(np.float32)
+        to_classes(np.stack([1 - veg, veg]), rgb, 0, (0.05, 0.9), faint_stem=FAINT_STEM)
+        assert seen == {"low": pytest.approx(low), "faint": pytest.approx(faint)}
+    assert refine.background_floor(np.full((8, 8), 0.3, np.float32), np.ones((8, 8), np.uint8)) == 0.0

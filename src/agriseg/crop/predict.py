@@ -399,8 +399,8 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 
 # agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
 # 2: outlines re-decided at the photo's resolution on reduced photos; 3: unsure pixels by colour; 4: plants the model
-# half saw decided against their own soil
-ALGORITHM = "4"
+# half saw decided against their own soil; 5: those steps rise above the model's background floor
+ALGORITHM = "5"
 
 
 @batch_keywords

@@ -34,8 +34,9 @@ if TYPE_CHECKING:
     from agriseg.fingerprint import Recipe
 
 # agriseg's version of what each command makes from its inputs and options (part of their fingerprints)
-# 2: evaluation masks re-decide unsure pixels by colour; 3: and decide half-seen plants against their own soil
-ALGORITHM = {"crop selftrain": "3", "crop adapt": "3"}
+# 2: evaluation masks re-decide unsure pixels by colour; 3: and decide half-seen plants against their own soil;
+# 4: the object-level steps rise above the model's background floor
+ALGORITHM = {"crop selftrain": "4", "crop adapt": "4"}
 
 Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]
