@@ -219,6 +219,7 @@ def refine_outline(
     if unsure is not None:
         low, high = unsure
         p = 1.0 - np.asarray(probs[0], np.float32)  # (H, W) vegetation probability
+        floor = FLOOR_FACTOR * background_floor(p, classes)  # where the object-level steps start to read p
         in_band |= (p > low) & (p < high)
         sure_veg &= p >= high
         sure_bg &= p <= low
@@ -234,7 +235,6 @@ def refine_outline(
             grown = np.ones(len(ys), np.uint8)
         out[ys, xs] = np.where(is_veg, np.where(kept > 0, kept, grown), 0)
     if unsure is not None:
-        floor = FLOOR_FACTOR * background_floor(p, classes)
         _half_seen_objects(out, rgb, probs, p, (max(low, floor), high))
     _keep_connections(out, classes)
     if unsure is not None and faint_stem is not None:

@@ -174,16 +174,16 @@ def score_model(
     if missing:
         raise ValueError(f"{spec.stems}: {len(missing)} stems have no image+label, e.g. {missing[:3]}")
     m = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names)
-    plain = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names)
+    plain = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names) if argmax_too else None
     for s in tqdm(stems, desc="score", unit="img", disable=not progress):
         ip, lp = pairs[s]
         rgb, truth = read_rgb(ip), read_label(lp, spec.label_mode, spec.colormap or None)
         probs = pred.probabilities([rgb])[0]  # (K, H, W)
         m.update(pred.classes(probs, rgb), truth)
-        if argmax_too:
+        if plain is not None:
             plain.update(class_map(probs), truth)
     res = m.compute()
-    if argmax_too:
+    if plain is not None:
         p = plain.compute()
         res["miou_argmax"], res["biou_argmax"] = p["miou"], p["biou"]
     res["model"] = str(model_path)
