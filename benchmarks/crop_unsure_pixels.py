@@ -21,8 +21,12 @@ pieces the model traced faintly between them (``Predictor.faint_stem = None``). 
     python benchmarks/crop_unsure_pixels.py --ews runs/data/ews \
         --candidates 0.05:0.9/nohalf/nobridge,0.05:0.9/nobridge,0.05:0.9 -o benchmarks/results/crop_half_seen.json
 
-``/traceN`` (``/tracenative``) also follows the faint traces in a second pass of the model at long side N (the
-photo's own size): ``Predictor.trace_long_side``.
+Faint traces are also followed in a second pass of the model at the photo's own size, around the gaps between
+pieces, on photos up to ``TRACE_LONG_SIDE`` px (``Predictor.trace_long_side``, the default of every crop command);
+``/traceN`` sets that limit to N px, ``/tracenative`` lifts it, ``/notrace`` switches the pass off. Measured with
+
+    python benchmarks/crop_unsure_pixels.py --ews runs/data/ews \
+        --candidates 0.05:0.9/notrace,0.05:0.9 -o benchmarks/results/crop_trace_windows_dev.json
 
 Every set also reports the mean absolute error of the number of objects of at least 50 px (what ``crop
 traits`` counts as plants) against the labels' own objects.
@@ -46,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crop_edge_bias import truth_of  # noqa: E402
 
 from agriseg.crop.dataset import read_stem_list  # noqa: E402
-from agriseg.crop.predict import load_predictor  # noqa: E402
+from agriseg.crop.predict import TRACE_LONG_SIDE, load_predictor  # noqa: E402
 from agriseg.data.files import write_json  # noqa: E402
 from agriseg.data.io import read_rgb  # noqa: E402
 from agriseg.metrics import SegmentationMetrics  # noqa: E402
@@ -83,11 +87,14 @@ def parse(c: str) -> tuple[float, float] | None:
 
 
 def trace_side(c: str) -> int | None:
-    """``/traceN``: faint stems also traced at long side N (``/tracenative``: the photo's own size)."""
+    """``/traceN``: faint stems also traced at the photo's own size on photos up to N px (``/tracenative``: any
+    size; ``/notrace``: never)."""
     for w in c.split("/")[1:]:
         if w.startswith("trace"):
-            return 1 << 30 if w == "tracenative" else int(w[5:])
-    return None
+            return 0 if w == "tracenative" else int(w[5:])
+        if w == "notrace":
+            return None
+    return TRACE_LONG_SIDE
 
 
 @contextmanager
@@ -120,7 +127,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
     frames: dict[str, dict[str, float]] = {c: {} for c in candidates}
     exact = dict.fromkeys(candidates, 0)
     count_err: dict[str, list[int]] = {c: [] for c in candidates}  # objects of >= 50 px: predicted - labelled
-    faint_stem = pred.faint_stem
+    faint_stem, trace = pred.faint_stem, pred.trace_long_side
     for stem, rgb, t in photos:
         probs = pred.probabilities([rgb])[0]
         n_true = ndi.label(t == 1, structure=EIGHT)[1]
@@ -144,7 +151,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
             count_err[c].append(objects(m) - n_objects)
             if not touching:
                 exact[c] += objects(m) == n_true
-    pred.faint_stem, pred.trace_long_side = faint_stem, None
+    pred.faint_stem, pred.trace_long_side = faint_stem, trace
     out = {}
     for c in candidates:
         r = mets[c].compute()

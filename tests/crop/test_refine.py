@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
 import pytest
@@ -277,33 +279,77 @@ def test_a_trace_seen_at_a_larger_size_joins_the_leaves() -> None:
     assert 48 <= ((out > 0) & (leaves == 0)).sum() <= 60
 
 
-def test_predictor_traces_at_the_larger_size_only_where_the_photo_has_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``Predictor.trace_long_side``: one extra pass at min(photo, trace size), and none where that is not
-    larger than the working size (or with the bridges off)."""
+def _colour_model(k: float = 0.154, t: float = 50.0) -> Any:
+    """A 1x1 convolution whose vegetation logit is ``k * (G - R - t)`` (G, R in 0-255): the leaves of
+    :func:`_two_leaves` get 0.99, its half-leaf stem 0.03 at the photo's size, and under 0.001 at half size."""
     import torch
+
+    conv = torch.nn.Conv2d(3, 2, 1)
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.zero_()
+        conv.weight[1, 0, 0, 0], conv.weight[1, 1, 0, 0] = -k * 255, k * 255
+        conv.bias[1] = -k * t
+    return conv
+
+
+def test_predictor_traces_at_the_larger_size_only_around_gaps(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``Predictor.trace_long_side``: the working pass misses a stem the photo's own size shows; the second pass
+    runs on the box around the gap only (not on the photo), and the two leaves become one plant. No second
+    pass where it would not be larger than the working size, or with the bridges off."""
+    from scipy import ndimage
 
     from agriseg.crop.predict import Predictor
 
-    pred = Predictor(torch.nn.Conv2d(3, 2, 1), 2, long_side=100, trace_long_side=400)
-    sizes: list[int] = []
+    rgb, _, _ = _two_leaves(0.0)  # 120 x 200
+    wide = np.concatenate([rgb, np.repeat(rgb[:, :1], 200, 1)], 1)  # (120, 400, 3): soil on the right
+    pred = Predictor(_colour_model(), 2, long_side=200)  # the default: photos up to TRACE_LONG_SIDE px
+    shapes: list[tuple[int, int]] = []
     real = pred._probabilities
 
     def spy(images: list[np.ndarray], long_side: int, flips: tuple[str, ...]) -> list[np.ndarray]:
-        sizes.append(long_side)
+        shapes.append(images[0].shape[:2])
         return real(images, long_side, flips)
 
     monkeypatch.setattr(pred, "_probabilities", spy)
-    rgb, _, _ = _two_leaves(0.0)  # 120 x 200
-    pred.predict(rgb)
-    assert sizes == [100, 200]  # the working pass, then the photo's own size (under 400)
-    sizes.clear()
-    pred.faint_stem = None
-    pred.predict(rgb)
-    assert sizes == [100]
-    sizes.clear()
-    pred.faint_stem, pred.long_side = 0.02, 200
-    pred.predict(rgb)
-    assert sizes == [200]
+    eight = np.ones((3, 3))
+    assert ndimage.label(pred.predict(wide) > 0, structure=eight)[1] == 1
+    assert shapes[0] == (120, 400) and len(shapes) == 2
+    assert shapes[1][1] < 300  # the box around the gap, not the photo
+    shapes.clear()
+    pred.trace_long_side = 300  # a photo longer than this keeps the working size
+    assert ndimage.label(pred.predict(wide) > 0, structure=eight)[1] == 2
+    assert shapes == [(120, 400)]
+    shapes.clear()
+    pred.trace_long_side = None
+    assert ndimage.label(pred.predict(wide) > 0, structure=eight)[1] == 2  # the working size alone: two
+    assert shapes == [(120, 400)]
+    shapes.clear()
+    pred.trace_long_side, pred.faint_stem = 0, None
+    pred.predict(wide)
+    assert shapes == [(120, 400)]
+    shapes.clear()
+    pred.faint_stem, pred.long_side = 0.02, 400
+    pred.predict(wide)
+    assert shapes == [(120, 400)]
+
+
+def test_gap_windows_box_only_gaps_between_nearby_pieces() -> None:
+    """:func:`gap_windows`: one box around the gap between two leaves 50 px apart (with its margin), none for
+    a reach under the gap, for one piece, or for pieces under ``min_piece``."""
+    from agriseg.crop.refine import gap_windows
+
+    _, leaves, _ = _two_leaves(0.0)  # leaves at x 25-75 and 125-175
+    veg = leaves > 0
+    ((rows, cols),) = gap_windows(veg, reach=64, margin=10)
+    assert cols.start <= 75 and cols.stop >= 125 and cols.stop - cols.start < 200
+    assert rows.start <= 59 and rows.stop >= 61
+    assert gap_windows(veg, reach=30, margin=10) == []
+    one = veg.copy()
+    one[:, 100:] = False
+    assert gap_windows(one, reach=64, margin=10) == []
+    assert gap_windows(veg, reach=64, margin=10, min_piece=5000) == []
+    assert len(gap_windows(veg, reach=64, margin=10, step=2)) == 1
 
 
 def test_object_steps_rise_above_the_models_background_floor(monkeypatch: pytest.MonkeyPatch) -> None:

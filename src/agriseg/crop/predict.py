@@ -41,6 +41,16 @@ UNSURE = (0.05, 0.9)
 # model's background probability spreads wider, and on the development plants and trays 13 of its 37 bridges
 # joined different plants (the vegetation model: 2 of 31)
 FAINT_STEM = 0.02
+# with FAINT_STEM: photos larger than the working size, up to this long side, get a second pass at their own size
+# around the gaps between nearby pieces (Predictor.trace_long_side): a 2-3 px stem is under one working pixel.
+# On the development plants exact counts 38 -> 40 of 50, other development sets unchanged, about 15 % more time
+# on 960- and 1440-px photos; larger photos (an 8 MP one was 2.2x slower at 1600 px) keep the working size
+# (benchmarks/crop_unsure_pixels.py, suffix /traceN)
+TRACE_LONG_SIDE = 1600
+# the second pass runs only in boxes around gaps of at most TRACE_REACH working px between pieces, with
+# TRACE_MARGIN working px of context around each gap (agriseg.crop.refine.gap_windows)
+TRACE_REACH = 32
+TRACE_MARGIN = 32
 # extra inference sizes of "flip+scale", relative to long_side
 TTA_SCALES = (0.8, 1.25)
 
@@ -98,9 +108,11 @@ class Predictor:
         faint_stem: pieces of vegetation joined by a trace of vegetation probability above this are joined
             into one plant (:func:`to_classes`); None = never (:func:`load_predictor` turns it off for models
             of more than two classes).
-        trace_long_side: with ``faint_stem``, the trace between pieces is also looked for in a second pass of
-            the model at this long side (at most the photo's own; no test-time augmentation): a stem under one
-            working pixel wide can be traced at a larger size. None = the working size only.
+        trace_long_side: with ``faint_stem``, photos larger than the working size and at most this long are
+            also searched for the trace between pieces in a second pass of the model at their own size (no
+            test-time augmentation), in boxes around the gaps between nearby pieces only
+            (:func:`agriseg.crop.refine.gap_windows`): a stem under one working pixel wide can be traced at the
+            photo's size. 0 = photos of any size; None = the working size only.
     """
 
     model: nn.Module | Callable[[], nn.Module]
@@ -118,7 +130,7 @@ class Predictor:
     outline_band: int = 1
     unsure: tuple[float, float] | None = UNSURE
     faint_stem: float | None = FAINT_STEM
-    trace_long_side: int | None = None
+    trace_long_side: int | None = TRACE_LONG_SIDE
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -174,13 +186,25 @@ class Predictor:
         reduced = scale >= OUTLINE_MIN_SCALE
         band = round(self.outline_band * scale) if reduced else 0
         step, trace = int(scale) if reduced else 1, None
-        if self.trace_long_side and self.long_side and self.unsure is not None and self.faint_stem is not None:
-            side = min(max(rgb.shape[:2]), self.trace_long_side)
-            if side > self.long_side:
-                hi = self._probabilities([rgb], side, ())[0][0]  # (H, W) background at the larger size
-                trace = np.minimum(probs[0], hi)  # (H, W) a trace seen at either size
-                step = max(1, int(max(rgb.shape[:2]) / side))
+        side = max(rgb.shape[:2])
+        if self.trace_long_side is not None and self.long_side and self.unsure is not None and self.faint_stem:
+            if self.long_side < side <= (self.trace_long_side or side):
+                trace = self._trace(probs, rgb, scale)
+                step = 1
         return to_classes(probs, rgb, band, self.unsure, step, self.faint_stem, trace)
+
+    def _trace(self, probs: np.ndarray, rgb: np.ndarray, scale: float) -> np.ndarray:
+        """The background probability ``(H, W)`` with a second pass at the photo's own size in the boxes around
+        gaps between pieces (a trace seen at either size: the lower background probability)."""
+        from agriseg.crop.refine import gap_windows
+
+        boxes = gap_windows(class_map(probs) > 0, round(TRACE_REACH * scale), round(TRACE_MARGIN * scale), int(scale))
+        trace = probs[0].copy()  # (H, W)
+        for rows, cols in boxes:
+            crop = rgb[rows, cols]  # (h, w, 3) with its context
+            hi = self._probabilities([crop], max(crop.shape[:2]), ())[0][0]  # (h, w) at the photo's size
+            np.minimum(trace[rows, cols], hi, out=trace[rows, cols])
+        return trace
 
 
 def load_predictor(

@@ -329,6 +329,52 @@ def _bridge_faint_stems(
     out[bridge > 0] = bridge[bridge > 0]
 
 
+def gap_windows(
+    veg: np.ndarray, reach: int, margin: int, step: int = 1, min_piece: int = 10
+) -> list[tuple[slice, slice]]:
+    """Boxes around the gaps between pieces of vegetation at most ``reach`` px apart (photo pixels).
+
+    Where a second, larger pass of the model is to look for a stem too thin for the working size
+    (:attr:`agriseg.crop.predict.Predictor.trace_long_side`), only these boxes need it: a pixel lies in a gap
+    when pieces of two different labels lie within ``reach / 2`` px of it. Each connected gap is grown out to
+    the pieces on either side and by ``margin`` px of context, and clipped to the photo; the search runs on
+    every ``step``-th pixel.
+
+    Args:
+        veg: vegetation mask ``(H, W)``.
+        reach: the widest gap, in photo px, that a stem is looked for across.
+        margin: context around each gap, in photo px.
+        step: the search grid, in photo px.
+        min_piece: pieces under this many photo px are left out.
+
+    Returns:
+        ``(rows, cols)`` slices into the photo, one per gap region (boxes may overlap).
+    """
+    o = step // 2
+    coarse = veg[o::step, o::step]  # (h, w) on the search grid
+    pieces, n = ndi.label(coarse, structure=np.ones((3, 3), bool))
+    if n < 2:
+        return []
+    small = np.bincount(pieces.ravel(), minlength=n + 1) * step**2 < min_piece
+    small[0] = False
+    pieces[small[pieces]] = 0
+    size = 2 * max(1, round(reach / (2 * step))) + 1  # a square of side ~reach: both pieces within reach/2
+    high = ndi.maximum_filter(pieces, size)  # (h, w) the largest piece label near each pixel
+    low = ndi.minimum_filter(np.where(pieces > 0, pieces, n + 1), size)  # the smallest (n + 1: none)
+    gaps = (high > 0) & (low <= n) & (high != low) & (pieces == 0)
+    if not gaps.any():
+        return []
+    grow = max(1, round((reach / 2 + margin) / step))  # out to the pieces on either side, and the context
+    regions, _ = ndi.label(ndi.maximum_filter(gaps, 2 * grow + 1))
+    h, w = veg.shape
+    boxes = []
+    for rs, cs in ndi.find_objects(regions):
+        y0, y1 = max(0, rs.start * step), min(h, rs.stop * step + step)
+        x0, x1 = max(0, cs.start * step), min(w, cs.stop * step + step)
+        boxes.append((slice(y0, y1), slice(x0, x1)))
+    return boxes
+
+
 def _faint_bridges(classes: np.ndarray, background: np.ndarray, faint_p: float, min_piece: int) -> np.ndarray | None:
     """The bridges of :func:`_bridge_faint_stems` on one grid, as a class map (0 = no bridge; a bridge takes the
     commonest class of the pieces it joins), or None when there is nothing to join.
