@@ -196,9 +196,13 @@ class Predictor:
     def _trace(self, probs: np.ndarray, rgb: np.ndarray, scale: float) -> np.ndarray:
         """The background probability ``(H, W)`` with a second pass at the photo's own size in the boxes around
         gaps between pieces (a trace seen at either size: the lower background probability)."""
-        from agriseg.crop.refine import gap_windows
+        from agriseg.crop.refine import FLOOR_FACTOR, background_floor, gap_windows
 
-        boxes = gap_windows(class_map(probs) > 0, round(TRACE_REACH * scale), round(TRACE_MARGIN * scale), int(scale))
+        classes = class_map(probs)
+        p = 1.0 - probs[0]  # (H, W) vegetation probability
+        faint = max(self.faint_stem or 0.0, FLOOR_FACTOR * background_floor(p, classes))  # as the bridges read it
+        reach, margin = round(TRACE_REACH * scale), round(TRACE_MARGIN * scale)
+        boxes = gap_windows(classes > 0, reach, margin, int(scale), traced=p > faint)
         trace = probs[0].copy()  # (H, W)
         for rows, cols in boxes:
             crop = rgb[rows, cols]  # (h, w, 3) with its context
@@ -423,8 +427,9 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 
 # agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
 # 2: outlines re-decided at the photo's resolution on reduced photos; 3: unsure pixels by colour; 4: plants the model
-# half saw decided against their own soil; 5: those steps rise above the model's background floor
-ALGORITHM = "5"
+# half saw decided against their own soil; 5: those steps rise above the model's background floor; 6: faint
+# stems traced at the photo's own size around gaps
+ALGORITHM = "6"
 
 
 @batch_keywords

@@ -330,7 +330,7 @@ def _bridge_faint_stems(
 
 
 def gap_windows(
-    veg: np.ndarray, reach: int, margin: int, step: int = 1, min_piece: int = 10
+    veg: np.ndarray, reach: int, margin: int, step: int = 1, min_piece: int = 10, traced: np.ndarray | None = None
 ) -> list[tuple[slice, slice]]:
     """Boxes around the gaps between pieces of vegetation at most ``reach`` px apart (photo pixels).
 
@@ -346,6 +346,8 @@ def gap_windows(
         margin: context around each gap, in photo px.
         step: the search grid, in photo px.
         min_piece: pieces under this many photo px are left out.
+        traced: where the model already traced something ``(H, W)``: pieces in one connected region of it are
+            joined already and need no box between them.
 
     Returns:
         ``(rows, cols)`` slices into the photo, one per gap region (boxes may overlap).
@@ -358,6 +360,10 @@ def gap_windows(
     small = np.bincount(pieces.ravel(), minlength=n + 1) * step**2 < min_piece
     small[0] = False
     pieces[small[pieces]] = 0
+    if traced is not None:  # pieces traced together count as one: label them by their traced region
+        regions, _ = ndi.label(traced[o::step, o::step] | coarse, structure=np.ones((3, 3), bool))
+        pieces = np.where(pieces > 0, regions, 0)
+        n = int(regions.max())
     size = 2 * max(1, round(reach / (2 * step))) + 1  # a square of side ~reach: both pieces within reach/2
     high = ndi.maximum_filter(pieces, size)  # (h, w) the largest piece label near each pixel
     low = ndi.minimum_filter(np.where(pieces > 0, pieces, n + 1), size)  # the smallest (n + 1: none)
