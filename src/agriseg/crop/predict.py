@@ -187,8 +187,9 @@ class Predictor:
         band = round(self.outline_band * scale) if reduced else 0
         step, trace = int(scale) if reduced else 1, None
         side = max(rgb.shape[:2])
-        if self.trace_long_side is not None and self.long_side and self.unsure is not None and self.faint_stem:
-            if self.long_side < side <= (self.trace_long_side or side):
+        bridges = self.unsure is not None and self.faint_stem is not None
+        if bridges and self.trace_long_side is not None and self.long_side:
+            if self.long_side < side <= (self.trace_long_side or side):  # a stem may be under one working pixel
                 trace = self._trace(probs, rgb, scale)
                 step = 1
         return to_classes(probs, rgb, band, self.unsure, step, self.faint_stem, trace)
