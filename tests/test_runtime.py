@@ -117,3 +117,20 @@ def test_pytorch_path_takes_numpy_and_runs_without_autograd(optimize: str, monke
     assert len(grad_while_tracing) == (optimize == "jit")
     from_numpy = runner.logits(x.numpy())
     assert isinstance(from_numpy, np.ndarray) and np.allclose(from_numpy, out.numpy(), atol=1e-5)
+
+
+@pytest.mark.parametrize("optimize", ["none", "onnxruntime"])
+def test_inputs_thinner_than_the_models_stride_are_padded_by_their_edges(optimize: str) -> None:
+    """A side of 16 px or less (a 20 x 1000 photo at 800 px is 16 px high) cannot be reflect-padded to a multiple
+    of 32 in an exported graph: the runner repeats the edge pixels up to ``MIN_SIDE`` and crops the logits back,
+    for numpy and torch inputs alike."""
+    import numpy as np
+
+    torch.manual_seed(0)
+    runner = ModelRunner(build_model(encoder_weights=None).eval(), optimize=optimize, channels_last=False)
+    for h, w in ((16, 800), (1, 40), (3, 3)):
+        x = np.random.default_rng(0).random((1, 3, h, w), dtype=np.float32)
+        out = runner.logits(x)
+        assert isinstance(out, np.ndarray) and out.shape == (1, 2, h, w) and np.isfinite(out).all()
+    t = runner.logits(torch.rand(2, 3, 8, 64))
+    assert isinstance(t, torch.Tensor) and t.shape == (2, 2, 8, 64)

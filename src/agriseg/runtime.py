@@ -28,6 +28,8 @@ Array = Any  # a numpy array or a torch tensor; functions return the kind they w
 Precision = Literal["fp32", "bf16"]
 Optimize = Literal["none", "jit", "onnxruntime"]
 TTAOp = Literal["flip_h", "flip_v", "swap_windows"]
+# inputs with a side under this are padded by repeating their edge pixels before a model sees them
+MIN_SIDE = 32
 
 
 def tune_allocator() -> bool:
@@ -175,6 +177,19 @@ class ModelRunner:
 
     def logits(self, x: Array) -> Array:
         """float32 logits ``(N, K, H, W)`` of an input batch ``(N, C, H, W)`` (numpy in, numpy out)."""
+        h, w = x.shape[-2:]
+        if min(h, w) < MIN_SIDE:
+            # an exported graph keeps the pad mode it was traced with (reflect), which ONNX Runtime refuses for a
+            # side of 16 px or less (a 20 x 1000 photo at 800 px is 16 px high): repeat the edge pixels up to
+            # MIN_SIDE here and crop the logits back
+            ph, pw = max(0, MIN_SIDE - h), max(0, MIN_SIDE - w)
+            if isinstance(x, np.ndarray):
+                big: Array = np.pad(x, ((0, 0), (0, 0), (0, ph), (0, pw)), mode="edge")
+            else:
+                import torch.nn.functional as F
+
+                big = F.pad(x, (0, pw, 0, ph), mode="replicate")
+            return self.logits(big)[..., :h, :w]
         if self.onnx_path is not None:
             if self._onnx_file is None:  # one session for every input size and batch size
                 self._onnx_file = OnnxModule.from_file(self.onnx_path, self.memory_arena)

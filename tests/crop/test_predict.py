@@ -189,3 +189,16 @@ def test_predict_traits_and_plots_segment_a_photo_alike(samples_dir, tmp_path):
                      crs="EPSG:32633").to_file(tmp_path / "plots.gpkg")  # fmt: skip
     stats = plot_stats(tif, PlotsConfig(plots=str(tmp_path / "plots.gpkg")), segment)
     assert stats["green_fraction"].iloc[0] == pytest.approx((mask > 0).mean(), abs=1e-9)
+
+
+@pytest.mark.parametrize("shape", [(20, 1000), (1000, 12), (1, 1500)])
+def test_packaged_model_segments_very_thin_photos(shape: tuple[int, int]) -> None:
+    """A strip photo whose short side becomes 16 px or less at the working size: the packaged ONNX graph pads
+    by reflection, which ONNX Runtime refuses there; the runner pads such inputs itself (a crash before)."""
+    from agriseg.crop.predict import load_predictor
+
+    rgb = np.zeros((*shape, 3), np.uint8)
+    rgb[...] = (120, 95, 70)
+    rgb[: max(1, shape[0] // 2), : max(1, shape[1] // 2)] = (60, 150, 50)
+    mask = load_predictor("default").predict(rgb)
+    assert mask.shape == shape
