@@ -68,3 +68,22 @@ def test_a_one_pixel_image_is_too_small_in_words(tmp_path):
     Image.fromarray(np.zeros((1, 5, 3), np.uint8)).save(tmp_path / "thin.png")
     with pytest.raises(ImageReadError, match=r"thin.png: the image is 5x1 px, too small to segment \(at least 2x2\)"):
         read_rgb(tmp_path / "thin.png")
+
+
+def test_pil_warnings_about_one_photo_stay_off_the_terminal(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo over PIL's warning size is read without PIL's two-line ``DecompressionBombWarning`` (agriseg has
+    its own limit); one over twice that fails as a one-line ``ImageReadError``, and the up-front memory check of
+    ``crop predict`` passes it by (it fails as its own item) instead of stopping the batch."""
+    import warnings
+
+    from agriseg.crop.predict import check_photo_memory
+
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)  # warn above 50 px, refuse above 100
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "warned.png")
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(tmp_path / "bomb.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning that reaches the caller fails the test
+        assert read_rgb(tmp_path / "warned.png").shape == (8, 8, 3)
+    with pytest.raises(ImageReadError, match="bomb.png: image is too large"):
+        read_rgb(tmp_path / "bomb.png")
+    check_photo_memory([tmp_path / "bomb.png", tmp_path / "warned.png"], 800, 2, "--long-side")

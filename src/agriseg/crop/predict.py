@@ -590,15 +590,16 @@ def check_photo_memory(files: Sequence[Path], long_side: int, num_classes: int, 
     """
     from PIL import Image, UnidentifiedImageError
 
+    from agriseg.data.io import quiet_pil
     from agriseg.data.memory import check_memory
 
     worst, name = 0.0, None
     for f in files:
         try:
-            with Image.open(f) as im:
+            with quiet_pil(f), Image.open(f) as im:
                 w, h = im.size
-        except (OSError, UnidentifiedImageError, ValueError):
-            continue  # an unreadable photo fails as its own item
+        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+            continue  # an unreadable or oversized photo fails as its own item
         s = long_side / max(h, w) if long_side else 1.0
         need = 4.0 * (h * w * s * s * (4 + 2 * num_classes) + h * w * num_classes)
         if need > worst:

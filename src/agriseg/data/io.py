@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Sequence
+import warnings
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +33,22 @@ class ImageReadError(ValueError):
     """An image file could not be read; the message names the file and the problem."""
 
 
+@contextmanager
+def quiet_pil(path: str | Path) -> Iterator[None]:
+    """Keep PIL's own warnings about one image off the terminal: they print two raw lines per photo (a large
+    photo's ``DecompressionBombWarning``, a corrupt EXIF block's ``UserWarning``), while agriseg has its own size
+    limit (:data:`MAX_PIXELS`) and reads past bad EXIF. They go to the ``agriseg`` log (debug), naming the file;
+    warnings from elsewhere pass through unchanged."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for w in caught:
+        if isinstance(w.message, Image.DecompressionBombWarning) or "PIL" in Path(w.filename).parts:
+            log.debug("%s: %s", path, w.message)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def open_image(path: str | Path, kind: str = "image") -> Image.Image:
     """Open and decode an image file, with one-line errors that name the file.
 
@@ -45,9 +63,10 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
     if not path.is_file():
         raise ImageReadError(f"{path}: {'file' if kind == 'image' else kind + ' file'} not found")
     try:
-        im = Image.open(path)
-        _check_size(im, path, kind)
-        im.load()
+        with quiet_pil(path):
+            im = Image.open(path)
+            _check_size(im, path, kind)
+            im.load()
         return im
     except Image.DecompressionBombError as err:
         raise ImageReadError(f"{path}: {kind} is too large to read whole (over {MAX_PIXELS / 1e6:.0f} MP)") from err
@@ -93,7 +112,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
         ImageReadError: if the file is missing, not an image, truncated, or has an unusable shape.
     """
     path = Path(path)
-    with open_image(path) as im:
+    with open_image(path) as im, quiet_pil(path):
         arr = _to_array(im, path)
     if arr.ndim == 2:
         arr = arr[..., None]
