@@ -108,6 +108,24 @@ class TraitsConfig(StrictModel):
     meta: str | None = None  # file-name template, e.g. "plant_date_camera"
     photos: str | None = None  # folder of the photos that masks were predicted from (for colour traits)
 
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, v: str | None) -> str | None:
+        from agriseg.crop.traits.regions import parse_grid
+
+        if v is not None:
+            parse_grid(v)  # a bad grid is a usage error, found before any photo is read
+        return v
+
+    @field_validator("grid_box", "reference_box")
+    @classmethod
+    def _box(cls, v: str | None) -> str | None:
+        from agriseg.crop.traits.units import parse_box
+
+        if v is not None:
+            parse_box(v)
+        return v
+
 
 class PlotsConfig(StrictModel):
     """``agriseg crop plots``: per-plot statistics of orthomosaics."""

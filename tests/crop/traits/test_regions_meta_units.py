@@ -195,6 +195,9 @@ def test_reference_object_scale() -> None:
         (["--px-per-mm", "2", "--reference-box", "1,1,5,5", "--reference-mm", "3"], "both set the scale"),
         (["--reference-box", "1,1,5,5"], "--reference-box and --reference-mm go together"),
         (["--reference-box", "1,1,5", "--reference-mm", "3"], "1,1,5"),
+        (["--grid", "0x5"], "--grid: grid must be ROWSxCOLS with both >= 1 (got '0x5')"),
+        (["--grid", "abc"], "--grid: grid must be ROWSxCOLS (e.g. 3x4) (got 'abc')"),
+        (["--grid", "2x2", "--grid-box", "1,2,3"], "--grid-box: a box is X,Y,W,H"),
     ],
 )
 def test_scale_options_that_clash_or_lack_each_other_are_usage_errors(tmp_path, args, message) -> None:

@@ -34,13 +34,13 @@ class Region:
 
 
 def parse_grid(text: str) -> tuple[int, int]:
-    """``"ROWSxCOLS"`` -> (rows, cols), both >= 1."""
+    """``"ROWSxCOLS"`` -> (rows, cols), both >= 1 (the messages leave the value to the caller, which names it)."""
     try:
         rows, cols = (int(v) for v in text.lower().split("x"))
     except ValueError as err:
-        raise ValueError(f"grid must be ROWSxCOLS (e.g. 3x4), got {text!r}") from err
+        raise ValueError("grid must be ROWSxCOLS (e.g. 3x4)") from err
     if rows < 1 or cols < 1:
-        raise ValueError(f"grid must be ROWSxCOLS with both >= 1, got {text!r}")
+        raise ValueError("grid must be ROWSxCOLS with both >= 1")
     return rows, cols
 
 

@@ -13,13 +13,13 @@ def unit_names(px_per_mm: float | None) -> dict[int, str]:
 
 
 def parse_box(text: str) -> tuple[int, int, int, int]:
-    """``"X,Y,W,H"`` -> ints (W, H >= 1)."""
+    """``"X,Y,W,H"`` -> ints (W, H >= 1) (the messages leave the value to the caller, which names it)."""
     try:
         x, y, w, h = (int(v) for v in text.split(","))
     except ValueError as err:
-        raise ValueError(f"a box is X,Y,W,H in pixels (e.g. 10,20,100,80), got {text!r}") from err
+        raise ValueError("a box is X,Y,W,H in pixels (e.g. 10,20,100,80)") from err
     if w < 1 or h < 1:
-        raise ValueError(f"box {text!r}: width and height must be >= 1")
+        raise ValueError("a box's width and height must be >= 1")
     return x, y, w, h
 
 
