@@ -178,29 +178,41 @@ def atomic_writes(paths: Iterable[str | Path]) -> Iterator[dict[Path, Path]]:
         yield {Path(p): stack.enter_context(atomic_write(p)) for p in paths}
 
 
-def _make_parent(path: Path) -> None:
-    """Create ``path``'s folder, with one-line errors for the usual ways that fails."""
+def _make_parent(path: Path, what: str | None = None) -> None:
+    """Create ``path``'s folder, with one-line errors for the usual ways that fails (``what``: the name the
+    messages start with; default ``path``)."""
     parent = path.parent
+    what = what or str(path)
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as err:
-        raise ValueError(f"{path}: cannot create its folder: {err.filename or parent} is a file") from err
+        # the file in the way: the nearest existing ancestor that is not a folder
+        blocker = next((a for a in (parent, *parent.parents) if a.exists() and not a.is_dir()), parent)
+        raise ValueError(f"{what}: cannot create the folder {parent}: {blocker} is a file") from err
     except PermissionError as err:
-        raise ValueError(f"{path}: cannot create its folder {parent}: permission denied") from err
+        raise ValueError(f"{what}: cannot create the folder {parent}: permission denied") from err
+    except OSError as err:  # e.g. a read-only or virtual file system (/proc)
+        raise ValueError(f"{what}: cannot create the folder {parent} ({err.strerror or err})") from err
     if not os.access(parent, os.W_OK):
-        raise ValueError(f"{path}: folder {parent} is not writable")
+        raise ValueError(f"{what}: folder {parent} is not writable")
 
 
 def ensure_outdir(folder: str | Path) -> Path:
     """Create an output folder (before any work starts) and check it can be written.
 
     Raises:
-        ValueError: naming the folder when it is a file, lies under a file, or is not writable.
+        agriseg.config.OptionError: naming the folder when it is a file, lies under a file, cannot be created or
+            is not writable.
     """
+    from agriseg.config import OptionError  # a bad output folder is a usage error (exit 2 on the command line)
+
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise ValueError(f"{folder}: output folder is an existing file")
-    _make_parent(folder / "x")
+        raise OptionError(f"{folder}: output folder is an existing file")
+    try:
+        _make_parent(folder / "x", "output folder")  # "x": the folder itself is the parent to create
+    except ValueError as err:
+        raise OptionError(str(err)) from err
     return folder
 
 
