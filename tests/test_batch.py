@@ -241,6 +241,9 @@ def test_a_recording_store_refuses_changed_outputs_and_keeps_a_users_file(tmp_pa
     res = run_batch(items, _work, options=QUIET, recipe=r2, store=store)
     assert res.counts == {"ok": 0, "skipped": 0, "failed": 2} and res.outcomes[0].reason == "changed"
     assert "--level: 1 -> 2" in res.failures[0] and "use --overwrite" in res.failures[0]
+    # the refused items' outputs stand, so the folder's tables keep their records, marked as kept
+    kept = [o.record for o in res.outcomes]
+    assert [r["status"] for r in kept] == ["kept", "kept"] and kept[0]["error"] == res.failures[0]
     res = run_batch(items, _work, options=BatchOptions(overwrite=True, progress=False), recipe=r2, store=store)
     assert res.counts["ok"] == 2 and store.records["a"].options == {"level": 2}
     # a file under an output name that this command did not write: kept, reported

@@ -600,15 +600,19 @@ def _plan(
             else:
                 outcomes[i] = Outcome(item, "skipped", rec)
             continue
+        record = None
         if verdict.state == "changed":
             msg = (
                 f"{item.source}: its outputs were made with other settings ({verdict.detail}); "
                 "use --overwrite to redo them, or another output folder"
             )
+            # its outputs stand: the folder's tables keep their record, marked as kept from the other run
+            previous = resume(item)
+            record = None if previous is None else {**previous, "status": "kept", "error": msg}
         else:
             where = verdict.detail or item.outputs[0]
             msg = f"{where}: exists and was not written by this command (kept; --overwrite replaces it)"
         if opts.strict:
             raise BatchAborted(msg)
-        outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, verdict.state)
+        outcomes[i] = Outcome(item, "failed", record or failed(item, msg), msg, verdict.state)
     return todo

@@ -237,3 +237,21 @@ def test_kill_and_resume_gives_the_uninterrupted_result(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == names  # no temporaries left
     for n in names:
         assert (out / n).read_bytes() == (ref / n).read_bytes(), n
+
+
+def test_a_rerun_refused_for_other_settings_keeps_the_summary_row(tmp_path):
+    """Refused because its outputs were made with other settings: the photo's outputs stand, and so does its row
+    in summary.csv (status ``kept``, the refusal in ``error``), instead of a bare error row."""
+    import csv as _csv
+
+    from agriseg.cli import main
+
+    _photo(tmp_path / "p.png", 0)
+    args = ["crop", "predict", str(tmp_path / "p.png"), "-o", str(tmp_path / "o")]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    first = list(_csv.DictReader((tmp_path / "o" / "summary.csv").open()))[0]
+    res = CliRunner().invoke(main, [*args, "--long-side", "320"])
+    assert res.exit_code == 1 and "made with other settings (--long-side: 800 -> 320)" in res.output, res.output
+    row = list(_csv.DictReader((tmp_path / "o" / "summary.csv").open()))[0]
+    assert row["status"] == "kept" and "--overwrite" in row["error"]
+    assert row["vegetation_fraction"] == first["vegetation_fraction"] and row["width"] == first["width"]

@@ -226,7 +226,7 @@ class SelfTrainer:
         from agriseg.crop.pseudolabel.pipeline import pseudolabel_files
 
         recs = pseudolabel_files(files, self.out / "pseudo", self.cfg.pseudo, progress=self.progress)
-        bad = [r for r in recs if r["status"] == "error"]
+        bad = [r for r in recs if r["status"] in ("error", "kept")]  # kept: made with other settings, refused
         self.report["pseudolabel"] = {
             "ok": len(recs) - len(bad),
             "errors": [r["error"] for r in bad],

@@ -257,7 +257,7 @@ def predict_files(
     is reported and the batch goes on unless ``strict``.
 
     Returns:
-        One row per file: ``file``, ``status`` (ok / skipped / error), ``valid_patches``, ``patches``,
+        One row per file: ``file``, ``status`` (ok / skipped / kept / error), ``valid_patches``, ``patches``,
         ``error``; with the batch's counts.
     """
     from agriseg.batch import Item, run_batch, unique_names

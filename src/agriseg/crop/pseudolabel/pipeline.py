@@ -324,7 +324,7 @@ def pseudolabel_files(
     summary = {
         "options": opts.model_dump(),
         "records": list(records),
-        "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "error")},
+        "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "kept", "error")},
     }
     _save_json(summary, out / "pseudolabels.json")
     return records

@@ -396,7 +396,8 @@ def run_traits(
     resume, counts).
 
     Returns:
-        One record per image, ``status`` ``ok``, ``skipped`` (measured before) or ``error`` (with ``error``).
+        One record per image, ``status`` ``ok``, ``skipped`` (measured before), ``kept`` (measured before with
+        other settings and refused: its outputs stand, the refusal in ``error``) or ``error`` (with ``error``).
     """
     from agriseg.batch import Item, run_batch
     from agriseg.fingerprint import Recipe

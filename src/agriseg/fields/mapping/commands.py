@@ -523,7 +523,7 @@ def map_scenes(
     if areas:
         config = download_config or DownloadConfig()
         got = download_areas(areas, Path(outdir) / "scenes", config, request or SceneRequest(), str(model), batch)
-        scene_list += [r["scene"] for r in got if r["status"] != "error"]
+        scene_list += [r["scene"] for r in got if r["status"] not in ("error", "kept")]  # kept: other settings
         downloads = BatchResult([o for o in got.outcomes if o.status == "failed"], unit="scene", notes=got.notes)
         if not scene_list:
             raise ValueError("no scene to map: every area failed (" + "; ".join(downloads.failures) + ")")
