@@ -103,7 +103,7 @@ def test_names_must_be_unique_and_unique_names_makes_them(tmp_path: Path) -> Non
     names = unique_names([tmp_path / "x" / "scene.tif", tmp_path / "y" / "scene.tif"])
     assert sorted(names.values()) == ["x_scene_tif", "y_scene_tif"]
     same = [Item("a", "1", (tmp_path / "a",)), Item("a", "2", (tmp_path / "b",))]
-    with pytest.raises(ValueError, match="a: two inputs"):
+    with pytest.raises(ValueError, match=r"1 and 2 would write outputs of the same name \(a\)"):
         run_batch(same, _work, options=QUIET)
 
 
@@ -348,3 +348,18 @@ def test_labelled_options_keep_the_callers_choices() -> None:
     assert (opts.overwrite, opts.strict, opts.progress, opts.desc, opts.unit) == (True, True, False, "predict", "img")
     assert not BatchOptions().labelled("plots", "mosaic", progress=False).progress
     assert BatchOptions().labelled("plots", "mosaic").progress
+
+
+def test_inputs_sharing_an_output_name_are_a_usage_error_naming_both(tmp_path: Path) -> None:
+    """The same file twice says so; two files that would write one output name are both named (OptionError:
+    exit status 2 on the command line)."""
+    from agriseg.config import OptionError
+
+    (a,) = _items(tmp_path, ["a"])
+    with pytest.raises(OptionError, match=r"a\.txt: given twice$"):
+        run_batch([a, a], _work, options=QUIET)
+    other = tmp_path / "b.txt"
+    other.write_text("b")
+    b = Item("a", other, (tmp_path / "out" / "a2.res",), (other,))
+    with pytest.raises(OptionError, match=r"in/a\.txt and .*b\.txt would write outputs of the same name \(a\)"):
+        run_batch([a, b], _work, options=QUIET)

@@ -526,10 +526,7 @@ def run_batch(
         raise TypeError("run_batch needs exactly one of work or stream")
     opts = options or BatchOptions()
     store = store or default_store()
-    names = [it.name for it in items]
-    if len(set(names)) != len(names):
-        dup = next(n for n in names if names.count(n) > 1)
-        raise ValueError(f"{dup}: two inputs would write outputs of the same name")
+    _check_distinct(items)
     for table in tables:
         check_table(table, opts.overwrite)
     if folders is None:
@@ -575,6 +572,22 @@ def run_batch(
             store.close()
     notes = list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost and the items retried
     return BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit, notes)
+
+
+def _check_distinct(items: Sequence[Item]) -> None:
+    """Refuse (a usage error) two inputs whose outputs would share a name, naming both inputs."""
+    from agriseg.config import OptionError
+
+    seen: dict[str, Item] = {}
+    for it in items:
+        if it.name not in seen:
+            seen[it.name] = it
+            continue
+        first = seen[it.name]
+        a, b = Path(str(first.source)), Path(str(it.source))
+        if a.resolve() == b.resolve():
+            raise OptionError(f"{b}: given twice (also as {a})" if str(a) != str(b) else f"{b}: given twice")
+        raise OptionError(f"{a} and {b} would write outputs of the same name ({it.name})")
 
 
 def _plan(
