@@ -43,9 +43,9 @@ UNSURE = (0.05, 0.9)
 FAINT_STEM = 0.02
 # with FAINT_STEM: photos larger than the working size, up to this long side, get a second pass at their own size
 # around the gaps between nearby pieces (Predictor.trace_long_side): a 2-3 px stem is under one working pixel.
-# On the development plants exact counts 38 -> 40 of 50, other development sets unchanged, about 15 % more time
-# on 960- and 1440-px photos; larger photos (an 8 MP one was 2.2x slower at 1600 px) keep the working size
-# (benchmarks/crop_unsure_pixels.py, suffix /traceN)
+# On the development plants exact counts 38 -> 41 of 50, other development sets within 0.005; 32 Peanut photos at
+# 960x720 took 16 % longer (crop_predict_speed_trace.json); larger photos (an 8 MP one was 2.2x slower at
+# 1600 px) keep the working size (benchmarks/crop_unsure_pixels.py, suffix /traceN)
 TRACE_LONG_SIDE = 1600
 # the second pass runs only in boxes around gaps of at most TRACE_REACH working px between pieces, with
 # TRACE_MARGIN working px of context around each gap (agriseg.crop.refine.gap_windows)
