@@ -87,3 +87,16 @@ def test_pil_warnings_about_one_photo_stay_off_the_terminal(tmp_path, monkeypatc
     with pytest.raises(ImageReadError, match="bomb.png: image is too large"):
         read_rgb(tmp_path / "bomb.png")
     check_photo_memory([tmp_path / "bomb.png", tmp_path / "warned.png"], 800, 2, "--long-side")
+
+
+def test_folders_list_gifs_and_keep_broken_links_to_fail_by_name(tmp_path):
+    """A GIF is a photo like any other; a link to a missing file is listed, so its item fails naming the link."""
+    import os
+
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).convert("P").save(tmp_path / "a.gif")
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(tmp_path / "b.png")
+    os.symlink(tmp_path / "gone.jpg", tmp_path / "c.jpg")
+    assert [p.name for p in list_images([tmp_path])] == ["a.gif", "b.png", "c.jpg"]
+    assert read_rgb(tmp_path / "a.gif").shape == (8, 8, 3)
+    with pytest.raises(ImageReadError, match=r"c\.jpg: a link to .*gone\.jpg, which is missing$"):
+        read_rgb(tmp_path / "c.jpg")

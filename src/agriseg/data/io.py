@@ -13,6 +13,7 @@ Conventions every reader here follows:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp", ".gif")
 # PIL's own bomb limit (twice MAX_IMAGE_PIXELS, about 179 MP): far above any camera's photo
 MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 
@@ -60,6 +61,8 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
         ImageReadError: missing file, not an image, or unreadable / truncated.
     """
     path = Path(path)
+    if _broken_link(path):
+        raise ImageReadError(f"{path}: a link to {os.readlink(path)}, which is missing")
     if not path.is_file():
         raise ImageReadError(f"{path}: {'file' if kind == 'image' else kind + ' file'} not found")
     try:
@@ -285,6 +288,11 @@ class NoInputError(ValueError):
     """The paths given hold nothing to work on (an empty folder): a usage problem, exit status 2 on the CLI."""
 
 
+def _broken_link(path: Path) -> bool:
+    """True for a symbolic link whose target is missing."""
+    return path.is_symlink() and not path.exists()
+
+
 def list_images(paths: Sequence[str | Path]) -> list[Path]:
     """Expand files and folders (non-recursive) into a sorted list of image files.
 
@@ -295,7 +303,10 @@ def list_images(paths: Sequence[str | Path]) -> list[Path]:
     out: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
+            # a link to a missing file stays in: its item fails with a message naming it, the others go on
+            found = sorted(
+                f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and (f.is_file() or _broken_link(f))
+            )
             if not found:
                 raise NoInputError(f"{p}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
             out += found

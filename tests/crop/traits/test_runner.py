@@ -186,3 +186,16 @@ def test_plots_refuses_plot_id_with_a_regions_csv(tmp_path: Path) -> None:
     args = ["crop", "plots", str(tmp_path / "p.png"), "--plots", str(tmp_path / "pots.csv"), "-o", str(tmp_path / "o")]
     res = CliRunner().invoke(main, [*args, "--plot-id", "pot"])
     assert res.exit_code == 2 and "--plot-id: " in res.output and "is a regions CSV" in res.output, res.output
+
+
+def test_a_mask_given_twice_is_a_usage_error(inputs: Path, tmp_path: Path) -> None:
+    """The same file named twice (directly, or by a second name) is refused before anything is measured."""
+    from agriseg.config import OptionError
+
+    mask = inputs / "A1_20240601_mask.png"
+    with pytest.raises(OptionError, match=r"A1_20240601_mask\.png: given twice$"):
+        run_traits([mask, mask], tmp_path / "o", TraitsConfig())
+    other = inputs / ".." / "in" / mask.name
+    with pytest.raises(OptionError, match=r"given twice \(also as .*A1_20240601_mask\.png\)"):
+        run_traits([inputs, other], tmp_path / "o", TraitsConfig())
+    assert not (tmp_path / "o").exists()
