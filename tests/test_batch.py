@@ -96,6 +96,25 @@ def test_a_bug_is_not_a_bad_input(tmp_path: Path) -> None:
         run_batch(_items(tmp_path, ["a"]), work, options=QUIET)
 
 
+def test_an_item_out_of_memory_fails_alone_in_one_line(tmp_path: Path) -> None:
+    """A photo too large for the memory left fails as its own item; the batch goes on."""
+    import numpy as np
+
+    def work(item: Item) -> dict:
+        if item.name == "big":
+            np.empty(2**62, np.uint8)  # numpy's MemoryError: "Unable to allocate 4.00 EiB ..."
+        if item.name == "bare":
+            raise MemoryError
+        return _work(item)
+
+    items = _items(tmp_path, ["a", "big", "bare", "c"])
+    res = run_batch(items, work, options=QUIET)
+    assert [r["status"] for r in res] == ["ok", "error", "error", "ok"] and res.exit_code == 1
+    big, bare = res.failures
+    assert big.startswith(f"{items[1].source}: out of memory (Unable to allocate ") and "\n" not in big
+    assert bare == f"{items[2].source}: out of memory"
+
+
 def test_names_must_be_unique_and_unique_names_makes_them(tmp_path: Path) -> None:
     for d in ("x", "y"):
         (tmp_path / d).mkdir()

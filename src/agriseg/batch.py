@@ -276,10 +276,18 @@ def describe_os_error(err: OSError) -> str:
     return f"{where}: {reason}" if where else reason
 
 
+def describe_memory_error(err: MemoryError) -> str:
+    """``out of memory (...)``: numpy's message says how much it asked for; a bare MemoryError says nothing."""
+    detail = " ".join(str(err).split())
+    return f"out of memory ({detail})" if detail else "out of memory"
+
+
 def describe_error(item: Item, err: BaseException) -> str:
     """The one-line message of a failed item: it starts with the item's input (or names a file itself)."""
     if isinstance(err, RemoteError):
         return str(err)
+    if isinstance(err, MemoryError):
+        return f"{item.source}: {describe_memory_error(err)}"
     if isinstance(err, OSError) and not isinstance(err, FileNotFoundError | FileExistsError) and err.filename:
         msg = describe_os_error(err)
     else:
@@ -488,7 +496,7 @@ def run_batch(
     executor: Executor | None = None,
     resume: Callable[[Item], dict[str, Any] | None] = _default_skipped,
     failed: Callable[[Item, str], dict[str, Any]] = _default_failed,
-    expected: tuple[type[BaseException], ...] = (ValueError, OSError),
+    expected: tuple[type[BaseException], ...] = (ValueError, OSError, MemoryError),
     format_error: Callable[[Item, BaseException], str] = describe_error,
     folders: Sequence[str | Path] | None = None,
     tables: Sequence[str | Path] = (),

@@ -369,6 +369,31 @@ def test_14_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert code == 1 and f"{tmp_path / 'out' / 'a_plants.png'}: No space left on device" in out, out
 
 
+def test_14_out_of_memory_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A photo that does not fit in memory fails alone; a MemoryError outside any photo is one line too."""
+    import agriseg.crop.predict as predict
+
+    first, second = _photos(tmp_path / "in")
+    read = predict.read_rgb
+
+    def tight(path: object) -> np.ndarray:
+        if Path(str(path)).name == first.name:
+            raise MemoryError("Unable to allocate 9.00 GiB for an array with shape (60000, 50000, 3)")
+        return read(path)
+
+    monkeypatch.setattr(predict, "read_rgb", tight)
+    code, out = _run("crop", "predict", tmp_path / "in", "-o", tmp_path / "out")
+    assert code == 1 and f"{first}: out of memory (Unable to allocate 9.00 GiB" in out, out
+    assert (tmp_path / "out" / f"{second.stem}_mask.png").exists()
+
+    def no_room(*args: object, **kw: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(predict, "load_predictor", no_room)
+    code, out = _run("crop", "predict", second, "-o", tmp_path / "out2")
+    assert code == 1 and out.strip().endswith("Error: out of memory"), out
+
+
 # round 3 (a later sweep): the report of crop evaluate never replaces an input or an existing file
 def test_evaluate_report_never_replaces_inputs_or_files(tmp_path: Path) -> None:
     labels = SAMPLES.parent / "labels"

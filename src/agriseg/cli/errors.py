@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agriseg.batch import BatchResult, describe_os_error
+from agriseg.batch import BatchResult, describe_memory_error, describe_os_error
 
 if TYPE_CHECKING:
     from agriseg.extras import Extra
@@ -78,6 +78,8 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(err)) from err
         except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file
             raise click.ClickException(describe_os_error(err)) from err
+        except MemoryError as err:  # outside any one item (a model, a mosaic): one line, not a traceback
+            raise click.ClickException(describe_memory_error(err)) from err
 
     return wrapper
 

@@ -526,7 +526,7 @@ def _predict_stream(
                 queued += 1
             try:
                 rgb = fut.result()
-            except ImageReadError as err:
+            except (ImageReadError, MemoryError) as err:  # this photo fails; the others go on
                 yield it, err
                 continue
             if pending and pending[0][1].shape != rgb.shape:
