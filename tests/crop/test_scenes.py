@@ -67,6 +67,23 @@ def test_wide_plant_colours_change_the_plants_and_mild_is_the_default(samples_di
         assert rgb.shape[:2] == label.shape and (label > 0).any() == (info["plants"] > 0)
 
 
+def test_distractors_are_drawn_beside_the_plants_and_never_labelled(samples_dir: Path) -> None:
+    """``distractors`` adds markers, tape, glare and labels; none of it is vegetation in the truth."""
+    from agriseg.crop.scenes.lab import DISTRACTOR_COLOURS, _distractors
+
+    soil, cuts = _soil(samples_dir)
+    plain = lab_scene(np.random.default_rng(4), cuts, [soil], LabSettings(distractors=0))
+    assert (plain[0] == lab_scene(np.random.default_rng(4), cuts, [soil])[0]).all()  # 0 is the default
+    for seed in range(3):  # frames without plants: whatever was drawn, the label is empty
+        rgb, label, info = lab_scene(np.random.default_rng(seed), cuts, [soil], LabSettings(negatives=1, distractors=3))
+        assert info["plants"] == 0 and not label.any()
+    img = np.full((120, 160, 3), 128.0, np.float32)
+    _distractors(img, np.random.default_rng(0), 2)
+    changed = (np.abs(img - 128) > 20).any(-1)
+    assert changed.mean() > 0.01
+    assert not any(g > max(r, b) for r, g, b in DISTRACTOR_COLOURS)  # no green marker: it could be a leaf
+
+
 def test_make_synthetic_writes_a_set_and_keeps_it(tmp_path: Path) -> None:
     out = tmp_path / "discs"
     res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "2"])

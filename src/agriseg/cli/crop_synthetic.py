@@ -55,6 +55,13 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     help="lab: recolour pasted plants a little (mild) or into dark, pale, yellowish and bluish greens with "
     "flattened leaves and tinted glare (wide).",
 )
+@option(
+    "--distractors",
+    config=CROP_SYNTHETIC,
+    type=click.IntRange(0, 3),
+    show_default=True,
+    help="lab: rounds of extra markers, tape, glare and labels drawn in each scene (hard negatives for training).",
+)
 @overwrite_option()
 @friendly_errors
 def make_synthetic(
@@ -68,6 +75,7 @@ def make_synthetic(
     layouts: str,
     uniform_frames: bool,
     plant_colours: str,
+    distractors: int,
     overwrite: bool,
 ) -> None:
     """Generate photos of KIND (discs, plants, lab or tray) whose true masks and plant areas are known."""
@@ -78,7 +86,12 @@ def make_synthetic(
         click.echo(f"{outdir}: a generated set is already there (--overwrite to generate again)")
         return
     cfg = SyntheticPhotosConfig(
-        count=count, seed=seed, layouts=layouts, uniform_frames=uniform_frames, plant_colours=plant_colours
+        count=count,
+        seed=seed,
+        layouts=layouts,
+        uniform_frames=uniform_frames,
+        plant_colours=plant_colours,
+        distractors=distractors,
     )
     index = run(kind, outdir, photos, labels, stems, cfg)  # type: ignore[arg-type]
     click.echo(f"wrote {count} {kind} photos to {outdir} ({index.name})")

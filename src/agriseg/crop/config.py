@@ -190,6 +190,9 @@ class SyntheticPhotosConfig(StrictModel):
     layouts: str = "pots,tray,side,plate"  # lab: comma-separated layouts (pots, tray, side, plate, field)
     uniform_frames: bool = False  # lab: also write a plain white, grey, blue and black frame
     plant_colours: Literal["mild", "wide"] = "mild"  # lab: recolouring of the pasted plants
+    # lab: 0 = the markers, glare and labels of every scene only; 1-3 = that many times more of them in each
+    # scene, drawn on top (hard negatives: things that are not plants where plants stand)
+    distractors: int = Field(0, ge=0, le=3)
 
 
 class AdaptConfig(StrictModel):

@@ -41,6 +41,8 @@ class LabSettings:
             (hue +-12, saturation x0.6-1.3, brightness x0.45-1.25), flattens the leaf texture of a quarter of
             the plants (uniform leaves, as lab lighting often shows them) and tints some reflections green or
             yellow (glare on a bench is not a leaf).
+        distractors: 0, or 1-3 rounds of extra hard negatives drawn before the plants
+            (:func:`_distractors`: markers and tape of many colours, glare, labels).
     """
 
     sizes: tuple[tuple[int, int], ...] = ((640, 480), (800, 600), (960, 720))
@@ -48,6 +50,7 @@ class LabSettings:
     backgrounds: tuple[Background, ...] = BACKGROUNDS
     layouts: tuple[Layout, ...] = LAYOUTS
     plant_colours: PlantColours = "mild"
+    distractors: int = 0
 
 
 # recolouring of pasted plants: hue shift (OpenCV hue units, 180 = full turn), saturation and brightness gains,
@@ -203,6 +206,44 @@ def _extras(img: np.ndarray, rng: np.random.Generator, tinted: float = 0.0) -> N
         img[:] = img * (1 - m) + glare * m
 
 
+# marker and tape colours of the extra distractors: yellow, orange, red, white, light and mid grey, blue, pink,
+# purple, black (no green: a uniform green shape can be a leaf, as the synthetic-plant benchmark draws them)
+DISTRACTOR_COLOURS = [
+    (235, 210, 30), (240, 140, 20), (210, 30, 30), (245, 245, 245), (200, 200, 205), (140, 140, 145),
+    (50, 90, 200), (235, 150, 190), (120, 60, 150), (20, 20, 20),
+]  # fmt: skip
+
+
+def _distractors(img: np.ndarray, rng: np.random.Generator, rounds: int) -> None:
+    """Hard negatives for training: per round 2-7 markers or pieces of tape, glare in half the rounds (white or
+    tinted pale green / yellow, as light through leaves or a coloured lamp gives) and a label with writing."""
+    h, w = img.shape[:2]
+    for _ in range(rounds):
+        for _ in range(int(rng.integers(2, 8))):
+            col = DISTRACTOR_COLOURS[int(rng.integers(len(DISTRACTOR_COLOURS)))]
+            x, y = rng.uniform(0, w), rng.uniform(0, h)
+            if rng.random() < 0.7:
+                _disc(img, x, y, rng.uniform(3, 14), col)
+            else:
+                tw, th = int(rng.integers(6, 40)), int(rng.integers(3, 12))
+                _rect(img, int(x), int(y), int(x) + tw, int(y) + th, col)
+        if rng.random() < 0.5:
+            m = np.zeros((h, w), np.float32)
+            for _ in range(int(rng.integers(1, 5))):
+                axes = (int(rng.integers(4, 40)), int(rng.integers(3, 15)))
+                centre = (int(rng.integers(w)), int(rng.integers(h)))
+                cv2.ellipse(m, centre, axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
+            m = cv2.GaussianBlur(m, (0, 0), rng.uniform(1.5, 4))[..., None] * rng.uniform(0.4, 0.95)
+            glare = np.full(3, 255.0, np.float32)
+            if rng.random() < 0.5:
+                glare = np.array([rng.uniform(150, 235), rng.uniform(225, 255), rng.uniform(90, 200)], np.float32)
+            img[:] = img * (1 - m) + glare * m
+        lw, lh = int(rng.integers(20, 80)), int(rng.integers(10, 36))
+        x, y = int(rng.integers(0, max(1, w - lw))), int(rng.integers(0, max(1, h - lh)))
+        _rect(img, x, y, x + lw, y + lh, np.full(3, rng.uniform(200, 250)))
+        cv2.line(img, (x + 3, y + lh // 2), (x + max(4, lw - 5), y + lh // 2), (30, 30, 30), 2)
+
+
 def _fit_cutout(
     cut: Cutout,
     room: float,
@@ -277,6 +318,8 @@ def lab_scene(
     spots = _spots(rng, h, w, layout)
     _draw_layout(img, rng, layout, spots, soils)
     _extras(img, rng, PLANT_COLOURS[settings.plant_colours][4])
+    if settings.distractors:  # its own generator: scenes without distractors stay as they were
+        _distractors(img, np.random.default_rng(int(rng.integers(2**31))), settings.distractors)
     label = np.zeros((h, w), np.uint8)
     negative = rng.random() < settings.negatives or not cutouts
     sources = []

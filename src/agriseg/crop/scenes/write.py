@@ -63,6 +63,7 @@ def write_set(
     uniform_frames: bool = False,
     layouts: tuple[str, ...] | None = None,
     plant_colours: str = "mild",
+    distractors: int = 0,
 ) -> Path:
     """Generate ``n`` photos of one kind from the labelled photos ``stems`` and write them to ``outdir``.
 
@@ -82,6 +83,7 @@ def write_set(
             plants scattered on soil).
         plant_colours: ``lab`` only: ``mild`` or ``wide`` recolouring of the pasted plants
             (:class:`~agriseg.crop.scenes.lab.LabSettings`).
+        distractors: ``lab`` only: extra markers, glare and labels per scene (0 = none; 1-3).
 
     Returns:
         The ``index.json`` path (per photo: what it holds; for ``plants``, every plant's true area).
@@ -111,7 +113,7 @@ def write_set(
             rgb, truth, plants, touching = plant_photo(soil, rng, ShapeSettings())
             index["photos"][name] = {"plants": plant_records(plants), "touching": touching}
         else:
-            settings = LabSettings(plant_colours=plant_colours)  # type: ignore[arg-type]
+            settings = LabSettings(plant_colours=plant_colours, distractors=distractors)  # type: ignore[arg-type]
             if layouts:
                 settings.layouts = tuple(layouts)  # type: ignore[arg-type]  # checked by make_synthetic
             rgb, truth, info = lab_scene(rng, cuts, soils, settings)
@@ -193,5 +195,15 @@ def make_synthetic(
     if missing:
         raise ValueError(f"{stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
     return write_set(
-        kind, outdir, photos, labels, names, cfg.count, cfg.seed, cfg.uniform_frames, chosen, cfg.plant_colours
+        kind,
+        outdir,
+        photos,
+        labels,
+        names,
+        cfg.count,
+        cfg.seed,
+        cfg.uniform_frames,
+        chosen,
+        cfg.plant_colours,
+        cfg.distractors,
     )
