@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agriseg.config import apply_overrides, load_config
+from agriseg.config import ConfigError, apply_overrides, load_config
 from agriseg.text.config import SFTRunConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,5 +27,31 @@ def test_bad_overrides_are_one_line_errors() -> None:
         apply_overrides({}, ["max_steps"])
     with pytest.raises(ValueError, match="max_steps is not a group"):
         apply_overrides({"max_steps": 3}, ["max_steps.x=1"])
-    with pytest.raises(ValueError, match="invalid config: max_stepz"):
+    with pytest.raises(ConfigError, match="invalid config: --set max_stepz: Extra inputs"):
         load_config(REPO / "configs/text/tiny_demo_sft.yaml", SFTRunConfig, ["max_stepz=3"])
+    with pytest.raises(ConfigError, match=r"invalid config: --set max_steps: .*\(got 'abc'\)$"):
+        load_config(REPO / "configs/text/tiny_demo_sft.yaml", SFTRunConfig, ["max_steps=abc"])
+
+
+def test_unreadable_config_files_are_one_line_usage_errors(tmp_path: Path) -> None:
+    """Binary files and YAML syntax errors: one line naming the file (exit status 2 on the command line)."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    binary, broken, bad = tmp_path / "b.yaml", tmp_path / "c.yaml", tmp_path / "d.yaml"
+    binary.write_bytes(b"\xff\xfe\x00bad")
+    broken.write_text("name: x\n  bad: [indent\n")
+    bad.write_text("train:\n  lr: .nan\n")
+    with pytest.raises(ConfigError, match=r"b\.yaml: not a YAML text file"):
+        load_config(binary, SFTRunConfig)
+    with pytest.raises(ConfigError, match=r"c\.yaml: not valid YAML: .* \(line 2, column \d+\)$"):
+        load_config(broken, SFTRunConfig)
+    for cfg in (binary, broken, bad):
+        res = CliRunner().invoke(main, ["crop", "train", "-c", str(cfg)])
+        assert res.exit_code == 2 and f"Error: {cfg}: " in res.output and "Traceback" not in res.output, res.output
+    res = CliRunner().invoke(
+        main, ["crop", "make-synthetic", "discs", "-o", str(tmp_path / "s"), "--seed", "99999999999"]
+    )
+    assert res.exit_code == 2 and "Error: --seed: Input should be less than or equal to" in res.output, res.output
+    assert "pydantic" not in res.output and not (tmp_path / "s").exists()

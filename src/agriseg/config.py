@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +25,10 @@ MAX_DN = 65535
 
 class OptionError(ValueError):
     """A bad option value or combination of options, found by a pipeline (on the command line: exit status 2)."""
+
+
+class ConfigError(OptionError):
+    """A config file (or a ``--set`` override of it) that cannot be used: a usage problem, exit status 2."""
 
 
 class StrictModel(BaseModel):
@@ -52,19 +56,19 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str =
     """``key.sub=value`` overrides applied to a config mapping; values are parsed as YAML (numbers, lists).
 
     Raises:
-        ValueError: for an override without ``=`` or one that descends into a non-mapping.
+        ConfigError: for an override without ``=`` or one that descends into a non-mapping.
     """
     out = copy.deepcopy(raw)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"{source} {item!r}: expected key=value (e.g. output_dir=runs/text/my_sft)")
+            raise ConfigError(f"{source} {item!r}: expected key=value (e.g. output_dir=runs/text/my_sft)")
         node = out
         parts = key.strip().split(".")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ValueError(f"{source} {item!r}: {part} is not a group of options")
+                raise ConfigError(f"{source} {item!r}: {part} is not a group of options")
         node[parts[-1]] = yaml.safe_load(value) if value.strip() else ""
     return out
 
@@ -84,28 +88,42 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
 
     Raises:
         FileNotFoundError: if ``path`` does not exist.
-        ValueError: whose message starts with the path and lists each invalid field.
+        ConfigError: one line that starts with the path: not YAML text, or each invalid field (a field set
+            by an override is named as ``--set key``).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a YAML text file (it is not UTF-8 text)") from None
     except yaml.YAMLError as err:
-        raise ValueError(f"{path}: not valid YAML: {err}") from err
+        raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of options at the top level")
+        raise ConfigError(f"{path}: expected a mapping of options at the top level")
     raw = apply_overrides(raw, overrides)
+    set_keys = {o.partition("=")[0].strip() for o in overrides}
     try:
         return cls.model_validate(raw, context={"base": path.parent})
     except ValidationError as err:
-        raise ValueError(f"{path}: invalid config: {describe_errors(err)}") from err
+        raise ConfigError(f"{path}: invalid config: {describe_errors(err, overridden=set_keys)}") from None
 
 
-def describe_errors(err: ValidationError, names: Mapping[str, str] | None = None) -> str:
+def _yaml_problem(err: yaml.YAMLError) -> str:
+    """PyYAML's multi-line message as one line: ``mapping values are not allowed here (line 2, column 6)``."""
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    mark = getattr(err, "problem_mark", None)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
+
+
+def describe_errors(
+    err: ValidationError, names: Mapping[str, str] | None = None, overridden: Collection[str] = ()
+) -> str:
     """Pydantic's errors on one line: ``data.val_fraction: Input should be less than 1 (got 1.5); ...``.
 
-    ``names`` maps a top-level field to what the user typed for it (a command-line flag).
+    ``names`` maps a top-level field to what the user typed for it (a command-line flag); a field in
+    ``overridden`` (keys given with ``--set``) is named ``--set <key>``.
     """
     parts = []
     for e in err.errors():
@@ -113,6 +131,8 @@ def describe_errors(err: ValidationError, names: Mapping[str, str] | None = None
         if names and loc and loc[0] in names:
             loc[0] = names[loc[0]]
         where = ".".join(loc) or "(top level)"
+        if any(where == k or where.startswith(f"{k}.") for k in overridden):
+            where = f"--set {where}"
         got = e.get("input")
         shown = "" if isinstance(got, dict | list) or e["type"] == "missing" else f" (got {got!r})"
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")

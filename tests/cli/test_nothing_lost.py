@@ -469,3 +469,31 @@ def test_polygonize_max_area_below_min_area(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least the smallest area kept"):
         PolygonizeConfig(min_area_m2=1000, max_area_m2=10)
     assert PolygonizeConfig(min_area_m2=1000, max_area_m2=0).max_area_m2 == 0  # 0 = no limit
+
+
+# round 4 (a sweep of the other commands): crop evaluate's label options are usage errors; unscored labels warn
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--label-mode", "colormap"], "--label-mode colormap needs --colormap"),
+        (["--colormap", "garbage"], "--colormap: 'garbage' is not R,G,B=class"),
+        (["--label-mode", "colormap", "--colormap", "0,0,0=0;0,255,0=5"], "label has class id 5, but the model"),
+    ],
+)
+def test_evaluate_label_options_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    labels = SAMPLES.parent / "labels"
+    images = tmp_path / "images"
+    _photos(images, 1)
+    code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, *args)
+    assert code == 2 and message in out, out
+
+
+def test_evaluate_warns_when_the_colormap_leaves_label_pixels_unscored(tmp_path: Path) -> None:
+    labels = SAMPLES.parent / "labels"
+    images = tmp_path / "images"
+    _photos(images, 1)
+    args = ["--images", images, "--masks", labels, "--label-mode", "colormap", "--colormap", "0,0,0=0"]
+    code, out = _run("crop", "evaluate", *args)
+    assert code == 0 and "% of label pixels were not scored" in out, out
+    code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, "--peanut")
+    assert code == 0 and "label pixels were not scored" not in out, out

@@ -197,7 +197,9 @@ def test_fields_from_an_area_and_a_season(tmp_path: Path, monkeypatch: pytest.Mo
         assert (wd / "many" / "scenes" / "west.tif").is_file() and (wd / "many" / "fields.parquet").is_file()
         # a folder named on the command line is missing: a usage error
         agriseg("fields evaluate -m FTW_PRUE_EFNET_B3 --root nowhere", cwd=wd, expect=2)
-        agriseg(f"fields download --bbox 10,50,10,51 {seasons} {stac} -o bad.tif", cwd=wd, expect=1)
+        # an empty area is a usage error too, said before anything is fetched
+        res = agriseg(f"fields download --bbox 10,50,10,51 {seasons} {stac} -o bad.tif", cwd=wd, expect=2)
+        assert "--bbox '10,50,10,51': empty" in res.output and not (wd / "bad.tif").exists()
 
 
 def test_fields_what_ftw_tools_2_users_have(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -179,9 +179,11 @@ def _eval(tmp: Path, pred: np.ndarray, truth: np.ndarray, classes: str, *extra: 
     for d, a in (("p", pred), ("t", truth)):
         (tmp / d).mkdir(exist_ok=True)
         Image.fromarray(a.astype(np.uint8)).save(tmp / d / "x.png")
-    out = tmp / "r.json"
+    out = tmp / "r.json"  # written again by every call: --overwrite
     res = CliRunner().invoke(
-        main, ["text", "evaluate", str(tmp / "p"), "--truth", str(tmp / "t"), "-c", classes, "-o", str(out), *extra]
+        main,
+        ["text", "evaluate", str(tmp / "p"), "--truth", str(tmp / "t"), "-c", classes, "-o", str(out), "--overwrite"]
+        + list(extra),
     )
     assert res.exit_code == 0, res.output
     return json.loads(out.read_text())

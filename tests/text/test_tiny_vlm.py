@@ -100,9 +100,15 @@ def test_model_without_chat_template_is_a_clear_error(workdir: Path, tmp_path: P
             f.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="no chat template"):
         load_vlm(str(d), device="cpu")
-    (tmp_path / "t.jinja").write_text("{% for m in messages %}{{ m['role'] }}{% endfor %}")
+    from agriseg.config import OptionError
+    from agriseg.text.tinyvlm import CHAT_TEMPLATE
+
+    (tmp_path / "roles.jinja").write_text("{% for m in messages %}{{ m['role'] }}{% endfor %}")
+    with pytest.raises(OptionError, match="roles.jinja: not a chat template for this model"):  # no text, no image
+        load_vlm(str(d), device="cpu", template_path=str(tmp_path / "roles.jinja"))
+    (tmp_path / "t.jinja").write_text(CHAT_TEMPLATE)
     _, p = load_vlm(str(d), device="cpu", template_path=str(tmp_path / "t.jinja"))
-    assert p.chat_template.startswith("{% for m")
+    assert p.chat_template == CHAT_TEMPLATE
 
 
 def _write_yaml(path: Path, cfg: dict) -> Path:

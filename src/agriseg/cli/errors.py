@@ -47,6 +47,17 @@ class MissingInput(click.ClickException):
     exit_code = 2
 
 
+class BadModelFile(click.ClickException):
+    """A model file named with ``--model`` cannot be read (truncated, not a model): exit status 2, in one line."""
+
+    exit_code = 2
+
+
+def _option_name(field: str) -> str:
+    """The command-line flag of a config field a command fills from its options: ``px_per_mm`` -> ``--px-per-mm``."""
+    return "--" + field.replace("_", "-")
+
+
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Report expected errors (bad files, bad configs) as ``Error: <message>`` without a traceback.
 
@@ -57,10 +68,13 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from agriseg.config import OptionError
+        from pydantic import ValidationError
+
+        from agriseg.config import OptionError, describe_errors
         from agriseg.data.files import protected_inputs
         from agriseg.data.io import NoInputError
         from agriseg.extras import MissingExtra
+        from agriseg.models.io import ModelLoadError
 
         try:
             with protected_inputs(input_files(kwargs)):
@@ -70,6 +84,11 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise SystemExit(2) from err
         except OptionError as err:
             raise click.UsageError(str(err)) from err
+        except ValidationError as err:  # a command's options checked by its config: name the flags, one line
+            names = {str(e["loc"][0]): _option_name(str(e["loc"][0])) for e in err.errors() if e["loc"]}
+            raise click.UsageError(describe_errors(err, names)) from None
+        except ModelLoadError as err:
+            raise BadModelFile(str(err)) from err
         except ImportError as err:  # an optional dependency is missing: the message names the pip command
             raise MissingDependency(str(err)) from err
         except (FileNotFoundError, NoInputError) as err:  # before any item ran: a path given is wrong or empty

@@ -38,7 +38,10 @@ if TYPE_CHECKING:
 @renamed(RENAMED)
 @click.command()
 @click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@output_option("Output COG of one scene. [default: <stem>_probs.tif next to each scene]", required=False)
+@output_option(
+    "Output COG (.tif) of one scene; several scenes: --outdir. [default: <stem>_probs.tif next to each scene]",
+    required=False,
+)
 @outdir_option("Output folder of several scenes' <name>_probs.tif.", short=False)
 @predict_options
 @batch_options()
@@ -52,8 +55,8 @@ def predict(scenes: tuple[str, ...], output: Path | None, outdir: Path | None, b
     """
     from agriseg.fields.mapping.commands import predict as run
 
-    if output is not None and (len(scenes) > 1 or output.suffix.lower() not in (".tif", ".tiff")):
-        warn_renamed("-o FOLDER", "--outdir FOLDER")  # a folder given as -o: the old spelling
+    if output is not None and not output.suffix and outdir is None:  # -o FOLDER, the old spelling of --outdir
+        warn_renamed("-o FOLDER", "--outdir FOLDER")
         output, outdir = None, output
     pc, _, rc = scene_configs(kw)
     result = run(scenes, kw["model"], pc, rc, output, outdir, kw["sha256"], batch)

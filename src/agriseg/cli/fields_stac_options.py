@@ -79,7 +79,8 @@ request_options = stack(
 )
 
 predict_options = stack(
-    model_option("fields", dest="model", required=True),
+    # a released model's name is fetched by the command after its other options are checked
+    model_option("fields", dest="model", required=True, resolve=False),
     tiling_options("fields", FIELDS_PREDICT, tile_field="patch_size"),
     blend_option("fields", FIELDS_PREDICT),
     batch_size_option("fields", FIELDS_PREDICT),

@@ -24,13 +24,20 @@ from agriseg.cli.options import (
     tiling_options,
 )
 from agriseg.cli.text_helpers import _class_list, _need_text_extra
+from agriseg.config import MAX_SEED
 
 
 @click.command("make-synthetic")
 @outdir_option("Output folder (images/, masks/, instances/, classes.txt).")
 @click.option("-n", "--count", default=64, show_default=True, type=click.IntRange(1), help="Number of landscapes.")
 @option("--size", config=TEXT_LANDSCAPES, show_default=True, type=click.IntRange(8), help="Image side in pixels.")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed (the same seed, the same images).")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, MAX_SEED),
+    help="Random seed (the same seed, the same images).",
+)
 @overwrite_option()
 @friendly_errors
 def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite: bool) -> None:
@@ -61,7 +68,9 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
         )
     )
 )  # fmt: skip
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random weights.")
+@click.option(
+    "--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED), help="Seed of the random weights."
+)
 @overwrite_option()
 @friendly_errors
 def tiny_model_cmd(

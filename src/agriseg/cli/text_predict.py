@@ -24,6 +24,7 @@ from agriseg.cli.options import (
     option,
     outdir_option,
     output_option,
+    overwrite_option,
     renamed,
     tiling_options,
 )
@@ -97,6 +98,7 @@ def predict_cmd(
 @option("--ignore-value", config=TEXT_EVALUATE, type=int)
 @model_option("text")
 @output_option("Write the report as JSON (and the per-class table as CSV beside it).", required=False)
+@overwrite_option()
 @friendly_errors
 def evaluate_cmd(
     predictions: tuple[Path, ...],
@@ -105,14 +107,16 @@ def evaluate_cmd(
     classes: str,
     model_name: str | None,
     output: Path | None,
+    overwrite: bool,
     **params: object,
 ) -> None:
     """Pooled per-class Dice and IoU, overall accuracy, confusion matrix, instance metrics (per-class
     mean/median instance IoU with merge-and-match, FNR, FPR) of PREDICTIONS (what `predict` wrote; its
-    `<name>_instances.*` files are scored when present); with --model, the model's parameter overhead."""
+    `<name>_instances.*` files are scored when present); with --model, the model's parameter overhead.
+    An existing report is replaced only with --overwrite, and never one of the files read."""
     from agriseg.text.config import TextEvaluateConfig
     from agriseg.text.metrics import evaluate_command
 
     cfg = config_from_params(TextEvaluateConfig, params)
-    table = evaluate_command(predictions, truth, classes, cfg, truth_instances, model_name, output)
+    table = evaluate_command(predictions, truth, classes, cfg, truth_instances, model_name, output, overwrite)
     click.echo(table)

@@ -34,7 +34,7 @@ class DataConfig(StrictModel):
     # label encoding: "binary" (0 / >0), "index" (pixel value = class id), "colormap" (RGB -> id)
     label_mode: Literal["binary", "index", "colormap"] = "binary"
     colormap: dict[str, int] = {}  # "R,G,B" -> class id, for label_mode="colormap"; unlisted colours -> 255
-    crop_size: int = Field(384, ge=32)
+    crop_size: int = Field(384, ge=32, le=4096)
     scale_min: float = Field(0.35, gt=0, le=1)  # random-resized-crop area fraction range
     scale_max: float = Field(1.0, gt=0, le=4)  # 4 = the 960-px reference photo drawn at 3840 px
     augment: Literal["none", "mild", "strong"] = "strong"
@@ -185,7 +185,7 @@ class CropEvaluateConfig(CropInferenceConfig):
 class SyntheticPhotosConfig(StrictModel):
     """``agriseg crop make-synthetic``: how many photos, from which seed, and the lab layouts."""
 
-    count: int = Field(20, ge=1)  # photos to generate
+    count: int = Field(20, ge=1, le=100_000)  # photos to generate
     seed: int = Field(0, ge=0, le=MAX_SEED)  # photo i uses seed + i
     layouts: str = "pots,tray,side,plate"  # lab: comma-separated layouts (pots, tray, side, plate, field)
     uniform_frames: bool = False  # lab: also write a plain white, grey, blue and black frame

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agriseg.config import OptionError
 from agriseg.crop.config import CropEvaluateConfig
 from agriseg.crop.dataset import match_pairs
 from agriseg.crop.labels import LabelMode, read_label
@@ -40,6 +41,7 @@ def evaluate_folder(
     pairs = match_pairs(images, masks)
     unmatched = unpaired(images, masks)
     metrics = SegmentationMetrics(num_classes, boundary_ratio, 255, class_names)
+    ignored = pixels = 0  # label pixels of value 255 or of colours the colormap does not list
     if pairs:  # a label mode that does not fit the labels is refused before the progress bar starts
         read_label(next(iter(pairs.values()))[1], label_mode, colormap)
     for stem, (ip, lp) in tqdm(pairs.items(), desc="evaluate", unit="img", disable=not progress):
@@ -48,8 +50,8 @@ def evaluate_folder(
         if truth.shape != rgb.shape[:2]:
             raise ValueError(f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}")
         bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
-        if bad.size:
-            raise ValueError(
+        if bad.size:  # the labels' encoding given does not fit the model: a usage error (exit status 2)
+            raise OptionError(
                 f"{lp}: label has class id {int(bad[0])}, but the model predicts {num_classes} classes "
                 f"(0-{num_classes - 1}; 255 = ignore); check --label-mode"
             )
@@ -57,7 +59,10 @@ def evaluate_folder(
         if pred.shape != truth.shape:
             raise ValueError(f"prediction for {stem} has size {pred.shape[::-1]}, its label {lp} {truth.shape[::-1]}")
         metrics.update(pred, truth)
+        ignored += int((truth == 255).sum())
+        pixels += truth.size
     res = metrics.compute()
+    res["ignored_label_fraction"] = round(ignored / pixels, 6) if pixels else 0.0
     res["images_dir"], res["masks_dir"] = str(images), str(masks)
     res.update(unmatched)
     return res
@@ -92,7 +97,17 @@ def format_table(res: dict) -> str:
         missing = res.get(key) or []
         if missing:
             lines.append(f"warning: {len(missing)} {what} and were not scored (e.g. {', '.join(missing[:3])})")
+    ignored = res.get("ignored_label_fraction", 0.0)
+    if ignored > IGNORED_WARN:
+        lines.append(
+            f"warning: {100 * ignored:.1f} % of label pixels were not scored (value 255, or colours the colormap "
+            "does not list)"
+        )
     return "\n".join(lines)
+
+
+# a report says so when more than this share of label pixels was not scored (a colormap missing a colour)
+IGNORED_WARN = 0.01
 
 
 def evaluate_model(
@@ -121,6 +136,8 @@ def evaluate_model(
     from agriseg.crop.labels import PEANUT_VEGETATION, parse_colormap
 
     label_mode, cmap = config.label_mode, None
+    if label_mode == "colormap" and not (colormap or peanut):
+        raise OptionError('--label-mode colormap needs --colormap (e.g. "0,0,0=0;0,255,0=1") or --peanut')
     if peanut:
         label_mode, cmap = "colormap", PEANUT_VEGETATION
     elif colormap:

@@ -83,7 +83,7 @@ def parse_colormap(text: str) -> dict[str, int]:
     """A colormap from the command line: ``"0,0,0=0;0,255,0=1"`` -> ``{"0,0,0": 0, "0,255,0": 1}``.
 
     Raises:
-        ValueError: ``--colormap: ...`` naming the entry that is not ``R,G,B=class``.
+        OptionError: ``--colormap: ...`` naming the entry that is not ``R,G,B=class`` (a usage error).
     """
     out: dict[str, int] = {}
     for item in (i.strip() for i in text.split(";")):
@@ -98,8 +98,8 @@ def parse_colormap(text: str) -> dict[str, int]:
             if not 0 <= cid <= 254:
                 raise ValueError("class id outside 0-254")
         except ValueError as err:
-            raise ValueError(f'--colormap: {item!r} is not R,G,B=class ({err}); e.g. "0,0,0=0;0,255,0=1"') from err
+            raise OptionError(f'--colormap: {item!r} is not R,G,B=class ({err}); e.g. "0,0,0=0;0,255,0=1"') from None
         out[",".join(map(str, rgb))] = cid
     if not out:
-        raise ValueError(f'--colormap: {text!r} has no entries; e.g. "0,0,0=0;0,255,0=1"')
+        raise OptionError(f'--colormap: {text!r} has no entries; e.g. "0,0,0=0;0,255,0=1"')
     return out

@@ -50,6 +50,46 @@ def source_name(value: str | None) -> str | None:
     return value if value in SOURCES else None
 
 
+def check_landcover(vcfg: Any) -> None:
+    """Check ``--landcover`` before any work: a source name, or a class raster that is there, readable, and has
+    classes to keep or drop (the polygon filter would only find out after the whole polygonisation).
+
+    Args:
+        vcfg: a :class:`agriseg.vector.config.PolygonizeConfig`.
+
+    Raises:
+        FileNotFoundError: no such file (and not a source name).
+        OptionError: a folder, or a file without ``--landcover-keep`` / ``--landcover-drop``.
+        ValueError: a file that is not a readable raster, or one without CRS.
+    """
+    from agriseg.config import OptionError
+
+    if not vcfg.landcover or source_name(vcfg.landcover) is not None:
+        return
+    path = Path(vcfg.landcover)
+    names = " or ".join(SOURCES)
+    if not path.exists():
+        raise FileNotFoundError(f"--landcover {path}: no such file (give a class raster, or {names})")
+    if not path.is_file():
+        raise OptionError(f"--landcover {path}: a folder; give a class raster file, or {names}")
+    if not vcfg.landcover_keep and not vcfg.landcover_drop:
+        raise OptionError(
+            f"--landcover {path}: a land-cover raster needs the classes fields may lie on (--landcover-keep, "
+            "e.g. 40) or may not (--landcover-drop)"
+        )
+    import rasterio
+
+    from agriseg.fields.quiet import quiet_rasterio
+
+    try:
+        with quiet_rasterio(path), rasterio.open(path) as ds:
+            crs = ds.crs
+    except rasterio.errors.RasterioIOError as err:
+        raise ValueError(f"--landcover {path}: not a readable raster ({err})") from err
+    if crs is None:
+        raise ValueError(f"--landcover {path}: the land-cover raster has no CRS")
+
+
 def _year(item: Any) -> int:
     from agriseg.fields.stac import item_datetime
 
@@ -187,4 +227,12 @@ def landcover_config(
     return with_updates(vcfg, update), record
 
 
-__all__ = ["SOURCES", "LandcoverSource", "choose_items", "fetch_landcover", "landcover_config", "source_name"]
+__all__ = [
+    "SOURCES",
+    "LandcoverSource",
+    "check_landcover",
+    "choose_items",
+    "fetch_landcover",
+    "landcover_config",
+    "source_name",
+]

@@ -1,6 +1,7 @@
 """Finding Sentinel-2 L2A items in a STAC API: the area, the date ranges, the least cloudy scenes.
 
-- :func:`parse_bbox` / :func:`area_bbox` - ``W,S,E,N`` in degrees, or the bounds of a vector file.
+- :func:`parse_bbox` / :func:`area_bbox` - ``W,S,E,N`` in degrees, or the bounds of a vector file;
+  :func:`check_area` checks one before any work.
 - :func:`parse_dates` - ``START/END`` (ISO dates).
 - :func:`open_api` - a pystac-client ``Client`` with retries (Planetary Computer items are signed).
 - :func:`items_by_reference` - explicit items (ids in the collection, or item URLs).
@@ -12,6 +13,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,25 +33,31 @@ BAND_ASSETS: dict[str, tuple[str, ...]] = {
 }
 
 
-def parse_bbox(text: str) -> BBox:
+def parse_bbox(text: str, what: str = "bbox") -> BBox:
     """``"W,S,E,N"`` in degrees (EPSG:4326) -> a tuple.
 
+    Args:
+        text: the four numbers, separated by commas (or spaces).
+        what: how the messages name it (``--bbox`` on the command line).
+
     Raises:
-        ValueError: not four numbers, empty or inverted, or outside [-180, 180] x [-90, 90] (projected
-            coordinates); the message starts with the bbox as given.
+        ValueError: not four finite numbers, empty or inverted, or outside [-180, 180] x [-90, 90] (projected
+            coordinates); the message starts with ``what`` and the bbox as given.
     """
     parts = [p for p in text.replace(" ", ",").split(",") if p]
     try:
         w, s, e, n = (float(p) for p in parts)
     except ValueError as err:
-        raise ValueError(f"bbox {text!r}: expected four numbers W,S,E,N in degrees") from err
+        raise ValueError(f"{what} {text!r}: expected four numbers W,S,E,N in degrees") from err
+    if not all(math.isfinite(v) for v in (w, s, e, n)):
+        raise ValueError(f"{what} {text!r}: expected four numbers W,S,E,N in degrees (not nan or inf)")
     if not all(-180 <= x <= 180 for x in (w, e)) or not all(-90 <= y <= 90 for y in (s, n)):
         raise ValueError(
-            f"bbox {text!r}: not in degrees (longitude -180..180, latitude -90..90); give W,S,E,N in EPSG:4326"
+            f"{what} {text!r}: not in degrees (longitude -180..180, latitude -90..90); give W,S,E,N in EPSG:4326"
         )
     if w >= e or s >= n:
-        what = "empty" if w == e or s == n else "inverted"
-        raise ValueError(f"bbox {text!r}: {what} (expected W < E and S < N)")
+        why = "empty" if w == e or s == n else "inverted"
+        raise ValueError(f"{what} {text!r}: {why} (expected W < E and S < N)")
     return (w, s, e, n)
 
 
@@ -81,22 +90,61 @@ def area_bbox(value: str) -> BBox:
     return parse_bbox(f"{w},{s},{e},{n}")
 
 
-def parse_dates(text: str) -> tuple[str, str]:
-    """``"START/END"`` (ISO dates or datetimes, START <= END) -> the two strings.
+# what makes an area argument a file name rather than W,S,E,N
+VECTOR_SUFFIXES = frozenset({".geojson", ".json", ".gpkg", ".shp", ".fgb", ".parquet", ".geoparquet", ".kml", ".gml"})
+
+
+def check_area(value: str, what: str = "--bbox") -> None:
+    """Check an area argument without reading anything: four numbers in degrees, or a vector file that exists.
+
+    A file's contents are read (and may fail) later, with the rest of the work.
 
     Raises:
-        ValueError: not two ISO dates, or END before START.
+        FileNotFoundError: a vector file name (by its suffix, or a word without commas) that is not there.
+        ValueError: not four numbers in degrees, or an empty or inverted box (the message names ``what``).
     """
-    parts = text.split("/")
-    try:
-        if len(parts) != 2:
-            raise ValueError
-        start, end = (dt.date.fromisoformat(p.strip()[:10]) for p in parts)
-    except ValueError as err:
-        raise ValueError(f"date range {text!r}: expected START/END, e.g. 2023-03-01/2023-05-31") from err
-    if end < start:
-        raise ValueError(f"date range {text!r}: END is before START")
-    return parts[0].strip(), parts[1].strip()
+    path = Path(value)
+    if value.strip() and path.exists():
+        if not path.is_file():
+            raise ValueError(f"{what} {value}: a folder; give W,S,E,N in degrees or a vector file")
+        return
+    if path.suffix.lower() in VECTOR_SUFFIXES:
+        raise FileNotFoundError(f"{what} {value}: no such file")
+    if value.strip() and "," not in value and " " not in value.strip():
+        raise FileNotFoundError(f"{what} {value}: no such file, and not W,S,E,N (four numbers in degrees)")
+    parse_bbox(value, what)
+
+
+def _iso_day(text: str) -> dt.date:
+    """The day of an ISO date or datetime (``2023-03-01``, ``2023-03-01T10:00:00Z``); ValueError if it is none."""
+    if len(text) > 10:
+        return dt.datetime.fromisoformat(text).date()
+    return dt.date.fromisoformat(text)
+
+
+def parse_dates(text: str, what: str = "date range") -> tuple[str, str]:
+    """``"START/END"`` (ISO dates or datetimes, START <= END) -> the two strings.
+
+    Args:
+        text: the range.
+        what: how the messages name it (``--win-a-dates`` on the command line).
+
+    Raises:
+        ValueError: not two ISO dates (or not real calendar days), or END before START; the message starts
+            with ``what`` and the range as given.
+    """
+    parts = [p.strip() for p in text.split("/")]
+    if len(parts) != 2 or not all(re.match(r"\d{4}-\d{2}-\d{2}([T ]|$)", p) for p in parts):
+        raise ValueError(f"{what} {text!r}: expected START/END, e.g. 2023-03-01/2023-05-31")
+    days = []
+    for p in parts:
+        try:
+            days.append(_iso_day(p))
+        except ValueError as err:
+            raise ValueError(f"{what} {text!r}: {p} is not a valid date or ISO datetime ({err})") from err
+    if days[1] < days[0]:
+        raise ValueError(f"{what} {text!r}: END is before START")
+    return parts[0], parts[1]
 
 
 def _search_range(dates: tuple[str, str]) -> str:
@@ -284,6 +332,7 @@ __all__ = [
     "area_bbox",
     "band_href",
     "boa_offset_of",
+    "check_area",
     "cloud_cover",
     "coverage",
     "footprint",

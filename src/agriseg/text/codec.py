@@ -121,6 +121,37 @@ def check_class_names(class_names: Sequence[str]) -> list[str]:
     return names
 
 
+def parse_class_words(classes: str | Sequence[str], option: str = "--classes") -> list[str]:
+    """The class words of a command-line option, checked once before any work starts.
+
+    Args:
+        classes: comma-separated words (``others,field,tree``), or the words already split; background first.
+        option: the option the words came from, for messages.
+
+    Returns:
+        The words as a list (blanks around them and empty entries dropped).
+
+    Raises:
+        OptionError: fewer than two words, a word given twice, or a word the answers cannot hold (``|``,
+            ``*``, ``<``), naming ``option`` (on the command line: a usage error, exit status 2).
+    """
+    from agriseg.config import OptionError
+
+    names = [n.strip() for n in (classes.split(",") if isinstance(classes, str) else classes) if n.strip()]
+    given = ",".join(names)
+    if len(names) < 2:
+        raise OptionError(
+            f"{option} needs the background word and at least one class, e.g. others,field (got {given or 'none'})"
+        )
+    twice = [n for n in dict.fromkeys(names) if names.count(n) > 1]
+    if twice:
+        raise OptionError(f"{option} {given}: {', '.join(twice)} given twice (one word per class id, background first)")
+    try:
+        return check_class_names(names)
+    except ValueError as err:
+        raise OptionError(f"{option} {given}: {err}") from None
+
+
 def encode_rrle(grid: np.ndarray, class_names: Sequence[str]) -> str:
     """Encode a label grid as Text4Seg RRLE (without the ``<seg>`` wrapper).
 

@@ -22,7 +22,7 @@ from pydantic import ConfigDict, Field
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
 from agriseg.data.io import list_images
 from agriseg.raster.image import read_image
-from agriseg.text.codec import check_class_names, encode_answer
+from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.grid import mask_to_grid
 from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask
 from agriseg.text.patches import Box, grid_boxes, random_boxes
@@ -295,18 +295,16 @@ def build_dataset(
         overwrite: replace an existing folder (also one made with other inputs or options).
 
     Raises:
-        OptionError: fewer than two class words; words the model's vocabulary lacks.
+        OptionError: fewer than two class words or one given twice (:func:`parse_class_words`); words the
+            model's vocabulary lacks.
         ValueError: an image without a mask, two files of one stem; with the folder's path first, a folder
             made from other inputs or options, or not by this command (kept unless ``overwrite``).
     """
     from agriseg.batch import BatchOptions, Item, run_batch
-    from agriseg.config import OptionError
     from agriseg.data.files import atomic_write
     from agriseg.fingerprint import Recipe
 
-    names = [n.strip() for n in class_words.split(",") if n.strip()]
-    if len(names) < 2:
-        raise OptionError("--classes needs the background word and at least one class, e.g. others,field,tree")
+    names = parse_class_words(class_words)
     pairs = pair_files(list_images(list(images)), list_images(list(masks)))
     proc = None
     if model:

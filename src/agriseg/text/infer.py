@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from agriseg.batch import BatchOptions, batch_keywords
-from agriseg.text.codec import DecodeReport, check_class_names, decode_rrle
+from agriseg.text.codec import DecodeReport, check_class_names, decode_rrle, parse_class_words
 from agriseg.text.config import PredictConfig, TextPredictConfig
 from agriseg.text.grid import grid_to_mask
 from agriseg.text.patches import Box, grid_boxes
@@ -319,7 +319,9 @@ def predict_paths(
     ``outdir`` records the model, classes and options.
 
     Raises:
-        OptionError: a name that is no model; class words that differ from the model's, or none known.
+        OptionError: a name that is no model; class words that are fewer than two, given twice
+            (:func:`agriseg.text.codec.parse_class_words`), differ from the model's, or none known; a chat
+            template file that is not one (:func:`agriseg.text.modeling.ensure_chat_template`).
         ValueError: no patch / grid known.
     """
     from agriseg import __version__
@@ -330,9 +332,10 @@ def predict_paths(
     from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_option
     from agriseg.text.sft import read_meta
 
+    given = parse_class_words(classes) if classes else None  # checked once, before any image
     model_name = resolve_model_option(model_name)  # a mistyped folder fails here, not after hub retries
     meta = read_meta(model_name) if Path(model_name).is_dir() else {}
-    names = [n.strip() for n in classes.split(",") if n.strip()] if classes else meta.get("class_names")
+    names = given or meta.get("class_names")
     saved = meta.get("class_names")
     if saved and names != saved:
         raise OptionError(

@@ -310,6 +310,45 @@ def report_table(report: dict[str, Any]) -> tuple[str, str]:
     return "\n".join(lines), csv_text
 
 
+def _prediction_files(predictions: Sequence[Path]) -> list[Path]:
+    """The image files of the PREDICTIONS arguments (files or folders), each once.
+
+    Raises:
+        OptionError: a file or folder given twice (by two names, or as a file and inside a folder given too):
+            its predictions would be counted twice.
+    """
+    from agriseg.config import OptionError
+    from agriseg.data.io import list_images
+
+    seen: dict[Path, tuple[Path, Path]] = {}  # resolved file -> (the file as listed, the argument it came from)
+    files: list[Path] = []
+    for arg in map(Path, predictions):
+        for f in list_images([arg]):
+            key = f.resolve()
+            if key not in seen:
+                seen[key] = (f, arg)
+                files.append(f)
+                continue
+            first, where = seen[key]
+            if arg.resolve() == where.resolve():  # the same file or folder twice
+                raise OptionError(f"{arg}: given twice" + (f" (also as {where})" if str(where) != str(arg) else ""))
+            folder = where if where.is_dir() else arg
+            also = f"also as {first}" if str(first) != str(f) else f"as a file and inside {folder}"
+            raise OptionError(f"{f}: given twice ({also})")
+    return files
+
+
+def _files_read(paths: Sequence[Path | str | None]) -> list[Path]:
+    """Every file of ``paths`` (files, and the files of folders): what an evaluation reads, never an output."""
+    found: list[Path] = []
+    for p in (Path(p) for p in paths if p):
+        if p.is_dir():
+            found += [f for f in p.iterdir() if f.is_file()]
+        elif p.is_file():
+            found.append(p)
+    return found
+
+
 def evaluate_command(
     predictions: Sequence[Path],
     truth: Path,
@@ -318,27 +357,46 @@ def evaluate_command(
     truth_instances: Path | None = None,
     model: str | None = None,
     output: Path | None = None,
+    overwrite: bool = False,
 ) -> str:
     """``agriseg text evaluate``: score the predictions, write the report (JSON + CSV) and return its table.
 
+    Args:
+        predictions: prediction files or folders (what ``text predict`` wrote).
+        truth: the folder of true semantic masks.
+        classes: comma-separated class words, background first.
+        config: instance matching and nodata.
+        truth_instances: the folder of true instance maps.
+        model: a model whose parameter overhead the report adds.
+        output: the JSON report (the CSV table is written beside it, ``.csv``).
+        overwrite: replace an existing report (never one of the files read).
+
     Raises:
-        OptionError: fewer than two class words.
+        OptionError: fewer than two class words or one given twice; a prediction file or folder given twice;
+            a ``.csv`` report name.
+        FileExistsError: the report (or the CSV beside it) exists and not ``overwrite``.
+        ValueError: the report (or the CSV) would replace one of the files the evaluation reads.
     """
+    from agriseg.batch import check_output
     from agriseg.config import OptionError
     from agriseg.data.files import dumps_json, write_text
-    from agriseg.data.io import list_images
+    from agriseg.text.codec import parse_class_words
 
-    names = [n.strip() for n in classes.split(",") if n.strip()]
-    if len(names) < 2:
-        raise OptionError("--classes needs the background word and at least one class")
+    names = parse_class_words(classes)
     if output and Path(output).suffix.lower() == ".csv":
         raise OptionError(f"-o {output}: give the JSON report's name; the CSV is written beside it")
+    files = _prediction_files(predictions)
     if model:
         from agriseg.text.modeling import resolve_model_option
 
         model = resolve_model_option(model)
+    csv_path = Path(output).with_suffix(".csv") if output else None
+    if output and csv_path:  # before the evaluation runs: never a file read, an existing one only with --overwrite
+        read = [*files, *_files_read([*predictions, truth, truth_instances, model])]
+        for path in (Path(output), csv_path):
+            check_output(path, overwrite, inputs=read)
     report = evaluate_files(
-        list_images(list(predictions)),
+        files,
         truth,
         names,
         truth_instances,
@@ -352,7 +410,7 @@ def evaluate_command(
         m, _ = load_vlm(model, device="cpu")
         report["overhead"] = overhead(m)
     table, csv_text = report_table(report)
-    if output:
+    if output and csv_path:
         write_text(output, dumps_json(report))
-        write_text(Path(output).with_suffix(".csv"), csv_text)
+        write_text(csv_path, csv_text)
     return table

@@ -47,17 +47,25 @@ def ensure_chat_template(processor: Any, name: str, template_path: str | None = 
 
     Raises:
         FileNotFoundError: if ``template_path`` is missing.
+        OptionError: ``template_path`` is not a chat template this processor can use
+            (:func:`check_chat_template`), a usage error said once instead of a failure of every image.
         ValueError: if no template exists and none was given.
     """
+    from agriseg.config import OptionError
+
     tok = getattr(processor, "tokenizer", None)
     if template_path:
         p = Path(template_path)
         if not p.is_file():
             raise FileNotFoundError(f"{p}: chat template file not found")
-        text = p.read_text()
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise OptionError(f"{p}: not a chat template (not UTF-8 text)") from None
         processor.chat_template = text
         if tok is not None:
             tok.chat_template = text
+        check_chat_template(processor, p)
         return
     has = getattr(processor, "chat_template", None) or (tok is not None and getattr(tok, "chat_template", None))
     if not has:
@@ -67,6 +75,40 @@ def ensure_chat_template(processor: Any, name: str, template_path: str | None = 
         )
     if getattr(processor, "chat_template", None) is None and tok is not None:
         processor.chat_template = tok.chat_template
+
+
+#: the user text of the conversation a chat template file is tried on
+_PROBE_TEXT = "Segment the patch x 0 y 0 to x 8 y 8 of the image into field."
+
+
+def check_chat_template(processor: Any, source: str | Path) -> None:
+    """Refuse a chat template that cannot prompt the model, once, before any image or sample.
+
+    The template renders a one-image user turn, which must keep the user's text, and the processor takes the
+    result with one small image, as ``text predict`` and training do for every tile.
+
+    Args:
+        processor: a multimodal processor holding the template.
+        source: where the template came from (its file), for messages.
+
+    Raises:
+        OptionError: ``<source>: not a chat template for this model (<why>)``.
+    """
+    from PIL import Image
+
+    from agriseg.config import OptionError
+
+    turn = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": _PROBE_TEXT}]}]
+    try:
+        text = processor.apply_chat_template(turn, add_generation_prompt=True, tokenize=False)
+    except Exception as err:  # noqa: BLE001 - a Jinja syntax or rendering error of the file given
+        raise OptionError(f"{source}: not a chat template for this model ({_one_line(err)})") from None
+    if not isinstance(text, str) or _PROBE_TEXT not in text:
+        raise OptionError(f"{source}: not a chat template for this model (it leaves out the user's message)")
+    try:
+        processor(text=[text], images=[[Image.new("RGB", (32, 32))]], return_tensors="pt")
+    except Exception as err:  # noqa: BLE001 - e.g. no image placeholder: the processor's own message
+        raise OptionError(f"{source}: not a chat template for this model ({_one_line(err)})") from None
 
 
 def load_processor(name: str, template_path: str | None = None) -> Any:
@@ -199,7 +241,8 @@ def load_vlm(
 
     Raises:
         FileNotFoundError: for a name that is neither a model folder nor an ``org/name`` Hub id.
-        OptionError: a ``.safetensors`` file of the folder is truncated or damaged (naming it).
+        OptionError: a ``.safetensors`` file of the folder is truncated or damaged (naming it); a chat
+            template file that is not one (:func:`check_chat_template`).
         ValueError: for models that cannot be loaded as image-text-to-text.
     """
     from transformers import AutoModelForImageTextToText
@@ -216,27 +259,27 @@ def load_vlm(
                 raise OptionError(str(err)) from None
     dev = resolve_device(device)
     dtype = resolve_dtype(precision, dev)
+    base = (
+        json.loads((Path(name) / "adapter_config.json").read_text())["base_model_name_or_path"]
+        if _is_adapter(name)
+        else None
+    )
+    own_processor = (Path(name) / "processor_config.json").is_file() or (Path(name) / "tokenizer.json").is_file()
+    # the processor (and a chat template file given) before the weights: a bad template fails at once
+    proc = load_processor(name if base is None or own_processor else base, template_path)
     model: Any  # a transformers model, or a peft wrapper of one
-    if _is_adapter(name):
+    if base is not None:
         from peft import PeftModel
 
-        base = json.loads((Path(name) / "adapter_config.json").read_text())["base_model_name_or_path"]
         model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
         model = PeftModel.from_pretrained(model, name)
         if merge_adapter:
             model = model.merge_and_unload()
-        proc_src = (
-            name
-            if (Path(name) / "processor_config.json").is_file() or (Path(name) / "tokenizer.json").is_file()
-            else base
-        )
     else:
         try:
             model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
         except Exception as err:  # noqa: BLE001 - a truncated weights file raises the loader's own errors
             raise ValueError(f"{name}: cannot load as an image-text-to-text model ({_one_line(err)})") from err
-        proc_src = name
-    proc = load_processor(proc_src, template_path)
     model.to(dev)
     model.eval()
     fix_generation_config(model, proc)

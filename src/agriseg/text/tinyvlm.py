@@ -18,7 +18,7 @@ import numpy as np
 from pydantic import ConfigDict, Field
 
 from agriseg.config import StrictModel
-from agriseg.text.codec import SEG_CLOSE, SEG_OPEN, check_class_names
+from agriseg.text.codec import SEG_CLOSE, SEG_OPEN, check_class_names, parse_class_words
 from agriseg.text.prompts import INSTRUCTION_WORDS
 
 SPECIAL_TOKENS: tuple[str, ...] = (
@@ -381,14 +381,13 @@ def build_tiny_model(
     """``agriseg text tiny-model``: build, check and save a tiny VLM; returns its parameter count.
 
     Raises:
-        OptionError: fewer than two class words, or sizes that do not fit together.
+        OptionError: fewer than two class words or one given twice (:func:`parse_class_words`), or sizes
+            that do not fit together.
         FileExistsError: ``outdir`` exists and not ``overwrite``.
     """
     from agriseg.batch import check_output
-    from agriseg.config import OptionError
 
-    if len(class_names) < 2:
-        raise OptionError("--classes needs the background word and at least one class, e.g. others,field")
+    class_names = parse_class_words(class_names)
     cfg = cfg or TinyVLMConfig()
     check_tiny_vlm_config(cfg)
     check_output(outdir, overwrite)

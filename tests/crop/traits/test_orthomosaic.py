@@ -136,6 +136,25 @@ def test_growth_and_errors(tmp_path: Path) -> None:
     assert len(g) == 7 and g.crs.to_epsg() == 32632  # in the mosaic's CRS
     again = run_plots([m1, m2], out, cfg, batch=BatchOptions(progress=False))
     assert [r["status"] for r in again] == ["skipped", "skipped"]
+    for table in out.glob("*.csv"):  # plots outside a mosaic or empty: empty cells, never "nan"
+        assert "nan" not in table.read_text().lower(), table
+
+
+def test_plots_keep_a_users_growth_table_and_refuse_a_missing_mosaic(tmp_path: Path) -> None:
+    plots = tmp_path / "plots.gpkg"
+    _plots(plots)
+    m1, m2 = tmp_path / "f_2024-06-20.tif", tmp_path / "f_20240601.tif"
+    _mosaic(m1, seed=1)
+    _mosaic(m2, seed=2)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "growth.csv").write_text("MINE\n")
+    cfg = PlotsConfig(plots=str(plots), plot_id="name", window=64)
+    with pytest.raises(FileExistsError, match="growth.csv: exists and was not written by agriseg"):
+        run_plots([m1, m2], out, cfg, batch=BatchOptions(progress=False))
+    assert (out / "growth.csv").read_text() == "MINE\n"
+    with pytest.raises(FileNotFoundError, match=r"f_2024-07-01\.tif: no such file"):
+        run_plots([m1, tmp_path / "f_2024-07-01.tif"], tmp_path / "o2", cfg, batch=BatchOptions(progress=False))
 
 
 @pytest.mark.filterwarnings("ignore:.crs. was not provided:UserWarning")  # the test writes plots without a CRS

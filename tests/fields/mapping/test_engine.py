@@ -222,4 +222,4 @@ def test_cli_errors_are_clean(model_file: Path, tmp_path: Path) -> None:
     )
     assert res.exit_code == 2 and "none.safetensors: model file not found" in res.output
     res = r.invoke(main, ["fields", "polygonize", str(four), "-o", str(tmp_path / "x.shp")])
-    assert res.exit_code == 1 and "unsupported vector format" in res.output
+    assert res.exit_code == 2 and "unsupported vector format" in res.output  # a usage error

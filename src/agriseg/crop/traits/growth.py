@@ -16,7 +16,7 @@ import csv
 import importlib.util
 import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.crop.config import PlotsConfig
@@ -67,6 +67,9 @@ def run_plots(
 
     batch = batch or BatchOptions()
     outdir = Path(outdir)
+    for m in map(Path, mosaics):  # a path mistyped on the command line is a usage error, said before any work
+        if not m.exists():
+            raise FileNotFoundError(f"{m}: no such file or folder")
     segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
     names = unique_names(mosaics)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
@@ -128,6 +131,7 @@ def run_plots(
         recipe=recipe,
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "date": None, "status": "error", "error": msg, "rows": []},
+        tables=[outdir / n for n in ("growth.csv", "growth_wide.csv", "growth.png")],
     )
     result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
     done = [r for r in result if r["status"] != "error"]
@@ -176,7 +180,12 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> Non
     with atomic_write(path) as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
-        w.writerows({k: ("" if r.get(k) is None else r.get(k)) for k in fields} for r in rows)
+        w.writerows({k: _cell(r.get(k)) for k in fields} for r in rows)
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: no value (None, or NaN from a plot outside the mosaic) is an empty cell, never ``nan``."""
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
 def _days(a: str, b: str) -> float | None:
@@ -220,7 +229,7 @@ def write_growth(
     """
     area_unit = (units or {2: "px2"})[2]
     order = sorted(range(len(dated)), key=lambda i: (dated[i][0] is None, dated[i][0] or "", i))
-    labels = [dated[i][0] or Path(dated[i][1]).stem for i in order]
+    labels = _unique([dated[i][0] or Path(dated[i][1]).stem for i in order])
     ids: dict[str, None] = {}
     by_id: dict[str, list[dict[str, Any]]] = {}
     for i, label in zip(order, labels, strict=True):
@@ -241,7 +250,7 @@ def write_growth(
             if prev is not None:
                 days = _days(prev["date"], row["date"])
                 a1, a2 = prev.get(key), row.get(key)
-                if days and isinstance(a1, (int, float)) and isinstance(a2, (int, float)):
+                if days and _finite(a1) and _finite(a2):
                     row[rate] = round((a2 - a1) / days, 4)
                     if a1 > 0 and a2 > 0:
                         row["relative_growth_rate_per_day"] = round(math.log(a2 / a1) / days, 5)
@@ -256,6 +265,21 @@ def write_growth(
         _chart(by_id, labels, key, outdir / "growth.png", layout)
         written.append(outdir / "growth.png")
     return written
+
+
+def _finite(value: Any) -> TypeGuard[float]:
+    """A number that a rate can be computed from (not None, not NaN)."""
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _unique(labels: list[str]) -> list[str]:
+    """Column labels of the wide table, made unique (two undated photos of one name: ``0003``, ``0003 (2)``)."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out
 
 
 def _with_unit(name: str, area_unit: str) -> str:

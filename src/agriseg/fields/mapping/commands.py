@@ -8,14 +8,15 @@ finished outputs, resume, count and report failures the same way; ``map`` runs i
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 from agriseg.batch import BatchOptions, BatchResult, Item, batch_keywords, run_batch, unique_names
 from agriseg.config import OptionError
-from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig
+from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig, check_device
 from agriseg.fingerprint import Recipe
 from agriseg.vector.config import PolygonizeConfig
 
@@ -46,10 +47,49 @@ class SceneRequest:
     season: Mapping[str, Any] | None = None
 
     def dates(self) -> dict[str, tuple[str, str] | None]:
-        """``{"a": (start, end) or None, "b": ...}`` as given."""
+        """``{"a": (start, end) or None, "b": ...}`` as given.
+
+        Raises:
+            OptionError: a range that is not ``START/END`` of two real days, or ends before it starts (the
+                message names the option, ``--win-a-dates``).
+        """
         from agriseg.fields.stac import parse_dates
 
-        return {w: parse_dates(v) if v else None for w, v in (("a", self.win_a_dates), ("b", self.win_b_dates))}
+        out: dict[str, tuple[str, str] | None] = {}
+        for w, v in (("a", self.win_a_dates), ("b", self.win_b_dates)):
+            try:
+                out[w] = parse_dates(v, f"--win-{w}-dates") if v is not None else None
+            except ValueError as err:
+                raise OptionError(str(err)) from err
+        return out
+
+    def check(self, windows: Sequence[str]) -> None:
+        """Check the request before any work, without the network: what :meth:`resolve` would refuse later.
+
+        ``--bbox`` is four numbers in degrees or a vector file that is there (read later, with the work), the
+        date ranges are real ``START/END`` days, and every window of ``windows`` has items, or an area with
+        dates (or ``--season auto``).
+
+        Raises:
+            OptionError: a bad ``--bbox`` or date range, ``--season auto`` without ``--bbox``, or a window
+                with neither items nor an area with dates (the message names the options).
+            FileNotFoundError: ``--bbox`` names a vector file that is not there.
+        """
+        from agriseg.fields.stac import check_area
+
+        if self.bbox is not None:
+            try:
+                check_area(self.bbox, "--bbox")
+            except ValueError as err:
+                raise OptionError(str(err)) from err
+        dates = self.dates()
+        if self.season is not None and self.bbox is None:
+            raise OptionError("--season auto needs --bbox (the calendar is read over the area)")
+        for w in windows:
+            if not getattr(self, f"win_{w}") and (self.bbox is None or (dates[w] is None and self.season is None)):
+                raise OptionError(
+                    f"window {w.upper()}: give --win-{w} ITEM, or --bbox with --win-{w}-dates or --season auto"
+                )
 
     def resolve(self, windows: Sequence[str], progress: bool = True) -> tuple[Any, dict, dict[str, Any]]:
         """``(bbox or None, dates per window, what was asked)``: the calendar fills the dates not given.
@@ -97,14 +137,26 @@ def season_line(asked: Mapping[str, Any], name: str = "") -> str | None:
     return f"{head} {s['start']} to {s['end']}{across}; {wins}"
 
 
-def _download_one(
-    output: Path, cfg: DownloadConfig, request: SceneRequest, overwrite: bool, progress: bool, model: str | None
-) -> dict:
-    """Download one scene (the windows and bands ``model`` reads); its row, with ``asked``."""
-    from agriseg.fields.download import download_scene
+def _inputs(model: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(windows, bands)`` a model reads (a released model's name is not downloaded); default two windows of
+    R, G, B, NIR."""
     from agriseg.fields.registry import model_inputs
 
-    windows, bands = model_inputs(model) if model else TWO_WINDOWS_RGBN
+    return model_inputs(model) if model else TWO_WINDOWS_RGBN
+
+
+def _download_one(
+    output: Path,
+    cfg: DownloadConfig,
+    request: SceneRequest,
+    overwrite: bool,
+    progress: bool,
+    inputs: tuple[tuple[str, ...], tuple[str, ...]],
+) -> dict:
+    """Download one scene (``inputs``: the windows and bands the model reads); its row, with ``asked``."""
+    from agriseg.fields.download import download_scene
+
+    windows, bands = inputs
     bbox, dates, asked = request.resolve(windows, progress)
     asked["bands"] = list(bands)
     res = download_scene(
@@ -128,11 +180,17 @@ def _download_one(
             "valid": cover, "asked": asked}  # fmt: skip
 
 
-def _downloads(items: list[Item], config: DownloadConfig, opts: BatchOptions, model: str | None) -> BatchResult:
+def _downloads(
+    items: list[Item],
+    config: DownloadConfig,
+    opts: BatchOptions,
+    model: str | None,
+    inputs: tuple[tuple[str, ...], tuple[str, ...]],
+) -> BatchResult:
     """Download the scene of each item (its ``payload``, a :class:`SceneRequest`) into its output."""
 
     def work(item: Item) -> dict:
-        row = _download_one(item.outputs[0], config, item.payload, opts.overwrite, opts.progress, model)
+        row = _download_one(item.outputs[0], config, item.payload, opts.overwrite, opts.progress, inputs)
         dates = row["asked"]["dates"]
         return {"area": item.name, **row, "error": "", "season": row["asked"].get("season"),
                 "win_a_dates": dates.get("a") or [], "win_b_dates": dates.get("b") or []}  # fmt: skip
@@ -169,8 +227,76 @@ def download(
     output = Path(output)
     if output.suffix.lower() not in (".tif", ".tiff"):
         raise OptionError(f"{output}: the scene is a GeoTIFF, name it .tif")
+    inputs = _inputs(model)
+    request.check(inputs[0])  # a bad --bbox or date range is a usage error before anything is fetched
     item = Item(output.stem, output, (output,), resolved=request.options(), payload=request)
-    return _downloads([item], config, (batch or BatchOptions()).labelled("download", "scene"), model)
+    return _downloads([item], config, (batch or BatchOptions()).labelled("download", "scene"), model, inputs)
+
+
+def model_file(model: str | Path, download: bool = True) -> str:
+    """``-m``'s value as a local file: a released model's name is fetched (once) into the cache, a path stays.
+
+    Args:
+        model: a released model's name (``agriseg fields models list``) or a model file.
+        download: False: only check the value (nothing is downloaded; a name is returned as it is), so a
+            command refuses its other bad options before a long download.
+
+    Raises:
+        OptionError: neither a file nor a released model's name (the message lists the names).
+        ValueError: a failed download.
+    """
+    from agriseg.fields.registry import MODELS, resolve_model
+
+    value = str(model)
+    if value in MODELS:
+        return resolve_model(value) if download else value
+    try:
+        return resolve_model(value)  # a path: nothing to fetch
+    except ValueError as err:
+        raise OptionError(str(err)) from err
+
+
+def check_inputs(paths: Sequence[str | Path], what: str) -> None:
+    """Refuse files named on the command line that are not there, before the batch (a usage error).
+
+    A link whose target is missing, or a file that cannot be read, stays in: it fails as its own item.
+
+    Raises:
+        FileNotFoundError: ``<path>: <what> not found`` (and how many more are missing).
+    """
+    missing = [Path(p) for p in paths if not os.path.lexists(p)]
+    if missing:
+        more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        raise FileNotFoundError(f"{missing[0]}: {what} not found{more}")
+
+
+def check_name(name: str) -> None:
+    """``fields run --name``: a file name stem inside the output folder, never a path out of it.
+
+    Raises:
+        OptionError: empty, ``.``, or with ``..`` or a path separator.
+    """
+    if not name.strip():
+        raise OptionError(f"--name {name!r}: give the outputs' file name stem, e.g. --name scene")
+    if name == "." or ".." in name or any(c in name for c in ("/", "\\", "\0")):
+        raise OptionError(f"--name {name!r}: a file name stem, not a path (no /, \\ or ..); the outputs go in -o")
+
+
+def _checked_model(model: str | Path, sha256: str | None, inputs_ok: Callable[[], None]) -> str:
+    """The model file, checked (:func:`check_model`) and the inputs checked (``inputs_ok``) before anything
+    is downloaded or read: a model file first (an untrusted pickle or a missing extra stops the command before
+    its inputs are looked at), a released model's name after the inputs (it is fetched then)."""
+    from agriseg.fields.registry import MODELS
+
+    value = model_file(model, download=False)
+    if value not in MODELS and Path(value).is_file():
+        check_model(value, sha256)
+        inputs_ok()
+        return value
+    inputs_ok()
+    value = model_file(value)
+    check_model(value, sha256)
+    return value
 
 
 def check_model(model: str | Path, sha256: str | None) -> str | None:
@@ -249,21 +375,32 @@ def predict(
 
     Args:
         scenes: input GeoTIFFs.
-        model: model file (a DelineateAnything ``.pt`` writes instance rasters, ``<name>_instances.tif``).
+        model: model file (a DelineateAnything ``.pt`` writes instance rasters, ``<name>_instances.tif``), or a
+            released model's name (fetched once, after the options are checked).
         predict: inference settings.
         run: preprocessing overrides and threads.
-        output: the COG of a single scene.
+        output: the COG of a single scene (``.tif``).
         outdir: folder of ``<name>_probs.tif`` (names unique across the scenes); without it and ``output``,
             each ``<stem>_probs.tif`` goes next to its scene.
         sha256: the digest a pickled model must have.
         batch: overwrite (predict again over existing outputs), strict (stop at the first scene that fails),
             progress.
+
+    Raises:
+        OptionError: a device this machine lacks, an unknown model name, ``output`` with ``outdir``, with
+            several scenes or not ``.tif`` (before anything is downloaded or read).
+        FileNotFoundError: a scene or the model file is not there.
     """
     batch = batch or BatchOptions()
-    check_model(model, sha256)  # an untrusted pickle or a missing extra stops here, before any scene is read
+    check_device(predict.device)
     paths = [Path(s) for s in scenes]
+    if output is not None and outdir is not None:
+        raise OptionError(f"-o {output} and --outdir {outdir}: give -o FILE (one scene) or --outdir FOLDER")
     if output is not None and len(paths) > 1:
         raise OptionError(f"-o {output}: one output file for {len(paths)} scenes; use --outdir FOLDER")
+    if output is not None and Path(output).suffix.lower() not in (".tif", ".tiff"):
+        raise OptionError(f"-o {output}: the output is a GeoTIFF (COG); name it .tif, or give a folder with --outdir")
+    model = _checked_model(model, sha256, lambda: check_inputs(paths, "scene file"))
     predictor, kind = load_predictor(model, predict, run, sha256)
     if output is not None:
         targets = {paths[0]: Path(output)}
@@ -321,15 +458,21 @@ def polygonize(
         batch: overwrite (replace an existing output), strict (a failure is raised instead of counted).
     """
     batch = batch or BatchOptions()
-    from agriseg.fields.landcover import landcover_config
+    from agriseg.fields.landcover import check_landcover, landcover_config
+    from agriseg.fields.quiet import quiet_rasterio
     from agriseg.raster.io import parse_utc
     from agriseg.vector.api import polygonize as polygonize_raster
     from agriseg.vector.fiboa import output_format
 
     src = Path(raster)
     out = Path(output) if output else src.with_name(f"{src.stem}_fields.parquet")
-    output_format(out)
-    determined = parse_utc(when, "--datetime") if when else None
+    try:  # the options first: a usage error before anything is read
+        output_format(out)
+        determined = parse_utc(when, "--datetime") if when is not None else None
+    except ValueError as err:
+        raise OptionError(str(err)) from err
+    check_inputs([src], "raster")
+    check_landcover(config)
 
     def work(item: Item) -> dict:
         vc, landcover = landcover_config(config, src, out.parent, run.landcover_stac_url, batch.overwrite)
@@ -340,12 +483,13 @@ def polygonize(
     options = {**config.model_dump(exclude={"progress", "workers", "block_size"}), "collection": run.collection}
     options["determined"] = when
     inputs = [config.landcover] if config.landcover and Path(config.landcover).is_file() else []
-    result = run_batch(
-        [Item(out.stem, src, (out,), (src,))],
-        work,
-        options=batch.labelled("polygonize", "raster", progress=False),
-        recipe=Recipe("fields polygonize", ALGORITHM["fields polygonize"], options, None, inputs),
-    )
+    with quiet_rasterio(src):  # rasterio's raw warnings (no geotransform) would come before the one-line failure
+        result = run_batch(
+            [Item(out.stem, src, (out,), (src,))],
+            work,
+            options=batch.labelled("polygonize", "raster", progress=False),
+            recipe=Recipe("fields polygonize", ALGORITHM["fields polygonize"], options, None, inputs),
+        )
     for r in result:
         if r.get("landcover"):
             lc = r["landcover"]
@@ -370,15 +514,28 @@ def run_area(
 ) -> BatchResult:
     """``agriseg fields run``: an area and a season -> ``<name>.tif``, ``<name>_probs.tif`` (or
     ``_instances.tif``), ``<name>_fields.parquet`` and ``<name>_run.json`` (the inputs and options of the run:
-    area, season dates and their source, items, model and its digest, land-cover source)."""
+    area, season dates and their source, items, model and its digest, land-cover source).
+
+    Raises:
+        OptionError: a bad ``name`` (a path), device, area, date range or model name, or a window without
+            dates (all before anything is downloaded).
+        FileNotFoundError: ``--bbox`` or ``--landcover`` names a file that is not there.
+    """
     import torch
 
     from agriseg.data.files import write_json
+    from agriseg.fields.landcover import check_landcover
     from agriseg.fields.mapping.runner import scene_recipe
     from agriseg.fields.mapping.scene import SceneJob, run_scene
 
     batch = batch or BatchOptions()
-    model = str(model)
+    check_name(name)
+    check_device(predict.device)
+    check_landcover(polygons)
+    model = model_file(model, download=False)
+    inputs = _inputs(model)
+    request.check(inputs[0])
+    model = model_file(model)
     digest = check_model(model, sha256)  # refuse an untrusted pickle before downloading anything
     outdir = Path(outdir)
     scene = outdir / f"{name}.tif"
@@ -400,7 +557,7 @@ def run_area(
     def work(item: Item) -> dict:
         if run.threads:
             torch.set_num_threads(run.threads)
-        got = _download_one(scene, download_config, request, batch.overwrite, True, model)
+        got = _download_one(scene, download_config, request, batch.overwrite, True, inputs)
         row = run_scene(job)
         record = run_record(got["asked"], model, digest, {**polygons.model_dump(), **run.model_dump()}, row)
         write_json(outdir / f"{name}_run.json", record)
@@ -469,12 +626,11 @@ def download_areas(
     import re
 
     from agriseg.data.files import write_json
-    from agriseg.fields.registry import model_inputs
     from agriseg.fields.stac import read_areas
 
-    windows = model_inputs(model)[0] if model else TWO_WINDOWS_RGBN[0]
+    inputs = _inputs(model)
     dates = request.dates()
-    if request.season is None and any(dates[w] is None for w in windows):
+    if request.season is None and any(dates[w] is None for w in inputs[0]):
         raise OptionError("--areas needs --win-a-dates and --win-b-dates, or --season auto --year YEAR")
     df = read_areas(areas)
     names = [re.sub(r"[^A-Za-z0-9_.-]+", "_", str(v)) for v in df["id"]] if "id" in df else None
@@ -485,7 +641,7 @@ def download_areas(
         area = SceneRequest(bbox, request.win_a_dates, request.win_b_dates, season=request.season)
         items.append(Item(name, name, (Path(folder) / f"{name}.tif",), resolved=area.options(), payload=area))
     opts = (batch or BatchOptions()).labelled("download", "area", progress=len(items) > 1)
-    result = _downloads(items, config, opts, model)
+    result = _downloads(items, config, opts, model, inputs)
     write_json(Path(folder) / "areas.json", [{k: v for k, v in r.items() if k != "asked"} for r in result])
     return result
 
@@ -514,21 +670,33 @@ def map_scenes(
         Every item's outcome (failed downloads, then the scenes) and the merged GeoParquet (None if no scene
         succeeded).
     """
+    from agriseg.fields.landcover import check_landcover
     from agriseg.fields.mapping.runner import run_map
 
     batch = batch or BatchOptions()
-    check_model(model, sha256)
+    request = request or SceneRequest()
+    if not dask.scheduler:  # the workers of a cluster elsewhere may have the GPU this machine lacks
+        check_device(predict.device)
+    check_landcover(polygons)
     scene_list = [str(s) for s in scenes]
+
+    def check_inputs_and_dates() -> None:
+        check_inputs(scene_list, "scene file")
+        if areas:
+            check_inputs([areas], "areas file")
+            request.dates()  # a bad date range is a usage error before anything is fetched
+        elif not scene_list:
+            raise OptionError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
+
+    model = _checked_model(model, sha256, check_inputs_and_dates)
     downloads = BatchResult([], unit="scene")
     if areas:
         config = download_config or DownloadConfig()
-        got = download_areas(areas, Path(outdir) / "scenes", config, request or SceneRequest(), str(model), batch)
+        got = download_areas(areas, Path(outdir) / "scenes", config, request, str(model), batch)
         scene_list += [r["scene"] for r in got if r["status"] not in ("error", "kept")]  # kept: other settings
         downloads = BatchResult([o for o in got.outcomes if o.status == "failed"], unit="scene", notes=got.notes)
         if not scene_list:
             raise ValueError("no scene to map: every area failed (" + "; ".join(downloads.failures) + ")")
-    elif not scene_list:
-        raise OptionError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
     common: dict[str, Any] = dict(predict=predict, polygonize=polygons, resize=run.resize, preprocess=run.preprocess(),
                   overwrite=batch.overwrite, collection=run.collection, strict=batch.strict, model_sha256=sha256,
                   landcover_stac=run.landcover_stac_url)  # fmt: skip

@@ -1,0 +1,252 @@
+"""Bad input to the scene commands (``fields predict | polygonize | download | run | map``): a usage error
+(exit status 2, one line naming the option or file) before any work, never a traceback or a failed item."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agriseg.cli import main
+
+rasterio = pytest.importorskip("rasterio")
+
+DATES = ["--win-a-dates", "2024-03-01/2024-05-01", "--win-b-dates", "2024-06-01/2024-08-01"]
+# a closed port: a command that got past its checks fails at once instead of reaching the network
+NOWHERE = ["--stac-url", "http://127.0.0.1:9/stac", "--retries", "0"]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny 8-band, 3-class agriseg model file."""
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    cfg = ModelConfig(
+        arch="unet",
+        encoder="tu-mobilenetv3_small_050",
+        encoder_weights=None,
+        in_channels=8,
+        num_classes=3,
+        mean=[0.0] * 8,
+        std=[1.0] * 8,
+        class_names=["background", "field", "boundary"],
+    )
+    return Path(save_model(build_model(cfg), cfg, tmp_path_factory.mktemp("model") / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def scene(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 64 x 64 two-window scene."""
+    from tests.fields.synth_scenes import write_scene
+
+    return write_scene(tmp_path_factory.mktemp("scene") / "s2.tif", h=64, w=64)
+
+
+def _run(*args: object) -> tuple[int, str]:
+    res = CliRunner().invoke(main, ["fields", *map(str, args)])
+    assert res.exception is None or isinstance(res.exception, SystemExit), f"{res.output}{res.exception!r}"
+    return res.exit_code, res.output
+
+
+def _usage_error(code: int, out: str, message: str) -> None:
+    """Exit status 2, the message on one ``Error:`` line, no item reported as failed."""
+    assert code == 2, out
+    assert any(line.startswith("Error: ") and message in line for line in out.splitlines()), out
+    assert "failed:" not in out and "Traceback" not in out and "RuntimeError" not in out, out
+
+
+# 1. --device
+
+
+@pytest.mark.parametrize(
+    ("device", "message"),
+    [
+        ("tpu", "--device: not a torch device; use cpu, cuda or cuda:N"),
+        ("cuda", "--device cuda: no CUDA GPU is available on this machine"),
+        ("cuda:1", "--device cuda:1: no CUDA GPU is available on this machine"),
+    ],
+)
+def test_device_is_checked_before_any_work(
+    tmp_path: Path, model: Path, scene: Path, monkeypatch: pytest.MonkeyPatch, device: str, message: str
+) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)  # the same answer on a machine with a GPU
+    code, out = _run("predict", scene, "-m", model, "--outdir", tmp_path / "fp", "--device", device)
+    _usage_error(code, out, message)
+    assert not (tmp_path / "fp").exists()
+    code, out = _run("run", "--bbox", "9,48,9.01,48.01", *DATES, "-m", model, "-o", tmp_path / "r", "--device", device,
+                     *NOWHERE)  # fmt: skip
+    _usage_error(code, out, message)
+    assert not (tmp_path / "r" / "scene.tif").exists()
+    code, out = _run("map", scene, "-m", model, "-o", tmp_path / "m", "--serial", "--device", device)
+    _usage_error(code, out, message)
+
+
+def test_check_device_counts_the_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from agriseg.config import OptionError
+    from agriseg.fields.config import check_device
+
+    check_device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    check_device("cuda")
+    check_device("cuda:0")
+    with pytest.raises(OptionError, match=r"--device cuda:3: this machine has 1 CUDA GPU \(cuda:0\)"):
+        check_device("cuda:3")
+
+
+# 2. input files named on the command line
+
+
+def test_missing_input_file_is_a_usage_error_an_unreadable_one_a_failed_item(
+    tmp_path: Path, model: Path, scene: Path
+) -> None:
+    code, out = _run("predict", tmp_path / "missing.tif", "-m", model, "--outdir", tmp_path / "fp")
+    _usage_error(code, out, "missing.tif: scene file not found")
+    code, out = _run("predict", scene, tmp_path / "missing.tif", "-m", model, "--outdir", tmp_path / "fp")
+    _usage_error(code, out, "missing.tif: scene file not found")  # before the scene that is there is predicted
+    assert not (tmp_path / "fp").exists()
+    code, out = _run("polygonize", tmp_path / "missing.tif")
+    _usage_error(code, out, "missing.tif: raster not found")
+    code, out = _run("map", tmp_path / "missing.tif", "-m", model, "-o", tmp_path / "m", "--serial")
+    _usage_error(code, out, "missing.tif: scene file not found")
+    bad = tmp_path / "bad.tif"
+    bad.write_bytes(b"II*\x00broken")
+    code, out = _run("predict", bad, "-m", model, "--outdir", tmp_path / "fp")
+    assert code == 1 and "failed: " in out and "bad.tif: not a readable raster" in out, out
+    code, out = _run("polygonize", bad, "-o", tmp_path / "f.gpkg")
+    assert code == 1 and "failed: " in out and "bad.tif: not a readable raster" in out, out
+
+
+# 3. the area, the dates and the name of fields download / run
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bbox", "1,2,3"], "--bbox '1,2,3': expected four numbers W,S,E,N in degrees"),
+        (["--bbox", "a,b,c,d"], "--bbox 'a,b,c,d': expected four numbers W,S,E,N in degrees"),
+        (["--bbox", "10,48,9,47"], "--bbox '10,48,9,47': inverted (expected W < E and S < N)"),
+        (["--bbox", "200,48,201,49"], "--bbox '200,48,201,49': not in degrees"),
+        (["--bbox", "nan,48,9,49"], "--bbox 'nan,48,9,49': expected four numbers W,S,E,N in degrees"),
+        (["--bbox", "9,48,9,48"], "--bbox '9,48,9,48': empty"),
+        (["--bbox", "{tmp}/areas.geojson"], "--bbox {tmp}/areas.geojson: no such file"),
+        (["--win-a-dates", "2024-13-01/2024-05-01"], "--win-a-dates '2024-13-01/2024-05-01': 2024-13-01 is not a"),
+        (["--win-a-dates", "2024-02-30/2024-05-01"], "--win-a-dates '2024-02-30/2024-05-01': 2024-02-30 is not a"),
+        (["--win-b-dates", "2024-08-01/2024-06-01"], "--win-b-dates '2024-08-01/2024-06-01': END is before START"),
+        (["--win-a-dates", "yesterday"], "--win-a-dates 'yesterday': expected START/END"),
+        (["--no-dates"], "window A: give --win-a ITEM, or --bbox with --win-a-dates or --season auto"),
+    ],
+)
+@pytest.mark.parametrize("command", ["download", "run"])
+def test_bad_area_or_dates_are_usage_errors(
+    tmp_path: Path, model: Path, command: str, args: list[str], message: str
+) -> None:
+    given = {"--bbox": "9,48,9.01,48.01", **dict(zip(DATES[::2], DATES[1::2], strict=True))}
+    if args == ["--no-dates"]:
+        given = {"--bbox": given["--bbox"]}
+    else:
+        given[args[0]] = args[1].format(tmp=tmp_path)
+    request = [v for kv in given.items() for v in kv]
+    if command == "download":
+        code, out = _run("download", *request, "-o", tmp_path / "d.tif", *NOWHERE)
+    else:
+        code, out = _run("run", *request, "-m", model, "-o", tmp_path / "r", *NOWHERE)
+    _usage_error(code, out, message.format(tmp=tmp_path))
+    assert "d.tif:" not in out and not (tmp_path / "d.tif").exists() and not (tmp_path / "r" / "scene.tif").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("", "--name '': give the outputs' file name stem"),
+        ("../escape", "--name '../escape': a file name stem, not a path"),
+        ("sub/scene", "--name 'sub/scene': a file name stem, not a path"),
+    ],
+)
+def test_run_name_stays_inside_the_output_folder(tmp_path: Path, model: Path, name: str, message: str) -> None:
+    out = tmp_path / "out"
+    code, text = _run("run", "--bbox", "9,48,9.01,48.01", *DATES, "-m", model, "-o", out, "--name", name, *NOWHERE)
+    _usage_error(code, text, message)
+    assert not (tmp_path / "escape.tif").exists() and not (tmp_path / "escape_run.json").exists()
+    assert not out.exists()
+
+
+def test_parse_dates_and_check_area() -> None:
+    from agriseg.fields.stac import check_area, parse_dates
+
+    assert parse_dates("2023-03-01/2023-05-31T12:00:00Z") == ("2023-03-01", "2023-05-31T12:00:00Z")
+    with pytest.raises(ValueError, match=r"^date range '2023-03-01T99/2023-04-01': 2023-03-01T99 is not a valid"):
+        parse_dates("2023-03-01T99/2023-04-01")
+    check_area("9,48,10,49")
+    with pytest.raises(FileNotFoundError, match=r"--bbox area\.gpkg: no such file"):
+        check_area("area.gpkg")
+
+
+# 4. fields polygonize's options
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--datetime", "notadate"], "--datetime: 'notadate' is not an ISO 8601 datetime"),
+        (["--datetime", "2024-13-45T00:00:00Z"], "--datetime: '2024-13-45T00:00:00Z' is not an ISO 8601 datetime"),
+        (["-o", "{tmp}/g.xyz"], "{tmp}/g.xyz: unsupported vector format '.xyz'"),
+        (["-o", "{tmp}/probs.tif"], "{tmp}/probs.tif: unsupported vector format '.tif'"),
+        (["--landcover", "{tmp}/missing.tif"], "--landcover {tmp}/missing.tif: no such file"),
+        (["--landcover", "{scene}"], "--landcover {scene}: a land-cover raster needs the classes"),
+    ],
+)
+def test_polygonize_options_are_checked_before_the_work(
+    tmp_path: Path, scene: Path, args: list[str], message: str
+) -> None:
+    fmt = {"tmp": tmp_path, "scene": scene}
+    out = tmp_path / "f.gpkg"
+    extra = ["-o", out] if "-o" not in args else []
+    code, text = _run("polygonize", scene, *[a.format(**fmt) for a in args], *extra)
+    _usage_error(code, text, message.format(**fmt))
+    assert not out.exists() and not (tmp_path / "g.xyz").exists()
+
+
+# 5. rasterio's warnings
+
+
+def test_raster_without_georeference_fails_in_one_line(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    import numpy as np
+
+    path = tmp_path / "nogeo8.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        with rasterio.open(path, "w", driver="GTiff", width=32, height=32, count=8, dtype="uint8") as ds:
+            ds.write(np.ones((8, 32, 32), np.uint8))
+    with warnings.catch_warnings(record=True) as seen, caplog.at_level(logging.DEBUG, logger="agriseg"):
+        warnings.simplefilter("always")
+        code, out = _run("polygonize", path, "-o", tmp_path / "f.gpkg")
+    assert code == 1 and "failed: " in out and "has no CRS" in out, out
+    assert "Warning" not in out and len(out.strip().splitlines()) == 2, out  # the summary and the failure
+    assert not [w for w in seen if issubclass(w.category, rasterio.errors.NotGeoreferencedWarning)]
+    assert "no geotransform" in caplog.text  # kept in the debug log
+
+
+# 6. fields predict -o
+
+
+def test_predict_dash_o_is_the_output_file_of_one_scene(tmp_path: Path, model: Path, scene: Path) -> None:
+    fast = ["-m", model, "--tile", "64", "--optimize", "none"]
+    code, out = _run("predict", scene, "-o", tmp_path / "out.png", *fast)
+    _usage_error(code, out, f"-o {tmp_path / 'out.png'}: the output is a GeoTIFF (COG); name it .tif")
+    assert not (tmp_path / "out.png").exists() and "deprecated" not in out
+    code, out = _run("predict", scene, scene, "-o", tmp_path / "two.tif", *fast)
+    _usage_error(code, out, f"-o {tmp_path / 'two.tif'}: one output file for 2 scenes; use --outdir FOLDER")
+    code, out = _run("predict", scene, "-o", tmp_path / "o.tif", "--outdir", tmp_path / "d", *fast)
+    _usage_error(code, out, "give -o FILE (one scene) or --outdir FOLDER")
+    code, out = _run("predict", scene, "-o", tmp_path / "out.tif", *fast)
+    assert code == 0 and (tmp_path / "out.tif").is_file() and "deprecated" not in out, out

@@ -1,0 +1,189 @@
+"""Bad input to the text commands: one line naming the option or file, exit status 2 for usage errors, and
+nothing a user wrote is replaced."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner, Result
+from PIL import Image
+
+from agriseg.cli import main
+from agriseg.text.synthetic import SYNTH_CLASSES, LandscapeConfig, make_landscapes
+
+CLASSES = ",".join(SYNTH_CLASSES)
+
+
+def _run(*args: str | Path) -> Result:
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def _one_line_error(res: Result) -> str:
+    """The ``Error:`` line of a failed command (and no traceback)."""
+    assert "Traceback" not in res.output, res.output
+    lines = [ln for ln in res.output.splitlines() if ln.startswith("Error:")]
+    assert len(lines) == 1, res.output
+    return lines[0]
+
+
+@pytest.fixture
+def masks(tmp_path: Path) -> tuple[Path, Path]:
+    """Predictions and truth: two folders of the same two 16-px class masks."""
+    _, sems, _ = make_landscapes(2, 3, LandscapeConfig(size=16))
+    for d in ("pred", "truth"):
+        (tmp_path / d).mkdir()
+        for i, sem in enumerate(sems):
+            Image.fromarray(sem.astype(np.uint8)).save(tmp_path / d / f"m{i}.png")
+    return tmp_path / "pred", tmp_path / "truth"
+
+
+def test_evaluate_keeps_an_existing_report_unless_overwrite(masks: tuple[Path, Path], tmp_path: Path) -> None:
+    pred, truth = masks
+    report = tmp_path / "mine.json"
+    report.write_text("{}")
+    args = ["text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report]
+    res = _run(*args)
+    assert res.exit_code == 1 and "mine.json: exists (use --overwrite)" in _one_line_error(res)
+    assert report.read_text() == "{}" and not report.with_suffix(".csv").exists()
+    report.unlink()
+    report.with_suffix(".csv").write_text("mine\n")  # the CSV beside it is kept too
+    res = _run(*args)
+    assert res.exit_code == 1 and "mine.csv: exists (use --overwrite)" in _one_line_error(res)
+    assert report.with_suffix(".csv").read_text() == "mine\n" and not report.exists()
+    res = _run(*args, "--overwrite")
+    assert res.exit_code == 0, res.output
+    assert json.loads(report.read_text())["images"] == 2
+    assert report.with_suffix(".csv").read_text().startswith("class,dice,iou")
+
+
+@pytest.mark.parametrize("which", ["truth", "pred"])
+def test_evaluate_never_writes_over_an_input(masks: tuple[Path, Path], which: str) -> None:
+    pred, truth = masks
+    target = dict(zip(("pred", "truth"), masks, strict=True))[which] / "m0.png"
+    before = target.read_bytes()
+    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", target, "--overwrite")
+    assert res.exit_code == 1 and "m0.png: is one of the inputs" in _one_line_error(res)
+    assert target.read_bytes() == before and not target.with_suffix(".csv").exists()
+
+
+def test_evaluate_refuses_a_prediction_given_twice(masks: tuple[Path, Path]) -> None:
+    pred, truth = masks
+    for twice, named in (
+        ([pred, pred], f"{pred}: given twice"),
+        ([pred, pred / "m1.png"], f"{pred / 'm1.png'}: given twice (as a file and inside {pred})"),
+        ([pred / "m0.png", pred / ".." / "pred" / "m0.png"], f"{pred / '..' / 'pred' / 'm0.png'}: given twice"),
+    ):
+        res = _run("text", "evaluate", *twice, "-t", truth, "--classes", CLASSES)
+        assert res.exit_code == 2 and named in _one_line_error(res), res.output
+
+
+@pytest.mark.parametrize(
+    ("classes", "says"),
+    [
+        ("others,field,field", "--classes others,field,field: field given twice"),
+        ("field", "--classes needs the background word and at least one class"),
+    ],
+)
+def test_evaluate_and_dataset_refuse_bad_classes(
+    masks: tuple[Path, Path], tmp_path: Path, classes: str, says: str
+) -> None:
+    pred, truth = masks
+    res = _run("text", "evaluate", pred, "-t", truth, "--classes", classes, "-o", tmp_path / "r.json")
+    assert res.exit_code == 2 and says in _one_line_error(res)
+    assert not (tmp_path / "r.json").exists()
+    pytest.importorskip("datasets")
+    res = _run("text", "dataset", pred, "--masks", truth, "--classes", classes, "-o", tmp_path / "ds", "--tile", "8")
+    assert res.exit_code == 2 and says in _one_line_error(res)
+    assert not (tmp_path / "ds").exists()
+
+
+@pytest.mark.parametrize("classes", ["others,field,field", "field"])
+def test_tiny_model_refuses_bad_classes(tmp_path: Path, classes: str) -> None:
+    res = _run("text", "tiny-model", "-o", tmp_path / "m", "--classes", classes)
+    assert res.exit_code == 2 and "--classes" in _one_line_error(res)
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("seed", ["-5", str(2**32)])
+def test_seeds_are_checked_naming_the_option(tmp_path: Path, seed: str) -> None:
+    for cmd in (["make-synthetic", "-n", "2"], ["tiny-model"]):
+        res = _run("text", *cmd, "-o", tmp_path / "out", "--seed", seed)
+        assert res.exit_code == 2 and "Invalid value for '--seed'" in _one_line_error(res), res.output
+        assert not (tmp_path / "out").exists()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# text predict, with a tiny random model
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Gemma 3 (8-px images) and a 16-px landscape: ``<dir>/model``, ``<dir>/scene.png``."""
+    pytest.importorskip("transformers")
+    from agriseg.text.tinyvlm import TinyVLMConfig, build_tiny_vlm, save_tiny_vlm
+
+    d = tmp_path_factory.mktemp("tiny")
+    cfg = TinyVLMConfig(
+        image_size=16, vision_patch=8, mm_tokens_per_image=4, vision_hidden=16, vision_layers=1, hidden=32,
+        intermediate=64, layers=1, heads=2, kv_heads=1, head_dim=16,
+    )  # fmt: skip
+    model, proc = build_tiny_vlm(SYNTH_CLASSES, cfg, seed=0)
+    save_tiny_vlm(model, proc, d / "model")
+    Image.fromarray(make_landscapes(1, 9, LandscapeConfig(size=16))[0][0]).save(d / "scene.png")
+    return d
+
+
+def _predict(tiny: Path, out: Path, *extra: str | Path, model: Path | None = None) -> Result:
+    opts = ["--tile", "8", "--grid", "4", "--max-new-tokens", "8", "--device", "cpu"]
+    return _run("text", "predict", tiny / "scene.png", "-m", model or tiny / "model", "-o", out, *opts, *extra)
+
+
+@pytest.mark.parametrize(
+    ("classes", "says"),
+    [
+        ("others,field,field", "--classes others,field,field: field given twice"),
+        ("field", "--classes needs the background word and at least one class"),
+    ],
+)
+def test_predict_refuses_bad_classes_before_any_image(tiny: Path, tmp_path: Path, classes: str, says: str) -> None:
+    res = _predict(tiny, tmp_path / "p", "--classes", classes)
+    assert res.exit_code == 2 and says in _one_line_error(res)
+    assert "failed:" not in res.output and not (tmp_path / "p").exists()
+
+
+def test_predict_checks_the_chat_template_once(tiny: Path, tmp_path: Path) -> None:
+    (tmp_path / "text.png").write_text("hello world\n")  # renders neither the message nor the image
+    (tmp_path / "syntax.jinja").write_text("{{ oops")
+    (tmp_path / "binary.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
+    (tmp_path / "no_image.jinja").write_text(
+        "{% for m in messages %}{% for c in m['content'] %}{{ c.get('text', '') }}{% endfor %}{% endfor %}"
+    )
+    for name, says in (
+        ("text.png", "leaves out the user's message"),
+        ("syntax.jinja", "TemplateSyntaxError"),
+        ("binary.png", "not UTF-8 text"),
+        ("no_image.jinja", "<start_of_image>"),
+    ):
+        res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, "--chat-template", tmp_path / name)
+        line = _one_line_error(res)
+        assert res.exit_code == 2 and f"{tmp_path / name}: not a chat template" in line and says in line, res.output
+        assert "failed:" not in res.output and not (tmp_path / "p").exists()
+    template = tmp_path / "good.jinja"
+    template.write_text((tiny / "model" / "chat_template.jinja").read_text())
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, "--chat-template", template)
+    assert res.exit_code == 0 and "1 predicted" in res.output, res.output
+
+
+def test_predict_names_a_truncated_weights_file(tiny: Path, tmp_path: Path) -> None:
+    """As docs/text.md says: a cut-short .safetensors file is a usage error (exit 2) naming the file."""
+    import shutil
+
+    shutil.copytree(tiny / "model", tmp_path / "m")
+    weights = tmp_path / "m" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, model=tmp_path / "m")
+    assert res.exit_code == 2 and f"{weights}: not a readable safetensors file" in _one_line_error(res)
+    assert not (tmp_path / "p").exists()
