@@ -136,6 +136,9 @@ def describe_errors(
         got = e.get("input")
         shown = "" if isinstance(got, dict | list) or e["type"] == "missing" else f" (got {got!r})"
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if not loc and e["type"] == "value_error":  # a check across fields: its message names them
+            parts.append(msg)
+            continue
         parts.append(f"{where}: {msg}{shown}")
     return "; ".join(parts)
 

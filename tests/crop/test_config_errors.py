@@ -24,6 +24,8 @@ def _config(tmp_path, body: str):
         ("data: {images: a, labels: b, crop_size: -5}", "data.crop_size"),
         ("data: {images: a, labels: b}\ntrain: {batch_size: 0}", "train.batch_size"),
         ("data: {images: a, labels: b, colormap: {'0,255': 1}}", "data.colormap"),
+        ("data: {images: a, labels: b, crop_size: 1000000000}", "data.crop_size"),
+        ("data: {images: a, labels: b}\nmodel: {num_classes: 5}", "model.class_names has 2 names for model.num"),
     ],
 )
 def test_bad_values_fail_when_the_config_is_read(tmp_path, body, where):
@@ -76,3 +78,19 @@ def test_resume_refuses_a_malicious_or_garbage_checkpoint(tmp_path, monkeypatch,
     torch.save({"w": torch.zeros(2)}, plain)
     with pytest.raises(ModelLoadError, match="not a Lightning training checkpoint"):
         check_training_checkpoint(plain)
+
+
+def test_split_files_and_output_folders_are_named(tmp_path):
+    """A missing or binary split list and an output folder that is a file: one line naming the file."""
+    from agriseg.config import OptionError
+    from agriseg.crop.dataset import read_stem_list
+    from agriseg.data.files import ensure_outdir
+
+    with pytest.raises(FileNotFoundError, match=r"nope\.txt: list of photo names not found"):
+        read_stem_list(tmp_path / "nope.txt")
+    (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ValueError, match=r"bin\.txt: not a text file of photo names"):
+        read_stem_list(tmp_path / "bin.txt")
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(OptionError, match=r"afile: output folder is an existing file"):
+        ensure_outdir(tmp_path / "afile")

@@ -128,3 +128,18 @@ def test_cli_bad_colormap_is_one_line(tmp_path):
         ],
     )
     assert res.exit_code != 0 and "--colormap: 'green' is not R,G,B=class" in res.output
+
+
+def test_two_images_of_one_name_are_an_error_naming_both(tmp_path):
+    _pair(tmp_path, "a", np.ones((8, 8), np.uint8))
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(tmp_path / "img" / "a.jpg")
+    with pytest.raises(ValueError, match=r"a\.jpg and a\.png: two images of one name in .*img; keep one"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+
+
+def test_a_missing_predicted_mask_is_called_a_prediction(tmp_path):
+    _pair(tmp_path, "a", np.ones((8, 8), np.uint8))
+    (tmp_path / "pred").mkdir()
+    args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "pred"]
+    res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args)])
+    assert res.exit_code == 1 and "a_mask.png: predicted mask not found (--pred-masks" in res.output, res.output

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from agriseg.config import MAX_SEED, StrictModel
 from agriseg.models.config import ModelConfig
@@ -83,6 +83,13 @@ class CropTrainConfig(StrictModel):
     model: ModelConfig = ModelConfig()
     data: DataConfig
     train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _one_name_per_class(self) -> CropTrainConfig:
+        names, n = self.model.class_names, self.model.num_classes
+        if len(names) != n:  # it would train, then fail naming nothing when the metrics are named
+            raise ValueError(f"model.class_names has {len(names)} names for model.num_classes {n}")
+        return self
 
 
 class TraitsConfig(StrictModel):

@@ -23,17 +23,39 @@ def match_pairs(images: str | Path, labels: str | Path) -> dict[str, tuple[Path,
     for d in (images, labels):
         if not d.is_dir():
             raise FileNotFoundError(f"{d}: folder not found")
-    imgs = {p.stem: p for p in images.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    labs = {p.stem: p for p in labels.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    imgs, labs = _by_stem(images), _by_stem(labels)
     pairs = {s: (imgs[s], labs[s]) for s in sorted(imgs.keys() & labs.keys())}
     if not pairs:
         raise ValueError(f"no image in {images} has a label of the same name in {labels}")
     return pairs
 
 
+def _by_stem(folder: Path) -> dict[str, Path]:
+    """The images of a folder by name; two of one name (``0003.jpg``, ``0003.png``) would pair at random."""
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        if p.stem in out:
+            raise ValueError(f"{out[p.stem]} and {p.name}: two images of one name in {folder}; keep one")
+        out[p.stem] = p
+    return out
+
+
 def read_stem_list(path: str | Path) -> list[str]:
-    """Read a split file: one stem (or file name) per line; blank lines and ``#`` comments ignored."""
-    lines = Path(path).read_text().splitlines()
+    """Read a split file: one stem (or file name) per line; blank lines and ``#`` comments ignored.
+
+    Raises:
+        FileNotFoundError: ``<path>: list of photo names not found``.
+        ValueError: a file that is not text.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: list of photo names not found")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file of photo names") from None
     return [Path(s.strip()).stem for s in lines if s.strip() and not s.lstrip().startswith("#")]
 
 

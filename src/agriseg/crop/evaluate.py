@@ -146,7 +146,10 @@ def evaluate_model(
         num_classes, names = 2, ["background", "vegetation"]
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
-            return read_label(Path(pred_masks) / f"{stem}_mask.png", "binary")
+            mask = Path(pred_masks) / f"{stem}_mask.png"
+            if not mask.is_file():
+                raise ValueError(f"{mask}: predicted mask not found (--pred-masks holds <name>_mask.png files)")
+            return read_label(mask, "binary")
     else:
         from agriseg.crop.predict import load_predictor
 

@@ -358,7 +358,9 @@ class SelfTrainer:
 
     def run(self, labels1: Path | None = None) -> dict:
         """Pseudo-label (unless ``labels1`` is given), train stage 1, build trimaps, train stage 2."""
-        self.out.mkdir(parents=True, exist_ok=True)
+        from agriseg.data.files import ensure_outdir
+
+        ensure_outdir(self.out)  # a file in the way is a usage error naming it
         if labels1 is None:
             masks = self.pseudolabel(self.pool())
             labels1 = self.stage1_labels(masks)

@@ -38,14 +38,14 @@ def train_crop(
     import torch
 
     from agriseg.crop.task import SegmentationTask
+    from agriseg.data.files import ensure_outdir
     from agriseg.models.io import save_model
     from agriseg.training.trainer import fit, load_weights, summary_line, validate
 
     t = cfg.train
     torch.set_num_threads(max(1, torch.get_num_threads()))
     L.seed_everything(t.seed, workers=True, verbose=False)
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_outdir(cfg.output_dir)  # a file in the way is a usage error naming it
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side)
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
     task = SegmentationTask(cfg.model_dump())

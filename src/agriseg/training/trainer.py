@@ -105,12 +105,12 @@ def fit(
     Raises:
         ModelLoadError: naming ``resume`` when it is not a readable training checkpoint.
     """
+    from agriseg.data.files import ensure_outdir
     from agriseg.models.io import check_training_checkpoint
     from agriseg.runtime import tune_allocator
 
     tune_allocator()  # before the first batch: see benchmarks/train_allocator.py
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_outdir(output_dir)  # a file in the way is a usage error naming it
     if resume is not None:
         check_training_checkpoint(resume)
     ckpt = ModelCheckpoint(

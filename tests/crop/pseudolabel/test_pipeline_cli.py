@@ -64,6 +64,12 @@ def test_keep_file_filters(scenes: Path, tmp_path: Path) -> None:
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="bad.json"):
         read_keep(tmp_path / "bad.json")
+    none = tmp_path / "none.json"
+    none.write_text(json.dumps({"accepted": ["nonexistent"]}))
+    r = CliRunner().invoke(
+        cli, ["crop", "pseudolabel", str(scenes / "images"), "-o", str(tmp_path / "n"), "--keep", str(none)]
+    )
+    assert r.exit_code == 2 and "--keep " in r.output and "names none of the" in r.output, r.output
 
 
 def test_cli_pseudolabel_depth_and_screen(scenes: Path, tmp_path: Path) -> None:

@@ -394,7 +394,12 @@ def pseudolabel_paths(
     from agriseg.data.io import list_images
 
     files = list_images(list(paths))
-    result = pseudolabel_files(files, outdir, opts, read_keep(keep) if keep else None, progress, strict)
+    kept = read_keep(keep) if keep else None
+    if kept is not None and not any(f.stem in kept for f in files):  # nothing would be done, silently
+        from agriseg.config import OptionError
+
+        raise OptionError(f"--keep {keep}: names none of the {len(files)} photos given ({len(kept)} names)")
+    result = pseudolabel_files(files, outdir, opts, kept, progress, strict)
     full = sum(bool(r.get("full_coverage")) for r in result if r["status"] == "ok")
     if full:
         result.notes.append(f"{full} photos were taken as full canopy cover (all-vegetation masks)")

@@ -215,8 +215,9 @@ DISTRACTOR_COLOURS = [
 
 
 def _distractors(img: np.ndarray, rng: np.random.Generator, rounds: int) -> None:
-    """Hard negatives for training: per round 2-7 markers or pieces of tape, glare in half the rounds (white or
-    tinted pale green / yellow, as light through leaves or a coloured lamp gives) and a label with writing."""
+    """Hard negatives for training: per round 2-7 markers or pieces of tape, white glare in half the rounds and a
+    label with writing. (Glare tinted pale green, as in ``wide`` scenes, was tried here: a model fine-tuned with it
+    cut faint leaves and stems, and development plants were counted right in 33 of 50 photos against 41.)"""
     h, w = img.shape[:2]
     for _ in range(rounds):
         for _ in range(int(rng.integers(2, 8))):
@@ -234,10 +235,7 @@ def _distractors(img: np.ndarray, rng: np.random.Generator, rounds: int) -> None
                 centre = (int(rng.integers(w)), int(rng.integers(h)))
                 cv2.ellipse(m, centre, axes, rng.uniform(0, 180), 0, 360, 1.0, -1)
             m = cv2.GaussianBlur(m, (0, 0), rng.uniform(1.5, 4))[..., None] * rng.uniform(0.4, 0.95)
-            glare = np.full(3, 255.0, np.float32)
-            if rng.random() < 0.5:
-                glare = np.array([rng.uniform(150, 235), rng.uniform(225, 255), rng.uniform(90, 200)], np.float32)
-            img[:] = img * (1 - m) + glare * m
+            img[:] = img * (1 - m) + 255.0 * m
         lw, lh = int(rng.integers(20, 80)), int(rng.integers(10, 36))
         x, y = int(rng.integers(0, max(1, w - lw))), int(rng.integers(0, max(1, h - lh)))
         _rect(img, x, y, x + lw, y + lh, np.full(3, rng.uniform(200, 250)))

@@ -191,6 +191,8 @@ def make_synthetic(
         raise OptionError(f"--layouts: unknown {unknown or layouts!r}; valid: {', '.join([*LAYOUTS, 'field'])}")
     pairs = match_pairs(photos, labels)
     names = read_stem_list(stems_file) if stems_file else sorted(pairs)
+    if stems_file and not names:
+        raise OptionError(f"--stems {stems_file}: lists no photo names")
     missing = sorted(set(names) - set(pairs))
     if missing:
         raise ValueError(f"{stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
