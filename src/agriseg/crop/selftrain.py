@@ -358,9 +358,17 @@ class SelfTrainer:
 
     def run(self, labels1: Path | None = None) -> dict:
         """Pseudo-label (unless ``labels1`` is given), train stage 1, build trimaps, train stage 2."""
+        from agriseg.crop.dataset import read_stem_list
         from agriseg.data.files import ensure_outdir
 
         ensure_outdir(self.out)  # a file in the way is a usage error naming it
+        if self.cfg.evaluate is not None:  # said now, not after stage 1 has trained
+            ev = self.cfg.evaluate
+            for folder in (ev.images, ev.labels):
+                if not Path(folder).is_dir():
+                    raise FileNotFoundError(f"{folder}: folder not found (evaluate in the config)")
+            if ev.stems:
+                read_stem_list(ev.stems)
         if labels1 is None:
             masks = self.pseudolabel(self.pool())
             labels1 = self.stage1_labels(masks)

@@ -184,6 +184,15 @@ def test_selftrain_cli_missing_config_is_a_clean_error(tmp_path: Path) -> None:
     assert r.exit_code != 0 and "none.yaml" in r.output and "Traceback" not in r.output
 
 
+def test_a_missing_evaluation_folder_stops_selftrain_before_any_work(tmp_path: Path) -> None:
+    from agriseg.crop.selftrain import selftrain
+
+    cfg = _tiny_cfg(tmp_path, evaluate={"images": str(tmp_path / "syn" / "images"), "labels": str(tmp_path / "no")})
+    with pytest.raises(FileNotFoundError, match=r"no: folder not found \(evaluate in the config\)"):
+        selftrain(cfg, progress=False)
+    assert not (tmp_path / "run" / "pseudo").exists()  # nothing pseudo-labelled or trained first
+
+
 def _cli(*args: object) -> tuple[int, str]:
     from click.testing import CliRunner
 
