@@ -65,11 +65,14 @@ def output_format(path: str | Path) -> Literal["parquet", "gpkg", "fgb", "geojso
     """The vector format chosen by a file extension.
 
     Raises:
-        ValueError: an unsupported extension (the message lists the supported ones).
+        OptionError: an unsupported extension of an output the user named (the message lists the supported
+            ones; exit status 2 on the command line).
     """
+    from agriseg.config import OptionError
+
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
-        raise ValueError(f"{path}: unsupported vector format {suffix!r}; use one of {', '.join(FORMATS)}")
+        raise OptionError(f"{path}: unsupported vector format {suffix!r}; use one of {', '.join(FORMATS)}")
     return FORMATS[suffix]
 
 
