@@ -187,3 +187,14 @@ def test_predict_names_a_truncated_weights_file(tiny: Path, tmp_path: Path) -> N
     res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, model=tmp_path / "m")
     assert res.exit_code == 2 and f"{weights}: not a readable safetensors file" in _one_line_error(res)
     assert not (tmp_path / "p").exists()
+
+
+def test_predict_names_a_damaged_model_folder(tiny: Path, tmp_path: Path) -> None:
+    """A model folder whose tokenizer is cut short cannot be used: a usage error (exit 2) naming the folder."""
+    import shutil
+
+    shutil.copytree(tiny / "model", tmp_path / "m")
+    tok = next(p for p in (tmp_path / "m").glob("tokenizer*.json"))
+    tok.write_text(tok.read_text()[:200])
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, model=tmp_path / "m")
+    assert res.exit_code == 2 and f"{tmp_path / 'm'}: cannot load a processor" in _one_line_error(res)

@@ -116,15 +116,18 @@ def load_processor(name: str, template_path: str | None = None) -> Any:
 
     Raises:
         FileNotFoundError: for a name that is neither a model folder nor an ``org/name`` Hub id.
+        ModelLoadError: a missing or damaged file of the processor (exit status 2 on the command line).
         ValueError: if it is not a multimodal processor or lacks a chat template.
     """
     from transformers import AutoProcessor
+
+    from agriseg.models.io import ModelLoadError
 
     name = resolve_model_name(name)
     try:
         proc = AutoProcessor.from_pretrained(name)
     except Exception as err:  # noqa: BLE001 - a missing or damaged file of the model is a bad input
-        raise ValueError(f"{name}: cannot load a processor ({_one_line(err)})") from err
+        raise ModelLoadError(f"{name}: cannot load a processor ({_one_line(err)})") from err
     if not hasattr(proc, "image_processor") or not hasattr(proc, "tokenizer"):
         raise ValueError(f"{name}: the processor is not multimodal (no image processor): a VLM is needed")
     ensure_chat_template(proc, name, template_path)
@@ -279,7 +282,7 @@ def load_vlm(
         try:
             model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
         except Exception as err:  # noqa: BLE001 - a truncated weights file raises the loader's own errors
-            raise ValueError(f"{name}: cannot load as an image-text-to-text model ({_one_line(err)})") from err
+            raise ModelLoadError(f"{name}: cannot load as an image-text-to-text model ({_one_line(err)})") from err
     model.to(dev)
     model.eval()
     fix_generation_config(model, proc)
