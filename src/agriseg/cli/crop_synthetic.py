@@ -80,11 +80,9 @@ def make_synthetic(
 ) -> None:
     """Generate photos of KIND (discs, plants, lab or tray) whose true masks and plant areas are known."""
     from agriseg.crop.config import SyntheticPhotosConfig
+    from agriseg.crop.scenes.write import earlier_set
     from agriseg.crop.scenes.write import make_synthetic as run
 
-    if (outdir / "index.json").exists() and not overwrite:
-        click.echo(f"{outdir}: a generated set is already there (--overwrite to generate again)")
-        return
     cfg = SyntheticPhotosConfig(
         count=count,
         seed=seed,
@@ -93,5 +91,8 @@ def make_synthetic(
         plant_colours=plant_colours,
         distractors=distractors,
     )
+    if not overwrite and earlier_set(outdir, kind, cfg):
+        click.echo(f"{outdir}: a set generated with these options is already there (--overwrite to generate again)")
+        return
     index = run(kind, outdir, photos, labels, stems, cfg)  # type: ignore[arg-type]
     click.echo(f"wrote {count} {kind} photos to {outdir} ({index.name})")

@@ -6,6 +6,7 @@ Labels use the Peanut colour code (black background, green crop, red weed), so `
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -64,6 +65,7 @@ def write_set(
     layouts: tuple[str, ...] | None = None,
     plant_colours: str = "mild",
     distractors: int = 0,
+    options: dict | None = None,
 ) -> Path:
     """Generate ``n`` photos of one kind from the labelled photos ``stems`` and write them to ``outdir``.
 
@@ -84,6 +86,7 @@ def write_set(
         plant_colours: ``lab`` only: ``mild`` or ``wide`` recolouring of the pasted plants
             (:class:`~agriseg.crop.scenes.lab.LabSettings`).
         distractors: ``lab`` only: extra markers, glare and labels per scene (0 = none; 1-3).
+        options: what the set was made with, kept in ``index.json`` (a re-run with other options is refused).
 
     Returns:
         The ``index.json`` path (per photo: what it holds; for ``plants``, every plant's true area).
@@ -98,6 +101,8 @@ def write_set(
     if kind in ("lab", "tray") and not cuts:
         raise ValueError(f"{images}: none of the {len(stems)} photos has a whole plant to cut out")
     index: dict = {"kind": kind, "seed": seed, "sources": sorted(stems), "photos": {}}
+    if options is not None:
+        index["options"] = options
     if kind == "tray":
         return _write_trays(outdir, index, cuts, soils, n, seed)
     for i in tqdm(range(n), desc=f"{kind} photos", unit="photo"):
@@ -159,6 +164,36 @@ def _write_trays(outdir: Path, index: dict, cuts: list, soils: list[np.ndarray],
     return write_json(outdir / "index.json", index)
 
 
+def set_options(kind: str, cfg: SyntheticPhotosConfig) -> dict:
+    """The options a generated set is made from, as ``index.json`` keeps them."""
+    return {"kind": kind, **cfg.model_dump()}
+
+
+def earlier_set(outdir: str | Path, kind: str, cfg: SyntheticPhotosConfig) -> bool:
+    """Whether ``outdir`` already holds the set these options make (then nothing needs generating).
+
+    Raises:
+        FileExistsError: it holds a set made with other options (named), which is kept.
+    """
+    index = Path(outdir) / "index.json"
+    if not index.is_file():
+        return False
+    try:
+        before = json.loads(index.read_text())
+    except (OSError, ValueError):
+        raise FileExistsError(f"{index}: exists but cannot be read (--overwrite to generate again)") from None
+    now = set_options(kind, cfg)
+    # sets made before their options were kept name only their kind and seed
+    kept = before.get("options") or {"kind": before.get("kind"), "seed": before.get("seed")}
+    changed = [f"{k} {kept[k]!r}, now {now[k]!r}" for k in kept if k in now and kept[k] != now[k]]
+    if changed:
+        raise FileExistsError(
+            f"{outdir}: holds a set made with other options ({'; '.join(changed)}); it is kept: --overwrite to "
+            "generate again, or choose another folder"
+        )
+    return True
+
+
 def make_synthetic(
     kind: SetKind,
     outdir: str | Path,
@@ -208,4 +243,5 @@ def make_synthetic(
         chosen,
         cfg.plant_colours,
         cfg.distractors,
+        set_options(kind, cfg),
     )
