@@ -70,3 +70,30 @@ class TinyNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x: (B, C, H, W) -> (B, K, H, W)
         return self.c2(torch.relu(self.c1(x)))
+
+
+def write_tiny_model(path: Path, field_bias: bool = False, half: bool = True) -> Path:
+    """A tiny 8-band, 3-class (background, field, boundary) agriseg model file, seeded.
+
+    ``field_bias`` tilts the head towards "field", so scenes give polygons to merge.
+    """
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        arch="unet",
+        encoder="tu-mobilenetv3_small_050",
+        encoder_weights=None,
+        in_channels=8,
+        num_classes=3,
+        mean=[0.0] * 8,
+        std=[1.0] * 8,
+        class_names=["background", "field", "boundary"],
+    )
+    model = build_model(cfg)
+    if field_bias:
+        with torch.no_grad():
+            model.head.bias[:] = torch.tensor([0.0, 1.0, -0.5])
+    return Path(save_model(model, cfg, path, half=half))

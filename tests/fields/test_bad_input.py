@@ -22,21 +22,9 @@ NOWHERE = ["--stac-url", "http://127.0.0.1:9/stac", "--retries", "0"]
 @pytest.fixture(scope="module")
 def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny 8-band, 3-class agriseg model file."""
-    from agriseg.models import build_model
-    from agriseg.models.config import ModelConfig
-    from agriseg.models.io import save_model
+    from tests.fields.synth_scenes import write_tiny_model
 
-    cfg = ModelConfig(
-        arch="unet",
-        encoder="tu-mobilenetv3_small_050",
-        encoder_weights=None,
-        in_channels=8,
-        num_classes=3,
-        mean=[0.0] * 8,
-        std=[1.0] * 8,
-        class_names=["background", "field", "boundary"],
-    )
-    return Path(save_model(build_model(cfg), cfg, tmp_path_factory.mktemp("model") / "model.safetensors"))
+    return write_tiny_model(tmp_path_factory.mktemp("model") / "model.safetensors")
 
 
 @pytest.fixture(scope="module")

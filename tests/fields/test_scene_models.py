@@ -43,21 +43,9 @@ def test_ftw_checkpoint_gets_ftw_preprocessing(tmp_path: Path) -> None:
 
 
 def test_agriseg_model_defaults_to_native_resolution(tmp_path: Path) -> None:
-    from agriseg.models import build_model
-    from agriseg.models.config import ModelConfig
-    from agriseg.models.io import save_model
+    from tests.fields.synth_scenes import write_tiny_model
 
-    cfg = ModelConfig(
-        arch="unet",
-        encoder="tu-mobilenetv3_small_050",
-        encoder_weights=None,
-        in_channels=8,
-        num_classes=3,
-        mean=[0.0] * 8,
-        std=[1.0] * 8,
-        class_names=["background", "field", "boundary"],
-    )
-    path = save_model(build_model(cfg), cfg, tmp_path / "m.safetensors")
+    path = write_tiny_model(tmp_path / "m.safetensors")
     m = load_for_scenes(path)
     assert m.preprocess.resize == 1.0 and m.num_classes == 3 and m.preprocess.bands == 8
 

@@ -53,22 +53,10 @@ def _polygons(folder: Path, names: list[str]) -> dict[str, list]:
 
 
 def test_a_killed_worker_is_survived_and_reported(tmp_path: Path) -> None:
-    import torch
 
-    from agriseg.models import build_model
-    from agriseg.models.config import ModelConfig
-    from agriseg.models.io import save_model
+    from tests.fields.synth_scenes import write_tiny_model
 
-    torch.manual_seed(0)
-    classes = ["background", "field", "boundary"]
-    cfg = ModelConfig(
-        arch="unet", encoder="tu-mobilenetv3_small_050", encoder_weights=None, in_channels=8, num_classes=3,
-        mean=[0.0] * 8, std=[1.0] * 8, class_names=classes,
-    )  # fmt: skip
-    model = build_model(cfg)
-    with torch.no_grad():  # bias the head towards "field" so there are polygons
-        model.head.bias[:] = torch.tensor([0.0, 1.0, -0.5])
-    model_path = save_model(model, cfg, tmp_path / "tiny.safetensors", half=False)
+    model_path = write_tiny_model(tmp_path / "tiny.safetensors", field_bias=True, half=False)
     scenes_dir = tmp_path / "scenes"
     scenes_dir.mkdir()
     scenes = [

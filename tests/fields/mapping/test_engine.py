@@ -20,27 +20,10 @@ PREDICT = PredictConfig(patch_size=64, progress=False, overviews=False)
 
 @pytest.fixture(scope="module")
 def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
+    from tests.fields.synth_scenes import write_tiny_model
 
-    from agriseg.models import build_model
-    from agriseg.models.config import ModelConfig
-    from agriseg.models.io import save_model
-
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        arch="unet",
-        encoder="tu-mobilenetv3_small_050",
-        encoder_weights=None,
-        in_channels=8,
-        num_classes=3,
-        mean=[0.0] * 8,
-        std=[1.0] * 8,
-        class_names=["background", "field", "boundary"],
-    )
-    model = build_model(cfg)
-    with torch.no_grad():  # bias the head towards "field" so there are polygons to merge
-        model.head.bias[:] = torch.tensor([0.0, 1.0, -0.5])
-    return save_model(model, cfg, tmp_path_factory.mktemp("m") / "tiny.safetensors", half=False)
+    # the head biased towards "field" so there are polygons to merge
+    return write_tiny_model(tmp_path_factory.mktemp("m") / "tiny.safetensors", field_bias=True, half=False)
 
 
 @pytest.fixture(scope="module")
