@@ -111,12 +111,18 @@ def test_streamed_equals_direct(tmp_path: Path, window: int, nodata: bool) -> No
     assert got.loc["partly_out", "status"] == "ok" and got.loc["partly_out", "pixels"] == 20 * 50
 
 
-def test_growth_and_errors(tmp_path: Path) -> None:
+def _dated_mosaics(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A plots file and two mosaics of it, dated 2024-06-20 and 2024-06-01 in their names."""
     plots = tmp_path / "plots.gpkg"
     _plots(plots)
     m1, m2 = tmp_path / "f_2024-06-20.tif", tmp_path / "f_20240601.tif"
     _mosaic(m1, seed=1)
     _mosaic(m2, seed=2)
+    return plots, m1, m2
+
+
+def test_growth_and_errors(tmp_path: Path) -> None:
+    plots, m1, m2 = _dated_mosaics(tmp_path)
     bad = tmp_path / "f_2024-07-01.tif"
     bad.write_bytes(b"nope")
     out = tmp_path / "out"
@@ -141,11 +147,7 @@ def test_growth_and_errors(tmp_path: Path) -> None:
 
 
 def test_plots_keep_a_users_growth_table_and_refuse_a_missing_mosaic(tmp_path: Path) -> None:
-    plots = tmp_path / "plots.gpkg"
-    _plots(plots)
-    m1, m2 = tmp_path / "f_2024-06-20.tif", tmp_path / "f_20240601.tif"
-    _mosaic(m1, seed=1)
-    _mosaic(m2, seed=2)
+    plots, m1, m2 = _dated_mosaics(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
     (out / "growth.csv").write_text("MINE\n")
