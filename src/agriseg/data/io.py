@@ -17,7 +17,7 @@ import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -35,19 +35,41 @@ class ImageReadError(ValueError):
 
 
 @contextmanager
-def quiet_pil(path: str | Path) -> Iterator[None]:
-    """Keep PIL's own warnings about one image off the terminal: they print two raw lines per photo (a large
-    photo's ``DecompressionBombWarning``, a corrupt EXIF block's ``UserWarning``), while agriseg has its own size
-    limit (:data:`MAX_PIXELS`) and reads past bad EXIF. They go to the ``agriseg`` log (debug), naming the file;
-    warnings from elsewhere pass through unchanged."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for w in caught:
-        if isinstance(w.message, Image.DecompressionBombWarning) or "PIL" in Path(w.filename).parts:
-            log.debug("%s: %s", path, w.message)
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+def quiet_warnings(what: str | Path, library: str) -> Iterator[None]:
+    """Send the warnings one library raises inside the block to the ``agriseg`` log (debug), naming ``what``.
+
+    A library's own warnings about one file print raw lines before agriseg's one-line message about it; warnings
+    from elsewhere are passed on unchanged when the block ends (also when it raises).
+
+    Args:
+        what: the file (or files) the block reads, named in the log lines.
+        library: the top-level package whose warnings are kept off the terminal (by category or source file).
+    """
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            caught = record if record is not None else []
+            yield
+    finally:  # outside catch_warnings: the warnings passed on reach the filters in force
+        for w in caught:
+            module = getattr(w.category, "__module__", "") or ""
+            if module.split(".")[0] == library or library in Path(w.filename).parts:
+                log.debug("%s: %s", what, w.message)
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+def quiet_pil(path: str | Path) -> AbstractContextManager[None]:
+    """PIL's warnings about one image (a large photo's ``DecompressionBombWarning``, a corrupt EXIF block's
+    ``UserWarning``) to the log: agriseg has its own size limit (:data:`MAX_PIXELS`) and reads past bad EXIF."""
+    return quiet_warnings(path, "PIL")
+
+
+def quiet_rasterio(what: str | Path = "rasterio") -> AbstractContextManager[None]:
+    """rasterio's warnings to the log: a raster without a geotransform prints two raw ``NotGeoreferencedWarning``
+    lines on every open, before agriseg's own one-line message about the file."""
+    return quiet_warnings(what, "rasterio")
 
 
 def open_image(path: str | Path, kind: str = "image") -> Image.Image:

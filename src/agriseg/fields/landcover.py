@@ -79,7 +79,7 @@ def check_landcover(vcfg: Any) -> None:
         )
     import rasterio
 
-    from agriseg.fields.quiet import quiet_rasterio
+    from agriseg.data.io import quiet_rasterio
 
     try:
         with quiet_rasterio(path), rasterio.open(path) as ds:

@@ -458,8 +458,8 @@ def polygonize(
         batch: overwrite (replace an existing output), strict (a failure is raised instead of counted).
     """
     batch = batch or BatchOptions()
+    from agriseg.data.io import quiet_rasterio
     from agriseg.fields.landcover import check_landcover, landcover_config
-    from agriseg.fields.quiet import quiet_rasterio
     from agriseg.raster.io import parse_utc
     from agriseg.vector.api import polygonize as polygonize_raster
     from agriseg.vector.fiboa import output_format
