@@ -197,6 +197,20 @@ def _make_parent(path: Path, what: str | None = None) -> None:
         raise ValueError(f"{what}: folder {parent} is not writable")
 
 
+def check_inputs(paths: Iterable[str | Path], what: str) -> None:
+    """Refuse files named on the command line that are not there, before the batch (a usage error).
+
+    A link whose target is missing, or a file that cannot be read, stays in: it fails as its own item.
+
+    Raises:
+        FileNotFoundError: ``<path>: <what> not found`` (and how many more are missing).
+    """
+    missing = [Path(p) for p in paths if not os.path.lexists(p)]
+    if missing:
+        more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
+        raise FileNotFoundError(f"{missing[0]}: {what} not found{more}")
+
+
 def ensure_outdir(folder: str | Path) -> Path:
     """Create an output folder (before any work starts) and check it can be written.
 

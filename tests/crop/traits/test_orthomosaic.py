@@ -155,7 +155,7 @@ def test_plots_keep_a_users_growth_table_and_refuse_a_missing_mosaic(tmp_path: P
     with pytest.raises(FileExistsError, match="growth.csv: exists and was not written by agriseg"):
         run_plots([m1, m2], out, cfg, batch=BatchOptions(progress=False))
     assert (out / "growth.csv").read_text() == "MINE\n"
-    with pytest.raises(FileNotFoundError, match=r"f_2024-07-01\.tif: no such file"):
+    with pytest.raises(FileNotFoundError, match=r"f_2024-07-01\.tif: mosaic or photo not found"):
         run_plots([m1, tmp_path / "f_2024-07-01.tif"], tmp_path / "o2", cfg, batch=BatchOptions(progress=False))
 
 

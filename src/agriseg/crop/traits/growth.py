@@ -63,13 +63,12 @@ def run_plots(
         One record per mosaic: ``file``, ``date``, ``status`` (ok / skipped / error), ``error``, ``rows``.
     """
     from agriseg.batch import Item, run_batch, unique_names
+    from agriseg.data.files import check_inputs
     from agriseg.fingerprint import Recipe
 
     batch = batch or BatchOptions()
     outdir = Path(outdir)
-    for m in map(Path, mosaics):  # a path mistyped on the command line is a usage error, said before any work
-        if not m.exists():
-            raise FileNotFoundError(f"{m}: no such file or folder")
+    check_inputs(mosaics, "mosaic or photo")  # a path mistyped on the command line: a usage error, before any work
     segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
     names = unique_names(mosaics)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics

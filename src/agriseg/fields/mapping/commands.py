@@ -8,7 +8,6 @@ finished outputs, resume, count and report failures the same way; ``map`` runs i
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, cast
 
 from agriseg.batch import BatchOptions, BatchResult, Item, batch_keywords, run_batch, unique_names
 from agriseg.config import OptionError
+from agriseg.data.files import check_inputs
 from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig, check_device
 from agriseg.fingerprint import Recipe
 from agriseg.vector.config import PolygonizeConfig
@@ -254,20 +254,6 @@ def model_file(model: str | Path, download: bool = True) -> str:
         return resolve_model(value)  # a path: nothing to fetch
     except ValueError as err:
         raise OptionError(str(err)) from err
-
-
-def check_inputs(paths: Sequence[str | Path], what: str) -> None:
-    """Refuse files named on the command line that are not there, before the batch (a usage error).
-
-    A link whose target is missing, or a file that cannot be read, stays in: it fails as its own item.
-
-    Raises:
-        FileNotFoundError: ``<path>: <what> not found`` (and how many more are missing).
-    """
-    missing = [Path(p) for p in paths if not os.path.lexists(p)]
-    if missing:
-        more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
-        raise FileNotFoundError(f"{missing[0]}: {what} not found{more}")
 
 
 def check_name(name: str) -> None:
