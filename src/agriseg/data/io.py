@@ -310,6 +310,33 @@ class NoInputError(ValueError):
     """The paths given hold nothing to work on (an empty folder): a usage problem, exit status 2 on the CLI."""
 
 
+def list_images_once(paths: Sequence[str | Path]) -> list[Path]:
+    """:func:`list_images`, refusing a file that two arguments name: it would be counted or measured twice.
+
+    Raises:
+        OptionError: a file or folder given twice (by two names, or as a file and inside a folder given too),
+            a usage error naming it; and what :func:`list_images` raises.
+    """
+    from agriseg.config import OptionError
+
+    seen: dict[Path, tuple[Path, Path]] = {}  # resolved file -> (the file as listed, the argument it came from)
+    files: list[Path] = []
+    for arg in map(Path, paths):
+        for f in list_images([arg]):
+            key = f.resolve()
+            if key not in seen:
+                seen[key] = (f, arg)
+                files.append(f)
+                continue
+            first, where = seen[key]
+            if arg.resolve() == where.resolve():  # the same file or folder twice
+                raise OptionError(f"{arg}: given twice" + (f" (also as {where})" if str(where) != str(arg) else ""))
+            folder = where if where.is_dir() else arg
+            also = f"also as {first}" if str(first) != str(f) else f"as a file and inside {folder}"
+            raise OptionError(f"{f}: given twice ({also})")
+    return files
+
+
 def _broken_link(path: Path) -> bool:
     """True for a symbolic link whose target is missing."""
     return path.is_symlink() and not path.exists()

@@ -310,34 +310,6 @@ def report_table(report: dict[str, Any]) -> tuple[str, str]:
     return "\n".join(lines), csv_text
 
 
-def _prediction_files(predictions: Sequence[Path]) -> list[Path]:
-    """The image files of the PREDICTIONS arguments (files or folders), each once.
-
-    Raises:
-        OptionError: a file or folder given twice (by two names, or as a file and inside a folder given too):
-            its predictions would be counted twice.
-    """
-    from agriseg.config import OptionError
-    from agriseg.data.io import list_images
-
-    seen: dict[Path, tuple[Path, Path]] = {}  # resolved file -> (the file as listed, the argument it came from)
-    files: list[Path] = []
-    for arg in map(Path, predictions):
-        for f in list_images([arg]):
-            key = f.resolve()
-            if key not in seen:
-                seen[key] = (f, arg)
-                files.append(f)
-                continue
-            first, where = seen[key]
-            if arg.resolve() == where.resolve():  # the same file or folder twice
-                raise OptionError(f"{arg}: given twice" + (f" (also as {where})" if str(where) != str(arg) else ""))
-            folder = where if where.is_dir() else arg
-            also = f"also as {first}" if str(first) != str(f) else f"as a file and inside {folder}"
-            raise OptionError(f"{f}: given twice ({also})")
-    return files
-
-
 def _files_read(paths: Sequence[Path | str | None]) -> list[Path]:
     """Every file of ``paths`` (files, and the files of folders): what an evaluation reads, never an output."""
     found: list[Path] = []
@@ -385,7 +357,9 @@ def evaluate_command(
     names = parse_class_words(classes)
     if output and Path(output).suffix.lower() == ".csv":
         raise OptionError(f"-o {output}: give the JSON report's name; the CSV is written beside it")
-    files = _prediction_files(predictions)
+    from agriseg.data.io import list_images_once
+
+    files = list_images_once(predictions)
     if model:
         from agriseg.text.modeling import resolve_model_option
 

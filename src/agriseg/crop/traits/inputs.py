@@ -47,19 +47,9 @@ def _split(path: Path) -> tuple[str, str]:
 
 
 def pair_inputs(files: list[Path]) -> list[Item]:
-    """Group photos and masks by name (see the module docstring), in input order.
-
-    Raises:
-        OptionError: a file given twice (by two names or as a file and inside a folder given too).
-    """
-    from agriseg.config import OptionError
-
+    """Group photos and masks by name (see the module docstring), in input order."""
     items: dict[str, Item] = {}
-    seen: dict[Path, Path] = {}
     for f in files:
-        first = seen.setdefault(f.resolve(), f)
-        if first is not f:
-            raise OptionError(f"{f}: given twice (also as {first})" if str(first) != str(f) else f"{f}: given twice")
         base, kind = _split(f)
         if kind == "ignore":
             continue

@@ -55,7 +55,7 @@ from agriseg.crop.traits.regions import (
 )
 from agriseg.crop.traits.units import parse_box, reference_scale, unit_names
 from agriseg.data.files import atomic_write, write_json
-from agriseg.data.io import NoInputError, list_images
+from agriseg.data.io import NoInputError, list_images_once
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchResult
@@ -403,7 +403,7 @@ def run_traits(
     from agriseg.fingerprint import Recipe
 
     outdir = Path(outdir)
-    files = list_images(list(paths))
+    files = list_images_once(list(paths))  # a file named twice is a usage error, not measured once silently
     pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
     if config.regions:
         read_regions(config.regions)  # a bad regions file stops the batch before it starts
