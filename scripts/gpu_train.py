@@ -48,9 +48,17 @@ def point_at_bundle(cfg: dict, name: str, runs: Path) -> dict:
     cfg["data"]["train_list"] = str(BUNDLE / "peanut/train.txt")
     cfg["output_dir"] = str(runs / name)
     init = cfg["train"].get("init_weights")
-    if init:
+    if init and (BUNDLE / "init" / Path(init).name).is_file():  # else the repository's own copy travelled
         cfg["train"]["init_weights"] = str(BUNDLE / "init" / Path(init).name)
     return cfg
+
+
+def train_items(cfg: dict) -> int:
+    """Items per epoch: the bundled training photos times ``data.repeat``, plus every extra set's images."""
+    n = len((BUNDLE / "peanut/train.txt").read_text().split()) * cfg["data"].get("repeat", 1)
+    for src in cfg["data"].get("extra", []):
+        n += len(list(Path(src["images"]).iterdir())) * src.get("repeat", 1)
+    return n
 
 
 def probe(cfg_path: str, seconds: float, warmup_s: float = 8.0) -> None:
@@ -119,8 +127,8 @@ def main() -> None:
         names.append(name)
         paths.append(p)
     if args.rate:
-        n = len((BUNDLE / "peanut/train.txt").read_text().split())
-        rates = [{"samples_per_s": args.rate, "train_photos": n, "measured": "given"} for _ in paths]
+        items = [train_items(yaml.safe_load(p.read_text())) for p in paths]
+        rates = [{"samples_per_s": args.rate, "train_photos": n, "measured": "given"} for n in items]
     else:
         probes = [
             subprocess.Popen(
