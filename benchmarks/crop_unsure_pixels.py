@@ -103,9 +103,13 @@ def steps_off(candidate: str) -> Iterator[None]:
     from agriseg.crop import refine
 
     off = [STEPS[w] for w in candidate.split("/")[1:] if w in STEPS]
-    saved = {name: getattr(refine, name) for name in off}
+    # ``/halfsureX``: objects with at most the share X sure count as half seen (refine.HALF_SEEN_SURE)
+    share = [float(w[8:]) for w in candidate.split("/")[1:] if w.startswith("halfsure")]
+    saved = {name: getattr(refine, name) for name in [*off, *(["HALF_SEEN_SURE"] if share else [])]}
     for name in off:
         setattr(refine, name, lambda *a: None)
+    if share:
+        refine.HALF_SEEN_SURE = share[0]
     try:
         yield
     finally:
