@@ -28,6 +28,8 @@ pieces, on photos up to ``TRACE_LONG_SIDE`` px (``Predictor.trace_long_side``, t
     python benchmarks/crop_unsure_pixels.py --ews runs/data/ews \
         --candidates 0.05:0.9/notrace,0.05:0.9 -o benchmarks/results/crop_trace_windows_dev.json
 
+``/halfsureX`` counts objects with at most the share X sure as half seen (``refine.HALF_SEEN_SURE``, 0.05).
+
 Every set also reports the mean absolute error of the number of objects of at least 50 px (what ``crop
 traits`` counts as plants) against the labels' own objects.
 

@@ -23,7 +23,7 @@ from scipy import ndimage as ndi
 # half-seen objects (_half_seen_objects): objects the model saw with at most this share sure, of at least this
 # many pixels, with at least MIN_HALF_SEEN pixels of vegetation and of background ring, decided out to
 # HALF_SEEN_GROW px beyond the region the model saw
-HALF_SEEN_SURE = 0.15
+HALF_SEEN_SURE = 0.05
 HALF_SEEN_MIN_SIZE = 100
 MIN_HALF_SEEN = 20
 HALF_SEEN_GROW = 2

@@ -103,7 +103,7 @@ def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 
 # the crop of a packaged crop / weed model: what its "crop" class is (its training data's only crop)
-MODEL_CROPS = {"crop-weed": "peanut", "crop-weed@3": "peanut", "crop-weed@4": "peanut"}
+MODEL_CROPS = {"crop-weed": "peanut", "crop-weed@3": "peanut"}
 
 
 class ModelSegmenter:
