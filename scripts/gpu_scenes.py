@@ -21,17 +21,15 @@ from pathlib import Path
 LAYOUTS = ("pots", "tray", "side", "plate", "field")
 
 
-def chunk(args: tuple[str, int, int, bool, int]) -> str:
-    outdir, seed, n, uniform, distractors = args
-    from agriseg.crop.dataset import read_stem_list
+def chunk(args: tuple[str, int, int, bool, int, str, str, list[str]]) -> str:
+    outdir, seed, n, uniform, distractors, photos, labels, stems = args
     from agriseg.crop.scenes.write import write_set
 
-    stems = read_stem_list(".gpu/peanut/train.txt")
     write_set(
         "lab",
         outdir,
-        ".gpu/peanut/images",
-        ".gpu/peanut/labels",
+        photos,
+        labels,
         stems,
         n=n,
         seed=seed,
@@ -46,7 +44,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("sets", nargs="+")
     ap.add_argument("--chunks", type=int, default=8, help="chunks per set")
+    ap.add_argument("--photos", default=".gpu/peanut/images")
+    ap.add_argument("--labels", default=".gpu/peanut/labels")
+    ap.add_argument("--stems", default=".gpu/peanut/train.txt", help="stem list of the source photos")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = ap.parse_args()
+    from agriseg.crop.dataset import read_stem_list
+
+    stems = read_stem_list(args.stems)
     jobs = []
     for s in args.sets:
         outdir, seed, n, *flags = s.split(":")
@@ -57,8 +62,10 @@ def main() -> None:
         for start in range(0, n_i, size):
             m = min(size, n_i - start)
             last = start + m == n_i
-            jobs.append((outdir, seed_i + start, m, last and "uniform" in flags, distractors))
-    with ProcessPoolExecutor(min(len(jobs), os.cpu_count() or 1)) as pool:
+            jobs.append(
+                (outdir, seed_i + start, m, last and "uniform" in flags, distractors, args.photos, args.labels, stems)
+            )
+    with ProcessPoolExecutor(min(len(jobs), args.workers)) as pool:
         for done in pool.map(chunk, jobs):
             print("made", done, flush=True)
     for s in args.sets:
