@@ -55,13 +55,35 @@ def test_stringzilla_stand_in_matches_the_library():
     assert np.array_equal(mine, theirs)
 
 
-def test_configs_are_pointed_at_the_bundle(tmp_path):
+def test_configs_are_pointed_at_the_bundle(tmp_path, monkeypatch):
     train = _load("gpu_train")
-    cfg = {
-        "data": {"images": "x", "labels": "y", "val_list": "v"},
-        "train": {"init_weights": "runs/a/model.safetensors"},
-    }
-    out = train.point_at_bundle(cfg, "run1", tmp_path)
+    monkeypatch.setattr(train, "BUNDLE", tmp_path / ".gpu")
+
+    def cfg():
+        return {
+            "data": {"images": "x", "labels": "y", "val_list": "v"},
+            "train": {"init_weights": "runs/a/m.safetensors"},
+        }
+
+    out = train.point_at_bundle(cfg(), "run1", tmp_path)
     assert out["data"]["images"].endswith("peanut/images") and out["data"]["train_list"].endswith("train.txt")
-    assert out["train"]["init_weights"] == str(Path(".gpu/init/model.safetensors"))
+    assert out["train"]["init_weights"] == "runs/a/m.safetensors"  # not bundled: the repository's own copy travels
     assert out["output_dir"] == str(tmp_path / "run1")
+    (tmp_path / ".gpu/init").mkdir(parents=True)
+    (tmp_path / ".gpu/init/m.safetensors").write_bytes(b"x")
+    out = train.point_at_bundle(cfg(), "run1", tmp_path)
+    assert out["train"]["init_weights"] == str(tmp_path / ".gpu/init/m.safetensors")
+
+
+def test_planned_epochs_count_every_set_a_config_trains_on(tmp_path, monkeypatch):
+    train = _load("gpu_train")
+    monkeypatch.setattr(train, "BUNDLE", tmp_path / ".gpu")
+    (tmp_path / ".gpu/peanut").mkdir(parents=True)
+    (tmp_path / ".gpu/peanut/train.txt").write_text("a\nb\nc\n")
+    scenes = tmp_path / "scenes/images"
+    scenes.mkdir(parents=True)
+    for i in range(5):
+        (scenes / f"s{i}.jpg").write_bytes(b"")
+    cfg = {"data": {"repeat": 2, "extra": [{"images": str(scenes), "labels": "l", "repeat": 3}]}}
+    assert train.train_items(cfg) == 3 * 2 + 5 * 3
+    assert train.train_items({"data": {}}) == 3
