@@ -101,17 +101,18 @@ def trace_side(c: str) -> int | None:
 
 @contextmanager
 def steps_off(candidate: str) -> Iterator[None]:
-    """Run a candidate without the steps its ``/no...`` suffixes name (:data:`STEPS`)."""
+    """Run a candidate without the steps its ``/no...`` suffixes name (:data:`STEPS`) and with the half-seen share
+    its ``/halfsureX`` suffix gives."""
     from agriseg.crop import refine
 
-    off = [STEPS[w] for w in candidate.split("/")[1:] if w in STEPS]
-    # ``/halfsureX``: objects with at most the share X sure count as half seen (refine.HALF_SEEN_SURE)
-    share = [float(w[8:]) for w in candidate.split("/")[1:] if w.startswith("halfsure")]
-    saved = {name: getattr(refine, name) for name in [*off, *(["HALF_SEEN_SURE"] if share else [])]}
+    words = candidate.split("/")[1:]
+    off = [STEPS[w] for w in words if w in STEPS]
+    saved = {name: getattr(refine, name) for name in [*off, "HALF_SEEN_SURE"]}
     for name in off:
         setattr(refine, name, lambda *a: None)
-    if share:
-        refine.HALF_SEEN_SURE = share[0]
+    for w in words:
+        if w.startswith("halfsure"):
+            refine.HALF_SEEN_SURE = float(w.removeprefix("halfsure"))
     try:
         yield
     finally:

@@ -54,10 +54,13 @@ def point_at_bundle(cfg: dict, name: str, runs: Path) -> dict:
 
 
 def train_items(cfg: dict) -> int:
-    """Items per epoch: the bundled training photos times ``data.repeat``, plus every extra set's images."""
+    """Items per epoch: the bundled training photos times ``data.repeat``, plus every extra set's photo/label pairs
+    (paired as training pairs them) times its ``repeat``."""
+    from agriseg.crop.dataset import match_pairs
+
     n = len((BUNDLE / "peanut/train.txt").read_text().split()) * cfg["data"].get("repeat", 1)
     for src in cfg["data"].get("extra", []):
-        n += len(list(Path(src["images"]).iterdir())) * src.get("repeat", 1)
+        n += len(match_pairs(src["images"], src["labels"])) * src.get("repeat", 1)
     return n
 
 

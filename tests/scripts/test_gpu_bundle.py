@@ -80,10 +80,13 @@ def test_planned_epochs_count_every_set_a_config_trains_on(tmp_path, monkeypatch
     monkeypatch.setattr(train, "BUNDLE", tmp_path / ".gpu")
     (tmp_path / ".gpu/peanut").mkdir(parents=True)
     (tmp_path / ".gpu/peanut/train.txt").write_text("a\nb\nc\n")
-    scenes = tmp_path / "scenes/images"
+    scenes, labels = tmp_path / "scenes/images", tmp_path / "scenes/labels"
     scenes.mkdir(parents=True)
+    labels.mkdir()
     for i in range(5):
         (scenes / f"s{i}.jpg").write_bytes(b"")
-    cfg = {"data": {"repeat": 2, "extra": [{"images": str(scenes), "labels": "l", "repeat": 3}]}}
+        (labels / f"s{i}.png").write_bytes(b"")
+    (scenes / "unlabelled.jpg").write_bytes(b"")  # no label: training does not pair it
+    cfg = {"data": {"repeat": 2, "extra": [{"images": str(scenes), "labels": str(labels), "repeat": 3}]}}
     assert train.train_items(cfg) == 3 * 2 + 5 * 3
     assert train.train_items({"data": {}}) == 3
