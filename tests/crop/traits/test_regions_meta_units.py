@@ -12,6 +12,7 @@ from agriseg.crop.traits.meta import parse_date, parse_name
 from agriseg.crop.traits.plants import label_plants, plant_traits
 from agriseg.crop.traits.regions import (
     assign_plants,
+    detect_pots,
     detect_tray,
     grid_regions,
     parse_grid,
@@ -74,6 +75,59 @@ def test_grid_anchored_to_tray_keeps_empty_pots_empty(empty_col: int | None) -> 
     assert all(p["id"] == f"{p['region']}.1" for p in m.plants)
     assert [p["region"] for p in m.plants] == [str(i + 1) for i, w in enumerate(want) if w]
     assert {"green_area_index", "vegetation_area", "mean_hue", "in_frame"} <= set(m.regions[1])
+
+
+def _black_tray_photo(empty_col: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """A black tray of 3 x 4 pots on a black bench (the tray 8 Lab units from the bench), pot soil of three
+    shades (one nearly black), a seedling per pot (none in ``empty_col``), labels on the bench."""
+    rng = np.random.default_rng(3)
+    rgb = np.full((320, 440, 3), 4, np.uint8)  # the bench
+    rgb[30:270, 60:380] = (16, 16, 19)  # the tray: 4 columns of 80 px, 3 rows of 80 px, from (60, 30)
+    veg = np.zeros((320, 440), bool)
+    shades = [(120, 95, 70), (60, 45, 35), (150, 130, 110)]
+    for r in range(3):
+        for c in range(4):
+            y, x = 30 + r * 80 + 8, 60 + c * 80 + 8
+            soil = np.array(shades[(r + c) % 3]) + rng.integers(-15, 15, (64, 64, 3))
+            rgb[y : y + 64, x : x + 64] = soil.clip(0, 255)
+            if c != empty_col:
+                veg[disk((y + 32, x + 32), 10 + 2 * r, shape=veg.shape)] = True
+    rgb[veg] = (70, 160, 50)
+    rgb[285:300, 100:150] = 240  # white labels on the bench
+    rgb[285:300, 300:350] = 240
+    return rgb, veg
+
+
+@pytest.mark.parametrize("empty_col", [None, 0, 3])
+def test_grid_on_a_tray_of_the_bench_colour_follows_the_pots(empty_col: int | None) -> None:
+    from agriseg.crop.config import TraitsConfig
+    from agriseg.crop.traits.runner import measure
+
+    rgb, veg = _black_tray_photo(empty_col)
+    assert detect_tray(rgb, veg) is None  # the tray does not stand out: the pots do
+    box = detect_pots(rgb, 3, 4, veg)
+    assert box is not None and all(abs(a - b) <= 4 for a, b in zip(box, (60, 30, 320, 240), strict=True)), box
+    m = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4"))
+    want = [0 if c == empty_col else 1 for _ in range(3) for c in range(4)]
+    assert [r["plant_count"] for r in m.regions] == want
+    assert not m.warnings, m.warnings
+    assert detect_pots(rgb, 3, 5, veg) is None  # the photo holds no 3 x 5 layout
+    assert detect_pots(rgb, 4, 4, veg) is None
+
+
+def test_no_pots_found_in_a_field_photo() -> None:
+    rng = np.random.default_rng(0)
+    soil = (rng.normal(120, 25, (300, 400, 1)) * np.array([1.0, 0.85, 0.7])).clip(0, 255).astype(np.uint8)
+    soil[ndimage_blobs(rng)] = (30, 25, 20)  # dark clods of several sizes
+    for grid in [(2, 2), (2, 3), (3, 4)]:
+        assert detect_pots(soil, *grid) is None, grid
+
+
+def ndimage_blobs(rng: np.random.Generator) -> np.ndarray:
+    """Random dark clods: smoothed noise above a threshold."""
+    from scipy import ndimage
+
+    return ndimage.gaussian_filter(rng.normal(size=(300, 400)), 6) > 0.12
 
 
 def test_grid_box_and_regions_outside_warn() -> None:

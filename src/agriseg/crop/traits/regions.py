@@ -3,7 +3,8 @@
 ``--grid ROWSxCOLS`` divides a box into ``ROWS x COLS`` equal cells, numbered row by row from 1 at the top
 left. The box is the tray, not the plants, so an empty pot stays empty and never shifts its neighbours:
 ``--grid-box X,Y,W,H`` gives it, or else :func:`detect_tray` finds it in the photo (the largest object that
-differs from the mat the tray stands on), and without a photo (a mask alone) the grid spans the image.
+differs from the mat the tray stands on), or, for a tray of the mat's own colour, :func:`detect_pots` finds the
+``ROWS x COLS`` layout of its pots; without a photo (a mask alone) the grid spans the image.
 
 Each plant belongs to the region that holds its centroid; a region is measured on its own pixels and on
 its plants (:func:`region_traits`). A region partly or wholly outside the image is measured on what is
@@ -143,6 +144,73 @@ def detect_tray(rgb: np.ndarray, vegetation: np.ndarray | None = None) -> tuple[
     if vegetation is not None and vegetation.any() and vegetation[y0:y1, x0:x1].sum() < 0.9 * vegetation.sum():
         return None  # much of the vegetation lies outside it: the plants are not on this "tray"
     return x0, y0, x1 - x0, y1 - y0
+
+
+def detect_pots(
+    rgb: np.ndarray, rows: int, cols: int, vegetation: np.ndarray | None = None
+) -> tuple[int, int, int, int] | None:
+    """The box (x, y, width, height) of a ``rows x cols`` layout of pots, or None when the photo shows no such layout.
+
+    For a tray of nearly the mat's own colour (a black tray on a black bench), where :func:`detect_tray` finds
+    no tray: the pots' soil still differs from the mat. Pixels at least 12 Lab units from the mat's colour
+    (the median of the image border), vegetation left out, form objects; the pots are the objects of about one
+    size (0.4-2x the median of the ``rows x cols`` largest). Their centres must fall into exactly ``cols``
+    columns and ``rows`` rows at a regular pitch (every step within 25 % of the median step), the pots at least
+    half a pitch wide, one pot per cell and at least 3/4 of the cells with one, so labels, markers and soil
+    patches of a field photo give None. The box spans half a pitch beyond the outer pots'
+    centres, so each cell is centred on its pot whether or not a plant grows in it. No library fits a
+    grid of a known shape to blobs, hence these lines.
+    """
+    from skimage import color
+
+    h, w = rgb.shape[:2]
+    step = max(1, round(max(h, w) / 400))  # the layout is coarse: work on about 400 px
+    lab = color.rgb2lab(rgb[::step, ::step])  # (h', w', 3)
+    border = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
+    fg = np.linalg.norm(lab - np.median(border, axis=0), axis=-1) > 12.0
+    if vegetation is not None:
+        fg &= ~vegetation[::step, ::step]
+    fg = ndimage.binary_fill_holes(ndimage.binary_closing(fg, np.ones((5, 5), bool)))
+    fg = ndimage.binary_opening(fg, np.ones((3, 3), bool))  # specks of soil texture on the mat
+    comps, n = ndimage.label(fg)
+    if rows * cols < 2 or n < rows * cols / 2:
+        return None  # one pot alone is no layout to check
+    sizes = np.bincount(comps.ravel())[1:]
+    ref = float(np.median(np.sort(sizes)[-rows * cols :]))
+    pots = np.flatnonzero((sizes >= 0.4 * ref) & (sizes <= 2.0 * ref)) + 1
+    if len(pots) < max(rows, cols, rows * cols / 2):
+        return None
+    centres = np.array(ndimage.center_of_mass(fg, comps, pots))  # (N, 2): y, x
+    slices = ndimage.find_objects(comps)
+    extent = np.array([[s.stop - s.start for s in slices[i - 1]] for i in pots])  # (N, 2): height, width
+    span, cell = [], []
+    for axis, k in ((1, cols), (0, rows)):
+        size = float(np.median(extent[:, axis]))
+        lines = np.array(_lines(centres[:, axis], 0.5 * size))
+        if len(lines) != k:
+            return None
+        if k > 1:
+            d = np.diff(lines)
+            pitch = float(np.median(d))
+            if np.any(np.abs(d - pitch) > 0.25 * pitch) or size < 0.5 * pitch:
+                return None  # irregular, or blobs far smaller than their spacing: not pots side by side
+        else:
+            pitch = 1.25 * size  # one row / column: the pot and a margin
+        span.append((lines[0] - pitch / 2, lines[-1] + pitch / 2))
+        cell.append(np.abs(centres[:, axis, None] - lines).argmin(1))
+    occupied = {(int(c), int(r)) for c, r in zip(*cell, strict=True)}
+    if len(occupied) < len(pots) or len(occupied) < 0.75 * rows * cols:
+        return None  # two pots in one cell, or too few cells with a pot
+    (x0, x1), (y0, y1) = ((a * step, b * step) for a, b in span)
+    x0, y0, x1, y1 = max(0, round(x0)), max(0, round(y0)), min(w, round(x1)), min(h, round(y1))
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _lines(values: np.ndarray, gap: float) -> list[float]:
+    """Mean positions of the groups of sorted ``values`` that lie less than ``gap`` apart (pot columns or rows)."""
+    v = np.sort(values)
+    groups = np.split(v, np.flatnonzero(np.diff(v) >= gap) + 1)
+    return [float(g.mean()) for g in groups]
 
 
 def region_status(reg: Region, shape: tuple[int, int]) -> str:

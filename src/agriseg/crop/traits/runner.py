@@ -46,6 +46,7 @@ from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, drop_edge_st
 from agriseg.crop.traits.regions import (
     Region,
     assign_plants,
+    detect_pots,
     detect_tray,
     grid_regions,
     parse_grid,
@@ -209,8 +210,9 @@ def measured_regions(
 ) -> tuple[list[Region], tuple[int, int, int, int] | None, list[str]]:
     """The regions of one image (``--regions``, or ``--grid`` over the tray), the grid's box, and warnings.
 
-    The grid spans ``--grid-box``, else the tray found in the photo (:func:`detect_tray`), else (no photo, or
-    no tray stands out) the whole image, with a warning. Regions partly or wholly outside the image warn.
+    The grid spans ``--grid-box``, else the tray found in the photo (:func:`detect_tray`), else the layout of its
+    pots (:func:`detect_pots`, for a tray of the mat's own colour), else (no photo, or neither stands out) the
+    whole image, with a warning. Regions partly or wholly outside the image warn.
     """
     h, w = vegetation.shape
     warnings: list[str] = []
@@ -221,10 +223,12 @@ def measured_regions(
         if config.grid_box:
             box = parse_box(config.grid_box)
         elif rgb is not None:
-            box = detect_tray(rgb, vegetation)
+            box = detect_tray(rgb, vegetation) or detect_pots(rgb, *parse_grid(config.grid), vegetation)
         if box is None:
             box = (0, 0, w, h)
-            why = "no photo" if rgb is None else "no tray stands out from the background"
+            why = (
+                "no photo" if rgb is None else f"no tray or {config.grid} layout of pots stands out from the background"
+            )
             warnings.append(f"{why}: the {config.grid} grid spans the whole image (give --grid-box X,Y,W,H)")
         rows, cols = parse_grid(config.grid)
         if rows > box[3] or cols > box[2]:
