@@ -77,12 +77,15 @@ def test_grid_anchored_to_tray_keeps_empty_pots_empty(empty_col: int | None) -> 
     assert {"green_area_index", "vegetation_area", "mean_hue", "in_frame"} <= set(m.regions[1])
 
 
-def _black_tray_photo(empty_col: int | None) -> tuple[np.ndarray, np.ndarray]:
-    """A black tray of 3 x 4 pots on a black bench (the tray 8 Lab units from the bench), pot soil of three
-    shades (one nearly black), a seedling per pot (none in ``empty_col``), labels on the bench."""
+def _black_tray_photo(
+    empty_col: int | None, bench: tuple[int, int, int] = (4, 4, 4), tray: tuple[int, int, int] = (16, 16, 19)
+) -> tuple[np.ndarray, np.ndarray]:
+    """A tray of 3 x 4 pots of nearly the bench's colour (by default black on black, 8 Lab units apart), pot soil
+    of three shades (one nearly black), a seedling per pot (none in ``empty_col``), labels on the bench."""
     rng = np.random.default_rng(3)
-    rgb = np.full((320, 440, 3), 4, np.uint8)  # the bench
-    rgb[30:270, 60:380] = (16, 16, 19)  # the tray: 4 columns of 80 px, 3 rows of 80 px, from (60, 30)
+    rgb = np.full((320, 440, 3), bench, np.int32)
+    rgb[30:270, 60:380] = tray  # 4 columns of 80 px, 3 rows of 80 px, from (60, 30)
+    rgb = (rgb + rng.integers(-6, 7, rgb.shape)).clip(0, 255).astype(np.uint8)  # sensor noise
     veg = np.zeros((320, 440), bool)
     shades = [(120, 95, 70), (60, 45, 35), (150, 130, 110)]
     for r in range(3):
@@ -98,12 +101,22 @@ def _black_tray_photo(empty_col: int | None) -> tuple[np.ndarray, np.ndarray]:
     return rgb, veg
 
 
-@pytest.mark.parametrize("empty_col", [None, 0, 3])
-def test_grid_on_a_tray_of_the_bench_colour_follows_the_pots(empty_col: int | None) -> None:
+@pytest.mark.parametrize(
+    ("empty_col", "bench", "tray"),
+    [
+        (None, (4, 4, 4), (16, 16, 19)),
+        (0, (4, 4, 4), (16, 16, 19)),
+        (3, (4, 4, 4), (16, 16, 19)),
+        (3, (40, 90, 190), (25, 50, 120)),  # a navy tray on a blue mat: closer to the mat than the pots are
+    ],
+)
+def test_grid_on_a_tray_of_the_bench_colour_follows_the_pots(
+    empty_col: int | None, bench: tuple[int, int, int], tray: tuple[int, int, int]
+) -> None:
     from agriseg.crop.config import TraitsConfig
     from agriseg.crop.traits.runner import measure
 
-    rgb, veg = _black_tray_photo(empty_col)
+    rgb, veg = _black_tray_photo(empty_col, bench, tray)
     assert detect_tray(rgb, veg) is None  # the tray does not stand out: the pots do
     box = detect_pots(rgb, 3, 4, veg)
     assert box is not None and all(abs(a - b) <= 4 for a, b in zip(box, (60, 30, 320, 240), strict=True)), box

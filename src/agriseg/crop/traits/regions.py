@@ -151,30 +151,52 @@ def detect_pots(
 ) -> tuple[int, int, int, int] | None:
     """The box (x, y, width, height) of a ``rows x cols`` layout of pots, or None when the photo shows no such layout.
 
-    For a tray of nearly the mat's own colour (a black tray on a black bench), where :func:`detect_tray` finds
-    no tray: the pots' soil still differs from the mat. Pixels at least 12 Lab units from the mat's colour
-    (the median of the image border), vegetation left out, form objects; the pots are the objects of about one
-    size (0.4-2x the median of the ``rows x cols`` largest). Their centres must fall into exactly ``cols``
-    columns and ``rows`` rows at a regular pitch (every step within 25 % of the median step), the pots at least
-    half a pitch wide, one pot per cell and at least 3/4 of the cells with one, so labels, markers and soil
-    patches of a field photo give None. The box spans half a pitch beyond the outer pots'
-    centres, so each cell is centred on its pot whether or not a plant grows in it. No library fits a
-    grid of a known shape to blobs, hence these lines.
+    For a tray :func:`detect_tray` does not find: one of nearly the mat's own colour (a black tray on a black
+    bench), or one that differs from the mat less than the pots do (a navy tray on a blue mat, where Otsu's
+    threshold keeps only the pots). The pots' soil still differs from the mat. Pixels farther from the mat's
+    colour (the median of the image border) than a threshold, vegetation left out, form objects; the pots are
+    the objects of about one size (0.4-2x the median of the ``rows x cols`` largest). Their centres must fall
+    into exactly ``cols`` columns and ``rows`` rows at a regular pitch (every step within 25 % of the median
+    step), the pots alike (each one's width and height within 25 % of the median) and compact (filling 60 % of
+    their box or more), at least half a pitch wide,
+    one pot per cell, at least 3/4 of the cells with one, and the layout at least a tenth of the image, so
+    labels, markers and soil patches of a field photo give None. The thresholds tried, lowest first: 12 Lab
+    units, Otsu's threshold of the colour distance and the midpoint of the two (a tray between them is one
+    object at 12 and gone at Otsu's). The box spans half a pitch beyond the outer pots' centres, so each cell
+    is centred on its pot whether or not a plant grows in it. No library fits a grid of a known shape to
+    blobs, hence these lines.
     """
     from skimage import color
+    from skimage.filters import threshold_otsu
 
+    if rows * cols < 2:
+        return None  # one pot alone is no layout to check
     h, w = rgb.shape[:2]
     step = max(1, round(max(h, w) / 400))  # the layout is coarse: work on about 400 px
     lab = color.rgb2lab(rgb[::step, ::step])  # (h', w', 3)
     border = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
-    fg = np.linalg.norm(lab - np.median(border, axis=0), axis=-1) > 12.0
-    if vegetation is not None:
-        fg &= ~vegetation[::step, ::step]
+    dist = np.linalg.norm(lab - np.median(border, axis=0), axis=-1)  # (h', w')
+    otsu = float(threshold_otsu(dist)) if dist.max() - dist.min() > 1e-6 else 12.0
+    veg = None if vegetation is None else vegetation[::step, ::step]
+    for level in sorted({12.0, max(12.0, (12.0 + otsu) / 2), max(12.0, otsu)}):
+        fg = dist > level
+        if veg is not None:
+            fg &= ~veg
+        span = _pot_layout(fg, rows, cols)
+        if span is not None and (span[0][1] - span[0][0]) * (span[1][1] - span[1][0]) >= 0.1 * fg.size:
+            (x0, x1), (y0, y1) = ((a * step, b * step) for a, b in span)
+            x0, y0, x1, y1 = max(0, round(x0)), max(0, round(y0)), min(w, round(x1)), min(h, round(y1))
+            return x0, y0, x1 - x0, y1 - y0
+    return None
+
+
+def _pot_layout(fg: np.ndarray, rows: int, cols: int) -> list[tuple[float, float]] | None:
+    """The (start, stop) of a ``rows x cols`` layout of pot objects in ``fg`` along x, then y, or None."""
     fg = ndimage.binary_fill_holes(ndimage.binary_closing(fg, np.ones((5, 5), bool)))
     fg = ndimage.binary_opening(fg, np.ones((3, 3), bool))  # specks of soil texture on the mat
     comps, n = ndimage.label(fg)
-    if rows * cols < 2 or n < rows * cols / 2:
-        return None  # one pot alone is no layout to check
+    if n < rows * cols / 2:
+        return None
     sizes = np.bincount(comps.ravel())[1:]
     ref = float(np.median(np.sort(sizes)[-rows * cols :]))
     pots = np.flatnonzero((sizes >= 0.4 * ref) & (sizes <= 2.0 * ref)) + 1
@@ -183,6 +205,10 @@ def detect_pots(
     centres = np.array(ndimage.center_of_mass(fg, comps, pots))  # (N, 2): y, x
     slices = ndimage.find_objects(comps)
     extent = np.array([[s.stop - s.start for s in slices[i - 1]] for i in pots])  # (N, 2): height, width
+    if np.any(np.abs(extent - np.median(extent, 0)) > 0.25 * np.median(extent, 0)):
+        return None  # pots of a tray are made alike: blobs of several shapes are not pots
+    if np.any(sizes[pots - 1] < 0.6 * extent.prod(1)):
+        return None  # a pot fills its box (a round one 0.79 of it): ragged blobs are soil, not pots
     span, cell = [], []
     for axis, k in ((1, cols), (0, rows)):
         size = float(np.median(extent[:, axis]))
@@ -196,14 +222,12 @@ def detect_pots(
                 return None  # irregular, or blobs far smaller than their spacing: not pots side by side
         else:
             pitch = 1.25 * size  # one row / column: the pot and a margin
-        span.append((lines[0] - pitch / 2, lines[-1] + pitch / 2))
+        span.append((float(lines[0] - pitch / 2), float(lines[-1] + pitch / 2)))
         cell.append(np.abs(centres[:, axis, None] - lines).argmin(1))
     occupied = {(int(c), int(r)) for c, r in zip(*cell, strict=True)}
     if len(occupied) < len(pots) or len(occupied) < 0.75 * rows * cols:
         return None  # two pots in one cell, or too few cells with a pot
-    (x0, x1), (y0, y1) = ((a * step, b * step) for a, b in span)
-    x0, y0, x1, y1 = max(0, round(x0)), max(0, round(y0)), min(w, round(x1)), min(h, round(y1))
-    return x0, y0, x1 - x0, y1 - y0
+    return span
 
 
 def _lines(values: np.ndarray, gap: float) -> list[float]:
