@@ -101,33 +101,56 @@ def read_regions(path: str | Path) -> list[Region]:
     return out
 
 
-def detect_tray(rgb: np.ndarray, vegetation: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
-    """The box (x, y, width, height) of the tray in a photo of a tray on a mat, or None when none stands out.
-
-    The mat's colour is the median of the image border (Lab); pixels farther from it than Otsu's threshold of
-    the colour distance (and at least 12 Lab units), vegetation left out so plants hanging over the tray's
-    edge do not widen it, closed over small gaps, form objects: the largest is the tray. Its box spans the
-    columns and rows where it covers at least half of its widest column / row, so thin bits sticking out
-    (a label touching the tray) do not widen it either. It is not a tray when its box covers under a tenth
-    of the image, when the object fills under 3/4 of its box (soil patches of a field photo), or when a tenth
-    of the vegetation or more lies outside it.
-    """
+def _mat_distance(rgb: np.ndarray) -> tuple[np.ndarray, int, list[float]] | None:
+    """The Lab distance of every pixel from the mat's colour (the median of the image border), on about 400 px;
+    its pixel step; and the thresholds to try: Otsu's threshold of the distance (at least 12 Lab units), 12,
+    and their midpoint, highest first. None for a photo of one colour."""
     from skimage import color
     from skimage.filters import threshold_otsu
 
-    h, w = rgb.shape[:2]
-    step = max(1, round(max(h, w) / 400))  # the layout is coarse: work on about 400 px
-    small = rgb[::step, ::step]
-    lab = color.rgb2lab(small)  # (h', w', 3)
+    step = max(1, round(max(rgb.shape[:2]) / 400))  # the layout is coarse: work on about 400 px
+    lab = color.rgb2lab(rgb[::step, ::step])  # (h', w', 3)
     border = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
-    dist = np.linalg.norm(lab - np.median(border, axis=0), axis=-1)
+    dist = np.linalg.norm(lab - np.median(border, axis=0), axis=-1)  # (h', w')
     if dist.max() - dist.min() < 1e-6:
         return None
-    fg = dist > max(12.0, threshold_otsu(dist))
-    if vegetation is not None:
-        fg &= ~vegetation[::step, ::step]
-    fg = ndimage.binary_closing(fg, np.ones((5, 5), bool))
-    fg = ndimage.binary_fill_holes(fg)
+    otsu = max(12.0, float(threshold_otsu(dist)))
+    return dist, step, sorted({otsu, (12.0 + otsu) / 2, 12.0}, reverse=True)
+
+
+def detect_tray(rgb: np.ndarray, vegetation: np.ndarray | None = None) -> tuple[int, int, int, int] | None:
+    """The box (x, y, width, height) of the tray in a photo of a tray on a mat, or None when none stands out.
+
+    Pixels farther from the mat's colour (:func:`_mat_distance`) than a threshold, vegetation left out so
+    plants hanging over the tray's edge do not widen it, closed over small gaps, form objects: the largest is
+    the tray. Its box spans the columns and rows where it covers at least half of its widest column / row, so
+    thin bits sticking out (a label touching the tray) do not widen it either. It is not a tray when its box
+    covers under a tenth of the image, when the object fills under 3/4 of its box (soil patches of a field
+    photo), or when a tenth of the vegetation or more lies outside it. Otsu's threshold of the distance is
+    tried first; a tray nearer the mat's colour than its pots are (a pale tray on a grey bench, whose dark pots
+    take Otsu's split) is found at the lower thresholds.
+    """
+    found = _mat_distance(rgb)
+    if found is None:
+        return None
+    dist, step, levels = found
+    veg = None if vegetation is None else vegetation[::step, ::step]
+    for level in levels:
+        fg = dist > level
+        if veg is not None:
+            fg &= ~veg
+        box = _tray_box(fg, step, rgb.shape[:2], vegetation)
+        if box is not None:
+            return box
+    return None
+
+
+def _tray_box(
+    fg: np.ndarray, step: int, shape: tuple[int, ...], vegetation: np.ndarray | None
+) -> tuple[int, int, int, int] | None:
+    """The tray's box (full-size pixels) from the objects of ``fg`` (on the ``step`` grid), or None."""
+    h, w = shape
+    fg = ndimage.binary_fill_holes(ndimage.binary_closing(fg, np.ones((5, 5), bool)))
     comps, n = ndimage.label(fg)
     if n == 0:
         return None
@@ -154,31 +177,24 @@ def detect_pots(
     For a tray :func:`detect_tray` does not find: one of nearly the mat's own colour (a black tray on a black
     bench), or one that differs from the mat less than the pots do (a navy tray on a blue mat, where Otsu's
     threshold keeps only the pots). The pots' soil still differs from the mat. Pixels farther from the mat's
-    colour (the median of the image border) than a threshold, vegetation left out, form objects; the pots are
-    the objects of about one size (0.4-2x the median of the ``rows x cols`` largest). Their centres must fall
+    colour (:func:`_mat_distance`) than a threshold, vegetation left out, form objects; the pots are the
+    objects of about one size (0.4-2x the median of the ``rows x cols`` largest). Their centres must fall
     into exactly ``cols`` columns and ``rows`` rows at a regular pitch (every step within 25 % of the median
     step), the pots alike (each one's width and height within 25 % of the median) and compact (filling 60 % of
-    their box or more), at least half a pitch wide,
-    one pot per cell, at least 3/4 of the cells with one, and the layout at least a tenth of the image, so
-    labels, markers and soil patches of a field photo give None. The thresholds tried, lowest first: 12 Lab
-    units, Otsu's threshold of the colour distance and the midpoint of the two (a tray between them is one
-    object at 12 and gone at Otsu's). The box spans half a pitch beyond the outer pots' centres, so each cell
-    is centred on its pot whether or not a plant grows in it. No library fits a grid of a known shape to
+    their box or more), at least half a pitch wide, one pot per cell, at least 3/4 of the cells with one, and
+    the layout at least a tenth of the image, so labels, markers and soil patches of a field photo give None.
+    The thresholds are tried lowest first (at 12 Lab units a tray between 12 and Otsu's threshold is one object
+    with its pots; at Otsu's it is gone). The box spans half a pitch beyond the outer pots' centres, so each
+    cell is centred on its pot whether or not a plant grows in it. No library fits a grid of a known shape to
     blobs, hence these lines.
     """
-    from skimage import color
-    from skimage.filters import threshold_otsu
-
-    if rows * cols < 2:
-        return None  # one pot alone is no layout to check
+    found = _mat_distance(rgb) if rows * cols >= 2 else None  # one pot alone is no layout to check
+    if found is None:
+        return None
+    dist, step, levels = found
     h, w = rgb.shape[:2]
-    step = max(1, round(max(h, w) / 400))  # the layout is coarse: work on about 400 px
-    lab = color.rgb2lab(rgb[::step, ::step])  # (h', w', 3)
-    border = np.concatenate([lab[0], lab[-1], lab[:, 0], lab[:, -1]])
-    dist = np.linalg.norm(lab - np.median(border, axis=0), axis=-1)  # (h', w')
-    otsu = float(threshold_otsu(dist)) if dist.max() - dist.min() > 1e-6 else 12.0
     veg = None if vegetation is None else vegetation[::step, ::step]
-    for level in sorted({12.0, max(12.0, (12.0 + otsu) / 2), max(12.0, otsu)}):
+    for level in reversed(levels):
         fg = dist > level
         if veg is not None:
             fg &= ~veg
