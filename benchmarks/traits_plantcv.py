@@ -18,7 +18,8 @@ whole processes: ``agriseg crop predict``, ``agriseg crop traits --grid ROWSxCOL
 ``agriseg crop plots --plots pots.csv`` (the regions ``crop traits`` wrote); PlantCV runs its tutorial
 workflow for trays in its own environment in the same run (Otsu on LAB a, ``fill`` of specks under
 ``--min-size``, ``roi.auto_grid``, ``create_labels``, ``analyze.size``). Per pot, region / ROI ``k`` is pot ``k``
-(row by row), as a user reads the tables:
+(row by row), as a user reads the tables. Per tray, "grid on the tray": the box ``crop traits`` put its grid on
+lies on the true tray (every edge within a quarter of a pot's pitch):
 
     PYTHONPATH=src python benchmarks/traits_plantcv.py --trays benchmarks/data/trays \
         --plantcv-python /work/venvs/plantcv/bin/python --model default --model crop-weed \
@@ -160,6 +161,14 @@ def _score(truth: dict, label_truth: np.ndarray, pots: list[dict], objects: np.n
     }
 
 
+def grid_on_tray(box: list[int] | None, tray: dict) -> bool:
+    """Whether the grid's box lies on the true tray: every edge within a quarter of a pot's pitch of the tray's."""
+    if box is None:
+        return False
+    tol = 0.25 * min(tray["tray"][2] / tray["cols"], tray["tray"][3] / tray["rows"])
+    return all(abs(a - b) <= tol for a, b in zip(box, tray["tray"], strict=True))
+
+
 def trays_benchmark(a: argparse.Namespace) -> None:
     """The tray benchmark (see the module docstring)."""
     from agriseg.crop.config import TraitsConfig
@@ -205,6 +214,7 @@ def trays_benchmark(a: argparse.Namespace) -> None:
                 )
                 extra = {"traits_equal_plots": same, "mask_equal_predict": same_mask}
                 extra |= {"grid_box": rec["grid_box"], "truth_tray": tr["tray"]}
+                extra["grid_on_tray"] = grid_on_tray(rec["grid_box"], tr)
                 per[n] = {**_score(tr, truth_label[n], pots, m.labels), **extra}
             report["tools"][f"agriseg {model}"] = per
         jobs = [
@@ -238,8 +248,8 @@ def _tray_table(report: dict) -> list[str]:
         f"Tray benchmark: {len(report['photos'])} generated trays ({report['trays']}), per pot",
         "",
         "| tool | non-empty pots found | empty pots reported empty | counts exact | area within +-10% "
-        "| median area error | objects not on a plant | traits == plots | mask == predict |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| median area error | objects not on a plant | traits == plots | mask == predict | grid on the tray |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for tool, per in report["tools"].items():
         v = list(per.values())
@@ -248,10 +258,11 @@ def _tray_table(report: dict) -> list[str]:
         med = np.median([x["area_abs_err_median"] for x in v if x["area_abs_err_median"] is not None])
         same = f"{sum(x['traits_equal_plots'] for x in v)}/{len(v)}" if "traits_equal_plots" in v[0] else "-"
         mask = f"{sum(x['mask_equal_predict'] for x in v)}/{len(v)}" if "mask_equal_predict" in v[0] else "-"
+        grid = f"{sum(x['grid_on_tray'] for x in v)}/{len(v)}" if "grid_on_tray" in v[0] else "-"
         lines.append(
             f"| {tool} | {tot['found']}/{tot['full']} | {tot['empty_correct']}/{tot['empty']} "
             f"| {tot['count_exact']}/{tot['pots']} | {tot['area_within_10']}/{tot['full']} | {med:.1%} "
-            f"| {tot['false_objects']} | {same} | {mask} |"
+            f"| {tot['false_objects']} | {same} | {mask} | {grid} |"
         )
     return lines
 
