@@ -138,12 +138,12 @@ def test_tray_nearer_the_mat_than_its_pots_is_found_below_otsu() -> None:
 def test_no_pots_found_in_a_field_photo() -> None:
     rng = np.random.default_rng(0)
     soil = (rng.normal(120, 25, (300, 400, 1)) * np.array([1.0, 0.85, 0.7])).clip(0, 255).astype(np.uint8)
-    soil[ndimage_blobs(rng)] = (30, 25, 20)  # dark clods of several sizes
+    soil[_clods(rng)] = (30, 25, 20)  # dark clods of several sizes
     for grid in [(2, 2), (2, 3), (3, 4)]:
         assert detect_pots(soil, *grid) is None, grid
 
 
-def ndimage_blobs(rng: np.random.Generator) -> np.ndarray:
+def _clods(rng: np.random.Generator) -> np.ndarray:
     """Random dark clods: smoothed noise above a threshold."""
     from scipy import ndimage
 

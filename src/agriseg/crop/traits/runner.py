@@ -220,17 +220,17 @@ def measured_regions(
     if config.regions:
         rects = read_regions(config.regions)
     elif config.grid:
+        rows, cols = parse_grid(config.grid)
         if config.grid_box:
             box = parse_box(config.grid_box)
         elif rgb is not None:
-            box = detect_tray(rgb, vegetation) or detect_pots(rgb, *parse_grid(config.grid), vegetation)
+            box = detect_tray(rgb, vegetation) or detect_pots(rgb, rows, cols, vegetation)
         if box is None:
             box = (0, 0, w, h)
-            why = (
-                "no photo" if rgb is None else f"no tray or {config.grid} layout of pots stands out from the background"
-            )
+            why = "no photo"
+            if rgb is not None:
+                why = f"no tray or {config.grid} layout of pots stands out from the background"
             warnings.append(f"{why}: the {config.grid} grid spans the whole image (give --grid-box X,Y,W,H)")
-        rows, cols = parse_grid(config.grid)
         if rows > box[3] or cols > box[2]:
             raise ValueError(
                 f"the {config.grid} grid over a {box[2]}x{box[3]} px box gives cells under 1 px "
