@@ -29,6 +29,12 @@ pieces, on photos up to ``TRACE_LONG_SIDE`` px (``Predictor.trace_long_side``, t
         --candidates 0.05:0.9/notrace,0.05:0.9 -o benchmarks/results/crop_trace_windows_dev.json
 
 ``/halfsureX`` counts objects with at most the share X sure as half seen (``refine.HALF_SEEN_SURE``, 0.05).
+``/localN`` decides each object against the background within N working pixels of it
+(``refine.LOCAL_RING``; off by default, see ``benchmarks/crop_local_colour_trays.py``). Measured with
+
+    python benchmarks/crop_unsure_pixels.py --ews runs/data/ews \
+        --candidates 0.05:0.9,0.05:0.9/local4,0.05:0.9/local8,0.05:0.9/local16 \
+        -o benchmarks/results/crop_local_colour_dev_sets.json
 
 Every set also reports the mean absolute error of the number of objects of at least 50 px (what ``crop
 traits`` counts as plants) against the labels' own objects.
@@ -102,17 +108,20 @@ def trace_side(c: str) -> int | None:
 @contextmanager
 def steps_off(candidate: str) -> Iterator[None]:
     """Run a candidate without the steps its ``/no...`` suffixes name (:data:`STEPS`) and with the half-seen share
-    its ``/halfsureX`` suffix gives."""
+    its ``/halfsureX`` suffix gives (``/localN``: the colour decision per object against the background within N
+    working pixels, :data:`agriseg.crop.refine.LOCAL_RING`)."""
     from agriseg.crop import refine
 
     words = candidate.split("/")[1:]
     off = [STEPS[w] for w in words if w in STEPS]
-    saved = {name: getattr(refine, name) for name in [*off, "HALF_SEEN_SURE"]}
+    saved = {name: getattr(refine, name) for name in [*off, "HALF_SEEN_SURE", "LOCAL_RING"]}
     for name in off:
         setattr(refine, name, lambda *a: None)
     for w in words:
         if w.startswith("halfsure"):
             refine.HALF_SEEN_SURE = float(w.removeprefix("halfsure"))
+        if w.startswith("local"):
+            refine.LOCAL_RING = int(w.removeprefix("local")) or None
     try:
         yield
     finally:

@@ -35,6 +35,12 @@ HALF_SEEN_GROW = 2
 # many times the photo's background floor (median vegetation probability of the pixels the model calls
 # background).
 FLOOR_FACTOR = 4.0
+# local colour decision (band_by_colour_local): each object is decided against the sure background within this
+# many working pixels of it; None: one discriminant for the whole photo
+LOCAL_RING: int | None = None
+LOCAL_MIN_SAMPLES = 30
+# ... and only where the object is greener than that background by this much (CIELAB a*)
+LOCAL_MIN_GREENER = 3.0
 
 
 def lab_features(rgb: np.ndarray, opencv: bool = True) -> np.ndarray:
@@ -100,6 +106,27 @@ def band_by_colour(
         ``(ys, xs, is_vegetation)`` of the band pixels, or None when either class has under ``min_samples``
         sure pixels (or the band is empty).
     """
+    fitted = fit_by_colour(rgb, sure_veg, sure_bg, max_samples, min_samples, seed, opencv)
+    if fitted is None or not in_band.any():
+        return None
+    w, c = fitted
+    ys, xs = np.nonzero(in_band)
+    return ys, xs, lab_features(rgb[ys, xs][:, None], opencv)[:, 0] @ w > c
+
+
+def fit_by_colour(
+    rgb: np.ndarray,
+    sure_veg: np.ndarray,
+    sure_bg: np.ndarray,
+    max_samples: int = 20000,
+    min_samples: int = 200,
+    seed: int = 0,
+    opencv: bool = True,
+) -> tuple[np.ndarray, float] | None:
+    """The discriminant :func:`fit_lda` of sampled sure pixels in Lab; None when either class has under
+    ``min_samples`` of them."""
+    if sure_veg.sum() < min_samples or sure_bg.sum() < min_samples:
+        return None
     rng = np.random.default_rng(seed)
     flat = rgb.reshape(-1, 3)
 
@@ -109,11 +136,65 @@ def band_by_colour(
             idx = idx[rng.choice(len(idx), max_samples, replace=False)]
         return lab_features(flat[idx][:, None], opencv)[:, 0]  # (N, 3)
 
-    if sure_veg.sum() < min_samples or sure_bg.sum() < min_samples or not in_band.any():
-        return None
-    w, c = fit_lda(sample(sure_veg), sample(sure_bg))
-    ys, xs = np.nonzero(in_band)
-    return ys, xs, lab_features(rgb[ys, xs][:, None], opencv)[:, 0] @ w > c
+    return fit_lda(sample(sure_veg), sample(sure_bg))
+
+
+def band_by_colour_local(
+    rgb: np.ndarray,
+    sure_veg: np.ndarray,
+    sure_bg: np.ndarray,
+    in_band: np.ndarray,
+    ring: int,
+    photo: tuple[np.ndarray, float],
+    min_samples: int = LOCAL_MIN_SAMPLES,
+    max_samples: int = 4000,
+    seed: int = 0,
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The colour decision per object, each against the background around it.
+
+    One discriminant per photo cuts between the mean plant and the mean background. Where the background is
+    several things (soil in a pot, the pot's rim, a blue mat, a white bench), a pixel half leaf and half soil is
+    cut against the wrong mean and plants come out too wide or too small. Here every group of band pixels
+    within ``ring`` px of each other is decided by a discriminant fitted to the sure pixels within ``ring`` px of
+    it. Groups with under ``min_samples`` sure pixels of either class are left out (the photo's discriminant
+    ``photo`` decides them), and so are groups whose sure vegetation the photo's discriminant mostly calls
+    background or which are not greener (CIELAB a*) than their background by :data:`LOCAL_MIN_GREENER`: a grey
+    reflection the model took for a plant would otherwise be outlined against its own background and grow.
+
+    Returns:
+        ``(ys, xs, is_vegetation)`` per decided group.
+    """
+    rng = np.random.default_rng(seed)
+    size = 2 * ring + 1
+    near = ndi.maximum_filter(in_band, size)  # (H, W) within ring px of a band pixel
+    groups, n = ndi.label(near)
+    out = []
+    for i, sl in enumerate(ndi.find_objects(groups), start=1):
+        if sl is None:
+            continue
+        g = groups[sl] == i
+        band, sv, sb = in_band[sl] & g, sure_veg[sl] & g, sure_bg[sl] & g
+        if sv.sum() < min_samples or sb.sum() < min_samples or not band.any():
+            continue
+        crop = rgb[sl]
+        veg_lab = _sampled_lab(crop[sv], max_samples, rng)
+        if (veg_lab @ photo[0] > photo[1]).mean() < 0.5:  # not a plant by the photo's colours
+            continue
+        bg_lab = _sampled_lab(crop[sb], max_samples, rng)
+        if bg_lab[:, 1].mean() - veg_lab[:, 1].mean() < LOCAL_MIN_GREENER:  # a* (green-red): a grey reflection
+            continue
+        w, c = fit_lda(veg_lab, bg_lab)
+        ys, xs = np.nonzero(band)
+        is_veg = lab_features(crop[ys, xs][:, None], opencv=False)[:, 0] @ w > c
+        out.append((ys + sl[0].start, xs + sl[1].start, is_veg))
+    return out
+
+
+def _sampled_lab(px: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Lab (scikit-image) of at most ``n`` of the RGB pixels ``px`` ``(N, 3)``."""
+    if len(px) > n:
+        px = px[rng.choice(len(px), n, replace=False)]
+    return lab_features(px[:, None], opencv=False)[:, 0]  # (n, 3)
 
 
 def refine_labels(
@@ -223,8 +304,7 @@ def refine_outline(
         in_band |= (p > low) & (p < high)
         sure_veg &= p >= high
         sure_bg &= p <= low
-    # scikit-image's Lab, not OpenCV's: the mask must not depend on which extras are installed
-    decided = band_by_colour(rgb, sure_veg, sure_bg, in_band, max_samples, min_samples, seed, opencv=False)
+    decided = _decide_by_colour(rgb, sure_veg, sure_bg, in_band, max_samples, min_samples, seed, step)
     out = classes.copy()
     if decided is not None:
         ys, xs, is_veg = decided
@@ -240,6 +320,33 @@ def refine_outline(
     if unsure is not None and faint_stem is not None:
         _bridge_faint_stems(out, probs[0] if trace is None else trace, max(faint_stem, floor), step)
     return out
+
+
+def _decide_by_colour(
+    rgb: np.ndarray,
+    sure_veg: np.ndarray,
+    sure_bg: np.ndarray,
+    in_band: np.ndarray,
+    max_samples: int,
+    min_samples: int,
+    seed: int,
+    step: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(ys, xs, is_vegetation)`` of the band pixels of :func:`refine_outline`: the photo's discriminant, then,
+    with :data:`LOCAL_RING`, each object's own (:func:`band_by_colour_local`). None: too few sure pixels."""
+    # scikit-image's Lab, not OpenCV's: the mask must not depend on which extras are installed
+    fitted = fit_by_colour(rgb, sure_veg, sure_bg, max_samples, min_samples, seed, opencv=False)
+    if fitted is None or not in_band.any():
+        return None
+    ys, xs = np.nonzero(in_band)
+    is_veg = lab_features(rgb[ys, xs][:, None], opencv=False)[:, 0] @ fitted[0] > fitted[1]
+    if LOCAL_RING:
+        decided = np.zeros(in_band.shape, bool)  # (H, W)
+        decided[ys, xs] = is_veg
+        for ly, lx, lv in band_by_colour_local(rgb, sure_veg, sure_bg, in_band, LOCAL_RING * step, fitted, seed=seed):
+            decided[ly, lx] = lv
+        is_veg = decided[ys, xs]
+    return ys, xs, is_veg
 
 
 def background_floor(p: np.ndarray, classes: np.ndarray, sample: int = 4) -> float:

@@ -1,0 +1,116 @@
+"""Per-pot plant area on generated trays with the photo's colour decision and with each plant's own.
+
+A development measurement for ``agriseg.crop.refine.LOCAL_RING`` (the colour decision of unsure pixels made per
+object, against the background within N working pixels of it, instead of once per photo). Trays are made from
+the Peanut **training** photos with seeds of their own, never the committed tray benchmark (seed 30000):
+
+    agriseg crop make-synthetic tray -o runs/dev/trays --photos ../shared/data/peanut/images \\
+        --labels ../shared/data/peanut/labels --stems configs/crop/peanut_train.txt -n 8 --seed 31000
+    agriseg crop make-synthetic tray -o runs/dev/trays32 --photos ../shared/data/peanut/images \\
+        --labels ../shared/data/peanut/labels --stems configs/crop/peanut_train.txt -n 30 --seed 32000
+    python benchmarks/crop_local_colour_trays.py runs/dev/trays runs/dev/trays32 --rings 0,4,8,16 \\
+        -o benchmarks/results/crop_local_colour_trays_dev.json
+
+For every planted pot wholly in the frame, the mask of ``crop predict`` (the model at its working size, then the
+colour decision) inside the pot's box against the true vegetation pixels there (the generator's label). Reports
+pots within +-10 % of the truth, under and over, and the median error by the true plant's mean excess green
+(pale plants, ExG under 0.2, are the ones the model itself misses). The pot's box, not ``crop traits``' grid, so
+that the decision alone is compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from agriseg.crop import refine  # noqa: E402
+from agriseg.crop.predict import load_predictor  # noqa: E402
+from agriseg.data.files import write_json  # noqa: E402
+from agriseg.data.io import read_rgb  # noqa: E402
+
+EXG_BINS = [0.0, 0.1, 0.2, 0.3, 0.5, 1.0]
+
+
+def pots_of(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray, list[dict]]]:
+    """(stem, photo, truth vegetation, pots) of every tray photo of a generated tray folder."""
+    from PIL import Image
+
+    index = json.loads((folder / "index.json").read_text())
+    out = []
+    for stem, photo in index["photos"].items():
+        rgb = read_rgb(next((folder / "images").glob(f"{stem}.*")))
+        label = np.asarray(Image.open(folder / "labels" / f"{stem}.png"))
+        truth = label.reshape(*rgb.shape[:2], -1).max(-1) > 0  # (H, W) any vegetation class
+        out.append((stem, rgb, truth, photo["pots"]))
+    return out
+
+
+def summary(err: np.ndarray, exg: np.ndarray) -> dict:
+    by_exg = {}
+    for lo, hi in zip(EXG_BINS[:-1], EXG_BINS[1:], strict=True):
+        sel = (exg > lo) & (exg <= hi)
+        if sel.any():
+            by_exg[f"{lo}-{hi}"] = {
+                "pots": int(sel.sum()),
+                "within_10pct": int((np.abs(err[sel]) <= 0.1).sum()),
+                "median_error": round(float(np.median(err[sel])), 4),
+            }
+    return {
+        "pots": len(err),
+        "within_10pct": int((np.abs(err) <= 0.1).sum()),
+        "under_10pct": int((err < -0.1).sum()),
+        "over_10pct": int((err > 0.1).sum()),
+        "median_error": round(float(np.median(err)), 4),
+        "by_plant_excess_green": by_exg,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folders", type=Path, nargs="+", help="generated tray folders (index.json, images/, labels/)")
+    ap.add_argument("--model", default="default")
+    ap.add_argument("--rings", default="0,8", help="LOCAL_RING values to compare; 0 = one decision per photo")
+    ap.add_argument("-o", "--output", type=Path, default=None)
+    a = ap.parse_args()
+    rings = [int(r) for r in a.rings.split(",")]
+    pred = load_predictor(a.model)
+    errors: dict[int, list[float]] = {r: [] for r in rings}
+    exg: list[float] = []
+    saved = refine.LOCAL_RING
+    for folder in a.folders:
+        for _, rgb, truth, pots in pots_of(folder):
+            probs = pred.probabilities([rgb])[0]  # (K, H, W), once per photo
+            masks = {}
+            for r in rings:
+                refine.LOCAL_RING = r or None
+                masks[r] = pred.classes(probs, rgb) > 0
+            refine.LOCAL_RING = saved
+            f = rgb.astype(np.float32) / 255
+            g = 2 * f[..., 1] - f[..., 0] - f[..., 2]  # (H, W) excess green
+            for pot in pots:
+                if pot["plant_count"] == 0 or not pot["in_frame"]:
+                    continue
+                x, y, w, h = pot["box"]
+                box = np.s_[y : y + h, x : x + w]
+                t = truth[box]
+                exg.append(float(g[box][t].mean()))
+                for r in rings:
+                    errors[r].append(int(masks[r][box].sum()) / int(t.sum()) - 1)
+    e = np.array(exg)
+    res = {f"ring_{r}" if r else "photo": summary(np.array(errors[r]), e) for r in rings}
+    for name, row in res.items():
+        print(f"{name:8s} within 10 %: {row['within_10pct']}/{row['pots']}  under {row['under_10pct']}  "
+              f"over {row['over_10pct']}  median {row['median_error']:+.3f}")  # fmt: skip
+    if a.output:
+        write_json(a.output, {"model": a.model, "folders": [str(f) for f in a.folders], "results": res})
+
+
+if __name__ == "__main__":
+    main()
