@@ -70,16 +70,16 @@ STEPS = {"nohalf": "_half_seen_objects"}
 EIGHT = np.ones((3, 3), bool)
 
 
-def make_sets(root: Path, shared: Path) -> None:
-    """The development sets, from the Peanut training photos, with seeds of their own."""
+def make_sets(root: Path, shared: Path, seeds: tuple[int, int] = (51000, 60000)) -> None:
+    """The development sets, from the Peanut training photos, with seeds of their own (plants, lab)."""
     from agriseg.crop.scenes.write import write_set
 
     stems = read_stem_list(ROOT / "configs/crop/peanut_train.txt")
     peanut = shared / "data/peanut"
     if not (root / "plants/index.json").exists():
-        write_set("plants", root / "plants", peanut / "images", peanut / "labels", stems, n=80, seed=51000)
+        write_set("plants", root / "plants", peanut / "images", peanut / "labels", stems, n=80, seed=seeds[0])
     if not (root / "lab/index.json").exists():
-        write_set("lab", root / "lab", peanut / "images", peanut / "labels", stems, n=24, seed=60000,
+        write_set("lab", root / "lab", peanut / "images", peanut / "labels", stems, n=24, seed=seeds[1],
                   uniform_frames=True)  # fmt: skip
 
 
@@ -209,11 +209,13 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     ap.add_argument("--sets", type=Path, default=ROOT / "runs/data/unsure_dev", help="made here when missing")
     ap.add_argument("--ews", type=Path, default=None, help="prepared EWS folder (validation/ is used)")
+    ap.add_argument("--seeds", default="51000,60000", help="seeds of the plants and lab sets made under --sets")
     ap.add_argument("--candidates", default=CANDIDATES, help="comma-separated low:high pairs, or none")
     ap.add_argument("--model", default="default")
     ap.add_argument("-o", "--output", type=Path, default=None)
     a = ap.parse_args()
-    make_sets(a.sets, a.shared)
+    plants_seed, lab_seed = (int(v) for v in a.seeds.split(","))
+    make_sets(a.sets, a.shared, (plants_seed, lab_seed))
     pred = load_predictor(a.model)
     cands = a.candidates.split(",")
     res: dict[str, dict] = {}
