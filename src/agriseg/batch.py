@@ -331,6 +331,28 @@ def check_output(
     return path
 
 
+def measured_now(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records made with this run's inputs and settings (``ok``, or ``skipped``: resumed), the ones a
+    table of values may hold: ``kept`` records were made with other settings (other units, model or regions)
+    and ``error`` ones hold nothing."""
+    return [r for r in records if r.get("status") in ("ok", "skipped")]
+
+
+def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str]) -> None:
+    """Remove tables an earlier run wrote into ``folder`` that this run does not write (``growth.csv`` after a
+    re-run with a single date), so no table outlives the run it describes; each removal goes into ``notes``.
+    Only in a folder agriseg writes (one with a manifest), after :func:`check_table` let the run start."""
+    from agriseg.manifest import MANIFEST
+
+    if not (Path(folder) / MANIFEST).exists():
+        return
+    for name in names:
+        path = Path(folder) / name
+        if path.is_file():
+            path.unlink()
+            notes.append(f"removed {path}: an earlier run's table; this run has nothing to put in it")
+
+
 def check_table(path: str | Path, overwrite: bool) -> Path:
     """Refuse to replace a user's file where a batch writes its table (``summary.csv``, ``traits.csv``).
 
@@ -627,7 +649,8 @@ def _plan(
                 f"{item.source}: its outputs were made with other settings ({verdict.detail}); "
                 "use --overwrite to redo them, or another output folder"
             )
-            # its outputs stand: the folder's tables keep their record, marked as kept from the other run
+            # its outputs stand and its record is listed, marked as kept from the other run; tables of values
+            # (traits.csv, growth.csv) leave it out (:func:`measured_now`): made with other settings
             previous = resume(item)
             record = None if previous is None else {**previous, "status": "kept", "error": msg}
         else:

@@ -199,3 +199,52 @@ def test_a_mask_given_twice_is_a_usage_error(inputs: Path, tmp_path: Path) -> No
     with pytest.raises(OptionError, match=r"given twice \(also as .*A1_20240601_mask\.png\)"):
         run_traits([inputs, other], tmp_path / "o", TraitsConfig())
     assert not (tmp_path / "o").exists()
+
+
+def _dated_masks(d: Path, days: tuple[int, ...]) -> None:
+    d.mkdir(exist_ok=True)
+    for day in days:
+        m = np.zeros((60, 120), np.uint8)
+        m[disk((30, 30), 6 + day // 2, shape=m.shape)] = 255
+        m[disk((30, 90), 4 + day // 2, shape=m.shape)] = 255
+        Image.fromarray(m).save(d / f"tray_2024-06-{day:02d}_mask.png")
+
+
+def test_a_rerun_with_other_settings_leaves_earlier_records_out_of_the_tables(tmp_path: Path) -> None:
+    """Records measured with another scale are refused (kept, listed in traits.json) and never mixed into
+    traits.csv or growth.csv; growth tables of an earlier run go when this run has under two dates."""
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1, 8))
+    quiet = BatchOptions(progress=False)
+    run_traits([d], out, TraitsConfig(grid="1x2", px_per_mm=2.0), batch=quiet)
+    assert (out / "growth.csv").exists() and "mm2" in (out / "growth.csv").read_text().splitlines()[0]
+    _dated_masks(d, (15,))
+    recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)  # the scale dropped: px now
+    assert [r["status"] for r in recs] == ["kept", "kept", "ok"]
+    with open(out / "traits.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert {r["file"] for r in rows} == {str(d / "tray_2024-06-15_mask.png")}
+    assert not (out / "growth.csv").exists() and not (out / "growth_wide.csv").exists()
+    assert any("left out of the tables" in n for n in recs.notes)
+    assert [i["status"] for i in _strict(out / "traits.json")["images"]] == ["kept", "kept", "ok"]
+
+
+def test_plots_with_a_regions_csv_resumes(tmp_path: Path) -> None:
+    """A second run of crop plots on photos with a regions CSV skips them (it raised IndexError)."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    photo = np.zeros((80, 120, 3), np.uint8)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
+    photo[disk((40, 60), 15)] = (40, 160, 40)
+    for day in (1, 8):
+        Image.fromarray(photo).save(tmp_path / f"p_2024-06-0{day}.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\na,0,0,60,80\nb,60,0,60,80\n")
+    args = ["crop", "plots", str(tmp_path / "p_2024-06-01.png"), str(tmp_path / "p_2024-06-08.png")]
+    args += ["--plots", str(tmp_path / "pots.csv"), "-o", str(tmp_path / "o")]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "2 skipped" in again.output, again.output
+    assert (tmp_path / "o" / "growth.csv").exists()

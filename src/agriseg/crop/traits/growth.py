@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from agriseg.batch import BatchOptions, batch_keywords
+from agriseg.batch import BatchOptions, batch_keywords, drop_tables, measured_now
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import name_date, parse_name
@@ -117,7 +117,7 @@ def run_plots(
     def resume(item: Item) -> dict[str, Any] | None:
         try:
             date = mosaic_date(Path(item.source), config.meta)
-            with item.outputs[1].open(newline="") as fh:
+            with item.outputs[-1].open(newline="") as fh:  # the table (photos write only the table)
                 rows = list(csv.DictReader(fh))
         except (OSError, ValueError):
             return None
@@ -133,8 +133,10 @@ def run_plots(
         tables=[outdir / n for n in ("growth.csv", "growth_wide.csv", "growth.png")],
     )
     result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
-    done = [r for r in result if r["status"] != "error"]
-    if len(done) >= 2:
+    done = measured_now(list(result))  # not the records made with other settings (kept)
+    if len(done) < 2:
+        drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
+    else:
         dated = [(r["date"], r["file"], [{"id": x["plot_id"], **x} for x in r["rows"]]) for r in done]
         fields = ("status", "green_fraction", "green_area_index", "plant_count", "plant_area")
         dated = [(d, f, [{k: x[k] for k in ("id", *fields) if k in x} for x in rows]) for d, f, rows in dated]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from agriseg.batch import BatchOptions, batch_keywords
+from agriseg.batch import BatchOptions, batch_keywords, measured_now
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
@@ -403,7 +403,7 @@ def run_traits(
         One record per image, ``status`` ``ok``, ``skipped`` (measured before), ``kept`` (measured before with
         other settings and refused: its outputs stand, the refusal in ``error``) or ``error`` (with ``error``).
     """
-    from agriseg.batch import Item, run_batch
+    from agriseg.batch import Item, drop_tables, run_batch
     from agriseg.fingerprint import Recipe
 
     outdir = Path(outdir)
@@ -469,8 +469,12 @@ def run_traits(
     write_tables(records, outdir, config)
     for rec in records:
         result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
-    dated = [r for r in records if r["status"] != "error" and r.get("regions") and r.get("date")]
-    if len(dated) >= 2:
+    if any(r["status"] == "kept" for r in records):
+        result.notes.append("photos measured with other settings are listed in traits.json but left out of the tables")
+    dated = [r for r in measured_now(records) if r.get("regions") and r.get("date")]
+    if len(dated) < 2:
+        drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
+    else:
         written = write_growth(
             [(r.get("date"), r["file"], r["regions"]) for r in dated],
             outdir,
@@ -485,7 +489,7 @@ def run_traits(
 
 def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConfig) -> None:
     """``traits.csv`` (long format) and ``traits.json`` of all records."""
-    rows = [r for rec in records if rec["status"] != "error" for r in long_rows(rec)]
+    rows = [r for rec in measured_now(records) for r in long_rows(rec)]
     meta_fields = list(dict.fromkeys(k for rec in records for k in rec.get("meta", {})))
     fields = CSV_FIELDS[:1] + meta_fields + CSV_FIELDS[1:]
     with atomic_write(outdir / "traits.csv") as tmp, open(tmp, "w", newline="") as fh:
