@@ -71,21 +71,28 @@ class ManifestStore:
         present = [p for p in item.outputs if p.exists()]
         folder = item.outputs[0].parent.resolve()
         rec = self._records.get(folder, {}).get(item.name)
-        recorded = rec is not None and sorted(rec["outputs"]) == sorted(p.name for p in item.outputs)
         if not present:
             return Verdict("missing")
         if self.legacy and not self._had_manifest.get(folder, False):
             return Verdict("same" if len(present) == len(item.outputs) else "missing")
-        if not recorded:
-            return Verdict("unrecorded", str(present[0]))
+        # every output there must be one this store recorded for the item; other options may write other files
+        # (crop predict --model crop-weed adds <name>_classes.png, --no-overlay drops the overlay)
+        foreign = [p for p in present if rec is None or p.name not in rec["outputs"]]
+        if foreign:
+            return Verdict("unrecorded", str(foreign[0]))
         assert rec is not None
         if rec.get("pending"):
             return Verdict("missing")  # outputs of an item a killed run had started: made again
-        if len(present) < len(item.outputs):
+        same_outputs = sorted(rec["outputs"]) == sorted(p.name for p in item.outputs)
+        if same_outputs and len(present) < len(item.outputs):
             return Verdict("missing")  # an item this store recorded, partly removed since: made again
-        if recipe is None:
-            return Verdict("same")
+        if recipe is None or "fingerprint" not in rec:
+            return Verdict("same" if same_outputs else "missing")
         changes = recipe.fingerprint(item).changes(Fingerprint.from_dict(rec["fingerprint"]))
+        if not same_outputs and not changes:
+            changes = [
+                "outputs: " + ", ".join(sorted(rec["outputs"])) + " -> " + ", ".join(p.name for p in item.outputs)
+            ]
         return Verdict("changed", ", ".join(changes)) if changes else Verdict("same")
 
     def begin(self, items: Sequence[Item]) -> None:
@@ -143,6 +150,11 @@ class ManifestStore:
             self._locks.append(lock)
             return
         raise FolderLocked(f"{folder}: could not take the lock {lock}")
+
+
+def recorded_outputs(folder: str | Path) -> dict[str, list[str]]:
+    """Item -> the output file names the manifest of ``folder`` records for it (empty without a manifest)."""
+    return {name: list(rec.get("outputs", [])) for name, rec in _read(Path(folder) / MANIFEST).items()}
 
 
 def _read(path: Path) -> dict[str, dict[str, Any]]:

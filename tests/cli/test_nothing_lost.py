@@ -459,7 +459,7 @@ def test_regions_csv_unreadable(tmp_path: Path, content: bytes, message: str) ->
     regions = tmp_path / "pots.csv"
     regions.write_bytes(content)
     code, out = _run("crop", "traits", photo, "-o", tmp_path / "out", "--regions", regions)
-    assert code != 0 and f"pots.csv: {message}" in out and "codec" not in out and "None" not in out, out
+    assert code == 2 and "--regions: " in out and f"pots.csv: {message}" in out and "codec" not in out, out
 
 
 # round 3: a largest field area below the smallest is a usage error, not a run that keeps no field
@@ -497,3 +497,60 @@ def test_evaluate_warns_when_the_colormap_leaves_label_pixels_unscored(tmp_path:
     assert code == 0 and "% of label pixels were not scored" in out, out
     code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, "--peanut")
     assert code == 0 and "label pixels were not scored" not in out, out
+
+
+# round 4: a regions CSV with a missing value says so, a usage error (exit 2) for traits and plots alike
+@pytest.mark.parametrize("command", ["traits", "plots"])
+def test_regions_csv_missing_value(tmp_path: Path, command: str) -> None:
+    (photo,) = _photos(tmp_path / "in", 1)
+    regions = tmp_path / "pots.csv"
+    regions.write_text("id,x,y,width,height\n1,0,0,100\n")
+    flag = "--regions" if command == "traits" else "--plots"
+    code, out = _run("crop", command, photo, "-o", tmp_path / "out", flag, regions)
+    assert code == 2 and f"{flag}: " in out and "line 2: a value of x, y, width, height is missing" in out, out
+
+
+# round 4: scales that overflow an area or round it to 0 are refused (they crashed or wrote inf)
+@pytest.mark.parametrize(
+    "args",
+    [["--px-per-mm", "1e-300"], ["--px-per-mm", "1e155"], ["--reference-box", "0,0,40,40", "--reference-mm", "1e-300"]],
+)
+def test_traits_scale_out_of_range(tmp_path: Path, args: list[str]) -> None:
+    (photo,) = _photos(tmp_path / "in", 1)
+    code, out = _run("crop", "traits", photo, "-o", tmp_path / "out", *args)
+    assert code == 2 and ("--px-per-mm: " in out or "--reference-mm: " in out), out
+
+
+# round 4: a required option left out is click's "Missing option", not "got None"
+def test_plots_without_plots_file(tmp_path: Path) -> None:
+    (photo,) = _photos(tmp_path / "in", 1)
+    code, out = _run("crop", "plots", photo, "-o", tmp_path / "out")
+    assert code == 2 and "Missing option '--plots'" in out and "None" not in out, out
+
+
+# round 4: an overlap that leaves tiles a few px apart is refused (0.99 ran 577 s on a 720x420 photo)
+def test_predict_overlap_near_one(tmp_path: Path) -> None:
+    (photo,) = _photos(tmp_path / "in", 1)
+    code, out = _run("crop", "predict", photo, "-o", tmp_path / "out", "--overlap", "0.99")
+    assert code == 2 and "--overlap: " in out, out
+
+
+# round 4: a re-run with another model or without overlays names the change (its outputs are its own)
+@pytest.mark.parametrize(("args", "change"), [(["--model", "crop-weed"], "model"), (["--no-overlay"], "--overlay")])
+def test_predict_rerun_with_other_outputs_names_the_change(tmp_path: Path, args: list[str], change: str) -> None:
+    photos = _photos(tmp_path / "in", 1)
+    assert _run("crop", "predict", *photos, "-o", tmp_path / "out")[0] == 0
+    code, out = _run("crop", "predict", *photos, "-o", tmp_path / "out", *args)
+    assert code == 1 and "made with other settings" in out and change in out and "not written" not in out, out
+    summary = (tmp_path / "out" / "summary.csv").read_text()
+    assert "made with other settings" in summary and "not written" not in summary, summary
+
+
+# round 4: crop traits into its own input folder: a re-run resumes and never measures its own outputs
+def test_traits_into_the_input_folder_resumes(tmp_path: Path) -> None:
+    _photos(tmp_path / "in", 2)
+    assert _run("crop", "traits", tmp_path / "in", "-o", tmp_path / "in")[0] == 0
+    code, out = _run("crop", "traits", tmp_path / "in", "-o", tmp_path / "in")
+    assert code == 0 and "0 measured, 2 skipped" in out and "not read as inputs" in out, out
+    code, out = _run("crop", "traits", tmp_path / "in", "-o", tmp_path / "in", "--overwrite")
+    assert code == 0 and "2 measured" in out, out

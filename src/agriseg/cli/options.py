@@ -781,6 +781,11 @@ def config_from_params(cls: type[T], params: Mapping[str, Any], renames: Mapping
 
     renames = renames or {}
     data = {renames.get(k, k): list(v) if isinstance(v, tuple) else v for k, v in params.items()}
+    for k, v in params.items():  # a required option left out: click's own words, not pydantic's "got None"
+        f = cls.model_fields.get(renames.get(k, k))
+        if v is None and f is not None and f.is_required():
+            ctx = click.get_current_context(silent=True)
+            raise click.UsageError(f"Missing option '{_flags(ctx).get(k, k)}'.", ctx)
     try:
         return cls.model_validate({k: v for k, v in data.items() if k in cls.model_fields})
     except ValidationError as err:

@@ -92,6 +92,10 @@ class CropTrainConfig(StrictModel):
         return self
 
 
+# the scales crop traits takes (px per mm); a reference object's scale is checked against the same range
+MIN_PX_PER_MM, MAX_PX_PER_MM = 1e-4, 1e4
+
+
 class TraitsConfig(StrictModel):
     """``agriseg crop traits``: what is measured on each photo or mask, and in which units."""
 
@@ -106,9 +110,11 @@ class TraitsConfig(StrictModel):
     # green area index: view zenith angle (degrees from nadir) and leaf projection G (0.5 = spherical leaves)
     zenith: float = Field(0.0, ge=0.0, lt=90.0)
     leaf_projection: float = Field(0.5, gt=0.0, le=1.0)
-    px_per_mm: float | None = Field(None, gt=0)
+    # scale: from 1 px per 10 m to 10,000 px per mm (beyond, areas overflow or round to 0)
+    px_per_mm: float | None = Field(None, ge=MIN_PX_PER_MM, le=MAX_PX_PER_MM)
     reference_box: str | None = None  # "X,Y,W,H": pixel box holding a reference object of known size
-    reference_mm: float | None = Field(None, gt=0)  # its size: the longer side of its bounding box, in mm
+    # its size: the longer side of its bounding box, in mm (1 um to 1 km)
+    reference_mm: float | None = Field(None, ge=1e-3, le=1e6)
     grid: str | None = None  # "ROWSxCOLS" grid over the tray (found in the photo, or grid_box)
     grid_box: str | None = None  # "X,Y,W,H": the box (px) the grid spans, instead of the tray found
     regions: str | None = None  # CSV of rectangles: id,x,y,width,height (pixels)
@@ -177,7 +183,7 @@ class CropPredictConfig(CropInferenceConfig):
 
     batch_size: int = Field(4, ge=1)  # photos (or tiles) per forward pass
     tile: int = Field(1024, ge=64)  # photos larger than this after resizing are predicted in tiles
-    overlap: float = Field(0.25, ge=0, lt=1)  # tile overlap fraction
+    overlap: float = Field(0.25, ge=0, le=0.9)  # tile overlap fraction (above 0.9 a pixel is run 100+ times)
     precision: Literal["fp32", "bf16"] = "fp32"
     overlay: bool = True  # write <name>_overlay.jpg
 

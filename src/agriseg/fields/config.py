@@ -197,7 +197,7 @@ class PredictConfig(StrictModel):
     """
 
     patch_size: int = Field(256, ge=16, description="patch side in scene pixels")
-    overlap: float = Field(0.25, ge=0.0, lt=1.0, description="fraction of a patch shared with its neighbour")
+    overlap: float = Field(0.25, ge=0.0, le=0.9, description="fraction of a patch shared with its neighbour")
     # 4: as fast as 8 with ONNX Runtime on a CPU, with 0.5 GB less peak memory on a 350 km2 scene
     batch_size: int = Field(4, ge=1)
     blend: Literal["gaussian", "mean"] = "gaussian"

@@ -74,11 +74,11 @@ def run_plots(
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
     if photos:
         from agriseg.config import OptionError
-        from agriseg.crop.traits.regions import read_regions
+        from agriseg.crop.traits.runner import read_regions_option
 
         if config.plot_id:  # it would be silently ignored: a regions CSV has one id column
             raise OptionError(f"--plot-id: {config.plots} is a regions CSV, whose ids are its 'id' column")
-        read_regions(config.plots)  # a bad regions file stops the batch before it starts
+        read_regions_option(config.plots, "--plots")  # a bad regions file stops the batch before it starts
     items = [
         Item(
             n,

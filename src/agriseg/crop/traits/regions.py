@@ -83,6 +83,8 @@ def read_regions(path: str | Path) -> list[Region]:
             has = ",".join(reader.fieldnames)
             raise ValueError(f"{path}: regions CSV needs the columns id,x,y,width,height, has {has}")
         for i, row in enumerate(reader, start=2):
+            if any(not (row[k] or "").strip() for k in ("x", "y", "width", "height")):
+                raise ValueError(f"{path}: line {i}: a value of x, y, width, height is missing")
             try:
                 x, y, w, h = (int(row[k]) for k in ("x", "y", "width", "height"))
             except (TypeError, ValueError) as err:

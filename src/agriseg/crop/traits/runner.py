@@ -103,6 +103,27 @@ class Measurement:
     box: tuple[int, int, int, int] | None = None  # the box the grid spans (px)
 
 
+def own_outputs(outdir: Path) -> set[Path]:
+    """The files an earlier ``crop traits`` run wrote into ``outdir`` (its manifest's items with a
+    ``_traits.json``, and ``growth.png``): with ``-o`` the input folder, a re-run must not measure them."""
+    from agriseg.manifest import recorded_outputs
+
+    recorded = recorded_outputs(outdir)
+    own = {(outdir / o).resolve() for outs in recorded.values() if any(o.endswith("_traits.json") for o in outs)
+           for o in outs}  # fmt: skip
+    return own | {(outdir / "growth.png").resolve()} if own else own
+
+
+def read_regions_option(path: str, option: str) -> list[Any]:
+    """:func:`read_regions` of a file named by an option: a bad file is a usage error (exit 2) naming it."""
+    from agriseg.config import OptionError
+
+    try:
+        return read_regions(path)
+    except ValueError as err:
+        raise OptionError(f"{option}: {err}") from None
+
+
 def check_scale_options(config: TraitsConfig) -> None:
     """Refuse scale options that contradict each other (one line naming them, exit status 2); the config
     already requires --reference-box and --reference-mm together."""
@@ -408,9 +429,12 @@ def run_traits(
 
     outdir = Path(outdir)
     files = list_images_once(list(paths))  # a file named twice is a usage error, not measured once silently
+    own = own_outputs(outdir)
+    left_out = [f for f in files if Path(f).resolve() in own]
+    files = [f for f in files if Path(f).resolve() not in own]
     pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
     if config.regions:
-        read_regions(config.regions)  # a bad regions file stops the batch before it starts
+        read_regions_option(config.regions, "--regions")  # a bad regions file stops the batch before it starts
     if config.grid:
         parse_grid(config.grid)
     if config.grid_box:
@@ -465,6 +489,10 @@ def run_traits(
         failed=lambda it, msg: {"file": str(it.source), "name": it.name, "status": "error", "error": msg},
         tables=[outdir / n for n in ("traits.csv", "traits.json", "growth.csv", "growth_wide.csv", "growth.png")],
     )
+    if left_out:
+        result.notes.append(
+            f"({len(left_out)} files in {outdir} written by an earlier crop traits run were not read as inputs)"
+        )
     records = list(result)
     write_tables(records, outdir, config)
     for rec in records:
