@@ -554,3 +554,13 @@ def test_traits_into_the_input_folder_resumes(tmp_path: Path) -> None:
     assert code == 0 and "0 measured, 2 skipped" in out and "not read as inputs" in out, out
     code, out = _run("crop", "traits", tmp_path / "in", "-o", tmp_path / "in", "--overwrite")
     assert code == 0 and "2 measured" in out, out
+
+
+# round 4: a bad --meta template is said once, a usage error, before any photo
+@pytest.mark.parametrize("command", ["traits", "plots"])
+def test_bad_meta_template_is_a_usage_error(tmp_path: Path, command: str) -> None:
+    photos = _photos(tmp_path / "in", 2)
+    extra = [] if command == "traits" else ["--plots", tmp_path / "pots.csv"]
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\n1,0,0,50,50\n")
+    code, out = _run("crop", command, *photos, "-o", tmp_path / "out", "--meta", "date_date", *extra)
+    assert code == 2 and out.count("appears twice") == 1 and "--meta: " in out, out

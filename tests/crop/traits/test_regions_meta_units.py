@@ -283,3 +283,13 @@ def test_scale_options_that_clash_or_lack_each_other_are_usage_errors(tmp_path, 
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(tmp_path / "a_mask.png")
     res = CliRunner().invoke(main, ["crop", "traits", str(tmp_path / "a_mask.png"), "-o", str(tmp_path / "o"), *args])
     assert res.exit_code == 2 and message in res.output, res.output
+
+
+def test_a_date_field_skips_digits_that_are_no_date() -> None:
+    """``date`` looked for inside a name takes the first place that is a date, not the first digits."""
+    from agriseg.crop.traits.meta import parse_name
+
+    assert parse_name("A12_20240601_cam1.jpg", "date") == {"date": "2024-06-01"}
+    assert parse_name("tray_2024-06-01T10-30.jpg", "date") == {"date": "2024-06-01T10:30:00"}
+    with pytest.raises(ValueError, match="'12' is not a date"):
+        parse_name("x_12_y.jpg", "date")

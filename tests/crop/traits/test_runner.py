@@ -248,3 +248,33 @@ def test_plots_with_a_regions_csv_resumes(tmp_path: Path) -> None:
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and "2 skipped" in again.output, again.output
     assert (tmp_path / "o" / "growth.csv").exists()
+
+
+def test_growth_dates_stay_dates_and_rates_survive_a_resume(tmp_path: Path) -> None:
+    """Two photos of one date and an undated photo are warned about; the date column holds dates only; plots
+    resumed from their tables keep their growth rates (read back as numbers, ids as text)."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    photo = np.zeros((80, 120, 3), np.uint8)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
+    names = ["a_2024-06-01", "a_2024-06-08", "b_2024-06-08", "a_2024-06-15", "nodate"]
+    for i, n in enumerate(names):
+        p = photo.copy()
+        p[disk((40, 60), 8 + 2 * i)] = (40, 160, 40)
+        Image.fromarray(p).save(tmp_path / f"{n}.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\n007,0,0,120,80\n")
+    args = ["crop", "plots", *[str(tmp_path / f"{n}.png") for n in names], "--plots", str(tmp_path / "pots.csv")]
+    args += ["-o", str(tmp_path / "o")]
+    first = CliRunner().invoke(main, args)
+    assert first.exit_code == 0, first.output
+    assert "2 photos dated 2024-06-08" in first.output and "nodate.png: no date in its name" in first.output
+    table = (tmp_path / "o" / "growth.csv").read_text()
+    with open(tmp_path / "o" / "growth.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["date"] for r in rows] == ["2024-06-01", "2024-06-08", "2024-06-08", "2024-06-15", ""]
+    assert {r["plot_id"] for r in rows} == {"007"} and rows[3]["relative_growth_rate_per_day"] != ""
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "5 skipped" in again.output, again.output
+    assert (tmp_path / "o" / "growth.csv").read_text() == table

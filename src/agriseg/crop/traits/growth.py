@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 from agriseg.batch import BatchOptions, batch_keywords, drop_tables, measured_now
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
-from agriseg.crop.traits.meta import name_date, parse_name
+from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.data.files import atomic_write
 
@@ -69,6 +69,7 @@ def run_plots(
     batch = batch or BatchOptions()
     outdir = Path(outdir)
     check_inputs(mosaics, "mosaic or photo")  # a path mistyped on the command line: a usage error, before any work
+    check_template(config.meta)
     segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
     names = unique_names(mosaics)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
@@ -118,7 +119,7 @@ def run_plots(
         try:
             date = mosaic_date(Path(item.source), config.meta)
             with item.outputs[-1].open(newline="") as fh:  # the table (photos write only the table)
-                rows = list(csv.DictReader(fh))
+                rows = [{k: v if k in TEXT_COLUMNS else _number(v) for k, v in r.items()} for r in csv.DictReader(fh)]
         except (OSError, ValueError):
             return None
         return {"file": str(item.source), "date": date, "status": "skipped", "rows": rows}
@@ -140,7 +141,7 @@ def run_plots(
         dated = [(r["date"], r["file"], [{"id": x["plot_id"], **x} for x in r["rows"]]) for r in done]
         fields = ("status", "green_fraction", "green_area_index", "plant_count", "plant_area")
         dated = [(d, f, [{k: x[k] for k in ("id", *fields) if k in x} for x in rows]) for d, f, rows in dated]
-        write_growth(dated, outdir, "plot_id", value="green_fraction")
+        write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
     return result
 
 
@@ -207,6 +208,7 @@ def write_growth(
     units: dict[int, str] | None = None,
     value: str = "plant_area",
     layout: tuple[int, int] | None = None,
+    notes: list[str] | None = None,
 ) -> list[Path]:
     """``growth.csv``, ``growth_wide.csv`` and ``growth.png`` of regions (pots, plots) over dates.
 
@@ -221,6 +223,7 @@ def write_growth(
         units: dimension -> unit (``{1: "px", 2: "px2"}``) of the area columns, which carry it in their name.
         value: the trait of the wide table and the chart (``plant_area``, ``green_fraction``).
         layout: (rows, cols) of the regions (a tray), to lay out the chart's panels like the pots.
+        notes: where to say what the tables cannot show: photos without a date, several photos of one date.
 
     ``growth.csv`` has one row per region and date: the traits, and between a date and the one before:
     ``<value>_change_per_day`` and ``relative_growth_rate_per_day`` (``ln(a2 / a1) / days``, when both are
@@ -231,6 +234,8 @@ def write_growth(
     area_unit = (units or {2: "px2"})[2]
     order = sorted(range(len(dated)), key=lambda i: (dated[i][0] is None, dated[i][0] or "", i))
     labels = _unique([dated[i][0] or Path(dated[i][1]).stem for i in order])
+    if notes is not None:
+        notes += _date_problems(dated)
     ids: dict[str, None] = {}
     by_id: dict[str, list[dict[str, Any]]] = {}
     for i, label in zip(order, labels, strict=True):
@@ -238,7 +243,8 @@ def write_growth(
         for r in regions:
             rid = str(r["id"])
             ids.setdefault(rid)
-            row: dict[str, Any] = {id_field: rid, "date": label, "file": file}
+            # "date" is the photo's date or empty (never a file name); the wide table and chart use the label
+            row: dict[str, Any] = {id_field: rid, "date": date or "", "file": file, "_label": label}
             row.update({_with_unit(k, area_unit): v for k, v in r.items() if k not in ("id", "plot_id")})
             by_id.setdefault(rid, []).append(row)
     key = _with_unit(value, area_unit)
@@ -257,9 +263,9 @@ def write_growth(
                         row["relative_growth_rate_per_day"] = round(math.log(a2 / a1) / days, 5)
             rows.append(row)
             prev = row
-    fields = list(dict.fromkeys(k for r in rows for k in r))
+    fields = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "_label"]
     _write_csv(outdir / "growth.csv", rows, fields)
-    wide = [{id_field: rid, **{f"{key} {r['date']}": r.get(key) for r in by_id[rid]}} for rid in ids]
+    wide = [{id_field: rid, **{f"{key} {r['_label']}": r.get(key) for r in by_id[rid]}} for rid in ids]
     _write_csv(outdir / "growth_wide.csv", wide, [id_field, *[f"{key} {d}" for d in labels]])
     written = [outdir / "growth.csv", outdir / "growth_wide.csv"]
     if importlib.util.find_spec("matplotlib") is not None:
@@ -268,9 +274,42 @@ def write_growth(
     return written
 
 
+# columns of a plots table that stay text when read back (a plot id "007" is not the number 7)
+TEXT_COLUMNS = frozenset({"plot_id", "id", "mosaic", "date", "status", "file"})
+
+
+def _number(text: str | None) -> Any:
+    """A value read back from a table: int or float where it is one (a resumed run's rates need numbers),
+    None where empty, else the text."""
+    if text is None or text == "":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 def _finite(value: Any) -> TypeGuard[float]:
     """A number that a rate can be computed from (not None, not NaN)."""
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) -> list[str]:
+    """Warnings about photos the growth rates cannot use: undated ones, and several of one date."""
+    out = [f"warning: {f}: no date in its name; in the growth tables after the dated photos, without rates"
+           for d, f, _ in dated if d is None]  # fmt: skip
+    by_date: dict[str, list[str]] = {}
+    for d, f, _ in dated:
+        if d is not None:
+            by_date.setdefault(d, []).append(Path(f).name)
+    out += [
+        f"warning: {len(fs)} photos dated {d} ({', '.join(fs)}): no rate between them (the growth tables follow "
+        "one tray over dates: measure each tray into its own output folder)"
+        for d, fs in by_date.items() if len(fs) > 1
+    ]  # fmt: skip
+    return out
 
 
 def _unique(labels: list[str]) -> list[str]:
@@ -304,7 +343,7 @@ def _chart(
     import matplotlib.pyplot as plt
 
     def series(rows: list[dict[str, Any]]) -> tuple[list[int], list[float]]:
-        xs = [dates.index(r["date"]) for r in rows]
+        xs = [dates.index(r["_label"]) for r in rows]
         return xs, [float("nan") if r.get(key) in (None, "") else float(r[key]) for r in rows]
 
     n = len(by_id)

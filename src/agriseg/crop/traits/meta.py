@@ -16,7 +16,10 @@ from pathlib import Path
 
 DATE_PART = r"\d[\d.\-T:]*\d"  # what a date field matches: digits and separators
 _DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2}|\d{8})(?!\d)")
-DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y-%m-%dT%H%M%S", "%Y-%m-%d-%H%M%S")
+DATE_FORMATS = (
+    "%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y-%m-%dT%H%M%S", "%Y-%m-%d-%H%M%S",
+    "%Y-%m-%dT%H-%M", "%Y-%m-%dT%H-%M-%S",  # times with dashes: colons are not allowed in Windows file names
+)  # fmt: skip
 
 
 def parse_date(text: str) -> str:
@@ -56,6 +59,17 @@ def compile_template(template: str) -> tuple[re.Pattern[str], list[str]]:
     return re.compile("".join(parts) + r"\Z", re.DOTALL), names
 
 
+def check_template(template: str | None) -> None:
+    """A bad ``--meta`` template is a usage error (exit 2), said once before any file is read."""
+    if template:
+        from agriseg.config import OptionError
+
+        try:
+            compile_template(template)
+        except ValueError as err:
+            raise OptionError(f"--meta: {err}") from None
+
+
 def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict[str, str]:
     """The metadata of one file name.
 
@@ -71,8 +85,10 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
     stem = path.stem if stem is None else stem
     rx, names = compile_template(template)
     m = rx.match(stem)
-    if m is None and any(n.lower().endswith("date") for n in names):
-        m = re.search(rx.pattern.removesuffix(r"\Z"), stem)  # e.g. "date" inside "tray_2024-06-01"
+    dated = [n for n in names if n.lower().endswith("date")]
+    if m is None and dated:  # e.g. "date" inside "tray_2024-06-01": the first place whose dates all parse
+        found = list(re.finditer(rx.pattern.removesuffix(r"\Z"), stem))
+        m = next((f for f in found if all(_is_date(f.group(n)) for n in dated)), found[0] if found else None)
     if m is None:
         raise ValueError(f"{path}: file name {stem!r} does not match the template {template!r}")
     out = {}
@@ -85,6 +101,14 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
                 raise ValueError(f"{path}: field {n!r}: {err}") from err
         out[n] = v
     return out
+
+
+def _is_date(text: str) -> bool:
+    try:
+        parse_date(text)
+    except ValueError:
+        return False
+    return True
 
 
 def name_date(stem: str) -> str | None:

@@ -41,7 +41,7 @@ from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.inputs import ModelSegmenter, pair_inputs, read_item
-from agriseg.crop.traits.meta import name_date, parse_name
+from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, drop_edge_strips, label_plants, plant_traits
 from agriseg.crop.traits.regions import (
     Region,
@@ -440,6 +440,7 @@ def run_traits(
     if config.grid_box:
         parse_box(config.grid_box)
     check_scale_options(config)
+    check_template(config.meta)
     if not pairs:
         raise NoInputError(f"{paths[0]}: no photos or masks to measure")
     model = None
@@ -509,6 +510,7 @@ def run_traits(
             "region_id",
             unit_names(dated[0]["image"].get("px_per_mm")),
             layout=parse_grid(config.grid) if config.grid else None,
+            notes=result.notes,
         )
         chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
         result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
