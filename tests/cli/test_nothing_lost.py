@@ -564,3 +564,24 @@ def test_bad_meta_template_is_a_usage_error(tmp_path: Path, command: str) -> Non
     (tmp_path / "pots.csv").write_text("id,x,y,width,height\n1,0,0,50,50\n")
     code, out = _run("crop", command, *photos, "-o", tmp_path / "out", "--meta", "date_date", *extra)
     assert code == 2 and out.count("appears twice") == 1 and "--meta: " in out, out
+
+
+# round 4: a damaged model file is one usage error before any photo (it failed every photo, one line each)
+@pytest.mark.parametrize("command", ["traits", "plots"])
+def test_damaged_model_is_said_once(tmp_path: Path, command: str) -> None:
+    photos = _photos(tmp_path / "in", 2)
+    (tmp_path / "junk.safetensors").write_bytes(b"junkjunkjunk")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\n1,0,0,50,50\n")
+    extra = [] if command == "traits" else ["--plots", tmp_path / "pots.csv"]
+    code, out = _run("crop", command, *photos, "-o", tmp_path / "out", "-m", tmp_path / "junk.safetensors", *extra)
+    assert code == 2 and out.count("cannot read model file") == 1 and "--model " in out, out
+
+
+# round 4: a photo without colour is measured with a warning naming it
+def test_greyscale_photo_is_warned_about(tmp_path: Path) -> None:
+    (photo,) = _photos(tmp_path / "in", 1)
+    Image.open(photo).convert("L").save(tmp_path / "grey.jpg")
+    code, out = _run("crop", "traits", tmp_path / "grey.jpg", "-o", tmp_path / "out")
+    assert code == 0 and "grey.jpg: a greyscale photo" in out, out
+    code, out = _run("crop", "traits", photo, "-o", tmp_path / "out2")
+    assert code == 0 and "a greyscale photo" not in out, out

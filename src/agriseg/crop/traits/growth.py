@@ -71,6 +71,7 @@ def run_plots(
     check_inputs(mosaics, "mosaic or photo")  # a path mistyped on the command line: a usage error, before any work
     check_template(config.meta)
     segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
+    segment.check()
     names = unique_names(mosaics)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
     if photos:

@@ -119,6 +119,19 @@ class ModelSegmenter:
         self.predictor: Any = None
         self.crop: str | None = MODEL_CROPS.get(model_name)  # None: a model that does not say
 
+    def check(self) -> Path:
+        """The model's file; a missing or unreadable model is a usage error (exit 2), said once before any
+        photo (its header is read: a damaged file failed every photo, one line each)."""
+        from agriseg.config import OptionError
+        from agriseg.models.io import LazyModel, ModelLoadError, resolve
+
+        try:
+            path = resolve(self.model_name)
+            LazyModel(self.model_name, in_channels=3).config  # noqa: B018 (reads the header)
+        except (FileNotFoundError, ModelLoadError) as err:
+            raise OptionError(f"--model {err}") from None
+        return path
+
     def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
         """Class ids ``(H, W)`` of a photo ``(H, W, 3)``, and whether the classes are crop / weed."""
         if self.predictor is None:

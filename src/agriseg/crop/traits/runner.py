@@ -103,6 +103,12 @@ class Measurement:
     box: tuple[int, int, int, int] | None = None  # the box the grid spans (px)
 
 
+def _greyscale(rgb: np.ndarray) -> bool:
+    """Whether a photo has no colour (its three channels equal, within JPEG noise of 2 levels)."""
+    small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)].astype(np.int16)  # (h, w, 3)
+    return int(np.abs(small - small[..., :1]).max()) <= 2
+
+
 def own_outputs(outdir: Path) -> set[Path]:
     """The files an earlier ``crop traits`` run wrote into ``outdir`` (its manifest's items with a
     ``_traits.json``, and ``growth.png``): with ``-o`` the input folder, a re-run must not measure them."""
@@ -173,6 +179,8 @@ def measure(
     gf = float(veg.mean())
     gai = green_area_index(gf, config.zenith, config.leaf_projection)
     rects, box, warnings = measured_regions(config, rgb, veg)
+    if rgb is not None and _greyscale(rgb):
+        warnings.append("a greyscale photo: vegetation is found by its colour, so this mask and its traits mean little")
     group = _region_of_components(rects) if rects else None
     labels = label_plants(veg, config.min_plant_size, config.split_depth, config.join if rects else 0, group)
     labels = drop_edge_strips(labels, EDGE_STRIP)
@@ -443,16 +451,8 @@ def run_traits(
     check_template(config.meta)
     if not pairs:
         raise NoInputError(f"{paths[0]}: no photos or masks to measure")
-    model = None
-    if any(p.mask is None for p in pairs):  # photos to segment: a missing model stops the batch at once
-        from agriseg.config import OptionError
-        from agriseg.models.io import ModelLoadError, resolve
-
-        try:
-            model = resolve(config.model_name)
-        except (FileNotFoundError, ModelLoadError) as err:  # a usage error (exit 2), said once
-            raise OptionError(f"--model {err}") from None
     segment = ModelSegmenter(config.model_name)
+    model = segment.check() if any(p.mask is None for p in pairs) else None  # photos to segment
     items = [
         Item(
             p.name,
