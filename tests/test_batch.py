@@ -382,3 +382,23 @@ def test_inputs_sharing_an_output_name_are_a_usage_error_naming_both(tmp_path: P
     b = Item("a", other, (tmp_path / "out" / "a2.res",), (other,))
     with pytest.raises(OptionError, match=r"in/a\.txt and .*b\.txt would write outputs of the same name \(a\)"):
         run_batch([a, b], _work, options=QUIET)
+
+
+def test_one_input_named_by_another_path_is_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-run given the folder by its absolute path, or from another working directory, resumes; a changed
+    file still counts as changed."""
+    from agriseg.batch import Item
+
+    (tmp_path / "in").mkdir()
+    photo = tmp_path / "in" / "a.jpg"
+    photo.write_bytes(b"one")
+    monkeypatch.chdir(tmp_path)
+    recipe = Recipe("crop traits", "1", {"grid": "3x6"}, None)
+
+    def fp(src: Path) -> Fingerprint:
+        return recipe.fingerprint(Item("a", src, (tmp_path / "out" / "a.json",), (src,)))
+
+    relative = fp(Path("in/a.jpg"))
+    assert fp(photo.resolve()).changes(relative) == []
+    photo.write_bytes(b"changed")
+    assert fp(photo.resolve()).changes(relative) != []

@@ -153,10 +153,17 @@ class Fingerprint:
                     flag = kind == "options" and not self.config_keys
                     name = "--" + k.replace("_", "-") if flag else k
                     out.append(f"{name}: {a} -> {b}")
-        for k in sorted(set(now["inputs"]) | set(before["inputs"])):
-            if now["inputs"].get(k) != before["inputs"].get(k):
-                out.append(f"input {k}")
+        if _by_name(now["inputs"]) != _by_name(before["inputs"]):  # one file named by another path is the same
+            for k in sorted(set(now["inputs"]) | set(before["inputs"])):
+                if now["inputs"].get(k) != before["inputs"].get(k):
+                    out.append(f"input {k}")
         return out
+
+
+def _by_name(inputs: dict[str, Any]) -> list[tuple[str, str]]:
+    """Input files by file name and identity, not by the path they were given as (``ser2/a.jpg`` and
+    ``/tmp/x/ser2/a.jpg``, or the same folder from another working directory, are one input)."""
+    return sorted((Path(k).name, json.dumps(v, sort_keys=True, default=str)) for k, v in inputs.items())
 
 
 @dataclass
