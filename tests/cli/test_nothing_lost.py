@@ -585,3 +585,19 @@ def test_greyscale_photo_is_warned_about(tmp_path: Path) -> None:
     assert code == 0 and "grey.jpg: a greyscale photo" in out, out
     code, out = _run("crop", "traits", photo, "-o", tmp_path / "out2")
     assert code == 0 and "a greyscale photo" not in out, out
+
+
+# round 4: crop evaluate scores the photos it can read and names the others (one truncated photo stopped it)
+def test_evaluate_goes_on_past_an_unreadable_photo(tmp_path: Path) -> None:
+    labels = SAMPLES.parent / "labels"
+    photos = _photos(tmp_path / "im", 2)
+    (tmp_path / "lb").mkdir()
+    for p in photos:
+        (tmp_path / "lb" / f"{p.stem}.png").write_bytes((labels / f"{p.stem}.png").read_bytes())
+    (tmp_path / "im" / "trunc.jpg").write_bytes(photos[0].read_bytes()[:3000])
+    (tmp_path / "lb" / "trunc.png").write_bytes((labels / f"{photos[0].stem}.png").read_bytes())
+    code, out = _run("crop", "evaluate", "--images", tmp_path / "im", "--masks", tmp_path / "lb", "--peanut",
+                     "-o", tmp_path / "r.json")  # fmt: skip
+    assert code == 1 and "trunc.jpg: unreadable or truncated" in out and "vegetation" in out, out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert len(report["failed"]) == 1 and report["miou"] > 0.5

@@ -106,6 +106,10 @@ def evaluate(
     if output:
         write_json(output, res)
         click.echo(f"report: {output}")
+    for line in res["failed"]:  # not scored; the others are
+        click.echo(f"  failed: {line}", err=True)
+    if res["failed"]:
+        raise SystemExit(1)
 
 
 @click.group()

@@ -11,7 +11,7 @@ from agriseg.config import OptionError
 from agriseg.crop.config import CropEvaluateConfig
 from agriseg.crop.dataset import match_pairs
 from agriseg.crop.labels import LabelMode, read_label
-from agriseg.data.io import read_rgb
+from agriseg.data.io import ImageReadError, read_rgb
 from agriseg.metrics.segmentation import SegmentationMetrics
 
 
@@ -30,7 +30,8 @@ def evaluate_folder(
 
     ``predict_fn(stem, rgb)`` returns the class-id mask of one image. Images without a label (and labels
     without an image) are not scored; the report lists them (``images_without_label``,
-    ``labels_without_image``) so a partial label folder is never mistaken for a full one.
+    ``labels_without_image``) so a partial label folder is never mistaken for a full one; nor are photos or
+    labels that cannot be read (``failed``: one line each; the others are scored).
 
     Raises:
         ValueError: naming the label file whose size differs from its image, that holds a class id the
@@ -44,9 +45,14 @@ def evaluate_folder(
     ignored = pixels = 0  # label pixels of value 255 or of colours the colormap does not list
     if pairs:  # a label mode that does not fit the labels is refused before the progress bar starts
         read_label(next(iter(pairs.values()))[1], label_mode, colormap)
+    failed: list[str] = []  # photos or labels that cannot be read: not scored, named in the report
     for stem, (ip, lp) in tqdm(pairs.items(), desc="evaluate", unit="img", disable=not progress):
-        rgb = read_rgb(ip)
-        truth = read_label(lp, label_mode, colormap)
+        try:
+            rgb = read_rgb(ip)
+            truth = read_label(lp, label_mode, colormap)
+        except ImageReadError as err:
+            failed.append(str(err))
+            continue
         if truth.shape != rgb.shape[:2]:
             raise ValueError(f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}")
         bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
@@ -61,10 +67,14 @@ def evaluate_folder(
         metrics.update(pred, truth)
         ignored += int((truth == 255).sum())
         pixels += truth.size
+    if failed and len(failed) == len(pairs):
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise ImageReadError(f"nothing to score: {failed[0]}{more}")
     res = metrics.compute()
     res["ignored_label_fraction"] = round(ignored / pixels, 6) if pixels else 0.0
     res["images_dir"], res["masks_dir"] = str(images), str(masks)
     res.update(unmatched)
+    res["failed"] = failed
     return res
 
 
