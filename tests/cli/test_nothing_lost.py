@@ -601,3 +601,13 @@ def test_evaluate_goes_on_past_an_unreadable_photo(tmp_path: Path) -> None:
     assert code == 1 and "trunc.jpg: unreadable or truncated" in out and "vegetation" in out, out
     report = json.loads((tmp_path / "r.json").read_text())
     assert len(report["failed"]) == 1 and report["miou"] > 0.5
+
+
+# round 4: crop plots takes a folder of photos, as crop predict and crop traits do ("file not found" before)
+def test_plots_takes_a_folder(tmp_path: Path) -> None:
+    _photos(tmp_path / "in", 2)
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\n1,0,0,50,50\n")
+    code, out = _run("crop", "plots", tmp_path / "in", "--plots", tmp_path / "pots.csv", "-o", tmp_path / "in")
+    assert code == 0 and "2 measured" in out, out
+    code, out = _run("crop", "plots", tmp_path / "in", "--plots", tmp_path / "pots.csv", "-o", tmp_path / "in")
+    assert code == 0 and "2 skipped" in out, out  # its own chart in the folder is not a photo

@@ -24,6 +24,7 @@ from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.data.files import atomic_write
+from agriseg.data.io import list_images_once
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchResult
@@ -69,6 +70,8 @@ def run_plots(
     batch = batch or BatchOptions()
     outdir = Path(outdir)
     check_inputs(mosaics, "mosaic or photo")  # a path mistyped on the command line: a usage error, before any work
+    chart = (Path(outdir) / "growth.png").resolve()  # an earlier run's chart, where -o is an input folder
+    mosaics = [str(m) for m in list_images_once(list(mosaics)) if m.resolve() != chart]  # folders: their photos
     check_template(config.meta)
     segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
     segment.check()
