@@ -167,8 +167,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
     ),
     # a physical quantity with no natural maximum (a scale, an area, a resolution, a duration, a divisor)
     "physical quantity": (
-        "crop.config.TraitsConfig.px_per_mm",
-        "crop.config.TraitsConfig.reference_mm",
         "fields.config.DownloadConfig.backoff_s",
         "fields.config.DownloadConfig.resolution",
         "fields.config.DownloadConfig.timeout_s",
