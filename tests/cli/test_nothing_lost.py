@@ -611,3 +611,10 @@ def test_plots_takes_a_folder(tmp_path: Path) -> None:
     assert code == 0 and "2 measured" in out, out
     code, out = _run("crop", "plots", tmp_path / "in", "--plots", tmp_path / "pots.csv", "-o", tmp_path / "in")
     assert code == 0 and "2 skipped" in out, out  # its own chart in the folder is not a photo
+
+
+# round 4: "--tta flip," (a value left out) is a usage error, as "--tta none,flip" is
+def test_tta_with_an_empty_value(tmp_path: Path) -> None:
+    (photo,) = _photos(tmp_path / "in", 1)
+    code, out = _run("crop", "predict", photo, "-o", tmp_path / "out", "--tta", "flip,")
+    assert code == 2 and "'flip,' has an empty value" in out, out

@@ -507,7 +507,10 @@ def _split_values(ctx: click.Context, param: click.Parameter, value: Any) -> Any
     """Repeated and comma-separated values as one tuple (``--tta flip_h,flip_v`` = ``--tta flip_h --tta flip_v``)."""
     if not value:
         return None if _crop(param) else ()
-    items = tuple(v.strip() for s in value for v in str(s).split(",") if v.strip())
+    parts = [v.strip() for s in value for v in str(s).split(",")]
+    if "" in parts:  # "flip," or ",flip": a value left out, not one to skip silently
+        raise click.BadParameter(f"{','.join(map(str, value))!r} has an empty value", ctx, param)
+    items = tuple(parts)
     choices = _literal_values(config_class(str(param.config_ref)).model_fields[str(param.config_field)].annotation)  # type: ignore[attr-defined]
     bad = [v for v in items if v not in choices]
     if bad:

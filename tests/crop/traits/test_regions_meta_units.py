@@ -293,3 +293,18 @@ def test_a_date_field_skips_digits_that_are_no_date() -> None:
     assert parse_name("tray_2024-06-01T10-30.jpg", "date") == {"date": "2024-06-01T10:30:00"}
     with pytest.raises(ValueError, match="'12' is not a date"):
         parse_name("x_12_y.jpg", "date")
+
+
+def test_a_region_reaching_outside_the_photo_is_not_in_frame() -> None:
+    """``in_frame`` of a region: the region and its plants inside the photo (an empty region wholly outside said
+    True)."""
+    from agriseg.crop.traits.regions import Region, region_traits
+
+    veg = np.zeros((40, 60), bool)
+    regions = [Region("in", 0, 0, 30, 40), Region("half", 45, 0, 30, 40), Region("out", 100, 0, 10, 10)]
+    rows = region_traits(regions, veg, [])
+    assert [(r["status"], r["in_frame"]) for r in rows] == [
+        ("empty", True),
+        ("partly outside", False),
+        ("outside", False),
+    ]

@@ -298,8 +298,8 @@ def region_traits(
     Returns:
         One dict per region: ``id``, ``status`` (``ok``; ``empty`` when it holds no plant; ``partly
         outside`` / ``outside`` the image), ``plant_count``, ``plant_area``, ``vegetation_area``,
-        ``green_fraction``, ``green_area_index``, ``gai_saturated``, ``in_frame`` (every plant inside the
-        photo), colour traits, and ``x``, ``y``, ``width``, ``height``.
+        ``green_fraction``, ``green_area_index``, ``gai_saturated``, ``in_frame`` (the region and every plant
+        of it inside the photo), colour traits, and ``x``, ``y``, ``width``, ``height``.
     """
     from agriseg.crop.traits.plants import colour_traits
 
@@ -323,7 +323,8 @@ def region_traits(
             "green_fraction": gf,
             "green_area_index": g.value if g else None,
             "gai_saturated": g.saturated if g else None,
-            "in_frame": all(p.get("in_frame", True) for p in inside),
+            # a region reaching outside the photo is not in the frame, whatever plants it holds
+            "in_frame": where == "inside" and all(p.get("in_frame", True) for p in inside),
         }
         if rgb is not None and cell.any():
             row.update(colour_traits(rgb[y0:y1, x0:x1][cell]))
