@@ -308,3 +308,13 @@ def test_a_region_reaching_outside_the_photo_is_not_in_frame() -> None:
         ("partly outside", False),
         ("outside", False),
     ]
+
+
+def test_overlapping_regions_are_named() -> None:
+    """Regions that share pixels count shared vegetation twice: named once; touching regions do not overlap."""
+    from agriseg.crop.traits.regions import Region, overlaps
+
+    tray = [Region(str(i), 10 * i, 0, 10, 10) for i in range(6)]  # a row of pots that touch
+    assert overlaps(tray) is None
+    said = overlaps([*tray, Region("x", 15, 5, 10, 10), Region("y", 100, 0, 5, 5)])
+    assert said is not None and said.startswith("regions 1 and x overlap (and 1 more pairs):")

@@ -77,13 +77,15 @@ def run_plots(
     segment.check()
     names = unique_names(mosaics)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
+    overlap = None
     if photos:
         from agriseg.config import OptionError
+        from agriseg.crop.traits.regions import overlaps
         from agriseg.crop.traits.runner import read_regions_option
 
         if config.plot_id:  # it would be silently ignored: a regions CSV has one id column
             raise OptionError(f"--plot-id: {config.plots} is a regions CSV, whose ids are its 'id' column")
-        read_regions_option(config.plots, "--plots")  # a bad regions file stops the batch before it starts
+        overlap = overlaps(read_regions_option(config.plots, "--plots"))  # a bad file stops the batch first
     items = [
         Item(
             n,
@@ -138,6 +140,8 @@ def run_plots(
         tables=[outdir / n for n in ("growth.csv", "growth_wide.csv", "growth.png")],
     )
     result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
+    if overlap:
+        result.notes.append(f"warning: {config.plots}: {overlap}")
     done = measured_now(list(result))  # not the records made with other settings (kept)
     if len(done) < 2:
         drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)

@@ -255,6 +255,27 @@ def _lines(values: np.ndarray, gap: float) -> list[float]:
     return [float(g.mean()) for g in groups]
 
 
+def overlaps(regions: list[Region], limit: int = 3000) -> str | None:
+    """A warning naming overlapping regions of a user's regions file (None when none overlap).
+
+    A plant counts in the region holding its centroid, but vegetation area and green fraction count every
+    pixel of each region, so overlapping regions count shared vegetation twice. Checked for up to ``limit``
+    regions (all pairs at once: 9 M booleans at 3,000).
+    """
+    if len(regions) < 2 or len(regions) > limit:
+        return None
+    box = np.array([(r.x, r.y, r.x + r.width, r.y + r.height) for r in regions])  # (N, 4)
+    w = np.minimum(box[:, None, 2], box[None, :, 2]) - np.maximum(box[:, None, 0], box[None, :, 0])  # (N, N)
+    h = np.minimum(box[:, None, 3], box[None, :, 3]) - np.maximum(box[:, None, 1], box[None, :, 1])
+    i, j = np.nonzero(np.triu((w > 0) & (h > 0), 1))
+    if not len(i):
+        return None
+    a, b = regions[int(i[0])].id, regions[int(j[0])].id
+    more = f" (and {len(i) - 1} more pairs)" if len(i) > 1 else ""
+    return (f"regions {a} and {b} overlap{more}: a plant counts in the region holding its centre, but their "
+            "vegetation area and green fraction count the shared pixels in both")  # fmt: skip
+
+
 def region_status(reg: Region, shape: tuple[int, int]) -> str:
     """``inside``, ``partly outside`` or ``outside`` the image of ``shape`` (H, W)."""
     h, w = shape

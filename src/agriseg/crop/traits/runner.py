@@ -49,6 +49,7 @@ from agriseg.crop.traits.regions import (
     detect_pots,
     detect_tray,
     grid_regions,
+    overlaps,
     parse_grid,
     read_regions,
     region_status,
@@ -441,8 +442,9 @@ def run_traits(
     left_out = [f for f in files if Path(f).resolve() in own]
     files = [f for f in files if Path(f).resolve() not in own]
     pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
-    if config.regions:
-        read_regions_option(config.regions, "--regions")  # a bad regions file stops the batch before it starts
+    overlap = None
+    if config.regions:  # a bad regions file stops the batch before it starts
+        overlap = overlaps(read_regions_option(config.regions, "--regions"))
     if config.grid:
         parse_grid(config.grid)
     if config.grid_box:
@@ -490,6 +492,8 @@ def run_traits(
         failed=lambda it, msg: {"file": str(it.source), "name": it.name, "status": "error", "error": msg},
         tables=[outdir / n for n in ("traits.csv", "traits.json", "growth.csv", "growth_wide.csv", "growth.png")],
     )
+    if overlap:
+        result.notes.append(f"warning: {config.regions}: {overlap}")
     if left_out:
         result.notes.append(
             f"({len(left_out)} files in {outdir} written by an earlier crop traits run were not read as inputs)"
