@@ -618,3 +618,12 @@ def test_tta_with_an_empty_value(tmp_path: Path) -> None:
     (photo,) = _photos(tmp_path / "in", 1)
     code, out = _run("crop", "predict", photo, "-o", tmp_path / "out", "--tta", "flip,")
     assert code == 2 and "'flip,' has an empty value" in out, out
+
+
+# round 4: an empty --model or a folder given as the model says which (both said "model file not found")
+@pytest.mark.parametrize(("model", "message"), [("", "'': no model named"), ("in", "is a folder, not a model file")])
+def test_model_empty_or_a_folder(tmp_path: Path, model: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    (photo,) = _photos(tmp_path / "in", 1)
+    monkeypatch.chdir(tmp_path)
+    code, out = _run("crop", "predict", photo, "-o", tmp_path / "out", "-m", model)
+    assert code == 2 and message in out, out

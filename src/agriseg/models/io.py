@@ -87,6 +87,10 @@ def resolve(name_or_path: str | Path) -> Path:
             raise ModelLoadError(f"packaged model {s!r} is not installed ({p} missing)")
         return p
     p = Path(s)
+    if not s.strip():  # Path("") is "."
+        raise ModelNotFoundError(f"'': no model named (packaged names: {', '.join(PACKAGED)}; or a model file)")
+    if p.is_dir():
+        raise ModelNotFoundError(f"{p}: is a folder, not a model file (packaged names: {', '.join(PACKAGED)})")
     if not p.is_file():
         raise ModelNotFoundError(f"{p}: model file not found (packaged names: {', '.join(PACKAGED)})")
     return p
