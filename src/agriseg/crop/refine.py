@@ -107,11 +107,17 @@ def band_by_colour(
         sure pixels (or the band is empty).
     """
     fitted = fit_by_colour(rgb, sure_veg, sure_bg, max_samples, min_samples, seed, opencv)
-    if fitted is None or not in_band.any():
+    return None if fitted is None else _apply(rgb, in_band, fitted, opencv)
+
+
+def _apply(
+    rgb: np.ndarray, in_band: np.ndarray, fitted: tuple[np.ndarray, float], opencv: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(ys, xs, is_vegetation)`` of the ``in_band`` pixels by the discriminant ``fitted``; None: no band."""
+    if not in_band.any():
         return None
-    w, c = fitted
     ys, xs = np.nonzero(in_band)
-    return ys, xs, lab_features(rgb[ys, xs][:, None], opencv)[:, 0] @ w > c
+    return ys, xs, lab_features(rgb[ys, xs][:, None], opencv)[:, 0] @ fitted[0] > fitted[1]
 
 
 def fit_by_colour(
@@ -128,15 +134,9 @@ def fit_by_colour(
     if sure_veg.sum() < min_samples or sure_bg.sum() < min_samples:
         return None
     rng = np.random.default_rng(seed)
-    flat = rgb.reshape(-1, 3)
-
-    def sample(m: np.ndarray) -> np.ndarray:
-        idx = np.flatnonzero(m)
-        if len(idx) > max_samples:
-            idx = idx[rng.choice(len(idx), max_samples, replace=False)]
-        return lab_features(flat[idx][:, None], opencv)[:, 0]  # (N, 3)
-
-    return fit_lda(sample(sure_veg), sample(sure_bg))
+    return fit_lda(
+        _sampled_lab(rgb, sure_veg, max_samples, rng, opencv), _sampled_lab(rgb, sure_bg, max_samples, rng, opencv)
+    )
 
 
 def band_by_colour_local(
@@ -176,25 +176,29 @@ def band_by_colour_local(
         band, sv, sb = in_band[sl] & g, sure_veg[sl] & g, sure_bg[sl] & g
         if sv.sum() < min_samples or sb.sum() < min_samples or not band.any():
             continue
-        crop = rgb[sl]
-        veg_lab = _sampled_lab(crop[sv], max_samples, rng)
+        crop = np.ascontiguousarray(rgb[sl])
+        veg_lab = _sampled_lab(crop, sv, max_samples, rng)
         if (veg_lab @ photo[0] > photo[1]).mean() < 0.5:  # not a plant by the photo's colours
             continue
-        bg_lab = _sampled_lab(crop[sb], max_samples, rng)
+        bg_lab = _sampled_lab(crop, sb, max_samples, rng)
         if bg_lab[:, 1].mean() - veg_lab[:, 1].mean() < LOCAL_MIN_GREENER:  # a* (green-red): a grey reflection
             continue
-        w, c = fit_lda(veg_lab, bg_lab)
-        ys, xs = np.nonzero(band)
-        is_veg = lab_features(crop[ys, xs][:, None], opencv=False)[:, 0] @ w > c
-        out.append((ys + sl[0].start, xs + sl[1].start, is_veg))
+        decided = _apply(crop, band, fit_lda(veg_lab, bg_lab), opencv=False)
+        if decided is not None:
+            ys, xs, is_veg = decided
+            out.append((ys + sl[0].start, xs + sl[1].start, is_veg))
     return out
 
 
-def _sampled_lab(px: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Lab (scikit-image) of at most ``n`` of the RGB pixels ``px`` ``(N, 3)``."""
-    if len(px) > n:
-        px = px[rng.choice(len(px), n, replace=False)]
-    return lab_features(px[:, None], opencv=False)[:, 0]  # (n, 3)
+def _sampled_lab(
+    rgb: np.ndarray, mask: np.ndarray, n: int, rng: np.random.Generator, opencv: bool = False
+) -> np.ndarray:
+    """Lab ``(k, 3)`` of at most ``n`` pixels of ``rgb`` ``(H, W, 3)`` where ``mask`` ``(H, W)``, sampled by
+    index (only the sampled pixels are copied and converted)."""
+    idx = np.flatnonzero(mask)
+    if len(idx) > n:
+        idx = idx[rng.choice(len(idx), n, replace=False)]
+    return lab_features(rgb.reshape(-1, 3)[idx][:, None], opencv)[:, 0]
 
 
 def refine_labels(
@@ -336,17 +340,15 @@ def _decide_by_colour(
     with :data:`LOCAL_RING`, each object's own (:func:`band_by_colour_local`). None: too few sure pixels."""
     # scikit-image's Lab, not OpenCV's: the mask must not depend on which extras are installed
     fitted = fit_by_colour(rgb, sure_veg, sure_bg, max_samples, min_samples, seed, opencv=False)
-    if fitted is None or not in_band.any():
-        return None
-    ys, xs = np.nonzero(in_band)
-    is_veg = lab_features(rgb[ys, xs][:, None], opencv=False)[:, 0] @ fitted[0] > fitted[1]
-    if LOCAL_RING:
-        decided = np.zeros(in_band.shape, bool)  # (H, W)
-        decided[ys, xs] = is_veg
-        for ly, lx, lv in band_by_colour_local(rgb, sure_veg, sure_bg, in_band, LOCAL_RING * step, fitted, seed=seed):
-            decided[ly, lx] = lv
-        is_veg = decided[ys, xs]
-    return ys, xs, is_veg
+    decided = None if fitted is None else _apply(rgb, in_band, fitted, opencv=False)
+    if decided is None or fitted is None or not LOCAL_RING:
+        return decided
+    ys, xs, is_veg = decided
+    veg = np.zeros(in_band.shape, bool)  # (H, W)
+    veg[ys, xs] = is_veg
+    for ly, lx, lv in band_by_colour_local(rgb, sure_veg, sure_bg, in_band, LOCAL_RING * step, fitted, seed=seed):
+        veg[ly, lx] = lv  # each object's own decision where it has one
+    return ys, xs, veg[ys, xs]
 
 
 def background_floor(p: np.ndarray, classes: np.ndarray, sample: int = 4) -> float:
