@@ -11,14 +11,19 @@ import pytest
 from agriseg.crop.refine import fit_lda, refine_labels
 
 
+def _coverage(h: int, w: int, cx: int, cy: int, r: int) -> np.ndarray:
+    """The share ``(H, W, 1)`` of each pixel a disc covers (drawn at 4x and reduced: an anti-aliased edge)."""
+    big = np.zeros((h * 4, w * 4), np.uint8)
+    cv2.circle(big, (cx * 4, cy * 4), r * 4, 255, -1)
+    return cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
+
+
 def _disc_photo(r: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A green disc (anti-aliased, blurred) on textured brown soil, and its exact 0/1 truth."""
     rng = np.random.default_rng(seed)
     h = w = 160
     soil = np.array([120, 95, 70], np.float32) * (1 + 0.15 * rng.standard_normal((h, w, 1))).astype(np.float32)
-    big = np.zeros((h * 4, w * 4), np.uint8)
-    cv2.circle(big, (w * 2, h * 2), r * 4, 255, -1)
-    cov = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
+    cov = _coverage(h, w, w // 2, h // 2, r)
     img = soil * (1 - cov) + np.array([70, 150, 60], np.float32) * cov
     img = cv2.GaussianBlur(img, (0, 0), 0.7)
     return np.clip(img, 0, 255).astype(np.uint8), (cov[..., 0] >= 0.5).astype(np.uint8)
@@ -156,9 +161,7 @@ def _dark_leaf_photo(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     rng = np.random.default_rng(seed)
     h, w = 160, 320
     soil = np.array([150, 135, 125], np.float32) * (1 + 0.08 * rng.standard_normal((h, w, 1))).astype(np.float32)
-    big = np.zeros((h * 4, w * 4), np.uint8)
-    cv2.circle(big, (80 * 4, 80 * 4), 30 * 4, 255, -1)
-    cov = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
+    cov = _coverage(h, w, 80, 80, 30)
     bright = np.zeros((h, w), np.uint8)
     cv2.circle(bright, (240, 80), 30, 1, -1)
     img = soil * (1 - cov) + np.array([45, 75, 45], np.float32) * cov
@@ -384,9 +387,7 @@ def _pots_of_mixed_plants(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.nda
     for (cx, cy), leaf, soil in zip(centres, [pale, dark, pale, dark], [white, black, black, white], strict=True):
         cv2.rectangle(img, (cx - 50, cy - 50), (cx + 50, cy + 50), (180, 90, 50), -1)
         cv2.rectangle(img, (cx - 42, cy - 42), (cx + 42, cy + 42), soil, -1)
-        big = np.zeros((h * 4, w * 4), np.uint8)
-        cv2.circle(big, (cx * 4, cy * 4), 14 * 4, 255, -1)
-        cov = cv2.resize(big, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32)[..., None] / 255
+        cov = _coverage(h, w, cx, cy, 14)
         img = img * (1 - cov) + np.array(leaf, np.float32) * cov
         truth |= (cov[..., 0] >= 0.5).astype(np.uint8)
     img *= (1 + 0.08 * rng.standard_normal((h, w, 1))).astype(np.float32)
