@@ -24,6 +24,7 @@ PACKAGED = {
     "default": "crop_default.safetensors",
     "crop-weed": "crop_weed.safetensors",
     "default@3": "crop_default_v3.safetensors",
+    "default@4": "crop_default_v4.safetensors",
     "crop-weed@3": "crop_weed_v3.safetensors",
 }
 # packaged names that also ship as ONNX (the current versions): <stem>.onnx beside the safetensors
