@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,8 +25,11 @@ from tqdm import tqdm
 
 REPO = Path(__file__).resolve().parents[1]
 
+if TYPE_CHECKING:
+    from agriseg.crop.predict import Predictor
 
-def outline_shares(pred, images: list[Path], labels: Path, low: float, high: float) -> dict[str, float]:
+
+def outline_shares(pred: Predictor, images: list[Path], labels: Path, low: float, high: float) -> dict[str, float]:
     """Shares of the pixels within 2 px of the labelled outline: in ``[low, high]``, and sure (> high) outside."""
     near = in_band = sure_out = 0
     kernel = np.ones((5, 5), np.uint8)
@@ -45,8 +49,8 @@ def outline_shares(pred, images: list[Path], labels: Path, low: float, high: flo
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["default@4", "default"])
-    ap.add_argument("--plants", type=Path, default=REPO / "runs/data/unsure_dev/plants", help="made by crop_unsure_pixels.py")
-    ap.add_argument("--ews", type=Path, default=REPO / "runs/data/ews", help="prepared EWS folder (validation/ is used)")
+    ap.add_argument("--plants", type=Path, default=REPO / "runs/data/unsure_dev/plants", help="crop_unsure_pixels.py's")
+    ap.add_argument("--ews", type=Path, default=REPO / "runs/data/ews", help="prepared EWS folder (validation/)")
     ap.add_argument("--limit", type=int, default=40, help="photos per set (sorted by name)")
     ap.add_argument("-o", "--output", type=Path, default=REPO / "benchmarks/results/crop_outline_certainty.json")
     args = ap.parse_args()
@@ -61,7 +65,8 @@ def main() -> None:
             images = sorted((d / "images").iterdir())[: args.limit]
             res = outline_shares(pred, tqdm(images, desc=f"{m} {name}"), d / "labels", *UNSURE)
             out["models"][m][name] = res
-            print(f"{m:40s} {name:7s} outline in band {res['in_unsure_band']:.3f}  sure outside {res['sure_outside_plant']:.3f}")
+            band, out_ = res["in_unsure_band"], res["sure_outside_plant"]
+            print(f"{m:40s} {name:7s} outline in band {band:.3f}  sure outside {out_:.3f}")
     args.output.write_text(json.dumps(out, indent=1, allow_nan=False))
 
 
