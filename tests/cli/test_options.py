@@ -256,3 +256,18 @@ def test_help_from_the_config_fields_description() -> None:
 def test_positive_number_options_refuse_inf_and_nan(value: str) -> None:
     res = CliRunner().invoke(main, ["text", "suggest-sizes", "--size", "512", "--resolution", value])
     assert res.exit_code == 2 and f"'{value}' is not a finite number" in res.output, res.output
+
+
+def test_every_output_option_refuses_an_empty_path() -> None:
+    """``-o ""`` once wrote a command's outputs into the working folder; every output option refuses it."""
+    from agriseg.cli.options import OutputPath
+
+    checked = []
+    for name, cmd in COMMANDS:
+        for opt in _options(cmd):
+            if {"--output", "--outdir"} & set(opt.opts):
+                assert isinstance(opt.type, OutputPath), f"{name} {opt.opts}: not an OutputPath"
+                checked.append(name)
+    assert len(checked) >= 10
+    res = CliRunner().invoke(main, ["crop", "predict", "photo.jpg", "-o", " "])
+    assert res.exit_code == 2 and "an empty path" in res.output, res.output

@@ -87,6 +87,15 @@ TEXT_TINY_MODEL = "agriseg.text.tinyvlm:TinyVLMConfig"
 TEXT_LANDSCAPES = "agriseg.text.synthetic:LandscapeConfig"
 
 
+class OutputPath(click.Path):
+    """A ``click.Path`` for outputs that refuses an empty value: ``-o ""`` would write into the working folder."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("an empty path (name a file or folder; '.' for the working folder)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class PositiveFloat(click.FloatRange):
     """A number above 0 and finite: ``click.FloatRange`` lets ``inf`` and ``nan`` through."""
 
@@ -274,7 +283,7 @@ def output_option(help: str, required: bool = True, dest: str = "output") -> Dec
         dest,
         required=required,
         default=None,
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=OutputPath(dir_okay=False, path_type=Path),
         help=help,
     )
 
@@ -289,7 +298,7 @@ def outdir_option(
     flags = ("-o", "--outdir") if short else ("--outdir",)
     required = short if required is None else required
     return shared(
-        "--outdir", *flags, dest, required=required, type=click.Path(file_okay=False, path_type=Path), help=help
+        "--outdir", *flags, dest, required=required, type=OutputPath(file_okay=False, path_type=Path), help=help
     )
 
 
