@@ -6,6 +6,8 @@ import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
+from agriseg.crop.config import MAX_PX_PER_MM, MIN_PX_PER_MM
+
 
 def unit_names(px_per_mm: float | None) -> dict[int, str]:
     """Dimension (0 = none, 1 = length, 2 = area) -> unit name."""
@@ -61,8 +63,6 @@ def reference_scale(rgb: np.ndarray, box: tuple[int, int, int, int], size_mm: fl
             f"the object in reference box {box} touches the box's edge: give a box with background around it"
         )
     side = max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
-    from agriseg.crop.config import MAX_PX_PER_MM, MIN_PX_PER_MM
-
     if not MIN_PX_PER_MM <= side / size_mm <= MAX_PX_PER_MM:
         raise ValueError(
             f"the object in reference box {box} ({side} px for {size_mm:g} mm) gives {side / size_mm:.3g} px per "
