@@ -138,10 +138,12 @@ def fit(
         )
         t0 = time.time()
         trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
-        if not ckpt.last_model_path:  # stopped (max_minutes, max_steps, val_every) before any validation
-            last = out / "last.ckpt"  # the model at the end of training is kept all the same, not lost
-            trainer.save_checkpoint(last)
-            ckpt.last_model_path = str(last)
+        # last.ckpt is always the model at the end of training, written here: since Lightning 2.6 the callback
+        # rewrites it only when a new best is saved (so it was the best checkpoint, picked on validation),
+        # and nothing is written when training stops (max_minutes, max_steps, val_every) before any validation
+        last = out / "last.ckpt"
+        trainer.save_checkpoint(last)
+        ckpt.last_model_path = str(last)
     return FitResult(trainer, ckpt, time.time() - t0)
 
 
