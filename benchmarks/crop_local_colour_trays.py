@@ -30,6 +30,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from crop_unsure_pixels import steps_off  # noqa: E402
+
 from agriseg.crop import refine  # noqa: E402
 from agriseg.crop.predict import load_predictor  # noqa: E402
 from agriseg.data.files import write_json  # noqa: E402
@@ -77,20 +80,23 @@ def main() -> None:
     ap.add_argument("folders", type=Path, nargs="+", help="generated tray folders (index.json, images/, labels/)")
     ap.add_argument("--model", default="default")
     ap.add_argument("--rings", default="0,8", help="LOCAL_RING values to compare; 0 = one decision per photo")
+    ap.add_argument("--off", default="", help="also each ring with these steps off (e.g. nogrey)")
     ap.add_argument("-o", "--output", type=Path, default=None)
     a = ap.parse_args()
     rings = [int(r) for r in a.rings.split(",")]
+    variants = [(r, "") for r in rings] + [(r, f"/{a.off}") for r in rings if a.off]  # (ring, steps switched off)
     pred = load_predictor(a.model)
-    errors: dict[int, list[float]] = {r: [] for r in rings}
+    errors: dict[tuple[int, str], list[float]] = {v: [] for v in variants}
     exg: list[float] = []
     saved = refine.LOCAL_RING
     for folder in a.folders:
         for _, rgb, truth, pots in pots_of(folder):
             probs = pred.probabilities([rgb])[0]  # (K, H, W), once per photo
             masks = {}
-            for r in rings:
-                refine.LOCAL_RING = r or None
-                masks[r] = pred.classes(probs, rgb) > 0
+            for r, off in variants:
+                with steps_off(f"x{off}"):
+                    refine.LOCAL_RING = r or None
+                    masks[r, off] = pred.classes(probs, rgb) > 0
             refine.LOCAL_RING = saved
             f = rgb.astype(np.float32) / 255
             g = 2 * f[..., 1] - f[..., 0] - f[..., 2]  # (H, W) excess green
@@ -101,10 +107,10 @@ def main() -> None:
                 box = np.s_[y : y + h, x : x + w]
                 t = truth[box]
                 exg.append(float(g[box][t].mean()))
-                for r in rings:
-                    errors[r].append(int(masks[r][box].sum()) / int(t.sum()) - 1)
+                for v in variants:
+                    errors[v].append(int(masks[v][box].sum()) / int(t.sum()) - 1)
     e = np.array(exg)
-    res = {f"ring_{r}" if r else "photo": summary(np.array(errors[r]), e) for r in rings}
+    res = {(f"ring_{r}" if r else "photo") + off: summary(np.array(errors[r, off]), e) for r, off in variants}
     for name, row in res.items():
         print(f"{name:8s} within 10 %: {row['within_10pct']}/{row['pots']}  under {row['under_10pct']}  "
               f"over {row['over_10pct']}  median {row['median_error']:+.3f}")  # fmt: skip

@@ -66,7 +66,7 @@ from agriseg.metrics import SegmentationMetrics  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = "none,0.02:0.9,0.05:0.8,0.05:0.9,0.05:0.95,0.1:0.9"
 # candidate suffixes that switch a step of the colour decision off (/nobridge: Predictor.faint_stem = None)
-STEPS = {"nohalf": "_half_seen_objects"}
+STEPS = {"nohalf": "_half_seen_objects", "nogrey": "_drop_grey_unsure_objects"}
 EIGHT = np.ones((3, 3), bool)
 
 

@@ -443,3 +443,35 @@ def test_a_grey_reflection_is_not_outlined_against_its_own_background(monkeypatc
     assert blob_decided(everything) == 0
     monkeypatch.setattr(refine, "LOCAL_MIN_GREENER", -np.inf)
     assert blob_decided(everything) > 0
+
+
+def test_grey_objects_the_model_was_never_sure_of_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grey glare on a white bench that the colour decision called vegetation (the model unsure of it) is
+    background again; a pale green leaf equally unsure, and a grey object the model is sure of, stay."""
+    import torch
+
+    from agriseg.crop.predict import Predictor
+
+    h = w = 160
+    rgb = np.full((h, w, 3), 238, np.uint8)  # a white bench
+    plant, glare, pale, sure_grey = (np.zeros((h, w), np.uint8) for _ in range(4))
+    cv2.circle(plant, (40, 40), 18, 1, -1)
+    cv2.ellipse(glare, (120, 40), (14, 6), 20, 0, 360, 1, -1)
+    cv2.circle(pale, (40, 120), 10, 1, -1)
+    cv2.circle(sure_grey, (120, 120), 10, 1, -1)
+    rgb[plant > 0] = (60, 140, 50)
+    rgb[glare > 0] = (175, 178, 172)  # grey, darker than the bench: the plant's side of the photo's line
+    rgb[pale > 0] = (110, 170, 90)  # a light green leaf
+    rgb[sure_grey > 0] = (120, 120, 120)
+    veg = 0.99 * plant + 0.5 * (glare + pale) + 0.97 * sure_grey  # (H, W) vegetation probability
+    probs = np.stack([1 - veg, veg]).astype(np.float32)  # (2, H, W)
+    pred = Predictor(torch.nn.Identity(), 2, long_side=160)
+    out = pred.classes(probs, rgb)
+    assert (out[plant > 0] > 0).mean() > 0.95
+    assert (out[glare > 0] > 0).sum() == 0
+    assert (out[pale > 0] > 0).mean() > 0.9
+    assert (out[sure_grey > 0] > 0).mean() > 0.9
+    from agriseg.crop import refine
+
+    monkeypatch.setattr(refine, "_drop_grey_unsure_objects", lambda *a: None)
+    assert (pred.classes(probs, rgb)[glare > 0] > 0).mean() > 0.9  # the colour decision alone called it a plant

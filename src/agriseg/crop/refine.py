@@ -43,6 +43,9 @@ LOCAL_RING: int | None = 8
 LOCAL_MIN_SAMPLES = 30
 # ... and only where the object is greener than that background by this much (CIELAB a*)
 LOCAL_MIN_GREENER = 3.0
+# grey objects (_drop_grey_unsure_objects): an object the model was sure of nowhere (every pixel under the unsure
+# band's top) whose median CIELAB chroma is under this is not a plant
+GREY_CHROMA = 8.0
 
 
 def lab_features(rgb: np.ndarray, opencv: bool = True) -> np.ndarray:
@@ -271,9 +274,10 @@ def refine_outline(
       ``high`` (vegetation) or at most ``low`` (background).
 
     A pixel that becomes vegetation takes the vegetation class the model found most likely there. With
-    ``unsure``, two object-level steps follow: plants the model only half saw are decided against their own
-    soil (:func:`_half_seen_objects`), and pieces the model traced faintly between them are joined
-    (:func:`_bridge_faint_stems`).
+    ``unsure``, three object-level steps follow: plants the model only half saw are decided against their own
+    soil (:func:`_half_seen_objects`), pieces the model traced faintly between them are joined
+    (:func:`_bridge_faint_stems`), and grey objects the model was nowhere sure of are dropped
+    (:func:`_drop_grey_unsure_objects`).
 
     Args:
         rgb: the photo, ``uint8`` ``(H, W, 3)``.
@@ -325,7 +329,37 @@ def refine_outline(
     _keep_connections(out, classes)
     if unsure is not None and faint_stem is not None:
         _bridge_faint_stems(out, probs[0] if trace is None else trace, max(faint_stem, floor), step)
+    if unsure is not None:
+        _drop_grey_unsure_objects(out, rgb, p, high)
     return out
+
+
+def _drop_grey_unsure_objects(out: np.ndarray, rgb: np.ndarray, p: np.ndarray, high: float) -> None:
+    """Objects made of unsure pixels only that are grey are background again (in place).
+
+    The colour decision fits one line between the photo's plants and its background. Against a white bench a
+    grey patch of glare, a shadow or a label lies on the plant's side of that line (darker than the bench), so an
+    object the model only half saw there can be called vegetation for its brightness alone. A leaf has colour;
+    glare, shadows, labels and metal do not. An 8-connected object whose vegetation probability ``p`` ``(H, W)``
+    stays under ``high`` everywhere and whose median CIELAB chroma (distance from grey in the a*-b* plane) is
+    under :data:`GREY_CHROMA` is removed. Objects the model is sure of somewhere are never touched, so a pale,
+    washed-out or overexposed plant the model recognised stays.
+    """
+    labels, n = ndi.label(out > 0, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return
+    idx = np.arange(1, n + 1)
+    unsure_only = np.flatnonzero(ndi.maximum(p, labels, idx) < high) + 1  # ids of objects never sure
+    if len(unsure_only) == 0:
+        return
+    boxes = ndi.find_objects(labels)
+    for i in unsure_only:
+        sl = boxes[i - 1]
+        obj = labels[sl] == i
+        lab = lab_features(np.ascontiguousarray(rgb[sl][obj])[:, None], opencv=False)[:, 0]  # (k, 3)
+        chroma = np.hypot(lab[:, 1] - 128, lab[:, 2] - 128)
+        if float(np.median(chroma)) < GREY_CHROMA:
+            out[sl][obj] = 0
 
 
 def _decide_by_colour(

@@ -36,8 +36,8 @@ if TYPE_CHECKING:
 # agriseg's version of what each command makes from its inputs and options (part of their fingerprints)
 # 2: evaluation masks re-decide unsure pixels by colour; 3: and decide half-seen plants against their own soil;
 # 4: the object-level steps rise above the model's background floor; 5: faint stems traced at the photo's size;
-# 6: per-object colour decision
-ALGORITHM = {"crop selftrain": "6", "crop adapt": "6"}
+# 6: per-object colour decision; 7: grey objects the model was never sure of dropped
+ALGORITHM = {"crop selftrain": "7", "crop adapt": "7"}
 
 Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]

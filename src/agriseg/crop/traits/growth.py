@@ -48,8 +48,8 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
 # 2: crop predict's outlines re-decided on reduced photos; 3: unsure pixels by colour; 4: half-seen plants;
 # 5: object-level steps above the model's background floor; 6: faint stems traced at the photo's size;
-# 7: per-object colour decision
-ALGORITHM = "7"
+# 7: per-object colour decision; 8: grey objects the model was never sure of dropped
+ALGORITHM = "8"
 
 
 @batch_keywords
