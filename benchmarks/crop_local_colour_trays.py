@@ -11,6 +11,10 @@ the Peanut **training** photos with seeds of their own, never the committed tray
     python benchmarks/crop_local_colour_trays.py runs/dev/trays runs/dev/trays32 --rings 0,4,8,16 \\
         -o benchmarks/results/crop_local_colour_trays_dev.json
 
+``--long-side N`` sets the model's working size (0: each photo's own size); measured on the trays of seed 35000
+(``benchmarks/results/crop_tray_working_size_dev.json``). ``--off nogrey`` adds each ring with the grey-object step
+off.
+
 For every planted pot wholly in the frame, the mask of ``crop predict`` (the model at its working size, then the
 colour decision) inside the pot's box against the true vegetation pixels there (the generator's label). Reports
 pots within +-10 % of the truth, under and over, and the median error by the true plant's mean excess green
@@ -55,7 +59,7 @@ def pots_of(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray, list[dict]]
     return out
 
 
-def summary(err: np.ndarray, exg: np.ndarray) -> dict:
+def summary(err: np.ndarray, exg: np.ndarray, layout: np.ndarray) -> dict:
     by_exg = {}
     for lo, hi in zip(EXG_BINS[:-1], EXG_BINS[1:], strict=True):
         sel = (exg > lo) & (exg <= hi)
@@ -72,6 +76,10 @@ def summary(err: np.ndarray, exg: np.ndarray) -> dict:
         "over_10pct": int((err > 0.1).sum()),
         "median_error": round(float(np.median(err)), 4),
         "by_plant_excess_green": by_exg,
+        "by_layout": {
+            str(k): {"pots": int((layout == k).sum()), "within_10pct": int((np.abs(err[layout == k]) <= 0.1).sum())}
+            for k in sorted(set(layout.tolist()))
+        },
     }
 
 
@@ -79,18 +87,21 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", type=Path, nargs="+", help="generated tray folders (index.json, images/, labels/)")
     ap.add_argument("--model", default="default")
+    ap.add_argument("--long-side", type=int, default=None, help="the model's working size (0: the photo's own)")
     ap.add_argument("--rings", default="0,8", help="LOCAL_RING values to compare; 0 = one decision per photo")
     ap.add_argument("--off", default="", help="also each ring with these steps off (e.g. nogrey)")
     ap.add_argument("-o", "--output", type=Path, default=None)
     a = ap.parse_args()
     rings = [int(r) for r in a.rings.split(",")]
     variants = [(r, "") for r in rings] + [(r, f"/{a.off}") for r in rings if a.off]  # (ring, steps switched off)
-    pred = load_predictor(a.model)
+    pred = load_predictor(a.model, long_side=a.long_side)
     errors: dict[tuple[int, str], list[float]] = {v: [] for v in variants}
     exg: list[float] = []
+    layout: list[str] = []  # "ROWSxCOLS" of each pot's tray
     saved = refine.LOCAL_RING
     for folder in a.folders:
-        for _, rgb, truth, pots in pots_of(folder):
+        trays = json.loads((folder / "index.json").read_text())["photos"]
+        for stem, rgb, truth, pots in pots_of(folder):
             probs = pred.probabilities([rgb])[0]  # (K, H, W), once per photo
             masks = {}
             for r, off in variants:
@@ -107,15 +118,17 @@ def main() -> None:
                 box = np.s_[y : y + h, x : x + w]
                 t = truth[box]
                 exg.append(float(g[box][t].mean()))
+                layout.append(f"{trays[stem]['rows']}x{trays[stem]['cols']}")
                 for v in variants:
                     errors[v].append(int(masks[v][box].sum()) / int(t.sum()) - 1)
-    e = np.array(exg)
-    res = {(f"ring_{r}" if r else "photo") + off: summary(np.array(errors[r, off]), e) for r, off in variants}
+    e, lay = np.array(exg), np.array(layout)
+    res = {(f"ring_{r}" if r else "photo") + off: summary(np.array(errors[r, off]), e, lay) for r, off in variants}
     for name, row in res.items():
         print(f"{name:8s} within 10 %: {row['within_10pct']}/{row['pots']}  under {row['under_10pct']}  "
               f"over {row['over_10pct']}  median {row['median_error']:+.3f}")  # fmt: skip
     if a.output:
-        write_json(a.output, {"model": a.model, "folders": [str(f) for f in a.folders], "results": res})
+        out = {"model": a.model, "long_side": pred.long_side, "folders": [str(f) for f in a.folders], "results": res}
+        write_json(a.output, out)
 
 
 if __name__ == "__main__":
