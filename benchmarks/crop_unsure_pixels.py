@@ -36,6 +36,9 @@ pieces, on photos up to ``TRACE_LONG_SIDE`` px (``Predictor.trace_long_side``, t
         --candidates 0.05:0.9,0.05:0.9/local4,0.05:0.9/local8,0.05:0.9/local16 \
         -o benchmarks/results/crop_local_colour_dev_sets.json
 
+``--grow-to-photo PX`` runs photos larger than the model's working size at their own size, up to PX (a look at the
+working size: ``--candidates 0.05:0.9 --grow-to-photo 1600 -o benchmarks/results/crop_working_size_dev.json``).
+
 Every set also reports the mean absolute error of the number of objects of at least 50 px (what ``crop
 traits`` counts as plants) against the labels' own objects.
 
@@ -135,8 +138,10 @@ def photos_of(folder: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
     return [(f.stem, read_rgb(f), truth_of(labels[f.stem])) for f in sorted((folder / "images").iterdir())]
 
 
-def score(pred, photos: list, candidates: list[str], index: dict | None = None) -> dict:
-    """Pooled and per-photo scores of every candidate (probabilities computed once per photo)."""
+def score(pred, photos: list, candidates: list[str], index: dict | None = None, grow: int | None = None) -> dict:
+    """Pooled and per-photo scores of every candidate (probabilities computed once per photo). ``grow``: photos
+    larger than the model's working size run at their own size, up to ``grow`` px (a development look at the
+    working size, ``--grow-to-photo``)."""
     mets = {c: SegmentationMetrics(2, 0.005, 255, ["background", "vegetation"]) for c in candidates}
     area = {c: [0, 0] for c in candidates}
     per_photo: dict[str, dict[str, float]] = {c: {} for c in candidates}
@@ -144,7 +149,10 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
     exact = dict.fromkeys(candidates, 0)
     count_err: dict[str, list[int]] = {c: [] for c in candidates}  # objects of >= 50 px: predicted - labelled
     faint_stem, trace = pred.faint_stem, pred.trace_long_side
+    base = pred.long_side
     for stem, rgb, t in photos:
+        if grow:
+            pred.long_side = max(base, min(max(rgb.shape[:2]), grow))
         probs = pred.probabilities([rgb])[0]
         n_true = ndi.label(t == 1, structure=EIGHT)[1]
         n_objects = objects(t == 1)
@@ -167,7 +175,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None) 
             count_err[c].append(objects(m) - n_objects)
             if not touching:
                 exact[c] += objects(m) == n_true
-    pred.faint_stem, pred.trace_long_side = faint_stem, trace
+    pred.faint_stem, pred.trace_long_side, pred.long_side = faint_stem, trace, base
     out = {}
     for c in candidates:
         r = mets[c].compute()
@@ -212,6 +220,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="51000,60000", help="seeds of the plants and lab sets made under --sets")
     ap.add_argument("--candidates", default=CANDIDATES, help="comma-separated low:high pairs, or none")
     ap.add_argument("--model", default="default")
+    ap.add_argument("--grow-to-photo", type=int, default=None, metavar="PX",
+                    help="photos larger than the working size run at their own size, up to PX")  # fmt: skip
     ap.add_argument("-o", "--output", type=Path, default=None)
     a = ap.parse_args()
     plants_seed, lab_seed = (int(v) for v in a.seeds.split(","))
@@ -221,17 +231,17 @@ def main() -> None:
     res: dict[str, dict] = {}
     for name in ("plants", "lab"):
         index = json.loads((a.sets / name / "index.json").read_text()) if name == "plants" else None
-        res[name] = score(pred, photos_of(a.sets / name), cands, index)
+        res[name] = score(pred, photos_of(a.sets / name), cands, index, a.grow_to_photo)
     if a.ews is not None:
-        res["ews"] = score(pred, photos_of(a.ews / "validation"), cands)
+        res["ews"] = score(pred, photos_of(a.ews / "validation"), cands, grow=a.grow_to_photo)
     own, refined = peanut_sets(a.shared)
-    res["peanut_own"] = score(pred, own, cands)
-    res["peanut_refined"] = score(pred, refined, cands)
+    res["peanut_own"] = score(pred, own, cands, grow=a.grow_to_photo)
+    res["peanut_refined"] = score(pred, refined, cands, grow=a.grow_to_photo)
     for name, rows in res.items():
         for c, row in rows.items():
             print(f"{name:15s} {c:10s} " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     if a.output:
-        write_json(a.output, {"model": a.model, "candidates": cands, "sets": res})
+        write_json(a.output, {"model": a.model, "grow_to_photo": a.grow_to_photo, "candidates": cands, "sets": res})
 
 
 if __name__ == "__main__":
