@@ -37,7 +37,6 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from crop_unsure_pixels import steps_off  # noqa: E402
 
-from agriseg.crop import refine  # noqa: E402
 from agriseg.crop.predict import load_predictor  # noqa: E402
 from agriseg.data.files import write_json  # noqa: E402
 from agriseg.data.io import read_rgb  # noqa: E402
@@ -98,17 +97,14 @@ def main() -> None:
     errors: dict[tuple[int, str], list[float]] = {v: [] for v in variants}
     exg: list[float] = []
     layout: list[str] = []  # "ROWSxCOLS" of each pot's tray
-    saved = refine.LOCAL_RING
     for folder in a.folders:
         trays = json.loads((folder / "index.json").read_text())["photos"]
         for stem, rgb, truth, pots in pots_of(folder):
             probs = pred.probabilities([rgb])[0]  # (K, H, W), once per photo
             masks = {}
             for r, off in variants:
-                with steps_off(f"x{off}"):
-                    refine.LOCAL_RING = r or None
+                with steps_off(f"x/local{r}{off}"):  # ring r (0: per photo), steps off; restored after
                     masks[r, off] = pred.classes(probs, rgb) > 0
-            refine.LOCAL_RING = saved
             f = rgb.astype(np.float32) / 255
             g = 2 * f[..., 1] - f[..., 0] - f[..., 2]  # (H, W) excess green
             for pot in pots:
