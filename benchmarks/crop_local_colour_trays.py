@@ -11,6 +11,11 @@ the Peanut **training** photos with seeds of their own, never the committed tray
     python benchmarks/crop_local_colour_trays.py runs/dev/trays runs/dev/trays32 --rings 0,4,8,16 \\
         -o benchmarks/results/crop_local_colour_trays_dev.json
 
+``--sure-flag`` also reports the per-pot check flag of ``crop traits`` (``model_sure`` under
+``agriseg.crop.traits.runner.CHECK_SURE``: the share of the pot's mask pixels the model was sure of) for the
+first ring: how often flagged and unflagged pots are off by more than 10 %
+(``benchmarks/results/crop_tray_sure_flag_rule.md``).
+
 ``--long-side N`` sets the model's working size (0: each photo's own size); measured on the trays of seed 35000
 (``benchmarks/results/crop_tray_working_size_dev.json``). ``--off nogrey`` adds each ring with the grey-object step
 off.
@@ -82,6 +87,28 @@ def summary(err: np.ndarray, exg: np.ndarray, layout: np.ndarray) -> dict:
     }
 
 
+def sure_flag(err: np.ndarray, share: np.ndarray) -> dict:
+    """Pots flagged by ``crop traits`` (``model_sure`` < CHECK_SURE; an empty mask has no share and no flag) and
+    how many of the flagged / other pots are off by more than 10 %."""
+    from agriseg.crop.traits.runner import CHECK_SURE
+
+    off, shown = np.abs(err) > 0.1, ~np.isnan(share)
+    flagged = shown & (np.nan_to_num(share, nan=1.0) < CHECK_SURE)
+    rest = ~flagged
+    rate = lambda sel: float((sel & off).sum() / max(sel.sum(), 1))  # noqa: E731 (share of these pots off)
+    return {
+        "check_sure": CHECK_SURE,
+        "flagged": int(flagged.sum()),
+        "flagged_off": int((flagged & off).sum()),
+        "not_flagged": int(rest.sum()),
+        "not_flagged_off": int((rest & off).sum()),
+        "off_rate_ratio": round(rate(flagged) / max(rate(rest), 1e-9), 2),
+        "off_not_empty": int((off & shown).sum()),
+        "off_named": int((off & flagged).sum()),
+        "empty_masks": int((~shown).sum()),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("folders", type=Path, nargs="+", help="generated tray folders (index.json, images/, labels/)")
@@ -89,6 +116,7 @@ def main() -> None:
     ap.add_argument("--long-side", type=int, default=None, help="the model's working size (0: the photo's own)")
     ap.add_argument("--rings", default="0,8", help="LOCAL_RING values to compare; 0 = one decision per photo")
     ap.add_argument("--off", default="", help="also each ring with these steps off (e.g. nogrey)")
+    ap.add_argument("--sure-flag", action="store_true", help="report the per-pot model_sure check flag")
     ap.add_argument("-o", "--output", type=Path, default=None)
     a = ap.parse_args()
     rings = [int(r) for r in a.rings.split(",")]
@@ -97,10 +125,12 @@ def main() -> None:
     errors: dict[tuple[int, str], list[float]] = {v: [] for v in variants}
     exg: list[float] = []
     layout: list[str] = []  # "ROWSxCOLS" of each pot's tray
+    sure_share: list[float] = []  # per pot: share of the first variant's mask pixels the model was sure of
     for folder in a.folders:
         trays = json.loads((folder / "index.json").read_text())["photos"]
         for stem, rgb, truth, pots in pots_of(folder):
             probs = pred.probabilities([rgb])[0]  # (K, H, W), once per photo
+            sure = pred.sure(probs)  # (H, W)
             masks = {}
             for r, off in variants:
                 with steps_off(f"x/local{r}{off}"):  # ring r (0: per photo), steps off; restored after
@@ -115,6 +145,8 @@ def main() -> None:
                 t = truth[box]
                 exg.append(float(g[box][t].mean()))
                 layout.append(f"{trays[stem]['rows']}x{trays[stem]['cols']}")
+                m0 = masks[variants[0]][box]
+                sure_share.append(float(sure[box][m0].mean()) if m0.any() else float("nan"))
                 for v in variants:
                     errors[v].append(int(masks[v][box].sum()) / int(t.sum()) - 1)
     e, lay = np.array(exg), np.array(layout)
@@ -122,8 +154,15 @@ def main() -> None:
     for name, row in res.items():
         print(f"{name:8s} within 10 %: {row['within_10pct']}/{row['pots']}  under {row['under_10pct']}  "
               f"over {row['over_10pct']}  median {row['median_error']:+.3f}")  # fmt: skip
+    flag = sure_flag(np.array(errors[variants[0]]), np.array(sure_share)) if a.sure_flag else None
+    if flag:
+        fl = flag
+        print(f"flagged {fl['flagged']}: {fl['flagged_off']} off; not flagged {fl['not_flagged']}: "
+              f"{fl['not_flagged_off']} off; off pots named {fl['off_named']} of {fl['off_not_empty']}")  # fmt: skip
     if a.output:
         out = {"model": a.model, "long_side": pred.long_side, "folders": [str(f) for f in a.folders], "results": res}
+        if flag:
+            out["sure_flag"] = flag
         write_json(a.output, out)
 
 

@@ -148,6 +148,13 @@ def _score(truth: dict, label_truth: np.ndarray, pots: list[dict], objects: np.n
     area_err = [
         (got.get(t["id"], missing)["plant_area"] - t["area_px"]) / t["area_px"] for t in full if t["area_px"] > 0
     ]
+    extra = {}
+    if any("model_sure" in p for p in pots):  # agriseg's check flag (crop traits warns naming these pots)
+        from agriseg.crop.traits.runner import CHECK_SURE
+
+        flagged = [t for t in full if t["area_px"] > 0 and got.get(t["id"], {}).get("model_sure", 1.0) < CHECK_SURE]
+        off = [t for t in flagged if abs(got[t["id"]]["plant_area"] - t["area_px"]) > 0.10 * t["area_px"]]
+        extra = {"flagged": len(flagged), "flagged_off": len(off)}
     return {
         "pots": len(truth["pots"]),
         "full": len(full),
@@ -158,6 +165,7 @@ def _score(truth: dict, label_truth: np.ndarray, pots: list[dict], objects: np.n
         "area_within_10": sum(abs(e) <= 0.10 for e in area_err),
         "area_abs_err_median": float(np.median(np.abs(area_err))) if area_err else None,
         "false_objects": false,
+        **extra,
     }
 
 
@@ -207,7 +215,8 @@ def trays_benchmark(a: argparse.Namespace) -> None:
                 same_mask = bool((mask == read_mask(out / "predict" / f"{n}_mask.png")).all())
                 # the plant labels crop traits measured (the same function on the mask it saved)
                 m = measure(mask, read_rgb(photo[n]), TraitsConfig(grid=grid))
-                pots = [{"plant_count": r["plant_count"], "plant_area": r["plant_area"]} for r in rec["regions"]]
+                keys = ("plant_count", "plant_area", "model_sure")
+                pots = [{k: r[k] for k in keys if k in r} for r in rec["regions"]]
                 same = all(
                     int(p["plant_count"]) == r["plant_count"] and float(p["plant_area_px2"]) == r["plant_area"]
                     for p, r in zip(plots, rec["regions"], strict=True)
@@ -248,8 +257,9 @@ def _tray_table(report: dict) -> list[str]:
         f"Tray benchmark: {len(report['photos'])} generated trays ({report['trays']}), per pot",
         "",
         "| tool | non-empty pots found | empty pots reported empty | counts exact | area within +-10% "
-        "| median area error | objects not on a plant | traits == plots | mask == predict | grid on the tray |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| median area error | objects not on a plant | traits == plots | mask == predict | grid on the tray "
+        "| pots named to check (of them off by > 10 %) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for tool, per in report["tools"].items():
         v = list(per.values())
@@ -259,10 +269,13 @@ def _tray_table(report: dict) -> list[str]:
         same = f"{sum(x['traits_equal_plots'] for x in v)}/{len(v)}" if "traits_equal_plots" in v[0] else "-"
         mask = f"{sum(x['mask_equal_predict'] for x in v)}/{len(v)}" if "mask_equal_predict" in v[0] else "-"
         grid = f"{sum(x['grid_on_tray'] for x in v)}/{len(v)}" if "grid_on_tray" in v[0] else "-"
+        check = "-"
+        if any("flagged" in x for x in v):
+            check = f"{sum(x.get('flagged', 0) for x in v)} ({sum(x.get('flagged_off', 0) for x in v)})"
         lines.append(
             f"| {tool} | {tot['found']}/{tot['full']} | {tot['empty_correct']}/{tot['empty']} "
             f"| {tot['count_exact']}/{tot['pots']} | {tot['area_within_10']}/{tot['full']} | {med:.1%} "
-            f"| {tot['false_objects']} | {same} | {mask} | {grid} |"
+            f"| {tot['false_objects']} | {same} | {mask} | {grid} | {check} |"
         )
     return lines
 

@@ -170,7 +170,11 @@ def test_predict_traits_and_plots_segment_a_photo_alike(samples_dir, tmp_path):
     rgb = read_rgb(samples_dir / "peanut" / "images" / "0003.jpg")
     mask = load_predictor("default").predict(rgb)
     segment = ModelSegmenter("default")
-    assert np.array_equal(segment(rgb)[0], mask)
+    seg = segment(rgb)
+    assert np.array_equal(seg.classes, mask) and not seg.crop_weed
+    # the pixels the model was sure of (model_sure of crop traits) are vegetation in the mask
+    assert seg.sure is not None and seg.sure.shape == mask.shape and seg.sure.any()
+    assert (seg.sure & (mask > 0)).sum() >= 0.99 * seg.sure.sum()
     pytest.importorskip("geopandas", reason="crop plots needs the geo extra")
     import geopandas as gpd
     import rasterio

@@ -180,6 +180,17 @@ class Predictor:
         """Class-id mask ``(H, W)`` uint8 of one RGB image."""
         return self.classes(self.probabilities([image])[0], image)
 
+    def segment(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The class map ``(H, W)`` uint8 of one RGB image and :meth:`sure` of its probabilities."""
+        probs = self.probabilities([image])[0]
+        return self.classes(probs, image), self.sure(probs)
+
+    def sure(self, probs: np.ndarray) -> np.ndarray:
+        """``(H, W)`` bool: the pixels whose vegetation probability (of ``(K, H, W)`` probabilities) reaches the
+        level at which the inference rule keeps the model's own decision (``unsure[1]``; 0.5 without one)."""
+        high = self.unsure[1] if self.unsure is not None else 0.5
+        return (1.0 - probs[0]) >= high  # (H, W)
+
     def classes(self, probs: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         """The class map ``(H, W)`` of the full-size probabilities ``(K, H, W)`` of the photo ``rgb``."""
         scale = max(rgb.shape[:2]) / self.long_side if self.long_side else 1.0  # photo px per working px

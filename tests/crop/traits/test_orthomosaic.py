@@ -12,6 +12,7 @@ from PIL import Image
 from agriseg.batch import BatchOptions
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.growth import mosaic_date, run_plots
+from agriseg.crop.traits.inputs import Segmentation
 from agriseg.crop.traits.orthomosaic import plot_stats, read_plots
 
 PIXEL = 0.05
@@ -195,9 +196,9 @@ def test_rgb_mosaic_segmented_per_window(tmp_path: Path) -> None:
         ds.write(data)
     seen = []
 
-    def segment(image: np.ndarray) -> tuple[np.ndarray, bool]:  # a stand-in for the model
+    def segment(image: np.ndarray) -> Segmentation:  # a stand-in for the model
         seen.append(image.shape)
-        return (image[..., 1] > 128).astype(np.uint8), False
+        return Segmentation((image[..., 1] > 128).astype(np.uint8), False)
 
     cfg = PlotsConfig(plots=str(plots), plot_id="name", window=64, margin=8, min_plant_size=5)
     got = plot_stats(rgb, cfg, segment).set_index("plot_id")

@@ -318,3 +318,23 @@ def test_overlapping_regions_are_named() -> None:
     assert overlaps(tray) is None
     said = overlaps([*tray, Region("x", 15, 5, 10, 10), Region("y", 100, 0, 5, 5)])
     assert said is not None and said.startswith("regions 1 and x overlap (and 1 more pairs):")
+
+
+def test_regions_whose_plants_the_model_was_unsure_of_are_named() -> None:
+    from agriseg.crop.config import TraitsConfig
+    from agriseg.crop.traits.runner import CHECK_SURE, measure
+
+    rgb, veg = _tray_photo(None)
+    sure = veg.copy()
+    m0 = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4"))
+    box = next(r for r in m0.regions if r["id"] == "6")
+    x, y, w, h = (int(box[k]) for k in ("x", "y", "width", "height"))
+    sure[y : y + h, x : x + w // 2 + 3] = False  # the model was sure of under half of pot 6's plant
+    m = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4"), sure=sure)
+    by_id = {r["id"]: r for r in m.regions}
+    assert by_id["6"]["model_sure"] < CHECK_SURE and by_id["1"]["model_sure"] == 1.0
+    assert all(0.0 <= p["model_sure"] <= 1.0 for p in m.plants)
+    assert any("region 6: the model was sure of under 50% of its plant pixels" in w for w in m.warnings)
+    assert 0.9 < m.image["model_sure"] < 1.0
+    # a mask read from a file says nothing of the model's sureness: no column, no warning
+    assert "model_sure" not in m0.regions[0] and not any("model_sure" in w for w in m0.warnings)

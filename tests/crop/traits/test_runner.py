@@ -13,6 +13,7 @@ from skimage.draw import disk
 
 from agriseg.batch import BatchOptions
 from agriseg.crop.config import TraitsConfig
+from agriseg.crop.traits.inputs import Segmentation
 from agriseg.crop.traits.runner import run_traits
 
 
@@ -134,8 +135,8 @@ class _AllWeed:
 
     crop = "peanut"
 
-    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
-        return (rgb[..., 1] > 120).astype(np.uint8) * 2, True
+    def __call__(self, rgb: np.ndarray) -> Segmentation:
+        return Segmentation((rgb[..., 1] > 120).astype(np.uint8) * 2, True)
 
 
 def test_crop_weed_names_its_crop_and_warns_without_crop(tmp_path: Path) -> None:
@@ -162,8 +163,8 @@ def test_plots_on_a_photo_with_a_regions_csv_equal_traits(tmp_path: Path) -> Non
     Image.fromarray(photo).save(tmp_path / "p.png")
     (tmp_path / "pots.csv").write_text("id,x,y,width,height\na,0,0,40,80\nb,40,0,40,80\nc,80,0,40,80\n")
 
-    def green(rgb: np.ndarray) -> tuple[np.ndarray, bool]:
-        return (rgb[..., 1] > 120).astype(np.uint8), False
+    def green(rgb: np.ndarray) -> Segmentation:
+        return Segmentation((rgb[..., 1] > 120).astype(np.uint8), False)
 
     rows = photo_plots(tmp_path / "p.png", PlotsConfig(plots=str(tmp_path / "pots.csv")), green)  # type: ignore[arg-type]
     rec, _, _ = measure_item(

@@ -15,6 +15,7 @@ def debug_image(
     plants: list[dict],
     regions: list[Region] | None = None,
     px_per_mm: float | None = None,
+    check: set[str] | None = None,
 ) -> np.ndarray:
     """An RGB ``(H, W, 3)`` uint8 picture of the plants and regions.
 
@@ -24,6 +25,7 @@ def debug_image(
         plants: plant rows (``id``, ``centroid_x``, ``centroid_y`` in the units of ``px_per_mm``).
         regions: rectangles to draw with their ids.
         px_per_mm: scale of the centroids (None: pixels).
+        check: ids of regions to check (the model was unsure of their plants): drawn in magenta, with "?".
     """
     h, w = labels.shape
     base = rgb.astype(np.float32) if rgb is not None else np.full((h, w, 3), 96, np.float32)
@@ -37,8 +39,10 @@ def debug_image(
     for reg in regions or []:
         # a grid over plants 1 px wide has cells 0 px wide: drawn as a line, not refused by PIL
         x1, y1 = reg.x + max(reg.width, 1) - 1, reg.y + max(reg.height, 1) - 1
-        draw.rectangle([reg.x, reg.y, x1, y1], outline=(0, 200, 255), width=2)
-        draw.text((reg.x + 3, reg.y + 2), reg.id, fill=(0, 200, 255))
+        flagged = reg.id in (check or ())
+        colour = (255, 0, 200) if flagged else (0, 200, 255)
+        draw.rectangle([reg.x, reg.y, x1, y1], outline=colour, width=3 if flagged else 2)
+        draw.text((reg.x + 3, reg.y + 2), reg.id + ("?" if flagged else ""), fill=colour)
     for p in plants:
         x, y = p["centroid_x"] * s, p["centroid_y"] * s
         draw.text((x, y), str(p["id"]), fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0), anchor="mm")

@@ -48,8 +48,8 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
 # 2: crop predict's outlines re-decided on reduced photos; 3: unsure pixels by colour; 4: half-seen plants;
 # 5: object-level steps above the model's background floor; 6: faint stems traced at the photo's size;
-# 7: per-object colour decision; 8: grey objects the model was never sure of dropped
-ALGORITHM = "8"
+# 7: per-object colour decision; 8: grey objects the model was never sure of dropped; 9: model_sure (photos)
+ALGORITHM = "9"
 
 
 @batch_keywords
@@ -171,7 +171,7 @@ def photo_plots(
     from agriseg.data.io import read_rgb
 
     rgb = read_rgb(photo)
-    classes, crop_weed = segment(rgb)
+    classes, crop_weed, sure = segment(rgb)
     traits = TraitsConfig(
         model_name=config.model_name,
         min_plant_size=config.min_plant_size,
@@ -179,7 +179,7 @@ def photo_plots(
         leaf_projection=config.leaf_projection,
         regions=config.plots,
     )
-    m = measure(classes, rgb, traits, None, crop_weed)
+    m = measure(classes, rgb, traits, None, crop_weed, sure)
     if warnings is not None:
         warnings += [f"{photo}: {w}" for w in m.warnings]
     return [

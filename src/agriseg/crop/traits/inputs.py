@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -102,6 +102,15 @@ def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
     return classes, rgb
 
 
+class Segmentation(NamedTuple):
+    """A photo segmented by a model: class ids ``(H, W)`` uint8, whether they are crop / weed, and the pixels
+    whose vegetation the model was sure of (``(H, W)`` bool, :meth:`agriseg.crop.predict.Predictor.sure`)."""
+
+    classes: np.ndarray
+    crop_weed: bool
+    sure: np.ndarray | None = None
+
+
 # the crop of a packaged crop / weed model: what its "crop" class is (its training data's only crop)
 MODEL_CROPS = {"crop-weed": "peanut", "crop-weed@3": "peanut"}
 
@@ -132,10 +141,11 @@ class ModelSegmenter:
             raise OptionError(f"--model {err}") from None
         return path
 
-    def __call__(self, rgb: np.ndarray) -> tuple[np.ndarray, bool]:
-        """Class ids ``(H, W)`` of a photo ``(H, W, 3)``, and whether the classes are crop / weed."""
+    def __call__(self, rgb: np.ndarray) -> Segmentation:
+        """The class ids of a photo ``(H, W, 3)``, whether they are crop / weed, and where the model was sure."""
         if self.predictor is None:
             from agriseg.crop.predict import load_predictor
 
             self.predictor = load_predictor(self.model_name)
-        return self.predictor.predict(rgb), self.predictor.num_classes > 2
+        classes, sure = self.predictor.segment(rgb)
+        return Segmentation(classes, self.predictor.num_classes > 2, sure)

@@ -27,10 +27,11 @@ from skimage import measure
 
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.gai import green_area_index
+from agriseg.crop.traits.inputs import Segmentation
 from agriseg.raster.io import open_scene, pixel_area_m2, read_window
 from agriseg.tiling import window_starts
 
-Segment = Callable[[np.ndarray], tuple[np.ndarray, bool]]
+Segment = Callable[[np.ndarray], Segmentation]
 
 
 def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
@@ -101,7 +102,7 @@ class _Vegetation:
         if nodata is not None and not np.isnan(nodata):
             valid &= ~(data[:3][(slice(None), *core)] == nodata).all(0)
         assert self.segment is not None
-        classes, _ = self.segment(np.ascontiguousarray(data[:3].transpose(1, 2, 0)))
+        classes = self.segment(np.ascontiguousarray(data[:3].transpose(1, 2, 0))).classes
         return (classes[core] > 0) & valid, valid
 
 

@@ -163,7 +163,7 @@ SHAPE_TRAITS: dict[str, int] = {
 
 
 def plant_traits(
-    labels: np.ndarray, rgb: np.ndarray | None = None, px_per_mm: float | None = None
+    labels: np.ndarray, rgb: np.ndarray | None = None, px_per_mm: float | None = None, sure: np.ndarray | None = None
 ) -> list[dict[str, Any]]:
     """Shape (and colour, given the photo) traits of every labelled plant.
 
@@ -171,6 +171,7 @@ def plant_traits(
         labels: int labels ``(H, W)`` from :func:`label_plants`.
         rgb: the photo ``(H, W, 3)`` uint8, for colour traits (None: no colour traits).
         px_per_mm: scale; lengths are divided by it and areas by its square (None: pixels).
+        sure: ``(H, W)`` bool, the pixels the model was sure were vegetation (None: no ``model_sure``).
 
     Returns:
         One dict per plant: ``id`` then the traits of :data:`SHAPE_TRAITS` (and colour traits). Centroid and
@@ -201,6 +202,8 @@ def plant_traits(
         row: dict[str, Any] = {"id": int(rp.label)}
         row.update({k: v / scale ** SHAPE_TRAITS[k] for k, v in raw.items()})
         row["in_frame"] = bool(frame)  # False: the plant touches the image border (part may be outside)
+        if sure is not None:  # the share of the plant's pixels the model itself was sure of
+            row["model_sure"] = float(sure[rp.coords[:, 0], rp.coords[:, 1]].mean())
         if rgb is not None:
             row.update(colour_traits(rgb[rp.coords[:, 0], rp.coords[:, 1]]))
         out.append(row)

@@ -320,7 +320,8 @@ def region_traits(
         One dict per region: ``id``, ``status`` (``ok``; ``empty`` when it holds no plant; ``partly
         outside`` / ``outside`` the image), ``plant_count``, ``plant_area``, ``vegetation_area``,
         ``green_fraction``, ``green_area_index``, ``gai_saturated``, ``in_frame`` (the region and every plant
-        of it inside the photo), colour traits, and ``x``, ``y``, ``width``, ``height``.
+        of it inside the photo), ``model_sure`` (the share of its plants' pixels the model was sure of, where
+        the plants have one), colour traits, and ``x``, ``y``, ``width``, ``height``.
     """
     from agriseg.crop.traits.plants import colour_traits
 
@@ -347,6 +348,8 @@ def region_traits(
             # a region reaching outside the photo is not in the frame, whatever plants it holds
             "in_frame": where == "inside" and all(p.get("in_frame", True) for p in inside),
         }
+        if inside and all("model_sure" in p for p in inside):  # the share of its plant pixels, area-weighted
+            row["model_sure"] = sum(p["model_sure"] * p["area"] for p in inside) / sum(p["area"] for p in inside)
         if rgb is not None and cell.any():
             row.update(colour_traits(rgb[y0:y1, x0:x1][cell]))
         row.update({"x": reg.x / s, "y": reg.y / s, "width": reg.width / s, "height": reg.height / s})
