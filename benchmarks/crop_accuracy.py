@@ -3,9 +3,9 @@
 - ``errors``: per-photo false positives / negatives split by label class (crop, weed), worst photos as
   overlays, optional threshold / dilation sweep:
       OMP_NUM_THREADS=1 python benchmarks/crop_accuracy.py errors --model default --split val -o runs/bench/errors
-- ``boundary``: the labels scored against themselves shifted by k pixels, and the model's errors binned by
-  distance to the label boundary (``results/label_boundary_sensitivity.json``):
-      python benchmarks/crop_accuracy.py boundary --model default
+- ``boundary``: the labels scored against themselves shifted by k pixels, and the models' errors binned by
+  distance to the label boundary, misses and false vegetation apart (``results/label_boundary_v5.json``):
+      python benchmarks/crop_accuracy.py boundary --model default --model default@3
 - ``shifts``: domain shifts of the validation photos (lighting, white balance, blur, JPEG, distance, hue)
   against the excess-green + Otsu baseline (``results/robustness_crop.json`` / ``.md``):
       python benchmarks/crop_accuracy.py shifts --model default -o benchmarks/results/robustness_crop.md

@@ -6,10 +6,14 @@ Two measurements on the validation photos (binary vegetation, mIoU accumulated o
 1. *Label vs shifted label*: the labels scored against themselves with every boundary moved by k pixels
    (dilated or eroded by a 3x3 square k times). This is what an annotator who draws each outline k pixels
    off would cost: a ceiling set by boundary precision alone.
-2. *Where the model errs*: each error pixel of a model's prediction binned by its distance to the nearest
+2. *Where the model errs*: each error pixel of a model's mask binned by its distance to the nearest
    label boundary (Euclidean distance transform), so one sees how much of the error lies within a pixel or
    two of an outline (ambiguous edges) and how much is far from any outline (whole plants missed,
-   unlabelled plants, blob-painted weeds).
+   unlabelled plants, blob-painted weeds); misses (labelled vegetation called background) and false
+   vegetation apart; and the mIoU with the pixels within k px of the labelled outline left out (``--tolerances``),
+   which is what the model scores where the labels' outline style does not count. The mask is the one every
+   crop command gives (:func:`agriseg.crop.predict.load_predictor`, the inference rule with its colour
+   decision); ``--argmax`` scores the model's own 0.5 decision instead (how the first results were made).
 
 With ``--refinement DIR`` it measures instead how well boundary refinement (``agriseg.crop.refine``, the
 training target of the v4 models) recovers exact outlines: on generated photos with exact truth (``DIR`` from
@@ -17,7 +21,12 @@ training target of the v4 models) recovers exact outlines: on generated photos w
 is used), hand-like labels drawn 1 or 2 px too wide or 1 px too tight are refined with each ``--bands`` value
 and scored (IoU, area / true area). This chose ``refine_band: 3``.
 
-    python benchmarks/crop_accuracy.py boundary -o benchmarks/results/label_boundary_sensitivity.json
+    python benchmarks/crop_accuracy.py boundary --model default --model default@3 \
+        -o benchmarks/results/label_boundary_v5.json
+    python benchmarks/crop_accuracy.py boundary --model default@3 --model default --argmax \
+        -o benchmarks/results/label_boundary_v5_argmax.json
+
+(``label_boundary_sensitivity.json`` is the first result, v2's 0.5 decision, before the per-model rows.)
     agriseg crop make-synthetic plants -o runs/data/dev_plants --photos ../shared/data/peanut/images \
         --labels ../shared/data/peanut/labels --stems configs/crop/peanut_train.txt -n 20 --seed 900000
     python benchmarks/crop_accuracy.py boundary --refinement runs/data/dev_plants \
@@ -45,9 +54,11 @@ def miou(tp: float, fp: float, fn: float, tn: float) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", default="default")
+    ap.add_argument("--model", action="append", help="packaged model name or file (repeat; default: default)")
     ap.add_argument("--shared", type=Path, default=REPO.parent / "shared")
-    ap.add_argument("--long-side", type=int, default=800)
+    ap.add_argument("--long-side", type=int, default=None, help="working size (default: the model's own)")
+    ap.add_argument("--argmax", action="store_true", help="the model's own 0.5 decision, not the inference rule")
+    ap.add_argument("--tolerances", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--shifts", type=int, nargs="+", default=[1, 2])
     ap.add_argument("-o", "--output", type=Path, default=None)
     ap.add_argument("--refinement", type=Path, default=None, help="generated set: score label refinement on it")
@@ -60,24 +71,23 @@ def main() -> None:
             args.output.write_text(json.dumps(res, indent=1))
         return
 
-    import torch
     from scipy import ndimage as ndi
     from tqdm import tqdm
 
-    from agriseg.crop.predict import Predictor
-    from agriseg.models.io import load_model
+    from agriseg.crop.predict import load_predictor
 
     root = args.shared / "data" / "peanut"
     if not root.is_dir():
         raise SystemExit(f"{root}: Peanut data not found (pass --shared)")
     val = REPO / "configs/crop/peanut_val.txt"
     stems = [s.strip() for s in val.read_text().splitlines() if s.strip() and not s.startswith("#")]
-    model, cfg = load_model(args.model)
-    pred = Predictor(model, cfg.num_classes, long_side=args.long_side)
+    names = args.model or ["default"]
+    preds = {m: load_predictor(m, args.long_side) for m in names}
     square = np.ones((3, 3), bool)
     shifted = {f"{op}{k}": np.zeros(4) for k in args.shifts for op in ("dilate", "erode")}
-    model_cm = np.zeros(4)  # tp, fp, fn, tn
-    err_hist = np.zeros(len(BINS) + 1)
+    cm = {m: np.zeros(4) for m in names}  # tp, fp, fn, tn
+    tol = {m: {k: np.zeros(4) for k in args.tolerances} for m in names}
+    hist = {m: {e: np.zeros(len(BINS) + 1) for e in ("missed", "false")} for m in names}
     for s in tqdm(stems, desc="photos"):
         rgb = np.asarray(Image.open(root / "images" / f"{s}.jpg").convert("RGB"))
         lab = np.asarray(Image.open(root / "labels" / f"{s}.png").convert("RGB"))
@@ -86,31 +96,47 @@ def main() -> None:
             for op, fn in (("dilate", ndi.binary_dilation), ("erode", ndi.binary_erosion)):
                 alt = fn(veg, square, iterations=k)
                 shifted[f"{op}{k}"] += _counts(alt, veg)
-        with torch.no_grad():
-            p = (1.0 - pred.probabilities([rgb])[0][0]) > 0.5  # (H, W) vegetation
-        model_cm += _counts(p, veg)
         # distance of every pixel to the nearest label boundary: inside pixels to the nearest background
         # pixel, outside pixels to the nearest vegetation pixel (both 1 next to the outline)
         dist = np.where(veg, ndi.distance_transform_edt(veg), ndi.distance_transform_edt(~veg))
-        d = dist[p != veg]
-        err_hist += np.histogram(d, bins=[0, *BINS, np.inf])[0]  # (7,)
-    total_err = err_hist.sum()
+        for m, pred in preds.items():
+            probs = pred.probabilities([rgb])[0]
+            p = (1.0 - probs[0]) > 0.5 if args.argmax else pred.classes(probs, rgb) > 0  # (H, W) vegetation
+            cm[m] += _counts(p, veg)
+            for k in args.tolerances:
+                far = dist > k + 0.5  # (H, W) pixels more than k px from the labelled outline
+                tol[m][k] += _counts(p[far], veg[far])
+            hist[m]["missed"] += np.histogram(dist[veg & ~p], bins=[0, *BINS, np.inf])[0]  # (7,)
+            hist[m]["false"] += np.histogram(dist[p & ~veg], bins=[0, *BINS, np.inf])[0]
     labels = ["1 px", "2 px", "3 px", "4-5 px", "6-10 px", "11-20 px", "> 20 px"]
-    res = {
-        "model": str(args.model),
+    res: dict = {
         "photos": len(stems),
-        "long_side": args.long_side,
-        "model_miou": miou(*model_cm),
+        "mask": "argmax" if args.argmax else "inference rule",
         "label_vs_shifted_label_miou": {k: miou(*v) for k, v in shifted.items()},
-        "model_error_px": int(total_err),
-        "model_error_share_by_distance": dict(zip(labels, (err_hist / total_err).round(4).tolist(), strict=True)),
+        "models": {},
     }
-    cum = np.cumsum(err_hist) / total_err
     for k, v in res["label_vs_shifted_label_miou"].items():
         print(f"labels vs labels {k:8s}  mIoU {100 * v:.2f}")
-    print(f"model mIoU {100 * res['model_miou']:.2f}; {int(total_err)} error pixels by distance to the label outline:")
-    for lab_, share, c in zip(labels, err_hist / total_err, cum, strict=True):
-        print(f"  {lab_:9s} {100 * share:5.1f} %   (cumulative {100 * c:5.1f} %)")
+    for m in names:
+        err = hist[m]["missed"] + hist[m]["false"]
+        total = err.sum()
+        row = {
+            "long_side": preds[m].long_side,
+            "miou": miou(*cm[m]),
+            "miou_without_px_near_outline": {str(k): miou(*v) for k, v in tol[m].items()},
+            "error_px": int(total),
+            "missed_px": int(hist[m]["missed"].sum()),
+            "false_px": int(hist[m]["false"].sum()),
+            "error_share_by_distance": dict(zip(labels, (err / total).round(4).tolist(), strict=True)),
+            "missed_share_by_distance": dict(zip(labels, (hist[m]["missed"] / total).round(4).tolist(), strict=True)),
+            "false_share_by_distance": dict(zip(labels, (hist[m]["false"] / total).round(4).tolist(), strict=True)),
+        }
+        res["models"][m] = row
+        tols = ", ".join(f"{k} px {100 * v:.2f}" for k, v in row["miou_without_px_near_outline"].items())
+        print(f"{m}: mIoU {100 * row['miou']:.2f}; without the pixels near the labelled outline: {tols}")
+        print(f"  {int(total)} error pixels ({row['missed_px']} missed, {row['false_px']} false) by distance:")
+        for lab_, a, b in zip(labels, hist[m]["missed"] / total, hist[m]["false"] / total, strict=True):
+            print(f"  {lab_:9s} missed {100 * a:5.1f} %   false {100 * b:5.1f} %")
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(json.dumps(res, indent=1))
