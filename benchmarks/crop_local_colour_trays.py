@@ -12,7 +12,7 @@ the Peanut **training** photos with seeds of their own, never the committed tray
         -o benchmarks/results/crop_local_colour_trays_dev.json
 
 ``--sure-flag`` also reports the per-pot check flag of ``crop traits`` (``model_sure`` under
-``agriseg.crop.traits.runner.CHECK_SURE``: the share of the pot's mask pixels the model was sure of) for the
+``agriseg.crop.traits.regions.CHECK_SURE``: the share of the pot's mask pixels the model was sure of) for the
 first ring: how often flagged and unflagged pots are off by more than 10 %
 (``benchmarks/results/crop_tray_sure_flag_rule.md``).
 
@@ -90,7 +90,7 @@ def summary(err: np.ndarray, exg: np.ndarray, layout: np.ndarray) -> dict:
 def sure_flag(err: np.ndarray, share: np.ndarray) -> dict:
     """Pots flagged by ``crop traits`` (``model_sure`` < CHECK_SURE; an empty mask has no share and no flag) and
     how many of the flagged / other pots are off by more than 10 %."""
-    from agriseg.crop.traits.runner import CHECK_SURE
+    from agriseg.crop.traits.regions import CHECK_SURE
 
     off, shown = np.abs(err) > 0.1, ~np.isnan(share)
     flagged = shown & (np.nan_to_num(share, nan=1.0) < CHECK_SURE)

@@ -150,7 +150,7 @@ def _score(truth: dict, label_truth: np.ndarray, pots: list[dict], objects: np.n
     ]
     extra = {}
     if any("model_sure" in p for p in pots):  # agriseg's check flag (crop traits warns naming these pots)
-        from agriseg.crop.traits.runner import CHECK_SURE
+        from agriseg.crop.traits.regions import CHECK_SURE
 
         flagged = [t for t in full if t["area_px"] > 0 and got.get(t["id"], {}).get("model_sure", 1.0) < CHECK_SURE]
         off = [t for t in flagged if abs(got[t["id"]]["plant_area"] - t["area_px"]) > 0.10 * t["area_px"]]

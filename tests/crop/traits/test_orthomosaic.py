@@ -253,3 +253,18 @@ def test_plots_all_outside_the_mosaic_fail_that_mosaic(tmp_path: Path) -> None:
     )
     assert recs.exit_code == 1 and recs[0]["status"] == "error"
     assert recs[0]["error"].startswith(f"{mosaic}: none of the 2 plots of {plots} overlaps this mosaic")
+
+
+@pytest.mark.parametrize("sure", [0.9, 0.2])
+def test_growth_chart_rings_the_values_the_model_was_unsure_of(tmp_path: Path, sure: float) -> None:
+    pytest.importorskip("matplotlib")
+    from agriseg.crop.traits.growth import write_growth
+
+    dated = [
+        (d, f"tray_{d}.jpg", [{"id": str(k), "plant_area": 100.0 * (i + 1) + k, "model_sure": sure} for k in (1, 2)])
+        for i, d in enumerate(["2024-06-01", "2024-06-08"])
+    ]
+    write_growth(dated, tmp_path)
+    rgb = np.asarray(Image.open(tmp_path / "growth.png").convert("RGB")).astype(int)
+    magenta = ((rgb[..., 0] > 200) & (rgb[..., 1] < 80) & (rgb[..., 2] > 200)).sum()
+    assert (magenta > 20) == (sure < 0.5)  # ringed only where the model was unsure

@@ -322,7 +322,8 @@ def test_overlapping_regions_are_named() -> None:
 
 def test_regions_whose_plants_the_model_was_unsure_of_are_named() -> None:
     from agriseg.crop.config import TraitsConfig
-    from agriseg.crop.traits.runner import CHECK_SURE, measure
+    from agriseg.crop.traits.regions import CHECK_SURE
+    from agriseg.crop.traits.runner import measure
 
     rgb, veg = _tray_photo(None)
     sure = veg.copy()

@@ -23,6 +23,7 @@ from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
+from agriseg.crop.traits.regions import CHECK_SURE
 from agriseg.data.files import atomic_write
 from agriseg.data.io import list_images_once
 
@@ -345,7 +346,9 @@ LENGTH_COLUMNS = ("x", "y", "width", "height")
 def _chart(
     by_id: dict[str, list[dict[str, Any]]], dates: list[str], key: str, path: Path, layout: tuple[int, int] | None
 ) -> None:
-    """Small multiples (one panel per region, shared axes) or, for up to 12 regions, one labelled chart."""
+    """Small multiples (one panel per region, shared axes) or, for up to 12 regions, one labelled chart.
+    Values of a region whose plants the model was mostly unsure of (``model_sure`` under
+    :data:`agriseg.crop.traits.regions.CHECK_SURE`) are ringed in magenta: check them."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -355,14 +358,26 @@ def _chart(
         xs = [dates.index(r["_label"]) for r in rows]
         return xs, [float("nan") if r.get(key) in (None, "") else float(r[key]) for r in rows]
 
+    def unsure(rows: list[dict[str, Any]]) -> tuple[list[int], list[float]]:
+        xs, ys = series(rows)
+        keep = [i for i, r in enumerate(rows) if _finite(r.get("model_sure")) and r["model_sure"] < CHECK_SURE]
+        return [xs[i] for i in keep], [ys[i] for i in keep]
+
+    def ring(ax: Any, rows: list[dict[str, Any]], size: float, width: float) -> None:
+        ax.scatter(*unsure(rows), s=size, linewidths=width, marker="o", facecolors="none", edgecolors="magenta")
+
+    flagged = any(unsure(rows)[0] for rows in by_id.values())
+    note = " (ringed: model unsure, check)" if flagged else ""
+
     n = len(by_id)
     if n <= 12:
         fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
         for rid, rows in by_id.items():
             ax.plot(*series(rows), marker="o", lw=1.2, label=rid)
+            ring(ax, rows, 110, 1.5)
         ax.set_xticks(range(len(dates)), dates, rotation=30, ha="right")
         ax.set_ylabel(key)
-        ax.set_title(f"{key} per region ({n})")
+        ax.set_title(f"{key} per region ({n}){note}")
         ax.legend(title="region", fontsize=7, ncols=2 if n > 6 else 1)
     else:
         side = math.ceil(math.sqrt(n))
@@ -374,10 +389,11 @@ def _chart(
         for ax, (rid, rows) in zip(axes.ravel(), by_id.items(), strict=False):
             ax.set_visible(True)
             ax.plot(*series(rows), marker=".", lw=1, color="tab:green")
+            ring(ax, rows, 30, 1)
             ax.set_title(rid, fontsize=7, pad=2)
             ax.tick_params(labelsize=5, length=2)
             ax.set_xticks(range(len(dates)), [d[5:] if len(d) == 10 and d[4] == "-" else d for d in dates])
-        fig.suptitle(f"{key} per region ({n}), dates {dates[0]} .. {dates[-1]}", fontsize=9)
+        fig.suptitle(f"{key} per region ({n}), dates {dates[0]} .. {dates[-1]}{note}", fontsize=9)
     fig.tight_layout()
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png")

@@ -44,6 +44,7 @@ from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, pair_inputs
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, drop_edge_strips, label_plants, plant_traits
 from agriseg.crop.traits.regions import (
+    CHECK_SURE,
     Region,
     assign_plants,
     detect_pots,
@@ -87,11 +88,6 @@ REGION_TRAITS: dict[str, int] = {
     "height": 1,
 }
 CSV_FIELDS = ["file", "level", "id", "region", "trait", "value", "unit", "quality"]
-# regions whose plant pixels the model was sure of (Predictor.sure) for under this share are named in a warning:
-# fixed on generated development trays (seed 35000: 110 of the 139 pots under 0.5 were more than 10 % off in
-# area, 94 of the 703 others), confirmed on fresh ones (seed 36000: 85 of 126, 150 of 719;
-# benchmarks/results/crop_tray_sure_flag_rule.md, crop_tray_sure_flag_fresh.json)
-CHECK_SURE = 0.5
 EDGE_STRIP = 8  # plants reaching at most this many px into the image from its border are edge strips
 SIGNIFICANT = 6  # significant digits of the values written (at least every digit before the point)
 
