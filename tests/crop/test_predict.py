@@ -206,3 +206,22 @@ def test_packaged_model_segments_very_thin_photos(shape: tuple[int, int]) -> Non
     rgb[: max(1, shape[0] // 2), : max(1, shape[1] // 2)] = (60, 150, 50)
     mask = load_predictor("default").predict(rgb)
     assert mask.shape == shape
+
+
+def test_summary_says_how_sure_the_model_was_and_a_resume_says_the_same(samples_dir, tmp_path):
+    """model_sure: the share of the photo's vegetation the model itself was sure of; a resumed run reads it back
+    from the mask (its PNG text), so its summary row is the fresh one."""
+    from agriseg.crop.predict import load_predictor, model_sure
+
+    pred = load_predictor("default")
+    f = samples_dir / "peanut" / "images" / "0003.jpg"
+    rows = predict_files(pred, [f], tmp_path / "o", batch=BatchOptions(progress=False))
+    rgb = np.asarray(Image.open(f).convert("RGB"))
+    probs = pred.probabilities([rgb])[0]
+    want = model_sure(pred.classes(probs, rgb), pred.sure(probs))
+    assert want is not None and 0.5 < want <= 1.0 and rows[0]["model_sure"] == want
+    again = predict_files(pred, [f], tmp_path / "o", batch=BatchOptions(progress=False))
+    assert again[0]["resumed"] and again[0]["model_sure"] == want
+    with open(tmp_path / "o" / "summary.csv") as fh:
+        assert float(next(csv.DictReader(fh))["model_sure"]) == want
+    assert model_sure(np.zeros((4, 4), np.uint8), np.ones((4, 4), bool)) is None  # no vegetation, no share

@@ -361,7 +361,9 @@ def class_map_image(classes: np.ndarray) -> Image.Image:
     return im
 
 
-SUMMARY_FIELDS = ["file", "status", "width", "height", "vegetation_fraction", "quality", "error"]
+SUMMARY_FIELDS = ["file", "status", "width", "height", "vegetation_fraction", "model_sure", "quality", "error"]
+# the mask PNG's text key holding model_sure, so a resumed run writes the row a fresh one would
+SURE_KEY = "agriseg:model_sure"
 
 
 @dataclass
@@ -390,28 +392,47 @@ def photo_outputs(outdir: Path, stem: str, num_classes: int, write_overlay: bool
     )
 
 
-def _write_outputs(out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray) -> None:
-    """Write all outputs of one photo, renaming them only once every one was written in full."""
+def _write_outputs(out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray, sure: float | None = None) -> None:
+    """Write all outputs of one photo, renaming them only once every one was written in full (the mask carries
+    ``sure``, the photo's ``model_sure``, in a PNG text chunk)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text(SURE_KEY, "" if sure is None else repr(sure))
     with atomic_writes(out.all()) as tmp:
-        Image.fromarray((classes > 0).astype(np.uint8) * 255).save(tmp[out.mask])
+        Image.fromarray((classes > 0).astype(np.uint8) * 255).save(tmp[out.mask], pnginfo=info)
         if out.classes is not None:
             class_map_image(classes).save(tmp[out.classes])
         if out.overlay is not None:
             Image.fromarray(overlay(rgb, classes)).save(tmp[out.overlay], format="JPEG", quality=OVERLAY_QUALITY)
 
 
+def model_sure(classes: np.ndarray, sure: np.ndarray) -> float | None:
+    """The share of a photo's vegetation whose probability the model itself put at the sure level
+    (:meth:`Predictor.sure`), rounded to 4 decimals; None without vegetation."""
+    veg = classes > 0
+    return round(float(sure[veg].mean()), 4) if veg.any() else None
+
+
 def _write_and_row(
-    f: Path, out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray, k: int, class_fields: list[str]
+    f: Path,
+    out: PhotoOutputs,
+    rgb: np.ndarray,
+    classes: np.ndarray,
+    sure: float | None,
+    k: int,
+    class_fields: list[str],
 ) -> dict:
     """Write one photo's outputs and return its summary row (run on the writer thread)."""
     from agriseg.crop.quality import photo_quality
 
-    _write_outputs(out, rgb, classes)
-    return {**_row(f, classes, k, class_fields), "quality": photo_quality(rgb)}
+    _write_outputs(out, rgb, classes, sure)
+    return {**_row(f, classes, sure, k, class_fields), "quality": photo_quality(rgb)}
 
 
-def _row(f: Path, classes: np.ndarray, k: int, class_fields: list[str]) -> dict:
-    """The summary row of one photo, from its class map (the same whether predicted now or read back)."""
+def _row(f: Path, classes: np.ndarray, sure: float | None, k: int, class_fields: list[str]) -> dict:
+    """The summary row of one photo, from its class map and ``model_sure`` (the same whether predicted now or
+    read back)."""
     counts = np.bincount(classes.ravel(), minlength=k)[:k] / classes.size
     return {
         "file": str(f),
@@ -419,6 +440,7 @@ def _row(f: Path, classes: np.ndarray, k: int, class_fields: list[str]) -> dict:
         "width": classes.shape[1],
         "height": classes.shape[0],
         "vegetation_fraction": round(float((classes > 0).mean()), 6),
+        "model_sure": "" if sure is None else sure,
         "error": "",
         **{n: round(float(c), 6) for n, c in zip(class_fields, counts[1:], strict=False)},
     }
@@ -431,18 +453,21 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 
     try:
         classes = read_label(out.classes, "index") if out.classes is not None else read_label(out.mask, "binary")
+        with Image.open(out.mask) as im:
+            text = getattr(im, "text", {}).get(SURE_KEY)
         quality = photo_quality(read_rgb(f))
-    except ValueError:
+    except (ValueError, OSError):
         return None
-    return {**_row(f, classes, k, class_fields), "quality": quality, "resumed": True}
+    sure = float(text) if text else None  # no text: a mask of an earlier version (a "kept" record) or no vegetation
+    return {**_row(f, classes, sure, k, class_fields), "quality": quality, "resumed": True}
 
 
 # agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
 # 2: outlines re-decided at the photo's resolution on reduced photos; 3: unsure pixels by colour; 4: plants the model
 # half saw decided against their own soil; 5: those steps rise above the model's background floor; 6: faint
 # stems traced at the photo's own size around gaps; 7: each object's unsure pixels decided against its own soil
-# (refine.LOCAL_RING); 8: grey objects the model was never sure of dropped
-ALGORITHM = "8"
+# (refine.LOCAL_RING); 8: grey objects the model was never sure of dropped; 9: model_sure in the summary
+ALGORITHM = "9"
 
 
 @batch_keywords
@@ -526,7 +551,8 @@ def _predict_stream(
                 probs = predictor.probabilities([rgb for _, rgb in pending])
                 for (it, rgb), p in zip(pending, probs, strict=True):
                     classes = predictor.classes(p, rgb)  # (H, W)
-                    args = (Path(it.source), it.payload, rgb, classes, k, class_fields)
+                    sure = model_sure(classes, predictor.sure(p))
+                    args = (Path(it.source), it.payload, rgb, classes, sure, k, class_fields)
                     writes.append((it, writer.submit(_write_and_row, *args)))
                 pending.clear()
             yield from written(lookahead)
