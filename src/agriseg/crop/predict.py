@@ -393,8 +393,8 @@ def photo_outputs(outdir: Path, stem: str, num_classes: int, write_overlay: bool
 
 
 def _write_outputs(out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray, sure: float | None = None) -> None:
-    """Write all outputs of one photo, renaming them only once every one was written in full (the mask carries
-    ``sure``, the photo's ``model_sure``, in a PNG text chunk)."""
+    """Write all outputs of one photo, renaming them only once every one was written in full (the mask and the
+    class map carry ``sure``, the photo's ``model_sure``, in a PNG text chunk)."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
@@ -402,7 +402,7 @@ def _write_outputs(out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray, sure
     with atomic_writes(out.all()) as tmp:
         Image.fromarray((classes > 0).astype(np.uint8) * 255).save(tmp[out.mask], pnginfo=info)
         if out.classes is not None:
-            class_map_image(classes).save(tmp[out.classes])
+            class_map_image(classes).save(tmp[out.classes], pnginfo=info)
         if out.overlay is not None:
             Image.fromarray(overlay(rgb, classes)).save(tmp[out.overlay], format="JPEG", quality=OVERLAY_QUALITY)
 

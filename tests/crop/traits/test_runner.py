@@ -279,3 +279,20 @@ def test_growth_dates_stay_dates_and_rates_survive_a_resume(tmp_path: Path) -> N
     again = CliRunner().invoke(main, args)
     assert again.exit_code == 0 and "5 skipped" in again.output, again.output
     assert (tmp_path / "o" / "growth.csv").read_text() == table
+
+
+def test_traits_of_predict_masks_carry_the_photos_model_sure(samples_dir: Path, tmp_path: Path) -> None:
+    """A mask written by crop predict carries the photo's model_sure; crop traits reports it for the image."""
+    from agriseg.crop.predict import load_predictor, predict_files
+
+    photo = samples_dir / "peanut" / "images" / "0003.jpg"
+    rows = predict_files(load_predictor("default"), [photo], tmp_path / "p", batch=BatchOptions(progress=False))
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    (masks / "0003_mask.png").write_bytes((tmp_path / "p" / "0003_mask.png").read_bytes())
+    recs = run_traits([masks], tmp_path / "t", TraitsConfig(), batch=BatchOptions(progress=False))
+    assert recs[0]["image"]["model_sure"] == rows[0]["model_sure"] > 0.5
+    assert all("model_sure" not in p for p in recs[0]["plants"])  # per plant it needs the model's probabilities
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(masks / "0003_mask.png")  # a mask of the user's own
+    recs = run_traits([masks], tmp_path / "t2", TraitsConfig(), batch=BatchOptions(progress=False))
+    assert "model_sure" not in recs[0]["image"]

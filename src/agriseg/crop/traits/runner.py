@@ -40,7 +40,7 @@ from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import Item as Pair
-from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, pair_inputs, read_item
+from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, mask_model_sure, pair_inputs, read_item
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, drop_edge_strips, label_plants, plant_traits
 from agriseg.crop.traits.regions import (
@@ -413,6 +413,8 @@ def measure_item(
         crop_weed = item.mask is not None and item.mask.stem.endswith("_classes")
     scale = image_scale(rgb, config, item.path)
     m = measure(classes, rgb, config, scale, crop_weed, sure)
+    if item.mask is not None and (written := mask_model_sure(item.mask)) is not None:
+        m.image["model_sure"] = written  # crop predict's value for the photo (plants and pots need the model)
     crop = getattr(segment, "crop", None) if item.mask is None else None
     if crop_weed and crop:
         m.image["crop"] = crop  # what the model's "crop" class is
