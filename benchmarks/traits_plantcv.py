@@ -150,9 +150,9 @@ def _score(truth: dict, label_truth: np.ndarray, pots: list[dict], objects: np.n
     ]
     extra = {}
     if any("model_sure" in p for p in pots):  # agriseg's check flag (crop traits warns naming these pots)
-        from agriseg.crop.traits.regions import CHECK_SURE
+        from agriseg.crop.traits.regions import needs_check
 
-        flagged = [t for t in full if t["area_px"] > 0 and got.get(t["id"], {}).get("model_sure", 1.0) < CHECK_SURE]
+        flagged = [t for t in full if t["area_px"] > 0 and needs_check(got.get(t["id"], {}))]
         off = [t for t in flagged if abs(got[t["id"]]["plant_area"] - t["area_px"]) > 0.10 * t["area_px"]]
         extra = {"flagged": len(flagged), "flagged_off": len(off)}
     return {

@@ -414,6 +414,17 @@ def model_sure(classes: np.ndarray, sure: np.ndarray) -> float | None:
     return round(float(sure[veg].mean()), 4) if veg.any() else None
 
 
+def read_model_sure(path: Path) -> float | None:
+    """The ``model_sure`` a mask or class map written by :func:`predict_files` carries (None: none, or not
+    such a file)."""
+    try:
+        with Image.open(path) as im:
+            text = getattr(im, "text", {}).get(SURE_KEY)
+        return float(text) if text else None
+    except (OSError, ValueError):
+        return None
+
+
 def _write_and_row(
     f: Path,
     out: PhotoOutputs,
@@ -453,12 +464,10 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 
     try:
         classes = read_label(out.classes, "index") if out.classes is not None else read_label(out.mask, "binary")
-        with Image.open(out.mask) as im:
-            text = getattr(im, "text", {}).get(SURE_KEY)
         quality = photo_quality(read_rgb(f))
-    except (ValueError, OSError):
+    except ValueError:
         return None
-    sure = float(text) if text else None  # no text: a mask of an earlier version (a "kept" record) or no vegetation
+    sure = read_model_sure(out.mask)  # None: no vegetation, or a mask of an earlier version (a "kept" record)
     return {**_row(f, classes, sure, k, class_fields), "quality": quality, "resumed": True}
 
 

@@ -23,7 +23,7 @@ from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
-from agriseg.crop.traits.regions import CHECK_SURE
+from agriseg.crop.traits.regions import needs_check
 from agriseg.data.files import atomic_write
 from agriseg.data.io import list_images_once
 
@@ -360,7 +360,7 @@ def _chart(
 
     def unsure(rows: list[dict[str, Any]]) -> tuple[list[int], list[float]]:
         xs, ys = series(rows)
-        keep = [i for i, r in enumerate(rows) if _finite(r.get("model_sure")) and r["model_sure"] < CHECK_SURE]
+        keep = [i for i, r in enumerate(rows) if needs_check(r)]
         return [xs[i] for i in keep], [ys[i] for i in keep]
 
     def ring(ax: Any, rows: list[dict[str, Any]], size: float, width: float) -> None:

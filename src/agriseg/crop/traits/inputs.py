@@ -86,20 +86,6 @@ def read_mask(path: Path) -> np.ndarray:
     raise ImageReadError(f"{path}: not a 0/255 or 0/1 mask, nor a 0/1/2 class map (values {shown})")
 
 
-def mask_model_sure(path: Path) -> float | None:
-    """The photo's ``model_sure`` that ``crop predict`` wrote into a mask or class map (None: not there)."""
-    from PIL import Image
-
-    from agriseg.crop.predict import SURE_KEY
-
-    try:
-        with Image.open(path) as im:
-            text = getattr(im, "text", {}).get(SURE_KEY)
-        return float(text) if text else None
-    except (OSError, ValueError):
-        return None
-
-
 def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(class ids or None, photo or None) of an item; a mask must match its photo's size.
 

@@ -41,6 +41,12 @@ class Region:
 CHECK_SURE = 0.5
 
 
+def needs_check(row: dict[str, Any]) -> bool:
+    """Whether a region (or plant) row's ``model_sure`` is under :data:`CHECK_SURE` (False without one)."""
+    sure = row.get("model_sure")
+    return isinstance(sure, int | float) and sure < CHECK_SURE
+
+
 def parse_grid(text: str) -> tuple[int, int]:
     """``"ROWSxCOLS"`` -> (rows, cols), both >= 1 (the messages leave the value to the caller, which names it)."""
     try:

@@ -40,7 +40,7 @@ from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import Item as Pair
-from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, mask_model_sure, pair_inputs, read_item
+from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, pair_inputs, read_item
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, drop_edge_strips, label_plants, plant_traits
 from agriseg.crop.traits.regions import (
@@ -50,6 +50,7 @@ from agriseg.crop.traits.regions import (
     detect_pots,
     detect_tray,
     grid_regions,
+    needs_check,
     overlaps,
     parse_grid,
     read_regions,
@@ -208,7 +209,9 @@ def measure(
         "px_per_mm": px_per_mm,
     }
     if sure is not None:
-        image["model_sure"] = float(sure[veg].mean()) if veg.any() else None
+        from agriseg.crop.predict import model_sure
+
+        image["model_sure"] = model_sure(classes, sure)
     if crop_weed:
         image["crop_fraction"] = float((classes == 1).mean())
         image["weed_fraction"] = float((classes == 2).mean())
@@ -229,7 +232,7 @@ def measure(
 def unsure_regions(regions: list[dict[str, Any]]) -> list[str]:
     """A warning naming the regions whose plants the model was sure of for under :data:`CHECK_SURE` of their
     pixels (none without ``model_sure``)."""
-    ids = [r["id"] for r in regions if r.get("model_sure") is not None and r["model_sure"] < CHECK_SURE]
+    ids = [r["id"] for r in regions if needs_check(r)]
     if not ids:
         return []
     shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
@@ -413,8 +416,11 @@ def measure_item(
         crop_weed = item.mask is not None and item.mask.stem.endswith("_classes")
     scale = image_scale(rgb, config, item.path)
     m = measure(classes, rgb, config, scale, crop_weed, sure)
-    if item.mask is not None and (written := mask_model_sure(item.mask)) is not None:
-        m.image["model_sure"] = written  # crop predict's value for the photo (plants and pots need the model)
+    if item.mask is not None:
+        from agriseg.crop.predict import read_model_sure
+
+        if (written := read_model_sure(item.mask)) is not None:
+            m.image["model_sure"] = written  # crop predict's value for the photo (plants and pots need the model)
     crop = getattr(segment, "crop", None) if item.mask is None else None
     if crop_weed and crop:
         m.image["crop"] = crop  # what the model's "crop" class is
@@ -499,7 +505,7 @@ def run_traits(
     def work(item: Item) -> dict[str, Any]:
         rec, m, rgb = measure_item(item.payload, config, segment)
         with atomic_write(item.outputs[0]) as tmp:
-            check = {r["id"] for r in m.regions if r.get("model_sure") is not None and r["model_sure"] < CHECK_SURE}
+            check = {r["id"] for r in m.regions if needs_check(r)}
             picture = debug_image(m.labels, rgb, m.plants, m.rects, m.image["px_per_mm"], check)
             Image.fromarray(picture).save(tmp)
         with atomic_write(item.outputs[1]) as tmp:
