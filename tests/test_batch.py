@@ -402,3 +402,55 @@ def test_one_input_named_by_another_path_is_the_same(tmp_path: Path, monkeypatch
     assert fp(photo.resolve()).changes(relative) == []
     photo.write_bytes(b"changed")
     assert fp(photo.resolve()).changes(relative) != []
+
+
+def test_two_commands_in_one_folder_keep_their_own_records_and_tables(tmp_path: Path) -> None:
+    """``crop predict`` then ``crop traits`` into one folder: neither replaces the other's records, a file one
+    wrote is, to the other, a file it did not write, and a table of one is not rewritten by the other."""
+    import json
+
+    from agriseg.manifest import MANIFEST, ManifestStore
+
+    items = _items(tmp_path, ["a"])
+    other = [Item("a", items[0].source, (tmp_path / "out" / "a.other",), items[0].inputs)]
+    first, second = Recipe("demo first", "1"), Recipe("demo second", "1")
+    table = tmp_path / "out" / "table.csv"
+
+    def write_table() -> None:
+        table.write_text("first's table")
+
+    assert run_batch(items, _work, options=QUIET, recipe=first, store=ManifestStore(), tables=[table]).exit_code == 0
+    write_table()
+    assert run_batch(other, _work, options=QUIET, recipe=second, store=ManifestStore()).counts["ok"] == 1
+    recs = [json.loads(x) for x in (tmp_path / "out" / MANIFEST).read_text().splitlines()]
+    assert sorted((r["command"], r["item"]) for r in recs if "item" in r) == [("demo first", "a"), ("demo second", "a")]
+    assert [r for r in recs if "table" in r] == [{"command": "demo first", "table": "table.csv"}]
+    assert run_batch(items, _work, options=QUIET, recipe=first, store=ManifestStore()).counts["skipped"] == 1
+    # the same output name from the other command: refused, the first one's file kept
+    clash = run_batch(items, _work, options=QUIET, recipe=second, store=ManifestStore())
+    assert clash.outcomes[0].reason == "unrecorded" and "not written by this command" in clash.failures[0]
+    with pytest.raises(FileExistsError, match="written by `agriseg demo first`"):
+        run_batch(other, _work, options=QUIET, recipe=second, store=ManifestStore(), tables=[table])
+    assert table.read_text() == "first's table" and (tmp_path / "out" / "a.res").read_text() == "A"
+
+
+def test_an_output_that_is_an_input_fails_before_anything_is_written(tmp_path: Path) -> None:
+    """Even with ``overwrite``: the item fails in one line naming both, and none of its outputs is written."""
+    src = tmp_path / "in" / "a.png"
+    src.parent.mkdir()
+    src.write_text("the user's mask")
+    first = tmp_path / "in" / "a_picture.png"
+    item = Item("a", src, (first, src), (src,))
+
+    def work(it: Item) -> dict:
+        for out in it.outputs:
+            with atomic_write(out) as tmp:
+                tmp.write_text("new")
+        return {"status": "ok"}
+
+    for overwrite in (False, True):
+        res = run_batch([item], work, options=BatchOptions(progress=False, overwrite=overwrite))
+        assert res.exit_code == 1 and res.failures == [
+            f"{src}: is one of the inputs ({src}); choose another output folder"
+        ]
+        assert not first.exists() and src.read_text() == "the user's mask"

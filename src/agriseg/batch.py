@@ -350,25 +350,40 @@ def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str]) -> N
         path = Path(folder) / name
         if path.is_file():
             path.unlink()
-            notes.append(f"removed {path}: an earlier run's table; this run has nothing to put in it")
+            notes.append(
+                f"removed {path}: an earlier run's table; this run has nothing to put in it (a table covers the "
+                "inputs of one run: name them all, and the finished ones are resumed, not made again)"
+            )
 
 
-def check_table(path: str | Path, overwrite: bool) -> Path:
-    """Refuse to replace a user's file where a batch writes its table (``summary.csv``, ``traits.csv``).
+def check_table(path: str | Path, overwrite: bool, command: str | None = None) -> Path:
+    """Refuse to replace a user's file where a batch writes its table (``summary.csv``, ``traits.csv``), or
+    another command's.
 
-    A table is rewritten by every run into its folder; a file under its name in a folder that no agriseg run
-    has written (no manifest there) is the user's, and only ``overwrite`` replaces it.
+    A table is rewritten by every run of its command into its folder; a file under its name in a folder that no
+    agriseg run has written (no manifest there) is the user's, and one in a folder whose manifest holds records
+    of that another command claimed (``growth.csv`` of ``crop traits`` where ``crop plots`` would write its own) is
+    theirs: only ``overwrite`` replaces either.
 
     Raises:
-        FileExistsError: ``<path>: exists and was not written by agriseg ...``.
+        FileExistsError: ``<path>: exists and was not written by agriseg ...`` or ``... written by agriseg
+            <other command> ...``.
     """
-    from agriseg.manifest import MANIFEST
+    from agriseg.manifest import MANIFEST, table_owner
 
     path = Path(path)
-    if path.exists() and not overwrite and not (path.parent / MANIFEST).exists():
+    if not path.exists() or overwrite:
+        return path
+    if not (path.parent / MANIFEST).exists():
         raise FileExistsError(
             f"{path}: exists and was not written by agriseg (kept; --overwrite replaces it, or choose another "
             "output folder)"
+        )
+    owner = table_owner(path)
+    if command and owner and owner != command:
+        raise FileExistsError(
+            f"{path}: written by `agriseg {owner}` (kept; give `agriseg {command}` another output folder, or "
+            "--overwrite replaces it)"
         )
     return path
 
@@ -550,7 +565,7 @@ def run_batch(
     Raises:
         BatchAborted: ``strict`` and an item failed (its message).
     """
-    from agriseg.data.files import clean_stale_temporaries, ensure_outdir, protected_inputs
+    from agriseg.data.files import clean_stale_temporaries, ensure_outdir, input_finder, protected_inputs
 
     if (work is None) == (stream is None):
         raise TypeError("run_batch needs exactly one of work or stream")
@@ -558,7 +573,7 @@ def run_batch(
     store = store or default_store()
     _check_distinct(items)
     for table in tables:
-        check_table(table, opts.overwrite)
+        check_table(table, opts.overwrite, recipe.command if recipe is not None else None)
     if folders is None:
         folders = sorted({p.parent for it in items for p in it.outputs})
     for folder in folders:
@@ -570,7 +585,10 @@ def run_batch(
     with protected_inputs(inputs):
         store.open(items, recipe)
         try:
-            todo = _plan(items, store, recipe, opts, resume, failed, outcomes)
+            claim = getattr(store, "claim_tables", None)  # stores without records have no tables to claim
+            if claim is not None and tables:
+                claim([Path(t) for t in tables])
+            todo = _plan(items, store, recipe, opts, resume, failed, outcomes, input_finder(inputs))
             begin = getattr(store, "begin", None)  # optional in the protocol: stores written before it lack it
             if begin is not None and todo:
                 begin(todo)
@@ -628,10 +646,19 @@ def _plan(
     resume: Callable[[Item], dict[str, Any] | None],
     failed: Callable[[Item, str], dict[str, Any]],
     outcomes: dict[int, Outcome],
+    is_input: Callable[[Path], Path | None] = lambda p: None,
 ) -> list[Item]:
-    """Ask the store about every item: the items to run; the others' outcomes go into ``outcomes``."""
+    """Ask the store about every item: the items to run; the others' outcomes go into ``outcomes``. An item
+    with an output that ``is_input`` names fails (even with ``overwrite``)."""
     todo: list[Item] = []
     for i, item in enumerate(items):
+        clash = next(((out, src) for out in item.outputs if (src := is_input(out)) is not None), None)
+        if clash is not None:  # it would replace a file the run reads: failed before anything is written
+            msg = f"{clash[0]}: is one of the inputs ({clash[1]}); choose another output folder"
+            if opts.strict:
+                raise BatchAborted(msg)
+            outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "unrecorded")
+            continue
         verdict = store.check(item, recipe)
         if verdict.state == "missing" or opts.overwrite:
             todo.append(item)

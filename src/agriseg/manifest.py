@@ -1,14 +1,18 @@
 """A fingerprint store that keeps records: one manifest per output folder, and a lock on it.
 
 :class:`ManifestStore` implements :class:`agriseg.batch.FingerprintStore`. Each output folder holds
-``.agriseg-manifest.jsonl``: one JSON line per produced item (``{"item", "outputs", "fingerprint"}``), appended
-by the parent process as items complete, so a killed run keeps the records of everything it finished; a
-later line for the same item replaces an earlier one, and closing the store rewrites the file with one line
-per item. Before a run starts its items, each gets a ``"pending"`` line: outputs that a killed run wrote
-before their record (an item cut off halfway, or finished in the instant before the kill) are then known as
-this store's, and made again by the next run rather than kept as a user's files. ``.agriseg-lock`` (the pid
-of the run) keeps a second run from writing the same folder at once; a lock left by a process that no
-longer exists is taken over.
+``.agriseg-manifest.jsonl``: one JSON line per produced item (``{"command", "item", "outputs", "fingerprint"}``),
+appended by the parent process as items complete, so a killed run keeps the records of everything it finished;
+a later line for the same command and item replaces an earlier one, and closing the store rewrites the file with
+one line per command and item. Records are kept per command: two commands given one folder (``crop predict``,
+then ``crop traits`` of its masks) keep each other's records, and a file one of them wrote is, to the other, a
+file it did not write. The tables a command rewrites on every run (``summary.csv``, ``growth.csv``) are claimed by
+it (``{"command", "table"}`` lines, :meth:`ManifestStore.claim_tables`), so another command does not replace
+them (:func:`agriseg.batch.check_table`). Before a run starts its items, each gets a ``"pending"`` line:
+outputs that a killed run wrote before their record (an item cut off halfway, or finished in the instant before
+the kill) are then known as this store's, and made again by the next run rather than kept as a user's files.
+``.agriseg-lock`` (the pid of the run) keeps a second run from writing the same folder at once; a lock left by a
+process that no longer exists is taken over.
 
 Answers, for an item's outputs (see :mod:`agriseg.batch`): ``missing`` when none is there, or when the files
 there are this store's but not complete (an item recorded as pending, or recorded and partly removed);
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 MANIFEST = ".agriseg-manifest.jsonl"
 LOCK = ".agriseg-lock"
+Key = tuple[str, str]  # (command, item)
 
 
 class FolderLocked(ValueError):
@@ -48,7 +53,9 @@ class ManifestStore:
 
     def __init__(self, legacy: bool = False) -> None:
         self.legacy = legacy
-        self._records: dict[Path, dict[str, dict[str, Any]]] = {}  # folder -> item -> record
+        self._records: dict[Path, dict[Key, dict[str, Any]]] = {}  # folder -> (command, item) -> record
+        self._command = ""
+        self._tables: dict[Path, dict[str, str]] = {}  # folder -> table name -> the command that writes it
         self._had_manifest: dict[Path, bool] = {}
         self._locks: list[Path] = []
 
@@ -57,11 +64,13 @@ class ManifestStore:
     def open(self, items: Sequence[Item], recipe: Recipe | None) -> None:
         """Lock every output folder of ``items`` and read its manifest."""
         folders = sorted({p.parent.resolve() for it in items for p in it.outputs})
+        self._command = recipe.command if recipe is not None else ""
         try:
             for folder in folders:
                 self._lock(folder)
                 self._had_manifest[folder] = (folder / MANIFEST).is_file()
                 self._records[folder] = _read(folder / MANIFEST)
+                self._tables[folder] = _read_tables(folder / MANIFEST)
         except BaseException:
             self.close()
             raise
@@ -70,7 +79,8 @@ class ManifestStore:
         """Whether ``item``'s outputs are there and what made them."""
         present = [p for p in item.outputs if p.exists()]
         folder = item.outputs[0].parent.resolve()
-        rec = self._records.get(folder, {}).get(item.name)
+        recs = self._records.get(folder, {})
+        rec = recs.get((self._command, item.name)) or recs.get(("", item.name))  # "": written before commands
         if not present:
             return Verdict("missing")
         if self.legacy and not self._had_manifest.get(folder, False):
@@ -100,8 +110,9 @@ class ManifestStore:
         by_folder: dict[Path, list[str]] = {}
         for item in items:
             folder = item.outputs[0].parent.resolve()
-            rec = {"item": item.name, "outputs": [p.name for p in item.outputs], "pending": True}
-            self._records.setdefault(folder, {})[item.name] = rec
+            rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
+                   "pending": True}  # fmt: skip
+            self._records.setdefault(folder, {})[(self._command, item.name)] = rec
             by_folder.setdefault(folder, []).append(json.dumps(rec) + "\n")
         for folder, lines in by_folder.items():
             with (folder / MANIFEST).open("a") as fh:
@@ -112,20 +123,36 @@ class ManifestStore:
         """Append ``item``'s record to its folder's manifest."""
         folder = item.outputs[0].parent.resolve()
         fp = recipe.fingerprint(item) if recipe is not None else Fingerprint("", "", {}, None, {}, {})
-        rec = {"item": item.name, "outputs": [p.name for p in item.outputs], "fingerprint": fp.to_dict()}
-        self._records.setdefault(folder, {})[item.name] = rec
+        rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
+               "fingerprint": fp.to_dict()}  # fmt: skip
+        recs = self._records.setdefault(folder, {})
+        recs.pop(("", item.name), None)  # a record from before commands were kept is now this command's
+        recs[(self._command, item.name)] = rec
         with (folder / MANIFEST).open("a") as fh:
             fh.write(json.dumps(rec) + "\n")
             fh.flush()
+
+    def claim_tables(self, tables: Sequence[Path]) -> None:
+        """Record ``tables`` (files the run writes once per folder) as this command's."""
+        for table in tables:
+            folder = table.parent.resolve()
+            if self._tables.setdefault(folder, {}).get(table.name) == self._command:
+                continue
+            self._tables[folder][table.name] = self._command
+            with (folder / MANIFEST).open("a") as fh:
+                fh.write(json.dumps({"command": self._command, "table": table.name}) + "\n")
 
     def close(self) -> None:
         """Rewrite each manifest with one line per item and release the locks."""
         from agriseg.data.files import write_text
 
         try:
-            for folder, recs in self._records.items():
-                if recs:
-                    write_text(folder / MANIFEST, "".join(json.dumps(r) + "\n" for r in recs.values()))
+            for folder in {*self._records, *self._tables}:
+                recs, tables = self._records.get(folder, {}), self._tables.get(folder, {})
+                lines = [json.dumps(r) + "\n" for r in recs.values()]
+                lines += [json.dumps({"command": c, "table": t}) + "\n" for t, c in tables.items()]
+                if lines:
+                    write_text(folder / MANIFEST, "".join(lines))
         finally:
             for lock in self._locks:
                 lock.unlink(missing_ok=True)
@@ -152,23 +179,51 @@ class ManifestStore:
         raise FolderLocked(f"{folder}: could not take the lock {lock}")
 
 
-def recorded_outputs(folder: str | Path) -> dict[str, list[str]]:
-    """Item -> the output file names the manifest of ``folder`` records for it (empty without a manifest)."""
-    return {name: list(rec.get("outputs", [])) for name, rec in _read(Path(folder) / MANIFEST).items()}
+def recorded_outputs(folder: str | Path, command: str | None = None) -> dict[str, list[str]]:
+    """Item -> the output file names the manifest of ``folder`` records for it (empty without a manifest), of
+    one ``command`` or of all."""
+    recs = _read(Path(folder) / MANIFEST)
+    return {name: list(rec.get("outputs", [])) for (cmd, name), rec in recs.items() if command in (None, cmd)}
 
 
-def _read(path: Path) -> dict[str, dict[str, Any]]:
-    """The records of a manifest, one per item (later lines win; a torn last line is skipped)."""
-    out: dict[str, dict[str, Any]] = {}
+def table_owner(table: str | Path) -> str | None:
+    """The command that claimed the table ``table`` in its folder's manifest (None: none did)."""
+    return _read_tables(Path(table).parent / MANIFEST).get(Path(table).name)
+
+
+def _read_tables(path: Path) -> dict[str, str]:
+    """Table name -> the command that writes it, from a manifest's ``{"command", "table"}`` lines."""
+    out: dict[str, str] = {}
+    for rec in _lines(path):
+        if "table" in rec and "item" not in rec:
+            out[str(rec["table"])] = str(rec.get("command", ""))
+    return out
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON objects of a manifest's lines (a torn last line is skipped)."""
     if not path.is_file():
-        return out
+        return []
+    out = []
     for line in path.read_text().splitlines():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if isinstance(rec, dict) and "item" in rec:
-            out[str(rec["item"])] = rec
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def _read(path: Path) -> dict[Key, dict[str, Any]]:
+    """The records of a manifest, one per command and item (later lines win; a torn last line is skipped).
+    A record written before commands were kept gets its fingerprint's command, or ``""`` (a pending one)."""
+    out: dict[Key, dict[str, Any]] = {}
+    for rec in _lines(path):
+        if "item" in rec:
+            fp = rec.get("fingerprint")
+            command = rec.get("command") or (fp.get("command") if isinstance(fp, dict) else None) or ""
+            out[(str(command), str(rec["item"]))] = rec
     return out
 
 

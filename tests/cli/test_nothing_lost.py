@@ -423,7 +423,7 @@ def test_users_table_in_the_output_folder_is_kept(tmp_path: Path, command: str, 
     (photo,) = _photos(tmp_path / "out", 1)
     (tmp_path / "out" / table).write_text("USER DATA\n")
     code, out = _run("crop", command, photo, "-o", tmp_path / "out")
-    assert code == 1 and f"{table}: exists and was not written by agriseg" in out, out
+    assert code == 2 and f"{table}: exists and was not written by agriseg" in out, out
     assert (tmp_path / "out" / table).read_text() == "USER DATA\n"
     code, out = _run("crop", command, photo, "-o", tmp_path / "out", "--overwrite")
     assert code == 0 and (tmp_path / "out" / table).read_text().startswith("file,"), out

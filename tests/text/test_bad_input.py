@@ -46,12 +46,12 @@ def test_evaluate_keeps_an_existing_report_unless_overwrite(masks: tuple[Path, P
     report.write_text("{}")
     args = ["text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report]
     res = _run(*args)
-    assert res.exit_code == 1 and "mine.json: exists (use --overwrite)" in _one_line_error(res)
+    assert res.exit_code == 2 and "mine.json: exists (use --overwrite)" in _one_line_error(res)
     assert report.read_text() == "{}" and not report.with_suffix(".csv").exists()
     report.unlink()
     report.with_suffix(".csv").write_text("mine\n")  # the CSV beside it is kept too
     res = _run(*args)
-    assert res.exit_code == 1 and "mine.csv: exists (use --overwrite)" in _one_line_error(res)
+    assert res.exit_code == 2 and "mine.csv: exists (use --overwrite)" in _one_line_error(res)
     assert report.with_suffix(".csv").read_text() == "mine\n" and not report.exists()
     res = _run(*args, "--overwrite")
     assert res.exit_code == 0, res.output

@@ -104,12 +104,8 @@ def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: 
 @friendly_errors
 def plots(mosaics: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: object) -> None:
     """Per-plot green fraction, GAI and plant count of orthomosaics; growth over dates."""
-    from agriseg.batch import measured_now
     from agriseg.crop.config import PlotsConfig
     from agriseg.crop.traits.growth import run_plots
 
     cfg = config_from_params(PlotsConfig, params)
-    result = run_plots(list(mosaics), outdir, cfg, batch)
-    if len(measured_now(list(result))) >= 2:
-        result.notes.append(f"growth: {outdir / 'growth.csv'}, {outdir / 'growth.png'}")
-    finish(result, "measured", outdir)
+    finish(run_plots(list(mosaics), outdir, cfg, batch), "measured", outdir)

@@ -47,6 +47,13 @@ class MissingInput(click.ClickException):
     exit_code = 2
 
 
+class OutputInTheWay(click.ClickException):
+    """An output the command would write is a user's file, another command's, or one of its inputs, before any
+    item ran: a usage problem (exit status 2; another output name or ``--overwrite``), in one line."""
+
+    exit_code = 2
+
+
 class BadModelFile(click.ClickException):
     """A model file named with ``--model`` cannot be read (truncated, not a model): exit status 2, in one line."""
 
@@ -93,7 +100,9 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise MissingDependency(str(err)) from err
         except (FileNotFoundError, NoInputError) as err:  # before any item ran: a path given is wrong or empty
             raise MissingInput(str(err)) from err
-        except (ValueError, FileExistsError) as err:
+        except FileExistsError as err:
+            raise OutputInTheWay(str(err)) from err
+        except ValueError as err:
             raise click.ClickException(str(err)) from err
         except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file
             raise click.ClickException(describe_os_error(err)) from err

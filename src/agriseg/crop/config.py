@@ -126,9 +126,10 @@ class TraitsConfig(StrictModel):
     def _grid(cls, v: str | None) -> str | None:
         from agriseg.crop.traits.regions import parse_grid
 
-        if v is not None:
-            parse_grid(v)  # a bad grid is a usage error, found before any photo is read
-        return v
+        if v is None:
+            return v
+        rows, cols = parse_grid(v)  # a bad grid is a usage error, found before any photo is read
+        return f"{rows}x{cols}"  # one spelling (3X6, " 3x6"): a re-run with either resumes
 
     @field_validator("grid_box", "reference_box")
     @classmethod

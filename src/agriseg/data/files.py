@@ -13,7 +13,7 @@ import math
 import os
 import re
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -78,6 +78,23 @@ def check_not_input(output: str | Path, inputs: Iterable[str | Path] = ()) -> No
     for rp, ip in candidates:
         if ro == rp or (io is not None and io == ip):
             raise ValueError(f"{output}: is one of the inputs ({rp}); choose another output name")
+
+
+def input_finder(inputs: Iterable[str | Path]) -> Callable[[str | Path], Path | None]:
+    """A test, fast for many paths, of whether a path would write over one of ``inputs`` (as
+    :func:`check_not_input` decides): it returns the input, or None."""
+    by_path, by_id = {}, {}
+    for p in inputs:
+        rp, ip = _identity(Path(p))
+        by_path[rp] = rp
+        if ip is not None:
+            by_id[ip] = rp
+
+    def find(path: str | Path) -> Path | None:
+        ro, io = _identity(Path(path))
+        return by_path.get(ro) or (by_id.get(io) if io is not None else None)
+
+    return find
 
 
 @contextmanager

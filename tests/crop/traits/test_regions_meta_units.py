@@ -214,12 +214,24 @@ def test_bad_grid(text: str) -> None:
         parse_grid(text)
 
 
+def test_one_grid_has_one_spelling() -> None:
+    """``--grid 3X6`` and ``--grid 3x6`` are one setting: a re-run with the other spelling resumes."""
+    from agriseg.crop.config import TraitsConfig
+
+    assert TraitsConfig(grid=" 3X6").grid == TraitsConfig(grid="3x6").grid == "3x6"
+
+
 def test_date_found_inside_the_name() -> None:
     from agriseg.crop.traits.meta import name_date
 
     assert parse_name(Path("tray_2024-06-01.jpg"), "date") == {"date": "2024-06-01"}
     assert parse_name(Path("t1_20240601.jpg"), "tray_date") == {"tray": "t1", "date": "2024-06-01"}
     assert name_date("tray_2024-06-01") == "2024-06-01" and name_date("tray_1") is None
+    # an eight-digit barcode or plant id before the date is not the date; an impossible date is skipped, as
+    # ``--meta date`` skips it
+    for stem in ("tray12345678_2024-06-01", "P_10000123_2024-06-01", "x_2024-02-30_2024-06-01"):
+        assert name_date(stem) == "2024-06-01" == parse_name(Path(f"{stem}.jpg"), "date")["date"], stem
+    assert name_date("P_10000123") is None and name_date("img_20240601") == "2024-06-01"
     with pytest.raises(ValueError, match="does not match"):
         parse_name(Path("tray_x.jpg"), "date")
 

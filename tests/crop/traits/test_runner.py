@@ -296,3 +296,37 @@ def test_traits_of_predict_masks_carry_the_photos_model_sure(samples_dir: Path, 
     Image.fromarray(np.zeros((20, 20), np.uint8)).save(masks / "0003_mask.png")  # a mask of the user's own
     recs = run_traits([masks], tmp_path / "t2", TraitsConfig(), batch=BatchOptions(progress=False))
     assert "model_sure" not in recs[0]["image"]
+
+
+def test_traits_growth_keeps_undated_and_warns_of_sizes(tmp_path: Path) -> None:
+    """An undated photo goes into growth.csv after the dated ones with a warning (as in crop plots), not left
+    out silently; photos of two sizes in one series are warned about; slow rates keep their digits."""
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1, 8))
+    m = np.zeros((60, 120), np.uint8)
+    m[disk((30, 30), 9, shape=m.shape)] = 255
+    Image.fromarray(m).save(d / "extra_mask.png")
+    recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
+    with open(out / "growth.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["date"] for r in rows if r["region_id"] == "1"] == ["2024-06-01", "2024-06-08", ""]
+    assert any("extra_mask.png: no date in its name" in n for n in recs.notes), recs.notes
+    assert not any("sizes" in n for n in recs.notes)
+    big = np.zeros((120, 240), np.uint8)
+    big[disk((60, 60), 20, shape=big.shape)] = 255
+    Image.fromarray(big).save(d / "tray_2024-06-15_mask.png")
+    recs = run_traits([d], tmp_path / "out2", TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
+    said = [n for n in recs.notes if "of 2 sizes" in n]
+    assert len(said) == 1 and "240x120: tray_2024-06-15_mask.png" in said[0], recs.notes
+
+
+def test_growth_rates_keep_six_significant_digits(tmp_path: Path) -> None:
+    from agriseg.crop.traits.growth import write_growth
+
+    regions = [[{"id": "1", "green_fraction": 0.0100}], [{"id": "1", "green_fraction": 0.010366}]]
+    dated = [("2024-06-01", "a.png", regions[0]), ("2024-06-02", "b.png", regions[1])]
+    write_growth(dated, tmp_path, "plot_id", value="green_fraction")
+    with open(tmp_path / "growth.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert float(rows[1]["green_fraction_change_per_day"]) == pytest.approx(0.000366)
+    assert float(rows[1]["relative_growth_rate_per_day"]) == pytest.approx(0.0359461, rel=1e-5)

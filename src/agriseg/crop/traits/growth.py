@@ -24,6 +24,7 @@ from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.crop.traits.regions import needs_check
+from agriseg.crop.traits.units import tidy
 from agriseg.data.files import atomic_write
 from agriseg.data.io import list_images_once
 
@@ -149,9 +150,12 @@ def run_plots(
         drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
     else:
         dated = [(r["date"], r["file"], [{"id": x["plot_id"], **x} for x in r["rows"]]) for r in done]
-        fields = ("status", "green_fraction", "green_area_index", "plant_count", "plant_area")
-        dated = [(d, f, [{k: x[k] for k in ("id", *fields) if k in x} for x in rows]) for d, f, rows in dated]
-        write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
+        fields = ("id", "status", "green_fraction", "green_area_index", "plant_count")
+        keep = lambda k: k in fields or k.startswith("plant_area")  # noqa: E731  (photos: plant_area_px2)
+        dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
+        written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
+        chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
+        result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
     return result
 
 
@@ -268,9 +272,9 @@ def write_growth(
                 days = _days(prev["date"], row["date"])
                 a1, a2 = prev.get(key), row.get(key)
                 if days and _finite(a1) and _finite(a2):
-                    row[rate] = round((a2 - a1) / days, 4)
+                    row[rate] = tidy((a2 - a1) / days)  # 6 significant digits (a slow change is not 0.0)
                     if a1 > 0 and a2 > 0:
-                        row["relative_growth_rate_per_day"] = round(math.log(a2 / a1) / days, 5)
+                        row["relative_growth_rate_per_day"] = tidy(math.log(a2 / a1) / days)
             rows.append(row)
             prev = row
     fields = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "_label"]

@@ -5,7 +5,7 @@ the name. A field called ``date`` (or ending in ``date``) is parsed as a date an
 (``2024-06-01``, or with the time when it has one); it matches digits and date separators only, and a
 template that does not match the whole name is looked for inside it, so ``date`` finds the date of
 ``tray_2024-06-01``. A field called ``_`` is matched but not kept. Without a template,
-:func:`name_date` finds the first ``YYYY-MM-DD`` / ``YYYYMMDD`` in a name.
+:func:`name_date` finds the first valid ``YYYY-MM-DD`` in a name, else the first valid ``YYYYMMDD``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from datetime import datetime
 from pathlib import Path
 
 DATE_PART = r"\d[\d.\-T:]*\d"  # what a date field matches: digits and separators
-_DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2}|\d{8})(?!\d)")
+_DASHED = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
+_EIGHT_DIGITS = re.compile(r"(?<!\d)(\d{8})(?!\d)")
+YEARS = (1900, 2199)  # an eight-digit run outside these years is a number (a barcode, a plant id), not a date
 DATE_FORMATS = (
     "%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y-%m-%dT%H%M%S", "%Y-%m-%d-%H%M%S",
     "%Y-%m-%dT%H-%M", "%Y-%m-%dT%H-%M-%S",  # times with dashes: colons are not allowed in Windows file names
@@ -104,19 +106,20 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
 
 
 def _is_date(text: str) -> bool:
+    """Whether ``text`` is a date with a year within :data:`YEARS` (a barcode ``10000123`` is not)."""
     try:
-        parse_date(text)
+        iso = parse_date(text)
     except ValueError:
         return False
-    return True
+    return YEARS[0] <= int(iso[:4]) <= YEARS[1]
 
 
 def name_date(stem: str) -> str | None:
-    """The first ``YYYY-MM-DD`` or ``YYYYMMDD`` date in a file name, ISO 8601, or None."""
-    m = _DATE.search(stem)
-    if m is None:
-        return None
-    try:
-        return parse_date(m.group(1))
-    except ValueError:
-        return None
+    """The date in a file name, ISO 8601, or None: the first ``YYYY-MM-DD`` that is a date, else the first
+    ``YYYYMMDD`` that is one (a year within :data:`YEARS`), so ``P_10000123_2024-06-01`` is dated 2024-06-01
+    and ``tray_2024-02-30_2024-03-01`` 2024-03-01, as ``--meta date`` reads them."""
+    for rx in (_DASHED, _EIGHT_DIGITS):
+        for m in rx.finditer(stem):
+            if _is_date(m.group(1)):
+                return parse_date(m.group(1))
+    return None

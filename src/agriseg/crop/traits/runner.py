@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +56,7 @@ from agriseg.crop.traits.regions import (
     region_status,
     region_traits,
 )
-from agriseg.crop.traits.units import parse_box, reference_scale, unit_names
+from agriseg.crop.traits.units import parse_box, reference_scale, tidy, unit_names
 from agriseg.data.files import atomic_write, write_json
 from agriseg.data.io import NoInputError, list_images_once
 
@@ -90,7 +89,6 @@ REGION_TRAITS: dict[str, int] = {
 }
 CSV_FIELDS = ["file", "level", "id", "region", "trait", "value", "unit", "quality"]
 EDGE_STRIP = 8  # plants reaching at most this many px into the image from its border are edge strips
-SIGNIFICANT = 6  # significant digits of the values written (at least every digit before the point)
 
 
 @dataclass
@@ -118,7 +116,7 @@ def own_outputs(outdir: Path) -> set[Path]:
     ``_traits.json``, and ``growth.png``): with ``-o`` the input folder, a re-run must not measure them."""
     from agriseg.manifest import recorded_outputs
 
-    recorded = recorded_outputs(outdir)
+    recorded = recorded_outputs(outdir, "crop traits")
     own = {(outdir / o).resolve() for outs in recorded.values() if any(o.endswith("_traits.json") for o in outs)
            for o in outs}  # fmt: skip
     return own | {(outdir / "growth.png").resolve()} if own else own
@@ -333,21 +331,6 @@ def tie_plants(
     return out, lut[labels], len(plants) - len(inside)
 
 
-def tidy(value: Any) -> Any:
-    """Floats rounded to :data:`SIGNIFICANT` significant digits (never below the units), inside dicts and
-    lists too, so ``1200.0000000000002`` is written ``1200.0``."""
-    if isinstance(value, float):
-        if not math.isfinite(value) or value == 0:
-            return value
-        digits = max(SIGNIFICANT, int(math.floor(math.log10(abs(value)))) + 1)
-        return float(f"{value:.{digits}g}")
-    if isinstance(value, dict):
-        return {k: tidy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [tidy(v) for v in value]
-    return value
-
-
 ANGLES = ("ellipse_angle", "mean_hue")  # in degrees
 
 
@@ -540,12 +523,13 @@ def run_traits(
         result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
     if any(r["status"] == "kept" for r in records):
         result.notes.append("photos measured with other settings are listed in traits.json but left out of the tables")
-    dated = [r for r in measured_now(records) if r.get("regions") and r.get("date")]
-    if len(dated) < 2:
+    # undated photos go in after the dated ones, with a warning (growth.write_growth), as in crop plots
+    dated = [r for r in measured_now(records) if r.get("regions")]
+    if sum(bool(r.get("date")) for r in dated) < 2:
         drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
     else:
         written = write_growth(
-            [(r.get("date"), r["file"], r["regions"]) for r in dated],
+            [(r.get("date") or None, r["file"], r["regions"]) for r in dated],
             outdir,
             "region_id",
             unit_names(dated[0]["image"].get("px_per_mm")),
@@ -554,7 +538,24 @@ def run_traits(
         )
         chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
         result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
+        result.notes += _size_changes(dated)
     return result
+
+
+def _size_changes(records: list[dict[str, Any]]) -> list[str]:
+    """A warning when the photos of one growth table are of different sizes in pixels: regions drawn in pixels
+    (a grid, a regions file) then cover other parts of the tray, and areas in px2 other scales."""
+    sizes: dict[tuple[Any, Any], list[str]] = {}
+    for r in records:
+        img = r.get("image", {})
+        sizes.setdefault((img.get("width"), img.get("height")), []).append(Path(r["file"]).name)
+    if len(sizes) < 2:
+        return []
+    said = "; ".join(f"{w:g}x{h:g}: {', '.join(files)}" for (w, h), files in sizes.items())
+    return [
+        f"warning: the photos of growth.csv are of {len(sizes)} sizes ({said}): pots and areas compared across "
+        "them may not match (photograph the tray at one size, or measure each size into its own folder)"
+    ]
 
 
 def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConfig) -> None:

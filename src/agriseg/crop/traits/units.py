@@ -2,11 +2,31 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
 
 from agriseg.crop.config import MAX_PX_PER_MM, MIN_PX_PER_MM
+
+SIGNIFICANT = 6  # significant digits of the values written (at least every digit before the point)
+
+
+def tidy(value: Any) -> Any:
+    """Floats rounded to :data:`SIGNIFICANT` significant digits (never below the units), inside dicts and
+    lists too, so ``1200.0000000000002`` is written ``1200.0``."""
+    if isinstance(value, float):
+        if not math.isfinite(value) or value == 0:
+            return value
+        digits = max(SIGNIFICANT, int(math.floor(math.log10(abs(value)))) + 1)
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {k: tidy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [tidy(v) for v in value]
+    return value
 
 
 def unit_names(px_per_mm: float | None) -> dict[int, str]:
