@@ -154,8 +154,8 @@ def run_plots(
         keep = lambda k: k in fields or k.startswith("plant_area")  # noqa: E731  (photos: plant_area_px2)
         dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
         written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
-        chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
-        result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
+        missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
+        result.notes.append("growth: " + ", ".join(map(str, written)) + missing)
     return result
 
 
