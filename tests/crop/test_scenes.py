@@ -97,7 +97,7 @@ def test_make_synthetic_writes_a_set_and_keeps_it(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "already there" in res.output
     assert (out / "images/discs_00000.jpg").stat().st_mtime_ns == before
     res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "3", "--seed", "5"])
-    assert res.exit_code == 1 and "holds a set made with other options (count 2, now 3; seed 0, now 5)" in res.output
+    assert res.exit_code == 2 and "holds a set made with other options (count 2, now 3; seed 0, now 5)" in res.output
     assert (out / "images/discs_00000.jpg").stat().st_mtime_ns == before and index["options"]["count"] == 2
     bad = CliRunner().invoke(main, ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "x"), "--layouts", "moon"])
     assert bad.exit_code == 2 and "moon" in bad.output
