@@ -519,7 +519,7 @@ def run_traits(
         )
     records = list(result)
     write_tables(records, outdir, config)
-    for rec in records:
+    for rec in measured_now(records):  # not a refused photo's warnings of the earlier run (status kept)
         result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
     if any(r["status"] == "kept" for r in records):
         result.notes.append("photos measured with other settings are listed in traits.json but left out of the tables")
