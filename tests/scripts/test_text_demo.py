@@ -34,7 +34,7 @@ grpo_steps: 1
 grpo_prompts_per_step: 1
 grpo_generations: 2
 grpo_iterations: 1
-max_new_tokens: 24
+max_new_tokens: 64
 eval_batch: 16
 min_instance_px: 4
 """
