@@ -330,3 +330,16 @@ def test_growth_rates_keep_six_significant_digits(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert float(rows[1]["green_fraction_change_per_day"]) == pytest.approx(0.000366)
     assert float(rows[1]["relative_growth_rate_per_day"]) == pytest.approx(0.0359461, rel=1e-5)
+
+
+def test_a_missing_plots_file_is_a_usage_error(tmp_path: Path) -> None:
+    """``crop plots --plots`` naming no file said every photo "has no CRS" (exit 1); it is a usage error."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "p.png")
+    args = ["crop", "plots", str(tmp_path / "p.png"), "--plots", str(tmp_path / "nothere.gpkg")]
+    res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "nothere.gpkg: file not found (--plots)" in res.output, res.output
+    assert not (tmp_path / "o").exists()
