@@ -454,3 +454,20 @@ def test_an_output_that_is_an_input_fails_before_anything_is_written(tmp_path: P
             f"{src}: is one of the inputs ({src}); choose another output folder"
         ]
         assert not first.exists() and src.read_text() == "the user's mask"
+
+
+def test_a_manifest_written_before_commands_were_kept_still_resumes(tmp_path: Path) -> None:
+    """Records without a ``command`` (earlier agriseg) are read by their fingerprint's command: a re-run skips."""
+    import json
+
+    from agriseg.manifest import MANIFEST, ManifestStore
+
+    items = _items(tmp_path, ["a"])
+    r1 = Recipe("demo", "1", {"level": 1})
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["ok"] == 1
+    path = tmp_path / "out" / MANIFEST
+    old = [{k: v for k, v in json.loads(x).items() if k != "command"} for x in path.read_text().splitlines()]
+    path.write_text("".join(json.dumps(r) + "\n" for r in old if "item" in r))  # no command, no table lines
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["skipped"] == 1
+    other = run_batch(items, _work, options=QUIET, recipe=Recipe("other", "1"), store=ManifestStore())
+    assert other.outcomes[0].reason == "unrecorded"
