@@ -69,8 +69,8 @@ class ManifestStore:
             for folder in folders:
                 self._lock(folder)
                 self._had_manifest[folder] = (folder / MANIFEST).is_file()
-                self._records[folder] = _read(folder / MANIFEST)
-                self._tables[folder] = _read_tables(folder / MANIFEST)
+                lines = _lines(folder / MANIFEST)
+                self._records[folder], self._tables[folder] = _records_of(lines), _tables_of(lines)
         except BaseException:
             self.close()
             raise
@@ -182,19 +182,19 @@ class ManifestStore:
 def recorded_outputs(folder: str | Path, command: str | None = None) -> dict[str, list[str]]:
     """Item -> the output file names the manifest of ``folder`` records for it (empty without a manifest), of
     one ``command`` or of all."""
-    recs = _read(Path(folder) / MANIFEST)
+    recs = _records_of(_lines(Path(folder) / MANIFEST))
     return {name: list(rec.get("outputs", [])) for (cmd, name), rec in recs.items() if command in (None, cmd)}
 
 
 def table_owner(table: str | Path) -> str | None:
     """The command that claimed the table ``table`` in its folder's manifest (None: none did)."""
-    return _read_tables(Path(table).parent / MANIFEST).get(Path(table).name)
+    return _tables_of(_lines(Path(table).parent / MANIFEST)).get(Path(table).name)
 
 
-def _read_tables(path: Path) -> dict[str, str]:
+def _tables_of(lines: list[dict[str, Any]]) -> dict[str, str]:
     """Table name -> the command that writes it, from a manifest's ``{"command", "table"}`` lines."""
     out: dict[str, str] = {}
-    for rec in _lines(path):
+    for rec in lines:
         if "table" in rec and "item" not in rec:
             out[str(rec["table"])] = str(rec.get("command", ""))
     return out
@@ -215,11 +215,11 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _read(path: Path) -> dict[Key, dict[str, Any]]:
-    """The records of a manifest, one per command and item (later lines win; a torn last line is skipped).
-    A record written before commands were kept gets its fingerprint's command, or ``""`` (a pending one)."""
+def _records_of(lines: list[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
+    """The item records of a manifest's lines, one per command and item (later lines win). A record written
+    before commands were kept gets its fingerprint's command, or ``""`` (a pending one)."""
     out: dict[Key, dict[str, Any]] = {}
-    for rec in _lines(path):
+    for rec in lines:
         if "item" in rec:
             fp = rec.get("fingerprint")
             command = rec.get("command") or (fp.get("command") if isinstance(fp, dict) else None) or ""

@@ -73,22 +73,25 @@ def check_not_input(output: str | Path, inputs: Iterable[str | Path] = ()) -> No
         ValueError: ``<output>: is one of the inputs (...)``, so that no command, even with
             ``--overwrite``, replaces the data it reads.
     """
-    ro, io = _identity(Path(output))
-    candidates = [_identity(Path(p)) for p in inputs] + _PROTECTED
-    for rp, ip in candidates:
-        if ro == rp or (io is not None and io == ip):
-            raise ValueError(f"{output}: is one of the inputs ({rp}); choose another output name")
+    src = _finder([*(_identity(Path(p)) for p in inputs), *_PROTECTED])(output)
+    if src is not None:
+        raise ValueError(f"{output}: is one of the inputs ({src}); choose another output name")
 
 
 def input_finder(inputs: Iterable[str | Path]) -> Callable[[str | Path], Path | None]:
     """A test, fast for many paths, of whether a path would write over one of ``inputs`` (as
     :func:`check_not_input` decides): it returns the input, or None."""
-    by_path, by_id = {}, {}
-    for p in inputs:
-        rp, ip = _identity(Path(p))
-        by_path[rp] = rp
+    return _finder([_identity(Path(p)) for p in inputs])
+
+
+def _finder(identities: Iterable[tuple[Path, tuple[int, int] | None]]) -> Callable[[str | Path], Path | None]:
+    """The input a path names (by resolved path, or by device and inode through links), of ``identities``."""
+    by_path: dict[Path, Path] = {}
+    by_id: dict[tuple[int, int], Path] = {}
+    for rp, ip in identities:
+        by_path.setdefault(rp, rp)
         if ip is not None:
-            by_id[ip] = rp
+            by_id.setdefault(ip, rp)
 
     def find(path: str | Path) -> Path | None:
         ro, io = _identity(Path(path))

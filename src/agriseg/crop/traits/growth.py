@@ -174,7 +174,7 @@ def photo_plots(
         One row per region: ``plot_id`` then the region traits (areas in px2, named with their unit).
     """
     from agriseg.crop.config import TraitsConfig
-    from agriseg.crop.traits.runner import measure, tidy
+    from agriseg.crop.traits.runner import measure
     from agriseg.data.io import read_rgb
 
     rgb = read_rgb(photo)

@@ -116,7 +116,7 @@ def own_outputs(outdir: Path) -> set[Path]:
     ``_traits.json``, and ``growth.png``): with ``-o`` the input folder, a re-run must not measure them."""
     from agriseg.manifest import recorded_outputs
 
-    recorded = recorded_outputs(outdir, "crop traits")
+    recorded = recorded_outputs(outdir, COMMAND)
     own = {(outdir / o).resolve() for outs in recorded.values() if any(o.endswith("_traits.json") for o in outs)
            for o in outs}  # fmt: skip
     return own | {(outdir / "growth.png").resolve()} if own else own
@@ -435,6 +435,7 @@ def measure_item(
 # 6: object-level steps above the model's background floor; 7: faint stems traced at the photo's size;
 # 8: per-object colour decision; 9: grey objects the model was never sure of dropped; 10: model_sure
 ALGORITHM = "10"
+COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 
 @batch_keywords
@@ -483,7 +484,7 @@ def run_traits(
         for p in pairs
     ]
     options = config.model_dump(exclude={"model_name", "regions", "photos"})
-    recipe = Recipe("crop traits", ALGORITHM, options, model, [config.regions] if config.regions else [])
+    recipe = Recipe(COMMAND, ALGORITHM, options, model, [config.regions] if config.regions else [])
 
     def work(item: Item) -> dict[str, Any]:
         rec, m, rgb = measure_item(item.payload, config, segment)
