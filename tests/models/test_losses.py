@@ -79,3 +79,40 @@ def test_omega_weights_and_weighted_ce() -> None:
     torch.testing.assert_close(got, manual)
     with pytest.raises(ValueError, match="class weights"):
         LogCoshDiceLoss([0.5, 0.5])(logits, target)
+
+
+def _disc_target(h: int = 24, r: float = 8.0) -> torch.Tensor:
+    yy, xx = np.mgrid[:h, :h]
+    return torch.tensor(((yy - h / 2) ** 2 + (xx - h / 2) ** 2 <= r * r).astype(np.int64))[None]  # (1, H, W)
+
+
+def test_interior_weight_one_is_plain_cross_entropy() -> None:
+    from agriseg.models.losses import CEDiceLoss
+
+    target = _disc_target()
+    target[0, :2] = 255
+    logits = torch.randn(1, 2, 24, 24, generator=torch.Generator().manual_seed(0))
+    plain = CEDiceLoss(0.0)(logits, target)
+    # the weighted path with every weight 1 is the same mean
+    weighted = CEDiceLoss(0.0, interior_weight=1.0 + 1e-9)(logits, target)
+    assert weighted.item() == pytest.approx(plain.item(), rel=1e-5)
+
+
+def test_interior_weight_counts_deep_foreground_pixels_more() -> None:
+    from agriseg.models.losses import CEDiceLoss
+
+    target = _disc_target()
+    centre = torch.zeros(1, 2, 24, 24)
+    centre[:, 1, :, :] = torch.where(target[0] == 1, 30.0, -30.0)  # right and sure everywhere ...
+    edge = centre.clone()
+    centre[0, :, 12, 12] = torch.tensor([3.0, -3.0])  # ... but one pixel deep inside the disc
+    edge[0, :, 12, 4] = torch.tensor([3.0, -3.0])  # ... or one pixel on its outline
+    loss = CEDiceLoss(0.0, interior_weight=4.0, interior_depth=3)
+    plain = CEDiceLoss(0.0)
+    # the same mistake costs the same without the weight, about 4x more deep inside with it
+    assert plain(centre, target).item() == pytest.approx(plain(edge, target).item(), rel=1e-6)
+    assert loss(centre, target).item() > 3 * loss(edge, target).item()
+    with pytest.raises(ValueError):
+        from agriseg.crop.config import TrainConfig
+
+        TrainConfig(interior_weight=0.5)

@@ -28,7 +28,10 @@ class SegmentationTask(BaseTask):
     monitor = "val/miou"
 
     def configure_loss(self) -> torch.nn.Module:
-        return CEDiceLoss(self.cfg.train.dice_weight, self.cfg.train.ignore_index)
+        t = self.cfg.train
+        return CEDiceLoss(
+            t.dice_weight, t.ignore_index, interior_weight=t.interior_weight, interior_depth=t.interior_depth
+        )
 
     def configure_metrics(self) -> None:
         t = self.cfg.train

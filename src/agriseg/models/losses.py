@@ -14,10 +14,18 @@ class CEDiceLoss(nn.Module):
         dice_weight: weight of the Dice term (0 = plain cross-entropy).
         ignore_index: label value excluded from both terms.
         class_weights: optional per-class cross-entropy weights.
+        interior_weight: cross-entropy weight of foreground pixels (every class but 0) lying deeper than
+            ``interior_depth`` px inside their labelled region; 1 = every pixel counts the same.
+        interior_depth: how deep (px, square neighbourhood) a foreground pixel must lie to count as interior.
     """
 
     def __init__(
-        self, dice_weight: float = 1.0, ignore_index: int = 255, class_weights: list[float] | None = None
+        self,
+        dice_weight: float = 1.0,
+        ignore_index: int = 255,
+        class_weights: list[float] | None = None,
+        interior_weight: float = 1.0,
+        interior_depth: int = 3,
     ) -> None:
         super().__init__()
         from segmentation_models_pytorch.losses import DiceLoss
@@ -26,13 +34,28 @@ class CEDiceLoss(nn.Module):
         self.ce = nn.CrossEntropyLoss(weight=w, ignore_index=ignore_index)
         self.dice = DiceLoss("multiclass", ignore_index=ignore_index) if dice_weight else None
         self.dice_weight = dice_weight
+        self.ignore_index = ignore_index
+        self.interior_weight, self.interior_depth = interior_weight, interior_depth
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         # logits: (B, K, H, W); target: (B, H, W) long
-        loss = self.ce(logits, target)
+        loss = self.ce(logits, target) if self.interior_weight == 1 else self._weighted_ce(logits, target)
         if self.dice is not None:
             loss = loss + self.dice_weight * self.dice(logits, target)
         return loss
+
+    def _weighted_ce(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy with interior foreground pixels weighted up (a weighted mean, as torch weighs classes)."""
+        valid = target != self.ignore_index  # (B, H, W)
+        ce = F.cross_entropy(logits, target, ignore_index=self.ignore_index, reduction="none")  # (B, H, W)
+        fg = (valid & (target != 0)).float()[:, None]  # (B, 1, H, W)
+        d = self.interior_depth
+        # erosion as a min-filter: max-pooling pads with -inf, so the image border does not erode
+        inner = -F.max_pool2d(-fg, 2 * d + 1, stride=1, padding=d)[:, 0]  # (B, H, W), 1 = interior
+        w = valid.float() * (1 + (self.interior_weight - 1) * inner)
+        if self.ce.weight is not None:
+            w = w * self.ce.weight.to(w)[target.clamp(0, len(self.ce.weight) - 1)]
+        return (w * ce).sum() / w.sum().clamp_min(1e-6)
 
 
 def omega_class_weights(omega: float = 0.75) -> list[float]:
