@@ -117,7 +117,7 @@ def steps_off(candidate: str) -> Iterator[None]:
 
     words = candidate.split("/")[1:]
     off = [STEPS[w] for w in words if w in STEPS]
-    saved = {name: getattr(refine, name) for name in [*off, "HALF_SEEN_SURE", "LOCAL_RING"]}
+    saved = {name: getattr(refine, name) for name in [*off, "HALF_SEEN_SURE", "LOCAL_RING", "SAMPLE_VEG"]}
     for name in off:
         setattr(refine, name, lambda *a: None)
     for w in words:
@@ -125,6 +125,8 @@ def steps_off(candidate: str) -> Iterator[None]:
             refine.HALF_SEEN_SURE = float(w.removeprefix("halfsure"))
         if w.startswith("local"):
             refine.LOCAL_RING = int(w.removeprefix("local")) or None
+        if w.startswith("sample"):  # /sampleX: vegetation colour samples from probability X up
+            refine.SAMPLE_VEG = float(w.removeprefix("sample"))
     try:
         yield
     finally:

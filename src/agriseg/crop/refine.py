@@ -46,6 +46,9 @@ LOCAL_MIN_GREENER = 3.0
 # grey objects (_drop_grey_unsure_objects): an object the model was sure of nowhere (every pixel under the unsure
 # band's top) whose median CIELAB chroma is under this is not a plant
 GREY_CHROMA = 8.0
+# colour samples of vegetation (refine_outline with ``unsure``): pixels of at least this vegetation probability,
+# 1 px inside the model's mask; None: the unsure band's top (only the pixels the model is sure of)
+SAMPLE_VEG: float | None = None
 
 
 def lab_features(rgb: np.ndarray, opencv: bool = True) -> np.ndarray:
@@ -312,8 +315,11 @@ def refine_outline(
         p = 1.0 - np.asarray(probs[0], np.float32)  # (H, W) vegetation probability
         floor = FLOOR_FACTOR * background_floor(p, classes)  # where the object-level steps start to read p
         in_band |= (p > low) & (p < high)
+        fit_veg = sure_veg & ndi.minimum_filter(veg, 3) & (p >= SAMPLE_VEG) if SAMPLE_VEG is not None else None
         sure_veg &= p >= high
         sure_bg &= p <= low
+        if fit_veg is not None:
+            sure_veg = fit_veg
     decided = _decide_by_colour(rgb, sure_veg, sure_bg, in_band, max_samples, min_samples, seed, step)
     out = classes.copy()
     if decided is not None:
