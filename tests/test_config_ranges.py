@@ -329,7 +329,9 @@ def test_limit_train_batches_is_a_fraction_or_a_count() -> None:
     assert count == 10 and isinstance(count, int)
 
 
-@pytest.mark.parametrize("name", ["crop_default", "crop_default_v3", "crop_default_v4", "crop_weed", "crop_weed_v3"])
+@pytest.mark.parametrize(
+    "name", ["crop_default", "crop_default_v3", "crop_default_v4", "crop_weed", "crop_weed_v3", "crop_weed_v4"]
+)
 def test_the_shipped_models_configs_are_in_range(name: str) -> None:
     import json
     from pathlib import Path

@@ -26,6 +26,7 @@ PACKAGED = {
     "default@3": "crop_default_v3.safetensors",
     "default@4": "crop_default_v4.safetensors",
     "crop-weed@3": "crop_weed_v3.safetensors",
+    "crop-weed@4": "crop_weed_v4.safetensors",
 }
 # packaged names that also ship as ONNX (the current versions): <stem>.onnx beside the safetensors
 PACKAGED_ONNX = ("default", "crop-weed")

@@ -112,7 +112,7 @@ class Segmentation(NamedTuple):
 
 
 # the crop of a packaged crop / weed model: what its "crop" class is (its training data's only crop)
-MODEL_CROPS = {"crop-weed": "peanut", "crop-weed@3": "peanut"}
+MODEL_CROPS = {"crop-weed": "peanut", "crop-weed@3": "peanut", "crop-weed@4": "peanut"}
 
 
 class ModelSegmenter:
