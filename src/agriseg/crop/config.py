@@ -58,7 +58,7 @@ class TrainConfig(TrainOptions):
     dice_weight: float = Field(1.0, ge=0)
     # cross-entropy weight of vegetation pixels deeper than interior_depth px inside their (refined) outline;
     # 1 = off. Aimed at the pale and dark leaf interiors a model is unsure of (see models.losses.CEDiceLoss)
-    interior_weight: float = Field(1.0, ge=1)
+    interior_weight: float = Field(1.0, ge=1, le=100)
     interior_depth: int = Field(3, ge=1, le=20)
     ignore_index: int = Field(255, ge=0, le=255)
     init_weights: str | None = None  # start from an agriseg model file (.safetensors / .ckpt) of the same config
