@@ -315,11 +315,10 @@ def refine_outline(
         p = 1.0 - np.asarray(probs[0], np.float32)  # (H, W) vegetation probability
         floor = FLOOR_FACTOR * background_floor(p, classes)  # where the object-level steps start to read p
         in_band |= (p > low) & (p < high)
-        fit_veg = sure_veg & ndi.minimum_filter(veg, 3) & (p >= SAMPLE_VEG) if SAMPLE_VEG is not None else None
-        sure_veg &= p >= high
+        if SAMPLE_VEG is not None:  # a development option (crop_unsure_pixels.py /sampleX), off
+            sure_veg &= ndi.minimum_filter(veg, 3)
+        sure_veg &= p >= (high if SAMPLE_VEG is None else SAMPLE_VEG)
         sure_bg &= p <= low
-        if fit_veg is not None:
-            sure_veg = fit_veg
     decided = _decide_by_colour(rgb, sure_veg, sure_bg, in_band, max_samples, min_samples, seed, step)
     out = classes.copy()
     if decided is not None:

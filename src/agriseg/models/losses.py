@@ -54,7 +54,7 @@ class CEDiceLoss(nn.Module):
         inner = -F.max_pool2d(-fg, 2 * d + 1, stride=1, padding=d)[:, 0]  # (B, H, W), 1 = interior
         w = valid.float() * (1 + (self.interior_weight - 1) * inner)
         if self.ce.weight is not None:
-            w = w * self.ce.weight.to(w)[target.clamp(0, len(self.ce.weight) - 1)]
+            w = w * self.ce.weight.to(w)[torch.where(valid, target, 0)]  # class weight of each labelled pixel
         return (w * ce).sum() / w.sum().clamp_min(1e-6)
 
 
