@@ -332,6 +332,18 @@ def test_growth_rates_keep_six_significant_digits(tmp_path: Path) -> None:
     assert float(rows[1]["relative_growth_rate_per_day"]) == pytest.approx(0.0359461, rel=1e-5)
 
 
+def test_growth_columns_name_their_units_and_write_yes_no_as_1_0(tmp_path: Path) -> None:
+    """Every column of growth.csv states its unit (angles too) and yes/no values read as in traits.csv (1 / 0)."""
+    from agriseg.crop.traits.growth import write_growth
+
+    rows = [{"id": "1", "plant_area": 10.0, "mean_hue": 95.5, "gai_saturated": False, "in_frame": np.bool_(True)}]
+    write_growth([("2024-06-01", "a.png", rows)], tmp_path)
+    with open(tmp_path / "growth.csv") as fh:
+        row = next(csv.DictReader(fh))
+    assert row["mean_hue_deg"] == "95.5" and row["plant_area_px2"] == "10.0" and "mean_hue" not in row
+    assert (row["gai_saturated"], row["in_frame"]) == ("0", "1")
+
+
 def test_a_missing_plots_file_is_a_usage_error(tmp_path: Path) -> None:
     """``crop plots --plots`` naming no file said every photo "has no CRS" (exit 1); it is a usage error."""
     from click.testing import CliRunner

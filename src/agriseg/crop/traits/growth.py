@@ -18,13 +18,15 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
+import numpy as np
+
 from agriseg.batch import BatchOptions, batch_keywords, drop_tables, measured_now
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.crop.traits.regions import needs_check
-from agriseg.crop.traits.units import tidy
+from agriseg.crop.traits.units import ANGLES, tidy
 from agriseg.data.files import atomic_write
 from agriseg.data.io import list_images_once
 
@@ -50,8 +52,9 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
 # 2: crop predict's outlines re-decided on reduced photos; 3: unsure pixels by colour; 4: half-seen plants;
 # 5: object-level steps above the model's background floor; 6: faint stems traced at the photo's size;
-# 7: per-object colour decision; 8: grey objects the model was never sure of dropped; 9: model_sure (photos)
-ALGORITHM = "9"
+# 7: per-object colour decision; 8: grey objects the model was never sure of dropped; 9: model_sure (photos);
+# 10: photos' tables name mean_hue's unit (mean_hue_deg) and write yes/no columns as 1 / 0
+ALGORITHM = "10"
 
 
 @batch_keywords
@@ -202,8 +205,11 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> Non
 
 
 def _cell(value: Any) -> Any:
-    """A CSV cell: no value (None, or NaN from a plot outside the mosaic) is an empty cell, never ``nan``."""
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else value
+    """A CSV cell: no value (None, or NaN from a plot outside the mosaic) is an empty cell, never ``nan``; a
+    yes/no value is 1 or 0, as in ``traits.csv``."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return int(value) if isinstance(value, bool | np.bool_) else value
 
 
 def _days(a: str, b: str) -> float | None:
@@ -339,9 +345,12 @@ def _unique(labels: list[str]) -> list[str]:
 
 
 def _with_unit(name: str, area_unit: str) -> str:
-    """Area and length columns carry their unit: ``plant_area`` -> ``plant_area_px2``, ``x`` -> ``x_px``."""
+    """Area, length and angle columns carry their unit: ``plant_area`` -> ``plant_area_px2``, ``x`` -> ``x_px``,
+    ``mean_hue`` -> ``mean_hue_deg``."""
     if name in AREA_COLUMNS:
         return f"{name}_{area_unit}"
+    if name in ANGLES:
+        return f"{name}_deg"
     return f"{name}_{area_unit[:-1]}" if name in LENGTH_COLUMNS else name
 
 

@@ -56,7 +56,7 @@ from agriseg.crop.traits.regions import (
     region_status,
     region_traits,
 )
-from agriseg.crop.traits.units import parse_box, reference_scale, tidy, unit_names
+from agriseg.crop.traits.units import ANGLES, parse_box, reference_scale, tidy, unit_names
 from agriseg.data.files import atomic_write, write_json
 from agriseg.data.io import NoInputError, list_images_once
 
@@ -329,9 +329,6 @@ def tie_plants(
         rest = {k: v for k, v in plants[i].items() if k != "id"}
         out.append({"id": f"{reg}.{seen[reg]}", "region": reg, **rest})
     return out, lut[labels], len(plants) - len(inside)
-
-
-ANGLES = ("ellipse_angle", "mean_hue")  # in degrees
 
 
 def _unit(dim: int, px_per_mm: float | None, trait: str = "") -> str:

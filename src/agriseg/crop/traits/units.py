@@ -12,6 +12,7 @@ from skimage.filters import threshold_otsu
 from agriseg.crop.config import MAX_PX_PER_MM, MIN_PX_PER_MM
 
 SIGNIFICANT = 6  # significant digits of the values written (at least every digit before the point)
+ANGLES = ("ellipse_angle", "mean_hue")  # traits in degrees
 
 
 def tidy(value: Any) -> Any:
