@@ -275,8 +275,10 @@ def main() -> None:
     ap.add_argument("--inputs", choices=["raw", "relative"], default="relative")
     ap.add_argument("--keep-topology", action="store_true")
     ap.add_argument("-o", "--output", type=Path, default=None, help="oracle: the JSON written")
-    ap.add_argument("rest", nargs="*", help="dev: crop_unsure_pixels.py's arguments, after --")
-    a = ap.parse_args()
+    argv = sys.argv[1:]
+    cut = argv.index("--") if "--" in argv else len(argv)  # dev: crop_unsure_pixels.py's arguments after --
+    a = ap.parse_args(argv[:cut])
+    a.rest = argv[cut + 1 :]
     if a.step == "oracle":
         oracle(a.output)
     elif a.step == "collect":
