@@ -235,8 +235,9 @@ def train(minutes: float, kind: Inputs) -> None:
         while len(batch) < 16:
             if (b := _patch(data, kind, 96, rng)) is not None:
                 batch.append(b)
-        x, y, m = (torch.from_numpy(np.stack(v))[:, None] if i else torch.from_numpy(np.stack(v))
-                   for i, v in enumerate(zip(*batch, strict=True)))  # fmt: skip
+        xs, ys, ms = zip(*batch, strict=True)
+        x = torch.from_numpy(np.stack(xs))  # (B, 6, 96, 96)
+        y, m = (torch.from_numpy(np.stack(v))[:, None] for v in (ys, ms))  # (B, 1, 96, 96) each
         loss = (F.binary_cross_entropy_with_logits(net(x), y, reduction="none") * m).sum() / m.sum().clamp(min=1)
         opt.zero_grad()
         loss.backward()

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from agriseg.data.io import ImageReadError, open_image, read_rgb
+from agriseg.models.io import PACKAGED
 
 MASK_SUFFIXES = ("_classes", "_mask")
 IGNORED_SUFFIXES = ("_overlay", "_plants")  # predict overlays and our own debug images
@@ -111,8 +112,9 @@ class Segmentation(NamedTuple):
     sure: np.ndarray | None = None
 
 
-# the crop of a packaged crop / weed model: what its "crop" class is (its training data's only crop)
-MODEL_CROPS = {"crop-weed": "peanut", "crop-weed@3": "peanut", "crop-weed@4": "peanut"}
+# the crop of a packaged crop / weed model, every version of it: what its "crop" class is (its training data's
+# only crop); a new version registered in agriseg.models.io.PACKAGED is covered without an edit here
+MODEL_CROPS = {name: "peanut" for name in PACKAGED if name.split("@")[0] == "crop-weed"}
 
 
 class ModelSegmenter:
