@@ -28,6 +28,10 @@ pieces, on photos up to ``TRACE_LONG_SIDE`` px (``Predictor.trace_long_side``, t
     python benchmarks/crop_unsure_pixels.py --ews runs/data/ews \
         --candidates 0.05:0.9/notrace,0.05:0.9 -o benchmarks/results/crop_trace_windows_dev.json
 
+``/nogrey`` keeps the objects the model was sure of nowhere whatever their colour; ``/nohue`` drops only the grey
+ones among them, not the blue-violet and saturated yellow-red ones (``agriseg.crop.refine._no_plant_colour``;
+rule and runs: ``benchmarks/results/crop_hue_objects_rule.md``).
+
 ``/halfsureX`` counts objects with at most the share X sure as half seen (``refine.HALF_SEEN_SURE``, 0.05).
 ``/localN`` decides each object against the background within N working pixels of it
 (``refine.LOCAL_RING``; off by default, see ``benchmarks/crop_local_colour_trays.py``). Measured with
@@ -69,7 +73,7 @@ from agriseg.metrics import SegmentationMetrics  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 CANDIDATES = "none,0.02:0.9,0.05:0.8,0.05:0.9,0.05:0.95,0.1:0.9"
 # candidate suffixes that switch a step of the colour decision off (/nobridge: Predictor.faint_stem = None)
-STEPS = {"nohalf": "_half_seen_objects", "nogrey": "_drop_grey_unsure_objects"}
+STEPS = {"nohalf": "_half_seen_objects", "nogrey": "_drop_grey_unsure_objects", "nohue": "_no_plant_colour"}
 EIGHT = np.ones((3, 3), bool)
 
 

@@ -475,3 +475,57 @@ def test_grey_objects_the_model_was_never_sure_of_are_dropped(monkeypatch: pytes
 
     monkeypatch.setattr(refine, "_drop_grey_unsure_objects", lambda *a: None)
     assert (pred.classes(probs, rgb)[glare > 0] > 0).mean() > 0.9  # the colour decision alone called it a plant
+
+
+@pytest.mark.parametrize(
+    ("bench", "stray"),
+    [((215, 190, 200), (200, 160, 40)), ((25, 45, 130), (123, 160, 215))],
+    ids=["yellow-marker-on-pink-wall", "pale-blue-reflection-on-blue-mat"],
+)
+def test_unsure_objects_of_no_plant_colour_are_dropped(
+    monkeypatch: pytest.MonkeyPatch, bench: tuple[int, int, int], stray: tuple[int, int, int]
+) -> None:
+    """A saturated yellow marker on a pink wall and a pale-blue reflection on a blue mat that the colour decision
+    called vegetation (the model unsure of them) are background again; an equally unsure saturated yellow-green
+    leaf stays, and so does a yellow object the model is sure of."""
+    import torch
+
+    from agriseg.crop import refine
+    from agriseg.crop.predict import Predictor
+
+    h = w = 160
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:] = bench
+    plant, marker, leaf, sure_yellow = (np.zeros((h, w), np.uint8) for _ in range(4))
+    cv2.circle(plant, (40, 40), 18, 1, -1)
+    cv2.circle(marker, (120, 40), 11, 1, -1)
+    cv2.circle(leaf, (40, 120), 10, 1, -1)
+    cv2.circle(sure_yellow, (120, 120), 10, 1, -1)
+    rgb[plant > 0] = (60, 140, 50)
+    rgb[marker > 0] = stray
+    rgb[leaf > 0] = (150, 185, 70)  # yellow-green, chroma 60, hue 119 deg: a leaf
+    rgb[sure_yellow > 0] = (200, 160, 40)
+    veg = 0.99 * plant + 0.3 * (marker + leaf) + 0.97 * sure_yellow  # (H, W) vegetation probability
+    probs = np.stack([1 - veg, veg]).astype(np.float32)  # (2, H, W)
+    pred = Predictor(torch.nn.Identity(), 2, long_side=160)
+    out = pred.classes(probs, rgb)
+    assert (out[plant > 0] > 0).mean() > 0.95
+    assert (out[marker > 0] > 0).sum() == 0
+    assert (out[leaf > 0] > 0).mean() > 0.9
+    assert (out[sure_yellow > 0] > 0).mean() > 0.9
+    monkeypatch.setattr(refine, "_no_plant_colour", lambda *a: False)
+    assert (pred.classes(probs, rgb)[marker > 0] > 0).mean() > 0.9  # the colour decision alone called it a plant
+
+
+@pytest.mark.parametrize(
+    ("rgb", "plant"),
+    [((60, 140, 50), True), ((150, 185, 70), True), ((120, 110, 60), True), ((70, 85, 60), True),
+     ((200, 160, 40), False), ((230, 120, 40), False), ((110, 150, 215), False), ((120, 90, 170), False)],
+)  # fmt: skip
+def test_no_plant_colour_names_markers_not_leaves(rgb: tuple[int, int, int], plant: bool) -> None:
+    """Green, yellow-green, olive and dull yellow-brown leaves have plant colours; saturated yellow and orange
+    markers, light blue and violet do not."""
+    from agriseg.crop.refine import _no_plant_colour, lab_features
+
+    lab = lab_features(np.array([[rgb]], np.uint8), opencv=False)[0, 0] - 128  # (3,)
+    assert _no_plant_colour(float(lab[1]), float(lab[2])) is not plant

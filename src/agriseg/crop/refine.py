@@ -43,9 +43,15 @@ LOCAL_RING: int | None = 8
 LOCAL_MIN_SAMPLES = 30
 # ... and only where the object is greener than that background by this much (CIELAB a*)
 LOCAL_MIN_GREENER = 3.0
-# grey objects (_drop_grey_unsure_objects): an object the model was sure of nowhere (every pixel under the unsure
-# band's top) whose median CIELAB chroma is under this is not a plant
+# objects of no plant colour (_drop_grey_unsure_objects): an object the model was sure of nowhere (every pixel
+# under the unsure band's top) is not a plant when its median CIELAB colour is grey (chroma under GREY_CHROMA),
+# blue to violet (hue strictly inside BLUE_HUE, degrees of atan2(b*, a*)) or a saturated yellow, orange or red
+# (chroma of at least WARM_CHROMA, hue inside WARM_HUE; pure sRGB yellow is 102.8 deg, leaves 105 deg and up).
+# Chosen from the never-sure objects of the seen development sets (benchmarks/results/crop_hue_objects_rule.md)
 GREY_CHROMA = 8.0
+BLUE_HUE = (-120.0, -20.0)
+WARM_CHROMA = 50.0
+WARM_HUE = (-20.0, 104.0)
 # colour samples of vegetation (refine_outline with ``unsure``): pixels of at least this vegetation probability,
 # 1 px inside the model's mask; None: the unsure band's top (only the pixels the model is sure of)
 SAMPLE_VEG: float | None = None
@@ -340,15 +346,16 @@ def refine_outline(
 
 
 def _drop_grey_unsure_objects(out: np.ndarray, rgb: np.ndarray, p: np.ndarray, high: float) -> None:
-    """Objects made of unsure pixels only that are grey are background again (in place).
+    """Objects made of unsure pixels only that have no plant colour are background again (in place).
 
     The colour decision fits one line between the photo's plants and its background. Against a white bench a
-    grey patch of glare, a shadow or a label lies on the plant's side of that line (darker than the bench), so an
-    object the model only half saw there can be called vegetation for its brightness alone. A leaf has colour;
-    glare, shadows, labels and metal do not. An 8-connected object whose vegetation probability ``p`` ``(H, W)``
-    stays under ``high`` everywhere and whose median CIELAB chroma (distance from grey in the a*-b* plane) is
-    under :data:`GREY_CHROMA` is removed. Objects the model is sure of somewhere are never touched, so a pale,
-    washed-out or overexposed plant the model recognised stays.
+    grey patch of glare, a shadow or a label lies on the plant's side of that line (darker than the bench); on a
+    pink wall a yellow marker does (less red than the wall), on a blue mat a pale-blue reflection (brighter). So
+    an object the model only half saw there can be called vegetation for one colour difference alone. An
+    8-connected object whose vegetation probability ``p`` ``(H, W)`` stays under ``high`` everywhere and whose
+    median CIELAB colour is grey, blue to violet or a saturated yellow to red (:func:`_no_plant_colour`) is
+    removed. Objects the model is sure of somewhere are never touched, so a pale, washed-out or overexposed
+    plant the model recognised, or a yellowing leaf on a green plant, stays.
     """
     labels, n = ndi.label(out > 0, structure=np.ones((3, 3), bool))
     if n == 0:
@@ -362,9 +369,19 @@ def _drop_grey_unsure_objects(out: np.ndarray, rgb: np.ndarray, p: np.ndarray, h
         sl = boxes[i - 1]
         obj = labels[sl] == i
         lab = lab_features(np.ascontiguousarray(rgb[sl][obj])[:, None], opencv=False)[:, 0]  # (k, 3)
-        chroma = np.hypot(lab[:, 1] - 128, lab[:, 2] - 128)
-        if float(np.median(chroma)) < GREY_CHROMA:
+        a, b = float(np.median(lab[:, 1])) - 128, float(np.median(lab[:, 2])) - 128
+        grey = float(np.median(np.hypot(lab[:, 1] - 128, lab[:, 2] - 128))) < GREY_CHROMA
+        if grey or _no_plant_colour(a, b):
             out[sl][obj] = 0
+
+
+def _no_plant_colour(a: float, b: float) -> bool:
+    """Whether a (median) CIELAB colour ``a*``, ``b*`` is blue to violet or a saturated yellow, orange or red:
+    colours of markers, labels, pots and reflections, not of leaves (:data:`BLUE_HUE`, :data:`WARM_HUE`)."""
+    hue, chroma = float(np.degrees(np.arctan2(b, a))), float(np.hypot(a, b))
+    blue = BLUE_HUE[0] < hue < BLUE_HUE[1] and chroma >= GREY_CHROMA
+    warm = chroma >= WARM_CHROMA and WARM_HUE[0] <= hue <= WARM_HUE[1]
+    return blue or warm
 
 
 def _decide_by_colour(
