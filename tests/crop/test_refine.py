@@ -520,11 +520,12 @@ def test_unsure_objects_of_no_plant_colour_are_dropped(
 @pytest.mark.parametrize(
     ("rgb", "plant"),
     [((60, 140, 50), True), ((150, 185, 70), True), ((120, 110, 60), True), ((70, 85, 60), True),
-     ((200, 160, 40), False), ((230, 120, 40), False), ((110, 150, 215), False), ((120, 90, 170), False)],
+     ((150, 30, 40), True), ((80, 40, 70), True),
+     ((200, 160, 40), False), ((230, 120, 40), False), ((110, 150, 215), False), ((100, 100, 200), False)],
 )  # fmt: skip
 def test_no_plant_colour_names_markers_not_leaves(rgb: tuple[int, int, int], plant: bool) -> None:
-    """Green, yellow-green, olive and dull yellow-brown leaves have plant colours; saturated yellow and orange
-    markers, light blue and violet do not."""
+    """Green, yellow-green, olive and dull yellow-brown leaves have plant colours, and so have red and purple ones
+    (anthocyanin); saturated yellow and orange markers, light blue and blue do not."""
     from agriseg.crop.refine import _no_plant_colour, lab_features
 
     lab = lab_features(np.array([[rgb]], np.uint8), opencv=False)[0, 0] - 128  # (3,)

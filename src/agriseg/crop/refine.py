@@ -45,13 +45,14 @@ LOCAL_MIN_SAMPLES = 30
 LOCAL_MIN_GREENER = 3.0
 # objects of no plant colour (_drop_grey_unsure_objects): an object the model was sure of nowhere (every pixel
 # under the unsure band's top) is not a plant when its median CIELAB colour is grey (chroma under GREY_CHROMA),
-# blue to violet (hue strictly inside BLUE_HUE, degrees of atan2(b*, a*)) or a saturated yellow, orange or red
-# (chroma of at least WARM_CHROMA, hue inside WARM_HUE; pure sRGB yellow is 102.8 deg, leaves 105 deg and up).
+# blue (hue strictly inside BLUE_HUE, degrees of atan2(b*, a*)) or a saturated orange or yellow (chroma of at
+# least WARM_CHROMA, hue inside WARM_HUE; pure sRGB yellow is 102.8 deg, green leaves 105 deg and up). Red and
+# purple (-50..45 deg), the colours of anthocyanin in red- and purple-leaved crops, are left to the model.
 # Chosen from the never-sure objects of the seen development sets (benchmarks/results/crop_hue_objects_rule.md)
 GREY_CHROMA = 8.0
-BLUE_HUE = (-120.0, -20.0)
+BLUE_HUE = (-120.0, -50.0)
 WARM_CHROMA = 50.0
-WARM_HUE = (-20.0, 104.0)
+WARM_HUE = (45.0, 104.0)
 # colour samples of vegetation (refine_outline with ``unsure``): pixels of at least this vegetation probability,
 # 1 px inside the model's mask; None: the unsure band's top (only the pixels the model is sure of)
 SAMPLE_VEG: float | None = None
@@ -353,7 +354,7 @@ def _drop_grey_unsure_objects(out: np.ndarray, rgb: np.ndarray, p: np.ndarray, h
     pink wall a yellow marker does (less red than the wall), on a blue mat a pale-blue reflection (brighter). So
     an object the model only half saw there can be called vegetation for one colour difference alone. An
     8-connected object whose vegetation probability ``p`` ``(H, W)`` stays under ``high`` everywhere and whose
-    median CIELAB colour is grey, blue to violet or a saturated yellow to red (:func:`_no_plant_colour`) is
+    median CIELAB colour is grey, blue or a saturated orange or yellow (:func:`_no_plant_colour`) is
     removed. Objects the model is sure of somewhere are never touched, so a pale, washed-out or overexposed
     plant the model recognised, or a yellowing leaf on a green plant, stays.
     """
@@ -376,8 +377,8 @@ def _drop_grey_unsure_objects(out: np.ndarray, rgb: np.ndarray, p: np.ndarray, h
 
 
 def _no_plant_colour(a: float, b: float) -> bool:
-    """Whether a (median) CIELAB colour ``a*``, ``b*`` is blue to violet or a saturated yellow, orange or red:
-    colours of markers, labels, pots and reflections, not of leaves (:data:`BLUE_HUE`, :data:`WARM_HUE`)."""
+    """Whether a (median) CIELAB colour ``a*``, ``b*`` is blue or a saturated orange or yellow: colours of
+    markers, labels, pots and reflections, not of leaves (:data:`BLUE_HUE`, :data:`WARM_HUE`)."""
     hue, chroma = float(np.degrees(np.arctan2(b, a))), float(np.hypot(a, b))
     blue = BLUE_HUE[0] < hue < BLUE_HUE[1] and chroma >= GREY_CHROMA
     warm = chroma >= WARM_CHROMA and WARM_HUE[0] <= hue <= WARM_HUE[1]
