@@ -475,8 +475,9 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 # 2: outlines re-decided at the photo's resolution on reduced photos; 3: unsure pixels by colour; 4: plants the model
 # half saw decided against their own soil; 5: those steps rise above the model's background floor; 6: faint
 # stems traced at the photo's own size around gaps; 7: each object's unsure pixels decided against its own soil
-# (refine.LOCAL_RING); 8: grey objects the model was never sure of dropped; 9: model_sure in the summary
-ALGORITHM = "9"
+# (refine.LOCAL_RING); 8: grey objects the model was never sure of dropped; 9: model_sure in the summary;
+# 10: blue and saturated orange / yellow objects the model was never sure of dropped too (refine._no_plant_colour)
+ALGORITHM = "10"
 
 
 @batch_keywords

@@ -36,8 +36,9 @@ if TYPE_CHECKING:
 # agriseg's version of what each command makes from its inputs and options (part of their fingerprints)
 # 2: evaluation masks re-decide unsure pixels by colour; 3: and decide half-seen plants against their own soil;
 # 4: the object-level steps rise above the model's background floor; 5: faint stems traced at the photo's size;
-# 6: per-object colour decision; 7: grey objects the model was never sure of dropped
-ALGORITHM = {"crop selftrain": "7", "crop adapt": "7"}
+# 6: per-object colour decision; 7: grey objects the model was never sure of dropped; 8: blue and saturated
+# orange / yellow ones too
+ALGORITHM = {"crop selftrain": "8", "crop adapt": "8"}
 
 Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]

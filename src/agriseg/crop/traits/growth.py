@@ -53,8 +53,9 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # 2: crop predict's outlines re-decided on reduced photos; 3: unsure pixels by colour; 4: half-seen plants;
 # 5: object-level steps above the model's background floor; 6: faint stems traced at the photo's size;
 # 7: per-object colour decision; 8: grey objects the model was never sure of dropped; 9: model_sure (photos);
-# 10: photos' tables name mean_hue's unit (mean_hue_deg) and write yes/no columns as 1 / 0
-ALGORITHM = "10"
+# 10: photos' tables name mean_hue's unit (mean_hue_deg) and write yes/no columns as 1 / 0; 11: blue and
+# saturated orange / yellow objects the model was never sure of dropped
+ALGORITHM = "11"
 
 
 @batch_keywords
