@@ -445,34 +445,50 @@ def test_a_grey_reflection_is_not_outlined_against_its_own_background(monkeypatc
     assert blob_decided(everything) > 0
 
 
-def test_grey_objects_the_model_was_never_sure_of_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Grey glare on a white bench that the colour decision called vegetation (the model unsure of it) is
-    background again; a pale green leaf equally unsure, and a grey object the model is sure of, stay."""
+def _bench_scene(
+    bench: tuple[int, int, int],
+    stray: tuple[int, int, int],
+    leaf: tuple[int, int, int],
+    sure: tuple[int, int, int],
+    unsure_p: float,
+    stray_axes: tuple[int, int] = (11, 11),
+) -> tuple[Any, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """A 160 px bench photo of four objects and a two-class predictor for it: a green plant the model is sure of
+    (top left), a stray object (top right) and a leaf (bottom left) it is unsure of (``unsure_p``), and an object of
+    colour ``sure`` it is sure of (bottom right). Returns ``(predictor, probs (2, H, W), rgb, masks)``."""
     import torch
 
     from agriseg.crop.predict import Predictor
 
     h = w = 160
-    rgb = np.full((h, w, 3), 238, np.uint8)  # a white bench
-    plant, glare, pale, sure_grey = (np.zeros((h, w), np.uint8) for _ in range(4))
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:] = bench
+    masks = plant, stray_m, leaf_m, sure_m = tuple(np.zeros((h, w), np.uint8) for _ in range(4))
     cv2.circle(plant, (40, 40), 18, 1, -1)
-    cv2.ellipse(glare, (120, 40), (14, 6), 20, 0, 360, 1, -1)
-    cv2.circle(pale, (40, 120), 10, 1, -1)
-    cv2.circle(sure_grey, (120, 120), 10, 1, -1)
-    rgb[plant > 0] = (60, 140, 50)
-    rgb[glare > 0] = (175, 178, 172)  # grey, darker than the bench: the plant's side of the photo's line
-    rgb[pale > 0] = (110, 170, 90)  # a light green leaf
-    rgb[sure_grey > 0] = (120, 120, 120)
-    veg = 0.99 * plant + 0.5 * (glare + pale) + 0.97 * sure_grey  # (H, W) vegetation probability
+    cv2.ellipse(stray_m, (120, 40), stray_axes, 20, 0, 360, 1, -1)
+    cv2.circle(leaf_m, (40, 120), 10, 1, -1)
+    cv2.circle(sure_m, (120, 120), 10, 1, -1)
+    for m, colour in zip(masks, [(60, 140, 50), stray, leaf, sure], strict=True):
+        rgb[m > 0] = colour
+    veg = 0.99 * plant + unsure_p * (stray_m + leaf_m) + 0.97 * sure_m  # (H, W) vegetation probability
     probs = np.stack([1 - veg, veg]).astype(np.float32)  # (2, H, W)
-    pred = Predictor(torch.nn.Identity(), 2, long_side=160)
+    return Predictor(torch.nn.Identity(), 2, long_side=160), probs, rgb, masks
+
+
+def test_grey_objects_the_model_was_never_sure_of_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Grey glare on a white bench that the colour decision called vegetation (the model unsure of it) is
+    background again; a pale green leaf equally unsure, and a grey object the model is sure of, stay."""
+    from agriseg.crop import refine
+
+    # glare: grey, darker than the bench (the plant's side of the photo's line); a light green leaf
+    pred, probs, rgb, (plant, glare, pale, sure_grey) = _bench_scene(
+        (238, 238, 238), (175, 178, 172), (110, 170, 90), (120, 120, 120), 0.5, stray_axes=(14, 6)
+    )
     out = pred.classes(probs, rgb)
     assert (out[plant > 0] > 0).mean() > 0.95
     assert (out[glare > 0] > 0).sum() == 0
     assert (out[pale > 0] > 0).mean() > 0.9
     assert (out[sure_grey > 0] > 0).mean() > 0.9
-    from agriseg.crop import refine
-
     monkeypatch.setattr(refine, "_drop_grey_unsure_objects", lambda *a: None)
     assert (pred.classes(probs, rgb)[glare > 0] > 0).mean() > 0.9  # the colour decision alone called it a plant
 
@@ -488,26 +504,12 @@ def test_unsure_objects_of_no_plant_colour_are_dropped(
     """A saturated yellow marker on a pink wall and a pale-blue reflection on a blue mat that the colour decision
     called vegetation (the model unsure of them) are background again; an equally unsure saturated yellow-green
     leaf stays, and so does a yellow object the model is sure of."""
-    import torch
-
     from agriseg.crop import refine
-    from agriseg.crop.predict import Predictor
 
-    h = w = 160
-    rgb = np.zeros((h, w, 3), np.uint8)
-    rgb[:] = bench
-    plant, marker, leaf, sure_yellow = (np.zeros((h, w), np.uint8) for _ in range(4))
-    cv2.circle(plant, (40, 40), 18, 1, -1)
-    cv2.circle(marker, (120, 40), 11, 1, -1)
-    cv2.circle(leaf, (40, 120), 10, 1, -1)
-    cv2.circle(sure_yellow, (120, 120), 10, 1, -1)
-    rgb[plant > 0] = (60, 140, 50)
-    rgb[marker > 0] = stray
-    rgb[leaf > 0] = (150, 185, 70)  # yellow-green, chroma 60, hue 119 deg: a leaf
-    rgb[sure_yellow > 0] = (200, 160, 40)
-    veg = 0.99 * plant + 0.3 * (marker + leaf) + 0.97 * sure_yellow  # (H, W) vegetation probability
-    probs = np.stack([1 - veg, veg]).astype(np.float32)  # (2, H, W)
-    pred = Predictor(torch.nn.Identity(), 2, long_side=160)
+    # the leaf: yellow-green, chroma 60, hue 119 deg
+    pred, probs, rgb, (plant, marker, leaf, sure_yellow) = _bench_scene(
+        bench, stray, (150, 185, 70), (200, 160, 40), 0.3
+    )
     out = pred.classes(probs, rgb)
     assert (out[plant > 0] > 0).mean() > 0.95
     assert (out[marker > 0] > 0).sum() == 0
