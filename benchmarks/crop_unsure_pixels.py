@@ -29,7 +29,7 @@ pieces, on photos up to ``TRACE_LONG_SIDE`` px (``Predictor.trace_long_side``, t
         --candidates 0.05:0.9/notrace,0.05:0.9 -o benchmarks/results/crop_trace_windows_dev.json
 
 ``/nogrey`` keeps the objects the model was sure of nowhere whatever their colour; ``/nohue`` drops only the grey
-ones among them, not the blue-violet and saturated yellow-red ones (``agriseg.crop.refine._no_plant_colour``;
+ones among them, not the blue and saturated orange / yellow ones (``agriseg.crop.refine._no_plant_colour``;
 rule and runs: ``benchmarks/results/crop_hue_objects_rule.md``).
 
 ``/halfsureX`` counts objects with at most the share X sure as half seen (``refine.HALF_SEEN_SURE``, 0.05).
