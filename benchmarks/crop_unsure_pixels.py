@@ -32,6 +32,9 @@ pieces, on photos up to ``TRACE_LONG_SIDE`` px (``Predictor.trace_long_side``, t
 ones among them, not the blue and saturated orange / yellow ones (``agriseg.crop.refine._no_plant_colour``;
 rule and runs: ``benchmarks/results/crop_hue_objects_rule.md``).
 
+``/faintX`` joins pieces traced between them above vegetation probability X (``Predictor.faint_stem``,
+``crop.predict.FAINT_STEM``; rule and runs: ``benchmarks/results/crop_faint_level_rule.md``).
+
 ``/halfsureX`` counts objects with at most the share X sure as half seen (``refine.HALF_SEEN_SURE``, 0.05).
 ``/localN`` decides each object against the background within N working pixels of it
 (``refine.LOCAL_RING``; off by default, see ``benchmarks/crop_local_colour_trays.py``). Measured with
@@ -112,6 +115,14 @@ def trace_side(c: str) -> int | None:
     return TRACE_LONG_SIDE
 
 
+def faint_level(c: str, default: float | None) -> float | None:
+    """``/faintX``: pieces joined by a trace above vegetation probability X (default: the predictor's)."""
+    for w in c.split("/")[1:]:
+        if w.startswith("faint"):
+            return float(w.removeprefix("faint"))
+    return default
+
+
 @contextmanager
 def steps_off(candidate: str) -> Iterator[None]:
     """Run a candidate without the steps its ``/no...`` suffixes name (:data:`STEPS`) and with the half-seen share
@@ -165,7 +176,7 @@ def score(pred, photos: list, candidates: list[str], index: dict | None = None, 
         touching = index is None or index["photos"][stem].get("touching", False)
         for c in candidates:
             pred.unsure = parse(c)
-            pred.faint_stem = None if "/nobridge" in c else faint_stem
+            pred.faint_stem = None if "/nobridge" in c else faint_level(c, faint_stem)
             pred.trace_long_side = trace_side(c)
             with steps_off(c):
                 m = pred.classes(probs, rgb) > 0
