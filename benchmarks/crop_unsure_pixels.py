@@ -35,6 +35,9 @@ rule and runs: ``benchmarks/results/crop_hue_objects_rule.md``).
 ``/faintX`` joins pieces traced between them above vegetation probability X (``Predictor.faint_stem``,
 ``crop.predict.FAINT_STEM``; rule and runs: ``benchmarks/results/crop_faint_level_rule.md``).
 
+``/minhalfN`` lets the half-seen step start from N px the colour decision called vegetation (``refine.MIN_HALF_SEEN``,
+20; rule and runs: ``benchmarks/results/crop_half_seen_start_rule.md``).
+
 ``/halfsureX`` counts objects with at most the share X sure as half seen (``refine.HALF_SEEN_SURE``, 0.05).
 ``/localN`` decides each object against the background within N working pixels of it
 (``refine.LOCAL_RING``; off by default, see ``benchmarks/crop_local_colour_trays.py``). Measured with
@@ -132,12 +135,14 @@ def steps_off(candidate: str) -> Iterator[None]:
 
     words = candidate.split("/")[1:]
     off = [STEPS[w] for w in words if w in STEPS]
-    saved = {name: getattr(refine, name) for name in [*off, "HALF_SEEN_SURE", "LOCAL_RING", "SAMPLE_VEG"]}
+    saved = {name: getattr(refine, name) for name in [*off, "HALF_SEEN_SURE", "MIN_HALF_SEEN", "LOCAL_RING", "SAMPLE_VEG"]}
     for name in off:
         setattr(refine, name, lambda *a: None)
     for w in words:
         if w.startswith("halfsure"):
             refine.HALF_SEEN_SURE = float(w.removeprefix("halfsure"))
+        if w.startswith("minhalf"):  # /minhalfN: the half-seen step starts from N colour-decided px
+            refine.MIN_HALF_SEEN = int(w.removeprefix("minhalf"))
         if w.startswith("local"):
             refine.LOCAL_RING = int(w.removeprefix("local")) or None
         if w.startswith("sample"):  # /sampleX: vegetation colour samples from probability X up
