@@ -135,7 +135,8 @@ def steps_off(candidate: str) -> Iterator[None]:
 
     words = candidate.split("/")[1:]
     off = [STEPS[w] for w in words if w in STEPS]
-    saved = {name: getattr(refine, name) for name in [*off, "HALF_SEEN_SURE", "MIN_HALF_SEEN", "LOCAL_RING", "SAMPLE_VEG"]}
+    knobs = ["HALF_SEEN_SURE", "MIN_HALF_SEEN", "LOCAL_RING", "SAMPLE_VEG"]
+    saved = {name: getattr(refine, name) for name in [*off, *knobs]}
     for name in off:
         setattr(refine, name, lambda *a: None)
     for w in words:

@@ -22,10 +22,12 @@ from scipy import ndimage as ndi
 
 # half-seen objects (_half_seen_objects): objects the model saw with at most this share sure, of at least this
 # many pixels, with at least MIN_HALF_SEEN pixels of vegetation and of background ring, decided out to
-# HALF_SEEN_GROW px beyond the region the model saw
+# HALF_SEEN_GROW px beyond the region the model saw. MIN_HALF_SEEN 10 since session 57 (20 before): a small dark
+# plant of which the photo-wide colour decision kept 17 px came out a speck (benchmarks/results/
+# crop_half_seen_start_rule.md)
 HALF_SEEN_SURE = 0.05
 HALF_SEEN_MIN_SIZE = 100
-MIN_HALF_SEEN = 20
+MIN_HALF_SEEN = 10
 HALF_SEEN_GROW = 2
 # the object-level steps (half-seen objects, faint-stem bridges) read "the model saw something" as a probability
 # above a small threshold, which assumes the model's background is sure (the packaged models give background a

@@ -37,8 +37,8 @@ if TYPE_CHECKING:
 # 2: evaluation masks re-decide unsure pixels by colour; 3: and decide half-seen plants against their own soil;
 # 4: the object-level steps rise above the model's background floor; 5: faint stems traced at the photo's size;
 # 6: per-object colour decision; 7: grey objects the model was never sure of dropped; 8: blue and saturated
-# orange / yellow ones too
-ALGORITHM = {"crop selftrain": "8", "crop adapt": "8"}
+# orange / yellow ones too; 9: half-seen plants from 10 colour-decided px
+ALGORITHM = {"crop selftrain": "9", "crop adapt": "9"}
 
 Stage2Init = Literal["stage1", "scratch"]
 Combine = Literal["none", "agree", "confident"]

@@ -54,8 +54,8 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # 5: object-level steps above the model's background floor; 6: faint stems traced at the photo's size;
 # 7: per-object colour decision; 8: grey objects the model was never sure of dropped; 9: model_sure (photos);
 # 10: photos' tables name mean_hue's unit (mean_hue_deg) and write yes/no columns as 1 / 0; 11: blue and
-# saturated orange / yellow objects the model was never sure of dropped
-ALGORITHM = "11"
+# saturated orange / yellow objects the model was never sure of dropped; 12: half-seen plants from 10 px
+ALGORITHM = "12"
 
 
 @batch_keywords

@@ -431,8 +431,9 @@ def measure_item(
 # 3: crop predict's outlines re-decided on reduced photos; 4: unsure pixels by colour; 5: half-seen plants;
 # 6: object-level steps above the model's background floor; 7: faint stems traced at the photo's size;
 # 8: per-object colour decision; 9: grey objects the model was never sure of dropped; 10: model_sure;
-# 11: blue and saturated orange / yellow objects the model was never sure of dropped too
-ALGORITHM = "11"
+# 11: blue and saturated orange / yellow objects the model was never sure of dropped too; 12: half-seen
+# plants from 10 colour-decided px
+ALGORITHM = "12"
 COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 
