@@ -274,3 +274,50 @@ def test_predict_batch_keeps_same_named_scenes_apart_and_goes_on(tmp_path, tiny_
         main, ["fields", "predict", str(scene), "-o", str(scene), "-m", str(tiny_ckpt), "--overwrite"]
     )
     assert res.exit_code != 0 and "is one of the inputs" in res.output and scene.read_bytes() == before
+
+
+def test_export_and_import_refuse_what_they_would_mislabel_or_overwrite(tmp_path, tiny_ckpt) -> None:
+    """Found by a bad-input sweep (session 57): an opset the exporter lacks gave a 596-line traceback; the model
+    card ``<output>.json`` replaced a user's file of that name; ``import-checkpoint -o x.onnx`` wrote
+    safetensors under an ONNX name."""
+    import torch.onnx._constants as onnx_constants
+
+    runner = CliRunner()
+    base = ["fields", "export", str(tiny_ckpt), "--size", "64"]
+    r = runner.invoke(main, [*base, "-o", str(tmp_path / "m.onnx"), "--opset", "99"])
+    assert r.exit_code == 2 and "--opset" in r.output and "Traceback" not in r.output, r.output
+    top = str(onnx_constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET)
+    assert f"11<=x<={top}" in r.output  # the bound is the installed exporter's highest opset
+    mine = tmp_path / "m.safetensors.json"
+    mine.write_text('{"mine": true}')
+    r = runner.invoke(main, [*base, "-o", str(tmp_path / "m.safetensors")])
+    assert r.exit_code == 2 and "m.safetensors.json: exists" in r.output, r.output
+    assert mine.read_text() == '{"mine": true}' and not (tmp_path / "m.safetensors").exists()
+    r = runner.invoke(main, [*base[:-1], "48", "-o", str(tmp_path / "n.onnx")])
+    assert r.exit_code == 2 and "multiple of 32" in r.output, r.output
+    r = runner.invoke(main, ["fields", "import-checkpoint", str(tiny_ckpt), "-o", str(tmp_path / "imp.onnx")])
+    assert r.exit_code == 2 and "must end in .safetensors" in r.output and not (tmp_path / "imp.onnx").exists()
+
+
+def test_robustness_refuses_a_scene_without_valid_pixels(tmp_path, tiny_ckpt) -> None:
+    """An all-nodata (or all-NaN) scene scored every agreement 1.0; it is refused, naming the file."""
+    import numpy as np
+
+    from agriseg.fields.synthetic import _write_tif
+
+    scene = tmp_path / "empty.tif"
+    _write_tif(scene, np.zeros((8, 128, 128), np.uint16), (0.0, 0.0))
+    args = ["fields", "robustness", "--model", str(tiny_ckpt), "--scene", str(scene), "--chip", "64", "--crop", "48"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 1 and "empty.tif: no 64x64 chip without nodata" in r.output, r.output
+    assert "Traceback" not in r.output
+
+
+def test_a_report_path_that_cannot_be_written_is_refused_before_the_work(tmp_path, ftw_root, tiny_ckpt) -> None:
+    mine = tmp_path / "notes.json"
+    mine.write_text("mine")
+    args = ["fields", "evaluate", "--model", str(tiny_ckpt), "--root", str(ftw_root), "--split", "train"]
+    r = CliRunner().invoke(main, [*args, "-o", str(mine)])
+    assert r.exit_code == 2 and "notes.json: exists" in r.output, r.output
+    assert "px_" not in r.output  # refused before any chip was scored (no metrics table printed)
+    assert mine.read_text() == "mine"

@@ -28,7 +28,8 @@ def import_checkpoint(checkpoint: str, output: Path | None, overwrite: bool) -> 
 @click.argument("model_path", type=click.Path(dir_okay=False), callback=resolve_fields_model)
 @output_option("Output file: .safetensors (weights + config) or .onnx.", required=True)
 @click.option("--size", type=click.IntRange(32), default=256, help="ONNX example input side (multiple of 32).")
-@click.option("--opset", type=click.IntRange(11), default=17, help="ONNX opset.")
+# 20: the highest opset of torch's TorchScript exporter (torch.onnx._constants, checked by a test)
+@click.option("--opset", type=click.IntRange(11, 20), default=17, show_default=True, help="ONNX opset.")
 @overwrite_option()
 @friendly_errors
 def export(model_path: str, output: Path, size: int, opset: int, overwrite: bool) -> None:

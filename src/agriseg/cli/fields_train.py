@@ -27,6 +27,17 @@ from agriseg.cli.options import (
 )
 
 
+def _check_report(path: Path | None, overwrite: bool) -> None:
+    """Refuse a report path that cannot be written before the work starts (it may take minutes)."""
+    if not path:
+        return
+    from agriseg.batch import check_output
+    from agriseg.data.files import ensure_outdir
+
+    check_output(path, overwrite)
+    ensure_outdir(Path(path).parent)
+
+
 def _write_report(path: Path | None, res: dict, overwrite: bool) -> None:
     if not path:
         return
@@ -89,6 +100,7 @@ def evaluate(model_path: str, root: str, output: Path | None, overwrite: bool, *
     from agriseg.fields.metrics import format_report
     from agriseg.fields.scoring import evaluate_ftw
 
+    _check_report(output, overwrite)
     res = evaluate_ftw(model_path, root, config_from_params(FieldsEvaluateConfig, params))
     if res["countries_missing"]:
         missing = res["countries_missing"]
@@ -122,6 +134,7 @@ def robustness(
     from agriseg.fields.robustness import format_robustness
     from agriseg.fields.scoring import robustness as run
 
+    _check_report(output, overwrite)
     res = run(model_path, scene, root, config_from_params(FieldsEvaluateConfig, params))
     click.echo(format_robustness(res))
     _write_report(output, res, overwrite)

@@ -184,9 +184,14 @@ def import_ftw_checkpoint(
 
     Raises:
         FileExistsError: ``dst`` exists and ``overwrite`` is False.
+        agriseg.config.OptionError: ``dst`` does not end in ``.safetensors``.
         ModelLoadError: see :func:`load_ftw_checkpoint`.
     """
+    from agriseg.config import OptionError
+
     dst = Path(dst)
+    if dst.suffix != ".safetensors":  # the file is safetensors whatever its name; another suffix misleads loaders
+        raise OptionError(f"{dst}: output must end in .safetensors")
     check_output(dst, overwrite)
     model, cfg, info = load_ftw_checkpoint(src)
     save_model(model, cfg, dst, half=half, extra={k: v for k, v in info.items() if v is not None})
@@ -272,13 +277,19 @@ def export_model(model_path: str | Path, output: str | Path, size: int = 256, op
         ``card`` (the model card written beside it) and, for ONNX, ``max_abs_diff`` against PyTorch.
 
     Raises:
-        ValueError: an output that is neither ``.safetensors`` nor ``.onnx``.
-        FileExistsError: the output exists and not ``overwrite``.
+        agriseg.config.OptionError: an output that is neither ``.safetensors`` nor ``.onnx``, or a ``size`` that
+            is not a multiple of 32.
+        FileExistsError: the output or its card (``<output>.json``) exists and not ``overwrite``.
     """
+    from agriseg.config import OptionError
+
     out = Path(output)
     if out.suffix not in (".safetensors", ".onnx"):
-        raise ValueError(f"{out}: output must end in .safetensors or .onnx")
+        raise OptionError(f"{out}: output must end in .safetensors or .onnx")
+    if size % 32:
+        raise OptionError(f"--size {size}: must be a multiple of 32 (the model halves its input five times)")
     check_output(out, overwrite)
+    check_output(Path(str(out) + ".json"), overwrite)  # the model card written beside it
     model, cfg, info = load_fields_model(model_path)
     res: dict[str, Any] = {}
     if out.suffix == ".onnx":

@@ -209,6 +209,17 @@ def scene_chips(
     return np.stack([arr[:, y : y + chip, x : x + chip] for y, x in pos]), pos
 
 
+def scene_valid(arr: np.ndarray, nodata: float | None) -> np.ndarray:
+    """``(H, W)`` bool: the pixels of a scene ``(C, H, W)`` with a finite value in every band that are not
+    nodata in all of them (no declared nodata on an integer scene: 0, Sentinel-2 L2A's fill), as
+    ``fields predict`` reads them."""
+    valid = np.isfinite(arr).all(0)
+    nd = 0 if nodata is None and arr.dtype.kind in "ui" else nodata
+    if nd is not None and not np.isnan(nd):
+        valid &= ~(arr == nd).all(0)
+    return valid
+
+
 def format_robustness(res: dict) -> str:
     """Plain-text table of :func:`robustness_report`."""
     lines = [
@@ -235,5 +246,6 @@ __all__ = [
     "predict_logits",
     "robustness_report",
     "scene_chips",
+    "scene_valid",
     "variants",
 ]

@@ -68,7 +68,7 @@ def robustness(
 
     from agriseg.config import OptionError
     from agriseg.fields.checkpoints import load_fields_model
-    from agriseg.fields.robustness import RobustnessConfig, robustness_report, scene_chips
+    from agriseg.fields.robustness import RobustnessConfig, robustness_report, scene_chips, scene_valid
     from agriseg.fields.sentinel2 import channels_for, read_s2, to_reflectance
 
     if (scene is None) == (root is None):
@@ -76,9 +76,17 @@ def robustness(
     model, cfg, info = load_fields_model(model_path)
     labels = None
     if scene is not None:
-        arr, _ = read_s2(scene, bands=cfg.in_channels)
-        chips, _pos = scene_chips(to_reflectance(arr, config.offset), config.chip, config.stride)
-        refl = torch.from_numpy(chips[: config.max_chips])
+        arr, profile = read_s2(scene, bands=cfg.in_channels)
+        valid = scene_valid(arr, profile.get("nodata"))  # (H, W)
+        chips, _pos = scene_chips(to_reflectance(np.where(np.isfinite(arr), arr, 0), config.offset), config.chip,
+                                  config.stride)  # fmt: skip
+        full = scene_chips(valid[None], config.chip, config.stride)[0].all(axis=(1, 2, 3))  # (N,) chips all valid
+        if not full.any():
+            raise ValueError(
+                f"{scene}: no {config.chip}x{config.chip} chip without nodata or NaN pixels "
+                f"({valid.mean():.0%} of the scene is valid)"
+            )
+        refl = torch.from_numpy(chips[full][: config.max_chips])
     else:
         from agriseg.fields.dataset import FTWDataset
 

@@ -74,3 +74,19 @@ def _cut_copies(per_scene: list[gpd.GeoDataFrame], overlap: object) -> int:
                 n += 1
                 break
     return n
+
+
+def test_merge_of_scenes_in_two_crs_with_no_fields(tmp_path: Path) -> None:
+    """Scenes in two CRSs that found no field merged to "NaN or None values are not allowed" (a UTM zone was
+    estimated from no geometry); they merge to an empty, valid fiboa file."""
+    cls, prob = field_layout(64, 64, seed=1)
+    cls[:] = 0
+    prob[:] = 0
+    parts = []
+    for name, crs in (("a", "EPSG:32633"), ("b", "EPSG:32632")):
+        r = write_probs(tmp_path / f"{name}_probs.tif", cls, prob, crs=crs)
+        parts.append(tmp_path / f"{name}.parquet")
+        polygonize(r, parts[-1], PolygonizeConfig(block_size=64, progress=False), id_prefix=name)
+    assert {gpd.read_parquet(p).crs.to_epsg() for p in parts} == {32633, 32632}
+    merged = merge_fields(parts, tmp_path / "fields.parquet")
+    assert validate_fiboa(merged) == [] and len(gpd.read_parquet(merged)) == 0

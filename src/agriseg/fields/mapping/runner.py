@@ -167,15 +167,16 @@ def merge_fields(
         raise ValueError(f"{output}: nothing to merge (no per-scene field files)")
     crss = {str(f.crs) for f in frames}
     work = frames[0].crs
-    if len(crss) > 1:
-        work = frames[0].to_crs(4326).estimate_utm_crs()
+    found = [f for f in frames if len(f)]
+    if len(crss) > 1 and found:  # a UTM zone needs geometry to estimate from; with no fields any CRS will do
+        work = found[0].to_crs(4326).estimate_utm_crs()
     local = [f.to_crs(work) if len(crss) > 1 else f for f in frames]
     if rasters is not None:
         footprints = [scene_footprint(str(r), work) for r in rasters]
     else:
-        from shapely.geometry import box
+        from shapely.geometry import Polygon, box
 
-        footprints = [box(*f.total_bounds) for f in local]
+        footprints = [box(*f.total_bounds) if len(f) else Polygon() for f in local]  # a scene with no fields: none
     scene = np.concatenate([np.full(len(f), i) for i, f in enumerate(local)])
     both = gpd.GeoDataFrame(pd.concat(local, ignore_index=True), crs=work)
     keep = dedupe_fields(both, scene, footprints, min_overlap)
