@@ -650,11 +650,13 @@ def _plan(
 ) -> list[Item]:
     """Ask the store about every item: the items to run; the others' outcomes go into ``outcomes``. An item
     with an output that ``is_input`` names fails (even with ``overwrite``)."""
+    from agriseg.data.files import is_or_holds
+
     todo: list[Item] = []
     for i, item in enumerate(items):
         clash = next(((out, src) for out in item.outputs if (src := is_input(out)) is not None), None)
         if clash is not None:  # it would replace a file the run reads: failed before anything is written
-            msg = f"{clash[0]}: is one of the inputs ({clash[1]}); choose another output folder"
+            msg = f"{clash[0]}: {is_or_holds(*clash)} one of the inputs ({clash[1]}); choose another output folder"
             if opts.strict:
                 raise BatchAborted(msg)
             outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "unrecorded")

@@ -198,3 +198,55 @@ def test_predict_names_a_damaged_model_folder(tiny: Path, tmp_path: Path) -> Non
     tok.write_text(tok.read_text()[:200])
     res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, model=tmp_path / "m")
     assert res.exit_code == 2 and f"{tmp_path / 'm'}: cannot load a processor" in _one_line_error(res)
+
+
+def test_dataset_never_replaces_the_folder_its_inputs_are_in(tmp_path: Path) -> None:
+    """``text dataset -o <the folder holding its images> --overwrite`` replaced that folder with the data set
+    and so deleted the images and masks it was made from (a bad-input sweep, session 57)."""
+    from agriseg.text.synthetic import write_landscapes
+
+    synth = tmp_path / "synth"
+    write_landscapes(synth, 2, 16, 0)
+    before = sorted(p.relative_to(synth) for p in synth.rglob("*"))
+    args = ["text", "dataset", synth / "images", "--masks", synth / "masks", "--classes", CLASSES]
+    res = _run(*args, "--tile", "8", "--grid", "4", "-o", synth, "--overwrite")
+    assert res.exit_code == 1 and "synth: holds one of the inputs" in _one_line_error(res), res.output
+    assert sorted(p.relative_to(synth) for p in synth.rglob("*")) == before
+
+
+def test_training_refuses_an_output_dir_it_would_wipe(tmp_path: Path) -> None:
+    """``text sft`` / ``grpo`` with output_dir the model folder replaced the model; with a folder of the user's
+    they deleted its files. Refused before any work, naming output_dir; an earlier run's output is replaced."""
+    from agriseg.config import OptionError
+    from agriseg.text.config import SFTRunConfig
+    from agriseg.text.sft import check_output_dir
+
+    model, data = tmp_path / "model", tmp_path / "data"
+    model.mkdir()
+    data.mkdir()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "agriseg_train_config.json").write_text("{}")
+
+    def cfg(out: Path) -> SFTRunConfig:
+        return SFTRunConfig.model_validate({"model": str(model), "dataset": str(data), "output_dir": str(out)})
+
+    for out, says in ((model, "is or holds the model"), (data, "is or holds the dataset"), (tmp_path, "holds the"),
+                      (mine, "exists and was not written by a training run")):  # fmt: skip
+        with pytest.raises(OptionError, match=says):
+            check_output_dir(cfg(out))
+    check_output_dir(cfg(earlier))
+    check_output_dir(cfg(tmp_path / "new"))
+    assert (mine / "notes.txt").read_text() == "keep"
+
+
+def test_predict_keeps_a_users_run_json(tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "p"
+    out.mkdir()
+    (out / "run.json").write_text("my notes")
+    res = _predict(tiny, out, "--classes", CLASSES)
+    assert res.exit_code == 2 and "run.json: exists and was not written by agriseg" in _one_line_error(res)
+    assert (out / "run.json").read_text() == "my notes"

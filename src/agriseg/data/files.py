@@ -67,7 +67,8 @@ def is_same_file(a: str | Path, b: str | Path) -> bool:
 
 
 def check_not_input(output: str | Path, inputs: Iterable[str | Path] = ()) -> None:
-    """Refuse to write ``output`` when it is one of ``inputs`` or of the :func:`protected_inputs`.
+    """Refuse to write ``output`` when it is one of ``inputs`` or of the :func:`protected_inputs`, or is a folder
+    that holds one.
 
     Raises:
         ValueError: ``<output>: is one of the inputs (...)``, so that no command, even with
@@ -75,7 +76,12 @@ def check_not_input(output: str | Path, inputs: Iterable[str | Path] = ()) -> No
     """
     src = _finder([*(_identity(Path(p)) for p in inputs), *_PROTECTED])(output)
     if src is not None:
-        raise ValueError(f"{output}: is one of the inputs ({src}); choose another output name")
+        raise ValueError(f"{output}: {is_or_holds(output, src)} one of the inputs ({src}); choose another output name")
+
+
+def is_or_holds(output: str | Path, src: Path) -> str:
+    """How an output relates to the input it would replace: "is" (the same file), or "holds" (a folder with it)."""
+    return "holds" if Path(output).is_dir() and Path(output).resolve() in src.parents else "is"
 
 
 def input_finder(inputs: Iterable[str | Path]) -> Callable[[str | Path], Path | None]:
@@ -85,7 +91,8 @@ def input_finder(inputs: Iterable[str | Path]) -> Callable[[str | Path], Path | 
 
 
 def _finder(identities: Iterable[tuple[Path, tuple[int, int] | None]]) -> Callable[[str | Path], Path | None]:
-    """The input a path names (by resolved path, or by device and inode through links), of ``identities``."""
+    """The input a path names (by resolved path, or by device and inode through links), of ``identities``, or for
+    an existing folder the first input inside it (writing the folder would replace it)."""
     by_path: dict[Path, Path] = {}
     by_id: dict[tuple[int, int], Path] = {}
     for rp, ip in identities:
@@ -95,7 +102,10 @@ def _finder(identities: Iterable[tuple[Path, tuple[int, int] | None]]) -> Callab
 
     def find(path: str | Path) -> Path | None:
         ro, io = _identity(Path(path))
-        return by_path.get(ro) or (by_id.get(io) if io is not None else None)
+        found = by_path.get(ro) or (by_id.get(io) if io is not None else None)
+        if found is None and Path(path).is_dir():  # a folder output replaces everything in it
+            found = next((rp for rp in by_path if ro in rp.parents), None)
+        return found
 
     return find
 

@@ -279,6 +279,15 @@ def predict_files(
     def work(item: Item) -> dict[str, Any]:
         img, geo = read_image(item.source, bands)
         sem, preds = predict_image(model, processor, img, class_names, cfg)
+        if preds and all("no_mask" in p.report.kinds() for p in preds):  # the mask is background made up
+            from agriseg.data.io import log
+
+            log.warning(
+                "%s: the model wrote no mask text for any of its %d tiles; its mask is all background, not a "
+                "prediction (a model not trained for masks as text, or --max-new-tokens too small)",
+                item.source,
+                len(preds),
+            )
         report = {
             "image": str(item.source),
             "patches": len(preds),
@@ -325,6 +334,7 @@ def predict_paths(
         ValueError: no patch / grid known.
     """
     from agriseg import __version__
+    from agriseg.batch import check_table
     from agriseg.config import OptionError
     from agriseg.data.files import write_json
     from agriseg.data.io import list_images
@@ -369,6 +379,7 @@ def predict_paths(
     )
     files = list_images(list(images))
     check_image_memory(files, len(names), config.instances)
+    check_table(Path(outdir) / "run.json", bool(batch and batch.overwrite), "text predict")  # not a user's file
     template = str(chat_template) if chat_template else None
     model, proc = load_vlm(model_name, device=config.device, template_path=template)
     check_class_words(proc, names, model_name)
@@ -378,8 +389,9 @@ def predict_paths(
     rows = predict_files(
         model, proc, files, out, names, cfg, instances=config.instances, bands=bands, recipe=recipe, batch=batch
     )
-    run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
-    write_json(out / "run.json", run)  # what made these outputs: model, classes, options
+    if any(r["status"] == "ok" for r in rows):  # only a run that wrote outputs says what made them
+        run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
+        write_json(out / "run.json", run)  # what made these outputs: model, classes, options
     return rows
 
 

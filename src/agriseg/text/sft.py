@@ -142,9 +142,32 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
     return out
 
 
+def check_output_dir(cfg: TrainCommon) -> None:
+    """Refuse, before any work, an ``output_dir`` that would replace what the run reads or a folder of the
+    user's: the model or the data set (or a folder holding either), or an existing folder with files that no
+    training run wrote (an earlier run's output, with ``agriseg_train_config.json``, is replaced).
+
+    Raises:
+        agriseg.config.OptionError: naming ``output_dir`` and what it holds.
+    """
+    from agriseg.config import OptionError
+
+    out = Path(cfg.output_dir).resolve()
+    for what, value in (("model", cfg.model), ("dataset", cfg.dataset)):
+        src = Path(str(value)).resolve()
+        if src.exists() and (src == out or out in src.parents):
+            raise OptionError(f"output_dir {cfg.output_dir}: is or holds the {what} ({value}); choose another")
+    if out.is_dir() and any(out.iterdir()) and not (out / "agriseg_train_config.json").is_file():
+        raise OptionError(
+            f"output_dir {cfg.output_dir}: exists and was not written by a training run; choose another "
+            "(an earlier run's output is replaced)"
+        )
+
+
 def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> tuple[Any, Any, Any, dict]:
     """The data set, the model in training mode, its processor and the data set's metadata of an SFT or GRPO
     run (the model is loaded from ``cfg.model`` unless given)."""
+    check_output_dir(cfg)
     if model is None:
         resolve_model_name(cfg.model)  # a mistyped folder fails before the data set is read
     ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
