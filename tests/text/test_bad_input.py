@@ -250,3 +250,19 @@ def test_predict_keeps_a_users_run_json(tiny: Path, tmp_path: Path) -> None:
     res = _predict(tiny, out, "--classes", CLASSES)
     assert res.exit_code == 2 and "run.json: exists and was not written by agriseg" in _one_line_error(res)
     assert (out / "run.json").read_text() == "my notes"
+
+
+@pytest.mark.parametrize("command", ["tiny-model", "dataset"])
+def test_an_empty_class_word_is_refused_not_dropped(tmp_path: Path, command: str) -> None:
+    """``others,,field`` was read as two classes, shifting every class id after the gap by one."""
+    args = ["text", command, "-o", tmp_path / "out", "--classes", "others,,field"]
+    if command == "dataset":
+        args[2:2] = [tmp_path, "--masks", tmp_path]
+    res = _run(*args)
+    assert res.exit_code == 2 and "--classes others,,field: empty word at position 2" in _one_line_error(res)
+
+
+def test_a_trailing_comma_after_the_class_words_is_fine() -> None:
+    from agriseg.text.codec import parse_class_words
+
+    assert parse_class_words("others,field,") == ["others", "field"]

@@ -6,7 +6,9 @@ from __future__ import annotations
 def _class_list(text: str | None) -> list[str] | None:
     if text is None:
         return None
-    names = [n.strip() for n in text.split(",") if n.strip()]
+    from agriseg.text.codec import split_class_words
+
+    names = split_class_words(text)
     return names or None
 
 

@@ -121,6 +121,26 @@ def check_class_names(class_names: Sequence[str]) -> list[str]:
     return names
 
 
+def split_class_words(classes: str | Sequence[str], option: str = "--classes") -> list[str]:
+    """Comma-separated class words (or the words already split), stripped; a trailing empty entry is dropped.
+
+    Raises:
+        OptionError: an empty word before another (``others,,field``): class ids follow the order, so it would
+            shift every later class by one.
+    """
+    from agriseg.config import OptionError
+
+    words = [n.strip() for n in (classes.split(",") if isinstance(classes, str) else classes)]
+    while words and not words[-1]:
+        words.pop()
+    if "" in words:
+        given = ",".join(words)
+        raise OptionError(
+            f"{option} {given}: empty word at position {words.index('') + 1} (one word per class id, in order)"
+        )
+    return words
+
+
 def parse_class_words(classes: str | Sequence[str], option: str = "--classes") -> list[str]:
     """The class words of a command-line option, checked once before any work starts.
 
@@ -129,15 +149,16 @@ def parse_class_words(classes: str | Sequence[str], option: str = "--classes") -
         option: the option the words came from, for messages.
 
     Returns:
-        The words as a list (blanks around them and empty entries dropped).
+        The words as a list (blanks around them and a trailing comma dropped).
 
     Raises:
-        OptionError: fewer than two words, a word given twice, or a word the answers cannot hold (``|``,
+        OptionError: fewer than two words, an empty word between others (it would shift the class ids), a word
+            given twice, or a word the answers cannot hold (``|``,
             ``*``, ``<``), naming ``option`` (on the command line: a usage error, exit status 2).
     """
     from agriseg.config import OptionError
 
-    names = [n.strip() for n in (classes.split(",") if isinstance(classes, str) else classes) if n.strip()]
+    names = split_class_words(classes, option)
     given = ",".join(names)
     if len(names) < 2:
         raise OptionError(
