@@ -471,3 +471,22 @@ def test_a_manifest_written_before_commands_were_kept_still_resumes(tmp_path: Pa
     assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["skipped"] == 1
     other = run_batch(items, _work, options=QUIET, recipe=Recipe("other", "1"), store=ManifestStore())
     assert other.outcomes[0].reason == "unrecorded"
+
+
+def test_an_output_replaced_after_it_was_written_is_not_resumed(tmp_path: Path) -> None:
+    """A re-run reported an output that was later replaced (garbage, a user's edit) as done ("skipped"); each
+    record keeps a stamp of its files, so it is refused naming the file and kept; --overwrite redoes it."""
+    from agriseg.manifest import ManifestStore
+
+    items = _items(tmp_path, ["a", "b"])
+    r1 = Recipe("demo", "1", {"level": 1})
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["ok"] == 2
+    edited = tmp_path / "out" / "a.res"
+    edited.write_text("MY EDIT")
+    res = run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore())
+    assert res.counts == {**res.counts, "skipped": 1, "failed": 1}
+    assert "a.res was changed after it was written" in res.failures[0] and edited.read_text() == "MY EDIT"
+    redo = run_batch(items, _work, options=BatchOptions(overwrite=True, progress=False), recipe=r1,
+                     store=ManifestStore())  # fmt: skip
+    assert redo.counts["ok"] == 2 and edited.read_text() == "A"
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["skipped"] == 2

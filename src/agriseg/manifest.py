@@ -16,7 +16,8 @@ process that no longer exists is taken over.
 
 Answers, for an item's outputs (see :mod:`agriseg.batch`): ``missing`` when none is there, or when the files
 there are this store's but not complete (an item recorded as pending, or recorded and partly removed);
-``same`` / ``changed`` when all are there and recorded, by comparing fingerprints; ``unrecorded`` when a file
+``same`` / ``changed`` when all are there and recorded, by comparing fingerprints (and ``changed`` when an output
+was replaced or edited since its record: each record keeps a :func:`stamp` of its files); ``unrecorded`` when a file
 under an output name has no record. With ``legacy=True``, a folder that has no manifest at all is answered
 from file names alone (``same`` when all outputs are there), as before fingerprints existed.
 """
@@ -38,6 +39,22 @@ if TYPE_CHECKING:
 MANIFEST = ".agriseg-manifest.jsonl"
 LOCK = ".agriseg-lock"
 Key = tuple[str, str]  # (command, item)
+
+
+def stamp(path: Path, block: int = 65536) -> list[Any]:
+    """What tells a file agriseg wrote from one put in its place later: its size and a SHA-1 of its first and
+    last ``block`` bytes (a whole hash of a multi-GB raster would cost a re-run seconds; a replaced or edited
+    file differs in its size or in those bytes)."""
+    import hashlib
+
+    size = path.stat().st_size
+    h = hashlib.sha1()
+    with path.open("rb") as fh:
+        h.update(fh.read(block))
+        if size > block:
+            fh.seek(max(block, size - block))
+            h.update(fh.read(block))
+    return [size, h.hexdigest()[:16]]
 
 
 class FolderLocked(ValueError):
@@ -96,6 +113,9 @@ class ManifestStore:
         same_outputs = sorted(rec["outputs"]) == sorted(p.name for p in item.outputs)
         if same_outputs and len(present) < len(item.outputs):
             return Verdict("missing")  # an item this store recorded, partly removed since: made again
+        altered = [p.name for p in present if p.name in rec.get("stamps", {}) and stamp(p) != rec["stamps"][p.name]]
+        if altered:  # replaced or edited since it was written (perhaps by hand): never silently resumed
+            return Verdict("changed", f"{altered[0]} was changed after it was written")
         if recipe is None or "fingerprint" not in rec:
             return Verdict("same" if same_outputs else "missing")
         changes = recipe.fingerprint(item).changes(Fingerprint.from_dict(rec["fingerprint"]))
@@ -123,8 +143,9 @@ class ManifestStore:
         """Append ``item``'s record to its folder's manifest."""
         folder = item.outputs[0].parent.resolve()
         fp = recipe.fingerprint(item) if recipe is not None else Fingerprint("", "", {}, None, {}, {})
+        stamps = {p.name: stamp(p) for p in item.outputs if p.is_file()}
         rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
-               "fingerprint": fp.to_dict()}  # fmt: skip
+               "fingerprint": fp.to_dict(), "stamps": stamps}  # fmt: skip
         recs = self._records.setdefault(folder, {})
         recs.pop(("", item.name), None)  # a record from before commands were kept is now this command's
         recs[(self._command, item.name)] = rec
