@@ -57,6 +57,12 @@ def stamp(path: Path, block: int = 65536) -> list[Any]:
     return [size, h.hexdigest()[:16]]
 
 
+def _key(path: Path, folder: Path) -> str:
+    """An output's name in its record's stamps: its path from the item's folder (outputs may lie in subfolders
+    with one name: ``masks/0001.png``, ``plots/0001.png``)."""
+    return os.path.relpath(path.resolve(), folder)
+
+
 class FolderLocked(ValueError):
     """Another run is writing the same output folder."""
 
@@ -113,7 +119,8 @@ class ManifestStore:
         same_outputs = sorted(rec["outputs"]) == sorted(p.name for p in item.outputs)
         if same_outputs and len(present) < len(item.outputs):
             return Verdict("missing")  # an item this store recorded, partly removed since: made again
-        altered = [p.name for p in present if p.name in rec.get("stamps", {}) and stamp(p) != rec["stamps"][p.name]]
+        stamps = rec.get("stamps", {})
+        altered = [k for p in present if (k := _key(p, folder)) in stamps and stamp(p) != stamps[k]]
         if altered:  # replaced or edited since it was written (perhaps by hand): never silently resumed
             return Verdict("changed", f"{altered[0]} was changed after it was written")
         if recipe is None or "fingerprint" not in rec:
@@ -143,7 +150,7 @@ class ManifestStore:
         """Append ``item``'s record to its folder's manifest."""
         folder = item.outputs[0].parent.resolve()
         fp = recipe.fingerprint(item) if recipe is not None else Fingerprint("", "", {}, None, {}, {})
-        stamps = {p.name: stamp(p) for p in item.outputs if p.is_file()}
+        stamps = {_key(p, folder): stamp(p) for p in item.outputs if p.is_file()}
         rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
                "fingerprint": fp.to_dict(), "stamps": stamps}  # fmt: skip
         recs = self._records.setdefault(folder, {})
