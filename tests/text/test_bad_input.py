@@ -95,7 +95,8 @@ def test_evaluate_and_dataset_refuse_bad_classes(
     assert res.exit_code == 2 and says in _one_line_error(res)
     assert not (tmp_path / "r.json").exists()
     pytest.importorskip("datasets")
-    res = _run("text", "dataset", pred, "--masks", truth, "--classes", classes, "-o", tmp_path / "ds", "--tile", "8")
+    res = _run("text", "dataset", pred, "--masks", truth, "--classes", classes, "-o", tmp_path / "ds", "--tile", "8",
+               "--grid", "4")  # fmt: skip
     assert res.exit_code == 2 and says in _one_line_error(res)
     assert not (tmp_path / "ds").exists()
 
@@ -266,3 +267,27 @@ def test_a_trailing_comma_after_the_class_words_is_fine() -> None:
     from agriseg.text.codec import parse_class_words
 
     assert parse_class_words("others,field,") == ["others", "field"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--grid", "4", "--sentence", "<seg>"], "--sentence: '<seg>' holds '<'"),
+        (["--grid", "4", "--sentence", "a | b"], "--sentence: 'a | b' holds '|'"),
+        (["--grid", "32"], "--grid: 32 cells cannot fit a patch of 8 px"),
+    ],
+)
+def test_dataset_refuses_options_that_break_every_answer(tmp_path: Path, extra: list[str], says: str) -> None:
+    """A sentence holding mask syntax made every answer undecodable (0 of 48 exact), silently."""
+    from agriseg.text.synthetic import write_landscapes
+
+    synth = write_landscapes(tmp_path / "synth", 1, 16, 0)
+    args = ["text", "dataset", synth / "images", "--masks", synth / "masks", "--classes", CLASSES, "--tile", "8"]
+    res = _run(*args, "-o", tmp_path / "ds", *extra)
+    assert res.exit_code == 2 and says in _one_line_error(res), res.output
+    assert not (tmp_path / "ds").exists()
+
+
+def test_predict_refuses_a_grid_finer_than_the_tile(tiny: Path, tmp_path: Path) -> None:
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, "--grid", "16")  # _predict's tile: 8 px
+    assert res.exit_code == 2 and "--grid: 16 cells cannot fit a patch of 8 px" in _one_line_error(res)

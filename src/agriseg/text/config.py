@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
 from agriseg.text.synthetic import LandscapeConfig
@@ -97,11 +97,21 @@ class _PatchInference(StrictModel):
     )
 
 
+def grid_within_patch(grid: int | None, info: ValidationInfo) -> int | None:
+    """A field validator: the RRLE grid has at most one cell per pixel of the patch."""
+    patch = info.data.get("patch")
+    if grid is not None and patch is not None and grid > patch:
+        raise ValueError(f"{grid} cells cannot fit a patch of {patch} px (at most one cell per pixel)")
+    return grid
+
+
 class PredictConfig(_PatchInference):
     """Patch-grid inference settings (:func:`agriseg.text.infer.predict_image` and friends)."""
 
     patch: int = Field(32, ge=2, description="patch side in pixels")
     grid: int = Field(16, ge=1, description="RRLE cells per patch side")
+
+    _grid = field_validator("grid")(grid_within_patch)
 
 
 class TextPredictConfig(_PatchInference):
@@ -112,6 +122,8 @@ class TextPredictConfig(_PatchInference):
     grid: int | None = Field(None, ge=1, description="RRLE cells per patch side; None = the model folder's")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     instances: bool = Field(True, description="also write watershed instances and their polygons")
+
+    _grid = field_validator("grid")(grid_within_patch)
 
 
 class TextEvaluateConfig(StrictModel):

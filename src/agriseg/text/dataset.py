@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, field_validator
 
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
 from agriseg.data.io import list_images
 from agriseg.raster.image import read_image
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
+from agriseg.text.config import grid_within_patch
 from agriseg.text.grid import mask_to_grid
 from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask
 from agriseg.text.patches import Box, grid_boxes, random_boxes
@@ -58,6 +59,18 @@ class PatchConfig(StrictModel):
     overlap: float = Field(0.0, ge=0.0, lt=1.0)
     sentence: str = ""
     patch_image: bool = True
+
+    _grid = field_validator("grid")(grid_within_patch)
+
+    @field_validator("sentence")
+    @classmethod
+    def _sentence_outside_the_mask(cls, v: str) -> str:
+        """The sentence precedes the mask in every answer: a tag, a run separator, a count mark or a line
+        break in it would be read as part of the mask, and no answer would decode."""
+        bad = [c for c in ("<", "|", "*", "\n") if c in v]
+        if bad:
+            raise ValueError(f"{v!r} holds {bad[0]!r}, which answers reserve for the mask")
+        return v
 
 
 class TextDatasetConfig(PatchConfig):
