@@ -42,19 +42,31 @@ Key = tuple[str, str]  # (command, item)
 
 
 def stamp(path: Path, block: int = 65536) -> list[Any]:
-    """What tells a file agriseg wrote from one put in its place later: its size and a SHA-1 of its first and
-    last ``block`` bytes (a whole hash of a multi-GB raster would cost a re-run seconds; a replaced or edited
-    file differs in its size or in those bytes)."""
+    """What tells a file agriseg wrote from one put in its place later: ``[size, hash, mtime_ns]``, the hash a
+    SHA-1 of its first and last ``block`` bytes (a whole hash of a multi-GB raster would cost a re-run seconds;
+    a replaced or edited file differs in its size or in those bytes)."""
     import hashlib
 
-    size = path.stat().st_size
+    st = path.stat()
     h = hashlib.sha1()
     with path.open("rb") as fh:
         h.update(fh.read(block))
-        if size > block:
-            fh.seek(max(block, size - block))
+        if st.st_size > block:
+            fh.seek(max(block, st.st_size - block))
             h.update(fh.read(block))
-    return [size, h.hexdigest()[:16]]
+    return [st.st_size, h.hexdigest()[:16], st.st_mtime_ns]
+
+
+def _altered(path: Path, recorded: list[Any]) -> bool:
+    """Whether ``path`` differs from its :func:`stamp` ``recorded``: by size, or, when its modification time moved
+    (an edit, or a copy that did not keep times), by hash. An untouched file is not read (a re-run resumes
+    thousands of outputs)."""
+    st = path.stat()
+    if st.st_size != recorded[0]:
+        return True
+    if len(recorded) > 2 and st.st_mtime_ns == recorded[2]:
+        return False
+    return bool(stamp(path)[1] != recorded[1])
 
 
 def _key(path: Path, folder: Path) -> str:
@@ -120,7 +132,7 @@ class ManifestStore:
         if same_outputs and len(present) < len(item.outputs):
             return Verdict("missing")  # an item this store recorded, partly removed since: made again
         stamps = rec.get("stamps", {})
-        altered = [k for p in present if (k := _key(p, folder)) in stamps and stamp(p) != stamps[k]]
+        altered = [k for p in present if (k := _key(p, folder)) in stamps and _altered(p, stamps[k])]
         if altered:  # replaced or edited since it was written (perhaps by hand): never silently resumed
             return Verdict("changed", f"{altered[0]} was changed after it was written")
         if recipe is None or "fingerprint" not in rec:

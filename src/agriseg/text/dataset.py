@@ -132,8 +132,6 @@ def patch_records(
             f"class names {names} (and not the nodata value {NODATA})"
         )
     image, mask = pad_edge_tile(image, mask, spec.patch)
-    if spec.grid > spec.patch:
-        raise ValueError(f"grid ({spec.grid}) cannot exceed the patch size ({spec.patch} px)")
     pil = Image.fromarray(image)
     out = []
     for box in boxes_for(image.shape[0], image.shape[1], spec, rng):

@@ -151,11 +151,11 @@ def check_output_dir(cfg: TrainCommon) -> None:
         agriseg.config.OptionError: naming ``output_dir`` and what it holds.
     """
     from agriseg.config import OptionError
+    from agriseg.data.files import input_finder
 
     out = Path(cfg.output_dir).resolve()
     for what, value in (("model", cfg.model), ("dataset", cfg.dataset)):
-        src = Path(str(value)).resolve()
-        if src.exists() and (src == out or out in src.parents):
+        if input_finder([str(value)])(out) is not None:  # the batch runner's test: the same, or a folder holding it
             raise OptionError(f"output_dir {cfg.output_dir}: is or holds the {what} ({value}); choose another")
     if out.is_dir() and any(out.iterdir()) and not (out / "agriseg_train_config.json").is_file():
         raise OptionError(
