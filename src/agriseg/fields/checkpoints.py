@@ -32,7 +32,7 @@ from agriseg.batch import check_output
 from agriseg.data.files import atomic_write, write_json
 from agriseg.fields.config import FTW_DIVISOR, PreprocessConfig
 from agriseg.models.config import ModelConfig
-from agriseg.models.io import ModelLoadError, save_model
+from agriseg.models.io import ModelLoadError, save_model, torch_load
 
 FTW_PREFIXES = ("model.encoder.", "model.decoder.", "model.segmentation_head.")
 FTW_CLASS_NAMES = {2: ["background", "field"], 3: ["background", "field", "boundary"]}
@@ -51,12 +51,7 @@ def read_ftw_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: checkpoint not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - pickle errors, zip errors, weights_only refusals
-        raise ModelLoadError(
-            f"{path}: cannot read as a checkpoint with weights_only=True ({type(err).__name__}: {err})"
-        ) from err
+    ckpt = torch_load(path, "cannot read as a checkpoint")
     sd = ckpt.get("state_dict") if isinstance(ckpt, dict) else None
     if not isinstance(sd, dict):
         raise ModelLoadError(f"{path}: not an FTW checkpoint (no 'state_dict'; expected a Lightning .ckpt)")

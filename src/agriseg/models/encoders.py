@@ -97,15 +97,19 @@ def load_encoder_file(encoder: nn.Module, path: str) -> None:
     Raises:
         ValueError: naming the file when it cannot be read or its tensors do not fit the encoder.
     """
+    from agriseg.models.io import ModelLoadError, torch_load
+
     try:
         if path.endswith(".safetensors"):
             from safetensors.torch import load_file
 
             sd: Any = load_file(path)
         else:
-            sd = torch.load(path, map_location="cpu", weights_only=True)
+            sd = torch_load(path, "cannot load as encoder weights")
             sd = sd.get("state_dict", sd) if isinstance(sd, dict) else sd
         encoder.load_state_dict(sd)
+    except ModelLoadError:  # names the file already
+        raise
     except (RuntimeError, OSError, ValueError, AttributeError, KeyError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ValueError(f"{path}: cannot load as encoder weights ({first})") from err

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agriseg.data.files import atomic_write
 from agriseg.models.config import ModelConfig
@@ -45,6 +46,36 @@ class ModelLoadError(ValueError):
 
 class ModelNotFoundError(ModelLoadError, FileNotFoundError):
     """The model file given is not there (on the command line: a usage error, exit status 2)."""
+
+
+def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") -> Any:
+    """``torch.load(path, weights_only=True)`` on the CPU; every failure is one :class:`ModelLoadError` line.
+
+    The only way agriseg reads a pickled PyTorch file it did not write (a file that would run code when
+    unpickled is refused). Torch's own refusal is several paragraphs; the message keeps the file, ``what``
+    went wrong and the one fact the user needs (the Python class the file holds, or the first line).
+
+    Raises:
+        ModelLoadError: naming the file.
+    """
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - pickle, zip and torch errors all mean: not a usable file
+        text = str(err)
+        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        if found:
+            reason = (
+                f"it holds Python objects, not only tensors ({found.group(1)}); agriseg reads such files only "
+                "with weights_only=True: save its state_dict, or convert it to .safetensors"
+            )
+        elif "WeightsUnpickler error:" in text:  # not a pickle torch can read (garbage, another format)
+            detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()
+            reason = f"not a PyTorch file: {detail[0][:120] if detail else 'unreadable pickle'}"
+        else:
+            reason = f"{type(err).__name__}: {(text.strip().splitlines() or [''])[0][:200]}".rstrip(": ")
+        raise ModelLoadError(f"{path}: {what} ({reason})") from err
 
 
 def _default_file_mode() -> int:
@@ -212,9 +243,7 @@ def _read_model_file(
             from agriseg.extras import require
 
             require("train", f"{path}: reading a .ckpt checkpoint")
-            import torch
-
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
+            ckpt = torch_load(path, "cannot read as a checkpoint")
             cfg_dict = ckpt.get("hyper_parameters", {}).get("config", {}).get("model")
             if cfg_dict is None:
                 raise ModelLoadError(f"{path}: not an agriseg checkpoint (no model config in hyper_parameters)")
@@ -345,16 +374,10 @@ def check_training_checkpoint(path: str | Path) -> Path:
         ModelLoadError: naming the file when it is missing, unsafe or unreadable, or not a training
             checkpoint (no ``state_dict`` / ``loops``).
     """
-    import torch
-
     path = Path(path)
     if not path.is_file():
         raise ModelLoadError(f"{path}: checkpoint to resume from not found")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - pickle, zip and torch errors all mean: not a usable checkpoint
-        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
-        raise ModelLoadError(f"{path}: not a readable training checkpoint ({first[:200]})") from err
+    ckpt = torch_load(path, "not a readable training checkpoint")
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "loops" not in ckpt:
         raise ModelLoadError(f"{path}: not a Lightning training checkpoint (use <output_dir>/last.ckpt)")
     return path

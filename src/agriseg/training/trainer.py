@@ -159,9 +159,9 @@ def validate(trainer: L.Trainer, task: BaseTask, datamodule: L.LightningDataModu
 
 def load_weights(task: BaseTask, checkpoint: str | Path) -> None:
     """Load the ``state_dict`` of one of this run's checkpoints into ``task`` (``weights_only=True``)."""
-    import torch
+    from agriseg.models.io import torch_load
 
-    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    state = torch_load(checkpoint, "cannot read as a checkpoint")
     task.load_state_dict(state["state_dict"])
 
 

@@ -83,7 +83,9 @@ def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
 
         sd: object = load_file(str(path))
     else:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
+        from agriseg.models.io import torch_load
+
+        sd = torch_load(path, "cannot read as ViT weights")
     for key in ("model", "state_dict", "module"):  # common checkpoint wrappers
         if isinstance(sd, dict) and isinstance(sd.get(key), dict):
             sd = sd[key]

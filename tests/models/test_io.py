@@ -1,0 +1,36 @@
+"""Reading pickled PyTorch files: ``weights_only=True`` always, and a refusal in one line naming the file."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from agriseg.models.io import ModelLoadError, torch_load
+
+
+class Custom:
+    """An arbitrary class: unpickling it needs code that ``weights_only=True`` refuses to run."""
+
+
+def test_torch_load_reads_tensors(tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    assert torch_load(path)["w"].tolist() == [1.0, 1.0]
+
+
+def test_a_file_holding_python_objects_is_refused_in_one_line_naming_the_class(tmp_path):
+    path = tmp_path / "evil.pt"
+    torch.save({"w": torch.ones(2), "obj": Custom()}, path)
+    with pytest.raises(ModelLoadError) as info:
+        torch_load(path, "cannot read as a checkpoint")
+    msg = str(info.value)
+    assert msg.startswith(f"{path}: cannot read as a checkpoint (it holds Python objects")
+    assert "Custom" in msg and "\n" not in msg and "PyTorch 2.6" not in msg
+
+
+def test_garbage_is_not_a_pytorch_file(tmp_path):
+    path = tmp_path / "junk.pt"
+    path.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(ModelLoadError, match=r"junk\.pt: cannot read as a PyTorch file \(") as info:
+        torch_load(path)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
