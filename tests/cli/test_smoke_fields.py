@@ -184,7 +184,7 @@ def test_fields_from_an_area_and_a_season(tmp_path: Path, monkeypatch: pytest.Mo
         assert "FTW_PRUE_EFNET_B7" in agriseg("fields models show FTW_PRUE_EFNET_B7", cwd=wd).output
         agriseg("fields models download FTW_PRUE_EFNET_B3 FTW_PRUE_EFNET_B5", cwd=wd)
         assert "cached" in agriseg("fields models list", cwd=wd).output
-        agriseg("fields models download NOPE", cwd=wd, expect=1)
+        agriseg("fields models download NOPE", cwd=wd, expect=2)  # an unknown name is a usage error
 
         agriseg("fields map scene.tif -o fields/ -m FTW_PRUE_EFNET_B5 --serial --tile 64", cwd=wd)
         assert (wd / "fields" / "fields.parquet").is_file()

@@ -89,7 +89,7 @@ def test_unknown_model_name_in_a_command(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "FTW_PRUE_B9: no such model file, and not a known model name (valid: FTW_PRUE_EFNET_B3" in res.output
     res = CliRunner().invoke(main, ["fields", "models", "show", "FTW_PRUE_B9"])
-    assert res.exit_code == 1 and "not a known model name" in res.output
+    assert res.exit_code == 2 and "not a known model name" in res.output
 
 
 def test_models_show_flags_the_licence() -> None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from agriseg.cli.errors import finish, friendly_errors
-from agriseg.cli.options import batch_options
+from agriseg.cli.options import batch_options, sha256_option
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchOptions
@@ -78,7 +78,7 @@ def download(names: tuple[str, ...], batch: BatchOptions) -> None:
 
 @models.command()
 @click.argument("model")
-@click.option("--sha256", default=None, help="the digest you expect; the file must match it (64 hex digits)")
+@sha256_option("The digest you expect; the file must match it (64 hex digits).")
 @friendly_errors
 def trust(model: str, sha256: str | None) -> None:
     """Trust a pickled model (DelineateAnything .pt, a registry NAME or a FILE): record its SHA-256.

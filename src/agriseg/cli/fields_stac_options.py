@@ -20,6 +20,7 @@ from agriseg.cli.options import (
     optimize_option,
     option,
     precision_option,
+    sha256_option,
     stack,
     threads_option,
     tiling_options,
@@ -94,11 +95,8 @@ predict_options = stack(
     optimize_option("fields", FIELDS_PREDICT),
     device_option("fields", FIELDS_PREDICT),
     threads_option(FIELDS_RUN),
-    click.option(
-        "--sha256",
-        default=None,
-        help="SHA-256 the pickled model file (.pt, DelineateAnything) must have; instead of "
-        "`agriseg fields models trust`.",
+    sha256_option(
+        "SHA-256 the pickled model file (.pt, DelineateAnything) must have; instead of `agriseg fields models trust`."
     ),
 )
 

@@ -716,6 +716,20 @@ def _parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) 
     return bands
 
 
+def _parse_sha256(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    v = value.strip().lower()
+    if len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
+        raise click.BadParameter(f"{value!r}: expected 64 hexadecimal digits")
+    return v
+
+
+def sha256_option(help: str) -> Decorator:
+    """``--sha256 HEX``: the digest a pickled model file must have; checked (64 hex digits) before any work."""
+    return click.option("--sha256", default=None, metavar="HEX", callback=_parse_sha256, help=help)
+
+
 def bands_option() -> Decorator:
     """``--bands R,G,B``: which bands of a multi-band raster are red, green and blue (1-based)."""
     return click.option(

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from agriseg.config import OptionError
 from agriseg.fields.sentinel2 import FTW_DIVISOR, WindowOrder, prepare_input, read_s2
 
 FTW_COUNTRIES: tuple[str, ...] = (
@@ -57,7 +58,7 @@ def check_countries(countries: str | list[str] | tuple[str, ...]) -> list[str]:
     """Normalise a country list (``"all"`` = the 25 FTW countries).
 
     Raises:
-        ValueError: an unknown country; the message lists the valid names.
+        OptionError: an unknown country (a usage error); the message lists the valid names.
     """
     if isinstance(countries, str):
         countries = list(FTW_COUNTRIES) if countries == "all" else [countries]
@@ -65,10 +66,10 @@ def check_countries(countries: str | list[str] | tuple[str, ...]) -> list[str]:
     for c in countries:
         key = c.strip().lower().replace(" ", "_").replace("-", "_")
         if key not in FTW_COUNTRIES:
-            raise ValueError(f"unknown FTW country {c!r}; valid names: {', '.join(FTW_COUNTRIES)} (or 'all')")
+            raise OptionError(f"unknown FTW country {c!r}; valid names: {', '.join(FTW_COUNTRIES)} (or 'all')")
         out.append(key)
     if not out:
-        raise ValueError("no countries given")
+        raise OptionError("no countries given")
     return out
 
 

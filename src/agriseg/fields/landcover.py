@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from agriseg.config import with_updates
+from agriseg.config import OptionError, with_updates
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,6 @@ def check_landcover(vcfg: Any) -> None:
         OptionError: a folder, or a file without ``--landcover-keep`` / ``--landcover-drop``.
         ValueError: a file that is not a readable raster, or one without CRS.
     """
-    from agriseg.config import OptionError
 
     if not vcfg.landcover or source_name(vcfg.landcover) is not None:
         return
@@ -85,9 +84,9 @@ def check_landcover(vcfg: Any) -> None:
         with quiet_rasterio(path), rasterio.open(path) as ds:
             crs = ds.crs
     except rasterio.errors.RasterioIOError as err:
-        raise ValueError(f"--landcover {path}: not a readable raster ({err})") from err
+        raise OptionError(f"--landcover {path}: not a readable raster ({err})") from err
     if crs is None:
-        raise ValueError(f"--landcover {path}: the land-cover raster has no CRS")
+        raise OptionError(f"--landcover {path}: the land-cover raster has no CRS")
 
 
 def _year(item: Any) -> int:

@@ -38,7 +38,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from agriseg.batch import BatchOptions, batch_keywords
-from agriseg.config import StrictModel
+from agriseg.config import OptionError, StrictModel
 
 RELEASE_URL = "https://github.com/fieldsoftheworld/ftw-baselines/releases/download/"
 MIXED = "Mixed Open Licenses (includes CC-BY-NC-SA: non-commercial)"
@@ -180,10 +180,10 @@ def get_spec(name: str) -> ModelSpec:
     """The entry called ``name``.
 
     Raises:
-        ValueError: unknown name; the message lists the valid ones.
+        OptionError: unknown name (a usage error); the message lists the valid ones.
     """
     if name not in MODELS:
-        raise ValueError(f"{name}: not a known model name (valid: {', '.join(MODELS)})")
+        raise OptionError(f"{name}: not a known model name (valid: {', '.join(MODELS)})")
     return MODELS[name]
 
 

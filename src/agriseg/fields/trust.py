@@ -22,6 +22,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from agriseg.config import OptionError
+
 TRUST_FILE = "trusted.json"
 
 
@@ -51,7 +53,7 @@ def trusted() -> dict[str, dict[str, Any]]:
 def _check_hex(value: str) -> str:
     v = value.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{64}", v):
-        raise ValueError(f"--sha256 {value!r}: expected 64 hexadecimal digits")
+        raise OptionError(f"--sha256 {value!r}: expected 64 hexadecimal digits")
     return v
 
 

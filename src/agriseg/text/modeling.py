@@ -168,12 +168,38 @@ def resolve_model_name(name: str) -> str:
         raise FileNotFoundError(f"{name}: no such model folder")
     if p.parent.is_dir():  # runs/sfft with a local runs/: a mistyped folder, not the Hub organisation "runs"
         raise FileNotFoundError(f"{name}: no such model folder (there is a local folder {p.parent})")
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub import constants, try_to_load_from_cache
 
-        if not isinstance(try_to_load_from_cache(name, "config.json"), str):
+    cached = try_to_load_from_cache(name, "config.json")
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
+        if not isinstance(cached, str):
             raise FileNotFoundError(f"{name}: no such model folder, and HF_HUB_OFFLINE is set (not in the cache)")
-    return name
+        return name
+    # one short probe of the Hub first: without a network, transformers retries each file for minutes
+    problem = hub_unreachable(constants.ENDPOINT)
+    if problem is None:
+        return name
+    if isinstance(cached, str):  # the cached snapshot, read as a local folder
+        return str(Path(cached).parent)
+    raise FileNotFoundError(
+        f"{name}: no such model folder, not in the Hugging Face cache, and {constants.ENDPOINT} cannot be reached "
+        f"({problem})"
+    )
+
+
+def hub_unreachable(endpoint: str, timeout: float = 5.0) -> str | None:
+    """None if ``endpoint`` answers an HTTP request within ``timeout`` seconds (any status), else the reason."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout).close()
+    except urllib.error.HTTPError:  # it answered
+        return None
+    except (OSError, ValueError) as err:  # no route, no name resolution, refused, timed out
+        reason = getattr(err, "reason", err)
+        return " ".join(str(reason).split()) or type(err).__name__
+    return None
 
 
 def resolve_model_option(name: str) -> str:
