@@ -325,3 +325,9 @@ def test_reflectance_scene_warns(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     with caplog.at_level("WARNING", logger="agriseg"):
         warn_if_reflectance(path)
     assert "refl.tif: values look like 0-1 reflectance" in caplog.text
+    byte = tmp_path / "quicklook.tif"
+    with rasterio.open(byte, "w", driver="GTiff", width=8, height=8, count=8, dtype="uint8") as ds:
+        ds.write(np.full((8, 8, 8), 200, np.uint8))
+    with caplog.at_level("WARNING", logger="agriseg"):
+        warn_if_reflectance(byte)
+    assert "quicklook.tif: 8-bit values (0-255), not Sentinel-2 L2A digital numbers" in caplog.text

@@ -426,7 +426,8 @@ def _partial_usable(partial: Path, info: SceneInfo, bands: int, rows_done: int) 
 
 
 def warn_if_reflectance(scene: Path) -> None:
-    """Warn when a scene holds 0-1 reflectance: models expect Sentinel-2 L2A digital numbers (x 10000)."""
+    """Warn when a scene holds 0-1 reflectance or 8-bit values: models expect Sentinel-2 L2A digital numbers
+    (reflectance x 10000)."""
     import rasterio
     from rasterio.windows import Window
 
@@ -434,7 +435,13 @@ def warn_if_reflectance(scene: Path) -> None:
         h, w = min(ds.height, 512), min(ds.width, 512)
         sample = ds.read(1, window=Window((ds.width - w) // 2, (ds.height - h) // 2, w, h), masked=True)
     values = sample.compressed()
-    if values.size and np.issubdtype(values.dtype, np.floating) and float(np.nanmax(values)) <= 1.5:
+    if values.dtype == np.uint8:  # an 8-bit rendering (a quick-look, a screenshot): L2A needs 0-10000+
+        log.warning(
+            "%s: 8-bit values (0-255), not Sentinel-2 L2A digital numbers (uint16, reflectance x 10000); "
+            "the fields found will be wrong: use the L2A bands themselves",
+            scene,
+        )
+    elif values.size and np.issubdtype(values.dtype, np.floating) and float(np.nanmax(values)) <= 1.5:
         log.warning(
             "%s: values look like 0-1 reflectance (max %.3f); models expect L2A digital numbers "
             "(reflectance x 10000): multiply by 10000 first",
