@@ -321,3 +321,17 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_the_work(tmp_pat
     assert r.exit_code == 2 and "notes.json: exists" in r.output, r.output
     assert "px_" not in r.output  # refused before any chip was scored (no metrics table printed)
     assert mine.read_text() == "mine"
+
+
+def test_a_patch_too_large_for_memory_is_refused_up_front(tmp_path, tiny_ckpt) -> None:
+    """Found by a bad-input sweep (session 57): ``--tile 100000`` padded a 64-px scene to 100000 px, out of memory."""
+    from tests.fields.synth_scenes import write_scene
+
+    write_scene(tmp_path / "scene.tif", h=64, w=64)
+    args = ["fields", "predict", str(tmp_path / "scene.tif"), "--outdir", str(tmp_path / "out"), "-m", str(tiny_ckpt)]
+    res = CliRunner().invoke(main, [*args, "--tile", "100000"])
+    assert res.exit_code == 2, res.output
+    assert "scene.tif with --tile 100000 would need about" in res.output and "GiB of memory" in res.output
+    assert not list((tmp_path / "out").glob("*.tif"))
+    res = CliRunner().invoke(main, [*args, "--tile", "64"])
+    assert res.exit_code == 0, res.output

@@ -58,7 +58,6 @@ def download(output: Path, model: str | None, batch: BatchOptions, **kw: Any) ->
 @request_options
 @predict_options
 @polygon_options
-@memory_check_option()
 @batch_options()
 @friendly_errors
 def run(outdir: Path, name: str, batch: BatchOptions, **kw: Any) -> None:

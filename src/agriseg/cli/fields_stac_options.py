@@ -16,6 +16,7 @@ from agriseg.cli.options import (
     blend_option,
     config_from_params,
     device_option,
+    memory_check_option,
     model_option,
     optimize_option,
     option,
@@ -98,6 +99,7 @@ predict_options = stack(
     sha256_option(
         "SHA-256 the pickled model file (.pt, DelineateAnything) must have; instead of `agriseg fields models trust`."
     ),
+    memory_check_option(),
 )
 
 

@@ -54,6 +54,9 @@ from agriseg.tiling import blend_weights, window_starts
 log = logging.getLogger("agriseg")
 
 NODATA_CLASS = 255
+# a U-Net's activations during a forward pass, counted in float32 planes at the patch's full size: a rough
+# estimate for the up-front memory check, meant to refuse only sizes that cannot fit
+ACTIVATION_PLANES = 64
 FORMAT_VERSION = "agriseg-fields-probs-2"
 DEFAULT_CLASS_NAMES = ("background", "field", "boundary")
 
@@ -234,6 +237,32 @@ class ScenePredictor:
         out[:, bad] = NODATA_CLASS
         return out
 
+    def memory_need(self, info: SceneInfo) -> float:
+        """Estimated peak bytes of predicting ``info``: a row strip of the scene (and its padded copy), the
+        blending sums of a strip, and one batch of patches through the model (inputs, logits, activations)."""
+        P, W = self.config.patch_size, info.width
+        side = P * self.preprocess.resize  # pixels per patch side the model sees
+        strip = 2 * info.count * P * max(P, W)  # (C, P, W) read, padded when the scene is narrower than P
+        sums = (self.num_classes + 1) * P * W
+        batch = self.config.batch_size * side * side * (info.count + self.num_classes + ACTIVATION_PLANES)
+        return 4.0 * (strip + sums + batch)
+
+    def check_memory(self, scenes: list[Path]) -> None:
+        """Refuse (:class:`agriseg.config.OptionError`) when the largest of ``scenes`` would not fit in memory
+        at this patch size; unreadable scenes are left to fail as their own items."""
+        from agriseg.data.memory import check_memory
+
+        worst, name = 0.0, ""
+        for scene in scenes:
+            try:
+                need = self.memory_need(open_scene(scene, bands=self.preprocess.bands))
+            except (OSError, ValueError):
+                continue
+            if need > worst:
+                worst, name = need, Path(scene).name
+        if name:
+            check_memory(worst, f"{name} with --tile {self.config.patch_size}")
+
     # ---------------------------------------------------------------- scenes
     def fingerprint(self, info: SceneInfo) -> str:
         """Identity of a run: scene file + settings + model; a resume needs the same fingerprint."""
@@ -280,6 +309,7 @@ class ScenePredictor:
         check_not_input(output, [scene])
         info = open_scene(scene, bands=self.preprocess.bands)
         warn_if_reflectance(scene)
+        self.check_memory([scene])
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
         if output.exists() and not overwrite:
             return result

@@ -388,6 +388,8 @@ def predict(
         raise OptionError(f"-o {output}: the output is a GeoTIFF (COG); name it .tif, or give a folder with --outdir")
     model = _checked_model(model, sha256, lambda: check_inputs(paths, "scene file"))
     predictor, kind = load_predictor(model, predict, run, sha256)
+    if kind == "probs":
+        predictor.check_memory(paths)  # a patch size that cannot fit is a usage error, before any scene
     if output is not None:
         targets = {paths[0]: Path(output)}
     elif outdir is not None:
