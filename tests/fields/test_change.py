@@ -176,3 +176,14 @@ def test_change_names_a_file_that_is_not_a_raster(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"notes\.tif: not a readable raster"):
         change_map(a, text, tmp_path / "c.tif")
     assert not (tmp_path / "c.tif").exists()
+
+
+def test_a_change_every_pixel_shares_is_not_reported_as_none(tmp_path: Path) -> None:
+    """Found by a bad-input sweep (session 57): min-max normalisation mapped a uniform change to 0 %."""
+    a = np.full((20, 20), 240, np.uint8)
+    stats = change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", 255 - a), tmp_path / "c.tif")
+    assert stats["changed_fraction"] == 1.0
+    with rasterio.open(tmp_path / "c.tif") as ds:
+        assert (ds.read(2) == 1).all() and (ds.read(1) == 254).all()
+    stats = change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b2.tif", a), tmp_path / "c2.tif")
+    assert stats["changed_fraction"] == 0.0  # no change at all

@@ -8,6 +8,7 @@ thresholded at 0.5. Two streaming passes over blocks: the min/max, then the norm
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,11 @@ from agriseg.data.files import temporary_sibling
 from agriseg.raster.io import describe_bands, latest_image_time, scene_tags, tiled_profile, to_cog
 
 FIELD_BAND = 3  # band 1 = class, 2 = background, 3 = field, 4 = boundary
+# a change of the field score (logit) that every pixel shares is real when at least this large (p 0.5 <-> 0.88);
+# min-max normalisation maps a uniform change to 0, so it would be reported as none
+UNIFORM_CHANGE = 2.0
+
+log = logging.getLogger("agriseg")
 
 
 def field_logit(prob_u8: np.ndarray, eps: float = 0.5 / 255) -> np.ndarray:
@@ -102,8 +108,18 @@ def change_map(
                 lo, hi = min(lo, float(d[valid].min())), max(hi, float(d[valid].max()))
         if not np.isfinite(lo):
             raise ValueError(f"{a} and {b}: no pixel has data in both rasters (all NoData); nothing to compare")
-        span = hi - lo if hi > lo else 1.0
-        lo = lo if np.isfinite(lo) else 0.0
+        if hi - lo < 1e-6:  # every pixel changed alike: min-max has nothing to rank; decide on the size itself
+            changed_all = hi >= UNIFORM_CHANGE
+            log.warning(
+                "%s and %s: every pixel's field score changed by the same amount (%.2f); reported as %s",
+                a,
+                b,
+                hi,
+                f"changed everywhere (at least {UNIFORM_CHANGE:g})" if changed_all else "no change",
+            )
+            lo, span = (0.0, max(hi, 1e-6)) if changed_all else (hi, 1.0)
+        else:
+            span = hi - lo
         profile = tiled_profile("uint8", 2, da.width, da.height, da.crs, da.transform, compress="none", nodata=255)
         later_tags = scene_tags(db.tags())
         changed = total = 0
