@@ -112,6 +112,9 @@ def test_missing_input_file_is_a_usage_error_an_unreadable_one_a_failed_item(
     assert code == 1 and "failed: " in out and "bad.tif: not a readable raster" in out, out
     code, out = _run("polygonize", bad, "-o", tmp_path / "f.gpkg")
     assert code == 1 and "failed: " in out and "bad.tif: not a readable raster" in out, out
+    code, out = _run("map", bad, "-m", model, "-o", tmp_path / "m", "--serial")
+    assert code == 1 and "bad.tif: not a readable raster" in out, out
+    assert "merged: nothing (no scene succeeded)" in out and "merged: None" not in out, out
 
 
 # 3. the area, the dates and the name of fields download / run

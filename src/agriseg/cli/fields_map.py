@@ -126,7 +126,14 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, batch: BatchO
         scenes, outdir, kw["model"], pc, vc, rc, dask, areas, download_config(kw), scene_request(kw), kw["sha256"],
         batch,
     )  # fmt: skip
-    result.notes.append(f"merged: {merged}")
+    if merged is not None:
+        result.notes.append(f"merged: {merged}")
+    else:
+        from agriseg.fields.mapping.runner import MERGED_NAME
+
+        earlier = outdir / MERGED_NAME
+        stale = f"; {earlier} is an earlier run's, not this one's" if earlier.exists() else ""
+        result.notes.append(f"merged: nothing (no scene succeeded){stale}")
     finish(result, "mapped", outdir)
 
 

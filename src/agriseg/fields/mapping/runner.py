@@ -29,6 +29,9 @@ Backend = Literal["serial", "dask"]
 ALGORITHM = "1"
 
 
+MERGED_NAME = "fields.parquet"  # the merged GeoParquet of `fields map` in its output folder
+
+
 def _error_row(item: Item, message: str) -> dict[str, Any]:
     return {"scene": str(item.source), "status": "error", "error": message, "seconds": 0.0}
 
@@ -195,7 +198,7 @@ def run_map(
     outdir: str | Path,
     model: str | Path,
     backend: Backend = "dask",
-    merged_name: str = "fields.parquet",
+    merged_name: str = MERGED_NAME,
     **kwargs: Any,
 ) -> tuple[BatchResult, Path | None]:
     """Predict + polygonise many scenes and merge their fields.
