@@ -41,6 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
     from agriseg.batch import Item
 
 State = Literal["missing", "same", "changed", "unrecorded"]
+# the command-line flag of each option a running command fills from its config (``patch_size`` -> ``--tile``),
+# set by the CLI for the command's run: what changed is named as the user types it
+OPTION_FLAGS: ContextVar[Mapping[str, str] | None] = ContextVar("agriseg_option_flags", default=None)
 # options that never change what a command writes: left out of every fingerprint
 NOT_OUTPUT_OPTIONS = frozenset({"batch_size", "threads", "strict", "overwrite", "progress", "workers", "device"})
 
@@ -151,7 +155,7 @@ class Fingerprint:
                 a, b = before[kind].get(k), now[kind].get(k)
                 if a != b:
                     flag = kind == "options" and not self.config_keys
-                    name = "--" + k.replace("_", "-") if flag else k
+                    name = (OPTION_FLAGS.get() or {}).get(k) or "--" + k.replace("_", "-") if flag else k
                     out.append(f"{name}: {a} -> {b}")
         if _by_name(now["inputs"]) != _by_name(before["inputs"]):  # one file named by another path is the same
             for k in sorted(set(now["inputs"]) | set(before["inputs"])):

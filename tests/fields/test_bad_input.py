@@ -241,3 +241,17 @@ def test_predict_dash_o_is_the_output_file_of_one_scene(tmp_path: Path, model: P
     _usage_error(code, out, "give -o FILE (one scene) or --outdir FOLDER")
     code, out = _run("predict", scene, "-o", tmp_path / "out.tif", *fast)
     assert code == 0 and (tmp_path / "out.tif").is_file() and "deprecated" not in out, out
+
+
+def test_a_re_run_with_other_options_names_the_flags_the_user_typed(tmp_path: Path, model: Path, scene: Path) -> None:
+    """Found by a bad-input sweep (session 57): the refusal named config keys (--patch-size, --min-area-m2)."""
+    probs = tmp_path / "p.tif"
+    assert _run("predict", scene, "-m", model, "-o", probs, "--tile", "64")[0] == 0
+    code, out = _run("predict", scene, "-m", model, "-o", probs, "--tile", "32")
+    assert code == 1 and "(--tile: 64 -> 32)" in out and "--patch-size" not in out, out
+    assert _run("polygonize", probs, "-o", tmp_path / "f.gpkg", "--min-area", "500")[0] == 0
+    code, out = _run("polygonize", probs, "-o", tmp_path / "f.gpkg", "--min-area", "100")
+    assert code == 1 and "--min-area: 500.0 -> 100.0" in out and "--min-area-m2" not in out, out
+    code, out = _run("predict", scene, "-m", model, "-o", tmp_path / "q.tif", "--tile", "8")
+    _usage_error(code, out, "--tile")  # a bad value is named by its flag too
+    assert "--patch-size" not in out

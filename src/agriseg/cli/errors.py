@@ -60,9 +60,21 @@ class BadModelFile(click.ClickException):
     exit_code = 2
 
 
-def _option_name(field: str) -> str:
+def option_flags(ctx: click.Context | None) -> dict[str, str]:
+    """The command-line flag of each config field the running command fills from an option (``patch_size`` ->
+    ``--tile``, ``min_area_m2`` -> ``--min-area``), and of each parameter name."""
+    flags: dict[str, str] = {}
+    for param in ctx.command.params if ctx is not None else ():
+        if isinstance(param, click.Option) and param.name:
+            flag = max(param.opts, key=len)
+            flags[param.name] = flag
+            flags.setdefault(str(getattr(param, "config_field", None) or param.name), flag)
+    return flags
+
+
+def _option_name(field: str, flags: dict[str, str]) -> str:
     """The command-line flag of a config field a command fills from its options: ``px_per_mm`` -> ``--px-per-mm``."""
-    return "--" + field.replace("_", "-")
+    return flags.get(field) or "--" + field.replace("_", "-")
 
 
 def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -81,8 +93,11 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         from agriseg.data.files import protected_inputs
         from agriseg.data.io import NoInputError
         from agriseg.extras import MissingExtra
+        from agriseg.fingerprint import OPTION_FLAGS
         from agriseg.models.io import ModelLoadError
 
+        flags = option_flags(click.get_current_context(silent=True))
+        token = OPTION_FLAGS.set(flags)
         try:
             with protected_inputs(input_files(kwargs)):
                 return fn(*args, **kwargs)
@@ -92,7 +107,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except OptionError as err:
             raise click.UsageError(str(err)) from err
         except ValidationError as err:  # a command's options checked by its config: name the flags, one line
-            names = {str(e["loc"][0]): _option_name(str(e["loc"][0])) for e in err.errors() if e["loc"]}
+            names = {str(e["loc"][0]): _option_name(str(e["loc"][0]), flags) for e in err.errors() if e["loc"]}
             raise click.UsageError(describe_errors(err, names)) from None
         except ModelLoadError as err:
             raise BadModelFile(str(err)) from err
@@ -108,6 +123,8 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(describe_os_error(err)) from err
         except MemoryError as err:  # outside any one item (a model, a mosaic): one line, not a traceback
             raise click.ClickException(describe_memory_error(err)) from err
+        finally:
+            OPTION_FLAGS.reset(token)
 
     return wrapper
 

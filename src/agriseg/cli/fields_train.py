@@ -15,6 +15,7 @@ from agriseg.cli.options import (
     config_from_params,
     config_option,
     iou_threshold_option,
+    memory_check_option,
     model_option,
     option,
     outdir_option,
@@ -155,6 +156,7 @@ class _HiddenRoot(click.Command):
 @option("--fields-per-chip", config=FIELDS_SYNTHETIC, help="min,max Voronoi cells per chip.")
 @option("--seed", config=FIELDS_SYNTHETIC, type=int, help="Random seed.")
 @overwrite_option()
+@memory_check_option()
 @friendly_errors
 def make_synthetic(root: Path | None, outdir: Path | None, overwrite: bool, **params: object) -> None:
     """Write synthetic chips in the exact FTW layout (for tests and pipeline checks; not for accuracy)."""

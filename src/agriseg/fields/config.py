@@ -403,7 +403,7 @@ class SyntheticFTWConfig(StrictModel):
     """
 
     countries: dict[str, int] = {"austria": 40, "kenya": 8}
-    size: int = Field(256, ge=32, le=4096)  # FTW chips are 256; 4096 px x 8 bands is already 0.5 GiB
+    size: int = Field(256, ge=32)
     splits: tuple[float, float, float] = (0.7, 0.15, 0.15)
     fields_per_chip: tuple[int, int] = (8, 22)
     non_field_fraction: float = Field(0.2, ge=0, le=1)
