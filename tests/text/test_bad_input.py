@@ -291,3 +291,30 @@ def test_dataset_refuses_options_that_break_every_answer(tmp_path: Path, extra: 
 def test_predict_refuses_a_grid_finer_than_the_tile(tiny: Path, tmp_path: Path) -> None:
     res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, "--grid", "16")  # _predict's tile: 8 px
     assert res.exit_code == 2 and "--grid: 16 cells cannot fit a patch of 8 px" in _one_line_error(res)
+
+
+def test_predict_refuses_a_grid_the_model_never_wrote_and_a_broken_meta_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found by a bad-input sweep (session 57): another --grid was taken silently, a broken agriseg_text.json gave a
+    JSON error without the file's name, and a model without patch/grid exited 1."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    meta = model / "agriseg_text.json"
+    meta.write_text(json.dumps({"class_names": list(SYNTH_CLASSES), "patch": 32, "grid": 16}))
+    Image.new("RGB", (32, 32)).save(tmp_path / "a.png")
+    args = ["text", "predict", tmp_path / "a.png", "-o", tmp_path / "out", "--model", model]
+    res = _run(*args, "--grid", "8")
+    assert res.exit_code == 2, res.output
+    assert "--grid 8 differs from the 16 x 16 mask text the model was trained to write" in _one_line_error(res)
+    meta.write_text('{"class_names": ["others", "field"], ')
+    res = _run(*args)
+    assert res.exit_code == 2 and f"{meta}: not a readable agriseg_text.json (" in _one_line_error(res)
+    meta.write_text(json.dumps({"class_names": list(SYNTH_CLASSES)}))
+    res = _run(*args)
+    assert res.exit_code == 2 and "patch/grid not saved with the model; give --tile and --grid" in _one_line_error(res)
+    meta.write_text(json.dumps({"class_names": list(SYNTH_CLASSES), "patch": 32, "grid": 16}))
+    with caplog.at_level("WARNING", logger="agriseg"):
+        _run(*args, "--tile", "64")  # allowed (imagery of another resolution), but said
+    assert "--tile 64 differs from the 32-px tiles the model was trained on" in caplog.text

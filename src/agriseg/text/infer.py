@@ -366,9 +366,25 @@ def predict_paths(
             longest,
             longest,
         )
+    if config.grid and meta.get("grid") and config.grid != meta["grid"]:
+        raise OptionError(
+            f"{model_name}: --grid {config.grid} differs from the {meta['grid']} x {meta['grid']} mask text the model "
+            "was trained to write; leave --grid out to use it"
+        )
+    if config.patch and meta.get("patch") and config.patch != meta["patch"]:
+        from agriseg.data.io import log
+
+        log.warning(
+            "%s: --tile %d differs from the %d-px tiles the model was trained on: each cell of its mask text covers "
+            "%.3g times the ground it learned",
+            model_name,
+            config.patch,
+            meta["patch"],
+            (config.patch / meta["patch"]) ** 2,
+        )
     patch, grid = config.patch or meta.get("patch"), config.grid or meta.get("grid")
     if not patch or not grid:
-        raise ValueError(f"{model_name}: patch/grid not saved with the model; give --tile and --grid")
+        raise OptionError(f"{model_name}: patch/grid not saved with the model; give --tile and --grid")
     cfg = PredictConfig.model_validate(
         {
             **config.model_dump(exclude={"device", "instances"}),

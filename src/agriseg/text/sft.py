@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agriseg.config import OptionError
 from agriseg.data.files import atomic_write, dumps_json
 from agriseg.text.config import LoraAdapterConfig, SFTRunConfig, TrainCommon
 from agriseg.text.modeling import check_class_words, load_vlm, resolve_device, resolve_model_name
@@ -120,7 +121,15 @@ def answer_tokens(ds: Any, processor: Any) -> list[int]:
 def read_meta(model_dir: str | Path) -> dict[str, Any]:
     """The ``agriseg_text.json`` a training run saved next to the model ({} when absent)."""
     p = Path(model_dir) / TEXT_META
-    return json.loads(p.read_text()) if p.is_file() else {}
+    if not p.is_file():
+        return {}
+    try:
+        meta = json.loads(p.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise OptionError(f"{p}: not a readable {TEXT_META} ({' '.join(str(err).split())})") from None
+    if not isinstance(meta, dict):
+        raise OptionError(f"{p}: not a readable {TEXT_META} (a JSON object is expected)")
+    return meta
 
 
 def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str, Any] | None = None) -> Path:
