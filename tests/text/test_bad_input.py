@@ -318,3 +318,27 @@ def test_predict_refuses_a_grid_the_model_never_wrote_and_a_broken_meta_file(
     with caplog.at_level("WARNING", logger="agriseg"):
         _run(*args, "--tile", "64")  # allowed (imagery of another resolution), but said
     assert "--tile 64 differs from the 32-px tiles the model was trained on" in caplog.text
+
+
+def test_dataset_goes_on_past_a_bad_image_unless_strict(tmp_path: Path) -> None:
+    """Found by a bad-input sweep (session 57): one unreadable image stopped the whole data set."""
+    imgs, sems, _ = make_landscapes(2, 3, LandscapeConfig(size=32))
+    for d in ("img", "msk"):
+        (tmp_path / d).mkdir()
+    for i, (img, sem) in enumerate(zip(imgs, sems, strict=True)):
+        Image.fromarray(img).save(tmp_path / "img" / f"a{i}.png")
+        Image.fromarray(sem.astype(np.uint8)).save(tmp_path / "msk" / f"a{i}.png")
+    (tmp_path / "img" / "bad.png").write_bytes(b"not a png")
+    Image.fromarray(sems[0].astype(np.uint8)).save(tmp_path / "msk" / "bad.png")
+    args = ["text", "dataset", tmp_path / "img", "--masks", tmp_path / "msk", "--classes", CLASSES, "--tile", "16"]
+    res = _run(*args, "-o", tmp_path / "strict", "--strict")
+    assert res.exit_code == 1 and "bad.png: not a readable image" in _one_line_error(res)
+    assert not (tmp_path / "strict").exists()
+    for _ in range(2):  # made, then unchanged: the image left out is reported both times
+        res = _run(*args, "-o", tmp_path / "ds")
+        assert res.exit_code == 1, res.output
+        assert "failed: " in res.output and "bad.png: not a readable image" in res.output
+        assert "1 image(s) left out of the data set" in res.output
+    from datasets import load_from_disk
+
+    assert {s for s in load_from_disk(str(tmp_path / "ds"))["source"]} == {"a0.png", "a1.png"}

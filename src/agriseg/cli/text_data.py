@@ -21,6 +21,7 @@ from agriseg.cli.options import (
     overwrite_option,
     renamed,
     stack,
+    strict_option,
     tiling_options,
 )
 from agriseg.cli.text_helpers import _class_list, _need_text_extra
@@ -117,6 +118,7 @@ def tiny_model_cmd(
 @bands_option()
 @option("--seed", config=TEXT_DATASET, type=int, help="Seed of the random tiles.")
 @overwrite_option()
+@strict_option()
 @friendly_errors
 def dataset_cmd(
     images: tuple[Path, ...],
@@ -126,6 +128,7 @@ def dataset_cmd(
     model_name: str | None,
     bands: tuple[int, ...] | None,
     overwrite: bool,
+    strict: bool,
     **params: object,
 ) -> None:
     """Build MAgSeg instruction samples (whole image + tile box -> RRLE of the tile) as a HF dataset.
@@ -137,7 +140,7 @@ def dataset_cmd(
     from agriseg.text.dataset import TextDatasetConfig, build_dataset
 
     cfg = config_from_params(TextDatasetConfig, params, {"tile": "patch"})
-    made = build_dataset(images, masks, outdir, classes, cfg, model_name, bands, overwrite)
+    made = build_dataset(images, masks, outdir, classes, cfg, model_name, bands, overwrite, strict)
     if made.skipped:
         click.echo(f"{outdir}: {made.samples} samples, unchanged (made before from the same inputs and options)")
     else:
@@ -145,6 +148,11 @@ def dataset_cmd(
     if made.longest is not None:
         fit = "GRPO max_completion_length and predict --max-new-tokens must fit it"
         click.echo(f"longest answer: {made.longest} tokens ({fit})")
+    for msg in made.failed:
+        click.echo(f"  failed: {msg}", err=True)
+    if made.failed:
+        click.echo(f"{len(made.failed)} image(s) left out of the data set (--strict stops at the first)", err=True)
+        raise SystemExit(1)
 
 
 @renamed({"--tile": "--size"})

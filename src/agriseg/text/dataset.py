@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -178,13 +178,24 @@ def records_from_arrays(
 
 
 def _records(
-    items: Iterable[tuple[np.ndarray, np.ndarray, str, str]], class_names: Sequence[str], spec: PatchConfig, seed: int
+    items: Iterable[tuple[np.ndarray, np.ndarray, str, str]],
+    class_names: Sequence[str],
+    spec: PatchConfig,
+    seed: int,
+    failed: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Records of ``(image, mask, source, georef)`` items, their random boxes drawn from one seeded stream."""
+    """Records of ``(image, mask, source, georef)`` items, their random boxes drawn from one seeded stream.
+
+    With ``failed``, an item that cannot be cut is left out and its one-line reason appended there."""
     rng = np.random.default_rng(seed)
     recs: list[dict[str, Any]] = []
     for img, m, source, georef in items:
-        recs.extend(patch_records(img, m, class_names, spec, rng, source=source, georef=georef))
+        try:
+            recs.extend(patch_records(img, m, class_names, spec, rng, source=source, georef=georef))
+        except ValueError as err:
+            if failed is None:
+                raise
+            failed.append(str(err))
     return recs
 
 
@@ -211,23 +222,33 @@ def records_from_files(
     spec: PatchConfig,
     seed: int = 0,
     bands: Sequence[int] | None = None,
+    failed: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Records for image and mask files (or folders) matched by stem; GeoTIFFs keep their georeference.
 
     A georeferenced label must share its image's CRS and transform (a label of another area or resolution
     would teach the wrong classes silently). ``bands``: 1-based R, G, B band numbers of multi-band rasters.
+    With ``failed``, a pair that cannot be read or used is left out and its one-line reason appended there;
+    without it, the first such pair raises.
     """
+    from agriseg.batch import describe_os_error
 
     def items() -> Iterator[tuple[np.ndarray, np.ndarray, str, str]]:
         for im_path, m_path in pair_files(list_images(images), list_images(masks)):
-            img, geo = read_image(im_path, bands)
-            m = read_mask(m_path)
-            if m.shape != img.shape[:2]:
-                raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
-            check_same_georef(m_path, im_path, geo, "its image")
+            try:
+                img, geo = read_image(im_path, bands)
+                m = read_mask(m_path)
+                if m.shape != img.shape[:2]:
+                    raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
+                check_same_georef(m_path, im_path, geo, "its image")
+            except (ValueError, OSError) as err:
+                if failed is None:
+                    raise
+                failed.append(describe_os_error(err) if isinstance(err, OSError) else str(err))
+                continue
             yield img, m, im_path.name, geo.to_json() if geo else ""
 
-    return _records(items(), class_names, spec, seed)
+    return _records(items(), class_names, spec, seed, failed)
 
 
 def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
@@ -260,6 +281,8 @@ def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
 
 # agriseg's version of what text dataset writes from its inputs and options (part of its fingerprint)
 ALGORITHM = "1"
+# in a data set folder: the images left out of it, one line each (a re-run that changes nothing reports them)
+FAILED_FILE = "agriseg_failed.json"
 
 
 @dataclass(frozen=True)
@@ -271,11 +294,14 @@ class BuiltDataset:
         longest: the longest answer in tokens of the model's tokenizer (None without a model): GRPO's
             ``max_completion_length`` and predict's ``--max-new-tokens`` must fit it.
         skipped: the folder was made before from the same inputs and options (the run changed nothing).
+        failed: one line per image left out (unreadable, a mask that does not fit); kept in the folder
+            (:data:`FAILED_FILE`), so a re-run that changes nothing reports them again.
     """
 
     samples: int
     longest: int | None
     skipped: bool = False
+    failed: list[str] = field(default_factory=list)
 
 
 def build_dataset(
@@ -287,6 +313,7 @@ def build_dataset(
     model: str | None = None,
     bands: Sequence[int] | None = None,
     overwrite: bool = False,
+    strict: bool = False,
 ) -> BuiltDataset:
     """``agriseg text dataset``: instruction samples of image / mask files saved as a HF dataset folder.
 
@@ -304,6 +331,8 @@ def build_dataset(
         model: the model the data set is for: its vocabulary must hold every class word.
         bands: R, G, B band numbers (1-based) of multi-band rasters.
         overwrite: replace an existing folder (also one made with other inputs or options).
+        strict: stop at the first image that cannot be used; otherwise it is left out, reported in
+            :attr:`BuiltDataset.failed`, and the data set made from the rest.
 
     Raises:
         OptionError: fewer than two class words or one given twice (:func:`parse_class_words`); words the
@@ -312,7 +341,7 @@ def build_dataset(
             made from other inputs or options, or not by this command (kept unless ``overwrite``).
     """
     from agriseg.batch import BatchOptions, Item, run_batch
-    from agriseg.data.files import atomic_write
+    from agriseg.data.files import atomic_write, write_json
     from agriseg.fingerprint import Recipe
 
     names = parse_class_words(class_words)
@@ -333,20 +362,27 @@ def build_dataset(
         return None if proc is None else max(answer_tokens(ds, proc))
 
     def work(item: Item) -> dict[str, Any]:
-        recs = records_from_files([p[0] for p in pairs], [p[1] for p in pairs], names, spec, config.seed, bands)
+        failed: list[str] | None = None if strict else []
+        ims, mks = [p[0] for p in pairs], [p[1] for p in pairs]
+        recs = records_from_files(ims, mks, names, spec, config.seed, bands, failed)
+        if not recs and failed:
+            raise ValueError(f"no samples: every image failed ({len(failed)}; the first: {failed[0]})")
         ds = to_hf_dataset(recs)
         with atomic_write(out) as tmp:
             ds.save_to_disk(str(tmp))
-        return {"samples": len(ds), "longest": longest(ds), "skipped": False}
+            if failed:
+                write_json(Path(tmp) / FAILED_FILE, failed)
+        return {"samples": len(ds), "longest": longest(ds), "skipped": False, "failed": failed or []}
 
     def resume(item: Item) -> dict[str, Any] | None:
         from datasets import load_from_disk
 
         try:
             ds = load_from_disk(str(out))
+            failed = json.loads((out / FAILED_FILE).read_text()) if (out / FAILED_FILE).is_file() else []
         except Exception:  # noqa: BLE001 - an unreadable folder of this command's is made again
             return None
-        return {"samples": len(ds), "longest": longest(ds), "skipped": True}
+        return {"samples": len(ds), "longest": longest(ds), "skipped": True, "failed": failed}
 
     options = {**config.model_dump(), "classes": names, "bands": list(bands) if bands else None}
     item = Item(out.name, out, (out,), tuple(f for pair in pairs for f in pair))

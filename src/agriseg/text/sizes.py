@@ -17,6 +17,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from agriseg.config import OptionError
+
 GRIDS = (8, 16, 24, 32)
 MAX_PATCH = 448
 MAX_TINY_IMAGE = 64
@@ -31,12 +33,12 @@ def suggest_sizes(tile: int, resolution: float | None = None, min_object: float 
         ``notes`` (why, and what cannot be met).
 
     Raises:
-        ValueError: for a tile under 8 px or non-positive sizes.
+        OptionError: for a tile under 8 px or non-positive sizes (usage errors).
     """
     if tile < GRIDS[0]:
-        raise ValueError(f"tile of {tile} px is under {GRIDS[0]} px: too small for an answer grid")
+        raise OptionError(f"--size {tile}: under {GRIDS[0]} px, too small for an answer grid")
     if (resolution is not None and resolution <= 0) or (min_object is not None and min_object <= 0):
-        raise ValueError("resolution and object size must be positive")
+        raise OptionError("--resolution and --min-object must be positive")
     side = min(tile, MAX_PATCH)
     notes = []
     grid = 16 if side >= 16 else GRIDS[0]

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import ConfigDict, Field
 
-from agriseg.config import StrictModel
+from agriseg.config import OptionError, StrictModel
 from agriseg.text.codec import SEG_CLOSE, SEG_OPEN, check_class_names, parse_class_words
 from agriseg.text.prompts import INSTRUCTION_WORDS
 
@@ -252,15 +252,18 @@ def save_tiny_vlm(model: Any, processor: Any, path: str | Path) -> Path:
 
 
 def check_tiny_vlm_config(cfg: TinyVLMConfig) -> None:
-    """Raise ``ValueError`` unless the image, patch and token sizes fit together."""
+    """Raise :class:`agriseg.config.OptionError` (a usage error) unless the image, patch and token sizes fit."""
     import math
 
     if cfg.image_size % cfg.vision_patch:
-        raise ValueError(f"image size {cfg.image_size} is not a multiple of the vision patch {cfg.vision_patch}")
+        raise OptionError(f"--image-size {cfg.image_size} is not a multiple of --vision-patch {cfg.vision_patch}")
     n_patches = (cfg.image_size // cfg.vision_patch) ** 2
     t = cfg.mm_tokens_per_image
     if math.isqrt(t) ** 2 != t or t > n_patches or n_patches % t:
-        raise ValueError(f"image tokens {t} must be a square number dividing the {n_patches} vision patches")
+        raise OptionError(
+            f"--image-tokens {t}: must be a square number dividing the {n_patches} vision patches "
+            f"(--image-size / --vision-patch, squared)"
+        )
 
 
 def warmup_samples(
