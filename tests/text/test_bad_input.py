@@ -65,7 +65,7 @@ def test_evaluate_never_writes_over_an_input(masks: tuple[Path, Path], which: st
     target = dict(zip(("pred", "truth"), masks, strict=True))[which] / "m0.png"
     before = target.read_bytes()
     res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", target, "--overwrite")
-    assert res.exit_code == 1 and "m0.png: is one of the inputs" in _one_line_error(res)
+    assert res.exit_code == 2 and "m0.png: is one of the inputs" in _one_line_error(res)  # a usage error
     assert target.read_bytes() == before and not target.with_suffix(".csv").exists()
 
 

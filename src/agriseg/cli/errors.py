@@ -90,7 +90,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         from pydantic import ValidationError
 
         from agriseg.config import OptionError, describe_errors
-        from agriseg.data.files import protected_inputs
+        from agriseg.data.files import OutputIsInput, protected_inputs
         from agriseg.data.io import NoInputError
         from agriseg.extras import MissingExtra
         from agriseg.fingerprint import OPTION_FLAGS
@@ -115,7 +115,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise MissingDependency(str(err)) from err
         except (FileNotFoundError, NoInputError) as err:  # before any item ran: a path given is wrong or empty
             raise MissingInput(str(err)) from err
-        except FileExistsError as err:
+        except (FileExistsError, OutputIsInput) as err:
             raise OutputInTheWay(str(err)) from err
         except ValueError as err:
             raise click.ClickException(str(err)) from err

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import output_option, overwrite_option, resolve_fields_model
+from agriseg.cli.options import memory_check_option, output_option, overwrite_option, resolve_fields_model
 
 
 @click.command("import-checkpoint")
@@ -31,6 +31,7 @@ def import_checkpoint(checkpoint: str, output: Path | None, overwrite: bool) -> 
 # 20: the highest opset of torch's TorchScript exporter (torch.onnx._constants, checked by a test)
 @click.option("--opset", type=click.IntRange(11, 20), default=17, show_default=True, help="ONNX opset.")
 @overwrite_option()
+@memory_check_option()
 @friendly_errors
 def export(model_path: str, output: Path, size: int, opset: int, overwrite: bool) -> None:
     """Export a field model (.ckpt / .safetensors, or a released model's name) as safetensors or ONNX (checked)."""

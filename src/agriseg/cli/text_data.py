@@ -15,6 +15,7 @@ from agriseg.cli.options import (
     bands_option,
     classes_option,
     config_from_params,
+    memory_check_option,
     model_option,
     option,
     outdir_option,
@@ -30,7 +31,9 @@ from agriseg.config import MAX_SEED
 
 @click.command("make-synthetic")
 @outdir_option("Output folder (images/, masks/, instances/, classes.txt).")
-@click.option("-n", "--count", default=64, show_default=True, type=click.IntRange(1), help="Number of landscapes.")
+@click.option(
+    "-n", "--count", default=64, show_default=True, type=click.IntRange(1, 100_000), help="Number of landscapes."
+)
 @option("--size", config=TEXT_LANDSCAPES, show_default=True, type=click.IntRange(8), help="Image side in pixels.")
 @click.option(
     "--seed",
@@ -40,6 +43,7 @@ from agriseg.config import MAX_SEED
     help="Random seed (the same seed, the same images).",
 )
 @overwrite_option()
+@memory_check_option()
 @friendly_errors
 def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite: bool) -> None:
     """Synthetic satellite-like landscapes (fields, trees, water) with class and instance masks.
@@ -50,7 +54,7 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
     from agriseg.batch import check_output
     from agriseg.text.synthetic import SYNTH_CLASSES, write_landscapes
 
-    write_landscapes(check_output(outdir, overwrite), count, size, seed)
+    write_landscapes(check_output(outdir, overwrite), count, size, seed, progress=True)
     click.echo(f"{outdir}: {count} landscapes of {size} px; classes {','.join(SYNTH_CLASSES)}")
 
 
@@ -119,6 +123,7 @@ def tiny_model_cmd(
 @option("--seed", config=TEXT_DATASET, type=int, help="Seed of the random tiles.")
 @overwrite_option()
 @strict_option()
+@memory_check_option()
 @friendly_errors
 def dataset_cmd(
     images: tuple[Path, ...],

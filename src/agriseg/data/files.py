@@ -66,17 +66,24 @@ def is_same_file(a: str | Path, b: str | Path) -> bool:
     return ra == rb or (ia is not None and ia == ib)
 
 
+class OutputIsInput(ValueError):
+    """An output that is (or is a folder holding) one of the run's inputs: a failed item in a batch; before any
+    work, on the command line, a usage error (exit status 2)."""
+
+
 def check_not_input(output: str | Path, inputs: Iterable[str | Path] = ()) -> None:
     """Refuse to write ``output`` when it is one of ``inputs`` or of the :func:`protected_inputs`, or is a folder
     that holds one.
 
     Raises:
-        ValueError: ``<output>: is one of the inputs (...)``, so that no command, even with
+        OutputIsInput: ``<output>: is one of the inputs (...)``, so that no command, even with
             ``--overwrite``, replaces the data it reads.
     """
     src = _finder([*(_identity(Path(p)) for p in inputs), *_PROTECTED])(output)
     if src is not None:
-        raise ValueError(f"{output}: {is_or_holds(output, src)} one of the inputs ({src}); choose another output name")
+        raise OutputIsInput(
+            f"{output}: {is_or_holds(output, src)} one of the inputs ({src}); choose another output name"
+        )
 
 
 def is_or_holds(output: str | Path, src: Path) -> str:

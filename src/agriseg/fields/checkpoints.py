@@ -221,8 +221,12 @@ def export_onnx(
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
     """
+    from agriseg.data.memory import check_memory
+    from agriseg.fields.predict import ACTIVATION_PLANES
+
     path = Path(path)
     check_output(path, overwrite)
+    check_memory(4.0 * size * size * (in_channels + ACTIVATION_PLANES), f"--size {size}")  # tracing one input
     model = model.eval().cpu()
     x = torch.rand(1, in_channels, size, size)  # (1, C, S, S)
     with atomic_write(path) as tmp:

@@ -354,6 +354,9 @@ def build_dataset(
         proc = load_processor(model)
         check_class_words(proc, names, model)
     spec = PatchConfig.model_validate(config.model_dump(exclude={"seed"}))
+    from agriseg.text.infer import PIXEL_BYTES, check_image_memory
+
+    check_image_memory([p[0] for p in pairs], PIXEL_BYTES, spec.patch)  # a tile larger than an image pads it
     out = Path(out)
 
     def longest(ds: Any) -> int | None:  # noqa: ANN401 - a datasets.Dataset

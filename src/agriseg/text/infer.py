@@ -215,20 +215,25 @@ PIXEL_BYTES, CLASS_BYTES = 40, 8
 INSTANCE_BYTES = 72
 
 
-def check_image_memory(files: Sequence[Path], num_classes: int, instances: bool) -> None:
+def check_image_memory(files: Sequence[Path], per_pixel: float, tile: int = 0, option: str = "--tile") -> None:
     """Refuse up front (:class:`agriseg.config.OptionError`) when the largest image would not fit in memory.
 
-    The size comes from each file's header (:func:`agriseg.raster.image.image_size`); no pixel is read.
+    The size comes from each file's header (:func:`agriseg.raster.image.image_size`); no pixel is read. An
+    image smaller than ``tile`` is padded to it, so its padded size counts (named by ``option``).
     """
     from agriseg.data.memory import check_memory
     from agriseg.raster.image import image_size
 
-    per_pixel = PIXEL_BYTES + CLASS_BYTES * num_classes + (INSTANCE_BYTES if instances else 0)
     worst, name = 0.0, ""
     for f in files:
         size = image_size(f)
-        if size is not None and float(size[0]) * size[1] * per_pixel > worst:
-            worst, name = float(size[0]) * size[1] * per_pixel, f"{f} ({size[1]} x {size[0]} px)"
+        if size is None:
+            continue
+        h, w = max(size[0], tile), max(size[1], tile)
+        if float(h) * w * per_pixel > worst:
+            worst, name = float(h) * w * per_pixel, f"{f} ({size[1]} x {size[0]} px)"
+            if (h, w) != tuple(size[:2]):
+                name += f" padded to {option} {tile}"
     if name:
         check_memory(worst, name)
 
@@ -394,7 +399,8 @@ def predict_paths(
         }
     )
     files = list_images(list(images))
-    check_image_memory(files, len(names), config.instances)
+    per_pixel = PIXEL_BYTES + CLASS_BYTES * len(names) + (INSTANCE_BYTES if config.instances else 0)
+    check_image_memory(files, per_pixel, cfg.patch)
     check_table(Path(outdir) / "run.json", bool(batch and batch.overwrite), "text predict")  # not a user's file
     template = str(chat_template) if chat_template else None
     model, proc = load_vlm(model_name, device=config.device, template_path=template)
