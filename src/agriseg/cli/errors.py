@@ -60,18 +60,6 @@ class BadModelFile(click.ClickException):
     exit_code = 2
 
 
-def option_flags(ctx: click.Context | None) -> dict[str, str]:
-    """The command-line flag of each config field the running command fills from an option (``patch_size`` ->
-    ``--tile``, ``min_area_m2`` -> ``--min-area``), and of each parameter name."""
-    flags: dict[str, str] = {}
-    for param in ctx.command.params if ctx is not None else ():
-        if isinstance(param, click.Option) and param.name:
-            flag = max(param.opts, key=len)
-            flags[param.name] = flag
-            flags.setdefault(str(getattr(param, "config_field", None) or param.name), flag)
-    return flags
-
-
 def _option_name(field: str, flags: dict[str, str]) -> str:
     """The command-line flag of a config field a command fills from its options: ``px_per_mm`` -> ``--px-per-mm``."""
     return flags.get(field) or "--" + field.replace("_", "-")
@@ -89,6 +77,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from pydantic import ValidationError
 
+        from agriseg.cli.options import option_flags
         from agriseg.config import OptionError, describe_errors
         from agriseg.data.files import OutputIsInput, protected_inputs
         from agriseg.data.io import NoInputError

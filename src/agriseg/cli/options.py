@@ -781,8 +781,9 @@ def pseudolabel_source_options() -> Decorator:
 # parameters -> config
 
 
-def _flags(ctx: click.Context | None) -> dict[str, str]:
-    """Config field -> the flag that sets it, for the current command's messages."""
+def option_flags(ctx: click.Context | None) -> dict[str, str]:
+    """Config field (and parameter name) -> the flag that sets it, for the current command's messages
+    (``patch_size`` -> ``--tile``)."""
     out: dict[str, str] = {}
     if ctx is None:
         return out
@@ -811,11 +812,11 @@ def config_from_params(cls: type[T], params: Mapping[str, Any], renames: Mapping
         f = cls.model_fields.get(renames.get(k, k))
         if v is None and f is not None and f.is_required():
             ctx = click.get_current_context(silent=True)
-            raise click.UsageError(f"Missing option '{_flags(ctx).get(k, k)}'.", ctx)
+            raise click.UsageError(f"Missing option '{option_flags(ctx).get(k, k)}'.", ctx)
     try:
         return cls.model_validate({k: v for k, v in data.items() if k in cls.model_fields})
     except ValidationError as err:
         ctx = click.get_current_context(silent=True)
         back = {renames.get(k, k): k for k in params}
-        names = {f: _flags(ctx).get(back.get(f, f), f) for f in cls.model_fields}
+        names = {f: option_flags(ctx).get(back.get(f, f), f) for f in cls.model_fields}
         raise click.UsageError(describe_errors(err, names), ctx) from None
