@@ -148,6 +148,10 @@ def evaluate_model(
     label_mode, cmap = config.label_mode, None
     if label_mode == "colormap" and not (colormap or peanut):
         raise OptionError('--label-mode colormap needs --colormap (e.g. "0,0,0=0;0,255,0=1") or --peanut')
+    if peanut and colormap:
+        raise OptionError("--peanut and --colormap: give one (--peanut is the Peanut labels' colour map)")
+    if colormap and label_mode != "colormap":
+        raise OptionError(f"--colormap is read with --label-mode colormap only (not {label_mode}); add it")
     if peanut:
         label_mode, cmap = "colormap", PEANUT_VEGETATION
     elif colormap:

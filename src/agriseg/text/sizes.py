@@ -39,6 +39,8 @@ def suggest_sizes(tile: int, resolution: float | None = None, min_object: float 
         raise OptionError(f"--size {tile}: under {GRIDS[0]} px, too small for an answer grid")
     if (resolution is not None and resolution <= 0) or (min_object is not None and min_object <= 0):
         raise OptionError("--resolution and --min-object must be positive")
+    if min_object is not None and resolution is None:  # an object size in metres means nothing without it
+        raise OptionError("--min-object needs --resolution (metres per pixel)")
     side = min(tile, MAX_PATCH)
     notes = []
     grid = 16 if side >= 16 else GRIDS[0]

@@ -85,6 +85,13 @@ class PolygonizeConfig(StrictModel):
     )
     progress: bool = True
 
+    @field_validator("landcover_keep", "landcover_drop")
+    @classmethod
+    def _needs_landcover(cls, v: list[int], info: ValidationInfo) -> list[int]:
+        if v and info.data.get("landcover") is None:  # never read without a land cover: say so, not ignore it
+            raise ValueError("land-cover classes are read with --landcover only; give it (a source or a file)")
+        return v
+
     @field_validator("max_area_m2")
     @classmethod
     def _max_above_min(cls, v: float, info: ValidationInfo) -> float:

@@ -24,7 +24,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from agriseg.config import StrictModel, renamed_names
+from agriseg.config import OptionError, StrictModel, renamed_names
 from agriseg.crop.pseudolabel.depth import (
     DEFAULT_DEPTH_MODEL,
     DepthConvention,
@@ -279,6 +279,8 @@ def pseudolabel_files(
     from agriseg.fingerprint import Recipe
 
     opts = opts or PseudoLabelConfig()
+    if opts.source != "depth" and opts.depth_dir is not None:  # never read: say so rather than ignore it
+        raise OptionError(f"--depth-dir {opts.depth_dir}: depth files are read with --source depth only")
     out = Path(outdir)
     for sub in ("masks", "records") + (("overlays",) if opts.overlays else ()) + (("plots",) if opts.plot else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)

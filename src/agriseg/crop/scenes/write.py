@@ -219,6 +219,11 @@ def make_synthetic(
     from agriseg.crop.scenes.lab import LAYOUTS
 
     cfg = config or SyntheticPhotosConfig()
+    lab_only = ("layouts", "uniform_frames", "plant_colours", "distractors")
+    changed = [f for f in lab_only if getattr(cfg, f) != SyntheticPhotosConfig.model_fields[f].default]
+    if kind != "lab" and changed:  # never read for other kinds: say so rather than ignore them
+        flags = ", ".join("--" + f.replace("_", "-") for f in changed)
+        raise OptionError(f"{flags}: options of lab scenes; {kind} photos do not use them")
     layouts = cfg.layouts
     chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
     unknown = sorted(set(chosen) - {*LAYOUTS, "field"})

@@ -1,0 +1,45 @@
+"""An option the command would not read is a usage error naming it, never silently ignored (found by a bad-input
+sweep in session 58: each of these ran with exit status 0 and did not use the option)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from agriseg.cli import main
+
+SAMPLES = Path(__file__).resolve().parents[2] / "src/agriseg/samples/peanut"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}", "--colormap", "0,0,0=0"],
+            "--colormap is read with --label-mode colormap only (not binary)",
+        ),
+        (
+            ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}", "--peanut", "--colormap", "0,0,0=0"],
+            "--peanut and --colormap: give one",
+        ),
+        (
+            ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--depth-dir", "{tmp}"],
+            "depth files are read with --source depth only",
+        ),
+        (
+            ["crop", "make-synthetic", "discs", "-o", "{tmp}/d", "-n", "1", "--layouts", "pots"],
+            "--layouts: options of lab scenes; discs photos do not use them",
+        ),
+        (["fields", "polygonize", "{tmp}/p.tif", "--landcover-keep", "40"], "--landcover-keep: land-cover classes"),
+        (["text", "suggest-sizes", "--size", "64", "--min-object", "5"], "--min-object needs --resolution"),
+    ],
+)
+def test_an_option_the_command_would_not_read_is_refused(tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "p.tif").write_bytes(b"")
+    fill = {"images": str(SAMPLES / "images"), "labels": str(SAMPLES / "labels"), "tmp": str(tmp_path)}
+    res = CliRunner().invoke(main, [a.format(**fill) for a in args])
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "d").exists() and not (tmp_path / "p").exists()
