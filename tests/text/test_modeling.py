@@ -26,7 +26,7 @@ def test_existing_folder_and_hub_id_pass(tmp_path: Path, monkeypatch: pytest.Mon
     (tmp_path / "config.json").write_text("{}")
     assert resolve_model_name(str(tmp_path)) == str(tmp_path)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr("agriseg.text.modeling.hub_unreachable", lambda endpoint: None)
+    monkeypatch.setattr("agriseg.models.hub.hub_unreachable", lambda endpoint: None)
     monkeypatch.chdir(tmp_path)
     assert resolve_model_name("HuggingFaceTB/SmolVLM-256M-Instruct") == "HuggingFaceTB/SmolVLM-256M-Instruct"
 
@@ -41,7 +41,7 @@ def test_hub_id_without_a_network_fails_at_once_or_reads_the_cache(
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("agriseg.text.modeling.hub_unreachable", lambda endpoint: "Name or service not known")
+    monkeypatch.setattr("agriseg.models.hub.hub_unreachable", lambda endpoint: "Name or service not known")
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, file: None)
     with pytest.raises(FileNotFoundError, match=r"someorg/model: no such model folder, not in the Hugging Face cache"):
         resolve_model_name("someorg/model")
@@ -50,28 +50,6 @@ def test_hub_id_without_a_network_fails_at_once_or_reads_the_cache(
     (snapshot / "config.json").write_text("{}")
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, file: str(snapshot / file))
     assert resolve_model_name("someorg/model") == str(snapshot)
-
-
-def test_hub_probe_on_a_loopback_server() -> None:
-    """Any HTTP answer means reachable; a closed port gives the reason."""
-    import http.server
-    import socket
-    import threading
-
-    from agriseg.text.modeling import hub_unreachable
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)  # answers 501
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        assert hub_unreachable(f"http://127.0.0.1:{server.server_address[1]}") is None
-    finally:
-        server.shutdown()
-        server.server_close()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]  # closed once the socket is
-    reason = hub_unreachable(f"http://127.0.0.1:{port}", timeout=2)
-    assert reason is not None and "refused" in reason.lower()
 
 
 def test_org_name_beside_a_local_folder_of_that_name_is_a_mistyped_path(

@@ -7,8 +7,6 @@ processor that is not multimodal) becomes a ``ValueError``/``FileNotFoundError``
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -141,9 +139,6 @@ def _one_line(err: BaseException) -> str:
     return text if isinstance(err, OSError | ValueError) and text else f"{type(err).__name__}: {text}"
 
 
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # org/name, as the Hugging Face Hub spells ids
-
-
 def resolve_model_name(name: str) -> str:
     """A local model folder (expanded) or a Hub id of the form ``org/name``; anything else fails at once.
 
@@ -164,42 +159,13 @@ def resolve_model_name(name: str) -> str:
         return str(p)
     if p.exists():
         raise FileNotFoundError(f"{name}: not a model folder (a model is a folder with config.json)")
-    if name.startswith((".", "/", "~")) or not _HUB_ID.match(name):
+    from agriseg.models.hub import is_hub_id, resolve_hub_id
+
+    if not is_hub_id(name):
         raise FileNotFoundError(f"{name}: no such model folder")
     if p.parent.is_dir():  # runs/sfft with a local runs/: a mistyped folder, not the Hub organisation "runs"
         raise FileNotFoundError(f"{name}: no such model folder (there is a local folder {p.parent})")
-    from huggingface_hub import constants, try_to_load_from_cache
-
-    cached = try_to_load_from_cache(name, "config.json")
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
-        if not isinstance(cached, str):
-            raise FileNotFoundError(f"{name}: no such model folder, and HF_HUB_OFFLINE is set (not in the cache)")
-        return name
-    # one short probe of the Hub first: without a network, transformers retries each file for minutes
-    problem = hub_unreachable(constants.ENDPOINT)
-    if problem is None:
-        return name
-    if isinstance(cached, str):  # the cached snapshot, read as a local folder
-        return str(Path(cached).parent)
-    raise FileNotFoundError(
-        f"{name}: no such model folder, not in the Hugging Face cache, and {constants.ENDPOINT} cannot be reached "
-        f"({problem})"
-    )
-
-
-def hub_unreachable(endpoint: str, timeout: float = 5.0) -> str | None:
-    """None if ``endpoint`` answers an HTTP request within ``timeout`` seconds (any status), else the reason."""
-    import urllib.error
-    import urllib.request
-
-    try:
-        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout).close()
-    except urllib.error.HTTPError:  # it answered
-        return None
-    except (OSError, ValueError) as err:  # no route, no name resolution, refused, timed out
-        reason = getattr(err, "reason", err)
-        return " ".join(str(reason).split()) or type(err).__name__
-    return None
+    return resolve_hub_id(name)
 
 
 def resolve_model_option(name: str) -> str:

@@ -9,11 +9,19 @@ import cv2
 import numpy as np
 import pytest
 
-from agriseg.crop.pseudolabel.depth import find_depth_file, fit_ground_plane, read_depth, relief, to_nearness
+from agriseg.crop.pseudolabel.depth import (
+    DepthAnythingEstimator,
+    find_depth_file,
+    fit_ground_plane,
+    read_depth,
+    relief,
+    to_nearness,
+)
 from agriseg.crop.pseudolabel.gght import GGHTConfig, gght
 from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig, pseudolabel_files
 from agriseg.crop.pseudolabel.synthetic import make_scene, write_scenes
 from agriseg.metrics import SegmentationMetrics
+from agriseg.models.io import ModelLoadError
 
 
 def test_read_depth_formats_roundtrip(tmp_path: Path) -> None:
@@ -147,3 +155,15 @@ def test_depth_model_that_cannot_load_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="cannot load a Depth Anything model"):
         DepthAnythingEstimator(str(tmp_path / "no-such-model"))
+
+
+def test_a_hub_id_without_a_network_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """transformers retried the default Depth Anything id for 52 s before failing (bad-input sweep, session 58)."""
+    import huggingface_hub
+
+    pytest.importorskip("transformers")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setattr("agriseg.models.hub.hub_unreachable", lambda endpoint: "Name or service not known")
+    monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, file: None)
+    with pytest.raises(ModelLoadError, match=r"someorg/depth: no such Depth Anything model folder, not in the Hugging"):
+        DepthAnythingEstimator("someorg/depth")

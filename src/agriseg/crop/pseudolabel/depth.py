@@ -161,24 +161,37 @@ class DepthAnythingEstimator:
 
     Raises:
         ImportError: if ``transformers`` is missing (``pip install agriseg[depth]``).
-        ValueError: if the model cannot be loaded (no network and not a local directory, or not a model).
+        agriseg.models.io.ModelLoadError: the model cannot be loaded (not a local folder, not cached and no network;
+            or not a model); a usage error on the command line (exit status 2).
     """
 
     MEAN = (0.485, 0.456, 0.406)
     STD = (0.229, 0.224, 0.225)
 
     def __init__(self, model: str = DEFAULT_DEPTH_MODEL, device: str = "cpu", input_size: int = 518) -> None:
+        from agriseg.models.io import ModelLoadError
+
         try:
             from transformers import DepthAnythingForDepthEstimation
         except ImportError as err:
             raise ImportError("depth estimation needs transformers: pip install 'agriseg[depth]'") from err
         self.model_id, self.device, self.input_size = str(model), device, input_size
+        source = str(model)
+        if not Path(source).expanduser().exists():  # a Hub id: one short probe, not minutes of retries
+            from agriseg.models.hub import is_hub_id, resolve_hub_id
+
+            if not is_hub_id(source):
+                raise ModelLoadError(f"{model}: cannot load a Depth Anything model (no such folder, not a Hub id)")
+            try:
+                source = resolve_hub_id(source, "Depth Anything model folder")
+            except FileNotFoundError as err:
+                raise ModelLoadError(f"{err}; pass a local folder holding config.json + weights") from None
         try:
-            self.model = DepthAnythingForDepthEstimation.from_pretrained(str(model)).eval().to(device)
+            self.model = DepthAnythingForDepthEstimation.from_pretrained(source).eval().to(device)
         except (OSError, ValueError, KeyError) as err:
-            raise ValueError(
-                f"{model}: cannot load a Depth Anything model ({type(err).__name__}: {err}). "
-                "Without network access pass a local directory holding config.json + weights."
+            detail = " ".join(str(err).split())[:300]
+            raise ModelLoadError(
+                f"{model}: cannot load a Depth Anything model ({type(err).__name__}: {detail})"
             ) from err
         self.patch = int(getattr(self.model.config.backbone_config, "patch_size", 14))
 
