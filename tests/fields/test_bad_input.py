@@ -255,3 +255,18 @@ def test_a_re_run_with_other_options_names_the_flags_the_user_typed(tmp_path: Pa
     code, out = _run("predict", scene, "-m", model, "-o", tmp_path / "q.tif", "--tile", "8")
     _usage_error(code, out, "--tile")  # a bad value is named by its flag too
     assert "--patch-size" not in out
+
+
+def test_map_refuses_a_model_that_is_not_one_and_a_patch_that_cannot_fit_before_any_scene(
+    tmp_path: Path, model: Path, scene: Path
+) -> None:
+    """Found by a bad-input sweep (session 58): both failed every scene in turn (exit 1)."""
+    text = tmp_path / "model.txt"
+    text.write_text("hello")
+    code, out = _run("map", scene, "-m", text, "-o", tmp_path / "m", "--serial")
+    _usage_error(code, out, "model.txt: cannot read model file")
+    code, out = _run("predict", scene, "-m", text, "--outdir", tmp_path / "p")
+    _usage_error(code, out, "model.txt: cannot read model file")
+    code, out = _run("map", scene, "-m", model, "-o", tmp_path / "m", "--serial", "--tile", "100000")
+    _usage_error(code, out, "s2.tif with --tile 100000 would need about")
+    assert not (tmp_path / "m").exists() and not (tmp_path / "p").exists()

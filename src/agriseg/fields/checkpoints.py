@@ -345,18 +345,12 @@ def load_for_scenes(path: str | Path, resize: float | None = None) -> LoadedMode
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: an unreadable file or one in neither format (the message names the file).
+        ModelLoadError: an unreadable file or one in neither format (the message names the file).
     """
-    from agriseg.models.io import ModelLoadError
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model file not found")
-    info: dict[str, Any] = {}
-    try:
-        module, cfg, info = load_fields_model(path)
-    except ModelLoadError as err:
-        raise ValueError(str(err)) from err
+    module, cfg, info = load_fields_model(path)
     windows = str(info.get("windows", "ab"))
     if resize is None:
         resize = 2.0 if info.get("source_format") == "ftw-tools" else 1.0

@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -237,31 +237,9 @@ class ScenePredictor:
         out[:, bad] = NODATA_CLASS
         return out
 
-    def memory_need(self, info: SceneInfo) -> float:
-        """Estimated peak bytes of predicting ``info``: a row strip of the scene (and its padded copy), the
-        blending sums of a strip, and one batch of patches through the model (inputs, logits, activations)."""
-        P, W = self.config.patch_size, info.width
-        side = P * self.preprocess.resize  # pixels per patch side the model sees
-        strip = 2 * info.count * P * max(P, W)  # (C, P, W) read, padded when the scene is narrower than P
-        sums = (self.num_classes + 1) * P * W
-        batch = self.config.batch_size * side * side * (info.count + self.num_classes + ACTIVATION_PLANES)
-        return 4.0 * (strip + sums + batch)
-
-    def check_memory(self, scenes: list[Path]) -> None:
-        """Refuse (:class:`agriseg.config.OptionError`) when the largest of ``scenes`` would not fit in memory
-        at this patch size; unreadable scenes are left to fail as their own items."""
-        from agriseg.data.memory import check_memory
-
-        worst, name = 0.0, ""
-        for scene in scenes:
-            try:
-                need = self.memory_need(open_scene(scene, bands=self.preprocess.bands))
-            except (OSError, ValueError):
-                continue
-            if need > worst:
-                worst, name = need, Path(scene).name
-        if name:
-            check_memory(worst, f"{name} with --tile {self.config.patch_size}")
+    def check_memory(self, scenes: Sequence[str | Path]) -> None:
+        """:func:`check_scene_memory` at this predictor's settings."""
+        check_scene_memory(scenes, self.config, self.preprocess.resize, self.num_classes, self.preprocess.bands)
 
     # ---------------------------------------------------------------- scenes
     def fingerprint(self, info: SceneInfo) -> str:
@@ -453,6 +431,40 @@ def _partial_usable(partial: Path, info: SceneInfo, bands: int, rows_done: int) 
     except Exception:  # noqa: BLE001 - any reader error means: not resumable
         return False
     return True
+
+
+def scene_memory_need(info: SceneInfo, config: PredictConfig, resize: float, num_classes: int = 3) -> float:
+    """Estimated peak bytes of predicting a scene: a row strip of the scene (and its padded copy), the blending
+    sums of a strip, and one batch of patches through the model (inputs, logits, activations)."""
+    P, W = config.patch_size, info.width
+    side = P * resize  # pixels per patch side the model sees
+    strip = 2 * info.count * P * max(P, W)  # (C, P, W) read, padded when the scene is narrower than P
+    sums = (num_classes + 1) * P * W
+    batch = config.batch_size * side * side * (info.count + num_classes + ACTIVATION_PLANES)
+    return 4.0 * (strip + sums + batch)
+
+
+def check_scene_memory(
+    scenes: Sequence[str | Path],
+    config: PredictConfig,
+    resize: float,
+    num_classes: int = 3,
+    bands: int | None = None,
+) -> None:
+    """Refuse (:class:`agriseg.config.OptionError`) when the largest of ``scenes`` would not fit in memory at
+    ``config``'s patch size; unreadable scenes are left to fail as their own items."""
+    from agriseg.data.memory import check_memory
+
+    worst, name = 0.0, ""
+    for scene in scenes:
+        try:
+            need = scene_memory_need(open_scene(scene, bands=bands), config, resize, num_classes)
+        except (OSError, ValueError):
+            continue
+        if need > worst:
+            worst, name = need, Path(scene).name
+    if name:
+        check_memory(worst, f"{name} with --tile {config.patch_size}")
 
 
 def warn_if_reflectance(scene: Path) -> None:

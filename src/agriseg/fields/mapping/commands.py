@@ -290,6 +290,7 @@ def check_model(model: str | Path, sha256: str | None) -> str | None:
 
     Raises:
         FileNotFoundError: no such model file.
+        ModelLoadError: a model file that is not one (its header, read without the weights).
         MissingExtraError: ultralytics missing (an ImportError naming ``pip install "agriseg[delineate]"``).
         ValueError: an untrusted pickle (one line naming the trust command).
     """
@@ -301,6 +302,10 @@ def check_model(model: str | Path, sha256: str | None) -> str | None:
     if not Path(model).is_file():
         raise FileNotFoundError(f"{model}: model file not found")
     if not is_instance_model(model):
+        if Path(model).suffix != ".ckpt":  # its header, before any scene (a .ckpt needs a full read: on load)
+            from agriseg.models.io import read_model_config
+
+            read_model_config(model)
         return None
     spec = spec_for(model)
     import_ultralytics()
@@ -677,6 +682,10 @@ def map_scenes(
             raise OptionError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
 
     model = _checked_model(model, sha256, check_inputs_and_dates)
+    from agriseg.fields.predict import check_scene_memory
+
+    # the scenes given, before any runs (the model's own resize is known only in the workers: FTW's 2 at most)
+    check_scene_memory(scene_list, predict, run.resize or 2.0)
     downloads = BatchResult([], unit="scene")
     if areas:
         config = download_config or DownloadConfig()
