@@ -11,6 +11,7 @@ ONNX Runtime alone: this module imports torch only when a PyTorch model has to r
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -112,6 +113,40 @@ def tta_average(probabilities: Callable[[Array], Array], x: Array, ops: Sequence
         fwd, back = TTA_OPS[op]
         acc = acc + back(probabilities(fwd(x)))
     return acc / (1 + len(ops))
+
+
+# the torch devices a model can run on (whether this machine has one is :func:`check_device`)
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
+
+
+def check_device(device: str, option: str = "--device") -> None:
+    """Refuse a device this machine does not have, before any model is loaded or scene read.
+
+    Args:
+        device: ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
+        option: how the messages name the setting.
+
+    Raises:
+        OptionError: not a device name, or CUDA (that GPU) / MPS asked for where there is none.
+    """
+    from agriseg.config import OptionError
+
+    if not DEVICE_PATTERN.fullmatch(device):
+        raise OptionError(f"{option} {device!r}: not a torch device; use cpu, cuda or cuda:N (e.g. cuda:1), or mps")
+    if device == "cpu":
+        return
+    import torch
+
+    if device == "mps":
+        if not torch.backends.mps.is_available():
+            raise OptionError(f"{option} mps: this machine has no Apple MPS device; use --device cpu")
+        return
+    if not torch.cuda.is_available():
+        raise OptionError(f"{option} {device}: no CUDA GPU is available on this machine; use --device cpu")
+    index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
+    if index >= count:
+        have = ", ".join(f"cuda:{i}" for i in range(count))
+        raise OptionError(f"{option} {device}: this machine has {count} CUDA GPU{'s' * (count > 1)} ({have})")
 
 
 @dataclass

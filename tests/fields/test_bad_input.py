@@ -80,7 +80,7 @@ def test_check_device_counts_the_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
     import torch
 
     from agriseg.config import OptionError
-    from agriseg.fields.config import check_device
+    from agriseg.runtime import check_device
 
     check_device("cpu")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)

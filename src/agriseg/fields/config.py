@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -15,10 +14,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from agriseg.config import MAX_DN, MAX_SEED, OptionError, StrictModel, renamed_names
 from agriseg.models.config import ModelConfig
+from agriseg.runtime import DEVICE_PATTERN
 from agriseg.training.config import TrainOptions
-
-# the torch devices a scene can be predicted on (whether this machine has one is :func:`check_device`)
-DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
 
 # FTW / ftw-tools / PRUE divide Sentinel-2 reflectance x10000 by this (the one place it is written)
 FTW_DIVISOR: float = 3000.0
@@ -239,34 +236,6 @@ class PredictConfig(StrictModel):
     def stride(self) -> int:
         """Distance between patch starts in scene pixels."""
         return max(1, int(round(self.patch_size * (1 - self.overlap))))
-
-
-def check_device(device: str, option: str = "--device") -> None:
-    """Refuse a device this machine does not have, before any model is loaded or scene read.
-
-    Args:
-        device: ``cpu``, ``cuda``, ``cuda:N`` or ``mps``.
-        option: how the messages name the setting.
-
-    Raises:
-        OptionError: not a device name, or CUDA (that GPU) / MPS asked for where there is none.
-    """
-    if not DEVICE_PATTERN.fullmatch(device):
-        raise OptionError(f"{option} {device!r}: not a torch device; use cpu, cuda or cuda:N (e.g. cuda:1), or mps")
-    if device == "cpu":
-        return
-    import torch
-
-    if device == "mps":
-        if not torch.backends.mps.is_available():
-            raise OptionError(f"{option} mps: this machine has no Apple MPS device; use --device cpu")
-        return
-    if not torch.cuda.is_available():
-        raise OptionError(f"{option} {device}: no CUDA GPU is available on this machine; use --device cpu")
-    index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
-    if index >= count:
-        have = ", ".join(f"cuda:{i}" for i in range(count))
-        raise OptionError(f"{option} {device}: this machine has {count} CUDA GPU{'s' * (count > 1)} ({have})")
 
 
 STAC_APIS = {

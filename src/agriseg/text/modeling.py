@@ -16,13 +16,18 @@ Device = Literal["auto", "cpu", "cuda"]
 
 
 def resolve_device(device: Device) -> str:
-    """``cuda`` when asked or available (``auto``), else ``cpu``."""
+    """``cuda`` when asked or available (``auto``), else ``cpu``.
+
+    Raises:
+        OptionError: a device this machine does not have (:func:`agriseg.runtime.check_device`).
+    """
     import torch
+
+    from agriseg.runtime import check_device
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA GPU is available")
+    check_device(device)
     return device
 
 

@@ -16,8 +16,9 @@ from typing import Any, cast
 from agriseg.batch import BatchOptions, BatchResult, Item, batch_keywords, run_batch, unique_names
 from agriseg.config import OptionError
 from agriseg.data.files import check_inputs
-from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig, check_device
+from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig
 from agriseg.fingerprint import Recipe
+from agriseg.runtime import check_device
 from agriseg.vector.config import PolygonizeConfig
 
 # agriseg's versions of what each command writes from the same inputs and options (part of the fingerprints)
