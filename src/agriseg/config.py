@@ -130,6 +130,8 @@ def describe_errors(
         loc = [str(x) for x in e["loc"]]
         if names and loc and loc[0] in names:
             loc[0] = names[loc[0]]
+        if loc and loc[0].startswith("--") and len(loc) == 2 and loc[1].isdigit():  # a flag's list: "a,b"
+            loc = [f"{loc[0]} (value {int(loc[1]) + 1})"]
         where = ".".join(loc) or "(top level)"
         if any(where == k or where.startswith(f"{k}.") for k in overridden):
             where = f"--set {where}"

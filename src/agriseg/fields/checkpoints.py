@@ -349,7 +349,7 @@ def load_for_scenes(path: str | Path, resize: float | None = None) -> LoadedMode
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: model file not found")
+        raise FileNotFoundError(f"{path}: {'a folder, not a model file' if path.is_dir() else 'model file not found'}")
     module, cfg, info = load_fields_model(path)
     windows = str(info.get("windows", "ab"))
     if resize is None:

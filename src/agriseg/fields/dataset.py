@@ -158,7 +158,7 @@ def list_chips(
                 if missing == "error":
                     raise FileNotFoundError(
                         f"{absent[0]}: missing file of chip {aoi} ({country}, split {s}); "
-                        "pass missing='skip' to drop incomplete chips"
+                        "--missing skip (a training config: missing: skip) leaves out incomplete chips"
                     )
                 continue
             chips.append(chip)

@@ -23,17 +23,20 @@ def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
 
     Raises:
         FileNotFoundError: if the folder is missing.
-        ValueError: if it lacks the prompt/completion/image columns.
+        OptionError: a folder that is not a saved data set, or one without the prompt/completion/image columns.
     """
     from datasets import load_from_disk
 
     p = Path(path)
     if not p.is_dir():
         raise FileNotFoundError(f"{p}: dataset folder not found (write one with `agriseg text dataset`)")
-    ds = load_from_disk(str(p))
+    try:
+        ds = load_from_disk(str(p))
+    except (FileNotFoundError, ValueError, OSError) as err:  # a folder, but not a saved data set
+        raise OptionError(f"{p}: not a data set folder (write one with `agriseg text dataset`)") from err
     missing = {"prompt", "completion", "images", "truth"} - set(ds.column_names)
     if missing:
-        raise ValueError(f"{p}: dataset lacks the columns {sorted(missing)}")
+        raise OptionError(f"{p}: not a data set of `agriseg text dataset` (no {', '.join(sorted(missing))} column)")
     if max_samples is not None:
         ds = ds.select(range(min(max_samples, len(ds))))
     return ds

@@ -228,6 +228,8 @@ def download(
     output = Path(output)
     if output.suffix.lower() not in (".tif", ".tiff"):
         raise OptionError(f"{output}: the scene is a GeoTIFF, name it .tif")
+    if model is not None:
+        model_file(model, download=False)  # an unknown name lists the released ones
     inputs = _inputs(model)
     request.check(inputs[0])  # a bad --bbox or date range is a usage error before anything is fetched
     item = Item(output.stem, output, (output,), resolved=request.options(), payload=request)
@@ -301,7 +303,9 @@ def check_model(model: str | Path, sha256: str | None) -> str | None:
 
     model = str(model)
     if not Path(model).is_file():
-        raise FileNotFoundError(f"{model}: model file not found")
+        raise FileNotFoundError(
+            f"{model}: {'a folder, not a model file' if Path(model).is_dir() else 'model file not found'}"
+        )
     if not is_instance_model(model):
         if Path(model).suffix != ".ckpt":  # its header, before any scene (a .ckpt needs a full read: on load)
             from agriseg.models.io import read_model_config
