@@ -97,7 +97,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
     # a size or distance in pixels (or bytes): what fits is decided by the memory check up front
     # (agriseg.data.memory), not by a fixed cap
     "size in pixels": (
-        "crop.config.AdaptConfig.crop_size",
         "crop.config.CropInferenceConfig.long_side",
         "crop.config.CropPredictConfig.tile",
         "crop.config.PlotsConfig.margin",
@@ -111,7 +110,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "crop.pseudolabel.gght.GGHTConfig.smooth_sigma",
         "crop.pseudolabel.pipeline.PseudoLabelConfig.depth_input_size",
         "crop.pseudolabel.pipeline.PseudoLabelConfig.overlay_long_side",
-        "crop.selftrain.SelfTrainDataConfig.crop_size",
         "crop.selftrain.TrimapConfig.boundary_px",
         "fields.config.FieldsEvaluateConfig.chip",
         "fields.config.FieldsEvaluateConfig.crop",

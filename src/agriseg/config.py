@@ -133,8 +133,9 @@ def describe_errors(
         if loc and loc[0].startswith("--") and len(loc) == 2 and loc[1].isdigit():  # a flag's list: "a,b"
             loc = [f"{loc[0]} (value {int(loc[1]) + 1})"]
         where = ".".join(loc) or "(top level)"
-        if any(where == k or where.startswith(f"{k}.") for k in overridden):
-            where = f"--set {where}"
+        given = [k for k in overridden if where == k or where.startswith(f"{k}.") or k.startswith(f"{where}.")]
+        if given:  # named as typed: --set nosuch.key, whose "nosuch" is the key refused
+            where = f"--set {max(given[0], where, key=len)}"
         got = e.get("input")
         shown = "" if isinstance(got, dict | list) or e["type"] == "missing" else f" (got {got!r})"
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")

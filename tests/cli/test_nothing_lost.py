@@ -476,7 +476,7 @@ def test_polygonize_max_area_below_min_area(tmp_path: Path) -> None:
     ("args", "message"),
     [
         (["--label-mode", "colormap"], "--label-mode colormap needs --colormap"),
-        (["--colormap", "garbage"], "--colormap: 'garbage' is not R,G,B=class"),
+        (["--label-mode", "colormap", "--colormap", "garbage"], "--colormap: 'garbage' is not R,G,B=class"),
         (["--label-mode", "colormap", "--colormap", "0,0,0=0;0,255,0=5"], "label has class id 5, but the model"),
     ],
 )

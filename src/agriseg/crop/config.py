@@ -223,5 +223,5 @@ class AdaptConfig(StrictModel):
     confidence: float = Field(0.9, ge=0.5, le=1.0)
     stage1_epochs: int = Field(4, ge=1)
     stage2_epochs: int = Field(4, ge=0)
-    crop_size: int = Field(256, ge=32)
+    crop_size: int = Field(256, ge=32, le=4096)  # as crop train's data.crop_size (its bound too)
     batch_size: int = Field(8, ge=1)

@@ -17,8 +17,10 @@ def match_pairs(images: str | Path, labels: str | Path) -> dict[str, tuple[Path,
 
     Raises:
         FileNotFoundError: if a folder is missing.
-        ValueError: if no stem has both an image and a label.
+        NoInputError: if no stem has both an image and a label (a usage error on the command line).
     """
+    from agriseg.data.io import NoInputError
+
     images, labels = Path(images), Path(labels)
     for d in (images, labels):
         if not d.is_dir():
@@ -26,7 +28,7 @@ def match_pairs(images: str | Path, labels: str | Path) -> dict[str, tuple[Path,
     imgs, labs = _by_stem(images), _by_stem(labels)
     pairs = {s: (imgs[s], labs[s]) for s in sorted(imgs.keys() & labs.keys())}
     if not pairs:
-        raise ValueError(f"no image in {images} has a label of the same name in {labels}")
+        raise NoInputError(f"no image in {images} has a label of the same name in {labels}")
     return pairs
 
 

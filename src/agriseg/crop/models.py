@@ -40,11 +40,13 @@ def model_card(name: str) -> str:
     """The model card of a packaged model (Markdown).
 
     Raises:
-        ValueError: an unknown name (the message lists the packaged ones).
+        OptionError: an unknown name, a usage error (the message lists the packaged ones).
     """
+    from agriseg.config import OptionError
+
     for entry in packaged_models():
         if entry["name"] == name:
             return Path(entry["card"]).read_text() if entry["card"] else f"{name}: no model card"
     from agriseg.models.io import PACKAGED
 
-    raise ValueError(f"{name}: no packaged crop model of that name ({', '.join(PACKAGED)})")
+    raise OptionError(f"{name}: no packaged crop model of that name ({', '.join(PACKAGED)})")

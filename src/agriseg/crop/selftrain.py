@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import Field
 
-from agriseg.config import StrictModel, renamed_names, with_updates
+from agriseg.config import OptionError, StrictModel, renamed_names, with_updates
 from agriseg.crop.config import AdaptConfig, DataConfig, TrainConfig
 from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig
 from agriseg.data.files import atomic_write, write_json
@@ -55,7 +55,7 @@ class TrimapConfig(StrictModel):
 class SelfTrainDataConfig(StrictModel):
     """Augmentation and sampling (the folders are managed by self-training)."""
 
-    crop_size: int = Field(256, ge=32)  # as crop train's data.crop_size
+    crop_size: int = Field(256, ge=32, le=4096)  # as crop train's data.crop_size (its bound too)
     scale_min: float = Field(0.35, gt=0, le=1)
     scale_max: float = Field(1.0, gt=0, le=4)
     augment: Literal["none", "mild", "strong"] = "strong"
@@ -220,7 +220,7 @@ class SelfTrainer:
             keep = read_keep(self.cfg.keep)
             files = [f for f in files if f.stem in keep]
         if len(files) < 2:
-            raise ValueError(f"{self.cfg.images}: only {len(files)} photos left to train on (after exclude/keep)")
+            raise OptionError(f"{self.cfg.images}: only {len(files)} photos left to train on (after exclude/keep)")
         return files
 
     def pseudolabel(self, files: list[Path]) -> dict[str, Path]:
@@ -570,7 +570,7 @@ def adapt(
         msg = str(err)
         for stem, f in names.items():
             msg = msg.replace(str(img_dir / f"{stem}{f.suffix.lower()}"), str(f))
-        raise OptionError(msg) from None
+        raise OptionError(msg.replace(str(img_dir), f"the {len(photos)} photos given")) from None
     labels1 = trainer.stage1_labels(masks)
     if combine != "none":
         pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)
@@ -638,12 +638,19 @@ def adapt_photos(
             not write (kept unless ``overwrite``).
     """
     from agriseg.batch import Item
+    from agriseg.crop.pseudolabel.pipeline import read_keep
     from agriseg.data.io import list_images
     from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
     from agriseg.models.io import resolve
 
     output = Path(output)
+    if output.suffix != ".safetensors":
+        raise OptionError(f"-o {output}: the adapted model is a .safetensors file; name it so")
     photos = list_images(list(paths))
+    if keep:
+        read_keep(keep)  # a bad export is a usage error before any photo is pseudo-labelled
+    train = TrainConfig(batch_size=config.batch_size)  # checked before the work too
+    data = SelfTrainDataConfig(crop_size=config.crop_size)
     base = str(resolve(config.model_name))
     if overwrite:
         pseudo = with_updates(pseudo, {"overwrite": True})
@@ -663,8 +670,8 @@ def adapt_photos(
             keep,
             config.stage1_epochs,
             config.stage2_epochs,
-            train=TrainConfig(batch_size=config.batch_size),
-            data=SelfTrainDataConfig(crop_size=config.crop_size),
+            train=train,
+            data=data,
             workdir=workdir,
         )
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from agriseg.config import OptionError
 from agriseg.data.files import temporary_sibling
 from agriseg.raster.io import describe_bands, latest_image_time, scene_tags, tiled_profile, to_cog
 
@@ -57,8 +58,9 @@ def change_map(
         ``{"min": .., "max": .., "changed_fraction": ..}``.
 
     Raises:
-        ValueError: rasters on different grids or CRSs, without a CRS, that are not probability COGs,
-            with no pixel valid in both, or an output that is one of the inputs.
+        OptionError: rasters that cannot be read, on different grids or CRSs, without a CRS or that are not
+            probability COGs (usage errors, before any work).
+        ValueError: no pixel valid in both, or an output that is one of the inputs.
     """
     import rasterio
     from rasterio.windows import Window
@@ -76,19 +78,19 @@ def change_map(
         try:
             return open_plain_or_geo(rasterio, p)
         except rasterio.errors.RasterioIOError as err:
-            raise ValueError(f"{p}: not a readable raster ({err})") from err
+            raise OptionError(f"{p}: not a readable raster ({err})") from err
 
     with open_input(a) as da, open_input(b) as db:
         for p, ds in ((a, da), (b, db)):
             if ds.count < field_band or ds.dtypes[0] != "uint8":
-                raise ValueError(
+                raise OptionError(
                     f"{p}: {ds.count}-band {ds.dtypes[0]} raster; change needs the probability COG of "
                     "`agriseg fields predict` (band 1 classes, then one uint8 probability band per class)"
                 )
             if ds.crs is None:
-                raise ValueError(f"{p}: raster has no CRS")
+                raise OptionError(f"{p}: raster has no CRS")
         if (da.width, da.height) != (db.width, db.height) or da.transform != db.transform or da.crs != db.crs:
-            raise ValueError(f"{b}: not on the same grid as {a} (size, transform and CRS must match)")
+            raise OptionError(f"{b}: not on the same grid as {a} (size, transform and CRS must match)")
         wins = [
             Window(x, y, min(block, da.width - x), min(block, da.height - y))
             for y in range(0, da.height, block)

@@ -297,3 +297,25 @@ def test_score_model_reports_rule_and_argmax(tmp_path: Path) -> None:
     want = plain.compute()
     assert res["miou_argmax"] == pytest.approx(want["miou"]) and res["biou_argmax"] == pytest.approx(want["biou"])
     assert "miou_argmax" not in score_model(path, spec, progress=False)
+
+
+def test_adapt_refuses_bad_options_before_any_photo_is_pseudo_labelled(tmp_path: Path) -> None:
+    """Found by a bad-input sweep (session 58): --crop-size and a broken --keep were refused only after the
+    pseudo-labels (30 s), two photos left named the work folder (exit 1), and -o a.txt was written."""
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+
+    root = write_scenes(tmp_path / "syn", n=2, size=(64, 96))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    common = ["crop", "adapt", root / "images", "--index", "exg"]
+    for extra, message in (
+        (["-o", tmp_path / "a.txt"], "a.txt: the adapted model is a .safetensors file"),
+        (["-o", tmp_path / "a.safetensors", "--keep", bad], "bad.json: not valid JSON"),
+        (["-o", tmp_path / "a.safetensors", "--crop-size", "100000"], "--crop-size"),
+    ):
+        code, text = _cli(*common, *extra)
+        assert code == 2 and message in text, text
+    assert not (tmp_path / "a_adapt").exists()  # nothing pseudo-labelled
+    one = root / "images" / sorted(p.name for p in (root / "images").iterdir())[0]
+    code, text = _cli("crop", "adapt", one, "-o", tmp_path / "b.safetensors", "--index", "exg")
+    assert code == 2 and "the 1 photos given: only 1 photos left to train on" in text, text

@@ -231,18 +231,18 @@ def read_keep(path: str | Path) -> set[str]:
     """Stems accepted in a screening export: ``{"accepted": [...]}`` or a plain JSON list (names or stems).
 
     Raises:
-        FileNotFoundError / ValueError: naming the file.
+        FileNotFoundError / OptionError: naming the file (usage errors on the command line).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: keep file not found")
     try:
         data = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise OptionError(f"--keep {path}: not valid JSON ({err})") from None
     items = data.get("accepted") if isinstance(data, dict) else data
     if not isinstance(items, list):
-        raise ValueError(f"{path}: expected a list or an object with an 'accepted' list")
+        raise OptionError(f"--keep {path}: expected a list or an object with an 'accepted' list")
     return {Path(str(s)).stem for s in items}
 
 

@@ -151,16 +151,22 @@ def screen_items(outdir: str | Path) -> list[dict]:
 
     Raises:
         FileNotFoundError: if ``pseudolabels.json`` is missing (run ``pseudolabel`` first).
-        ValueError: if it is not valid JSON or has no usable record.
+        OptionError: if it is not valid JSON or not a summary of records (a usage error).
+        ValueError: if it has no usable record.
     """
+    from agriseg.config import OptionError
+
     out = Path(outdir)
     summary = out / "pseudolabels.json"
     if not summary.is_file():
         raise FileNotFoundError(f"{summary}: not found (run `agriseg crop pseudolabel ... -o {out}` first)")
     try:
-        records = json.loads(summary.read_text())["records"]
-    except (json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{summary}: not a pseudolabel summary ({err})") from err
+        data = json.loads(summary.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise OptionError(f"{summary}: not valid JSON ({err})") from None
+    records = data.get("records") if isinstance(data, dict) else None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise OptionError(f"{summary}: not the pseudolabels.json of `agriseg crop pseudolabel` (no list of records)")
     items = []
     for r in records:
         if r.get("status") not in ("ok", "skipped") or not r.get("overlay"):

@@ -235,7 +235,7 @@ def make_synthetic(
         raise OptionError(f"--stems {stems_file}: lists no photo names")
     missing = sorted(set(names) - set(pairs))
     if missing:
-        raise ValueError(f"{stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
+        raise OptionError(f"--stems {stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
     return write_set(
         kind,
         outdir,
