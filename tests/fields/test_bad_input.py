@@ -270,3 +270,20 @@ def test_map_refuses_a_model_that_is_not_one_and_a_patch_that_cannot_fit_before_
     code, out = _run("map", scene, "-m", model, "-o", tmp_path / "m", "--serial", "--tile", "100000")
     _usage_error(code, out, "s2.tif with --tile 100000 would need about")
     assert not (tmp_path / "m").exists() and not (tmp_path / "p").exists()
+
+
+def test_an_area_file_that_is_no_vector_file_and_an_unknown_catalogue_are_usage_errors(
+    tmp_path: Path, model: Path
+) -> None:
+    """Found by a bad-input sweep (session 58): each failed its item (exit 1), the catalogue after a lookup."""
+    text = tmp_path / "areas.txt"
+    text.write_text("hello")
+    code, out = _run("download", "-o", tmp_path / "d.tif", "--bbox", text, *DATES)
+    _usage_error(code, out, "--bbox ")
+    assert "areas.txt: not a readable vector file" in out and "It might help" not in out
+    code, out = _run("map", "-m", model, "-o", tmp_path / "m", "--areas", text, *DATES, "--serial")
+    _usage_error(code, out, "--areas ")
+    code, out = _run(
+        "download", "-o", tmp_path / "d.tif", "--bbox", "11,47,11.01,47.01", *DATES, "--stac-url", "nosuch"
+    )
+    _usage_error(code, out, "--stac-url: not a STAC API name (planetary-computer, earth-search)")

@@ -267,7 +267,11 @@ class DownloadConfig(StrictModel):
     @field_validator("stac_url")
     @classmethod
     def _named_api(cls, v: str) -> str:
-        return STAC_APIS.get(v, v)
+        if v in STAC_APIS:
+            return STAC_APIS[v]
+        if v.startswith(("http://", "https://", "file://")) or Path(v).expanduser().exists():  # a catalog file too
+            return v
+        raise ValueError(f"{v!r} is not a STAC API name ({', '.join(STAC_APIS)}), an http(s) URL or a catalog file")
 
 
 class FieldsRunConfig(StrictModel):

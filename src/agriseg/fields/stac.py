@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from agriseg.config import OptionError
 from agriseg.fields.config import DownloadConfig
 
 BBox = tuple[float, float, float, float]
@@ -76,7 +77,8 @@ def read_areas(path: str | Path) -> Any:
     try:
         df = gpd.read_file(path)
     except Exception as err:  # noqa: BLE001 - any reader error is a bad input file
-        raise ValueError(f"{path}: not a readable vector file ({err})") from err
+        first = str(err).split("; It might help")[0]  # GDAL's advice about driver prefixes says nothing here
+        raise ValueError(f"{path}: not a readable vector file ({first})") from err
     if df.empty or df.crs is None:
         raise ValueError(f"{path}: no features, or no CRS")
     return df.to_crs(4326)
@@ -95,18 +97,21 @@ VECTOR_SUFFIXES = frozenset({".geojson", ".json", ".gpkg", ".shp", ".fgb", ".par
 
 
 def check_area(value: str, what: str = "--bbox") -> None:
-    """Check an area argument without reading anything: four numbers in degrees, or a vector file that exists.
-
-    A file's contents are read (and may fail) later, with the rest of the work.
+    """Check an area argument before any work: four numbers in degrees, or a vector file that reads.
 
     Raises:
         FileNotFoundError: a vector file name (by its suffix, or a word without commas) that is not there.
-        ValueError: not four numbers in degrees, or an empty or inverted box (the message names ``what``).
+        OptionError: not four numbers in degrees, an empty or inverted box, or a file that is not a vector
+            file with features and a CRS (the message names ``what``).
     """
     path = Path(value)
     if value.strip() and path.exists():
         if not path.is_file():
-            raise ValueError(f"{what} {value}: a folder; give W,S,E,N in degrees or a vector file")
+            raise OptionError(f"{what} {value}: a folder; give W,S,E,N in degrees or a vector file")
+        try:
+            read_areas(path)
+        except ValueError as err:
+            raise OptionError(f"{what} {err}") from None
         return
     if path.suffix.lower() in VECTOR_SUFFIXES:
         raise FileNotFoundError(f"{what} {value}: no such file")

@@ -618,8 +618,8 @@ def download_areas(
         ``win_a_dates``, ``win_b_dates`` and ``season``.
 
     Raises:
-        ValueError: an unreadable vector file or one without features or CRS.
-        OptionError: neither date ranges nor ``--season auto``.
+        OptionError: an unreadable vector file or one without features or CRS; neither date ranges nor
+            ``--season auto``.
     """
     import re
 
@@ -630,7 +630,10 @@ def download_areas(
     dates = request.dates()
     if request.season is None and any(dates[w] is None for w in inputs[0]):
         raise OptionError("--areas needs --win-a-dates and --win-b-dates, or --season auto --year YEAR")
-    df = read_areas(areas)
+    try:
+        df = read_areas(areas)
+    except ValueError as err:  # the file given is not one of areas: a usage error
+        raise OptionError(f"--areas {err}") from None
     names = [re.sub(r"[^A-Za-z0-9_.-]+", "_", str(v)) for v in df["id"]] if "id" in df else None
     items = []
     for i, geom in enumerate(df.geometry):
