@@ -271,7 +271,7 @@ class DownloadConfig(StrictModel):
             return STAC_APIS[v]
         if v.startswith(("http://", "https://", "file://")) or Path(v).expanduser().exists():  # a catalog file too
             return v
-        raise ValueError(f"{v!r} is not a STAC API name ({', '.join(STAC_APIS)}), an http(s) URL or a catalog file")
+        raise ValueError(f"not a STAC API name ({', '.join(STAC_APIS)}), an http(s) URL or a catalog file")
 
 
 class FieldsRunConfig(StrictModel):
