@@ -335,3 +335,24 @@ def test_a_patch_too_large_for_memory_is_refused_up_front(tmp_path, tiny_ckpt) -
     assert not list((tmp_path / "out").glob("*.tif"))
     res = CliRunner().invoke(main, [*args, "--tile", "64"])
     assert res.exit_code == 0, res.output
+
+
+def test_robustness_names_chip_and_crop_and_a_photo_is_not_a_scene(tmp_path, tiny_ckpt) -> None:
+    """Found by a bad-input sweep (session 58): each failed after reading the scene (exit 1), one with two raw
+    rasterio warning lines, none naming the option."""
+    from PIL import Image
+
+    from tests.fields.synth_scenes import write_scene
+
+    scene = write_scene(tmp_path / "s.tif", h=96, w=96)
+    photo = tmp_path / "photo.jpg"
+    Image.new("RGB", (96, 96)).save(photo)
+    base = ["fields", "robustness", "--model", str(tiny_ckpt)]
+    for extra, message in (
+        (["--scene", str(scene), "--crop", "100"], "--crop 100: must lie between half of --chip 256 and --chip"),
+        (["--scene", str(scene), "--chip", "128", "--crop", "100"], "--chip 128: "),
+        (["--scene", str(photo)], "photo.jpg: has 3 bands, expected 8"),
+    ):
+        res = CliRunner().invoke(main, [*base, *extra])
+        assert res.exit_code == 2 and message in res.output, res.output
+        assert "NotGeoreferencedWarning" not in res.output

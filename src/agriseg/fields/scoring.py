@@ -73,10 +73,21 @@ def robustness(
 
     if (scene is None) == (root is None):
         raise OptionError("give exactly one of --scene (no labels) or --root (FTW chips with labels)")
+    if scene is not None and not config.chip / 2 < config.crop < config.chip:  # before the scene is read
+        raise OptionError(f"--crop {config.crop}: must lie between half of --chip {config.chip} and --chip")
     model, cfg, info = load_fields_model(model_path)
     labels = None
     if scene is not None:
-        arr, profile = read_s2(scene, bands=cfg.in_channels)
+        from agriseg.data.io import quiet_rasterio
+
+        try:
+            with quiet_rasterio(scene):
+                arr, profile = read_s2(scene, bands=cfg.in_channels)
+        except ValueError as err:  # not a scene this model reads: the file given is wrong
+            raise OptionError(str(err)) from None
+        if min(arr.shape[1:]) < config.chip:
+            h, w = arr.shape[1:]
+            raise OptionError(f"--chip {config.chip}: {scene} is {w} x {h} px, smaller than one chip")
         valid = scene_valid(arr, profile.get("nodata"))  # (H, W)
         chips, _pos = scene_chips(to_reflectance(np.where(np.isfinite(arr), arr, 0), config.offset), config.chip,
                                   config.stride)  # fmt: skip
@@ -101,6 +112,9 @@ def robustness(
         items = [ds[int(i)] for i in idx]
         refl = torch.stack([it["image"] for it in items])
         labels = torch.stack([it["mask"] for it in items])
+    side = int(refl.shape[-1])  # (N, C, S, S)
+    if not side / 2 < config.crop < side:
+        raise OptionError(f"--crop {config.crop}: must lie between half of the {side}-px chips and their side")
     divisor = float(info.get("divisor", FTW_DIVISOR))
     rcfg = RobustnessConfig(crop=config.crop, divisor=divisor, batch_size=config.batch_size)
     res = robustness_report(model, refl, labels, rcfg)
