@@ -69,16 +69,12 @@ def read_areas(path: str | Path) -> Any:
         FileNotFoundError: no such file.
         ValueError: an unreadable file, or one without features or CRS (naming the file).
     """
-    import geopandas as gpd
+    from agriseg.vector.read import read_vector
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: areas file not found")
-    try:
-        df = gpd.read_file(path)
-    except Exception as err:  # noqa: BLE001 - any reader error is a bad input file
-        first = str(err).split("; It might help")[0]  # GDAL's advice about driver prefixes says nothing here
-        raise ValueError(f"{path}: not a readable vector file ({first})") from err
+    df = read_vector(path)
     if df.empty or df.crs is None:
         raise ValueError(f"{path}: no features, or no CRS")
     return df.to_crs(4326)

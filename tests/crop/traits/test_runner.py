@@ -355,3 +355,26 @@ def test_a_missing_plots_file_is_a_usage_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
     assert res.exit_code == 2 and "nothere.gpkg: file not found (--plots)" in res.output, res.output
     assert not (tmp_path / "o").exists()
+
+
+def test_a_plots_file_that_is_no_vector_file_is_a_usage_error_and_a_photo_says_why_polygons_do_not_fit(
+    tmp_path: Path,
+) -> None:
+    """Found by a bad-input sweep (session 58): a text file as --plots failed every mosaic in turn (exit 1), and
+    polygons on a photo said only "has no CRS"."""
+    import geopandas as gpd
+    from click.testing import CliRunner
+    from shapely.geometry import box
+
+    from agriseg.cli import main
+
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "p.png")
+    (tmp_path / "plots.gpkg").write_text("not a geopackage")
+    args = ["crop", "plots", str(tmp_path / "p.png"), "--plots", str(tmp_path / "plots.gpkg")]
+    res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "--plots " in res.output and "plots.gpkg: not a readable vector file" in res.output
+    assert "It might help" not in res.output and not (tmp_path / "o").exists()
+    gpd.GeoDataFrame({"id": ["a"]}, geometry=[box(0, 0, 1, 1)], crs=32633).to_file(tmp_path / "ok.gpkg")
+    args = ["crop", "plots", str(tmp_path / "p.png"), "--plots", str(tmp_path / "ok.gpkg")]
+    res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o2")])
+    assert res.exit_code == 1 and "p.png: has no CRS, so the polygons of ok.gpkg cannot be placed on it" in res.output

@@ -95,6 +95,14 @@ def run_plots(
         if config.plot_id:  # it would be silently ignored: a regions CSV has one id column
             raise OptionError(f"--plot-id: {config.plots} is a regions CSV, whose ids are its 'id' column")
         overlap = overlaps(read_regions_option(config.plots, "--plots"))  # a bad file stops the batch first
+    else:
+        from agriseg.config import OptionError
+        from agriseg.crop.traits.orthomosaic import read_plots
+
+        try:
+            read_plots(config.plots, None, config.plot_id)  # a bad file stops the batch first, not every mosaic
+        except ValueError as err:
+            raise OptionError(f"--plots {err}") from None
     items = [
         Item(
             n,

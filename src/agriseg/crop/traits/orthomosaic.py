@@ -43,16 +43,12 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
     """
     import geopandas as gpd
 
+    from agriseg.vector.read import read_vector
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: plots file not found")
-    try:
-        if path.suffix.lower() in (".parquet", ".geoparquet"):
-            gdf = gpd.read_parquet(path)
-        else:
-            gdf = gpd.read_file(path)
-    except Exception as err:  # pyogrio / pyarrow raise their own error types
-        raise ValueError(f"{path}: not a readable vector file ({err})") from err
+    gdf = read_vector(path)
     if len(gdf) == 0:
         raise ValueError(f"{path}: has no plots")
     if gdf.crs is None:
@@ -66,7 +62,7 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
         ids = gdf[col].astype(str).tolist()
     if len(set(ids)) != len(ids):
         raise ValueError(f"{path}: plot ids in {col!r} are not unique")
-    gdf = gdf.to_crs(crs)
+    gdf = gdf.to_crs(crs) if crs is not None else gdf
     return gpd.GeoDataFrame({"plot_id": ids}, geometry=gdf.geometry.values, crs=gdf.crs)
 
 
@@ -126,7 +122,15 @@ def plot_stats(mosaic: str | Path, config: PlotsConfig, segment: Segment | None 
     from tqdm import tqdm
 
     path = Path(mosaic)
-    info = open_scene(path)
+    try:
+        info = open_scene(path)
+    except ValueError as err:
+        if "has no CRS" not in str(err):
+            raise
+        raise ValueError(
+            f"{path}: has no CRS, so the polygons of {Path(config.plots).name} cannot be placed on it (a photo's "
+            "regions are a CSV of pixel boxes: --plots regions.csv)"
+        ) from None
     plots = read_plots(config.plots, info.crs, config.plot_id)
     n_plots = len(plots)
     pixels = np.zeros(n_plots + 1, np.int64)
