@@ -53,7 +53,7 @@ def test_merge_keeps_the_largest_piece_of_a_split_field() -> None:
 def test_an_untrusted_pickle_is_refused_then_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "cache"))
     f = tmp_path / "m.pt"
-    f.write_bytes(b"not really a model")
+    f.write_bytes(b"\x80not really a model")  # a pickle's first byte: what trust checks of the format
     with pytest.raises(UntrustedModelError, match=r"you have not trusted; .*`agriseg fields models trust .*m.pt`"):
         require_trusted(f)
     digest = hashlib.sha256(f.read_bytes()).hexdigest()
@@ -65,11 +65,14 @@ def test_an_untrusted_pickle_is_refused_then_trusted(tmp_path: Path, monkeypatch
     res = CliRunner().invoke(main, ["fields", "models", "trust", str(f)])
     assert res.exit_code == 0 and digest in res.output
     assert require_trusted(f) == digest
-    f.write_bytes(b"changed")  # trust follows the content
+    f.write_bytes(b"\x80changed")  # trust follows the content
     with pytest.raises(UntrustedModelError):
         require_trusted(f)
     with pytest.raises(ValueError, match="does not start with abcdef12"):
         trust_file(f, prefix="abcdef12")
+    (tmp_path / "notes.txt").write_text("hello")  # any file was trusted (bad-input sweep, session 58)
+    res = CliRunner().invoke(main, ["fields", "models", "trust", str(tmp_path / "notes.txt")])
+    assert res.exit_code == 2 and "notes.txt: not a PyTorch model file" in res.output
 
 
 def test_full_url_entries_follow_the_mirror(monkeypatch: pytest.MonkeyPatch) -> None:

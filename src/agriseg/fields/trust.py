@@ -68,14 +68,21 @@ def trust_file(path: str | Path, name: str | None = None, sha256: str | None = N
 
     Raises:
         FileNotFoundError: missing file.
+        OptionError: a file that is no PyTorch model file (a usage error).
         ValueError: the file's digest differs from ``sha256`` or ``prefix``.
     """
+    import zipfile
+
     from agriseg.data.download import sha256_of
     from agriseg.data.files import write_json
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model file not found")
+    with path.open("rb") as fh:
+        pickled = fh.read(1) == b"\x80"  # a pickle's protocol opcode (torch's legacy format)
+    if not pickled and not zipfile.is_zipfile(path):  # torch.save writes a zip archive
+        raise OptionError(f"{path}: not a PyTorch model file (neither a torch zip archive nor a pickle); not trusted")
     digest = sha256_of(path)
     if sha256 is not None and digest != _check_hex(sha256):
         raise ValueError(f"{path}: sha256 is {digest}, not the {sha256} given; not trusted")
