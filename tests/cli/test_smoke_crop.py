@@ -92,7 +92,7 @@ def test_predict_and_evaluate_bundled_photos(samples_dir: Path, tmp_path: Path) 
     listed = agriseg("crop models list", cwd=work).output
     assert "* default" in listed and "crop-weed" in listed and "background/crop/weed" in listed
     assert "Model card: `crop-weed`" in agriseg("crop models show crop-weed", cwd=work).output
-    agriseg("crop models show nope", cwd=work, expect=1)
+    agriseg("crop models show nope", cwd=work, expect=2)  # an unknown name is a usage error
     # a batch with one bad photo: the others are written, one summary line, exit status 1
     (work / "bad").mkdir(exist_ok=True)
     (work / "bad" / "broken.jpg").write_bytes(b"not a photo")
