@@ -139,10 +139,10 @@ def check_device(device: str, option: str = "--device") -> None:
 
     if device == "mps":
         if not torch.backends.mps.is_available():
-            raise OptionError(f"{option} mps: this machine has no Apple MPS device; use --device cpu")
+            raise OptionError(f"{option} mps: this machine has no Apple MPS device; use {option} cpu")
         return
     if not torch.cuda.is_available():
-        raise OptionError(f"{option} {device}: no CUDA GPU is available on this machine; use --device cpu")
+        raise OptionError(f"{option} {device}: no CUDA GPU is available on this machine; use {option} cpu")
     index, count = int(device.partition(":")[2] or 0), torch.cuda.device_count()
     if index >= count:
         have = ", ".join(f"cuda:{i}" for i in range(count))

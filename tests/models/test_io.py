@@ -34,3 +34,20 @@ def test_garbage_is_not_a_pytorch_file(tmp_path):
     with pytest.raises(ModelLoadError, match=r"junk\.pt: cannot read as a PyTorch file \(") as info:
         torch_load(path)
     assert "\n" not in str(info.value) and len(str(info.value)) < 300
+
+
+class _Payload:
+    def __reduce__(self):  # what a malicious checkpoint does: a call when unpickled (here a harmless one)
+        import os
+
+        return (os.getcwd, ())
+
+
+def test_a_file_that_would_run_code_is_refused_without_torchs_advice_to_load_it_anyway(tmp_path):
+    """Torch's message advises ``weights_only=False``; for such a file that advice runs the attacker's code."""
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "x": _Payload()}, path)
+    with pytest.raises(ModelLoadError) as info:
+        torch_load(path, "cannot read as a checkpoint")
+    msg = str(info.value)
+    assert "getcwd" in msg and "weights_only` set to `False" not in msg and "\n" not in msg

@@ -330,15 +330,17 @@ def test_dataset_goes_on_past_a_bad_image_unless_strict(tmp_path: Path) -> None:
         Image.fromarray(sem.astype(np.uint8)).save(tmp_path / "msk" / f"a{i}.png")
     (tmp_path / "img" / "bad.png").write_bytes(b"not a png")
     Image.fromarray(sems[0].astype(np.uint8)).save(tmp_path / "msk" / "bad.png")
+    Image.fromarray(imgs[0]).save(tmp_path / "img" / "nomask.png")  # and an image without a mask
     args = ["text", "dataset", tmp_path / "img", "--masks", tmp_path / "msk", "--classes", CLASSES, "--tile", "16"]
-    res = _run(*args, "-o", tmp_path / "strict", "--strict")
-    assert res.exit_code == 1 and "bad.png: not a readable image" in _one_line_error(res)
+    res = _run(*args, "-o", tmp_path / "strict", "--strict")  # stops at the first: the image without a mask
+    assert res.exit_code == 1 and "nomask.png: no mask with the stem" in _one_line_error(res)
     assert not (tmp_path / "strict").exists()
     for _ in range(2):  # made, then unchanged: the image left out is reported both times
         res = _run(*args, "-o", tmp_path / "ds")
         assert res.exit_code == 1, res.output
         assert "failed: " in res.output and "bad.png: not a readable image" in res.output
-        assert "1 image(s) left out of the data set" in res.output
+        assert "nomask.png: no mask with the stem 'nomask'" in res.output
+        assert "2 image(s) left out of the data set" in res.output
     from datasets import load_from_disk
 
     assert {s for s in load_from_disk(str(tmp_path / "ds"))["source"]} == {"a0.png", "a1.png"}

@@ -220,7 +220,7 @@ class SelfTrainer:
             keep = read_keep(self.cfg.keep)
             files = [f for f in files if f.stem in keep]
         if len(files) < 2:
-            raise OptionError(f"{self.cfg.images}: only {len(files)} photos left to train on (after exclude/keep)")
+            raise OptionError(f"{self.cfg.images}: only {len(files)} photos to train on (at least 2 are needed)")
         return files
 
     def pseudolabel(self, files: list[Path]) -> dict[str, Path]:

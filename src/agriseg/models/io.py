@@ -64,7 +64,7 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - pickle, zip and torch errors all mean: not a usable file
         text = str(err)
-        found = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+        found = re.search(r"GLOBAL (\S+)", text)  # "Unsupported global: GLOBAL x.Y", "unsupported GLOBAL posix.system"
         if found:
             reason = (
                 f"it holds Python objects, not only tensors ({found.group(1)}); agriseg reads such files only "
@@ -73,6 +73,8 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         elif "WeightsUnpickler error:" in text:  # not a pickle torch can read (garbage, another format)
             detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()
             reason = f"not a PyTorch file: {detail[0][:120] if detail else 'unreadable pickle'}"
+        elif "Weights only load failed" in text:  # never torch's advice to load it with weights_only=False
+            reason = "it cannot be read with weights_only=True; save its state_dict, or convert it to .safetensors"
         else:
             reason = f"{type(err).__name__}: {(text.strip().splitlines() or [''])[0][:200]}".rstrip(": ")
         raise ModelLoadError(f"{path}: {what} ({reason})") from err

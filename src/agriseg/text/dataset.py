@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
-from agriseg.data.io import list_images
+from agriseg.data.io import NoInputError, list_images
 from agriseg.raster.image import read_image
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.config import grid_within_patch
@@ -199,8 +199,12 @@ def _records(
     return recs
 
 
-def pair_files(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path, Path]]:
+def pair_files(
+    images: Sequence[Path], masks: Sequence[Path], failed: list[str] | None = None
+) -> list[tuple[Path, Path]]:
     """Match image and mask files by stem.
+
+    With ``failed``, an image without a mask is left out and named there; without it, it raises.
 
     Raises:
         ValueError: naming the first image without a mask, or two images (or masks) of one stem.
@@ -210,7 +214,11 @@ def pair_files(images: Sequence[Path], masks: Sequence[Path]) -> list[tuple[Path
     pairs = []
     for im in images:
         if im.stem not in by_stem:
-            raise ValueError(f"{im}: no mask with the stem {im.stem!r} among {len(masks)} mask files")
+            msg = f"{im}: no mask with the stem {im.stem!r} among {len(masks)} mask files"
+            if failed is None:
+                raise ValueError(msg)
+            failed.append(msg)
+            continue
         pairs.append((im, by_stem[im.stem]))
     return pairs
 
@@ -345,7 +353,10 @@ def build_dataset(
     from agriseg.fingerprint import Recipe
 
     names = parse_class_words(class_words)
-    pairs = pair_files(list_images(list(images)), list_images(list(masks)))
+    unpaired: list[str] = []  # images without a mask: left out and named, unless strict
+    pairs = pair_files(list_images(list(images)), list_images(list(masks)), None if strict else unpaired)
+    if not pairs:
+        raise NoInputError(f"no image has a mask of the same name ({len(unpaired)}; the first: {unpaired[0]})")
     proc = None
     if model:
         from agriseg.text.modeling import check_class_words, load_processor, resolve_model_option
@@ -365,7 +376,7 @@ def build_dataset(
         return None if proc is None else max(answer_tokens(ds, proc))
 
     def work(item: Item) -> dict[str, Any]:
-        failed: list[str] | None = None if strict else []
+        failed: list[str] | None = None if strict else list(unpaired)
         ims, mks = [p[0] for p in pairs], [p[1] for p in pairs]
         recs = records_from_files(ims, mks, names, spec, config.seed, bands, failed)
         if not recs and failed:

@@ -15,11 +15,12 @@ Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Device = Literal["auto", "cpu", "cuda"]
 
 
-def resolve_device(device: Device) -> str:
+def resolve_device(device: Device, option: str = "--device") -> str:
     """``cuda`` when asked or available (``auto``), else ``cpu``.
 
     Raises:
-        OptionError: a device this machine does not have (:func:`agriseg.runtime.check_device`).
+        OptionError: a device this machine does not have (:func:`agriseg.runtime.check_device`; the message
+            names ``option``).
     """
     import torch
 
@@ -27,7 +28,7 @@ def resolve_device(device: Device) -> str:
 
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    check_device(device)
+    check_device(device, option)
     return device
 
 

@@ -180,6 +180,7 @@ def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> t
     """The data set, the model in training mode, its processor and the data set's metadata of an SFT or GRPO
     run (the model is loaded from ``cfg.model`` unless given)."""
     check_output_dir(cfg)
+    resolve_device(cfg.device, "device:")  # a config key (or --set device=...), named so
     if model is None:
         resolve_model_name(cfg.model)  # a mistyped folder fails before the data set is read
     ds = load_dataset_dir(cfg.dataset, cfg.max_samples)

@@ -167,3 +167,11 @@ def test_a_hub_id_without_a_network_fails_at_once(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(huggingface_hub, "try_to_load_from_cache", lambda repo, file: None)
     with pytest.raises(ModelLoadError, match=r"someorg/depth: no such Depth Anything model folder, not in the Hugging"):
         DepthAnythingEstimator("someorg/depth")
+
+
+def test_a_pickled_npy_is_refused_without_numpys_advice_to_load_it_unsafely(tmp_path: Path) -> None:
+    path = tmp_path / "a.npy"
+    np.save(path, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ValueError, match="holds Python objects") as info:
+        read_depth(path)
+    assert "allow_pickle" not in str(info.value)

@@ -59,7 +59,9 @@ def read_depth(path: str | Path) -> np.ndarray:
         try:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as err:
-            raise ValueError(f"{path}: unreadable .npy depth ({err})") from err
+            pickled = "allow_pickle" in str(err)  # never numpy's advice to load it unsafely
+            why = "it holds Python objects, not a numeric array" if pickled else " ".join(str(err).split())
+            raise ValueError(f"{path}: unreadable .npy depth ({why})") from err
     else:
         arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
         if arr is None:
