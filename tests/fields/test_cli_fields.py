@@ -356,3 +356,19 @@ def test_robustness_names_chip_and_crop_and_a_photo_is_not_a_scene(tmp_path, tin
         res = CliRunner().invoke(main, [*base, *extra])
         assert res.exit_code == 2 and message in res.output, res.output
         assert "NotGeoreferencedWarning" not in res.output
+
+
+def test_the_memory_estimate_leaves_the_activations_of_a_gpu_run_to_the_gpu() -> None:
+    """A large batch of large patches on a GPU keeps its activations in GPU memory, not in this machine's."""
+    from pathlib import Path
+
+    from agriseg.fields.config import PredictConfig
+    from agriseg.fields.predict import ACTIVATION_PLANES, scene_memory_need
+    from agriseg.raster.io import SceneInfo
+
+    info = SceneInfo(Path("s.tif"), 10980, 10980, 8, "uint16", None, None, None, {})
+    cpu = PredictConfig(patch_size=1024, batch_size=32)
+    gpu = PredictConfig.model_construct(**{**cpu.model_dump(), "device": "cuda"})  # no GPU needed to build it
+    planes = 32 * 2048**2 * ACTIVATION_PLANES * 4.0
+    assert scene_memory_need(info, cpu, 2.0) - scene_memory_need(info, gpu, 2.0) == planes
+    assert scene_memory_need(info, gpu, 2.0) < 8 * 2**30  # fits a 16 GB host

@@ -434,13 +434,15 @@ def _partial_usable(partial: Path, info: SceneInfo, bands: int, rows_done: int) 
 
 
 def scene_memory_need(info: SceneInfo, config: PredictConfig, resize: float, num_classes: int = 3) -> float:
-    """Estimated peak bytes of predicting a scene: a row strip of the scene (and its padded copy), the blending
-    sums of a strip, and one batch of patches through the model (inputs, logits, activations)."""
+    """Estimated peak bytes of this machine's memory when predicting a scene: a row strip of the scene (and its
+    padded copy), the blending sums of a strip, and one batch of patches (inputs and logits; on the CPU also the
+    model's activations, which a GPU holds in its own memory)."""
     P, W = config.patch_size, info.width
     side = P * resize  # pixels per patch side the model sees
     strip = 2 * info.count * P * max(P, W)  # (C, P, W) read, padded when the scene is narrower than P
     sums = (num_classes + 1) * P * W
-    batch = config.batch_size * side * side * (info.count + num_classes + ACTIVATION_PLANES)
+    planes = info.count + num_classes + (ACTIVATION_PLANES if config.device == "cpu" else 0)
+    batch = config.batch_size * side * side * planes
     return 4.0 * (strip + sums + batch)
 
 
