@@ -302,7 +302,7 @@ class BuiltDataset:
         longest: the longest answer in tokens of the model's tokenizer (None without a model): GRPO's
             ``max_completion_length`` and predict's ``--max-new-tokens`` must fit it.
         skipped: the folder was made before from the same inputs and options (the run changed nothing).
-        failed: one line per image left out (unreadable, a mask that does not fit); kept in the folder
+        failed: one line per image left out (unreadable, without a mask, a mask that does not fit); kept in the folder
             (:data:`FAILED_FILE`), so a re-run that changes nothing reports them again.
     """
 
