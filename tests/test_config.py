@@ -55,3 +55,16 @@ def test_unreadable_config_files_are_one_line_usage_errors(tmp_path: Path) -> No
     )
     assert res.exit_code == 2 and "Error: --seed: Input should be less than or equal to" in res.output, res.output
     assert "pydantic" not in res.output and not (tmp_path / "s").exists()
+
+
+def test_a_flags_list_names_which_value_is_bad_or_missing() -> None:
+    """Found by a bad-input sweep (session 58): ``--fields-per-chip.0: ... Field required`` leaked pydantic's path."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    res = CliRunner().invoke(main, ["fields", "make-synthetic", "-o", "unused", "--fields-per-chip", "3"])
+    assert res.exit_code == 2 and "--fields-per-chip: value 2 is missing (give the values comma-separated)" in res.output
+    res = CliRunner().invoke(main, ["fields", "make-synthetic", "-o", "unused", "--fields-per-chip", "3,a"])
+    assert res.exit_code == 2 and "--fields-per-chip (value 2): Input should be a valid integer" in res.output
+    assert "--fields-per-chip.1" not in res.output

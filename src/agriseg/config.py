@@ -131,6 +131,9 @@ def describe_errors(
         if names and loc and loc[0] in names:
             loc[0] = names[loc[0]]
         if loc and loc[0].startswith("--") and len(loc) == 2 and loc[1].isdigit():  # a flag's list: "a,b"
+            if e["type"] == "missing":  # "3" for min,max
+                parts.append(f"{loc[0]}: value {int(loc[1]) + 1} is missing (give the values comma-separated)")
+                continue
             loc = [f"{loc[0]} (value {int(loc[1]) + 1})"]
         where = ".".join(loc) or "(top level)"
         given = [k for k in overridden if where == k or where.startswith(f"{k}.") or k.startswith(f"{where}.")]
