@@ -64,7 +64,8 @@ def test_a_flags_list_names_which_value_is_bad_or_missing() -> None:
     from agriseg.cli import main
 
     res = CliRunner().invoke(main, ["fields", "make-synthetic", "-o", "unused", "--fields-per-chip", "3"])
-    assert res.exit_code == 2 and "--fields-per-chip: value 2 is missing (give the values comma-separated)" in res.output
+    assert res.exit_code == 2, res.output
+    assert "--fields-per-chip: value 2 is missing (give the values comma-separated)" in res.output
     res = CliRunner().invoke(main, ["fields", "make-synthetic", "-o", "unused", "--fields-per-chip", "3,a"])
     assert res.exit_code == 2 and "--fields-per-chip (value 2): Input should be a valid integer" in res.output
     assert "--fields-per-chip.1" not in res.output
