@@ -535,6 +535,7 @@ def adapt(
 
     output = Path(output)
     work = Path(workdir) if workdir else output.with_name(f"{output.stem}_adapt")
+    made_work = not work.exists()  # removed again when the photos turn out unusable before any work
     img_dir = work / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
     names: dict[str, Path] = {}
@@ -570,6 +571,8 @@ def adapt(
         msg = str(err)
         for stem, f in names.items():
             msg = msg.replace(str(img_dir / f"{stem}{f.suffix.lower()}"), str(f))
+        if made_work:  # only links to the photos were made: leave nothing behind
+            shutil.rmtree(work, ignore_errors=True)
         raise OptionError(msg.replace(str(img_dir), f"the {len(photos)} photos given")) from None
     labels1 = trainer.stage1_labels(masks)
     if combine != "none":

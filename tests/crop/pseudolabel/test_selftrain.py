@@ -319,3 +319,4 @@ def test_adapt_refuses_bad_options_before_any_photo_is_pseudo_labelled(tmp_path:
     one = root / "images" / sorted(p.name for p in (root / "images").iterdir())[0]
     code, text = _cli("crop", "adapt", one, "-o", tmp_path / "b.safetensors", "--index", "exg")
     assert code == 2 and "the 1 photos given: only 1 photos to train on (at least 2 are needed)" in text, text
+    assert not (tmp_path / "b_adapt").exists()  # its work folder (links to the photos) is not left behind
