@@ -344,3 +344,15 @@ def test_dataset_goes_on_past_a_bad_image_unless_strict(tmp_path: Path) -> None:
     from datasets import load_from_disk
 
     assert {s for s in load_from_disk(str(tmp_path / "ds"))["source"]} == {"a0.png", "a1.png"}
+
+
+def test_tiny_model_sizes_are_usage_errors_naming_the_flags(tmp_path: Path) -> None:
+    """Found by a bad-input sweep (session 58): size errors exited 1, and --image-size 100000 blamed --image-tokens."""
+    for extra, message in (
+        (["--image-tokens", "50"], "--image-tokens 50: must be a square number dividing the 64 vision patches"),
+        (["--image-size", "60"], "--image-size 60 is not a multiple of --vision-patch 8"),
+        (["--image-size", "100000"], "--image-size 100000: 12500 vision patches per side"),
+    ):
+        res = _run("text", "tiny-model", "-o", tmp_path / "t", *extra)
+        assert res.exit_code == 2 and message in _one_line_error(res), res.output
+    assert not (tmp_path / "t").exists()

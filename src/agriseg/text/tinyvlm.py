@@ -251,13 +251,23 @@ def save_tiny_vlm(model: Any, processor: Any, path: str | Path) -> Path:
     return Path(path)
 
 
+# vision patches per image side of the tiny model (4096 patches): it is for tests and demos, not for accuracy
+MAX_PATCHES_PER_SIDE = 64
+
+
 def check_tiny_vlm_config(cfg: TinyVLMConfig) -> None:
     """Raise :class:`agriseg.config.OptionError` (a usage error) unless the image, patch and token sizes fit."""
     import math
 
     if cfg.image_size % cfg.vision_patch:
         raise OptionError(f"--image-size {cfg.image_size} is not a multiple of --vision-patch {cfg.vision_patch}")
-    n_patches = (cfg.image_size // cfg.vision_patch) ** 2
+    side = cfg.image_size // cfg.vision_patch
+    if side > MAX_PATCHES_PER_SIDE:  # a test model: more patches only cost memory (100000 px: 156 M of them)
+        raise OptionError(
+            f"--image-size {cfg.image_size}: {side} vision patches per side; the tiny model takes at most "
+            f"{MAX_PATCHES_PER_SIDE} (a larger --vision-patch or a smaller --image-size)"
+        )
+    n_patches = side**2
     t = cfg.mm_tokens_per_image
     if math.isqrt(t) ** 2 != t or t > n_patches or n_patches % t:
         raise OptionError(
