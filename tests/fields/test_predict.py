@@ -316,18 +316,21 @@ def test_output_that_is_the_input_is_refused(scene: Path, tmp_path: Path) -> Non
 
 
 @pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the test writes a plain raster
-def test_reflectance_scene_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("dtype", "value", "message"),
+    [
+        ("float32", 0.2, "values look like 0-1 reflectance"),
+        ("uint8", 200, "8-bit values (0-255), not Sentinel-2 L2A digital numbers"),  # a quick-look
+    ],
+)
+def test_reflectance_or_8_bit_scene_warns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, dtype: str, value: float, message: str
+) -> None:
     from agriseg.fields.predict import warn_if_reflectance
 
-    path = tmp_path / "refl.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=8, dtype="float32") as ds:
-        ds.write(np.full((8, 8, 8), 0.2, np.float32))
+    path = tmp_path / "scene.tif"
+    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=8, dtype=dtype) as ds:
+        ds.write(np.full((8, 8, 8), value, dtype))
     with caplog.at_level("WARNING", logger="agriseg"):
         warn_if_reflectance(path)
-    assert "refl.tif: values look like 0-1 reflectance" in caplog.text
-    byte = tmp_path / "quicklook.tif"
-    with rasterio.open(byte, "w", driver="GTiff", width=8, height=8, count=8, dtype="uint8") as ds:
-        ds.write(np.full((8, 8, 8), 200, np.uint8))
-    with caplog.at_level("WARNING", logger="agriseg"):
-        warn_if_reflectance(byte)
-    assert "quicklook.tif: 8-bit values (0-255), not Sentinel-2 L2A digital numbers" in caplog.text
+    assert f"scene.tif: {message}" in caplog.text

@@ -717,12 +717,15 @@ def _parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 def _parse_sha256(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from agriseg.config import OptionError
+    from agriseg.fields.trust import check_sha256
+
     if value is None:
         return None
-    v = value.strip().lower()
-    if len(v) != 64 or any(c not in "0123456789abcdef" for c in v):
-        raise click.BadParameter(f"{value!r}: expected 64 hexadecimal digits")
-    return v
+    try:
+        return check_sha256(value)
+    except OptionError as err:
+        raise click.BadParameter(str(err).removeprefix("--sha256 ")) from None
 
 
 def sha256_option(help: str) -> Decorator:

@@ -50,7 +50,8 @@ def trusted() -> dict[str, dict[str, Any]]:
     return data if isinstance(data, dict) else {}
 
 
-def _check_hex(value: str) -> str:
+def check_sha256(value: str) -> str:
+    """A SHA-256 digest as 64 lower-case hex digits (``--sha256``); :class:`OptionError` otherwise."""
     v = value.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{64}", v):
         raise OptionError(f"--sha256 {value!r}: expected 64 hexadecimal digits")
@@ -84,7 +85,7 @@ def trust_file(path: str | Path, name: str | None = None, sha256: str | None = N
     if not pickled and not zipfile.is_zipfile(path):  # torch.save writes a zip archive
         raise OptionError(f"{path}: not a PyTorch model file (neither a torch zip archive nor a pickle); not trusted")
     digest = sha256_of(path)
-    if sha256 is not None and digest != _check_hex(sha256):
+    if sha256 is not None and digest != check_sha256(sha256):
         raise ValueError(f"{path}: sha256 is {digest}, not the {sha256} given; not trusted")
     if sha256 is None and prefix and not digest.startswith(prefix.lower()):
         raise ValueError(
@@ -115,7 +116,7 @@ def require_trusted(path: str | Path, sha256: str | None = None, name: str | Non
         raise FileNotFoundError(f"{path}: model file not found")
     digest = sha256_of(path)
     if sha256 is not None:
-        if digest != _check_hex(sha256):
+        if digest != check_sha256(sha256):
             raise UntrustedModelError(f"{path}: sha256 is {digest}, not the --sha256 {sha256} given; refusing to load")
         return digest
     if digest in trusted():
