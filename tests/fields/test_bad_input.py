@@ -287,3 +287,9 @@ def test_an_area_file_that_is_no_vector_file_and_an_unknown_catalogue_are_usage_
         "download", "-o", tmp_path / "d.tif", "--bbox", "11,47,11.01,47.01", *DATES, "--stac-url", "nosuch"
     )
     _usage_error(code, out, "--stac-url: not a STAC API name (planetary-computer, earth-search)")
+
+
+def test_a_sha256_that_is_not_64_hex_digits_is_refused_before_any_download(tmp_path: Path) -> None:
+    """Found by a bad-input sweep (session 57): `models trust NAME --sha256 zz` downloaded first (exit 1)."""
+    code, out = _run("models", "trust", "DelineateAnything", "--sha256", "zz")
+    assert code == 2 and "'zz': expected 64 hexadecimal digits" in out and "download" not in out, out
