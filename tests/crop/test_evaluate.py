@@ -143,3 +143,23 @@ def test_a_missing_predicted_mask_is_called_a_prediction(tmp_path):
     args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "pred"]
     res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args)])
     assert res.exit_code == 1 and "a_mask.png: predicted mask not found (--pred-masks" in res.output, res.output
+
+
+def test_a_pair_that_cannot_be_scored_is_named_and_the_others_are_scored(tmp_path):
+    """A label of another size stopped the whole evaluation (exit 1, nothing scored)."""
+    for stem in ("a", "b", "c"):
+        _pair(tmp_path, stem, np.ones((8, 8), np.uint8))
+    Image.fromarray(np.ones((6, 8), np.uint8)).save(tmp_path / "lab" / "b.png")  # another size than its photo
+    (tmp_path / "pred").mkdir()
+    for stem in ("a", "b"):  # c has no predicted mask
+        Image.fromarray(np.full((8, 8), 255, np.uint8)).save(tmp_path / "pred" / f"{stem}_mask.png")
+    args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "pred"]
+    res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "-o", str(tmp_path / "r.json")])
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    failed = [ln for ln in res.output.splitlines() if ln.startswith("  failed: ")]
+    assert len(failed) == 2, res.output
+    assert "b.png: mask size (8, 6) differs from image" in failed[0] and "c_mask.png: predicted mask not found" in failed[1]
+    got = json.loads((tmp_path / "r.json").read_text())
+    assert got["images"] == 1 and got["miou"] == 1.0 and len(got["failed"]) == 2
+    res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "--strict"])
+    assert res.exit_code == 1 and "b.png: mask size (8, 6) differs" in res.output and "  failed: " not in res.output

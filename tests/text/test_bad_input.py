@@ -356,3 +356,33 @@ def test_tiny_model_sizes_are_usage_errors_naming_the_flags(tmp_path: Path) -> N
         res = _run("text", "tiny-model", "-o", tmp_path / "t", *extra)
         assert res.exit_code == 2 and message in _one_line_error(res), res.output
     assert not (tmp_path / "t").exists()
+
+
+def test_evaluate_goes_on_past_a_prediction_it_cannot_score(masks: tuple[Path, Path], tmp_path: Path) -> None:
+    """A bad truth file stopped the whole evaluation at the first one (exit 1, nothing scored)."""
+    pred, truth = masks
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(truth / "m1.png")  # an RGB image among the truth masks
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(pred / "m2.png")  # another size than its truth
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(truth / "m2.png")
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(pred / "m3.png")  # no truth of its name
+    report = tmp_path / "r.json"
+    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report)
+    assert res.exit_code == 1 and "Traceback" not in res.output
+    failed = [ln for ln in res.output.splitlines() if ln.startswith("  failed: ")]
+    assert len(failed) == 3, res.output
+    assert "m1.png: mask must be one band of class ids" in failed[0]
+    assert "m2.png: shape (8, 8) != truth (16, 16)" in failed[1] and "m3.png: no truth mask named m3" in failed[2]
+    got = json.loads(report.read_text())
+    assert got["images"] == 1 and len(got["failed"]) == 3  # m0 alone is scored
+    alone = _run("text", "evaluate", pred / "m0.png", "-t", truth, "--classes", CLASSES, "-o", tmp_path / "a.json")
+    assert alone.exit_code == 0
+    assert json.loads((tmp_path / "a.json").read_text())["per_class"] == got["per_class"]
+    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", tmp_path / "s.json", "--strict")
+    assert res.exit_code == 1 and "m1.png: mask must be one band" in _one_line_error(res)
+    assert not (tmp_path / "s.json").exists()
+
+
+def test_evaluate_with_too_few_classes_is_a_usage_error(masks: tuple[Path, Path]) -> None:
+    pred, truth = masks
+    res = _run("text", "evaluate", pred, "-t", truth, "--classes", "others,field")
+    assert res.exit_code == 2 and "beyond the 2 classes given" in _one_line_error(res)

@@ -24,6 +24,7 @@ from agriseg.cli.options import (
     overwrite_option,
     precision_option,
     stack,
+    strict_option,
     tiling_options,
     tta_option,
 )
@@ -81,6 +82,7 @@ def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params:
 @option("--boundary-ratio", config=CROP_EVALUATE, type=float, help="Boundary IoU dilation ratio of the diagonal.")
 @output_option("Write the report as JSON.", required=False)
 @overwrite_option()
+@strict_option()
 @friendly_errors
 def evaluate(
     images: str,
@@ -90,6 +92,7 @@ def evaluate(
     peanut: bool,
     output: Path | None,
     overwrite: bool,
+    strict: bool,
     **params: object,
 ) -> None:
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
@@ -101,7 +104,7 @@ def evaluate(
     if output:  # before the evaluation runs: never a file of the folders read, an existing one only with --overwrite
         check_output(output, overwrite, inputs=[f for d in (images, masks, pred_masks) if d for f in Path(d).iterdir()])
     cfg = config_from_params(CropEvaluateConfig, params)
-    res = evaluate_model(images, masks, cfg, pred_masks, colormap, peanut)
+    res = evaluate_model(images, masks, cfg, pred_masks, colormap, peanut, strict=strict)
     click.echo(format_table(res))
     if output:
         write_json(output, res)

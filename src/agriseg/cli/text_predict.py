@@ -26,6 +26,7 @@ from agriseg.cli.options import (
     output_option,
     overwrite_option,
     renamed,
+    strict_option,
     tiling_options,
 )
 from agriseg.cli.text_helpers import _need_text_extra
@@ -99,6 +100,7 @@ def predict_cmd(
 @model_option("text")
 @output_option("Write the report as JSON (and the per-class table as CSV beside it).", required=False)
 @overwrite_option()
+@strict_option()
 @friendly_errors
 def evaluate_cmd(
     predictions: tuple[Path, ...],
@@ -108,6 +110,7 @@ def evaluate_cmd(
     model_name: str | None,
     output: Path | None,
     overwrite: bool,
+    strict: bool,
     **params: object,
 ) -> None:
     """Pooled per-class Dice and IoU, overall accuracy, confusion matrix, instance metrics (per-class
@@ -118,5 +121,11 @@ def evaluate_cmd(
     from agriseg.text.metrics import evaluate_command
 
     cfg = config_from_params(TextEvaluateConfig, params)
-    table = evaluate_command(predictions, truth, classes, cfg, truth_instances, model_name, output, overwrite)
+    table, failed = evaluate_command(
+        predictions, truth, classes, cfg, truth_instances, model_name, output, overwrite, strict
+    )
     click.echo(table)
+    for line in failed:  # not scored; the others are
+        click.echo(f"  failed: {line}", err=True)
+    if failed:
+        raise SystemExit(1)

@@ -25,17 +25,20 @@ def evaluate_folder(
     boundary_ratio: float = 0.02,
     class_names: list[str] | None = None,
     progress: bool = True,
+    strict: bool = False,
 ) -> dict:
     """Predict each image with a label of the same stem and accumulate mIoU / bIoU / accuracy.
 
     ``predict_fn(stem, rgb)`` returns the class-id mask of one image. Images without a label (and labels
     without an image) are not scored; the report lists them (``images_without_label``,
     ``labels_without_image``) so a partial label folder is never mistaken for a full one; nor are photos or
-    labels that cannot be read (``failed``: one line each; the others are scored).
+    labels that cannot be read or whose sizes differ (``failed``: one line each; the others are scored, unless
+    ``strict``).
 
     Raises:
-        ValueError: naming the label file whose size differs from its image, that holds a class id the
-            model does not predict, or whose colours match no entry of the colormap.
+        OptionError: naming the label file that holds a class id the model does not predict.
+        ValueError: naming the label file whose colours match no entry of the colormap; every pair failed;
+            with ``strict``, the first pair that cannot be scored.
     """
     from tqdm import tqdm
 
@@ -45,25 +48,15 @@ def evaluate_folder(
     ignored = pixels = 0  # label pixels of value 255 or of colours the colormap does not list
     if pairs:  # a label mode that does not fit the labels is refused before the progress bar starts
         read_label(next(iter(pairs.values()))[1], label_mode, colormap)
-    failed: list[str] = []  # photos or labels that cannot be read: not scored, named in the report
+    failed: list[str] = []  # pairs that cannot be scored: named in the report, the others scored
     for stem, (ip, lp) in tqdm(pairs.items(), desc="evaluate", unit="img", disable=not progress):
         try:
-            rgb = read_rgb(ip)
-            truth = read_label(lp, label_mode, colormap)
-        except ImageReadError as err:
+            pred, truth = _pair(stem, ip, lp, predict_fn, num_classes, label_mode, colormap)
+        except ValueError as err:  # ImageReadError too; a label encoding that does not fit stops everything
+            if strict or isinstance(err, OptionError):
+                raise
             failed.append(str(err))
             continue
-        if truth.shape != rgb.shape[:2]:
-            raise ValueError(f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}")
-        bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
-        if bad.size:  # the labels' encoding given does not fit the model: a usage error (exit status 2)
-            raise OptionError(
-                f"{lp}: label has class id {int(bad[0])}, but the model predicts {num_classes} classes "
-                f"(0-{num_classes - 1}; 255 = ignore); check --label-mode"
-            )
-        pred = np.asarray(predict_fn(stem, rgb))
-        if pred.shape != truth.shape:
-            raise ValueError(f"prediction for {stem} has size {pred.shape[::-1]}, its label {lp} {truth.shape[::-1]}")
         metrics.update(pred, truth)
         ignored += int((truth == 255).sum())
         pixels += truth.size
@@ -76,6 +69,38 @@ def evaluate_folder(
     res.update(unmatched)
     res["failed"] = failed
     return res
+
+
+def _pair(
+    stem: str,
+    ip: Path,
+    lp: Path,
+    predict_fn: Callable[[str, np.ndarray], np.ndarray],
+    num_classes: int,
+    label_mode: LabelMode,
+    colormap: dict[str, int] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The prediction and the label of one photo, both (H, W) class ids, checked against each other.
+
+    Raises:
+        ImageReadError: the photo or the label cannot be read.
+        ValueError: sizes differ.
+        OptionError: the label holds a class id the model does not predict.
+    """
+    rgb = read_rgb(ip)
+    truth = read_label(lp, label_mode, colormap)
+    if truth.shape != rgb.shape[:2]:
+        raise ValueError(f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}")
+    bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
+    if bad.size:  # the labels' encoding given does not fit the model: a usage error (exit status 2)
+        raise OptionError(
+            f"{lp}: label has class id {int(bad[0])}, but the model predicts {num_classes} classes "
+            f"(0-{num_classes - 1}; 255 = ignore); check --label-mode"
+        )
+    pred = np.asarray(predict_fn(stem, rgb))
+    if pred.shape != truth.shape:
+        raise ValueError(f"prediction for {stem} has size {pred.shape[::-1]}, its label {lp} {truth.shape[::-1]}")
+    return pred, truth
 
 
 def unpaired(images: str | Path, masks: str | Path) -> dict[str, list[str]]:
@@ -128,6 +153,7 @@ def evaluate_model(
     colormap: str | None = None,
     peanut: bool = False,
     progress: bool = True,
+    strict: bool = False,
 ) -> dict:
     """``agriseg crop evaluate``: score a model (or saved ``<name>_mask.png`` predictions) against labels.
 
@@ -139,6 +165,7 @@ def evaluate_model(
         colormap: ``"R,G,B=id;..."`` for ``label_mode="colormap"``.
         peanut: the Peanut colour labels (crop + weed = vegetation).
         progress: show a tqdm bar.
+        strict: stop at the first photo that cannot be scored (otherwise it is named and left out).
 
     Returns:
         :func:`evaluate_folder`'s report, with ``model``.
@@ -175,7 +202,7 @@ def evaluate_model(
             return pred.predict(rgb)
 
     res = evaluate_folder(
-        images, masks, predict_fn, num_classes, label_mode, cmap, config.boundary_ratio, names, progress
+        images, masks, predict_fn, num_classes, label_mode, cmap, config.boundary_ratio, names, progress, strict
     )
     res["model"] = str(pred_masks or config.model_name)
     return res

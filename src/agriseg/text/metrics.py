@@ -208,6 +208,7 @@ def evaluate_files(
     match_iou: float = 0.5,
     min_size: int = 4,
     ignore_value: int | None = 255,
+    strict: bool = False,
 ) -> dict[str, Any]:
     """Pooled per-class Dice and IoU, accuracy, confusion, per-image mean Dice and instance metrics.
 
@@ -217,15 +218,18 @@ def evaluate_files(
     truth instances come from ``truth_instances_dir`` or the connected components of the truth. Truth pixels
     equal to ``ignore_value`` (nodata) are left out of every metric.
 
+    A prediction that cannot be scored (no truth mask of its stem, a file that is not a one-band mask, another
+    size or georeference, a predicted class id outside the class list) is left out of the pooled scores and
+    named in ``failed`` (one line each); the others are scored, unless ``strict``.
+
     Raises:
-        ValueError: a prediction without a truth mask, with another size or georeference, two files of one
-            stem, or a truth class id outside the class list (the message names the file).
+        OptionError: a truth class id outside the class list (too few ``--classes`` or the wrong nodata value).
+        ValueError: two files of one stem; with ``strict``, the first prediction that cannot be scored; every
+            prediction failed (the message names the first).
     """
+    from agriseg.config import OptionError
     from agriseg.data.io import list_images
-    from agriseg.metrics.segmentation import confusion_matrix
-    from agriseg.raster.image import read_georef
-    from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
-    from agriseg.text.io import check_same_georef, files_by_stem, read_mask
+    from agriseg.text.io import files_by_stem
 
     k = len(class_names)
     ign = -1 if ignore_value is None else ignore_value
@@ -235,53 +239,94 @@ def evaluate_files(
     inst_files = files_by_stem(list_images([truth_instances_dir]), "truth instance map") if truth_instances_dir else {}
     stats: dict[int, ClassInstanceStats] = {}
     conf = np.zeros((k, k), np.int64)
-    dices, written = [], 0
+    dices: list[float] = []
+    failed: list[str] = []  # predictions that cannot be scored: named in the report, the others scored
+    written = 0
     for pf in preds:
-        if pf.stem not in truth_files:
-            raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
-        sem, tsem = read_mask(pf), read_mask(truth_files[pf.stem])
-        if sem.shape != tsem.shape:
-            raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
-        check_same_georef(truth_files[pf.stem], pf, read_georef(pf), "its prediction")
-        valid = tsem != ign  # (H, W)
-        bad = np.unique(tsem[valid & (tsem >= k)])
-        if bad.size:
-            raise ValueError(
-                f"{truth_files[pf.stem]}: class ids {bad.tolist()} beyond the {k} classes given "
-                f"(nodata is --ignore-value {ignore_value})"
-            )
-        if int(sem.max(initial=0)) >= k:
-            raise ValueError(f"{pf}: predicted class id {int(sem.max())} beyond the {k} classes given")
-        conf += confusion_matrix(sem, tsem, k, ign)
-        dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
-        tsem_v = np.where(valid, tsem, 0)
-        wf = _written_instances(pf)
-        if wf is not None:
-            ids = read_mask(wf)
-            if ids.shape != sem.shape:
-                raise ValueError(f"{wf}: shape {ids.shape} != its prediction {pf.name} {sem.shape}")
-            plabels = np.where(valid, ids, 0)
-            pcls = instances_from_ids(plabels, sem)
-            written += 1
-        else:
-            plabels, pcls = semantic_to_instances(np.where(valid, sem, 0), None, WatershedConfig(min_size=min_size))
-        if pf.stem in inst_files:
-            tl = read_mask(inst_files[pf.stem])
-            if tl.shape != sem.shape:
-                raise ValueError(f"{inst_files[pf.stem]}: shape {tl.shape} != truth {tsem.shape}")
-            tl = np.where(valid, tl, 0)
-        else:
-            tl = truth_instances_from_semantic(tsem_v, k, min_size)
-        match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
+        try:
+            written += _score_one(pf, truth_files, inst_files, truth_dir, class_names, ign, ignore_value,
+                                  min_size, match_iou, conf, dices, stats)  # fmt: skip
+        except (ValueError, OSError) as err:
+            if strict or isinstance(err, OptionError):
+                raise
+            failed.append(str(err))
+    if failed and len(failed) == len(preds):
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise ValueError(f"nothing to score: {failed[0]}{more}")
+    scored = len(preds) - len(failed)
     return {
-        "images": len(preds),
+        "images": scored,
         **pooled_report(conf, class_names),
         "mean_dice_per_image": float(np.mean(dices)) if dices else None,
         "instances": instance_report(stats, class_names),
-        "instances_from": f"{written} written instance files, {len(preds) - written} rebuilt from the masks",
+        "instances_from": f"{written} written instance files, {scored - written} rebuilt from the masks",
         "match_iou": match_iou,
         "ignore_value": ignore_value,
+        "failed": failed,
     }
+
+
+def _score_one(
+    pf: Path,
+    truth_files: dict[str, Path],
+    inst_files: dict[str, Path],
+    truth_dir: Path,
+    class_names: Sequence[str],
+    ign: int,
+    ignore_value: int | None,
+    min_size: int,
+    match_iou: float,
+    conf: np.ndarray,
+    dices: list[float],
+    stats: dict[int, ClassInstanceStats],
+) -> int:
+    """Score one prediction into the pooled ``conf``, ``dices`` and ``stats`` (:func:`evaluate_files`).
+
+    Every file is read and checked before anything is added, so a prediction that fails adds nothing.
+
+    Returns:
+        1 when the instances came from a written ``_instances`` file, else 0.
+    """
+    from agriseg.config import OptionError
+    from agriseg.metrics.segmentation import confusion_matrix
+    from agriseg.raster.image import read_georef
+    from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
+    from agriseg.text.io import check_same_georef, read_mask
+
+    k = len(class_names)
+    if pf.stem not in truth_files:
+        raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
+    sem, tsem = read_mask(pf), read_mask(truth_files[pf.stem])  # (H, W) each
+    if sem.shape != tsem.shape:
+        raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
+    check_same_georef(truth_files[pf.stem], pf, read_georef(pf), "its prediction")
+    valid = tsem != ign  # (H, W)
+    bad = np.unique(tsem[valid & (tsem >= k)])
+    if bad.size:  # the class list given does not fit the truth: a usage error for every file alike
+        raise OptionError(
+            f"{truth_files[pf.stem]}: class ids {bad.tolist()} beyond the {k} classes given "
+            f"(nodata is --ignore-value {ignore_value})"
+        )
+    if int(sem.max(initial=0)) >= k:
+        raise ValueError(f"{pf}: predicted class id {int(sem.max())} beyond the {k} classes given")
+    wf = _written_instances(pf)
+    ids = read_mask(wf) if wf is not None else None
+    if ids is not None and ids.shape != sem.shape:
+        raise ValueError(f"{wf}: shape {ids.shape} != its prediction {pf.name} {sem.shape}")
+    tl = read_mask(inst_files[pf.stem]) if pf.stem in inst_files else None
+    if tl is not None and tl.shape != sem.shape:
+        raise ValueError(f"{inst_files[pf.stem]}: shape {tl.shape} != truth {tsem.shape}")
+    conf += confusion_matrix(sem, tsem, k, ign)
+    dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
+    tsem_v = np.where(valid, tsem, 0)
+    if ids is not None:
+        plabels = np.where(valid, ids, 0)
+        pcls = instances_from_ids(plabels, sem)
+    else:
+        plabels, pcls = semantic_to_instances(np.where(valid, sem, 0), None, WatershedConfig(min_size=min_size))
+    tl = np.where(valid, tl, 0) if tl is not None else truth_instances_from_semantic(tsem_v, k, min_size)
+    match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
+    return int(ids is not None)
 
 
 def report_table(report: dict[str, Any]) -> tuple[str, str]:
@@ -330,7 +375,8 @@ def evaluate_command(
     model: str | None = None,
     output: Path | None = None,
     overwrite: bool = False,
-) -> str:
+    strict: bool = False,
+) -> tuple[str, list[str]]:
     """``agriseg text evaluate``: score the predictions, write the report (JSON + CSV) and return its table.
 
     Args:
@@ -342,6 +388,10 @@ def evaluate_command(
         model: a model whose parameter overhead the report adds.
         output: the JSON report (the CSV table is written beside it, ``.csv``).
         overwrite: replace an existing report (never one of the files read).
+        strict: stop at the first prediction that cannot be scored (otherwise it is named and left out).
+
+    Returns:
+        The report's text table, and one line for each prediction that could not be scored.
 
     Raises:
         OptionError: fewer than two class words or one given twice; a prediction file or folder given twice;
@@ -377,6 +427,7 @@ def evaluate_command(
         config.iou_threshold,
         config.min_size,
         config.ignore_value,
+        strict,
     )
     if model:
         from agriseg.text.modeling import load_vlm
@@ -387,4 +438,4 @@ def evaluate_command(
     if output and csv_path:
         write_text(output, dumps_json(report))
         write_text(csv_path, csv_text)
-    return table
+    return table, report["failed"]
