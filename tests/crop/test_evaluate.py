@@ -158,7 +158,8 @@ def test_a_pair_that_cannot_be_scored_is_named_and_the_others_are_scored(tmp_pat
     assert res.exit_code == 1 and "Traceback" not in res.output
     failed = [ln for ln in res.output.splitlines() if ln.startswith("  failed: ")]
     assert len(failed) == 2, res.output
-    assert "b.png: mask size (8, 6) differs from image" in failed[0] and "c_mask.png: predicted mask not found" in failed[1]
+    assert "b.png: mask size (8, 6) differs from image" in failed[0]
+    assert "c_mask.png: predicted mask not found" in failed[1]
     got = json.loads((tmp_path / "r.json").read_text())
     assert got["images"] == 1 and got["miou"] == 1.0 and len(got["failed"]) == 2
     res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "--strict"])

@@ -10,10 +10,31 @@ from __future__ import annotations
 
 import hashlib
 import os
+import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 CHUNK = 1 << 20
+
+
+def unresolved_host(url: str, wait_s: float = 1.0) -> str | None:
+    """Why ``url``'s host has no address (asked twice, ``wait_s`` apart), or None when it has one or is no URL.
+
+    Without a network a name never resolves, and retrying a request with backoff only delays the answer
+    (16-21 s measured for five STAC attempts); one short second try still covers a resolver that failed once.
+    """
+    host = urlsplit(url).hostname
+    if not host or urlsplit(url).scheme not in ("http", "https"):
+        return None
+    for attempt in range(2):
+        try:
+            socket.getaddrinfo(host, None)
+            return None
+        except (socket.gaierror, UnicodeError):
+            if attempt == 0:
+                time.sleep(wait_s)
+    return f"cannot resolve {host}: no network, or a wrong host name"
 
 
 def part_path(dst: str | Path) -> Path:
@@ -80,12 +101,16 @@ def download(
         ``dst``.
 
     Raises:
-        ValueError: the download failed on every attempt (the partial file is kept, so re-running resumes),
-            or the checksum differs (the file is deleted). The message starts with the URL.
+        ValueError: the host name does not resolve (checked before any attempt), the download failed on every
+            attempt (the partial file is kept, so re-running resumes), or the checksum differs (the file is
+            deleted). The message starts with the URL.
     """
     import requests
 
     dst = Path(dst)
+    problem = unresolved_host(url)
+    if problem:
+        raise ValueError(f"{url}: download failed ({problem})")
     dst.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dst)
     last: Exception | None = None

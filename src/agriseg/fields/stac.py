@@ -177,6 +177,11 @@ def open_api(cfg: DownloadConfig) -> Any:
     from pystac_client.stac_api_io import StacApiIO
     from urllib3.util.retry import Retry
 
+    from agriseg.data.download import unresolved_host
+
+    problem = unresolved_host(cfg.stac_url)
+    if problem:  # before the retries with backoff, which cannot help
+        raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({problem})")
     retry = Retry(
         total=cfg.retries,
         backoff_factor=cfg.backoff_s,
