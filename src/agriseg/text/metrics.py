@@ -229,6 +229,8 @@ def evaluate_files(
     """
     from agriseg.config import OptionError
     from agriseg.data.io import list_images
+    from agriseg.metrics.segmentation import confusion_matrix
+    from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
     from agriseg.text.io import files_by_stem
 
     k = len(class_names)
@@ -244,12 +246,28 @@ def evaluate_files(
     written = 0
     for pf in preds:
         try:
-            written += _score_one(pf, truth_files, inst_files, truth_dir, class_names, ign, ignore_value,
-                                  min_size, match_iou, conf, dices, stats)  # fmt: skip
+            pair = _read_pair(pf, truth_files, inst_files, truth_dir, k, ign, ignore_value)
         except (ValueError, OSError) as err:
             if strict or isinstance(err, OptionError):
                 raise
             failed.append(str(err))
+            continue
+        sem, tsem = pair.sem, pair.tsem
+        valid = tsem != ign  # (H, W)
+        conf += confusion_matrix(sem, tsem, k, ign)
+        dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
+        tsem_v = np.where(valid, tsem, 0)
+        if pair.ids is not None:
+            plabels = np.where(valid, pair.ids, 0)
+            pcls = instances_from_ids(plabels, sem)
+            written += 1
+        else:
+            plabels, pcls = semantic_to_instances(np.where(valid, sem, 0), None, WatershedConfig(min_size=min_size))
+        if pair.truth_ids is not None:
+            tl = np.where(valid, pair.truth_ids, 0)
+        else:
+            tl = truth_instances_from_semantic(tsem_v, k, min_size)
+        match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
     if failed and len(failed) == len(preds):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise ValueError(f"nothing to score: {failed[0]}{more}")
@@ -266,43 +284,39 @@ def evaluate_files(
     }
 
 
-def _score_one(
-    pf: Path,
-    truth_files: dict[str, Path],
-    inst_files: dict[str, Path],
-    truth_dir: Path,
-    class_names: Sequence[str],
-    ign: int,
+@dataclass
+class _Pair:
+    """One prediction and its truth, read and checked (:func:`_read_pair`); each array (H, W)."""
+
+    sem: np.ndarray  # predicted class ids
+    tsem: np.ndarray  # true class ids
+    ids: np.ndarray | None  # the written predicted instances, if any
+    truth_ids: np.ndarray | None  # the true instances, if given
+
+
+def _read_pair(
+    pf: Path, truth_files: dict[str, Path], inst_files: dict[str, Path], truth_dir: Path, k: int, ign: int,
     ignore_value: int | None,
-    min_size: int,
-    match_iou: float,
-    conf: np.ndarray,
-    dices: list[float],
-    stats: dict[int, ClassInstanceStats],
-) -> int:
-    """Score one prediction into the pooled ``conf``, ``dices`` and ``stats`` (:func:`evaluate_files`).
+) -> _Pair:  # fmt: skip
+    """Every file of one prediction read and checked, so that a prediction that fails adds nothing to the pool.
 
-    Every file is read and checked before anything is added, so a prediction that fails adds nothing.
-
-    Returns:
-        1 when the instances came from a written ``_instances`` file, else 0.
+    Raises:
+        ValueError: no truth of its stem, not a one-band mask, another size or georeference, a predicted class
+            id outside the class list (the message names the file).
+        OptionError: a truth class id outside the class list (the class list does not fit the truth).
     """
     from agriseg.config import OptionError
-    from agriseg.metrics.segmentation import confusion_matrix
     from agriseg.raster.image import read_georef
-    from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
     from agriseg.text.io import check_same_georef, read_mask
 
-    k = len(class_names)
     if pf.stem not in truth_files:
         raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
     sem, tsem = read_mask(pf), read_mask(truth_files[pf.stem])  # (H, W) each
     if sem.shape != tsem.shape:
         raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
     check_same_georef(truth_files[pf.stem], pf, read_georef(pf), "its prediction")
-    valid = tsem != ign  # (H, W)
-    bad = np.unique(tsem[valid & (tsem >= k)])
-    if bad.size:  # the class list given does not fit the truth: a usage error for every file alike
+    bad = np.unique(tsem[(tsem != ign) & (tsem >= k)])
+    if bad.size:  # a usage error, the same for every file
         raise OptionError(
             f"{truth_files[pf.stem]}: class ids {bad.tolist()} beyond the {k} classes given "
             f"(nodata is --ignore-value {ignore_value})"
@@ -316,17 +330,7 @@ def _score_one(
     tl = read_mask(inst_files[pf.stem]) if pf.stem in inst_files else None
     if tl is not None and tl.shape != sem.shape:
         raise ValueError(f"{inst_files[pf.stem]}: shape {tl.shape} != truth {tsem.shape}")
-    conf += confusion_matrix(sem, tsem, k, ign)
-    dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
-    tsem_v = np.where(valid, tsem, 0)
-    if ids is not None:
-        plabels = np.where(valid, ids, 0)
-        pcls = instances_from_ids(plabels, sem)
-    else:
-        plabels, pcls = semantic_to_instances(np.where(valid, sem, 0), None, WatershedConfig(min_size=min_size))
-    tl = np.where(valid, tl, 0) if tl is not None else truth_instances_from_semantic(tsem_v, k, min_size)
-    match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
-    return int(ids is not None)
+    return _Pair(sem, tsem, ids, tl)
 
 
 def report_table(report: dict[str, Any]) -> tuple[str, str]:
