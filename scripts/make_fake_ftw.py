@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write synthetic chips in the Fields of The World layout (wraps ``agriseg fields make-synthetic``).
 
-python scripts/make_fake_ftw.py /tmp/ftw_synth --countries austria:300,kenya:40 --size 128
+python scripts/make_fake_ftw.py -o /tmp/ftw_synth --countries austria:300,kenya:40 --size 128
 """
 
 from agriseg.cli.fields_train import make_synthetic

@@ -42,6 +42,7 @@ every item produced, in this process only.
 from __future__ import annotations
 
 import functools
+import logging
 import time
 import uuid
 import warnings
@@ -229,8 +230,16 @@ class DaskCluster:
         finally:
             for fut in futures:
                 fut.cancel()
-            for obj in own:
-                obj.close()
+            # every result is in: a worker that takes over 4 s to stop (torch / ONNX Runtime threads) is killed
+            # by its nanny, which says so as a WARNING on stderr after a run that went well; kept to errors here
+            nanny = logging.getLogger("distributed.nanny")
+            level = nanny.level
+            nanny.setLevel(logging.ERROR)
+            try:
+                for obj in own:
+                    obj.close()
+            finally:
+                nanny.setLevel(level)
 
 
 def lost_workers(client: Any, names: Mapping[str, str]) -> list[str]:

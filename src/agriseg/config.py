@@ -31,6 +31,14 @@ class ConfigError(OptionError):
     """A config file (or a ``--set`` override of it) that cannot be used: a usage problem, exit status 2."""
 
 
+class RenamedOptionWarning(FutureWarning):
+    """A config key renamed in this release, still read until the next one.
+
+    A ``FutureWarning`` (shown by default, unlike ``DeprecationWarning``): the person who wrote the config needs
+    to see it. The command line prints it as one ``agriseg: ...`` line (``agriseg.cli.main``).
+    """
+
+
 class StrictModel(BaseModel):
     """Base of every user-facing config: unknown fields are errors."""
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -372,3 +373,31 @@ def test_the_memory_estimate_leaves_the_activations_of_a_gpu_run_to_the_gpu() ->
     planes = 32 * 2048**2 * ACTIVATION_PLANES * 4.0
     assert scene_memory_need(info, cpu, 2.0) - scene_memory_need(info, gpu, 2.0) == planes
     assert scene_memory_need(info, gpu, 2.0) < 8 * 2**30  # fits a 16 GB host
+
+
+def test_train_names_a_renamed_key_in_one_line_and_checks_its_data_before_writing(tmp_path: Path) -> None:
+    """The renamed-key warning was a DeprecationWarning Python hides; a missing data root left config.json behind."""
+    import warnings
+
+    old = tmp_path / "old.yaml"
+    config = Path(__file__).parents[2] / "configs" / "fields" / "synthetic_lite0_cpu.yaml"
+    old.write_text(config.read_text().replace("max_minutes:", "max_time_minutes:"))
+    out = tmp_path / "run"
+    args = [
+        "fields",
+        "train",
+        "-c",
+        str(old),
+        "--set",
+        f"data.root={tmp_path / 'nowhere'}",
+        "--set",
+        f"output_dir={out}",
+    ]
+    shown = warnings.showwarning
+    try:
+        res = CliRunner().invoke(main, args)
+    finally:
+        warnings.showwarning = shown  # the command line installs its own
+    assert "agriseg: train.max_time_minutes is now train.max_minutes" in res.output, res.output
+    assert res.exit_code == 2 and "nowhere: FTW root folder not found" in res.output and "Traceback" not in res.output
+    assert not out.exists()

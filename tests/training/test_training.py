@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from agriseg.config import StrictModel, load_config
+from agriseg.config import RenamedOptionWarning, StrictModel, load_config
 from agriseg.crop.config import CropTrainConfig
 from agriseg.crop.selftrain import SelfTrainConfig
 from agriseg.fields.config import FieldsTrainConfig
@@ -33,14 +33,18 @@ def _config_class(path: Path) -> type[StrictModel]:
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_every_bundled_config_loads_unchanged(path: Path) -> None:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # old option names still load
+        warnings.simplefilter("error", RenamedOptionWarning)  # a bundled config uses today's names
         cfg = load_config(path, _config_class(path))
     assert cfg.model_dump()
 
 
-def test_the_old_time_limit_key_loads_as_max_minutes() -> None:
-    with pytest.warns(DeprecationWarning, match="train.max_time_minutes is now train.max_minutes"):
-        cfg = load_config(CONFIGS / "fields" / "synthetic_lite0_cpu.yaml", FieldsTrainConfig)
+def test_the_old_time_limit_key_loads_as_max_minutes(tmp_path: Path) -> None:
+    old = tmp_path / "old.yaml"
+    old.write_text(
+        (CONFIGS / "fields" / "synthetic_lite0_cpu.yaml").read_text().replace("max_minutes:", "max_time_minutes:")
+    )
+    with pytest.warns(RenamedOptionWarning, match="train.max_time_minutes is now train.max_minutes"):
+        cfg = load_config(old, FieldsTrainConfig)
     assert cfg.train.max_minutes == 18 and cfg.train.schedule == "cosine_time"
     with pytest.raises(ValueError, match="one option"):
         TrainOptions.model_validate({"max_time_minutes": 3, "max_minutes": 4})

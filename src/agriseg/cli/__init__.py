@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import logging
+import warnings
+from typing import Any
 
 import click
 
@@ -28,6 +30,20 @@ def main() -> None:
     # Pillow logs why it cannot identify a file (e.g. "More samples per pixel than can be decoded: 8" for a
     # multi-band TIFF) through Python's last-resort handler; agriseg's own one-line error says it instead
     logging.getLogger("PIL").addHandler(logging.NullHandler())
+    warnings.showwarning = _one_line_for_renamed_options
+
+
+_show = warnings.showwarning
+
+
+def _one_line_for_renamed_options(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
+    """A renamed config key as one ``agriseg:`` line, like a renamed flag (other warnings as Python shows them)."""
+    from agriseg.config import RenamedOptionWarning
+
+    if issubclass(category, RenamedOptionWarning):
+        click.echo(f"agriseg: {message}", err=True)
+    else:
+        _show(message, category, *args, **kw)
 
 
 for _group in (crop, fields, text):

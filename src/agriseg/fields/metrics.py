@@ -258,13 +258,14 @@ def format_report(res: dict) -> str:
         "ap50",
         "ap50_95",
     ]
-    head = f"{'country':<14}{'chips':>6}" + "".join(
-        f"{c.replace('pixel_', 'px_').replace('object_', 'obj_'):>11}" for c in cols
-    )
+    names = [c.replace("pixel_", "px_").replace("object_", "obj_") for c in cols]
+    widths = [max(9, len(n)) + 2 for n in names]  # every header apart from its neighbours
+    head = f"{'country':<14}{'chips':>6}" + "".join(f"{n:>{w}}" for n, w in zip(names, widths, strict=True))
     lines = [head]
 
     def row(name: str, d: dict, n: int | str) -> str:
-        return f"{name:<14}{n!s:>6}" + "".join(f"{d.get(c, float('nan')):>11.4f}" for c in cols)
+        vals = (f"{d.get(c, float('nan')):>{w}.4f}" for c, w in zip(cols, widths, strict=True))
+        return f"{name:<14}{n!s:>6}" + "".join(vals)
 
     for country, d in res["per_country"].items():
         lines.append(row(country, d, d["chips"]))

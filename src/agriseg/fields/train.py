@@ -22,7 +22,7 @@ def train_fields(
 ) -> dict:
     """Train with Lightning, keep the best checkpoint (``train.monitor``), export and evaluate it.
 
-    Outputs in ``cfg.output_dir``: ``best-*.ckpt`` / ``last.ckpt`` (ftw-tools checkpoint layout),
+    Outputs in ``cfg.output_dir``: ``best-*.ckpt`` (when a validation ran) / ``last.ckpt`` (ftw-tools layout),
     ``model.safetensors`` (float32 + config, loadable with ``agriseg.models.io.load_model``), ``logs/``
     (CSV) and ``test_metrics.json``.
 
@@ -43,13 +43,14 @@ def train_fields(
 
     t = cfg.train
     L.seed_everything(t.seed, workers=True, verbose=False)
+    dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)  # a missing data set: refused before any output
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(cfg.model_dump_json(indent=1))
-    dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)
     task = FieldsTask(cfg.model_dump())
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
+    which = "best" if res.checkpoint.best_model_path else "last; no validation ran, so no best"
     load_weights(task, best)
     val = validate(res.trainer, task, dm)
     model_path = out / "model.safetensors"
@@ -76,7 +77,7 @@ def train_fields(
         "val": val,
         "test": test,
         "train_seconds": res.seconds,
-        "summary": summary_line(f"{cfg.name} (best checkpoint)", res, shown, model_path),
+        "summary": summary_line(f"{cfg.name} ({which} checkpoint)", res, shown, model_path),
     }
 
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from agriseg.config import MAX_SEED, StrictModel
+from agriseg.config import MAX_SEED, RenamedOptionWarning, StrictModel
 
 
 class TrainOptions(StrictModel):
@@ -31,7 +31,7 @@ class TrainOptions(StrictModel):
         val_every: validate every this many epochs.
     """
 
-    # old key -> new key; read with a DeprecationWarning for one release
+    # old key -> new key; read with a RenamedOptionWarning for one release
     RENAMED: ClassVar[dict[str, str]] = {"max_time_minutes": "max_minutes"}
 
     epochs: int = Field(40, ge=1)
@@ -63,7 +63,7 @@ class TrainOptions(StrictModel):
             data[new] = data.pop(old)
             warnings.warn(
                 f"train.{old} is now train.{new}; the old name is read until the next release",
-                DeprecationWarning,
+                RenamedOptionWarning,
                 stacklevel=2,
             )
         return data
