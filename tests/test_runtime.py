@@ -134,3 +134,52 @@ def test_inputs_thinner_than_the_models_stride_are_padded_by_their_edges(optimiz
         assert isinstance(out, np.ndarray) and out.shape == (1, 2, h, w) and np.isfinite(out).all()
     t = runner.logits(torch.rand(2, 3, 8, 64))
     assert isinstance(t, torch.Tensor) and t.shape == (2, 2, 8, 64)
+
+
+class _SizeBranch(torch.nn.Module):
+    """A model whose traced graph holds at the size it was traced at only (a Python branch on the width)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 2, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.conv(x)  # (N, 2, H, W)
+        return y * 2 if x.shape[-1] > 80 else y
+
+
+def test_one_export_serves_every_size_where_the_graph_holds(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A .safetensors crop model was exported once per input shape: 49 exports (716 MB) for 23 photos of one
+    size, because the second passes run windows of many sizes."""
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import LazyModel, save_model
+
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "cache"))
+    torch.manual_seed(0)
+    path = save_model(build_model(encoder_weights=None).eval(), ModelConfig(encoder_weights=None),
+                      tmp_path / "m.safetensors", half=False)  # fmt: skip
+    runner = ModelRunner(LazyModel(path, in_channels=3), optimize="onnxruntime", any_size=True)
+    eager = ModelRunner(LazyModel(path, in_channels=3), channels_last=False)
+    for shape in ((2, 3, 32, 64), (1, 3, 45, 71), (1, 3, 96, 40)):  # sizes not a multiple of 32 too
+        x = torch.rand(*shape)
+        assert torch.allclose(runner.logits(x), eager.logits(x), atol=1e-3)
+    assert len(list((tmp_path / "cache" / "onnx").glob("*.onnx"))) == 1
+    monkeypatch.setattr(OnnxModule, "export", classmethod(lambda *a, **k: pytest.fail("exported again")))
+    again = ModelRunner(LazyModel(path, in_channels=3), optimize="onnxruntime", any_size=True)
+    x = torch.rand(1, 3, 50, 50)
+    assert torch.allclose(again.logits(x), eager.logits(x), atol=1e-3)  # from the cache, at a size never seen
+
+
+def test_a_graph_that_does_not_hold_at_another_size_is_exported_per_shape(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    model = _SizeBranch().eval()
+    runner = ModelRunner(model, optimize="onnxruntime", any_size=True, channels_last=False)
+    for shape in ((1, 3, 32, 64), (1, 3, 32, 96)):  # the branch differs between them
+        x = torch.rand(*shape)
+        with torch.no_grad():
+            assert torch.allclose(runner.logits(x), model(x), atol=1e-4)
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2  # one per shape
+    assert len(list((tmp_path / "onnx").glob("*.static"))) == 1  # remembered: the next run does not try again

@@ -172,6 +172,9 @@ class ModelRunner:
             ``onnxruntime``, a cached export is found under it without building the model.
         memory_arena: ONNX Runtime keeps freed buffers for reuse (faster for photos; scenes run as fast
             without it and peak 0.8 GB lower).
+        any_size: with ``onnxruntime``, a PyTorch model is exported once for every input size (checked at a
+            second size when exported; one export per shape where it does not hold): for inputs of many sizes,
+            such as photos and the windows of their second passes.
     """
 
     model: nn.Module | Callable[[], nn.Module]
@@ -182,6 +185,7 @@ class ModelRunner:
     batch_size: int = 1
     weights_key: str | None = None
     memory_arena: bool = True
+    any_size: bool = False
     _ready: bool = field(default=False, repr=False)
     _traced: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False)
     _onnx_file: OnnxModule | None = field(default=None, repr=False)
@@ -256,6 +260,18 @@ class ModelRunner:
         """Softmax probabilities ``(N, K, H, W)``, averaged over test-time augmentations ``tta``."""
         return tta_average(lambda t: softmax(self.logits(t), 1), x, tta)
 
+    def _any_size_module(self, x: torch.Tensor, wkey: str | None) -> OnnxModule | None:
+        """The model's export for inputs of any size (cached, or made and checked now), or None."""
+        if wkey:  # a cached export is found without building a lazy model
+            cached = OnnxModule.load_cached(wkey, (x.shape[1], 0, 0), self.memory_arena)
+            if cached is not None:
+                return cached
+        self.prepare()
+        try:
+            return OnnxModule.load_or_export_any_size(cast("nn.Module", self.model), x, wkey, self.memory_arena)
+        except Exception:  # noqa: BLE001 - not exportable for any size: one export per shape decides (and warns)
+            return None
+
     def _module_for(self, x: torch.Tensor) -> Any:
         """The eager model, or its compiled copy for this input shape (``jit`` or ``onnxruntime``)."""
         import torch
@@ -264,6 +280,12 @@ class ModelRunner:
         if self.optimize != "none" and key in self._traced:
             return self._traced[key]
         wkey = self.weights_key or getattr(self.model, "fingerprint", None)
+        if self.optimize == "onnxruntime" and self.any_size:
+            any_key = (x.shape[1], 0, 0)  # (C, any, any)
+            if any_key not in self._traced:
+                self._traced[any_key] = self._any_size_module(x, wkey)
+            if self._traced[any_key] is not None:
+                return self._traced[any_key]
         if self.optimize == "onnxruntime" and wkey:
             cached = OnnxModule.load_cached(wkey, key, self.memory_arena)
             if cached is not None:
@@ -299,7 +321,8 @@ class OnnxModule:
     ONNX Runtime fuses the convolutions, batch norms and activations of convolutional segmentation models
     at load time, which PyTorch's eager CPU path does not. The packaged crop models are ONNX files with
     dynamic batch, height and width (:meth:`from_file`: one session serves every photo size); a PyTorch model
-    is exported per input shape (:meth:`load_or_export`) and the export kept in the user cache.
+    is exported once for any size where its graph holds at another size (:meth:`load_or_export_any_size`) or
+    per input shape (:meth:`load_or_export`), and the export kept in the user cache.
     """
 
     def __init__(self, session: Any) -> None:
@@ -372,6 +395,51 @@ class OnnxModule:
         except OSError:
             pass  # an unwritable cache only costs the next run an export
         return module
+
+    @classmethod
+    def load_or_export_any_size(
+        cls, model: nn.Module, x: torch.Tensor, weights_key: str | None = None, memory_arena: bool = True
+    ) -> OnnxModule | None:
+        """One export for every input size of ``x``'s channels (kept in the user cache like
+        :meth:`load_or_export`), or None for a model whose graph does not hold at other sizes.
+
+        The graph is traced at a size that is not a multiple of 32 (so that padding to one is in it) and checked
+        once, when it is made: model and graph must agree at a second such size and at a multiple of 32. A model
+        that fails is remembered in the cache (a marker file), so later runs go straight to one export per shape.
+        """
+        import torch
+
+        from agriseg.data.files import atomic_write
+
+        weights_key = weights_key or cls.weights_fingerprint(model)
+        c, h, w = x.shape[1], -(-x.shape[-2] // 32) * 32, -(-x.shape[-1] // 32) * 32  # sides up to a multiple of 32
+        path = cls.cache_path(weights_key, (c, 0, 0))  # (C, any, any)
+        if path.with_suffix(".static").is_file():
+            return None
+        cached = cls.load_cached(weights_key, (c, 0, 0), memory_arena)
+        if cached is not None:
+            return cached
+        module = cls.export(model, torch.rand(1, c, h + 7, w + 11, device=x.device), memory_arena, dynamic_size=True)
+        holds = all(cls._agrees(module, model, torch.rand(1, c, *hw)) for hw in ((h + 44, w + 30), (h, w)))
+        try:
+            with atomic_write(path if holds else path.with_suffix(".static")) as tmp:
+                tmp.write_bytes(module.onnx if holds else b"")
+        except OSError:
+            pass  # an unwritable cache only costs the next run an export
+        return module if holds else None
+
+    @staticmethod
+    def _agrees(module: OnnxModule, model: nn.Module, x: torch.Tensor) -> bool:
+        """Whether the graph gives the model's logits for ``x`` ``(1, C, H, W)`` (to 1e-3 of their range)."""
+        import torch
+
+        with torch.no_grad():
+            want = model(x).float().numpy()  # ONNX Runtime runs on the CPU only, so the model is there too
+        try:
+            got = module(x.numpy())  # (1, K, H, W)
+        except Exception:  # noqa: BLE001 - ONNX Runtime refuses the graph at this size
+            return False
+        return got.shape == want.shape and float(np.abs(got - want).max()) <= 1e-3 * max(1.0, float(np.abs(want).max()))
 
     @classmethod
     def export(

@@ -134,8 +134,8 @@ class Predictor:
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self.runner = ModelRunner(
-            self.model, self.device, self.precision, self.channels_last, self.optimize, self.batch_size
+        self.runner = ModelRunner(  # photos and their second-pass windows come in many sizes: one export
+            self.model, self.device, self.precision, self.channels_last, self.optimize, self.batch_size, any_size=True
         )
 
     def to_array(self, rgb: np.ndarray, long_side: int | None = None) -> np.ndarray:
