@@ -255,13 +255,15 @@ def test_plots_all_outside_the_mosaic_fail_that_mosaic(tmp_path: Path) -> None:
     assert recs[0]["error"].startswith(f"{mosaic}: none of the 2 plots of {plots} overlaps this mosaic")
 
 
+@pytest.mark.parametrize("regions", [2, 20])  # one labelled chart; small multiples
 @pytest.mark.parametrize("sure", [0.9, 0.2])
-def test_growth_chart_rings_the_values_the_model_was_unsure_of(tmp_path: Path, sure: float) -> None:
+def test_growth_chart_rings_the_values_the_model_was_unsure_of(tmp_path: Path, sure: float, regions: int) -> None:
     pytest.importorskip("matplotlib")
     from agriseg.crop.traits.growth import write_growth
 
+    ids = range(1, regions + 1)
     dated = [
-        (d, f"tray_{d}.jpg", [{"id": str(k), "plant_area": 100.0 * (i + 1) + k, "model_sure": sure} for k in (1, 2)])
+        (d, f"tray_{d}.jpg", [{"id": str(k), "plant_area": 100.0 * (i + 1) + k, "model_sure": sure} for k in ids])
         for i, d in enumerate(["2024-06-01", "2024-06-08"])
     ]
     write_growth(dated, tmp_path)
