@@ -54,8 +54,9 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # 5: object-level steps above the model's background floor; 6: faint stems traced at the photo's size;
 # 7: per-object colour decision; 8: grey objects the model was never sure of dropped; 9: model_sure (photos);
 # 10: photos' tables name mean_hue's unit (mean_hue_deg) and write yes/no columns as 1 / 0; 11: blue and
-# saturated orange / yellow objects the model was never sure of dropped; 12: half-seen plants from 10 px
-ALGORITHM = "12"
+# saturated orange / yellow objects the model was never sure of dropped; 12: half-seen plants from 10 px;
+# 13: mosaics' tables and GeoPackages rounded to 6 significant digits like every other table
+ALGORITHM = "13"
 
 
 @batch_keywords
@@ -132,6 +133,8 @@ def run_plots(
                 "(check that both cover the same place and that the plots file's CRS is right)"
             )
         gpkg, table = item.outputs
+        for col in [c for c in gdf.columns if gdf[c].dtype.kind == "f"]:  # no 0.48000000000000004
+            gdf[col] = gdf[col].map(tidy)
         with atomic_write(gpkg) as tmp:
             gdf.to_file(tmp, driver="GPKG", layer="plots")
         rows = [{"mosaic": str(m), "date": date or "", **r} for r in gdf.drop(columns="geometry").to_dict("records")]
