@@ -24,6 +24,7 @@ from agriseg.cli.options import (
     output_option,
     overwrite_option,
     pseudolabel_source_options,
+    set_option,
 )
 
 if TYPE_CHECKING:
@@ -98,17 +99,23 @@ def screen(outdir: str, title: str | None) -> None:
 @keep_option("Train only on photos accepted in this screening export (overrides the config's keep).")
 @click.option("--stage1-epochs", type=click.IntRange(1), default=None, help="Override the config.")
 @click.option("--stage2-epochs", type=click.IntRange(0), default=None, help="Override the config (0 = stage 1 only).")
+@set_option()
 @overwrite_option()
 @friendly_errors
 def selftrain(
-    config_path: str, keep: str | None, stage1_epochs: int | None, stage2_epochs: int | None, overwrite: bool
+    config_path: str,
+    keep: str | None,
+    stage1_epochs: int | None,
+    stage2_epochs: int | None,
+    overrides: tuple[str, ...],
+    overwrite: bool,
 ) -> None:
     """Two-stage self-training on pseudo-labels; writes <output_dir>/model.safetensors and a report."""
     from agriseg.config import with_updates
     from agriseg.crop.selftrain import load_selftrain_config
     from agriseg.crop.selftrain import selftrain as run
 
-    cfg = load_selftrain_config(config_path)
+    cfg = load_selftrain_config(config_path, overrides)
     upd = {
         k: v
         for k, v in {"keep": keep, "stage1_epochs": stage1_epochs, "stage2_epochs": stage2_epochs}.items()

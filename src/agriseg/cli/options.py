@@ -372,7 +372,7 @@ def _crop_model_help() -> str:
     names = ", ".join(n for n in PACKAGED if "@" not in n)
     return (
         f"Model: a packaged name ({names}; older versions as NAME@N; `agriseg crop models list`) "
-        "or a model file (.safetensors)."
+        "or a model file (an agriseg .onnx, .safetensors or .ckpt)."
     )
 
 
@@ -657,7 +657,7 @@ def set_option() -> Decorator:
         "overrides",
         multiple=True,
         metavar="KEY=VALUE",
-        help="Override a config option, e.g. --set dataset=runs/my_data --set lora.r=8 (repeatable).",
+        help="Override a config option (repeatable; nested keys with dots), e.g. --set output_dir=runs/try.",
     )
 
 

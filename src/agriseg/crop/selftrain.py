@@ -97,11 +97,12 @@ class SelfTrainConfig(StrictModel):
     evaluate: SelfTrainEvalConfig | None = None
 
 
-def load_selftrain_config(path: str | Path) -> SelfTrainConfig:
-    """Load and validate a self-training YAML (paths relative to the working directory, like ``train``)."""
+def load_selftrain_config(path: str | Path, overrides: Sequence[str] = ()) -> SelfTrainConfig:
+    """Load and validate a self-training YAML (paths relative to the working directory, like ``train``), with
+    ``key.sub=value`` overrides (``--set``)."""
     from agriseg.config import load_config
 
-    return load_config(path, SelfTrainConfig)
+    return load_config(path, SelfTrainConfig, overrides)
 
 
 def _write_index_png(arr: np.ndarray, path: Path) -> None:

@@ -193,6 +193,18 @@ def test_a_missing_evaluation_folder_stops_selftrain_before_any_work(tmp_path: P
     assert not (tmp_path / "run" / "pseudo").exists()  # nothing pseudo-labelled or trained first
 
 
+def test_selftrain_takes_set_overrides(tmp_path: Path) -> None:
+    """README: -c configs take --set overrides; selftrain had no --set, so its output went where the config said."""
+    config = Path(__file__).parents[3] / "configs" / "crop" / "selftrain_peanut.yaml"
+    (tmp_path / "img").mkdir()
+    code, out = _cli("crop", "selftrain", "-c", config, "--set", f"images={tmp_path / 'img'}",
+                     "--set", f"output_dir={tmp_path / 'run'}")  # fmt: skip
+    assert code == 2 and f"{tmp_path / 'img'}: folder has no images" in out, out  # the override was read
+    assert not (tmp_path / "run").exists()
+    code, out = _cli("crop", "selftrain", "-c", config, "--set", "nosuch=1")
+    assert code == 2 and "--set nosuch" in out, out
+
+
 def _cli(*args: object) -> tuple[int, str]:
     from click.testing import CliRunner
 
