@@ -43,6 +43,8 @@ def test_fetch_caches_and_the_cached_model_loads(model_cache: Path, loopback: Lo
     assert res.exit_code == 0 and f"{NAME}" in res.output
     line = next(ln for ln in res.output.splitlines() if NAME in ln)
     assert "cached" in line and "not downloaded" not in line
+    assert res.output.splitlines()[0].split() == ["name", "state", "licence", "input", "output", "title"]
+    assert "classes, polygonised  PRUE" in res.output  # columns as wide as their values (they ran together)
 
 
 def test_interrupted_download_resumes(model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes) -> None:

@@ -185,7 +185,7 @@ def test_grpo_refuses_a_completion_budget_shorter_than_the_answers(workdir: Path
     """Rollouts cut before the mask ends teach nothing: the budget must hold the data set's longest answer."""
     cfg = {**_sft_cfg(workdir, tmp_path / "g"), "num_generations": 2, "max_completion_length": 16}
     res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", cfg))])
-    assert res.exit_code == 1 and "its longest answer is" in res.output and "max_completion_length (16)" in res.output
+    assert res.exit_code == 2 and "its longest answer is" in res.output and "max_completion_length (16)" in res.output
     assert not (tmp_path / "g").exists()
 
 

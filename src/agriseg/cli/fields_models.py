@@ -33,14 +33,16 @@ def list_() -> None:
     """
     from agriseg.fields.registry import MODELS, cache_dir, status
 
-    click.echo(f"  {'name':34s} {'state':15s} {'licence':10s} {'input':14s} {'output':18s} title")
+    rows = [("", "name", "state", "licence", "input", "output", "title")]
     for spec in MODELS.values():
-        mark = "*" if spec.default else " "
         licence = spec.licence if spec.commercial_use else ("AGPL" if spec.kind == "instance" else "mixed, NC")
         windows = "2 windows" if spec.windows == "ab" else "1 window"
         inputs = f"{windows} {'RGBN' if 'nir' in spec.bands else 'RGB'}"
-        output = "classes, polygonise" if spec.needs_polygonize else "instances"
-        click.echo(f"{mark} {spec.name:34s} {status(spec):15s} {licence:10s} {inputs:14s} {output:18s} {spec.title}")
+        output = "classes, polygonised" if spec.needs_polygonize else "instances"
+        rows.append(("*" if spec.default else " ", spec.name, status(spec), licence, inputs, output, spec.title))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]  # columns as wide as their longest value
+    for r in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + f"  {r[6]}")
     click.echo(f"cache: {cache_dir()}")
 
 

@@ -9,6 +9,7 @@ thresholded at 0.5. Two streaming passes over blocks: the min/max, then the norm
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,9 @@ def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: f
 
     change_tif = Path(change_tif)
     cfg = PolygonizeConfig(separation="components", min_area_m2=min_area_m2)
-    staging = temporary_sibling(change_tif, "mask")
+    work = temporary_sibling(change_tif, "mask")  # a folder, so the progress bar names the change map's mask
+    work.mkdir()
+    staging = work / f"{change_tif.stem}_mask.tif"
     try:
         with rasterio.open(change_tif) as src:
             when = latest_image_time(src.tags(), change_tif)
@@ -187,4 +190,4 @@ def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: f
             staging, Path(output), cfg, collection="agriseg-change", id_prefix=change_tif.stem, determined=when
         )
     finally:
-        staging.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)

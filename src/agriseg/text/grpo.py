@@ -58,14 +58,16 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
         The output folder.
 
     Raises:
-        ValueError: if ``max_completion_length`` cannot hold the longest answer of the data set.
+        OptionError: ``max_completion_length`` cannot hold the longest answer of the data set (a usage error).
     """
     from trl import GRPOTrainer
 
     ds, model, processor, meta = prepare_run(cfg, model, processor)
     if meta["answer_tokens"] > cfg.max_completion_length:  # every longer rollout would be cut mid-mask
+        from agriseg.config import OptionError
+
         need = 32 * math.ceil(1.25 * meta["answer_tokens"] / 32)  # room for a longer guess
-        raise ValueError(
+        raise OptionError(
             f"{cfg.dataset}: its longest answer is {meta['answer_tokens']} tokens, more than "
             f"max_completion_length ({cfg.max_completion_length}); set max_completion_length: {need} "
             f"(or --set max_completion_length={need})"
