@@ -13,6 +13,8 @@ median of the rounds is reported with the load average of every run.
 - ``--install``: wall time and size on disk (the venv minus an empty venv) of ``pip install`` of this
   checkout and of each ``--peer`` package (default: ``plantcv``), each into a fresh venv under
   ``--venvs``, with pip's cache off (a first install downloads everything).
+- ``--model FILE``: every setting runs that model (e.g. a ``.safetensors`` file, which is exported to ONNX in
+  the user cache); each run reports the exports it made (``onnx_exports_batch``).
 - ``--data``: masks of this checkout vs the baseline's PyTorch path (``--optimize none``) on the batch
   photos (share of identical pixels), and ``agriseg crop evaluate --peanut`` mIoU of both on the photos of
   ``--val-list``.
@@ -134,8 +136,14 @@ def main() -> None:
         metavar="NAME=ARGS",
         help='another option setting of this checkout, e.g. "long side 640=--long-side 640" (repeatable)',
     )
+    ap.add_argument(
+        "--model",
+        default=None,
+        help="a model every setting runs (-m), e.g. a .safetensors file; each run reports the ONNX exports it made",
+    )
     ap.add_argument("-o", "--output", type=Path, default=Path("benchmarks/results/crop_predict_speed.json"))
     args = ap.parse_args()
+    model_args = ["--model", str(Path(args.model).resolve())] if args.model else []
     photos = sorted(args.photos.glob("*.jpg"))[: args.n]
     if len(photos) < args.n:
         raise SystemExit(f"{args.photos}: fewer than {args.n} photos")
@@ -147,7 +155,13 @@ def main() -> None:
         (batch / p.name).symlink_to(p.resolve())
     (one / photos[0].name).symlink_to(photos[0].resolve())
 
-    report: dict = {"photos": args.n, "size": "960x720", "cpus": os.cpu_count(), "load_start": os.getloadavg()[0]}
+    report: dict = {
+        "photos": args.n,
+        "size": "960x720",
+        "cpus": os.cpu_count(),
+        "load_start": os.getloadavg()[0],
+        "model": args.model or "default",
+    }
     python, env = sys.executable, {**os.environ, "PYTHONPATH": str(REPO / "src")}
     if args.install and not args.reuse:
         report["install"] = {"agriseg": install(args.venvs, "bench_agriseg_base", [str(REPO)])}
@@ -167,8 +181,8 @@ def main() -> None:
         settings["baseline warm"] = (sys.executable, {**benv, "AGRISEG_CACHE_DIR": str(work / "warm_cache")}, [], False)
         # the warm cache holds the exports of both photo sets before the timed rounds
         for src in (one, batch):
-            run([sys.executable, "-m", "agriseg", "crop", "predict", str(src), "-o", str(work / f"w_{src.name}")],
-                settings["baseline warm"][1])  # fmt: skip
+            run([sys.executable, "-m", "agriseg", "crop", "predict", str(src), "-o", str(work / f"w_{src.name}"),
+                 *model_args], settings["baseline warm"][1])  # fmt: skip
 
     results: dict[str, dict[str, list[dict]]] = {k: {"batch": [], "one": []} for k in settings}
     count = 0
@@ -178,7 +192,10 @@ def main() -> None:
                 count += 1
                 out = work / f"out_{r}_{name.replace(' ', '_')}_{kind}"
                 renv = {**penv, "AGRISEG_CACHE_DIR": str(work / f"cache_{count}")} if fresh else penv
-                res = run([py, "-m", "agriseg", "crop", "predict", str(src), "-o", str(out), *extra], renv)
+                cache = Path(renv.get("AGRISEG_CACHE_DIR", work / "none")) / "onnx"
+                before = len(list(cache.glob("*.onnx")))
+                res = run([py, "-m", "agriseg", "crop", "predict", str(src), "-o", str(out), *model_args, *extra], renv)
+                res["onnx_exports"] = len(list(cache.glob("*.onnx"))) - before  # made by this run
                 results[name][kind].append(res)
                 print(f"round {r} {name:>14} {kind:>5}: {res['seconds']:.2f} s, load {res['load1']:.1f}", flush=True)
     summary = {}
@@ -190,6 +207,7 @@ def main() -> None:
             "one_photo_seconds": round(statistics.median(x["seconds"] for x in kinds["one"]), 2),
             "startup_seconds": round(statistics.median(x.get("startup_seconds", np.nan) for x in kinds["one"]), 2),
             "peak_rss_mib": round(max(x["peak_rss_mib"] for x in kinds["batch"]), 1),
+            "onnx_exports_batch": [x["onnx_exports"] for x in kinds["batch"]],
             "stderr_lines_beyond_progress": max(x["stderr_lines_beyond_progress"] for x in kinds["batch"]),
             "load1": [round(x["load1"], 2) for x in kinds["batch"] + kinds["one"]],
         }
