@@ -13,6 +13,7 @@ median of the rounds is reported with the load average of every run.
 - ``--install``: wall time and size on disk (the venv minus an empty venv) of ``pip install`` of this
   checkout and of each ``--peer`` package (default: ``plantcv``), each into a fresh venv under
   ``--venvs``, with pip's cache off (a first install downloads everything).
+- ``--warm``: this checkout also with a user cache kept between runs (after one run of each photo set).
 - ``--model FILE``: every setting runs that model (e.g. a ``.safetensors`` file, which is exported to ONNX in
   the user cache); each run reports the exports it made (``onnx_exports_batch``).
 - ``--data``: masks of this checkout vs the baseline's PyTorch path (``--optimize none``) on the batch
@@ -141,6 +142,7 @@ def main() -> None:
         default=None,
         help="a model every setting runs (-m), e.g. a .safetensors file; each run reports the ONNX exports it made",
     )
+    ap.add_argument("--warm", action="store_true", help="also run this checkout with a user cache kept between runs")
     ap.add_argument("-o", "--output", type=Path, default=Path("benchmarks/results/crop_predict_speed.json"))
     args = ap.parse_args()
     model_args = ["--model", str(Path(args.model).resolve())] if args.model else []
@@ -175,14 +177,21 @@ def main() -> None:
     for item in args.setting:
         name, _, extra = item.partition("=")
         settings[name.strip()] = (python, env, extra.split(), True)
+    warm_runs = [("this checkout warm", python, {**env, "AGRISEG_CACHE_DIR": str(work / "this_warm_cache")})]
     if args.baseline is not None:
         benv = {**os.environ, "PYTHONPATH": str((args.baseline / "src").resolve())}
         settings["baseline cold"] = (sys.executable, benv, [], True)
         settings["baseline warm"] = (sys.executable, {**benv, "AGRISEG_CACHE_DIR": str(work / "warm_cache")}, [], False)
-        # the warm cache holds the exports of both photo sets before the timed rounds
+        warm_runs.append(("baseline warm", sys.executable, settings["baseline warm"][1]))
+    if args.warm:
+        settings["this checkout warm"] = (warm_runs[0][1], warm_runs[0][2], [], False)
+    for name, py, wenv in warm_runs if args.warm or args.baseline is not None else []:
+        if name not in settings:
+            continue
+        # a warm cache holds the exports of both photo sets before the timed rounds
         for src in (one, batch):
-            run([sys.executable, "-m", "agriseg", "crop", "predict", str(src), "-o", str(work / f"w_{src.name}"),
-                 *model_args], settings["baseline warm"][1])  # fmt: skip
+            out = work / f"w_{name.replace(' ', '_')}_{src.name}"
+            run([py, "-m", "agriseg", "crop", "predict", str(src), "-o", str(out), *model_args], wenv)
 
     results: dict[str, dict[str, list[dict]]] = {k: {"batch": [], "one": []} for k in settings}
     count = 0
