@@ -50,7 +50,7 @@ def train_fields(
     task = FieldsTask(cfg.model_dump())
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
-    which = "best" if res.checkpoint.best_model_path else "last; no validation ran, so no best"
+    which = "best" if res.checkpoint.best_model_path else "last: training stopped before its first validation"
     load_weights(task, best)
     val = validate(res.trainer, task, dm)
     model_path = out / "model.safetensors"
