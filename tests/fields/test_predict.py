@@ -334,3 +334,33 @@ def test_reflectance_or_8_bit_scene_warns(
     with caplog.at_level("WARNING", logger="agriseg"):
         warn_if_reflectance(path)
     assert f"scene.tif: {message}" in caplog.text
+
+
+def test_an_output_an_interrupted_overwrite_left_is_predicted_again(tmp_path: Path, monkeypatch) -> None:
+    """After --overwrite with another model was interrupted, a plain re-run reported the old model's output as
+    predicted (and recorded it with the new model's fingerprint): the runner remade the item, the predictor kept
+    the existing file."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+    from tests.fields.synth_scenes import write_tiny_model
+
+    scene = write_scene(tmp_path / "s.tif", 64, 64)
+    m1 = write_tiny_model(tmp_path / "m1.safetensors")
+    m2 = write_tiny_model(tmp_path / "m2.safetensors", field_bias=True)
+    run = ["fields", "predict", str(scene), "--tile", "32", "--batch-size", "1", "-o"]
+    assert CliRunner().invoke(main, [*run, str(tmp_path / "ref" / "p.tif"), "-m", str(m2)]).exit_code == 0
+    out = tmp_path / "out" / "p.tif"
+    assert CliRunner().invoke(main, [*run, str(out), "-m", str(m1)]).exit_code == 0
+    before = out.read_bytes()
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(ScenePredictor, "predict", interrupted)
+        res = CliRunner().invoke(main, [*run, str(out), "-m", str(m2), "--overwrite"])
+    assert res.exit_code != 0 and out.read_bytes() == before  # interrupted: the old output is still there
+    res = CliRunner().invoke(main, [*run, str(out), "-m", str(m2)])
+    assert res.exit_code == 0 and "1 predicted" in res.output, res.output
+    assert np.array_equal(read_probabilities(out)[0], read_probabilities(tmp_path / "ref" / "p.tif")[0])
