@@ -164,3 +164,15 @@ def test_cli_exit_status_says_a_photo_failed(tmp_path: Path) -> None:
     (src / "bad.jpg").write_bytes(b"not a photo")
     r = CliRunner().invoke(cli, ["crop", "pseudolabel", str(src), "-o", str(tmp_path / "o"), "--index", "exg"])
     assert r.exit_code == 1 and "bad.jpg" in r.output and "1 failed" in r.output
+
+
+def test_a_users_pseudolabels_json_is_kept(scenes: Path, tmp_path: Path) -> None:
+    """Replaced silently: pseudolabels.json was not claimed as the command's table like predict's summary.csv."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "pseudolabels.json").write_text('{"my": "notes"}')
+    res = CliRunner().invoke(cli, ["crop", "pseudolabel", str(scenes / "images"), "-o", str(out)])
+    assert res.exit_code == 2 and "pseudolabels.json: exists and was not written by agriseg" in res.output, res.output
+    assert (out / "pseudolabels.json").read_text() == '{"my": "notes"}'
+    res = CliRunner().invoke(cli, ["crop", "pseudolabel", str(scenes / "images"), "-o", str(tmp_path / "new")])
+    assert res.exit_code == 0 and "records" in json.loads((tmp_path / "new" / "pseudolabels.json").read_text())

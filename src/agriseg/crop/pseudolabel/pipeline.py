@@ -322,6 +322,7 @@ def pseudolabel_files(
         recipe=recipe,
         resume=resume,
         failed=failed,
+        tables=[out / "pseudolabels.json"],  # a user's file of that name is kept: the run is refused first
     )
     summary = {
         "options": opts.model_dump(),
