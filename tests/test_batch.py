@@ -490,3 +490,14 @@ def test_an_output_replaced_after_it_was_written_is_not_resumed(tmp_path: Path) 
                      store=ManifestStore())  # fmt: skip
     assert redo.counts["ok"] == 2 and edited.read_text() == "A"
     assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["skipped"] == 2
+
+
+def test_an_item_replaces_outputs_it_finds_or_with_overwrite(tmp_path: Path) -> None:
+    """The runner hands work only items it remakes, so an output already there is stale (an interrupted
+    --overwrite left it) and the work function must replace it."""
+    from agriseg.batch import Item
+
+    item = Item("a", tmp_path / "a.tif", (tmp_path / "a.tif", tmp_path / "a.parquet"))
+    assert not item.replaces(False) and item.replaces(True)
+    (tmp_path / "a.parquet").write_text("x")
+    assert item.replaces(False)

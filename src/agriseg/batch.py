@@ -104,6 +104,15 @@ class Item:
     resolved: Mapping[str, Any] = field(default_factory=dict)
     payload: Any = None
 
+    def replaces(self, overwrite: bool) -> bool:
+        """Whether the work function must replace outputs it finds: with ``overwrite``, or when one is there.
+
+        The runner hands work only the items it remakes (new, unfinished, or ``--overwrite``), so an output
+        already there is stale, e.g. one that an interrupted ``--overwrite`` run left (its record says unfinished).
+        A pipeline that keeps an existing output of its own accord must not keep that one.
+        """
+        return overwrite or any(p.exists() for p in self.outputs)
+
 
 def unique_names(files: Iterable[str | Path]) -> dict[Path, str]:
     """A distinct output name per input file (inputs sharing a stem get their suffix, then folders added).

@@ -192,9 +192,8 @@ def _downloads(
     """Download the scene of each item (its ``payload``, a :class:`SceneRequest`) into its output."""
 
     def work(item: Item) -> dict:
-        # the runner remakes this item (new, unfinished, or --overwrite): an output already there is stale
-        stale = opts.overwrite or item.outputs[0].exists()
-        row = _download_one(item.outputs[0], config, item.payload, stale, opts.progress, inputs)
+        replace = item.replaces(opts.overwrite)
+        row = _download_one(item.outputs[0], config, item.payload, replace, opts.progress, inputs)
         dates = row["asked"]["dates"]
         return {"area": item.name, **row, "error": "", "season": row["asked"].get("season"),
                 "win_a_dates": dates.get("a") or [], "win_b_dates": dates.get("b") or []}  # fmt: skip
@@ -414,9 +413,7 @@ def predict(
     area = {"km2": 0.0}
 
     def work(item: Item) -> dict:
-        # the runner remakes this item (new, unfinished, or --overwrite): an output already there is stale, e.g.
-        # one an interrupted --overwrite run left (its record says unfinished), so it is predicted again
-        res = predictor.predict(item.source, item.outputs[0], overwrite=batch.overwrite or item.outputs[0].exists())
+        res = predictor.predict(item.source, item.outputs[0], overwrite=item.replaces(batch.overwrite))
         area["km2"] += res.area_km2
         row = {"scene": str(item.source), "output": str(item.outputs[0]), "status": res.status}
         if kind == "instances":
@@ -560,10 +557,9 @@ def run_area(
     def work(item: Item) -> dict:
         if run.threads:
             torch.set_num_threads(run.threads)
-        # the runner remakes this area (new, unfinished, or --overwrite): outputs already there are stale
-        stale = batch.overwrite or any(p.exists() for p in (scene, *job.outputs()))
-        got = _download_one(scene, download_config, request, stale, True, inputs)
-        row = run_scene(dataclasses.replace(job, overwrite=stale))
+        replace = item.replaces(batch.overwrite)
+        got = _download_one(scene, download_config, request, replace, True, inputs)
+        row = run_scene(dataclasses.replace(job, overwrite=replace))
         record = run_record(got["asked"], model, digest, {**polygons.model_dump(), **run.model_dump()}, row)
         write_json(outdir / f"{name}_run.json", record)
         return {**row, "download": got}
