@@ -325,6 +325,45 @@ class BatchAborted(ValueError):
     """``strict``: the first failed item stopped the batch; the message is that item's (one line)."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a command; ``detail`` says what was kept and how to go on (the CLI prints it in one line
+    and exits with status 130)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BatchInterrupted(Interrupted):
+    """Ctrl-C stopped a batch after ``done`` of its ``total`` items (now or before).
+
+    Finished outputs are complete files with their records; the interrupted item left only a temporary,
+    removed by the next run, which resumes with the items not done.
+    """
+
+    def __init__(self, done: int, total: int) -> None:
+        if done:
+            rest = total - done
+            detail = f"{done} of {total} done (complete outputs); the same command resumes with the other {rest}"
+        else:
+            detail = f"none of the {total} done"
+        super().__init__(detail)
+        self.done, self.total = done, total
+
+
+def interrupted(err: BaseException) -> bool:
+    """Whether ``err`` is, or was raised while handling, a Ctrl-C (an import cut short by Ctrl-C raises an
+    ImportError chained to the KeyboardInterrupt, which must stop the command, not read as a missing library)."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 def check_output(
     path: str | Path, overwrite: bool, empty_dir_ok: bool = False, inputs: Iterable[str | Path] = ()
 ) -> Path:
@@ -630,6 +669,9 @@ def run_batch(
                         store.record(item, recipe)
                         outcomes[i] = Outcome(item, "ok", res)
                     bar.update(1)
+            except KeyboardInterrupt as err:
+                done = sum(o.status != "failed" for o in outcomes.values())
+                raise BatchInterrupted(done, len(items)) from err
             finally:
                 close = getattr(results, "close", None)
                 if close is not None:

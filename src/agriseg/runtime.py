@@ -269,7 +269,8 @@ class ModelRunner:
         self.prepare()
         try:
             return OnnxModule.load_or_export_any_size(cast("nn.Module", self.model), x, wkey, self.memory_arena)
-        except Exception:  # noqa: BLE001 - not exportable for any size: one export per shape decides (and warns)
+        except Exception as err:  # noqa: BLE001 - not exportable for any size: one export per shape decides (and warns)
+            _reraise_ctrl_c(err)
             return None
 
     def _module_for(self, x: torch.Tensor) -> Any:
@@ -299,6 +300,7 @@ class ModelRunner:
             try:
                 self._traced[key] = OnnxModule.load_or_export(model, x, wkey, self.memory_arena)
             except Exception as err:  # noqa: BLE001 - no onnxruntime, or an op it lacks: stay eager
+                _reraise_ctrl_c(err)
                 warnings.warn(
                     f"optimize='onnxruntime' failed ({type(err).__name__}: {err}); running eager", stacklevel=3
                 )
@@ -310,9 +312,19 @@ class ModelRunner:
                     traced = torch.jit.trace(self.model, x, check_trace=False)
                     self._traced[key] = torch.jit.optimize_for_inference(torch.jit.freeze(traced.eval()))
             except Exception as err:  # untraceable model: stay eager
+                _reraise_ctrl_c(err)
                 warnings.warn(f"optimize='jit' failed ({type(err).__name__}: {err}); running eager", stacklevel=2)
                 self._traced[key] = self.model
         return self._traced[key]
+
+
+def _reraise_ctrl_c(err: BaseException) -> None:
+    """Stop on an error that a Ctrl-C caused (e.g. an ImportError of onnxruntime cut short), rather than fall
+    back to the eager model as for an export that failed."""
+    from agriseg.batch import interrupted
+
+    if interrupted(err):
+        raise KeyboardInterrupt from err
 
 
 class OnnxModule:

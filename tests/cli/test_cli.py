@@ -129,3 +129,54 @@ def test_crop_weed_model_on_bundled_samples(samples_dir, tmp_path):
     for row in rows:
         total = float(row["crop_fraction"]) + float(row["weed_fraction"])
         assert total == pytest.approx(float(row["vegetation_fraction"]), abs=2e-6)
+
+
+def test_ctrl_c_ends_a_batch_with_status_130_saying_how_far_it_got_and_a_rerun_resumes(tmp_path, monkeypatch):
+    import numpy as np
+    from PIL import Image
+
+    from agriseg import batch
+
+    for name in ("a", "b", "c"):
+        mask = np.zeros((20, 20), np.uint8)
+        mask[5:15, 5:15] = 1
+        Image.fromarray(mask).save(tmp_path / f"{name}_mask.png")
+    args = ["crop", "traits", *(str(tmp_path / f"{n}_mask.png") for n in "abc"), "-o", str(tmp_path / "o")]
+    map_ = batch.Serial.map
+
+    def ctrl_c_at_the_second(self, work, items):
+        for i, res in enumerate(map_(self, work, items)):
+            if i == 1:
+                raise KeyboardInterrupt
+            yield res
+
+    monkeypatch.setattr(batch.Serial, "map", ctrl_c_at_the_second)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 130, r.output
+    assert r.output.strip().splitlines()[-1] == (
+        "agriseg: interrupted: 1 of 3 done (complete outputs); the same command resumes with the other 2"
+    )
+    monkeypatch.setattr(batch.Serial, "map", map_)
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "2 measured, 1 skipped, 0 failed" in r.output, r.output
+
+
+def test_ctrl_c_during_an_import_is_an_interruption_not_a_missing_library(monkeypatch):
+    import click
+
+    from agriseg.cli.errors import friendly_errors
+
+    @click.command()
+    @friendly_errors
+    def importing() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as err:  # what an extension module's init turns a Ctrl-C into
+            raise ImportError("initialization failed") from err
+
+    main.add_command(importing)
+    try:
+        r = CliRunner().invoke(main, ["importing"])
+    finally:
+        main.commands.pop("importing")
+    assert r.exit_code == 130 and r.output.strip() == "agriseg: interrupted", r.output

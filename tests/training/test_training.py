@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import warnings
 from pathlib import Path
 
@@ -151,3 +152,27 @@ def test_training_flags_become_config_overrides() -> None:
         "train.max_minutes=0.5",
     )
     assert train_overrides() == ()
+
+
+class _StoppedByCtrlC(_TinyTask):
+    """Ctrl-C while the third batch trains."""
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        if self.global_step == 2:
+            raise KeyboardInterrupt
+        return super().training_step(batch, batch_idx)
+
+
+def test_ctrl_c_saves_the_run_and_resume_continues_it(tmp_path: Path) -> None:
+    from agriseg.batch import Interrupted
+
+    cfg = _TinyConfig(train=TrainOptions(epochs=2, batch_size=4, num_workers=0, accelerator="cpu"))
+    with pytest.raises(Interrupted, match=r"at epoch 1, step 2; the same command with --resume .*interrupted.ckpt"):
+        fit(_StoppedByCtrlC(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again afterwards
+    saved = tmp_path / "interrupted.ckpt"
+    assert torch.load(saved, map_location="cpu", weights_only=True)["global_step"] == 2
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+    res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=saved, progress=False)
+    assert res.trainer.global_step == 8  # 2 before Ctrl-C, 6 after
+    assert not saved.exists()  # the run it held has finished

@@ -17,7 +17,22 @@ from agriseg.cli.fields import fields
 from agriseg.cli.text import text
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+class _Main(click.Group):
+    """The ``agriseg`` group: Ctrl-C ends any command with one line and exit status 130 (128 + SIGINT), as
+    shells expect, instead of click's ``Aborted!`` and status 1 (the status of a failed item)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from agriseg.batch import Interrupted
+
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as err:
+            msg = f"interrupted: {err.detail}" if isinstance(err, Interrupted) else "interrupted"
+            click.echo(f"\nagriseg: {msg}", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="agriseg")
 def main() -> None:
     """agriseg: agricultural image segmentation.

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agriseg.batch import BatchResult, describe_memory_error, describe_os_error
+from agriseg.batch import BatchResult, describe_memory_error, describe_os_error, interrupted
 
 if TYPE_CHECKING:
     from agriseg.extras import Extra
@@ -101,6 +101,8 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ModelLoadError as err:
             raise BadModelFile(str(err)) from err
         except ImportError as err:  # an optional dependency is missing: the message names the pip command
+            if interrupted(err):  # Ctrl-C during an import: stop, as Ctrl-C anywhere else does
+                raise KeyboardInterrupt from err
             raise MissingDependency(str(err)) from err
         except (FileNotFoundError, NoInputError) as err:  # before any item ran: a path given is wrong or empty
             raise MissingInput(str(err)) from err

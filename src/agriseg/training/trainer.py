@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import signal
 import sys
 import time
 import warnings
@@ -13,12 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import lightning as L
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
 
 from agriseg.training.config import TrainOptions
 from agriseg.training.task import BaseTask
+
+INTERRUPTED_NAME = "interrupted.ckpt"  # the run where Ctrl-C stopped it
 
 # Lightning's loggers: device lines, seeding, tips, "Trainer(limit_train_batches=1.0) was configured ..."
 _CHATTY = ("lightning.pytorch", "lightning.fabric")
@@ -60,6 +63,23 @@ class _ProgressBar(TQDMProgressBar):
 
     def init_sanity_tqdm(self) -> Tqdm:
         return Tqdm(disable=True)
+
+
+class _SaveOnCtrlC(Callback):
+    """Ctrl-C: the run as it stands goes to ``interrupted.ckpt``, which ``--resume`` continues."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.saved = False
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if not isinstance(exception, KeyboardInterrupt):
+            return
+        from agriseg.data.files import atomic_write
+
+        with atomic_write(self.path) as tmp:
+            trainer.save_checkpoint(tmp)
+        self.saved = True
 
 
 @dataclass
@@ -116,7 +136,8 @@ def fit(
     ckpt = ModelCheckpoint(
         dirpath=out, filename="best-{epoch:02d}", monitor=task.monitor, mode="max", save_last=True, save_top_k=1
     )
-    callbacks: list = [ckpt, LearningRateMonitor("step")]
+    on_ctrl_c = _SaveOnCtrlC(out / INTERRUPTED_NAME)
+    callbacks: list = [ckpt, LearningRateMonitor("step"), on_ctrl_c]
     if progress:
         callbacks.append(_ProgressBar())
     with quiet_lightning():
@@ -137,14 +158,36 @@ def fit(
             deterministic=False,
         )
         t0 = time.time()
-        trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        handler = signal.getsignal(signal.SIGINT)
+        try:
+            trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        except SystemExit as err:  # Lightning's answer to Ctrl-C: it shuts down and exits with status 1
+            if not trainer.interrupted:
+                raise
+            raise _interrupted(trainer, on_ctrl_c) from err
+        finally:  # Lightning ignores further Ctrl-Cs while it shuts down; a caller that goes on gets them back
+            signal.signal(signal.SIGINT, handler)
         # last.ckpt is always the model at the end of training, written here: since Lightning 2.6 the callback
         # rewrites it only when a new best is saved (so it was the best checkpoint, picked on validation),
         # and nothing is written when training stops (max_minutes, max_steps, val_every) before any validation
         last = out / "last.ckpt"
         trainer.save_checkpoint(last)
         ckpt.last_model_path = str(last)
+        (out / INTERRUPTED_NAME).unlink(missing_ok=True)  # the run it held has finished now
     return FitResult(trainer, ckpt, time.time() - t0)
+
+
+def _interrupted(trainer: L.Trainer, on_ctrl_c: _SaveOnCtrlC) -> KeyboardInterrupt:
+    """The one-line account of a run stopped by Ctrl-C: where it stood and how to continue it."""
+    from agriseg.batch import Interrupted
+
+    bar = getattr(trainer.progress_bar_callback, "_train_progress_bar", None)
+    if bar is not None:  # closed before the message, so that the terminal does not redraw it below
+        bar.close()
+    where = f"epoch {trainer.current_epoch + 1}, step {trainer.global_step}"
+    if on_ctrl_c.saved:
+        return Interrupted(f"at {where}; the same command with --resume {on_ctrl_c.path} continues it")
+    return Interrupted(f"at {where}; nothing saved")
 
 
 def validate(trainer: L.Trainer, task: BaseTask, datamodule: L.LightningDataModule) -> dict[str, float]:
