@@ -206,3 +206,37 @@ def test_cli_errors_are_clean(model_file: Path, tmp_path: Path) -> None:
     assert res.exit_code == 2 and "none.safetensors: model file not found" in res.output
     res = r.invoke(main, ["fields", "polygonize", str(four), "-o", str(tmp_path / "x.shp")])
     assert res.exit_code == 2 and "unsupported vector format" in res.output  # a usage error
+
+
+def test_outputs_an_interrupted_overwrite_left_are_mapped_again(scenes: list[Path], tmp_path: Path, monkeypatch):
+    """After `fields map --overwrite` with another model was interrupted, a plain re-run reported the old model's
+    outputs as mapped (and recorded them with the new model's fingerprint): the runner remade the scene, the scene
+    job kept the existing files."""
+    from agriseg.cli import main
+    from agriseg.fields.mapping.runner import MERGED_NAME
+    from agriseg.fields.predict import ScenePredictor
+    from tests.fields.synth_scenes import write_tiny_model
+
+    m1 = write_tiny_model(tmp_path / "m1.safetensors")
+    m2 = write_tiny_model(tmp_path / "m2.safetensors", field_bias=True, half=False)
+    run = ["fields", "map", str(scenes[0]), "--serial", "--tile", "64", "-o"]
+    r = CliRunner()
+    assert r.invoke(main, [*run, str(tmp_path / "ref"), "-m", str(m2)]).exit_code == 0
+    out = tmp_path / "out"
+    assert r.invoke(main, [*run, str(out), "-m", str(m1)]).exit_code == 0
+    probs = out / f"{scenes[0].stem}_probs.tif"
+    before = probs.read_bytes()
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(ScenePredictor, "predict", interrupted)
+        res = r.invoke(main, [*run, str(out), "-m", str(m2), "--overwrite"])
+    assert res.exit_code == 130 and probs.read_bytes() == before  # interrupted: the old outputs are still there
+    res = r.invoke(main, [*run, str(out), "-m", str(m2)])
+    assert res.exit_code == 0 and "1 mapped, 0 skipped" in res.output, res.output
+    with rasterio.open(probs) as a, rasterio.open(tmp_path / "ref" / probs.name) as b:
+        assert np.array_equal(a.read(), b.read())
+    want = gpd.read_parquet(tmp_path / "ref" / MERGED_NAME)
+    assert len(gpd.read_parquet(out / MERGED_NAME)) == len(want) > 0

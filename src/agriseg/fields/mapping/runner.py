@@ -43,8 +43,12 @@ def _done_row(item: Item) -> dict[str, Any]:
 
 
 def _run_item(item: Item) -> dict[str, Any]:
-    """The task of one scene item (a module-level function, so Dask workers can import it)."""
-    return run_scene(item.payload)
+    """The task of one scene item (a module-level function, so Dask workers can import it).
+
+    The runner hands it only scenes to remake, so outputs already there are stale (:meth:`Item.replaces`).
+    """
+    job: SceneJob = item.payload
+    return run_scene(replace(job, overwrite=item.replaces(job.overwrite)))
 
 
 def scene_recipe(job: SceneJob) -> Recipe:
