@@ -501,3 +501,22 @@ def test_an_item_replaces_outputs_it_finds_or_with_overwrite(tmp_path: Path) -> 
     assert not item.replaces(False) and item.replaces(True)
     (tmp_path / "a.parquet").write_text("x")
     assert item.replaces(False)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="process start times are read from Linux's /proc")
+def test_a_lock_whose_pid_another_process_has_taken_is_taken_over(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    from agriseg.manifest import LOCK, FolderLocked, ManifestStore
+
+    items = _items(tmp_path, ["a"])
+    lock = tmp_path / "out" / LOCK
+    lock.parent.mkdir()
+    lock.write_text(f"{os.getppid()} {socket.gethostname()}")
+    os.utime(lock, (1e9, 1e9))  # written in 2001, long before the live process with that pid started
+    assert run_batch(items, _work, options=QUIET, store=ManifestStore()).counts["ok"] == 1
+    assert not lock.exists()  # released at the end
+    lock.write_text(f"{os.getppid()} another-host")  # a run on another machine writing a shared folder
+    with pytest.raises(FolderLocked, match=rf"pid {os.getppid()} on another-host\) .* or, if no run is writing "):
+        run_batch(_items(tmp_path, ["b"]), _work, options=QUIET, store=ManifestStore())

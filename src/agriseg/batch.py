@@ -651,6 +651,8 @@ def run_batch(
             begin = getattr(store, "begin", None)  # optional in the protocol: stores written before it lack it
             if begin is not None and todo:
                 begin(todo)
+            for table in tables if todo else ():  # rewritten when the batch ends: until then an earlier run's
+                Path(table).unlink(missing_ok=True)  # would describe outputs this one replaces (e.g. on Ctrl-C)
             bar = progress_bar(total=len(items), initial=len(items) - len(todo), desc=opts.desc, unit=opts.unit,
                        disable=not opts.progress or len(todo) < 2)  # fmt: skip
             t0 = time.perf_counter()

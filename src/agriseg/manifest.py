@@ -11,8 +11,8 @@ it (``{"command", "table"}`` lines, :meth:`ManifestStore.claim_tables`), so anot
 them (:func:`agriseg.batch.check_table`). Before a run starts its items, each gets a ``"pending"`` line:
 outputs that a killed run wrote before their record (an item cut off halfway, or finished in the instant before
 the kill) are then known as this store's, and made again by the next run rather than kept as a user's files.
-``.agriseg-lock`` (the pid of the run) keeps a second run from writing the same folder at once; a lock left by a
-process that no longer exists is taken over.
+``.agriseg-lock`` (the pid and host of the run) keeps a second run from writing the same folder at once; a lock
+left by a process that no longer exists, or whose pid a later process now has, is taken over.
 
 Answers, for an item's outputs (see :mod:`agriseg.batch`): ``missing`` when none is there, or when the files
 there are this store's but not complete (an item recorded as pending, or recorded and partly removed);
@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agriseg.data.files import pid_alive
+from agriseg.data.files import pid_alive, process_start_time
 from agriseg.fingerprint import Fingerprint, Recipe, Verdict
 
 if TYPE_CHECKING:
@@ -207,13 +208,17 @@ class ManifestStore:
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
-                pid = _pid(lock)
-                if pid is not None and pid != os.getpid() and pid_alive(pid):
-                    raise FolderLocked(f"{folder}: another agriseg run (pid {pid}) is writing this folder") from None
+                pid, host = _holder(lock)
+                if pid is not None and pid != os.getpid() and _held(lock, pid, host):
+                    by = f"pid {pid}" + (f" on {host}" if host and host != socket.gethostname() else "")
+                    raise FolderLocked(
+                        f"{folder}: another agriseg run ({by}) is writing this folder; wait for it to end, or, "
+                        f"if no run is writing there, remove {lock}"
+                    ) from None
                 lock.unlink(missing_ok=True)  # left by a run that no longer exists
                 continue
             with os.fdopen(fd, "w") as fh:
-                fh.write(str(os.getpid()))
+                fh.write(f"{os.getpid()} {socket.gethostname()}")
             self._locks.append(lock)
             return
         raise FolderLocked(f"{folder}: could not take the lock {lock}")
@@ -267,8 +272,26 @@ def _records_of(lines: list[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
     return out
 
 
-def _pid(lock: Path) -> int | None:
+def _holder(lock: Path) -> tuple[int | None, str]:
+    """The pid and host written in a lock (``"1234 host"``; locks of earlier versions hold the pid only)."""
     try:
-        return int(lock.read_text().strip())
-    except (OSError, ValueError):
-        return None
+        words = lock.read_text().split()
+        return int(words[0]), (words[1] if len(words) > 1 else "")
+    except (OSError, ValueError, IndexError):
+        return None, ""
+
+
+def _held(lock: Path, pid: int, host: str) -> bool:
+    """Whether the run that wrote ``lock`` may still be running: a lock of another host always may (its
+    processes cannot be seen from here); here, its pid must be alive and not a process that started after the
+    lock was written (the pid of a run lost with a reboot or a container, taken by another process since)."""
+    if host and host != socket.gethostname():
+        return True
+    if not pid_alive(pid):
+        return False
+    started = process_start_time(pid)
+    try:
+        written = lock.stat().st_mtime
+    except OSError:
+        return False
+    return started is None or started <= written + 2.0  # /proc's boot time is in whole seconds

@@ -123,6 +123,9 @@ def test_crop_weed_model_on_bundled_samples(samples_dir, tmp_path):
         m.update(np.asarray(Image.open(out / f"{lab.stem}_classes.png")), read_label(lab, "colormap", cmap))
     res = m.compute()
     assert res["per_class_iou"]["background"] > 0.9 and res["per_class_iou"]["crop"] > 0.8
+    from agriseg.crop.predict import read_model_name
+
+    assert {read_model_name(p) for p in out.glob("*_*.png")} == {"crop-weed"}  # what `crop traits` reads back
     with open(out / "summary.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {"crop_fraction", "weed_fraction"} <= set(rows[0])
@@ -131,7 +134,7 @@ def test_crop_weed_model_on_bundled_samples(samples_dir, tmp_path):
         assert total == pytest.approx(float(row["vegetation_fraction"]), abs=2e-6)
 
 
-def test_ctrl_c_ends_a_batch_with_status_130_saying_how_far_it_got_and_a_rerun_resumes(tmp_path, monkeypatch):
+def test_ctrl_c_ends_a_batch_with_status_130_saying_how_far_it_got_and_no_stale_table(tmp_path, monkeypatch):
     import numpy as np
     from PIL import Image
 
@@ -150,9 +153,12 @@ def test_ctrl_c_ends_a_batch_with_status_130_saying_how_far_it_got_and_a_rerun_r
                 raise KeyboardInterrupt
             yield res
 
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert (tmp_path / "o" / "traits.csv").is_file()
     monkeypatch.setattr(batch.Serial, "map", ctrl_c_at_the_second)
-    r = CliRunner().invoke(main, args)
+    r = CliRunner().invoke(main, [*args, "--overwrite"])
     assert r.exit_code == 130, r.output
+    assert not (tmp_path / "o" / "traits.csv").exists()  # it would describe the outputs being replaced
     assert r.output.strip().splitlines()[-1] == (
         "agriseg: interrupted: 1 of 3 done (complete outputs); the same command resumes with the other 2"
     )

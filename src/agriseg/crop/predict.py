@@ -364,6 +364,9 @@ def class_map_image(classes: np.ndarray) -> Image.Image:
 SUMMARY_FIELDS = ["file", "status", "width", "height", "vegetation_fraction", "model_sure", "quality", "error"]
 # the mask PNG's text key holding model_sure, so a resumed run writes the row a fresh one would
 SURE_KEY = "agriseg:model_sure"
+# ... and the model that made it (a packaged name as given, or a model file's name), so that `crop traits` of
+# the mask knows what the classes mean (the crop of crop-weed is peanut)
+MODEL_KEY = "agriseg:model"
 
 
 @dataclass
@@ -392,13 +395,17 @@ def photo_outputs(outdir: Path, stem: str, num_classes: int, write_overlay: bool
     )
 
 
-def _write_outputs(out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray, sure: float | None = None) -> None:
+def _write_outputs(
+    out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray, sure: float | None = None, model: str | None = None
+) -> None:
     """Write all outputs of one photo, renaming them only once every one was written in full (the mask and the
-    class map carry ``sure``, the photo's ``model_sure``, in a PNG text chunk)."""
+    class map carry ``sure``, the photo's ``model_sure``, and the ``model``'s name in PNG text chunks)."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     info.add_text(SURE_KEY, "" if sure is None else repr(sure))
+    if model:
+        info.add_text(MODEL_KEY, model)
     with atomic_writes(out.all()) as tmp:
         Image.fromarray((classes > 0).astype(np.uint8) * 255).save(tmp[out.mask], pnginfo=info)
         if out.classes is not None:
@@ -417,12 +424,26 @@ def model_sure(classes: np.ndarray, sure: np.ndarray) -> float | None:
 def read_model_sure(path: Path) -> float | None:
     """The ``model_sure`` a mask or class map written by :func:`predict_files` carries (None: none, or not
     such a file)."""
+    text = _png_text(path).get(SURE_KEY)
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def read_model_name(path: Path) -> str | None:
+    """The name of the model that made a mask or class map :func:`predict_files` wrote (None: not recorded,
+    as in masks written before it was, or not such a file)."""
+    return _png_text(path).get(MODEL_KEY) or None
+
+
+def _png_text(path: Path) -> dict[str, str]:
+    """The text chunks of a PNG (empty for another or an unreadable file)."""
     try:
         with Image.open(path) as im:
-            text = getattr(im, "text", {}).get(SURE_KEY)
-        return float(text) if text else None
+            return dict(getattr(im, "text", {}))
     except (OSError, ValueError):
-        return None
+        return {}
 
 
 def _write_and_row(
@@ -433,11 +454,12 @@ def _write_and_row(
     sure: float | None,
     k: int,
     class_fields: list[str],
+    model: str | None = None,
 ) -> dict:
     """Write one photo's outputs and return its summary row (run on the writer thread)."""
     from agriseg.crop.quality import photo_quality
 
-    _write_outputs(out, rgb, classes, sure)
+    _write_outputs(out, rgb, classes, sure, model)
     return {**_row(f, classes, sure, k, class_fields), "quality": photo_quality(rgb)}
 
 
@@ -522,7 +544,7 @@ def predict_files(
         items.append(Item(names[f], f, tuple(out.all()), (f,), payload=out))
     result = run_batch(
         items,
-        stream=lambda todo: _predict_stream(predictor, todo, k, class_fields),
+        stream=lambda todo: _predict_stream(predictor, todo, k, class_fields, _model_name(predictor)),
         options=(batch or BatchOptions()).labelled("predict", "img"),
         recipe=recipe,
         resume=lambda it: _read_back(Path(it.source), it.payload, k, class_fields),
@@ -534,7 +556,7 @@ def predict_files(
 
 
 def _predict_stream(
-    predictor: Predictor, todo: Sequence[Item], k: int, class_fields: list[str]
+    predictor: Predictor, todo: Sequence[Item], k: int, class_fields: list[str], model: str | None = None
 ) -> Iterator[tuple[Item, dict | Exception]]:
     """Predict the photos of ``todo``, yielding ``(item, summary row or error)`` as each is written.
 
@@ -563,7 +585,7 @@ def _predict_stream(
                 for (it, rgb), p in zip(pending, probs, strict=True):
                     classes = predictor.classes(p, rgb)  # (H, W)
                     sure = model_sure(classes, predictor.sure(p))
-                    args = (Path(it.source), it.payload, rgb, classes, sure, k, class_fields)
+                    args = (Path(it.source), it.payload, rgb, classes, sure, k, class_fields, model)
                     writes.append((it, writer.submit(_write_and_row, *args)))
                 pending.clear()
             yield from written(lookahead)
@@ -588,6 +610,14 @@ def _predict_stream(
 
 
 @batch_keywords
+def _model_name(predictor: Predictor) -> str | None:
+    """What the masks record of the model: a packaged name as given (``crop-weed``), or a model file's name."""
+    from agriseg.models.io import PACKAGED
+
+    given = getattr(predictor.model, "name", None)  # a LazyModel's name as given: a packaged name or a path
+    return None if given is None else (given if given in PACKAGED else Path(given).name)
+
+
 def predict_paths(
     paths: Sequence[str | Path], outdir: str | Path, config: CropPredictConfig, batch: BatchOptions | None = None
 ) -> BatchResult:

@@ -168,6 +168,21 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started, in seconds since the epoch (to about a second), from ``/proc`` on Linux;
+    None where that cannot be read (another system, no such process).
+
+    Written here because the standard library has no call for it (psutil has one, but is not a dependency).
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, counted after "pid (name)"
+        boot = next(int(x.split()[1]) for x in Path("/proc/stat").read_text().splitlines() if x.startswith("btime"))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
 @contextmanager
 def atomic_write(path: str | Path) -> Iterator[Path]:
     """Write ``path`` (a file or a folder) all at once.

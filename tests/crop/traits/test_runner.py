@@ -378,3 +378,26 @@ def test_a_plots_file_that_is_no_vector_file_is_a_usage_error_and_a_photo_says_w
     args = ["crop", "plots", str(tmp_path / "p.png"), "--plots", str(tmp_path / "ok.gpkg")]
     res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o2")])
     assert res.exit_code == 1 and "p.png: has no CRS, so the polygons of ok.gpkg cannot be placed on it" in res.output
+
+
+def test_masks_of_the_crop_weed_model_say_what_its_crop_is(tmp_path: Path) -> None:
+    """`crop traits` of the class maps `crop predict --model crop-weed` wrote: the model is read from the PNG,
+    so the record names the crop and warns when there is none of it but much weed, as for the photos."""
+    from agriseg.crop.predict import _write_outputs, photo_outputs, read_model_name
+
+    cls = np.zeros((60, 80), np.uint8)
+    cls[disk((30, 40), 15, shape=cls.shape)] = 2  # weed only
+    for model, folder in (("crop-weed", "cw"), ("my_model.onnx", "own")):
+        out = photo_outputs(tmp_path / folder, "p", 3, False)
+        out.mask.parent.mkdir()
+        _write_outputs(out, np.zeros((60, 80, 3), np.uint8), cls, 0.9, model)
+        assert read_model_name(out.classes) == model
+    recs = run_traits(
+        [tmp_path / "cw" / "p_classes.png"], tmp_path / "t1", TraitsConfig(), BatchOptions(progress=False)
+    )
+    assert recs[0]["image"]["crop"] == "peanut"
+    assert any("found no peanut (the only crop it knows)" in w for w in recs[0]["warnings"])
+    recs = run_traits(
+        [tmp_path / "own" / "p_classes.png"], tmp_path / "t2", TraitsConfig(), BatchOptions(progress=False)
+    )
+    assert "crop" not in recs[0]["image"] and not [w for w in recs[0]["warnings"] if "only crop" in w]

@@ -38,8 +38,8 @@ from agriseg.crop.config import TraitsConfig
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
+from agriseg.crop.traits.inputs import MODEL_CROPS, ModelSegmenter, Segmentation, pair_inputs, read_item
 from agriseg.crop.traits.inputs import Item as Pair
-from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, pair_inputs, read_item
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, drop_edge_strips, label_plants, plant_traits
 from agriseg.crop.traits.regions import (
@@ -396,12 +396,13 @@ def measure_item(
         crop_weed = item.mask is not None and item.mask.stem.endswith("_classes")
     scale = image_scale(rgb, config, item.path)
     m = measure(classes, rgb, config, scale, crop_weed, sure)
+    crop = getattr(segment, "crop", None)
     if item.mask is not None:
-        from agriseg.crop.predict import read_model_sure
+        from agriseg.crop.predict import read_model_name, read_model_sure
 
         if (written := read_model_sure(item.mask)) is not None:
             m.image["model_sure"] = written  # crop predict's value for the photo (plants and pots need the model)
-    crop = getattr(segment, "crop", None) if item.mask is None else None
+        crop = MODEL_CROPS.get(read_model_name(item.mask) or "")  # the model crop predict recorded in the mask
     if crop_weed and crop:
         m.image["crop"] = crop  # what the model's "crop" class is
         if m.image["crop_fraction"] < 0.001 and m.image["weed_fraction"] > 0.01:
