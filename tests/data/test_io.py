@@ -47,6 +47,14 @@ def test_list_images_errors(tmp_path):
         list_images([tmp_path / "missing"])
     with pytest.raises(ValueError, match="folder has no images"):
         list_images([tmp_path])
+    (tmp_path / "images").mkdir()  # a data set's root given instead of its images folder
+    (tmp_path / "images" / "a.jpg").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"no images \(.*\); its subfolder images/ \(1\) has images: name that"):
+        list_images([tmp_path])
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "labels" / "a.png").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"its subfolders images/ \(1\), labels/ \(1\) have images: name one"):
+        list_images([tmp_path])
 
 
 def test_labels_colormap_binary_index(tmp_path):

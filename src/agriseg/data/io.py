@@ -342,6 +342,22 @@ def _broken_link(path: Path) -> bool:
     return path.is_symlink() and not path.exists()
 
 
+def _in_subfolders(folder: Path) -> str:
+    """``; its subfolder images/ (300) has images: name that folder``: where the images of a folder given one
+    level too high are (folders are read without their subfolders)."""
+    try:
+        subs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+        counts = [(d.name, sum(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir())) for d in subs[:20]]
+    except OSError:
+        return ""
+    have = [f"{name}/ ({n})" for name, n in counts if n]
+    if not have:
+        return ""
+    if len(have) == 1:
+        return f"; its subfolder {have[0]} has images: name that folder"
+    return f"; its subfolders {', '.join(have[:3])} have images: name one of them"
+
+
 def list_images(paths: Sequence[str | Path]) -> list[Path]:
     """Expand files and folders (non-recursive) into a sorted list of image files.
 
@@ -357,7 +373,7 @@ def list_images(paths: Sequence[str | Path]) -> list[Path]:
                 f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and (f.is_file() or _broken_link(f))
             )
             if not found:
-                raise NoInputError(f"{p}: folder has no images ({', '.join(IMAGE_SUFFIXES)})")
+                raise NoInputError(f"{p}: folder has no images ({', '.join(IMAGE_SUFFIXES)}){_in_subfolders(p)}")
             out += found
         elif p.is_file():
             out.append(p)
