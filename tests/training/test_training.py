@@ -163,16 +163,54 @@ class _StoppedByCtrlC(_TinyTask):
         return super().training_step(batch, batch_idx)
 
 
-def test_ctrl_c_saves_the_run_and_resume_continues_it(tmp_path: Path) -> None:
+def test_ctrl_c_saves_the_run_and_resume_continues_it(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from agriseg.batch import Interrupted
+    from agriseg.data.files import protected_inputs
 
     cfg = _TinyConfig(train=TrainOptions(epochs=2, batch_size=4, num_workers=0, accelerator="cpu"))
-    with pytest.raises(Interrupted, match=r"at epoch 1, step 2; the same command with --resume .*interrupted.ckpt"):
+    match = r"after step 2 \(epoch 0, as the bar counts\); the same command with --resume .*interrupted.ckpt"
+    with pytest.raises(Interrupted, match=match):
         fit(_StoppedByCtrlC(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C works again afterwards
     saved = tmp_path / "interrupted.ckpt"
     assert torch.load(saved, map_location="cpu", weights_only=True)["global_step"] == 2
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left
+
+    class _StoppedAgain(_TinyTask):  # Ctrl-C again in the resumed run
+        def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+            if self.global_step == 5:
+                raise KeyboardInterrupt
+            return super().training_step(batch, batch_idx)
+
+    with protected_inputs([saved]), pytest.raises(Interrupted, match="after step 5"):  # as the CLI protects it
+        fit(_StoppedAgain(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=saved, progress=False)
+    assert torch.load(saved, map_location="cpu", weights_only=True)["global_step"] == 5  # the later state
+
+    with caplog.at_level("WARNING"):  # a run that does not resume it keeps it, and says so
+        fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path / "x", progress=False, max_epochs=1)
+        (tmp_path / "x" / "interrupted.ckpt").write_bytes(saved.read_bytes())
+        fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path / "x", progress=False, max_epochs=1)
+    assert "interrupted run, kept; this run starts afresh" in caplog.text
+    assert (tmp_path / "x" / "interrupted.ckpt").is_file()
+
     res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=saved, progress=False)
-    assert res.trainer.global_step == 8  # 2 before Ctrl-C, 6 after
+    assert res.trainer.global_step == 8  # 5 before Ctrl-C, 3 after
     assert not saved.exists()  # the run it held has finished
+
+
+class _ValidationStoppedByCtrlC(_TinyTask):
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        if not self.trainer.training and self.trainer.state.fn == "validate":
+            raise KeyboardInterrupt
+        super().validation_step(batch, batch_idx)
+
+
+def test_ctrl_c_in_the_validation_after_training_is_an_interruption_too(tmp_path: Path) -> None:
+    from agriseg.batch import Interrupted
+
+    cfg = _TinyConfig(train=TrainOptions(epochs=1, batch_size=4, num_workers=0, accelerator="cpu"))
+    task = _ValidationStoppedByCtrlC(cfg.model_dump())
+    res = fit(task, _Data(), cfg.train, tmp_path, progress=False)
+    with pytest.raises(Interrupted, match="after step 4 .* --resume .*interrupted.ckpt continues it"):
+        validate(res.trainer, task, _Data())
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

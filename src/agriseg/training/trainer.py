@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
 import sys
 import time
@@ -22,6 +23,7 @@ from agriseg.training.config import TrainOptions
 from agriseg.training.task import BaseTask
 
 INTERRUPTED_NAME = "interrupted.ckpt"  # the run where Ctrl-C stopped it
+log = logging.getLogger(__name__)
 
 # Lightning's loggers: device lines, seeding, tips, "Trainer(limit_train_batches=1.0) was configured ..."
 _CHATTY = ("lightning.pytorch", "lightning.fabric")
@@ -75,11 +77,48 @@ class _SaveOnCtrlC(Callback):
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if not isinstance(exception, KeyboardInterrupt):
             return
-        from agriseg.data.files import atomic_write
+        from agriseg.data.files import temporary_sibling
 
-        with atomic_write(self.path) as tmp:
+        tmp = temporary_sibling(self.path)
+        try:
             trainer.save_checkpoint(tmp)
+            # renamed by hand, not by atomic_write: the checkpoint a resumed run started from is this file, a
+            # protected input of the command; its later state replacing it is what the next --resume needs
+            os.replace(tmp, self.path)
+        except OSError as err:
+            tmp.unlink(missing_ok=True)
+            log.warning("%s: could not save the interrupted run (%s)", self.path, err.strerror or err)
+            return
         self.saved = True
+
+
+@contextlib.contextmanager
+def _ctrl_c(trainer: L.Trainer) -> Iterator[None]:
+    """Lightning answers Ctrl-C by saving (our callback), then ``sys.exit(1)``: turned into :class:`Interrupted`,
+    whose one line says where the run stopped and how to continue it (exit status 130 in the CLI)."""
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        yield
+    except SystemExit as err:
+        if not trainer.interrupted:
+            raise
+        raise _interrupted(trainer) from err
+    finally:  # Lightning ignores further Ctrl-Cs while it shuts down; a caller that goes on gets them back
+        signal.signal(signal.SIGINT, handler)
+
+
+def _interrupted(trainer: L.Trainer) -> KeyboardInterrupt:
+    """The one-line account of a run stopped by Ctrl-C: where it stood and how to continue it."""
+    from agriseg.batch import Interrupted
+
+    bar = getattr(trainer.progress_bar_callback, "_train_progress_bar", None)
+    if bar is not None:  # closed before the message, so that the terminal does not redraw it below
+        bar.close()
+    where = f"after step {trainer.global_step} (epoch {trainer.current_epoch}, as the bar counts)"
+    saved = next((c for c in trainer.callbacks if isinstance(c, _SaveOnCtrlC) and c.saved), None)  # type: ignore[attr-defined]
+    if saved is not None:
+        return Interrupted(f"{where}; the same command with --resume {saved.path} continues it")
+    return Interrupted(f"{where}; nothing saved")
 
 
 @dataclass
@@ -137,6 +176,12 @@ def fit(
         dirpath=out, filename="best-{epoch:02d}", monitor=task.monitor, mode="max", save_last=True, save_top_k=1
     )
     on_ctrl_c = _SaveOnCtrlC(out / INTERRUPTED_NAME)
+    resumed_interrupted = resume is not None and Path(resume).resolve() == on_ctrl_c.path.resolve()
+    if on_ctrl_c.path.exists() and not resumed_interrupted:
+        log.warning(
+            "%s: the checkpoint of an interrupted run, kept; this run starts afresh (--resume %s continues that one)",
+            on_ctrl_c.path, on_ctrl_c.path,
+        )  # fmt: skip
     callbacks: list = [ckpt, LearningRateMonitor("step"), on_ctrl_c]
     if progress:
         callbacks.append(_ProgressBar())
@@ -158,36 +203,17 @@ def fit(
             deterministic=False,
         )
         t0 = time.time()
-        handler = signal.getsignal(signal.SIGINT)
-        try:
+        with _ctrl_c(trainer):
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
-        except SystemExit as err:  # Lightning's answer to Ctrl-C: it shuts down and exits with status 1
-            if not trainer.interrupted:
-                raise
-            raise _interrupted(trainer, on_ctrl_c) from err
-        finally:  # Lightning ignores further Ctrl-Cs while it shuts down; a caller that goes on gets them back
-            signal.signal(signal.SIGINT, handler)
         # last.ckpt is always the model at the end of training, written here: since Lightning 2.6 the callback
         # rewrites it only when a new best is saved (so it was the best checkpoint, picked on validation),
         # and nothing is written when training stops (max_minutes, max_steps, val_every) before any validation
         last = out / "last.ckpt"
         trainer.save_checkpoint(last)
         ckpt.last_model_path = str(last)
-        (out / INTERRUPTED_NAME).unlink(missing_ok=True)  # the run it held has finished now
+        if resumed_interrupted:
+            on_ctrl_c.path.unlink(missing_ok=True)  # the run it held has finished now
     return FitResult(trainer, ckpt, time.time() - t0)
-
-
-def _interrupted(trainer: L.Trainer, on_ctrl_c: _SaveOnCtrlC) -> KeyboardInterrupt:
-    """The one-line account of a run stopped by Ctrl-C: where it stood and how to continue it."""
-    from agriseg.batch import Interrupted
-
-    bar = getattr(trainer.progress_bar_callback, "_train_progress_bar", None)
-    if bar is not None:  # closed before the message, so that the terminal does not redraw it below
-        bar.close()
-    where = f"epoch {trainer.current_epoch + 1}, step {trainer.global_step}"
-    if on_ctrl_c.saved:
-        return Interrupted(f"at {where}; the same command with --resume {on_ctrl_c.path} continues it")
-    return Interrupted(f"at {where}; nothing saved")
 
 
 def validate(trainer: L.Trainer, task: BaseTask, datamodule: L.LightningDataModule) -> dict[str, float]:
@@ -195,7 +221,7 @@ def validate(trainer: L.Trainer, task: BaseTask, datamodule: L.LightningDataModu
     bar = trainer.progress_bar_callback
     if bar is not None:
         bar.disable()
-    with quiet_lightning():
+    with quiet_lightning(), _ctrl_c(trainer):
         res = trainer.validate(task, datamodule=datamodule, verbose=False)[0]
     return {k: float(v) for k, v in res.items()}
 
