@@ -520,3 +520,33 @@ def test_a_lock_whose_pid_another_process_has_taken_is_taken_over(tmp_path: Path
     lock.write_text(f"{os.getppid()} another-host")  # a run on another machine writing a shared folder
     with pytest.raises(FolderLocked, match=rf"pid {os.getppid()} on another-host\) .* or, if no run is writing "):
         run_batch(_items(tmp_path, ["b"]), _work, options=QUIET, store=ManifestStore())
+
+
+def test_ctrl_c_says_how_far_a_batch_got_and_how_to_resume(tmp_path: Path) -> None:
+    from agriseg.batch import BatchInterrupted
+
+    def work(item: Item) -> dict:
+        if item.name == "c":
+            raise KeyboardInterrupt
+        return _work(item)
+
+    items = _items(tmp_path, ["a", "b", "c", "d"])
+    with pytest.raises(
+        BatchInterrupted, match=r"^2 of 4 done \(complete outputs\); the same command resumes with the other 2$"
+    ):
+        run_batch(items, work, options=QUIET)
+    with pytest.raises(BatchInterrupted, match="the same command without --overwrite resumes with the other 2"):
+        run_batch(items, work, options=BatchOptions(overwrite=True, progress=False))
+    with pytest.raises(BatchInterrupted, match="^none of the 1 done$"):
+        run_batch(_items(tmp_path, ["c"]), work, options=BatchOptions(overwrite=True, progress=False))
+
+
+def test_dask_workers_start_with_ctrl_c_ignored() -> None:
+    import signal
+
+    from agriseg.batch import _workers_ignore_ctrl_c
+
+    before = signal.getsignal(signal.SIGINT)
+    with _workers_ignore_ctrl_c():
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # what the worker processes inherit
+    assert signal.getsignal(signal.SIGINT) is before

@@ -43,11 +43,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import signal
+import threading
 import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar, overload
@@ -212,15 +215,17 @@ class DaskCluster:
             if self.scheduler:
                 client = Client(self.scheduler)
             else:
-                cluster = LocalCluster(
-                    n_workers=self.workers,
-                    threads_per_worker=self.threads_per_worker,
-                    processes=self.processes,
-                    memory_limit=self.memory_limit,
-                    dashboard_address=None,
-                )
+                with _workers_ignore_ctrl_c():
+                    cluster = LocalCluster(
+                        n_workers=self.workers,
+                        threads_per_worker=self.threads_per_worker,
+                        processes=self.processes,
+                        memory_limit=self.memory_limit,
+                        dashboard_address=None,
+                    )
                 own.append(cluster)
                 client = Client(cluster)
+                client.run(_quiet_cancelled_tasks)
             own.insert(0, client)
         futures: dict[Any, Item] = {}
         task = functools.partial(_portable, work)
@@ -249,6 +254,25 @@ class DaskCluster:
                     obj.close()
             finally:
                 nanny.setLevel(level)
+
+
+def _quiet_cancelled_tasks() -> None:
+    """On a worker of our own cluster: tasks cancelled on Ctrl-C or ``strict`` are not logged as warnings."""
+    logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+
+
+@contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start worker processes with Ctrl-C ignored (they inherit it): a terminal's Ctrl-C reaches the whole process
+    group, and workers that stopped on it each printed a traceback. This process stops and closes them."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers are set in the main thread
+        yield
+        return
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
 
 
 def lost_workers(client: Any, names: Mapping[str, str]) -> list[str]:
@@ -341,10 +365,10 @@ class BatchInterrupted(Interrupted):
     removed by the next run, which resumes with the items not done.
     """
 
-    def __init__(self, done: int, total: int) -> None:
+    def __init__(self, done: int, total: int, overwrite: bool = False) -> None:
         if done:
-            rest = total - done
-            detail = f"{done} of {total} done (complete outputs); the same command resumes with the other {rest}"
+            rest, same = total - done, "the same command" + (" without --overwrite" if overwrite else "")
+            detail = f"{done} of {total} done (complete outputs); {same} resumes with the other {rest}"
         else:
             detail = f"none of the {total} done"
         super().__init__(detail)
@@ -673,7 +697,7 @@ def run_batch(
                     bar.update(1)
             except KeyboardInterrupt as err:
                 done = sum(o.status != "failed" for o in outcomes.values())
-                raise BatchInterrupted(done, len(items)) from err
+                raise BatchInterrupted(done, len(items), opts.overwrite) from err
             finally:
                 close = getattr(results, "close", None)
                 if close is not None:
