@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -234,9 +235,14 @@ def test_outputs_an_interrupted_overwrite_left_are_mapped_again(scenes: list[Pat
         m.setattr(ScenePredictor, "predict", interrupted)
         res = r.invoke(main, [*run, str(out), "-m", str(m2), "--overwrite"])
     assert res.exit_code == 130 and probs.read_bytes() == before  # interrupted: the old outputs are still there
+    assert not (out / MERGED_NAME).exists() and not (out / "summary.json").exists()  # they described the old ones
     res = r.invoke(main, [*run, str(out), "-m", str(m2)])
     assert res.exit_code == 0 and "1 mapped, 0 skipped" in res.output, res.output
     with rasterio.open(probs) as a, rasterio.open(tmp_path / "ref" / probs.name) as b:
         assert np.array_equal(a.read(), b.read())
     want = gpd.read_parquet(tmp_path / "ref" / MERGED_NAME)
     assert len(gpd.read_parquet(out / MERGED_NAME)) == len(want) > 0
+    res = r.invoke(main, [*run, str(out), "-m", str(m2)])  # nothing to do: the rows are read back
+    assert res.exit_code == 0 and "0 mapped, 1 skipped" in res.output, res.output
+    (row,) = json.loads((out / "summary.json").read_text())["scenes"]
+    assert row["status"] == "skipped" and row["fields_count"] == len(want)

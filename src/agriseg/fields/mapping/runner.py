@@ -21,6 +21,7 @@ from agriseg.batch import BatchOptions, BatchResult, DaskCluster, Executor, Item
 from agriseg.data.files import write_json
 from agriseg.fields.mapping.scene import SceneJob, run_scene
 from agriseg.fingerprint import Recipe
+from agriseg.vector.read import read_vector
 
 Backend = Literal["serial", "dask"]
 
@@ -30,16 +31,23 @@ ALGORITHM = "1"
 
 
 MERGED_NAME = "fields.parquet"  # the merged GeoParquet of `fields map` in its output folder
+SUMMARY_NAME = "summary.json"  # ... and its table of scenes
 
 
 def _error_row(item: Item, message: str) -> dict[str, Any]:
     return {"scene": str(item.source), "status": "error", "error": message, "seconds": 0.0}
 
 
-def _done_row(item: Item) -> dict[str, Any]:
+def _done_row(item: Item) -> dict[str, Any] | None:
+    """The row of a scene mapped before, read back (as a fresh run writes it, without the timings); None when its
+    outputs cannot be read (the scene is mapped again)."""
     probs, fields = item.outputs
+    try:
+        count = len(read_vector(fields))
+    except (OSError, ValueError):
+        return None
     return {"scene": str(item.source), "probs": str(probs), "fields": str(fields), "error": "", "status": "skipped",
-            "seconds": 0.0}  # fmt: skip
+            "fields_count": count, "seconds": 0.0}  # fmt: skip
 
 
 def _run_item(item: Item) -> dict[str, Any]:
@@ -69,6 +77,7 @@ def run_jobs(
     executor: Executor | None = None,
     progress: bool = True,
     strict: bool = False,
+    tables: Sequence[Path] = (),
 ) -> BatchResult:
     """Run scene jobs through :func:`agriseg.batch.run_batch` (one item per scene, outputs named by the job).
 
@@ -77,6 +86,8 @@ def run_jobs(
         executor: where the tasks run (default: this process, one after another).
         progress: show a tqdm bar.
         strict: stop at the first scene that fails.
+        tables: the files written from all scenes after the batch (the merged GeoParquet, ``summary.json``):
+            checked before any scene runs, removed when one does (see :func:`agriseg.batch.run_batch`).
 
     Returns:
         One summary row per scene, in input order (failed scenes have ``status="error"``).
@@ -90,12 +101,15 @@ def run_jobs(
         recipe=scene_recipe(jobs[0]) if jobs else None,
         resume=_done_row,
         failed=_error_row,
+        tables=tables,
     )
 
 
-def run_serial(jobs: Sequence[SceneJob], progress: bool = True, strict: bool = False) -> BatchResult:
+def run_serial(
+    jobs: Sequence[SceneJob], progress: bool = True, strict: bool = False, tables: Sequence[Path] = ()
+) -> BatchResult:
     """Run scene jobs one after another in this process (see :func:`run_jobs`)."""
-    return run_jobs(jobs, Serial(), progress, strict)
+    return run_jobs(jobs, Serial(), progress, strict, tables)
 
 
 def run_dask(
@@ -108,6 +122,7 @@ def run_dask(
     memory_limit: str | None = "auto",
     progress: bool = True,
     strict: bool = False,
+    tables: Sequence[Path] = (),
 ) -> BatchResult:
     """Run scene jobs as Dask tasks (see :func:`run_jobs` and :class:`agriseg.batch.DaskCluster`).
 
@@ -121,13 +136,14 @@ def run_dask(
         memory_limit: per-worker memory limit of the local cluster.
         progress: show a tqdm bar as scenes complete.
         strict: stop at the first scene that fails (the others are cancelled).
+        tables: see :func:`run_jobs`.
 
     Returns:
         One summary row per scene, in input order (failed scenes have ``status="error"``).
     """
     jobs = [replace(j, threads=threads_per_worker) for j in jobs]
     cluster = DaskCluster(client, scheduler, n_workers, threads_per_worker, processes, memory_limit)
-    return run_jobs(jobs, cluster, progress, strict)
+    return run_jobs(jobs, cluster, progress, strict, tables)
 
 
 def merge_fields(
@@ -234,10 +250,11 @@ def run_map(
     rkw = {k: v for k, v in kwargs.items() if k not in job_keys}
     jobs = [SceneJob(str(s), str(outdir), str(model), name=names[Path(s)], **jkw) for s in scenes]
     t0 = time.perf_counter()
+    tables = [outdir / merged_name, outdir / SUMMARY_NAME]
     if backend == "serial":
-        rows = run_serial(jobs, progress=rkw.get("progress", True), strict=rkw.get("strict", False))
+        rows = run_serial(jobs, rkw.get("progress", True), rkw.get("strict", False), tables)
     else:
-        rows = run_dask(jobs, **rkw)
+        rows = run_dask(jobs, **rkw, tables=tables)
     wall = time.perf_counter() - t0
     ok = [r for r in rows if r.get("status") in ("done", "resumed", "skipped")]
     merged = None
@@ -249,5 +266,5 @@ def run_map(
             rasters=[r["probs"] for r in ok],
         )
     summary = {"wall_s": wall, "scenes": list(rows), "merged": str(merged) if merged else None, "notes": rows.notes}
-    write_json(outdir / "summary.json", summary)
+    write_json(outdir / SUMMARY_NAME, summary)
     return rows, merged
