@@ -186,3 +186,21 @@ def test_ctrl_c_during_an_import_is_an_interruption_not_a_missing_library(monkey
     finally:
         main.commands.pop("importing")
     assert r.exit_code == 130 and r.output.strip() == "agriseg: interrupted", r.output
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_too(monkeypatch, capsys):
+    import builtins
+
+    from agriseg.__main__ import run
+
+    real = builtins.__import__
+
+    def ctrl_c_in_the_cli_import(name, *args, **kwargs):
+        if name == "agriseg.cli":
+            raise KeyboardInterrupt
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", ctrl_c_in_the_cli_import)
+    with pytest.raises(SystemExit) as exit_:
+        run()
+    assert exit_.value.code == 130 and capsys.readouterr().err.strip() == "agriseg: interrupted"
