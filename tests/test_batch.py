@@ -517,6 +517,11 @@ def test_a_lock_whose_pid_another_process_has_taken_is_taken_over(tmp_path: Path
     os.utime(lock, (1e9, 1e9))  # written in 2001, long before the live process with that pid started
     assert run_batch(items, _work, options=QUIET, store=ManifestStore()).counts["ok"] == 1
     assert not lock.exists()  # released at the end
+    lock.write_text("")  # another run's, created this instant: its pid is not written yet
+    with pytest.raises(FolderLocked, match="another agriseg run is starting to write this folder"):
+        run_batch(_items(tmp_path, ["b"]), _work, options=QUIET, store=ManifestStore())
+    os.utime(lock, (1e9, 1e9))  # an empty lock of long ago: taken over
+    assert run_batch(_items(tmp_path, ["b"]), _work, options=QUIET, store=ManifestStore()).counts["ok"] == 1
     lock.write_text(f"{os.getppid()} another-host")  # a run on another machine writing a shared folder
     with pytest.raises(FolderLocked, match=rf"pid {os.getppid()} on another-host\) .* or, if no run is writing "):
         run_batch(_items(tmp_path, ["b"]), _work, options=QUIET, store=ManifestStore())

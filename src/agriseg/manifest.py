@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -209,6 +210,8 @@ class ManifestStore:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
                 pid, host = _holder(lock)
+                if pid is None and _age(lock) < 5.0:  # created this instant by another run, its pid not written yet
+                    raise FolderLocked(f"{folder}: another agriseg run is starting to write this folder") from None
                 if pid is not None and pid != os.getpid() and _held(lock, pid, host):
                     by = f"pid {pid}" + (f" on {host}" if host and host != socket.gethostname() else "")
                     raise FolderLocked(
@@ -279,6 +282,14 @@ def _holder(lock: Path) -> tuple[int | None, str]:
         return int(words[0]), (words[1] if len(words) > 1 else "")
     except (OSError, ValueError, IndexError):
         return None, ""
+
+
+def _age(path: Path) -> float:
+    """Seconds since ``path`` was last written (infinite when it is gone)."""
+    try:
+        return time.time() - path.stat().st_mtime
+    except OSError:
+        return float("inf")
 
 
 def _held(lock: Path, pid: int, host: str) -> bool:
