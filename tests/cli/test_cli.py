@@ -160,7 +160,8 @@ def test_ctrl_c_ends_a_batch_with_status_130_saying_how_far_it_got_and_no_stale_
     assert r.exit_code == 130, r.output
     assert not (tmp_path / "o" / "traits.csv").exists()  # it would describe the outputs being replaced
     assert r.output.strip().splitlines()[-1] == (
-        "agriseg: interrupted: 1 of 3 done (complete outputs); the same command resumes with the other 2"
+        "agriseg: interrupted: 1 of 3 done (complete outputs); "
+        "the same command without --overwrite resumes with the other 2"
     )
     monkeypatch.setattr(batch.Serial, "map", map_)
     r = CliRunner().invoke(main, args)
