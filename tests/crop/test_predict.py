@@ -225,3 +225,13 @@ def test_summary_says_how_sure_the_model_was_and_a_resume_says_the_same(samples_
     with open(tmp_path / "o" / "summary.csv") as fh:
         assert float(next(csv.DictReader(fh))["model_sure"]) == want
     assert model_sure(np.zeros((4, 4), np.uint8), np.ones((4, 4), bool)) is None  # no vegetation, no share
+
+
+def test_predict_paths_takes_the_old_batch_keywords_with_a_warning(samples_dir, tmp_path):
+    from agriseg.crop.config import CropPredictConfig
+    from agriseg.crop.predict import predict_paths
+
+    photo = samples_dir / "peanut" / "images" / "0003.jpg"
+    with pytest.warns(DeprecationWarning, match=r"overwrite=, strict=\) is deprecated"):
+        res = predict_paths([photo], tmp_path, CropPredictConfig(long_side=256), overwrite=True, strict=True)
+    assert res.counts["ok"] == 1

@@ -609,7 +609,6 @@ def _predict_stream(
         yield from written(0)
 
 
-@batch_keywords
 def _model_name(predictor: Predictor) -> str | None:
     """What the masks record of the model: a packaged name as given (``crop-weed``), or a model file's name."""
     from agriseg.models.io import PACKAGED
@@ -618,6 +617,7 @@ def _model_name(predictor: Predictor) -> str | None:
     return None if given is None else (given if given in PACKAGED else Path(given).name)
 
 
+@batch_keywords
 def predict_paths(
     paths: Sequence[str | Path], outdir: str | Path, config: CropPredictConfig, batch: BatchOptions | None = None
 ) -> BatchResult:
