@@ -21,7 +21,6 @@ from agriseg.batch import BatchOptions, BatchResult, DaskCluster, Executor, Item
 from agriseg.data.files import write_json
 from agriseg.fields.mapping.scene import SceneJob, run_scene
 from agriseg.fingerprint import Recipe
-from agriseg.vector.read import read_vector
 
 Backend = Literal["serial", "dask"]
 
@@ -41,10 +40,12 @@ def _error_row(item: Item, message: str) -> dict[str, Any]:
 def _done_row(item: Item) -> dict[str, Any] | None:
     """The row of a scene mapped before, read back (as a fresh run writes it, without the timings); None when its
     outputs cannot be read (the scene is mapped again)."""
+    import pyarrow.parquet as pq
+
     probs, fields = item.outputs
-    try:
-        count = len(read_vector(fields))
-    except (OSError, ValueError):
+    try:  # the footer only: a resumed map of many scenes does not read every scene's polygons to count them
+        count = pq.read_metadata(fields).num_rows
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid (not a parquet file) is a ValueError
         return None
     return {"scene": str(item.source), "probs": str(probs), "fields": str(fields), "error": "", "status": "skipped",
             "fields_count": count, "seconds": 0.0}  # fmt: skip
