@@ -544,6 +544,11 @@ def test_ctrl_c_says_how_far_a_batch_got_and_how_to_resume(tmp_path: Path) -> No
         run_batch(items, work, options=BatchOptions(overwrite=True, progress=False))
     with pytest.raises(BatchInterrupted, match="^none of the 1 done$"):
         run_batch(_items(tmp_path, ["c"]), work, options=BatchOptions(overwrite=True, progress=False))
+    # stopped after its last item (a table being written): not "resumes with the other 0"
+    assert (
+        str(BatchInterrupted(3, 3))
+        == "all 3 done (complete outputs); the same command skips them and writes the run's tables"
+    )
 
 
 def test_dask_workers_start_with_ctrl_c_ignored() -> None:

@@ -366,9 +366,11 @@ class BatchInterrupted(Interrupted):
     """
 
     def __init__(self, done: int, total: int, overwrite: bool = False) -> None:
-        if done:
-            rest, same = total - done, "the same command" + (" without --overwrite" if overwrite else "")
-            detail = f"{done} of {total} done (complete outputs); {same} resumes with the other {rest}"
+        same = "the same command" + (" without --overwrite" if overwrite else "")
+        if done and done >= total:  # stopped after the last item, while the run's tables were written
+            detail = f"all {total} done (complete outputs); {same} skips them and writes the run's tables"
+        elif done:
+            detail = f"{done} of {total} done (complete outputs); {same} resumes with the other {total - done}"
         else:
             detail = f"none of the {total} done"
         super().__init__(detail)

@@ -364,3 +364,23 @@ def test_an_output_an_interrupted_overwrite_left_is_predicted_again(tmp_path: Pa
     res = CliRunner().invoke(main, [*run, str(out), "-m", str(m2)])
     assert res.exit_code == 0 and "1 predicted" in res.output, res.output
     assert np.array_equal(read_probabilities(out)[0], read_probabilities(tmp_path / "ref" / "p.tif")[0])
+
+
+def test_keep_current_keeps_only_an_output_of_the_same_run(
+    scene: Path, tiny_model: torch.nn.Module, tmp_path: Path
+) -> None:
+    """``keep_current`` (a batch remaking an unfinished item) keeps a COG this predictor made from this scene with
+    these settings, and predicts again over one of another model or setting, or of a scene since changed."""
+    out = tmp_path / "p.tif"
+    p = _pred(tiny_model)
+    assert p.predict(scene, out).status == "done"
+    stamp = out.stat().st_mtime_ns
+    res = p.predict(scene, out, overwrite=True, keep_current=True)
+    assert res.status == "resumed" and res.blocks == res.blocks_resumed > 0 and out.stat().st_mtime_ns == stamp
+    assert _pred(tiny_model).predict(scene, out, overwrite=True, keep_current=True).status == "resumed"  # a new run
+    assert p.predict(scene, out, overwrite=True).status == "done"  # without keep_current: made again
+    other = _pred(tiny_model, overlap=0.5)
+    assert other.predict(scene, out, overwrite=True, keep_current=True).status == "done"  # other settings
+    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "done"  # ... so not p's
+    os.utime(scene, ns=(scene.stat().st_atime_ns, scene.stat().st_mtime_ns + 10**9))  # the scene changed
+    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "done"

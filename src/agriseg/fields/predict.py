@@ -244,6 +244,8 @@ class ScenePredictor:
     # ---------------------------------------------------------------- scenes
     def fingerprint(self, info: SceneInfo) -> str:
         """Identity of a run: scene file + settings + model; a resume needs the same fingerprint."""
+        if self.model_id is None:  # set by _prepare too; a check before any prediction needs it here
+            self.model_id = model_fingerprint(self.model)
         st = info.path.stat()
         cfg = self.config.model_dump(exclude={"progress", "device"})
         payload = {
@@ -264,6 +266,7 @@ class ScenePredictor:
         output: str | Path,
         overwrite: bool = False,
         on_block: Callable[[int], None] | None = None,
+        keep_current: bool = False,
     ) -> PredictResult:
         """Predict one scene into a probability COG; resumes an interrupted run of the same settings.
 
@@ -272,6 +275,10 @@ class ScenePredictor:
             output: the COG to write (existing output is kept unless ``overwrite``).
             overwrite: recompute even if ``output`` exists.
             on_block: called with each completed patch-row index (tests use it to simulate a crash).
+            keep_current: with ``overwrite``, still keep an ``output`` that this predictor made from this scene
+                file with these settings (its ``agriseg_run`` tag holds the same :meth:`fingerprint`); status
+                ``"resumed"``. For a batch that remakes an unfinished item whose probabilities were complete,
+                e.g. a ``fields map`` scene interrupted while its polygons were written.
 
         Raises:
             FileNotFoundError: missing scene.
@@ -291,6 +298,11 @@ class ScenePredictor:
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
         if output.exists() and not overwrite:
             return result
+        if output.exists() and keep_current and _made_by_run(output, self.fingerprint(info)):
+            result.status = "resumed"
+            result.blocks = result.blocks_resumed = len(window_starts(info.height, self.config.patch_size,
+                                                                      self.config.stride))  # fmt: skip
+            return result
         clean_stale_temporaries(output.parent)
         self._prepare()
         cfg, P = self.config, self.config.patch_size
@@ -305,7 +317,7 @@ class ScenePredictor:
                 log.warning("%s: work file of an interrupted run is damaged; predicting %s again", partial, scene)
                 state = None
             if state is None:
-                self._create_partial(partial, info, offset)
+                self._create_partial(partial, info, offset, fp)
                 state = {"rows_done": 0, "next_row": 0}
                 _save_progress(progress, fp, state)
             first = int(state["next_row"])
@@ -379,7 +391,7 @@ class ScenePredictor:
         result.seconds = time.perf_counter() - t0
         return result
 
-    def _create_partial(self, partial: Path, info: SceneInfo, offset: float) -> None:
+    def _create_partial(self, partial: Path, info: SceneInfo, offset: float, run: str) -> None:
         import rasterio
 
         bands = self.num_classes + 1
@@ -398,6 +410,7 @@ class ScenePredictor:
                 predict_config=self.config.model_dump_json(exclude={"progress", "device"}),
                 preprocess=self.preprocess.model_dump_json(),
                 boa_offset=str(offset),
+                agriseg_run=run,  # the fingerprint of this run: keep_current keeps only an output it matches
             )
         os.replace(tmp, partial)
 
@@ -406,6 +419,17 @@ class ScenePredictor:
         if len(names) != self.num_classes:
             names = tuple(f"class{i}" for i in range(self.num_classes))
         return names
+
+
+def _made_by_run(output: Path, run: str) -> bool:
+    """Whether ``output`` is a complete probability COG of the run with fingerprint ``run`` (its tag)."""
+    import rasterio
+
+    try:
+        with rasterio.open(output) as ds:
+            return ds.tags().get("agriseg_run") == run
+    except Exception:  # noqa: BLE001 - any reader error means: not that run's output
+        return False
 
 
 def partial_paths(output: Path) -> tuple[Path, Path]:

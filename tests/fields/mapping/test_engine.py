@@ -246,3 +246,57 @@ def test_outputs_an_interrupted_overwrite_left_are_mapped_again(scenes: list[Pat
     assert res.exit_code == 0 and "0 mapped, 1 skipped" in res.output, res.output
     (row,) = json.loads((out / "summary.json").read_text())["scenes"]
     assert row["status"] == "skipped" and row["fields_count"] == len(want)
+
+
+def test_a_scene_interrupted_while_its_polygons_were_written_keeps_its_probabilities(
+    scenes: list[Path], tmp_path: Path, monkeypatch
+):
+    """A scene killed after its prediction, in polygonisation, was predicted again on the re-run (the runner hands
+    it over as unfinished and every output there counted as stale). The probability COG now carries its run's
+    fingerprint: the re-run keeps it and only writes the polygons; another model or --overwrite predicts again."""
+    from agriseg.cli import main
+    from agriseg.fields.mapping.runner import MERGED_NAME
+    from agriseg.fields.predict import ScenePredictor
+    from tests.fields.synth_scenes import write_tiny_model
+
+    m1 = write_tiny_model(tmp_path / "m1.safetensors")
+    m2 = write_tiny_model(tmp_path / "m2.safetensors", field_bias=True, half=False)
+    out = tmp_path / "out"
+    run = ["fields", "map", str(scenes[0]), "--serial", "--tile", "64", "-o", str(out)]
+    r = CliRunner()
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr("agriseg.vector.api.polygonize", interrupted)
+        assert r.invoke(main, [*run, "-m", str(m2)]).exit_code == 130
+    probs = out / f"{scenes[0].stem}_probs.tif"
+    assert probs.is_file() and not (out / f"{scenes[0].stem}_fields.parquet").exists()
+    stamp = probs.stat().st_mtime_ns
+    calls = []
+    real = ScenePredictor._strip_patches
+
+    def counted(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        calls.append(1)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(ScenePredictor, "_strip_patches", counted)
+    res = r.invoke(main, [*run, "-m", str(m2)])
+    assert res.exit_code == 0 and "1 mapped, 0 skipped" in res.output, res.output
+    assert not calls and probs.stat().st_mtime_ns == stamp  # kept: no patch was predicted again
+    (row,) = json.loads((out / "summary.json").read_text())["scenes"]
+    assert row["status"] == "resumed" and row["fields_count"] == len(gpd.read_parquet(out / MERGED_NAME)) > 0
+    # the same interruption with another model: its probabilities are not this run's, so they are made again
+    with monkeypatch.context() as m:
+        m.setattr("agriseg.vector.api.polygonize", interrupted)
+        assert r.invoke(main, [*run, "-m", str(m1), "--overwrite"]).exit_code == 130
+    n = len(calls)
+    assert n > 0
+    with monkeypatch.context() as m:
+        m.setattr("agriseg.vector.api.polygonize", interrupted)
+        assert r.invoke(main, [*run, "-m", str(m2), "--overwrite"]).exit_code == 130
+    n2 = len(calls)
+    assert n2 > n  # --overwrite predicts again even where the probabilities would be kept
+    assert r.invoke(main, [*run, "-m", str(m2)]).exit_code == 0
+    assert len(calls) == n2  # and what it predicted is kept by the plain re-run

@@ -413,7 +413,11 @@ def predict(
     area = {"km2": 0.0}
 
     def work(item: Item) -> dict:
-        res = predictor.predict(item.source, item.outputs[0], overwrite=item.replaces(batch.overwrite))
+        replace = item.replaces(batch.overwrite)
+        if kind == "probs":  # a COG of this very prediction (interrupted before its record) is kept
+            res = predictor.predict(item.source, item.outputs[0], overwrite=replace, keep_current=not batch.overwrite)
+        else:
+            res = predictor.predict(item.source, item.outputs[0], overwrite=replace)
         area["km2"] += res.area_km2
         row = {"scene": str(item.source), "output": str(item.outputs[0]), "status": res.status}
         if kind == "instances":
@@ -559,7 +563,7 @@ def run_area(
             torch.set_num_threads(run.threads)
         replace = item.replaces(batch.overwrite)
         got = _download_one(scene, download_config, request, replace, True, inputs)
-        row = run_scene(dataclasses.replace(job, overwrite=replace))
+        row = run_scene(dataclasses.replace(job, overwrite=replace, keep_current=not batch.overwrite))
         record = run_record(got["asked"], model, digest, {**polygons.model_dump(), **run.model_dump()}, row)
         write_json(outdir / f"{name}_run.json", record)
         return {**row, "download": got}

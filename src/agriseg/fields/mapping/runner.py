@@ -54,10 +54,12 @@ def _done_row(item: Item) -> dict[str, Any] | None:
 def _run_item(item: Item) -> dict[str, Any]:
     """The task of one scene item (a module-level function, so Dask workers can import it).
 
-    The runner hands it only scenes to remake, so outputs already there are stale (:meth:`Item.replaces`).
+    The runner hands it only scenes to remake, so outputs already there are stale (:meth:`Item.replaces`),
+    except probabilities this scene's prediction made with the same settings, which an interruption while the
+    polygons were written leaves complete (kept unless the user asked for ``--overwrite``).
     """
     job: SceneJob = item.payload
-    return run_scene(replace(job, overwrite=item.replaces(job.overwrite)))
+    return run_scene(replace(job, overwrite=item.replaces(job.overwrite), keep_current=not job.overwrite))
 
 
 def scene_recipe(job: SceneJob) -> Recipe:

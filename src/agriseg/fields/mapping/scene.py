@@ -41,6 +41,9 @@ class SceneJob:
         model_sha256: the digest the user pinned for a pickled (DelineateAnything) model.
         model_name: the registry name the model came from (for messages).
         landcover_stac: STAC API of a named land-cover source.
+        keep_current: with ``overwrite``, keep a probability COG this scene's prediction made with these settings
+            (see :meth:`agriseg.fields.predict.ScenePredictor.predict`); the batch runner sets it when it remakes
+            an unfinished scene the user did not ask to overwrite.
     """
 
     scene: str
@@ -57,6 +60,7 @@ class SceneJob:
     model_sha256: str | None = None
     model_name: str | None = None
     landcover_stac: str = "planetary-computer"
+    keep_current: bool = False
 
     def output_name(self) -> str:
         """The stem of this scene's outputs (and of its field ids)."""
@@ -129,7 +133,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
         pcfg = job.predict.model_copy(update={"progress": False})
         spec = PreprocessConfig.model_validate({**loaded.preprocess.model_dump(), **job.preprocess})
         predictor = ScenePredictor(loaded.module, loaded.num_classes, spec, pcfg, loaded.class_names)
-        res = predictor.predict(job.scene, probs, overwrite=job.overwrite)
+        res = predictor.predict(job.scene, probs, overwrite=job.overwrite, keep_current=job.keep_current)
     t1 = time.perf_counter()
     # one scene is one task: the scheduler runs scenes side by side, so the polygons use this process only
     vcfg = job.polygonize.model_copy(update={"progress": False, "workers": 1})
