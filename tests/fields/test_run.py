@@ -50,6 +50,44 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
     assert "--bbox: " in moved.output and "--overwrite" in moved.output
 
 
+def test_run_interrupted_while_it_predicts_keeps_its_downloaded_scene(
+    model_cache: Path, loopback: Loopback, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`fields run` stopped after its download (in prediction) downloaded the scene again on the re-run: the runner
+    remakes the unfinished area and every file there counted as stale. The scene now carries a digest of its
+    request (tag AGRISEG_REQUEST) and is kept; --overwrite downloads it again."""
+    from agriseg.fields.predict import ScenePredictor
+
+    bbox = ",".join(f"{v:.6f}" for v in bbox_deg(500100, 5316050, 500800, 5316450))
+    out = tmp_path / "out"
+    args = [
+        "fields", "run", "--bbox", bbox, "--win-a-dates", "2023-04-01/2023-04-30",
+        "--win-b-dates", "2023-08-01/2023-08-31", "-m", "FTW_PRUE_EFNET_B3", "-o", str(out),
+        "--stac-url", loopback.url + "/stac", "--patch-size", "64", "--min-area", "0",
+    ]  # fmt: skip
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    def reads() -> int:  # requests for band files (the scene's pixels)
+        return sum(1 for _, path, _ in loopback.log if path.endswith(".tif"))
+
+    with monkeypatch.context() as m:
+        m.setattr(ScenePredictor, "predict", interrupted)
+        assert CliRunner().invoke(main, args).exit_code == 130
+    scene = out / "scene.tif"
+    assert scene.is_file() and not (out / "scene_fields.parquet").exists()
+    stamp, n = scene.stat().st_mtime_ns, reads()
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0 and "1 mapped" in res.output, res.output
+    assert reads() == n and scene.stat().st_mtime_ns == stamp  # kept: not one band read again
+    assert (out / "scene_fields.parquet").is_file()
+    with monkeypatch.context() as m:  # --overwrite: downloaded again (GDAL may serve the bands from its cache)
+        m.setattr(ScenePredictor, "predict", interrupted)
+        assert CliRunner().invoke(main, [*args, "--overwrite"]).exit_code == 130
+    assert scene.stat().st_mtime_ns != stamp
+
+
 def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
     model_cache: Path, loopback: Loopback, tmp_path: Path
 ) -> None:

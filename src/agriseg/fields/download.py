@@ -325,6 +325,33 @@ def _write_cog(
     to_cog(tiled, output)
 
 
+def _request_key(request: dict, cfg: DownloadConfig, extra_tags: dict[str, str] | None) -> str:
+    """A digest of what a download writes: the request, the options that change the pixels, the extra tags."""
+    import hashlib
+
+    what = {"request": request, "options": cfg.output_options(), "tags": extra_tags or {}}
+    return hashlib.sha1(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _kept_scene(output: Path, key: str, windows: Sequence[str], seconds: float) -> DownloadResult | None:
+    """The result of an earlier download of the same request into ``output`` (its tag), else None."""
+    import rasterio
+
+    try:
+        with rasterio.open(output) as ds:
+            tags = ds.tags()
+            if tags.get("AGRISEG_REQUEST") != key:
+                return None
+            data = ds.read()  # (windows x bands, H, W)
+            width, height = ds.width, ds.height
+    except Exception:  # noqa: BLE001 - any reader error means: not a scene to keep
+        return None
+    per = data.shape[0] // max(1, len(windows))
+    valid = {w: float((data[i * per : (i + 1) * per] > 0).any(0).mean()) for i, w in enumerate(windows)}
+    items = {w: [i for i in tags.get(f"WIN_{w.upper()}_ITEM", "").split(",") if i] for w in windows}
+    return DownloadResult(output, "resumed", items, width, height, valid, seconds)
+
+
 def _load_state(pdir: Path, request: dict) -> dict | None:
     """The recorded items and grid of an unfinished download of the same request, else None."""
     manifest = pdir / "manifest.json"
@@ -350,6 +377,7 @@ def download_scene(
     windows: Sequence[str] = WINDOWS,
     bands: Sequence[str] = BAND_NAMES,
     extra_tags: dict[str, str] | None = None,
+    keep_current: bool = False,
 ) -> DownloadResult:
     """Download a Sentinel-2 scene into a uint16 COG (default: two windows, 8 bands).
 
@@ -366,6 +394,9 @@ def download_scene(
         windows: ``("a", "b")``, or ``("a",)`` for single-window models.
         bands: bands of each window, in output order (``red, green, blue, nir``; RGB for DelineateAnything).
         extra_tags: more GeoTIFF tags (e.g. how the dates were chosen).
+        keep_current: with ``overwrite``, still keep an ``output`` downloaded for this very request and these
+            options (its ``AGRISEG_REQUEST`` tag); status ``"resumed"``. For a batch that remakes an unfinished
+            item whose scene was complete, e.g. ``fields run`` interrupted while it predicted.
 
     Raises:
         ValueError: bad request, nothing found, an item without a band, or a STAC API / read that failed
@@ -390,6 +421,11 @@ def download_scene(
         cfg, bbox, {"a": win_a_dates, "b": win_b_dates}, {"a": list(win_a), "b": list(win_b)}, windows, bands
     )
     request = json.loads(json.dumps(request))  # tuples -> lists, as read back from the manifest
+    key = _request_key(request, cfg, extra_tags)
+    if output.exists() and keep_current:
+        kept = _kept_scene(output, key, windows, time.perf_counter() - t0)
+        if kept is not None:
+            return kept
     state = None if overwrite else _load_state(pdir, request)
     if state is None:
         shutil.rmtree(pdir, ignore_errors=True)
@@ -444,7 +480,8 @@ def download_scene(
                 arrays.append(arr)
             valid[w] = float(any_data.mean())
     names = [f"win_{w}_{b}" for w in windows for b in bands]
-    _write_cog(output, arrays, grid, {**_tags(chosen, harmonise, cfg), **(extra_tags or {})}, pdir, names)
+    tags = {**_tags(chosen, harmonise, cfg), **(extra_tags or {}), "AGRISEG_REQUEST": key}
+    _write_cog(output, arrays, grid, tags, pdir, names)
     shutil.rmtree(pdir, ignore_errors=True)
     return DownloadResult(
         output,

@@ -154,8 +154,12 @@ def _download_one(
     overwrite: bool,
     progress: bool,
     inputs: tuple[tuple[str, ...], tuple[str, ...]],
+    keep_current: bool = False,
 ) -> dict:
-    """Download one scene (``inputs``: the windows and bands the model reads); its row, with ``asked``."""
+    """Download one scene (``inputs``: the windows and bands the model reads); its row, with ``asked``.
+
+    ``keep_current``: keep a scene downloaded for the same request (a batch remaking an unfinished item that the
+    user did not ask to overwrite; see :func:`agriseg.fields.download.download_scene`)."""
     from agriseg.fields.download import download_scene
 
     windows, bands = inputs
@@ -174,6 +178,7 @@ def _download_one(
         windows=windows,
         bands=bands,
         extra_tags={"AGRISEG_SEASON": json.dumps(asked["season"])} if "season" in asked else None,
+        keep_current=keep_current,
     )
     asked["items"] = res.items
     cover = ", ".join(f"{w.upper()} {v:.0%}" for w, v in res.valid_fraction.items())
@@ -193,7 +198,7 @@ def _downloads(
 
     def work(item: Item) -> dict:
         replace = item.replaces(opts.overwrite)
-        row = _download_one(item.outputs[0], config, item.payload, replace, opts.progress, inputs)
+        row = _download_one(item.outputs[0], config, item.payload, replace, opts.progress, inputs, not opts.overwrite)
         dates = row["asked"]["dates"]
         return {"area": item.name, **row, "error": "", "season": row["asked"].get("season"),
                 "win_a_dates": dates.get("a") or [], "win_b_dates": dates.get("b") or []}  # fmt: skip
@@ -562,7 +567,7 @@ def run_area(
         if run.threads:
             torch.set_num_threads(run.threads)
         replace = item.replaces(batch.overwrite)
-        got = _download_one(scene, download_config, request, replace, True, inputs)
+        got = _download_one(scene, download_config, request, replace, True, inputs, not batch.overwrite)
         row = run_scene(dataclasses.replace(job, overwrite=replace, keep_current=not batch.overwrite))
         record = run_record(got["asked"], model, digest, {**polygons.model_dump(), **run.model_dump()}, row)
         write_json(outdir / f"{name}_run.json", record)
