@@ -384,3 +384,7 @@ def test_keep_current_keeps_only_an_output_of_the_same_run(
     assert p.predict(scene, out, overwrite=True, keep_current=True).status == "done"  # ... so not p's
     os.utime(scene, ns=(scene.stat().st_atime_ns, scene.stat().st_mtime_ns + 10**9))  # the scene changed
     assert p.predict(scene, out, overwrite=True, keep_current=True).status == "done"
+    data = out.read_bytes()  # the same run's file, cut short since: predicted again
+    out.write_bytes(data[: len(data) * 2 // 3])
+    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "done"
+    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "resumed"

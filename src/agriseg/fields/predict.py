@@ -298,7 +298,11 @@ class ScenePredictor:
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
         if output.exists() and not overwrite:
             return result
-        if output.exists() and keep_current and _made_by_run(output, self.fingerprint(info)):
+        if (
+            output.exists()
+            and keep_current
+            and _made_by_run(output, self.fingerprint(info), info, self.num_classes + 1)
+        ):
             result.status = "resumed"
             result.blocks = result.blocks_resumed = len(window_starts(info.height, self.config.patch_size,
                                                                       self.config.stride))  # fmt: skip
@@ -421,13 +425,22 @@ class ScenePredictor:
         return names
 
 
-def _made_by_run(output: Path, run: str) -> bool:
-    """Whether ``output`` is a complete probability COG of the run with fingerprint ``run`` (its tag)."""
+def _made_by_run(output: Path, run: str, info: SceneInfo, bands: int) -> bool:
+    """Whether ``output`` is a complete probability COG of the run with fingerprint ``run`` (its tag), of the
+    scene's size and ``bands`` bands, whose last rows read (a file cut short since it was written does not)."""
     import rasterio
+    from rasterio.windows import Window
 
     try:
         with rasterio.open(output) as ds:
-            return ds.tags().get("agriseg_run") == run
+            if ds.tags().get("agriseg_run") != run or (ds.count, ds.width, ds.height) != (
+                bands,
+                info.width,
+                info.height,
+            ):
+                return False
+            ds.read(window=Window(0, max(0, ds.height - 1), ds.width, 1))
+            return True
     except Exception:  # noqa: BLE001 - any reader error means: not that run's output
         return False
 
