@@ -709,7 +709,28 @@ def run_batch(
         finally:
             store.close()
     notes = list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost and the items retried
-    return BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit, notes)
+    result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit, notes)
+    _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
+    return result
+
+
+# [done, total, overwrite] of the last batch this process finished: what a Ctrl-C after it (while the command
+# writes its tables or merges) can say was kept; see after_batch()
+_FINISHED: list[Any] = []
+
+
+def after_batch() -> str | None:
+    """What a Ctrl-C that stopped a command after its last finished batch can say (None: no batch finished).
+
+    A Ctrl-C inside a batch is a :class:`BatchInterrupted`; this is for the work a command does after one
+    (its tables, a merge), where the batch's outputs are complete and recorded."""
+    if not _FINISHED:
+        return None
+    done, total, overwrite = _FINISHED
+    same = "the same command" + (" without --overwrite" if overwrite else "")
+    if not done:
+        return None
+    return f"after its batch ({done} of {total} done, complete outputs); {same} skips them and does the rest"
 
 
 def _check_distinct(items: Sequence[Item]) -> None:

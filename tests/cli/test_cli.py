@@ -168,6 +168,40 @@ def test_ctrl_c_ends_a_batch_with_status_130_saying_how_far_it_got_and_no_stale_
     assert r.exit_code == 0 and "2 measured, 1 skipped, 0 failed" in r.output, r.output
 
 
+def test_ctrl_c_after_the_batch_says_its_outputs_are_complete(tmp_path, monkeypatch):
+    """A Ctrl-C while a command wrote its tables after the batch printed a bare `agriseg: interrupted`; it now
+    says the items are done and what the same command does. A later command in the same process that is
+    stopped before any batch does not inherit that line."""
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.crop.traits import runner
+
+    mask = np.zeros((20, 20), np.uint8)
+    mask[5:15, 5:15] = 1
+    for name in ("a", "b"):
+        Image.fromarray(mask).save(tmp_path / f"{name}_mask.png")
+    args = ["crop", "traits", str(tmp_path / "a_mask.png"), str(tmp_path / "b_mask.png"), "-o", str(tmp_path / "o")]
+
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(runner, "write_tables", ctrl_c)
+        r = CliRunner().invoke(main, args)
+    assert r.exit_code == 130, r.output
+    assert r.output.strip().splitlines()[-1] == (
+        "agriseg: interrupted: after its batch (2 of 2 done, complete outputs); the same command skips them and "
+        "does the rest"
+    )
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0 and "0 measured, 2 skipped" in r.output and (tmp_path / "o" / "traits.csv").is_file()
+    with monkeypatch.context() as m:  # stopped before its batch: nothing to say about an earlier command's
+        m.setattr(runner, "run_traits", ctrl_c)
+        r = CliRunner().invoke(main, args)
+    assert r.exit_code == 130 and r.output.strip().splitlines()[-1] == "agriseg: interrupted", r.output
+
+
 def test_ctrl_c_during_an_import_is_an_interruption_not_a_missing_library(monkeypatch):
     import click
 

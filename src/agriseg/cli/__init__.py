@@ -22,12 +22,14 @@ class _Main(click.Group):
     shells expect, instead of click's ``Aborted!`` and status 1 (the status of a failed item)."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from agriseg.batch import Interrupted
+        from agriseg import batch
 
+        batch._FINISHED.clear()  # what a Ctrl-C after this command's batch can say (not an earlier command's)
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as err:
-            msg = f"interrupted: {err.detail}" if isinstance(err, Interrupted) else "interrupted"
+            detail = err.detail if isinstance(err, batch.Interrupted) else batch.after_batch()
+            msg = f"interrupted: {detail}" if detail else "interrupted"
             click.echo(f"\nagriseg: {msg}", err=True)
             ctx.exit(130)
 
