@@ -239,3 +239,22 @@ def test_ctrl_c_while_the_command_loads_is_one_line_too(monkeypatch, capsys):
     with pytest.raises(SystemExit) as exit_:
         run()
     assert exit_.value.code == 130 and capsys.readouterr().err.strip() == "agriseg: interrupted"
+
+
+def test_ctrl_c_while_python_shuts_down_after_a_command_is_one_line(tmp_path):
+    """A Ctrl-C after a command finished, while Python joined its thread pools or ran atexit callbacks, printed
+    `Exception ignored in ... KeyboardInterrupt` tracebacks and exited with status 0 (seen after `fields map`)."""
+    import subprocess
+    import sys
+
+    prog = (
+        "import atexit, os, signal, sys, time\n"
+        "atexit.register(lambda: (os.kill(os.getpid(), signal.SIGINT), time.sleep(5)))\n"  # Ctrl-C in the shutdown
+        "sys.argv = ['agriseg', '--version']\n"
+        "from agriseg.__main__ import run\n"
+        "run()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", prog], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 130, (r.returncode, r.stderr)
+    assert r.stderr.strip() == "agriseg: interrupted" and "Traceback" not in r.stderr
+    assert "agriseg" in r.stdout  # the command's own output came first
