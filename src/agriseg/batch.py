@@ -719,6 +719,12 @@ def run_batch(
 _FINISHED: list[Any] = []
 
 
+def forget_batches() -> None:
+    """Start a command with no finished batch for :func:`after_batch` to speak of (one process may run several
+    commands, e.g. tests through click's runner)."""
+    _FINISHED.clear()
+
+
 def after_batch() -> str | None:
     """What a Ctrl-C that stopped a command after its last finished batch can say (None: no batch finished).
 
@@ -727,9 +733,9 @@ def after_batch() -> str | None:
     if not _FINISHED:
         return None
     done, total, overwrite = _FINISHED
-    same = "the same command" + (" without --overwrite" if overwrite else "")
     if not done:
         return None
+    same = "the same command" + (" without --overwrite" if overwrite else "")
     return f"after its batch ({done} of {total} done, complete outputs); {same} skips them and does the rest"
 
 

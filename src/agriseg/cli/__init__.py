@@ -24,7 +24,7 @@ class _Main(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         from agriseg import batch
 
-        batch._FINISHED.clear()  # what a Ctrl-C after this command's batch can say (not an earlier command's)
+        batch.forget_batches()  # a Ctrl-C after this command's batch speaks of it, not of an earlier command's
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as err:
