@@ -112,7 +112,9 @@ class Item:
 
         The runner hands work only the items it remakes (new, unfinished, or ``--overwrite``), so an output
         already there is stale, e.g. one that an interrupted ``--overwrite`` run left (its record says unfinished).
-        A pipeline that keeps an existing output of its own accord must not keep that one.
+        A pipeline that keeps an existing output of its own accord must not keep that one, unless the output
+        itself shows it was made from the same inputs and settings and the user did not ask for ``--overwrite``
+        (``fields``: the run fingerprint a probability COG carries, the request digest of a downloaded scene).
         """
         return overwrite or any(p.exists() for p in self.outputs)
 
@@ -366,7 +368,7 @@ class BatchInterrupted(Interrupted):
     """
 
     def __init__(self, done: int, total: int, overwrite: bool = False) -> None:
-        same = "the same command" + (" without --overwrite" if overwrite else "")
+        same = _same_command(overwrite)
         if done and done >= total:  # stopped after the last item, while the run's tables were written
             detail = f"all {total} done (complete outputs); {same} skips them and writes the run's tables"
         elif done:
@@ -375,6 +377,11 @@ class BatchInterrupted(Interrupted):
             detail = f"none of the {total} done"
         super().__init__(detail)
         self.done, self.total = done, total
+
+
+def _same_command(overwrite: bool) -> str:
+    """How a Ctrl-C message names the command that goes on (a re-run with --overwrite would redo the kept)."""
+    return "the same command" + (" without --overwrite" if overwrite else "")
 
 
 def interrupted(err: BaseException) -> bool:
@@ -735,7 +742,7 @@ def after_batch() -> str | None:
     done, total, overwrite = _FINISHED
     if not done:
         return None
-    same = "the same command" + (" without --overwrite" if overwrite else "")
+    same = _same_command(overwrite)
     return f"after its batch ({done} of {total} done, complete outputs); {same} skips them and does the rest"
 
 

@@ -13,17 +13,22 @@ from tests.fields.stac_server import Loopback, bbox_deg
 rasterio = pytest.importorskip("rasterio")
 
 
-def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback, tmp_path: Path) -> None:
-    import geopandas as gpd
-    import pyarrow.parquet as pq
-
+def _run_args(loopback: Loopback, out: Path) -> list[str]:
+    """`fields run` of a small area of the loopback catalog into ``out``."""
     bbox = ",".join(f"{v:.6f}" for v in bbox_deg(500100, 5316050, 500800, 5316450))
-    out = tmp_path / "out"
-    args = [
+    return [
         "fields", "run", "--bbox", bbox, "--win-a-dates", "2023-04-01/2023-04-30",
         "--win-b-dates", "2023-08-01/2023-08-31", "-m", "FTW_PRUE_EFNET_B3", "-o", str(out),
         "--stac-url", loopback.url + "/stac", "--patch-size", "64", "--min-area", "0",
     ]  # fmt: skip
+
+
+def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback, tmp_path: Path) -> None:
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "out"
+    args = _run_args(loopback, out)
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     with rasterio.open(out / "scene.tif") as src:
@@ -58,13 +63,8 @@ def test_run_interrupted_while_it_predicts_keeps_its_downloaded_scene(
     request (tag AGRISEG_REQUEST) and is kept; --overwrite downloads it again."""
     from agriseg.fields.predict import ScenePredictor
 
-    bbox = ",".join(f"{v:.6f}" for v in bbox_deg(500100, 5316050, 500800, 5316450))
     out = tmp_path / "out"
-    args = [
-        "fields", "run", "--bbox", bbox, "--win-a-dates", "2023-04-01/2023-04-30",
-        "--win-b-dates", "2023-08-01/2023-08-31", "-m", "FTW_PRUE_EFNET_B3", "-o", str(out),
-        "--stac-url", loopback.url + "/stac", "--patch-size", "64", "--min-area", "0",
-    ]  # fmt: skip
+    args = _run_args(loopback, out)
 
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
