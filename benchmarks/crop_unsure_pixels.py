@@ -243,13 +243,15 @@ def main() -> None:
     ap.add_argument("--seeds", default="51000,60000", help="seeds of the plants and lab sets made under --sets")
     ap.add_argument("--candidates", default=CANDIDATES, help="comma-separated low:high pairs, or none")
     ap.add_argument("--model", default="default")
+    ap.add_argument("--tta", choices=["none", "flip", "flip+scale"], default=None,
+                    help="test-time augmentation (default: the model's own)")  # fmt: skip
     ap.add_argument("--grow-to-photo", type=int, default=None, metavar="PX",
                     help="photos larger than the working size run at their own size, up to PX")  # fmt: skip
     ap.add_argument("-o", "--output", type=Path, default=None)
     a = ap.parse_args()
     plants_seed, lab_seed = (int(v) for v in a.seeds.split(","))
     make_sets(a.sets, a.shared, (plants_seed, lab_seed))
-    pred = load_predictor(a.model)
+    pred = load_predictor(a.model, tta=a.tta)
     cands = a.candidates.split(",")
     res: dict[str, dict] = {}
     for name in ("plants", "lab"):
@@ -264,7 +266,7 @@ def main() -> None:
         for c, row in rows.items():
             print(f"{name:15s} {c:10s} " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     if a.output:
-        write_json(a.output, {"model": a.model, "grow_to_photo": a.grow_to_photo, "candidates": cands, "sets": res})
+        write_json(a.output, {"model": a.model, "tta": pred.tta, "grow_to_photo": a.grow_to_photo, "candidates": cands, "sets": res})
 
 
 if __name__ == "__main__":
