@@ -266,7 +266,8 @@ def main() -> None:
         for c, row in rows.items():
             print(f"{name:15s} {c:10s} " + "  ".join(f"{k} {v:.3f}" for k, v in row.items()), flush=True)
     if a.output:
-        write_json(a.output, {"model": a.model, "tta": pred.tta, "grow_to_photo": a.grow_to_photo, "candidates": cands, "sets": res})
+        info = {"model": a.model, "tta": pred.tta, "grow_to_photo": a.grow_to_photo, "candidates": cands}
+        write_json(a.output, {**info, "sets": res})
 
 
 if __name__ == "__main__":

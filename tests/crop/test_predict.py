@@ -51,7 +51,9 @@ def test_predict_files_outputs_summary_and_goes_on_past_bad_files(tiny_predictor
     assert all(0 <= float(r["vegetation_fraction"]) <= 1 for r in ok)
     # re-running keeps existing outputs (resume) unless overwrite
     again = predict_files(tiny_predictor, files, out, batch=BatchOptions(progress=False))
-    assert [r["status"] for r in again] == ["ok", "ok"] and all(r["resumed"] for r in again)
+    assert [r["status"] for r in again] == ["skipped", "skipped"]
+    with open(out / "summary.csv") as fh:  # the table says so too, as every command's does
+        assert [r["status"] for r in csv.DictReader(fh)] == ["skipped", "skipped"]
     assert not list(out.glob(".*tmp*"))
 
 
@@ -221,7 +223,7 @@ def test_summary_says_how_sure_the_model_was_and_a_resume_says_the_same(samples_
     want = model_sure(pred.classes(probs, rgb), pred.sure(probs))
     assert want is not None and 0.5 < want <= 1.0 and rows[0]["model_sure"] == want
     again = predict_files(pred, [f], tmp_path / "o", batch=BatchOptions(progress=False))
-    assert again[0]["resumed"] and again[0]["model_sure"] == want
+    assert again[0]["status"] == "skipped" and again[0]["model_sure"] == want
     with open(tmp_path / "o" / "summary.csv") as fh:
         assert float(next(csv.DictReader(fh))["model_sure"]) == want
     assert model_sure(np.zeros((4, 4), np.uint8), np.ones((4, 4), bool)) is None  # no vegetation, no share

@@ -44,8 +44,10 @@ def test_rerun_keeps_the_summary_rows(pred, tmp_path):
     predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))
     first = _summary(tmp_path / "o" / "summary.csv")
     predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))
-    assert _summary(tmp_path / "o" / "summary.csv") == first
+    again = _summary(tmp_path / "o" / "summary.csv")
+    assert [{**r, "status": "ok"} for r in again] == first  # the same values, read back
     assert all(r["status"] == "ok" and r["vegetation_fraction"] != "" for r in first)
+    assert all(r["status"] == "skipped" for r in again)
 
 
 def test_a_photo_is_done_only_with_all_outputs(pred, tmp_path):
@@ -58,7 +60,7 @@ def test_a_photo_is_done_only_with_all_outputs(pred, tmp_path):
     stale.write_bytes(b"half")
     rows = predict_files(pred, files, out, batch=BatchOptions(progress=False))
     assert (out / "p1_overlay.jpg").read_bytes() == overlay
-    assert [bool(r.get("resumed")) for r in rows] == [True, False]
+    assert [r["status"] for r in rows] == ["skipped", "ok"]
     assert not stale.exists()
 
 

@@ -47,7 +47,7 @@ def _expected(band: str, day: int, transform: object, h: int, w: int) -> np.ndar
 def test_bbox_over_two_tiles_is_a_mosaic_of_the_least_cloudy_days(loopback: Loopback, tmp_path: Path) -> None:
     out = tmp_path / "scene.tif"
     res = download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
-    assert res.status == "done" and res.items["a"][0].startswith("S2B_MSIL2A_20230410")
+    assert res.status == "ok" and res.items["a"][0].startswith("S2B_MSIL2A_20230410")
     assert all("20230815" in i for i in res.items["b"]) and len(res.items["b"]) == 2
     assert not parts_dir(out).exists()
     with rasterio.open(out) as src:
@@ -75,7 +75,7 @@ def test_reruns_skip_and_overwrite(loopback: Loopback, tmp_path: Path) -> None:
     assert download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES).status == "skipped"
     assert len(loopback.log) == n
     res = download_scene(out, _cfg(loopback), bbox=BBOX, overwrite=True, progress=False, **DATES)
-    assert res.status == "done" and len(loopback.log) > n
+    assert res.status == "ok" and len(loopback.log) > n
 
 
 def test_explicit_items_by_id_and_url(loopback: Loopback, tmp_path: Path) -> None:
@@ -138,7 +138,7 @@ def test_stac_api_down_and_flaky(loopback: Loopback, tmp_path: Path) -> None:
     loopback.fail.clear()
     loopback.fail["/stac/search"] = 1  # one failure, then the retry succeeds
     res = download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
-    assert res.status == "done"
+    assert res.status == "ok"
 
 
 def test_interrupted_download_resumes_with_the_missing_bands(loopback: Loopback, tmp_path: Path) -> None:
@@ -201,7 +201,7 @@ def test_reads_only_the_needed_blocks(tmp_path: Path) -> None:
 def test_a_failed_read_is_retried(loopback: Loopback, tmp_path: Path) -> None:
     loopback.fail["/files/S2B_MSIL2A_20230410_T33UXP_B03"] = 1  # one 500, then the file is back
     res = download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
-    assert res.status == "done"
+    assert res.status == "ok"
     assert sum(p.endswith("20230410_T33UXP_B03.tif") and m == "HEAD" for m, p, _ in loopback.log) >= 2
 
 

@@ -217,9 +217,9 @@ def test_sentinel2_offset_from_tags(tmp_path: Path) -> None:
 
 def test_existing_output_is_kept_unless_overwrite(scene: Path, tiny_model: torch.nn.Module, tmp_path: Path) -> None:
     out = tmp_path / "k.tif"
-    assert _pred(tiny_model).predict(scene, out).status == "done"
+    assert _pred(tiny_model).predict(scene, out).status == "ok"
     assert _pred(tiny_model).predict(scene, out).status == "skipped"
-    assert _pred(tiny_model).predict(scene, out, overwrite=True).status == "done"
+    assert _pred(tiny_model).predict(scene, out, overwrite=True).status == "ok"
 
 
 KILL_SCRIPT = """
@@ -264,7 +264,7 @@ def test_resume_ignores_progress_of_other_settings(scene: Path, tmp_path: Path) 
     partial.write_bytes(b"junk")
     progress.write_text(json.dumps({"fingerprint": "other", "rows_done": 96, "next_row": 2}))
     res = _pred(TinyNet()).predict(scene, out)
-    assert res.status == "done" and res.blocks_resumed == 0
+    assert res.status == "ok" and res.blocks_resumed == 0
     ref = tmp_path / "ref.tif"
     _pred(TinyNet()).predict(scene, ref, overwrite=True)
     with rasterio.open(out) as a, rasterio.open(ref) as b:
@@ -297,7 +297,7 @@ def test_damaged_partial_of_a_killed_run_is_predicted_again(scene: Path, tmp_pat
     stale.write_bytes(b"x")
     for overwrite in (False, True):
         res = ScenePredictor(TinyNet(), 3, PreprocessConfig(), PredictConfig(**FAST)).predict(scene, out, overwrite)
-        assert res.status == "done" and res.blocks_resumed == 0
+        assert res.status == "ok" and res.blocks_resumed == 0
     ref = tmp_path / "ref.tif"
     _pred(TinyNet()).predict(scene, ref)
     with rasterio.open(out) as a, rasterio.open(ref) as b:
@@ -373,18 +373,18 @@ def test_keep_current_keeps_only_an_output_of_the_same_run(
     these settings, and predicts again over one of another model or setting, or of a scene since changed."""
     out = tmp_path / "p.tif"
     p = _pred(tiny_model)
-    assert p.predict(scene, out).status == "done"
+    assert p.predict(scene, out).status == "ok"
     stamp = out.stat().st_mtime_ns
     res = p.predict(scene, out, overwrite=True, keep_current=True)
     assert res.status == "resumed" and res.blocks == res.blocks_resumed > 0 and out.stat().st_mtime_ns == stamp
     assert _pred(tiny_model).predict(scene, out, overwrite=True, keep_current=True).status == "resumed"  # a new run
-    assert p.predict(scene, out, overwrite=True).status == "done"  # without keep_current: made again
+    assert p.predict(scene, out, overwrite=True).status == "ok"  # without keep_current: made again
     other = _pred(tiny_model, overlap=0.5)
-    assert other.predict(scene, out, overwrite=True, keep_current=True).status == "done"  # other settings
-    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "done"  # ... so not p's
+    assert other.predict(scene, out, overwrite=True, keep_current=True).status == "ok"  # other settings
+    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "ok"  # ... so not p's
     os.utime(scene, ns=(scene.stat().st_atime_ns, scene.stat().st_mtime_ns + 10**9))  # the scene changed
-    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "done"
+    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "ok"
     data = out.read_bytes()  # the same run's file, cut short since: predicted again
     out.write_bytes(data[: len(data) * 2 // 3])
-    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "done"
+    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "ok"
     assert p.predict(scene, out, overwrite=True, keep_current=True).status == "resumed"

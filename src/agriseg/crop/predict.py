@@ -490,7 +490,7 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
     except ValueError:
         return None
     sure = read_model_sure(out.mask)  # None: no vegetation, or a mask of an earlier version (a "kept" record)
-    return {**_row(f, classes, sure, k, class_fields), "quality": quality, "resumed": True}
+    return {**_row(f, classes, sure, k, class_fields), "status": "skipped", "quality": quality}
 
 
 # agriseg's version of what crop predict writes from a photo, model and options (part of every fingerprint)
@@ -524,13 +524,14 @@ def predict_files(
 
     The photos go through :func:`agriseg.batch.run_batch` (``batch``: overwrite, strict, progress): a photo
     whose outputs are there is skipped (unless ``overwrite``) and its summary row is read back from them, so
-    an interrupted and resumed batch ends with the same files and the same ``summary.csv`` as an
-    uninterrupted one; work files left by a killed run are removed; a bad file is reported in the summary
-    and the batch goes on, unless ``strict``.
+    an interrupted and resumed batch ends with the same files and the same ``summary.csv`` values as an
+    uninterrupted one (its ``status`` says which rows the earlier run made); work files left by a killed run
+    are removed; a bad file is reported in the summary and the batch goes on, unless ``strict``.
 
     Returns:
-        The summary rows in input order, with the batch's counts; ``status`` is ``ok`` (predicted now or
-        before) or ``error``, and rows of photos done by an earlier run have ``resumed`` set to True.
+        The summary rows in input order, with the batch's counts; ``status`` is ``ok`` (predicted now),
+        ``skipped`` (done by an earlier run of the same photo, model and options: the row is read back from its
+        outputs), ``kept`` (made with other options, left alone) or ``error``, as in every command's table.
     """
     from agriseg.batch import Item, run_batch, unique_names
 

@@ -195,7 +195,7 @@ class InstanceResult:
 
     scene: Path
     output: Path
-    status: str  # done / skipped
+    status: str  # ok / skipped
     patches: int = 0
     detections: int = 0
     fields: int = 0
@@ -321,7 +321,7 @@ class InstancePredictor:
         labels[~valid] = 0
         n_fields = _write(output, labels, conf, profile, tags, self.model_id)
         area = pixel_area_m2(info.crs, info.transform, info.height) * float(valid.sum()) / 1e6
-        return InstanceResult(scene, output, "done", n_patches, len(found), n_fields, time.perf_counter() - t0, area)
+        return InstanceResult(scene, output, "ok", n_patches, len(found), n_fields, time.perf_counter() - t0, area)
 
     def _instances(
         self,

@@ -50,7 +50,7 @@ class DownloadResult:
     """What :func:`download_scene` did."""
 
     output: Path
-    status: str  # "done", "resumed" (some bands were already there) or "skipped" (output existed)
+    status: str  # "ok", "resumed" (some bands were already there) or "skipped" (output existed)
     items: dict[str, list[str]] = field(default_factory=dict)  # window -> item ids
     width: int = 0
     height: int = 0
@@ -485,7 +485,7 @@ def download_scene(
     shutil.rmtree(pdir, ignore_errors=True)
     return DownloadResult(
         output,
-        "resumed" if resumed else "done",
+        "resumed" if resumed else "ok",
         {w: [i.id for i in chosen[w]] for w in windows},
         grid.width,
         grid.height,

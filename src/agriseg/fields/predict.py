@@ -67,7 +67,7 @@ class PredictResult:
 
     scene: Path
     output: Path
-    status: str  # "done", "skipped" (output existed), "resumed"
+    status: str  # "ok" (made now), "skipped" (output existed), "resumed" (finished from a kept part)
     blocks: int = 0  # patch rows
     blocks_resumed: int = 0  # patch rows already done before this run
     patches: int = 0
@@ -326,7 +326,7 @@ class ScenePredictor:
                 _save_progress(progress, fp, state)
             first = int(state["next_row"])
             result.blocks, result.blocks_resumed = len(ys), first
-            result.status = "resumed" if first else "done"
+            result.status = "resumed" if first else "ok"
             import rasterio
             from rasterio.windows import Window
 

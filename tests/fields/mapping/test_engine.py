@@ -48,7 +48,7 @@ def test_dask_in_process_cluster_maps_scenes_and_merges(model_file: Path, scenes
         processes=False,
         progress=False,
     )
-    assert [r["status"] for r in rows] == ["done", "done"]
+    assert [r["status"] for r in rows] == ["ok", "ok"]
     for s in scenes:
         assert (tmp_path / f"{s.stem}_probs.tif").is_file() and (tmp_path / f"{s.stem}_fields.parquet").is_file()
     assert merged is not None and validate_fiboa(merged) == []
@@ -95,7 +95,7 @@ def test_a_bad_scene_fails_alone(model_file: Path, scenes: list[Path], tmp_path:
     bad = write_scene(tmp_path / "four.tif", bands=4)
     jobs = [SceneJob(str(s), str(tmp_path / "o"), str(model_file), predict=PREDICT) for s in (scenes[0], bad)]
     rows = run_dask(jobs, n_workers=1, processes=False, progress=False)
-    assert rows[0]["status"] == "done" and rows[1]["status"] == "error"
+    assert rows[0]["status"] == "ok" and rows[1]["status"] == "error"
     assert "four.tif: has 4 bands" in rows[1]["error"]
 
 

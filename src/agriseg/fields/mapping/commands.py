@@ -626,7 +626,7 @@ def download_areas(
     records each area's dates (and the calendar's choice).
 
     Returns:
-        One row per area: ``area``, ``scene`` (path), ``status`` (done/resumed/skipped/error), ``error``,
+        One row per area: ``area``, ``scene`` (path), ``status`` (ok/resumed/skipped/error), ``error``,
         ``win_a_dates``, ``win_b_dates`` and ``season``.
 
     Raises:

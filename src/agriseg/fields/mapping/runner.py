@@ -259,7 +259,7 @@ def run_map(
     else:
         rows = run_dask(jobs, **rkw, tables=tables)
     wall = time.perf_counter() - t0
-    ok = [r for r in rows if r.get("status") in ("done", "resumed", "skipped")]
+    ok = [r for r in rows if r.get("status") in ("ok", "resumed", "skipped")]
     merged = None
     if ok:
         merged = merge_fields(

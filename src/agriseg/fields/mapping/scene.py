@@ -110,7 +110,7 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     """Run one scene (predict, then polygonise); safe to call again after a crash or on another worker.
 
     Returns:
-        A summary dict: scene, status (done/skipped/resumed), outputs, field count, seconds, km2.
+        A summary dict: scene, status (ok/skipped/resumed), outputs, field count, seconds, km2.
     """
     import torch
 
