@@ -64,6 +64,50 @@ def test_a_photo_is_done_only_with_all_outputs(pred, tmp_path):
     assert not stale.exists()
 
 
+def test_a_photo_counts_as_done_once_written_not_a_batch_later(tmp_path):
+    """Each photo is reported (progress bar, manifest, a Ctrl-C's count) as soon as its outputs are written: it
+    waited until two batches more were queued, so a Ctrl-C said "none of 12 done" with six masks on disk."""
+    import torch
+
+    from agriseg.batch import Item
+    from agriseg.crop.predict import _predict_stream, photo_outputs
+
+    torch.manual_seed(0)
+    one = Predictor(build_model(encoder_weights=None), 2, long_side=64, batch_size=1)
+    seen: list[str] = []
+    at_call: list[int] = []
+    real = one.probabilities
+
+    def slow(images):  # the model pass: long enough for the previous photo's write to finish
+        at_call.append(len(seen))
+        time.sleep(0.3)
+        return real(images)
+
+    one.probabilities = slow  # type: ignore[method-assign]
+    files = [_photo(tmp_path / f"p{i}.png", i) for i in range(4)]
+    out = tmp_path / "o"
+    out.mkdir()
+    items = [Item(f.stem, f, tuple(photo_outputs(out, f.stem, 2, False).all()), (f,),
+                  payload=photo_outputs(out, f.stem, 2, False)) for f in files]  # fmt: skip
+    for it, _ in _predict_stream(one, items, 2, []):
+        seen.append(it.name)
+    assert seen == ["p0", "p1", "p2", "p3"]
+    assert at_call[2] >= 1  # p0 reported before the third photo's model pass (0 before)
+
+    def interrupted(images):  # Ctrl-C in the third model pass: the two photos given to the writer still count
+        if len(at_call) == 6:
+            raise KeyboardInterrupt
+        return slow(images)
+
+    one.probabilities = interrupted  # type: ignore[method-assign]
+    seen.clear()
+    at_call[:] = [0, 0, 0, 0]
+    with pytest.raises(KeyboardInterrupt):
+        for it, _ in _predict_stream(one, items, 2, []):
+            seen.append(it.name)
+    assert seen == ["p0", "p1"]
+
+
 def test_name_collisions_keep_every_result(pred, tmp_path):
     files = [_photo(tmp_path / "a.jpg", 0), _photo(tmp_path / "a.png", 1), _photo(tmp_path / "a_1.jpg", 2)]
     rows = predict_files(pred, files, tmp_path / "o", write_overlay=False, batch=BatchOptions(progress=False))

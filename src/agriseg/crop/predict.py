@@ -573,7 +573,9 @@ def _predict_stream(
         pending: list[tuple[Item, np.ndarray]] = []
 
         def written(limit: int) -> Iterator[tuple[Item, dict | Exception]]:
-            while len(writes) > limit:
+            # every finished write at once (the progress bar, the manifest and a Ctrl-C count it); wait only
+            # while more than ``limit`` are queued
+            while writes and (len(writes) > limit or writes[0][1].done()):
                 it, fut = writes.popleft()
                 try:
                     yield it, fut.result()
@@ -591,22 +593,27 @@ def _predict_stream(
                 pending.clear()
             yield from written(lookahead)
 
-        while reads:
-            it, fut = reads.popleft()
-            if queued < len(todo):
-                reads.append((todo[queued], reader.submit(read_rgb, todo[queued].source)))
-                queued += 1
-            try:
-                rgb = fut.result()
-            except (ImageReadError, MemoryError) as err:  # this photo fails; the others go on
-                yield it, err
-                continue
-            if pending and pending[0][1].shape != rgb.shape:
-                yield from flush()
-            pending.append((it, rgb))
-            if len(pending) >= predictor.batch_size:
-                yield from flush()
-        yield from flush()
+        try:
+            while reads:
+                it, fut = reads.popleft()
+                if queued < len(todo):
+                    reads.append((todo[queued], reader.submit(read_rgb, todo[queued].source)))
+                    queued += 1
+                try:
+                    rgb = fut.result()
+                except (ImageReadError, MemoryError) as err:  # this photo fails; the others go on
+                    yield it, err
+                    continue
+                yield from written(lookahead)
+                if pending and pending[0][1].shape != rgb.shape:
+                    yield from flush()
+                pending.append((it, rgb))
+                if len(pending) >= predictor.batch_size:
+                    yield from flush()
+            yield from flush()
+        except KeyboardInterrupt:  # mostly in a model pass: the photos already given to the writer still count
+            yield from written(0)
+            raise
         yield from written(0)
 
 
