@@ -409,17 +409,26 @@ def check_output(
         empty_dir_ok: an existing empty folder does not count.
         inputs: files the run reads (:func:`agriseg.data.files.check_not_input`).
 
+    Its folder is created here, before the run, and must be writable, so a run is not lost to a bad output
+    path at its end.
+
     Raises:
         FileExistsError: ``<path>: exists (use --overwrite)``.
         ValueError: ``<path>: is one of the inputs ...``.
+        agriseg.config.OptionError: its folder lies under a file, cannot be created or is not writable.
     """
-    from agriseg.data.files import check_not_input
+    from agriseg.config import OptionError
+    from agriseg.data.files import check_not_input, make_parent
 
     check_not_input(path, inputs)
     path = Path(path)
     there = path.exists() and not (empty_dir_ok and path.is_dir() and not any(path.iterdir()))
     if there and not overwrite:
         raise FileExistsError(f"{path}: exists (use --overwrite)")
+    try:
+        make_parent(path)
+    except ValueError as err:  # a bad output path is a usage error (exit 2 on the command line)
+        raise OptionError(str(err)) from err
     return path
 
 

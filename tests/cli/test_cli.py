@@ -87,6 +87,11 @@ def test_evaluate_saved_masks_and_size_mismatch(tmp_path):
         main, ["crop", "evaluate", "--images", str(imgs), "--masks", str(labs), "--pred-masks", str(preds)]
     )
     assert r.exit_code != 0 and "a.png: mask size" in r.output
+    # a report path that cannot be written is refused before anything is scored (it was said after the table)
+    (tmp_path / "note").write_text("mine")
+    args = ["crop", "evaluate", "--images", str(imgs), "--masks", str(labs), "--pred-masks", str(preds)]
+    r = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "note" / "r.json")])
+    assert r.exit_code == 2 and "note is a file" in r.output and "mIoU" not in r.output, r.output
 
 
 def test_default_model_on_bundled_samples(samples_dir, tmp_path):

@@ -28,6 +28,67 @@ SAMPLES = Path(__file__).resolve().parents[2] / "src/agriseg/samples/peanut"
             ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--depth-dir", "{tmp}"],
             "depth files are read with --source depth only",
         ),
+        (  # session 62's sweep: model options beside saved masks, a label mode beside --peanut, depth options
+            # with a colour index and the other way round
+            [
+                "crop",
+                "evaluate",
+                "--images",
+                "{images}",
+                "--masks",
+                "{labels}",
+                "--pred-masks",
+                "{tmp}",
+                "--tta",
+                "flip",
+            ],
+            "--tta: not read with --pred-masks (no model runs)",
+        ),
+        (
+            ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}", "--pred-masks", "{tmp}", "-m", "x"],
+            "--model: not read with --pred-masks",
+        ),
+        (
+            ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}", "--peanut", "--label-mode", "binary"],
+            "--label-mode: not read with --peanut",
+        ),
+        (["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--device", "cpu"], "--device: read with --source depth"),
+        (
+            ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--depth-convention", "inverse"],
+            "--depth-convention: read with --source depth only",
+        ),
+        (
+            [
+                "crop",
+                "pseudolabel",
+                "{images}",
+                "-o",
+                "{tmp}/p",
+                "--source",
+                "depth",
+                "--depth-dir",
+                "{tmp}",
+                "--index",
+                "exg",
+            ],
+            "--index: read with --source index only",
+        ),  # fmt: skip
+        (
+            [
+                "crop",
+                "pseudolabel",
+                "{images}",
+                "-o",
+                "{tmp}/p",
+                "--source",
+                "depth",
+                "--depth-dir",
+                "{tmp}",
+                "--depth-model",
+                "m",
+            ],
+            "--depth-model: not read with --depth-dir",
+        ),  # fmt: skip
         (
             ["crop", "make-synthetic", "discs", "-o", "{tmp}/d", "-n", "1", "--layouts", "pots"],
             "--layouts: options of lab scenes; discs photos do not use them",

@@ -24,6 +24,7 @@ from agriseg.cli.options import (
     output_option,
     overwrite_option,
     pseudolabel_source_options,
+    refuse_unread,
     set_option,
 )
 
@@ -79,6 +80,12 @@ def pseudolabel(paths: tuple[str, ...], outdir: Path, keep: str | None, batch: B
     gght = config_from_params(GGHTConfig, params)
     params = {**params, "gght": gght, "overwrite": batch.overwrite}
     opts = config_from_params(PseudoLabelConfig, params, {"index_name": "index"})
+    if opts.source == "index":
+        refuse_unread(["depth_model", "depth_convention", "detrend", "device"], "read with --source depth only")
+    else:
+        refuse_unread(["index_name"], "read with --source index only")
+        if opts.depth_dir is not None:
+            refuse_unread(["depth_model", "device"], "not read with --depth-dir (no depth model runs)")
     finish(pseudolabel_paths(list(paths), outdir, opts, keep, batch.strict), "pseudo-labelled", outdir)
 
 

@@ -23,6 +23,7 @@ from agriseg.cli.options import (
     output_option,
     overwrite_option,
     precision_option,
+    refuse_unread,
     stack,
     strict_option,
     tiling_options,
@@ -101,6 +102,10 @@ def evaluate(
     from agriseg.crop.evaluate import evaluate_model, format_table
     from agriseg.data.files import write_json
 
+    if pred_masks:
+        refuse_unread(["model_name", "long_side", "tta", "optimize"], "not read with --pred-masks (no model runs)")
+    if peanut:
+        refuse_unread(["label_mode"], "not read with --peanut (the Peanut labels are colour-coded)")
     if output:  # before the evaluation runs: never a file of the folders read, an existing one only with --overwrite
         check_output(output, overwrite, inputs=[f for d in (images, masks, pred_masks) if d for f in Path(d).iterdir()])
     cfg = config_from_params(CropEvaluateConfig, params)

@@ -798,6 +798,19 @@ def option_flags(ctx: click.Context | None) -> dict[str, str]:
     return out
 
 
+def refuse_unread(names: Sequence[str], why: str) -> None:
+    """Refuse the first of ``names`` (parameter names) given on the command line (or by its environment
+    variable): an option the command would not read with the others given is a usage error, never silently
+    ignored. ``why`` ends the message: ``--tta: not read with --pred-masks (no model runs)``."""
+    from click.core import ParameterSource
+
+    ctx = click.get_current_context()
+    given = (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT)
+    for name in names:
+        if ctx.get_parameter_source(name) in given:
+            raise click.UsageError(f"{option_flags(ctx).get(name, name)}: {why}", ctx)
+
+
 def config_from_params(cls: type[T], params: Mapping[str, Any], renames: Mapping[str, str] | None = None) -> T:
     """Build a config from a command's parameters: those named like a field of ``cls`` (or renamed to one).
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agriseg.config import OptionError
 from agriseg.crop.labels import LabelMode, read_label
 from agriseg.data.io import IMAGE_SUFFIXES, read_rgb
 
@@ -18,6 +19,7 @@ def match_pairs(images: str | Path, labels: str | Path) -> dict[str, tuple[Path,
     Raises:
         FileNotFoundError: if a folder is missing.
         NoInputError: if no stem has both an image and a label (a usage error on the command line).
+        OptionError: two images of one name in a folder (they would pair at random).
     """
     from agriseg.data.io import NoInputError
 
@@ -39,7 +41,7 @@ def _by_stem(folder: Path) -> dict[str, Path]:
         if p.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         if p.stem in out:
-            raise ValueError(f"{out[p.stem]} and {p.name}: two images of one name in {folder}; keep one")
+            raise OptionError(f"{out[p.stem]} and {p.name}: two images of one name in {folder}; keep one")
         out[p.stem] = p
     return out
 

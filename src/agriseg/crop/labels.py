@@ -59,7 +59,9 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
         return (arr > 0).astype(np.uint8)
     if arr.dtype != np.uint8 and arr.size and (arr.min() < 0 or arr.max() > 255):
         bad = int(arr.max()) if arr.max() > 255 else int(arr.min())
-        raise ValueError(f"{path}: label value {bad} is not a class id (0-254, 255 = ignore)")
+        raise OptionError(  # the label mode given does not fit the labels: a usage error (exit status 2)
+            f"{path}: label value {bad} is not a class id (0-254, 255 = ignore); check --label-mode"
+        )
     return arr.astype(np.uint8)
 
 

@@ -198,7 +198,7 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     """
     path = Path(path)
     check_not_input(path)
-    _make_parent(path)
+    make_parent(path)
     tmp = temporary_sibling(path)
     _remove(tmp)
     try:
@@ -230,7 +230,7 @@ def atomic_writes(paths: Iterable[str | Path]) -> Iterator[dict[Path, Path]]:
         yield {Path(p): stack.enter_context(atomic_write(p)) for p in paths}
 
 
-def _make_parent(path: Path, what: str | None = None) -> None:
+def make_parent(path: Path, what: str | None = None) -> None:
     """Create ``path``'s folder, with one-line errors for the usual ways that fails (``what``: the name the
     messages start with; default ``path``)."""
     parent = path.parent
@@ -276,7 +276,7 @@ def ensure_outdir(folder: str | Path) -> Path:
     if folder.exists() and not folder.is_dir():
         raise OptionError(f"{folder}: output folder is an existing file")
     try:
-        _make_parent(folder / "x", "output folder")  # "x": the folder itself is the parent to create
+        make_parent(folder / "x", "output folder")  # "x": the folder itself is the parent to create
     except ValueError as err:
         raise OptionError(str(err)) from err
     return folder

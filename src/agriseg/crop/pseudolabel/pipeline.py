@@ -276,12 +276,13 @@ def pseudolabel_files(
         One record per photo (``status`` ok / skipped / error), with the batch's counts.
     """
     from agriseg.batch import BatchOptions, Item, run_batch, unique_names
+    from agriseg.data.files import ensure_outdir
     from agriseg.fingerprint import Recipe
 
     opts = opts or PseudoLabelConfig()
     if opts.source != "depth" and opts.depth_dir is not None:  # never read: say so rather than ignore it
         raise OptionError(f"--depth-dir {opts.depth_dir}: depth files are read with --source depth only")
-    out = Path(outdir)
+    out = ensure_outdir(outdir)  # a folder that cannot be written is a usage error, before any work
     for sub in ("masks", "records") + (("overlays",) if opts.overlays else ()) + (("plots",) if opts.plot else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
     if keep is not None:

@@ -217,6 +217,7 @@ def make_synthetic(
     from agriseg.config import OptionError
     from agriseg.crop.dataset import match_pairs, read_stem_list
     from agriseg.crop.scenes.lab import LAYOUTS
+    from agriseg.data.files import ensure_outdir
 
     cfg = config or SyntheticPhotosConfig()
     lab_only = ("layouts", "uniform_frames", "plant_colours", "distractors")
@@ -236,6 +237,7 @@ def make_synthetic(
     missing = sorted(set(names) - set(pairs))
     if missing:
         raise OptionError(f"--stems {stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
+    ensure_outdir(outdir)  # a folder that cannot be written is a usage error, before any photo is made
     return write_set(
         kind,
         outdir,
