@@ -155,6 +155,17 @@ def test_dask_cluster_runs_items_as_tasks(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "c.res").read_text() == "C"
 
 
+def test_a_failed_dask_item_is_one_line_not_a_worker_dump(tmp_path: Path, capfd: pytest.CaptureFixture) -> None:
+    """The worker logged "Compute Failed / Key / Task: <the item and every setting> / Traceback" for each failed
+    item, before the item's own failed line (session 62's sweep, fields map on a text file named .tif)."""
+    pytest.importorskip("distributed")
+    items = _items(tmp_path, ["a", "bad"])
+    res = run_batch(items, _work, options=QUIET, executor=DaskCluster(workers=1))  # a worker process, as fields map
+    assert res.counts["failed"] == 1 and "bad.txt" in res.failures[0]
+    err = capfd.readouterr().err
+    assert "Compute Failed" not in err and "Traceback" not in err, err
+
+
 def test_a_stream_batches_items_itself(tmp_path: Path) -> None:
     items = _items(tmp_path, ["a", "bad", "c"])
     seen: list[list[str]] = []

@@ -259,8 +259,23 @@ class DaskCluster:
 
 
 def _quiet_cancelled_tasks() -> None:
-    """On a worker of our own cluster: tasks cancelled on Ctrl-C or ``strict`` are not logged as warnings."""
+    """On a worker of our own cluster: tasks cancelled on Ctrl-C or ``strict`` are not logged as warnings, and an
+    item's own error (a :class:`RemoteError`, reported as that item's ``failed:`` line) is not logged as a
+    ``Compute Failed`` dump of the task and its settings."""
     logging.getLogger("distributed.worker.state_machine").setLevel(logging.ERROR)
+    worker = logging.getLogger("distributed.worker")
+    if not any(isinstance(f, _ItemErrorFilter) for f in worker.filters):
+        worker.addFilter(_ItemErrorFilter())
+
+
+class _ItemErrorFilter(logging.Filter):
+    """Drops the worker's ``Compute Failed`` record of a task that raised :class:`RemoteError`; any other failure
+    of a task (one agriseg did not describe) is still logged."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        failed = isinstance(record.msg, str) and record.msg.startswith("Compute Failed")
+        return not (failed and any("RemoteError" in str(a) for a in args))
 
 
 @contextmanager
