@@ -181,6 +181,7 @@ def test_nan_pixels_raise_clear_error_or_are_masked(tmp_path: Path, tiny_model: 
     with pytest.raises(ValueError, match=r"f\.tif: 100 NaN pixels.*--nan mask"):
         _pred(tiny_model).predict(path, tmp_path / "o.tif")
     assert not (tmp_path / "o.tif").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.tif"]  # no work file of a scene that did no row
     _pred(tiny_model, nan="mask").predict(path, tmp_path / "o2.tif", overwrite=True)
     cls, _, _ = read_probabilities(tmp_path / "o2.tif")
     assert (cls[10:20, 10:20] == 255).all() and (cls[30:] != 255).all()

@@ -357,36 +357,42 @@ class ScenePredictor:
                     acc[:, by : by + h, x0:x1] += pr[:, sy : sy + h, : x1 - x0] * win[sy : sy + h, : x1 - x0]
                     norm[by : by + h, x0:x1] += win[sy : sy + h, : x1 - x0]
 
-            with rasterio.open(scene) as src:
-                # resuming: rebuild the carried sums of earlier patch rows that reach past the written rows
-                for j in range(first):
-                    if ys[j] + P > y_lo:
-                        patches, inv, _ = self._strip_patches(src, info, ys[j], xs, offset)
+            try:
+                with rasterio.open(scene) as src:
+                    # resuming: rebuild the carried sums of earlier patch rows that reach past the written rows
+                    for j in range(first):
+                        if ys[j] + P > y_lo:
+                            patches, inv, _ = self._strip_patches(src, info, ys[j], xs, offset)
+                            add(ys[j], patches, inv)
+                    bar = tqdm(
+                        total=len(ys),
+                        initial=first,
+                        desc=f"predict {scene.name}",
+                        unit="row",
+                        disable=not cfg.progress,
+                    )
+                    for j in range(first, len(ys)):
+                        patches, inv, n = self._strip_patches(src, info, ys[j], xs, offset)
+                        result.patches += n
                         add(ys[j], patches, inv)
-                bar = tqdm(
-                    total=len(ys),
-                    initial=first,
-                    desc=f"predict {scene.name}",
-                    unit="row",
-                    disable=not cfg.progress,
-                )
-                for j in range(first, len(ys)):
-                    patches, inv, n = self._strip_patches(src, info, ys[j], xs, offset)
-                    result.patches += n
-                    add(ys[j], patches, inv)
-                    final = ys[j + 1] if j + 1 < len(ys) else info.height  # later patches start below
-                    if final > y_lo:
-                        h = final - y_lo
-                        arr = self._finish(acc[:, :h], norm[:h], invalid[:h])
-                        with rasterio.open(partial, "r+") as dst:  # closing flushes the rows to disk
-                            dst.write(arr, window=Window(0, y_lo, width, h))
-                        acc, norm, invalid = acc[:, h:], norm[h:], invalid[h:]
-                        y_lo = final
-                    _save_progress(progress, fp, {"rows_done": y_lo, "next_row": j + 1})
-                    bar.update(1)
-                    if on_block is not None:
-                        on_block(j)
-                bar.close()
+                        final = ys[j + 1] if j + 1 < len(ys) else info.height  # later patches start below
+                        if final > y_lo:
+                            h = final - y_lo
+                            arr = self._finish(acc[:, :h], norm[:h], invalid[:h])
+                            with rasterio.open(partial, "r+") as dst:  # closing flushes the rows to disk
+                                dst.write(arr, window=Window(0, y_lo, width, h))
+                            acc, norm, invalid = acc[:, h:], norm[h:], invalid[h:]
+                            y_lo = final
+                        _save_progress(progress, fp, {"rows_done": y_lo, "next_row": j + 1})
+                        bar.update(1)
+                        if on_block is not None:
+                            on_block(j)
+                    bar.close()
+            except Exception:  # noqa: BLE001 - re-raised: a scene that failed before its first row keeps no work file
+                if y_lo == 0:  # no finished row: nothing a re-run could resume
+                    partial.unlink(missing_ok=True)
+                    progress.unlink(missing_ok=True)
+                raise
             with rasterio.open(partial, "r+") as dst:  # declared only now: unwritten rows must read as 0
                 dst.nodata = NODATA_CLASS
             to_cog(partial, output, compress=cfg.compress, overviews=cfg.overviews)
