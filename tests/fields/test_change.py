@@ -155,6 +155,19 @@ def test_change_refuses_bad_polygons_before_writing_the_map(tmp_path: Path, name
     assert not (tmp_path / "c.tif").exists()  # nothing written for a run that cannot finish
 
 
+def test_change_map_must_be_named_tif(tmp_path: Path) -> None:
+    """``-o j.png`` wrote a GeoTIFF under a PNG name (session 62's sweep)."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    a = np.full((20, 20), 200, np.uint8)
+    pa, pb = _probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", 255 - a)
+    res = CliRunner().invoke(main, ["fields", "change", str(pa), str(pb), "-o", str(tmp_path / "j.png")])
+    assert res.exit_code == 2 and "name it .tif" in res.output, res.output
+    assert not (tmp_path / "j.png").exists()
+
+
 def test_change_rerun_with_overwrite_replaces_its_polygons(tmp_path: Path) -> None:
     from click.testing import CliRunner
 

@@ -157,11 +157,14 @@ def change(
 ) -> None:
     """PRUE's field change map between two years' probability rasters, and its polygons."""
     from agriseg.batch import check_output
+    from agriseg.config import OptionError
     from agriseg.fields.change import change_map, check_polygons_output, polygonize_change
     from agriseg.fields.config import ChangeConfig
 
     cfg = config_from_params(ChangeConfig, {"threshold": threshold, "min_area_m2": min_area_m2})
-    out = check_output(output, overwrite)
+    if Path(output).suffix.lower() not in (".tif", ".tiff"):
+        raise OptionError(f"-o {output}: the change map is a GeoTIFF (COG); name it .tif")
+    out = check_output(output, overwrite, inputs=[earlier, later])
     if polygons_output:  # checked before the change map is written: a bad --polygons leaves nothing behind
         check_polygons_output(polygons_output, [earlier, later, out], overwrite)
     stats = change_map(earlier, later, out, threshold=cfg.threshold)
