@@ -313,7 +313,12 @@ def test_predict_refuses_a_grid_the_model_never_wrote_and_a_broken_meta_file(
     assert res.exit_code == 2 and f"{meta}: not a readable agriseg_text.json (" in _one_line_error(res)
     meta.write_text(json.dumps({"class_names": list(SYNTH_CLASSES)}))
     res = _run(*args)
-    assert res.exit_code == 2 and "patch/grid not saved with the model; give --tile and --grid" in _one_line_error(res)
+    assert res.exit_code == 2 and "no tile, grid saved with the model" in _one_line_error(res)
+    assert "give --tile --grid" in _one_line_error(res)
+    meta.write_text("{}")  # a fresh text tiny-model: one line for everything missing (it said one at a time)
+    res = _run(*args)
+    assert res.exit_code == 2 and "give --classes --tile --grid" in _one_line_error(res)
+    meta.write_text(json.dumps({"class_names": list(SYNTH_CLASSES)}))
     meta.write_text(json.dumps({"class_names": list(SYNTH_CLASSES), "patch": 32, "grid": 16}))
     with caplog.at_level("WARNING", logger="agriseg"):
         _run(*args, "--tile", "64")  # allowed (imagery of another resolution), but said

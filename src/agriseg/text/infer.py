@@ -357,8 +357,13 @@ def predict_paths(
             f"{model_name}: --classes {','.join(names or [])} differs from the classes the model was trained "
             f"with ({','.join(saved)}, in this order); leave --classes out to use them"
         )
-    if not names:
-        raise OptionError(f"{model_name}: no class names saved with the model; give --classes others,field,...")
+    patch, grid = config.patch or meta.get("patch"), config.grid or meta.get("grid")
+    missing = [flag for flag, known in (("--classes", names), ("--tile", patch), ("--grid", grid)) if not known]
+    if missing:  # one line for all of them (a model agriseg did not train, e.g. a fresh text tiny-model)
+        raise OptionError(
+            f"{model_name}: no {', '.join(m.lstrip('-') for m in missing)} saved with the model (it was not trained "
+            f"by agriseg text sft / grpo); give {' '.join(missing)}"
+        )
     longest = meta.get("answer_tokens")
     if longest and config.max_new_tokens < longest:
         from agriseg.data.io import log
@@ -387,9 +392,6 @@ def predict_paths(
             meta["patch"],
             (config.patch / meta["patch"]) ** 2,
         )
-    patch, grid = config.patch or meta.get("patch"), config.grid or meta.get("grid")
-    if not patch or not grid:
-        raise OptionError(f"{model_name}: patch/grid not saved with the model; give --tile and --grid")
     cfg = PredictConfig.model_validate(
         {
             **config.model_dump(exclude={"device", "instances"}),
