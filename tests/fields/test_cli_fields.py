@@ -314,6 +314,21 @@ def test_robustness_refuses_a_scene_without_valid_pixels(tmp_path, tiny_ckpt) ->
     assert "Traceback" not in r.output
 
 
+def test_robustness_crop_follows_the_chip_by_default(tmp_path, tiny_ckpt) -> None:
+    """``--chip 64`` alone was refused: "--crop 192: must lie between half of --chip 64 and --chip" (a default)."""
+    import numpy as np
+
+    from agriseg.fields.synthetic import _write_tif
+
+    scene = tmp_path / "s.tif"
+    _write_tif(scene, np.random.default_rng(0).integers(100, 3000, (8, 64, 64)).astype(np.uint16), (0.0, 0.0))
+    out = tmp_path / "r.json"
+    args = ["fields", "robustness", "--model", str(tiny_ckpt), "--scene", str(scene), "--chip", "64", "-o", str(out)]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "corner" in out.read_text()
+
+
 def test_a_report_path_that_cannot_be_written_is_refused_before_the_work(tmp_path, ftw_root, tiny_ckpt) -> None:
     mine = tmp_path / "notes.json"
     mine.write_text("mine")

@@ -123,7 +123,13 @@ def evaluate(model_path: str, root: str, output: Path | None, overwrite: bool, *
 @option("--max-chips", config=FIELDS_EVALUATE, type=int, help="Use at most this many chips.")
 @option("--chip", config=FIELDS_EVALUATE, type=int, help="Chip size S for scenes.")
 @option("--stride", config=FIELDS_EVALUATE, type=int, help="Chip stride for scenes.")
-@option("--crop", config=FIELDS_EVALUATE, type=int, help="Corner-crop size p (S/2 < p < S).")
+@option(
+    "--crop",
+    config=FIELDS_EVALUATE,
+    type=int,
+    show_default="3/4 of the chip side",
+    help="Corner-crop size p (S/2 < p < S).",
+)
 @output_option("Write the report as JSON.", required=False)
 @overwrite_option()
 @friendly_errors

@@ -327,7 +327,7 @@ class FieldsEvaluateConfig(StrictModel):
     max_chips: int = Field(256, ge=1)  # robustness: at most this many chips
     chip: int = Field(256, ge=64)  # robustness on a scene: chip side
     stride: int = Field(128, ge=16)  # robustness on a scene: chip stride
-    crop: int = Field(192, ge=33)  # robustness: corner-crop size p (S/2 < p < S)
+    crop: int | None = Field(None, ge=33)  # robustness: corner-crop size p (S/2 < p < S); None = 3/4 of the chip side
 
 
 class ChangeConfig(StrictModel):

@@ -73,7 +73,7 @@ def robustness(
 
     if (scene is None) == (root is None):
         raise OptionError("give exactly one of --scene (no labels) or --root (FTW chips with labels)")
-    if scene is not None and not config.chip / 2 < config.crop < config.chip:  # before the scene is read
+    if scene is not None and config.crop and not config.chip / 2 < config.crop < config.chip:  # before reading
         raise OptionError(f"--crop {config.crop}: must lie between half of --chip {config.chip} and --chip")
     model, cfg, info = load_fields_model(model_path)
     labels = None
@@ -113,10 +113,11 @@ def robustness(
         refl = torch.stack([it["image"] for it in items])
         labels = torch.stack([it["mask"] for it in items])
     side = int(refl.shape[-1])  # (N, C, S, S)
-    if not side / 2 < config.crop < side:
-        raise OptionError(f"--crop {config.crop}: must lie between half of the {side}-px chips and their side")
+    crop = config.crop or round(0.75 * side)  # PRUE's 192 of 256
+    if not side / 2 < crop < side:
+        raise OptionError(f"--crop {crop}: must lie between half of the {side}-px chips and their side")
     divisor = float(info.get("divisor", FTW_DIVISOR))
-    rcfg = RobustnessConfig(crop=config.crop, divisor=divisor, batch_size=config.batch_size)
+    rcfg = RobustnessConfig(crop=crop, divisor=divisor, batch_size=config.batch_size)
     res = robustness_report(model, refl, labels, rcfg)
     res.update({"model": str(model_path), "input": str(scene or root)})
     return res
