@@ -40,3 +40,33 @@ def test_a_stac_api_of_an_unresolvable_host_fails_before_its_retries(sleeps: lis
     with pytest.raises(ValueError, match=r"api/v1: STAC API not reachable \(cannot resolve stac\.agriseg-test"):
         open_api(DownloadConfig(stac_url=NOWHERE))
     assert sleeps == [1.0]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on once this socket is closed
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_refused_connection_is_said_in_words_not_the_library_dump(tmp_path: Path) -> None:
+    """It said ``STAC API not reachable (APIError: HTTPConnectionPool(host='127.0.0.1', port=9): Max retries
+    exceeded ... NewConnectionError(...[Errno 111] Connection refused))`` (session 62's sweep)."""
+    pytest.importorskip("pystac_client")
+    from agriseg.fields.config import DownloadConfig
+    from agriseg.fields.stac import open_api
+
+    url = f"http://127.0.0.1:{_closed_port()}"
+    with pytest.raises(ValueError) as err:
+        open_api(DownloadConfig(stac_url=url + "/stac", retries=0))
+    assert (
+        str(err.value)
+        == f"{url}/stac: STAC API not reachable (connection refused: nothing answers at that address and port)"
+    )
+    with pytest.raises(ValueError) as err:
+        dl.download(url + "/m.ckpt", tmp_path / "m.ckpt", retries=0, progress=False)
+    assert str(err.value) == (
+        f"{url}/m.ckpt: download failed after 1 attempt(s) (connection refused: nothing answers at that address and "
+        "port)"
+    )

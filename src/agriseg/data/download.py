@@ -37,6 +37,32 @@ def unresolved_host(url: str, wait_s: float = 1.0) -> str | None:
     return f"cannot resolve {host}: no network, or a wrong host name"
 
 
+# what the usual network failures say deep inside requests / urllib3 / pystac-client messages, in a user's words
+_NETWORK_WORDS = (
+    ("connection refused", "connection refused: nothing answers at that address and port"),
+    ("timed out", "no answer in time (timed out)"),
+    ("name or service not known", "cannot resolve the host name"),
+    ("temporary failure in name resolution", "cannot resolve the host name"),
+    ("certificate verify failed", "its TLS certificate could not be verified"),
+    ("connection reset", "the connection was reset"),
+    ("remote end closed connection", "the server closed the connection"),
+)
+
+
+def network_problem(err: BaseException) -> str:
+    """One short line for a network error (``HTTP 404 Not Found``, ``connection refused: ...``) instead of the
+    library's nested ``HTTPConnectionPool(host=..., port=...): Max retries exceeded ... NewConnectionError(...)``."""
+    response = getattr(err, "response", None)
+    if response is not None and getattr(response, "status_code", None):
+        return f"HTTP {response.status_code} {getattr(response, 'reason', '') or ''}".strip()
+    text = " ".join(str(err).split())
+    low = text.lower()
+    for needle, words in _NETWORK_WORDS:
+        if needle in low:
+            return words
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
 def part_path(dst: str | Path) -> Path:
     """Where the bytes of ``dst`` collect while it downloads (kept between runs, for resuming)."""
     dst = Path(dst)
@@ -131,7 +157,7 @@ def download(
             last = err
     if last is not None:
         kept = f"; {part.stat().st_size} bytes kept in {part}, re-run to resume" if part.exists() else ""
-        raise ValueError(f"{url}: download failed after {attempts} attempt(s) ({last}){kept}")
+        raise ValueError(f"{url}: download failed after {attempts} attempt(s) ({network_problem(last)}){kept}")
     if sha256:
         got = sha256_of(part)
         if got.lower() != sha256.lower():

@@ -177,7 +177,7 @@ def open_api(cfg: DownloadConfig) -> Any:
     from pystac_client.stac_api_io import StacApiIO
     from urllib3.util.retry import Retry
 
-    from agriseg.data.download import unresolved_host
+    from agriseg.data.download import network_problem, unresolved_host
 
     problem = unresolved_host(cfg.stac_url)
     if problem:  # before the retries with backoff, which cannot help
@@ -192,7 +192,7 @@ def open_api(cfg: DownloadConfig) -> Any:
         io = StacApiIO(max_retries=retry, timeout=cfg.timeout_s)
         return Client.open(cfg.stac_url, modifier=signer(cfg), stac_io=io, timeout=cfg.timeout_s)
     except Exception as err:  # noqa: BLE001 - requests, JSON and pystac errors alike
-        raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({type(err).__name__}: {err})") from err
+        raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({network_problem(err)})") from err
 
 
 def _search(client: Any, cfg: DownloadConfig, what: str, **kw: Any) -> list[Any]:
