@@ -3,6 +3,7 @@ the maximum-area, minimum-confidence and land-cover filters of polygonisation.""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -141,3 +142,12 @@ def test_landcover_mask_in_another_crs(probs: Path, tmp_path: Path) -> None:
         polygonize(probs, None, cfg.model_copy(update={"landcover": str(lc)}))
     with pytest.raises(FileNotFoundError, match="nowhere.tif: land-cover raster not found"):
         polygonize(probs, None, cfg.model_copy(update={"landcover": "nowhere.tif", "landcover_keep": [40]}))
+    import rasterio
+    import rasterio.transform
+
+    far = tmp_path / "far.tif"  # a land-cover raster of another place: the failure is the field raster's
+    with rasterio.open(far, "w", driver="GTiff", width=8, height=8, count=1, dtype="uint8", crs="EPSG:4326",
+                       transform=rasterio.transform.from_bounds(0, 0, 0.01, 0.01, 8, 8)) as dst:  # fmt: skip
+        dst.write(np.full((1, 8, 8), 40, np.uint8))
+    with pytest.raises(ValueError, match=rf"^{re.escape(str(probs))}: no field overlaps the land-cover raster .*far"):
+        polygonize(probs, None, cfg.model_copy(update={"landcover": str(far), "landcover_keep": [40]}))

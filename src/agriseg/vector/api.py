@@ -32,10 +32,13 @@ def filter_fields(
             raise ValueError(f"{raster}: has no probability band, so --min-confidence cannot be applied")
         keep &= np.nan_to_num(conf, nan=0.0) >= cfg.min_confidence
     if cfg.landcover and keep.any():
-        from agriseg.vector.landcover import allowed_fraction
+        from agriseg.vector.landcover import NoOverlapError, allowed_fraction
 
         idx = np.flatnonzero(keep)
-        frac = allowed_fraction(geoms[idx], crs, cfg.landcover, cfg.landcover_keep, cfg.landcover_drop)
+        try:
+            frac = allowed_fraction(geoms[idx], crs, cfg.landcover, cfg.landcover_keep, cfg.landcover_drop)
+        except NoOverlapError as err:
+            raise ValueError(f"{raster}: {err}") from None
         keep[idx] = np.nan_to_num(frac, nan=0.0) >= cfg.landcover_min_fraction
     return keep
 

@@ -13,6 +13,11 @@ from typing import Any
 import numpy as np
 
 
+class NoOverlapError(ValueError):
+    """No field lies on the land-cover raster: the message says so without the fields' file, which the caller
+    names (the item that failed is the field raster, not the land cover)."""
+
+
 def allowed_fraction(
     geoms: np.ndarray, crs: Any, landcover: str | Path, keep: list[int], drop: list[int]
 ) -> np.ndarray:
@@ -75,5 +80,5 @@ def allowed_fraction(
                 ok = np.isin(v, keep) if keep else ~np.isin(v, drop)
                 out[i] = float(ok.mean())
     if len(geoms) and np.isnan(out).all():
-        raise ValueError(f"{path}: no field overlaps the land-cover raster (check its extent and CRS)")
+        raise NoOverlapError(f"no field overlaps the land-cover raster {path} (check its extent and CRS)")
     return out
