@@ -212,3 +212,12 @@ def test_geojson_without_instances_is_an_empty_collection(tmp_path: Path) -> Non
     empty = np.zeros((6, 6), np.int64)
     doc = json.loads(write_instances(empty, empty, ["bg"], tmp_path / "e.geojson", None).read_text())
     assert doc == {"type": "FeatureCollection", "features": []}
+
+
+def test_a_mask_of_a_tiff_without_georeference_is_written_without_rasterio_warnings(tmp_path, recwarn) -> None:
+    """text predict on a plain TIFF printed rasterio's NotGeoreferencedWarning and its source line (session 62)."""
+    pytest.importorskip("rasterio")
+    m = np.arange(16, dtype=np.uint8).reshape(4, 4) % 3
+    write_mask(m, tmp_path / "m.tif", GeoRef(None, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)), class_names=["a", "b", "c"])
+    assert not [w for w in recwarn if "Georeferenced" in type(w.message).__name__], [str(w.message) for w in recwarn]
+    assert (read_mask(tmp_path / "m.tif") == m).all()

@@ -7,6 +7,7 @@ affine transform survive; without rasterio, TIFFs are handled by PIL with no geo
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -181,7 +182,10 @@ def _write_mask_file(
                 profile["crs"] = geo.crs
         if names:
             profile["nodata"] = NODATA
-        with rio.open(tmp, "w", **profile) as dst:
+        with warnings.catch_warnings():  # a tile without a geotransform (a plain TIFF) is written as one, unsaid
+            warnings.simplefilter("ignore", rio.errors.NotGeoreferencedWarning)
+            dst = rio.open(tmp, "w", **profile)
+        with dst:
             dst.write(m, 1)
             if names:
                 dst.write_colormap(1, {i: (*_colour(i), 255) for i in range(len(names))})
