@@ -106,7 +106,12 @@ def polygonize(raster: str, output: Path | None, when: str | None, batch: BatchO
 @polygon_options
 @option("--scheduler", config=FIELDS_DASK, help="Dask scheduler address. [default: a local cluster]")
 @option("--workers", config=FIELDS_DASK, type=int, help="Local-cluster worker processes.")
-@option("--threads-per-worker", config=FIELDS_DASK, type=int, help="Torch threads of each worker.")
+@option(
+    "--threads-per-worker",
+    config=FIELDS_DASK,
+    type=int,
+    help="Torch threads of each Dask worker (--threads: with --serial).",
+)
 @option("--serial", config=FIELDS_DASK, is_flag=True, help="Run in this process without Dask.")
 @batch_options()
 @friendly_errors

@@ -157,7 +157,7 @@ class _HiddenRoot(click.Command):
 @click.command("make-synthetic", cls=_HiddenRoot)
 @click.argument("root", required=False, type=click.Path(file_okay=False, path_type=Path))
 @outdir_option("Output FTW root folder.", short=True, required=False)
-@option("--countries", config=FIELDS_SYNTHETIC, help="country:chips pairs, comma-separated.")
+@option("--countries", config=FIELDS_SYNTHETIC, help="country:chips pairs, comma-separated (a country alone: 20).")
 @option("--size", config=FIELDS_SYNTHETIC, type=int, help="Chip side in pixels (FTW: 256).")
 @option("--fields-per-chip", config=FIELDS_SYNTHETIC, help="min,max Voronoi cells per chip.")
 @option("--seed", config=FIELDS_SYNTHETIC, type=int, help="Random seed.")
