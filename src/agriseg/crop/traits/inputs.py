@@ -61,7 +61,17 @@ def pair_inputs(files: list[Path]) -> list[Item]:
             item.photo = f
         elif item.mask is None or (kind == "_classes" and item.mask.stem.endswith("_mask")):
             item.mask = f
-    return list(items.values())
+    out = list(items.values())
+    photos = [it.photo for it in out if it.photo is not None]
+    if len({p.stem for p in photos}) < len(photos):  # photos of one name: named as crop predict names them
+        from agriseg.data.io import output_names
+
+        names = output_names(photos)
+        shared = {p.stem for p in photos if sum(q.stem == p.stem for q in photos) > 1}
+        for it in out:
+            if it.photo is not None and it.photo.stem in shared:
+                it.name = names[it.photo]
+    return out
 
 
 def read_mask(path: Path) -> np.ndarray:
