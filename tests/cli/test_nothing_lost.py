@@ -245,6 +245,19 @@ def test_04_quality_rule_on_the_lab_set() -> None:
     assert not any(photo_quality(read_rgb(f)) for f in SAMPLES.glob("*.jpg"))
     assert "underexposed" in photo_quality(np.full((100, 100, 3), 3, np.uint8))
     assert "overexposed" in photo_quality(np.full((100, 100, 3), 255, np.uint8))
+    grey = read_rgb(next(SAMPLES.glob("*.jpg"))).mean(-1, keepdims=True).astype(np.uint8).repeat(3, -1)
+    assert photo_quality(grey) == "greyscale (vegetation is found by its colour)"  # session 62's sweep
+
+
+def test_03_a_greyscale_photo_is_said_by_pseudolabel(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A grey photo got a confident pseudo-mask (foreground 0.62 against 0.04 in colour) without a word."""
+    from PIL import Image
+
+    photo = tmp_path / "grey.png"
+    Image.open(next(SAMPLES.glob("*.jpg"))).convert("L").convert("RGB").save(photo)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        code, out = _run("crop", "pseudolabel", photo, "-o", tmp_path / "pl")
+    assert code == 0 and "grey.png: a greyscale photo: a colour index cannot find vegetation in it" in caplog.text
 
 
 def test_04_flagged_frames_are_measured_and_reported(tmp_path: Path) -> None:

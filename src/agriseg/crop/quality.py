@@ -13,6 +13,8 @@ The rule (measured on the photo shrunk to a 256 px long side, luminance = mean o
   (``benchmarks/data/lab_set``) the lab scenes have 0.8-47 % such pixels, the four plain frames 0 %.
 - ``underexposed``: the 99th percentile of luminance is below 30 (nothing in the frame is lit).
 - ``overexposed``: 90 % or more of the pixels are clipped white (every channel >= 250).
+- ``greyscale``: a photo with none of the above but no colour (its three channels equal within 2 levels, JPEG
+  noise): a model and a colour index find vegetation by its colour.
 
 Lab photos of plants before white or plain walls are valid photos: their plants give them edges, and a
 wall alone clips only part of the frame (the lab set's brightest scene: 56 % clipped).
@@ -52,4 +54,12 @@ def photo_quality(rgb: np.ndarray) -> str:
     clipped = float((a.min(-1) >= CLIPPED).mean())
     if clipped >= MAX_CLIPPED_FRACTION:
         reasons.append(f"overexposed ({clipped:.0%} clipped white)")
+    if not reasons and greyscale(rgb):  # a blank or black frame has no colour either: said once, above
+        reasons.append("greyscale (vegetation is found by its colour)")
     return "; ".join(reasons)
+
+
+def greyscale(rgb: np.ndarray) -> bool:
+    """Whether a photo ``(H, W, 3)`` has no colour (its three channels equal, within JPEG noise of 2 levels)."""
+    small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256), :3].astype(np.int16)  # (h, w, 3)
+    return int(np.abs(small - small[..., :1]).max()) <= 2

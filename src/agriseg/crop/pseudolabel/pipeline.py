@@ -340,12 +340,16 @@ def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, dep
     Raises:
         ValueError / OSError: starting with the offending path (the photo or its depth file).
     """
-    from agriseg.data.io import read_rgb
+    from agriseg.crop.quality import greyscale
+    from agriseg.data.io import log, read_rgb
 
     t0 = time.perf_counter()
     rec: dict = {"image": str(f), "stem": stem, "source": opts.source}
     if opts.source == "index":
         small, full = read_rgb_for_index(f, opts.gght.fit_long_side)
+        if greyscale(small):  # the index finds nothing real; the mask still comes back, from noise and shading
+            log.warning("%s: a greyscale photo: a colour index cannot find vegetation in it; leave it out", f)
+            rec["quality"] = "greyscale"
         res, extra = index_pseudolabel(small, opts.index, opts.gght, out_shape=full)
         rgb_for_overlay = small
     else:

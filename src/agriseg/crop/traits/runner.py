@@ -35,6 +35,7 @@ from PIL import Image
 
 from agriseg.batch import BatchOptions, batch_keywords, measured_now
 from agriseg.crop.config import TraitsConfig
+from agriseg.crop.quality import greyscale
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
@@ -103,12 +104,6 @@ class Measurement:
     rects: list[Region] = field(default_factory=list, repr=False)
     warnings: list[str] = field(default_factory=list)
     box: tuple[int, int, int, int] | None = None  # the box the grid spans (px)
-
-
-def _greyscale(rgb: np.ndarray) -> bool:
-    """Whether a photo has no colour (its three channels equal, within JPEG noise of 2 levels)."""
-    small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256)].astype(np.int16)  # (h, w, 3)
-    return int(np.abs(small - small[..., :1]).max()) <= 2
 
 
 def own_outputs(outdir: Path) -> set[Path]:
@@ -185,7 +180,7 @@ def measure(
     gf = float(veg.mean())
     gai = green_area_index(gf, config.zenith, config.leaf_projection)
     rects, box, warnings = measured_regions(config, rgb, veg)
-    if rgb is not None and _greyscale(rgb):
+    if rgb is not None and greyscale(rgb):
         warnings.append("a greyscale photo: vegetation is found by its colour, so this mask and its traits mean little")
     group = _region_of_components(rects) if rects else None
     labels = label_plants(veg, config.min_plant_size, config.split_depth, config.join if rects else 0, group)
