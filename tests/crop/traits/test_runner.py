@@ -401,3 +401,21 @@ def test_masks_of_the_crop_weed_model_say_what_its_crop_is(tmp_path: Path) -> No
         [tmp_path / "own" / "p_classes.png"], tmp_path / "t2", TraitsConfig(), BatchOptions(progress=False)
     )
     assert "crop" not in recs[0]["image"] and not [w for w in recs[0]["warnings"] if "only crop" in w]
+
+
+def test_growth_warns_when_its_photos_are_of_other_plots(tmp_path: Path) -> None:
+    """``--meta plot_date`` over A_2024-06-01, A_2024-06-08 and B_2024-06-15 computed plot B's rate from plot A's
+    area without a word (session 62's sweep)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    m = np.zeros((60, 120), np.uint8)
+    m[disk((30, 30), 9, shape=m.shape)] = 255
+    for name in ("A_2024-06-01", "A_2024-06-08", "B_2024-06-15"):
+        Image.fromarray(m).save(d / f"{name}_mask.png")
+    cfg = TraitsConfig(grid="1x2", meta="plot_date")
+    recs = run_traits([d], tmp_path / "out", cfg, batch=BatchOptions(progress=False))
+    said = [n for n in recs.notes if "differ in plot" in n]
+    assert len(said) == 1 and "(A, B)" in said[0] and "measure each plot into its own output folder" in said[0]
+    (d / "B_2024-06-15_mask.png").unlink()
+    recs = run_traits([d], tmp_path / "out2", cfg, batch=BatchOptions(progress=False))
+    assert not [n for n in recs.notes if "differ in" in n], recs.notes

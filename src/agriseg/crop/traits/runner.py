@@ -534,8 +534,24 @@ def run_traits(
         )
         chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
         result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
-        result.notes += _size_changes(dated)
+        result.notes += _size_changes(dated) + _other_trays(dated)
     return result
+
+
+def _other_trays(records: list[dict[str, Any]]) -> list[str]:
+    """A warning when the photos of one growth table differ in a ``--meta`` field other than their date (``plot``
+    A and B): the table follows each region id across all of them, as photos of one tray."""
+    fields = dict.fromkeys(k for r in records for k in (r.get("meta") or {}) if not k.lower().endswith("date"))
+    out = []
+    for k in fields:
+        values = sorted({str((r.get("meta") or {}).get(k, "")) for r in records})
+        if len(values) > 1:
+            shown = ", ".join(values[:5]) + (", ..." if len(values) > 5 else "")
+            out.append(
+                f"warning: the photos differ in {k} ({shown}): growth.csv follows each region across all of them as "
+                f"one tray over dates; measure each {k} into its own output folder"
+            )
+    return out
 
 
 def _size_changes(records: list[dict[str, Any]]) -> list[str]:
