@@ -353,7 +353,7 @@ def test_a_missing_plots_file_is_a_usage_error(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(tmp_path / "p.png")
     args = ["crop", "plots", str(tmp_path / "p.png"), "--plots", str(tmp_path / "nothere.gpkg")]
     res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
-    assert res.exit_code == 2 and "nothere.gpkg: file not found (--plots)" in res.output, res.output
+    assert res.exit_code == 2 and "nothere.gpkg: plots file not found (--plots)" in res.output, res.output
     assert not (tmp_path / "o").exists()
 
 

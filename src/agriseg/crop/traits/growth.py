@@ -79,7 +79,7 @@ def run_plots(
     outdir = Path(outdir)
     check_inputs(mosaics, "mosaic or photo")  # a path mistyped on the command line: a usage error, before any work
     if "://" not in config.plots and not Path(config.plots).is_file():
-        raise FileNotFoundError(f"{config.plots}: file not found (--plots)")  # not "has no CRS" for every photo
+        raise FileNotFoundError(f"{config.plots}: plots file not found (--plots)")  # not "has no CRS" for every photo
     chart = (Path(outdir) / "growth.png").resolve()  # an earlier run's chart, where -o is an input folder
     mosaics = [str(m) for m in list_images_once(list(mosaics)) if m.resolve() != chart]  # folders: their photos
     check_template(config.meta)

@@ -80,7 +80,7 @@ def read_regions(path: str | Path) -> list[Region]:
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
+        raise FileNotFoundError(f"{path}: regions file not found (--regions)")
     try:
         text = path.read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
     except UnicodeDecodeError as err:
