@@ -61,6 +61,8 @@ def test_keep_file_filters(scenes: Path, tmp_path: Path) -> None:
     files = sorted((scenes / "images").glob("*.png"))
     recs = pseudolabel_files(files, tmp_path / "o", PseudoLabelConfig(), keep=read_keep(keep), progress=False)
     assert sorted(r["stem"] for r in recs) == ["0001", "0003"]
+    n = len(files) - 2  # the others are left out, and the run says how many (it said nothing)
+    assert recs.notes == [f"({n} photos not in the --keep list were left out)"]
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(ValueError, match="bad.json"):
         read_keep(tmp_path / "bad.json")

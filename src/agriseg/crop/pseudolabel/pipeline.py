@@ -285,7 +285,9 @@ def pseudolabel_files(
     out = ensure_outdir(outdir)  # a folder that cannot be written is a usage error, before any work
     for sub in ("masks", "records") + (("overlays",) if opts.overlays else ()) + (("plots",) if opts.plot else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    left_out = 0
     if keep is not None:
+        left_out = sum(f.stem not in keep for f in files)
         files = [f for f in files if f.stem in keep]
     depth_src = _DepthSource(opts, out) if opts.source == "depth" else None
     names = unique_names(files)
@@ -331,6 +333,8 @@ def pseudolabel_files(
         "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "kept", "error")},
     }
     _save_json(summary, out / "pseudolabels.json")
+    if left_out:
+        records.notes.append(f"({left_out} photos not in the --keep list were left out)")
     return records
 
 
