@@ -170,17 +170,27 @@ def fiboa_python() -> Path | None:
     return None
 
 
+def test_a_file_without_fields_has_the_schema_of_one_with_fields(fields_df: gpd.GeoDataFrame, tmp_path: Path) -> None:
+    """An empty scene's GeoParquet kept determination:method as a column, which the others hold in their
+    metadata: one run's files had two schemas (session 62's sweep)."""
+    full = pq.read_schema(write_fields(fields_df, tmp_path / "f.parquet", "test-coll"))
+    empty = pq.read_schema(write_fields(fields_df.iloc[:0], tmp_path / "e.parquet", "test-coll"))
+    assert empty.names == full.names and "determination:method" not in empty.names
+    assert validate_fiboa(tmp_path / "e.parquet") == []
+
+
 def test_official_fiboa_validator(fields_df: gpd.GeoDataFrame, tmp_path: Path) -> None:
     """``fiboa validate`` (fiboa-cli 0.21) against the schema copies in tests/vector/schemas, offline."""
     py = fiboa_python()
     if py is None:
         pytest.skip("fiboa-cli not installed: set AGRISEG_FIBOA_PYTHON or create .ci/fiboa-venv (see .ci/run)")
     files = [write_fields(fields_df, tmp_path / f"f{ext}", "test-coll") for ext in (".parquet", ".geojson")]
+    files.append(write_fields(fields_df.iloc[:0], tmp_path / "empty.parquet", "test-coll"))  # a scene of no field
     script = Path(__file__).with_name("fiboa_validate.py")
     proc = subprocess.run([str(py), str(script), *map(str, files)], capture_output=True, text=True, timeout=300)
     text = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)  # no colour codes
     assert proc.returncode == 0, text[-3000:]
-    assert text.count(": VALID") == 2, text[-3000:]
+    assert text.count(": VALID") == 3, text[-3000:]
     # and the validator does fail on what agriseg used to write
     legacy = _legacy_parquet(fields_df, tmp_path / "legacy.parquet")
     proc = subprocess.run([str(py), str(script), str(legacy)], capture_output=True, text=True, timeout=300)

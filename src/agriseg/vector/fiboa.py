@@ -167,7 +167,8 @@ def write_fields(df: Any, path: str | Path, collection: str = "agriseg-fields") 
         return path
     with atomic_write(path) as tmp:
         if fmt == "parquet":
-            out = df.drop(columns=[k for k in CONSTANT if k in meta])
+            # a file without fields drops them too, so every file of a run has one schema
+            out = df.drop(columns=[k for k in CONSTANT if k in meta or (k in df and not len(df))])
             out.attrs = {}
             # geopandas writes the GeoParquet 1.1 "geo" metadata; the table is then re-typed for fiboa
             out.to_parquet(tmp, index=False, schema_version="1.1.0", write_covering_bbox=False)
