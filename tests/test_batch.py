@@ -166,6 +166,24 @@ def test_a_failed_dask_item_is_one_line_not_a_worker_dump(tmp_path: Path, capfd:
     assert "Compute Failed" not in err and "Traceback" not in err, err
 
 
+def test_a_scheduler_address_where_none_answers_is_a_usage_error(tmp_path: Path) -> None:
+    """``--scheduler tcp://127.0.0.1:9`` failed as an item (exit 1) with distributed's own words."""
+    pytest.importorskip("distributed")
+    import socket
+
+    import dask
+
+    from agriseg.config import OptionError
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # nothing listens there once closed
+    addr = f"tcp://127.0.0.1:{port}"
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}), pytest.raises(OptionError) as err:
+        run_batch(_items(tmp_path, ["a"]), _work, options=QUIET, executor=DaskCluster(scheduler=addr))
+    assert str(err.value).startswith(f"--scheduler {addr}: no Dask scheduler answers there (")
+
+
 def test_a_stream_batches_items_itself(tmp_path: Path) -> None:
     items = _items(tmp_path, ["a", "bad", "c"])
     seen: list[list[str]] = []

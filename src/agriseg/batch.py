@@ -215,7 +215,15 @@ class DaskCluster:
         client = self.client
         if client is None:
             if self.scheduler:
-                client = Client(self.scheduler)
+                try:
+                    client = Client(self.scheduler)
+                except (OSError, TimeoutError) as err:  # nothing there: the address given is wrong (a usage error)
+                    from agriseg.config import OptionError
+
+                    reason = " ".join(str(err).split()) or type(err).__name__
+                    raise OptionError(
+                        f"--scheduler {self.scheduler}: no Dask scheduler answers there ({reason})"
+                    ) from None
             else:
                 with _workers_ignore_ctrl_c():
                     cluster = LocalCluster(
