@@ -131,7 +131,7 @@ def test_02_traits_rerun_with_other_scale_or_grid_is_refused(tmp_path: Path) -> 
         ),
         (
             ["fields", "map", "{photo}", "-m", "{model}", "--workers", "-1"],
-            "--workers: Input should be greater than or equal to",
+            "--workers: Input should be greater than or equal to 1",  # not "0" (the polygoniser's bound)
         ),
     ],
 )

@@ -125,8 +125,8 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, batch: BatchO
     from agriseg.fields.config import DaskConfig
     from agriseg.fields.mapping.commands import map_scenes
 
-    pc, vc, rc = scene_configs(kw)
-    dask = config_from_params(DaskConfig, kw)
+    dask = config_from_params(DaskConfig, kw)  # --workers: Dask's (each scene polygonises in its own worker)
+    pc, vc, rc = scene_configs({k: v for k, v in kw.items() if k != "workers"})
     result, merged = map_scenes(
         scenes, outdir, kw["model"], pc, vc, rc, dask, areas, download_config(kw), scene_request(kw), kw["sha256"],
         batch,
