@@ -34,6 +34,12 @@ def test_garbage_is_not_a_pytorch_file(tmp_path):
     with pytest.raises(ModelLoadError, match=r"junk\.pt: cannot read as a PyTorch file \(") as info:
         torch_load(path)
     assert "\n" not in str(info.value) and len(str(info.value)) < 300
+    for name, data, reason in (("text.ckpt", b"hello world\n", "neither a zip archive nor a pickle"),
+                               ("empty.ckpt", b"", "an empty file")):  # fmt: skip
+        (tmp_path / name).write_bytes(data)  # they said "(KeyError: 101)" and "(EOFError)" (session 62's sweep)
+        with pytest.raises(ModelLoadError) as info:
+            torch_load(tmp_path / name, "cannot read as a checkpoint")
+        assert str(info.value) == f"{tmp_path / name}: cannot read as a checkpoint ({reason})"
 
 
 class _Payload:

@@ -73,6 +73,9 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         elif "WeightsUnpickler error:" in text:  # not a pickle torch can read (garbage, another format)
             detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()
             reason = f"not a PyTorch file: {detail[0][:120] if detail else 'unreadable pickle'}"
+        elif isinstance(err, KeyError | EOFError) or (isinstance(err, RuntimeError) and "magic number" in text):
+            # torch's reader of old pickles on a file that is none: a bare "KeyError: 101" or "EOFError"
+            reason = "an empty file" if isinstance(err, EOFError) else "neither a zip archive nor a pickle"
         elif "Weights only load failed" in text:  # never torch's advice to load it with weights_only=False
             reason = "it cannot be read with weights_only=True; save its state_dict, or convert it to .safetensors"
         else:
