@@ -160,16 +160,22 @@ def test_cog_declares_nodata_band_meaning_and_imagery_tags(tmp_path: Path, tiny_
         assert {k: ds.tags()[k] for k in tags} == tags
 
 
-def test_nodata_pixels_are_masked(tmp_path: Path, tiny_model: torch.nn.Module) -> None:
+def test_nodata_pixels_are_masked(tmp_path: Path, tiny_model: torch.nn.Module, caplog) -> None:
     path = write_scene(tmp_path / "nd.tif")
     with rasterio.open(path, "r+") as ds:
         arr = ds.read()
         arr[:, :40, :50] = 0  # L2A nodata: 0 in every band
         ds.write(arr)
-    _pred(tiny_model).predict(path, tmp_path / "o.tif")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        _pred(tiny_model).predict(path, tmp_path / "o.tif")
     cls, probs, _ = read_probabilities(tmp_path / "o.tif")
     assert (cls[:40, :50] == 255).all() and (probs[:, :40, :50] == 255).all()  # NoData in every band
-    assert (cls[40:, 50:] != 255).all()
+    assert (cls[40:, 50:] != 255).all() and "all nodata" not in caplog.text
+    with rasterio.open(path, "r+") as ds:  # a scene of nodata only: made, and said (it was silent, exit 0)
+        ds.write(np.zeros_like(arr))
+    with caplog.at_level("WARNING", logger="agriseg"):
+        _pred(tiny_model).predict(path, tmp_path / "o2.tif")
+    assert "nd.tif: every pixel is nodata or NaN" in caplog.text
 
 
 def test_nan_pixels_raise_clear_error_or_are_masked(tmp_path: Path, tiny_model: torch.nn.Module) -> None:

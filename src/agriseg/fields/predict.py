@@ -357,6 +357,7 @@ class ScenePredictor:
                     acc[:, by : by + h, x0:x1] += pr[:, sy : sy + h, : x1 - x0] * win[sy : sy + h, : x1 - x0]
                     norm[by : by + h, x0:x1] += win[sy : sy + h, : x1 - x0]
 
+            has_data = first > 0  # a resumed run's earlier rows are not looked at again
             try:
                 with rasterio.open(scene) as src:
                     # resuming: rebuild the carried sums of earlier patch rows that reach past the written rows
@@ -379,6 +380,7 @@ class ScenePredictor:
                         if final > y_lo:
                             h = final - y_lo
                             arr = self._finish(acc[:, :h], norm[:h], invalid[:h])
+                            has_data = has_data or not invalid[:h].all()
                             with rasterio.open(partial, "r+") as dst:  # closing flushes the rows to disk
                                 dst.write(arr, window=Window(0, y_lo, width, h))
                             acc, norm, invalid = acc[:, h:], norm[h:], invalid[h:]
@@ -398,6 +400,9 @@ class ScenePredictor:
             to_cog(partial, output, compress=cfg.compress, overviews=cfg.overviews)
             partial.unlink(missing_ok=True)
             progress.unlink(missing_ok=True)
+        if not has_data:  # made, but says nothing: the user should know before polygons come back empty
+            log.warning("%s: every pixel is nodata or NaN, so %s is all nodata (check the scene's nodata value)",
+                        scene, output)  # fmt: skip
         result.seconds = time.perf_counter() - t0
         return result
 

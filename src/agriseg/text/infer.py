@@ -364,6 +364,7 @@ def predict_paths(
             f"{model_name}: no {', '.join(m.lstrip('-') for m in missing)} saved with the model (it was not trained "
             f"by agriseg text sft / grpo); give {' '.join(missing)}"
         )
+    assert names is not None  # checked above
     longest = meta.get("answer_tokens")
     if longest and config.max_new_tokens < longest:
         from agriseg.data.io import log

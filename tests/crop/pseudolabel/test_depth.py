@@ -109,6 +109,7 @@ def test_depth_files_pipeline_and_bad_inputs_do_not_stop_the_batch(tmp_path: Pat
     by = {r["stem"]: r for r in recs}
     assert [by[s]["status"] for s in ("0000", "0005")] == ["ok", "ok"]
     assert by["0001"]["status"] == "error" and "no depth file" in by["0001"]["error"]
+    assert by["0001"]["error"].startswith(by["0001"]["image"])  # the photo, not a made-up path in the depth folder
     assert "0002.png" in by["0002"]["error"] and "sizes must match" in by["0002"]["error"]
     assert by["0003"]["error"].startswith(str(dd / "0003.png")) and "constant" in by["0003"]["error"]
     assert by["0004"]["error"].startswith(str(dd / "0004.npy")) and "NaN" in by["0004"]["error"]

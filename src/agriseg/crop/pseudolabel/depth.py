@@ -28,11 +28,11 @@ DEPTH_SUFFIXES = (".png", ".tif", ".tiff", ".npy")
 DEFAULT_DEPTH_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
 
 
-def find_depth_file(depth_dir: str | Path, stem: str) -> Path:
+def find_depth_file(depth_dir: str | Path, stem: str, image: str | Path | None = None) -> Path:
     """The depth file of an image: ``<stem>.{png,tif,tiff,npy}`` or ``<stem>_depth.*`` in ``depth_dir``.
 
     Raises:
-        FileNotFoundError: naming the image stem and the folder searched.
+        FileNotFoundError: naming the image (``image``, else its stem in the folder) and the names searched.
     """
     d = Path(depth_dir)
     for name in (stem, f"{stem}_depth"):
@@ -40,7 +40,8 @@ def find_depth_file(depth_dir: str | Path, stem: str) -> Path:
             p = d / f"{name}{suf}"
             if p.is_file():
                 return p
-    raise FileNotFoundError(f"{d / stem}: no depth file ({stem}[_depth]{{{','.join(DEPTH_SUFFIXES)}}}) in {d}")
+    names = f"{stem}[_depth]{{{','.join(DEPTH_SUFFIXES)}}}"
+    raise FileNotFoundError(f"{image or d / stem}: no depth file ({names}) in {d}")
 
 
 def read_depth(path: str | Path) -> np.ndarray:

@@ -177,7 +177,7 @@ class _DepthSource:
     def __call__(self, stem: str, rgb: np.ndarray, image_path: Path) -> tuple[np.ndarray, dict]:
         if self.estimator is None:
             assert self.opts.depth_dir is not None  # no estimator is made when depth files are given
-            p = find_depth_file(self.opts.depth_dir, stem)
+            p = find_depth_file(self.opts.depth_dir, stem, image_path)  # a missing one is the photo's failure
             d = read_depth(p)
             if d.shape != rgb.shape[:2]:
                 raise ValueError(
