@@ -416,3 +416,10 @@ def test_train_names_a_renamed_key_in_one_line_and_checks_its_data_before_writin
     assert "agriseg: train.max_time_minutes is now train.max_minutes" in res.output, res.output
     assert res.exit_code == 2 and "nowhere: FTW root folder not found" in res.output and "Traceback" not in res.output
     assert not out.exists()
+
+
+def test_an_empty_collection_id_is_refused(tmp_path) -> None:
+    """``--collection ""`` wrote fiboa files with an empty collection id (session 62's sweep)."""
+    (tmp_path / "c.tif").write_bytes(b"")
+    r = CliRunner().invoke(main, ["fields", "polygonize", str(tmp_path / "c.tif"), "--collection", ""])
+    assert r.exit_code == 2 and "--collection: String should have at least 1 character" in r.output, r.output

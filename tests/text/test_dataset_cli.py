@@ -168,7 +168,7 @@ def test_cli_evaluate(tmp_path: Path) -> None:
         main, ["text", "evaluate", str(msk), "--truth", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o", str(out)]
     )
     assert res.exit_code == 0, res.output
-    assert "mean over present classes: Dice 100.00" in res.output
+    assert "mean over present classes but others: Dice 100.00" in res.output
     rep = json.loads(out.read_text())
     assert rep["mean_dice"] == pytest.approx(1.0) and rep["overall_accuracy"] == 1.0
     assert rep["instances"]["field"]["fnr"] == 0.0

@@ -287,7 +287,7 @@ class FieldsRunConfig(StrictModel):
     offset: OffsetMode = Field("auto", description="Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)")
     swap_input_windows: bool = Field(False, description="feed window B before window A")
     threads: int = Field(0, ge=0, description="torch threads of this process (0 = torch's default)")
-    collection: str = Field("agriseg-fields", description="fiboa collection id")
+    collection: str = Field("agriseg-fields", min_length=1, description="fiboa collection id")
     landcover_stac_url: str = Field(
         "planetary-computer", description="STAC API of a named land-cover source (esa-worldcover, io-lulc)"
     )

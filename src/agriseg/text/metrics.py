@@ -350,8 +350,9 @@ def report_table(report: dict[str, Any]) -> tuple[str, str]:
         )
     widths = [max(len(r[j]) for r in [head, *rows]) for j in range(len(head))]
     lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) for r in [head, *rows]]
+    first = next(iter(report["per_class"]), "background")  # the background class is left out of the means
     lines.append(
-        f"{report['images']} images; mean over present classes: Dice {f(report['mean_dice'])}, "
+        f"{report['images']} images; mean over present classes but {first}: Dice {f(report['mean_dice'])}, "
         f"IoU {f(report['mean_iou'])}; overall accuracy {f(report['overall_accuracy'])}; "
         f"ignore value {report['ignore_value']}; {report['instances_from']}"
     )
