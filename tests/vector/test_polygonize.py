@@ -262,3 +262,20 @@ def test_gap_split_keeps_the_ids(tmp_path: Path) -> None:
     grown = split.set_index("id")["metrics:area"] / kept.set_index("id")["metrics:area"]
     # fields grow by their share of the boundary (a field's simplified edges may cut a little off it)
     assert grown.min() > 0.97 and grown.median() > 1.01
+
+
+def test_a_class_raster_of_another_coding_is_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Classes 0 / 7 / 14 gave 0 fields without a word (session 62's sweep); a raster of background only is
+    a scene without fields, not warned about."""
+    cls = np.zeros((64, 64), np.uint8)
+    cls[8:30, 8:30], cls[40:60, 40:60] = 7, 14
+    other = write_probs(tmp_path / "other.tif", cls, np.zeros((64, 64), np.float32), class_only=True)
+    empty = write_probs(tmp_path / "empty.tif", cls * 0, np.zeros((64, 64), np.float32), class_only=True)
+    cfg = PolygonizeConfig(progress=False)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert len(polygonize(other, None, cfg)) == 0
+    assert "other.tif: no pixel of the field class 1 (its classes: 0, 7, 14)" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert len(polygonize(empty, None, cfg)) == 0
+    assert "no pixel of the field class" not in caplog.text

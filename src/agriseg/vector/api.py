@@ -89,7 +89,32 @@ def polygonize(
     if labels is None:
         labels = raster.is_file() and is_instance_raster(raster)
     table, profile = _label_table(raster, cfg) if labels else polygonize_table(raster, cfg)
+    if not labels and not len(table.geoms):
+        _say_other_coding(raster, cfg.field_class, cfg.boundary_class)
     return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0)
+
+
+def _say_other_coding(raster: Path, field_class: int, boundary_class: int) -> None:
+    """A warning when a class raster that gave no field holds classes other than background, field and boundary
+    but no field pixel (another class coding), from a reduced read of its class band. A raster of background
+    (a scene without fields) or nodata only is not warned about: its 0 fields are the answer."""
+    import logging
+
+    import rasterio
+    from rasterio.enums import Resampling
+
+    with rasterio.open(raster) as ds:
+        s = min(1.0, 2048 / max(ds.width, ds.height))  # nearest neighbour keeps the class ids
+        shape = (max(1, round(ds.height * s)), max(1, round(ds.width * s)))
+        cls = ds.read(1, out_shape=shape, resampling=Resampling.nearest, masked=True)
+    values = np.unique(cls.compressed()).tolist()
+    if field_class not in values and set(values) - {0, boundary_class}:
+        shown = ", ".join(map(str, values[:8])) + (", ..." if len(values) > 8 else "")
+        logging.getLogger("agriseg").warning(
+            "%s: no pixel of the field class %d (its classes: %s): fields are class %d and boundaries %d, as in "
+            "agriseg's and FTW's class rasters",
+            raster, field_class, shown, field_class, boundary_class,
+        )  # fmt: skip
 
 
 def polygonize_labels(raster: str | Path, *args: Any, **kwargs: Any) -> Any:
