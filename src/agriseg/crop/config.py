@@ -122,7 +122,7 @@ class TraitsConfig(StrictModel):
     grid: str | None = None  # "ROWSxCOLS" grid over the tray (found in the photo, or grid_box)
     grid_box: str | None = None  # "X,Y,W,H": the box (px) the grid spans, instead of the tray found
     regions: str | None = None  # CSV of rectangles: id,x,y,width,height (pixels)
-    meta: str | None = None  # file-name template, e.g. "plant_date_camera"
+    meta: str | None = Field(None, min_length=1)  # file-name template, e.g. "plant_date_camera"
     photos: str | None = None  # folder of the photos that masks were predicted from (for colour traits)
 
     @field_validator("grid")
@@ -156,7 +156,7 @@ class PlotsConfig(StrictModel):
     min_plant_size: int = Field(50, ge=1)
     zenith: float = Field(0.0, ge=0.0, lt=90.0)
     leaf_projection: float = Field(0.5, gt=0.0, le=1.0)
-    meta: str | None = None  # file-name template with a "date" field, for the growth table
+    meta: str | None = Field(None, min_length=1)  # file-name template with a "date" field, for the growth table
 
 
 # how crop models run by default (see the README's benchmark of crop predict)
