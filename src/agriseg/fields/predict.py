@@ -576,6 +576,21 @@ def _exclusive(output: Path) -> Iterator[None]:
         lock.unlink(missing_ok=True)
 
 
+def remove_unheld_lock(output: Path) -> bool:
+    """Remove the lock file of ``output`` (:func:`_exclusive`) when no process holds it: one left by a run whose
+    workers were stopped before they could remove it (Ctrl-C of a Dask run). Returns whether it was removed."""
+    lock = output.with_name(f".{output.stem}.lock")
+    if not lock.is_file():
+        return False
+    try:
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a running writer: left alone
+            lock.unlink(missing_ok=True)
+    except OSError:  # BlockingIOError (held) or a folder that cannot be written
+        return False
+    return True
+
+
 def read_probabilities(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Read a probability COG written by :class:`ScenePredictor` (small rasters / tests).
 

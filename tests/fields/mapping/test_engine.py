@@ -99,6 +99,26 @@ def test_a_bad_scene_fails_alone(model_file: Path, scenes: list[Path], tmp_path:
     assert "four.tif: has 4 bands" in rows[1]["error"]
 
 
+def test_lock_files_that_stopped_workers_left_are_removed(model_file: Path, scenes: list[Path], tmp_path: Path) -> None:
+    """A Ctrl-C of a Dask run left 0-byte .<scene>_probs.lock files (its workers were stopped before their own
+    clean-up); the run removes those no process holds, and never one that is held (session 62's sweep)."""
+    import fcntl
+
+    from agriseg.fields.mapping.runner import run_serial
+
+    out = tmp_path / "o"
+    jobs = [SceneJob(str(s), str(out), str(model_file), predict=PREDICT) for s in scenes[:2]]
+    run_serial(jobs, progress=False)
+    stale, held = (j.outputs()[0].with_name(f".{j.outputs()[0].stem}.lock") for j in jobs)
+    stale.write_bytes(b"")
+    held.write_bytes(b"")
+    with open(held, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another process writing that scene
+        rows = run_serial(jobs, progress=False)
+        assert [r["status"] for r in rows] == ["skipped", "skipped"]
+        assert not stale.exists() and held.exists()
+
+
 def test_merge_reprojects_mixed_crs(model_file: Path, tmp_path: Path) -> None:
     s1 = write_scene(tmp_path / "utm33.tif", h=100, w=100, seed=1)
     s2 = write_scene(tmp_path / "utm32.tif", h=100, w=100, seed=2, crs="EPSG:32632")

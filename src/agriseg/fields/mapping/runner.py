@@ -96,16 +96,22 @@ def run_jobs(
         One summary row per scene, in input order (failed scenes have ``status="error"``).
     """
     items = [Item(j.output_name(), j.scene, j.outputs(), (Path(j.scene),), payload=j) for j in jobs]
-    return run_batch(
-        items,
-        _run_item,
-        executor=executor,
-        options=BatchOptions(any(j.overwrite for j in jobs), strict, progress, "scenes", "scene"),
-        recipe=scene_recipe(jobs[0]) if jobs else None,
-        resume=_done_row,
-        failed=_error_row,
-        tables=tables,
-    )
+    try:
+        return run_batch(
+            items,
+            _run_item,
+            executor=executor,
+            options=BatchOptions(any(j.overwrite for j in jobs), strict, progress, "scenes", "scene"),
+            recipe=scene_recipe(jobs[0]) if jobs else None,
+            resume=_done_row,
+            failed=_error_row,
+            tables=tables,
+        )
+    finally:  # workers stopped by a Ctrl-C leave their scenes' lock files; none of ours runs any more
+        from agriseg.fields.predict import remove_unheld_lock
+
+        for it in items:
+            remove_unheld_lock(it.outputs[0])
 
 
 def run_serial(
