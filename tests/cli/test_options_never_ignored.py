@@ -11,17 +11,19 @@ from click.testing import CliRunner
 from agriseg.cli import main
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src/agriseg/samples/peanut"
+EVALUATE = ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}"]
+DEPTH_FILES = ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--source", "depth", "--depth-dir", "{tmp}"]
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (
-            ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}", "--colormap", "0,0,0=0"],
+            [*EVALUATE, "--colormap", "0,0,0=0"],
             "--colormap is read with --label-mode colormap only (not binary)",
         ),
         (
-            ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}", "--peanut", "--colormap", "0,0,0=0"],
+            [*EVALUATE, "--peanut", "--colormap", "0,0,0=0"],
             "--peanut and --colormap: give one",
         ),
         (
@@ -30,26 +32,15 @@ SAMPLES = Path(__file__).resolve().parents[2] / "src/agriseg/samples/peanut"
         ),
         (  # session 62's sweep: model options beside saved masks, a label mode beside --peanut, depth options
             # with a colour index and the other way round
-            [
-                "crop",
-                "evaluate",
-                "--images",
-                "{images}",
-                "--masks",
-                "{labels}",
-                "--pred-masks",
-                "{tmp}",
-                "--tta",
-                "flip",
-            ],
+            [*EVALUATE, "--pred-masks", "{tmp}", "--tta", "flip"],
             "--tta: not read with --pred-masks (no model runs)",
         ),
         (
-            ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}", "--pred-masks", "{tmp}", "-m", "x"],
+            [*EVALUATE, "--pred-masks", "{tmp}", "-m", "x"],
             "--model: not read with --pred-masks",
         ),
         (
-            ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}", "--peanut", "--label-mode", "binary"],
+            [*EVALUATE, "--peanut", "--label-mode", "binary"],
             "--label-mode: not read with --peanut",
         ),
         (["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--device", "cpu"], "--device: read with --source depth"),
@@ -57,38 +48,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "src/agriseg/samples/peanut"
             ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--depth-convention", "inverse"],
             "--depth-convention: read with --source depth only",
         ),
-        (
-            [
-                "crop",
-                "pseudolabel",
-                "{images}",
-                "-o",
-                "{tmp}/p",
-                "--source",
-                "depth",
-                "--depth-dir",
-                "{tmp}",
-                "--index",
-                "exg",
-            ],
-            "--index: read with --source index only",
-        ),  # fmt: skip
-        (
-            [
-                "crop",
-                "pseudolabel",
-                "{images}",
-                "-o",
-                "{tmp}/p",
-                "--source",
-                "depth",
-                "--depth-dir",
-                "{tmp}",
-                "--depth-model",
-                "m",
-            ],
-            "--depth-model: not read with --depth-dir",
-        ),  # fmt: skip
+        ([*DEPTH_FILES, "--index", "exg"], "--index: read with --source index only"),
+        ([*DEPTH_FILES, "--depth-model", "m"], "--depth-model: not read with --depth-dir"),
         (
             ["crop", "make-synthetic", "discs", "-o", "{tmp}/d", "-n", "1", "--layouts", "pots"],
             "--layouts: options of lab scenes; discs photos do not use them",
