@@ -559,11 +559,16 @@ def _save_progress(progress: Path, fingerprint: str, state: dict[str, int]) -> N
     os.replace(tmp, progress)
 
 
+def _lock_path(output: Path) -> Path:
+    """The lock file of ``output`` (:func:`_exclusive`)."""
+    return output.with_name(f".{output.stem}.lock")
+
+
 @contextmanager
 def _exclusive(output: Path) -> Iterator[None]:
     """Hold a lock file next to ``output`` so two processes never write the same scene."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    lock = output.with_name(f".{output.stem}.lock")
+    lock = _lock_path(output)
     fh = open(lock, "w")
     try:
         try:
@@ -579,7 +584,7 @@ def _exclusive(output: Path) -> Iterator[None]:
 def remove_unheld_lock(output: Path) -> bool:
     """Remove the lock file of ``output`` (:func:`_exclusive`) when no process holds it: one left by a run whose
     workers were stopped before they could remove it (Ctrl-C of a Dask run). Returns whether it was removed."""
-    lock = output.with_name(f".{output.stem}.lock")
+    lock = _lock_path(output)
     if not lock.is_file():
         return False
     try:
