@@ -230,6 +230,22 @@ def test_a_rerun_with_other_settings_leaves_earlier_records_out_of_the_tables(tm
     assert [i["status"] for i in _strict(out / "traits.json")["images"]] == ["kept", "kept", "ok"]
 
 
+def test_a_rerun_that_measures_nothing_leaves_the_earlier_tables(tmp_path: Path) -> None:
+    """Every photo refused (one option changed): the earlier run's tables still describe the outputs in the
+    folder, so they stay as they were (they were removed, and traits.csv rewritten as a header)."""
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1, 8))
+    quiet = BatchOptions(progress=False)
+    run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
+    before = {n: (out / n).read_bytes() for n in ("traits.csv", "traits.json", "growth.csv", "growth_wide.csv")}
+    recs = run_traits([d], out, TraitsConfig(grid="1x2", min_plant_size=80), batch=quiet)
+    assert [r["status"] for r in recs] == ["kept", "kept"]
+    assert {n: (out / n).read_bytes() for n in before} == before
+    assert any("left as they were" in n for n in recs.notes)
+    recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)  # the first settings again: resumed
+    assert [r["status"] for r in recs] == ["skipped", "skipped"] and (out / "growth.csv").read_bytes()
+
+
 def test_plots_with_a_regions_csv_resumes(tmp_path: Path) -> None:
     """A second run of crop plots on photos with a regions CSV skips them (it raised IndexError)."""
     from click.testing import CliRunner

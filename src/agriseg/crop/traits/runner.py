@@ -514,6 +514,11 @@ def run_traits(
             f"({len(left_out)} files in {outdir} written by an earlier crop traits run were not read as inputs)"
         )
     records = list(result)
+    if records and not measured_now(records):  # every photo refused or failed: the earlier run's tables still
+        result.notes.append(  # describe the outputs in the folder, which stay; a header-only table would not
+            f"the tables in {outdir} are left as they were: no photo was measured with this run's settings"
+        )
+        return result
     write_tables(records, outdir, config)
     for rec in measured_now(records):  # not a refused photo's warnings of the earlier run (status kept)
         result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
