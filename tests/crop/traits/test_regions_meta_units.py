@@ -236,6 +236,33 @@ def test_date_found_inside_the_name() -> None:
         parse_name(Path("tray_x.jpg"), "date")
 
 
+def test_dates_with_underscores_and_times_in_names() -> None:
+    """``2024_06_08_tray`` (a camera's or a script's style) is dated; a time after the date is read with it, the
+    same with and without ``--meta date``; a plot number after a date is not a time."""
+    from agriseg.crop.traits.meta import name_date
+
+    cases = {
+        "2024_06_08_tray": "2024-06-08",
+        "tray_2024-06-01T09-00": "2024-06-01T09:00:00",
+        "tray_20240602_120000": "2024-06-02T12:00:00",
+        "x_20240601T0930": "2024-06-01T09:30:00",
+        "tray_20240601_12": "2024-06-01",
+    }
+    for stem, iso in cases.items():
+        assert name_date(stem) == iso == parse_name(Path(f"{stem}.jpg"), "date")["date"], stem
+    assert name_date("tray_20240601_0102") == "2024-06-01"  # four digits after an underscore: a plot id
+    assert parse_name(Path("20240601_12.jpg"), "date_plot") == {"date": "2024-06-01", "plot": "12"}
+    assert parse_name(Path("A1_20240601.jpg"), "date") == {"date": "2024-06-01"}
+
+
+def test_photos_with_and_without_times_are_warned_about() -> None:
+    from agriseg.crop.traits.growth import _date_problems
+
+    out = _date_problems([("2024-06-01T09:00:00", "a.jpg", []), ("2024-06-02", "b.jpg", [])])
+    assert len(out) == 1 and "1 photos have a time in their names (a.jpg)" in out[0]
+    assert _date_problems([("2024-06-01T09:00:00", "a.jpg", []), ("2024-06-02T09:00:00", "b.jpg", [])]) == []
+
+
 def test_tidy_rounds_float_noise() -> None:
     from agriseg.crop.traits.runner import tidy
 

@@ -343,6 +343,12 @@ def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) ->
         "one tray over dates: measure each tray into its own output folder)"
         for d, fs in by_date.items() if len(fs) > 1
     ]  # fmt: skip
+    timed = [Path(f).name for d, f, _ in dated if d is not None and "T" in d]
+    if timed and len(timed) < sum(d is not None for d, _, _ in dated):
+        out.append(
+            f"warning: {len(timed)} photos have a time in their names ({', '.join(timed[:3])}"
+            f"{', ...' if len(timed) > 3 else ''}) and the others only a date: rates count those from midnight"
+        )
     return out
 
 

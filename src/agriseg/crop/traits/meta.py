@@ -5,7 +5,8 @@ the name. A field called ``date`` (or ending in ``date``) is parsed as a date an
 (``2024-06-01``, or with the time when it has one); it matches digits and date separators only, and a
 template that does not match the whole name is looked for inside it, so ``date`` finds the date of
 ``tray_2024-06-01``. A field called ``_`` is matched but not kept. Without a template,
-:func:`name_date` finds the first valid ``YYYY-MM-DD`` in a name, else the first valid ``YYYYMMDD``.
+:func:`name_date` finds the first valid ``YYYY-MM-DD`` (or ``YYYY_MM_DD``) in a name, else the first valid
+``YYYYMMDD``, with the time that follows it as ``T0930`` or ``_093000``.
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-DATE_PART = r"\d[\d.\-T:]*\d"  # what a date field matches: digits and separators
-_DASHED = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")
+# what a date field matches: digits and separators; underscores only in the whole forms 2024_06_01(_093000) and
+# 20240601_093000, so the 12 of 20240601_12 (a plot) stays out of the date
+DATE_PART = r"(?:\d{4}_\d{2}_\d{2}(?:_\d{6})?|\d{8}_\d{6}|\d[\d.\-T:]*\d)"
+_DASHED = re.compile(r"(?<!\d)(\d{4}([-_])\d{2}\2\d{2})(?!\d)")  # 2024-06-01, 2024_06_01
 _EIGHT_DIGITS = re.compile(r"(?<!\d)(\d{8})(?!\d)")
+# a time after a date in a name: T0930, T09-30, T093000, T09-30-00, or _093000 (six digits: a plot id 0930 is not one)
+_TIME = re.compile(r"(?:T(\d{2})-?(\d{2})(?:-?(\d{2}))?|[_-](\d{2})(\d{2})(\d{2}))(?!\d)")
 YEARS = (1900, 2199)  # an eight-digit run outside these years is a number (a barcode, a plant id), not a date
 DATE_FORMATS = (
     "%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y-%m-%dT%H%M%S", "%Y-%m-%d-%H%M%S",
     "%Y-%m-%dT%H-%M", "%Y-%m-%dT%H-%M-%S",  # times with dashes: colons are not allowed in Windows file names
+    "%Y_%m_%d", "%Y%m%d_%H%M%S", "%Y%m%dT%H%M", "%Y%m%dT%H%M%S", "%Y-%m-%d_%H%M%S", "%Y_%m_%d_%H%M%S",
 )  # fmt: skip
 
 
@@ -121,5 +127,10 @@ def name_date(stem: str) -> str | None:
     for rx in (_DASHED, _EIGHT_DIGITS):
         for m in rx.finditer(stem):
             if _is_date(m.group(1)):
-                return parse_date(m.group(1))
+                day = parse_date(m.group(1).replace("_", "-"))
+                t = _TIME.match(stem, m.end())
+                hms = [int(g or 0) for g in (t.groups()[:3] if t and t.group(1) else t.groups()[3:] if t else ())]
+                if hms and hms[0] < 24 and hms[1] < 60 and hms[2] < 60:
+                    return datetime.fromisoformat(day).replace(hour=hms[0], minute=hms[1], second=hms[2]).isoformat()
+                return day
     return None
