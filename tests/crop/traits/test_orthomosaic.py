@@ -278,3 +278,32 @@ def test_growth_chart_rings_the_values_the_model_was_unsure_of(tmp_path: Path, s
     rgb = np.asarray(Image.open(tmp_path / "growth.png").convert("RGB")).astype(int)
     magenta = ((rgb[..., 0] > 200) & (rgb[..., 1] < 80) & (rgb[..., 2] > 200)).sum()
     assert (magenta > 20) == (sure < 0.5)  # ringed only where the model was unsure
+
+
+@pytest.mark.parametrize("regions", [2, 20])  # one labelled chart; small multiples
+def test_growth_chart_spaces_photos_by_time_and_leaves_undated_ones_out(
+    tmp_path: Path, regions: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """x is days since the first date (1, 8, 22 June: 0, 7, 21, not evenly 0, 1, 2); an undated photo is not
+    joined to the line as its last point; a region empty on every date is titled so."""
+    pytest.importorskip("matplotlib")
+    import matplotlib.pyplot as plt
+
+    from agriseg.crop.traits.growth import write_growth
+
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    dated = [
+        (d, f"tray_{d or 'start'}.jpg",
+         [{"id": str(k), "plant_area": 0.0 if k == 2 else 100.0 * (i + 1), "status": "empty" if k == 2 else "ok"}
+          for k in range(1, regions + 1)])
+        for i, d in enumerate(["2024-06-01", "2024-06-08", "2024-06-22", None])
+    ]  # fmt: skip
+    write_growth(dated, tmp_path)
+    (fig,) = figures
+    assert list(fig.axes[0].lines[0].get_xdata()) == [0.0, 7.0, 21.0]
+    names = [t.get_text() for t in fig.axes[0].get_legend().get_texts()] if regions == 2 else []
+    names += [ax.get_title() for ax in fig.axes[:regions]] if regions > 2 else []
+    assert "2 (empty)" in names and "1" in names
+    title = fig.axes[0].get_title() if regions == 2 else fig.get_suptitle()
+    assert "dates 2024-06-01 .. 2024-06-22" in title and "1 undated photo in the tables only" in title

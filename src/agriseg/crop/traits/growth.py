@@ -303,7 +303,7 @@ def write_growth(
     _write_csv(outdir / "growth_wide.csv", wide, [id_field, *[f"{key} {d}" for d in labels]])
     written = [outdir / "growth.csv", outdir / "growth_wide.csv"]
     if importlib.util.find_spec("matplotlib") is not None:
-        _chart(by_id, labels, key, outdir / "growth.png", layout)
+        _chart(by_id, key, outdir / "growth.png", layout)
         written.append(outdir / "growth.png")
     return written
 
@@ -376,53 +376,68 @@ AREA_COLUMNS = ("plant_area", "vegetation_area")
 LENGTH_COLUMNS = ("x", "y", "width", "height")
 
 
-def _chart(
-    by_id: dict[str, list[dict[str, Any]]], dates: list[str], key: str, path: Path, layout: tuple[int, int] | None
-) -> None:
-    """Small multiples (one panel per region, shared axes) or, for up to 12 regions, one labelled chart.
+def _chart(by_id: dict[str, list[dict[str, Any]]], key: str, path: Path, layout: tuple[int, int] | None) -> None:
+    """Small multiples (one panel per region, shared axes) or, for up to 12 regions, one labelled chart, over
+    days since the first date (photos spaced by time; undated ones are in the tables, not on a time axis).
     Values of a region whose plants the model was mostly unsure of (``model_sure`` under
-    :data:`agriseg.crop.traits.regions.CHECK_SURE`) are ringed in magenta: check them."""
+    :data:`agriseg.crop.traits.regions.CHECK_SURE`) are ringed in magenta: check them; a region empty on
+    every date is titled so."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    def series(rows: list[dict[str, Any]]) -> tuple[list[int], list[float]]:
-        xs = [dates.index(r["_label"]) for r in rows]
-        return xs, [float("nan") if r.get(key) in (None, "") else float(r[key]) for r in rows]
+    days = sorted({r["date"] for rows in by_id.values() for r in rows if r.get("date")})
+    start = days[0] if days else ""
 
-    def unsure(rows: list[dict[str, Any]]) -> tuple[list[int], list[float]]:
-        xs, ys = series(rows)
-        keep = [i for i, r in enumerate(rows) if needs_check(r)]
-        return [xs[i] for i in keep], [ys[i] for i in keep]
+    def x(r: dict[str, Any]) -> float:
+        return 0.0 if r["date"] == start else float(_days(start, r["date"]) or 0.0)
+
+    def series(rows: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+        rows = [r for r in rows if r.get("date")]
+        return [x(r) for r in rows], [float("nan") if r.get(key) in (None, "") else float(r[key]) for r in rows]
+
+    def unsure(rows: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+        rows = [r for r in rows if r.get("date") and needs_check(r)]
+        return series(rows)
 
     def ring(ax: Any, rows: list[dict[str, Any]], size: float, width: float) -> None:
         xs, ys = unsure(rows)
         if xs:  # an empty scatter still rescales every shared panel (0.15 s each of 100)
             ax.scatter(xs, ys, s=size, linewidths=width, marker="o", facecolors="none", edgecolors="magenta")
 
+    def title(rid: str, rows: list[dict[str, Any]]) -> str:
+        return f"{rid} (empty)" if rows and all(r.get("status") == "empty" for r in rows) else rid
+
     flagged = any(unsure(rows)[0] for rows in by_id.values())
     note = " (ringed: model unsure, check)" if flagged else ""
+    undated = len({r["_label"] for rows in by_id.values() for r in rows if not r.get("date")})
+    note += f"; {undated} undated photo{'s' * (undated > 1)} in the tables only" if undated else ""
+    span = f"dates {days[0]} .. {days[-1]}" if days else "no dates"
+    xlabel = f"days since {start}"
 
     n = len(by_id)
     if n <= 12:
         fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
         for rid, rows in by_id.items():
-            ax.plot(*series(rows), marker="o", lw=1.2, label=rid)
+            ax.plot(*series(rows), marker="o", lw=1.2, label=title(rid, rows))
             ring(ax, rows, 110, 1.5)
-        ax.set_xticks(range(len(dates)), dates, rotation=30, ha="right")
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(key)
-        ax.set_title(f"{key} per region ({n}){note}")
+        ax.set_title(f"{key} per region ({n}), {span}{note}", fontsize=9)
         ax.legend(title="region", fontsize=7, ncols=2 if n > 6 else 1)
     else:
         side = math.ceil(math.sqrt(n))
         rows_, cols = layout if layout and layout[0] * layout[1] >= n else (math.ceil(n / side), side)
-        size = (1.3 * cols + 0.8, 1.0 * rows_ + 0.9)
+        size = (1.3 * cols + 1.0, 1.0 * rows_ + 1.1)
         # the same limits on every panel, set by hand: shared axes cost n x n when drawn (7 s for 100 panels)
         values = [v for rows in by_id.values() for v in series(rows)[1] if v == v]  # v == v: not NaN
         lo, hi = (min(values), max(values)) if values else (0.0, 1.0)
         pad = 0.08 * (hi - lo) or 0.5
-        ticks = [d[5:] if len(d) == 10 and d[4] == "-" else d for d in dates]
+        last = x({"date": days[-1]}) if days else 0.0
+        xpad = 0.08 * last or 0.5
         fig, axes = plt.subplots(rows_, cols, figsize=size, dpi=120, squeeze=False)
         for i, ax in enumerate(axes.ravel()):
             if i >= n:
@@ -431,14 +446,19 @@ def _chart(
             rid, rows = list(by_id.items())[i]
             ax.plot(*series(rows), marker=".", lw=1, color="tab:green")
             ring(ax, rows, 30, 1)
-            ax.set_title(rid, fontsize=7, pad=2)
+            name = title(rid, rows)
+            ax.set_title(name, fontsize=7, pad=2, color="grey" if name != rid else "black")
             ax.tick_params(labelsize=5, length=2)
-            ax.set_xlim(-0.5, len(dates) - 0.5)
+            ax.set_xlim(-xpad, last + xpad)
             ax.set_ylim(lo - pad, hi + pad)
-            ax.set_xticks(range(len(dates)), ticks if i + cols >= n else [])  # labels under each column's last
+            ax.xaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))  # a few ticks: labels never overlap
+            if i + cols < n:
+                ax.tick_params(labelbottom=False)  # labels under each column's last panel
             if i % cols:
                 ax.tick_params(labelleft=False)
-        fig.suptitle(f"{key} per region ({n}), dates {dates[0]} .. {dates[-1]}{note}", fontsize=9)
+        fig.suptitle(f"{key} per region ({n}), {span}{note}", fontsize=9)
+        fig.supxlabel(xlabel, fontsize=8)
+        fig.supylabel(key, fontsize=8)
     fig.tight_layout()
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png")
