@@ -208,6 +208,18 @@ def test_regions_file(tmp_path: Path) -> None:
         read_regions(bad)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["id;x;y;width;height\r\nA1;0;0;10;10\r\nA2;10;0;10;10\r\n", "ID\tX\tY\tWidth\tHeight\nA1\t0\t0\t10\t10\nA2\t10\t0\t10\t10\n",
+     "Id, X, Y, Width, Height\nA1,0,0,10,10\nA2,10,0,10,10\n"],
+    ids=["semicolons", "tabs", "capitals"],
+)  # fmt: skip
+def test_regions_files_saved_by_spreadsheets_in_other_locales(tmp_path: Path, text: str) -> None:
+    f = tmp_path / "regions.csv"
+    f.write_text(text)
+    assert [(r.id, r.x) for r in read_regions(f)] == [("A1", 0), ("A2", 10)]
+
+
 @pytest.mark.parametrize("text", ["3", "0x2", "axb"])
 def test_bad_grid(text: str) -> None:
     with pytest.raises(ValueError, match="ROWSxCOLS"):

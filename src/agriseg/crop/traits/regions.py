@@ -71,7 +71,8 @@ def grid_regions(box: tuple[int, int, int, int], rows: int, cols: int) -> list[R
 
 
 def read_regions(path: str | Path) -> list[Region]:
-    """Rectangles from a CSV file with the columns ``id,x,y,width,height`` (pixels).
+    """Rectangles from a CSV file with the columns ``id,x,y,width,height`` (pixels; any case; separated by commas,
+    semicolons or tabs, as the header line is).
 
     Raises:
         FileNotFoundError: missing file.
@@ -87,14 +88,19 @@ def read_regions(path: str | Path) -> list[Region]:
         raise ValueError(f"{path}: not a text CSV in UTF-8 (byte {err.start}); save it as CSV UTF-8") from None
     out = []
     seen: dict[str, int] = {}  # id -> line
+    header = next((line for line in text.splitlines() if line.strip()), "")
+    # a spreadsheet in a European locale saves CSV with ";", and some tools with tabs: the header's separator
+    sep = max((",", ";", "\t"), key=header.count)
     with io.StringIO(text, newline="") as fh:
-        reader = csv.DictReader(fh)
+        reader = csv.DictReader(fh, delimiter=sep)
         need = {"id", "x", "y", "width", "height"}
         if not reader.fieldnames:
             raise ValueError(f"{path}: regions CSV is empty; it needs the columns id,x,y,width,height")
-        if not need <= set(reader.fieldnames):
+        names = [(n or "").strip().lower() for n in reader.fieldnames]  # ID, X, Width: any case
+        if not need <= set(names):
             has = ",".join(reader.fieldnames)
             raise ValueError(f"{path}: regions CSV needs the columns id,x,y,width,height, has {has}")
+        reader.fieldnames = names
         for i, row in enumerate(reader, start=2):
             if any(not (row[k] or "").strip() for k in ("x", "y", "width", "height")):
                 raise ValueError(f"{path}: line {i}: a value of x, y, width, height is missing")
