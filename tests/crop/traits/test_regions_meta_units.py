@@ -390,3 +390,15 @@ def test_regions_whose_plants_the_model_was_unsure_of_are_named() -> None:
     assert 0.9 < m.image["model_sure"] < 1.0
     # a mask read from a file says nothing of the model's sureness: no column, no warning
     assert "model_sure" not in m0.regions[0] and not any("model_sure" in w for w in m0.warnings)
+
+
+def test_a_grid_laid_the_wrong_way_round_is_warned_about() -> None:
+    """``--grid 3x6`` on a tray of 6 rows and 3 columns: two plants in some cells, none in others (the counts
+    the sweep saw); a right grid with a few empty pots and a pot of two seedlings stays quiet."""
+    from agriseg.crop.traits.runner import crowded_cells
+
+    wrong = [0, 2, 2, 0, 2, 0, 0, 2, 0, 1, 1, 1, 0, 2, 0, 2, 1, 0]
+    (msg,) = crowded_cells([{"plant_count": c, "status": "ok"} for c in wrong], "3x6")
+    assert msg == "--grid 3x6: 6 of 18 cells hold 2 or more plants and 8 are empty; is the tray 6x3 (rows x columns)?"
+    right = [1] * 15 + [0, 0, 2]
+    assert crowded_cells([{"plant_count": c, "status": "ok"} for c in right], "3x6") == []

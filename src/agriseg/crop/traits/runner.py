@@ -218,7 +218,7 @@ def measure(
         image["objects_outside_regions"] = outside
         gai_of = lambda f: green_area_index(f, config.zenith, config.leaf_projection)  # noqa: E731
         regions = region_traits(rects, veg, plants, px_per_mm, rgb, gai_of)
-        warnings += unsure_regions(regions)
+        warnings += unsure_regions(regions) + (crowded_cells(regions, config.grid) if config.grid else [])
     return Measurement(image, plants, regions, labels, veg, rects, warnings, box)
 
 
@@ -235,6 +235,20 @@ def unsure_regions(regions: list[dict[str, Any]]) -> list[str]:
         else (f"regions {shown}: the model was sure of under {CHECK_SURE:.0%} of their")
     )
     return [f"{whose} plant pixels (model_sure; pale, dry or unusual plants): check their area in the mask"]
+
+
+def crowded_cells(regions: list[dict[str, Any]], grid: str) -> list[str]:
+    """A warning when a grid's cells look laid over the wrong pots: at least a fifth of them (and 2) hold two or
+    more plants while at least a fifth (and 2) are empty, as a ``3x6`` grid on a tray of 6 rows and 3 columns
+    gives; the counts of such a grid land in the wrong pots without an error."""
+    counts = [r.get("plant_count", 0) for r in regions if r.get("status") != "outside"]
+    crowded, empty = sum(c >= 2 for c in counts), sum(c == 0 for c in counts)
+    need = max(2, len(counts) / 5)
+    if crowded < need or empty < need:
+        return []
+    rows, cols = parse_grid(grid)
+    other = f"; is the tray {cols}x{rows} (rows x columns)?" if rows != cols else "; is the grid right?"
+    return [f"--grid {grid}: {crowded} of {len(counts)} cells hold 2 or more plants and {empty} are empty{other}"]
 
 
 def _region_of_components(rects: list[Region]) -> Callable[[np.ndarray], np.ndarray]:
