@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -666,7 +666,23 @@ def predict_paths(
     if earlier:
         n = len(earlier)
         result.notes.append(f"({n} files in {outdir} named like outputs (<name>_mask.png ...) were not read as photos)")
+    result.notes += _other_crops(result, _model_name(pred))
     return result
+
+
+def _other_crops(rows: Iterable[dict], model: str | None) -> list[str]:
+    """``crop traits``' warning (:func:`agriseg.crop.quality.other_crop`) for each photo of this run where a crop /
+    weed model called most of the vegetation weed."""
+    from agriseg.crop.quality import other_crop
+    from agriseg.crop.traits.inputs import MODEL_CROPS
+
+    crop = MODEL_CROPS.get(model or "")
+    out = []
+    for row in rows if crop else ():
+        if row.get("status") in ("ok", "skipped") and "weed_fraction" in row:
+            if said := other_crop(crop, float(row["crop_fraction"]), float(row["weed_fraction"])):
+                out.append(f"warning: {row['file']}: {said}")
+    return out
 
 
 def check_photo_memory(files: Sequence[Path], long_side: int, num_classes: int, option: str) -> None:

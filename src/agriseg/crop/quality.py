@@ -63,3 +63,20 @@ def greyscale(rgb: np.ndarray) -> bool:
     """Whether a photo ``(H, W, 3)`` has no colour (its three channels equal, within JPEG noise of 2 levels)."""
     small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256), :3].astype(np.int16)  # (h, w, 3)
     return int(np.abs(small - small[..., :1]).max()) <= 2
+
+
+WEED_SHARE = 0.8  # a crop / weed model calling at least this share of the vegetation weed: a crop it may not know
+
+
+def other_crop(crop: str, crop_fraction: float, weed_fraction: float) -> str | None:
+    """A warning when a crop / weed model whose one crop is ``crop`` calls most of a photo's vegetation weed
+    (over 1 % of the photo, and :data:`WEED_SHARE` of its vegetation): every plant of another crop reads as weed
+    to it. A weedy field of its own crop warns too, and the warning says both."""
+    veg = crop_fraction + weed_fraction
+    if weed_fraction <= 0.01 or weed_fraction < WEED_SHARE * veg:
+        return None
+    found = f"no {crop}" if crop_fraction < 0.001 else f"{crop_fraction / veg:.0%} of the vegetation {crop}"
+    return (
+        f"the model found {found} (the only crop it knows) and {weed_fraction / veg:.0%} weed: if the crop is "
+        "another, it reads as weed to this model; measure it with --model default"
+    )

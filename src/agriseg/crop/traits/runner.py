@@ -35,7 +35,7 @@ from PIL import Image
 
 from agriseg.batch import BatchOptions, batch_keywords, measured_now
 from agriseg.crop.config import TraitsConfig
-from agriseg.crop.quality import greyscale
+from agriseg.crop.quality import greyscale, other_crop
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
@@ -414,11 +414,8 @@ def measure_item(
         crop = MODEL_CROPS.get(read_model_name(item.mask) or "")  # the model crop predict recorded in the mask
     if crop_weed and crop:
         m.image["crop"] = crop  # what the model's "crop" class is
-        if m.image["crop_fraction"] < 0.001 and m.image["weed_fraction"] > 0.01:
-            m.warnings.append(
-                f"the model found no {crop} (the only crop it knows) but {m.image['weed_fraction']:.0%} weed: "
-                "another crop reads as weed to it; measure it with --model default"
-            )
+        if said := other_crop(crop, m.image["crop_fraction"], m.image["weed_fraction"]):
+            m.warnings.append(said)
     record = {
         "file": str(item.path),
         "name": item.name,
