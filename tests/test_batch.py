@@ -166,6 +166,31 @@ def test_a_failed_dask_item_is_one_line_not_a_worker_dump(tmp_path: Path, capfd:
     assert "Compute Failed" not in err and "Traceback" not in err, err
 
 
+def test_a_local_cluster_does_not_warn_where_port_8787_is_taken(tmp_path: Path) -> None:
+    """``fields map`` printed distributed's "Port 8787 is already in use" UserWarning when another program (or
+    another cluster) held the port, though it shows no dashboard."""
+    import socket
+    import warnings
+
+    pytest.importorskip("distributed")
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:
+        pass  # taken already: as the test needs
+    try:
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            res = run_batch(
+                _items(tmp_path, ["a"]), _work, options=QUIET, executor=DaskCluster(workers=1, processes=False)
+            )
+    finally:
+        holder.close()
+    assert res.counts["ok"] == 1
+    assert not [w for w in said if "already in use" in str(w.message)], [str(w.message) for w in said]
+
+
 def test_a_scheduler_address_where_none_answers_is_a_usage_error(tmp_path: Path) -> None:
     """``--scheduler tcp://127.0.0.1:9`` failed as an item (exit 1) with distributed's own words."""
     pytest.importorskip("distributed")

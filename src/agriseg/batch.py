@@ -232,6 +232,9 @@ class DaskCluster:
                         processes=self.processes,
                         memory_limit=self.memory_limit,
                         dashboard_address=None,
+                        # the scheduler still serves its health routes: on a free port, not on 8787 with a
+                        # "Port 8787 is already in use" warning where another cluster or program holds it
+                        scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                     )
                 own.append(cluster)
                 client = Client(cluster)
