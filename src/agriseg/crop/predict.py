@@ -677,8 +677,10 @@ def _other_crops(rows: Iterable[dict], model: str | None) -> list[str]:
     from agriseg.crop.traits.inputs import MODEL_CROPS
 
     crop = MODEL_CROPS.get(model or "")
+    if crop is None:  # a model that does not say its crop
+        return []
     out = []
-    for row in rows if crop else ():
+    for row in rows:
         if row.get("status") in ("ok", "skipped") and "weed_fraction" in row:
             if said := other_crop(crop, float(row["crop_fraction"]), float(row["weed_fraction"])):
                 out.append(f"warning: {row['file']}: {said}")

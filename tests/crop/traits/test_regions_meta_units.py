@@ -210,7 +210,8 @@ def test_regions_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["id;x;y;width;height\r\nA1;0;0;10;10\r\nA2;10;0;10;10\r\n", "ID\tX\tY\tWidth\tHeight\nA1\t0\t0\t10\t10\nA2\t10\t0\t10\t10\n",
+    ["id;x;y;width;height\r\nA1;0;0;10;10\r\nA2;10;0;10;10\r\n",
+     "ID\tX\tY\tWidth\tHeight\nA1\t0\t0\t10\t10\nA2\t10\t0\t10\t10\n",
      "Id, X, Y, Width, Height\nA1,0,0,10,10\nA2,10,0,10,10\n"],
     ids=["semicolons", "tabs", "capitals"],
 )  # fmt: skip
