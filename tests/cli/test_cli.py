@@ -263,3 +263,16 @@ def test_ctrl_c_while_python_shuts_down_after_a_command_is_one_line(tmp_path):
     assert r.returncode == 130, (r.returncode, r.stderr)
     assert r.stderr.strip() == "agriseg: interrupted" and "Traceback" not in r.stderr
     assert "agriseg" in r.stdout  # the command's own output came first
+
+
+def test_a_usage_error_is_one_line_with_status_2() -> None:
+    """click printed ``Usage: ...`` and ``Try '... --help' for help.`` on lines of their own before the error."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    res = CliRunner().invoke(main, ["crop", "traits"])
+    assert res.exit_code == 2
+    assert res.output.strip() == "Error: Missing argument 'PATHS...' (see main crop traits --help)", res.output
+    res = CliRunner().invoke(main, ["fields", "robustness", "-m", "x.safetensors", "--scene", "nope.tif"])
+    assert res.exit_code == 2 and res.output.strip() == "Error: nope.tif: no such file (--scene)", res.output

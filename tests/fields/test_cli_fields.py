@@ -423,3 +423,23 @@ def test_an_empty_collection_id_is_refused(tmp_path) -> None:
     (tmp_path / "c.tif").write_bytes(b"")
     r = CliRunner().invoke(main, ["fields", "polygonize", str(tmp_path / "c.tif"), "--collection", ""])
     assert r.exit_code == 2 and "--collection: String should have at least 1 character" in r.output, r.output
+
+
+@pytest.mark.parametrize("command", ["evaluate", "robustness"])
+def test_a_released_model_is_downloaded_only_after_the_other_checks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    """``fields evaluate -m FTW_PRUE_EFNET_B7 --root wrong/`` fetched 270 MB before saying the root was missing."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+    from agriseg.fields import registry
+
+    fetched: list[str] = []
+    monkeypatch.setattr(registry, "fetch", lambda name, **_: fetched.append(name))
+    res = CliRunner().invoke(main, ["fields", command, "-m", "FTW_PRUE_EFNET_B7", "--root", str(tmp_path / "no")])
+    assert res.exit_code == 2 and "FTW root folder not found" in res.output and fetched == [], res.output
+    (tmp_path / "austria").mkdir()
+    (tmp_path / "austria" / "chips_austria.parquet").touch()  # a root that passes the check
+    res = CliRunner().invoke(main, ["fields", command, "-m", "FTW_PRUE_EFNET_B9", "--root", str(tmp_path)])
+    assert res.exit_code == 2 and "not a known model name" in res.output, res.output

@@ -17,9 +17,16 @@ from agriseg.cli.fields import fields
 from agriseg.cli.text import text
 
 
+class _UsageLine(click.ClickException):
+    """A usage error as one line, status 2 (click's own adds the usage and a hint on lines of their own)."""
+
+    exit_code = 2
+
+
 class _Main(click.Group):
     """The ``agriseg`` group: Ctrl-C ends any command with one line and exit status 130 (128 + SIGINT), as
-    shells expect, instead of click's ``Aborted!`` and status 1 (the status of a failed item)."""
+    shells expect, instead of click's ``Aborted!`` and status 1 (the status of a failed item); a usage error is
+    one line, status 2, naming the command's help."""
 
     def invoke(self, ctx: click.Context) -> Any:
         from agriseg import batch
@@ -27,6 +34,11 @@ class _Main(click.Group):
         batch.forget_batches()  # a Ctrl-C after this command's batch speaks of it, not of an earlier command's
         try:
             return super().invoke(ctx)
+        except click.UsageError as err:
+            if err.__cause__ is not None:  # agriseg's own check (OptionError): its message says what to change
+                raise _UsageLine(err.format_message()) from err
+            where = err.ctx.command_path if err.ctx is not None else ctx.command_path
+            raise _UsageLine(f"{err.format_message().rstrip('.')} (see {where} --help)") from err
         except KeyboardInterrupt as err:
             detail = err.detail if isinstance(err, batch.Interrupted) else batch.after_batch()
             msg = f"interrupted: {detail}" if detail else "interrupted"

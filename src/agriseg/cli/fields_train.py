@@ -82,7 +82,7 @@ def train(config_path: Path, resume: str | None, no_test: bool, **flags: Any) ->
 
 
 @click.command()
-@model_option("fields", dest="model_path", required=True)
+@model_option("fields", dest="model_path", required=True, resolve=False)  # downloaded after the checks
 @click.option("--root", required=True, type=click.Path(file_okay=False), help="FTW root folder.")
 @_chips
 @option("--target", config=FIELDS_EVALUATE, type="choice", help="Label masks to score against.")
@@ -111,7 +111,7 @@ def evaluate(model_path: str, root: str, output: Path | None, overwrite: bool, *
 
 
 @click.command()
-@model_option("fields", dest="model_path", required=True)
+@model_option("fields", dest="model_path", required=True, resolve=False)  # downloaded after the checks
 @click.option(
     "--scene",
     type=click.Path(dir_okay=False),

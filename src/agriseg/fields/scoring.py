@@ -29,6 +29,20 @@ def asked_countries(value: str, root: str | Path | None = None) -> tuple[list[st
     return [c for c in asked if c in present], missing
 
 
+def released(model: str | Path) -> str:
+    """``--model`` as a local file: a released model's name is downloaded (once), after the command's other
+    options and inputs were checked; a name that is neither a file nor a released model is a usage error."""
+    from agriseg.config import OptionError
+    from agriseg.fields.registry import MODELS, resolve_model
+
+    try:
+        return resolve_model(str(model))
+    except ValueError as err:
+        if str(model) not in MODELS:
+            raise OptionError(f"--model: {err}") from None
+        raise  # a failed download: the command failed, not its options
+
+
 def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluateConfig) -> dict[str, Any]:
     """``agriseg fields evaluate``: pixel / object metrics (FTW rules), COCO AP, per country, 95% intervals.
 
@@ -40,9 +54,9 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     from agriseg.fields.evaluate import evaluate_model
     from agriseg.fields.sentinel2 import channels_for
 
-    model, cfg, info = load_fields_model(model_path)
+    present, absent = asked_countries(config.countries, root)  # before a released model is downloaded
+    model, cfg, info = load_fields_model(released(model_path))
     order = config.windows or info.get("windows", "ab")
-    present, absent = asked_countries(config.countries, root)
     divisor = float(info.get("divisor", FTW_DIVISOR))
     ds = FTWDataset(root, present, config.split, config.target, order, divisor, config.offset, config.missing)
     if channels_for(order) != cfg.in_channels:
@@ -75,7 +89,11 @@ def robustness(
         raise OptionError("give exactly one of --scene (no labels) or --root (FTW chips with labels)")
     if scene is not None and config.crop and not config.chip / 2 < config.crop < config.chip:  # before reading
         raise OptionError(f"--crop {config.crop}: must lie between half of --chip {config.chip} and --chip")
-    model, cfg, info = load_fields_model(model_path)
+    if root is not None:
+        asked_countries(config.countries, root)  # the root and countries before a released model is downloaded
+    elif not Path(str(scene)).is_file():
+        raise OptionError(f"{scene}: no such file (--scene)")
+    model, cfg, info = load_fields_model(released(model_path))
     labels = None
     if scene is not None:
         from agriseg.data.io import quiet_rasterio
