@@ -3,7 +3,7 @@
 - ``cli`` (the default when the first argument is an option): whole-process speed of ``agriseg crop predict``
   as a user runs it, interleaved rounds, optionally from a fresh base install (``--install``) and against
   another checkout (``--baseline``):
-      python benchmarks/crop_predict_speed.py cli --rounds 3 -o benchmarks/results/crop_predict_speed.json
+      python benchmarks/crop_predict_speed.py cli --repeat 3 -o benchmarks/results/crop_predict_speed.json
 - ``settings``: in-process throughput of one model at 960x720 per setting (fp32, bf16 autocast,
   channels_last), each setting in a fresh subprocess so its peak memory is its own:
       python benchmarks/crop_predict_speed.py settings --model default -o benchmarks/results/predict_speed.json

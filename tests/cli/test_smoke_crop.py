@@ -161,7 +161,7 @@ def test_pseudolabel_screen_train_selftrain_adapt(work: Path) -> None:
 def test_traits_bundled_photos_and_predicted_masks(samples_dir: Path, tmp_path: Path) -> None:
     images = samples_dir / "peanut" / "images"
     # docs/traits.md: photos -> traits with the default model, regions on a 2x2 grid
-    agriseg(f"crop traits {images} -o outputs/traits --split-depth 0 --grid 2x2", cwd=tmp_path)
+    agriseg(f"crop traits {images} -o outputs/traits --grid 2x2", cwd=tmp_path)
     out = tmp_path / "outputs" / "traits"
     data = read_json(out / "traits.json")
     assert [r["status"] for r in data["images"]] == ["ok"] * 3
@@ -309,7 +309,7 @@ def test_generated_sets_disc_traits_and_training_on_refined_labels(samples_dir: 
     peanut = samples_dir / "peanut"
     # README: the disc example (six discs of radius 30 px), measured with crop traits
     agriseg("crop make-synthetic discs -o outputs/discs -n 1", cwd=tmp_path)
-    agriseg("crop traits outputs/discs/images -o outputs/discs_traits --split-depth 0", cwd=tmp_path)
+    agriseg("crop traits outputs/discs/images -o outputs/discs_traits", cwd=tmp_path)
     rec = read_json(tmp_path / "outputs/discs_traits/discs_00000_traits.json")
     assert rec["image"]["plant_count"] >= 1
     # lab scenes from the bundled photos, then a training run on refined labels plus those scenes

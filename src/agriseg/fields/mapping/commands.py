@@ -504,7 +504,9 @@ def polygonize(
             lc = r["landcover"]
             result.notes.append(f"land cover: {lc['collection']} {lc['year']} ({', '.join(lc['items'])})")
         if r.get("fields") is not None:
-            result.note = f" ({r['fields']} fields of {r['raw_polygons']} polygons)"
+            dropped = r["raw_polygons"] - r["fields"]
+            result.note = f" ({r['fields']} fields; {dropped} of the {r['raw_polygons']} polygons found were dropped"
+            result.note += " by the area, confidence or land-cover filters)" if dropped else ")"
     return result
 
 
