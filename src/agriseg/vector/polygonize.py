@@ -476,8 +476,8 @@ def _groups(boxes: list[tuple[int, int, int, int]], most: int = 256) -> list[lis
 
 def _bar(total: int, desc: str, unit: str, cfg: PolygonizeConfig) -> Any:
     from agriseg.batch import progress_bar
-    # no bar where there is nothing to do (a raster without fields crossing blocks)
 
+    # no bar where there is nothing to do (a raster without fields crossing blocks)
     return progress_bar(total=total, desc=desc, unit=unit, disable=not cfg.progress or total == 0)
 
 
