@@ -496,7 +496,7 @@ def check_table(path: str | Path, overwrite: bool, command: str | None = None) -
         FileExistsError: ``<path>: exists and was not written by agriseg ...`` or ``... written by agriseg
             <other command> ...``.
     """
-    from agriseg.manifest import MANIFEST, table_owner
+    from agriseg.manifest import MANIFEST, table_edited, table_owner
 
     path = Path(path)
     if not path.exists() or overwrite:
@@ -511,6 +511,11 @@ def check_table(path: str | Path, overwrite: bool, command: str | None = None) -
         raise FileExistsError(
             f"{path}: written by `agriseg {owner}` (kept; give `agriseg {command}` another output folder, or "
             "--overwrite replaces it)"
+        )
+    if table_edited(path):  # e.g. notes typed into growth_wide.csv in a spreadsheet: the user's now
+        raise FileExistsError(
+            f"{path}: changed since agriseg wrote it (kept; move or rename it to keep your edits, or --overwrite "
+            "replaces it)"
         )
     return path
 

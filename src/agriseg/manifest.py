@@ -234,6 +234,44 @@ def recorded_outputs(folder: str | Path, command: str | None = None) -> dict[str
     return {name: list(rec.get("outputs", [])) for (cmd, name), rec in recs.items() if command in (None, cmd)}
 
 
+TABLE_STAMPS = ".agriseg-tables.json"  # table name -> its stamp when the run that wrote it finished
+
+
+def seal_tables(tables: Sequence[str | Path]) -> None:
+    """After a command wrote its tables (``summary.csv``, ``growth_wide.csv``...): keep each one's :func:`stamp`
+    beside them, so a later run tells a table someone edited (notes typed into a spreadsheet) from its own and
+    does not write over it (:func:`table_edited`). A table that is gone loses its stamp."""
+    from agriseg.data.files import write_json
+
+    by_folder: dict[Path, list[Path]] = {}
+    for t in tables:
+        by_folder.setdefault(Path(t).parent, []).append(Path(t))
+    for folder, paths in by_folder.items():
+        stamps = _table_stamps(folder)
+        for t in paths:
+            if t.is_file():
+                stamps[t.name] = stamp(t)
+            else:
+                stamps.pop(t.name, None)
+        if stamps or (folder / TABLE_STAMPS).exists():
+            write_json(folder / TABLE_STAMPS, stamps)
+
+
+def table_edited(table: str | Path) -> bool:
+    """Whether ``table`` differs from the stamp :func:`seal_tables` kept of it (False where none was kept)."""
+    table = Path(table)
+    kept = _table_stamps(table.parent).get(table.name)
+    return kept is not None and table.is_file() and _altered(table, kept)
+
+
+def _table_stamps(folder: Path) -> dict[str, list[Any]]:
+    try:
+        stamps = json.loads((folder / TABLE_STAMPS).read_text())
+    except (OSError, ValueError):
+        return {}
+    return stamps if isinstance(stamps, dict) else {}
+
+
 def table_owner(table: str | Path) -> str | None:
     """The command that claimed the table ``table`` in its folder's manifest (None: none did)."""
     return _tables_of(_lines(Path(table).parent / MANIFEST)).get(Path(table).name)

@@ -551,8 +551,11 @@ def predict_files(
         resume=lambda it: _read_back(Path(it.source), it.payload, k, class_fields),
         tables=[Path(outdir) / "summary.csv"],
     )
+    from agriseg.manifest import seal_tables
+
     fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
     write_csv_atomic(list(result), Path(outdir) / "summary.csv", fields)
+    seal_tables([Path(outdir) / "summary.csv"])  # a later run keeps a table edited by hand
     return result
 
 

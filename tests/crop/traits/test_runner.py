@@ -435,3 +435,23 @@ def test_growth_warns_when_its_photos_are_of_other_plots(tmp_path: Path) -> None
     (d / "B_2024-06-15_mask.png").unlink()
     recs = run_traits([d], tmp_path / "out2", cfg, batch=BatchOptions(progress=False))
     assert not [n for n in recs.notes if "differ in" in n], recs.notes
+
+
+def test_a_table_edited_by_hand_is_not_written_over(tmp_path: Path) -> None:
+    """Notes typed into growth_wide.csv (saved from a spreadsheet) were lost to the next run, which rewrote it."""
+    from agriseg.batch import BatchOptions
+
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1, 8))
+    quiet = BatchOptions(progress=False)
+    run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
+    run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)  # its own tables: rewritten, no complaint
+    with open(out / "growth_wide.csv", "a") as fh:
+        fh.write("note,watered late\n")
+    with pytest.raises(FileExistsError, match=r"growth_wide\.csv: changed since agriseg wrote it"):
+        run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
+    assert (out / "growth_wide.csv").read_text().endswith("note,watered late\n")
+    (out / "growth_wide.csv").rename(out / "mine.csv")
+    recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
+    assert [r["status"] for r in recs] == ["skipped", "skipped"] and (out / "growth_wide.csv").is_file()
+    run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))

@@ -36,6 +36,7 @@ from agriseg.crop.pseudolabel.depth import (
 from agriseg.crop.pseudolabel.gght import GGHTConfig, GGHTResult, gght
 from agriseg.crop.pseudolabel.indices import INDICES, IndexName, vegetation_index
 from agriseg.data.files import atomic_write, write_json
+from agriseg.manifest import seal_tables
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchResult
@@ -333,6 +334,7 @@ def pseudolabel_files(
         "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "kept", "error")},
     }
     _save_json(summary, out / "pseudolabels.json")
+    seal_tables([out / "pseudolabels.json"])  # a later run keeps a table edited by hand
     if left_out:
         records.notes.append(f"({left_out} photos not in the --keep list were left out)")
     return records

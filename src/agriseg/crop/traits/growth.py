@@ -29,6 +29,7 @@ from agriseg.crop.traits.regions import needs_check
 from agriseg.crop.traits.units import ANGLES, tidy
 from agriseg.data.files import atomic_write
 from agriseg.data.io import list_images_once
+from agriseg.manifest import seal_tables
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchResult
@@ -150,6 +151,7 @@ def run_plots(
             return None
         return {"file": str(item.source), "date": date, "status": "skipped", "rows": rows}
 
+    tables = [outdir / n for n in ("growth.csv", "growth_wide.csv", "growth.png")]
     result = run_batch(
         items,
         work,
@@ -157,7 +159,7 @@ def run_plots(
         recipe=recipe,
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "date": None, "status": "error", "error": msg, "rows": []},
-        tables=[outdir / n for n in ("growth.csv", "growth_wide.csv", "growth.png")],
+        tables=tables,
     )
     result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
     if overlap:
@@ -173,6 +175,7 @@ def run_plots(
         written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
         missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
         result.notes.append("growth: " + ", ".join(map(str, written)) + missing)
+    seal_tables(tables)  # a later run keeps a table edited by hand
     return result
 
 

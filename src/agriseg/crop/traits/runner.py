@@ -60,6 +60,7 @@ from agriseg.crop.traits.regions import (
 from agriseg.crop.traits.units import ANGLES, parse_box, reference_scale, tidy, unit_names
 from agriseg.data.files import atomic_write, write_json
 from agriseg.data.io import NoInputError, list_images_once
+from agriseg.manifest import seal_tables
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchResult
@@ -509,6 +510,7 @@ def run_traits(
         except (OSError, ValueError):
             return None
 
+    tables = [outdir / n for n in ("traits.csv", "traits.json", "growth.csv", "growth_wide.csv", "growth.png")]
     result = run_batch(
         items,
         work,
@@ -516,7 +518,7 @@ def run_traits(
         recipe=recipe,
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "name": it.name, "status": "error", "error": msg},
-        tables=[outdir / n for n in ("traits.csv", "traits.json", "growth.csv", "growth_wide.csv", "growth.png")],
+        tables=tables,
     )
     if overlap:
         result.notes.append(f"warning: {config.regions}: {overlap}")
@@ -551,6 +553,7 @@ def run_traits(
         chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
         result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
         result.notes += _size_changes(dated) + _other_trays(dated)
+    seal_tables(tables)  # a later run keeps a table edited by hand
     return result
 
 
