@@ -440,8 +440,9 @@ def measure_item(
 # 6: object-level steps above the model's background floor; 7: faint stems traced at the photo's size;
 # 8: per-object colour decision; 9: grey objects the model was never sure of dropped; 10: model_sure;
 # 11: blue and saturated orange / yellow objects the model was never sure of dropped too; 12: half-seen
-# plants from 10 colour-decided px
-ALGORITHM = "12"
+# plants from 10 colour-decided px; 13: dates as YYYY_MM_DD and times after a date; warnings of a grid laid the
+# wrong way round and of a crop / weed model calling most vegetation weed
+ALGORITHM = "13"
 COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 
