@@ -302,11 +302,14 @@ def test_reference_object_scale() -> None:
     rr, cc = disk((100, 230), 25, shape=rgb.shape)
     rgb[rr, cc] = 250  # a white disc
     across = cc.max() - cc.min() + 1
-    s = reference_scale(rgb, (190, 60, 80, 80), size_mm=25.0)
-    assert s == pytest.approx(across / 25.0)
+    said: list[str] = []
+    s = reference_scale(rgb, (190, 60, 80, 80), size_mm=25.0, warnings=said)
+    assert s == pytest.approx(across / 25.0) and said == []
     rgb2 = np.full((200, 300, 3), 230, np.uint8)
-    rgb2[80:120, 200:230] = 10  # a dark 40 x 30 marker on a light background
-    assert reference_scale(rgb2, (180, 60, 80, 80), size_mm=20) == pytest.approx(2.0)
+    rgb2[80:120, 200:230] = 10  # a dark 40 x 30 marker on a light background: its longer side, with a warning
+    assert reference_scale(rgb2, (180, 60, 80, 80), size_mm=20, warnings=said) == pytest.approx(2.0)
+    assert said == ["the object in reference box (180, 60, 80, 80) is 30x40 px, no disc or square: its longer side "
+                    "is taken as 20 mm"]  # fmt: skip
     with pytest.raises(ValueError, match="uniform"):
         reference_scale(rgb, (0, 0, 50, 50), size_mm=10)
     with pytest.raises(ValueError, match=r"reaches outside the 300x200 image"):

@@ -142,15 +142,18 @@ def check_scale_options(config: TraitsConfig) -> None:
             raise OptionError(f"--reference-box: {err}") from None
 
 
-def image_scale(rgb: np.ndarray | None, config: TraitsConfig, path: Path) -> float | None:
-    """Pixels per millimetre of one image: ``px_per_mm``, a reference object, or None (pixels)."""
+def image_scale(
+    rgb: np.ndarray | None, config: TraitsConfig, path: Path, warnings: list[str] | None = None
+) -> float | None:
+    """Pixels per millimetre of one image: ``px_per_mm``, a reference object, or None (pixels); what the reference
+    object leaves in doubt goes into ``warnings``."""
     if config.px_per_mm:
         return config.px_per_mm
     if config.reference_box and config.reference_mm:
         if rgb is None:
             raise ValueError(f"{path}: a reference object needs the photo, only a mask was given")
         try:
-            return reference_scale(rgb, parse_box(config.reference_box), config.reference_mm)
+            return reference_scale(rgb, parse_box(config.reference_box), config.reference_mm, warnings)
         except ValueError as err:
             raise ValueError(f"{path}: {err}") from err
     return None
@@ -404,8 +407,10 @@ def measure_item(
         classes, crop_weed, sure = segment(rgb)
     else:
         crop_weed = item.mask is not None and item.mask.stem.endswith("_classes")
-    scale = image_scale(rgb, config, item.path)
+    doubts: list[str] = []
+    scale = image_scale(rgb, config, item.path, doubts)
     m = measure(classes, rgb, config, scale, crop_weed, sure)
+    m.warnings[:0] = doubts
     crop = getattr(segment, "crop", None)
     if item.mask is not None:
         from agriseg.crop.predict import read_model_name, read_model_sure

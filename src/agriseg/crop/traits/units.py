@@ -46,7 +46,9 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
-def reference_scale(rgb: np.ndarray, box: tuple[int, int, int, int], size_mm: float) -> float:
+def reference_scale(
+    rgb: np.ndarray, box: tuple[int, int, int, int], size_mm: float, warnings: list[str] | None = None
+) -> float:
     """Pixels per millimetre from a reference object (a disc or square marker, a coin) inside a pixel box.
 
     Inside the box, the luminance is split in two by Otsu's threshold; the object is the side that touches
@@ -57,6 +59,8 @@ def reference_scale(rgb: np.ndarray, box: tuple[int, int, int, int], size_mm: fl
         rgb: the photo ``(H, W, 3)`` uint8.
         box: ``(x, y, width, height)`` around the object, with background on every side.
         size_mm: the object's diameter or side in millimetres.
+        warnings: where to say that the object found is no disc or square (its sides differ by over 15 %: a
+            label or a ruler, whose longer side is taken as ``size_mm``).
 
     Raises:
         ValueError: when the box reaches outside the image, holds no distinct object, or the object touches the
@@ -83,7 +87,13 @@ def reference_scale(rgb: np.ndarray, box: tuple[int, int, int, int], size_mm: fl
         raise ValueError(
             f"the object in reference box {box} touches the box's edge: give a box with background around it"
         )
-    side = max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
+    tall, wide = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
+    side = max(tall, wide)
+    if warnings is not None and side > 1.15 * min(tall, wide):
+        warnings.append(
+            f"the object in reference box {box} is {wide}x{tall} px, no disc or square: its longer side is taken "
+            f"as {size_mm:g} mm"
+        )
     if not MIN_PX_PER_MM <= side / size_mm <= MAX_PX_PER_MM:
         raise ValueError(
             f"the object in reference box {box} ({side} px for {size_mm:g} mm) gives {side / size_mm:.3g} px per "
