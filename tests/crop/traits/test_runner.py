@@ -455,3 +455,14 @@ def test_a_table_edited_by_hand_is_not_written_over(tmp_path: Path) -> None:
     recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
     assert [r["status"] for r in recs] == ["skipped", "skipped"] and (out / "growth_wide.csv").is_file()
     run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))
+
+
+def test_traits_csv_has_the_date_found_in_a_name(tmp_path: Path) -> None:
+    """The date was read from the names (growth.csv has it) but traits.csv had no date column without --meta."""
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1, 8))
+    run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
+    with open(out / "traits.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0])[:3] == ["file", "date", "level"]
+    assert {r["date"] for r in rows} == {"2024-06-01", "2024-06-08"}

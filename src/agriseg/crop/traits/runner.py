@@ -597,9 +597,12 @@ def _size_changes(records: list[dict[str, Any]]) -> list[str]:
 
 def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConfig) -> None:
     """``traits.csv`` (long format) and ``traits.json`` of all records."""
-    rows = [r for rec in measured_now(records) for r in long_rows(rec)]
+    done = measured_now(records)
     meta_fields = list(dict.fromkeys(k for rec in records for k in rec.get("meta", {})))
-    fields = CSV_FIELDS[:1] + meta_fields + CSV_FIELDS[1:]
+    # the date found in a name (no --meta date field): a column too, as growth.csv has it
+    dated = any(r.get("date") for r in done) and not any(k.lower().endswith("date") for k in meta_fields)
+    rows = [{**r, "date": rec.get("date") or ""} if dated else r for rec in done for r in long_rows(rec)]
+    fields = CSV_FIELDS[:1] + ["date"] * dated + meta_fields + CSV_FIELDS[1:]
     with atomic_write(outdir / "traits.csv") as tmp, open(tmp, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
