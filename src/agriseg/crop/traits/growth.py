@@ -156,7 +156,7 @@ def run_plots(
     result = run_batch(
         items,
         work,
-        options=batch.labelled("plots", "mosaic", progress=len(items) > 1),
+        options=batch.labelled("plots", "img" if photos else "mosaic", progress=len(items) > 1),
         recipe=recipe,
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "date": None, "status": "error", "error": msg, "rows": []},
