@@ -406,3 +406,20 @@ def test_a_grid_laid_the_wrong_way_round_is_warned_about() -> None:
     assert msg == "--grid 3x6: 6 of 18 cells hold 2 or more plants and 8 are empty; is the tray 6x3 (rows x columns)?"
     right = [1] * 15 + [0, 0, 2]
     assert crowded_cells([{"plant_count": c, "status": "ok"} for c in right], "3x6") == []
+
+
+def test_a_grid_box_wholly_outside_the_photo_fails_the_photo(tmp_path: Path) -> None:
+    """It measured 18 ``outside`` pots and exited 0, with warnings only."""
+    from agriseg.batch import BatchOptions
+    from agriseg.crop.config import TraitsConfig
+    from PIL import Image
+
+    from agriseg.crop.traits.runner import run_traits
+
+    m = np.zeros((60, 120), np.uint8)
+    m[20:40, 20:40] = 255
+    Image.fromarray(m).save(tmp_path / "a_mask.png")
+    recs = run_traits([tmp_path / "a_mask.png"], tmp_path / "o", TraitsConfig(grid="1x2", grid_box="200,0,50,50"),
+                      batch=BatchOptions(progress=False))  # fmt: skip
+    assert recs.exit_code == 1 and "--grid-box 200,0,50,50 lies wholly outside the 120x60 image" in recs[0]["error"]
+    assert not any("left as" in n for n in recs.notes)  # a fresh folder: no earlier tables to speak of

@@ -241,7 +241,7 @@ def test_a_rerun_that_measures_nothing_leaves_the_earlier_tables(tmp_path: Path)
     recs = run_traits([d], out, TraitsConfig(grid="1x2", min_plant_size=80), batch=quiet)
     assert [r["status"] for r in recs] == ["kept", "kept"]
     assert {n: (out / n).read_bytes() for n in before} == before
-    assert any("left as they were" in n for n in recs.notes)
+    assert any("left as an earlier run wrote them" in n for n in recs.notes)
     recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)  # the first settings again: resumed
     assert [r["status"] for r in recs] == ["skipped", "skipped"] and (out / "growth.csv").read_bytes()
 

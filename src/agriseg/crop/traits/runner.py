@@ -291,6 +291,8 @@ def measured_regions(
         rows, cols = parse_grid(config.grid)
         if config.grid_box:
             box = parse_box(config.grid_box)
+            if box[0] >= w or box[1] >= h or box[0] + box[2] <= 0 or box[1] + box[3] <= 0:
+                raise ValueError(f"--grid-box {config.grid_box} lies wholly outside the {w}x{h} image")
         elif rgb is not None:
             box = detect_tray(rgb, vegetation) or detect_pots(rgb, rows, cols, vegetation)
         if box is None:
@@ -533,10 +535,13 @@ def run_traits(
             f"({len(left_out)} files in {outdir} written by an earlier crop traits run were not read as inputs)"
         )
     records = list(result)
-    if records and not measured_now(records):  # every photo refused or failed: the earlier run's tables still
-        result.notes.append(  # describe the outputs in the folder, which stay; a header-only table would not
-            f"the tables in {outdir} are left as they were: no photo was measured with this run's settings"
-        )
+    # every photo refused or failed: the earlier run's tables still describe the outputs in the folder, which
+    # stay; a header-only table would not
+    if records and not measured_now(records):
+        if any(t.exists() for t in tables):
+            result.notes.append(
+                f"the tables in {outdir} are left as an earlier run wrote them: this run measured no photo"
+            )
         return result
     write_tables(records, outdir, config)
     for rec in measured_now(records):  # not a refused photo's warnings of the earlier run (status kept)
