@@ -410,10 +410,10 @@ def test_a_grid_laid_the_wrong_way_round_is_warned_about() -> None:
 
 def test_a_grid_box_wholly_outside_the_photo_fails_the_photo(tmp_path: Path) -> None:
     """It measured 18 ``outside`` pots and exited 0, with warnings only."""
-    from agriseg.batch import BatchOptions
-    from agriseg.crop.config import TraitsConfig
     from PIL import Image
 
+    from agriseg.batch import BatchOptions
+    from agriseg.crop.config import TraitsConfig
     from agriseg.crop.traits.runner import run_traits
 
     m = np.zeros((60, 120), np.uint8)
