@@ -66,8 +66,9 @@ def test_text_workflow(tmp_path: Path) -> None:
     )
     (wd / "sft.yaml").write_text(SFT)
     (wd / "grpo.yaml").write_text(GRPO)
-    agriseg("text sft -c sft.yaml", cwd=wd)
+    res = agriseg("text sft -c sft.yaml", cwd=wd)
     assert read_json(wd / "runs" / "text" / "tiny_sft" / "agriseg_text.json")["grid"] == 4
+    assert "step 1/2  loss=" in res.output and "{'loss'" not in res.output  # one line per log, not a dict
     res = agriseg("text grpo -c grpo.yaml", cwd=wd)
     assert "reward (mean Dice)" in res.output
     agriseg(

@@ -89,7 +89,7 @@ def common_args(cfg: TrainCommon) -> dict[str, Any]:
         "dataloader_num_workers": cfg.dataloader_num_workers,
         "report_to": [],
         "save_strategy": "no",
-        "disable_tqdm": True,
+        "disable_tqdm": False,  # a bar over the steps (show_progress makes its log lines readable)
     }
 
 
@@ -219,8 +219,33 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
             processing_class=processor,
             peft_config=peft_config(cfg.lora),
         )
+        show_progress(trainer)
         trainer.train()
     return save_trained(trainer, processor, cfg, meta)
+
+
+def show_progress(trainer: Any) -> None:
+    """A tqdm bar over the training steps, with each log as one line above it (``step 25/400  loss=0.87
+    ...``) where transformers writes the raw log dict."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class Progress(ProgressCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+            if not (state.is_world_process_zero and self.training_bar is not None and logs):
+                return
+            shown = "  ".join(f"{k}={_short(v)}" for k, v in logs.items() if k not in ("epoch", "total_flos"))
+            self.training_bar.write(f"step {state.global_step}/{state.max_steps}  {shown}")
+
+    trainer.remove_callback(ProgressCallback)
+    trainer.add_callback(Progress())
+
+
+def _short(value: Any) -> str:
+    """A logged value in 4 significant digits (transformers logs some as text already)."""
+    try:
+        return f"{float(value):.4g}"
+    except (TypeError, ValueError):
+        return str(value)
 
 
 @contextmanager
