@@ -226,18 +226,24 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
 
 def show_progress(trainer: Any) -> None:
     """A tqdm bar over the training steps, with each log as one line above it (``step 25/400  loss=0.87
-    ...``) where transformers writes the raw log dict."""
+    ...``: the values of :data:`SHOWN`; every value is in the run's ``log_history.json``) where transformers
+    writes the raw log dict."""
     from transformers.trainer_callback import ProgressCallback
 
     class Progress(ProgressCallback):
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
             if not (state.is_world_process_zero and self.training_bar is not None and logs):
                 return
-            shown = "  ".join(f"{k}={_short(v)}" for k, v in logs.items() if k not in ("epoch", "total_flos"))
+            shown = "  ".join(f"{k}={_short(logs[k])}" for k in SHOWN if k in logs)
             self.training_bar.write(f"step {state.global_step}/{state.max_steps}  {shown}")
 
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(Progress())
+
+
+# what a log line shows: SFT's loss and token accuracy; GRPO's rewards and KL; the run's time at its end
+SHOWN = ("loss", "mean_token_accuracy", "rewards/dice_reward/mean", "rewards/format_valid/mean", "kl",
+         "learning_rate", "train_runtime")  # fmt: skip
 
 
 def _short(value: Any) -> str:
