@@ -279,3 +279,49 @@ def test_a_class_raster_of_another_coding_is_said(tmp_path: Path, caplog: pytest
     with caplog.at_level("WARNING", logger="agriseg"):
         assert len(polygonize(empty, None, cfg)) == 0
     assert "no pixel of the field class" not in caplog.text
+
+
+def test_web_mercator_fields_are_measured_in_metres_of_ground() -> None:
+    """Web Mercator's unit is the metre, but its areas at 48 N are 2.2x the truth: they were used as they were
+    (``metrics:area`` 2.26x too large; ``--min-area 500`` kept fields of 221 m2)."""
+    from pyproj import Transformer
+
+    to_wm = Transformer.from_crs(32633, 3857, always_xy=True)
+
+    def wm(poly: Polygon) -> Polygon:
+        return shapely.transform(poly, lambda xy: np.column_stack(to_wm.transform(xy[:, 0], xy[:, 1])))
+
+    x0, y0 = 400000, 5350000  # about 48.3 N
+    field, small = wm(box(x0, y0, x0 + 200, y0 + 100)), wm(box(x0 + 600, y0, x0 + 620, y0 + 20))  # 20000, 400 m2
+    assert shapely.area(small) > 500  # in Web Mercator's "metres"
+    g, area, perim, keep = clean_fields(np.array([field, small], object), "EPSG:3857", 500.0, 1000.0)
+    assert keep.tolist() == [True, False]
+    assert area[0] == pytest.approx(20000, rel=2e-3) and perim[0] == pytest.approx(600, rel=2e-3)
+
+
+def test_holes_filled_on_a_geographic_crs_keep_the_vertices_neighbours_share() -> None:
+    """A field whose hole was filled came back through UTM with its outline moved by 1e-15 degrees, so it no
+    longer shared its edge with its neighbour bit for bit: no valid coverage (132 of 767 fields on a scene)."""
+    r, ox, oy = 0.00012393260719040166, 13.093612345678901, 48.31234567890123  # a 4326 raster's pixel grid
+
+    def px(c0: int, r0: int, c1: int, r1: int) -> Polygon:
+        return box(ox + c0 * r, oy - r1 * r, ox + c1 * r, oy - r0 * r)
+
+    left, right = px(0, 0, 30, 20).difference(px(10, 8, 12, 10)), px(30, 0, 50, 20)  # a 2 x 2 px hole: ~70 m2
+    assert shapely.coverage_is_valid(np.array([left, right], object))
+    g, _, _, keep = clean_fields(np.array([left, right], object), "EPSG:4326", 500.0, 1000.0)
+    assert keep.all() and len(g[0].interiors) == 0  # the 100 m2 hole filled
+    assert shapely.equals_exact(g[0].exterior, left.exterior, 0)  # the outline as it was, bit for bit
+    assert shapely.coverage_is_valid(g)
+
+
+def test_pixel_area_of_a_projection_whose_scale_is_not_true() -> None:
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    from agriseg.raster.io import pixel_area_m2
+
+    wm = pixel_area_m2(CRS.from_epsg(3857), from_origin(1459000, 6156000, 10, 10), 100, 100)  # 10 m px at 48.3 N
+    assert wm == pytest.approx(100 * np.cos(np.deg2rad(48.3)) ** 2, rel=0.01)
+    utm = pixel_area_m2(CRS.from_epsg(32633), from_origin(400000, 5350000, 10, 10), 100, 100)
+    assert utm == pytest.approx(100, rel=2e-3)

@@ -320,7 +320,7 @@ class InstancePredictor:
         labels, conf = merge_instances(found, (info.height, info.width), c)
         labels[~valid] = 0
         n_fields = _write(output, labels, conf, profile, tags, self.model_id)
-        area = pixel_area_m2(info.crs, info.transform, info.height) * float(valid.sum()) / 1e6
+        area = pixel_area_m2(info.crs, info.transform, info.height, info.width) * float(valid.sum()) / 1e6
         return InstanceResult(scene, output, "ok", n_patches, len(found), n_fields, time.perf_counter() - t0, area)
 
     def _instances(

@@ -1,8 +1,9 @@
 """Metric clean-up of field polygons that is correct on any CRS and keeps touching fields touching.
 
-Projected CRSs in metres are used as they are. Anything else (geographic CRSs, feet) is handled per polygon
-in the UTM zone of its centroid: hole filling, minimum area, area and perimeter all happen in metres there,
-and the result is projected back. Area and perimeter are those of the final geometry.
+Projected CRSs in metres whose scale is true where the fields are (UTM, equal-area projections) are used as
+they are. Anything else (geographic CRSs, feet, Web Mercator) is handled per polygon in the UTM zone of its
+centroid: hole filling, minimum area, area and perimeter all happen in metres there, and the holes found are
+removed from the polygons as they are. Area and perimeter are those of the final geometry.
 
 The polygons of one raster form a coverage (they share edges and never overlap; the edges are simplified
 while they are traced, :mod:`agriseg.vector.coverage`). Holes are filled only when no other field lies
@@ -17,7 +18,7 @@ import numpy as np
 
 
 def is_metric(crs: Any) -> bool:
-    """Whether ``crs`` is projected with metre units (then lengths can be used directly)."""
+    """Whether ``crs`` is projected with metre units (its lengths are metres where its scale is true)."""
     from pyproj import CRS
 
     c = CRS.from_user_input(crs)
@@ -27,19 +28,50 @@ def is_metric(crs: Any) -> bool:
     return units <= {"metre", "meter", "m"}
 
 
+MAX_SCALE_ERROR = 0.01  # a projection whose areas are off by more than this where the fields are is not measured in
+
+
+def true_to_scale(crs: Any, bounds: tuple[float, float, float, float]) -> bool:
+    """Whether areas measured in ``crs`` are true within :data:`MAX_SCALE_ERROR` over ``bounds`` (its corners and
+    centre): a UTM zone or an equal-area projection is; Web Mercator, whose areas at 48 degrees north are 2.2x
+    the truth, is not, though its unit is the metre."""
+    from pyproj import CRS, Proj, Transformer
+
+    if not is_metric(crs):
+        return False
+    c = CRS.from_user_input(crs)
+    x0, y0, x1, y1 = bounds
+    xs, ys = np.array([x0, x1, x0, x1, (x0 + x1) / 2]), np.array([y0, y0, y1, y1, (y0 + y1) / 2])
+    lon, lat = Transformer.from_crs(c, c.geodetic_crs, always_xy=True).transform(xs, ys)
+    try:
+        scale = Proj(c).get_factors(lon, lat).areal_scale
+    except Exception:  # noqa: BLE001 - a projection pyproj cannot give factors of: measure in UTM, as if not true
+        return False
+    return bool(np.all(np.abs(np.asarray(scale) - 1.0) <= MAX_SCALE_ERROR))
+
+
 def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """EPSG code of the WGS 84 / UTM zone of each point."""
     zone = np.clip(np.floor((np.asarray(lon) + 180.0) / 6.0).astype(int) + 1, 1, 60)
     return np.where(np.asarray(lat) >= 0, 32600 + zone, 32700 + zone)
 
 
-def fill_small_holes(geoms: np.ndarray, max_hole_m2: float) -> np.ndarray:
-    """Remove interior rings smaller than ``max_hole_m2`` that hold no other geometry (metric CRS)."""
+def fill_small_holes(geoms: np.ndarray, max_hole_m2: float, apply_to: np.ndarray | None = None) -> np.ndarray:
+    """Remove interior rings smaller than ``max_hole_m2`` that hold no other geometry (metric CRS).
+
+    Args:
+        geoms: polygons in a metric CRS, where holes are measured.
+        max_hole_m2: holes smaller than this are removed, unless a geometry of ``geoms`` lies in them.
+        apply_to: the same polygons in another CRS (ring for ring), from which the rings found are removed
+            instead: their remaining vertices stay bit for bit what they were (a round trip through the metric
+            CRS moves them in the last digits, and neighbours that shared them no longer would).
+    """
     import shapely
     from shapely.geometry import MultiPolygon, Polygon
 
+    target = geoms if apply_to is None else apply_to
     if max_hole_m2 <= 0:
-        return geoms
+        return target
     tree = shapely.STRtree(geoms)
 
     def empty_hole(ring: Any) -> bool:
@@ -49,20 +81,20 @@ def fill_small_holes(geoms: np.ndarray, max_hole_m2: float) -> np.ndarray:
         inside = tree.query(hole, predicate="contains")  # fields lying in the hole (possibly touching it)
         return len(inside) == 0
 
-    def fix(g: Any) -> Any:
+    def fix(g: Any, t: Any) -> Any:
         if isinstance(g, Polygon):
-            if not g.interiors:
-                return g
-            keep = [r for r in g.interiors if not empty_hole(r)]
-            return Polygon(g.exterior, keep) if len(keep) != len(g.interiors) else g
+            keep = [k for k, r in enumerate(g.interiors) if not empty_hole(r)]
+            if len(keep) == len(g.interiors):
+                return t
+            return Polygon(t.exterior, [t.interiors[k] for k in keep])
         if isinstance(g, MultiPolygon):
-            return MultiPolygon([fix(p) for p in g.geoms])
-        return g
+            return MultiPolygon([fix(p, q) for p, q in zip(g.geoms, t.geoms, strict=True)])
+        return t
 
     n_holes = shapely.get_num_interior_rings(geoms)
-    out = geoms.copy()
+    out = target.copy()
     for i in np.flatnonzero(n_holes > 0):
-        out[i] = fix(geoms[i])
+        out[i] = fix(geoms[i], target[i])
     return out
 
 
@@ -123,10 +155,10 @@ def clean_fields(
     out = geoms.copy()
     if n == 0:
         return out, area, perim, np.zeros(0, bool)
-    if is_metric(crs):
+    if true_to_scale(crs, tuple(shapely.total_bounds(geoms))):
         out = _clean_metric(out, fill_holes_m2)
         area, perim = shapely.area(out), shapely.length(out)
-    else:
+    else:  # degrees, feet, or metres of a projection whose scale is not true here (Web Mercator): in UTM
         src = CRS.from_user_input(crs)
         to_ll = Transformer.from_crs(src, 4326, always_xy=True)
         c = shapely.get_coordinates(shapely.centroid(geoms))
@@ -139,10 +171,13 @@ def clean_fields(
             m = shapely.transform(geoms[idx], lambda xy, t=fwd: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
             filled = _clean_metric(m, fill_holes_m2)
             area[idx], perim[idx] = shapely.area(filled), shapely.length(filled)
-            changed = ~shapely.equals_exact(filled, m, 0)
-            if changed.any():  # only filled holes change the geometry: map those back
-                out[idx[changed]] = shapely.transform(
-                    filled[changed], lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+            valid = shapely.is_valid(m)
+            # holes are found in metres, but removed from the polygons as they are, so the vertices they share
+            # with neighbours stay the same (a round trip moved them by 1e-15 degrees: no valid coverage)
+            out[idx] = fill_small_holes(m, fill_holes_m2, apply_to=geoms[idx])
+            if (~valid).any():  # repaired in metres: those come back through the round trip
+                out[idx[~valid]] = shapely.transform(
+                    filled[~valid], lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
                 )
     keep = (area >= min_area_m2) & ~shapely.is_empty(out)
     return out[keep], area[keep], perim[keep], keep

@@ -266,7 +266,7 @@ def _table(
     plots: Any, pixels: np.ndarray, green: np.ndarray, counts: np.ndarray, info: Any, config: PlotsConfig
 ) -> Any:
     """The per-plot GeoDataFrame."""
-    px_m2 = pixel_area_m2(info.crs, info.transform, info.height)
+    px_m2 = pixel_area_m2(info.crs, info.transform, info.height, info.width)
     left, top = info.transform.c, info.transform.f
     from shapely.geometry import box
 
