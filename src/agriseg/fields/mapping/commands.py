@@ -22,8 +22,10 @@ from agriseg.fingerprint import Recipe
 from agriseg.runtime import check_device
 from agriseg.vector.config import PolygonizeConfig
 
-# agriseg's versions of what each command writes from the same inputs and options (part of the fingerprints)
-ALGORITHM = {"fields predict": "1", "fields polygonize": "1", "fields download": "1", "fields run": "1"}
+# agriseg's versions of what each command writes from the same inputs and options (part of the fingerprints);
+# polygonize / run 2: fields of Web Mercator rasters measured in metres of ground, holes filled on geographic CRSs
+# keep the edges neighbours share
+ALGORITHM = {"fields predict": "1", "fields polygonize": "2", "fields download": "1", "fields run": "2"}
 TWO_WINDOWS_RGBN = (("a", "b"), ("red", "green", "blue", "nir"))
 
 

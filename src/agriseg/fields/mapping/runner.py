@@ -26,7 +26,8 @@ Backend = Literal["serial", "dask"]
 
 
 # agriseg's version of what a scene task writes from a scene, model and options (part of every fingerprint)
-ALGORITHM = "1"
+# 2: fields of Web Mercator scenes measured in metres of ground; holes filled on geographic CRSs keep shared edges
+ALGORITHM = "2"
 
 
 MERGED_NAME = "fields.parquet"  # the merged GeoParquet of `fields map` in its output folder
