@@ -199,3 +199,38 @@ def test_official_fiboa_validator(fields_df: gpd.GeoDataFrame, tmp_path: Path) -
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__]))
+
+
+def test_geojson_has_7_decimals_and_float32_values_without_false_digits(
+    fields_df: gpd.GeoDataFrame, tmp_path: Path
+) -> None:
+    """Coordinates had 15 decimals (RFC 7946 section 11.2: about 6 are enough), and float32 values gained
+    digits (3154.8452148438); shared vertices must stay shared after rounding."""
+    import shapely
+
+    obj = json.loads(write_fields(fields_df, tmp_path / "f.geojson", "test-coll").read_text())
+    coords = np.concatenate([np.array(f["geometry"]["coordinates"][0]) for f in obj["features"]])
+    assert np.array_equal(coords, np.round(coords, 7))
+    back = gpd.read_file(tmp_path / "f.geojson")
+    assert shapely.coverage_is_valid(back.geometry.values) and back.is_valid.all()
+    conf = [f["properties"]["agriseg:confidence"] for f in obj["features"]]
+    assert all(len(repr(c)) <= 12 for c in conf), conf[:3]  # float32's own digits, not float64's
+
+
+@pytest.mark.parametrize("ext", [".gpkg", ".fgb"])
+def test_gis_formats_type_their_time_and_geometry(fields_df: gpd.GeoDataFrame, tmp_path: Path, ext: str) -> None:
+    """GeoPackage / FlatGeobuf wrote the time as text and, without fields, the geometry type "Unknown"; the
+    GeoPackage was version 1.4, which GDAL 3.6 (QGIS 3.28) warns about."""
+    import pyogrio
+
+    for name, df in (("f", fields_df), ("e", fields_df.iloc[:0])):
+        out = write_fields(df, tmp_path / f"{name}{ext}", "test-coll")
+        info = pyogrio.read_info(out)
+        assert info["geometry_type"] == "MultiPolygon", (name, info)
+        assert dict(zip(info["fields"], info["dtypes"], strict=True))["determination:datetime"].startswith("datetime64")
+    if ext == ".gpkg":
+        import sqlite3
+
+        with sqlite3.connect(tmp_path / "f.gpkg") as db:
+            assert db.execute("PRAGMA user_version").fetchone()[0] == 10200
+    assert gpd.read_file(tmp_path / f"f{ext}")["determination:datetime"].iloc[0] == WHEN

@@ -325,3 +325,11 @@ def test_pixel_area_of_a_projection_whose_scale_is_not_true() -> None:
     assert wm == pytest.approx(100 * np.cos(np.deg2rad(48.3)) ** 2, rel=0.01)
     utm = pixel_area_m2(CRS.from_epsg(32633), from_origin(400000, 5350000, 10, 10), 100, 100)
     assert utm == pytest.approx(100, rel=2e-3)
+
+
+def test_a_probability_raster_without_fields_has_the_confidence_column(tmp_path: Path) -> None:
+    """An empty result had no agriseg:confidence column (its GeoJSON no schemas:custom): two schemas in one run."""
+    cls = np.zeros((40, 60), np.uint8)
+    path = write_probs(tmp_path / "p.tif", cls, np.full(cls.shape, 5, np.uint8))
+    df = polygonize(path, None, PolygonizeConfig(progress=False))
+    assert len(df) == 0 and "agriseg:confidence" in df.columns

@@ -181,7 +181,9 @@ def _fields(
     more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg)
     cleaned, area, perim, conf, keys = cleaned[more], area[more], perim[more], conf[more], keys[more]
     ids = [f"{prefix}-{r}-{c}" for r, c in keys.tolist()]
-    extra = {"agriseg:confidence": conf} if np.isfinite(conf).any() else {}
+    # a raster with probabilities has a confidence column, also where it has no field (one schema per run)
+    probs = np.isfinite(table.confidence).any() if len(table.confidence) else profile.get("count", 1) > 1
+    extra = {"agriseg:confidence": conf} if probs else {}
     df = fields_frame(cleaned, profile["crs"], ids, area, perim, collection, determined, extra)
     t2 = time.perf_counter()
     if output is not None:

@@ -179,10 +179,11 @@ def write_fields(df: Any, path: str | Path, collection: str = "agriseg-fields") 
             pq.write_table(table.replace_schema_metadata(md), tmp, compression="zstd")
         else:
             driver = {"gpkg": "GPKG", "fgb": "FlatGeobuf"}[fmt]
-            out = df.copy()
-            if "determination:datetime" in out:
-                out["determination:datetime"] = out["determination:datetime"].dt.strftime(TIME_FORMAT)
-            out.to_file(tmp, driver=driver, engine="pyogrio", layer=path.stem, use_arrow=True)
+            # the time as a DateTime field (not text); one geometry type, also in a file without fields (it was
+            # "Unknown"); GeoPackage 1.2, which GDAL 3.6 (QGIS 3.28) reads without a warning about 1.4
+            kw = {"dataset_options": {"VERSION": "1.2"}} if fmt == "gpkg" else {}
+            df.to_file(tmp, driver=driver, engine="pyogrio", layer=path.stem, use_arrow=True,
+                       geometry_type="MultiPolygon", promote_to_multi=True, **kw)  # fmt: skip
     return path
 
 
@@ -193,6 +194,8 @@ def geojson_object(df: Any, meta: dict[str, Any]) -> dict[str, Any]:
     props = df.drop(columns=["id", df.geometry.name, *[k for k in CONSTANT if k in meta]])
     if "determination:datetime" in props:
         props["determination:datetime"] = props["determination:datetime"].dt.strftime(TIME_FORMAT)
+    for col in props.columns[props.dtypes == "float32"]:  # 3154.845, not 3154.8452148438 (float32 digits)
+        props[col] = [None if v != v else float(str(np.float32(v))) for v in props[col]]
     records = json.loads(props.to_json(orient="records")) if len(props) else []
     return feature_collection(df.geometry.values, records, crs=df.crs, ids=list(df["id"]), members=meta)
 

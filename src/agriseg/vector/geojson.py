@@ -3,7 +3,8 @@
 Geometries in a CRS are reprojected to WGS 84 longitude / latitude (RFC 7946 section 4; no ``crs`` member);
 geometries without one (polygons of a plain image) keep their coordinates, pixel columns and rows, and get
 no ``crs`` member either. Polygon rings follow the right-hand rule (exterior counter-clockwise, holes
-clockwise; section 3.1.6). Values are plain JSON (no NaN: :func:`agriseg.data.files.write_json`).
+clockwise; section 3.1.6); WGS 84 coordinates have :data:`DECIMALS` decimals. Values are plain JSON (no NaN:
+:func:`agriseg.data.files.write_json`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+DECIMALS = 7
 
 
 def to_wgs84(geoms: np.ndarray, crs: Any) -> np.ndarray:  # noqa: ANN401 - any CRS pyproj reads
@@ -50,8 +53,9 @@ def feature_collection(
     if members and "crs" in members:
         raise ValueError("RFC 7946 GeoJSON has no crs member")
     g = np.asarray(geoms, dtype=object)
-    if crs is not None:
-        g = to_wgs84(g, crs)
+    if crs is not None:  # 7 decimals of a degree, about 1 cm (RFC 7946 section 11.2): a tenth of the file's size;
+        # each coordinate rounded alone, so the vertices that neighbouring fields share stay shared
+        g = shapely.transform(to_wgs84(g, crs), lambda xy: np.round(xy, DECIMALS))
     g = shapely.orient_polygons(g, exterior_cw=False)
     features = []
     for i, (geom, props) in enumerate(zip(g, properties, strict=True)):

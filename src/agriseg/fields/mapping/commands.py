@@ -507,8 +507,12 @@ def polygonize(
             result.notes.append(f"land cover: {lc['collection']} {lc['year']} ({', '.join(lc['items'])})")
         if r.get("fields") is not None:
             dropped = r["raw_polygons"] - r["fields"]
-            result.note = f" ({r['fields']} fields; {dropped} of the {r['raw_polygons']} polygons found were dropped"
-            result.note += " by the area, confidence or land-cover filters)" if dropped else ")"
+            result.note = f" ({r['fields']} fields" + (
+                f"; {dropped} of the {r['raw_polygons']} polygons found were dropped by the area, confidence or "
+                "land-cover filters)"
+                if dropped
+                else ")"
+            )
     return result
 
 
