@@ -93,6 +93,7 @@ def test_output_is_cog_with_georeference_and_bands(scene: Path, tiny_model: torc
         assert o.count == 4 and set(o.dtypes) == {"uint8"}
         assert o.descriptions == ("class", "prob_background", "prob_field", "prob_boundary")
         assert json.loads(o.tags()["classes"]) == ["background", "field", "boundary"]
+        assert o.scales == (1.0, 1 / 255, 1 / 255, 1 / 255)  # GIS tools show probabilities 0-1, not 0-254
     cls, probs, _ = read_probabilities(out)
     assert np.abs(probs.astype(int).sum(0) - 255).max() <= 2  # probabilities x255 sum to 1
     assert (cls == probs.argmax(0)).mean() > 0.99  # argmax of float probs; uint8 ties may differ

@@ -241,3 +241,13 @@ def test_instance_raster_file_gives_a_coverage_with_first_pixel_ids(tmp_path: Pa
     assert np.isclose(conf_of["inst-4-3"], 200 / 254) and np.isclose(conf_of["inst-4-41"], 100 / 254)
     assert _shared(g[0], g[1]).length > 400  # the slanted edge is one shared line (46 px at 10 m)
     assert shapely.get_num_coordinates(g).max() <= 8  # straight edges, no staircase
+
+
+def test_a_tolerance_in_degrees_meant_as_metres_warns(caplog: pytest.LogCaptureFixture) -> None:
+    """``--simplify 20`` on an EPSG:4326 raster is 20 degrees (200,000 pixels), silently."""
+    geo = from_origin(13.0, 47.5, 1e-4, 1e-4)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert pixel_tolerance(2e-4, geo, "EPSG:4326") == pytest.approx(2.0)
+        assert not caplog.records
+        pixel_tolerance(20.0, geo, "EPSG:4326")
+    assert "--simplify 20 is in degrees on a raster in WGS 84: 200000 pixels" in caplog.text

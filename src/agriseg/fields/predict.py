@@ -415,6 +415,8 @@ class ScenePredictor:
         tmp = partial.with_name(partial.name + ".init")
         with rasterio.open(tmp, "w", **profile) as dst:
             describe_bands(dst, ("class", *(f"prob_{n}" for n in self._names())))
+            # GIS tools read probabilities 0-1 from the stored 0-254 (QGIS shows the scaled value, gdalinfo -stats)
+            dst.scales = (1.0, *[1.0 / 255.0] * self.num_classes)
             dst.update_tags(**scene_tags(info.tags))
             dst.update_tags(
                 agriseg_format=FORMAT_VERSION,

@@ -117,7 +117,18 @@ def pixel_tolerance(simplify: float | None, transform: Any, crs: Any) -> float:
         return 0.0
     c = CRS.from_user_input(crs)
     units = simplify if c.is_geographic else simplify / c.axis_info[0].unit_conversion_factor
-    return float(units / np.sqrt(abs(transform.a * transform.e - transform.b * transform.d)))
+    px = float(units / np.sqrt(abs(transform.a * transform.e - transform.b * transform.d)))
+    if c.is_geographic and px > GEOGRAPHIC_WARN_PX:  # --simplify 20 meant as metres: 20 degrees
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "--simplify %g is in degrees on a raster in %s: %.0f pixels (1e-4 degrees is about 10 m)",
+            simplify, c.name, px,
+        )  # fmt: skip
+    return px
+
+
+GEOGRAPHIC_WARN_PX = 10.0  # a tolerance in degrees of more pixels than this was meant in metres
 
 
 def _clean_metric(geoms: np.ndarray, fill_holes_m2: float) -> np.ndarray:
