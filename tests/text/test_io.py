@@ -189,7 +189,7 @@ def test_geojson_of_a_georeferenced_tile_is_rfc_7946(tmp_path: Path) -> None:
 
     t = Transformer.from_crs(4326, 32633, always_xy=True)
     back = shapely.transform(shapely.geometry.shape(_rings(doc)[0]), lambda xy: np.column_stack(t.transform(*xy.T)))
-    assert abs(back.area - 9.0) < 1e-3
+    assert abs(back.area - 9.0) < 0.05  # coordinates in 7 decimals (about 1 cm): 9 m2 within 0.5 %
 
 
 def test_geojson_of_a_plain_image_is_in_pixels(tmp_path: Path) -> None:
