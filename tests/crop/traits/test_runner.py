@@ -466,3 +466,15 @@ def test_traits_csv_has_the_date_found_in_a_name(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert list(rows[0])[:3] == ["file", "date", "level"]
     assert {r["date"] for r in rows} == {"2024-06-01", "2024-06-08"}
+
+
+def test_the_grid_box_is_in_the_records_one_unit(tmp_path: Path) -> None:
+    """With a scale every box of traits.json was in mm but grid_box, which stayed in px."""
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1,))
+    recs = run_traits([d], out, TraitsConfig(grid="1x2", grid_box="0,0,120,60", px_per_mm=2.0),
+                      batch=BatchOptions(progress=False))  # fmt: skip
+    assert recs[0]["grid_box"] == [0.0, 0.0, 60.0, 30.0]
+    recs = run_traits([d], tmp_path / "px", TraitsConfig(grid="1x2", grid_box="0,0,120,60"),
+                      batch=BatchOptions(progress=False))  # fmt: skip
+    assert recs[0]["grid_box"] == [0, 0, 120, 60]

@@ -433,7 +433,8 @@ def measure_item(
         "quality": photo_quality(rgb) if rgb is not None else "",  # a mask alone is not checked
         "meta": meta,
         "date": next((v for k, v in meta.items() if k.lower().endswith("date")), None) or name_date(item.name),
-        "grid_box": list(m.box) if m.box else None,
+        # the file's one unit: mm with a scale, like every other box of the record
+        "grid_box": (tidy([v / scale for v in m.box]) if scale else list(m.box)) if m.box else None,
         "warnings": m.warnings,
         "image": tidy(m.image),
         "plants": tidy(m.plants),
@@ -448,7 +449,7 @@ def measure_item(
 # 8: per-object colour decision; 9: grey objects the model was never sure of dropped; 10: model_sure;
 # 11: blue and saturated orange / yellow objects the model was never sure of dropped too; 12: half-seen
 # plants from 10 colour-decided px; 13: dates as YYYY_MM_DD and times after a date; warnings of a grid laid the
-# wrong way round and of a crop / weed model calling most vegetation weed
+# wrong way round and of a crop / weed model calling most vegetation weed; grid_box in mm with a scale
 ALGORITHM = "13"
 COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
