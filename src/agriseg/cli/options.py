@@ -397,13 +397,14 @@ def resolve_fields_model(ctx: click.Context, param: click.Parameter, value: Any)
     """A released field model's name becomes its cached file (downloaded once)."""
     if value is None:
         return None
-    from agriseg.fields.registry import MODELS, resolve_model
+    from agriseg.config import OptionError
+    from agriseg.fields.registry import released
 
     try:
-        return resolve_model(str(value))
-    except ValueError as err:
-        if str(value) not in MODELS:
-            raise click.BadParameter(str(err), ctx, param) from err
+        return released(str(value))
+    except OptionError as err:  # not a file, not a released name
+        raise click.BadParameter(str(err).removeprefix("--model: "), ctx, param) from err
+    except ValueError as err:  # a failed download
         raise click.ClickException(str(err)) from err
 
 

@@ -259,6 +259,19 @@ def resolve_model(value: str, progress: bool = True) -> str:
     return value
 
 
+def released(model: str | Path) -> str:
+    """``--model`` as a local file (:func:`resolve_model`); a name that is neither a file nor a released model is
+    a usage error (:class:`agriseg.config.OptionError`), a failed download stays a ``ValueError``."""
+    from agriseg.config import OptionError
+
+    try:
+        return resolve_model(str(model))
+    except ValueError as err:
+        if str(model) not in MODELS:
+            raise OptionError(f"--model: {err}") from None
+        raise  # a failed download: the command failed, not its options
+
+
 Status = Literal["cached", "not downloaded"]
 
 
@@ -302,6 +315,7 @@ __all__ = [
     "get_spec",
     "is_cached",
     "model_inputs",
+    "released",
     "resolve_model",
     "spec_for",
     "status",

@@ -29,20 +29,6 @@ def asked_countries(value: str, root: str | Path | None = None) -> tuple[list[st
     return [c for c in asked if c in present], missing
 
 
-def released(model: str | Path) -> str:
-    """``--model`` as a local file: a released model's name is downloaded (once), after the command's other
-    options and inputs were checked; a name that is neither a file nor a released model is a usage error."""
-    from agriseg.config import OptionError
-    from agriseg.fields.registry import MODELS, resolve_model
-
-    try:
-        return resolve_model(str(model))
-    except ValueError as err:
-        if str(model) not in MODELS:
-            raise OptionError(f"--model: {err}") from None
-        raise  # a failed download: the command failed, not its options
-
-
 def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluateConfig) -> dict[str, Any]:
     """``agriseg fields evaluate``: pixel / object metrics (FTW rules), COCO AP, per country, 95% intervals.
 
@@ -52,10 +38,11 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     from agriseg.fields.checkpoints import load_fields_model
     from agriseg.fields.dataset import FTWDataset
     from agriseg.fields.evaluate import evaluate_model
+    from agriseg.fields.registry import released
     from agriseg.fields.sentinel2 import channels_for
 
     present, absent = asked_countries(config.countries, root)  # before a released model is downloaded
-    model, cfg, info = load_fields_model(released(model_path))
+    model, cfg, info = load_fields_model(released(model_path))  # after the checks
     order = config.windows or info.get("windows", "ab")
     divisor = float(info.get("divisor", FTW_DIVISOR))
     ds = FTWDataset(root, present, config.split, config.target, order, divisor, config.offset, config.missing)
@@ -82,6 +69,7 @@ def robustness(
 
     from agriseg.config import OptionError
     from agriseg.fields.checkpoints import load_fields_model
+    from agriseg.fields.registry import released
     from agriseg.fields.robustness import RobustnessConfig, robustness_report, scene_chips, scene_valid
     from agriseg.fields.sentinel2 import channels_for, read_s2, to_reflectance
 
@@ -93,7 +81,7 @@ def robustness(
         asked_countries(config.countries, root)  # the root and countries before a released model is downloaded
     elif not Path(str(scene)).is_file():
         raise OptionError(f"{scene}: no such file (--scene)")
-    model, cfg, info = load_fields_model(released(model_path))
+    model, cfg, info = load_fields_model(released(model_path))  # after the checks
     labels = None
     if scene is not None:
         from agriseg.data.io import quiet_rasterio

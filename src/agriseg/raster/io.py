@@ -48,19 +48,17 @@ def pixel_area_m2(crs: Any, transform: Any, height: int = 0, width: int = 0) -> 
     if crs.is_geographic:
         lat = np.deg2rad(transform.f + transform.e * height / 2)
         return float(a * 111_320.0 * np.cos(lat) * e * 110_574.0)
-    from pyproj import CRS, Proj, Transformer
+    from pyproj import CRS
+
+    from agriseg.vector.geometry import MAX_SCALE_ERROR, areal_scale
 
     c = CRS.from_user_input(crs)
     unit = float(c.axis_info[0].unit_conversion_factor) if c.axis_info else 1.0
     x, y = transform * (width / 2, height / 2)
-    try:
-        lon, lat = Transformer.from_crs(c, c.geodetic_crs, always_xy=True).transform(x, y)
-        scale = float(Proj(c).get_factors(lon, lat).areal_scale)
-    except Exception:  # noqa: BLE001 - a projection pyproj gives no factors of: its units as they are
-        scale = 1.0
+    scale = areal_scale(c, np.array([x]), np.array([y]))
     # within 1 % (a UTM zone) the grid's own area, as the field polygons measure (agriseg.vector.geometry)
-    true = not np.isfinite(scale) or scale <= 0 or abs(scale - 1.0) <= 0.01
-    return float(a * e * unit * unit / (1.0 if true else scale))
+    s = 1.0 if scale is None or abs(scale[0] - 1.0) <= MAX_SCALE_ERROR else float(scale[0])
+    return float(a * e * unit * unit / s)
 
 
 def _rio() -> Any:

@@ -31,23 +31,29 @@ def is_metric(crs: Any) -> bool:
 MAX_SCALE_ERROR = 0.01  # a projection whose areas are off by more than this where the fields are is not measured in
 
 
+def areal_scale(crs: Any, xs: np.ndarray, ys: np.ndarray) -> np.ndarray | None:
+    """The projection's areal scale (map area / ground area) at points ``xs, ys`` of ``crs``, or None where pyproj
+    gives no factors of it."""
+    from pyproj import CRS, Proj, Transformer
+
+    c = CRS.from_user_input(crs)
+    try:
+        lon, lat = Transformer.from_crs(c, c.geodetic_crs, always_xy=True).transform(xs, ys)
+        scale = np.asarray(Proj(c).get_factors(lon, lat).areal_scale, dtype=float)
+    except Exception:  # noqa: BLE001 - a projection pyproj cannot give factors of
+        return None
+    return scale if np.all(np.isfinite(scale) & (scale > 0)) else None
+
+
 def true_to_scale(crs: Any, bounds: tuple[float, float, float, float]) -> bool:
     """Whether areas measured in ``crs`` are true within :data:`MAX_SCALE_ERROR` over ``bounds`` (its corners and
     centre): a UTM zone or an equal-area projection is; Web Mercator, whose areas at 48 degrees north are 2.2x
-    the truth, is not, though its unit is the metre."""
-    from pyproj import CRS, Proj, Transformer
-
+    the truth, is not, though its unit is the metre. One without factors is measured in UTM, as if not true."""
     if not is_metric(crs):
         return False
-    c = CRS.from_user_input(crs)
     x0, y0, x1, y1 = bounds
-    xs, ys = np.array([x0, x1, x0, x1, (x0 + x1) / 2]), np.array([y0, y0, y1, y1, (y0 + y1) / 2])
-    lon, lat = Transformer.from_crs(c, c.geodetic_crs, always_xy=True).transform(xs, ys)
-    try:
-        scale = Proj(c).get_factors(lon, lat).areal_scale
-    except Exception:  # noqa: BLE001 - a projection pyproj cannot give factors of: measure in UTM, as if not true
-        return False
-    return bool(np.all(np.abs(np.asarray(scale) - 1.0) <= MAX_SCALE_ERROR))
+    scale = areal_scale(crs, np.array([x0, x1, x0, x1, (x0 + x1) / 2]), np.array([y0, y0, y1, y1, (y0 + y1) / 2]))
+    return scale is not None and bool(np.all(np.abs(scale - 1.0) <= MAX_SCALE_ERROR))
 
 
 def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -56,22 +62,27 @@ def utm_epsg(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return np.where(np.asarray(lat) >= 0, 32600 + zone, 32700 + zone)
 
 
-def fill_small_holes(geoms: np.ndarray, max_hole_m2: float, apply_to: np.ndarray | None = None) -> np.ndarray:
+def fill_small_holes(
+    geoms: np.ndarray, max_hole_m2: float, also: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Remove interior rings smaller than ``max_hole_m2`` that hold no other geometry (metric CRS).
 
     Args:
         geoms: polygons in a metric CRS, where holes are measured.
         max_hole_m2: holes smaller than this are removed, unless a geometry of ``geoms`` lies in them.
-        apply_to: the same polygons in another CRS (ring for ring), from which the rings found are removed
-            instead: their remaining vertices stay bit for bit what they were (a round trip through the metric
-            CRS moves them in the last digits, and neighbours that shared them no longer would).
+        also: the same polygons in another CRS (ring for ring; None entries are left out), from which the same
+            rings are removed: their other vertices stay bit for bit what they were (a round trip through the
+            metric CRS moves them in the last digits, and neighbours that shared them no longer would).
+
+    Returns:
+        ``(geoms without those holes, also without them)`` (the second None without ``also``).
     """
     import shapely
     from shapely.geometry import MultiPolygon, Polygon
 
-    target = geoms if apply_to is None else apply_to
+    out, out_also = geoms.copy(), None if also is None else also.copy()
     if max_hole_m2 <= 0:
-        return target
+        return out, out_also
     tree = shapely.STRtree(geoms)
 
     def empty_hole(ring: Any) -> bool:
@@ -81,21 +92,27 @@ def fill_small_holes(geoms: np.ndarray, max_hole_m2: float, apply_to: np.ndarray
         inside = tree.query(hole, predicate="contains")  # fields lying in the hole (possibly touching it)
         return len(inside) == 0
 
-    def fix(g: Any, t: Any) -> Any:
-        if isinstance(g, Polygon):
-            keep = [k for k, r in enumerate(g.interiors) if not empty_hole(r)]
-            if len(keep) == len(g.interiors):
-                return t
-            return Polygon(t.exterior, [t.interiors[k] for k in keep])
-        if isinstance(g, MultiPolygon):
-            return MultiPolygon([fix(p, q) for p, q in zip(g.geoms, t.geoms, strict=True)])
-        return t
+    def parts(g: Any) -> list[Any]:
+        return list(g.geoms) if isinstance(g, MultiPolygon) else [g]
+
+    def kept(g: Any) -> list[list[int]]:  # per part, the holes that stay
+        return [[k for k, r in enumerate(p.interiors) if not empty_hole(r)] for p in parts(g)]
+
+    def rebuild(g: Any, keep: list[list[int]]) -> Any:
+        new = [Polygon(p.exterior, [p.interiors[k] for k in ks]) for p, ks in zip(parts(g), keep, strict=True)]
+        return MultiPolygon(new) if isinstance(g, MultiPolygon) else new[0]
 
     n_holes = shapely.get_num_interior_rings(geoms)
-    out = target.copy()
     for i in np.flatnonzero(n_holes > 0):
-        out[i] = fix(geoms[i], target[i])
-    return out
+        if not isinstance(geoms[i], Polygon | MultiPolygon):
+            continue
+        keep = kept(geoms[i])
+        if sum(map(len, keep)) == n_holes[i]:
+            continue  # every hole stays: the geometry as it is
+        out[i] = rebuild(geoms[i], keep)
+        if out_also is not None and also is not None and also[i] is not None:
+            out_also[i] = rebuild(also[i], keep)
+    return out, out_also
 
 
 def pixel_tolerance(simplify: float | None, transform: Any, crs: Any) -> float:
@@ -138,7 +155,7 @@ def _clean_metric(geoms: np.ndarray, fill_holes_m2: float) -> np.ndarray:
     if bad.any():
         geoms = geoms.copy()
         geoms[bad] = shapely.make_valid(geoms[bad])
-    return fill_small_holes(geoms, fill_holes_m2)
+    return fill_small_holes(geoms, fill_holes_m2)[0]
 
 
 def clean_fields(
@@ -180,15 +197,19 @@ def clean_fields(
             fwd = Transformer.from_crs(src, int(z), always_xy=True)
             back = Transformer.from_crs(int(z), src, always_xy=True)
             m = shapely.transform(geoms[idx], lambda xy, t=fwd: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
-            filled = _clean_metric(m, fill_holes_m2)
-            area[idx], perim[idx] = shapely.area(filled), shapely.length(filled)
-            valid = shapely.is_valid(m)
+            bad = ~shapely.is_valid(m)
+            m[bad] = shapely.make_valid(m[bad])
+            also = geoms[idx].copy()
+            also[bad] = None  # repaired in metres: those come back through the round trip below
             # holes are found in metres, but removed from the polygons as they are, so the vertices they share
             # with neighbours stay the same (a round trip moved them by 1e-15 degrees: no valid coverage)
-            out[idx] = fill_small_holes(m, fill_holes_m2, apply_to=geoms[idx])
-            if (~valid).any():  # repaired in metres: those come back through the round trip
-                out[idx[~valid]] = shapely.transform(
-                    filled[~valid], lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
+            filled, kept = fill_small_holes(m, fill_holes_m2, also)
+            assert kept is not None
+            area[idx], perim[idx] = shapely.area(filled), shapely.length(filled)
+            out[idx] = kept
+            if bad.any():
+                out[idx[bad]] = shapely.transform(
+                    filled[bad], lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
                 )
     keep = (area >= min_area_m2) & ~shapely.is_empty(out)
     return out[keep], area[keep], perim[keep], keep

@@ -396,7 +396,7 @@ def _chart(by_id: dict[str, list[dict[str, Any]]], key: str, path: Path, layout:
     start = days[0] if days else ""
 
     def x(r: dict[str, Any]) -> float:
-        return 0.0 if r["date"] == start else float(_days(start, r["date"]) or 0.0)
+        return _days(start, r["date"]) or 0.0  # None: the first date itself
 
     def series(rows: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
         rows = [r for r in rows if r.get("date")]
