@@ -47,3 +47,14 @@ def test_tiled_equals_whole_for_a_pointwise_model():
     tiled = predict_tiled(pointwise, img, 4, tile=32, overlap=0.25, batch_size=3)
     assert tiled.shape == (4, 70, 95) and tiled.dtype == np.float32
     assert np.allclose(tiled, whole, atol=1e-5)
+
+
+def test_predict_tiled_refuses_a_channels_last_image_and_an_overlap_out_of_range():
+    """An (H, W, 3) image came back as (K, W, 3) probabilities; a negative overlap left gaps (NaN)."""
+    forward = lambda b: softmax(b[:, :2] * 0, 1)  # noqa: E731
+    with pytest.raises(ValueError, match=r"\(H, W, C\)"):
+        predict_tiled(forward, np.zeros((300, 300, 3), np.float32), 2, tile=128)
+    with pytest.raises(ValueError, match="overlap"):
+        predict_tiled(forward, np.zeros((3, 300, 300), np.float32), 2, tile=128, overlap=-1)
+    probs = predict_tiled(forward, np.zeros((3, 300, 300), np.float32), 2, tile=128)
+    assert probs.shape == (2, 300, 300) and np.isfinite(probs).all()

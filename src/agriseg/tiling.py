@@ -96,7 +96,13 @@ def predict_tiled(
     Returns:
         Probabilities ``(K, H, W)`` float32: the blend of the tiles' probabilities.
     """
+    if image.ndim != 3:
+        raise ValueError(f"image must be (C, H, W); got shape {image.shape}")
     c, h, w = image.shape
+    if c > 64 and w <= 16:
+        raise ValueError(f"image must be (C, H, W); {image.shape} looks like (H, W, C): image.transpose(2, 0, 1)")
+    if not 0.0 <= overlap < 1.0:
+        raise ValueError(f"overlap must be in [0, 1), got {overlap}")
     if h <= tile and w <= tile:
         single: np.ndarray = forward(image[None])[0]
         return single

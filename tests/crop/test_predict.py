@@ -1,4 +1,5 @@
 import csv
+import re
 import shutil
 
 import numpy as np
@@ -237,3 +238,58 @@ def test_predict_paths_takes_the_old_batch_keywords_with_a_warning(samples_dir, 
     with pytest.warns(DeprecationWarning, match=r"overwrite=, strict=\) is deprecated"):
         res = predict_paths([photo], tmp_path, CropPredictConfig(long_side=256), overwrite=True, strict=True)
     assert res.counts["ok"] == 1
+
+
+def test_predict_takes_a_photo_in_any_common_form_and_refuses_what_is_no_photo(tiny_predictor, tmp_path):
+    """A float photo in [0, 1] gave an all-zero mask, uint16 a wrong one, and a PIL image or a path a deep
+    traceback: a library caller now gets the same mask from each form, or a clear error."""
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (40, 52, 3), dtype=np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "p.png")
+    base = tiny_predictor.predict(rgb)
+    same = {
+        "float in [0, 1]": rgb.astype(np.float32) / 255,
+        "float in [0, 255]": rgb.astype(np.float64),
+        "uint16": rgb.astype(np.uint16) * 257,
+        "int64": rgb.astype(np.int64),
+        "RGBA": np.dstack([rgb, np.full(rgb.shape[:2], 255, np.uint8)]),
+        "PIL image": Image.fromarray(rgb),
+        "path": tmp_path / "p.png",
+        "str path": str(tmp_path / "p.png"),
+    }
+    for name, image in same.items():
+        assert np.array_equal(tiny_predictor.predict(image), base), name
+    grey = tiny_predictor.predict(rgb[..., 0])
+    assert grey.shape == rgb.shape[:2]
+    for bad, words in [
+        (rgb > 100, "mask"),
+        (rgb.transpose(2, 0, 1), "channels first"),
+        (rgb.astype(np.float32) - 300, "[0, 1] or [0, 255]"),
+        (rgb.astype(np.int32) * 4, "0-255"),
+        (np.zeros((4, 4, 3, 2), np.uint8), "shape"),
+    ]:
+        with pytest.raises(ValueError, match=re.escape(words)):
+            tiny_predictor.predict(bad)
+    with pytest.raises(TypeError, match="numpy array"):
+        tiny_predictor.predict([[1, 2], [3, 4]])
+    assert np.array_equal(same["float in [0, 1]"], rgb.astype(np.float32) / 255)  # the input is left as it was
+
+
+@pytest.mark.parametrize(
+    ("option", "words"),
+    [
+        ({"long_side": -5}, "long_side"),
+        ({"overlap": -1.0}, "overlap"),
+        ({"overlap": 0.99}, "overlap"),
+        ({"tta": "flips"}, "none, flip, flip+scale"),
+        ({"precision": "fp16"}, "fp32, bf16"),
+        ({"device": "gpu"}, "cuda"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"tile": 8}, "tile"),
+    ],
+)
+def test_predictor_refuses_settings_that_give_wrong_masks_silently(tiny_predictor, option, words):
+    """long_side=-5 gave an all-zero mask, a negative overlap left untiled gaps (NaN), 'flips' ran as no TTA."""
+    settings = {"long_side": 96, "tile": 64, **option}
+    with pytest.raises(ValueError, match=re.escape(words)):
+        Predictor(tiny_predictor.model, 2, **settings)

@@ -108,3 +108,17 @@ def test_folders_list_gifs_and_keep_broken_links_to_fail_by_name(tmp_path):
     assert read_rgb(tmp_path / "a.gif").shape == (8, 8, 3)
     with pytest.raises(ImageReadError, match=r"c\.jpg: a link to .*gone\.jpg, which is missing$"):
         read_rgb(tmp_path / "c.jpg")
+
+
+def test_one_folder_given_as_a_str_is_one_path_not_its_characters(tmp_path):
+    """predict_paths('photos', ...) listed '/' (the first character) and refused it."""
+    from agriseg.crop.config import CropPredictConfig
+    from agriseg.crop.predict import predict_paths
+    from agriseg.data.io import list_images_once
+
+    (tmp_path / "photos").mkdir()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "photos" / "a.png")
+    assert list_images(str(tmp_path / "photos")) == [tmp_path / "photos" / "a.png"]
+    assert list_images_once(tmp_path / "photos") == [tmp_path / "photos" / "a.png"]
+    with pytest.raises(FileNotFoundError, match="nowhere"):  # the whole name, not its first character
+        predict_paths(str(tmp_path / "nowhere"), tmp_path / "out", CropPredictConfig())

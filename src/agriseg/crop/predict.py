@@ -17,7 +17,7 @@ from typing_extensions import deprecated
 from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.crop.config import DEFAULT_OPTIMIZE, CropPredictConfig
 from agriseg.data.files import atomic_write, atomic_writes
-from agriseg.data.io import ImageReadError, read_rgb
+from agriseg.data.io import ImageReadError, PathsLike, as_rgb, read_rgb
 from agriseg.runtime import ModelRunner, Optimize, softmax, tta_average
 from agriseg.tiling import predict_tiled
 
@@ -134,9 +134,31 @@ class Predictor:
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._check()
         self.runner = ModelRunner(  # photos and their second-pass windows come in many sizes: one export
             self.model, self.device, self.precision, self.channels_last, self.optimize, self.batch_size, any_size=True
         )
+
+    def _check(self) -> None:
+        """Refuse settings that would give wrong masks silently (a library caller has no CLI checking them)."""
+        import re
+        from numbers import Integral
+        from typing import get_args
+
+        for name, kind in (("tta", TTA), ("precision", Precision), ("optimize", Optimize)):
+            if getattr(self, name) not in get_args(kind):
+                valid = ", ".join(get_args(kind))
+                raise ValueError(f"{name}={getattr(self, name)!r} is not one of: {valid}")
+        if not isinstance(self.long_side, Integral) or self.long_side < 0 or 0 < self.long_side < 32:
+            raise ValueError(f"long_side={self.long_side!r}: 0 (the photo's own size) or at least 32 px")
+        if not isinstance(self.tile, Integral) or self.tile < 32:
+            raise ValueError(f"tile={self.tile!r}: at least 32 px")
+        if not 0.0 <= self.overlap <= 0.9:
+            raise ValueError(f"overlap={self.overlap!r}: a fraction from 0 to 0.9")
+        if not isinstance(self.batch_size, Integral) or self.batch_size < 1:
+            raise ValueError(f"batch_size={self.batch_size!r}: at least 1")
+        if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", str(self.device)):
+            raise ValueError(f"device={self.device!r}: cpu, cuda, cuda:N or mps")
 
     def to_array(self, rgb: np.ndarray, long_side: int | None = None) -> np.ndarray:
         """uint8 ``(H, W, 3)`` -> float32 ``(3, h, w)`` in [0, 1] with its long side at ``long_side``
@@ -150,8 +172,14 @@ class Predictor:
             x = resize_planes(x, (max(1, round(h * s)), max(1, round(w * s))))
         return x
 
-    def probabilities(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Class probabilities ``(K, H, W)`` float32 at each image's full size (averaged over TTA variants)."""
+    def probabilities(self, images: Sequence[Any]) -> list[np.ndarray]:
+        """Class probabilities ``(K, H, W)`` float32 at each image's full size (averaged over TTA variants).
+
+        Args:
+            images: photos as :func:`agriseg.data.io.as_rgb` takes them (uint8 ``(H, W, 3)`` arrays, other
+                arrays, PIL images or file names).
+        """
+        images = [as_rgb(im) for im in images]
         sizes = [self.long_side]
         if self.tta == "flip+scale":
             base = self.long_side or max(images[0].shape[:2])
@@ -176,14 +204,34 @@ class Predictor:
             probs = [tta_average(tiled, x[None], flips)[0] for x in xs]
         return [resize_planes(p, im.shape[:2]) for im, p in zip(images, probs, strict=True)]
 
-    def predict(self, image: np.ndarray) -> np.ndarray:
-        """Class-id mask ``(H, W)`` uint8 of one RGB image."""
-        return self.classes(self.probabilities([image])[0], image)
+    def predict(self, image: Any) -> np.ndarray:
+        """The class-id mask of one photo.
 
-    def segment(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The class map ``(H, W)`` uint8 of one RGB image and :meth:`sure` of its probabilities."""
-        probs = self.probabilities([image])[0]
-        return self.classes(probs, image), self.sure(probs)
+        Args:
+            image: the photo: a uint8 ``(H, W, 3)`` array, or what :func:`agriseg.data.io.as_rgb` takes (other
+                arrays, a PIL image, a file name).
+
+        Returns:
+            ``(H, W)`` uint8 class ids (0 background; 1 vegetation, or the model's classes).
+
+        Raises:
+            ValueError: an array that is no photo (see :func:`agriseg.data.io.as_rgb`).
+        """
+        rgb = as_rgb(image)
+        return self.classes(self.probabilities([rgb])[0], rgb)
+
+    def segment(self, image: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The class map of one photo and where the model was sure of it.
+
+        Args:
+            image: the photo, as :meth:`predict` takes it.
+
+        Returns:
+            The class map ``(H, W)`` uint8 and :meth:`sure` of its probabilities ``(H, W)`` bool.
+        """
+        rgb = as_rgb(image)
+        probs = self.probabilities([rgb])[0]
+        return self.classes(probs, rgb), self.sure(probs)
 
     def sure(self, probs: np.ndarray) -> np.ndarray:
         """``(H, W)`` bool: the pixels whose vegetation probability (of ``(K, H, W)`` probabilities) reaches the
@@ -630,7 +678,7 @@ def _model_name(predictor: Predictor) -> str | None:
 
 @batch_keywords
 def predict_paths(
-    paths: Sequence[str | Path], outdir: str | Path, config: CropPredictConfig, batch: BatchOptions | None = None
+    paths: PathsLike, outdir: str | Path, config: CropPredictConfig, batch: BatchOptions | None = None
 ) -> BatchResult:
     """``agriseg crop predict``: segment the photos under ``paths`` into ``outdir`` (see :func:`predict_files`).
 
@@ -644,7 +692,7 @@ def predict_paths(
     from agriseg.fingerprint import Recipe
 
     out = ensure_outdir(outdir)
-    files, earlier = drop_outputs(list_images(list(paths)), out, OUTPUT_SUFFIXES)
+    files, earlier = drop_outputs(list_images(paths), out, OUTPUT_SUFFIXES)
     if not files:
         raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
     pred = load_predictor(

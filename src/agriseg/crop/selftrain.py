@@ -31,6 +31,7 @@ from agriseg.models.config import ModelConfig
 
 if TYPE_CHECKING:
     from agriseg.batch import Item
+    from agriseg.data.io import PathsLike
     from agriseg.fingerprint import Recipe
 
 # agriseg's version of what each command makes from its inputs and options (part of their fingerprints)
@@ -622,7 +623,7 @@ def depth_guided_postprocess(pred: np.ndarray, depth_mask: np.ndarray, min_suppo
 
 
 def adapt_photos(
-    paths: list[str | Path],
+    paths: PathsLike,
     output: str | Path,
     config: AdaptConfig,
     pseudo: PseudoLabelConfig,
@@ -650,7 +651,7 @@ def adapt_photos(
     output = Path(output)
     if output.suffix != ".safetensors":
         raise OptionError(f"-o {output}: the adapted model is a .safetensors file; name it so")
-    photos = list_images(list(paths))
+    photos = list_images(paths)
     if keep:
         read_keep(keep)  # a bad export is a usage error before any photo is pseudo-labelled
     train = TrainConfig(batch_size=config.batch_size)  # checked before the work too

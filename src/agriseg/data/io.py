@@ -19,6 +19,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from typing import Any, TypeAlias
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -154,6 +155,52 @@ def read_rgb(path: str | Path) -> np.ndarray:
     elif arr.shape[-1] > 3:
         arr = arr[..., :3]
     return _to_uint8(arr, path)
+
+
+def as_rgb(image: Any) -> np.ndarray:
+    """A photo given in memory or by name as ``uint8`` RGB ``(H, W, 3)``: what every crop model takes.
+
+    Args:
+        image: a file name (read with :func:`read_rgb`), a PIL image, or an array ``(H, W)`` (grey),
+            ``(H, W, 1-4)`` (grey, grey + alpha, RGB, RGBA: alpha dropped) of ``uint8``; ``uint16`` is
+            scaled by its range (65535 is white), other integers must hold 0-255, floats in [0, 1] are scaled
+            by 255 and floats in (1, 255] taken as 0-255.
+
+    Raises:
+        ValueError: a mask (``bool``), a channels-first ``(C, H, W)`` array, another shape, or values out of
+            range (or not finite); ``TypeError`` for anything that is no photo.
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return read_rgb(os.fspath(image))
+    if isinstance(image, Image.Image):
+        image = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"a photo is a file name, a PIL image or a numpy array, not {type(image).__name__}")
+    arr = image
+    if arr.dtype == bool:
+        raise ValueError("a bool array is a mask, not a photo: pass the RGB photo (H, W, 3)")
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[-1] > 4:
+        raise ValueError(f"the array is {arr.shape}, channels first; pass (H, W, 3): arr.transpose(1, 2, 0)")
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or not 1 <= arr.shape[-1] <= 4:
+        raise ValueError(f"a photo is (H, W), (H, W, 3) or (H, W, 4); got an array of shape {image.shape}")
+    arr = np.repeat(arr[..., :1], 3, axis=-1) if arr.shape[-1] <= 2 else arr[..., :3]  # grey (+ alpha); alpha
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.uint16:  # a 16-bit photo, scaled by its range as read_rgb scales such files
+        return (arr.astype(np.float32) * (255.0 / 65535.0)).round().astype(np.uint8)
+    if np.issubdtype(arr.dtype, np.integer):
+        least, most = int(arr.min()), int(arr.max())
+        if least < 0 or most > 255:
+            raise ValueError(f"an integer photo other than uint16 holds values 0-255; this one spans [{least}, {most}]")
+        return arr.astype(np.uint8)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise ValueError(f"a photo's values are numbers, not {arr.dtype}")
+    lo, hi = (float(arr.min()), float(arr.max())) if np.isfinite(arr).all() else (np.nan, np.nan)
+    if not (0.0 <= lo and hi <= 255.0):
+        raise ValueError(f"a float photo holds values in [0, 1] or [0, 255]; this one spans [{lo:g}, {hi:g}]")
+    return (arr * (255.0 if hi <= 1.0 else 1.0)).round().astype(np.uint8)
 
 
 def exif_orientation(im: Image.Image) -> int:
@@ -310,7 +357,18 @@ class NoInputError(ValueError):
     """The paths given hold nothing to work on (an empty folder): a usage problem, exit status 2 on the CLI."""
 
 
-def list_images_once(paths: Sequence[str | Path]) -> list[Path]:
+PathsLike: TypeAlias = "str | os.PathLike[str] | Sequence[str | os.PathLike[str]]"
+"""One file or folder, or a sequence of them: what every ``paths`` argument of the batch commands takes."""
+
+
+def as_paths(paths: PathsLike) -> list[Path]:
+    """One path or a sequence of them as a list of paths (a lone ``str`` is one path, never its characters)."""
+    if isinstance(paths, (str, os.PathLike)):
+        return [Path(paths)]
+    return [Path(p) for p in paths]
+
+
+def list_images_once(paths: PathsLike) -> list[Path]:
     """:func:`list_images`, refusing a file that two arguments name: it would be counted or measured twice.
 
     Raises:
@@ -321,7 +379,7 @@ def list_images_once(paths: Sequence[str | Path]) -> list[Path]:
 
     seen: dict[Path, tuple[Path, Path]] = {}  # resolved file -> (the file as listed, the argument it came from)
     files: list[Path] = []
-    for arg in map(Path, paths):
+    for arg in as_paths(paths):
         for f in list_images([arg]):
             key = f.resolve()
             if key not in seen:
@@ -358,15 +416,18 @@ def _in_subfolders(folder: Path) -> str:
     return f"; its subfolders {', '.join(have[:3])} have images: name one of them"
 
 
-def list_images(paths: Sequence[str | Path]) -> list[Path]:
+def list_images(paths: PathsLike) -> list[Path]:
     """Expand files and folders (non-recursive) into a sorted list of image files.
+
+    Args:
+        paths: one file or folder, or a sequence of them.
 
     Raises:
         FileNotFoundError: for a path that does not exist.
         NoInputError: for a folder without images, or when nothing is found.
     """
     out: list[Path] = []
-    for p in map(Path, paths):
+    for p in as_paths(paths):
         if p.is_dir():
             # a link to a missing file stays in: its item fails with a message naming it, the others go on
             found = sorted(

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
-from agriseg.data.io import NoInputError, list_images
+from agriseg.data.io import NoInputError, PathsLike, list_images
 from agriseg.raster.image import read_image
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.config import grid_within_patch
@@ -224,8 +224,8 @@ def pair_files(
 
 
 def records_from_files(
-    images: Sequence[str | Path],
-    masks: Sequence[str | Path],
+    images: PathsLike,
+    masks: PathsLike,
     class_names: Sequence[str],
     spec: PatchConfig,
     seed: int = 0,
@@ -313,8 +313,8 @@ class BuiltDataset:
 
 
 def build_dataset(
-    images: Sequence[str | Path],
-    masks: Sequence[str | Path],
+    images: PathsLike,
+    masks: PathsLike,
     out: str | Path,
     class_words: str,
     config: TextDatasetConfig,
@@ -354,7 +354,7 @@ def build_dataset(
 
     names = parse_class_words(class_words)
     unpaired: list[str] = []  # images without a mask: left out and named, unless strict
-    pairs = pair_files(list_images(list(images)), list_images(list(masks)), None if strict else unpaired)
+    pairs = pair_files(list_images(images), list_images(masks), None if strict else unpaired)
     if not pairs:
         raise NoInputError(f"no image has a mask of the same name ({len(unpaired)}; the first: {unpaired[0]})")
     proc = None

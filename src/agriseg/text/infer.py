@@ -25,6 +25,7 @@ from agriseg.tiling import blend_weights
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchResult
+    from agriseg.data.io import PathsLike
     from agriseg.fingerprint import Recipe
 
 VoteMode = Literal["count", "center"]
@@ -318,7 +319,7 @@ def predict_files(
 
 @batch_keywords
 def predict_paths(
-    images: Sequence[str | Path],
+    images: PathsLike,
     outdir: str | Path,
     model_name: str,
     config: TextPredictConfig,
@@ -401,7 +402,7 @@ def predict_paths(
             "patch_image": bool(meta.get("patch_image", False)),
         }
     )
-    files = list_images(list(images))
+    files = list_images(images)
     per_pixel = PIXEL_BYTES + CLASS_BYTES * len(names) + (INSTANCE_BYTES if config.instances else 0)
     check_image_memory(files, per_pixel, cfg.patch)
     check_table(Path(outdir) / "run.json", bool(batch and batch.overwrite), "text predict")  # not a user's file

@@ -40,6 +40,7 @@ from agriseg.manifest import seal_tables
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchResult
+    from agriseg.data.io import PathsLike
 
 Source = Literal["index", "depth"]
 IndexChoice = Literal["exg", "exg_exr", "cive", "lab_a", "auto"]
@@ -397,7 +398,7 @@ def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, dep
 
 
 def pseudolabel_paths(
-    paths: list[str | Path],
+    paths: PathsLike,
     outdir: str | Path,
     opts: PseudoLabelConfig,
     keep: str | Path | None = None,
@@ -407,7 +408,7 @@ def pseudolabel_paths(
     """``agriseg crop pseudolabel``: the photos under ``paths`` (only those in the ``keep`` export, if given)."""
     from agriseg.data.io import list_images
 
-    files = list_images(list(paths))
+    files = list_images(paths)
     kept = read_keep(keep) if keep else None
     if kept is not None and not any(f.stem in kept for f in files):  # nothing would be done, silently
         from agriseg.config import OptionError

@@ -28,7 +28,7 @@ from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.crop.traits.regions import needs_check
 from agriseg.crop.traits.units import ANGLES, tidy
 from agriseg.data.files import atomic_write
-from agriseg.data.io import list_images_once
+from agriseg.data.io import PathsLike, as_paths, list_images_once
 from agriseg.manifest import seal_tables
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ ALGORITHM = "14"
 
 @batch_keywords
 def run_plots(
-    mosaics: list[str | Path], outdir: str | Path, config: PlotsConfig, batch: BatchOptions | None = None
+    mosaics: PathsLike, outdir: str | Path, config: PlotsConfig, batch: BatchOptions | None = None
 ) -> BatchResult:
     """Plot statistics of every mosaic, then the growth table and plot (see the module docstring).
 
@@ -79,15 +79,16 @@ def run_plots(
 
     batch = batch or BatchOptions()
     outdir = Path(outdir)
-    check_inputs(mosaics, "mosaic or photo")  # a path mistyped on the command line: a usage error, before any work
+    given = as_paths(mosaics)  # one path or many
+    check_inputs(given, "mosaic or photo")  # a path mistyped on the command line: a usage error, before any work
     if "://" not in config.plots and not Path(config.plots).is_file():
         raise FileNotFoundError(f"{config.plots}: plots file not found (--plots)")  # not "has no CRS" for every photo
     chart = (Path(outdir) / "growth.png").resolve()  # an earlier run's chart, where -o is an input folder
-    mosaics = [str(m) for m in list_images_once(list(mosaics)) if m.resolve() != chart]  # folders: their photos
+    files = [str(m) for m in list_images_once(given) if m.resolve() != chart]  # folders: their photos
     check_template(config.meta)
     segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
     segment.check()
-    names = unique_names(mosaics)
+    names = unique_names(files)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
     overlap = None
     if photos:

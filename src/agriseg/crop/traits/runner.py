@@ -59,7 +59,7 @@ from agriseg.crop.traits.regions import (
 )
 from agriseg.crop.traits.units import ANGLES, parse_box, reference_scale, tidy, unit_names
 from agriseg.data.files import atomic_write, write_json
-from agriseg.data.io import NoInputError, list_images_once
+from agriseg.data.io import NoInputError, PathsLike, as_paths, list_images_once
 from agriseg.manifest import seal_tables
 
 if TYPE_CHECKING:
@@ -456,7 +456,7 @@ COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 @batch_keywords
 def run_traits(
-    paths: list[str | Path], outdir: str | Path, config: TraitsConfig, batch: BatchOptions | None = None
+    paths: PathsLike, outdir: str | Path, config: TraitsConfig, batch: BatchOptions | None = None
 ) -> BatchResult:
     """Measure every photo / mask under ``paths`` and write the outputs (see the module docstring).
 
@@ -471,7 +471,7 @@ def run_traits(
     from agriseg.fingerprint import Recipe
 
     outdir = Path(outdir)
-    files = list_images_once(list(paths))  # a file named twice is a usage error, not measured once silently
+    files = list_images_once(paths)  # a file named twice is a usage error, not measured once silently
     own = own_outputs(outdir)
     left_out = [f for f in files if Path(f).resolve() in own]
     files = [f for f in files if Path(f).resolve() not in own]
@@ -486,7 +486,7 @@ def run_traits(
     check_scale_options(config)
     check_template(config.meta)
     if not pairs:
-        raise NoInputError(f"{paths[0]}: no photos or masks to measure")
+        raise NoInputError(f"{as_paths(paths)[0]}: no photos or masks to measure")
     segment = ModelSegmenter(config.model_name)
     model = segment.check() if any(p.mask is None for p in pairs) else None  # photos to segment
     items = [
