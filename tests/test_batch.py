@@ -614,3 +614,37 @@ def test_dask_workers_start_with_ctrl_c_ignored() -> None:
     with _workers_ignore_ctrl_c():
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # what the worker processes inherit
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_output_name_too_long_for_the_file_system_fails_its_item_and_the_batch_goes_on(tmp_path: Path) -> None:
+    """A 252-byte input name (legal) gives a 257-byte output name: ENAMETOOLONG stopped the whole batch."""
+    items = _items(tmp_path, ["a", "L" * 248])
+    items[1] = Item(items[1].name, items[1].source, (tmp_path / "out" / f"{'L' * 248}_mask.res",), items[1].inputs)
+    result = run_batch(items, _work, options=QUIET)
+    by_name = {Path(r["file"]).stem: r for r in result}
+    assert by_name["a"]["status"] == "ok" and (tmp_path / "out" / "a.res").read_text() == "A"
+    long = by_name["L" * 248]
+    assert long["status"] == "error" and "255" in long["error"] and "rename" in long["error"]
+    assert result.counts["failed"] == 1
+
+
+def test_a_file_name_in_another_encoding_is_processed_and_written_in_tables(tmp_path: Path) -> None:
+    """A Latin-1 name (``caf\\xe9.jpg`` from an old archive) stopped the batch: the temporary name and the
+    summary table could not encode it."""
+    import os
+
+    from agriseg.data.files import TEXT_ERRORS, temporary_sibling, write_text
+
+    name = os.fsdecode(b"caf\xe9" * 60)  # long enough to be shortened too
+    try:
+        (tmp_path / name).write_text("x")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    assert temporary_sibling(tmp_path / name).parent == tmp_path
+    src = tmp_path / os.fsdecode(b"caf\xe9.txt")
+    src.write_text("caf")
+    items = [Item(src.stem, src, (tmp_path / "out" / os.fsdecode(b"caf\xe9.res"),), (src,))]
+    result = run_batch(items, _work, options=QUIET)
+    assert result.counts["failed"] == 0 and (tmp_path / "out" / os.fsdecode(b"caf\xe9.res")).is_file()
+    write_text(tmp_path / "t.csv", f"file\n{items[0].source}\n")
+    assert (tmp_path / "t.csv").read_text(errors=TEXT_ERRORS).splitlines()[1] == str(items[0].source)

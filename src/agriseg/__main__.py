@@ -5,9 +5,46 @@ import signal
 import sys
 
 
+class _Forgiving:
+    """A terminal stream whose failures never stop the command: progress bars and messages are for the person
+    watching, and a closed stderr (``2>&-``) or a reader that went away (``| head``) must not lose a batch's
+    summary table. Writing to it after it failed does nothing; everything else goes to the stream."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+        self._broken = stream is None
+
+    def write(self, text: str) -> int:
+        if not self._broken:
+            try:
+                return int(self._stream.write(text))  # type: ignore[attr-defined]
+            except (OSError, ValueError):  # EBADF, EPIPE; ValueError: the file was closed
+                self._broken = True
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._broken:
+            try:
+                self._stream.flush()  # type: ignore[attr-defined]
+            except (OSError, ValueError):
+                self._broken = True
+
+    def isatty(self) -> bool:
+        try:
+            return not self._broken and bool(self._stream.isatty())  # type: ignore[attr-defined]
+        except (OSError, ValueError):
+            return False
+
+    def __getattr__(self, name: str) -> object:
+        if self._stream is None:
+            raise AttributeError(name)
+        return getattr(self._stream, name)
+
+
 def run() -> None:
     """The ``agriseg`` command. A Ctrl-C while its modules load ends it as one later does: one line, status 130
     (:class:`agriseg.cli._Main` answers it once the command runs)."""
+    sys.stdout, sys.stderr = _Forgiving(sys.stdout), _Forgiving(sys.stderr)
     try:
         from agriseg.cli import main
     except KeyboardInterrupt:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import signal
 import threading
 import time
@@ -814,13 +815,21 @@ def _plan(
 ) -> list[Item]:
     """Ask the store about every item: the items to run; the others' outcomes go into ``outcomes``. An item
     with an output that ``is_input`` names fails (even with ``overwrite``)."""
-    from agriseg.data.files import is_or_holds
+    from agriseg.data.files import NAME_MAX, is_or_holds
 
     todo: list[Item] = []
     for i, item in enumerate(items):
-        clash = next(((out, src) for out in item.outputs if (src := is_input(out)) is not None), None)
-        if clash is not None:  # it would replace a file the run reads: failed before anything is written
-            msg = f"{clash[0]}: {is_or_holds(*clash)} one of the inputs ({clash[1]}); choose another output folder"
+        long = next((out for out in item.outputs if len(os.fsencode(Path(out).name)) > NAME_MAX), None)
+        clash = None if long else next(((o, src) for o in item.outputs if (src := is_input(o)) is not None), None)
+        if clash is not None or long is not None:  # failed before anything is written; the batch goes on
+            if long is not None:  # the file system would refuse it half-way (ENAMETOOLONG)
+                name = Path(long).name
+                msg = (
+                    f"{item.source}: its output {name[:24]}...{name[-16:]} would have a {len(os.fsencode(name))}-byte "
+                    f"name, over the {NAME_MAX} a file system allows; rename the input shorter"
+                )
+            elif clash is not None:  # it would replace a file the run reads
+                msg = f"{clash[0]}: {is_or_holds(*clash)} one of the inputs ({clash[1]}); choose another output folder"
             if opts.strict:
                 raise BatchAborted(msg)
             outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "unrecorded")

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -76,7 +77,7 @@ def _sha256(p: Path) -> str:
     h = hashlib.sha256()
     if p.is_dir():  # a model folder: every file in it, by relative name
         for f in sorted(x for x in p.rglob("*") if x.is_file()):
-            h.update(str(f.relative_to(p)).encode())
+            h.update(os.fsencode(f.relative_to(p)))
             h.update(_sha256(f).encode())
         return h.hexdigest()
     with p.open("rb") as fh:

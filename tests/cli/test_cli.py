@@ -276,3 +276,24 @@ def test_a_usage_error_is_one_line_with_status_2() -> None:
     assert res.output.strip() == "Error: Missing argument 'PATHS...' (see main crop traits --help)", res.output
     res = CliRunner().invoke(main, ["fields", "robustness", "-m", "x.safetensors", "--scene", "nope.tif"])
     assert res.exit_code == 2 and res.output.strip() == "Error: nope.tif: no such file (--scene)", res.output
+
+
+def test_a_closed_or_broken_stderr_does_not_stop_a_batch(samples_dir, tmp_path):
+    """With stderr closed (``2>&-``) or read by a program that went away, the progress bar's first write
+    failed, and with it the run: no summary.csv, exit 1."""
+    photo = tmp_path / "photos"  # two photos: one alone gets no progress bar
+    photo.mkdir()
+    for f in sorted((samples_dir / "peanut" / "images").glob("*.jpg"))[:2]:
+        (photo / f.name).write_bytes(f.read_bytes())
+    closed = subprocess.run(
+        f'"{sys.executable}" -m agriseg crop predict "{photo}" -o "{tmp_path / "a"}" 2>&-',
+        shell=True, capture_output=False, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert closed.returncode == 0 and "2 predicted" in closed.stdout
+    assert (tmp_path / "a" / "summary.csv").is_file()
+    cmd = [sys.executable, "-m", "agriseg", "crop", "predict", str(photo), "-o", str(tmp_path / "b")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
+    proc.stderr.close()  # the reader went away before the first line
+    assert proc.wait(timeout=300) == 0
+    assert (tmp_path / "b" / "summary.csv").is_file()

@@ -122,3 +122,23 @@ def test_one_folder_given_as_a_str_is_one_path_not_its_characters(tmp_path):
     assert list_images_once(tmp_path / "photos") == [tmp_path / "photos" / "a.png"]
     with pytest.raises(FileNotFoundError, match="nowhere"):  # the whole name, not its first character
         predict_paths(str(tmp_path / "nowhere"), tmp_path / "out", CropPredictConfig())
+
+
+def test_links_in_a_loop_pipes_and_macos_resource_files_are_no_photos(tmp_path, caplog):
+    """A link loop named x.jpg gave a traceback, a FIFO 'no such file', and macOS's ._x.jpg failed as a photo."""
+    import os
+
+    from agriseg.data.io import NoInputError
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.jpg")
+    (tmp_path / "._a.jpg").write_bytes(b"\x00\x05\x16\x07")  # AppleDouble header
+    (tmp_path / "loop.jpg").symlink_to("loop.jpg")
+    (tmp_path / "gone.jpg").symlink_to("missing.jpg")  # a broken link stays in: its item fails naming it
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert list_images(tmp_path) == [tmp_path / "a.jpg", tmp_path / "gone.jpg"]
+    assert "loop.jpg, a link in a loop" in caplog.text
+    with pytest.raises(NoInputError, match="loop.jpg: a link in a loop"):
+        list_images([tmp_path / "loop.jpg"])
+    os.mkfifo(tmp_path / "pipe.jpg")
+    with pytest.raises(NoInputError, match="pipe.jpg: not a regular file"):
+        list_images([tmp_path / "pipe.jpg"])

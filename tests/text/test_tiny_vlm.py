@@ -306,6 +306,24 @@ def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_pat
     assert [p.name for p in (tmp_path / "pred").glob(".*")] == [".agriseg-manifest.jsonl"]  # no temporaries left
 
 
+def test_cli_predict_into_its_input_folder_never_reads_its_own_outputs(sft_dir: Path, tmp_path: Path) -> None:
+    """a.jpg and a.png in one folder, -o that folder: a re-run read a_jpg.png and a_png.png as images (11 files
+    became 27) and predicted a.jpg again under new names."""
+    img = make_landscapes(1, 9, LandscapeConfig(size=16))[0][0]
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(img).save(src / "a.jpg")
+    Image.fromarray(img).save(src / "a.png")
+    args = ["text", "predict", str(src), "-o", str(src), "-m", str(sft_dir), "--max-new-tokens", "8"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0 and "2 predicted, 0 skipped, 0 failed" in res.output, res.output
+    before = sorted(p.name for p in src.iterdir())
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0 and "0 predicted, 2 skipped, 0 failed" in res.output, res.output
+    assert "were not read as images" in res.output
+    assert sorted(p.name for p in src.iterdir()) == before
+
+
 def test_unknown_words_are_the_ones_spelt_with_unk(workdir: Path) -> None:
     from agriseg.text.modeling import load_processor, unknown_words
 

@@ -16,7 +16,7 @@ from typing_extensions import deprecated
 
 from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.crop.config import DEFAULT_OPTIMIZE, CropPredictConfig
-from agriseg.data.files import atomic_write, atomic_writes
+from agriseg.data.files import TEXT_ERRORS, atomic_write, atomic_writes
 from agriseg.data.io import ImageReadError, PathsLike, as_rgb, read_rgb
 from agriseg.runtime import ModelRunner, Optimize, softmax, tta_average
 from agriseg.tiling import predict_tiled
@@ -766,7 +766,7 @@ def check_photo_memory(files: Sequence[Path], long_side: int, num_classes: int, 
 
 def write_csv_atomic(rows: list[dict], path: Path, fields: list[str]) -> None:
     """Write rows as CSV via a temporary file + rename."""
-    with atomic_write(path) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors=TEXT_ERRORS) as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in rows:

@@ -36,10 +36,12 @@ def temporary_sibling(path: str | Path, tag: str = "tmp") -> Path:
     name, tail = path.name, f".{tag}-{os.getpid()}{path.suffix}"
     # a file name may have 255 bytes: a long one is shortened (with a digest, so names stay distinct),
     # leaving room for what writers append to a temporary (GDAL's ".ovr.tmp")
+    # (bytes as the file system stores them: a name from another system's encoding is kept as it is)
     room = NAME_MAX - TEMP_MARGIN - 1 - len(tail.encode())
-    if len(name.encode()) > room:
-        digest = hashlib.sha1(name.encode()).hexdigest()[:12]
-        name = name.encode()[: room - len(digest) - 1].decode(errors="ignore") + "~" + digest
+    raw = os.fsencode(name)
+    if len(raw) > room:
+        digest = hashlib.sha1(raw).hexdigest()[:12]
+        name = os.fsdecode(raw[: room - len(digest) - 1]) + "~" + digest
     return path.with_name(f".{name}{tail}")
 
 
@@ -295,10 +297,15 @@ def user_cache(subdir: str) -> Path:
     return Path(root) / subdir
 
 
+TEXT_ERRORS = "surrogateescape"
+"""How tables and text files write a file name that is no UTF-8 (a Latin-1 name from an old archive): as the
+bytes the file system holds, so the name in a table is the file's (read back with the same errors)."""
+
+
 def write_text(path: str | Path, text: str) -> Path:
-    """Write a text file atomically."""
+    """Write a UTF-8 text file atomically (file names of another encoding kept as their bytes)."""
     with atomic_write(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8", errors=TEXT_ERRORS)
     return Path(path)
 
 

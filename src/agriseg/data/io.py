@@ -12,6 +12,7 @@ Conventions every reader here follows:
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -397,7 +398,25 @@ def list_images_once(paths: PathsLike) -> list[Path]:
 
 def _broken_link(path: Path) -> bool:
     """True for a symbolic link whose target is missing."""
-    return path.is_symlink() and not path.exists()
+    return path.is_symlink() and not path.exists() and not _link_loop(path)
+
+
+def _link_loop(path: Path) -> bool:
+    """True for a symbolic link that leads back to itself (no file at its end)."""
+    try:
+        path.resolve(strict=True)
+    except (RuntimeError, OSError) as err:  # Python < 3.13 raises RuntimeError for a loop, later ELOOP
+        return isinstance(err, RuntimeError) or getattr(err, "errno", None) == errno.ELOOP
+    return False
+
+
+def _not_photo(path: Path) -> str:
+    """Why a path given as a file is none (empty when it does not exist at all)."""
+    if _link_loop(path):
+        return "a link in a loop (it leads back to itself), no file"
+    if path.exists():
+        return "not a regular file (a pipe, socket or device)"
+    return ""
 
 
 def _in_subfolders(folder: Path) -> str:
@@ -429,15 +448,26 @@ def list_images(paths: PathsLike) -> list[Path]:
     out: list[Path] = []
     for p in as_paths(paths):
         if p.is_dir():
-            # a link to a missing file stays in: its item fails with a message naming it, the others go on
-            found = sorted(
-                f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and (f.is_file() or _broken_link(f))
-            )
+            # a link to a missing file stays in: its item fails with a message naming it, the others go on;
+            # macOS's "._name" files (resource forks on other disks) and links in a loop are no photos
+            found, loops = [], []
+            for f in p.iterdir():
+                if f.suffix.lower() not in IMAGE_SUFFIXES or f.name.startswith("._"):
+                    continue
+                if f.is_file() or _broken_link(f):
+                    found.append(f)
+                elif f.is_symlink() and _link_loop(f):
+                    loops.append(f.name)
+            found.sort()
+            if loops:
+                log.warning("%s: left out %s, a link in a loop (no file)", p, ", ".join(sorted(loops)[:3]))
             if not found:
                 raise NoInputError(f"{p}: folder has no images ({', '.join(IMAGE_SUFFIXES)}){_in_subfolders(p)}")
             out += found
         elif p.is_file():
             out.append(p)
+        elif why := _not_photo(p):
+            raise NoInputError(f"{p}: {why}")
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     if not out:

@@ -343,7 +343,7 @@ def predict_paths(
     from agriseg.batch import check_table
     from agriseg.config import OptionError
     from agriseg.data.files import write_json
-    from agriseg.data.io import list_images
+    from agriseg.data.io import NoInputError, list_images
     from agriseg.fingerprint import Recipe
     from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_option
     from agriseg.text.sft import read_meta
@@ -403,6 +403,14 @@ def predict_paths(
         }
     )
     files = list_images(images)
+    from agriseg.manifest import recorded_outputs
+
+    # with -o an input folder, what an earlier run wrote there (a_jpg.png ...) is never read as an image
+    own = {(Path(outdir) / o).resolve() for outs in recorded_outputs(outdir, "text predict").values() for o in outs}
+    earlier = [f for f in files if f.resolve() in own]
+    files = [f for f in files if f.resolve() not in own]
+    if not files:
+        raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no images")
     per_pixel = PIXEL_BYTES + CLASS_BYTES * len(names) + (INSTANCE_BYTES if config.instances else 0)
     check_image_memory(files, per_pixel, cfg.patch)
     check_table(Path(outdir) / "run.json", bool(batch and batch.overwrite), "text predict")  # not a user's file
@@ -415,6 +423,8 @@ def predict_paths(
     rows = predict_files(
         model, proc, files, out, names, cfg, instances=config.instances, bands=bands, recipe=recipe, batch=batch
     )
+    if earlier:
+        rows.notes.append(f"({len(earlier)} files in {outdir} written by an earlier run were not read as images)")
     if any(r["status"] == "ok" for r in rows):  # only a run that wrote outputs says what made them
         run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
         write_json(out / "run.json", run)  # what made these outputs: model, classes, options

@@ -27,7 +27,7 @@ from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.crop.traits.regions import needs_check
 from agriseg.crop.traits.units import ANGLES, tidy
-from agriseg.data.files import atomic_write
+from agriseg.data.files import TEXT_ERRORS, atomic_write
 from agriseg.data.io import PathsLike, as_paths, list_images_once
 from agriseg.manifest import seal_tables
 
@@ -147,7 +147,9 @@ def run_plots(
     def resume(item: Item) -> dict[str, Any] | None:
         try:
             date = mosaic_date(Path(item.source), config.meta)
-            with item.outputs[-1].open(newline="") as fh:  # the table (photos write only the table)
+            with item.outputs[-1].open(
+                newline="", encoding="utf-8", errors=TEXT_ERRORS
+            ) as fh:  # the table (photos write only the table)
                 rows = [{k: v if k in TEXT_COLUMNS else _number(v) for k, v in r.items()} for r in csv.DictReader(fh)]
         except (OSError, ValueError):
             return None
@@ -215,7 +217,7 @@ def photo_plots(
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
-    with atomic_write(path) as tmp, open(tmp, "w", newline="") as fh:
+    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors=TEXT_ERRORS) as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         w.writerows({k: _cell(r.get(k)) for k in fields} for r in rows)

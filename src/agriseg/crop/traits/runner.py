@@ -58,7 +58,7 @@ from agriseg.crop.traits.regions import (
     region_traits,
 )
 from agriseg.crop.traits.units import ANGLES, parse_box, reference_scale, tidy, unit_names
-from agriseg.data.files import atomic_write, write_json
+from agriseg.data.files import TEXT_ERRORS, atomic_write, write_json
 from agriseg.data.io import NoInputError, PathsLike, as_paths, list_images_once
 from agriseg.manifest import seal_tables
 
@@ -609,7 +609,10 @@ def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConf
     dated = any(r.get("date") for r in done) and not any(k.lower().endswith("date") for k in meta_fields)
     rows = [{**r, "date": rec.get("date") or ""} if dated else r for rec in done for r in long_rows(rec)]
     fields = CSV_FIELDS[:1] + ["date"] * dated + meta_fields + CSV_FIELDS[1:]
-    with atomic_write(outdir / "traits.csv") as tmp, open(tmp, "w", newline="") as fh:
+    with (
+        atomic_write(outdir / "traits.csv") as tmp,
+        open(tmp, "w", newline="", encoding="utf-8", errors=TEXT_ERRORS) as fh,
+    ):
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
