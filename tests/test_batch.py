@@ -648,3 +648,27 @@ def test_a_file_name_in_another_encoding_is_processed_and_written_in_tables(tmp_
     assert result.counts["failed"] == 0 and (tmp_path / "out" / os.fsdecode(b"caf\xe9.res")).is_file()
     write_text(tmp_path / "t.csv", f"file\n{items[0].source}\n")
     assert (tmp_path / "t.csv").read_text(errors=TEXT_ERRORS).splitlines()[1] == str(items[0].source)
+
+
+def test_outputs_of_another_file_under_the_same_name_are_refused_without_its_values(tmp_path: Path) -> None:
+    """x/a.jpg then y/a.jpg into one folder: y's row was 'kept' with x's numbers under y's name, and the
+    message spoke of 'other settings (input x/a.jpg, input y/a.jpg)'."""
+    sources = []
+    for folder, text in (("x", "first"), ("y", "second")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.txt").write_text(text)
+        sources.append(tmp_path / folder / "a.txt")
+    recipe = Recipe("demo", "1", {})
+
+    def item(src: Path) -> Item:
+        return Item("a", src, (tmp_path / "out" / "a.res",), (src,))
+
+    def resume(it: Item) -> dict:
+        return {"file": str(it.source), "status": "skipped", "value": (tmp_path / "out" / "a.res").read_text()}
+
+    assert run_batch([item(sources[0])], _work, options=QUIET, recipe=recipe, resume=resume).counts["ok"] == 1
+    res = run_batch([item(sources[1])], _work, options=QUIET, recipe=recipe, resume=resume)
+    assert res.counts["failed"] == 1
+    assert f"made from another file (made from {sources[0]}, not {sources[1]})" in res.failures[0]
+    assert res[0]["file"] == str(sources[1]) and "value" not in res[0]  # never the other file's numbers
+    assert (tmp_path / "out" / "a.res").read_text() == "FIRST"  # kept

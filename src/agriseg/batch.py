@@ -56,7 +56,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
-from agriseg.fingerprint import FingerprintStore, Recipe, default_store
+from agriseg.fingerprint import INPUTS_CHANGED, FingerprintStore, Recipe, default_store
 
 Status = Literal["ok", "skipped", "failed"]
 
@@ -846,7 +846,12 @@ def _plan(
                 outcomes[i] = Outcome(item, "skipped", rec)
             continue
         record = None
-        if verdict.state == "changed":
+        if verdict.state == "changed" and INPUTS_CHANGED in verdict.detail:  # another file's outputs, same name
+            msg = (
+                f"{item.source}: outputs of the same name were made from another file ({verdict.detail}); "
+                "use --overwrite to redo them from this one, or another output folder"
+            )  # its row never shows the other file's values
+        elif verdict.state == "changed":
             msg = (
                 f"{item.source}: its outputs were made with other settings ({verdict.detail}); "
                 "use --overwrite to redo them, or another output folder"

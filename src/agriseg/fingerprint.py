@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from agriseg.batch import Item
 
 State = Literal["missing", "same", "changed", "unrecorded"]
+INPUTS_CHANGED = "made from "  # how :meth:`Fingerprint.changes` starts the phrase of outputs made from other files
 # the command-line flag of each option a running command fills from its config (``patch_size`` -> ``--tile``),
 # set by the CLI for the command's run: what changed is named as the user types it
 OPTION_FLAGS: ContextVar[Mapping[str, str] | None] = ContextVar("agriseg_option_flags", default=None)
@@ -159,8 +160,14 @@ class Fingerprint:
                     name = (OPTION_FLAGS.get() or {}).get(k) or "--" + k.replace("_", "-") if flag else k
                     out.append(f"{name}: {a} -> {b}")
         if _by_name(now["inputs"]) != _by_name(before["inputs"]):  # one file named by another path is the same
+            gone, new = (
+                sorted(set(before["inputs"]) - set(now["inputs"])),
+                sorted(set(now["inputs"]) - set(before["inputs"])),
+            )
+            if gone and new:  # made from another file (x/a.jpg, now y/a.jpg): one phrase, never one per file
+                out.append(f"{INPUTS_CHANGED}{', '.join(gone)}, not {', '.join(new)}")
             for k in sorted(set(now["inputs"]) | set(before["inputs"])):
-                if now["inputs"].get(k) != before["inputs"].get(k):
+                if now["inputs"].get(k) != before["inputs"].get(k) and not (gone and new and (k in gone or k in new)):
                     out.append(f"input {k}")
         return out
 

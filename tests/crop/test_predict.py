@@ -293,3 +293,15 @@ def test_predictor_refuses_settings_that_give_wrong_masks_silently(tiny_predicto
     settings = {"long_side": 96, "tile": 64, **option}
     with pytest.raises(ValueError, match=re.escape(words)):
         Predictor(tiny_predictor.model, 2, **settings)
+
+
+def test_one_photo_spelt_two_ways_is_refused_not_predicted_twice(samples_dir, tmp_path, monkeypatch):
+    """images/0003.jpg and /abs/.../0003.jpg gave '2 predicted' under two path-based names."""
+    from agriseg.config import OptionError
+    from agriseg.crop.config import CropPredictConfig
+    from agriseg.crop.predict import predict_paths
+
+    photo = sorted((samples_dir / "peanut" / "images").glob("*.jpg"))[0]
+    monkeypatch.chdir(photo.parent.parent)
+    with pytest.raises(OptionError, match="given twice"):
+        predict_paths([f"images/{photo.name}", photo, f"./images/../images/{photo.name}"], tmp_path, CropPredictConfig())

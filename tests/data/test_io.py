@@ -142,3 +142,19 @@ def test_links_in_a_loop_pipes_and_macos_resource_files_are_no_photos(tmp_path, 
     os.mkfifo(tmp_path / "pipe.jpg")
     with pytest.raises(NoInputError, match="pipe.jpg: not a regular file"):
         list_images([tmp_path / "pipe.jpg"])
+
+
+def test_output_names_never_differ_in_case_only_and_a_folder_is_added_only_where_it_helps(tmp_path):
+    """x/Plot1.jpg and y/plot1.jpg got Plot1_mask.png and plot1_mask.png (one file on macOS and Windows disks:
+    the second replaced the first); a.jpg and a.JPG of one folder got the absolute folder path in their names."""
+    from agriseg.data.io import output_names
+
+    for n in ("x/Plot1.jpg", "y/plot1.jpg", "p/a.jpg", "p/a.JPG"):
+        (tmp_path / n).parent.mkdir(exist_ok=True)
+        (tmp_path / n).write_bytes(b"")
+    names = output_names([tmp_path / "x/Plot1.jpg", tmp_path / "y/plot1.jpg"])
+    assert len({n.casefold() for n in names.values()}) == 2
+    assert output_names([tmp_path / "p/a.JPG", tmp_path / "p/a.jpg"]) == {
+        tmp_path / "p/a.JPG": "a_jpg",
+        tmp_path / "p/a.jpg": "a_jpg_2",
+    }

@@ -688,11 +688,11 @@ def predict_paths(
         ValueError: no photos (only earlier outputs), or a model that cannot be used.
     """
     from agriseg.data.files import ensure_outdir
-    from agriseg.data.io import NoInputError, drop_outputs, list_images
+    from agriseg.data.io import NoInputError, drop_outputs, list_images_once
     from agriseg.fingerprint import Recipe
 
     out = ensure_outdir(outdir)
-    files, earlier = drop_outputs(list_images(paths), out, OUTPUT_SUFFIXES)
+    files, earlier = drop_outputs(list_images_once(paths), out, OUTPUT_SUFFIXES)
     if not files:
         raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
     pred = load_predictor(

@@ -644,14 +644,14 @@ def adapt_photos(
     """
     from agriseg.batch import Item
     from agriseg.crop.pseudolabel.pipeline import read_keep
-    from agriseg.data.io import list_images
+    from agriseg.data.io import list_images_once
     from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
     from agriseg.models.io import resolve
 
     output = Path(output)
     if output.suffix != ".safetensors":
         raise OptionError(f"-o {output}: the adapted model is a .safetensors file; name it so")
-    photos = list_images(paths)
+    photos = list_images_once(paths)
     if keep:
         read_keep(keep)  # a bad export is a usage error before any photo is pseudo-labelled
     train = TrainConfig(batch_size=config.batch_size)  # checked before the work too

@@ -304,29 +304,31 @@ def output_names(files: Iterable[Path]) -> dict[Path, str]:
     A file keeps its stem when no other input has it. Inputs sharing a name get their suffix and then
     their parent folders added (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``; ``x/scene.tif``,
     ``y/scene.tif`` -> ``x_scene_tif``, ``y_scene_tif``) until every name differs; a number is added only
-    if that still collides.
+    if that still collides (``a.jpg``, ``a.JPG`` in one folder -> ``a_jpg``, ``a_jpg_2``: folders cannot
+    tell them apart). Names differing only in case collide: on macOS and Windows disks they are one file.
     """
     files = list(dict.fromkeys(Path(f) for f in files))
     level = dict.fromkeys(files, 0)
     names = {f: _name_at(f, 0) for f in files}
     for _ in range(8):
-        counts: dict[str, int] = {}
-        for n in names.values():
-            counts[n] = counts.get(n, 0) + 1
-        clashing = [f for f in files if counts[names[f]] > 1]
-        if not clashing:
-            return names
-        for f in clashing:
+        groups: dict[str, list[Path]] = {}
+        for f in files:
+            groups.setdefault(names[f].casefold(), []).append(f)
+        clashing = [g for g in groups.values() if len(g) > 1]
+        grow = [f for g in clashing for f in g if level[f] == 0 or len({x.resolve().parent for x in g}) > 1]
+        if not grow:  # no clash, or only files of one folder, which their folders cannot tell apart
+            break
+        for f in grow:
             level[f] += 1
             names[f] = _name_at(f, level[f])
     taken: set[str] = set()
     for f in files:  # last resort: number the remaining duplicates in input order
         base, number, name = names[f], 1, names[f]
-        while name in taken:
+        while name.casefold() in taken:
             number += 1
             name = f"{base}_{number}"
         names[f] = name
-        taken.add(name)
+        taken.add(name.casefold())
     return names
 
 

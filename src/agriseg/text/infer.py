@@ -343,7 +343,7 @@ def predict_paths(
     from agriseg.batch import check_table
     from agriseg.config import OptionError
     from agriseg.data.files import write_json
-    from agriseg.data.io import NoInputError, list_images
+    from agriseg.data.io import NoInputError, list_images_once
     from agriseg.fingerprint import Recipe
     from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_option
     from agriseg.text.sft import read_meta
@@ -402,7 +402,7 @@ def predict_paths(
             "patch_image": bool(meta.get("patch_image", False)),
         }
     )
-    files = list_images(images)
+    files = list_images_once(images)
     from agriseg.manifest import recorded_outputs
 
     # with -o an input folder, what an earlier run wrote there (a_jpg.png ...) is never read as an image

@@ -406,9 +406,9 @@ def pseudolabel_paths(
     progress: bool = True,
 ) -> BatchResult:
     """``agriseg crop pseudolabel``: the photos under ``paths`` (only those in the ``keep`` export, if given)."""
-    from agriseg.data.io import list_images
+    from agriseg.data.io import list_images_once
 
-    files = list_images(paths)
+    files = list_images_once(paths)
     kept = read_keep(keep) if keep else None
     if kept is not None and not any(f.stem in kept for f in files):  # nothing would be done, silently
         from agriseg.config import OptionError
