@@ -158,3 +158,28 @@ def test_output_names_never_differ_in_case_only_and_a_folder_is_added_only_where
         tmp_path / "p/a.JPG": "a_jpg",
         tmp_path / "p/a.jpg": "a_jpg_2",
     }
+
+
+def test_an_empty_file_and_a_file_or_folder_without_permission_say_so(tmp_path, monkeypatch):
+    """A 0-byte photo said 'not a readable image'; an unreadable one 'unreadable or truncated image ([Errno 13]
+    ...)'; an unreadable folder was a raw 'Permission denied' with exit 1 instead of a usage error."""
+    from pathlib import Path
+
+    import PIL.Image
+
+    from agriseg.data.io import NoInputError
+
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    with pytest.raises(ImageReadError, match=r"empty.jpg: empty file \(0 bytes\)"):
+        read_rgb(tmp_path / "empty.jpg")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.jpg")
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / "a.jpg"))
+
+    monkeypatch.setattr(PIL.Image, "open", denied)
+    with pytest.raises(ImageReadError, match=r"a.jpg: cannot read it: permission denied$"):
+        read_rgb(tmp_path / "a.jpg")
+    monkeypatch.setattr(Path, "iterdir", denied)
+    with pytest.raises(NoInputError, match="cannot read the folder: permission denied"):
+        list_images(tmp_path)

@@ -98,8 +98,14 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
     except Image.DecompressionBombError as err:
         raise ImageReadError(f"{path}: {kind} is too large to read whole (over {MAX_PIXELS / 1e6:.0f} MP)") from err
     except UnidentifiedImageError as err:
+        if path.stat().st_size == 0:
+            raise ImageReadError(f"{path}: empty file (0 bytes)") from err
         raise ImageReadError(f"{path}: not a readable {kind}{_raster_hint(path)}") from err
+    except PermissionError as err:
+        raise ImageReadError(f"{path}: cannot read it: permission denied") from err
     except (OSError, SyntaxError, ValueError) as err:
+        if path.stat().st_size == 0:
+            raise ImageReadError(f"{path}: empty file (0 bytes)") from err
         raise ImageReadError(f"{path}: unreadable or truncated {kind} ({err})") from err
 
 
@@ -453,7 +459,11 @@ def list_images(paths: PathsLike) -> list[Path]:
             # a link to a missing file stays in: its item fails with a message naming it, the others go on;
             # macOS's "._name" files (resource forks on other disks) and links in a loop are no photos
             found, loops = [], []
-            for f in p.iterdir():
+            try:
+                entries = list(p.iterdir())
+            except PermissionError:
+                raise NoInputError(f"{p}: cannot read the folder: permission denied") from None
+            for f in entries:
                 if f.suffix.lower() not in IMAGE_SUFFIXES or f.name.startswith("._"):
                     continue
                 if f.is_file() or _broken_link(f):
