@@ -25,8 +25,26 @@ def test_miou_ignores_255_and_accumulates_over_the_set():
 
 
 def test_confusion_rejects_size_mismatch():
-    with pytest.raises(ValueError, match="pixels"):
+    with pytest.raises(ValueError, match="one shape"):
         confusion_matrix(np.zeros((2, 2)), np.zeros((3, 3)), 2)
+    with pytest.raises(ValueError, match="one shape"):  # same size, other shape: compared pixel by pixel before
+        confusion_matrix(np.zeros((2, 3), np.uint8), np.zeros((3, 2), np.uint8), 2)
+
+
+def test_scores_refuse_what_is_no_class_map_and_warn_of_a_0_255_truth():
+    """Probabilities were truncated to ids (mIoU 0.375 for a correct mask x 0.9), negative ids landed in the wrong
+    cell, a 3-D pair scored 0.909 against 0.661 in 2-D, and a 0/255 truth scored 1.0 (255 = ignore_index)."""
+    p = np.zeros((20, 20), np.uint8)
+    p[5:15, 5:15] = 1
+    with pytest.raises(ValueError, match="not class ids"):
+        miou(p * 0.9, p)
+    with pytest.raises(ValueError, match="negative"):
+        confusion_matrix(np.array([-1, 0]), np.array([1, 1]), 2)
+    with pytest.raises(ValueError, match="2-D"):
+        boundary_iou(np.dstack([p] * 3), np.dstack([p] * 3))
+    with pytest.warns(UserWarning, match=r"0/255 mask pass \(target > 0\)"):
+        miou(p, p * 255)
+    assert miou(p.astype(np.float32), p)[0] == 1.0  # whole numbers in a float array are ids
 
 
 def test_boundary_band_of_square_by_hand():

@@ -9,21 +9,65 @@ mask minus its erosion by a 3x3 square applied ``d`` times (mask zero-padded), w
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
 
-def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
-    """Confusion matrix ``(K, K)``, rows = truth, columns = prediction; ``ignore_index`` pixels skipped."""
-    pred, target = np.asarray(pred).ravel(), np.asarray(target).ravel()
+def class_maps(pred: Any, target: Any, ndim: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``pred`` and ``target`` as arrays of class ids, checked to be comparable.
+
+    Raises:
+        ValueError: shapes that differ (or are not ``ndim``-D), values that are not whole class ids (floats
+            such as probabilities, NaN, negative numbers).
+    """
+    pred, target = np.asarray(pred), np.asarray(target)
     if pred.shape != target.shape:
-        raise ValueError(f"prediction has {pred.size} pixels, truth {target.size}")
+        raise ValueError(f"prediction is {pred.shape}, truth {target.shape}: they must have one shape")
+    if ndim is not None and pred.ndim != ndim:
+        raise ValueError(f"masks must be {ndim}-D (H, W) class maps; got shape {pred.shape}")
+    for name, a in (("prediction", pred), ("truth", target)):
+        if a.dtype == bool or not a.size:
+            continue
+        if not np.issubdtype(a.dtype, np.number) or (
+            not np.issubdtype(a.dtype, np.integer) and not np.array_equal(a, np.round(a))
+        ):  # probabilities or scaled masks: truncating them to ids gives a plausible wrong score
+            raise ValueError(f"{name} holds {a.dtype} values that are not class ids (argmax or threshold first)")
+        if a.min() < 0:
+            raise ValueError(f"{name} holds negative class ids ({a.min()})")
+    return pred, target
+
+
+def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int = 255) -> np.ndarray:
+    """Confusion matrix of class maps.
+
+    Args:
+        pred: predicted class ids, integer array of any shape.
+        target: true class ids, the same shape; ``ignore_index`` pixels are skipped.
+        num_classes: K.
+        ignore_index: the truth value left out (255; -1 for none).
+
+    Returns:
+        ``(K, K)`` int64 counts, rows = truth, columns = prediction.
+
+    Raises:
+        ValueError: see :func:`class_maps`; a class id of ``num_classes`` or more.
+    """
+    pred, target = class_maps(pred, target)
+    pred, target = pred.ravel(), target.ravel()
     keep = target != ignore_index
     t, p = target[keep].astype(np.int64), pred[keep].astype(np.int64)
     if t.size and (t.max() >= num_classes or p.max() >= num_classes):
         raise ValueError(f"class id >= num_classes ({num_classes}) found")
+    if t.size < target.size and (not t.size or t.max() == 0) and (pred[~keep] > 0).mean() > 0.5:
+        warnings.warn(
+            f"the truth holds only 0 and {ignore_index}, and {ignore_index} is ignore_index: every pixel the "
+            f"prediction marks is left out. For a 0/{ignore_index} mask pass (target > 0)",
+            UserWarning,
+            stacklevel=2,
+        )
     return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
@@ -34,9 +78,18 @@ def miou(
     ignore_index: int = 255,
     conf: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray]:
-    """Mean IoU over classes and the per-class IoU (NaN for a class absent from truth and prediction).
+    """Mean IoU over classes and the per-class IoU.
 
-    Pass either ``pred``/``target`` arrays or an accumulated confusion matrix ``conf``.
+    Args:
+        pred: predicted class ids (see :func:`confusion_matrix`), or None with ``conf``.
+        target: true class ids, or None with ``conf``.
+        num_classes: K.
+        ignore_index: the truth value left out.
+        conf: an accumulated ``(K, K)`` confusion matrix instead of ``pred`` and ``target``.
+
+    Returns:
+        The mean IoU over classes (NaN when no class is present) and the IoU per class ``(K,)`` (NaN for a
+        class absent from truth and prediction).
     """
     if conf is None:
         if pred is None or target is None:
@@ -68,7 +121,8 @@ def boundary_dilation(shape: tuple[int, int], ratio: float) -> int:
 def boundary_counts(
     pred: np.ndarray, target: np.ndarray, num_classes: int, ratio: float = 0.02, ignore_index: int = 255
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-class boundary intersections and unions of one image (to be summed over a set)."""
+    """Per-class boundary intersections and unions ``(K,)`` each of one image (to be summed over a set)."""
+    pred, target = class_maps(pred, target, ndim=2)
     d = boundary_dilation(target.shape, ratio)
     valid = target != ignore_index
     inter, union = np.zeros(num_classes), np.zeros(num_classes)
@@ -82,7 +136,18 @@ def boundary_counts(
 def boundary_iou(
     pred: np.ndarray, target: np.ndarray, num_classes: int = 2, ratio: float = 0.02, ignore_index: int = 255
 ) -> tuple[float, np.ndarray]:
-    """Mean boundary IoU over classes and per class for one image pair."""
+    """Boundary IoU (Cheng et al. 2021) of one image pair.
+
+    Args:
+        pred: predicted class ids ``(H, W)``.
+        target: true class ids ``(H, W)``.
+        num_classes: K.
+        ratio: the band's width as a fraction of the image diagonal (0.02; 0.005 for a tight band).
+        ignore_index: the truth value left out.
+
+    Returns:
+        The mean over classes and the boundary IoU per class ``(K,)`` (NaN for a class with no boundary).
+    """
     inter, union = boundary_counts(pred, target, num_classes, ratio, ignore_index)
     with np.errstate(invalid="ignore", divide="ignore"):
         per = np.where(union > 0, inter / union, np.nan)
