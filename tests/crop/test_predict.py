@@ -304,4 +304,6 @@ def test_one_photo_spelt_two_ways_is_refused_not_predicted_twice(samples_dir, tm
     photo = sorted((samples_dir / "peanut" / "images").glob("*.jpg"))[0]
     monkeypatch.chdir(photo.parent.parent)
     with pytest.raises(OptionError, match="given twice"):
-        predict_paths([f"images/{photo.name}", photo, f"./images/../images/{photo.name}"], tmp_path, CropPredictConfig())
+        predict_paths(
+            [f"images/{photo.name}", photo, f"./images/../images/{photo.name}"], tmp_path, CropPredictConfig()
+        )

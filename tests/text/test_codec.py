@@ -152,3 +152,28 @@ def test_encode_errors() -> None:
         encode_rrle(np.zeros(3, dtype=int), NAMES)
     with pytest.raises(ValueError, match="shape"):
         decode_rrle("x", (0, 2), NAMES)
+
+
+def test_codec_arguments_that_are_easy_to_get_wrong_give_clear_errors():
+    """'others,field' as class_names listed its letters as duplicates; decode_rrle(text, 4, names) failed deep
+    inside; bytes were decoded as their repr and 'repaired' into a grid; a uint8 mask holding 255 overflowed
+    in mask_to_grid, and a numpy int grid size was refused."""
+    import numpy as np
+    import pytest
+
+    from agriseg.text import decode_rrle, encode_answer, mask_to_grid
+
+    g = np.array([[0, 1], [1, 1]])
+    with pytest.raises(TypeError, match="list of words"):
+        encode_answer(g, "others,field")
+    text = encode_answer(g, ["others", "field"])
+    with pytest.raises(TypeError, match=r"\(rows, cols\)"):
+        decode_rrle(text, 2, ["others", "field"])
+    with pytest.raises(TypeError, match="bytes"):
+        decode_rrle(text.encode(), (2, 2), ["others", "field"])
+    assert np.array_equal(decode_rrle(text, (2, 2), ["others", "field"])[0], g)
+    m = np.zeros((8, 8), np.uint8)
+    m[:4] = 255
+    assert mask_to_grid(m, np.int64(2)).tolist() == [[255, 255], [0, 0]]
+    with pytest.raises(ValueError, match="not class ids"):
+        mask_to_grid(np.full((8, 8), 0.4), 2)

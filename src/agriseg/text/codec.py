@@ -106,8 +106,11 @@ def check_class_names(class_names: Sequence[str]) -> list[str]:
         The names as a list.
 
     Raises:
-        ValueError: if empty, duplicated, blank, or containing ``|``, `` *`` or a newline.
+        ValueError: if empty, duplicated, blank, or containing ``|``, `` *`` or a newline; ``TypeError`` for
+            one string instead of a list of words.
     """
+    if isinstance(class_names, str):  # "others,field" would be read letter by letter
+        raise TypeError(f"class_names is a list of words, not one string: {class_names.split(',')!r}")
     names = list(class_names)
     if not names:
         raise ValueError("class_names is empty: give one name per class id, background first (e.g. others)")
@@ -323,16 +326,20 @@ def decode_rrle(
         ``(grid, report)``: (H, W) int64 class ids and what was repaired.
 
     Raises:
-        ValueError: only for bad arguments (shape, class_names), never for the text.
+        ValueError: only for bad arguments (shape, class_names), never for the text; ``TypeError`` for
+            text that is no ``str`` (bytes: decode them first) or a shape that is no (rows, cols) pair.
     """
     names = check_class_names(class_names)
+    if not isinstance(text, str):  # bytes would be decoded as their repr ("b'<seg>...'") and "repaired"
+        raise TypeError(f"text is the model's answer as a str, not {type(text).__name__}")
+    if isinstance(shape, int | np.integer) or len(shape) != 2:
+        raise TypeError(f"shape is the grid's (rows, cols), e.g. (16, 16); got {shape!r}")
     h, w = int(shape[0]), int(shape[1])
     if h <= 0 or w <= 0:
         raise ValueError(f"shape must be positive, got {shape}")
     if not 0 <= fill < len(names):
         raise ValueError(f"fill {fill} is not a class id of {names}")
     report = DecodeReport()
-    text = text if isinstance(text, str) else str(text)
     lookup = {n: i for i, n in enumerate(names)}
     start = text.find(SEG_OPEN)
     if start < 0:

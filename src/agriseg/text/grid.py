@@ -22,21 +22,23 @@ def cell_counts(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int 
         (K, rows, cols) int64 pixel counts.
 
     Raises:
-        ValueError: if the mask is not 2-D, has negative ids, or is smaller than the grid.
+        ValueError: if the mask is not 2-D, has negative or fractional ids, or is smaller than the grid.
     """
     m = np.asarray(mask)
     if m.ndim != 2:
         raise ValueError(f"mask must be 2-D (H, W), got shape {m.shape}")
-    gh, gw = (grid, grid) if isinstance(grid, int) else grid
+    if not (np.issubdtype(m.dtype, np.integer) or m.dtype == bool) and not np.array_equal(m, np.round(m)):
+        raise ValueError(f"mask holds {m.dtype} values that are not class ids (threshold or argmax first)")
+    gh, gw = (int(grid), int(grid)) if isinstance(grid, int | np.integer) else (int(grid[0]), int(grid[1]))
     h, w = m.shape
     if gh <= 0 or gw <= 0 or h < gh or w < gw:
         raise ValueError(f"mask of {h}x{w} pixels cannot be split into a {gh}x{gw} grid")
     if m.size and m.min() < 0:
         raise ValueError("mask has negative class ids")
-    k = int(num_classes if num_classes is not None else m.max() + 1)
+    k = int(num_classes) if num_classes is not None else int(m.max()) + 1  # a uint8 255 + 1 wrapped to 0
     ys, xs = _edges(h, gh), _edges(w, gw)
     # per-class pixel counts per cell via cumulative sums over a one-hot stack
-    onehot = (m[None] == np.arange(k)[:, None, None]).astype(np.int64)  # (K, H, W)
+    onehot = (m.astype(np.int64)[None] == np.arange(k)[:, None, None]).astype(np.int64)  # (K, H, W)
     csum = np.zeros((k, h + 1, w + 1), dtype=np.int64)  # (K, H+1, W+1)
     csum[:, 1:, 1:] = onehot.cumsum(1).cumsum(2)
     y0, y1 = ys[:-1][:, None], ys[1:][:, None]  # (gh, 1)
