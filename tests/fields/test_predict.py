@@ -396,3 +396,25 @@ def test_keep_current_keeps_only_an_output_of_the_same_run(
     out.write_bytes(data[: len(data) * 2 // 3])
     assert p.predict(scene, out, overwrite=True, keep_current=True).status == "ok"
     assert p.predict(scene, out, overwrite=True, keep_current=True).status == "resumed"
+
+
+def test_a_library_rerun_with_another_model_warns_that_the_output_is_kept(
+    scene: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Re-running a notebook cell after changing the model returned 'skipped' and the old probabilities silently;
+    a plain dict as config failed with AttributeError."""
+    out = tmp_path / "p.tif"
+    first = ScenePredictor(TinyNet(), 3, {}, {**FAST})
+    assert first.predict(scene, out).status == "ok"
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert first.predict(scene, out).status == "skipped"
+    assert "was not made" not in caplog.text  # the same model and settings: no warning
+    other = TinyNet()
+    with torch.no_grad():
+        for p in other.parameters():
+            p.add_(0.5)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert ScenePredictor(other, 3, {}, {**FAST}).predict(scene, out).status == "skipped"
+    assert "p.tif: exists and was not made from scene.tif with this model" in caplog.text
+    with pytest.raises(ValueError, match="patch_size"):
+        ScenePredictor(TinyNet(), 3, {}, {"patch_size": "big"})

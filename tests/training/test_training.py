@@ -214,3 +214,21 @@ def test_ctrl_c_in_the_validation_after_training_is_an_interruption_too(tmp_path
     with pytest.raises(Interrupted, match="after step 4 .* --resume .*interrupted.ckpt continues it"):
         validate(res.trainer, task, _Data())
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_quiet_lightning_gives_the_logger_levels_back_after_a_failure():
+    """After an exception inside, 'lightning.pytorch' stayed at WARNING for the rest of a notebook session."""
+    import logging
+
+    from agriseg.training.trainer import quiet_lightning
+
+    log = logging.getLogger("lightning.pytorch")
+    before = log.level
+    log.setLevel(logging.INFO)
+    try:
+        with pytest.raises(RuntimeError), quiet_lightning():
+            assert log.level == logging.WARNING
+            raise RuntimeError("a failed fit")
+        assert log.level == logging.INFO
+    finally:
+        log.setLevel(before)

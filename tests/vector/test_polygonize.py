@@ -333,3 +333,12 @@ def test_a_probability_raster_without_fields_has_the_confidence_column(tmp_path:
     path = write_probs(tmp_path / "p.tif", cls, np.full(cls.shape, 5, np.uint8))
     df = polygonize(path, None, PolygonizeConfig(progress=False))
     assert len(df) == 0 and "agriseg:confidence" in df.columns
+
+
+def test_an_unsupported_output_format_is_refused_before_any_work(tmp_path):
+    """polygonize(r, 'out.txt') ran the whole polygonisation, then refused the extension."""
+    from agriseg.config import OptionError
+    from agriseg.vector import polygonize
+
+    with pytest.raises(OptionError, match="unsupported vector format '.txt'"):
+        polygonize(tmp_path / "not-read-at-all.tif", tmp_path / "out.txt")

@@ -33,4 +33,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'agriseg.fields' has no attribute {name!r}")
 
 
-__all__ = sorted(_EXPORTS)
+__all__ = sorted(k for k in _EXPORTS if k != "PreprocessSpec")  # the old name stays importable, not starred

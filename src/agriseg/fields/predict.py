@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -126,6 +126,15 @@ class ScenePredictor:
     model_id: str | None = None
     _ready: bool = field(default=False, repr=False)
     _runner: ModelRunner | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        # a notebook passes plain dicts (config={"patch_size": 256}); checked here, as the CLI's YAML is
+        if isinstance(self.config, Mapping):
+            self.config = PredictConfig.model_validate(self.config)
+        if isinstance(self.preprocess, Mapping):
+            self.preprocess = PreprocessConfig.model_validate(self.preprocess)
+        if not isinstance(self.config, PredictConfig) or not isinstance(self.preprocess, PreprocessConfig):
+            raise TypeError("config is a PredictConfig (or a dict of its fields), preprocess a PreprocessConfig")
 
     # ---------------------------------------------------------------- model
     def _prepare(self) -> ModelRunner:
@@ -272,7 +281,8 @@ class ScenePredictor:
 
         Args:
             scene: input GeoTIFF (``preprocess.bands`` bands, georeferenced).
-            output: the COG to write (existing output is kept unless ``overwrite``).
+            output: the COG to write (existing output is kept unless ``overwrite``, with a warning when it was
+                made from another scene, model or settings).
             overwrite: recompute even if ``output`` exists.
             on_block: called with each completed patch-row index (tests use it to simulate a crash).
             keep_current: with ``overwrite``, still keep an ``output`` that this predictor made from this scene
@@ -297,6 +307,11 @@ class ScenePredictor:
         self.check_memory([scene])
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
         if output.exists() and not overwrite:
+            if not _made_by_run(output, self.fingerprint(info), info, self.num_classes + 1):  # e.g. a new model
+                log.warning(
+                    "%s: exists and was not made from %s with this model and these settings; kept, not predicted "
+                    "(overwrite=True remakes it)", output, scene.name,
+                )  # fmt: skip
             return result
         if (
             output.exists()

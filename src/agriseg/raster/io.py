@@ -54,7 +54,8 @@ def pixel_area_m2(crs: Any, transform: Any, height: int = 0, width: int = 0) -> 
 
     c = CRS.from_user_input(crs)
     unit = float(c.axis_info[0].unit_conversion_factor) if c.axis_info else 1.0
-    x, y = transform * (width / 2, height / 2)
+    col, row = width / 2, height / 2  # the centre (affine's `*` on a point is deprecated, `@` is new in 2.4)
+    x, y = transform.c + transform.a * col + transform.b * row, transform.f + transform.d * col + transform.e * row
     scale = areal_scale(c, np.array([x]), np.array([y]))
     # within 1 % (a UTM zone) the grid's own area, as the field polygons measure (agriseg.vector.geometry)
     s = 1.0 if scale is None or abs(scale[0] - 1.0) <= MAX_SCALE_ERROR else float(scale[0])

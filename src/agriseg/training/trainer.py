@@ -42,12 +42,14 @@ def quiet_lightning() -> Iterator[None]:
     saved = {name: logging.getLogger(name).level for name in _CHATTY}
     for name in _CHATTY:
         logging.getLogger(name).setLevel(logging.WARNING)
-    with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
-        for module in ("lightning", "torch", "torchmetrics"):
-            warnings.filterwarnings("ignore", module=module)
-        yield
-    for name, level in saved.items():
-        logging.getLogger(name).setLevel(level)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(sys.stderr):
+            for module in ("lightning", "torch", "torchmetrics"):
+                warnings.filterwarnings("ignore", module=module)
+            yield
+    finally:  # also after a failed run: a notebook's later Lightning use keeps its own levels
+        for name, level in saved.items():
+            logging.getLogger(name).setLevel(level)
 
 
 class _ProgressBar(TQDMProgressBar):

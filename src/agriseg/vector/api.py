@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import numpy as np
 
 from agriseg.raster.io import latest_image_time
 from agriseg.vector.config import PolygonizeConfig
-from agriseg.vector.fiboa import fields_frame, write_fields
+from agriseg.vector.fiboa import fields_frame, output_format, write_fields
 from agriseg.vector.geometry import clean_fields, pixel_to_crs
 from agriseg.vector.polygonize import polygonize_table
 
@@ -46,7 +47,7 @@ def filter_fields(
 def polygonize(
     raster: str | Path,
     output: str | Path | None = None,
-    config: PolygonizeConfig | None = None,
+    config: PolygonizeConfig | Mapping[str, Any] | None = None,
     collection: str = "agriseg-fields",
     id_prefix: str | None = None,
     determined: dt.datetime | None = None,
@@ -83,8 +84,10 @@ def polygonize(
         FileNotFoundError: missing raster.
         ValueError: unreadable raster, no CRS, or (labels) band 1 not integer ids.
     """
-    cfg = config or PolygonizeConfig()
+    cfg = PolygonizeConfig.model_validate(config) if isinstance(config, Mapping) else config or PolygonizeConfig()
     raster = Path(raster)
+    if output is not None:
+        output_format(output)  # an unsupported extension is refused before the work, not after it
     t0 = time.perf_counter()
     if labels is None:
         labels = raster.is_file() and is_instance_raster(raster)
