@@ -69,3 +69,13 @@ def test_smoke_suite_runs_every_command() -> None:
         smoked |= set(_SMOKED.findall(f.read_text()))
     missing = sorted(f"{g} {n}" for g, n, _ in _commands() if (g, n) not in smoked)
     assert not missing, f"commands without a smoke test: {missing}"
+
+
+def test_the_readme_python_example_of_a_photo_runs_as_shown(monkeypatch, capsys):
+    """The README's only Python example of the main feature (segment a photo, measure its plants)."""
+    blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
+    code = next(b for b in blocks if "load_predictor" in b)
+    monkeypatch.chdir(REPO)
+    exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the project's own documented example
+    out = capsys.readouterr().out
+    assert re.fullmatch(r"cover 0\.\d{3}, \d+ plants\n", out), out

@@ -50,3 +50,15 @@ def test_mean_std_length_checked():
 def test_any_timm_encoder_through_smp():
     model = build_model(encoder="tu-resnet18", encoder_weights=None)
     assert model(torch.rand(1, 3, 64, 64)).shape == (1, 2, 64, 64)
+
+
+def test_a_model_is_one_line_by_name_and_a_builtin_is_not_replaced_by_mistake():
+    """build_model("unet") failed with 'dictionary update sequence element #0 has length 1'; register_model
+    silently replaced the built-in U-Net for every later build_model."""
+    from agriseg.models import MODELS, build_model, register_model
+
+    assert build_model("fpn", encoder_weights=None).config.arch == "fpn"
+    before = MODELS["unet"]
+    with pytest.raises(ValueError, match="already registered as 'unet'"):
+        register_model("unet")(lambda cfg: None)
+    assert MODELS["unet"] is before

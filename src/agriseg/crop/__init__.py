@@ -3,4 +3,37 @@
 Training (``config``, ``dataset``, ``transforms``, ``labels``, ``task``, ``train``), training without hand
 labels (``pseudolabel``, ``selftrain``: two-stage self-training and adaptation to a new field), and use
 (``predict``: masks, overlays and cover per photo; ``evaluate``: mIoU and boundary IoU against labels).
+
+In Python, the packaged model as ``crop predict`` runs it:
+
+    >>> from agriseg.crop import load_predictor, label_plants, plant_traits
+    >>> predictor = load_predictor("default")
+    >>> mask = predictor.predict("photo.jpg")  # (H, W) uint8 class ids; also an array or a PIL image
+    >>> plants = plant_traits(label_plants(mask > 0), px_per_mm=4.2)
+
+Names are imported lazily, so importing the package loads neither onnxruntime nor torch.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Predictor": "agriseg.crop.predict",
+    "load_predictor": "agriseg.crop.predict",
+    "predict_paths": "agriseg.crop.predict",
+    "label_plants": "agriseg.crop.traits.plants",
+    "plant_traits": "agriseg.crop.traits.plants",
+    "green_area_index": "agriseg.crop.traits.gai",
+    "run_traits": "agriseg.crop.traits.runner",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'agriseg.crop' has no attribute {name!r}")
+
+
+__all__ = sorted(_EXPORTS)

@@ -19,11 +19,22 @@ MODELS: dict[str, Callable[[ModelConfig], nn.Module]] = {}
 
 
 def register_model(
-    name: str,
+    name: str, overwrite: bool = False
 ) -> Callable[[Callable[[ModelConfig], nn.Module]], Callable[[ModelConfig], nn.Module]]:
-    """Decorator: register a factory ``ModelConfig -> nn.Module`` under ``name``."""
+    """Decorator: register a factory ``ModelConfig -> nn.Module`` under ``name``.
+
+    Args:
+        name: the ``arch`` name the factory answers to.
+        overwrite: replace a factory already registered under ``name`` (a built-in one included).
+
+    Raises:
+        ValueError: ``name`` is taken and ``overwrite`` is not set (a built-in model replaced by mistake
+            would change every later ``build_model`` of that name).
+    """
 
     def deco(fn: Callable[[ModelConfig], nn.Module]) -> Callable[[ModelConfig], nn.Module]:
+        if name in MODELS and MODELS[name] is not fn and not overwrite:
+            raise ValueError(f"a model is already registered as {name!r}; pick another name or pass overwrite=True")
         MODELS[name] = fn
         return fn
 
@@ -48,14 +59,24 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def build_model(config: ModelConfig | dict[str, Any] | None = None, **overrides: Any) -> nn.Module:
-    """Build a segmentation model from a config (or a dict, or keyword overrides).
+def build_model(config: ModelConfig | dict[str, Any] | str | None = None, **overrides: Any) -> nn.Module:
+    """Build a segmentation model: ``build_model("fpn", encoder="efficientnet-lite0", num_classes=3)``.
+
+    Args:
+        config: a :class:`ModelConfig`, a dict of its fields, or an architecture name (``unet``, ``fpn``,
+            ``upernet``, ...); None for the default U-Net.
+        overrides: fields of :class:`ModelConfig` that replace the config's.
+
+    Returns:
+        The model, taking ``(B, C, H, W)`` images and returning ``(B, K, H, W)`` logits.
 
     Raises:
-        ValueError: for an unknown architecture; the message lists the valid names.
+        ValueError: for an unknown architecture (the message lists the valid names) or invalid fields.
     """
     if isinstance(config, ModelConfig):
         data = config.model_dump()
+    elif isinstance(config, str):
+        data = {"arch": config}
     else:
         data = dict(config or {})
     data.update(overrides)

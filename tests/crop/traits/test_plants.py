@@ -85,3 +85,24 @@ def test_colour_traits_of_pure_green() -> None:
     assert c["mean_a"] < -50  # green is negative a*
     gray = colour_traits(np.full((5, 3), 128, np.uint8))
     assert gray["excess_green"] == pytest.approx(0.0)
+
+
+def test_plant_functions_refuse_arguments_that_give_wrong_numbers():
+    """label_plants of an RGB mask failed in scipy ('structure and input must have equal rank'); plant_traits
+    with a photo of another size raised IndexError deep inside, and px_per_mm=0 silently reported pixels."""
+    import numpy as np
+    import pytest
+
+    from agriseg.crop.traits import label_plants, plant_traits
+
+    mask = np.zeros((40, 50), bool)
+    mask[10:30, 10:30] = True
+    with pytest.raises(ValueError, match="2-D"):
+        label_plants(np.dstack([mask] * 3))
+    labels = label_plants(mask, min_size=10)
+    with pytest.raises(ValueError, match="rgb is"):
+        plant_traits(labels, rgb=np.zeros((30, 50, 3), np.uint8))
+    for bad in (0, -2.0):
+        with pytest.raises(ValueError, match="px_per_mm"):
+            plant_traits(labels, px_per_mm=bad)
+    assert plant_traits(labels, px_per_mm=2.0)[0]["area"] == 100.0  # 400 px at 2 px/mm

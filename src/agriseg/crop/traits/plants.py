@@ -48,7 +48,13 @@ def label_plants(
 
     Returns:
         int32 labels ``(H, W)``: 0 = not a plant, 1..N plants numbered in raster order of their first pixel.
+
+    Raises:
+        ValueError: a mask that is not 2-D (an RGB image or a stack).
     """
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"mask must be a 2-D (H, W) vegetation mask; got shape {mask.shape}")
     comps, n = ndimage.label(mask, structure=EIGHT)
     if join > 0 and n > 1:
         comps, n = _join_pieces(comps, n, join, group)
@@ -177,7 +183,16 @@ def plant_traits(
         One dict per plant: ``id`` then the traits of :data:`SHAPE_TRAITS` (and colour traits). Centroid and
         angle are in image coordinates (x right, y down; angle counter-clockwise from x, in degrees);
         ``in_frame`` is False for a plant touching the image border.
+
+    Raises:
+        ValueError: ``rgb`` or ``sure`` of another size than ``labels``, or a scale that is not positive.
     """
+    labels = np.asarray(labels)
+    for name, other in (("rgb", rgb), ("sure", sure)):
+        if other is not None and np.shape(other)[:2] != labels.shape:
+            raise ValueError(f"{name} is {np.shape(other)[:2]}, labels {labels.shape}: they must cover one photo")
+    if px_per_mm is not None and not px_per_mm > 0:
+        raise ValueError(f"px_per_mm must be positive (None for pixels); got {px_per_mm}")
     scale = px_per_mm or 1.0
     out = []
     for rp in measure.regionprops(labels):
