@@ -164,3 +164,17 @@ def test_a_pair_that_cannot_be_scored_is_named_and_the_others_are_scored(tmp_pat
     assert got["images"] == 1 and got["miou"] == 1.0 and len(got["failed"]) == 2
     res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "--strict"])
     assert res.exit_code == 1 and "b.png: mask size (8, 6) differs" in res.output and "  failed: " not in res.output
+
+
+def test_0_255_masks_read_as_class_ids_say_to_use_binary(tmp_path):
+    """--label-mode index on 0/255 masks scored every plant pixel as 'not scored' and gave vegetation 0.00 with
+    only a vague warning about ignored pixels."""
+    from agriseg.crop.evaluate import format_table
+
+    label = np.zeros((8, 8), np.uint8)
+    label[2:6, 2:6] = 255
+    _pair(tmp_path, "a", label)
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
+    assert res["labels_only_0_255"] and "use --label-mode binary" in format_table(res)
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "binary", progress=False)
+    assert not res["labels_only_0_255"] and "--label-mode" not in format_table(res)

@@ -46,6 +46,7 @@ def evaluate_folder(
     unmatched = unpaired(images, masks)
     metrics = SegmentationMetrics(num_classes, boundary_ratio, 255, class_names)
     ignored = pixels = 0  # label pixels of value 255 or of colours the colormap does not list
+    classes_seen = False  # a label pixel of a class other than background
     if pairs:  # a label mode that does not fit the labels is refused before the progress bar starts
         read_label(next(iter(pairs.values()))[1], label_mode, colormap)
     failed: list[str] = []  # pairs that cannot be scored: named in the report, the others scored
@@ -60,11 +61,14 @@ def evaluate_folder(
         metrics.update(pred, truth)
         ignored += int((truth == 255).sum())
         pixels += truth.size
+        classes_seen |= bool(((truth > 0) & (truth != 255)).any())
     if failed and len(failed) == len(pairs):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise ImageReadError(f"nothing to score: {failed[0]}{more}")
     res = metrics.compute()
     res["ignored_label_fraction"] = round(ignored / pixels, 6) if pixels else 0.0
+    # 0/255 masks read as class ids: every plant pixel is 255, "not scored", and the scores mean nothing
+    res["labels_only_0_255"] = label_mode == "index" and ignored > 0 and not classes_seen
     res["images_dir"], res["masks_dir"] = str(images), str(masks)
     res.update(unmatched)
     res["failed"] = failed
@@ -133,7 +137,12 @@ def format_table(res: dict) -> str:
         if missing:
             lines.append(f"warning: {len(missing)} {what} and were not scored (e.g. {', '.join(missing[:3])})")
     ignored = res.get("ignored_label_fraction", 0.0)
-    if ignored > IGNORED_WARN:
+    if res.get("labels_only_0_255"):
+        lines.append(
+            "warning: the labels hold only 0 and 255, and --label-mode index reads 255 as not scored: "
+            "for 0/255 masks use --label-mode binary"
+        )
+    elif ignored > IGNORED_WARN:
         lines.append(
             f"warning: {100 * ignored:.1f} % of label pixels were not scored (value 255, or colours the colormap "
             "does not list)"
