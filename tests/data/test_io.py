@@ -183,3 +183,23 @@ def test_an_empty_file_and_a_file_or_folder_without_permission_say_so(tmp_path, 
     monkeypatch.setattr(Path, "iterdir", denied)
     with pytest.raises(NoInputError, match="cannot read the folder: permission denied"):
         list_images(tmp_path)
+
+
+def test_opencv_reads_and_writes_a_file_name_of_another_encoding(tmp_path):
+    """cv2.imwrite crashed the process (segfault, exit 139) on a path holding a Latin-1 name: crop pseudolabel
+    and adapt died with no message, losing every photo of the batch."""
+    import os
+
+    pytest.importorskip("cv2")
+    from agriseg.data.io import cv_read, cv_write
+
+    path = tmp_path / os.fsdecode(b"caf\xe9.png")
+    try:
+        path.write_bytes(b"")
+    except (OSError, UnicodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    arr = np.arange(48, dtype=np.uint8).reshape(4, 4, 3)
+    cv_write(path, arr)
+    assert np.array_equal(cv_read(path, -1), arr)
+    (tmp_path / "empty.png").write_bytes(b"")
+    assert cv_read(tmp_path / "empty.png", -1) is None

@@ -107,10 +107,10 @@ def load_selftrain_config(path: str | Path, overrides: Sequence[str] = ()) -> Se
 
 
 def _write_index_png(arr: np.ndarray, path: Path) -> None:
-    import cv2
+    from agriseg.data.io import cv_write
 
     with atomic_write(path) as tmp:
-        cv2.imwrite(str(tmp), arr.astype(np.uint8))
+        cv_write(tmp, arr.astype(np.uint8))
 
 
 def _write_json(obj: object, path: Path) -> None:

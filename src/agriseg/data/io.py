@@ -269,10 +269,33 @@ def _read_16bit_colour(path: Path, fmt: str | None) -> np.ndarray | None:
         width, height, rows, info = png.Reader(filename=str(path)).asDirect()
         planes = info["planes"]
         return np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    arr = cv_read(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if arr is None or arr.ndim != 3:
         return arr
     return arr[..., [2, 1, 0, 3][: arr.shape[-1]]]  # BGR(A) -> RGB(A)
+
+
+def cv_write(path: str | Path, arr: np.ndarray, params: Sequence[int] = ()) -> None:
+    """``cv2.imwrite`` through Python's file I/O: OpenCV crashes (segfault) on a path holding a file name of
+    another encoding, so the image is encoded in memory and written by Python. The format is the suffix's.
+
+    Raises:
+        OSError: the file cannot be written; ``ValueError`` when OpenCV cannot encode the array.
+    """
+    import cv2
+
+    ok, buf = cv2.imencode(Path(path).suffix or ".png", arr, list(params))
+    if not ok:
+        raise ValueError(f"{path}: OpenCV cannot encode a {arr.dtype} array of shape {arr.shape}")
+    Path(path).write_bytes(buf.tobytes())
+
+
+def cv_read(path: str | Path, flags: int) -> np.ndarray | None:
+    """``cv2.imread`` through Python's file I/O (see :func:`cv_write`); None when OpenCV cannot decode it."""
+    import cv2
+
+    data = np.fromfile(os.fspath(path), np.uint8)
+    return cv2.imdecode(data, flags) if data.size else None
 
 
 def scale_to_uint8(arr: np.ndarray, path: str | Path) -> np.ndarray:

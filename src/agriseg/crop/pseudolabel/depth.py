@@ -21,6 +21,7 @@ import numpy as np
 from typing_extensions import deprecated
 
 from agriseg.data.files import atomic_write, write_json
+from agriseg.data.io import cv_read
 
 DepthConvention = Literal["depth", "inverse"]
 Detrend = Literal["plane", "none"]
@@ -64,7 +65,7 @@ def read_depth(path: str | Path) -> np.ndarray:
             why = "it holds Python objects, not a numeric array" if pickled else " ".join(str(err).split())
             raise ValueError(f"{path}: unreadable .npy depth ({why})") from err
     else:
-        arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        arr = cv_read(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
         if arr is None:
             try:
                 from PIL import Image

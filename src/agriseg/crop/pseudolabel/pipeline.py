@@ -36,6 +36,7 @@ from agriseg.crop.pseudolabel.depth import (
 from agriseg.crop.pseudolabel.gght import GGHTConfig, GGHTResult, gght
 from agriseg.crop.pseudolabel.indices import INDICES, IndexName, vegetation_index
 from agriseg.data.files import atomic_write, write_json
+from agriseg.data.io import cv_write
 from agriseg.manifest import seal_tables
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def _save_png(arr: np.ndarray, path: Path) -> None:
     import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
 
     with atomic_write(path) as tmp:
-        cv2.imwrite(str(tmp), arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        cv_write(tmp, arr, [cv2.IMWRITE_PNG_COMPRESSION, 1])
 
 
 def _save_json(obj: object, path: Path) -> None:
@@ -226,7 +227,7 @@ def overlay_jpeg(rgb: np.ndarray, mask: np.ndarray, path: Path, long_side: int =
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     cv2.drawContours(out, contours, -1, (255, 0, 255), 1)
     with atomic_write(path) as tmp:
-        cv2.imwrite(str(tmp), cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
+        cv_write(tmp, cv2.cvtColor(out, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
 def read_keep(path: str | Path) -> set[str]:

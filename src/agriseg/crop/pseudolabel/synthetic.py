@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from agriseg.data.files import atomic_write
+from agriseg.data.io import cv_write
 
 
 @dataclass
@@ -167,11 +168,11 @@ def write_scenes(outdir: str | Path, n: int = 20, seed: int = 0, depth_format: s
             raise ValueError(f"depth_format must be png, tif or npy, got {depth_format!r}")
         with atomic_write(dpath) as tmp:
             if depth_format == "png":  # 16-bit millimetres
-                cv2.imwrite(str(tmp), np.clip(np.round(sc.depth * 1000), 0, 65535).astype(np.uint16))
+                cv_write(tmp, np.clip(np.round(sc.depth * 1000), 0, 65535).astype(np.uint16))
             elif depth_format == "npy":
                 np.save(tmp, sc.depth)
             else:
-                cv2.imwrite(str(tmp), sc.depth)
+                cv_write(tmp, sc.depth)
     return out
 
 
