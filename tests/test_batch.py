@@ -672,3 +672,16 @@ def test_outputs_of_another_file_under_the_same_name_are_refused_without_its_val
     assert f"made from another file (made from {sources[0]}, not {sources[1]})" in res.failures[0]
     assert res[0]["file"] == str(sources[1]) and "value" not in res[0]  # never the other file's numbers
     assert (tmp_path / "out" / "a.res").read_text() == "FIRST"  # kept
+
+
+def test_a_library_refusing_a_name_of_another_encoding_says_to_rename_the_file(tmp_path: Path) -> None:
+    """rasterio (GDAL) cannot open a Latin-1 name: the item said `'utf-8' codec can't encode character '\\udce9'
+    in position 5: surrogates not allowed`."""
+    import os
+
+    src = tmp_path / os.fsdecode(b"champ\xe9.tif")
+    try:
+        os.fsdecode(b"champ\xe9").encode()
+    except UnicodeEncodeError as err:
+        msg = describe_error(Item("champ", src, (tmp_path / "o.parquet",), (src,)), err)
+    assert msg.startswith(str(src)) and "not UTF-8" in msg and "rename the file" in msg

@@ -363,6 +363,8 @@ def describe_error(item: Item, err: BaseException) -> str:
         return f"{item.source}: {describe_memory_error(err)}"
     if isinstance(err, OSError) and not isinstance(err, FileNotFoundError | FileExistsError) and err.filename:
         msg = describe_os_error(err)
+    elif isinstance(err, UnicodeEncodeError) and "surrogates" in str(err):  # GDAL / libraries wanting UTF-8
+        msg = f"{item.source}: its name is not UTF-8 (a name from another system's encoding); rename the file"
     else:
         msg = str(err).strip() or type(err).__name__
         if not isinstance(err, ValueError | OSError):

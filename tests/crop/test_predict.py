@@ -307,3 +307,25 @@ def test_one_photo_spelt_two_ways_is_refused_not_predicted_twice(samples_dir, tm
         predict_paths(
             [f"images/{photo.name}", photo, f"./images/../images/{photo.name}"], tmp_path, CropPredictConfig()
         )
+
+
+def test_ambiguous_photo_arrays_are_refused_not_read_as_black_or_white(tiny_predictor, tmp_path):
+    """Found re-checking the array fix: 8-bit values in a uint16 array and a [0, 1] photo a little over 1 (white
+    balance) gave all-zero masks; a 16-bit grey PIL image came out white; probabilities(one_photo) iterated
+    over its rows."""
+    from agriseg.data.io import as_rgb
+
+    rgb = np.random.default_rng(1).integers(0, 256, (20, 24, 3), dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"astype\(np.uint8\)"):
+        tiny_predictor.predict(rgb.astype(np.uint16))
+    with pytest.raises(ValueError, match="ambiguous"):
+        tiny_predictor.predict(rgb.astype(np.float32) / 255 * 1.1)
+    grey16 = (rgb[..., 0].astype(np.uint16) * 257).astype(np.uint16)
+    Image.fromarray(grey16).save(tmp_path / "g16.png")
+    with Image.open(tmp_path / "g16.png") as im:
+        assert np.array_equal(as_rgb(im), as_rgb(tmp_path / "g16.png"))
+        assert abs(float(as_rgb(im).mean()) - float(rgb[..., 0].mean())) < 1
+    with pytest.raises(TypeError, match=r"\[photo\]"):
+        tiny_predictor.probabilities(rgb)
+    with pytest.raises(ValueError, match="unsure"):
+        Predictor(tiny_predictor.model, 2, long_side=96, tile=64, unsure=(0.9, 0.05))

@@ -203,3 +203,16 @@ def test_opencv_reads_and_writes_a_file_name_of_another_encoding(tmp_path):
     assert np.array_equal(cv_read(path, -1), arr)
     (tmp_path / "empty.png").write_bytes(b"")
     assert cv_read(tmp_path / "empty.png", -1) is None
+
+
+def test_a_link_to_a_photo_of_the_same_folder_is_not_given_twice(tmp_path):
+    """A folder holding latest.jpg -> a.jpg was refused as 'folder: given twice' (a regression when crop predict
+    started to refuse photos named twice); a file named again beside its folder still is."""
+    from agriseg.config import OptionError
+    from agriseg.data.io import list_images_once
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.jpg")
+    (tmp_path / "latest.jpg").symlink_to("a.jpg")
+    assert list_images_once([tmp_path]) == [tmp_path / "a.jpg", tmp_path / "latest.jpg"]
+    with pytest.raises(OptionError, match="given twice"):
+        list_images_once([tmp_path, tmp_path / "a.jpg"])

@@ -177,3 +177,15 @@ def test_codec_arguments_that_are_easy_to_get_wrong_give_clear_errors():
     assert mask_to_grid(m, np.int64(2)).tolist() == [[255, 255], [0, 0]]
     with pytest.raises(ValueError, match="not class ids"):
         mask_to_grid(np.full((8, 8), 0.4), 2)
+
+
+def test_a_grid_of_fractions_is_not_written_as_classes():
+    """encode_answer(g * 0.7, ...) wrote 0.7 as class 0."""
+    import numpy as np
+    import pytest
+
+    from agriseg.text import encode_answer
+
+    with pytest.raises(ValueError, match="fractions"):
+        encode_answer(np.array([[0, 1], [1, 1]]) * 0.7, ["others", "field"])
+    assert "field" in encode_answer(np.array([[0.0, 1.0], [1.0, 1.0]]), ["others", "field"])

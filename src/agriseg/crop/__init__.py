@@ -37,3 +37,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = sorted(_EXPORTS)
+
+
+def __dir__() -> list[str]:  # the lazy names too, for a notebook's tab completion
+    return sorted(set(globals()) | set(__all__))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -157,6 +158,8 @@ class Predictor:
             raise ValueError(f"overlap={self.overlap!r}: a fraction from 0 to 0.9")
         if not isinstance(self.batch_size, Integral) or self.batch_size < 1:
             raise ValueError(f"batch_size={self.batch_size!r}: at least 1")
+        if self.unsure is not None and not 0.0 <= self.unsure[0] < self.unsure[1] <= 1.0:
+            raise ValueError(f"unsure={self.unsure!r}: (low, high) probabilities with 0 <= low < high <= 1")
         if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", str(self.device)):
             raise ValueError(f"device={self.device!r}: cpu, cuda, cuda:N or mps")
 
@@ -179,6 +182,8 @@ class Predictor:
             images: photos as :func:`agriseg.data.io.as_rgb` takes them (uint8 ``(H, W, 3)`` arrays, other
                 arrays, PIL images or file names).
         """
+        if isinstance(images, str | os.PathLike | Image.Image) or (isinstance(images, np.ndarray) and images.ndim < 4):
+            raise TypeError("probabilities takes a list of photos; for one photo pass [photo] (or use predict)")
         images = [as_rgb(im) for im in images]
         sizes = [self.long_side]
         if self.tta == "flip+scale":

@@ -170,8 +170,9 @@ def as_rgb(image: Any) -> np.ndarray:
     Args:
         image: a file name (read with :func:`read_rgb`), a PIL image, or an array ``(H, W)`` (grey),
             ``(H, W, 1-4)`` (grey, grey + alpha, RGB, RGBA: alpha dropped) of ``uint8``; ``uint16`` is
-            scaled by its range (65535 is white), other integers must hold 0-255, floats in [0, 1] are scaled
-            by 255 and floats in (1, 255] taken as 0-255.
+            scaled by its range (65535 is white; one whose values are all <= 255 is refused), other integers
+            must hold 0-255, floats in [0, 1] are scaled by 255 and floats reaching over 2 taken as 0-255
+            (a maximum between 1 and 2 is refused as ambiguous).
 
     Raises:
         ValueError: a mask (``bool``), a channels-first ``(C, H, W)`` array, another shape, or values out of
@@ -179,8 +180,9 @@ def as_rgb(image: Any) -> np.ndarray:
     """
     if isinstance(image, (str, os.PathLike)):
         return read_rgb(os.fspath(image))
-    if isinstance(image, Image.Image):
-        image = np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+    if isinstance(image, Image.Image):  # 16-bit and float modes as arrays (convert() would clip them to white)
+        deep = image.mode.startswith(("I", "F"))
+        image = np.asarray(image) if deep else np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
     if not isinstance(image, np.ndarray):
         raise TypeError(f"a photo is a file name, a PIL image or a numpy array, not {type(image).__name__}")
     arr = image
@@ -196,6 +198,8 @@ def as_rgb(image: Any) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.uint16:  # a 16-bit photo, scaled by its range as read_rgb scales such files
+        if arr.size and int(arr.max()) <= 255:  # 8-bit values in a 16-bit array: scaled, the photo would be black
+            raise ValueError("a uint16 photo whose values are all <= 255 (8-bit values?): pass arr.astype(np.uint8)")
         return (arr.astype(np.float32) * (255.0 / 65535.0)).round().astype(np.uint8)
     if np.issubdtype(arr.dtype, np.integer):
         least, most = int(arr.min()), int(arr.max())
@@ -207,6 +211,8 @@ def as_rgb(image: Any) -> np.ndarray:
     lo, hi = (float(arr.min()), float(arr.max())) if np.isfinite(arr).all() else (np.nan, np.nan)
     if not (0.0 <= lo and hi <= 255.0):
         raise ValueError(f"a float photo holds values in [0, 1] or [0, 255]; this one spans [{lo:g}, {hi:g}]")
+    if 1.0 < hi <= 2.0:  # [0, 1] a little over (white balance, gain) or a nearly black 0-255 photo: say which
+        raise ValueError(f"a float photo spanning [{lo:g}, {hi:g}] is ambiguous: clip it to [0, 1] or scale to 0-255")
     return (arr * (255.0 if hi <= 1.0 else 1.0)).round().astype(np.uint8)
 
 
@@ -409,16 +415,19 @@ def list_images_once(paths: PathsLike) -> list[Path]:
     """
     from agriseg.config import OptionError
 
-    seen: dict[Path, tuple[Path, Path]] = {}  # resolved file -> (the file as listed, the argument it came from)
+    seen: dict[Path, tuple[Path, Path, int]] = {}  # resolved file -> (file as listed, its argument, argument no.)
     files: list[Path] = []
-    for arg in as_paths(paths):
+    for i, arg in enumerate(as_paths(paths)):
         for f in list_images([arg]):
             key = f.resolve()
             if key not in seen:
-                seen[key] = (f, arg)
+                seen[key] = (f, arg, i)
                 files.append(f)
                 continue
-            first, where = seen[key]
+            first, where, j = seen[key]
+            if j == i:  # two names in one folder (latest.jpg, a link to a.jpg): the user's own layout, kept
+                files.append(f)
+                continue
             if arg.resolve() == where.resolve():  # the same file or folder twice
                 raise OptionError(f"{arg}: given twice" + (f" (also as {where})" if str(where) != str(arg) else ""))
             folder = where if where.is_dir() else arg

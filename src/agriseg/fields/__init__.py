@@ -34,3 +34,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = sorted(k for k in _EXPORTS if k != "PreprocessSpec")  # the old name stays importable, not starred
+
+
+def __dir__() -> list[str]:  # the lazy names too, for a notebook's tab completion
+    return sorted(set(globals()) | set(__all__))

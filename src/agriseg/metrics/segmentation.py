@@ -60,7 +60,8 @@ def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ign
     keep = target != ignore_index
     t, p = target[keep].astype(np.int64), pred[keep].astype(np.int64)
     if t.size and (t.max() >= num_classes or p.max() >= num_classes):
-        raise ValueError(f"class id >= num_classes ({num_classes}) found")
+        hint = " (a 0/255 mask? pass mask > 0)" if 255 in (int(t.max()), int(p.max())) else ""
+        raise ValueError(f"class id >= num_classes ({num_classes}) found{hint}")
     if t.size < target.size and (not t.size or t.max() == 0) and (pred[~keep] > 0).mean() > 0.5:
         warnings.warn(
             f"the truth holds only 0 and {ignore_index}, and {ignore_index} is ignore_index: every pixel the "

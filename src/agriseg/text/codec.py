@@ -193,6 +193,8 @@ def encode_rrle(grid: np.ndarray, class_names: Sequence[str]) -> str:
     g = np.asarray(grid)
     if g.ndim != 2 or g.size == 0:
         raise ValueError(f"grid must be a non-empty 2-D array, got shape {g.shape}")
+    if g.dtype.kind == "f" and not np.array_equal(g, np.round(g)):  # 0.7 would be written as class 0
+        raise ValueError("grid holds fractions, not class ids (argmax or round it first)")
     if g.min() < 0 or g.max() >= len(names):
         raise ValueError(f"grid ids must lie in [0, {len(names) - 1}] (class_names {names}), got {g.min()}..{g.max()}")
     rows = []

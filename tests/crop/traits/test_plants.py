@@ -106,3 +106,20 @@ def test_plant_functions_refuse_arguments_that_give_wrong_numbers():
         with pytest.raises(ValueError, match="px_per_mm"):
             plant_traits(labels, px_per_mm=bad)
     assert plant_traits(labels, px_per_mm=2.0)[0]["area"] == 100.0  # 400 px at 2 px/mm
+
+
+def test_probability_maps_and_float_photos_are_not_measured_wrongly():
+    """label_plants(p) of a 0.1 probability map made every pixel one plant; plant_traits with a float photo in
+    [0, 1] reported mean_g 0.63 where the uint8 photo gives 160."""
+    import numpy as np
+    import pytest
+
+    from agriseg.crop.traits import label_plants, plant_traits
+
+    with pytest.raises(ValueError, match="threshold it first"):
+        label_plants(np.full((20, 20), 0.1))
+    mask = np.zeros((20, 20), bool)
+    mask[5:15, 5:15] = True
+    labels = label_plants(mask.astype(np.float32), min_size=10)  # a 0/1 float mask is a mask
+    rgb = np.full((20, 20, 3), 160, np.uint8)
+    assert plant_traits(labels, rgb=rgb / 255.0)[0]["mean_g"] == plant_traits(labels, rgb=rgb)[0]["mean_g"]

@@ -50,11 +50,13 @@ def label_plants(
         int32 labels ``(H, W)``: 0 = not a plant, 1..N plants numbered in raster order of their first pixel.
 
     Raises:
-        ValueError: a mask that is not 2-D (an RGB image or a stack).
+        ValueError: a mask that is not 2-D (an RGB image or a stack), or of fractions (threshold it first).
     """
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask must be a 2-D (H, W) vegetation mask; got shape {mask.shape}")
+    if mask.dtype.kind == "f" and not np.isin(mask, (0.0, 1.0)).all():  # a probability map: every pixel > 0
+        raise ValueError("mask holds fractions (probabilities?): threshold it first, e.g. label_plants(p > 0.5)")
     comps, n = ndimage.label(mask, structure=EIGHT)
     if join > 0 and n > 1:
         comps, n = _join_pieces(comps, n, join, group)
@@ -193,6 +195,10 @@ def plant_traits(
             raise ValueError(f"{name} is {np.shape(other)[:2]}, labels {labels.shape}: they must cover one photo")
     if px_per_mm is not None and not px_per_mm > 0:
         raise ValueError(f"px_per_mm must be positive (None for pixels); got {px_per_mm}")
+    if rgb is not None:  # colour traits are in 0-255: a float photo in [0, 1] is scaled as predict takes it
+        from agriseg.data.io import as_rgb
+
+        rgb = as_rgb(rgb)
     scale = px_per_mm or 1.0
     out = []
     for rp in measure.regionprops(labels):
