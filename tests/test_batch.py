@@ -88,12 +88,20 @@ def test_strict_stops_at_the_first_failure(tmp_path: Path) -> None:
     assert done == ["a", "bad"]
 
 
-def test_a_bug_is_not_a_bad_input(tmp_path: Path) -> None:
-    def work(item: Item) -> dict:
-        raise TypeError("a bug")
+def test_a_bug_fails_its_item_named_as_a_bug_and_the_batch_goes_on(tmp_path: Path) -> None:
+    """A bug met by one photo (an IndexError on a 12 MP photo) stopped the batch with a traceback: no summary,
+    the other photos never done, and a re-run stopped at the same photo again."""
 
-    with pytest.raises(TypeError):
-        run_batch(_items(tmp_path, ["a"]), work, options=QUIET)
+    def work(item: Item) -> dict:
+        if item.name == "b":
+            raise IndexError("boolean index did not match")
+        return _work(item)
+
+    res = run_batch(_items(tmp_path, ["a", "b", "c"]), work, options=QUIET)
+    assert res.counts == {"ok": 2, "skipped": 0, "failed": 1} and res.exit_code == 1
+    assert "internal error (IndexError: boolean index did not match); this is a bug in agriseg" in res.failures[0]
+    with pytest.raises(BatchAborted, match="internal error"):
+        run_batch(_items(tmp_path, ["b"]), work, options=BatchOptions(strict=True, progress=False))
 
 
 def test_an_item_out_of_memory_fails_alone_in_one_line(tmp_path: Path) -> None:

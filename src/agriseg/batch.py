@@ -58,6 +58,8 @@ from typing import Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from agriseg.fingerprint import INPUTS_CHANGED, FingerprintStore, Recipe, default_store
 
+log = logging.getLogger("agriseg")
+
 Status = Literal["ok", "skipped", "failed"]
 
 
@@ -376,6 +378,10 @@ def describe_error(item: Item, err: BaseException) -> str:
     return msg if names_a_file else f"{src}: {msg}"
 
 
+class InternalError(ValueError):
+    """An item met a bug in agriseg (an exception no input should cause): the item fails with this, and says so."""
+
+
 class BatchAborted(ValueError):
     """``strict``: the first failed item stopped the batch; the message is that item's (one line)."""
 
@@ -686,8 +692,10 @@ def run_batch(
         executor: where ``work`` runs (default :class:`Serial`).
         resume: the record of an item done before (None: run it again).
         failed: the record of a failed item, from its one-line message.
-        expected: exceptions that fail one item; any other propagates (a bug is not a bad input). An
-            executor's own errors (a lost Dask worker) count as expected.
+        expected: exceptions that fail one item as a bad input; any other exception fails its item as an
+            internal error (named as a bug in agriseg, its traceback in the debug log) and the batch goes on.
+            An executor's own errors (a lost Dask worker) count as expected. ``()``: every error is raised
+            as it is (a command of one output, whose usage errors must stay usage errors).
         format_error: the one-line message of a failed item (names its file).
         folders: output folders to create and clean of temporaries left by killed runs (default: the
             folders of the items' outputs).
@@ -737,8 +745,16 @@ def run_batch(
                 for item, res in results:
                     i = index[id(item)]
                     if isinstance(res, BaseException):
-                        if not isinstance(res, expected) and not getattr(executor, "remote", False):
+                        if not isinstance(res, Exception):  # KeyboardInterrupt, SystemExit: not an item's
                             raise res
+                        if not expected:  # a one-output command: its error is raised as it is
+                            raise res
+                        if not isinstance(res, expected) and not getattr(executor, "remote", False):
+                            # a bug met by one item: that item fails, named as a bug, and the batch goes on (a
+                            # 12 MP photo that hit one stopped a folder that could then never finish)
+                            log.debug("%s: internal error", item.source, exc_info=res)
+                            res = InternalError(f"internal error ({type(res).__name__}: {res}); this is a bug in "
+                                                "agriseg, please report it")  # fmt: skip
                         msg = format_error(item, res)
                         outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "error")
                         if opts.strict:

@@ -571,3 +571,21 @@ def test_no_plant_colour_names_markers_not_leaves(rgb: tuple[int, int, int], pla
 
     lab = lab_features(np.array([[rgb]], np.uint8), opencv=False)[0, 0] - 128  # (3,)
     assert _no_plant_colour(float(lab[1]), float(lab[2])) is not plant
+
+
+@pytest.mark.parametrize("shape", [(20, 32), (3024, 4032)])
+def test_faint_bridges_on_a_coarse_grid_fit_photos_of_any_size(shape):
+    """A 12 MP phone photo (4032x3024) crashed crop predict in the stem bridges (IndexError: 'size of axis is
+    4030 but size of corresponding boolean axis is 4032'): the coarse grid, repeated step times, fell short of
+    the photo's width. Two pieces joined by a faint trace, on a grid of step 5."""
+    from agriseg.crop.refine import _bridge_faint_stems
+
+    h, w = shape
+    out = np.zeros((h, w), np.uint8)
+    ys, xs = slice(h // 4, 3 * h // 4), w // 3
+    out[ys, : xs] = 1
+    out[ys, 2 * xs :] = 1
+    background = np.ones((h, w), np.float32)
+    background[h // 2 - 3 : h // 2 + 3, :] = 0.9  # a faint trace across the gap
+    _bridge_faint_stems(out, background, 0.02, step=5, min_piece=10)
+    assert out.shape == (h, w) and out[:, xs + 2].any() and out[:, 2 * xs - 3].any()  # bridged across the gap

@@ -489,7 +489,10 @@ def _bridge_faint_stems(
         )
         if coarse is None:
             return
-        bridge = np.repeat(np.repeat(coarse, step, 0), step, 1)[: out.shape[0], : out.shape[1]]
+        up = np.repeat(np.repeat(coarse, step, 0), step, 1)  # may end up to step // 2 px short of the photo
+        bridge = np.zeros_like(out)
+        h, w = min(up.shape[0], out.shape[0]), min(up.shape[1], out.shape[1])
+        bridge[:h, :w] = up[:h, :w]
         bridge[veg] = 0
     else:
         found = _faint_bridges(out, background, faint, min_piece)
