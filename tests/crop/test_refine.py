@@ -583,7 +583,7 @@ def test_faint_bridges_on_a_coarse_grid_fit_photos_of_any_size(shape):
     h, w = shape
     out = np.zeros((h, w), np.uint8)
     ys, xs = slice(h // 4, 3 * h // 4), w // 3
-    out[ys, : xs] = 1
+    out[ys, :xs] = 1
     out[ys, 2 * xs :] = 1
     background = np.ones((h, w), np.float32)
     background[h // 2 - 3 : h // 2 + 3, :] = 0.9  # a faint trace across the gap

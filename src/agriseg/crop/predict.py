@@ -420,6 +420,7 @@ SURE_KEY = "agriseg:model_sure"
 # ... and the model that made it (a packaged name as given, or a model file's name), so that `crop traits` of
 # the mask knows what the classes mean (the crop of crop-weed is peanut)
 MODEL_KEY = "agriseg:model"
+QUALITY_KEY = "agriseg:quality"  # the photo's quality flags (crop.quality.photo_quality), for a re-run's summary
 
 
 @dataclass
@@ -449,16 +450,24 @@ def photo_outputs(outdir: Path, stem: str, num_classes: int, write_overlay: bool
 
 
 def _write_outputs(
-    out: PhotoOutputs, rgb: np.ndarray, classes: np.ndarray, sure: float | None = None, model: str | None = None
+    out: PhotoOutputs,
+    rgb: np.ndarray,
+    classes: np.ndarray,
+    sure: float | None = None,
+    model: str | None = None,
+    quality: str | None = None,
 ) -> None:
     """Write all outputs of one photo, renaming them only once every one was written in full (the mask and the
-    class map carry ``sure``, the photo's ``model_sure``, and the ``model``'s name in PNG text chunks)."""
+    class map carry ``sure``, the photo's ``model_sure``, the ``model``'s name and the photo's ``quality`` in
+    PNG text chunks: a re-run reads its summary row back without decoding the photo)."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     info.add_text(SURE_KEY, "" if sure is None else repr(sure))
     if model:
         info.add_text(MODEL_KEY, model)
+    if quality is not None:
+        info.add_text(QUALITY_KEY, quality)
     with atomic_writes(out.all()) as tmp:
         Image.fromarray((classes > 0).astype(np.uint8) * 255).save(tmp[out.mask], pnginfo=info)
         if out.classes is not None:
@@ -512,8 +521,9 @@ def _write_and_row(
     """Write one photo's outputs and return its summary row (run on the writer thread)."""
     from agriseg.crop.quality import photo_quality
 
-    _write_outputs(out, rgb, classes, sure, model)
-    return {**_row(f, classes, sure, k, class_fields), "quality": photo_quality(rgb)}
+    quality = photo_quality(rgb)
+    _write_outputs(out, rgb, classes, sure, model, quality)
+    return {**_row(f, classes, sure, k, class_fields), "quality": quality}
 
 
 def _row(f: Path, classes: np.ndarray, sure: float | None, k: int, class_fields: list[str]) -> dict:
@@ -539,7 +549,9 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 
     try:
         classes = read_label(out.classes, "index") if out.classes is not None else read_label(out.mask, "binary")
-        quality = photo_quality(read_rgb(f))
+        quality = _png_text(out.mask).get(QUALITY_KEY)  # masks written before it was kept: from the photo
+        if quality is None:
+            quality = photo_quality(read_rgb(f))
     except ValueError:
         return None
     sure = read_model_sure(out.mask)  # None: no vegetation, or a mask of an earlier version (a "kept" record)
