@@ -28,7 +28,7 @@ model: {{encoder_weights: null, infer_long_side: 0}}
 data:
   images: {data}/images
   labels: {data}/masks
-  label_mode: index
+  label_mode: binary
   val_fraction: 0.25
   crop_size: 64
   scale_min: 0.6
@@ -46,7 +46,7 @@ data: {{crop_size: 64, scale_min: 0.6}}
 train: {{batch_size: 2, num_workers: 1, warmup_epochs: 0}}
 stage1_epochs: 1
 stage2_epochs: 1
-evaluate: {{images: {data}/images, labels: {data}/masks, label_mode: index}}
+evaluate: {{images: {data}/images, labels: {data}/masks, label_mode: binary}}
 """
 
 

@@ -155,3 +155,25 @@ def test_max_minutes_cuts_a_long_schedule_short(tmp_path):
     assert steps < 500 and res["model"]
     with pytest.raises(ValueError):
         CropTrainConfig.model_validate({"data": {"images": "a", "labels": "b"}, "train": {"max_minutes": 0}})
+
+
+def test_index_labels_that_hold_only_0_and_255_are_refused_before_training(tmp_path):
+    """The project's own smoke test trained on 0/255 masks with label_mode: index for many sessions: 255 is
+    ignore, so every plant pixel was left out and the model learned no plant, silently."""
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.config import OptionError
+    from agriseg.crop.labels import check_label_mode
+
+    for i in range(3):
+        m = np.zeros((8, 8), np.uint8)
+        m[2:5, 2:5] = 255
+        Image.fromarray(m).save(tmp_path / f"{i}.png")
+    paths = sorted(tmp_path.glob("*.png"))
+    with pytest.raises(OptionError, match="for 0/255 masks use binary"):
+        check_label_mode(paths, "index", "data.label_mode")
+    check_label_mode(paths, "binary")  # the right mode
+    m[0, 0] = 1  # an index label with an ignore band: a class id besides 0 and 255
+    Image.fromarray(m).save(paths[0])
+    check_label_mode(paths, "index")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -105,3 +106,26 @@ def parse_colormap(text: str) -> dict[str, int]:
     if not out:
         raise OptionError(f'--colormap: {text!r} has no entries; e.g. "0,0,0=0;0,255,0=1"')
     return out
+
+
+def check_label_mode(paths: Sequence[str | Path], mode: LabelMode, where: str = "label_mode", sample: int = 8) -> None:
+    """Refuse index mode on 0/255 masks: 255 is ignore, so every plant pixel would be left out (a model trained
+    on them learns no plant, a score counts none), silently.
+
+    Reads up to ``sample`` labels spread over ``paths``; refuses only when every one holds 0 and 255 and no other
+    value (a set whose labels hold a class id is index-coded).
+
+    Raises:
+        OptionError: naming ``where`` (the option or config key) and the fix (``binary``).
+    """
+    if mode != "index" or not paths:
+        return
+    picked = [paths[round(i * (len(paths) - 1) / max(1, sample - 1))] for i in range(min(sample, len(paths)))]
+    for path in dict.fromkeys(picked):
+        values = set(np.unique(read_label(path, "index")).tolist())
+        if values != {0, 255}:
+            return
+    raise OptionError(
+        f"{where}: index reads 255 as 'ignore', and these labels hold only 0 and 255 (e.g. {Path(paths[0]).name}), "
+        "so no plant pixel would count: for 0/255 masks use binary"
+    )

@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from agriseg.crop.config import CropTrainConfig, DataConfig
 from agriseg.crop.dataset import CropSegDataset, match_pairs, split_stems
+from agriseg.crop.labels import check_label_mode
 from agriseg.crop.transforms import train_transform
 from agriseg.data.files import write_json
 from agriseg.data.loaders import train_loader
@@ -21,7 +22,11 @@ if TYPE_CHECKING:
 
 
 def train_crop(
-    cfg: CropTrainConfig, resume: str | None = None, max_epochs: int | None = None, progress: bool = True
+    cfg: CropTrainConfig,
+    resume: str | None = None,
+    max_epochs: int | None = None,
+    progress: bool = True,
+    check_labels: bool = True,
 ) -> dict:
     """Train, keep the best and the last checkpoint, export one of them (``train.export``) as safetensors.
 
@@ -30,6 +35,8 @@ def train_crop(
         resume: a Lightning checkpoint (e.g. ``<output_dir>/last.ckpt``) to continue from.
         max_epochs: override ``cfg.train.epochs``.
         progress: show the training progress bar.
+        check_labels: refuse ``label_mode: index`` on 0/255 masks (:func:`agriseg.crop.labels.check_label_mode`);
+            self-training turns it off for its own index labels, whose 255 is an ignore band.
 
     Returns:
         ``{"best_checkpoint", "model", "val", "summary"}``: the exported checkpoint, the safetensors file,
@@ -46,6 +53,9 @@ def train_crop(
     torch.set_num_threads(max(1, torch.get_num_threads()))
     L.seed_everything(t.seed, workers=True, verbose=False)
     out = ensure_outdir(cfg.output_dir)  # a file in the way is a usage error naming it
+    if check_labels:
+        pairs = match_pairs(cfg.data.images, cfg.data.labels)
+        check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side)
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
     task = SegmentationTask(cfg.model_dump())
