@@ -1,3 +1,40 @@
 """agriseg: agricultural image segmentation toolkit and CLI."""
 
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
 __version__ = "0.1.0"
+
+
+def lazy_exports(
+    package: str, exports: Mapping[str, str], hidden: Collection[str] = ()
+) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
+    """``__getattr__``, ``__dir__`` and ``__all__`` of a package whose names are imported on first use.
+
+    A pipeline package offers its main names (``from agriseg.crop import load_predictor``) without importing
+    the modules that hold them, so importing it loads neither torch, onnxruntime nor rasterio.
+
+    Args:
+        package: the package's ``__name__``.
+        exports: name -> the module that defines it.
+        hidden: names still importable but left out of ``__all__`` and ``dir()`` (deprecated aliases).
+
+    Returns:
+        The three module attributes, e.g. ``__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)``.
+    """
+    import importlib
+    import sys
+
+    public = sorted(n for n in exports if n not in hidden)
+
+    def __getattr__(name: str) -> Any:
+        if name in exports:
+            return getattr(importlib.import_module(exports[name]), name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:  # the lazy names too, for a notebook's tab completion
+        return sorted(set(vars(sys.modules[package])) | set(public))
+
+    return __getattr__, __dir__, public

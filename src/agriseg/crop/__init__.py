@@ -16,8 +16,7 @@ Names are imported lazily, so importing the package loads neither onnxruntime no
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from agriseg import lazy_exports
 
 _EXPORTS = {
     "Predictor": "agriseg.crop.predict",
@@ -29,15 +28,4 @@ _EXPORTS = {
     "run_traits": "agriseg.crop.traits.runner",
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'agriseg.crop' has no attribute {name!r}")
-
-
-__all__ = sorted(_EXPORTS)
-
-
-def __dir__() -> list[str]:  # the lazy names too, for a notebook's tab completion
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

@@ -64,7 +64,7 @@ def evaluate_folder(
             metrics.update(pred, truth)
         ignored += int((truth == 255).sum())
         pixels += truth.size
-        classes_seen |= bool(((truth > 0) & (truth != 255)).any())
+        classes_seen = classes_seen or bool(((truth > 0) & (truth != 255)).any())
     if failed and len(failed) == len(pairs):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise ImageReadError(f"nothing to score: {failed[0]}{more}")

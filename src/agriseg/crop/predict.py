@@ -16,7 +16,7 @@ from PIL import Image
 from typing_extensions import deprecated
 
 from agriseg.batch import BatchOptions, batch_keywords
-from agriseg.crop.config import DEFAULT_OPTIMIZE, CropPredictConfig
+from agriseg.crop.config import DEFAULT_OPTIMIZE, MIN_LONG_SIDE, CropPredictConfig
 from agriseg.data.files import TEXT_ERRORS, atomic_write, atomic_writes
 from agriseg.data.io import ImageReadError, PathsLike, as_rgb, read_rgb
 from agriseg.runtime import ModelRunner, Optimize, softmax, tta_average
@@ -142,16 +142,17 @@ class Predictor:
 
     def _check(self) -> None:
         """Refuse settings that would give wrong masks silently (a library caller has no CLI checking them)."""
-        import re
         from numbers import Integral
         from typing import get_args
+
+        from agriseg.runtime import DEVICE_PATTERN
 
         for name, kind in (("tta", TTA), ("precision", Precision), ("optimize", Optimize)):
             if getattr(self, name) not in get_args(kind):
                 valid = ", ".join(get_args(kind))
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of: {valid}")
-        if not isinstance(self.long_side, Integral) or self.long_side < 0 or 0 < self.long_side < 32:
-            raise ValueError(f"long_side={self.long_side!r}: 0 (the photo's own size) or at least 32 px")
+        if not isinstance(self.long_side, Integral) or self.long_side < 0 or 0 < self.long_side < MIN_LONG_SIDE:
+            raise ValueError(f"long_side={self.long_side!r}: 0 (the photo's own size) or at least {MIN_LONG_SIDE} px")
         if not isinstance(self.tile, Integral) or self.tile < 32:
             raise ValueError(f"tile={self.tile!r}: at least 32 px")
         if not 0.0 <= self.overlap <= 0.9:
@@ -160,7 +161,7 @@ class Predictor:
             raise ValueError(f"batch_size={self.batch_size!r}: at least 1")
         if self.unsure is not None and not 0.0 <= self.unsure[0] < self.unsure[1] <= 1.0:
             raise ValueError(f"unsure={self.unsure!r}: (low, high) probabilities with 0 <= low < high <= 1")
-        if not re.fullmatch(r"cpu|mps|cuda(:\d+)?", str(self.device)):
+        if not DEVICE_PATTERN.fullmatch(str(self.device)):
             raise ValueError(f"device={self.device!r}: cpu, cuda, cuda:N or mps")
 
     def to_array(self, rgb: np.ndarray, long_side: int | None = None) -> np.ndarray:

@@ -155,13 +155,12 @@ def read_rgb(path: str | Path) -> np.ndarray:
         )
     if arr.ndim != 3:
         raise ImageReadError(f"{path}: unsupported image shape {arr.shape}")
-    if arr.shape[-1] == 1:
-        arr = np.repeat(arr, 3, axis=-1)
-    elif arr.shape[-1] == 2:  # gray + alpha
-        arr = np.repeat(arr[..., :1], 3, axis=-1)
-    elif arr.shape[-1] > 3:
-        arr = arr[..., :3]
-    return _to_uint8(arr, path)
+    return _to_uint8(_three_channels(arr), path)
+
+
+def _three_channels(arr: np.ndarray) -> np.ndarray:
+    """``(H, W, C)`` -> ``(H, W, 3)``: grey (and grey + alpha) repeated, alpha and further bands dropped."""
+    return np.repeat(arr[..., :1], 3, axis=-1) if arr.shape[-1] <= 2 else arr[..., :3]
 
 
 def as_rgb(image: Any) -> np.ndarray:
@@ -194,7 +193,7 @@ def as_rgb(image: Any) -> np.ndarray:
         arr = arr[..., None]
     if arr.ndim != 3 or not 1 <= arr.shape[-1] <= 4:
         raise ValueError(f"a photo is (H, W), (H, W, 3) or (H, W, 4); got an array of shape {image.shape}")
-    arr = np.repeat(arr[..., :1], 3, axis=-1) if arr.shape[-1] <= 2 else arr[..., :3]  # grey (+ alpha); alpha
+    arr = _three_channels(arr)
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.uint16:  # a 16-bit photo, scaled by its range as read_rgb scales such files

@@ -13,8 +13,7 @@ Names are imported lazily, so importing the package loads neither torch nor rast
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from agriseg import lazy_exports
 
 _EXPORTS = {
     "PredictConfig": "agriseg.fields.config",
@@ -26,15 +25,5 @@ _EXPORTS = {
     "PreprocessSpec": "agriseg.fields.config",  # renamed PreprocessConfig; warns, removed next release
 }
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'agriseg.fields' has no attribute {name!r}")
-
-
-__all__ = sorted(k for k in _EXPORTS if k != "PreprocessSpec")  # the old name stays importable, not starred
-
-
-def __dir__() -> list[str]:  # the lazy names too, for a notebook's tab completion
-    return sorted(set(globals()) | set(__all__))
+# the old name stays importable, not starred
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, hidden=("PreprocessSpec",))

@@ -55,7 +55,11 @@ def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ign
     Raises:
         ValueError: see :func:`class_maps`; a class id of ``num_classes`` or more.
     """
-    pred, target = class_maps(pred, target)
+    return _confusion(*class_maps(pred, target), num_classes, ignore_index)
+
+
+def _confusion(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int) -> np.ndarray:
+    """:func:`confusion_matrix` of class maps already checked (:func:`class_maps`)."""
     pred, target = pred.ravel(), target.ravel()
     keep = target != ignore_index
     t, p = target[keep].astype(np.int64), pred[keep].astype(np.int64)
@@ -67,7 +71,7 @@ def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ign
             f"the truth holds only 0 and {ignore_index}, and {ignore_index} is ignore_index: every pixel the "
             f"prediction marks is left out. For a 0/{ignore_index} mask pass (target > 0)",
             UserWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
 
@@ -123,7 +127,13 @@ def boundary_counts(
     pred: np.ndarray, target: np.ndarray, num_classes: int, ratio: float = 0.02, ignore_index: int = 255
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per-class boundary intersections and unions ``(K,)`` each of one image (to be summed over a set)."""
-    pred, target = class_maps(pred, target, ndim=2)
+    return _boundary_counts(*class_maps(pred, target, ndim=2), num_classes, ratio, ignore_index)
+
+
+def _boundary_counts(
+    pred: np.ndarray, target: np.ndarray, num_classes: int, ratio: float, ignore_index: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`boundary_counts` of class maps already checked (:func:`class_maps`)."""
     d = boundary_dilation(target.shape, ratio)
     valid = target != ignore_index
     inter, union = np.zeros(num_classes), np.zeros(num_classes)
@@ -183,11 +193,9 @@ class SegmentationMetrics:
 
     def update(self, pred: np.ndarray, target: np.ndarray) -> None:
         """Add one image (``(H, W)`` class ids each)."""
-        pred, target = np.asarray(pred), np.asarray(target)
-        if pred.shape != target.shape:
-            raise ValueError(f"prediction {pred.shape} and truth {target.shape} differ in size")
-        self.conf += confusion_matrix(pred, target, self.k, self.ignore)
-        bi, bu = boundary_counts(pred, target, self.k, self.ratio, self.ignore)
+        pred, target = class_maps(pred, target, ndim=2)  # checked once for both counts
+        self.conf += _confusion(pred, target, self.k, self.ignore)
+        bi, bu = _boundary_counts(pred, target, self.k, self.ratio, self.ignore)
         self.b_inter += bi
         self.b_union += bu
         self.n += 1
