@@ -164,10 +164,11 @@ class Fingerprint:
                 sorted(set(before["inputs"]) - set(now["inputs"])),
                 sorted(set(now["inputs"]) - set(before["inputs"])),
             )
-            if gone and new:  # made from another file (x/a.jpg, now y/a.jpg): one phrase, never one per file
+            moved = set(gone) | set(new) if gone and new else set()
+            if moved:  # made from another file (x/a.jpg, now y/a.jpg): one phrase, never one per file
                 out.append(f"{INPUTS_CHANGED}{', '.join(gone)}, not {', '.join(new)}")
-            for k in sorted(set(now["inputs"]) | set(before["inputs"])):
-                if now["inputs"].get(k) != before["inputs"].get(k) and not (gone and new and (k in gone or k in new)):
+            for k in sorted((set(now["inputs"]) | set(before["inputs"])) - moved):
+                if now["inputs"].get(k) != before["inputs"].get(k):
                     out.append(f"input {k}")
         return out
 
