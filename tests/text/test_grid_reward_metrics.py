@@ -179,3 +179,42 @@ def test_overhead_counts_non_mllm_modules() -> None:
 
     o = overhead(M())
     assert o["overhead"] == 10 and o["base"] == 20
+
+
+def _write_png(path, a: np.ndarray) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(a.astype(np.uint8)).save(path)
+
+
+@pytest.mark.parametrize("where", ["truth_instances", "written_prediction"])
+def test_min_size_drops_specks_of_instance_maps_read_from_files(tmp_path, where: str) -> None:
+    """--min-size applies to instance maps read from files as to those rebuilt from masks: a 2-px speck of a
+    truth instance map (or of a prediction's written instances) is not a missed (or false) field."""
+    from agriseg.text.metrics import evaluate_files
+
+    field = np.zeros((64, 64), np.uint8)
+    field[10:20, 10:20] = 1
+    speck = field.copy()
+    speck[40, 40:42] = 1
+    ids = field.copy()
+    ids[40, 40:42] = 2
+    truth, pred = (speck, field) if where == "truth_instances" else (field, speck)
+    _write_png(tmp_path / "truth" / "a.png", truth)
+    _write_png(tmp_path / "pred" / "a.png", pred)
+    _write_png(tmp_path / ("tinst" if where == "truth_instances" else "pred") / ("a.png" if where ==
+               "truth_instances" else "a_instances.png"), ids)  # fmt: skip
+    tinst = tmp_path / "tinst" if where == "truth_instances" else None
+    field_stats = evaluate_files([tmp_path / "pred" / "a.png"], tmp_path / "truth", ["others", "field"], tinst,
+                                 min_size=4)["instances"]["field"]  # fmt: skip
+    assert field_stats["fnr"] == 0.0 and field_stats["fpr"] == 0.0
+    assert field_stats["mean_iou"] == pytest.approx(1.0)
+
+
+def test_truth_instances_of_a_uint8_map_do_not_wrap_past_255() -> None:
+    from agriseg.text.metrics import truth_instances_from_semantic
+
+    truth = np.zeros((60, 60), np.uint8)
+    truth[::3, ::3] = 1  # 400 separate one-pixel fields
+    assert len(np.unique(truth_instances_from_semantic(truth, 2, 1))) - 1 == 400

@@ -146,7 +146,7 @@ def truth_instances_from_semantic(truth: np.ndarray, num_classes: int, min_size:
     pixels dropped (0)."""
     from scipy import ndimage as ndi
 
-    out = np.zeros_like(truth)
+    out = np.zeros(truth.shape, np.int64)  # not truth's dtype: a uint8 map may hold more than 255 instances
     nxt = 1
     for c in range(1, num_classes):
         comp, n = ndi.label(truth == c)
@@ -155,6 +155,15 @@ def truth_instances_from_semantic(truth: np.ndarray, num_classes: int, min_size:
         out[keep] = comp[keep] + nxt - 1
         nxt += n
     return out
+
+
+def drop_small_instances(ids: np.ndarray, min_size: int) -> np.ndarray:
+    """``ids`` with every instance of fewer than ``min_size`` pixels set to 0: the rule the instances rebuilt
+    from masks follow, applied to instance maps read from files so both are scored alike."""
+    if min_size <= 1 or not ids.any():
+        return ids
+    _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    return np.where(counts[inverse.reshape(ids.shape)] >= min_size, ids, 0)
 
 
 def pooled_report(conf: np.ndarray, class_names: Sequence[str]) -> dict[str, Any]:
@@ -258,13 +267,13 @@ def evaluate_files(
         dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
         tsem_v = np.where(valid, tsem, 0)
         if pair.ids is not None:
-            plabels = np.where(valid, pair.ids, 0)
+            plabels = drop_small_instances(np.where(valid, pair.ids, 0), min_size)
             pcls = instances_from_ids(plabels, sem)
             written += 1
         else:
             plabels, pcls = semantic_to_instances(np.where(valid, sem, 0), None, WatershedConfig(min_size=min_size))
         if pair.truth_ids is not None:
-            tl = np.where(valid, pair.truth_ids, 0)
+            tl = drop_small_instances(np.where(valid, pair.truth_ids, 0), min_size)
         else:
             tl = truth_instances_from_semantic(tsem_v, k, min_size)
         match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)

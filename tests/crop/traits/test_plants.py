@@ -87,6 +87,16 @@ def test_colour_traits_of_pure_green() -> None:
     assert gray["excess_green"] == pytest.approx(0.0)
 
 
+def test_mean_hue_of_hues_either_side_of_red_is_0_not_360() -> None:
+    import colorsys
+
+    def rgb(deg: float) -> list[int]:
+        return [round(255 * v) for v in colorsys.hsv_to_rgb(deg / 360, 0.8, 0.8)]
+
+    c = colour_traits(np.array([rgb(350)] * 50 + [rgb(10)] * 50, np.uint8))
+    assert 0.0 <= c["mean_hue"] < 359.9995  # a table rounds to 6 digits: 359.99999997 would read 360
+
+
 def test_plant_functions_refuse_arguments_that_give_wrong_numbers():
     """label_plants of an RGB mask failed in scipy ('structure and input must have equal rank'); plant_traits
     with a photo of another size raised IndexError deep inside, and px_per_mm=0 silently reported pixels."""

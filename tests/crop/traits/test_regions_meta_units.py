@@ -188,6 +188,24 @@ def test_plants_join_pieces_within_pot_edge_strips_and_in_frame() -> None:
     assert [p["in_frame"] for p in plants].count(False) == 2  # the strip and the cut plant
 
 
+@pytest.mark.parametrize("join", [1, 2, 3, 9, 10])
+def test_join_joins_gaps_of_at_most_join_px_whatever_their_parity(join: int) -> None:
+    for gap in (join, join + 1):
+        m = np.zeros((40, 80), bool)
+        m[10:30, 5:25] = True
+        m[10:30, 25 + gap : 45 + gap] = True  # ``gap`` empty columns between the two pieces
+        assert label_plants(m, 50, 0, join=join).max() == (1 if gap == join else 2), gap
+
+
+def test_join_does_not_depend_on_the_direction_in_which_pieces_lie() -> None:
+    m = np.zeros((60, 60), bool)
+    m[10:14, 40:44] = True
+    m[19:23, 29:33] = True  # down-left of the first, nearest corners (13, 40) and (19, 32): 10 px apart
+    counts = {label_plants(f, 4, 0, join=9).max() for f in (m, m[:, ::-1], m[::-1], m.T, m[::-1, ::-1])}
+    assert counts == {1}
+    assert label_plants(m, 4, 0, join=8).max() == 2
+
+
 def test_regions_file(tmp_path: Path) -> None:
     f = tmp_path / "regions.csv"
     f.write_text("id,x,y,width,height\nleft,0,0,100,200\nright,100,0,100,200\n")

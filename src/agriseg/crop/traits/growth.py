@@ -57,8 +57,9 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # 10: photos' tables name mean_hue's unit (mean_hue_deg) and write yes/no columns as 1 / 0; 11: blue and
 # saturated orange / yellow objects the model was never sure of dropped; 12: half-seen plants from 10 px;
 # 13: mosaics' tables and GeoPackages rounded to 6 significant digits like every other table; 14: dates as
-# YYYY_MM_DD and times after a date in file names
-ALGORITHM = "14"
+# YYYY_MM_DD and times after a date in file names; 15: --join by the exact distance between pieces (any
+# direction, gaps of at most --join px), mean hue never 360
+ALGORITHM = "15"
 
 
 @batch_keywords

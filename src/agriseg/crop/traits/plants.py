@@ -80,25 +80,52 @@ def label_plants(
 def _join_pieces(
     comps: np.ndarray, n: int, join: int, group: Callable[[np.ndarray], np.ndarray] | None
 ) -> tuple[np.ndarray, int]:
-    """Components joined when at most ``join`` px apart (and of one group): labels grown by ``join / 2``
-    (scikit-image's ``expand_labels``, which never lets two labels overlap) that touch are one plant."""
+    """Components joined when at most ``join`` px apart (and of one group), i.e. when their nearest pixels'
+    centres lie at most ``join + 1`` apart: ``join`` empty pixels between them in a row, column or diagonal.
+
+    Candidates are labels grown by a little more than half that distance (scikit-image's ``expand_labels``,
+    which never lets two labels overlap) that touch in any of the 8 directions; each candidate pair is then
+    kept only if its exact distance (nearest outline pixels, a k-d tree) is within reach, so the rule does not
+    depend on the parity of ``join`` or on the direction in which two pieces lie.
+    """
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    grown = segmentation.expand_labels(comps, distance=(join + 1) / 2)
+    grown = segmentation.expand_labels(comps, distance=(join + 1) / 2 + 1)
     pairs = [
         np.stack([a[(a > 0) & (b > 0) & (a != b)], b[(a > 0) & (b > 0) & (a != b)]])
-        for a, b in ((grown[:, :-1], grown[:, 1:]), (grown[:-1], grown[1:]), (grown[:-1, :-1], grown[1:, 1:]))
+        for a, b in (
+            (grown[:, :-1], grown[:, 1:]),
+            (grown[:-1], grown[1:]),
+            (grown[:-1, :-1], grown[1:, 1:]),
+            (grown[:-1, 1:], grown[1:, :-1]),
+        )
     ]
-    e = np.concatenate(pairs, axis=1)
+    e = np.unique(np.sort(np.concatenate(pairs, axis=1), axis=0), axis=1)  # (2, E), each pair once
     if group is not None:
         g = group(comps)
         e = e[:, (g[e[0]] == g[e[1]]) & (g[e[0]] > 0)]
+    boxes = ndimage.find_objects(comps)
+    e = e[:, [_within(comps, boxes, a, b, join + 1) for a, b in e.T]] if e.size else e
     graph = coo_matrix((np.ones(e.shape[1]), (e[0], e[1])), shape=(n + 1, n + 1))
     _, root = connected_components(graph, directed=False)
     lut = np.unique(root[1:], return_inverse=True)[1] + 1
     lut = np.concatenate([[0], lut]).astype(np.int32)
     return lut[comps], int(lut.max())
+
+
+def _within(comps: np.ndarray, boxes: list, a: int, b: int, reach: float) -> bool:
+    """Whether components ``a`` and ``b`` (``boxes``: their slices) have pixels whose centres are at most
+    ``reach`` apart."""
+    from scipy.spatial import cKDTree
+
+    def pixels(i: int) -> np.ndarray:  # (N, 2) row, col
+        sy, sx = boxes[i - 1]
+        return np.argwhere(comps[sy, sx] == i) + (sy.start, sx.start)
+
+    pa, pb = pixels(a), pixels(b)
+    d, _ = cKDTree(pa).query(pb, k=1, distance_upper_bound=reach + 1e-9)
+    return bool(np.isfinite(d).any())
 
 
 def drop_edge_strips(labels: np.ndarray, thickness: int) -> np.ndarray:
@@ -124,7 +151,8 @@ def drop_edge_strips(labels: np.ndarray, thickness: int) -> np.ndarray:
 def _mean_hue(hue: np.ndarray) -> float:
     """Circular mean of hues in [0, 1) -> degrees in [0, 360)."""
     ang = hue * 2 * math.pi
-    return math.degrees(math.atan2(float(np.sin(ang).mean()), float(np.cos(ang).mean()))) % 360.0
+    deg = math.degrees(math.atan2(float(np.sin(ang).mean()), float(np.cos(ang).mean()))) % 360.0
+    return 0.0 if deg >= 359.9995 else deg  # e.g. 359.99999997 would be written (rounded) as 360
 
 
 def colour_traits(pixels: np.ndarray) -> dict[str, float]:

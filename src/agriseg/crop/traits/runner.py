@@ -449,8 +449,9 @@ def measure_item(
 # 8: per-object colour decision; 9: grey objects the model was never sure of dropped; 10: model_sure;
 # 11: blue and saturated orange / yellow objects the model was never sure of dropped too; 12: half-seen
 # plants from 10 colour-decided px; 13: dates as YYYY_MM_DD and times after a date; warnings of a grid laid the
-# wrong way round and of a crop / weed model calling most vegetation weed; grid_box in mm with a scale
-ALGORITHM = "13"
+# wrong way round and of a crop / weed model calling most vegetation weed; grid_box in mm with a scale; 14:
+# --join by the exact distance between pieces (any direction, gaps of at most --join px), mean hue never 360
+ALGORITHM = "14"
 COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 
