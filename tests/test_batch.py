@@ -496,6 +496,50 @@ def test_two_commands_in_one_folder_keep_their_own_records_and_tables(tmp_path: 
     assert table.read_text() == "first's table" and (tmp_path / "out" / "a.res").read_text() == "A"
 
 
+def test_tables_are_written_while_the_folder_is_still_locked(tmp_path: Path) -> None:
+    """The tables were written after the lock was released: a second run could start in between, replace
+    outputs, and leave the first run's table describing them."""
+    from agriseg.manifest import LOCK, ManifestStore
+
+    items = _items(tmp_path, ["a", "b"])
+    seen: list[bool] = []
+    lock = tmp_path / "out" / LOCK
+    run_batch(items, _work, options=QUIET, recipe=Recipe("demo", "1"), store=ManifestStore(),
+              tables=[tmp_path / "out" / "t.csv"], finish=lambda r: seen.append(lock.exists()))  # fmt: skip
+    assert seen == [True] and not lock.exists()
+
+
+def test_a_table_above_the_items_folder_keeps_other_commands_records_there(tmp_path: Path) -> None:
+    """``crop pseudolabel`` writes items into ``out/masks`` and its table into ``out``: closing its store
+    rewrote ``out``'s manifest with its own table line only, so ``crop predict``'s records there were lost
+    (and ``out`` was not locked against a second run)."""
+    import json
+
+    from agriseg.manifest import LOCK, MANIFEST, ManifestStore
+
+    items = _items(tmp_path, ["a"])
+    assert (
+        run_batch(items, _work, options=QUIET, recipe=Recipe("demo first", "1"), store=ManifestStore()).exit_code == 0
+    )
+    sub = [Item("a", items[0].source, (tmp_path / "out" / "masks" / "a.res",), items[0].inputs)]
+    table = tmp_path / "out" / "table.json"
+    store = ManifestStore()
+
+    seen: list[bool] = []  # the table's folder is this run's while it runs: locked
+    run_batch(sub, _work, options=QUIET, recipe=Recipe("demo second", "1"), store=store, tables=[table],
+              finish=lambda r: seen.append((tmp_path / "out" / LOCK).exists()))  # fmt: skip
+    assert seen == [True]
+    recs = [json.loads(x) for x in (tmp_path / "out" / MANIFEST).read_text().splitlines()]
+    assert [(r["command"], r["item"]) for r in recs if "item" in r] == [("demo first", "a")]
+    assert [r for r in recs if "table" in r] == [{"command": "demo second", "table": "table.json"}]
+    assert (
+        run_batch(items, _work, options=QUIET, recipe=Recipe("demo first", "1"), store=ManifestStore()).counts[
+            "skipped"
+        ]
+        == 1
+    )
+
+
 def test_an_output_that_is_an_input_fails_before_anything_is_written(tmp_path: Path) -> None:
     """Even with ``overwrite``: the item fails in one line naming both, and none of its outputs is written."""
     src = tmp_path / "in" / "a.png"

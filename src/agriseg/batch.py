@@ -678,6 +678,7 @@ def run_batch(
     format_error: Callable[[Item, BaseException], str] = describe_error,
     folders: Sequence[str | Path] | None = None,
     tables: Sequence[str | Path] = (),
+    finish: Callable[[BatchResult], None] | None = None,
 ) -> BatchResult:
     """Run a batch (see the module docstring).
 
@@ -701,6 +702,9 @@ def run_batch(
             folders of the items' outputs).
         tables: files the command writes once per folder after the batch (``summary.csv``): checked by
             :func:`check_table` before anything runs.
+        finish: writes those tables from the result (it may add notes), called while the output folders are
+            still locked: a second run cannot start between the last item and the tables and leave them
+            describing outputs it replaced.
 
     Returns:
         The records in input order, with counts.
@@ -772,11 +776,14 @@ def run_batch(
                     close()  # strict or an error: cancel what has not started
                 bar.close()
             seconds = time.perf_counter() - t0
+            notes = list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost and the items retried
+            result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
+                                 notes)  # fmt: skip
+            _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
+            if finish is not None:
+                finish(result)
         finally:
             store.close()
-    notes = list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost and the items retried
-    result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit, notes)
-    _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
     return result
 
 

@@ -104,13 +104,19 @@ class ManifestStore:
         self._command = recipe.command if recipe is not None else ""
         try:
             for folder in folders:
-                self._lock(folder)
-                self._had_manifest[folder] = (folder / MANIFEST).is_file()
-                lines = _lines(folder / MANIFEST)
-                self._records[folder], self._tables[folder] = _records_of(lines), _tables_of(lines)
+                self._open_folder(folder)
         except BaseException:
             self.close()
             raise
+
+    def _open_folder(self, folder: Path) -> None:
+        """Lock ``folder`` and read its manifest, once."""
+        if folder in self._records:
+            return
+        self._lock(folder)
+        self._had_manifest[folder] = (folder / MANIFEST).is_file()
+        lines = _lines(folder / MANIFEST)
+        self._records[folder], self._tables[folder] = _records_of(lines), _tables_of(lines)
 
     def check(self, item: Item, recipe: Recipe | None) -> Verdict:
         """Whether ``item``'s outputs are there and what made them."""
@@ -178,7 +184,10 @@ class ManifestStore:
         """Record ``tables`` (files the run writes once per folder) as this command's."""
         for table in tables:
             folder = table.parent.resolve()
-            if self._tables.setdefault(folder, {}).get(table.name) == self._command:
+            # a table outside the items' folders (pseudolabel's table above its masks/): that folder is locked
+            # and its manifest read too, or closing would rewrite it with this command's lines only
+            self._open_folder(folder)
+            if self._tables[folder].get(table.name) == self._command:
                 continue
             self._tables[folder][table.name] = self._command
             with (folder / MANIFEST).open("a") as fh:

@@ -253,6 +253,25 @@ def test_predict_keeps_a_users_run_json(tiny: Path, tmp_path: Path) -> None:
     assert (out / "run.json").read_text() == "my notes"
 
 
+def test_run_json_names_the_outputs_other_settings_made(tiny: Path, tmp_path: Path) -> None:
+    """A re-run with other options predicts the new image and keeps the earlier one's outputs: run.json
+    described them all as made with the new options."""
+    import json
+    import shutil
+
+    imgs, out = tmp_path / "imgs", tmp_path / "out"
+    imgs.mkdir()
+    shutil.copy(tiny / "scene.png", imgs / "a.png")
+    opts = ["-m", tiny / "model", "-o", out, "--tile", "8", "--grid", "4", "--device", "cpu", "--classes", CLASSES]
+    assert _run("text", "predict", imgs, *opts, "--max-new-tokens", "10").exit_code == 0
+    shutil.copy(tiny / "scene.png", imgs / "b.png")
+    res = _run("text", "predict", imgs, *opts, "--max-new-tokens", "8")
+    assert res.exit_code == 1, res.output  # a.png refused: made with other settings
+    run = json.loads((out / "run.json").read_text())
+    assert run["options"]["max_new_tokens"] == 8
+    assert [Path(f).name for f in run["made_with_other_settings"]] == ["a.png"]
+
+
 @pytest.mark.parametrize("command", ["tiny-model", "dataset"])
 def test_an_empty_class_word_is_refused_not_dropped(tmp_path: Path, command: str) -> None:
     """``others,,field`` was read as two classes, shifting every class id after the gap by one."""

@@ -609,20 +609,22 @@ def predict_files(
     for f in files:
         out = photo_outputs(Path(outdir), names[f], k, write_overlay)
         items.append(Item(names[f], f, tuple(out.all()), (f,), payload=out))
-    result = run_batch(
+    from agriseg.manifest import seal_tables
+
+    def finish(result: BatchResult) -> None:
+        fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
+        write_csv_atomic(list(result), Path(outdir) / "summary.csv", fields)
+        seal_tables([Path(outdir) / "summary.csv"])  # a later run keeps a table edited by hand
+
+    return run_batch(
         items,
         stream=lambda todo: _predict_stream(predictor, todo, k, class_fields, _model_name(predictor)),
         options=(batch or BatchOptions()).labelled("predict", "img"),
         recipe=recipe,
         resume=lambda it: _read_back(Path(it.source), it.payload, k, class_fields),
         tables=[Path(outdir) / "summary.csv"],
+        finish=finish,
     )
-    from agriseg.manifest import seal_tables
-
-    fields = SUMMARY_FIELDS[:5] + class_fields + SUMMARY_FIELDS[5:]
-    write_csv_atomic(list(result), Path(outdir) / "summary.csv", fields)
-    seal_tables([Path(outdir) / "summary.csv"])  # a later run keeps a table edited by hand
-    return result
 
 
 def _predict_stream(

@@ -8,7 +8,7 @@ stitching artefacts MAgSeg lists as its main limitation. Needs the ``text`` extr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -252,8 +252,11 @@ def predict_files(
     bands: Sequence[int] | None = None,
     recipe: Recipe | None = None,
     batch: BatchOptions | None = None,
+    finish: Callable[[BatchResult], None] | None = None,
 ) -> BatchResult:
     """Segment image files one by one and write their outputs (``bands``: R, G, B band numbers).
+
+    ``finish`` writes the run's tables from the result while the output folder is still locked.
 
     Per image ``<name>`` (its stem, made unique across the inputs by :func:`agriseg.batch.unique_names`):
     the semantic mask ``<name>.png`` (``.tif`` with the input's georeference for GeoTIFFs), ``<name>.json``
@@ -314,7 +317,9 @@ def predict_files(
             "valid_patches": report["valid_patches"],
         }
 
-    return run_batch(items, work, options=(batch or BatchOptions()).labelled("predict", "img"), recipe=recipe)
+    return run_batch(
+        items, work, options=(batch or BatchOptions()).labelled("predict", "img"), recipe=recipe, finish=finish
+    )
 
 
 @batch_keywords
@@ -420,14 +425,19 @@ def predict_paths(
     out = Path(outdir)
     options = {**cfg.model_dump(exclude={"batch_size"}), "instances": config.instances, "classes": names}
     recipe = Recipe("text predict", ALGORITHM, options, model_name, [template] if template else [])
-    rows = predict_files(
-        model, proc, files, out, names, cfg, instances=config.instances, bands=bands, recipe=recipe, batch=batch
-    )
+
+    def finish(rows: BatchResult) -> None:  # run while the folder is still locked
+        if any(r["status"] == "ok" for r in rows):  # only a run that wrote outputs says what made them
+            run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
+            kept = [r["file"] for r in rows if r["status"] == "kept"]
+            if kept:  # outputs left as another model or other options made them: not described by the above
+                run["made_with_other_settings"] = kept
+            write_json(out / "run.json", run)  # what made these outputs: model, classes, options
+
+    rows = predict_files(model, proc, files, out, names, cfg, instances=config.instances, bands=bands,
+                         recipe=recipe, batch=batch, finish=finish)  # fmt: skip
     if earlier:
         rows.notes.append(f"({len(earlier)} files in {outdir} written by an earlier run were not read as images)")
-    if any(r["status"] == "ok" for r in rows):  # only a run that wrote outputs says what made them
-        run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
-        write_json(out / "run.json", run)  # what made these outputs: model, classes, options
     return rows
 
 

@@ -157,7 +157,25 @@ def run_plots(
         return {"file": str(item.source), "date": date, "status": "skipped", "rows": rows}
 
     tables = [outdir / n for n in ("growth.csv", "growth_wide.csv", "growth.png")]
-    result = run_batch(
+
+    def finish(result: BatchResult) -> None:  # run while the folder is still locked
+        result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
+        if overlap:
+            result.notes.append(f"warning: {config.plots}: {overlap}")
+        done = measured_now(list(result))  # not the records made with other settings (kept)
+        if len(done) < 2:
+            drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
+        else:
+            dated = [(r["date"], r["file"], [{"id": x["plot_id"], **x} for x in r["rows"]]) for r in done]
+            fields = ("id", "status", "green_fraction", "green_area_index", "plant_count")
+            keep = lambda k: k in fields or k.startswith("plant_area")  # noqa: E731  (photos: plant_area_px2)
+            dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
+            written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
+            missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
+            result.notes.append("growth: " + ", ".join(map(str, written)) + missing)
+        seal_tables(tables)  # a later run keeps a table edited by hand
+
+    return run_batch(
         items,
         work,
         options=batch.labelled("plots", "img" if photos else "mosaic", progress=len(items) > 1),
@@ -165,23 +183,8 @@ def run_plots(
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "date": None, "status": "error", "error": msg, "rows": []},
         tables=tables,
+        finish=finish,
     )
-    result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
-    if overlap:
-        result.notes.append(f"warning: {config.plots}: {overlap}")
-    done = measured_now(list(result))  # not the records made with other settings (kept)
-    if len(done) < 2:
-        drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
-    else:
-        dated = [(r["date"], r["file"], [{"id": x["plot_id"], **x} for x in r["rows"]]) for r in done]
-        fields = ("id", "status", "green_fraction", "green_area_index", "plant_count")
-        keep = lambda k: k in fields or k.startswith("plant_area")  # noqa: E731  (photos: plant_area_px2)
-        dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
-        written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
-        missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
-        result.notes.append("growth: " + ", ".join(map(str, written)) + missing)
-    seal_tables(tables)  # a later run keeps a table edited by hand
-    return result
 
 
 def photo_plots(

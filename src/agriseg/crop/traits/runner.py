@@ -521,7 +521,49 @@ def run_traits(
             return None
 
     tables = [outdir / n for n in ("traits.csv", "traits.json", "growth.csv", "growth_wide.csv", "growth.png")]
-    result = run_batch(
+
+    def finish(result: BatchResult) -> None:  # run while the folder is still locked
+        if overlap:
+            result.notes.append(f"warning: {config.regions}: {overlap}")
+        if left_out:
+            result.notes.append(
+                f"({len(left_out)} files in {outdir} written by an earlier crop traits run were not read as inputs)"
+            )
+        records = list(result)
+        # every photo refused or failed: the earlier run's tables still describe the outputs in the folder, which
+        # stay; a header-only table would not
+        if records and not measured_now(records):
+            if any(t.exists() for t in tables):
+                result.notes.append(
+                    f"the tables in {outdir} are left as an earlier run wrote them: this run measured no photo"
+                )
+            return
+        write_tables(records, outdir, config)
+        for rec in measured_now(records):  # not a refused photo's warnings of the earlier run (status kept)
+            result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
+        if any(r["status"] == "kept" for r in records):
+            result.notes.append(
+                "photos measured with other settings are listed in traits.json but left out of the tables"
+            )
+        # undated photos go in after the dated ones, with a warning (growth.write_growth), as in crop plots
+        dated = [r for r in measured_now(records) if r.get("regions")]
+        if sum(bool(r.get("date")) for r in dated) < 2:
+            drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
+        else:
+            written = write_growth(
+                [(r.get("date") or None, r["file"], r["regions"]) for r in dated],
+                outdir,
+                "region_id",
+                unit_names(dated[0]["image"].get("px_per_mm")),
+                layout=parse_grid(config.grid) if config.grid else None,
+                notes=result.notes,
+            )
+            chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
+            result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
+            result.notes += _size_changes(dated) + _other_trays(dated)
+        seal_tables(tables)  # a later run keeps a table edited by hand
+
+    return run_batch(
         items,
         work,
         options=(batch or BatchOptions()).labelled("traits", "img"),
@@ -529,45 +571,8 @@ def run_traits(
         resume=resume,
         failed=lambda it, msg: {"file": str(it.source), "name": it.name, "status": "error", "error": msg},
         tables=tables,
+        finish=finish,
     )
-    if overlap:
-        result.notes.append(f"warning: {config.regions}: {overlap}")
-    if left_out:
-        result.notes.append(
-            f"({len(left_out)} files in {outdir} written by an earlier crop traits run were not read as inputs)"
-        )
-    records = list(result)
-    # every photo refused or failed: the earlier run's tables still describe the outputs in the folder, which
-    # stay; a header-only table would not
-    if records and not measured_now(records):
-        if any(t.exists() for t in tables):
-            result.notes.append(
-                f"the tables in {outdir} are left as an earlier run wrote them: this run measured no photo"
-            )
-        return result
-    write_tables(records, outdir, config)
-    for rec in measured_now(records):  # not a refused photo's warnings of the earlier run (status kept)
-        result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
-    if any(r["status"] == "kept" for r in records):
-        result.notes.append("photos measured with other settings are listed in traits.json but left out of the tables")
-    # undated photos go in after the dated ones, with a warning (growth.write_growth), as in crop plots
-    dated = [r for r in measured_now(records) if r.get("regions")]
-    if sum(bool(r.get("date")) for r in dated) < 2:
-        drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
-    else:
-        written = write_growth(
-            [(r.get("date") or None, r["file"], r["regions"]) for r in dated],
-            outdir,
-            "region_id",
-            unit_names(dated[0]["image"].get("px_per_mm")),
-            layout=parse_grid(config.grid) if config.grid else None,
-            notes=result.notes,
-        )
-        chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
-        result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
-        result.notes += _size_changes(dated) + _other_trays(dated)
-    seal_tables(tables)  # a later run keeps a table edited by hand
-    return result
 
 
 def _other_trays(records: list[dict[str, Any]]) -> list[str]:

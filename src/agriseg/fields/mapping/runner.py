@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -82,6 +82,7 @@ def run_jobs(
     progress: bool = True,
     strict: bool = False,
     tables: Sequence[Path] = (),
+    finish: Callable[[BatchResult], None] | None = None,
 ) -> BatchResult:
     """Run scene jobs through :func:`agriseg.batch.run_batch` (one item per scene, outputs named by the job).
 
@@ -92,6 +93,7 @@ def run_jobs(
         strict: stop at the first scene that fails.
         tables: the files written from all scenes after the batch (the merged GeoParquet, ``summary.json``):
             checked before any scene runs, removed when one does (see :func:`agriseg.batch.run_batch`).
+        finish: writes those tables from the result while the output folder is still locked.
 
     Returns:
         One summary row per scene, in input order (failed scenes have ``status="error"``).
@@ -107,6 +109,7 @@ def run_jobs(
             resume=_done_row,
             failed=_error_row,
             tables=tables,
+            finish=finish,
         )
     finally:  # workers stopped by a Ctrl-C leave their scenes' lock files; none of ours runs any more
         from agriseg.fields.predict import remove_unheld_lock
@@ -116,10 +119,14 @@ def run_jobs(
 
 
 def run_serial(
-    jobs: Sequence[SceneJob], progress: bool = True, strict: bool = False, tables: Sequence[Path] = ()
+    jobs: Sequence[SceneJob],
+    progress: bool = True,
+    strict: bool = False,
+    tables: Sequence[Path] = (),
+    finish: Callable[[BatchResult], None] | None = None,
 ) -> BatchResult:
     """Run scene jobs one after another in this process (see :func:`run_jobs`)."""
-    return run_jobs(jobs, Serial(), progress, strict, tables)
+    return run_jobs(jobs, Serial(), progress, strict, tables, finish)
 
 
 def run_dask(
@@ -133,6 +140,7 @@ def run_dask(
     progress: bool = True,
     strict: bool = False,
     tables: Sequence[Path] = (),
+    finish: Callable[[BatchResult], None] | None = None,
 ) -> BatchResult:
     """Run scene jobs as Dask tasks (see :func:`run_jobs` and :class:`agriseg.batch.DaskCluster`).
 
@@ -153,7 +161,7 @@ def run_dask(
     """
     jobs = [replace(j, threads=threads_per_worker) for j in jobs]
     cluster = DaskCluster(client, scheduler, n_workers, threads_per_worker, processes, memory_limit)
-    return run_jobs(jobs, cluster, progress, strict, tables)
+    return run_jobs(jobs, cluster, progress, strict, tables, finish)
 
 
 def merge_fields(
@@ -261,20 +269,24 @@ def run_map(
     jobs = [SceneJob(str(s), str(outdir), str(model), name=names[Path(s)], **jkw) for s in scenes]
     t0 = time.perf_counter()
     tables = [outdir / merged_name, outdir / SUMMARY_NAME]
+    merged: list[Path | None] = [None]
+
+    def finish(rows: BatchResult) -> None:  # run while the folder is still locked
+        wall = time.perf_counter() - t0
+        ok = [r for r in rows if r.get("status") in ("ok", "resumed", "skipped")]
+        if ok:
+            merged[0] = merge_fields(
+                [r["fields"] for r in ok],
+                outdir / merged_name,
+                jkw.get("collection", "agriseg-fields"),
+                rasters=[r["probs"] for r in ok],
+            )
+        summary = {"wall_s": wall, "scenes": list(rows), "merged": str(merged[0]) if merged[0] else None,
+                   "notes": rows.notes}  # fmt: skip
+        write_json(outdir / SUMMARY_NAME, summary)
+
     if backend == "serial":
-        rows = run_serial(jobs, rkw.get("progress", True), rkw.get("strict", False), tables)
+        rows = run_serial(jobs, rkw.get("progress", True), rkw.get("strict", False), tables, finish)
     else:
-        rows = run_dask(jobs, **rkw, tables=tables)
-    wall = time.perf_counter() - t0
-    ok = [r for r in rows if r.get("status") in ("ok", "resumed", "skipped")]
-    merged = None
-    if ok:
-        merged = merge_fields(
-            [r["fields"] for r in ok],
-            outdir / merged_name,
-            jkw.get("collection", "agriseg-fields"),
-            rasters=[r["probs"] for r in ok],
-        )
-    summary = {"wall_s": wall, "scenes": list(rows), "merged": str(merged) if merged else None, "notes": rows.notes}
-    write_json(outdir / SUMMARY_NAME, summary)
-    return rows, merged
+        rows = run_dask(jobs, **rkw, tables=tables, finish=finish)
+    return rows, merged[0]
