@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -496,6 +498,32 @@ def test_two_commands_in_one_folder_keep_their_own_records_and_tables(tmp_path: 
     assert table.read_text() == "first's table" and (tmp_path / "out" / "a.res").read_text() == "A"
 
 
+@pytest.mark.parametrize("edited", [False, True])
+def test_a_redo_with_fewer_outputs_removes_the_earlier_runs_extra_files(tmp_path: Path, edited: bool) -> None:
+    """``crop predict --model crop-weed``, then ``--overwrite --no-overlay``: the crop/weed class map and the
+    overlay of the first run stayed beside the new mask, and ``crop traits`` measured them as this run's. A
+    leftover changed since it was written is kept."""
+    from agriseg.manifest import ManifestStore
+
+    (item,) = _items(tmp_path, ["a"])
+    extra = tmp_path / "out" / "sub" / "a.extra"  # in a subfolder, as pseudolabel's overlays/
+    wide = Item("a", item.source, (item.outputs[0], extra), item.inputs)
+
+    def both(it: Item) -> dict:
+        extra.parent.mkdir(parents=True, exist_ok=True)
+        extra.write_text("old overlay")
+        return _work(it)
+
+    recipe = Recipe("demo", "1")
+    assert run_batch([wide], both, options=QUIET, recipe=recipe, store=ManifestStore()).exit_code == 0
+    if edited:
+        extra.write_text("my notes on it")
+    again = run_batch([item], _work, options=BatchOptions(overwrite=True, progress=False), recipe=recipe,
+                      store=ManifestStore())  # fmt: skip
+    assert again.counts["ok"] == 1
+    assert extra.exists() == edited and (not edited or extra.read_text() == "my notes on it")
+
+
 def test_tables_are_written_while_the_folder_is_still_locked(tmp_path: Path) -> None:
     """The tables were written after the lock was released: a second run could start in between, replace
     outputs, and leave the first run's table describing them."""
@@ -737,3 +765,43 @@ def test_a_library_refusing_a_name_of_another_encoding_says_to_rename_the_file(t
     except UnicodeEncodeError as err:
         msg = describe_error(Item("champ", src, (tmp_path / "o.parquet",), (src,)), err)
     assert msg.startswith(str(src)) and "not UTF-8" in msg and "rename the file" in msg
+
+
+def _take_lock(folder: str, results: Any, inherited: int) -> None:
+    import os
+
+    from agriseg.manifest import FolderLocked, ManifestStore
+
+    os.close(inherited)  # the parent's locked descriptor, copied by fork: not this run's
+    try:
+        ManifestStore()._lock(Path(folder))
+        results.put("took it")
+    except FolderLocked:
+        results.put("refused")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork start method")
+def test_two_runs_that_find_one_stale_lock_do_not_both_take_it(tmp_path: Path) -> None:
+    """Each read the dead run's lock, removed it by name and created its own: the second removed the lock the
+    first had just taken, and both wrote the folder (120 of 300 tries). The check-and-take is one step now:
+    here this process is in the middle of its take-over while another run arrives."""
+    import fcntl
+    import multiprocessing as mp
+    import os
+    import time
+
+    from agriseg.manifest import LOCK
+
+    (tmp_path / LOCK).write_text(f"999999999 {os.uname().nodename}")  # left by a killed run (no such pid)
+    ctx = mp.get_context("fork")
+    results = ctx.Queue()
+    fd = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # this process is taking the stale lock over
+    child = ctx.Process(target=_take_lock, args=(str(tmp_path), results, fd))
+    child.start()
+    time.sleep(0.5)
+    assert (tmp_path / LOCK).read_text().startswith("999999999")  # the other run waits for the take-over
+    (tmp_path / LOCK).write_text(f"{os.getpid()} {os.uname().nodename}")  # taken: this process holds it
+    os.close(fd)
+    assert results.get(timeout=30) == "refused"
+    child.join()

@@ -25,10 +25,12 @@ from file names alone (``same`` when all outputs are there), as before fingerpri
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +40,7 @@ from agriseg.fingerprint import Fingerprint, Recipe, Verdict
 if TYPE_CHECKING:
     from agriseg.batch import Item
 
+log = logging.getLogger("agriseg")
 MANIFEST = ".agriseg-manifest.jsonl"
 LOCK = ".agriseg-lock"
 Key = tuple[str, str]  # (command, item)
@@ -95,6 +98,7 @@ class ManifestStore:
         self._tables: dict[Path, dict[str, str]] = {}  # folder -> table name -> the command that writes it
         self._had_manifest: dict[Path, bool] = {}
         self._locks: list[Path] = []
+        self._earlier: dict[tuple[Path, str], dict[str, Any]] = {}  # (folder, item) -> stamps of its old outputs
 
     # -- the FingerprintStore methods ---------------------------------------------------------------------
 
@@ -159,7 +163,11 @@ class ManifestStore:
             folder = item.outputs[0].parent.resolve()
             rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
                    "pending": True}  # fmt: skip
-            self._records.setdefault(folder, {})[(self._command, item.name)] = rec
+            recs = self._records.setdefault(folder, {})
+            earlier = recs.get((self._command, item.name))
+            if earlier is not None and earlier.get("stamps"):  # what the run that made the old outputs wrote
+                self._earlier[(folder, item.name)] = earlier["stamps"]
+            recs[(self._command, item.name)] = rec
             by_folder.setdefault(folder, []).append(json.dumps(rec) + "\n")
         for folder, lines in by_folder.items():
             with (folder / MANIFEST).open("a") as fh:
@@ -171,6 +179,7 @@ class ManifestStore:
         folder = item.outputs[0].parent.resolve()
         fp = recipe.fingerprint(item) if recipe is not None else Fingerprint("", "", {}, None, {}, {})
         stamps = {_key(p, folder): stamp(p) for p in item.outputs if p.is_file()}
+        self._remove_leftovers(folder, item.name, stamps)
         rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
                "fingerprint": fp.to_dict(), "stamps": stamps}  # fmt: skip
         recs = self._records.setdefault(folder, {})
@@ -179,6 +188,19 @@ class ManifestStore:
         with (folder / MANIFEST).open("a") as fh:
             fh.write(json.dumps(rec) + "\n")
             fh.flush()
+
+    def _remove_leftovers(self, folder: Path, name: str, stamps: dict[str, Any]) -> None:
+        """Remove the files an item's earlier outputs had and its new ones do not (an overlay, a class map of
+        another model): left there, they were read as this run's. A file changed since it was written is
+        kept, and said."""
+        for key, recorded in self._earlier.pop((folder, name), {}).items():
+            path = folder / key
+            if key in stamps or not path.is_file():
+                continue
+            if _altered(path, recorded):
+                log.warning("%s: left from an earlier run with other options, and changed since; kept", path)
+            else:
+                path.unlink(missing_ok=True)
 
     def claim_tables(self, tables: Sequence[Path]) -> None:
         """Record ``tables`` (files the run writes once per folder) as this command's."""
@@ -213,6 +235,10 @@ class ManifestStore:
 
     def _lock(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        with _one_taker(folder):
+            self._take(folder)
+
+    def _take(self, folder: Path) -> None:
         lock = folder / LOCK
         for _ in range(2):
             try:
@@ -234,6 +260,29 @@ class ManifestStore:
             self._locks.append(lock)
             return
         raise FolderLocked(f"{folder}: could not take the lock {lock}")
+
+
+@contextmanager
+def _one_taker(folder: Path) -> Iterator[None]:
+    """Serialise the check-and-take of a folder's lock between processes (an ``flock`` on the folder itself,
+    held for the instant of the check): two runs that both found a stale lock each removed it and took it, so
+    both wrote the folder. Where folders cannot be locked (no ``fcntl``, some network file systems), the check
+    runs unserialised, as before."""
+    try:
+        import fcntl
+
+        fd = os.open(folder, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass  # not supported here: unserialised
+        yield
+    finally:
+        os.close(fd)  # releases the flock
 
 
 def recorded_outputs(folder: str | Path, command: str | None = None) -> dict[str, list[str]]:

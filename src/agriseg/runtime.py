@@ -33,14 +33,22 @@ TTAOp = Literal["flip_h", "flip_v", "swap_windows"]
 MIN_SIDE = 32
 
 
-def tune_allocator() -> bool:
-    """Keep freed memory in glibc's heap during CPU training; returns whether the setting was applied.
+def tune_allocator(mode: Literal["train", "stream"] = "train") -> bool:
+    """Set glibc's allocator for the work ahead; returns whether the setting was applied.
 
-    By default glibc serves large blocks (the batch tensors and activations) with ``mmap`` and trims the heap
-    after frees, so every training step maps, faults in and unmaps the same hundreds of megabytes.
-    ``mallopt`` turns mmap off for the heap's blocks and raises the trim threshold to 2 GB. Measured effect with the
-    equivalent environment variables: ``benchmarks/train_allocator.py``. Linux / glibc only; set
-    ``AGRISEG_MALLOPT=0`` to leave the allocator alone. Written by hand: no library exposes ``mallopt``.
+    - ``train``: keep freed memory in the heap during CPU training. By default glibc serves large blocks (the
+      batch tensors and activations) with ``mmap`` and trims the heap after frees, so every training step maps,
+      faults in and unmaps the same hundreds of megabytes. ``mallopt`` turns mmap off for the heap's blocks
+      and raises the trim threshold to 2 GB. Measured effect with the equivalent environment variables:
+      ``benchmarks/train_allocator.py``.
+    - ``stream``: a long streaming prediction (``fields predict``) that must not grow with its input. glibc
+      raises its mmap threshold each time a large block is freed (up to 32 MB), after which the few-MB arrays
+      of every strip come from the heap and fragment it: a 6000 x 6000 px scene peaked at 2.3 GB, and more the
+      taller the scene. A fixed threshold of 4 MB (which also stops the raising) gives every such array back
+      when freed: 1.5 GB, whatever the height (``benchmarks/fields_predict_memory.py``).
+
+    Linux / glibc only; set ``AGRISEG_MALLOPT=0`` to leave the allocator alone. Written by hand: no library
+    exposes ``mallopt``.
     """
     import ctypes
     import os
@@ -52,7 +60,9 @@ def tune_allocator() -> bool:
         libc = ctypes.CDLL("libc.so.6")
     except OSError:  # musl or another libc
         return False
-    m_trim_threshold, m_mmap_max = -1, -4  # <malloc.h>
+    m_trim_threshold, m_mmap_threshold, m_mmap_max = -1, -3, -4  # <malloc.h>
+    if mode == "stream":
+        return bool(libc.mallopt(m_mmap_threshold, ctypes.c_int(4 << 20)))
     ok = libc.mallopt(m_trim_threshold, ctypes.c_int(2**31 - 1))
     # no mmap at all: a threshold above mallopt's 32 MB cap (what MALLOC_MMAP_THRESHOLD_ sets) is not
     # accepted here, and the largest activations exceed it

@@ -327,6 +327,21 @@ def test_pixel_area_of_a_projection_whose_scale_is_not_true() -> None:
     assert utm == pytest.approx(100, rel=2e-3)
 
 
+@pytest.mark.parametrize("lat", [0.0, 48.0, 70.0])
+def test_pixel_area_of_a_geographic_raster_is_geodesic(lat: float) -> None:
+    """Fixed metres per degree gave areas 0.7 % small at 48 degrees and 1.2 % at 70."""
+    from pyproj import Geod
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    from agriseg.raster.io import pixel_area_m2
+
+    d = 1e-6  # one pixel, at the centre of a 100 x 100 px raster
+    got = pixel_area_m2(CRS.from_epsg(4326), from_origin(10.0 - 50 * d, lat + 50 * d, d, d), 100, 100)
+    want, _ = Geod(ellps="WGS84").polygon_area_perimeter([10, 10 + d, 10 + d, 10], [lat, lat, lat - d, lat - d])
+    assert got == pytest.approx(abs(want), rel=1e-4)
+
+
 def test_a_probability_raster_without_fields_has_the_confidence_column(tmp_path: Path) -> None:
     """An empty result had no agriseg:confidence column (its GeoJSON no schemas:custom): two schemas in one run."""
     cls = np.zeros((40, 60), np.uint8)
