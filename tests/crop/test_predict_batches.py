@@ -56,12 +56,14 @@ def test_a_photo_is_done_only_with_all_outputs(pred, tmp_path):
     predict_files(pred, files, out, batch=BatchOptions(progress=False))
     overlay = (out / "p1_overlay.jpg").read_bytes()
     (out / "p1_overlay.jpg").unlink()
-    stale = out / ".p0_overlay.jpg.tmp-999999.jpg"  # left by a killed run (no such process)
+    stale = out / ".p0_overlay.jpg.agriseg-tmp-999999.jpg"  # left by a killed run (no such process)
     stale.write_bytes(b"half")
+    notes = out / ".notes.tmp-2024.txt"  # a user's hidden file of a like name: not ours to remove
+    notes.write_text("mine")
     rows = predict_files(pred, files, out, batch=BatchOptions(progress=False))
     assert (out / "p1_overlay.jpg").read_bytes() == overlay
     assert [r["status"] for r in rows] == ["skipped", "ok"]
-    assert not stale.exists()
+    assert not stale.exists() and notes.read_text() == "mine"
 
 
 def test_a_photo_counts_as_done_once_written_not_a_batch_later(tmp_path):

@@ -301,7 +301,7 @@ def test_damaged_partial_of_a_killed_run_is_predicted_again(scene: Path, tmp_pat
     partial, progress = partial_paths(out)
     data = partial.read_bytes()
     partial.write_bytes(data[: len(data) // 3])  # truncated, as a full disk or a copy cut short leaves it
-    stale = tmp_path / f".{out.name}.tmp-999999.tif.ovr.tmp"  # GDAL's overview file of a killed COG write
+    stale = tmp_path / f".{out.name}.agriseg-tmp-999999.tif.ovr.tmp"  # GDAL's overview file of a killed COG write
     stale.write_bytes(b"x")
     for overwrite in (False, True):
         res = ScenePredictor(TinyNet(), 3, PreprocessConfig(), PredictConfig(**FAST)).predict(scene, out, overwrite)

@@ -28,12 +28,13 @@ _PROTECTED: list[tuple[Path, tuple[int, int] | None]] = []
 
 
 def temporary_sibling(path: str | Path, tag: str = "tmp") -> Path:
-    """A hidden name next to ``path`` for work in progress (``.<name>.<tag>-<pid><suffix>``).
+    """A hidden name next to ``path`` for work in progress (``.<name>.agriseg-<tag>-<pid><suffix>``).
 
-    It keeps the suffix, because writers pick the format by it.
+    It keeps the suffix, because writers pick the format by it, and says whose it is: only such names are
+    removed by :func:`clean_stale_temporaries` (``.notes.tmp-2024.txt`` is a user's file).
     """
     path = Path(path)
-    name, tail = path.name, f".{tag}-{os.getpid()}{path.suffix}"
+    name, tail = path.name, f".agriseg-{tag}-{os.getpid()}{path.suffix}"
     # a file name may have 255 bytes: a long one is shortened (with a digest, so names stay distinct),
     # leaving room for what writers append to a temporary (GDAL's ".ovr.tmp")
     # (bytes as the file system stores them: a name from another system's encoding is kept as it is)
@@ -131,13 +132,13 @@ def protected_inputs(paths: Iterable[str | Path]) -> Iterator[None]:
             _PROTECTED.remove(item)
 
 
-_STALE = re.compile(r"^\..+\.(?:tmp|init)-(\d+)(?:\..*)?$")
+_STALE = re.compile(r"^\..+\.agriseg-[a-z]+-(\d+)(?:\..*)?$")
 
 
 def clean_stale_temporaries(folder: str | Path) -> list[Path]:
     """Remove work-in-progress files left in ``folder`` by killed runs (their process no longer exists).
 
-    Matches the names made by :func:`temporary_sibling` (``.<name>.tmp-<pid><suffix>``) and what writers
+    Matches the names made by :func:`temporary_sibling` (``.<name>.agriseg-tmp-<pid><suffix>``) and what writers
     add to them (GDAL's ``.ovr.tmp`` overview files); files of a process that is still running (another
     run writing to the same folder) are left alone.
 

@@ -587,7 +587,9 @@ def _load_progress(progress: Path, fingerprint: str) -> dict[str, int] | None:
 
 
 def _save_progress(progress: Path, fingerprint: str, state: dict[str, int]) -> None:
-    tmp = progress.with_name(progress.name + f".tmp-{os.getpid()}")
+    from agriseg.data.files import temporary_sibling
+
+    tmp = temporary_sibling(progress)
     tmp.write_text(json.dumps({"fingerprint": fingerprint, **state}))
     os.replace(tmp, progress)
 
