@@ -307,3 +307,22 @@ def test_growth_chart_spaces_photos_by_time_and_leaves_undated_ones_out(
     assert "2 (empty)" in names and "1" in names
     title = fig.axes[0].get_title() if regions == 2 else fig.get_suptitle()
     assert "dates 2024-06-01 .. 2024-06-22" in title and "1 undated photo in the tables only" in title
+
+
+def test_a_mask_whose_nodata_is_0_reads_0_as_background(tmp_path: Path) -> None:
+    """GDAL and QGIS tools often write a 0/1 mask with nodata 0: every background pixel was dropped as nodata,
+    so every plot read 100 % green, with no warning."""
+    import rasterio
+
+    _mosaic(tmp_path / "plain.tif")
+    _mosaic(tmp_path / "nd0.tif")
+    with rasterio.open(tmp_path / "nd0.tif", "r+") as ds:
+        ds.nodata = 0
+    _plots(tmp_path / "plots.gpkg")
+    cfg = PlotsConfig(plots=str(tmp_path / "plots.gpkg"), plot_id="name", window=64)
+    said: list[str] = []
+    got = plot_stats(tmp_path / "nd0.tif", cfg, warnings=said).set_index("plot_id")
+    want = plot_stats(tmp_path / "plain.tif", cfg).set_index("plot_id")
+    assert got["pixels"]["a"] > 3000 and 0.1 < want["green_fraction"]["a"] < 0.9
+    assert got.drop(columns="geometry").equals(want.drop(columns="geometry"))
+    assert len(said) == 1 and "declares nodata 0, which is also the mask's background" in said[0]

@@ -58,7 +58,8 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # saturated orange / yellow objects the model was never sure of dropped; 12: half-seen plants from 10 px;
 # 13: mosaics' tables and GeoPackages rounded to 6 significant digits like every other table; 14: dates as
 # YYYY_MM_DD and times after a date in file names; 15: --join by the exact distance between pieces (any
-# direction, gaps of at most --join px), mean hue never 360, geodesic pixel areas of EPSG:4326 mosaics
+# direction, gaps of at most --join px), mean hue never 360, geodesic pixel areas of EPSG:4326 mosaics, a mask's
+# nodata 0 read as its background
 ALGORITHM = "15"
 
 
@@ -130,7 +131,8 @@ def run_plots(
             rows = [{"mosaic": str(m), "date": date or "", **r} for r in photo_plots(m, config, segment, said)]
             _write_csv(item.outputs[-1], rows, list(dict.fromkeys(k for r in rows for k in r)))
             return {"file": str(m), "date": date, "status": "ok", "rows": rows, "warnings": said}
-        gdf = plot_stats(m, config, segment, batch.progress)
+        said = []
+        gdf = plot_stats(m, config, segment, batch.progress, said)
         if len(gdf) and (gdf["status"] == "outside mosaic").all():
             raise ValueError(
                 f"{m}: none of the {len(gdf)} plots of {config.plots} overlaps this mosaic "
@@ -143,7 +145,7 @@ def run_plots(
             gdf.to_file(tmp, driver="GPKG", layer="plots")
         rows = [{"mosaic": str(m), "date": date or "", **r} for r in gdf.drop(columns="geometry").to_dict("records")]
         _write_csv(table, rows, ["mosaic", "date", *[c for c in gdf.columns if c != "geometry"]])
-        return {"file": str(m), "date": date, "status": "ok", "rows": rows}
+        return {"file": str(m), "date": date, "status": "ok", "rows": rows, "warnings": said}
 
     def resume(item: Item) -> dict[str, Any] | None:
         try:

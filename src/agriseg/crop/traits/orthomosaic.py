@@ -7,7 +7,8 @@ windows placed by :func:`agriseg.tiling.window_starts`; each pixel is counted on
 core holds it. A pixel belongs to every plot that holds its centre: overlapping plots (a plot nested in
 another) are each measured on their own full area, by walking the mosaic once per layer of plots that do
 not overlap (:func:`plot_layers`; one walk when no plots overlap).
-Pixels outside the mosaic, under the mosaic's nodata value or transparent (alpha 0) are not counted.
+Pixels outside the mosaic, under the mosaic's nodata value or transparent (alpha 0) are not counted; a one-band
+mask whose nodata is 0 (its background) reads 0 as background, with a warning.
 
 Per plot: pixels, area, green fraction, gap fraction, green area index (:mod:`~agriseg.crop.traits.gai`)
 and plant count: the 8-connected vegetation components inside the plot with at least ``min_plant_size``
@@ -75,9 +76,17 @@ def _cores(length: int, window: int) -> list[tuple[int, int]]:
 class _Vegetation:
     """Reads the vegetation and valid pixels of one window of an open mosaic."""
 
-    def __init__(self, ds: Any, path: Path, margin: int, segment: Segment | None) -> None:
+    def __init__(
+        self, ds: Any, path: Path, margin: int, segment: Segment | None, warnings: list[str] | None = None
+    ) -> None:
         self.ds, self.path, self.margin, self.segment = ds, path, margin, segment
         self.rgb = ds.count >= 3
+        self.nodata = ds.nodata
+        if not self.rgb and self.nodata == 0:  # GDAL and QGIS tools often write masks so
+            self.nodata = None  # 0 is the mask's background: read as nodata, every plot was 100 % green
+            if warnings is not None:
+                warnings.append(f"{path}: declares nodata 0, which is also the mask's background; 0 is read as "
+                                "background (pixels outside the mosaic's footprint count as bare ground)")  # fmt: skip
         if self.rgb and ds.dtypes[0] != "uint8":
             raise ValueError(f"{path}: an RGB mosaic must be 8-bit, this one is {ds.dtypes[0]}")
         if self.rgb and segment is None:
@@ -85,7 +94,7 @@ class _Vegetation:
 
     def __call__(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
         """(vegetation, valid) boolean ``(y1 - y0, x1 - x0)``."""
-        ds, nodata = self.ds, self.ds.nodata
+        ds, nodata = self.ds, self.nodata
         if not self.rgb:
             band = read_window(ds, self.path, y0, y1, x0, x1)[0]
             valid = np.isfinite(band) if nodata is None or np.isnan(nodata) else band != nodata
@@ -102,7 +111,13 @@ class _Vegetation:
         return (classes[core] > 0) & valid, valid
 
 
-def plot_stats(mosaic: str | Path, config: PlotsConfig, segment: Segment | None = None, progress: bool = False) -> Any:
+def plot_stats(
+    mosaic: str | Path,
+    config: PlotsConfig,
+    segment: Segment | None = None,
+    progress: bool = False,
+    warnings: list[str] | None = None,
+) -> Any:
     """Statistics of every plot of ``config.plots`` in one mosaic (see the module docstring).
 
     Args:
@@ -111,6 +126,7 @@ def plot_stats(mosaic: str | Path, config: PlotsConfig, segment: Segment | None 
         segment: photo -> (class ids, crop/weed?) for RGB mosaics (e.g.
             :class:`agriseg.crop.traits.inputs.ModelSegmenter`).
         progress: show a progress bar over windows.
+        warnings: collects what the user should know about the mosaic (naming it).
 
     Returns:
         A GeoDataFrame in the mosaic's CRS: ``plot_id``, ``status`` (``ok``, ``outside mosaic``, ``empty``),
@@ -143,7 +159,7 @@ def plot_stats(mosaic: str | Path, config: PlotsConfig, segment: Segment | None 
     layer_of = plot_layers(plots.geometry)
     rows, cols = _cores(info.height, config.window), _cores(info.width, config.window)
     with rasterio.open(path) as ds:
-        veg_of = _Vegetation(ds, path, config.margin, segment)
+        veg_of = _Vegetation(ds, path, config.margin, segment, warnings)
         n_layers = int(layer_of.max()) + 1 if n_plots else 1
         bar = tqdm(total=n_layers * len(rows) * len(cols), desc=path.name, unit="win", disable=not progress)
         for layer in range(n_layers):
