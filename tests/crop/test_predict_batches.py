@@ -316,3 +316,26 @@ def test_a_rerun_refused_for_other_settings_keeps_the_summary_row(tmp_path):
     row = list(_csv.DictReader((tmp_path / "o" / "summary.csv").open()))[0]
     assert row["status"] == "kept" and "--overwrite" in row["error"]
     assert row["vegetation_fraction"] == first["vegetation_fraction"] and row["width"] == first["width"]
+
+
+def test_a_crop_weed_rerun_over_vegetation_outputs_lists_them_as_kept_with_their_values(pred, tmp_path):
+    """A folder of the default model's outputs, run again with ``--model crop-weed``: each photo's row was an
+    error with no values (the kept outputs have no class map), where other changed options list them as kept."""
+    import torch
+
+    from agriseg.crop.predict import _read_back, photo_outputs
+
+    files = [_photo(tmp_path / "p0.png", 0)]
+    out = tmp_path / "o"
+    from agriseg.fingerprint import Recipe
+
+    quiet = BatchOptions(progress=False)
+    first = predict_files(pred, files, out, batch=quiet, recipe=Recipe("crop predict", "1", {}, "default"))
+    torch.manual_seed(0)
+    crop_weed = Predictor(build_model(encoder_weights=None, num_classes=3), 3, long_side=64, batch_size=2)
+    rows = predict_files(crop_weed, files, out, class_names=["soil", "crop", "weed"], batch=quiet,
+                         recipe=Recipe("crop predict", "1", {}, "crop-weed"))  # fmt: skip
+    assert rows[0]["status"] == "kept" and "other settings" in rows[0]["error"]
+    assert rows[0]["vegetation_fraction"] == first[0]["vegetation_fraction"]
+    assert "crop_fraction" not in rows[0]  # not measured by the run that made them
+    assert _read_back(files[0], photo_outputs(out, "p0", 3, True), 3, ["crop_fraction", "weed_fraction"])

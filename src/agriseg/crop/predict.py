@@ -548,8 +548,10 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
     from agriseg.crop.labels import read_label
     from agriseg.crop.quality import photo_quality
 
+    if out.classes is not None and not out.classes.exists() and out.mask.exists():
+        k, class_fields = 2, []  # a vegetation model's outputs, listed as kept by a crop / weed run: no classes
     try:
-        classes = read_label(out.classes, "index") if out.classes is not None else read_label(out.mask, "binary")
+        classes = read_label(out.classes, "index") if k > 2 and out.classes else read_label(out.mask, "binary")
         quality = _png_text(out.mask).get(QUALITY_KEY)  # masks written before it was kept: from the photo
         if quality is None:
             quality = photo_quality(read_rgb(f))
