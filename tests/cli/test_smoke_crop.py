@@ -103,6 +103,7 @@ def test_predict_and_evaluate_bundled_photos(samples_dir: Path, tmp_path: Path) 
     res = agriseg(f"crop evaluate --images {images} --masks {labels} --peanut -o report.json", cwd=work)
     rep = read_json(work / "report.json")
     assert rep["miou"] > 0.8 and "biou" in rep and "mean " in res.output
+    assert rep["options"] == {"long_side": 800, "tta": "none", "optimize": "onnxruntime"}  # what made the masks
     agriseg(f"crop evaluate --images {images} --masks {labels} --pred-masks {out} --peanut", cwd=work)
 
 

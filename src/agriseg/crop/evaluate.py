@@ -217,4 +217,6 @@ def evaluate_model(
         images, masks, predict_fn, num_classes, label_mode, cmap, config.boundary_ratio, names, progress, strict
     )
     res["model"] = str(pred_masks or config.model_name)
+    if not pred_masks:  # what made the masks scored (the model's defaults resolved): reports told apart
+        res["options"] = {"long_side": pred.long_side, "tta": pred.tta, "optimize": pred.optimize}
     return res
