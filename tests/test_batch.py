@@ -524,6 +524,19 @@ def test_a_redo_with_fewer_outputs_removes_the_earlier_runs_extra_files(tmp_path
     assert extra.exists() == edited and (not edited or extra.read_text() == "my notes on it")
 
 
+def test_an_item_of_the_same_name_with_other_outputs_does_not_remove_the_first(tmp_path: Path) -> None:
+    """``fields polygonize -o f.parquet`` then ``-o f.geojson``: one item name, two products; neither is a
+    leftover of the other."""
+    from agriseg.manifest import ManifestStore
+
+    (item,) = _items(tmp_path, ["a"])
+    other = Item("a", item.source, (tmp_path / "out" / "a.other",), item.inputs)
+    recipe = Recipe("demo", "1")
+    assert run_batch([item], _work, options=QUIET, recipe=recipe, store=ManifestStore()).exit_code == 0
+    assert run_batch([other], _work, options=QUIET, recipe=recipe, store=ManifestStore()).exit_code == 0
+    assert item.outputs[0].exists() and other.outputs[0].exists()
+
+
 def test_tables_are_written_while_the_folder_is_still_locked(tmp_path: Path) -> None:
     """The tables were written after the lock was released: a second run could start in between, replace
     outputs, and leave the first run's table describing them."""

@@ -192,8 +192,13 @@ class ManifestStore:
     def _remove_leftovers(self, folder: Path, name: str, stamps: dict[str, Any]) -> None:
         """Remove the files an item's earlier outputs had and its new ones do not (an overlay, a class map of
         another model): left there, they were read as this run's. A file changed since it was written is
-        kept, and said."""
-        for key, recorded in self._earlier.pop((folder, name), {}).items():
+        kept, and said. Only when the new outputs share a file with the earlier ones (the mask): an item of
+        the same name whose outputs are all others (``-o fields.geojson`` after ``-o fields.parquet``) is
+        another product, not a redo."""
+        earlier = self._earlier.pop((folder, name), {})
+        if not set(earlier) & set(stamps):
+            return
+        for key, recorded in earlier.items():
             path = folder / key
             if key in stamps or not path.is_file():
                 continue
