@@ -1,5 +1,6 @@
 """``python -m agriseg`` = the ``agriseg`` command; :func:`run` is also its console-script entry point."""
 
+import errno
 import os
 import signal
 import sys
@@ -8,26 +9,38 @@ import sys
 class _Forgiving:
     """A terminal stream whose failures never stop the command: progress bars and messages are for the person
     watching, and a closed stderr (``2>&-``) or a reader that went away (``| head``) must not lose a batch's
-    summary table. Writing to it after it failed does nothing; everything else goes to the stream."""
+    summary table. Writing to it after it failed does nothing; everything else goes to the stream. A failure
+    other than a reader that went away (a full disk: ``> /dev/full``) is kept in :attr:`failed`, so the command
+    can say its output was lost instead of ending with status 0."""
 
     def __init__(self, stream: object) -> None:
         self._stream = stream
         self._broken = stream is None
+        self.failed: OSError | None = None
+        try:  # a file name in another encoding is written as its bytes (as ls does), never dropped
+            stream.reconfigure(errors="surrogateescape")  # type: ignore[attr-defined]
+        except (AttributeError, ValueError, OSError):
+            pass
+
+    def _fail(self, err: Exception) -> None:
+        self._broken = True
+        if isinstance(err, OSError) and err.errno not in (errno.EPIPE, errno.EBADF, errno.ECONNRESET):
+            self.failed = err
 
     def write(self, text: str) -> int:
         if not self._broken:
             try:
                 return int(self._stream.write(text))  # type: ignore[attr-defined]
-            except (OSError, ValueError):  # EBADF, EPIPE; ValueError: the file was closed
-                self._broken = True
+            except (OSError, ValueError) as err:  # EBADF, EPIPE, ENOSPC; ValueError: the file was closed
+                self._fail(err)
         return len(text)
 
     def flush(self) -> None:
         if not self._broken:
             try:
                 self._stream.flush()  # type: ignore[attr-defined]
-            except (OSError, ValueError):
-                self._broken = True
+            except (OSError, ValueError) as err:
+                self._fail(err)
 
     def isatty(self) -> bool:
         try:
@@ -52,6 +65,13 @@ def run() -> None:
         raise SystemExit(130) from None
     try:
         main()
+    except SystemExit as done:
+        sys.stdout.flush()
+        lost = getattr(sys.stdout, "failed", None)
+        if lost is not None and done.code in (0, None):  # e.g. a full disk: its tables and report are lost
+            sys.stderr.write(f"agriseg: could not write to standard output ({lost.strerror or lost})\n")
+            raise SystemExit(1) from None
+        raise
     finally:  # the command is over, its outputs complete: a Ctrl-C while Python shuts down (joining thread pools,
         signal.signal(signal.SIGINT, _late_ctrl_c)  # atexit callbacks) printed tracebacks and exited with 0
 

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -297,3 +298,27 @@ def test_a_closed_or_broken_stderr_does_not_stop_a_batch(samples_dir, tmp_path):
     proc.stderr.close()  # the reader went away before the first line
     assert proc.wait(timeout=300) == 0
     assert (tmp_path / "b" / "summary.csv").is_file()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_output_lost_to_a_full_disk_is_said_and_fails_but_a_closed_pipe_does_not() -> None:
+    """Every write error on stdout was taken for a reader that went away: ``crop models list > /dev/full`` (a
+    full disk) printed nothing, said nothing and exited 0; ``crop evaluate``'s table was lost so."""
+    cmd = f'"{sys.executable}" -m agriseg crop models list'
+    full = subprocess.run(cmd + " > /dev/full", shell=True, capture_output=True, text=True)
+    assert full.returncode == 1 and "could not write to standard output (No space left on device)" in full.stderr
+    piped = subprocess.run(cmd + " | head -1", shell=True, capture_output=True, text=True)
+    assert piped.returncode == 0 and piped.stdout.startswith("* default") and "could not" not in piped.stderr
+
+
+def test_warnings_of_a_batch_go_to_stderr_once_per_kind(capsys: pytest.CaptureFixture[str]) -> None:
+    """``crop traits`` printed its warnings on stdout among what a script reads, one line per photo (50
+    greyscale photos: 50 lines)."""
+    from agriseg.batch import BatchResult
+    from agriseg.cli.errors import finish
+
+    notes = [f"warning: g{i}.jpg: a greyscale photo" for i in range(50)] + ["growth: growth.csv"]
+    finish(BatchResult([], notes=notes), "measured", "out")
+    out, err = capsys.readouterr()
+    assert "warning" not in out and "growth: growth.csv" in out and "0 measured" in out
+    assert err.splitlines() == [*notes[:3], "warning: 47 more files: a greyscale photo"]

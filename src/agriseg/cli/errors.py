@@ -158,13 +158,31 @@ def requires_extra(command: click.Command, extra: Extra) -> click.Command:
     return command
 
 
+def collapse_warnings(lines: list[str], keep: int = 3) -> list[str]:
+    """``warning: <file>: <what>`` lines with one ``<what>`` for many files: the first ``keep`` of them, then one
+    line counting the rest (50 greyscale photos gave 50 lines of one warning)."""
+    by_what: dict[str, list[str]] = {}
+    for line in lines:
+        _, _, what = line.partition(": ")[2].partition(": ")
+        by_what.setdefault(what or line, []).append(line)
+    out = []
+    for what, group in by_what.items():
+        out += group[:keep]
+        if len(group) > keep:
+            out.append(f"warning: {len(group) - keep} more files: {what}")
+    return out
+
+
 def finish(result: BatchResult, verb: str, where: str | Path = "", note: str = "") -> None:
     """Print a batch's summary line, then each failure on stderr, and exit with status 1 if one failed.
 
     Per-item commands call it last, so the exit code says whether everything was produced.
     """
-    for line in result.notes:
-        click.echo(line)
+    for line in result.notes:  # warnings on stderr: a script reads stdout (the summary, what was written)
+        if not line.startswith("warning:"):
+            click.echo(line)
+    for line in collapse_warnings([n for n in result.notes if n.startswith("warning:")]):
+        click.echo(line, err=True)
     click.echo(result.summary(verb, where, note))
     for msg in result.failures:
         click.echo(f"  failed: {msg}", err=True)
