@@ -272,3 +272,20 @@ def test_every_output_option_refuses_an_empty_path() -> None:
     assert len(checked) >= 10
     res = CliRunner().invoke(main, ["crop", "predict", "photo.jpg", "-o", " "])
     assert res.exit_code == 2 and "an empty path" in res.output, res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "missing"),
+    [
+        (["text", "dataset", "imgs", "--masks", "masks", "-o", "ds"], "'--classes'"),
+        (["fields", "change", "a.tif", "b.tif"], "'-o' / '--output'"),
+        (["crop", "adapt", "photos"], "'-o' / '--output'"),
+        (["fields", "download", "--bbox", "1,2,3,4"], "'-o' / '--output'"),
+        (["crop", "plots", "m.tif", "-o", "out"], "'--plots'"),
+    ],
+)
+def test_a_required_option_left_out_is_a_usage_error(args: list[str], missing: str) -> None:
+    """click 8.3 takes an explicit ``default=None`` as a value given: ``--classes`` and ``-o`` of these commands
+    were not required at all, and the commands died with a TypeError traceback."""
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and f"Missing option {missing}" in res.output, res.output

@@ -281,8 +281,7 @@ def output_option(help: str, required: bool = True, dest: str = "output") -> Dec
         "-o",
         "--output",
         dest,
-        required=required,
-        default=None,
+        required=required,  # no default=None: click 8.3 then skips the required check (a traceback followed)
         type=OutputPath(dir_okay=False, path_type=Path),
         help=help,
     )
@@ -584,13 +583,15 @@ def iou_threshold_option(pipeline: Literal["fields", "text"], config: str, field
 
 def classes_option(required: bool = False, default: str | None = None) -> Decorator:
     """``--classes``: comma-separated class words, background first (text)."""
+    # no default=None: click 8.3 takes an explicit None as a value given, and skips the required check
+    given = {"default": default} if default is not None else {}
     return shared(
         "--classes",
         "--classes",
         required=required,
-        default=default,
         show_default=default is not None,
         help="Comma-separated class words, background first (e.g. others,field,tree).",
+        **given,
     )
 
 
