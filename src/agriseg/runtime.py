@@ -54,7 +54,7 @@ def tune_allocator(mode: Literal["train", "stream"] = "train") -> bool:
     import os
     import sys
 
-    if sys.platform != "linux" or os.environ.get("AGRISEG_MALLOPT", "1") == "0":
+    if sys.platform != "linux" or os.environ.get("AGRISEG_MALLOPT", "1").strip().lower() in ("0", "false", "no", "off"):
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")

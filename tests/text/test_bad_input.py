@@ -54,7 +54,7 @@ def test_evaluate_keeps_an_existing_report_unless_overwrite(masks: tuple[Path, P
     assert res.exit_code == 2 and "mine.csv: exists (use --overwrite)" in _one_line_error(res)
     assert report.with_suffix(".csv").read_text() == "mine\n" and not report.exists()
     res = _run(*args, "--overwrite")
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 0 and f"report: {report}" in res.output, res.output
     assert json.loads(report.read_text())["images"] == 2
     assert report.with_suffix(".csv").read_text().startswith("class,dice,iou")
 

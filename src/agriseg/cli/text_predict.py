@@ -77,9 +77,10 @@ def predict_cmd(
 
     cfg = config_from_params(TextPredictConfig, params, {"tile": "patch", "blend": "vote"})
     result = predict_paths(images, outdir, model_name, cfg, classes, chat_template, bands, batch)
-    for r in result:
-        if r["status"] == "ok":
-            click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} tiles well-formed")
+    for r in result:  # on stderr, and only what needs a look: stdout is the summary a script reads
+        if r["status"] == "ok" and r["valid_patches"] < r["patches"]:
+            click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} tiles well-formed (the others repaired; "
+                       "see its .json)", err=True)  # fmt: skip
     finish(result, "predicted", outdir)
 
 
@@ -125,6 +126,8 @@ def evaluate_cmd(
         predictions, truth, classes, cfg, truth_instances, model_name, output, overwrite, strict
     )
     click.echo(table)
+    if output is not None:
+        click.echo(f"report: {output}")  # as crop evaluate says it
     for line in failed:  # not scored; the others are
         click.echo(f"  failed: {line}", err=True)
     if failed:
