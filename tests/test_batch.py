@@ -524,6 +524,69 @@ def test_a_redo_with_fewer_outputs_removes_the_earlier_runs_extra_files(tmp_path
     assert extra.exists() == edited and (not edited or extra.read_text() == "my notes on it")
 
 
+def test_leftovers_of_a_redo_that_failed_are_removed_by_the_next_run(tmp_path: Path) -> None:
+    """The earlier outputs' stamps lived in memory only: a redo killed or failed before its record left the
+    old class map and overlay for good (and ``crop traits`` measured them)."""
+    from agriseg.manifest import ManifestStore
+
+    (item,) = _items(tmp_path, ["a"])
+    extra = tmp_path / "out" / "a.extra"
+    wide = Item("a", item.source, (item.outputs[0], extra), item.inputs)
+
+    def both(it: Item) -> dict:
+        extra.write_text("old overlay")
+        return _work(it)
+
+    def broken(it: Item) -> dict:
+        raise OSError(28, "No space left on device", str(it.outputs[0]))
+
+    recipe = Recipe("demo", "1")
+    run_batch([wide], both, options=QUIET, recipe=recipe, store=ManifestStore())
+    redo = BatchOptions(overwrite=True, progress=False)
+    assert run_batch([item], broken, options=redo, recipe=recipe, store=ManifestStore()).counts["failed"] == 1
+    assert extra.exists()
+    again = run_batch([item], _work, options=QUIET, recipe=recipe, store=ManifestStore())
+    assert again.counts["ok"] == 1 and not extra.exists()
+
+
+def test_a_leftover_that_the_run_reads_is_kept(tmp_path: Path) -> None:
+    """``crop pseudolabel out/overlays -o out --overwrite --no-overlay`` removed the overlays it was reading."""
+    from agriseg.manifest import ManifestStore
+
+    (item,) = _items(tmp_path, ["a"])
+    extra = tmp_path / "out" / "a.extra"
+    wide = Item("a", item.source, (item.outputs[0], extra), item.inputs)
+
+    def both(it: Item) -> dict:
+        extra.write_text("an overlay, read next")
+        return _work(it)
+
+    recipe = Recipe("demo", "1")
+    run_batch([wide], both, options=QUIET, recipe=recipe, store=ManifestStore())
+    reads = Item("a", item.source, item.outputs, (*item.inputs, extra))
+    redo = BatchOptions(overwrite=True, progress=False)
+    assert run_batch([reads], _work, options=redo, recipe=recipe, store=ManifestStore()).counts["ok"] == 1
+    assert extra.read_text() == "an overlay, read next"
+
+
+def test_a_users_flock_on_the_folder_is_waited_for_then_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``flock FOLDER job`` (a common way to serialise jobs) made the lock take-over wait forever, silently."""
+    import fcntl
+    import os
+
+    import agriseg.manifest as manifest
+
+    monkeypatch.setattr(manifest, "TAKE_WAIT_S", 0.3)
+    fd = os.open(tmp_path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        with pytest.raises(manifest.FolderLocked, match="another process holds a lock on this folder"):
+            manifest.ManifestStore()._lock(tmp_path)
+    finally:
+        os.close(fd)
+    manifest.ManifestStore()._lock(tmp_path)  # free again: taken
+
+
 def test_an_item_of_the_same_name_with_other_outputs_does_not_remove_the_first(tmp_path: Path) -> None:
     """``fields polygonize -o f.parquet`` then ``-o f.geojson``: one item name, two products; neither is a
     leftover of the other."""

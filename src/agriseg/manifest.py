@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("agriseg")
 MANIFEST = ".agriseg-manifest.jsonl"
 LOCK = ".agriseg-lock"
+TAKE_WAIT_S = 10.0  # the longest wait for another process's flock on a folder before giving up
 Key = tuple[str, str]  # (command, item)
 
 
@@ -99,6 +100,7 @@ class ManifestStore:
         self._had_manifest: dict[Path, bool] = {}
         self._locks: list[Path] = []
         self._earlier: dict[tuple[Path, str], dict[str, Any]] = {}  # (folder, item) -> stamps of its old outputs
+        self._inputs: set[Path] = set()  # what the items read: never removed as leftovers
 
     # -- the FingerprintStore methods ---------------------------------------------------------------------
 
@@ -134,7 +136,8 @@ class ManifestStore:
             return Verdict("same" if len(present) == len(item.outputs) else "missing")
         # every output there must be one this store recorded for the item; other options may write other files
         # (crop predict --model crop-weed adds <name>_classes.png, --no-overlay drops the overlay)
-        foreign = [p for p in present if rec is None or p.name not in rec["outputs"]]
+        ours = set() if rec is None else {*rec["outputs"], *(Path(k).name for k in rec.get("earlier", {}))}
+        foreign = [p for p in present if p.name not in ours]
         if foreign:
             return Verdict("unrecorded", str(foreign[0]))
         assert rec is not None
@@ -164,10 +167,14 @@ class ManifestStore:
             rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
                    "pending": True}  # fmt: skip
             recs = self._records.setdefault(folder, {})
-            earlier = recs.get((self._command, item.name))
-            if earlier is not None and earlier.get("stamps"):  # what the run that made the old outputs wrote
-                self._earlier[(folder, item.name)] = earlier["stamps"]
+            earlier = recs.get((self._command, item.name)) or {}
+            # what the run that made the old outputs wrote, kept in the pending line too: a run killed (or an
+            # item failed) before its record still leaves them known as this command's leftovers
+            old = earlier.get("stamps") or earlier.get("earlier")
+            if old:
+                self._earlier[(folder, item.name)] = rec["earlier"] = old
             recs[(self._command, item.name)] = rec
+            self._inputs.update(Path(f).resolve() for f in item.inputs)
             by_folder.setdefault(folder, []).append(json.dumps(rec) + "\n")
         for folder, lines in by_folder.items():
             with (folder / MANIFEST).open("a") as fh:
@@ -200,7 +207,7 @@ class ManifestStore:
             return
         for key, recorded in earlier.items():
             path = folder / key
-            if key in stamps or not path.is_file():
+            if key in stamps or not path.is_file() or path.resolve() in self._inputs:  # never what the run reads
                 continue
             if _altered(path, recorded):
                 log.warning("%s: left from an earlier run with other options, and changed since; kept", path)
@@ -281,10 +288,19 @@ def _one_taker(folder: Path) -> Iterator[None]:
         yield
         return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            pass  # not supported here: unserialised
+        deadline = time.monotonic() + TAKE_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:  # another run's check (an instant), or a user's `flock FOLDER job` (hours)
+                if time.monotonic() > deadline:
+                    raise FolderLocked(
+                        f"{folder}: another process holds a lock on this folder (flock); wait for it to end"
+                    ) from None
+                time.sleep(0.05)
+            except OSError:
+                break  # not supported here: unserialised
         yield
     finally:
         os.close(fd)  # releases the flock
