@@ -321,6 +321,15 @@ def pseudolabel_files(
         # reported in pseudolabels.json only: a file under the item's output name would read as someone else's
         return {"image": str(item.source), "stem": item.name, "source": opts.source, "status": "error", "error": msg}
 
+    def finish(records: BatchResult) -> None:  # run while the folders are still locked
+        summary = {
+            "options": opts.model_dump(),
+            "records": list(records),
+            "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "kept", "error")},
+        }
+        _save_json(summary, out / "pseudolabels.json")
+        seal_tables([out / "pseudolabels.json"])  # a later run keeps a table edited by hand
+
     records = run_batch(
         items,
         work,
@@ -329,14 +338,8 @@ def pseudolabel_files(
         resume=resume,
         failed=failed,
         tables=[out / "pseudolabels.json"],  # a user's file of that name is kept: the run is refused first
+        finish=finish,
     )
-    summary = {
-        "options": opts.model_dump(),
-        "records": list(records),
-        "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "kept", "error")},
-    }
-    _save_json(summary, out / "pseudolabels.json")
-    seal_tables([out / "pseudolabels.json"])  # a later run keeps a table edited by hand
     if left_out:
         records.notes.append(f"({left_out} photos not in the --keep list were left out)")
     return records
