@@ -63,6 +63,8 @@ def run() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("\nagriseg: interrupted\n")
         raise SystemExit(130) from None
+    if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # not when the caller chose to ignore it
+        signal.signal(signal.SIGTERM, _terminate)
     try:
         main()
     except SystemExit as done:
@@ -74,6 +76,15 @@ def run() -> None:
         raise
     finally:  # the command is over, its outputs complete: a Ctrl-C while Python shuts down (joining thread pools,
         signal.signal(signal.SIGINT, _late_ctrl_c)  # atexit callbacks) printed tracebacks and exited with 0
+
+
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM (Slurm's ``scancel`` or time limit, ``kill``): stop as a Ctrl-C does, so the outputs stay complete,
+    the folder's lock goes and one line says what was kept (status 143). A second SIGTERM ends it at once."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    from agriseg.batch import Terminated
+
+    raise Terminated
 
 
 def _late_ctrl_c(signum: int, frame: object) -> None:

@@ -386,6 +386,20 @@ class BatchAborted(ValueError):
     """``strict``: the first failed item stopped the batch; the message is that item's (one line)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's cancel or time limit, ``kill``) stopped a command: handled as a Ctrl-C (outputs kept
+    complete, the folder released, one line), with exit status 143 (128 + SIGTERM)."""
+
+
+def terminated(err: BaseException) -> bool:
+    """Whether ``err`` (or what it was raised from) is a :class:`Terminated`."""
+    while err is not None:
+        if isinstance(err, Terminated):
+            return True
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    return False
+
+
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C stopped a command; ``detail`` says what was kept and how to go on (the CLI prints it in one line
     and exits with status 130)."""

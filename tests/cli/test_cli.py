@@ -322,3 +322,28 @@ def test_warnings_of_a_batch_go_to_stderr_once_per_kind(capsys: pytest.CaptureFi
     out, err = capsys.readouterr()
     assert "warning" not in out and "growth: growth.csv" in out and "0 measured" in out
     assert err.splitlines() == [*notes[:3], "warning: 47 more files: a greyscale photo"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_stops_a_batch_as_ctrl_c_does_with_status_143(samples_dir, tmp_path):
+    """Slurm's scancel or time limit (SIGTERM) killed a run with no line and left its lock behind."""
+    import signal
+
+    photo = sorted((samples_dir / "peanut" / "images").glob("*.jpg"))[0]
+    photos, out = tmp_path / "photos", tmp_path / "out"
+    photos.mkdir()
+    for i in range(12):
+        (photos / f"p{i}.jpg").write_bytes(photo.read_bytes())
+    cmd = [sys.executable, "-m", "agriseg", "crop", "predict", str(photos), "-o", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not list(out.glob("*_mask.png")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    done = len(list(out.glob("*_mask.png")))
+    if done == 12:
+        pytest.skip("the batch finished before the signal")
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines()[-1].startswith(f"agriseg: terminated: {done} of 12 done (complete outputs)")
+    assert not (out / ".agriseg-lock").exists()

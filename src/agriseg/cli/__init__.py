@@ -41,9 +41,10 @@ class _Main(click.Group):
             raise _UsageLine(f"{err.format_message().rstrip('.')} (see {where} --help)") from err
         except KeyboardInterrupt as err:
             detail = err.detail if isinstance(err, batch.Interrupted) else batch.after_batch()
-            msg = f"interrupted: {detail}" if detail else "interrupted"
+            stop = "terminated" if batch.terminated(err) else "interrupted"
+            msg = f"{stop}: {detail}" if detail else stop
             click.echo(f"\nagriseg: {msg}", err=True)
-            ctx.exit(130)
+            ctx.exit(143 if stop == "terminated" else 130)
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
