@@ -65,6 +65,9 @@ def run() -> None:
         raise SystemExit(130) from None
     if signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:  # not when the caller chose to ignore it
         signal.signal(signal.SIGTERM, _terminate)
+        # forked workers (data loaders, block pools) keep the default: their pool ends them with SIGTERM
+        if hasattr(os, "register_at_fork"):  # POSIX
+            os.register_at_fork(after_in_child=lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
     try:
         main()
     except SystemExit as done:
