@@ -12,7 +12,11 @@ them (:func:`agriseg.batch.check_table`). Before a run starts its items, each ge
 outputs that a killed run wrote before their record (an item cut off halfway, or finished in the instant before
 the kill) are then known as this store's, and made again by the next run rather than kept as a user's files.
 ``.agriseg-lock`` (the pid and host of the run) keeps a second run from writing the same folder at once; a lock
-left by a process that no longer exists, or whose pid a later process now has, is taken over.
+left by a process that no longer exists, or whose pid a later process now has, is taken over, by one run only
+(the check-and-take holds an ``flock`` on the folder). The folder of a table outside the items' folders is locked
+and read too. When an item is made again, the files of its earlier outputs that its new ones do not include
+(an overlay after ``--no-overlay``) are removed, unless changed since or read by the run; the pending line keeps
+their stamps, so a redo that is killed or fails leaves them known.
 
 Answers, for an item's outputs (see :mod:`agriseg.batch`): ``missing`` when none is there, or when the files
 there are this store's but not complete (an item recorded as pending, or recorded and partly removed);
