@@ -347,3 +347,11 @@ def test_sigterm_stops_a_batch_as_ctrl_c_does_with_status_143(samples_dir, tmp_p
     assert proc.returncode == 143, err
     assert err.strip().splitlines()[-1].startswith(f"agriseg: terminated: {done} of 12 done (complete outputs)")
     assert not (out / ".agriseg-lock").exists()
+
+
+def test_crop_predict_refuses_a_missing_or_empty_input_before_making_the_output_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for src in (tmp_path / "nothere", tmp_path / "empty"):
+        out = tmp_path / f"out_{src.name}"
+        res = CliRunner().invoke(main, ["crop", "predict", str(src), "-o", str(out)])
+        assert res.exit_code == 2 and not out.exists(), res.output

@@ -713,8 +713,9 @@ def predict_paths(
     from agriseg.data.io import NoInputError, drop_outputs, list_images_once
     from agriseg.fingerprint import Recipe
 
+    photos = list_images_once(paths)  # a missing or empty input is refused before the output folder is made
     out = ensure_outdir(outdir)
-    files, earlier = drop_outputs(list_images_once(paths), out, OUTPUT_SUFFIXES)
+    files, earlier = drop_outputs(photos, out, OUTPUT_SUFFIXES)
     if not files:
         raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
     pred = load_predictor(
