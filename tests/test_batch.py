@@ -498,6 +498,23 @@ def test_two_commands_in_one_folder_keep_their_own_records_and_tables(tmp_path: 
     assert table.read_text() == "first's table" and (tmp_path / "out" / "a.res").read_text() == "A"
 
 
+def _made_with_an_extra(tmp_path: Path, extra: Path) -> Item:
+    """Item ``a`` made once (a ``demo`` run) with an extra output ``extra`` (an overlay), then returned with only
+    its main output: what a redo with fewer outputs makes."""
+    from agriseg.manifest import ManifestStore
+
+    (item,) = _items(tmp_path, ["a"])
+
+    def both(it: Item) -> dict:
+        extra.parent.mkdir(parents=True, exist_ok=True)
+        extra.write_text("old overlay")
+        return _work(it)
+
+    wide = Item("a", item.source, (item.outputs[0], extra), item.inputs)
+    assert run_batch([wide], both, options=QUIET, recipe=Recipe("demo", "1"), store=ManifestStore()).exit_code == 0
+    return item
+
+
 @pytest.mark.parametrize("edited", [False, True])
 def test_a_redo_with_fewer_outputs_removes_the_earlier_runs_extra_files(tmp_path: Path, edited: bool) -> None:
     """``crop predict --model crop-weed``, then ``--overwrite --no-overlay``: the crop/weed class map and the
@@ -505,17 +522,9 @@ def test_a_redo_with_fewer_outputs_removes_the_earlier_runs_extra_files(tmp_path
     leftover changed since it was written is kept."""
     from agriseg.manifest import ManifestStore
 
-    (item,) = _items(tmp_path, ["a"])
     extra = tmp_path / "out" / "sub" / "a.extra"  # in a subfolder, as pseudolabel's overlays/
-    wide = Item("a", item.source, (item.outputs[0], extra), item.inputs)
-
-    def both(it: Item) -> dict:
-        extra.parent.mkdir(parents=True, exist_ok=True)
-        extra.write_text("old overlay")
-        return _work(it)
-
+    item = _made_with_an_extra(tmp_path, extra)
     recipe = Recipe("demo", "1")
-    assert run_batch([wide], both, options=QUIET, recipe=recipe, store=ManifestStore()).exit_code == 0
     if edited:
         extra.write_text("my notes on it")
     again = run_batch([item], _work, options=BatchOptions(overwrite=True, progress=False), recipe=recipe,
@@ -529,19 +538,13 @@ def test_leftovers_of_a_redo_that_failed_are_removed_by_the_next_run(tmp_path: P
     old class map and overlay for good (and ``crop traits`` measured them)."""
     from agriseg.manifest import ManifestStore
 
-    (item,) = _items(tmp_path, ["a"])
     extra = tmp_path / "out" / "a.extra"
-    wide = Item("a", item.source, (item.outputs[0], extra), item.inputs)
-
-    def both(it: Item) -> dict:
-        extra.write_text("old overlay")
-        return _work(it)
+    item = _made_with_an_extra(tmp_path, extra)
 
     def broken(it: Item) -> dict:
         raise OSError(28, "No space left on device", str(it.outputs[0]))
 
     recipe = Recipe("demo", "1")
-    run_batch([wide], both, options=QUIET, recipe=recipe, store=ManifestStore())
     redo = BatchOptions(overwrite=True, progress=False)
     assert run_batch([item], broken, options=redo, recipe=recipe, store=ManifestStore()).counts["failed"] == 1
     assert extra.exists()
@@ -553,20 +556,12 @@ def test_a_leftover_that_the_run_reads_is_kept(tmp_path: Path) -> None:
     """``crop pseudolabel out/overlays -o out --overwrite --no-overlay`` removed the overlays it was reading."""
     from agriseg.manifest import ManifestStore
 
-    (item,) = _items(tmp_path, ["a"])
     extra = tmp_path / "out" / "a.extra"
-    wide = Item("a", item.source, (item.outputs[0], extra), item.inputs)
-
-    def both(it: Item) -> dict:
-        extra.write_text("an overlay, read next")
-        return _work(it)
-
-    recipe = Recipe("demo", "1")
-    run_batch([wide], both, options=QUIET, recipe=recipe, store=ManifestStore())
+    item = _made_with_an_extra(tmp_path, extra)
     reads = Item("a", item.source, item.outputs, (*item.inputs, extra))
     redo = BatchOptions(overwrite=True, progress=False)
-    assert run_batch([reads], _work, options=redo, recipe=recipe, store=ManifestStore()).counts["ok"] == 1
-    assert extra.read_text() == "an overlay, read next"
+    assert run_batch([reads], _work, options=redo, recipe=Recipe("demo", "1"), store=ManifestStore()).counts["ok"] == 1
+    assert extra.read_text() == "old overlay"  # read by this run: kept
 
 
 def test_a_users_flock_on_the_folder_is_waited_for_then_said(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

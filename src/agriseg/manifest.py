@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from agriseg.data.files import pid_alive, process_start_time
+from agriseg.data.files import lock_exclusively, pid_alive, process_start_time
 from agriseg.fingerprint import Fingerprint, Recipe, Verdict
 
 if TYPE_CHECKING:
@@ -285,26 +285,14 @@ def _one_taker(folder: Path) -> Iterator[None]:
     both wrote the folder. Where folders cannot be locked (no ``fcntl``, some network file systems), the check
     runs unserialised, as before."""
     try:
-        import fcntl
-
         fd = os.open(folder, os.O_RDONLY)
-    except (ImportError, OSError):
+    except OSError:
         yield
         return
     try:
-        deadline = time.monotonic() + TAKE_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:  # another run's check (an instant), or a user's `flock FOLDER job` (hours)
-                if time.monotonic() > deadline:
-                    raise FolderLocked(
-                        f"{folder}: another process holds a lock on this folder (flock); wait for it to end"
-                    ) from None
-                time.sleep(0.05)
-            except OSError:
-                break  # not supported here: unserialised
+        # waits out another run's check (an instant); a user's `flock FOLDER job` (hours) is said after a while
+        lock_exclusively(fd, TAKE_WAIT_S, lambda: FolderLocked(
+            f"{folder}: another process holds a lock on this folder (flock); wait for it to end"))  # fmt: skip
         yield
     finally:
         os.close(fd)  # releases the flock

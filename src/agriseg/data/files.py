@@ -158,6 +158,29 @@ def clean_stale_temporaries(folder: str | Path) -> list[Path]:
     return removed
 
 
+def lock_exclusively(fd: int, wait_s: float, busy: Callable[[], BaseException]) -> bool:
+    """Take an exclusive ``flock`` on the open file or folder ``fd`` (released when ``fd`` is closed), trying
+    again for up to ``wait_s`` seconds while another process holds it, then raising ``busy()``. Returns False
+    where flocks are not available (no ``fcntl``, some network file systems): the caller goes on unlocked."""
+    import time
+
+    try:
+        import fcntl
+    except ImportError:
+        return False
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise busy() from None
+            time.sleep(0.05)
+        except OSError:
+            return False
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this id is running (this process counts as running)."""
     if pid == os.getpid():

@@ -21,7 +21,6 @@ ids and acquisition datetimes, processing baseline) are copied so polygons can n
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
@@ -39,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agriseg.data.files import lock_exclusively
 from agriseg.fields.config import PredictConfig, PreprocessConfig
 from agriseg.raster.io import (
     SceneInfo,
@@ -606,10 +606,7 @@ def _exclusive(output: Path) -> Iterator[None]:
     lock = _lock_path(output)
     fh = open(lock, "w")
     try:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as err:
-            raise FileExistsError(f"{output}: another process is writing this output") from err
+        lock_exclusively(fh.fileno(), 0.0, lambda: FileExistsError(f"{output}: another process is writing this output"))
         yield
     finally:
         fh.close()
@@ -624,7 +621,7 @@ def remove_unheld_lock(output: Path) -> bool:
         return False
     try:
         with open(lock, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by a running writer: left alone
+            lock_exclusively(fh.fileno(), 0.0, lambda: BlockingIOError())  # held by a running writer: left alone
             lock.unlink(missing_ok=True)
     except OSError:  # BlockingIOError (held) or a folder that cannot be written
         return False

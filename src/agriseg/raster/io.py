@@ -45,14 +45,14 @@ def pixel_area_m2(crs: Any, transform: Any, height: int = 0, width: int = 0) -> 
     a, e = abs(transform.a), abs(transform.e)
     if crs is None:
         return float(a * e)
-    from pyproj import CRS
+    from pyproj import CRS, Geod
 
     if crs.is_geographic:  # the geodesic area of the centre pixel on the CRS's ellipsoid
         geod = CRS.from_user_input(crs).get_geod()
         lon = transform.c + transform.a * (width // 2)
         lat = transform.f + transform.e * (height // 2)
         lons, lats = [lon, lon + a, lon + a, lon], [lat, lat, lat - e, lat - e]
-        area, _ = (geod or _wgs84()).polygon_area_perimeter(lons, lats)
+        area, _ = (geod or Geod(ellps="WGS84")).polygon_area_perimeter(lons, lats)
         return float(abs(area))
 
     from agriseg.vector.geometry import MAX_SCALE_ERROR, areal_scale
@@ -65,12 +65,6 @@ def pixel_area_m2(crs: Any, transform: Any, height: int = 0, width: int = 0) -> 
     # within 1 % (a UTM zone) the grid's own area, as the field polygons measure (agriseg.vector.geometry)
     s = 1.0 if scale is None or abs(scale[0] - 1.0) <= MAX_SCALE_ERROR else float(scale[0])
     return float(a * e * unit * unit / s)
-
-
-def _wgs84() -> Any:
-    from pyproj import Geod
-
-    return Geod(ellps="WGS84")
 
 
 def _rio() -> Any:
