@@ -279,6 +279,15 @@ def test_a_usage_error_is_one_line_with_status_2() -> None:
     assert res.exit_code == 2 and res.output.strip() == "Error: nope.tif: no such file (--scene)", res.output
 
 
+@pytest.mark.parametrize("args", [["crop"], ["crop", "models"], ["fields"], ["text"]])
+def test_a_group_without_a_command_shows_its_help_with_status_2(args: list[str]) -> None:
+    """It printed the whole help as one ``Error: Usage: ...`` message."""
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2
+    assert res.output.startswith("Usage: main " + " ".join(args)) and "Error" not in res.output, res.output
+    assert "Commands:" in res.output
+
+
 def test_a_closed_or_broken_stderr_does_not_stop_a_batch(samples_dir, tmp_path):
     """With stderr closed (``2>&-``) or read by a program that went away, the progress bar's first write
     failed, and with it the run: no summary.csv, exit 1."""

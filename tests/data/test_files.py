@@ -33,3 +33,14 @@ def test_atomic_write_of_a_folder_replaces_the_old_one(tmp_path) -> None:
         (tmp / "new.bin").write_text("new")
     assert [p.name for p in out.iterdir()] == ["new.bin"]
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
+
+
+def test_user_cache_reads_agriseg_cache_dir_with_a_tilde(tmp_path, monkeypatch) -> None:
+    """A quoted ``AGRISEG_CACHE_DIR="~/cache"`` (the shell does not expand it) made a folder named ``~``."""
+    from agriseg.data.files import user_cache
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", "~/cache")
+    assert user_cache("models") == tmp_path / "cache" / "models"
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "c"))
+    assert user_cache("onnx") == tmp_path / "c" / "onnx"

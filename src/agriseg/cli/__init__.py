@@ -23,6 +23,12 @@ class _UsageLine(click.ClickException):
     exit_code = 2
 
 
+# click >= 8.2 raises this for a group called without a command (older versions print the help themselves)
+_NO_ARGS_IS_HELP: tuple[type[Exception], ...] = tuple(
+    t for t in (getattr(click.exceptions, "NoArgsIsHelpError", None),) if isinstance(t, type)
+)
+
+
 class _Main(click.Group):
     """The ``agriseg`` group: Ctrl-C ends any command with one line and exit status 130 (128 + SIGINT), as
     shells expect, instead of click's ``Aborted!`` and status 1 (the status of a failed item); a usage error is
@@ -35,6 +41,8 @@ class _Main(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as err:
+            if isinstance(err, _NO_ARGS_IS_HELP):  # a group with no command: click shows its help, status 2
+                raise
             if err.__cause__ is not None:  # agriseg's own check (OptionError): its message says what to change
                 raise _UsageLine(err.format_message()) from err
             where = err.ctx.command_path if err.ctx is not None else ctx.command_path

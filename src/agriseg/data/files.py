@@ -310,7 +310,7 @@ def ensure_outdir(folder: str | Path) -> Path:
 
 def user_cache(subdir: str) -> Path:
     """``<cache root>/<subdir>``: ``$AGRISEG_CACHE_DIR``, else the platform's user cache folder for agriseg."""
-    root = os.environ.get("AGRISEG_CACHE_DIR")
+    root = os.path.expanduser(os.environ.get("AGRISEG_CACHE_DIR", ""))  # a quoted "~/cache" too
     if not root:
         try:
             import platformdirs
