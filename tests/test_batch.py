@@ -876,3 +876,24 @@ def test_two_runs_that_find_one_stale_lock_do_not_both_take_it(tmp_path: Path) -
     os.close(fd)
     assert results.get(timeout=30) == "refused"
     child.join()
+
+
+def test_a_progress_bar_in_a_log_file_is_redrawn_every_30_s_not_ten_times_a_second(tmp_path, monkeypatch) -> None:
+    """A scheduler's log got a redraw per item (megabytes over a long run); a terminal still does."""
+    import io
+
+    from agriseg.batch import LOG_INTERVAL_S, progress_bar
+
+    monkeypatch.delenv("TQDM_MININTERVAL", raising=False)
+    log = io.StringIO()  # not a terminal
+    bar = progress_bar(range(5), file=log, desc="x")
+    assert bar.mininterval == LOG_INTERVAL_S == 30.0
+    assert list(bar) == [0, 1, 2, 3, 4] and log.getvalue().count("\r") <= 2  # the start and the end
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert progress_bar(range(2), file=Terminal()).mininterval == 0.1  # tqdm's own
+    monkeypatch.setenv("TQDM_MININTERVAL", "5")  # tqdm reads it when imported (a user sets it before the run)
+    assert progress_bar(range(2), file=io.StringIO()).mininterval != LOG_INTERVAL_S

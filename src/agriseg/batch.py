@@ -67,18 +67,37 @@ Status = Literal["ok", "skipped", "failed"]
 # progress
 
 
-def progress_bar(**kwargs: Any) -> Any:
-    """A tqdm bar (``kwargs`` as tqdm's) that starts no monitor thread.
+LOG_INTERVAL_S = 30.0
+"""Seconds between a bar's updates when stderr is a file or a pipe (a scheduler's log), not a terminal."""
 
-    tqdm starts a monitor thread with its first bar, even a disabled one, and a process with a second thread
-    can no longer fork its workers safely: the polygoniser's block workers then start from a fresh
-    ``forkserver`` process and import everything again (slower, and their memory is not shared with the
-    parent). The monitor only corrects bars whose updates stall for longer than ``miniters`` allows; the
-    bars here update once per item or block.
+
+def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
+    """A tqdm bar (``iterable`` and ``kwargs`` as tqdm's) that starts no monitor thread and keeps logs short.
+
+    Every progress bar of agriseg is made here. tqdm starts a monitor thread with its first bar, even a
+    disabled one, and a process with a second thread can no longer fork its workers safely: the polygoniser's
+    block workers then start from a fresh ``forkserver`` process and import everything again (slower, and
+    their memory is not shared with the parent). The monitor only corrects bars whose updates stall for
+    longer than ``miniters`` allows; the bars here update once per item or block.
+
+    When stderr is not a terminal (a batch job's log file), the bar is redrawn every
+    :data:`LOG_INTERVAL_S` seconds (and at its end) instead of up to ten times a second, so a long run adds
+    a few hundred bytes to the log rather than megabytes; ``TQDM_MININTERVAL`` (tqdm's own variable) sets
+    another interval.
     """
+    import sys
+
     from tqdm import tqdm
 
-    return _quiet_tqdm(tqdm)(**kwargs)
+    if "mininterval" not in kwargs and "TQDM_MININTERVAL" not in os.environ:
+        stream = kwargs.get("file") or sys.stderr
+        try:
+            interactive = bool(stream.isatty())
+        except (AttributeError, ValueError):  # no stream, or a closed one
+            interactive = False
+        if not interactive:
+            kwargs["mininterval"] = LOG_INTERVAL_S
+    return _quiet_tqdm(tqdm)(iterable, **kwargs)
 
 
 @functools.cache

@@ -41,7 +41,7 @@ def evaluate_folder(
         ValueError: naming the label file whose colours match no entry of the colormap; every pair failed;
             with ``strict``, the first pair that cannot be scored.
     """
-    from tqdm import tqdm
+    from agriseg.batch import progress_bar
 
     pairs = match_pairs(images, masks)
     unmatched = unpaired(images, masks)
@@ -51,7 +51,7 @@ def evaluate_folder(
     if pairs:  # a label mode that does not fit the labels is refused before the progress bar starts
         read_label(next(iter(pairs.values()))[1], label_mode, colormap)
     failed: list[str] = []  # pairs that cannot be scored: named in the report, the others scored
-    for stem, (ip, lp) in tqdm(pairs.items(), desc="evaluate", unit="img", disable=not progress):
+    for stem, (ip, lp) in progress_bar(pairs.items(), desc="evaluate", unit="img", disable=not progress):
         try:
             pred, truth = _pair(stem, ip, lp, predict_fn, num_classes, label_mode, colormap)
         except ValueError as err:  # ImageReadError too; a label encoding that does not fit stops everything

@@ -161,8 +161,7 @@ def score_model(
     same probabilities are also scored as the plain argmax (``miou_argmax`` / ``biou_argmax``): how much of a
     difference comes from the model and how much from the rule.
     """
-    from tqdm import tqdm
-
+    from agriseg.batch import progress_bar
     from agriseg.crop.dataset import match_pairs, read_stem_list
     from agriseg.crop.labels import read_label
     from agriseg.crop.predict import Predictor, class_map
@@ -179,7 +178,7 @@ def score_model(
         raise ValueError(f"{spec.stems}: {len(missing)} stems have no image+label, e.g. {missing[:3]}")
     m = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names)
     plain = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names) if argmax_too else None
-    for s in tqdm(stems, desc="score", unit="img", disable=not progress):
+    for s in progress_bar(stems, desc="score", unit="img", disable=not progress):
         ip, lp = pairs[s]
         rgb, truth = read_rgb(ip), read_label(lp, spec.label_mode, spec.colormap or None)
         probs = pred.probabilities([rgb])[0]  # (K, H, W)
@@ -326,8 +325,7 @@ class SelfTrainer:
 
     def trimaps(self, model_path: str, labels1: Path, stems: list[str]) -> Path:
         """Stage-1 predictions vs stage-1 labels -> trimaps in ``labels/stage2``; stats per image."""
-        from tqdm import tqdm
-
+        from agriseg.batch import progress_bar
         from agriseg.crop.labels import read_label
         from agriseg.crop.predict import Predictor
         from agriseg.data.io import list_images, read_rgb
@@ -340,7 +338,7 @@ class SelfTrainer:
         d.mkdir(parents=True, exist_ok=True)
         stats: dict[str, float] = {}
         manual = set(getattr(self, "manual_stems", []))
-        for s in tqdm(stems, desc="trimaps", unit="img", disable=not self.progress):
+        for s in progress_bar(stems, desc="trimaps", unit="img", disable=not self.progress):
             lab = read_label(labels1 / f"{s}.png", "index")
             if s in manual and self.cfg.trimap.keep_manual:
                 tri = lab
@@ -527,8 +525,7 @@ def adapt(
     Returns:
         The self-training report, with ``base_evaluate`` (the base model's score) when ``evaluate`` is given.
     """
-    from tqdm import tqdm
-
+    from agriseg.batch import progress_bar
     from agriseg.config import OptionError
     from agriseg.crop.labels import read_label
     from agriseg.crop.predict import Predictor
@@ -579,7 +576,7 @@ def adapt(
     labels1 = trainer.stage1_labels(masks)
     if combine != "none":
         pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)
-        for stem in tqdm(sorted(masks), desc=f"combine ({combine})", unit="img", disable=not progress):
+        for stem in progress_bar(sorted(masks), desc=f"combine ({combine})", unit="img", disable=not progress):
             lab = read_label(labels1 / f"{stem}.png", "index")
             probs = pred.probabilities([read_rgb(names.get(stem, img_dir / stem))])[0]
             _write_index_png(combine_with_model(lab, probs, combine, confidence), labels1 / f"{stem}.png")

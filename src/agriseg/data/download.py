@@ -81,7 +81,8 @@ def sha256_of(path: str | Path) -> str:
 def _fetch_rest(url: str, part: Path, timeout: float, progress: bool, desc: str) -> None:
     """Append the missing bytes of ``url`` to ``part`` (restart if the server ignores ``Range``)."""
     import requests
-    from tqdm import tqdm
+
+    from agriseg.batch import progress_bar
 
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
@@ -95,7 +96,7 @@ def _fetch_rest(url: str, part: Path, timeout: float, progress: bool, desc: str)
         total = have + int(length) if length is not None else None
         with (
             open(part, "ab" if have else "wb") as f,
-            tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=desc, disable=not progress) as bar,
+            progress_bar(total=total, initial=have, unit="B", unit_scale=True, desc=desc, disable=not progress) as bar,
         ):
             for block in r.iter_content(CHUNK):
                 f.write(block)

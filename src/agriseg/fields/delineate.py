@@ -265,8 +265,8 @@ class InstancePredictor:
             ValueError: unreadable scene, fewer than 3 bands, no CRS.
         """
         import rasterio
-        from tqdm import tqdm
 
+        from agriseg.batch import progress_bar
         from agriseg.fields.config import PreprocessConfig
         from agriseg.fields.predict import scene_offset
         from agriseg.raster.io import open_scene, pixel_area_m2, read_window
@@ -292,7 +292,9 @@ class InstancePredictor:
         n_patches = 0
         with rasterio.open(scene) as ds:
             tiles = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
-            bar = tqdm(total=len(tiles), desc=f"delineate {scene.name}", unit="patch", disable=not c.predict.progress)
+            bar = progress_bar(
+                total=len(tiles), desc=f"delineate {scene.name}", unit="patch", disable=not c.predict.progress
+            )
             for k in range(0, len(tiles), batch):
                 chunk, inputs = [], []
                 for i, j in tiles[k : k + batch]:

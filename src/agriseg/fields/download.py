@@ -403,8 +403,8 @@ def download_scene(
             after its retries (re-running resumes). The message names what was asked.
     """
     import pystac
-    from tqdm import tqdm
 
+    from agriseg.batch import progress_bar
     from agriseg.fields.stac import band_href, boa_offset_of, signer
 
     t0 = time.perf_counter()
@@ -464,7 +464,7 @@ def download_scene(
     total = sum(len(chosen[w]) * len(bands) for w in windows)
     arrays: list[np.ndarray] = []
     valid: dict[str, float] = {}
-    with tqdm(total=total, desc=output.name, unit="read", disable=not progress) as bar:
+    with progress_bar(total=total, desc=output.name, unit="read", disable=not progress) as bar:
         for w in windows:
             any_data = np.zeros((grid.height, grid.width), dtype=bool)
             for b in bands:

@@ -55,7 +55,7 @@ def evaluate_model(
     Returns:
         :meth:`FieldMetrics.compute`'s dict.
     """
-    from tqdm import tqdm
+    from agriseg.batch import progress_bar
 
     cfg = config or FieldsEvaluateConfig()
     if legacy:
@@ -70,7 +70,7 @@ def evaluate_model(
     model = model.eval().to(device)
     metrics = FieldMetrics(cfg.iou_threshold, n_boot=cfg.bootstrap, seed=seed)
     loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
-    for batch in tqdm(loader, desc="evaluate", unit="batch", disable=not progress):
+    for batch in progress_bar(loader, desc="evaluate", unit="batch", disable=not progress):
         pred, prob = predict_batch(model, batch["image"].to(device))
         truth = batch["mask"].numpy()
         for i in range(pred.shape[0]):

@@ -296,8 +296,7 @@ class ScenePredictor:
             ValueError: wrong band count, missing CRS, NaNs (with ``nan="error"``), truncated file.
             FileExistsError: another process is writing the same output.
         """
-        from tqdm import tqdm
-
+        from agriseg.batch import progress_bar
         from agriseg.data.files import check_not_input, clean_stale_temporaries
 
         t0 = time.perf_counter()
@@ -382,7 +381,7 @@ class ScenePredictor:
                         if ys[j] + P > y_lo:
                             patches, inv, _ = self._strip_patches(src, info, ys[j], xs, offset)
                             add(ys[j], patches, inv)
-                    bar = tqdm(
+                    bar = progress_bar(
                         total=len(ys),
                         initial=first,
                         desc=f"predict {scene.name}",

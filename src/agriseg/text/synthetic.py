@@ -174,8 +174,8 @@ def write_landscapes(
     grow with ``count``; a size whose one landscape cannot fit is refused first (:func:`check_memory`).
     """
     from PIL import Image
-    from tqdm.auto import tqdm
 
+    from agriseg.batch import progress_bar
     from agriseg.data.files import atomic_write
     from agriseg.data.memory import check_memory
 
@@ -185,7 +185,7 @@ def write_landscapes(
     with atomic_write(Path(outdir)) as tmp:
         for sub in ("images", "masks", "instances"):
             (tmp / sub).mkdir(parents=True)
-        for i in tqdm(range(count), desc="landscapes", unit="image", disable=not progress):
+        for i in progress_bar(range(count), desc="landscapes", unit="image", disable=not progress):
             img, sem, inst = make_landscape(rng, cfg)
             Image.fromarray(img).save(tmp / "images" / f"{i:04d}.png")
             Image.fromarray(sem.astype(np.uint8)).save(tmp / "masks" / f"{i:04d}.png")

@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
-from tqdm import tqdm
 
+from agriseg.batch import progress_bar
 from agriseg.crop.config import SyntheticPhotosConfig
 from agriseg.crop.scenes.lab import BACKGROUNDS, LabSettings, lab_scene, uniform_frame
 from agriseg.crop.scenes.shapes import ShapeSettings, disc_photo, plant_photo, plant_records
@@ -43,7 +43,7 @@ def load_sources(
     """Plant cut-outs (boundary-refined labels) and soil canvases of the given labelled photos."""
     cuts: list = []
     soils: list[np.ndarray] = []
-    for stem in tqdm(list(stems), desc="sources", unit="photo", leave=False):
+    for stem in progress_bar(list(stems), desc="sources", unit="photo", leave=False):
         rgb, lab = read_pair(images, labels, stem, refine_band)
         canvas = soil_canvas(rgb, lab)
         if canvas is not None:
@@ -105,7 +105,7 @@ def write_set(
         index["options"] = options
     if kind == "tray":
         return _write_trays(outdir, index, cuts, soils, n, seed)
-    for i in tqdm(range(n), desc=f"{kind} photos", unit="photo"):
+    for i in progress_bar(range(n), desc=f"{kind} photos", unit="photo"):
         rng = np.random.default_rng(seed + i)
         name = f"{kind}_{seed + i:05d}"
         soil = soils[int(rng.integers(len(soils)))] if soils else None
@@ -147,7 +147,7 @@ SERIES = {"2024-06-01": 0.6, "2024-06-08": 0.8, "2024-06-15": 1.0}  # the dated 
 def _write_trays(outdir: Path, index: dict, cuts: list, soils: list[np.ndarray], n: int, seed: int) -> Path:
     """``n`` trays (:data:`TRAYS` in turn) and ``series/``: the first tray on the three dates of :data:`SERIES`,
     with ``pots.csv`` (its pots as a regions CSV)."""
-    for i in tqdm(range(n), desc="tray photos", unit="photo"):
+    for i in progress_bar(range(n), desc="tray photos", unit="photo"):
         rgb, truth, info = tray_scene(seed + i, cuts, soils, TRAYS[i % len(TRAYS)])
         name = f"tray_{seed + i:05d}"
         _save(outdir, name, rgb, truth)

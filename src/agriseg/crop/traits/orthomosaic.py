@@ -135,7 +135,8 @@ def plot_stats(
     """
     import rasterio
     from rasterio import features, windows
-    from tqdm import tqdm
+
+    from agriseg.batch import progress_bar
 
     path = Path(mosaic)
     try:
@@ -161,7 +162,7 @@ def plot_stats(
     with rasterio.open(path) as ds:
         veg_of = _Vegetation(ds, path, config.margin, segment, warnings)
         n_layers = int(layer_of.max()) + 1 if n_plots else 1
-        bar = tqdm(total=n_layers * len(rows) * len(cols), desc=path.name, unit="win", disable=not progress)
+        bar = progress_bar(total=n_layers * len(rows) * len(cols), desc=path.name, unit="win", disable=not progress)
         for layer in range(n_layers):
             bottom = np.zeros(info.width, np.int64)  # global ids of the last row of the band above (0 = none)
             for y0, y1 in rows:
