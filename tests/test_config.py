@@ -69,3 +69,52 @@ def test_a_flags_list_names_which_value_is_bad_or_missing() -> None:
     res = CliRunner().invoke(main, ["fields", "make-synthetic", "-o", "unused", "--fields-per-chip", "3,a"])
     assert res.exit_code == 2 and "--fields-per-chip (value 2): Input should be a valid integer" in res.output
     assert "--fields-per-chip.1" not in res.output
+
+
+# ----------------------------------------------------------------------------------------------------------
+# session 66: the config sweep's finds, each a test that fails on the old code
+
+
+def test_an_override_that_is_not_yaml_or_has_an_empty_key_part_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match=r"--set 'train.epochs=\[1,': the value is not valid YAML"):
+        apply_overrides({}, ["train.epochs=[1,"])
+    with pytest.raises(ConfigError, match="has an empty part"):
+        apply_overrides({}, [".=1"])
+
+
+def test_a_key_given_twice_in_a_file_is_refused_naming_both_lines(tmp_path: Path) -> None:
+    """PyYAML kept the last ``train:`` group without a word: the first group's options vanished."""
+    path = tmp_path / "dup.yaml"
+    path.write_text("model: m\ndataset: d\noutput_dir: o\nlora:\n  r: 4\nmax_steps: 3\nlora:\n  alpha: 8\n")
+    with pytest.raises(ConfigError, match=r"dup\.yaml: key 'lora' is given twice \(lines 4 and 7\)"):
+        load_config(path, SFTRunConfig)
+
+
+def test_a_tilde_is_the_home_folder_in_the_file_and_in_overrides(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = tmp_path / "c.yaml"
+    path.write_text("model: ~/m\ndataset: d\noutput_dir: ~/out\n")
+    cfg = load_config(path, SFTRunConfig, ["dataset=~/data"])
+    assert (cfg.model, cfg.dataset, cfg.output_dir) == (f"{tmp_path}/m", f"{tmp_path}/data", f"{tmp_path}/out")
+
+
+def test_an_empty_output_dir_or_zero_steps_is_refused(tmp_path: Path) -> None:
+    """``output_dir=`` wrote the run into the working directory; ``max_steps=0`` trained one step."""
+    path = tmp_path / "c.yaml"
+    path.write_text("model: m\ndataset: d\noutput_dir: o\n")
+    with pytest.raises(ConfigError, match="--set output_dir: String should have at least 1 character"):
+        load_config(path, SFTRunConfig, ["output_dir="])
+    with pytest.raises(ConfigError, match="--set max_steps: 0 steps trains nothing"):
+        load_config(path, SFTRunConfig, ["max_steps=0"])
+
+
+def test_a_check_across_a_group_is_not_blamed_on_another_key_set_in_it(tmp_path: Path) -> None:
+    from agriseg.crop.config import CropTrainConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {images: i, labels: l}\nmodel: {mean: [0.5]}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, CropTrainConfig, ["model.infer_long_side=640"])
+    assert "model: mean and std need 3 values each" in str(err.value) and "--set" not in str(err.value)
+    with pytest.raises(ConfigError, match=r"--set model\.std\.0: Input should be greater than 0"):  # the cause
+        load_config(tmp_path / "c.yaml", CropTrainConfig, ["model.mean=[0.5,0.5,0.5]", "model.std=[0,1,1]"])

@@ -9,6 +9,7 @@ choices. Each pipeline keeps its configs next to its code (``agriseg.crop.config
 from __future__ import annotations
 
 import copy
+import os
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -73,20 +74,57 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str =
             raise ConfigError(f"{source} {item!r}: expected key=value (e.g. output_dir=runs/text/my_sft)")
         node = out
         parts = key.strip().split(".")
+        if not all(p.strip() for p in parts):
+            raise ConfigError(f"{source} {item!r}: {key.strip()!r} has an empty part (e.g. train.lr=0.001)")
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"{source} {item!r}: {part} is not a group of options")
-        node[parts[-1]] = yaml.safe_load(value) if value.strip() else ""
+        try:
+            node[parts[-1]] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{source} {item!r}: the value is not valid YAML: {_yaml_problem(err)}") from None
     return out
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping.
+
+    PyYAML keeps the last of two equal keys without a word, so a second ``train:`` group at the end of a
+    file silently dropped every option of the first (written by hand: PyYAML has no option for it).
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"key {key!r} is given twice (lines {seen[key]} and {line}); keep one")
+            seen[key] = line
+        mapping: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        return mapping
+
+
+def _expand_home(value: Any) -> Any:
+    """``~`` and ``~/...`` in every string value expanded to the user's home (paths in any config key)."""
+    if isinstance(value, dict):
+        return {k: _expand_home(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_home(v) for v in value]
+    if isinstance(value, str) and (value == "~" or value.startswith(("~/", "~" + os.sep))):
+        return os.path.expanduser(value)
+    return value
 
 
 def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -> T:
     """Load and validate a YAML config file.
 
     Paths inside crop and text configs are relative to the working directory (the bundled configs expect
-    the repository root); a fields config's ``data.root`` is resolved against the config file's folder,
-    which validators receive as ``context["base"]``.
+    the repository root); a fields config's ``data.root`` written in the file is resolved against the config
+    file's folder, which validators receive as ``context["base"]`` (one given with ``--set``, against the
+    working directory: ``context["set"]`` holds the overridden keys). A value ``~`` or ``~/...`` is the
+    user's home, in the file and in an override.
 
     Args:
         path: the YAML file.
@@ -103,17 +141,19 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
     if not path.is_file():
         raise FileNotFoundError(f"{path}: config file not found")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader) or {}  # noqa: S506 (safe)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a YAML text file (it is not UTF-8 text)") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of options at the top level")
-    raw = apply_overrides(raw, overrides)
+    raw = _expand_home(apply_overrides(raw, overrides))
     set_keys = {o.partition("=")[0].strip() for o in overrides}
     try:
-        return cls.model_validate(raw, context={"base": path.parent})
+        return cls.model_validate(raw, context={"base": path.parent, "set": set_keys})
     except ValidationError as err:
         raise ConfigError(f"{path}: invalid config: {describe_errors(err, overridden=set_keys)}") from None
 
@@ -144,7 +184,11 @@ def describe_errors(
                 continue
             loc = [f"{loc[0]} (value {int(loc[1]) + 1})"]
         where = ".".join(loc) or "(top level)"
-        given = [k for k in overridden if where == k or where.startswith(f"{k}.") or k.startswith(f"{where}.")]
+        given = [
+            k
+            for k in overridden  # an override at or above the error's key, or an unknown group it made
+            if where == k or where.startswith(f"{k}.") or (k.startswith(f"{where}.") and e["type"] != "value_error")
+        ]
         if given:  # named as typed: --set nosuch.key, whose "nosuch" is the key refused
             where = f"--set {max(given[0], where, key=len)}"
         got = e.get("input")

@@ -56,6 +56,18 @@ DEPTH_FILES = ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--source", "
         ),
         (["fields", "polygonize", "{tmp}/p.tif", "--landcover-keep", "40"], "--landcover-keep: land-cover classes"),
         (["text", "suggest-sizes", "--size", "64", "--min-object", "5"], "--min-object needs --resolution"),
+        # session 66's config sweep: read by nothing, yet recorded in the fingerprint (a re-run with another
+        # value was refused as "made with other settings")
+        (["crop", "traits", "{images}", "-o", "{tmp}/p", "--join", "5"], "--join: not read without --grid or"),
+        (
+            ["text", "predict", "{images}", "-m", "m", "-o", "{tmp}/p", "--temperature", "0.3"],
+            "--temperature: not read with greedy decoding (add --sample)",
+        ),
+        (
+            ["text", "predict", "{images}", "-m", "m", "-o", "{tmp}/p", "--blend", "count"],
+            "--blend: not read with --overlap 0",
+        ),
+        (["text", "predict", "{images}", "-m", "m", "-o", "{tmp}/p", "--classes", ","], "no class words"),
     ],
 )
 def test_an_option_the_command_would_not_read_is_refused(tmp_path: Path, args: list[str], message: str) -> None:

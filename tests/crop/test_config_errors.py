@@ -26,6 +26,12 @@ def _config(tmp_path, body: str):
         ("data: {images: a, labels: b, colormap: {'0,255': 1}}", "data.colormap"),
         ("data: {images: a, labels: b, crop_size: 1000000000}", "data.crop_size"),
         ("data: {images: a, labels: b}\nmodel: {num_classes: 5}", "model.class_names has 2 names for model.num"),
+        # session 66: read and then ignored, or failing only after the data split was written
+        ("data: {images: a, labels: b}\nmodel: {std: [0, 0, 0]}", "model.std.0: Input should be greater than 0"),
+        ("data: {images: a, labels: b}\nmodel: {mean: [0]}", "model: mean and std need 3 values each"),
+        ("data: {images: a, labels: b}\nmodel: {decoder_channels: 64}", "model: decoder_channels applies to arch fpn"),
+        ("data: {images: a, labels: b}\nmodel: {arch: smp_unet, upsampler: fade}", "model: upsampler .fade. needs"),
+        ("data: {images: a, labels: b}\ntrain: {accelerator: gpuu}", "train.accelerator: Input should be"),
     ],
 )
 def test_bad_values_fail_when_the_config_is_read(tmp_path, body, where):
@@ -94,3 +100,29 @@ def test_split_files_and_output_folders_are_named(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(OptionError, match=r"afile: output folder is an existing file"):
         ensure_outdir(tmp_path / "afile")
+
+
+def test_a_model_the_config_cannot_build_is_a_usage_error_before_any_output(tmp_path, samples_dir):
+    """An unknown encoder failed with exit 1 after ``split.json`` was written."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    images, labels = samples_dir / "images", samples_dir / "labels"
+    cfg = _config(tmp_path, f"output_dir: {tmp_path / 'out'}\ndata: {{images: {images}, labels: {labels}}}\n")
+    res = CliRunner().invoke(main, ["crop", "train", "-c", str(cfg), "--set", "model.encoder=nosuch_encoder"])
+    assert res.exit_code == 2 and "model: unknown encoder" in res.output, res.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_selftrain_refuses_the_train_keys_it_decides_per_stage(tmp_path):
+    """``train.epochs`` and ``train.init_weights`` were ignored, yet recorded and fingerprinted."""
+    from agriseg.config import ConfigError
+    from agriseg.crop.selftrain import load_selftrain_config
+
+    cfg = _config(tmp_path, "images: i\n")
+    assert load_selftrain_config(cfg, ["train.batch_size=2"]).train.batch_size == 2
+    with pytest.raises(ConfigError, match="train.epochs is not used by selftrain: set stage1_epochs"):
+        load_selftrain_config(cfg, ["train.epochs=5"])
+    with pytest.raises(ConfigError, match="train.init_weights is not used by selftrain: set init_model"):
+        load_selftrain_config(cfg, ["train.init_weights=m.safetensors"])

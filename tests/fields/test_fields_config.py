@@ -41,3 +41,38 @@ def test_config_checks_channels_and_classes(tmp_path) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("data: {root: chips}\n")
     assert load_config(good, FieldsTrainConfig).data.root == str((tmp_path / "chips").resolve())
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("augment.divisor_range=[0,0]", "augment.divisor_range.0: Input should be greater than 0"),
+        ("augment.divisor_range=[4500,1500]", "augment.divisor_range: the range goes low to high"),
+        ("augment.crop_scale=[-1,5]", "augment.crop_scale.0: Input should be greater than 0"),
+        ("augment.crop_ratio=[0,0]", "augment.crop_ratio.0: Input should be greater than 0"),
+        ("augment.sharpness_range=[-5,-1]", "augment.sharpness_range.0: Input should be greater than or equal"),
+        ("loss.class_weights=[0,0,0]", "loss.class_weights: at least one class weight"),
+        ("data.train_countries=[]", "data.train_countries: an empty list names no country"),
+    ],
+)
+def test_nonsense_ranges_are_refused_when_the_config_is_read(override: str, message: str) -> None:
+    """They trained to NaN or died in a worker with ZeroDivisionError (session 66's config sweep)."""
+    from pathlib import Path
+
+    from agriseg.config import ConfigError
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "fields" / "synthetic_lite0_cpu.yaml"
+    with pytest.raises(ConfigError, match=f"--set {message}"):
+        load_config(path, FieldsTrainConfig, [override])
+
+
+def test_a_data_root_given_with_set_is_read_from_the_working_directory(tmp_path, monkeypatch) -> None:
+    """The docs' ``--set data.root=DIR`` looked for DIR beside the config file."""
+    from pathlib import Path
+
+    configs = Path(__file__).resolve().parents[2] / "configs" / "fields"
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(configs / "prue_lite0_cpu.yaml", FieldsTrainConfig, ["data.root=data/ftw"])
+    assert cfg.data.root == str(tmp_path / "data" / "ftw")
+    cfg = load_config(configs / "prue_lite0_cpu.yaml", FieldsTrainConfig)  # in the file: from its folder
+    assert cfg.data.root == str(configs.parent.parent / "data" / "ftw")

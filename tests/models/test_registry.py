@@ -43,7 +43,7 @@ def test_any_number_of_input_channels(channels):
 
 
 def test_mean_std_length_checked():
-    with pytest.raises(ValueError, match="mean/std need 4 values"):
+    with pytest.raises(ValueError, match="mean and std need 4 values each"):
         build_model(in_channels=4, encoder_weights=None)
 
 

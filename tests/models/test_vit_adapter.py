@@ -129,7 +129,7 @@ def test_decoder_channels_plumbing():
     m = build_model(arch="fpn", encoder="resnet18", encoder_weights=None, decoder_channels=24)
     assert m.decoder.lateral[0].out_channels == 24
     assert build_model(arch="upernet", encoder="resnet18", encoder_weights=None).decoder.out_channels == 128
-    with pytest.raises(ValueError, match="decoder_channels is not supported for arch 'unet'"):
+    with pytest.raises(ValueError, match="decoder_channels applies to arch fpn or upernet, not 'unet'"):
         build_model(arch="unet", encoder="resnet18", encoder_weights=None, decoder_channels=64)
     with pytest.raises(ValueError, match="decoder_channels"):
         ModelConfig(decoder_channels=0)

@@ -52,3 +52,17 @@ def test_grpo_args_pass_sampling_settings(tmp_path: Path) -> None:
     args = grpo_args(cfg)
     assert set(odd) < TRL_GRPO_FIELDS <= set(GRPORunConfig.model_fields)
     assert {k: getattr(args, k) for k in TRL_GRPO_FIELDS} == cfg.model_dump(include=TRL_GRPO_FIELDS)
+
+
+def test_grpo_groups_are_checked_when_the_config_is_read_naming_what_sets_the_batch() -> None:
+    """It failed after the model was loaded (exit 1), blaming the batch size when generation_batch_size was set."""
+    from pydantic import ValidationError
+
+    from agriseg.text.config import GRPORunConfig
+
+    base = {"model": "m", "dataset": "d", "output_dir": "o", "num_generations": 4}
+    assert GRPORunConfig(**base, per_device_train_batch_size=8).generation_batch() == 8
+    with pytest.raises(ValidationError, match=r"generation batch 6 \(per_device_train_batch_size x gradient"):
+        GRPORunConfig(**base, per_device_train_batch_size=6)
+    with pytest.raises(ValidationError, match=r"generation batch 3 \(generation_batch_size\) must be a multiple"):
+        GRPORunConfig(**base, generation_batch_size=3)

@@ -17,6 +17,7 @@ from agriseg.cli.options import (
     model_option,
     option,
     outdir_option,
+    refuse_unread,
     stack,
 )
 
@@ -88,6 +89,8 @@ def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: 
         raise click.UsageError("use --grid or --regions, not both")
     if params["grid_box"] and not params["grid"]:
         raise click.UsageError("--grid-box goes with --grid")
+    if not params["grid"] and not params["regions"]:
+        refuse_unread(["join"], "not read without --grid or --regions (it joins a plant's pieces within a region)")
     cfg = config_from_params(TraitsConfig, params)
     finish(run_traits(list(paths), outdir, cfg, batch), "measured", outdir)
 

@@ -591,8 +591,16 @@ def classes_option(required: bool = False, default: str | None = None) -> Decora
         required=required,
         show_default=default is not None,
         help="Comma-separated class words, background first (e.g. others,field,tree).",
+        callback=_some_classes,
         **given,
     )
+
+
+def _some_classes(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``--classes ''`` (or only commas) is refused: it was taken as not given."""
+    if value is not None and not value.replace(",", "").strip():
+        raise click.BadParameter("no class words: give them comma-separated, background first", ctx, param)
+    return value
 
 
 # ----------------------------------------------------------------------------------------------------------

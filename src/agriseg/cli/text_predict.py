@@ -25,6 +25,7 @@ from agriseg.cli.options import (
     outdir_option,
     output_option,
     overwrite_option,
+    refuse_unread,
     renamed,
     strict_option,
     tiling_options,
@@ -75,6 +76,10 @@ def predict_cmd(
     from agriseg.text.config import TextPredictConfig
     from agriseg.text.infer import predict_paths
 
+    if not params["do_sample"]:
+        refuse_unread(["temperature"], "not read with greedy decoding (add --sample)")
+    if not params["overlap"]:
+        refuse_unread(["blend"], "not read with --overlap 0 (tiles that do not overlap have nothing to blend)")
     cfg = config_from_params(TextPredictConfig, params, {"tile": "patch", "blend": "vote"})
     result = predict_paths(images, outdir, model_name, cfg, classes, chat_template, bands, batch)
     for r in result:  # on stderr, and only what needs a look: stdout is the summary a script reads

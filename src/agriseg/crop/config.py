@@ -82,8 +82,8 @@ def _check_colormap(colormap: dict[str, int]) -> dict[str, int]:
 class CropTrainConfig(StrictModel):
     """A whole ``agriseg crop train`` run."""
 
-    name: str = "crop"
-    output_dir: str = "runs/crop"
+    name: str = Field("crop", min_length=1)
+    output_dir: str = Field("runs/crop", min_length=1)
     model: ModelConfig = ModelConfig()
     data: DataConfig
     train: TrainConfig = TrainConfig()

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agriseg.config import OptionError, StrictModel, renamed_names, with_updates
 from agriseg.crop.config import AdaptConfig, DataConfig, TrainConfig
@@ -77,8 +77,8 @@ class SelfTrainEvalConfig(StrictModel):
 class SelfTrainConfig(StrictModel):
     """A whole ``agriseg crop selftrain`` run."""
 
-    name: str = "selftrain"
-    output_dir: str = "runs/crop/selftrain"
+    name: str = Field("selftrain", min_length=1)
+    output_dir: str = Field("runs/crop/selftrain", min_length=1)
     images: str  # folder of photos (the unlabelled pool)
     exclude_list: str | None = None  # stems never used for training (e.g. a held-out evaluation split)
     select_fraction: float = Field(0.1, gt=0.0, lt=0.5)  # share of the pool held out for model selection
@@ -96,6 +96,17 @@ class SelfTrainConfig(StrictModel):
     init_model: str | None = None  # start stage 1 from this agriseg model (e.g. "default" when adapting)
     trimap: TrimapConfig = TrimapConfig()
     evaluate: SelfTrainEvalConfig | None = None
+
+    @model_validator(mode="after")
+    def _stage_keys(self) -> SelfTrainConfig:
+        """``train.epochs`` and ``train.init_weights`` are decided per stage here: refused, not ignored."""
+        instead = {"epochs": "stage1_epochs and stage2_epochs", "init_weights": "init_model (and stage2_init)"}
+        # by value, not by fields set: with_updates() re-validates a dump, where every field is set
+        default = TrainConfig()
+        given = [k for k in instead if getattr(self.train, k) != getattr(default, k)]
+        if given:
+            raise ValueError("; ".join(f"train.{k} is not used by selftrain: set {instead[k]} instead" for k in given))
+        return self
 
 
 def load_selftrain_config(path: str | Path, overrides: Sequence[str] = ()) -> SelfTrainConfig:

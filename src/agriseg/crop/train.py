@@ -47,18 +47,18 @@ def train_crop(
     from agriseg.crop.task import SegmentationTask
     from agriseg.data.files import ensure_outdir
     from agriseg.models.io import save_model
-    from agriseg.training.trainer import fit, load_weights, summary_line, validate
+    from agriseg.training.trainer import build_task, fit, load_weights, summary_line, validate
 
     t = cfg.train
     torch.set_num_threads(max(1, torch.get_num_threads()))
     L.seed_everything(t.seed, workers=True, verbose=False)
+    task = build_task(SegmentationTask, cfg.model_dump())  # a model the config cannot build: before any output
     out = ensure_outdir(cfg.output_dir)  # a file in the way is a usage error naming it
     if check_labels:
         pairs = match_pairs(cfg.data.images, cfg.data.labels)
         check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side)
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
-    task = SegmentationTask(cfg.model_dump())
     if t.init_weights and resume is None:
         init_from(task.model, t.init_weights, cfg.model.in_channels)
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)

@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -35,6 +35,11 @@ def _fields_model() -> ModelConfig:
     )
 
 
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+Fraction = Annotated[float, Field(gt=0, le=1)]
+
+
 class FieldsDataConfig(StrictModel):
     """Where the FTW-layout data lives and how chips become model inputs."""
 
@@ -50,10 +55,19 @@ class FieldsDataConfig(StrictModel):
     missing: Literal["error", "skip"] = "error"
     cache: bool = True
 
+    @field_validator("train_countries", "val_countries", "test_countries")
+    @classmethod
+    def _some_country(cls, v: list[str] | str | None) -> list[str] | str | None:
+        if isinstance(v, list) and not v:
+            raise ValueError("an empty list names no country: list some, or write all")
+        return v
+
     @field_validator("root")
     @classmethod
     def _resolve(cls, v: str, info: ValidationInfo) -> str:
-        base = (info.context or {}).get("base")
+        context = info.context or {}
+        # in the file: relative to the config's folder; given with --set data.root=DIR: to the working directory
+        base = Path.cwd() if "data.root" in context.get("set", ()) else context.get("base")
         p = Path(v).expanduser()
         return str(p if p.is_absolute() or base is None else (Path(base) / p).resolve())
 
@@ -75,17 +89,24 @@ class FieldsAugmentConfig(StrictModel):
     """
 
     enabled: bool = True
-    divisor_range: tuple[float, float] | None = (1500.0, 4500.0)
+    divisor_range: tuple[Positive, Positive] | None = (1500.0, 4500.0)
     rotate_p: float = Field(0.5, ge=0, le=1)
     max_degrees: float = Field(90.0, ge=0, le=180)
     hflip_p: float = Field(0.5, ge=0, le=1)
     vflip_p: float = Field(0.5, ge=0, le=1)
     sharpness_p: float = Field(0.5, ge=0, le=1)
-    sharpness_range: tuple[float, float] = (0.5, 1.5)
+    sharpness_range: tuple[NonNegative, NonNegative] = (0.5, 1.5)
     resized_crop_p: float = Field(0.5, ge=0, le=1)
-    crop_scale: tuple[float, float] = (0.3, 0.9)
-    crop_ratio: tuple[float, float] = (3 / 4, 4 / 3)
+    crop_scale: tuple[Fraction, Fraction] = (0.3, 0.9)
+    crop_ratio: tuple[Positive, Positive] = (3 / 4, 4 / 3)
     swap_p: float = Field(0.5, ge=0, le=1)
+
+    @field_validator("divisor_range", "sharpness_range", "crop_scale", "crop_ratio")
+    @classmethod
+    def _low_high(cls, v: tuple[float, float] | None) -> tuple[float, float] | None:
+        if v is not None and v[0] > v[1]:
+            raise ValueError(f"the range goes low to high: [{v[1]}, {v[0]}], not [{v[0]}, {v[1]}]")
+        return v
 
 
 class FieldsLossConfig(StrictModel):
@@ -93,7 +114,15 @@ class FieldsLossConfig(StrictModel):
 
     name: Literal["logcosh_dice", "ce"] = "logcosh_dice"
     omega: float | None = Field(0.75, gt=0, lt=0.95)  # weights [0.05, 0.95 - omega, omega]
-    class_weights: list[float] | None = None  # overrides omega when given
+    class_weights: list[NonNegative] | None = None  # overrides omega when given
+
+    @field_validator("class_weights")
+    @classmethod
+    def _some_weight(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and not any(w > 0 for w in v):
+            raise ValueError("at least one class weight must be above 0")
+        return v
+
     ignore_index: int = Field(3, ge=0, le=255)  # label masks are uint8
 
     def weights(self, num_classes: int) -> list[float] | None:
@@ -136,8 +165,8 @@ class FieldsOptimConfig(TrainOptions):
 class FieldsTrainConfig(StrictModel):
     """A whole ``agriseg fields train`` run."""
 
-    name: str = "fields"
-    output_dir: str = "runs/fields"
+    name: str = Field("fields", min_length=1)
+    output_dir: str = Field("runs/fields", min_length=1)
     model: ModelConfig = Field(default_factory=_fields_model)
     data: FieldsDataConfig
     augment: FieldsAugmentConfig = FieldsAugmentConfig()

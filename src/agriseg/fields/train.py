@@ -39,15 +39,15 @@ def train_fields(
     from agriseg.fields.evaluate import evaluate_model
     from agriseg.fields.task import FieldsTask
     from agriseg.models.io import save_model
-    from agriseg.training.trainer import fit, load_weights, summary_line, validate
+    from agriseg.training.trainer import build_task, fit, load_weights, summary_line, validate
 
     t = cfg.train
     L.seed_everything(t.seed, workers=True, verbose=False)
     dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)  # a missing data set: refused before any output
+    task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(cfg.model_dump_json(indent=1))
-    task = FieldsTask(cfg.model_dump())
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
     which = "best" if res.checkpoint.best_model_path else "last: training stopped before its first validation"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from agriseg.config import StrictModel
 
@@ -13,6 +13,8 @@ from agriseg.config import StrictModel
 # importing PyTorch; each registry checks on import that its keys are exactly these
 DecoderName = Literal["unet", "fpn", "upernet"]
 UpsamplerName = Literal["bilinear", "fade", "dysample", "carafe"]
+# the decoders with one width (agriseg.models.segmentation.DECODER_WIDTH_ARG maps them to their argument)
+WIDTH_DECODERS = ("fpn", "upernet")
 
 
 class ModelConfig(StrictModel):
@@ -30,9 +32,25 @@ class ModelConfig(StrictModel):
     class_names: list[str] = ["background", "vegetation"]
     # inputs arrive scaled to [0, 1]; the model normalises them itself
     mean: list[float] = [0.5, 0.5, 0.5]
-    std: list[float] = [0.5, 0.5, 0.5]
+    std: list[Annotated[float, Field(gt=0)]] = [0.5, 0.5, 0.5]  # inputs are divided by them
     # images are resized so their long side is this many pixels before the model (0 = native size);
     # training draws plants at 0.35-1x of a 960-px-wide photo, so 640 sits inside that range
     infer_long_side: int = Field(640, ge=0)
     # test-time augmentation used by default at inference (chosen on validation)
     infer_tta: Literal["none", "flip", "flip+scale"] = "none"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ModelConfig:
+        """Settings the model would ignore or fail on later, refused when the config is read."""
+        if len(self.mean) != self.in_channels or len(self.std) != self.in_channels:
+            raise ValueError(
+                f"mean and std need {self.in_channels} values each (one per input channel, in_channels), "
+                f"got {len(self.mean)} and {len(self.std)}"
+            )
+        if self.decoder_channels is not None and self.arch not in WIDTH_DECODERS:
+            raise ValueError(
+                f"decoder_channels applies to arch {' or '.join(WIDTH_DECODERS)}, not {self.arch!r} (leave it out)"
+            )
+        if self.arch == "smp_unet" and self.upsampler != "bilinear":
+            raise ValueError(f"upsampler {self.upsampler!r} needs arch unet, fpn or upernet (smp_unet has its own)")
+        return self

@@ -8,12 +8,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from agriseg.models.config import ModelConfig
+from agriseg.models.config import WIDTH_DECODERS, ModelConfig
 from agriseg.models.decoders import DECODERS
 from agriseg.models.encoders import Encoder
 
 # the constructor argument that sets each decoder's width from ``ModelConfig.decoder_channels``
 DECODER_WIDTH_ARG: dict[str, str] = {"fpn": "pyramid_channels", "upernet": "channels"}
+assert set(DECODER_WIDTH_ARG) == set(WIDTH_DECODERS)  # the config's check names the same decoders
 
 
 def decoder_width_kwargs(arch: str, channels: int | None) -> dict[str, int]:

@@ -33,7 +33,7 @@ class TrainCommon(StrictModel):
 
     model: str = Field(..., description="Hugging Face VLM id or local folder (full model or LoRA adapter)")
     dataset: str = Field(..., description="folder written by `agriseg text dataset` (datasets.save_to_disk)")
-    output_dir: str
+    output_dir: str = Field(min_length=1)
     chat_template: str | None = Field(None, description="Jinja file for models without a chat template")
     lora: LoraAdapterConfig = LoraAdapterConfig()
     learning_rate: float = Field(2e-4, gt=0)
@@ -48,6 +48,14 @@ class TrainCommon(StrictModel):
     logging_steps: int = Field(10, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+
+    @field_validator("max_steps")
+    @classmethod
+    def _steps(cls, v: int) -> int:
+        if v == 0:  # the trainer would still take one step
+            raise ValueError("0 steps trains nothing: give 1 or more, or -1 to train num_train_epochs epochs")
+        return v
+
     gradient_checkpointing: bool = False
     dataloader_num_workers: int = Field(0, ge=0)
     max_samples: int | None = Field(None, ge=1, description="use only the first N samples")
@@ -81,6 +89,24 @@ class GRPORunConfig(TrainCommon):
     include_background: bool = False
     dice_smooth: float = Field(1.0, gt=0)
     generation_batch_size: int | None = Field(None, ge=1, description="completions per generation step")
+
+    def generation_batch(self) -> int:
+        """Completions per generation step: ``generation_batch_size``, else batch size x accumulation steps."""
+        return self.generation_batch_size or self.per_device_train_batch_size * self.gradient_accumulation_steps
+
+    @model_validator(mode="after")
+    def _whole_groups(self) -> GRPORunConfig:
+        if self.generation_batch() % self.num_generations:
+            given = (
+                "generation_batch_size"
+                if self.generation_batch_size
+                else "per_device_train_batch_size x gradient_accumulation_steps"
+            )
+            raise ValueError(
+                f"the generation batch {self.generation_batch()} ({given}) must be a multiple of "
+                f"num_generations ({self.num_generations}): each prompt's completions form one group"
+            )
+        return self
 
 
 class _PatchInference(StrictModel):

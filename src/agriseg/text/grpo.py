@@ -22,21 +22,11 @@ TRL_GRPO_FIELDS = {"beta", "loss_type", "scale_rewards", "num_generations", "num
 
 
 def grpo_args(cfg: GRPORunConfig) -> Any:
-    """A ``GRPOConfig`` with the paper's choices and CPU-safe settings.
-
-    Raises:
-        ValueError: if the batch cannot be split into whole groups of ``num_generations``.
-    """
+    """A ``GRPOConfig`` with the paper's choices and CPU-safe settings."""
     from trl import GRPOConfig
 
     kw = common_args(cfg)
-    gen_batch = cfg.generation_batch_size or kw["per_device_train_batch_size"] * kw["gradient_accumulation_steps"]
-    if gen_batch % cfg.num_generations:
-        raise ValueError(
-            f"generation batch {gen_batch} (per_device_train_batch_size x gradient_accumulation_steps) "
-            "must be "
-            f"a multiple of num_generations ({cfg.num_generations})"
-        )
+    gen_batch = cfg.generation_batch()  # a whole number of groups: checked when the config was read
     return GRPOConfig(
         **kw,
         **cfg.model_dump(include=TRL_GRPO_FIELDS),

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import lightning as L
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
@@ -22,6 +23,7 @@ from lightning.pytorch.loggers import CSVLogger
 from agriseg.training.config import TrainOptions
 from agriseg.training.task import BaseTask
 
+T = TypeVar("T", bound=BaseTask)
 INTERRUPTED_NAME = "interrupted.ckpt"  # the run where Ctrl-C stopped it
 log = logging.getLogger(__name__)
 
@@ -140,6 +142,25 @@ class FitResult:
     def last_path(self) -> str:
         """The checkpoint at the end of training (``last.ckpt``)."""
         return self.checkpoint.last_model_path
+
+
+def build_task(task_class: type[T], config: dict[str, Any]) -> T:
+    """``task_class(config)``, before a run writes anything: a model its config cannot build is a usage error.
+
+    The model's settings that only the registries can check (an encoder name timm and smp do not know, an
+    encoder file that does not fit) fail here, with the registry's message, rather than after the data split
+    was written.
+
+    Raises:
+        OptionError: ``model: <what is wrong>``.
+    """
+    from agriseg.config import OptionError
+
+    try:
+        return task_class(config)
+    except (ValueError, KeyError) as err:
+        msg = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+        raise OptionError(f"model: {msg}") from err
 
 
 def fit(

@@ -311,6 +311,10 @@ def check_model(model: str | Path, sha256: str | None) -> str | None:
     from agriseg.fields.trust import require_trusted
 
     model = str(model)
+    if not model.strip():  # Path("") is the working directory: "a folder" would puzzle
+        from agriseg.fields.registry import MODELS
+
+        raise FileNotFoundError(f"--model '': no model named (released names: {', '.join(MODELS)})")
     if not Path(model).is_file():
         raise FileNotFoundError(
             f"{model}: {'a folder, not a model file' if Path(model).is_dir() else 'model file not found'}"
