@@ -44,6 +44,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -543,7 +544,7 @@ def check_table(path: str | Path, overwrite: bool, command: str | None = None) -
     path = Path(path)
     if not path.exists() or overwrite:
         return path
-    if not (path.parent / MANIFEST).exists():
+    if not (path.parent / MANIFEST).exists() and not _recorded_below(path.parent, command):
         raise FileExistsError(
             f"{path}: exists and was not written by agriseg (kept; --overwrite replaces it, or choose another "
             "output folder)"
@@ -560,6 +561,40 @@ def check_table(path: str | Path, overwrite: bool, command: str | None = None) -
             "replaces it)"
         )
     return path
+
+
+def _recorded_below(folder: Path, command: str | None) -> bool:
+    """Whether a folder inside ``folder`` holds records of ``command``: agriseg before session 55 kept the
+    manifest of ``crop pseudolabel`` in ``masks/`` only, not beside its ``pseudolabels.json``."""
+    from agriseg.manifest import MANIFEST, recorded_by
+
+    if not command:
+        return False
+    return any(recorded_by(m.parent, command) for m in folder.glob(f"*/{MANIFEST}"))
+
+
+def keep_unstamped_table(path: str | Path, overwrite: bool) -> str | None:
+    """Copy a table that an agriseg before table stamps wrote (or a file put there under its name) to
+    ``<stem>.earlier<suffix>`` before the run rewrites it, and say so: without a stamp, an edit cannot be told
+    from agriseg's own file, and nothing a user wrote is written over. Returns the warning line (None when
+    nothing was kept: no such table, a stamp was kept, or ``overwrite``)."""
+    from agriseg.manifest import table_stamped
+
+    path = Path(path)
+    if overwrite or not path.is_file() or table_stamped(path):
+        return None
+    copy, n = path.with_name(f"{path.stem}.earlier{path.suffix}"), 1
+    while copy.exists():
+        n += 1
+        copy = path.with_name(f"{path.stem}.earlier{n}{path.suffix}")
+    from agriseg.data.files import atomic_write
+
+    with atomic_write(copy) as tmp:
+        shutil.copy2(path, tmp)
+    return (
+        f"warning: {path}: written before agriseg kept a stamp of its tables, so edits cannot be told; "
+        f"kept as {copy.name}"
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -754,11 +789,12 @@ def run_batch(
     _check_distinct(items)
     for table in tables:
         check_table(table, opts.overwrite, recipe.command if recipe is not None else None)
+    kept_tables = [line for t in tables if (line := keep_unstamped_table(t, opts.overwrite))]
     if folders is None:
         folders = sorted({p.parent for it in items for p in it.outputs})
     for folder in folders:
         ensure_outdir(folder)
-        clean_stale_temporaries(folder)
+        clean_stale_temporaries(folder, [p.name for it in items for p in it.outputs if p.parent == folder])
     outcomes: dict[int, Outcome] = {}
     index = {id(it): i for i, it in enumerate(items)}
     inputs = [p for it in items for p in it.inputs] + list(recipe.inputs if recipe else ())
@@ -809,7 +845,7 @@ def run_batch(
                     close()  # strict or an error: cancel what has not started
                 bar.close()
             seconds = time.perf_counter() - t0
-            notes = list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost and the items retried
+            notes = kept_tables + list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost, retried
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]

@@ -335,6 +335,16 @@ def table_edited(table: str | Path) -> bool:
     return kept is not None and table.is_file() and _altered(table, kept)
 
 
+def table_stamped(table: str | Path) -> bool:
+    """Whether a stamp of ``table`` was kept (False for a table of agriseg before stamps, or a user's file)."""
+    return Path(table).name in _table_stamps(Path(table).parent)
+
+
+def recorded_by(folder: str | Path, command: str) -> bool:
+    """Whether ``folder``'s manifest holds a line of ``command``."""
+    return any(rec.get("command") == command for rec in _lines(Path(folder) / MANIFEST))
+
+
 def _table_stamps(folder: Path) -> dict[str, list[Any]]:
     try:
         stamps = json.loads((folder / TABLE_STAMPS).read_text())

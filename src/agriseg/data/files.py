@@ -133,14 +133,18 @@ def protected_inputs(paths: Iterable[str | Path]) -> Iterator[None]:
 
 
 _STALE = re.compile(r"^\..+\.agriseg-[a-z]+-(\d+)(?:\..*)?$")
+_OLD_STALE = re.compile(r"^\.(.+)\.tmp-(\d+)(?:\..*)?$")  # agriseg's temporaries before session 65
 
 
-def clean_stale_temporaries(folder: str | Path) -> list[Path]:
+def clean_stale_temporaries(folder: str | Path, outputs: Iterable[str] = ()) -> list[Path]:
     """Remove work-in-progress files left in ``folder`` by killed runs (their process no longer exists).
 
     Matches the names made by :func:`temporary_sibling` (``.<name>.agriseg-tmp-<pid><suffix>``) and what writers
     add to them (GDAL's ``.ovr.tmp`` overview files); files of a process that is still running (another
-    run writing to the same folder) are left alone.
+    run writing to the same folder) are left alone. Temporaries of agriseg before session 65
+    (``.<name>.tmp-<pid><suffix>``) are removed only where ``<name>`` is one of ``outputs`` (file names in
+    ``folder``) or starts with one's stem and a dot (``<stem>.partial.json``): a hidden file of the user's
+    named like them (``.notes.tmp-2024.txt``) stays.
 
     Returns:
         The paths removed.
@@ -149,9 +153,16 @@ def clean_stale_temporaries(folder: str | Path) -> list[Path]:
     removed: list[Path] = []
     if not folder.is_dir():
         return removed
+    names = set(outputs)
+    stems = tuple(f"{Path(n).stem}." for n in names)
     for p in folder.iterdir():
         m = _STALE.match(p.name)
-        if m is None or pid_alive(int(m.group(1))):
+        if m is None:
+            old = _OLD_STALE.match(p.name)
+            if old is None or not (old.group(1) in names or old.group(1).startswith(stems)):
+                continue
+            m = old
+        if pid_alive(int(m.group(m.lastindex or 1))):
             continue
         _remove(p)
         removed.append(p)

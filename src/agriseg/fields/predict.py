@@ -322,7 +322,7 @@ class ScenePredictor:
             result.blocks = result.blocks_resumed = len(window_starts(info.height, self.config.patch_size,
                                                                       self.config.stride))  # fmt: skip
             return result
-        clean_stale_temporaries(output.parent)
+        clean_stale_temporaries(output.parent, [output.name])
         self._prepare()
         cfg, P = self.config, self.config.patch_size
         ys = window_starts(info.height, P, cfg.stride)

@@ -58,9 +58,9 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # saturated orange / yellow objects the model was never sure of dropped; 12: half-seen plants from 10 px;
 # 13: mosaics' tables and GeoPackages rounded to 6 significant digits like every other table; 14: dates as
 # YYYY_MM_DD and times after a date in file names; 15: --join by the exact distance between pieces (any
-# direction, gaps of at most --join px), mean hue never 360, geodesic pixel areas of EPSG:4326 mosaics, a mask's
-# nodata 0 read as its background
-ALGORITHM = "15"
+# direction, gaps of at most --join px), mean hue never 360, geodesic pixel areas of EPSG:4326 mosaics; 16: a
+# one-band mask's nodata 0 read as its background (it came one commit after 15, which kept the wrong values)
+ALGORITHM = "16"
 
 
 @batch_keywords

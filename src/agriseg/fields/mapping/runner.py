@@ -21,6 +21,7 @@ from agriseg.batch import BatchOptions, BatchResult, DaskCluster, Executor, Item
 from agriseg.data.files import write_json
 from agriseg.fields.mapping.scene import SceneJob, run_scene
 from agriseg.fingerprint import Recipe
+from agriseg.manifest import seal_tables
 
 Backend = Literal["serial", "dask"]
 
@@ -284,6 +285,7 @@ def run_map(
         summary = {"wall_s": wall, "scenes": list(rows), "merged": str(merged[0]) if merged[0] else None,
                    "notes": rows.notes}  # fmt: skip
         write_json(outdir / SUMMARY_NAME, summary)
+        seal_tables(tables)  # a later run keeps a table edited since (or a file of yours put there) and says so
 
     if backend == "serial":
         rows = run_serial(jobs, rkw.get("progress", True), rkw.get("strict", False), tables, finish)

@@ -1,0 +1,74 @@
+"""Output folders written by an earlier agriseg, run over by this one (session 66's upgrade sweep): nothing of
+the user's is lost, and the earlier run's files do not stop or fool the new one."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from agriseg.cli import main
+from agriseg.manifest import MANIFEST, TABLE_STAMPS
+
+PHOTO = Path(__file__).resolve().parents[2] / "src/agriseg/samples/peanut/images/0003.jpg"
+
+
+def _run(*args: str) -> tuple[int, str]:
+    res = CliRunner().invoke(main, list(args))
+    return res.exit_code, res.output
+
+
+def test_a_table_written_before_table_stamps_is_kept_as_a_copy_with_its_edits(tmp_path: Path) -> None:
+    """Notes typed into summary.csv of a folder from before stamps were written over on the next run."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(PHOTO, photos)
+    out = tmp_path / "out"
+    assert _run("crop", "predict", str(photos), "-o", str(out))[0] == 0
+    (out / TABLE_STAMPS).unlink()  # as an agriseg before stamps left the folder
+    edited = (out / "summary.csv").read_text().replace("\n", ",my note\n", 2)
+    (out / "summary.csv").write_text(edited)
+    code, output = _run("crop", "predict", str(photos), "-o", str(out))
+    assert code == 0 and "0 predicted, 1 skipped" in output, output
+    assert "summary.csv: written before agriseg kept a stamp of its tables" in output
+    assert (out / "summary.earlier.csv").read_text() == edited
+    assert "my note" not in (out / "summary.csv").read_text()
+    code, output = _run("crop", "predict", str(photos), "-o", str(out))  # stamped now: no second copy
+    assert code == 0 and "earlier" not in output and not (out / "summary.earlier2.csv").exists()
+
+
+def test_pseudolabel_resumes_a_folder_whose_manifest_only_its_masks_folder_held(tmp_path: Path) -> None:
+    """An earlier pseudolabel kept its records in masks/ only: its pseudolabels.json was taken for a user's file."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(PHOTO, photos)
+    out = tmp_path / "ps"
+    assert _run("crop", "pseudolabel", str(photos), "-o", str(out))[0] == 0
+    (out / MANIFEST).unlink()
+    (out / TABLE_STAMPS).unlink()
+    code, output = _run("crop", "pseudolabel", str(photos), "-o", str(out))
+    assert code == 0 and "1 skipped" in output, output
+    assert (out / "pseudolabels.earlier.json").is_file()
+    user = tmp_path / "mine"  # a folder no agriseg run wrote: a file under the table's name stays refused
+    user.mkdir()
+    (user / "pseudolabels.json").write_text("{}")
+    code, output = _run("crop", "pseudolabel", str(photos), "-o", str(user))
+    assert code == 2 and "exists and was not written by agriseg" in output
+
+
+def test_temporaries_of_an_earlier_agriseg_are_removed_but_a_users_look_alike_stays(tmp_path: Path) -> None:
+    """Temporaries were renamed in session 65 (``.<name>.agriseg-tmp-<pid>``); those a killed run of an earlier
+    version left (``.<name>.tmp-<pid>``) stayed for ever."""
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(PHOTO, photos)
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = 2**22 - 3  # above every pid in use here
+    old = out / f".0003_mask.png.tmp-{dead}.png"
+    users = out / ".notes.tmp-2024.txt"
+    old.write_bytes(b"x")
+    users.write_text("mine")
+    assert _run("crop", "predict", str(photos), "-o", str(out))[0] == 0
+    assert not old.exists() and users.read_text() == "mine"
