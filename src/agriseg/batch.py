@@ -50,7 +50,7 @@ import threading
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -250,7 +250,7 @@ class DaskCluster:
             else:
                 with _workers_ignore_ctrl_c():
                     cluster = LocalCluster(
-                        n_workers=self.workers,
+                        n_workers=max(1, min(self.workers, len(items))),  # no idle workers to start and hold
                         threads_per_worker=self.threads_per_worker,
                         processes=self.processes,
                         memory_limit=self.memory_limit,
@@ -270,13 +270,16 @@ class DaskCluster:
         try:
             for i, it in enumerate(items):
                 futures[client.submit(task, it, pure=False, key=f"item-{i}-{it.name}-{run}")] = it
+            given_up: set[str] = set()  # items whose workers kept dying: Dask stopped retrying them
             for fut in as_completed(futures):
                 item = futures[fut]
                 try:
                     yield item, fut.result()
                 except Exception as err:  # noqa: BLE001 - a task's error, or a worker lost for good
+                    if type(err).__name__ == "KilledWorker":
+                        given_up.add(item.name)
                     yield item, err
-            self.notes = lost_workers(client, {f.key: it.name for f, it in futures.items()})
+            self.notes = lost_workers(client, {f.key: it.name for f, it in futures.items()}, given_up)
         finally:
             for fut in futures:
                 fut.cancel()
@@ -326,8 +329,9 @@ def _workers_ignore_ctrl_c() -> Iterator[None]:
         signal.signal(signal.SIGINT, handler)
 
 
-def lost_workers(client: Any, names: Mapping[str, str]) -> list[str]:
-    """One line per worker that died while running tasks of ``names`` (task key -> item name)."""
+def lost_workers(client: Any, names: Mapping[str, str], given_up: Collection[str] = ()) -> list[str]:
+    """One line per worker that died while running tasks of ``names`` (task key -> item name); the items in
+    ``given_up`` (Dask stopped retrying them: ``KilledWorker``) are not said to be retried."""
     try:
         events = client.get_events("all")
     except Exception:  # noqa: BLE001 - a scheduler that keeps no events: nothing to report
@@ -336,11 +340,14 @@ def lost_workers(client: Any, names: Mapping[str, str]) -> list[str]:
     for _, msg in events:
         if not isinstance(msg, dict) or msg.get("action") != "remove-worker" or msg.get("expected"):
             continue
-        retried = sorted(names[k] for k in msg.get("processing-tasks", ()) if k in names)
+        lost = sorted(names[k] for k in msg.get("processing-tasks", ()) if k in names)
+        retried = [n for n in lost if n not in given_up]
         if retried:
             out.append(
                 f"Dask worker {msg.get('worker', '?')} was lost; retried on another worker: {', '.join(retried)}"
             )
+    for name in sorted(set(given_up) & set(names.values())):
+        out.append(f"Dask workers were lost while running {name} until Dask gave up on it (see its error)")
     return out
 
 

@@ -352,7 +352,8 @@ def polygonize_table(path: str | Path, config: PolygonizeConfig | None = None) -
         h, w = src.ds.height, src.ds.width
         profile = dict(src.ds.profile, tags=src.ds.tags())
         tol = pixel_tolerance(cfg.simplify, src.ds.transform, src.ds.crs)
-        with tempfile.TemporaryDirectory(prefix="agriseg-polygonize-") as tmp:
+        _remove_dead_workdirs()
+        with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as tmp:
             job = _Job(src.path, cfg, LabelStore.create(tmp, h, w), tol)
             with _Pool(job, src, h * w) as pool:
                 stats = _instances(job, pool, h, w)
@@ -846,3 +847,20 @@ def _coverage_bad(geoms: np.ndarray) -> np.ndarray:
         return np.zeros(len(geoms), bool)
     edges = shapely.coverage_invalid_edges(geoms)
     return ~shapely.is_empty(edges)
+
+
+WORKDIR_PREFIX = "agriseg-polygonize-"
+
+
+def _remove_dead_workdirs() -> None:
+    """Remove the label files of polygonisers whose process is gone: a Dask worker stopped by a Ctrl-C (or
+    killed) does not run its ``TemporaryDirectory`` cleanup, and each file holds 4 bytes per pixel of a scene
+    (about 480 MB for a whole Sentinel-2 tile). Work folders are named ``agriseg-polygonize-<pid>-...``."""
+    import shutil
+
+    from agriseg.data.files import pid_alive
+
+    for d in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = d.name.removeprefix(WORKDIR_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and d.is_dir() and not pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
