@@ -46,6 +46,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -86,8 +87,6 @@ def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
     a few hundred bytes to the log rather than megabytes; ``TQDM_MININTERVAL`` (tqdm's own variable) sets
     another interval.
     """
-    import sys
-
     from tqdm import tqdm
 
     if "mininterval" not in kwargs and "TQDM_MININTERVAL" not in os.environ:
@@ -797,11 +796,13 @@ def run_batch(
     for table in tables:
         check_table(table, opts.overwrite, recipe.command if recipe is not None else None)
     kept_tables = [line for t in tables if (line := keep_unstamped_table(t, opts.overwrite))]
-    if folders is None:
-        folders = sorted({p.parent for it in items for p in it.outputs})
-    for folder in folders:
+    names: dict[Path, list[str]] = {}  # output file names by folder: an earlier agriseg's temporaries of them
+    for it in items:
+        for p in it.outputs:
+            names.setdefault(p.parent, []).append(p.name)
+    for folder in sorted(names) if folders is None else map(Path, folders):
         ensure_outdir(folder)
-        clean_stale_temporaries(folder, [p.name for it in items for p in it.outputs if p.parent == folder])
+        clean_stale_temporaries(folder, names.get(folder, ()))
     outcomes: dict[int, Outcome] = {}
     index = {id(it): i for i, it in enumerate(items)}
     inputs = [p for it in items for p in it.inputs] + list(recipe.inputs if recipe else ())

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from agriseg.cli import main
@@ -19,11 +20,17 @@ def _run(*args: str) -> tuple[int, str]:
     return res.exit_code, res.output
 
 
-def test_a_table_written_before_table_stamps_is_kept_as_a_copy_with_its_edits(tmp_path: Path) -> None:
+@pytest.fixture
+def photos(tmp_path: Path) -> Path:
+    """A folder of one bundled photo."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(PHOTO, folder)
+    return folder
+
+
+def test_a_table_written_before_table_stamps_is_kept_as_a_copy_with_its_edits(tmp_path: Path, photos: Path) -> None:
     """Notes typed into summary.csv of a folder from before stamps were written over on the next run."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    shutil.copy(PHOTO, photos)
     out = tmp_path / "out"
     assert _run("crop", "predict", str(photos), "-o", str(out))[0] == 0
     (out / TABLE_STAMPS).unlink()  # as an agriseg before stamps left the folder
@@ -38,11 +45,8 @@ def test_a_table_written_before_table_stamps_is_kept_as_a_copy_with_its_edits(tm
     assert code == 0 and "earlier" not in output and not (out / "summary.earlier2.csv").exists()
 
 
-def test_pseudolabel_resumes_a_folder_whose_manifest_only_its_masks_folder_held(tmp_path: Path) -> None:
+def test_pseudolabel_resumes_a_folder_whose_manifest_only_its_masks_folder_held(tmp_path: Path, photos: Path) -> None:
     """An earlier pseudolabel kept its records in masks/ only: its pseudolabels.json was taken for a user's file."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    shutil.copy(PHOTO, photos)
     out = tmp_path / "ps"
     assert _run("crop", "pseudolabel", str(photos), "-o", str(out))[0] == 0
     (out / MANIFEST).unlink()
@@ -57,12 +61,9 @@ def test_pseudolabel_resumes_a_folder_whose_manifest_only_its_masks_folder_held(
     assert code == 2 and "exists and was not written by agriseg" in output
 
 
-def test_temporaries_of_an_earlier_agriseg_are_removed_but_a_users_look_alike_stays(tmp_path: Path) -> None:
+def test_old_temporaries_of_outputs_are_removed_but_a_users_look_alike_stays(tmp_path: Path, photos: Path) -> None:
     """Temporaries were renamed in session 65 (``.<name>.agriseg-tmp-<pid>``); those a killed run of an earlier
     version left (``.<name>.tmp-<pid>``) stayed for ever."""
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    shutil.copy(PHOTO, photos)
     out = tmp_path / "out"
     out.mkdir()
     dead = 2**22 - 3  # above every pid in use here

@@ -18,19 +18,9 @@ assert set(DECODER_WIDTH_ARG) == set(WIDTH_DECODERS)  # the config's check names
 
 
 def decoder_width_kwargs(arch: str, channels: int | None) -> dict[str, int]:
-    """Keyword arguments that set the decoder width (empty for ``None``: the decoder's default).
-
-    Raises:
-        ValueError: if ``arch`` has no single width (``unet`` has one width per stage).
-    """
-    if channels is None:
-        return {}
-    if arch not in DECODER_WIDTH_ARG:
-        raise ValueError(
-            f"decoder_channels is not supported for arch {arch!r}; "
-            f"it applies to: {', '.join(sorted(DECODER_WIDTH_ARG))}"
-        )
-    return {DECODER_WIDTH_ARG[arch]: channels}
+    """Keyword arguments that set the decoder width (empty for ``None``: the decoder's default); a width for a
+    decoder without one (``unet``) was refused by :class:`ModelConfig`."""
+    return {} if channels is None else {DECODER_WIDTH_ARG[arch]: channels}
 
 
 def normalise_and_pad(x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, stride: int) -> torch.Tensor:
@@ -59,11 +49,6 @@ class SegmentationModel(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        if len(config.mean) != config.in_channels or len(config.std) != config.in_channels:
-            raise ValueError(
-                f"mean/std need {config.in_channels} values (one per input channel), "
-                f"got {len(config.mean)}/{len(config.std)}"
-            )
         self.encoder = Encoder(config.encoder, config.in_channels, config.encoder_weights)
         self.decoder = DECODERS[config.arch](
             self.encoder.out_channels,

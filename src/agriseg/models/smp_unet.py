@@ -30,11 +30,6 @@ class SmpUnet(smp.Unet):
     stride = 32
 
     def __init__(self, config: ModelConfig) -> None:
-        if len(config.mean) != config.in_channels or len(config.std) != config.in_channels:
-            raise ValueError(
-                f"mean/std need {config.in_channels} values (one per input channel), "
-                f"got {len(config.mean)}/{len(config.std)}"
-            )
         from agriseg.models.encoders import check_smp_encoder, load_encoder_file
         from agriseg.models.pretrained import LOCAL_LITE_ENCODERS
 
