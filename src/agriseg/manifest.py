@@ -133,7 +133,7 @@ class ManifestStore:
         present = [p for p in item.outputs if p.exists()]
         folder = item.outputs[0].parent.resolve()
         recs = self._records.get(folder, {})
-        rec = recs.get((self._command, item.name)) or recs.get(("", item.name))  # "": written before commands
+        rec = self._record_of(recs, item)[1]
         if not present:
             return Verdict("missing")
         if self.legacy and not self._had_manifest.get(folder, False):
@@ -171,7 +171,10 @@ class ManifestStore:
             rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
                    "pending": True}  # fmt: skip
             recs = self._records.setdefault(folder, {})
-            earlier = recs.get((self._command, item.name)) or {}
+            key, earlier = self._record_of(recs, item)
+            if key is not None and key != (self._command, item.name):
+                del recs[key]  # the files' record under another name is this item's now
+            earlier = earlier or {}
             # what the run that made the old outputs wrote, kept in the pending line too: a run killed (or an
             # item failed) before its record still leaves them known as this command's leftovers
             old = earlier.get("stamps") or earlier.get("earlier")
@@ -199,6 +202,20 @@ class ManifestStore:
         with (folder / MANIFEST).open("a") as fh:
             fh.write(json.dumps(rec) + "\n")
             fh.flush()
+
+    def _record_of(self, recs: dict[Key, dict[str, Any]], item: Item) -> tuple[Key | None, dict[str, Any] | None]:
+        """``item``'s record in a folder's ``recs`` and its key: by the item's name (``""``: written before
+        commands were kept), else the record of this command that lists exactly the item's outputs (the item
+        went by another name when it was written: ``fields polygonize`` named its item by the output's stem
+        before the ``.parquet`` and ``.geojson`` of one stem were told apart)."""
+        for key in ((self._command, item.name), ("", item.name)):
+            if key in recs:
+                return key, recs[key]
+        names = sorted(p.name for p in item.outputs)
+        for key, rec in recs.items():
+            if key[0] in (self._command, "") and sorted(rec.get("outputs", [])) == names:
+                return key, rec
+        return None, None
 
     def _remove_leftovers(self, folder: Path, name: str, stamps: dict[str, Any]) -> None:
         """Remove the files an item's earlier outputs had and its new ones do not (an overlay, a class map of

@@ -73,3 +73,53 @@ def test_old_temporaries_of_outputs_are_removed_but_a_users_look_alike_stays(tmp
     users.write_text("mine")
     assert _run("crop", "predict", str(photos), "-o", str(out))[0] == 0
     assert not old.exists() and users.read_text() == "mine"
+
+
+def _class_raster(path: Path) -> Path:
+    """A 64 x 64 class raster (UTM, 10 m) with two fields."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    a = np.zeros((64, 64), np.uint8)
+    a[5:30, 5:30] = 1
+    a[35:60, 10:50] = 1
+    profile = {"driver": "GTiff", "height": 64, "width": 64, "count": 1, "dtype": "uint8", "crs": "EPSG:32633"}
+    with rasterio.open(path, "w", transform=from_origin(500000, 5000000, 10, 10), **profile) as dst:
+        dst.write(a, 1)
+    return path
+
+
+def test_polygonize_parquet_and_geojson_of_one_stem_keep_their_own_records(tmp_path: Path) -> None:
+    """-o f.geojson after -o f.parquet replaced f.parquet's record: the next run called it a user's file."""
+    pytest.importorskip("geopandas")
+    raster = _class_raster(tmp_path / "r.tif")
+    for out in ("f.parquet", "f.geojson"):
+        code, output = _run("fields", "polygonize", str(raster), "-o", str(tmp_path / out))
+        assert code == 0 and "1 polygonized" in output, output
+    for out in ("f.parquet", "f.geojson"):
+        code, output = _run("fields", "polygonize", str(raster), "-o", str(tmp_path / out))
+        assert code == 0 and "1 skipped" in output, output
+
+
+def test_polygonize_output_recorded_under_its_stem_resumes(tmp_path: Path) -> None:
+    """Earlier versions named polygonize's record by the output's stem: that record is still the file's."""
+    import json
+
+    pytest.importorskip("geopandas")
+    raster = _class_raster(tmp_path / "r.tif")
+    assert _run("fields", "polygonize", str(raster))[0] == 0
+    manifest = tmp_path / MANIFEST
+    lines = [json.loads(x) for x in manifest.read_text().splitlines()]
+    for rec in lines:
+        if rec.get("item") == "r_fields.parquet":
+            rec["item"] = "r_fields"  # as the earlier version wrote it
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code, output = _run("fields", "polygonize", str(raster))
+    assert code == 0 and "1 skipped" in output, output
+    code, output = _run("fields", "polygonize", str(raster), "--min-area", "10")
+    assert code == 1 and "made with other settings (--min-area: 500.0 -> 10.0)" in output, output
+    code, output = _run("fields", "polygonize", str(raster), "--overwrite")
+    assert code == 0 and "1 polygonized" in output, output
+    items = [json.loads(x).get("item") for x in manifest.read_text().splitlines()]
+    assert items.count("r_fields.parquet") == 1 and "r_fields" not in items, items

@@ -500,7 +500,7 @@ def polygonize(
     inputs = [config.landcover] if config.landcover and Path(config.landcover).is_file() else []
     with quiet_rasterio(src):  # rasterio's raw warnings (no geotransform) would come before the one-line failure
         result = run_batch(
-            [Item(out.stem, src, (out,), (src,))],
+            [Item(out.name, src, (out,), (src,))],  # the name: f.parquet and f.geojson are two products
             work,
             options=batch.labelled("polygonize", "raster", progress=False),
             recipe=Recipe("fields polygonize", ALGORITHM["fields polygonize"], options, None, inputs),
