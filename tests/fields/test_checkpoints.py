@@ -12,7 +12,7 @@ from agriseg.fields.checkpoints import (
     load_fields_model,
     load_ftw_checkpoint,
 )
-from agriseg.models.io import ModelLoadError
+from agriseg.models.io import ModelLoadError, save_model
 
 
 class NotAllowed:
@@ -110,3 +110,19 @@ def test_non_ftw_checkpoints_are_refused(tmp_path, ftw_ckpt) -> None:
     torch.save(bad, tmp_path / "dlv3.ckpt")
     with pytest.raises(ModelLoadError, match="not supported"):
         load_ftw_checkpoint(tmp_path / "dlv3.ckpt")
+
+
+def test_an_imported_checkpoint_runs_at_the_checkpoints_resize(ftw_ckpt, tmp_path) -> None:
+    """The .safetensors import of an ftw-tools checkpoint ran at resize 1, the .ckpt itself at 2."""
+    from agriseg.fields.checkpoints import load_for_scenes
+    from agriseg.fields.registry import default_resize, resize_option
+
+    path, _ = ftw_ckpt
+    dst, _ = import_ftw_checkpoint(path, tmp_path / "prue.safetensors")
+    assert load_for_scenes(path).preprocess.resize == load_for_scenes(dst).preprocess.resize == 2.0
+    assert default_resize(dst) == 2.0 and resize_option(dst, None) == {"model_resize": 2.0}
+    assert resize_option(dst, 1.5) == {} and resize_option(path, None) == {}  # the .ckpt's records never lacked it
+    model, cfg, _ = load_ftw_checkpoint(path)
+    own = tmp_path / "own.safetensors"  # an agriseg-trained model runs at 1
+    save_model(model, cfg, own)
+    assert default_resize(own) == load_for_scenes(own).preprocess.resize == 1.0 and resize_option(own, None) == {}

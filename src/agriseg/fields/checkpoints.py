@@ -31,6 +31,7 @@ from torch import nn
 from agriseg.batch import check_output
 from agriseg.data.files import atomic_write, write_json
 from agriseg.fields.config import FTW_DIVISOR, PreprocessConfig
+from agriseg.fields.registry import default_resize, safetensors_metadata
 from agriseg.models.config import ModelConfig
 from agriseg.models.io import ModelLoadError, save_model, torch_load
 
@@ -156,16 +157,14 @@ def load_fields_model(
     path = Path(path)
     if path.suffix == ".ckpt":
         return load_ftw_checkpoint(path, device)
-    from safetensors import safe_open
-
     from agriseg.models.io import load_model
 
     model, cfg = load_model(path, device=device)
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata() or {}
+    meta = safetensors_metadata(path)
     info = {
         "source": str(path),
-        "source_format": meta.get("format", "agriseg-1"),
+        # an imported ftw-tools checkpoint keeps its origin (and so its inference resize) under source_format
+        "source_format": meta.get("source_format") or meta.get("format", "agriseg-1"),
         "windows": meta.get("windows", "ab"),
         "divisor": float(meta.get("divisor", FTW_DIVISOR)),
     }
@@ -353,7 +352,7 @@ def load_for_scenes(path: str | Path, resize: float | None = None) -> LoadedMode
     module, cfg, info = load_fields_model(path)
     windows = str(info.get("windows", "ab"))
     if resize is None:
-        resize = 2.0 if info.get("source_format") == "ftw-tools" else 1.0
+        resize = default_resize(path, info)
     spec = PreprocessConfig(
         bands=cfg.in_channels,
         divisor=float(info.get("divisor", FTW_DIVISOR)),

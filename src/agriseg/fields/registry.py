@@ -303,6 +303,42 @@ def fetch_models(names: list[str], batch: BatchOptions | None = None) -> Any:
     )
 
 
+def safetensors_metadata(path: str | Path) -> dict[str, str]:
+    """The metadata of a ``.safetensors`` file, read without its weights."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "numpy") as f:
+        return dict(f.metadata() or {})
+
+
+def default_resize(path: str | Path, info: dict[str, Any] | None = None) -> float:
+    """The patch resize factor a fields model runs at without ``--resize``: 2 for ftw-tools checkpoints
+    (ftw-tools' inference default) and agriseg imports of them, else 1.
+
+    Args:
+        path: the model file.
+        info: its loading info (``source_format``); without it a ``.safetensors``' metadata is read (no
+            weights loaded) and any other file is taken at 2, the larger (a check made before loading).
+    """
+    if info is None:
+        try:
+            suffix = Path(path).suffix
+            info = safetensors_metadata(path) if suffix == ".safetensors" else {"source_format": "ftw-tools"}
+        except Exception:  # unreadable: its loading fails later, naming the file
+            info = {"source_format": "ftw-tools"}
+        info = {"source_format": info.get("source_format") or info.get("format")}
+    return 2.0 if info.get("source_format") == "ftw-tools" else 1.0
+
+
+def resize_option(model: str | Path, resize: float | None) -> dict[str, float]:
+    """``{"model_resize": 2.0}`` for an agriseg import of an ftw-tools checkpoint run at its default resize,
+    else nothing: for fingerprints. Such imports ran at 1 before their origin was read (agriseg 0.x); their
+    outputs' records lack the key, so a re-run does not take them as this run's."""
+    if resize is None and Path(model).suffix == ".safetensors" and default_resize(model) == 2.0:
+        return {"model_resize": 2.0}
+    return {}
+
+
 __all__ = [
     "MODELS",
     "RELEASE_URL",
@@ -310,13 +346,16 @@ __all__ = [
     "cache_dir",
     "cached_path",
     "default_model",
+    "default_resize",
     "fetch",
     "fetch_models",
     "get_spec",
     "is_cached",
     "model_inputs",
     "released",
+    "resize_option",
     "resolve_model",
+    "safetensors_metadata",
     "spec_for",
     "status",
 ]

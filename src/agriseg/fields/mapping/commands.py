@@ -18,6 +18,7 @@ from agriseg.batch import BatchOptions, BatchResult, Item, batch_keywords, run_b
 from agriseg.config import OptionError
 from agriseg.data.files import check_inputs
 from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig
+from agriseg.fields.registry import resize_option
 from agriseg.fingerprint import Recipe
 from agriseg.runtime import check_device
 from agriseg.vector.config import PolygonizeConfig
@@ -436,6 +437,7 @@ def predict(
         return {**row, "blocks": res.blocks, "blocks_resumed": res.blocks_resumed, "km2": res.area_km2}
 
     options = {**predict.model_dump(exclude={"progress"}), **run.model_dump(exclude={"threads", "collection"})}
+    options.update(resize_option(model, run.resize))
     result = run_batch(
         items,
         work,
@@ -715,9 +717,10 @@ def map_scenes(
 
     model = _checked_model(model, sha256, check_inputs_and_dates)
     from agriseg.fields.predict import check_scene_memory
+    from agriseg.fields.registry import default_resize
 
-    # the scenes given, before any runs (the model's own resize is known only in the workers: FTW's 2 at most)
-    check_scene_memory(scene_list, predict, run.resize or 2.0)
+    # the scenes given, before any runs (the model is loaded only in the workers: its resize read from the file)
+    check_scene_memory(scene_list, predict, run.resize or default_resize(model))
     downloads = BatchResult([], unit="scene")
     if areas:
         config = download_config or DownloadConfig()

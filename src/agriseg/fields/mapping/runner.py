@@ -20,6 +20,7 @@ from typing import Any, Literal
 from agriseg.batch import BatchOptions, BatchResult, DaskCluster, Executor, Item, Serial, run_batch
 from agriseg.data.files import write_json
 from agriseg.fields.mapping.scene import SceneJob, run_scene
+from agriseg.fields.registry import resize_option
 from agriseg.fingerprint import Recipe
 from agriseg.manifest import seal_tables
 
@@ -72,6 +73,7 @@ def scene_recipe(job: SceneJob) -> Recipe:
         "resize": job.resize,
         "preprocess": dict(job.preprocess),
         "collection": job.collection,
+        **resize_option(job.model, job.resize),
     }
     inputs = [job.polygonize.landcover] if job.polygonize.landcover else []
     return Recipe("fields map", ALGORITHM, options, job.model, inputs)
