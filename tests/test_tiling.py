@@ -58,3 +58,16 @@ def test_predict_tiled_refuses_a_channels_last_image_and_an_overlap_out_of_range
         predict_tiled(forward, np.zeros((3, 300, 300), np.float32), 2, tile=128, overlap=-1)
     probs = predict_tiled(forward, np.zeros((3, 300, 300), np.float32), 2, tile=128)
     assert probs.shape == (2, 300, 300) and np.isfinite(probs).all()
+
+
+def test_a_photo_of_many_tiles_shows_their_progress(capsys: pytest.CaptureFixture[str]) -> None:
+    """One large photo was minutes of silence on a CPU: its tiles have a bar (none for one model pass)."""
+    image = np.random.default_rng(0).random((3, 200, 300), dtype=np.float32)
+    forward = lambda b: softmax(b[:, :2], 1)  # noqa: E731
+    whole = predict_tiled(forward, image, 2, tile=64, batch_size=2)
+    assert "tile" not in capsys.readouterr().err
+    np.testing.assert_allclose(predict_tiled(forward, image, 2, tile=64, batch_size=2, progress=True), whole)
+    err = capsys.readouterr().err
+    assert "tiles of 200x300" in err and "tile/s" in err, err
+    predict_tiled(forward, image, 2, tile=512, batch_size=2, progress=True)  # one pass: no bar
+    assert "tile" not in capsys.readouterr().err

@@ -81,6 +81,7 @@ def predict_tiled(
     overlap: float = 0.25,
     batch_size: int = 4,
     blend: BlendKind = "hann",
+    progress: bool = False,
 ) -> np.ndarray:
     """Class probabilities of one image, tiled with blending when it is larger than ``tile``.
 
@@ -92,6 +93,7 @@ def predict_tiled(
         overlap: fraction of the tile shared by neighbours.
         batch_size: tiles per forward pass.
         blend: weights of overlapping tiles (:func:`blend_weights`).
+        progress: a tqdm bar of the tiles (removed when done) when they take more than one model pass.
 
     Returns:
         Probabilities ``(K, H, W)`` float32: the blend of the tiles' probabilities.
@@ -112,6 +114,11 @@ def predict_tiled(
     acc = np.zeros((num_classes, h, w), np.float32)  # (K, H, W)
     norm = np.zeros((h, w), np.float32)
     win = blend_weights(max(th, tw), blend)[:th, :tw]  # (th, tw)
+    bar = None
+    if progress and len(boxes) > batch_size:
+        from agriseg.batch import progress_bar
+
+        bar = progress_bar(total=len(boxes), unit="tile", desc=f"tiles of {h}x{w}", leave=False)
     for i in range(0, len(boxes), batch_size):
         chunk = boxes[i : i + batch_size]
         batch = np.stack([image[:, y : y + th, x : x + tw] for y, x in chunk])  # (N, C, th, tw)
@@ -119,4 +126,8 @@ def predict_tiled(
         for (y, x), p in zip(chunk, probs, strict=True):
             acc[:, y : y + th, x : x + tw] += p * win
             norm[y : y + th, x : x + tw] += win
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
     return acc / norm

@@ -114,6 +114,7 @@ class Predictor:
             test-time augmentation), in boxes around the gaps between nearby pieces only
             (:func:`agriseg.crop.refine.gap_windows`): a stem under one working pixel wide can be traced at the
             photo's size. 0 = photos of any size; None = the working size only.
+        progress: a progress bar of the tiles of a photo tiled into more than one model pass.
     """
 
     model: nn.Module | Callable[[], nn.Module]
@@ -132,6 +133,7 @@ class Predictor:
     unsure: tuple[float, float] | None = UNSURE
     faint_stem: float | None = FAINT_STEM
     trace_long_side: int | None = TRACE_LONG_SIDE
+    progress: bool = False
     runner: ModelRunner = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -205,7 +207,8 @@ class Predictor:
 
             def tiled(t: np.ndarray) -> np.ndarray:  # (1, 3, h, w) -> (1, K, h, w)
                 forward = lambda b: softmax(self.runner.logits(b), 1)  # noqa: E731
-                return predict_tiled(forward, t[0], self.num_classes, self.tile, self.overlap, self.batch_size)[None]
+                k, tile, overlap, bs = self.num_classes, self.tile, self.overlap, self.batch_size
+                return predict_tiled(forward, t[0], k, tile, overlap, bs, progress=self.progress)[None]
 
             probs = [tta_average(tiled, x[None], flips)[0] for x in xs]
         return [resize_planes(p, im.shape[:2]) for im, p in zip(images, probs, strict=True)]
@@ -728,6 +731,7 @@ def predict_paths(
         batch_size=config.batch_size,
         precision=config.precision,
     )
+    pred.progress = batch is None or batch.progress  # a photo in many tiles takes minutes on a CPU: its tiles get a bar
     cfg = pred.config
     assert cfg is not None
     check_photo_memory(files, pred.long_side, pred.num_classes, "--long-side")
