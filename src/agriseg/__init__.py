@@ -6,10 +6,11 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["__version__", "lazy_exports"]
 
 
 def lazy_exports(
-    package: str, exports: Mapping[str, str], hidden: Collection[str] = ()
+    package: str, exports: Mapping[str, str], hidden: Collection[str] = (), extra: str | None = None
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]], list[str]]:
     """``__getattr__``, ``__dir__`` and ``__all__`` of a package whose names are imported on first use.
 
@@ -20,6 +21,8 @@ def lazy_exports(
         package: the package's ``__name__``.
         exports: name -> the module that defines it.
         hidden: names still importable but left out of ``__all__`` and ``dir()`` (deprecated aliases).
+        extra: the install extra the names need (:mod:`agriseg.extras`): a name whose module cannot be imported
+            for want of one of its libraries raises :class:`agriseg.extras.MissingExtra` saying what to install.
 
     Returns:
         The three module attributes, e.g. ``__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)``.
@@ -31,7 +34,15 @@ def lazy_exports(
 
     def __getattr__(name: str) -> Any:
         if name in exports:
-            return getattr(importlib.import_module(exports[name]), name)
+            try:
+                module = importlib.import_module(exports[name])
+            except ModuleNotFoundError as err:
+                from agriseg.extras import EXTRAS, MissingExtra, install_hint
+
+                if extra is None or (err.name or "").split(".")[0] not in EXTRAS[extra][1]:
+                    raise
+                raise MissingExtra(install_hint(extra, f"{package}.{name}")) from err  # type: ignore[arg-type]
+            return getattr(module, name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__() -> list[str]:  # the lazy names too, for a notebook's tab completion

@@ -43,7 +43,7 @@ class RenamedOptionWarning(FutureWarning):
 class StrictModel(BaseModel):
     """Base of every user-facing config: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
 
 
 T = TypeVar("T", bound=BaseModel)
@@ -59,6 +59,24 @@ def with_updates(model: T, update: Mapping[str, Any]) -> T:
         pydantic.ValidationError: for an invalid value.
     """
     return type(model).model_validate({**model.model_dump(), **update})
+
+
+def as_config(cls: type[T], value: T | Mapping[str, Any] | None) -> T:
+    """``value`` as a ``cls``: the config itself, a mapping of its fields (validated), or None for the defaults.
+
+    The library's entry points take any of the three, as :func:`agriseg.models.build_model` does.
+
+    Raises:
+        pydantic.ValidationError: a mapping with an invalid value or an unknown key.
+        TypeError: anything else.
+    """
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return value
+    if isinstance(value, Mapping):
+        return cls.model_validate(dict(value))
+    raise TypeError(f"config: a {cls.__name__}, a dict of its fields or None, not {type(value).__name__}")
 
 
 def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str = "--set") -> dict[str, Any]:

@@ -146,3 +146,38 @@ for path, cmd in walk(main, []):
     assert base <= names.keys() and len(names) > 30
     for name, needs in names.items():
         assert needs == ("False" if name in base else "True"), name
+
+
+API_RUNNER = """
+import importlib.abc, sys
+hidden = set({hide!r})
+
+class Hide(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in hidden:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+sys.meta_path.insert(0, Hide())
+from agriseg.extras import MissingExtra
+for call in ("from agriseg.fields import ScenePredictor", "from agriseg.models import build_model; build_model()"):
+    try:
+        exec(call)
+    except MissingExtra as err:
+        print("missing:", err)
+"""
+
+
+def test_python_names_of_an_extra_say_what_to_install() -> None:
+    """In the base install, `from agriseg.fields import ScenePredictor` and `build_model()` gave a bare
+    `No module named 'torch'`; they say which extra to install, as the commands do."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    code = API_RUNNER.format(hide=EXTRA_MODULES)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines == [
+        "missing: agriseg.fields.ScenePredictor needs PyTorch and the geospatial libraries: "
+        'pip install "agriseg[fields]"',
+        'missing: build_model needs PyTorch: pip install "agriseg[train]"',
+    ], out.stdout

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -216,3 +218,24 @@ def test_a_link_to_a_photo_of_the_same_folder_is_not_given_twice(tmp_path):
     assert list_images_once([tmp_path]) == [tmp_path / "a.jpg", tmp_path / "latest.jpg"]
     with pytest.raises(OptionError, match="given twice"):
         list_images_once([tmp_path, tmp_path / "a.jpg"])
+
+
+def test_an_empty_array_a_folder_or_no_paths_are_said_plainly(tmp_path: Path) -> None:
+    """A notebook sweep: an empty array died in a ZeroDivisionError, a folder was 'file not found', and no
+    paths at all made the output folder, then blamed it for holding 'only outputs of an earlier run'."""
+    from agriseg.crop.predict import predict_paths
+    from agriseg.crop.traits.runner import run_traits
+    from agriseg.data.io import NoInputError, as_rgb, read_rgb
+
+    for shape in ((0, 0, 3), (0, 10, 3), (5, 0)):
+        with pytest.raises(ValueError, match="the photo is empty"):
+            as_rgb(np.zeros(shape, np.uint8))
+    with pytest.raises(ImageReadError, match="a folder, not an image file"):
+        read_rgb(tmp_path)
+    with pytest.raises(NoInputError, match="no photos given"):
+        predict_paths([], tmp_path / "p")
+    with pytest.raises(NoInputError, match="no photos given"):
+        run_traits([], tmp_path / "t")
+    assert not (tmp_path / "p").exists() and not (tmp_path / "t").exists()
+    with pytest.raises(ValueError, match="long_side"):  # a dict config is validated like the class
+        predict_paths([tmp_path], tmp_path / "p", {"long_side": -3})

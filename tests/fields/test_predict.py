@@ -228,6 +228,8 @@ def test_existing_output_is_kept_unless_overwrite(scene: Path, tiny_model: torch
     assert _pred(tiny_model).predict(scene, out).status == "ok"
     assert _pred(tiny_model).predict(scene, out).status == "skipped"
     assert _pred(tiny_model).predict(scene, out, overwrite=True).status == "ok"
+    other = torch.nn.Conv2d(8, 3, 1)  # another model (a notebook cell re-run after retraining): said, not skipped
+    assert _pred(other).predict(scene, out).status == "kept"
 
 
 KILL_SCRIPT = """

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -703,19 +703,25 @@ def _model_name(predictor: Predictor) -> str | None:
 
 @batch_keywords
 def predict_paths(
-    paths: PathsLike, outdir: str | Path, config: CropPredictConfig, batch: BatchOptions | None = None
+    paths: PathsLike,
+    outdir: str | Path,
+    config: CropPredictConfig | Mapping[str, Any] | None = None,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:
     """``agriseg crop predict``: segment the photos under ``paths`` into ``outdir`` (see :func:`predict_files`).
 
-    Files in ``outdir`` named like outputs of an earlier run are never read as photos.
+    Files in ``outdir`` named like outputs of an earlier run are never read as photos. ``config``: a
+    :class:`CropPredictConfig`, a dict of its fields, or None for the defaults.
 
     Raises:
         ValueError: no photos (only earlier outputs), or a model that cannot be used.
     """
+    from agriseg.config import as_config
     from agriseg.data.files import ensure_outdir
     from agriseg.data.io import NoInputError, drop_outputs, list_images_once
     from agriseg.fingerprint import Recipe
 
+    config = as_config(CropPredictConfig, config)
     photos = list_images_once(paths)  # a missing or empty input is refused before the output folder is made
     out = ensure_outdir(outdir)
     files, earlier = drop_outputs(photos, out, OUTPUT_SUFFIXES)

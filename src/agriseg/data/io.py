@@ -87,6 +87,8 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
     path = Path(path)
     if _broken_link(path):
         raise ImageReadError(f"{path}: a link to {os.readlink(path)}, which is missing")
+    if path.is_dir():
+        raise ImageReadError(f"{path}: a folder, not {'an image' if kind == 'image' else 'a ' + kind} file")
     if not path.is_file():
         raise ImageReadError(f"{path}: {'file' if kind == 'image' else kind + ' file'} not found")
     try:
@@ -174,8 +176,8 @@ def as_rgb(image: Any) -> np.ndarray:
             (a maximum between 1 and 2 is refused as ambiguous).
 
     Raises:
-        ValueError: a mask (``bool``), a channels-first ``(C, H, W)`` array, another shape, or values out of
-            range (or not finite); ``TypeError`` for anything that is no photo.
+        ValueError: a mask (``bool``), a channels-first ``(C, H, W)`` array, another shape, an empty array, or
+            values out of range (or not finite); ``TypeError`` for anything that is no photo.
     """
     if isinstance(image, (str, os.PathLike)):
         return read_rgb(os.fspath(image))
@@ -193,6 +195,8 @@ def as_rgb(image: Any) -> np.ndarray:
         arr = arr[..., None]
     if arr.ndim != 3 or not 1 <= arr.shape[-1] <= 4:
         raise ValueError(f"a photo is (H, W), (H, W, 3) or (H, W, 4); got an array of shape {image.shape}")
+    if arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise ValueError(f"the photo is empty: an array of shape {image.shape}")
     arr = _three_channels(arr)
     if arr.dtype == np.uint8:
         return arr
@@ -409,11 +413,14 @@ def list_images_once(paths: PathsLike) -> list[Path]:
     """:func:`list_images`, refusing a file that two arguments name: it would be counted or measured twice.
 
     Raises:
+        NoInputError: no paths at all.
         OptionError: a file or folder given twice (by two names, or as a file and inside a folder given too),
             a usage error naming it; and what :func:`list_images` raises.
     """
     from agriseg.config import OptionError
 
+    if not as_paths(paths):  # before any output folder is made for nothing
+        raise NoInputError("no photos given: name photo files or folders")
     seen: dict[Path, tuple[Path, Path, int]] = {}  # resolved file -> (file as listed, its argument, argument no.)
     files: list[Path] = []
     for i, arg in enumerate(as_paths(paths)):

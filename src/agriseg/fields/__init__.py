@@ -26,4 +26,4 @@ _EXPORTS = {
 }
 
 # the old name stays importable, not starred
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, hidden=("PreprocessSpec",))
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, hidden=("PreprocessSpec",), extra="fields")

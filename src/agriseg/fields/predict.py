@@ -68,7 +68,8 @@ class PredictResult:
 
     scene: Path
     output: Path
-    status: str  # "ok" (made now), "skipped" (output existed), "resumed" (finished from a kept part)
+    status: str  # "ok" (made now), "skipped" (made earlier by this run's settings), "kept" (made otherwise, left
+    # alone: overwrite=True remakes it), "resumed" (finished from a kept part)
     blocks: int = 0  # patch rows
     blocks_resumed: int = 0  # patch rows already done before this run
     patches: int = 0
@@ -308,6 +309,7 @@ class ScenePredictor:
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
         if output.exists() and not overwrite:
             if not _made_by_run(output, self.fingerprint(info), info, self.num_classes + 1):  # e.g. a new model
+                result.status = "kept"  # as every command's table says it: not this run's, left alone
                 log.warning(
                     "%s: exists and was not made from %s with this model and these settings; kept, not predicted "
                     "(overwrite=True remakes it)", output, scene.name,

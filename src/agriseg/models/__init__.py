@@ -60,7 +60,7 @@ def __getattr__(name: str) -> Any:
 
 
 def build_model(config: ModelConfig | dict[str, Any] | str | None = None, **overrides: Any) -> nn.Module:
-    """Build a segmentation model: ``build_model("fpn", encoder="efficientnet-lite0", num_classes=3)``.
+    """Build a segmentation model: ``build_model("fpn", encoder="tu-efficientnet_lite0", num_classes=3)``.
 
     Args:
         config: a :class:`ModelConfig`, a dict of its fields, or an architecture name (``unet``, ``fpn``,
@@ -72,7 +72,11 @@ def build_model(config: ModelConfig | dict[str, Any] | str | None = None, **over
 
     Raises:
         ValueError: for an unknown architecture (the message lists the valid names) or invalid fields.
+        agriseg.extras.MissingExtra: PyTorch is not installed (``pip install "agriseg[train]"``).
     """
+    from agriseg.extras import require
+
+    require("train", "build_model")
     if isinstance(config, ModelConfig):
         data = config.model_dump()
     elif isinstance(config, str):

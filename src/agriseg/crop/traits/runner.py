@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -457,9 +457,14 @@ COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 @batch_keywords
 def run_traits(
-    paths: PathsLike, outdir: str | Path, config: TraitsConfig, batch: BatchOptions | None = None
+    paths: PathsLike,
+    outdir: str | Path,
+    config: TraitsConfig | Mapping[str, Any] | None = None,
+    batch: BatchOptions | None = None,
 ) -> BatchResult:
     """Measure every photo / mask under ``paths`` and write the outputs (see the module docstring).
+
+    ``config``: a :class:`TraitsConfig`, a dict of its fields, or None for the defaults.
 
     The images go through :func:`agriseg.batch.run_batch` (``batch``: overwrite, strict, progress; skip /
     resume, counts).
@@ -469,8 +474,10 @@ def run_traits(
         other settings and refused: its outputs stand, the refusal in ``error``) or ``error`` (with ``error``).
     """
     from agriseg.batch import Item, drop_tables, run_batch
+    from agriseg.config import as_config
     from agriseg.fingerprint import Recipe
 
+    config = as_config(TraitsConfig, config)
     outdir = Path(outdir)
     files = list_images_once(paths)  # a file named twice is a usage error, not measured once silently
     own = own_outputs(outdir)
@@ -487,7 +494,8 @@ def run_traits(
     check_scale_options(config)
     check_template(config.meta)
     if not pairs:
-        raise NoInputError(f"{as_paths(paths)[0]}: no photos or masks to measure")
+        given = as_paths(paths)
+        raise NoInputError(f"{given[0]}: no photos or masks to measure" if given else "no photos or masks given")
     segment = ModelSegmenter(config.model_name)
     model = segment.check() if any(p.mask is None for p in pairs) else None  # photos to segment
     items = [
