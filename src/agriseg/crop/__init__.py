@@ -6,10 +6,10 @@ labels (``pseudolabel``, ``selftrain``: two-stage self-training and adaptation t
 
 In Python, the packaged model as ``crop predict`` runs it:
 
-    >>> from agriseg.crop import load_predictor, label_plants, plant_traits
+    >>> from agriseg.crop import drop_edge_strips, label_plants, load_predictor, plant_traits
     >>> predictor = load_predictor("default")
     >>> mask = predictor.predict("photo.jpg")  # (H, W) uint8 class ids; also an array or a PIL image
-    >>> plants = plant_traits(label_plants(mask > 0), px_per_mm=4.2)
+    >>> plants = plant_traits(drop_edge_strips(label_plants(mask > 0)), px_per_mm=4.2)  # as crop traits
 
 Names are imported lazily, so importing the package loads neither onnxruntime nor torch.
 """
@@ -23,6 +23,7 @@ _EXPORTS = {
     "load_predictor": "agriseg.crop.predict",
     "predict_paths": "agriseg.crop.predict",
     "label_plants": "agriseg.crop.traits.plants",
+    "drop_edge_strips": "agriseg.crop.traits.plants",
     "plant_traits": "agriseg.crop.traits.plants",
     "green_area_index": "agriseg.crop.traits.gai",
     "run_traits": "agriseg.crop.traits.runner",

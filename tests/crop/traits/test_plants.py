@@ -37,8 +37,8 @@ def test_separate_discs_exact_count_and_area() -> None:
 
 def test_touching_pair_split_into_two_plants() -> None:
     mask = _discs([(60, 60), (60, 96)], 20)  # centres 36 px apart: they overlap
-    assert label_plants(mask, split_depth=0).max() == 1  # without splitting: one component
-    labels = label_plants(mask)
+    assert label_plants(mask).max() == 1  # by default (as crop traits) touching plants stay one component
+    labels = label_plants(mask, split_depth=4)
     plants = plant_traits(labels)
     assert len(plants) == 2
     total = mask.sum()

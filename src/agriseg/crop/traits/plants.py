@@ -30,7 +30,7 @@ EIGHT = np.ones((3, 3), bool)  # 8-connectivity
 def label_plants(
     mask: np.ndarray,
     min_size: int = 50,
-    split_depth: float = 4.0,
+    split_depth: float = 0.0,
     join: int = 0,
     group: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
@@ -40,7 +40,8 @@ def label_plants(
         mask: vegetation.
         min_size: smallest plant (and smallest split piece) in pixels.
         split_depth: how far (px) the distance-transform peaks of two plants must rise above the neck
-            between them for a split; 0 keeps touching plants together.
+            between them for a split; 0 (``crop traits``' default, docs/traits.md says why) keeps touching
+            plants together; 4 splits most touching rosettes and cuts some lobed plants in two.
         join: pieces of vegetation at most this many px apart are one plant (a leaf whose thin stem the
             mask missed); 0 joins nothing.
         group: component labels ``(H, W)`` -> the group (e.g. the pot) of each component, indexed by label
@@ -128,7 +129,10 @@ def _within(comps: np.ndarray, boxes: list, a: int, b: int, reach: float) -> boo
     return bool(np.isfinite(d).any())
 
 
-def drop_edge_strips(labels: np.ndarray, thickness: int) -> np.ndarray:
+EDGE_STRIP = 8  # plants reaching at most this many px into the image from its border are edge strips
+
+
+def drop_edge_strips(labels: np.ndarray, thickness: int = EDGE_STRIP) -> np.ndarray:
     """Labels with the thin strips along the image border removed (set to 0): plants touching a border of
     which only ``thickness`` px or less reach into the image (the edge of a neighbour's plant, not a plant)."""
     h, w = labels.shape

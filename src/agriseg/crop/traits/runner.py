@@ -42,7 +42,14 @@ from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import MODEL_CROPS, ModelSegmenter, Segmentation, pair_inputs, read_item
 from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
-from agriseg.crop.traits.plants import SHAPE_TRAITS, colour_traits, drop_edge_strips, label_plants, plant_traits
+from agriseg.crop.traits.plants import (
+    EDGE_STRIP,
+    SHAPE_TRAITS,
+    colour_traits,
+    drop_edge_strips,
+    label_plants,
+    plant_traits,
+)
 from agriseg.crop.traits.regions import (
     CHECK_SURE,
     Region,
@@ -90,7 +97,6 @@ REGION_TRAITS: dict[str, int] = {
     "height": 1,
 }
 CSV_FIELDS = ["file", "level", "id", "region", "trait", "value", "unit", "quality"]
-EDGE_STRIP = 8  # plants reaching at most this many px into the image from its border are edge strips
 
 
 @dataclass
