@@ -19,7 +19,8 @@ def train(config_path: Path, resume: str | None, **flags: Any) -> None:
     """Train a model from a config; writes checkpoints and model.safetensors to its output_dir."""
     from agriseg.config import load_config
     from agriseg.crop.config import CropTrainConfig
+
+    cfg = load_config(config_path, CropTrainConfig, train_overrides(**flags))  # before Lightning's 10 s import
     from agriseg.crop.train import train_crop
 
-    cfg = load_config(config_path, CropTrainConfig, train_overrides(**flags))
     click.echo(train_crop(cfg, resume=resume)["summary"])

@@ -71,10 +71,11 @@ def train(config_path: Path, resume: str | None, no_test: bool, **flags: Any) ->
     """Train a field-boundary model (PRUE / FTW recipe) from a config."""
     from agriseg.config import load_config
     from agriseg.fields.config import FieldsTrainConfig
+
+    cfg = load_config(config_path, FieldsTrainConfig, train_overrides(**flags))  # before Lightning's 10 s import
     from agriseg.fields.metrics import format_report
     from agriseg.fields.train import train_fields
 
-    cfg = load_config(config_path, FieldsTrainConfig, train_overrides(**flags))
     res = train_fields(cfg, resume=resume, evaluate_test=not no_test)
     click.echo(res["summary"])
     if res["test"]:

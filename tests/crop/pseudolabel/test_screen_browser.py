@@ -101,3 +101,33 @@ def test_screen_page_sort_keys_clicks_and_export(tmp_path: Path) -> None:
         assert "2 accepted, 1 rejected" in driver.find_element(By.ID, "counts").text
     finally:
         driver.quit()
+
+
+def test_odd_photo_names_show_as_written_and_decisions_in_words(tmp_path: Path) -> None:
+    """Cards were built as HTML: `x<i>y` showed as an italic "xy", `plot#1` and `quote"q` lost their picture."""
+    out = tmp_path / "pl"
+    (out / "overlays").mkdir(parents=True)
+    stems = ["plot#1", 'quote"q', "x<i>y", "a b%20c"]
+    recs = []
+    for stem in stems:
+        cv2.imwrite(str(out / "overlays" / f"{stem}.jpg"), np.full((30, 40, 3), 90, np.uint8))
+        recs.append({"stem": stem, "status": "ok", "overlay": f"overlays/{stem}.jpg", "fit_quality": 0.5})
+    (out / "pseudolabels.json").write_text(json.dumps({"records": recs}))
+    page = write_screen_page(out, title="__DATA__ </script>")
+    driver = _driver(tmp_path)
+    try:
+        from selenium.webdriver.common.by import By
+
+        driver.get(page.resolve().as_uri())
+        cards = driver.find_elements(By.CSS_SELECTOR, ".card")
+        assert sorted(c.find_element(By.CSS_SELECTOR, ".stem").text for c in cards) == sorted(stems)
+        for card in cards:
+            loaded = driver.execute_script("return arguments[0].naturalWidth", card.find_element(By.TAG_NAME, "img"))
+            assert loaded == 40, card.get_attribute("data-stem")
+        cards[0].find_element(By.CSS_SELECTOR, "button.acc").click()
+        cards[1].find_element(By.CSS_SELECTOR, "button.rej").click()
+        assert "ACCEPTED" in cards[0].find_element(By.CSS_SELECTOR, ".state").text
+        assert "REJECTED" in cards[1].find_element(By.CSS_SELECTOR, ".state").text
+        assert cards[2].find_element(By.CSS_SELECTOR, ".state").text == ""
+    finally:
+        driver.quit()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 from agriseg.data.files import write_text
 
@@ -30,7 +32,7 @@ header{position:sticky;top:0;background:#2b2b2b;padding:8px 12px;display:flex;ga
 .card.accepted{background:#1f4d2b}.card.rejected{background:#5a1f1f;opacity:.6}
 .meta{font-size:12px;display:flex;justify-content:space-between;gap:4px;padding:3px 2px}
 .card button{font-size:12px}
-.full{color:#ffcc00}
+.full{color:#ffcc00}.state{font-weight:bold;align-self:center}
 #export{width:100%;height:80px;display:none}
 kbd{background:#444;padding:1px 4px;border-radius:3px}
 </style></head><body>
@@ -68,6 +70,9 @@ function paint(card) {
   const s = state[card.dataset.stem];
   card.classList.toggle("accepted", s === "accepted");
   card.classList.toggle("rejected", s === "rejected");
+  // the decision in words too: the card colours alone are hard to tell apart for colour-blind eyes
+  const words = {accepted: "\u2713 ACCEPTED", rejected: "\u2717 REJECTED"};
+  card.querySelector(".state").textContent = words[s] || "";
 }
 function setFocus(i) {
   const cards = grid.children;
@@ -94,11 +99,24 @@ function render() {
   order.forEach((it, i) => {
     const c = document.createElement("div");
     c.className = "card"; c.dataset.stem = it.stem; c.dataset.quality = it.quality;
-    c.innerHTML = `<img loading="lazy" alt="${it.stem}" src="${it.overlay}">
-      <div class="meta"><span class="stem">${it.stem}</span><span>q ${it.quality.toFixed(3)}</span>
-      <span>t ${it.threshold.toFixed(3)}</span><span>${(100 * it.fraction).toFixed(1)}%</span>
-      ${it.full_coverage ? '<span class="full">full</span>' : ""}</div>
-      <div class="meta"><button class="acc">accept</button><button class="rej">reject</button></div>`;
+    // names go in as text and the image path as a URL (a photo may be called "plot#1" or "a<b>")
+    const img = document.createElement("img");
+    img.loading = "lazy"; img.alt = it.stem; img.src = it.overlay.split("/").map(encodeURIComponent).join("/");
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const cells = [["stem", it.stem], ["", `q ${it.quality.toFixed(3)}`], ["", `t ${it.threshold.toFixed(3)}`],
+      ["", `${(100 * it.fraction).toFixed(1)}%`]];
+    if (it.full_coverage) cells.push(["full", "full"]);
+    for (const [cls, text] of cells) {
+      const span = document.createElement("span");
+      if (cls) span.className = cls;
+      span.textContent = text; meta.appendChild(span);
+    }
+    const buttons = document.createElement("div");
+    buttons.className = "meta";
+    buttons.innerHTML =
+      '<button class="acc">accept</button><span class="state"></span><button class="rej">reject</button>';
+    c.append(img, meta, buttons);
     c.addEventListener("click", ev => {
       setFocus(i);
       if (ev.target.classList.contains("acc")) mark(i, "accepted");
@@ -192,11 +210,16 @@ def write_screen_page(outdir: str | Path, title: str | None = None) -> Path:
     """Write ``OUTDIR/screen.html`` (atomic) and return its path."""
     out = Path(outdir)
     items = screen_items(out)
-    data = json.dumps(items).replace("</", "<\\/")
-    page = (
-        _TEMPLATE.replace("__TITLE__", html.escape(title or out.resolve().name))
-        .replace("__KEY__", json.dumps(str(out.resolve())))
-        .replace("__SOURCE__", json.dumps(str((out / "pseudolabels.json").resolve())))
-        .replace("__DATA__", data)
-    )
+
+    def script(value: Any) -> str:  # JSON that cannot end the <script> it sits in
+        return json.dumps(value).replace("</", "<\\/")
+
+    fill = {
+        "__TITLE__": html.escape(title or out.resolve().name),
+        "__KEY__": script(str(out.resolve())),
+        "__SOURCE__": script(str((out / "pseudolabels.json").resolve())),
+        "__DATA__": script(items),
+    }
+    # one pass: a title or folder named like a placeholder is never filled in again
+    page = re.sub("|".join(fill), lambda m: fill[m.group(0)], _TEMPLATE)
     return write_text(out / "screen.html", page)
