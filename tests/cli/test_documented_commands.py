@@ -78,4 +78,28 @@ def test_the_readme_python_example_of_a_photo_runs_as_shown(monkeypatch, capsys)
     monkeypatch.chdir(REPO)
     exec(compile(code, "README.md", "exec"), {})  # noqa: S102 - the project's own documented example
     out = capsys.readouterr().out
-    assert re.fullmatch(r"cover 0\.\d{3}, \d+ plants\n", out), out
+    assert out == "cover 0.034, 11 plants\n", out  # crop traits' count of 0003 (docs/traits.md's worked example)
+
+
+def test_the_worked_traits_example_measures_what_docs_traits_md_says(tmp_path: Path) -> None:
+    """docs/traits.md's table had gone stale (0150: 12 plants, 5 in cell 1, where the command gave 13 and 6)."""
+    import csv
+
+    text = (REPO / "docs" / "traits.md").read_text()
+    assert "agriseg crop traits src/agriseg/samples/peanut/images -o outputs/traits --grid 2x2" in text
+    rows = re.findall(r"^\| (\d{4}) \| ([\d.]+) \| ([\d.]+) \| (\d+) \| ([\d.]+) \| ([\d, ]+) \|$", text, re.M)
+    assert len(rows) == 3, rows
+    res = CliRunner().invoke(main, ["crop", "traits", str(REPO / "src/agriseg/samples/peanut/images"), "-o",
+                                    str(tmp_path), "--grid", "2x2"])  # fmt: skip
+    assert res.exit_code == 0 and "3 measured, 0 skipped, 0 failed" in res.output, res.output
+    got: dict[tuple[str, str, str], str] = {}
+    for r in csv.DictReader((tmp_path / "traits.csv").open()):
+        if r["level"] in ("image", "region"):
+            got[(Path(r["file"]).stem, r["region"], r["trait"])] = r["value"]
+    for photo, green, gai, plants, exg, cells in rows:
+        assert f"{float(got[(photo, '', 'green_fraction')]):.4f}" == green, photo
+        assert f"{float(got[(photo, '', 'green_area_index')]):.3f}" == gai, photo
+        assert got[(photo, "", "plant_count")] == plants, photo
+        assert f"{float(got[(photo, '', 'excess_green')]):.3f}" == exg, photo
+        per_cell = ", ".join(got[(photo, str(i), "plant_count")] for i in range(1, 5))
+        assert per_cell == cells, photo
