@@ -130,7 +130,7 @@ class ManifestStore:
 
     def check(self, item: Item, recipe: Recipe | None) -> Verdict:
         """Whether ``item``'s outputs are there and what made them."""
-        present = [p for p in item.outputs if p.exists()]
+        present = [p for p in item.outputs if p.exists() and not _empty_folder(p)]  # an empty one holds nothing
         folder = item.outputs[0].parent.resolve()
         recs = self._records.get(folder, {})
         rec = self._record_of(recs, item)[1]
@@ -409,6 +409,14 @@ def _records_of(lines: list[dict[str, Any]]) -> dict[Key, dict[str, Any]]:
             command = rec.get("command") or (fp.get("command") if isinstance(fp, dict) else None) or ""
             out[(str(command), str(rec["item"]))] = rec
     return out
+
+
+def _empty_folder(path: Path) -> bool:
+    """Whether ``path`` is a folder with nothing in it (a folder output the user made ready with mkdir)."""
+    try:
+        return path.is_dir() and not any(path.iterdir())
+    except OSError:
+        return False
 
 
 def _holder(lock: Path) -> tuple[int | None, str]:

@@ -24,14 +24,17 @@ def test_atomic_write_replaces_only_on_success(tmp_path) -> None:
 
 
 def test_atomic_write_of_a_folder_replaces_the_old_one(tmp_path) -> None:
+    from agriseg.data.files import FOLDER_MARK
+
     out = tmp_path / "model"
-    out.mkdir()
-    (out / "old.bin").write_text("old")
+    with atomic_write(out) as tmp:
+        tmp.mkdir()
+        (tmp / "old.bin").write_text("old")
     with atomic_write(out) as tmp:
         assert tmp.name.startswith(".model.") and tmp.parent == tmp_path
         tmp.mkdir()
         (tmp / "new.bin").write_text("new")
-    assert [p.name for p in out.iterdir()] == ["new.bin"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([FOLDER_MARK, "new.bin"])
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
@@ -44,3 +47,38 @@ def test_user_cache_reads_agriseg_cache_dir_with_a_tilde(tmp_path, monkeypatch) 
     assert user_cache("models") == tmp_path / "cache" / "models"
     monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "c"))
     assert user_cache("onnx") == tmp_path / "c" / "onnx"
+
+
+def test_a_folder_output_never_replaces_a_users_folder_or_the_working_folder(tmp_path, monkeypatch) -> None:
+    """`text dataset -o .. --overwrite` emptied the parent folder (the user's files and the working folder)."""
+    from agriseg.config import OptionError
+    from agriseg.data.files import FOLDER_MARK, atomic_write
+
+    def write(folder):
+        with atomic_write(folder) as tmp:
+            tmp.mkdir()
+            (tmp / "data.arrow").write_text("new")
+
+    inner = tmp_path / "proj" / "inner"
+    inner.mkdir(parents=True)
+    (tmp_path / "proj" / "precious.txt").write_text("mine")
+    monkeypatch.chdir(inner)
+    for target in (".", "..", str(tmp_path)):
+        with pytest.raises(OptionError, match="holds the working folder"):
+            write(target)
+    assert (tmp_path / "proj" / "precious.txt").read_text() == "mine"
+    users = tmp_path / "victim"
+    users.mkdir()
+    (users / "notes.txt").write_text("mine")
+    with pytest.raises(OptionError, match=r"victim: a folder agriseg did not write \(it holds notes.txt\)"):
+        write(users)
+    assert (users / "notes.txt").read_text() == "mine"
+    ours = tmp_path / "ours"
+    write(ours)  # a folder agriseg made is marked, and replaced by the next write
+    assert (ours / FOLDER_MARK).is_file()
+    (ours / "data.arrow").write_text("old")
+    write(ours)
+    assert (ours / "data.arrow").read_text() == "new"
+    (tmp_path / "empty").mkdir()
+    write(tmp_path / "empty")  # an empty folder holds nothing to lose
+    assert (tmp_path / "empty" / "data.arrow").is_file()

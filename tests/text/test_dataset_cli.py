@@ -287,3 +287,30 @@ def test_evaluate_report_name_is_the_json(tmp_path: Path) -> None:
     args = ["text", "evaluate", str(msk), "--truth", str(msk), "-c", ",".join(SYNTH_CLASSES), "-o"]
     res = CliRunner().invoke(main, [*args, str(tmp_path / "r.csv")])
     assert res.exit_code == 2 and "give the JSON report's name" in res.output
+
+
+def test_dataset_output_never_replaces_the_working_folder_or_a_users_folder(tmp_path: Path, monkeypatch) -> None:
+    """`-o .. --overwrite` emptied the parent (the user's files and the working folder, then failed);
+    `-o victim --overwrite` removed a folder of notes."""
+    img, msk, _ = _write_pairs(tmp_path)
+    classes = ",".join(SYNTH_CLASSES)
+    inner = tmp_path / "proj" / "inner"
+    inner.mkdir(parents=True)
+    (tmp_path / "proj" / "precious.txt").write_text("mine")
+    monkeypatch.chdir(inner)
+    for out in ("..", "."):
+        res = CliRunner().invoke(main, ["text", "dataset", str(img), "--masks", str(msk), "-o", out,
+                                        "--classes", classes, "--overwrite"])  # fmt: skip
+        assert res.exit_code == 2 and "holds the working folder" in res.output, res.output
+    assert (tmp_path / "proj" / "precious.txt").read_text() == "mine" and inner.is_dir()
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("mine")
+    args = ["text", "dataset", str(img), "--masks", str(msk), "-o", str(victim), "--classes", classes]
+    res = CliRunner().invoke(main, [*args, "--overwrite"])
+    assert res.exit_code == 2 and "a folder agriseg did not write (it holds notes.txt)" in res.output, res.output
+    assert (victim / "notes.txt").read_text() == "mine"
+    (victim / "notes.txt").unlink()  # an empty folder is used; the data set in it is replaced by --overwrite
+    assert CliRunner().invoke(main, args).exit_code == 0
+    res = CliRunner().invoke(main, [*args, "--overwrite", "--seed", "3"])
+    assert res.exit_code == 0, res.output

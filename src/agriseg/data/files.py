@@ -46,6 +46,43 @@ def temporary_sibling(path: str | Path, tag: str = "tmp") -> Path:
     return path.with_name(f".{name}{tail}")
 
 
+FOLDER_MARK = ".agriseg-output"  # in every folder atomic_write makes: a later --overwrite may replace it
+
+
+def check_output_folder(path: str | Path) -> None:
+    """Refuse an output folder that holds the working folder (``.``, ``..``): replacing it would remove the
+    folder the command runs in, and everything in it.
+
+    Raises:
+        agriseg.config.OptionError: naming the folder (a usage error).
+    """
+    from agriseg.config import OptionError
+
+    target, here = Path(path).resolve(), Path.cwd().resolve()
+    if target == here or target in here.parents:
+        raise OptionError(f"{path}: holds the working folder; an output there would replace it: name a new folder")
+
+
+def check_replaceable(path: Path) -> None:
+    """Refuse to replace the folder ``path`` by a new output unless it is empty or agriseg wrote it (marked
+    with :data:`FOLDER_MARK`). A user's folder under an output's name is never removed, ``--overwrite`` or
+    not; nor is a folder an agriseg before the mark wrote (its user removes it, knowing what it holds)."""
+    check_output_folder(path)
+    try:
+        held = [c.name for c in path.iterdir()]
+    except OSError:
+        return  # unreadable: os.replace says why
+    if not held or FOLDER_MARK in held:
+        return
+    from agriseg.config import OptionError
+
+    shown = ", ".join(sorted(held)[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+    raise OptionError(
+        f"{path}: a folder agriseg did not write (it holds {shown}); left alone: remove it yourself or name "
+        "another output"
+    )
+
+
 def _remove(p: Path) -> None:
     if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p, ignore_errors=True)
@@ -230,18 +267,28 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     Yields:
         The temporary path to write (a file, or a folder the writer creates). Its parent exists.
 
-    On success the temporary replaces ``path`` (an existing folder is removed first); on any exception it is
-    deleted and the exception propagates.
+    On success the temporary replaces ``path`` (an existing folder is removed first, when agriseg wrote it:
+    a folder written here is marked with :data:`FOLDER_MARK`); on any exception it is deleted and the
+    exception propagates.
+
+    Raises:
+        agriseg.config.OptionError: ``path`` is a folder agriseg did not write (never removed), or holds the
+            working folder.
     """
     path = Path(path)
     check_not_input(path)
+    if path.is_dir():
+        check_replaceable(path)  # before any work: a user's folder is never replaced
     make_parent(path)
     tmp = temporary_sibling(path)
     _remove(tmp)
     try:
         yield tmp
-        if tmp.is_dir() and path.is_dir():
-            _remove(path)
+        if tmp.is_dir():
+            (tmp / FOLDER_MARK).write_text("written by agriseg: --overwrite replaces this folder\n")
+            if path.is_dir():
+                check_replaceable(path)
+                _remove(path)
         os.replace(tmp, path)
     except OSError as err:
         _remove(tmp)

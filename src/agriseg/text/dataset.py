@@ -349,9 +349,12 @@ def build_dataset(
             made from other inputs or options, or not by this command (kept unless ``overwrite``).
     """
     from agriseg.batch import BatchOptions, Item, run_batch
-    from agriseg.data.files import atomic_write, write_json
+    from agriseg.data.files import atomic_write, check_output_folder, check_replaceable, write_json
     from agriseg.fingerprint import Recipe
 
+    check_output_folder(out)  # -o . or -o ..: a usage error before anything is read
+    if overwrite and Path(out).is_dir():
+        check_replaceable(Path(out))  # a folder of the user's is never replaced
     names = parse_class_words(class_words)
     unpaired: list[str] = []  # images without a mask: left out and named, unless strict
     pairs = pair_files(list_images(images), list_images(masks), None if strict else unpaired)
