@@ -391,6 +391,8 @@ def describe_error(item: Item, err: BaseException) -> str:
         return f"{item.source}: {describe_memory_error(err)}"
     if isinstance(err, OSError) and not isinstance(err, FileNotFoundError | FileExistsError) and err.filename:
         msg = describe_os_error(err)
+        if str(item.source) not in msg:  # an output of the item's (disk full): the input first, as every line
+            msg = f"{item.source}: {msg}"
     elif isinstance(err, UnicodeEncodeError) and "surrogates" in str(err):  # GDAL / libraries wanting UTF-8
         msg = f"{item.source}: its name is not UTF-8 (a name from another system's encoding); rename the file"
     else:

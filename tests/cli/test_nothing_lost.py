@@ -387,6 +387,33 @@ def test_14_full_disk_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert code == 1 and f"{tmp_path / 'out' / 'a_plants.png'}: No space left on device" in out, out
 
 
+def test_14_a_file_cut_short_by_a_full_disk_never_takes_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pillow ignores a short write: on a full disk the overlay JPEG was cut off, took its final name, was
+    recorded as done, and the re-run skipped it. A disk left without a free block fails the item, naming
+    the photo and the file."""
+    import os
+    from types import SimpleNamespace
+
+    import agriseg.data.files as files
+
+    photo = SAMPLES / "0003.jpg"
+    full, real, calls = SimpleNamespace(f_bfree=0, f_bavail=0, f_frsize=4096, f_blocks=100), os.statvfs, []
+
+    def statvfs(path: object) -> object:  # full once (the photo's first output), then room again
+        calls.append(path)
+        return full if len(calls) == 1 else real(path)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(files.os, "statvfs", statvfs)
+    code, out = _run("crop", "predict", photo, "-o", tmp_path / "out")
+    assert code == 1 and f"{photo}: {tmp_path / 'out' / '0003_overlay.jpg'}: cannot write (No space left" in out, out
+    assert not (tmp_path / "out" / "0003_mask.png").exists() and not (tmp_path / "out" / "0003_overlay.jpg").exists()
+    monkeypatch.setattr(files.os, "statvfs", os.statvfs)
+    code, out = _run("crop", "predict", photo, "-o", tmp_path / "out")
+    assert code == 0 and "1 predicted" in out, out
+
+
 def test_14_out_of_memory_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A photo that does not fit in memory fails alone; a MemoryError outside any photo is one line too."""
     import agriseg.crop.predict as predict

@@ -656,7 +656,8 @@ def _predict_stream(
                 try:
                     yield it, fut.result()
                 except OSError as err:
-                    yield it, OSError(err.errno, f"cannot write ({err.strerror or err})", str(it.payload.mask))
+                    where = str(err.filename or it.payload.mask)  # the output that could not be written
+                    yield it, OSError(err.errno, f"cannot write ({err.strerror or err})", where)
 
         def flush() -> Iterator[tuple[Item, dict | Exception]]:
             if pending:

@@ -83,6 +83,21 @@ def check_replaceable(path: Path) -> None:
     )
 
 
+def _check_room(tmp: Path) -> None:
+    """Raise ``OSError(ENOSPC)`` when the disk of ``tmp`` is full after writing it. Some writers ignore a
+    short write (Pillow's JPEG and PNG encoders write through the file descriptor and check only for
+    errors): on a full disk they leave a cut-off file and no error, which would take its final name."""
+    import errno
+
+    try:
+        st = os.statvfs(tmp.parent)
+    except (OSError, AttributeError):  # no statvfs (Windows) or a file system that cannot say
+        return
+    free = (st.f_bfree if hasattr(os, "geteuid") and os.geteuid() == 0 else st.f_bavail) * st.f_frsize
+    if st.f_blocks and free < st.f_frsize:  # not one block left: the last write may have been cut short
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+
+
 def _remove(p: Path) -> None:
     if p.is_dir() and not p.is_symlink():
         shutil.rmtree(p, ignore_errors=True)
@@ -284,6 +299,8 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
     _remove(tmp)
     try:
         yield tmp
+        if tmp.is_file():
+            _check_room(tmp)
         if tmp.is_dir():
             (tmp / FOLDER_MARK).write_text("written by agriseg: --overwrite replaces this folder\n")
             if path.is_dir():
