@@ -239,3 +239,12 @@ def test_an_empty_array_a_folder_or_no_paths_are_said_plainly(tmp_path: Path) ->
     assert not (tmp_path / "p").exists() and not (tmp_path / "t").exists()
     with pytest.raises(ValueError, match="long_side"):  # a dict config is validated like the class
         predict_paths([tmp_path], tmp_path / "p", {"long_side": -3})
+
+
+def test_a_killed_runs_temporary_among_the_photos_is_no_photo(tmp_path: Path) -> None:
+    """A SIGKILL while writing into the photos' folder left `.p1_mask.png.agriseg-tmp-7654.png`: the next run
+    listed it as a photo, removed it as stale, then failed it as 'file not found'."""
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "p1.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / ".p1_mask.png.agriseg-tmp-7654.png")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / ".hidden.png")  # a user's hidden photo stays
+    assert [p.name for p in list_images(tmp_path)] == [".hidden.png", "p1.png"]

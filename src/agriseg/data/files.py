@@ -188,6 +188,12 @@ _STALE = re.compile(r"^\..+\.agriseg-[a-z]+-(\d+)(?:\..*)?$")
 _OLD_STALE = re.compile(r"^\.(.+)\.tmp-(\d+)(?:\..*)?$")  # agriseg's temporaries before session 65
 
 
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of agriseg's work-in-progress names (:func:`temporary_sibling`): never an
+    input, even when a killed run left it among the photos."""
+    return _STALE.match(name) is not None
+
+
 def clean_stale_temporaries(folder: str | Path, outputs: Iterable[str] = ()) -> list[Path]:
     """Remove work-in-progress files left in ``folder`` by killed runs (their process no longer exists).
 

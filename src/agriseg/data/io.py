@@ -495,14 +495,17 @@ def list_images(paths: PathsLike) -> list[Path]:
     for p in as_paths(paths):
         if p.is_dir():
             # a link to a missing file stays in: its item fails with a message naming it, the others go on;
-            # macOS's "._name" files (resource forks on other disks) and links in a loop are no photos
+            # macOS's "._name" files (resource forks on other disks), agriseg's own temporaries (a killed run's,
+            # when it wrote into the photos' folder) and links in a loop are no photos
+            from agriseg.data.files import is_temporary
+
             found, loops = [], []
             try:
                 entries = list(p.iterdir())
             except PermissionError:
                 raise NoInputError(f"{p}: cannot read the folder: permission denied") from None
             for f in entries:
-                if f.suffix.lower() not in IMAGE_SUFFIXES or f.name.startswith("._"):
+                if f.suffix.lower() not in IMAGE_SUFFIXES or f.name.startswith("._") or is_temporary(f.name):
                     continue
                 if f.is_file() or _broken_link(f):
                     found.append(f)
