@@ -221,16 +221,15 @@ class SelfTrainer:
     def pool(self) -> list[Path]:
         """Photos used for training: the image folder minus ``exclude_list``, restricted to ``keep``."""
         from agriseg.crop.dataset import read_stem_list
-        from agriseg.crop.pseudolabel.pipeline import read_keep
+        from agriseg.crop.pseudolabel.pipeline import kept_files, read_keep
         from agriseg.data.io import list_images
 
         files = list_images([self.cfg.images])
+        if self.cfg.keep:  # by the names the screening page showed: those of the whole folder
+            files = kept_files(files, read_keep(self.cfg.keep))
         if self.cfg.exclude_list:
             ex = set(read_stem_list(self.cfg.exclude_list))
             files = [f for f in files if f.stem not in ex]
-        if self.cfg.keep:
-            keep = read_keep(self.cfg.keep)
-            files = [f for f in files if f.stem in keep]
         if len(files) < 2:
             raise OptionError(f"{self.cfg.images}: only {len(files)} photos to train on (at least 2 are needed)")
         return files

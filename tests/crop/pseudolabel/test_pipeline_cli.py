@@ -178,3 +178,17 @@ def test_a_users_pseudolabels_json_is_kept(scenes: Path, tmp_path: Path) -> None
     assert (out / "pseudolabels.json").read_text() == '{"my": "notes"}'
     res = CliRunner().invoke(cli, ["crop", "pseudolabel", str(scenes / "images"), "-o", str(tmp_path / "new")])
     assert res.exit_code == 0 and "records" in json.loads((tmp_path / "new" / "pseudolabels.json").read_text())
+
+
+def test_a_screening_export_selects_the_photos_it_shows(tmp_path: Path) -> None:
+    """The page exports its card names; --keep took their 'stem' again: `plot.1.2023-05-01` became `plot.1`
+    (an accepted photo left out), and `a_png` (one of a.jpg / a.png) matched neither."""
+    import json
+
+    from agriseg.crop.pseudolabel.pipeline import kept_files, read_keep
+
+    files = [tmp_path / n for n in ("plot.1.2023-05-01.jpg", "plot.1.2023-06-01.jpg", "a.jpg", "a.png", "b.jpg")]
+    export = tmp_path / "accepted.json"
+    export.write_text(json.dumps({"accepted": ["plot.1.2023-05-01", "a_png", "b.jpg"]}))
+    chosen = kept_files(files, read_keep(export))
+    assert [f.name for f in chosen] == ["plot.1.2023-05-01.jpg", "a.png", "b.jpg"]

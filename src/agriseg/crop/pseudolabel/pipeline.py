@@ -231,7 +231,8 @@ def overlay_jpeg(rgb: np.ndarray, mask: np.ndarray, path: Path, long_side: int =
 
 
 def read_keep(path: str | Path) -> set[str]:
-    """Stems accepted in a screening export: ``{"accepted": [...]}`` or a plain JSON list (names or stems).
+    """The photos accepted in a screening export, as written there: ``{"accepted": [...]}`` or a plain JSON
+    list of the page's names, file names or stems (:func:`kept_files` matches them to photos).
 
     Raises:
         FileNotFoundError / OptionError: naming the file (usage errors on the command line).
@@ -240,13 +241,23 @@ def read_keep(path: str | Path) -> set[str]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: keep file not found")
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8-sig"))  # a BOM (Windows editors) as the CSV readers
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise OptionError(f"--keep {path}: not valid JSON ({err})") from None
     items = data.get("accepted") if isinstance(data, dict) else data
     if not isinstance(items, list):
         raise OptionError(f"--keep {path}: expected a list or an object with an 'accepted' list")
-    return {Path(str(s)).stem for s in items}
+    return {str(s) for s in items}
+
+
+def kept_files(files: list[Path], keep: set[str]) -> list[Path]:
+    """The ``files`` a screening export accepts: each by the name the pseudo-label page gave it (its output
+    name: ``a_png`` where ``a.jpg`` and ``a.png`` share a stem), its file name, or its stem (``plot.1.2023``
+    is one stem, not a name with an extension to strip)."""
+    from agriseg.batch import unique_names
+
+    names = unique_names(files)
+    return [f for f in files if names[f] in keep or f.name in keep or f.stem in keep]
 
 
 # agriseg's version of what crop pseudolabel writes from a photo and options (part of every fingerprint)
@@ -271,7 +282,7 @@ def pseudolabel_files(
         files: photos.
         outdir: output folder.
         opts: options.
-        keep: if given, only photos whose stem is in it are processed.
+        keep: if given, only the photos it accepts are processed (:func:`kept_files`).
         progress: show a tqdm bar.
         strict: stop at the first photo that fails.
 
@@ -290,8 +301,8 @@ def pseudolabel_files(
         (out / sub).mkdir(parents=True, exist_ok=True)
     left_out = 0
     if keep is not None:
-        left_out = sum(f.stem not in keep for f in files)
-        files = [f for f in files if f.stem in keep]
+        chosen = kept_files(files, keep)
+        left_out, files = len(files) - len(chosen), chosen
     depth_src = _DepthSource(opts, out) if opts.source == "depth" else None
     names = unique_names(files)
     items = []
