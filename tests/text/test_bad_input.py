@@ -409,4 +409,4 @@ def test_evaluate_goes_on_past_a_prediction_it_cannot_score(masks: tuple[Path, P
 def test_evaluate_with_too_few_classes_is_a_usage_error(masks: tuple[Path, Path]) -> None:
     pred, truth = masks
     res = _run("text", "evaluate", pred, "-t", truth, "--classes", "others,field")
-    assert res.exit_code == 2 and "beyond the 2 classes given" in _one_line_error(res)
+    assert res.exit_code == 2 and "outside the 2 classes given (0-1" in _one_line_error(res)

@@ -78,6 +78,20 @@ def _pick_bands(descriptions: Sequence[str | None], count: int, bands: Sequence[
 def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np.ndarray, GeoRef | None]:
     """Read an RGB image: (H, W, 3) uint8 and its georeference (GeoTIFF / JPEG 2000 with rasterio) or None.
 
+    See :func:`read_image_valid` (the same, with the image's valid pixels).
+    """
+    img, geo, _ = read_image_valid(path, bands)
+    return img, geo
+
+
+def read_image_valid(
+    path: str | Path, bands: Sequence[int] | None = None
+) -> tuple[np.ndarray, GeoRef | None, np.ndarray | None]:
+    """Read an RGB image, its georeference and which of its pixels hold data.
+
+    The valid pixels ``(H, W)`` bool are None when every pixel is: a raster's nodata value, alpha band or
+    internal mask (in any of the three bands read), a PNG's alpha 0, mark the others.
+
     Integer pixel values are scaled by their bit depth, as every agriseg reader does (a 16-bit value ``v``
     reads as ``round(v * 255 / 65535)``), never stretched per image.
 
@@ -99,17 +113,32 @@ def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np
     if rio is None:
         if bands:
             raise ValueError(f"{p}: --bands applies to GeoTIFF and JPEG 2000 files only")
-        return read_rgb(p), None
+        return read_rgb(p), None, _alpha_valid(p)
     try:
         with open_plain_or_geo(rio, p) as src:
             idx = _pick_bands(src.descriptions, src.count, bands, p)
             arr = np.moveaxis(src.read(idx), 0, -1)  # (3, H, W) -> (H, W, 3)
+            valid = src.read_masks(idx).min(axis=0) > 0  # (H, W): no band of the three is nodata there
             geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
     except ValueError:
         raise
     except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
         raise ValueError(f"{p}: cannot read image ({err})") from err
-    return np.ascontiguousarray(scale_to_uint8(arr, p)), geo
+    return np.ascontiguousarray(scale_to_uint8(arr, p)), geo, None if valid.all() else valid
+
+
+def _alpha_valid(p: Path) -> np.ndarray | None:
+    """The pixels of a PNG (or other PIL image) with alpha above 0; None without alpha or when all are."""
+    from PIL import Image
+
+    try:
+        with Image.open(p) as im:
+            if im.mode not in ("RGBA", "LA"):
+                return None
+            alpha = np.asarray(im.getchannel("A")) > 0  # (H, W)
+    except Exception:  # noqa: BLE001 - read_rgb already read it; a second look that fails marks nothing
+        return None
+    return None if alpha.all() else alpha
 
 
 def image_size(path: str | Path) -> tuple[int, int] | None:

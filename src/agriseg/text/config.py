@@ -157,7 +157,12 @@ class TextEvaluateConfig(StrictModel):
 
     iou_threshold: float = Field(0.5, gt=0.0, le=1.0, description="IoU at which a true instance counts as found")
     min_size: int = Field(4, ge=0, description="instances under this many pixels are ignored (truth and predicted)")
-    ignore_value: int = Field(255, ge=0, le=65535, description="truth value left out of every metric (nodata)")
+    ignore_value: int = Field(
+        255,
+        ge=-(2**31),
+        le=65535,
+        description="truth value left out of every metric (nodata; -1 or -9999 in signed masks)",
+    )
 
 
 class DemoConfig(StrictModel):

@@ -207,7 +207,7 @@ def predict_image(
 
 
 # agriseg's version of what text predict writes from an image, model and options (part of every fingerprint)
-ALGORITHM = "1"
+ALGORITHM = "2"  # 2: nodata pixels are nodata (255) in the mask and in no polygon
 
 # bytes per pixel of segmenting one image, about: reading it (up to 4-byte samples, then uint8 RGB) and its
 # padded PIL copies, the stitched mask (int64, and a copy); per class, a float64 vote plane
@@ -270,10 +270,11 @@ def predict_files(
         ``error``; with the batch's counts.
     """
     from agriseg.batch import Item, run_batch, unique_names
-    from agriseg.data.files import write_json
-    from agriseg.raster.image import GEO_SUFFIXES, read_image
+    from agriseg.data.files import atomic_writes, write_json
+    from agriseg.data.io import log
+    from agriseg.raster.image import GEO_SUFFIXES, read_image_valid
     from agriseg.text.instances import semantic_to_instances, write_instances
-    from agriseg.text.io import write_mask
+    from agriseg.text.io import NODATA, write_mask
 
     names = unique_names(files)
     items = []
@@ -286,11 +287,15 @@ def predict_files(
         items.append(Item(n, Path(f), tuple(outputs), (Path(f),)))
 
     def work(item: Item) -> dict[str, Any]:
-        img, geo = read_image(item.source, bands)
-        sem, preds = predict_image(model, processor, img, class_names, cfg)
+        img, geo, valid = read_image_valid(item.source, bands)  # valid: None when every pixel holds data
+        if valid is not None and not valid.any():  # all nodata: nothing to ask the model, nothing to find
+            log.warning(
+                "%s: every pixel is nodata; its mask is nodata (%d) and it has no polygons", item.source, NODATA
+            )
+            sem, preds = np.zeros(img.shape[:2], np.int64), list[PatchPrediction]()
+        else:
+            sem, preds = predict_image(model, processor, img, class_names, cfg)
         if preds and all("no_mask" in p.report.kinds() for p in preds):  # the mask is background made up
-            from agriseg.data.io import log
-
             log.warning(
                 "%s: the model wrote no mask text for any of its %d tiles; its mask is all background, not a "
                 "prediction (a model not trained for masks as text, or --max-new-tokens too small)",
@@ -303,13 +308,20 @@ def predict_files(
             "valid_patches": sum(p.report.valid for p in preds),
             "repairs": [{"box": list(p.box), "repairs": p.report.summary()} for p in preds if not p.report.valid],
         }
+        if valid is not None:
+            report["nodata_pixels"] = int((~valid).sum())
         o = item.outputs
-        if instances:
-            labels, _ = semantic_to_instances(sem, img)
-            write_mask(labels, o[2], geo, ids=True)  # never wrapped: ids match the GeoJSON's
-            write_instances(labels, sem, class_names, o[3], geo)
-        write_mask(sem, o[0], geo, class_names=list(class_names))
-        write_json(o[1], report)  # written last: its presence marks the image done
+        with atomic_writes(o) as tmp:  # the image's outputs take their names together, or none does
+            if instances:
+                labels, _ = semantic_to_instances(sem, img)
+                if valid is not None:
+                    labels[~valid] = 0  # (H, W): no object (no polygon) made of nodata
+                write_mask(labels, tmp[o[2]], geo, ids=True)  # never wrapped: ids match the GeoJSON's
+                write_instances(labels, sem, class_names, tmp[o[3]], geo)
+            if valid is not None:
+                sem = np.where(valid, sem, NODATA)  # the mask's declared nodata where the image has none
+            write_mask(sem, tmp[o[0]], geo, class_names=list(class_names))
+            write_json(tmp[o[1]], report)
         return {
             "file": str(item.source),
             "status": "ok",
@@ -424,11 +436,13 @@ def predict_paths(
     check_class_words(proc, names, model_name)
     out = Path(outdir)
     options = {**cfg.model_dump(exclude={"batch_size"}), "instances": config.instances, "classes": names}
+    options["bands"] = list(bands) if bands else None  # the bands read change every mask (None: as before)
     recipe = Recipe("text predict", ALGORITHM, options, model_name, [template] if template else [])
 
     def finish(rows: BatchResult) -> None:  # run while the folder is still locked
         if any(r["status"] == "ok" for r in rows):  # only a run that wrote outputs says what made them
-            run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump()}
+            run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump(),
+                   "bands": list(bands) if bands else None}  # fmt: skip
             kept = [r["file"] for r in rows if r["status"] == "kept"]
             if kept:  # outputs left as another model or other options made them: not described by the above
                 run["made_with_other_settings"] = kept

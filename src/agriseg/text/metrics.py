@@ -243,7 +243,7 @@ def evaluate_files(
     from agriseg.text.io import files_by_stem
 
     k = len(class_names)
-    ign = -1 if ignore_value is None else ignore_value
+    ign = UNSCORED if ignore_value is None else ignore_value
     preds = [p for p in predictions if not p.stem.endswith("_instances")]
     files_by_stem(preds, "prediction")  # two of one stem would both be scored against one truth
     truth_files = files_by_stem(list_images([truth_dir]), "truth mask")
@@ -262,8 +262,8 @@ def evaluate_files(
             failed.append(str(err))
             continue
         sem, tsem = pair.sem, pair.tsem
-        valid = tsem != ign  # (H, W)
-        conf += confusion_matrix(sem, tsem, k, ign)
+        valid = tsem != UNSCORED  # (H, W)
+        conf += confusion_matrix(sem, tsem, k, UNSCORED)
         dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
         tsem_v = np.where(valid, tsem, 0)
         if pair.ids is not None:
@@ -293,6 +293,9 @@ def evaluate_files(
     }
 
 
+UNSCORED = 2**31 - 1  # truth pixels left out of every metric (the --ignore-value's, and the image's nodata)
+
+
 @dataclass
 class _Pair:
     """One prediction and its truth, read and checked (:func:`_read_pair`); each array (H, W)."""
@@ -316,7 +319,7 @@ def _read_pair(
     """
     from agriseg.config import OptionError
     from agriseg.raster.image import read_georef
-    from agriseg.text.io import check_same_georef, read_mask
+    from agriseg.text.io import NODATA, check_same_georef, read_mask
 
     if pf.stem not in truth_files:
         raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
@@ -324,12 +327,15 @@ def _read_pair(
     if sem.shape != tsem.shape:
         raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
     check_same_georef(truth_files[pf.stem], pf, read_georef(pf), "its prediction")
-    bad = np.unique(tsem[(tsem != ign) & (tsem >= k)])
+    bad = np.unique(tsem[(tsem != ign) & ((tsem >= k) | (tsem < 0))])
     if bad.size:  # a usage error, the same for every file
         raise OptionError(
-            f"{truth_files[pf.stem]}: class ids {bad.tolist()} beyond the {k} classes given "
-            f"(nodata is --ignore-value {ignore_value})"
+            f"{truth_files[pf.stem]}: class ids {bad.tolist()} outside the {k} classes given (0-{k - 1}; "
+            f"nodata is --ignore-value {ignore_value})"
         )
+    tsem = np.where(tsem == ign, UNSCORED, tsem)  # (H, W): one value for pixels left out, whatever nodata is
+    if k <= NODATA and (nodata := sem == NODATA).any():  # where the image had no data (text predict): unscored
+        sem, tsem = np.where(nodata, 0, sem), np.where(nodata, UNSCORED, tsem)
     if int(sem.max(initial=0)) >= k:
         raise ValueError(f"{pf}: predicted class id {int(sem.max())} beyond the {k} classes given")
     wf = _written_instances(pf)

@@ -1,0 +1,72 @@
+"""Nodata in users' tiles: never segmented, never a polygon, never scored (the text pipeline sweep of session 67)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+rasterio = pytest.importorskip("rasterio")
+
+from rasterio.transform import from_origin  # noqa: E402
+
+import agriseg.text.infer as infer  # noqa: E402
+from agriseg.text.config import PredictConfig  # noqa: E402
+from agriseg.text.io import NODATA, read_mask  # noqa: E402
+from agriseg.text.metrics import evaluate_files  # noqa: E402
+
+CLASSES = ["others", "field"]
+
+
+def _tile(path: Path, nodata_cols: int) -> Path:
+    """A 3-band uint16 GeoTIFF 40 x 40 whose left ``nodata_cols`` columns are nodata (65535)."""
+    a = np.full((3, 40, 40), 3000, np.uint16)
+    a[:, :, :nodata_cols] = 65535
+    profile = {"driver": "GTiff", "height": 40, "width": 40, "count": 3, "dtype": "uint16", "nodata": 65535,
+               "crs": "EPSG:32633", "transform": from_origin(500000, 5000000, 10, 10)}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(a)
+    return path
+
+
+def _all_field(model, processor, img, class_names, cfg):  # noqa: ANN001, ANN202 - predict_image's signature
+    return np.ones(img.shape[:2], np.int64), []  # a model that calls every pixel a field
+
+
+def test_nodata_is_nodata_in_the_mask_and_in_no_polygon(tmp_path: Path, monkeypatch, caplog) -> None:
+    """A tile's nodata (uint16 65535) read as white and was segmented; an all-nodata tile became one polygon."""
+    monkeypatch.setattr(infer, "predict_image", _all_field)
+    tiles = [_tile(tmp_path / "half.tif", 20), _tile(tmp_path / "empty.tif", 40)]
+    with caplog.at_level(logging.WARNING):
+        res = infer.predict_files(None, None, tiles, tmp_path / "out", CLASSES, PredictConfig())
+    assert [r["status"] for r in res] == ["ok", "ok"]
+    mask = read_mask(tmp_path / "out" / "half.tif")
+    assert (mask[:, :20] == NODATA).all() and (mask[:, 20:] == 1).all()
+    feats = json.loads((tmp_path / "out" / "half.geojson").read_text())["features"]
+    assert [f["properties"]["pixels"] for f in feats] == [800]  # the field half only
+    assert json.loads((tmp_path / "out" / "half.json").read_text())["nodata_pixels"] == 800
+    assert (read_mask(tmp_path / "out" / "empty.tif") == NODATA).all()
+    assert json.loads((tmp_path / "out" / "empty.geojson").read_text())["features"] == []
+    assert "empty.tif: every pixel is nodata" in caplog.text
+
+
+def test_evaluate_leaves_the_images_nodata_unscored(tmp_path: Path) -> None:
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    p = np.ones((10, 10), np.uint8)
+    p[:, :5] = NODATA  # where the image had no data
+    t = np.ones((10, 10), np.int16)
+    t[:, :3] = -1  # a signed truth mask's nodata
+    for path, a in ((pred / "a.tif", p), (truth / "a.tif", t)):
+        profile = {"driver": "GTiff", "height": 10, "width": 10, "count": 1, "dtype": a.dtype}
+        with rasterio.open(path, "w", transform=from_origin(0, 10, 1, 1), **profile) as dst:
+            dst.write(a, 1)
+    with pytest.raises(ValueError, match=r"a.tif: class ids \[-1\] outside the 2 classes given"):
+        evaluate_files([pred / "a.tif"], truth, CLASSES)  # a usage error naming the file, not a crash
+    report = evaluate_files([pred / "a.tif"], truth, CLASSES, ignore_value=-1)
+    assert report["images"] == 1 and report["overall_accuracy"] == 1.0, report
+    assert np.asarray(report["confusion"]["counts"]).sum() == 50  # the image's nodata (5 columns) left out
