@@ -416,7 +416,7 @@ def test_a_library_rerun_with_another_model_warns_that_the_output_is_kept(
         for p in other.parameters():
             p.add_(0.5)
     with caplog.at_level("WARNING", logger="agriseg"):
-        assert ScenePredictor(other, 3, {}, {**FAST}).predict(scene, out).status == "skipped"
+        assert ScenePredictor(other, 3, {}, {**FAST}).predict(scene, out).status == "kept"  # not a plain skip
     assert "p.tif: exists and was not made from scene.tif with this model" in caplog.text
     with pytest.raises(ValueError, match="patch_size"):
         ScenePredictor(TinyNet(), 3, {}, {"patch_size": "big"})
