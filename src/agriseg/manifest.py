@@ -322,6 +322,22 @@ def recorded_outputs(folder: str | Path, command: str | None = None) -> dict[str
     return {name: list(rec.get("outputs", [])) for (cmd, name), rec in recs.items() if command in (None, cmd)}
 
 
+def drop_recorded(paths: Sequence[Path], commands: Sequence[str]) -> tuple[list[Path], list[Path]]:
+    """``paths`` without the files that the manifests of their folders record as outputs of ``commands``:
+    inputs given by a glob over a folder the command also writes (``fields predict scenes/*.tif`` puts
+    ``<name>_probs.tif`` beside each scene) must not take a run's own outputs as inputs.
+
+    Returns:
+        ``(kept, dropped)``, each in the order given.
+    """
+    own: set[Path] = set()
+    for folder in {Path(p).parent.resolve() for p in paths}:
+        for command in commands:
+            own |= {(folder / o).resolve() for outs in recorded_outputs(folder, command).values() for o in outs}
+    kept = [p for p in paths if Path(p).resolve() not in own]
+    return kept, [p for p in paths if Path(p).resolve() in own]
+
+
 TABLE_STAMPS = ".agriseg-tables.json"  # table name -> its stamp when the run that wrote it finished
 
 

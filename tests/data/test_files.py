@@ -82,3 +82,27 @@ def test_a_folder_output_never_replaces_a_users_folder_or_the_working_folder(tmp
     (tmp_path / "empty").mkdir()
     write(tmp_path / "empty")  # an empty folder holds nothing to lose
     assert (tmp_path / "empty" / "data.arrow").is_file()
+
+
+def test_one_file_named_twice_is_refused_by_any_name(tmp_path) -> None:
+    """`fields predict s.tif $PWD/s.tif` predicted one scene twice; hard links to one photo were measured twice."""
+    import os
+
+    from agriseg.config import OptionError
+    from agriseg.data.files import check_inputs
+    from agriseg.data.io import list_images_once
+
+    a = tmp_path / "a.png"
+    np_img = np.zeros((4, 4, 3), np.uint8)
+    from PIL import Image
+
+    Image.fromarray(np_img).save(a)
+    os.link(a, tmp_path / "hard.png")
+    for pair in ([a, a], [a, tmp_path / ".." / tmp_path.name / "a.png"], [a, tmp_path / "hard.png"]):
+        with pytest.raises(OptionError, match="given twice"):
+            check_inputs(pair, "scene file")
+    other = tmp_path / "sub"
+    other.mkdir()
+    os.link(a, other / "b.png")
+    with pytest.raises(OptionError, match="given twice"):
+        list_images_once([a, other])

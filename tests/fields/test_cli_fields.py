@@ -443,3 +443,27 @@ def test_a_released_model_is_downloaded_only_after_the_other_checks(
     (tmp_path / "austria" / "chips_austria.parquet").touch()  # a root that passes the check
     res = CliRunner().invoke(main, ["fields", command, "-m", "FTW_PRUE_EFNET_B9", "--root", str(tmp_path)])
     assert res.exit_code == 2 and "not a known model name" in res.output, res.output
+
+
+def test_predict_over_a_glob_never_reads_its_own_outputs(tmp_path, tiny_ckpt) -> None:
+    """`fields predict scenes/*.tif` writes `<name>_probs.tif` beside each scene: the same glob again took them
+    as scenes (each failed: 4 bands). One scene given twice (by two names, or a hard link) was predicted twice."""
+    import os
+
+    from tests.fields.synth_scenes import write_scene
+
+    write_scene(tmp_path / "s.tif", h=64, w=64)
+    args = ["-m", str(tiny_ckpt), "--patch-size", "64"]
+    res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "s.tif"), *args])
+    assert res.exit_code == 0 and (tmp_path / "s_probs.tif").is_file(), res.output
+    glob = sorted(str(p) for p in tmp_path.glob("*.tif"))  # s.tif and s_probs.tif
+    res = CliRunner().invoke(main, ["fields", "predict", *glob, *args])
+    assert res.exit_code == 0 and "1 skipped, 0 failed" in res.output, res.output
+    assert "1 outputs of an earlier run among the scenes given were not read as scenes" in res.output
+    os.link(tmp_path / "s.tif", tmp_path / "again.tif")
+    for twice in (
+        [tmp_path / "s.tif", f"{tmp_path}/../{tmp_path.name}/s.tif"],
+        [tmp_path / "s.tif", tmp_path / "again.tif"],
+    ):
+        res = CliRunner().invoke(main, ["fields", "predict", *map(str, twice), "--outdir", str(tmp_path / "o"), *args])
+        assert res.exit_code == 2 and "given twice" in res.output, res.output

@@ -105,6 +105,13 @@ def _remove(p: Path) -> None:
         p.unlink(missing_ok=True)
 
 
+def file_key(path: Path) -> Any:  # noqa: ANN401 - a hashable identity
+    """What tells files apart: (device, inode) where the file exists (a link and a hard link are the file
+    they lead to), else its resolved path."""
+    resolved, inode = _identity(path)
+    return inode or resolved
+
+
 def _identity(path: Path) -> tuple[Path, tuple[int, int] | None]:
     """A path's resolved form and (device, inode) when it exists, to recognise it through links."""
     try:
@@ -364,10 +371,30 @@ def check_inputs(paths: Iterable[str | Path], what: str) -> None:
     Raises:
         FileNotFoundError: ``<path>: <what> not found`` (and how many more are missing).
     """
-    missing = [Path(p) for p in paths if not os.path.lexists(p)]
+    paths = [Path(p) for p in paths]
+    missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         more = f" (and {len(missing) - 1} more missing)" if len(missing) > 1 else ""
         raise FileNotFoundError(f"{missing[0]}: {what} not found{more}")
+    refuse_twice(paths)
+
+
+def refuse_twice(paths: Iterable[str | Path]) -> None:
+    """Refuse one file named twice (by the same name, another spelling, a link or a hard link): its outputs
+    would be made twice, under two names, or once for both without a word.
+
+    Raises:
+        agriseg.config.OptionError: naming both (a usage error).
+    """
+    from agriseg.config import OptionError
+
+    seen: dict[Any, Path] = {}
+    for p in map(Path, paths):
+        key = file_key(p)
+        if key in seen:
+            first = seen[key]
+            raise OptionError(f"{p}: given twice" + (f" (also as {first})" if str(first) != str(p) else ""))
+        seen[key] = p
 
 
 def ensure_outdir(folder: str | Path) -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
-from agriseg.data.io import NoInputError, PathsLike, list_images
+from agriseg.data.io import NoInputError, PathsLike, list_images, list_images_once
 from agriseg.raster.image import read_image
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.config import grid_within_patch
@@ -357,7 +357,7 @@ def build_dataset(
         check_replaceable(Path(out))  # a folder of the user's is never replaced
     names = parse_class_words(class_words)
     unpaired: list[str] = []  # images without a mask: left out and named, unless strict
-    pairs = pair_files(list_images(images), list_images(masks), None if strict else unpaired)
+    pairs = pair_files(list_images_once(images), list_images_once(masks), None if strict else unpaired)
     if not pairs:
         raise NoInputError(f"no image has a mask of the same name ({len(unpaired)}; the first: {unpaired[0]})")
     proc = None

@@ -17,6 +17,7 @@ from typing import Any, cast
 from agriseg.batch import BatchOptions, BatchResult, Item, batch_keywords, run_batch, unique_names
 from agriseg.config import OptionError
 from agriseg.data.files import check_inputs
+from agriseg.data.io import NoInputError
 from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig
 from agriseg.fields.registry import resize_option
 from agriseg.fingerprint import Recipe
@@ -402,8 +403,13 @@ def predict(
         FileNotFoundError: a scene or the model file is not there.
     """
     batch = batch or BatchOptions()
+    from agriseg.manifest import drop_recorded
+
     check_device(predict.device)
-    paths = [Path(s) for s in scenes]
+    # a glob over a folder an earlier run wrote into (the default: beside the scenes): its outputs are no scenes
+    paths, earlier = drop_recorded([Path(s) for s in scenes], ("fields predict", "fields map"))
+    if not paths and earlier:
+        raise NoInputError(f"{earlier[0]}: an output of an earlier run, not a scene" + _more(earlier))
     if output is not None and outdir is not None:
         raise OptionError(f"-o {output} and --outdir {outdir}: give -o FILE (one scene) or --outdir FOLDER")
     if output is not None and len(paths) > 1:
@@ -447,6 +453,10 @@ def predict(
     )
     if area["km2"] and result.seconds > 0:
         result.note = f", {area['km2']:.1f} km2 at {area['km2'] / result.seconds:.2f} km2/s"
+    if earlier:
+        result.notes.append(
+            f"({len(earlier)} outputs of an earlier run among the scenes given were not read as scenes)"
+        )
     result.notes += [f"{r['output']}: {r['detections']} detections -> {r['fields']} fields" for r in result
                      if r.get("detections") is not None]  # fmt: skip
     return result
@@ -705,7 +715,12 @@ def map_scenes(
     if not dask.scheduler:  # the workers of a cluster elsewhere may have the GPU this machine lacks
         check_device(predict.device)
     check_landcover(polygons)
-    scene_list = [str(s) for s in scenes]
+    from agriseg.manifest import drop_recorded
+
+    kept, earlier = drop_recorded([Path(s) for s in scenes], ("fields predict", "fields map"))
+    if earlier and not kept and not areas:
+        raise NoInputError(f"{earlier[0]}: an output of an earlier run, not a scene" + _more(earlier))
+    scene_list = [str(s) for s in kept]  # a glob over the output folder: its outputs are no scenes
 
     def check_inputs_and_dates() -> None:
         check_inputs(scene_list, "scene file")
@@ -745,4 +760,14 @@ def map_scenes(
             threads_per_worker=dask.threads_per_worker,
             **common,
         )
-    return downloads + rows, merged
+    result = downloads + rows
+    if earlier:
+        result.notes.append(
+            f"({len(earlier)} outputs of an earlier run among the scenes given were not read as scenes)"
+        )
+    return result, merged
+
+
+def _more(items: Sequence[Any]) -> str:
+    """`` (and 2 more)`` after the first of ``items`` named in a message; empty for one."""
+    return f" (and {len(items) - 1} more)" if len(items) > 1 else ""
