@@ -672,3 +672,17 @@ def test_model_empty_or_a_folder(tmp_path: Path, model: str, message: str, monke
     monkeypatch.chdir(tmp_path)
     code, out = _run("crop", "predict", photo, "-o", tmp_path / "out", "-m", model)
     assert code == 2 and message in out, out
+
+
+def test_outputs_an_earlier_run_left_in_a_photo_folder_are_no_photos(tmp_path: Path) -> None:
+    """After `crop predict photos -o photos`, `crop predict photos -o other` segmented 0003_mask.png and
+    0003_overlay.jpg as photos (0003_mask_mask.png ...)."""
+    import shutil
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    shutil.copy(SAMPLES / "0003.jpg", photos)
+    assert _run("crop", "predict", photos, "-o", photos)[0] == 0
+    code, out = _run("crop", "predict", photos, "-o", tmp_path / "other")
+    assert code == 0 and "1 predicted" in out and "2 outputs of an earlier run" in out, out
+    assert sorted(p.name for p in (tmp_path / "other").glob("*.png")) == ["0003_mask.png"]

@@ -721,11 +721,14 @@ def predict_paths(
     from agriseg.data.files import ensure_outdir
     from agriseg.data.io import NoInputError, drop_outputs, list_images_once
     from agriseg.fingerprint import Recipe
+    from agriseg.manifest import drop_recorded
 
     config = as_config(CropPredictConfig, config)
     photos = list_images_once(paths)  # a missing or empty input is refused before the output folder is made
+    photos, recorded = drop_recorded(photos, ("crop predict",))  # an earlier run's masks in a photo folder
     out = ensure_outdir(outdir)
     files, earlier = drop_outputs(photos, out, OUTPUT_SUFFIXES)
+    earlier += recorded
     if not files:
         raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
     pred = load_predictor(
@@ -750,7 +753,7 @@ def predict_paths(
     )
     if earlier:
         n = len(earlier)
-        result.notes.append(f"({n} files in {outdir} named like outputs (<name>_mask.png ...) were not read as photos)")
+        result.notes.append(f"({n} outputs of an earlier run (<name>_mask.png ...) were not read as photos)")
     result.notes += _other_crops(result, _model_name(pred))
     return result
 

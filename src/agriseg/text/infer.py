@@ -420,14 +420,12 @@ def predict_paths(
         }
     )
     files = list_images_once(images)
-    from agriseg.manifest import recorded_outputs
+    from agriseg.manifest import drop_recorded
 
-    # with -o an input folder, what an earlier run wrote there (a_jpg.png ...) is never read as an image
-    own = {(Path(outdir) / o).resolve() for outs in recorded_outputs(outdir, "text predict").values() for o in outs}
-    earlier = [f for f in files if f.resolve() in own]
-    files = [f for f in files if f.resolve() not in own]
+    # what an earlier run wrote into an input folder (a_jpg.png ...: -o that folder) is never read as an image
+    files, earlier = drop_recorded(files, ("text predict",))
     if not files:
-        raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no images")
+        raise NoInputError(f"{earlier[0]}: an output of an earlier run, not an image (no other images given)")
     per_pixel = PIXEL_BYTES + CLASS_BYTES * len(names) + (INSTANCE_BYTES if config.instances else 0)
     check_image_memory(files, per_pixel, cfg.patch)
     check_table(Path(outdir) / "run.json", bool(batch and batch.overwrite), "text predict")  # not a user's file
@@ -451,7 +449,7 @@ def predict_paths(
     rows = predict_files(model, proc, files, out, names, cfg, instances=config.instances, bands=bands,
                          recipe=recipe, batch=batch, finish=finish)  # fmt: skip
     if earlier:
-        rows.notes.append(f"({len(earlier)} files in {outdir} written by an earlier run were not read as images)")
+        rows.notes.append(f"({len(earlier)} outputs of an earlier run among the images were not read as images)")
     return rows
 
 
