@@ -242,7 +242,7 @@ def test_error_messages_name_the_file(tmp_path: Path) -> None:
     assert describe_error(item, ValueError("truncated")) == f"{tmp_path / 'a.jpg'}: truncated"
     assert describe_error(item, ValueError(f"{tmp_path}/mask.png: wrong size")) == f"{tmp_path}/mask.png: wrong size"
     err = OSError(28, "No space left on device", str(tmp_path / "a.png"))
-    assert describe_error(item, err) == f"{tmp_path / 'a.png'}: No space left on device"
+    assert describe_error(item, err) == f"{tmp_path / 'a.jpg'}: {tmp_path / 'a.png'}: No space left on device"
     assert "\n" not in describe_error(item, ValueError("two\nlines"))
 
 
