@@ -316,7 +316,7 @@ def write_growth(
     _write_csv(outdir / "growth_wide.csv", wide, [id_field, *[f"{key} {d}" for d in labels]])
     written = [outdir / "growth.csv", outdir / "growth_wide.csv"]
     if importlib.util.find_spec("matplotlib") is not None:
-        _chart(by_id, key, outdir / "growth.png", layout)
+        _chart(by_id, key, outdir / "growth.png", layout, "plot" if id_field == "plot_id" else "region")
         written.append(outdir / "growth.png")
     return written
 
@@ -389,12 +389,22 @@ AREA_COLUMNS = ("plant_area", "vegetation_area")
 LENGTH_COLUMNS = ("x", "y", "width", "height")
 
 
-def _chart(by_id: dict[str, list[dict[str, Any]]], key: str, path: Path, layout: tuple[int, int] | None) -> None:
+# line styles of the one-chart view: each region's line differs by colour (Okabe-Ito, safe for colour-blind
+# readers), by marker and by dash, so no two of 12 lines look alike even where colours are hard to tell apart
+LINE_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+LINE_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def _chart(
+    by_id: dict[str, list[dict[str, Any]]], key: str, path: Path, layout: tuple[int, int] | None, what: str = "region"
+) -> None:
     """Small multiples (one panel per region, shared axes) or, for up to 12 regions, one labelled chart, over
     days since the first date (photos spaced by time; undated ones are in the tables, not on a time axis).
     Values of a region whose plants the model was mostly unsure of (``model_sure`` under
     :data:`agriseg.crop.traits.regions.CHECK_SURE`) are ringed in magenta: check them; a region empty on
-    every date is titled so."""
+    every date is titled so. ``what``: the word for a region in titles (``plot`` for ``crop plots``)."""
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -431,16 +441,19 @@ def _chart(by_id: dict[str, list[dict[str, Any]]], key: str, path: Path, layout:
     xlabel = f"days since {start}"
 
     n = len(by_id)
+    heading = f"{key} per {what} ({n}), {span}{note}"
     if n <= 12:
         fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
-        for rid, rows in by_id.items():
-            ax.plot(*series(rows), marker="o", lw=1.2, label=title(rid, rows))
+        for i, (rid, rows) in enumerate(by_id.items()):
+            colour, marker, dash = LINE_COLOURS[i % 8], LINE_MARKERS[i % 6], "-" if i < 8 else "--"
+            ax.plot(*series(rows), lw=1.2, ms=4, label=title(rid, rows), color=colour, marker=marker, ls=dash)
             ring(ax, rows, 110, 1.5)
         ax.xaxis.set_major_locator(MaxNLocator(nbins=8, integer=True))
         ax.set_xlabel(xlabel)
         ax.set_ylabel(key)
-        ax.set_title(f"{key} per region ({n}), {span}{note}", fontsize=9)
-        ax.legend(title="region", fontsize=7, ncols=2 if n > 6 else 1)
+        ax.set_title(textwrap.fill(heading, 80), fontsize=9)  # a long title wraps, never cut at the edges
+        ax.legend(title=what, fontsize=7, ncols=2 if n > 6 else 1)
+        fig.tight_layout()
     else:
         side = math.ceil(math.sqrt(n))
         rows_, cols = layout if layout and layout[0] * layout[1] >= n else (math.ceil(n / side), side)
@@ -469,10 +482,14 @@ def _chart(by_id: dict[str, list[dict[str, Any]]], key: str, path: Path, layout:
                 ax.tick_params(labelbottom=False)  # labels under each column's last panel
             if i % cols:
                 ax.tick_params(labelleft=False)
-        fig.suptitle(f"{key} per region ({n}), {span}{note}", fontsize=9)
+        fig.suptitle(textwrap.fill(heading, int(12 * size[0])), fontsize=9)
         fig.supxlabel(xlabel, fontsize=8)
-        fig.supylabel(key, fontsize=8)
-    fig.tight_layout()
+        fig.supylabel(key, fontsize=8, x=0.1 / size[0])
+        # margins in inches, set by hand: tight_layout ignores the figure's own labels (the y label sat on the
+        # left panels' ticks) and took 4 s for 96 panels
+        w, h = size
+        fig.subplots_adjust(left=0.55 / w, right=1 - 0.1 / w, bottom=0.5 / h, top=1 - 0.55 / h, wspace=0.12,
+                            hspace=0.45)  # fmt: skip
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
