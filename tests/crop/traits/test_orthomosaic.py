@@ -306,6 +306,7 @@ def test_growth_chart_spaces_photos_by_time_and_leaves_undated_ones_out(
     names += [ax.get_title() for ax in fig.axes[:regions]] if regions > 2 else []
     assert "2 (empty)" in names and "1" in names
     title = fig.axes[0].get_title() if regions == 2 else fig.get_suptitle()
+    title = " ".join(title.split())  # wrapped to the figure's width
     assert "dates 2024-06-01 .. 2024-06-22" in title and "1 undated photo in the tables only" in title
 
 
