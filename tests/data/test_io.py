@@ -248,3 +248,17 @@ def test_a_killed_runs_temporary_among_the_photos_is_no_photo(tmp_path: Path) ->
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / ".p1_mask.png.agriseg-tmp-7654.png")
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / ".hidden.png")  # a user's hidden photo stays
     assert [p.name for p in list_images(tmp_path)] == [".hidden.png", "p1.png"]
+
+
+def test_float_tiles_of_one_mosaic_read_alike() -> None:
+    """Float tiles were stretched by their own minimum and maximum: reflectance 0.05 / 0.20 read 13 / 51 on one
+    tile and 0 / 26 on a tile with one 1.5 spike; stored as 0-10000 floats, 0 / 255."""
+    from agriseg.data.io import scale_to_uint8
+
+    plain = np.array([[0.05, 0.20]], np.float32)
+    spiked = np.array([[0.05, 0.20, 1.5]], np.float32)
+    assert scale_to_uint8(plain, "a.tif").tolist() == [[13, 51]]
+    assert scale_to_uint8(spiked, "b.tif").tolist() == [[13, 51, 255]]  # a little over 1: clipped
+    assert scale_to_uint8(np.array([[-0.01, 0.2]], np.float32), "c.tif").tolist() == [[0, 51]]
+    assert scale_to_uint8(np.array([[500.0, 2000.0]], np.float32), "d.tif").tolist() == [[2, 8]]  # as 16-bit
+    assert scale_to_uint8(np.array([[10.0, 200.0]], np.float32), "e.tif").tolist() == [[10, 200]]  # 0-255

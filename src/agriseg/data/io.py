@@ -141,7 +141,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
     """Read an image as ``uint8`` RGB ``(H, W, 3)``.
 
     Grayscale is replicated to three channels, alpha is dropped, palette images are expanded and 16-bit
-    or float images are rescaled to 0-255 (by the type's range for integers, by min/max for floats).
+    or float images are rescaled to 0-255 (by the type's range for integers, by their range for floats: 0-1, 0-255
+    or 0-65535; never by an image's own minimum and maximum).
 
     Raises:
         ImageReadError: if the file is missing, not an image, truncated, or has an unusable shape.
@@ -308,7 +309,8 @@ def cv_read(path: str | Path, flags: int) -> np.ndarray | None:
 
 
 def scale_to_uint8(arr: np.ndarray, path: str | Path) -> np.ndarray:
-    """Pixel values as uint8, integers scaled by their bit depth (the rule every reader here follows).
+    """Pixel values as uint8, integers scaled by their bit depth, floats by their range (0-1, 0-255 or 0-65535),
+    never stretched by an image's own values (the rule every reader here follows).
 
     Public for readers of other formats (GeoTIFF and JPEG 2000 through rasterio) so that one pixel value
     always reads the same, whatever else the image holds.
@@ -330,10 +332,11 @@ def _to_uint8(arr: np.ndarray, path: Path) -> np.ndarray:
     arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():
         raise ImageReadError(f"{path}: image has NaN or infinite values")
-    lo, hi = float(arr.min()), float(arr.max())
-    if 0.0 <= lo and hi <= 1.0:
-        return (arr * 255).round().astype(np.uint8)
-    return ((arr - lo) / max(hi - lo, 1e-12) * 255).round().astype(np.uint8)
+    # floats by their range, never by the content either (tiles of one mosaic read alike): reflectance
+    # 0-1 (a little over 1, or under 0, is clipped), else 0-255 values, else 16-bit values (x 255 / 65535)
+    hi = float(arr.max(initial=0.0))
+    top = 1.0 if hi <= 2.0 else 255.0 if hi <= 255.0 else 65535.0
+    return (arr * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
 
 
 def output_names(files: Iterable[Path]) -> dict[Path, str]:

@@ -288,7 +288,7 @@ def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
 
 
 # agriseg's version of what text dataset writes from its inputs and options (part of its fingerprint)
-ALGORITHM = "1"
+ALGORITHM = "2"  # 2: float tiles read by their range, not stretched per tile
 # in a data set folder: the images left out of it, one line each (a re-run that changes nothing reports them)
 FAILED_FILE = "agriseg_failed.json"
 
