@@ -218,3 +218,22 @@ def test_truth_instances_of_a_uint8_map_do_not_wrap_past_255() -> None:
     truth = np.zeros((60, 60), np.uint8)
     truth[::3, ::3] = 1  # 400 separate one-pixel fields
     assert len(np.unique(truth_instances_from_semantic(truth, 2, 1))) - 1 == 400
+
+
+def test_mean_dice_refuses_what_is_no_class_map() -> None:
+    """An all-NaN prediction scored 1.0, ids beyond the classes were ignored, smooth 0 gave NaN (notebook sweep)."""
+    from agriseg.text.reward import mean_dice
+
+    zeros = np.zeros((2, 2), np.int64)
+    for args, match in (
+        ((np.full((2, 2), np.nan), zeros, 2), "not class ids"),
+        ((np.full((2, 2), 0.5), zeros, 2), "not class ids"),
+        ((np.full((2, 2), 3), zeros, 2), "outside 0-1"),
+        ((zeros, zeros - 1, 2), "outside 0-1"),
+        ((zeros, zeros, 0), "num_classes 0"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            mean_dice(*args)
+    with pytest.raises(ValueError, match="smooth 0.0"):
+        mean_dice(zeros, zeros, 2, smooth=0.0)
+    assert mean_dice(zeros - 1, zeros + 1, 2) == pytest.approx(1 / 5)  # -1: a pixel of no class, counted wrong

@@ -32,10 +32,25 @@ def mean_dice(
 
     Returns:
         Mean Dice in [0, 1].
+
+    A negative id in ``pred`` is a pixel of no class (counted wrong for every class: a repaired row).
+
+    Raises:
+        ValueError: shapes that differ, values that are not whole numbers (NaN, probabilities), ids of
+            ``num_classes`` or more, negative truth ids, ``num_classes`` under 1, ``smooth`` not above 0.
     """
+    if num_classes < 1 or not smooth > 0:  # smooth 0 divides 0 by 0 for an absent class; NaN passes no test
+        raise ValueError(f"mean_dice: num_classes {num_classes} must be >= 1 and smooth {smooth} > 0")
     p, t = np.asarray(pred), np.asarray(truth)
     if p.shape != t.shape:
         raise ValueError(f"prediction shape {p.shape} != truth shape {t.shape}")
+    for name, a in (("prediction", p), ("truth", t)):
+        if not a.size:
+            continue
+        if not np.issubdtype(a.dtype, np.number) or not np.array_equal(a, np.round(a)):  # NaN fails too
+            raise ValueError(f"{name} holds {a.dtype} values that are not class ids (argmax or threshold first)")
+        if a.max() >= num_classes or (name == "truth" and a.min() < 0):
+            raise ValueError(f"{name} holds class ids outside 0-{num_classes - 1} ({a.min()}..{a.max()})")
     classes = range(0 if include_background else 1, num_classes)
     scores = []
     for c in classes:
