@@ -74,3 +74,23 @@ def test_boundary_iou_hand_computed():
     assert per[1] == pytest.approx(expected1)
     assert (g & p).sum() == 10 and (g | p).sum() == 30
     assert boundary_iou(truth, truth, 2)[0] == pytest.approx(1.0)
+
+
+def test_metric_settings_are_checked_when_given() -> None:
+    """Names for another class count failed only at compute(), after every update; a NaN ratio at update()
+    ('cannot convert float NaN to integer'); ratio 0 or -1 was taken."""
+    from agriseg.metrics.segmentation import SegmentationMetrics, boundary_iou
+
+    for kwargs, match in (
+        ({"class_names": ["a"]}, "1 class names for 2 classes"),
+        ({"boundary_ratio": float("nan")}, "boundary_ratio nan"),
+        ({"boundary_ratio": 0.0}, "boundary_ratio 0.0"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            SegmentationMetrics(2, **kwargs)
+    with pytest.raises(ValueError, match="num_classes 0"):
+        SegmentationMetrics(0)
+    mask = np.zeros((8, 8), np.int64)
+    for ratio in (0.0, -1.0):
+        with pytest.raises(ValueError, match="boundary ratio"):
+            boundary_iou(mask, mask, ratio=ratio)

@@ -119,7 +119,13 @@ def boundary_band(mask: np.ndarray, d: int) -> np.ndarray:
 
 
 def boundary_dilation(shape: tuple[int, int], ratio: float) -> int:
-    """``d = max(1, round(ratio * diagonal))`` for an image of ``shape``."""
+    """``d = max(1, round(ratio * diagonal))`` for an image of ``shape``.
+
+    Raises:
+        ValueError: a ``ratio`` that is not above 0 and at most 1 (NaN included).
+    """
+    if not 0 < ratio <= 1:
+        raise ValueError(f"boundary ratio {ratio}: a fraction of the image diagonal, above 0 and at most 1")
     return max(1, round(ratio * math.hypot(*shape)))
 
 
@@ -173,6 +179,12 @@ class SegmentationMetrics:
         boundary_ratio: Boundary IoU dilation ratio (reported with the results).
         ignore_index: truth value excluded from every metric.
         class_names: names used in the report.
+
+    Raises:
+        ValueError: fewer than 1 class, a ratio outside (0, 1], as many names as classes not given.
+
+    :meth:`compute` gives NaN for a class neither the truth nor the prediction holds (write it with
+    :func:`agriseg.data.files.write_json`, which writes NaN as null).
     """
 
     def __init__(
@@ -182,6 +194,12 @@ class SegmentationMetrics:
         ignore_index: int = 255,
         class_names: list[str] | None = None,
     ) -> None:
+        if num_classes < 1:
+            raise ValueError(f"num_classes {num_classes}: at least 1")
+        if not 0 < boundary_ratio <= 1:  # said now, not at the first update
+            raise ValueError(f"boundary_ratio {boundary_ratio}: a fraction of the image diagonal, in (0, 1]")
+        if class_names is not None and len(class_names) != num_classes:  # said now, not after every update
+            raise ValueError(f"{len(class_names)} class names for {num_classes} classes")
         self.k, self.ratio, self.ignore = num_classes, boundary_ratio, ignore_index
         self.names = class_names or [str(i) for i in range(num_classes)]
         self.reset()
