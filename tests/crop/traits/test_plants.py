@@ -133,3 +133,13 @@ def test_probability_maps_and_float_photos_are_not_measured_wrongly():
     labels = label_plants(mask.astype(np.float32), min_size=10)  # a 0/1 float mask is a mask
     rgb = np.full((20, 20, 3), 160, np.uint8)
     assert plant_traits(labels, rgb=rgb / 255.0)[0]["mean_g"] == plant_traits(labels, rgb=rgb)[0]["mean_g"]
+
+
+def test_settings_out_of_range_are_refused() -> None:
+    """min_size 0, a NaN or negative split depth, a negative join and an infinite scale were taken silently."""
+    mask = _discs([(40, 40)], 10)
+    for kwargs in ({"min_size": 0}, {"split_depth": float("nan")}, {"split_depth": -1.0}, {"join": -2}):
+        with pytest.raises(ValueError, match="must be >= 1"):
+            label_plants(mask, **kwargs)
+    with pytest.raises(ValueError, match="positive and finite"):
+        plant_traits(label_plants(mask), px_per_mm=float("inf"))

@@ -56,6 +56,8 @@ def label_plants(
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask must be a 2-D (H, W) vegetation mask; got shape {mask.shape}")
+    if not (min_size >= 1 and split_depth >= 0 and join >= 0):  # NaN fails these too
+        raise ValueError(f"min_size {min_size} must be >= 1, split_depth {split_depth} and join {join} >= 0")
     if mask.dtype.kind == "f" and not np.isin(mask, (0.0, 1.0)).all():  # a probability map: every pixel > 0
         raise ValueError("mask holds fractions (probabilities?): threshold it first, e.g. label_plants(p > 0.5)")
     comps, n = ndimage.label(mask, structure=EIGHT)
@@ -225,8 +227,8 @@ def plant_traits(
     for name, other in (("rgb", rgb), ("sure", sure)):
         if other is not None and np.shape(other)[:2] != labels.shape:
             raise ValueError(f"{name} is {np.shape(other)[:2]}, labels {labels.shape}: they must cover one photo")
-    if px_per_mm is not None and not px_per_mm > 0:
-        raise ValueError(f"px_per_mm must be positive (None for pixels); got {px_per_mm}")
+    if px_per_mm is not None and not 0 < px_per_mm < math.inf:
+        raise ValueError(f"px_per_mm must be positive and finite (None for pixels); got {px_per_mm}")
     if rgb is not None:  # colour traits are in 0-255: a float photo in [0, 1] is scaled as predict takes it
         from agriseg.data.io import as_rgb
 
