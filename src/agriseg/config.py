@@ -43,7 +43,7 @@ class RenamedOptionWarning(FutureWarning):
 class StrictModel(BaseModel):
     """Base of every user-facing config: unknown fields are errors."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 T = TypeVar("T", bound=BaseModel)

@@ -322,6 +322,12 @@ def recorded_outputs(folder: str | Path, command: str | None = None) -> dict[str
     return {name: list(rec.get("outputs", [])) for (cmd, name), rec in recs.items() if command in (None, cmd)}
 
 
+def ever_recorded(folder: str | Path, name: str) -> bool:
+    """Whether the manifest of ``folder`` holds a finished record (not a pending one) with the output
+    ``name``: a file or folder an agriseg run made there, before the record a new run is writing."""
+    return any(name in rec.get("outputs", []) and not rec.get("pending") for rec in _lines(Path(folder) / MANIFEST))
+
+
 def drop_recorded(paths: Sequence[Path], commands: Sequence[str]) -> tuple[list[Path], list[Path]]:
     """``paths`` without the files that the manifests of their folders record as outputs of ``commands``:
     inputs given by a glob over a folder the command also writes (``fields predict scenes/*.tif`` puts

@@ -85,24 +85,18 @@ def test_a_folder_output_never_replaces_a_users_folder_or_the_working_folder(tmp
 
 
 def test_one_file_named_twice_is_refused_by_any_name(tmp_path) -> None:
-    """`fields predict s.tif $PWD/s.tif` predicted one scene twice; hard links to one photo were measured twice."""
+    """`fields predict s.tif $PWD/s.tif` predicted one scene twice. Hard links stay files of their own (a
+    shell glob over `cp -al` snapshots)."""
     import os
 
     from agriseg.config import OptionError
     from agriseg.data.files import check_inputs
-    from agriseg.data.io import list_images_once
 
-    a = tmp_path / "a.png"
-    np_img = np.zeros((4, 4, 3), np.uint8)
-    from PIL import Image
-
-    Image.fromarray(np_img).save(a)
-    os.link(a, tmp_path / "hard.png")
-    for pair in ([a, a], [a, tmp_path / ".." / tmp_path.name / "a.png"], [a, tmp_path / "hard.png"]):
+    a = tmp_path / "a.tif"
+    a.write_bytes(b"x")
+    os.link(a, tmp_path / "hard.tif")
+    os.symlink(a, tmp_path / "soft.tif")
+    for pair in ([a, a], [a, tmp_path / ".." / tmp_path.name / "a.tif"], [a, tmp_path / "soft.tif"]):
         with pytest.raises(OptionError, match="given twice"):
             check_inputs(pair, "scene file")
-    other = tmp_path / "sub"
-    other.mkdir()
-    os.link(a, other / "b.png")
-    with pytest.raises(OptionError, match="given twice"):
-        list_images_once([a, other])
+    check_inputs([a, tmp_path / "hard.tif"], "scene file")

@@ -314,3 +314,29 @@ def test_dataset_output_never_replaces_the_working_folder_or_a_users_folder(tmp_
     assert CliRunner().invoke(main, args).exit_code == 0
     res = CliRunner().invoke(main, [*args, "--overwrite", "--seed", "3"])
     assert res.exit_code == 0, res.output
+
+
+def test_a_data_set_folder_of_an_earlier_version_is_still_replaced_by_overwrite(tmp_path: Path) -> None:
+    """Folders written before the .agriseg-output mark were refused as 'a folder agriseg did not write', while
+    the re-run asked for --overwrite: a loop. The manifest's finished record, or an agriseg file, vouches."""
+    from agriseg.data.files import FOLDER_MARK
+
+    img, msk, _ = _write_pairs(tmp_path)
+    out = tmp_path / "ds"
+    args = ["text", "dataset", str(img), "--masks", str(msk), "-o", str(out), "--classes", ",".join(SYNTH_CLASSES)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    (out / FOLDER_MARK).unlink()  # as an earlier version left it
+    res = CliRunner().invoke(main, [*args, "--overwrite", "--seed", "5"])
+    assert res.exit_code == 0, res.output
+    (out / FOLDER_MARK).unlink()
+    (out / ".DS_Store").write_bytes(b"x")
+    model = tmp_path / "model"  # a text model folder of an earlier version: agriseg_text.json is agriseg's
+    model.mkdir()
+    (model / "agriseg_text.json").write_text("{}")
+    from agriseg.data.files import check_replaceable
+
+    check_replaceable(model)
+    shown = tmp_path / "only_finder"
+    shown.mkdir()
+    (shown / ".DS_Store").write_bytes(b"x")  # what a file browser leaves is no user data
+    check_replaceable(shown)

@@ -70,3 +70,42 @@ def test_evaluate_leaves_the_images_nodata_unscored(tmp_path: Path) -> None:
     report = evaluate_files([pred / "a.tif"], truth, CLASSES, ignore_value=-1)
     assert report["images"] == 1 and report["overall_accuracy"] == 1.0, report
     assert np.asarray(report["confusion"]["counts"]).sum() == 50  # the image's nodata (5 columns) left out
+
+
+def test_only_images_with_nodata_or_floats_carry_the_new_reading_rules(tmp_path: Path) -> None:
+    """The rules are in each item's fingerprint, not a new algorithm version: a re-run after the upgrade redoes
+    the outputs of images they change and skips the plain ones."""
+    from PIL import Image
+
+    from agriseg.raster.image import reading_rules
+
+    assert reading_rules(_tile(tmp_path / "nd.tif", 5)) == {"nodata": "masked"}
+    plain = tmp_path / "plain.tif"
+    with rasterio.open(plain, "w", driver="GTiff", height=4, width=4, count=3, dtype="uint8",
+                       crs="EPSG:32633", transform=from_origin(0, 4, 1, 1)) as dst:  # fmt: skip
+        dst.write(np.zeros((3, 4, 4), np.uint8))
+    assert reading_rules(plain) == {}
+    floats = tmp_path / "f.tif"
+    with rasterio.open(floats, "w", driver="GTiff", height=4, width=4, count=3, dtype="float32",
+                       crs="EPSG:32633", transform=from_origin(0, 4, 1, 1)) as dst:  # fmt: skip
+        dst.write(np.zeros((3, 4, 4), np.float32))
+    assert reading_rules(floats) == {"floats": "by range"}
+    Image.fromarray(np.zeros((4, 4, 4), np.uint8), "RGBA").save(tmp_path / "a.png")
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "b.png")
+    assert reading_rules(tmp_path / "a.png") == {"nodata": "masked"} and reading_rules(tmp_path / "b.png") == {}
+
+
+@pytest.mark.parametrize("fill", [9999.0, float("nan")])
+def test_a_float_tiles_nodata_neither_sets_its_range_nor_fails_it(tmp_path: Path, fill: float) -> None:
+    """A 0-1 float tile with nodata 9999 read all black (the fill set the range); with nodata NaN it failed."""
+    from agriseg.raster.image import read_image_valid
+
+    a = np.full((3, 8, 8), 0.5, np.float32)
+    a[:, :, :2] = fill
+    path = tmp_path / "r.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=8, width=8, count=3, dtype="float32", nodata=fill,
+                       crs="EPSG:32633", transform=from_origin(0, 8, 1, 1)) as dst:  # fmt: skip
+        dst.write(a)
+    img, _, valid = read_image_valid(path)
+    assert valid is not None and valid[:, 2:].all() and not valid[:, :2].any()
+    assert (img[valid] == 128).all()

@@ -726,6 +726,8 @@ def predict_paths(
     config = as_config(CropPredictConfig, config)
     photos = list_images_once(paths)  # a missing or empty input is refused before the output folder is made
     photos, recorded = drop_recorded(photos, ("crop predict",))  # an earlier run's masks in a photo folder
+    if not photos:  # before the output folder is made
+        raise NoInputError(f"{recorded[0]}: an output of an earlier crop predict, not a photo")
     out = ensure_outdir(outdir)
     files, earlier = drop_outputs(photos, out, OUTPUT_SUFFIXES)
     earlier += recorded

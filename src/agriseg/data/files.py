@@ -47,6 +47,8 @@ def temporary_sibling(path: str | Path, tag: str = "tmp") -> Path:
 
 
 FOLDER_MARK = ".agriseg-output"  # in every folder atomic_write makes: a later --overwrite may replace it
+AGRISEG_FILES = frozenset({FOLDER_MARK, "agriseg_text.json", "agriseg_train_config.json"})  # agriseg's alone
+SYSTEM_FILES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})  # what a file browser leaves: no user data
 
 
 def check_output_folder(path: str | Path) -> None:
@@ -64,15 +66,21 @@ def check_output_folder(path: str | Path) -> None:
 
 
 def check_replaceable(path: Path) -> None:
-    """Refuse to replace the folder ``path`` by a new output unless it is empty or agriseg wrote it (marked
-    with :data:`FOLDER_MARK`). A user's folder under an output's name is never removed, ``--overwrite`` or
-    not; nor is a folder an agriseg before the mark wrote (its user removes it, knowing what it holds)."""
+    """Refuse to replace the folder ``path`` by a new output unless it is empty or agriseg wrote it: marked
+    with :data:`FOLDER_MARK`, holding a file only agriseg writes (a text model's ``agriseg_text.json``, a
+    training run's ``agriseg_train_config.json``), or recorded as a finished output in the manifest of the
+    folder above (folders written before the mark). A user's folder under an output's name is never
+    removed, ``--overwrite`` or not."""
     check_output_folder(path)
     try:
-        held = [c.name for c in path.iterdir()]
+        held = [c.name for c in path.iterdir() if c.name not in SYSTEM_FILES]
     except OSError:
         return  # unreadable: os.replace says why
-    if not held or FOLDER_MARK in held:
+    if not held or AGRISEG_FILES & set(held):
+        return
+    from agriseg.manifest import ever_recorded
+
+    if ever_recorded(path.parent, path.name):
         return
     from agriseg.config import OptionError
 
@@ -93,7 +101,9 @@ def _check_room(tmp: Path) -> None:
         st = os.statvfs(tmp.parent)
     except (OSError, AttributeError):  # no statvfs (Windows) or a file system that cannot say
         return
-    free = (st.f_bfree if hasattr(os, "geteuid") and os.geteuid() == 0 else st.f_bavail) * st.f_frsize
+    # blocks free to ordinary users: root in a container cannot write into the reserved ones either (real
+    # root on a disk over 95 % full is told the disk is full a little early)
+    free = st.f_bavail * st.f_frsize
     if st.f_blocks and free < st.f_frsize:  # not one block left: the last write may have been cut short
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
 
@@ -103,13 +113,6 @@ def _remove(p: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
     else:
         p.unlink(missing_ok=True)
-
-
-def file_key(path: Path) -> Any:  # noqa: ANN401 - a hashable identity
-    """What tells files apart: (device, inode) where the file exists (a link and a hard link are the file
-    they lead to), else its resolved path."""
-    resolved, inode = _identity(path)
-    return inode or resolved
 
 
 def _identity(path: Path) -> tuple[Path, tuple[int, int] | None]:
@@ -380,8 +383,9 @@ def check_inputs(paths: Iterable[str | Path], what: str) -> None:
 
 
 def refuse_twice(paths: Iterable[str | Path]) -> None:
-    """Refuse one file named twice (by the same name, another spelling, a link or a hard link): its outputs
-    would be made twice, under two names, or once for both without a word.
+    """Refuse one file named twice (by the same name, another spelling or a link): its outputs would be made
+    twice, under two names, or once for both without a word. Hard links are files of their own (snapshots
+    made with ``cp -al`` name one file in many folders).
 
     Raises:
         agriseg.config.OptionError: naming both (a usage error).
@@ -390,7 +394,7 @@ def refuse_twice(paths: Iterable[str | Path]) -> None:
 
     seen: dict[Any, Path] = {}
     for p in map(Path, paths):
-        key = file_key(p)
+        key = p.resolve()
         if key in seen:
             first = seen[key]
             raise OptionError(f"{p}: given twice" + (f" (also as {first})" if str(first) != str(p) else ""))

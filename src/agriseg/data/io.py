@@ -421,15 +421,14 @@ def list_images_once(paths: PathsLike) -> list[Path]:
             a usage error naming it; and what :func:`list_images` raises.
     """
     from agriseg.config import OptionError
-    from agriseg.data.files import file_key
 
     if not as_paths(paths):  # before any output folder is made for nothing
         raise NoInputError("no photos given: name photo files or folders")
-    seen: dict[Any, tuple[Path, Path, int]] = {}  # the file (a hard link too) -> (as listed, its argument, no.)
+    seen: dict[Path, tuple[Path, Path, int]] = {}  # resolved file -> (file as listed, its argument, argument no.)
     files: list[Path] = []
     for i, arg in enumerate(as_paths(paths)):
         for f in list_images([arg]):
-            key = file_key(f)
+            key = f.resolve()
             if key not in seen:
                 seen[key] = (f, arg, i)
                 files.append(f)

@@ -120,11 +120,41 @@ def read_image_valid(
             arr = np.moveaxis(src.read(idx), 0, -1)  # (3, H, W) -> (H, W, 3)
             valid = src.read_masks(idx).min(axis=0) > 0  # (H, W): no band of the three is nodata there
             geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
+        if not valid.all():  # a nodata value (9999, NaN) neither sets the range of the values nor fails them
+            arr = np.where(valid[..., None], arr, 0).astype(arr.dtype)
     except ValueError:
         raise
     except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
         raise ValueError(f"{p}: cannot read image ({err})") from err
     return np.ascontiguousarray(scale_to_uint8(arr, p)), geo, None if valid.all() else valid
+
+
+def reading_rules(path: str | Path) -> dict[str, str]:
+    """The reading rules an image's header says apply to it, for fingerprints: ``{"nodata": "masked"}`` for
+    a raster with a nodata value, alpha band or mask (a PNG with alpha), ``{"floats": "by range"}`` for
+    float pixels; empty for a plain image (whose outputs no later rule changed). Unreadable: empty."""
+    p = Path(path)
+    out: dict[str, str] = {}
+    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
+    try:
+        if rio is not None:
+            with open_plain_or_geo(rio, p) as src:
+                flags = src.mask_flag_enums
+                if src.nodata is not None or any(f != [rio.enums.MaskFlags.all_valid] for f in flags):
+                    out["nodata"] = "masked"
+                if any(np.dtype(d).kind == "f" for d in src.dtypes):
+                    out["floats"] = "by range"
+            return out
+        from PIL import Image
+
+        with Image.open(p) as im:
+            if im.mode in ("RGBA", "LA"):
+                out["nodata"] = "masked"
+            if im.mode == "F":
+                out["floats"] = "by range"
+    except Exception:  # noqa: BLE001 - an unreadable image fails as its own item when it is read
+        return {}
+    return out
 
 
 def _alpha_valid(p: Path) -> np.ndarray | None:

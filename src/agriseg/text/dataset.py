@@ -288,7 +288,7 @@ def to_hf_dataset(records: list[dict[str, Any]]) -> Any:
 
 
 # agriseg's version of what text dataset writes from its inputs and options (part of its fingerprint)
-ALGORITHM = "2"  # 2: float tiles read by their range, not stretched per tile
+ALGORITHM = "1"  # a data set of float tiles: its reading rule is in its fingerprint
 # in a data set folder: the images left out of it, one line each (a re-run that changes nothing reports them)
 FAILED_FILE = "agriseg_failed.json"
 
@@ -402,7 +402,12 @@ def build_dataset(
         return {"samples": len(ds), "longest": longest(ds), "skipped": True, "failed": failed}
 
     options = {**config.model_dump(), "classes": names, "bands": list(bands) if bands else None}
-    item = Item(out.name, out, (out,), tuple(f for pair in pairs for f in pair))
+    from agriseg.raster.image import reading_rules
+
+    floats = any(reading_rules(im).get("floats") for im, _ in pairs)  # read by range since float stretching went
+    item = Item(
+        out.name, out, (out,), tuple(f for pair in pairs for f in pair), {"floats": "by range"} if floats else {}
+    )
     result = run_batch(
         [item],
         work,

@@ -207,7 +207,7 @@ def predict_image(
 
 
 # agriseg's version of what text predict writes from an image, model and options (part of every fingerprint)
-ALGORITHM = "2"  # 2: nodata pixels are nodata (255) in the mask and in no polygon
+ALGORITHM = "1"  # images with nodata or floats: their reading rules are in each item's fingerprint
 
 # bytes per pixel of segmenting one image, about: reading it (up to 4-byte samples, then uint8 RGB) and its
 # padded PIL copies, the stitched mask (int64, and a copy); per class, a float64 vote plane
@@ -272,7 +272,7 @@ def predict_files(
     from agriseg.batch import Item, run_batch, unique_names
     from agriseg.data.files import atomic_writes, write_json
     from agriseg.data.io import log
-    from agriseg.raster.image import GEO_SUFFIXES, read_image_valid
+    from agriseg.raster.image import GEO_SUFFIXES, read_image_valid, reading_rules
     from agriseg.text.instances import semantic_to_instances, write_instances
     from agriseg.text.io import NODATA, write_mask
 
@@ -284,7 +284,9 @@ def predict_files(
         outputs = [outdir / f"{n}{ext}", outdir / f"{n}.json"]
         if instances:
             outputs += [outdir / f"{n}_instances{ext}", outdir / f"{n}.geojson"]
-        items.append(Item(n, Path(f), tuple(outputs), (Path(f),)))
+        # how nodata and float pixels are read is the item's own setting: outputs of such an image made before
+        # these rules are redone, those of a plain image stay current
+        items.append(Item(n, Path(f), tuple(outputs), (Path(f),), resolved=reading_rules(f)))
 
     def work(item: Item) -> dict[str, Any]:
         img, geo, valid = read_image_valid(item.source, bands)  # valid: None when every pixel holds data

@@ -174,6 +174,10 @@ def check_output_dir(cfg: TrainCommon) -> None:
             f"output_dir {cfg.output_dir}: exists and was not written by a training run; choose another "
             "(an earlier run's output is replaced)"
         )
+    if out.is_dir():
+        from agriseg.data.files import check_replaceable
+
+        check_replaceable(out)  # the same test as when the model is saved: said before training, not after
 
 
 def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> tuple[Any, Any, Any, dict]:
