@@ -686,3 +686,9 @@ def test_outputs_an_earlier_run_left_in_a_photo_folder_are_no_photos(tmp_path: P
     code, out = _run("crop", "predict", photos, "-o", tmp_path / "other")
     assert code == 0 and "1 predicted" in out and "2 outputs of an earlier run" in out, out
     assert sorted(p.name for p in (tmp_path / "other").glob("*.png")) == ["0003_mask.png"]
+
+
+def test_evaluate_with_the_photos_as_their_own_labels_is_refused(tmp_path: Path) -> None:
+    """`crop evaluate --images X --masks X` scored every photo against itself: mean 100.00, exit 0."""
+    code, out = _run("crop", "evaluate", "--images", SAMPLES, "--masks", f"{SAMPLES}/../images")
+    assert code == 2 and "the photos' own folder" in out, out

@@ -467,3 +467,11 @@ def test_predict_over_a_glob_never_reads_its_own_outputs(tmp_path, tiny_ckpt) ->
     ):
         res = CliRunner().invoke(main, ["fields", "predict", *map(str, twice), "--outdir", str(tmp_path / "o"), *args])
         assert res.exit_code == 2 and "given twice" in res.output, res.output
+
+
+def test_export_names_in_capitals_are_taken(tmp_path, tiny_ckpt) -> None:
+    """`fields export -o OUT.ONNX` was refused while `.TIF` and `.GPKG` outputs were taken elsewhere."""
+    res = CliRunner().invoke(
+        main, ["fields", "export", str(tiny_ckpt), "--size", "64", "-o", str(tmp_path / "M.SAFETENSORS")]
+    )
+    assert res.exit_code == 0 and (tmp_path / "M.SAFETENSORS").is_file(), res.output

@@ -340,3 +340,10 @@ def test_a_data_set_folder_of_an_earlier_version_is_still_replaced_by_overwrite(
     shown.mkdir()
     (shown / ".DS_Store").write_bytes(b"x")  # what a file browser leaves is no user data
     check_replaceable(shown)
+
+
+def test_make_synthetic_into_an_empty_folder_made_ready(tmp_path: Path) -> None:
+    """`mkdir out` first, then `text make-synthetic -o out`: it said 'exists (use --overwrite)'."""
+    (tmp_path / "syn").mkdir()
+    res = CliRunner().invoke(main, ["text", "make-synthetic", "-o", str(tmp_path / "syn"), "-n", "2", "--size", "32"])
+    assert res.exit_code == 0 and (tmp_path / "syn" / "images").is_dir(), res.output

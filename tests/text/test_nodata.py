@@ -109,3 +109,26 @@ def test_a_float_tiles_nodata_neither_sets_its_range_nor_fails_it(tmp_path: Path
     img, _, valid = read_image_valid(path)
     assert valid is not None and valid[:, 2:].all() and not valid[:, :2].any()
     assert (img[valid] == 128).all()
+
+
+def test_bands_follow_their_colour_interpretation_and_many_unnamed_bands_warn(tmp_path: Path, caplog) -> None:
+    """A BGR tile labelled blue, green, red was read with red and blue swapped; a 13-band tile in Sentinel-2
+    order was read as bands 1-3 (coastal, blue, green) without a word, while an RGB + alpha tile warned."""
+    from rasterio.enums import ColorInterp
+
+    from agriseg.raster.image import read_image, reading_rules
+
+    prof = {"driver": "GTiff", "height": 4, "width": 4, "crs": "EPSG:32633", "transform": from_origin(0, 4, 1, 1)}
+    with rasterio.open(tmp_path / "bgr.tif", "w", count=3, dtype="uint8", photometric="MINISBLACK", **prof) as d:
+        d.write(np.stack([np.full((4, 4), v, np.uint8) for v in (10, 20, 30)]))
+        d.colorinterp = [ColorInterp.blue, ColorInterp.green, ColorInterp.red]
+    assert read_image(tmp_path / "bgr.tif")[0][0, 0].tolist() == [30, 20, 10]
+    assert reading_rules(tmp_path / "bgr.tif") == {"bands": "by colour"}
+    with rasterio.open(tmp_path / "s13.tif", "w", count=13, dtype="uint16", **prof) as d:
+        d.write(np.zeros((13, 4, 4), np.uint16))
+    with rasterio.open(tmp_path / "rgba.tif", "w", count=4, dtype="uint8", photometric="RGB", alpha="YES", **prof) as d:
+        d.write(np.full((4, 4, 4), 200, np.uint8))
+    with caplog.at_level(logging.WARNING):
+        read_image(tmp_path / "s13.tif")
+        read_image(tmp_path / "rgba.tif")
+    assert "s13.tif: 13 bands without descriptions or colours" in caplog.text and "rgba.tif" not in caplog.text

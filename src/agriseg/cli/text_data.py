@@ -54,7 +54,7 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
     from agriseg.batch import check_output
     from agriseg.text.synthetic import SYNTH_CLASSES, write_landscapes
 
-    write_landscapes(check_output(outdir, overwrite), count, size, seed, progress=True)
+    write_landscapes(check_output(outdir, overwrite, empty_dir_ok=True), count, size, seed, progress=True)
     click.echo(f"{outdir}: {count} landscapes of {size} px; classes {','.join(SYNTH_CLASSES)}")
 
 

@@ -43,6 +43,8 @@ def evaluate_folder(
     """
     from agriseg.batch import progress_bar
 
+    if Path(images).resolve() == Path(masks).resolve():  # each photo would be scored against itself: 100 %
+        raise OptionError(f"--masks {masks}: the photos' own folder; give the folder of the labels")
     pairs = match_pairs(images, masks)
     unmatched = unpaired(images, masks)
     metrics = SegmentationMetrics(num_classes, boundary_ratio, 255, class_names)

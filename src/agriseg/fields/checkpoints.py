@@ -155,7 +155,7 @@ def load_fields_model(
         ModelLoadError: naming the file.
     """
     path = Path(path)
-    if path.suffix == ".ckpt":
+    if path.suffix.lower() == ".ckpt":
         return load_ftw_checkpoint(path, device)
     from agriseg.models.io import load_model
 
@@ -184,7 +184,9 @@ def import_ftw_checkpoint(
     from agriseg.config import OptionError
 
     dst = Path(dst)
-    if dst.suffix != ".safetensors":  # the file is safetensors whatever its name; another suffix misleads loaders
+    if (
+        dst.suffix.lower() != ".safetensors"
+    ):  # the file is safetensors whatever its name; another suffix misleads loaders
         raise OptionError(f"{dst}: output must end in .safetensors")
     check_output(dst, overwrite)
     model, cfg, info = load_ftw_checkpoint(src)
@@ -282,7 +284,7 @@ def export_model(model_path: str | Path, output: str | Path, size: int = 256, op
     from agriseg.config import OptionError
 
     out = Path(output)
-    if out.suffix not in (".safetensors", ".onnx"):
+    if out.suffix.lower() not in (".safetensors", ".onnx"):
         raise OptionError(f"{out}: output must end in .safetensors or .onnx")
     if size % 32:
         raise OptionError(f"--size {size}: must be a multiple of 32 (the model halves its input five times)")
@@ -290,7 +292,7 @@ def export_model(model_path: str | Path, output: str | Path, size: int = 256, op
     check_output(Path(str(out) + ".json"), overwrite)  # the model card written beside it
     model, cfg, info = load_fields_model(model_path)
     res: dict[str, Any] = {}
-    if out.suffix == ".onnx":
+    if out.suffix.lower() == ".onnx":
         res = export_onnx(model, out, cfg.in_channels, size, opset, overwrite=overwrite)
     else:
         save_model(model, cfg, out, half=False, extra={k: v for k, v in info.items() if v is not None})

@@ -322,7 +322,7 @@ def default_resize(path: str | Path, info: dict[str, Any] | None = None) -> floa
     """
     if info is None:
         try:
-            suffix = Path(path).suffix
+            suffix = Path(path).suffix.lower()
             info = safetensors_metadata(path) if suffix == ".safetensors" else {"source_format": "ftw-tools"}
         except Exception:  # unreadable: its loading fails later, naming the file
             info = {"source_format": "ftw-tools"}
@@ -334,7 +334,7 @@ def resize_option(model: str | Path, resize: float | None) -> dict[str, float]:
     """``{"model_resize": 2.0}`` for an agriseg import of an ftw-tools checkpoint run at its default resize,
     else nothing: for fingerprints. Such imports ran at 1 before their origin was read (agriseg 0.x); their
     outputs' records lack the key, so a re-run does not take them as this run's."""
-    if resize is None and Path(model).suffix == ".safetensors" and default_resize(model) == 2.0:
+    if resize is None and Path(model).suffix.lower() == ".safetensors" and default_resize(model) == 2.0:
         return {"model_resize": 2.0}
     return {}
 

@@ -60,9 +60,16 @@ def open_plain_or_geo(rio: Any, path: Path) -> Any:  # noqa: ANN401 - rasterio m
         return rio.open(path)
 
 
-def _pick_bands(descriptions: Sequence[str | None], count: int, bands: Sequence[int] | None, p: Path) -> list[int]:
+def _pick_bands(
+    descriptions: Sequence[str | None],
+    count: int,
+    bands: Sequence[int] | None,
+    p: Path,
+    colours: Sequence[str] = (),
+) -> list[int]:
     """1-based band indexes to read as R, G, B: ``bands`` if given, else bands described red / green / blue,
-    else the first three."""
+    else the bands whose colour interpretation is red / green / blue (``colours``: rasterio's ``colorinterp``
+    names), else the first three (with a warning when more bands than R, G, B and an alpha band are there)."""
     if bands:
         if len(bands) != 3 or any(b < 1 or b > count for b in bands):
             raise ValueError(f"{p}: --bands needs three band numbers in 1..{count}, got {list(bands)}")
@@ -70,8 +77,17 @@ def _pick_bands(descriptions: Sequence[str | None], count: int, bands: Sequence[
     desc = [(d or "").strip().lower() for d in descriptions]
     if all(n in desc for n in _RGB_NAMES):
         return [desc.index(n) + 1 for n in _RGB_NAMES]
-    if count == 4 and not any(desc):
-        log.warning("%s: 4 bands without descriptions read as R, G, B (bands 1-3); give --bands if not", p)
+    colours = [c.lower() for c in colours]
+    if all(colours.count(n) == 1 for n in _RGB_NAMES):  # a BGR raster labelled as such is read as R, G, B
+        return [colours.index(n) + 1 for n in _RGB_NAMES]
+    extra = count - 3 - ("alpha" in colours)
+    if extra > 0 and not any(desc):
+        log.warning(
+            "%s: %d bands without descriptions or colours read as R, G, B (bands 1-3); give --bands if not "
+            "(e.g. --bands 4,3,2 for Sentinel-2 in band order)",
+            p,
+            count,
+        )
     return [1, 2, 3] if count >= 3 else [1] * 3
 
 
@@ -116,7 +132,7 @@ def read_image_valid(
         return read_rgb(p), None, _alpha_valid(p)
     try:
         with open_plain_or_geo(rio, p) as src:
-            idx = _pick_bands(src.descriptions, src.count, bands, p)
+            idx = _pick_bands(src.descriptions, src.count, bands, p, [c.name for c in src.colorinterp])
             arr = np.moveaxis(src.read(idx), 0, -1)  # (3, H, W) -> (H, W, 3)
             valid = src.read_masks(idx).min(axis=0) > 0  # (H, W): no band of the three is nodata there
             geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
@@ -132,7 +148,9 @@ def read_image_valid(
 def reading_rules(path: str | Path) -> dict[str, str]:
     """The reading rules an image's header says apply to it, for fingerprints: ``{"nodata": "masked"}`` for
     a raster with a nodata value, alpha band or mask (a PNG with alpha), ``{"floats": "by range"}`` for
-    float pixels; empty for a plain image (whose outputs no later rule changed). Unreadable: empty."""
+    float pixels, ``{"bands": "by colour"}`` for a raster whose colour interpretation puts red, green and
+    blue elsewhere than bands 1-3; empty for a plain image (whose outputs no later rule changed).
+    Unreadable: empty."""
     p = Path(path)
     out: dict[str, str] = {}
     rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
@@ -144,6 +162,11 @@ def reading_rules(path: str | Path) -> dict[str, str]:
                     out["nodata"] = "masked"
                 if any(np.dtype(d).kind == "f" for d in src.dtypes):
                     out["floats"] = "by range"
+                desc = [(d or "").strip().lower() for d in src.descriptions]
+                colours = [c.name.lower() for c in src.colorinterp]
+                if not all(n in desc for n in _RGB_NAMES) and all(colours.count(n) == 1 for n in _RGB_NAMES):
+                    if [colours.index(n) + 1 for n in _RGB_NAMES] != [1, 2, 3]:
+                        out["bands"] = "by colour"  # read as labelled since this rule came
             return out
         from PIL import Image
 

@@ -403,7 +403,7 @@ def build_tiny_model(
     class_names = parse_class_words(class_names)
     cfg = cfg or TinyVLMConfig()
     check_tiny_vlm_config(cfg)
-    check_output(outdir, overwrite)
+    check_output(outdir, overwrite, empty_dir_ok=True)
     model, proc = build_tiny_vlm(class_names, cfg, seed=seed)
     save_tiny_vlm(model, proc, outdir)
     return sum(p.numel() for p in model.parameters())
