@@ -693,6 +693,9 @@ class BatchOptions:
         progress: show a tqdm bar.
         desc: the bar's label.
         unit: what an item is (``img``, ``scene``).
+        named_output: the batch is one item whose output the user named (``-o FILE``): a file in its way
+            that this command did not write is a usage error (:class:`agriseg.config.OptionError`, exit 2),
+            not a failed item.
     """
 
     overwrite: bool = False
@@ -700,6 +703,7 @@ class BatchOptions:
     progress: bool = True
     desc: str = "items"
     unit: str = "item"
+    named_output: bool = False
 
     def labelled(self, desc: str, unit: str, progress: bool = True) -> BatchOptions:
         """These options for a pipeline's items: the bar's label and unit; ``progress=False`` hides the bar."""
@@ -967,6 +971,10 @@ def _plan(
         else:
             where = verdict.detail or item.outputs[0]
             msg = f"{where}: exists and was not written by this command (kept; --overwrite replaces it)"
+            if opts.named_output and len(items) == 1:  # the output named on the command line is in the way
+                from agriseg.config import OptionError
+
+                raise OptionError(msg)
         if opts.strict:
             raise BatchAborted(msg)
         outcomes[i] = Outcome(item, "failed", record or failed(item, msg), msg, verdict.state)

@@ -123,3 +123,13 @@ def test_polygonize_output_recorded_under_its_stem_resumes(tmp_path: Path) -> No
     assert code == 0 and "1 polygonized" in output, output
     items = [json.loads(x).get("item") for x in manifest.read_text().splitlines()]
     assert items.count("r_fields.parquet") == 1 and "r_fields" not in items, items
+
+
+def test_a_users_file_under_the_output_named_with_o_is_a_usage_error(tmp_path: Path) -> None:
+    """README: an output in the way before anything ran is exit 2; `fields polygonize -o mine.parquet` gave 1."""
+    pytest.importorskip("geopandas")
+    raster = _class_raster(tmp_path / "r.tif")
+    (tmp_path / "mine.parquet").write_text("mine")
+    code, output = _run("fields", "polygonize", str(raster), "-o", str(tmp_path / "mine.parquet"))
+    assert code == 2 and "exists and was not written by this command" in output, output
+    assert (tmp_path / "mine.parquet").read_text() == "mine"

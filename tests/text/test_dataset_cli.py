@@ -123,7 +123,7 @@ def test_cli_dataset_reruns_are_fingerprinted(tmp_path: Path) -> None:
     other.mkdir()
     (other / "notes.txt").write_text("a user's folder")
     res = CliRunner().invoke(main, [*args[:6], str(other), *args[7:]])
-    assert res.exit_code == 1 and f"{other}: exists and was not written by this command" in res.output, res.output
+    assert res.exit_code == 2 and f"{other}: exists and was not written by this command" in res.output, res.output
     assert (other / "notes.txt").read_text() == "a user's folder"
 
 

@@ -411,7 +411,7 @@ def build_dataset(
     result = run_batch(
         [item],
         work,
-        options=BatchOptions(overwrite, strict=True, progress=False),
+        options=BatchOptions(overwrite, strict=True, progress=False, named_output=True),
         recipe=Recipe("text dataset", ALGORITHM, options),
         resume=resume,
     )

@@ -244,7 +244,8 @@ def download(
     inputs = _inputs(model)
     request.check(inputs[0])  # a bad --bbox or date range is a usage error before anything is fetched
     item = Item(output.stem, output, (output,), resolved=request.options(), payload=request)
-    return _downloads([item], config, (batch or BatchOptions()).labelled("download", "scene"), model, inputs)
+    opts = dataclasses.replace((batch or BatchOptions()).labelled("download", "scene"), named_output=True)
+    return _downloads([item], config, opts, model, inputs)
 
 
 def model_file(model: str | Path, download: bool = True) -> str:
@@ -447,7 +448,9 @@ def predict(
     result = run_batch(
         items,
         work,
-        options=batch.labelled("predict", "scene", progress=len(items) > 1),
+        options=dataclasses.replace(
+            batch.labelled("predict", "scene", progress=len(items) > 1), named_output=output is not None
+        ),
         recipe=Recipe("fields predict", ALGORITHM["fields predict"], options, model),
         resume=lambda it: {"scene": str(it.source), "output": str(it.outputs[0]), "status": "skipped"},
     )
@@ -514,7 +517,7 @@ def polygonize(
         result = run_batch(
             [Item(out.name, src, (out,), (src,))],  # the name: f.parquet and f.geojson are two products
             work,
-            options=batch.labelled("polygonize", "raster", progress=False),
+            options=dataclasses.replace(batch.labelled("polygonize", "raster", progress=False), named_output=True),
             recipe=Recipe("fields polygonize", ALGORITHM["fields polygonize"], options, None, inputs),
         )
     for r in result:
