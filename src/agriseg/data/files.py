@@ -373,6 +373,7 @@ def check_inputs(paths: Iterable[str | Path], what: str) -> None:
 
     Raises:
         FileNotFoundError: ``<path>: <what> not found`` (and how many more are missing).
+        agriseg.config.OptionError: one file named twice (:func:`refuse_twice`).
     """
     paths = [Path(p) for p in paths]
     missing = [p for p in paths if not os.path.lexists(p)]
@@ -392,7 +393,7 @@ def refuse_twice(paths: Iterable[str | Path]) -> None:
     """
     from agriseg.config import OptionError
 
-    seen: dict[Any, Path] = {}
+    seen: dict[Path, Path] = {}
     for p in map(Path, paths):
         key = p.resolve()
         if key in seen:
