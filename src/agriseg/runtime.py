@@ -17,9 +17,12 @@ from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast
 
 import numpy as np
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 if TYPE_CHECKING:  # torch is imported only where a PyTorch model runs
     import torch
@@ -31,6 +34,24 @@ Optimize = Literal["none", "jit", "onnxruntime"]
 TTAOp = Literal["flip_h", "flip_v", "swap_windows"]
 # inputs with a side under this are padded by repeating their edge pixels before a model sees them
 MIN_SIDE = 32
+
+
+def keeps_torch_threads(fn: Callable[P, R]) -> Callable[P, R]:
+    """Give back PyTorch's thread count after ``fn`` (a library entry point that sets it from ``--threads``):
+    a notebook's later torch code keeps its own."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        import torch
+
+        before = torch.get_num_threads()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(before)
+
+    return wrapper
 
 
 def tune_allocator(mode: Literal["train", "stream"] = "train") -> bool:

@@ -475,3 +475,22 @@ def test_export_names_in_capitals_are_taken(tmp_path, tiny_ckpt) -> None:
         main, ["fields", "export", str(tiny_ckpt), "--size", "64", "-o", str(tmp_path / "M.SAFETENSORS")]
     )
     assert res.exit_code == 0 and (tmp_path / "M.SAFETENSORS").is_file(), res.output
+
+
+def test_a_library_call_gives_back_torchs_thread_count(tmp_path, tiny_ckpt) -> None:
+    """`predict(..., FieldsRunConfig(threads=1))` in a notebook left torch on one thread for the session."""
+    import torch
+
+    from agriseg.fields.config import FieldsRunConfig, PredictConfig
+    from agriseg.fields.mapping.commands import predict
+    from tests.fields.synth_scenes import write_scene
+
+    write_scene(tmp_path / "s.tif", h=64, w=64)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        res = predict([tmp_path / "s.tif"], tiny_ckpt, PredictConfig(patch_size=64), FieldsRunConfig(threads=1),
+                      outdir=tmp_path / "o")  # fmt: skip
+        assert res.counts["ok"] == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -21,7 +21,7 @@ from agriseg.data.io import NoInputError
 from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig
 from agriseg.fields.registry import resize_option
 from agriseg.fingerprint import Recipe
-from agriseg.runtime import check_device
+from agriseg.runtime import check_device, keeps_torch_threads
 from agriseg.vector.config import PolygonizeConfig
 
 # agriseg's versions of what each command writes from the same inputs and options (part of the fingerprints);
@@ -372,6 +372,7 @@ def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConf
     return ScenePredictor(loaded.module, loaded.num_classes, prep, predict, loaded.class_names), "probs"
 
 
+@keeps_torch_threads  # --threads sets torch's for this call only
 @batch_keywords
 def predict(
     scenes: Sequence[str | Path],
@@ -535,6 +536,7 @@ def polygonize(
     return result
 
 
+@keeps_torch_threads  # --threads sets torch's for this call only
 @batch_keywords
 def run_area(
     outdir: str | Path,
