@@ -33,7 +33,8 @@ EXTRA_MODULES = (
     "transformers",
 )
 
-RUNNER = """
+# the modules of ``hide`` made unimportable in a new process, as in an install without them
+HIDE = """
 import importlib.abc, json, sys
 hidden = set({hide!r})
 
@@ -44,6 +45,11 @@ class Hide(importlib.abc.MetaPathFinder):
         return None
 
 sys.meta_path.insert(0, Hide())
+"""
+
+RUNNER = (
+    HIDE
+    + """
 from agriseg.cli import main
 try:
     main({args!r}, prog_name="agriseg")
@@ -51,13 +57,19 @@ finally:
     with open({modules!r}, "w") as f:
         json.dump(sorted(sys.modules), f)
 """
+)
+
+
+def _env() -> dict[str, str]:
+    """This environment, with the checkout's sources first on the path."""
+    return {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
 def run_agriseg(args: list[str], tmp_path: Path, hide: tuple[str, ...] = ()) -> tuple[int, str, str, set[str]]:
     """Exit code, stdout, stderr and imported modules of ``agriseg ARGS`` in a new process, ``hide`` unimportable."""
     modules = tmp_path / "modules.json"
     code = RUNNER.format(hide=tuple(hide), args=args, modules=str(modules))
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = _env()
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     return proc.returncode, proc.stdout, proc.stderr, set(json.loads(modules.read_text()))
 
@@ -138,7 +150,7 @@ for path, cmd in walk(main, []):
     print("CMD", "|".join(path), "agriseg[" in (cmd.help or ""))
 """
     runner = RUNNER.split("from agriseg.cli import main")[0].format(hide=EXTRA_MODULES)
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = _env()
     proc = subprocess.run([sys.executable, "-c", runner + code], env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-3000:]
     names = dict(line[4:].rsplit(" ", 1) for line in proc.stdout.splitlines() if line.startswith("CMD "))
@@ -148,17 +160,9 @@ for path, cmd in walk(main, []):
         assert needs == ("False" if name in base else "True"), name
 
 
-API_RUNNER = """
-import importlib.abc, sys
-hidden = set({hide!r})
-
-class Hide(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in hidden:
-            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
-        return None
-
-sys.meta_path.insert(0, Hide())
+API_RUNNER = (
+    HIDE
+    + """
 from agriseg.extras import MissingExtra
 for call in ("from agriseg.fields import ScenePredictor", "from agriseg.models import build_model; build_model()"):
     try:
@@ -166,12 +170,13 @@ for call in ("from agriseg.fields import ScenePredictor", "from agriseg.models i
     except MissingExtra as err:
         print("missing:", err)
 """
+)
 
 
 def test_python_names_of_an_extra_say_what_to_install() -> None:
     """In the base install, `from agriseg.fields import ScenePredictor` and `build_model()` gave a bare
     `No module named 'torch'`; they say which extra to install, as the commands do."""
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = _env()
     code = API_RUNNER.format(hide=EXTRA_MODULES)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
