@@ -337,9 +337,11 @@ def drop_recorded(paths: Sequence[Path], commands: Sequence[str]) -> tuple[list[
         ``(kept, dropped)``, each in the order given.
     """
     own: set[Path] = set()
-    for folder in {Path(p).parent.resolve() for p in paths}:
-        for command in commands:
-            own |= {(folder / o).resolve() for outs in recorded_outputs(folder, command).values() for o in outs}
+    for folder in {Path(p).parent.resolve() for p in paths}:  # each manifest read once
+        recs = _records_of(_lines(folder / MANIFEST))
+        own |= {
+            (folder / o).resolve() for (cmd, _), rec in recs.items() if cmd in commands for o in rec.get("outputs", [])
+        }
     kept = [p for p in paths if Path(p).resolve() not in own]
     return kept, [p for p in paths if Path(p).resolve() in own]
 

@@ -77,10 +77,9 @@ def _pick_bands(
     desc = [(d or "").strip().lower() for d in descriptions]
     if all(n in desc for n in _RGB_NAMES):
         return [desc.index(n) + 1 for n in _RGB_NAMES]
-    colours = [c.lower() for c in colours]
-    if all(colours.count(n) == 1 for n in _RGB_NAMES):  # a BGR raster labelled as such is read as R, G, B
-        return [colours.index(n) + 1 for n in _RGB_NAMES]
-    extra = count - 3 - ("alpha" in colours)
+    if (by_colour := _colour_bands(desc, colours)) is not None:  # a BGR raster labelled as such: R, G, B
+        return by_colour
+    extra = count - 3 - ("alpha" in [c.lower() for c in colours])
     if extra > 0 and not any(desc):
         log.warning(
             "%s: %d bands without descriptions or colours read as R, G, B (bands 1-3); give --bands if not "
@@ -89,6 +88,15 @@ def _pick_bands(
             count,
         )
     return [1, 2, 3] if count >= 3 else [1] * 3
+
+
+def _colour_bands(desc: Sequence[str], colours: Sequence[str]) -> list[int] | None:
+    """The 1-based bands whose colour interpretation is red, green, blue (each once), when the (lower-case)
+    descriptions ``desc`` do not name them; None otherwise."""
+    colours = [c.lower() for c in colours]
+    if all(n in desc for n in _RGB_NAMES) or not all(colours.count(n) == 1 for n in _RGB_NAMES):
+        return None
+    return [colours.index(n) + 1 for n in _RGB_NAMES]
 
 
 def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np.ndarray, GeoRef | None]:
@@ -163,10 +171,9 @@ def reading_rules(path: str | Path) -> dict[str, str]:
                 if any(np.dtype(d).kind == "f" for d in src.dtypes):
                     out["floats"] = "by range"
                 desc = [(d or "").strip().lower() for d in src.descriptions]
-                colours = [c.name.lower() for c in src.colorinterp]
-                if not all(n in desc for n in _RGB_NAMES) and all(colours.count(n) == 1 for n in _RGB_NAMES):
-                    if [colours.index(n) + 1 for n in _RGB_NAMES] != [1, 2, 3]:
-                        out["bands"] = "by colour"  # read as labelled since this rule came
+                by_colour = _colour_bands(desc, [c.name for c in src.colorinterp])
+                if by_colour not in (None, [1, 2, 3]):
+                    out["bands"] = "by colour"  # read as labelled since this rule came
             return out
         from PIL import Image
 
