@@ -458,9 +458,7 @@ def predict(
     if area["km2"] and result.seconds > 0:
         result.note = f", {area['km2']:.1f} km2 at {area['km2'] / result.seconds:.2f} km2/s"
     if earlier:
-        result.notes.append(
-            f"({len(earlier)} outputs of an earlier run among the scenes given were not read as scenes)"
-        )
+        result.notes.append(_not_read(earlier))
     result.notes += [f"{r['output']}: {r['detections']} detections -> {r['fields']} fields" for r in result
                      if r.get("detections") is not None]  # fmt: skip
     return result
@@ -767,12 +765,15 @@ def map_scenes(
         )
     result = downloads + rows
     if earlier:
-        result.notes.append(
-            f"({len(earlier)} outputs of an earlier run among the scenes given were not read as scenes)"
-        )
+        result.notes.append(_not_read(earlier))
     return result, merged
 
 
 def _more(items: Sequence[Any]) -> str:
     """`` (and 2 more)`` after the first of ``items`` named in a message; empty for one."""
     return f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+
+
+def _not_read(earlier: Sequence[Path]) -> str:
+    """The note of a run given some of its earlier outputs as scenes (:func:`agriseg.manifest.drop_recorded`)."""
+    return f"({len(earlier)} outputs of an earlier run among the scenes given were not read as scenes)"
