@@ -92,12 +92,16 @@ def pseudolabel(paths: tuple[str, ...], outdir: Path, keep: str | None, batch: B
 @click.command()
 @click.argument("outdir", type=click.Path(file_okay=False, exists=True))
 @click.option("--title", default=None, help="Page title. [default: the folder name]")
+@overwrite_option()
 @friendly_errors
-def screen(outdir: str, title: str | None) -> None:
+def screen(outdir: str, title: str | None, overwrite: bool) -> None:
     """Write OUTDIR/screen.html: accept/reject pseudo-masks (keys a/r, j/k), export accepted.json."""
     from agriseg.crop.pseudolabel.screen import write_screen_page
 
-    path = write_screen_page(outdir, title)
+    notes: list[str] = []
+    path = write_screen_page(outdir, title, overwrite=overwrite, notes=notes)
+    for line in notes:
+        click.echo(line, err=True)
     click.echo(f"screening page: {path}\nopen it in a browser; Export saves accepted.json for --keep")
 
 

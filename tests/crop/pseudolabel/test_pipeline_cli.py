@@ -128,6 +128,32 @@ def test_screen_page_escapes_script_end(tmp_path: Path) -> None:
     assert "a</script>" not in page
 
 
+def _one_card(folder: Path) -> None:
+    (folder / "overlays").mkdir()
+    cv2.imwrite(str(folder / "overlays" / "a.jpg"), np.zeros((4, 4, 3), np.uint8))
+    rec = {"stem": "a", "status": "ok", "overlay": "overlays/a.jpg", "fit_quality": 0.5}
+    (folder / "pseudolabels.json").write_text(json.dumps({"records": [rec]}))
+
+
+def test_screen_keeps_a_page_someone_wrote(tmp_path: Path) -> None:
+    _one_card(tmp_path)
+    page = tmp_path / "screen.html"
+    page.write_text("my own page")  # not written by agriseg: kept under another name first
+    r = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "screen.earlier.html").read_text() == "my own page"
+    assert "kept as screen.earlier.html" in r.output
+    assert "<html" in page.read_text()
+    r = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])  # its own page: rewritten quietly
+    assert r.exit_code == 0 and "kept as" not in r.output
+    page.write_text(page.read_text() + "<!-- my notes -->")  # edited after agriseg wrote it: refused
+    r = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])
+    assert r.exit_code == 2 and "changed since agriseg wrote it" in r.output
+    assert page.read_text().endswith("<!-- my notes -->")
+    r = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path), "--overwrite"])
+    assert r.exit_code == 0 and "my notes" not in page.read_text()
+
+
 def test_reduced_fitting_size_keeps_full_size_masks_and_overlays(scenes: Path, tmp_path: Path) -> None:
     from agriseg.crop.pseudolabel.gght import GGHTConfig
 

@@ -206,10 +206,32 @@ def screen_items(outdir: str | Path) -> list[dict]:
     return items
 
 
-def write_screen_page(outdir: str | Path, title: str | None = None) -> Path:
-    """Write ``OUTDIR/screen.html`` (atomic) and return its path."""
+def write_screen_page(
+    outdir: str | Path, title: str | None = None, overwrite: bool = False, notes: list[str] | None = None
+) -> Path:
+    """Write ``OUTDIR/screen.html`` (atomic) and return its path.
+
+    The page is rewritten by every run, like a batch's table: a ``screen.html`` someone changed since agriseg
+    wrote it is refused unless ``overwrite``; one agriseg did not stamp (a user's own, or one of agriseg before
+    stamps) is first kept as ``screen.earlier.html``, and ``notes`` gets the line that says so.
+
+    Raises:
+        FileExistsError: ``screen.html`` was changed since agriseg wrote it and not ``overwrite``.
+    """
+    from agriseg.batch import keep_unstamped_table
+    from agriseg.manifest import seal_tables, table_edited
+
     out = Path(outdir)
     items = screen_items(out)
+    path = out / "screen.html"
+    if not overwrite and table_edited(path):
+        raise FileExistsError(
+            f"{path}: changed since agriseg wrote it (kept; move or rename it to keep your edits, or --overwrite "
+            "replaces it)"
+        )
+    kept = keep_unstamped_table(path, overwrite)
+    if kept and notes is not None:
+        notes.append(kept)
 
     def script(value: Any) -> str:  # JSON that cannot end the <script> it sits in
         return json.dumps(value).replace("</", "<\\/")
@@ -222,4 +244,6 @@ def write_screen_page(outdir: str | Path, title: str | None = None) -> Path:
     }
     # one pass: a title or folder named like a placeholder is never filled in again
     page = re.sub("|".join(fill), lambda m: fill[m.group(0)], _TEMPLATE)
-    return write_text(out / "screen.html", page)
+    write_text(path, page)
+    seal_tables([path])
+    return path
