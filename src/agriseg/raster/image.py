@@ -140,10 +140,14 @@ def read_image_valid(
         return read_rgb(p), None, _alpha_valid(p)
     try:
         with open_plain_or_geo(rio, p) as src:
+            geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
+            if not bands and _is_palette(src):
+                index = src.read(1)  # (H, W) colour numbers
+                arr = _palette_lut(src.colormap(1), int(index.max(initial=0)))[index]  # (H, W, 3) their colours
+                return arr, geo, _valid_or_none(src.read_masks(1) > 0)
             idx = _pick_bands(src.descriptions, src.count, bands, p, [c.name for c in src.colorinterp])
             arr = np.moveaxis(src.read(idx), 0, -1)  # (3, H, W) -> (H, W, 3)
             valid = src.read_masks(idx).min(axis=0) > 0  # (H, W): no band of the three is nodata there
-            geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
         if not valid.all():  # a nodata value (9999, NaN) neither sets the range of the values nor fails them
             arr = np.where(valid[..., None], arr, 0).astype(arr.dtype)
     except ValueError:
@@ -151,6 +155,24 @@ def read_image_valid(
     except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
         raise ValueError(f"{p}: cannot read image ({err})") from err
     return np.ascontiguousarray(scale_to_uint8(arr, p)), geo, None if valid.all() else valid
+
+
+def _is_palette(src: Any) -> bool:  # noqa: ANN401 - a rasterio dataset
+    """Whether ``src`` is one band of colour numbers with a colour table (a palette GeoTIFF)."""
+    return src.count == 1 and src.colorinterp[0].name == "palette" and np.dtype(src.dtypes[0]).kind == "u"
+
+
+def _palette_lut(colormap: dict[int, tuple[int, ...]], top: int) -> np.ndarray:
+    """``(N, 3)`` uint8 colours by number (0..``top`` at least) from rasterio's ``{number: (r, g, b, a)}``;
+    numbers the table lacks read as black."""
+    lut = np.zeros((max(max(colormap, default=0), top) + 1, 3), np.uint8)
+    for k, rgba in colormap.items():
+        lut[k] = rgba[:3]
+    return lut
+
+
+def _valid_or_none(valid: np.ndarray) -> np.ndarray | None:
+    return None if valid.all() else valid
 
 
 def reading_rules(path: str | Path) -> dict[str, str]:
@@ -174,11 +196,13 @@ def reading_rules(path: str | Path) -> dict[str, str]:
                 by_colour = _colour_bands(desc, [c.name for c in src.colorinterp])
                 if by_colour not in (None, [1, 2, 3]):
                     out["bands"] = "by colour"  # read as labelled since this rule came
+                if _is_palette(src):
+                    out["palette"] = "colours"  # read as its colours, not as grey colour numbers
             return out
         from PIL import Image
 
         with Image.open(p) as im:
-            if im.mode in ("RGBA", "LA"):
+            if _has_alpha(im):
                 out["nodata"] = "masked"
             if im.mode == "F":
                 out["floats"] = "by range"
@@ -187,15 +211,21 @@ def reading_rules(path: str | Path) -> dict[str, str]:
     return out
 
 
+def _has_alpha(im: Any) -> bool:  # noqa: ANN401 - a PIL image
+    """Whether a PIL image has alpha: an alpha band, or a palette with transparent colours."""
+    return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+
+
 def _alpha_valid(p: Path) -> np.ndarray | None:
     """The pixels of a PNG (or other PIL image) with alpha above 0; None without alpha or when all are."""
     from PIL import Image
 
     try:
         with Image.open(p) as im:
-            if im.mode not in ("RGBA", "LA"):
+            if not _has_alpha(im):
                 return None
-            alpha = np.asarray(im.getchannel("A")) > 0  # (H, W)
+            rgba = im if im.mode in ("RGBA", "LA") else im.convert("RGBA")  # a palette's transparent colours
+            alpha = np.asarray(rgba.getchannel("A")) > 0  # (H, W)
     except Exception:  # noqa: BLE001 - read_rgb already read it; a second look that fails marks nothing
         return None
     return None if alpha.all() else alpha

@@ -404,10 +404,10 @@ def build_dataset(
     options = {**config.model_dump(), "classes": names, "bands": list(bands) if bands else None}
     from agriseg.raster.image import reading_rules
 
-    floats = any(reading_rules(im).get("floats") for im, _ in pairs)  # read by range since float stretching went
-    item = Item(
-        out.name, out, (out,), tuple(f for pair in pairs for f in pair), {"floats": "by range"} if floats else {}
-    )
+    # rules that changed how some images read (floats by range, palettes as colours): a dataset built from
+    # such images before them is built again; one of plain images keeps its fingerprint
+    rules = {k: v for im, _ in pairs for k, v in reading_rules(im).items() if k in ("floats", "palette")}
+    item = Item(out.name, out, (out,), tuple(f for pair in pairs for f in pair), dict(sorted(rules.items())))
     result = run_batch(
         [item],
         work,
