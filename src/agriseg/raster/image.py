@@ -159,7 +159,7 @@ def read_image_valid(
 
 def _is_palette(src: Any) -> bool:  # noqa: ANN401 - a rasterio dataset
     """Whether ``src`` is one band of colour numbers with a colour table (a palette GeoTIFF)."""
-    return src.count == 1 and src.colorinterp[0].name == "palette" and np.dtype(src.dtypes[0]).kind == "u"
+    return bool(src.count == 1) and src.colorinterp[0].name == "palette" and np.dtype(src.dtypes[0]).kind == "u"
 
 
 def _palette_lut(colormap: dict[int, tuple[int, ...]], top: int) -> np.ndarray:
