@@ -57,6 +57,20 @@ def test_record_errors() -> None:
         patch_records(imgs[0], sems[0] * 0 + 3, ["others", "field"], PatchConfig(patch=16, grid=4), rng)
 
 
+def test_unknown_class_id_names_the_label_file(tmp_path: Path) -> None:
+    """The line named ``a1.png``, the image's name, which the label shares: the label is the file to fix."""
+    from agriseg.text.dataset import records_from_files
+
+    img, msk, sems = _write_pairs(tmp_path)
+    bad = sems[1].astype(np.uint8)
+    bad[:2, :2] = 9
+    Image.fromarray(bad).save(msk / "a1.png")
+    failed: list[str] = []
+    recs = records_from_files(img, msk, SYNTH_CLASSES, PatchConfig(patch=16, grid=4), failed=failed)
+    assert recs and len(failed) == 1
+    assert failed[0].startswith(f"{msk / 'a1.png'}: class ids [9] outside the")
+
+
 def test_hf_dataset_features() -> None:
     datasets = pytest.importorskip("datasets")
     from agriseg.text.dataset import to_hf_dataset

@@ -125,12 +125,7 @@ def patch_records(
         raise ValueError(f"{source or 'image'}: expected (H, W, 3) RGB, got shape {image.shape}")
     if mask.shape != image.shape[:2]:
         raise ValueError(f"{source or 'mask'}: mask shape {mask.shape} != image shape {image.shape[:2]}")
-    bad = (mask < 0) | ((mask >= len(names)) & (mask != NODATA))
-    if bad.any():
-        raise ValueError(
-            f"{source or 'mask'}: class ids {sorted(np.unique(mask[bad]).tolist())[:5]} outside the {len(names)} "
-            f"class names {names} (and not the nodata value {NODATA})"
-        )
+    check_class_ids(mask, names, source or "mask")
     image, mask = pad_edge_tile(image, mask, spec.patch)
     pil = Image.fromarray(image)
     out = []
@@ -175,6 +170,17 @@ def records_from_arrays(
     """Records for in-memory images and masks (named ``array-<i>``)."""
     items = ((img, m, f"array-{i}", "") for i, (img, m) in enumerate(zip(images, masks, strict=True)))
     return _records(items, class_names, spec, seed)
+
+
+def check_class_ids(mask: np.ndarray, names: Sequence[str], where: str | Path) -> None:
+    """Raise ``ValueError`` naming ``where`` when ``mask`` holds ids that are neither a class of ``names`` nor
+    nodata (255)."""
+    bad = (mask < 0) | ((mask >= len(names)) & (mask != NODATA))
+    if bad.any():
+        raise ValueError(
+            f"{where}: class ids {sorted(np.unique(mask[bad]).tolist())[:5]} outside the {len(names)} "
+            f"class names {list(names)} (and not the nodata value {NODATA})"
+        )
 
 
 def _records(
@@ -249,6 +255,7 @@ def records_from_files(
                 if m.shape != img.shape[:2]:
                     raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
                 check_same_georef(m_path, im_path, geo, "its image")
+                check_class_ids(m, check_class_names(class_names), m_path)  # the label file is the one to fix
             except (ValueError, OSError) as err:
                 if failed is None:
                     raise
