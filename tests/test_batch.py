@@ -134,6 +134,9 @@ def test_names_must_be_unique_and_unique_names_makes_them(tmp_path: Path) -> Non
     same = [Item("a", "1", (tmp_path / "a",)), Item("a", "2", (tmp_path / "b",))]
     with pytest.raises(ValueError, match=r"1 and 2 would write outputs of the same name \(a\)"):
         run_batch(same, _work, options=QUIET)
+    case = [Item("North", "North", (tmp_path / "North.tif",)), Item("north", "north", (tmp_path / "north.tif",))]
+    with pytest.raises(ValueError, match=r"North and north would write .*\(North and north, one name on macOS"):
+        run_batch(case, _work, options=QUIET)
 
 
 def test_inputs_are_protected(tmp_path: Path) -> None:
@@ -275,6 +278,22 @@ def test_fingerprints_name_what_changed(tmp_path: Path) -> None:
     photo.write_bytes(b"another photo")
     c = Recipe("crop predict", "2", {"tta": "none"}, model).fingerprint(item)
     assert c.changes(b) == ["agriseg's crop predict algorithm: version 1 -> 2", f"input {photo}"]
+
+
+def test_a_fingerprint_recorded_on_windows_matches_here(tmp_path: Path) -> None:
+    """An output folder first made on Windows (inputs recorded as ``case\\a.jpg``) refused every item on
+    Linux and macOS as "made from another file"."""
+    photo = tmp_path / "case" / "a.jpg"
+    photo.parent.mkdir()
+    photo.write_bytes(b"photo")
+    item = Item("a", photo, (tmp_path / "a_mask.png",), (photo,))
+    now = Recipe("crop predict").fingerprint(item)
+    assert list(now.inputs) == [photo.as_posix()]  # recorded with "/" on every system
+    ((key, identity),) = now.inputs.items()
+    windows = Fingerprint.from_dict({**now.to_dict(), "inputs": {"C:\\data\\case\\a.jpg": identity}})
+    assert now.changes(windows) == []
+    other = Fingerprint.from_dict({**now.to_dict(), "inputs": {"C:\\data\\case\\b.jpg": identity}})
+    assert now.changes(other) and "b.jpg" in now.changes(other)[0]
 
 
 def test_model_identity_is_the_content(tmp_path: Path) -> None:

@@ -898,17 +898,20 @@ def after_batch() -> str | None:
 def _check_distinct(items: Sequence[Item]) -> None:
     """Refuse (a usage error) two inputs whose outputs would share a name, naming both inputs."""
     from agriseg.config import OptionError
+    from agriseg.data.io import name_key
 
     seen: dict[str, Item] = {}
     for it in items:
-        if it.name not in seen:
-            seen[it.name] = it
+        key = name_key(it.name)  # "North" and "north" are one file on macOS and Windows disks
+        if key not in seen:
+            seen[key] = it
             continue
-        first = seen[it.name]
+        first = seen[key]
         a, b = Path(str(first.source)), Path(str(it.source))
         if a.resolve() == b.resolve():
             raise OptionError(f"{b}: given twice (also as {a})" if str(a) != str(b) else f"{b}: given twice")
-        raise OptionError(f"{a} and {b} would write outputs of the same name ({it.name})")
+        same = it.name if it.name == first.name else f"{first.name} and {it.name}, one name on macOS and Windows"
+        raise OptionError(f"{a} and {b} would write outputs of the same name ({same})")
 
 
 def _plan(

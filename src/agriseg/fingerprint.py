@@ -44,7 +44,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
@@ -175,8 +175,9 @@ class Fingerprint:
 
 def _by_name(inputs: dict[str, Any]) -> list[tuple[str, str]]:
     """Input files by file name and identity, not by the path they were given as (``ser2/a.jpg`` and
-    ``/tmp/x/ser2/a.jpg``, or the same folder from another working directory, are one input)."""
-    return sorted((Path(k).name, json.dumps(v, sort_keys=True, default=str)) for k, v in inputs.items())
+    ``/tmp/x/ser2/a.jpg``, or the same folder from another working directory, are one input). A path
+    recorded on Windows (``ser2\\a.jpg``) has the same name on every system."""
+    return sorted((PureWindowsPath(k).name, json.dumps(v, sort_keys=True, default=str)) for k, v in inputs.items())
 
 
 @dataclass
@@ -212,7 +213,7 @@ class Recipe:
             self.algorithm,
             _plain({k: v for k, v in self.options.items() if k not in self.ignore}),
             model_identity(self.model() if callable(self.model) else self.model),
-            {str(Path(f)): file_identity(f, self.content_hash) for f in files},
+            {Path(f).as_posix(): file_identity(f, self.content_hash) for f in files},  # "/" on every system
             _plain(dict(item.resolved)),
             self.config_keys,
         )

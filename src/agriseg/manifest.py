@@ -184,7 +184,7 @@ class ManifestStore:
             self._inputs.update(Path(f).resolve() for f in item.inputs)
             by_folder.setdefault(folder, []).append(json.dumps(rec) + "\n")
         for folder, lines in by_folder.items():
-            with (folder / MANIFEST).open("a") as fh:
+            with (folder / MANIFEST).open("a", encoding="utf-8") as fh:
                 fh.write("".join(lines))
                 fh.flush()
 
@@ -199,7 +199,7 @@ class ManifestStore:
         recs = self._records.setdefault(folder, {})
         recs.pop(("", item.name), None)  # a record from before commands were kept is now this command's
         recs[(self._command, item.name)] = rec
-        with (folder / MANIFEST).open("a") as fh:
+        with (folder / MANIFEST).open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(rec) + "\n")
             fh.flush()
 
@@ -245,7 +245,7 @@ class ManifestStore:
             if self._tables[folder].get(table.name) == self._command:
                 continue
             self._tables[folder][table.name] = self._command
-            with (folder / MANIFEST).open("a") as fh:
+            with (folder / MANIFEST).open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"command": self._command, "table": table.name}) + "\n")
 
     def close(self) -> None:
@@ -388,7 +388,7 @@ def recorded_by(folder: str | Path, command: str) -> bool:
 
 def _table_stamps(folder: Path) -> dict[str, list[Any]]:
     try:
-        stamps = json.loads((folder / TABLE_STAMPS).read_text())
+        stamps = json.loads((folder / TABLE_STAMPS).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return stamps if isinstance(stamps, dict) else {}
@@ -413,7 +413,7 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     out = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:
@@ -446,7 +446,7 @@ def _empty_folder(path: Path) -> bool:
 def _holder(lock: Path) -> tuple[int | None, str]:
     """The pid and host written in a lock (``"1234 host"``; locks of earlier versions hold the pid only)."""
     try:
-        words = lock.read_text().split()
+        words = lock.read_text(encoding="utf-8").split()
         return int(words[0]), (words[1] if len(words) > 1 else "")
     except (OSError, ValueError, IndexError):
         return None, ""

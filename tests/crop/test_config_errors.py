@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -100,6 +102,18 @@ def test_split_files_and_output_folders_are_named(tmp_path):
     (tmp_path / "afile").write_text("x")
     with pytest.raises(OptionError, match=r"afile: output folder is an existing file"):
         ensure_outdir(tmp_path / "afile")
+
+
+def test_split_lists_read_utf8_bom_and_names_of_raw_bytes(tmp_path: Path) -> None:
+    """Self-training writes its split lists as UTF-8 (they were in the locale's encoding: cp1252 on Windows,
+    read back as UTF-8 there, "not a text file"); a name that is not UTF-8 (raw bytes) reads back as itself."""
+    from agriseg.crop.dataset import read_stem_list
+
+    raw = "parcelle_\udce9t\udce9"  # "parcelle_été" in Latin-1 bytes, as os.listdir gives it on Linux
+    (tmp_path / "s.txt").write_text(f"parcelle_été.jpg\n{raw}\n", encoding="utf-8", errors="surrogateescape")
+    assert read_stem_list(tmp_path / "s.txt") == ["parcelle_été", raw]
+    (tmp_path / "bom.txt").write_bytes("\ufeffa.jpg\nb\n".encode())  # saved by Windows Notepad
+    assert read_stem_list(tmp_path / "bom.txt") == ["a", "b"]
 
 
 def test_a_model_the_config_cannot_build_is_a_usage_error_before_any_output(tmp_path, samples_dir):

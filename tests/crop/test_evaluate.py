@@ -37,6 +37,21 @@ def test_missing_labels_are_reported(tmp_path):
     assert "2 images have no label" in format_table(res)
 
 
+def test_a_label_named_on_a_mac_finds_its_photo(tmp_path):
+    """Labels saved on a Mac name "é" as "e" and an accent: "no image has a label of the same name"."""
+    import unicodedata
+
+    from agriseg.crop.dataset import match_pairs
+
+    _pair(tmp_path, unicodedata.normalize("NFC", "café"), None)
+    (tmp_path / "lab" / unicodedata.normalize("NFD", "café.png")).write_bytes(
+        (tmp_path / "img" / unicodedata.normalize("NFC", "café.png")).read_bytes()
+    )
+    assert len(match_pairs(tmp_path / "img", tmp_path / "lab")) == 1
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+    assert res["images"] == 1 and res["images_without_label"] == [] and res["labels_without_image"] == []
+
+
 def test_colormap_labels_matching_no_colour_are_an_error_naming_the_file(tmp_path):
     _pair(tmp_path, "a", np.full((8, 8, 3), 7, np.uint8))
     with pytest.raises(ValueError, match=r"a\.png: no pixel has a colour of the colormap .*7,7,7"):

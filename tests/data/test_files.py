@@ -100,3 +100,58 @@ def test_one_file_named_twice_is_refused_by_any_name(tmp_path) -> None:
         with pytest.raises(OptionError, match="given twice"):
             check_inputs(pair, "scene file")
     check_inputs([a, tmp_path / "hard.tif"], "scene file")
+
+
+def test_pid_alive_tells_ended_processes_and_never_fails(monkeypatch) -> None:
+    """A process that ended but was not waited for (a zombie) held its lock for ever; an OSError other than
+    "no such process" (what Windows raises for an id that runs nothing) stopped every run into the folder."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from agriseg.data.files import pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while pid_alive(child.pid) and time.monotonic() < deadline:  # ends, not yet waited for: a zombie
+        time.sleep(0.05)
+    assert not pid_alive(child.pid)
+    child.wait()
+    assert pid_alive(os.getpid())
+
+    def refuse(pid: int, sig: int) -> None:
+        raise OSError(22, "The parameter is incorrect")
+
+    monkeypatch.setattr(os, "kill", refuse)
+    assert pid_alive(12345678)  # cannot tell: running, so nothing of it is removed
+
+
+def test_a_lock_is_taken_where_there_is_no_fcntl(tmp_path, monkeypatch) -> None:
+    """Windows has no fcntl: the lock of a scene being written was no lock at all there (two runs wrote one
+    scene). Windows' byte lock stands in, simulated here by a module that refuses a second holder."""
+    import errno
+    import sys
+    import types
+
+    from agriseg.data.files import lock_exclusively
+
+    held: set[int] = set()
+
+    def locking(fd: int, mode: int, nbytes: int) -> None:
+        if held:  # one holder at a time, as Windows does across processes
+            raise OSError(errno.EACCES, "Permission denied")
+        held.add(fd)
+
+    monkeypatch.setitem(sys.modules, "fcntl", None)  # import fcntl -> ImportError
+    monkeypatch.setitem(sys.modules, "msvcrt", types.SimpleNamespace(LK_NBLCK=2, locking=locking))
+    with (
+        open(tmp_path / "a.lock", "w", encoding="utf-8") as first,
+        open(tmp_path / "a.lock", "a", encoding="utf-8") as second,
+    ):
+        assert lock_exclusively(first.fileno(), 0.0, lambda: BlockingIOError("busy"))
+        with pytest.raises(BlockingIOError, match="busy"):
+            lock_exclusively(second.fileno(), 0.1, lambda: BlockingIOError("busy"))
+    monkeypatch.setitem(sys.modules, "msvcrt", None)
+    with open(tmp_path / "b.lock", "w", encoding="utf-8") as fh:
+        assert not lock_exclusively(fh.fileno(), 0.0, lambda: BlockingIOError("busy"))  # no way to lock: said so

@@ -162,6 +162,22 @@ def test_output_names_never_differ_in_case_only_and_a_folder_is_added_only_where
     }
 
 
+def test_output_names_of_one_letter_in_two_unicode_forms_differ(tmp_path):
+    """a/café.jpg ("é" one character) and b/café.jpg ("e" and an accent, as macOS writes names) got names that
+    differ here and are one file on a Mac: one mask replaced the other."""
+    import unicodedata
+
+    from agriseg.data.io import name_key, output_names
+
+    nfc, nfd = (unicodedata.normalize(form, "café.jpg") for form in ("NFC", "NFD"))
+    assert nfc != nfd
+    for n in (f"a/{nfc}", f"b/{nfd}"):
+        (tmp_path / n).parent.mkdir(exist_ok=True)
+        (tmp_path / n).write_bytes(b"")
+    names = output_names([tmp_path / "a" / nfc, tmp_path / "b" / nfd])
+    assert len({name_key(n) for n in names.values()}) == 2, names
+
+
 def test_an_empty_file_and_a_file_or_folder_without_permission_say_so(tmp_path, monkeypatch):
     """A 0-byte photo said 'not a readable image'; an unreadable one 'unreadable or truncated image ([Errno 13]
     ...)'; an unreadable folder was a raw 'Permission denied' with exit 1 instead of a usage error."""

@@ -43,7 +43,7 @@ def grpo_cmd(config_path: Path, overrides: tuple[str, ...]) -> None:
     from agriseg.text.grpo import reward_curve, run_grpo
 
     out = run_grpo(_run_config(TEXT_GRPO, config_path, overrides))
-    curve = reward_curve(json.loads((out / "log_history.json").read_text()))
+    curve = reward_curve(json.loads((out / "log_history.json").read_text(encoding="utf-8")))
     if curve:
         click.echo(f"reward (mean Dice) {curve[0][1]:.4f} -> {curve[-1][1]:.4f}; validity {curve[-1][3]:.3f}")
     click.echo(f"{out}: GRPO model saved")

@@ -10,7 +10,8 @@ import numpy as np
 
 from agriseg.config import OptionError
 from agriseg.crop.labels import LabelMode, read_label
-from agriseg.data.io import IMAGE_SUFFIXES, read_rgb
+from agriseg.data.files import TEXT_ERRORS
+from agriseg.data.io import IMAGE_SUFFIXES, read_rgb, stem_key
 
 
 def match_pairs(images: str | Path, labels: str | Path) -> dict[str, tuple[Path, Path]]:
@@ -40,9 +41,9 @@ def _by_stem(folder: Path) -> dict[str, Path]:
     for p in sorted(folder.iterdir()):
         if p.suffix.lower() not in IMAGE_SUFFIXES:
             continue
-        if p.stem in out:
-            raise OptionError(f"{out[p.stem]} and {p.name}: two images of one name in {folder}; keep one")
-        out[p.stem] = p
+        if (key := stem_key(p)) in out:
+            raise OptionError(f"{out[key]} and {p.name}: two images of one name in {folder}; keep one")
+        out[key] = p
     return out
 
 
@@ -56,11 +57,12 @@ def read_stem_list(path: str | Path) -> list[str]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: list of photo names not found")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise ValueError(f"{path}: not a text file of photo names") from None
-    return [Path(s.strip()).stem for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    raw = path.read_bytes()
+    if b"\0" in raw:
+        raise ValueError(f"{path}: not a text file of photo names")
+    # UTF-8 (a BOM allowed); a name in another encoding (a file name of raw bytes) is kept as those bytes
+    lines = raw.decode("utf-8", errors=TEXT_ERRORS).removeprefix("\ufeff").splitlines()
+    return [stem_key(s.strip()) for s in lines if s.strip() and not s.lstrip().startswith("#")]
 
 
 def split_stems(

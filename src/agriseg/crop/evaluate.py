@@ -114,10 +114,10 @@ def _pair(
 
 def unpaired(images: str | Path, masks: str | Path) -> dict[str, list[str]]:
     """Files of each folder without a partner of the same stem in the other."""
-    from agriseg.data.io import IMAGE_SUFFIXES
+    from agriseg.data.io import IMAGE_SUFFIXES, stem_key
 
-    imgs = {p.stem: p.name for p in Path(images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    labs = {p.stem: p.name for p in Path(masks).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    imgs = {stem_key(p): p.name for p in Path(images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    labs = {stem_key(p): p.name for p in Path(masks).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
     return {
         "images_without_label": sorted(imgs[s] for s in imgs.keys() - labs.keys()),
         "labels_without_image": sorted(labs[s] for s in labs.keys() - imgs.keys()),

@@ -30,7 +30,7 @@ def _title(card: Path) -> str:
     """The line after a card's heading (what the model segments)."""
     if not card.is_file():
         return ""
-    lines = [ln.strip() for ln in card.read_text().splitlines() if ln.strip()]
+    lines = [ln.strip() for ln in card.read_text(encoding="utf-8").splitlines() if ln.strip()]
     body = [ln for ln in lines if not ln.startswith("#")]
     first = body[0] if body else ""
     return first.split(". ")[0].split(" (")[0].rstrip(".,")
@@ -46,7 +46,7 @@ def model_card(name: str) -> str:
 
     for entry in packaged_models():
         if entry["name"] == name:
-            return Path(entry["card"]).read_text() if entry["card"] else f"{name}: no model card"
+            return Path(entry["card"]).read_text(encoding="utf-8") if entry["card"] else f"{name}: no model card"
     from agriseg.models.io import PACKAGED
 
     raise OptionError(f"{name}: no packaged crop model of that name ({', '.join(PACKAGED)})")

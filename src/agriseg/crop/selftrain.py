@@ -26,7 +26,7 @@ from pydantic import Field, model_validator
 from agriseg.config import OptionError, StrictModel, renamed_names, with_updates
 from agriseg.crop.config import AdaptConfig, DataConfig, TrainConfig
 from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig
-from agriseg.data.files import atomic_write, write_json
+from agriseg.data.files import TEXT_ERRORS, atomic_write, write_json
 from agriseg.models.config import ModelConfig
 
 if TYPE_CHECKING:
@@ -286,8 +286,8 @@ class SelfTrainer:
         train = [s for s in stems if s not in set(sel)]
         tl, sl = self.out / "train_stems.txt", self.out / "select_stems.txt"
         self.out.mkdir(parents=True, exist_ok=True)
-        tl.write_text("\n".join(train) + "\n")
-        sl.write_text("\n".join(sel) + "\n")
+        tl.write_text("\n".join(train) + "\n", encoding="utf-8", errors=TEXT_ERRORS)  # names of any encoding
+        sl.write_text("\n".join(sel) + "\n", encoding="utf-8", errors=TEXT_ERRORS)
         return tl, sl
 
     # --- stages -----------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -246,7 +247,7 @@ def lock_exclusively(fd: int, wait_s: float, busy: Callable[[], BaseException]) 
     try:
         import fcntl
     except ImportError:
-        return False
+        return _lock_windows(fd, wait_s, busy)
     deadline = time.monotonic() + wait_s
     while True:
         try:
@@ -260,17 +261,69 @@ def lock_exclusively(fd: int, wait_s: float, busy: Callable[[], BaseException]) 
             return False
 
 
+def _lock_windows(fd: int, wait_s: float, busy: Callable[[], BaseException]) -> bool:
+    """:func:`lock_exclusively` where there is no ``fcntl`` (Windows): a lock on the file's first byte, which
+    Windows releases when the file is closed; False where it cannot be taken (no ``msvcrt``, a folder)."""
+    import errno
+    import time
+
+    try:
+        import msvcrt
+    except ImportError:
+        return False
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+            return True
+        except OSError as err:
+            if err.errno not in (errno.EACCES, errno.EDEADLK):  # not "held by another process"
+                return False
+            if time.monotonic() >= deadline:
+                raise busy() from None
+            time.sleep(0.05)
+
+
 def pid_alive(pid: int) -> bool:
-    """Whether a process with this id is running (this process counts as running)."""
+    """Whether a process with this id is running (this process counts as running; a process that ended but
+    was not yet waited for, a zombie, does not). Where it cannot be told, running: a lock or temporary of a
+    process that may still run is never removed."""
     if pid == os.getpid():
         return True
+    if sys.platform == "win32":
+        return _windows_pid_alive(pid)
     try:
-        os.kill(pid, 0)
+        os.kill(pid, 0)  # signal 0: only checks that the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except OSError:  # not ours to signal (PermissionError), or unknown
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): it exists
+    return state not in ("Z", "X")  # zombie or dead: ended
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    """``pid_alive`` on Windows, through the Win32 API: there ``os.kill(pid, 0)`` does not check a process but
+    sends a Ctrl-C event, and raises a plain OSError for an id that runs no process. Written with ctypes
+    because the standard library has no call for it (psutil has one, but is not a dependency)."""
+    import ctypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)  # type: ignore[attr-defined]
+    query_limited_information, still_active, access_denied = 0x1000, 259, 5
+    handle = kernel32.OpenProcess(query_limited_information, False, pid)
+    if not handle:  # access denied: another user's process, which exists; any other error: none runs
+        return bool(ctypes.get_last_error() == access_denied)  # type: ignore[attr-defined]
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True
+        return code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)
 
 
 def process_start_time(pid: int) -> float | None:
@@ -280,9 +333,10 @@ def process_start_time(pid: int) -> float | None:
     Written here because the standard library has no call for it (psutil has one, but is not a dependency).
     """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
         ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, counted after "pid (name)"
-        boot = next(int(x.split()[1]) for x in Path("/proc/stat").read_text().splitlines() if x.startswith("btime"))
+        lines = Path("/proc/stat").read_text(encoding="utf-8").splitlines()
+        boot = next(int(x.split()[1]) for x in lines if x.startswith("btime"))
         return boot + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return None
@@ -318,7 +372,7 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
         if tmp.is_file():
             _check_room(tmp)
         if tmp.is_dir():
-            (tmp / FOLDER_MARK).write_text("written by agriseg: --overwrite replaces this folder\n")
+            (tmp / FOLDER_MARK).write_text("written by agriseg: --overwrite replaces this folder\n", encoding="utf-8")
             if path.is_dir():
                 check_replaceable(path)
                 _remove(path)

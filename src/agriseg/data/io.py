@@ -16,6 +16,7 @@ import errno
 import logging
 import os
 import re
+import unicodedata
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -346,7 +347,8 @@ def output_names(files: Iterable[Path]) -> dict[Path, str]:
     their parent folders added (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``; ``x/scene.tif``,
     ``y/scene.tif`` -> ``x_scene_tif``, ``y_scene_tif``) until every name differs; a number is added only
     if that still collides (``a.jpg``, ``a.JPG`` in one folder -> ``a_jpg``, ``a_jpg_2``: folders cannot
-    tell them apart). Names differing only in case collide: on macOS and Windows disks they are one file.
+    tell them apart). Names differing only in case, or in the Unicode form of one letter ("é" as one character
+    or as "e" and an accent, as macOS writes it), collide: on macOS and Windows disks they are one file.
     """
     files = list(dict.fromkeys(Path(f) for f in files))
     level = dict.fromkeys(files, 0)
@@ -354,7 +356,7 @@ def output_names(files: Iterable[Path]) -> dict[Path, str]:
     for _ in range(8):
         groups: dict[str, list[Path]] = {}
         for f in files:
-            groups.setdefault(names[f].casefold(), []).append(f)
+            groups.setdefault(name_key(names[f]), []).append(f)
         clashing = [g for g in groups.values() if len(g) > 1]
         grow = [f for g in clashing for f in g if level[f] == 0 or len({x.resolve().parent for x in g}) > 1]
         if not grow:  # no clash, or only files of one folder, which their folders cannot tell apart
@@ -365,12 +367,24 @@ def output_names(files: Iterable[Path]) -> dict[Path, str]:
     taken: set[str] = set()
     for f in files:  # last resort: number the remaining duplicates in input order
         base, number, name = names[f], 1, names[f]
-        while name.casefold() in taken:
+        while name_key(name) in taken:
             number += 1
             name = f"{base}_{number}"
         names[f] = name
-        taken.add(name.casefold())
+        taken.add(name_key(name))
     return names
+
+
+def name_key(name: str) -> str:
+    """What a file name is on the disks of macOS and Windows, which ignore case and store "é" one way:
+    two names with one key are one file there."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
+def stem_key(f: str | Path) -> str:
+    """A file's stem as photos and labels are matched by: "é" written one way (macOS writes it as "e" and an
+    accent), so a label saved on a Mac finds its photo."""
+    return unicodedata.normalize("NFC", Path(f).stem)
 
 
 def _name_at(f: Path, level: int) -> str:

@@ -25,7 +25,7 @@ def available_memory() -> int | None:
     """Bytes this process can still allocate (None where the system does not say)."""
     found: list[int] = []
     try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
+        for line in Path("/proc/meminfo").read_text(encoding="utf-8").splitlines():
             if line.startswith("MemAvailable:"):
                 found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
@@ -35,8 +35,8 @@ def available_memory() -> int | None:
         ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),  # v1
     ):
         try:
-            limit = Path(limit_file).read_text().strip()
-            usage = int(Path(usage_file).read_text().strip())
+            limit = Path(limit_file).read_text(encoding="utf-8").strip()
+            usage = int(Path(usage_file).read_text(encoding="utf-8").strip())
         except (OSError, ValueError):
             continue
         if limit.isdigit() and int(limit) < 1 << 60:  # "max" or a huge number: no limit

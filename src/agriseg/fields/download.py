@@ -358,7 +358,7 @@ def _load_state(pdir: Path, request: dict) -> dict | None:
     if not manifest.is_file():
         return None
     try:
-        state = json.loads(manifest.read_text())
+        state = json.loads(manifest.read_text(encoding="utf-8"))
     except ValueError:
         return None
     return state if state.get("request") == request else None

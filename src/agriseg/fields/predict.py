@@ -28,7 +28,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -579,7 +579,7 @@ def warn_if_reflectance(scene: Path) -> None:
 def _load_progress(progress: Path, fingerprint: str) -> dict[str, int] | None:
     """The saved state of an interrupted run with the same fingerprint, else None (start afresh)."""
     try:
-        data = json.loads(progress.read_text())
+        data = json.loads(progress.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if data.get("fingerprint") != fingerprint or "rows_done" not in data or "next_row" not in data:
@@ -591,7 +591,7 @@ def _save_progress(progress: Path, fingerprint: str, state: dict[str, int]) -> N
     from agriseg.data.files import temporary_sibling
 
     tmp = temporary_sibling(progress)
-    tmp.write_text(json.dumps({"fingerprint": fingerprint, **state}))
+    tmp.write_text(json.dumps({"fingerprint": fingerprint, **state}), encoding="utf-8")
     os.replace(tmp, progress)
 
 
@@ -605,13 +605,14 @@ def _exclusive(output: Path) -> Iterator[None]:
     """Hold a lock file next to ``output`` so two processes never write the same scene."""
     output.parent.mkdir(parents=True, exist_ok=True)
     lock = _lock_path(output)
-    fh = open(lock, "w")
+    fh = open(lock, "w", encoding="utf-8")
     try:
         lock_exclusively(fh.fileno(), 0.0, lambda: FileExistsError(f"{output}: another process is writing this output"))
         yield
     finally:
         fh.close()
-        lock.unlink(missing_ok=True)
+        with suppress(OSError):  # Windows: another process has it open (and waits for it); that one removes it
+            lock.unlink(missing_ok=True)
 
 
 def remove_unheld_lock(output: Path) -> bool:
@@ -621,9 +622,14 @@ def remove_unheld_lock(output: Path) -> bool:
     if not lock.is_file():
         return False
     try:
-        with open(lock, "a") as fh:
+        with open(lock, "a", encoding="utf-8") as fh:
             lock_exclusively(fh.fileno(), 0.0, lambda: BlockingIOError())  # held by a running writer: left alone
-            lock.unlink(missing_ok=True)
+            try:
+                lock.unlink(missing_ok=True)  # while held (POSIX): no writer can take this file meanwhile
+                return True
+            except PermissionError:  # Windows removes no file that is open: once closed, below
+                pass
+        lock.unlink(missing_ok=True)
     except OSError:  # BlockingIOError (held) or a folder that cannot be written
         return False
     return True

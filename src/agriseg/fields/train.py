@@ -47,7 +47,7 @@ def train_fields(
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     out = Path(cfg.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(cfg.model_dump_json(indent=1))
+    (out / "config.json").write_text(cfg.model_dump_json(indent=1), encoding="utf-8")
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
     which = "best" if res.checkpoint.best_model_path else "last: training stopped before its first validation"

@@ -44,7 +44,7 @@ def trusted() -> dict[str, dict[str, Any]]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as err:
         raise ValueError(f"{path}: not valid JSON ({err}); delete it and trust the models again") from err
     return data if isinstance(data, dict) else {}

@@ -90,7 +90,7 @@ def _default_file_mode() -> int:
     server; the umask is read from /proc (``os.umask`` can only be read by setting it, which races with threads).
     """
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
             if line.startswith("Umask:"):
                 return 0o666 & ~int(line.split()[1], 8)
     except OSError:

@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
-from agriseg.data.io import NoInputError, PathsLike, list_images, list_images_once
+from agriseg.data.io import NoInputError, PathsLike, list_images, list_images_once, stem_key
 from agriseg.raster.image import read_image
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.config import grid_within_patch
@@ -219,13 +219,13 @@ def pair_files(
     files_by_stem(images, "image")  # two images of one stem would share one mask
     pairs = []
     for im in images:
-        if im.stem not in by_stem:
+        if stem_key(im) not in by_stem:
             msg = f"{im}: no mask with the stem {im.stem!r} among {len(masks)} mask files"
             if failed is None:
                 raise ValueError(msg)
             failed.append(msg)
             continue
-        pairs.append((im, by_stem[im.stem]))
+        pairs.append((im, by_stem[stem_key(im)]))
     return pairs
 
 
@@ -403,7 +403,8 @@ def build_dataset(
 
         try:
             ds = load_from_disk(str(out))
-            failed = json.loads((out / FAILED_FILE).read_text()) if (out / FAILED_FILE).is_file() else []
+            failed_file = out / FAILED_FILE
+            failed = json.loads(failed_file.read_text(encoding="utf-8")) if failed_file.is_file() else []
         except Exception:  # noqa: BLE001 - an unreadable folder of this command's is made again
             return None
         return {"samples": len(ds), "longest": longest(ds), "skipped": True, "failed": failed}

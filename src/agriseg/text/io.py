@@ -25,11 +25,14 @@ def files_by_stem(files: Sequence[Path], what: str) -> dict[str, Path]:
     Raises:
         ValueError: naming both files.
     """
+    from agriseg.data.io import stem_key
+
     out: dict[str, Path] = {}
     for f in files:
-        if f.stem in out and out[f.stem] != f:
-            raise ValueError(f"{f}: another {what} has the stem {f.stem!r} ({out[f.stem]}); files are matched by stem")
-        out[f.stem] = f
+        key = stem_key(f)  # a label saved on a Mac ("e" and an accent) matches its image ("é")
+        if key in out and out[key] != f:
+            raise ValueError(f"{f}: another {what} has the stem {f.stem!r} ({out[key]}); files are matched by stem")
+        out[key] = f
     return out
 
 

@@ -318,19 +318,21 @@ def _read_pair(
         OptionError: a truth class id outside the class list (the class list does not fit the truth).
     """
     from agriseg.config import OptionError
+    from agriseg.data.io import stem_key
     from agriseg.raster.image import read_georef
     from agriseg.text.io import NODATA, check_same_georef, read_mask
 
-    if pf.stem not in truth_files:
+    key = stem_key(pf)  # a truth saved on a Mac ("e" and an accent) matches a prediction named "é"
+    if key not in truth_files:
         raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
-    sem, tsem = read_mask(pf), read_mask(truth_files[pf.stem])  # (H, W) each
+    sem, tsem = read_mask(pf), read_mask(truth_files[key])  # (H, W) each
     if sem.shape != tsem.shape:
         raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
-    check_same_georef(truth_files[pf.stem], pf, read_georef(pf), "its prediction")
+    check_same_georef(truth_files[key], pf, read_georef(pf), "its prediction")
     bad = np.unique(tsem[(tsem != ign) & ((tsem >= k) | (tsem < 0))])
     if bad.size:  # a usage error, the same for every file
         raise OptionError(
-            f"{truth_files[pf.stem]}: class ids {bad.tolist()} outside the {k} classes given (0-{k - 1}; "
+            f"{truth_files[key]}: class ids {bad.tolist()} outside the {k} classes given (0-{k - 1}; "
             f"nodata is --ignore-value {ignore_value})"
         )
     tsem = np.where(tsem == ign, UNSCORED, tsem)  # (H, W): one value for pixels left out, whatever nodata is
@@ -342,9 +344,9 @@ def _read_pair(
     ids = read_mask(wf) if wf is not None else None
     if ids is not None and ids.shape != sem.shape:
         raise ValueError(f"{wf}: shape {ids.shape} != its prediction {pf.name} {sem.shape}")
-    tl = read_mask(inst_files[pf.stem]) if pf.stem in inst_files else None
+    tl = read_mask(inst_files[key]) if key in inst_files else None
     if tl is not None and tl.shape != sem.shape:
-        raise ValueError(f"{inst_files[pf.stem]}: shape {tl.shape} != truth {tsem.shape}")
+        raise ValueError(f"{inst_files[key]}: shape {tl.shape} != truth {tsem.shape}")
     return _Pair(sem, tsem, ids, tl)
 
 

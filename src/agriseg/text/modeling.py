@@ -261,7 +261,7 @@ def load_vlm(
     dev = resolve_device(device)
     dtype = resolve_dtype(precision, dev)
     base = (
-        json.loads((Path(name) / "adapter_config.json").read_text())["base_model_name_or_path"]
+        json.loads((Path(name) / "adapter_config.json").read_text(encoding="utf-8"))["base_model_name_or_path"]
         if _is_adapter(name)
         else None
     )

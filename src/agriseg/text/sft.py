@@ -127,7 +127,7 @@ def read_meta(model_dir: str | Path) -> dict[str, Any]:
     if not p.is_file():
         return {}
     try:
-        meta = json.loads(p.read_text())
+        meta = json.loads(p.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as err:
         raise OptionError(f"{p}: not a readable {TEXT_META} ({' '.join(str(err).split())})") from None
     if not isinstance(meta, dict):
@@ -147,10 +147,10 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
     with atomic_write(out) as tmp:  # the trainer writes nothing into output_dir (save_strategy "no")
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
-        (tmp / "log_history.json").write_text(dumps_json(trainer.state.log_history))
-        (tmp / "agriseg_train_config.json").write_text(cfg.model_dump_json(indent=1))
+        (tmp / "log_history.json").write_text(dumps_json(trainer.state.log_history), encoding="utf-8")
+        (tmp / "agriseg_train_config.json").write_text(cfg.model_dump_json(indent=1), encoding="utf-8")
         if meta:
-            (tmp / TEXT_META).write_text(dumps_json(meta))
+            (tmp / TEXT_META).write_text(dumps_json(meta), encoding="utf-8")
     return out
 
 

@@ -190,5 +190,5 @@ def write_landscapes(
             Image.fromarray(img).save(tmp / "images" / f"{i:04d}.png")
             Image.fromarray(sem.astype(np.uint8)).save(tmp / "masks" / f"{i:04d}.png")
             Image.fromarray(inst.astype(np.uint16)).save(tmp / "instances" / f"{i:04d}.png")
-        (tmp / "classes.txt").write_text(",".join(SYNTH_CLASSES) + "\n")
+        (tmp / "classes.txt").write_text(",".join(SYNTH_CLASSES) + "\n", encoding="utf-8")
     return Path(outdir)

@@ -58,7 +58,7 @@ def extension_properties() -> dict[str, dict[str, Any]]:
     """Property schemas of agriseg's own columns (the packaged extension schema)."""
     import yaml
 
-    return dict(yaml.safe_load(EXTENSION_FILE.read_text())["properties"])
+    return dict(yaml.safe_load(EXTENSION_FILE.read_text(encoding="utf-8"))["properties"])
 
 
 def output_format(path: str | Path) -> Literal["parquet", "gpkg", "fgb", "geojson"]:
@@ -291,7 +291,7 @@ def _check_values(df: Any, coll: dict[str, Any], custom: dict[str, Any]) -> list
 def _validate_geojson(path: Path) -> list[str]:
     import geopandas as gpd
 
-    obj = json.loads(path.read_text())
+    obj = json.loads(path.read_text(encoding="utf-8"))
     if obj.get("type") != "FeatureCollection":
         return ["not a GeoJSON FeatureCollection"]
     problems: list[str] = []

@@ -25,6 +25,7 @@ Memory: each process holds a block and the largest field's box.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,9 +406,10 @@ class _Pool:
             from concurrent.futures import ProcessPoolExecutor
 
             # fork starts workers at once (they inherit the imports) but is only safe while this process runs
-            # no other thread; otherwise workers start from a fresh server process
+            # no other thread, and never on macOS (its system frameworks, e.g. the proxy lookup of a download,
+            # may crash a forked child); otherwise workers start from a fresh server process
             methods = mp.get_all_start_methods()
-            if "fork" in methods and threading.active_count() == 1:
+            if "fork" in methods and threading.active_count() == 1 and sys.platform != "darwin":
                 ctx: BaseContext = mp.get_context("fork")
             else:
                 ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")

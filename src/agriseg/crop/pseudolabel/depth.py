@@ -243,7 +243,7 @@ def cached_estimate(
     with atomic_write(path) as tmp:
         np.save(tmp, arr.astype(np.float16) if np.abs(arr).max() < 6e4 else arr)
     meta = cache_dir / "cache.json"
-    info = json.loads(meta.read_text()) if meta.is_file() else {}
+    info = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
     info[est.cache_key] = {"model": est.model_id, "input_size": est.input_size, "convention": "inverse"}
     write_json(meta, info)
     return arr, False

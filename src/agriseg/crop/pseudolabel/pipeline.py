@@ -324,7 +324,7 @@ def pseudolabel_files(
 
     def resume(item: Item) -> dict | None:
         try:
-            return {**json.loads(item.outputs[1].read_text()), "status": "skipped"}
+            return {**json.loads(item.outputs[1].read_text(encoding="utf-8")), "status": "skipped"}
         except (OSError, ValueError):
             return None
 

@@ -179,7 +179,7 @@ def screen_items(outdir: str | Path) -> list[dict]:
     if not summary.is_file():
         raise FileNotFoundError(f"{summary}: not found (run `agriseg crop pseudolabel ... -o {out}` first)")
     try:
-        data = json.loads(summary.read_text())
+        data = json.loads(summary.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise OptionError(f"{summary}: not valid JSON ({err})") from None
     records = data.get("records") if isinstance(data, dict) else None

@@ -179,7 +179,7 @@ def earlier_set(outdir: str | Path, kind: str, cfg: SyntheticPhotosConfig) -> bo
     if not index.is_file():
         return False
     try:
-        before = json.loads(index.read_text())
+        before = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise FileExistsError(f"{index}: exists but cannot be read (--overwrite to generate again)") from None
     now = set_options(kind, cfg)

@@ -530,7 +530,7 @@ def run_traits(
 
     def resume(item: Item) -> dict[str, Any] | None:
         try:
-            return {**json.loads(item.outputs[2].read_text()), "status": "skipped"}
+            return {**json.loads(item.outputs[2].read_text(encoding="utf-8")), "status": "skipped"}
         except (OSError, ValueError):
             return None
 

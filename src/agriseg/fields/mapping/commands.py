@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -641,6 +642,22 @@ def run_record(asked: Mapping[str, Any], model: str, digest: str | None, options
     }
 
 
+# names Windows keeps for devices, with any extension: a file CON.tif cannot be made there
+WINDOWS_DEVICES = frozenset({"CON", "PRN", "AUX", "NUL", *(f"{d}{i}" for d in ("COM", "LPT") for i in range(1, 10))})
+
+
+def area_file_name(area_id: str, i: int) -> str:
+    """The file name (without suffix) of the ``i``-th area of ``--areas``, from its id: letters of any script,
+    digits, ``_``, ``.`` and ``-`` kept, anything else ``_``; a Windows device name (``CON``, ``aux``) gets a
+    ``_`` in front; an id with nothing left is ``area<i>``."""
+    import re
+
+    name = re.sub(r"[^\w.-]+", "_", unicodedata.normalize("NFC", area_id)).strip(".")
+    if not name.strip("_"):
+        return f"area{i}"
+    return f"_{name}" if name.split(".")[0].upper() in WINDOWS_DEVICES else name
+
+
 @batch_keywords
 def download_areas(
     areas: str | Path, folder: str | Path, config: DownloadConfig, request: SceneRequest, model: str | None = None,
@@ -660,7 +677,6 @@ def download_areas(
         OptionError: an unreadable vector file or one without features or CRS; neither date ranges nor
             ``--season auto``.
     """
-    import re
 
     from agriseg.data.files import write_json
     from agriseg.fields.stac import read_areas
@@ -673,13 +689,13 @@ def download_areas(
         df = read_areas(areas)
     except ValueError as err:  # the file given is not one of areas: a usage error
         raise OptionError(f"--areas {err}") from None
-    names = [re.sub(r"[^A-Za-z0-9_.-]+", "_", str(v)) for v in df["id"]] if "id" in df else None
+    ids = [str(v) for v in df["id"]] if "id" in df else [f"area{i}" for i in range(len(df))]
     items = []
     for i, geom in enumerate(df.geometry):
-        name = names[i] if names else f"area{i}"
+        name = area_file_name(ids[i], i)
         bbox = ",".join(str(v) for v in geom.bounds)
         area = SceneRequest(bbox, request.win_a_dates, request.win_b_dates, season=request.season)
-        items.append(Item(name, name, (Path(folder) / f"{name}.tif",), resolved=area.options(), payload=area))
+        items.append(Item(name, ids[i], (Path(folder) / f"{name}.tif",), resolved=area.options(), payload=area))
     opts = (batch or BatchOptions()).labelled("download", "area", progress=len(items) > 1)
     result = _downloads(items, config, opts, model, inputs)
     write_json(Path(folder) / "areas.json", [{k: v for k, v in r.items() if k != "asked"} for r in result])
