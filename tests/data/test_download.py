@@ -70,3 +70,84 @@ def test_a_refused_connection_is_said_in_words_not_the_library_dump(tmp_path: Pa
         f"{url}/m.ckpt: download failed after 1 attempt(s) (connection refused: nothing answers at that address and "
         "port)"
     )
+
+
+class _Files:
+    """A loopback HTTP server of in-memory files that answers ``Range`` and ``If-Range`` as servers do."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.files: dict[str, tuple[bytes, str]] = {}  # path -> (bytes, ETag)
+        files = self.files
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                body, etag = files[self.path]
+                rng, if_range = self.headers.get("Range"), self.headers.get("If-Range")
+                start = int(rng.split("=")[1].split("-")[0]) if rng and (not if_range or if_range == etag) else 0
+                if start >= len(body) and rng and start:
+                    self.send_response(416)
+                    self.send_header("Content-Range", f"bytes */{len(body)}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(206 if start else 200)
+                self.send_header("ETag", etag)
+                self.send_header("Content-Length", str(len(body) - start))
+                self.end_headers()
+                self.wfile.write(body[start:])
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+
+@pytest.fixture
+def files() -> object:
+    server = _Files()
+    yield server
+    server.server.shutdown()
+
+
+def test_a_kept_part_of_another_version_or_longer_than_the_file_is_not_resumed(files, tmp_path: Path) -> None:
+    """A part longer than the file (416) was taken as complete; a part of an earlier version of the file was
+    resumed into a file that matched neither version (the sweep of session 68)."""
+    new = bytes(range(256)) * 4  # 1,024 bytes, version 2
+    files.files["/m.pt"] = (new, '"v2"')
+    dst = tmp_path / "m.pt"
+    part = dl.part_path(dst)
+    part.write_bytes(b"x" * 2000)  # longer than the file: left by another file of this name
+    assert dl.download(files.url + "/m.pt", dst, retries=1, backoff_s=0, progress=False).read_bytes() == new
+    dst.unlink()
+    part.write_bytes(b"old version " * 20)  # 240 bytes of version 1, whose ETag was kept beside them
+    part.with_name(part.name + ".validator").write_text('"v1"', encoding="utf-8")
+    assert dl.download(files.url + "/m.pt", dst, retries=0, progress=False).read_bytes() == new
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]  # no part, no validator left
+
+
+def test_a_part_of_the_same_version_resumes(files, tmp_path: Path) -> None:
+    body = bytes(range(256)) * 4
+    files.files["/m.pt"] = (body, '"v2"')
+    dst = tmp_path / "m.pt"
+    part = dl.part_path(dst)
+    part.write_bytes(body[:300])
+    part.with_name(part.name + ".validator").write_text('"v2"', encoding="utf-8")
+    assert dl.download(files.url + "/m.pt", dst, retries=0, progress=False).read_bytes() == body
+
+
+def test_a_web_page_or_a_wrong_digest_prefix_is_never_kept(files, tmp_path: Path) -> None:
+    """An HTML error page sent with status 200 was cached as the model, and every later run used it."""
+    files.files["/m.pt"] = (b"\n<!DOCTYPE html><html><body>Sign in</body></html>", '"p"')
+    with pytest.raises(ValueError, match=r"m\.pt: the server sent a web page, not the file"):
+        dl.download(files.url + "/m.pt", tmp_path / "m.pt", retries=0, progress=False)
+    files.files["/w.pt"] = (b"weights", '"w"')
+    with pytest.raises(ValueError, match=r"w\.pt: sha256 mismatch \(expected 0000\.\.\., got "):
+        dl.download(files.url + "/w.pt", tmp_path / "w.pt", retries=0, sha256_prefix="0000", progress=False)
+    right = dl.hashlib.sha256(b"weights").hexdigest()[:8]
+    assert dl.download(files.url + "/w.pt", tmp_path / "w.pt", sha256_prefix=right, progress=False).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]

@@ -79,19 +79,33 @@ def sha256_of(path: str | Path) -> str:
 
 
 def _fetch_rest(url: str, part: Path, timeout: float, progress: bool, desc: str) -> None:
-    """Append the missing bytes of ``url`` to ``part`` (restart if the server ignores ``Range``)."""
+    """Append the missing bytes of ``url`` to ``part``: resumed only while the file on the server is the one
+    the part began with (``If-Range`` with the validator kept beside the part); otherwise from the start."""
     import requests
 
     from agriseg.batch import progress_bar
 
+    validator = part.with_name(part.name + ".validator")  # the ETag / Last-Modified the part's bytes came with
     have = part.stat().st_size if part.exists() else 0
     headers = {"Range": f"bytes={have}-"} if have else {}
+    if have and validator.is_file():
+        headers["If-Range"] = validator.read_text(encoding="utf-8").strip()
     with requests.get(url, headers=headers, stream=True, timeout=timeout) as r:
-        if r.status_code == 416:  # nothing left to fetch: the part file is already complete
-            return
+        if r.status_code == 416:  # the range starts at or past the end: complete only if the sizes agree
+            size = r.headers.get("Content-Range", "").rpartition("/")[2]
+            if size.isdigit() and int(size) == have:
+                return
+            part.unlink(missing_ok=True)  # longer than the file on the server (or size unknown): start over
+            raise ConnectionError(f"the {have} bytes kept do not fit the file on the server; starting over")
         r.raise_for_status()
         if have and r.status_code != 206:
-            have = 0  # the server sent the whole file
+            have = 0  # the server sent the whole file (it changed since the part began, or ignores Range)
+        if not have:
+            tag = r.headers.get("ETag") or r.headers.get("Last-Modified")
+            if tag and not tag.startswith("W/"):  # a weak ETag cannot validate a range
+                validator.write_text(tag, encoding="utf-8")
+            else:
+                validator.unlink(missing_ok=True)
         length = r.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
         with (
@@ -105,11 +119,19 @@ def _fetch_rest(url: str, part: Path, timeout: float, progress: bool, desc: str)
         raise ConnectionError(f"transfer ended at {part.stat().st_size} of {total} bytes")
 
 
+def _web_page(path: Path) -> bool:
+    """Whether a downloaded file is an HTML page (a login, error or "moved" page sent with status 200)."""
+    with open(path, "rb") as f:
+        head = f.read(512).lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
+
+
 def download(
     url: str,
     dst: str | Path,
     sha256: str | None = None,
     retries: int = 4,
+    sha256_prefix: str | None = None,
     backoff_s: float = 1.0,
     timeout: float = 60.0,
     progress: bool = True,
@@ -120,6 +142,7 @@ def download(
         url: an ``http(s)://`` address.
         dst: the final file (its folder is created).
         sha256: expected hex digest; None skips the check.
+        sha256_prefix: the digest's expected first characters (a release that names files by them).
         retries: attempts after the first one; attempt ``i`` waits ``backoff_s * 2**i`` seconds first.
         timeout: seconds to wait for the server to answer or send more bytes.
         progress: show a tqdm bar of bytes.
@@ -129,8 +152,8 @@ def download(
 
     Raises:
         ValueError: the host name does not resolve (checked before any attempt), the download failed on every
-            attempt (the partial file is kept, so re-running resumes), or the checksum differs (the file is
-            deleted). The message starts with the URL.
+            attempt (the partial file is kept, so re-running resumes), or the checksum differs or a web page came
+            instead of the file (the file is deleted). The message starts with the URL.
     """
     import requests
 
@@ -159,10 +182,19 @@ def download(
     if last is not None:
         kept = f"; {part.stat().st_size} bytes kept in {part}, re-run to resume" if part.exists() else ""
         raise ValueError(f"{url}: download failed after {attempts} attempt(s) ({network_problem(last)}){kept}")
-    if sha256:
+    validator = part.with_name(part.name + ".validator")
+    if _web_page(part):
+        part.unlink(missing_ok=True)
+        validator.unlink(missing_ok=True)
+        raise ValueError(f"{url}: the server sent a web page, not the file (a login or error page?); nothing kept")
+    if sha256 or sha256_prefix:
         got = sha256_of(part)
-        if got.lower() != sha256.lower():
+        want = (sha256 or sha256_prefix or "").lower()
+        if not (got == want if sha256 else got.startswith(want)):
             part.unlink(missing_ok=True)
-            raise ValueError(f"{url}: sha256 mismatch (expected {sha256}, got {got}); the download was deleted")
+            validator.unlink(missing_ok=True)
+            expected = sha256 or f"{sha256_prefix}..."
+            raise ValueError(f"{url}: sha256 mismatch (expected {expected}, got {got}); the download was deleted")
     os.replace(part, dst)
+    validator.unlink(missing_ok=True)
     return dst

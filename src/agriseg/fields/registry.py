@@ -209,7 +209,9 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
     dst = cached_path(spec)
     if dst.is_file() and not overwrite:
         return dst
-    return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
+    return download(
+        spec.url, dst, sha256=spec.sha256, sha256_prefix=spec.sha256_prefix, retries=retries, progress=progress
+    )
 
 
 def spec_for(value: str) -> ModelSpec | None:
