@@ -151,3 +151,21 @@ def test_a_web_page_or_a_wrong_digest_prefix_is_never_kept(files, tmp_path: Path
     right = dl.hashlib.sha256(b"weights").hexdigest()[:8]
     assert dl.download(files.url + "/w.pt", tmp_path / "w.pt", sha256_prefix=right, progress=False).is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt"]
+
+
+def test_network_problems_in_words() -> None:
+    """A proxy that refuses was reported as the STAC API refusing; urllib3's give-up and a cut transfer came
+    through as the library's nested text (session 68's sweep)."""
+    import requests
+    from urllib3.exceptions import MaxRetryError, ProxyError, ResponseError
+
+    proxy = requests.exceptions.ProxyError(
+        MaxRetryError(None, "/stac", ProxyError("Unable to connect to proxy", ConnectionRefusedError(111)))
+    )
+    assert dl.network_problem(proxy).startswith("cannot connect to the proxy (the http_proxy")
+    gave_up = requests.exceptions.RetryError(
+        MaxRetryError(None, "/stac", ResponseError("too many 503 error responses"))
+    )
+    assert dl.network_problem(gave_up) == "HTTP 503 on every attempt"
+    cut = requests.exceptions.ChunkedEncodingError("('Connection broken: IncompleteRead(10 bytes read)', ...)")
+    assert dl.network_problem(cut) == "the transfer was cut off (connection broken)"

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode, urlparse
 
 import numpy as np
 
@@ -43,6 +43,8 @@ class Loopback:
     fail: dict[str, int] = field(default_factory=dict)  # path prefix -> 500 answers left
     drop: dict[str, int] = field(default_factory=dict)  # path -> truncated transfers left
     log: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, Range header)
+    page: int = 0  # search results per page (0: all on one page)
+    loop: bool = False  # the last page's "next" link leads back to the first
 
     def add_file(self, path: str, content: bytes) -> str:
         """Serve ``content`` at ``path``; returns its URL."""
@@ -112,7 +114,16 @@ class Loopback:
                 if end not in ("", "..") and t > _parse_time(end):
                     continue
             out.append(it)
-        return {"type": "FeatureCollection", "features": out, "links": []}
+        if not self.page:
+            return {"type": "FeatureCollection", "features": out, "links": []}
+        start = int(params.get("token", 0))
+        following = start + self.page if start + self.page < len(out) else (0 if self.loop else None)
+        links = []
+        if following is not None:
+            query = {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in params.items()}
+            href = f"{self.url}/stac/search?{urlencode({**query, 'token': following})}"
+            links.append({"rel": "next", "href": href, "type": "application/geo+json", "method": "GET"})
+        return {"type": "FeatureCollection", "features": out[start : start + self.page], "links": links}
 
 
 def _parse_time(s: str) -> dt.datetime:

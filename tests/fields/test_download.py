@@ -29,7 +29,7 @@ DATES = {"win_a_dates": ("2023-04-01", "2023-04-30"), "win_b_dates": ("2023-08-0
 
 
 def _cfg(state: Loopback, **kw: object) -> DownloadConfig:
-    return DownloadConfig(stac_url=state.url + "/stac", retries=1, backoff_s=0.01, **kw)
+    return DownloadConfig(**{"stac_url": state.url + "/stac", "retries": 1, "backoff_s": 0.01, **kw})
 
 
 def _expected(band: str, day: int, transform: object, h: int, w: int) -> np.ndarray:
@@ -162,6 +162,53 @@ def test_interrupted_download_resumes_with_the_missing_bands(loopback: Loopback,
         np.testing.assert_array_equal(a.read(), b.read())
 
 
+EAST_NIR_B = "/files/S2B_MSIL2A_20230815_T33UYP_B08.tif"  # window B NIR of the east tile
+
+
+def test_a_band_cut_short_fails_its_scene(loopback: Loopback, tmp_path: Path) -> None:
+    """A COG cut short on the server read without georeference, landed nowhere in the grid and made a scene
+    with one band empty over a tile, reported as "ok" with 100% of pixels holding data (session 68's sweep)."""
+    data = loopback.files[EAST_NIR_B]
+    loopback.files[EAST_NIR_B] = data[: len(data) // 3]  # cut short: its georeference tags are lost
+    out = tmp_path / "s.tif"
+    with pytest.raises(ValueError, match=r"T33UYP: reading band nir failed \(.*B08\.tif has no CRS or georef"):
+        download_scene(out, _cfg(loopback, retries=3), bbox=BBOX, progress=False, **DATES)
+    assert not out.exists()
+    reads = [p for _, p, _ in loopback.log if p == EAST_NIR_B]
+    assert len(reads) <= 3, len(reads)  # asked once (GDAL reads a header in a few ranges), not 4 times more
+
+
+def test_a_missing_band_file_is_asked_for_once_not_retries_cubed(loopback: Loopback, tmp_path: Path) -> None:
+    """GDAL's retries inside two nested retry loops asked for a missing file (retries + 1) ** 3 times: 27
+    requests and 46 s for --retries 2."""
+    del loopback.files[EAST_NIR_B]
+    with pytest.raises(ValueError, match=r"T33UYP: reading band nir failed \(.*404") as err:
+        download_scene(tmp_path / "s.tif", _cfg(loopback, retries=2), bbox=BBOX, progress=False, **DATES)
+    assert "attempt" not in str(err.value)
+    reads = [p for _, p, _ in loopback.log if p == EAST_NIR_B]
+    assert 1 <= len(reads) <= 2, len(reads)
+
+
+def test_a_server_error_is_retried_in_one_loop(loopback: Loopback, tmp_path: Path) -> None:
+    loopback.fail[EAST_NIR_B] = -1  # always 500
+    with pytest.raises(ValueError, match=r"reading band nir failed after 3 attempt\(s\) \([^(]*500"):
+        download_scene(tmp_path / "s.tif", _cfg(loopback, retries=2), bbox=BBOX, progress=False, **DATES)
+    reads = [p for _, p, _ in loopback.log if p == EAST_NIR_B]
+    assert 3 <= len(reads) <= 6, len(reads)  # three attempts (27 before)
+
+
+def test_search_pages_are_followed_and_a_loop_of_next_links_ends(loopback: Loopback, tmp_path: Path) -> None:
+    """A ``next`` link leading back to the first page was followed up to the item limit (1,000 requests), one
+    item listed 500 times, the other tile never reached: coverage 56% (session 68's sweep)."""
+    ref = download_scene(tmp_path / "one_page.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    loopback.page, loopback.loop = 1, True  # one item per page; the last page links to the first
+    loopback.log.clear()
+    res = download_scene(tmp_path / "paged.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert res.items == ref.items and res.valid_fraction == ref.valid_fraction
+    searches = [p for _, p, _ in loopback.log if p.startswith("/stac/search")]
+    assert len(searches) < 20, len(searches)
+
+
 def test_reads_only_the_needed_blocks(tmp_path: Path) -> None:
     """A small area of a large remote COG costs a small part of its bytes (HTTP range requests)."""
     from tests.fields.stac_server import LoopbackServer, _cog, tile_bounds_deg
@@ -226,7 +273,7 @@ def test_download_beyond_memory_is_refused_with_the_figure(loopback, tmp_path: P
     out = tmp_path / "scene.tif"
     with pytest.raises(OptionError, match=r"scene\.tif at --resolution 0\.001 \(\d+ x \d+ px\) would need about"):
         download_scene(out, _cfg(loopback, resolution=0.001), bbox=BBOX, progress=False, **DATES)
-    assert not out.exists() and not list(parts_dir(out).glob("*.npy"))  # no band was read
+    assert not out.exists() and not parts_dir(out).exists()  # no band was read, nothing left to clean up
 
 
 def _cli_download(loopback: Loopback, out: Path, *extra: str) -> tuple[int, str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import time
 from pathlib import Path
@@ -39,7 +40,11 @@ def unresolved_host(url: str, wait_s: float = 1.0) -> str | None:
 
 # what the usual network failures say deep inside requests / urllib3 / pystac-client messages, in a user's words
 _NETWORK_WORDS = (
+    ("unable to connect to proxy", "cannot connect to the proxy (the http_proxy / https_proxy settings)"),
+    ("proxyerror", "the proxy refused or failed the request (the http_proxy / https_proxy settings)"),
     ("connection refused", "connection refused: nothing answers at that address and port"),
+    ("connection broken", "the transfer was cut off (connection broken)"),
+    ("incompleteread", "the transfer was cut off (connection broken)"),
     ("timed out", "no answer in time (timed out)"),
     ("name or service not known", "cannot resolve the host name"),
     ("temporary failure in name resolution", "cannot resolve the host name"),
@@ -57,6 +62,8 @@ def network_problem(err: BaseException) -> str:
         return f"HTTP {response.status_code} {getattr(response, 'reason', '') or ''}".strip()
     text = " ".join(str(err).split())
     low = text.lower()
+    if m := re.search(r"too many (\d{3}) error responses", low):  # urllib3 gave up retrying one status
+        return f"HTTP {m.group(1)} on every attempt"
     for needle, words in _NETWORK_WORDS:
         if needle in low:
             return words

@@ -25,8 +25,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -147,11 +149,25 @@ def _forget_remote(href: str) -> None:
         lib.VSICurlPartialClearCache(("/vsicurl/" + href).encode())
 
 
+class BrokenRaster(ValueError):
+    """A remote raster that answered but cannot be used (not found, not a raster, no georeference): asking
+    again gives the same answer, so it is not retried."""
+
+
+# GDAL's words for answers that retrying cannot change: a client error other than 408 (timeout) and 429 (too
+# many requests), or bytes that are no raster
+_PERMANENT = re.compile(
+    r"HTTP response code: 4(?!08|29)\d\d|not recognized as (a )?(being in a )?supported file format"
+)
+
+
 def _retrying(
     href: str, cfg: DownloadConfig, errors: tuple[type[Exception], ...], fn: Callable[[], R], failed: str
 ) -> R:
     """``fn()``, tried ``cfg.retries + 1`` times with exponential backoff, GDAL's cached answer about ``href``
-    dropped before each retry; ``ValueError("<failed> after N attempt(s) (<last error>)")`` when none worked."""
+    dropped before each retry; ``ValueError("<failed> after N attempt(s) (<last error>)")`` when none worked.
+    The one retry loop of a remote read (GDAL's own retries are off): a :class:`BrokenRaster` or an answer
+    that cannot change (HTTP 404, not a raster) fails at once."""
     last: Exception | None = None
     for attempt in range(cfg.retries + 1):
         if attempt:
@@ -159,8 +175,12 @@ def _retrying(
             _forget_remote(href)
         try:
             return fn()
+        except BrokenRaster as err:
+            raise ValueError(f"{failed} ({err})") from None
         except errors as err:
             last = err
+            if _PERMANENT.search(str(err)):
+                raise ValueError(f"{failed} ({err})") from None
     raise ValueError(f"{failed} after {cfg.retries + 1} attempt(s) ({last})")
 
 
@@ -174,6 +194,13 @@ def _open_remote(href: str, cfg: DownloadConfig, what: str) -> Any:
     return _retrying(
         href, cfg, (rasterio.errors.RasterioIOError,), open_it, f"{what}: cannot open {href.split('?')[0]}"
     )
+
+
+def _check_georeferenced(src: Any, href: str) -> None:
+    """Refuse a band without CRS or geotransform: warped into the grid, it lands nowhere and reads as no data
+    (a file cut short on the server reads so), which would pass as a scene with one empty band."""
+    if src.crs is None or src.transform.is_identity:
+        raise BrokenRaster(f"{href.split('?')[0]} has no CRS or georeference (a file cut short?)")
 
 
 def _native_bounds(items: list[Any], crs: Any, cfg: DownloadConfig) -> tuple[float, float, float, float]:
@@ -224,8 +251,7 @@ def _env(cfg: DownloadConfig) -> Any:
     return rasterio.Env(
         GDAL_DISABLE_READDIR_ON_OPEN="EMPTY_DIR",  # no directory listings over HTTP
         GDAL_HTTP_MERGE_CONSECUTIVE_RANGES="YES",
-        GDAL_HTTP_MAX_RETRY=str(cfg.retries),
-        GDAL_HTTP_RETRY_DELAY=str(max(cfg.backoff_s, 0.1)),
+        GDAL_HTTP_MAX_RETRY="0",  # the retries are _retrying's: one loop, with GDAL's cached answers dropped
         GDAL_HTTP_TIMEOUT=str(int(cfg.timeout_s)),
         CPL_VSIL_CURL_ALLOWED_EXTENSIONS=".tif,.tiff,.TIF,.jp2",
     )
@@ -243,20 +269,25 @@ def _read_band(item: Any, band: str, grid: Grid, cfg: DownloadConfig) -> np.ndar
     href = band_href(item, band)
 
     def read() -> np.ndarray:
-        with _env(cfg), _open_remote(href, cfg, item.id) as src:
-            with WarpedVRT(
-                src,
-                crs=rasterio.crs.CRS.from_wkt(grid.crs),
-                transform=Affine(*grid.transform),
-                width=grid.width,
-                height=grid.height,
-                resampling=Resampling.nearest,
-                src_nodata=0,
-                nodata=0,
-            ) as vrt:
-                return vrt.read(1, out_dtype="uint16")  # (H, W)
+        with _env(cfg):
+            with warnings.catch_warnings():  # a band without georeference is refused in one line, not warned of
+                warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+                src = rasterio.open(href)
+            with src:
+                _check_georeferenced(src, href)
+                with WarpedVRT(
+                    src,
+                    crs=rasterio.crs.CRS.from_wkt(grid.crs),
+                    transform=Affine(*grid.transform),
+                    width=grid.width,
+                    height=grid.height,
+                    resampling=Resampling.nearest,
+                    src_nodata=0,
+                    nodata=0,
+                ) as vrt:
+                    return vrt.read(1, out_dtype="uint16")  # (H, W)
 
-    errors = (rasterio.errors.RasterioIOError, ValueError)
+    errors = (rasterio.errors.RasterioIOError,)
     return _retrying(href, cfg, errors, read, f"{item.id}: reading band {band} failed")
 
 
@@ -435,6 +466,7 @@ def download_scene(
                 for b in bands:
                     band_href(item, b)
         grid = _grid(chosen, bbox, cfg)
+        _check_memory(output, grid, cfg, windows, bands)  # before any part is kept: nothing to clean up
         pdir.mkdir(parents=True, exist_ok=True)
         signed = signer(cfg) is not None
         unsigned = {w: [_unsigned(i, signed) for i in chosen[w]] for w in windows}
@@ -454,12 +486,7 @@ def download_scene(
             for item in chosen[w]:
                 for b in bands:
                     _forget_remote(band_href(item, b))
-    from agriseg.data.memory import check_memory
-
-    # every band is kept (uint16) until the GeoTIFF is written, plus one band being mosaicked and a mask
-    n_arrays = len(windows) * len(bands)
-    need = float(grid.height) * grid.width * (2 * (n_arrays + 2) + 1)
-    check_memory(need, f"{output.name} at --resolution {cfg.resolution} ({grid.width} x {grid.height} px)")
+        _check_memory(output, grid, cfg, windows, bands)
     harmonise = len({boa_offset_of(i) for w in windows for i in chosen[w]}) > 1
     total = sum(len(chosen[w]) * len(bands) for w in windows)
     arrays: list[np.ndarray] = []
@@ -492,6 +519,16 @@ def download_scene(
         valid,
         time.perf_counter() - t0,
     )
+
+
+def _check_memory(output: Path, grid: Grid, cfg: DownloadConfig, windows: Sequence[str], bands: Sequence[str]) -> None:
+    """Refuse a scene whose bands would not fit in memory (the figure in the message)."""
+    from agriseg.data.memory import check_memory
+
+    # every band is kept (uint16) until the GeoTIFF is written, plus one band being mosaicked and a mask
+    n_arrays = len(windows) * len(bands)
+    need = float(grid.height) * grid.width * (2 * (n_arrays + 2) + 1)
+    check_memory(need, f"{output.name} at --resolution {cfg.resolution} ({grid.width} x {grid.height} px)")
 
 
 def _unsigned(item: Any, signed: bool) -> dict:

@@ -196,8 +196,20 @@ def open_api(cfg: DownloadConfig) -> Any:
 
 
 def _search(client: Any, cfg: DownloadConfig, what: str, **kw: Any) -> list[Any]:
+    """The items of a search, each once, page by page up to ``cfg.max_items``. A page of items all seen
+    before ends it: an API whose ``next`` link leads back (a loop) was followed to the item limit, listing one
+    item hundreds of times and never reaching the others."""
     try:
-        return list(client.search(collections=[cfg.collection], max_items=cfg.max_items, **kw).items())
+        search = client.search(collections=[cfg.collection], max_items=cfg.max_items, **kw)
+        items: dict[str, Any] = {}
+        for page in search.pages():
+            new = [i for i in page.items if i.id not in items]
+            if page.items and not new:
+                break
+            items.update((i.id, i) for i in new)
+            if cfg.max_items is not None and len(items) >= cfg.max_items:
+                break
+        return list(items.values())[: cfg.max_items]
     except Exception as err:  # noqa: BLE001 - the API failed after its retries
         raise ValueError(f"{cfg.stac_url}: search for {what} failed ({type(err).__name__}: {err})") from err
 
