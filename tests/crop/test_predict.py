@@ -80,13 +80,38 @@ def test_same_stem_in_two_folders_gets_two_outputs(tiny_predictor, samples_dir, 
     assert (tmp_path / "o" / "a_img_jpg_mask.png").is_file() and (tmp_path / "o" / "b_img_jpg_mask.png").is_file()
 
 
+def test_file_mode_without_proc_follows_the_umask(tmp_path, monkeypatch):
+    """Where there is no /proc (macOS) saved models were 0644 whatever the umask (077 or 002)."""
+    import os
+    from pathlib import Path
+
+    from agriseg.models import io
+
+    real = Path.read_text
+
+    def no_proc(self, *a, **k):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if str(self).startswith("/proc/"):
+            raise FileNotFoundError(self)
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "read_text", no_proc)
+    old = os.umask(0o077)
+    try:
+        assert io._default_file_mode(tmp_path) == 0o600
+        os.umask(0o002)
+        assert io._default_file_mode(tmp_path) == 0o664
+    finally:
+        os.umask(old)
+    assert not list(tmp_path.iterdir())  # the probe is gone
+
+
 def test_model_config_roundtrip(tmp_path):
     from agriseg.models.io import ModelLoadError, _default_file_mode, load_model, save_model
 
     cfg = ModelConfig(encoder_weights=None, upsampler="dysample")
     model = build_model(cfg)
     path = save_model(model, cfg, tmp_path / "m.safetensors")
-    assert path.stat().st_mode & 0o777 == _default_file_mode()  # the umask's mode, not safetensors' 0600
+    assert path.stat().st_mode & 0o777 == _default_file_mode(tmp_path)  # the umask's mode, not safetensors' 0600
     loaded, cfg2 = load_model(path)
     assert cfg2.upsampler == "dysample"
     x = np.random.randint(0, 255, (64, 64, 3), np.uint8)

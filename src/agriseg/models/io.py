@@ -83,11 +83,12 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         raise ModelLoadError(f"{path}: {what} ({reason})") from err
 
 
-def _default_file_mode() -> int:
+def _default_file_mode(folder: Path) -> int:
     """0o666 minus the process umask: the mode ``open()`` would give a new file.
 
     safetensors writes its files with mode 0o600, which hides a shared model from colleagues on the same
-    server; the umask is read from /proc (``os.umask`` can only be read by setting it, which races with threads).
+    server; the umask is read from /proc (``os.umask`` can only be read by setting it, which races with
+    threads), and where there is no /proc (macOS) from the mode of a file made in ``folder``.
     """
     try:
         for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
@@ -95,7 +96,14 @@ def _default_file_mode() -> int:
                 return 0o666 & ~int(line.split()[1], 8)
     except OSError:
         pass
-    return 0o644
+    probe = folder / f".agriseg-umask-{os.getpid()}"
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        return probe.stat().st_mode & 0o777
+    except OSError:
+        return 0o644
+    finally:
+        probe.unlink(missing_ok=True)
 
 
 def save_model(
@@ -112,7 +120,7 @@ def save_model(
         meta[k] = v if isinstance(v, str) else json.dumps(v)
     with atomic_write(path) as tmp:
         save_file(sd, str(tmp), metadata=meta)
-        os.chmod(tmp, _default_file_mode())
+        os.chmod(tmp, _default_file_mode(Path(tmp).parent))
     return path
 
 
@@ -349,7 +357,7 @@ def export_onnx(name_or_path: str | Path, target: str | Path) -> Path:
     target = Path(target)
     with atomic_write(target) as tmp:
         onnx.save(graph, str(tmp))
-        os.chmod(tmp, _default_file_mode())
+        os.chmod(tmp, _default_file_mode(Path(tmp).parent))
     return target
 
 
