@@ -177,3 +177,79 @@ def test_index_labels_that_hold_only_0_and_255_are_refused_before_training(tmp_p
     m[0, 0] = 1  # an index label with an ignore band: a class id besides 0 and 255
     Image.fromarray(m).save(paths[0])
     check_label_mode(paths, "index")
+
+
+def test_a_run_whose_loss_turns_nan_stops_and_writes_no_model(tmp_path):
+    """lr 1e9: every weight NaN, yet the run exited 0 and saved the model, which scored val/miou 0.42 (all
+    background) and predicted nothing without a word (session 68's sweep)."""
+    from agriseg.training.task import TrainingDiverged
+
+    cfg = tiny_config(tmp_path)
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"lr": 1e9, "warmup_epochs": 0, "epochs": 8})})
+    with pytest.raises(TrainingDiverged, match=r"train/loss is (nan|inf) at step \d+ \(epoch \d\): training diverged"):
+        train_crop(cfg, progress=False)
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_a_model_of_nan_weights_is_refused(tmp_path):
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import ModelLoadError, load_model, save_model
+
+    cfg = ModelConfig(encoder_weights=None)
+    model = build_model(cfg)
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    path = save_model(model, cfg, tmp_path / "m.safetensors")
+    with pytest.raises(ModelLoadError, match=r"m\.safetensors: 1 of its \d+ weight tensors hold NaN"):
+        load_model(path)
+
+
+def test_data_that_leaves_no_photo_to_train_or_validate_is_refused_before_any_output(tmp_path):
+    """An empty val_list trained every epoch, then failed with an IndexError traceback; one labelled photo
+    failed with PyTorch's "num_samples=0" after split.json was written."""
+    from agriseg.config import OptionError
+
+    cfg = tiny_config(tmp_path)
+    (tmp_path / "empty.txt").write_text("# no photo\n", encoding="utf-8")
+    no_val = cfg.model_copy(update={"data": cfg.data.model_copy(update={"val_list": str(tmp_path / "empty.txt")})})
+    with pytest.raises(OptionError, match=r"data\.val_list: .*empty\.txt names no photo"):
+        train_crop(no_val, progress=False)
+    for p in list((tmp_path / "data" / "images").iterdir())[1:]:
+        p.unlink()
+    with pytest.raises(OptionError, match=r"images: only 1 labelled photo\(s\), all for validation: at least 2"):
+        train_crop(cfg, progress=False)
+    assert not (tmp_path / "run" / "split.json").exists()
+
+
+def test_an_index_label_beyond_the_classes_names_its_file(tmp_path):
+    """Class id 3 for a 2-class model: a 49-frame traceback ("Target 3 is out of bounds")."""
+    cfg = tiny_config(tmp_path)
+    label = tmp_path / "data" / "labels" / "01.png"
+    m = (np.asarray(Image.open(label)) > 0).astype(np.uint8)
+    m[:8, :8] = 3
+    Image.fromarray(m).save(label)
+    for p in (tmp_path / "data" / "labels").glob("*.png"):  # the others as index labels too
+        if p != label:
+            Image.fromarray((np.asarray(Image.open(p)) > 0).astype(np.uint8)).save(p)
+    cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"label_mode": "index", "cache": False})})
+    with pytest.raises(ValueError, match=r"labels/01\.png: class id 3 but model\.num_classes is 2"):
+        train_crop(cfg, progress=False)
+
+
+def test_resuming_a_checkpoint_of_another_model_is_refused_before_any_output(tmp_path):
+    """A 2-class checkpoint resumed with num_classes 3: a 22-frame RuntimeError after split.json was written."""
+    from agriseg.models.io import ModelLoadError
+
+    cfg = tiny_config(tmp_path)
+    train_crop(cfg, progress=False)
+    ckpt = tmp_path / "run" / "last.ckpt"
+    other = cfg.model_copy(
+        update={
+            "model": cfg.model.model_copy(update={"num_classes": 3, "class_names": ["soil", "crop", "weed"]}),
+            "output_dir": str(tmp_path / "run3"),
+        }
+    )
+    with pytest.raises(ModelLoadError, match=r"last\.ckpt: a checkpoint of another model \(2 tensors differ, e\.g\."):
+        train_crop(other, resume=str(ckpt), progress=False)
+    assert not (tmp_path / "run3").exists()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from agriseg.models.losses import LogCoshDiceLoss, WeightedCELoss, omega_class_weights
+from agriseg.models.losses import CEDiceLoss, LogCoshDiceLoss, WeightedCELoss, omega_class_weights
 
 
 def reference_logcosh_dice(logits: np.ndarray, target: np.ndarray, w: list[float], ignore: int = 3) -> float:
@@ -116,3 +116,14 @@ def test_interior_weight_counts_deep_foreground_pixels_more() -> None:
         from agriseg.crop.config import TrainConfig
 
         TrainConfig(interior_weight=0.5)
+
+
+@pytest.mark.parametrize("loss", [CEDiceLoss(1.0, 255), CEDiceLoss(0.0, 255, interior_weight=3.0)])
+def test_a_batch_of_ignored_pixels_only_is_a_zero_loss(loss) -> None:
+    """A random crop inside a pseudo-label's ignore band: cross-entropy's mean over no pixel is NaN (with zero
+    gradients), which stopped training as diverged once non-finite losses did."""
+    logits = torch.randn(2, 2, 8, 8, requires_grad=True)
+    out = loss(logits, torch.full((2, 8, 8), 255))
+    out.backward()
+    assert out.item() == 0.0 and logits.grad is not None and not logits.grad.any()
+    assert WeightedCELoss([0.1, 0.9], ignore_index=3)(logits, torch.full((2, 8, 8), 3)).item() == 0.0

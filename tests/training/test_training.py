@@ -198,6 +198,33 @@ def test_ctrl_c_saves_the_run_and_resume_continues_it(tmp_path: Path, caplog: py
     assert not saved.exists()  # the run it held has finished
 
 
+def test_a_second_interruption_keeps_the_first_and_a_run_without_resume_saves_none(tmp_path: Path) -> None:
+    """A fresh run in a folder that held an interrupted run's checkpoint said "kept", then a second Ctrl-C
+    replaced it (step 6 became step 2); selftrain's stages pointed to a --resume the command does not have."""
+    from agriseg.batch import Interrupted
+
+    cfg = _TinyConfig(train=TrainOptions(epochs=2, batch_size=4, num_workers=0, accelerator="cpu"))
+    with pytest.raises(Interrupted):
+        fit(_StoppedByCtrlC(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    first = (tmp_path / "interrupted.ckpt").read_bytes()
+    with pytest.raises(Interrupted, match=r"--resume .*interrupted-2\.ckpt continues it"):
+        fit(_StoppedByCtrlC(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    assert (tmp_path / "interrupted.ckpt").read_bytes() == first and (tmp_path / "interrupted-2.ckpt").is_file()
+    with pytest.raises(Interrupted, match=r"after step 2 \(epoch 0, as the bar counts\); nothing saved$"):
+        fit(_StoppedByCtrlC(cfg.model_dump()), _Data(), cfg.train, tmp_path / "stage", progress=False, resumable=False)
+    assert not list((tmp_path / "stage").glob("interrupted*"))
+
+
+def test_resuming_with_other_settings_names_them(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """--resume with --set train.lr=0.5 ran the checkpoint's schedule, silently."""
+    cfg = _TinyConfig(train=TrainOptions(epochs=1, batch_size=4, num_workers=0, accelerator="cpu"))
+    res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    other = _TinyConfig(train=TrainOptions(epochs=2, batch_size=4, num_workers=0, accelerator="cpu", lr=0.5))
+    with caplog.at_level("WARNING"):
+        fit(_TinyTask(other.model_dump()), _Data(), other.train, tmp_path, resume=res.last_path, progress=False)
+    assert "resuming with settings that differ from its run (train.epochs: 1 -> 2; train.lr: " in caplog.text
+
+
 class _ValidationStoppedByCtrlC(_TinyTask):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         if not self.trainer.training and self.trainer.state.fn == "validate":

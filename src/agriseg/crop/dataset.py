@@ -108,6 +108,8 @@ class CropSegDataset:
         refine_band: re-decide the labels this many px around each outline from the photo
             (:func:`agriseg.crop.refine.refine_labels`; 0 = as labelled).
         extra: further ``(stem, image, label)`` items (exact labels: never refined).
+        num_classes: the model's classes: a label with a higher class id (not 255, ignore) fails naming its
+            file (0: not checked).
     """
 
     def __init__(
@@ -120,7 +122,9 @@ class CropSegDataset:
         cache: bool = True,
         refine_band: int = 0,
         extra: list[tuple[str, Path, Path]] | None = None,
+        num_classes: int = 0,
     ) -> None:
+        self.num_classes = num_classes
         self.items = [(s, *pairs[s]) for s in stems]
         self.refined = [refine_band] * len(self.items) + [0] * len(extra or [])
         self.items += list(extra or [])
@@ -140,6 +144,12 @@ class CropSegDataset:
         img, mask = read_rgb(ip), read_label(lp, self.label_mode, self.colormap)
         if img.shape[:2] != mask.shape:
             raise ValueError(f"{lp}: label size {mask.shape[::-1]} differs from image {ip} {img.shape[1::-1]}")
+        if self.num_classes and (mask[mask != 255] >= self.num_classes).any():
+            bad = sorted(set(np.unique(mask[(mask != 255) & (mask >= self.num_classes)]).tolist()))
+            raise ValueError(
+                f"{lp}: class id {', '.join(map(str, bad[:3]))} but model.num_classes is {self.num_classes} "
+                "(ids 0 to num_classes - 1, 255 ignored)"
+            )
         if self.refined[i]:
             from agriseg.crop.refine import refine_labels
 

@@ -320,7 +320,7 @@ class SelfTrainer:
 
         cfg = self.stage_config(stage, labels, tl, sl)
         cfg.train = cfg.train.model_copy(update={"init_weights": init})
-        res = train_crop(cfg, max_epochs=epochs, progress=self.progress, check_labels=False)
+        res = train_crop(cfg, max_epochs=epochs, progress=self.progress, check_labels=False, resumable=False)
         info = {
             "model": res["model"],
             "select_on_pseudo": {k: float(v) for k, v in res["val"].items()},

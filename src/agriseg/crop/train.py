@@ -10,6 +10,7 @@ import cv2
 import lightning as L
 from torch.utils.data import DataLoader, Dataset
 
+from agriseg.config import OptionError
 from agriseg.crop.config import CropTrainConfig, DataConfig
 from agriseg.crop.dataset import CropSegDataset, match_pairs, split_stems
 from agriseg.crop.labels import check_label_mode
@@ -27,6 +28,7 @@ def train_crop(
     max_epochs: int | None = None,
     progress: bool = True,
     check_labels: bool = True,
+    resumable: bool = True,
 ) -> dict:
     """Train, keep the best and the last checkpoint, export one of them (``train.export``) as safetensors.
 
@@ -37,6 +39,7 @@ def train_crop(
         progress: show the training progress bar.
         check_labels: refuse ``label_mode: index`` on 0/255 masks (:func:`agriseg.crop.labels.check_label_mode`);
             self-training turns it off for its own index labels, whose 255 is an ignore band.
+        resumable: keep an interrupted run for ``--resume`` (off for self-training's stages, which have none).
 
     Returns:
         ``{"best_checkpoint", "model", "val", "summary"}``: the exported checkpoint, the safetensors file,
@@ -47,21 +50,23 @@ def train_crop(
     from agriseg.crop.task import SegmentationTask
     from agriseg.data.files import ensure_outdir
     from agriseg.models.io import save_model
-    from agriseg.training.trainer import build_task, fit, load_weights, summary_line, validate
+    from agriseg.training.trainer import build_task, check_resume, fit, load_weights, summary_line, validate
 
     t = cfg.train
     torch.set_num_threads(max(1, torch.get_num_threads()))
     L.seed_everything(t.seed, workers=True, verbose=False)
     task = build_task(SegmentationTask, cfg.model_dump())  # a model the config cannot build: before any output
+    check_resume(task, resume)  # a checkpoint of another model: before any output too
     out = ensure_outdir(cfg.output_dir)  # a file in the way is a usage error naming it
     if check_labels:
         pairs = match_pairs(cfg.data.images, cfg.data.labels)
         check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")
-    dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side)
+        _warn_unpaired(cfg.data.images, cfg.data.labels)
+    dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side, cfg.model.num_classes)
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
     if t.init_weights and resume is None:
         init_from(task.model, t.init_weights, cfg.model.in_channels)
-    res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
+    res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress, resumable=resumable)
     exported = res.last_path if t.export == "last" else res.best_path
     load_weights(task, exported)
     val = validate(res.trainer, task, dm)
@@ -74,6 +79,21 @@ def train_crop(
         "val": val,
         "summary": summary_line(f"{cfg.name} ({t.export} checkpoint)", res, shown, model_path),
     }
+
+
+def _warn_unpaired(images: str | Path, labels: str | Path) -> None:
+    """Say which photos have no label and which labels no photo: they are left out of training."""
+    import logging
+
+    from agriseg.crop.evaluate import unpaired
+
+    for what, names in unpaired(images, labels).items():
+        if names:
+            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            where = images if what == "images_without_label" else labels
+            logging.getLogger(__name__).warning(
+                "%s: %d %s left out of training (%s)", where, len(names), what.replace("_", " "), shown
+            )
 
 
 def init_from(model: nn.Module, path: str, in_channels: int) -> list[str]:
@@ -124,14 +144,18 @@ class CropDataModule(L.LightningDataModule):
         infer_long_side: validation images are resized to this long side (0 = native).
     """
 
-    def __init__(self, data: DataConfig, batch_size: int, num_workers: int, seed: int, infer_long_side: int) -> None:
+    def __init__(
+        self, data: DataConfig, batch_size: int, num_workers: int, seed: int, infer_long_side: int, num_classes: int = 0
+    ) -> None:
         super().__init__()
         self.cfg, self.batch_size, self.num_workers = data, batch_size, num_workers
         pairs = match_pairs(data.images, data.labels)
         self.train_stems, self.val_stems = split_stems(
             list(pairs), data.train_list, data.val_list, data.val_fraction, seed
         )
-        kw: dict[str, Any] = {"label_mode": data.label_mode, "colormap": data.colormap, "cache": data.cache}
+        kw: dict[str, Any] = {
+            "label_mode": data.label_mode, "colormap": data.colormap, "cache": data.cache, "num_classes": num_classes
+        }  # fmt: skip
         tf = train_transform(data.crop_size, (data.scale_min, data.scale_max), data.augment)
         extra = [
             (f"{Path(src.images).name}/{stem}", ip, lp)
@@ -143,6 +167,15 @@ class CropDataModule(L.LightningDataModule):
             pairs, self.train_stems, transform=tf, refine_band=data.refine_band, extra=extra, **kw
         )
         self.val_set = CropSegDataset(pairs, self.val_stems, transform=_ResizeImageOnly(infer_long_side), **kw)
+        if not self.val_stems:  # found after every epoch trained: validation picks and scores the model
+            raise OptionError(f"data.val_list: {data.val_list} names no photo; validation needs at least one")
+        if not len(self.train_set):
+            raise OptionError(
+                f"{data.images}: only {len(pairs)} labelled photo(s), all for validation: at least 2 are needed "
+                "(1 to train, 1 to validate)"
+                if data.train_list is None
+                else f"data.train_list: {data.train_list} names no photo outside validation"
+            )
 
     def train_dataloader(self) -> DataLoader:
         return train_loader(self.train_set, self.batch_size, self.num_workers)

@@ -168,12 +168,20 @@ def load_model(
     from agriseg.extras import require
 
     require("train", f"loading {path.name} as a PyTorch model")
+    import torch
+
     from agriseg.models import build_model
 
     cfg, sd = _read_model_file(path, in_channels, num_classes, weights=True)
     assert sd is not None  # weights=True
     model = build_model(cfg.model_copy(update={"encoder_weights": None}))
     sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
+    broken = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:  # a run that diverged: such a model marks nothing and says nothing about it
+        raise ModelLoadError(
+            f"{path}: {len(broken)} of its {len(sd)} weight tensors hold NaN or infinite values (its training "
+            "diverged); train it again"
+        )
     try:
         model.load_state_dict(sd)
     except RuntimeError as err:

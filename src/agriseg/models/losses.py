@@ -7,6 +7,13 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def nothing_to_learn(logits: torch.Tensor) -> torch.Tensor:
+    """The loss of a batch whose every pixel is ignored (a random crop inside a pseudo-label's ignore band):
+    zero with zero gradients. Cross-entropy's mean over no pixel is NaN (its gradients are zero), which a
+    training run cannot tell from a run whose weights diverged."""
+    return logits.float().sum() * 0.0
+
+
 class CEDiceLoss(nn.Module):
     """Cross-entropy + soft Dice (smp's multiclass Dice), both ignoring ``ignore_index``.
 
@@ -39,6 +46,8 @@ class CEDiceLoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         # logits: (B, K, H, W); target: (B, H, W) long
+        if not bool((target != self.ignore_index).any()):
+            return nothing_to_learn(logits)
         loss = self.ce(logits, target) if self.interior_weight == 1 else self._weighted_ce(logits, target)
         if self.dice is not None:
             loss = loss + self.dice_weight * self.dice(logits, target)
@@ -154,4 +163,6 @@ class WeightedCELoss(nn.Module):
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         # logits: (B, K, H, W); target: (B, H, W) long
+        if self.ce.ignore_index >= 0 and not bool((target != self.ce.ignore_index).any()):
+            return nothing_to_learn(logits)
         return self.ce(logits.float(), target.long())

@@ -11,6 +11,10 @@ from pydantic import BaseModel
 from agriseg.models import build_model
 
 
+class TrainingDiverged(ValueError):
+    """The training loss became NaN or infinite: the run stops there (exit 1), writing no model."""
+
+
 class BaseTask(L.LightningModule):
     """A training task built from a run config, with one hook per part that differs between pipelines.
 
@@ -67,6 +71,11 @@ class BaseTask(L.LightningModule):
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self.loss(self(batch["image"]).float(), batch["mask"])
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
+        if not torch.isfinite(loss):  # one NaN step makes every weight NaN: a model that scores, yet sees nothing
+            raise TrainingDiverged(
+                f"train/loss is {loss.item()} at step {self.trainer.global_step} (epoch {self.current_epoch}): "
+                "training diverged, no model written; lower train.lr (or check the labels)"
+            )
         return loss
 
     def configure_scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:

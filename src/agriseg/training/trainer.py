@@ -163,6 +163,76 @@ def build_task(task_class: type[T], config: dict[str, Any]) -> T:
         raise OptionError(f"model: {msg}") from err
 
 
+def check_resume(task: BaseTask, resume: str | Path | None) -> None:
+    """Check a checkpoint to resume from before a run writes anything: readable and safe, holding this task's
+    model (its tensors by name and shape), and say which settings differ from the run it continues.
+
+    Resuming continues the checkpoint's optimiser and learning-rate schedule, so changed ``train`` settings
+    (``lr``, ``epochs``...) do not all apply: each one is named in a warning.
+
+    Raises:
+        ModelLoadError: naming ``resume``: missing, unreadable or unsafe, not a training checkpoint, or a
+            checkpoint of another model.
+    """
+    from agriseg.models.io import ModelLoadError, check_training_checkpoint, torch_load
+
+    if resume is None:
+        return
+    check_training_checkpoint(resume)
+    ckpt = torch_load(resume, "not a readable training checkpoint")
+    own = {k: tuple(v.shape) for k, v in task.state_dict().items()}
+    theirs = {k: tuple(v.shape) for k, v in ckpt["state_dict"].items() if hasattr(v, "shape")}
+    misfit = sorted(k for k in own.keys() | theirs.keys() if own.get(k) != theirs.get(k))
+    if misfit:
+        k = misfit[0]
+        raise ModelLoadError(
+            f"{resume}: a checkpoint of another model ({len(misfit)} tensors differ, e.g. {k}: "
+            f"{theirs.get(k, 'absent')} in the checkpoint, {own.get(k, 'absent')} in this config's model); resume "
+            "with the config it was trained with"
+        )
+    before = (ckpt.get("hyper_parameters") or {}).get("config")
+    now = dict(task.hparams).get("config")
+    if isinstance(before, dict) and isinstance(now, dict):
+        changed = [
+            f"{k}: {a} -> {b}" for k, (a, b) in _changed(before, now).items() if k.startswith(("train.", "data."))
+        ]
+        if changed:
+            log.warning(
+                "%s: resuming with settings that differ from its run (%s); the run continues its own optimiser "
+                "and learning-rate schedule, so not all of them apply",
+                resume, "; ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else ""),
+            )  # fmt: skip
+
+
+def _changed(before: Mapping[str, Any], now: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
+    """Dotted keys whose values differ between two nested config dicts: ``{"train.lr": (0.002, 0.5)}``."""
+    out: dict[str, tuple[Any, Any]] = {}
+    for k in sorted(before.keys() | now.keys()):
+        a, b = before.get(k), now.get(k)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            out.update(_changed(a, b, f"{prefix}{k}."))
+        elif a != b:
+            out[f"{prefix}{k}"] = (a, b)
+    return out
+
+
+def _interrupted_path(out: Path, resume: str | Path | None) -> Path:
+    """Where Ctrl-C saves this run: the checkpoint it resumed from when that was an interrupted run's (its
+    later state replaces it), else ``interrupted.ckpt``, or the next free ``interrupted-<n>.ckpt`` beside
+    another run's, which a second Ctrl-C would otherwise have replaced though the message said "kept"."""
+    if (
+        resume is not None
+        and Path(resume).resolve().parent == out.resolve()
+        and Path(resume).name.startswith("interrupted")
+    ):
+        return Path(resume)
+    path, n = out / INTERRUPTED_NAME, 1
+    while path.exists():
+        n += 1
+        path = out / f"interrupted-{n}.ckpt"
+    return path
+
+
 def fit(
     task: BaseTask,
     datamodule: L.LightningDataModule,
@@ -171,6 +241,7 @@ def fit(
     resume: str | Path | None = None,
     max_epochs: int | None = None,
     progress: bool = True,
+    resumable: bool = True,
 ) -> FitResult:
     """Train ``task`` on ``datamodule``: ``best-*.ckpt`` (``task.monitor``, higher is better), ``last.ckpt``
     and ``logs/`` (CSV, with the learning rate) in ``output_dir``.
@@ -183,29 +254,31 @@ def fit(
         resume: a Lightning checkpoint to continue from (read with ``weights_only=True``).
         max_epochs: override ``train.epochs``.
         progress: show the progress bar.
+        resumable: on Ctrl-C, save the run as it stands for ``--resume`` (``interrupted.ckpt``, or
+            ``interrupted-2.ckpt``... beside one this run did not start from). A caller without ``--resume``
+            (a stage of ``selftrain``) passes False: nothing is saved, nothing suggests ``--resume``.
 
     Raises:
         ModelLoadError: naming ``resume`` when it is not a readable training checkpoint.
     """
     from agriseg.data.files import ensure_outdir
-    from agriseg.models.io import check_training_checkpoint
     from agriseg.runtime import tune_allocator
 
     tune_allocator()  # before the first batch: see benchmarks/train_allocator.py
     out = ensure_outdir(output_dir)  # a file in the way is a usage error naming it
-    if resume is not None:
-        check_training_checkpoint(resume)
+    check_resume(task, resume)
     ckpt = ModelCheckpoint(
         dirpath=out, filename="best-{epoch:02d}", monitor=task.monitor, mode="max", save_last=True, save_top_k=1
     )
-    on_ctrl_c = _SaveOnCtrlC(out / INTERRUPTED_NAME)
+    on_ctrl_c = _SaveOnCtrlC(_interrupted_path(out, resume))
     resumed_interrupted = resume is not None and Path(resume).resolve() == on_ctrl_c.path.resolve()
-    if on_ctrl_c.path.exists() and not resumed_interrupted:
+    earlier = sorted(p for p in out.glob("interrupted*.ckpt") if p.resolve() != Path(resume or out).resolve())
+    if earlier and resumable:
         log.warning(
             "%s: the checkpoint of an interrupted run, kept; this run starts afresh (--resume %s continues that one)",
-            on_ctrl_c.path, on_ctrl_c.path,
+            earlier[-1], earlier[-1],
         )  # fmt: skip
-    callbacks: list = [ckpt, LearningRateMonitor("step"), on_ctrl_c]
+    callbacks: list = [ckpt, LearningRateMonitor("step"), *([on_ctrl_c] if resumable else [])]
     if progress:
         callbacks.append(_ProgressBar())
     with quiet_lightning():
