@@ -189,6 +189,20 @@ def _fake_text_model(folder: Path) -> Path:
     return folder
 
 
+def test_09_crop_traits_refuses_a_photo_beyond_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """crop traits had no memory check: a photo crop predict refuses at once ran to its end (or out of memory)."""
+    import agriseg.data.memory as memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 10_000)  # a machine with 10 kB free
+    monkeypatch.delenv(memory.OVERRIDE, raising=False)
+    photo = _photos(tmp_path / "in", 1)[0]
+    code, out = _run("crop", "traits", photo, "--outdir", tmp_path / "out")
+    assert code == 2 and f"{photo} at the model's working size 800 would need about" in out, out
+    assert not (tmp_path / "out").exists()
+    code, out = _run("crop", "traits", photo, "--outdir", tmp_path / "out", "--no-memory-check")
+    assert code == 0 and "1 measured" in out, out
+
+
 def test_09_text_predict_refuses_an_image_beyond_memory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("transformers")
     import agriseg.data.memory as memory

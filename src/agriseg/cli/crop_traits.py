@@ -14,6 +14,7 @@ from agriseg.cli.options import (
     Decorator,
     batch_options,
     config_from_params,
+    memory_check_option,
     model_option,
     option,
     outdir_option,
@@ -76,6 +77,7 @@ def _shared(config: str) -> Decorator:
     type=int,
     help="With regions: pieces of vegetation of one region this close (px) are one plant (0 = never).",
 )
+@memory_check_option()
 @batch_options()
 @friendly_errors
 def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: object) -> None:

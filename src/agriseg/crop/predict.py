@@ -746,7 +746,7 @@ def predict_paths(
     pred.progress = batch is None or batch.progress  # a photo in many tiles takes minutes on a CPU: its tiles get a bar
     cfg = pred.config
     assert cfg is not None
-    check_photo_memory(files, pred.long_side, pred.num_classes, "--long-side")
+    check_photo_memory(files, pred.long_side, pred.num_classes, "--long-side", config.batch_size)
     options = config.model_dump(exclude={"model_name", "batch_size", "optimize"})
     options.update(long_side=pred.long_side, tta=pred.tta)
     recipe = Recipe("crop predict", ALGORITHM, options, cast("LazyModel", pred.model).path)  # load_predictor's
@@ -777,11 +777,23 @@ def _other_crops(rows: Iterable[dict], model: str | None) -> list[str]:
     return out
 
 
-def check_photo_memory(files: Sequence[Path], long_side: int, num_classes: int, option: str) -> None:
-    """Refuse up front when the largest photo, resized to ``long_side``, would not fit in memory.
+# bytes per pixel of a photo at its full size while it is finished (measured, benchmarks/crop_photo_memory.py):
+# the uint8 photo, its float32 copy before it is resized to the working size, the probabilities back at full
+# size, the outline refinement at full resolution and the overlay
+FULL_SIZE_BYTES = 44
+# bytes per pixel of each further photo held at once: the probabilities of the others of a batch (2 classes
+# at 4 bytes, and the uint8 photo) and the photos read ahead (uint8 RGB)
+BATCHED_BYTES, READ_AHEAD_BYTES = 11, 3
 
-    The estimate per photo: its float32 planes at the working size (3 inputs, the class logits, the
-    probabilities and a blending weight) and the probabilities back at full size.
+
+def check_photo_memory(
+    files: Sequence[Path], long_side: int, num_classes: int, option: str, batch_size: int = 1
+) -> None:
+    """Refuse up front when the largest photos would not fit in memory.
+
+    The estimate: the largest photo being finished at its full size (:data:`FULL_SIZE_BYTES` a pixel), the
+    others of its batch and the photos read ahead as large, and its float32 planes at the working size
+    ``long_side`` (3 inputs, the class logits, the probabilities and a blending weight).
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -789,6 +801,8 @@ def check_photo_memory(files: Sequence[Path], long_side: int, num_classes: int, 
     from agriseg.data.memory import check_memory
 
     worst, name = 0.0, None
+    batched = max(0, min(batch_size, len(files)) - 1)
+    ahead = min(2 * batch_size, max(0, len(files) - 1))
     for f in files:
         try:
             with quiet_pil(f), Image.open(f) as im:
@@ -796,7 +810,8 @@ def check_photo_memory(files: Sequence[Path], long_side: int, num_classes: int, 
         except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
             continue  # an unreadable or oversized photo fails as its own item
         s = long_side / max(h, w) if long_side else 1.0
-        need = 4.0 * (h * w * s * s * (4 + 2 * num_classes) + h * w * num_classes)
+        working = 4.0 * h * w * s * s * (4 + 2 * num_classes)
+        need = working + h * w * (FULL_SIZE_BYTES + batched * BATCHED_BYTES + ahead * READ_AHEAD_BYTES)
         if need > worst:
             worst, name = need, f
     if name is not None:

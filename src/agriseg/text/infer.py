@@ -144,7 +144,12 @@ def stitch(
 
 
 def predict_many(
-    model: Any, processor: Any, images: Sequence[Any], class_names: Sequence[str], cfg: PredictConfig
+    model: Any,
+    processor: Any,
+    images: Sequence[Any],
+    class_names: Sequence[str],
+    cfg: PredictConfig,
+    progress: str | None = None,
 ) -> list[tuple[np.ndarray, list[PatchPrediction]]]:
     """Segment several images; patches of all images share generation batches of ``cfg.batch_size``.
 
@@ -154,6 +159,8 @@ def predict_many(
         images: PIL images or (H, W, 3) uint8 arrays.
         class_names: class words, background first.
         cfg: patch size, grid, overlap and vote, batching and decoding.
+        progress: a name to show a bar of patches under (while more than one generation batch is left; a
+            large tile takes minutes), or None for no bar.
 
     Returns:
         Per image: (H, W) int64 mask and its patch predictions.
@@ -166,6 +173,10 @@ def predict_many(
     sizes = [_as_pil(im).size for im in images]  # (W, H) before padding
     jobs = [(i, b) for i, pil in enumerate(pils) for b in grid_boxes(pil.size[1], pil.size[0], cfg.patch, cfg.overlap)]
     per_image: list[list[PatchPrediction]] = [[] for _ in pils]
+    from agriseg.batch import progress_bar
+
+    shown = progress is not None and len(jobs) > cfg.batch_size
+    bar = progress_bar(total=len(jobs), desc=progress, unit="patch", leave=False, disable=not shown)
     for k in range(0, len(jobs), cfg.batch_size):
         chunk = jobs[k : k + cfg.batch_size]
         texts = generate_batch(
@@ -180,6 +191,8 @@ def predict_many(
         for (i, b), t in zip(chunk, texts, strict=True):
             g, rep = decode_rrle(t, (cfg.grid, cfg.grid), names)
             per_image[i].append(PatchPrediction(b, t, g, rep))
+        bar.update(len(chunk))
+    bar.close()
     return [
         (stitch(preds, (pil.size[1], pil.size[0]), len(names), cfg.vote)[: wh[1], : wh[0]], preds)
         for pil, wh, preds in zip(pils, sizes, per_image, strict=True)
@@ -200,10 +213,15 @@ def _pad_to_patch(pil: Any, patch: int) -> Any:
 
 
 def predict_image(
-    model: Any, processor: Any, image: Any, class_names: Sequence[str], cfg: PredictConfig
+    model: Any,
+    processor: Any,
+    image: Any,
+    class_names: Sequence[str],
+    cfg: PredictConfig,
+    progress: str | None = None,
 ) -> tuple[np.ndarray, list[PatchPrediction]]:
     """Semantic mask of one image: (H, W) int64 class ids, and its patch predictions (:func:`predict_many`)."""
-    return predict_many(model, processor, [image], class_names, cfg)[0]
+    return predict_many(model, processor, [image], class_names, cfg, progress)[0]
 
 
 # agriseg's version of what text predict writes from an image, model and options (part of every fingerprint)
@@ -296,7 +314,8 @@ def predict_files(
             )
             sem, preds = np.zeros(img.shape[:2], np.int64), list[PatchPrediction]()
         else:
-            sem, preds = predict_image(model, processor, img, class_names, cfg)
+            shown = Path(item.source).name if options.progress else None
+            sem, preds = predict_image(model, processor, img, class_names, cfg, progress=shown)
         if preds and all("no_mask" in p.report.kinds() for p in preds):  # the mask is background made up
             log.warning(
                 "%s: the model wrote no mask text for any of its %d tiles; its mask is all background, not a "
@@ -331,9 +350,8 @@ def predict_files(
             "valid_patches": report["valid_patches"],
         }
 
-    return run_batch(
-        items, work, options=(batch or BatchOptions()).labelled("predict", "img"), recipe=recipe, finish=finish
-    )
+    options = (batch or BatchOptions()).labelled("predict", "img")
+    return run_batch(items, work, options=options, recipe=recipe, finish=finish)
 
 
 @batch_keywords

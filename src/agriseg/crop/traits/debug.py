@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from skimage.segmentation import find_boundaries
 
 from agriseg.crop.traits.regions import Region
@@ -28,22 +28,33 @@ def debug_image(
         check: ids of regions to check (the model was unsure of their plants): drawn in magenta, with "?".
     """
     h, w = labels.shape
-    base = rgb.astype(np.float32) if rgb is not None else np.full((h, w, 3), 96, np.float32)
-    palette = np.random.default_rng(0).integers(64, 256, size=(int(labels.max()) + 1, 3)).astype(np.float32)
+    # a photo larger than a screen is seen shrunk to fit: lines and text grow with it (k = 1 up to 1,800 px,
+    # where the picture is as it always was), so ids stay readable on a 8000 px photo
+    k = max(1, round(max(h, w) / 1800))
+    out = rgb.copy() if rgb is not None else np.full((h, w, 3), 96, np.uint8)  # (H, W, 3) uint8, no float copy
+    palette = np.random.default_rng(0).integers(64, 256, size=(int(labels.max()) + 1, 3)).astype(np.uint16)
     fg = labels > 0
-    base[fg] = 0.5 * base[fg] + 0.5 * palette[labels[fg]]
-    base[find_boundaries(labels, mode="inner")] = (255, 255, 0)
-    im = Image.fromarray(base.clip(0, 255).astype(np.uint8))
+    out[fg] = ((out[fg].astype(np.uint16) + palette[labels[fg]]) // 2).astype(np.uint8)
+    edge = find_boundaries(labels, mode="inner")
+    if k > 1:
+        from scipy import ndimage
+
+        edge = ndimage.binary_dilation(edge, iterations=k - 1) & fg
+    out[edge] = (255, 255, 0)
+    im = Image.fromarray(out)
     draw = ImageDraw.Draw(im)
+    font = ImageFont.load_default(size=11 * k) if k > 1 else None
     s = px_per_mm or 1.0
     for reg in regions or []:
         # a grid over plants 1 px wide has cells 0 px wide: drawn as a line, not refused by PIL
         x1, y1 = reg.x + max(reg.width, 1) - 1, reg.y + max(reg.height, 1) - 1
         flagged = reg.id in (check or ())
         colour = (255, 0, 200) if flagged else (0, 200, 255)
-        draw.rectangle([reg.x, reg.y, x1, y1], outline=colour, width=3 if flagged else 2)
-        draw.text((reg.x + 3, reg.y + 2), reg.id + ("?" if flagged else ""), fill=colour)
+        draw.rectangle([reg.x, reg.y, x1, y1], outline=colour, width=(3 if flagged else 2) * k)
+        draw.text((reg.x + 3 * k, reg.y + 2 * k), reg.id + ("?" if flagged else ""), fill=colour, font=font)
     for p in plants:
         x, y = p["centroid_x"] * s, p["centroid_y"] * s
-        draw.text((x, y), str(p["id"]), fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0), anchor="mm")
+        draw.text(
+            (x, y), str(p["id"]), fill=(255, 255, 255), stroke_width=k, stroke_fill=(0, 0, 0), anchor="mm", font=font
+        )
     return np.asarray(im)

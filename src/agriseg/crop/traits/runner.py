@@ -504,6 +504,13 @@ def run_traits(
         raise NoInputError(f"{given[0]}: no photos or masks to measure" if given else "no photos or masks given")
     segment = ModelSegmenter(config.model_name)
     model = segment.check() if any(p.mask is None for p in pairs) else None  # photos to segment
+    if model is not None:  # a photo too large for the memory: refused before any work, as crop predict does
+        from agriseg.crop.predict import check_photo_memory
+        from agriseg.models.io import LazyModel
+
+        spec = LazyModel(config.model_name, in_channels=3).config
+        photos = [p.photo for p in pairs if p.mask is None and p.photo is not None]
+        check_photo_memory(photos, spec.infer_long_side, spec.num_classes, "the model's working size")
     items = [
         Item(
             p.name,

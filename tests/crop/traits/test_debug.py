@@ -1,0 +1,28 @@
+"""The debug picture of crop traits: readable when a large photo is seen shrunk to a screen."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from agriseg.crop.traits.debug import debug_image
+
+YELLOW = (255, 255, 0)
+
+
+def _outline_width(size: int) -> int:
+    labels = np.zeros((size, size), np.int32)
+    labels[size // 4 : size // 2, size // 4 : size // 2] = 1  # one square plant
+    pic = debug_image(labels, None, [])
+    row = pic[size // 3, size // 4 : size // 2]  # across the plant's left edge
+    return int(np.all(row == YELLOW, axis=-1)[: size // 8].sum())
+
+
+def test_outlines_and_ids_grow_with_the_photo() -> None:
+    """On a 8000 px photo the outlines were 1 px and ids 8 px tall: nothing readable when it fits a screen."""
+    assert _outline_width(900) == 1  # a photo that fits a screen: as it always was
+    assert _outline_width(5400) == 3  # 3x larger than 1,800 px: 3 px
+    labels = np.zeros((5400, 5400), np.int32)
+    small = debug_image(labels[:900, :900], None, [{"id": "88", "centroid_x": 450.0, "centroid_y": 450.0}])
+    large = debug_image(labels, None, [{"id": "88", "centroid_x": 2700.0, "centroid_y": 2700.0}])
+    ink = [int((np.abs(p.astype(int) - 96).sum(-1) > 0).sum()) for p in (small, large)]  # pixels of the id
+    assert ink[1] > 5 * ink[0]  # drawn about 3x taller and wider
