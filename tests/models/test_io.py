@@ -40,6 +40,16 @@ def test_garbage_is_not_a_pytorch_file(tmp_path):
         with pytest.raises(ModelLoadError) as info:
             torch_load(tmp_path / name, "cannot read as a checkpoint")
         assert str(info.value) == f"{tmp_path / name}: cannot read as a checkpoint ({reason})"
+    import torch
+
+    torch.save({"w": torch.zeros(1000)}, tmp_path / "whole.ckpt")
+    data = (tmp_path / "whole.ckpt").read_bytes()
+    (tmp_path / "cut.ckpt").write_bytes(data[: len(data) // 2])  # torch's line broke off: "...checkpoint file is)"
+    with pytest.raises(ModelLoadError) as info:
+        torch_load(tmp_path / "cut.ckpt", "cannot read as a checkpoint")
+    assert str(info.value).endswith(
+        "cut.ckpt: cannot read as a checkpoint (a zip archive cut short (an interrupted copy or download?))"
+    )
 
 
 class _Payload:

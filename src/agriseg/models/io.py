@@ -76,6 +76,8 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         elif isinstance(err, KeyError | EOFError) or (isinstance(err, RuntimeError) and "magic number" in text):
             # torch's reader of old pickles on a file that is none: a bare "KeyError: 101" or "EOFError"
             reason = "an empty file" if isinstance(err, EOFError) else "neither a zip archive nor a pickle"
+        elif "failed reading zip archive" in text or "failed finding central directory" in text:
+            reason = "a zip archive cut short (an interrupted copy or download?)"  # torch's own line breaks off
         elif "Weights only load failed" in text:  # never torch's advice to load it with weights_only=False
             reason = "it cannot be read with weights_only=True; save its state_dict, or convert it to .safetensors"
         else:
