@@ -156,8 +156,10 @@ class Fingerprint:
             for k in sorted(set(now[kind]) | set(before[kind])):
                 a, b = before[kind].get(k), now[kind].get(k)
                 if a != b:
+                    flags = OPTION_FLAGS.get() or {}
                     flag = kind == "options" and not self.config_keys
-                    name = (OPTION_FLAGS.get() or {}).get(k) or "--" + k.replace("_", "-") if flag else k
+                    # a resolved setting the command line gives too (fields download's --win-a-dates) by its flag
+                    name = flags.get(k) or "--" + k.replace("_", "-") if flag else flags.get(k, k)
                     out.append(f"{name}: {a} -> {b}")
         if _by_name(now["inputs"]) != _by_name(before["inputs"]):  # one file named by another path is the same
             gone, new = (
