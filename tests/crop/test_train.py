@@ -253,3 +253,13 @@ def test_resuming_a_checkpoint_of_another_model_is_refused_before_any_output(tmp
     with pytest.raises(ModelLoadError, match=r"last\.ckpt: a checkpoint of another model \(2 tensors differ, e\.g\."):
         train_crop(other, resume=str(ckpt), progress=False)
     assert not (tmp_path / "run3").exists()
+
+
+def test_a_fresh_run_over_a_finished_one_says_it_replaces_its_model(tmp_path, caplog):
+    """A second run in a used output_dir rewrote split.json at once and left the earlier model until its end,
+    without a word: after an interruption the folder held a model whose split described another run."""
+    cfg = tiny_config(tmp_path)
+    train_crop(cfg, progress=False)
+    with caplog.at_level("WARNING"):
+        train_crop(cfg, progress=False)
+    assert "holds the model of an earlier run, which this run replaces when it ends" in caplog.text
