@@ -96,6 +96,7 @@ def test_explicit_items_by_id_and_url(loopback: Loopback, tmp_path: Path) -> Non
         ("1,2,3", "four numbers"),
         ("10,50,10,51", "empty"),
         ("11,50,10,51", "inverted"),
+        ("179.9,-17,-179.9,-16.8", r"crosses the 180th meridian .*\(179\.9,-17\.0,180,-16\.8 and -180,-17\.0,-179\.9"),
         ("500000,5300000,510000,5310000", "not in degrees"),
     ],
 )

@@ -56,6 +56,11 @@ def parse_bbox(text: str, what: str = "bbox") -> BBox:
         raise ValueError(
             f"{what} {text!r}: not in degrees (longitude -180..180, latitude -90..90); give W,S,E,N in EPSG:4326"
         )
+    if w > e and s < n and w > 90 and e < -90:  # e.g. 179.9,-17,-179.9,-16.8: an area across the 180th meridian
+        raise ValueError(
+            f"{what} {text!r}: crosses the 180th meridian (W > E), which one scene cannot span; download each side "
+            f"({w},{s},180,{n} and -180,{s},{e},{n}) on its own"
+        )
     if w >= e or s >= n:
         why = "empty" if w == e or s == n else "inverted"
         raise ValueError(f"{what} {text!r}: {why} (expected W < E and S < N)")
