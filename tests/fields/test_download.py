@@ -118,6 +118,9 @@ def test_no_item_under_the_cloud_limit(loopback: Loopback, tmp_path: Path) -> No
     with pytest.raises(ValueError, match=r"window A 2023-04-01/2023-04-30: no sentinel-2-l2a item .* under 2% cloud"):
         download_scene(out, _cfg(loopback, cloud_max=2), bbox=BBOX, progress=False, **DATES)
     assert not out.exists() and not parts_dir(out).exists()
+    future = {"win_a_dates": ("2099-04-01", "2099-04-30"), "win_b_dates": DATES["win_b_dates"]}
+    with pytest.raises(ValueError, match=r"2099-04-30: .*\(no item; the range starts after today, 20\d\d-"):
+        download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **future)
 
 
 def test_item_missing_a_band(tmp_path: Path) -> None:

@@ -292,11 +292,16 @@ def select_items(client: Any, bbox: BBox, dates: tuple[str, str], cfg: DownloadC
                     datetime=_search_range(dates))  # fmt: skip
     ok = [i for i in found if cloud_cover(i) <= cfg.cloud_max]
     if not ok:
+        import datetime as dt
+
         seen = f"{len(found)} item(s), least cloudy {min(map(cloud_cover, found)):.0f}%" if found else "no item"
+        advice = "widen the dates or raise --cloud-max"
+        if not found and str(dates[0])[:10] > dt.date.today().isoformat():
+            advice = f"the range starts after today, {dt.date.today().isoformat()}: no image was taken yet"
         raise ValueError(
             f"window {window} {dates[0]}/{dates[1]}: no {cfg.collection} item over bbox "
             f"{','.join(f'{v:g}' for v in bbox)} under {cfg.cloud_max:g}% cloud at {cfg.stac_url} ({seen}; "
-            "widen the dates or raise --cloud-max)"
+            f"{advice})"
         )
     days: dict[str, list[Any]] = {}
     for item in ok:
