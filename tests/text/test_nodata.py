@@ -32,7 +32,7 @@ def _tile(path: Path, nodata_cols: int) -> Path:
     return path
 
 
-def _all_field(model, processor, img, class_names, cfg):  # noqa: ANN001, ANN202 - predict_image's signature
+def _all_field(model, processor, img, class_names, cfg, progress=None):  # noqa: ANN001, ANN202 - predict_image's
     return np.ones(img.shape[:2], np.int64), []  # a model that calls every pixel a field
 
 

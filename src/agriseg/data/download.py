@@ -138,7 +138,6 @@ def download(
     dst: str | Path,
     sha256: str | None = None,
     retries: int = 4,
-    sha256_prefix: str | None = None,
     backoff_s: float = 1.0,
     timeout: float = 60.0,
     progress: bool = True,
@@ -149,7 +148,6 @@ def download(
         url: an ``http(s)://`` address.
         dst: the final file (its folder is created).
         sha256: expected hex digest; None skips the check.
-        sha256_prefix: the digest's expected first characters (a release that names files by them).
         retries: attempts after the first one; attempt ``i`` waits ``backoff_s * 2**i`` seconds first.
         timeout: seconds to wait for the server to answer or send more bytes.
         progress: show a tqdm bar of bytes.
@@ -194,14 +192,12 @@ def download(
         part.unlink(missing_ok=True)
         validator.unlink(missing_ok=True)
         raise ValueError(f"{url}: the server sent a web page, not the file (a login or error page?); nothing kept")
-    if sha256 or sha256_prefix:
+    if sha256:
         got = sha256_of(part)
-        want = (sha256 or sha256_prefix or "").lower()
-        if not (got == want if sha256 else got.startswith(want)):
+        if got.lower() != sha256.lower():
             part.unlink(missing_ok=True)
             validator.unlink(missing_ok=True)
-            expected = sha256 or f"{sha256_prefix}..."
-            raise ValueError(f"{url}: sha256 mismatch (expected {expected}, got {got}); the download was deleted")
+            raise ValueError(f"{url}: sha256 mismatch (expected {sha256}, got {got}); the download was deleted")
     os.replace(part, dst)
     validator.unlink(missing_ok=True)
     return dst

@@ -209,9 +209,9 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
     dst = cached_path(spec)
     if dst.is_file() and not overwrite:
         return dst
-    return download(
-        spec.url, dst, sha256=spec.sha256, sha256_prefix=spec.sha256_prefix, retries=retries, progress=progress
-    )
+    # a release's digest prefix (DelineateAnything) is checked by `fields models trust`, which also takes the
+    # user's own --sha256 for a file of theirs under this name
+    return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
 
 
 def spec_for(value: str) -> ModelSpec | None:
