@@ -155,3 +155,24 @@ def test_a_lock_is_taken_where_there_is_no_fcntl(tmp_path, monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "msvcrt", None)
     with open(tmp_path / "b.lock", "w", encoding="utf-8") as fh:
         assert not lock_exclusively(fh.fileno(), 0.0, lambda: BlockingIOError("busy"))  # no way to lock: said so
+
+
+def test_pid_alive_of_a_process_whose_name_ends_inside_a_letter(tmp_path) -> None:
+    """Linux cuts a process name at 15 bytes: "aaaaaaaaaaaaaaé" is cut inside the "é", and reading its
+    /proc stat as UTF-8 stopped every run into a folder whose stale lock named that pid."""
+    import os
+    import subprocess
+    import sys
+
+    from agriseg.data.files import pid_alive, process_start_time
+
+    if not os.path.isdir("/proc"):
+        pytest.skip("no /proc here")
+    exe = tmp_path / "aaaaaaaaaaaaaaé"
+    exe.symlink_to(sys.executable)
+    child = subprocess.Popen([str(exe), "-c", "import time; time.sleep(30)"])
+    try:
+        assert pid_alive(child.pid) and process_start_time(child.pid) is not None
+    finally:
+        child.kill()
+        child.wait()

@@ -41,6 +41,7 @@ class Loopback:
     files: dict[str, bytes] = field(default_factory=dict)  # "/path" -> content
     items: list[dict] = field(default_factory=list)
     fail: dict[str, int] = field(default_factory=dict)  # path prefix -> 500 answers left
+    fail_get: dict[str, int] = field(default_factory=dict)  # path prefix -> 503 answers left to GETs (HEADs answered)
     drop: dict[str, int] = field(default_factory=dict)  # path -> truncated transfers left
     log: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, Range header)
     page: int = 0  # search results per page (0: all on one page)
@@ -216,6 +217,12 @@ def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(chunk)
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            path = urlparse(self.path).path.rstrip("/")
+            for prefix, left in state.fail_get.items():
+                if path.startswith(prefix) and left != 0:
+                    state.fail_get[prefix] = left - 1
+                    state.log.append(("GET", path, self.headers.get("Range", "")))
+                    return self._json({"code": "Busy", "description": "injected 503"}, 503)
             self._route(None)
 
         def do_HEAD(self) -> None:  # noqa: N802

@@ -193,6 +193,15 @@ def test_a_missing_band_file_is_asked_for_once_not_retries_cubed(loopback: Loopb
     assert 1 <= len(reads) <= 2, len(reads)
 
 
+def test_a_band_file_whose_first_read_fails_is_retried(loopback: Loopback, tmp_path: Path) -> None:
+    """Answered to HEAD, 503 to the first GET: GDAL calls that "not recognized as a supported file format",
+    which was taken for a file that is no raster and failed the scene at once (the review of session 68)."""
+    loopback.fail_get[EAST_NIR_B] = 1
+    res = download_scene(tmp_path / "s.tif", _cfg(loopback, retries=2), bbox=BBOX, progress=False, **DATES)
+    assert res.status == "ok"
+    assert [m for m, p, _ in loopback.log if p == EAST_NIR_B].count("GET") >= 2  # asked again
+
+
 def test_a_server_error_is_retried_in_one_loop(loopback: Loopback, tmp_path: Path) -> None:
     loopback.fail[EAST_NIR_B] = -1  # always 500
     with pytest.raises(ValueError, match=r"reading band nir failed after 3 attempt\(s\) \([^(]*500"):

@@ -668,8 +668,6 @@ def adapt_photos(
         pseudo = with_updates(pseudo, {"overwrite": True})
     shown = {"plot", "overlays", "overlay_long_side", "overwrite"}  # what pseudo-labelling shows, not what it makes
     options = {**config.model_dump(exclude={"model_name"}), **pseudo.model_dump(exclude=shown)}
-    if config.combine != "confident":  # read with --combine confident only: any value makes the same model
-        options["confidence"] = type(config).model_fields["confidence"].default  # as recorded before this rule
     ignore = NOT_OUTPUT_OPTIONS - {"batch_size"}  # the training batch size changes the model
     recipe = Recipe("crop adapt", ALGORITHM["crop adapt"], options, base, [keep] if keep else [], ignore=ignore)
 

@@ -299,11 +299,11 @@ def pid_alive(pid: int) -> bool:
         return False
     except OSError:  # not ours to signal (PermissionError), or unknown
         return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()[0]
+    try:  # bytes: the process name before ")" is cut at 15 bytes, maybe inside a UTF-8 letter
+        state = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()[0]
     except (OSError, IndexError):
         return True  # no /proc (macOS): it exists
-    return state not in ("Z", "X")  # zombie or dead: ended
+    return state not in (b"Z", b"X")  # zombie or dead: ended
 
 
 def _windows_pid_alive(pid: int) -> bool:
@@ -333,8 +333,8 @@ def process_start_time(pid: int) -> float | None:
     Written here because the standard library has no call for it (psutil has one, but is not a dependency).
     """
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-        ticks = int(stat.rsplit(")", 1)[1].split()[19])  # field 22, starttime, counted after "pid (name)"
+        stat = Path(f"/proc/{pid}/stat").read_bytes()  # bytes: a process name may end inside a UTF-8 letter
+        ticks = int(stat.rsplit(b")", 1)[1].split()[19])  # field 22, starttime, counted after "pid (name)"
         lines = Path("/proc/stat").read_text(encoding="utf-8").splitlines()
         boot = next(int(x.split()[1]) for x in lines if x.startswith("btime"))
         return boot + ticks / os.sysconf("SC_CLK_TCK")

@@ -155,10 +155,9 @@ class BrokenRaster(ValueError):
 
 
 # GDAL's words for answers that retrying cannot change: a client error other than 408 (timeout) and 429 (too
-# many requests), or bytes that are no raster
-_PERMANENT = re.compile(
-    r"HTTP response code: 4(?!08|29)\d\d|not recognized as (a )?(being in a )?supported file format"
-)
+# many requests). ("not recognized as a supported file format" is not one: GDAL says it too of a file whose
+# first read failed, a 503 or a dropped connection.)
+_PERMANENT = re.compile(r"HTTP response code: 4(?!08|29)\d\d")
 
 
 def _retrying(
@@ -167,7 +166,7 @@ def _retrying(
     """``fn()``, tried ``cfg.retries + 1`` times with exponential backoff, GDAL's cached answer about ``href``
     dropped before each retry; ``ValueError("<failed> after N attempt(s) (<last error>)")`` when none worked.
     The one retry loop of a remote read (GDAL's own retries are off): a :class:`BrokenRaster` or an answer
-    that cannot change (HTTP 404, not a raster) fails at once."""
+    that cannot change (HTTP 404) fails at once."""
     last: Exception | None = None
     for attempt in range(cfg.retries + 1):
         if attempt:

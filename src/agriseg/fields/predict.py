@@ -605,7 +605,7 @@ def _exclusive(output: Path) -> Iterator[None]:
     """Hold a lock file next to ``output`` so two processes never write the same scene."""
     output.parent.mkdir(parents=True, exist_ok=True)
     lock = _lock_path(output)
-    fh = open(lock, "w", encoding="utf-8")
+    fh = open(lock, "a", encoding="utf-8")  # never truncated: on Windows a held byte lock refuses that
     try:
         lock_exclusively(fh.fileno(), 0.0, lambda: FileExistsError(f"{output}: another process is writing this output"))
         yield

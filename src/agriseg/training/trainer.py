@@ -176,7 +176,7 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
     """
     from agriseg.models.io import ModelLoadError, check_training_checkpoint, torch_load
 
-    if resume is None:
+    if resume is None or getattr(task, "_checked_resume", None) == str(resume):  # checked once per run
         return
     check_training_checkpoint(resume)
     ckpt = torch_load(resume, "not a readable training checkpoint")
@@ -193,15 +193,19 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
     before = (ckpt.get("hyper_parameters") or {}).get("config")
     now = dict(task.hparams).get("config")
     if isinstance(before, dict) and isinstance(now, dict):
-        changed = [
-            f"{k}: {a} -> {b}" for k, (a, b) in _changed(before, now).items() if k.startswith(("train.", "data."))
-        ]
+        changes = _changed(before, now).items()
+        changed = [f"{k}: {a} -> {b}" for k, (a, b) in changes if k.startswith(("train.", "data.")) and k not in APPLY]
         if changed:
             log.warning(
                 "%s: resuming with settings that differ from its run (%s); the run continues its own optimiser "
                 "and learning-rate schedule, so not all of them apply",
                 resume, "; ".join(changed[:4]) + (f" and {len(changed) - 4} more" if len(changed) > 4 else ""),
             )  # fmt: skip
+    task._checked_resume = str(resume)  # type: ignore[assignment]
+
+
+# settings a resumed run takes as given (when it stops, how it loads and exports): not worth a warning
+APPLY = frozenset({"train.epochs", "train.max_steps", "train.max_minutes", "train.num_workers", "train.export"})
 
 
 def _changed(before: Mapping[str, Any], now: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
@@ -272,11 +276,12 @@ def fit(
     )
     on_ctrl_c = _SaveOnCtrlC(_interrupted_path(out, resume))
     resumed_interrupted = resume is not None and Path(resume).resolve() == on_ctrl_c.path.resolve()
-    earlier = sorted(p for p in out.glob("interrupted*.ckpt") if p.resolve() != Path(resume or out).resolve())
+    earlier = [p for p in out.glob("interrupted*.ckpt") if p.resolve() != Path(resume or out).resolve()]
     if earlier and resumable:
+        latest = max(earlier, key=lambda p: p.stat().st_mtime)  # the last interruption (names sort 10 before 2)
         log.warning(
             "%s: the checkpoint of an interrupted run, kept; this run starts afresh (--resume %s continues that one)",
-            earlier[-1], earlier[-1],
+            latest, latest,
         )  # fmt: skip
     callbacks: list = [ckpt, LearningRateMonitor("step"), *([on_ctrl_c] if resumable else [])]
     if progress:

@@ -235,8 +235,6 @@ def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
     code, text = _cli(*args)
     assert code == 0 and "unchanged: made before from the same photos, model and options" in text, text
     assert "Epoch" not in text and (out.read_bytes(), out.stat().st_mtime_ns) == made  # nothing trained
-    code, text = _cli(*args, "--confidence", "0.95")  # read with --combine confident only
-    assert code == 0 and "unchanged" in text, text
     for extra, change in (
         (["--combine", "none"], "--combine: agree -> none"),
         (["--batch-size", "1"], "--batch-size: 2 -> 1"),

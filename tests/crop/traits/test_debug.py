@@ -26,3 +26,22 @@ def test_outlines_and_ids_grow_with_the_photo() -> None:
     large = debug_image(labels, None, [{"id": "88", "centroid_x": 2700.0, "centroid_y": 2700.0}])
     ink = [int((np.abs(p.astype(int) - 96).sum(-1) > 0).sum()) for p in (small, large)]  # pixels of the id
     assert ink[1] > 5 * ink[0]  # drawn about 3x taller and wider
+
+
+def test_a_pillow_that_cannot_scale_its_font_still_draws(monkeypatch) -> None:
+    """Pillow 10.0 (allowed by the requirements) has no load_default(size=): every photo of 2,700 px or more
+    failed its item."""
+    from PIL import ImageFont
+
+    real = ImageFont.load_default
+
+    def old_pillow(*args: object, **kwargs: object) -> object:
+        if kwargs:
+            raise TypeError("load_default() got an unexpected keyword argument 'size'")
+        return real()
+
+    monkeypatch.setattr(ImageFont, "load_default", old_pillow)
+    labels = np.zeros((3600, 3600), np.int32)
+    labels[100:200, 100:200] = 1
+    pic = debug_image(labels, None, [{"id": "1", "centroid_x": 150.0, "centroid_y": 150.0}])
+    assert pic.shape == (3600, 3600, 3)

@@ -43,7 +43,7 @@ def debug_image(
     out[edge] = (255, 255, 0)
     im = Image.fromarray(out)
     draw = ImageDraw.Draw(im)
-    font = ImageFont.load_default(size=11 * k) if k > 1 else None
+    font = _font(11 * k) if k > 1 else None
     s = px_per_mm or 1.0
     for reg in regions or []:
         # a grid over plants 1 px wide has cells 0 px wide: drawn as a line, not refused by PIL
@@ -58,3 +58,12 @@ def debug_image(
             (x, y), str(p["id"]), fill=(255, 255, 255), stroke_width=k, stroke_fill=(0, 0, 0), anchor="mm", font=font
         )
     return np.asarray(im)
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont | None:
+    """PIL's default font at ``size`` px; None (its fixed small font) where PIL cannot scale it (Pillow before
+    10.1, or without FreeType)."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ImportError, OSError):
+        return None
