@@ -172,6 +172,20 @@ def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_pat
     assert "reward (mean Dice)" in res.output
 
 
+def test_a_diverged_sft_or_a_grpo_of_no_step_saves_nothing(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:
+    """learning_rate 1e12: the log showed loss 0, the run exited 0 and saved a model of NaN weights; GRPO on one
+    sample took no step and saved its input as the result (session 68's sweep)."""
+    cfg = {**_sft_cfg(workdir, tmp_path / "nan"), "learning_rate": 1e12, "lora": {"enabled": False}, "max_steps": 4}
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "nan.yaml", cfg))])
+    assert res.exit_code == 1 and "training diverged (" in res.output and "nothing saved" in res.output, res.output
+    assert not (tmp_path / "nan" / "model.safetensors").exists()
+    cfg = {**_sft_cfg(workdir, tmp_path / "g1"), "model": str(sft_dir), "max_samples": 1, "max_steps": 1}
+    cfg |= {"num_generations": 2, "per_device_train_batch_size": 4, "max_completion_length": 64}
+    res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g1.yaml", cfg))])
+    assert res.exit_code == 1 and "no training step was taken" in res.output, res.output
+    assert not (tmp_path / "g1" / "model.safetensors").exists()
+
+
 def test_grpo_config_errors(workdir: Path, tmp_path: Path) -> None:
     cfg = {**_sft_cfg(workdir, tmp_path / "g"), "beta": 0.0}
     res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", cfg))])

@@ -264,3 +264,24 @@ def test_quiet_lightning_gives_the_logger_levels_back_after_a_failure():
         assert log.level == logging.INFO
     finally:
         log.setLevel(before)
+
+
+def test_a_run_folder_of_someone_elses_files_or_a_file_is_refused(tmp_path: Path) -> None:
+    """fields train wrote into a folder of a user's notes and replaced their config.json; an output_dir that is a
+    file said "[Errno 17] File exists" (session 68's sweep)."""
+    from agriseg.config import OptionError
+    from agriseg.training.trainer import check_run_folder
+
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "config.json").write_text("{}", encoding="utf-8")
+    (theirs / "notes.txt").write_text("keep", encoding="utf-8")
+    with pytest.raises(OptionError, match=r"theirs: exists and was not written by a training run \(it holds config"):
+        check_run_folder(theirs)
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    with pytest.raises(OptionError, match=r"output_dir .*afile: an existing file, not a folder"):
+        check_run_folder(tmp_path / "afile")
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "last.ckpt").write_bytes(b"")  # an earlier run's folder: used
+    assert check_run_folder(run) == run and check_run_folder(tmp_path / "new").is_dir()

@@ -48,16 +48,23 @@ def train_crop(
     import torch
 
     from agriseg.crop.task import SegmentationTask
-    from agriseg.data.files import ensure_outdir
     from agriseg.models.io import save_model
-    from agriseg.training.trainer import build_task, check_resume, fit, load_weights, summary_line, validate
+    from agriseg.training.trainer import (
+        build_task,
+        check_resume,
+        check_run_folder,
+        fit,
+        load_weights,
+        summary_line,
+        validate,
+    )
 
     t = cfg.train
     torch.set_num_threads(max(1, torch.get_num_threads()))
     L.seed_everything(t.seed, workers=True, verbose=False)
     task = build_task(SegmentationTask, cfg.model_dump())  # a model the config cannot build: before any output
     check_resume(task, resume)  # a checkpoint of another model: before any output too
-    out = ensure_outdir(cfg.output_dir)  # a file in the way is a usage error naming it
+    out = check_run_folder(cfg.output_dir)  # a file in the way or a folder of someone else's: usage errors
     if check_labels:
         pairs = match_pairs(cfg.data.images, cfg.data.labels)
         check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 from torch.utils.data import DataLoader
 
@@ -36,18 +34,26 @@ def train_fields(
     Returns:
         ``{"best_checkpoint", "model", "val", "test", "train_seconds", "summary"}``.
     """
+    from agriseg.data.files import write_text
     from agriseg.fields.evaluate import evaluate_model
     from agriseg.fields.task import FieldsTask
     from agriseg.models.io import save_model
-    from agriseg.training.trainer import build_task, fit, load_weights, summary_line, validate
+    from agriseg.training.trainer import (
+        build_task,
+        check_resume,
+        check_run_folder,
+        fit,
+        load_weights,
+        summary_line,
+        validate,
+    )
 
     t = cfg.train
     L.seed_everything(t.seed, workers=True, verbose=False)
     dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)  # a missing data set: refused before any output
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
-    out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(cfg.model_dump_json(indent=1), encoding="utf-8")
+    check_resume(task, resume)  # a checkpoint of another model: before any output too
+    out = check_run_folder(cfg.output_dir)  # a file in the way or a folder of someone else's: usage errors
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
     which = "best" if res.checkpoint.best_model_path else "last: training stopped before its first validation"
@@ -65,6 +71,7 @@ def train_fields(
             "divisor": cfg.data.divisor,
         },
     )
+    write_text(out / "config.json", cfg.model_dump_json(indent=1))  # this run's, beside its model
     test = None
     if evaluate_test:
         scoring = FieldsEvaluateConfig(batch_size=t.batch_size, iou_threshold=t.iou_threshold)

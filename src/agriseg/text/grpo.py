@@ -14,7 +14,15 @@ from typing import Any, cast
 
 from agriseg.text.config import GRPORunConfig
 from agriseg.text.reward import DiceReward, ValidityReward
-from agriseg.text.sft import common_args, peft_config, prepare_run, save_trained, show_progress, trl_quiet
+from agriseg.text.sft import (
+    common_args,
+    peft_config,
+    prepare_run,
+    save_trained,
+    show_progress,
+    train_or_say,
+    trl_quiet,
+)
 
 # the GRPORunConfig fields that TRL's GRPOConfig takes under the same name and meaning
 TRL_GRPO_FIELDS = {"beta", "loss_type", "scale_rewards", "num_generations", "num_iterations", "epsilon",
@@ -82,7 +90,7 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
             peft_config=peft_config(cfg.lora),
         )
         show_progress(trainer)
-        trainer.train()
+        train_or_say(trainer, cfg)
     return save_trained(trainer, processor, cfg, meta)
 
 

@@ -141,9 +141,22 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
     ``meta`` (class names, grid, patch, the longest answer in tokens) goes to ``agriseg_text.json`` so
     ``predict`` needs no options."""
     out = Path(cfg.output_dir)
+    if trainer.state.global_step == 0:  # e.g. GRPO with fewer samples than the prompts of one step
+        raise ValueError(
+            f"output_dir {out}: no training step was taken (the data set's {len(trainer.train_dataset)} samples "
+            "are fewer than one step takes); nothing saved"
+        )
     model = trainer.model
     if cfg.lora.enabled and cfg.lora.merge_on_save and hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
+    import torch
+
+    broken = [n for n, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if broken:  # a diverged run's loss shows as 0; its model would mark nothing, silently
+        raise ValueError(
+            f"output_dir {out}: training diverged ({len(broken)} weight tensors are NaN or infinite); nothing "
+            "saved; lower learning_rate"
+        )
     with atomic_write(out) as tmp:  # the trainer writes nothing into output_dir (save_strategy "no")
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
@@ -224,8 +237,23 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
             peft_config=peft_config(cfg.lora),
         )
         show_progress(trainer)
-        trainer.train()
+        train_or_say(trainer, cfg)
     return save_trained(trainer, processor, cfg, meta)
+
+
+def train_or_say(trainer: Any, cfg: TrainCommon) -> None:
+    """``trainer.train()``; generation from NaN probabilities (a diverged model, or one that was NaN from the
+    start) is said in one line instead of transformers' traceback from ``torch.multinomial``."""
+    try:
+        trainer.train()
+    except RuntimeError as err:
+        if "probability tensor contains" not in str(err):
+            raise
+        raise ValueError(
+            f"output_dir {cfg.output_dir}: generation met NaN or infinite probabilities at step "
+            f"{trainer.state.global_step} (diverged weights, or a model {cfg.model} that holds NaN); nothing "
+            "saved; lower learning_rate"
+        ) from None
 
 
 def show_progress(trainer: Any) -> None:

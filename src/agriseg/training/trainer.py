@@ -163,6 +163,32 @@ def build_task(task_class: type[T], config: dict[str, Any]) -> T:
         raise OptionError(f"model: {msg}") from err
 
 
+# what a training run writes in its output_dir (one of them marks a folder as a run's)
+RUN_FILES = ("last.ckpt", "model.safetensors", "logs", "split.json", INTERRUPTED_NAME, "test_metrics.json")
+
+
+def check_run_folder(output_dir: str | Path) -> Path:
+    """Create ``output_dir`` for a training run, refusing a file in the way and a folder of someone else's
+    files (a folder holding none of :data:`RUN_FILES` nor a checkpoint); an earlier run's folder is used.
+
+    Raises:
+        OptionError: naming ``output_dir``.
+    """
+    from agriseg.config import OptionError
+    from agriseg.data.files import SYSTEM_FILES, ensure_outdir
+
+    out = Path(output_dir)
+    if out.exists() and not out.is_dir():
+        raise OptionError(f"output_dir {out}: an existing file, not a folder")
+    held = [c.name for c in out.iterdir() if c.name not in SYSTEM_FILES] if out.is_dir() else []
+    if held and not any(n in RUN_FILES or n.endswith(".ckpt") for n in held):
+        shown = ", ".join(sorted(held)[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+        raise OptionError(
+            f"output_dir {out}: exists and was not written by a training run (it holds {shown}); choose another"
+        )
+    return ensure_outdir(out)
+
+
 def check_resume(task: BaseTask, resume: str | Path | None) -> None:
     """Check a checkpoint to resume from before a run writes anything: readable and safe, holding this task's
     model (its tensors by name and shape), and say which settings differ from the run it continues.
