@@ -956,3 +956,33 @@ def test_a_local_dask_cluster_starts_no_more_workers_than_items(monkeypatch) -> 
     with pytest.raises(Stop):
         next(iter(DaskCluster(workers=64).map(lambda it: it.name, items)))
     assert started["n_workers"] == 2
+
+
+@pytest.mark.parametrize("earlier_run", [True, False])
+def test_a_run_killed_while_writing_its_tables_is_resumed_by_the_same_command(tmp_path: Path, earlier_run) -> None:
+    """Killed after the table was rewritten, before its stamp: the re-run refused ("changed since agriseg wrote
+    it", exit 2) or, on a first run, kept the run's own table aside as written "before stamps" (session 68)."""
+    from agriseg.manifest import ManifestStore, seal_tables
+
+    items = _items(tmp_path, ["a", "b"])
+    table = tmp_path / "out" / "t.csv"
+    recipe = Recipe("demo", "1")
+
+    def finish(result: Any, killed: bool = False) -> None:
+        table.write_text(f"{len(result)} rows, {result.counts}")
+        if killed:
+            raise KeyboardInterrupt  # as SIGINT / SIGKILL between the write and the seal
+        seal_tables([table])
+
+    if earlier_run:
+        run_batch(items[:1], _work, options=QUIET, recipe=recipe, store=ManifestStore(), tables=[table], finish=finish)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(items, _work, options=QUIET, recipe=recipe, store=ManifestStore(), tables=[table],
+                  finish=lambda r: finish(r, killed=True))  # fmt: skip
+    again = run_batch(items, _work, options=QUIET, recipe=recipe, store=ManifestStore(), tables=[table], finish=finish)
+    assert again.counts["skipped"] == 2 and not again.notes  # no "kept as t.earlier.csv"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir() if not p.name.startswith(".")) == [
+        "a.res",
+        "b.res",
+        "t.csv",
+    ]

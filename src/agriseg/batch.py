@@ -864,6 +864,10 @@ def run_batch(
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
             if finish is not None:
+                if tables:
+                    from agriseg.manifest import mark_tables_writing
+
+                    mark_tables_writing(tables)  # a kill while they are written: the re-run rewrites them
                 finish(result)
         finally:
             store.close()

@@ -349,6 +349,25 @@ def drop_recorded(paths: Sequence[Path], commands: Sequence[str]) -> tuple[list[
 TABLE_STAMPS = ".agriseg-tables.json"  # table name -> its stamp when the run that wrote it finished
 
 
+WRITING = "writing"  # the stamp of a table while its command writes it (a run killed then left it so)
+
+
+def mark_tables_writing(tables: Sequence[str | Path]) -> None:
+    """Before a command rewrites its tables: stamp each as being written, so that a run killed while it wrote
+    them leaves tables the re-run knows as its own (rewritten, not taken for a user's edit nor kept aside)."""
+    from agriseg.data.files import write_json
+
+    by_folder: dict[Path, list[Path]] = {}
+    for t in tables:
+        by_folder.setdefault(Path(t).parent, []).append(Path(t))
+    for folder, paths in by_folder.items():
+        if not folder.is_dir():
+            continue
+        stamps = _table_stamps(folder)
+        stamps.update({t.name: WRITING for t in paths})
+        write_json(folder / TABLE_STAMPS, stamps)
+
+
 def seal_tables(tables: Sequence[str | Path]) -> None:
     """After a command wrote its tables (``summary.csv``, ``growth_wide.csv``...): keep each one's :func:`stamp`
     beside them, so a later run tells a table someone edited (notes typed into a spreadsheet) from its own and
@@ -373,7 +392,7 @@ def table_edited(table: str | Path) -> bool:
     """Whether ``table`` differs from the stamp :func:`seal_tables` kept of it (False where none was kept)."""
     table = Path(table)
     kept = _table_stamps(table.parent).get(table.name)
-    return kept is not None and table.is_file() and _altered(table, kept)
+    return isinstance(kept, list) and table.is_file() and _altered(table, kept)  # WRITING: its own, unfinished
 
 
 def table_stamped(table: str | Path) -> bool:
@@ -386,7 +405,7 @@ def recorded_by(folder: str | Path, command: str) -> bool:
     return any(rec.get("command") == command for rec in _lines(Path(folder) / MANIFEST))
 
 
-def _table_stamps(folder: Path) -> dict[str, list[Any]]:
+def _table_stamps(folder: Path) -> dict[str, Any]:  # name -> stamp, or WRITING
     try:
         stamps = json.loads((folder / TABLE_STAMPS).read_text(encoding="utf-8"))
     except (OSError, ValueError):

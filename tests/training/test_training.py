@@ -285,3 +285,13 @@ def test_a_run_folder_of_someone_elses_files_or_a_file_is_refused(tmp_path: Path
     run.mkdir()
     (run / "last.ckpt").write_bytes(b"")  # an earlier run's folder: used
     assert check_run_folder(run) == run and check_run_folder(tmp_path / "new").is_dir()
+
+
+def test_a_second_run_in_one_folder_leaves_no_versioned_copies(tmp_path: Path) -> None:
+    """Each re-run added best-epoch=00-v1.ckpt, -v2 ... and last-v1.ckpt (84 MB each for fields), and a glob
+    for best-*.ckpt could pick a killed run's file (session 68's sweeps)."""
+    cfg = _TinyConfig(train=TrainOptions(epochs=1, batch_size=4, num_workers=0, accelerator="cpu"))
+    for _ in range(2):
+        res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    assert sorted(p.name for p in tmp_path.glob("*.ckpt")) == ["best-epoch=00.ckpt", "last.ckpt"]
+    assert Path(res.best_path).name == "best-epoch=00.ckpt"

@@ -297,9 +297,12 @@ def fit(
     tune_allocator()  # before the first batch: see benchmarks/train_allocator.py
     out = ensure_outdir(output_dir)  # a file in the way is a usage error naming it
     check_resume(task, resume)
+    # no "-v1" copies beside an earlier run's checkpoints (84 MB each, and a glob picked the dead run's): this
+    # run's replace them by name; the exported model comes from this run's own best_model_path
     ckpt = ModelCheckpoint(
-        dirpath=out, filename="best-{epoch:02d}", monitor=task.monitor, mode="max", save_last=True, save_top_k=1
-    )
+        dirpath=out, filename="best-{epoch:02d}", monitor=task.monitor, mode="max", save_last=True, save_top_k=1,
+        enable_version_counter=False,
+    )  # fmt: skip
     on_ctrl_c = _SaveOnCtrlC(_interrupted_path(out, resume))
     resumed_interrupted = resume is not None and Path(resume).resolve() == on_ctrl_c.path.resolve()
     earlier = [p for p in out.glob("interrupted*.ckpt") if p.resolve() != Path(resume or out).resolve()]
