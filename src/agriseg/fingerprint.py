@@ -159,7 +159,10 @@ class Fingerprint:
                     flags = OPTION_FLAGS.get() or {}
                     flag = kind == "options" and not self.config_keys
                     # a resolved setting the command line gives too (fields download's --win-a-dates) by its flag
-                    name = flags.get(k) or "--" + k.replace("_", "-") if flag else flags.get(k, k)
+                    if flag:
+                        name = flags.get(k) or "--" + k.replace("_", "-")
+                    else:  # a config's key stays one (train.lr); a resolved setting may be a flag's
+                        name = flags.get(k, k) if kind == "resolved" else k
                     out.append(f"{name}: {a} -> {b}")
         if _by_name(now["inputs"]) != _by_name(before["inputs"]):  # one file named by another path is the same
             gone, new = (
