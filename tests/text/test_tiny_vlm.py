@@ -186,6 +186,15 @@ def test_a_diverged_sft_or_a_grpo_of_no_step_saves_nothing(workdir: Path, sft_di
     assert not (tmp_path / "g1" / "model.safetensors").exists()
 
 
+def test_an_output_dir_that_is_a_file_is_said_in_words(workdir: Path, tmp_path: Path) -> None:
+    """It said "[Errno 17] File exists" (exit 2) or "Not a directory" (exit 1)."""
+    (tmp_path / "afile").write_text("x")
+    for out, words in ((tmp_path / "afile", "is an existing file"), (tmp_path / "afile" / "sub", "lies under")):
+        cfg = _write_yaml(tmp_path / "s.yaml", _sft_cfg(workdir, out))
+        res = CliRunner().invoke(main, ["text", "sft", "-c", str(cfg)])
+        assert res.exit_code == 2 and f"output_dir {out}: {words}" in res.output, res.output
+
+
 def test_grpo_config_errors(workdir: Path, tmp_path: Path) -> None:
     cfg = {**_sft_cfg(workdir, tmp_path / "g"), "beta": 0.0}
     res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", cfg))])

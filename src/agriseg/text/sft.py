@@ -179,6 +179,10 @@ def check_output_dir(cfg: TrainCommon) -> None:
     from agriseg.data.files import input_finder
 
     out = Path(cfg.output_dir).resolve()
+    blocker = next((a for a in (out, *out.parents) if a.exists() and not a.is_dir()), None)
+    if blocker is not None:  # it said "[Errno 17] File exists" after the model was loaded
+        where = "is an existing file" if blocker == out else f"lies under {blocker}, a file"
+        raise OptionError(f"output_dir {cfg.output_dir}: {where}, not a folder")
     for what, value in (("model", cfg.model), ("dataset", cfg.dataset)):
         if input_finder([str(value)])(out) is not None:  # the batch runner's test: the same, or a folder holding it
             raise OptionError(f"output_dir {cfg.output_dir}: is or holds the {what} ({value}); choose another")
