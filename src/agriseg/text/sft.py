@@ -250,6 +250,14 @@ def train_or_say(trainer: Any, cfg: TrainCommon) -> None:
     start) is said in one line instead of transformers' traceback from ``torch.multinomial``."""
     try:
         trainer.train()
+    except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say what became of the run (it keeps no checkpoint)
+        from agriseg.batch import Interrupted
+
+        if isinstance(err, Interrupted):
+            raise
+        raise Interrupted(
+            f"after step {trainer.state.global_step}; nothing saved (the same command trains from the start)"
+        ) from err
     except RuntimeError as err:
         if "probability tensor contains" not in str(err):
             raise
