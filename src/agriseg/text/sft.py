@@ -6,6 +6,7 @@ Needs the ``text`` extra.
 from __future__ import annotations
 
 import json
+import sys
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -279,7 +280,8 @@ def show_progress(trainer: Any) -> None:
             if not (state.is_world_process_zero and self.training_bar is not None and logs):
                 return
             shown = "  ".join(f"{k}={_short(logs[k])}" for k in SHOWN if k in logs)
-            self.training_bar.write(f"step {state.global_step}/{state.max_steps}  {shown}")
+            # on stderr with the bar (tqdm.write's default is stdout, which holds the command's result only)
+            self.training_bar.write(f"step {state.global_step}/{state.max_steps}  {shown}", file=sys.stderr)
 
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(Progress())
