@@ -33,7 +33,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -355,6 +355,18 @@ WRITING = "writing"  # the stamp of a table while its command writes it (a run k
 def mark_tables_writing(tables: Sequence[str | Path]) -> None:
     """Before a command rewrites its tables: stamp each as being written, so that a run killed while it wrote
     them leaves tables the re-run knows as its own (rewritten, not taken for a user's edit nor kept aside)."""
+    _restamp(tables, lambda t: WRITING)
+
+
+def seal_tables(tables: Sequence[str | Path]) -> None:
+    """After a command wrote its tables (``summary.csv``, ``growth_wide.csv``...): keep each one's :func:`stamp`
+    beside them, so a later run tells a table someone edited (notes typed into a spreadsheet) from its own and
+    does not write over it (:func:`table_edited`). A table that is gone loses its stamp."""
+    _restamp(tables, lambda t: stamp(t) if t.is_file() else None)
+
+
+def _restamp(tables: Sequence[str | Path], new: Callable[[Path], Any]) -> None:
+    """Set the kept stamp of each table to ``new(table)`` (None: drop it), one stamps file per folder."""
     from agriseg.data.files import write_json
 
     by_folder: dict[Path, list[Path]] = {}
@@ -364,26 +376,12 @@ def mark_tables_writing(tables: Sequence[str | Path]) -> None:
         if not folder.is_dir():
             continue
         stamps = _table_stamps(folder)
-        stamps.update({t.name: WRITING for t in paths})
-        write_json(folder / TABLE_STAMPS, stamps)
-
-
-def seal_tables(tables: Sequence[str | Path]) -> None:
-    """After a command wrote its tables (``summary.csv``, ``growth_wide.csv``...): keep each one's :func:`stamp`
-    beside them, so a later run tells a table someone edited (notes typed into a spreadsheet) from its own and
-    does not write over it (:func:`table_edited`). A table that is gone loses its stamp."""
-    from agriseg.data.files import write_json
-
-    by_folder: dict[Path, list[Path]] = {}
-    for t in tables:
-        by_folder.setdefault(Path(t).parent, []).append(Path(t))
-    for folder, paths in by_folder.items():
-        stamps = _table_stamps(folder)
         for t in paths:
-            if t.is_file():
-                stamps[t.name] = stamp(t)
-            else:
+            value = new(t)
+            if value is None:
                 stamps.pop(t.name, None)
+            else:
+                stamps[t.name] = value
         if stamps or (folder / TABLE_STAMPS).exists():
             write_json(folder / TABLE_STAMPS, stamps)
 

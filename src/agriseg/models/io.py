@@ -387,8 +387,8 @@ def _onnx_metadata(path: Path) -> dict[str, str]:
     return dict(session.get_modelmeta().custom_metadata_map)
 
 
-def check_training_checkpoint(path: str | Path) -> Path:
-    """Check that ``path`` is a Lightning training checkpoint to resume from, reading it safely.
+def check_training_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Check that ``path`` is a Lightning training checkpoint to resume from, reading it safely; returns it.
 
     The file is read with ``weights_only=True`` (tensors and plain containers only), so a file that would
     run code when unpickled is refused here; training then resumes from it with ``weights_only=True`` too.
@@ -403,4 +403,4 @@ def check_training_checkpoint(path: str | Path) -> Path:
     ckpt = torch_load(path, "not a readable training checkpoint")
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "loops" not in ckpt:
         raise ModelLoadError(f"{path}: not a Lightning training checkpoint (use <output_dir>/last.ckpt)")
-    return path
+    return ckpt

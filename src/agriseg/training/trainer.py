@@ -200,12 +200,11 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
         ModelLoadError: naming ``resume``: missing, unreadable or unsafe, not a training checkpoint, or a
             checkpoint of another model.
     """
-    from agriseg.models.io import ModelLoadError, check_training_checkpoint, torch_load
+    from agriseg.models.io import ModelLoadError, check_training_checkpoint
 
     if resume is None or getattr(task, "_checked_resume", None) == str(resume):  # checked once per run
         return
-    check_training_checkpoint(resume)
-    ckpt = torch_load(resume, "not a readable training checkpoint")
+    ckpt = check_training_checkpoint(resume)  # read once (weights_only=True)
     own = {k: tuple(v.shape) for k, v in task.state_dict().items()}
     theirs = {k: tuple(v.shape) for k, v in ckpt["state_dict"].items() if hasattr(v, "shape")}
     misfit = sorted(k for k in own.keys() | theirs.keys() if own.get(k) != theirs.get(k))
