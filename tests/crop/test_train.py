@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -189,6 +190,22 @@ def test_a_run_whose_loss_turns_nan_stops_and_writes_no_model(tmp_path):
     with pytest.raises(TrainingDiverged, match=r"train/loss is (nan|inf) at step \d+ \(epoch \d\): training diverged"):
         train_crop(cfg, progress=False)
     assert not (tmp_path / "run" / "model.safetensors").exists()
+
+
+def test_the_divergence_line_starts_its_own_line_after_the_bar(tmp_path):
+    """The error was printed at the end of the epoch bar's line (session 68's sweep, left then)."""
+    import yaml
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    cfg = tiny_config(tmp_path).model_dump(mode="json")
+    cfg["train"].update(lr=1e9, warmup_epochs=0, epochs=8)
+    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    res = CliRunner().invoke(main, ["crop", "train", "-c", str(tmp_path / "cfg.yaml")])
+    assert res.exit_code == 1, res.output
+    assert "it/s" in res.stderr  # the bar was shown
+    assert re.search(r"\nError: train/loss is (nan|inf) at step", res.stderr), res.stderr[-400:]
 
 
 def test_a_model_of_nan_weights_is_refused(tmp_path):

@@ -70,6 +70,12 @@ class _ProgressBar(TQDMProgressBar):
     def init_sanity_tqdm(self) -> Tqdm:
         return Tqdm(disable=True)
 
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        # the bar ends its line before the error is printed (it was glued to the end of the bar)
+        bar = self._train_progress_bar
+        if bar is not None and not bar.disable:
+            bar.close()
+
 
 class _SaveOnCtrlC(Callback):
     """Ctrl-C: the run as it stands goes to ``interrupted.ckpt``, which ``--resume`` continues."""
@@ -368,7 +374,8 @@ def summary_line(what: str, res: FitResult, val: Mapping[str, float], model_path
     t = res.trainer
     epochs = t.current_epoch
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in val.items())
+    steps = f"{t.global_step} step{'s' if t.global_step != 1 else ''}"
     return (
-        f"{what}: {epochs} epoch{'s' if epochs != 1 else ''}, {t.global_step} steps in {res.seconds / 60:.1f} min; "
+        f"{what}: {epochs} epoch{'s' if epochs != 1 else ''}, {steps} in {res.seconds / 60:.1f} min; "
         f"{metrics}; model: {model_path}"
     )
