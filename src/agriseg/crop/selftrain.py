@@ -650,7 +650,7 @@ def adapt_photos(
             not write (kept unless ``overwrite``).
     """
     from agriseg.batch import Item
-    from agriseg.crop.pseudolabel.pipeline import read_keep
+    from agriseg.crop.pseudolabel.pipeline import kept_files, read_keep
     from agriseg.data.io import list_images_once
     from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
     from agriseg.models.io import resolve
@@ -659,8 +659,13 @@ def adapt_photos(
     if output.suffix != ".safetensors":
         raise OptionError(f"-o {output}: the adapted model is a .safetensors file; name it so")
     photos = list_images_once(paths)
-    if keep:
-        read_keep(keep)  # a bad export is a usage error before any photo is pseudo-labelled
+    pool = kept_files(photos, read_keep(keep)) if keep else photos  # a bad export: a usage error before any work
+    if len(pool) < 2:  # before the output's manifest is written
+        given = f"{len(photos)} photo{'s' if len(photos) != 1 else ''} given" + (
+            f", {len(pool)} kept by {keep}" if keep else ""
+        )
+        where = str(paths[0]) if len(paths) == 1 else "crop adapt"
+        raise OptionError(f"{where}: {given}: at least 2 are needed to train on")
     train = TrainConfig(batch_size=config.batch_size)  # checked before the work too
     data = SelfTrainDataConfig(crop_size=config.crop_size)
     base = str(resolve(config.model_name))

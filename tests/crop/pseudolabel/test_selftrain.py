@@ -330,5 +330,6 @@ def test_adapt_refuses_bad_options_before_any_photo_is_pseudo_labelled(tmp_path:
     assert not (tmp_path / "a_adapt").exists()  # nothing pseudo-labelled
     one = root / "images" / sorted(p.name for p in (root / "images").iterdir())[0]
     code, text = _cli("crop", "adapt", one, "-o", tmp_path / "b.safetensors", "--index", "exg")
-    assert code == 2 and "the 1 photos given: only 1 photos to train on (at least 2 are needed)" in text, text
+    assert code == 2 and f"{one}: 1 photo given: at least 2 are needed to train on" in text, text
     assert not (tmp_path / "b_adapt").exists()  # its work folder (links to the photos) is not left behind
+    assert not (tmp_path / ".agriseg-manifest.jsonl").exists()  # nor a manifest of a model never made (s68)
