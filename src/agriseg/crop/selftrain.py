@@ -231,7 +231,8 @@ class SelfTrainer:
             ex = set(read_stem_list(self.cfg.exclude_list))
             files = [f for f in files if f.stem not in ex]
         if len(files) < 2:
-            raise OptionError(f"{self.cfg.images}: only {len(files)} photos to train on (at least 2 are needed)")
+            n = f"{len(files)} photo{'s' if len(files) != 1 else ''}"
+            raise OptionError(f"{self.cfg.images}: only {n} to train on (at least 2 are needed)")
         return files
 
     def pseudolabel(self, files: list[Path]) -> dict[str, Path]:
