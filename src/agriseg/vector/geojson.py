@@ -2,7 +2,8 @@
 
 Geometries in a CRS are reprojected to WGS 84 longitude / latitude (RFC 7946 section 4; no ``crs`` member);
 geometries without one (polygons of a plain image) keep their coordinates, pixel columns and rows, and get
-no ``crs`` member either. Polygon rings follow the right-hand rule (exterior counter-clockwise, holes
+no ``crs`` member either; polygons across the 180th meridian are cut there (section 3.1.9). Polygon rings
+follow the right-hand rule (exterior counter-clockwise, holes
 clockwise; section 3.1.6); WGS 84 coordinates have :data:`DECIMALS` decimals. Values are plain JSON (no NaN:
 :func:`agriseg.data.files.write_json`).
 """
@@ -19,7 +20,8 @@ DECIMALS = 7
 
 
 def to_wgs84(geoms: np.ndarray, crs: Any) -> np.ndarray:  # noqa: ANN401 - any CRS pyproj reads
-    """Reproject shapely geometries from ``crs`` to WGS 84 in longitude, latitude order."""
+    """Reproject shapely geometries from ``crs`` to WGS 84 in longitude, latitude order; polygons that cross
+    the 180th meridian come back cut there into MultiPolygons (RFC 7946 section 3.1.9)."""
     import shapely
     from pyproj import CRS, Transformer
 
@@ -27,9 +29,32 @@ def to_wgs84(geoms: np.ndarray, crs: Any) -> np.ndarray:  # noqa: ANN401 - any C
     if src.equals(CRS.from_epsg(4326)):
         return np.asarray(geoms, dtype=object)
     t = Transformer.from_crs(src, 4326, always_xy=True)
-    return shapely.transform(
-        np.asarray(geoms, dtype=object), lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
-    )
+    # wound counter-clockwise where they are drawn straight: after the reprojection a ring across the
+    # antimeridian has no winding shapely can compute, and the cut reads it
+    g = shapely.orient_polygons(np.asarray(geoms, dtype=object), exterior_cw=False)
+    g = shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    return _cut_at_antimeridian(g)
+
+
+def _cut_at_antimeridian(g: np.ndarray) -> np.ndarray:
+    """Cut WGS 84 polygons (exteriors counter-clockwise) that cross the 180th meridian there.
+
+    Reprojected vertex by vertex, a field across the antimeridian jumps from -179.99 to 179.99 degrees and its
+    outline runs once round the globe (a band 360 degrees wide, often self-intersecting). Only geometries
+    spanning more than 180 degrees of longitude are touched (no field is that wide). The cut is the
+    ``antimeridian`` package's, with edges straight in longitude / latitude as GeoJSON draws them.
+    """
+    import antimeridian
+    import shapely
+
+    bounds = shapely.bounds(g)  # (N, 4): minx, miny, maxx, maxy; NaN for empty geometries
+    wraps = np.flatnonzero(bounds[:, 2] - bounds[:, 0] > 180)
+    if not len(wraps):
+        return g
+    g = g.copy()
+    for i in wraps:
+        g[i] = shapely.geometry.shape(antimeridian.fix_shape(g[i], fix_winding=False, great_circle=False))
+    return g
 
 
 def feature_collection(

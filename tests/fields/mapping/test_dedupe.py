@@ -90,3 +90,27 @@ def test_merge_of_scenes_in_two_crs_with_no_fields(tmp_path: Path) -> None:
     assert {gpd.read_parquet(p).crs.to_epsg() for p in parts} == {32633, 32632}
     merged = merge_fields(parts, tmp_path / "fields.parquet")
     assert validate_fiboa(merged) == [] and len(gpd.read_parquet(merged)) == 0
+
+
+def test_merge_cuts_fields_across_the_antimeridian(tmp_path: Path) -> None:
+    """Scenes in two UTM zones merge in WGS 84: a field across the 180th meridian became a band round the globe
+    (-179.99 to 179.99 degrees, session 69's sweep); it is cut there, one part on each side."""
+    cls, prob = field_layout(64, 64, seed=1)
+    cls[:] = 1  # one field over the whole scene
+    prob[:] = 0.99
+    parts = []
+    # zone 1 north: the scene's columns 0-63 straddle the 180th meridian at x 331,696 m; zone 60 north: 2 km west
+    for name, crs, origin in (
+        ("east", "EPSG:32601", (331380.0, 6633200.0)),
+        ("west", "EPSG:32660", (665000.0, 6633200.0)),
+    ):
+        r = write_probs(tmp_path / f"{name}_probs.tif", cls, prob, crs=crs, origin=origin)
+        parts.append(tmp_path / f"{name}.parquet")
+        polygonize(r, parts[-1], PolygonizeConfig(block_size=64, progress=False), id_prefix=name)
+    merged = merge_fields(parts, tmp_path / "fields.parquet")
+    assert validate_fiboa(merged) == []
+    fields = gpd.read_parquet(merged)
+    assert fields.crs.to_epsg() == 4326 and fields.is_valid.all()
+    spans = [np.ptp(shapely.get_coordinates(p)[:, 0]) for g in fields.geometry for p in getattr(g, "geoms", [g])]
+    assert max(spans) < 1  # no part runs round the globe
+    assert "MultiPolygon" in set(fields.geom_type)  # the crossing field, in two parts

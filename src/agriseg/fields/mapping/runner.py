@@ -225,8 +225,11 @@ def merge_fields(
     both = gpd.GeoDataFrame(pd.concat(local, ignore_index=True), crs=work)
     keep = dedupe_fields(both, scene, footprints, min_overlap)
     merged = both[keep].reset_index(drop=True)
-    if len(crss) > 1:
-        merged = merged.to_crs(4326)
+    if len(crss) > 1:  # the one reprojection to WGS 84: fields across the 180th meridian cut there
+        from agriseg.vector.geojson import to_wgs84
+
+        wgs84 = to_wgs84(merged.geometry.to_numpy(), merged.crs)
+        merged = merged.set_geometry(gpd.GeoSeries(wgs84, index=merged.index, crs=4326))
     if "determination:datetime" in merged:
         merged["determination:datetime"] = pd.to_datetime(merged["determination:datetime"], utc=True)
     merged["collection"] = collection

@@ -1,0 +1,40 @@
+"""The one GeoJSON writer: RFC 7946 coordinates, winding and the antimeridian."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from pyproj import Geod
+from shapely.geometry import box, shape
+
+from agriseg.vector.geojson import feature_collection
+
+# UTM zone 1 north: its western edge is the 180th meridian, at x 331,696 m, y 6,632,947 m (59.8 degrees north)
+ACROSS = "EPSG:32601"
+
+
+def _fields_across_the_antimeridian() -> list:
+    return [box(331696 + x, 6632900 + y, 331696 + x + 90, 6632900 + y + 70) for x in (-40, -10) for y in (0, 80)]
+
+
+def test_fields_across_the_antimeridian_are_cut_there() -> None:
+    """A field reprojected vertex by vertex ran once round the globe (-179.99 to 179.99 degrees) and some were
+    self-intersecting (session 69's sweep): RFC 7946 section 3.1.9 asks for them cut at the antimeridian."""
+    geoms = _fields_across_the_antimeridian()
+    fc = feature_collection(geoms, [{} for _ in geoms], crs=ACROSS)
+    geod = Geod(ellps="WGS84")
+    for g, utm in zip((shape(f["geometry"]) for f in fc["features"]), geoms, strict=True):
+        assert g.is_valid and g.geom_type == "MultiPolygon", shapely.is_valid_reason(g)
+        for part in g.geoms:  # each part on one side, its exterior counter-clockwise
+            lon = shapely.get_coordinates(part)[:, 0]
+            assert lon.max() - lon.min() < 1 and part.exterior.is_ccw
+        # the same ground: geodesic area of the parts vs the UTM area (scale factor ~0.9997 off the meridian)
+        assert abs(abs(geod.geometry_area_perimeter(g)[0]) / utm.area - 1) < 0.002
+
+
+def test_fields_away_from_the_antimeridian_keep_their_form() -> None:
+    geoms = [box(359130, 5352340, 359230, 5352440), box(359230, 5352340, 359330, 5352440)]
+    fc = feature_collection(geoms, [{}, {}], crs="EPSG:32633")
+    out = [shape(f["geometry"]) for f in fc["features"]]
+    assert [g.geom_type for g in out] == ["Polygon", "Polygon"] and all(g.exterior.is_ccw for g in out)
+    assert np.allclose(shapely.get_coordinates(out[0])[:, 0], 13.1, atol=0.01)
