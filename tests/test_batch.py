@@ -413,6 +413,27 @@ def test_an_item_killed_before_its_record_is_made_again(tmp_path: Path) -> None:
     assert run_batch(mine, _work, options=QUIET, recipe=r1, store=ManifestStore()).outcomes[0].reason == "unrecorded"
 
 
+def test_an_items_record_is_found_by_its_outputs_under_an_earlier_name(tmp_path: Path) -> None:
+    """An item named otherwise when it was written (``fields polygonize`` named items by the output's stem) is
+    found by its outputs, also for records put after that lookup was first indexed (it scanned every record
+    for each item: n^2 for a batch, session 69's sweep)."""
+    from agriseg.manifest import MANIFEST, ManifestStore
+
+    r1 = Recipe("demo", "1", {"level": 1})
+    old = [Item(f"old{n}", tmp_path / "in" / f"{n}.txt", (tmp_path / "out" / f"{n}.res",)) for n in "ab"]
+    _items(tmp_path, ["a", "b"])
+    assert run_batch(old[:1], _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["ok"] == 1
+    store = ManifestStore()
+    new = _items(tmp_path, ["a", "b"])
+    store.open(new, r1)
+    store.begin(new[:1])  # indexes the folder: "a" takes the record of "olda"
+    store.record(old[1], r1)  # put after the index was built, under the old name, without the file yet
+    store.begin(new[1:])  # "b" takes it
+    store.close()
+    items = [line.split('"item": ')[1].split(",")[0] for line in (tmp_path / "out" / MANIFEST).read_text().splitlines()]
+    assert sorted(items) == ['"a"', '"b"']
+
+
 def test_manifest_store_locks_the_folder(tmp_path: Path) -> None:
     import os
 

@@ -24,8 +24,10 @@ from typing_extensions import deprecated
 NAME_MAX = 255  # bytes of one file name on Linux, macOS and Windows file systems
 TEMP_MARGIN = 16  # bytes kept free for suffixes writers add to a temporary name
 
-# inputs of the running command (see protected_inputs): no output may replace one of them
-_PROTECTED: list[tuple[Path, tuple[int, int] | None]] = []
+# inputs of the running command, one list per protected_inputs block: no output may replace one of them
+_PROTECTED: list[list[tuple[Path, tuple[int, int] | None]]] = []
+# their finder, built once per change: each output of a batch of n photos was checked by building it again (n^2)
+_PROTECTED_FINDER: list[Callable[[str | Path], Path | None]] = []
 
 
 def temporary_sibling(path: str | Path, tag: str = "tmp") -> Path:
@@ -145,7 +147,8 @@ def check_not_input(output: str | Path, inputs: Iterable[str | Path] = ()) -> No
         OutputIsInput: ``<output>: is one of the inputs (...)``, so that no command, even with
             ``--overwrite``, replaces the data it reads.
     """
-    src = _finder([*(_identity(Path(p)) for p in inputs), *_PROTECTED])(output)
+    inputs = list(inputs)
+    src = (_finder([_identity(Path(p)) for p in inputs])(output) if inputs else None) or _protected_finder()(output)
     if src is not None:
         raise OutputIsInput(
             f"{output}: {is_or_holds(output, src)} one of the inputs ({src}); choose another output name"
@@ -187,12 +190,23 @@ def _finder(identities: Iterable[tuple[Path, tuple[int, int] | None]]) -> Callab
 def protected_inputs(paths: Iterable[str | Path]) -> Iterator[None]:
     """While inside, :func:`atomic_write` refuses to replace any of ``paths`` (commands wrap their work)."""
     added = [_identity(Path(p)) for p in paths]
-    _PROTECTED.extend(added)
+    _PROTECTED.append(added)
+    _PROTECTED_FINDER.clear()
     try:
         yield
     finally:
-        for item in added:
-            _PROTECTED.remove(item)
+        _PROTECTED[:] = [group for group in _PROTECTED if group is not added]
+        _PROTECTED_FINDER.clear()
+
+
+def _protected_finder() -> Callable[[str | Path], Path | None]:
+    """The :func:`_finder` of every protected input, built once while they stay the same."""
+    found = list(_PROTECTED_FINDER)  # a copy: another thread may clear it between the test and the read
+    if found:
+        return found[0]
+    finder = _finder(item for group in list(_PROTECTED) for item in group)
+    _PROTECTED_FINDER[:] = [finder]
+    return finder
 
 
 _STALE = re.compile(r"^\..+\.agriseg-[a-z]+-(\d+)(?:\..*)?$")
