@@ -268,15 +268,17 @@ def test_plots_with_a_regions_csv_resumes(tmp_path: Path) -> None:
 
 
 def test_growth_dates_stay_dates_and_rates_survive_a_resume(tmp_path: Path) -> None:
-    """Two photos of one date and an undated photo are warned about; the date column holds dates only; plots
-    resumed from their tables keep their growth rates (read back as numbers, ids as text)."""
+    """Two photos of one date and an undated photo are warned about, and no rate is taken to or from that date
+    (the next date's came from whichever photo sorted last: another tray's, session 69's sweep); the date column
+    holds dates only; plots resumed from their tables keep their growth rates (read back as numbers, ids as
+    text)."""
     from click.testing import CliRunner
 
     from agriseg.cli import main
 
     photo = np.zeros((80, 120, 3), np.uint8)
     photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
-    names = ["a_2024-06-01", "a_2024-06-08", "b_2024-06-08", "a_2024-06-15", "nodate"]
+    names = ["a_2024-06-01", "a_2024-06-08", "b_2024-06-08", "a_2024-06-15", "a_2024-06-22", "nodate"]
     for i, n in enumerate(names):
         p = photo.copy()
         p[disk((40, 60), 8 + 2 * i)] = (40, 160, 40)
@@ -290,10 +292,12 @@ def test_growth_dates_stay_dates_and_rates_survive_a_resume(tmp_path: Path) -> N
     table = (tmp_path / "o" / "growth.csv").read_text()
     with open(tmp_path / "o" / "growth.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert [r["date"] for r in rows] == ["2024-06-01", "2024-06-08", "2024-06-08", "2024-06-15", ""]
-    assert {r["plot_id"] for r in rows} == {"007"} and rows[3]["relative_growth_rate_per_day"] != ""
+    assert [r["date"] for r in rows] == ["2024-06-01", "2024-06-08", "2024-06-08", "2024-06-15", "2024-06-22", ""]
+    assert {r["plot_id"] for r in rows} == {"007"}
+    rates = [r["relative_growth_rate_per_day"] for r in rows]
+    assert rates[:4] == ["", "", "", ""] and rates[4] != "" and rates[5] == ""
     again = CliRunner().invoke(main, args)
-    assert again.exit_code == 0 and "5 skipped" in again.output, again.output
+    assert again.exit_code == 0 and "6 skipped" in again.output, again.output
     assert (tmp_path / "o" / "growth.csv").read_text() == table
 
 

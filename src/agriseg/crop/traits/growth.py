@@ -296,12 +296,16 @@ def write_growth(
             by_id.setdefault(rid, []).append(row)
     key = _with_unit(value, area_unit)
     rate = f"{key}_change_per_day"
+    photos_of: dict[str, int] = {}
+    for d, _, _ in dated:
+        photos_of[d or ""] = photos_of.get(d or "", 0) + 1
     rows = []
     for rid in ids:
         prev = None
         for row in by_id[rid]:
             row[rate], row["relative_growth_rate_per_day"] = None, None
-            if prev is not None:
+            # no rate to or from a date of several photos (two trays): which one came before is unknown
+            if prev is not None and photos_of[prev["date"]] == photos_of[row["date"]] == 1:
                 days = _days(prev["date"], row["date"])
                 a1, a2 = prev.get(key), row.get(key)
                 if days and _finite(a1) and _finite(a2):
@@ -352,8 +356,8 @@ def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) ->
         if d is not None:
             by_date.setdefault(d, []).append(Path(f).name)
     out += [
-        f"warning: {len(fs)} photos dated {d} ({', '.join(fs)}): no rate between them (the growth tables follow "
-        "one tray over dates: measure each tray into its own output folder)"
+        f"warning: {len(fs)} photos dated {d} ({', '.join(fs)}): no growth rate to, from or between them (the "
+        "growth tables follow one tray over dates: measure each tray into its own output folder)"
         for d, fs in by_date.items() if len(fs) > 1
     ]  # fmt: skip
     timed = [Path(f).name for d, f, _ in dated if d is not None and "T" in d]
