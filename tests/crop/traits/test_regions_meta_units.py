@@ -309,6 +309,11 @@ def test_meta_template_and_dates() -> None:
     assert meta == {"plant": "A12", "date": "2024-06-01", "camera": "cam1"}
     assert parse_name(Path("p3-2024-06-01.png"), "plot-date") == {"plot": "p3", "date": "2024-06-01"}
     assert parse_date("2024-06-01T101500") == "2024-06-01T10:15:00"
+    # four digits of a time are hours and minutes (read as %H%M%S they were 10:03:00, session 69's sweep)
+    assert parse_date("2024-06-01T1030") == "2024-06-01T10:30:00"
+    assert parse_name(Path("tray_2024-06-08T1045.jpg"), "tray_date") == {"tray": "tray", "date": "2024-06-08T10:45:00"}
+    with pytest.raises(ValueError, match="is not a date"):
+        parse_date("2024611")  # seven digits: no fixed-width reading
     with pytest.raises(ValueError, match=r"^x/A12\.jpg: .*does not match"):
         parse_name(Path("x/A12.jpg"), "plant_date_camera")
     with pytest.raises(ValueError, match=r"A12_2024-13-45_c\.jpg: field 'date'"):
