@@ -340,6 +340,51 @@ def test_traits_growth_keeps_undated_and_warns_of_sizes(tmp_path: Path) -> None:
     assert len(said) == 1 and "240x120: tray_2024-06-15_mask.png" in said[0], recs.notes
 
 
+def test_regions_over_undated_photos_say_why_there_are_no_growth_tables(tmp_path: Path) -> None:
+    """US-style dates (tray_06-01-2024) are not read: crop traits wrote no growth tables and said nothing
+    (session 69's sweep)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    for i, name in enumerate(("tray_06-01-2024", "tray_06-08-2024")):
+        m = np.zeros((60, 120), np.uint8)
+        m[disk((30, 30), 8 + i, shape=m.shape)] = 255
+        Image.fromarray(m).save(d / f"{name}_mask.png")
+    recs = run_traits([d], tmp_path / "out", TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
+    said = [n for n in recs.notes if n.startswith("no growth tables")]
+    assert said and "0 of the 2 photos with regions" in said[0], recs.notes
+    assert not (tmp_path / "out" / "growth.csv").exists()
+    one = run_traits([d / "tray_06-01-2024_mask.png"], tmp_path / "one", TraitsConfig(grid="1x2"),
+                     batch=BatchOptions(progress=False))  # fmt: skip
+    assert not any(n.startswith("no growth tables") for n in one.notes)  # one photo: no series expected
+
+
+def test_crop_plots_of_photos_warns_of_sizes_and_trays_as_crop_traits_does(tmp_path: Path) -> None:
+    """crop plots with a regions CSV gave growth tables over photos of two sizes, or of two trays, without the
+    warnings crop traits gives of the same photos (session 69's sweep)."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    for name, (h, w) in (
+        ("trayA_2024-06-01", (80, 120)),
+        ("trayA_2024-06-08", (100, 150)),
+        ("trayB_2024-06-08", (80, 120)),
+    ):
+        p = np.zeros((h, w, 3), np.uint8)
+        p[..., 0], p[..., 1], p[..., 2] = 120, 90, 60
+        p[disk((40, 60), 10, shape=p.shape[:2])] = (40, 160, 40)
+        Image.fromarray(p).save(tmp_path / f"{name}.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\n1,0,0,120,80\n", encoding="utf-8")
+    args = ["crop", "plots", *sorted(map(str, tmp_path.glob("*.png"))), "--plots", str(tmp_path / "pots.csv")]
+    res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o"), "--meta", "tray_date"])
+    assert res.exit_code == 0, res.output
+    assert (
+        "are of 2 sizes (120x80: trayA_2024-06-01.png, trayB_2024-06-08.png; 150x100: trayA_2024-06-08.png)"
+        in res.output
+    ), res.output
+    assert "the photos differ in tray (trayA, trayB)" in res.output
+
+
 def test_growth_rates_keep_six_significant_digits(tmp_path: Path) -> None:
     from agriseg.crop.traits.growth import write_growth
 

@@ -175,6 +175,8 @@ def run_plots(
             written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
             missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
             result.notes.append("growth: " + ", ".join(map(str, written)) + missing)
+            if photos:  # pixel regions: the warnings crop traits gives of the same photos (sizes, other trays)
+                result.notes += _photo_warnings([r["file"] for r in done], config.meta)
         seal_tables(tables)  # a later run keeps a table edited by hand
 
     return run_batch(
@@ -187,6 +189,25 @@ def run_plots(
         tables=tables,
         finish=finish,
     )
+
+
+def _photo_warnings(files: list[str], meta: str | None) -> list[str]:
+    """What ``crop traits`` warns of photos measured into one growth table: sizes in pixels that differ, and
+    ``--meta`` fields other than the date that differ (two trays)."""
+    from PIL import Image
+
+    from agriseg.crop.traits.meta import parse_name
+    from agriseg.crop.traits.runner import _other_trays, _size_changes
+
+    sized = []
+    for f in files:
+        try:
+            with Image.open(f) as im:  # the header only
+                sized.append({"file": f, "image": {"width": im.size[0], "height": im.size[1]}})
+        except (OSError, ValueError):  # a format only the photo reader knows: no size to compare
+            continue
+    named = [{"file": f, "meta": parse_name(Path(f), meta)} for f in files] if meta else []
+    return _size_changes(sized) + _other_trays(named)
 
 
 def photo_plots(
