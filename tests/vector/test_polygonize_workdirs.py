@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import tempfile
 from pathlib import Path
+
+import pytest
 
 poly = importlib.import_module("agriseg.vector.polygonize")
 
@@ -21,3 +24,46 @@ def test_work_folders_of_dead_processes_are_removed_others_kept(tmp_path: Path, 
         (d / "labels-0.bin").write_bytes(b"1234")
     poly._remove_dead_workdirs()
     assert not dead.exists() and mine.exists() and other.exists()
+
+
+_ORPHAN = """
+import os, sys, time, multiprocessing as mp
+from agriseg.vector.polygonize import _end_with
+
+def child(parent):
+    _end_with(parent)
+    time.sleep(120)
+
+if __name__ == "__main__":
+    p = mp.get_context("spawn").Process(target=child, args=(os.getpid(),))
+    p.start()
+    print(p.pid, flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kill -9 of a process")
+def test_workers_end_when_the_command_is_killed(tmp_path) -> None:
+    """After a kill -9 of `fields polygonize`, its worker processes waited for ever, holding the raster and the
+    command's output pipe (session 69's sweep): they end within seconds of the command."""
+    import signal
+    import subprocess
+    import time
+
+    from agriseg.data.files import pid_alive
+
+    script = tmp_path / "orphan.py"
+    script.write_text(_ORPHAN, encoding="utf-8")
+    cmd = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(cmd.stdout.readline())
+    time.sleep(1.0)  # the worker's watch has started
+    assert pid_alive(worker)
+    cmd.send_signal(signal.SIGKILL)
+    cmd.wait()
+    deadline = time.time() + 10
+    while pid_alive(worker) and time.time() < deadline:
+        time.sleep(0.2)
+    alive = pid_alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive
