@@ -277,6 +277,30 @@ def test_predict_batch_keeps_same_named_scenes_apart_and_goes_on(tmp_path, tiny_
     assert res.exit_code != 0 and "is one of the inputs" in res.output and scene.read_bytes() == before
 
 
+def test_export_writes_model_and_card_together_and_removes_a_killed_runs_temporary(
+    tmp_path, tiny_ckpt, monkeypatch
+) -> None:
+    """A kill between the model and its card left a model without the card, which every re-run refused
+    ("exists"); a kill during the export left its temporary ONNX file for good (session 69's sweep)."""
+    from agriseg.fields import checkpoints
+
+    dead = tmp_path / ".m.onnx.agriseg-tmp-999999999.onnx"  # of a process that no longer runs
+    dead.write_bytes(b"half an onnx file")
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(checkpoints, "write_model_card", killed)
+        with pytest.raises(KeyboardInterrupt):
+            checkpoints.export_model(tiny_ckpt, tmp_path / "m.onnx", size=64)
+    assert not (tmp_path / "m.onnx").exists() and not dead.exists()
+    res = checkpoints.export_model(tiny_ckpt, tmp_path / "m.onnx", size=64)
+    assert res["path"] == str(tmp_path / "m.onnx") and res["card"] == tmp_path / "m.onnx.json"
+    assert (tmp_path / "m.onnx").stat().st_size > 0 and "model" in json.loads((tmp_path / "m.onnx.json").read_text())
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 def test_export_and_import_refuse_what_they_would_mislabel_or_overwrite(tmp_path, tiny_ckpt) -> None:
     """Found by a bad-input sweep (session 57): an opset the exporter lacks gave a 596-line traceback; the model
     card ``<output>.json`` replaced a user's file of that name; ``import-checkpoint -o x.onnx`` wrote

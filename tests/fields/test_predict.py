@@ -281,6 +281,22 @@ def test_resume_ignores_progress_of_other_settings(scene: Path, tmp_path: Path) 
         assert np.array_equal(a.read(), b.read())
 
 
+def test_work_files_left_by_a_kill_after_the_rename_are_removed(scene: Path, tmp_path: Path) -> None:
+    """A run killed after its output took its name, before it removed its lock and work files, left them for
+    good: every later run skipped the scene and kept them (session 69's sweep)."""
+    from agriseg.fields.predict import _lock_path
+
+    out = tmp_path / "x.tif"
+    _pred(TinyNet()).predict(scene, out)
+    partial, progress = partial_paths(out)
+    partial.write_bytes(b"work")
+    progress.write_text("{}")
+    _lock_path(out).write_text("")
+    assert _pred(TinyNet()).predict(scene, out).status == "skipped"
+    assert not partial.exists() and not progress.exists() and not _lock_path(out).exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".x")) == []
+
+
 @pytest.mark.shared
 def test_real_scene_streamed_equals_in_memory(shared_dir: Path, tmp_path: Path) -> None:
     scene = shared_dir / "data" / "sentinel2" / "austria-inn-2window.tif"

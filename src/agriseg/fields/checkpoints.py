@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from agriseg.batch import check_output
-from agriseg.data.files import atomic_write, write_json
+from agriseg.data.files import atomic_write, atomic_writes, clean_stale_temporaries, write_json
 from agriseg.fields.config import FTW_DIVISOR, PreprocessConfig
 from agriseg.fields.registry import default_resize, safetensors_metadata
 from agriseg.models.config import ModelConfig
@@ -288,21 +288,27 @@ def export_model(model_path: str | Path, output: str | Path, size: int = 256, op
         raise OptionError(f"{out}: output must end in .safetensors or .onnx")
     if size % 32:
         raise OptionError(f"--size {size}: must be a multiple of 32 (the model halves its input five times)")
+    card = Path(str(out) + ".json")  # the model card written beside it
     check_output(out, overwrite)
-    check_output(Path(str(out) + ".json"), overwrite)  # the model card written beside it
+    check_output(card, overwrite)
     model, cfg, info = load_fields_model(model_path)
+    if out.parent.is_dir():  # temporaries of a killed export (an ONNX file is as large as the model)
+        clean_stale_temporaries(out.parent, [out.name, card.name])
     res: dict[str, Any] = {}
-    if out.suffix.lower() == ".onnx":
-        res = export_onnx(model, out, cfg.in_channels, size, opset, overwrite=overwrite)
-    else:
-        save_model(model, cfg, out, half=False, extra={k: v for k, v in info.items() if v is not None})
-    res["card"] = write_model_card(out, cfg, info)
-    return res
+    # the model and its card take their names together: a kill between them left a model without its card,
+    # which every later run refused to replace ("exists")
+    with atomic_writes([out, card]) as tmp:
+        if out.suffix.lower() == ".onnx":
+            res = export_onnx(model, tmp[out], cfg.in_channels, size, opset, overwrite=True)
+        else:
+            save_model(model, cfg, tmp[out], half=False, extra={k: v for k, v in info.items() if v is not None})
+        write_model_card(tmp[out], cfg, info, card=tmp[card])
+    return {**res, "path": str(out), "card": card}
 
 
-def write_model_card(path: str | Path, cfg: ModelConfig, info: dict[str, Any]) -> Path:
-    """Write ``<path>.json`` next to an exported model: its config and input conventions."""
-    p = Path(str(path) + ".json")
+def write_model_card(path: str | Path, cfg: ModelConfig, info: dict[str, Any], card: Path | None = None) -> Path:
+    """Write ``<path>.json`` (or ``card``) next to an exported model: its config and input conventions."""
+    p = card or Path(str(path) + ".json")
     write_json(p, {"model": cfg.model_dump(), **info})
     return p
 

@@ -314,6 +314,8 @@ class ScenePredictor:
                     "%s: exists and was not made from %s with this model and these settings; kept, not predicted "
                     "(overwrite=True remakes it)", output, scene.name,
                 )  # fmt: skip
+            else:
+                _remove_work_files(output)
             return result
         if (
             output.exists()
@@ -323,6 +325,7 @@ class ScenePredictor:
             result.status = "resumed"
             result.blocks = result.blocks_resumed = len(window_starts(info.height, self.config.patch_size,
                                                                       self.config.stride))  # fmt: skip
+            _remove_work_files(output)
             return result
         clean_stale_temporaries(output.parent, [output.name])
         self._prepare()
@@ -613,6 +616,18 @@ def _exclusive(output: Path) -> Iterator[None]:
         fh.close()
         with suppress(OSError):  # Windows: another process has it open (and waits for it); that one removes it
             lock.unlink(missing_ok=True)
+
+
+def _remove_work_files(output: Path) -> None:
+    """Remove the work files (lock, partial raster, progress) of a finished ``output``: a run killed after the
+    output took its name, before it removed them, left them for good (they hold nothing of use then)."""
+    partial, progress = partial_paths(output)
+    if not any(p.exists() for p in (partial, progress, _lock_path(output))):
+        return
+    with suppress(OSError):  # FileExistsError: another process is writing this output (--overwrite); its files
+        with _exclusive(output):
+            partial.unlink(missing_ok=True)
+            progress.unlink(missing_ok=True)
 
 
 def remove_unheld_lock(output: Path) -> bool:
