@@ -83,6 +83,10 @@ def test_hf_dataset_features() -> None:
     assert len(ds[0]["images"]) == 2
     assert ds[0]["prompt"][0]["content"][2]["type"] == "text"
     assert ds[0]["completion"][0]["role"] == "assistant"
+    # a stream of records, taken a few at a time (a list of them held every image decoded: session 69's sweep)
+    parts = to_hf_dataset(iter(recs), chunk=4)
+    assert len(parts) == 6 and [parts[i]["truth"] for i in range(6)] == [ds[i]["truth"] for i in range(6)]
+    assert parts[5]["images"][0].tobytes() == ds[5]["images"][0].tobytes()
 
 
 def test_cli_dataset_and_missing_classes(tmp_path: Path) -> None:
