@@ -385,6 +385,22 @@ def test_crop_plots_of_photos_warns_of_sizes_and_trays_as_crop_traits_does(tmp_p
     assert "the photos differ in tray (trayA, trayB)" in res.output
 
 
+def test_a_grid_found_elsewhere_on_one_date_is_warned_of() -> None:
+    """The tray not found on one date: the grid spanned the whole photo there and growth.csv joined its pot ids
+    with other pots' of the other dates without a word (session 69's sweep)."""
+    from agriseg.crop.traits.runner import _grid_moves
+
+    recs = [
+        {"file": "t_2024-06-01.jpg", "grid_box": [100, 50, 600, 300]},
+        {"file": "t_2024-06-08.jpg", "grid_box": [104, 47, 596, 305]},  # the camera moved a little: no warning
+        {"file": "t_2024-06-15.jpg", "grid_box": [101, 52, 603, 298]},
+    ]
+    assert _grid_moves(recs, (3, 6)) == []
+    recs.append({"file": "t_2024-06-22.jpg", "grid_box": [0, 0, 800, 400]})  # the whole photo
+    said = _grid_moves(recs, (3, 6))
+    assert len(said) == 1 and "grid lies elsewhere on t_2024-06-22.jpg than" in said[0], said
+
+
 def test_growth_rates_keep_six_significant_digits(tmp_path: Path) -> None:
     from agriseg.crop.traits.growth import write_growth
 

@@ -588,6 +588,8 @@ def run_traits(
             chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
             result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
             result.notes += _size_changes(dated) + _other_trays(dated)
+            if config.grid and not config.grid_box:
+                result.notes += _grid_moves(dated, parse_grid(config.grid))
         seal_tables(tables)  # a later run keeps a table edited by hand
 
     return run_batch(
@@ -616,6 +618,25 @@ def _other_trays(records: list[dict[str, Any]]) -> list[str]:
                 f"one tray over dates; measure each {k} into its own output folder"
             )
     return out
+
+
+def _grid_moves(records: list[dict[str, Any]], grid: tuple[int, int]) -> list[str]:
+    """A warning when the grid found on some photos of one growth table lies more than half a pot away from
+    where it lies on most (the tray not found on one date, so the grid spans the whole photo): their pot ids
+    name other pots there, and growth.csv joins them as one."""
+    boxes = {r["file"]: r["grid_box"] for r in records if r.get("grid_box")}
+    if len(boxes) < 2:
+        return []
+    mid = np.median(np.array(list(boxes.values()), float), axis=0)  # (4,): x, y, w, h
+    half = np.array([mid[2] / grid[1], mid[3] / grid[0]] * 2) / 2  # half a cell: x, y, then w, h
+    moved = [Path(f).name for f, b in boxes.items() if (np.abs(np.array(b, float) - mid) > half).any()]
+    if not moved:
+        return []
+    shown = ", ".join(moved[:3]) + (", ..." if len(moved) > 3 else "")
+    return [
+        f"warning: the {grid[0]}x{grid[1]} grid lies elsewhere on {shown} than on the other photos: its pot ids "
+        "name other pots there, and growth.csv joins them (give --grid-box X,Y,W,H)"
+    ]
 
 
 def _size_changes(records: list[dict[str, Any]]) -> list[str]:
