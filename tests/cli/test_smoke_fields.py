@@ -66,7 +66,7 @@ def test_fields_workflow(tmp_path: Path) -> None:
     run = wd / "runs" / "fields" / "smoke"
     assert (run / "model.safetensors").is_file() and (run / "last.ckpt").is_file()
     assert read_json(run / "test_metrics.json")["chips"] > 0
-    assert re.search(r"tiny \(best checkpoint\): \d+ epochs?, \d+ steps in .*val/object_f1", res.output)
+    assert re.search(r"tiny \(best checkpoint\): \d+ epochs?, \d+ steps? in .*val/object_f1", res.output)
     assert not [w for w in CHATTER if w in res.output], res.output
     # the shared training options: a quick check of a config
     res = agriseg(
