@@ -90,6 +90,38 @@ def test_wrong_band_count_in_layout(ftw_root, tmp_path) -> None:
         ds[0]
 
 
+def test_a_label_off_its_images_grid_is_refused(ftw_root, tmp_path) -> None:
+    """A label of the right size moved 500 m (or in another CRS) was scored as if it fitted; a 3-band label was
+    explained as a Sentinel-2 scene (session 69's sweep)."""
+    import rasterio
+
+    from agriseg.fields.synthetic import _write_tif
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    ds = FTWDataset(root, "austria", "train")
+    mask = ds.chips[0].mask
+    with rasterio.open(mask) as src:
+        arr, (x0, y0) = src.read(), (src.transform.c, src.transform.f)
+    _write_tif(mask, arr, (x0 + 500.0, y0))
+    with pytest.raises(ValueError, match=rf"{mask.name}: not on its image's pixel grid"):
+        ds[0]
+    _write_tif(mask, arr, (x0 + 0.01, y0))  # a rounding, not a move: a thousandth of a pixel
+    assert ds[0]["mask"].shape == (64, 64)
+    _write_tif(mask, np.concatenate([arr] * 3), (x0, y0))
+    with pytest.raises(ValueError, match=rf"{mask.name}: has 3 bands, a label mask has 1"):
+        ds[0]
+
+
+def test_a_four_channel_model_reads_window_a() -> None:
+    """A 4-channel checkpoint was given windows "ab" (8 channels) and could not be evaluated (session 69)."""
+    from agriseg.fields.checkpoints import model_windows
+
+    assert model_windows(None, 4) == "a" and model_windows(None, 8) == "ab"
+    assert model_windows("ab", 4) == "a"  # recorded by an import before the rule: it cannot fit 4 channels
+    assert model_windows("b", 4) == "b" and model_windows("ba", 8) == "ba"
+
+
 def test_countries_present_on_a_partial_download(ftw_root, tmp_path) -> None:
     from agriseg.fields.dataset import FTW_COUNTRIES, countries_present
 

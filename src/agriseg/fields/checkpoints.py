@@ -104,7 +104,16 @@ def ftw_model_config(hp: dict[str, Any], sd: dict[str, torch.Tensor], path: str 
     )
 
 
-def _info(hp: dict[str, Any], path: Path) -> dict[str, Any]:
+def model_windows(recorded: str | None, in_channels: int) -> str:
+    """The window order of a model: the one it records where it fits its channels (4 per window), else FTW's
+    8 channels are window A then B and 4 channels (ftw-tools' single-window U-Net) window A alone. Models
+    imported before this rule recorded ``ab`` whatever their channels."""
+    if recorded and 4 * len(recorded) == in_channels:
+        return recorded
+    return "a" if in_channels == 4 else "ab"
+
+
+def _info(hp: dict[str, Any], path: Path, in_channels: int) -> dict[str, Any]:
     data = (hp.get("config") or {}).get("data") or {}
     return {
         "source": str(path),
@@ -112,7 +121,7 @@ def _info(hp: dict[str, Any], path: Path) -> dict[str, Any]:
         "loss": hp.get("loss"),
         "class_weights": hp.get("class_weights"),
         "ignore_index": hp.get("ignore_index"),
-        "windows": data.get("windows", "ab"),
+        "windows": model_windows(data.get("windows"), in_channels),
         "divisor": data.get("divisor", FTW_DIVISOR),
     }
 
@@ -124,7 +133,7 @@ def load_ftw_checkpoint(
 
     Returns:
         ``(model in eval mode, its ModelConfig, info)``; ``info`` has ``loss``, ``class_weights``,
-        ``ignore_index``, ``windows`` (input window order, ``"ab"`` unless the checkpoint says otherwise) and
+        ``ignore_index``, ``windows`` (input window order: what the checkpoint says, else :func:`model_windows`) and
         ``divisor``.
 
     Raises:
@@ -140,7 +149,7 @@ def load_ftw_checkpoint(
         model.load_state_dict(sd, strict=True)
     except RuntimeError as err:
         raise ModelLoadError(f"{path}: weights do not fit smp.Unet({cfg.encoder}): {err}") from err
-    return model.eval().to(device), cfg, _info(hp, path)
+    return model.eval().to(device), cfg, _info(hp, path, cfg.in_channels)
 
 
 def load_fields_model(
@@ -165,7 +174,7 @@ def load_fields_model(
         "source": str(path),
         # an imported ftw-tools checkpoint keeps its origin (and so its inference resize) under source_format
         "source_format": meta.get("source_format") or meta.get("format", "agriseg-1"),
-        "windows": meta.get("windows", "ab"),
+        "windows": model_windows(meta.get("windows"), cfg.in_channels),
         "divisor": float(meta.get("divisor", FTW_DIVISOR)),
     }
     return model, cfg, info

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -165,33 +165,67 @@ def list_chips(
     return chips
 
 
+_Grid = tuple[Any, Any]  # (CRS, Affine) of a raster
+
+
 def read_mask(path: str | Path) -> np.ndarray:
     """Read a one-band FTW label mask as ``(H, W)`` int64; values must be in 0..3.
 
     Raises:
         ValueError: naming the file, for a multi-band raster or values outside 0..3.
     """
-    arr, _ = read_s2(path, bands=1)
+    return _read_mask(path)[0]
+
+
+def _read_mask(path: str | Path) -> tuple[np.ndarray, _Grid]:
+    arr, profile = read_s2(path, bands=None)
+    if arr.shape[0] != 1:
+        raise ValueError(f"{path}: has {arr.shape[0]} bands, a label mask has 1 (class ids 0..3)")
     mask = arr[0].astype(np.int64)
     if mask.size and (mask.min() < 0 or mask.max() > IGNORE_INDEX):
         raise ValueError(f"{path}: label values must be 0..3, found {int(mask.min())}..{int(mask.max())}")
-    return mask
+    return mask, _grid(profile)
+
+
+def _grid(profile: dict[str, Any]) -> _Grid:
+    return profile.get("crs"), profile.get("transform")
+
+
+def _same_grid(a: _Grid, b: _Grid) -> bool:
+    """Same CRS and pixel grid, to a hundredth of a pixel (a label written by another tool may round). A raster
+    without a CRS or geotransform is not compared: there is nothing to tell."""
+    (crs_a, t_a), (crs_b, t_b) = a, b
+    if crs_a is None or crs_b is None or t_a is None or t_b is None or t_a.is_identity or t_b.is_identity:
+        return True
+    if crs_a != crs_b:
+        return False
+    pixel = max(abs(t_a.a), abs(t_a.e), 1e-12)
+    scale = max(abs(t_a.a - t_b.a), abs(t_a.b - t_b.b), abs(t_a.d - t_b.d), abs(t_a.e - t_b.e))
+    return scale <= 1e-6 * pixel and max(abs(t_a.c - t_b.c), abs(t_a.f - t_b.f)) <= 0.01 * pixel
 
 
 def read_chip_image(chip: FTWChip, windows: WindowOrder = "ab") -> np.ndarray:
     """Raw DN image ``(4 * len(windows), H, W)`` float32 of one chip in the requested window order.
 
     Raises:
-        ValueError: naming the file with the wrong band count or size.
+        ValueError: naming the file with the wrong band count, size or grid.
     """
+    return _read_chip_image(chip, windows)[0]
+
+
+def _read_chip_image(chip: FTWChip, windows: WindowOrder) -> tuple[np.ndarray, _Grid]:
     paths = {"a": chip.window_a, "b": chip.window_b}
     parts: list[np.ndarray] = []
+    grid: _Grid = (None, None)
     for w in windows:
-        arr, _ = read_s2(paths[w], bands=4)
+        arr, profile = read_s2(paths[w], bands=4)
         if parts and arr.shape[1:] != parts[0].shape[1:]:
             raise ValueError(f"{paths[w]}: size {arr.shape[1:]} differs from the other window {parts[0].shape[1:]}")
+        if parts and not _same_grid(_grid(profile), grid):
+            raise ValueError(f"{paths[w]}: not on the other window's pixel grid (CRS or transform differ)")
+        grid = _grid(profile)
         parts.append(arr.astype(np.float32))
-    return np.concatenate(parts, axis=0)
+    return np.concatenate(parts, axis=0), grid
 
 
 class FTWDataset(Dataset):
@@ -242,10 +276,12 @@ class FTWDataset(Dataset):
         if i in self._cache:
             return self._cache[i]
         chip = self.chips[i]
-        img = read_chip_image(chip, self.windows)  # (C, H, W) raw DN
-        mask = read_mask(chip.mask)  # (H, W)
+        img, grid = _read_chip_image(chip, self.windows)  # (C, H, W) raw DN
+        mask, mask_grid = _read_mask(chip.mask)  # (H, W)
         if mask.shape != img.shape[1:]:
             raise ValueError(f"{chip.mask}: mask size {mask.shape} differs from its image {img.shape[1:]}")
+        if not _same_grid(mask_grid, grid):  # a label of another place or CRS was scored as if it fitted
+            raise ValueError(f"{chip.mask}: not on its image's pixel grid (CRS or transform differ)")
         if self.cache:
             self._cache[i] = (img, mask)
         return img, mask
