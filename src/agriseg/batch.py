@@ -944,7 +944,12 @@ def _plan(
                     f"name, over the {NAME_MAX} a file system allows; rename the input shorter"
                 )
             elif clash is not None:  # it would replace a file the run reads
-                msg = f"{clash[0]}: {is_or_holds(*clash)} one of the inputs ({clash[1]}); choose another output folder"
+                where = "name" if opts.named_output and len(items) == 1 else "folder"
+                msg = f"{clash[0]}: {is_or_holds(*clash)} one of the inputs ({clash[1]}); choose another output {where}"
+                if where == "name":  # the output named on the command line: a usage error, as one in the way
+                    from agriseg.config import OptionError
+
+                    raise OptionError(msg)
             if opts.strict:
                 raise BatchAborted(msg)
             outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "unrecorded")

@@ -353,6 +353,63 @@ def test_robustness_crop_follows_the_chip_by_default(tmp_path, tiny_ckpt) -> Non
     assert "corner" in out.read_text()
 
 
+def test_robustness_reads_a_scenes_offset_tags_as_predict_does(tmp_path, tiny_ckpt) -> None:
+    """A scene tagged BOA_ADD_OFFSET=-1000 (as fields download writes it) was robustness-tested on DN 1000 too
+    bright, while predict applied the tag (session 69's sweep)."""
+    import numpy as np
+    import rasterio
+
+    from agriseg.fields.synthetic import _write_tif
+
+    dn = np.random.default_rng(0).integers(100, 3000, (8, 64, 64)).astype(np.uint16)
+    plain, tagged = tmp_path / "plain.tif", tmp_path / "tagged.tif"
+    _write_tif(plain, dn, (0.0, 0.0))
+    _write_tif(tagged, dn + 1000, (0.0, 0.0))
+    with rasterio.open(tagged, "r+") as ds:
+        ds.update_tags(BOA_ADD_OFFSET="-1000", PROCESSING_BASELINE="05.09")
+    reports = []
+    for scene in (plain, tagged):
+        out = tmp_path / f"{scene.stem}.json"
+        args = [
+            "fields",
+            "robustness",
+            "--model",
+            str(tiny_ckpt),
+            "--scene",
+            str(scene),
+            "--chip",
+            "64",
+            "-o",
+            str(out),
+        ]
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 0, r.output
+        reports.append(json.loads(out.read_text()))
+    assert reports[1]["offset"] == -1000.0 and reports[0]["offset"] == 0.0
+    drop = ("input", "offset", "model")
+    assert {k: v for k, v in reports[0].items() if k not in drop} == {
+        k: v for k, v in reports[1].items() if k not in drop
+    }
+
+
+def test_predict_onto_its_own_scene_is_a_usage_error(tmp_path, tiny_ckpt) -> None:
+    """`-o SCENE` (the input) failed as the item (exit 1) telling to "choose another output folder" (session 69)."""
+    import numpy as np
+
+    from agriseg.fields.synthetic import _write_tif
+
+    scene = tmp_path / "s.tif"
+    _write_tif(scene, np.full((8, 64, 64), 900, np.uint16), (0.0, 0.0))
+    before = scene.read_bytes()
+    r = CliRunner().invoke(
+        main, ["fields", "predict", str(scene), "-m", str(tiny_ckpt), "-o", str(scene), "--overwrite"]
+    )
+    assert r.exit_code == 2 and "s.tif: is one of the inputs" in r.output and "another output name" in r.output, (
+        r.output
+    )
+    assert scene.read_bytes() == before
+
+
 def test_a_report_path_that_cannot_be_written_is_refused_before_the_work(tmp_path, ftw_root, tiny_ckpt) -> None:
     mine = tmp_path / "notes.json"
     mine.write_text("mine")

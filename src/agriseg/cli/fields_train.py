@@ -56,7 +56,8 @@ _chips = stack(
         "--offset",
         config=FIELDS_EVALUATE,
         type=float,
-        help="DN offset before scaling (FTW chips: 0; raw processing-baseline >= 04.00 L2A: -1000).",
+        help="DN offset before scaling (FTW chips: 0; raw processing-baseline >= 04.00 L2A: -1000). "
+        "With robustness --scene, 0 reads the scene's BOA_ADD_OFFSET / processing-baseline tags, as predict does.",
     ),
     batch_size_option("fields", FIELDS_EVALUATE),
 )

@@ -95,7 +95,8 @@ def robustness(
             h, w = arr.shape[1:]
             raise OptionError(f"--chip {config.chip}: {scene} is {w} x {h} px, smaller than one chip")
         valid = scene_valid(arr, profile.get("nodata"))  # (H, W)
-        chips, _pos = scene_chips(to_reflectance(np.where(np.isfinite(arr), arr, 0), config.offset), config.chip,
+        offset = config.offset or _tagged_offset(scene)  # as fields predict reads the scene (its offset: auto)
+        chips, _pos = scene_chips(to_reflectance(np.where(np.isfinite(arr), arr, 0), offset), config.chip,
                                   config.stride)  # fmt: skip
         full = scene_chips(valid[None], config.chip, config.stride)[0].all(axis=(1, 2, 3))  # (N,) chips all valid
         if not full.any():
@@ -126,7 +127,19 @@ def robustness(
     rcfg = RobustnessConfig(crop=crop, divisor=divisor, batch_size=config.batch_size)
     res = robustness_report(model, refl, labels, rcfg)
     res.update({"model": str(model_path), "input": str(scene or root)})
+    if scene is not None:
+        res["offset"] = offset
     return res
+
+
+def _tagged_offset(scene: str | Path) -> float:
+    """The DN offset a scene's tags give (``BOA_ADD_OFFSET``, else its processing baseline), as ``fields
+    predict --offset auto`` reads them: a scene of ``fields download`` is robustness-tested as it is predicted."""
+    from agriseg.fields.config import PreprocessConfig
+    from agriseg.fields.predict import scene_offset
+    from agriseg.raster.io import open_scene
+
+    return scene_offset(open_scene(scene, require_crs=False), PreprocessConfig(offset="auto"))
 
 
 def make_synthetic(root: str | Path, config: SyntheticFTWConfig) -> dict[str, int]:

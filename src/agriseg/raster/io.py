@@ -97,9 +97,9 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
                 path, ds.width, ds.height, ds.count, ds.dtypes[0], ds.crs, ds.transform, ds.nodata, ds.tags()
             )
             if bands is not None and ds.count != bands:
+                what = {8: "window A R,G,B,NIR then window B R,G,B,NIR", 4: "R,G,B,NIR of one window"}.get(bands)
                 raise ValueError(
-                    f"{path}: has {ds.count} bands, the model needs {bands} "
-                    "(8 = window A R,G,B,NIR then window B R,G,B,NIR)"
+                    f"{path}: has {ds.count} bands, the model needs {bands}" + (f" ({what})" if what else "")
                 )
             if require_crs and ds.crs is None:
                 raise ValueError(f"{path}: has no CRS (georeference the scene, e.g. gdal_edit.py -a_srs EPSG:...)")
