@@ -495,7 +495,7 @@ def check_output(
         agriseg.config.OptionError: its folder lies under a file, cannot be created or is not writable.
     """
     from agriseg.config import OptionError
-    from agriseg.data.files import check_not_input, make_parent
+    from agriseg.data.files import check_not_input, clean_stale_temporaries, make_parent
 
     check_not_input(path, inputs)
     path = Path(path)
@@ -506,6 +506,7 @@ def check_output(
         make_parent(path)
     except ValueError as err:  # a bad output path is a usage error (exit 2 on the command line)
         raise OptionError(str(err)) from err
+    clean_stale_temporaries(path.parent, [path.name])  # of a killed run of this command: none outlives the re-run
     return path
 
 
@@ -944,9 +945,9 @@ def _plan(
                     f"name, over the {NAME_MAX} a file system allows; rename the input shorter"
                 )
             elif clash is not None:  # it would replace a file the run reads
-                where = "name" if opts.named_output and len(items) == 1 else "folder"
-                msg = f"{clash[0]}: {is_or_holds(*clash)} one of the inputs ({clash[1]}); choose another output {where}"
-                if where == "name":  # the output named on the command line: a usage error, as one in the way
+                kind = "name" if opts.named_output and len(items) == 1 else "folder"
+                msg = f"{clash[0]}: {is_or_holds(*clash)} one of the inputs ({clash[1]}); choose another output {kind}"
+                if kind == "name":  # the output named on the command line: a usage error, as one in the way
                     from agriseg.config import OptionError
 
                     raise OptionError(msg)

@@ -59,6 +59,27 @@ def test_evaluate_keeps_an_existing_report_unless_overwrite(masks: tuple[Path, P
     assert report.with_suffix(".csv").read_text().startswith("class,dice,iou")
 
 
+def test_evaluate_writes_report_and_table_together(
+    masks: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill between the report and its CSV left the report alone, and every re-run refused it ("exists");
+    a killed run's temporary stayed beside the finished report (session 69's sweep)."""
+    import agriseg.text.metrics as metrics
+
+    pred, truth = masks
+    report = tmp_path / "r.json"
+    dead = tmp_path / ".r.json.agriseg-tmp-999999999.json"  # of a process that no longer runs
+    dead.write_text("{half")
+    real = metrics.report_table
+    monkeypatch.setattr(metrics, "report_table", lambda rep: (real(rep)[0], None))  # the table fails to write
+    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report)
+    assert res.exit_code != 0 and not report.exists() and not report.with_suffix(".csv").exists()
+    monkeypatch.setattr(metrics, "report_table", real)
+    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report)
+    assert res.exit_code == 0 and report.exists() and report.with_suffix(".csv").exists(), res.output
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
 @pytest.mark.parametrize("which", ["truth", "pred"])
 def test_evaluate_never_writes_over_an_input(masks: tuple[Path, Path], which: str) -> None:
     pred, truth = masks

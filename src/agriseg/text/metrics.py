@@ -423,7 +423,7 @@ def evaluate_command(
     """
     from agriseg.batch import check_output
     from agriseg.config import OptionError
-    from agriseg.data.files import dumps_json, write_text
+    from agriseg.data.files import TEXT_ERRORS, atomic_writes, dumps_json
     from agriseg.text.codec import parse_class_words
 
     names = parse_class_words(classes)
@@ -457,7 +457,8 @@ def evaluate_command(
         m, _ = load_vlm(model, device="cpu")
         report["overhead"] = overhead(m)
     table, csv_text = report_table(report)
-    if output and csv_path:
-        write_text(output, dumps_json(report))
-        write_text(csv_path, csv_text)
+    if output and csv_path:  # together: a kill between them left a report every re-run refused to complete
+        with atomic_writes([Path(output), csv_path]) as tmp:
+            tmp[Path(output)].write_text(dumps_json(report), encoding="utf-8", errors=TEXT_ERRORS)
+            tmp[csv_path].write_text(csv_text, encoding="utf-8", errors=TEXT_ERRORS)
     return table, report["failed"]
