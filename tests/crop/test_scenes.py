@@ -103,6 +103,37 @@ def test_make_synthetic_writes_a_set_and_keeps_it(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "moon" in bad.output
 
 
+def test_an_interrupted_set_is_made_again_and_never_mixed_with_another(tmp_path: Path, monkeypatch) -> None:
+    """Ctrl-C after some photos, then a run with another seed: the first run's photos stayed among the new set's
+    (index.json did not list them, `images/` did), with a killed run's temporary (session 69's sweep)."""
+    import agriseg.crop.scenes.write as write
+
+    out = tmp_path / "discs"
+    real, calls = write._save, []
+
+    def stopped(*args, **kwargs):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(1)
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(write, "_save", stopped)
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "4"])
+    assert res.exit_code != 0 and sorted(p.name for p in (out / "images").iterdir()) == [
+        "discs_00000.jpg", "discs_00001.jpg"
+    ]  # fmt: skip
+    monkeypatch.setattr(write, "_save", real)
+    (out / "images" / ".discs_00002.jpg.agriseg-tmp-999999999.jpg").write_bytes(b"half")  # of a dead process
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "2", "--seed", "7"])
+    assert res.exit_code == 2 and "holds an unfinished set made with other options" in res.output, res.output
+    res = CliRunner().invoke(main, [*["crop", "make-synthetic", "discs", "-o", str(out)], "-n", "2", "--seed", "7",
+                                    "--overwrite"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (out / "images").iterdir()) == ["discs_00007.jpg", "discs_00008.jpg"]
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "2", "--seed", "7"])
+    assert res.exit_code == 0 and "already there" in res.output
+
+
 def test_tray_scenes_have_per_pot_truth_and_grow(samples_dir: Path) -> None:
     from agriseg.crop.scenes.tray import TraySettings, tray_scene
 

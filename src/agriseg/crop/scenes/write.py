@@ -6,6 +6,7 @@ Labels use the Peanut colour code (black background, green crop, red weed), so `
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -103,6 +104,7 @@ def write_set(
     index: dict = {"kind": kind, "seed": seed, "sources": sorted(stems), "photos": {}}
     if options is not None:
         index["options"] = options
+    _begin_set(outdir, index, _planned(kind, n, seed, kind == "lab" and uniform_frames))
     if kind == "tray":
         return _write_trays(outdir, index, cuts, soils, n, seed)
     for i in progress_bar(range(n), desc=f"{kind} photos", unit="photo"):
@@ -164,6 +166,33 @@ def _write_trays(outdir: Path, index: dict, cuts: list, soils: list[np.ndarray],
     return write_json(outdir / "index.json", index)
 
 
+def _planned(kind: str, n: int, seed: int, uniform_frames: bool) -> list[str]:
+    """The names of the photos a set will hold (``series/`` of a tray set apart)."""
+    names = [f"{kind}_{seed + i:05d}" for i in range(n)]
+    return names + ([f"uniform_{colour}" for colour in BACKGROUNDS] if uniform_frames else [])
+
+
+def _begin_set(outdir: Path, index: dict, planned: list[str]) -> None:
+    """Remove the photos of the set that was in ``outdir`` (the one its ``index.json`` lists, or was to hold
+    when a run was stopped) and the temporaries of a killed run, then write an index marked unfinished: an
+    interrupted run with other options left its photos among the new set's."""
+    from agriseg.data.files import clean_stale_temporaries
+
+    earlier: dict = {}
+    with contextlib.suppress(OSError, ValueError):
+        earlier = json.loads((outdir / "index.json").read_text(encoding="utf-8"))
+    for folder, names in ((outdir, [*earlier.get("photos", {}), *earlier.get("planned", [])]),
+                          (outdir / "series", list(SERIES) if earlier.get("kind") == "tray" else [])):  # fmt: skip
+        names = [f"tray_{n}" for n in names] if folder.name == "series" else names
+        for name in names:
+            for path in (folder / "images" / f"{name}.jpg", folder / "labels" / f"{name}.png"):
+                path.unlink(missing_ok=True)
+    for sub in ("images", "labels", "series/images", "series/labels"):
+        if (outdir / sub).is_dir():
+            clean_stale_temporaries(outdir / sub)
+    write_json(outdir / "index.json", {**index, "planned": planned, "complete": False})
+
+
 def set_options(kind: str, cfg: SyntheticPhotosConfig) -> dict:
     """The options a generated set is made from, as ``index.json`` keeps them."""
     return {"kind": kind, **cfg.model_dump()}
@@ -186,12 +215,13 @@ def earlier_set(outdir: str | Path, kind: str, cfg: SyntheticPhotosConfig) -> bo
     # sets made before their options were kept name only their kind and seed
     kept = before.get("options") or {"kind": before.get("kind"), "seed": before.get("seed")}
     changed = [f"{k} {kept[k]!r}, now {now[k]!r}" for k in kept if k in now and kept[k] != now[k]]
+    unfinished = before.get("complete") is False  # a run stopped before its last photo
     if changed:
         raise FileExistsError(
-            f"{outdir}: holds a set made with other options ({'; '.join(changed)}); it is kept: --overwrite to "
-            "generate again, or choose another folder"
+            f"{outdir}: holds {'an unfinished' if unfinished else 'a'} set made with other options "
+            f"({'; '.join(changed)}); it is kept: --overwrite to generate again, or choose another folder"
         )
-    return True
+    return not unfinished
 
 
 def make_synthetic(
