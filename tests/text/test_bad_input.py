@@ -232,7 +232,7 @@ def test_dataset_never_replaces_the_folder_its_inputs_are_in(tmp_path: Path) -> 
     before = sorted(p.relative_to(synth) for p in synth.rglob("*"))
     args = ["text", "dataset", synth / "images", "--masks", synth / "masks", "--classes", CLASSES]
     res = _run(*args, "--tile", "8", "--grid", "4", "-o", synth, "--overwrite")
-    assert res.exit_code == 1 and "synth: holds one of the inputs" in _one_line_error(res), res.output
+    assert res.exit_code == 2 and "synth: holds one of the inputs" in _one_line_error(res), res.output
     assert sorted(p.relative_to(synth) for p in synth.rglob("*")) == before
 
 
