@@ -665,7 +665,8 @@ def adapt_photos(
         given = f"{len(photos)} photo{'s' if len(photos) != 1 else ''} given" + (
             f", {len(pool)} kept by {keep}" if keep else ""
         )
-        where = str(paths[0]) if len(paths) == 1 else "crop adapt"
+        named = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+        where = str(named[0]) if len(named) == 1 else "crop adapt"
         raise OptionError(f"{where}: {given}: at least 2 are needed to train on")
     train = TrainConfig(batch_size=config.batch_size)  # checked before the work too
     data = SelfTrainDataConfig(crop_size=config.crop_size)
