@@ -134,6 +134,19 @@ def test_an_interrupted_set_is_made_again_and_never_mixed_with_another(tmp_path:
     assert res.exit_code == 0 and "already there" in res.output
 
 
+def test_overwrite_removes_only_photos_of_an_agriseg_set(tmp_path: Path) -> None:
+    """--overwrite removed files named in any index.json of the folder (session 69's review): only the photos
+    of a set this command made, by the names it gives them, are removed."""
+    out = tmp_path / "discs"
+    (out / "images").mkdir(parents=True)
+    mine = out / "images" / "holiday.jpg"
+    mine.write_bytes(b"a user's photo")
+    (out / "index.json").write_text(json.dumps({"photos": {"holiday": {}}, "planned": ["../x"]}), encoding="utf-8")
+    args = ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "1", "--overwrite"]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert mine.read_bytes() == b"a user's photo"
+
+
 def test_tray_scenes_have_per_pot_truth_and_grow(samples_dir: Path) -> None:
     from agriseg.crop.scenes.tray import TraySettings, tray_scene
 

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -28,6 +29,7 @@ TEMP_MARGIN = 16  # bytes kept free for suffixes writers add to a temporary name
 _PROTECTED: list[list[tuple[Path, tuple[int, int] | None]]] = []
 # their finder, built once per change: each output of a batch of n photos was checked by building it again (n^2)
 _PROTECTED_FINDER: list[Callable[[str | Path], Path | None]] = []
+_PROTECTED_LOCK = threading.Lock()
 
 
 def temporary_sibling(path: str | Path, tag: str = "tmp") -> Path:
@@ -190,23 +192,24 @@ def _finder(identities: Iterable[tuple[Path, tuple[int, int] | None]]) -> Callab
 def protected_inputs(paths: Iterable[str | Path]) -> Iterator[None]:
     """While inside, :func:`atomic_write` refuses to replace any of ``paths`` (commands wrap their work)."""
     added = [_identity(Path(p)) for p in paths]
-    _PROTECTED.append(added)
-    _PROTECTED_FINDER.clear()
+    with _PROTECTED_LOCK:
+        _PROTECTED.append(added)
+        _PROTECTED_FINDER.clear()
     try:
         yield
     finally:
-        _PROTECTED[:] = [group for group in _PROTECTED if group is not added]
-        _PROTECTED_FINDER.clear()
+        with _PROTECTED_LOCK:
+            _PROTECTED[:] = [group for group in _PROTECTED if group is not added]
+            _PROTECTED_FINDER.clear()
 
 
 def _protected_finder() -> Callable[[str | Path], Path | None]:
-    """The :func:`_finder` of every protected input, built once while they stay the same."""
-    found = list(_PROTECTED_FINDER)  # a copy: another thread may clear it between the test and the read
-    if found:
-        return found[0]
-    finder = _finder(item for group in list(_PROTECTED) for item in group)
-    _PROTECTED_FINDER[:] = [finder]
-    return finder
+    """The :func:`_finder` of every protected input, built once while they stay the same (under a lock: a
+    finder built from the inputs before a block began must not be kept after it)."""
+    with _PROTECTED_LOCK:
+        if not _PROTECTED_FINDER:
+            _PROTECTED_FINDER.append(_finder([item for group in _PROTECTED for item in group]))
+        return _PROTECTED_FINDER[0]
 
 
 _STALE = re.compile(r"^\..+\.agriseg-[a-z]+-(\d+)(?:\..*)?$")

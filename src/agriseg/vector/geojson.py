@@ -48,7 +48,8 @@ def _cut_at_antimeridian(g: np.ndarray) -> np.ndarray:
     import shapely
 
     bounds = shapely.bounds(g)  # (N, 4): minx, miny, maxx, maxy; NaN for empty geometries
-    wraps = np.flatnonzero(bounds[:, 2] - bounds[:, 0] > 180)
+    polygonal = np.isin(shapely.get_type_id(g), (3, 6))  # Polygon, MultiPolygon: what the package cuts
+    wraps = np.flatnonzero((bounds[:, 2] - bounds[:, 0] > 180) & polygonal)
     if not len(wraps):
         return g
     g = g.copy()

@@ -314,6 +314,8 @@ def test_meta_template_and_dates() -> None:
     assert parse_name(Path("tray_2024-06-08T1045.jpg"), "tray_date") == {"tray": "tray", "date": "2024-06-08T10:45:00"}
     with pytest.raises(ValueError, match="is not a date"):
         parse_date("2024611")  # seven digits: no fixed-width reading
+    assert parse_date("2024-6-1T103000") == parse_date("2024_6_1_103000") == "2024-06-01T10:30:00"  # unpadded dates
+    assert parse_date("202406011030") == "2024-06-01T10:30:00"
     with pytest.raises(ValueError, match=r"^x/A12\.jpg: .*does not match"):
         parse_name(Path("x/A12.jpg"), "plant_date_camera")
     with pytest.raises(ValueError, match=r"A12_2024-13-45_c\.jpg: field 'date'"):

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -104,7 +105,7 @@ def write_set(
     index: dict = {"kind": kind, "seed": seed, "sources": sorted(stems), "photos": {}}
     if options is not None:
         index["options"] = options
-    _begin_set(outdir, index, _planned(kind, n, seed, kind == "lab" and uniform_frames))
+    _begin_set(outdir, index, _planned(kind, n, seed, kind == "lab" and uniform_frames), (images, labels))
     if kind == "tray":
         return _write_trays(outdir, index, cuts, soils, n, seed)
     for i in progress_bar(range(n), desc=f"{kind} photos", unit="photo"):
@@ -172,21 +173,30 @@ def _planned(kind: str, n: int, seed: int, uniform_frames: bool) -> list[str]:
     return names + ([f"uniform_{colour}" for colour in BACKGROUNDS] if uniform_frames else [])
 
 
-def _begin_set(outdir: Path, index: dict, planned: list[str]) -> None:
+_SET_NAME = re.compile(r"(discs|plants|lab|tray|uniform)_[A-Za-z0-9-]+")  # the names of a set's photos
+
+
+def _begin_set(outdir: Path, index: dict, planned: list[str], sources_dirs: Iterable[Path] = ()) -> None:
     """Remove the photos of the set that was in ``outdir`` (the one its ``index.json`` lists, or was to hold
     when a run was stopped) and the temporaries of a killed run, then write an index marked unfinished: an
     interrupted run with other options left its photos among the new set's."""
     from agriseg.data.files import clean_stale_temporaries
 
-    earlier: dict = {}
+    earlier: Any = {}
     with contextlib.suppress(OSError, ValueError):
         earlier = json.loads((outdir / "index.json").read_text(encoding="utf-8"))
+    if not isinstance(earlier, dict) or earlier.get("kind") not in ("discs", "plants", "lab", "tray"):
+        earlier = {}  # not the index of a set agriseg made: nothing of it is removed
+    sources = {Path(sources_dir).resolve() for sources_dir in sources_dirs}
     for folder, names in ((outdir, [*earlier.get("photos", {}), *earlier.get("planned", [])]),
                           (outdir / "series", list(SERIES) if earlier.get("kind") == "tray" else [])):  # fmt: skip
         names = [f"tray_{n}" for n in names] if folder.name == "series" else names
         for name in names:
+            if not isinstance(name, str) or not _SET_NAME.fullmatch(name):
+                continue  # only names this module gives its photos
             for path in (folder / "images" / f"{name}.jpg", folder / "labels" / f"{name}.png"):
-                path.unlink(missing_ok=True)
+                if path.parent.resolve() not in sources:  # never a photo the set is made from
+                    path.unlink(missing_ok=True)
     for sub in ("images", "labels", "series/images", "series/labels"):
         if (outdir / sub).is_dir():
             clean_stale_temporaries(outdir / sub)

@@ -202,8 +202,9 @@ def _photo_warnings(files: list[str], meta: str | None) -> list[str]:
     sized = []
     for f in files:
         try:
-            with Image.open(f) as im:  # the header only
-                sized.append({"file": f, "image": {"width": im.size[0], "height": im.size[1]}})
+            with Image.open(f) as im:  # the header only; turned by its EXIF orientation as the photo is read
+                w, h = im.size[::-1] if im.getexif().get(0x0112) in (5, 6, 7, 8) else im.size
+                sized.append({"file": f, "image": {"width": w, "height": h}})
         except (OSError, ValueError):  # a format only the photo reader knows: no size to compare
             continue
     named = [{"file": f, "meta": parse_name(Path(f), meta)} for f in files] if meta else []

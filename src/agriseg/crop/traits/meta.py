@@ -24,14 +24,24 @@ _EIGHT_DIGITS = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 _TIME = re.compile(r"(?:T(\d{2})-?(\d{2})(?:-?(\d{2}))?|[_-](\d{2})(\d{2})(\d{2}))(?!\d)")
 YEARS = (1900, 2199)  # an eight-digit run outside these years is a number (a barcode, a plant id), not a date
 DATE_FORMATS = (
-    "%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y-%m-%dT%H%M%S", "%Y-%m-%dT%H%M",
+    "%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y%m%d%H%M", "%Y-%m-%dT%H%M%S", "%Y-%m-%dT%H%M",
     "%Y-%m-%d-%H%M%S",
     "%Y-%m-%dT%H-%M", "%Y-%m-%dT%H-%M-%S",  # times with dashes: colons are not allowed in Windows file names
     "%Y_%m_%d", "%Y%m%d_%H%M%S", "%Y%m%dT%H%M", "%Y%m%dT%H%M%S", "%Y-%m-%d_%H%M%S", "%Y_%m_%d_%H%M%S",
 )  # fmt: skip
 
 
-_ADJACENT = re.compile(r"%[A-Za-z]%[A-Za-z]")  # two fields with no separator between them
+def _fits(fmt: str, text: str, d: datetime) -> bool:
+    """Whether fields written without separators have their full widths in ``text``: a compact date reads
+    back the same; a compact time has 6 (``%H%M%S``) or 4 (``%H%M``) digits. Dates with separators may leave
+    out leading zeros (``2024-6-1``)."""
+    if fmt.startswith("%Y%m%d"):
+        return d.strftime(fmt) == text
+    for tail, digits in (("%H%M%S", 6), ("%H%M", 4)):
+        if fmt.endswith(tail):
+            m = re.search(r"\d+$", text)
+            return m is not None and len(m.group()) == digits
+    return True
 
 
 def parse_date(text: str) -> str:
@@ -45,7 +55,7 @@ def parse_date(text: str) -> str:
             d = datetime.strptime(text, fmt)
         except ValueError:
             continue
-        if _ADJACENT.search(fmt) and d.strftime(fmt) != text:
+        if not _fits(fmt, text, d):
             continue  # strptime reads fields of no fixed width: T1030 as %H%M%S is 10:03:00, not 10:30
         return d.date().isoformat() if d.time() == datetime.min.time() else d.isoformat()
     try:
