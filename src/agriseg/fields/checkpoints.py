@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from agriseg.batch import check_output
-from agriseg.data.files import atomic_write, atomic_writes, clean_stale_temporaries, write_json
+from agriseg.data.files import atomic_write, atomic_writes, write_json
 from agriseg.fields.config import FTW_DIVISOR, PreprocessConfig
 from agriseg.fields.registry import default_resize, safetensors_metadata
 from agriseg.models.config import ModelConfig
@@ -298,11 +298,9 @@ def export_model(model_path: str | Path, output: str | Path, size: int = 256, op
     if size % 32:
         raise OptionError(f"--size {size}: must be a multiple of 32 (the model halves its input five times)")
     card = Path(str(out) + ".json")  # the model card written beside it
-    check_output(out, overwrite)
+    check_output(out, overwrite)  # also removes a killed export's temporaries (an ONNX file is as large as the model)
     check_output(card, overwrite)
     model, cfg, info = load_fields_model(model_path)
-    if out.parent.is_dir():  # temporaries of a killed export (an ONNX file is as large as the model)
-        clean_stale_temporaries(out.parent, [out.name, card.name])
     res: dict[str, Any] = {}
     # the model and its card take their names together: a kill between them left a model without its card,
     # which every later run refused to replace ("exists")

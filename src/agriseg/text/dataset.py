@@ -169,7 +169,7 @@ def records_from_arrays(
 ) -> list[dict[str, Any]]:
     """Records for in-memory images and masks (named ``array-<i>``)."""
     items = ((img, m, f"array-{i}", "") for i, (img, m) in enumerate(zip(images, masks, strict=True)))
-    return _records(items, class_names, spec, seed)
+    return list(_iter_records(items, class_names, spec, seed))
 
 
 def check_class_ids(mask: np.ndarray, names: Sequence[str], where: str | Path) -> None:
@@ -181,17 +181,6 @@ def check_class_ids(mask: np.ndarray, names: Sequence[str], where: str | Path) -
             f"{where}: class ids {sorted(np.unique(mask[bad]).tolist())[:5]} outside the {len(names)} "
             f"class names {list(names)} (and not the nodata value {NODATA})"
         )
-
-
-def _records(
-    items: Iterable[tuple[np.ndarray, np.ndarray, str, str]],
-    class_names: Sequence[str],
-    spec: PatchConfig,
-    seed: int,
-    failed: list[str] | None = None,
-) -> list[dict[str, Any]]:
-    """Records of ``(image, mask, source, georef)`` items (:func:`_iter_records` as a list)."""
-    return list(_iter_records(items, class_names, spec, seed, failed))
 
 
 def _iter_records(
