@@ -333,6 +333,22 @@ def test_warnings_of_a_batch_go_to_stderr_once_per_kind(capsys: pytest.CaptureFi
     assert err.splitlines() == [*notes[:3], "warning: 47 more files: a greyscale photo"]
 
 
+def test_many_failed_items_name_three_of_each_problem(capsys):
+    """3,000 unreadable files gave 3,000 ``failed:`` lines that hid the one item with another problem."""
+    from agriseg.cli.errors import FAILED_LINES, echo_failures
+
+    few = [f"b{i}.jpg: not a readable image" for i in range(FAILED_LINES)]
+    echo_failures(few)
+    assert capsys.readouterr().err.splitlines() == [f"  failed: {m}" for m in few]  # every one while few
+    many = [*few, "x.png: is 2x2 px", "b99.jpg: not a readable image"]
+    echo_failures(many)
+    assert capsys.readouterr().err.splitlines() == [
+        *[f"  failed: {m}" for m in few[:3]],
+        f"  failed: {FAILED_LINES - 2} more files: not a readable image",
+        "  failed: x.png: is 2x2 px",
+    ]
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_sigterm_stops_a_batch_as_ctrl_c_does_with_status_143(samples_dir, tmp_path):
     """Slurm's scancel or time limit (SIGTERM) killed a run with no line and left its lock behind."""

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.errors import echo_failures, finish, friendly_errors
 from agriseg.cli.options import (
     CROP_EVALUATE,
     CROP_PREDICT,
@@ -114,8 +114,7 @@ def evaluate(
     if output:
         write_json(output, res)
         click.echo(f"report: {output}")
-    for line in res["failed"]:  # not scored; the others are
-        click.echo(f"  failed: {line}", err=True)
+    echo_failures(res["failed"])  # not scored / left out; the others are
     if res["failed"]:
         raise SystemExit(1)
 

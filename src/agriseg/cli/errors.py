@@ -158,19 +158,32 @@ def requires_extra(command: click.Command, extra: Extra) -> click.Command:
     return command
 
 
-def collapse_warnings(lines: list[str], keep: int = 3) -> list[str]:
-    """``warning: <file>: <what>`` lines with one ``<what>`` for many files: the first ``keep`` of them, then one
+def collapse_warnings(lines: list[str], keep: int = 3, prefix: str = "warning: ") -> list[str]:
+    """``<prefix><file>: <what>`` lines with one ``<what>`` for many files: the first ``keep`` of them, then one
     line counting the rest (50 greyscale photos gave 50 lines of one warning)."""
     by_what: dict[str, list[str]] = {}
     for line in lines:
-        _, _, what = line.partition(": ")[2].partition(": ")
+        _, _, what = line.removeprefix(prefix).partition(": ")
         by_what.setdefault(what or line, []).append(line)
     out = []
     for what, group in by_what.items():
         out += group[:keep]
         if len(group) > keep:
-            out.append(f"warning: {len(group) - keep} more files: {what}")
+            out.append(f"{prefix}{len(group) - keep} more files: {what}")
     return out
+
+
+FAILED_LINES = 20  # more failed items than this: those of one problem are counted after the first 3
+
+
+def echo_failures(lines: list[str]) -> None:
+    """Each failed item's line on stderr (``  failed: <file>: <problem>``).
+
+    Past :data:`FAILED_LINES` failures, 3 items of each problem are named and the rest counted (3,000 unreadable
+    files gave 3,000 lines that hid any other problem); the summary table, where a command writes one, names all.
+    """
+    for line in collapse_warnings(lines, prefix="") if len(lines) > FAILED_LINES else lines:
+        click.echo(f"  failed: {line}", err=True)
 
 
 def finish(result: BatchResult, verb: str, where: str | Path = "", note: str = "") -> None:
@@ -184,7 +197,6 @@ def finish(result: BatchResult, verb: str, where: str | Path = "", note: str = "
     for line in collapse_warnings([n for n in result.notes if n.startswith("warning:")]):
         click.echo(line, err=True)
     click.echo(result.summary(verb, where, note))
-    for msg in result.failures:
-        click.echo(f"  failed: {msg}", err=True)
+    echo_failures(result.failures)
     if result.exit_code:
         raise SystemExit(result.exit_code)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from agriseg.cli.errors import friendly_errors
+from agriseg.cli.errors import echo_failures, friendly_errors
 from agriseg.cli.options import (
     TEXT_DATASET,
     TEXT_LANDSCAPES,
@@ -153,8 +153,7 @@ def dataset_cmd(
     if made.longest is not None:
         fit = "GRPO max_completion_length and predict --max-new-tokens must fit it"
         click.echo(f"longest answer: {made.longest} tokens ({fit})")
-    for msg in made.failed:
-        click.echo(f"  failed: {msg}", err=True)
+    echo_failures(made.failed)  # not scored / left out; the others are
     if made.failed:
         click.echo(f"{len(made.failed)} image(s) left out of the data set (--strict stops at the first)", err=True)
         raise SystemExit(1)

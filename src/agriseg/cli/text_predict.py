@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.errors import echo_failures, finish, friendly_errors
 from agriseg.cli.options import (
     TEXT_EVALUATE,
     TEXT_PREDICT,
@@ -133,7 +133,6 @@ def evaluate_cmd(
     click.echo(table)
     if output is not None:
         click.echo(f"report: {output}")  # as crop evaluate says it
-    for line in failed:  # not scored; the others are
-        click.echo(f"  failed: {line}", err=True)
+    echo_failures(failed)  # not scored / left out; the others are
     if failed:
         raise SystemExit(1)
