@@ -431,3 +431,24 @@ def test_evaluate_with_too_few_classes_is_a_usage_error(masks: tuple[Path, Path]
     pred, truth = masks
     res = _run("text", "evaluate", pred, "-t", truth, "--classes", "others,field")
     assert res.exit_code == 2 and "outside the 2 classes given (0-1" in _one_line_error(res)
+
+
+def test_predict_is_told_whether_the_tile_goes_first(tiny: Path, tmp_path: Path) -> None:
+    """A model folder without agriseg_text.json (a fresh tiny-model, a hub model) was always given the whole
+    image only, with no way to say it was trained with the tile as a first image (text dataset's default)."""
+    import shutil
+
+    from agriseg.text.sft import TEXT_META
+
+    for flag, used in (("--patch-image", True), ("--no-patch-image", False)):
+        res = _predict(tiny, tmp_path / flag, "--classes", CLASSES, flag)
+        assert res.exit_code == 0, res.output
+        assert json.loads((tmp_path / flag / "run.json").read_text())["options"]["patch_image"] is used
+    trained = tmp_path / "trained"
+    shutil.copytree(tiny / "model", trained)
+    meta = {"class_names": list(SYNTH_CLASSES), "patch": 8, "grid": 4, "patch_image": True}
+    (trained / TEXT_META).write_text(json.dumps(meta))
+    res = _predict(tiny, tmp_path / "p", "--no-patch-image", model=trained)
+    assert res.exit_code == 2 and "--no-patch-image differs from how the model was trained" in _one_line_error(res)
+    res = _predict(tiny, tmp_path / "p", model=trained)
+    assert res.exit_code == 0 and json.loads((tmp_path / "p" / "run.json").read_text())["options"]["patch_image"]

@@ -132,3 +132,78 @@ def test_bands_follow_their_colour_interpretation_and_many_unnamed_bands_warn(tm
         read_image(tmp_path / "s13.tif")
         read_image(tmp_path / "rgba.tif")
     assert "s13.tif: 13 bands without descriptions or colours" in caplog.text and "rgba.tif" not in caplog.text
+
+
+def _geotiff(path: Path, a: np.ndarray, nodata: float | None = None) -> Path:
+    """``a`` (C, H, W) or (H, W) written as a GeoTIFF in UTM with ``nodata`` declared."""
+    a = a[None] if a.ndim == 2 else a
+    profile = {"driver": "GTiff", "height": a.shape[1], "width": a.shape[2], "count": a.shape[0], "dtype": a.dtype,
+               "crs": "EPSG:32633", "transform": from_origin(500000, 5000000, 10, 10), "nodata": nodata}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(a)
+    return path
+
+
+def test_dataset_leaves_the_images_nodata_out_of_its_answers(tmp_path: Path) -> None:
+    """The tiles of an image's nodata were taught as the mask's class (all "tree" on black), where predict
+    asks the model nothing; tiles of nodata only are left out, and the other pixels keep their class."""
+    from agriseg.text.dataset import PatchConfig, records_from_files
+
+    (tmp_path / "i").mkdir(), (tmp_path / "m").mkdir()
+    a = np.full((3, 32, 32), 5000, np.uint16)
+    a[:, :, :16] = 0  # the left half: nodata 0
+    a[:, :8, 16:20] = 0  # and a corner of the right half
+    _geotiff(tmp_path / "i" / "half.tif", a, nodata=0)
+    _geotiff(tmp_path / "m" / "half.tif", np.full((32, 32), 2, np.uint8))
+    recs = records_from_files(tmp_path / "i", tmp_path / "m", ["others", "field", "tree"], PatchConfig(
+        patch=16, grid=4, mode="grid"))  # fmt: skip
+    assert [r["box"] for r in recs] == [[16, 0, 32, 16], [16, 16, 32, 32]]
+    first = np.array(json.loads(recs[0]["truth"]))  # (4, 4) cells of 4 px: the nodata corner's reads as 0
+    assert first[0, 0] == 0 and first[1, 0] == 0 and (first[:, 1:] == 2).all() and (first[2:] == 2).all()
+
+
+def test_a_masks_declared_nodata_outside_the_classes_is_nodata(tmp_path: Path) -> None:
+    """A signed mask declaring -1 as nodata failed ("class ids [-1] outside the classes") in dataset and
+    stopped evaluate, unless --ignore-value said again what the file declares."""
+    from agriseg.text.dataset import PatchConfig, records_from_files
+
+    for d in ("i", "m", "p"):
+        (tmp_path / d).mkdir()
+    _geotiff(tmp_path / "i" / "a.tif", np.full((3, 16, 16), 90, np.uint8))
+    t = np.ones((16, 16), np.int16)
+    t[:, :4] = -1
+    _geotiff(tmp_path / "m" / "a.tif", t, nodata=-1)
+    (recs,) = records_from_files(tmp_path / "i", tmp_path / "m", CLASSES, PatchConfig(patch=16, grid=4, mode="grid"))
+    assert json.loads(recs["truth"]) == [[0, 1, 1, 1]] * 4  # the nodata column of cells reads as 0, not a failure
+    _geotiff(tmp_path / "p" / "a.tif", np.ones((16, 16), np.uint8))
+    report = evaluate_files([tmp_path / "p" / "a.tif"], tmp_path / "m", CLASSES)
+    assert report["overall_accuracy"] == 1.0 and np.asarray(report["confusion"]["counts"]).sum() == 12 * 16
+    z = np.ones((16, 16), np.uint8)
+    _geotiff(tmp_path / "m" / "a.tif", z, nodata=0)  # a declared 0 that is a class id stays that class
+    assert (read_mask(tmp_path / "m" / "a.tif", 2) == 1).all()
+
+
+def test_a_0_255_mask_is_said_not_read_as_all_nodata(tmp_path: Path, caplog) -> None:
+    """A 0/255 label trained nothing but background, unsaid, and evaluate scored it 100%."""
+    from PIL import Image
+
+    from agriseg.text.dataset import PatchConfig, records_from_files
+
+    for d in ("i", "m", "p"):
+        (tmp_path / d).mkdir()
+    Image.fromarray(np.full((16, 32, 3), 90, np.uint8)).save(tmp_path / "i" / "a.png")
+    t = np.zeros((16, 32), np.uint8)
+    t[:, 16:] = 1
+    Image.fromarray(t * 255).save(tmp_path / "m" / "a.png")
+    Image.fromarray(t).save(tmp_path / "p" / "a.png")
+    with caplog.at_level(logging.WARNING):
+        records_from_files(tmp_path / "i", tmp_path / "m", CLASSES, PatchConfig(patch=16, grid=4, mode="grid"))
+    assert "m/a.png: holds only 0 and 255, and 255 is nodata" in caplog.text
+    with pytest.raises(ValueError, match=r"a.png: holds only 0 and 255 \(--ignore-value: not scored\)"):
+        evaluate_files([tmp_path / "p" / "a.png"], tmp_path / "m", CLASSES)
+    Image.fromarray(t).save(tmp_path / "m" / "a.png")  # the classes as 0 and 1: no word of it
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        records_from_files(tmp_path / "i", tmp_path / "m", CLASSES, PatchConfig(patch=16, grid=4, mode="grid"))
+    assert "holds only" not in caplog.text
+    assert evaluate_files([tmp_path / "p" / "a.png"], tmp_path / "m", CLASSES)["overall_accuracy"] == 1.0

@@ -69,6 +69,10 @@ def main() -> None:
     # multi-band TIFF) through Python's last-resort handler; agriseg's own one-line error says it instead
     logging.getLogger("PIL").addHandler(logging.NullHandler())
     warnings.showwarning = _one_line_for_renamed_options
+    # rasterio's NotGeoreferencedWarning on a plain TIFF (two lines with a site-packages path); such a file is a
+    # supported input, read and written in pixel coordinates
+    for message in ("Dataset has no geotransform", "The given matrix is equal to Affine.identity"):
+        warnings.filterwarnings("ignore", message=message)
 
 
 _show = warnings.showwarning

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -154,7 +155,7 @@ def requires_extra(command: click.Command, extra: Extra) -> click.Command:
         return callback(*args, **kwargs)
 
     command.callback = run
-    command.help = f'{command.help or ""}\n\nNeeds the {extra} extra: pip install "agriseg[{extra}]".'
+    command.help = f'{inspect.cleandoc(command.help or "")}\n\nNeeds the {extra} extra: pip install "agriseg[{extra}]".'
     return command
 
 

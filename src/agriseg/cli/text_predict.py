@@ -49,6 +49,12 @@ if TYPE_CHECKING:
 @option("--max-new-tokens", config=TEXT_PREDICT, type=int, help="Generation budget per tile.")
 @option("--sample/--greedy", "do_sample", config=TEXT_PREDICT, help="Sampled (at --temperature) or greedy decoding.")
 @option("--temperature", config=TEXT_PREDICT, type=float, help="Sampling temperature.")
+@option(
+    "--patch-image/--no-patch-image",
+    config=TEXT_PREDICT,
+    show_default="the model folder's, else off",
+    help="Pass each tile at full resolution as a first image, before the whole image (as the model was trained).",
+)
 @option("--instances/--no-instances", config=TEXT_PREDICT, help="Watershed instances + polygons.")
 @click.option(
     "--chat-template", default=None, type=click.Path(path_type=Path), help="Jinja file if the model has none."
@@ -70,8 +76,8 @@ def predict_cmd(
 ) -> None:
     """Segment IMAGES tile by tile: batched generation, repairing decode, stitching (GeoTIFF in -> GeoTIFF
     + GeoJSON polygons out; PNG otherwise). Writes <name>.tif/.png, <name>.json (per-tile repairs) and,
-    with --instances, <name>_instances.tif/.png and <name>.geojson. The class words, --tile and --grid
-    default to those saved in the model folder."""
+    with --instances, <name>_instances.tif/.png and <name>.geojson. The class words, --tile, --grid and
+    --patch-image default to those saved in the model folder."""
     _need_text_extra()
     from agriseg.text.config import TextPredictConfig
     from agriseg.text.infer import predict_paths

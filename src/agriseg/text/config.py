@@ -146,6 +146,11 @@ class TextPredictConfig(_PatchInference):
 
     patch: int | None = Field(None, ge=2, description="patch side in pixels; None = the model folder's")
     grid: int | None = Field(None, ge=1, description="RRLE cells per patch side; None = the model folder's")
+    patch_image: bool | None = Field(  # type: ignore[assignment]  # None: decided per model
+        None,
+        description="pass each tile at full resolution as a first image, before the whole image (as the model was "
+        "trained); None = the model folder's, else off",
+    )
     device: Literal["auto", "cpu", "cuda"] = "auto"
     instances: bool = Field(True, description="also write watershed instances and their polygons")
 

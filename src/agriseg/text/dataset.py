@@ -11,6 +11,7 @@ The record builders need only numpy and PIL; :func:`to_hf_dataset` needs ``datas
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from pydantic import ConfigDict, Field, field_validator
 
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
 from agriseg.data.io import NoInputError, PathsLike, list_images, list_images_once, stem_key
-from agriseg.raster.image import read_image
+from agriseg.raster.image import read_image_valid
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.config import grid_within_patch
 from agriseg.text.grid import mask_to_grid
@@ -29,6 +30,7 @@ from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 
+log = logging.getLogger("agriseg")
 PatchMode = Literal["random", "grid"]
 
 
@@ -131,6 +133,8 @@ def patch_records(
     out = []
     for box in boxes_for(image.shape[0], image.shape[1], spec, rng):
         x0, y0, x1, y1 = box
+        if (mask[y0:y1, x0:x1] == NODATA).all():  # no data, or no label: its answer would be all background
+            continue
         g = mask_to_grid(mask[y0:y1, x0:x1], spec.grid, len(names))  # (G, G)
         images = [pil.crop((x0, y0, x1, y1)), pil] if spec.patch_image else [pil]
         out.append(
@@ -181,6 +185,18 @@ def check_class_ids(mask: np.ndarray, names: Sequence[str], where: str | Path) -
             f"{where}: class ids {sorted(np.unique(mask[bad]).tolist())[:5]} outside the {len(names)} "
             f"class names {list(names)} (and not the nodata value {NODATA})"
         )
+
+
+def warn_zero_and_nodata(mask: np.ndarray, valid: np.ndarray | None, where: str | Path) -> None:
+    """Log a warning when ``mask`` holds only class 0 and nodata (255) where the image has data: a 0/255 mask
+    whose 255 was meant as a class would teach nothing but background, unsaid."""
+    labelled = (mask != NODATA) if valid is None else (mask != NODATA) | ~valid
+    if not labelled.all() and not (mask[labelled] > 0).any():
+        log.warning(
+            "%s: holds only 0 and %d, and %d is nodata (left out of every sample): for a 0/%d mask, write its "
+            "classes as 0 and 1",
+            where, NODATA, NODATA, NODATA,
+        )  # fmt: skip
 
 
 def _iter_records(
@@ -248,15 +264,20 @@ def iter_records_from_files(
     """
     from agriseg.batch import describe_os_error
 
+    names = check_class_names(class_names)
+
     def items() -> Iterator[tuple[np.ndarray, np.ndarray, str, str]]:
         for im_path, m_path in pair_files(list_images(images), list_images(masks)):
             try:
-                img, geo = read_image(im_path, bands)
-                m = read_mask(m_path)
+                img, geo, valid = read_image_valid(im_path, bands)  # valid: None when every pixel holds data
+                m = read_mask(m_path, len(names))
                 if m.shape != img.shape[:2]:
                     raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
                 check_same_georef(m_path, im_path, geo, "its image")
-                check_class_ids(m, check_class_names(class_names), m_path)  # the label file is the one to fix
+                check_class_ids(m, names, m_path)  # the label file is the one to fix
+                warn_zero_and_nodata(m, valid, m_path)
+                if valid is not None:  # the image's nodata is the label's too: predict asks nothing there
+                    m = np.where(valid, m, NODATA)  # (H, W)
             except (ValueError, OSError) as err:
                 if failed is None:
                     raise
@@ -445,9 +466,9 @@ def build_dataset(
     options = {**config.model_dump(), "classes": names, "bands": list(bands) if bands else None}
     from agriseg.raster.image import reading_rules
 
-    # rules that changed how some images read (floats by range, palettes as colours): a dataset built from
-    # such images before them is built again; one of plain images keeps its fingerprint
-    rules = {k: v for im, _ in pairs for k, v in reading_rules(im).items() if k in ("floats", "palette")}
+    # rules that changed how some images read (floats by range, palettes as colours, nodata left out of the
+    # labels): a dataset built from such images before them is built again; one of plain images keeps its fingerprint
+    rules = {k: v for im, _ in pairs for k, v in reading_rules(im).items() if k in ("floats", "palette", "nodata")}
     item = Item(out.name, out, (out,), tuple(f for pair in pairs for f in pair), dict(sorted(rules.items())))
     result = run_batch(
         [item],

@@ -420,6 +420,12 @@ def predict_paths(
             f"{model_name}: --grid {config.grid} differs from the {meta['grid']} x {meta['grid']} mask text the model "
             "was trained to write; leave --grid out to use it"
         )
+    if config.patch_image is not None and "patch_image" in meta and config.patch_image != meta["patch_image"]:
+        flag = "--patch-image" if config.patch_image else "--no-patch-image"
+        raise OptionError(
+            f"{model_name}: {flag} differs from how the model was trained (with{'' if meta['patch_image'] else 'out'} "
+            "the tile as a first image); leave it out to use that"
+        )
     if config.patch and meta.get("patch") and config.patch != meta["patch"]:
         from agriseg.data.io import log
 
@@ -436,7 +442,8 @@ def predict_paths(
             **config.model_dump(exclude={"device", "instances"}),
             "patch": patch,
             "grid": grid,
-            "patch_image": bool(meta.get("patch_image", False)),
+            # a model agriseg did not train (no agriseg_text.json) sees the whole image only, unless told
+            "patch_image": bool(meta.get("patch_image", False) if config.patch_image is None else config.patch_image),
         }
     )
     files = list_images_once(images)

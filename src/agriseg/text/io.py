@@ -17,6 +17,8 @@ import numpy as np
 from agriseg.data.files import atomic_write
 from agriseg.raster.image import GEO_SUFFIXES, GeoRef, rasterio_or_none, read_georef
 
+NODATA = 255  # the ignore value of `text dataset` labels; never a class id
+
 
 def files_by_stem(files: Sequence[Path], what: str) -> dict[str, Path]:
     """Files by stem; two files of one stem (``a.png`` and ``a.tif``, or ``x/a.png`` and ``y/a.png``) are
@@ -65,8 +67,12 @@ def check_same_georef(path: str | Path, other: str | Path, other_geo: GeoRef | N
         )
 
 
-def read_mask(path: str | Path) -> np.ndarray:
+def read_mask(path: str | Path, classes: int | None = None, nodata: int = NODATA) -> np.ndarray:
     """Read a single-band mask of class ids: (H, W) int64.
+
+    With ``classes``, the pixels of the nodata value a raster's header declares (-1, 15, NaN...) read as
+    ``nodata`` when that value is not a class id (0..classes-1); a declared value that is a class id (the 0 of
+    many label rasters written with GDAL's defaults) stays that class.
 
     Raises:
         FileNotFoundError: if the file is missing.
@@ -80,6 +86,9 @@ def read_mask(path: str | Path) -> np.ndarray:
         if rio is not None:
             with rio.open(p) as src:
                 arr = src.read()  # (C, H, W): an image given as a mask must not pass as its band 1
+                declared = src.nodata
+                if classes is not None and declared is not None and not 0 <= declared < classes:
+                    arr = np.where(src.read_masks() > 0, arr, nodata)  # (C, H, W)
             arr = arr[0] if arr.shape[0] == 1 else np.moveaxis(arr, 0, -1)
         else:
             from PIL import Image
@@ -117,7 +126,6 @@ CLASS_COLOURS = [
     (0, 0, 0), (230, 159, 0), (0, 158, 115), (86, 180, 233), (240, 228, 66), (213, 94, 0),
     (204, 121, 167), (0, 114, 178), (153, 153, 153), (128, 64, 0), (255, 255, 255),
 ]  # fmt: skip
-NODATA = 255  # the ignore value of `text dataset` labels; never a class id
 
 
 def write_mask(

@@ -14,6 +14,7 @@ The exact rule (Dua et al. 2024's code is unpublished; this is ours):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -263,7 +264,9 @@ def evaluate_files(
             continue
         sem, tsem = pair.sem, pair.tsem
         valid = tsem != UNSCORED  # (H, W)
-        conf += confusion_matrix(sem, tsem, k, UNSCORED)
+        with warnings.catch_warnings():  # a 0/nodata truth failed its item above, naming the file
+            warnings.filterwarnings("ignore", message="the truth holds only 0 and", category=UserWarning)
+            conf += confusion_matrix(sem, tsem, k, UNSCORED)
         dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
         tsem_v = np.where(valid, tsem, 0)
         if pair.ids is not None:
@@ -325,7 +328,7 @@ def _read_pair(
     key = stem_key(pf)  # a truth saved on a Mac ("e" and an accent) matches a prediction named "é"
     if key not in truth_files:
         raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
-    sem, tsem = read_mask(pf), read_mask(truth_files[key])  # (H, W) each
+    sem, tsem = read_mask(pf, k), read_mask(truth_files[key], k, ign)  # (H, W) each; declared nodata: left out
     if sem.shape != tsem.shape:
         raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
     check_same_georef(truth_files[key], pf, read_georef(pf), "its prediction")
@@ -334,6 +337,12 @@ def _read_pair(
         raise OptionError(
             f"{truth_files[key]}: class ids {bad.tolist()} outside the {k} classes given (0-{k - 1}; "
             f"nodata is --ignore-value {ignore_value})"
+        )
+    left_out = tsem == ign  # (H, W)
+    if left_out.any() and not (tsem[~left_out] > 0).any() and (sem[left_out] > 0).mean() > 0.5:
+        raise ValueError(  # every pixel its prediction marks would be left out, and the scores read 100%
+            f"{truth_files[key]}: holds only 0 and {ignore_value} (--ignore-value: not scored), where its prediction "
+            f"marks classes: for a 0/{ignore_value} mask, write its classes as 0 and 1"
         )
     tsem = np.where(tsem == ign, UNSCORED, tsem)  # (H, W): one value for pixels left out, whatever nodata is
     if k <= NODATA and (nodata := sem == NODATA).any():  # where the image had no data (text predict): unscored
