@@ -25,3 +25,9 @@ def test_large_tiles_and_impossible_objects_are_explained() -> None:
     assert any("use smaller tiles (--tile)" in n for n in s["notes"])
     with pytest.raises(ValueError, match="too small"):
         suggest_sizes(4)
+
+
+def test_objects_under_two_pixels_are_said_to_need_a_finer_image() -> None:
+    """5 m objects in 10 m pixels were said to "need 256 cells per 64-px patch", more cells than pixels."""
+    (note,) = suggest_sizes(64, resolution=10, min_object=5)["notes"]
+    assert "under two pixels of 10 m" in note and "cells per" not in note

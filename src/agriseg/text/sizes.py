@@ -48,7 +48,12 @@ def suggest_sizes(tile: int, resolution: float | None = None, min_object: float 
         need = math.ceil(2 * side * resolution / min_object)  # cells per side for cells <= min_object / 2
         fit = [g for g in GRIDS if g >= need and g <= side]
         grid = fit[0] if fit else min(GRIDS[-1], side)
-        if not fit:
+        if not fit and min_object < 2 * resolution:  # finer than the image: no grid of cells helps
+            notes.append(
+                f"objects of {min_object} m are under two pixels of {resolution} m: no grid resolves them in "
+                "this image; use a finer image"
+            )
+        elif not fit:
             notes.append(
                 f"objects of {min_object} m need {need} cells per {side}-px patch; the largest grid ({grid}) "
                 f"gives {side * resolution / grid:.1f} m cells: use smaller tiles (--tile) or a finer image"
