@@ -94,3 +94,47 @@ def test_crop_training_with_worker_after_parent_used_opencv(tmp_path: Path) -> N
 @pytest.mark.timeout(300)
 def test_fields_training_with_worker_after_parent_used_opencv(tmp_path: Path) -> None:
     _run(_FIELDS, tmp_path)
+
+
+_KILLED_TRAINER = """
+import os, sys, time
+from agriseg.data.loaders import train_loader
+
+class Pids:
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return os.getpid()
+
+if __name__ == "__main__":
+    batches = iter(train_loader(Pids(), 2, 1))
+    print(int(next(batches)[0]), flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="kill -9 of a process")
+def test_loader_workers_end_when_the_trainer_is_killed(tmp_path) -> None:
+    """After a kill -9 of `crop train`, its loader worker and the forkserver (1.2 GB) ran on for ever: the
+    worker held the forkserver's pipe open and watched the forkserver, not the trainer (session 70's sweep)."""
+    import signal
+    import subprocess
+    import time
+
+    from agriseg.data.files import pid_alive
+
+    script = tmp_path / "trainer.py"
+    script.write_text(_KILLED_TRAINER, encoding="utf-8")
+    cmd = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(cmd.stdout.readline())
+    assert worker != cmd.pid and pid_alive(worker)
+    cmd.send_signal(signal.SIGKILL)
+    cmd.wait()
+    deadline = time.time() + 15
+    while pid_alive(worker) and time.time() < deadline:
+        time.sleep(0.2)
+    alive = pid_alive(worker)
+    if alive:
+        os.kill(worker, signal.SIGKILL)
+    assert not alive

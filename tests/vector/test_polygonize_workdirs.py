@@ -28,10 +28,10 @@ def test_work_folders_of_dead_processes_are_removed_others_kept(tmp_path: Path, 
 
 _ORPHAN = """
 import os, sys, time, multiprocessing as mp
-from agriseg.vector.polygonize import _end_with
+from agriseg.data.files import end_with
 
 def child(parent):
-    _end_with(parent)
+    end_with(parent)
     time.sleep(120)
 
 if __name__ == "__main__":

@@ -323,6 +323,25 @@ def pid_alive(pid: int) -> bool:
     return state not in (b"Z", b"X")  # zombie or dead: ended
 
 
+def end_with(parent: int) -> None:
+    """End this worker process when the ``parent`` process has ended (a thread polls it every second).
+
+    Written here because the standard library does not do it: after a ``kill -9`` of the command, a worker of a
+    ``ProcessPoolExecutor`` waits on a queue whose write end it holds itself, and a PyTorch loader worker
+    started by a forkserver watches the forkserver, which waits for a pipe the worker holds open: both waited
+    for ever (`fields polygonize` holding the command's output pipe, `crop train` 1.2 GB). ``prctl``'s
+    parent-death signal would be Linux only, and names the forkserver, not the command, for forkserver workers.
+    """
+    import time
+
+    def watch() -> None:
+        while pid_alive(parent):
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="agriseg-parent-watch", daemon=True).start()
+
+
 def _windows_pid_alive(pid: int) -> bool:
     """``pid_alive`` on Windows, through the Win32 API: there ``os.kill(pid, 0)`` does not check a process but
     sends a Ctrl-C event, and raises a plain OSError for an id that runs no process. Written with ctypes

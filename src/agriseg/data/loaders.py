@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from typing import Any, Protocol, cast
@@ -40,8 +41,9 @@ def worker_context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("spawn")
 
 
-def init_worker(worker_id: int) -> None:
-    """Loader worker set-up: one OpenCV thread per worker, then Lightning's worker seeding.
+def init_worker(worker_id: int, trainer: int | None = None) -> None:
+    """Loader worker set-up: the worker ends with the ``trainer`` process (its pid), one OpenCV thread per
+    worker, then Lightning's worker seeding.
 
     OpenCV otherwise uses one thread per core in every worker, which oversubscribes a many-core machine: on
     a 16-core GPU machine running two trainings with 7 workers each, one thread per worker raised each
@@ -50,6 +52,10 @@ def init_worker(worker_id: int) -> None:
     """
     import cv2
 
+    if trainer is not None:  # a kill -9 of the trainer otherwise left its workers and forkserver running
+        from agriseg.data.files import end_with
+
+        end_with(trainer)
     cv2.setNumThreads(1)
     if os.environ.get("PL_SEED_WORKERS") == "1":
         from lightning.fabric.utilities.seed import pl_worker_init_function
@@ -78,7 +84,7 @@ def train_loader(
         drop_last=n > batch_size,
         num_workers=num_workers,
         persistent_workers=workers,
-        worker_init_fn=init_worker if workers else None,
+        worker_init_fn=functools.partial(init_worker, trainer=os.getpid()) if workers else None,
         multiprocessing_context=worker_context() if workers else None,
         generator=torch.Generator().manual_seed(seed),
     )

@@ -378,29 +378,10 @@ _SOURCE: dict[str, Any] = {}
 
 def _open_worker(job: _Job, parent: int) -> None:
     assert job.path is not None  # workers are started only for a raster file
-    _end_with(parent)
+    from agriseg.data.files import end_with
+
+    end_with(parent)
     _SOURCE.update(job=job, src=RasterSource(job.path, job.config))
-
-
-def _end_with(parent: int) -> None:
-    """End this worker when the ``parent`` process has ended.
-
-    Written here because the standard library does not do it: a worker of a ``ProcessPoolExecutor`` waits on a
-    queue whose write end it holds itself, so after a ``kill -9`` of the command its workers waited for ever,
-    holding the raster and the command's output pipe (a ``$(agriseg ...)`` never returned). ``prctl``'s
-    parent-death signal would be Linux only, and names the forkserver, not the command, for forkserver workers.
-    """
-    import threading
-    import time
-
-    from agriseg.data.files import pid_alive
-
-    def watch() -> None:
-        while pid_alive(parent):
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="agriseg-parent-watch", daemon=True).start()
 
 
 class _Pool:
