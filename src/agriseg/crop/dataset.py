@@ -163,6 +163,10 @@ class CropSegDataset:
 
         img, mask = self.load(i)
         if self.transform is not None:
+            if hasattr(self.transform, "set_random_seed"):  # albumentations draws from its own generator, which
+                # seed_everything does not seed: a fixed train.seed gave other crops on every run. Seeded from
+                # numpy's, which Lightning seeds in the trainer and, per worker, in each loader worker
+                self.transform.set_random_seed(int(np.random.randint(2**31)))
             out = self.transform(image=img, mask=mask)
             img, mask = out["image"], out["mask"]
         image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 255  # (3, H, W)
