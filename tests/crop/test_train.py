@@ -303,3 +303,36 @@ def test_augmentations_follow_the_seed(samples_dir) -> None:
     assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
     assert not np.array_equal(a[0], a[2])  # one photo twice: two augmentations
     assert not all(np.array_equal(x, y) for x, y in zip(a, c, strict=True))
+
+
+def test_an_accelerator_or_init_weights_the_run_cannot_use_is_refused_before_any_output(tmp_path, monkeypatch):
+    """train.accelerator=gpu on a machine without one was a 54-line traceback after split.json was written; a
+    train.init_weights that is no agriseg model was refused after it too."""
+    from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
+
+    from agriseg.config import OptionError
+    from agriseg.models.io import ModelLoadError
+
+    monkeypatch.setattr(CUDAAccelerator, "is_available", staticmethod(lambda: False))
+    monkeypatch.setattr(MPSAccelerator, "is_available", staticmethod(lambda: False))
+    cfg = tiny_config(tmp_path)
+    gpu = cfg.model_copy(update={"train": cfg.train.model_copy(update={"accelerator": "gpu"})})
+    with pytest.raises(OptionError, match=r"train.accelerator: gpu, but this machine has no such device \(cpu only\)"):
+        train_crop(gpu, progress=False)
+    (tmp_path / "other.safetensors").write_bytes(b"not a model")
+    bad = cfg.model_copy(
+        update={"train": cfg.train.model_copy(update={"init_weights": str(tmp_path / "other.safetensors")})}
+    )
+    with pytest.raises(ModelLoadError, match="other.safetensors"):
+        train_crop(bad, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_fresh_run_over_a_killed_one_names_its_last_checkpoint(tmp_path, caplog):
+    """After a kill -9 the folder held last.ckpt and no model: the same command started afresh without a word."""
+    cfg = tiny_config(tmp_path)
+    train_crop(cfg, progress=False)
+    (tmp_path / "run" / "model.safetensors").unlink()  # as a run killed before its end leaves it
+    with caplog.at_level("WARNING"):
+        train_crop(cfg, progress=False)
+    assert "last.ckpt: the last checkpoint of a run that did not end; this run starts afresh" in caplog.text

@@ -51,6 +51,7 @@ def train_crop(
     from agriseg.models.io import save_model
     from agriseg.training.trainer import (
         build_task,
+        check_accelerator,
         check_resume,
         check_run_folder,
         fit,
@@ -64,6 +65,9 @@ def train_crop(
     L.seed_everything(t.seed, workers=True, verbose=False)
     task = build_task(SegmentationTask, cfg.model_dump())  # a model the config cannot build: before any output
     check_resume(task, resume)  # a checkpoint of another model: before any output too
+    check_accelerator(t.accelerator)
+    if t.init_weights and resume is None:  # a file that is no model of ours: refused before any output too
+        init_from(task.model, t.init_weights, cfg.model.in_channels)
     out = check_run_folder(cfg.output_dir)  # a file in the way or a folder of someone else's: usage errors
     if check_labels:
         pairs = match_pairs(cfg.data.images, cfg.data.labels)
@@ -79,8 +83,6 @@ def train_crop(
         )
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side, cfg.model.num_classes)
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
-    if t.init_weights and resume is None:
-        init_from(task.model, t.init_weights, cfg.model.in_channels)
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress, resumable=resumable)
     exported = res.last_path if t.export == "last" else res.best_path
     load_weights(task, exported)

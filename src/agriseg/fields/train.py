@@ -40,6 +40,7 @@ def train_fields(
     from agriseg.models.io import save_model
     from agriseg.training.trainer import (
         build_task,
+        check_accelerator,
         check_resume,
         check_run_folder,
         fit,
@@ -53,6 +54,7 @@ def train_fields(
     dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)  # a missing data set: refused before any output
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
+    check_accelerator(t.accelerator)
     out = check_run_folder(cfg.output_dir)  # a file in the way or a folder of someone else's: usage errors
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path

@@ -195,6 +195,25 @@ def check_run_folder(output_dir: str | Path) -> Path:
     return ensure_outdir(out)
 
 
+def check_accelerator(accelerator: str) -> None:
+    """Refuse, before a run writes anything, an accelerator this machine does not have (Lightning's own refusal
+    came after the run folder was made, as a 54-line traceback).
+
+    Raises:
+        OptionError: naming ``train.accelerator`` and what the machine has.
+    """
+    from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
+
+    from agriseg.config import OptionError
+
+    have = {"cuda": CUDAAccelerator.is_available(), "mps": MPSAccelerator.is_available()}
+    missing = {"gpu": not any(have.values()), "cuda": not have["cuda"], "mps": not have["mps"]}
+    if missing.get(accelerator, False):
+        found = ", ".join(["cpu", *(k for k, v in have.items() if v)])
+        raise OptionError(f"train.accelerator: {accelerator}, but this machine has no such device ({found} only); "
+                          "use auto or cpu")  # fmt: skip
+
+
 def check_resume(task: BaseTask, resume: str | Path | None) -> None:
     """Check a checkpoint to resume from before a run writes anything: readable and safe, holding this task's
     model (its tensors by name and shape), and say which settings differ from the run it continues.
@@ -311,11 +330,17 @@ def fit(
     on_ctrl_c = _SaveOnCtrlC(_interrupted_path(out, resume))
     resumed_interrupted = resume is not None and Path(resume).resolve() == on_ctrl_c.path.resolve()
     earlier = [p for p in out.glob("interrupted*.ckpt") if p.resolve() != Path(resume or out).resolve()]
-    if earlier and resumable:
+    if earlier and resumable and resume is None:
         latest = max(earlier, key=lambda p: p.stat().st_mtime)  # the last interruption (names sort 10 before 2)
         log.warning(
             "%s: the checkpoint of an interrupted run, kept; this run starts afresh (--resume %s continues that one)",
             latest, latest,
+        )  # fmt: skip
+    elif resumable and resume is None and (out / "last.ckpt").is_file() and not (out / "model.safetensors").exists():
+        log.warning(  # a run killed (kill -9, out of memory) before it ended: its last checkpoint is all it left
+            "%s: the last checkpoint of a run that did not end; this run starts afresh and replaces it (--resume %s "
+            "continues that one)",
+            out / "last.ckpt", out / "last.ckpt",
         )  # fmt: skip
     callbacks: list = [ckpt, LearningRateMonitor("step"), *([on_ctrl_c] if resumable else [])]
     if progress:
