@@ -27,7 +27,7 @@ def test_bad_overrides_are_one_line_errors() -> None:
         apply_overrides({}, ["max_steps"])
     with pytest.raises(ValueError, match="max_steps is not a group"):
         apply_overrides({"max_steps": 3}, ["max_steps.x=1"])
-    with pytest.raises(ConfigError, match="invalid config: --set max_stepz: Extra inputs"):
+    with pytest.raises(ConfigError, match=r"invalid config: --set max_stepz: not an option \(did you mean max_steps"):
         load_config(REPO / "configs/text/tiny_demo_sft.yaml", SFTRunConfig, ["max_stepz=3"])
     with pytest.raises(ConfigError, match=r"invalid config: --set max_steps: .*\(got 'abc'\)$"):
         load_config(REPO / "configs/text/tiny_demo_sft.yaml", SFTRunConfig, ["max_steps=abc"])
@@ -129,3 +129,20 @@ def test_a_config_is_taken_as_itself_a_dict_or_none() -> None:
     assert as_config(CropPredictConfig, {"overlap": 0.5}) == cfg and as_config(CropPredictConfig, cfg) is cfg
     with pytest.raises(TypeError, match="a CropPredictConfig, a dict of its fields or None, not str"):
         as_config(CropPredictConfig, "long_side=3")
+
+
+def test_config_errors_name_the_nearest_options_and_merge_choices(tmp_path: Path) -> None:
+    """A misspelt key read "Extra inputs are not permitted", a model name that is no choice showed pydantic's
+    union tags (``model.arch.literal['unet','fpn','upernet']``), and a list given for a number hid what it got."""
+    from agriseg.crop.config import CropTrainConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text("trian: {}\ntrain: {epoch: 3, batch_size: [2]}\nmodel: {arch: unetx}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path, CropTrainConfig)
+    msg = str(err.value)
+    assert "trian: not an option (did you mean train?)" in msg
+    assert "train.epoch: not an option (did you mean epochs?)" in msg
+    assert "train.batch_size: Input should be a valid integer (got [2])" in msg
+    assert "model.arch: Input should be one of 'unet', 'fpn', 'upernet', 'smp_unet' (got 'unetx')" in msg
+    assert "literal[" not in msg and "Extra inputs" not in msg

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import typing
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -173,7 +174,7 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
     try:
         return cls.model_validate(raw, context={"base": path.parent, "set": set_keys})
     except ValidationError as err:
-        raise ConfigError(f"{path}: invalid config: {describe_errors(err, overridden=set_keys)}") from None
+        raise ConfigError(f"{path}: invalid config: {describe_errors(err, overridden=set_keys, model=cls)}") from None
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:
@@ -183,17 +184,56 @@ def _yaml_problem(err: yaml.YAMLError) -> str:
     return f"{problem} (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else problem
 
 
+def _fields_at(model: type[BaseModel] | None, loc: Sequence[str]) -> list[str]:
+    """The option names of the config group at ``loc`` in ``model`` (``["train"]`` -> epochs, lr...), or []."""
+    for key in loc:
+        field = model.model_fields.get(key) if model is not None else None
+        kinds = [field.annotation, *typing.get_args(field.annotation)] if field is not None else []
+        model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+    return list(model.model_fields) if model is not None else []
+
+
+def _merged_choices(errors: list[Any]) -> list[Any]:
+    """Pydantic's errors with the members of a union of ``Literal`` choices made one error (a model name that
+    is no choice read ``model.arch.literal['unet','fpn','upernet']: ...; model.arch.literal['smp_unet']: ...``)."""
+    out: list[Any] = []
+    seen: dict[tuple[str, ...], Any] = {}
+    for e in errors:
+        loc = tuple(str(x) for x in e["loc"] if not ("[" in str(x) or "'" in str(x)))  # union member tags out
+        e = {**e, "loc": loc}
+        if e["type"] == "literal_error" and loc in seen:
+            first = seen[loc]
+            first["ctx"] = {"expected": f"{first['ctx']['expected']}, {e['ctx']['expected']}"}
+            first["msg"] = f"Input should be one of {first['ctx']['expected'].replace(' or ', ', ')}"
+            continue
+        if e["type"] == "literal_error":
+            seen[loc] = e
+        out.append(e)
+    return out
+
+
 def describe_errors(
-    err: ValidationError, names: Mapping[str, str] | None = None, overridden: Collection[str] = ()
+    err: ValidationError,
+    names: Mapping[str, str] | None = None,
+    overridden: Collection[str] = (),
+    model: type[BaseModel] | None = None,
 ) -> str:
     """Pydantic's errors on one line: ``data.val_fraction: Input should be less than 1 (got 1.5); ...``.
 
     ``names`` maps a top-level field to what the user typed for it (a command-line flag); a field in
-    ``overridden`` (keys given with ``--set``) is named ``--set <key>``.
+    ``overridden`` (keys given with ``--set``) is named ``--set <key>``. With the config ``model``, an unknown
+    key is answered with the nearest option names of its group.
     """
+    import difflib
+
     parts = []
-    for e in err.errors():
+    for e in _merged_choices(err.errors()):
         loc = [str(x) for x in e["loc"]]
+        if e["type"] == "extra_forbidden" and model is not None and loc:
+            valid = _fields_at(model, loc[:-1])
+            near = difflib.get_close_matches(loc[-1], valid, n=3, cutoff=0.6)
+            hint = f"did you mean {' or '.join(near)}?" if near else f"the options here: {', '.join(valid)}"
+            e = {**e, "msg": f"not an option ({hint})" if valid else e["msg"]}
         if names and loc and loc[0] in names:
             loc[0] = names[loc[0]]
         if loc and loc[0].startswith("--") and len(loc) == 2 and loc[1].isdigit():  # a flag's list: "a,b"
@@ -210,7 +250,8 @@ def describe_errors(
         if given:  # named as typed: --set nosuch.key, whose "nosuch" is the key refused
             where = f"--set {max(given[0], where, key=len)}"
         got = e.get("input")
-        shown = "" if isinstance(got, dict | list) or e["type"] == "missing" else f" (got {got!r})"
+        short = not isinstance(got, dict | list) or len(repr(got)) <= 40  # a short list is shown: [2]
+        shown = "" if not short or e["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if not loc and e["type"] == "value_error":  # a check across fields: its message names them
             parts.append(msg)
