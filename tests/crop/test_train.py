@@ -336,3 +336,15 @@ def test_a_fresh_run_over_a_killed_one_names_its_last_checkpoint(tmp_path, caplo
     with caplog.at_level("WARNING"):
         train_crop(cfg, progress=False)
     assert "last.ckpt: the last checkpoint of a run that did not end; this run starts afresh" in caplog.text
+
+
+def test_a_users_model_safetensors_in_output_dir_is_kept(tmp_path):
+    """A model.safetensors the user put in output_dir was replaced by the run's (as an "earlier run's")."""
+    from agriseg.config import OptionError
+
+    cfg = tiny_config(tmp_path)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "model.safetensors").write_text("USER")
+    with pytest.raises(OptionError, match="its model.safetensors was not written by agriseg"):
+        train_crop(cfg, progress=False)
+    assert (tmp_path / "run" / "model.safetensors").read_text() == "USER"

@@ -68,19 +68,11 @@ def train_crop(
     check_accelerator(t.accelerator)
     if t.init_weights and resume is None:  # a file that is no model of ours: refused before any output too
         init_from(task.model, t.init_weights, cfg.model.in_channels)
-    out = check_run_folder(cfg.output_dir)  # a file in the way or a folder of someone else's: usage errors
+    out = check_run_folder(cfg.output_dir, replaces=resumable and resume is None)  # someone else's: usage errors
     if check_labels:
         pairs = match_pairs(cfg.data.images, cfg.data.labels)
         check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")
         _warn_unpaired(cfg.data.images, cfg.data.labels)
-    if resumable and resume is None and (out / "model.safetensors").is_file():
-        import logging
-
-        logging.getLogger(__name__).warning(
-            "%s: holds the model of an earlier run, which this run replaces when it ends (give another output_dir "
-            "to keep it)",
-            out,
-        )
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side, cfg.model.num_classes)
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress, resumable=resumable)

@@ -55,7 +55,7 @@ def train_fields(
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator)
-    out = check_run_folder(cfg.output_dir)  # a file in the way or a folder of someone else's: usage errors
+    out = check_run_folder(cfg.output_dir, replaces=resume is None)  # a folder of someone else's: usage errors
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
     which = "best" if res.checkpoint.best_model_path else "last: training stopped before its first validation"

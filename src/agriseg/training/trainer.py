@@ -173,9 +173,11 @@ def build_task(task_class: type[T], config: dict[str, Any]) -> T:
 RUN_FILES = ("last.ckpt", "model.safetensors", "logs", "split.json", INTERRUPTED_NAME, "test_metrics.json")
 
 
-def check_run_folder(output_dir: str | Path) -> Path:
+def check_run_folder(output_dir: str | Path, replaces: bool = True) -> Path:
     """Create ``output_dir`` for a training run, refusing a file in the way and a folder of someone else's
-    files (a folder holding none of :data:`RUN_FILES` nor a checkpoint); an earlier run's folder is used.
+    files (a folder holding none of :data:`RUN_FILES` nor a checkpoint, or a ``model.safetensors`` that is no
+    agriseg model); an earlier run's folder is used, and with ``replaces`` (a run that does not resume) a
+    warning says its model will be replaced.
 
     Raises:
         OptionError: naming ``output_dir``.
@@ -192,6 +194,22 @@ def check_run_folder(output_dir: str | Path) -> Path:
         raise OptionError(
             f"output_dir {out}: exists and was not written by a training run (it holds {shown}); choose another"
         )
+    model = out / "model.safetensors"
+    if model.is_file():  # a user's file under the run's model name is never replaced
+        from agriseg.models.io import ModelLoadError, read_model_config
+
+        try:
+            read_model_config(model)
+        except ModelLoadError:
+            raise OptionError(
+                f"output_dir {out}: its model.safetensors was not written by agriseg (kept); choose another output_dir"
+            ) from None
+        if replaces:
+            log.warning(
+                "%s: holds the model of an earlier run, which this run replaces when it ends (give another output_dir "
+                "to keep it)",
+                out,
+            )
     return ensure_outdir(out)
 
 
