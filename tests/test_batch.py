@@ -1007,3 +1007,25 @@ def test_a_run_killed_while_writing_its_tables_is_resumed_by_the_same_command(tm
         "b.res",
         "t.csv",
     ]
+
+
+def test_a_refused_rerun_leaves_the_tables_of_the_run_that_made_the_outputs(tmp_path: Path) -> None:
+    """`crop pseudolabel --index exg` over a cive run was refused, yet rewrote pseudolabels.json with the exg
+    options and every record "kept": `crop screen` then found nothing to screen."""
+    from agriseg.manifest import ManifestStore
+
+    items = _items(tmp_path, ["a", "b"])
+    table = tmp_path / "out" / "t.json"
+
+    def finish(opts: str) -> Any:
+        return lambda r: table.write_text(opts + ":" + ",".join(o.status for o in r.outcomes))
+
+    run_batch(items, _work, options=QUIET, recipe=Recipe("demo", "1", {"index": "cive"}), store=ManifestStore(),
+              tables=[table], finish=finish("cive"))  # fmt: skip
+    res = run_batch(items, _work, options=QUIET, recipe=Recipe("demo", "1", {"index": "exg"}), store=ManifestStore(),
+                    tables=[table], finish=finish("exg"))  # fmt: skip
+    assert res.exit_code == 1 and {o.reason for o in res.outcomes} == {"changed"}
+    assert table.read_text() == "cive:ok,ok"
+    res = run_batch(items, _work, options=QUIET, recipe=Recipe("demo", "1", {"index": "cive"}), store=ManifestStore(),
+                    tables=[table], finish=finish("cive"))  # fmt: skip
+    assert table.read_text() == "cive:skipped,skipped"  # a re-run with the same options still writes them

@@ -864,7 +864,10 @@ def run_batch(
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
-            if finish is not None:
+            refused = not any(o.status == "ok" for o in result.outcomes) and any(
+                o.reason == "changed" for o in result.outcomes
+            )  # a re-run with other options, refused: the tables still describe the run that made the outputs
+            if finish is not None and not (refused and tables and all(Path(t).is_file() for t in tables)):
                 if tables:
                     from agriseg.manifest import mark_tables_writing
 
