@@ -193,3 +193,17 @@ def test_0_255_masks_read_as_class_ids_say_to_use_binary(tmp_path):
     assert res["labels_only_0_255"] and "use --label-mode binary" in format_table(res)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "binary", progress=False)
     assert not res["labels_only_0_255"] and "--label-mode" not in format_table(res)
+
+
+def test_pseudolabel_masks_are_scored_by_their_own_names(tmp_path):
+    """`crop pseudolabel` writes masks/<name>.png: --pred-masks looked for <name>_mask.png only, so
+    pseudo-labels could not be scored against labels."""
+    truth = np.zeros((8, 8), np.uint8)
+    truth[:, 4:] = 1
+    _pair(tmp_path, "a", truth)
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(truth * 255).save(tmp_path / "masks" / "a.png")
+    args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "masks"]
+    res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "--label-mode", "index"])
+    assert res.exit_code == 0 and "failed" not in res.output, res.output
+    assert "mean" in res.output and "100.00" in res.output

@@ -75,7 +75,8 @@ def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params:
     "--pred-masks",
     type=click.Path(file_okay=False, exists=True),
     default=None,
-    help="Score existing <name>_mask.png predictions instead of running a model.",
+    help="Score existing masks instead of running a model: <name>_mask.png (crop predict) or <name>.png (crop "
+    "pseudolabel's masks/).",
 )
 @option("--label-mode", config=CROP_EVALUATE, type="choice", help="How label files encode classes.")
 @click.option("--colormap", default=None, help='Colour map for --label-mode colormap, e.g. "0,0,0=0;0,255,0=1".')

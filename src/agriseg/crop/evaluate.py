@@ -201,9 +201,14 @@ def evaluate_model(
         num_classes, names = 2, ["background", "vegetation"]
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
-            mask = Path(pred_masks) / f"{stem}_mask.png"
+            mask = Path(pred_masks) / f"{stem}_mask.png"  # crop predict's name; crop pseudolabel's masks/<name>.png
+            plain = Path(pred_masks) / f"{stem}.png"  # never the photo itself (--pred-masks of the photos' folder)
+            if not mask.is_file() and plain.is_file() and Path(pred_masks).resolve() != Path(images).resolve():
+                mask = plain
             if not mask.is_file():
-                raise ValueError(f"{mask}: predicted mask not found (--pred-masks holds <name>_mask.png files)")
+                raise ValueError(
+                    f"{mask}: predicted mask not found (--pred-masks holds <name>_mask.png or <name>.png files)"
+                )
             return read_label(mask, "binary")
     else:
         from agriseg.crop.predict import load_predictor
