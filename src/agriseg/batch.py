@@ -368,6 +368,11 @@ def _portable(work: Callable[[Item], Any], item: Item) -> Any:
 # errors
 
 
+def counted(n: int, word: str) -> str:
+    """``3 photos``, ``1 photo``: a count and its noun, for every summary and note (regular plurals only)."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def describe_os_error(err: OSError) -> str:
     """``<file>: <reason>`` for an operating-system error (disk full, permission denied, ...)."""
     reason = err.strerror or str(err) or type(err).__name__

@@ -385,7 +385,7 @@ def test_dataset_goes_on_past_a_bad_image_unless_strict(tmp_path: Path) -> None:
         assert res.exit_code == 1, res.output
         assert "failed: " in res.output and "bad.png: not a readable image" in res.output
         assert "nomask.png: no mask with the stem 'nomask'" in res.output
-        assert "2 image(s) left out of the data set" in res.output
+        assert "2 images left out of the data set" in res.output
     from datasets import load_from_disk
 
     assert {s for s in load_from_disk(str(tmp_path / "ds"))["source"]} == {"a0.png", "a1.png"}

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from agriseg.batch import counted
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.options import CROP_SYNTHETIC, option, outdir_option, overwrite_option, stack
 
@@ -95,4 +96,4 @@ def make_synthetic(
         click.echo(f"{outdir}: a set generated with these options is already there (--overwrite to generate again)")
         return
     index = run(kind, outdir, photos, labels, stems, cfg)  # type: ignore[arg-type]
-    click.echo(f"wrote {count} {kind} photos to {outdir} ({index.name})")
+    click.echo(f"wrote {counted(count, kind + ' photo')} to {outdir} ({index.name})")

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from agriseg.batch import counted
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.options import (
     FIELDS_EVALUATE,
@@ -180,4 +181,4 @@ def make_synthetic(root: Path | None, outdir: Path | None, overwrite: bool, **pa
     cfg = config_from_params(SyntheticFTWConfig, params)
     check_output(folder, overwrite, empty_dir_ok=True)
     done = run(folder, cfg)
-    click.echo(f"{sum(done.values())} chips -> {folder} ({', '.join(f'{k} {v}' for k, v in done.items())})")
+    click.echo(f"{counted(sum(done.values()), 'chip')} -> {folder} ({', '.join(f'{k} {v}' for k, v in done.items())})")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from agriseg.batch import counted
 from agriseg.cli.errors import echo_failures, friendly_errors
 from agriseg.cli.options import (
     TEXT_DATASET,
@@ -55,7 +56,7 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
     from agriseg.text.synthetic import SYNTH_CLASSES, write_landscapes
 
     write_landscapes(check_output(outdir, overwrite, empty_dir_ok=True), count, size, seed, progress=True)
-    click.echo(f"{outdir}: {count} landscapes of {size} px; classes {','.join(SYNTH_CLASSES)}")
+    click.echo(f"{outdir}: {counted(count, 'landscape')} of {size} px; classes {','.join(SYNTH_CLASSES)}")
 
 
 @renamed({"-c": "--classes"})
@@ -155,7 +156,8 @@ def dataset_cmd(
         click.echo(f"longest answer: {made.longest} tokens ({fit})")
     echo_failures(made.failed)  # not scored / left out; the others are
     if made.failed:
-        click.echo(f"{len(made.failed)} image(s) left out of the data set (--strict stops at the first)", err=True)
+        left = counted(len(made.failed), "image")
+        click.echo(f"{left} left out of the data set (--strict stops at the first)", err=True)
         raise SystemExit(1)
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from typing_extensions import deprecated
 
+from agriseg.batch import counted
 from agriseg.text.reward import mean_dice
 
 if TYPE_CHECKING:
@@ -378,7 +379,7 @@ def report_table(report: dict[str, Any]) -> tuple[str, str]:
     lines = ["  ".join(x.ljust(w) for x, w in zip(r, widths, strict=True)) for r in [head, *rows]]
     first = next(iter(report["per_class"]), "background")  # the background class is left out of the means
     lines.append(
-        f"{report['images']} images; mean over present classes but {first}: Dice {f(report['mean_dice'])}, "
+        f"{counted(report['images'], 'image')}; mean over present classes but {first}: Dice {f(report['mean_dice'])}, "
         f"IoU {f(report['mean_iou'])}; overall accuracy {f(report['overall_accuracy'])}; "
         f"ignore value {report['ignore_value']}; {report['instances_from']}"
     )

@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
+from agriseg.batch import counted
 from agriseg.config import OptionError, StrictModel, renamed_names
 from agriseg.crop.pseudolabel.depth import (
     DEFAULT_DEPTH_MODEL,
@@ -352,7 +353,7 @@ def pseudolabel_files(
         finish=finish,
     )
     if left_out:
-        records.notes.append(f"({left_out} photos not in the --keep list were left out)")
+        records.notes.append(f"({counted(left_out, 'photo')} not in the --keep list were left out)")
     return records
 
 
