@@ -163,7 +163,7 @@ def selftrain(
 @option("--stage1-epochs", config=CROP_ADAPT, type=int, help="Epochs on the pseudo-labels.")
 @option("--stage2-epochs", config=CROP_ADAPT, type=int, help="Epochs on the refined labels (0 = stage 1 only).")
 @option("--crop-size", config=CROP_ADAPT, type=int, help="Training crop side in px.")
-@batch_size_option("crop", CROP_ADAPT, help="Photo crops per optimiser step.")
+@batch_size_option("crop", CROP_ADAPT)
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False),

@@ -435,15 +435,15 @@ def model_option(
 
 
 BATCH_HELP = {
-    "crop": "Photos (or tiles) per model pass.",
+    "crop": "Photos (or tiles) per model pass; crop adapt: photo crops per optimiser step.",
     "fields": "Tiles (or chips) per model pass.",
     "text": "Tiles per generate() call.",
 }
 
 
-def batch_size_option(pipeline: Pipeline, config: str, help: str | None = None) -> Decorator:  # noqa: A002
-    """``--batch-size`` (never part of what a command writes); ``help`` for a command that trains."""
-    return shared("--batch-size", "--batch-size", config=config, type=int, help=help or BATCH_HELP[pipeline])
+def batch_size_option(pipeline: Pipeline, config: str) -> Decorator:
+    """``--batch-size`` (never part of what a command writes)."""
+    return shared("--batch-size", "--batch-size", config=config, type=int, help=BATCH_HELP[pipeline])
 
 
 DEVICE_HELP = {
