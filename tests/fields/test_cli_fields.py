@@ -218,7 +218,7 @@ def test_train_evaluate_robustness_import_export(tmp_path) -> None:
             ["evaluate", "--model", "{ckpt}", "--root", "{root}", "--countries", "atlantis"],
             "unknown FTW country",
         ),
-        (["evaluate", "--model", "{root}/nope.ckpt", "--root", "{root}"], "nope.ckpt: checkpoint not found"),
+        (["evaluate", "--model", "{root}/nope.ckpt", "--root", "{root}"], "nope.ckpt: model file not found"),
         (["import-checkpoint", "{bad}"], "bad.ckpt: not an FTW checkpoint"),
         (["robustness", "--model", "{ckpt}", "--scene", "{scene}"], "scene.tif: has 3 bands, expected 8"),
         (["evaluate", "--model", "{ckpt}", "--root", "{root}/missing"], "missing"),

@@ -97,3 +97,12 @@ def test_unknown_model_name_in_a_command(tmp_path: Path) -> None:
 def test_models_show_flags_the_licence() -> None:
     res = CliRunner().invoke(main, ["fields", "models", "show", "FTW_PRUE_EFNET_B7"])
     assert res.exit_code == 0 and "non-commercial" in res.output and "prue_efnet7_checkpoint.ckpt" in res.output
+
+
+def test_a_missing_model_file_is_named_without_the_crop_models() -> None:
+    """`fields evaluate -m nope.safetensors` listed the crop models' names (default, crop-weed...)."""
+    from agriseg.config import OptionError
+    from agriseg.fields.registry import released
+
+    with pytest.raises(OptionError, match=r"^--model: nope.safetensors: model file not found$"):
+        released("nope.safetensors")

@@ -258,6 +258,8 @@ def resolve_model(value: str, progress: bool = True) -> str:
         return str(fetch(value, progress=progress))
     if looks_like_name(value) and not Path(value).exists():
         raise ValueError(f"{value}: no such model file, and not a known model name (valid: {', '.join(MODELS)})")
+    if not Path(value).exists():  # named here: the crop loader would list the crop models' names
+        raise ValueError(f"{value}: model file not found")
     return value
 
 
