@@ -236,7 +236,7 @@ def test_dataset_never_replaces_the_folder_its_inputs_are_in(tmp_path: Path) -> 
     assert sorted(p.relative_to(synth) for p in synth.rglob("*")) == before
 
 
-def test_training_refuses_an_output_dir_it_would_wipe(tmp_path: Path) -> None:
+def test_training_refuses_an_output_dir_it_would_wipe(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """``text sft`` / ``grpo`` with output_dir the model folder replaced the model; with a folder of the user's
     they deleted its files. Refused before any work, naming output_dir; an earlier run's output is replaced."""
     from agriseg.config import OptionError
@@ -260,8 +260,11 @@ def test_training_refuses_an_output_dir_it_would_wipe(tmp_path: Path) -> None:
                       (mine, "exists and was not written by a training run")):  # fmt: skip
         with pytest.raises(OptionError, match=says):
             check_output_dir(cfg(out))
-    check_output_dir(cfg(earlier))
-    check_output_dir(cfg(tmp_path / "new"))
+    with caplog.at_level("WARNING"):
+        check_output_dir(cfg(tmp_path / "new"))
+        assert not caplog.text
+        check_output_dir(cfg(earlier))  # replaced, and said (a re-run with other settings replaced it unsaid)
+    assert "earlier: holds the model of an earlier run, which this run replaces when it ends" in caplog.text
     assert (mine / "notes.txt").read_text() == "keep"
 
 

@@ -6,6 +6,7 @@ Needs the ``text`` extra.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import warnings
 from collections.abc import Iterator
@@ -196,6 +197,12 @@ def check_output_dir(cfg: TrainCommon) -> None:
         from agriseg.data.files import check_replaceable
 
         check_replaceable(out)  # the same test as when the model is saved: said before training, not after
+        if (out / "agriseg_train_config.json").is_file():  # as crop and fields train say it
+            logging.getLogger("agriseg").warning(
+                "%s: holds the model of an earlier run, which this run replaces when it ends (give another "
+                "output_dir to keep it)",
+                cfg.output_dir,
+            )
 
 
 def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> tuple[Any, Any, Any, dict]:
