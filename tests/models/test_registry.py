@@ -62,3 +62,12 @@ def test_a_model_is_one_line_by_name_and_a_builtin_is_not_replaced_by_mistake():
     with pytest.raises(ValueError, match="already registered as 'unet'"):
         register_model("unet")(lambda cfg: None)
     assert MODELS["unet"] is before
+
+
+def test_unknown_smp_unet_encoder_names_the_nearest_and_timm():
+    """smp's own message listed about 80 encoders and never said tu-<timm model> works."""
+    from agriseg.models.config import ModelConfig
+
+    with pytest.raises(ValueError, match=r"did you mean resnet18.*'tu-<any timm model>'") as err:
+        build_model(ModelConfig(arch="smp_unet", encoder="resnet19", encoder_weights=None, num_classes=3))
+    assert len(str(err.value)) < 200

@@ -42,8 +42,17 @@ class SmpUnet(smp.Unet):
                 in_channels=config.in_channels,
                 classes=config.num_classes,
             )
-        except KeyError as err:
-            raise ValueError(f"unknown encoder {config.encoder!r} for smp_unet ({err})") from err
+        except KeyError as err:  # smp's message lists its ~100 encoders, and not tu-<timm model>
+            import difflib
+
+            import segmentation_models_pytorch as smp
+
+            near = difflib.get_close_matches(config.encoder, list(smp.encoders.encoders), n=3, cutoff=0.6)
+            raise ValueError(
+                f"unknown encoder {config.encoder!r} for smp_unet: use an smp encoder name"
+                f"{' (did you mean ' + ' or '.join(near) + '?)' if near else ''} or 'tu-<any timm model>' "
+                "(e.g. tu-efficientnet_lite0)"
+            ) from err
         if local_lite:
             from agriseg.models.encoders import load_lite_into
 
