@@ -872,7 +872,10 @@ def run_batch(
             refused = not any(o.status == "ok" for o in result.outcomes) and any(
                 o.reason == "changed" for o in result.outcomes
             )  # a re-run with other options, refused: the tables still describe the run that made the outputs
-            if finish is not None and not (refused and tables and all(Path(t).is_file() for t in tables)):
+            if finish is not None and refused and tables and all(Path(t).is_file() for t in tables):
+                shown = ", ".join(str(t) for t in tables)
+                result.notes.append(f"{shown}: left as an earlier run wrote them (this run made nothing)")
+            elif finish is not None:
                 if tables:
                     from agriseg.manifest import mark_tables_writing
 

@@ -302,7 +302,7 @@ def _records(manifest):
 
 def test_a_rerun_refused_for_other_settings_keeps_the_summary_row(tmp_path):
     """Refused because its outputs were made with other settings: the photo's outputs stand, and so does its row
-    in summary.csv (status ``kept``, the refusal in ``error``), instead of a bare error row."""
+    in summary.csv, instead of a bare error row; a run that made nothing leaves the table as it was."""
     import csv as _csv
 
     from agriseg.cli import main
@@ -313,6 +313,10 @@ def test_a_rerun_refused_for_other_settings_keeps_the_summary_row(tmp_path):
     first = list(_csv.DictReader((tmp_path / "o" / "summary.csv").open()))[0]
     res = CliRunner().invoke(main, [*args, "--long-side", "320"])
     assert res.exit_code == 1 and "made with other settings (--long-side: 800 -> 320)" in res.output, res.output
+    assert list(_csv.DictReader((tmp_path / "o" / "summary.csv").open()))[0] == first
+    assert "summary.csv: left as an earlier run wrote them (this run made nothing)" in res.output
+    _photo(tmp_path / "q.png", 1)  # with a new photo made now, the refused one is listed as kept
+    res = CliRunner().invoke(main, [*args, str(tmp_path / "q.png"), "--long-side", "320"])
     row = list(_csv.DictReader((tmp_path / "o" / "summary.csv").open()))[0]
     assert row["status"] == "kept" and "--overwrite" in row["error"]
     assert row["vegetation_fraction"] == first["vegetation_fraction"] and row["width"] == first["width"]
