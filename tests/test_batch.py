@@ -1029,3 +1029,19 @@ def test_a_refused_rerun_leaves_the_tables_of_the_run_that_made_the_outputs(tmp_
     res = run_batch(items, _work, options=QUIET, recipe=Recipe("demo", "1", {"index": "cive"}), store=ManifestStore(),
                     tables=[table], finish=finish("cive"))  # fmt: skip
     assert table.read_text() == "cive:skipped,skipped"  # a re-run with the same options still writes them
+
+
+def test_an_edited_output_among_skipped_items_still_updates_the_tables(tmp_path: Path) -> None:
+    """The tables were left as they were when one output had been edited and the others skipped (same
+    options): its row kept the values of the file it no longer is."""
+    from agriseg.manifest import ManifestStore
+
+    items = _items(tmp_path, ["a", "b"])
+    table = tmp_path / "out" / "t.json"
+    finish = lambda r: table.write_text(",".join(o.status for o in r.outcomes))  # noqa: E731
+    run_batch(items, _work, options=QUIET, recipe=Recipe("demo", "1"), store=ManifestStore(), tables=[table],
+              finish=finish)  # fmt: skip
+    (tmp_path / "out" / "a.res").write_text("edited by hand")
+    res = run_batch(items, _work, options=QUIET, recipe=Recipe("demo", "1"), store=ManifestStore(), tables=[table],
+                    finish=finish)  # fmt: skip
+    assert [o.reason for o in res.outcomes] == ["changed", ""] and table.read_text() == "failed,skipped"

@@ -869,9 +869,10 @@ def run_batch(
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
-            refused = not any(o.status == "ok" for o in result.outcomes) and any(
-                o.reason == "changed" for o in result.outcomes
-            )  # a re-run with other options, refused: the tables still describe the run that made the outputs
+            refused = bool(result.outcomes) and all(  # every item refused for other options (not for an edited
+                o.reason == "changed" and "made with other settings" in (o.error or "")  # output or input): the
+                for o in result.outcomes  # tables still describe the run that made the outputs
+            )
             if finish is not None and refused and tables and all(Path(t).is_file() for t in tables):
                 shown = ", ".join(str(t) for t in tables)
                 result.notes.append(f"{shown}: left as an earlier run wrote them (this run made nothing)")

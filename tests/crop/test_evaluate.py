@@ -207,3 +207,11 @@ def test_pseudolabel_masks_are_scored_by_their_own_names(tmp_path):
     res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "--label-mode", "index"])
     assert res.exit_code == 0 and "failed" not in res.output, res.output
     assert "mean" in res.output and "100.00" in res.output
+
+
+def test_pred_masks_of_the_labels_folder_are_not_scored_as_themselves(tmp_path):
+    """The <name>.png fallback scored the labels against themselves (100%) when --pred-masks was --masks."""
+    _pair(tmp_path, "a", np.zeros((8, 8), np.uint8))
+    args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "lab"]
+    res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "--label-mode", "index"])
+    assert res.exit_code != 0 and "a_mask.png: predicted mask not found" in res.output, res.output

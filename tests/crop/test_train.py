@@ -348,3 +348,20 @@ def test_a_users_model_safetensors_in_output_dir_is_kept(tmp_path):
     with pytest.raises(OptionError, match="its model.safetensors was not written by agriseg"):
         train_crop(cfg, progress=False)
     assert (tmp_path / "run" / "model.safetensors").read_text() == "USER"
+
+
+def test_a_model_of_an_older_agriseg_in_output_dir_is_replaced_not_refused(tmp_path, caplog):
+    """A model.safetensors whose config no longer validates (written by another version) was called "not
+    written by agriseg"; only a file without agriseg's metadata is."""
+    import json
+
+    import torch
+    from safetensors.torch import save_file
+
+    cfg = tiny_config(tmp_path)
+    (tmp_path / "run").mkdir()
+    meta = {"agriseg_model_config": json.dumps({"arch": "unet", "infer_scale": 2}), "format": "agriseg-1"}
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "run" / "model.safetensors"), metadata=meta)
+    with caplog.at_level("WARNING"):
+        train_crop(cfg, progress=False)
+    assert "holds the model of an earlier run" in caplog.text

@@ -199,8 +199,16 @@ def test_a_0_255_mask_is_said_not_read_as_all_nodata(tmp_path: Path, caplog) -> 
     with caplog.at_level(logging.WARNING):
         records_from_files(tmp_path / "i", tmp_path / "m", CLASSES, PatchConfig(patch=16, grid=4, mode="grid"))
     assert "m/a.png: holds only 0 and 255, and 255 is nodata" in caplog.text
-    with pytest.raises(ValueError, match=r"a.png: holds only 0 and 255 \(--ignore-value: not scored\)"):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):  # said, not failed: a partly labelled truth looks the same
         evaluate_files([tmp_path / "p" / "a.png"], tmp_path / "m", CLASSES)
+    assert "a.png: holds only 0 and 255 (--ignore-value: not scored)" in caplog.text
+    caplog.clear()
+    Image.fromarray(t * 255).save(tmp_path / "p" / "a.png")  # a predict output: 255 is its own nodata
+    with caplog.at_level(logging.WARNING):
+        assert evaluate_files([tmp_path / "p" / "a.png"], tmp_path / "m", CLASSES)["overall_accuracy"] == 1.0
+    assert "holds only" not in caplog.text
+    Image.fromarray(t).save(tmp_path / "p" / "a.png")
     Image.fromarray(t).save(tmp_path / "m" / "a.png")  # the classes as 0 and 1: no word of it
     caplog.clear()
     with caplog.at_level(logging.WARNING):

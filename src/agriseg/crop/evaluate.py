@@ -203,7 +203,8 @@ def evaluate_model(
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             mask = Path(pred_masks) / f"{stem}_mask.png"  # crop predict's name; crop pseudolabel's masks/<name>.png
             plain = Path(pred_masks) / f"{stem}.png"  # never the photo itself (--pred-masks of the photos' folder)
-            if not mask.is_file() and plain.is_file() and Path(pred_masks).resolve() != Path(images).resolve():
+            given = {Path(images).resolve(), Path(masks).resolve()}  # never a photo or a label scored as itself
+            if not mask.is_file() and plain.is_file() and Path(pred_masks).resolve() not in given:
                 mask = plain
             if not mask.is_file():
                 raise ValueError(

@@ -47,6 +47,8 @@ class SmpUnet(smp.Unet):
 
             import segmentation_models_pytorch as smp
 
+            if config.encoder in smp.encoders.encoders:  # a known encoder: its weights are what is wrong
+                raise ValueError(f"encoder {config.encoder!r} for smp_unet: {str(err).strip(chr(34))}") from err
             near = difflib.get_close_matches(config.encoder, list(smp.encoders.encoders), n=3, cutoff=0.6)
             raise ValueError(
                 f"unknown encoder {config.encoder!r} for smp_unet: use an smp encoder name"

@@ -88,7 +88,7 @@ def read_mask(path: str | Path, classes: int | None = None, nodata: int = NODATA
                 arr = src.read()  # (C, H, W): an image given as a mask must not pass as its band 1
                 declared = src.nodata
                 if classes is not None and declared is not None and not 0 <= declared < classes:
-                    arr = np.where(src.read_masks() > 0, arr, nodata)  # (C, H, W)
+                    arr = np.where(src.read_masks() > 0, arr.astype(np.float64), nodata)  # (C, H, W), unwrapped
             arr = arr[0] if arr.shape[0] == 1 else np.moveaxis(arr, 0, -1)
         else:
             from PIL import Image

@@ -340,11 +340,15 @@ def _read_pair(
             f"nodata is --ignore-value {ignore_value})"
         )
     left_out = tsem == ign  # (H, W)
-    if left_out.any() and not (tsem[~left_out] > 0).any() and (sem[left_out] > 0).mean() > 0.5:
-        raise ValueError(  # every pixel its prediction marks would be left out, and the scores read 100%
-            f"{truth_files[key]}: holds only 0 and {ignore_value} (--ignore-value: not scored), where its prediction "
-            f"marks classes: for a 0/{ignore_value} mask, write its classes as 0 and 1"
-        )
+    marks = (sem[left_out] > 0) & (sem[left_out] != NODATA)  # the prediction's own nodata marks nothing
+    if left_out.any() and (~left_out).any() and not (tsem[~left_out] > 0).any() and marks.mean() > 0.5:
+        import logging  # a partly labelled truth looks the same: said, not failed
+
+        logging.getLogger("agriseg").warning(
+            "%s: holds only 0 and %s (--ignore-value: not scored), where its prediction marks classes: for a 0/%s "
+            "mask, write its classes as 0 and 1",
+            truth_files[key], ignore_value, ignore_value,
+        )  # fmt: skip
     tsem = np.where(tsem == ign, UNSCORED, tsem)  # (H, W): one value for pixels left out, whatever nodata is
     if k <= NODATA and (nodata := sem == NODATA).any():  # where the image had no data (text predict): unscored
         sem, tsem = np.where(nodata, 0, sem), np.where(nodata, UNSCORED, tsem)

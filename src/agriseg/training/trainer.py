@@ -196,14 +196,17 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True) -> Path:
         )
     model = out / "model.safetensors"
     if model.is_file():  # a user's file under the run's model name is never replaced
-        from agriseg.models.io import ModelLoadError, read_model_config
+        from safetensors import safe_open
 
-        try:
-            read_model_config(model)
-        except ModelLoadError:
+        try:  # agriseg's metadata key, whatever the version that wrote it (its config may not validate today)
+            with safe_open(str(model), "numpy") as f:
+                ours = "agriseg_model_config" in (f.metadata() or {})
+        except Exception:  # noqa: BLE001 - not a safetensors file at all
+            ours = False
+        if not ours:
             raise OptionError(
                 f"output_dir {out}: its model.safetensors was not written by agriseg (kept); choose another output_dir"
-            ) from None
+            )
         if replaces:
             log.warning(
                 "%s: holds the model of an earlier run, which this run replaces when it ends (give another output_dir "
