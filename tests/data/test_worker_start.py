@@ -118,23 +118,6 @@ if __name__ == "__main__":
 def test_loader_workers_end_when_the_trainer_is_killed(tmp_path) -> None:
     """After a kill -9 of `crop train`, its loader worker and the forkserver (1.2 GB) ran on for ever: the
     worker held the forkserver's pipe open and watched the forkserver, not the trainer (session 70's sweep)."""
-    import signal
-    import subprocess
-    import time
+    from tests.killed import worker_outlives_kill
 
-    from agriseg.data.files import pid_alive
-
-    script = tmp_path / "trainer.py"
-    script.write_text(_KILLED_TRAINER, encoding="utf-8")
-    cmd = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    worker = int(cmd.stdout.readline())
-    assert worker != cmd.pid and pid_alive(worker)
-    cmd.send_signal(signal.SIGKILL)
-    cmd.wait()
-    deadline = time.time() + 15
-    while pid_alive(worker) and time.time() < deadline:
-        time.sleep(0.2)
-    alive = pid_alive(worker)
-    if alive:
-        os.kill(worker, signal.SIGKILL)
-    assert not alive
+    assert not worker_outlives_kill(_KILLED_TRAINER, tmp_path, wait_s=15)

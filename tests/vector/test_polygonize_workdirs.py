@@ -46,24 +46,6 @@ if __name__ == "__main__":
 def test_workers_end_when_the_command_is_killed(tmp_path) -> None:
     """After a kill -9 of `fields polygonize`, its worker processes waited for ever, holding the raster and the
     command's output pipe (session 69's sweep): they end within seconds of the command."""
-    import signal
-    import subprocess
-    import time
+    from tests.killed import worker_outlives_kill
 
-    from agriseg.data.files import pid_alive
-
-    script = tmp_path / "orphan.py"
-    script.write_text(_ORPHAN, encoding="utf-8")
-    cmd = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
-    worker = int(cmd.stdout.readline())
-    time.sleep(1.0)  # the worker's watch has started
-    assert pid_alive(worker)
-    cmd.send_signal(signal.SIGKILL)
-    cmd.wait()
-    deadline = time.time() + 10
-    while pid_alive(worker) and time.time() < deadline:
-        time.sleep(0.2)
-    alive = pid_alive(worker)
-    if alive:
-        os.kill(worker, signal.SIGKILL)
-    assert not alive
+    assert not worker_outlives_kill(_ORPHAN, tmp_path, wait_s=10, settle_s=1.0)  # settle: the watch has started
