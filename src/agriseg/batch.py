@@ -368,6 +368,9 @@ def _portable(work: Callable[[Item], Any], item: Item) -> Any:
 # errors
 
 
+OTHER_SETTINGS = "its outputs were made with other settings"  # an item refused for its options, in its message
+
+
 def counted(n: int, word: str) -> str:
     """``3 photos``, ``1 photo``: a count and its noun, for every summary and note (regular plurals only)."""
     return f"{n} {word}{'' if n == 1 else 's'}"
@@ -869,10 +872,9 @@ def run_batch(
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
-            refused = bool(result.outcomes) and all(  # every item refused for other options (not for an edited
-                o.reason == "changed" and "made with other settings" in (o.error or "")  # output or input): the
-                for o in result.outcomes  # tables still describe the run that made the outputs
-            )
+            # every item refused for other options (not for an edited output or input): the tables still
+            # describe the run that made the outputs
+            refused = bool(result.outcomes) and all(OTHER_SETTINGS in (o.error or "") for o in result.outcomes)
             if finish is not None and refused and tables and all(Path(t).is_file() for t in tables):
                 shown = ", ".join(str(t) for t in tables)
                 result.notes.append(f"{shown}: left as an earlier run wrote them (this run made nothing)")
@@ -986,7 +988,7 @@ def _plan(
             )  # its row never shows the other file's values
         elif verdict.state == "changed":
             msg = (
-                f"{item.source}: its outputs were made with other settings ({verdict.detail}); "
+                f"{item.source}: {OTHER_SETTINGS} ({verdict.detail}); "
                 "use --overwrite to redo them, or another output folder"
             )
             # its outputs stand and its record is listed, marked as kept from the other run; tables of values
