@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -129,6 +130,7 @@ class CropSegDataset:
         self.refined = [refine_band] * len(self.items) + [0] * len(extra or [])
         self.items += list(extra or [])
         self.label_mode, self.colormap, self.transform = label_mode, colormap, transform
+        self._seeded_in = 0  # the process whose numpy generator seeded the transform's (0: none yet)
         # keyed by (image, label, refine band): an item repeated in an epoch is decoded and held once
         self._cache: dict[tuple[Path, Path, int], tuple[np.ndarray, np.ndarray]] | None = {} if cache else None
 
@@ -163,10 +165,12 @@ class CropSegDataset:
 
         img, mask = self.load(i)
         if self.transform is not None:
-            if hasattr(self.transform, "set_random_seed"):  # albumentations draws from its own generator, which
-                # seed_everything does not seed: a fixed train.seed gave other crops on every run. Seeded from
-                # numpy's, which Lightning seeds in the trainer and, per worker, in each loader worker
+            if hasattr(self.transform, "set_random_seed") and self._seeded_in != os.getpid():
+                # albumentations draws from its own generator, which seed_everything does not seed: a fixed
+                # train.seed gave other crops on every run. Seeded once per process (the trainer, each loader
+                # worker) from numpy's, which Lightning seeds there
                 self.transform.set_random_seed(int(np.random.randint(2**31)))
+                self._seeded_in = os.getpid()
             out = self.transform(image=img, mask=mask)
             img, mask = out["image"], out["mask"]
         image = torch.from_numpy(np.ascontiguousarray(img)).permute(2, 0, 1).float() / 255  # (3, H, W)
