@@ -347,20 +347,28 @@ def ever_recorded(folder: str | Path, name: str) -> bool:
     return any(name in rec.get("outputs", []) and not rec.get("pending") for rec in _lines(Path(folder) / MANIFEST))
 
 
-def drop_recorded(paths: Sequence[Path], commands: Sequence[str]) -> tuple[list[Path], list[Path]]:
+def drop_recorded(
+    paths: Sequence[Path], commands: Sequence[str], inputs_first: Sequence[str] = ()
+) -> tuple[list[Path], list[Path]]:
     """``paths`` without the files that the manifests of their folders record as outputs of ``commands``:
     inputs given by a glob over a folder the command also writes (``fields predict scenes/*.tif`` puts
     ``<name>_probs.tif`` beside each scene) must not take a run's own outputs as inputs.
+
+    Args:
+        paths: the inputs given.
+        commands: the commands whose outputs are no inputs.
+        inputs_first: those of ``commands`` whose first output is an input of the others (``fields run``
+            downloads the scene it then predicts): that one is kept.
 
     Returns:
         ``(kept, dropped)``, each in the order given.
     """
     own: set[Path] = set()
     for folder in {Path(p).parent.resolve() for p in paths}:  # each manifest read once
-        recs = _records_of(_lines(folder / MANIFEST))
-        own |= {
-            (folder / o).resolve() for (cmd, _), rec in recs.items() if cmd in commands for o in rec.get("outputs", [])
-        }
+        for (cmd, _), rec in _records_of(_lines(folder / MANIFEST)).items():
+            if cmd in commands:
+                outputs = rec.get("outputs", [])[1 if cmd in inputs_first else 0 :]
+                own |= {(folder / o).resolve() for o in outputs}
     kept = [p for p in paths if Path(p).resolve() not in own]
     return kept, [p for p in paths if Path(p).resolve() in own]
 

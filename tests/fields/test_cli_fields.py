@@ -540,7 +540,7 @@ def test_predict_over_a_glob_never_reads_its_own_outputs(tmp_path, tiny_ckpt) ->
     glob = sorted(str(p) for p in tmp_path.glob("*.tif"))  # s.tif and s_probs.tif
     res = CliRunner().invoke(main, ["fields", "predict", *glob, *args])
     assert res.exit_code == 0 and "1 skipped, 0 failed" in res.output, res.output
-    assert "1 outputs of an earlier run among the scenes given were not read as scenes" in res.output
+    assert "1 output of an earlier run among the scenes given not read as scenes" in res.output
     os.symlink(tmp_path / "s.tif", tmp_path / "again.tif")
     for twice in (
         [tmp_path / "s.tif", f"{tmp_path}/../{tmp_path.name}/s.tif"],
@@ -548,6 +548,29 @@ def test_predict_over_a_glob_never_reads_its_own_outputs(tmp_path, tiny_ckpt) ->
     ):
         res = CliRunner().invoke(main, ["fields", "predict", *map(str, twice), "--outdir", str(tmp_path / "o"), *args])
         assert res.exit_code == 2 and "given twice" in res.output, res.output
+
+
+def test_a_folder_of_scenes_is_read_for_its_geotiffs(tmp_path, tiny_ckpt) -> None:
+    """`fields predict scenes/` was refused ("is a directory") where every crop and text command takes
+    folders: now its GeoTIFFs are the scenes, never the outputs an earlier run wrote beside them."""
+    from tests.fields.synth_scenes import write_scene
+
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    for name in ("a.tif", "b.TIFF"):
+        write_scene(scenes / name, h=64, w=64)
+    (scenes / "notes.txt").write_text("field visit")
+    (scenes / "quicklook.png").write_bytes(b"")
+    args = ["-m", str(tiny_ckpt), "--patch-size", "64"]
+    res = CliRunner().invoke(main, ["fields", "predict", str(scenes), *args])
+    assert res.exit_code == 0 and "2 predicted" in res.output, res.output
+    assert (scenes / "a_probs.tif").is_file() and (scenes / "b_probs.tif").is_file()
+    res = CliRunner().invoke(main, ["fields", "predict", str(scenes), *args])  # the outputs are beside the scenes
+    assert res.exit_code == 0 and "2 skipped, 0 failed" in res.output, res.output
+    assert "2 outputs of an earlier run among the scenes given not read as scenes" in res.output
+    (tmp_path / "empty").mkdir()
+    res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "empty"), *args])
+    assert res.exit_code == 2 and "empty: folder has no scenes (.tif, .tiff, .vrt)" in res.output, res.output
 
 
 def test_export_names_in_capitals_are_taken(tmp_path, tiny_ckpt) -> None:

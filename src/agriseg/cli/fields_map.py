@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 @renamed(RENAMED)
 @click.command()
-@click.argument("scenes", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("scenes", nargs=-1, required=True, type=click.Path())
 @output_option(
     "Output COG (.tif) of one scene; several scenes: --outdir. [default: <stem>_probs.tif next to each scene]",
     required=False,
@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 @batch_options()
 @friendly_errors
 def predict(scenes: tuple[str, ...], output: Path | None, outdir: Path | None, batch: BatchOptions, **kw: Any) -> None:
-    """Predict field probabilities of Sentinel-2 scenes into Cloud-Optimized GeoTIFFs.
+    """Predict field probabilities of Sentinel-2 scenes (GeoTIFFs, or folders of them) into Cloud-Optimized GeoTIFFs.
 
     Streams the scene one tile row at a time (full-width strips with a halo), blends overlapping tiles
     with Gaussian weights, and resumes an interrupted run.
@@ -92,7 +92,7 @@ def polygonize(raster: str, output: Path | None, when: str | None, batch: BatchO
 
 @renamed(RENAMED)
 @click.command("map")
-@click.argument("scenes", nargs=-1, required=False, type=click.Path(dir_okay=False))
+@click.argument("scenes", nargs=-1, required=False, type=click.Path())
 @outdir_option("Output folder: <name>_probs.tif, <name>_fields.parquet, fields.parquet, summary.json.")
 @click.option(
     "--areas",
@@ -116,7 +116,7 @@ def polygonize(raster: str, output: Path | None, when: str | None, batch: BatchO
 @batch_options()
 @friendly_errors
 def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, batch: BatchOptions, **kw: Any) -> None:
-    """Predict + polygonise many scenes as Dask tasks; per-scene outputs and one merged GeoParquet.
+    """Predict + polygonise many scenes (GeoTIFF files, or folders of them) as Dask tasks; one merged GeoParquet.
 
     With --areas and the two date ranges (or --season auto), each area's scene is first downloaded from the
     STAC API (as `fields download` does), so a whole region goes from areas to polygons in one command;

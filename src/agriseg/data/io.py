@@ -482,27 +482,30 @@ def _not_photo(path: Path) -> str:
     return ""
 
 
-def _in_subfolders(folder: Path) -> str:
+def _in_subfolders(folder: Path, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind: str = "images") -> str:
     """``; its subfolder images/ (300) has images: name that folder``: where the images of a folder given one
     level too high are (folders are read without their subfolders)."""
     try:
         subs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-        counts = [(d.name, sum(f.suffix.lower() in IMAGE_SUFFIXES for f in d.iterdir())) for d in subs[:20]]
+        counts = [(d.name, sum(f.suffix.lower() in suffixes for f in d.iterdir())) for d in subs[:20]]
     except OSError:
         return ""
     have = [f"{name}/ ({n})" for name, n in counts if n]
     if not have:
         return ""
     if len(have) == 1:
-        return f"; its subfolder {have[0]} has images: name that folder"
-    return f"; its subfolders {', '.join(have[:3])} have images: name one of them"
+        return f"; its subfolder {have[0]} has {kind}: name that folder"
+    return f"; its subfolders {', '.join(have[:3])} have {kind}: name one of them"
 
 
-def list_images(paths: PathsLike) -> list[Path]:
+def list_images(paths: PathsLike, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind: str = "images") -> list[Path]:
     """Expand files and folders (non-recursive) into a sorted list of image files.
 
     Args:
         paths: one file or folder, or a sequence of them.
+        suffixes: the (lower-case) suffixes of the files a folder's listing keeps; a file named on its own is
+            kept whatever its suffix.
+        kind: what the files are, in messages ("images", "scenes").
 
     Raises:
         FileNotFoundError: for a path that does not exist.
@@ -522,7 +525,7 @@ def list_images(paths: PathsLike) -> list[Path]:
             except PermissionError:
                 raise NoInputError(f"{p}: cannot read the folder: permission denied") from None
             for f in entries:
-                if f.suffix.lower() not in IMAGE_SUFFIXES or f.name.startswith("._") or is_temporary(f.name):
+                if f.suffix.lower() not in suffixes or f.name.startswith("._") or is_temporary(f.name):
                     continue
                 if f.is_file() or _broken_link(f):
                     found.append(f)
@@ -532,7 +535,8 @@ def list_images(paths: PathsLike) -> list[Path]:
             if loops:
                 log.warning("%s: left out %s, a link in a loop (no file)", p, ", ".join(sorted(loops)[:3]))
             if not found:
-                raise NoInputError(f"{p}: folder has no images ({', '.join(IMAGE_SUFFIXES)}){_in_subfolders(p)}")
+                where = _in_subfolders(p, suffixes, kind)
+                raise NoInputError(f"{p}: folder has no {kind} ({', '.join(suffixes)}){where}")
             out += found
         elif p.is_file():
             out.append(p)
@@ -541,5 +545,5 @@ def list_images(paths: PathsLike) -> list[Path]:
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     if not out:
-        raise NoInputError("no input images given")
+        raise NoInputError(f"no input {kind} given")
     return out

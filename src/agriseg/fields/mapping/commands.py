@@ -406,11 +406,8 @@ def predict(
         FileNotFoundError: a scene or the model file is not there.
     """
     batch = batch or BatchOptions()
-    from agriseg.manifest import drop_recorded
-
     check_device(predict.device)
-    # a glob over a folder an earlier run wrote into (the default: beside the scenes): its outputs are no scenes
-    paths, earlier = drop_recorded([Path(s) for s in scenes], ("fields predict", "fields map"))
+    paths, earlier = scene_paths(scenes)
     if not paths and earlier:
         raise NoInputError(f"{earlier[0]}: an output of an earlier run, not a scene" + _more(earlier))
     if output is not None and outdir is not None:
@@ -734,9 +731,7 @@ def map_scenes(
     if not dask.scheduler:  # the workers of a cluster elsewhere may have the GPU this machine lacks
         check_device(predict.device)
     check_landcover(polygons)
-    from agriseg.manifest import drop_recorded
-
-    kept, earlier = drop_recorded([Path(s) for s in scenes], ("fields predict", "fields map"))
+    kept, earlier = scene_paths(scenes)
     if earlier and not kept and not areas:
         raise NoInputError(f"{earlier[0]}: an output of an earlier run, not a scene" + _more(earlier))
     scene_list = [str(s) for s in kept]  # a glob over the output folder: its outputs are no scenes
@@ -785,6 +780,29 @@ def map_scenes(
     return result, merged
 
 
+SCENE_SUFFIXES = (".tif", ".tiff", ".vrt")
+"""What a folder given as scenes is read for (a file named on its own is read whatever its suffix)."""
+
+
+def scene_paths(scenes: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
+    """The scene files of files and folders given (a folder: its GeoTIFFs and VRTs, sorted, not its
+    subfolders), without what earlier runs of the fields commands wrote there: a glob or a folder an earlier
+    run wrote into (the default: beside the scenes) holds its ``<name>_probs.tif``, which are no scenes.
+
+    Returns:
+        ``(scenes, dropped)``: the files to read, and the earlier outputs left out.
+
+    Raises:
+        NoInputError: a folder without scenes.
+    """
+    from agriseg.data.io import list_images
+    from agriseg.manifest import drop_recorded
+
+    files = [f for s in map(Path, scenes) for f in (list_images(s, SCENE_SUFFIXES, "scenes") if s.is_dir() else [s])]
+    made_here = ("fields predict", "fields map", "fields polygonize", "fields run")
+    return drop_recorded(files, made_here, inputs_first=("fields run",))  # a run's scene is one
+
+
 def _more(items: Sequence[Any]) -> str:
     """`` (and 2 more)`` after the first of ``items`` named in a message; empty for one."""
     return f" (and {len(items) - 1} more)" if len(items) > 1 else ""
@@ -792,4 +810,6 @@ def _more(items: Sequence[Any]) -> str:
 
 def _not_read(earlier: Sequence[Path]) -> str:
     """The note of a run given some of its earlier outputs as scenes (:func:`agriseg.manifest.drop_recorded`)."""
-    return f"({len(earlier)} outputs of an earlier run among the scenes given were not read as scenes)"
+    from agriseg.batch import counted
+
+    return f"({counted(len(earlier), 'output')} of an earlier run among the scenes given not read as scenes)"
