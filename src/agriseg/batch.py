@@ -72,6 +72,14 @@ Status = Literal["ok", "skipped", "failed"]
 LOG_INTERVAL_S = 30.0
 """Seconds between a bar's updates when stderr is a file or a pipe (a scheduler's log), not a terminal."""
 
+QUIET_ENV = "AGRISEG_QUIET"
+"""Set (to 1) by ``agriseg -q``: no progress bar and no warning, in this process and the workers it starts."""
+
+
+def quiet() -> bool:
+    """Whether progress bars and warnings are off (``agriseg -q``, or ``AGRISEG_QUIET=1``)."""
+    return os.environ.get(QUIET_ENV, "").strip() not in ("", "0")
+
 
 def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
     """A tqdm bar (``iterable`` and ``kwargs`` as tqdm's) that starts no monitor thread and keeps logs short.
@@ -89,6 +97,8 @@ def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
     """
     from tqdm import tqdm
 
+    if quiet():
+        kwargs["disable"] = True
     if "mininterval" not in kwargs and "TQDM_MININTERVAL" not in os.environ:
         stream = kwargs.get("file") or sys.stderr
         try:
@@ -850,7 +860,7 @@ def run_batch(
                             # 12 MP photo that hit one stopped a folder that could then never finish)
                             log.debug("%s: internal error", item.source, exc_info=res)
                             res = InternalError(f"internal error ({type(res).__name__}: {res}); this is a bug in "
-                                                "agriseg, please report it")  # fmt: skip
+                                                "agriseg, please report it (agriseg -v shows where)")  # fmt: skip
                         msg = format_error(item, res)
                         outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "error")
                         if opts.strict:

@@ -57,7 +57,14 @@ class _Main(click.Group):
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="agriseg")
-def main() -> None:
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Also print agriseg's debug log: where an error came from (its traceback), what was left out and why.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars and no warnings; errors and results still print.")
+def main(verbose: bool, quiet: bool) -> None:
     """agriseg: agricultural image segmentation.
 
     \b
@@ -65,6 +72,8 @@ def main() -> None:
     fields  field boundaries from Sentinel-2 (PRUE)
     text    multimodal-LLM segmentation with masks as text (MAgSeg)
     """
+    if verbose and quiet:
+        raise click.UsageError("-v and -q: give one of them")
     # Pillow logs why it cannot identify a file (e.g. "More samples per pixel than can be decoded: 8" for a
     # multi-band TIFF) through Python's last-resort handler; agriseg's own one-line error says it instead
     logging.getLogger("PIL").addHandler(logging.NullHandler())
@@ -73,6 +82,33 @@ def main() -> None:
     # supported input, read and written in pixel coordinates
     for message in ("Dataset has no geotransform", "The given matrix is equal to Affine.identity"):
         warnings.filterwarnings("ignore", message=message)
+    _verbosity(verbose, quiet)
+
+
+def _verbosity(verbose: bool, quiet: bool) -> None:
+    """``-v``: agriseg's debug log on stderr; ``-q``: no bar and no warning (here and in the workers started)."""
+    import os
+
+    from agriseg.batch import QUIET_ENV
+
+    log = logging.getLogger("agriseg")
+    if quiet:
+        os.environ[QUIET_ENV] = "1"
+        log.setLevel(logging.ERROR)
+        warnings.simplefilter("ignore")
+    elif verbose:
+        handler = logging.StreamHandler()  # stderr, as Python's last-resort handler writes the warnings
+        handler.setFormatter(_DebugFormatter())
+        log.addHandler(handler)
+        log.setLevel(logging.DEBUG)
+
+
+class _DebugFormatter(logging.Formatter):
+    """Warnings as agriseg prints them without ``-v`` (the message alone), debug lines marked ``debug:``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        return f"debug: {text}" if record.levelno < logging.INFO else text
 
 
 _show = warnings.showwarning

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import functools
 import inspect
+import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from agriseg.batch import BatchResult, describe_memory_error, describe_os_error, interrupted
+from agriseg.batch import BatchResult, describe_memory_error, describe_os_error, interrupted, quiet
 
 if TYPE_CHECKING:
     from agriseg.extras import Extra
+
+log = logging.getLogger("agriseg")
 
 # parameters that name what a command writes (and any ``*_output``, e.g. ``fields change --polygons``); every
 # other file given on the command line is an input
@@ -89,8 +92,12 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         flags = option_flags(click.get_current_context(silent=True))
         token = OPTION_FLAGS.set(flags)
         try:
-            with protected_inputs(input_files(kwargs)):
-                return fn(*args, **kwargs)
+            try:
+                with protected_inputs(input_files(kwargs)):
+                    return fn(*args, **kwargs)
+            except Exception:  # agriseg -v: where the error below came from, for a bug report
+                log.debug("the error below, where it came from:", exc_info=True)
+                raise
         except MissingExtra as err:  # an optional dependency group is missing: the install line, exit 2
             click.echo(str(err), err=True)
             raise SystemExit(2) from err
@@ -195,7 +202,7 @@ def finish(result: BatchResult, verb: str, where: str | Path = "", note: str = "
     for line in result.notes:  # warnings on stderr: a script reads stdout (the summary, what was written)
         if not line.startswith("warning:"):
             click.echo(line)
-    for line in collapse_warnings([n for n in result.notes if n.startswith("warning:")]):
+    for line in [] if quiet() else collapse_warnings([n for n in result.notes if n.startswith("warning:")]):
         click.echo(line, err=True)
     click.echo(result.summary(verb, where, note))
     echo_failures(result.failures)

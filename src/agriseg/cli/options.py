@@ -612,7 +612,9 @@ _WARNED: set[str] = set()
 
 def warn_renamed(old: str, new: str) -> None:
     """One line on stderr, once per process: ``old`` is deprecated, use ``new``."""
-    if old not in _WARNED:
+    from agriseg.batch import quiet
+
+    if old not in _WARNED and not quiet():
         _WARNED.add(old)
         click.echo(f"agriseg: {old} is deprecated and goes in the next release; use {new}", err=True)
 

@@ -290,8 +290,11 @@ def show_progress(trainer: Any) -> None:
             # on stderr with the bar (tqdm.write's default is stdout, which holds the command's result only)
             self.training_bar.write(f"step {state.global_step}/{state.max_steps}  {shown}", file=sys.stderr)
 
+    from agriseg.batch import quiet
+
     trainer.remove_callback(ProgressCallback)
-    trainer.add_callback(Progress())
+    if not quiet():  # agriseg -q: neither bar nor log lines (their values are in log_history.json)
+        trainer.add_callback(Progress())
 
 
 # what a log line shows: SFT's loss and token accuracy; GRPO's rewards and KL; the run's time at its end

@@ -20,6 +20,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
 
+from agriseg.batch import quiet
 from agriseg.training.config import TrainOptions
 from agriseg.training.task import BaseTask
 
@@ -364,6 +365,7 @@ def fit(
             out / "last.ckpt", out / "last.ckpt",
         )  # fmt: skip
     callbacks: list = [ckpt, LearningRateMonitor("step"), *([on_ctrl_c] if resumable else [])]
+    progress = progress and not quiet()
     if progress:
         callbacks.append(_ProgressBar())
     with quiet_lightning():

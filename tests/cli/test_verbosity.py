@@ -1,0 +1,44 @@
+"""``agriseg -q`` (no bars, no warnings) and ``agriseg -v`` (the debug log: where an error came from)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+SAMPLES = Path(__file__).resolve().parents[2] / "src" / "agriseg" / "samples" / "peanut" / "images"
+
+
+def _agriseg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "agriseg", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_quiet_hides_bars_and_warnings_but_not_results(tmp_path: Path) -> None:
+    """A greyscale photo among two: its warning and the bar go with -q; the summary line stays on stdout."""
+    photo = Image.open(sorted(SAMPLES.iterdir())[0]).convert("RGB").resize((320, 240))
+    photo.save(tmp_path / "a.jpg")
+    photo.convert("L").save(tmp_path / "grey.jpg")
+    loud = _agriseg("crop", "traits", "a.jpg", "grey.jpg", "-o", "loud", cwd=tmp_path)
+    assert loud.returncode == 0, loud.stderr
+    assert "warning: grey.jpg: a greyscale photo" in loud.stderr and "2/2" in loud.stderr, loud.stderr
+    hushed = _agriseg("-q", "crop", "traits", "a.jpg", "grey.jpg", "-o", "hushed", cwd=tmp_path)
+    assert hushed.returncode == 0 and hushed.stderr == "", hushed.stderr
+    assert "2 measured, 0 skipped, 0 failed" in hushed.stdout, hushed.stdout
+
+
+def test_verbose_shows_where_an_error_came_from(tmp_path: Path) -> None:
+    """Without -v an error is one line; with it, the traceback comes first (for a bug report)."""
+    plain = _agriseg("crop", "predict", "nope.jpg", "-o", "out", cwd=tmp_path)
+    assert plain.returncode == 2 and "Traceback" not in plain.stderr, plain.stderr
+    assert plain.stderr.strip().splitlines()[-1].startswith("Error: nope.jpg"), plain.stderr
+    told = _agriseg("-v", "crop", "predict", "nope.jpg", "-o", "out", cwd=tmp_path)
+    assert told.returncode == 2, told.stderr
+    assert "debug: the error below, where it came from:\nTraceback" in told.stderr, told.stderr
+    assert told.stderr.strip().splitlines()[-1] == plain.stderr.strip().splitlines()[-1]
+
+
+def test_verbose_and_quiet_together_is_a_usage_error(tmp_path: Path) -> None:
+    res = _agriseg("-v", "-q", "crop", "predict", "x.jpg", cwd=tmp_path)
+    assert res.returncode == 2 and "-v and -q: give one of them" in res.stderr, res.stderr
