@@ -18,6 +18,7 @@ from agriseg.text.sft import (
     common_args,
     peft_config,
     prepare_run,
+    removed_if_left_empty,
     save_trained,
     show_progress,
     train_or_say,
@@ -79,7 +80,7 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
     )
     valid = ValidityReward(class_names)
     ds = ds.select_columns(["prompt", "images", "truth", "class_names"])
-    with trl_quiet():
+    with removed_if_left_empty(cfg.output_dir), trl_quiet():
         trainer = GRPOTrainer(
             model=model,
             # TRL types a reward as returning list[float | None]; ours return list[float] (the stub's list is invariant)
@@ -91,7 +92,7 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
         )
         show_progress(trainer)
         train_or_say(trainer, cfg)
-    return save_trained(trainer, processor, cfg, meta)
+        return save_trained(trainer, processor, cfg, meta)
 
 
 def reward_curve(log_history: list[dict[str, Any]]) -> list[tuple[int, float, float, float]]:

@@ -240,7 +240,7 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
     ds, model, processor, meta = prepare_run(cfg, model, processor)
     ds = ds.select_columns(["prompt", "completion", "images"])
     args = SFTConfig(**common_args(cfg), max_length=cfg.max_length, completion_only_loss=True)
-    with trl_quiet():
+    with removed_if_left_empty(cfg.output_dir), trl_quiet():
         trainer = SFTTrainer(
             model=model,
             args=args,
@@ -250,7 +250,21 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
         )
         show_progress(trainer)
         train_or_say(trainer, cfg)
-    return save_trained(trainer, processor, cfg, meta)
+        return save_trained(trainer, processor, cfg, meta)
+
+
+@contextmanager
+def removed_if_left_empty(folder: str | Path) -> Iterator[None]:
+    """A run that ends in an error or Ctrl-C removes ``folder`` if it made it and left it empty (transformers
+    makes ``output_dir`` before the first step; the model is saved into it only at the end)."""
+    out = Path(folder)
+    made_here = not out.exists()
+    try:
+        yield
+    except BaseException:
+        if made_here and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
 
 
 def train_or_say(trainer: Any, cfg: TrainCommon) -> None:
