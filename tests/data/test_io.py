@@ -278,3 +278,42 @@ def test_float_tiles_of_one_mosaic_read_alike() -> None:
     assert scale_to_uint8(np.array([[-0.01, 0.2]], np.float32), "c.tif").tolist() == [[0, 51]]
     assert scale_to_uint8(np.array([[500.0, 2000.0]], np.float32), "d.tif").tolist() == [[2, 8]]  # as 16-bit
     assert scale_to_uint8(np.array([[10.0, 200.0]], np.float32), "e.tif").tolist() == [[10, 200]]  # 0-255
+
+
+def test_a_transparent_pixel_is_read_as_black_everywhere(tmp_path: Path) -> None:
+    """A cut-out plant (or an orthomosaic's outside) kept its colour under alpha 0 and was segmented: a PNG
+    whose transparent half held the original field gave that half's plants (sweep of session 71)."""
+    from agriseg.crop.pseudolabel.pipeline import read_rgb_for_index
+    from agriseg.data.io import as_rgb
+
+    rgba = np.zeros((6, 8, 4), np.uint8)
+    rgba[..., :3] = (40, 160, 30)  # green everywhere under the alpha
+    rgba[:, 4:, 3] = 255  # the right half shown, the left half transparent
+    Image.fromarray(rgba).save(tmp_path / "cut.png")
+    Image.fromarray(rgba[..., [0, 3]]).save(tmp_path / "grey_alpha.png")  # LA
+    for arr in (read_rgb(tmp_path / "cut.png"), as_rgb(rgba), as_rgb(Image.fromarray(rgba)),
+                read_rgb_for_index(tmp_path / "cut.png", 0)[0], read_rgb(tmp_path / "grey_alpha.png")):  # fmt: skip
+        assert arr.shape == (6, 8, 3) and not arr[:, :4].any() and arr[:, 4:].all(), arr[..., 1]
+    opaque = rgba.copy()
+    opaque[..., 3] = 1  # nearly transparent is still shown
+    assert as_rgb(opaque).all()
+
+
+@pytest.mark.parametrize("planar", [False, True])
+def test_a_colour_tiff_of_floats_is_read_by_its_range(tmp_path: Path, planar: bool) -> None:
+    """An RGB float32 TIFF (0-1 or 0-255) failed: "not a readable image as a photo: it is a 3-band float32
+    raster" (PIL cannot open it), though floats are read by their range (sweep of session 71)."""
+    import tifffile
+
+    rgb = np.random.default_rng(0).integers(0, 256, (5, 7, 3)).astype(np.uint8)
+    for name, scale in (("unit.tif", 1 / 255), ("bytes.tif", 1.0)):
+        floats = rgb.astype(np.float32) * scale
+        tifffile.imwrite(tmp_path / name, np.moveaxis(floats, -1, 0) if planar else floats,
+                         photometric="rgb", planarconfig="separate" if planar else "contig")  # fmt: skip
+        assert np.array_equal(read_rgb(tmp_path / name), rgb), name
+    tifffile.imwrite(tmp_path / "nan.tif", np.full((4, 4, 3), np.nan, np.float32), photometric="rgb")
+    with pytest.raises(ImageReadError, match="nan.tif: image has NaN"):
+        read_rgb(tmp_path / "nan.tif")
+    tifffile.imwrite(tmp_path / "eight.tif", np.ones((4, 4, 8), np.float32), planarconfig="contig")
+    with pytest.raises(ImageReadError, match="eight.tif: not a readable image as a photo: it is a 8-band"):
+        read_rgb(tmp_path / "eight.tif")

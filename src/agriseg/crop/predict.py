@@ -18,7 +18,7 @@ from typing_extensions import deprecated
 from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.crop.config import DEFAULT_OPTIMIZE, MIN_LONG_SIDE, CropPredictConfig
 from agriseg.data.files import TEXT_ERRORS, atomic_write, atomic_writes
-from agriseg.data.io import ImageReadError, PathsLike, as_rgb, read_rgb
+from agriseg.data.io import ImageReadError, PathsLike, as_rgb, photo_reading_rules, read_rgb
 from agriseg.runtime import ModelRunner, Optimize, softmax, tta_average
 from agriseg.tiling import predict_tiled
 
@@ -613,7 +613,7 @@ def predict_files(
     items = []
     for f in files:
         out = photo_outputs(Path(outdir), names[f], k, write_overlay)
-        items.append(Item(names[f], f, tuple(out.all()), (f,), payload=out))
+        items.append(Item(names[f], f, tuple(out.all()), (f,), resolved=photo_reading_rules(f), payload=out))
     from agriseg.manifest import seal_tables
 
     def finish(result: BatchResult) -> None:

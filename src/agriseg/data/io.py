@@ -141,16 +141,22 @@ def _raster_hint(path: Path) -> str:
 def read_rgb(path: str | Path) -> np.ndarray:
     """Read an image as ``uint8`` RGB ``(H, W, 3)``.
 
-    Grayscale is replicated to three channels, alpha is dropped, palette images are expanded and 16-bit
-    or float images are rescaled to 0-255 (by the type's range for integers, by their range for floats: 0-1, 0-255
-    or 0-65535; never by an image's own minimum and maximum).
+    Grayscale is replicated to three channels, alpha is dropped (a transparent pixel is read as black: no
+    plant), palette images are expanded and 16-bit or float images are rescaled to 0-255 (by the type's range
+    for integers, by their range for floats: 0-1, 0-255 or 0-65535; never by an image's own minimum and
+    maximum). Colour TIFFs of floats, which PIL cannot open, are read with tifffile.
 
     Raises:
         ImageReadError: if the file is missing, not an image, truncated, or has an unusable shape.
     """
     path = Path(path)
-    with open_image(path) as im, quiet_pil(path):
-        arr = _to_array(im, path)
+    try:
+        with open_image(path) as im, quiet_pil(path):
+            arr = _to_array(im, path)
+    except ImageReadError:
+        arr = _float_colour_tiff(path)
+        if arr is None:
+            raise
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim == 3 and (arr.shape[0] < 2 or arr.shape[1] < 2):
@@ -162,8 +168,48 @@ def read_rgb(path: str | Path) -> np.ndarray:
     return _to_uint8(_three_channels(arr), path)
 
 
+def photo_reading_rules(path: str | Path) -> dict[str, str]:
+    """The reading rules of :func:`read_rgb` that a photo's header says apply to it, for the fingerprints of
+    its outputs: ``{"transparent": "black"}`` for a photo with alpha (a transparent pixel has been read as black
+    since this rule came: an earlier run's outputs of it are made again); empty for any other photo, whose
+    outputs no later rule changed, and for an unreadable one."""
+    try:
+        with quiet_pil(path), Image.open(path) as im:
+            alpha = "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info)
+    except Exception:  # noqa: BLE001 - an unreadable photo fails as its own item when it is read
+        return {}
+    return {"transparent": "black"} if alpha else {}
+
+
+def _float_colour_tiff(path: Path) -> np.ndarray | None:
+    """``(H, W, 3 or 4)`` floats of an RGB(A) TIFF of floats (a camera's or a script's export), which PIL
+    cannot open; None for any other file (its error from PIL stands)."""
+    if path.suffix.lower() not in (".tif", ".tiff") or not path.is_file():
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            if page.dtype is None or page.dtype.kind != "f" or page.samplesperpixel not in (3, 4):
+                return None
+            arr = page.asarray()
+            planar = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
+    except Exception:  # noqa: BLE001 - not a TIFF tifffile reads either: PIL's error stands
+        return None
+    if planar and arr.ndim == 3:  # (C, H, W)
+        arr = np.moveaxis(arr, 0, -1)
+    return arr if arr.ndim == 3 and arr.shape[-1] in (3, 4) else None
+
+
 def _three_channels(arr: np.ndarray) -> np.ndarray:
-    """``(H, W, C)`` -> ``(H, W, 3)``: grey (and grey + alpha) repeated, alpha and further bands dropped."""
+    """``(H, W, C)`` -> ``(H, W, 3)``: grey (and grey + alpha) repeated, alpha and further bands dropped.
+
+    A transparent pixel (alpha 0: outside a cut-out plant, outside an orthomosaic's footprint) is no photo:
+    it is read as black, which no model or colour rule takes for a plant, whatever colour the file keeps
+    under it."""
+    if arr.shape[-1] in (2, 4):
+        arr = np.where(arr[..., -1:] == 0, np.zeros((), arr.dtype), arr)
     return np.repeat(arr[..., :1], 3, axis=-1) if arr.shape[-1] <= 2 else arr[..., :3]
 
 
@@ -172,7 +218,8 @@ def as_rgb(image: Any) -> np.ndarray:
 
     Args:
         image: a file name (read with :func:`read_rgb`), a PIL image, or an array ``(H, W)`` (grey),
-            ``(H, W, 1-4)`` (grey, grey + alpha, RGB, RGBA: alpha dropped) of ``uint8``; ``uint16`` is
+            ``(H, W, 1-4)`` (grey, grey + alpha, RGB, RGBA: alpha dropped, a transparent pixel read as black)
+            of ``uint8``; ``uint16`` is
             scaled by its range (65535 is white; one whose values are all <= 255 is refused), other integers
             must hold 0-255, floats in [0, 1] are scaled by 255 and floats reaching over 2 taken as 0-255
             (a maximum between 1 and 2 is refused as ambiguous).

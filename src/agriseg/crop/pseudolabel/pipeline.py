@@ -37,7 +37,7 @@ from agriseg.crop.pseudolabel.depth import (
 from agriseg.crop.pseudolabel.gght import GGHTConfig, GGHTResult, gght
 from agriseg.crop.pseudolabel.indices import INDICES, IndexName, vegetation_index
 from agriseg.data.files import atomic_write, write_json
-from agriseg.data.io import cv_write
+from agriseg.data.io import cv_write, photo_reading_rules
 from agriseg.manifest import seal_tables
 
 if TYPE_CHECKING:
@@ -86,8 +86,9 @@ class PseudoLabelConfig(StrictModel):
     overwrite: bool = False
 
 
-# PIL modes whose pixels are 8-bit, which the fast reduced-size JPEG path can decode directly
-_EIGHT_BIT_MODES = ("RGB", "RGBA", "RGBX", "L", "LA", "P", "PA", "CMYK", "YCbCr", "1")
+# PIL modes whose pixels are 8-bit, which the fast reduced-size JPEG path can decode directly (with alpha: the
+# shared reader, which reads a transparent pixel as black as every crop command does)
+_EIGHT_BIT_MODES = ("RGB", "RGBX", "L", "P", "CMYK", "YCbCr", "1")
 
 
 def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tuple[int, int]]:
@@ -113,7 +114,7 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
             if W * H > MAX_PIXELS:
                 raise ValueError(f"{path}: image is {W}x{H} px, over the {MAX_PIXELS / 1e6:.0f} MP limit for one image")
             orientation = exif_orientation(im)
-            if im.mode in _EIGHT_BIT_MODES:
+            if im.mode in _EIGHT_BIT_MODES and "transparency" not in im.info:
                 if long_side and max(W, H) > long_side:
                     s = long_side / max(W, H)
                     im.draft("RGB", (max(1, round(W * s)), max(1, round(H * s))))
@@ -122,7 +123,7 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
         raise
     except Exception as err:  # noqa: BLE001 - any decoder failure means a bad file
         raise ValueError(f"{path}: unreadable image ({err})") from err
-    if arr is None:  # 16-bit or float: the shared reader scales it by its bit depth
+    if arr is None:  # 16-bit, float or alpha: the shared reader (bit depth, transparent pixels)
         arr = read_rgb(path)
     elif orientation in (5, 6, 7, 8):
         H, W = W, H
@@ -312,7 +313,7 @@ def pseudolabel_files(
         outputs = [out / "masks" / f"{stem}.png", out / "records" / f"{stem}.json"]
         outputs += [out / "overlays" / f"{stem}.jpg"] if opts.overlays else []
         outputs += [out / "plots" / f"{stem}.png"] if opts.plot else []
-        items.append(Item(stem, f, tuple(outputs), (f,)))
+        items.append(Item(stem, f, tuple(outputs), (f,), resolved=photo_reading_rules(f)))
     model = opts.depth_model if opts.source == "depth" and opts.depth_dir is None else None
     options = opts.model_dump(exclude={"overwrite", "device", "depth_model"})
     inputs = [opts.depth_dir] if opts.source == "depth" and opts.depth_dir else []

@@ -66,7 +66,7 @@ from agriseg.crop.traits.regions import (
 )
 from agriseg.crop.traits.units import ANGLES, parse_box, reference_scale, tidy, unit_names
 from agriseg.data.files import TEXT_ERRORS, atomic_write, write_json
-from agriseg.data.io import NoInputError, PathsLike, as_paths, list_images_once
+from agriseg.data.io import NoInputError, PathsLike, as_paths, list_images_once, photo_reading_rules
 from agriseg.manifest import seal_tables
 
 if TYPE_CHECKING:
@@ -517,6 +517,7 @@ def run_traits(
             p.path,
             (outdir / f"{p.name}_plants.png", outdir / f"{p.name}_mask.png", outdir / f"{p.name}_traits.json"),
             tuple(f for f in (p.photo, p.mask) if f is not None),
+            resolved=photo_reading_rules(p.photo) if p.mask is None and p.photo is not None else {},
             payload=p,
         )
         for p in pairs
