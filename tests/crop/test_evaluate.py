@@ -34,7 +34,9 @@ def test_missing_labels_are_reported(tmp_path):
     assert res["images"] == 1 and res["images_without_label"] == ["b.png", "c.png"]
     from agriseg.crop.evaluate import format_table
 
-    assert "2 images have no label" in format_table(res)
+    assert "warning: 2 images have no label and were not scored (e.g. b.png, c.png)" in format_table(res)
+    res["images_without_label"] = ["b.png"]  # it said "1 images have no label" (session 71)
+    assert "warning: 1 image has no label and was not scored (b.png)" in format_table(res)
 
 
 def test_a_label_named_on_a_mac_finds_its_photo(tmp_path):

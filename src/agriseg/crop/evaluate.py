@@ -126,6 +126,8 @@ def unpaired(images: str | Path, masks: str | Path) -> dict[str, list[str]]:
 
 def format_table(res: dict) -> str:
     """A plain-text report of :func:`evaluate_folder`'s result."""
+    from agriseg.batch import counted
+
     lines = [
         f"images: {res['images']}   boundary IoU dilation ratio: {res['boundary_ratio']}",
         f"{'class':<16}{'IoU':>8}{'bIoU':>8}",
@@ -134,13 +136,16 @@ def format_table(res: dict) -> str:
         lines.append(f"{name:<16}{100 * v:>8.2f}{100 * res['per_class_biou'][name]:>8.2f}")
     lines.append(f"{'mean':<16}{100 * res['miou']:>8.2f}{100 * res['biou']:>8.2f}")
     lines.append(f"pixel accuracy: {100 * res['pixel_accuracy']:.2f}")
-    for key, what in (
-        ("images_without_label", "images have no label"),
-        ("labels_without_image", "labels have no image"),
+    for key, noun, what in (
+        ("images_without_label", "image", "no label"),
+        ("labels_without_image", "label", "no image"),
     ):
         missing = res.get(key) or []
         if missing:
-            lines.append(f"warning: {len(missing)} {what} and were not scored (e.g. {', '.join(missing[:3])})")
+            one = len(missing) == 1
+            has, was, some = ("has", "was", "") if one else ("have", "were", "e.g. ")
+            shown = ", ".join(missing[:3])
+            lines.append(f"warning: {counted(len(missing), noun)} {has} {what} and {was} not scored ({some}{shown})")
     ignored = res.get("ignored_label_fraction", 0.0)
     if res.get("labels_only_0_255"):
         lines.append(

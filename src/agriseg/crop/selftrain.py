@@ -186,7 +186,10 @@ def score_model(
     stems = read_stem_list(spec.stems) if spec.stems else list(pairs)
     missing = [s for s in stems if s not in pairs]
     if missing:
-        raise ValueError(f"{spec.stems}: {len(missing)} stems have no image+label, e.g. {missing[:3]}")
+        from agriseg.batch import counted
+
+        has = "has" if len(missing) == 1 else "have"
+        raise ValueError(f"{spec.stems}: {counted(len(missing), 'stem')} {has} no image+label: {missing[:3]}")
     m = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names)
     plain = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names) if argmax_too else None
     for s in progress_bar(stems, desc="score", unit="img", disable=not progress):

@@ -154,9 +154,10 @@ def read_rgb(path: str | Path) -> np.ndarray:
         with open_image(path) as im, quiet_pil(path):
             arr = _to_array(im, path)
     except ImageReadError:
-        arr = _float_colour_tiff(path)
-        if arr is None:
+        floats = _float_colour_tiff(path)
+        if floats is None:
             raise
+        arr = floats
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim == 3 and (arr.shape[0] < 2 or arr.shape[1] < 2):
@@ -190,7 +191,7 @@ def _float_colour_tiff(path: Path) -> np.ndarray | None:
 
     try:
         with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
+            page = tif.pages.first
             if page.dtype is None or page.dtype.kind != "f" or page.samplesperpixel not in (3, 4):
                 return None
             arr = page.asarray()

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-from agriseg.batch import progress_bar
+from agriseg.batch import counted, progress_bar
 from agriseg.crop.config import SyntheticPhotosConfig
 from agriseg.crop.scenes.lab import BACKGROUNDS, LabSettings, lab_scene, uniform_frame
 from agriseg.crop.scenes.shapes import ShapeSettings, disc_photo, plant_photo, plant_records
@@ -276,7 +276,10 @@ def make_synthetic(
         raise OptionError(f"--stems {stems_file}: lists no photo names")
     missing = sorted(set(names) - set(pairs))
     if missing:
-        raise OptionError(f"--stems {stems_file}: {len(missing)} names have no photo with a label, e.g. {missing[:3]}")
+        has = "has" if len(missing) == 1 else "have"
+        raise OptionError(
+            f"--stems {stems_file}: {counted(len(missing), 'name')} {has} no photo with a label: {missing[:3]}"
+        )
     ensure_outdir(outdir)  # a folder that cannot be written is a usage error, before any photo is made
     return write_set(
         kind,

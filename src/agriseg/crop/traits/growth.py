@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 
-from agriseg.batch import BatchOptions, batch_keywords, drop_tables, measured_now
+from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, measured_now
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
@@ -385,7 +385,9 @@ def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) ->
     timed = [Path(f).name for d, f, _ in dated if d is not None and "T" in d]
     if timed and len(timed) < sum(d is not None for d, _, _ in dated):
         out.append(
-            f"warning: {len(timed)} photos have a time in their names ({', '.join(timed[:3])}"
+            f"warning: {counted(len(timed), 'photo')} "
+            f"{'has a time in its name' if len(timed) == 1 else 'have a time in their names'} "
+            f"({', '.join(timed[:3])}"
             f"{', ...' if len(timed) > 3 else ''}) and the others only a date: rates count those from midnight"
         )
     return out
