@@ -362,6 +362,27 @@ def test_reflectance_or_8_bit_scene_warns(
     assert f"scene.tif: {message}" in caplog.text
 
 
+def test_a_scene_with_the_baseline_offset_left_in_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The real scene with +1000 on every value and no tag (a cut or a conversion drops them) was predicted
+    without a word, every pixel 0.1 reflectance too bright for the model (session 71)."""
+    from agriseg.fields.predict import warn_if_reflectance
+
+    dark = np.random.default_rng(0).integers(50, 3000, (8, 16, 16)).astype(np.uint16)  # (C, H, W)
+    for name, values in (("plain.tif", dark), ("offset.tif", dark + 1000)):
+        geo = {"crs": "EPSG:32633", "transform": rasterio.transform.from_origin(500000, 5300000, 10, 10)}
+        with rasterio.open(tmp_path / name, "w", driver="GTiff", width=16, height=16, count=8, dtype="uint16",
+                           **geo) as ds:  # fmt: skip
+            ds.write(values)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        warn_if_reflectance(tmp_path / "plain.tif")
+        assert not caplog.text
+        warn_if_reflectance(tmp_path / "offset.tif", offset=-1000.0)  # the tag's offset is applied: nothing to say
+        assert not caplog.text
+        warn_if_reflectance(tmp_path / "offset.tif")
+    assert "offset.tif: no pixel of bands 1-3 is darker than 1000" in caplog.text
+    assert "give --offset apply" in caplog.text
+
+
 def test_an_output_an_interrupted_overwrite_left_is_predicted_again(tmp_path: Path, monkeypatch) -> None:
     """After --overwrite with another model was interrupted, a plain re-run reported the old model's output as
     predicted (and recorded it with the new model's fingerprint): the runner remade the item, the predictor kept

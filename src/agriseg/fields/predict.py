@@ -304,7 +304,7 @@ class ScenePredictor:
         scene, output = Path(scene), Path(output)
         check_not_input(output, [scene])
         info = open_scene(scene, bands=self.preprocess.bands)
-        warn_if_reflectance(scene)
+        warn_if_reflectance(scene, scene_offset(info, self.preprocess))
         self.check_memory([scene])
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
         if output.exists() and not overwrite:
@@ -554,16 +554,32 @@ def check_scene_memory(
         check_memory(worst, f"{name} with --tile {config.patch_size}")
 
 
-def warn_if_reflectance(scene: Path) -> None:
+OFFSET_FLOOR = 1000
+"""L2A digital numbers of processing baseline 04.00 on carry +1000 (``BOA_ADD_OFFSET`` -1000): their darkest
+pixels (water, shadow: reflectance under 0.05, DN under 500 without it) never fall below 1000."""
+
+
+def warn_if_reflectance(scene: Path, offset: float = 0.0) -> None:
     """Warn when a scene holds 0-1 reflectance or 8-bit values: models expect Sentinel-2 L2A digital numbers
-    (reflectance x 10000)."""
+    (reflectance x 10000); or when, with no offset to apply (``offset`` 0: no tag says one), its visible bands'
+    darkest percent is still above :data:`OFFSET_FLOOR`: the +1000 of baseline 04.00 left in (a scene cut or
+    converted without its tags), which brightens every pixel the model sees by 0.1 reflectance."""
     import rasterio
     from rasterio.windows import Window
 
     with rasterio.open(scene) as ds:
         h, w = min(ds.height, 512), min(ds.width, 512)
-        sample = ds.read(1, window=Window((ds.width - w) // 2, (ds.height - h) // 2, w, h), masked=True)
-    values = sample.compressed()
+        window = Window((ds.width - w) // 2, (ds.height - h) // 2, w, h)
+        bands = ds.read(list(range(1, min(ds.count, 3) + 1)), window=window, masked=True)  # (<=3, h, w)
+    values = bands[0].compressed()
+    if offset == 0 and values.dtype == np.uint16:
+        darkest = [float(np.percentile(v, 1)) for b in bands if (v := b.compressed()[b.compressed() > 0]).size]
+        if darkest and min(darkest) >= OFFSET_FLOOR:
+            log.warning(
+                "%s: no pixel of bands 1-%d is darker than %d (1st percentile %d): the +1000 of Sentinel-2 "
+                "processing baseline 04.00 (from 25 January 2022) seems left in; if so, give --offset apply",
+                scene, len(darkest), OFFSET_FLOOR, round(min(darkest)),
+            )  # fmt: skip
     if values.dtype == np.uint8:  # an 8-bit rendering (a quick-look, a screenshot): L2A needs 0-10000+
         log.warning(
             "%s: 8-bit values (0-255), not Sentinel-2 L2A digital numbers (uint16, reflectance x 10000); "
