@@ -573,6 +573,23 @@ def test_a_folder_of_scenes_is_read_for_its_geotiffs(tmp_path, tiny_ckpt) -> Non
     assert res.exit_code == 2 and "empty: folder has no scenes (.tif, .tiff, .vrt)" in res.output, res.output
 
 
+def test_a_scene_whose_bands_are_described_in_another_order_fails_by_name(tmp_path, tiny_ckpt) -> None:
+    """Blue, green, red, NIR labelled B02, B03, B04, B08 were read as red, green, blue, NIR (session 71)."""
+    import rasterio
+
+    from tests.fields.synth_scenes import write_scene
+
+    write_scene(tmp_path / "bgr.tif", h=64, w=64)
+    with rasterio.open(tmp_path / "bgr.tif", "r+") as ds:
+        ds.descriptions = ("B02", "B03", "B04", "B08") * 2
+    res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "bgr.tif"), "-m", str(tiny_ckpt)])
+    assert res.exit_code == 1 and "bgr.tif: its bands are described as B02, B03, B04, B08" in res.output, res.output
+    assert (
+        "gdal_translate -b 3 -b 2 -b 1 -b 4 -b 7 -b 6 -b 5 -b 8" in res.output
+        and not (tmp_path / "bgr_probs.tif").exists()
+    )
+
+
 def test_export_names_in_capitals_are_taken(tmp_path, tiny_ckpt) -> None:
     """`fields export -o OUT.ONNX` was refused while `.TIF` and `.GPKG` outputs were taken elsewhere."""
     res = CliRunner().invoke(

@@ -66,3 +66,21 @@ def test_read_s2_wrong_band_count_names_file(tmp_path) -> None:
     assert arr.shape == (3, 8, 8) and profile["count"] == 3
     with pytest.raises(FileNotFoundError, match="nope.tif"):
         s2.read_s2(tmp_path / "nope.tif")
+
+
+@pytest.mark.parametrize(
+    ("descriptions", "said"),
+    [
+        (["B04", "B03", "B02", "B08"] * 2, None),
+        ([f"win_{w}_{b}" for w in "ab" for b in s2.BAND_NAMES], None),  # fields download's own names
+        (["Red (B4)", "Green (B3)", "Blue (B2)", "NIR (B8)"], None),
+        ([None] * 8, None),  # undescribed: read as given
+        (["B02", "B03", "B04", "B08"] * 2, "gdal_translate -b 3 -b 2 -b 1 -b 4 -b 7 -b 6 -b 5 -b 8 IN.tif OUT.tif"),
+        (["B8", "B4", "B3", "B2"], "gdal_translate -b 2 -b 3 -b 4 -b 1 IN.tif OUT.tif"),
+        (["B04", "B03", "B02", "B11"], "described as B04, B03, B02, B11, the model reads R, G, B, NIR"),
+    ],
+)
+def test_bands_described_in_another_order_are_said(descriptions: list, said: str | None) -> None:
+    """A stack of B02, B03, B04, B08 labelled so was read as R, G, B, NIR without a word (session 71)."""
+    problem = s2.band_order_problem(descriptions)
+    assert problem is None if said is None else said in problem, problem

@@ -303,7 +303,11 @@ class ScenePredictor:
         t0 = time.perf_counter()
         scene, output = Path(scene), Path(output)
         check_not_input(output, [scene])
+        from agriseg.fields.sentinel2 import band_order_problem
+
         info = open_scene(scene, bands=self.preprocess.bands)
+        if problem := band_order_problem(info.descriptions):  # a B, G, R stack labelled so: refused, not misread
+            raise ValueError(f"{scene}: {problem}")
         warn_if_reflectance(scene, scene_offset(info, self.preprocess))
         self.check_memory([scene])
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)

@@ -17,6 +17,7 @@ stack has 8 channels: window A (R, G, B, NIR) then window B (R, G, B, NIR) for o
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -183,12 +184,55 @@ def read_s2(path: str | Path, bands: int | tuple[int, ...] | None = None) -> tup
         raise ValueError(f"{path}: not a readable raster ({err})") from err
 
 
+# what a band's description may call each of BAND_NAMES (Sentinel-2 band ids, common names); B8A is narrow NIR
+_CALLED = {
+    **dict.fromkeys(("b04", "b4", "red"), "red"),
+    **dict.fromkeys(("b03", "b3", "green"), "green"),
+    **dict.fromkeys(("b02", "b2", "blue"), "blue"),
+    **dict.fromkeys(("b08", "b8", "b8a", "nir"), "nir"),
+}
+
+
+def _band_called(description: str | None) -> str | None:
+    """The band a description names (``B04``, ``win_a_red``, ``Red (B4)``, ``S2_B08``): one of
+    :data:`BAND_NAMES`, ``other`` for another Sentinel-2 band (``B11``), None when it names none."""
+    import re
+
+    words = re.findall(r"[a-z0-9]+", (description or "").lower().replace("_", " "))
+    named = {_CALLED[w] for w in words if w in _CALLED}
+    if len(named) == 1:
+        return named.pop()
+    if not named and any(re.fullmatch(r"b(0?[15679]|1[012])", w) for w in words):
+        return "other"
+    return None
+
+
+def band_order_problem(descriptions: Sequence[str | None]) -> str | None:
+    """What is wrong when a scene's band descriptions name its bands in another order than the models read
+    (R, G, B, NIR per window): ``"described as B02, B03, B04, B08, ...: ..."``, with the ``gdal_translate``
+    bands that put them right when each window holds all four; None when they agree or name no band."""
+    found = [_band_called(d) for d in descriptions]
+    called = [c for c in found if c is not None]
+    if len(called) < len(found) or len(called) % BANDS_PER_WINDOW:
+        return None  # undescribed (or only partly): read as given
+    windows = [called[i : i + BANDS_PER_WINDOW] for i in range(0, len(called), BANDS_PER_WINDOW)]
+    if all(list(w) == list(BAND_NAMES) for w in windows):
+        return None
+    said = ", ".join(str(d) for d in descriptions)
+    fix = ""
+    if all(sorted(w) == sorted(BAND_NAMES) for w in windows):  # a permutation within each window
+        order = [i * BANDS_PER_WINDOW + w.index(n) + 1 for i, w in enumerate(windows) for n in BAND_NAMES]
+        fix = "; reorder them: gdal_translate " + " ".join(f"-b {b}" for b in order) + " IN.tif OUT.tif"
+    return f"its bands are described as {said}, the model reads R, G, B, NIR (B04, B03, B02, B08) per window{fix}"
+
+
 __all__ = [
     "BANDS_PER_WINDOW",
     "BAND_NAMES",
     "BOA_ADD_OFFSET",
     "FTW_DIVISOR",
     "WindowOrder",
+    "band_order_problem",
     "boa_offset",
     "channels_for",
     "minmax_per_band",

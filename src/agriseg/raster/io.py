@@ -31,6 +31,7 @@ class SceneInfo:
     transform: Any  # affine.Affine
     nodata: float | None
     tags: dict[str, str]
+    descriptions: tuple[str | None, ...] = ()
 
     @property
     def area_km2(self) -> float:
@@ -94,7 +95,16 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
     try:
         with open_plain_or_geo(rasterio, path) as ds:  # no CRS: our own error below, not rasterio's warning
             info = SceneInfo(
-                path, ds.width, ds.height, ds.count, ds.dtypes[0], ds.crs, ds.transform, ds.nodata, ds.tags()
+                path,
+                ds.width,
+                ds.height,
+                ds.count,
+                ds.dtypes[0],
+                ds.crs,
+                ds.transform,
+                ds.nodata,
+                ds.tags(),
+                tuple(ds.descriptions),
             )
             if bands is not None and ds.count != bands:
                 what = {8: "window A R,G,B,NIR then window B R,G,B,NIR", 4: "R,G,B,NIR of one window"}.get(bands)
