@@ -728,9 +728,15 @@ def test_an_output_replaced_after_it_was_written_is_not_resumed(tmp_path: Path) 
     assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["ok"] == 2
     edited = tmp_path / "out" / "a.res"
     edited.write_text("MY EDIT")
-    res = run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore())
+
+    def resume(it: Item) -> dict:  # the row of a finished item, read back from its output
+        return {"file": str(it.source), "status": "skipped", "value": it.outputs[0].read_text()}
+
+    res = run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore(), resume=resume)
     assert res.counts == {**res.counts, "skipped": 1, "failed": 1}
     assert "a.res was changed after it was written" in res.failures[0] and edited.read_text() == "MY EDIT"
+    # its row holds nothing read from the edited file (crop traits took a user's JSON in as its own record)
+    assert res[0]["status"] == "error" and "value" not in res[0] and res[1]["value"] == "B", res[:]
     redo = run_batch(items, _work, options=BatchOptions(overwrite=True, progress=False), recipe=r1,
                      store=ManifestStore())  # fmt: skip
     assert redo.counts["ok"] == 2 and edited.read_text() == "A"

@@ -58,7 +58,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
-from agriseg.fingerprint import INPUTS_CHANGED, FingerprintStore, Recipe, default_store
+from agriseg.fingerprint import EDITED, INPUTS_CHANGED, FingerprintStore, Recipe, default_store
 
 log = logging.getLogger("agriseg")
 
@@ -991,7 +991,10 @@ def _plan(
                 outcomes[i] = Outcome(item, "skipped", rec)
             continue
         record = None
-        if verdict.state == "changed" and INPUTS_CHANGED in verdict.detail:  # another file's outputs, same name
+        if verdict.state == "changed" and EDITED in verdict.detail:  # an output edited or replaced since
+            msg = f"{item.source}: {verdict.detail} (kept; --overwrite replaces it, or move it to keep your edits)"
+            # its row never shows values read from a file someone else wrote there
+        elif verdict.state == "changed" and INPUTS_CHANGED in verdict.detail:  # another file's outputs, same name
             msg = (
                 f"{item.source}: outputs of the same name were made from another file ({verdict.detail}); "
                 "use --overwrite to redo them from this one, or another output folder"

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
 State = Literal["missing", "same", "changed", "unrecorded"]
 INPUTS_CHANGED = "made from "  # how :meth:`Fingerprint.changes` starts the phrase of outputs made from other files
+EDITED = " was changed after it was written"  # a store's phrase for an output replaced or edited since (by hand)
 # the command-line flag of each option a running command fills from its config (``patch_size`` -> ``--tile``),
 # set by the CLI for the command's run: what changed is named as the user types it
 OPTION_FLAGS: ContextVar[Mapping[str, str] | None] = ContextVar("agriseg_option_flags", default=None)

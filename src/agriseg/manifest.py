@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agriseg.data.files import lock_exclusively, pid_alive, process_start_time
-from agriseg.fingerprint import Fingerprint, Recipe, Verdict
+from agriseg.fingerprint import EDITED, Fingerprint, Recipe, Verdict
 
 if TYPE_CHECKING:
     from agriseg.batch import Item
@@ -156,7 +156,7 @@ class ManifestStore:
         stamps = rec.get("stamps", {})
         altered = [k for p in present if (k := _key(p, folder)) in stamps and _altered(p, stamps[k])]
         if altered:  # replaced or edited since it was written (perhaps by hand): never silently resumed
-            return Verdict("changed", f"{altered[0]} was changed after it was written")
+            return Verdict("changed", f"{altered[0]}{EDITED}")
         if recipe is None or "fingerprint" not in rec:
             return Verdict("same" if same_outputs else "missing")
         changes = recipe.fingerprint(item).changes(Fingerprint.from_dict(rec["fingerprint"]))

@@ -317,3 +317,13 @@ def test_a_colour_tiff_of_floats_is_read_by_its_range(tmp_path: Path, planar: bo
     tifffile.imwrite(tmp_path / "eight.tif", np.ones((4, 4, 8), np.float32), planarconfig="contig")
     with pytest.raises(ImageReadError, match="eight.tif: not a readable image as a photo: it is a 8-band"):
         read_rgb(tmp_path / "eight.tif")
+
+
+def test_phone_and_raw_photos_in_a_folder_are_said_to_be_left_out(tmp_path: Path, caplog) -> None:
+    """A folder of an iPhone's HEICs beside JPEGs lost its HEICs without a word (session 71's sweep)."""
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.jpg")
+    for name in ("IMG_1.HEIC", "IMG_2.heic", "raw.DNG"):
+        (tmp_path / name).write_bytes(b"\x00" * 16)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert list_images(tmp_path) == [tmp_path / "a.jpg"]
+    assert "left out 3 files (.dng, .heic) that agriseg cannot read: convert them to JPEG" in caplog.text

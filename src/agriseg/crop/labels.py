@@ -35,6 +35,8 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
     with open_image(path, "label") as im:  # a palette label's index is its class id
         orientation = exif_orientation(im)
         arr = np.asarray(im.convert("RGB")) if mode == "colormap" else np.asarray(im)
+        if mode == "binary" and im.mode == "P":
+            _warn_if_background_coloured(path, im.getpalette() or [])
     arr = apply_orientation(arr, orientation)
     if mode == "colormap":
         if not colormap:
@@ -64,6 +66,26 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
             f"{path}: label value {bad} is not a class id (0-254, 255 = ignore); check --label-mode"
         )
     return arr.astype(np.uint8)
+
+
+_SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (once each, not once per label)
+
+
+def _warn_if_background_coloured(path: Path, palette: Sequence[int]) -> None:
+    """A palette label read in binary mode is read by index (0 = background); when index 0 is a colour and not
+    black, while black is another index, the colours seen say the opposite: say so, once per palette."""
+    import logging
+
+    first, black = tuple(palette[:3]), (0, 0, 0)
+    colours = [tuple(palette[i : i + 3]) for i in range(3, min(len(palette), 3 * 256), 3)]
+    if not first or first == black or black not in colours or tuple(palette) in _SAID:
+        return
+    _SAID.add(tuple(palette))
+    logging.getLogger("agriseg").warning(
+        "%s: a palette label whose index 0 (background in --label-mode binary) is %s and not black, while black "
+        "is index %d: read by index; if its colours are the classes, give --label-mode colormap",
+        path, ",".join(map(str, first)), colours.index(black) + 1,
+    )  # fmt: skip
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:

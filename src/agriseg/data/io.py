@@ -26,7 +26,10 @@ from typing import Any, TypeAlias
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp", ".gif")
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".jp2", ".bmp", ".webp", ".gif", ".avif")
+# photos a camera or phone writes that agriseg cannot read (HEIC needs pillow-heif; raw files a raw converter): a
+# folder's listing names them as left out rather than passing them over without a word
+UNREAD_PHOTO_SUFFIXES = (".heic", ".heif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".orf", ".rw2", ".raf", ".pef")
 # PIL's own bomb limit (twice MAX_IMAGE_PIXELS, about 179 MP): far above any camera's photo
 MAX_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
 
@@ -507,6 +510,10 @@ def list_images_once(paths: PathsLike) -> list[Path]:
     return files
 
 
+def _count_files(n: int) -> str:
+    return f"{n} file{'' if n == 1 else 's'}"
+
+
 def _broken_link(path: Path) -> bool:
     """True for a symbolic link whose target is missing."""
     return path.is_symlink() and not path.exists() and not _link_loop(path)
@@ -567,13 +574,15 @@ def list_images(paths: PathsLike, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind
             # when it wrote into the photos' folder) and links in a loop are no photos
             from agriseg.data.files import is_temporary
 
-            found, loops = [], []
+            found, loops, unread = [], [], []
             try:
                 entries = list(p.iterdir())
             except PermissionError:
                 raise NoInputError(f"{p}: cannot read the folder: permission denied") from None
             for f in entries:
                 if f.suffix.lower() not in suffixes or f.name.startswith("._") or is_temporary(f.name):
+                    if suffixes == IMAGE_SUFFIXES and f.suffix.lower() in UNREAD_PHOTO_SUFFIXES:
+                        unread.append(f.name)
                     continue
                 if f.is_file() or _broken_link(f):
                     found.append(f)
@@ -582,6 +591,12 @@ def list_images(paths: PathsLike, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind
             found.sort()
             if loops:
                 log.warning("%s: left out %s, a link in a loop (no file)", p, ", ".join(sorted(loops)[:3]))
+            if unread:
+                kinds = ", ".join(sorted({Path(n).suffix.lower() for n in unread}))
+                log.warning(
+                    "%s: left out %s (%s) that agriseg cannot read: convert them to JPEG, PNG or TIFF first",
+                    p, _count_files(len(unread)), kinds,
+                )  # fmt: skip
             if not found:
                 where = _in_subfolders(p, suffixes, kind)
                 raise NoInputError(f"{p}: folder has no {kind} ({', '.join(suffixes)}){where}")
