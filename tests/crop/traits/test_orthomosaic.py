@@ -327,3 +327,64 @@ def test_a_mask_whose_nodata_is_0_reads_0_as_background(tmp_path: Path) -> None:
     assert got["pixels"]["a"] > 3000 and 0.1 < want["green_fraction"]["a"] < 0.9
     assert got.drop(columns="geometry").equals(want.drop(columns="geometry"))
     assert len(said) == 1 and "declares nodata 0, which is also the mask's background" in said[0]
+
+
+class _FakePredictor:
+    """Records the working size each window is segmented at (a stand-in for the model's predictor)."""
+
+    num_classes = 2
+
+    def __init__(self, long_side: int) -> None:
+        self.long_side, self.seen = long_side, []
+
+    def segment(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        self.seen.append((max(rgb.shape[:2]), self.long_side))
+        return (rgb[..., 1] > 128).astype(np.uint8), np.ones(rgb.shape[:2], bool)
+
+
+@pytest.mark.parametrize(("side", "want"), [(3000, "own"), (400, "photo")])
+def test_every_window_of_a_mosaic_is_segmented_at_one_scale(side: int, want: str) -> None:
+    """Each window was brought to the model's working size (800 px): windows of 2,176 px ran 2.7 times smaller,
+    the edge strip larger, so a mosaic's numbers moved with --window (session 71's sweep: an empty pot got a
+    plant at --window 128). Larger mosaics run at their own resolution; small ones as a photo of their size."""
+    from agriseg.crop.traits.inputs import ModelSegmenter
+
+    seg = ModelSegmenter("default")
+    seg.predictor = _FakePredictor(800)
+    windows = seg.for_mosaic(side // 2, side)
+    for w in (2176, 192, 1000):
+        windows(np.zeros((min(w, 300), w, 3), np.uint8))
+    if want == "own":
+        assert all(long_side == 0 for _, long_side in seg.predictor.seen)
+    else:  # 2x for every window, as crop traits brings the 400-px photo to 800
+        assert [long_side for _, long_side in seg.predictor.seen] == [2 * w for w in (2176, 192, 1000)]
+    assert seg.predictor.long_side == 800  # the photos' working size is left as it was
+    seg(np.zeros((30, 40, 3), np.uint8))
+    assert seg.predictor.seen[-1] == (40, 800)
+
+
+def test_an_rgb_mosaic_measures_alike_with_any_window(tmp_path: Path) -> None:
+    """The packaged model over a 1,200 x 360 mosaic of field photos: windows of 256 and 2,048 px."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    photos = sorted((Path(__file__).parents[3] / "src/agriseg/samples/peanut/images").iterdir())
+    strip = np.concatenate([np.asarray(Image.open(p).convert("RGB").resize((400, 360))) for p in photos[:3]], 1)
+    mosaic = tmp_path / "field_20240601.tif"
+    profile = {"driver": "GTiff", "width": 1200, "height": 360, "count": 3, "dtype": "uint8",
+               "crs": "EPSG:32633", "transform": from_origin(500000, 5300000, 0.01, 0.01)}  # fmt: skip
+    with rasterio.open(mosaic, "w", **profile) as ds:
+        ds.write(strip.transpose(2, 0, 1))
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    cells = [box(500000 + x * 0.01, 5300000 - 3.6, 500000 + (x + 200) * 0.01, 5300000) for x in range(0, 1200, 200)]
+    gpd.GeoDataFrame({"plot_id": range(6)}, geometry=cells, crs="EPSG:32633").to_file(tmp_path / "p.gpkg")
+    got = {}
+    for window in (256, 2048):
+        cfg = PlotsConfig(plots=str(tmp_path / "p.gpkg"), window=window)
+        from agriseg.crop.traits.inputs import ModelSegmenter
+
+        got[window] = plot_stats(mosaic, cfg, ModelSegmenter("default"))["green_fraction"].to_numpy()
+    assert got[2048].mean() > 0.02  # plants were found
+    assert np.abs(got[256] - got[2048]).max() < 0.005, got

@@ -176,6 +176,39 @@ def test_plots_on_a_photo_with_a_regions_csv_equal_traits(tmp_path: Path) -> Non
         assert row["plant_area_px2"] == reg["plant_area"] and row["green_fraction"] == reg["green_fraction"]
 
 
+def test_photo_plot_tables_keep_their_columns_when_a_photo_has_no_plant(tmp_path: Path) -> None:
+    """A plant-free photo's table had 15 columns where the others had 26 (no model_sure, no colour): tables of
+    one run concatenated out of line (session 71's sweep)."""
+    from agriseg.crop.traits.plants import colour_traits
+    from agriseg.crop.traits.regions import Region, region_columns, region_traits
+
+    rows = region_traits([Region("a", 0, 0, 4, 4)], np.ones((4, 4), bool), [{"region": "a", "area": 16.0,
+                         "model_sure": 1.0}], rgb=np.full((4, 4, 3), 90, np.uint8), gai=None)  # fmt: skip
+    assert tuple(rows[0]) == region_columns() and set(colour_traits(np.ones((1, 3), np.uint8))) < set(rows[0])
+    photo = np.zeros((60, 80, 3), np.uint8)
+    photo[disk((30, 20), 9)] = (40, 160, 40)
+    Image.fromarray(photo).save(tmp_path / "with.png")
+    Image.fromarray(np.zeros_like(photo)).save(tmp_path / "bare.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\na,0,0,40,60\nb,40,0,40,60\n")
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    args = [
+        "crop",
+        "plots",
+        str(tmp_path / "with.png"),
+        str(tmp_path / "bare.png"),
+        "--plots",
+        str(tmp_path / "pots.csv"),
+    ]
+    res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    headers = {p.name: p.read_text().splitlines()[0] for p in (tmp_path / "o").glob("*_plots.csv")}
+    assert len(headers) == 2 and len(set(headers.values())) == 1, headers
+    assert "model_sure" in headers["bare_plots.csv"] and "mean_hue_deg" in headers["bare_plots.csv"]
+
+
 def test_plots_refuses_plot_id_with_a_regions_csv(tmp_path: Path) -> None:
     """--plot-id names a column of a plots vector file; with a regions CSV it would be silently ignored."""
     from click.testing import CliRunner

@@ -25,7 +25,7 @@ from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter
 from agriseg.crop.traits.meta import check_template, name_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
-from agriseg.crop.traits.regions import needs_check
+from agriseg.crop.traits.regions import needs_check, region_columns
 from agriseg.crop.traits.units import ANGLES, tidy
 from agriseg.data.files import TEXT_ERRORS, atomic_write
 from agriseg.data.io import PathsLike, as_paths, list_images_once
@@ -115,6 +115,7 @@ def run_plots(
             m,
             ((outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv")),
             (m,),
+            resolved={} if photos else _mosaic_rules(m),
         )
         for m, n in names.items()
     ]
@@ -129,7 +130,8 @@ def run_plots(
         if photos:
             said: list[str] = []
             rows = [{"mosaic": str(m), "date": date or "", **r} for r in photo_plots(m, config, segment, said)]
-            _write_csv(item.outputs[-1], rows, list(dict.fromkeys(k for r in rows for k in r)))
+            columns = ["mosaic", "date", "plot_id", *(_with_unit(k, "px2") for k in region_columns()[1:])]
+            _write_csv(item.outputs[-1], rows, list(dict.fromkeys([*columns, *(k for r in rows for k in r)])))
             return {"file": str(m), "date": date, "status": "ok", "rows": rows, "warnings": said}
         said = []
         gdf = plot_stats(m, config, segment, batch.progress, said)
@@ -189,6 +191,20 @@ def run_plots(
         tables=tables,
         finish=finish,
     )
+
+
+def _mosaic_rules(mosaic: str | Path) -> dict[str, str]:
+    """The reading rule of an RGB mosaic, for its fingerprint: ``{"scale": "one per mosaic"}`` (its windows were
+    each brought to the model's working size before; earlier tables of RGB mosaics are not resumed as this
+    run's). Empty for a mask mosaic, whose numbers did not change, and an unreadable file (it fails as its item)."""
+    from agriseg.raster.image import open_plain_or_geo, rasterio_or_none
+
+    rio = rasterio_or_none()
+    try:
+        with open_plain_or_geo(rio, Path(mosaic)) as ds:
+            return {"scale": "one per mosaic"} if ds.count >= 3 else {}
+    except Exception:  # noqa: BLE001 - an unreadable mosaic fails as its own item
+        return {}
 
 
 def _photo_warnings(files: list[str], meta: str | None) -> list[str]:

@@ -8,6 +8,7 @@ segmented with the model; a mask without a photo is measured without colour trai
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -153,11 +154,41 @@ class ModelSegmenter:
             raise OptionError(f"--model {err}") from None
         return path
 
-    def __call__(self, rgb: np.ndarray) -> Segmentation:
-        """The class ids of a photo ``(H, W, 3)``, whether they are crop / weed, and where the model was sure."""
+    def _loaded(self) -> Any:  # noqa: ANN401 - a Predictor (its module imported on use)
         if self.predictor is None:
             from agriseg.crop.predict import load_predictor
 
             self.predictor = load_predictor(self.model_name)
-        classes, sure = self.predictor.segment(rgb)
-        return Segmentation(classes, self.predictor.num_classes > 2, sure)
+        return self.predictor
+
+    def __call__(self, rgb: np.ndarray, long_side: int | None = None) -> Segmentation:
+        """The class ids of a photo ``(H, W, 3)``, whether they are crop / weed, and where the model was sure.
+
+        Args:
+            rgb: the photo.
+            long_side: the working size of this photo (0: its own; None: the model's, as every crop command).
+        """
+        pred = self._loaded()
+        working = pred.long_side
+        try:
+            pred.long_side = working if long_side is None else long_side
+            classes, sure = pred.segment(rgb)
+        finally:
+            pred.long_side = working
+        return Segmentation(classes, pred.num_classes > 2, sure)
+
+    def for_mosaic(self, height: int, width: int) -> Callable[[np.ndarray], Segmentation]:
+        """The segmenter of the windows of one ``height`` x ``width`` mosaic, all at one scale, so that its
+        numbers do not depend on ``--window``: a mosaic up to the model's working size is segmented as a photo
+        of its size is (``crop traits`` gives it the same numbers), a larger one at its own resolution (a
+        window was brought to the working size, 2,176 px to 800: plants 2.7 times smaller, and by another
+        factor at the mosaic's edge)."""
+        working = self._loaded().long_side
+        side = max(height, width)
+        scale = working / side if working and side <= working else 1.0
+
+        def segment(rgb: np.ndarray) -> Segmentation:  # (h, w, 3) window with its context
+            at = 0 if scale == 1.0 else max(1, round(max(rgb.shape[:2]) * scale))
+            return self(rgb, long_side=at)
+
+        return segment

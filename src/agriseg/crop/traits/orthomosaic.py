@@ -160,7 +160,8 @@ def plot_stats(
     layer_of = plot_layers(plots.geometry)
     rows, cols = _cores(info.height, config.window), _cores(info.width, config.window)
     with rasterio.open(path) as ds:
-        veg_of = _Vegetation(ds, path, config.margin, segment, warnings)
+        at_scale = getattr(segment, "for_mosaic", None)  # the model: one scale for the whole mosaic
+        veg_of = _Vegetation(ds, path, config.margin, at_scale(ds.height, ds.width) if at_scale else segment, warnings)
         n_layers = int(layer_of.max()) + 1 if n_plots else 1
         bar = progress_bar(total=n_layers * len(rows) * len(cols), desc=path.name, unit="win", disable=not progress)
         for layer in range(n_layers):

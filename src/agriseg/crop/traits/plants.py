@@ -161,6 +161,11 @@ def _mean_hue(hue: np.ndarray) -> float:
     return 0.0 if deg >= 359.9995 else deg  # e.g. 359.99999997 would be written (rounded) as 360
 
 
+COLOUR_TRAITS = ("mean_r", "mean_g", "mean_b", "mean_hue", "mean_saturation", "mean_value", "mean_l", "mean_a",
+                 "mean_b_lab", "excess_green")  # fmt: skip
+"""The keys of :func:`colour_traits`, in its order."""
+
+
 def colour_traits(pixels: np.ndarray) -> dict[str, float]:
     """Mean colour of uint8 RGB pixels ``(N, 3)`` (N > 0): RGB, HSV (hue in degrees, circular mean), Lab, ExG.
 

@@ -316,6 +316,15 @@ def assign_plants(regions: list[Region], plants: list[dict[str, Any]], px_per_mm
     return out
 
 
+def region_columns() -> tuple[str, ...]:
+    """Every key a row of :func:`region_traits` may hold, in its order: a table of regions keeps each column
+    when a photo has no plant (no ``model_sure``, no colour), so tables of several photos line up."""
+    from agriseg.crop.traits.plants import COLOUR_TRAITS
+
+    return ("id", "status", "plant_count", "plant_area", "vegetation_area", "green_fraction", "green_area_index",
+            "gai_saturated", "in_frame", "model_sure", *COLOUR_TRAITS, "x", "y", "width", "height")  # fmt: skip
+
+
 def region_traits(
     regions: list[Region],
     vegetation: np.ndarray,
