@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,3 +218,28 @@ def test_pred_masks_of_the_labels_folder_are_not_scored_as_themselves(tmp_path):
     args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "lab"]
     res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "--label-mode", "index"])
     assert res.exit_code != 0 and "a_mask.png: predicted mask not found" in res.output, res.output
+
+
+def test_a_crop_weed_model_is_scored_on_its_classes_or_its_vegetation(tmp_path):
+    """`-m crop-weed --peanut` scored the labels' vegetation against the model's crop and printed weed 0.00,
+    mIoU 54.70 (its own masks scored 86.91): its three classes are scored now, and against 0 / non-zero labels
+    its vegetation, as its `crop predict` mask (session 71's sweep)."""
+    from agriseg.batch import BatchOptions
+    from agriseg.crop.config import CropEvaluateConfig
+    from agriseg.crop.evaluate import evaluate_model
+    from agriseg.crop.predict import predict_paths
+
+    samples = Path(__file__).parents[2] / "src" / "agriseg" / "samples" / "peanut"
+    images, labels = tmp_path / "images", samples / "labels"
+    images.mkdir()
+    for label in labels.iterdir():  # the photos that have a label
+        (images / f"{label.stem}.jpg").write_bytes((samples / "images" / f"{label.stem}.jpg").read_bytes())
+    cw = CropEvaluateConfig(model_name="crop-weed")
+    three = evaluate_model(images, labels, cw, peanut=True, progress=False)
+    assert list(three["per_class_iou"]) == ["background", "crop", "weed"], three["per_class_iou"]
+    assert three["per_class_iou"]["crop"] > 0.5
+    predict_paths(images, tmp_path / "pred", {"model_name": "crop-weed"}, BatchOptions(progress=False))
+    vegetation = evaluate_model(images, labels, cw, progress=False)  # binary labels: 0 / non-zero
+    saved = evaluate_model(images, labels, cw, pred_masks=tmp_path / "pred", progress=False)
+    assert list(vegetation["per_class_iou"]) == ["background", "vegetation"]
+    assert vegetation["miou"] == pytest.approx(saved["miou"], abs=1e-9) and vegetation["miou"] > 0.7

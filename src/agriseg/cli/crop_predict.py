@@ -80,7 +80,11 @@ def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params:
 )
 @option("--label-mode", config=CROP_EVALUATE, type="choice", help="How label files encode classes.")
 @click.option("--colormap", default=None, help='Colour map for --label-mode colormap, e.g. "0,0,0=0;0,255,0=1".')
-@click.option("--peanut", is_flag=True, help="Shortcut for the Peanut colour labels (crop + weed = vegetation).")
+@click.option(
+    "--peanut",
+    is_flag=True,
+    help="Shortcut for the Peanut colour labels: crop + weed = vegetation (a crop / weed model: its three classes).",
+)
 @option("--boundary-ratio", config=CROP_EVALUATE, type=float, help="Boundary IoU dilation ratio of the diagonal.")
 @output_option("Write the report as JSON.", required=False)
 @overwrite_option()

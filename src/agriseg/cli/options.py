@@ -550,7 +550,7 @@ def tta_option(pipeline: Literal["crop", "fields"], config: str) -> Decorator:
         config=config,
         multiple=True,
         callback=_split_values,
-        metavar="TTA[,TTA]",
+        metavar="TTA" if pipeline == "crop" else "TTA[,TTA]",  # crop: one preset (flip+scale holds flip)
         show_default=pipeline != "crop",
         help=TTA_HELP[pipeline],
     )

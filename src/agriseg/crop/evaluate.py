@@ -182,14 +182,15 @@ def evaluate_model(
         config: the model, how it runs, and how labels encode classes.
         pred_masks: score these saved predictions instead of running the model.
         colormap: ``"R,G,B=id;..."`` for ``label_mode="colormap"``.
-        peanut: the Peanut colour labels (crop + weed = vegetation).
+        peanut: the Peanut colour labels (crop + weed = vegetation; with a model of three classes, crop and weed).
+            A model of more than two classes scored against ``binary`` labels is scored on its vegetation.
         progress: show a tqdm bar.
         strict: stop at the first photo that cannot be scored (otherwise it is named and left out).
 
     Returns:
         :func:`evaluate_folder`'s report, with ``model``.
     """
-    from agriseg.crop.labels import PEANUT_VEGETATION, parse_colormap
+    from agriseg.crop.labels import PEANUT_CROP_WEED, PEANUT_VEGETATION, parse_colormap
 
     label_mode, cmap = config.label_mode, None
     if label_mode == "colormap" and not (colormap or peanut):
@@ -225,6 +226,15 @@ def evaluate_model(
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             return pred.predict(rgb)
+
+        if peanut and num_classes == 3:  # a crop / weed model: the Peanut colours are its three classes
+            cmap = PEANUT_CROP_WEED
+        elif num_classes > 2 and label_mode == "binary":  # 0 / non-zero labels: its vegetation is scored
+            model_classes = predict_fn
+            num_classes, names = 2, ["background", "vegetation"]
+
+            def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
+                return (model_classes(stem, rgb) > 0).astype(np.uint8)
 
     res = evaluate_folder(
         images, masks, predict_fn, num_classes, label_mode, cmap, config.boundary_ratio, names, progress, strict
