@@ -143,7 +143,7 @@ class Fingerprint:
         """What differs from ``earlier``, one short phrase each (empty when both are the same).
 
         >>> a.changes(b)
-        ['model', '--tta: flip -> none', 'input photo.jpg']
+        ['model', '--tta: flip -> none', 'input photo.jpg changed since']
         """
         now, before = self.to_dict(), earlier.to_dict()
         out = []
@@ -175,7 +175,7 @@ class Fingerprint:
                 out.append(f"{INPUTS_CHANGED}{', '.join(gone)}, not {', '.join(new)}")
             for k in sorted((set(now["inputs"]) | set(before["inputs"])) - moved):
                 if now["inputs"].get(k) != before["inputs"].get(k):
-                    out.append(f"input {k}")
+                    out.append(f"input {k} changed since")  # the same path: its size, time or content
         return out
 
 
