@@ -383,6 +383,44 @@ def test_a_scene_with_the_baseline_offset_left_in_warns(tmp_path: Path, caplog: 
     assert "give --offset apply" in caplog.text
 
 
+def _scene(path: Path, values: np.ndarray, tags: dict | None = None, res: tuple[float, float] = (10, 10)) -> Path:
+    geo = {"crs": "EPSG:32633", "transform": rasterio.transform.from_origin(500000, 5300000, *res)}
+    c, h, w = values.shape
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=c, dtype=values.dtype, **geo) as ds:
+        ds.write(values)
+        ds.update_tags(**(tags or {}))
+    return path
+
+
+def test_offsets_left_in_or_applied_twice_and_odd_pixels_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Session 71's sweep: the +1000 left in a float32 or int16 scene went unsaid (only uint16 was checked), a
+    harmonised scene whose baseline tag was copied lost two thirds of its visible pixels to 0 without a word, a
+    60 m scene ran as if it were 10 m, and a tag BOA_ADD_OFFSET='n/a' failed as "could not convert string"."""
+    from agriseg.fields.config import PreprocessConfig
+    from agriseg.fields.predict import scene_offset, warn_if_reflectance
+    from agriseg.raster.io import open_scene
+
+    dark = np.random.default_rng(0).integers(50, 3000, (8, 16, 16))  # (C, H, W) digital numbers
+    cases = {
+        "f32.tif": ((dark + 1000).astype(np.float32), {}, (10, 10), "seems left in"),
+        "i16.tif": ((dark + 1000).astype(np.int16), {}, (10, 10), "seems left in"),
+        "harmonised.tif": (dark.astype(np.uint16), {"PROCESSING_BASELINE": "05.10"}, (10, 10), "harmonised already"),
+        "s60.tif": (dark.astype(np.uint16), {}, (60, 60), "pixels of about 60 m of ground"),
+        "tall.tif": (dark.astype(np.uint16), {}, (9, 11), "pixels are not square (9 x 11"),
+        "plain.tif": (dark.astype(np.uint16), {"PROCESSING_BASELINE": "03.01"}, (10, 10), ""),
+    }
+    for name, (values, tags, res, said) in cases.items():
+        path = _scene(tmp_path / name, values, tags, res)
+        info = open_scene(path, bands=8)
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="agriseg"):
+            warn_if_reflectance(path, scene_offset(info, PreprocessConfig()), info)
+        assert (said in caplog.text) if said else not caplog.text, (name, caplog.text)
+    bad = open_scene(_scene(tmp_path / "bad.tif", dark.astype(np.uint16), {"BOA_ADD_OFFSET": "n/a"}), bands=8)
+    with pytest.raises(ValueError, match=r"bad.tif: its tag BOA_ADD_OFFSET='n/a' is not a number"):
+        scene_offset(bad, PreprocessConfig())
+
+
 def test_an_output_an_interrupted_overwrite_left_is_predicted_again(tmp_path: Path, monkeypatch) -> None:
     """After --overwrite with another model was interrupted, a plain re-run reported the old model's output as
     predicted (and recorded it with the new model's fingerprint): the runner remade the item, the predictor kept

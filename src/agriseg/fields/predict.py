@@ -91,7 +91,13 @@ def scene_offset(info: SceneInfo, spec: PreprocessConfig) -> float:
     tags = {k.upper(): v for k, v in info.tags.items()}
     for key, value in tags.items():
         if key.startswith("BOA_ADD_OFFSET"):
-            return float(value)
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError(
+                    f"{info.path}: its tag {key}={value!r} is not a number; fix the tag, or give --offset none or "
+                    "--offset apply"
+                ) from None
     from agriseg.fields.sentinel2 import boa_offset
 
     baseline = tags.get("PROCESSING_BASELINE")
@@ -308,7 +314,7 @@ class ScenePredictor:
         info = open_scene(scene, bands=self.preprocess.bands)
         if problem := band_order_problem(info.descriptions):  # a B, G, R stack labelled so: refused, not misread
             raise ValueError(f"{scene}: {problem}")
-        warn_if_reflectance(scene, scene_offset(info, self.preprocess))
+        warn_if_reflectance(scene, scene_offset(info, self.preprocess), info)
         self.check_memory([scene])
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
         if output.exists() and not overwrite:
@@ -563,11 +569,18 @@ OFFSET_FLOOR = 1000
 pixels (water, shadow: reflectance under 0.05, DN under 500 without it) never fall below 1000."""
 
 
-def warn_if_reflectance(scene: Path, offset: float = 0.0) -> None:
-    """Warn when a scene holds 0-1 reflectance or 8-bit values: models expect Sentinel-2 L2A digital numbers
-    (reflectance x 10000); or when, with no offset to apply (``offset`` 0: no tag says one), its visible bands'
-    darkest percent is still above :data:`OFFSET_FLOOR`: the +1000 of baseline 04.00 left in (a scene cut or
-    converted without its tags), which brightens every pixel the model sees by 0.1 reflectance."""
+def warn_if_reflectance(scene: Path, offset: float = 0.0, info: SceneInfo | None = None) -> None:
+    """Warn when a scene's values or pixels are not what the models were trained on (each a likely cause of
+    wrong fields, none certain enough to refuse the scene):
+
+    - 0-1 reflectance or 8-bit values: models expect Sentinel-2 L2A digital numbers (reflectance x 10000);
+    - digital numbers (of any type) whose darkest percent in the visible bands is still above
+      :data:`OFFSET_FLOOR` while no offset is applied: the +1000 of baseline 04.00 left in (a scene cut or
+      converted without its tags), every pixel 0.1 reflectance too bright;
+    - an offset to apply (``offset`` < 0: a tag or ``--offset apply``) that takes over 5 % of those bands to 0
+      or below: a scene harmonised already whose tags were copied;
+    - pixels (of ``info``'s geotransform) far from Sentinel-2's 10 m, or not square.
+    """
     import rasterio
     from rasterio.windows import Window
 
@@ -576,27 +589,71 @@ def warn_if_reflectance(scene: Path, offset: float = 0.0) -> None:
         window = Window((ds.width - w) // 2, (ds.height - h) // 2, w, h)
         bands = ds.read(list(range(1, min(ds.count, 3) + 1)), window=window, masked=True)  # (<=3, h, w)
     values = bands[0].compressed()
-    if offset == 0 and values.dtype == np.uint16:
-        darkest = [float(np.percentile(v, 1)) for b in bands if (v := b.compressed()[b.compressed() > 0]).size]
-        if darkest and min(darkest) >= OFFSET_FLOOR:
-            log.warning(
-                "%s: no pixel of bands 1-%d is darker than %d (1st percentile %d): the +1000 of Sentinel-2 "
-                "processing baseline 04.00 (from 25 January 2022) seems left in; if so, give --offset apply",
-                scene, len(darkest), OFFSET_FLOOR, round(min(darkest)),
-            )  # fmt: skip
+    floats = np.issubdtype(values.dtype, np.floating)
+    top = float(np.nanmax(values)) if values.size else 0.0
     if values.dtype == np.uint8:  # an 8-bit rendering (a quick-look, a screenshot): L2A needs 0-10000+
         log.warning(
             "%s: 8-bit values (0-255), not Sentinel-2 L2A digital numbers (uint16, reflectance x 10000); "
             "the fields found will be wrong: use the L2A bands themselves",
             scene,
         )
-    elif values.size and np.issubdtype(values.dtype, np.floating) and float(np.nanmax(values)) <= 1.5:
+    elif values.size and floats and top <= 1.5:
         log.warning(
             "%s: values look like 0-1 reflectance (max %.3f); models expect L2A digital numbers "
             "(reflectance x 10000): multiply by 10000 first",
             scene,
-            float(np.nanmax(values)),
+            top,
         )
+    else:
+        _warn_offset(scene, bands, offset)
+    if info is not None:
+        _warn_pixel_size(scene, info)
+
+
+def _warn_offset(scene: Path, bands: np.ma.MaskedArray, offset: float) -> None:
+    """The two offset warnings of :func:`warn_if_reflectance` on digital numbers ``bands`` ``(<=3, h, w)``."""
+    positive = [v[np.isfinite(v) & (v > 0)] for v in (b.compressed().astype(np.float64) for b in bands)]
+    positive = [v for v in positive if v.size]
+    if not positive:
+        return
+    darkest = min(float(np.percentile(v, 1)) for v in positive)
+    if offset == 0 and darkest >= OFFSET_FLOOR:
+        log.warning(
+            "%s: no pixel of bands 1-%d is darker than %d (1st percentile %d): the +1000 of Sentinel-2 "
+            "processing baseline 04.00 (from 25 January 2022) seems left in; if so, give --offset apply",
+            scene, len(bands), OFFSET_FLOOR, round(darkest),
+        )  # fmt: skip
+    elif offset < 0:
+        lost = float(np.mean(np.concatenate(positive) + offset <= 0))
+        if lost > 0.05:
+            log.warning(
+                "%s: the offset %g (from its tags, or --offset apply) takes %.0f%% of the pixels of bands 1-%d to 0 "
+                "or below: the scene seems harmonised already (its tags copied from the original); if so, give "
+                "--offset none",
+                scene, offset, 100 * lost, len(bands),
+            )  # fmt: skip
+
+
+def _warn_pixel_size(scene: Path, info: SceneInfo) -> None:
+    """Warn of pixels far from Sentinel-2's 10 m (8-12.5 m of ground) or not square (over 10 % apart)."""
+    import math
+
+    from agriseg.raster.io import pixel_area_m2
+
+    t = info.transform
+    ground = math.sqrt(pixel_area_m2(info.crs, t, info.height, info.width))
+    sides = (math.hypot(t.a, t.d), math.hypot(t.b, t.e))
+    if not 8.0 <= ground <= 12.5:
+        log.warning(
+            "%s: pixels of about %.3g m of ground; the models were trained on Sentinel-2's 10 m bands: resample "
+            "the scene to 10 m first (e.g. gdalwarp -tr 10 10 -r bilinear, in a metric CRS)",
+            scene, ground,
+        )  # fmt: skip
+    elif not (info.crs is not None and info.crs.is_geographic) and max(sides) > 1.1 * min(sides):
+        log.warning(
+            "%s: pixels are not square (%g x %g in the CRS's units): resample the scene to 10 x 10 m first",
+            scene, sides[0], sides[1],
+        )  # fmt: skip
 
 
 def _load_progress(progress: Path, fingerprint: str) -> dict[str, int] | None:

@@ -42,10 +42,12 @@ class SceneInfo:
 def pixel_area_m2(crs: Any, transform: Any, height: int = 0, width: int = 0) -> float:
     """Area of one pixel in m2 at the raster's centre: geographic CRSs at its latitude; projected ones in their
     unit (feet too), divided by the projection's areal scale there where it is off by over 1 % (a Web Mercator
-    pixel of 10 x 10 m at 48 degrees north covers 44 m2 of ground; a UTM one is taken as 100 m2)."""
+    pixel of 10 x 10 m at 48 degrees north covers 44 m2 of ground; a UTM one is taken as 100 m2). A rotated
+    grid's pixel is the parallelogram of its geotransform (``|a e - b d|``)."""
     a, e = abs(transform.a), abs(transform.e)
+    cell = abs(transform.a * transform.e - transform.b * transform.d)  # |a| |e| without rotation
     if crs is None:
-        return float(a * e)
+        return float(cell)
     from pyproj import CRS, Geod
 
     if crs.is_geographic:  # the geodesic area of the centre pixel on the CRS's ellipsoid
@@ -65,7 +67,7 @@ def pixel_area_m2(crs: Any, transform: Any, height: int = 0, width: int = 0) -> 
     scale = areal_scale(c, np.array([x]), np.array([y]))
     # within 1 % (a UTM zone) the grid's own area, as the field polygons measure (agriseg.vector.geometry)
     s = 1.0 if scale is None or abs(scale[0] - 1.0) <= MAX_SCALE_ERROR else float(scale[0])
-    return float(a * e * unit * unit / s)
+    return float(cell * unit * unit / s)
 
 
 def _rio() -> Any:
