@@ -129,3 +129,40 @@ def test_countries_present_on_a_partial_download(ftw_root, tmp_path) -> None:
     assert present == ["austria", "kenya"] and len(missing) == len(FTW_COUNTRIES) - 2
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
         countries_present(tmp_path)
+
+
+def test_chips_with_an_offset_left_in_another_band_order_or_nan_are_said(ftw_root, tmp_path, caplog) -> None:
+    """`fields evaluate` scored chips with the +1000 left in (pixel IoU 0.67 for 0.78), chips labelled B02, B03,
+    B04, B08 and chips holding NaN (every metric 0) with exit 0 and no word (session 71's sweep)."""
+    import rasterio
+
+    from agriseg.fields.synthetic import _write_tif
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    chips = list_chips(root, "austria", "all")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        FTWDataset(root, "austria", "all")
+    assert not caplog.text  # the synthetic chips are digital numbers as the models take them
+    for chip in chips:
+        for window in (chip.window_a, chip.window_b):
+            with rasterio.open(window) as src:
+                arr, origin = src.read(), (src.transform.c, src.transform.f)
+            _write_tif(window, arr + 1000, origin)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        ds = FTWDataset(root, "austria", "all")
+    assert caplog.text.count("seems left in; if so, give --offset -1000") == 1  # once, not once per chip
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        FTWDataset(root, "austria", "all", offset=-1000.0)
+    assert not caplog.text
+    with rasterio.open(chips[0].window_a, "r+") as dst:
+        dst.descriptions = ("B02", "B03", "B04", "B08")
+    with pytest.raises(ValueError, match=rf"{chips[0].window_a.name}: its bands are described as B02, B03"):
+        ds[0]
+    with rasterio.open(chips[0].window_a) as src:
+        arr, origin = src.read().astype(np.float32), (src.transform.c, src.transform.f)
+    arr[:, :10] = np.nan
+    _write_tif(chips[0].window_a, arr, origin)
+    with pytest.raises(ValueError, match=rf"{chips[0].window_a.name}: holds NaN values"):
+        ds[0]

@@ -564,74 +564,24 @@ def check_scene_memory(
         check_memory(worst, f"{name} with --tile {config.patch_size}")
 
 
-OFFSET_FLOOR = 1000
-"""L2A digital numbers of processing baseline 04.00 on carry +1000 (``BOA_ADD_OFFSET`` -1000): their darkest
-pixels (water, shadow: reflectance under 0.05, DN under 500 without it) never fall below 1000."""
-
-
 def warn_if_reflectance(scene: Path, offset: float = 0.0, info: SceneInfo | None = None) -> None:
-    """Warn when a scene's values or pixels are not what the models were trained on (each a likely cause of
-    wrong fields, none certain enough to refuse the scene):
-
-    - 0-1 reflectance or 8-bit values: models expect Sentinel-2 L2A digital numbers (reflectance x 10000);
-    - digital numbers (of any type) whose darkest percent in the visible bands is still above
-      :data:`OFFSET_FLOOR` while no offset is applied: the +1000 of baseline 04.00 left in (a scene cut or
-      converted without its tags), every pixel 0.1 reflectance too bright;
-    - an offset to apply (``offset`` < 0: a tag or ``--offset apply``) that takes over 5 % of those bands to 0
-      or below: a scene harmonised already whose tags were copied;
-    - pixels (of ``info``'s geotransform) far from Sentinel-2's 10 m, or not square.
-    """
+    """Warn when a scene's values (:func:`agriseg.fields.sentinel2.scale_problems`, on a sample of its visible
+    bands) or its pixels (of ``info``'s geotransform: far from Sentinel-2's 10 m, or not square) are not what
+    the models were trained on: each a likely cause of wrong fields, none certain enough to refuse the scene.
+    ``offset``: the offset predict applies (a tag's, or ``--offset apply``)."""
     import rasterio
     from rasterio.windows import Window
+
+    from agriseg.fields.sentinel2 import scale_problems
 
     with rasterio.open(scene) as ds:
         h, w = min(ds.height, 512), min(ds.width, 512)
         window = Window((ds.width - w) // 2, (ds.height - h) // 2, w, h)
         bands = ds.read(list(range(1, min(ds.count, 3) + 1)), window=window, masked=True)  # (<=3, h, w)
-    values = bands[0].compressed()
-    floats = np.issubdtype(values.dtype, np.floating)
-    top = float(np.nanmax(values)) if values.size else 0.0
-    if values.dtype == np.uint8:  # an 8-bit rendering (a quick-look, a screenshot): L2A needs 0-10000+
-        log.warning(
-            "%s: 8-bit values (0-255), not Sentinel-2 L2A digital numbers (uint16, reflectance x 10000); "
-            "the fields found will be wrong: use the L2A bands themselves",
-            scene,
-        )
-    elif values.size and floats and top <= 1.5:
-        log.warning(
-            "%s: values look like 0-1 reflectance (max %.3f); models expect L2A digital numbers "
-            "(reflectance x 10000): multiply by 10000 first",
-            scene,
-            top,
-        )
-    else:
-        _warn_offset(scene, bands, offset)
+    for problem in scale_problems(bands, offset):
+        log.warning("%s: %s", scene, problem)
     if info is not None:
         _warn_pixel_size(scene, info)
-
-
-def _warn_offset(scene: Path, bands: np.ma.MaskedArray, offset: float) -> None:
-    """The two offset warnings of :func:`warn_if_reflectance` on digital numbers ``bands`` ``(<=3, h, w)``."""
-    positive = [v[np.isfinite(v) & (v > 0)] for v in (b.compressed().astype(np.float64) for b in bands)]
-    positive = [v for v in positive if v.size]
-    if not positive:
-        return
-    darkest = min(float(np.percentile(v, 1)) for v in positive)
-    if offset == 0 and darkest >= OFFSET_FLOOR:
-        log.warning(
-            "%s: no pixel of bands 1-%d is darker than %d (1st percentile %d): the +1000 of Sentinel-2 "
-            "processing baseline 04.00 (from 25 January 2022) seems left in; if so, give --offset apply",
-            scene, len(bands), OFFSET_FLOOR, round(darkest),
-        )  # fmt: skip
-    elif offset < 0:
-        lost = float(np.mean(np.concatenate(positive) + offset <= 0))
-        if lost > 0.05:
-            log.warning(
-                "%s: the offset %g (from its tags, or --offset apply) takes %.0f%% of the pixels of bands 1-%d to 0 "
-                "or below: the scene seems harmonised already (its tags copied from the original); if so, give "
-                "--offset none",
-                scene, offset, 100 * lost, len(bands),
-            )  # fmt: skip
 
 
 def _warn_pixel_size(scene: Path, info: SceneInfo) -> None:

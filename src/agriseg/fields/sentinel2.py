@@ -179,9 +179,59 @@ def read_s2(path: str | Path, bands: int | tuple[int, ...] | None = None) -> tup
                     f"{path}: has {count} bands, expected {want} (Sentinel-2 R, G, B, NIR per window: "
                     "4 for one window, 8 for window A + window B)"
                 )
-            return src.read(), dict(src.profile)
+            arr = src.read()
+            if problem := band_order_problem(src.descriptions) if count in (4, 8) else None:
+                raise ValueError(f"{path}: {problem}")
+            if arr.dtype.kind == "f" and np.isnan(arr).any():  # scored as nothing found, every metric 0
+                raise ValueError(f"{path}: holds NaN values (no FTW chip does): fill them, or leave the chip out")
+            return arr, dict(src.profile)
     except rasterio.errors.RasterioIOError as err:
         raise ValueError(f"{path}: not a readable raster ({err})") from err
+
+
+OFFSET_FLOOR = 1000
+"""L2A digital numbers of processing baseline 04.00 on carry +1000 (``BOA_ADD_OFFSET`` -1000): their darkest
+pixels (water, shadow: reflectance under 0.05, DN under 500 without it) never fall below 1000."""
+
+
+def scale_problems(
+    bands: np.ndarray, offset: float = 0.0, fixes: tuple[str, str] = ("--offset apply", "--offset none")
+) -> list[str]:
+    """What makes the values of a scene's (or chip's) visible bands ``(<=3, h, w)`` (a masked array: nodata
+    left out) other than the L2A digital numbers the models were trained on, one sentence each:
+
+    - 8-bit values, or 0-1 reflectance;
+    - digital numbers (of any type) whose darkest percent is still above :data:`OFFSET_FLOOR` while no offset
+      is applied (``offset`` 0): the +1000 of baseline 04.00 left in, every pixel 0.1 reflectance too bright;
+    - an offset to apply (``offset`` < 0: a tag or ``--offset apply``) that takes over 5 % of the pixels to 0
+      or below: data harmonised already, whose tags were copied.
+
+    ``fixes``: the options that remove the offset and that apply none, as the command spells them.
+    """
+    values = np.ma.asarray(bands)
+    first = values[0].compressed()
+    if first.dtype == np.uint8:  # an 8-bit rendering (a quick-look, a screenshot): L2A needs 0-10000+
+        return ["8-bit values (0-255), not Sentinel-2 L2A digital numbers (uint16, reflectance x 10000); the "
+                "fields found will be wrong: use the L2A bands themselves"]  # fmt: skip
+    top = float(np.nanmax(first)) if first.size else 0.0
+    if first.size and np.issubdtype(first.dtype, np.floating) and top <= 1.5:
+        return [f"values look like 0-1 reflectance (max {top:.3f}); models expect L2A digital numbers "
+                "(reflectance x 10000): multiply by 10000 first"]  # fmt: skip
+    positive = [v[np.isfinite(v) & (v > 0)] for v in (b.compressed().astype(np.float64) for b in values)]
+    positive = [v for v in positive if v.size]
+    if not positive:
+        return []
+    darkest = min(float(np.percentile(v, 1)) for v in positive)
+    if offset == 0 and darkest >= OFFSET_FLOOR:
+        return [f"no pixel of bands 1-{len(values)} is darker than {OFFSET_FLOOR} (1st percentile "
+                f"{round(darkest)}): the +1000 of Sentinel-2 processing baseline 04.00 (from 25 January 2022) "
+                f"seems left in; if so, give {fixes[0]}"]  # fmt: skip
+    lost = float(np.mean(np.concatenate(positive) + offset <= 0)) if offset < 0 else 0.0
+    if lost > 0.05:
+        return [f"the offset {offset:g} takes {100 * lost:.0f}% of the pixels of bands 1-{len(values)} to 0 or "
+                "below: the data seem harmonised already (their tags copied from the original); if so, give "
+                f"{fixes[1]}"]  # fmt: skip
+    return []
 
 
 # what a band's description may call each of BAND_NAMES (Sentinel-2 band ids, common names); B8A is narrow NIR
@@ -238,6 +288,7 @@ __all__ = [
     "minmax_per_band",
     "prepare_input",
     "read_s2",
+    "scale_problems",
     "scale_for_model",
     "split_windows",
     "stack_windows",
