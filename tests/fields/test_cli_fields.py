@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -588,6 +589,32 @@ def test_a_scene_whose_bands_are_described_in_another_order_fails_by_name(tmp_pa
         "gdal_translate -b 3 -b 2 -b 1 -b 4 -b 7 -b 6 -b 5 -b 8" in res.output
         and not (tmp_path / "bgr_probs.tif").exists()
     )
+
+
+def test_a_zero_border_of_a_float_scene_is_no_data(tmp_path, tiny_ckpt) -> None:
+    """0 in every band was no data in integer scenes only: a float32 export's zero border was predicted as
+    land (session 71's sweep). An output made before the rule is not resumed as this run's."""
+    import rasterio
+
+    from tests.fields.synth_scenes import write_scene
+
+    write_scene(tmp_path / "u16.tif", h=64, w=64)
+    with rasterio.open(tmp_path / "u16.tif") as src:
+        profile, values = src.profile, src.read().astype(np.float32)
+    values[:, :, :16] = 0.0
+    profile.update(dtype="float32", nodata=None)
+    with rasterio.open(tmp_path / "f32.tif", "w", **profile) as dst:
+        dst.write(values)
+    args = ["fields", "predict", str(tmp_path / "f32.tif"), "-m", str(tiny_ckpt), "-o", str(tmp_path / "p.tif")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    with rasterio.open(tmp_path / "p.tif") as out:
+        classes = out.read(1)
+    assert (classes[:, :16] == 255).all() and (classes[:, 16:] != 255).all()
+    from agriseg.raster.io import scene_reading_rules
+
+    assert scene_reading_rules(tmp_path / "f32.tif") == {"zeros": "nodata"}
+    assert scene_reading_rules(tmp_path / "u16.tif") == {}
 
 
 def test_export_names_in_capitals_are_taken(tmp_path, tiny_ckpt) -> None:

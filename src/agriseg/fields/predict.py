@@ -201,8 +201,8 @@ class ScenePredictor:
                 invalid |= nan
                 raw = np.where(np.isfinite(raw), raw, 0)
         nd = cfg.nodata if cfg.nodata is not None else info.nodata
-        if nd is None and raw.dtype.kind in "ui":
-            nd = 0  # Sentinel-2 L2A: 0 in every band = no data
+        if nd is None:
+            nd = 0  # Sentinel-2 L2A: 0 in every band = no data (also in a float export: a zero border was data)
         if nd is not None and not np.isnan(nd):
             invalid |= (raw == nd).all(0)
         x = prepare_input(raw, offset=offset, divisor=self.preprocess.divisor)  # (C, h, w) float32

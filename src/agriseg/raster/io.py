@@ -70,6 +70,18 @@ def pixel_area_m2(crs: Any, transform: Any, height: int = 0, width: int = 0) -> 
     return float(cell * unit * unit / s)
 
 
+def scene_reading_rules(scene: str | Path) -> dict[str, str]:
+    """The reading rules a scene's header says apply to it, for fingerprints: ``{"zeros": "nodata"}`` for a
+    float scene without a nodata value (0 in every band is no data since this rule came, as in integer
+    scenes; an earlier run's output of it is not resumed as this run's). Empty otherwise, or unreadable."""
+    rasterio = _rio()
+    try:
+        with rasterio.open(scene) as ds:
+            return {"zeros": "nodata"} if ds.nodata is None and np.dtype(ds.dtypes[0]).kind == "f" else {}
+    except Exception:  # noqa: BLE001 - an unreadable scene fails as its own item
+        return {}
+
+
 def _rio() -> Any:
     import rasterio
 

@@ -427,7 +427,9 @@ def predict(
         targets = {p: Path(outdir) / f"{names[p]}_{kind}.tif" for p in paths}
     else:
         targets = {p: p.parent / f"{p.stem}_{kind}.tif" for p in paths}
-    items = [Item(t.stem, p, (t,), (p,)) for p, t in targets.items()]
+    from agriseg.raster.io import scene_reading_rules
+
+    items = [Item(t.stem, p, (t,), (p,), resolved=scene_reading_rules(p)) for p, t in targets.items()]
     area = {"km2": 0.0}
 
     def work(item: Item) -> dict:

@@ -101,7 +101,12 @@ def run_jobs(
     Returns:
         One summary row per scene, in input order (failed scenes have ``status="error"``).
     """
-    items = [Item(j.output_name(), j.scene, j.outputs(), (Path(j.scene),), payload=j) for j in jobs]
+    from agriseg.raster.io import scene_reading_rules
+
+    items = [
+        Item(j.output_name(), j.scene, j.outputs(), (Path(j.scene),), resolved=scene_reading_rules(j.scene), payload=j)
+        for j in jobs
+    ]
     try:
         return run_batch(
             items,
