@@ -1,8 +1,8 @@
 """Generate a small field trial: vegetation-mask orthomosaics of several dates and its plot polygons.
 
-    python scripts/make_plot_mosaics.py demo --rows 10 --cols 10 --dates 2024-06-01 2024-06-20
+    python scripts/make_plot_mosaics.py outputs/trial --rows 10 --cols 10 --dates 2024-06-01 2024-06-20
 
-writes ``demo/trial_<date>.tif`` (1-band 0/255 vegetation mask GeoTIFFs, EPSG:32633, 1 cm pixels; plants
+writes ``outputs/trial/trial_<date>.tif`` (1-band 0/255 vegetation mask GeoTIFFs, EPSG:32633, 1 cm pixels; plants
 are discs that grow between dates) and ``demo/plots.gpkg`` (one rectangle per plot, ``plot_id`` ``R01C01``
 ..., stored in EPSG:4326 so reading it exercises reprojection).
 """

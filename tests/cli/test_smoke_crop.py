@@ -233,12 +233,14 @@ def test_plots_generated_trial_100_plots(tmp_path: Path) -> None:
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    mod.make_trial(tmp_path / "demo")  # docs/traits.md: python scripts/make_plot_mosaics.py demo
+    mod.make_trial(tmp_path / "outputs" / "trial")  # docs/traits.md: python scripts/make_plot_mosaics.py outputs/trial
+    trial = "outputs/trial"
     agriseg(
-        "crop plots demo/trial_2024-06-01.tif demo/trial_2024-06-20.tif --plots demo/plots.gpkg -o demo/plots",
+        f"crop plots {trial}/trial_2024-06-01.tif {trial}/trial_2024-06-20.tif --plots {trial}/plots.gpkg "
+        f"-o {trial}/plots",
         cwd=tmp_path,
     )
-    out = tmp_path / "demo" / "plots"
+    out = tmp_path / "outputs" / "trial" / "plots"
     rows = _summary(out / "trial_2024-06-01_plots.csv")
     assert len(rows) == 100 and all(r["status"] == "ok" for r in rows)
     growth = _summary(out / "growth.csv")
@@ -249,7 +251,8 @@ def test_plots_generated_trial_100_plots(tmp_path: Path) -> None:
     assert read_png(out / "growth.png").ndim == 3
     assert (out / "trial_2024-06-20_plots.gpkg").is_file()
     agriseg(
-        "crop plots demo/trial_2024-06-01.tif --plots demo/plots.gpkg -o demo/plots_w --window 256 --meta trial_date",
+        f"crop plots {trial}/trial_2024-06-01.tif --plots {trial}/plots.gpkg -o {trial}/plots_w --window 256 "
+        "--meta trial_date",
         cwd=tmp_path,
     )
     assert _summary(out.parent / "plots_w" / "trial_2024-06-01_plots.csv") == rows

@@ -101,7 +101,7 @@ def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: 
 @click.argument("mosaics", nargs=-1, required=True)
 @option("--plots", config=CROP_PLOTS, required=True, type=click.Path(dir_okay=False),
         help="Plot polygons (GeoPackage, GeoJSON...), or a regions CSV (id,x,y,width,height) of photos.")  # fmt: skip
-@outdir_option("Output folder: <name>_plots.gpkg and .csv per mosaic; growth.csv and growth.png over dates.")
+@outdir_option("Output folder: <name>_plots.gpkg and .csv per mosaic; growth.csv, growth_wide.csv, growth.png.")
 @option("--plot-id", config=CROP_PLOTS, show_default="plot_id, id, or the row number", help="Plot id column.")
 @_shared(CROP_PLOTS)
 @option("--window", config=CROP_PLOTS, type=int, help="Window side in pixels.")

@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 from agriseg.crop.pseudolabel.depth import (
     DepthAnythingEstimator,
@@ -156,6 +157,16 @@ def test_depth_model_that_cannot_load_is_a_clear_error(tmp_path: Path) -> None:
 
     with pytest.raises(ValueError, match="cannot load a Depth Anything model"):
         DepthAnythingEstimator(str(tmp_path / "no-such-model"))
+    # through the command: refused before its output folder is made (it left masks/, records/, overlays/)
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "a.png")
+    args = ["crop", "pseudolabel", str(tmp_path / "a.png"), "-o", str(tmp_path / "out"), "--source", "depth"]
+    res = CliRunner().invoke(main, [*args, "--depth-model", str(tmp_path / "no-such-model")])
+    assert res.exit_code in (1, 2) and "cannot load a Depth Anything model" in res.output, res.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_hub_id_without_a_network_fails_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -298,6 +298,8 @@ def pseudolabel_files(
     opts = opts or PseudoLabelConfig()
     if opts.source != "depth" and opts.depth_dir is not None:  # never read: say so rather than ignore it
         raise OptionError(f"--depth-dir {opts.depth_dir}: depth files are read with --source depth only")
+    # the depth model first: one that cannot be loaded (offline, misspelt) is a usage error that makes no folder
+    depth_src = _DepthSource(opts, Path(outdir)) if opts.source == "depth" else None
     out = ensure_outdir(outdir)  # a folder that cannot be written is a usage error, before any work
     for sub in ("masks", "records") + (("overlays",) if opts.overlays else ()) + (("plots",) if opts.plot else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -305,7 +307,6 @@ def pseudolabel_files(
     if keep is not None:
         chosen = kept_files(files, keep)
         left_out, files = len(files) - len(chosen), chosen
-    depth_src = _DepthSource(opts, out) if opts.source == "depth" else None
     names = unique_names(files)
     items = []
     for f in files:
