@@ -617,6 +617,17 @@ def test_a_zero_border_of_a_float_scene_is_no_data(tmp_path, tiny_ckpt) -> None:
     assert scene_reading_rules(tmp_path / "u16.tif") == {}
 
 
+def test_an_onnx_export_given_as_the_model_says_what_to_give(tmp_path, tiny_ckpt) -> None:
+    """`fields export -o m.onnx` then `fields predict -m m.onnx`: "not an agriseg model" of agriseg's own file."""
+    from tests.fields.synth_scenes import write_scene
+
+    write_scene(tmp_path / "s.tif", h=64, w=64)
+    res = CliRunner().invoke(main, ["fields", "export", str(tiny_ckpt), "--size", "64", "-o", str(tmp_path / "m.onnx")])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "s.tif"), "-m", str(tmp_path / "m.onnx")])
+    assert res.exit_code == 2 and "m.onnx: an ONNX file; the fields commands take" in res.output, res.output
+
+
 def test_export_names_in_capitals_are_taken(tmp_path, tiny_ckpt) -> None:
     """`fields export -o OUT.ONNX` was refused while `.TIF` and `.GPKG` outputs were taken elsewhere."""
     res = CliRunner().invoke(

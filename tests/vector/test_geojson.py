@@ -32,6 +32,19 @@ def test_fields_across_the_antimeridian_are_cut_there() -> None:
         assert abs(abs(geod.geometry_area_perimeter(g)[0]) / utm.area - 1) < 0.002
 
 
+def test_lon_lat_fields_laid_past_180_degrees_are_wrapped_and_cut() -> None:
+    """An EPSG:4326 raster from 179.98 to 180.0056 degrees gave GeoJSON longitudes of 180.0056, which RFC 7946
+    does not allow (session 71's sweep): wrapped into [-180, 180] and cut at the antimeridian."""
+    geoms = [box(179.98, -16.01, 180.005, -16.0), box(179.9, -16.0, 179.95, -15.99), box(180.01, -16, 180.02, -15.99)]
+    fc = feature_collection(geoms, [{} for _ in geoms], crs="EPSG:4326")
+    out = [shape(f["geometry"]) for f in fc["features"]]
+    for g, before in zip(out, geoms, strict=True):
+        assert g.is_valid and abs(shapely.get_coordinates(g)[:, 0]).max() <= 180.0
+        assert abs(g.area - before.area) < 1e-9  # the same cells of the grid
+    assert out[0].geom_type == "MultiPolygon" and all(p.exterior.is_ccw for p in out[0].geoms)
+    assert out[1].equals(geoms[1]) and shapely.bounds(out[2])[0] == -179.99
+
+
 def test_fields_away_from_the_antimeridian_keep_their_form() -> None:
     geoms = [box(359130, 5352340, 359230, 5352440), box(359230, 5352340, 359330, 5352440)]
     fc = feature_collection(geoms, [{}, {}], crs="EPSG:32633")

@@ -27,13 +27,23 @@ def to_wgs84(geoms: np.ndarray, crs: Any) -> np.ndarray:  # noqa: ANN401 - any C
 
     src = CRS.from_user_input(crs)
     if src.equals(CRS.from_epsg(4326)):
-        return np.asarray(geoms, dtype=object)
+        g = np.asarray(geoms, dtype=object)
+        bounds = shapely.bounds(g)  # a raster laid past 180 degrees (179.98 to 180.01): longitudes wrapped, then cut
+        if not len(g) or np.nanmax(np.abs(bounds[:, [0, 2]]), initial=0.0) <= 180.0:
+            return g
+        g = shapely.orient_polygons(g, exterior_cw=False)
+        return _cut_at_antimeridian(shapely.transform(g, lambda xy: np.column_stack([_wrap(xy[:, 0]), xy[:, 1]])))
     t = Transformer.from_crs(src, 4326, always_xy=True)
     # wound counter-clockwise where they are drawn straight: after the reprojection a ring across the
     # antimeridian has no winding shapely can compute, and the cut reads it
     g = shapely.orient_polygons(np.asarray(geoms, dtype=object), exterior_cw=False)
     g = shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
     return _cut_at_antimeridian(g)
+
+
+def _wrap(lon: np.ndarray) -> np.ndarray:
+    """Longitudes into [-180, 180] (180 stays 180)."""
+    return np.where(np.abs(lon) <= 180.0, lon, (lon + 180.0) % 360.0 - 180.0)
 
 
 def _cut_at_antimeridian(g: np.ndarray) -> np.ndarray:

@@ -323,6 +323,13 @@ def check_model(model: str | Path, sha256: str | None) -> str | None:
         raise FileNotFoundError(
             f"{model}: {'a folder, not a model file' if Path(model).is_dir() else 'model file not found'}"
         )
+    if Path(model).suffix.lower() == ".onnx":  # `fields export -o m.onnx` writes one: "not an agriseg model" puzzled
+        from agriseg.models.io import ModelLoadError
+
+        raise ModelLoadError(
+            f"{model}: an ONNX file; the fields commands take a released model's name or a .safetensors / .ckpt "
+            "file (they run it in ONNX Runtime themselves): give the model the .onnx was exported from"
+        )
     if not is_instance_model(model):
         if Path(model).suffix != ".ckpt":  # its header, before any scene (a .ckpt needs a full read: on load)
             from agriseg.models.io import read_model_config
