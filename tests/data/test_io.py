@@ -327,3 +327,23 @@ def test_phone_and_raw_photos_in_a_folder_are_said_to_be_left_out(tmp_path: Path
     with caplog.at_level("WARNING", logger="agriseg"):
         assert list_images(tmp_path) == [tmp_path / "a.jpg"]
     assert "left out 3 files (.dng, .heic) that agriseg cannot read: convert them to JPEG" in caplog.text
+
+
+def test_a_multi_page_tiff_says_only_its_first_page_is_read(tmp_path: Path, caplog) -> None:
+    """A band-per-page TIFF was segmented as a grey photo of its first page, and a stack as its first photo,
+    without a word (session 71's sweep)."""
+    import tifffile
+
+    pages = np.random.default_rng(0).integers(0, 256, (4, 6, 8)).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "pages.tif", pages, photometric="minisblack")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        arr = read_rgb(tmp_path / "pages.tif")
+    assert arr.shape == (6, 8, 3) and np.array_equal(arr[..., 0], pages[0])
+    assert "pages.tif: a TIFF of 4 pages; only the first is read" in caplog.text
+    caplog.clear()
+    with tifffile.TiffWriter(tmp_path / "overviews.tif") as tif:  # a photo and its reduced copy (an overview)
+        tif.write(np.zeros((8, 8, 3), np.uint8), photometric="rgb")
+        tif.write(np.zeros((4, 4, 3), np.uint8), photometric="rgb", subfiletype=1)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        read_rgb(tmp_path / "overviews.tif")
+    assert not caplog.text

@@ -156,6 +156,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
     try:
         with open_image(path) as im, quiet_pil(path):
             arr = _to_array(im, path)
+            if getattr(im, "n_frames", 1) > 1 and im.format == "TIFF" and (pages := _full_pages(im)) > 1:
+                log.warning("%s: a TIFF of %d pages; only the first is read", path, pages)
     except ImageReadError:
         floats = _float_colour_tiff(path)
         if floats is None:
@@ -183,6 +185,19 @@ def photo_reading_rules(path: str | Path) -> dict[str, str]:
     except Exception:  # noqa: BLE001 - an unreadable photo fails as its own item when it is read
         return {}
     return {"transparent": "black"} if alpha else {}
+
+
+def _full_pages(im: Image.Image) -> int:
+    """The pages of a TIFF at its first page's size (a stack, or bands stored page by page; not the reduced
+    copies of a cloud-optimised GeoTIFF's overviews). ``im`` is left at its first page."""
+    size, full = im.size, 0
+    try:
+        for i in range(min(getattr(im, "n_frames", 1), 64)):
+            im.seek(i)
+            full += im.size == size
+    finally:
+        im.seek(0)
+    return full
 
 
 def _float_colour_tiff(path: Path) -> np.ndarray | None:
