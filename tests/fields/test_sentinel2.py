@@ -84,3 +84,12 @@ def test_bands_described_in_another_order_are_said(descriptions: list, said: str
     """A stack of B02, B03, B04, B08 labelled so was read as R, G, B, NIR without a word (session 71)."""
     problem = s2.band_order_problem(descriptions)
     assert problem is None if said is None else said in problem, problem
+
+
+def test_a_full_l2a_stack_is_told_which_bands_to_take() -> None:
+    """A 12-band L2A stack was refused with "has 12 bands, the model needs 8" only (session 71's sweep)."""
+    names = ["B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B11", "B12"]
+    eight = s2.bands_to_take(names, 8)
+    assert "its bands 4, 3, 2, 8 are B04, B03, B02, B08: take them from each date (gdal_translate -b 4 -b 3" in eight
+    assert s2.bands_to_take(names, 4).endswith("gdal_translate -b 4 -b 3 -b 2 -b 8 IN.tif OUT.tif")
+    assert s2.bands_to_take([None] * 12, 8) == "" and s2.bands_to_take(names[:3], 8) == ""

@@ -309,9 +309,11 @@ class ScenePredictor:
         t0 = time.perf_counter()
         scene, output = Path(scene), Path(output)
         check_not_input(output, [scene])
-        from agriseg.fields.sentinel2 import band_order_problem
+        from agriseg.fields.sentinel2 import band_order_problem, bands_to_take
 
-        info = open_scene(scene, bands=self.preprocess.bands)
+        info = open_scene(scene, bands=None)
+        if info.count != self.preprocess.bands:  # a full L2A stack: which of its bands the model reads
+            open_scene(scene, bands=self.preprocess.bands, hint=bands_to_take(info.descriptions, self.preprocess.bands))
         if problem := band_order_problem(info.descriptions):  # a B, G, R stack labelled so: refused, not misread
             raise ValueError(f"{scene}: {problem}")
         warn_if_reflectance(scene, scene_offset(info, self.preprocess), info)

@@ -234,12 +234,12 @@ def scale_problems(
     return []
 
 
-# what a band's description may call each of BAND_NAMES (Sentinel-2 band ids, common names); B8A is narrow NIR
+# what a band's description may call each of BAND_NAMES (Sentinel-2 band ids, common names)
 _CALLED = {
     **dict.fromkeys(("b04", "b4", "red"), "red"),
     **dict.fromkeys(("b03", "b3", "green"), "green"),
     **dict.fromkeys(("b02", "b2", "blue"), "blue"),
-    **dict.fromkeys(("b08", "b8", "b8a", "nir"), "nir"),
+    **dict.fromkeys(("b08", "b8", "nir"), "nir"),  # B8A (narrow NIR) is another band: the models read B08
 }
 
 
@@ -252,9 +252,25 @@ def _band_called(description: str | None) -> str | None:
     named = {_CALLED[w] for w in words if w in _CALLED}
     if len(named) == 1:
         return named.pop()
-    if not named and any(re.fullmatch(r"b(0?[15679]|1[012])", w) for w in words):
+    if not named and any(re.fullmatch(r"b(0?[15679]|1[012]|8a)", w) for w in words):
         return "other"
     return None
+
+
+def bands_to_take(descriptions: Sequence[str | None], need: int) -> str:
+    """``; its bands 4, 3, 2, 8 are B04, B03, B02, B08: gdal_translate -b 4 -b 3 -b 2 -b 8 ...``: for a stack
+    of one date's Sentinel-2 bands (a full L2A stack of 12 or 13), the bands a model of ``need`` (4 or 8) bands
+    reads, when the descriptions name each once; empty otherwise."""
+    called = [_band_called(d) for d in descriptions]
+    if any(called.count(n) != 1 for n in BAND_NAMES) or need not in (BANDS_PER_WINDOW, 2 * BANDS_PER_WINDOW):
+        return ""
+    take = [called.index(n) + 1 for n in BAND_NAMES]
+    pick = " ".join(f"-b {b}" for b in take)
+    said = f"; its bands {', '.join(map(str, take))} are {', '.join(str(descriptions[b - 1]) for b in take)}: "
+    if need == BANDS_PER_WINDOW:
+        return said + f"gdal_translate {pick} IN.tif OUT.tif"
+    return said + (f"take them from each date (gdal_translate {pick}) and stack window A's then window B's "
+                   "(gdal_merge.py -separate A.tif B.tif)")  # fmt: skip
 
 
 def band_order_problem(descriptions: Sequence[str | None]) -> str | None:
@@ -283,6 +299,7 @@ __all__ = [
     "FTW_DIVISOR",
     "WindowOrder",
     "band_order_problem",
+    "bands_to_take",
     "boa_offset",
     "channels_for",
     "minmax_per_band",

@@ -88,13 +88,14 @@ def _rio() -> Any:
     return rasterio
 
 
-def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = True) -> SceneInfo:
+def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = True, hint: str = "") -> SceneInfo:
     """Open and validate a scene: existence, readability, band count, CRS, and a truncation probe.
 
     Args:
         path: GeoTIFF (or any GDAL raster).
         bands: required band count (None: any).
         require_crs: fail when the file has no CRS or no geotransform.
+        hint: added to the message of a wrong band count (what to do with this file's bands).
 
     Raises:
         FileNotFoundError: missing file.
@@ -123,7 +124,7 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
             if bands is not None and ds.count != bands:
                 what = {8: "window A R,G,B,NIR then window B R,G,B,NIR", 4: "R,G,B,NIR of one window"}.get(bands)
                 raise ValueError(
-                    f"{path}: has {ds.count} bands, the model needs {bands}" + (f" ({what})" if what else "")
+                    f"{path}: has {ds.count} bands, the model needs {bands}" + (f" ({what})" if what else "") + hint
                 )
             if require_crs and ds.crs is None:
                 raise ValueError(f"{path}: has no CRS (georeference the scene, e.g. gdal_edit.py -a_srs EPSG:...)")
