@@ -342,7 +342,7 @@ class _FakePredictor:
         return (rgb[..., 1] > 128).astype(np.uint8), np.ones(rgb.shape[:2], bool)
 
 
-@pytest.mark.parametrize(("side", "want"), [(3000, "own"), (400, "photo")])
+@pytest.mark.parametrize(("side", "want"), [(3000, "own"), (400, "photo"), (1600, "photo")])
 def test_every_window_of_a_mosaic_is_segmented_at_one_scale(side: int, want: str) -> None:
     """Each window was brought to the model's working size (800 px): windows of 2,176 px ran 2.7 times smaller,
     the edge strip larger, so a mosaic's numbers moved with --window (session 71's sweep: an empty pot got a
@@ -356,8 +356,8 @@ def test_every_window_of_a_mosaic_is_segmented_at_one_scale(side: int, want: str
         windows(np.zeros((min(w, 300), w, 3), np.uint8))
     if want == "own":
         assert all(long_side == 0 for _, long_side in seg.predictor.seen)
-    else:  # 2x for every window, as crop traits brings the 400-px photo to 800
-        assert [long_side for _, long_side in seg.predictor.seen] == [2 * w for w in (2176, 192, 1000)]
+    else:  # every window by the photo's factor, as crop traits brings the 400 (1,600) px photo to 800
+        assert [long_side for _, long_side in seg.predictor.seen] == [round(w * 800 / side) for w in (2176, 192, 1000)]
     assert seg.predictor.long_side == 800  # the photos' working size is left as it was
     seg(np.zeros((30, 40, 3), np.uint8))
     assert seg.predictor.seen[-1] == (40, 800)

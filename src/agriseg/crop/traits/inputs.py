@@ -128,6 +128,11 @@ class Segmentation(NamedTuple):
 MODEL_CROPS = {name: "peanut" for name in PACKAGED if name.split("@")[0] == "crop-weed"}
 
 
+PHOTO_MOSAIC = 2048
+"""The long side up to which a GeoTIFF given to ``crop plots`` is segmented as a photo (at the model's working
+size, as every crop command segments a photo); larger mosaics run at their own resolution."""
+
+
 class ModelSegmenter:
     """Runs the crop model (loaded on first use) by the rule of every crop command
     (:func:`agriseg.crop.predict.load_predictor`), so a photo gets the mask ``crop predict`` gives it.
@@ -179,13 +184,13 @@ class ModelSegmenter:
 
     def for_mosaic(self, height: int, width: int) -> Callable[[np.ndarray], Segmentation]:
         """The segmenter of the windows of one ``height`` x ``width`` mosaic, all at one scale, so that its
-        numbers do not depend on ``--window``: a mosaic up to the model's working size is segmented as a photo
-        of its size is (``crop traits`` gives it the same numbers), a larger one at its own resolution (a
-        window was brought to the working size, 2,176 px to 800: plants 2.7 times smaller, and by another
-        factor at the mosaic's edge)."""
+        numbers do not depend on ``--window``: a mosaic up to :data:`PHOTO_MOSAIC` px is segmented as that
+        photo is (``crop predict`` and ``crop traits`` give it the same numbers), a larger one at its own
+        resolution (each window was brought to the working size: 2,176 px to 800, plants 2.7 times smaller, and
+        by another factor at the mosaic's edge)."""
         working = self._loaded().long_side
         side = max(height, width)
-        scale = working / side if working and side <= working else 1.0
+        scale = working / side if working and side <= PHOTO_MOSAIC else 1.0
 
         def segment(rgb: np.ndarray) -> Segmentation:  # (h, w, 3) window with its context
             at = 0 if scale == 1.0 else max(1, round(max(rgb.shape[:2]) * scale))
