@@ -115,7 +115,7 @@ def run_plots(
             m,
             ((outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv")),
             (m,),
-            resolved={} if photos else _mosaic_rules(m),
+            resolved={} if photos else _mosaic_rules(m, config.window),
         )
         for m, n in names.items()
     ]
@@ -193,16 +193,19 @@ def run_plots(
     )
 
 
-def _mosaic_rules(mosaic: str | Path) -> dict[str, str]:
-    """The reading rule of an RGB mosaic, for its fingerprint: ``{"scale": "one per mosaic"}`` (its windows were
-    each brought to the model's working size before; earlier tables of RGB mosaics are not resumed as this
-    run's). Empty for a mask mosaic, whose numbers did not change, and an unreadable file (it fails as its item)."""
+def _mosaic_rules(mosaic: str | Path, window: int) -> dict[str, str]:
+    """The reading rule of an RGB mosaic whose numbers it changed, for its fingerprint: ``{"scale": "one per
+    mosaic"}`` for one larger than a ``window`` or than :data:`~agriseg.crop.traits.inputs.PHOTO_MOSAIC` (each
+    window was brought to the model's working size before: such tables are not resumed as this run's). Empty
+    for a mask mosaic, a smaller RGB one (segmented as before), and an unreadable file (it fails as its item)."""
+    from agriseg.crop.traits.inputs import PHOTO_MOSAIC
     from agriseg.raster.image import open_plain_or_geo, rasterio_or_none
 
     rio = rasterio_or_none()
     try:
         with open_plain_or_geo(rio, Path(mosaic)) as ds:
-            return {"scale": "one per mosaic"} if ds.count >= 3 else {}
+            changed = ds.count >= 3 and max(ds.height, ds.width) > min(window, PHOTO_MOSAIC)
+            return {"scale": "one per mosaic"} if changed else {}
     except Exception:  # noqa: BLE001 - an unreadable mosaic fails as its own item
         return {}
 
