@@ -8,6 +8,30 @@ from typing import Any
 __version__ = "0.1.0"
 __all__ = ["__version__", "lazy_exports"]
 
+QUIET_ENV = "AGRISEG_QUIET"
+"""Set (to 1) by ``agriseg -q``, or by a user: no progress bar and no warning, in this process and in every
+worker process it starts (they import agriseg, and so apply it too)."""
+
+
+def be_quiet_if_asked() -> bool:
+    """Apply :data:`QUIET_ENV` to this process: agriseg's log shows errors only, Python's warnings and the
+    progress bars of the libraries agriseg runs (tqdm, Hugging Face) are off. Returns whether it is set."""
+    import os
+
+    if os.environ.get(QUIET_ENV, "").strip() in ("", "0"):
+        return False
+    import logging
+    import warnings
+
+    logging.getLogger("agriseg").setLevel(logging.ERROR)
+    warnings.simplefilter("ignore")
+    for var in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS"):  # inherited by the workers too
+        os.environ.setdefault(var, "1")
+    return True
+
+
+be_quiet_if_asked()
+
 
 def lazy_exports(
     package: str, exports: Mapping[str, str], hidden: Collection[str] = (), extra: str | None = None

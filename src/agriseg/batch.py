@@ -58,6 +58,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
+from agriseg import QUIET_ENV
 from agriseg.fingerprint import EDITED, INPUTS_CHANGED, FingerprintStore, Recipe, default_store
 
 log = logging.getLogger("agriseg")
@@ -71,9 +72,6 @@ Status = Literal["ok", "skipped", "failed"]
 
 LOG_INTERVAL_S = 30.0
 """Seconds between a bar's updates when stderr is a file or a pipe (a scheduler's log), not a terminal."""
-
-QUIET_ENV = "AGRISEG_QUIET"
-"""Set (to 1) by ``agriseg -q``: no progress bar and no warning, in this process and the workers it starts."""
 
 
 def quiet() -> bool:
@@ -855,10 +853,10 @@ def run_batch(
                             raise res
                         if not expected:  # a one-output command: its error is raised as it is
                             raise res
+                        log.debug("%s: failed, where it came from:", item.source, exc_info=res)  # agriseg -v
                         if not isinstance(res, expected) and not getattr(executor, "remote", False):
                             # a bug met by one item: that item fails, named as a bug, and the batch goes on (a
                             # 12 MP photo that hit one stopped a folder that could then never finish)
-                            log.debug("%s: internal error", item.source, exc_info=res)
                             res = InternalError(f"internal error ({type(res).__name__}: {res}); this is a bug in "
                                                 "agriseg, please report it (agriseg -v shows where)")  # fmt: skip
                         msg = format_error(item, res)

@@ -28,6 +28,24 @@ def test_quiet_hides_bars_and_warnings_but_not_results(tmp_path: Path) -> None:
     assert "2 measured, 0 skipped, 0 failed" in hushed.stdout, hushed.stdout
 
 
+def test_quiet_by_its_variable_also_hides_the_log_warnings(tmp_path: Path) -> None:
+    """AGRISEG_QUIET=1 hid the bars but not agriseg's log warnings (session 71's review); the workers a command
+    starts inherit it, and apply it when they import agriseg."""
+    import os
+
+    Image.open(sorted(SAMPLES.iterdir())[0]).convert("RGB").resize((64, 48)).save(tmp_path / "a.jpg")
+    (tmp_path / "IMG_1.heic").write_bytes(b"\x00" * 16)  # said to be left out: a log warning
+    loud = _agriseg("crop", "predict", ".", "-o", "loud", cwd=tmp_path)
+    assert "left out 1 file (.heic)" in loud.stderr, loud.stderr
+    env = {**os.environ, "AGRISEG_QUIET": "1"}
+    hushed = subprocess.run([sys.executable, "-m", "agriseg", "crop", "predict", ".", "-o", "hushed"],
+                            capture_output=True, text=True, cwd=tmp_path, env=env)  # fmt: skip
+    assert hushed.returncode == 0 and hushed.stderr == "", hushed.stderr
+    probe = "import agriseg, logging, os; print(logging.getLogger('agriseg').level, os.environ['TQDM_DISABLE'])"
+    worker = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert worker.stdout.split() == ["40", "1"], worker.stderr  # ERROR, and tqdm's bars off
+
+
 def test_verbose_shows_where_an_error_came_from(tmp_path: Path) -> None:
     """Without -v an error is one line; with it, the traceback comes first (for a bug report)."""
     plain = _agriseg("crop", "predict", "nope.jpg", "-o", "out", cwd=tmp_path)
@@ -37,6 +55,10 @@ def test_verbose_shows_where_an_error_came_from(tmp_path: Path) -> None:
     assert told.returncode == 2, told.stderr
     assert "debug: the error below, where it came from:\nTraceback" in told.stderr, told.stderr
     assert told.stderr.strip().splitlines()[-1] == plain.stderr.strip().splitlines()[-1]
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8 not a photo")  # an item that fails: its traceback too
+    Image.open(sorted(SAMPLES.iterdir())[0]).convert("RGB").resize((64, 48)).save(tmp_path / "good.jpg")
+    item = _agriseg("-v", "crop", "predict", "bad.jpg", "good.jpg", "-o", "out", cwd=tmp_path)
+    assert item.returncode == 1 and "debug: bad.jpg: failed, where it came from:\nTraceback" in item.stderr, item.stderr
 
 
 def test_verbose_and_quiet_together_is_a_usage_error(tmp_path: Path) -> None:

@@ -322,10 +322,11 @@ def test_a_colour_tiff_of_floats_is_read_by_its_range(tmp_path: Path, planar: bo
 def test_phone_and_raw_photos_in_a_folder_are_said_to_be_left_out(tmp_path: Path, caplog) -> None:
     """A folder of an iPhone's HEICs beside JPEGs lost its HEICs without a word (session 71's sweep)."""
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.jpg")
-    for name in ("IMG_1.HEIC", "IMG_2.heic", "raw.DNG"):
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "IMG_3.JPG")
+    for name in ("IMG_1.HEIC", "IMG_2.heic", "raw.DNG", "IMG_3.CR2"):  # IMG_3.CR2: a RAW + JPEG pair, its JPEG read
         (tmp_path / name).write_bytes(b"\x00" * 16)
     with caplog.at_level("WARNING", logger="agriseg"):
-        assert list_images(tmp_path) == [tmp_path / "a.jpg"]
+        assert list_images(tmp_path) == [tmp_path / "IMG_3.JPG", tmp_path / "a.jpg"]
     assert "left out 3 files (.dng, .heic) that agriseg cannot read: convert them to JPEG" in caplog.text
 
 

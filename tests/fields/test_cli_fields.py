@@ -628,6 +628,30 @@ def test_an_onnx_export_given_as_the_model_says_what_to_give(tmp_path, tiny_ckpt
     assert res.exit_code == 2 and "m.onnx: an ONNX file; the fields commands take" in res.output, res.output
 
 
+@pytest.mark.parametrize("serial", [True, False])
+def test_a_scenes_warnings_reach_the_user_of_fields_map(tmp_path, tiny_ckpt, serial: bool) -> None:
+    """The baseline-offset warning of a scene was logged in a Dask worker, where nobody saw it (session 71's
+    review): each scene's warnings come back with its row and are printed once with the summary."""
+    import rasterio
+
+    from tests.fields.synth_scenes import write_scene
+
+    (tmp_path / "in").mkdir()
+    write_scene(tmp_path / "plain.tif", h=64, w=64)
+    with rasterio.open(tmp_path / "plain.tif") as src:
+        profile, values = src.profile, src.read()
+    values[:, :8, :8] = 60  # water: dark in every band
+    for name, shift in (("plain.tif", 0), ("shifted.tif", 1000)):
+        with rasterio.open(tmp_path / "in" / name, "w", **profile) as dst:
+            dst.write(values + shift)
+    args = ["fields", "map", str(tmp_path / "in"), "--outdir", str(tmp_path / "out"), "-m", str(tiny_ckpt)]
+    args += ["--serial"] if serial else ["--workers", "1", "--threads-per-worker", "1"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert res.output.count("seems left in") == 1 and "warning: " in res.output, res.output
+    assert "shifted.tif: no pixel of bands 1-3 is darker than 1000" in res.output
+
+
 def test_export_names_in_capitals_are_taken(tmp_path, tiny_ckpt) -> None:
     """`fields export -o OUT.ONNX` was refused while `.TIF` and `.GPKG` outputs were taken elsewhere."""
     res = CliRunner().invoke(

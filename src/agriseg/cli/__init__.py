@@ -89,14 +89,14 @@ def _verbosity(verbose: bool, quiet: bool) -> None:
     """``-v``: agriseg's debug log on stderr; ``-q``: no bar and no warning (here and in the workers started)."""
     import os
 
-    from agriseg.batch import QUIET_ENV
+    from agriseg import QUIET_ENV, be_quiet_if_asked
 
     log = logging.getLogger("agriseg")
     if quiet:
         os.environ[QUIET_ENV] = "1"
-        log.setLevel(logging.ERROR)
-        warnings.simplefilter("ignore")
-    elif verbose:
+    if be_quiet_if_asked():  # -q, or AGRISEG_QUIET=1 set by the user
+        return
+    if verbose:
         handler = logging.StreamHandler()  # stderr, as Python's last-resort handler writes the warnings
         handler.setFormatter(_DebugFormatter())
         log.addHandler(handler)

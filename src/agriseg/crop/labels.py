@@ -36,7 +36,7 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
         orientation = exif_orientation(im)
         arr = np.asarray(im.convert("RGB")) if mode == "colormap" else np.asarray(im)
         if mode == "binary" and im.mode == "P":
-            _warn_if_background_coloured(path, im.getpalette() or [])
+            _warn_if_background_coloured(path, im.getpalette() or [], arr)
     arr = apply_orientation(arr, orientation)
     if mode == "colormap":
         if not colormap:
@@ -71,14 +71,17 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
 _SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (once each, not once per label)
 
 
-def _warn_if_background_coloured(path: Path, palette: Sequence[int]) -> None:
+def _warn_if_background_coloured(path: Path, palette: Sequence[int], indexes: np.ndarray) -> None:
     """A palette label read in binary mode is read by index (0 = background); when index 0 is a colour and not
-    black, while black is another index, the colours seen say the opposite: say so, once per palette."""
+    black, while black is another index that pixels use (``indexes``), the colours seen say the opposite: say
+    so, once per palette (a palette padded with black past its classes is no such label)."""
     import logging
 
     first, black = tuple(palette[:3]), (0, 0, 0)
     colours = [tuple(palette[i : i + 3]) for i in range(3, min(len(palette), 3 * 256), 3)]
     if not first or first == black or black not in colours or tuple(palette) in _SAID:
+        return
+    if not (indexes == colours.index(black) + 1).any():
         return
     _SAID.add(tuple(palette))
     logging.getLogger("agriseg").warning(

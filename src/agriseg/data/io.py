@@ -606,6 +606,8 @@ def list_images(paths: PathsLike, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind
             found.sort()
             if loops:
                 log.warning("%s: left out %s, a link in a loop (no file)", p, ", ".join(sorted(loops)[:3]))
+            found_stems = {f.stem.casefold() for f in found}  # a camera's RAW + JPEG pair: its JPEG is read
+            unread = [n for n in unread if Path(n).stem.casefold() not in found_stems]
             if unread:
                 kinds = ", ".join(sorted({Path(n).suffix.lower() for n in unread}))
                 log.warning(

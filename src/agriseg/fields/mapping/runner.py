@@ -11,8 +11,10 @@ GeoParquets are merged into one fiboa GeoParquet at the end, with each field of 
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -62,7 +64,28 @@ def _run_item(item: Item) -> dict[str, Any]:
     polygons were written leaves complete (kept unless the user asked for ``--overwrite``).
     """
     job: SceneJob = item.payload
-    return run_scene(replace(job, overwrite=item.replaces(job.overwrite), keep_current=not job.overwrite))
+    with _warnings_kept() as said:
+        row = run_scene(replace(job, overwrite=item.replaces(job.overwrite), keep_current=not job.overwrite))
+    return {**row, "warnings": said} if said else row
+
+
+@contextmanager
+def _warnings_kept() -> Iterator[list[str]]:
+    """agriseg's warnings while a scene runs, kept for its row instead of printed: a Dask worker's log lines
+    never reached the user (a scene with the baseline offset left in was mapped without a word), and the
+    parent prints every row's warnings with the summary, once, wherever the scene ran."""
+    said: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            said.append(record.getMessage())
+
+    log, handler = logging.getLogger("agriseg"), Keep(logging.WARNING)
+    log.addHandler(handler)
+    try:
+        yield said
+    finally:
+        log.removeHandler(handler)
 
 
 def scene_recipe(job: SceneJob) -> Recipe:
@@ -108,7 +131,7 @@ def run_jobs(
         for j in jobs
     ]
     try:
-        return run_batch(
+        result = run_batch(
             items,
             _run_item,
             executor=executor,
@@ -119,6 +142,8 @@ def run_jobs(
             tables=tables,
             finish=finish,
         )
+        result.notes += [f"warning: {w}" for row in result for w in row.get("warnings", [])]
+        return result
     finally:  # workers stopped by a Ctrl-C leave their scenes' lock files; none of ours runs any more
         from agriseg.fields.predict import remove_unheld_lock
 
