@@ -416,6 +416,14 @@ def test_offsets_left_in_or_applied_twice_and_odd_pixels_warn(tmp_path: Path, ca
         with caplog.at_level("WARNING", logger="agriseg"):
             warn_if_reflectance(path, scene_offset(info, PreprocessConfig()), info)
         assert (said in caplog.text) if said else not caplog.text, (name, caplog.text)
+    cloudy = np.random.default_rng(1).integers(50, 3000, (3, 1200, 1200)).astype(np.uint16)
+    cloudy[:, 300:900, 300:900] = 6000  # a cloud over the centre (the one place sampled before): no offset to see
+    cloudy = np.concatenate([cloudy, cloudy + 0, cloudy[:2]])  # (8, H, W)
+    path = _scene(tmp_path / "cloudy.tif", cloudy)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        warn_if_reflectance(path, 0.0, open_scene(path, bands=8))
+    assert not caplog.text, caplog.text
     bad = open_scene(_scene(tmp_path / "bad.tif", dark.astype(np.uint16), {"BOA_ADD_OFFSET": "n/a"}), bands=8)
     with pytest.raises(ValueError, match=r"bad.tif: its tag BOA_ADD_OFFSET='n/a' is not a number"):
         scene_offset(bad, PreprocessConfig())

@@ -576,10 +576,15 @@ def warn_if_reflectance(scene: Path, offset: float = 0.0, info: SceneInfo | None
 
     from agriseg.fields.sentinel2 import scale_problems
 
+    # five samples (the centre and the middle of each quarter), so a cloud or snow over the centre is no scene
+    spots = ((0.5, 0.5), (0.25, 0.25), (0.75, 0.25), (0.25, 0.75), (0.75, 0.75))
     with rasterio.open(scene) as ds:
-        h, w = min(ds.height, 512), min(ds.width, 512)
-        window = Window((ds.width - w) // 2, (ds.height - h) // 2, w, h)
-        bands = ds.read(list(range(1, min(ds.count, 3) + 1)), window=window, masked=True)  # (<=3, h, w)
+        h, w = min(ds.height, 256), min(ds.width, 256)
+        at = {(min(max(round(fx * ds.width - w / 2), 0), ds.width - w),
+               min(max(round(fy * ds.height - h / 2), 0), ds.height - h)) for fx, fy in spots}  # fmt: skip
+        indexes = list(range(1, min(ds.count, 3) + 1))
+        samples = [ds.read(indexes, window=Window(x, y, w, h), masked=True) for x, y in sorted(at)]
+    bands = np.ma.concatenate(samples, axis=2)  # (<=3, h, w * samples)
     for problem in scale_problems(bands, offset):
         log.warning("%s: %s", scene, problem)
     if info is not None:
