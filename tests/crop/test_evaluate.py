@@ -243,3 +243,8 @@ def test_a_crop_weed_model_is_scored_on_its_classes_or_its_vegetation(tmp_path):
     saved = evaluate_model(images, labels, cw, pred_masks=tmp_path / "pred", progress=False)
     assert list(vegetation["per_class_iou"]) == ["background", "vegetation"]
     assert vegetation["miou"] == pytest.approx(saved["miou"], abs=1e-9) and vegetation["miou"] > 0.7
+    # its saved class maps with --peanut: the three classes, as `-m crop-weed --peanut` scores them
+    saved3 = evaluate_model(images, labels, CropEvaluateConfig(), pred_masks=tmp_path / "pred", peanut=True,
+                            progress=False)  # fmt: skip
+    assert list(saved3["per_class_iou"]) == ["background", "crop", "weed"]
+    assert saved3["miou"] == pytest.approx(three["miou"], abs=1e-9)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -124,6 +125,23 @@ def unpaired(images: str | Path, masks: str | Path) -> dict[str, list[str]]:
     }
 
 
+def _class_maps_model(folder: Path) -> Any:  # noqa: ANN401 - the model's ModelConfig
+    """The config of the model of more than two classes whose ``crop predict`` wrote ``folder``'s
+    ``<name>_classes.png`` (the model named in the first one's PNG text); None without such maps or model."""
+    from agriseg.crop.predict import read_model_name
+    from agriseg.models.io import LazyModel
+
+    first = next(iter(sorted(folder.glob("*_classes.png"))), None)
+    name = read_model_name(first) if first is not None else None
+    if name is None:
+        return None
+    try:
+        config = LazyModel(name, in_channels=3).config
+    except Exception:  # noqa: BLE001 - a model no longer there: the vegetation masks are scored
+        return None
+    return config if config.num_classes > 2 else None
+
+
 def format_table(res: dict) -> str:
     """A plain-text report of :func:`evaluate_folder`'s result."""
     from agriseg.batch import counted
@@ -205,8 +223,17 @@ def evaluate_model(
         cmap = parse_colormap(colormap)
     if pred_masks:
         num_classes, names = 2, ["background", "vegetation"]
+        made_by = None if label_mode == "binary" else _class_maps_model(Path(pred_masks))
+        if made_by is not None:  # a crop / weed model's folder: its class maps, scored as `-m` that model is
+            num_classes, names = made_by.num_classes, list(made_by.class_names)
+            cmap = PEANUT_CROP_WEED if peanut and num_classes == 3 else cmap
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
+            if made_by is not None:
+                classes = Path(pred_masks) / f"{stem}_classes.png"
+                if not classes.is_file():
+                    raise ValueError(f"{classes}: predicted class map not found (the folder's others have one)")
+                return read_label(classes, "index")
             mask = Path(pred_masks) / f"{stem}_mask.png"  # crop predict's name; crop pseudolabel's masks/<name>.png
             plain = Path(pred_masks) / f"{stem}.png"  # never the photo itself (--pred-masks of the photos' folder)
             given = {Path(images).resolve(), Path(masks).resolve()}  # never a photo or a label scored as itself
