@@ -13,14 +13,20 @@ QUIET_ENV = "AGRISEG_QUIET"
 worker process it starts (they import agriseg, and so apply it too)."""
 
 
+def quiet() -> bool:
+    """Whether progress bars and warnings are off (``agriseg -q``, or :data:`QUIET_ENV` set to other than 0)."""
+    import os
+
+    return os.environ.get(QUIET_ENV, "").strip() not in ("", "0")
+
+
 def be_quiet_if_asked() -> bool:
     """Apply :data:`QUIET_ENV` to this process: agriseg's log shows errors only, Python's warnings and the
     progress bars of the libraries agriseg runs (tqdm, Hugging Face) are off. Returns whether it is set."""
-    import os
-
-    if os.environ.get(QUIET_ENV, "").strip() in ("", "0"):
+    if not quiet():
         return False
     import logging
+    import os
     import warnings
 
     logging.getLogger("agriseg").setLevel(logging.ERROR)

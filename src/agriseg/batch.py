@@ -58,7 +58,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, Protocol, TypeVar, overload
 
-from agriseg import QUIET_ENV
+from agriseg import quiet
 from agriseg.fingerprint import EDITED, INPUTS_CHANGED, FingerprintStore, Recipe, default_store
 
 log = logging.getLogger("agriseg")
@@ -72,11 +72,6 @@ Status = Literal["ok", "skipped", "failed"]
 
 LOG_INTERVAL_S = 30.0
 """Seconds between a bar's updates when stderr is a file or a pipe (a scheduler's log), not a terminal."""
-
-
-def quiet() -> bool:
-    """Whether progress bars and warnings are off (``agriseg -q``, or ``AGRISEG_QUIET=1``)."""
-    return os.environ.get(QUIET_ENV, "").strip() not in ("", "0")
 
 
 def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
@@ -379,9 +374,14 @@ def _portable(work: Callable[[Item], Any], item: Item) -> Any:
 OTHER_SETTINGS = "its outputs were made with other settings"  # an item refused for its options, in its message
 
 
-def counted(n: int, word: str) -> str:
-    """``3 photos``, ``1 photo``: a count and its noun, for every summary and note (regular plurals only)."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def counted(n: int, word: str, verb: str = "") -> str:
+    """``3 photos``, ``1 photo``: a count and its noun, for every summary and note (regular plurals only);
+    with ``verb`` (``"has/have"``), the verb that agrees: ``1 name has``, ``2 names have``."""
+    said = f"{n} {word}{'' if n == 1 else 's'}"
+    if verb:
+        one, many = verb.split("/")
+        said += f" {one if n == 1 else many}"
+    return said
 
 
 def describe_os_error(err: OSError) -> str:

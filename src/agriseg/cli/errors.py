@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agriseg.batch import BatchResult, describe_memory_error, describe_os_error, interrupted, quiet
+from agriseg import quiet
+from agriseg.batch import BatchResult, describe_memory_error, describe_os_error, interrupted
 
 if TYPE_CHECKING:
     from agriseg.extras import Extra

@@ -612,7 +612,7 @@ _WARNED: set[str] = set()
 
 def warn_renamed(old: str, new: str) -> None:
     """One line on stderr, once per process: ``old`` is deprecated, use ``new``."""
-    from agriseg.batch import quiet
+    from agriseg import quiet
 
     if old not in _WARNED and not quiet():
         _WARNED.add(old)

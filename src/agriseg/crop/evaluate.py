@@ -160,10 +160,11 @@ def format_table(res: dict) -> str:
     ):
         missing = res.get(key) or []
         if missing:
-            one = len(missing) == 1
-            has, was, some = ("has", "was", "") if one else ("have", "were", "e.g. ")
+            was, some = ("was", "") if len(missing) == 1 else ("were", "e.g. ")
             shown = ", ".join(missing[:3])
-            lines.append(f"warning: {counted(len(missing), noun)} {has} {what} and {was} not scored ({some}{shown})")
+            lines.append(
+                f"warning: {counted(len(missing), noun, 'has/have')} {what} and {was} not scored ({some}{shown})"
+            )
     ignored = res.get("ignored_label_fraction", 0.0)
     if res.get("labels_only_0_255"):
         lines.append(

@@ -188,8 +188,7 @@ def score_model(
     if missing:
         from agriseg.batch import counted
 
-        has = "has" if len(missing) == 1 else "have"
-        raise ValueError(f"{spec.stems}: {counted(len(missing), 'stem')} {has} no image+label: {missing[:3]}")
+        raise ValueError(f"{spec.stems}: {counted(len(missing), 'stem', 'has/have')} no image+label: {missing[:3]}")
     m = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names)
     plain = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names) if argmax_too else None
     for s in progress_bar(stems, desc="score", unit="img", disable=not progress):

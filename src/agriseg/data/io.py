@@ -181,10 +181,15 @@ def photo_reading_rules(path: str | Path) -> dict[str, str]:
     outputs no later rule changed, and for an unreadable one."""
     try:
         with quiet_pil(path), Image.open(path) as im:
-            alpha = "A" in im.getbands() or (im.mode == "P" and "transparency" in im.info)
+            alpha = has_alpha(im)
     except Exception:  # noqa: BLE001 - an unreadable photo fails as its own item when it is read
         return {}
     return {"transparent": "black"} if alpha else {}
+
+
+def has_alpha(im: Image.Image) -> bool:
+    """Whether a PIL image has alpha: an alpha band, or a palette with transparent colours."""
+    return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
 
 
 def _full_pages(im: Image.Image) -> int:
@@ -525,10 +530,6 @@ def list_images_once(paths: PathsLike) -> list[Path]:
     return files
 
 
-def _count_files(n: int) -> str:
-    return f"{n} file{'' if n == 1 else 's'}"
-
-
 def _broken_link(path: Path) -> bool:
     """True for a symbolic link whose target is missing."""
     return path.is_symlink() and not path.exists() and not _link_loop(path)
@@ -609,10 +610,12 @@ def list_images(paths: PathsLike, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind
             found_stems = {f.stem.casefold() for f in found}  # a camera's RAW + JPEG pair: its JPEG is read
             unread = [n for n in unread if Path(n).stem.casefold() not in found_stems]
             if unread:
+                from agriseg.batch import counted
+
                 kinds = ", ".join(sorted({Path(n).suffix.lower() for n in unread}))
                 log.warning(
                     "%s: left out %s (%s) that agriseg cannot read: convert them to JPEG, PNG or TIFF first",
-                    p, _count_files(len(unread)), kinds,
+                    p, counted(len(unread), "file"), kinds,
                 )  # fmt: skip
             if not found:
                 where = _in_subfolders(p, suffixes, kind)

@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from agriseg.data.io import has_alpha
+
 log = logging.getLogger(__name__)
 GEO_SUFFIXES = {".tif", ".tiff", ".jp2"}  # read through rasterio / GDAL, georeference kept
 _RGB_NAMES = ("red", "green", "blue")
@@ -202,7 +204,7 @@ def reading_rules(path: str | Path) -> dict[str, str]:
         from PIL import Image
 
         with Image.open(p) as im:
-            if _has_alpha(im):
+            if has_alpha(im):
                 out["nodata"] = "masked"
             if im.mode == "F":
                 out["floats"] = "by range"
@@ -211,18 +213,13 @@ def reading_rules(path: str | Path) -> dict[str, str]:
     return out
 
 
-def _has_alpha(im: Any) -> bool:  # noqa: ANN401 - a PIL image
-    """Whether a PIL image has alpha: an alpha band, or a palette with transparent colours."""
-    return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
-
-
 def _alpha_valid(p: Path) -> np.ndarray | None:
     """The pixels of a PNG (or other PIL image) with alpha above 0; None without alpha or when all are."""
     from PIL import Image
 
     try:
         with Image.open(p) as im:
-            if not _has_alpha(im):
+            if not has_alpha(im):
                 return None
             rgba = im if im.mode in ("RGBA", "LA") else im.convert("RGBA")  # a palette's transparent colours
             alpha = np.asarray(rgba.getchannel("A")) > 0  # (H, W)

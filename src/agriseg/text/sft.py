@@ -304,7 +304,7 @@ def show_progress(trainer: Any) -> None:
             # on stderr with the bar (tqdm.write's default is stdout, which holds the command's result only)
             self.training_bar.write(f"step {state.global_step}/{state.max_steps}  {shown}", file=sys.stderr)
 
-    from agriseg.batch import quiet
+    from agriseg import quiet
 
     trainer.remove_callback(ProgressCallback)
     if not quiet():  # agriseg -q: neither bar nor log lines (their values are in log_history.json)

@@ -20,7 +20,7 @@ from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelChec
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
 
-from agriseg.batch import quiet
+from agriseg import quiet
 from agriseg.training.config import TrainOptions
 from agriseg.training.task import BaseTask
 

@@ -276,9 +276,8 @@ def make_synthetic(
         raise OptionError(f"--stems {stems_file}: lists no photo names")
     missing = sorted(set(names) - set(pairs))
     if missing:
-        has = "has" if len(missing) == 1 else "have"
         raise OptionError(
-            f"--stems {stems_file}: {counted(len(missing), 'name')} {has} no photo with a label: {missing[:3]}"
+            f"--stems {stems_file}: {counted(len(missing), 'name', 'has/have')} no photo with a label: {missing[:3]}"
         )
     ensure_outdir(outdir)  # a folder that cannot be written is a usage error, before any photo is made
     return write_set(
