@@ -40,6 +40,17 @@ def test_missing_labels_are_reported(tmp_path):
     assert "warning: 1 image has no label and was not scored (b.png)" in format_table(res)
 
 
+def test_strict_stops_at_a_photo_without_a_label(tmp_path):
+    """--strict scored the labelled photos and only warned about the others (exit 0): every photo, or none."""
+    _pair(tmp_path, "a", np.full((8, 8), 255, np.uint8))
+    _pair(tmp_path, "b", None)
+    _pair(tmp_path, "c", None)
+    args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--strict"]
+    res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args)])
+    assert res.exit_code == 1 and "Traceback" not in res.output, res.output
+    assert "b.png: no label of the same name in" in res.output and "(and 1 more)" in res.output
+
+
 def test_a_label_named_on_a_mac_finds_its_photo(tmp_path):
     """Labels saved on a Mac name "é" as "e" and an accent: "no image has a label of the same name"."""
     import unicodedata

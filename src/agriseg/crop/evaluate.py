@@ -40,7 +40,7 @@ def evaluate_folder(
     Raises:
         OptionError: naming the label file that holds a class id the model does not predict.
         ValueError: naming the label file whose colours match no entry of the colormap; every pair failed;
-            with ``strict``, the first pair that cannot be scored.
+            with ``strict``, the first pair that cannot be scored, or the first photo without a label.
     """
     from agriseg.batch import progress_bar
 
@@ -48,6 +48,10 @@ def evaluate_folder(
         raise OptionError(f"--masks {masks}: the photos' own folder; give the folder of the labels")
     pairs = match_pairs(images, masks)
     unmatched = unpaired(images, masks)
+    if strict and unmatched["images_without_label"]:  # --strict: every photo is scored, or none
+        missing = unmatched["images_without_label"]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise ImageReadError(f"{Path(images) / missing[0]}: no label of the same name in {masks}{more}")
     metrics = SegmentationMetrics(num_classes, boundary_ratio, 255, class_names)
     ignored = pixels = 0  # label pixels of value 255 or of colours the colormap does not list
     classes_seen = False  # a label pixel of a class other than background
