@@ -320,3 +320,27 @@ def test_a_scene_interrupted_while_its_polygons_were_written_keeps_its_probabili
     assert n2 > n  # --overwrite predicts again even where the probabilities would be kept
     assert r.invoke(main, [*run, "-m", str(m2)]).exit_code == 0
     assert len(calls) == n2  # and what it predicted is kept by the plain re-run
+
+
+def test_a_scenes_warning_is_kept_for_its_row_not_printed_twice_with_verbose() -> None:
+    """With `agriseg -v fields map --serial` a scene's warning printed as it was logged and again with the
+    summary (session 71's note): it is kept for the row only; -v's debug lines still print."""
+    import io
+    import logging
+
+    from agriseg.fields.mapping.runner import _warnings_kept
+
+    log, shown = logging.getLogger("agriseg"), io.StringIO()
+    handler = logging.StreamHandler(shown)
+    log.addHandler(handler)
+    level, log.level = log.level, logging.DEBUG
+    try:
+        with _warnings_kept() as said:
+            log.warning("scene a: offset left in")
+            log.debug("reading scene a")
+        log.warning("after the scene")
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+    assert said == ["scene a: offset left in"]
+    assert shown.getvalue().splitlines() == ["reading scene a", "after the scene"]

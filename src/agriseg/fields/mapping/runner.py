@@ -80,12 +80,20 @@ def _warnings_kept() -> Iterator[list[str]]:
         def emit(self, record: logging.LogRecord) -> None:
             said.append(record.getMessage())
 
+    def below_warning(record: logging.LogRecord) -> bool:  # -v's debug lines still print as the scene runs
+        return record.levelno < logging.WARNING
+
     log, handler = logging.getLogger("agriseg"), Keep(logging.WARNING)
+    shown = list(log.handlers)  # -v's handler: a warning printed now would print again with the summary
+    for h in shown:
+        h.addFilter(below_warning)
     log.addHandler(handler)
     try:
         yield said
     finally:
         log.removeHandler(handler)
+        for h in shown:
+            h.removeFilter(below_warning)
 
 
 def scene_recipe(job: SceneJob) -> Recipe:
