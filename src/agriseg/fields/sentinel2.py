@@ -193,6 +193,10 @@ OFFSET_FLOOR = 1000
 """L2A digital numbers of processing baseline 04.00 on carry +1000 (``BOA_ADD_OFFSET`` -1000): their darkest
 pixels (water, shadow: reflectance under 0.05, DN under 500 without it) never fall below 1000."""
 
+CLOUD_FLOOR = 4000
+"""Visible bands whose darkest percent is still above this (0.3 reflectance with the offset taken off) are
+cloud or snow wherever the scene was sampled: no land pixel tells whether the offset was left in."""
+
 
 def scale_problems(
     bands: np.ndarray, offset: float = 0.0, fixes: tuple[str, str] = ("--offset apply", "--offset none")
@@ -203,6 +207,7 @@ def scale_problems(
     - 8-bit values, or 0-1 reflectance;
     - digital numbers (of any type) whose darkest percent is still above :data:`OFFSET_FLOOR` while no offset
       is applied (``offset`` 0): the +1000 of baseline 04.00 left in, every pixel 0.1 reflectance too bright;
+    - darkest percent above :data:`CLOUD_FLOOR`: cloud or snow over every part sampled (not the offset);
     - an offset to apply (``offset`` < 0: a tag or ``--offset apply``) that takes over 5 % of the pixels to 0
       or below: data harmonised already, whose tags were copied.
 
@@ -222,6 +227,9 @@ def scale_problems(
     if not positive:
         return []
     darkest = min(float(np.percentile(v, 1)) for v in positive)
+    if darkest >= CLOUD_FLOOR:
+        return [f"no pixel of bands 1-{len(values)} is darker than {CLOUD_FLOOR} (1st percentile {round(darkest)}) "
+                "where the scene was sampled: cloud or snow, under which no field is found"]  # fmt: skip
     if offset == 0 and darkest >= OFFSET_FLOOR:
         return [f"no pixel of bands 1-{len(values)} is darker than {OFFSET_FLOOR} (1st percentile "
                 f"{round(darkest)}): the +1000 of Sentinel-2 processing baseline 04.00 (from 25 January 2022) "
