@@ -372,6 +372,7 @@ def _portable(work: Callable[[Item], Any], item: Item) -> Any:
 
 
 OTHER_SETTINGS = "its outputs were made with other settings"  # an item refused for its options, in its message
+OTHER_FILE = "outputs of the same name were made from another file"  # one refused for its inputs, in its message
 
 
 def counted(n: int, word: str, verb: str = "") -> str:
@@ -880,9 +881,11 @@ def run_batch(
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
-            # every item refused for other options (not for an edited output or input): the tables still
-            # describe the run that made the outputs
-            refused = bool(result.outcomes) and all(OTHER_SETTINGS in (o.error or "") for o in result.outcomes)
+            # every item refused for other options or other input files (not for an edited output): the
+            # outputs stand as they were, and the tables still describe the run that made them
+            refused = bool(result.outcomes) and all(
+                OTHER_SETTINGS in (o.error or "") or OTHER_FILE in (o.error or "") for o in result.outcomes
+            )
             if finish is not None and refused and tables and all(Path(t).is_file() for t in tables):
                 shown = ", ".join(str(t) for t in tables)
                 result.notes.append(f"{shown}: left as an earlier run wrote them (this run made nothing)")
@@ -994,7 +997,7 @@ def _plan(
             # its row never shows values read from a file someone else wrote there
         elif verdict.state == "changed" and INPUTS_CHANGED in verdict.detail:  # another file's outputs, same name
             msg = (
-                f"{item.source}: outputs of the same name were made from another file ({verdict.detail}); "
+                f"{item.source}: {OTHER_FILE} ({verdict.detail}); "
                 "use --overwrite to redo them from this one, or another output folder"
             )  # its row never shows the other file's values
         elif verdict.state == "changed":

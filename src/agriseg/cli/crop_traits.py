@@ -12,6 +12,7 @@ from agriseg.cli.options import (
     CROP_PLOTS,
     CROP_TRAITS,
     Decorator,
+    bands_option,
     batch_options,
     config_from_params,
     memory_check_option,
@@ -102,9 +103,11 @@ def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: 
 @option("--plots", config=CROP_PLOTS, required=True, type=click.Path(dir_okay=False),
         help="Plot polygons (GeoPackage, GeoJSON...), or a regions CSV (id,x,y,width,height) of photos.")  # fmt: skip
 @outdir_option("Output folder: <name>_plots.gpkg and .csv per mosaic; growth.csv, growth_wide.csv, growth.png.")
-@option("--plot-id", config=CROP_PLOTS, show_default="plot_id, id, or the row number", help="Plot id column.")
+@option("--plot-id", config=CROP_PLOTS, show_default="plot_id, id, name (any case), or the row number",
+        help="Plot id column.")  # fmt: skip
 @_shared(CROP_PLOTS)
 @option("--window", config=CROP_PLOTS, type=int, help="Window side in pixels.")
+@bands_option()
 @batch_options()
 @friendly_errors
 def plots(mosaics: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: object) -> None:

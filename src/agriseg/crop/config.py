@@ -149,7 +149,8 @@ class PlotsConfig(StrictModel):
     """``agriseg crop plots``: per-plot statistics of orthomosaics."""
 
     plots: str  # plot polygons: GeoPackage, GeoJSON, GeoParquet, Shapefile, ... in any CRS
-    plot_id: str | None = None  # id column; default: plot_id, id, or the row number
+    plot_id: str | None = None  # id column; default: plot_id, id, name (any case), or the row number
+    bands: tuple[int, int, int] | None = None  # RGB mosaic bands read as red, green, blue (default: by description)
     model_name: str = "default"  # for RGB mosaics
     window: int = Field(2048, ge=64)  # mosaics are read in windows of this side
     margin: int = Field(64, ge=0)  # context read around each window of an RGB mosaic before segmenting it

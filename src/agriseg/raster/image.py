@@ -62,16 +62,18 @@ def open_plain_or_geo(rio: Any, path: Path) -> Any:  # noqa: ANN401 - rasterio m
         return rio.open(path)
 
 
-def _pick_bands(
+def pick_rgb_bands(
     descriptions: Sequence[str | None],
     count: int,
     bands: Sequence[int] | None,
     p: Path,
     colours: Sequence[str] = (),
+    said: list[str] | None = None,
 ) -> list[int]:
     """1-based band indexes to read as R, G, B: ``bands`` if given, else bands described red / green / blue,
     else the bands whose colour interpretation is red / green / blue (``colours``: rasterio's ``colorinterp``
-    names), else the first three (with a warning when more bands than R, G, B and an alpha band are there)."""
+    names), else the first three (with a warning when more bands than R, G, B and an alpha band are there:
+    logged, or added to ``said`` when given)."""
     if bands:
         if len(bands) != 3 or any(b < 1 or b > count for b in bands):
             raise ValueError(f"{p}: --bands needs three band numbers in 1..{count}, got {list(bands)}")
@@ -81,15 +83,21 @@ def _pick_bands(
         return [desc.index(n) + 1 for n in _RGB_NAMES]
     if (by_colour := _colour_bands(desc, colours)) is not None:  # a BGR raster labelled as such: R, G, B
         return by_colour
-    extra = count - 3 - ("alpha" in [c.lower() for c in colours])
+    extra = count - 3 - has_alpha_band(colours)
     if extra > 0 and not any(desc):
-        log.warning(
-            "%s: %d bands without descriptions or colours read as R, G, B (bands 1-3); give --bands if not "
-            "(e.g. --bands 4,3,2 for Sentinel-2 in band order)",
-            p,
-            count,
-        )
+        text = (f"{p}: {count} bands without descriptions or colours read as R, G, B (bands 1-3); give --bands if "
+                "not (e.g. --bands 3,2,1 for a multispectral camera's blue, green, red, red edge, NIR; --bands "
+                "4,3,2 for Sentinel-2 in band order)")  # fmt: skip
+        if said is None:
+            log.warning(text)
+        else:
+            said.append(text)
     return [1, 2, 3] if count >= 3 else [1] * 3
+
+
+def has_alpha_band(colours: Sequence[str]) -> bool:
+    """Whether a raster's colour interpretations (rasterio's ``colorinterp`` names) declare an alpha band."""
+    return "alpha" in [c.lower() for c in colours]
 
 
 def _colour_bands(desc: Sequence[str], colours: Sequence[str]) -> list[int] | None:
@@ -147,7 +155,7 @@ def read_image_valid(
                 index = src.read(1)  # (H, W) colour numbers
                 arr = _palette_lut(src.colormap(1), int(index.max(initial=0)))[index]  # (H, W, 3) their colours
                 return arr, geo, _valid_or_none(src.read_masks(1) > 0)
-            idx = _pick_bands(src.descriptions, src.count, bands, p, [c.name for c in src.colorinterp])
+            idx = pick_rgb_bands(src.descriptions, src.count, bands, p, [c.name for c in src.colorinterp])
             arr = np.moveaxis(src.read(idx), 0, -1)  # (3, H, W) -> (H, W, 3)
             valid = src.read_masks(idx).min(axis=0) > 0  # (H, W): no band of the three is nodata there
         if not valid.all():  # a nodata value (9999, NaN) neither sets the range of the values nor fails them

@@ -149,12 +149,15 @@ def _probe(ds: rasterio.DatasetReader, path: Path) -> None:
             raise ValueError(f"{path}: cannot read its last pixels: the file is truncated or corrupt ({err})") from err
 
 
-def read_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
-    """Read ``(C, y1 - y0, x1 - x0)`` from an open dataset; read errors name the file and window."""
+def read_window(
+    ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x0: int, x1: int, bands: list[int] | None = None
+) -> np.ndarray:
+    """Read ``(C, y1 - y0, x1 - x0)`` from an open dataset (``bands``: these 1-based bands, else all); read
+    errors name the file and window."""
     from rasterio.windows import Window
 
     try:
-        return np.asarray(ds.read(window=Window(x0, y0, x1 - x0, y1 - y0)))
+        return np.asarray(ds.read(bands, window=Window(x0, y0, x1 - x0, y1 - y0)))
     except Exception as err:
         raise ValueError(
             f"{path}: cannot read rows {y0}-{y1}, cols {x0}-{x1}: truncated or corrupt file ({err})"

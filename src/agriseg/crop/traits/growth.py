@@ -7,7 +7,8 @@ photos without georeference, measured as ``crop traits`` measures them (:func:`p
 CSV is written. With two or more dates: ``growth.csv`` (one row per plot and date), ``growth_wide.csv`` (one
 row per plot, one column per date) and ``growth.png`` (green fraction over time), see :func:`write_growth`.
 The date of a mosaic comes from its file name: the ``date`` field of the ``meta`` template, or else the
-first ``YYYY-MM-DD`` / ``YYYYMMDD`` in the name; mosaics without a date are ordered as given.
+first ``YYYY-MM-DD`` / ``YYYYMMDD`` / ``DD.MM.YYYY`` in the name, else in its folder's name (a project's
+``2024-06-01/odm_orthophoto.tif``); mosaics without a date are ordered as given.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
         if not dates:
             raise ValueError(f"{path}: the template {template!r} has no date field")
         return dates[0]
-    return name_date(path.stem)
+    # a mosaic named by its software (odm_orthophoto.tif) in a folder named by its flight (2024-06-01/)
+    return name_date(path.stem) or name_date(path.parent.name)
 
 
 # agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
@@ -59,8 +61,11 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # 13: mosaics' tables and GeoPackages rounded to 6 significant digits like every other table; 14: dates as
 # YYYY_MM_DD and times after a date in file names; 15: --join by the exact distance between pieces (any
 # direction, gaps of at most --join px), mean hue never 360, geodesic pixel areas of EPSG:4326 mosaics; 16: a
-# one-band mask's nodata 0 read as its background (it came one commit after 15, which kept the wrong values)
-ALGORITHM = "16"
+# one-band mask's nodata 0 read as its background (it came one commit after 15, which kept the wrong values);
+# 17: plots partly outside the mosaic's data say so (status, coverage), no plant count without data, the plots
+# file's own columns kept, a band 4 is alpha only when declared so, colour bands by description, dates of
+# DD.MM.YYYY names and of a mosaic's folder
+ALGORITHM = "17"
 
 
 @batch_keywords
@@ -92,7 +97,7 @@ def run_plots(
     segment.check()
     names = unique_names(files)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
-    overlap = None
+    overlap = numbered = None
     if photos:
         from agriseg.config import OptionError
         from agriseg.crop.traits.regions import overlaps
@@ -100,15 +105,22 @@ def run_plots(
 
         if config.plot_id:  # it would be silently ignored: a regions CSV has one id column
             raise OptionError(f"--plot-id: {config.plots} is a regions CSV, whose ids are its 'id' column")
+        if config.bands:
+            raise OptionError(f"--bands: {config.plots} is a regions CSV of photos, read as photos (RGB)")
         overlap = overlaps(read_regions_option(config.plots, "--plots"))  # a bad file stops the batch first
     else:
         from agriseg.config import OptionError
         from agriseg.crop.traits.orthomosaic import read_plots
 
         try:
-            read_plots(config.plots, None, config.plot_id)  # a bad file stops the batch first, not every mosaic
+            given_plots = read_plots(config.plots, None, config.plot_id)  # a bad file stops the batch first
         except ValueError as err:
             raise OptionError(f"--plots {err}") from None
+        if given_plots.attrs["id_column"] is None:  # ids the user cannot join back to the trial design
+            others = ", ".join(c for c in given_plots.columns if c not in ("plot_id", "geometry")) or "none"
+            numbered = (f"warning: {config.plots}: no plot id column (plot_id, id, name, any case), so the plots "
+                        f"are numbered 1-{len(given_plots)} in file order; give --plot-id COLUMN "
+                        f"(columns: {others})")  # fmt: skip
     items = [
         Item(
             n,
@@ -166,12 +178,14 @@ def run_plots(
         result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
         if overlap:
             result.notes.append(f"warning: {config.plots}: {overlap}")
+        if numbered:
+            result.notes.append(numbered)
         done = measured_now(list(result))  # not the records made with other settings (kept)
         if len(done) < 2:
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
         else:
             dated = [(r["date"], r["file"], [{"id": x["plot_id"], **x} for x in r["rows"]]) for r in done]
-            fields = ("id", "status", "green_fraction", "green_area_index", "plant_count")
+            fields = ("id", "status", "coverage", "green_fraction", "green_area_index", "plant_count")
             keep = lambda k: k in fields or k.startswith("plant_area")  # noqa: E731  (photos: plant_area_px2)
             dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
             written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
@@ -390,8 +404,8 @@ def _finite(value: Any) -> TypeGuard[float]:
 
 def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) -> list[str]:
     """Warnings about photos the growth rates cannot use: undated ones, and several of one date."""
-    out = [f"warning: {f}: no date in its name; in the growth tables after the dated photos, without rates"
-           for d, f, _ in dated if d is None]  # fmt: skip
+    out = [f"warning: {f}: no date in its name (2024-06-01, 20240601 or 01.06.2024; --meta reads other forms); in "
+           "the growth tables after the dated ones, without rates" for d, f, _ in dated if d is None]  # fmt: skip
     by_date: dict[str, list[str]] = {}
     for d, f, _ in dated:
         if d is not None:

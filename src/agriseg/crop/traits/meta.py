@@ -6,7 +6,8 @@ the name. A field called ``date`` (or ending in ``date``) is parsed as a date an
 template that does not match the whole name is looked for inside it, so ``date`` finds the date of
 ``tray_2024-06-01``. A field called ``_`` is matched but not kept. Without a template,
 :func:`name_date` finds the first valid ``YYYY-MM-DD`` (or ``YYYY_MM_DD``) in a name, else the first valid
-``YYYYMMDD``, with the time that follows it as ``T0930`` or ``_093000``.
+``YYYYMMDD``, else the first valid ``DD.MM.YYYY`` (or ``YYYY.MM.DD``), with the time that follows it as
+``T0930`` or ``_093000``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from pathlib import Path
 DATE_PART = r"(?:\d{4}_\d{2}_\d{2}(?:_\d{6})?|\d{8}_\d{6}|\d[\d.\-T:]*\d)"
 _DASHED = re.compile(r"(?<!\d)(\d{4}([-_])\d{2}\2\d{2})(?!\d)")  # 2024-06-01, 2024_06_01
 _EIGHT_DIGITS = re.compile(r"(?<!\d)(\d{8})(?!\d)")
+# 15.06.2024 (day first, as dotted dates are written) and 2024.06.15; not inside a longer dotted number
+_DOTTED = re.compile(r"(?<![\d.])(\d{2}\.\d{2}\.\d{4}|\d{4}\.\d{2}\.\d{2})(?![\d.]*\d)")
 # a time after a date in a name: T0930, T09-30, T093000, T09-30-00, or _093000 (six digits: a plot id 0930 is not one)
 _TIME = re.compile(r"(?:T(\d{2})-?(\d{2})(?:-?(\d{2}))?|[_-](\d{2})(\d{2})(\d{2}))(?!\d)")
 YEARS = (1900, 2199)  # an eight-digit run outside these years is a number (a barcode, a plant id), not a date
@@ -138,9 +141,21 @@ def _is_date(text: str) -> bool:
 
 def name_date(stem: str) -> str | None:
     """The date in a file name, ISO 8601, or None: the first ``YYYY-MM-DD`` that is a date, else the first
-    ``YYYYMMDD`` that is one (a year within :data:`YEARS`), so ``P_10000123_2024-06-01`` is dated 2024-06-01
-    and ``tray_2024-02-30_2024-03-01`` 2024-03-01, as ``--meta date`` reads them."""
-    for rx in (_DASHED, _EIGHT_DIGITS):
+    ``YYYYMMDD``, else the first ``DD.MM.YYYY`` or ``YYYY.MM.DD`` that is one (a year within :data:`YEARS`),
+    so ``P_10000123_2024-06-01`` is dated 2024-06-01, ``tray_2024-02-30_2024-03-01`` 2024-03-01 and
+    ``tray_15.06.2024`` 2024-06-15, as ``--meta date`` reads them."""
+    return _first_date(stem, (_DASHED, _EIGHT_DIGITS, _DOTTED))
+
+
+def dotted_date(stem: str) -> bool:
+    """Whether :func:`name_date` dates ``stem`` by a dotted date (``15.06.2024``) alone, which earlier versions
+    read as no date: a fingerprint rule, so their undated outputs are not resumed as this run's."""
+    return name_date(stem) is not None and _first_date(stem, (_DASHED, _EIGHT_DIGITS)) is None
+
+
+def _first_date(stem: str, patterns: tuple[re.Pattern[str], ...]) -> str | None:
+    """:func:`name_date` with these patterns, in this order."""
+    for rx in patterns:
         for m in rx.finditer(stem):
             if _is_date(m.group(1)):
                 day = parse_date(m.group(1).replace("_", "-"))

@@ -1,14 +1,17 @@
 """Per-plot statistics of drone orthomosaics, read in windows so a mosaic of any size fits in memory.
 
-The mosaic is a GeoTIFF: one band (a vegetation mask, > 0 = vegetation, e.g. a predicted mosaic) or RGB(A)
-8-bit (segmented window by window with the crop model, each window read with some context around it). The
+The mosaic is a GeoTIFF: one band (a vegetation mask, > 0 = vegetation, e.g. a predicted mosaic) or a colour
+mosaic (segmented window by window with the crop model, each window read with some context around it): its
+bands described or coloured red, green, blue, else bands 1-3 (``bands`` picks others: a multispectral mosaic),
+read as every agriseg reader reads pixels (integers by their bit depth, floats by their range). The
 plots are polygons in any vector format and CRS (reprojected to the mosaic's). The mosaic is walked in
 windows placed by :func:`agriseg.tiling.window_starts`; each pixel is counted once, in the window whose
 core holds it. A pixel belongs to every plot that holds its centre: overlapping plots (a plot nested in
 another) are each measured on their own full area, by walking the mosaic once per layer of plots that do
 not overlap (:func:`plot_layers`; one walk when no plots overlap).
-Pixels outside the mosaic, under the mosaic's nodata value or transparent (alpha 0) are not counted; a one-band
-mask whose nodata is 0 (its background) reads 0 as background, with a warning.
+Pixels outside the mosaic, under the mosaic's nodata value or transparent (a band declared alpha, or GDAL's
+mask) are not counted; a plot with data on less than 99 % of its area is ``partly outside``, with a warning
+naming it. A one-band mask whose nodata is 0 (its background) reads 0 as background, with a warning.
 
 Per plot: pixels, area, green fraction, gap fraction, green area index (:mod:`~agriseg.crop.traits.gai`)
 and plant count: the 8-connected vegetation components inside the plot with at least ``min_plant_size``
@@ -29,18 +32,28 @@ from skimage import measure
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.inputs import Segmentation
+from agriseg.raster.image import has_alpha_band, pick_rgb_bands
 from agriseg.raster.io import open_scene, pixel_area_m2, read_window
 from agriseg.tiling import window_starts
 
 Segment = Callable[[np.ndarray], Segmentation]
 
 
+# id columns looked for when --plot-id is not given, in this order, by name in any case, "_", "-" or " " left out
+ID_COLUMNS = ("plotid", "plot", "id", "name", "plotname", "label")
+
+
 def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
-    """Plot polygons reprojected to ``crs``, with a unique ``plot_id`` column.
+    """Plot polygons reprojected to ``crs``, with a unique ``plot_id`` column first and the file's other
+    columns after it (one that agriseg's tables also write is prefixed ``input_``).
+
+    The id column is ``plot_id`` if given, else the first of :data:`ID_COLUMNS` the file has, else the row
+    number (``gdf.attrs["id_column"]`` says which: None for row numbers).
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: unreadable file, no CRS, no polygons, duplicate ids or a missing id column.
+        ValueError: unreadable file, no CRS, no plots, geometries other than polygons, duplicate ids or a
+            missing id column.
     """
     import geopandas as gpd
 
@@ -54,17 +67,39 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
         raise ValueError(f"{path}: has no plots")
     if gdf.crs is None:
         raise ValueError(f"{path}: has no CRS (set one, e.g. ogr2ogr -a_srs EPSG:...)")
-    col = plot_id or next((c for c in ("plot_id", "id") if c in gdf.columns), None)
+    kinds = gdf.geometry.dropna().geom_type
+    other = kinds[~kinds.isin(["Polygon", "MultiPolygon"])]
+    if len(other):  # a point is measured as the one pixel under it
+        kind = other.iloc[0]
+        raise ValueError(
+            f"{path}: plots must be polygons, found {kind} ({len(other)} of {len(gdf)}; give plot polygons, e.g. "
+            'buffered points: ogr2ogr -dialect SQLite -sql "SELECT ST_Buffer(geometry, 0.5), * FROM layer" '
+            "out.gpkg in.gpkg)"
+        )
+    by_key = {_key(c): c for c in reversed(list(gdf.columns)) if c != gdf.geometry.name}
+    col = plot_id or next((by_key[k] for k in ID_COLUMNS if k in by_key), None)
     if col is None:
         ids = [str(i) for i in range(1, len(gdf) + 1)]
     elif col not in gdf.columns:
         raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(map(str, gdf.columns))})")
     else:
         ids = gdf[col].astype(str).tolist()
-    if len(set(ids)) != len(ids):
-        raise ValueError(f"{path}: plot ids in {col!r} are not unique")
+    seen: dict[str, int] = {}
+    for row, i in enumerate(ids, start=1):
+        if i in seen:
+            raise ValueError(f"{path}: plot ids in {col!r} are not unique: {i!r} is in rows {seen[i]} and {row}")
+        seen[i] = row
     gdf = gdf.to_crs(crs) if crs is not None else gdf
-    return gpd.GeoDataFrame({"plot_id": ids}, geometry=gdf.geometry.values, crs=gdf.crs)
+    kept = {f"input_{c}" if c in PLOT_COLUMNS else str(c): gdf[c].values for c in gdf.columns
+            if c not in (col, gdf.geometry.name)}  # fmt: skip
+    out = gpd.GeoDataFrame({"plot_id": ids, **kept}, geometry=gdf.geometry.values, crs=gdf.crs)
+    out.attrs["id_column"] = col
+    return out
+
+
+def _key(name: object) -> str:
+    """A column name as :data:`ID_COLUMNS` spells it: ``Plot_ID`` -> ``plotid``."""
+    return "".join(ch for ch in str(name).lower() if ch not in "_- ")
 
 
 def _cores(length: int, window: int) -> list[tuple[int, int]]:
@@ -77,9 +112,14 @@ class _Vegetation:
     """Reads the vegetation and valid pixels of one window of an open mosaic."""
 
     def __init__(
-        self, ds: Any, path: Path, margin: int, segment: Segment | None, warnings: list[str] | None = None
+        self,
+        ds: Any,
+        path: Path,
+        config: PlotsConfig,
+        segment: Segment | None,
+        warnings: list[str] | None = None,
     ) -> None:
-        self.ds, self.path, self.margin, self.segment = ds, path, margin, segment
+        self.ds, self.path, self.margin, self.segment = ds, path, config.margin, segment
         self.rgb = ds.count >= 3
         self.nodata = ds.nodata
         if not self.rgb and self.nodata == 0:  # GDAL and QGIS tools often write masks so
@@ -87,10 +127,17 @@ class _Vegetation:
             if warnings is not None:
                 warnings.append(f"{path}: declares nodata 0, which is also the mask's background; 0 is read as "
                                 "background (pixels outside the mosaic's footprint count as bare ground)")  # fmt: skip
-        if self.rgb and ds.dtypes[0] != "uint8":
-            raise ValueError(f"{path}: an RGB mosaic must be 8-bit, this one is {ds.dtypes[0]}")
         if self.rgb and segment is None:
             raise ValueError(f"{path}: an RGB mosaic needs a model to segment it")
+        from rasterio.enums import MaskFlags
+
+        colours = [c.name for c in ds.colorinterp]
+        # the bands described (or coloured) red, green, blue; a band 4 is alpha only when declared so (a
+        # multispectral mosaic's band 4 is data: read as alpha, its zeros were left out of every plot)
+        self.bands = (
+            pick_rgb_bands(ds.descriptions, ds.count, config.bands, path, colours, warnings) if self.rgb else [1]
+        )
+        self.masked = has_alpha_band(colours) or any(f != [MaskFlags.all_valid] for f in ds.mask_flag_enums)
 
     def __call__(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
         """(vegetation, valid) boolean ``(y1 - y0, x1 - x0)``."""
@@ -99,15 +146,22 @@ class _Vegetation:
             band = read_window(ds, self.path, y0, y1, x0, x1)[0]
             valid = np.isfinite(band) if nodata is None or np.isnan(nodata) else band != nodata
             return (band > 0) & valid, valid
+        from rasterio.windows import Window
+
+        from agriseg.data.io import scale_to_uint8
+
         m = self.margin
         ya, yb, xa, xb = max(0, y0 - m), min(ds.height, y1 + m), max(0, x0 - m), min(ds.width, x1 + m)
-        data = read_window(ds, self.path, ya, yb, xa, xb)  # (C, h, w)
+        data = read_window(ds, self.path, ya, yb, xa, xb, self.bands)  # (3, h, w)
         core = (slice(y0 - ya, y1 - ya), slice(x0 - xa, x1 - xa))
-        valid = data[3][core] > 0 if ds.count >= 4 else np.ones((y1 - y0, x1 - x0), bool)
-        if nodata is not None and not np.isnan(nodata):
-            valid &= ~(data[:3][(slice(None), *core)] == nodata).all(0)
+        valid = np.ones((y1 - y0, x1 - x0), bool)
+        if self.masked:  # GDAL's mask of the mosaic: its alpha band, internal mask or nodata (all bands nodata)
+            valid = ds.dataset_mask(window=Window(x0, y0, x1 - x0, y1 - y0)) > 0
+        if data.dtype.kind == "f":
+            data = np.where(np.isfinite(data), data, 0)  # NaN outside the footprint: not counted (nodata)
         assert self.segment is not None
-        classes = self.segment(np.ascontiguousarray(data[:3].transpose(1, 2, 0))).classes
+        rgb = scale_to_uint8(np.ascontiguousarray(data.transpose(1, 2, 0)), self.path)  # (h, w, 3) by bit depth
+        classes = self.segment(rgb).classes
         return (classes[core] > 0) & valid, valid
 
 
@@ -129,9 +183,10 @@ def plot_stats(
         warnings: collects what the user should know about the mosaic (naming it).
 
     Returns:
-        A GeoDataFrame in the mosaic's CRS: ``plot_id``, ``status`` (``ok``, ``outside mosaic``, ``empty``),
-        ``pixels``, ``area_m2``, ``green_fraction``, ``gap_fraction``, ``green_area_index``,
-        ``gai_saturated``, ``plant_count``, geometry.
+        A GeoDataFrame in the mosaic's CRS: ``plot_id``, ``status`` (``ok``, ``partly outside``, ``outside
+        mosaic``, ``empty``), ``coverage`` (share of the plot with data, 0-1), ``pixels``, ``area_m2``,
+        ``green_fraction``, ``gap_fraction``, ``green_area_index``, ``gai_saturated``, ``plant_count`` (empty
+        without data), the plots file's own columns, geometry.
     """
     import rasterio
     from rasterio import features, windows
@@ -150,7 +205,8 @@ def plot_stats(
         ) from None
     plots = read_plots(config.plots, info.crs, config.plot_id)
     n_plots = len(plots)
-    pixels = np.zeros(n_plots + 1, np.int64)
+    pixels = np.zeros(n_plots + 1, np.int64)  # per plot (index 0: no plot): pixels with data
+    placed = np.zeros(n_plots + 1, np.int64)  # pixels of the mosaic's grid, with data or not
     green = np.zeros(n_plots + 1, np.int64)
     comp_area: list[np.ndarray] = []  # per window: area of each local component
     comp_plot: list[np.ndarray] = []  # per window: plot index of each local component
@@ -161,7 +217,7 @@ def plot_stats(
     rows, cols = _cores(info.height, config.window), _cores(info.width, config.window)
     with rasterio.open(path) as ds:
         at_scale = getattr(segment, "for_mosaic", None)  # the model: one scale for the whole mosaic
-        veg_of = _Vegetation(ds, path, config.margin, at_scale(ds.height, ds.width) if at_scale else segment, warnings)
+        veg_of = _Vegetation(ds, path, config, at_scale(ds.height, ds.width) if at_scale else segment, warnings)
         n_layers = int(layer_of.max()) + 1 if n_plots else 1
         bar = progress_bar(total=n_layers * len(rows) * len(cols), desc=path.name, unit="win", disable=not progress)
         for layer in range(n_layers):
@@ -182,6 +238,7 @@ def plot_stats(
                     if shapes:
                         pid = features.rasterize(shapes, out_shape=pid.shape, transform=tf, fill=0, dtype="int32")
                     veg, valid = veg_of(y0, y1, x0, x1)
+                    placed += np.bincount(pid.ravel(), minlength=n_plots + 1)
                     pid[~valid] = 0
                     pixels += np.bincount(pid.ravel(), minlength=n_plots + 1)
                     green += np.bincount(pid[veg].ravel(), minlength=n_plots + 1)
@@ -201,7 +258,10 @@ def plot_stats(
                 bottom = new_bottom
         bar.close()
     counts = _plant_counts(comp_area, comp_plot, edges, n_comp, n_plots, config.min_plant_size)
-    return _table(plots, pixels, green, counts, info, config)
+    table = _table(plots, pixels, placed, green, counts, info, config)
+    if warnings is not None:
+        warnings += _coverage_warnings(path, table)
+    return table
 
 
 def plot_layers(geoms: Any) -> np.ndarray:
@@ -280,56 +340,78 @@ def _plant_counts(
     return np.bincount(plot_of_root[is_plant], minlength=n_plots + 1)
 
 
-def _table(
-    plots: Any, pixels: np.ndarray, green: np.ndarray, counts: np.ndarray, info: Any, config: PlotsConfig
-) -> Any:
-    """The per-plot GeoDataFrame."""
-    px_m2 = pixel_area_m2(info.crs, info.transform, info.height, info.width)
-    left, top = info.transform.c, info.transform.f
-    from shapely.geometry import box
+# the columns of a mosaic's plot table, in order (then the plots file's own columns, then the geometry)
+PLOT_COLUMNS = ("plot_id", "status", "coverage", "pixels", "area_m2", "green_fraction", "gap_fraction",
+                "green_area_index", "gai_saturated", "plant_count")  # fmt: skip
+# a plot with data on less than this share of its area is "partly outside" (rasterising a polygon's edge
+# on the grid moves its pixel count by far less)
+FULL_COVERAGE = 0.99
 
-    extent = box(
-        min(left, left + info.transform.a * info.width),
-        min(top, top + info.transform.e * info.height),
-        max(left, left + info.transform.a * info.width),
-        max(top, top + info.transform.e * info.height),
-    )
+
+def _table(
+    plots: Any,
+    pixels: np.ndarray,
+    placed: np.ndarray,
+    green: np.ndarray,
+    counts: np.ndarray,
+    info: Any,
+    config: PlotsConfig,
+) -> Any:
+    """The per-plot GeoDataFrame: its ``coverage`` is the share of the plot's area inside the mosaic times the
+    share of its pixels there that hold data (not nodata, not transparent)."""
+    from shapely.geometry import Polygon
+
+    px_m2 = pixel_area_m2(info.crs, info.transform, info.height, info.width)
+    corners = [(0, 0), (info.width, 0), (info.width, info.height), (0, info.height)]
+    footprint = Polygon([info.transform * c for c in corners])  # rotated grids too
     out = plots.copy()
-    status, gf, gai, sat = [], [], [], []
+    status, cover, gf, gai, sat, count = [], [], [], [], [], []
     for i, geom in enumerate(plots.geometry, start=1):
         n = int(pixels[i])
+        inside = geom.intersection(footprint).area / geom.area if geom is not None and geom.area > 0 else 0.0
+        c = inside * n / placed[i] if placed[i] else 0.0
         if geom is None or geom.is_empty:
             status.append("empty")
-        elif not geom.intersects(extent):
+        elif not geom.intersects(footprint):
             status.append("outside mosaic")
         elif n == 0:
             status.append("empty")
         else:
-            status.append("ok")
+            status.append("ok" if c >= FULL_COVERAGE else "partly outside")
         f = green[i] / n if n else None
         g = green_area_index(float(f), config.zenith, config.leaf_projection) if f is not None else None
+        cover.append(round(c, 4))
         gf.append(f)
         gai.append(g.value if g else None)
         sat.append(g.saturated if g else None)
+        count.append(int(counts[i]) if n else None)  # no data, no count (not 0 plants)
     out["status"] = status
+    out["coverage"] = cover
     out["pixels"] = pixels[1:]
     out["area_m2"] = pixels[1:] * px_m2
     out["green_fraction"] = gf
     out["gap_fraction"] = [None if f is None else 1.0 - f for f in gf]
     out["green_area_index"] = gai
     out["gai_saturated"] = sat
-    out["plant_count"] = counts[1:]
-    return out[
-        [
-            "plot_id",
-            "status",
-            "pixels",
-            "area_m2",
-            "green_fraction",
-            "gap_fraction",
-            "green_area_index",
-            "gai_saturated",
-            "plant_count",
-            "geometry",
-        ]
-    ]
+    out["plant_count"] = count
+    own = [c for c in plots.columns if c not in ("plot_id", plots.geometry.name)]
+    return out[[*PLOT_COLUMNS, *own, "geometry"]]
+
+
+def _coverage_warnings(path: Path, table: Any) -> list[str]:
+    """One line per kind naming the plots partly or wholly outside the mosaic (or its data)."""
+    out = []
+    for status, what in (("partly outside", "partly outside the mosaic or its data: measured on the part "
+                          "covered (coverage"), ("outside mosaic", "outside the mosaic: not measured")):  # fmt: skip
+        rows = table[table["status"] == status]
+        if not len(rows):
+            continue
+        ids = [str(i) for i in rows["plot_id"]][:5]
+        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
+        shown = f"plot {ids[0]} is" if len(rows) == 1 else f"plots {', '.join(ids)}{more} are"
+        if status == "partly outside":
+            shares = ", ".join(f"{100 * c:.0f}%" for c in rows["coverage"][:5])
+            out.append(f"{path}: {shown} {what} {shares})")
+        else:
+            out.append(f"{path}: {shown} {what}")
+    return out

@@ -41,7 +41,7 @@ from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import MODEL_CROPS, ModelSegmenter, Segmentation, pair_inputs, read_item
 from agriseg.crop.traits.inputs import Item as Pair
-from agriseg.crop.traits.meta import check_template, name_date, parse_name
+from agriseg.crop.traits.meta import check_template, dotted_date, name_date, parse_name
 from agriseg.crop.traits.plants import (
     EDGE_STRIP,
     SHAPE_TRAITS,
@@ -462,6 +462,15 @@ COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 
 @batch_keywords
+def _item_rules(p: Any, config: TraitsConfig) -> dict[str, str]:  # noqa: ANN401 - a photo / mask pair
+    """A photo's rules that changed its outputs since they came, for its fingerprint: how its pixels are read
+    (:func:`photo_reading_rules`), and a date its name gives only as ``15.06.2024`` (undated before)."""
+    rules = photo_reading_rules(p.photo) if p.mask is None and p.photo is not None else {}
+    if not config.meta and dotted_date(p.name):
+        rules["name date"] = "dotted"
+    return rules
+
+
 def run_traits(
     paths: PathsLike,
     outdir: str | Path,
@@ -517,7 +526,7 @@ def run_traits(
             p.path,
             (outdir / f"{p.name}_plants.png", outdir / f"{p.name}_mask.png", outdir / f"{p.name}_traits.json"),
             tuple(f for f in (p.photo, p.mask) if f is not None),
-            resolved=photo_reading_rules(p.photo) if p.mask is None and p.photo is not None else {},
+            resolved=_item_rules(p, config),
             payload=p,
         )
         for p in pairs
