@@ -552,3 +552,22 @@ def test_a_failed_rerun_with_another_plots_file_keeps_the_growth_tables(tmp_path
     assert [r["status"] for r in recs] == ["error", "error"]
     assert {n: (out / n).read_bytes() for n in tables} == tables
     assert any("left as an earlier run wrote them" in n for n in recs.notes), recs.notes
+
+
+def test_growth_columns_keep_one_order_whatever_the_first_row_holds(tmp_path: Path) -> None:
+    """growth.csv's columns followed the first row: an empty first pot (no colour) put the colour columns after
+    the rates, a planted one before them, so two runs' tables did not line up (session 72's sweep)."""
+    from agriseg.crop.traits.growth import write_growth
+
+    empty = {"id": "1", "status": "empty", "plant_count": 0, "plant_area": 0.0}
+    planted = {"id": "2", "status": "ok", "plant_count": 1, "plant_area": 40.0, "mean_r": 90.0, "model_sure": 0.8}
+    headers = []
+    for first, second in ((empty, planted), (planted, empty)):
+        out = tmp_path / first["id"]
+        out.mkdir()
+        dated = [(d, f"t_{d}.jpg", [dict(first), dict(second)]) for d in ("2024-06-01", "2024-06-08")]
+        write_growth(dated, out)
+        headers.append((out / "growth.csv").read_text().splitlines()[0].split(","))
+    assert headers[0] == headers[1]
+    assert headers[0][-2:] == ["plant_area_px2_change_per_day", "relative_growth_rate_per_day"]
+    assert headers[0].index("model_sure") < headers[0].index("mean_r")  # the region columns' own order

@@ -224,6 +224,12 @@ def test_regions_file(tmp_path: Path) -> None:
     bad.write_text("id,x,y,width,height\n ,0,0,10,10\n")
     with pytest.raises(ValueError, match="line 2: the region has no id"):
         read_regions(bad)
+    # 150.0 as spreadsheets and ImageJ write whole numbers was refused (session 72's sweep); 150.5 still is
+    f.write_text("id,x,y,width,height\nA1,150.0,0,10.0,10\n")
+    assert [(r.x, r.width) for r in read_regions(f)] == [(150, 10)]
+    bad.write_text("id,x,y,width,height\nA1,150.5,0,10,10\n")
+    with pytest.raises(ValueError, match="line 2: x, y, width, height must be whole numbers"):
+        read_regions(bad)
 
 
 @pytest.mark.parametrize(
@@ -431,6 +437,30 @@ def test_a_grid_laid_the_wrong_way_round_is_warned_about() -> None:
     assert msg == "--grid 3x6: 6 of 18 cells hold 2 or more plants and 8 are empty; is the tray 6x3 (rows x columns)?"
     right = [1] * 15 + [0, 0, 2]
     assert crowded_cells([{"plant_count": c, "status": "ok"} for c in right], "3x6") == []
+    # a grid laid over the whole photo (no tray found) is off the tray, not turned (session 72's sweep)
+    (msg,) = crowded_cells([{"plant_count": c, "status": "ok"} for c in wrong], "3x6", whole_image=True)
+    assert "is the tray" not in msg and "the grid spans the whole image, not the tray: give --grid-box" in msg
+
+
+def test_an_empty_pot_holding_a_neighbours_joined_plant_is_named() -> None:
+    """Thin traces between plants of neighbouring pots joined them into one plant, counted in one pot; the
+    others read `empty` without a word (session 72's sweep: 9 pots)."""
+    from agriseg.crop.traits.regions import grid_regions
+    from agriseg.crop.traits.runner import joined_across_regions
+
+    rects = grid_regions((0, 0, 30, 10), 1, 3)  # three pots of 10 x 10 px
+    labels = np.zeros((10, 30), np.int32)
+    labels[2:8, 2:28] = 1  # one object over all three pots, its centre in pot 2
+    labels[5, 0:2] = 0
+    plants = [{"id": "2.1", "region": "2"}]
+    regions = [{"id": "1", "status": "empty"}, {"id": "2", "status": "ok"}, {"id": "3", "status": "empty"}]
+    (msg,) = joined_across_regions(rects, regions, plants, labels)
+    assert msg.startswith("regions 1, 3 hold no plant of their own but much of plant 2.1: plants of neighbouring")
+    labels[2:8, 2:8] = 0  # pot 1 now holds 3 px of it only (a leaf tip): no warning for it
+    labels[2:8, 9] = 0
+    labels[2:3, 8] = 1
+    (msg,) = joined_across_regions(rects, regions, plants, labels)
+    assert msg.startswith("region 3 holds no plant of its own")
 
 
 def test_a_grid_box_wholly_outside_the_photo_fails_the_photo(tmp_path: Path) -> None:

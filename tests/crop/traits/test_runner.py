@@ -432,6 +432,9 @@ def test_a_grid_found_elsewhere_on_one_date_is_warned_of() -> None:
     recs.append({"file": "t_2024-06-22.jpg", "grid_box": [0, 0, 800, 400]})  # the whole photo
     said = _grid_moves(recs, (3, 6))
     assert len(said) == 1 and "grid lies elsewhere on t_2024-06-22.jpg than" in said[0], said
+    # two photos: each is off the middle of both; neither is "the other photos" (session 72's sweep)
+    said = _grid_moves([recs[0], recs[-1]], (3, 6))
+    assert len(said) == 1 and "lies in different places on t_2024-06-01.jpg, t_2024-06-22.jpg:" in said[0], said
 
 
 def test_growth_rates_keep_six_significant_digits(tmp_path: Path) -> None:

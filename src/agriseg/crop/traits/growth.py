@@ -369,7 +369,17 @@ def write_growth(
                         row["relative_growth_rate_per_day"] = tidy(math.log(a2 / a1) / days)
             rows.append(row)
             prev = row
-    fields = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "_label"]
+    # one column order whatever the first row holds (an empty pot has no colour): the region columns' order,
+    # anything else after them, the rates last, so tables of two runs line up
+    columns = [_with_unit(k, area_unit) for k in region_columns()[1:] if k != "status"]
+    known = [id_field, "date", "file", "status", "coverage", *columns]
+    present = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "_label"]
+    rates = [rate, "relative_growth_rate_per_day"]
+    fields = [
+        *(k for k in known if k in present),
+        *(k for k in present if k not in known and k not in rates),
+        *rates,
+    ]
     _write_csv(outdir / "growth.csv", rows, fields)
     wide = [{id_field: rid, **{f"{key} {r['_label']}": r.get(key) for r in by_id[rid]}} for rid in ids]
     _write_csv(outdir / "growth_wide.csv", wide, [id_field, *[f"{key} {d}" for d in labels]])

@@ -104,10 +104,13 @@ def read_regions(path: str | Path) -> list[Region]:
         for i, row in enumerate(reader, start=2):
             if any(not (row[k] or "").strip() for k in ("x", "y", "width", "height")):
                 raise ValueError(f"{path}: line {i}: a value of x, y, width, height is missing")
-            try:
-                x, y, w, h = (int(row[k]) for k in ("x", "y", "width", "height"))
+            try:  # 150.0 as spreadsheets and ImageJ write it is 150; 150.5 is no pixel
+                values = [float(row[k]) for k in ("x", "y", "width", "height")]
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{path}: line {i}: x, y, width, height must be whole numbers") from err
+            if not all(np.isfinite(v) and v == int(v) for v in values):
+                raise ValueError(f"{path}: line {i}: x, y, width, height must be whole numbers")
+            x, y, w, h = (int(v) for v in values)
             if w < 1 or h < 1:
                 raise ValueError(f"{path}: line {i}: width and height must be >= 1")
             rid = (row["id"] or "").strip()

@@ -228,7 +228,9 @@ def measure(
         image["objects_outside_regions"] = outside
         gai_of = lambda f: green_area_index(f, config.zenith, config.leaf_projection)  # noqa: E731
         regions = region_traits(rects, veg, plants, px_per_mm, rgb, gai_of)
-        warnings += unsure_regions(regions) + (crowded_cells(regions, config.grid) if config.grid else [])
+        whole = box == (0, 0, w, h) and not config.grid_box  # no tray found: the grid laid over the whole photo
+        warnings += unsure_regions(regions) + (crowded_cells(regions, config.grid, whole) if config.grid else [])
+        warnings += joined_across_regions(rects, regions, plants, labels)
     return Measurement(image, plants, regions, labels, veg, rects, warnings, box)
 
 
@@ -247,10 +249,47 @@ def unsure_regions(regions: list[dict[str, Any]]) -> list[str]:
     return [f"{whose} plant pixels (model_sure; pale, dry or unusual plants): check their area in the mask"]
 
 
-def crowded_cells(regions: list[dict[str, Any]], grid: str) -> list[str]:
+# an empty region holding at least this share of its area of another region's plant is named in a warning
+FOREIGN_SHARE = 0.1
+
+
+def joined_across_regions(
+    rects: list[Region], regions: list[dict[str, Any]], plants: list[dict[str, Any]], labels: np.ndarray
+) -> list[str]:
+    """A warning naming the regions reported empty that hold much of a plant of another region (at least
+    :data:`FOREIGN_SHARE` of their area): plants of neighbouring pots touching (leaves, or thin traces the mask
+    drew between them) were joined into one, counted in the pot of its centre, and the others read empty.
+
+    ``labels``: the plants' labels as :func:`tie_plants` numbers them (label ``k`` is ``plants[k - 1]``).
+    """
+    h, w = labels.shape
+    found: dict[str, list[str]] = {}  # plant id -> the empty regions holding it
+    for rect, row in zip(rects, regions, strict=True):
+        x0, y0, x1, y1 = max(0, rect.x), max(0, rect.y), min(w, rect.x + rect.width), min(h, rect.y + rect.height)
+        if row.get("status") != "empty" or x1 <= x0 or y1 <= y0:
+            continue
+        cell = labels[y0:y1, x0:x1]
+        counts = np.bincount(cell.ravel())
+        counts[0] = 0
+        if counts.max(initial=0) >= FOREIGN_SHARE * cell.size:
+            found.setdefault(plants[int(counts.argmax()) - 1]["id"], []).append(rect.id)
+    if not found:
+        return []
+    ids = [r for rs in found.values() for r in rs]
+    shown = ", ".join(ids[:6]) + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
+    whose = ", ".join(list(found)[:3]) + (", ..." if len(found) > 3 else "")
+    return [
+        f"region{'s' if len(ids) > 1 else ''} {shown} {'hold' if len(ids) > 1 else 'holds'} no plant of "
+        f"{'their' if len(ids) > 1 else 'its'} own but much of plant {whose}: plants of neighbouring pots may "
+        "be joined into one (see its _plants.png; --split-depth 3 splits more, --grid-box places the grid)"
+    ]
+
+
+def crowded_cells(regions: list[dict[str, Any]], grid: str, whole_image: bool = False) -> list[str]:
     """A warning when a grid's cells look laid over the wrong pots: at least a fifth of them (and 2) hold two or
     more plants while at least a fifth (and 2) are empty, as a ``3x6`` grid on a tray of 6 rows and 3 columns
-    gives; the counts of such a grid land in the wrong pots without an error."""
+    gives; the counts of such a grid land in the wrong pots without an error. A grid laid over the whole image
+    (``whole_image``: no tray found) is more likely off the tray than turned: the hint says so."""
     counts = [r.get("plant_count", 0) for r in regions if r.get("status") != "outside"]
     crowded, empty = sum(c >= 2 for c in counts), sum(c == 0 for c in counts)
     need = max(2, len(counts) / 5)
@@ -258,6 +297,8 @@ def crowded_cells(regions: list[dict[str, Any]], grid: str) -> list[str]:
         return []
     rows, cols = parse_grid(grid)
     other = f"; is the tray {cols}x{rows} (rows x columns)?" if rows != cols else "; is the grid right?"
+    if whole_image:
+        other = "; the grid spans the whole image, not the tray: give --grid-box X,Y,W,H"
     return [f"--grid {grid}: {crowded} of {len(counts)} cells hold 2 or more plants and {empty} are empty{other}"]
 
 
@@ -643,9 +684,12 @@ def _grid_moves(records: list[dict[str, Any]], grid: tuple[int, int]) -> list[st
     if not moved:
         return []
     shown = ", ".join(moved[:3]) + (", ..." if len(moved) > 3 else "")
+    where = f"elsewhere on {shown} than on the other photos"
+    if len(moved) == len(boxes):  # no photo agrees with most (two photos): none is "the other"
+        where = f"in different places on {shown}"
     return [
-        f"warning: the {grid[0]}x{grid[1]} grid lies elsewhere on {shown} than on the other photos: its pot ids "
-        "name other pots there, and growth.csv joins them (give --grid-box X,Y,W,H)"
+        f"warning: the {grid[0]}x{grid[1]} grid lies {where}: its pot ids name other pots there, and growth.csv "
+        "joins them (give --grid-box X,Y,W,H)"
     ]
 
 
