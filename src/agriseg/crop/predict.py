@@ -8,6 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -250,6 +251,12 @@ class Predictor:
 
     def classes(self, probs: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         """The class map ``(H, W)`` of the full-size probabilities ``(K, H, W)`` of the photo ``rgb``."""
+        return self.outline(probs, rgb)()
+
+    def outline(self, probs: np.ndarray, rgb: np.ndarray) -> Callable[[], np.ndarray]:
+        """:meth:`classes` in two steps: this one runs the model where it must look again (the faint traces at
+        the photo's size), the function it returns decides the class map without the model, so a thread can
+        run it while the model reads the next photos."""
         scale = max(rgb.shape[:2]) / self.long_side if self.long_side else 1.0  # photo px per working px
         reduced = scale >= OUTLINE_MIN_SCALE
         band = round(self.outline_band * scale) if reduced else 0
@@ -260,7 +267,7 @@ class Predictor:
             if self.long_side < side <= (self.trace_long_side or side):  # a stem may be under one working pixel
                 trace = self._trace(probs, rgb, scale)
                 step = 1
-        return to_classes(probs, rgb, band, self.unsure, step, self.faint_stem, trace)
+        return partial(to_classes, probs, rgb, band, self.unsure, step, self.faint_stem, trace)
 
     def _trace(self, probs: np.ndarray, rgb: np.ndarray, scale: float) -> np.ndarray:
         """The background probability ``(H, W)`` with a second pass at the photo's own size in the boxes around
@@ -512,6 +519,15 @@ def _png_text(path: Path) -> dict[str, str]:
         return {}
 
 
+def _decide_and_write(
+    decide: Callable[[], np.ndarray], sure: np.ndarray, f: Path, out: PhotoOutputs, rgb: np.ndarray, *rest: Any
+) -> dict:
+    """Decide one photo's class map (:meth:`Predictor.outline`'s second step) and write its outputs (run on the
+    writer thread while the main thread runs the model on the next photos)."""
+    classes = decide()  # (H, W)
+    return _write_and_row(f, out, rgb, classes, model_sure(classes, sure), *rest)
+
+
 def _write_and_row(
     f: Path,
     out: PhotoOutputs,
@@ -663,10 +679,9 @@ def _predict_stream(
             if pending:
                 probs = predictor.probabilities([rgb for _, rgb in pending])
                 for (it, rgb), p in zip(pending, probs, strict=True):
-                    classes = predictor.classes(p, rgb)  # (H, W)
-                    sure = model_sure(classes, predictor.sure(p))
-                    args = (Path(it.source), it.payload, rgb, classes, sure, k, class_fields, model)
-                    writes.append((it, writer.submit(_write_and_row, *args)))
+                    decide = predictor.outline(p, rgb)  # the model's second look, here; the rest on the writer
+                    args = (Path(it.source), it.payload, rgb, k, class_fields, model)
+                    writes.append((it, writer.submit(_decide_and_write, decide, predictor.sure(p), *args)))
                 pending.clear()
             yield from written(lookahead)
 
@@ -763,8 +778,7 @@ def predict_paths(
 def _other_crops(rows: Iterable[dict], model: str | None) -> list[str]:
     """``crop traits``' warning (:func:`agriseg.crop.quality.other_crop`) for each photo of this run where a crop /
     weed model called most of the vegetation weed."""
-    from agriseg.crop.quality import other_crop
-    from agriseg.crop.traits.inputs import MODEL_CROPS
+    from agriseg.crop.quality import MODEL_CROPS, other_crop
 
     crop = MODEL_CROPS.get(model or "")
     if crop is None:  # a model that does not say its crop

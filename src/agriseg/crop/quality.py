@@ -24,6 +24,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from agriseg.models.io import PACKAGED
+
+# the crop of a packaged crop / weed model, every version of it: what its "crop" class is (its training data's
+# only crop); a new version registered in agriseg.models.io.PACKAGED is covered without an edit here
+MODEL_CROPS = {name: "peanut" for name in PACKAGED if name.split("@")[0] == "crop-weed"}
+
 LONG_SIDE = 256  # the check runs on a thumbnail: noise averages out, and it costs little
 EDGE_LEVEL = 20.0  # a luminance gradient (Sobel, per pixel) that only a real edge reaches
 MIN_EDGE_FRACTION = 0.002

@@ -15,8 +15,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from agriseg.crop.quality import MODEL_CROPS
 from agriseg.data.io import ImageReadError, open_image, read_rgb
-from agriseg.models.io import PACKAGED
 
 MASK_SUFFIXES = ("_classes", "_mask")
 IGNORED_SUFFIXES = ("_overlay", "_plants")  # predict overlays and our own debug images
@@ -121,11 +121,6 @@ class Segmentation(NamedTuple):
     classes: np.ndarray
     crop_weed: bool
     sure: np.ndarray | None = None
-
-
-# the crop of a packaged crop / weed model, every version of it: what its "crop" class is (its training data's
-# only crop); a new version registered in agriseg.models.io.PACKAGED is covered without an edit here
-MODEL_CROPS = {name: "peanut" for name in PACKAGED if name.split("@")[0] == "crop-weed"}
 
 
 PHOTO_MOSAIC = 2048

@@ -35,12 +35,12 @@ from PIL import Image
 
 from agriseg.batch import BatchOptions, batch_keywords, measured_now
 from agriseg.crop.config import TraitsConfig
-from agriseg.crop.quality import greyscale, other_crop
+from agriseg.crop.quality import MODEL_CROPS, greyscale, other_crop
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
-from agriseg.crop.traits.inputs import MODEL_CROPS, ModelSegmenter, Segmentation, pair_inputs, read_item
 from agriseg.crop.traits.inputs import Item as Pair
+from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, pair_inputs, read_item
 from agriseg.crop.traits.meta import check_template, dotted_date, name_date, parse_name
 from agriseg.crop.traits.plants import (
     EDGE_STRIP,
@@ -580,7 +580,8 @@ def run_traits(
         with atomic_write(item.outputs[0]) as tmp:
             check = {r["id"] for r in m.regions if needs_check(r)}
             picture = debug_image(m.labels, rgb, m.plants, m.rects, m.image["px_per_mm"], check)
-            Image.fromarray(picture).save(tmp)
+            # zlib level 3: half the time of Pillow's default 6 for a picture ~10 % larger (0.04 s vs 0.08 s at 1 MP)
+            Image.fromarray(picture).save(tmp, format="PNG", compress_level=3)
         with atomic_write(item.outputs[1]) as tmp:
             Image.fromarray(m.vegetation.astype(np.uint8) * 255).save(tmp, format="PNG")
         write_json(item.outputs[2], rec)  # written last: its presence marks the image done
