@@ -356,6 +356,26 @@ def test_ambiguous_photo_arrays_are_refused_not_read_as_black_or_white(tiny_pred
         Predictor(tiny_predictor.model, 2, long_side=96, tile=64, unsure=(0.9, 0.05))
 
 
+def test_a_12_bit_cameras_values_in_16_bits_are_said_to_read_nearly_black(tmp_path, caplog):
+    """A 12-bit frame in a uint16 array (or a 16-bit PNG) gave an empty mask without a word (session 72's
+    sweep): it is read by the bit depth as before, with a warning saying how to scale it."""
+    from agriseg.data.io import as_rgb, read_rgb
+
+    twelve = np.random.default_rng(2).integers(0, 4096, (20, 24, 3)).astype(np.uint16)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        as_rgb(twelve)
+    assert "values are all <= 4095 reads nearly black" in caplog.text and "(arr << 4)" in caplog.text
+    Image.fromarray(twelve[..., 0]).save(tmp_path / "f12.png")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        read_rgb(tmp_path / "f12.png")
+    assert "f12.png: 16-bit image whose values are all <= 4095" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        as_rgb(twelve << 4)  # 16-bit values: nothing to say
+    assert not caplog.text
+
+
 def test_a_rerun_that_skips_every_photo_never_decodes_the_photos(tiny_predictor, samples_dir, tmp_path, monkeypatch):
     """Skipping 3,000 done photos took 31 s, nearly all of it decoding each photo again for its quality flags
     (about 2 hours for 3,000 48 MP photos); the flags now travel in the mask, and the row is the same."""

@@ -276,6 +276,9 @@ def as_rgb(image: Any) -> np.ndarray:
     if arr.dtype == np.uint16:  # a 16-bit photo, scaled by its range as read_rgb scales such files
         if arr.size and int(arr.max()) <= 255:  # 8-bit values in a 16-bit array: scaled, the photo would be black
             raise ValueError("a uint16 photo whose values are all <= 255 (8-bit values?): pass arr.astype(np.uint8)")
+        if arr.size and int(arr.max()) <= LOW_BITS_TOP:
+            log.warning("a uint16 photo whose values are all <= %d reads nearly black (scaled by 65535): for a 10- or "
+                        "12-bit camera's values pass (arr << 6) or (arr << 4)", LOW_BITS_TOP)  # fmt: skip
         return (arr.astype(np.float32) * (255.0 / 65535.0)).round().astype(np.uint8)
     if np.issubdtype(arr.dtype, np.integer):
         least, most = int(arr.min()), int(arr.max())
@@ -380,17 +383,22 @@ def cv_read(path: str | Path, flags: int) -> np.ndarray | None:
     return cv2.imdecode(data, flags) if data.size else None
 
 
-def scale_to_uint8(arr: np.ndarray, path: str | Path) -> np.ndarray:
+# 16-bit pixels all at or under this read nearly black (scaled by 65535): a 10- or 12-bit camera's values, said so
+LOW_BITS_TOP = 4095
+
+
+def scale_to_uint8(arr: np.ndarray, path: str | Path, warn: bool = True) -> np.ndarray:
     """Pixel values as uint8, integers scaled by their bit depth, floats by their range (0-1, 0-255 or 0-65535),
     never stretched by an image's own values (the rule every reader here follows).
 
     Public for readers of other formats (GeoTIFF and JPEG 2000 through rasterio) so that one pixel value
-    always reads the same, whatever else the image holds.
+    always reads the same, whatever else the image holds. ``warn``: say when 16-bit values are all low (read
+    nearly black); off for the windows of a mosaic, whose dark parts are no sign of the whole.
     """
-    return _to_uint8(arr, Path(path))
+    return _to_uint8(arr, Path(path), warn)
 
 
-def _to_uint8(arr: np.ndarray, path: Path) -> np.ndarray:
+def _to_uint8(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr if arr.flags.writeable and arr.flags.c_contiguous else np.array(arr)
     if arr.dtype == bool:
@@ -398,8 +406,14 @@ def _to_uint8(arr: np.ndarray, path: Path) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.integer):
         # by the bit depth, never by the content: two photos differing in one pixel read the same
         top = float(np.iinfo(np.uint16).max if arr.dtype.itemsize >= 2 else 255)
-        if arr.dtype.itemsize == 2 and 0 < arr.max(initial=0) <= 255:
+        top_value = int(arr.max(initial=0)) if warn else 0
+        if arr.dtype.itemsize == 2 and 0 < top_value <= 255:
             log.warning("%s: 16-bit image whose values are all <= 255 reads as nearly black (scaled by 65535)", path)
+        elif arr.dtype.itemsize == 2 and 0 < top_value <= LOW_BITS_TOP:
+            said = "(a 10- or 12-bit camera's?) reads nearly black (scaled by 65535, never stretched)"
+            log.warning(
+                "%s: 16-bit image whose values are all <= %d %s: scale it to 16 bits first", path, LOW_BITS_TOP, said
+            )
         return (arr.astype(np.float32) * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
     arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():

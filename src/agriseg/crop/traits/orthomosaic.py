@@ -160,7 +160,7 @@ class _Vegetation:
         if data.dtype.kind == "f":
             data = np.where(np.isfinite(data), data, 0)  # NaN outside the footprint: not counted (nodata)
         assert self.segment is not None
-        rgb = scale_to_uint8(np.ascontiguousarray(data.transpose(1, 2, 0)), self.path)  # (h, w, 3) by bit depth
+        rgb = scale_to_uint8(np.ascontiguousarray(data.transpose(1, 2, 0)), self.path, warn=False)  # (h, w, 3)
         classes = self.segment(rgb).classes
         return (classes[core] > 0) & valid, valid
 
