@@ -6,18 +6,46 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "lazy_exports"]
+__all__ = ["__version__", "lazy_exports", "quiet"]
 
 QUIET_ENV = "AGRISEG_QUIET"
 """Set (to 1) by ``agriseg -q``, or by a user: no progress bar and no warning, in this process and in every
 worker process it starts (they import agriseg, and so apply it too)."""
 
 
-def quiet() -> bool:
-    """Whether progress bars and warnings are off (``agriseg -q``, or :data:`QUIET_ENV` set to other than 0)."""
+def quiet(on: bool | None = None) -> bool:
+    """Whether progress bars and warnings are off (``agriseg -q``, or :data:`QUIET_ENV` set to other than 0).
+
+    Args:
+        on: ``True`` turns them off from a script or notebook (agriseg's log warnings, progress bars and the
+            warnings Python shows, in this process and the workers it starts), ``False`` on again; None (the
+            default) only says whether they are off.
+
+    >>> import agriseg
+    >>> agriseg.quiet(True)
+    True
+    """
     import os
 
+    if on is True:
+        os.environ[QUIET_ENV] = "1"
+        be_quiet_if_asked()
+    elif on is False and os.environ.pop(QUIET_ENV, None) is not None:
+        import logging
+        import warnings
+
+        logging.getLogger("agriseg").setLevel(logging.NOTSET)
+        if _IGNORE_ALL in warnings.filters:
+            warnings.filters.remove(_IGNORE_ALL)
+            warnings._filters_mutated()  # type: ignore[attr-defined]  # as warnings.simplefilter itself does
+        for var in _BARS_OFF:
+            if os.environ.get(var) == "1":
+                del os.environ[var]
     return os.environ.get(QUIET_ENV, "").strip() not in ("", "0")
+
+
+_IGNORE_ALL = ("ignore", None, Warning, None, 0)  # the filter warnings.simplefilter("ignore") puts first
+_BARS_OFF = ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")
 
 
 def be_quiet_if_asked() -> bool:
@@ -31,7 +59,7 @@ def be_quiet_if_asked() -> bool:
 
     logging.getLogger("agriseg").setLevel(logging.ERROR)
     warnings.simplefilter("ignore")
-    for var in ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS"):  # inherited by the workers too
+    for var in _BARS_OFF:  # inherited by the workers too
         os.environ.setdefault(var, "1")
     return True
 

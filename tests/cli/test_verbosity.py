@@ -64,3 +64,29 @@ def test_verbose_shows_where_an_error_came_from(tmp_path: Path) -> None:
 def test_verbose_and_quiet_together_is_a_usage_error(tmp_path: Path) -> None:
     res = _agriseg("-v", "-q", "crop", "predict", "x.jpg", cwd=tmp_path)
     assert res.returncode == 2 and "-v and -q: give one of them" in res.stderr, res.stderr
+
+
+def test_quiet_can_be_turned_on_and_off_from_python() -> None:
+    """agriseg.quiet() only said whether AGRISEG_QUIET was set: a notebook had no way to go quiet (session 72's
+    sweep). quiet(True) applies it here and for the workers; quiet(False) undoes it."""
+    probe = (
+        "import logging, warnings, agriseg\n"
+        "log = logging.getLogger('agriseg')\n"
+        "assert not agriseg.quiet() and log.getEffectiveLevel() == logging.WARNING\n"
+        "assert agriseg.quiet(True) and log.level == logging.ERROR\n"
+        "import os; assert os.environ['AGRISEG_QUIET'] == '1' and os.environ['TQDM_DISABLE'] == '1'\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.warn('hidden')\n"
+        "assert not seen\n"
+        "assert agriseg.quiet(False) is False and log.level == logging.NOTSET and 'TQDM_DISABLE' not in os.environ\n"
+        "with warnings.catch_warnings(record=True) as seen:\n"
+        "    warnings.simplefilter('default')\n"
+        "    warnings.warn('shown')\n"
+        "assert len(seen) == 1\n"
+        "print('ok')\n"
+    )
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AGRISEG_QUIET", "TQDM_DISABLE")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "ok", done.stderr
