@@ -36,7 +36,7 @@ def quiet(on: bool | None = None) -> bool:
 
         logging.getLogger("agriseg").setLevel(logging.NOTSET)
         if _IGNORE_ALL in warnings.filters:
-            warnings.filters.remove(_IGNORE_ALL)
+            warnings.filters.remove(_IGNORE_ALL)  # type: ignore[attr-defined]  # a list at run time
             warnings._filters_mutated()  # type: ignore[attr-defined]  # as warnings.simplefilter itself does
         for var in _BARS_OFF:
             if os.environ.get(var) == "1":
