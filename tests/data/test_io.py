@@ -348,3 +348,15 @@ def test_a_multi_page_tiff_says_only_its_first_page_is_read(tmp_path: Path, capl
     with caplog.at_level("WARNING", logger="agriseg"):
         read_rgb(tmp_path / "overviews.tif")
     assert not caplog.text
+
+
+def test_a_missing_photo_is_a_file_not_found_error_too(tmp_path) -> None:
+    """`except FileNotFoundError` missed a missing photo (an ImageReadError, a ValueError only), where every
+    other missing input is one (session 72's sweep)."""
+    import pytest
+
+    from agriseg.data.io import ImageReadError, as_rgb
+
+    for exc in (FileNotFoundError, ImageReadError):
+        with pytest.raises(exc, match=r"nope\.jpg: file not found"):
+            as_rgb(tmp_path / "nope.jpg")

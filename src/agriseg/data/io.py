@@ -40,6 +40,11 @@ class ImageReadError(ValueError):
     """An image file could not be read; the message names the file and the problem."""
 
 
+class ImageNotFoundError(ImageReadError, FileNotFoundError):
+    """An image file that is not there: an :class:`ImageReadError` (a batch's item fails) that
+    ``except FileNotFoundError`` catches too, as it catches every other missing input."""
+
+
 @contextmanager
 def quiet_warnings(what: str | Path, library: str) -> Iterator[None]:
     """Send the warnings one library raises inside the block to the ``agriseg`` log (debug), naming ``what``.
@@ -94,7 +99,7 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
     if path.is_dir():
         raise ImageReadError(f"{path}: a folder, not {'an image' if kind == 'image' else 'a ' + kind} file")
     if not path.is_file():
-        raise ImageReadError(f"{path}: {'file' if kind == 'image' else kind + ' file'} not found")
+        raise ImageNotFoundError(f"{path}: {'file' if kind == 'image' else kind + ' file'} not found")
     try:
         with quiet_pil(path):
             im = Image.open(path)
