@@ -387,3 +387,16 @@ def test_a_rerun_that_skips_every_photo_never_decodes_the_photos(tiny_predictor,
     again = predict_files(tiny_predictor, photos, tmp_path, batch=BatchOptions(progress=False))
     assert again.counts["skipped"] == 2
     assert [r["quality"] for r in again] == [r["quality"] for r in first]
+
+
+def test_a_gpu_this_machine_lacks_is_refused_when_the_predictor_is_made(tiny_predictor):
+    """load_predictor(device="cuda") on a machine without one returned a predictor whose first predict failed
+    13 frames deep in torch (session 72's sweep)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    with pytest.raises(ValueError, match="device cuda: no CUDA GPU is available on this machine"):
+        Predictor(tiny_predictor.model, 2, long_side=96, tile=64, device="cuda")
+    with pytest.raises(ValueError, match="device 'gpu': not a torch device"):
+        Predictor(tiny_predictor.model, 2, long_side=96, tile=64, device="gpu")

@@ -148,7 +148,7 @@ class Predictor:
         from numbers import Integral
         from typing import get_args
 
-        from agriseg.runtime import DEVICE_PATTERN
+        from agriseg.runtime import check_device
 
         for name, kind in (("tta", TTA), ("precision", Precision), ("optimize", Optimize)):
             if getattr(self, name) not in get_args(kind):
@@ -164,8 +164,7 @@ class Predictor:
             raise ValueError(f"batch_size={self.batch_size!r}: at least 1")
         if self.unsure is not None and not 0.0 <= self.unsure[0] < self.unsure[1] <= 1.0:
             raise ValueError(f"unsure={self.unsure!r}: (low, high) probabilities with 0 <= low < high <= 1")
-        if not DEVICE_PATTERN.fullmatch(str(self.device)):
-            raise ValueError(f"device={self.device!r}: cpu, cuda, cuda:N or mps")
+        check_device(str(self.device), "device")  # a GPU this machine lacks: here, not at the first photo
 
     def to_array(self, rgb: np.ndarray, long_side: int | None = None) -> np.ndarray:
         """uint8 ``(H, W, 3)`` -> float32 ``(3, h, w)`` in [0, 1] with its long side at ``long_side``
