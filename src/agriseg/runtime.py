@@ -226,6 +226,11 @@ class ModelRunner:
         if self.optimize == "onnxruntime" and (self.precision == "bf16" or str(self.device).split(":")[0] != "cpu"):
             self.optimize = "none"
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its ONNX Runtime sessions and traced copies (made again on first use), so a predictor
+        that has run goes to a worker process (``Pool.map(predictor.predict, photos)``) and ``copy.deepcopy``."""
+        return {**self.__dict__, "_traced": {}, "_onnx_file": None}
+
     @property
     def onnx_path(self) -> Path | None:
         """The model's own ONNX file, run when ``optimize`` is ``onnxruntime`` (None: a PyTorch model)."""

@@ -400,3 +400,20 @@ def test_a_gpu_this_machine_lacks_is_refused_when_the_predictor_is_made(tiny_pre
         Predictor(tiny_predictor.model, 2, long_side=96, tile=64, device="cuda")
     with pytest.raises(ValueError, match="device 'gpu': not a torch device"):
         Predictor(tiny_predictor.model, 2, long_side=96, tile=64, device="gpu")
+
+
+def test_a_predictor_that_has_run_can_be_pickled_and_copied(samples_dir):
+    """After its first photo a predictor held an ONNX Runtime session: pickle, copy.deepcopy and
+    Pool.map(predictor.predict, photos) failed (session 72's sweep). The copies make their session again."""
+    import copy
+    import pickle
+
+    from agriseg.crop import load_predictor
+
+    photo = np.asarray(
+        Image.open(sorted((samples_dir / "peanut" / "images").glob("*.jpg"))[0]).convert("RGB").resize((240, 180))
+    )
+    pred = load_predictor("default")
+    mask = pred.predict(photo)
+    for other in (pickle.loads(pickle.dumps(pred)), copy.deepcopy(pred)):
+        assert np.array_equal(other.predict(photo), mask)
