@@ -360,3 +360,19 @@ def test_a_missing_photo_is_a_file_not_found_error_too(tmp_path) -> None:
     for exc in (FileNotFoundError, ImageReadError):
         with pytest.raises(exc, match=r"nope\.jpg: file not found"):
             as_rgb(tmp_path / "nope.jpg")
+
+
+def test_a_pil_image_is_turned_upright_like_its_file(tmp_path) -> None:
+    """Image.open(path) and path gave masks turned against each other (EXIF orientation applied to the path
+    only; session 72's sweep)."""
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.data.io import as_rgb
+
+    im = Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 40, 3), dtype=np.uint8))
+    exif = im.getexif()
+    exif[0x0112] = 6  # turned 90 degrees
+    im.save(tmp_path / "turned.jpg", exif=exif)
+    with Image.open(tmp_path / "turned.jpg") as opened:
+        assert np.array_equal(as_rgb(opened), as_rgb(tmp_path / "turned.jpg")) and as_rgb(opened).shape == (40, 30, 3)

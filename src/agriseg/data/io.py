@@ -246,7 +246,9 @@ def as_rgb(image: Any) -> np.ndarray:
     """A photo given in memory or by name as ``uint8`` RGB ``(H, W, 3)``: what every crop model takes.
 
     Args:
-        image: a file name (read with :func:`read_rgb`), a PIL image, or an array ``(H, W)`` (grey),
+        image: a file name (read with :func:`read_rgb`), a PIL image (both turned upright by their EXIF
+            orientation; an array from ``np.asarray(Image.open(f))`` is not: pass the file or the image), or an
+            array ``(H, W)`` (grey),
             ``(H, W, 1-4)`` (grey, grey + alpha, RGB, RGBA: alpha dropped, a transparent pixel read as black)
             of ``uint8``; ``uint16`` is
             scaled by its range (65535 is white; one whose values are all <= 255 is refused), other integers
@@ -260,6 +262,10 @@ def as_rgb(image: Any) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return read_rgb(os.fspath(image))
     if isinstance(image, Image.Image):  # 16-bit and float modes as arrays (convert() would clip them to white)
+        from PIL import ImageOps
+
+        # turned by its EXIF orientation as its file is read: Image.open(path) gives the mask of the path
+        image = ImageOps.exif_transpose(image)
         deep = image.mode.startswith(("I", "F"))
         image = np.asarray(image) if deep else np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
     if not isinstance(image, np.ndarray):
