@@ -417,3 +417,13 @@ def test_a_predictor_that_has_run_can_be_pickled_and_copied(samples_dir):
     mask = pred.predict(photo)
     for other in (pickle.loads(pickle.dumps(pred)), copy.deepcopy(pred)):
         assert np.array_equal(other.predict(photo), mask)
+
+
+def test_easy_mistakes_of_a_library_caller_say_what_is_wrong(tiny_predictor):
+    """load_predictor(None) said "None: model file not found"; long_side=800.0 "0 ... or at least 32 px"."""
+    from agriseg.crop import load_predictor
+
+    with pytest.raises(TypeError, match="model_name is a packaged name or a model file, not NoneType"):
+        load_predictor(None)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"long_side=800.0: a whole number of pixels"):
+        Predictor(tiny_predictor.model, 2, long_side=800.0, tile=64)  # type: ignore[arg-type]

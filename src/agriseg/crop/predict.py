@@ -86,6 +86,10 @@ class Predictor:
     ``tile``, run through the model (with test-time augmentation ``tta``), the softmax probabilities resized
     back to the image's size (bilinear), and turned into a class map by :func:`to_classes`.
 
+    For a packaged model or a model file, make it with :func:`load_predictor`: it takes the model's own
+    settings (working size, TTA, ONNX Runtime), as every command does; a ``Predictor`` made here runs with the
+    defaults below (640 px, no ONNX Runtime), whose masks differ a little from the commands'.
+
     Args:
         model: a model taking ``(B, 3, H, W)`` in [0, 1] and returning logits: a
             :class:`agriseg.models.io.LazyModel` (a packaged model runs from its ONNX file, without PyTorch),
@@ -154,7 +158,9 @@ class Predictor:
             if getattr(self, name) not in get_args(kind):
                 valid = ", ".join(get_args(kind))
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of: {valid}")
-        if not isinstance(self.long_side, Integral) or self.long_side < 0 or 0 < self.long_side < MIN_LONG_SIDE:
+        if not isinstance(self.long_side, Integral):
+            raise TypeError(f"long_side={self.long_side!r}: a whole number of pixels (e.g. 800), or 0")
+        if self.long_side < 0 or 0 < self.long_side < MIN_LONG_SIDE:
             raise ValueError(f"long_side={self.long_side!r}: 0 (the photo's own size) or at least {MIN_LONG_SIDE} px")
         if not isinstance(self.tile, Integral) or self.tile < 32:
             raise ValueError(f"tile={self.tile!r}: at least 32 px")
@@ -311,6 +317,8 @@ def load_predictor(
     """
     from agriseg.models.io import LazyModel
 
+    if not isinstance(model_name, (str, os.PathLike)):
+        raise TypeError(f"model_name is a packaged name or a model file, not {type(model_name).__name__}")
     model = LazyModel(model_name, in_channels=3)  # the network is built only if it runs in PyTorch
     cfg = model.config
     pred = Predictor(
