@@ -1051,3 +1051,14 @@ def test_an_edited_output_among_skipped_items_still_updates_the_tables(tmp_path:
     res = run_batch(items, _work, options=QUIET, recipe=Recipe("demo", "1"), store=ManifestStore(), tables=[table],
                     finish=finish)  # fmt: skip
     assert [o.reason for o in res.outcomes] == ["changed", ""] and table.read_text() == "failed,skipped"
+
+
+def test_every_batch_entry_point_takes_the_old_keywords() -> None:
+    """run_traits lost its @batch_keywords when a helper was put above it (session 72's review): every public
+    batch function keeps the wrapper."""
+    import importlib
+
+    for module, name in (("agriseg.crop.traits.runner", "run_traits"), ("agriseg.crop.traits.growth", "run_plots"),
+                         ("agriseg.crop.predict", "predict_paths")):  # fmt: skip
+        fn = getattr(importlib.import_module(module), name)
+        assert getattr(fn, "__wrapped__", None) is not None, f"{module}.{name} has no @batch_keywords"

@@ -655,6 +655,10 @@ def predict_files(
     )
 
 
+# photos above this many pixels are decided before the model reads the next ones (their probabilities are large)
+DECIDE_AHEAD_PIXELS = 12_000_000
+
+
 def _predict_stream(
     predictor: Predictor, todo: Sequence[Item], k: int, class_fields: list[str], model: str | None = None
 ) -> Iterator[tuple[Item, dict | Exception]]:
@@ -683,14 +687,18 @@ def _predict_stream(
                     yield it, OSError(err.errno, f"cannot write ({err.strerror or err})", where)
 
         def flush() -> Iterator[tuple[Item, dict | Exception]]:
+            big = False
             if pending:
                 probs = predictor.probabilities([rgb for _, rgb in pending])
                 for (it, rgb), p in zip(pending, probs, strict=True):
                     decide = predictor.outline(p, rgb)  # the model's second look, here; the rest on the writer
                     args = (Path(it.source), it.payload, rgb, k, class_fields, model)
                     writes.append((it, writer.submit(_decide_and_write, decide, predictor.sure(p), *args)))
+                big = pending[0][1].size > DECIDE_AHEAD_PIXELS * 3
                 pending.clear()
-            yield from written(lookahead)
+            # the writer's queue holds each photo's probabilities until its decision: one batch of them beside
+            # the batch the model reads next, none for large photos (the memory check counts one batch)
+            yield from written(0 if big else predictor.batch_size)
 
         try:
             while reads:

@@ -229,7 +229,8 @@ def scale_problems(
     darkest = min(float(np.percentile(v, 1)) for v in positive)
     if darkest >= CLOUD_FLOOR:
         return [f"no pixel of bands 1-{len(values)} is darker than {CLOUD_FLOOR} (1st percentile {round(darkest)}) "
-                "where the scene was sampled: cloud or snow, under which no field is found"]  # fmt: skip
+                "where the scene was sampled: cloud or snow, under which no field is found (or a very bright bare "
+                f"scene with the +1000 of baseline 04.00 left in: then give {fixes[0]})"]  # fmt: skip
     if offset == 0 and darkest >= OFFSET_FLOOR:
         return [f"no pixel of bands 1-{len(values)} is darker than {OFFSET_FLOOR} (1st percentile "
                 f"{round(darkest)}): the +1000 of Sentinel-2 processing baseline 04.00 (from 25 January 2022) "

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 
@@ -108,7 +109,7 @@ def test_streamed_equals_direct(tmp_path: Path, window: int, nodata: bool) -> No
         if n:
             assert int(row["plant_count"]) == k and row["green_fraction"] == pytest.approx(g / n)
         else:  # no data, no count (a 0 pulled a spreadsheet's mean down: session 72's sweep)
-            assert np.isnan(row["plant_count"]), name
+            assert row["plant_count"] is pd.NA, name
     assert want["a"][2] > 3 and want["b"][2] > 3  # the check has plants to count
     assert got.loc["outside", "status"] == "outside mosaic" and got.loc["outside", "pixels"] == 0
     assert got.loc["tiny", "status"] == "empty" and np.isnan(got.loc["tiny", "green_fraction"])
@@ -194,7 +195,7 @@ def test_plots_file_errors(tmp_path: Path) -> None:
     dup = tmp_path / "dup.gpkg"
     gpd.GeoDataFrame({"id": [1, 1]}, geometry=[box(0, 0, 1, 1)] * 2, crs="EPSG:32632").to_file(dup)
     with pytest.raises(ValueError, match="not unique"):
-        plot_stats(mosaic, PlotsConfig(plots=str(dup)))
+        plot_stats(mosaic, PlotsConfig(plots=str(dup), plot_id="id"))
     with pytest.raises(ValueError, match="no column 'plot'"):
         plot_stats(mosaic, PlotsConfig(plots=str(dup), plot_id="plot"))
     assert mosaic_date(Path("x_20240601.tif"), None) == "2024-06-01"
@@ -412,15 +413,16 @@ def test_a_plot_id_column_of_any_case_is_found_and_the_files_columns_kept(tmp_pa
 
     path = tmp_path / "p.gpkg"
     geoms = [box(X0 + i, Y0 - 2, X0 + i + 1, Y0 - 1) for i in range(3)]
-    gpd.GeoDataFrame({column: ["P1", "P2", "P3"], "genotype": ["a", "b", "a"], "status": [1, 2, 3]},
-                     geometry=geoms, crs="EPSG:32632").to_file(path)  # fmt: skip
+    gpd.GeoDataFrame({column: ["P1", "P2", "P3"], "genotype": ["a", "b", "a"], "status": [1, 2, 3],
+                      "label": ["x", "x", "y"]}, geometry=geoms, crs="EPSG:32632").to_file(path)  # fmt: skip
     got = read_plots(path, "EPSG:32632")
     assert got["plot_id"].tolist() == ["P1", "P2", "P3"] and got.attrs["id_column"] == column
     assert got["genotype"].tolist() == ["a", "b", "a"] and got["input_status"].tolist() == [1, 2, 3]
     mosaic = tmp_path / "m.tif"
     _mosaic(mosaic)
     table = plot_stats(mosaic, PlotsConfig(plots=str(path), window=64))
-    assert list(table.columns)[-3:] == ["genotype", "input_status", "geometry"] and table["status"].iloc[0] == "ok"
+    assert list(table.columns)[-4:] == ["genotype", "input_status", "label", "geometry"]
+    assert table["status"].iloc[0] == "ok"
 
 
 def test_plots_file_problems_name_what_is_wrong(tmp_path: Path) -> None:
@@ -438,8 +440,12 @@ def test_plots_file_problems_name_what_is_wrong(tmp_path: Path) -> None:
         read_plots(points, None)
     dup = tmp_path / "dup.gpkg"
     gpd.GeoDataFrame({"id": ["P1", "P2", "P1"]}, geometry=[box(0, 0, 1, 1)] * 3, crs="EPSG:32632").to_file(dup)
-    with pytest.raises(ValueError, match=r"'P1' is in rows 1 and 3"):
-        read_plots(dup, None)
+    with pytest.raises(ValueError, match=r"'P1' is in rows 1 and 3; give --plot-id another column"):
+        read_plots(dup, None, "id")
+    # a guessed id column that names plots twice (varieties in "name") is passed over: the next one, or numbers
+    got = read_plots(dup, None)
+    assert got.attrs["id_column"] is None and got["plot_id"].tolist() == ["1", "2", "3"]
+    assert got["input_id"].tolist() == ["P1", "P2", "P1"]  # kept, as the tables write "id" themselves
     bare = tmp_path / "bare.gpkg"
     inside = [box(X0 + 1 + i, Y0 - 2, X0 + 2 + i, Y0 - 1) for i in range(2)]
     gpd.GeoDataFrame({"genotype": ["a", "b"]}, geometry=inside, crs="EPSG:32632").to_file(bare)
@@ -518,6 +524,18 @@ def test_a_multispectral_mosaics_bands_are_read_as_declared(tmp_path: Path) -> N
     alpha = np.stack([r, g, b, np.full_like(r, 255)])
     alpha[3, :, :40] = 0  # a declared alpha band still marks the outside
     _multiband(tmp_path / "rgba.tif", alpha, ["red", "green", "blue", "alpha"])
+    _multiband(tmp_path / "rgba_undeclared.tif", alpha, ["gray", "undefined", "undefined", "undefined"])
+    undeclared = plot_stats(tmp_path / "rgba_undeclared.tif", cfg, segment)  # 0 / 255 only: alpha, as before
+    got = plot_stats(tmp_path / "rgba.tif", cfg, segment)
+    assert undeclared.drop(columns="geometry").equals(got.drop(columns="geometry"))
+    nan = np.stack([r, g, b]).astype(np.float32) / 255
+    nan[:, :, :40] = np.nan  # no nodata declared: NaN is no data all the same (session 72's review)
+    _multiband(tmp_path / "nan.tif", nan, ["red", "green", "blue"])
+    assert plot_stats(tmp_path / "nan.tif", cfg, segment).drop(columns="geometry").equals(got.drop(columns="geometry"))
+    said.clear()
+    _multiband(tmp_path / "u12.tif", np.stack([r, g, b]).astype(np.uint16) * 16, ["red", "green", "blue"])
+    plot_stats(tmp_path / "u12.tif", cfg, segment, warnings=said)
+    assert any("16-bit colours all <= 4095 (a 10- or 12-bit camera's?)" in w for w in said), said
     got = plot_stats(tmp_path / "rgba.tif", cfg, segment).set_index("plot_id")
     assert (
         got.loc["a", "status"] == "partly outside"
@@ -571,3 +589,25 @@ def test_growth_columns_keep_one_order_whatever_the_first_row_holds(tmp_path: Pa
     assert headers[0] == headers[1]
     assert headers[0][-2:] == ["plant_area_px2_change_per_day", "relative_growth_rate_per_day"]
     assert headers[0].index("model_sure") < headers[0].index("mean_r")  # the region columns' own order
+
+
+def test_the_plots_files_own_id_and_date_columns_never_replace_agrisegs(tmp_path: Path) -> None:
+    """A trial file with `plot` (the ids) and `id` (a block number) keyed growth.csv by the block, and its
+    `date` column replaced each mosaic's date in the tables (session 72's review)."""
+    import geopandas as gpd
+
+    plots, m1, m2 = _dated_mosaics(tmp_path)
+    g = gpd.read_file(plots)
+    g = g.rename(columns={"name": "plot"}).assign(id=[1, 1, 2, 2, 3, 3, 4][: len(g)], date="2020-01-01")
+    g.to_file(tmp_path / "trial.gpkg")
+    out = tmp_path / "out"
+    recs = run_plots([m1, m2], out, PlotsConfig(plots=str(tmp_path / "trial.gpkg"), window=64),
+                     batch=BatchOptions(progress=False))  # fmt: skip
+    assert [r["status"] for r in recs] == ["ok", "ok"]
+    with (out / "growth.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted({r["plot_id"] for r in rows}) == sorted(g["plot"]) and len(rows) == 2 * len(g)
+    with (out / "f_20240601_plots.csv").open() as fh:
+        table = list(csv.DictReader(fh))
+    assert {r["date"] for r in table} == {"2024-06-01"} and {r["input_date"] for r in table} == {"2020-01-01"}
+    assert [r["plot_id"] for r in table] == list(g["plot"]) and "input_id" in table[0]

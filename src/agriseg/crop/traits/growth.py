@@ -184,9 +184,10 @@ def run_plots(
         if len(done) < 2:
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
         else:
-            dated = [(r["date"], r["file"], [{"id": x["plot_id"], **x} for x in r["rows"]]) for r in done]
+            dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]
             fields = ("id", "status", "coverage", "green_fraction", "green_area_index", "plant_count")
-            keep = lambda k: k in fields or k.startswith("plant_area")  # noqa: E731  (photos: plant_area_px2)
+            # photos: plant_area_px2; a mosaic's rows also hold the plots file's own columns, never taken here
+            keep = lambda k: k in fields or (photos and k.startswith("plant_area"))  # noqa: E731
             dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
             written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
             missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
@@ -287,8 +288,8 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> Non
 def _cell(value: Any) -> Any:
     """A CSV cell: no value (None, or NaN from a plot outside the mosaic) is an empty cell, never ``nan``; a
     yes/no value is 1 or 0, as in ``traits.csv``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType":
+        return ""  # NAType: pandas' missing value of an integer or yes/no column
     return int(value) if isinstance(value, bool | np.bool_) else value
 
 

@@ -77,24 +77,33 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
             "out.gpkg in.gpkg)"
         )
     by_key = {_key(c): c for c in reversed(list(gdf.columns)) if c != gdf.geometry.name}
-    col = plot_id or next((by_key[k] for k in ID_COLUMNS if k in by_key), None)
+    # a guessed column must name each plot once (a "name" column of varieties does not): else the next one
+    guessed = (by_key[k] for k in ID_COLUMNS if k in by_key and _repeated(gdf[by_key[k]]) is None)
+    col = plot_id or next(guessed, None)
     if col is None:
         ids = [str(i) for i in range(1, len(gdf) + 1)]
     elif col not in gdf.columns:
         raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(map(str, gdf.columns))})")
     else:
         ids = gdf[col].astype(str).tolist()
-    seen: dict[str, int] = {}
-    for row, i in enumerate(ids, start=1):
-        if i in seen:
-            raise ValueError(f"{path}: plot ids in {col!r} are not unique: {i!r} is in rows {seen[i]} and {row}")
-        seen[i] = row
+    if col is not None and (twice := _repeated(gdf[col])) is not None:
+        raise ValueError(f"{path}: plot ids in {col!r} are not unique: {twice}; give --plot-id another column")
     gdf = gdf.to_crs(crs) if crs is not None else gdf
-    kept = {f"input_{c}" if c in PLOT_COLUMNS else str(c): gdf[c].values for c in gdf.columns
+    kept = {f"input_{c}" if c in RESERVED else str(c): gdf[c].values for c in gdf.columns
             if c not in (col, gdf.geometry.name)}  # fmt: skip
     out = gpd.GeoDataFrame({"plot_id": ids, **kept}, geometry=gdf.geometry.values, crs=gdf.crs)
     out.attrs["id_column"] = col
     return out
+
+
+def _repeated(values: Any) -> str | None:  # noqa: ANN401 - a pandas Series
+    """``'P1' is in rows 1 and 3`` for the first value of a column met twice (or empty); None when each is once."""
+    seen: dict[str, int] = {}
+    for row, v in enumerate(values.astype(str).tolist(), start=1):
+        if v in seen:
+            return f"{v!r} is in rows {seen[v]} and {row}"
+        seen[v] = row
+    return None
 
 
 def _key(name: object) -> str:
@@ -138,6 +147,28 @@ class _Vegetation:
             pick_rgb_bands(ds.descriptions, ds.count, config.bands, path, colours, warnings) if self.rgb else [1]
         )
         self.masked = has_alpha_band(colours) or any(f != [MaskFlags.all_valid] for f in ds.mask_flag_enums)
+        self.alpha4 = False  # an undeclared alpha band 4: read so, as before the declared-alpha rule
+        if self.rgb:
+            self.alpha4 = self._look(ds, path, warnings) and not self.masked and config.bands is None
+
+    @staticmethod
+    def _look(ds: Any, path: Path, warnings: list[str] | None) -> bool:  # noqa: ANN401 - a rasterio dataset
+        """A look at a reduced copy of the mosaic: whether band 4 holds only 0 and its type's full value (255,
+        65535; 1.0 for floats), both (an alpha band the file does not declare), and a warning for 16-bit colours
+        all at or under 4095 (a 10- or 12-bit camera's: they read nearly black, scaled by 65535)."""
+        from agriseg.data.io import LOW_BITS_TOP
+
+        shape = (min(ds.height, 512), min(ds.width, 512))
+        bands = list(range(1, min(ds.count, 4) + 1))
+        small = ds.read(bands, out_shape=(len(bands), *shape))  # (C, h, w), GDAL's nearest neighbour
+        if small.dtype == np.uint16 and 0 < int(small[:3].max()) <= LOW_BITS_TOP and warnings is not None:
+            warnings.append(f"{path}: 16-bit colours all <= {LOW_BITS_TOP} (a 10- or 12-bit camera's?) read nearly "
+                            "black (scaled by 65535): scale them to 16 bits first (gdal_translate -scale)")  # fmt: skip
+        if len(bands) < 4:
+            return False
+        values = np.unique(small[3])
+        top = np.iinfo(small.dtype).max if small.dtype.kind in "ui" else 1.0  # opaque: 255, 65535 or 1.0
+        return bool(len(values) == 2 and values[0] == 0 and values[1] == top)
 
     def __call__(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray]:
         """(vegetation, valid) boolean ``(y1 - y0, x1 - x0)``."""
@@ -157,8 +188,11 @@ class _Vegetation:
         valid = np.ones((y1 - y0, x1 - x0), bool)
         if self.masked:  # GDAL's mask of the mosaic: its alpha band, internal mask or nodata (all bands nodata)
             valid = ds.dataset_mask(window=Window(x0, y0, x1 - x0, y1 - y0)) > 0
+        elif self.alpha4:
+            valid = read_window(ds, self.path, y0, y1, x0, x1, [4])[0] > 0
         if data.dtype.kind == "f":
-            data = np.where(np.isfinite(data), data, 0)  # NaN outside the footprint: not counted (nodata)
+            valid &= np.isfinite(data[(slice(None), *core)]).all(0)  # NaN outside the footprint: no data
+            data = np.where(np.isfinite(data), data, 0)
         assert self.segment is not None
         rgb = scale_to_uint8(np.ascontiguousarray(data.transpose(1, 2, 0)), self.path, warn=False)  # (h, w, 3)
         classes = self.segment(rgb).classes
@@ -343,6 +377,8 @@ def _plant_counts(
 # the columns of a mosaic's plot table, in order (then the plots file's own columns, then the geometry)
 PLOT_COLUMNS = ("plot_id", "status", "coverage", "pixels", "area_m2", "green_fraction", "gap_fraction",
                 "green_area_index", "gai_saturated", "plant_count")  # fmt: skip
+# the names of the plots file's own columns that the tables also write get "input_" in front
+RESERVED = frozenset({*PLOT_COLUMNS, "mosaic", "date", "file", "id"})
 # a plot with data on less than this share of its area is "partly outside" (rasterising a polygon's edge
 # on the grid moves its pixel count by far less)
 FULL_COVERAGE = 0.99
@@ -359,6 +395,7 @@ def _table(
 ) -> Any:
     """The per-plot GeoDataFrame: its ``coverage`` is the share of the plot's area inside the mosaic times the
     share of its pixels there that hold data (not nodata, not transparent)."""
+    import pandas as pd
     from shapely.geometry import Polygon
 
     px_m2 = pixel_area_m2(info.crs, info.transform, info.height, info.width)
@@ -392,8 +429,9 @@ def _table(
     out["green_fraction"] = gf
     out["gap_fraction"] = [None if f is None else 1.0 - f for f in gf]
     out["green_area_index"] = gai
-    out["gai_saturated"] = sat
-    out["plant_count"] = count
+    # a whole number and a yes/no column, with gaps: not floats (0.0), nor text in the GeoPackage
+    out["gai_saturated"] = pd.array(sat, dtype="boolean")
+    out["plant_count"] = pd.array(count, dtype="Int64")
     own = [c for c in plots.columns if c not in ("plot_id", plots.geometry.name)]
     return out[[*PLOT_COLUMNS, *own, "geometry"]]
 

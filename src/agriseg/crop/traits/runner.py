@@ -257,13 +257,25 @@ def joined_across_regions(
     rects: list[Region], regions: list[dict[str, Any]], plants: list[dict[str, Any]], labels: np.ndarray
 ) -> list[str]:
     """A warning naming the regions reported empty that hold much of a plant of another region (at least
-    :data:`FOREIGN_SHARE` of their area): plants of neighbouring pots touching (leaves, or thin traces the mask
-    drew between them) were joined into one, counted in the pot of its centre, and the others read empty.
+    :data:`FOREIGN_SHARE` of their area) of which less than half lies in its own region: plants of neighbouring
+    pots touching (leaves, or thin traces the mask drew between them) were joined into one, counted in the pot of
+    its centre, and the others read empty.
 
     ``labels``: the plants' labels as :func:`tie_plants` numbers them (label ``k`` is ``plants[k - 1]``).
     """
     h, w = labels.shape
     found: dict[str, list[str]] = {}  # plant id -> the empty regions holding it
+    # label -> whether at least half of the plant lies in its own region (a plant leaning over into an empty
+    # neighbour pot does; plants of several pots joined into one do not)
+    sizes = np.bincount(labels.ravel())
+    by_id = {r.id: r for r in rects}
+    home: dict[int, bool] = {}
+    for k, plant in enumerate(plants, start=1):
+        r = by_id.get(str(plant.get("region", "")))
+        if r is None or k >= len(sizes):
+            continue
+        own = labels[max(0, r.y) : max(0, r.y + r.height), max(0, r.x) : max(0, r.x + r.width)] == k
+        home[k] = int(own.sum()) >= 0.5 * sizes[k]
     for rect, row in zip(rects, regions, strict=True):
         x0, y0, x1, y1 = max(0, rect.x), max(0, rect.y), min(w, rect.x + rect.width), min(h, rect.y + rect.height)
         if row.get("status") != "empty" or x1 <= x0 or y1 <= y0:
@@ -271,7 +283,7 @@ def joined_across_regions(
         cell = labels[y0:y1, x0:x1]
         counts = np.bincount(cell.ravel())
         counts[0] = 0
-        if counts.max(initial=0) >= FOREIGN_SHARE * cell.size:
+        if counts.max(initial=0) >= FOREIGN_SHARE * cell.size and not home.get(int(counts.argmax()), True):
             found.setdefault(plants[int(counts.argmax()) - 1]["id"], []).append(rect.id)
     if not found:
         return []
@@ -297,8 +309,8 @@ def crowded_cells(regions: list[dict[str, Any]], grid: str, whole_image: bool = 
         return []
     rows, cols = parse_grid(grid)
     other = f"; is the tray {cols}x{rows} (rows x columns)?" if rows != cols else "; is the grid right?"
-    if whole_image:
-        other = "; the grid spans the whole image, not the tray: give --grid-box X,Y,W,H"
+    if whole_image:  # no tray found: the grid may lie off the tray as well
+        other += " (the grid spans the whole image: if the tray is smaller, give --grid-box X,Y,W,H)"
     return [f"--grid {grid}: {crowded} of {len(counts)} cells hold 2 or more plants and {empty} are empty{other}"]
 
 
@@ -502,7 +514,6 @@ ALGORITHM = "14"
 COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 
-@batch_keywords
 def _item_rules(p: Any, config: TraitsConfig) -> dict[str, str]:  # noqa: ANN401 - a photo / mask pair
     """A photo's rules that changed its outputs since they came, for its fingerprint: how its pixels are read
     (:func:`photo_reading_rules`), and a date its name gives only as ``15.06.2024`` (undated before)."""
@@ -512,6 +523,7 @@ def _item_rules(p: Any, config: TraitsConfig) -> dict[str, str]:  # noqa: ANN401
     return rules
 
 
+@batch_keywords
 def run_traits(
     paths: PathsLike,
     outdir: str | Path,
