@@ -547,7 +547,8 @@ def test_a_mosaics_date_is_read_from_a_dotted_name_or_its_folder(tmp_path: Path)
     """ODM / Pix4D projects name the mosaic odm_orthophoto.tif inside a folder named by the flight's date, and
     European names write 15.06.2024: each was undated (session 72's sweeps)."""
     assert mosaic_date(Path("2024-06-01/odm_orthophoto.tif"), None) == "2024-06-01"
-    assert mosaic_date(Path("flight_20240615/odm/odm_orthophoto.tif"), None) is None  # only the folder holding it
+    assert mosaic_date(Path("flight_20240615/odm_orthophoto/odm_orthophoto.tif"), None) == "2024-06-15"  # ODM
+    assert mosaic_date(Path("2024-06-15/a/b/odm_orthophoto.tif"), None) is None  # two folders up at most
     assert mosaic_date(Path("trial_15.06.2024.tif"), None) == "2024-06-15"
     assert mosaic_date(Path("2024-06-01/f_2024-07-01.tif"), None) == "2024-07-01"  # its own name first
     assert mosaic_date(Path("v1.2.3.tif"), None) is None

@@ -7,8 +7,8 @@ photos without georeference, measured as ``crop traits`` measures them (:func:`p
 CSV is written. With two or more dates: ``growth.csv`` (one row per plot and date), ``growth_wide.csv`` (one
 row per plot, one column per date) and ``growth.png`` (green fraction over time), see :func:`write_growth`.
 The date of a mosaic comes from its file name: the ``date`` field of the ``meta`` template, or else the
-first ``YYYY-MM-DD`` / ``YYYYMMDD`` / ``DD.MM.YYYY`` in the name, else in its folder's name (a project's
-``2024-06-01/odm_orthophoto.tif``); mosaics without a date are ordered as given.
+first ``YYYY-MM-DD`` / ``YYYYMMDD`` / ``DD.MM.YYYY`` in the name, else in its folder's or the one above
+(``2024-06-01/odm_orthophoto/odm_orthophoto.tif``); mosaics without a date are ordered as given.
 """
 
 from __future__ import annotations
@@ -48,8 +48,9 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
         if not dates:
             raise ValueError(f"{path}: the template {template!r} has no date field")
         return dates[0]
-    # a mosaic named by its software (odm_orthophoto.tif) in a folder named by its flight (2024-06-01/)
-    return name_date(path.stem) or name_date(path.parent.name)
+    # a mosaic named by its software in a folder named by its flight: 2024-06-01/odm_orthophoto.tif, or ODM's
+    # project layout 2024-06-01/odm_orthophoto/odm_orthophoto.tif
+    return name_date(path.stem) or name_date(path.parent.name) or name_date(path.parent.parent.name)
 
 
 # agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
