@@ -107,7 +107,7 @@ def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: 
         help="Plot id column.")  # fmt: skip
 @_shared(CROP_PLOTS)
 @option("--window", config=CROP_PLOTS, type=int, help="Window side in pixels.")
-@bands_option()
+@bands_option(CROP_PLOTS)
 @batch_options()
 @friendly_errors
 def plots(mosaics: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: object) -> None:

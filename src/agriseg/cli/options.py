@@ -745,12 +745,14 @@ def sha256_option(help: str) -> Decorator:
     return click.option("--sha256", default=None, metavar="HEX", callback=_parse_sha256, help=help)
 
 
-def bands_option() -> Decorator:
-    """``--bands R,G,B``: which bands of a multi-band raster are red, green and blue (1-based)."""
-    return click.option(
+def bands_option(config: str | None = None) -> Decorator:
+    """``--bands R,G,B``: which bands of a multi-band raster are red, green and blue (1-based); ``config``: the
+    config whose ``bands`` field it sets (its default from there)."""
+    return option(
         "--bands",
-        default=None,
+        config=config,
         callback=_parse_bands,
+        show_default=False,
         help="Bands of a multi-band GeoTIFF / JPEG 2000 read as red, green, blue, e.g. 3,2,1 for BGRN "
         "(default: bands described red/green/blue, else 1,2,3).",
     )
