@@ -333,7 +333,8 @@ def test_a_scenes_warning_is_kept_for_its_row_not_printed_twice_with_verbose() -
     log, shown = logging.getLogger("agriseg"), io.StringIO()
     handler = logging.StreamHandler(shown)
     log.addHandler(handler)
-    level, log.level = log.level, logging.DEBUG
+    level = log.level
+    log.setLevel(logging.DEBUG)  # (not log.level =: the logger caches what it had enabled)
     try:
         with _warnings_kept() as said:
             log.warning("scene a: offset left in")
