@@ -183,3 +183,18 @@ def test_a_graph_that_does_not_hold_at_another_size_is_exported_per_shape(
             assert torch.allclose(runner.logits(x), model(x), atol=1e-4)
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 2  # one per shape
     assert len(list((tmp_path / "onnx").glob("*.static"))) == 1  # remembered: the next run does not try again
+
+
+def test_a_gpu_device_without_pytorch_names_the_install(monkeypatch) -> None:
+    """Predictor(device="cuda") in the base install failed with a bare "No module named 'torch'" (session 72's
+    review): the device check names the extra to install."""
+    import pytest
+
+    import agriseg.extras
+    from agriseg.extras import MissingExtra
+    from agriseg.runtime import check_device
+
+    monkeypatch.setattr(agriseg.extras, "missing_modules", lambda extra: ["torch"] if extra == "train" else [])
+    with pytest.raises(MissingExtra, match=r"device cuda \(PyTorch runs the model there\) needs .*agriseg\[train\]"):
+        check_device("cuda", "device")
+    check_device("cpu", "device")  # the CPU needs no PyTorch (ONNX Runtime)

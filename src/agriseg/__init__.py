@@ -25,27 +25,37 @@ def quiet(on: bool | None = None) -> bool:
     >>> agriseg.quiet(True)
     True
     """
+    import logging
     import os
+    import warnings
 
-    if on is True:
+    if on is True and not quiet():  # what quiet(False) puts back: the state the caller had
+        env = {v: os.environ.get(v) for v in (QUIET_ENV, *_BARS_OFF)}
+        _BEFORE[:] = [(logging.getLogger("agriseg").level, env, list(warnings.filters))]
         os.environ[QUIET_ENV] = "1"
         be_quiet_if_asked()
-    elif on is False and os.environ.pop(QUIET_ENV, None) is not None:
-        import logging
-        import warnings
-
-        logging.getLogger("agriseg").setLevel(logging.NOTSET)
-        if _IGNORE_ALL in warnings.filters:
-            warnings.filters.remove(_IGNORE_ALL)  # type: ignore[attr-defined]  # a list at run time
-            warnings._filters_mutated()  # type: ignore[attr-defined]  # as warnings.simplefilter itself does
-        for var in _BARS_OFF:
-            if os.environ.get(var) == "1":
-                del os.environ[var]
+    elif on is False and quiet():
+        level, env, filters = _BEFORE.pop() if _BEFORE else (logging.NOTSET, {}, None)
+        logging.getLogger("agriseg").setLevel(level)
+        for var in (QUIET_ENV, *_BARS_OFF):
+            if env.get(var) is not None:
+                os.environ[var] = env[var]  # type: ignore[assignment]  # not None here
+            elif var == QUIET_ENV or os.environ.get(var) == "1":  # set by agriseg (quiet before import: guessed)
+                os.environ.pop(var, None)
+        if filters is None:  # quiet from before import: take out the filter it added then (the oldest such)
+            filters = list(warnings.filters)
+            if _IGNORE_ALL in filters:
+                del filters[len(filters) - 1 - filters[::-1].index(_IGNORE_ALL)]
+        warnings.filters[:] = filters  # type: ignore[index]  # a list at run time
+        changed = getattr(warnings, "_filters_mutated", None)  # as warnings.simplefilter itself does
+        if changed is not None:
+            changed()
     return os.environ.get(QUIET_ENV, "").strip() not in ("", "0")
 
 
 _IGNORE_ALL = ("ignore", None, Warning, None, 0)  # the filter warnings.simplefilter("ignore") puts first
 _BARS_OFF = ("TQDM_DISABLE", "HF_HUB_DISABLE_PROGRESS_BARS")
+_BEFORE: list[tuple[int, dict[str, str | None], list[Any]]] = []  # what quiet(True) changed, for quiet(False)
 
 
 def be_quiet_if_asked() -> bool:

@@ -166,6 +166,9 @@ def check_device(device: str, option: str = "--device") -> None:
         raise OptionError(f"{option} {device!r}: not a torch device; use cpu, cuda or cuda:N (e.g. cuda:1), or mps")
     if device == "cpu":
         return
+    from agriseg.extras import require
+
+    require("train", f"{option} {device} (PyTorch runs the model there)")  # the base install has no PyTorch
     import torch
 
     if device == "mps":

@@ -380,3 +380,24 @@ def test_crop_predict_refuses_a_missing_or_empty_input_before_making_the_output_
         out = tmp_path / f"out_{src.name}"
         res = CliRunner().invoke(main, ["crop", "predict", str(src), "-o", str(out)])
         assert res.exit_code == 2 and not out.exists(), res.output
+
+
+def test_a_photo_gone_while_a_command_reads_it_fails_the_run_not_the_usage() -> None:
+    """A missing photo became a FileNotFoundError too (session 72): `crop evaluate --strict` with a photo
+    deleted mid-run then exited 2 (a usage error) instead of 1 (the review): a photo that cannot be read is 1."""
+    import click
+
+    from agriseg.cli.errors import friendly_errors
+    from agriseg.data.io import ImageNotFoundError
+
+    @click.command()
+    @friendly_errors
+    def reading() -> None:
+        raise ImageNotFoundError("photos/a.jpg: file not found")
+
+    main.add_command(reading)
+    try:
+        r = CliRunner().invoke(main, ["reading"])
+    finally:
+        main.commands.pop("reading")
+    assert r.exit_code == 1 and r.output.strip() == "Error: photos/a.jpg: file not found", r.output

@@ -85,7 +85,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         from agriseg.cli.options import option_flags
         from agriseg.config import OptionError, describe_errors
         from agriseg.data.files import OutputIsInput, protected_inputs
-        from agriseg.data.io import NoInputError
+        from agriseg.data.io import ImageReadError, NoInputError
         from agriseg.extras import MissingExtra
         from agriseg.fingerprint import OPTION_FLAGS
         from agriseg.models.io import ModelLoadError
@@ -113,6 +113,8 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             if interrupted(err):  # Ctrl-C during an import: stop, as Ctrl-C anywhere else does
                 raise KeyboardInterrupt from err
             raise MissingDependency(str(err)) from err
+        except ImageReadError as err:  # a photo that cannot be read, or is gone (also a FileNotFoundError): exit 1
+            raise click.ClickException(str(err)) from err
         except (FileNotFoundError, NoInputError) as err:  # before any item ran: a path given is wrong or empty
             raise MissingInput(str(err)) from err
         except (FileExistsError, OutputIsInput) as err:

@@ -442,10 +442,20 @@ def test_plots_file_problems_name_what_is_wrong(tmp_path: Path) -> None:
     gpd.GeoDataFrame({"id": ["P1", "P2", "P1"]}, geometry=[box(0, 0, 1, 1)] * 3, crs="EPSG:32632").to_file(dup)
     with pytest.raises(ValueError, match=r"'P1' is in rows 1 and 3; give --plot-id another column"):
         read_plots(dup, None, "id")
-    # a guessed id column that names plots twice (varieties in "name") is passed over: the next one, or numbers
-    got = read_plots(dup, None)
+    # a column called an id naming a plot twice is a typo: refused when no other column names each plot once
+    with pytest.raises(ValueError, match=r"plot ids in 'id' are not unique: 'P1' is in rows 1 and 3"):
+        read_plots(dup, None)
+    # a guessed name column naming plots twice (varieties) is passed over: the next one, or numbers
+    varieties = tmp_path / "varieties.gpkg"
+    gpd.GeoDataFrame({"name": ["Runner", "Virginia", "Runner"], "block": [1, 1, 2]}, geometry=[box(0, 0, 1, 1)] * 3,
+                     crs="EPSG:32632").to_file(varieties)  # fmt: skip
+    got = read_plots(varieties, None)
     assert got.attrs["id_column"] is None and got["plot_id"].tolist() == ["1", "2", "3"]
-    assert got["input_id"].tolist() == ["P1", "P2", "P1"]  # kept, as the tables write "id" themselves
+    assert got["name"].tolist() == ["Runner", "Virginia", "Runner"] and got.attrs["columns"] == ["name", "block"]
+    gpd.GeoDataFrame({"id": [1, 1, 2], "name": ["A", "B", "C"]}, geometry=[box(0, 0, 1, 1)] * 3,
+                     crs="EPSG:32632").to_file(varieties)  # fmt: skip
+    got = read_plots(varieties, None)  # a block number in "id", the plots in "name"
+    assert got.attrs["id_column"] == "name" and got["input_id"].tolist() == [1, 1, 2]
     bare = tmp_path / "bare.gpkg"
     inside = [box(X0 + 1 + i, Y0 - 2, X0 + 2 + i, Y0 - 1) for i in range(2)]
     gpd.GeoDataFrame({"genotype": ["a", "b"]}, geometry=inside, crs="EPSG:32632").to_file(bare)

@@ -118,10 +118,10 @@ def run_plots(
         except ValueError as err:
             raise OptionError(f"--plots {err}") from None
         if given_plots.attrs["id_column"] is None:  # ids the user cannot join back to the trial design
-            others = ", ".join(c for c in given_plots.columns if c not in ("plot_id", "geometry")) or "none"
-            numbered = (f"warning: {config.plots}: no plot id column (plot_id, id, name, any case), so the plots "
-                        f"are numbered 1-{len(given_plots)} in file order; give --plot-id COLUMN "
-                        f"(columns: {others})")  # fmt: skip
+            others = ", ".join(given_plots.attrs["columns"]) or "none"
+            numbered = (f"warning: {config.plots}: no plot id column (plot_id, id, name, any case, each plot "
+                        f"named once), so the plots are numbered 1-{len(given_plots)} in file order; give --plot-id "
+                        f"COLUMN (columns: {others})")  # fmt: skip
     items = [
         Item(
             n,

@@ -41,6 +41,7 @@ Segment = Callable[[np.ndarray], Segmentation]
 
 # id columns looked for when --plot-id is not given, in this order, by name in any case, "_", "-" or " " left out
 ID_COLUMNS = ("plotid", "plot", "id", "name", "plotname", "label")
+ID_NAMED = frozenset({"plotid", "plot", "id"})  # columns called ids: one naming a plot twice is a mistake
 
 
 def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
@@ -77,9 +78,12 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
             "out.gpkg in.gpkg)"
         )
     by_key = {_key(c): c for c in reversed(list(gdf.columns)) if c != gdf.geometry.name}
-    # a guessed column must name each plot once (a "name" column of varieties does not): else the next one
-    guessed = (by_key[k] for k in ID_COLUMNS if k in by_key and _repeated(gdf[by_key[k]]) is None)
-    col = plot_id or next(guessed, None)
+    # a guessed column must name each plot once (a "name" column of varieties does not): else the next one;
+    # a column called an id that names a plot twice (a typo) is refused below when no other one does
+    candidates = [by_key[k] for k in ID_COLUMNS if k in by_key]
+    col = plot_id or next((c for c in candidates if _repeated(gdf[c]) is None), None)
+    if col is None:
+        col = next((c for c in candidates if _key(c) in ID_NAMED), None)
     if col is None:
         ids = [str(i) for i in range(1, len(gdf) + 1)]
     elif col not in gdf.columns:
@@ -93,6 +97,7 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
             if c not in (col, gdf.geometry.name)}  # fmt: skip
     out = gpd.GeoDataFrame({"plot_id": ids, **kept}, geometry=gdf.geometry.values, crs=gdf.crs)
     out.attrs["id_column"] = col
+    out.attrs["columns"] = [str(c) for c in gdf.columns if c != gdf.geometry.name]  # the file's own names
     return out
 
 
@@ -149,17 +154,18 @@ class _Vegetation:
         self.masked = has_alpha_band(colours) or any(f != [MaskFlags.all_valid] for f in ds.mask_flag_enums)
         self.alpha4 = False  # an undeclared alpha band 4: read so, as before the declared-alpha rule
         if self.rgb:
-            self.alpha4 = self._look(ds, path, warnings) and not self.masked and config.bands is None
+            self.alpha4 = self._look(ds, path, self.bands, warnings) and not self.masked and config.bands is None
 
     @staticmethod
-    def _look(ds: Any, path: Path, warnings: list[str] | None) -> bool:  # noqa: ANN401 - a rasterio dataset
+    def _look(ds: Any, path: Path, colours: list[int], warnings: list[str] | None) -> bool:  # noqa: ANN401
         """A look at a reduced copy of the mosaic: whether band 4 holds only 0 and its type's full value (255,
         65535; 1.0 for floats), both (an alpha band the file does not declare), and a warning for 16-bit colours
-        all at or under 4095 (a 10- or 12-bit camera's: they read nearly black, scaled by 65535)."""
+        all at or under 4095 (a 10- or 12-bit camera's: they read nearly black, scaled by 65535); ``colours``:
+        the bands read as red, green, blue. ``ds``: a rasterio dataset."""
         from agriseg.data.io import LOW_BITS_TOP
 
         shape = (min(ds.height, 512), min(ds.width, 512))
-        bands = list(range(1, min(ds.count, 4) + 1))
+        bands = [*colours, 4] if ds.count >= 4 else colours
         small = ds.read(bands, out_shape=(len(bands), *shape))  # (C, h, w), GDAL's nearest neighbour
         if small.dtype == np.uint16 and 0 < int(small[:3].max()) <= LOW_BITS_TOP and warnings is not None:
             warnings.append(f"{path}: 16-bit colours all <= {LOW_BITS_TOP} (a 10- or 12-bit camera's?) read nearly "

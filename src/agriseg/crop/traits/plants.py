@@ -229,15 +229,15 @@ def plant_traits(
         ValueError: ``rgb`` or ``sure`` of another size than ``labels``, or a scale that is not positive.
     """
     labels = np.asarray(labels)
+    if rgb is not None:  # colour traits are in 0-255: a float photo in [0, 1] is scaled as predict takes it
+        from agriseg.data.io import as_rgb
+
+        rgb = as_rgb(rgb)  # a PIL image turned upright first, as predict turns it: then the sizes are compared
     for name, other in (("rgb", rgb), ("sure", sure)):
         if other is not None and np.shape(other)[:2] != labels.shape:
             raise ValueError(f"{name} is {np.shape(other)[:2]}, labels {labels.shape}: they must cover one photo")
     if px_per_mm is not None and not 0 < px_per_mm < math.inf:
         raise ValueError(f"px_per_mm must be positive and finite (None for pixels); got {px_per_mm}")
-    if rgb is not None:  # colour traits are in 0-255: a float photo in [0, 1] is scaled as predict takes it
-        from agriseg.data.io import as_rgb
-
-        rgb = as_rgb(rgb)
     scale = px_per_mm or 1.0
     out = []
     for rp in measure.regionprops(labels):
