@@ -153,7 +153,7 @@ class _Vegetation:
         )
         self.masked = has_alpha_band(colours) or any(f != [MaskFlags.all_valid] for f in ds.mask_flag_enums)
         self.alpha4 = False  # an undeclared alpha band 4: read so, as before the declared-alpha rule
-        if self.rgb:
+        if self.rgb and (ds.count >= 4 or ds.dtypes[0] == "uint16"):  # (a plain 8-bit RGB mosaic: nothing to see)
             self.alpha4 = self._look(ds, path, self.bands, warnings) and not self.masked and config.bands is None
 
     @staticmethod
