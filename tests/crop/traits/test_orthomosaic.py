@@ -622,3 +622,31 @@ def test_the_plots_files_own_id_and_date_columns_never_replace_agrisegs(tmp_path
         table = list(csv.DictReader(fh))
     assert {r["date"] for r in table} == {"2024-06-01"} and {r["input_date"] for r in table} == {"2020-01-01"}
     assert [r["plot_id"] for r in table] == list(g["plot"]) and "input_id" in table[0]
+
+
+def test_the_growth_charts_legend_sits_beside_it_and_names_plots_without_data(tmp_path: Path, monkeypatch) -> None:
+    """The legend covered a plot's line, and a plot outside every mosaic was in it with no line (session 72's
+    sweep): the legend is beside the chart and says "(no data)"."""
+    from matplotlib.figure import Figure
+
+    from agriseg.crop.traits.growth import write_growth
+
+    seen: list[tuple[list[str], bool]] = []
+    real = Figure.savefig
+
+    def look(fig: Figure, *args: object, **kw: object) -> None:
+        fig.canvas.draw()
+        for ax in fig.axes:
+            if (legend := ax.get_legend()) is not None:
+                beside = legend.get_window_extent().x0 >= ax.get_window_extent().x1
+                seen.append(([t.get_text() for t in legend.get_texts()], beside))
+        real(fig, *args, **kw)
+
+    monkeypatch.setattr(Figure, "savefig", look)
+    rows = {"2024-06-01": (0.1, 0.2), "2024-06-08": (0.2, 0.4)}
+    dated = [(d, f"f_{d}.tif", [{"id": "A", "status": "ok", "green_fraction": a},
+                                {"id": "B", "status": "ok", "green_fraction": b},
+                                {"id": "OUT", "status": "outside mosaic", "green_fraction": None}])
+             for d, (a, b) in rows.items()]  # fmt: skip
+    write_growth(dated, tmp_path, "plot_id", value="green_fraction")
+    assert seen == [(["A", "B", "OUT (no data)"], True)]

@@ -504,7 +504,10 @@ def _chart(
             ax.scatter(xs, ys, s=size, linewidths=width, marker="o", facecolors="none", edgecolors="magenta")
 
     def title(rid: str, rows: list[dict[str, Any]]) -> str:
-        return f"{rid} (empty)" if rows and all(r.get("status") == "empty" for r in rows) else rid
+        if rows and all(r.get("status") == "empty" for r in rows):
+            return f"{rid} (empty)"
+        # a plot outside every mosaic: named in the legend with no line, it read as a drawing error
+        return f"{rid} (no data)" if rows and all(v != v for v in series(rows)[1]) else rid
 
     flagged = any(unsure(rows)[0] for rows in by_id.values())
     note = " (ringed: model unsure, check)" if flagged else ""
@@ -516,7 +519,7 @@ def _chart(
     n = len(by_id)
     heading = f"{key} per {what} ({n}), {span}{note}"
     if n <= 12:
-        fig, ax = plt.subplots(figsize=(7, 4), dpi=120)
+        fig, ax = plt.subplots(figsize=(8.5, 4), dpi=120)
         for i, (rid, rows) in enumerate(by_id.items()):
             colour, marker, dash = LINE_COLOURS[i % 8], LINE_MARKERS[i % 6], "-" if i < 8 else "--"
             ax.plot(*series(rows), lw=1.2, ms=4, label=title(rid, rows), color=colour, marker=marker, ls=dash)
@@ -525,7 +528,8 @@ def _chart(
         ax.set_xlabel(xlabel)
         ax.set_ylabel(key)
         ax.set_title(textwrap.fill(heading, 80), fontsize=9)  # a long title wraps, never cut at the edges
-        ax.legend(title=what, fontsize=7, ncols=2 if n > 6 else 1)
+        # beside the chart, never over a line
+        ax.legend(title=what, fontsize=7, ncols=2 if n > 6 else 1, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
     else:
         side = math.ceil(math.sqrt(n))
