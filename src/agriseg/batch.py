@@ -385,6 +385,12 @@ def counted(n: int, word: str, verb: str = "") -> str:
     return said
 
 
+def listed(names: Sequence[object], limit: int) -> str:
+    """``a, b, c and 4 more``: the first ``limit`` names of a message and how many it leaves out."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(map(str, names[:limit])) + more
+
+
 def describe_os_error(err: OSError) -> str:
     """``<file>: <reason>`` for an operating-system error (disk full, permission denied, ...)."""
     reason = err.strerror or str(err) or type(err).__name__

@@ -221,11 +221,7 @@ def test_ctrl_c_during_an_import_is_an_interruption_not_a_missing_library(monkey
         except KeyboardInterrupt as err:  # what an extension module's init turns a Ctrl-C into
             raise ImportError("initialization failed") from err
 
-    main.add_command(importing)
-    try:
-        r = CliRunner().invoke(main, ["importing"])
-    finally:
-        main.commands.pop("importing")
+    r = _invoke_added(importing)
     assert r.exit_code == 130 and r.output.strip() == "agriseg: interrupted", r.output
 
 
@@ -395,9 +391,14 @@ def test_a_photo_gone_while_a_command_reads_it_fails_the_run_not_the_usage() -> 
     def reading() -> None:
         raise ImageNotFoundError("photos/a.jpg: file not found")
 
-    main.add_command(reading)
-    try:
-        r = CliRunner().invoke(main, ["reading"])
-    finally:
-        main.commands.pop("reading")
+    r = _invoke_added(reading)
     assert r.exit_code == 1 and r.output.strip() == "Error: photos/a.jpg: file not found", r.output
+
+
+def _invoke_added(command):  # noqa: ANN001, ANN202 - a click command; click's Result
+    """Run a command a test defines as `agriseg <its name>`, then take it off the group again."""
+    main.add_command(command)
+    try:
+        return CliRunner().invoke(main, [command.name])
+    finally:
+        main.commands.pop(command.name)

@@ -94,11 +94,12 @@ def _warn_unpaired(images: str | Path, labels: str | Path) -> None:
     """Say which photos have no label and which labels no photo: they are left out of training."""
     import logging
 
+    from agriseg.batch import listed
     from agriseg.crop.evaluate import unpaired
 
     for what, names in unpaired(images, labels).items():
         if names:
-            shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+            shown = listed(names, 3)
             where = images if what == "images_without_label" else labels
             logging.getLogger(__name__).warning(
                 "%s: %d %s left out of training (%s)", where, len(names), what.replace("_", " "), shown

@@ -87,9 +87,10 @@ def check_replaceable(path: Path) -> None:
 
     if ever_recorded(path.parent, path.name):
         return
+    from agriseg.batch import listed
     from agriseg.config import OptionError
 
-    shown = ", ".join(sorted(held)[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+    shown = listed(sorted(held), 3)
     raise OptionError(
         f"{path}: a folder agriseg did not write (it holds {shown}); left alone: remove it yourself or name "
         "another output"

@@ -262,12 +262,10 @@ def as_rgb(image: Any) -> np.ndarray:
     if isinstance(image, (str, os.PathLike)):
         return read_rgb(os.fspath(image))
     if isinstance(image, Image.Image):  # 16-bit and float modes as arrays (convert() would clip them to white)
-        from PIL import ImageOps
-
-        # turned by its EXIF orientation as its file is read: Image.open(path) gives the mask of the path
-        image = ImageOps.exif_transpose(image)
         deep = image.mode.startswith(("I", "F"))
-        image = np.asarray(image) if deep else np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+        pixels = np.asarray(image) if deep else np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+        # turned by its EXIF orientation as read_rgb turns its file: Image.open(path) gives the mask of the path
+        image = apply_orientation(pixels, exif_orientation(image))
     if not isinstance(image, np.ndarray):
         raise TypeError(f"a photo is a file name, a PIL image or a numpy array, not {type(image).__name__}")
     arr = image
@@ -285,9 +283,10 @@ def as_rgb(image: Any) -> np.ndarray:
     if arr.dtype == np.uint8:
         return arr
     if arr.dtype == np.uint16:  # a 16-bit photo, scaled by its range as read_rgb scales such files
-        if arr.size and int(arr.max()) <= 255:  # 8-bit values in a 16-bit array: scaled, the photo would be black
+        top = int(arr.max()) if arr.size else 0
+        if arr.size and top <= 255:  # 8-bit values in a 16-bit array: scaled, the photo would be black
             raise ValueError("a uint16 photo whose values are all <= 255 (8-bit values?): pass arr.astype(np.uint8)")
-        if arr.size and int(arr.max()) <= LOW_BITS_TOP:
+        if arr.size and top <= LOW_BITS_TOP:
             log.warning("a uint16 photo whose values are all <= %d reads nearly black (scaled by 65535): for a 10- or "
                         "12-bit camera's values pass (arr << 6) or (arr << 4)", LOW_BITS_TOP)  # fmt: skip
         return (arr.astype(np.float32) * (255.0 / 65535.0)).round().astype(np.uint8)

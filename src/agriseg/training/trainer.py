@@ -191,7 +191,9 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True) -> Path:
         raise OptionError(f"output_dir {out}: an existing file, not a folder")
     held = [c.name for c in out.iterdir() if c.name not in SYSTEM_FILES] if out.is_dir() else []
     if held and not any(n in RUN_FILES or n.endswith(".ckpt") for n in held):
-        shown = ", ".join(sorted(held)[:3]) + (f" and {len(held) - 3} more" if len(held) > 3 else "")
+        from agriseg.batch import listed
+
+        shown = listed(sorted(held), 3)
         raise OptionError(
             f"output_dir {out}: exists and was not written by a training run (it holds {shown}); choose another"
         )

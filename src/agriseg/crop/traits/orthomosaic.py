@@ -29,6 +29,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 from skimage import measure
 
+from agriseg.batch import listed
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.inputs import Segmentation
@@ -450,9 +451,8 @@ def _coverage_warnings(path: Path, table: Any) -> list[str]:
         rows = table[table["status"] == status]
         if not len(rows):
             continue
-        ids = [str(i) for i in rows["plot_id"]][:5]
-        more = f" and {len(rows) - 5} more" if len(rows) > 5 else ""
-        shown = f"plot {ids[0]} is" if len(rows) == 1 else f"plots {', '.join(ids)}{more} are"
+        ids = [str(i) for i in rows["plot_id"]]
+        shown = f"plot {ids[0]} is" if len(ids) == 1 else f"plots {listed(ids, 5)} are"
         if status == "partly outside":
             shares = ", ".join(f"{100 * c:.0f}%" for c in rows["coverage"][:5])
             out.append(f"{path}: {shown} {what} {shares})")

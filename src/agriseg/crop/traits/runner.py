@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from agriseg.batch import BatchOptions, batch_keywords, measured_now
+from agriseg.batch import BatchOptions, batch_keywords, listed, measured_now
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.quality import MODEL_CROPS, greyscale, other_crop
 from agriseg.crop.traits.debug import debug_image
@@ -240,7 +240,7 @@ def unsure_regions(regions: list[dict[str, Any]]) -> list[str]:
     ids = [r["id"] for r in regions if needs_check(r)]
     if not ids:
         return []
-    shown = ", ".join(ids[:8]) + (f" and {len(ids) - 8} more" if len(ids) > 8 else "")
+    shown = listed(ids, 8)
     whose = (
         f"region {shown}: the model was sure of under {CHECK_SURE:.0%} of its"
         if len(ids) == 1
@@ -288,7 +288,7 @@ def joined_across_regions(
     if not found:
         return []
     ids = [r for rs in found.values() for r in rs]
-    shown = ", ".join(ids[:6]) + (f" and {len(ids) - 6} more" if len(ids) > 6 else "")
+    shown = listed(ids, 6)
     whose = ", ".join(list(found)[:3]) + (", ..." if len(found) > 3 else "")
     return [
         f"region{'s' if len(ids) > 1 else ''} {shown} {'hold' if len(ids) > 1 else 'holds'} no plant of "
@@ -374,7 +374,7 @@ def measured_regions(
         if where != "inside":
             off.setdefault(where, []).append(r.id)
     for where, ids in off.items():  # one line per kind, however many regions
-        shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+        shown = listed(ids, 5)
         what = f"region {ids[0]} is" if len(ids) == 1 else f"regions {shown} are"
         warnings.append(f"{what} {where} the {w}x{h} image")
     return rects, box, warnings
