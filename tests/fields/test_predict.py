@@ -383,8 +383,11 @@ def test_a_scene_with_the_baseline_offset_left_in_warns(tmp_path: Path, caplog: 
     assert "give --offset apply" in caplog.text
 
 
-def _scene(path: Path, values: np.ndarray, tags: dict | None = None, res: tuple[float, float] = (10, 10)) -> Path:
-    geo = {"crs": "EPSG:32633", "transform": rasterio.transform.from_origin(500000, 5300000, *res)}
+def _scene(
+    path: Path, values: np.ndarray, tags: dict | None = None, res: tuple[float, float] = (10, 10), crs: str = ""
+) -> Path:
+    origin = (11.0, 48.0) if crs == "EPSG:4326" else (500000, 5300000)
+    geo = {"crs": crs or "EPSG:32633", "transform": rasterio.transform.from_origin(*origin, *res)}
     c, h, w = values.shape
     with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=c, dtype=values.dtype, **geo) as ds:
         ds.write(values)
@@ -409,8 +412,10 @@ def test_offsets_left_in_or_applied_twice_and_odd_pixels_warn(tmp_path: Path, ca
         "tall.tif": (dark.astype(np.uint16), {}, (9, 11), "pixels are not square (9 x 11"),
         "plain.tif": (dark.astype(np.uint16), {"PROCESSING_BASELINE": "03.01"}, (10, 10), ""),
     }
+    # square in degrees at 48 degrees north: 9.2 m across, 13.8 m down (session 73's sweep: no warning)
+    cases["degrees.tif"] = (dark.astype(np.uint16), {}, (0.000124, 0.000124), "pixels are not square (9.25 x 13.8 m")
     for name, (values, tags, res, said) in cases.items():
-        path = _scene(tmp_path / name, values, tags, res)
+        path = _scene(tmp_path / name, values, tags, res, "EPSG:4326" if name == "degrees.tif" else "")
         info = open_scene(path, bands=8)
         caplog.clear()
         with caplog.at_level("WARNING", logger="agriseg"):

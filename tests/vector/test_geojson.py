@@ -32,6 +32,21 @@ def test_fields_across_the_antimeridian_are_cut_there() -> None:
         assert abs(abs(geod.geometry_area_perimeter(g)[0]) / utm.area - 1) < 0.002
 
 
+def test_holes_of_a_field_across_the_antimeridian_are_all_kept() -> None:
+    """A field round two patches of trees on one side of the 180th meridian kept one hole (the ``antimeridian``
+    package's cut, session 73's sweep), so the field in the other hole lay under it."""
+    holes = [box(331696 + 20, 6632920, 331696 + 40, 6632940), box(331696 + 60, 6632920, 331696 + 80, 6632940)]
+    field = box(331696 - 100, 6632900, 331696 + 100, 6632960).difference(shapely.union_all(holes))
+    inside = holes[1].buffer(-5)
+    fc = feature_collection([field, inside], [{}, {}], crs=ACROSS)
+    cut, small = (shape(f["geometry"]) for f in fc["features"])
+    assert cut.is_valid and cut.geom_type == "MultiPolygon"
+    assert sorted(len(p.interiors) for p in cut.geoms) == [0, 2]
+    assert cut.intersection(small).area < 1e-12  # the field in a hole is not under the field round it
+    geod = Geod(ellps="WGS84")
+    assert abs(abs(geod.geometry_area_perimeter(cut)[0]) / field.area - 1) < 0.002
+
+
 def test_lon_lat_fields_laid_past_180_degrees_are_wrapped_and_cut() -> None:
     """An EPSG:4326 raster from 179.98 to 180.0056 degrees gave GeoJSON longitudes of 180.0056, which RFC 7946
     does not allow (session 71's sweep): wrapped into [-180, 180] and cut at the antimeridian."""

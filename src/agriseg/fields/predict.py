@@ -595,21 +595,26 @@ def _warn_pixel_size(scene: Path, info: SceneInfo) -> None:
     """Warn of pixels far from Sentinel-2's 10 m (8-12.5 m of ground) or not square (over 10 % apart)."""
     import math
 
-    from agriseg.raster.io import pixel_area_m2
+    from agriseg.raster.io import ground_sides_m, pixel_area_m2
 
     t = info.transform
     ground = math.sqrt(pixel_area_m2(info.crs, t, info.height, info.width))
-    sides = (math.hypot(t.a, t.d), math.hypot(t.b, t.e))
+    geographic = info.crs is not None and info.crs.is_geographic
+    if geographic:  # a pixel square in degrees is not square on the ground
+        sides = ground_sides_m(info.crs, t, info.height, info.width)
+    else:
+        sides = (math.hypot(t.a, t.d), math.hypot(t.b, t.e))
     if not 8.0 <= ground <= 12.5:
         log.warning(
             "%s: pixels of about %.3g m of ground; the models were trained on Sentinel-2's 10 m bands: resample "
             "the scene to 10 m first (e.g. gdalwarp -tr 10 10 -r bilinear, in a metric CRS)",
             scene, ground,
         )  # fmt: skip
-    elif not (info.crs is not None and info.crs.is_geographic) and max(sides) > 1.1 * min(sides):
+    elif max(sides) > 1.1 * min(sides):
+        unit = "m of ground" if geographic else "in the CRS's units"
         log.warning(
-            "%s: pixels are not square (%g x %g in the CRS's units): resample the scene to 10 x 10 m first",
-            scene, sides[0], sides[1],
+            "%s: pixels are not square (%.3g x %.3g %s): resample the scene to 10 x 10 m first, in a metric CRS",
+            scene, sides[0], sides[1], unit,
         )  # fmt: skip
 
 

@@ -6,6 +6,7 @@ Every error names the offending file first, so CLI users see which scene is wron
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -68,6 +69,19 @@ def pixel_area_m2(crs: Any, transform: Any, height: int = 0, width: int = 0) -> 
     # within 1 % (a UTM zone) the grid's own area, as the field polygons measure (agriseg.vector.geometry)
     s = 1.0 if scale is None or abs(scale[0] - 1.0) <= MAX_SCALE_ERROR else float(scale[0])
     return float(cell * unit * unit / s)
+
+
+def ground_sides_m(crs: Any, transform: Any, height: int = 0, width: int = 0) -> tuple[float, float]:
+    """The ground length in m of a geographic CRS's centre pixel across (east-west) and down (north-south):
+    a pixel square in degrees is 1.5 times taller than wide at 48 degrees north."""
+    from pyproj import CRS, Geod
+
+    geod = CRS.from_user_input(crs).get_geod() or Geod(ellps="WGS84")
+    lon = transform.c + transform.a * (width // 2)
+    lat = transform.f + transform.e * (height // 2)
+    across = geod.inv(lon, lat, lon + math.hypot(transform.a, transform.d), lat)[2]
+    down = geod.inv(lon, lat, lon, lat - math.hypot(transform.b, transform.e))[2]
+    return float(across), float(down)
 
 
 def scene_reading_rules(scene: str | Path) -> dict[str, str]:

@@ -51,21 +51,38 @@ def _cut_at_antimeridian(g: np.ndarray) -> np.ndarray:
 
     Reprojected vertex by vertex, a field across the antimeridian jumps from -179.99 to 179.99 degrees and its
     outline runs once round the globe (a band 360 degrees wide, often self-intersecting). Only geometries
-    spanning more than 180 degrees of longitude are touched (no field is that wide). The cut is the
-    ``antimeridian`` package's, with edges straight in longitude / latitude as GeoJSON draws them.
+    spanning more than 180 degrees of longitude are touched (no field is that wide): their western longitudes
+    are moved 360 degrees east, so the field is whole again around 180, and the parts either side of 180 are
+    clipped off, the eastern one moved back, with edges straight in longitude / latitude as GeoJSON draws
+    them. Written with shapely rather than with the ``antimeridian`` package: its ``fix_shape`` 0.4.9 keeps
+    only one hole of each part (a field round two patches of trees covered the field in the other hole; the
+    session 73 sweep), and a field is never near a pole, the case that package exists for.
     """
-    import antimeridian
     import shapely
 
     bounds = shapely.bounds(g)  # (N, 4): minx, miny, maxx, maxy; NaN for empty geometries
-    polygonal = np.isin(shapely.get_type_id(g), (3, 6))  # Polygon, MultiPolygon: what the package cuts
+    polygonal = np.isin(shapely.get_type_id(g), (3, 6))  # Polygon, MultiPolygon
     wraps = np.flatnonzero((bounds[:, 2] - bounds[:, 0] > 180) & polygonal)
     if not len(wraps):
         return g
     g = g.copy()
+    west, east = shapely.box(0.0, -90.0, 180.0, 90.0), shapely.box(180.0, -90.0, 360.0, 90.0)
     for i in wraps:
-        g[i] = shapely.geometry.shape(antimeridian.fix_shape(g[i], fix_winding=False, great_circle=False))
+        whole = shapely.make_valid(shapely.transform(g[i], _east_of_180))  # e.g. 179.99 to 180.01 degrees
+        parts = [shapely.intersection(whole, west), shapely.transform(shapely.intersection(whole, east), _back)]
+        polys = [p for part in parts for p in shapely.get_parts(part) if p.geom_type == "Polygon" and not p.is_empty]
+        g[i] = shapely.orient_polygons(shapely.MultiPolygon(polys), exterior_cw=False)
     return g
+
+
+def _east_of_180(xy: np.ndarray) -> np.ndarray:
+    """Western longitudes (< 0) moved 360 degrees east."""
+    return np.column_stack([np.where(xy[:, 0] < 0, xy[:, 0] + 360.0, xy[:, 0]), xy[:, 1]])
+
+
+def _back(xy: np.ndarray) -> np.ndarray:
+    """Longitudes past 180 degrees moved 360 degrees west."""
+    return np.column_stack([xy[:, 0] - 360.0, xy[:, 1]])
 
 
 def feature_collection(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import rasterio
 import shapely
 from shapely.geometry import box
@@ -32,6 +33,31 @@ def test_copy_farthest_inside_its_scene_is_kept() -> None:
     assert "b" not in kept and "e" in kept  # the cut copy loses
     assert len(kept & {"a", "d"}) == 1  # one copy of the overlap field
     assert {"c", "f"} <= kept  # a touching neighbour is not a duplicate
+
+
+def test_neighbours_two_scenes_drew_a_pixel_apart_do_not_overlap(tmp_path: Path) -> None:
+    """Two scenes placed the boundary between neighbouring fields a pixel apart: both fields were kept whole (each
+    overlap under 10 %), and the merged map double-counted the strip (session 73's sweep: 13 pairs, 1,786 m2).
+    The field less far inside its scene gives up the strip, and its area says so."""
+    from agriseg.vector.fiboa import fields_frame, write_fields
+
+    crs = "EPSG:32633"
+    scenes = [
+        [box(500000, 5300000, 500200, 5300100), box(500200, 5300000, 500400, 5300100)],  # west scene: a | b
+        [box(500210, 5300000, 500400, 5300100), box(500400, 5300000, 500600, 5300100)],  # east: b (10 m short) | c
+    ]
+    parts = []
+    for k, geoms in enumerate(scenes):
+        g = np.array(geoms, dtype=object)
+        df = fields_frame(g, crs, [f"s{k}-{i}" for i in range(len(g))], shapely.area(g), shapely.length(g))
+        parts.append(write_fields(df, tmp_path / f"s{k}.parquet"))
+    # the west scene's 'a' is deep inside it, the east scene's 'b' copy is the one kept (deeper than west's b)
+    merged = gpd.read_parquet(merge_fields(parts, tmp_path / "fields.parquet"))
+    g = merged.geometry.to_numpy()
+    a, b = shapely.STRtree(g).query(g, predicate="intersects")
+    assert shapely.area(shapely.intersection(g[a[a < b]], g[b[a < b]])).max() == 0.0
+    assert np.allclose(merged["metrics:area"], shapely.area(g), rtol=1e-6)
+    assert merged.geometry.union_all().area == pytest.approx(600 * 100)  # the ground once, with no gap
 
 
 def test_merge_writes_each_field_of_an_overlap_once(tmp_path: Path) -> None:

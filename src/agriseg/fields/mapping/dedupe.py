@@ -4,7 +4,9 @@ Scenes of a map job may overlap (neighbouring tiles, repeated acquisitions), and
 then found in every scene that covers it. Two fields from different scenes whose overlap exceeds
 ``min_overlap`` of the smaller one are copies of one field; the copy kept is the one farthest inside its
 own scene (a copy cut by its scene's edge is the worst one). This is a greedy pass in that order
-(non-maximum suppression over scenes); fields of the same scene never suppress each other.
+(non-maximum suppression over scenes); fields of the same scene never suppress each other. Fields of
+different scenes that overlap by less (two scenes drew the boundary between neighbours a pixel apart) are
+both kept, and the one less far inside its scene gives up the shared part, so the merged fields never overlap.
 """
 
 from __future__ import annotations
@@ -33,7 +35,14 @@ def scene_footprint(raster: str, crs: Any) -> Any:
 
 
 def dedupe_fields(df: Any, scene: np.ndarray, footprints: Sequence[Any], min_overlap: float = 0.1) -> np.ndarray:
-    """Keep mask that writes every field found in several overlapping scenes once.
+    """Keep mask that writes every field found in several overlapping scenes once (:func:`resolve_overlaps`)."""
+    return resolve_overlaps(df, scene, footprints, min_overlap)[0]
+
+
+def resolve_overlaps(
+    df: Any, scene: np.ndarray, footprints: Sequence[Any], min_overlap: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Which fields of overlapping scenes to write, and their geometries trimmed so none overlap.
 
     Args:
         df: fields of all scenes in one CRS.
@@ -42,15 +51,18 @@ def dedupe_fields(df: Any, scene: np.ndarray, footprints: Sequence[Any], min_ove
         min_overlap: overlap (fraction of the smaller field) above which two fields are one.
 
     Returns:
-        ``(N,)`` bool mask of the fields to keep.
+        ``(N,)`` bool mask of the fields to keep, and ``(N,)`` geometries: a kept field that overlaps fields
+        kept before it (of other scenes, farther inside their own) by less than ``min_overlap`` without the
+        shared part (pieces under 1 % of what is left dropped), the others as they were.
     """
     import shapely
 
     geoms = np.asarray(df.geometry.values, dtype=object)
+    out = geoms.copy()
     n = len(geoms)
     keep = np.zeros(n, bool)
     if n == 0:
-        return keep
+        return keep, out
     scene = np.asarray(scene)
     edges = [shapely.boundary(f) for f in footprints]
     depth = np.array([shapely.distance(edges[s], g) for s, g in zip(scene, geoms, strict=True)])
@@ -62,12 +74,28 @@ def dedupe_fields(df: Any, scene: np.ndarray, footprints: Sequence[Any], min_ove
     for a, b in cross.T.tolist():
         neighbours.setdefault(a, []).append(b)
     for i in np.lexsort((np.arange(n), -depth)):  # deepest inside its scene first; ties: input order
-        dup = False
+        dup, shared = False, []
         for j in neighbours.get(int(i), []):
             if keep[j]:
-                inter = shapely.area(shapely.intersection(geoms[i], geoms[j]))
+                inter = shapely.area(shapely.intersection(out[i], out[j]))
                 if inter > min_overlap * min(area[i], area[j]):
                     dup = True
                     break
-        keep[i] = not dup
-    return keep
+                if inter > 0:
+                    shared.append(j)
+        if not dup and shared:
+            out[i] = _without(out[i], shapely.union_all(out[shared]))
+        keep[i] = not dup and not shapely.is_empty(out[i])
+    return keep, out
+
+
+def _without(field: Any, other: Any) -> Any:  # noqa: ANN401 - shapely geometries
+    """``field`` minus ``other``: its polygons, pieces under 1 % of the rest dropped (slivers of the cut)."""
+    import shapely
+
+    parts = [p for p in shapely.get_parts(shapely.difference(field, other)) if p.geom_type == "Polygon"]
+    total = sum(p.area for p in parts)
+    parts = [p for p in parts if p.area >= 0.01 * total]
+    if not parts:
+        return shapely.Polygon()
+    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)

@@ -230,9 +230,11 @@ def merge_fields(
     import numpy as np
     import pandas as pd
     import pyarrow.parquet as pq
+    import shapely
 
-    from agriseg.fields.mapping.dedupe import dedupe_fields, scene_footprint
+    from agriseg.fields.mapping.dedupe import resolve_overlaps, scene_footprint
     from agriseg.vector.fiboa import write_fields
+    from agriseg.vector.geometry import clean_fields
 
     frames = []
     meta: dict[str, Any] = {}
@@ -261,7 +263,14 @@ def merge_fields(
         footprints = [box(*f.total_bounds) if len(f) else Polygon() for f in local]  # a scene with no fields: none
     scene = np.concatenate([np.full(len(f), i) for i, f in enumerate(local)])
     both = gpd.GeoDataFrame(pd.concat(local, ignore_index=True), crs=work)
-    keep = dedupe_fields(both, scene, footprints, min_overlap)
+    keep, geoms = resolve_overlaps(both, scene, footprints, min_overlap)
+    # the fields that gave up a part a neighbour of another scene holds
+    trimmed = np.flatnonzero(keep & ~shapely.equals_exact(geoms, both.geometry.to_numpy(), tolerance=0.0))
+    if len(trimmed):
+        _, area, perimeter, _ = clean_fields(geoms[trimmed], work, min_area_m2=0.0, fill_holes_m2=0.0)
+        both = both.set_geometry(gpd.GeoSeries(geoms, index=both.index, crs=work))
+        for column, value in (("metrics:area", area), ("metrics:perimeter", perimeter)):
+            both.loc[trimmed, column] = value.astype(both[column].dtype)  # float32, as fiboa writes them
     merged = both[keep].reset_index(drop=True)
     if len(crss) > 1:  # the one reprojection to WGS 84: fields across the 180th meridian cut there
         from agriseg.vector.geojson import to_wgs84
@@ -272,6 +281,7 @@ def merge_fields(
         merged["determination:datetime"] = pd.to_datetime(merged["determination:datetime"], utc=True)
     merged["collection"] = collection
     merged.attrs["duplicates_removed"] = int((~keep).sum())
+    merged.attrs["overlaps_trimmed"] = len(trimmed)
     return write_fields(merged, output, collection)
 
 
