@@ -128,6 +128,10 @@ def test_running_a_model_in_pytorch_without_it_names_the_train_extra(samples_dir
     rc, _, err, _ = run_agriseg(["crop", "predict", str(photo), "-o", "o", "--optimize", "none"], tmp_path, ("torch",))
     assert rc == 2 and err.strip().endswith('needs PyTorch: pip install "agriseg[train]"'), err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    # crop traits failed each photo with "internal error (MissingExtra: ...) this is a bug" (session 73's sweep)
+    rc, _, err, _ = run_agriseg(["crop", "traits", str(photo), "-o", "t", "-m", "default@4"], tmp_path, ("torch",))
+    assert rc == 2 and err.strip().endswith('needs PyTorch: pip install "agriseg[train]"'), err
+    assert "internal error" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_every_help_works_without_the_extras_and_names_the_extra(tmp_path) -> None:

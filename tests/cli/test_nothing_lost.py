@@ -687,6 +687,7 @@ def test_model_empty_or_a_folder(tmp_path: Path, model: str, message: str, monke
     monkeypatch.chdir(tmp_path)
     code, out = _run("crop", "predict", photo, "-o", tmp_path / "out", "-m", model)
     assert code == 2 and message in out, out
+    assert not (tmp_path / "out").exists()  # a refused command leaves no empty output folder (session 73's sweep)
 
 
 def test_outputs_an_earlier_run_left_in_a_photo_folder_are_no_photos(tmp_path: Path) -> None:

@@ -371,7 +371,8 @@ def _crop_model_help() -> str:
     names = ", ".join(n for n in PACKAGED if "@" not in n)
     return (
         f"Model: a packaged name ({names}; older versions as NAME@N; `agriseg crop models list`) "
-        "or a model file (an agriseg .onnx, .safetensors or .ckpt)."
+        "or a model file (an agriseg .onnx, .safetensors or .ckpt). Older versions, .safetensors and .ckpt "
+        'files run in PyTorch: pip install "agriseg[train]".'
     )
 
 

@@ -758,12 +758,7 @@ def predict_paths(
     photos, recorded = drop_recorded(photos, ("crop predict",))  # an earlier run's masks in a photo folder
     if not photos:  # before the output folder is made
         raise NoInputError(f"{recorded[0]}: an output of an earlier crop predict, not a photo")
-    out = ensure_outdir(outdir)
-    files, earlier = drop_outputs(photos, out, OUTPUT_SUFFIXES)
-    earlier += recorded
-    if not files:
-        raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
-    pred = load_predictor(
+    pred = load_predictor(  # a model that is missing or needs an extra: said before the output folder is made
         config.model_name,
         config.long_side,
         config.tta,
@@ -773,6 +768,11 @@ def predict_paths(
         batch_size=config.batch_size,
         precision=config.precision,
     )
+    out = ensure_outdir(outdir)
+    files, earlier = drop_outputs(photos, out, OUTPUT_SUFFIXES)
+    earlier += recorded
+    if not files:
+        raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
     pred.progress = batch is None or batch.progress  # a photo in many tiles takes minutes on a CPU: its tiles get a bar
     cfg = pred.config
     assert cfg is not None

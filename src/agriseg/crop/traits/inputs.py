@@ -143,15 +143,20 @@ class ModelSegmenter:
 
     def check(self) -> Path:
         """The model's file; a missing or unreadable model is a usage error (exit 2), said once before any
-        photo (its header is read: a damaged file failed every photo, one line each)."""
+        photo (its header is read: a damaged file failed every photo, one line each), and so is a model that
+        runs in PyTorch without PyTorch installed (:class:`agriseg.extras.MissingExtra`: each photo failed as
+        an internal error)."""
         from agriseg.config import OptionError
         from agriseg.models.io import LazyModel, ModelLoadError, resolve
 
         try:
             path = resolve(self.model_name)
-            LazyModel(self.model_name, in_channels=3).config  # noqa: B018 (reads the header)
+            model = LazyModel(self.model_name, in_channels=3)
+            model.config  # noqa: B018 (reads the header)
         except (FileNotFoundError, ModelLoadError) as err:
             raise OptionError(f"--model {err}") from None
+        if model.onnx_path is None:  # as crop predict, which runs an ONNX file when the model has one
+            model.require_torch()
         return path
 
     def _loaded(self) -> Any:  # noqa: ANN401 - a Predictor (its module imported on use)
