@@ -635,9 +635,9 @@ def run_traits(
         if (n_dated := sum(bool(r.get("date")) for r in dated)) < 2:
             if len(dated) > 1:  # photos of regions over time, as the user may expect: say why no growth tables
                 result.notes.append(
-                    f"warning: no growth tables: {n_dated} of the {len(dated)} photos with regions has a date in its name "
-                    "(2024-06-01, 2024_06_01 or 20240601, with a time or not; --meta names other forms, e.g. "
-                    "01.06.2024)"
+                    f"warning: no growth tables: {n_dated} of the {len(dated)} photos with regions has a date in "
+                    "its name (2024-06-01, 2024_06_01 or 20240601, with a time or not; --meta names other forms, "
+                    "e.g. 01.06.2024)"
                 )
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
         else:
