@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -793,13 +794,38 @@ def test_ctrl_c_says_how_far_a_batch_got_and_how_to_resume(tmp_path: Path) -> No
         run_batch(items, work, options=QUIET)
     with pytest.raises(BatchInterrupted, match="the same command without --overwrite resumes with the other 2"):
         run_batch(items, work, options=BatchOptions(overwrite=True, progress=False))
-    with pytest.raises(BatchInterrupted, match="^none of the 1 done$"):
+    with pytest.raises(BatchInterrupted, match="^stopped before its output was written$"):
         run_batch(_items(tmp_path, ["c"]), work, options=BatchOptions(overwrite=True, progress=False))
     # stopped after its last item (a table being written): not "resumes with the other 0"
     assert (
         str(BatchInterrupted(3, 3))
         == "all 3 done (complete outputs); the same command skips them and writes the run's tables"
     )
+
+
+def test_a_ctrl_c_a_library_turned_into_its_own_error_stops_the_batch(tmp_path: Path) -> None:
+    """matplotlib, interrupted mid-call, raised "Invalid bounding box": the photo failed with that error and the
+    batch went on to the end, exit 1 rather than 130 (session 73's sweep)."""
+    import os
+    import signal
+
+    from agriseg.batch import BatchInterrupted
+
+    def work(item: Item) -> dict:
+        if item.name == "c":
+            try:
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(1)
+            except KeyboardInterrupt:
+                pass  # swallowed, as a C extension's own error handling may
+            raise ValueError("Invalid bounding box")
+        return _work(item)
+
+    items = _items(tmp_path, ["a", "b", "c", "d"])
+    before = signal.getsignal(signal.SIGINT)
+    with pytest.raises(BatchInterrupted, match=r"^2 of 4 done"):
+        run_batch(items, work, options=QUIET)
+    assert not (tmp_path / "out" / "d.res").exists() and signal.getsignal(signal.SIGINT) is before
 
 
 def test_dask_workers_start_with_ctrl_c_ignored() -> None:

@@ -473,6 +473,8 @@ class BatchInterrupted(Interrupted):
             detail = f"all {total} done (complete outputs); {same} skips them and writes the run's tables"
         elif done:
             detail = f"{done} of {total} done (complete outputs); {same} resumes with the other {total - done}"
+        elif total == 1:  # a one-output command (a model of crop adapt): "none of the 1 done" read oddly
+            detail = "stopped before its output was written"
         else:
             detail = f"none of the {total} done"
         super().__init__(detail)
@@ -482,6 +484,32 @@ class BatchInterrupted(Interrupted):
 def _same_command(overwrite: bool) -> str:
     """How a Ctrl-C message names the command that goes on (a re-run with --overwrite would redo the kept)."""
     return "the same command" + (" without --overwrite" if overwrite else "")
+
+
+class _CtrlC:
+    """Notes a Ctrl-C while a batch runs, then lets Python raise KeyboardInterrupt as it does. A C extension
+    interrupted mid-call may raise its own error instead (matplotlib's "Invalid bounding box" for a GGHT plot):
+    that item then stops the batch as the Ctrl-C it was, not fail as a photo while the batch goes on (once in
+    20 tries of session 73's sweep). Signal handlers can only be set from the main thread; elsewhere nothing
+    is noted."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):  # Python's default, or a caller's handler: chained, not replaced
+                self.previous = previous
+                signal.signal(signal.SIGINT, self._note)
+
+    def _note(self, signum: int, frame: Any) -> None:  # noqa: ANN401 - a frame object
+        self.pressed = True
+        self.previous(signum, frame)
+
+    def restore(self) -> None:
+        if self.previous is not None and signal.getsignal(signal.SIGINT) == self._note:
+            signal.signal(signal.SIGINT, self.previous)
+        self.previous = None
 
 
 def interrupted(err: BaseException) -> bool:
@@ -846,11 +874,15 @@ def run_batch(
             begin = getattr(store, "begin", None)  # optional in the protocol: stores written before it lack it
             if begin is not None and todo:
                 begin(todo)
+            held: dict[Path, bytes] = {}  # put back if this run makes nothing after all (every item fails)
             for table in tables if todo else ():  # rewritten when the batch ends: until then an earlier run's
-                Path(table).unlink(missing_ok=True)  # would describe outputs this one replaces (e.g. on Ctrl-C)
+                if Path(table).is_file():  # would describe outputs this one replaces (e.g. on Ctrl-C)
+                    held[Path(table)] = Path(table).read_bytes()
+                Path(table).unlink(missing_ok=True)
             bar = progress_bar(total=len(items), initial=len(items) - len(todo), desc=opts.desc, unit=opts.unit,
                        disable=not opts.progress or len(todo) < 2)  # fmt: skip
             t0 = time.perf_counter()
+            ctrl_c = _CtrlC()
             results = stream(todo) if stream is not None else (executor or Serial()).map(work, todo)  # type: ignore[arg-type]
             try:
                 for item, res in results:
@@ -858,6 +890,8 @@ def run_batch(
                     if isinstance(res, BaseException):
                         if not isinstance(res, Exception):  # KeyboardInterrupt, SystemExit: not an item's
                             raise res
+                        if ctrl_c.pressed or interrupted(res):  # a library turned the Ctrl-C into its own error
+                            raise KeyboardInterrupt from res
                         if not expected:  # a one-output command: its error is raised as it is
                             raise res
                         log.debug("%s: failed, where it came from:", item.source, exc_info=res)  # agriseg -v
@@ -878,6 +912,7 @@ def run_batch(
                 done = sum(o.status != "failed" for o in outcomes.values())
                 raise BatchInterrupted(done, len(items), opts.overwrite) from err
             finally:
+                ctrl_c.restore()
                 close = getattr(results, "close", None)
                 if close is not None:
                     close()  # strict or an error: cancel what has not started
@@ -887,12 +922,19 @@ def run_batch(
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
-            # every item refused for other options or other input files (not for an edited output): the
-            # outputs stand as they were, and the tables still describe the run that made them
-            refused = bool(result.outcomes) and all(
-                OTHER_SETTINGS in (o.error or "") or OTHER_FILE in (o.error or "") for o in result.outcomes
-            )
-            if finish is not None and refused and tables and all(Path(t).is_file() for t in tables):
+            # nothing made, and items refused for other options or other input files (not for an edited output;
+            # others may have failed, e.g. an unreadable photo): the outputs stand as they were, and the tables
+            # still describe the run that made them
+            said = [OTHER_SETTINGS in (o.error or "") or OTHER_FILE in (o.error or "") for o in result.outcomes]
+            refused = any(said) and all(o.status == "failed" for o in result.outcomes)
+            if finish is not None and refused and tables and all(Path(t).is_file() or Path(t) in held for t in tables):
+                from agriseg.data.files import atomic_write
+                from agriseg.manifest import seal_tables
+
+                for table, data in held.items():
+                    with atomic_write(table) as tmp:
+                        tmp.write_bytes(data)
+                seal_tables(list(held))
                 shown = ", ".join(str(t) for t in tables)
                 result.notes.append(f"{shown}: left as an earlier run wrote them (this run made nothing)")
             elif finish is not None:

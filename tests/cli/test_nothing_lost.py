@@ -336,6 +336,38 @@ def test_12_adapt_two_photos_and_a_leftover_work_folder(tmp_path: Path) -> None:
     assert code == 0 and out_model.is_file(), out
 
 
+@pytest.mark.slow
+def test_12_adapt_says_which_photos_it_could_not_use(tmp_path: Path) -> None:
+    """An unreadable photo was only in the report (under its link in the work folder) and adapt exited 0; a
+    greyscale one was warned about ("leave it out") and trained on (session 73's sweep)."""
+    from PIL import Image
+
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    root = write_scenes(tmp_path / "syn", n=3, size=(64, 96))
+    images = root / "images"
+    (images / "broken.jpg").write_bytes(b"not a photo")
+    first = sorted(images.glob("*.png"))[0]
+    grey = np.repeat(np.asarray(Image.open(first).convert("L"))[..., None], 3, 2).astype(np.int16)  # (H, W, 3)
+    grey += np.random.default_rng(0).integers(0, 3, grey.shape)  # a JPEG's noise: no colour, but no constant index
+    Image.fromarray(grey.clip(0, 255).astype(np.uint8)).save(images / "grey.png")
+    mc = ModelConfig(encoder_weights=None, infer_long_side=0)
+    base = save_model(build_model(mc), mc, tmp_path / "base.safetensors")
+    out_model = tmp_path / "adapted.safetensors"
+    args = ["crop", "adapt", images, "-o", out_model, "--model", base, "--index", "exg"]
+    code, out = _run(*args, "--stage1-epochs", "1", "--stage2-epochs", "1", "--crop-size", "64", "--batch-size", "2")
+    assert code == 1 and out_model.is_file(), out
+    assert f"failed: {images / 'broken.jpg'}: unreadable image" in out, out
+    assert f"warning: {images / 'grey.png'}: a greyscale photo: left out of training" in out, out
+    assert "adapted_adapt" not in out  # the user's photos are named, not their links in the work folder
+    trained = (tmp_path / "adapted_adapt" / "train_stems.txt").read_text().split()
+    trained += (tmp_path / "adapted_adapt" / "select_stems.txt").read_text().split()
+    assert "grey" not in trained and len(trained) == 3
+
+
 # 10. a truncated model.safetensors in a text model folder is named, without a traceback
 def test_10_text_predict_truncated_safetensors(tmp_path: Path) -> None:
     pytest.importorskip("transformers")

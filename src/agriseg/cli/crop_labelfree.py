@@ -144,6 +144,25 @@ def selftrain(
             click.echo(f"{st}: mIoU {100 * ev['miou']:.2f}  bIoU {100 * ev['biou']:.2f} (true labels)")
     if "trimap" in rep:
         click.echo(f"trimaps: {100 * rep['trimap']['mean_ignored']:.1f}% of pixels ignored on average")
+    _photos_left_out(rep)
+
+
+def _photos_left_out(rep: dict) -> None:
+    """The photos a self-training run could not use, on stderr: greyscale ones and unreadable scoring photos as
+    warnings, photos that could not be pseudo-labelled as failures (exit status 1, as a batch whose item failed);
+    they were only in the report and the run exited 0 (session 73's sweep)."""
+    from agriseg import quiet
+    from agriseg.cli.errors import echo_failures
+
+    said = rep.get("pseudolabel", {})
+    scores = [rep.get(k, {}).get("evaluate", {}) for k in ("stage1", "stage2")] + [rep.get("base_evaluate", {})]
+    unread = dict.fromkeys(e for ev in scores for e in ev.get("unreadable", []))  # each photo once, in order
+    if not quiet():
+        for line in [*said.get("left_out", []), *(f"{e} (left out of the scores)" for e in unread)]:
+            click.echo(f"warning: {line}", err=True)
+    echo_failures(said.get("errors", []))
+    if said.get("errors"):
+        raise SystemExit(1)
 
 
 @click.command()
@@ -185,3 +204,4 @@ def adapt(
     rep = adapt_photos(list(photos), output, cfg, pseudo, keep, workdir, overwrite)
     same = " (unchanged: made before from the same photos, model and options)" if rep.get("skipped") else ""
     click.echo(f"adapted model: {rep['adapted_model']}{same}  (use: agriseg crop predict --model {output} ...)")
+    _photos_left_out(rep)

@@ -13,6 +13,7 @@ only used to score the finished models.
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import shutil
@@ -176,7 +177,7 @@ def score_model(
     from agriseg.crop.dataset import match_pairs, read_stem_list
     from agriseg.crop.labels import read_label
     from agriseg.crop.predict import Predictor, class_map
-    from agriseg.data.io import read_rgb
+    from agriseg.data.io import ImageReadError, read_rgb
     from agriseg.metrics import SegmentationMetrics
     from agriseg.models.io import load_model
 
@@ -191,18 +192,26 @@ def score_model(
         raise ValueError(f"{spec.stems}: {counted(len(missing), 'stem', 'has/have')} no image+label: {missing[:3]}")
     m = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names)
     plain = SegmentationMetrics(cfg.num_classes, spec.boundary_ratio, 255, cfg.class_names) if argmax_too else None
+    unreadable = []
     for s in progress_bar(stems, desc="score", unit="img", disable=not progress):
         ip, lp = pairs[s]
-        rgb, truth = read_rgb(ip), read_label(lp, spec.label_mode, spec.colormap or None)
+        try:  # an unreadable photo or label is left out, as crop evaluate does (it stopped the run after stage 1)
+            rgb, truth = read_rgb(ip), read_label(lp, spec.label_mode, spec.colormap or None)
+        except ImageReadError as err:
+            unreadable.append(str(err))
+            continue
         probs = pred.probabilities([rgb])[0]  # (K, H, W)
         m.update(pred.classes(probs, rgb), truth)
         if plain is not None:
             plain.update(class_map(probs), truth)
+    if len(unreadable) == len(stems):
+        raise ValueError(f"{spec.images}: no photo to score could be read ({unreadable[0]})")
     res = m.compute()
     if plain is not None:
         p = plain.compute()
         res["miou_argmax"], res["biou_argmax"] = p["miou"], p["biou"]
     res["model"] = str(model_path)
+    res["unreadable"] = unreadable
     return res
 
 
@@ -243,12 +252,15 @@ class SelfTrainer:
 
         recs = pseudolabel_files(files, self.out / "pseudo", self.cfg.pseudo, progress=self.progress)
         bad = [r for r in recs if r["status"] in ("error", "kept")]  # kept: made with other settings, refused
+        made = [r for r in recs if r["status"] in ("ok", "skipped")]
+        grey = [r for r in made if r.get("quality") == "greyscale"]  # a colour index's mask of one is noise
         self.report["pseudolabel"] = {
             "ok": len(recs) - len(bad),
             "errors": [r["error"] for r in bad],
+            "left_out": [f"{r['image']}: a greyscale photo: left out of training" for r in grey],
             "full_coverage": sum(bool(r.get("full_coverage")) for r in recs),
         }
-        masks = {r["stem"]: self.out / "pseudo" / r["mask"] for r in recs if r["status"] in ("ok", "skipped")}
+        masks = {r["stem"]: self.out / "pseudo" / r["mask"] for r in made if r not in grey}
         if len(masks) < 2:  # nothing to train on: the photos are the problem, said with their names
             from agriseg.config import OptionError
 
@@ -576,16 +588,29 @@ def adapt(
         init_model=base_path,
         evaluate=evaluate,
     )
-    trainer = SelfTrainer(cfg, progress)
-    try:
-        masks = trainer.pseudolabel(trainer.pool())
-    except OptionError as err:  # name the user's photos, not their links in the work folder
-        msg = str(err)
+
+    def users(msg: str) -> str:  # the user's photos, not their links in the work folder
         for stem, f in names.items():
             msg = msg.replace(str(img_dir / f"{stem}{f.suffix.lower()}"), str(f))
+        return msg
+
+    def users_in_log(record: logging.LogRecord) -> bool:  # the pseudo-labeller's warnings too
+        record.msg, record.args = users(record.getMessage()), ()
+        return True
+
+    trainer = SelfTrainer(cfg, progress)
+    agriseg_log = logging.getLogger("agriseg")
+    agriseg_log.addFilter(users_in_log)
+    try:
+        masks = trainer.pseudolabel(trainer.pool())
+    except OptionError as err:
         if made_work:  # only links to the photos were made: leave nothing behind
             shutil.rmtree(work, ignore_errors=True)
-        raise OptionError(msg.replace(str(img_dir), f"the {len(photos)} photos given")) from None
+        raise OptionError(users(str(err)).replace(str(img_dir), f"the {len(photos)} photos given")) from None
+    finally:
+        agriseg_log.removeFilter(users_in_log)
+    said = trainer.report["pseudolabel"]
+    said["errors"], said["left_out"] = [users(e) for e in said["errors"]], [users(e) for e in said["left_out"]]
     labels1 = trainer.stage1_labels(masks)
     if combine != "none":
         pred = Predictor(model, mcfg.num_classes, mcfg.infer_long_side)

@@ -333,3 +333,30 @@ def test_adapt_refuses_bad_options_before_any_photo_is_pseudo_labelled(tmp_path:
     assert code == 2 and f"{one}: 1 photo given: at least 2 are needed to train on" in text, text
     assert not (tmp_path / "b_adapt").exists()  # its work folder (links to the photos) is not left behind
     assert not (tmp_path / ".agriseg-manifest.jsonl").exists()  # nor a manifest of a model never made (s68)
+
+
+def test_scores_leave_out_an_unreadable_photo(tmp_path: Path) -> None:
+    """One unreadable photo in the config's evaluate folder stopped self-training after stage 1 had trained
+    (session 73's sweep): it is left out of the scores and named, as crop evaluate does."""
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+    from agriseg.crop.selftrain import SelfTrainEvalConfig, score_model
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    root = write_scenes(tmp_path / "syn", n=2, size=(64, 96))
+    label = sorted((root / "masks").glob("*.png"))[0]
+    (root / "images" / "broken.jpg").write_bytes(b"not a photo")
+    (root / "masks" / "broken.png").write_bytes(label.read_bytes())
+    mc = ModelConfig(encoder_weights=None, infer_long_side=0)
+    model = save_model(build_model(mc), mc, tmp_path / "m.safetensors")
+    spec = SelfTrainEvalConfig(images=str(root / "images"), labels=str(root / "masks"))
+    res = score_model(model, spec, progress=False)
+    assert 0 <= res["miou"] <= 1 and len(res["unreadable"]) == 1 and "broken.jpg" in res["unreadable"][0]
+    only = tmp_path / "only"
+    (only / "images").mkdir(parents=True)
+    (only / "masks").mkdir()
+    (only / "images" / "only.jpg").write_bytes(b"nor this")
+    (only / "masks" / "only.png").write_bytes(label.read_bytes())
+    with pytest.raises(ValueError, match="no photo to score could be read"):
+        score_model(model, SelfTrainEvalConfig(images=str(only / "images"), labels=str(only / "masks")), progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,10 @@ def plot_histogram(res: GGHTResult, path: str | Path, title: str = "") -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    # a name in a script the font lacks (field 田地_15) is drawn as boxes; matplotlib's warning of it printed two
+    # raw lines with its source paths per picture
+    warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from", UserWarning)
 
     path = Path(path)
     bins = len(res.hist)

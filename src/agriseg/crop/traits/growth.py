@@ -16,6 +16,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import math
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeGuard
 
@@ -482,6 +483,10 @@ def _chart(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    # a name in a script the font lacks (field 田地_15) is drawn as boxes; matplotlib's warning of it printed two
+    # raw lines with its source paths per picture
+    warnings.filterwarnings("ignore", r"Glyph \d+ .*missing from", UserWarning)
     from matplotlib.ticker import MaxNLocator
 
     days = sorted({r["date"] for rows in by_id.values() for r in rows if r.get("date")})
