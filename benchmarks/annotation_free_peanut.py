@@ -87,13 +87,18 @@ def synthetic_rows(n: int = 40) -> list[dict]:
     from agriseg.metrics import SegmentationMetrics
 
     rows = []
-    for fmt, holes in (("png", 0.0), ("tif", 0.0), ("png", 0.02)):
+    for fmt, holes, detrend in (
+        ("png", 0.0, "plane"),
+        ("tif", 0.0, "plane"),
+        ("png", 0.02, "plane"),
+        ("png", 0.0, "none"),
+    ):
         with tempfile.TemporaryDirectory() as tmp:
             root = write_scenes(Path(tmp) / "syn", n=n, seed=5000, depth_format=fmt, size=(480, 640), holes=holes)
             recs = pseudolabel_files(
                 sorted((root / "images").glob("*.png")),
                 Path(tmp) / "out",
-                PseudoLabelConfig(source="depth", depth_dir=str(root / "depth"), overlays=False),
+                PseudoLabelConfig(source="depth", depth_dir=str(root / "depth"), overlays=False, detrend=detrend),
                 progress=False,
             )
             m = SegmentationMetrics(2)
@@ -105,7 +110,8 @@ def synthetic_rows(n: int = 40) -> list[dict]:
             c = m.compute()
             rows.append(
                 {
-                    "row": f"pseudo-labels: depth ({fmt}, {int(holes * 100)}% holes) + GGHT, synthetic RGB-D",
+                    "row": f"pseudo-labels: depth ({fmt}, {int(holes * 100)}% holes, --detrend {detrend}) + GGHT, "
+                    "synthetic RGB-D",
                     "images_all": c["images"],
                     "miou_all": c["miou"],
                     "biou_all": c["biou"],

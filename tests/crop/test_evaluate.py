@@ -259,3 +259,22 @@ def test_a_crop_weed_model_is_scored_on_its_classes_or_its_vegetation(tmp_path):
                             progress=False)  # fmt: skip
     assert list(saved3["per_class_iou"]) == ["background", "crop", "weed"]
     assert saved3["miou"] == pytest.approx(three["miou"], abs=1e-9)
+
+
+def test_stems_score_only_the_listed_photos(tmp_path):
+    """The docs' "the 60 validation photos (configs/crop/peanut_val.txt)" had no command: crop evaluate scored
+    every photo of the folder (session 73's sweep). --stems takes a split file."""
+    for stem, value in (("a", 1), ("b", 0), ("c", 1)):
+        _pair(tmp_path, stem, np.full((8, 8), value, np.uint8))
+    _pair(tmp_path, "d", None)  # a photo without a label, not listed: not reported either
+    (tmp_path / "val.txt").write_text("# the split\na\nc.png\n")
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", stems=tmp_path / "val.txt")
+    assert res["miou"] == 1.0 and res["images_without_label"] == []  # b (all background) left out
+    every = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index")
+    assert every["miou"] < 1.0 and every["images_without_label"] == ["d.png"]
+    (tmp_path / "bad.txt").write_text("a\nd\nzz\n")
+    args = ["crop", "evaluate", "--images", str(tmp_path / "img"), "--masks", str(tmp_path / "lab")]
+    r = CliRunner().invoke(main, [*args, "--stems", str(tmp_path / "bad.txt")])
+    assert r.exit_code == 2 and "--stems" in r.output and "d, zz have no photo and label" in r.output, r.output
+    r = CliRunner().invoke(main, [*args, "--stems", str(tmp_path / "nope.txt")])
+    assert r.exit_code == 2 and "nope.txt: list of photo names not found" in r.output, r.output

@@ -86,6 +86,12 @@ def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params:
     help="Shortcut for the Peanut colour labels: crop + weed = vegetation (a crop / weed model: its three classes).",
 )
 @option("--boundary-ratio", config=CROP_EVALUATE, type=float, help="Boundary IoU dilation ratio of the diagonal.")
+@click.option(
+    "--stems",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Score only the photos named in this file, one name per line (a split, e.g. configs/crop/peanut_val.txt).",
+)
 @output_option("Write the report as JSON.", required=False)
 @overwrite_option()
 @strict_option()
@@ -96,6 +102,7 @@ def evaluate(
     pred_masks: str | None,
     colormap: str | None,
     peanut: bool,
+    stems: str | None,
     output: Path | None,
     overwrite: bool,
     strict: bool,
@@ -114,7 +121,7 @@ def evaluate(
     if output:  # before the evaluation runs: never a file of the folders read, an existing one only with --overwrite
         check_output(output, overwrite, inputs=[f for d in (images, masks, pred_masks) if d for f in Path(d).iterdir()])
     cfg = config_from_params(CropEvaluateConfig, params)
-    res = evaluate_model(images, masks, cfg, pred_masks, colormap, peanut, strict=strict)
+    res = evaluate_model(images, masks, cfg, pred_masks, colormap, peanut, strict=strict, stems=stems)
     click.echo(format_table(res))
     if output:
         write_json(output, res)

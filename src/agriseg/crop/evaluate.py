@@ -28,6 +28,7 @@ def evaluate_folder(
     class_names: list[str] | None = None,
     progress: bool = True,
     strict: bool = False,
+    stems: str | Path | None = None,
 ) -> dict:
     """Predict each image with a label of the same stem and accumulate mIoU / bIoU / accuracy.
 
@@ -35,10 +36,12 @@ def evaluate_folder(
     without an image) are not scored; the report lists them (``images_without_label``,
     ``labels_without_image``) so a partial label folder is never mistaken for a full one; nor are photos or
     labels that cannot be read or whose sizes differ (``failed``: one line each; the others are scored, unless
-    ``strict``).
+    ``strict``). With ``stems`` (a file of photo names, one per line: a split such as
+    ``configs/crop/peanut_val.txt``), only those photos are scored.
 
     Raises:
-        OptionError: naming the label file that holds a class id the model does not predict.
+        OptionError: naming the label file that holds a class id the model does not predict; a name of
+            ``stems`` without a photo and a label.
         ValueError: naming the label file whose colours match no entry of the colormap; every pair failed;
             with ``strict``, the first pair that cannot be scored, or the first photo without a label.
     """
@@ -48,6 +51,8 @@ def evaluate_folder(
         raise OptionError(f"--masks {masks}: the photos' own folder; give the folder of the labels")
     pairs = match_pairs(images, masks)
     unmatched = unpaired(images, masks)
+    if stems is not None:
+        pairs, unmatched = _listed(pairs, unmatched, stems, images, masks)
     if strict and unmatched["images_without_label"]:  # --strict: every photo is scored, or none
         missing = unmatched["images_without_label"]
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
@@ -83,6 +88,34 @@ def evaluate_folder(
     res.update(unmatched)
     res["failed"] = failed
     return res
+
+
+def _listed(
+    pairs: dict[str, tuple[Path, Path]],
+    unmatched: dict[str, list[str]],
+    stems: str | Path,
+    images: str | Path,
+    masks: str | Path,
+) -> tuple[dict[str, tuple[Path, Path]], dict[str, list[str]]]:
+    """The pairs of the names listed in ``stems``; the files left unpaired among them (``--stems``)."""
+    from agriseg.batch import listed
+    from agriseg.crop.dataset import read_stem_list
+    from agriseg.data.io import stem_key
+
+    try:
+        wanted = list(dict.fromkeys(read_stem_list(stems)))
+    except (FileNotFoundError, ValueError) as err:
+        raise OptionError(f"--stems {err}") from None
+    if not wanted:
+        raise OptionError(f"--stems {stems}: names no photo")
+    missing = [s for s in wanted if s not in pairs]
+    if missing:
+        raise OptionError(
+            f"--stems {stems}: {listed(missing, 3)} {'has' if len(missing) == 1 else 'have'} no photo and label "
+            f"of that name in {images} and {masks}"
+        )
+    keep = set(wanted)
+    return {s: pairs[s] for s in wanted}, {k: [n for n in v if stem_key(Path(n)) in keep] for k, v in unmatched.items()}
 
 
 def _pair(
@@ -196,6 +229,7 @@ def evaluate_model(
     peanut: bool = False,
     progress: bool = True,
     strict: bool = False,
+    stems: str | Path | None = None,
 ) -> dict:
     """``agriseg crop evaluate``: score a model (or saved ``<name>_mask.png`` predictions) against labels.
 
@@ -209,6 +243,7 @@ def evaluate_model(
             A model of more than two classes scored against ``binary`` labels is scored on its vegetation.
         progress: show a tqdm bar.
         strict: stop at the first photo that cannot be scored (otherwise it is named and left out).
+        stems: score only the photos named in this file (one name per line).
 
     Returns:
         :func:`evaluate_folder`'s report, with ``model``.
@@ -269,8 +304,9 @@ def evaluate_model(
                 return (model_classes(stem, rgb) > 0).astype(np.uint8)
 
     res = evaluate_folder(
-        images, masks, predict_fn, num_classes, label_mode, cmap, config.boundary_ratio, names, progress, strict
-    )
+        images, masks, predict_fn, num_classes, label_mode, cmap, config.boundary_ratio, names, progress, strict,
+        stems,
+    )  # fmt: skip
     res["model"] = str(pred_masks or config.model_name)
     if not pred_masks:  # what made the masks scored (the model's defaults resolved): reports told apart
         res["options"] = {"long_side": pred.long_side, "tta": pred.tta, "optimize": pred.optimize}
