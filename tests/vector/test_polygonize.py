@@ -188,6 +188,9 @@ def test_ids_are_stable_and_unique(tmp_path: Path) -> None:
     assert a["id"].is_unique and a["id"].tolist() == b["id"].tolist()
     assert a.geometry.geom_equals_exact(b.geometry, 0).all()
     assert isinstance(a, gpd.GeoDataFrame) and a.crs.to_epsg() == 32633
+    # fields predict's s_probs.tif names its fields s-<row>-<col>, as fields map does (they were s_probs-...)
+    c = polygonize(write_probs(tmp_path / "s_probs.tif", cls, prob), None, PolygonizeConfig(progress=False))
+    assert c["id"].tolist() == a["id"].tolist() and c["id"].str.startswith("s-").all()
 
 
 @pytest.mark.shared

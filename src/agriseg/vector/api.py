@@ -69,8 +69,8 @@ def polygonize(
         output: optional vector file (format from the extension); written atomically.
         config: polygonisation settings.
         collection: fiboa collection id.
-        id_prefix: field ids are ``<prefix>-<row>-<col>`` of each field's first pixel (default: raster stem),
-            so ids are stable across runs and block sizes.
+        id_prefix: field ids are ``<prefix>-<row>-<col>`` of each field's first pixel (default: the raster's
+            stem without ``_probs`` / ``_instances``), so ids are stable across runs, block sizes and commands.
         determined: ``determination:datetime``, the time of the last image used (default: the latest of the
             raster's ``WIN_A_DATETIME`` / ``WIN_B_DATETIME`` tags; left out when there are none).
         labels: the raster holds instance labels (default: when its ``AGRISEG_FORMAT`` tag says so, see
@@ -179,7 +179,8 @@ def _fields(
     t1 = time.perf_counter()
     geoms = pixel_to_crs(table.geoms, profile["transform"])
     cleaned, area, perim, keep = clean_fields(geoms, profile["crs"], cfg.min_area_m2, cfg.fill_holes_m2)
-    prefix = id_prefix if id_prefix is not None else raster.stem
+    # as fields map names the fields of its <scene>_probs.tif: one field, one id, whichever command polygonised it
+    prefix = id_prefix if id_prefix is not None else raster.stem.removesuffix("_probs").removesuffix("_instances")
     keys, conf = table.keys[keep], table.confidence[keep]
     more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg)
     cleaned, area, perim, conf, keys = cleaned[more], area[more], perim[more], conf[more], keys[more]
