@@ -27,8 +27,9 @@ from agriseg.vector.config import PolygonizeConfig
 
 # agriseg's versions of what each command writes from the same inputs and options (part of the fingerprints);
 # polygonize / run 2: fields of Web Mercator rasters measured in metres of ground, holes filled on geographic CRSs
-# keep the edges neighbours share
-ALGORITHM = {"fields predict": "1", "fields polygonize": "2", "fields download": "1", "fields run": "2"}
+# keep the edges neighbours share; polygonize 3: fields of <scene>_probs.tif named <scene>-<row>-<col>, GeoJSON
+# fields across the 180th meridian keep every hole
+ALGORITHM = {"fields predict": "1", "fields polygonize": "3", "fields download": "1", "fields run": "2"}
 TWO_WINDOWS_RGBN = (("a", "b"), ("red", "green", "blue", "nir"))
 
 
