@@ -826,6 +826,22 @@ def test_a_ctrl_c_a_library_turned_into_its_own_error_stops_the_batch(tmp_path: 
     with pytest.raises(BatchInterrupted, match=r"^2 of 4 done"):
         run_batch(items, work, options=QUIET)
     assert not (tmp_path / "out" / "d.res").exists() and signal.getsignal(signal.SIGINT) is before
+    # a caller's handler that notes a Ctrl-C and carries on: a later item's own error is that item's failure
+    noted = []
+    signal.signal(signal.SIGINT, lambda *_: noted.append(1))
+    try:
+
+        def work2(item: Item) -> dict:
+            if item.name == "b":
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)
+            return _work(item)
+
+        (tmp_path / "2").mkdir()
+        res = run_batch(_items(tmp_path / "2", ["a", "b", "bad", "d"]), work2, options=QUIET)
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert noted and [o.status for o in res.outcomes] == ["ok", "ok", "failed", "ok"]
 
 
 def test_dask_workers_start_with_ctrl_c_ignored() -> None:

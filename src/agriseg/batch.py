@@ -504,7 +504,8 @@ class _CtrlC:
 
     def _note(self, signum: int, frame: Any) -> None:  # noqa: ANN401 - a frame object
         self.pressed = True
-        self.previous(signum, frame)
+        self.previous(signum, frame)  # Python's raises KeyboardInterrupt
+        self.pressed = False  # a caller's handler that noted it and carried on: the batch goes on too
 
     def restore(self) -> None:
         if self.previous is not None and signal.getsignal(signal.SIGINT) == self._note:

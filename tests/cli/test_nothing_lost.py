@@ -336,6 +336,23 @@ def test_12_adapt_two_photos_and_a_leftover_work_folder(tmp_path: Path) -> None:
     assert code == 0 and out_model.is_file(), out
 
 
+def test_12_adapt_on_too_few_photos_with_colour_says_which_are_greyscale(tmp_path: Path) -> None:
+    """Greyscale photos left out of training leave too few: the error said "could be pseudo-labelled
+    (training needs 2): " and nothing after it (session 73's review)."""
+    from PIL import Image
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rgb = np.asarray(Image.open(SAMPLES / "0003.jpg").convert("RGB"))[::4, ::4]
+    Image.fromarray(rgb).save(photos / "colour.png")
+    for name in ("g1", "g2"):
+        grey = np.repeat(rgb.mean(2, keepdims=True), 3, 2).astype(np.int16)
+        grey += np.random.default_rng(len(name)).integers(0, 3, grey.shape)
+        Image.fromarray(grey.clip(0, 255).astype(np.uint8)).save(photos / f"{name}.png")
+    code, out = _run("crop", "adapt", photos, "-o", tmp_path / "x.safetensors")
+    assert code == 2 and f"{photos / 'g1.png'}: a greyscale photo: left out of training" in out, out
+
+
 @pytest.mark.slow
 def test_12_adapt_says_which_photos_it_could_not_use(tmp_path: Path) -> None:
     """An unreadable photo was only in the report (under its link in the work folder) and adapt exited 0; a

@@ -515,3 +515,21 @@ def test_a_library_rerun_with_another_model_warns_that_the_output_is_kept(
     assert "p.tif: exists and was not made from scene.tif with this model" in caplog.text
     with pytest.raises(ValueError, match="patch_size"):
         ScenePredictor(TinyNet(), 3, {}, {"patch_size": "big"})
+
+
+def test_a_rotated_geographic_grid_of_square_pixels_is_not_called_not_square(caplog) -> None:
+    """A lon / lat grid turned 45 degrees whose pixels are 13 x 13 m of ground was "not square (11.1 x 16.5 m)"
+    (session 73's review): the steps of a column and a row are measured as they lie."""
+    import math
+
+    from affine import Affine
+
+    from agriseg.raster.io import ground_sides_m
+
+    lat = 48.0
+    k = 13 / 111_200  # degrees of latitude in 13 m
+    east = k / math.cos(math.radians(lat))  # degrees of longitude in 13 m
+    c, s = math.cos(math.pi / 4), math.sin(math.pi / 4)
+    t = Affine(east * c, -east * s, 11.0, k * s, -k * c, lat)  # (a, b, c, d, e, f): turned 45 degrees
+    across, down = ground_sides_m("EPSG:4326", t)
+    assert abs(across - down) < 0.2 and 12.5 < across < 13.5

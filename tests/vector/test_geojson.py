@@ -47,6 +47,15 @@ def test_holes_of_a_field_across_the_antimeridian_are_all_kept() -> None:
     assert abs(abs(geod.geometry_area_perimeter(cut)[0]) / field.area - 1) < 0.002
 
 
+def test_a_corner_a_millimetre_past_the_antimeridian_is_no_part() -> None:
+    """The shapely cut kept a piece of a corner 1 mm east of 180 degrees, which the 7 decimals written collapsed
+    to a line: invalid GeoJSON (session 73's review)."""
+    field = box(669070, 6611400, 669270, 6611600)  # UTM zone 60 north, its north-east corner just past 180
+    (feature,) = feature_collection([field], [{}], crs="EPSG:32660")["features"]
+    g = shape(feature["geometry"])
+    assert g.is_valid and g.geom_type == "Polygon", shapely.is_valid_reason(g)
+
+
 def test_lon_lat_fields_laid_past_180_degrees_are_wrapped_and_cut() -> None:
     """An EPSG:4326 raster from 179.98 to 180.0056 degrees gave GeoJSON longitudes of 180.0056, which RFC 7946
     does not allow (session 71's sweep): wrapped into [-180, 180] and cut at the antimeridian."""

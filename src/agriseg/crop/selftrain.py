@@ -264,7 +264,8 @@ class SelfTrainer:
         if len(masks) < 2:  # nothing to train on: the photos are the problem, said with their names
             from agriseg.config import OptionError
 
-            shown = "; ".join(r["error"] for r in bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+            why = [r["error"] for r in bad] + self.report["pseudolabel"]["left_out"]
+            shown = "; ".join(why[:5]) + (f"; and {len(why) - 5} more" if len(why) > 5 else "")
             raise OptionError(
                 f"only {len(masks)} of {len(recs)} photos could be pseudo-labelled (training needs 2): {shown}"
             )

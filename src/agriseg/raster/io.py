@@ -6,7 +6,6 @@ Every error names the offending file first, so CLI users see which scene is wron
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -77,10 +76,11 @@ def ground_sides_m(crs: Any, transform: Any, height: int = 0, width: int = 0) ->
     from pyproj import CRS, Geod
 
     geod = CRS.from_user_input(crs).get_geod() or Geod(ellps="WGS84")
-    lon = transform.c + transform.a * (width // 2)
-    lat = transform.f + transform.e * (height // 2)
-    across = geod.inv(lon, lat, lon + math.hypot(transform.a, transform.d), lat)[2]
-    down = geod.inv(lon, lat, lon, lat - math.hypot(transform.b, transform.e))[2]
+    col, row = width // 2, height // 2
+    lon = transform.c + transform.a * col + transform.b * row
+    lat = transform.f + transform.d * col + transform.e * row
+    across = geod.inv(lon, lat, lon + transform.a, lat + transform.d)[2]  # one column on: a rotated grid's too
+    down = geod.inv(lon, lat, lon + transform.b, lat + transform.e)[2]  # one row on
     return float(across), float(down)
 
 

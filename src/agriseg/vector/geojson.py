@@ -71,7 +71,11 @@ def _cut_at_antimeridian(g: np.ndarray) -> np.ndarray:
         whole = shapely.make_valid(shapely.transform(g[i], _east_of_180))  # e.g. 179.99 to 180.01 degrees
         parts = [shapely.intersection(whole, west), shapely.transform(shapely.intersection(whole, east), _back)]
         polys = [p for part in parts for p in shapely.get_parts(part) if p.geom_type == "Polygon" and not p.is_empty]
-        g[i] = shapely.orient_polygons(shapely.MultiPolygon(polys), exterior_cw=False)
+        # a piece narrower than the written precision (a corner 1 mm past 180 degrees) would collapse to a line
+        wide = [p for p in polys if min(np.ptp(shapely.bounds(p).reshape(2, 2), axis=0)) >= 10.0**-DECIMALS]
+        polys = wide or sorted(polys, key=lambda p: -p.area)[:1]
+        cut = polys[0] if len(polys) == 1 else shapely.MultiPolygon(polys)
+        g[i] = shapely.orient_polygons(cut, exterior_cw=False)
     return g
 
 

@@ -140,3 +140,17 @@ def test_merge_cuts_fields_across_the_antimeridian(tmp_path: Path) -> None:
     spans = [np.ptp(shapely.get_coordinates(p)[:, 0]) for g in fields.geometry for p in getattr(g, "geoms", [g])]
     assert max(spans) < 1  # no part runs round the globe
     assert "MultiPolygon" in set(fields.geom_type)  # the crossing field, in two parts
+
+
+def test_trimming_keeps_a_small_part_a_field_had() -> None:
+    """The strip's slivers are dropped, not a small part of a field of two parts (session 73's review)."""
+    from shapely.geometry import MultiPolygon
+
+    from agriseg.fields.mapping.dedupe import resolve_overlaps
+
+    footprints = [box(0, 0, 1000, 1000), box(150, 0, 1150, 1000)]
+    deep = box(400, 400, 600, 600)  # scene 1, far inside it
+    field = MultiPolygon([box(190, 400, 410, 500), box(100, 900, 110, 910)])  # scene 0: 22,000 m2 and 100 m2
+    df = gpd.GeoDataFrame(geometry=[field, deep])
+    keep, geoms = resolve_overlaps(df, np.array([0, 1]), footprints)
+    assert keep.all() and geoms[0].area == pytest.approx(22000 + 100 - 1000)  # the 10 x 100 m strip given up

@@ -90,12 +90,16 @@ def resolve_overlaps(
 
 
 def _without(field: Any, other: Any) -> Any:  # noqa: ANN401 - shapely geometries
-    """``field`` minus ``other``: its polygons, pieces under 1 % of the rest dropped (slivers of the cut)."""
+    """``field`` minus ``other``: of each of its parts the largest piece left, and the others of 1 % of what is
+    left of that part or more (smaller ones are slivers of the cut; a small part the field had stays)."""
     import shapely
 
-    parts = [p for p in shapely.get_parts(shapely.difference(field, other)) if p.geom_type == "Polygon"]
-    total = sum(p.area for p in parts)
-    parts = [p for p in parts if p.area >= 0.01 * total]
-    if not parts:
+    kept = []
+    for part in shapely.get_parts(field):
+        pieces = [p for p in shapely.get_parts(shapely.difference(part, other)) if p.geom_type == "Polygon"]
+        pieces = sorted((p for p in pieces if not p.is_empty), key=lambda p: -p.area)
+        total = sum(p.area for p in pieces)
+        kept += pieces[:1] + [p for p in pieces[1:] if p.area >= 0.01 * total]
+    if not kept:
         return shapely.Polygon()
-    return parts[0] if len(parts) == 1 else shapely.MultiPolygon(parts)
+    return kept[0] if len(kept) == 1 else shapely.MultiPolygon(kept)
