@@ -389,6 +389,12 @@ def test_regions_over_undated_photos_say_why_there_are_no_growth_tables(tmp_path
     one = run_traits([d / "tray_06-01-2024_mask.png"], tmp_path / "one", TraitsConfig(grid="1x2"),
                      batch=BatchOptions(progress=False))  # fmt: skip
     assert not any("no growth tables" in n for n in one.notes)  # one photo: no series expected
+    plain = tmp_path / "plain"  # names with no date in them (0003, 0150): no series expected either (session 73)
+    plain.mkdir()
+    for name in ("0003", "0150"):
+        (plain / f"{name}_mask.png").write_bytes((d / "tray_06-01-2024_mask.png").read_bytes())
+    two = run_traits([plain], tmp_path / "two", TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
+    assert not any("no growth tables" in n for n in two.notes), two.notes
 
 
 def test_crop_plots_of_photos_warns_of_sizes_and_trays_as_crop_traits_does(tmp_path: Path) -> None:

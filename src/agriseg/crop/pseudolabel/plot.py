@@ -25,7 +25,7 @@ def plot_histogram(res: GGHTResult, path: str | Path, title: str = "") -> Path:
     path = Path(path)
     bins = len(res.hist)
     x = (np.arange(bins) + 0.5) / bins
-    fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
+    fig, ax = plt.subplots(figsize=(8, 3.6), dpi=100)  # room for the legend beside the axes
     ax.bar(x, res.plain_hist / max(res.plain_hist.max(), 1e-12), width=1 / bins, color="0.75", label="histogram")
     ax.bar(
         x,
@@ -49,7 +49,7 @@ def plot_histogram(res: GGHTResult, path: str | Path, title: str = "") -> Path:
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.05)
     ax.set_title(f"{title}  quality {res.quality:.2f}" + ("  FULL COVERAGE" if res.full_coverage else ""), fontsize=9)
-    ax.legend(fontsize=7, loc="center right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)  # beside: it covered bars
     fig.tight_layout()
     try:
         with atomic_write(path) as tmp:

@@ -147,6 +147,16 @@ def name_date(stem: str) -> str | None:
     return _first_date(stem, (_DASHED, _EIGHT_DIGITS, _DOTTED))
 
 
+# digits in groups a date could be written in that name_date does not read (06-01-2024, 1.6.24, 240601)
+_DATE_LIKE = re.compile(r"(?<!\d)(\d{1,4}[-_.]\d{1,2}[-_.]\d{2,4}|\d{6})(?!\d)")
+
+
+def looks_dated(stem: str) -> bool:
+    """Whether a file name seems to hold a date, read or not (for the warning that no growth tables were made:
+    ``tray_06-01-2024`` does, ``0003`` or ``plot_12`` does not)."""
+    return name_date(stem) is not None or _DATE_LIKE.search(stem) is not None
+
+
 def dotted_date(stem: str) -> bool:
     """Whether :func:`name_date` dates ``stem`` by a dotted date (``15.06.2024``) alone, which earlier versions
     read as no date: a fingerprint rule, so their undated outputs are not resumed as this run's."""

@@ -41,7 +41,7 @@ from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, pair_inputs, read_item
-from agriseg.crop.traits.meta import check_template, dotted_date, name_date, parse_name
+from agriseg.crop.traits.meta import check_template, dotted_date, looks_dated, name_date, parse_name
 from agriseg.crop.traits.plants import (
     EDGE_STRIP,
     SHAPE_TRAITS,
@@ -633,7 +633,8 @@ def run_traits(
         # undated photos go in after the dated ones, with a warning (growth.write_growth), as in crop plots
         dated = [r for r in measured_now(records) if r.get("regions")]
         if (n_dated := sum(bool(r.get("date")) for r in dated)) < 2:
-            if len(dated) > 1:  # photos of regions over time, as the user may expect: say why no growth tables
+            # photos of regions over time, as names that look dated say: why no growth tables
+            if len(dated) > 1 and any(looks_dated(Path(r["file"]).stem) for r in dated):
                 result.notes.append(
                     f"warning: no growth tables: {n_dated} of the {len(dated)} photos with regions has a date in "
                     "its name (2024-06-01, 2024_06_01 or 20240601, with a time or not; --meta names other forms, "
