@@ -43,7 +43,7 @@ def debug_image(
     out[edge] = (255, 255, 0)
     im = Image.fromarray(out)
     draw = ImageDraw.Draw(im)
-    font = _font(11 * k) if k > 1 else None
+    font = _font(13 * k)  # PIL's fixed font was 10 px tall: a magenta "5?" on a brown tray rim was hard to read
     s = px_per_mm or 1.0
     for reg in regions or []:
         # a grid over plants 1 px wide has cells 0 px wide: drawn as a line, not refused by PIL
@@ -51,7 +51,8 @@ def debug_image(
         flagged = reg.id in (check or ())
         colour = (255, 0, 200) if flagged else (0, 200, 255)
         draw.rectangle([reg.x, reg.y, x1, y1], outline=colour, width=(3 if flagged else 2) * k)
-        draw.text((reg.x + 3 * k, reg.y + 2 * k), reg.id + ("?" if flagged else ""), fill=colour, font=font)
+        label = reg.id + ("?" if flagged else "")
+        draw.text((reg.x + 3 * k, reg.y + 2 * k), label, fill=colour, stroke_width=k, stroke_fill=(0, 0, 0), font=font)
     for p in plants:
         x, y = p["centroid_x"] * s, p["centroid_y"] * s
         draw.text(
