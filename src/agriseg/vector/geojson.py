@@ -34,8 +34,8 @@ def to_wgs84(geoms: np.ndarray, crs: Any) -> np.ndarray:  # noqa: ANN401 - any C
         g = shapely.orient_polygons(g, exterior_cw=False)
         return _cut_at_antimeridian(shapely.transform(g, lambda xy: np.column_stack([_wrap(xy[:, 0]), xy[:, 1]])))
     t = Transformer.from_crs(src, 4326, always_xy=True)
-    # wound counter-clockwise where they are drawn straight: after the reprojection a ring across the
-    # antimeridian has no winding shapely can compute, and the cut reads it
+    # wound counter-clockwise where they are drawn straight (RFC 7946): after the reprojection a ring across the
+    # antimeridian has no winding shapely can compute (the cut winds its parts again)
     g = shapely.orient_polygons(np.asarray(geoms, dtype=object), exterior_cw=False)
     g = shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
     return _cut_at_antimeridian(g)
