@@ -260,7 +260,7 @@ class SelfTrainer:
             "left_out": [f"{r['image']}: a greyscale photo: left out of training" for r in grey],
             "full_coverage": sum(bool(r.get("full_coverage")) for r in recs),
         }
-        masks = {r["stem"]: self.out / "pseudo" / r["mask"] for r in made if r not in grey}
+        masks = {r["stem"]: self.out / "pseudo" / r["mask"] for r in made if r.get("quality") != "greyscale"}
         if len(masks) < 2:  # nothing to train on: the photos are the problem, said with their names
             from agriseg.config import OptionError
 
