@@ -155,7 +155,8 @@ def test_tolerance_follows_the_crs() -> None:
     assert pixel_tolerance(None, utm, "EPSG:32633") == pytest.approx(1.0)  # one pixel by default
     assert pixel_tolerance(None, geo, "EPSG:4326") == pytest.approx(1.0)
     assert pixel_tolerance(5.0, utm, "EPSG:32633") == pytest.approx(0.5)  # metres on a projected CRS
-    assert pixel_tolerance(2e-4, geo, "EPSG:4326") == pytest.approx(2.0)  # degrees on a geographic one
+    # metres on a geographic one too: 1e-4 degrees at 47.5 N is 7.5 m across, 11.1 m down (9.15 m square)
+    assert pixel_tolerance(9.15, geo, "EPSG:4326", (100, 100)) == pytest.approx(1.0, rel=2e-3)
     feet = from_origin(900000, 200000, 10.0, 10.0)  # NY State Plane, US survey feet
     assert pixel_tolerance(3.048, feet, "EPSG:2263") == pytest.approx(1.0, rel=1e-5)  # metres, not feet
     assert pixel_tolerance(0, utm, "EPSG:32633") == 0.0
@@ -172,6 +173,12 @@ def test_geographic_raster_gets_straight_edges_and_metric_areas(tmp_path: Path) 
     lat = np.deg2rad(47.5 - 60 * 1e-4)
     px = (1e-4 * 111_320 * np.cos(lat)) * (1e-4 * 111_132)  # m2 of one pixel
     assert df["metrics:area"].sum() == pytest.approx(cls.size * px, rel=5e-3)
+    # --simplify is metres here too: 20 m (about 2 px) simplifies; as 20 degrees it left every pixel step
+    y, x = np.mgrid[0:80, 0:80] + 0.5
+    disc = write_probs(tmp_path / "d.tif", (np.hypot(x - 40, y - 40) < 25).astype(np.uint8),
+                       np.zeros((80, 80)), crs="EPSG:4326", res=1e-4, origin=(13.0, 47.5), class_only=True)  # fmt: skip
+    (round_field,) = polygonize(disc, None, PolygonizeConfig(simplify=20.0, **QUIET)).geometry.values
+    assert 10 <= shapely.get_num_coordinates(round_field) <= 30  # 117 unsimplified
 
 
 def _ring_gap(n: int = 64, r: float = 20.0, dx: float = 1.3) -> np.ndarray:
@@ -243,11 +250,17 @@ def test_instance_raster_file_gives_a_coverage_with_first_pixel_ids(tmp_path: Pa
     assert shapely.get_num_coordinates(g).max() <= 8  # straight edges, no staircase
 
 
-def test_a_tolerance_in_degrees_meant_as_metres_warns(caplog: pytest.LogCaptureFixture) -> None:
-    """``--simplify 20`` on an EPSG:4326 raster is 20 degrees (200,000 pixels), silently."""
-    geo = from_origin(13.0, 47.5, 1e-4, 1e-4)
+def test_simplify_in_metres_is_in_the_fingerprint() -> None:
+    """Outputs of a geographic raster simplified in degrees (earlier releases) are not resumed as metres."""
+    assert "simplify_unit" not in PolygonizeConfig().fingerprint()  # default outputs keep their fingerprints
+    assert PolygonizeConfig(simplify=20.0).fingerprint()["simplify_unit"] == "m"
+
+
+def test_a_tolerance_on_a_geographic_raster_is_metres(caplog: pytest.LogCaptureFixture) -> None:
+    """``--simplify 20`` on an EPSG:4326 raster was 20 degrees (200,000 pixels): it is 20 m, as on UTM."""
+    geo = from_origin(13.0, 47.5, 1e-4, 1e-4)  # about 7.5 x 11.1 m pixels
     with caplog.at_level("WARNING", logger="agriseg"):
-        assert pixel_tolerance(2e-4, geo, "EPSG:4326") == pytest.approx(2.0)
-        assert not caplog.records
-        pixel_tolerance(20.0, geo, "EPSG:4326")
-    assert "--simplify 20 is in degrees on a raster in WGS 84: 200000 pixels" in caplog.text
+        assert pixel_tolerance(20.0, geo, "EPSG:4326", (10, 10)) == pytest.approx(2.19, abs=0.01)
+    assert not caplog.records
+    equator = from_origin(13.0, 0.05, 1e-4, 1e-4)  # 11.1 m square: where the pixel is counts
+    assert pixel_tolerance(20.0, equator, "EPSG:4326", (10, 10)) == pytest.approx(1.80, abs=0.01)

@@ -128,8 +128,8 @@ polygon_options = stack(
         "--simplify",
         config=POLYGONIZE,
         type=float,
-        help="Tolerance of the field edges, each shared edge simplified once for both fields: metres on projected"
-        " CRSs, the raster's units on geographic ones (0 = unsimplified sub-pixel outlines). [default: 1 pixel]",
+        help="Tolerance of the field edges in metres on every CRS, each shared edge simplified once for both fields"
+        " (0 = unsimplified sub-pixel outlines). [default: 1 pixel]",
     ),
     option("--split-boundary", "split_boundary_px", config=POLYGONIZE, type=float),
     option("--min-area", "min_area_m2", config=POLYGONIZE, type=float, help="Smallest field (m2)."),

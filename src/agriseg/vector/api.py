@@ -148,7 +148,7 @@ def _label_table(raster: Path, cfg: PolygonizeConfig) -> tuple[Any, dict]:
     except rasterio.errors.RasterioIOError as err:
         raise ValueError(f"{raster}: not a readable raster ({err})") from err
     # no boundary class: instances are traced as they are (no gap split), their shared edges simplified once
-    tol = pixel_tolerance(cfg.simplify, profile["transform"], profile["crs"])
+    tol = pixel_tolerance(cfg.simplify, profile["transform"], profile["crs"], labels.shape)
     ids, geoms, first = label_coverage(labels, None, 0.0, tol, cfg.block_size)
     flat = labels.ravel()
     dense = np.searchsorted(ids, flat)  # (H * W,) index of each pixel's id (pixels of no field: ignored)

@@ -17,7 +17,7 @@ class PolygonizeConfig(StrictModel):
     """How class/probability rasters become field polygons.
 
     Areas are in m2 whatever the raster CRS (geographic CRSs are handled per polygon in a local UTM zone);
-    ``simplify`` is in metres on projected CRSs and in the raster's units on geographic ones.
+    ``simplify`` is in metres on every CRS (on a geographic one, by the ground size of its centre pixel).
     """
 
     block_size: int = Field(
@@ -53,8 +53,8 @@ class PolygonizeConfig(StrictModel):
     simplify: float | None = Field(
         None,
         ge=0,
-        description="Douglas-Peucker tolerance of the field edges, each shared edge simplified once for both"
-        " fields: metres on projected CRSs, the raster's units (degrees) on geographic ones (0 = sub-pixel"
+        description="Douglas-Peucker tolerance of the field edges in metres, each shared edge simplified once for"
+        " both fields (on a geographic CRS, metres by the ground size of its centre pixel; 0 = sub-pixel"
         " outlines, unsimplified; default: 1 pixel)",
     )
     split_boundary_px: float = Field(
@@ -99,3 +99,10 @@ class PolygonizeConfig(StrictModel):
         if v and lo is not None and v < lo:
             raise ValueError(f"must be 0 (no limit) or at least the smallest area kept ({lo:g} m2)")
         return v
+
+    def fingerprint(self) -> dict:
+        """The settings that change the polygons, for the fingerprints of the commands that write them."""
+        options = self.model_dump(exclude={"progress", "workers", "block_size"})
+        if self.simplify:  # metres on geographic CRSs too since this release: degrees-era outputs are made again
+            options["simplify_unit"] = "m"
+        return options

@@ -115,17 +115,20 @@ def fill_small_holes(
     return out, out_also
 
 
-def pixel_tolerance(simplify: float | None, transform: Any, crs: Any) -> float:
+def pixel_tolerance(simplify: float | None, transform: Any, crs: Any, shape: tuple[int, int] = (0, 0)) -> float:
     """The simplification tolerance in pixels of a raster.
 
     Args:
-        simplify: tolerance in metres on projected CRSs (whatever their unit), in the CRS's own units
-            (degrees) on geographic ones; None = the default of about one pixel; 0 = no simplification.
+        simplify: tolerance in metres on every CRS (a projected one's unit converted, a geographic one's
+            measured by the ground size of its centre pixel); None = the default of about one pixel;
+            0 = no simplification.
         transform: the raster's affine transform (its pixel size).
         crs: the raster's CRS.
+        shape: the raster's (height, width): where its centre pixel is, on a geographic CRS.
     """
     from pyproj import CRS
 
+    from agriseg.raster.io import ground_sides_m
     from agriseg.vector.coverage import DEFAULT_TOLERANCE_PX
 
     if simplify is None:
@@ -133,19 +136,11 @@ def pixel_tolerance(simplify: float | None, transform: Any, crs: Any) -> float:
     if simplify <= 0:
         return 0.0
     c = CRS.from_user_input(crs)
-    units = simplify if c.is_geographic else simplify / c.axis_info[0].unit_conversion_factor
-    px = float(units / np.sqrt(abs(transform.a * transform.e - transform.b * transform.d)))
-    if c.is_geographic and px > GEOGRAPHIC_WARN_PX:  # --simplify 20 meant as metres: 20 degrees
-        import logging
-
-        logging.getLogger("agriseg").warning(
-            "--simplify %g is in degrees on a raster in %s: %.0f pixels (1e-4 degrees is about 10 m)",
-            simplify, c.name, px,
-        )  # fmt: skip
-    return px
-
-
-GEOGRAPHIC_WARN_PX = 10.0  # a tolerance in degrees of more pixels than this was meant in metres
+    if c.is_geographic:  # one tolerance on the ground whatever the CRS: "--simplify 20" is 20 m, not degrees
+        across, down = ground_sides_m(c, transform, *shape)
+        return float(simplify / np.sqrt(across * down))
+    units = simplify / c.axis_info[0].unit_conversion_factor
+    return float(units / np.sqrt(abs(transform.a * transform.e - transform.b * transform.d)))
 
 
 def _clean_metric(geoms: np.ndarray, fill_holes_m2: float) -> np.ndarray:

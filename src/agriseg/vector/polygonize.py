@@ -248,8 +248,7 @@ def coverage_from_labels(
         crs: the raster's CRS.
         gap: ``(H, W)`` bool, pixels that may be split between the instances around them (default: none).
         split_px: largest distance of a split pixel from its instance, in pixels.
-        simplify: tolerance in metres on projected CRSs, in the CRS's units on geographic ones (None =
-            one pixel, 0 = sub-pixel outlines unsimplified).
+        simplify: tolerance in metres on every CRS (None = one pixel, 0 = sub-pixel outlines unsimplified).
         block_size: pixels per block side.
 
     Returns:
@@ -263,7 +262,8 @@ def coverage_from_labels(
 
     from agriseg.vector.geometry import pixel_to_crs, pixel_tolerance
 
-    ids, geoms, _ = label_coverage(labels, gap, split_px, pixel_tolerance(simplify, transform, crs), block_size)
+    tol = pixel_tolerance(simplify, transform, crs, labels.shape)
+    ids, geoms, _ = label_coverage(labels, gap, split_px, tol, block_size)
     crs_geoms = pixel_to_crs(geoms, transform)
     return gpd.GeoDataFrame({"label": ids}, geometry=gpd.GeoSeries(crs_geoms, crs=crs), crs=crs)
 
@@ -352,7 +352,7 @@ def polygonize_table(path: str | Path, config: PolygonizeConfig | None = None) -
     try:
         h, w = src.ds.height, src.ds.width
         profile = dict(src.ds.profile, tags=src.ds.tags())
-        tol = pixel_tolerance(cfg.simplify, src.ds.transform, src.ds.crs)
+        tol = pixel_tolerance(cfg.simplify, src.ds.transform, src.ds.crs, (h, w))
         _remove_dead_workdirs()
         with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as tmp:
             job = _Job(src.path, cfg, LabelStore.create(tmp, h, w), tol)

@@ -517,7 +517,7 @@ def polygonize(
         return {"raster": str(src), "output": str(out), "status": "ok", "fields": len(df),
                 "raw_polygons": df.attrs["raw_polygons"], "landcover": landcover}  # fmt: skip
 
-    options = {**config.model_dump(exclude={"progress", "workers", "block_size"}), "collection": run.collection}
+    options = {**config.fingerprint(), "collection": run.collection}
     options["determined"] = when
     inputs = [config.landcover] if config.landcover and Path(config.landcover).is_file() else []
     with quiet_rasterio(src):  # rasterio's raw warnings (no geotransform) would come before the one-line failure

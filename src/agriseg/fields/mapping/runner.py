@@ -100,7 +100,7 @@ def scene_recipe(job: SceneJob) -> Recipe:
     """What the fingerprints of scene tasks share: the model and the options that change the outputs."""
     options = {
         "predict": job.predict.model_dump(exclude={"progress", "device", "batch_size"}),
-        "polygonize": job.polygonize.model_dump(exclude={"progress", "workers", "block_size"}),
+        "polygonize": job.polygonize.fingerprint(),
         "resize": job.resize,
         "preprocess": dict(job.preprocess),
         "collection": job.collection,
