@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import os
+import re
 import typing
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -21,6 +22,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 # the largest seed: NumPy's legacy seeding and Lightning's ``seed_everything`` take 32-bit seeds
 MAX_SEED = 2**32 - 1
+# the torch devices a model can run on (whether this machine has one is agriseg.runtime.check_device)
+DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
 # the largest Sentinel-2 digital number (uint16): a DN offset beyond it leaves no valid pixel
 MAX_DN = 65535
 

@@ -11,7 +11,6 @@ ONNX Runtime alone: this module imports torch only when a PyTorch model has to r
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -146,10 +145,6 @@ def tta_average(probabilities: Callable[[Array], Array], x: Array, ops: Sequence
     return acc / (1 + len(ops))
 
 
-# the torch devices a model can run on (whether this machine has one is :func:`check_device`)
-DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
-
-
 def check_device(device: str, option: str = "--device") -> None:
     """Refuse a device this machine does not have, before any model is loaded or scene read.
 
@@ -160,7 +155,7 @@ def check_device(device: str, option: str = "--device") -> None:
     Raises:
         OptionError: not a device name, or CUDA (that GPU) / MPS asked for where there is none.
     """
-    from agriseg.config import OptionError
+    from agriseg.config import DEVICE_PATTERN, OptionError
 
     if not DEVICE_PATTERN.fullmatch(device):
         raise OptionError(f"{option} {device!r}: not a torch device; use cpu, cuda or cuda:N (e.g. cuda:1), or mps")

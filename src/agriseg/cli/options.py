@@ -84,7 +84,7 @@ TEXT_EVALUATE = "agriseg.text.config:TextEvaluateConfig"
 TEXT_SFT = "agriseg.text.config:SFTRunConfig"
 TEXT_GRPO = "agriseg.text.config:GRPORunConfig"
 TEXT_TINY_MODEL = "agriseg.text.tinyvlm:TinyVLMConfig"
-TEXT_LANDSCAPES = "agriseg.text.synthetic:LandscapeConfig"
+TEXT_LANDSCAPES = "agriseg.text.config:LandscapeConfig"
 
 
 class OutputPath(click.Path):

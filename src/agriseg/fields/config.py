@@ -12,9 +12,8 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import MAX_DN, MAX_SEED, OptionError, StrictModel, renamed_names
+from agriseg.config import DEVICE_PATTERN, MAX_DN, MAX_SEED, OptionError, StrictModel, renamed_names
 from agriseg.models.config import ModelConfig
-from agriseg.runtime import DEVICE_PATTERN
 from agriseg.training.config import TrainOptions
 
 # FTW / ftw-tools / PRUE divide Sentinel-2 reflectance x10000 by this (the one place it is written)

@@ -181,35 +181,36 @@ def make_synthetic_ftw(root: str | Path, cfg: SyntheticFTWConfig | None = None) 
     import geopandas as gpd
     from shapely.geometry import box
 
+    from agriseg.data.files import atomic_write
     from agriseg.data.memory import check_memory
 
     cfg = cfg or SyntheticFTWConfig()
     check_memory(CHIP_BYTES_PER_PX * cfg.size**2, f"--size {cfg.size}")
-    root = Path(root)
     rng = np.random.default_rng(cfg.seed)
     written: dict[str, int] = {}
-    for ci, (country, count) in enumerate(sorted(cfg.countries.items())):
-        cdir = root / country
-        presence = country in PRESENCE_ONLY
-        n_train = int(round(cfg.splits[0] * count))
-        n_val = int(round(cfg.splits[1] * count))
-        rows = []
-        for i in range(count):
-            aoi = f"g{ci:02d}_{i:05d}_{country[:3]}"
-            split = "train" if i < n_train else "val" if i < n_train + n_val else "test"
-            chip = make_chip(rng, cfg, presence_only=presence)
-            origin = (400000.0 + 3000.0 * (i % 50), 5300000.0 - 3000.0 * (i // 50) - 100000.0 * ci)
-            _write_tif(cdir / "s2_images" / "window_a" / f"{aoi}.tif", chip["window_a"], origin)
-            _write_tif(cdir / "s2_images" / "window_b" / f"{aoi}.tif", chip["window_b"], origin)
-            for kind in ("semantic_2class", "semantic_3class"):
-                _write_tif(cdir / "label_masks" / kind / f"{aoi}.tif", chip[kind], origin)
-            _write_tif(cdir / "label_masks" / "instance" / f"{aoi}.tif", chip["instance"], origin)
-            side = 10.0 * cfg.size
-            geom = box(origin[0], origin[1] - side, origin[0] + side, origin[1])
-            rows.append({"aoi_id": aoi, "split": split, "geometry": geom})
-        # GeoParquet like the released chips tables (ftw-tools reads them with geopandas)
-        gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:32633").to_parquet(cdir / f"chips_{country}.parquet")
-        written[country] = count
+    with atomic_write(Path(root)) as tmp:  # a killed run leaves no half data set under the final name
+        for ci, (country, count) in enumerate(sorted(cfg.countries.items())):
+            cdir = tmp / country
+            presence = country in PRESENCE_ONLY
+            n_train = int(round(cfg.splits[0] * count))
+            n_val = int(round(cfg.splits[1] * count))
+            rows = []
+            for i in range(count):
+                aoi = f"g{ci:02d}_{i:05d}_{country[:3]}"
+                split = "train" if i < n_train else "val" if i < n_train + n_val else "test"
+                chip = make_chip(rng, cfg, presence_only=presence)
+                origin = (400000.0 + 3000.0 * (i % 50), 5300000.0 - 3000.0 * (i // 50) - 100000.0 * ci)
+                _write_tif(cdir / "s2_images" / "window_a" / f"{aoi}.tif", chip["window_a"], origin)
+                _write_tif(cdir / "s2_images" / "window_b" / f"{aoi}.tif", chip["window_b"], origin)
+                for kind in ("semantic_2class", "semantic_3class"):
+                    _write_tif(cdir / "label_masks" / kind / f"{aoi}.tif", chip[kind], origin)
+                _write_tif(cdir / "label_masks" / "instance" / f"{aoi}.tif", chip["instance"], origin)
+                side = 10.0 * cfg.size
+                geom = box(origin[0], origin[1] - side, origin[0] + side, origin[1])
+                rows.append({"aoi_id": aoi, "split": split, "geometry": geom})
+            # GeoParquet like the released chips tables (ftw-tools reads them with geopandas)
+            gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:32633").to_parquet(cdir / f"chips_{country}.parquet")
+            written[country] = count
     return written
 
 

@@ -7,29 +7,21 @@ transformers / peft / trl / datasets inside their functions and need the ``text`
 
 from __future__ import annotations
 
-from agriseg.text.codec import (
-    BACKGROUND,
-    DecodeReport,
-    Repair,
-    decode_rrle,
-    encode_answer,
-    encode_rrle,
-    is_valid_rrle,
-    wrap_seg,
-)
-from agriseg.text.grid import grid_to_mask, mask_to_grid
-from agriseg.text.reward import mean_dice
+from agriseg import lazy_exports
 
-__all__ = [
-    "BACKGROUND",
-    "DecodeReport",
-    "Repair",
-    "decode_rrle",
-    "encode_answer",
-    "encode_rrle",
-    "grid_to_mask",
-    "is_valid_rrle",
-    "mask_to_grid",
-    "mean_dice",
-    "wrap_seg",
-]
+# imported lazily: `agriseg text ... --help` reads the configs without loading numpy
+_EXPORTS = {
+    "BACKGROUND": "agriseg.text.codec",
+    "DecodeReport": "agriseg.text.codec",
+    "Repair": "agriseg.text.codec",
+    "decode_rrle": "agriseg.text.codec",
+    "encode_answer": "agriseg.text.codec",
+    "encode_rrle": "agriseg.text.codec",
+    "is_valid_rrle": "agriseg.text.codec",
+    "wrap_seg": "agriseg.text.codec",
+    "grid_to_mask": "agriseg.text.grid",
+    "mask_to_grid": "agriseg.text.grid",
+    "mean_dice": "agriseg.text.reward",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)

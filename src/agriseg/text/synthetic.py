@@ -13,39 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydantic import ConfigDict, Field
 
-from agriseg.config import StrictModel
-
-SYNTH_CLASSES: tuple[str, ...] = ("others", "field", "tree", "water")
-
-
-class LandscapeConfig(StrictModel):
-    """Parameters of the synthetic landscapes (lengths are fractions of the image side unless noted).
-
-    Attributes:
-        size: image side in pixels.
-        max_fields: most field parcels per image (at least 1 is drawn).
-        field_radius: smallest and largest mean radius of a parcel.
-        max_tree_clumps: most tree clumps per image (0 or more are drawn).
-        clump_radius: smallest and largest radius of a tree clump.
-        water_prob: probability of one pond.
-        water_radius: smallest and largest mean radius of a pond.
-        track_prob: probability of a straight track (``others``) across the image.
-        noise: std of the per-pixel colour noise (0-255 scale).
-    """
-
-    size: int = Field(64, ge=8)
-    max_fields: int = Field(3, ge=1)
-    field_radius: tuple[float, float] = (0.22, 0.4)
-    max_tree_clumps: int = Field(2, ge=0)
-    clump_radius: tuple[float, float] = (0.11, 0.2)
-    water_prob: float = Field(0.5, ge=0.0, le=1.0)
-    water_radius: tuple[float, float] = (0.16, 0.28)
-    track_prob: float = Field(0.4, ge=0.0, le=1.0)
-    noise: float = Field(6.0, ge=0.0, le=255.0)  # colours are 0-255
-
-    model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
+from agriseg.text.config import SYNTH_CLASSES, LandscapeConfig
 
 
 def _smooth_noise(rng: np.random.Generator, s: int, sigma: float) -> np.ndarray:

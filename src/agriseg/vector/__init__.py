@@ -5,24 +5,39 @@ v0.3 GeoParquet / GeoJSON and GeoPackage / FlatGeobuf output."""
 
 from __future__ import annotations
 
-from agriseg.vector.api import is_instance_raster, polygonize, polygonize_labels
-from agriseg.vector.config import PolygonizeConfig
-from agriseg.vector.fiboa import fields_frame, output_format, validate_fiboa, write_fields
-from agriseg.vector.geometry import clean_fields
-from agriseg.vector.instances import label_instances
-from agriseg.vector.polygonize import coverage_from_labels, polygonize_pixels
+import sys
+import types
 
-__all__ = [
-    "PolygonizeConfig",
-    "clean_fields",
-    "coverage_from_labels",
-    "fields_frame",
-    "is_instance_raster",
-    "label_instances",
-    "output_format",
-    "polygonize",
-    "polygonize_labels",
-    "polygonize_pixels",
-    "validate_fiboa",
-    "write_fields",
-]
+from agriseg import lazy_exports
+
+# imported lazily: `agriseg fields ... --help` reads PolygonizeConfig's defaults without loading scipy
+_EXPORTS = {
+    "PolygonizeConfig": "agriseg.vector.config",
+    "clean_fields": "agriseg.vector.geometry",
+    "coverage_from_labels": "agriseg.vector.polygonize",
+    "fields_frame": "agriseg.vector.fiboa",
+    "is_instance_raster": "agriseg.vector.api",
+    "label_instances": "agriseg.vector.instances",
+    "output_format": "agriseg.vector.fiboa",
+    "polygonize": "agriseg.vector.api",
+    "polygonize_labels": "agriseg.vector.api",
+    "polygonize_pixels": "agriseg.vector.polygonize",
+    "validate_fiboa": "agriseg.vector.fiboa",
+    "write_fields": "agriseg.vector.fiboa",
+}
+
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+
+
+class _Package(types.ModuleType):
+    """``agriseg.vector.polygonize`` is the function here and the submodule in ``sys.modules``: the import
+    system sets a package's attribute to each submodule it loads, which would hide the lazily exported
+    function once the submodule is loaded (the eager imports this replaces won by their order)."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
