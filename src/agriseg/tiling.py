@@ -109,7 +109,7 @@ def predict_tiled(
         single: np.ndarray = forward(image[None])[0]
         return single
     th, tw = min(tile, h), min(tile, w)
-    stride_h, stride_w = max(1, int(th * (1 - overlap))), max(1, int(tw * (1 - overlap)))
+    stride_h, stride_w = overlap_stride(th, overlap), overlap_stride(tw, overlap)  # the one stride rule
     boxes = [(y, x) for y in window_starts(h, th, stride_h) for x in window_starts(w, tw, stride_w)]
     acc = np.zeros((num_classes, h, w), np.float32)  # (K, H, W)
     norm = np.zeros((h, w), np.float32)

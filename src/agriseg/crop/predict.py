@@ -593,8 +593,9 @@ def _read_back(f: Path, out: PhotoOutputs, k: int, class_fields: list[str]) -> d
 # stems traced at the photo's own size around gaps; 7: each object's unsure pixels decided against its own soil
 # (refine.LOCAL_RING); 8: grey objects the model was never sure of dropped; 9: model_sure in the summary;
 # 10: blue and saturated orange / yellow objects the model was never sure of dropped too (refine._no_plant_colour);
-# 11: the half-seen step starts from 10 colour-decided pixels (refine.MIN_HALF_SEEN, 20 before)
-ALGORITHM = "11"
+# 11: the half-seen step starts from 10 colour-decided pixels (refine.MIN_HALF_SEEN, 20 before); 12: tiles of a
+# photo larger than --tile spaced by tiling.overlap_stride (rounded, as for fields and text; floored before)
+ALGORITHM = "12"
 
 
 @batch_keywords

@@ -256,14 +256,16 @@ class PredictConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> PredictConfig:
-        if int(self.patch_size * (1 - self.overlap)) < 1:
+        if round(self.patch_size * (1 - self.overlap)) < 1:  # agriseg.tiling.overlap_stride's rounding
             raise ValueError(f"overlap {self.overlap} leaves no stride for patch_size {self.patch_size}")
         return self
 
     @property
     def stride(self) -> int:
         """Distance between patch starts in scene pixels."""
-        return max(1, int(round(self.patch_size * (1 - self.overlap))))
+        from agriseg.tiling import overlap_stride  # numpy: not at import (the CLI's --help reads this config)
+
+        return overlap_stride(self.patch_size, self.overlap)
 
 
 STAC_APIS = {
