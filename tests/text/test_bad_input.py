@@ -56,7 +56,7 @@ def test_evaluate_keeps_an_existing_report_unless_overwrite(masks: tuple[Path, P
     res = _run(*args, "--overwrite")
     assert res.exit_code == 0 and f"report: {report}" in res.output, res.output
     assert json.loads(report.read_text())["images"] == 2
-    assert report.with_suffix(".csv").read_text().startswith("class,dice,iou")
+    assert report.with_suffix(".csv").read_text().startswith("class,dice_pct,iou_pct,truth_px")
 
 
 def test_evaluate_writes_report_and_table_together(
@@ -293,6 +293,7 @@ def test_run_json_names_the_outputs_other_settings_made(tiny: Path, tmp_path: Pa
     assert res.exit_code == 1, res.output  # a.png refused: made with other settings
     run = json.loads((out / "run.json").read_text())
     assert run["options"]["max_new_tokens"] == 8
+    assert run["options"]["tile"] == 8 and "patch" not in run["options"] and "blend" in run["options"]  # as typed
     assert [Path(f).name for f in run["made_with_other_settings"]] == ["a.png"]
 
 

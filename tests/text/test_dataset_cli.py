@@ -190,7 +190,7 @@ def test_cli_evaluate(tmp_path: Path) -> None:
     rep = json.loads(out.read_text())
     assert rep["mean_dice"] == pytest.approx(1.0) and rep["overall_accuracy"] == 1.0
     assert rep["instances"]["field"]["fnr"] == 0.0
-    assert out.with_suffix(".csv").read_text().startswith("class,dice,iou")
+    assert out.with_suffix(".csv").read_text().startswith("class,dice_pct,iou_pct,truth_px")
 
 
 def _eval(tmp: Path, pred: np.ndarray, truth: np.ndarray, classes: str, *extra: str) -> dict:

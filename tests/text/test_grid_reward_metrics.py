@@ -237,3 +237,29 @@ def test_mean_dice_refuses_what_is_no_class_map() -> None:
     with pytest.raises(ValueError, match="smooth 0.0"):
         mean_dice(zeros, zeros, 2, smooth=0.0)
     assert mean_dice(zeros - 1, zeros + 1, 2) == pytest.approx(1 / 5)  # -1: a pixel of no class, counted wrong
+
+
+def test_the_csv_table_reads_as_numbers() -> None:
+    """Missing values were "-" (pandas read the column as text) and the header did not say percent."""
+    import io
+
+    import pandas as pd
+
+    from agriseg.text.metrics import ClassInstanceStats, report_table
+
+    stats = ClassInstanceStats()
+    assert stats.summary()["truth_instances"] == 0 and isinstance(stats.summary()["pred_instances"], int)
+    per_class = {
+        "others": {"dice": 0.5, "iou": 1 / 3, "truth_pixels": 10, "predicted_pixels": 12},
+        "field": {"dice": 0.7109, "iou": 0.55, "truth_pixels": 20, "predicted_pixels": 18},
+    }
+    report = {"per_class": per_class, "instances": {"field": {"mean_iou": 0.5, "fnr": 0.25, "fpr": float("nan")}},
+              "images": 2, "mean_dice": 0.7109, "mean_iou": 0.55, "overall_accuracy": 0.8, "ignore_value": 255,
+              "instances_from": "0 written instance files, 2 rebuilt from the masks"}  # fmt: skip
+    table, csv_text = report_table(report)
+    assert "-" in table.splitlines()[1]  # the printed table keeps its dash
+    df = pd.read_csv(io.StringIO(csv_text))
+    assert list(df.columns) == ["class", "dice_pct", "iou_pct", "truth_px", "pred_px", "inst_mean_iou_pct",
+                                "fnr_pct", "fpr_pct"]  # fmt: skip
+    assert all(pd.api.types.is_float_dtype(df[c]) for c in df.columns if c.endswith("_pct"))
+    assert df.loc[1, "dice_pct"] == 71.09 and df["inst_mean_iou_pct"].isna()[0] and df["fpr_pct"].isna()[1]

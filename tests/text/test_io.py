@@ -29,6 +29,11 @@ def test_instance_ids_beyond_255_survive(tmp_path: Path, suffix: str) -> None:
     back = read_mask(out)
     assert back.max() == 300
     assert np.array_equal(back, labels)
+    if suffix == ".tif":  # a GIS shows no object as empty and says what the values are, as for fields
+        import rasterio
+
+        with rasterio.open(out) as ds:
+            assert ds.nodata == 0 and ds.descriptions[0].startswith("instance id (0 = none")
     doc = write_instances(labels, (labels > 0).astype(np.int64), ["background", "field"], tmp_path / "i.geojson", geo)
     import json
 

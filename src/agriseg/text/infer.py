@@ -225,6 +225,7 @@ def predict_image(
 
 
 # agriseg's version of what text predict writes from an image, model and options (part of every fingerprint)
+CLI_NAMES = {"patch": "tile", "vote": "blend"}  # PredictConfig's fields as `text predict` names them (--tile, --blend)
 ALGORITHM = "1"  # images with nodata or floats: their reading rules are in each item's fingerprint
 
 # bytes per pixel of segmenting one image, about: reading it (up to 4-byte samples, then uint8 RGB) and its
@@ -466,7 +467,8 @@ def predict_paths(
 
     def finish(rows: BatchResult) -> None:  # run while the folder is still locked
         if any(r["status"] == "ok" for r in rows):  # only a run that wrote outputs says what made them
-            run = {"agriseg": __version__, "model": model_name, "classes": names, "options": cfg.model_dump(),
+            said = {CLI_NAMES.get(k, k): v for k, v in cfg.model_dump().items()}  # named as the user typed them
+            run = {"agriseg": __version__, "model": model_name, "classes": names, "options": said,
                    "bands": list(bands) if bands else None}  # fmt: skip
             kept = [r["file"] for r in rows if r["status"] == "kept"]
             if kept:  # outputs left as another model or other options made them: not described by the above

@@ -165,7 +165,7 @@ def write_mask(
     m = a.astype(dt)
     rio = rasterio_or_none() if suffix in GEO_SUFFIXES else None
     with atomic_write(p) as tmp:
-        _write_mask_file(m, tmp, p.suffix.lower(), rio, geo, None if ids else class_names)
+        _write_mask_file(m, tmp, p.suffix.lower(), rio, geo, None if ids else class_names, ids=ids)
     return p
 
 
@@ -174,7 +174,13 @@ def _colour(i: int) -> tuple[int, int, int]:
 
 
 def _write_mask_file(
-    m: np.ndarray, tmp: Path, suffix: str, rio: Any, geo: GeoRef | None, names: list[str] | None = None
+    m: np.ndarray,
+    tmp: Path,
+    suffix: str,
+    rio: Any,
+    geo: GeoRef | None,
+    names: list[str] | None = None,
+    ids: bool = False,
 ) -> None:
     if rio is not None:
         from rasterio.transform import Affine
@@ -193,6 +199,8 @@ def _write_mask_file(
                 profile["crs"] = geo.crs
         if names:
             profile["nodata"] = NODATA
+        elif ids:
+            profile["nodata"] = 0  # no object, as the fields instance rasters declare it
         with warnings.catch_warnings():  # a tile without a geotransform (a plain TIFF) is written as one, unsaid
             warnings.simplefilter("ignore", rio.errors.NotGeoreferencedWarning)
             dst = rio.open(tmp, "w", **profile)
@@ -202,6 +210,8 @@ def _write_mask_file(
                 dst.write_colormap(1, {i: (*_colour(i), 255) for i in range(len(names))})
                 dst.set_band_description(1, "class: " + ", ".join(f"{i} {n}" for i, n in enumerate(names)))
                 dst.update_tags(1, **{f"CLASS_{i}": n for i, n in enumerate(names)})
+            elif ids:
+                dst.set_band_description(1, "instance id (0 = none; the id of its feature in the GeoJSON)")
     else:
         from PIL import Image
 

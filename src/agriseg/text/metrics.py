@@ -14,6 +14,8 @@ The exact rule (Dua et al. 2024's code is unpublished; this is ours):
 
 from __future__ import annotations
 
+import csv
+import io
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -40,15 +42,15 @@ class ClassInstanceStats:
     preds: int = 0
     false_preds: int = 0
 
-    def summary(self) -> dict[str, float]:
+    def summary(self) -> dict[str, float | int]:
         """Mean / median IoU, FNR, FPR and counts."""
         return {
             "mean_iou": float(np.mean(self.ious)) if self.ious else float("nan"),
             "median_iou": float(np.median(self.ious)) if self.ious else float("nan"),
             "fnr": self.unmatched_truths / self.truths if self.truths else float("nan"),
             "fpr": self.false_preds / self.preds if self.preds else float("nan"),
-            "truth_instances": float(self.truths),
-            "pred_instances": float(self.preds),
+            "truth_instances": int(self.truths),
+            "pred_instances": int(self.preds),
         }
 
 
@@ -291,7 +293,7 @@ def evaluate_files(
         "mean_dice_per_image": float(np.mean(dices)) if dices else None,
         "instances": instance_report(stats, class_names),
         "instances_from": f"{written} written instance files, {scored - written} rebuilt from the masks",
-        "match_iou": match_iou,
+        "iou_threshold": match_iou,  # --iou-threshold
         "ignore_value": ignore_value,
         "failed": failed,
     }
@@ -387,8 +389,13 @@ def report_table(report: dict[str, Any]) -> tuple[str, str]:
         f"IoU {f(report['mean_iou'])}; overall accuracy {f(report['overall_accuracy'])}; "
         f"ignore value {report['ignore_value']}; {report['instances_from']}"
     )
-    csv_text = "\n".join(",".join(r) for r in [head, *rows]) + "\n"
-    return "\n".join(lines), csv_text
+    # the CSV opens as numbers in pandas and spreadsheets: an empty cell where the table says "-", percentages
+    # said in the header (the JSON report holds fractions)
+    pct = {"dice", "iou", "inst_mean_iou", "fnr", "fpr"}
+    csv_rows = [[h + "_pct" if h in pct else h for h in head]] + [[v if v != "-" else "" for v in r] for r in rows]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(csv_rows)
+    return "\n".join(lines), buf.getvalue()
 
 
 def _files_read(paths: Sequence[Path | str | None]) -> list[Path]:

@@ -70,6 +70,11 @@ def test_dask_in_process_cluster_maps_scenes_and_merges(model_file: Path, scenes
     )
     assert [r["status"] for r in rows2] == ["skipped", "skipped"]
     assert (tmp_path / "s0_probs.tif").stat().st_mtime_ns == before
+    # a resumed row has the keys of a fresh one (summary.json changed shape on a re-run), the same area
+    fresh = {r["scene"]: r for r in rows}
+    for r in rows2:
+        assert set(fresh[r["scene"]]) - set(r) <= {"warnings"}
+        assert r["area_km2"] == pytest.approx(fresh[r["scene"]]["area_km2"]) and r["predict_s"] == 0.0
 
 
 def test_serial_and_dask_give_the_same_outputs(model_file: Path, scenes: list[Path], tmp_path: Path) -> None:

@@ -46,14 +46,19 @@ def _done_row(item: Item) -> dict[str, Any] | None:
     """The row of a scene mapped before, read back (as a fresh run writes it, without the timings); None when its
     outputs cannot be read (the scene is mapped again)."""
     import pyarrow.parquet as pq
+    import rasterio
+
+    from agriseg.raster.io import pixel_area_m2
 
     probs, fields = item.outputs
     try:  # the footer only: a resumed map of many scenes does not read every scene's polygons to count them
         count = pq.read_metadata(fields).num_rows
-    except (OSError, ValueError):  # pyarrow's ArrowInvalid (not a parquet file) is a ValueError
+        with rasterio.open(probs) as ds:  # the header only: the area a fresh row gives
+            km2 = pixel_area_m2(ds.crs, ds.transform, ds.height, ds.width) * ds.width * ds.height / 1e6
+    except (OSError, ValueError, rasterio.errors.RasterioError):  # ArrowInvalid (not a parquet file) is a ValueError
         return None
     return {"scene": str(item.source), "probs": str(probs), "fields": str(fields), "error": "", "status": "skipped",
-            "fields_count": count, "seconds": 0.0}  # fmt: skip
+            "fields_count": count, "predict_s": 0.0, "polygonize_s": 0.0, "seconds": 0.0, "area_km2": km2}  # fmt: skip
 
 
 def _run_item(item: Item) -> dict[str, Any]:
@@ -335,7 +340,7 @@ def run_map(
                 jkw.get("collection", "agriseg-fields"),
                 rasters=[r["probs"] for r in ok],
             )
-        summary = {"wall_s": wall, "scenes": list(rows), "merged": str(merged[0]) if merged[0] else None,
+        summary = {"wall_s": round(wall, 3), "scenes": list(rows), "merged": str(merged[0]) if merged[0] else None,
                    "notes": rows.notes}  # fmt: skip
         write_json(outdir / SUMMARY_NAME, summary)
         seal_tables(tables)  # a later run keeps a table edited since (or a file of yours put there) and says so

@@ -145,9 +145,9 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
         **row,
         "status": res.status,
         "fields_count": len(df),
-        "predict_s": t1 - t0,
-        "polygonize_s": time.perf_counter() - t1,
-        "seconds": time.perf_counter() - t0,
+        "predict_s": round(t1 - t0, 3),
+        "polygonize_s": round(time.perf_counter() - t1, 3),
+        "seconds": round(time.perf_counter() - t0, 3),
         "area_km2": res.area_km2,
     }
 
