@@ -195,6 +195,21 @@ def test_a_pair_that_cannot_be_scored_is_named_and_the_others_are_scored(tmp_pat
     assert res.exit_code == 1 and "b.png: mask size (8, 6) differs" in res.output and "  failed: " not in res.output
 
 
+def test_an_unreadable_first_label_is_one_failed_pair(tmp_path):
+    """The label-mode check read the first label before the loop: a truncated one stopped the whole evaluation
+    (nothing scored) where the same file second in the list was named and the others scored."""
+    for stem in ("a", "b"):
+        _pair(tmp_path, stem, np.ones((8, 8), np.uint8))
+    (tmp_path / "lab" / "a.png").write_bytes((tmp_path / "lab" / "b.png").read_bytes()[:40])  # truncated
+    (tmp_path / "pred").mkdir()
+    for stem in ("a", "b"):
+        Image.fromarray(np.full((8, 8), 255, np.uint8)).save(tmp_path / "pred" / f"{stem}_mask.png")
+    args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "pred"]
+    res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "-o", str(tmp_path / "r.json")])
+    assert res.exit_code == 1 and "  failed: " in res.output and "a.png: not a readable label" in res.output, res.output
+    assert json.loads((tmp_path / "r.json").read_text())["images"] == 1
+
+
 def test_0_255_masks_read_as_class_ids_say_to_use_binary(tmp_path):
     """--label-mode index on 0/255 masks scored every plant pixel as 'not scored' and gave vegetation 0.00 with
     only a vague warning about ignored pixels."""

@@ -61,7 +61,10 @@ def evaluate_folder(
     ignored = pixels = 0  # label pixels of value 255 or of colours the colormap does not list
     classes_seen = False  # a label pixel of a class other than background
     if pairs:  # a label mode that does not fit the labels is refused before the progress bar starts
-        read_label(next(iter(pairs.values()))[1], label_mode, colormap)
+        try:
+            read_label(next(iter(pairs.values()))[1], label_mode, colormap)
+        except ImageReadError:
+            pass  # an unreadable first label fails as its own pair below, the others scored
     failed: list[str] = []  # pairs that cannot be scored: named in the report, the others scored
     for stem, (ip, lp) in progress_bar(pairs.items(), desc="evaluate", unit="img", disable=not progress):
         try:
