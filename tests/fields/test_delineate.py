@@ -143,3 +143,14 @@ def test_importing_ultralytics_leaves_pil_and_torch_alone() -> None:
     before = (PIL.Image.open, torch.save)
     import_ultralytics()
     assert (PIL.Image.open, torch.save) == before
+
+
+def test_instance_settings_are_checked_like_every_config() -> None:
+    """InstanceConfig was a plain dataclass: offset="Auto" or conf=5 were taken and failed later, or never."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="offset"):
+        InstanceConfig(offset="Auto")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="conf"):
+        InstanceConfig(conf=5)
+    assert InstanceConfig(padding=8).pad == 8 and InstanceConfig().pad == InstanceConfig().predict.patch_size // 4

@@ -27,7 +27,7 @@ from pydantic import Field, model_validator
 from agriseg.config import OptionError, StrictModel, renamed_names, with_updates
 from agriseg.crop.config import AdaptConfig, DataConfig, TrainConfig
 from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig
-from agriseg.data.files import TEXT_ERRORS, atomic_write, write_json
+from agriseg.data.files import atomic_write, write_json, write_text
 from agriseg.models.config import ModelConfig
 
 if TYPE_CHECKING:
@@ -301,9 +301,8 @@ class SelfTrainer:
         sel = sorted(rng.sample(stems, max(1, round(len(stems) * self.cfg.select_fraction))))
         train = [s for s in stems if s not in set(sel)]
         tl, sl = self.out / "train_stems.txt", self.out / "select_stems.txt"
-        self.out.mkdir(parents=True, exist_ok=True)
-        tl.write_text("\n".join(train) + "\n", encoding="utf-8", errors=TEXT_ERRORS)  # names of any encoding
-        sl.write_text("\n".join(sel) + "\n", encoding="utf-8", errors=TEXT_ERRORS)
+        write_text(tl, "\n".join(train) + "\n")  # atomically; names of any encoding kept
+        write_text(sl, "\n".join(sel) + "\n")
         return tl, sl
 
     # --- stages -----------------------------------------------------------------------------------

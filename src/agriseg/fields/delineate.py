@@ -36,8 +36,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
-from agriseg.fields.config import FTW_DIVISOR, PredictConfig
+from agriseg.config import StrictModel
+from agriseg.fields.config import FTW_DIVISOR, OffsetMode, PredictConfig
 
 INSTANCE_FORMAT = "agriseg-fields-instances-1"
 CONF_SCALE = 254
@@ -153,25 +155,24 @@ def load_yolo(path: str | Path, sha256: str | None = None, name: str | None = No
     return model
 
 
-@dataclass
-class InstanceConfig:
+class InstanceConfig(StrictModel):
     """Settings of :class:`InstancePredictor` (defaults: ftw-tools' ``run-instance-segmentation``).
 
     The patch side (scene pixels), patches per model call, device and progress bar are those of any scene
     prediction: ``predict`` (:class:`agriseg.fields.config.PredictConfig`; its blending options do not apply).
     """
 
-    predict: PredictConfig = field(default_factory=PredictConfig)
-    padding: int | None = None  # pixels of each side another patch sees better; None = patch_size // 4
-    resize: float = 2.0
-    divisor: float = FTW_DIVISOR
-    offset: str = "auto"  # BOA_ADD_OFFSET: auto (scene tags), none, apply (-1000)
-    conf: float = 0.05
-    iou: float = 0.3  # non-maximum suppression within a patch
-    max_det: int = 100
-    merge_iou: float = 0.2
-    merge_contain: float = 0.8
-    min_pixels: int = 4
+    predict: PredictConfig = Field(default_factory=PredictConfig)
+    padding: int | None = Field(None, ge=0)  # pixels of each side another patch sees better; None = patch_size // 4
+    resize: float = Field(2.0, gt=0)
+    divisor: float = Field(FTW_DIVISOR, gt=0)
+    offset: OffsetMode = "auto"  # BOA_ADD_OFFSET: auto (scene tags), none, apply (-1000)
+    conf: float = Field(0.05, ge=0, le=1)
+    iou: float = Field(0.3, ge=0, le=1)  # non-maximum suppression within a patch
+    max_det: int = Field(100, ge=1)
+    merge_iou: float = Field(0.2, ge=0, le=1)
+    merge_contain: float = Field(0.8, ge=0, le=1)
+    min_pixels: int = Field(4, ge=0)
 
     @property
     def pad(self) -> int:

@@ -445,8 +445,9 @@ class ScenePredictor:
         bands = self.num_classes + 1
         profile = tiled_profile("uint8", bands, info.width, info.height, info.crs, info.transform,
                                 compress="none", interleave="pixel", BIGTIFF="IF_SAFER")  # fmt: skip
-        tmp = partial.with_name(partial.name + ".init")
-        with rasterio.open(tmp, "w", **profile) as dst:
+        from agriseg.data.files import atomic_write
+
+        with atomic_write(partial) as tmp, rasterio.open(tmp, "w", **profile) as dst:
             describe_bands(dst, ("class", *(f"prob_{n}" for n in self._names())))
             # GIS tools read probabilities 0-1 from the stored 0-254 (QGIS shows the scaled value, gdalinfo -stats)
             dst.scales = (1.0, *[1.0 / 255.0] * self.num_classes)
@@ -462,7 +463,6 @@ class ScenePredictor:
                 boa_offset=str(offset),
                 agriseg_run=run,  # the fingerprint of this run: keep_current keeps only an output it matches
             )
-        os.replace(tmp, partial)
 
     def _names(self) -> tuple[str, ...]:
         names = tuple(self.class_names)
@@ -630,11 +630,9 @@ def _load_progress(progress: Path, fingerprint: str) -> dict[str, int] | None:
 
 
 def _save_progress(progress: Path, fingerprint: str, state: dict[str, int]) -> None:
-    from agriseg.data.files import temporary_sibling
+    from agriseg.data.files import write_json
 
-    tmp = temporary_sibling(progress)
-    tmp.write_text(json.dumps({"fingerprint": fingerprint, **state}), encoding="utf-8")
-    os.replace(tmp, progress)
+    write_json(progress, {"fingerprint": fingerprint, **state}, indent=None)
 
 
 def _lock_path(output: Path) -> Path:

@@ -357,14 +357,11 @@ def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConf
         torch.set_num_threads(run.threads)
     model = str(model)
     if is_instance_model(model):
-        from dataclasses import replace
-
         from agriseg.fields.delineate import InstanceConfig, InstancePredictor, load_yolo
         from agriseg.fields.registry import spec_for
 
         spec = spec_for(model)
-        cfg = replace(
-            InstanceConfig(),
+        cfg = InstanceConfig(
             predict=predict,
             resize=run.resize or 2.0,
             offset=run.offset,
