@@ -8,7 +8,7 @@ import click
 
 from agriseg.batch import counted
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import CROP_SYNTHETIC, option, outdir_option, overwrite_option, stack
+from agriseg.cli.options import CROP_SYNTHETIC, option, outdir_option, overwrite_option, seed_option, stack
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 
@@ -33,9 +33,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     help="Text file of the photo names to use (one per line). [default: every labelled photo]",
 )
 @option("-n", "--count", config=CROP_SYNTHETIC, type=click.IntRange(1), show_default=True, help="Photos to generate.")
-@option(
-    "--seed", config=CROP_SYNTHETIC, type=click.IntRange(0), show_default=True, help="Seed (photo i uses seed + i)."
-)
+@seed_option("Seed (photo i uses seed + i).", CROP_SYNTHETIC)
 @option(
     "--layouts",
     config=CROP_SYNTHETIC,

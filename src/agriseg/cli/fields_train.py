@@ -22,6 +22,7 @@ from agriseg.cli.options import (
     outdir_option,
     output_option,
     overwrite_option,
+    seed_option,
     stack,
     train_options,
     train_overrides,
@@ -163,7 +164,7 @@ class _HiddenRoot(click.Command):
 @option("--countries", config=FIELDS_SYNTHETIC, help="country:chips pairs, comma-separated (a country alone: 20).")
 @option("--size", config=FIELDS_SYNTHETIC, type=int, help="Chip side in pixels (FTW: 256).")
 @option("--fields-per-chip", config=FIELDS_SYNTHETIC, help="min,max Voronoi cells per chip.")
-@option("--seed", config=FIELDS_SYNTHETIC, type=int, help="Random seed.")
+@seed_option("Random seed (the same seed, the same chips).", FIELDS_SYNTHETIC)
 @overwrite_option()
 @memory_check_option()
 @friendly_errors

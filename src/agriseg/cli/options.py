@@ -308,6 +308,21 @@ OVERWRITE_HELP = (
 STRICT_HELP = "Stop at the first item that fails (without it, failures are reported and the batch goes on)."
 
 
+def seed_option(help: str, config: str | None = None) -> Decorator:
+    """``--seed``: a whole number 0 to 2**32 - 1 everywhere (numpy's range); the default from ``config``, else 0.
+
+    Args:
+        help: what the seed decides in this command.
+        config: the config whose ``seed`` field the option sets.
+    """
+    from agriseg.config import MAX_SEED
+
+    kind = click.IntRange(0, MAX_SEED)
+    if config is None:
+        return click.option("--seed", default=0, show_default=True, type=kind, help=help)
+    return option("--seed", config=config, type=kind, show_default=True, help=help)
+
+
 def overwrite_option() -> Decorator:
     """``--overwrite`` (one help text everywhere)."""
     return shared("--overwrite", "--overwrite", is_flag=True, default=False, help=OVERWRITE_HELP)

@@ -22,12 +22,12 @@ from agriseg.cli.options import (
     outdir_option,
     overwrite_option,
     renamed,
+    seed_option,
     stack,
     strict_option,
     tiling_options,
 )
 from agriseg.cli.text_helpers import _class_list, _need_text_extra
-from agriseg.config import MAX_SEED
 
 
 @click.command("make-synthetic")
@@ -36,13 +36,7 @@ from agriseg.config import MAX_SEED
     "-n", "--count", default=64, show_default=True, type=click.IntRange(1, 100_000), help="Number of landscapes."
 )
 @option("--size", config=TEXT_LANDSCAPES, show_default=True, type=click.IntRange(8), help="Image side in pixels.")
-@click.option(
-    "--seed",
-    default=0,
-    show_default=True,
-    type=click.IntRange(0, MAX_SEED),
-    help="Random seed (the same seed, the same images).",
-)
+@seed_option("Random seed (the same seed, the same images).")
 @overwrite_option()
 @memory_check_option()
 @friendly_errors
@@ -74,9 +68,7 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
         )
     )
 )  # fmt: skip
-@click.option(
-    "--seed", default=0, show_default=True, type=click.IntRange(0, MAX_SEED), help="Seed of the random weights."
-)
+@seed_option("Seed of the random weights.")
 @overwrite_option()
 @friendly_errors
 def tiny_model_cmd(
@@ -121,7 +113,7 @@ def tiny_model_cmd(
 )
 @model_option("text", short=False)
 @bands_option()
-@option("--seed", config=TEXT_DATASET, type=int, help="Seed of the random tiles.")
+@seed_option("Seed of the random tiles.", TEXT_DATASET)
 @overwrite_option()
 @strict_option()
 @memory_check_option()
