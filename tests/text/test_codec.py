@@ -189,3 +189,30 @@ def test_a_grid_of_fractions_is_not_written_as_classes():
     with pytest.raises(ValueError, match="fractions"):
         encode_answer(np.array([[0, 1], [1, 1]]) * 0.7, ["others", "field"])
     assert "field" in encode_answer(np.array([[0.0, 1.0], [1.0, 1.0]]), ["others", "field"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<seg>others*2|field*2\n field*4\n</seg>",  # no spaces
+        "<seg> others *2| field *2\n field *4\n</seg>",  # a space before the first row
+        "<seg>others *02| field *2\n field *4\n</seg>",  # a zero-padded count
+        "<seg>others *2| field *2\r\n field *4\r\n</seg>",  # CRLF
+        "<seg>others *2| field *2\n field *4</seg>",  # no newline before </seg>
+        "<seg>others *1| others *1| field *2\n field *4\n</seg>",  # runs of one label not merged
+    ],
+)
+def test_text_the_encoder_never_writes_is_not_valid(text: str) -> None:
+    """Each decoded to the right grid with valid=True: the format reward overstated format-keeping."""
+    out, rep = decode_rrle(text, (2, 4), NAMES)
+    assert np.array_equal(out, [[0, 0, 1, 1], [1, 1, 1, 1]]) and rep.kinds() == {"noncanonical"}
+    assert is_valid_rrle("<seg>others *2| field *2\n field *4\n</seg>", (2, 4), NAMES)
+
+
+def test_a_blank_line_shifts_no_row() -> None:
+    """A blank line between rows became row 1 (background) and pushed the real row 1 out as an extra row."""
+    out, rep = decode_rrle("<seg>others *2| field *2\n\n field *4\n</seg>", (2, 4), NAMES)
+    assert np.array_equal(out, [[0, 0, 1, 1], [1, 1, 1, 1]]) and rep.kinds() == {"blank_line"}
+    # a blank row in place of a row: the row above, as for a missing row (was the background)
+    out, rep = decode_rrle("<seg>field *4\n  \n field *4\n</seg>", (3, 4), NAMES)
+    assert (out == 1).all() and rep.kinds() == {"empty_row"}

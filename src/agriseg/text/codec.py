@@ -42,6 +42,8 @@ RepairKind = Literal[
     "missing_row",
     "extra_row",
     "empty_row",
+    "blank_line",
+    "noncanonical",
     "no_mask",
 ]
 
@@ -197,13 +199,15 @@ def encode_rrle(grid: np.ndarray, class_names: Sequence[str]) -> str:
         raise ValueError("grid holds fractions, not class ids (argmax or round it first)")
     if g.min() < 0 or g.max() >= len(names):
         raise ValueError(f"grid ids must lie in [0, {len(names) - 1}] (class_names {names}), got {g.min()}..{g.max()}")
-    rows = []
-    for r in g:  # (W,)
-        change = np.flatnonzero(np.diff(r)) + 1
-        starts = np.concatenate([[0], change])
-        ends = np.concatenate([change, [len(r)]])
-        rows.append(RUN_SEP.join(f"{names[int(r[s])]} *{e - s}" for s, e in zip(starts, ends, strict=True)))
-    return ROW_SEP.join(rows) + "\n"
+    return ROW_SEP.join(_row_text(r, names) for r in g) + "\n"
+
+
+def _row_text(r: np.ndarray, names: Sequence[str]) -> str:
+    """One row (W,) of class ids as ``label *n| label *m`` (runs of one label merged)."""
+    change = np.flatnonzero(np.diff(r)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(r)]])
+    return RUN_SEP.join(f"{names[int(r[s])]} *{e - s}" for s, e in zip(starts, ends, strict=True))
 
 
 def wrap_seg(rrle: str, sentence: str = "") -> str:
@@ -358,19 +362,37 @@ def decode_rrle(
     lines = body.split("\n")
     if lines and lines[-1].strip() == "":
         lines = lines[:-1]  # the block's final newline
+    elif end >= 0 and lines:
+        report.add("noncanonical", -1, "no newline before </seg>")
     if start < 0:
         # drop leading sentence lines that cannot be mask rows
         while lines and "*" not in lines[0] and _match_label(lines[0].strip(), names, lookup) is None:
             lines = lines[1:]
+    blank = [i for i, line in enumerate(lines) if not line.strip()]
+    if blank and len(lines) > h:  # more lines than rows: a blank line is a stray newline, not a row
+        dropped = set(blank[: len(lines) - h])
+        lines = [line for i, line in enumerate(lines) if i not in dropped]
+        for i in sorted(dropped):
+            report.add("blank_line", -1, f"line {i} dropped")
     report.rows_found = len(lines)
     grid = np.full((h, w), fill, dtype=np.int64)  # (H, W)
     if not lines:
         report.add("no_mask", -1)
         return grid, report
     for r, line in enumerate(lines[:h]):
+        if not line.strip():  # a row with no runs: the row above, as for a missing row
+            report.add("empty_row", r)
+            grid[r] = grid[r - 1] if r > 0 else fill
+            continue
         if r > 0 and not line.startswith(" "):
             report.add("missing_leading_space", r)
+        before = len(report.repairs)
         grid[r] = _parse_row(line, r, w, names, lookup, report, fill)
+        # read as written but not as the encoder writes it ("others*2|field*2", "*02", a CR, a space first):
+        # valid would overstate how well a model keeps the format (the GRPO format reward reads it)
+        written = line[1:] if r > 0 and line.startswith(" ") else line  # a missing space is said above
+        if len(report.repairs) == before and written != _row_text(grid[r], names):
+            report.add("noncanonical", r, repr(line[:40]))
     if len(lines) > h:
         report.add("extra_row", -1, f"{len(lines)} > {h}")
     for r in range(len(lines), h):
