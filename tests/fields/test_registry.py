@@ -47,6 +47,21 @@ def test_fetch_caches_and_the_cached_model_loads(model_cache: Path, loopback: Lo
     assert "classes, polygonised  PRUE" in res.output  # columns as wide as their values (they ran together)
 
 
+def test_a_file_under_a_release_name_that_is_another_model_is_refused(model_cache: Path) -> None:
+    """A mirror serving a 2-class checkpoint as a 3-class release loaded it as the release, unsaid."""
+    from agriseg.fields.checkpoints import load_for_scenes
+    from agriseg.models.io import ModelLoadError
+    from tests.fields.stac_server import tiny_ftw_checkpoint
+
+    dst = registry.cached_path(registry.get_spec(NAME))
+    dst.parent.mkdir(parents=True)
+    dst.write_bytes(tiny_ftw_checkpoint(classes=2))
+    with pytest.raises(ModelLoadError, match=rf"2 classes from 8 bands, where {NAME} has 3 from 8: not that release"):
+        load_for_scenes(dst)
+    dst.write_bytes(tiny_ftw_checkpoint())
+    assert load_for_scenes(dst).num_classes == 3
+
+
 def test_interrupted_download_resumes(model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes) -> None:
     loopback.drop[PATH] = 1  # the server drops the connection half-way, once
     with pytest.raises(ValueError, match=r"download failed after 1 attempt.*re-run to resume"):

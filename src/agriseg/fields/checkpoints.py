@@ -349,6 +349,23 @@ def _names(cfg: Any) -> tuple[str, ...]:
     return ("background", "field", "boundary") if k == 3 else tuple(f"class{i}" for i in range(k))
 
 
+def _check_release(path: Path, classes: int, channels: int) -> None:
+    """A file cached under a released model's name must be that model: a mirror (``AGRISEG_MODELS_BASE_URL``)
+    serving another checkpoint, or a file put there by hand, is refused, not run as the release."""
+    from agriseg.fields.registry import spec_for
+    from agriseg.models.io import ModelLoadError
+
+    spec = spec_for(str(path))
+    if spec is None or spec.kind != "semantic":
+        return
+    want = (len(spec.classes), len(spec.bands) * len(spec.windows))
+    if (classes, channels) != want:
+        raise ModelLoadError(
+            f"{path}: {classes} classes from {channels} bands, where {spec.name} has {want[0]} from {want[1]}: not "
+            f"that release's file; fetch it again: agriseg fields models download {spec.name} --overwrite"
+        )
+
+
 def load_for_scenes(path: str | Path, resize: float | None = None) -> LoadedModel:
     """Load ``path`` for scene inference.
 
@@ -365,6 +382,7 @@ def load_for_scenes(path: str | Path, resize: float | None = None) -> LoadedMode
     if not path.is_file():
         raise FileNotFoundError(f"{path}: {'a folder, not a model file' if path.is_dir() else 'model file not found'}")
     module, cfg, info = load_fields_model(path)
+    _check_release(path, cfg.num_classes, cfg.in_channels)
     windows = str(info.get("windows", "ab"))
     if resize is None:
         resize = default_resize(path, info)
