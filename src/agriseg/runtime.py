@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast
 
 import numpy as np
 
+from agriseg.config import DEVICE_PATTERN  # its home until this release: still importable from here
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -155,7 +157,7 @@ def check_device(device: str, option: str = "--device") -> None:
     Raises:
         OptionError: not a device name, or CUDA (that GPU) / MPS asked for where there is none.
     """
-    from agriseg.config import DEVICE_PATTERN, OptionError
+    from agriseg.config import OptionError
 
     if not DEVICE_PATTERN.fullmatch(device):
         raise OptionError(f"{option} {device!r}: not a torch device; use cpu, cuda or cuda:N (e.g. cuda:1), or mps")

@@ -38,6 +38,24 @@ def test_atomic_write_of_a_folder_replaces_the_old_one(tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
+def test_a_link_named_as_the_output_is_written_through(tmp_path) -> None:
+    """-o a link to a folder on a data disk: the link was removed and the data written beside it, on the wrong
+    disk, the target left empty."""
+    target, link = tmp_path / "disk" / "data", tmp_path / "data"
+    target.mkdir(parents=True)
+    link.symlink_to(target, target_is_directory=True)
+    with atomic_write(link) as tmp:
+        tmp.mkdir()
+        (tmp / "a.txt").write_text("x")
+    assert link.is_symlink() and (target / "a.txt").read_text() == "x"
+    file_link, file_target = tmp_path / "out.csv", tmp_path / "disk" / "out.csv"
+    file_target.write_text("old")
+    file_link.symlink_to(file_target)
+    with atomic_write(file_link) as tmp:
+        tmp.write_text("new")
+    assert file_link.is_symlink() and file_target.read_text() == "new"
+
+
 def test_user_cache_reads_agriseg_cache_dir_with_a_tilde(tmp_path, monkeypatch) -> None:
     """A quoted ``AGRISEG_CACHE_DIR="~/cache"`` (the shell does not expand it) made a folder named ``~``."""
     from agriseg.data.files import user_cache

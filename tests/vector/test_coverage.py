@@ -160,6 +160,9 @@ def test_tolerance_follows_the_crs() -> None:
     feet = from_origin(900000, 200000, 10.0, 10.0)  # NY State Plane, US survey feet
     assert pixel_tolerance(3.048, feet, "EPSG:2263") == pytest.approx(1.0, rel=1e-5)  # metres, not feet
     assert pixel_tolerance(0, utm, "EPSG:32633") == 0.0
+    # Web Mercator's 10 m pixels at 48.5 N are 6.6 m on the ground: 20 m is 3 of them (was 2: map metres)
+    merc = from_origin(1500000, 6200000, 10.0, 10.0)
+    assert pixel_tolerance(20.0, merc, "EPSG:3857", (100, 100)) == pytest.approx(3.02, abs=0.01)
 
 
 def test_geographic_raster_gets_straight_edges_and_metric_areas(tmp_path: Path) -> None:

@@ -322,8 +322,8 @@ class InstancePredictor:
             tags = ds.tags()
         labels, conf = merge_instances(found, (info.height, info.width), c)
         labels[~valid] = 0
-        n_fields = _write(output, labels, conf, profile, tags, self.model_id)
         area = pixel_area_m2(info.crs, info.transform, info.height, info.width) * float(valid.sum()) / 1e6
+        n_fields = _write(output, labels, conf, profile, tags, self.model_id, area)
         return InstanceResult(scene, output, "ok", n_patches, len(found), n_fields, time.perf_counter() - t0, area)
 
     def _instances(
@@ -411,8 +411,11 @@ def _largest_pieces(labels: np.ndarray, min_pixels: int) -> np.ndarray:
     return np.where(keep[pieces], labels, 0).astype(np.uint32)
 
 
-def _write(output: Path, labels: np.ndarray, conf: np.ndarray, profile: dict, tags: dict, model_id: str) -> int:
-    """The instance COG (field ids, confidence x254); returns the number of fields."""
+def _write(
+    output: Path, labels: np.ndarray, conf: np.ndarray, profile: dict, tags: dict, model_id: str, km2: float
+) -> int:
+    """The instance COG (field ids, confidence x254; ``km2``, the area of its valid pixels, as a tag: a resumed
+    ``fields map`` row reads it); returns the number of fields."""
     import tempfile
 
     import rasterio
@@ -432,7 +435,8 @@ def _write(output: Path, labels: np.ndarray, conf: np.ndarray, profile: dict, ta
             dst.write(labels, 1)
             dst.write(cband, 2)
             describe_bands(dst, ("field_id", "confidence_x254"))
-            dst.update_tags(**scene_tags(tags), agriseg_format=INSTANCE_FORMAT, agriseg_model=model_id)
+            dst.update_tags(**scene_tags(tags), agriseg_format=INSTANCE_FORMAT, agriseg_model=model_id,
+                            agriseg_valid_km2=repr(km2))  # fmt: skip
         to_cog(tiled, output)
     return int(present.size)
 

@@ -119,28 +119,26 @@ def pixel_tolerance(simplify: float | None, transform: Any, crs: Any, shape: tup
     """The simplification tolerance in pixels of a raster.
 
     Args:
-        simplify: tolerance in metres on every CRS (a projected one's unit converted, a geographic one's
-            measured by the ground size of its centre pixel); None = the default of about one pixel;
-            0 = no simplification.
+        simplify: tolerance in metres on the ground on every CRS (by the ground size of the raster's centre
+            pixel: a projected CRS's unit and scale, a geographic one's degrees); None = the default of about
+            one pixel; 0 = no simplification.
         transform: the raster's affine transform (its pixel size).
         crs: the raster's CRS.
         shape: the raster's (height, width): where its centre pixel is, on a geographic CRS.
     """
     from pyproj import CRS
 
-    from agriseg.raster.io import ground_sides_m
+    from agriseg.raster.io import pixel_area_m2
     from agriseg.vector.coverage import DEFAULT_TOLERANCE_PX
 
     if simplify is None:
         return DEFAULT_TOLERANCE_PX
     if simplify <= 0:
         return 0.0
-    c = CRS.from_user_input(crs)
-    if c.is_geographic:  # one tolerance on the ground whatever the CRS: "--simplify 20" is 20 m, not degrees
-        across, down = ground_sides_m(c, transform, *shape)
-        return float(simplify / np.sqrt(across * down))
-    units = simplify / c.axis_info[0].unit_conversion_factor
-    return float(units / np.sqrt(abs(transform.a * transform.e - transform.b * transform.d)))
+    # one tolerance on the ground whatever the CRS ("--simplify 20" is 20 m, not 20 degrees or 20 feet): the
+    # pixel's side on the ground at the raster's centre, as areas are measured (Web Mercator's scale too)
+    side_m = np.sqrt(pixel_area_m2(CRS.from_user_input(crs), transform, *shape))
+    return float(simplify / side_m)
 
 
 def _clean_metric(geoms: np.ndarray, fill_holes_m2: float) -> np.ndarray:

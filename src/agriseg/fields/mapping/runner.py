@@ -55,6 +55,7 @@ def _done_row(item: Item) -> dict[str, Any] | None:
         count = pq.read_metadata(fields).num_rows
         with rasterio.open(probs) as ds:  # the header only: the area a fresh row gives
             km2 = pixel_area_m2(ds.crs, ds.transform, ds.height, ds.width) * ds.width * ds.height / 1e6
+            km2 = float(ds.tags().get("agriseg_valid_km2", km2))  # instance rasters: their valid pixels only
     except (OSError, ValueError, rasterio.errors.RasterioError):  # ArrowInvalid (not a parquet file) is a ValueError
         return None
     return {"scene": str(item.source), "probs": str(probs), "fields": str(fields), "error": "", "status": "skipped",
