@@ -164,7 +164,7 @@ class InstanceConfig(StrictModel):
 
     predict: PredictConfig = Field(default_factory=PredictConfig)
     padding: int | None = Field(None, ge=0)  # pixels of each side another patch sees better; None = patch_size // 4
-    resize: float = Field(2.0, gt=0)
+    resize: float = Field(2.0, ge=0.25, le=4.0)  # as PreprocessConfig.resize
     divisor: float = Field(FTW_DIVISOR, gt=0)
     offset: OffsetMode = "auto"  # BOA_ADD_OFFSET: auto (scene tags), none, apply (-1000)
     conf: float = Field(0.05, ge=0, le=1)
