@@ -135,9 +135,10 @@ def dataset_cmd(
     must hold every class word.
     """
     _need_text_extra()
+    from agriseg.text.config import OPTION_FIELDS
     from agriseg.text.dataset import TextDatasetConfig, build_dataset
 
-    cfg = config_from_params(TextDatasetConfig, params, {"tile": "patch"})
+    cfg = config_from_params(TextDatasetConfig, params, OPTION_FIELDS)
     made = build_dataset(images, masks, outdir, classes, cfg, model_name, bands, overwrite, strict)
     if made.skipped:
         click.echo(f"{outdir}: {made.samples} samples, unchanged (made before from the same inputs and options)")

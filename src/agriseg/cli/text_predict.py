@@ -79,14 +79,14 @@ def predict_cmd(
     with --instances, <name>_instances.tif/.png and <name>.geojson. The class words, --tile, --grid and
     --patch-image default to those saved in the model folder."""
     _need_text_extra()
-    from agriseg.text.config import TextPredictConfig
+    from agriseg.text.config import OPTION_FIELDS, TextPredictConfig
     from agriseg.text.infer import predict_paths
 
     if not params["do_sample"]:
         refuse_unread(["temperature"], "not read with greedy decoding (add --sample)")
     if not params["overlap"]:
         refuse_unread(["blend"], "not read with --overlap 0 (tiles that do not overlap have nothing to blend)")
-    cfg = config_from_params(TextPredictConfig, params, {"tile": "patch", "blend": "vote"})
+    cfg = config_from_params(TextPredictConfig, params, OPTION_FIELDS)
     result = predict_paths(images, outdir, model_name, cfg, classes, chat_template, bands, batch)
     for r in result:  # on stderr, and only what needs a look: stdout is the summary a script reads
         if r["status"] == "ok" and r["valid_patches"] < r["patches"]:

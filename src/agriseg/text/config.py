@@ -15,6 +15,8 @@ from agriseg.config import MAX_SEED, StrictModel, renamed_names
 from agriseg.text.tinyvlm import TinyVLMConfig
 
 SYNTH_CLASSES: tuple[str, ...] = ("others", "field", "tree", "water")
+# the text commands' options named otherwise than the config fields they set (--tile sets ``patch``, --blend ``vote``)
+OPTION_FIELDS = {"tile": "patch", "blend": "vote"}
 
 
 class LandscapeConfig(StrictModel):

@@ -17,7 +17,7 @@ import numpy as np
 
 from agriseg.batch import BatchOptions, batch_keywords
 from agriseg.text.codec import DecodeReport, check_class_names, decode_rrle, parse_class_words
-from agriseg.text.config import PredictConfig, TextPredictConfig
+from agriseg.text.config import OPTION_FIELDS, PredictConfig, TextPredictConfig
 from agriseg.text.grid import grid_to_mask
 from agriseg.text.patches import Box, grid_boxes
 from agriseg.text.prompts import user_message
@@ -225,7 +225,6 @@ def predict_image(
 
 
 # agriseg's version of what text predict writes from an image, model and options (part of every fingerprint)
-CLI_NAMES = {"patch": "tile", "vote": "blend"}  # PredictConfig's fields as `text predict` names them (--tile, --blend)
 ALGORITHM = "1"  # images with nodata or floats: their reading rules are in each item's fingerprint
 
 # bytes per pixel of segmenting one image, about: reading it (up to 4-byte samples, then uint8 RGB) and its
@@ -467,7 +466,8 @@ def predict_paths(
 
     def finish(rows: BatchResult) -> None:  # run while the folder is still locked
         if any(r["status"] == "ok" for r in rows):  # only a run that wrote outputs says what made them
-            said = {CLI_NAMES.get(k, k): v for k, v in cfg.model_dump().items()}  # named as the user typed them
+            typed = {field: flag for flag, field in OPTION_FIELDS.items()}  # the options named as the user types them
+            said = {typed.get(k, k): v for k, v in cfg.model_dump().items()}
             run = {"agriseg": __version__, "model": model_name, "classes": names, "options": said,
                    "bands": list(bands) if bands else None}  # fmt: skip
             kept = [r["file"] for r in rows if r["status"] == "kept"]
