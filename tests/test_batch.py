@@ -1104,3 +1104,23 @@ def test_every_batch_entry_point_takes_the_old_keywords() -> None:
                          ("agriseg.crop.predict", "predict_paths")):  # fmt: skip
         fn = getattr(importlib.import_module(module), name)
         assert getattr(fn, "__wrapped__", None) is not None, f"{module}.{name} has no @batch_keywords"
+
+
+def test_a_manifest_that_is_not_text_is_one_line_naming_it(tmp_path: Path) -> None:
+    """A manifest of bytes that are not UTF-8 stopped every command in the folder with the codec's message, no
+    file named, exit 1 (session 75's error-path review)."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from agriseg.cli import main
+    from agriseg.manifest import MANIFEST
+
+    (tmp_path / "in").mkdir()
+    Image.new("RGB", (32, 32), (60, 140, 40)).save(tmp_path / "in" / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST).write_bytes(b"\xff\xfe garbage\n")
+    res = CliRunner().invoke(main, ["crop", "pseudolabel", str(tmp_path / "in"), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert f"{out / MANIFEST}: not an agriseg manifest (not UTF-8 text)" in res.output
+    assert (out / MANIFEST).read_bytes() == b"\xff\xfe garbage\n"

@@ -146,3 +146,20 @@ def test_config_errors_name_the_nearest_options_and_merge_choices(tmp_path: Path
     assert "train.batch_size: Input should be a valid integer (got [2])" in msg
     assert "model.arch: Input should be one of 'unet', 'fpn', 'upernet', 'smp_unet' (got 'unetx')" in msg
     assert "literal[" not in msg and "Extra inputs" not in msg
+
+
+@pytest.mark.parametrize(
+    ("text", "overrides", "says"),
+    [
+        ("? [a, b]\n: 1\n", [], r"c\.yaml: line 1: a list or mapping is used as a key"),  # was a TypeError
+        ("a: &x [*x]\n", [], r"c\.yaml: a YAML anchor is used inside its own value"),  # was a RecursionError
+        ("max_steps: 3\n", ["lora=&x [*x]"], r"c\.yaml: a YAML anchor is used inside its own value"),
+    ],
+)
+def test_yaml_no_option_can_take_is_one_line_naming_the_file(
+    tmp_path: Path, text: str, overrides: list[str], says: str
+) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=says):
+        load_config(path, SFTRunConfig, overrides)

@@ -13,7 +13,7 @@ import os
 import re
 import typing
 import warnings
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -121,6 +121,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
+            if not isinstance(key, Hashable):  # `? [a, b]` is valid YAML but no option name
+                raise ConfigError(f"line {line}: a list or mapping is used as a key; keys are option names")
             if key in seen:
                 raise ConfigError(f"key {key!r} is given twice (lines {seen[key]} and {line}); keep one")
             seen[key] = line
@@ -128,12 +130,21 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return mapping
 
 
-def _expand_home(value: Any) -> Any:
-    """``~`` and ``~/...`` in every string value expanded to the user's home (paths in any config key)."""
+def _expand_home(value: Any, within: tuple[int, ...] = ()) -> Any:
+    """``~`` and ``~/...`` in every string value expanded to the user's home (paths in any config key).
+
+    Raises:
+        ConfigError: a list or mapping that holds itself (a YAML anchor used inside its own value,
+            ``a: &x [*x]``), which no option can take.
+    """
+    if isinstance(value, (dict, list)):
+        if id(value) in within:
+            raise ConfigError("a YAML anchor is used inside its own value (*alias within &anchor)")
+        within = (*within, id(value))
     if isinstance(value, dict):
-        return {k: _expand_home(v) for k, v in value.items()}
+        return {k: _expand_home(v, within) for k, v in value.items()}
     if isinstance(value, list):
-        return [_expand_home(v) for v in value]
+        return [_expand_home(v, within) for v in value]
     if isinstance(value, str) and (value == "~" or value.startswith(("~/", "~" + os.sep))):
         return os.path.expanduser(value)
     return value
@@ -172,7 +183,11 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
         raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of options at the top level")
-    raw = _expand_home(apply_overrides(raw, overrides))
+    raw = apply_overrides(raw, overrides)
+    try:
+        raw = _expand_home(raw)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
     set_keys = {o.partition("=")[0].strip() for o in overrides}
     try:
         return cls.model_validate(raw, context={"base": path.parent, "set": set_keys})

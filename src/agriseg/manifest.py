@@ -457,7 +457,13 @@ def _lines(path: Path) -> list[dict[str, Any]]:
     if not path.is_file():
         return []
     out = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        from agriseg.config import OptionError  # the output folder given cannot be used: exit status 2
+
+        raise OptionError(f"{path}: not an agriseg manifest (not UTF-8 text); move it away to start afresh") from None
+    for line in text.splitlines():
         try:
             rec = json.loads(line)
         except json.JSONDecodeError:

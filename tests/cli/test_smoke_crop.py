@@ -107,7 +107,7 @@ def test_predict_and_evaluate_bundled_photos(samples_dir: Path, tmp_path: Path) 
     agriseg(f"crop evaluate --images {images} --masks {labels} --pred-masks {out} --peanut", cwd=work)
 
 
-def test_pseudolabel_screen_train_selftrain_adapt(work: Path) -> None:
+def test_pseudolabel_and_screen(work: Path) -> None:
     syn = work / "syn"
     photos = syn / "images"
     # docs/pseudolabels.md step 1, the three sources
@@ -123,9 +123,17 @@ def test_pseudolabel_screen_train_selftrain_adapt(work: Path) -> None:
     # step 2: screening page; a user's export keeps six photos
     agriseg("crop screen pl/", cwd=work)
     assert "<html" in (work / "pl" / "screen.html").read_text().lower()
-    keep = sorted(p.stem for p in photos.glob("*.png"))[:6]
-    (work / "accepted.json").write_text(json.dumps({"accepted": keep}))
 
+
+def _accepted(work: Path) -> str:
+    """A screening page's export that keeps six of the eight photos (docs/pseudolabels.md step 2)."""
+    keep = sorted(p.stem for p in (work / "syn" / "images").glob("*.png"))[:6]
+    (work / "accepted.json").write_text(json.dumps({"accepted": keep}))
+    return "accepted.json"
+
+
+def test_train_and_resume(work: Path) -> None:
+    syn = work / "syn"
     # README: crop train, then resume from its last checkpoint
     (work / "train.yaml").write_text(CROP_TRAIN.format(data=syn))
     res = agriseg("crop train -c train.yaml", cwd=work)
@@ -139,7 +147,13 @@ def test_pseudolabel_screen_train_selftrain_adapt(work: Path) -> None:
     res = agriseg("crop train -c train.yaml --max-steps 2 --max-minutes 5 --set output_dir=runs/crop/steps", cwd=work)
     assert ", 2 steps in " in res.output and (work / "runs" / "crop" / "steps" / "model.safetensors").is_file()
 
-    # step 3: two-stage self-training on the accepted photos
+
+@pytest.mark.slow  # about two minutes on two cores: two-stage training twice, each with a loader worker
+def test_selftrain_and_adapt(work: Path) -> None:
+    syn = work / "syn"
+    photos = syn / "images"
+    _accepted(work)
+    # docs/pseudolabels.md step 3: two-stage self-training on the accepted photos
     (work / "selftrain.yaml").write_text(SELFTRAIN.format(data=syn))
     res = agriseg("crop selftrain -c selftrain.yaml --keep accepted.json", cwd=work)
     assert "stage2: mIoU" in res.output

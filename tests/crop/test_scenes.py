@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 from PIL import Image
 
@@ -145,6 +146,17 @@ def test_overwrite_removes_only_photos_of_an_agriseg_set(tmp_path: Path) -> None
     args = ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "1", "--overwrite"]
     assert CliRunner().invoke(main, args).exit_code == 0
     assert mine.read_bytes() == b"a user's photo"
+
+
+@pytest.mark.parametrize("index", ["[]", '{"options": [1, 2]}'])
+def test_a_folder_whose_index_is_no_sets_is_refused_in_one_line(tmp_path: Path, index: str) -> None:
+    """An index.json that is JSON but no object was an AttributeError traceback (session 75's review)."""
+    out = tmp_path / "discs"
+    out.mkdir()
+    (out / "index.json").write_text(index, encoding="utf-8")
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "1"])
+    assert res.exit_code == 2 and "is not a set's index" in res.output
+    assert (out / "index.json").read_text(encoding="utf-8") == index
 
 
 def test_tray_scenes_have_per_pot_truth_and_grow(samples_dir: Path) -> None:

@@ -86,6 +86,7 @@ def _run(body: str, tmp_path: Path, timeout: float = 180) -> None:
     assert "TRAINED" in stdout
 
 
+@pytest.mark.slow  # 30 s; the fields case below starts its workers through the same agriseg.data.loaders
 @pytest.mark.timeout(300)
 def test_crop_training_with_worker_after_parent_used_opencv(tmp_path: Path) -> None:
     _run(_CROP, tmp_path)

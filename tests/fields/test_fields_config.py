@@ -76,3 +76,16 @@ def test_a_data_root_given_with_set_is_read_from_the_working_directory(tmp_path,
     assert cfg.data.root == str(tmp_path / "data" / "ftw")
     cfg = load_config(configs / "prue_lite0_cpu.yaml", FieldsTrainConfig)  # in the file: from its folder
     assert cfg.data.root == str(configs.parent.parent / "data" / "ftw")
+
+
+def test_a_home_folder_of_no_user_is_a_path_not_a_traceback(tmp_path) -> None:
+    """``~nosuchuser/...`` raised RuntimeError from Path.expanduser (session 75's review): now a path that is
+    not there, named by the check that reads it."""
+    from agriseg.fields.config import DownloadConfig
+
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text('data:\n  root: "~nosuchuser/data"\n', encoding="utf-8")
+    got = load_config(cfg, FieldsTrainConfig)
+    assert got.data.root.endswith("~nosuchuser/data")
+    with pytest.raises(ValueError, match="not a STAC API name"):
+        DownloadConfig(stac_url="~nosuchuser/catalog.json")

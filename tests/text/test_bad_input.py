@@ -369,6 +369,46 @@ def test_predict_refuses_a_grid_the_model_never_wrote_and_a_broken_meta_file(
     assert "--tile 64 differs from the 32-px tiles the model was trained on" in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("meta", "says"),
+    [
+        ({"class_names": "others"}, 'class_names is "others", not a list of names'),
+        ({"answer_tokens": "many"}, 'answer_tokens is "many", not a positive integer'),
+        ({"grid": 4.5}, "grid is 4.5, not a positive integer"),
+        ({"patch_image": "yes"}, 'patch_image is "yes", not true or false'),
+    ],
+)
+def test_predict_names_a_value_of_the_wrong_type_in_the_meta_file(tmp_path: Path, meta: dict, says: str) -> None:
+    """A hand-edited agriseg_text.json value of the wrong type was a TypeError traceback (session 75's review)."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "agriseg_text.json").write_text(json.dumps({"class_names": list(SYNTH_CLASSES), "patch": 32, **meta}))
+    Image.new("RGB", (32, 32)).save(tmp_path / "a.png")
+    res = _run("text", "predict", tmp_path / "a.png", "-o", tmp_path / "out", "--model", model)
+    assert res.exit_code == 2 and f"agriseg_text.json: {says}" in _one_line_error(res)
+
+
+@pytest.mark.parametrize(("config", "says"), [("{}", "names no base model"), ("not json", "not a readable adapter")])
+def test_predict_names_a_broken_adapter_config(tmp_path: Path, config: str, says: str) -> None:
+    """An adapter_config.json without its base model was a KeyError traceback, one not JSON a message without the
+    file's name, exit 1 (session 75's review)."""
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    (adapter / "adapter_config.json").write_text(config)
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    args = ["text", "predict", tmp_path / "a.png", "-o", tmp_path / "out", "-m", adapter, "--classes", CLASSES]
+    res = _run(*args, "--tile", "16", "--grid", "4")
+    assert res.exit_code == 2 and f"{adapter / 'adapter_config.json'}: {says}" in _one_line_error(res)
+
+
+def test_a_home_folder_of_no_user_is_a_missing_path_not_a_traceback(tmp_path: Path) -> None:
+    """``~nosuchuser/...`` raised RuntimeError from Path.expanduser (session 75's review)."""
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    res = _run("text", "predict", tmp_path / "a.png", "-o", tmp_path / "out", "-m", "~nosuchuser/model")
+    assert res.exit_code == 2 and "~nosuchuser/model: no such model folder" in _one_line_error(res)
+
+
 def test_dataset_goes_on_past_a_bad_image_unless_strict(tmp_path: Path) -> None:
     """Found by a bad-input sweep (session 57): one unreadable image stopped the whole data set."""
     imgs, sems, _ = make_landscapes(2, 3, LandscapeConfig(size=32))

@@ -415,6 +415,42 @@ class SelfTrainer:
         return self.report
 
 
+# what a self-training run writes in its folder beside model.safetensors (which the batch runner guards);
+# pseudo/ guards itself (crop pseudolabel refuses files it did not write)
+WORK_FILES = (
+    "train_stems.txt",
+    "select_stems.txt",
+    "selftrain_report.json",
+    "labels/stage1",
+    "labels/stage2",
+    "labels/stage2_trimap_stats.json",
+    "stage1",
+    "stage2",
+)
+
+
+def refuse_users_files(folder: Path, owned: bool, overwrite: bool, what: str) -> None:
+    """Refuse, before any work, a folder that holds a file of :data:`WORK_FILES` no agriseg run wrote there.
+
+    Args:
+        folder: the self-training folder.
+        owned: whether an agriseg run has worked in it (its manifest records one), so the files are its.
+        overwrite: ``--overwrite``: they are replaced.
+        what: how the user names the folder (``output_dir``, ``--workdir``), for the message.
+
+    Raises:
+        OptionError: ``<file>: exists and was not written by agriseg (kept; ...)``.
+    """
+    if overwrite or owned or not folder.is_dir():
+        return
+    theirs = [folder / n for n in WORK_FILES if (folder / n).exists()]
+    if theirs:
+        raise OptionError(
+            f"{theirs[0]}: exists and was not written by agriseg (kept; --overwrite replaces it, or choose another "
+            f"{what})"
+        )
+
+
 def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     """Nested config values as ``{"train.lr": 0.001, ...}`` (a change is then named by its key)."""
     out: dict[str, Any] = {}
@@ -482,9 +518,14 @@ def selftrain(cfg: SelfTrainConfig, progress: bool = True, overwrite: bool = Fal
     """
     from agriseg.batch import Item
     from agriseg.fingerprint import Recipe
+    from agriseg.manifest import recorded_by
+    from agriseg.training.trainer import check_accelerator
 
+    check_accelerator(cfg.train.accelerator)  # before pseudo-labels and lists are written
     if overwrite:
         cfg = with_updates(cfg, {"pseudo": {**cfg.pseudo.model_dump(), "overwrite": True}})
+    out = Path(cfg.output_dir)
+    refuse_users_files(out, recorded_by(out, "crop selftrain"), overwrite, "output_dir")
     trainer = SelfTrainer(cfg, progress)
     dst = trainer.out / "model.safetensors"
     init = cfg.init_model
@@ -526,6 +567,11 @@ def combine_with_model(
     raise ValueError(f"unknown combine mode {how!r}; valid: none, agree, confident")
 
 
+def adapt_workdir(output: Path, workdir: str | Path | None) -> Path:
+    """The folder ``crop adapt`` trains in: ``workdir``, else ``<output stem>_adapt`` beside the output."""
+    return Path(workdir) if workdir else output.with_name(f"{output.stem}_adapt")
+
+
 def adapt(
     photos: list[Path],
     output: str | Path,
@@ -558,7 +604,7 @@ def adapt(
     from agriseg.models.io import load_model, resolve
 
     output = Path(output)
-    work = Path(workdir) if workdir else output.with_name(f"{output.stem}_adapt")
+    work = adapt_workdir(output, workdir)
     made_work = not work.exists()  # removed again when the photos turn out unusable before any work
     img_dir = work / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -681,11 +727,14 @@ def adapt_photos(
     from agriseg.crop.pseudolabel.pipeline import kept_files, read_keep
     from agriseg.data.io import list_images_once
     from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
+    from agriseg.manifest import recorded_by
     from agriseg.models.io import resolve
 
     output = Path(output)
     if output.suffix != ".safetensors":
         raise OptionError(f"-o {output}: the adapted model is a .safetensors file; name it so")
+    folder = adapt_workdir(output, workdir)
+    refuse_users_files(folder, recorded_by(output.parent, "crop adapt"), overwrite, "--workdir")
     photos = list_images_once(paths)
     pool = kept_files(photos, read_keep(keep)) if keep else photos  # a bad export: a usage error before any work
     if len(pool) < 2:  # before the output's manifest is written

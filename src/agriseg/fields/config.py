@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -67,7 +68,7 @@ class FieldsDataConfig(StrictModel):
         context = info.context or {}
         # in the file: relative to the config's folder; given with --set data.root=DIR: to the working directory
         base = Path.cwd() if "data.root" in context.get("set", ()) else context.get("base")
-        p = Path(v).expanduser()
+        p = Path(os.path.expanduser(v))  # not Path.expanduser: ~nosuchuser raises RuntimeError there
         return str(p if p.is_absolute() or base is None else (Path(base) / p).resolve())
 
 
@@ -299,7 +300,7 @@ class DownloadConfig(StrictModel):
     def _named_api(cls, v: str) -> str:
         if v in STAC_APIS:
             return STAC_APIS[v]
-        if v.startswith(("http://", "https://", "file://")) or Path(v).expanduser().exists():  # a catalog file too
+        if v.startswith(("http://", "https://", "file://")) or Path(os.path.expanduser(v)).exists():  # a catalog
             return v
         raise ValueError(f"not a STAC API name ({', '.join(STAC_APIS)}), an http(s) URL or a catalog file")
 

@@ -143,11 +143,16 @@ def fetch_landcover(
     src = SOURCES[ALIASES.get(name, name)]
     output = Path(output)
     cfg = DownloadConfig(stac_url=stac_url, collection=src.collection, retries=retries)
-    if output.is_file() and not overwrite:
-        with rasterio.open(output) as ds:
-            saved = ds.tags().get("AGRISEG_LANDCOVER")
-        if saved:
-            return json.loads(saved)
+    if output.exists() and not overwrite:  # ours (its tag says what was used) is kept; another file is refused
+        try:
+            with rasterio.open(output) as ds:
+                saved = json.loads(ds.tags().get("AGRISEG_LANDCOVER") or "null")
+        except (rasterio.errors.RasterioIOError, ValueError):
+            saved = None
+        if not isinstance(saved, dict):
+            raise ValueError(f"{output}: exists and was not written by agriseg (kept; --overwrite replaces it)")
+        if (saved.get("source"), saved.get("stac_api")) == (ALIASES.get(name, name), cfg.stac_url):
+            return saved  # else made again: ours, from another source or API
     with rasterio.open(raster) as ds:
         crs, transform, width, height = ds.crs, ds.transform, ds.width, ds.height
         bbox = transform_bounds(ds.crs, "EPSG:4326", *ds.bounds, densify_pts=21)

@@ -74,7 +74,7 @@ def read_areas(path: str | Path) -> Any:
         FileNotFoundError: no such file.
         ValueError: an unreadable file, or one without features or CRS (naming the file).
     """
-    from agriseg.vector.read import read_vector
+    from agriseg.vector.read import read_vector, reproject
 
     path = Path(path)
     if not path.is_file():
@@ -82,7 +82,7 @@ def read_areas(path: str | Path) -> Any:
     df = read_vector(path)
     if df.empty or df.crs is None:
         raise ValueError(f"{path}: no features, or no CRS")
-    return df.to_crs(4326)
+    return reproject(df, 4326, path, "longitude/latitude (EPSG:4326)")
 
 
 def area_bbox(value: str) -> BBox:

@@ -7,6 +7,7 @@ processor that is not multimodal) becomes a ``ValueError``/``FileNotFoundError``
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -158,7 +159,7 @@ def resolve_model_name(name: str) -> str:
         FileNotFoundError: ``<name>: no such model folder`` for a name that is neither, ``<name>: not a
             model folder`` for a file or a folder without a model.
     """
-    p = Path(name).expanduser()
+    p = Path(os.path.expanduser(name))  # not Path.expanduser: ~nosuchuser raises RuntimeError there
     if p.is_dir():
         if not (p / "config.json").is_file() and not (p / "adapter_config.json").is_file():
             raise FileNotFoundError(f"{name}: not a model folder (no config.json)")
@@ -214,6 +215,25 @@ def check_class_words(processor: Any, words: Sequence[str], model: str) -> None:
         )
 
 
+def _adapter_base(name: str) -> str:
+    """The base model a LoRA adapter folder names in its ``adapter_config.json``.
+
+    Raises:
+        OptionError: the file is not JSON, or names no base model (one line naming the file).
+    """
+    from agriseg.config import OptionError
+
+    path = Path(name) / "adapter_config.json"
+    try:
+        base = json.loads(path.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError) as err:
+        problem = " ".join(str(err).split()) if not isinstance(err, AttributeError) else "not a JSON object"
+        raise OptionError(f"{path}: not a readable adapter config ({problem})") from None
+    if not isinstance(base, str) or not base:
+        raise OptionError(f"{path}: names no base model (base_model_name_or_path)")
+    return base
+
+
 def _is_adapter(name: str) -> bool:
     return (Path(name) / "adapter_config.json").is_file()
 
@@ -260,11 +280,7 @@ def load_vlm(
                 raise OptionError(str(err)) from None
     dev = resolve_device(device)
     dtype = resolve_dtype(precision, dev)
-    base = (
-        json.loads((Path(name) / "adapter_config.json").read_text(encoding="utf-8"))["base_model_name_or_path"]
-        if _is_adapter(name)
-        else None
-    )
+    base = _adapter_base(name) if _is_adapter(name) else None
     own_processor = (Path(name) / "processor_config.json").is_file() or (Path(name) / "tokenizer.json").is_file()
     # the processor (and a chat template file given) before the weights: a bad template fails at once
     proc = load_processor(name if base is None or own_processor else base, template_path)

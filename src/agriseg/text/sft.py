@@ -134,6 +134,17 @@ def read_meta(model_dir: str | Path) -> dict[str, Any]:
         raise OptionError(f"{p}: not a readable {TEXT_META} ({' '.join(str(err).split())})") from None
     if not isinstance(meta, dict):
         raise OptionError(f"{p}: not a readable {TEXT_META} (a JSON object is expected)")
+    for key, value in meta.items():  # a hand-edited file: each value read below as the type a run writes
+        ok = {
+            "class_names": lambda v: isinstance(v, list) and bool(v) and all(isinstance(n, str) for n in v),
+            "grid": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+            "patch": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+            "answer_tokens": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+            "patch_image": lambda v: isinstance(v, bool),
+        }.get(key, lambda v: True)(value)
+        if not ok:
+            want = {"class_names": "a list of names", "patch_image": "true or false"}.get(key, "a positive integer")
+            raise OptionError(f"{p}: {key} is {json.dumps(value)}, not {want}")
     return meta
 
 

@@ -16,8 +16,27 @@ def read_vector(path: str | Path) -> Any:
 
     try:
         if Path(path).suffix.lower() in (".parquet", ".geoparquet"):
-            return gpd.read_parquet(path)
-        return gpd.read_file(path)
+            df = gpd.read_parquet(path)
+        else:
+            df = gpd.read_file(path)
     except Exception as err:  # noqa: BLE001 - pyogrio / pyarrow raise their own error types
         first = str(err).split("; It might help")[0]  # GDAL's advice about driver prefixes says nothing here
         raise ValueError(f"{path}: not a readable vector file ({first})") from err
+    # an attribute-only table (a CSV, a GeoPackage table without shapes) reads as a plain DataFrame
+    if not isinstance(df, gpd.GeoDataFrame) or df.active_geometry_name is None:
+        raise ValueError(f"{path}: holds no geometry (a table without shapes)")
+    return df
+
+
+def reproject(df: Any, crs: Any, path: str | Path, to: str = "") -> Any:  # noqa: ANN401 - GeoDataFrames
+    """``df.to_crs(crs)``, with a CRS PROJ cannot transform (a local engineering CRS) as one line naming ``path``.
+
+    Raises:
+        ValueError: ``<path>: its CRS (<name>) cannot be transformed to <to or crs>``.
+    """
+    try:
+        return df.to_crs(crs)
+    except Exception as err:  # noqa: BLE001 - pyproj's ProjError is a RuntimeError; CRSError a ValueError
+        name = getattr(df.crs, "name", df.crs)
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise ValueError(f"{path}: its CRS ({name}) cannot be transformed to {to or crs} ({first})") from None

@@ -135,6 +135,15 @@ def _one_card(folder: Path) -> None:
     (folder / "pseudolabels.json").write_text(json.dumps({"records": [rec]}))
 
 
+def test_screen_refuses_a_record_without_its_photo_name_in_one_line(tmp_path: Path) -> None:
+    """A hand-edited record without ``stem`` was a KeyError traceback (session 75's error-path review)."""
+    _one_card(tmp_path)
+    record = {"status": "ok", "overlay": "overlays/a.jpg"}
+    (tmp_path / "pseudolabels.json").write_text(json.dumps({"records": [record]}))
+    res = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])
+    assert res.exit_code == 2 and "record 1 has no photo name" in res.output and "Traceback" not in res.output
+
+
 def test_screen_keeps_a_page_someone_wrote(tmp_path: Path) -> None:
     _one_card(tmp_path)
     page = tmp_path / "screen.html"

@@ -193,6 +193,40 @@ def test_a_missing_evaluation_folder_stops_selftrain_before_any_work(tmp_path: P
     assert not (tmp_path / "run" / "pseudo").exists()  # nothing pseudo-labelled or trained first
 
 
+def test_selftrain_keeps_a_users_file_of_a_name_it_writes(tmp_path: Path) -> None:
+    """train_stems.txt, selftrain_report.json, labels/stage1 of the user's in output_dir were replaced without
+    --overwrite (only model.safetensors was guarded); a missing accelerator was said after pseudo-labelling
+    (session 75's error-path review)."""
+    from agriseg.config import OptionError
+    from agriseg.crop.selftrain import selftrain
+
+    run = tmp_path / "run"
+    run.mkdir()
+    mine = run / "train_stems.txt"
+    mine.write_text("my own notes\n", encoding="utf-8")
+    with pytest.raises(OptionError, match=r"train_stems\.txt: exists and was not written by agriseg"):
+        selftrain(_tiny_cfg(tmp_path), progress=False)
+    assert mine.read_text(encoding="utf-8") == "my own notes\n" and not (run / "pseudo").exists()
+    mine.unlink()
+    gpu = _tiny_cfg(tmp_path, train={"batch_size": 2, "num_workers": 0, "accelerator": "mps"})
+    with pytest.raises(OptionError, match="train.accelerator: mps, but this machine has no such device"):
+        selftrain(gpu, progress=False)
+    assert list(run.iterdir()) == []  # nothing pseudo-labelled, listed or trained first
+
+
+def test_adapt_keeps_a_users_file_in_its_work_folder(tmp_path: Path) -> None:
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+
+    root = write_scenes(tmp_path / "syn", n=2, size=(64, 96))
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "select_stems.txt").write_text("mine\n", encoding="utf-8")
+    out = tmp_path / "adapted.safetensors"
+    code, said = _cli("crop", "adapt", root / "images", "-o", out, "--workdir", work, "--index", "exg")
+    assert code == 2 and "select_stems.txt: exists and was not written by agriseg" in said, said
+    assert (work / "select_stems.txt").read_text(encoding="utf-8") == "mine\n" and not out.exists()
+
+
 def test_selftrain_takes_set_overrides(tmp_path: Path) -> None:
     """README: -c configs take --set overrides; selftrain had no --set, so its output went where the config said."""
     config = Path(__file__).parents[3] / "configs" / "crop" / "selftrain_peanut.yaml"
@@ -215,6 +249,7 @@ def _cli(*args: object) -> tuple[int, str]:
     return r.exit_code, r.output
 
 
+@pytest.mark.slow  # 20 s; the fingerprint path (_once) is the one test_selftrain_reruns_are_fingerprinted runs
 def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
     """The adapted model records photos, start model and options: the same ones again is a no-op, others
     are refused naming them (the batch size too: it changes the model), --overwrite adapts again."""

@@ -650,3 +650,22 @@ def test_the_growth_charts_legend_sits_beside_it_and_names_plots_without_data(tm
              for d, (a, b) in rows.items()]  # fmt: skip
     write_growth(dated, tmp_path, "plot_id", value="green_fraction")
     assert seen == [(["A", "B", "OUT (no data)"], True)]
+
+
+def test_plots_in_a_site_grid_crs_are_one_line_naming_the_file(tmp_path: Path) -> None:
+    """A plots file in a CRS PROJ cannot transform failed each mosaic as an "internal error (ProjError)"; one
+    without shapes (an attribute table) was an AttributeError traceback (session 75's review)."""
+    import geopandas as gpd
+    from pyproj import CRS
+    from shapely.geometry import box
+
+    from tests.vector.test_read import LOCAL_CRS
+
+    site = tmp_path / "site.gpkg"
+    gpd.GeoDataFrame({"id": [1]}, geometry=[box(0, 0, 1, 1)], crs=CRS.from_wkt(LOCAL_CRS)).to_file(site)
+    with pytest.raises(ValueError, match=r"site\.gpkg: its CRS \(site grid\) cannot be transformed to the mosaic's"):
+        read_plots(site, "EPSG:32632")
+    table = tmp_path / "table.csv"
+    table.write_text("id,name\n1,a\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"table\.csv: holds no geometry"):
+        read_plots(table, "EPSG:32632")

@@ -52,6 +52,7 @@ def _polygons(folder: Path, names: list[str]) -> dict[str, list]:
     return out
 
 
+@pytest.mark.slow  # 25 s: a local cluster of worker processes, one killed and restarted by its nanny
 def test_a_killed_worker_is_survived_and_reported(tmp_path: Path) -> None:
 
     from tests.fields.synth_scenes import write_tiny_model

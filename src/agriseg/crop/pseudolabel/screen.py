@@ -186,9 +186,11 @@ def screen_items(outdir: str | Path) -> list[dict]:
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise OptionError(f"{summary}: not the pseudolabels.json of `agriseg crop pseudolabel` (no list of records)")
     items = []
-    for r in records:
+    for i, r in enumerate(records, 1):
         if r.get("status") not in ("ok", "skipped") or not r.get("overlay"):
             continue
+        if not isinstance(r.get("stem"), str) or not isinstance(r["overlay"], str):
+            raise OptionError(f"{summary}: record {i} has no photo name (stem) or overlay file name; not as written")
         if not (out / r["overlay"]).is_file():
             continue
         items.append(

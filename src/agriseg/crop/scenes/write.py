@@ -221,9 +221,15 @@ def earlier_set(outdir: str | Path, kind: str, cfg: SyntheticPhotosConfig) -> bo
         before = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise FileExistsError(f"{index}: exists but cannot be read (--overwrite to generate again)") from None
-    now = set_options(kind, cfg)
     # sets made before their options were kept name only their kind and seed
-    kept = before.get("options") or {"kind": before.get("kind"), "seed": before.get("seed")}
+    kept = (
+        (before.get("options") or {"kind": before.get("kind"), "seed": before.get("seed")})
+        if isinstance(before, dict)
+        else None
+    )
+    if not isinstance(kept, dict):
+        raise FileExistsError(f"{index}: exists but is not a set's index (--overwrite to generate again)")
+    now = set_options(kind, cfg)
     changed = [f"{k} {kept[k]!r}, now {now[k]!r}" for k in kept if k in now and kept[k] != now[k]]
     unfinished = before.get("complete") is False  # a run stopped before its last photo
     if changed:

@@ -59,7 +59,7 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
     """
     import geopandas as gpd
 
-    from agriseg.vector.read import read_vector
+    from agriseg.vector.read import read_vector, reproject
 
     path = Path(path)
     if not path.is_file():
@@ -93,7 +93,7 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
         ids = gdf[col].astype(str).tolist()
     if col is not None and (twice := _repeated(gdf[col])) is not None:
         raise ValueError(f"{path}: plot ids in {col!r} are not unique: {twice}; give --plot-id another column")
-    gdf = gdf.to_crs(crs) if crs is not None else gdf
+    gdf = reproject(gdf, crs, path, "the mosaic's CRS") if crs is not None else gdf
     kept = {f"input_{c}" if c in RESERVED else str(c): gdf[c].values for c in gdf.columns
             if c not in (col, gdf.geometry.name)}  # fmt: skip
     out = gpd.GeoDataFrame({"plot_id": ids, **kept}, geometry=gdf.geometry.values, crs=gdf.crs)
