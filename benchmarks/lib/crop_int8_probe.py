@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -39,7 +40,9 @@ def main() -> None:
     ap.add_argument("--photos", type=Path, default=Path("../shared/data/peanut/images"))
     ap.add_argument("--val-images", type=Path, required=True)
     ap.add_argument("--val-labels", type=Path, required=True)
+    ap.add_argument("-o", "--output", type=Path, help="also write the two rows to this JSON file")
     args = ap.parse_args()
+    rows: dict[str, dict[str, float]] = {}
     torch.set_num_threads(2)
     lazy = LazyModel("default", in_channels=3)
     pred = Predictor(lazy, 2, long_side=800)
@@ -88,3 +91,7 @@ def main() -> None:
             ["background", "vegetation"],
         )  # fmt: skip
         print(f"{name}: {min(times):.3f} s per photo (forward), mIoU {r['miou'] * 100:.2f}, bIoU {r['biou'] * 100:.2f}")
+        rows[name] = {"forward_s_per_photo": round(min(times), 4), "miou": round(r["miou"] * 100, 2),
+                      "biou": round(r["biou"] * 100, 2)}  # fmt: skip
+    if args.output:
+        args.output.write_text(json.dumps({"calibration_photos": len(xs), "rows": rows}, indent=1) + "\n")

@@ -128,6 +128,7 @@ def main() -> None:
     ap.add_argument("--peer", nargs="*", default=["plantcv"], help="packages installed beside it (--install)")
     ap.add_argument("--venvs", type=Path, default=Path("/work/venvs"), help="where --install makes its venvs")
     ap.add_argument("--reuse", action="store_true", help="with --install: time the venv made by an earlier run")
+    ap.add_argument("--install-only", action="store_true", help="with --install: measure the installs, no runs")
     ap.add_argument("--data", type=Path, default=None, help="Peanut data (images/, labels/): masks and mIoU")
     ap.add_argument("--val-list", type=Path, default=REPO / "configs" / "crop" / "peanut_val.txt")
     ap.add_argument(
@@ -169,6 +170,10 @@ def main() -> None:
         report["install"] = {"agriseg": install(args.venvs, "bench_agriseg_base", [str(REPO)])}
         for peer in args.peer:
             report["install"][peer] = install(args.venvs, f"bench_{peer}", [peer])
+        if args.install_only:
+            report = {k: report[k] for k in ("cpus", "load_start", "install")}
+            args.output.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+            return
     if args.install:
         python = str(args.venvs / "bench_agriseg_base" / "bin" / "python")
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
