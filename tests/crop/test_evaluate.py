@@ -274,6 +274,8 @@ def test_a_crop_weed_model_is_scored_on_its_classes_or_its_vegetation(tmp_path):
                             progress=False)  # fmt: skip
     assert list(saved3["per_class_iou"]) == ["background", "crop", "weed"]
     assert saved3["miou"] == pytest.approx(three["miou"], abs=1e-9)
+    # the report says which masks and which model (the masks' PNG text), not the folder as the model (session 75)
+    assert (saved3["masks"], saved3["model"]) == (str(tmp_path / "pred"), "crop-weed") and "options" not in saved3
 
 
 def test_stems_score_only_the_listed_photos(tmp_path):

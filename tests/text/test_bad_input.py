@@ -294,6 +294,7 @@ def test_run_json_names_the_outputs_other_settings_made(tiny: Path, tmp_path: Pa
     run = json.loads((out / "run.json").read_text())
     assert run["options"]["max_new_tokens"] == 8
     assert run["options"]["tile"] == 8 and "patch" not in run["options"] and "blend" in run["options"]  # as typed
+    assert run["options"]["instances"] is True  # it decides which files are written (session 75's sweep)
     assert [Path(f).name for f in run["made_with_other_settings"]] == ["a.png"]
 
 

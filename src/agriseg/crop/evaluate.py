@@ -310,7 +310,18 @@ def evaluate_model(
         images, masks, predict_fn, num_classes, label_mode, cmap, config.boundary_ratio, names, progress, strict,
         stems,
     )  # fmt: skip
-    res["model"] = str(pred_masks or config.model_name)
-    if not pred_masks:  # what made the masks scored (the model's defaults resolved): reports told apart
+    if pred_masks:  # the saved masks scored, and the model their PNG text names (None: not crop predict's)
+        res["masks"] = str(pred_masks)
+        res["model"] = _masks_model(Path(pred_masks))
+    else:  # what made the masks scored (the model's defaults resolved): reports told apart
+        res["model"] = str(config.model_name)
         res["options"] = {"long_side": pred.long_side, "tta": pred.tta, "optimize": pred.optimize}
     return res
+
+
+def _masks_model(folder: Path) -> str | None:
+    """The model ``crop predict`` names in the PNG text of ``folder``'s masks, when they all name one."""
+    from agriseg.crop.predict import read_model_name
+
+    names = {read_model_name(p) for p in sorted(folder.glob("*_mask.png")) + sorted(folder.glob("*_classes.png"))}
+    return names.pop() if len(names) == 1 else None

@@ -467,7 +467,7 @@ def predict_paths(
     def finish(rows: BatchResult) -> None:  # run while the folder is still locked
         if any(r["status"] == "ok" for r in rows):  # only a run that wrote outputs says what made them
             typed = {field: flag for flag, field in OPTION_FIELDS.items()}  # the options named as the user types them
-            said = {typed.get(k, k): v for k, v in cfg.model_dump().items()}
+            said = {typed.get(k, k): v for k, v in cfg.model_dump().items()} | {"instances": config.instances}
             run = {"agriseg": __version__, "model": model_name, "classes": names, "options": said,
                    "bands": list(bands) if bands else None}  # fmt: skip
             kept = [r["file"] for r in rows if r["status"] == "kept"]
