@@ -209,6 +209,8 @@ def test_geojson_of_a_plain_image_is_in_pixels(tmp_path: Path) -> None:
     poly = shapely.geometry.shape(doc["features"][0]["geometry"])
     assert poly.bounds == (2.0, 1.0, 7.0, 4.0) and poly.area == 15.0  # columns x, rows y
     assert poly.exterior.is_ccw
+    feature = doc["features"][0]  # the instance id as the Feature id too, as the fields GeoJSON has it (session 75)
+    assert feature["id"] == "1" and feature["properties"]["id"] == 1
 
 
 def test_geojson_without_instances_is_an_empty_collection(tmp_path: Path) -> None:

@@ -140,8 +140,8 @@ def write_instances(
         geo: georeference of the image, or None.
 
     Returns:
-        The written path. Features carry ``id`` (the instance id in the instance raster), ``class`` and
-        ``pixels``.
+        The written path. Features carry the instance id of the instance raster as their ``id`` (a string, as
+        RFC 7946 allows) and in their properties (``id``, with ``class`` and ``pixels``).
     """
     from agriseg.vector.geojson import write_geojson
     from agriseg.vector.polygonize import label_coverage
@@ -164,4 +164,4 @@ def write_instances(
         {"id": int(i), "class": class_names[int(c)], "pixels": int(n)}
         for i, c, n in zip(ids, pairs.argmax(1), pairs.sum(1), strict=True)
     ]
-    return write_geojson(path, geoms, props, crs=crs)
+    return write_geojson(path, geoms, props, crs=crs, ids=[int(i) for i in ids])  # Feature id too, as fields writes
