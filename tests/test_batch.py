@@ -1124,3 +1124,34 @@ def test_a_manifest_that_is_not_text_is_one_line_naming_it(tmp_path: Path) -> No
     assert res.exit_code == 2, res.output
     assert f"{out / MANIFEST}: not an agriseg manifest (not UTF-8 text)" in res.output
     assert (out / MANIFEST).read_bytes() == b"\xff\xfe garbage\n"
+
+
+def test_an_input_rewritten_to_the_same_size_and_a_new_resolved_setting_are_changes(tmp_path: Path) -> None:
+    """Each let a changed fingerprint through (session 75's mutation sweep): an edited input that kept its size
+    (only its time changed) and a value decided per item (fields download's date windows)."""
+    import os
+
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"abcd")
+    recipe = Recipe("crop predict", "1", {"tile": 512})
+    item = Item("a", photo, (tmp_path / "a_mask.png",), (photo,), {"dates": "2023-04-01/2023-05-01"})
+    before = recipe.fingerprint(item)
+    photo.write_bytes(b"wxyz")  # same size, other content
+    st = photo.stat()
+    os.utime(photo, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    assert any("a.jpg" in c for c in recipe.fingerprint(item).changes(before))
+    later = Item("a", photo, item.outputs, (photo,), {"dates": "2023-06-01/2023-07-01"})
+    now = recipe.fingerprint(later).changes(recipe.fingerprint(item))
+    assert now == ["dates: 2023-04-01/2023-05-01 -> 2023-06-01/2023-07-01"]
+
+
+def test_recorded_by_reads_lines_written_before_they_named_their_command(tmp_path: Path) -> None:
+    """Manifest lines of a few early commits name their command only in the fingerprint: a self-training folder
+    of then was refused as a user's (session 75's review)."""
+    import json
+
+    from agriseg.manifest import MANIFEST, recorded_by
+
+    line = {"item": "model.safetensors", "outputs": ["model.safetensors"], "fingerprint": {"command": "crop selftrain"}}
+    (tmp_path / MANIFEST).write_text(json.dumps(line) + "\n", encoding="utf-8")
+    assert recorded_by(tmp_path, "crop selftrain") and not recorded_by(tmp_path, "crop adapt")

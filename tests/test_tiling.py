@@ -85,3 +85,28 @@ def test_a_photo_of_many_tiles_shows_their_progress(capsys: pytest.CaptureFixtur
     assert "tiles of 200x300" in err and "tile/s" in err, err
     predict_tiled(forward, image, 2, tile=512, batch_size=2, progress=True)  # one pass: no bar
     assert "tile" not in capsys.readouterr().err
+
+
+def test_window_starts_never_repeat_the_last_window() -> None:
+    """A stride that divides the length evenly gave the last window twice in a changed rule (session 75's sweep):
+    one more forward pass and double weight on that tile."""
+    from agriseg.tiling import window_starts
+
+    assert window_starts(20, 10, 5) == [0, 5, 10]
+    assert window_starts(21, 10, 5) == [0, 5, 10, 11]
+    assert window_starts(10, 10, 5) == [0]
+
+
+def test_a_long_thin_image_is_tiled_along_its_long_side() -> None:
+    """An image shorter than the tile one way and longer the other goes to the model in tiles, never whole."""
+    from agriseg.tiling import predict_tiled
+
+    widths: list[int] = []
+
+    def forward(batch: np.ndarray) -> np.ndarray:  # (N, C, h, w) -> (N, 2, h, w)
+        widths.extend([batch.shape[3]] * len(batch))
+        return np.stack([np.zeros_like(batch[:, 0]), np.ones_like(batch[:, 0])], axis=1)
+
+    out = predict_tiled(forward, np.zeros((3, 8, 100), np.float32), num_classes=2, tile=32, overlap=0.25)
+    assert out.shape == (2, 8, 100) and max(widths) == 32 and len(widths) > 1
+    assert np.allclose(out[1], 1.0)  # blended back to the tiles' value everywhere

@@ -426,8 +426,10 @@ def table_stamped(table: str | Path) -> bool:
 
 
 def recorded_by(folder: str | Path, command: str) -> bool:
-    """Whether ``folder``'s manifest holds a line of ``command``."""
-    return any(rec.get("command") == command for rec in _lines(Path(folder) / MANIFEST))
+    """Whether ``folder``'s manifest holds a line of ``command`` (a line written before lines named their command
+    counts by its fingerprint's, as :func:`_records_of` reads it)."""
+    lines = _lines(Path(folder) / MANIFEST)
+    return any(rec.get("command") == command for rec in lines) or any(c == command for c, _ in _records_of(lines))
 
 
 def _table_stamps(folder: Path) -> dict[str, Any]:  # name -> stamp, or WRITING

@@ -94,3 +94,23 @@ def test_metric_settings_are_checked_when_given() -> None:
     for ratio in (0.0, -1.0):
         with pytest.raises(ValueError, match="boundary ratio"):
             boundary_iou(mask, mask, ratio=ratio)
+
+
+def test_absent_classes_ignored_pixels_and_the_band_width() -> None:
+    """Each let a changed metric through (session 75's mutation sweep): a class in neither truth nor prediction
+    is NaN and left out of the mean; predicted edges inside ignored pixels cost nothing; the band is
+    round(0.02 x diagonal), as Cheng et al. define it."""
+    from agriseg.metrics.segmentation import boundary_dilation
+
+    target = np.zeros((8, 8), np.int64)
+    target[:, 4:] = 1
+    mean, per = miou(target, target, num_classes=3)
+    assert np.isnan(per[2]) and per[:2].tolist() == [1.0, 1.0] and mean == 1.0
+    pred = target.copy()
+    pred[0:2, 0:2] = 1  # a wrong patch, but only where the truth is ignored
+    ignored = target.copy()
+    ignored[0:3, 0:3] = 255
+    # a prediction that differs from the truth only inside ignored pixels scores as the truth itself does
+    assert boundary_iou(pred, ignored, num_classes=2)[0] == boundary_iou(target, ignored, num_classes=2)[0]
+    assert boundary_dilation((100, 100), 0.02) == 3  # 2.83 rounds up, not down
+    assert boundary_dilation((10, 10), 0.02) == 1

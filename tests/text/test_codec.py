@@ -216,3 +216,18 @@ def test_a_blank_line_shifts_no_row() -> None:
     # a blank row in place of a row: the row above, as for a missing row (was the background)
     out, rep = decode_rrle("<seg>field *4\n  \n field *4\n</seg>", (3, 4), NAMES)
     assert (out == 1).all() and rep.kinds() == {"empty_row"}
+
+
+def test_repairs_that_a_changed_rule_would_get_wrong() -> None:
+    """Cases that let a changed repair rule through (session 75's mutation sweep)."""
+    names = ["others", "field"]
+    # two runs without counts share a row of 5: the first gets the odd cell, so the boundary stays put
+    grid, _ = decode_rrle("<seg>others| field\n</seg>", (1, 5), names)
+    assert grid.tolist() == [[0, 0, 0, 1, 1]]
+    # one line more than rows: only that one blank line is dropped, the other is an empty row in its place
+    grid, report = decode_rrle("<seg>others *2\n\n\n field *2\n</seg>", (3, 2), names)
+    assert grid.tolist() == [[0, 0], [0, 0], [1, 1]]
+    assert sorted(r.kind for r in report.repairs) == ["blank_line", "empty_row"]
+    # a misspelt class word is read as that class; a word like no class is not made one
+    assert decode_rrle("<seg>others *2| feld *3\n</seg>", (1, 5), names)[0].tolist() == [[0, 0, 1, 1, 1]]
+    assert decode_rrle("<seg>others *2| weed *3\n</seg>", (1, 5), names)[0].tolist() == [[0, 0, 0, 0, 0]]

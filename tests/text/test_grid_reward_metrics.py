@@ -263,3 +263,35 @@ def test_the_csv_table_reads_as_numbers() -> None:
                                 "fnr_pct", "fpr_pct"]  # fmt: skip
     assert all(pd.api.types.is_float_dtype(df[c]) for c in df.columns if c.endswith("_pct"))
     assert df.loc[1, "dice_pct"] == 71.09 and df["inst_mean_iou_pct"].isna()[0] and df["fpr_pct"].isna()[1]
+
+
+def _match(pred: np.ndarray, pcls: dict, truth: np.ndarray, tcls: dict) -> dict:
+    stats: dict = {}
+    match_instances(pred, pcls, truth, tcls, stats)
+    return stats
+
+
+def test_instance_matching_counts_class_overlap_size_and_the_threshold() -> None:
+    """Each case below let a changed matching rule through (session 75's mutation sweep): the class check, the
+    largest overlap, IoU (not recall), the threshold itself, and predictions given to a truth they miss."""
+    truth = np.zeros((10, 10), np.int64)
+    truth[0:5, 0:4] = 1  # truth A: 20 px
+    truth[5:10, 0:4] = 2  # truth B: 20 px
+    # a prediction of the wrong class over A: no match, A missed, the prediction false
+    s = _match((truth == 1).astype(np.int64) * 7, {7: 2}, truth, {1: 1, 2: 1})
+    assert s[1].unmatched_truths == 2 and s[1].ious == [0.0, 0.0] and s[2].false_preds == 1
+    # a prediction overlapping A by 20 px and B by 5 px is A's (its larger overlap): A IoU 20/25
+    pred = np.zeros_like(truth)
+    pred[0:5, 0:4] = 3
+    pred[5:10, 0:1] = 3
+    s = _match(pred, {3: 1}, truth, {1: 1, 2: 1})
+    assert s[1].ious == [pytest.approx(0.8), 0.0] and s[1].unmatched_truths == 1 and s[1].false_preds == 0
+    # a prediction twice the size of its truth: IoU 0.5 (not its recall 1.0), matched at exactly the threshold
+    pred = np.zeros_like(truth)
+    pred[0:5, 0:8] = 4
+    s = _match(pred, {4: 1}, truth, {1: 1})
+    assert s[1].ious == [0.5] and s[1].unmatched_truths == 0 and s[1].false_preds == 0
+    # under the threshold: the truth is missed and the prediction assigned to it is a false one
+    pred[0:5, 0:9] = 4  # 20 / 45
+    s = _match(pred, {4: 1}, truth, {1: 1})
+    assert s[1].unmatched_truths == 1 and s[1].false_preds == 1 and s[1].preds == 1

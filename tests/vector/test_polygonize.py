@@ -132,6 +132,30 @@ def test_metric_cleanup_is_correct_on_geographic_crs() -> None:
     assert shapely.equals_exact(g[1], plain, 0)  # untouched: not sent through UTM and back
 
 
+def test_a_self_crossing_field_on_a_geographic_crs_comes_back_repaired_in_degrees() -> None:
+    """A bow-tie repaired in UTM was left out on its way back (``None``) by a changed rule (session 75's sweep)."""
+    from pyproj import Transformer
+
+    to_ll = Transformer.from_crs(32633, 4326, always_xy=True)
+    x0, y0 = 400000, 5300000
+    bow = Polygon([(x0, y0), (x0 + 200, y0 + 200), (x0 + 200, y0), (x0, y0 + 200)])  # crosses itself
+    bow = shapely.transform(bow, lambda xy: np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])))
+    g, area, _, keep = clean_fields(np.array([bow], object), "EPSG:4326", 500.0, 1000.0)
+    assert keep.tolist() == [True] and g[0] is not None and shapely.is_valid(g[0])
+    assert area[0] == pytest.approx(20000, rel=5e-3) and g[0].bounds[0] == pytest.approx(bow.bounds[0], abs=1e-6)
+
+
+def test_field_confidence_is_the_mean_probability_from_0_to_1(tmp_path: Path) -> None:
+    """A changed rule wrote the 0-255 byte mean as confidence (session 75's mutation sweep)."""
+    cls = np.zeros((60, 60), np.uint8)
+    cls[5:55, 5:55] = 1
+    prob = np.where(cls == 1, 204, 10).astype(np.uint8)  # 0.8 of 255 inside the field
+    write_probs(tmp_path / "p.tif", cls, prob)
+    polygonize(tmp_path / "p.tif", tmp_path / "f.parquet")
+    df = gpd.read_parquet(tmp_path / "f.parquet")
+    assert len(df) == 1 and df["agriseg:confidence"].iloc[0] == pytest.approx(0.8, abs=0.01)
+
+
 def test_polygonize_geographic_raster_areas(tmp_path: Path) -> None:
     cls = np.zeros((40, 60), np.uint8)
     cls[5:25, 5:35] = 1  # 600 px

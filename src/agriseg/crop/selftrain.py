@@ -734,7 +734,8 @@ def adapt_photos(
     if output.suffix != ".safetensors":
         raise OptionError(f"-o {output}: the adapted model is a .safetensors file; name it so")
     folder = adapt_workdir(output, workdir)
-    refuse_users_files(folder, recorded_by(output.parent, "crop adapt"), overwrite, "--workdir")
+    # an adapt run pseudo-labels into its work folder before it writes anything else there
+    refuse_users_files(folder, recorded_by(folder / "pseudo", "crop pseudolabel"), overwrite, "--workdir")
     photos = list_images_once(paths)
     pool = kept_files(photos, read_keep(keep)) if keep else photos  # a bad export: a usage error before any work
     if len(pool) < 2:  # before the output's manifest is written

@@ -193,7 +193,7 @@ def test_a_missing_evaluation_folder_stops_selftrain_before_any_work(tmp_path: P
     assert not (tmp_path / "run" / "pseudo").exists()  # nothing pseudo-labelled or trained first
 
 
-def test_selftrain_keeps_a_users_file_of_a_name_it_writes(tmp_path: Path) -> None:
+def test_selftrain_keeps_a_users_file_of_a_name_it_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """train_stems.txt, selftrain_report.json, labels/stage1 of the user's in output_dir were replaced without
     --overwrite (only model.safetensors was guarded); a missing accelerator was said after pseudo-labelling
     (session 75's error-path review)."""
@@ -208,6 +208,9 @@ def test_selftrain_keeps_a_users_file_of_a_name_it_writes(tmp_path: Path) -> Non
         selftrain(_tiny_cfg(tmp_path), progress=False)
     assert mine.read_text(encoding="utf-8") == "my own notes\n" and not (run / "pseudo").exists()
     mine.unlink()
+    from lightning.pytorch.accelerators import MPSAccelerator
+
+    monkeypatch.setattr(MPSAccelerator, "is_available", staticmethod(lambda: False))  # as on any machine but a Mac
     gpu = _tiny_cfg(tmp_path, train={"batch_size": 2, "num_workers": 0, "accelerator": "mps"})
     with pytest.raises(OptionError, match="train.accelerator: mps, but this machine has no such device"):
         selftrain(gpu, progress=False)
@@ -225,6 +228,20 @@ def test_adapt_keeps_a_users_file_in_its_work_folder(tmp_path: Path) -> None:
     code, said = _cli("crop", "adapt", root / "images", "-o", out, "--workdir", work, "--index", "exg")
     assert code == 2 and "select_stems.txt: exists and was not written by agriseg" in said, said
     assert (work / "select_stems.txt").read_text(encoding="utf-8") == "mine\n" and not out.exists()
+
+
+@pytest.mark.slow  # two adapt runs of the default model: 40 s
+def test_an_adapt_work_folder_is_its_own_for_any_output_folder(tmp_path: Path) -> None:
+    """An earlier adapt run's work folder was refused as a user's when -o named another folder (session 75's
+    review): the folder's own pseudo-label manifest says it is an agriseg run's."""
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+
+    root, work = write_scenes(tmp_path / "syn", n=2, size=(64, 96)), tmp_path / "work"
+    first = tmp_path / "o1" / "a.safetensors"
+    args = ["--workdir", work, "--index", "exg", "--stage1-epochs", "1", "--stage2-epochs", "0", "--crop-size", "64"]
+    assert _cli("crop", "adapt", root / "images", "-o", first, *args)[0] == 0
+    code, said = _cli("crop", "adapt", root / "images", "-o", tmp_path / "o2" / "a.safetensors", *args)
+    assert code == 0, said
 
 
 def test_selftrain_takes_set_overrides(tmp_path: Path) -> None:

@@ -143,3 +143,20 @@ def test_settings_out_of_range_are_refused() -> None:
             label_plants(mask, **kwargs)
     with pytest.raises(ValueError, match="positive and finite"):
         plant_traits(label_plants(mask), px_per_mm=float("inf"))
+
+
+def test_edge_strips_of_exactly_the_limit_are_dropped_on_every_border() -> None:
+    """A strip exactly ``thickness`` px wide was kept on one border by a changed rule (session 75's sweep)."""
+    import numpy as np
+
+    from agriseg.crop.traits.plants import drop_edge_strips
+
+    labels = np.zeros((40, 40), np.int32)
+    labels[10:20, 0:8] = 1  # left, 8 px
+    labels[10:20, 32:40] = 2  # right, 8 px
+    labels[0:8, 22:30] = 3  # top
+    labels[32:40, 22:30] = 4  # bottom
+    labels[22:30, 10:19] = 5  # inside: kept
+    labels[0:9, 5:9] = 6  # top, 9 px: a plant
+    out = drop_edge_strips(labels, thickness=8)
+    assert sorted(set(np.unique(out).tolist()) - {0}) == [5, 6]

@@ -483,3 +483,20 @@ def test_a_grid_box_wholly_outside_the_photo_fails_the_photo(tmp_path: Path) -> 
                       batch=BatchOptions(progress=False))  # fmt: skip
     assert recs.exit_code == 1 and "--grid-box 200,0,50,50 lies wholly outside the 120x60 image" in recs[0]["error"]
     assert not any("left as" in n for n in recs.notes)  # a fresh folder: no earlier tables to speak of
+
+
+def test_plants_in_mm_go_to_the_cell_their_centroid_is_in_and_areas_are_mm2() -> None:
+    """With a scale, plant centroids are in mm and regions in px: each let a changed rule through (session 75's
+    mutation sweep): centroids not scaled back, a cell's right edge counted as its own, mm x px areas."""
+    import numpy as np
+
+    from agriseg.crop.traits.regions import Region, assign_plants, region_traits
+
+    cells = [Region("1", 0, 0, 10, 10), Region("2", 10, 0, 10, 10)]  # px
+    plants = [{"centroid_x": 7.5, "centroid_y": 2.0}, {"centroid_x": 5.0, "centroid_y": 2.0}]  # mm at 2 px/mm
+    assert assign_plants(cells, plants, px_per_mm=2.0) == ["2", "2"]  # 15 px and 10 px: both in cell 2
+    assert assign_plants(cells, [{"centroid_x": 9.99, "centroid_y": 2.0}]) == ["1"]
+    vegetation = np.zeros((10, 20), bool)
+    vegetation[:, 12:16] = True  # 40 px in cell 2
+    rows = region_traits(cells, vegetation, [], px_per_mm=2.0)
+    assert [r["vegetation_area"] for r in rows] == [0.0, 10.0]  # 40 px / (2 px/mm)^2
