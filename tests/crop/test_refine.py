@@ -589,3 +589,27 @@ def test_faint_bridges_on_a_coarse_grid_fit_photos_of_any_size(shape):
     background[h // 2 - 3 : h // 2 + 3, :] = 0.9  # a faint trace across the gap
     _bridge_faint_stems(out, background, 0.02, step=5, min_piece=10)
     assert out.shape == (h, w) and out[:, xs + 2].any() and out[:, 2 * xs - 3].any()  # bridged across the gap
+
+
+def test_unsure_pixels_a_crop_weed_model_saw_take_its_likeliest_plant_class() -> None:
+    """A ring of green pixels a three-class model left as background, weed likelier than crop there: the colour
+    makes them plants, and weed (a changed rule made them crop or background; session 75's mutation sweep)."""
+    from agriseg.crop.refine import refine_outline
+
+    h = w = 80
+    yy, xx = np.mgrid[:h, :w]
+    r = np.hypot(yy - 40, xx - 40)
+    rng = np.random.default_rng(0)
+    rgb = np.zeros((h, w, 3), np.uint8)
+    rgb[:] = (120, 90, 60)
+    rgb[r < 18] = (50, 150, 40)
+    rgb = (rgb + rng.integers(-5, 6, rgb.shape)).clip(0, 255).astype(np.uint8)
+    classes = np.zeros((h, w), np.uint8)
+    classes[r < 15] = 1
+    probs = np.zeros((3, h, w), np.float32)  # (K, H, W): background, crop, weed
+    probs[:] = np.array([0.98, 0.01, 0.01])[:, None, None]
+    probs[:, r < 15] = np.array([0.02, 0.9, 0.08])[:, None]
+    ring = (r >= 15) & (r < 18)
+    probs[:, ring] = np.array([0.5, 0.15, 0.35])[:, None]
+    out = refine_outline(rgb, classes, probs, 0, unsure=(0.05, 0.9))
+    assert (out[ring] == 2).all() and (out[r < 15] == 1).all() and not out[r >= 19].any()

@@ -222,3 +222,16 @@ def test_protected_inputs_are_indexed_once_for_many_writes(tmp_path, monkeypatch
     with atomic_write(inputs[7]) as tmp:  # outside the blocks nothing is protected
         tmp.write_text("yes", encoding="utf-8")
     assert inputs[7].read_text(encoding="utf-8") == "yes"
+
+
+def test_a_write_that_fails_with_a_full_disk_leaves_no_temporary(tmp_path) -> None:
+    """A changed rule left the hidden partial file behind on OSError (session 75's mutation sweep); the error
+    names the output, not its temporary."""
+    import errno
+
+    out = tmp_path / "table.csv"
+    with pytest.raises(OSError, match="table.csv") as err:
+        with atomic_write(out) as tmp:
+            tmp.write_text("half a table")
+            raise OSError(errno.ENOSPC, "No space left on device")
+    assert err.value.filename == str(out) and not tmp.exists() and list(tmp_path.iterdir()) == []

@@ -113,6 +113,26 @@ def test_bad_dates() -> None:
         parse_dates("2023-05-01")
 
 
+def test_a_range_takes_its_end_day_and_the_cloud_limit_itself(loopback: Loopback, tmp_path: Path) -> None:
+    """Each let a changed rule through (session 75's mutation sweep): a range ending on an acquisition day
+    (searched up to 00:00 of it: the day's scenes lost), a one-day range, an item exactly at --cloud-max."""
+    assert parse_dates("2023-04-10/2023-04-10") == ("2023-04-10", "2023-04-10")
+    dates = {"win_a_dates": ("2023-04-01", "2023-04-10"), "win_b_dates": DATES["win_b_dates"]}
+    res = download_scene(tmp_path / "s.tif", _cfg(loopback, cloud_max=6), bbox=BBOX, progress=False, **dates)
+    assert res.status == "ok" and len(res.items["a"]) == 2 and all("20230410" in i for i in res.items["a"])
+
+
+def test_items_without_cloud_cover_come_last(loopback: Loopback, tmp_path: Path) -> None:
+    """A missing eo:cloud_cover read as 0 % (picked first) went through a changed rule (session 75's sweep)."""
+    for item in loopback.items:
+        if "20230410" in item["id"]:
+            item["properties"]["eo:cloud_cover"] = 10.0
+        if "20230420" in item["id"]:
+            item["properties"].pop("eo:cloud_cover", None)
+    res = download_scene(tmp_path / "a.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert res.items["a"] and all("20230410" in i for i in res.items["a"])
+
+
 def test_no_item_under_the_cloud_limit(loopback: Loopback, tmp_path: Path) -> None:
     out = tmp_path / "s.tif"
     with pytest.raises(ValueError, match=r"window A 2023-04-01/2023-04-30: no sentinel-2-l2a item .* under 2% cloud"):

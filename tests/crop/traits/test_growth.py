@@ -1,0 +1,35 @@
+"""The growth tables of regions over dates (agriseg.crop.traits.growth.write_growth)."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import pytest
+
+from agriseg.crop.traits.growth import write_growth
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_rates_are_per_day_and_per_region_and_the_wide_table_has_every_date(tmp_path: Path) -> None:
+    """Each case let a changed rule through (session 75's mutation sweep): the tests had 1-day gaps only, so a
+    rate not divided by the days passed; a region's first date took the previous region's last as its start;
+    the wide table's later dates were never read."""
+    dated = [
+        ("2024-06-01", "a.jpg", [{"id": "1", "plant_area": 10.0}, {"id": "2", "plant_area": 50.0}]),
+        ("2024-06-08", "b.jpg", [{"id": "1", "plant_area": 24.0}, {"id": "2", "plant_area": 60.0}]),
+    ]
+    write_growth(dated, tmp_path)
+    rows = {(r["region_id"], r["date"]): r for r in _rows(tmp_path / "growth.csv")}
+    later = rows[("1", "2024-06-08")]
+    assert float(later["plant_area_px2_change_per_day"]) == pytest.approx(2.0)  # (24 - 10) / 7 days
+    assert float(later["relative_growth_rate_per_day"]) == pytest.approx(math.log(2.4) / 7, rel=1e-5)
+    first_of_2 = rows[("2", "2024-06-01")]
+    assert first_of_2["plant_area_px2_change_per_day"] == "" and first_of_2["relative_growth_rate_per_day"] == ""
+    wide = {r["region_id"]: r for r in _rows(tmp_path / "growth_wide.csv")}
+    assert float(wide["1"]["plant_area_px2 2024-06-08"]) == 24.0 and float(wide["2"]["plant_area_px2 2024-06-01"]) == 50
