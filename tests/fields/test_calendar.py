@@ -55,3 +55,23 @@ def test_nodata_cells_take_the_nearest_value_then_fail_far_away(season_server: L
     assert got.sos_day == 100 and "nearest cell" in got.how
     with pytest.raises(ValueError, match=r"no crop-calendar value within 2 cell\(s\).*--win-a-dates"):
         season_dates((w - 1, n + 1, w - 0.9, n + 1.1), 2022, progress=False)
+
+
+def test_an_area_without_a_value_takes_the_nearest_cell_on_the_ground(tmp_path) -> None:
+    """At 60 N a cell east is half as far as one north; each of a changed rule (distance without cos(lat), the
+    window's offset left out, the first cell found) took the one north (session 75's mutation sweep)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from agriseg.fields.calendar import area_days
+
+    values = np.zeros((8, 8), np.float32)  # 0.5-degree cells from 62 N, 10 E; 0 = no value
+    values[3, 4], values[4, 5] = 100, 300  # north of the area's cell, east of it
+    path = tmp_path / "sos.tif"
+    profile = {"driver": "GTiff", "width": 8, "height": 8, "count": 1, "dtype": "float32", "crs": "EPSG:4326",
+               "transform": from_origin(10.0, 62.0, 0.5, 0.5), "nodata": 0}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values, 1)
+    got, how = area_days(path, (12.1, 59.6, 12.4, 59.9))
+    assert got.tolist() == [300.0] and "nearest cell with a value, 28 km" in how
