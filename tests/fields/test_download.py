@@ -186,6 +186,19 @@ def test_interrupted_download_resumes_with_the_missing_bands(loopback: Loopback,
         np.testing.assert_array_equal(a.read(), b.read())
 
 
+def test_an_interrupted_download_asked_again_with_other_dates_starts_afresh(loopback: Loopback, tmp_path: Path) -> None:
+    """An unfinished download's recorded items are for its own request only: a changed rule resumed them for
+    other dates, so window A kept the old day's items (session 75's mutation sweep)."""
+    out = tmp_path / "s.tif"
+    loopback.fail["/files/S2B_MSIL2A_20230815_T33UYP_B08"] = -1
+    with pytest.raises(ValueError):
+        download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    loopback.fail.clear()
+    later = {"win_a_dates": ("2023-04-15", "2023-04-30"), "win_b_dates": DATES["win_b_dates"]}
+    res = download_scene(out, _cfg(loopback, cloud_max=50), bbox=BBOX, progress=False, **later)
+    assert res.status == "ok" and res.items["a"] and all("20230420" in i for i in res.items["a"])
+
+
 EAST_NIR_B = "/files/S2B_MSIL2A_20230815_T33UYP_B08.tif"  # window B NIR of the east tile
 
 
