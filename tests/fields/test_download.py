@@ -133,6 +133,20 @@ def test_items_without_cloud_cover_come_last(loopback: Loopback, tmp_path: Path)
     assert res.items["a"] and all("20230410" in i for i in res.items["a"])
 
 
+def test_a_day_covering_the_area_comes_first_and_a_partial_day_is_filled(loopback: Loopback, tmp_path: Path) -> None:
+    """Without the east tile of 10 April, 20 April (cloudier, both tiles) covers the area and is taken; without
+    the west tile of 20 April too, 10 April's west tile is filled with 20 April's east one. Each went through a
+    changed rule (coverage left out of the ranking; the filling loop skipped; session 75's mutation sweep)."""
+    every = list(loopback.items)
+    loopback.items[:] = [i for i in every if i["id"] != "S2B_MSIL2A_20230410_T33UYP"]
+    res = download_scene(tmp_path / "a.tif", _cfg(loopback, cloud_max=50), bbox=BBOX, progress=False, **DATES)
+    assert sorted(res.items["a"]) == ["S2B_MSIL2A_20230420_T33UXP", "S2B_MSIL2A_20230420_T33UYP"]
+    loopback.items[:] = [i for i in loopback.items if i["id"] != "S2B_MSIL2A_20230420_T33UXP"]
+    res = download_scene(tmp_path / "b.tif", _cfg(loopback, cloud_max=50), bbox=BBOX, progress=False, **DATES)
+    assert res.items["a"] == ["S2B_MSIL2A_20230410_T33UXP", "S2B_MSIL2A_20230420_T33UYP"]
+    assert res.valid_fraction["a"] == 1.0
+
+
 def test_no_item_under_the_cloud_limit(loopback: Loopback, tmp_path: Path) -> None:
     out = tmp_path / "s.tif"
     with pytest.raises(ValueError, match=r"window A 2023-04-01/2023-04-30: no sentinel-2-l2a item .* under 2% cloud"):
