@@ -326,6 +326,31 @@ def test_mixed_processing_baselines_are_harmonised(loopback: Loopback, tmp_path:
     np.testing.assert_array_equal(data[4], _expected("red", 3, transform, h, w) - 1000)  # window B offset applied
 
 
+def test_a_dark_pixel_offset_below_zero_stays_data(loopback: Loopback, tmp_path: Path) -> None:
+    """Harmonising a newer baseline subtracts 1000: a dark pixel (water, shadow) of DN 900 becomes 1, never 0,
+    which is no data (a changed rule made holes there; session 75's mutation sweep)."""
+    from rasterio.io import MemoryFile
+    from rasterio.shutil import copy
+
+    for it in loopback.items:
+        if it["id"].startswith("S2B_MSIL2A_202304"):
+            it["properties"]["s2:processing_baseline"] = "03.01"  # window A before the offset: B is harmonised
+    for name in [n for n in loopback.files if "20230815" in n and n.endswith("_B04.tif")]:
+        with MemoryFile(loopback.files[name]) as mem, mem.open() as src:
+            profile, arr = src.profile, src.read()
+        arr[:] = 900  # (1, H, W): dark everywhere
+        with MemoryFile() as tmp:
+            with tmp.open(**profile) as dst:
+                dst.write(arr)
+            with MemoryFile() as out, tmp.open() as src:
+                copy(src, out.name, driver="COG", BLOCKSIZE=128)
+                loopback.files[name] = out.read()
+    download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    with rasterio.open(tmp_path / "s.tif") as src:
+        red_b = src.read(5)  # window B red
+    assert (red_b == 1).all()
+
+
 def test_download_beyond_memory_is_refused_with_the_figure(loopback, tmp_path: Path) -> None:
     """A grid far beyond the memory is refused with the figure, before any band is read."""
     from agriseg.config import OptionError
