@@ -70,6 +70,9 @@ def test_a_refused_connection_is_said_in_words_not_the_library_dump(tmp_path: Pa
         f"{url}/m.ckpt: download failed after 1 attempt(s) (connection refused: nothing answers at that address and "
         "port)"
     )
+    with pytest.raises(ValueError):  # a cache folder made for a download of which nothing came is removed
+        dl.download(url + "/m.ckpt", tmp_path / "cache" / "models" / "m.ckpt", retries=0, progress=False)
+    assert (tmp_path / "cache").is_dir() and not (tmp_path / "cache" / "models").exists()
 
 
 class _Files:

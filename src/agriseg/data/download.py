@@ -160,13 +160,26 @@ def download(
             attempt (the partial file is kept, so re-running resumes), or the checksum differs or a web page came
             instead of the file (the file is deleted). The message starts with the URL.
     """
-    import requests
-
     dst = Path(dst)
     problem = unresolved_host(url)
     if problem:
         raise ValueError(f"{url}: download failed ({problem})")
+    made = not dst.parent.exists()
     dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return _download(url, dst, sha256, retries, backoff_s, timeout, progress)
+    except BaseException:
+        if made and not any(dst.parent.iterdir()):  # nothing came: no empty cache folder left behind
+            dst.parent.rmdir()
+        raise
+
+
+def _download(
+    url: str, dst: Path, sha256: str | None, retries: int, backoff_s: float, timeout: float, progress: bool
+) -> Path:
+    """:func:`download` once its folder exists."""
+    import requests
+
     part = part_path(dst)
     last: Exception | None = None
     attempts = 0
