@@ -628,7 +628,8 @@ def test_an_onnx_export_given_as_the_model_says_what_to_give(tmp_path, tiny_ckpt
     assert res.exit_code == 2 and "m.onnx: an ONNX file; the fields commands take" in res.output, res.output
 
 
-@pytest.mark.parametrize("serial", [True, False])
+# on Dask workers: 15 s of cluster start, slow (the smoke suite's `fields map --workers 2` runs Dask by default)
+@pytest.mark.parametrize("serial", [True, pytest.param(False, marks=pytest.mark.slow)])
 def test_a_scenes_warnings_reach_the_user_of_fields_map(tmp_path, tiny_ckpt, serial: bool) -> None:
     """The baseline-offset warning of a scene was logged in a Dask worker, where nobody saw it (session 71's
     review): each scene's warnings come back with its row and are printed once with the summary."""
