@@ -271,11 +271,16 @@ def evaluate_model(
             num_classes, names = made_by.num_classes, list(made_by.class_names)
             cmap = PEANUT_CROP_WEED if peanut and num_classes == 3 else cmap
 
+        made_with: set[str | None] = set()  # the models the scored masks name in their PNG text
+
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
+            from agriseg.crop.predict import read_model_name
+
             if made_by is not None:
                 classes = Path(pred_masks) / f"{stem}_classes.png"
                 if not classes.is_file():
                     raise ValueError(f"{classes}: predicted class map not found (the folder's others have one)")
+                made_with.add(read_model_name(classes))
                 return read_label(classes, "index")
             mask = Path(pred_masks) / f"{stem}_mask.png"  # crop predict's name; crop pseudolabel's masks/<name>.png
             plain = Path(pred_masks) / f"{stem}.png"  # never the photo itself (--pred-masks of the photos' folder)
@@ -286,6 +291,7 @@ def evaluate_model(
                 raise ValueError(
                     f"{mask}: predicted mask not found (--pred-masks holds <name>_mask.png or <name>.png files)"
                 )
+            made_with.add(read_model_name(mask))
             return read_label(mask, "binary")
     else:
         from agriseg.crop.predict import load_predictor
@@ -312,16 +318,8 @@ def evaluate_model(
     )  # fmt: skip
     if pred_masks:  # the saved masks scored, and the model their PNG text names (None: not crop predict's)
         res["masks"] = str(pred_masks)
-        res["model"] = _masks_model(Path(pred_masks))
+        res["model"] = next(iter(made_with)) if len(made_with) == 1 else None
     else:  # what made the masks scored (the model's defaults resolved): reports told apart
         res["model"] = str(config.model_name)
         res["options"] = {"long_side": pred.long_side, "tta": pred.tta, "optimize": pred.optimize}
     return res
-
-
-def _masks_model(folder: Path) -> str | None:
-    """The model ``crop predict`` names in the PNG text of ``folder``'s masks, when they all name one."""
-    from agriseg.crop.predict import read_model_name
-
-    names = {read_model_name(p) for p in sorted(folder.glob("*_mask.png")) + sorted(folder.glob("*_classes.png"))}
-    return names.pop() if len(names) == 1 else None

@@ -9,7 +9,7 @@ import json
 import logging
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -134,18 +134,31 @@ def read_meta(model_dir: str | Path) -> dict[str, Any]:
         raise OptionError(f"{p}: not a readable {TEXT_META} ({' '.join(str(err).split())})") from None
     if not isinstance(meta, dict):
         raise OptionError(f"{p}: not a readable {TEXT_META} (a JSON object is expected)")
-    for key, value in meta.items():  # a hand-edited file: each value read below as the type a run writes
-        ok = {
-            "class_names": lambda v: isinstance(v, list) and bool(v) and all(isinstance(n, str) for n in v),
-            "grid": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-            "patch": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-            "answer_tokens": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
-            "patch_image": lambda v: isinstance(v, bool),
-        }.get(key, lambda v: True)(value)
-        if not ok:
-            want = {"class_names": "a list of names", "patch_image": "true or false"}.get(key, "a positive integer")
-            raise OptionError(f"{p}: {key} is {json.dumps(value)}, not {want}")
+    for key, (ok, want) in _META_TYPES.items():  # a hand-edited file: each value as the type a run writes
+        if key in meta and not ok(meta[key]):
+            raise OptionError(f"{p}: {key} is {json.dumps(meta[key])}, not {want}")
     return meta
+
+
+def _positive_int(v: Any) -> bool:  # noqa: ANN401 - any JSON value
+    return isinstance(v, int) and not isinstance(v, bool) and v > 0
+
+
+def _names(v: Any) -> bool:  # noqa: ANN401 - any JSON value
+    return isinstance(v, list) and bool(v) and all(isinstance(n, str) for n in v)
+
+
+# the keys of agriseg_text.json that predict and GRPO read: a check of each value and what it should be
+_META_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "class_names": (
+        lambda v: isinstance(v, list) and bool(v) and all(isinstance(n, str) for n in v),
+        "a list of names",
+    ),
+    "grid": (_positive_int, "a positive integer"),
+    "patch": (_positive_int, "a positive integer"),
+    "answer_tokens": (_positive_int, "a positive integer"),
+    "patch_image": (lambda v: isinstance(v, bool), "true or false"),
+}
 
 
 def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str, Any] | None = None) -> Path:
