@@ -179,7 +179,7 @@ def test_traits_bundled_photos_and_predicted_masks(samples_dir: Path, tmp_path: 
     agriseg(f"crop traits {images} -o outputs/traits --grid 2x2", cwd=tmp_path)
     out = tmp_path / "outputs" / "traits"
     data = read_json(out / "traits.json")
-    assert [r["status"] for r in data["images"]] == ["ok"] * 3
+    assert [r["status"] for r in data["images"]] == ["ok"] * 3 and data["settings"]["model_name"] == "default"
     for rec in data["images"]:
         assert 0.0 < rec["image"]["green_fraction"] < 0.9 and rec["image"]["green_area_index"] > 0
         assert rec["image"]["plant_count"] == len(rec["plants"]) > 0 and len(rec["regions"]) == 4
@@ -191,6 +191,7 @@ def test_traits_bundled_photos_and_predicted_masks(samples_dir: Path, tmp_path: 
     res = agriseg(f"crop traits outputs/cw {images} -o outputs/traits_cw --meta plot --px-per-mm 2.5", cwd=tmp_path)
     assert "3 measured" in res.output
     data = read_json(tmp_path / "outputs" / "traits_cw" / "traits.json")
+    assert data["settings"]["model_name"] is None  # masks measured: crop predict's model is in each mask's PNG text
     for rec in data["images"]:
         assert rec["mask"].endswith("_classes.png") and rec["photo"] and "excess_green" in rec["image"]
         assert rec["image"]["crop_fraction"] + rec["image"]["weed_fraction"] == pytest.approx(

@@ -84,6 +84,7 @@ def test_tables_json_debug_and_errors(inputs: Path, tmp_path: Path) -> None:
     # outputs
     data = _strict(out / "traits.json")
     assert len(data["images"]) == 6
+    assert data["settings"]["model_name"] is None  # masks only: the settings name no model that did not run
     assert (out / "A1_20240601_plants.png").is_file() and not (out / "A4_20240604_plants.png").exists()
     with (out / "traits.csv").open() as fh:
         rows = list(csv.DictReader(fh))

@@ -738,4 +738,7 @@ def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConf
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         w.writerows(rows)
-    write_json(outdir / "traits.json", {"settings": config.model_dump(), "images": records})
+    settings = config.model_dump()
+    if not any(str(r.get("mask", "")).startswith("model ") for r in records):
+        settings["model_name"] = None  # only masks were measured: no model made them here (each record names its mask)
+    write_json(outdir / "traits.json", {"settings": settings, "images": records})
