@@ -363,8 +363,11 @@ def _drop_grey_unsure_objects(out: np.ndarray, rgb: np.ndarray, p: np.ndarray, h
     labels, n = ndi.label(out > 0, structure=np.ones((3, 3), bool))
     if n == 0:
         return
-    idx = np.arange(1, n + 1)
-    unsure_only = np.flatnonzero(ndi.maximum(p, labels, idx) < high) + 1  # ids of objects never sure
+    # ids of objects never sure: those without one pixel >= high (ndi.maximum per label took a sixth of the
+    # decision's time on a photo of many objects; this is the same set)
+    sure = np.zeros(n + 1, bool)
+    sure[labels[p >= high]] = True
+    unsure_only = np.flatnonzero(~sure[1:]) + 1
     if len(unsure_only) == 0:
         return
     boxes = ndi.find_objects(labels)
