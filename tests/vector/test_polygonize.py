@@ -156,6 +156,27 @@ def test_field_confidence_is_the_mean_probability_from_0_to_1(tmp_path: Path) ->
     assert len(df) == 1 and df["agriseg:confidence"].iloc[0] == pytest.approx(0.8, abs=0.01)
 
 
+def test_a_probability_band_of_another_type_has_one_scale_for_the_whole_raster(tmp_path: Path) -> None:
+    """A uint16 band of 0-255 probabilities: a block whose values were all 0 or 1 was read as 0-1 (fully sure)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    cls = np.zeros((64, 128), np.uint16)
+    cls[4:60, 4:60] = cls[4:60, 68:124] = 1
+    prob = np.where(cls == 1, 1, 0).astype(np.uint16)
+    prob[:, :64] *= 230  # the left field sure (230 of 255), the right one hardly (1 of 255)
+    prof = dict(driver="GTiff", width=128, height=64, count=3, dtype="uint16", crs="EPSG:32633")
+    prof.update(transform=from_origin(359130.0, 5352340.0, 10.0, 10.0), tiled=True, blockxsize=64, blockysize=64)
+    with rasterio.open(tmp_path / "p.tif", "w", **prof) as ds:
+        ds.write(np.stack([cls, 255 - prob, prob]))
+    for block in (64, 4096):  # each field in its own window, and both in one
+        cfg = PolygonizeConfig(block_size=block, **RAW)
+        out = tmp_path / f"f{block}.parquet"
+        polygonize(tmp_path / "p.tif", out, cfg)
+        df = gpd.read_parquet(out).sort_values("agriseg:confidence")
+        assert df["agriseg:confidence"].tolist() == pytest.approx([1 / 255, 230 / 255], abs=1e-3)
+
+
 def test_polygonize_geographic_raster_areas(tmp_path: Path) -> None:
     cls = np.zeros((40, 60), np.uint8)
     cls[5:25, 5:35] = 1  # 600 px

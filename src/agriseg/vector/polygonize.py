@@ -92,6 +92,11 @@ def check_class_raster(path: Path, ds: Any) -> None:
         )
 
 
+def _finite_max(values: np.ndarray) -> float:
+    """The largest finite value (0 for none: a window of nodata NaN says nothing of the scale)."""
+    return float(np.max(values, initial=0, where=np.isfinite(values)))
+
+
 _GDAL_CACHE = 32 * 2**20  # bytes
 _INT32_PIXELS = 2**31  # label files of larger scenes hold int64 labels
 
@@ -102,6 +107,7 @@ class RasterSource:
 
     path: Path
     config: PolygonizeConfig
+    prob_scale: float | None = None  # what a probability band that is not uint8 is multiplied by; None: found
 
     def __post_init__(self) -> None:
         import rasterio
@@ -128,6 +134,26 @@ class RasterSource:
         self.prob_band = 2 + self.config.field_class if self.ds.count >= 2 + self.config.field_class else None
         if self.config.separation == "watershed" and self.ds.count == 1:
             self.prob_band = None
+        if self.prob_scale is None:
+            self.prob_scale = self._find_prob_scale()
+
+    def _find_prob_scale(self) -> float:
+        """1 for a uint8 band (0-255) and 255 for a band of 0-1 values, decided once from the band's maximum.
+
+        Decided window by window, a window of a 0-255 band whose values are all 0 or 1 would have been read as
+        fully sure; one pass over a band that is not uint8 (rare: agriseg writes uint8) keeps one scale.
+        """
+        if not self.prob_band or np.dtype(self.ds.dtypes[self.prob_band - 1]) == np.uint8:
+            return 1.0
+        try:
+            top = max(
+                (_finite_max(self.ds.read(self.prob_band, window=w)) for _, w in self.ds.block_windows(self.prob_band)),
+                default=0.0,
+            )
+        except Exception as err:
+            self.close()
+            raise ValueError(f"{self.path}: cannot read band {self.prob_band} ({err})") from err
+        return 255.0 if top <= 1 else 1.0
 
     def read(self, y0: int, y1: int, x0: int, x1: int) -> tuple[np.ndarray, np.ndarray | None]:
         from rasterio.windows import Window
@@ -139,7 +165,7 @@ class RasterSource:
         except Exception as err:
             raise ValueError(f"{self.path}: cannot read rows {y0}-{y1}, cols {x0}-{x1} ({err})") from err
         if prob is not None and prob.dtype != np.uint8:
-            prob = np.clip(np.rint(prob.astype(np.float32) * (255 if prob.max() <= 1 else 1)), 0, 255).astype(np.uint8)
+            prob = np.clip(np.rint(prob.astype(np.float32) * (self.prob_scale or 1.0)), 0, 255).astype(np.uint8)
         return cls, prob
 
     def close(self) -> None:
@@ -337,6 +363,7 @@ class _Job:
     config: PolygonizeConfig
     store: LabelStore | ArrayStore
     tolerance: float  # Douglas-Peucker tolerance in pixels
+    prob_scale: float = 1.0  # RasterSource.prob_scale, found once by the caller
 
 
 def polygonize_table(path: str | Path, config: PolygonizeConfig | None = None) -> tuple[InstanceTable, Any]:
@@ -355,7 +382,7 @@ def polygonize_table(path: str | Path, config: PolygonizeConfig | None = None) -
         tol = pixel_tolerance(cfg.simplify, src.ds.transform, src.ds.crs, (h, w))
         _remove_dead_workdirs()
         with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as tmp:
-            job = _Job(src.path, cfg, LabelStore.create(tmp, h, w), tol)
+            job = _Job(src.path, cfg, LabelStore.create(tmp, h, w), tol, src.prob_scale or 1.0)
             with _Pool(job, src, h * w) as pool:
                 stats = _instances(job, pool, h, w)
                 traced = _polygons(job, pool, h, w)
@@ -381,7 +408,7 @@ def _open_worker(job: _Job, parent: int) -> None:
     from agriseg.data.files import end_with
 
     end_with(parent)
-    _SOURCE.update(job=job, src=RasterSource(job.path, job.config))
+    _SOURCE.update(job=job, src=RasterSource(job.path, job.config, job.prob_scale))
 
 
 class _Pool:
