@@ -483,6 +483,8 @@ def test_keep_current_keeps_only_an_output_of_the_same_run(
     res = p.predict(scene, out, overwrite=True, keep_current=True)
     assert res.status == "resumed" and res.blocks == res.blocks_resumed > 0 and out.stat().st_mtime_ns == stamp
     assert _pred(tiny_model).predict(scene, out, overwrite=True, keep_current=True).status == "resumed"  # a new run
+    # options that never change outputs (README): a run with another batch size keeps it (was made again)
+    assert _pred(tiny_model, batch_size=1).predict(scene, out, overwrite=True, keep_current=True).status == "resumed"
     assert p.predict(scene, out, overwrite=True).status == "ok"  # without keep_current: made again
     other = _pred(tiny_model, overlap=0.5)
     assert other.predict(scene, out, overwrite=True, keep_current=True).status == "ok"  # other settings

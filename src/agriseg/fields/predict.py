@@ -40,6 +40,7 @@ from torch import nn
 
 from agriseg.data.files import lock_exclusively
 from agriseg.fields.config import PredictConfig, PreprocessConfig
+from agriseg.fingerprint import NOT_OUTPUT_OPTIONS
 from agriseg.raster.io import (
     SceneInfo,
     describe_bands,
@@ -264,7 +265,7 @@ class ScenePredictor:
         if self.model_id is None:  # set by _prepare too; a check before any prediction needs it here
             self.model_id = model_fingerprint(self.model)
         st = info.path.stat()
-        cfg = self.config.model_dump(exclude={"progress", "device"})
+        cfg = self.config.model_dump(exclude=set(NOT_OUTPUT_OPTIONS))  # --batch-size resumes (README)
         payload = {
             "scene": str(info.path.resolve()),
             "size": st.st_size,
@@ -458,7 +459,7 @@ class ScenePredictor:
                 nodata_class=str(NODATA_CLASS),
                 probability_scale="255",
                 model=str(self.model_id),
-                predict_config=self.config.model_dump_json(exclude={"progress", "device"}),
+                predict_config=self.config.model_dump_json(exclude=set(NOT_OUTPUT_OPTIONS)),
                 preprocess=self.preprocess.model_dump_json(),
                 boa_offset=str(offset),
                 agriseg_run=run,  # the fingerprint of this run: keep_current keeps only an output it matches
