@@ -150,7 +150,8 @@ class FieldsOptimConfig(TrainOptions):
     amsgrad: bool = True
     num_workers: int = Field(0, ge=0)
     min_lr: float = Field(1e-6, ge=0)
-    # cosine over the planned steps, or over max_minutes of wall time (for time-boxed CPU runs)
+    # cosine over the planned steps, or over max_minutes of wall time (for time-boxed CPU runs; the rate follows the
+    # clock, so a seed alone does not repeat such a run's weights)
     schedule: Literal["cosine_steps", "cosine_time"] = "cosine_steps"
     iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
     monitor: Literal["val/object_f1", "val/pixel_iou"] = "val/object_f1"
