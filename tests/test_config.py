@@ -22,6 +22,15 @@ def test_overrides_set_paths_and_nested_values_without_editing_the_file() -> Non
     assert cfg.lora.enabled and cfg.lora.r == 4
 
 
+def test_a_group_left_empty_in_the_file_takes_set_values(tmp_path: Path) -> None:
+    """``lora:`` with nothing under it loads as null; ``--set lora.r=4`` said "lora is not a group of options"."""
+    text = (REPO / "configs/text/tiny_demo_sft.yaml").read_text()
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(text.replace("lora: {enabled: false}", "lora:"))
+    cfg = load_config(cfg_file, SFTRunConfig, ["lora.r=4"])
+    assert cfg.lora.r == 4
+
+
 def test_bad_overrides_are_one_line_errors() -> None:
     with pytest.raises(ValueError, match="expected key=value"):
         apply_overrides({}, ["max_steps"])

@@ -99,7 +99,9 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str =
         if not all(p.strip() for p in parts):
             raise ConfigError(f"{source} {item!r}: {key.strip()!r} has an empty part (e.g. train.lr=0.001)")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # a group left empty in the YAML (``lora:``) loads as null: fill it
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError(f"{source} {item!r}: {part} is not a group of options")
         try:
