@@ -1155,3 +1155,41 @@ def test_recorded_by_reads_lines_written_before_they_named_their_command(tmp_pat
     line = {"item": "model.safetensors", "outputs": ["model.safetensors"], "fingerprint": {"command": "crop selftrain"}}
     (tmp_path / MANIFEST).write_text(json.dumps(line) + "\n", encoding="utf-8")
     assert recorded_by(tmp_path, "crop selftrain") and not recorded_by(tmp_path, "crop adapt")
+
+
+def test_an_output_edited_past_its_first_64_kb_keeping_its_size_is_not_resumed(tmp_path: Path) -> None:
+    """The stamp of a large output hashes its first and last 64 KB: an edit near its end (a GeoTIFF's tags or
+    overviews) that keeps the size, only its time moved, must not be resumed as the run's own output."""
+    import os
+
+    from agriseg.manifest import ManifestStore
+
+    items = _items(tmp_path, ["a"])
+    items[0].source.write_text("x" * 200_000)
+    r1 = Recipe("demo", "1", {"level": 1})
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["ok"] == 1
+    out = items[0].outputs[0]
+    data = bytearray(out.read_bytes())
+    data[-100] = ord("y")  # 199,900 bytes in: past the first 64 KB, same size
+    st = out.stat()
+    out.write_bytes(bytes(data))
+    os.utime(out, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    res = run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore())
+    assert res.counts["failed"] == 1 and "a.res was changed after it was written" in res.failures[0], res.failures
+
+
+def test_the_latest_record_of_an_item_is_the_one_read(tmp_path: Path) -> None:
+    """A run killed after redoing an item with other options leaves its old record above the new one in the
+    manifest: the old one, if read, would make the next run refuse the item it had just made."""
+    from agriseg.manifest import MANIFEST, ManifestStore
+
+    items = _items(tmp_path, ["a"])
+    r1, r2 = Recipe("demo", "1", {"level": 1}), Recipe("demo", "1", {"level": 2})
+    assert run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["ok"] == 1
+    store = ManifestStore()  # a redo at level 2, killed before the store was closed
+    store.open(items, r2)
+    store.begin(items)
+    _work(items[0])
+    store.record(items[0], r2)
+    assert len((tmp_path / "out" / MANIFEST).read_text().splitlines()) == 3  # old, pending, new
+    assert run_batch(items, _work, options=QUIET, recipe=r2, store=ManifestStore()).counts["skipped"] == 1

@@ -172,3 +172,70 @@ def test_yaml_no_option_can_take_is_one_line_naming_the_file(
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=says):
         load_config(path, SFTRunConfig, overrides)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the config/runtime/models/plots mutation sweep's survivors, each a test that fails with its mutation
+
+
+def test_an_override_value_may_hold_an_equals_sign() -> None:
+    """``--set name=a=b`` splits at the first ``=``: at the last, the key would be ``name=a`` and the value ``b``."""
+    assert apply_overrides({}, ["name=a=b", "train.note=x=1=2"]) == {"name": "a=b", "train": {"note": "x=1=2"}}
+
+
+def test_a_quoted_tilde_alone_is_the_home_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``output_dir: "~"`` (a bare ``~`` is YAML's null) is the home folder, not a folder named ``~``."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    path = tmp_path / "c.yaml"
+    path.write_text('model: "~"\ndataset: d\noutput_dir: o\n')
+    cfg = load_config(path, SFTRunConfig, ["output_dir='~'"])
+    assert (cfg.model, cfg.output_dir) == (str(tmp_path), str(tmp_path))
+    assert load_config(path, SFTRunConfig, ["output_dir=~x"]).output_dir == "~x"  # not a home: kept as written
+
+
+def test_a_typo_close_to_two_options_names_both(tmp_path: Path) -> None:
+    """``max_time`` meant ``max_minutes``: offering only the nearest name would read "did you mean max_steps?"."""
+    from agriseg.crop.config import CropTrainConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {images: i, labels: l}\ntrain: {max_time: 5}\n")
+    with pytest.raises(ConfigError, match=r"train\.max_time: not an option \(did you mean max_steps or max_minutes\?"):
+        load_config(path, CropTrainConfig)
+
+
+@pytest.mark.parametrize(
+    ("module", "old", "new"),
+    [
+        ("agriseg.text.config", "LoraSpec", "LoraAdapterConfig"),
+        ("agriseg.text.dataset", "PatchSpec", "PatchConfig"),
+        ("agriseg.fields.config", "PreprocessSpec", "PreprocessConfig"),
+        ("agriseg.crop.pseudolabel.pipeline", "PseudoLabelOptions", "PseudoLabelConfig"),
+        ("agriseg.crop.selftrain", "TrimapSpec", "TrimapConfig"),
+        ("agriseg.crop.selftrain", "DataSpec", "SelfTrainDataConfig"),
+        ("agriseg.crop.selftrain", "EvalSpec", "SelfTrainEvalConfig"),
+    ],
+)
+def test_a_renamed_public_class_is_still_importable_with_a_deprecation_warning(module: str, old: str, new: str) -> None:
+    """A user's ``from agriseg.text.config import LoraSpec`` must keep working for one release, and say the new name."""
+    import importlib
+
+    mod = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=rf"{module}\.{old} is now {new}"):
+        cls = getattr(mod, old)
+    assert cls is getattr(mod, new)
+    with pytest.raises(AttributeError, match=f"has no attribute 'NoSuch{old}'"):
+        getattr(mod, f"NoSuch{old}")
+
+
+def test_updates_to_a_config_are_validated_again() -> None:
+    """``model_copy(update=...)`` would let a negative learning rate (or a nan) through to the optimiser."""
+    from pydantic import ValidationError
+
+    from agriseg.config import with_updates
+    from agriseg.training.config import TrainOptions
+
+    base = TrainOptions()
+    assert with_updates(base, {"lr": 0.5}).lr == 0.5 and base.lr == 1e-3
+    for bad in ({"lr": -1}, {"lr": float("nan")}, {"epochs": 0}):
+        with pytest.raises(ValidationError):
+            with_updates(base, bad)

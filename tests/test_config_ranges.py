@@ -14,6 +14,7 @@ import pkgutil
 import types
 import typing
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import annotated_types
@@ -346,3 +347,16 @@ def test_the_shipped_models_configs_are_in_range(name: str) -> None:
     with safe_open(str(path), "np") as f:
         raw = json.loads(f.metadata()["agriseg_model_config"])
     assert ModelConfig.model_validate(raw).model_dump() == raw  # loads, unchanged
+
+
+def test_an_infinite_value_is_refused_where_only_a_lower_bound_is_set(tmp_path: Path) -> None:
+    """``max_minutes: .inf`` passes ``gt=0``: taken, the run would have no time limit where the user meant one."""
+    from agriseg.config import ConfigError, load_config
+    from agriseg.crop.config import CropTrainConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text("data: {images: i, labels: l}\ntrain: {max_minutes: .inf}\n")
+    with pytest.raises(ConfigError, match=r"train\.max_minutes: Input should be a finite number \(got inf\)"):
+        load_config(path, CropTrainConfig)
+    with pytest.raises(ConfigError, match=r"--set train\.lr: Input should be a finite number"):
+        load_config(path, CropTrainConfig, ["train.max_minutes=5", "train.lr=.inf"])

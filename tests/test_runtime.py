@@ -198,3 +198,59 @@ def test_a_gpu_device_without_pytorch_names_the_install(monkeypatch) -> None:
     with pytest.raises(MissingExtra, match=r"device cuda \(PyTorch runs the model there\) needs .*agriseg\[train\]"):
         check_device("cuda", "device")
     check_device("cpu", "device")  # the CPU needs no PyTorch (ONNX Runtime)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# the config/runtime/models/plots mutation sweep's survivors
+
+
+def test_a_gpu_of_two_digit_index_is_a_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--device cuda:12`` on a 16-GPU machine is a device, not "not a torch device"."""
+    from agriseg.config import OptionError
+    from agriseg.fields.config import PredictConfig
+    from agriseg.runtime import check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 16)
+    for device in ("cuda:12", "cuda:15", "cuda"):
+        check_device(device)
+    with pytest.raises(OptionError, match=r"--device cuda:16: this machine has 16 CUDA GPUs"):
+        check_device("cuda:16")
+    with pytest.raises(OptionError, match="not a torch device"):
+        check_device("cuda:1x")
+    assert PredictConfig(device=" cuda:12 ").device == "cuda:12"  # a fields config's device too
+
+
+def test_swapping_the_windows_is_the_same_for_numpy_and_torch_inputs() -> None:
+    """An ONNX model gets numpy input: its ``swap_windows`` augmentation must swap too, not average one order twice."""
+    import numpy as np
+
+    from agriseg.runtime import TTA_OPS, tta_average
+
+    x = np.random.default_rng(0).random((2, 8, 4, 5), dtype=np.float32)
+    swapped = TTA_OPS["swap_windows"][0](x)
+    assert isinstance(swapped, np.ndarray) and np.array_equal(swapped, x[:, [4, 5, 6, 7, 0, 1, 2, 3]])
+
+    def first_bands(t):  # noqa: ANN001, ANN202 - numpy or torch: the window order matters to it
+        return t[:, :2] * 1.0
+
+    got = tta_average(first_bands, x, ["swap_windows", "flip_h"])
+    want = tta_average(first_bands, torch.from_numpy(x), ["swap_windows", "flip_h"])
+    assert np.allclose(got, want.numpy()) and not np.allclose(got, x[:, :2])
+
+
+def test_a_model_left_in_training_mode_runs_in_eval_mode() -> None:
+    """A model handed over after training (BatchNorm in training mode) runs in eval mode: otherwise each batch is
+    normalised by its own statistics, and a photo's mask depends on the other photos of its batch."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 2, 1), torch.nn.BatchNorm2d(2))
+    model.train()
+    with torch.no_grad():
+        model[1].running_mean.fill_(0.3)
+        model[1].running_var.fill_(4.0)
+    x = torch.rand(2, 3, 32, 32)
+    got = ModelRunner(model, channels_last=False).logits(x)
+    with torch.no_grad():
+        want = model.eval()(x)
+    assert torch.allclose(got, want, atol=1e-6)
+    assert torch.allclose(ModelRunner(model, channels_last=False).logits(x[:1]), want[:1], atol=1e-6)

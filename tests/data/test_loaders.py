@@ -33,3 +33,27 @@ def test_loader_order_is_seeded():
     a = torch.cat(list(train_loader(_Idx(), 2, 0, seed=3)))
     b = torch.cat(list(train_loader(_Idx(), 2, 0, seed=3)))
     assert torch.equal(a, b) and sorted(a.tolist()) == list(range(8))
+
+
+class _Idx(Dataset):
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+def test_a_training_set_smaller_than_a_batch_is_one_short_batch() -> None:
+    """3 photos with batch size 8: dropping the short last batch would leave no batch at all, so nothing trained."""
+    batches = [b.tolist() for b in train_loader(_Idx(3), 8, 0)]
+    assert len(batches) == 1 and sorted(batches[0]) == [0, 1, 2]
+    assert [len(b) for b in train_loader(_Idx(11), 4, 0)] == [4, 4]  # with more than one, the short one is dropped
+
+
+def test_another_seed_gives_another_order() -> None:
+    """Runs meant to differ by their seed must not see the photos in one order."""
+    orders = {tuple(torch.cat(list(train_loader(_Idx(16), 4, 0, seed=s))).tolist()) for s in range(4)}
+    assert len(orders) == 4

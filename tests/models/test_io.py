@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -67,3 +69,52 @@ def test_a_file_that_would_run_code_is_refused_without_torchs_advice_to_load_it_
         torch_load(path, "cannot read as a checkpoint")
     msg = str(info.value)
     assert "getcwd" in msg and "weights_only` set to `False" not in msg and "\n" not in msg
+
+
+def _tiny_model_file(path: Path, monkeypatch: pytest.MonkeyPatch, poison: float | None = None) -> Path:
+    """A model file of a 1x1 convolution, which ``build_model`` (patched) builds for its config: a real
+    encoder would only cost the import of smp and timm here."""
+    import agriseg.models
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    monkeypatch.setattr(agriseg.models, "build_model", lambda cfg: torch.nn.Conv2d(3, 2, 1))
+    model = torch.nn.Conv2d(3, 2, 1)
+    if poison is not None:
+        with torch.no_grad():
+            model.weight[1, 2, 0, 0] = poison
+    return save_model(model, ModelConfig(encoder_weights=None), path, half=False)
+
+
+@pytest.mark.parametrize("poison", [float("nan"), float("inf")])
+def test_a_model_whose_weights_hold_nan_is_refused_as_diverged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, poison: float
+) -> None:
+    """A model saved from a run that diverged is refused when loaded: its NaN outputs would mark nothing, silently."""
+    from agriseg.models.io import load_model
+
+    model, _ = load_model(_tiny_model_file(tmp_path / "ok.safetensors", monkeypatch))
+    assert torch.isfinite(model.weight).all()
+    path = _tiny_model_file(tmp_path / "bad.safetensors", monkeypatch, poison)
+    with pytest.raises(ModelLoadError, match=r"bad\.safetensors: 1 of its 2 weight tensors hold NaN or infinite "
+                                             r"values \(its training diverged\); train it again"):  # fmt: skip
+        load_model(path)
+
+
+def test_a_safetensors_file_with_bytes_past_its_tensors_is_refused_as_damaged(tmp_path: Path) -> None:
+    """A file with bytes appended (two downloads written into one file) is not the file that was published."""
+    from safetensors.torch import save_file
+
+    from agriseg.models.io import check_safetensors
+
+    path = tmp_path / "w.safetensors"
+    save_file({"w": torch.ones(4)}, str(path))
+    check_safetensors(path)  # whole: taken
+    data = path.read_bytes()
+    path.write_bytes(data + b"\0" * 8)
+    with pytest.raises(ModelLoadError, match=rf"truncated or damaged \(its tensors need {len(data)} bytes, the file "
+                                             rf"has {len(data) + 8}\)"):  # fmt: skip
+        check_safetensors(path)
+    path.write_bytes(data[:-4])
+    with pytest.raises(ModelLoadError, match="truncated or damaged"):
+        check_safetensors(path)

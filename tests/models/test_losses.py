@@ -127,3 +127,26 @@ def test_a_batch_of_ignored_pixels_only_is_a_zero_loss(loss) -> None:
     out.backward()
     assert out.item() == 0.0 and logits.grad is not None and not logits.grad.any()
     assert WeightedCELoss([0.1, 0.9], ignore_index=3)(logits, torch.full((2, 8, 8), 3)).item() == 0.0
+
+
+def test_class_weights_apply_with_an_interior_weight_too() -> None:
+    """With ``interior_weight`` set, the class weights (for a rare class) must still apply, not be dropped silently."""
+    target = _disc_target()
+    logits = torch.randn(1, 2, 24, 24, generator=torch.Generator().manual_seed(1))
+    weighted = CEDiceLoss(0.0, class_weights=[1.0, 5.0])(logits, target)
+    # every interior weight 1 (but on the weighted path): the class-weighted mean torch computes
+    same = CEDiceLoss(0.0, class_weights=[1.0, 5.0], interior_weight=1.0 + 1e-9)(logits, target)
+    assert same.item() == pytest.approx(weighted.item(), rel=1e-5)
+    plain = CEDiceLoss(0.0, interior_weight=1.0 + 1e-9)(logits, target)
+    assert abs(plain.item() - weighted.item()) > 1e-3  # the weights change this loss
+
+
+def test_ignored_pixels_count_in_neither_loss_term() -> None:
+    """Pixels labelled 255 (a pseudo-label's ignore band) must weigh nothing: the loss is that of the image
+    with them cut away."""
+    target = _disc_target()
+    target[0, :5] = 255
+    logits = torch.randn(1, 2, 24, 24, generator=torch.Generator().manual_seed(2))
+    loss = CEDiceLoss(1.0)
+    assert loss(logits, target).item() == pytest.approx(loss(logits[..., 5:, :], target[:, 5:]).item(), rel=1e-6)
+    assert (loss(logits, target) - CEDiceLoss(0.0)(logits, target)).item() > 0.1  # the Dice term is in it

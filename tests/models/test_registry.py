@@ -71,3 +71,26 @@ def test_unknown_smp_unet_encoder_names_the_nearest_and_timm():
     with pytest.raises(ValueError, match=r"did you mean resnet18.*'tu-<any timm model>'") as err:
         build_model(ModelConfig(arch="smp_unet", encoder="resnet19", encoder_weights=None, num_classes=3))
     assert len(str(err.value)) < 200
+
+
+def test_a_std_of_the_wrong_length_is_refused() -> None:
+    """``std: [0.5]`` for an RGB model is refused when the config is read (unchecked, it would be broadcast over
+    the three channels)."""
+    from agriseg.models.config import ModelConfig
+
+    with pytest.raises(ValueError, match=r"mean and std need 3 values each .* got 3 and 1"):
+        ModelConfig(mean=[0.5, 0.5, 0.5], std=[0.5])
+    with pytest.raises(ValueError, match=r"mean and std need 4 values each .* got 4 and 3"):
+        ModelConfig(in_channels=4, mean=[0.5] * 4)
+
+
+def test_an_unknown_vit_adapter_size_lists_the_vit_adapter_names() -> None:
+    """``vit_adapter_huge`` must not go on to smp, whose error would list its encoders, not the ViT-Adapter sizes."""
+    from agriseg.models.encoders import custom_encoder_factory
+
+    valid = "vit_adapter_base, vit_adapter_large, vit_adapter_small, vit_adapter_tiny"
+    for name in ("vit_adapter_huge", "vit_adapter_smal:vit_small_patch14_dinov2"):
+        with pytest.raises(ValueError, match=f"unknown encoder '{name}'; valid names: {valid}"):
+            custom_encoder_factory(name)
+    assert custom_encoder_factory("vit_adapter_small:vit_small_patch14_dinov2") is not None
+    assert custom_encoder_factory("tu-resnet18") is None  # smp's

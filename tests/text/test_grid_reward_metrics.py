@@ -295,3 +295,25 @@ def test_instance_matching_counts_class_overlap_size_and_the_threshold() -> None
     pred[0:5, 0:9] = 4  # 20 / 45
     s = _match(pred, {4: 1}, truth, {1: 1})
     assert s[1].unmatched_truths == 1 and s[1].false_preds == 1 and s[1].preds == 1
+
+
+def test_a_truth_instance_takes_the_class_of_most_of_its_pixels() -> None:
+    """An instance whose first pixel (a stray label on its edge) is another class must not be scored as that class."""
+    from agriseg.text.instances import instances_from_ids
+
+    ids = np.zeros((6, 6), np.int64)
+    ids[1:5, 1:5] = 7
+    sem = np.where(ids > 0, 1, 0)
+    sem[1, 1] = 2  # its first pixel, row-major
+    assert instances_from_ids(ids, sem) == {7: 1}
+
+
+def test_instance_ids_are_unique_over_classes() -> None:
+    """A field and a tree, one blob each, are two instances: both numbered 1, one class would overwrite the other."""
+    sem = np.zeros((20, 20), int)
+    sem[2:8, 2:8] = 1
+    sem[12:18, 12:18] = 2
+    labels, cls = semantic_to_instances(sem)
+    field, tree = int(labels[5, 5]), int(labels[15, 15])
+    assert field > 0 and tree > 0 and field != tree
+    assert cls == {field: 1, tree: 2} and set(np.unique(labels)) == {0, field, tree}

@@ -669,3 +669,54 @@ def test_plots_in_a_site_grid_crs_are_one_line_naming_the_file(tmp_path: Path) -
     table.write_text("id,name\n1,a\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"table\.csv: holds no geometry"):
         read_plots(table, "EPSG:32632")
+
+
+def _mask_mosaic(path: Path, band: np.ndarray) -> None:
+    """A 0/255 vegetation mask written as a georeferenced mosaic at :data:`X0`, :data:`Y0`."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    profile = {"driver": "GTiff", "height": band.shape[0], "width": band.shape[1], "count": 1, "dtype": "uint8",
+               "crs": "EPSG:32632", "transform": from_origin(X0, Y0, PIXEL, PIXEL)}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(band, 1)
+
+
+def _pixel_plots(path: Path, boxes: dict[str, tuple[int, int, int, int]]) -> None:
+    """Plots given as pixel boxes ``(col0, row0, col1, row1)`` of the mosaic, in its CRS."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    geoms = [box(X0 + c * PIXEL, Y0 - r1 * PIXEL, X0 + c1 * PIXEL, Y0 - r * PIXEL) for c, r, c1, r1 in boxes.values()]
+    gpd.GeoDataFrame({"name": list(boxes)}, geometry=geoms, crs="EPSG:32632").to_file(path)
+
+
+def _counts(mosaic: Path, plots: Path, window: int) -> dict[str, int]:
+    cfg = PlotsConfig(plots=str(plots), plot_id="name", window=window, min_plant_size=5)
+    got = plot_stats(mosaic, cfg).set_index("plot_id")
+    return {name: int(n) for name, n in got["plant_count"].items()}
+
+
+def test_a_plant_touching_itself_only_diagonally_across_a_window_border_is_one_plant(tmp_path: Path) -> None:
+    """Two halves of one plant meeting corner to corner on a window border are one plant: counted as two, a
+    plot's plant count would move with ``--window``."""
+    band = np.zeros((128, 128), np.uint8)
+    band[60:64, 10:13] = band[64:68, 13:16] = 255  # corners (63, 12) and (64, 13): down-right across row 64
+    band[60:64, 30:33] = band[64:68, 27:30] = 255  # corners (63, 30) and (64, 29): down-left
+    band[20:23, 60:64] = band[23:26, 64:68] = 255  # corners (22, 63) and (23, 64): across column 64
+    _mask_mosaic(tmp_path / "m.tif", band)
+    _pixel_plots(tmp_path / "plots.gpkg", {"all": (0, 0, 128, 128)})
+    assert _counts(tmp_path / "m.tif", tmp_path / "plots.gpkg", 64) == {"all": 3}
+    assert _counts(tmp_path / "m.tif", tmp_path / "plots.gpkg", 4096) == {"all": 3}  # one window: no border
+
+
+def test_a_plant_across_two_plots_on_a_window_border_counts_in_each(tmp_path: Path) -> None:
+    """Two plots meeting on a window border, with one plant across that border: it counts in both, as within one
+    window (joined across the window border, it would count in one plot only)."""
+    band = np.zeros((128, 128), np.uint8)
+    band[58:70, 20:30] = 255  # across row 64, the border of both the plots and the windows
+    band[58:70, 100:110] = 255
+    _mask_mosaic(tmp_path / "m.tif", band)
+    _pixel_plots(tmp_path / "plots.gpkg", {"north": (0, 0, 128, 64), "south": (0, 64, 128, 128)})
+    assert _counts(tmp_path / "m.tif", tmp_path / "plots.gpkg", 64) == {"north": 2, "south": 2}
+    assert _counts(tmp_path / "m.tif", tmp_path / "plots.gpkg", 4096) == {"north": 2, "south": 2}
