@@ -158,8 +158,8 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
     Paths inside crop and text configs are relative to the working directory (the bundled configs expect
     the repository root); a fields config's ``data.root`` written in the file is resolved against the config
     file's folder, which validators receive as ``context["base"]`` (one given with ``--set``, against the
-    working directory: ``context["set"]`` holds the overridden keys). A value ``~`` or ``~/...`` is the
-    user's home, in the file and in an override.
+    working directory: ``context["set"]`` holds the overridden keys). A value ``~/...`` or a quoted ``"~"`` is
+    the user's home, in the file and in an override (a bare ``~`` is YAML's null).
 
     Args:
         path: the YAML file.
