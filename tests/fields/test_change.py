@@ -200,3 +200,58 @@ def test_a_change_every_pixel_shares_is_not_reported_as_none(tmp_path: Path) -> 
         assert (ds.read(2) == 1).all() and (ds.read(1) == 254).all()
     stats = change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b2.tif", a), tmp_path / "c2.tif")
     assert stats["changed_fraction"] == 0.0  # no change at all
+
+
+def test_a_pixel_whose_normalised_change_equals_the_threshold_is_changed(tmp_path: Path) -> None:
+    """Changes at or above the threshold are changes: one exactly at 0.5 was marked unchanged.
+
+    Field probability 170/255 has odds 2; 204/255 odds 4 and 85/255 odds 1/2, so the logit changes by ln 2 and
+    2 ln 2: the first is exactly half the largest change.
+    """
+    a = np.full((8, 8), 170, np.uint8)
+    b = a.copy()
+    b[:2] = 204  # change ln 2: normalised 0.5
+    b[-2:] = 85  # change 2 ln 2: the largest
+    change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", b), tmp_path / "c.tif")
+    with rasterio.open(tmp_path / "c.tif") as ds:
+        mag, mask = ds.read(1), ds.read(2)
+    assert (mag[:2] == 127).all() and (mask[:2] == 1).all()
+    assert (mask[-2:] == 1).all() and (mask[2:-2] == 0).all()
+
+
+def test_a_uniform_change_exactly_at_the_uniform_limit_is_a_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A change every pixel shares is real when at least UNIFORM_CHANGE: one exactly at it was reported as none."""
+    from agriseg.fields import change
+
+    a = np.full((8, 8), 170, np.uint8)
+    b = np.full((8, 8), 85, np.uint8)
+    monkeypatch.setattr(change, "UNIFORM_CHANGE", float(np.abs(field_logit(a) - field_logit(b)).max()))
+    stats = change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", b), tmp_path / "c.tif")
+    assert stats["changed_fraction"] == 1.0
+
+
+def test_a_uniform_non_change_keeps_a_scale_in_its_tags(tmp_path: Path) -> None:
+    """The map's min / max tags are the change mapped to magnitude 0 and 254, as returned: without any change
+    the tags said max = min (a scale of width 0), unlike the returned max."""
+    a = np.full((8, 8), 200, np.uint8)
+    stats = change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", a), tmp_path / "c.tif")
+    with rasterio.open(tmp_path / "c.tif") as ds:
+        tags, mag = ds.tags(), ds.read(1)
+    assert (mag == 0).all() and stats["changed_fraction"] == 0.0
+    assert (float(tags["min"]), float(tags["max"])) == (stats["min"], stats["max"])
+    assert stats["max"] > stats["min"]
+
+
+def test_one_changed_region_with_a_neck_is_one_polygon(tmp_path: Path) -> None:
+    """Changed regions are polygonised as connected components: the watershed split a region with a neck in two."""
+    from agriseg.fields.change import polygonize_change
+
+    a = np.full((30, 50), 200, np.uint8)
+    b = a.copy()
+    b[5:25, 3:20] = b[5:25, 30:47] = 20  # two changed blocks ...
+    b[14:16, 20:30] = 20  # ... joined by a 2-px neck
+    change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", b), tmp_path / "c.tif")
+    df = polygonize_change(tmp_path / "c.tif", tmp_path / "c.parquet")
+    assert len(df) == 1 and df["metrics:area"].iloc[0] == pytest.approx((2 * 20 * 17 + 2 * 10) * 100, rel=0.05)

@@ -116,3 +116,56 @@ def test_evaluate_model_takes_the_evaluate_config_and_the_old_keywords() -> None
     with pytest.warns(DeprecationWarning, match="n_boot"):
         old = evaluate_model(Perfect(), chips, batch_size=1, iou_threshold=0.7, n_boot=0)
     assert old == res
+
+
+def test_coco_iou_exactly_at_the_threshold_is_a_true_positive() -> None:
+    """COCO matches at IoU >= t (FTW's object rule is > 0.5): a detection at IoU exactly 0.5 was a false positive."""
+    t = np.zeros((10, 10), np.uint8)
+    t[0:2, 0:5] = 1  # 10 px
+    p = np.zeros_like(t)
+    p[0:4, 0:5] = 1  # 20 px holding them: IoU exactly 0.5
+    scores, is_tp, nt = coco_detections(t, p, np.where(p == 1, 0.9, 0.1))
+    assert nt == 1 and is_tp[:, 0].tolist() == [True] + [False] * 9  # AP@0.5 only
+    assert average_precision(scores, is_tp[0], nt) == pytest.approx(1.0)
+
+
+def test_ap_interpolates_precision_with_its_monotone_envelope() -> None:
+    """Ranked TP, FP, TP, TP of 3 truths: COCO takes at each recall the best precision at that recall or beyond
+    (3/4 after the false positive, not 2/3)."""
+    is_tp = np.array([True, False, True, True])
+    ap = average_precision(np.array([0.9, 0.8, 0.7, 0.6]), is_tp, 3)
+    # recall points 0-0.33 at precision 1 (34 of 101), 0.34-1.0 at 3/4 (67 of 101)
+    assert ap == pytest.approx((34 * 1.0 + 67 * 0.75) / 101)
+
+
+def test_country_mean_ap_leaves_out_countries_without_truth_objects() -> None:
+    """A country of chips without fields has no AP (NaN): the mean over countries was NaN, not the others' mean."""
+    t = _two_fields()
+    prob = np.where(t == 1, 0.9, 0.1)
+    m = FieldMetrics(n_boot=0)
+    m.update(t, t, prob, country="austria")
+    speck = np.zeros_like(t)
+    speck[0, 0] = 1  # a false positive on a chip without truth objects
+    m.update(speck, np.zeros_like(t), prob, country="kenya")
+    res = m.compute()
+    assert np.isnan(res["per_country"]["kenya"]["ap50"])
+    assert res["country_mean"]["ap50"] == pytest.approx(res["per_country"]["austria"]["ap50"]) == pytest.approx(1.0)
+
+
+def test_bootstrap_interval_is_the_central_95_percent() -> None:
+    """The interval's bounds are the 2.5th and 97.5th percentiles of the resampled scores.
+
+    Two of ten chips miss all their field pixels: a resample holding k of them has pixel IoU (10 - k) / 10,
+    k ~ Binomial(10, 0.2); P(k >= 5) = 3.3 % and P(k >= 4) = 12 %, so the 2.5th percentile is 0.5 (the 5th
+    would be 0.6), and P(k = 0) = 11 % makes the 97.5th 1.0. Two of ten chips found: the mirror image.
+    """
+    field = np.ones((2, 5), np.uint8)
+
+    def interval(found: int) -> list[float]:
+        m = FieldMetrics(n_boot=2000, seed=0)
+        for i in range(10):
+            m.update(field if i < found else np.zeros_like(field), field)
+        return m.compute()["ci95"]["pixel_iou"]
+
+    assert interval(8) == pytest.approx([0.5, 1.0])
+    assert interval(2) == pytest.approx([0.0, 0.5])  # the 95th percentile would be 0.4

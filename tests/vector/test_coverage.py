@@ -267,3 +267,14 @@ def test_a_tolerance_on_a_geographic_raster_is_metres(caplog: pytest.LogCaptureF
     assert not caplog.records
     equator = from_origin(13.0, 0.05, 1e-4, 1e-4)  # 11.1 m square: where the pixel is counts
     assert pixel_tolerance(20.0, equator, "EPSG:4326", (10, 10)) == pytest.approx(1.80, abs=0.01)
+
+
+def test_corners_between_two_pixel_runs_stay_corners() -> None:
+    """Only 1-px staircase steps are cut: a 2 x 2 px notch of a field lost its three corners (a chamfer)."""
+    lab = np.zeros((14, 14), np.int32)
+    lab[2:12, 2:12] = 1
+    lab[2:4, 10:12] = 0  # a 2 x 2 px notch in the top-right corner
+    (g,) = coverage_from_labels(lab, from_origin(0.0, 14.0, 1.0, 1.0), "EPSG:32633", simplify=0).geometry.values
+    assert g.area == pytest.approx(96.0)  # the pixels' own area
+    ring = {(round(x, 9), round(y, 9)) for x, y in g.exterior.coords}
+    assert {(10, 12), (10, 10), (12, 10)} <= ring  # the notch's corners (y grows upwards on the map)

@@ -234,3 +234,53 @@ def test_gis_formats_type_their_time_and_geometry(fields_df: gpd.GeoDataFrame, t
         with sqlite3.connect(tmp_path / "f.gpkg") as db:
             assert db.execute("PRAGMA user_version").fetchone()[0] == 10200
     assert gpd.read_file(tmp_path / f"f{ext}")["determination:datetime"].iloc[0] == WHEN
+
+
+def _one_field(area: float, perimeter: float) -> gpd.GeoDataFrame:
+    """A fields frame of one 50 x 60 m field in EPSG:32633 with the given metrics."""
+    from shapely.geometry import box
+
+    from agriseg.vector.fiboa import fields_frame
+
+    geom = np.array([box(359130.0, 5352280.0, 359180.0, 5352340.0)], object)
+    return fields_frame(geom, "EPSG:32633", ["f-0-0"], np.array([area]), np.array([perimeter]), "test-coll", WHEN)
+
+
+def test_geojson_areas_are_float32_values_without_false_digits(tmp_path: Path) -> None:
+    """An area of 3154.845 m2 (float32) was written as 3154.8450927734 in GeoJSON."""
+    obj = json.loads(write_fields(_one_field(3154.845, 220.5), tmp_path / "f.geojson", "test-coll").read_text())
+    props = obj["features"][0]["properties"]
+    assert props["metrics:area"] == 3154.845 and props["metrics:perimeter"] == 220.5
+
+
+def test_validator_refuses_zero_area_and_perimeter(tmp_path: Path) -> None:
+    """geometry-metrics needs areas and perimeters above 0: a field of area 0 passed as valid."""
+    problems = validate_fiboa(write_fields(_one_field(0.0, 0.0), tmp_path / "z.parquet", "test-coll"))
+    assert "'metrics:area' must be positive numbers" in problems
+    assert "'metrics:perimeter' must be positive numbers" in problems
+    assert validate_fiboa(write_fields(_one_field(3000.0, 220.0), tmp_path / "f.parquet", "test-coll")) == []
+
+
+def test_an_instance_raster_without_fields_has_the_schema_of_one_with_fields(tmp_path: Path) -> None:
+    """A 2-band instance raster (ids, confidence) without any field lost the agriseg:confidence column."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from agriseg.vector import polygonize_labels
+
+    def instances(name: str, with_field: bool) -> Path:
+        lab = np.zeros((20, 20), np.uint16)
+        if with_field:
+            lab[2:15, 3:16] = 7
+        path = tmp_path / name
+        tf = from_origin(359130.0, 5352340.0, 10.0, 10.0)
+        with rasterio.open(path, "w", driver="GTiff", width=20, height=20, count=2, dtype="uint16",
+                           crs="EPSG:32633", transform=tf) as dst:  # fmt: skip
+            dst.write(np.stack([lab, np.where(lab > 0, 200, 0).astype(np.uint16)]))
+        return path
+
+    cfg = PolygonizeConfig(progress=False)
+    full = polygonize_labels(instances("full.tif", True), None, cfg)
+    empty = polygonize_labels(instances("empty.tif", False), None, cfg)
+    assert len(full) == 1 and len(empty) == 0
+    assert empty.columns.tolist() == full.columns.tolist() and "agriseg:confidence" in empty.columns

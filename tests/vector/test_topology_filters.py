@@ -151,3 +151,97 @@ def test_landcover_mask_in_another_crs(probs: Path, tmp_path: Path) -> None:
         dst.write(np.full((1, 8, 8), 40, np.uint8))
     with pytest.raises(ValueError, match=rf"^{re.escape(str(probs))}: no field overlaps the land-cover raster .*far"):
         polygonize(probs, None, cfg.model_copy(update={"landcover": str(far), "landcover_keep": [40]}))
+
+
+def _confidence_raster(tmp_path: Path) -> Path:
+    """Two fields: field probability 255 (sure) and 128 (half sure)."""
+    cls = np.zeros((20, 40), np.uint8)
+    cls[3:15, 3:15] = cls[3:15, 22:36] = 1
+    prob = np.zeros(cls.shape, np.uint8)
+    prob[3:15, 3:15], prob[3:15, 22:36] = 255, 128
+    return write_probs(tmp_path / "p.tif", cls, prob)
+
+
+def test_confidence_is_the_mean_field_probability_over_255(tmp_path: Path) -> None:
+    """Divided by 254, a sure field had confidence 1.004 (above 1) and every other one was too high."""
+    df = polygonize(_confidence_raster(tmp_path), None, PolygonizeConfig(progress=False))
+    assert df["agriseg:confidence"].tolist() == pytest.approx([1.0, 128 / 255], abs=1e-6)
+
+
+def test_a_field_exactly_at_min_confidence_is_kept(tmp_path: Path) -> None:
+    """``--min-confidence`` drops fields whose confidence is lower: one exactly at it was dropped too."""
+    path = _confidence_raster(tmp_path)
+    at = polygonize(path, None, PolygonizeConfig(min_confidence=128 / 255, progress=False))
+    above = polygonize(path, None, PolygonizeConfig(min_confidence=129 / 255, progress=False))
+    assert len(at) == 2 and len(above) == 1
+
+
+def _coarse_landcover(path: Path) -> Path:
+    """A 4 x 4 land cover of 100 m pixels over the fields' origin (EPSG:32633): columns 0-1 cropland (40),
+    column 2 grassland (30), column 3 NoData (0)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    arr = np.tile(np.array([40, 40, 30, 0], np.uint8), (4, 1))
+    with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="uint8", crs="EPSG:32633",
+                       transform=from_origin(359130.0, 5352340.0, 100.0, 100.0), nodata=0) as dst:  # fmt: skip
+        dst.write(arr, 1)
+    return path
+
+
+def _lc_box(c0: float, r0: float, c1: float, r1: float) -> shapely.Polygon:
+    """A box in land-cover pixel units (column, row) of :func:`_coarse_landcover`."""
+    x0, y0 = 359130.0, 5352340.0
+    return box(x0 + 100 * c0, y0 - 100 * r1, x0 + 100 * c1, y0 - 100 * r0)
+
+
+def test_a_field_exactly_half_on_cropland_is_kept_and_one_without_land_cover_data_dropped(tmp_path: Path) -> None:
+    """At the default --landcover-min-fraction 0.5 a field half on cropland was dropped, and a field on
+    land-cover NoData only (no land-cover pixel to judge it by) was kept."""
+    from agriseg.vector.api import filter_fields
+
+    lc = _coarse_landcover(tmp_path / "lc.tif")
+    half = _lc_box(1, 0, 3, 2)  # two cropland pixels, two grassland ones
+    nodata = _lc_box(3, 0, 4, 2)  # NoData only
+    grass = _lc_box(2, 2, 3, 4)  # grassland only
+    geoms = np.array([half, nodata, grass], object)
+    cfg = PolygonizeConfig(landcover=str(lc), landcover_keep=[40], progress=False)
+    keep = filter_fields(tmp_path / "p.tif", geoms, "EPSG:32633", np.zeros(3), np.full(3, np.nan), cfg)
+    assert keep.tolist() == [True, False, False]
+
+
+def test_a_field_smaller_than_a_land_cover_pixel_takes_the_pixel_it_lies_in(tmp_path: Path) -> None:
+    """A 30 m field that holds no 100 m land-cover pixel's centre had no land cover (NaN): always dropped."""
+    from agriseg.vector.landcover import allowed_fraction
+
+    lc = _coarse_landcover(tmp_path / "lc.tif")
+    small = _lc_box(0.05, 2.05, 0.35, 2.35)  # in a cropland pixel, away from its centre
+    frac = allowed_fraction(np.array([small, _lc_box(1, 0, 3, 2)], object), "EPSG:32633", lc, [40], [])
+    assert frac.tolist() == [1.0, 0.5]
+
+
+def test_a_field_exactly_min_area_and_a_hole_exactly_fill_holes_are_kept() -> None:
+    """Fields smaller than --min-area are dropped and holes smaller than --fill-holes filled: a field of
+    exactly 500 m2 was dropped, a hole of exactly 1000 m2 filled."""
+    field = box(0, 0, 20, 25)  # 500 m2
+    ring = box(100, 0, 200, 100).difference(box(140, 40, 180, 65))  # a 1000 m2 hole
+    out, area, _, keep = clean_fields(np.array([field, ring], object), "EPSG:32633", 500.0, 1000.0)
+    assert keep.tolist() == [True, True] and area[0] == 500.0
+    assert len(out[1].interiors) == 1 and area[1] == 10000.0 - 1000.0
+
+
+def test_a_hole_filled_exactly_by_another_field_is_not_filled() -> None:
+    """A field inside a hole touches the hole's edge (a coverage has no gap): filling the hole overlapped it."""
+    ring = box(0, 0, 100, 100).difference(box(40, 40, 60, 60))  # 400 m2 hole ...
+    inner = box(40, 40, 60, 60)  # ... holding a field that fills it
+    out, _, _, keep = clean_fields(np.array([ring, inner], object), "EPSG:32633", 0.0, 1000.0)
+    assert keep.all() and len(out[0].interiors) == 1
+    assert shapely.area(shapely.intersection(out[0], out[1])) == 0 and shapely.coverage_is_valid(out)
+
+
+def test_a_self_crossing_field_on_a_metric_crs_comes_back_valid() -> None:
+    """A bow-tie in UTM was kept invalid (area 0 by the shoelace formula: dropped as too small)."""
+    bow = shapely.Polygon([(0, 0), (200, 200), (200, 0), (0, 200)])  # two 10000 m2 triangles
+    assert not shapely.is_valid(bow)
+    out, area, _, keep = clean_fields(np.array([bow], object), "EPSG:32633", 500.0, 1000.0)
+    assert keep.tolist() == [True] and shapely.is_valid(out[0]) and area[0] == pytest.approx(20000)

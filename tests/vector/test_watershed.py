@@ -79,3 +79,18 @@ def test_the_callers_use_it() -> None:
     assert runs == ["vector/watershed.py"], runs
     for caller in ("vector/instances.py", "crop/traits/plants.py", "text/instances.py"):
         assert "split_components(" in (SRC / caller).read_text(), caller
+
+
+def test_pixels_exactly_at_the_core_threshold_seed_fields() -> None:
+    """``core_threshold`` is the probability a pixel needs to seed a core: pixels exactly at it seeded none, so
+    two fields joined by a neck stayed one."""
+    from agriseg.vector import PolygonizeConfig, label_instances
+
+    mask = np.zeros((12, 26), bool)
+    mask[1:11, 1:11] = mask[1:11, 15:25] = True
+    mask[5:7, 11:15] = True  # a 2-px neck joins the two squares
+    cfg = PolygonizeConfig(core_threshold=0.8, progress=False)  # 204 of 255
+    labels, n = label_instances(mask, np.where(mask, 204, 0).astype(np.uint8), cfg)
+    assert n == 2 and labels[5, 5] != labels[5, 20]
+    _, n = label_instances(mask, np.where(mask, 203, 0).astype(np.uint8), cfg)
+    assert n == 1  # below the threshold: no core, one field
