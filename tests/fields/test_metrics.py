@@ -169,3 +169,17 @@ def test_bootstrap_interval_is_the_central_95_percent() -> None:
 
     assert interval(8) == pytest.approx([0.5, 1.0])
     assert interval(2) == pytest.approx([0.0, 0.5])  # the 95th percentile would be 0.4
+
+
+def test_country_mean_ap_of_countries_some_scored_with_probabilities() -> None:
+    """A country without probabilities after one with them raised KeyError 'ap50'; before it, AP was left out."""
+    truth = np.zeros((12, 12), np.int64)
+    truth[2:6, 2:6] = 1
+    prob = np.where(truth == 1, 0.9, 0.1)
+    for order in (["a", "b"], ["b", "a"]):
+        m = FieldMetrics(n_boot=0)
+        for country in order:
+            m.update(truth, truth, prob if country == "a" else None, country=country)
+        res = m.compute()
+        assert res["country_mean"]["ap50"] == res["per_country"]["a"]["ap50"] == 1.0
+        assert "ap50" not in res["per_country"]["b"]

@@ -284,3 +284,32 @@ def test_an_instance_raster_without_fields_has_the_schema_of_one_with_fields(tmp
     empty = polygonize_labels(instances("empty.tif", False), None, cfg)
     assert len(full) == 1 and len(empty) == 0
     assert empty.columns.tolist() == full.columns.tolist() and "agriseg:confidence" in empty.columns
+
+
+@pytest.mark.parametrize("bands", [1, 2, 3])
+def test_a_class_raster_has_one_schema_with_fields_or_without(tmp_path: Path, bands: int) -> None:
+    """A 2-band class raster (class, background probability) has no field probability: its polygons had no
+    confidence column, but the same raster without a field had one."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from agriseg.vector import polygonize
+
+    def raster(name: str, with_field: bool) -> Path:
+        cls = np.zeros((20, 30), np.uint8)
+        if with_field:
+            cls[3:12, 4:20] = 1
+        field = np.where(cls == 1, 200, 5).astype(np.uint8)
+        path = tmp_path / name
+        tf = from_origin(359130.0, 5352340.0, 10.0, 10.0)
+        with rasterio.open(path, "w", driver="GTiff", width=30, height=20, count=bands, dtype="uint8",
+                           crs="EPSG:32633", transform=tf) as dst:  # fmt: skip
+            dst.write(np.stack([cls, 255 - field, field][:bands]))
+        return path
+
+    cfg = PolygonizeConfig(progress=False, separation="components")
+    full = polygonize(raster("full.tif", True), None, cfg)
+    empty = polygonize(raster("empty.tif", False), None, cfg)
+    assert len(full) == 1 and len(empty) == 0
+    assert empty.columns.tolist() == full.columns.tolist()
+    assert ("agriseg:confidence" in full.columns) == (bands == 3)

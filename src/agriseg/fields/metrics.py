@@ -224,8 +224,9 @@ class FieldMetrics:
         for country in sorted(set(self.countries)):
             sub = c[names == country]
             per[country] = {**scores_from_counts(sub.sum(0)), **self._ap([country]), "chips": int(len(sub))}
-        keys = [k for k in next(iter(per.values())) if k != "chips"]
-        mean = {k: float(np.nanmean([p[k] for p in per.values()])) for k in keys}
+        # every key any country has (AP only where a country's chips came with probabilities)
+        keys = [k for k in dict.fromkeys(k for p in per.values() for k in p) if k != "chips"]
+        mean = {k: float(np.nanmean([p[k] for p in per.values() if k in p])) for k in keys}
         overall = {**scores_from_counts(c.sum(0)), **self._ap(sorted(set(self.countries)))}
         tot = c.sum(0)
         return {

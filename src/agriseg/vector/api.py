@@ -94,7 +94,9 @@ def polygonize(
     table, profile = _label_table(raster, cfg) if labels else polygonize_table(raster, cfg)
     if not labels and not len(table.geoms):
         _say_other_coding(raster, cfg.field_class, cfg.boundary_class)
-    return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0)
+    # the field-probability band: band 2 of an instance raster, band 2 + field_class of a class raster
+    has_probs = profile.get("count", 1) >= (2 if labels else 2 + cfg.field_class)
+    return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0, has_probs)
 
 
 def _say_other_coding(raster: Path, field_class: int, boundary_class: int) -> None:
@@ -172,6 +174,7 @@ def _fields(
     id_prefix: str | None,
     determined: dt.datetime | None,
     t0: float,
+    has_probs: bool,
 ) -> Any:
     """An instance table in pixel coordinates -> cleaned, filtered fiboa fields (written when ``output``)."""
     if determined is None:
@@ -186,8 +189,7 @@ def _fields(
     cleaned, area, perim, conf, keys = cleaned[more], area[more], perim[more], conf[more], keys[more]
     ids = [f"{prefix}-{r}-{c}" for r, c in keys.tolist()]
     # a raster with probabilities has a confidence column, also where it has no field (one schema per run)
-    probs = np.isfinite(table.confidence).any() if len(table.confidence) else profile.get("count", 1) > 1
-    extra = {"agriseg:confidence": conf} if probs else {}
+    extra = {"agriseg:confidence": conf} if has_probs else {}
     df = fields_frame(cleaned, profile["crs"], ids, area, perim, collection, determined, extra)
     t2 = time.perf_counter()
     if output is not None:
