@@ -56,7 +56,9 @@ def change_map(
         field_band: band holding the field-class probability.
 
     Returns:
-        ``{"min": .., "max": .., "changed_fraction": ..}``.
+        ``{"min": .., "max": .., "changed_fraction": ..}``: ``min`` and ``max`` are the magnitudes mapped to 0
+        and 254 (the scale of band 1, also in its tags), the smallest and largest change seen, except where
+        every pixel changed alike: then 0 and that change (no change at all: 0 and 1).
 
     Raises:
         OptionError: rasters that cannot be read, on different grids or CRSs, without a CRS or that are not
