@@ -58,7 +58,8 @@ def change_map(
     Returns:
         ``{"min": .., "max": .., "changed_fraction": ..}``: ``min`` and ``max`` are the magnitudes mapped to 0
         and 254 (the scale of band 1, also in its tags), the smallest and largest change seen, except where
-        every pixel changed alike: then 0 and that change (no change at all: 0 and 1).
+        every pixel changed alike by ``d``: 0 and ``d`` when ``d`` is at least ``UNIFORM_CHANGE`` (all
+        changed), ``d`` and ``d + 1`` otherwise (none changed).
 
     Raises:
         OptionError: rasters that cannot be read, on different grids or CRSs, without a CRS or that are not
