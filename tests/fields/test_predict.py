@@ -268,6 +268,26 @@ def test_resume_after_sigkill_gives_identical_output(scene: Path, tmp_path: Path
     assert not partial.exists() and not progress.exists()
 
 
+def test_outputs_and_work_of_the_earlier_fingerprint_are_this_runs(scene: Path, tmp_path: Path) -> None:
+    """The fingerprint left the batch size out (session 76): COGs and interrupted runs made before are kept and
+    resumed, not predicted again."""
+    from agriseg.raster.io import open_scene
+
+    p = _pred(TinyNet())
+    out = tmp_path / "x.tif"
+    assert p.predict(scene, out).status == "ok"
+    now, legacy = p.fingerprints(open_scene(scene))
+    assert legacy != now
+    with rasterio.open(out, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+        assert ds.tags()["agriseg_run"] == now
+        ds.update_tags(agriseg_run=legacy)  # as an earlier release wrote it
+    assert p.predict(scene, out).status == "skipped"
+    assert p.predict(scene, out, overwrite=True, keep_current=True).status == "resumed"
+    with rasterio.open(out, "r+", IGNORE_COG_LAYOUT_BREAK="YES") as ds:
+        ds.update_tags(agriseg_run="another run")
+    assert p.predict(scene, out).status == "kept"
+
+
 def test_resume_ignores_progress_of_other_settings(scene: Path, tmp_path: Path) -> None:
     out = tmp_path / "x.tif"
     partial, progress = partial_paths(out)

@@ -260,12 +260,15 @@ class ScenePredictor:
         check_scene_memory(scenes, self.config, self.preprocess.resize, self.num_classes, self.preprocess.bands)
 
     # ---------------------------------------------------------------- scenes
-    def fingerprint(self, info: SceneInfo) -> str:
-        """Identity of a run: scene file + settings + model; a resume needs the same fingerprint."""
+    def fingerprint(self, info: SceneInfo, legacy: bool = False) -> str:
+        """Identity of a run: scene file + settings + model; a resume needs the same fingerprint.
+
+        ``legacy``: as agriseg computed it before the batch size was left out (:meth:`fingerprints`)."""
         if self.model_id is None:  # set by _prepare too; a check before any prediction needs it here
             self.model_id = model_fingerprint(self.model)
         st = info.path.stat()
-        cfg = self.config.model_dump(exclude=set(NOT_OUTPUT_OPTIONS))  # --batch-size resumes (README)
+        # options that never change outputs are left out: another --batch-size resumes (README)
+        cfg = self.config.model_dump(exclude={"progress", "device"} if legacy else set(NOT_OUTPUT_OPTIONS))
         payload = {
             "scene": str(info.path.resolve()),
             "size": st.st_size,
@@ -277,6 +280,11 @@ class ScenePredictor:
             "format": FORMAT_VERSION,
         }
         return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def fingerprints(self, info: SceneInfo) -> tuple[str, str]:
+        """This run's fingerprint, then the one earlier releases gave the same run (it held the batch size): a
+        COG or an interrupted run of either is this run's."""
+        return self.fingerprint(info), self.fingerprint(info, legacy=True)
 
     def predict(
         self,
@@ -321,7 +329,7 @@ class ScenePredictor:
         self.check_memory([scene])
         result = PredictResult(scene, output, "skipped", area_km2=info.area_km2)
         if output.exists() and not overwrite:
-            if not _made_by_run(output, self.fingerprint(info), info, self.num_classes + 1):  # e.g. a new model
+            if not _made_by_run(output, self.fingerprints(info), info, self.num_classes + 1):  # e.g. a new model
                 result.status = "kept"  # as every command's table says it: not this run's, left alone
                 log.warning(
                     "%s: exists and was not made from %s with this model and these settings; kept, not predicted "
@@ -333,7 +341,7 @@ class ScenePredictor:
         if (
             output.exists()
             and keep_current
-            and _made_by_run(output, self.fingerprint(info), info, self.num_classes + 1)
+            and _made_by_run(output, self.fingerprints(info), info, self.num_classes + 1)
         ):
             result.status = "resumed"
             result.blocks = result.blocks_resumed = len(window_starts(info.height, self.config.patch_size,
@@ -349,7 +357,7 @@ class ScenePredictor:
         offset = scene_offset(info, self.preprocess)
         with _exclusive(output):
             fp = self.fingerprint(info)
-            state = _load_progress(progress, fp) if partial.exists() else None
+            state = _load_progress(progress, self.fingerprints(info)) if partial.exists() else None
             if state is not None and not _partial_usable(partial, info, self.num_classes + 1, state["rows_done"]):
                 log.warning("%s: work file of an interrupted run is damaged; predicting %s again", partial, scene)
                 state = None
@@ -472,15 +480,15 @@ class ScenePredictor:
         return names
 
 
-def _made_by_run(output: Path, run: str, info: SceneInfo, bands: int) -> bool:
-    """Whether ``output`` is a complete probability COG of the run with fingerprint ``run`` (its tag), of the
+def _made_by_run(output: Path, runs: Sequence[str], info: SceneInfo, bands: int) -> bool:
+    """Whether ``output`` is a complete probability COG of the run with a fingerprint of ``runs`` (its tag), of the
     scene's size and ``bands`` bands, whose last rows read (a file cut short since it was written does not)."""
     import rasterio
     from rasterio.windows import Window
 
     try:
         with rasterio.open(output) as ds:
-            if ds.tags().get("agriseg_run") != run or (ds.count, ds.width, ds.height) != (
+            if ds.tags().get("agriseg_run") not in runs or (ds.count, ds.width, ds.height) != (
                 bands,
                 info.width,
                 info.height,
@@ -619,13 +627,13 @@ def _warn_pixel_size(scene: Path, info: SceneInfo) -> None:
         )  # fmt: skip
 
 
-def _load_progress(progress: Path, fingerprint: str) -> dict[str, int] | None:
-    """The saved state of an interrupted run with the same fingerprint, else None (start afresh)."""
+def _load_progress(progress: Path, fingerprints: Sequence[str]) -> dict[str, int] | None:
+    """The saved state of an interrupted run with one of ``fingerprints``, else None (start afresh)."""
     try:
         data = json.loads(progress.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if data.get("fingerprint") != fingerprint or "rows_done" not in data or "next_row" not in data:
+    if data.get("fingerprint") not in fingerprints or "rows_done" not in data or "next_row" not in data:
         return None
     return {"rows_done": int(data["rows_done"]), "next_row": int(data["next_row"])}
 
