@@ -194,6 +194,25 @@ def test_phone_photo_orientation_and_visible_masks(tmp_path: Path) -> None:
     assert h > w  # portrait, as shown
 
 
+def test_a_transparent_phone_photo_is_measured_upright(tmp_path: Path) -> None:
+    """An RGBA (or 16-bit) photo with EXIF orientation 6 gave the stored size: a 40x80 photo, 80x40 upright, got
+    a stretched 40-high, 80-wide mask."""
+    from agriseg.crop.pseudolabel.pipeline import read_rgb_for_index
+
+    stored = np.zeros((40, 80, 4), np.uint8)
+    stored[..., :3], stored[..., 3] = (120, 90, 60), 255
+    stored[10:30, 20:60, :3] = (30, 160, 30)
+    stored[0, 0, 3] = 0  # one transparent pixel: the shared reader's path
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored, "RGBA").save(tmp_path / "p.png", exif=exif.tobytes())
+    arr, full = read_rgb_for_index(tmp_path / "p.png", 480)
+    assert arr.shape[:2] == full == (80, 40)
+    recs = pseudolabel_files([tmp_path / "p.png"], tmp_path / "o", PseudoLabelConfig(index="exg"), progress=False)
+    assert recs[0]["status"] == "ok", recs[0]
+    assert np.asarray(Image.open(tmp_path / "o" / recs[0]["mask"])).shape == (80, 40)
+
+
 def test_cli_exit_status_says_a_photo_failed(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()
@@ -227,3 +246,14 @@ def test_a_screening_export_selects_the_photos_it_shows(tmp_path: Path) -> None:
     export.write_text(json.dumps({"accepted": ["plot.1.2023-05-01", "a_png", "b.jpg"]}))
     chosen = kept_files(files, read_keep(export))
     assert [f.name for f in chosen] == ["plot.1.2023-05-01.jpg", "a.png", "b.jpg"]
+
+
+def test_a_screening_export_of_file_names_is_not_refused(scenes: Path, tmp_path: Path) -> None:
+    """An export naming photos by file name (`b.jpg`) selected them, yet the run was refused as naming none."""
+    from agriseg.crop.pseudolabel.pipeline import pseudolabel_paths
+
+    files = sorted(scenes.glob("images/*"))[:2]
+    export = tmp_path / "accepted.json"
+    export.write_text(json.dumps({"accepted": [files[1].name]}))
+    recs = pseudolabel_paths([str(f) for f in files], tmp_path / "o", PseudoLabelConfig(), keep=export, progress=False)
+    assert [r["stem"] for r in recs if r["status"] == "ok"] == [files[1].stem]

@@ -123,8 +123,9 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
         raise
     except Exception as err:  # noqa: BLE001 - any decoder failure means a bad file
         raise ValueError(f"{path}: unreadable image ({err})") from err
-    if arr is None:  # 16-bit, float or alpha: the shared reader (bit depth, transparent pixels)
+    if arr is None:  # 16-bit, float or alpha: the shared reader (bit depth, transparent pixels), turned upright
         arr = read_rgb(path)
+        H, W = arr.shape[:2]
     elif orientation in (5, 6, 7, 8):
         H, W = W, H
     if long_side and max(arr.shape[:2]) > long_side:
@@ -428,7 +429,7 @@ def pseudolabel_paths(
 
     files = list_images_once(paths)
     kept = read_keep(keep) if keep else None
-    if kept is not None and not any(f.stem in kept for f in files):  # nothing would be done, silently
+    if kept is not None and not kept_files(files, kept):  # nothing would be done, silently
         from agriseg.config import OptionError
 
         raise OptionError(f"--keep {keep}: names none of the {len(files)} photos given ({len(kept)} names)")
