@@ -366,7 +366,7 @@ def _drop_grey_unsure_objects(out: np.ndarray, rgb: np.ndarray, p: np.ndarray, h
     # ids of objects never sure: those without one pixel >= high (ndi.maximum per label took a sixth of the
     # decision's time on a photo of many objects; this is the same set)
     sure = np.zeros(n + 1, bool)
-    sure[labels[p >= high]] = True
+    sure[labels[~(p < high)]] = True  # a NaN probability counts as sure, as the per-label maximum had it
     unsure_only = np.flatnonzero(~sure[1:]) + 1
     if len(unsure_only) == 0:
         return
