@@ -739,6 +739,6 @@ def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConf
         w.writeheader()
         w.writerows(rows)
     settings = config.model_dump()
-    if not any(str(r.get("mask", "")).startswith("model ") for r in records):
+    if not any(str(r.get("mask", "")).startswith("model ") for r in done):  # not an earlier run's kept records
         settings["model_name"] = None  # only masks were measured: no model made them here (each record names its mask)
     write_json(outdir / "traits.json", {"settings": settings, "images": records})
