@@ -365,3 +365,40 @@ def test_a_model_of_an_older_agriseg_in_output_dir_is_replaced_not_refused(tmp_p
     with caplog.at_level("WARNING"):
         train_crop(cfg, progress=False)
     assert "holds the model of an earlier run" in caplog.text
+
+
+def _one_pair(tmp_path, img: np.ndarray, label: np.ndarray) -> dict:
+    Image.fromarray(img).save(tmp_path / "a.png")
+    Image.fromarray(label).save(tmp_path / "a_label.png")
+    return {"a": (tmp_path / "a.png", tmp_path / "a_label.png")}
+
+
+def test_a_landscape_photo_keeps_its_orientation_against_its_mask(tmp_path) -> None:
+    """A non-square photo was turned into a (3, W, H) tensor, transposed against its (H, W) mask."""
+    from agriseg.crop.dataset import CropSegDataset
+
+    img = np.random.default_rng(0).integers(0, 255, (4, 6, 3), dtype=np.uint8)  # 4 high, 6 wide
+    label = (np.arange(24).reshape(4, 6) % 2).astype(np.uint8)
+    item = CropSegDataset(_one_pair(tmp_path, img, label), ["a"], "index", num_classes=2)[0]
+    assert item["image"].shape == (3, 4, 6) and item["mask"].shape == (4, 6)
+    np.testing.assert_allclose(item["image"].numpy(), img.transpose(2, 0, 1) / 255, atol=1e-6)
+
+
+def test_a_label_id_equal_to_the_class_count_names_its_file(tmp_path) -> None:
+    """Class id 2 for a 2-class model (ids 0 and 1) was let through to fail later in the loss."""
+    from agriseg.crop.dataset import CropSegDataset
+
+    label = np.array([[0, 1], [2, 255]], np.uint8)
+    ds = CropSegDataset(_one_pair(tmp_path, np.zeros((2, 2, 3), np.uint8), label), ["a"], "index", num_classes=2)
+    with pytest.raises(ValueError, match=r"a_label\.png: class id 2 but model\.num_classes is 2"):
+        ds[0]
+
+
+def test_a_photo_smaller_than_the_crop_is_padded_by_reflection_not_with_background() -> None:
+    """Constant padding labels the border of every small photo class 0, whatever grows there."""
+    from agriseg.crop.transforms import train_transform
+
+    tf = train_transform(32, scale=(1.0, 1.0), strength="none", ref_long_side=20)
+    tf.set_random_seed(0)
+    out = tf(image=np.full((20, 20, 3), 100, np.uint8), mask=np.ones((20, 20), np.uint8))
+    assert out["mask"].shape == (32, 32) and (out["mask"] == 1).all() and (out["image"] == 100).all()

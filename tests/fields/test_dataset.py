@@ -41,6 +41,8 @@ def test_window_order_is_explicit(ftw_root) -> None:
     np.testing.assert_array_equal(x_ab[:4].numpy(), wa)
     np.testing.assert_array_equal(x_ba[4:].numpy(), wa)
     np.testing.assert_array_equal(x_a.numpy(), wa)
+    default = FTWDataset(ftw_root, "austria", "train", divisor=None)[0]["image"]  # "ab" unless told
+    np.testing.assert_array_equal(default.numpy(), x_ab.numpy())
     scaled = FTWDataset(ftw_root, "austria", "train", windows="ab")[0]["image"]
     np.testing.assert_allclose(scaled.numpy(), x_ab.numpy() / 3000.0, rtol=1e-6)
 
@@ -102,12 +104,15 @@ def test_a_label_off_its_images_grid_is_refused(ftw_root, tmp_path) -> None:
     ds = FTWDataset(root, "austria", "train")
     mask = ds.chips[0].mask
     with rasterio.open(mask) as src:
-        arr, (x0, y0) = src.read(), (src.transform.c, src.transform.f)
+        arr, (x0, y0), pixel = src.read(), (src.transform.c, src.transform.f), src.transform.a
     _write_tif(mask, arr, (x0 + 500.0, y0))
     with pytest.raises(ValueError, match=rf"{mask.name}: not on its image's pixel grid"):
         ds[0]
     _write_tif(mask, arr, (x0 + 0.01, y0))  # a rounding, not a move: a thousandth of a pixel
     assert ds[0]["mask"].shape == (64, 64)
+    _write_tif(mask, arr, (x0 + 0.5 * pixel, y0))  # half a pixel: every label on the wrong pixels
+    with pytest.raises(ValueError, match=rf"{mask.name}: not on its image's pixel grid"):
+        ds[0]
     _write_tif(mask, np.concatenate([arr] * 3), (x0, y0))
     with pytest.raises(ValueError, match=rf"{mask.name}: has 3 bands, a label mask has 1"):
         ds[0]
@@ -166,3 +171,31 @@ def test_chips_with_an_offset_left_in_another_band_order_or_nan_are_said(ftw_roo
     _write_tif(chips[0].window_a, arr, origin)
     with pytest.raises(ValueError, match=rf"{chips[0].window_a.name}: holds NaN values"):
         ds[0]
+
+
+def test_reflectance_without_a_divisor_is_never_negative(ftw_root) -> None:
+    """divisor=None (the divisor drawn per sample later) gave negative reflectance where the offset overshoots."""
+    ds = FTWDataset(ftw_root, "austria", "train", divisor=None, offset=-5000.0)
+    raw = FTWDataset(ftw_root, "austria", "train", divisor=None)[0]["image"].numpy()
+    x = ds[0]["image"].numpy()
+    assert x.min() == 0.0 and (raw < 5000).any()
+    np.testing.assert_array_equal(x, np.maximum(raw - 5000.0, 0.0))
+
+
+def test_scale_warning_reads_the_first_window_the_data_set_uses(ftw_root, tmp_path, caplog) -> None:
+    """The offset check read window B for windows "ab" (and A for "b"): a +1000 left in window A went unsaid."""
+    from agriseg.fields.synthetic import _write_tif
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    first = list_chips(root, "austria", "all")[0].window_a
+    with rasterio.open(first) as src:
+        arr, origin = src.read(), (src.transform.c, src.transform.f)
+    _write_tif(first, arr + 1000, origin)  # window A only: the +1000 of baseline 04.00 left in
+    with caplog.at_level("WARNING", logger="agriseg"):
+        FTWDataset(root, "austria", "all", windows="ab")
+    assert "seems left in" in caplog.text and first.name in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        FTWDataset(root, "austria", "all", windows="b")  # window A is never read
+    assert not caplog.text

@@ -93,3 +93,30 @@ def test_a_full_l2a_stack_is_told_which_bands_to_take() -> None:
     assert "its bands 4, 3, 2, 8 are B04, B03, B02, B08: take them from each date (gdal_translate -b 4 -b 3" in eight
     assert s2.bands_to_take(names, 4).endswith("gdal_translate -b 4 -b 3 -b 2 -b 8 IN.tif OUT.tif")
     assert s2.bands_to_take([None] * 12, 8) == "" and s2.bands_to_take(names[:3], 8) == ""
+
+
+def test_a_product_of_the_first_day_of_baseline_04_gets_the_offset() -> None:
+    """Products of 25 January 2022 itself were read without the -1000: 0.1 reflectance too bright."""
+    assert s2.boa_offset(date=s2.PB04_START) == -1000.0
+    assert s2.boa_offset(date="2022-01-25T10:15:00Z") == -1000.0
+    assert s2.boa_offset(date=s2.PB04_START - dt.timedelta(days=1)) == 0.0
+
+
+def test_swapping_windows_of_a_numpy_batch_matches_torch() -> None:
+    """A batched (B, 8, H, W) numpy stack was concatenated along the batch axis: twice the samples, unswapped."""
+    x = np.arange(2 * 8 * 3 * 3, dtype=np.float32).reshape(2, 8, 3, 3)
+    got = s2.swap_windows(x)
+    assert got.shape == x.shape
+    np.testing.assert_array_equal(got, s2.swap_windows(torch.from_numpy(x)).numpy())
+    np.testing.assert_array_equal(got[:, :4], x[:, 4:])
+
+
+def test_an_offset_that_darkens_a_fifth_of_the_pixels_to_nothing_is_said() -> None:
+    """Harmonised data given the -1000 (a fifth of its pixels taken to 0) were read on without a word."""
+    bands = np.full((3, 10, 10), 2000, np.uint16)
+    bands[:, :2] = 800  # 20 % of the pixels at 800: at 0 or below once 1000 is taken off
+    said = s2.scale_problems(bands, offset=-1000.0)
+    assert len(said) == 1 and "takes 20% of the pixels" in said[0] and "--offset none" in said[0]
+    bands[:, :2] = 2000
+    bands[:, 0, :3] = 800  # 3 %: the darkest water of a real product, not harmonised data
+    assert s2.scale_problems(bands, offset=-1000.0) == []

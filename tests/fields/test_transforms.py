@@ -69,3 +69,53 @@ def test_sharpness_factor_one_is_identity() -> None:
     sharp = adjust_sharpness(x, 2.0)
     torch.testing.assert_close(sharp[:, 0], x[:, 0])
     assert (sharp[:, 1:-1, 1:-1] - x[:, 1:-1, 1:-1]).abs().mean() > 0.01
+
+
+def test_flips_turn_image_and_mask_the_same_way() -> None:
+    """A flip of the image alone (or along another axis) trains on labels that no longer fit their pixels."""
+    x, m = _batch(2, 8)
+    y, n = FieldAugment(FieldAugmentConfig(**{**OFF, "hflip_p": 1.0}), seed=0)(x, m)
+    assert torch.equal(y, x.flip(-1)) and torch.equal(n, m.flip(-1))
+    y, n = FieldAugment(FieldAugmentConfig(**{**OFF, "vflip_p": 1.0}), seed=0)(x, m)
+    assert torch.equal(y, x.flip(-2)) and torch.equal(n, m.flip(-2))
+
+
+def test_resized_crop_cuts_the_mask_where_it_cuts_the_image() -> None:
+    """A mask cropped at (left, top) instead of (top, left) labels another part of the chip."""
+    from agriseg.fields.transforms import resized_crop
+
+    ids = torch.arange(16 * 16).reshape(16, 16)  # every pixel its own class: the mask is a map of the image
+    top, left, ch, cw = 2, 6, 8, 4
+    y, n = resized_crop(ids[None].float(), ids, top, left, ch, cw)
+    assert y.shape == (1, 16, 16) and n.shape == (16, 16)
+    assert set(n.unique().tolist()) == set(ids[top : top + ch, left : left + cw].unique().tolist())
+    assert y.min() >= ids[top, left] and y.max() <= ids[top + ch - 1, left + cw - 1]
+
+
+def test_rotation_angles_are_drawn_both_ways(monkeypatch) -> None:
+    """Angles drawn from U(0, max) instead of U(-max, max) rotate every chip one way only."""
+    from agriseg.fields import transforms
+
+    angles: list[float] = []
+    real = transforms.rotate
+
+    def spy(x: torch.Tensor, m: torch.Tensor, degrees: float, ignore_index: int = 3):
+        angles.append(degrees)
+        return real(x, m, degrees, ignore_index)
+
+    monkeypatch.setattr(transforms, "rotate", spy)
+    x, m = _batch(16, 4)
+    FieldAugment(FieldAugmentConfig(**{**OFF, "rotate_p": 1.0, "max_degrees": 30.0}), seed=0)(x, m)
+    assert len(angles) == 16 and all(abs(a) <= 30.0 for a in angles)
+    assert min(angles) < -5.0 and max(angles) > 5.0
+
+
+def test_random_crops_reach_the_last_row_and_column() -> None:
+    """A crop whose corner is drawn one short never sees the chip's bottom row or right column."""
+    from agriseg.fields.transforms import sample_crop
+
+    gen = torch.Generator().manual_seed(0)
+    boxes = [sample_crop(8, 8, (0.3, 0.5), (1.0, 1.0), gen) for _ in range(200)]
+    assert all(t >= 0 and lf >= 0 and t + ch <= 8 and lf + cw <= 8 for t, lf, ch, cw in boxes)
+    assert any(t + ch == 8 for t, _, ch, _ in boxes) and any(lf + cw == 8 for _, lf, _, cw in boxes)
+    assert any(t == 0 for t, *_ in boxes) and any(lf == 0 for _, lf, *_ in boxes)

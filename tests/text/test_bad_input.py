@@ -497,3 +497,12 @@ def test_predict_is_told_whether_the_tile_goes_first(tiny: Path, tmp_path: Path)
     assert res.exit_code == 2 and "--no-patch-image differs from how the model was trained" in _one_line_error(res)
     res = _predict(tiny, tmp_path / "p", model=trained)
     assert res.exit_code == 0 and json.loads((tmp_path / "p" / "run.json").read_text())["options"]["patch_image"]
+
+
+def test_a_class_id_equal_to_the_class_count_is_refused() -> None:
+    """Id 2 with two class words (0 and 1) was let through, to be counted as a class no answer can name."""
+    from agriseg.text.dataset import check_class_ids
+
+    check_class_ids(np.array([[0, 1, 255]]), ["others", "field"], "m.png")  # 255 is nodata
+    with pytest.raises(ValueError, match=r"m\.png: class ids \[2\] outside the 2 class names"):
+        check_class_ids(np.array([[0, 1, 2]]), ["others", "field"], "m.png")

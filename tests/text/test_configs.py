@@ -66,3 +66,11 @@ def test_grpo_groups_are_checked_when_the_config_is_read_naming_what_sets_the_ba
         GRPORunConfig(**base, per_device_train_batch_size=6)
     with pytest.raises(ValidationError, match=r"generation batch 3 \(generation_batch_size\) must be a multiple"):
         GRPORunConfig(**base, generation_batch_size=3)
+
+
+def test_dataset_defaults_are_magsegs_training_sizes() -> None:
+    """The documented defaults (448-px patches, 8 random patches per image): another size mismatches the models."""
+    from agriseg.text.dataset import TextDatasetConfig
+
+    cfg = TextDatasetConfig()
+    assert (cfg.patch, cfg.per_image, cfg.mode) == (448, 8, "random")

@@ -365,3 +365,16 @@ def test_make_synthetic_into_an_empty_folder_made_ready(tmp_path: Path) -> None:
     (tmp_path / "syn").mkdir()
     res = CliRunner().invoke(main, ["text", "make-synthetic", "-o", str(tmp_path / "syn"), "-n", "2", "--size", "32"])
     assert res.exit_code == 0 and (tmp_path / "syn" / "images").is_dir(), res.output
+
+
+def test_an_edge_tile_pads_its_mask_with_nodata_below_and_right() -> None:
+    """A padded mask of 0 taught background where the tile had no pixels; swapped pads misshaped a tile."""
+    from agriseg.text.dataset import NODATA, pad_edge_tile
+
+    image = np.arange(3 * 5 * 3, dtype=np.uint8).reshape(3, 5, 3)  # (H, W, 3), H != W
+    mask = np.ones((3, 5), np.uint8)
+    img, m = pad_edge_tile(image, mask, 8)
+    assert img.shape == (8, 8, 3) and m.shape == (8, 8)
+    assert (m[:3, :5] == 1).all() and (m[3:] == NODATA).all() and (m[:, 5:] == NODATA).all()
+    np.testing.assert_array_equal(img[:3, :5], image)
+    np.testing.assert_array_equal(img[7, :5], image[2])  # edge pixels repeated

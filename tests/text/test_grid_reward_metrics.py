@@ -317,3 +317,26 @@ def test_instance_ids_are_unique_over_classes() -> None:
     field, tree = int(labels[5, 5]), int(labels[15, 15])
     assert field > 0 and tree > 0 and field != tree
     assert cls == {field: 1, tree: 2} and set(np.unique(labels)) == {0, field, tree}
+
+
+def test_horizontal_seams_are_counted_at_the_patch_row() -> None:
+    """Rows compared one pixel below the seam saw no stitching artefact between stacked patches."""
+    m = np.zeros((8, 4), dtype=int)
+    m[4:] = 1  # the lower patch disagrees with the upper one along the seam at row 4
+    assert seam_disagreement(m, 4) == pytest.approx(1.0)
+    assert seam_disagreement(m.T, 4) == pytest.approx(1.0)
+    assert seam_disagreement(m, 4, truth=m) == 0.0
+
+
+def test_an_edge_tile_is_padded_after_its_own_pixels() -> None:
+    """Padding on the top/left moved the tile's pixels, so the mask cropped back at [:h, :w] was shifted."""
+    from PIL import Image
+
+    from agriseg.text.infer import _pad_to_patch
+
+    a = np.random.default_rng(0).integers(0, 255, (3, 5, 3), dtype=np.uint8)  # (H, W, 3), H != W
+    out = np.asarray(_pad_to_patch(Image.fromarray(a), 8))
+    assert out.shape == (8, 8, 3)
+    np.testing.assert_array_equal(out[:3, :5], a)
+    np.testing.assert_array_equal(out[3:, :5], np.broadcast_to(a[-1], (5, 5, 3)))  # the edge repeated
+    np.testing.assert_array_equal(out[:3, 5:], np.broadcast_to(a[:, -1:], (3, 3, 3)))

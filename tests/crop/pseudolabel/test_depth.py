@@ -187,3 +187,15 @@ def test_a_pickled_npy_is_refused_without_numpys_advice_to_load_it_unsafely(tmp_
     with pytest.raises(ValueError, match="holds Python objects") as info:
         read_depth(path)
     assert "allow_pickle" not in str(info.value)
+
+
+def test_pixels_without_depth_are_never_vegetation_whatever_they_hold() -> None:
+    """Pixels without depth came out as plants, and their raw value (0, a sentinel) moved the threshold."""
+    rng = np.random.default_rng(0)
+    s = np.where(np.arange(40)[None, :] < 24, 1.0, 0.0) + rng.normal(0, 0.05, (40, 40))  # plants on the left
+    valid = np.zeros((40, 40), bool)
+    valid[:, 12:30] = True  # most pixels have no depth; two thirds of the rest are plants
+    cfg = GGHTConfig(full_coverage="off")
+    high, low = (gght(np.where(valid, s, fill).astype(np.float32), cfg, valid=valid) for fill in (100.0, -100.0))
+    assert not high.mask[~valid].any() and high.mask[valid].any()
+    assert np.array_equal(high.mask, low.mask) and high.threshold == pytest.approx(low.threshold, abs=1e-6)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from agriseg.crop.pseudolabel.gght import GGHTConfig, gght, sigmoid, threshold_point
+from agriseg.crop.pseudolabel.gght import GGHTConfig, _separability, gght, sigmoid, threshold_point
 from agriseg.crop.pseudolabel.indices import INDICES, green_fraction, vegetation_index
 from agriseg.metrics.segmentation import miou
 
@@ -145,3 +145,26 @@ def test_out_shape_upsamples_mask() -> None:
     assert res.mask.shape == (240, 320)
     m, _ = miou(res.mask[::2, ::2].astype(np.uint8), truth.astype(np.uint8))
     assert m > 0.9
+
+
+def test_exg_exr_is_excess_green_minus_excess_red() -> None:
+    """ExR is 1.4r - g (Meyer & Neto): another weight on red moves every soil/plant threshold."""
+    rgb = np.array([[[100, 50, 50], [40, 160, 60]]], np.uint8)
+    r, g, b = (rgb[..., i] / rgb.sum(-1) for i in range(3))
+    np.testing.assert_allclose(vegetation_index(rgb, "exg_exr"), (2 * g - r - b) - (1.4 * r - g), atol=1e-6)
+
+
+def test_separability_splits_below_the_threshold_bin_from_the_rest() -> None:
+    """Otsu's eta with the threshold bin counted below the split scored another split than the mask's."""
+    assert _separability(np.ones(4), 2) == pytest.approx(0.8)  # {0.125, 0.375} | {0.625, 0.875}
+    assert _separability(np.ones(4), 1) == pytest.approx(0.6)
+
+
+def test_raw_threshold_is_in_the_signals_own_units() -> None:
+    """threshold_raw = lo + t (hi - lo): a signal shifted by 5 gets the same mask and a threshold 5 higher."""
+    rgb, _ = _two_tone()
+    s = vegetation_index(rgb, "exg")
+    a, b = gght(s, GGHTConfig()), gght(s + np.float32(5.0), GGHTConfig())
+    norm = b.normalisation
+    assert b.threshold_raw == pytest.approx(norm["lo"] + b.threshold * (norm["hi"] - norm["lo"]), abs=1e-4)
+    assert b.threshold_raw == pytest.approx(a.threshold_raw + 5.0, abs=1e-3)

@@ -257,3 +257,31 @@ def test_a_screening_export_of_file_names_is_not_refused(scenes: Path, tmp_path:
     export.write_text(json.dumps({"accepted": [files[1].name]}))
     recs = pseudolabel_paths([str(f) for f in files], tmp_path / "o", PseudoLabelConfig(), keep=export, progress=False)
     assert [r["stem"] for r in recs if r["status"] == "ok"] == [files[1].stem]
+
+
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+def test_every_turned_exif_orientation_swaps_the_mask_size(tmp_path: Path, orientation: int) -> None:
+    """Photos of EXIF orientation 5 and 7 (turned and mirrored) got a mask of the stored, unturned size."""
+    from agriseg.crop.pseudolabel.pipeline import read_rgb_for_index
+
+    im = Image.fromarray(np.full((40, 60, 3), 128, np.uint8))  # stored 60 wide, 40 high
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    im.save(tmp_path / "p.jpg", exif=exif)
+    arr, size = read_rgb_for_index(tmp_path / "p.jpg", 1000)
+    assert arr.shape[:2] == (60, 40) and size == (60, 40)
+
+
+def test_auto_index_keeps_the_best_fitting_index() -> None:
+    """index auto must keep the index whose threshold fits best, not the worst."""
+    from agriseg.crop.pseudolabel.pipeline import index_pseudolabel
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:60, 0:80]
+    plant = (yy - 30) ** 2 + (xx - 40) ** 2 < 18**2
+    rgb = np.where(plant[..., None], np.array([60, 140, 45]), np.array([120, 100, 80])) + rng.normal(0, 8, (60, 80, 3))
+    res, extra = index_pseudolabel(rgb.clip(0, 255).astype(np.uint8), "auto")
+    qualities = extra["index_qualities"]
+    assert len(set(qualities.values())) > 1  # the indices differ, so the choice matters
+    assert extra["index"] == max(qualities, key=qualities.get)
+    assert round(res.quality, 6) == max(qualities.values())

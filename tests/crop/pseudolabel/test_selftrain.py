@@ -47,6 +47,15 @@ def test_combine_with_model_modes() -> None:
     assert combine_with_model(pseudo, probs, "confident", 0.55).tolist() == [[0, 0, 1]]
 
 
+def test_confidence_exactly_at_the_limit_counts_as_confident() -> None:
+    """A probability equal to min_confidence / confidence is confident enough ("at least"), not ignored."""
+    pseudo = np.array([[0, 1]], np.uint8)
+    probs = np.stack([np.array([[0.75, 0.25]]), np.array([[0.25, 0.75]])]).astype(np.float32)
+    assert make_trimap(pseudo, probs, TrimapConfig(min_confidence=0.75)).tolist() == [[0, 1]]
+    flipped = np.array([[1, 0]], np.uint8)
+    assert combine_with_model(flipped, probs, "confident", 0.75).tolist() == [[0, 1]]
+
+
 def test_peanut_selftrain_config_is_valid() -> None:
     cfg = load_selftrain_config(REPO / "configs" / "crop" / "selftrain_peanut.yaml")
     assert cfg.pseudo.source == "index" and cfg.exclude_list and cfg.evaluate is not None
@@ -99,6 +108,12 @@ def test_two_stage_selftrain_end_to_end(tmp_path: Path) -> None:
     assert set(tri.tolist()) <= {0, 1, 255}
     assert "evaluate" in rep["stage1"] and "evaluate" in rep["stage2"]
     assert rep["stage2"]["init"].endswith("model.safetensors")
+    from safetensors.torch import load_file
+
+    paths = (out / "model.safetensors", rep["stage1"]["model"], rep["stage2"]["model"])
+    shipped, s1, s2 = (load_file(p) for p in paths)
+    assert all(np.array_equal(shipped[k].numpy(), s2[k].numpy()) for k in s2)  # the stage-2 model, not stage 1's
+    assert not all(np.array_equal(shipped[k].numpy(), s1[k].numpy()) for k in s1)
 
 
 @pytest.mark.slow
