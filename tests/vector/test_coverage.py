@@ -278,3 +278,17 @@ def test_corners_between_two_pixel_runs_stay_corners() -> None:
     assert g.area == pytest.approx(96.0)  # the pixels' own area
     ring = {(round(x, 9), round(y, 9)) for x, y in g.exterior.coords}
     assert {(10, 12), (10, 10), (12, 10)} <= ring  # the notch's corners (y grows upwards on the map)
+
+
+def test_an_id_in_several_parts_is_named_by_its_first_pixel_in_raster_order() -> None:
+    """The first pixel of an instance in two parts (its field id, ``<scene>-<row>-<col>``) was taken column-major
+    by one changed sort: the part further left, not the one higher up."""
+    from agriseg.vector.polygonize import label_coverage
+
+    labels = np.zeros((10, 12), np.int32)
+    labels[5:8, 1:3] = 4  # the lower-left part
+    labels[2:4, 8:11] = 4  # the upper-right part: first in raster order
+    labels[6:9, 6:9] = 9
+    ids, geoms, first = label_coverage(labels)
+    assert ids.tolist() == [4, 9] and first.tolist() == [[2, 8], [6, 6]]
+    assert geoms[0].geom_type == "MultiPolygon" and geoms[0].area == 12  # 3x2 + 2x3 px
