@@ -94,3 +94,17 @@ def test_pixels_exactly_at_the_core_threshold_seed_fields() -> None:
     assert n == 2 and labels[5, 5] != labels[5, 20]
     _, n = label_instances(mask, np.where(mask, 203, 0).astype(np.uint8), cfg)
     assert n == 1  # below the threshold: no core, one field
+
+
+def test_the_tie_breaker_never_outweighs_one_probability_step() -> None:
+    """Pixels flood in order of field probability, the scene index only breaking ties: a tie-breaker larger
+    than one step of 1/255 moved split lines off the probability minimum."""
+    from agriseg.vector.instances import _elevation
+
+    rng = np.random.default_rng(0)
+    prob = rng.integers(100, 104, (6, 8)).astype(np.uint8)  # (h, w) many ties, steps of one
+    mask = np.ones(prob.shape, bool)
+    elev = _elevation(mask, prob, (0, 0), (6, 8)).ravel()  # the component is the whole scene
+    index = np.arange(prob.size)  # scene index of each pixel
+    expected = np.lexsort((index, 255 - prob.ravel().astype(int)))  # higher probability first, then index
+    assert np.argsort(elev, kind="stable").tolist() == expected.tolist()
