@@ -285,6 +285,8 @@ def _cli(*args: object) -> tuple[int, str]:
 def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
     """The adapted model records photos, start model and options: the same ones again is a no-op, others
     are refused naming them (the batch size too: it changes the model), --overwrite adapts again."""
+    import torch
+
     from agriseg.crop.pseudolabel.synthetic import write_scenes
     from agriseg.models import build_model
     from agriseg.models.config import ModelConfig
@@ -309,7 +311,13 @@ def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
     ):
         code, text = _cli(*args, *extra)
         assert code == 1 and f"{out}: its outputs were made with other settings ({change})" in text, text
-    save_model(build_model(mc), mc, base)  # another start model under the same name
+    # another start model under the same name (every weight moved: a second random model is not always another
+    # one, as a training run earlier in the process may have left the random generator where the first began)
+    other = build_model(mc)
+    with torch.no_grad():
+        for w in other.parameters():
+            w.add_(0.5)
+    save_model(other, mc, base)
     code, text = _cli(*args)
     assert code == 1 and "(model)" in text and "--overwrite" in text, text
     assert (out.read_bytes(), out.stat().st_mtime_ns) == made  # every refusal kept the model
