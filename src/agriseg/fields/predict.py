@@ -356,8 +356,9 @@ class ScenePredictor:
         partial, progress = partial_paths(output)
         offset = scene_offset(info, self.preprocess)
         with _exclusive(output):
-            fp = self.fingerprint(info)
-            state = _load_progress(progress, self.fingerprints(info)) if partial.exists() else None
+            fps = self.fingerprints(info)
+            fp = fps[0]  # this run's, written to a new work file and its progress
+            state = _load_progress(progress, fps) if partial.exists() else None
             if state is not None and not _partial_usable(partial, info, self.num_classes + 1, state["rows_done"]):
                 log.warning("%s: work file of an interrupted run is damaged; predicting %s again", partial, scene)
                 state = None

@@ -150,10 +150,7 @@ def _names(v: Any) -> bool:  # noqa: ANN401 - any JSON value
 
 # the keys of agriseg_text.json that predict and GRPO read: a check of each value and what it should be
 _META_TYPES: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "class_names": (
-        lambda v: isinstance(v, list) and bool(v) and all(isinstance(n, str) for n in v),
-        "a list of names",
-    ),
+    "class_names": (_names, "a list of names"),
     "grid": (_positive_int, "a positive integer"),
     "patch": (_positive_int, "a positive integer"),
     "answer_tokens": (_positive_int, "a positive integer"),

@@ -2,8 +2,8 @@
 
 Projected CRSs in metres whose scale is true where the fields are (UTM, equal-area projections) are used as
 they are. Anything else (geographic CRSs, feet, Web Mercator) is handled per polygon in the UTM zone of its
-bounding-box centre: hole filling, minimum area, area and perimeter all happen in metres there, and the holes found are
-removed from the polygons as they are. Area and perimeter are those of the final geometry.
+bounding-box centre: hole filling, minimum area, area and perimeter all happen in metres there, and the holes
+found are removed from the polygons as they are. Area and perimeter are those of the final geometry.
 
 The polygons of one raster form a coverage (they share edges and never overlap; the edges are simplified
 while they are traced, :mod:`agriseg.vector.coverage`). Holes are filled only when no other field lies
