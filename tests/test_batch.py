@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -801,6 +803,66 @@ def test_ctrl_c_says_how_far_a_batch_got_and_how_to_resume(tmp_path: Path) -> No
         str(BatchInterrupted(3, 3))
         == "all 3 done (complete outputs); the same command skips them and writes the run's tables"
     )
+
+
+class _CtrlCInRecord(DictStore):
+    """A store whose first record meets a Ctrl-C (the signal arrives while the runner writes it)."""
+
+    def record(self, item: Item, recipe: Recipe | None) -> None:
+        if not self.records:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)  # the handler runs at once in the main thread; the sleep only makes sure
+        super().record(item, recipe)
+
+
+def test_a_ctrl_c_while_an_item_is_recorded_counts_it_and_what_the_stream_had_finished(tmp_path: Path) -> None:
+    """CI, session 76: SIGTERM while crop predict recorded its first photo said "none of the 12 done" beside
+    four complete masks (the writer thread finished its queue after the count); the re-run redid them."""
+    from agriseg.batch import BatchInterrupted
+
+    items = _items(tmp_path, ["a", "b", "c", "d"])
+
+    def stream(todo: Sequence[Item]) -> Iterator[tuple[Item, Any]]:  # one item at a time
+        for it in todo:
+            yield it, _work(it)
+
+    store = _CtrlCInRecord()
+    recipe = Recipe("demo", "1", {})
+    with pytest.raises(BatchInterrupted, match=r"^1 of 4 done"):
+        run_batch(items, stream=stream, options=QUIET, recipe=recipe, store=store)
+    assert set(store.records) == {"a"}  # recorded, though the Ctrl-C came in its record
+
+    def stream2(todo: Sequence[Item]) -> Iterator[tuple[Item, Any]]:
+        queued = [(it, _work(it)) for it in todo[:3]]  # three outputs written before the first is handed over
+        try:
+            while queued:
+                yield queued[0]
+                queued.pop(0)
+        except KeyboardInterrupt:
+            queued.pop(0)  # the one handed over when the Ctrl-C came
+            yield from queued
+            raise
+
+    store = _CtrlCInRecord()
+    with pytest.raises(BatchInterrupted, match=r"^3 of 4 done"):
+        run_batch(_items(tmp_path, ["e", "f", "g", "h"]), stream=stream2, options=QUIET, recipe=recipe, store=store)
+    assert set(store.records) == {"e", "f", "g"}
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_ctrl_c_in_a_threads_batch_counts_the_items_still_running(tmp_path: Path) -> None:
+    from agriseg.batch import BatchInterrupted, Threads
+
+    def work(item: Item) -> dict:
+        if item.name == "b":
+            time.sleep(0.5)  # still running when the Ctrl-C comes: a thread finishes it anyway
+        return _work(item)
+
+    store = _CtrlCInRecord()
+    items = _items(tmp_path, ["a", "b"])
+    with pytest.raises(BatchInterrupted, match=r"^all 2 done"):
+        run_batch(items, work, options=QUIET, recipe=Recipe("demo", "1", {}), store=store, executor=Threads(2))
+    assert set(store.records) == {"a", "b"}
 
 
 def test_a_ctrl_c_a_library_turned_into_its_own_error_stops_the_batch(tmp_path: Path) -> None:

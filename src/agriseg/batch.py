@@ -52,7 +52,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -197,11 +197,20 @@ class Threads:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    item = pending.pop(fut)
-                    err = fut.exception()
-                    yield item, (err if err is not None else fut.result())
+                    yield pending.pop(fut), _result(fut)
+        except KeyboardInterrupt:  # a thread cannot be stopped: the running items finish, and count as done
+            running = {fut: it for fut, it in pending.items() if not fut.cancel()}
+            wait(running)
+            for fut, it in running.items():
+                yield it, _result(fut)
+            raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(fut: Future[Any]) -> Any:  # noqa: ANN401 - a record or an exception
+    err = fut.exception()
+    return err if err is not None else fut.result()
 
 
 @dataclass
@@ -511,6 +520,55 @@ class _CtrlC:
         if self.previous is not None and signal.getsignal(signal.SIGINT) == self._note:
             signal.signal(signal.SIGINT, self.previous)
         self.previous = None
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C or SIGTERM that comes inside the block until it ends, then act on it as it would have.
+
+    The batch runner records each finished item in here: a Ctrl-C between an item's outputs and its record left
+    complete outputs the run did not count ("none of the 12 done" beside four masks) and the re-run redid.
+    Only the Python-level handlers of the main thread can be held (elsewhere the block runs as it is).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[tuple[int, Any]] = []
+    held: dict[int, Any] = {}
+    sigs: list[int] = [int(signal.SIGINT)] + ([int(signal.SIGTERM)] if hasattr(signal, "SIGTERM") else [])
+    for sig in sigs:
+        handler = signal.getsignal(sig)
+        if callable(handler):  # SIG_DFL / SIG_IGN are the OS's: not held
+            held[sig] = handler
+            signal.signal(sig, lambda signum, frame: noted.append((signum, frame)))
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+        if noted:
+            signum, frame = noted[0]
+            held[signum](signum, frame)  # Python's raises KeyboardInterrupt; agriseg's SIGTERM, Terminated
+
+
+def _drain(results: Iterable[Result], take: Callable[[Item, Any], None]) -> None:
+    """After a Ctrl-C outside the work (while a record was written), let ``results`` hand over the items it
+    finished (``crop predict``'s queued writes, the running items of :class:`Threads`) so they count as done;
+    each generator stops on the Ctrl-C it is given. Failed items are not taken: the batch stops anyway."""
+    throw = getattr(results, "throw", None)
+    if throw is None:
+        return
+    try:
+        item, res = throw(KeyboardInterrupt())
+        while True:
+            if not isinstance(res, BaseException):
+                with signals_deferred():
+                    take(item, res)
+            item, res = next(results)  # type: ignore[call-overload]  # a generator: it has throw
+    except (KeyboardInterrupt, StopIteration):
+        pass
+    except Exception:  # noqa: BLE001 - stopping anyway: what was recorded stands
+        log.debug("while the items finished before a Ctrl-C were recorded:", exc_info=True)
 
 
 def interrupted(err: BaseException) -> bool:
@@ -885,31 +943,37 @@ def run_batch(
             t0 = time.perf_counter()
             ctrl_c = _CtrlC()
             results = stream(todo) if stream is not None else (executor or Serial()).map(work, todo)  # type: ignore[arg-type]
+
+            def take(item: Item, res: Any) -> None:  # noqa: ANN401 - a record or an exception
+                i = index[id(item)]
+                if isinstance(res, BaseException):
+                    if not isinstance(res, Exception):  # KeyboardInterrupt, SystemExit: not an item's
+                        raise res
+                    if ctrl_c.pressed or interrupted(res):  # a library turned the Ctrl-C into its own error
+                        raise KeyboardInterrupt from res
+                    if not expected:  # a one-output command: its error is raised as it is
+                        raise res
+                    log.debug("%s: failed, where it came from:", item.source, exc_info=res)  # agriseg -v
+                    if not isinstance(res, expected) and not getattr(executor, "remote", False):
+                        # a bug met by one item: that item fails, named as a bug, and the batch goes on (a
+                        # 12 MP photo that hit one stopped a folder that could then never finish)
+                        res = InternalError(f"internal error ({type(res).__name__}: {res}); this is a bug in "
+                                            "agriseg, please report it (agriseg -v shows where)")  # fmt: skip
+                    msg = format_error(item, res)
+                    outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "error")
+                    if opts.strict:
+                        raise BatchAborted(msg) from res
+                else:
+                    store.record(item, recipe)
+                    outcomes[i] = Outcome(item, "ok", res)
+                bar.update(1)
+
             try:
                 for item, res in results:
-                    i = index[id(item)]
-                    if isinstance(res, BaseException):
-                        if not isinstance(res, Exception):  # KeyboardInterrupt, SystemExit: not an item's
-                            raise res
-                        if ctrl_c.pressed or interrupted(res):  # a library turned the Ctrl-C into its own error
-                            raise KeyboardInterrupt from res
-                        if not expected:  # a one-output command: its error is raised as it is
-                            raise res
-                        log.debug("%s: failed, where it came from:", item.source, exc_info=res)  # agriseg -v
-                        if not isinstance(res, expected) and not getattr(executor, "remote", False):
-                            # a bug met by one item: that item fails, named as a bug, and the batch goes on (a
-                            # 12 MP photo that hit one stopped a folder that could then never finish)
-                            res = InternalError(f"internal error ({type(res).__name__}: {res}); this is a bug in "
-                                                "agriseg, please report it (agriseg -v shows where)")  # fmt: skip
-                        msg = format_error(item, res)
-                        outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "error")
-                        if opts.strict:
-                            raise BatchAborted(msg) from res
-                    else:
-                        store.record(item, recipe)
-                        outcomes[i] = Outcome(item, "ok", res)
-                    bar.update(1)
+                    with signals_deferred():  # a Ctrl-C here waits for the item's record: its outputs are done
+                        take(item, res)
             except KeyboardInterrupt as err:
+                _drain(results, take)
                 done = sum(o.status != "failed" for o in outcomes.values())
                 raise BatchInterrupted(done, len(items), opts.overwrite) from err
             finally:

@@ -14,12 +14,18 @@ from agriseg.cli import main
 
 
 def test_help_and_version_are_instant():
-    t0 = time.perf_counter()
+    import resource
+
+    def cpu_of_children() -> float:  # CPU seconds, not wall: a loaded CI machine took 8.9 s of wall for 3 s of work
+        use = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return use.ru_utime + use.ru_stime
+
+    t0 = cpu_of_children()
     out = subprocess.run([sys.executable, "-m", "agriseg", "--help"], capture_output=True, text=True, check=True)
     assert "crop" in out.stdout
     ver = subprocess.run([sys.executable, "-m", "agriseg", "--version"], capture_output=True, text=True, check=True)
     assert __version__ in ver.stdout
-    assert time.perf_counter() - t0 < 10
+    assert cpu_of_children() - t0 < 8  # importing torch alone takes more
     probe = "import agriseg.cli, sys; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip() == "False"
 

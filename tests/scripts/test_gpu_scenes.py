@@ -18,7 +18,7 @@ def _load(monkeypatch):
 
 
 def _files(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.*")) if p.suffix != ".json"}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.*"))}
 
 
 @pytest.mark.parametrize("flags,kw", [(":uniform", {"uniform_frames": True}), (":distractors=1", {"distractors": 1})])
@@ -35,6 +35,8 @@ def test_chunks_write_the_files_of_one_run(tmp_path, monkeypatch, samples_dir, f
     monkeypatch.setattr(sys, "argv", argv)
     gpu_scenes.main()
     want, got = _files(one), _files(chunked)
-    assert len(want) == (2 * (5 + 4) if "uniform" in flags else 2 * 5)  # images and labels (+ 4 plain frames)
+    # images and labels (+ 4 plain frames) and index.json; nothing of the chunks' own folders is left
+    assert len(want) == (2 * (5 + 4) if "uniform" in flags else 2 * 5) + 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chunked", "one", "stems.txt"]
     assert got.keys() == want.keys()
     assert all(got[k] == want[k] for k in want), [k for k in want if got[k] != want[k]]

@@ -680,12 +680,15 @@ def _predict_stream(
             # every finished write at once (the progress bar, the manifest and a Ctrl-C count it); wait only
             # while more than ``limit`` are queued
             while writes and (len(writes) > limit or writes[0][1].done()):
-                it, fut = writes.popleft()
+                it, fut = writes[0]
+                res: dict | Exception
                 try:
-                    yield it, fut.result()
+                    res = fut.result()
                 except OSError as err:
                     where = str(err.filename or it.payload.mask)  # the output that could not be written
-                    yield it, OSError(err.errno, f"cannot write ({err.strerror or err})", where)
+                    res = OSError(err.errno, f"cannot write ({err.strerror or err})", where)
+                writes.popleft()  # only now: a Ctrl-C while it was written leaves it for the drain below
+                yield it, res
 
         def flush() -> Iterator[tuple[Item, dict | Exception]]:
             big = False
@@ -719,10 +722,10 @@ def _predict_stream(
                 if len(pending) >= predictor.batch_size:
                     yield from flush()
             yield from flush()
+            yield from written(0)
         except KeyboardInterrupt:  # mostly in a model pass: the photos already given to the writer still count
             yield from written(0)
             raise
-        yield from written(0)
 
 
 def _model_name(predictor: Predictor) -> str | None:
