@@ -850,6 +850,63 @@ def test_a_ctrl_c_while_an_item_is_recorded_counts_it_and_what_the_stream_had_fi
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_ctrl_c_just_after_an_item_is_handed_over_still_counts_it(tmp_path: Path, monkeypatch) -> None:
+    """The Ctrl-C can come after the stream gave an item and before the runner began its record."""
+    from contextlib import contextmanager
+
+    from agriseg import batch
+    from agriseg.batch import BatchInterrupted
+
+    calls = []
+
+    @contextmanager
+    def ctrl_c_on_entry():  # the Ctrl-C lands as the record's block begins, the first time
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        yield
+
+    monkeypatch.setattr(batch, "signals_deferred", ctrl_c_on_entry)
+
+    def stream(todo: Sequence[Item]) -> Iterator[tuple[Item, Any]]:
+        queued = [(it, _work(it)) for it in todo[:2]]  # two outputs written before the first is handed over
+        try:
+            while queued:
+                yield queued.pop(0)
+        except KeyboardInterrupt:
+            yield from queued
+            raise
+
+    store = DictStore()
+    with pytest.raises(BatchInterrupted, match=r"^2 of 3 done"):
+        run_batch(_items(tmp_path, ["a", "b", "c"]), stream=stream, options=QUIET, recipe=Recipe("d", "1", {}),
+                  store=store)  # fmt: skip
+    assert set(store.records) == {"a", "b"}
+
+
+def test_a_signal_while_the_handlers_are_held_leaves_none_of_them_swapped(monkeypatch) -> None:
+    from agriseg.batch import signals_deferred
+
+    before, term = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    real = signal.signal
+    count = []
+
+    def second_install_interrupted(sig, handler):  # a SIGTERM lands between the two installs
+        count.append(sig)
+        if len(count) == 2:
+            raise KeyboardInterrupt
+        return real(sig, handler)
+
+    monkeypatch.setattr(signal, "signal", second_install_interrupted)
+    monkeypatch.setattr(signal, "getsignal", lambda sig: before)  # both held (callable handlers)
+    with pytest.raises(KeyboardInterrupt), signals_deferred():
+        pass
+    monkeypatch.undo()
+    held_term = signal.signal(signal.SIGTERM, term)  # pytest's own put back (the test held the default as Python's)
+    assert signal.getsignal(signal.SIGINT) is before  # not the block's noting handler, which swallows Ctrl-C
+    assert held_term is before
+
+
 def test_a_ctrl_c_in_a_threads_batch_counts_the_items_still_running(tmp_path: Path) -> None:
     from agriseg.batch import BatchInterrupted, Threads
 

@@ -197,7 +197,8 @@ class Threads:
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
-                    yield pending.pop(fut), _result(fut)
+                    res = _result(fut)  # before the pop: a Ctrl-C in between leaves the item to the drain below
+                    yield pending.pop(fut), res
         except KeyboardInterrupt:  # a thread cannot be stopped: the running items finish, and count as done
             running = {fut: it for fut, it in pending.items() if not fut.cancel()}
             wait(running)
@@ -536,12 +537,12 @@ def signals_deferred() -> Iterator[None]:
     noted: list[tuple[int, Any]] = []
     held: dict[int, Any] = {}
     sigs: list[int] = [int(signal.SIGINT)] + ([int(signal.SIGTERM)] if hasattr(signal, "SIGTERM") else [])
-    for sig in sigs:
-        handler = signal.getsignal(sig)
-        if callable(handler):  # SIG_DFL / SIG_IGN are the OS's: not held
-            held[sig] = handler
-            signal.signal(sig, lambda signum, frame: noted.append((signum, frame)))
-    try:
+    try:  # a signal between two of these installs still finds the first put back
+        for sig in sigs:
+            handler = signal.getsignal(sig)
+            if callable(handler):  # SIG_DFL / SIG_IGN are the OS's: not held
+                held[sig] = handler
+                signal.signal(sig, lambda signum, frame: noted.append((signum, frame)))
         yield
     finally:
         for sig, handler in held.items():
@@ -968,11 +969,15 @@ def run_batch(
                     outcomes[i] = Outcome(item, "ok", res)
                 bar.update(1)
 
+            handed: Result | None = None  # the last item the results handed over
             try:
-                for item, res in results:
+                for handed in results:
                     with signals_deferred():  # a Ctrl-C here waits for the item's record: its outputs are done
-                        take(item, res)
+                        take(*handed)
             except KeyboardInterrupt as err:
+                if handed is not None and index[id(handed[0])] not in outcomes:
+                    if not isinstance(handed[1], BaseException):  # the Ctrl-C came before its record began
+                        take(*handed)
                 _drain(results, take)
                 done = sum(o.status != "failed" for o in outcomes.values())
                 raise BatchInterrupted(done, len(items), opts.overwrite) from err

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from typing_extensions import deprecated
 
-from agriseg.batch import BatchOptions, batch_keywords
+from agriseg.batch import BatchOptions, batch_keywords, signals_deferred
 from agriseg.crop.config import DEFAULT_OPTIMIZE, MIN_LONG_SIDE, CropPredictConfig
 from agriseg.data.files import TEXT_ERRORS, atomic_write, atomic_writes
 from agriseg.data.io import ImageReadError, PathsLike, as_rgb, photo_reading_rules, read_rgb
@@ -697,7 +697,9 @@ def _predict_stream(
                 for (it, rgb), p in zip(pending, probs, strict=True):
                     decide = predictor.outline(p, rgb)  # the model's second look, here; the rest on the writer
                     args = (Path(it.source), it.payload, rgb, k, class_fields, model)
-                    writes.append((it, writer.submit(_decide_and_write, decide, predictor.sure(p), *args)))
+                    sure = predictor.sure(p)
+                    with signals_deferred():  # a photo given to the writer is written: it must be in the queue
+                        writes.append((it, writer.submit(_decide_and_write, decide, sure, *args)))
                 big = pending[0][1].size > DECIDE_AHEAD_PIXELS * 3
                 pending.clear()
             # the writer's queue holds each photo's probabilities until its decision: one batch of them beside

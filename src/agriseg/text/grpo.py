@@ -59,9 +59,9 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
     Raises:
         OptionError: ``max_completion_length`` cannot hold the longest answer of the data set (a usage error).
     """
-    from trl import GRPOTrainer
-
     ds, model, processor, meta = prepare_run(cfg, model, processor)
+    from trl import GRPOTrainer  # after the checks: a mistyped model fails at once
+
     if meta["answer_tokens"] > cfg.max_completion_length:  # every longer rollout would be cut mid-mask
         from agriseg.config import OptionError
 

@@ -256,9 +256,9 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
     Returns:
         The output folder (a full model, loadable with :func:`agriseg.text.modeling.load_vlm`).
     """
-    from trl import SFTConfig, SFTTrainer
-
     ds, model, processor, meta = prepare_run(cfg, model, processor)
+    from trl import SFTConfig, SFTTrainer  # after the checks: a mistyped model fails at once
+
     ds = ds.select_columns(["prompt", "completion", "images"])
     args = SFTConfig(**common_args(cfg), max_length=cfg.max_length, completion_only_loss=True)
     with removed_if_left_empty(cfg.output_dir), trl_quiet():
