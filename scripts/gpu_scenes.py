@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 LAYOUTS = ("pots", "tray", "side", "plate", "field")
@@ -72,7 +73,8 @@ def main() -> None:
             jobs.append((part, seed_i + start, m, last and "uniform" in flags, distractors, args.photos, args.labels,
                          stems))  # fmt: skip
         sets.append((Path(outdir), seed_i, parts))
-    with ProcessPoolExecutor(min(len(jobs), args.workers)) as pool:
+    # forkserver: a fork of a process that has run OpenCV's threads can hang (agriseg.data.loaders)
+    with ProcessPoolExecutor(min(len(jobs), args.workers), mp_context=get_context("forkserver")) as pool:
         for done in pool.map(chunk, jobs):
             print("made", done, flush=True)
     for outdir, seed_i, parts in sets:
