@@ -353,3 +353,23 @@ def test_a_crop_weed_rerun_over_vegetation_outputs_lists_them_as_kept_with_their
     assert rows[0]["vegetation_fraction"] == first[0]["vegetation_fraction"]
     assert "crop_fraction" not in rows[0]  # not measured by the run that made them
     assert _read_back(files[0], photo_outputs(out, "p0", 3, True), 3, ["crop_fraction", "weed_fraction"])
+
+
+def test_a_bug_met_while_one_photo_is_written_fails_that_photo_only(pred, tmp_path, monkeypatch):
+    """An error other than a disk's on the writer thread (a bug in the outline step) ended the whole run with a
+    traceback; the batch runner's rule is that the item fails, named as a bug, and the others go on."""
+    import agriseg.crop.quality as quality
+
+    real = quality.photo_quality
+
+    def photo_quality(rgb):
+        if rgb.shape[0] == 40:  # the odd photo out
+            raise RuntimeError("boom")
+        return real(rgb)
+
+    monkeypatch.setattr(quality, "photo_quality", photo_quality)
+    files = [_photo(tmp_path / "a.png", 0), _photo(tmp_path / "b.png", 1, (40, 64)), _photo(tmp_path / "c.png", 2)]
+    res = predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))
+    assert res.counts == {"ok": 2, "skipped": 0, "failed": 1}
+    assert "internal error (RuntimeError: boom); this is a bug in agriseg" in res.failures[0]
+    assert (tmp_path / "o" / "c_mask.png").is_file() and not (tmp_path / "o" / "b_mask.png").exists()

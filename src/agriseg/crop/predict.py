@@ -687,6 +687,8 @@ def _predict_stream(
                 except OSError as err:
                     where = str(err.filename or it.payload.mask)  # the output that could not be written
                     res = OSError(err.errno, f"cannot write ({err.strerror or err})", where)
+                except Exception as err:  # noqa: BLE001 - the runner fails this photo (a bug: named so), not the run
+                    res = err
                 writes.popleft()  # only now: a Ctrl-C while it was written leaves it for the drain below
                 yield it, res
 
