@@ -373,3 +373,19 @@ def test_a_bug_met_while_one_photo_is_written_fails_that_photo_only(pred, tmp_pa
     assert res.counts == {"ok": 2, "skipped": 0, "failed": 1}
     assert "internal error (RuntimeError: boom); this is a bug in agriseg" in res.failures[0]
     assert (tmp_path / "o" / "c_mask.png").is_file() and not (tmp_path / "o" / "b_mask.png").exists()
+
+
+def test_a_model_pass_that_fails_fails_its_photos_only(pred, tmp_path, monkeypatch):
+    """A model pass that raised (one odd photo size) ended the whole run with a traceback."""
+    real = pred.probabilities
+
+    def probabilities(images):
+        if images[0].shape[0] == 40:
+            raise RuntimeError("boom")
+        return real(images)
+
+    monkeypatch.setattr(pred, "probabilities", probabilities)
+    files = [_photo(tmp_path / "a.png", 0), _photo(tmp_path / "b.png", 1, (40, 64)), _photo(tmp_path / "c.png", 2)]
+    res = predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))
+    assert res.counts == {"ok": 2, "skipped": 0, "failed": 1}
+    assert "b.png" in res.failures[0] and "internal error (RuntimeError: boom)" in res.failures[0]

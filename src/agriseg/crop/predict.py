@@ -695,7 +695,13 @@ def _predict_stream(
         def flush() -> Iterator[tuple[Item, dict | Exception]]:
             big = False
             if pending:
-                probs = predictor.probabilities([rgb for _, rgb in pending])
+                try:
+                    probs = predictor.probabilities([rgb for _, rgb in pending])
+                except Exception as err:  # noqa: BLE001 - these photos fail (the runner names a bug so); others go on
+                    failed, pending[:] = list(pending), []
+                    for it, _ in failed:
+                        yield it, err
+                    return
                 for (it, rgb), p in zip(pending, probs, strict=True):
                     decide = predictor.outline(p, rgb)  # the model's second look, here; the rest on the writer
                     args = (Path(it.source), it.payload, rgb, k, class_fields, model)
