@@ -427,3 +427,106 @@ def test_easy_mistakes_of_a_library_caller_say_what_is_wrong(tiny_predictor):
         load_predictor(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"long_side=800.0: a whole number of pixels"):
         Predictor(tiny_predictor.model, 2, long_side=800.0, tile=64)  # type: ignore[arg-type]
+
+
+def test_the_working_size_keeps_the_photos_shape_rounded_not_floored(tiny_predictor):
+    """A 1000x481 photo run at 640 px was made 640x307 (floored) instead of 640x308: the mask came back stretched."""
+    x = tiny_predictor.to_array(np.zeros((481, 1000, 3), np.uint8), 640)  # 481 * 0.64 = 307.84
+    assert x.shape == (3, 308, 640)
+    assert tiny_predictor.to_array(np.zeros((1000, 481, 3), np.uint8), 640).shape == (3, 640, 308)
+
+
+def test_overlay_tints_every_class_by_the_integer_blend() -> None:
+    """The overlay's tint is (photo * (256 - a) + colour * a + 128) >> 8 on every class pixel, the highest class too;
+    background pixels stay the photo's."""
+    from agriseg.crop.predict import OVERLAY_COLOURS, overlay
+
+    rgb = np.array([[[200, 50, 120]] * 6], np.uint8)  # (1, 6, 3)
+    classes = np.array([[0, 1, 2, 3, 4, 5]], np.uint8)
+    out = overlay(rgb, classes)
+    a = round(0.45 * 256)
+    for k in range(6):
+        col = OVERLAY_COLOURS[min(k, len(OVERLAY_COLOURS) - 1)].astype(int)
+        want = rgb[0, k] if k == 0 else (rgb[0, k].astype(int) * (256 - a) + col * a + 128) >> 8
+        assert out[0, k].tolist() == list(want), k
+
+
+def test_model_sure_counts_every_vegetation_class_and_keeps_4_decimals() -> None:
+    """model_sure of a crop / weed photo left the weed out (or was rounded to 0.33): it is the share of all the
+    vegetation's pixels the model was sure of, to 4 decimals; None without vegetation."""
+    from agriseg.crop.predict import model_sure
+
+    classes = np.array([[0, 1, 2, 2]], np.uint8)
+    sure = np.array([[True, False, True, False]])
+    assert model_sure(classes, sure) == 0.3333
+    assert model_sure(np.zeros((2, 2), np.uint8), np.ones((2, 2), bool)) is None
+
+
+def test_summary_row_gives_width_and_height_the_right_way_round() -> None:
+    """summary.csv gave a 5 px wide, 3 px tall photo as 3 wide and 5 tall."""
+    from pathlib import Path
+
+    from agriseg.crop.predict import _row
+
+    row = _row(Path("a.jpg"), np.zeros((3, 5), np.uint8), None, 2, [])
+    assert (row["width"], row["height"]) == (5, 3)
+
+
+def test_the_memory_check_counts_the_batch_the_read_ahead_and_the_working_planes(tmp_path, monkeypatch) -> None:
+    """crop predict's memory estimate of the largest photo: its working planes (at the long side, scaled by the
+    long side), its full-size work, the other photos of its batch and the photos read ahead; leaving one out
+    let a batch that does not fit start and die mid-run."""
+    import agriseg.data.memory as memory
+    from agriseg.crop.predict import BATCHED_BYTES, FULL_SIZE_BYTES, READ_AHEAD_BYTES, check_photo_memory
+
+    asked = []
+    monkeypatch.setattr(memory, "check_memory", lambda n, what: asked.append((n, what)))
+    files = []
+    for i, (w, h) in enumerate([(100, 50), (60, 40), (30, 30)]):
+        files.append(tmp_path / f"p{i}.png")
+        Image.fromarray(np.zeros((h, w, 3), np.uint8)).save(files[-1])
+    check_photo_memory(files, 80, 3, "--long-side", batch_size=2)
+    working = 4.0 * 80 * 40 * (4 + 2 * 3)  # float32 planes at 80 x 40: 3 inputs, a weight, logits, probabilities
+    full = 100 * 50 * (FULL_SIZE_BYTES + 1 * BATCHED_BYTES + 2 * READ_AHEAD_BYTES)  # 1 more of the batch, 2 ahead
+    assert asked == [(pytest.approx(working + full), f"{files[0]} at --long-side 80")]
+
+
+def test_sure_pixels_are_those_reaching_the_level_exactly_too(tiny_predictor) -> None:
+    """A vegetation probability exactly at the sure level counts as sure (model_sure), with or without ``unsure``."""
+    import copy
+
+    pred = copy.copy(tiny_predictor)
+    probs = np.array([[[0.25, 0.5, 0.3]], [[0.75, 0.5, 0.7]]], np.float32)  # (2, 1, 3), exact in float32
+    pred.unsure = (0.05, 0.75)
+    assert pred.sure(probs).tolist() == [[True, False, False]]
+    pred.unsure = None  # the level is then 0.5
+    assert pred.sure(probs).tolist() == [[True, True, True]]
+
+
+def test_a_photo_exactly_twice_the_working_size_has_its_outline_redecided(tiny_predictor) -> None:
+    """From OUTLINE_MIN_SCALE photo px per working px (inclusive) the outline is re-decided within a band of photo px
+    and faint traces followed on the working pixel's grid; a photo just under it keeps the model's outline."""
+    import copy
+
+    pred = copy.copy(tiny_predictor)  # long side 96
+    pred.trace_long_side = None  # no second pass: the decision's settings alone
+    probs = np.full((2, 192, 100), 0.5, np.float32)
+    rgb = np.zeros((192, 100, 3), np.uint8)
+    band, unsure, step = pred.outline(probs, rgb).args[2:5]  # to_classes(probs, rgb, band, unsure, step, ...)
+    assert (band, step) == (2, 2)
+    band, unsure, step = pred.outline(probs[:, :191], rgb[:191]).args[2:5]
+    assert (band, step) == (0, 1)
+
+
+def test_a_photo_exactly_trace_long_side_long_gets_the_second_pass(tiny_predictor) -> None:
+    """trace_long_side is the longest photo traced at its own size (inclusive): one of exactly that size was not."""
+    import copy
+
+    pred = copy.copy(tiny_predictor)  # long side 96
+    pred.trace_long_side = 192
+    probs = np.full((2, 192, 100), 0.5, np.float32)  # no vegetation: no gap to look at again, a quick second pass
+    rgb = np.zeros((192, 100, 3), np.uint8)
+    args = pred.outline(probs, rgb).args  # to_classes(probs, rgb, band, unsure, step, faint_stem, trace)
+    assert args[4] == 1 and args[6] is not None  # traced at the photo's own grid
+    args = pred.outline(np.full((2, 193, 100), 0.5, np.float32), np.zeros((193, 100, 3), np.uint8)).args
+    assert args[4] == 2 and args[6] is None  # longer: the working size only
