@@ -43,3 +43,9 @@ def test_full_cover_is_saturated_not_infinite() -> None:
 def test_bad_arguments(args: tuple) -> None:
     with pytest.raises(ValueError):
         green_area_index(*args)
+
+
+def test_nearly_full_cover_has_a_finite_gai_not_saturated() -> None:
+    """Only full cover (no gap at all) is saturated: a green fraction of 0.9999 has GAI -ln(1e-4) / 0.5."""
+    g = green_area_index(0.9999)
+    assert not g.saturated and g.value == pytest.approx(-math.log(1e-4) / 0.5)

@@ -160,3 +160,72 @@ def test_edge_strips_of_exactly_the_limit_are_dropped_on_every_border() -> None:
     labels[0:9, 5:9] = 6  # top, 9 px: a plant
     out = drop_edge_strips(labels, thickness=8)
     assert sorted(set(np.unique(out).tolist()) - {0}) == [5, 6]
+
+
+def test_a_piece_of_exactly_min_size_is_a_plant() -> None:
+    """min_size is the smallest plant: a piece of exactly that many pixels was dropped as a speck."""
+    mask = np.zeros((20, 40), bool)
+    mask[2:7, 2:12] = True  # 50 px
+    mask[10:17, 20:27] = True  # 49 px
+    labels = label_plants(mask, min_size=50)
+    assert labels.max() == 1 and (labels == 1).sum() == 50
+
+
+def test_split_plants_are_numbered_in_raster_order_of_their_first_pixel() -> None:
+    """The second half of a split pair was numbered after a plant lying wholly below it (plant ids in the tables
+    did not follow the documented raster order)."""
+    mask = _discs([(30, 30), (30, 66)], 20, (120, 120)) | _discs([(90, 40)], 20, (120, 120))
+    labels = label_plants(mask, split_depth=4)
+    cents = [tuple(np.argwhere(labels == i).mean(0).round()) for i in range(1, int(labels.max()) + 1)]
+    assert cents == [(30, 30), (30, 66), (90, 40)]
+
+
+def test_join_never_joins_pieces_outside_every_group() -> None:
+    """With ``group`` (crop traits' regions), pieces of no group (0: outside every pot) were joined to each other."""
+    mask = np.zeros((20, 40), bool)
+    mask[5:15, 5:15] = True
+    mask[5:15, 17:27] = True  # 2 px apart
+    no_group = lambda comps: np.zeros(int(comps.max()) + 1, np.int64)  # noqa: E731
+    one_group = lambda comps: np.ones(int(comps.max()) + 1, np.int64)  # noqa: E731
+    assert label_plants(mask, min_size=10, join=3, group=no_group).max() == 2
+    assert label_plants(mask, min_size=10, join=3, group=one_group).max() == 1
+
+
+def test_excess_green_of_black_pixels_is_0_not_nan() -> None:
+    """Black pixels (R + G + B = 0) have no chromatic coordinates: they count as 0 excess green, not NaN that
+    turned a plant's whole mean into NaN."""
+    c = colour_traits(np.array([[0, 0, 0], [0, 200, 0]], np.uint8))
+    assert c["excess_green"] == pytest.approx(1.0)  # (0 + 2) / 2
+
+
+def test_lab_colour_traits_of_pure_blue() -> None:
+    """mean_b_lab is CIE b* (blue negative), not a*: pure blue is L* 32.3, a* 79.2, b* -107.9 (D65)."""
+    c = colour_traits(np.array([[0, 0, 255]] * 3, np.uint8))
+    assert (c["mean_l"], c["mean_a"], c["mean_b_lab"]) == pytest.approx((32.30, 79.19, -107.86), abs=0.01)
+
+
+def test_a_plant_touching_any_border_is_not_in_frame() -> None:
+    """in_frame was True for a plant touching the bottom (or another) border of the photo."""
+    labels = np.zeros((40, 50), np.int32)
+    labels[30:40, 20:30] = 1  # bottom border
+    labels[0:10, 20:30] = 2  # top
+    labels[15:25, 0:10] = 3  # left
+    labels[15:25, 40:50] = 4  # right
+    labels[15:25, 20:30] = 5  # inside, one pixel off every border
+    labels[12, 20:30] = 0
+    got = {p["id"]: p["in_frame"] for p in plant_traits(labels)}
+    assert got == {1: False, 2: False, 3: False, 4: False, 5: True}
+
+
+def test_every_shape_trait_is_in_its_own_unit_with_a_scale() -> None:
+    """With px_per_mm, lengths (perimeter, width, axes, centroid) are divided by it, areas (area, convex hull) by its
+    square, and ratios and angles not at all: a convex hull area in mm (not mm2) was 2x off at 2 px/mm."""
+    mask = np.zeros((60, 80), bool)
+    mask[10:30, 20:60] = True
+    mask[30:40, 20:30] = True  # an L: its convex hull is larger than it
+    labels = label_plants(mask, min_size=10)
+    px, mm = plant_traits(labels)[0], plant_traits(labels, px_per_mm=2.0)[0]
+    dims = {"area": 2, "convex_hull_area": 2, "perimeter": 1, "width": 1, "height": 1, "ellipse_major_axis": 1,
+            "ellipse_minor_axis": 1, "centroid_x": 1, "centroid_y": 1, "solidity": 0, "ellipse_angle": 0}  # fmt: skip
+    for k, d in dims.items():
+        assert mm[k] == pytest.approx(px[k] / 2.0**d), k

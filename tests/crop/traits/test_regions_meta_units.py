@@ -500,3 +500,63 @@ def test_plants_in_mm_go_to_the_cell_their_centroid_is_in_and_areas_are_mm2() ->
     vegetation[:, 12:16] = True  # 40 px in cell 2
     rows = region_traits(cells, vegetation, [], px_per_mm=2.0)
     assert [r["vegetation_area"] for r in rows] == [0.0, 10.0]  # 40 px / (2 px/mm)^2
+
+
+def test_grid_cell_edges_are_rounded_to_the_nearest_pixel() -> None:
+    """A 10 px box in 3 cells is cut at 3.33 and 6.67 -> 3 and 7 (widths 3, 4, 3), not floored to 3, 3, 4."""
+    cells = grid_regions((5, 0, 10, 10), 3, 3)
+    assert [(r.x, r.width) for r in cells[:3]] == [(5, 3), (8, 4), (12, 3)]
+    assert [(r.y, r.height) for r in cells[::3]] == [(0, 3), (3, 4), (7, 3)]
+
+
+def test_a_region_only_touching_the_photos_edge_from_outside_is_outside() -> None:
+    """A region that starts where the photo ends (or ends where it starts) holds none of its pixels: it is
+    ``outside``, not ``partly outside`` (measured on an empty cell)."""
+    from agriseg.crop.traits.regions import Region, region_status
+
+    shape = (40, 60)  # (H, W)
+    assert region_status(Region("r", 60, 0, 10, 10), shape) == "outside"
+    assert region_status(Region("l", -10, 0, 10, 10), shape) == "outside"
+    assert region_status(Region("b", 0, 40, 10, 10), shape) == "outside"
+    assert region_status(Region("p", 55, 0, 10, 10), shape) == "partly outside"
+
+
+def test_a_regions_model_sure_is_weighted_by_its_plants_areas() -> None:
+    """A pot's model_sure is the share of all its plants' pixels the model was sure of: a small unsure plant
+    beside a large sure one weighed as much as it (an unweighted mean of the plants)."""
+    from agriseg.crop.traits.regions import Region, region_traits
+
+    plants = [
+        {"region": "1", "area": 300.0, "model_sure": 1.0, "in_frame": True},
+        {"region": "1", "area": 100.0, "model_sure": 0.0, "in_frame": True},
+    ]
+    row = region_traits([Region("1", 0, 0, 40, 40)], np.zeros((40, 40), bool), plants)[0]
+    assert row["model_sure"] == pytest.approx(0.75)
+
+
+def test_a_region_exactly_at_the_sure_level_needs_no_check() -> None:
+    """Regions are named for a check under CHECK_SURE, not at it; rows without a number never are."""
+    from agriseg.crop.traits.regions import CHECK_SURE, needs_check
+
+    assert not needs_check({"model_sure": CHECK_SURE})
+    assert needs_check({"model_sure": CHECK_SURE - 1e-6})
+    assert not needs_check({"model_sure": None}) and not needs_check({})
+
+
+def test_two_overlapping_patches_are_no_tray() -> None:
+    """An object filling under 3/4 of its box (two soil patches joined at a corner) is no tray: the grid was laid
+    over it."""
+    rgb = np.full((200, 300, 3), 60, np.uint8)  # a grey mat
+    rgb[30:110, 50:130] = (180, 150, 110)
+    rgb[102:182, 122:202] = (180, 150, 110)  # fills 0.55 of the box of both
+    assert detect_tray(rgb) is None
+    rgb[30:182, 50:202] = (180, 150, 110)  # the same box, filled: a tray
+    assert detect_tray(rgb) == (50, 30, 152, 152)
+
+
+def test_a_regions_box_is_in_mm_with_a_scale() -> None:
+    """With px_per_mm every number of a region row is in mm: its x and y stayed in pixels beside a width in mm."""
+    from agriseg.crop.traits.regions import Region, region_traits
+
+    row = region_traits([Region("1", 10, 20, 30, 40)], np.zeros((100, 100), bool), [], px_per_mm=2.0)[0]
+    assert (row["x"], row["y"], row["width"], row["height"]) == (5.0, 10.0, 15.0, 20.0)

@@ -586,3 +586,72 @@ def test_the_grid_box_is_in_the_records_one_unit(tmp_path: Path) -> None:
     recs = run_traits([d], tmp_path / "px", TraitsConfig(grid="1x2", grid_box="0,0,120,60"),
                       batch=BatchOptions(progress=False))  # fmt: skip
     assert recs[0]["grid_box"] == [0, 0, 120, 60]
+
+
+def test_plant_density_is_per_megapixel_or_per_square_metre() -> None:
+    """plant_density is plants per Mpx (pixels) or per m2 (mm): 2 plants on 100x100 px are 200 per Mpx, and at
+    2 px/mm (2500 mm2) 800 per m2; a grid keeps the same density for the plants inside it."""
+    from agriseg.crop.traits.runner import measure
+
+    classes = np.zeros((100, 100), np.uint8)
+    classes[20:40, 20:40] = 1
+    classes[60:80, 60:80] = 1
+    assert measure(classes, None, TraitsConfig()).image["plant_density"] == pytest.approx(200.0)
+    assert measure(classes, None, TraitsConfig(), px_per_mm=2.0).image["plant_density"] == pytest.approx(800.0)
+    gridded = measure(classes, None, TraitsConfig(grid="1x1", grid_box="0,0,50,50"))  # one plant inside the grid
+    assert gridded.image["plant_count"] == 1 and gridded.image["plant_density"] == pytest.approx(100.0)
+
+
+def test_plants_of_a_pot_are_numbered_top_to_bottom_then_left_to_right() -> None:
+    """Plant ids ``<region>.<k>`` count a region's plants top to bottom: the upper plant of pot 1 is 1.1 even when
+    it lies right of the lower one."""
+    from agriseg.crop.traits.regions import Region
+    from agriseg.crop.traits.runner import tie_plants
+
+    labels = np.zeros((50, 50), np.int32)
+    labels[5:10, 30:35] = 1  # upper right
+    labels[30:35, 5:10] = 2  # lower left
+    plants = [{"id": 1, "centroid_x": 32.0, "centroid_y": 7.0}, {"id": 2, "centroid_x": 7.0, "centroid_y": 32.0}]
+    out, relabelled, outside = tie_plants([Region("1", 0, 0, 50, 50)], plants, labels, None)
+    assert [(p["id"], p["centroid_y"]) for p in out] == [("1.1", 7.0), ("1.2", 32.0)]
+    assert relabelled[7, 32] == 1 and relabelled[32, 7] == 2 and outside == 0
+
+
+def test_join_applies_only_with_regions() -> None:
+    """--join joins the pieces of one plant within a pot; without regions pieces 3 px apart stay two plants."""
+    from agriseg.crop.traits.runner import measure
+
+    classes = np.zeros((40, 60), np.uint8)
+    classes[10:30, 10:25] = 1
+    classes[10:30, 28:43] = 1  # 3 px apart, within the default join of 10 px
+    assert measure(classes, None, TraitsConfig()).image["plant_count"] == 2
+    assert measure(classes, None, TraitsConfig(grid="1x1", grid_box="0,0,60,40")).image["plant_count"] == 1
+
+
+def test_a_grid_finer_than_its_box_is_refused_either_way_round() -> None:
+    """A grid with more rows than the box has pixels of height (or more columns than of width) is refused; a
+    grid that fits a wide, low box is not."""
+    from agriseg.crop.traits.runner import measure
+
+    classes = np.zeros((20, 20), np.uint8)
+    for grid, box in (("3x1", "0,0,10,2"), ("1x3", "0,0,2,10")):
+        with pytest.raises(ValueError, match="cells under 1 px"):
+            measure(classes, None, TraitsConfig(grid=grid, grid_box=box))
+    assert len(measure(classes, None, TraitsConfig(grid="2x5", grid_box="0,0,10,2")).regions) == 10
+
+
+def test_a_plant_with_half_of_it_in_its_own_pot_is_not_called_joined() -> None:
+    """A plant leaning over into an empty neighbour pot with at least half of its pixels at home is no sign of
+    plants joined across pots: only one with under half at home names the empty pot."""
+    from agriseg.crop.traits.regions import Region
+    from agriseg.crop.traits.runner import joined_across_regions
+
+    rects = [Region("A", 0, 0, 10, 10), Region("B", 10, 0, 10, 10)]
+    rows = [{"id": "A", "status": "ok"}, {"id": "B", "status": "empty"}]
+    plants = [{"id": "A.1", "region": "A"}]
+    labels = np.zeros((10, 20), np.int32)
+    labels[:, 5:15] = 1  # 50 px in A, 50 in B
+    assert joined_across_regions(rects, rows, plants, labels) == []
+    labels[:, 5] = 0  # 40 px in A, 50 in B
+    said = joined_across_regions(rects, rows, plants, labels)
+    assert len(said) == 1 and said[0].startswith("region B holds no plant of its own but much of plant A.1")
