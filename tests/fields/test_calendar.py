@@ -75,3 +75,23 @@ def test_an_area_without_a_value_takes_the_nearest_cell_on_the_ground(tmp_path) 
         dst.write(values, 1)
     got, how = area_days(path, (12.1, 59.6, 12.4, 59.9))
     assert got.tolist() == [300.0] and "nearest cell with a value, 28 km" in how
+
+
+def test_cells_outside_days_1_to_366_are_no_value_without_a_nodata_tag(tmp_path) -> None:
+    """A calendar without a nodata value: its 0 cells (no crops) and fill values (999) were taken as days, and
+    the circular median of 0, 100 and 999 is no sowing day (mutation sweep)."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from agriseg.fields.calendar import area_days
+
+    values = np.full((4, 4), 100, np.float32)  # 0.5-degree cells from 50 N, 10 E; no nodata tag
+    values[0], values[1] = 0, 999
+    path = tmp_path / "sos.tif"
+    profile = {"driver": "GTiff", "width": 4, "height": 4, "count": 1, "dtype": "float32", "crs": "EPSG:4326",
+               "transform": from_origin(10.0, 50.0, 0.5, 0.5)}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(values, 1)
+    got, how = area_days(path, (10.1, 48.1, 11.9, 49.9))  # every cell
+    assert got.tolist() == [100.0] * 8 and how == "8 cell(s) under the area"

@@ -98,6 +98,8 @@ def test_explicit_items_by_id_and_url(loopback: Loopback, tmp_path: Path) -> Non
         ("11,50,10,51", "inverted"),
         ("179.9,-17,-179.9,-16.8", r"crosses the 180th meridian .*\(179\.9,-17\.0,180,-16\.8 and -180,-17\.0,-179\.9"),
         ("500000,5300000,510000,5310000", "not in degrees"),
+        ("10,50,11,50", "empty"),  # S == N: flat, not inverted
+        ("100,10,95,11", "inverted"),  # W > E east of 90 E: not across the 180th meridian
     ],
 )
 def test_bad_bbox(text: str, words: str) -> None:
@@ -401,3 +403,187 @@ def test_no_memory_check_option(loopback: Loopback, tmp_path: Path, monkeypatch:
     assert not out.exists()
     code, text = _cli_download(loopback, out, "--no-memory-check")
     assert code == 0 and out.is_file(), text
+
+
+def _select(state: Loopback, dates: tuple[str, str] = DATES["win_a_dates"], bbox: tuple = BBOX, **kw: object) -> list:
+    """The ids :func:`select_items` picks for window A."""
+    from agriseg.fields.stac import open_api, select_items
+
+    cfg = _cfg(state, **kw)
+    return [i.id for i in select_items(open_api(cfg), bbox, dates, cfg, "A")]
+
+
+def _item(state: Loopback, iid: str) -> dict:
+    return next(i for i in state.items if i["id"] == iid)
+
+
+XP10, YP10 = "S2B_MSIL2A_20230410_T33UXP", "S2B_MSIL2A_20230410_T33UYP"  # 10 April: west 5 %, east 6 % cloud
+XP20, YP20 = "S2B_MSIL2A_20230420_T33UXP", "S2B_MSIL2A_20230420_T33UYP"  # 20 April: 40 %, 41 %
+
+
+def test_a_box_on_the_minus_180_meridian_is_in_degrees() -> None:
+    """W = -180 (the first column of a global grid) was refused as "not in degrees" by a changed rule."""
+    assert parse_bbox("-180,-10,-179,10") == (-180.0, -10.0, -179.0, 10.0)
+
+
+def test_a_word_that_is_no_file_is_said_to_be_missing() -> None:
+    """``--bbox fields`` (a file name without suffix, not there) was read as a malformed bbox (mutation sweep)."""
+    from agriseg.fields.stac import check_area
+
+    with pytest.raises(FileNotFoundError, match=r"--bbox fields: no such file, and not W,S,E,N"):
+        check_area("fields")
+
+
+def test_a_range_from_an_acquisition_day_and_a_datetime_range_find_that_day(loopback: Loopback) -> None:
+    """A range starting on an acquisition day was searched from its last second (the day's scenes lost), and a
+    range given as datetimes had a time appended again (the search failed): changed rules went through."""
+    assert sorted(_select(loopback, parse_dates("2023-04-10/2023-04-30"))) == [XP10, YP10]
+    window = parse_dates("2023-04-10T00:00:00Z/2023-04-10T12:00:00Z")
+    assert sorted(_select(loopback, window)) == [XP10, YP10]
+
+
+def test_planetary_computer_items_are_signed_and_others_not() -> None:
+    """Unsigned Planetary Computer items answer every band read with 409/403: the default API needs signing."""
+    planetary_computer = pytest.importorskip("planetary_computer")
+    from agriseg.fields.stac import signer
+
+    assert signer(DownloadConfig(stac_url="planetary-computer")) is planetary_computer.sign_inplace
+    assert signer(DownloadConfig(stac_url="http://127.0.0.1:1/stac")) is None
+
+
+def test_items_given_by_file_or_id_keep_their_form_and_order(loopback: Loopback, tmp_path: Path) -> None:
+    """An item JSON file was looked up as an id ("not found"), and ids came back in the catalogue's order rather
+    than as given (the first item wins where tiles overlap): changed rules went through (mutation sweep)."""
+    import json
+
+    from agriseg.fields.stac import items_by_reference
+
+    cfg = _cfg(loopback)
+    assert [i.id for i in items_by_reference(None, [YP10, XP10], cfg, "A")] == [YP10, XP10]
+    path = tmp_path / "item.json"
+    path.write_text(json.dumps(_item(loopback, YP10)), encoding="utf-8")
+    assert [i.id for i in items_by_reference(None, [str(path)], cfg, "A")] == [YP10]
+
+
+def test_the_least_cloudy_tile_of_the_day_comes_first_whatever_the_api_order(loopback: Loopback) -> None:
+    """The tiles of the chosen day came in the API's order: a cloudier tile listed first won where they overlap."""
+    loopback.items.reverse()
+    assert _select(loopback) == [XP10, YP10]
+
+
+def test_a_partial_day_is_filled_by_the_least_cloudy_tile_that_adds_area(loopback: Loopback) -> None:
+    """Filling a partial day took the first tile the API listed (41 % before 10 %), and a tile adding no area
+    (the same tile another day) was read for nothing: changed rules went through (mutation sweep)."""
+    every = list(loopback.items)
+    east25 = {**_item(loopback, YP20), "id": "S2B_MSIL2A_20230425_T33UYP"}
+    east25["properties"] = {**east25["properties"], "datetime": "2023-04-25T10:01:00Z", "eo:cloud_cover": 10.0}
+    loopback.items[:] = [i for i in every if i["id"] not in (YP10, XP20)] + [east25]
+    assert _select(loopback, cloud_max=50) == [XP10, east25["id"]]
+    loopback.items[:] = [i for i in every if i["id"] not in (YP10, YP20)]
+    assert _select(loopback, cloud_max=50) == [XP10]  # 20 April's west tile adds nothing
+
+
+def test_days_are_ranked_by_their_mean_cloud_cover_not_their_sum(loopback: Loopback) -> None:
+    """Over the tiles' overlap a day of two tiles (5 %, 6 %) lost to a day of one tile at 8 % (sum 11 > 8)."""
+    overlap = bbox_deg(500410, NORTH - 300, 500470, NORTH - 100)  # inside both tiles
+    _item(loopback, XP20)["properties"]["eo:cloud_cover"] = 8.0
+    loopback.items[:] = [i for i in loopback.items if i["id"] != YP20]
+    assert _select(loopback, bbox=overlap) == [XP10, YP10]
+
+
+def test_an_item_s_offset_and_time_as_its_provider_states_them() -> None:
+    """Earth Search items harmonised already were given the -1000 again (dark fields at 0), and an item time in
+    +02:00 was read as UTC (WIN_A_DATETIME two hours late): changed rules went through (mutation sweep)."""
+    import datetime as dt
+
+    import pystac
+
+    from agriseg.fields.stac import boa_offset_of, item_datetime
+
+    def item(props: dict) -> pystac.Item:
+        geom = {"type": "Point", "coordinates": [15.0, 48.0]}
+        d = {"type": "Feature", "stac_version": "1.0.0", "id": "x", "geometry": geom, "bbox": [15, 48, 15, 48]}
+        return pystac.Item.from_dict({**d, "properties": props, "links": [], "assets": {}})
+
+    new = {"datetime": "2023-04-10T12:01:00+02:00", "s2:processing_baseline": "05.09"}
+    assert boa_offset_of(item(new)) == -1000.0
+    assert boa_offset_of(item({**new, "earthsearch:boa_offset_applied": True})) == 0.0
+    assert item_datetime(item(new)) == dt.datetime(2023, 4, 10, 10, 1, tzinfo=dt.UTC)
+
+
+def test_retries_wait_backoff_then_double_and_a_429_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first retry waited twice --backoff (2, 4, 8 s for 1, 2, 4), and 429 (too many requests) failed at once
+    like a missing file: changed rules went through (mutation sweep)."""
+    from rasterio.errors import RasterioIOError
+
+    from agriseg.fields import download
+
+    waits: list[float] = []
+    monkeypatch.setattr(download.time, "sleep", waits.append)
+    answers = iter(["HTTP response code: 429", "HTTP response code: 503", "HTTP response code: 408"])
+
+    def read() -> str:
+        if (said := next(answers, None)) is not None:
+            raise RasterioIOError(said)
+        return "pixels"
+
+    cfg = DownloadConfig(retries=3, backoff_s=1.0)
+    assert download._retrying("/local/b.tif", cfg, (RasterioIOError,), read, "b.tif") == "pixels"
+    assert waits == [1.0, 2.0, 4.0]
+
+
+def test_explicit_items_grid_is_a_window_s_union_where_the_windows_overlap(loopback: Loopback, tmp_path: Path) -> None:
+    """Without --bbox the grid took window A's first tile only (its second tile cut off), or the union of the
+    windows (a strip with window B empty): changed rules went through (mutation sweep)."""
+    cfg = _cfg(loopback)
+    xb, yb = "S2B_MSIL2A_20230815_T33UXP", "S2B_MSIL2A_20230815_T33UYP"
+    both = download_scene(tmp_path / "both.tif", cfg, win_a=[XP10, YP10], win_b=[xb, yb], progress=False)
+    assert (both.width, both.height) == (88, 48) and both.valid_fraction == {"a": 1.0, "b": 1.0}
+    apart = download_scene(tmp_path / "apart.tif", cfg, win_a=[XP10], win_b=[yb], progress=False)
+    assert (apart.width, apart.height) == (8, 48) and apart.valid_fraction == {"a": 1.0, "b": 1.0}
+
+
+def test_the_scene_names_its_newest_processing_baseline(loopback: Loopback, tmp_path: Path) -> None:
+    """With window A at baseline 05.09 and window B at 04.00, PROCESSING_BASELINE said 04.00 (mutation sweep)."""
+    for it in loopback.items:
+        if it["id"].startswith("S2B_MSIL2A_202308"):
+            it["properties"]["s2:processing_baseline"] = "04.00"
+    download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    with rasterio.open(tmp_path / "s.tif") as src:
+        tags = src.tags()
+    assert tags["PROCESSING_BASELINE"] == "05.09" and tags["WIN_B_PROCESSING_BASELINE"] == "04.00"
+
+
+def test_keep_current_keeps_only_a_scene_of_the_same_request(loopback: Loopback, tmp_path: Path) -> None:
+    """keep_current kept a scene downloaded for other dates (its request tag not compared): window A of the
+    wrong days, reported as "resumed" (mutation sweep)."""
+    out, cfg = tmp_path / "s.tif", _cfg(loopback, cloud_max=50)
+    download_scene(out, cfg, bbox=BBOX, progress=False, **DATES)
+    again = download_scene(out, cfg, bbox=BBOX, overwrite=True, keep_current=True, progress=False, **DATES)
+    assert again.status == "resumed"
+    later = {"win_a_dates": ("2023-04-15", "2023-04-30"), "win_b_dates": DATES["win_b_dates"]}
+    res = download_scene(out, cfg, bbox=BBOX, overwrite=True, keep_current=True, progress=False, **later)
+    assert res.status == "ok" and sorted(res.items["a"]) == [XP20, YP20]
+
+
+def test_an_output_not_named_tif_is_refused(loopback: Loopback, tmp_path: Path) -> None:
+    """A library call writing ``scene.png`` made a GeoTIFF under that name (mutation sweep)."""
+    with pytest.raises(ValueError, match=r"scene\.png: the scene is a GeoTIFF, name it \.tif"):
+        download_scene(tmp_path / "scene.png", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert not (tmp_path / "scene.png").exists() and not loopback.log
+
+
+def test_a_band_with_a_crs_but_no_geotransform_fails_its_scene(loopback: Loopback, tmp_path: Path) -> None:
+    """A band with a CRS but no geotransform warped to nowhere: window B's NIR empty over a tile, and "ok"."""
+    import warnings
+
+    from rasterio.io import MemoryFile
+
+    with MemoryFile() as mem, warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        profile = {"driver": "GTiff", "width": 48, "height": 48, "count": 1, "dtype": "uint16", "crs": "EPSG:32633"}
+        with mem.open(**profile) as dst:
+            dst.write(np.full((1, 48, 48), 5000, np.uint16))
+        loopback.files[EAST_NIR_B] = mem.read()
+    with pytest.raises(ValueError, match=r"T33UYP: reading band nir failed \(.*B08\.tif has no CRS or georef"):
+        download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)

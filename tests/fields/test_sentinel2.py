@@ -120,3 +120,17 @@ def test_an_offset_that_darkens_a_fifth_of_the_pixels_to_nothing_is_said() -> No
     bands[:, :2] = 2000
     bands[:, 0, :3] = 800  # 3 %: the darkest water of a real product, not harmonised data
     assert s2.scale_problems(bands, offset=-1000.0) == []
+
+
+def test_a_baseline_written_as_a_product_name_part_before_04_has_no_offset() -> None:
+    """``N0301`` (the product name's baseline) was read as 301, so -1000 was applied to a product without it."""
+    assert s2.boa_offset("N0301") == 0.0
+    assert s2.boa_offset("N0400") == -1000.0
+
+
+def test_windows_of_different_sizes_are_refused_whatever_the_order() -> None:
+    """A window B of another size went through unnoticed for order "a" (mutation sweep)."""
+    a = np.ones((4, 4, 4), np.uint16)
+    for order in ("a", "ab"):
+        with pytest.raises(ValueError, match=r"window sizes differ: A \(4, 4\), B \(2, 4\)"):
+            s2.stack_windows(a, a[:, :2], order)

@@ -49,3 +49,42 @@ def test_palette_png_transparent_colour_is_nodata(tmp_path: Path) -> None:
     assert tuple(img[10, 0]) == GREEN and tuple(img[10, 30]) == SOIL
     assert valid is not None and not valid[:4].any() and valid[4:].all()
     assert reading_rules(path) == {"nodata": "masked"}
+
+
+def test_band_numbers_start_at_one(tmp_path: Path) -> None:
+    """``--bands 0,1,2`` was taken (and failed later as an unreadable image) rather than refused by name."""
+    from agriseg.raster.image import pick_rgb_bands
+
+    with pytest.raises(ValueError, match=r"x\.tif: --bands needs three band numbers in 1\.\.4, got \[0, 1, 2\]"):
+        pick_rgb_bands([None] * 4, 4, [0, 1, 2], tmp_path / "x.tif")
+
+
+def test_a_pixel_that_is_nodata_in_one_band_is_not_valid(tmp_path: Path) -> None:
+    """A pixel with nodata in its green band only counted as valid, read as a green-less colour (mutation sweep)."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    arr = np.full((3, 4, 4), 100, np.uint8)
+    arr[1, 0, 0] = 0  # green is nodata at (0, 0)
+    path = tmp_path / "rgb.tif"
+    profile = {"driver": "GTiff", "height": 4, "width": 4, "count": 3, "dtype": "uint8", "nodata": 0,
+               "crs": "EPSG:32631", "transform": from_origin(500000, 5000000, 10, 10)}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(arr)
+    _, _, valid = read_image_valid(path)
+    assert valid is not None and not valid[0, 0] and valid.sum() == 15
+
+
+def test_a_tiff_with_a_geotransform_but_no_crs_keeps_its_transform(tmp_path: Path) -> None:
+    """A TIFF with pixel coordinates but no CRS lost its geotransform too (outputs at 0, 0; mutation sweep)."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    from agriseg.raster.image import read_georef
+
+    path = tmp_path / "local.tif"
+    with rasterio.open(path, "w", driver="GTiff", height=4, width=4, count=3, dtype="uint8",
+                       transform=from_origin(10, 20, 1, 1)) as dst:  # fmt: skip
+        dst.write(np.ones((3, 4, 4), np.uint8))
+    geo = read_georef(path)
+    assert geo is not None and geo.crs is None and geo.transform == (1.0, 0.0, 10.0, 0.0, -1.0, 20.0)

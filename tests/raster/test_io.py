@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from affine import Affine
 from rasterio.crs import CRS
@@ -30,3 +31,86 @@ def test_pixel_area_at_the_centre_latitude_and_in_feet() -> None:
     assert pixel_area_m2(CRS.from_epsg(4326), t, 1000, 1000) == pytest.approx(abs(centre), rel=1e-4)
     feet = pixel_area_m2(CRS.from_epsg(2263), from_origin(1e6, 2e5, 10, 10), 100, 100)  # 10 US survey feet
     assert feet == pytest.approx(9.2903, rel=1e-2)
+
+
+def _tif(path, arr, **kw) -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from agriseg.raster.io import tiled_profile
+
+    c, h, w = arr.shape
+    profile = tiled_profile(str(arr.dtype), c, w, h, CRS.from_epsg(32633), from_origin(500000, 5300000, 10, 10), **kw)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(arr)
+
+
+def test_read_window_takes_rows_then_columns(tmp_path) -> None:
+    """Rows and columns swapped read another part of the scene (square reads hid it; mutation sweep)."""
+    import rasterio
+
+    from agriseg.raster.io import read_window
+
+    arr = np.arange(2 * 6 * 9, dtype=np.uint16).reshape(2, 6, 9)
+    _tif(tmp_path / "s.tif", arr)
+    with rasterio.open(tmp_path / "s.tif") as ds:
+        np.testing.assert_array_equal(read_window(ds, tmp_path / "s.tif", 1, 3, 2, 7), arr[:, 1:3, 2:7])
+        np.testing.assert_array_equal(read_window(ds, tmp_path / "s.tif", 4, 6, 0, 9, bands=[2]), arr[1:, 4:6])
+
+
+def test_creation_options_replace_the_defaults(tmp_path) -> None:
+    """``compress="none"`` (the change map's staging file) was written deflated anyway (mutation sweep)."""
+    import rasterio
+
+    _tif(tmp_path / "plain.tif", np.ones((1, 8, 8), np.uint8), compress="none", nodata=255)
+    with rasterio.open(tmp_path / "plain.tif") as ds:
+        assert ds.compression is None and ds.nodata == 255
+
+
+def test_cog_overviews_keep_the_classes_and_can_be_left_out(tmp_path) -> None:
+    """Overviews averaged a checkerboard of classes 1 and 3 into 2, a class no pixel has; ``overviews=False``
+    still wrote them (mutation sweep)."""
+    import rasterio
+
+    from agriseg.raster.io import is_cog, to_cog
+
+    classes = (np.indices((1024, 1024)).sum(0) % 2 * 2 + 1).astype(np.uint8)[None]  # (1, H, W) 1 and 3
+    _tif(tmp_path / "tiled.tif", classes)
+    to_cog(tmp_path / "tiled.tif", tmp_path / "cog.tif")
+    with rasterio.open(tmp_path / "cog.tif", overview_level=0) as ovr:
+        assert set(np.unique(ovr.read(1)).tolist()) <= {1, 3}
+    to_cog(tmp_path / "tiled.tif", tmp_path / "flat.tif", overviews=False)
+    with rasterio.open(tmp_path / "flat.tif") as ds:
+        assert is_cog(tmp_path / "flat.tif") and ds.overviews(1) == []
+
+
+def test_the_latest_image_time_from_tags_in_any_case_and_zone() -> None:
+    """Lower-case tags were missed, the earlier window's time taken, and +02:00 read as UTC: each of these
+    changed rules went through (mutation sweep)."""
+    import datetime as dt
+
+    from agriseg.raster.io import latest_image_time, parse_utc, scene_tags
+
+    tags = {"win_a_datetime": "2023-04-10T10:00:00Z", "WIN_B_DATETIME": "2023-08-15T12:00:00+02:00", "X": "1"}
+    assert scene_tags(tags) == {"WIN_A_DATETIME": "2023-04-10T10:00:00Z", "WIN_B_DATETIME": tags["WIN_B_DATETIME"]}
+    assert latest_image_time(tags) == dt.datetime(2023, 8, 15, 10, tzinfo=dt.UTC)
+    assert parse_utc("2023-08-15T12:00:00+02:00") == dt.datetime(2023, 8, 15, 10, tzinfo=dt.UTC)
+
+
+def test_a_scene_with_a_crs_but_no_geotransform_is_refused(tmp_path) -> None:
+    """A scene with a CRS and no geotransform was taken as georeferenced: its fields landed at 0, 0 in UTM."""
+    import warnings
+
+    import rasterio
+
+    from agriseg.raster.io import open_scene
+
+    path = tmp_path / "nogt.tif"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+        profile = {"driver": "GTiff", "width": 8, "height": 8, "count": 8, "dtype": "uint16", "crs": "EPSG:32633"}
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(np.ones((8, 8, 8), np.uint16))
+    with pytest.raises(ValueError, match=r"nogt\.tif: has no geotransform"):
+        open_scene(path, bands=8)
+    assert open_scene(path, bands=8, require_crs=False).crs == CRS.from_epsg(32633)
