@@ -587,3 +587,14 @@ def test_a_band_with_a_crs_but_no_geotransform_fails_its_scene(loopback: Loopbac
         loopback.files[EAST_NIR_B] = mem.read()
     with pytest.raises(ValueError, match=r"T33UYP: reading band nir failed \(.*B08\.tif has no CRS or georef"):
         download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+
+
+@pytest.mark.parametrize("win_a", ["2023-04-01 00:00/2023-04-30 00:00", "2023-04-01T00:00/2023-04-30T12:00+02:00"])
+def test_a_datetime_range_the_check_accepts_is_one_the_search_takes(loopback: Loopback, tmp_path: Path, win_a) -> None:
+    """A datetime with a space or without seconds passed parse_dates, then the STAC API refused the search
+    ("invalid datetime component: 2023-04-01 00:00T00:00:00Z") after the command had started (session 77)."""
+    res = download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False,
+                         win_a_dates=parse_dates(win_a), win_b_dates=DATES["win_b_dates"])  # fmt: skip
+    assert res.status == "ok"
+    searched = [p for _, p, _ in loopback.log if p.startswith("/stac/search")]
+    assert searched

@@ -154,10 +154,19 @@ def parse_dates(text: str, what: str = "date range") -> tuple[str, str]:
 
 
 def _search_range(dates: tuple[str, str]) -> str:
-    start, end = dates
-    start = start if "T" in start else start + "T00:00:00Z"
-    end = end if "T" in end else end + "T23:59:59Z"
+    """A range :func:`parse_dates` accepted, as the RFC 3339 interval a STAC search takes: a day spans the whole
+    day; a datetime written with a space or without seconds (``2023-04-01 00:00``) is written in full, in UTC (no
+    time zone: UTC), or the API refused what the command's check had accepted."""
+    start, end = (_rfc3339(d, end_of_day) for d, end_of_day in zip(dates, (False, True), strict=True))
     return f"{start}/{end}"
+
+
+def _rfc3339(text: str, end_of_day: bool) -> str:
+    if len(text) == 10:  # a day
+        return text + ("T23:59:59Z" if end_of_day else "T00:00:00Z")
+    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
+    return t.isoformat().replace("+00:00", "Z")
 
 
 def signer(cfg: DownloadConfig) -> Any:
