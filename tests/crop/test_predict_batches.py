@@ -355,37 +355,36 @@ def test_a_crop_weed_rerun_over_vegetation_outputs_lists_them_as_kept_with_their
     assert _read_back(files[0], photo_outputs(out, "p0", 3, True), 3, ["crop_fraction", "weed_fraction"])
 
 
+def _fails_on_the_odd_photo(real):
+    """``real``, raising a bug's error for the photo 40 px high (b.png of :func:`_three_with_one_odd`)."""
+
+    def call(x):
+        first = x[0] if isinstance(x, list) else x  # the model pass takes a list, the quality step one photo
+        if first.shape[0] == 40:
+            raise RuntimeError("boom")
+        return real(x)
+
+    return call
+
+
+def _three_with_one_odd(pred, tmp_path):
+    files = [_photo(tmp_path / "a.png", 0), _photo(tmp_path / "b.png", 1, (40, 64)), _photo(tmp_path / "c.png", 2)]
+    res = predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))
+    assert res.counts == {"ok": 2, "skipped": 0, "failed": 1}
+    assert res.failures[0].startswith(f"{files[1]}: internal error (RuntimeError: boom); this is a bug in agriseg")
+    assert (tmp_path / "o" / "c_mask.png").is_file() and not (tmp_path / "o" / "b_mask.png").exists()
+
+
 def test_a_bug_met_while_one_photo_is_written_fails_that_photo_only(pred, tmp_path, monkeypatch):
     """An error other than a disk's on the writer thread (a bug in the outline step) ended the whole run with a
     traceback; the batch runner's rule is that the item fails, named as a bug, and the others go on."""
     import agriseg.crop.quality as quality
 
-    real = quality.photo_quality
-
-    def photo_quality(rgb):
-        if rgb.shape[0] == 40:  # the odd photo out
-            raise RuntimeError("boom")
-        return real(rgb)
-
-    monkeypatch.setattr(quality, "photo_quality", photo_quality)
-    files = [_photo(tmp_path / "a.png", 0), _photo(tmp_path / "b.png", 1, (40, 64)), _photo(tmp_path / "c.png", 2)]
-    res = predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))
-    assert res.counts == {"ok": 2, "skipped": 0, "failed": 1}
-    assert "internal error (RuntimeError: boom); this is a bug in agriseg" in res.failures[0]
-    assert (tmp_path / "o" / "c_mask.png").is_file() and not (tmp_path / "o" / "b_mask.png").exists()
+    monkeypatch.setattr(quality, "photo_quality", _fails_on_the_odd_photo(quality.photo_quality))
+    _three_with_one_odd(pred, tmp_path)
 
 
 def test_a_model_pass_that_fails_fails_its_photos_only(pred, tmp_path, monkeypatch):
     """A model pass that raised (one odd photo size) ended the whole run with a traceback."""
-    real = pred.probabilities
-
-    def probabilities(images):
-        if images[0].shape[0] == 40:
-            raise RuntimeError("boom")
-        return real(images)
-
-    monkeypatch.setattr(pred, "probabilities", probabilities)
-    files = [_photo(tmp_path / "a.png", 0), _photo(tmp_path / "b.png", 1, (40, 64)), _photo(tmp_path / "c.png", 2)]
-    res = predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))
-    assert res.counts == {"ok": 2, "skipped": 0, "failed": 1}
-    assert "b.png" in res.failures[0] and "internal error (RuntimeError: boom)" in res.failures[0]
+    monkeypatch.setattr(pred, "probabilities", _fails_on_the_odd_photo(pred.probabilities))
+    _three_with_one_odd(pred, tmp_path)
