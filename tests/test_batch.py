@@ -772,6 +772,8 @@ def test_a_lock_whose_pid_another_process_has_taken_is_taken_over(tmp_path: Path
     assert run_batch(items, _work, options=QUIET, store=ManifestStore()).counts["ok"] == 1
     assert not lock.exists()  # released at the end
     lock.write_text("")  # another run's, created this instant: its pid is not written yet
+    now = time.time() + 30  # "this instant" for 35 s: a loaded machine may take over 5 s to reach the check
+    os.utime(lock, (now, now))
     with pytest.raises(FolderLocked, match="another agriseg run is starting to write this folder"):
         run_batch(_items(tmp_path, ["b"]), _work, options=QUIET, store=ManifestStore())
     os.utime(lock, (1e9, 1e9))  # an empty lock of long ago: taken over
