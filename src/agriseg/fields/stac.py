@@ -162,11 +162,11 @@ def _search_range(dates: tuple[str, str]) -> str:
 
 
 def _rfc3339(text: str, end_of_day: bool) -> str:
+    from agriseg.raster.io import parse_utc
+
     if len(text) == 10:  # a day
         return text + ("T23:59:59Z" if end_of_day else "T00:00:00Z")
-    t = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-    t = t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t.astimezone(dt.UTC)
-    return t.isoformat().replace("+00:00", "Z")
+    return parse_utc(text).isoformat().replace("+00:00", "Z")
 
 
 def signer(cfg: DownloadConfig) -> Any:
