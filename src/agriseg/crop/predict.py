@@ -698,7 +698,8 @@ def _predict_stream(
                 try:
                     probs = predictor.probabilities([rgb for _, rgb in pending])
                 except Exception as err:  # noqa: BLE001 - these photos fail (the runner names a bug so); others go on
-                    failed, pending[:] = list(pending), []
+                    failed = list(pending)
+                    pending.clear()
                     for it, _ in failed:
                         yield it, err
                     return
