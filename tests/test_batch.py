@@ -283,6 +283,23 @@ def test_fingerprints_name_what_changed(tmp_path: Path) -> None:
     assert c.changes(b) == ["agriseg's crop predict algorithm: version 1 -> 2", f"input {photo} changed since"]
 
 
+def test_a_change_inside_a_group_of_settings_is_named_alone(tmp_path: Path) -> None:
+    """fields map records its predict and polygon settings as groups: a changed --min-area is one phrase."""
+    from agriseg.fingerprint import OPTION_FLAGS
+
+    item = Item("s", "s.tif", (tmp_path / "s.parquet",))
+    group = {"field_class": 1, "min_area_m2": 500.0, "simplify": 0.0}
+    a = Recipe("fields map", "1", {"polygonize": group, "predict": {"patch_size": 256}}).fingerprint(item)
+    changed = {"polygonize": {**group, "min_area_m2": 100.0}, "predict": {"patch_size": 128}}
+    b = Recipe("fields map", "1", changed).fingerprint(item)
+    token = OPTION_FLAGS.set({"min_area_m2": "--min-area", "patch_size": "--tile"})
+    try:
+        assert b.changes(a) == ["--min-area: 500.0 -> 100.0", "--tile: 256 -> 128"]
+    finally:
+        OPTION_FLAGS.reset(token)
+    assert b.changes(a) == ["polygonize.min_area_m2: 500.0 -> 100.0", "predict.patch_size: 256 -> 128"]  # no CLI
+
+
 def test_a_fingerprint_recorded_on_windows_matches_here(tmp_path: Path) -> None:
     """An output folder first made on Windows (inputs recorded as ``case\\a.jpg``) refused every item on
     Linux and macOS as "made from another file"."""
@@ -1314,3 +1331,32 @@ def test_the_latest_record_of_an_item_is_the_one_read(tmp_path: Path) -> None:
     store.record(items[0], r2)
     assert len((tmp_path / "out" / MANIFEST).read_text().splitlines()) == 3  # old, pending, new
     assert run_batch(items, _work, options=QUIET, recipe=r2, store=ManifestStore()).counts["skipped"] == 1
+
+
+def test_a_strict_run_stopped_before_it_made_anything_leaves_the_tables(tmp_path: Path) -> None:
+    """`fields map --strict` over a folder with an unreadable scene removed the merged fields.parquet and
+    summary.json an earlier run wrote, although it stopped at that scene before making anything."""
+    from agriseg.manifest import ManifestStore, seal_tables
+
+    items = _items(tmp_path, ["a", "bad", "c"])
+    table = tmp_path / "out" / "t.csv"
+    recipe = Recipe("demo", "1")
+
+    def finish(result: Any) -> None:
+        table.write_text(f"{result.counts}")
+        seal_tables([table])
+
+    first = run_batch(items, _work, options=QUIET, recipe=recipe, store=ManifestStore(), tables=[table], finish=finish)
+    assert first.exit_code == 1 and table.is_file()
+    written = table.read_text()
+    strict = BatchOptions(progress=False, strict=True)
+    with pytest.raises(BatchAborted, match="bad"):
+        run_batch(items, _work, options=strict, recipe=recipe, store=ManifestStore(), tables=[table], finish=finish)
+    assert table.read_text() == written
+    again = run_batch(items, _work, options=QUIET, recipe=recipe, store=ManifestStore(), tables=[table], finish=finish)
+    assert again.counts["skipped"] == 2 and not again.notes  # the table put back is the run's own, stamped
+    (tmp_path / "in" / "bad.txt").write_text("good now")
+    with pytest.raises(BatchAborted):  # one made before the stop: the table no longer holds, so it goes
+        run_batch([*items, *_items(tmp_path, ["bad2"])], _work, options=strict, recipe=recipe, store=ManifestStore(),
+                  tables=[table], finish=finish)  # fmt: skip
+    assert not table.exists()

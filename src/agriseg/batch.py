@@ -971,16 +971,23 @@ def run_batch(
 
             handed: Result | None = None  # the last item the results handed over
             try:
-                for handed in results:
-                    with signals_deferred():  # a Ctrl-C here waits for the item's record: its outputs are done
-                        take(*handed)
-            except KeyboardInterrupt as err:
-                if handed is not None and index[id(handed[0])] not in outcomes:
-                    if not isinstance(handed[1], BaseException):  # the Ctrl-C came before its record began
-                        take(*handed)
-                _drain(results, take)
-                done = sum(o.status != "failed" for o in outcomes.values())
-                raise BatchInterrupted(done, len(items), opts.overwrite) from err
+                try:
+                    for handed in results:
+                        with signals_deferred():  # a Ctrl-C here waits for the item's record: its outputs are done
+                            take(*handed)
+                except KeyboardInterrupt as err:
+                    if handed is not None and index[id(handed[0])] not in outcomes:
+                        if not isinstance(handed[1], BaseException):  # the Ctrl-C came before its record began
+                            take(*handed)
+                    _drain(results, take)
+                    done = sum(o.status != "failed" for o in outcomes.values())
+                    raise BatchInterrupted(done, len(items), opts.overwrite) from err
+            except (BatchAborted, BatchInterrupted):
+                # stopped (--strict, Ctrl-C) before it made anything, and no outputs they count were to be remade
+                # (--overwrite): they still describe what is there
+                if held and not opts.overwrite and not any(o.status == "ok" for o in outcomes.values()):
+                    _put_back_tables(held)
+                raise
             finally:
                 ctrl_c.restore()
                 close = getattr(results, "close", None)
@@ -998,13 +1005,7 @@ def run_batch(
             said = [OTHER_SETTINGS in (o.error or "") or OTHER_FILE in (o.error or "") for o in result.outcomes]
             refused = any(said) and all(o.status == "failed" for o in result.outcomes)
             if finish is not None and refused and tables and all(Path(t).is_file() or Path(t) in held for t in tables):
-                from agriseg.data.files import atomic_write
-                from agriseg.manifest import seal_tables
-
-                for table, data in held.items():
-                    with atomic_write(table) as tmp:
-                        tmp.write_bytes(data)
-                seal_tables(list(held))
+                _put_back_tables(held)
                 shown = ", ".join(str(t) for t in tables)
                 result.notes.append(f"{shown}: left as an earlier run wrote them (this run made nothing)")
             elif finish is not None:
@@ -1016,6 +1017,17 @@ def run_batch(
         finally:
             store.close()
     return result
+
+
+def _put_back_tables(held: Mapping[Path, bytes]) -> None:
+    """Write back the tables an earlier run wrote (a run that made nothing leaves them describing that run)."""
+    from agriseg.data.files import atomic_write
+    from agriseg.manifest import seal_tables
+
+    for table, data in held.items():
+        with atomic_write(table) as tmp:
+            tmp.write_bytes(data)
+    seal_tables(list(held))
 
 
 # [done, total, overwrite] of the last batch this process finished: what a Ctrl-C after it (while the command

@@ -41,7 +41,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path, PureWindowsPath
@@ -153,18 +153,18 @@ class Fingerprint:
             out.append(f"agriseg's {now['command']} algorithm: version {before['algorithm']} -> {now['algorithm']}")
         if now["model"] != before["model"]:
             out.append("model")
+        flags = OPTION_FLAGS.get() or {}
         for kind in ("options", "resolved"):
-            for k in sorted(set(now[kind]) | set(before[kind])):
-                a, b = before[kind].get(k), now[kind].get(k)
-                if a != b:
-                    flags = OPTION_FLAGS.get() or {}
-                    flag = kind == "options" and not self.config_keys
-                    # a resolved setting the command line gives too (fields download's --win-a-dates) by its flag
-                    if flag:
-                        name = flags.get(k) or "--" + k.replace("_", "-")
-                    else:  # a config's key stays one (train.lr); a resolved setting may be a flag's
-                        name = flags.get(k, k) if kind == "resolved" else k
-                    out.append(f"{name}: {a} -> {b}")
+            for path, a, b in _leaf_changes(before[kind], now[kind]):
+                # in a group of settings (fields map's predict / polygonize), the one setting that changed
+                key, leaf, nested = ".".join(path), path[-1], len(path) > 1
+                if kind == "options" and not self.config_keys:
+                    name = flags.get(leaf) or (key if nested else "--" + leaf.replace("_", "-"))
+                elif kind == "resolved":  # a resolved setting the command line gives too (--win-a-dates): its flag
+                    name = flags.get(leaf, key)
+                else:  # a config's key stays one (train.lr)
+                    name = key
+                out.append(f"{name}: {a} -> {b}")
         if _by_name(now["inputs"]) != _by_name(before["inputs"]):  # one file named by another path is the same
             gone, new = (
                 sorted(set(before["inputs"]) - set(now["inputs"])),
@@ -177,6 +177,19 @@ class Fingerprint:
                 if now["inputs"].get(k) != before["inputs"].get(k):
                     out.append(f"input {k} changed since")  # the same path: its size, time or content
         return out
+
+
+def _leaf_changes(before: Any, now: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any, Any]]:
+    """``(keys, before, now)`` for each setting that differs, inside groups of settings too.
+
+    A group (a dict on both sides) is compared setting by setting, so a changed ``--min-area`` inside
+    ``polygonize`` is named alone rather than as the whole group before and after.
+    """
+    if isinstance(before, dict) and isinstance(now, dict):
+        for k in sorted(set(before) | set(now), key=str):
+            yield from _leaf_changes(before.get(k), now.get(k), (*path, str(k)))
+    elif before != now:
+        yield path, before, now
 
 
 def _by_name(inputs: dict[str, Any]) -> list[tuple[str, str]]:
