@@ -293,3 +293,23 @@ def test_a_sha256_that_is_not_64_hex_digits_is_refused_before_any_download(tmp_p
     """Found by a bad-input sweep (session 57): `models trust NAME --sha256 zz` downloaded first (exit 1)."""
     code, out = _run("models", "trust", "DelineateAnything", "--sha256", "zz")
     assert code == 2 and "'zz': expected 64 hexadecimal digits" in out and "download" not in out, out
+
+
+def test_areas_with_one_id_twice_or_split_at_the_180th_meridian_are_usage_errors(tmp_path: Path, model: Path) -> None:
+    """Found by a bad-input sweep (session 78): ids given twice said "a: given twice", naming neither the file nor
+    what; an area file split at the 180th meridian was searched as a strip around the globe."""
+    import geopandas as gpd
+    from shapely.geometry import MultiPolygon, box
+
+    one = box(11.0, 47.0, 11.01, 47.01)
+    gpd.GeoDataFrame({"id": ["a", "b", "a"]}, geometry=[one] * 3, crs=4326).to_file(tmp_path / "dup.geojson")
+    code, out = _run("map", "-m", model, "-o", tmp_path / "m", "--areas", tmp_path / "dup.geojson", *DATES, "--serial")
+    _usage_error(code, out, "dup.geojson: id 'a' is given twice (features 1 and 3); each area's id names its scene")
+    gpd.GeoDataFrame({"id": ["a b", "a_b"]}, geometry=[one] * 2, crs=4326).to_file(tmp_path / "same.geojson")
+    code, out = _run("map", "-m", model, "-o", tmp_path / "m", "--areas", tmp_path / "same.geojson", *DATES)
+    _usage_error(code, out, "ids 'a b' and 'a_b' name one scene (features 1 and 2)")
+    fiji = MultiPolygon([box(179.95, -17, 180, -16.95), box(-180, -17, -179.95, -16.95)])
+    gpd.GeoDataFrame({"id": ["fiji"]}, geometry=[fiji], crs=4326).to_file(tmp_path / "fiji.geojson")
+    code, out = _run("download", "-o", tmp_path / "d.tif", "--bbox", tmp_path / "fiji.geojson", *DATES)
+    _usage_error(code, out, "fiji.geojson: spans 360 degrees of longitude (-180 to 180), as an area split at the 180th")
+    assert not (tmp_path / "m").exists()

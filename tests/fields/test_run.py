@@ -92,11 +92,12 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
     model_cache: Path, loopback: Loopback, tmp_path: Path
 ) -> None:
     import geopandas as gpd
-    from shapely.geometry import box
+    from shapely.geometry import MultiPolygon, box
 
+    fiji = MultiPolygon([box(179.95, -17, 180, -16.95), box(-180, -17, -179.95, -16.95)])  # split at 180 (RFC 7946)
     areas = gpd.GeoDataFrame(
-        {"id": ["west", "nowhere"]},
-        geometry=[box(*bbox_deg(500050, 5316200, 500300, 5316450)), box(1.0, 40.0, 1.01, 40.01)],
+        {"id": ["west", "nowhere", "nogeom", "fiji"]},
+        geometry=[box(*bbox_deg(500050, 5316200, 500300, 5316450)), box(1.0, 40.0, 1.01, 40.01), None, fiji],
         crs=4326,
     )
     areas.to_file(tmp_path / "areas.geojson")
@@ -109,6 +110,9 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 1, res.output  # one area failed
     assert "nowhere: window A 2023-04-01/2023-04-30: no sentinel-2-l2a item" in res.output
+    # a feature without geometry (a traceback), one split at the 180th meridian (a search around the globe)
+    assert "nogeom: feature 3: no geometry" in res.output and "Traceback" not in res.output
+    assert "fiji: feature 4: spans 360 degrees of longitude (-180 to 180), as an area split at the 180th" in res.output
     assert (out / "scenes" / "west.tif").is_file() and not (out / "scenes" / "nowhere.tif").exists()
     assert (out / "west_fields.parquet").is_file() and (out / "fields.parquet").is_file()
 

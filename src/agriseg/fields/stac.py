@@ -85,12 +85,29 @@ def read_areas(path: str | Path) -> Any:
     return reproject(df, 4326, path, "longitude/latitude (EPSG:4326)")
 
 
+def bounds_bbox(bounds: Sequence[float], what: str) -> BBox:
+    """The bbox of an area's bounds in degrees (a feature's, or a whole vector file's).
+
+    Raises:
+        ValueError: no geometry (empty or null: NaN bounds), or wider than half the globe, as an area split at
+            the 180th meridian into two parts (RFC 7946) is; the message starts with ``what``.
+    """
+    w, s, e, n = (float(v) for v in bounds)
+    if not all(math.isfinite(v) for v in (w, s, e, n)):
+        raise ValueError(f"{what}: no geometry")
+    if e - w > 180:  # one Sentinel-2 scene spans about 1.5 degrees: this is two parts, each side of 180
+        raise ValueError(
+            f"{what}: spans {e - w:g} degrees of longitude ({w:g} to {e:g}), as an area split at the 180th meridian "
+            "does, which one scene cannot span; give each side as an area of its own"
+        )
+    return parse_bbox(f"{w},{s},{e},{n}", what)
+
+
 def area_bbox(value: str) -> BBox:
     """A bbox from ``W,S,E,N`` or from an existing vector file (its bounds, reprojected to EPSG:4326)."""
     if not Path(value).is_file():
         return parse_bbox(value)
-    w, s, e, n = (float(v) for v in read_areas(value).total_bounds)
-    return parse_bbox(f"{w},{s},{e},{n}")
+    return bounds_bbox(read_areas(value).total_bounds, value)
 
 
 # what makes an area argument a file name rather than W,S,E,N
@@ -110,7 +127,7 @@ def check_area(value: str, what: str = "--bbox") -> None:
         if not path.is_file():
             raise OptionError(f"{what} {value}: a folder; give W,S,E,N in degrees or a vector file")
         try:
-            read_areas(path)
+            bounds_bbox(read_areas(path).total_bounds, str(path))
         except ValueError as err:
             raise OptionError(f"{what} {err}") from None
         return
@@ -367,6 +384,7 @@ __all__ = [
     "BAND_ASSETS",
     "BBox",
     "area_bbox",
+    "bounds_bbox",
     "band_href",
     "boa_offset_of",
     "check_area",

@@ -203,6 +203,8 @@ def _downloads(
     """Download the scene of each item (its ``payload``, a :class:`SceneRequest`) into its output."""
 
     def work(item: Item) -> dict:
+        if isinstance(item.payload, ValueError):  # an area of --areas without a scene to download
+            raise item.payload
         replace = item.replaces(opts.overwrite)
         row = _download_one(item.outputs[0], config, item.payload, replace, opts.progress, inputs, not opts.overwrite)
         dates = row["asked"]["dates"]
@@ -683,7 +685,7 @@ def download_areas(
     """
 
     from agriseg.data.files import write_json
-    from agriseg.fields.stac import read_areas
+    from agriseg.fields.stac import bounds_bbox, read_areas
 
     inputs = _inputs(model)
     dates = request.dates()
@@ -693,13 +695,30 @@ def download_areas(
         df = read_areas(areas)
     except ValueError as err:  # the file given is not one of areas: a usage error
         raise OptionError(f"--areas {err}") from None
-    ids = [str(v) for v in df["id"]] if "id" in df else [f"area{i}" for i in range(len(df))]
+    ids = [
+        f"area{i}" if v is None or v != v else str(v)
+        for i, v in enumerate(df["id"] if "id" in df else [None] * len(df))
+    ]
+    names = [area_file_name(a, i) for i, a in enumerate(ids)]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if (j := seen.setdefault(name.casefold(), i)) != i:  # one scene file for two areas (a.tif, A.tif on macOS)
+            two = (
+                f"id {ids[i]!r} is given twice" if ids[i] == ids[j] else f"ids {ids[j]!r} and {ids[i]!r} name one scene"
+            )
+            raise OptionError(f"--areas {areas}: {two} (features {j + 1} and {i + 1}); each area's id names its "
+                              f"scene file ({name}.tif), so ids must differ")  # fmt: skip
     items = []
-    for i, geom in enumerate(df.geometry):
-        name = area_file_name(ids[i], i)
-        bbox = ",".join(str(v) for v in geom.bounds)
-        area = SceneRequest(bbox, request.win_a_dates, request.win_b_dates, season=request.season)
-        items.append(Item(name, ids[i], (Path(folder) / f"{name}.tif",), resolved=area.options(), payload=area))
+    for i, bounds in enumerate(df.geometry.bounds.itertuples(index=False)):  # NaN for a feature without geometry
+        payload: SceneRequest | ValueError
+        try:
+            bbox = ",".join(repr(v) for v in bounds_bbox(bounds, f"feature {i + 1}"))
+        except ValueError as err:  # this area fails alone, named, and the others are downloaded
+            payload, resolved = err, {}
+        else:
+            payload = SceneRequest(bbox, request.win_a_dates, request.win_b_dates, season=request.season)
+            resolved = payload.options()
+        items.append(Item(names[i], ids[i], (Path(folder) / f"{names[i]}.tif",), resolved=resolved, payload=payload))
     opts = (batch or BatchOptions()).labelled("download", "area", progress=len(items) > 1)
     result = _downloads(items, config, opts, model, inputs)
     write_json(Path(folder) / "areas.json", [{k: v for k, v in r.items() if k != "asked"} for r in result])
