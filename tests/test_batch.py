@@ -1360,3 +1360,17 @@ def test_a_strict_run_stopped_before_it_made_anything_leaves_the_tables(tmp_path
         run_batch([*items, *_items(tmp_path, ["bad2"])], _work, options=strict, recipe=recipe, store=ManifestStore(),
                   tables=[table], finish=finish)  # fmt: skip
     assert not table.exists()
+
+
+def test_items_whose_outputs_meet_in_one_file_are_refused_before_any_work(tmp_path: Path) -> None:
+    """Distinct names can still share a file (text predict: a.png's a_instances.png, the mask of a_instances.png)."""
+    from agriseg.config import OptionError
+
+    a, b = tmp_path / "a.png", tmp_path / "a_instances.png"
+    items = [
+        Item("a", a, (tmp_path / "o" / "a.png", tmp_path / "o" / "a_instances.png")),
+        Item("a_instances", b, (tmp_path / "o" / "A_Instances.png",)),  # one file on macOS and Windows disks
+    ]
+    with pytest.raises(OptionError, match=r"a\.png and .*a_instances\.png would both write .*A_Instances\.png"):
+        run_batch(items, _work, options=QUIET)
+    assert not (tmp_path / "o").exists()

@@ -277,6 +277,27 @@ def test_predict_keeps_a_users_run_json(tiny: Path, tmp_path: Path) -> None:
     assert (out / "run.json").read_text() == "my notes"
 
 
+def test_images_whose_outputs_would_meet_in_one_file_are_refused(tiny: Path, tmp_path: Path) -> None:
+    """Found by a bad-input sweep (session 78): a.png's a_instances.png was overwritten by the mask of an image
+    named a_instances.png, and run.png's report by the run's run.json, both with exit 0."""
+    import shutil
+
+    imgs, out = tmp_path / "imgs", tmp_path / "out"
+    imgs.mkdir()
+    for name in ("a.png", "a_instances.png"):
+        shutil.copy(tiny / "scene.png", imgs / name)
+    opts = ["-m", tiny / "model", "-o", out, "--tile", "8", "--grid", "4", "--device", "cpu", "--classes", CLASSES]
+    res = _run("text", "predict", imgs, *opts, "--max-new-tokens", "8")
+    assert res.exit_code == 2 and "a.png and " in _one_line_error(res) and "would both write" in res.output
+    assert not list(out.glob("*.png"))
+    (imgs / "a_instances.png").rename(imgs / "run.png")
+    res = _run("text", "predict", imgs, *opts, "--max-new-tokens", "8")
+    assert res.exit_code == 2 and "run.png: its report would be" in _one_line_error(res) and "run.json" in res.output
+    assert _run("text", "predict", imgs, *opts, "--max-new-tokens", "8", "--no-instances").exit_code == 2
+    (imgs / "run.png").unlink()
+    assert _run("text", "predict", imgs, *opts, "--max-new-tokens", "8").exit_code == 0
+
+
 def test_run_json_names_the_outputs_other_settings_made(tiny: Path, tmp_path: Path) -> None:
     """A re-run with other options predicts the new image and keeps the earlier one's outputs: run.json
     described them all as made with the new options."""

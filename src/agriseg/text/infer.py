@@ -288,6 +288,7 @@ def predict_files(
         ``error``; with the batch's counts.
     """
     from agriseg.batch import Item, run_batch, unique_names
+    from agriseg.config import OptionError
     from agriseg.data.files import atomic_writes, write_json
     from agriseg.data.io import log
     from agriseg.raster.image import GEO_SUFFIXES, read_image_valid, reading_rules
@@ -351,6 +352,11 @@ def predict_files(
         }
 
     options = (batch or BatchOptions()).labelled("predict", "img")
+    for it in items if finish is not None else ():
+        if outdir / "run.json" in it.outputs:
+            raise OptionError(
+                f"{it.source}: its report would be {outdir / 'run.json'}, the run's own record; rename it"
+            )
     return run_batch(items, work, options=options, recipe=recipe, finish=finish)
 
 
