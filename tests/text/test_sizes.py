@@ -31,3 +31,9 @@ def test_objects_under_two_pixels_are_said_to_need_a_finer_image() -> None:
     """5 m objects in 10 m pixels were said to "need 256 cells per 64-px patch", more cells than pixels."""
     (note,) = suggest_sizes(64, resolution=10, min_object=5)["notes"]
     assert "under two pixels of 10 m" in note and "cells per" not in note
+
+
+def test_extreme_ratios_are_explained_not_an_overflow() -> None:
+    """Found by a bad-input sweep (session 78): 1e300 m/px over 1e-300 m objects overflowed to a traceback."""
+    (note,) = suggest_sizes(256, resolution=1e300, min_object=1e-300)["notes"]
+    assert "no grid resolves them" in note

@@ -98,9 +98,10 @@ def test_model_without_chat_template_is_a_clear_error(workdir: Path, tmp_path: P
         if isinstance(data, dict) and "chat_template" in data:
             data.pop("chat_template")
             f.write_text(json.dumps(data))
-    with pytest.raises(ValueError, match="no chat template"):
-        load_vlm(str(d), device="cpu")
     from agriseg.config import OptionError
+
+    with pytest.raises(OptionError, match="no chat template"):  # a usage error (exit 2): the user gives one
+        load_vlm(str(d), device="cpu")
     from agriseg.text.tinyvlm import CHAT_TEMPLATE
 
     (tmp_path / "roles.jinja").write_text("{% for m in messages %}{{ m['role'] }}{% endfor %}")

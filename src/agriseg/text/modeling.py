@@ -74,9 +74,9 @@ def ensure_chat_template(processor: Any, name: str, template_path: str | None = 
         return
     has = getattr(processor, "chat_template", None) or (tok is not None and getattr(tok, "chat_template", None))
     if not has:
-        raise ValueError(
+        raise OptionError(  # the user gives one: a usage error (exit 2), as a bad template file is
             f"{name}: the model has no chat template; give one with `chat_template: path/to/template.jinja` "
-            "in the config (or --chat-template)"
+            "in the training config (text sft, text grpo) or --chat-template FILE (text predict)"
         )
     if getattr(processor, "chat_template", None) is None and tok is not None:
         processor.chat_template = tok.chat_template

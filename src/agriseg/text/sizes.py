@@ -45,7 +45,8 @@ def suggest_sizes(tile: int, resolution: float | None = None, min_object: float 
     notes = []
     grid = 16 if side >= 16 else GRIDS[0]
     if resolution and min_object:
-        need = math.ceil(2 * side * resolution / min_object)  # cells per side for cells <= min_object / 2
+        cells = 2 * side * resolution / min_object  # cells per side for cells <= min_object / 2
+        need = math.ceil(min(cells, 2**31))  # 1e300 m/px over 1e-300 m: inf, more than any grid either way
         fit = [g for g in GRIDS if g >= need and g <= side]
         grid = fit[0] if fit else min(GRIDS[-1], side)
         if not fit and min_object < 2 * resolution:  # finer than the image: no grid of cells helps
