@@ -527,3 +527,11 @@ def test_a_class_id_equal_to_the_class_count_is_refused() -> None:
     check_class_ids(np.array([[0, 1, 255]]), ["others", "field"], "m.png")  # 255 is nodata
     with pytest.raises(ValueError, match=r"m\.png: class ids \[2\] outside the 2 class names"):
         check_class_ids(np.array([[0, 1, 2]]), ["others", "field"], "m.png")
+
+
+def test_an_answer_longer_than_the_models_context_is_refused(tiny: Path, tmp_path: Path) -> None:
+    """Found by a bad-input sweep (session 78): --max-new-tokens 100000000 generated on one tiny image until killed."""
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, "--max-new-tokens", "100000000")
+    line = _one_line_error(res)
+    assert res.exit_code == 2 and "--max-new-tokens 100000000: more than" in line and "give at most 2048" in line
+    assert not (tmp_path / "p").exists()

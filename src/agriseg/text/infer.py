@@ -388,7 +388,7 @@ def predict_paths(
     from agriseg.data.files import write_json
     from agriseg.data.io import NoInputError, list_images_once
     from agriseg.fingerprint import Recipe
-    from agriseg.text.modeling import check_class_words, load_vlm, resolve_model_option
+    from agriseg.text.modeling import check_answer_length, check_class_words, load_vlm, resolve_model_option
     from agriseg.text.sft import read_meta
 
     given = parse_class_words(classes) if classes else None  # checked once, before any image
@@ -465,6 +465,7 @@ def predict_paths(
     template = str(chat_template) if chat_template else None
     model, proc = load_vlm(model_name, device=config.device, template_path=template)
     check_class_words(proc, names, model_name)
+    check_answer_length(model, cfg.max_new_tokens, model_name)
     out = Path(outdir)
     options = {**cfg.model_dump(exclude={"batch_size"}), "instances": config.instances, "classes": names}
     options["bands"] = list(bands) if bands else None  # the bands read change every mask (None: as before)

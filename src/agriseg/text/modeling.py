@@ -303,6 +303,28 @@ def load_vlm(
     return model, proc
 
 
+def check_answer_length(model: Any, max_new_tokens: int, name: str, option: str = "--max-new-tokens") -> None:
+    """Refuse an answer longer than the model's context (its position embeddings), before any image.
+
+    Generating that far runs for hours on a tile whose answer ended long before (1e8 ran until killed).
+
+    Raises:
+        OptionError: ``max_new_tokens`` above the context length the model's config declares.
+    """
+    from agriseg.config import OptionError
+
+    cfg = model.config
+    for c in (getattr(cfg, "text_config", None), cfg):
+        context = getattr(c, "max_position_embeddings", None)
+        if isinstance(context, int) and context > 0:
+            if max_new_tokens > context:
+                raise OptionError(
+                    f"{option} {max_new_tokens}: more than {name} can hold ({context} tokens of context, prompt and "
+                    f"answer together); give at most {context}"
+                )
+            return
+
+
 def fix_generation_config(model: Any, processor: Any) -> None:
     """Stop generation on ``<end_of_turn>`` as well as EOS, and set the pad token."""
     tok = processor.tokenizer
