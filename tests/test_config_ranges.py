@@ -82,8 +82,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "text.config.TrainCommon.warmup_steps",
         "text.config._PatchInference.batch_size",
         "text.config._PatchInference.max_new_tokens",
-        "text.dataset.PatchConfig.per_image",
-        "text.dataset.TextDatasetConfig.per_image",
         "text.config.LandscapeConfig.max_fields",
         "text.config.LandscapeConfig.max_tree_clumps",
         "training.config.TrainOptions.batch_size",

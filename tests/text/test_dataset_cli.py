@@ -100,8 +100,11 @@ def test_cli_dataset_and_missing_classes(tmp_path: Path) -> None:
     res = runner.invoke(main, [*args, "--classes", ",".join(SYNTH_CLASSES), "--per-image", "3"])
     assert res.exit_code == 0, res.output
     assert "6 samples" in res.output
+    assert "samples: 100%" in res.output and "2/2" in res.output  # a bar over the images (minutes, silent)
     res = runner.invoke(main, [*args, "--classes", ",".join(SYNTH_CLASSES)])
     assert res.exit_code == 1 and "--per-image: 3 -> 8" in res.output, res.output
+    res = runner.invoke(main, [*args, "--classes", ",".join(SYNTH_CLASSES), "--per-image", "100000000"])
+    assert res.exit_code == 2 and "--per-image: Input should be less than or equal to 10000" in res.output
     # a mask with ids beyond the class list names the file
     res = runner.invoke(main, [*args, "--classes", "others,field", "--overwrite"])
     assert res.exit_code != 0 and "class ids" in res.output

@@ -34,6 +34,10 @@ log = logging.getLogger("agriseg")
 PatchMode = Literal["random", "grid"]
 
 
+#: random patches per image at most (MAgSeg takes 8; 1e8 of a small image ran for hours before writing one)
+MAX_PER_IMAGE = 10_000
+
+
 class PatchConfig(StrictModel):
     """How samples are cut.
 
@@ -56,7 +60,7 @@ class PatchConfig(StrictModel):
     patch: int = Field(32, ge=2)
     grid: int = Field(16, ge=1)
     mode: PatchMode = "grid"
-    per_image: int = Field(4, ge=1)
+    per_image: int = Field(4, ge=1, le=MAX_PER_IMAGE)
     align: int = Field(1, ge=1)
     overlap: float = Field(0.0, ge=0.0, lt=1.0)
     sentence: str = ""
@@ -81,7 +85,7 @@ class TextDatasetConfig(PatchConfig):
 
     patch: int = Field(448, ge=2)
     mode: PatchMode = "random"
-    per_image: int = Field(8, ge=1)
+    per_image: int = Field(8, ge=1, le=MAX_PER_IMAGE)
     seed: int = Field(0, ge=0, le=MAX_SEED)
 
 
@@ -253,6 +257,7 @@ def iter_records_from_files(
     seed: int = 0,
     bands: Sequence[int] | None = None,
     failed: list[str] | None = None,
+    progress: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Records for image and mask files (or folders) matched by stem; GeoTIFFs keep their georeference.
 
@@ -260,14 +265,16 @@ def iter_records_from_files(
     would teach the wrong classes silently). ``bands``: 1-based R, G, B band numbers of multi-band rasters.
     With ``failed``, a pair that cannot be read or used is left out and its one-line reason appended there;
     without it, the first such pair raises. Made one image at a time, as they are read (a list of them held
-    every image and patch decoded: 80 kB of memory per 10 kB sample written).
+    every image and patch decoded: 80 kB of memory per 10 kB sample written). ``progress``: a bar over the
+    images.
     """
-    from agriseg.batch import describe_os_error
+    from agriseg.batch import describe_os_error, progress_bar
 
     names = check_class_names(class_names)
 
     def items() -> Iterator[tuple[np.ndarray, np.ndarray, str, str]]:
-        for im_path, m_path in pair_files(list_images(images), list_images(masks)):
+        pairs = pair_files(list_images(images), list_images(masks))
+        for im_path, m_path in progress_bar(pairs, desc="samples", unit="img", disable=not progress or len(pairs) < 2):
             try:
                 img, geo, valid = read_image_valid(im_path, bands)  # valid: None when every pixel holds data
                 m = read_mask(m_path, len(names))
@@ -441,7 +448,9 @@ def build_dataset(
         failed: list[str] | None = None if strict else list(unpaired)
         ims, mks = [p[0] for p in pairs], [p[1] for p in pairs]
         try:
-            ds = to_hf_dataset(iter_records_from_files(ims, mks, names, spec, config.seed, bands, failed))
+            ds = to_hf_dataset(
+                iter_records_from_files(ims, mks, names, spec, config.seed, bands, failed, progress=True)
+            )
         except ValueError as err:
             if not failed or not str(err).startswith("no samples"):
                 raise
