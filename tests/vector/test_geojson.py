@@ -75,3 +75,30 @@ def test_fields_away_from_the_antimeridian_keep_their_form() -> None:
     out = [shape(f["geometry"]) for f in fc["features"]]
     assert [g.geom_type for g in out] == ["Polygon", "Polygon"] and all(g.exterior.is_ccw for g in out)
     assert np.allclose(shapely.get_coordinates(out[0])[:, 0], 13.1, atol=0.01)
+
+
+def test_a_polygon_that_rounding_makes_touch_itself_is_written_valid() -> None:
+    """Found by a bad-input sweep (session 78): a field of a raster in EPSG:4326 had two vertices 3e-8 degrees
+    apart; rounded to 7 decimals its ring touched itself, and the GeoJSON held an invalid polygon."""
+    from shapely.geometry import Polygon
+
+    e = 1e-7
+    notch = Polygon([(0, 0), (10 * e, 0), (10 * e, 10 * e), (5.6 * e, 10 * e), (5.6 * e, 0.3 * e),
+                     (4.4 * e, 0.3 * e), (4.4 * e, 10 * e), (0, 10 * e)])  # fmt: skip
+    assert notch.is_valid
+    (feat,) = feature_collection([notch], [{}], crs="EPSG:4326")["features"]
+    g = shape(feat["geometry"])
+    assert g.is_valid and abs(g.area - notch.area) < 0.2 * notch.area
+    assert all(shapely.is_ccw(p.exterior) for p in getattr(g, "geoms", [g]))  # RFC 7946 winding
+
+
+def test_slivers_of_float_noise_are_dropped_from_fields_and_real_parts_kept() -> None:
+    from shapely.geometry import MultiPolygon, Polygon
+
+    from agriseg.vector.geometry import drop_slivers
+
+    field = box(13.12, 48.28, 13.1212, 48.2812)
+    sliver = Polygon([(13.13, 48.29), (13.13 + 1e-8, 48.29), (13.13, 48.29 + 1e-9)])  # 5e-18 square degrees
+    pixel = box(13.125, 48.285, 13.1251, 48.2851)  # a one-pixel part of a field: kept
+    out = drop_slivers(np.array([MultiPolygon([field, sliver]), MultiPolygon([field, pixel]), field], object))
+    assert out[0].equals(field) and out[1].equals(MultiPolygon([field, pixel])) and out[2] is field

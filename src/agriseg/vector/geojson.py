@@ -89,6 +89,25 @@ def _back(xy: np.ndarray) -> np.ndarray:
     return np.column_stack([xy[:, 0] - 360.0, xy[:, 1]])
 
 
+def _valid_after_rounding(g: np.ndarray) -> np.ndarray:
+    """Polygons that rounding to :data:`DECIMALS` made invalid, repaired (their polygonal parts kept).
+
+    Two vertices of a field on a geographic CRS a few micrometres apart became one, and the ring touched
+    itself there: an invalid polygon in the file QGIS and shapely users check.
+    """
+    import shapely
+
+    bad = np.flatnonzero(~shapely.is_valid(g) & ~shapely.is_missing(g))
+    if not bad.size:
+        return g
+    g = g.copy()
+    for i, fixed in zip(bad, shapely.make_valid(g[bad]), strict=True):
+        parts = [p for p in shapely.get_parts(fixed) if shapely.get_type_id(p) in (3, 6)]  # (Multi)Polygon
+        polys = [q for p in parts for q in shapely.get_parts(p)]
+        g[i] = polys[0] if len(polys) == 1 else shapely.multipolygons(polys) if polys else fixed
+    return g
+
+
 def feature_collection(
     geoms: Sequence[Any] | np.ndarray,
     properties: Sequence[dict[str, Any]],
@@ -113,6 +132,7 @@ def feature_collection(
     if crs is not None:  # 7 decimals of a degree, about 1 cm (RFC 7946 section 11.2): a tenth of the file's size;
         # each coordinate rounded alone, so the vertices that neighbouring fields share stay shared
         g = shapely.transform(to_wgs84(g, crs), lambda xy: np.round(xy, DECIMALS))
+        g = _valid_after_rounding(g)
     g = shapely.orient_polygons(g, exterior_cw=False)
     features = []
     for i, (geom, props) in enumerate(zip(g, properties, strict=True)):

@@ -151,6 +151,36 @@ def _clean_metric(geoms: np.ndarray, fill_holes_m2: float) -> np.ndarray:
     return fill_small_holes(geoms, fill_holes_m2)[0]
 
 
+#: a part of a field this much smaller than the field is floating-point noise of the outline's tracing, not land
+SLIVER_RATIO = 1e-9
+
+
+def drop_slivers(geoms: np.ndarray) -> np.ndarray:
+    """Multipolygons without their parts under :data:`SLIVER_RATIO` of the whole.
+
+    On a geographic CRS, repairing a field that touches itself at a corner could leave a triangle of 1e-17
+    square degrees (a tenth of a square micrometre) beside the field; rounded to GeoJSON's 7 decimals it became
+    a ring of four equal points, an invalid geometry. A real part is at least half a pixel, some 1e-4 of a field.
+    """
+    import shapely
+
+    geoms = np.asarray(geoms, dtype=object)
+    multi = np.flatnonzero(shapely.get_type_id(geoms) == 6)  # MultiPolygon
+    if not multi.size:
+        return geoms
+    parts, which = shapely.get_parts(geoms[multi], return_index=True)
+    area = shapely.area(parts)
+    total = np.bincount(which, weights=area, minlength=multi.size)
+    keep = area >= SLIVER_RATIO * total[which]
+    if keep.all():
+        return geoms
+    out = geoms.copy()
+    for j in np.unique(which[~keep]):
+        kept = parts[(which == j) & keep]
+        out[multi[j]] = kept[0] if len(kept) == 1 else shapely.multipolygons(kept)
+    return out
+
+
 def clean_fields(
     geoms: np.ndarray, crs: Any, min_area_m2: float = 500.0, fill_holes_m2: float = 1000.0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -206,6 +236,7 @@ def clean_fields(
                 out[idx[bad]] = shapely.transform(
                     filled[bad], lambda xy, t=back: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))
                 )
+    out = drop_slivers(out)
     keep = (area >= min_area_m2) & ~shapely.is_empty(out)
     return out[keep], area[keep], perim[keep], keep
 
