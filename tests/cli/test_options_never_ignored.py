@@ -12,6 +12,15 @@ from agriseg.cli import main
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src/agriseg/samples/peanut"
 EVALUATE = ["crop", "evaluate", "--images", "{images}", "--masks", "{labels}"]
+MAP = ["-m", "{tmp}/p.tif", "-o", "{tmp}/p"]
+AREA = [
+    "--bbox",
+    "15,48,15.01,48.01",
+    "--win-a-dates",
+    "2023-04-01/2023-04-30",
+    "--win-b-dates",
+    "2023-08-01/2023-08-31",
+]
 DEPTH_FILES = ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--source", "depth", "--depth-dir", "{tmp}"]
 
 
@@ -56,6 +65,35 @@ DEPTH_FILES = ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--source", "
         ),
         (["fields", "polygonize", "{tmp}/p.tif", "--landcover-keep", "40"], "--landcover-keep: land-cover classes"),
         (["text", "suggest-sizes", "--size", "64", "--min-object", "5"], "--min-object needs --resolution"),
+        # session 78's sweep of the fields commands
+        (["fields", "polygonize", "{tmp}/p.tif", "--landcover-min-fraction", "0.3"], "read with --landcover only"),
+        (
+            [
+                "fields",
+                "polygonize",
+                "{tmp}/p.tif",
+                "--landcover",
+                "{tmp}/p.tif",
+                "--landcover-keep",
+                "40",
+                "--landcover-drop",
+                "50",
+            ],
+            "--landcover-drop: not read with --landcover-keep",
+        ),  # fmt: skip
+        (["fields", "map", "{tmp}/p.tif", *MAP, "--serial", "--workers", "3"], "--workers: not read with --serial"),
+        (["fields", "map", "{tmp}/p.tif", *MAP, "--threads", "2"], "--threads: read with --serial only"),
+        (
+            ["fields", "map", "{tmp}/p.tif", *MAP, "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+            "--workers: not read with --scheduler",
+        ),
+        (["fields", "map", "{tmp}/p.tif", *MAP, "--cloud-max", "50"], "--cloud-max: read with --areas only"),
+        (["fields", "map", "{tmp}/p.tif", *MAP, "--year", "2023"], "--year: read with --areas only"),
+        (["fields", "download", "-o", "{tmp}/d.tif", *AREA, "--year", "2023"], "--year: read with --season auto only"),
+        (
+            ["fields", "download", "-o", "{tmp}/d.tif", *AREA, "--win-a", "S2B_X", "--win-b", "S2B_Y"],
+            "--win-a-dates: not read with --win-a (its items are downloaded",
+        ),
         # session 66's config sweep: read by nothing, yet recorded in the fingerprint (a re-run with another
         # value was refused as "made with other settings")
         (["crop", "traits", "{images}", "-o", "{tmp}/p", "--join", "5"], "--join: not read without --grid or"),

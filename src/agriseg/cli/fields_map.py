@@ -10,6 +10,7 @@ import click
 from agriseg.cli.errors import finish, friendly_errors
 from agriseg.cli.fields_stac_options import (
     RENAMED,
+    SEARCH_PARAMS,
     date_options,
     download_config,
     polygon_options,
@@ -27,6 +28,7 @@ from agriseg.cli.options import (
     outdir_option,
     output_option,
     overwrite_option,
+    refuse_unread,
     renamed,
     warn_renamed,
 )
@@ -125,6 +127,17 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, batch: BatchO
     from agriseg.fields.config import DaskConfig
     from agriseg.fields.mapping.commands import map_scenes
 
+    if kw["serial"]:
+        refuse_unread(["scheduler", "workers", "threads_per_worker"], "not read with --serial (no Dask workers)")
+    else:
+        refuse_unread(["threads"], "read with --serial only (each Dask worker takes --threads-per-worker)")
+        if kw["scheduler"]:
+            refuse_unread(["workers"], "not read with --scheduler (that cluster has its own workers)")
+    if areas is None:
+        refuse_unread(
+            [*SEARCH_PARAMS, "year", "crop_season", "window_days"],
+            "read with --areas only (the scenes given are mapped as they are)",
+        )
     dask = config_from_params(DaskConfig, kw)  # --workers: Dask's (each scene polygonises in its own worker)
     pc, vc, rc = scene_configs({k: v for k, v in kw.items() if k != "workers"})
     result, merged = map_scenes(

@@ -21,6 +21,7 @@ from agriseg.cli.options import (
     optimize_option,
     option,
     precision_option,
+    refuse_unread,
     sha256_option,
     stack,
     threads_option,
@@ -71,6 +72,10 @@ stac_options = stack(
     option("--resolution", config=FIELDS_DOWNLOAD, type=float, help="Output pixel size in metres."),
     option("--retries", config=FIELDS_DOWNLOAD, type=int, help="Retries per request, with backoff."),
 )
+
+#: the parameters of date_options and stac_options: what finds a scene to download
+SEARCH_PARAMS = ("win_a_dates", "win_b_dates", "season", "stac_url", "stac_collection", "cloud_max", "resolution",
+                 "retries")  # fmt: skip
 
 request_options = stack(
     click.option("--bbox", default=None, help="Area: W,S,E,N in degrees (EPSG:4326), or a vector file (its bounds)."),
@@ -180,6 +185,13 @@ def scene_request(params: dict[str, Any]) -> Any:
     from agriseg.fields.config import SeasonConfig
     from agriseg.fields.mapping.commands import SceneRequest
 
+    if params.get("season") != "auto":
+        refuse_unread(["year", "crop_season", "window_days"], "read with --season auto only")
+    for w in ("a", "b"):
+        if params.get(f"win_{w}"):
+            refuse_unread(
+                [f"win_{w}_dates"], f"not read with --win-{w} (its items are downloaded; nothing is searched)"
+            )
     season = config_from_params(SeasonConfig, params).calendar()
     return SceneRequest(
         params.get("bbox"),
@@ -203,5 +215,9 @@ def scene_configs(params: dict[str, Any]) -> tuple[Any, Any, Any]:
         pc = config_from_params(PredictConfig, params, {"tile": "patch_size"})
     vc = None
     if "separation" in params:
+        if params.get("landcover_keep"):
+            refuse_unread(["landcover_drop"], "not read with --landcover-keep (give the classes kept or those dropped)")
+        if not params.get("landcover"):
+            refuse_unread(["landcover_min_fraction", "landcover_stac_url"], "read with --landcover only")
         vc = config_from_params(PolygonizeConfig, params, {"poly_block_size": "block_size"})
     return pc, vc, config_from_params(FieldsRunConfig, params)
