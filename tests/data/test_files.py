@@ -1,4 +1,6 @@
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,3 +237,26 @@ def test_a_write_that_fails_with_a_full_disk_leaves_no_temporary(tmp_path) -> No
             tmp.write_text("half a table")
             raise OSError(errno.ENOSPC, "No space left on device")
     assert err.value.filename == str(out) and not tmp.exists() and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
+def test_outputs_get_the_modes_of_the_users_umask_not_a_writers_private_ones(tmp_path: Path) -> None:
+    """Found in session 78: safetensors' save_file writes 0600, so a model trained on a shared lab server could
+    not be read by the group, while the files beside it (0644) could."""
+    import stat
+
+    from agriseg.data.files import _UMASK
+
+    with atomic_write(tmp_path / "model.safetensors") as tmp:
+        os.close(os.open(tmp, os.O_CREAT | os.O_WRONLY, 0o600))  # as safetensors and mkstemp create files
+    with atomic_write(tmp_path / "run") as tmp:
+        tmp.mkdir(mode=0o700)  # as mkdtemp
+        os.close(os.open(tmp / "weights.bin", os.O_CREAT | os.O_WRONLY, 0o600))
+        os.close(os.open(tmp / "chosen.txt", os.O_CREAT | os.O_WRONLY, 0o640))
+        os.chmod(tmp / "chosen.txt", 0o640)  # a mode a writer chose on purpose stays
+
+    def mode(p: Path) -> int:
+        return stat.S_IMODE(p.stat().st_mode)
+
+    assert mode(tmp_path / "model.safetensors") == mode(tmp_path / "run" / "weights.bin") == 0o666 & ~_UMASK
+    assert mode(tmp_path / "run") == 0o777 & ~_UMASK and mode(tmp_path / "run" / "chosen.txt") == 0o640

@@ -32,6 +32,39 @@ _PROTECTED_FINDER: list[Callable[[str | Path], Path | None]] = []
 _PROTECTED_LOCK = threading.Lock()
 
 
+def _read_umask() -> int:
+    """The process's umask, read once at import (setting it to read it is not thread-safe; no thread runs yet)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
+
+
+def _usual_modes(tmp: Path) -> None:
+    """Give an output the modes the user's umask gives new files (0644 / 0755 with the usual 022).
+
+    Writers that work through a private temporary of their own (safetensors' ``save_file``, temporary folders)
+    leave their file 0600 or folder 0700: a model trained on a shared lab server could not be read by the
+    group, while every other output beside it could. Only those private modes are widened; a mode a writer
+    chose on purpose stays.
+    """
+    paths = [tmp, *(tmp.rglob("*") if tmp.is_dir() and not tmp.is_symlink() else ())]
+    for p in paths:
+        try:
+            st = p.lstat()
+        except OSError:
+            continue
+        mode = st.st_mode & 0o777
+        if p.is_symlink():
+            continue
+        if p.is_dir() and mode == 0o700:
+            p.chmod(0o777 & ~_UMASK)
+        elif p.is_file() and mode == 0o600:
+            p.chmod(0o666 & ~_UMASK)
+
+
 def temporary_sibling(path: str | Path, tag: str = "tmp") -> Path:
     """A hidden name next to ``path`` for work in progress (``.<name>.agriseg-<tag>-<pid><suffix>``).
 
@@ -416,6 +449,8 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
             if path.is_dir():
                 check_replaceable(path)
                 _remove(path)
+        if os.name == "posix":
+            _usual_modes(tmp)
         os.replace(tmp, path)
     except OSError as err:
         _remove(tmp)
