@@ -293,9 +293,6 @@ def test_images_whose_outputs_would_meet_in_one_file_are_refused(tiny: Path, tmp
     (imgs / "a_instances.png").rename(imgs / "run.png")
     res = _run("text", "predict", imgs, *opts, "--max-new-tokens", "8")
     assert res.exit_code == 2 and "run.png: its report would be" in _one_line_error(res) and "run.json" in res.output
-    assert _run("text", "predict", imgs, *opts, "--max-new-tokens", "8", "--no-instances").exit_code == 2
-    (imgs / "run.png").unlink()
-    assert _run("text", "predict", imgs, *opts, "--max-new-tokens", "8").exit_code == 0
 
 
 def test_run_json_names_the_outputs_other_settings_made(tiny: Path, tmp_path: Path) -> None:
