@@ -184,8 +184,9 @@ class ScenePredictor:
         return acc.float().cpu()
 
     # ---------------------------------------------------------------- pixels
-    def _to_input(self, raw: np.ndarray, info: SceneInfo, offset: float, where: str) -> tuple[np.ndarray, np.ndarray]:
-        """Raw window ``(C, h, w)`` -> model input ``(C, h, w)`` float32 and nodata mask ``(h, w)``."""
+    def _to_input(self, raw: np.ndarray, info: SceneInfo, offset: float, row0: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw window ``(C, h, w)`` whose first row is the scene's ``row0`` -> model input ``(C, h, w)`` float32
+        and nodata mask ``(h, w)``."""
         from agriseg.fields.sentinel2 import prepare_input, swap_windows
 
         cfg = self.config
@@ -195,6 +196,8 @@ class ScenePredictor:
             if nan.any():
                 declared = info.nodata is not None and np.isnan(info.nodata)
                 if cfg.nan == "error" and not declared:
+                    rows = row0 + np.flatnonzero(nan.any(1))  # the rows that hold them, not the strip read
+                    where = f"row {rows[0]}" if rows[0] == rows[-1] else f"rows {rows[0]}-{rows[-1]}"
                     raise ValueError(
                         f"{info.path}: {int(nan.sum())} NaN pixels in {where}; declare NaN as the file's "
                         "nodata or pass --nan mask to treat them as nodata"
@@ -225,7 +228,7 @@ class ScenePredictor:
         cfg, P = self.config, self.config.patch_size
         y1 = min(info.height, y + P)
         raw = read_window(ds, info.path, y, y1, 0, info.width)
-        x, invalid = self._to_input(raw, info, offset, f"rows {y}-{y1}")  # (C, h, W), (h, W)
+        x, invalid = self._to_input(raw, info, offset, y)  # (C, h, W), (h, W)
         need_w = max(xs) + P
         ph, pw = P - x.shape[1], need_w - x.shape[2]
         xin, inv_in = x, invalid
