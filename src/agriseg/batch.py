@@ -1072,9 +1072,8 @@ def _check_distinct(items: Sequence[Item]) -> None:
             raise OptionError(f"{b}: given twice (also as {a})" if str(a) != str(b) else f"{b}: given twice")
         same = it.name if it.name == first.name else f"{first.name} and {it.name}, one name on macOS and Windows"
         raise OptionError(f"{a} and {b} would write outputs of the same name ({same})")
-    owner: dict[
-        str, Item
-    ] = {}  # distinct names can still meet in one file: a.png's a_instances.png and a_instances.png's
+    # distinct names can still meet in one file: a.png's a_instances.png and the mask of a_instances.png
+    owner: dict[str, Item] = {}
     for it in items:
         for p in it.outputs:
             key = name_key(os.path.abspath(p))

@@ -13,6 +13,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -50,18 +51,12 @@ def _usual_modes(tmp: Path) -> None:
     group, while every other output beside it could. Only those private modes are widened; a mode a writer
     chose on purpose stays.
     """
-    paths = [tmp, *(tmp.rglob("*") if tmp.is_dir() and not tmp.is_symlink() else ())]
-    for p in paths:
-        try:
-            st = p.lstat()
-        except OSError:
-            continue
-        mode = st.st_mode & 0o777
-        if p.is_symlink():
-            continue
-        if p.is_dir() and mode == 0o700:
+    top = tmp.lstat().st_mode
+    for p in (tmp, *(tmp.rglob("*") if stat.S_ISDIR(top) else ())):
+        mode = p.lstat().st_mode  # links are left as they are
+        if stat.S_ISDIR(mode) and stat.S_IMODE(mode) == 0o700:
             p.chmod(0o777 & ~_UMASK)
-        elif p.is_file() and mode == 0o600:
+        elif stat.S_ISREG(mode) and stat.S_IMODE(mode) == 0o600:
             p.chmod(0o666 & ~_UMASK)
 
 

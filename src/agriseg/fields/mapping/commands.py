@@ -685,6 +685,7 @@ def download_areas(
     """
 
     from agriseg.data.files import write_json
+    from agriseg.data.io import name_key
     from agriseg.fields.stac import bounds_bbox, read_areas
 
     inputs = _inputs(model)
@@ -702,7 +703,7 @@ def download_areas(
     names = [area_file_name(a, i) for i, a in enumerate(ids)]
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
-        if (j := seen.setdefault(name.casefold(), i)) != i:  # one scene file for two areas (a.tif, A.tif on macOS)
+        if (j := seen.setdefault(name_key(name), i)) != i:  # one scene file for two areas (a.tif, A.tif on macOS)
             two = (
                 f"id {ids[i]!r} is given twice" if ids[i] == ids[j] else f"ids {ids[j]!r} and {ids[i]!r} name one scene"
             )
