@@ -273,7 +273,8 @@ def test_dataset_pads_edge_tiles_and_accepts_nodata(tmp_path: Path) -> None:
 
 
 def test_two_files_of_one_stem_are_refused(tmp_path: Path) -> None:
-    """Matched by stem, x/a.png and y/a.png would both take one mask (dataset) or one truth (evaluate)."""
+    """Matched by stem, x/a.png and y/a.png would both take one mask (dataset) or one truth (evaluate): a usage
+    error (exit 2), as in the crop commands."""
     img, msk, _ = _write_pairs(tmp_path)
     (tmp_path / "img2").mkdir()
     (tmp_path / "msk2").mkdir()
@@ -281,13 +282,13 @@ def test_two_files_of_one_stem_are_refused(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "msk2" / "a0.png")
     opts = ["-o", str(tmp_path / "d"), "-c", ",".join(SYNTH_CLASSES), "-p", "16"]
     res = CliRunner().invoke(main, ["text", "dataset", str(img), "-m", str(msk), "-m", str(tmp_path / "msk2"), *opts])
-    assert res.exit_code == 1 and "msk2/a0.png: another mask has the stem 'a0'" in res.output, res.output
+    assert res.exit_code == 2 and "msk2/a0.png: another mask has the stem 'a0'" in res.output, res.output
     res = CliRunner().invoke(main, ["text", "dataset", str(img), str(tmp_path / "img2"), "-m", str(msk), *opts])
-    assert res.exit_code == 1 and "img2/a0.png: another image has the stem 'a0'" in res.output, res.output
+    assert res.exit_code == 2 and "img2/a0.png: another image has the stem 'a0'" in res.output, res.output
     assert not (tmp_path / "d").exists()
     args = ["text", "evaluate", str(msk), str(tmp_path / "msk2"), "--truth", str(msk), "-c", ",".join(SYNTH_CLASSES)]
     res = CliRunner().invoke(main, args)
-    assert res.exit_code == 1 and "another prediction has the stem 'a0'" in res.output, res.output
+    assert res.exit_code == 2 and "another prediction has the stem 'a0'" in res.output, res.output
 
 
 def test_evaluate_scores_tiles_whose_name_holds_instances(tmp_path: Path) -> None:

@@ -233,7 +233,8 @@ def pair_files(
     With ``failed``, an image without a mask is left out and named there; without it, it raises.
 
     Raises:
-        ValueError: naming the first image without a mask, or two images (or masks) of one stem.
+        ValueError: naming the first image without a mask.
+        OptionError: two images (or masks) of one stem.
     """
     by_stem = files_by_stem(masks, "mask")
     files_by_stem(images, "image")  # two images of one stem would share one mask
@@ -410,8 +411,8 @@ def build_dataset(
 
     Raises:
         OptionError: fewer than two class words or one given twice (:func:`parse_class_words`); words the
-            model's vocabulary lacks.
-        ValueError: an image without a mask, two files of one stem; with the folder's path first, a folder
+            model's vocabulary lacks; two files of one stem.
+        ValueError: an image without a mask; with the folder's path first, a folder
             made from other inputs or options, or not by this command (kept unless ``overwrite``).
     """
     from agriseg.batch import BatchOptions, Item, run_batch

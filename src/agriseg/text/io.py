@@ -22,18 +22,20 @@ NODATA = 255  # the ignore value of `text dataset` labels; never a class id
 
 def files_by_stem(files: Sequence[Path], what: str) -> dict[str, Path]:
     """Files by stem; two files of one stem (``a.png`` and ``a.tif``, or ``x/a.png`` and ``y/a.png``) are
-    refused, because matching by stem could not tell which one is meant.
+    refused, because matching by stem could not tell which one is meant: a usage error, as in the crop
+    commands (:func:`agriseg.crop.dataset.match_pairs`).
 
     Raises:
-        ValueError: naming both files.
+        OptionError: naming both files.
     """
+    from agriseg.config import OptionError
     from agriseg.data.io import stem_key
 
     out: dict[str, Path] = {}
     for f in files:
         key = stem_key(f)  # a label saved on a Mac ("e" and an accent) matches its image ("é")
         if key in out and out[key] != f:
-            raise ValueError(f"{f}: another {what} has the stem {f.stem!r} ({out[key]}); files are matched by stem")
+            raise OptionError(f"{f}: another {what} has the stem {f.stem!r} ({out[key]}); files are matched by stem")
         out[key] = f
     return out
 

@@ -236,8 +236,9 @@ def evaluate_files(
     named in ``failed`` (one line each); the others are scored, unless ``strict``.
 
     Raises:
-        OptionError: a truth class id outside the class list (too few ``--classes`` or the wrong nodata value).
-        ValueError: two files of one stem; with ``strict``, the first prediction that cannot be scored; every
+        OptionError: a truth class id outside the class list (too few ``--classes`` or the wrong nodata value);
+            two files of one stem.
+        ValueError: with ``strict``, the first prediction that cannot be scored; every
             prediction failed (the message names the first).
     """
     from agriseg.config import OptionError
