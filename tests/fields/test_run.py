@@ -49,6 +49,11 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
     _official_validation(out / "scene_fields.parquet")
     again = CliRunner().invoke(main, args)  # a re-run keeps everything
     assert again.exit_code == 0 and "0 mapped, 1 skipped, 0 failed" in again.output
+    spelled = [*args]  # the same area and dates written another way: the same request, kept too
+    spelled[3] = " " + ", ".join(f"{float(v):.8f}" for v in args[3].split(",")) + ","
+    spelled[5] = " 2023-04-01 / 2023-04-30 "
+    again = CliRunner().invoke(main, spelled)
+    assert again.exit_code == 0 and "0 mapped, 1 skipped, 0 failed" in again.output, again.output
     other = ",".join(f"{v:.6f}" for v in bbox_deg(500200, 5316100, 500700, 5316400))
     moved = CliRunner().invoke(main, [*args[:3], other, *args[4:]])  # another area into the same folder
     assert moved.exit_code == 1 and "0 mapped, 0 skipped, 1 failed" in moved.output, moved.output

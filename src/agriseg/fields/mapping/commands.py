@@ -128,9 +128,26 @@ class SceneRequest:
         return bbox, dates, asked
 
     def options(self) -> dict[str, Any]:
-        """The request as fingerprint options."""
-        return {"bbox": self.bbox, "win_a_dates": self.win_a_dates, "win_b_dates": self.win_b_dates,
+        """The request as fingerprint options, each in one spelling: ``--bbox "15.0, 47, 15.1, 47.1"`` is the
+        area of ``15,47,15.1,47.1`` and `` 2023-04-01 / 2023-04-30`` the dates of ``2023-04-01/2023-04-30``, so a
+        re-run that writes them another way resumes instead of being refused as changed."""
+        dates = {w: "/".join(d) if d else None for w, d in self.dates().items()}
+        return {"bbox": _one_spelling(self.bbox), "win_a_dates": dates["a"], "win_b_dates": dates["b"],
                 "win_a": self.win_a, "win_b": self.win_b, "season": dict(self.season or {})}  # fmt: skip
+
+
+def _one_spelling(bbox: str | None) -> str | None:
+    """``W,S,E,N`` as the shortest numbers that read back the same (``15.0`` -> ``15``); a vector file's name,
+    or text that is no bbox, as given."""
+    from agriseg.fields.stac import parse_bbox
+
+    if bbox is None or Path(bbox).is_file():
+        return bbox
+    try:
+        numbers = parse_bbox(bbox)
+    except ValueError:
+        return bbox
+    return ",".join(r[:-2] if (r := repr(v)).endswith(".0") else r for v in numbers)
 
 
 def season_line(asked: Mapping[str, Any], name: str = "") -> str | None:
