@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from agriseg.cli import main
 
@@ -106,12 +108,33 @@ DEPTH_FILES = ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--source", "
             "--blend: not read with --overlap 0",
         ),
         (["text", "predict", "{images}", "-m", "m", "-o", "{tmp}/p", "--classes", ","], "no class words"),
+        # session 79's sweep of the crop commands
+        (
+            ["crop", "adapt", "{images}", "-o", "{tmp}/p.safetensors", "--combine", "none", "--confidence", "0.95"],
+            "--confidence: read with --combine confident only",
+        ),
+        (
+            ["crop", "adapt", "{images}", "-o", "{tmp}/p.safetensors", "--depth-model", "foo"],
+            "--depth-model: read with --source depth only",
+        ),
+        (["crop", "traits", "{tmp}/m", "-o", "{tmp}/p", "--model", "crop-weed"], "--model crop-weed: not read, every"),
+        (
+            ["crop", "plots", "{images}", "--plots", "{tmp}/r.csv", "-o", "{tmp}/p", "--window", "64"],
+            "--window: {tmp}/r.csv is a regions CSV of photos, each segmented whole",
+        ),
+        (
+            ["crop", "plots", "{images}", "--plots", "{tmp}/r.csv", "-o", "{tmp}/p", "--meta", "tray_camera"],
+            "--meta tray_camera: no date field",
+        ),
     ],
 )
 def test_an_option_the_command_would_not_read_is_refused(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "p.tif").write_bytes(b"")
+    (tmp_path / "r.csv").write_text("id,x,y,width,height\nA,0,0,10,10\n")
+    (tmp_path / "m").mkdir()
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "m" / "a_mask.png")
     fill = {"images": str(SAMPLES / "images"), "labels": str(SAMPLES / "labels"), "tmp": str(tmp_path)}
     res = CliRunner().invoke(main, [a.format(**fill) for a in args])
     assert res.exit_code == 2, res.output
-    assert message in res.output and "Traceback" not in res.output
+    assert message.format(**fill) in res.output and "Traceback" not in res.output
     assert not (tmp_path / "d").exists() and not (tmp_path / "p").exists()

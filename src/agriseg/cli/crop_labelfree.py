@@ -30,6 +30,7 @@ from agriseg.cli.options import (
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchOptions
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig
 
 
 @click.command()
@@ -80,13 +81,18 @@ def pseudolabel(paths: tuple[str, ...], outdir: Path, keep: str | None, batch: B
     gght = config_from_params(GGHTConfig, params)
     params = {**params, "gght": gght, "overwrite": batch.overwrite}
     opts = config_from_params(PseudoLabelConfig, params, {"index_name": "index"})
+    _refuse_other_sources(opts)
+    finish(pseudolabel_paths(list(paths), outdir, opts, keep, batch.strict), "pseudo-labelled", outdir)
+
+
+def _refuse_other_sources(opts: PseudoLabelConfig) -> None:
+    """The pseudo-label options the chosen source does not read are usage errors (pseudolabel, adapt)."""
     if opts.source == "index":
         refuse_unread(["depth_model", "depth_convention", "detrend", "device"], "read with --source depth only")
     else:
         refuse_unread(["index_name"], "read with --source index only")
         if opts.depth_dir is not None:
             refuse_unread(["depth_model", "device"], "not read with --depth-dir (no depth model runs)")
-    finish(pseudolabel_paths(list(paths), outdir, opts, keep, batch.strict), "pseudo-labelled", outdir)
 
 
 @click.command()
@@ -201,6 +207,9 @@ def adapt(
 
     cfg = config_from_params(AdaptConfig, params)
     pseudo = config_from_params(PseudoLabelConfig, params, {"index_name": "index"})
+    _refuse_other_sources(pseudo)
+    if cfg.combine != "confident":
+        refuse_unread(["confidence"], "read with --combine confident only")
     rep = adapt_photos(list(photos), output, cfg, pseudo, keep, workdir, overwrite)
     same = " (unchanged: made before from the same photos, model and options)" if rep.get("skipped") else ""
     click.echo(f"adapted model: {rep['adapted_model']}{same}  (use: agriseg crop predict --model {output} ...)")

@@ -144,6 +144,17 @@ def test_screen_refuses_a_record_without_its_photo_name_in_one_line(tmp_path: Pa
     assert res.exit_code == 2 and "record 1 has no photo name" in res.output and "Traceback" not in res.output
 
 
+def test_screen_of_masks_made_without_overlays_is_a_usage_error_that_says_how(tmp_path: Path) -> None:
+    """`crop pseudolabel --no-overlay` then `crop screen` exited 1, as if a photo had failed (session 79's sweep)."""
+    record = {"status": "ok", "stem": "a", "mask": "masks/a.png", "overlay": None}
+    (tmp_path / "pseudolabels.json").write_text(json.dumps({"records": [record]}))
+    res = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])
+    assert res.exit_code == 2 and "made without overlays (--no-overlay)" in res.output, res.output
+    (tmp_path / "pseudolabels.json").write_text(json.dumps({"records": [{**record, "status": "error"}]}))
+    res = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])  # nothing was labelled: not a usage error
+    assert res.exit_code == 1 and "no pseudo-labelled image with an overlay" in res.output, res.output
+
+
 def test_screen_keeps_a_page_someone_wrote(tmp_path: Path) -> None:
     _one_card(tmp_path)
     page = tmp_path / "screen.html"

@@ -33,3 +33,16 @@ def test_rates_are_per_day_and_per_region_and_the_wide_table_has_every_date(tmp_
     assert first_of_2["plant_area_px2_change_per_day"] == "" and first_of_2["relative_growth_rate_per_day"] == ""
     wide = {r["region_id"]: r for r in _rows(tmp_path / "growth_wide.csv")}
     assert float(wide["1"]["plant_area_px2 2024-06-08"]) == 24.0 and float(wide["2"]["plant_area_px2 2024-06-01"]) == 50
+
+
+def test_the_wide_table_never_gives_two_photos_one_column(tmp_path: Path) -> None:
+    """plot.jpg twice (two folders) and "plot (2).jpg", undated: the second plot.jpg was labelled "plot (2)", the
+    label of the third photo, so the wide table had two columns of one name and lost a photo's values (session
+    79's sweep)."""
+    dated = [(None, f, [{"id": "1", "green_fraction": v}]) for f, v in
+             (("A/plot.jpg", 0.1), ("B/plot.jpg", 0.2), ("C/plot (2).jpg", 0.3))]  # fmt: skip
+    write_growth(dated, tmp_path, value="green_fraction")
+    with (tmp_path / "growth_wide.csv").open(encoding="utf-8") as f:
+        header, row = list(csv.reader(f))[:2]
+    assert len(set(header)) == len(header) == 4, header
+    assert sorted(float(v) for v in row[1:]) == [0.1, 0.2, 0.3]

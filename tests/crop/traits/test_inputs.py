@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from agriseg.config import OptionError
 from agriseg.crop.traits.inputs import pair_inputs
 
 
 def test_photos_of_one_name_are_named_as_crop_predict_names_them(tmp_path: Path) -> None:
     """good.jpg, good.png and good.bmp were measured as good, good_3 and good_4: numbers by position that did
     not say which file, where crop predict writes good_jpg, good_png, good_bmp (session 62's sweep)."""
-    files = [tmp_path / n for n in ("good.bmp", "good.jpg", "good.png", "good_mask.png", "other.jpg")]
+    files = [tmp_path / n for n in ("good.bmp", "good.jpg", "good.png", "other.jpg")]
     items = pair_inputs(files)
     assert [(it.name, it.photo.name if it.photo else None) for it in items] == [
         ("good_bmp", "good.bmp"),
@@ -18,6 +21,32 @@ def test_photos_of_one_name_are_named_as_crop_predict_names_them(tmp_path: Path)
         ("good_png", "good.png"),
         ("other", "other.jpg"),
     ]
-    assert items[0].mask == tmp_path / "good_mask.png"  # the mask stays with the first photo of its name
+    assert all(it.mask is None for it in items)  # which photo good_mask.png belongs to cannot be told: below
     single = pair_inputs([tmp_path / "a.jpg", tmp_path / "a_mask.png"])
     assert [(it.name, it.mask) for it in single] == [("a", tmp_path / "a_mask.png")]
+
+
+def test_a_mask_pairs_with_its_own_photo_never_with_another_folders(tmp_path: Path) -> None:
+    """day1/IMG_0001.jpg and day2/IMG_0001.jpg with pred1/ and pred2/'s IMG_0001_mask.png: the first mask went
+    to whichever photo came first and the second was dropped, with exit 0: day 1's mask measured on day 2's
+    photo, or the user's edited mask ignored (session 79's sweep)."""
+    d1, d2, p1, p2 = (tmp_path / n for n in ("day1", "day2", "pred1", "pred2"))
+    photos = [d1 / "IMG_0001.jpg", d2 / "IMG_0001.jpg"]
+    with pytest.raises(OptionError, match=r"pred1/IMG_0001_mask.png: the mask of which photo\? .*day1/IMG_0001.jpg"):
+        pair_inputs([*photos, p1 / "IMG_0001_mask.png", p2 / "IMG_0001_mask.png"])
+    # masks crop predict wrote for both photos in one run carry the names it gave them: each finds its photo
+    masks = [tmp_path / "pred" / "day2_IMG_0001_jpg_mask.png", tmp_path / "pred" / "day1_IMG_0001_jpg_mask.png"]
+    items = pair_inputs([*photos, *masks])
+    assert [(it.name, it.photo, it.mask) for it in items] == [
+        ("day1_IMG_0001_jpg", photos[0], masks[1]),
+        ("day2_IMG_0001_jpg", photos[1], masks[0]),
+    ]
+    assert [it.stem for it in items] == ["IMG_0001", "IMG_0001"]  # what --meta and dates read
+    # masks alone, one name in two folders (two days' predictions): both measured, named by their folders
+    items = pair_inputs([p1 / "IMG_0001_mask.png", p2 / "IMG_0001_mask.png", p2 / "IMG_0001_classes.png"])
+    assert [(it.name, it.mask) for it in items] == [
+        ("pred1_IMG_0001", p1 / "IMG_0001_mask.png"),
+        ("pred2_IMG_0001", p2 / "IMG_0001_classes.png"),  # a class map preferred over the mask of its name
+    ]
+    with pytest.raises(OptionError, match="IMG_0001_mask.tif: .*IMG_0001_mask.png is a mask of the photo"):
+        pair_inputs([d1 / "IMG_0001.jpg", p1 / "IMG_0001_mask.png", p2 / "IMG_0001_mask.tif"])

@@ -233,6 +233,24 @@ def test_regions_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "said"),
+    [("id,id,x,y,width,height\nA,B,0,0,10,10\n", "the column 'id' is in the header twice"),
+     ("id,x,y,width,height\nA,0,0,100,100,1,2\n", "line 2: 7 values under the header's 5 columns"),
+     ("id,x,y,width,height\nA,10000000000000000000,0,10,100\n", "line 2: x, y, width, height beyond any photo")],
+    ids=["column-twice", "more-values", "beyond-any-photo"],
+)  # fmt: skip
+def test_regions_files_the_reader_cannot_take_as_meant_are_refused(tmp_path: Path, text: str, said: str) -> None:
+    """Each was read with a guess, or crashed (session 79's sweep): the last of two id columns was taken, a row's
+    extra values were dropped, and a coordinate of 1e19 became an internal error drawing the debug picture."""
+    f = tmp_path / "regions.csv"
+    f.write_text(text)
+    with pytest.raises(ValueError, match=f"{f}: {said}"):
+        read_regions(f)
+    f.write_text("id,x,y,width,height,\nA,0,0,10,10,\n")  # empty cells after the last column are no values
+    assert [r.id for r in read_regions(f)] == ["A"]
+
+
+@pytest.mark.parametrize(
     "text",
     ["id;x;y;width;height\r\nA1;0;0;10;10\r\nA2;10;0;10;10\r\n",
      "ID\tX\tY\tWidth\tHeight\nA1\t0\t0\t10\t10\nA2\t10\t0\t10\t10\n",

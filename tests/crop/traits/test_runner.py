@@ -655,3 +655,57 @@ def test_a_plant_with_half_of_it_in_its_own_pot_is_not_called_joined() -> None:
     labels[:, 5] = 0  # 40 px in A, 50 in B
     said = joined_across_regions(rects, rows, plants, labels)
     assert len(said) == 1 and said[0].startswith("region B holds no plant of its own but much of plant A.1")
+
+
+def test_dates_and_meta_are_read_from_the_files_own_name_and_folder_as_crop_plots_reads_them(tmp_path: Path) -> None:
+    """Session 79's sweep: photos in dated folders (2024-06-01/IMG_0001.jpg) had no date in crop traits (no
+    growth tables, no warning) where crop plots dated them; and with one name in two folders, --meta parsed
+    the made-up output name (plant "A_P1", camera "cam2_jpg")."""
+    quiet = BatchOptions(progress=False)
+    for day, radius in (("2024-06-01", 8), ("2024-06-08", 12)):
+        m = np.zeros((60, 120), np.uint8)
+        m[disk((30, 30), radius, shape=m.shape)] = 255
+        (tmp_path / "in" / day).mkdir(parents=True)
+        Image.fromarray(m).save(tmp_path / "in" / day / "IMG_0001_mask.png")
+        (tmp_path / day[-2:]).mkdir()
+        Image.fromarray(m).save(tmp_path / day[-2:] / "P1_2024-06-01_cam2_mask.png")  # one name, two folders
+    folders = [tmp_path / "in" / "2024-06-01", tmp_path / "in" / "2024-06-08"]
+    recs = run_traits(folders, tmp_path / "out", TraitsConfig(grid="1x2"), batch=quiet)
+    assert [r["date"] for r in recs] == ["2024-06-01", "2024-06-08"]
+    with open(tmp_path / "out" / "growth.csv") as fh:
+        assert [r["date"] for r in csv.DictReader(fh) if r["region_id"] == "1"] == ["2024-06-01", "2024-06-08"]
+    cfg = TraitsConfig(meta="plant_date_camera")
+    recs = run_traits([tmp_path / "01", tmp_path / "08"], tmp_path / "meta", cfg, batch=quiet)
+    assert [r["name"] for r in recs] == ["01_P1_2024-06-01_cam2", "08_P1_2024-06-01_cam2"]  # told apart
+    assert [r["meta"] for r in recs] == [{"plant": "P1", "date": "2024-06-01", "camera": "cam2"}] * 2
+
+
+def test_plots_measures_a_predict_mask_as_a_mask_not_as_a_photo(tmp_path: Path) -> None:
+    """crop plots with a regions CSV segmented <name>_mask.png files as photos (greyscale ones) and gave other
+    numbers than crop traits of the same masks, with exit 0 (session 79's sweep)."""
+    from agriseg.crop.config import PlotsConfig
+    from agriseg.crop.traits.growth import photo_plots
+    from agriseg.crop.traits.inputs import Item
+    from agriseg.crop.traits.runner import measure_item
+
+    m = np.zeros((80, 120), np.uint8)
+    m[disk((40, 20), 9, shape=m.shape)] = 255
+    m[disk((40, 90), 14, shape=m.shape)] = 255
+    Image.fromarray(m).save(tmp_path / "p_mask.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\na,0,0,60,80\nb,60,0,60,80\n")
+
+    def no_model(rgb: np.ndarray) -> Segmentation:
+        raise AssertionError("a mask is not segmented")
+
+    rows = photo_plots(tmp_path / "p_mask.png", PlotsConfig(plots=str(tmp_path / "pots.csv")), no_model)  # type: ignore[arg-type]
+    rec, _, _ = measure_item(
+        Item("p", mask=tmp_path / "p_mask.png"), TraitsConfig(regions=str(tmp_path / "pots.csv")), no_model
+    )
+    assert (
+        [r["plant_area_px2"] for r in rows]
+        == [r["plant_area"] for r in rec["regions"]]
+        == [
+            int((m[:, :60] > 0).sum()),
+            int((m[:, 60:] > 0).sum()),
+        ]
+    )

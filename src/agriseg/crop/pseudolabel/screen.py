@@ -169,7 +169,8 @@ def screen_items(outdir: str | Path) -> list[dict]:
 
     Raises:
         FileNotFoundError: if ``pseudolabels.json`` is missing (run ``pseudolabel`` first).
-        OptionError: if it is not valid JSON or not a summary of records (a usage error).
+        OptionError: if it is not valid JSON or not a summary of records, or its masks were made without
+            overlays (usage errors).
         ValueError: if it has no usable record.
     """
     from agriseg.config import OptionError
@@ -204,6 +205,11 @@ def screen_items(outdir: str | Path) -> list[dict]:
             }
         )
     if not items:
+        if any(r.get("status") in ("ok", "skipped") and not r.get("overlay") for r in records):
+            raise OptionError(  # a usage error: the folder was made without what screening shows
+                f"{summary}: its masks were made without overlays (--no-overlay); run `agriseg crop pseudolabel` "
+                "again without --no-overlay to screen them"
+            )
         raise ValueError(f"{summary}: no pseudo-labelled image with an overlay to screen")
     return items
 

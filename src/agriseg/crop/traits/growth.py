@@ -24,8 +24,8 @@ import numpy as np
 
 from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, measured_now
 from agriseg.crop.config import PlotsConfig
-from agriseg.crop.traits.inputs import ModelSegmenter
-from agriseg.crop.traits.meta import check_template, name_date, parse_name
+from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, read_mask
+from agriseg.crop.traits.meta import check_template, file_date, parse_name
 from agriseg.crop.traits.orthomosaic import plot_stats
 from agriseg.crop.traits.regions import needs_check, region_columns
 from agriseg.crop.traits.units import ANGLES, tidy
@@ -43,15 +43,12 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
     Raises:
         ValueError: when ``template`` is given and the name does not match it or has no date field.
     """
-    if template:
+    if template:  # (a template without a date field is refused before any work: check_template)
         meta = parse_name(path, template)
-        dates = [v for k, v in meta.items() if k.lower().endswith("date")]
-        if not dates:
-            raise ValueError(f"{path}: the template {template!r} has no date field")
-        return dates[0]
+        return next(v for k, v in meta.items() if k.lower().endswith("date"))
     # a mosaic named by its software in a folder named by its flight: 2024-06-01/odm_orthophoto.tif, or ODM's
     # project layout 2024-06-01/odm_orthophoto/odm_orthophoto.tif
-    return name_date(path.stem) or name_date(path.parent.name) or name_date(path.parent.parent.name)
+    return file_date(path)
 
 
 # agriseg's version of what crop plots writes from a mosaic, plots and options (part of every fingerprint)
@@ -94,7 +91,7 @@ def run_plots(
         raise FileNotFoundError(f"{config.plots}: plots file not found (--plots)")  # not "has no CRS" for every photo
     chart = (Path(outdir) / "growth.png").resolve()  # an earlier run's chart, where -o is an input folder
     files = [str(m) for m in list_images_once(given) if m.resolve() != chart]  # folders: their photos
-    check_template(config.meta)
+    check_template(config.meta, dated=True)
     segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
     segment.check()
     names = unique_names(files)
@@ -109,6 +106,8 @@ def run_plots(
             raise OptionError(f"--plot-id: {config.plots} is a regions CSV, whose ids are its 'id' column")
         if config.bands:
             raise OptionError(f"--bands: {config.plots} is a regions CSV of photos, read as photos (RGB)")
+        if config.window != PlotsConfig.model_fields["window"].default:
+            raise OptionError(f"--window: {config.plots} is a regions CSV of photos, each segmented whole")
         overlap = overlaps(read_regions_option(config.plots, "--plots"))  # a bad file stops the batch first
     else:
         from agriseg.config import OptionError
@@ -129,7 +128,7 @@ def run_plots(
             m,
             ((outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv")),
             (m,),
-            resolved={} if photos else _mosaic_rules(m, config.window),
+            resolved=_photo_rules(m) if photos else _mosaic_rules(m, config.window),
         )
         for m, n in names.items()
     ]
@@ -263,8 +262,13 @@ def photo_plots(
     from agriseg.crop.traits.runner import measure
     from agriseg.data.io import read_rgb
 
-    rgb = read_rgb(photo)
-    classes, crop_weed, sure = segment(rgb)
+    rgb: np.ndarray | None
+    if _photo_rules(photo):  # crop predict's mask of a photo: measured as crop traits measures it, no model run
+        classes, rgb, sure = read_mask(photo), None, None
+        crop_weed = photo.stem.endswith("_classes")
+    else:
+        rgb = read_rgb(photo)
+        classes, crop_weed, sure = segment(rgb)
     traits = TraitsConfig(
         model_name=config.model_name,
         min_plant_size=config.min_plant_size,
@@ -278,6 +282,13 @@ def photo_plots(
     return [
         {"plot_id": r["id"], **{_with_unit(k, "px2"): v for k, v in tidy(r).items() if k != "id"}} for r in m.regions
     ]
+
+
+def _photo_rules(path: Path) -> dict[str, str]:
+    """How ``crop plots`` reads a file given with a regions CSV, for its fingerprint: ``<name>_mask.png`` and
+    ``<name>_classes.png`` (written by ``crop predict``) as masks (earlier versions segmented them as photos, so
+    their outputs are not resumed); ``{}`` for a photo."""
+    return {"read as": "mask"} if mask_kind(path) else {}
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
@@ -440,12 +451,19 @@ def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) ->
 
 
 def _unique(labels: list[str]) -> list[str]:
-    """Column labels of the wide table, made unique (two undated photos of one name: ``0003``, ``0003 (2)``)."""
-    seen: dict[str, int] = {}
+    """Column labels of the wide table, made unique (two undated photos of one name: ``0003``, ``0003 (2)``),
+    never taking a label another photo has: ``plot``, ``plot``, ``plot (2)`` (a copy as Windows names it) ->
+    ``plot``, ``plot (3)``, ``plot (2)``."""
+    taken = set(labels)
     out = []
     for label in labels:
-        seen[label] = seen.get(label, 0) + 1
-        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+        if label in out:
+            n = 2
+            while f"{label} ({n})" in taken:
+                n += 1
+            label = f"{label} ({n})"
+            taken.add(label)
+        out.append(label)
     return out
 
 

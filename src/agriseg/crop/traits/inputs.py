@@ -31,12 +31,24 @@ class Item:
     mask: Path | None = None
 
     @property
+    def stem(self) -> str:
+        """The file's own name (the photo's stem, or the mask's without ``_mask``): what ``--meta`` and dates
+        read, never :attr:`name`, which may carry folders to tell photos of one name apart."""
+        return self.photo.stem if self.photo is not None else _split(self.path)[0]
+
+    @property
     def path(self) -> Path:
         """The file that names this item in tables and errors (the mask when there is one)."""
         path = self.mask or self.photo
         if path is None:
             raise ValueError(f"{self.name}: neither a photo nor a mask")
         return path
+
+
+def mask_kind(path: Path) -> str | None:
+    """``"_mask"`` or ``"_classes"`` for a mask written by ``crop predict`` (by its name), else None."""
+    kind = _split(path)[1]
+    return kind if kind in MASK_SUFFIXES else None
 
 
 def _split(path: Path) -> tuple[str, str]:
@@ -49,30 +61,56 @@ def _split(path: Path) -> tuple[str, str]:
 
 
 def pair_inputs(files: list[Path]) -> list[Item]:
-    """Group photos and masks by name (see the module docstring), in input order."""
-    items: dict[str, Item] = {}
+    """Group photos and masks by name (see the module docstring), in input order.
+
+    Photos of one name get the names ``crop predict`` gives them (``x/a.jpg``, ``y/a.jpg`` -> ``x_a_jpg``,
+    ``y_a_jpg``), and a mask pairs with the photo of its name: ``x_a_jpg_mask.png``, as ``crop predict`` wrote
+    it. Masks of one name without a photo are measured each alone, named the same way.
+
+    Raises:
+        OptionError: a mask whose name two photos have (``a_mask.png`` beside ``x/a.jpg`` and ``y/a.jpg``), or
+            two masks of one kind for one photo: which belongs to which cannot be told.
+    """
+    from agriseg.config import OptionError
+    from agriseg.data.io import output_names
+
+    order = {f: i for i, f in enumerate(files)}
+    photos = [f for f in files if _split(f)[1] == "photo"]
+    names = output_names(photos) if len({p.stem for p in photos}) < len(photos) else {p: p.stem for p in photos}
+    by_name = {names[p]: Item(names[p], photo=p) for p in photos}
+    by_stem: dict[str, list[Path]] = {}
+    for p in photos:
+        by_stem.setdefault(p.stem, []).append(p)
+    alone: dict[str, list[Path]] = {}  # masks without a photo, by their photo's name
     for f in files:
         base, kind = _split(f)
-        if kind == "ignore":
+        if kind in ("photo", "ignore"):
             continue
-        item = items.setdefault(base, Item(base))
-        if kind == "photo":
-            if item.photo is not None and item.photo != f:
-                item = items.setdefault(f"{base}_{len(items)}", Item(f"{base}_{len(items)}"))
-            item.photo = f
+        if base not in by_name and len(by_stem.get(base, ())) > 1:
+            both = " and ".join(str(p) for p in by_stem[base])
+            raise OptionError(
+                f"{f}: the mask of which photo? {both} have its name; measure each folder of photos with its "
+                "own masks, or give the masks crop predict wrote for them together"
+            )
+        item = by_name.get(base)
+        if item is None:
+            alone.setdefault(base, []).append(f)
         elif item.mask is None or (kind == "_classes" and item.mask.stem.endswith("_mask")):
-            item.mask = f
-    out = list(items.values())
-    photos = [it.photo for it in out if it.photo is not None]
-    if len({p.stem for p in photos}) < len(photos):  # photos of one name: named as crop predict names them
-        from agriseg.data.io import output_names
-
-        names = output_names(photos)
-        shared = {p.stem for p in photos if sum(q.stem == p.stem for q in photos) > 1}
-        for it in out:
-            if it.photo is not None and it.photo.stem in shared:
-                it.name = names[it.photo]
-    return out
+            item.mask = f  # a class map is preferred over a mask of the same name
+        elif _split(item.mask)[1] == kind:
+            raise OptionError(f"{f}: {item.mask} is a {kind[1:]} of the photo {item.photo} too; keep one")
+    out = list(by_name.values())
+    for base, masks in alone.items():
+        mine: dict[Path, Path] = {}  # one mask per folder: its class map where it has both
+        for m in masks:
+            if (had := mine.get(m.parent)) is None or (m.stem.endswith("_classes") and had.stem.endswith("_mask")):
+                mine[m.parent] = m
+            elif _split(had)[1] == _split(m)[1]:
+                raise OptionError(f"{m}: {had} is a {_split(m)[1][1:]} of the same name; keep one")
+        # masks of one name in several folders (two days' predictions): each measured, named as photos are
+        named = output_names([d / base for d in mine]) if len(mine) > 1 else {d / base: base for d in mine}
+        out += [Item(named[d / base], mask=m) for d, m in mine.items()]
+    return sorted(out, key=lambda it: min(order[f] for f in (it.photo, it.mask) if f is not None))
 
 
 def read_mask(path: Path) -> np.ndarray:

@@ -86,15 +86,21 @@ def compile_template(template: str) -> tuple[re.Pattern[str], list[str]]:
     return re.compile("".join(parts) + r"\Z", re.DOTALL), names
 
 
-def check_template(template: str | None) -> None:
-    """A bad ``--meta`` template is a usage error (exit 2), said once before any file is read."""
+def check_template(template: str | None, dated: bool = False) -> None:
+    """A bad ``--meta`` template is a usage error (exit 2), said once before any file is read.
+
+    Args:
+        dated: the template is read for its date only (``crop plots``), so it needs a date field.
+    """
     if template:
         from agriseg.config import OptionError
 
         try:
-            compile_template(template)
+            _, names = compile_template(template)
         except ValueError as err:
             raise OptionError(f"--meta: {err}") from None
+        if dated and not any(n.lower().endswith("date") for n in names):
+            raise OptionError(f"--meta {template}: no date field (e.g. tray_date); it is read for the dates only")
 
 
 def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict[str, str]:
@@ -149,6 +155,14 @@ def name_date(stem: str) -> str | None:
 
 # digits in groups a date could be written in that name_date does not read (06-01-2024, 1.6.24, 240601)
 _DATE_LIKE = re.compile(r"(?<!\d)(\d{1,4}[-_.]\d{1,2}[-_.]\d{2,4}|\d{6})(?!\d)")
+
+
+def file_date(path: Path, stem: str | None = None) -> str | None:
+    """The date of a photo or mosaic without ``--meta``, ISO 8601, or None: :func:`name_date` of its name
+    (``stem``, default the file's), else of its folder, else of the folder above (``2024-06-01/IMG_0001.jpg``;
+    ODM's ``2024-06-01/odm_orthophoto/odm_orthophoto.tif``). ``crop traits`` and ``crop plots`` date files by it."""
+    stem = path.stem if stem is None else stem
+    return name_date(stem) or name_date(path.parent.name) or name_date(path.parent.parent.name)
 
 
 def looks_dated(stem: str) -> bool:

@@ -70,14 +70,18 @@ def grid_regions(box: tuple[int, int, int, int], rows: int, cols: int) -> list[R
     ]
 
 
+MAX_COORDINATE = 2**31 - 1
+"""The largest region coordinate or size (px): what image libraries index (PIL draws with 32-bit ints)."""
+
+
 def read_regions(path: str | Path) -> list[Region]:
     """Rectangles from a CSV file with the columns ``id,x,y,width,height`` (pixels; any case; separated by commas,
     semicolons or tabs, as the header line is).
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: missing columns, values that are not whole numbers, or a missing or repeated id, naming the
-            file and line.
+        ValueError: missing columns or one named twice, values that are not whole numbers (or beyond any
+            photo), more values than columns, or a missing or repeated id, naming the file and line.
     """
     path = Path(path)
     if not path.is_file():
@@ -100,8 +104,13 @@ def read_regions(path: str | Path) -> list[Region]:
         if not need <= set(names):
             has = ",".join(reader.fieldnames)
             raise ValueError(f"{path}: regions CSV needs the columns id,x,y,width,height, has {has}")
+        if twice := sorted({n for n in names if n in need and names.count(n) > 1}):
+            raise ValueError(f"{path}: the column {twice[0]!r} is in the header twice; keep one")
         reader.fieldnames = names
         for i, row in enumerate(reader, start=2):
+            if any(v.strip() for v in row.get(None) or []):  # (empty cells after the last column are no values)
+                more = len(names) + len(row[None])  # a value the header does not name: which column was meant?
+                raise ValueError(f"{path}: line {i}: {more} values under the header's {len(names)} columns")
             if any(not (row[k] or "").strip() for k in ("x", "y", "width", "height")):
                 raise ValueError(f"{path}: line {i}: a value of x, y, width, height is missing")
             try:  # 150.0 as spreadsheets and ImageJ write it is 150; 150.5 is no pixel
@@ -110,6 +119,10 @@ def read_regions(path: str | Path) -> list[Region]:
                 raise ValueError(f"{path}: line {i}: x, y, width, height must be whole numbers") from err
             if not all(np.isfinite(v) and v == int(v) for v in values):
                 raise ValueError(f"{path}: line {i}: x, y, width, height must be whole numbers")
+            if max(abs(v) for v in values) > MAX_COORDINATE:
+                raise ValueError(
+                    f"{path}: line {i}: x, y, width, height beyond any photo (at most {MAX_COORDINATE:,} px)"
+                )
             x, y, w, h = (int(v) for v in values)
             if w < 1 or h < 1:
                 raise ValueError(f"{path}: line {i}: width and height must be >= 1")

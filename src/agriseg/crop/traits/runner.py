@@ -41,7 +41,7 @@ from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, pair_inputs, read_item
-from agriseg.crop.traits.meta import check_template, dotted_date, looks_dated, name_date, parse_name
+from agriseg.crop.traits.meta import check_template, dotted_date, file_date, looks_dated, name_date, parse_name
 from agriseg.crop.traits.plants import (
     EDGE_STRIP,
     SHAPE_TRAITS,
@@ -460,7 +460,7 @@ def measure_item(
     """Read (and segment, for a photo without a mask) one item and measure it -> (record, measurement, photo)."""
     from agriseg.crop.quality import photo_quality
 
-    meta = parse_name(item.path, config.meta, item.name) if config.meta else {}
+    meta = parse_name(item.path, config.meta, item.stem) if config.meta else {}
     classes, rgb = read_item(item)
     sure = None  # a mask read from a file says nothing of the model's sureness
     if classes is None:
@@ -491,7 +491,8 @@ def measure_item(
         "status": "ok",
         "quality": photo_quality(rgb) if rgb is not None else "",  # a mask alone is not checked
         "meta": meta,
-        "date": next((v for k, v in meta.items() if k.lower().endswith("date")), None) or name_date(item.name),
+        "date": next((v for k, v in meta.items() if k.lower().endswith("date")), None)
+        or file_date(item.photo or item.path, item.stem),  # as crop plots dates the same photo
         # the file's one unit: mm with a scale, like every other box of the record
         "grid_box": (tidy([v / scale for v in m.box]) if scale else list(m.box)) if m.box else None,
         "warnings": m.warnings,
@@ -520,6 +521,10 @@ def _item_rules(p: Any, config: TraitsConfig) -> dict[str, str]:  # noqa: ANN401
     rules = photo_reading_rules(p.photo) if p.mask is None and p.photo is not None else {}
     if not config.meta and dotted_date(p.name):
         rules["name date"] = "dotted"
+    if not config.meta and name_date(p.name) is None and file_date(p.photo or p.path, p.stem):
+        rules["name date"] = "folder"  # dated by its folder (2024-06-01/IMG_0001.jpg); undated before
+    if config.meta and p.stem != p.name:
+        rules["meta"] = "file name"  # x/a.jpg: --meta reads a (it read the name x_a_jpg before)
     return rules
 
 
@@ -566,6 +571,10 @@ def run_traits(
         raise NoInputError(f"{given[0]}: no photos or masks to measure" if given else "no photos or masks given")
     segment = ModelSegmenter(config.model_name)
     model = segment.check() if any(p.mask is None for p in pairs) else None  # photos to segment
+    if model is None and config.model_name != TraitsConfig.model_fields["model_name"].default:
+        from agriseg.config import OptionError  # it would be silently ignored
+
+        raise OptionError(f"--model {config.model_name}: not read, every photo has its mask (no model runs)")
     if model is not None:  # a photo too large for the memory: refused before any work, as crop predict does
         from agriseg.crop.predict import check_photo_memory
         from agriseg.models.io import LazyModel
