@@ -401,6 +401,36 @@ def test_a_photo_gone_while_a_command_reads_it_fails_the_run_not_the_usage() -> 
     assert r.exit_code == 1 and r.output.strip() == "Error: photos/a.jpg: file not found", r.output
 
 
+class _BadChips:
+    """A data set whose one chip cannot be read, as a damaged GeoTIFF of an FTW root."""
+
+    def __len__(self) -> int:
+        return 1
+
+    def __getitem__(self, i: int) -> None:
+        from agriseg.data.io import ImageReadError
+
+        raise ImageReadError("ftw/austria/s2_images/window_a/g00.tif: not a readable raster")
+
+
+def test_an_error_in_a_loader_worker_is_its_own_line_not_the_workers_traceback():
+    """With `train.num_workers` >= 1 a damaged chip printed torch's "Caught ... in DataLoader worker process 1."
+    and 45 lines of the worker's traceback, where without workers it is one line (session 79's sweep)."""
+    import click
+    from torch.utils.data import DataLoader
+
+    from agriseg.cli.errors import friendly_errors
+
+    @click.command()
+    @friendly_errors
+    def loading() -> None:
+        next(iter(DataLoader(_BadChips(), num_workers=1)))  # type: ignore[arg-type]
+
+    r = _invoke_added(loading)
+    assert r.exit_code == 1, r.output
+    assert r.output.strip() == "Error: ftw/austria/s2_images/window_a/g00.tif: not a readable raster", r.output
+
+
 def _invoke_added(command):  # noqa: ANN001, ANN202 - a click command; click's Result
     """Run a command a test defines as `agriseg <its name>`, then take it off the group again."""
     main.add_command(command)

@@ -126,6 +126,16 @@ DEPTH_FILES = ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--source", "
             ["crop", "plots", "{images}", "--plots", "{tmp}/r.csv", "-o", "{tmp}/p", "--meta", "tray_camera"],
             "--meta tray_camera: no date field",
         ),
+        # session 79's sweep of the other fields commands
+        (["fields", "robustness", "-m", "m", "--root", "{tmp}", "--chip", "512"], "--chip: read with --scene only"),
+        (
+            ["fields", "robustness", "-m", "m", "--scene", "{tmp}/p.tif", "--countries", "kenya"],
+            "--countries: read with --root only",
+        ),
+        (["fields", "change", "{tmp}/p.tif", "{tmp}/p.tif", "-o", "{tmp}/p", "--min-area", "5"], "--min-area: read"),
+        (["fields", "export", "{tmp}/p.tif", "-o", "{tmp}/p", "--opset", "11"], "--opset: read for an .onnx output"),
+        (["fields", "make-synthetic", "{tmp}/d", "-o", "{tmp}/p"], "give the folder once, as -o"),
+        (["fields", "make-synthetic", "-o", "{tmp}/p", "--countries", "Austria:1,austria:2"], "austria given twice"),
     ],
 )
 def test_an_option_the_command_would_not_read_is_refused(tmp_path: Path, args: list[str], message: str) -> None:

@@ -112,6 +112,34 @@ def test_non_ftw_checkpoints_are_refused(tmp_path, ftw_ckpt) -> None:
         load_ftw_checkpoint(tmp_path / "dlv3.ckpt")
 
 
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"hyper_parameters": [1, 2]}, "its hyper_parameters is a list, not names and values"),
+        ({"hyper_parameters": {**HP, "config": [1, 2]}}, "its hyper_parameters 'config' is a list"),
+        ({"hyper_parameters": {**HP, "in_channels": "eight"}}, "hyper_parameters in_channels='eight' is not a whole"),
+        ({"hyper_parameters": {**HP, "backbone": "nosuch-encoder"}}, "unknown encoder 'nosuch-encoder'"),
+        ({"hyper_parameters": {**HP, "config": {"model": {"mean": [0.1]}}}}, r"model settings are not valid \(mean"),
+        ({"drop": "encoder"}, "no encoder convolution among its weights"),
+        ({"drop": "decoder.blocks.0"}, r"weights do not fit smp.Unet\(resnet18\) \(\d+ tensors differ, e.g."),
+    ],
+)  # fmt: skip
+def test_a_damaged_checkpoint_is_one_line_naming_it(tmp_path, ftw_ckpt, change, says) -> None:
+    """Each printed a traceback (StopIteration, AttributeError, TypeError), named no file, blamed a command-line
+    option the command does not have (--num-classes), or dumped torch's list of every key (session 79's sweep)."""
+    path, _ = ftw_ckpt
+    ckpt = torch.load(path, weights_only=True)
+    if "drop" in change:  # weights left out (an encoder of no convolution keeps one tensor, so it is FTW's layout)
+        drop = "model." + change["drop"]
+        ckpt["state_dict"] = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith(drop)}
+        ckpt["state_dict"].setdefault("model.encoder.a", torch.zeros(3))
+    else:
+        ckpt.update(change)
+    torch.save(ckpt, tmp_path / "bad.ckpt")
+    with pytest.raises(ModelLoadError, match=f"{tmp_path / 'bad.ckpt'}: {says}"):
+        load_ftw_checkpoint(tmp_path / "bad.ckpt")
+
+
 def test_an_imported_checkpoint_runs_at_the_checkpoints_resize(ftw_ckpt, tmp_path) -> None:
     """The .safetensors import of an ftw-tools checkpoint ran at resize 1, the .ckpt itself at 2."""
     from agriseg.fields.checkpoints import load_for_scenes

@@ -421,6 +421,20 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_the_work(tmp_pat
     assert mine.read_text() == "mine"
 
 
+@pytest.mark.parametrize("command", ["evaluate", "robustness"])
+def test_a_report_among_the_files_of_the_root_it_reads_is_refused_even_with_overwrite(
+    ftw_root, tiny_ckpt, command
+) -> None:
+    """`-o <root>/austria/chips_austria.parquet --overwrite` replaced the data set's chips table with the JSON
+    report (session 79's sweep); a report beside the countries, in the root itself, is still fine."""
+    table = ftw_root / "austria" / "chips_austria.parquet"
+    before = table.read_bytes()
+    args = ["fields", command, "--model", str(tiny_ckpt), "--root", str(ftw_root), "--overwrite"]
+    r = CliRunner().invoke(main, [*args, "-o", str(table)])
+    assert r.exit_code == 2 and f"inside {ftw_root / 'austria'}, whose files the run reads" in r.output, r.output
+    assert table.read_bytes() == before
+
+
 def test_a_patch_too_large_for_memory_is_refused_up_front(tmp_path, tiny_ckpt) -> None:
     """Found by a bad-input sweep (session 57): ``--tile 100000`` padded a 64-px scene to 100000 px, out of memory."""
     from tests.fields.synth_scenes import write_scene

@@ -532,3 +532,31 @@ def test_an_answer_longer_than_the_models_context_is_refused(tiny: Path, tmp_pat
     line = _one_line_error(res)
     assert res.exit_code == 2 and "--max-new-tokens 100000000: more than" in line and "give at most 2048" in line
     assert not (tmp_path / "p").exists()
+
+
+def test_an_empty_data_set_or_a_row_edited_by_hand_is_named_before_training(tmp_path: Path) -> None:
+    """`text sft` / `grpo` on a data set of no rows printed datasets' IndexError traceback; a row whose truth is
+    not JSON gave "Expecting property name ..." naming neither the folder nor the row (session 79's sweep)."""
+    from datasets import Dataset
+
+    from agriseg.config import OptionError
+    from agriseg.text.sft import dataset_meta, load_dataset_dir
+
+    row = {
+        "prompt": [[{"role": "user", "content": "x"}]],
+        "completion": [[{"role": "assistant", "content": "y"}]],
+        "images": [[]],
+        "truth": ["[[0, 1], [1, 0]]"],
+        "box": [[0, 0, 8, 8]],
+        "class_names": ['["a", "b"]'],
+    }
+    Dataset.from_dict({k: v[:0] for k, v in row.items()}).save_to_disk(str(tmp_path / "empty"))
+    with pytest.raises(OptionError, match=f"{tmp_path / 'empty'}: holds no samples"):
+        load_dataset_dir(str(tmp_path / "empty"))
+    two = {k: v * 2 for k, v in row.items()}
+    two["truth"] = ["[[0, 1], [1, 0]]", "{not json"]
+    Dataset.from_dict(two).save_to_disk(str(tmp_path / "edited"))
+    ds = load_dataset_dir(str(tmp_path / "edited"))
+    with pytest.raises(OptionError, match=f"{tmp_path / 'edited'}: row 2, truth is not the JSON"):
+        dataset_meta(ds, tmp_path / "edited")
+    assert dataset_meta(ds.select([0]), "x")["class_names"] == ["a", "b"]

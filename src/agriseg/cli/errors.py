@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -96,8 +97,9 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             try:
                 with protected_inputs(input_files(kwargs)):
                     return fn(*args, **kwargs)
-            except Exception:  # agriseg -v: where the error below came from, for a bug report
+            except Exception as err:  # agriseg -v: where the error below came from, for a bug report
                 log.debug("the error below, where it came from:", exc_info=True)
+                _drop_worker_traceback(err)
                 raise
         except MissingExtra as err:  # an optional dependency group is missing: the install line, exit 2
             click.echo(str(err), err=True)
@@ -129,6 +131,24 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             OPTION_FLAGS.reset(token)
 
     return wrapper
+
+
+_WORKER = "\nOriginal Traceback (most recent call last):"
+
+
+def _drop_worker_traceback(err: BaseException) -> None:
+    """An error raised in a data-loader worker comes back from torch with the worker's whole traceback in its
+    message (``Caught ValueError in DataLoader worker process 1.`` and 40 lines); keep the error's own line,
+    as the same error says without workers: ``g00.tif: not a readable raster``."""
+    text = str(err)
+    if _WORKER not in text:
+        return
+    name = re.escape(type(err).__name__)
+    lines = text.rstrip().splitlines()
+    own = next((i for i in range(len(lines) - 1, -1, -1) if re.match(rf"(?:[\w.]+\.)?{name}: ", lines[i])), None)
+    if own is not None:
+        first = lines[own].split(": ", 1)[1]
+        err.args = ("\n".join([first, *lines[own + 1 :]]),)
 
 
 def _command_name(ctx: click.Context) -> str:

@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import memory_check_option, output_option, overwrite_option, resolve_fields_model
+from agriseg.cli.options import (
+    memory_check_option,
+    output_option,
+    overwrite_option,
+    refuse_unread,
+    resolve_fields_model,
+)
 
 
 @click.command("import-checkpoint")
@@ -37,6 +43,8 @@ def export(model_path: str, output: Path, size: int, opset: int, overwrite: bool
     """Export a field model (.ckpt / .safetensors, or a released model's name) as safetensors or ONNX (checked)."""
     from agriseg.fields.checkpoints import export_model
 
+    if Path(output).suffix.lower() != ".onnx":
+        refuse_unread(["size", "opset"], "read for an .onnx output only (safetensors hold the weights as they are)")
     res = export_model(model_path, output, size, opset, overwrite)
     if "max_abs_diff" in res:
         click.echo(f"{output}: ONNX, onnxruntime vs PyTorch max |diff| {res['max_abs_diff']:.2e}")

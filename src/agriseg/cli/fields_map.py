@@ -179,6 +179,8 @@ def change(
     from agriseg.fields.change import change_map, check_polygons_output, polygonize_change
     from agriseg.fields.config import ChangeConfig
 
+    if not polygons_output:
+        refuse_unread(["min_area_m2"], "read with --polygons only (the change polygons)")
     cfg = config_from_params(ChangeConfig, {"threshold": threshold, "min_area_m2": min_area_m2})
     if Path(output).suffix.lower() not in (".tif", ".tiff"):
         raise OptionError(f"-o {output}: the change map is a GeoTIFF (COG); name it .tif")

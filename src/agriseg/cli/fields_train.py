@@ -22,6 +22,7 @@ from agriseg.cli.options import (
     outdir_option,
     output_option,
     overwrite_option,
+    refuse_unread,
     seed_option,
     stack,
     train_options,
@@ -30,13 +31,22 @@ from agriseg.cli.options import (
 )
 
 
-def _check_report(path: Path | None, overwrite: bool) -> None:
-    """Refuse a report path that cannot be written before the work starts (it may take minutes)."""
+def _check_report(path: Path | None, overwrite: bool, root: str | None = None) -> None:
+    """Refuse a report path that cannot be written before the work starts (it may take minutes), or that lies
+    among the files of the FTW ``root`` the run reads (``<root>/<country>/``: its chips table, images, labels),
+    ``--overwrite`` or not."""
     if not path:
         return
     from agriseg.batch import check_output
+    from agriseg.config import OptionError
     from agriseg.data.files import ensure_outdir
+    from agriseg.fields.dataset import FTW_COUNTRIES
 
+    if root is not None:
+        target = Path(path).resolve()
+        read = next((d for c in FTW_COUNTRIES if (d := Path(root, c).resolve()) in target.parents), None)
+        if read is not None:
+            raise OptionError(f"-o {path}: inside {read}, whose files the run reads; write the report elsewhere")
     check_output(path, overwrite)
     ensure_outdir(Path(path).parent)
 
@@ -105,7 +115,7 @@ def evaluate(model_path: str, root: str, output: Path | None, overwrite: bool, *
     from agriseg.fields.metrics import format_report
     from agriseg.fields.scoring import evaluate_ftw
 
-    _check_report(output, overwrite)
+    _check_report(output, overwrite, root)
     res = evaluate_ftw(model_path, root, config_from_params(FieldsEvaluateConfig, params))
     if res["countries_missing"]:
         missing = res["countries_missing"]
@@ -145,7 +155,11 @@ def robustness(
     from agriseg.fields.robustness import format_robustness
     from agriseg.fields.scoring import robustness as run
 
-    _check_report(output, overwrite)
+    if root is not None:
+        refuse_unread(["chip", "stride"], "read with --scene only (--root reads the FTW chips as they are)")
+    if scene is not None:
+        refuse_unread(["countries", "split"], "read with --root only (FTW chips)")
+    _check_report(output, overwrite, root)
     res = run(model_path, scene, root, config_from_params(FieldsEvaluateConfig, params))
     click.echo(format_robustness(res))
     _write_report(output, res, overwrite)
@@ -174,6 +188,8 @@ def make_synthetic(root: Path | None, outdir: Path | None, overwrite: bool, **pa
     from agriseg.fields.config import SyntheticFTWConfig
     from agriseg.fields.scoring import make_synthetic as run
 
+    if root is not None and outdir is not None:
+        raise click.UsageError(f"{root} and -o {outdir}: give the folder once, as -o (ROOT is deprecated)")
     if root is not None:
         warn_renamed("the positional ROOT", "-o ROOT")
     folder = outdir or root

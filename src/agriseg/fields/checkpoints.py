@@ -33,7 +33,7 @@ from agriseg.data.files import atomic_write, atomic_writes, write_json
 from agriseg.fields.config import FTW_DIVISOR, PreprocessConfig
 from agriseg.fields.registry import default_resize, safetensors_metadata
 from agriseg.models.config import ModelConfig
-from agriseg.models.io import ModelLoadError, save_model, torch_load
+from agriseg.models.io import ModelLoadError, save_model, tensors_misfit, torch_load
 
 FTW_PREFIXES = ("model.encoder.", "model.decoder.", "model.segmentation_head.")
 FTW_CLASS_NAMES = {2: ["background", "field"], 3: ["background", "field", "boundary"]}
@@ -63,14 +63,21 @@ def read_ftw_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict
         )
     weights = {k.removeprefix("model."): v for k, v in sd.items() if k.startswith(FTW_PREFIXES)}
     hp = ckpt.get("hyper_parameters") or {}
+    if not isinstance(hp, dict):
+        raise ModelLoadError(f"{path}: its hyper_parameters is a {type(hp).__name__}, not names and values")
+    if not isinstance(config := hp.get("config") or {}, dict):
+        raise ModelLoadError(f"{path}: its hyper_parameters 'config' is a {type(config).__name__}, not settings")
     return weights, dict(hp)
 
 
-def _infer_from_weights(sd: dict[str, torch.Tensor]) -> tuple[int, int]:
-    stem = next(v for k, v in sd.items() if k.startswith("encoder.") and v.ndim == 4)
+def _infer_from_weights(sd: dict[str, torch.Tensor], path: str | Path = "") -> tuple[int, int]:
+    """``(input channels, classes)`` from the first encoder convolution and the head."""
+    stem = next((v for k, v in sd.items() if k.startswith("encoder.") and getattr(v, "ndim", 0) == 4), None)
     head = sd.get("segmentation_head.0.weight")
-    if head is None:
-        raise ModelLoadError("checkpoint has no segmentation_head.0.weight")
+    if stem is None or getattr(head, "ndim", 0) != 4:
+        part = "encoder convolution" if stem is None else "segmentation_head.0.weight convolution"
+        raise ModelLoadError(f"{path}: no {part} among its weights; not an smp U-Net checkpoint")
+    assert head is not None
     return int(stem.shape[1]), int(head.shape[0])
 
 
@@ -83,25 +90,38 @@ def ftw_model_config(hp: dict[str, Any], sd: dict[str, torch.Tensor], path: str 
     arch = hp.get("model", "unet")
     if arch != "unet":
         raise ModelLoadError(f"{path}: checkpoint model {arch!r} is not supported (only smp 'unet')")
-    backbone = hp.get("backbone") or (hp.get("config") or {}).get("model", {}).get("encoder")
+    own = (hp.get("config") or {}).get("model") or {}
+    if not isinstance(own, dict):
+        raise ModelLoadError(f"{path}: its hyper_parameters' config.model is a {type(own).__name__}, not settings")
+    backbone = hp.get("backbone") or own.get("encoder")
     if not backbone:
         raise ModelLoadError(f"{path}: checkpoint hyper_parameters name no 'backbone'")
-    cin, k = _infer_from_weights(sd)
+    cin, k = _infer_from_weights(sd, path)
     for key, val in (("in_channels", cin), ("num_classes", k)):
-        if key in hp and int(hp[key]) != val:
+        try:
+            said = int(hp[key]) if key in hp else val
+        except (TypeError, ValueError):
+            raise ModelLoadError(f"{path}: hyper_parameters {key}={hp[key]!r} is not a whole number") from None
+        if said != val:
             raise ModelLoadError(f"{path}: hyper_parameters say {key}={hp[key]}, the weights have {val}")
-    own = (hp.get("config") or {}).get("model") or {}
-    return ModelConfig(
-        arch="smp_unet",
-        encoder=str(backbone),
-        encoder_weights=None,
-        in_channels=cin,
-        num_classes=k,
-        class_names=own.get("class_names") or FTW_CLASS_NAMES.get(k, [str(i) for i in range(k)]),
-        mean=own.get("mean") or [0.0] * cin,
-        std=own.get("std") or [1.0] * cin,
-        infer_long_side=0,
-    )
+    from pydantic import ValidationError
+
+    from agriseg.config import describe_errors
+
+    try:  # settings read from the file: an error names the file, never a command-line option
+        return ModelConfig(
+            arch="smp_unet",
+            encoder=str(backbone),
+            encoder_weights=None,
+            in_channels=cin,
+            num_classes=k,
+            class_names=own.get("class_names") or FTW_CLASS_NAMES.get(k, [str(i) for i in range(k)]),
+            mean=own.get("mean") or [0.0] * cin,
+            std=own.get("std") or [1.0] * cin,
+            infer_long_side=0,
+        )
+    except ValidationError as err:
+        raise ModelLoadError(f"{path}: its model settings are not valid ({describe_errors(err)})") from None
 
 
 def model_windows(recorded: str | None, in_channels: int) -> str:
@@ -144,11 +164,13 @@ def load_ftw_checkpoint(
     path = Path(path)
     sd, hp = read_ftw_checkpoint(path)
     cfg = ftw_model_config(hp, sd, path)
-    model = build_model(cfg)
     try:
-        model.load_state_dict(sd, strict=True)
-    except RuntimeError as err:
-        raise ModelLoadError(f"{path}: weights do not fit smp.Unet({cfg.encoder}): {err}") from err
+        model = build_model(cfg)
+    except ValueError as err:  # an encoder no library has: its message names the valid ones, not the file
+        raise ModelLoadError(f"{path}: {err}") from None
+    if misfit := tensors_misfit(model.state_dict(), sd):
+        raise ModelLoadError(f"{path}: weights do not fit smp.Unet({cfg.encoder}) ({misfit})")
+    model.load_state_dict(sd, strict=True)
     return model.eval().to(device), cfg, _info(hp, path, cfg.in_channels)
 
 

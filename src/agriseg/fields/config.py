@@ -425,6 +425,9 @@ class SyntheticFTWConfig(StrictModel):
         if not isinstance(v, str):
             return v
         pairs = [item.partition(":") for item in v.split(",") if item.strip()]
+        names = [name.strip().lower() for name, _, _ in pairs]
+        if twice := sorted({n for n in names if names.count(n) > 1}):
+            raise ValueError(f"{twice[0]} given twice; give each country once, with its number of chips")
         try:
             return {name.strip(): int(n or 20) for name, _, n in pairs}
         except ValueError:

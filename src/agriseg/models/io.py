@@ -17,6 +17,8 @@ from agriseg.data.files import atomic_write
 from agriseg.models.config import ModelConfig
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import torch
     from torch import nn
 
@@ -46,6 +48,24 @@ class ModelLoadError(ValueError):
 
 class ModelNotFoundError(ModelLoadError, FileNotFoundError):
     """The model file given is not there (on the command line: a usage error, exit status 2)."""
+
+
+def tensors_misfit(
+    own: Mapping[str, Any], theirs: Mapping[str, Any], file: str = "the file", model: str = "the model"
+) -> str | None:
+    """How a file's tensors differ from a model's, on one line (``315 tensors differ, e.g. head.weight:
+    (3, 16) in the file, (2, 16) in the model``), or None when every name and shape matches. torch's own
+    ``load_state_dict`` message lists every key, hundreds of lines for a U-Net."""
+    mine = {k: tuple(v.shape) for k, v in own.items()}
+    there = {k: tuple(v.shape) for k, v in theirs.items() if hasattr(v, "shape")}
+    misfit = sorted(k for k in mine.keys() | there.keys() if mine.get(k) != there.get(k))
+    if not misfit:
+        return None
+    k = misfit[0]
+    return (
+        f"{len(misfit)} tensors differ, e.g. {k}: {there.get(k, 'absent')} in {file}, {mine.get(k, 'absent')} in "
+        f"{model}"
+    )
 
 
 def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") -> Any:
@@ -184,10 +204,9 @@ def load_model(
             f"{path}: {len(broken)} of its {len(sd)} weight tensors hold NaN or infinite values (its training "
             "diverged); train it again"
         )
-    try:
-        model.load_state_dict(sd)
-    except RuntimeError as err:
-        raise ModelLoadError(f"{path}: weights do not fit the model in its config: {err}") from err
+    if misfit := tensors_misfit(model.state_dict(), sd, model="the model its config builds"):
+        raise ModelLoadError(f"{path}: weights do not fit the model in its config ({misfit})")
+    model.load_state_dict(sd)
     return model.eval().to(device), cfg
 
 

@@ -34,11 +34,15 @@ def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
         raise FileNotFoundError(f"{p}: dataset folder not found (write one with `agriseg text dataset`)")
     try:
         ds = load_from_disk(str(p))
+    except IndexError:  # datasets' reader of a saved set of no rows
+        raise OptionError(f"{p}: holds no samples (write one with `agriseg text dataset`)") from None
     except (FileNotFoundError, ValueError, OSError) as err:  # a folder, but not a saved data set
         raise OptionError(f"{p}: not a data set folder (write one with `agriseg text dataset`)") from err
-    missing = {"prompt", "completion", "images", "truth"} - set(ds.column_names)
+    missing = {"prompt", "completion", "images", "truth", "box", "class_names"} - set(ds.column_names)
     if missing:
         raise OptionError(f"{p}: not a data set of `agriseg text dataset` (no {', '.join(sorted(missing))} column)")
+    if len(ds) == 0:
+        raise OptionError(f"{p}: holds no samples (write one with `agriseg text dataset`)")
     if max_samples is not None:
         ds = ds.select(range(min(max_samples, len(ds))))
     return ds
@@ -98,8 +102,22 @@ def common_args(cfg: TrainCommon) -> dict[str, Any]:
 TEXT_META = "agriseg_text.json"
 
 
-def dataset_meta(ds: Any) -> dict[str, Any]:
-    """Class names, grid and patch size of an instruction dataset (from its first row)."""
+def dataset_meta(ds: Any, path: str | Path = "the data set") -> dict[str, Any]:
+    """Class names, grid and patch size of an instruction dataset (from its first row), every row's ``truth``
+    checked: GRPO's reward reads it, and a row edited by hand would stop a run midway.
+
+    Raises:
+        OptionError: a row whose ``truth`` or ``class_names`` is not the JSON `agriseg text dataset` writes,
+            naming ``path`` and the row.
+    """
+    cells = [(f"row {i}, truth", t) for i, t in enumerate(ds["truth"], 1)]
+    for where, text in [*cells, ("row 1, class_names", ds[0]["class_names"])]:
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError) as err:
+            raise OptionError(f"{path}: {where} is not the JSON `agriseg text dataset` writes ({err})") from None
+        if not isinstance(value, list) or not value:
+            raise OptionError(f"{path}: {where} is not a list, as `agriseg text dataset` writes it")
     row = ds[0]
     truth = json.loads(row["truth"])
     box = row["box"]
@@ -234,11 +252,11 @@ def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> t
     if model is None:
         resolve_model_name(cfg.model)  # a mistyped folder fails before the data set is read
     ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
+    meta = dataset_meta(ds, cfg.dataset)  # a row edited by hand: before the model is loaded
     if model is None:
         model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
     elif processor is None:
         raise ValueError("a processor must be given with a prebuilt model")
-    meta = dataset_meta(ds)
     check_class_words(processor, meta["class_names"], str(cfg.model))
     meta["answer_tokens"] = max(answer_tokens(ds, processor))  # predict's --max-new-tokens must fit it
     model.train()

@@ -249,20 +249,14 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
         ModelLoadError: naming ``resume``: missing, unreadable or unsafe, not a training checkpoint, or a
             checkpoint of another model.
     """
-    from agriseg.models.io import ModelLoadError, check_training_checkpoint
+    from agriseg.models.io import ModelLoadError, check_training_checkpoint, tensors_misfit
 
     if resume is None or getattr(task, "_checked_resume", None) == str(resume):  # checked once per run
         return
     ckpt = check_training_checkpoint(resume)  # read once (weights_only=True)
-    own = {k: tuple(v.shape) for k, v in task.state_dict().items()}
-    theirs = {k: tuple(v.shape) for k, v in ckpt["state_dict"].items() if hasattr(v, "shape")}
-    misfit = sorted(k for k in own.keys() | theirs.keys() if own.get(k) != theirs.get(k))
-    if misfit:
-        k = misfit[0]
+    if misfit := tensors_misfit(task.state_dict(), ckpt["state_dict"], "the checkpoint", "this config's model"):
         raise ModelLoadError(
-            f"{resume}: a checkpoint of another model ({len(misfit)} tensors differ, e.g. {k}: "
-            f"{theirs.get(k, 'absent')} in the checkpoint, {own.get(k, 'absent')} in this config's model); resume "
-            "with the config it was trained with"
+            f"{resume}: a checkpoint of another model ({misfit}); resume with the config it was trained with"
         )
     before = (ckpt.get("hyper_parameters") or {}).get("config")
     now = dict(task.hparams).get("config")
