@@ -11,6 +11,11 @@ predictions are false positives, the other truths false negatives. TP/FP/FN are 
 precision, recall and F1. Objects are exact pixel sets, so areas equal the polygon areas ftw-tools
 measures after polygonising with rasterio.
 
+Countries labelled in part (presence-only ones such as Kenya: their unlabelled land is 3) are scored by the same
+rule, as ftw-tools scores them: a predicted field on unknown land counts as a false positive, so their object
+precision says little (PRUE leaves these countries out: "only recall can be computed"). Their rows are marked
+``partly_labelled`` and the report says so.
+
 COCO AP: predicted objects are scored by the mean field probability over their pixels; matching per chip
 greedily by score (COCO rule: each detection takes the unmatched truth with the highest IoU >= t), 101-point
 interpolated precision, AP@0.5 and AP@[0.5:0.95] (ten thresholds).
@@ -167,6 +172,7 @@ class FieldMetrics:
     seed: int = 0
     counts: list[np.ndarray] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
+    partly_labelled: set[str] = field(default_factory=set)  # countries with unknown (ignored) truth pixels
     _det: dict[str, list] = field(default_factory=lambda: defaultdict(list))
 
     def update(
@@ -184,6 +190,8 @@ class FieldMetrics:
         )
         self.counts.append(c)
         self.countries.append(country)
+        if (truth == self.ignore_index).any():
+            self.partly_labelled.add(country)
         if prob is not None:
             scores, is_tp, nt = coco_detections(truth, pred, prob)
             self._det[country].append((scores, is_tp, nt))
@@ -224,8 +232,10 @@ class FieldMetrics:
         for country in sorted(set(self.countries)):
             sub = c[names == country]
             per[country] = {**scores_from_counts(sub.sum(0)), **self._ap([country]), "chips": int(len(sub))}
+            if country in self.partly_labelled:
+                per[country]["partly_labelled"] = True
         # every key any country has (AP only where a country's chips came with probabilities)
-        keys = [k for k in dict.fromkeys(k for p in per.values() for k in p) if k != "chips"]
+        keys = [k for k in dict.fromkeys(k for p in per.values() for k in p) if k not in ("chips", "partly_labelled")]
         mean = {k: float(np.nanmean([p[k] for p in per.values() if k in p])) for k in keys}
         overall = {**scores_from_counts(c.sum(0)), **self._ap(sorted(set(self.countries)))}
         tot = c.sum(0)
@@ -269,11 +279,16 @@ def format_report(res: dict) -> str:
         return f"{name:<14}{n!s:>6}" + "".join(vals)
 
     for country, d in res["per_country"].items():
-        lines.append(row(country, d, d["chips"]))
+        lines.append(row(country + ("*" if d.get("partly_labelled") else ""), d, d["chips"]))
     lines.append(row("mean(country)", res["country_mean"], ""))
     lines.append(row("all chips", res["overall"], res["chips"]))
     for k, (lo, hi) in res.get("ci95", {}).items():
         lines.append(f"  95% CI {k:<18} [{lo:.4f}, {hi:.4f}]")
+    if any(d.get("partly_labelled") for d in res["per_country"].values()):
+        lines.append(
+            "* labelled in part (presence-only): fields predicted on its unlabelled land count as false positives "
+            "(FTW rule), so its object precision says little; PRUE reports these countries' recall only"
+        )
     return "\n".join(lines)
 
 
