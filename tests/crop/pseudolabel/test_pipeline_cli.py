@@ -104,6 +104,25 @@ def test_cli_pseudolabel_depth_and_screen(scenes: Path, tmp_path: Path) -> None:
     assert page.count('"overlay": ') == 4 and "overlays/0000.jpg" in page
 
 
+def test_an_edited_depth_file_is_never_resumed_and_a_new_file_beside_it_changes_nothing(
+    scenes: Path, tmp_path: Path
+) -> None:
+    """With --depth-dir the folder was the input: an edited depth file left the folder's size and time as they
+    were, and the stale mask was skipped as current; a README added to the folder failed every photo as "input
+    changed" (session 79's sweep). Each photo's own depth file is its input now."""
+    args = ["crop", "pseudolabel", str(scenes / "images"), "-o", str(tmp_path / "o"), "--source", "depth"]
+    args += ["--depth-dir", str(scenes / "depth")]
+    assert CliRunner().invoke(cli, args).exit_code == 0
+    (scenes / "depth" / "README.txt").write_text("notes")
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and "0 pseudo-labelled, 4 skipped" in again.output, again.output
+    depth = np.load(scenes / "depth" / "0001.npy")
+    np.save(scenes / "depth" / "0001.npy", depth[::-1].copy())  # another depth map for one photo
+    edited = CliRunner().invoke(cli, args)
+    assert edited.exit_code == 1 and "0 pseudo-labelled, 3 skipped, 1 failed" in edited.output, edited.output
+    assert "0001.npy changed since" in edited.output
+
+
 def test_cli_reports_bad_input_cleanly(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])
     assert r.exit_code != 0 and "pseudolabels.json" in r.output and "Traceback" not in r.output

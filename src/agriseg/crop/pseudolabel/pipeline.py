@@ -315,11 +315,12 @@ def pseudolabel_files(
         outputs = [out / "masks" / f"{stem}.png", out / "records" / f"{stem}.json"]
         outputs += [out / "overlays" / f"{stem}.jpg"] if opts.overlays else []
         outputs += [out / "plots" / f"{stem}.png"] if opts.plot else []
-        items.append(Item(stem, f, tuple(outputs), (f,), resolved=photo_reading_rules(f)))
+        # its depth file is an input of its own (the folder's time says nothing of an edited file in it)
+        depth = _given_depth(opts, stem)
+        items.append(Item(stem, f, tuple(outputs), (f, depth) if depth else (f,), resolved=photo_reading_rules(f)))
     model = opts.depth_model if opts.source == "depth" and opts.depth_dir is None else None
     options = opts.model_dump(exclude={"overwrite", "device", "depth_model"})
-    inputs = [opts.depth_dir] if opts.source == "depth" and opts.depth_dir else []
-    recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, inputs)
+    recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, [])
 
     def work(item: Item) -> dict:
         rec = _pseudolabel_one(Path(item.source), item.name, out, opts, depth_src)
@@ -358,6 +359,17 @@ def pseudolabel_files(
     if left_out:
         records.notes.append(f"({counted(left_out, 'photo')} not in the --keep list were left out)")
     return records
+
+
+def _given_depth(opts: PseudoLabelConfig, stem: str) -> Path | None:
+    """The depth file of ``--depth-dir`` a photo is labelled from; None without one (a missing file fails the
+    photo, as :class:`_DepthSource` says)."""
+    if opts.source != "depth" or opts.depth_dir is None:
+        return None
+    try:
+        return find_depth_file(opts.depth_dir, stem)
+    except FileNotFoundError:
+        return None
 
 
 def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, depth_src: _DepthSource | None) -> dict:
