@@ -59,6 +59,22 @@ def test_evaluate_keeps_an_existing_report_unless_overwrite(masks: tuple[Path, P
     assert report.with_suffix(".csv").read_text().startswith("class,dice_pct,iou_pct,truth_px")
 
 
+def test_a_report_among_the_predictions_can_be_written_again_with_overwrite(masks: tuple[Path, Path]) -> None:
+    """`-o pred/report.json` ran once, then counted its own report as a file it reads: refused for ever, with
+    --overwrite too (session 79's sweep). text predict's run.json there stays one of the inputs."""
+    pred, truth = masks
+    args = ["text", "evaluate", pred, "-t", truth, "--classes", CLASSES]
+    assert _run(*args, "-o", pred / "report.json").exit_code == 0
+    again = _run(*args, "-o", pred / "report.json")
+    assert again.exit_code == 2 and "report.json: exists (use --overwrite)" in _one_line_error(again)
+    assert _run(*args, "-o", pred / "report.json", "--overwrite").exit_code == 0
+    (pred / "run.json").write_text('{"images": 2}')
+    (pred / "run.csv").write_text("x\n")
+    res = _run(*args, "-o", pred / "run.json", "--overwrite")
+    assert res.exit_code == 2 and "is one of the inputs" in _one_line_error(res)
+    assert (pred / "run.json").read_text() == '{"images": 2}'
+
+
 def test_evaluate_writes_report_and_table_together(
     masks: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -410,6 +411,17 @@ def _files_read(paths: Sequence[Path | str | None]) -> list[Path]:
     return found
 
 
+def _own_report(output: Path, csv_path: Path) -> bool:
+    """Whether ``output`` and ``csv_path`` are the pair an earlier ``text evaluate`` wrote (never one of the
+    files it reads: it reads masks only), so ``--overwrite`` may replace them where they lie among the
+    predictions; a ``run.json`` of ``text predict`` there is not such a pair."""
+    try:
+        report = json.loads(output.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return csv_path.is_file() and isinstance(report, dict) and {"confusion", "images", "iou_threshold"} <= set(report)
+
+
 def evaluate_command(
     predictions: Sequence[Path],
     truth: Path,
@@ -461,6 +473,8 @@ def evaluate_command(
     csv_path = Path(output).with_suffix(".csv") if output else None
     if output and csv_path:  # before the evaluation runs: never a file read, an existing one only with --overwrite
         read = [*files, *_files_read([*predictions, truth, truth_instances, model])]
+        if _own_report(Path(output), csv_path):  # an earlier run's report in the predictions folder is not read
+            read = [f for f in read if f.resolve() not in (Path(output).resolve(), csv_path.resolve())]
         for path in (Path(output), csv_path):
             check_output(path, overwrite, inputs=read)
     report = evaluate_files(
