@@ -87,7 +87,9 @@ def test_text_workflow(tmp_path: Path) -> None:
         cwd=wd,
     )
     assert "2 predicted, 0 skipped, 0 failed" in res.output
-    assert sorted(p.name for p in (wd / "runs/text/pred2").glob("*.json") if p.name != "run.json") == [
+    assert sorted(
+        p.name for p in (wd / "runs/text/pred2").glob("*.json") if p.name != "run.json" and not p.name.startswith(".")
+    ) == [
         "images_0000_png.json",
         "other_0000_png.json",
     ]

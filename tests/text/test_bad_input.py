@@ -4,6 +4,7 @@ nothing a user wrote is replaced."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -291,6 +292,20 @@ def test_predict_keeps_a_users_run_json(tiny: Path, tmp_path: Path) -> None:
     res = _predict(tiny, out, "--classes", CLASSES)
     assert res.exit_code == 2 and "run.json: exists and was not written by agriseg" in _one_line_error(res)
     assert (out / "run.json").read_text() == "my notes"
+
+
+def test_a_run_json_edited_after_the_run_is_kept_as_every_commands_table_is(tiny: Path, tmp_path: Path) -> None:
+    """run.json was no table of the batch runner: a note written into it was overwritten by the next run that
+    made outputs, with exit 0, where crop predict's summary.csv is refused (session 79's sweep)."""
+    out = tmp_path / "p"
+    assert _predict(tiny, out, "--classes", CLASSES).exit_code == 0
+    (out / "run.json").write_text('{"note": "my own run notes"}')
+    shutil.copy(tiny / "scene.png", tmp_path / "scene2.png")
+    res = _predict(tiny, out, tmp_path / "scene2.png", "--classes", CLASSES)  # one more image: run.json rewritten
+    assert res.exit_code == 2 and "run.json" in _one_line_error(res) and "changed since" in res.output, res.output
+    assert (out / "run.json").read_text() == '{"note": "my own run notes"}' and not (out / "scene2.png").exists()
+    again = _predict(tiny, out, tmp_path / "scene2.png", "--classes", CLASSES, "--overwrite")  # as it says
+    assert again.exit_code == 0 and json.loads((out / "run.json").read_text())["classes"], again.output
 
 
 def test_images_whose_outputs_would_meet_in_one_file_are_refused(tiny: Path, tmp_path: Path) -> None:

@@ -271,10 +271,13 @@ def predict_files(
     recipe: Recipe | None = None,
     batch: BatchOptions | None = None,
     finish: Callable[[BatchResult], None] | None = None,
+    tables: Sequence[Path] = (),
 ) -> BatchResult:
     """Segment image files one by one and write their outputs (``bands``: R, G, B band numbers).
 
-    ``finish`` writes the run's tables from the result while the output folder is still locked.
+    ``finish`` writes the run's ``tables`` (``run.json``) from the result while the output folder is still
+    locked; the batch runner keeps them as :func:`agriseg.batch.run_batch` keeps every command's tables (one a
+    user edited is refused, one a stopped run would leave describing other settings is removed first).
 
     Per image ``<name>`` (its stem, made unique across the inputs by :func:`agriseg.batch.unique_names`):
     the semantic mask ``<name>.png`` (``.tif`` with the input's georeference for GeoTIFFs), ``<name>.json``
@@ -357,7 +360,7 @@ def predict_files(
             raise OptionError(
                 f"{it.source}: its report would be {outdir / 'run.json'}, the run's own record; rename it"
             )
-    return run_batch(items, work, options=options, recipe=recipe, finish=finish)
+    return run_batch(items, work, options=options, recipe=recipe, finish=finish, tables=tables)
 
 
 @batch_keywords
@@ -453,7 +456,7 @@ def predict_paths(
         }
     )
     files = list_images_once(images)
-    from agriseg.manifest import drop_recorded
+    from agriseg.manifest import drop_recorded, seal_tables
 
     # what an earlier run wrote into an input folder (a_jpg.png ...: -o that folder) is never read as an image
     files, earlier = drop_recorded(files, ("text predict",))
@@ -481,9 +484,10 @@ def predict_paths(
             if kept:  # outputs left as another model or other options made them: not described by the above
                 run["made_with_other_settings"] = kept
             write_json(out / "run.json", run)  # what made these outputs: model, classes, options
+            seal_tables([out / "run.json"])  # a later run keeps it if edited by hand
 
     rows = predict_files(model, proc, files, out, names, cfg, instances=config.instances, bands=bands,
-                         recipe=recipe, batch=batch, finish=finish)  # fmt: skip
+                         recipe=recipe, batch=batch, finish=finish, tables=[out / "run.json"])  # fmt: skip
     if earlier:
         rows.notes.append(f"({len(earlier)} outputs of an earlier run among the images were not read as images)")
     return rows
