@@ -119,7 +119,7 @@ def test_non_ftw_checkpoints_are_refused(tmp_path, ftw_ckpt) -> None:
         ({"hyper_parameters": {**HP, "config": [1, 2]}}, "its hyper_parameters 'config' is a list"),
         ({"hyper_parameters": {**HP, "in_channels": "eight"}}, "hyper_parameters in_channels='eight' is not a whole"),
         ({"hyper_parameters": {**HP, "backbone": "nosuch-encoder"}}, "unknown encoder 'nosuch-encoder'"),
-        ({"hyper_parameters": {**HP, "config": {"model": {"mean": [0.1]}}}}, r"model settings are not valid \(mean"),
+        ({"hyper_parameters": {**HP, "config": {"model": {"mean": [0]}}}}, r"its model settings are not valid \(mean"),
         ({"drop": "encoder"}, "no encoder convolution among its weights"),
         ({"drop": "decoder.blocks.0"}, r"weights do not fit smp.Unet\(resnet18\) \(\d+ tensors differ, e.g."),
     ],

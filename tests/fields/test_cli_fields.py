@@ -316,7 +316,7 @@ def test_export_and_import_refuse_what_they_would_mislabel_or_overwrite(tmp_path
     assert f"11<=x<={top}" in r.output  # the bound is the installed exporter's highest opset
     mine = tmp_path / "m.safetensors.json"
     mine.write_text('{"mine": true}')
-    r = runner.invoke(main, [*base, "-o", str(tmp_path / "m.safetensors")])
+    r = runner.invoke(main, [*base[:-2], "-o", str(tmp_path / "m.safetensors")])  # (--size is of ONNX outputs)
     assert r.exit_code == 2 and "m.safetensors.json: exists" in r.output, r.output
     assert mine.read_text() == '{"mine": true}' and not (tmp_path / "m.safetensors").exists()
     r = runner.invoke(main, [*base[:-1], "48", "-o", str(tmp_path / "n.onnx")])
@@ -669,9 +669,7 @@ def test_a_scenes_warnings_reach_the_user_of_fields_map(tmp_path, tiny_ckpt, ser
 
 def test_export_names_in_capitals_are_taken(tmp_path, tiny_ckpt) -> None:
     """`fields export -o OUT.ONNX` was refused while `.TIF` and `.GPKG` outputs were taken elsewhere."""
-    res = CliRunner().invoke(
-        main, ["fields", "export", str(tiny_ckpt), "--size", "64", "-o", str(tmp_path / "M.SAFETENSORS")]
-    )
+    res = CliRunner().invoke(main, ["fields", "export", str(tiny_ckpt), "-o", str(tmp_path / "M.SAFETENSORS")])
     assert res.exit_code == 0 and (tmp_path / "M.SAFETENSORS").is_file(), res.output
 
 
