@@ -435,6 +435,14 @@ def test_a_report_among_the_files_of_the_root_it_reads_is_refused_even_with_over
     assert table.read_bytes() == before
 
 
+def test_windows_the_model_cannot_take_are_a_usage_error(ftw_root, tiny_ckpt) -> None:
+    """`--windows a` for a model of both windows' 8 channels exited 1, as if a chip had failed (session 79)."""
+    r = CliRunner().invoke(
+        main, ["fields", "evaluate", "-m", str(tiny_ckpt), "--root", str(ftw_root), "--windows", "a"]
+    )
+    assert r.exit_code == 2 and "model takes 8 channels, --windows a gives 4" in r.output, r.output
+
+
 def test_a_patch_too_large_for_memory_is_refused_up_front(tmp_path, tiny_ckpt) -> None:
     """Found by a bad-input sweep (session 57): ``--tile 100000`` padded a 64-px scene to 100000 px, out of memory."""
     from tests.fields.synth_scenes import write_scene

@@ -54,6 +54,27 @@ def test_garbage_is_not_a_pytorch_file(tmp_path):
     )
 
 
+def test_a_plain_pickle_or_another_zip_is_one_line_without_torchs_warning(tmp_path, recwarn):
+    """A pickle.dump file printed torch's "Detected pickle protocol 4" warning before the error; a zip of other
+    files said "[enforce fail at inline_container.cc:180] ..." (session 79's sweep)."""
+    import pickle
+    import zipfile
+
+    with open(tmp_path / "raw.ckpt", "wb") as fh:
+        pickle.dump({"w": 1}, fh, protocol=4)
+    with pytest.raises(ModelLoadError, match=r"raw\.ckpt: cannot read as a PyTorch file \(not a PyTorch file"):
+        torch_load(tmp_path / "raw.ckpt")
+    assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
+    with zipfile.ZipFile(tmp_path / "zip.ckpt", "w") as z:
+        z.writestr("weights.txt", "1 2 3")
+    with pytest.raises(ModelLoadError) as info:
+        torch_load(tmp_path / "zip.ckpt")
+    assert (
+        str(info.value)
+        == f"{tmp_path / 'zip.ckpt'}: cannot read as a PyTorch file (a zip archive, but not one torch.save wrote)"
+    )
+
+
 class _Payload:
     def __reduce__(self):  # what a malicious checkpoint does: a call when unpickled (here a harmless one)
         import os

@@ -68,6 +68,19 @@ def test_grpo_groups_are_checked_when_the_config_is_read_naming_what_sets_the_ba
         GRPORunConfig(**base, generation_batch_size=3)
 
 
+def test_a_warmup_the_constant_schedule_would_not_read_is_refused() -> None:
+    """warmup_steps 50 with lr_scheduler_type constant trained at the full rate from step 1 (session 79's sweep)."""
+    from pydantic import ValidationError
+
+    from agriseg.text.config import GRPORunConfig, SFTRunConfig
+
+    base = {"model": "m", "dataset": "d", "output_dir": "o", "warmup_steps": 50}
+    for cls in (SFTRunConfig, GRPORunConfig):
+        with pytest.raises(ValidationError, match="warmup_steps 50 is not read by lr_scheduler_type constant"):
+            cls(**base, lr_scheduler_type="constant")
+        assert cls(**base, lr_scheduler_type="constant_with_warmup").warmup_steps == 50
+
+
 def test_dataset_defaults_are_magsegs_training_sizes() -> None:
     """The documented defaults (448-px patches, 8 random patches per image): another size mismatches the models."""
     from agriseg.text.dataset import TextDatasetConfig

@@ -35,6 +35,7 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     Returns:
         The report, with ``countries_missing`` (asked countries not under ``root``, not scored).
     """
+    from agriseg.config import OptionError
     from agriseg.fields.checkpoints import load_fields_model
     from agriseg.fields.dataset import FTWDataset
     from agriseg.fields.evaluate import evaluate_model
@@ -47,7 +48,8 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     divisor = float(info.get("divisor", FTW_DIVISOR))
     ds = FTWDataset(root, present, config.split, config.target, order, divisor, config.offset, config.missing)
     if channels_for(order) != cfg.in_channels:
-        raise ValueError(
+        wrong = OptionError if config.windows else ValueError  # --windows given for this model: a usage error
+        raise wrong(
             f"{model_path}: model takes {cfg.in_channels} channels, --windows {order} gives {channels_for(order)}"
         )
     res = evaluate_model(model, ds, config, progress=True)

@@ -78,10 +78,14 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
     Raises:
         ModelLoadError: naming the file.
     """
+    import warnings
+
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a plain pickle: torch warns of its protocol before it refuses the file
+            warnings.filterwarnings("ignore", message=r"Detected pickle protocol", category=UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - pickle, zip and torch errors all mean: not a usable file
         text = str(err)
         found = re.search(r"GLOBAL (\S+)", text)  # "Unsupported global: GLOBAL x.Y", "unsupported GLOBAL posix.system"
@@ -96,6 +100,8 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         elif isinstance(err, KeyError | EOFError) or (isinstance(err, RuntimeError) and "magic number" in text):
             # torch's reader of old pickles on a file that is none: a bare "KeyError: 101" or "EOFError"
             reason = "an empty file" if isinstance(err, EOFError) else "neither a zip archive nor a pickle"
+        elif "file in archive is not in a subdirectory" in text:  # a zip of other files, not torch.save's
+            reason = "a zip archive, but not one torch.save wrote"
         elif "failed reading zip archive" in text or "failed finding central directory" in text:
             reason = "a zip archive cut short (an interrupted copy or download?)"  # torch's own line breaks off
         elif "Weights only load failed" in text:  # never torch's advice to load it with weights_only=False

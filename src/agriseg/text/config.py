@@ -87,6 +87,15 @@ class TrainCommon(StrictModel):
             raise ValueError("0 steps trains nothing: give 1 or more, or -1 to train num_train_epochs epochs")
         return v
 
+    @model_validator(mode="after")
+    def _warmup_read(self) -> TrainCommon:
+        if self.warmup_steps and self.lr_scheduler_type == "constant":  # transformers' constant has no warm-up
+            raise ValueError(
+                f"warmup_steps {self.warmup_steps} is not read by lr_scheduler_type constant; use "
+                "constant_with_warmup (or warmup_steps 0)"
+            )
+        return self
+
     gradient_checkpointing: bool = False
     dataloader_num_workers: int = Field(0, ge=0)
     max_samples: int | None = Field(None, ge=1, description="use only the first N samples")
