@@ -263,7 +263,7 @@ def photo_plots(
     from agriseg.data.io import read_rgb
 
     rgb: np.ndarray | None
-    if _photo_rules(photo):  # crop predict's mask of a photo: measured as crop traits measures it, no model run
+    if mask_kind(photo):  # crop predict's mask of a photo: measured as crop traits measures it, no model run
         classes, rgb, sure = read_mask(photo), None, None
         crop_weed = photo.stem.endswith("_classes")
     else:
