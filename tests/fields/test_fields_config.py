@@ -43,6 +43,20 @@ def test_config_checks_channels_and_classes(tmp_path) -> None:
     assert load_config(good, FieldsTrainConfig).data.root == str((tmp_path / "chips").resolve())
 
 
+def test_class_names_are_one_per_class_or_ftws() -> None:
+    """`model.class_names: [a]` with 3 classes was accepted, and a model block without names took the crop
+    models' (background, vegetation) into the exported model and its card (session 79's sweep)."""
+    model = {"arch": "smp_unet", "encoder_weights": None, "in_channels": 8, "num_classes": 3, "mean": [0] * 8,
+             "std": [1] * 8}  # fmt: skip
+    cfg = FieldsTrainConfig.model_validate({"data": {"root": "x"}, "model": model})
+    assert cfg.model.class_names == ["background", "field", "boundary"]
+    two = {**model, "num_classes": 2}
+    cfg = FieldsTrainConfig.model_validate({"data": {"root": "x", "target": "2-class"}, "model": two})
+    assert cfg.model.class_names == ["background", "field"]
+    with pytest.raises(ValueError, match=r"model.class_names has 1 names for model.num_classes=3; give one per"):
+        FieldsTrainConfig.model_validate({"data": {"root": "x"}, "model": {**model, "class_names": ["a"]}})
+
+
 @pytest.mark.parametrize(
     ("override", "message"),
     [

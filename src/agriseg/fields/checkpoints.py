@@ -30,13 +30,12 @@ from torch import nn
 
 from agriseg.batch import check_output
 from agriseg.data.files import atomic_write, atomic_writes, write_json
-from agriseg.fields.config import FTW_DIVISOR, PreprocessConfig
+from agriseg.fields.config import FTW_CLASS_NAMES, FTW_DIVISOR, PreprocessConfig
 from agriseg.fields.registry import default_resize, safetensors_metadata
 from agriseg.models.config import ModelConfig
 from agriseg.models.io import ModelLoadError, save_model, tensors_misfit, torch_load
 
 FTW_PREFIXES = ("model.encoder.", "model.decoder.", "model.segmentation_head.")
-FTW_CLASS_NAMES = {2: ["background", "field"], 3: ["background", "field", "boundary"]}
 
 
 def read_ftw_checkpoint(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

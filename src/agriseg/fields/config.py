@@ -21,6 +21,10 @@ from agriseg.training.config import TrainOptions
 FTW_DIVISOR: float = 3000.0
 
 
+# the class names of FTW's 2-class and 3-class targets (models without their own, imported checkpoints)
+FTW_CLASS_NAMES: dict[int, list[str]] = {2: ["background", "field"], 3: ["background", "field", "boundary"]}
+
+
 def _fields_model() -> ModelConfig:
     return ModelConfig(
         arch="smp_unet",
@@ -28,7 +32,7 @@ def _fields_model() -> ModelConfig:
         encoder_weights="imagenet",
         in_channels=8,
         num_classes=3,
-        class_names=["background", "field", "boundary"],
+        class_names=FTW_CLASS_NAMES[3],
         mean=[0.0] * 8,
         std=[1.0] * 8,
         infer_long_side=0,
@@ -187,6 +191,14 @@ class FieldsTrainConfig(StrictModel):
         want = 3 if self.data.target == "3-class" else 2
         if self.model.num_classes != want:
             raise ValueError(f"data.target={self.data.target!r} needs model.num_classes={want}")
+        # the names the exported model and its card carry: a model block without them took the crop models'
+        if "class_names" not in self.model.model_fields_set:  # default (background, vegetation): FTW's instead
+            self.model = self.model.model_copy(update={"class_names": FTW_CLASS_NAMES[want]})
+        elif len(self.model.class_names) != want:
+            raise ValueError(
+                f"model.class_names has {len(self.model.class_names)} names for model.num_classes={want}; "
+                f"give one per class (FTW: {', '.join(FTW_CLASS_NAMES[want])})"
+            )
         return self
 
 
