@@ -190,7 +190,7 @@ class FieldMetrics:
         )
         self.counts.append(c)
         self.countries.append(country)
-        if (truth == self.ignore_index).any():
+        if country not in self.partly_labelled and (truth == self.ignore_index).any():
             self.partly_labelled.add(country)
         if prob is not None:
             scores, is_tp, nt = coco_detections(truth, pred, prob)

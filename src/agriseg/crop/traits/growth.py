@@ -43,9 +43,12 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
     Raises:
         ValueError: when ``template`` is given and the name does not match it or has no date field.
     """
-    if template:  # (a template without a date field is refused before any work: check_template)
+    if template:
         meta = parse_name(path, template)
-        return next(v for k, v in meta.items() if k.lower().endswith("date"))
+        dates = [v for k, v in meta.items() if k.lower().endswith("date")]
+        if not dates:  # (crop plots refuses such a template before any work: check_template)
+            raise ValueError(f"{path}: the template {template!r} has no date field")
+        return dates[0]
     # a mosaic named by its software in a folder named by its flight: 2024-06-01/odm_orthophoto.tif, or ODM's
     # project layout 2024-06-01/odm_orthophoto/odm_orthophoto.tif
     return file_date(path)
