@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -120,6 +121,10 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
     assert "fiji: feature 4: spans 360 degrees of longitude (-180 to 180), as an area split at the 180th" in res.output
     assert (out / "scenes" / "west.tif").is_file() and not (out / "scenes" / "nowhere.tif").exists()
     assert (out / "west_fields.parquet").is_file() and (out / "fields.parquet").is_file()
+    # summary.json lists the areas that could not be downloaded too (only the mapped scene, session 80)
+    listed = json.loads((out / "summary.json").read_text())["scenes"]
+    assert [r["status"] for r in listed].count("ok") == 1 and len(listed) == 4, listed
+    assert any("nowhere" in (r.get("error") or "") for r in listed), listed
 
 
 def _official_validation(path: Path) -> None:

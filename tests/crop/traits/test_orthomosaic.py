@@ -720,3 +720,44 @@ def test_a_plant_across_two_plots_on_a_window_border_counts_in_each(tmp_path: Pa
     _pixel_plots(tmp_path / "plots.gpkg", {"north": (0, 0, 128, 64), "south": (0, 64, 128, 128)})
     assert _counts(tmp_path / "m.tif", tmp_path / "plots.gpkg", 64) == {"north": 2, "south": 2}
     assert _counts(tmp_path / "m.tif", tmp_path / "plots.gpkg", 4096) == {"north": 2, "south": 2}
+
+
+def test_a_plot_wholly_under_nodata_is_no_data_with_a_warning_not_an_empty_plot(tmp_path: Path) -> None:
+    """A plot whose pixels all lay under the mosaic's nodata was `empty` (green 0), with no warning (session 80)."""
+    mosaic, plots = tmp_path / "m.tif", tmp_path / "p.gpkg"
+    _mosaic(mosaic, nodata=True)  # rows 0-9 are nodata
+    _pixel_plots(plots, {"in_nodata": (20, 1, 40, 9), "fine": (20, 40, 60, 80)})
+    said: list[str] = []
+    got = plot_stats(mosaic, PlotsConfig(plots=str(plots), plot_id="name"), warnings=said).set_index("plot_id")
+    assert got.loc["in_nodata", "status"] == "no data" and got.loc["fine", "status"] == "ok"
+    assert pd.isna(got.loc["in_nodata", "green_fraction"]) and pd.isna(got.loc["in_nodata", "plant_count"])
+    assert any("plot in_nodata is under the mosaic's nodata" in w for w in said), said
+    # every plot under nodata: the mosaic fails, as one whose plots are all outside it does
+    _pixel_plots(plots, {"x": (20, 1, 40, 9), "y": (50, 2, 60, 8)})
+    recs = run_plots(
+        [mosaic], tmp_path / "out", PlotsConfig(plots=str(plots), plot_id="name"), batch=BatchOptions(progress=False)
+    )
+    assert recs.exit_code == 1 and "none of the 2 plots" in recs[0]["error"] and "has data" in recs[0]["error"]
+
+
+def test_the_plots_files_own_numbers_and_dates_are_written_as_read(tmp_path: Path) -> None:
+    """The file's own float columns were rounded to 6 digits (500123.456 -> 500123.0) and a missing date was
+    written ``NaT``, a given one ``2024-04-01 00:00:00`` (session 80)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    mosaic, plots = tmp_path / "m_2024-06-01.tif", tmp_path / "p.geojson"
+    _mosaic(mosaic)
+    geoms = [box(X0 + 1, Y0 - 3, X0 + 3, Y0 - 1), box(X0 + 4, Y0 - 3, X0 + 6, Y0 - 1)]
+    own = {"plot_id": ["P1", "P2"], "easting": [500123.456, 4512345.678], "yield_kg_ha": [10234.5678, 99999.99]}
+    gdf = gpd.GeoDataFrame({**own, "sowing": ["2024-04-01", None]}, geometry=geoms, crs="EPSG:32632")
+    gdf.to_crs("EPSG:4326").to_file(plots)
+    recs = run_plots([mosaic], tmp_path / "out", PlotsConfig(plots=str(plots)), batch=BatchOptions(progress=False))
+    assert recs.exit_code == 0
+    with (tmp_path / "out" / "m_2024-06-01_plots.csv").open() as fh:
+        rows = {r["plot_id"]: r for r in csv.DictReader(fh)}
+    assert [rows["P1"]["easting"], rows["P2"]["easting"]] == ["500123.456", "4512345.678"]
+    assert [rows["P1"]["yield_kg_ha"], rows["P2"]["yield_kg_ha"]] == ["10234.5678", "99999.99"]
+    assert [rows["P1"]["sowing"], rows["P2"]["sowing"]] == ["2024-04-01", ""]
+    table = gpd.read_file(tmp_path / "out" / "m_2024-06-01_plots.gpkg").set_index("plot_id")
+    assert table.loc["P2", "easting"] == 4512345.678

@@ -412,6 +412,11 @@ def test_a_region_reaching_outside_the_photo_is_not_in_frame() -> None:
         ("partly outside", False),
         ("outside", False),
     ]
+    # no numbers for a region wholly outside (an empty pot's 0 and 0.0 before, session 80); an empty one: 0
+    assert [(r["plant_count"], r["plant_area"], r["vegetation_area"]) for r in rows[::2]] == [
+        (0, 0.0, 0.0),
+        (None, None, None),
+    ]
 
 
 def test_overlapping_regions_are_named() -> None:

@@ -26,7 +26,7 @@ from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, me
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, read_mask
 from agriseg.crop.traits.meta import check_template, file_date, parse_name
-from agriseg.crop.traits.orthomosaic import plot_stats
+from agriseg.crop.traits.orthomosaic import PLOT_COLUMNS, plot_stats
 from agriseg.crop.traits.regions import needs_check, region_columns
 from agriseg.crop.traits.units import ANGLES, tidy
 from agriseg.data.files import TEXT_ERRORS, atomic_write
@@ -156,12 +156,18 @@ def run_plots(
                 f"{m}: none of the {len(gdf)} plots of {config.plots} overlaps this mosaic "
                 "(check that both cover the same place and that the plots file's CRS is right)"
             )
+        if len(gdf) and gdf["status"].isin(["outside mosaic", "no data"]).all():
+            raise ValueError(f"{m}: none of the {len(gdf)} plots of {config.plots} has data in this mosaic "
+                             "(each is under its nodata or transparent pixels, or outside it)")  # fmt: skip
         gpkg, table = item.outputs
-        for col in [c for c in gdf.columns if gdf[c].dtype.kind == "f"]:  # no 0.48000000000000004
-            gdf[col] = gdf[col].map(tidy)
+        for col in [c for c in PLOT_COLUMNS if gdf[c].dtype.kind == "f"]:  # no 0.48000000000000004
+            gdf[col] = gdf[col].map(tidy)  # agriseg's numbers only: the plots file's own are written as read
         with atomic_write(gpkg) as tmp:
             gdf.to_file(tmp, driver="GPKG", layer="plots")
-        rows = [{"mosaic": str(m), "date": date or "", **r} for r in gdf.drop(columns="geometry").to_dict("records")]
+        own = gdf.drop(columns="geometry")
+        for col in [c for c in own.columns if own[c].dtype.kind == "M"]:  # a date of the plots file, as text
+            own[col] = _dates_as_text(own[col])
+        rows = [{"mosaic": str(m), "date": date or "", **r} for r in own.to_dict("records")]
         _write_csv(table, rows, ["mosaic", "date", *[c for c in gdf.columns if c != "geometry"]])
         return {"file": str(m), "date": date, "status": "ok", "rows": rows, "warnings": said}
 
@@ -304,9 +310,21 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> Non
 def _cell(value: Any) -> Any:
     """A CSV cell: no value (None, or NaN from a plot outside the mosaic) is an empty cell, never ``nan``; a
     yes/no value is 1 or 0, as in ``traits.csv``."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or type(value).__name__ == "NAType":
-        return ""  # NAType: pandas' missing value of an integer or yes/no column
+    missing = type(value).__name__ in ("NAType", "NaTType")  # pandas' of an integer or yes/no column, of a time
+    if value is None or missing or (isinstance(value, float) and math.isnan(value)):
+        return ""
     return int(value) if isinstance(value, bool | np.bool_) else value
+
+
+def _dates_as_text(col: Any) -> list[str | None]:
+    """A date or time column of the plots file (GDAL reads a GeoJSON's ``"2024-04-01"`` as a time) as the text
+    a spreadsheet reads: ``2024-04-01`` when every value is a whole day, else ISO date and time; a missing value
+    is None (an empty cell, never ``NaT``)."""
+    import pandas as pd
+
+    col = pd.Series(col)
+    days = bool((col.dropna() == col.dropna().dt.normalize()).all())
+    return [None if pd.isna(v) else (v.date().isoformat() if days else v.isoformat()) for v in col]
 
 
 def _days(a: str, b: str) -> float | None:

@@ -418,6 +418,8 @@ def _table(
             status.append("empty")
         elif not geom.intersects(footprint):
             status.append("outside mosaic")
+        elif n == 0 and placed[i]:  # pixel centres inside, every one under nodata or transparent
+            status.append("no data")
         elif n == 0:
             status.append("empty")
         else:
@@ -447,7 +449,8 @@ def _coverage_warnings(path: Path, table: Any) -> list[str]:
     """One line per kind naming the plots partly or wholly outside the mosaic (or its data)."""
     out = []
     for status, what in (("partly outside", "partly outside the mosaic or its data: measured on the part "
-                          "covered (coverage"), ("outside mosaic", "outside the mosaic: not measured")):  # fmt: skip
+                          "covered (coverage"), ("outside mosaic", "outside the mosaic: not measured"),
+                         ("no data", "under the mosaic's nodata or transparent pixels: not measured")):  # fmt: skip
         rows = table[table["status"] == status]
         if not len(rows):
             continue

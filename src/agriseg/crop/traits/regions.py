@@ -362,7 +362,8 @@ def region_traits(
 
     Returns:
         One dict per region: ``id``, ``status`` (``ok``; ``empty`` when it holds no plant; ``partly
-        outside`` / ``outside`` the image), ``plant_count``, ``plant_area``, ``vegetation_area``,
+        outside`` / ``outside`` the image), ``plant_count``, ``plant_area``, ``vegetation_area`` (None for a
+        region wholly outside),
         ``green_fraction``, ``green_area_index``, ``gai_saturated``, ``in_frame`` (the region and every plant
         of it inside the photo), ``model_sure`` (the share of its plants' pixels the model was sure of, where
         the plants have one), colour traits, and ``x``, ``y``, ``width``, ``height``.
@@ -383,9 +384,10 @@ def region_traits(
         row: dict[str, Any] = {
             "id": reg.id,
             "status": where if where != "inside" else ("ok" if inside else "empty"),
-            "plant_count": len(inside),
-            "plant_area": float(sum(p["area"] for p in inside)),
-            "vegetation_area": float(cell.sum()) / s**2,
+            # a region wholly outside the photo has no numbers (an empty cell), not those of an empty pot
+            "plant_count": len(inside) if cell.size else None,
+            "plant_area": float(sum(p["area"] for p in inside)) if cell.size else None,
+            "vegetation_area": float(cell.sum()) / s**2 if cell.size else None,
             "green_fraction": gf,
             "green_area_index": g.value if g else None,
             "gai_saturated": g.saturated if g else None,

@@ -804,7 +804,7 @@ def map_scenes(
             raise ValueError("no scene to map: every area failed (" + "; ".join(downloads.failures) + ")")
     common: dict[str, Any] = dict(predict=predict, polygonize=polygons, resize=run.resize, preprocess=run.preprocess(),
                   overwrite=batch.overwrite, collection=run.collection, strict=batch.strict, model_sha256=sha256,
-                  landcover_stac=run.landcover_stac_url)  # fmt: skip
+                  landcover_stac=run.landcover_stac_url, downloads=downloads)  # fmt: skip
     if dask.serial:
         rows, merged = run_map(scene_list, outdir, str(model), backend="serial", **common)
     else:

@@ -297,6 +297,7 @@ def run_map(
     model: str | Path,
     backend: Backend = "dask",
     merged_name: str = MERGED_NAME,
+    downloads: BatchResult | None = None,
     **kwargs: Any,
 ) -> tuple[BatchResult, Path | None]:
     """Predict + polygonise many scenes and merge their fields.
@@ -307,6 +308,8 @@ def run_map(
         model: model file.
         backend: ``dask`` (local cluster or ``scheduler=``) or ``serial``.
         merged_name: name of the merged GeoParquet in ``outdir``.
+        downloads: the areas whose scene could not be downloaded (``fields map --areas``): listed first in
+            ``summary.json``, as the scenes that failed are.
         **kwargs: ``SceneJob`` fields (predict, polygonize, resize, preprocess, overwrite, collection),
             :func:`run_dask` options (scheduler, client, n_workers, threads_per_worker, processes, progress) and
             ``strict`` (serial: stop at the first failed scene).
@@ -341,8 +344,9 @@ def run_map(
                 jkw.get("collection", "agriseg-fields"),
                 rasters=[r["probs"] for r in ok],
             )
-        summary = {"wall_s": round(wall, 3), "scenes": list(rows), "merged": str(merged[0]) if merged[0] else None,
-                   "notes": rows.notes}  # fmt: skip
+        listed = downloads + rows if downloads is not None else rows  # an area that failed is said there too
+        summary = {"wall_s": round(wall, 3), "scenes": list(listed), "merged": str(merged[0]) if merged[0] else None,
+                   "notes": listed.notes}  # fmt: skip
         write_json(outdir / SUMMARY_NAME, summary)
         seal_tables(tables)  # a later run keeps a table edited since (or a file of yours put there) and says so
 
