@@ -34,6 +34,11 @@ def _config(tmp_path, body: str):
         ("data: {images: a, labels: b}\nmodel: {decoder_channels: 64}", "model: decoder_channels applies to arch fpn"),
         ("data: {images: a, labels: b}\nmodel: {arch: smp_unet, upsampler: fade}", "model: upsampler .fade. needs"),
         ("data: {images: a, labels: b}\ntrain: {accelerator: gpuu}", "train.accelerator: Input should be"),
+        # session 80: a class the model lacks failed at training time (exit 1), after split.json was written
+        (
+            "data: {images: a, labels: b, label_mode: colormap, colormap: {'0,0,0': 0, '0,255,0': 5}}",
+            "data.colormap: class id 5 of '0,255,0' but model.num_classes is 2",
+        ),
     ],
 )
 def test_bad_values_fail_when_the_config_is_read(tmp_path, body, where):
@@ -142,3 +147,26 @@ def test_selftrain_refuses_the_train_keys_it_decides_per_stage(tmp_path):
         load_selftrain_config(cfg, ["train.epochs=5"])
     with pytest.raises(ConfigError, match="train.init_weights is not used by selftrain: set init_model"):
         load_selftrain_config(cfg, ["train.init_weights=m.safetensors"])
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("manual_label_mode=colormap", "manual_label_mode: read with manual_labels only"),
+        ('manual_colormap={"0,0,0": 0}', "manual_label_mode and manual_colormap: read with manual_labels only"),
+        ('evaluate={"images": "a", "labels": "b", "colormap": {"0,0,0": 0}}', "colormap is read with label_mode"),
+    ],
+)
+def test_selftrain_refuses_label_settings_it_would_not_read(tmp_path, override: str, message: str) -> None:
+    """Manual-label settings without ``manual_labels`` and an evaluation colour map with binary labels were
+    accepted and ignored, with exit 0 (session 80)."""
+    from agriseg.config import ConfigError
+    from agriseg.crop.selftrain import load_selftrain_config
+
+    cfg = _config(tmp_path, "images: i\n")
+    extra = ["manual_label_mode=colormap"] if override.startswith("manual_colormap") else []
+    with pytest.raises(ConfigError, match=message):
+        load_selftrain_config(cfg, [*extra, override])
+    ok = load_selftrain_config(cfg, ["manual_labels=m", "manual_label_mode=colormap", 'manual_colormap={"0,0,0": 0}'])
+    assert ok.manual_colormap == {"0,0,0": 0}
+    assert load_selftrain_config(Path("configs/crop/selftrain_peanut.yaml"), ["stage2_epochs=0"]).stage2_epochs == 0

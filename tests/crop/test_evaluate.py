@@ -266,7 +266,7 @@ def test_a_crop_weed_model_is_scored_on_its_classes_or_its_vegetation(tmp_path):
     assert three["per_class_iou"]["crop"] > 0.5
     predict_paths(images, tmp_path / "pred", {"model_name": "crop-weed"}, BatchOptions(progress=False))
     vegetation = evaluate_model(images, labels, cw, progress=False)  # binary labels: 0 / non-zero
-    saved = evaluate_model(images, labels, cw, pred_masks=tmp_path / "pred", progress=False)
+    saved = evaluate_model(images, labels, CropEvaluateConfig(), pred_masks=tmp_path / "pred", progress=False)
     assert list(vegetation["per_class_iou"]) == ["background", "vegetation"]
     assert vegetation["miou"] == pytest.approx(saved["miou"], abs=1e-9) and vegetation["miou"] > 0.7
     # its saved class maps with --peanut: the three classes, as `-m crop-weed --peanut` scores them
@@ -295,3 +295,20 @@ def test_stems_score_only_the_listed_photos(tmp_path):
     assert r.exit_code == 2 and "--stems" in r.output and "d, zz have no photo and label" in r.output, r.output
     r = CliRunner().invoke(main, [*args, "--stems", str(tmp_path / "nope.txt")])
     assert r.exit_code == 2 and "nope.txt: list of photo names not found" in r.output, r.output
+
+
+def test_a_library_call_scoring_saved_masks_refuses_a_model_it_would_not_run(tmp_path):
+    """``evaluate_model(..., pred_masks=...)`` with ``model_name='crop-weed', tta='flip'`` scored the masks and
+    said nothing, where the command line refuses those options (session 80)."""
+    from agriseg.config import OptionError
+    from agriseg.crop.config import CropEvaluateConfig
+    from agriseg.crop.evaluate import evaluate_model
+
+    _pair(tmp_path, "a", np.ones((8, 8), np.uint8))
+    (tmp_path / "pred").mkdir()
+    Image.fromarray(np.full((8, 8), 255, np.uint8)).save(tmp_path / "pred" / "a_mask.png")
+    cfg = CropEvaluateConfig(model_name="crop-weed", tta="flip")
+    with pytest.raises(OptionError, match="model_name, tta: not read with pred_masks"):
+        evaluate_model(tmp_path / "img", tmp_path / "lab", cfg, tmp_path / "pred", progress=False)
+    got = evaluate_model(tmp_path / "img", tmp_path / "lab", CropEvaluateConfig(), tmp_path / "pred", progress=False)
+    assert got["miou"] == 1.0

@@ -34,3 +34,24 @@ def test_a_palette_label_coloured_against_its_indexes_is_said_once(
         read_label(tmp_path / "b.png")  # the same palette: said once
     assert caplog.text.count("index 0 (background in --label-mode binary) is 0,255,0 and not black") == 1
     assert "a.png" in caplog.text and "give --label-mode colormap" in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["binary", "index"])
+def test_a_grey_label_with_an_alpha_band_is_read_by_its_grey(tmp_path: Path, mode: str) -> None:
+    """An LA label's opaque alpha (255 everywhere) made every pixel vegetation in binary mode, and index mode
+    refused it as a label of colours (session 80)."""
+    truth = np.zeros((6, 8), np.uint8)
+    truth[2:4, 3:6] = 1
+    grey = truth * (255 if mode == "binary" else 1)
+    Image.fromarray(np.stack([grey, np.full_like(grey, 255)], -1), "LA").save(tmp_path / "la.png")
+    np.testing.assert_array_equal(read_label(tmp_path / "la.png", mode), truth)
+
+
+def test_a_label_mode_not_known_is_refused(tmp_path: Path) -> None:
+    """``label_mode='Binary'`` (a library call) read 0/255 labels as class ids: vegetation was 'ignore' and an
+    all-background prediction scored mIoU 1.0 (session 80)."""
+    from agriseg.config import OptionError
+
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "l.png")
+    with pytest.raises(OptionError, match="label mode 'Binary': not one of binary, index, colormap"):
+        read_label(tmp_path / "l.png", "Binary")  # type: ignore[arg-type]

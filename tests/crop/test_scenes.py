@@ -178,3 +178,19 @@ def test_tray_scenes_have_per_pot_truth_and_grow(samples_dir: Path) -> None:
     _, _, later = tray_scene(7, cuts, [], TraySettings(3, 6, (720, 420), "blue", 2, grow=1.4))
     assert [p["plant_count"] for p in later["pots"]] == [p["plant_count"] for p in pots]  # the same tray
     assert sum(p["area_px"] for p in later["pots"]) > 1.3 * inside  # its plants grew
+
+
+def test_photos_without_their_labels_are_refused_and_a_label_of_another_size_named(
+    tmp_path: Path, samples_dir: Path
+) -> None:
+    """``--photos`` alone paired the user's photos with the bundled labels (a traceback, exit 1), and a label of
+    another size failed with numpy's broadcast error naming no file (session 80)."""
+    photos, labels = tmp_path / "images", tmp_path / "labels"
+    photos.mkdir(), labels.mkdir()
+    Image.open(samples_dir / "peanut/images/0399.jpg").resize((160, 120)).save(photos / "0399.jpg")
+    Image.open(samples_dir / "peanut/labels/0399.png").convert("RGB").resize((150, 120)).save(labels / "0399.png")
+    args = ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "a"), "--photos", str(photos)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "--photos needs --labels too" in res.output and "Traceback" not in res.output
+    with pytest.raises(ValueError, match=r"0399.png: label is 150x120 px, its photo .*0399.jpg 160x120"):
+        read_pair(photos, labels, "0399")

@@ -74,6 +74,10 @@ def test_train_exports_model_and_resumes(tmp_path):
     res2 = train_crop(cfg, resume=str(run / "last.ckpt"), max_epochs=2)
     assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 2 * steps  # one more epoch
     assert res2["model"]
+    # with max_steps, Lightning took the next epoch of an ended run as done and trained nothing (session 80)
+    capped = cfg.model_copy(update={"train": cfg.train.model_copy(update={"max_steps": 3 * steps})})
+    train_crop(capped, resume=str(run / "last.ckpt"), max_epochs=3)
+    assert torch.load(run / "last.ckpt", weights_only=True)["global_step"] == 3 * steps
 
 
 def test_config_errors_name_the_file(tmp_path):

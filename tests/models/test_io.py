@@ -139,3 +139,25 @@ def test_a_safetensors_file_with_bytes_past_its_tensors_is_refused_as_damaged(tm
     path.write_bytes(data[:-4])
     with pytest.raises(ModelLoadError, match="truncated or damaged"):
         check_safetensors(path)
+
+
+@pytest.mark.parametrize("name", ["default", "crop-weed"])
+def test_the_current_version_is_reachable_by_its_number_as_its_card_says(name: str) -> None:
+    """``default@5`` was refused while the card of ``default`` says version 5 and older ones are ``default@4``
+    (session 80); the number comes from the card, so a new version cannot leave it behind."""
+    import re
+
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+    from agriseg.models.io import PACKAGED, WEIGHTS_DIR, LazyModel, packaged_name, resolve
+
+    card = (WEIGHTS_DIR / PACKAGED[name]).with_suffix(".md").read_text(encoding="utf-8").splitlines()[0]
+    version = re.search(r"version (\d+)$", card)
+    assert version, card
+    pinned = f"{name}@{version.group(1)}"
+    assert packaged_name(pinned) == name and resolve(pinned) == resolve(name)
+    assert LazyModel(pinned).onnx_path == LazyModel(name).onnx_path is not None  # the base install's file
+    assert packaged_name(f"{name}@99") == f"{name}@99"
+    res = CliRunner().invoke(main, ["crop", "models", "show", pinned])
+    assert res.exit_code == 0 and res.output.splitlines()[0] == card

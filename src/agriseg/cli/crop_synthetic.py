@@ -78,8 +78,14 @@ def make_synthetic(
     overwrite: bool,
 ) -> None:
     """Generate photos of KIND (discs, plants, lab or tray) whose true masks and plant areas are known."""
+    from agriseg.config import OptionError
     from agriseg.crop.config import SyntheticPhotosConfig
     from agriseg.crop.scenes.write import earlier_set
+
+    given = [f"--{n}" for n, p, f in (("photos", photos, "images"), ("labels", labels, "labels")) if p != SAMPLES / f]
+    if len(given) == 1:  # the bundled labels of the user's photos: another photo's outlines, or a crash
+        other = "--labels" if given == ["--photos"] else "--photos"
+        raise OptionError(f"{given[0]} needs {other} too (the bundled {other[2:]} belong to the bundled samples)")
     from agriseg.crop.scenes.write import make_synthetic as run
 
     cfg = SyntheticPhotosConfig(

@@ -408,6 +408,14 @@ MODEL_HELP: dict[str, Callable[[], str]] = {
 }
 
 
+def _crop_model_name(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """``default@5``, the current version pinned by number, is ``default``: one name in outputs and
+    fingerprints (and the ONNX file of the base install)."""
+    from agriseg.models.io import packaged_name
+
+    return value if value is None else packaged_name(str(value))
+
+
 def resolve_fields_model(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     """A released field model's name becomes its cached file (downloaded once)."""
     if value is None:
@@ -445,7 +453,7 @@ def model_option(
         config=config,
         required=required,
         type=str,
-        callback=resolve_fields_model if fields and resolve else None,
+        callback=resolve_fields_model if fields and resolve else _crop_model_name if pipeline == "crop" else None,
         help_fn=MODEL_HELP[pipeline],
     )
 

@@ -93,6 +93,10 @@ class CropTrainConfig(StrictModel):
         names, n = self.model.class_names, self.model.num_classes
         if len(names) != n:  # it would train, then fail naming nothing when the metrics are named
             raise ValueError(f"model.class_names has {len(names)} names for model.num_classes {n}")
+        if self.data.label_mode == "colormap":  # found at training time, after the run's folder was written
+            for colour, cls in (self.data.colormap or {}).items():
+                if cls >= n:
+                    raise ValueError(f"data.colormap: class id {cls} of {colour!r} but model.num_classes is {n}")
         return self
 
 

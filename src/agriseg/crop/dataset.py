@@ -73,6 +73,7 @@ def split_stems(
 
     Raises:
         ValueError: if a split file names a stem that has no image/label pair.
+        OptionError: the two lists share photos, or the training list names every photo (none to validate).
     """
     have = set(stems)
     val = read_stem_list(val_list) if val_list else None
@@ -81,11 +82,19 @@ def split_stems(
         missing = sorted(set(lst or []) - have)
         if missing:
             raise ValueError(f"{name} names {len(missing)} stems without image+label, e.g. {missing[:3]}")
-    if val is None:
+    if val is not None and train is not None and set(val) & set(train):
+        both = sorted(set(val) & set(train))
+        raise OptionError(  # a model validated on photos it trained on: its scores and best checkpoint mislead
+            f"{train_list} and {val_list}: {len(both)} photo(s) in both the training and the validation list, "
+            f"e.g. {', '.join(both[:3])}"
+        )
+    if val is None:  # a random share of the photos not named for training
         rng = random.Random(seed)
-        shuffled = stems[:]
+        shuffled = [s for s in stems if s not in set(train or [])]
         rng.shuffle(shuffled)
         val = sorted(shuffled[: max(1, round(len(stems) * val_fraction))])
+        if not val:
+            raise OptionError(f"data.train_list: {train_list} names every photo, so none is left to validate on")
     if train is None:
         train = [s for s in stems if s not in set(val)]
     return train, val

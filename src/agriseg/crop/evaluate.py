@@ -264,7 +264,11 @@ def evaluate_model(
         label_mode, cmap = "colormap", PEANUT_VEGETATION
     elif colormap:
         cmap = parse_colormap(colormap)
-    if pred_masks:
+    if pred_masks:  # no model runs: a model or how it runs, set in a library call, would be ignored
+        fields = type(config).model_fields
+        unread = [k for k in ("model_name", "long_side", "tta", "optimize") if getattr(config, k) != fields[k].default]
+        if unread:
+            raise OptionError(f"{', '.join(unread)}: not read with pred_masks (no model runs)")
         num_classes, names = 2, ["background", "vegetation"]
         made_by = None if label_mode == "binary" else _class_maps_model(Path(pred_masks))
         if made_by is not None:  # a crop / weed model's folder: its class maps, scored as `-m` that model is

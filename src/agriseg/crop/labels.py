@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -31,6 +31,8 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
         ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
         OptionError: ``index`` mode on a label of colours (the label mode does not fit the labels).
     """
+    if mode not in get_args(LabelMode):  # a library call's typo read every label as class ids (mIoU 1.0)
+        raise OptionError(f"label mode {mode!r}: not one of {', '.join(get_args(LabelMode))}")
     path = Path(path)
     with open_image(path, "label") as im:  # a palette label's index is its class id
         orientation = exif_orientation(im)
@@ -38,6 +40,8 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
         if mode == "binary" and im.mode == "P":
             _warn_if_background_coloured(path, im.getpalette() or [], arr)
     arr = apply_orientation(arr, orientation)
+    if arr.ndim == 3 and arr.shape[-1] == 2:  # grey or palette with alpha (LA, PA): the alpha is no class
+        arr = arr[..., 0]
     if mode == "colormap":
         if not colormap:
             raise ValueError(f"{path}: label_mode 'colormap' needs a colormap")

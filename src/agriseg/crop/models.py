@@ -43,9 +43,10 @@ def model_card(name: str) -> str:
         OptionError: an unknown name, a usage error (the message lists the packaged ones).
     """
     from agriseg.config import OptionError
+    from agriseg.models.io import packaged_name
 
     for entry in packaged_models():
-        if entry["name"] == name:
+        if entry["name"] == packaged_name(name):
             return Path(entry["card"]).read_text(encoding="utf-8") if entry["card"] else f"{name}: no model card"
     from agriseg.models.io import PACKAGED
 

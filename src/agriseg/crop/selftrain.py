@@ -74,6 +74,12 @@ class SelfTrainEvalConfig(StrictModel):
     colormap: dict[str, int] = {}
     boundary_ratio: float = Field(0.02, gt=0, le=1)
 
+    @model_validator(mode="after")
+    def _colormap_read(self) -> SelfTrainEvalConfig:
+        if self.colormap and self.label_mode != "colormap":  # it would be ignored
+            raise ValueError(f"colormap is read with label_mode colormap only (not {self.label_mode})")
+        return self
+
 
 class SelfTrainConfig(StrictModel):
     """A whole ``agriseg crop selftrain`` run."""
@@ -107,6 +113,23 @@ class SelfTrainConfig(StrictModel):
         given = [k for k in instead if getattr(self.train, k) != getattr(default, k)]
         if given:
             raise ValueError("; ".join(f"train.{k} is not used by selftrain: set {instead[k]} instead" for k in given))
+        return self
+
+    @model_validator(mode="after")
+    def _keys_read(self) -> SelfTrainConfig:
+        """Settings that this run would not read are refused, not ignored (compared by value, as above)."""
+        # (a config's stage-2 settings with --stage2-epochs 0 are kept: a quick first stage of a whole recipe)
+        fields = type(self).model_fields
+        if self.manual_labels is None:
+            unread = [
+                k for k in ("manual_label_mode", "manual_colormap") if getattr(self, k) != fields[k].get_default()
+            ]
+            if unread:
+                raise ValueError(f"{' and '.join(unread)}: read with manual_labels only")
+        elif self.manual_colormap and self.manual_label_mode != "colormap":
+            raise ValueError(
+                f"manual_colormap is read with manual_label_mode colormap only (not {self.manual_label_mode})"
+            )
         return self
 
 

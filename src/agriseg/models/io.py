@@ -31,6 +31,17 @@ PACKAGED = {
     "crop-weed@3": "crop_weed_v3.safetensors",
     "crop-weed@4": "crop_weed_v4.safetensors",
 }
+# the version of each current packaged model (its card's title): "default@5" names the same file as "default"
+CURRENT_VERSIONS = {"default": 5, "crop-weed": 5}
+
+
+def packaged_name(name: str) -> str:
+    """A packaged name as :data:`PACKAGED` holds it: ``NAME@N`` of the current version N is ``NAME`` (the card
+    says "version 5", so ``default@5`` is how a user pins it); anything else as given."""
+    base, at, version = name.partition("@")
+    return base if at and version == str(CURRENT_VERSIONS.get(base)) else name
+
+
 # packaged names that also ship as ONNX (the current versions): <stem>.onnx beside the safetensors
 PACKAGED_ONNX = ("default", "crop-weed")
 WEIGHTS_DIR = Path(__file__).parent / "weights"  # the packaged models and their cards
@@ -154,7 +165,7 @@ def save_model(
 
 def resolve(name_or_path: str | Path) -> Path:
     """Map a packaged model name (``default``, ``crop-weed``) or a path to a file path."""
-    s = str(name_or_path)
+    s = packaged_name(str(name_or_path))
     if s in PACKAGED:
         p = WEIGHTS_DIR / PACKAGED[s]
         if not p.is_file():
@@ -231,10 +242,10 @@ class LazyModel:
     """
 
     def __init__(self, name_or_path: str | Path, in_channels: int | None = None, num_classes: int | None = None):
-        self.name = str(name_or_path)
-        self.path = resolve(name_or_path)
+        self.name = packaged_name(str(name_or_path))
+        self.path = resolve(self.name)
         self.config = read_model_config(self.path, in_channels, num_classes)
-        onnx = packaged_onnx(str(name_or_path)) if str(name_or_path) in PACKAGED_ONNX else None
+        onnx = packaged_onnx(self.name) if self.name in PACKAGED_ONNX else None
         #: the ONNX file that runs this model without PyTorch (None: PyTorch only)
         self.onnx_path: Path | None = self.path if self.path.suffix == ".onnx" else onnx
         if self.onnx_path is not None and not self.onnx_path.is_file():

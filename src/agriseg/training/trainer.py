@@ -388,6 +388,10 @@ def fit(
         # rewrites it only when a new best is saved (so it was the best checkpoint, picked on validation),
         # and nothing is written when training stops (max_minutes, max_steps, val_every) before any validation
         last = out / "last.ckpt"
+        batches = trainer.fit_loop.epoch_loop.batch_progress
+        if batches.is_last_batch:  # the epoch ended: its batch count is that of a finished epoch, not of the next
+            # one (a resume with max_steps took the next epoch as done and trained nothing, Lightning 2.6)
+            batches.reset_on_run()
         trainer.save_checkpoint(last)
         ckpt.last_model_path = str(last)
         if resumed_interrupted:

@@ -54,6 +54,10 @@ def read_pair(images: Path, labels: Path, stem: str, refine_band: int = 3) -> tu
     img = next(p for p in sorted(images.glob(f"{stem}.*")))
     rgb = read_rgb(img)
     lab = read_label(labels / f"{stem}.png", "colormap", PEANUT_CROP_WEED)
+    if lab.shape != rgb.shape[:2]:  # another photo's label: numpy's broadcast error named neither file
+        h, w = lab.shape
+        shown = f"{rgb.shape[1]}x{rgb.shape[0]}"
+        raise ValueError(f"{labels / f'{stem}.png'}: label is {w}x{h} px, its photo {img} {shown}")
     return rgb, refine_labels(rgb, lab, refine_band) if refine_band else lab
 
 
