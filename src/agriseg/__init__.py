@@ -9,12 +9,14 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "lazy_exports", "quiet"]
 
 QUIET_ENV = "AGRISEG_QUIET"
+OFF = ("", "0", "false", "no", "off")  # values of a yes/no variable that mean no
 """Set (to 1) by ``agriseg -q``, or by a user: no progress bar and no warning, in this process and in every
 worker process it starts (they import agriseg, and so apply it too)."""
 
 
 def quiet(on: bool | None = None) -> bool:
-    """Whether progress bars and warnings are off (``agriseg -q``, or :data:`QUIET_ENV` set to other than 0).
+    """Whether progress bars and warnings are off (``agriseg -q``, or :data:`QUIET_ENV` set, not to a value of
+    :data:`OFF`).
 
     Args:
         on: ``True`` turns them off from a script or notebook (agriseg's log warnings, progress bars and the
@@ -50,7 +52,7 @@ def quiet(on: bool | None = None) -> bool:
         changed = getattr(warnings, "_filters_mutated", None)  # as warnings.simplefilter itself does
         if changed is not None:
             changed()
-    return os.environ.get(QUIET_ENV, "").strip() not in ("", "0")
+    return os.environ.get(QUIET_ENV, "").strip().lower() not in OFF  # false / no / off too, as AGRISEG_MEMORY_CHECK
 
 
 _IGNORE_ALL = ("ignore", None, Warning, None, 0)  # the filter warnings.simplefilter("ignore") puts first

@@ -259,6 +259,10 @@ class DaskCluster:
                     raise OptionError(
                         f"--scheduler {self.scheduler}: no Dask scheduler answers there ({reason})"
                     ) from None
+                except ValueError as err:  # not an address at all ("missing port number")
+                    from agriseg.config import OptionError
+
+                    raise OptionError(f"--scheduler {self.scheduler}: not a scheduler address ({err})") from None
             else:
                 with _workers_ignore_ctrl_c():
                     cluster = LocalCluster(
@@ -1106,6 +1110,13 @@ def _plan(
                     f"{item.source}: its output {name[:24]}...{name[-16:]} would have a {len(os.fsencode(name))}-byte "
                     f"name, over the {NAME_MAX} a file system allows; rename the input shorter"
                 )
+                if opts.named_output and len(items) == 1:  # the name given on the command line: a usage error
+                    from agriseg.config import OptionError
+
+                    raise OptionError(
+                        f"{name[:24]}...{name[-16:]}: a {len(os.fsencode(name))}-byte output name, over the "
+                        f"{NAME_MAX} a file system allows; give a shorter one"
+                    )
             elif clash is not None:  # it would replace a file the run reads
                 kind = "name" if opts.named_output and len(items) == 1 else "folder"
                 msg = f"{clash[0]}: {is_or_holds(*clash)} one of the inputs ({clash[1]}); choose another output {kind}"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 SAMPLES = Path(__file__).resolve().parents[2] / "src" / "agriseg" / "samples" / "peanut" / "images"
@@ -95,3 +96,16 @@ def test_quiet_can_be_turned_on_and_off_from_python() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("AGRISEG_QUIET", "TQDM_DISABLE")}
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
     assert done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.parametrize(("value", "on"), [("false", False), ("No", False), ("off", False), ("0", False), ("1", True)])
+def test_the_quiet_variable_reads_false_no_and_off_as_off(value: str, on: bool) -> None:
+    """``AGRISEG_QUIET=false`` turned quiet mode on (session 80), where ``AGRISEG_MEMORY_CHECK`` reads it as off."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AGRISEG_QUIET": value}
+    probe = "import agriseg; print(agriseg.quiet())"
+    got = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert got.stdout.strip() == str(on), got.stderr

@@ -93,6 +93,10 @@ def _refuse_other_sources(opts: PseudoLabelConfig) -> None:
         refuse_unread(["index_name"], "read with --source index only")
         if opts.depth_dir is not None:
             refuse_unread(["depth_model", "device"], "not read with --depth-dir (no depth model runs)")
+        else:  # --device CPU or cuda on a machine without one: a traceback once the depth model was loaded
+            from agriseg.runtime import check_device
+
+            check_device(opts.device)
 
 
 @click.command()

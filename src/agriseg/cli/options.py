@@ -548,6 +548,9 @@ def _split_values(ctx: click.Context, param: click.Parameter, value: Any) -> Any
     bad = [v for v in items if v not in choices]
     if bad:
         raise click.BadParameter(f"{bad[0]!r} is not one of {', '.join(choices)}", ctx, param)
+    twice = sorted({v for v in items if items.count(v) > 1})
+    if twice:  # flip_h,flip_h: averaged as two passes, weighting that one over the plain pass
+        raise click.BadParameter(f"{twice[0]!r} is given twice", ctx, param)
     if _crop(param):
         if len(items) != 1:
             raise click.BadParameter("give one of " + ", ".join(choices), ctx, param)

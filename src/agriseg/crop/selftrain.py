@@ -544,7 +544,7 @@ def selftrain(cfg: SelfTrainConfig, progress: bool = True, overwrite: bool = Fal
     from agriseg.manifest import recorded_by
     from agriseg.training.trainer import check_accelerator
 
-    check_accelerator(cfg.train.accelerator)  # before pseudo-labels and lists are written
+    check_accelerator(cfg.train.accelerator, cfg.train.precision)  # before pseudo-labels and lists are written
     if overwrite:
         cfg = with_updates(cfg, {"pseudo": {**cfg.pseudo.model_dump(), "overwrite": True}})
     out = Path(cfg.output_dir)

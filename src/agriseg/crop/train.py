@@ -65,7 +65,7 @@ def train_crop(
     L.seed_everything(t.seed, workers=True, verbose=False)
     task = build_task(SegmentationTask, cfg.model_dump())  # a model the config cannot build: before any output
     check_resume(task, resume)  # a checkpoint of another model: before any output too
-    check_accelerator(t.accelerator)
+    check_accelerator(t.accelerator, t.precision)
     if t.init_weights and resume is None:  # a file that is no model of ours: refused before any output too
         init_from(task.model, t.init_weights, cfg.model.in_channels)
     out = check_run_folder(cfg.output_dir, replaces=resumable and resume is None)  # someone else's: usage errors

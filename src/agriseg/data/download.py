@@ -19,6 +19,24 @@ from urllib.parse import urlsplit
 CHUNK = 1 << 20
 
 
+def base_url(variable: str, default: str) -> str:
+    """The address an environment variable sets for a mirror (``AGRISEG_MODELS_BASE_URL``), else ``default``.
+
+    Raises:
+        OptionError: a value that is no http(s) address (``notaurl`` was tried five times over 22 s and named
+            only in the download's error).
+    """
+    value = os.environ.get(variable, "").strip()
+    if not value:
+        return default
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        from agriseg.config import OptionError
+
+        raise OptionError(f"{variable}={value!r}: not an http(s) address (e.g. http://mirror.example/ftw/)")
+    return value
+
+
 def unresolved_host(url: str, wait_s: float = 1.0) -> str | None:
     """Why ``url``'s host has no address (asked twice, ``wait_s`` apart), or None when it has one or is no URL.
 

@@ -536,12 +536,14 @@ def ensure_outdir(folder: str | Path) -> Path:
     from agriseg.config import OptionError  # a bad output folder is a usage error (exit 2 on the command line)
 
     folder = Path(folder)
-    if folder.exists() and not folder.is_dir():
-        raise OptionError(f"{folder}: output folder is an existing file")
     try:
+        if folder.exists() and not folder.is_dir():
+            raise OptionError(f"{folder}: output folder is an existing file")
         make_parent(folder / "x", "output folder")  # "x": the folder itself is the parent to create
     except ValueError as err:
         raise OptionError(str(err)) from err
+    except OSError as err:  # a name too long for the file system: exists() raises before any folder is made
+        raise OptionError(f"{folder}: output folder: {err.strerror or err}") from err
     return folder
 
 

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -75,7 +74,9 @@ class SeasonDates:
 
 def base_url() -> str:
     """Where the calendar files are fetched from (``AGRISEG_CALENDAR_BASE_URL`` or the ftw-tools address)."""
-    return os.environ.get("AGRISEG_CALENDAR_BASE_URL", CALENDAR_URL).rstrip("/") + "/"
+    from agriseg.data.download import base_url
+
+    return base_url("AGRISEG_CALENDAR_BASE_URL", CALENDAR_URL).rstrip("/") + "/"
 
 
 def calendar_files(crop_season: CropSeason, progress: bool = True, retries: int = 4) -> dict[str, Path]:

@@ -44,6 +44,9 @@ NonNegative = Annotated[float, Field(ge=0)]
 Fraction = Annotated[float, Field(gt=0, le=1)]
 
 
+MAX_THREADS = 1024  # threads or worker processes one option may ask for
+
+
 class FieldsDataConfig(StrictModel):
     """Where the FTW-layout data lives and how chips become model inputs."""
 
@@ -243,6 +246,15 @@ class PredictConfig(StrictModel):
     # above 1 the weights are all but flat over a patch (the "mean" blend)
     sigma_scale: float = Field(0.125, gt=0, le=1, description="Gaussian sigma as a fraction of the patch side")
     tta: list[TTA] = Field(default_factory=list, description="test-time augmentations averaged with the plain pass")
+
+    @field_validator("tta")
+    @classmethod
+    def _tta_once(cls, v: list[TTA]) -> list[TTA]:
+        twice = sorted({t for t in v if v.count(t) > 1})
+        if twice:  # averaged as two passes, weighting that one over the plain pass
+            raise ValueError(f"{twice[0]} is given twice")
+        return v
+
     nan: NanPolicy = Field("error", description="NaN pixels not declared nodata: raise, or mask them as nodata")
     nodata: float | None = Field(
         None,
@@ -330,7 +342,8 @@ class FieldsRunConfig(StrictModel):
     divisor: float | None = Field(None, gt=0, description="reflectance x10000 divisor")
     offset: OffsetMode = Field("auto", description="Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)")
     swap_input_windows: bool = Field(False, description="feed window B before window A")
-    threads: int = Field(0, ge=0, description="torch threads of this process (0 = torch's default)")
+    # at most MAX_THREADS: 100,000 ran out of memory and crashed the process (segmentation fault)
+    threads: int = Field(0, ge=0, le=MAX_THREADS, description="torch threads of this process (0 = torch's default)")
     collection: str = Field("agriseg-fields", min_length=1, description="fiboa collection id")
     landcover_stac_url: str = Field(
         "planetary-computer", description="STAC API of a named land-cover source (esa-worldcover, io-lulc)"
@@ -350,8 +363,8 @@ class DaskConfig(StrictModel):
     """Where ``fields map`` runs its scenes: a Dask cluster (a scheduler, or a local one), or this process."""
 
     scheduler: str | None = None  # address of a running scheduler; None = a local cluster
-    workers: int = Field(2, ge=1)  # local-cluster worker processes
-    threads_per_worker: int = Field(1, ge=1)
+    workers: int = Field(2, ge=1, le=MAX_THREADS)  # local-cluster worker processes
+    threads_per_worker: int = Field(1, ge=1, le=MAX_THREADS)  # 100,000: Dask hung, printing tracebacks
     serial: bool = False  # run in this process, without Dask
 
 

@@ -31,7 +31,6 @@ unless asked (``pip install "agriseg[delineate]"``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -88,7 +87,9 @@ class ModelSpec(StrictModel):
     @property
     def url(self) -> str:
         """The download address; ``AGRISEG_MODELS_BASE_URL`` replaces it with a mirror (see the module)."""
-        base = os.environ.get("AGRISEG_MODELS_BASE_URL")
+        from agriseg.data.download import base_url
+
+        base = base_url("AGRISEG_MODELS_BASE_URL", "")
         full = self.file.startswith(("http://", "https://"))
         if not base:
             return self.file if full else RELEASE_URL + self.file

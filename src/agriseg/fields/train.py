@@ -54,7 +54,7 @@ def train_fields(
     dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)  # a missing data set: refused before any output
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
-    check_accelerator(t.accelerator)
+    check_accelerator(t.accelerator, t.precision)
     out = check_run_folder(cfg.output_dir, replaces=resume is None)  # a folder of someone else's: usage errors
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path

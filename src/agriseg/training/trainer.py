@@ -219,12 +219,13 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True) -> Path:
     return ensure_outdir(out)
 
 
-def check_accelerator(accelerator: str) -> None:
+def check_accelerator(accelerator: str, precision: str | None = None) -> None:
     """Refuse, before a run writes anything, an accelerator this machine does not have (Lightning's own refusal
-    came after the run folder was made, as a 54-line traceback).
+    came after the run folder was made, as a 54-line traceback), and fp16 where the run is on the CPU.
 
     Raises:
-        OptionError: naming ``train.accelerator`` and what the machine has.
+        OptionError: naming ``train.accelerator`` and what the machine has; ``train.precision`` 16-mixed on a
+            CPU (Lightning runs it as bf16-mixed there, with a warning the run hid, while the config said fp16).
     """
     from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
 
@@ -236,6 +237,10 @@ def check_accelerator(accelerator: str) -> None:
         found = ", ".join(["cpu", *(k for k, v in have.items() if v)])
         raise OptionError(f"train.accelerator: {accelerator}, but this machine has no such device ({found} only); "
                           "use auto or cpu")  # fmt: skip
+    on_cpu = accelerator == "cpu" or (accelerator == "auto" and not any(have.values()))
+    if precision == "16-mixed" and on_cpu:
+        raise OptionError("train.precision: 16-mixed runs on a GPU only (on a CPU it would be bf16-mixed); "
+                          "use bf16-mixed or 32-true (--set train.precision=bf16-mixed)")  # fmt: skip
 
 
 def check_resume(task: BaseTask, resume: str | Path | None) -> None:
