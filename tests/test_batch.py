@@ -1374,3 +1374,33 @@ def test_items_whose_outputs_meet_in_one_file_are_refused_before_any_work(tmp_pa
     with pytest.raises(OptionError, match=r"a\.png and .*a_instances\.png would both write .*A_Instances\.png"):
         run_batch(items, _work, options=QUIET)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_lock_that_cannot_be_written_is_not_left_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a full disk the lock file was created empty and left: the next run was told another run was 'starting
+    to write this folder', and the error named no file (session 80)."""
+    import errno
+
+    from agriseg import manifest
+    from agriseg.manifest import ManifestStore
+
+    class Full:
+        def __init__(self, fd: int, mode: str) -> None:
+            os.close(fd)
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def write(self, text: str) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    items = _items(tmp_path, ["a"])
+    monkeypatch.setattr(manifest.os, "fdopen", Full)
+    with pytest.raises(OSError, match=r"out: cannot write there \(No space left on device\)"):
+        run_batch(items, _work, options=QUIET, recipe=Recipe("demo"), store=ManifestStore())
+    assert not (tmp_path / "out" / ".agriseg-lock").exists()
+    monkeypatch.undo()
+    assert run_batch(items, _work, options=QUIET, recipe=Recipe("demo"), store=ManifestStore()).counts["ok"] == 1

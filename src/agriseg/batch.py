@@ -41,6 +41,7 @@ every item produced, in this process only.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
@@ -1019,7 +1020,11 @@ def run_batch(
                     mark_tables_writing(tables)  # a kill while they are written: the re-run rewrites them
                 finish(result)
         finally:
-            store.close()
+            if sys.exc_info()[1] is None:
+                store.close()
+            else:  # a full disk: the error of the write that failed first says more than the record's own
+                with contextlib.suppress(OSError):
+                    store.close()
     return result
 
 

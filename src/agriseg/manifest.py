@@ -307,8 +307,12 @@ class ManifestStore:
                     ) from None
                 lock.unlink(missing_ok=True)  # left by a run that no longer exists
                 continue
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{os.getpid()} {socket.gethostname()}")
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(f"{os.getpid()} {socket.gethostname()}")
+            except OSError as err:  # a full disk: an empty lock left behind said a run was "starting" there
+                lock.unlink(missing_ok=True)
+                raise OSError(err.errno, f"{folder}: cannot write there ({err.strerror or err})") from None
             self._locks.append(lock)
             return
         raise FolderLocked(f"{folder}: could not take the lock {lock}")
