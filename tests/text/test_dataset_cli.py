@@ -382,3 +382,20 @@ def test_an_edge_tile_pads_its_mask_with_nodata_below_and_right() -> None:
     assert (m[:3, :5] == 1).all() and (m[3:] == NODATA).all() and (m[:, 5:] == NODATA).all()
     np.testing.assert_array_equal(img[:3, :5], image)
     np.testing.assert_array_equal(img[7, :5], image[2])  # edge pixels repeated
+
+
+@pytest.mark.parametrize(
+    ("given", "flag"),
+    [
+        (["--overlap", "0.5"], "--overlap: read with --mode grid only"),
+        (["--mode", "grid", "--per-image", "3"], "--per-image: read with --mode random only"),
+        (["--mode", "grid", "--align", "8"], "--align: read with --mode random only"),
+    ],
+)
+def test_tile_options_of_the_other_mode_are_refused(tmp_path: Path, given: list[str], flag: str) -> None:
+    """``--overlap`` with random tiles and ``--per-image`` / ``--align`` with the grid gave the same samples as
+    without them, with exit 0 (session 80)."""
+    args = ["text", "dataset", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
+    res = CliRunner().invoke(main, [*args, "-c", "others,field", *given])
+    assert res.exit_code == 2 and flag in res.output, res.output
+    assert not (tmp_path / "d").exists()

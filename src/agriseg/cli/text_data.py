@@ -21,6 +21,7 @@ from agriseg.cli.options import (
     option,
     outdir_option,
     overwrite_option,
+    refuse_unread,
     renamed,
     seed_option,
     stack,
@@ -139,6 +140,10 @@ def dataset_cmd(
     from agriseg.text.dataset import TextDatasetConfig, build_dataset
 
     cfg = config_from_params(TextDatasetConfig, params, OPTION_FIELDS)
+    if cfg.mode == "grid":  # options of the other way of cutting tiles would be ignored
+        refuse_unread(["per_image", "align"], "read with --mode random only (the grid's tiles are fixed)")
+    else:
+        refuse_unread(["overlap"], "read with --mode grid only (random tiles are drawn apart)")
     made = build_dataset(images, masks, outdir, classes, cfg, model_name, bands, overwrite, strict)
     if made.skipped:
         click.echo(f"{outdir}: {made.samples} samples, unchanged (made before from the same inputs and options)")
