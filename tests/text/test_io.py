@@ -228,3 +228,21 @@ def test_a_mask_of_a_tiff_without_georeference_is_written_without_rasterio_warni
     write_mask(m, tmp_path / "m.tif", GeoRef(None, (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)), class_names=["a", "b", "c"])
     assert not [w for w in recwarn if "Georeferenced" in type(w.message).__name__], [str(w.message) for w in recwarn]
     assert (read_mask(tmp_path / "m.tif") == m).all()
+
+
+def test_evaluate_refuses_class_words_in_another_order_than_the_predictions_were_made_with(tmp_path: Path) -> None:
+    """``--classes others,tree,field`` for predictions made with ``others,field,tree`` reported field's scores as
+    tree's, with exit 0 (session 80): ``run.json`` beside the predictions says which words they were made with."""
+    import json
+
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    _write_raster(tmp_path / "p" / "t.tif", np.ones((1, 16, 16), np.uint8))
+    _write_raster(tmp_path / "t" / "t.tif", np.ones((1, 16, 16), np.uint8))
+    (tmp_path / "p" / "run.json").write_text(json.dumps({"classes": ["others", "field", "tree"]}))
+    args = ["text", "evaluate", str(tmp_path / "p"), "-t", str(tmp_path / "t"), "-c"]
+    res = CliRunner().invoke(main, [*args, "others,tree,field"])
+    assert res.exit_code == 2 and "were made with others,field,tree" in res.output, res.output
+    assert CliRunner().invoke(main, [*args, "others,field,tree"]).exit_code == 0

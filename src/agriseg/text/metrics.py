@@ -422,6 +422,24 @@ def _own_report(output: Path, csv_path: Path) -> bool:
     return csv_path.is_file() and isinstance(report, dict) and {"confusion", "images", "iou_threshold"} <= set(report)
 
 
+def _check_predicted_classes(files: Sequence[Path], names: Sequence[str]) -> None:
+    """Refuse class words that name the predicted ids otherwise than ``text predict`` did (its ``run.json``
+    beside the predictions): ``others,tree,field`` for masks made with ``others,field,tree`` reported field's
+    scores as tree's, with exit 0."""
+    from agriseg.config import OptionError
+
+    for run in sorted({f.parent / "run.json" for f in files}):
+        try:
+            said = json.loads(run.read_text(encoding="utf-8")).get("classes")
+        except (OSError, ValueError, AttributeError):
+            continue  # no record of the run (masks of another tool): the words given are all there is
+        if isinstance(said, list) and said and list(said) != list(names):
+            raise OptionError(
+                f"--classes {','.join(names)}: the predictions of {run.parent} were made with "
+                f"{','.join(map(str, said))} ({run}); give those, in that order"
+            )
+
+
 def evaluate_command(
     predictions: Sequence[Path],
     truth: Path,
@@ -450,8 +468,8 @@ def evaluate_command(
         The report's text table, and one line for each prediction that could not be scored.
 
     Raises:
-        OptionError: fewer than two class words or one given twice; a prediction file or folder given twice;
-            a ``.csv`` report name.
+        OptionError: fewer than two class words or one given twice; other class words than the predictions'
+            ``run.json`` names; a prediction file or folder given twice; a ``.csv`` report name.
         FileExistsError: the report (or the CSV beside it) exists and not ``overwrite``.
         ValueError: the report (or the CSV) would replace one of the files the evaluation reads.
     """
@@ -466,6 +484,7 @@ def evaluate_command(
     from agriseg.data.io import list_images_once
 
     files = list_images_once(predictions)
+    _check_predicted_classes(files, names)
     if model:
         from agriseg.text.modeling import resolve_model_option
 
