@@ -312,3 +312,13 @@ def test_a_library_call_scoring_saved_masks_refuses_a_model_it_would_not_run(tmp
         evaluate_model(tmp_path / "img", tmp_path / "lab", cfg, tmp_path / "pred", progress=False)
     got = evaluate_model(tmp_path / "img", tmp_path / "lab", CropEvaluateConfig(), tmp_path / "pred", progress=False)
     assert got["miou"] == 1.0
+
+
+def test_a_saved_mask_of_another_size_is_named_by_its_file(tmp_path):
+    """The line said ``prediction for a has size (6, 8)``: the photo's stem, not the mask file (session 80)."""
+    _pair(tmp_path, "a", np.ones((8, 8), np.uint8))
+    (tmp_path / "pred").mkdir()
+    Image.fromarray(np.full((6, 8), 255, np.uint8)).save(tmp_path / "pred" / "a_mask.png")
+    args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "pred"]
+    res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args)])
+    assert res.exit_code == 1 and "a_mask.png: predicted mask is 8x6 px, its photo 8x8" in res.output, res.output

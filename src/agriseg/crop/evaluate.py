@@ -153,6 +153,15 @@ def _pair(
     return pred, truth
 
 
+def _fits(pred: np.ndarray, path: Path, rgb: np.ndarray) -> np.ndarray:
+    """A saved prediction of its photo's size, else a ValueError naming the file (not the photo's stem)."""
+    if pred.shape != rgb.shape[:2]:
+        raise ValueError(
+            f"{path}: predicted mask is {pred.shape[1]}x{pred.shape[0]} px, its photo {rgb.shape[1]}x{rgb.shape[0]}"
+        )
+    return pred
+
+
 def unpaired(images: str | Path, masks: str | Path) -> dict[str, list[str]]:
     """Files of each folder without a partner of the same stem in the other."""
     from agriseg.data.io import IMAGE_SUFFIXES, stem_key
@@ -285,7 +294,7 @@ def evaluate_model(
                 if not classes.is_file():
                     raise ValueError(f"{classes}: predicted class map not found (the folder's others have one)")
                 made_with.add(read_model_name(classes))
-                return read_label(classes, "index")
+                return _fits(read_label(classes, "index"), classes, rgb)
             mask = Path(pred_masks) / f"{stem}_mask.png"  # crop predict's name; crop pseudolabel's masks/<name>.png
             plain = Path(pred_masks) / f"{stem}.png"  # never the photo itself (--pred-masks of the photos' folder)
             given = {Path(images).resolve(), Path(masks).resolve()}  # never a photo or a label scored as itself
@@ -296,7 +305,7 @@ def evaluate_model(
                     f"{mask}: predicted mask not found (--pred-masks holds <name>_mask.png or <name>.png files)"
                 )
             made_with.add(read_model_name(mask))
-            return read_label(mask, "binary")
+            return _fits(read_label(mask, "binary"), mask, rgb)
     else:
         from agriseg.crop.predict import load_predictor
 
