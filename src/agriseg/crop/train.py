@@ -68,12 +68,15 @@ def train_crop(
     check_accelerator(t.accelerator, t.precision)
     if t.init_weights and resume is None:  # a file that is no model of ours: refused before any output too
         init_from(task.model, t.init_weights, cfg.model.in_channels)
-    out = check_run_folder(cfg.output_dir, replaces=resumable and resume is None)  # someone else's: usage errors
     if check_labels:
         pairs = match_pairs(cfg.data.images, cfg.data.labels)
         check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")
-        _warn_unpaired(cfg.data.images, cfg.data.labels)
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side, cfg.model.num_classes)
+    # data that cannot train (no photos, no validation, lists that overlap) is refused before the run's folder
+    # is made (an empty output_dir was left behind)
+    out = check_run_folder(cfg.output_dir, replaces=resumable and resume is None)  # someone else's: usage errors
+    if check_labels:
+        _warn_unpaired(cfg.data.images, cfg.data.labels)
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress, resumable=resumable)
     exported = res.last_path if t.export == "last" else res.best_path
