@@ -131,7 +131,7 @@ def test_outputs_in_the_input_folder_are_not_read_back(pred, tmp_path):
         res = runner.invoke(main, args)
         assert res.exit_code == 0, res.output
     assert sorted(p.name for p in tmp_path.glob("p*.*")) == ["p.png", "p_mask.png", "p_overlay.jpg"]
-    assert "1 skipped" in res.output and "were not read as photos" in res.output
+    assert "1 skipped" in res.output and "of an earlier run (<name>_mask.png ...) not read as photos" in res.output
 
 
 def test_oversized_image_fails_alone(pred, tmp_path, monkeypatch):

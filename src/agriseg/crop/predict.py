@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from typing_extensions import deprecated
 
-from agriseg.batch import BatchOptions, batch_keywords, signals_deferred
+from agriseg.batch import BatchOptions, batch_keywords, counted, signals_deferred
 from agriseg.crop.config import DEFAULT_OPTIMIZE, MIN_LONG_SIDE, CropPredictConfig
 from agriseg.data.files import TEXT_ERRORS, atomic_write, atomic_writes
 from agriseg.data.io import ImageReadError, PathsLike, as_rgb, photo_reading_rules, read_rgb
@@ -800,7 +800,7 @@ def predict_paths(
     )
     if earlier:
         n = len(earlier)
-        result.notes.append(f"({n} outputs of an earlier run (<name>_mask.png ...) were not read as photos)")
+        result.notes.append(f"({counted(n, 'output')} of an earlier run (<name>_mask.png ...) not read as photos)")
     result.notes += _other_crops(result, _model_name(pred))
     return result
 

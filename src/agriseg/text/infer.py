@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from agriseg.batch import BatchOptions, batch_keywords
+from agriseg.batch import BatchOptions, batch_keywords, counted
 from agriseg.text.codec import DecodeReport, check_class_names, decode_rrle, parse_class_words
 from agriseg.text.config import OPTION_FIELDS, PredictConfig, TextPredictConfig
 from agriseg.text.grid import grid_to_mask
@@ -489,7 +489,8 @@ def predict_paths(
     rows = predict_files(model, proc, files, out, names, cfg, instances=config.instances, bands=bands,
                          recipe=recipe, batch=batch, finish=finish, tables=[out / "run.json"])  # fmt: skip
     if earlier:
-        rows.notes.append(f"({len(earlier)} outputs of an earlier run among the images were not read as images)")
+        said = counted(len(earlier), "output")
+        rows.notes.append(f"({said} of an earlier run among the images not read as images)")
     return rows
 
 
