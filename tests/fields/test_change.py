@@ -44,6 +44,7 @@ def test_change_map_marks_the_changed_field(tmp_path: Path) -> None:
     assert is_cog(tmp_path / "c.tif")
     with rasterio.open(tmp_path / "c.tif") as ds:
         mag, mask = ds.read(1), ds.read(2)
+        assert ds.scales == (pytest.approx(1 / 254), 1.0)  # GIS tools show 0-1 (0-254 unscaled, session 80)
     assert (mask[20:60, 30:70] == 1).all() and (mask[:, :5] == 255).all()
     rest = np.ones(a.shape, bool)
     rest[20:60, 30:70] = False

@@ -134,6 +134,7 @@ def change_map(
         try:
             with rasterio.open(staging, "w", **profile) as dst:
                 describe_bands(dst, ("change_magnitude", "change_mask"))
+                dst.scales = (1.0 / 254.0, 1.0)  # GIS tools show the magnitude 0-1 from the stored 0-254
                 dst.update_tags(**later_tags)
                 dst.update_tags(threshold=str(threshold), min=str(lo), max=str(lo + span), method="prue-logit-diff")
                 for w in wins:
