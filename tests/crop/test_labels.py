@@ -55,3 +55,27 @@ def test_a_label_mode_not_known_is_refused(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "l.png")
     with pytest.raises(OptionError, match="label mode 'Binary': not one of binary, index, colormap"):
         read_label(tmp_path / "l.png", "Binary")  # type: ignore[arg-type]
+
+
+def test_a_mask_saved_as_jpeg_is_said_once_in_binary_mode(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 0/255 mask saved as JPEG was read with every grey edge and speck as vegetation, with no word: 77 mIoU
+    against itself (session 80). Said once, naming the first such label; a clean 0/255 or 0/1 label is not."""
+    import logging
+
+    monkeypatch.setattr(labels, "_SMOOTHED", [])
+    truth = np.zeros((64, 64), np.uint8)
+    truth[16:48, 20:40] = 255
+    Image.fromarray(truth).save(tmp_path / "clean.png")
+    Image.fromarray(truth // 255).save(tmp_path / "ones.png")
+    Image.fromarray(truth).save(tmp_path / "a.jpg", quality=75)
+    Image.fromarray(truth).save(tmp_path / "b.jpg", quality=75)
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        read_label(tmp_path / "clean.png")
+        read_label(tmp_path / "ones.png")
+        assert not caplog.records
+        read_label(tmp_path / "a.jpg")
+        read_label(tmp_path / "b.jpg")
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith(f"{tmp_path / 'a.jpg'}: a 0/255 label with grey values"), said

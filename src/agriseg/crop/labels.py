@@ -63,6 +63,7 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
     if arr.ndim == 3:
         arr = arr[..., :3].max(-1) if mode == "binary" else arr[..., 0]
     if mode == "binary":
+        _warn_if_smoothed(path, arr)
         return (arr > 0).astype(np.uint8)
     if arr.dtype != np.uint8 and arr.size and (arr.min() < 0 or arr.max() > 255):
         bad = int(arr.max()) if arr.max() > 255 else int(arr.min())
@@ -73,6 +74,26 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
 
 
 _SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (once each, not once per label)
+_SMOOTHED: list[Path] = []  # the first 0/255 label with grey edges read in this process (said once)
+# a 0/255 label with more than this share of its pixels in between was saved as JPEG or smoothed
+SMOOTHED_SHARE = 0.001
+
+
+def _warn_if_smoothed(path: Path, arr: np.ndarray) -> None:
+    """A 0/255 mask saved as JPEG (or resized smoothly) holds greys along every edge and speckle in the
+    background; read as 0 / non-zero each of them is vegetation (a JPEG'd mask scored 77 mIoU against itself).
+    Said once per process, naming the first such label."""
+    if _SMOOTHED or arr.dtype != np.uint8 or not arr.size or not (arr == 255).any():
+        return
+    if ((arr > 0) & (arr < 255)).mean() > SMOOTHED_SHARE:
+        import logging
+
+        _SMOOTHED.append(path)
+        logging.getLogger("agriseg").warning(
+            "%s: a 0/255 label with grey values between (saved as JPEG, or smoothed?): in --label-mode binary every "
+            "value above 0 is vegetation; save labels as PNG, or threshold them first",
+            path,
+        )
 
 
 def _warn_if_background_coloured(path: Path, palette: Sequence[int], indexes: np.ndarray) -> None:
