@@ -9,9 +9,9 @@ __version__ = "0.1.0"
 __all__ = ["__version__", "lazy_exports", "quiet"]
 
 QUIET_ENV = "AGRISEG_QUIET"
-OFF = ("", "0", "false", "no", "off")  # values of a yes/no variable that mean no
 """Set (to 1) by ``agriseg -q``, or by a user: no progress bar and no warning, in this process and in every
 worker process it starts (they import agriseg, and so apply it too)."""
+OFF = ("", "0", "false", "no", "off")  # values of QUIET_ENV that mean no
 
 
 def quiet(on: bool | None = None) -> bool:

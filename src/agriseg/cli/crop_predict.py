@@ -111,11 +111,11 @@ def evaluate(
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
     from agriseg.batch import check_output
     from agriseg.crop.config import CropEvaluateConfig
-    from agriseg.crop.evaluate import evaluate_model, format_table
+    from agriseg.crop.evaluate import MODEL_OPTIONS, evaluate_model, format_table
     from agriseg.data.files import write_json
 
     if pred_masks:
-        refuse_unread(["model_name", "long_side", "tta", "optimize"], "not read with --pred-masks (no model runs)")
+        refuse_unread(MODEL_OPTIONS, "not read with --pred-masks (no model runs)")
     if peanut:
         refuse_unread(["label_mode"], "not read with --peanut (the Peanut labels are colour-coded)")
     if output:  # before the evaluation runs: never a file of the folders read, an existing one only with --overwrite

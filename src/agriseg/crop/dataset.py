@@ -90,7 +90,8 @@ def split_stems(
         )
     if val is None:  # a random share of the photos not named for training
         rng = random.Random(seed)
-        shuffled = [s for s in stems if s not in set(train or [])]
+        named = set(train or [])
+        shuffled = [s for s in stems if s not in named]
         rng.shuffle(shuffled)
         val = sorted(shuffled[: max(1, round(len(stems) * val_fraction))])
         if not val:

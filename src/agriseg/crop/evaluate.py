@@ -232,6 +232,10 @@ def format_table(res: dict) -> str:
 IGNORED_WARN = 0.01
 
 
+# the settings of the model that runs: none is read when saved masks are scored (pred_masks)
+MODEL_OPTIONS = ("model_name", "long_side", "tta", "optimize")
+
+
 def evaluate_model(
     images: str | Path,
     masks: str | Path,
@@ -275,7 +279,7 @@ def evaluate_model(
         cmap = parse_colormap(colormap)
     if pred_masks:  # no model runs: a model or how it runs, set in a library call, would be ignored
         fields = type(config).model_fields
-        unread = [k for k in ("model_name", "long_side", "tta", "optimize") if getattr(config, k) != fields[k].default]
+        unread = [k for k in MODEL_OPTIONS if getattr(config, k) != fields[k].default]
         if unread:
             raise OptionError(f"{', '.join(unread)}: not read with pred_masks (no model runs)")
         num_classes, names = 2, ["background", "vegetation"]

@@ -247,14 +247,6 @@ class PredictConfig(StrictModel):
     sigma_scale: float = Field(0.125, gt=0, le=1, description="Gaussian sigma as a fraction of the patch side")
     tta: list[TTA] = Field(default_factory=list, description="test-time augmentations averaged with the plain pass")
 
-    @field_validator("tta")
-    @classmethod
-    def _tta_once(cls, v: list[TTA]) -> list[TTA]:
-        twice = sorted({t for t in v if v.count(t) > 1})
-        if twice:  # averaged as two passes, weighting that one over the plain pass
-            raise ValueError(f"{twice[0]} is given twice")
-        return v
-
     nan: NanPolicy = Field("error", description="NaN pixels not declared nodata: raise, or mask them as nodata")
     nodata: float | None = Field(
         None,
@@ -279,6 +271,14 @@ class PredictConfig(StrictModel):
         if not DEVICE_PATTERN.fullmatch(v.strip()):
             raise ValueError("not a torch device; use cpu, cuda or cuda:N (e.g. cuda:1), or mps")
         return v.strip()
+
+    @field_validator("tta")
+    @classmethod
+    def _tta_once(cls, v: list[TTA]) -> list[TTA]:
+        twice = sorted({t for t in v if v.count(t) > 1})
+        if twice:  # averaged as two passes, weighting that one over the plain pass
+            raise ValueError(f"{twice[0]} is given twice")
+        return v
 
     @model_validator(mode="after")
     def _check(self) -> PredictConfig:
