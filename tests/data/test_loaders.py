@@ -57,3 +57,47 @@ def test_another_seed_gives_another_order() -> None:
     """Runs meant to differ by their seed must not see the photos in one order."""
     orders = {tuple(torch.cat(list(train_loader(_Idx(16), 4, 0, seed=s))).tolist()) for s in range(4)}
     assert len(orders) == 4
+
+
+def _draws() -> tuple[float, float, float]:
+    import random
+
+    import numpy as np
+
+    return torch.rand(1).item(), random.random(), float(np.random.rand())
+
+
+def _seeded_worker_draws(monkeypatch, rank: str | None) -> tuple[float, float, float]:
+    """What worker 0 draws after PyTorch seeded it (as its worker loop does) and ``init_worker`` ran, at ``rank``."""
+    import random
+
+    import numpy as np
+
+    from agriseg.data.loaders import init_worker
+
+    for key in ("RANK", "LOCAL_RANK", "SLURM_PROCID", "JSM_NAMESPACE_RANK"):
+        monkeypatch.delenv(key, raising=False)
+    if rank is not None:
+        monkeypatch.setenv("RANK", rank)
+    torch.manual_seed(1234)
+    random.seed(1234)
+    np.random.seed(1234)
+    try:
+        init_worker(0)
+    finally:
+        cv2.setNumThreads(-1)
+    return _draws()
+
+
+def test_workers_of_each_rank_draw_their_own_numbers_without_importing_lightning(monkeypatch) -> None:
+    """Lightning's worker seeding took 7.5 s to import in every worker; the rank it mixes in is mixed in here."""
+    import sys
+
+    monkeypatch.setenv("PL_SEED_WORKERS", "1")  # what seed_everything(workers=True) leaves set
+    monkeypatch.setitem(sys.modules, "lightning.fabric.utilities.seed", None)  # an import of it fails
+    single = _seeded_worker_draws(monkeypatch, None)
+    assert _seeded_worker_draws(monkeypatch, "0") == single  # one process: PyTorch's own worker seeds stand
+    rank1 = _seeded_worker_draws(monkeypatch, "1")
+    assert rank1 == _seeded_worker_draws(monkeypatch, "1")  # seeded: the same on every run
+    draws = {single, rank1, _seeded_worker_draws(monkeypatch, "2")}
+    assert len({d[i] for d in draws for i in range(3)}) == 9  # torch, random and NumPy differ between ranks

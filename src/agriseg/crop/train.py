@@ -62,7 +62,7 @@ def train_crop(
 
     t = cfg.train
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    L.seed_everything(t.seed, workers=True, verbose=False)
+    L.seed_everything(t.seed, verbose=False)  # workers: seeded by agriseg.data.loaders.init_worker
     task = build_task(SegmentationTask, cfg.model_dump())  # a model the config cannot build: before any output
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)

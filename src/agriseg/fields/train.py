@@ -50,7 +50,7 @@ def train_fields(
     )
 
     t = cfg.train
-    L.seed_everything(t.seed, workers=True, verbose=False)
+    L.seed_everything(t.seed, verbose=False)  # workers: seeded by agriseg.data.loaders.init_worker
     dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)  # a missing data set: refused before any output
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
