@@ -254,3 +254,20 @@ def test_a_model_left_in_training_mode_runs_in_eval_mode() -> None:
         want = model.eval()(x)
     assert torch.allclose(got, want, atol=1e-6)
     assert torch.allclose(ModelRunner(model, channels_last=False).logits(x[:1]), want[:1], atol=1e-6)
+
+
+def test_bf16_leaving_onnx_runtime_on_a_cpu_is_said_once(caplog: pytest.LogCaptureFixture, monkeypatch) -> None:
+    """``crop predict --precision bf16`` silently moved off ONNX Runtime to PyTorch: 2.7 s -> 91 s on one photo
+    (CLI review, session 81). It still runs, and says so once per process."""
+    from agriseg import runtime
+
+    monkeypatch.setattr(runtime, "_SAID", set())
+    net = torch.nn.Conv2d(3, 2, 1)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert ModelRunner(net, optimize="onnxruntime").optimize == "onnxruntime"
+        assert not caplog.records
+        for _ in range(2):
+            assert ModelRunner(net, precision="bf16", optimize="onnxruntime").optimize == "none"
+        ModelRunner(net, device="cuda", optimize="onnxruntime")  # a GPU: PyTorch, as expected, nothing to say
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and "--precision bf16 runs the model in PyTorch" in said[0], said

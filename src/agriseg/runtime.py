@@ -11,6 +11,7 @@ ONNX Runtime alone: this module imports torch only when a PyTorch model has to r
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
@@ -24,6 +25,8 @@ from agriseg.config import DEVICE_PATTERN  # its home until this release: still 
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+_SAID: set[str] = set()  # warnings given once per process
 
 if TYPE_CHECKING:  # torch is imported only where a PyTorch model runs
     import torch
@@ -223,8 +226,15 @@ class ModelRunner:
 
     def __post_init__(self) -> None:
         # ONNX Runtime runs here on the CPU in float32: a GPU, or bf16 autocast, stays with PyTorch
-        if self.optimize == "onnxruntime" and (self.precision == "bf16" or str(self.device).split(":")[0] != "cpu"):
+        on_cpu = str(self.device).split(":")[0] == "cpu"
+        if self.optimize == "onnxruntime" and (self.precision == "bf16" or not on_cpu):
             self.optimize = "none"
+            if on_cpu and "bf16" not in _SAID:  # 30x slower on a 2-core CPU: said, once per process
+                _SAID.add("bf16")
+                logging.getLogger("agriseg").warning(
+                    "--precision bf16 runs the model in PyTorch (ONNX Runtime runs float32 only), much slower on a "
+                    "CPU; --precision fp32 keeps ONNX Runtime"
+                )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without its ONNX Runtime sessions and traced copies (made again on first use), so a predictor

@@ -279,6 +279,10 @@ def test_a_usage_error_is_one_line_with_status_2() -> None:
     assert res.output.strip() == "Error: Missing argument 'PATHS...' (see main crop traits --help)", res.output
     res = CliRunner().invoke(main, ["fields", "robustness", "-m", "x.safetensors", "--scene", "nope.tif"])
     assert res.exit_code == 2 and res.output.strip() == "Error: nope.tif: no such file (--scene)", res.output
+    for args in (["--bogus"], ["-q", "--bogus", "crop"]):  # agriseg's own options were click's three lines
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2 and res.output.startswith("Error: No such option '--bogus'"), res.output
+        assert len(res.output.strip().splitlines()) == 1 and "(see main --help)" in res.output, res.output
 
 
 @pytest.mark.parametrize("args", [["crop"], ["crop", "models"], ["fields"], ["text"]])

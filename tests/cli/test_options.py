@@ -87,6 +87,9 @@ def test_short_flags_mean_one_thing() -> None:
                 assert isinstance(opt.type, click.Path) and not opt.type.dir_okay, f"{name} --output: not a file"
             if "--outdir" in opt.opts:
                 assert isinstance(opt.type, click.Path) and not opt.type.file_okay, f"{name} --outdir: not a folder"
+        for old, new in getattr(cmd, "renamed", {}).items():  # a deprecated spelling is rewritten before parsing
+            if old in SHORT and new not in SHORT[old]:
+                problems.append(f"{name} {old}: rewritten to {new}, not one of {SHORT[old]}")
     assert not problems, "\n".join(problems)
 
 
@@ -266,12 +269,15 @@ def test_every_output_option_refuses_an_empty_path() -> None:
     checked = []
     for name, cmd in COMMANDS:
         for opt in _options(cmd):
-            if {"--output", "--outdir"} & set(opt.opts):
+            if {"--output", "--outdir", "--polygons", "--workdir"} & set(opt.opts):  # every option that writes
                 assert isinstance(opt.type, OutputPath), f"{name} {opt.opts}: not an OutputPath"
                 checked.append(name)
     assert len(checked) >= 10
     res = CliRunner().invoke(main, ["crop", "predict", "photo.jpg", "-o", " "])
     assert res.exit_code == 2 and "an empty path" in res.output, res.output
+    # `fields change --polygons ""` wrote no polygons and said nothing (CLI review, session 81)
+    res = CliRunner().invoke(main, ["fields", "change", "a.tif", "b.tif", "-o", "c.tif", "--polygons", ""])
+    assert res.exit_code == 2 and "'--polygons': an empty path" in res.output, res.output
 
 
 @pytest.mark.parametrize(

@@ -406,3 +406,30 @@ def test_a_photo_smaller_than_the_crop_is_padded_by_reflection_not_with_backgrou
     tf.set_random_seed(0)
     out = tf(image=np.full((20, 20, 3), 100, np.uint8), mask=np.ones((20, 20), np.uint8))
     assert out["mask"].shape == (32, 32) and (out["mask"] == 1).all() and (out["image"] == 100).all()
+
+
+def test_train_seed_reaches_the_training_order(tmp_path):
+    """The training loader was always seeded with 0: every train.seed saw the photos in one order, and with loader
+    workers drew one set of augmentations (the training sweep of session 81). The split is fixed here by lists,
+    so only the loader's seed can change the order."""
+    from agriseg.crop.train import CropDataModule
+
+    make_fields(tmp_path / "data", n=8, size=64)
+    stems = sorted(p.stem for p in (tmp_path / "data" / "images").iterdir())
+    (tmp_path / "train.txt").write_text("\n".join(stems[:7]))
+    (tmp_path / "val.txt").write_text(stems[7])
+    data = tiny_config(tmp_path / "cfg").data.model_copy(
+        update={
+            "images": str(tmp_path / "data" / "images"),
+            "labels": str(tmp_path / "data" / "labels"),
+            "train_list": str(tmp_path / "train.txt"),
+            "val_list": str(tmp_path / "val.txt"),
+        }
+    )
+
+    def order(seed: int) -> list[str]:
+        dm = CropDataModule(data, 1, 0, seed, 0)
+        return [b["stem"][0] for b in dm.train_dataloader()]
+
+    assert order(7) == order(7)
+    assert len({tuple(order(s)) for s in (0, 7, 8)}) == 3

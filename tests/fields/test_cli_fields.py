@@ -325,6 +325,22 @@ def test_export_and_import_refuse_what_they_would_mislabel_or_overwrite(tmp_path
     assert r.exit_code == 2 and "must end in .safetensors" in r.output and not (tmp_path / "imp.onnx").exists()
 
 
+def test_export_of_a_released_name_checks_its_options_before_downloading(tmp_path, monkeypatch) -> None:
+    """The name was resolved (downloaded) while the command line was parsed: a wrong --opset or --size was a
+    failed download (exit 1, or minutes of download) instead of a usage error (CLI review, session 81)."""
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "cache"))  # nothing cached
+    monkeypatch.setenv("AGRISEG_MODELS_BASE_URL", "http://127.0.0.1:9/models")  # nothing listens there
+    base = ["fields", "export", "FTW_PRUE_EFNET_B5"]
+    for extra, said in (
+        (["-o", "x.safetensors", "--opset", "12"], "--opset"),
+        (["-o", "x.onnx", "--size", "33"], "--size 33"),
+    ):
+        r = CliRunner().invoke(main, [*base, *extra])
+        assert r.exit_code == 2 and said in r.output and "download" not in r.output, r.output
+    r = CliRunner().invoke(main, ["fields", "export", "NOPE", "-o", str(tmp_path / "x.onnx")])
+    assert r.exit_code == 2 and "NOPE: no such model file, and not a known model name" in r.output, r.output
+
+
 def test_robustness_refuses_a_scene_without_valid_pixels(tmp_path, tiny_ckpt) -> None:
     """An all-nodata (or all-NaN) scene scored every agreement 1.0; it is refused, naming the file."""
     import numpy as np

@@ -30,3 +30,18 @@ def test_synthetic_training_reaches_object_f1(tmp_path) -> None:
     res = train_fields(cfg)
     assert res["train_seconds"] <= 20 * 60
     assert res["test"]["overall"]["object_f1"] >= 0.8
+
+
+def test_train_seed_reaches_the_training_order(ftw_root) -> None:
+    """The training loader was always seeded with 0, whatever train.seed (the training sweep of session 81)."""
+    from agriseg.fields.config import FieldsDataConfig
+    from agriseg.fields.train import FieldsDataModule
+
+    data = FieldsDataConfig(root=str(ftw_root), train_countries=["austria"])
+
+    def order(seed: int) -> list[str]:
+        dm = FieldsDataModule(data, batch_size=1, seed=seed)
+        return [b["aoi_id"][0] for b in dm.train_dataloader()]
+
+    assert order(7) == order(7)
+    assert len({tuple(order(s)) for s in (0, 7, 8)}) == 3

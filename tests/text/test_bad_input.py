@@ -591,3 +591,21 @@ def test_an_empty_data_set_or_a_row_edited_by_hand_is_named_before_training(tmp_
     with pytest.raises(OptionError, match=f"{tmp_path / 'edited'}: row 2, truth is not the JSON"):
         dataset_meta(ds, tmp_path / "edited")
     assert dataset_meta(ds.select([0]), "x")["class_names"] == ["a", "b"]
+
+
+def test_predict_takes_a_numbered_gpu_as_the_other_pipelines_do() -> None:
+    """``text predict --device cuda:1`` was refused ("not one of auto, cpu, cuda") where crop and fields take it
+    (CLI review, session 81); a device this machine lacks is still named before any model loads."""
+    import torch
+
+    from agriseg.config import OptionError
+    from agriseg.text.config import TextPredictConfig
+    from agriseg.text.modeling import resolve_device
+
+    assert TextPredictConfig(device="cuda:1").device == "cuda:1"
+    with pytest.raises(ValueError, match="not a torch device"):
+        TextPredictConfig(device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(OptionError, match="--device cuda:1"):
+            resolve_device("cuda:1")
+    assert resolve_device("cpu") == "cpu"

@@ -203,7 +203,18 @@ def _eval(tmp: Path, pred: np.ndarray, truth: np.ndarray, classes: str, *extra: 
     out = tmp / "r.json"  # written again by every call: --overwrite
     res = CliRunner().invoke(
         main,
-        ["text", "evaluate", str(tmp / "p"), "--truth", str(tmp / "t"), "-c", classes, "-o", str(out), "--overwrite"]
+        [
+            "text",
+            "evaluate",
+            str(tmp / "p"),
+            "--truth",
+            str(tmp / "t"),
+            "--classes",
+            classes,
+            "-o",
+            str(out),
+            "--overwrite",
+        ]
         + list(extra),
     )
     assert res.exit_code == 0, res.output
@@ -261,8 +272,10 @@ def test_dataset_pads_edge_tiles_and_accepts_nodata(tmp_path: Path) -> None:
         m = np.ones((size, size), np.uint8)
         m[0, 0] = 255
         Image.fromarray(m).save(tmp_path / "m" / f"{name}.png")
-    args = ["text", "dataset", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
-    res = CliRunner().invoke(main, [*args, "-c", "others,field", "--patch", "16", "--grid", "4", "--mode", "grid"])
+    args = ["text", "dataset", str(tmp_path / "i"), "--masks", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
+    res = CliRunner().invoke(
+        main, [*args, "--classes", "others,field", "--patch", "16", "--grid", "4", "--mode", "grid"]
+    )
     assert res.exit_code == 0, res.output
     from datasets import load_from_disk
 
@@ -280,13 +293,24 @@ def test_two_files_of_one_stem_are_refused(tmp_path: Path) -> None:
     (tmp_path / "msk2").mkdir()
     Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(tmp_path / "img2" / "a0.png")
     Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp_path / "msk2" / "a0.png")
-    opts = ["-o", str(tmp_path / "d"), "-c", ",".join(SYNTH_CLASSES), "-p", "16"]
-    res = CliRunner().invoke(main, ["text", "dataset", str(img), "-m", str(msk), "-m", str(tmp_path / "msk2"), *opts])
+    opts = ["-o", str(tmp_path / "d"), "--classes", ",".join(SYNTH_CLASSES), "-p", "16"]
+    res = CliRunner().invoke(
+        main, ["text", "dataset", str(img), "--masks", str(msk), "--masks", str(tmp_path / "msk2"), *opts]
+    )
     assert res.exit_code == 2 and "msk2/a0.png: another mask has the stem 'a0'" in res.output, res.output
-    res = CliRunner().invoke(main, ["text", "dataset", str(img), str(tmp_path / "img2"), "-m", str(msk), *opts])
+    res = CliRunner().invoke(main, ["text", "dataset", str(img), str(tmp_path / "img2"), "--masks", str(msk), *opts])
     assert res.exit_code == 2 and "img2/a0.png: another image has the stem 'a0'" in res.output, res.output
     assert not (tmp_path / "d").exists()
-    args = ["text", "evaluate", str(msk), str(tmp_path / "msk2"), "--truth", str(msk), "-c", ",".join(SYNTH_CLASSES)]
+    args = [
+        "text",
+        "evaluate",
+        str(msk),
+        str(tmp_path / "msk2"),
+        "--truth",
+        str(msk),
+        "--classes",
+        ",".join(SYNTH_CLASSES),
+    ]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "another prediction has the stem 'a0'" in res.output, res.output
 
@@ -298,7 +322,17 @@ def test_evaluate_scores_tiles_whose_name_holds_instances(tmp_path: Path) -> Non
     for d in ("p", "t"):
         (tmp_path / d / "x.png").rename(tmp_path / d / "field_instances_2.png")
     out = tmp_path / "r2.json"
-    args = ["text", "evaluate", str(tmp_path / "p"), "-t", str(tmp_path / "t"), "-c", "others,field", "-o", str(out)]
+    args = [
+        "text",
+        "evaluate",
+        str(tmp_path / "p"),
+        "-t",
+        str(tmp_path / "t"),
+        "--classes",
+        "others,field",
+        "-o",
+        str(out),
+    ]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text())["images"] == 1
@@ -306,7 +340,7 @@ def test_evaluate_scores_tiles_whose_name_holds_instances(tmp_path: Path) -> Non
 
 def test_evaluate_report_name_is_the_json(tmp_path: Path) -> None:
     _, msk, _ = _write_pairs(tmp_path)
-    args = ["text", "evaluate", str(msk), "--truth", str(msk), "-c", ",".join(SYNTH_CLASSES), "-o"]
+    args = ["text", "evaluate", str(msk), "--truth", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o"]
     res = CliRunner().invoke(main, [*args, str(tmp_path / "r.csv")])
     assert res.exit_code == 2 and "give the JSON report's name" in res.output
 
@@ -395,7 +429,7 @@ def test_an_edge_tile_pads_its_mask_with_nodata_below_and_right() -> None:
 def test_tile_options_of_the_other_mode_are_refused(tmp_path: Path, given: list[str], flag: str) -> None:
     """``--overlap`` with random tiles and ``--per-image`` / ``--align`` with the grid gave the same samples as
     without them, with exit 0 (session 80)."""
-    args = ["text", "dataset", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
-    res = CliRunner().invoke(main, [*args, "-c", "others,field", *given])
+    args = ["text", "dataset", str(tmp_path / "i"), "--masks", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
+    res = CliRunner().invoke(main, [*args, "--classes", "others,field", *given])
     assert res.exit_code == 2 and flag in res.output, res.output
     assert not (tmp_path / "d").exists()

@@ -414,7 +414,7 @@ def test_dataset_checks_class_words_against_a_model(workdir: Path, tmp_path: Pat
     (tmp_path / "m").mkdir()
     Image.fromarray(imgs[0]).save(tmp_path / "i" / "a.png")
     Image.fromarray(sems[0].astype(np.uint8)).save(tmp_path / "m" / "a.png")
-    base = ["text", "dataset", str(tmp_path / "i"), "-m", str(tmp_path / "m"), "--patch", "8", "--grid", "4"]
+    base = ["text", "dataset", str(tmp_path / "i"), "--masks", str(tmp_path / "m"), "--patch", "8", "--grid", "4"]
     bad = [*base, "-o", str(tmp_path / "d1"), "--classes", "others,cropland,forest,water", "--model"]
     res = CliRunner().invoke(main, [*bad, str(workdir / "base")])
     assert res.exit_code == 2 and "not in the model's vocabulary: cropland, forest" in res.output

@@ -41,18 +41,30 @@ class _Main(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as err:
-            if isinstance(err, _NO_ARGS_IS_HELP):  # a group with no command: click shows its help, status 2
-                raise
-            if err.__cause__ is not None:  # agriseg's own check (OptionError): its message says what to change
-                raise _UsageLine(err.format_message()) from err
-            where = err.ctx.command_path if err.ctx is not None else ctx.command_path
-            raise _UsageLine(f"{err.format_message().rstrip('.')} (see {where} --help)") from err
+            raise _one_line(err, ctx) from err
         except KeyboardInterrupt as err:
             detail = err.detail if isinstance(err, batch.Interrupted) else batch.after_batch()
             stop = "terminated" if batch.terminated(err) else "interrupted"
             msg = f"{stop}: {detail}" if detail else stop
             click.echo(f"\nagriseg: {msg}", err=True)
             ctx.exit(143 if stop == "terminated" else 130)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:  # agriseg's own options (agriseg --bogus): one line too
+            return super().parse_args(ctx, args)
+        except click.UsageError as err:
+            raise _one_line(err, ctx) from err
+
+
+def _one_line(err: click.UsageError, ctx: click.Context) -> click.ClickException:
+    """A usage error as :class:`_UsageLine`; a group called without a command stays as it is (click shows its
+    help, status 2)."""
+    if isinstance(err, _NO_ARGS_IS_HELP):
+        return err
+    if err.__cause__ is not None:  # agriseg's own check (OptionError): its message says what to change
+        return _UsageLine(err.format_message())
+    where = err.ctx.command_path if err.ctx is not None else ctx.command_path
+    return _UsageLine(f"{err.format_message().rstrip('.')} (see {where} --help)")
 
 
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})

@@ -12,6 +12,7 @@ from agriseg.cli.options import (
     CROP_ADAPT,
     GGHT,
     PSEUDOLABEL,
+    OutputPath,
     batch_options,
     batch_size_option,
     config_from_params,
@@ -195,7 +196,7 @@ def _photos_left_out(rep: dict) -> None:
 @batch_size_option("crop", CROP_ADAPT)
 @click.option(
     "--workdir",
-    type=click.Path(file_okay=False),
+    type=OutputPath(file_okay=False),
     default=None,
     help="Intermediate outputs. [default: <output stem>_adapt next to the output]",
 )

@@ -12,7 +12,6 @@ from agriseg.cli.options import (
     output_option,
     overwrite_option,
     refuse_unread,
-    resolve_fields_model,
 )
 
 
@@ -31,7 +30,7 @@ def import_checkpoint(checkpoint: str, output: Path | None, overwrite: bool) -> 
 
 
 @click.command()
-@click.argument("model_path", type=click.Path(dir_okay=False), callback=resolve_fields_model)
+@click.argument("model_path", type=click.Path(dir_okay=False))
 @output_option("Output file: .safetensors (weights + config) or .onnx.", required=True)
 @click.option("--size", type=click.IntRange(32), default=256, help="ONNX example input side (multiple of 32).")
 # 20: the highest opset of torch's TorchScript exporter (torch.onnx._constants, checked by a test)

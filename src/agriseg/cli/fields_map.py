@@ -22,6 +22,7 @@ from agriseg.cli.fields_stac_options import (
 from agriseg.cli.options import (
     FIELDS_CHANGE,
     FIELDS_DASK,
+    OutputPath,
     batch_options,
     config_from_params,
     option,
@@ -160,7 +161,13 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, batch: BatchO
 @click.argument("later", type=click.Path(dir_okay=False))
 @output_option("Change COG.")
 @option("--threshold", config=FIELDS_CHANGE, type=float, help="On the min-max normalised change.")
-@click.option("--polygons", "polygons_output", default=None, type=click.Path(), help="Also write change polygons here.")
+@click.option(
+    "--polygons",
+    "polygons_output",
+    default=None,
+    type=OutputPath(dir_okay=False),
+    help="Also write change polygons here.",
+)
 @option("--min-area", "min_area_m2", config=FIELDS_CHANGE, type=float, help="Smallest change polygon (m2).")
 @overwrite_option()
 @friendly_errors

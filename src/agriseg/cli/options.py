@@ -436,7 +436,6 @@ def model_option(
     dest: str = "model_name",
     config: str | None = None,
     required: bool = False,
-    short: bool = True,
     resolve: bool = True,
 ) -> Decorator:
     """``-m/--model`` with its pipeline's help.
@@ -444,11 +443,11 @@ def model_option(
     A fields registry name is resolved to its cached file (downloaded once) unless ``resolve=False`` (a
     command that only needs to know what the model reads).
     """
-    flags = ("-m", "--model") if short else ("--model",)
     fields = pipeline == "fields"
     return shared(
         "--model",
-        *flags,
+        "-m",
+        "--model",
         dest,
         config=config,
         required=required,
@@ -473,14 +472,13 @@ def batch_size_option(pipeline: Pipeline, config: str) -> Decorator:
 DEVICE_HELP = {
     "crop": "Torch device of the depth model: cpu, cuda, cuda:1.",
     "fields": "Torch device: cpu, cuda, cuda:1.",
-    "text": "Torch device: auto (a GPU when there is one), cpu or cuda.",
+    "text": "Torch device: auto (a GPU when there is one), cpu, cuda, cuda:1.",
 }
 
 
 def device_option(pipeline: Pipeline, config: str) -> Decorator:
     """``--device``."""
-    kind = "choice" if pipeline == "text" else str
-    return shared("--device", "--device", config=config, type=kind, help=DEVICE_HELP[pipeline])
+    return shared("--device", "--device", config=config, type=str, help=DEVICE_HELP[pipeline])
 
 
 def threads_option(config: str) -> Decorator:
@@ -503,7 +501,13 @@ def optimize_option(pipeline: Literal["crop", "fields"], config: str) -> Decorat
 
 def precision_option(config: str) -> Decorator:
     """``--precision``."""
-    return shared("--precision", "--precision", config=config, type="choice", help="fp32, or bf16 autocast.")
+    return shared(
+        "--precision",
+        "--precision",
+        config=config,
+        type="choice",
+        help="fp32, or bf16 autocast (in PyTorch: ONNX Runtime runs fp32).",
+    )
 
 
 TILE_HELP = {

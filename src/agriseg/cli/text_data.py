@@ -54,7 +54,6 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
     click.echo(f"{outdir}: {counted(count, 'landscape')} of {size} px; classes {','.join(SYNTH_CLASSES)}")
 
 
-@renamed({"-c": "--classes"})
 @click.command("tiny-model")
 @outdir_option("Output model folder (loads with the transformers Auto classes).")
 @classes_option(default="others,field,tree,water")
@@ -88,7 +87,7 @@ def tiny_model_cmd(
     click.echo(f"{outdir}: tiny Gemma 3, {n / 1e6:.2f} M parameters, classes {classes}")
 
 
-@renamed({"-m": "--masks", "-c": "--classes", "--patch": "--tile", "-p": "--tile", "-g": "--grid"})
+@renamed({"--patch": "--tile", "-p": "--tile", "-g": "--grid"})
 @click.command("dataset")
 @click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option(
@@ -112,7 +111,7 @@ def tiny_model_cmd(
     config=TEXT_DATASET,
     help="Pass each tile at full resolution as a first image, before the whole image.",
 )
-@model_option("text", short=False)
+@model_option("text")
 @bands_option()
 @seed_option("Seed of the random tiles.", TEXT_DATASET)
 @overwrite_option()

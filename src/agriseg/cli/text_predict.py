@@ -95,7 +95,7 @@ def predict_cmd(
     finish(result, "predicted", outdir)
 
 
-@renamed({"--match-iou": "--iou-threshold", "-c": "--classes"})
+@renamed({"--match-iou": "--iou-threshold"})
 @click.command("evaluate")
 @click.argument("predictions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--truth", "-t", required=True, type=click.Path(path_type=Path), help="Folder of true semantic masks.")

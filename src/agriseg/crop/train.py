@@ -153,7 +153,7 @@ class CropDataModule(L.LightningDataModule):
         data: the data config.
         batch_size: training batch size.
         num_workers: loader worker processes.
-        seed: seed of the random split.
+        seed: seed of the random split and of the training order (and the loader workers' random numbers).
         infer_long_side: validation images are resized to this long side (0 = native).
     """
 
@@ -161,7 +161,7 @@ class CropDataModule(L.LightningDataModule):
         self, data: DataConfig, batch_size: int, num_workers: int, seed: int, infer_long_side: int, num_classes: int = 0
     ) -> None:
         super().__init__()
-        self.cfg, self.batch_size, self.num_workers = data, batch_size, num_workers
+        self.cfg, self.batch_size, self.num_workers, self.seed = data, batch_size, num_workers, seed
         pairs = match_pairs(data.images, data.labels)
         self.train_stems, self.val_stems = split_stems(
             list(pairs), data.train_list, data.val_list, data.val_fraction, seed
@@ -191,7 +191,7 @@ class CropDataModule(L.LightningDataModule):
             )
 
     def train_dataloader(self) -> DataLoader:
-        return train_loader(self.train_set, self.batch_size, self.num_workers)
+        return train_loader(self.train_set, self.batch_size, self.num_workers, self.seed)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(cast(Dataset, self.val_set), batch_size=1, num_workers=0)

@@ -303,6 +303,14 @@ def export_model(model_path: str | Path, output: str | Path, size: int = 256, op
                  overwrite: bool = False) -> dict[str, Any]:  # fmt: skip
     """``agriseg fields export``: a field model as ``.safetensors`` (weights + config) or ``.onnx`` (checked).
 
+    Args:
+        model_path: a ``.ckpt`` / ``.safetensors`` file, or a released model's name (downloaded after the other
+            arguments are checked).
+        output: the ``.safetensors`` or ``.onnx`` file to write (its card goes to ``<output>.json``).
+        size: the ONNX example input side (a multiple of 32).
+        opset: the ONNX opset.
+        overwrite: replace an existing output and card.
+
     Returns:
         ``card`` (the model card written beside it) and, for ONNX, ``max_abs_diff`` against PyTorch.
 
@@ -321,7 +329,13 @@ def export_model(model_path: str | Path, output: str | Path, size: int = 256, op
     card = Path(str(out) + ".json")  # the model card written beside it
     check_output(out, overwrite)  # also removes a killed export's temporaries (an ONNX file is as large as the model)
     check_output(card, overwrite)
-    model, cfg, info = load_fields_model(model_path)
+    from agriseg.fields.registry import released
+
+    try:  # a released model's name is downloaded once the options are known to be right
+        model_file = released(model_path)
+    except OptionError as err:
+        raise OptionError(str(err).removeprefix("--model: ")) from None
+    model, cfg, info = load_fields_model(model_file)
     res: dict[str, Any] = {}
     # the model and its card take their names together: a kill between them left a model without its card,
     # which every later run refused to replace ("exists")

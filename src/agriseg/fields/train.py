@@ -51,7 +51,7 @@ def train_fields(
 
     t = cfg.train
     L.seed_everything(t.seed, verbose=False)  # workers: seeded by agriseg.data.loaders.init_worker
-    dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers)  # a missing data set: refused before any output
+    dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers, t.seed)  # a missing data set: refused before output
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)
@@ -113,11 +113,12 @@ class FieldsDataModule(L.LightningDataModule):
         data: the data config.
         batch_size: training batch size.
         num_workers: loader worker processes.
+        seed: seed of the training order (and of the loader workers' random numbers).
     """
 
-    def __init__(self, data: FieldsDataConfig, batch_size: int, num_workers: int = 0) -> None:
+    def __init__(self, data: FieldsDataConfig, batch_size: int, num_workers: int = 0, seed: int = 0) -> None:
         super().__init__()
-        self.data, self.batch_size, self.num_workers = data, batch_size, num_workers
+        self.data, self.batch_size, self.num_workers, self.seed = data, batch_size, num_workers, seed
         self.train_set = make_dataset(data, "train")
         self.val_set = make_dataset(data, "val")
         self._test_set: FTWDataset | None = None
@@ -129,7 +130,7 @@ class FieldsDataModule(L.LightningDataModule):
         return self._test_set
 
     def train_dataloader(self) -> DataLoader:
-        return train_loader(self.train_set, self.batch_size, self.num_workers)
+        return train_loader(self.train_set, self.batch_size, self.num_workers, self.seed)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader(self.val_set, batch_size=self.batch_size, num_workers=0)

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import MAX_SEED, StrictModel, renamed_names
+from agriseg.config import DEVICE_PATTERN, MAX_SEED, StrictModel, renamed_names
 from agriseg.text.tinyvlm import TinyVLMConfig
 
 SYNTH_CLASSES: tuple[str, ...] = ("others", "field", "tree", "water")
@@ -191,10 +191,17 @@ class TextPredictConfig(_PatchInference):
         description="pass each tile at full resolution as a first image, before the whole image (as the model was "
         "trained); None = the model folder's, else off",
     )
-    device: Literal["auto", "cpu", "cuda"] = "auto"
+    device: str = Field("auto", description="torch device: auto (a GPU when there is one), cpu, cuda, cuda:N")
     instances: bool = Field(True, description="also write watershed instances and their polygons")
 
     _grid = field_validator("grid")(grid_within_patch)
+
+    @field_validator("device")
+    @classmethod
+    def _device_name(cls, v: str) -> str:
+        if v.strip() != "auto" and not DEVICE_PATTERN.fullmatch(v.strip()):
+            raise ValueError("not a torch device; use auto, cpu, cuda or cuda:N (e.g. cuda:1)")
+        return v.strip()
 
 
 class TextEvaluateConfig(StrictModel):

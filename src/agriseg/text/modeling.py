@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
-Device = Literal["auto", "cpu", "cuda"]
+Device = str  # auto, cpu, cuda or cuda:N (training: auto, cpu or cuda)
 
 
 def resolve_device(device: Device, option: str = "--device") -> str:
-    """``cuda`` when asked or available (``auto``), else ``cpu``.
+    """The device asked for; ``auto``: ``cuda`` where there is one, else ``cpu``.
 
     Raises:
         OptionError: a device this machine does not have (:func:`agriseg.runtime.check_device`; the message
@@ -38,7 +38,7 @@ def resolve_dtype(precision: Precision, device: str) -> Any:
     import torch
 
     if precision == "auto":
-        return torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+        return torch.bfloat16 if device.startswith("cuda") and torch.cuda.is_bf16_supported() else torch.float32
     return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
