@@ -14,7 +14,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 
 
 @click.command("make-synthetic")
-@click.argument("kind", type=click.Choice(["discs", "plants", "lab", "tray"]))
+@click.argument("kind", type=click.Choice(["discs", "plants", "lab", "tray"]), metavar="KIND")
 @outdir_option("Output folder (images/, labels/ in the Peanut colours, index.json).")
 @stack(
     *(

@@ -35,7 +35,7 @@ def _shared(config: str) -> Decorator:
             "--min-plant-size",
             config=config,
             type=int,
-            help="Smallest plant in pixels (smaller specks count as cover, not plants).",
+            help="Smallest plant in px (smaller specks count as cover, not plants).",
         ),
         option("--meta", config=config, help='File-name template, e.g. "plant_date_camera" (dates parsed).'),
         option(
@@ -63,7 +63,7 @@ def _shared(config: str) -> Decorator:
 @option("--grid", config=CROP_TRAITS, help="ROWSxCOLS regions (pots) over the tray found in the photo, e.g. 3x6.")
 @option("--grid-box", config=CROP_TRAITS, help="X,Y,W,H box (px) the --grid spans, instead of the tray found.")
 @option("--regions", config=CROP_TRAITS, type=click.Path(dir_okay=False), help="CSV of regions: id,x,y,width,height.")
-@option("--px-per-mm", config=CROP_TRAITS, type=float, help="Scale: pixels per mm.")
+@option("--px-per-mm", config=CROP_TRAITS, type=float, help="Scale: px per mm.")
 @option("--reference-box", config=CROP_TRAITS, help="X,Y,W,H box around a reference object (with --reference-mm).")
 @option("--reference-mm", config=CROP_TRAITS, type=float, help="Reference object size (mm).")
 @option(
@@ -106,7 +106,7 @@ def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: 
 @option("--plot-id", config=CROP_PLOTS, show_default="plot_id, id, name (any case), or the row number",
         help="Plot id column.")  # fmt: skip
 @_shared(CROP_PLOTS)
-@option("--window", config=CROP_PLOTS, type=int, help="Window side in pixels.")
+@option("--window", config=CROP_PLOTS, type=int, help="Window side in px.")
 @bands_option(CROP_PLOTS)
 @batch_options()
 @friendly_errors
