@@ -123,3 +123,25 @@ def test_loader_workers_end_when_the_trainer_is_killed(tmp_path) -> None:
     from tests.killed import worker_outlives_kill
 
     assert not worker_outlives_kill(_KILLED_TRAINER, tmp_path, wait_s=15)
+
+
+_SERVER_SIGINT = """
+import signal, sys, time
+from multiprocessing import forkserver
+from agriseg.data.loaders import worker_context
+before = signal.getsignal(signal.SIGINT)
+worker_context()
+pid = forkserver._forkserver._forkserver_pid
+status = open(f"/proc/{pid}/status").read()  # at once: the server is still importing torch
+ignored = int(next(l for l in status.splitlines() if l.startswith("SigIgn")).split()[1], 16)
+print(bool(ignored & (1 << (signal.SIGINT - 1))), signal.getsignal(signal.SIGINT) is before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads a process's signal state in /proc")
+def test_ctrl_c_while_the_worker_server_starts_is_not_a_traceback(tmp_path: Path) -> None:
+    """A Ctrl-C while the server imported torch printed a 40-line traceback from it under agriseg's one line
+    (the sweep of session 81): the server ignored Ctrl-C only after its imports. It is started ignoring it."""
+    res = subprocess.run([sys.executable, "-c", _SERVER_SIGINT], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.split() == ["True", "True"]  # ignored in the server; the trainer's own handler is back

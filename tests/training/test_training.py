@@ -295,3 +295,23 @@ def test_a_second_run_in_one_folder_leaves_no_versioned_copies(tmp_path: Path) -
         res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
     assert sorted(p.name for p in tmp_path.glob("*.ckpt")) == ["best-epoch=00.ckpt", "last.ckpt"]
     assert Path(res.best_path).name == "best-epoch=00.ckpt"
+
+
+def test_a_failed_shutdown_after_ctrl_c_is_still_an_interruption() -> None:
+    """A Ctrl-C while the loader started its workers: Lightning's own shutdown then failed ("Please call
+    `iter(combined_loader)` first"), a traceback with status 1 instead of the one line and 130 (session 81)."""
+    from types import SimpleNamespace
+
+    from agriseg.batch import Interrupted
+    from agriseg.training.trainer import _ctrl_c
+
+    trainer = SimpleNamespace(
+        interrupted=True, progress_bar_callback=None, global_step=3, current_epoch=1, callbacks=[]
+    )
+    with pytest.raises(Interrupted, match="after step 3 .*nothing saved"):
+        with _ctrl_c(trainer):  # type: ignore[arg-type]
+            raise RuntimeError("Please call `iter(combined_loader)` first.")
+    trainer.interrupted = False  # a RuntimeError of a run nobody stopped stays what it is
+    with pytest.raises(RuntimeError, match="combined_loader"):
+        with _ctrl_c(trainer):  # type: ignore[arg-type]
+            raise RuntimeError("Please call `iter(combined_loader)` first.")

@@ -498,7 +498,8 @@ def _once(item: Item, recipe: Recipe, work: Callable[[Item], dict], overwrite: b
     result = run_batch(
         [item],
         work,
-        options=BatchOptions(overwrite, strict=True, progress=False),
+        # the one output the user named (-o, output_dir): a file of theirs in its way is a usage error (exit 2)
+        options=BatchOptions(overwrite, strict=True, progress=False, named_output=True),
         recipe=recipe,
         resume=lambda it: {"model": str(it.outputs[0]), "skipped": True},
         expected=(),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import multiprocessing
+import multiprocessing.context
 import os
+from collections.abc import Iterator
 from typing import Any, Protocol, cast
 
 import torch
@@ -35,10 +38,68 @@ def worker_context() -> multiprocessing.context.BaseContext:
     ``spawn`` is the fallback where ``forkserver`` does not exist (Windows).
     """
     if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
+        ctx = _ForkServerContext()
         ctx.set_forkserver_preload(list(_WORKER_PRELOAD))  # takes effect when the server first starts
+        _start_server_deaf_to_ctrl_c()
         return ctx
     return multiprocessing.get_context("spawn")
+
+
+class _Worker(multiprocessing.context.ForkServerProcess):
+    """A loader worker whose start is not cut by Ctrl-C: cut while the trainer sent it to the server, the new
+    process printed a traceback (``pickle data was truncated``) under agriseg's one-line message."""
+
+    def start(self) -> None:
+        with _ctrl_c_after():
+            super().start()
+
+
+class _ForkServerContext(multiprocessing.context.ForkServerContext):
+    Process = _Worker
+
+
+@contextlib.contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """Hold a Ctrl-C until the block ends, then raise it (main thread only, where handlers are set)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
+    if held and callable(old):
+        old(signal.SIGINT, None)
+    elif held and old == signal.SIG_DFL:
+        raise KeyboardInterrupt
+
+
+def _start_server_deaf_to_ctrl_c() -> None:
+    """Start the worker server now (its imports overlap the trainer's set-up) with Ctrl-C ignored in it.
+
+    A Ctrl-C reaches every process of the terminal's group; the server ignores it only once its imports are
+    done, so one pressed while it imported torch printed a 40-line traceback under agriseg's one-line message.
+    An ignored signal stays ignored in a new program (a blocked one does not: the mask is reset), and so in
+    the workers it forks, which end with the trainer. The trainer ignores Ctrl-C only while the server is
+    started (a few ms). No library sets this, hence by hand.
+    """
+    import signal
+    import threading
+    from multiprocessing import forkserver
+
+    if threading.current_thread() is not threading.main_thread():  # handlers are set from the main thread only
+        forkserver.ensure_running()
+        return
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)  # None: set from C
 
 
 def init_worker(worker_id: int, trainer: int | None = None) -> None:

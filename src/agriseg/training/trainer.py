@@ -114,6 +114,10 @@ def _ctrl_c(trainer: L.Trainer) -> Iterator[None]:
         if not trainer.interrupted:
             raise
         raise _interrupted(trainer) from err
+    except RuntimeError as err:  # a Ctrl-C while the loader started its workers: Lightning's shutdown failed
+        if not trainer.interrupted:  # ("Please call `iter(combined_loader)` first"), a traceback with status 1
+            raise
+        raise _interrupted(trainer) from err
     finally:  # Lightning ignores further Ctrl-Cs while it shuts down; a caller that goes on gets them back
         signal.signal(signal.SIGINT, handler)
 

@@ -328,7 +328,7 @@ def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
     mine = tmp_path / "mine.safetensors"  # a file this command did not write is kept
     mine.write_bytes(b"a user's file")
     code, text = _cli(*[mine if a == out else a for a in args])
-    assert code == 1 and f"{mine}: exists and was not written by this command" in text, text
+    assert code == 2 and f"{mine}: exists and was not written by this command" in text, text  # the name given
     assert mine.read_bytes() == b"a user's file"
 
 
