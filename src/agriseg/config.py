@@ -28,6 +28,18 @@ DEVICE_PATTERN = re.compile(r"cpu|cuda(:\d+)?|mps")
 MAX_DN = 65535
 
 
+def device_name(value: str, auto: bool = False) -> str:
+    """A config's ``device`` checked against :data:`DEVICE_PATTERN` (and ``auto`` where the pipeline picks one).
+
+    Raises:
+        ValueError: not a torch device name (pydantic reports it against the field).
+    """
+    v = value.strip()
+    if not (DEVICE_PATTERN.fullmatch(v) or (auto and v == "auto")):
+        raise ValueError(f"not a torch device; use {'auto, ' if auto else ''}cpu, cuda or cuda:N (e.g. cuda:1), or mps")
+    return v
+
+
 class OptionError(ValueError):
     """A bad option value or combination of options, found by a pipeline (on the command line: exit status 2)."""
 

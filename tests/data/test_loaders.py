@@ -103,20 +103,25 @@ def test_workers_of_each_rank_draw_their_own_numbers_without_importing_lightning
     assert len({d[i] for d in draws for i in range(3)}) == 9  # torch, random and NumPy differ between ranks
 
 
-def test_a_ctrl_c_while_a_worker_starts_is_raised_once_it_has_started() -> None:
+def test_a_ctrl_c_while_a_worker_starts_is_raised_once_it_has_started(monkeypatch) -> None:
     """Cut while the trainer sent a worker to the server, the worker printed a traceback (``pickle data was
     truncated``) under agriseg's one line (session 81): the Ctrl-C is held until the start is done."""
+    import multiprocessing.context
     import os
     import signal
 
     import pytest
 
-    from agriseg.data.loaders import _ctrl_c_after
+    from agriseg.data.loaders import worker_context
 
-    handler = signal.getsignal(signal.SIGINT)
     done = []
+
+    def start(self) -> None:  # a Ctrl-C in the middle of sending the worker to the server
+        os.kill(os.getpid(), signal.SIGINT)
+        done.append("sent whole")
+
+    monkeypatch.setattr(multiprocessing.context.ForkServerProcess, "start", start)
+    handler = signal.getsignal(signal.SIGINT)
     with pytest.raises(KeyboardInterrupt):
-        with _ctrl_c_after():
-            os.kill(os.getpid(), signal.SIGINT)
-            done.append("the block ran to its end")
+        worker_context().Process(target=print).start()
     assert done and signal.getsignal(signal.SIGINT) is handler

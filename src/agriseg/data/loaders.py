@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import multiprocessing
 import multiprocessing.context
 import os
-from collections.abc import Iterator
 from typing import Any, Protocol, cast
 
 import torch
@@ -50,33 +48,14 @@ class _Worker(multiprocessing.context.ForkServerProcess):
     process printed a traceback (``pickle data was truncated``) under agriseg's one-line message."""
 
     def start(self) -> None:
-        with _ctrl_c_after():
+        from agriseg.batch import signals_deferred
+
+        with signals_deferred():
             super().start()
 
 
 class _ForkServerContext(multiprocessing.context.ForkServerContext):
     Process = _Worker
-
-
-@contextlib.contextmanager
-def _ctrl_c_after() -> Iterator[None]:
-    """Hold a Ctrl-C until the block ends, then raise it (main thread only, where handlers are set)."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held: list[int] = []
-    old = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old if old is not None else signal.default_int_handler)
-    if held and callable(old):
-        old(signal.SIGINT, None)
-    elif held and old == signal.SIG_DFL:
-        raise KeyboardInterrupt
 
 
 def _start_server_deaf_to_ctrl_c() -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import DEVICE_PATTERN, MAX_DN, MAX_SEED, OptionError, StrictModel, renamed_names
+from agriseg.config import MAX_DN, MAX_SEED, OptionError, StrictModel, device_name, renamed_names
 from agriseg.models.config import ModelConfig
 from agriseg.training.config import TrainOptions
 
@@ -268,9 +268,7 @@ class PredictConfig(StrictModel):
     @field_validator("device")
     @classmethod
     def _device_name(cls, v: str) -> str:
-        if not DEVICE_PATTERN.fullmatch(v.strip()):
-            raise ValueError("not a torch device; use cpu, cuda or cuda:N (e.g. cuda:1), or mps")
-        return v.strip()
+        return device_name(v)
 
     @field_validator("tta")
     @classmethod

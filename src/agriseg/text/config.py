@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import DEVICE_PATTERN, MAX_SEED, StrictModel, renamed_names
+from agriseg.config import MAX_SEED, StrictModel, device_name, renamed_names
 from agriseg.text.tinyvlm import TinyVLMConfig
 
 SYNTH_CLASSES: tuple[str, ...] = ("others", "field", "tree", "water")
@@ -199,9 +199,7 @@ class TextPredictConfig(_PatchInference):
     @field_validator("device")
     @classmethod
     def _device_name(cls, v: str) -> str:
-        if v.strip() != "auto" and not DEVICE_PATTERN.fullmatch(v.strip()):
-            raise ValueError("not a torch device; use auto, cpu, cuda or cuda:N (e.g. cuda:1)")
-        return v.strip()
+        return device_name(v, auto=True)
 
 
 class TextEvaluateConfig(StrictModel):
