@@ -16,6 +16,7 @@ from agriseg.batch import (
     BatchAborted,
     BatchOptions,
     DaskCluster,
+    DiskFull,
     Item,
     Serial,
     Threads,
@@ -78,6 +79,47 @@ def test_a_rerun_resumes_and_overwrite_redoes(tmp_path: Path) -> None:
     # an earlier output that cannot be read back is made again
     run_batch(items, work, options=QUIET, resume=lambda it: None)
     assert calls == ["b", "a", "b", "a", "b"]  # (calls[-2:] already held a, b: it could not fail; session 75)
+
+
+def test_a_full_disk_stops_the_batch_naming_the_file_and_what_was_kept(tmp_path: Path) -> None:
+    """A full disk failed every later photo too: 283 of 300 reported as failed one by one, then the run ended
+    on one line about its tables, with no summary. The batch stops at the first full write and says how to
+    go on; the re-run does the rest."""
+    import errno
+
+    items = _items(tmp_path, ["a", "b", "c", "d"])
+    ran: list[str] = []
+
+    def work(item: Item) -> dict:
+        ran.append(item.name)
+        if item.name == "b":
+            raise OSError(errno.ENOSPC, "No space left on device", str(item.outputs[0]))
+        return _work(item)
+
+    with pytest.raises(DiskFull) as caught:
+        run_batch(items, work, options=QUIET)
+    assert ran == ["a", "b"]
+    assert str(caught.value) == (
+        f"{items[1].source}: {items[1].outputs[0]}: No space left on device; the batch stopped (free some space "
+        "first): 1 of 4 done (complete outputs); the same command resumes with the other 3"
+    )
+    again = run_batch(items, _work, options=QUIET)
+    assert again.counts["skipped"] == 1 and again.counts["ok"] == 3
+
+
+def test_a_full_disk_while_the_tables_are_written_says_the_outputs_are_complete(tmp_path: Path) -> None:
+    import errno
+
+    items = _items(tmp_path, ["a", "b"])
+    table = tmp_path / "out" / "summary.csv"
+
+    def finish(result: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device", str(table))
+
+    with pytest.raises(DiskFull, match=r"summary\.csv: No space left on device; .*: all 2 done \(complete outputs\); "
+                       "the same command skips them and writes the run's tables"):  # fmt: skip
+        run_batch(items, _work, options=QUIET, tables=[table], finish=finish)
+    assert all(it.outputs[0].is_file() for it in items)
 
 
 def test_strict_stops_at_the_first_failure(tmp_path: Path) -> None:
@@ -606,7 +648,8 @@ def test_leftovers_of_a_redo_that_failed_are_removed_by_the_next_run(tmp_path: P
 
     recipe = Recipe("demo", "1")
     redo = BatchOptions(overwrite=True, progress=False)
-    assert run_batch([item], broken, options=redo, recipe=recipe, store=ManifestStore()).counts["failed"] == 1
+    with pytest.raises(DiskFull, match="No space left on device; free some space, then run the command again"):
+        run_batch([item], broken, options=redo, recipe=recipe, store=ManifestStore())
     assert extra.exists()
     again = run_batch([item], _work, options=QUIET, recipe=recipe, store=ManifestStore())
     assert again.counts["ok"] == 1 and not extra.exists()

@@ -42,6 +42,7 @@ every item produced, in this process only.
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import logging
 import os
@@ -452,6 +453,35 @@ class BatchAborted(ValueError):
     """``strict``: the first failed item stopped the batch; the message is that item's (one line)."""
 
 
+class DiskFull(BatchAborted):
+    """A write found the disk (or the user's quota) full: the batch stops there, as every later item would fail
+    the same way (300 photos each reported as failed, the run's tables never written, hid the one problem). The
+    message names the file and says what was kept; the CLI prints it in one line, with exit status 1."""
+
+
+# a full disk, and a full quota where the system has quotas
+_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+def disk_full(err: BaseException) -> bool:
+    """Whether ``err`` (or what it was raised from) says the disk or the quota is full."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        if isinstance(e, OSError) and e.errno in _FULL:
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def _full_disk_stop(what: str, done: int, total: int, overwrite: bool) -> DiskFull:
+    """The :class:`DiskFull` of a batch that met a full disk (``what``: the write that failed, one line)."""
+    if total == 1 and not done:
+        return DiskFull(f"{what}; free some space, then run the command again")
+    return DiskFull(f"{what}; the batch stopped (free some space first): {_progress(done, total, overwrite)}")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a scheduler's cancel or time limit, ``kill``) stopped a command: handled as a Ctrl-C (outputs kept
     complete, the folder released, one line), with exit status 143 (128 + SIGTERM)."""
@@ -483,17 +513,20 @@ class BatchInterrupted(Interrupted):
     """
 
     def __init__(self, done: int, total: int, overwrite: bool = False) -> None:
-        same = _same_command(overwrite)
-        if done and done >= total:  # stopped after the last item, while the run's tables were written
-            detail = f"all {total} done (complete outputs); {same} skips them and writes the run's tables"
-        elif done:
-            detail = f"{done} of {total} done (complete outputs); {same} resumes with the other {total - done}"
-        elif total == 1:  # a one-output command (a model of crop adapt): "none of the 1 done" read oddly
-            detail = "stopped before its output was written"
-        else:
-            detail = f"none of the {total} done"
-        super().__init__(detail)
+        super().__init__(_progress(done, total, overwrite))
         self.done, self.total = done, total
+
+
+def _progress(done: int, total: int, overwrite: bool) -> str:
+    """What a stopped batch kept and how to go on (``12 of 40 done (complete outputs); the same command ...``)."""
+    same = _same_command(overwrite)
+    if done and done >= total:  # stopped after the last item, while the run's tables were written
+        return f"all {total} done (complete outputs); {same} skips them and writes the run's tables"
+    if done:
+        return f"{done} of {total} done (complete outputs); {same} resumes with the other {total - done}"
+    if total == 1:  # a one-output command (a model of crop adapt): "none of the 1 done" read oddly
+        return "stopped before its output was written"
+    return f"none of the {total} done"
 
 
 def _same_command(overwrite: bool) -> str:
@@ -967,12 +1000,22 @@ def run_batch(
                                             "agriseg, please report it (agriseg -v shows where)")  # fmt: skip
                     msg = format_error(item, res)
                     outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "error")
+                    if disk_full(res):
+                        raise _full_disk_stop(msg, done(), len(items), opts.overwrite) from res
                     if opts.strict:
                         raise BatchAborted(msg) from res
                 else:
-                    store.record(item, recipe)
+                    try:
+                        store.record(item, recipe)
+                    except OSError as err:  # its outputs are complete, but not known as this run's
+                        if disk_full(err):
+                            raise _full_disk_stop(describe_os_error(err), done(), len(items), opts.overwrite) from err
+                        raise
                     outcomes[i] = Outcome(item, "ok", res)
                 bar.update(1)
+
+            def done() -> int:
+                return sum(o.status != "failed" for o in outcomes.values())
 
             handed: Result | None = None  # the last item the results handed over
             try:
@@ -985,8 +1028,7 @@ def run_batch(
                         if not isinstance(handed[1], BaseException):  # the Ctrl-C came before its record began
                             take(*handed)
                     _drain(results, take)
-                    done = sum(o.status != "failed" for o in outcomes.values())
-                    raise BatchInterrupted(done, len(items), opts.overwrite) from err
+                    raise BatchInterrupted(done(), len(items), opts.overwrite) from err
             except (BatchAborted, BatchInterrupted):
                 # stopped (--strict, Ctrl-C) before it made anything, and no outputs they count were to be remade
                 # (--overwrite): they still describe what is there
@@ -1014,11 +1056,16 @@ def run_batch(
                 shown = ", ".join(str(t) for t in tables)
                 result.notes.append(f"{shown}: left as an earlier run wrote them (this run made nothing)")
             elif finish is not None:
-                if tables:
-                    from agriseg.manifest import mark_tables_writing
+                try:
+                    if tables:
+                        from agriseg.manifest import mark_tables_writing
 
-                    mark_tables_writing(tables)  # a kill while they are written: the re-run rewrites them
-                finish(result)
+                        mark_tables_writing(tables)  # a kill while they are written: the re-run rewrites them
+                    finish(result)
+                except OSError as err:  # the items' outputs are complete: say so, and how to get the tables
+                    if disk_full(err):
+                        raise _full_disk_stop(describe_os_error(err), done(), len(items), opts.overwrite) from err
+                    raise
         finally:
             if sys.exc_info()[1] is None:
                 store.close()

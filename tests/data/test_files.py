@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agriseg.data.files import atomic_write, dumps_json, write_json
+from agriseg.data.files import atomic_write, atomic_writes, dumps_json, write_json
 
 
 def test_undefined_numbers_are_null_and_numpy_is_plain() -> None:
@@ -260,3 +260,17 @@ def test_outputs_get_the_modes_of_the_users_umask_not_a_writers_private_ones(tmp
 
     assert mode(tmp_path / "model.safetensors") == mode(tmp_path / "run" / "weights.bin") == 0o666 & ~_UMASK
     assert mode(tmp_path / "run") == 0o777 & ~_UMASK and mode(tmp_path / "run" / "chosen.txt") == 0o640
+
+
+def test_atomic_writes_names_the_file_a_writer_failed_on(tmp_path: Path) -> None:
+    """Pillow's error on a full disk names no file: ``crop traits`` said its record (the last of its files) was
+    the one that could not be written, when its picture was."""
+    import errno
+
+    picture, record = tmp_path / "a_plants.png", tmp_path / "a_traits.json"
+    with pytest.raises(OSError) as caught, atomic_writes([picture, record]) as tmp:
+        tmp[record].write_text("{}")
+        _ = tmp[picture]
+        raise OSError(errno.ENOSPC, "No space left on device")
+    assert caught.value.filename == str(picture) and caught.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []  # neither file, nor a temporary

@@ -125,3 +125,38 @@ def test_a_ctrl_c_while_a_worker_starts_is_raised_once_it_has_started(monkeypatc
     with pytest.raises(KeyboardInterrupt):
         worker_context().Process(target=print).start()
     assert done and signal.getsignal(signal.SIGINT) is handler
+
+
+_START_FAILS = """
+import multiprocessing, os, sys
+
+class Gone:  # read in the new worker as the trainer's removed queue is: FileNotFoundError
+    def __reduce__(self):
+        return (os.stat, ("/nonexistent/agriseg-semaphore",))
+
+class Bad:  # any other error while a worker starts
+    def __reduce__(self):
+        return (int, ("not a number",))
+
+if __name__ == "__main__":
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["agriseg.data.worker_server"])
+    p = ctx.Process(target=print, args=(Gone() if sys.argv[1] == "gone" else Bad(),))
+    p.start()
+    p.join()
+    print("exit", p.exitcode)
+"""
+
+
+def test_a_worker_the_trainer_let_go_of_leaves_no_traceback(tmp_path) -> None:
+    """Ctrl-C while a worker was still reading its start-up data printed a FileNotFoundError traceback from the
+    worker (its queues already removed by the stopping trainer) under agriseg's one-line message."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "start.py"
+    script.write_text(_START_FAILS)
+    gone = subprocess.run([sys.executable, str(script), "gone"], capture_output=True, text=True, timeout=120)
+    assert "exit 1" in gone.stdout and "Traceback" not in gone.stderr, gone.stderr
+    bad = subprocess.run([sys.executable, str(script), "bad"], capture_output=True, text=True, timeout=120)
+    assert "exit 1" in bad.stdout and "ValueError" in bad.stderr  # any other error is still shown

@@ -466,9 +466,34 @@ def atomic_writes(paths: Iterable[str | Path]) -> Iterator[dict[Path, Path]]:
 
     Yields:
         ``{final path: temporary path}``; on an exception every temporary is removed.
+
+    A Ctrl-C or SIGTERM while the files take their names waits until all have (a photo's mask without its
+    record counted as not done, yet lay in the folder beside the done ones).
     """
+    from agriseg.batch import signals_deferred
+
     with ExitStack() as stack:
-        yield {Path(p): stack.enter_context(atomic_write(p)) for p in paths}
+        tmp = _Temporaries({Path(p): stack.enter_context(atomic_write(p)) for p in paths})
+        try:
+            yield tmp
+        except OSError as err:  # a full disk: name the file being written (a writer's error may name none)
+            final = {t: p for p, t in tmp.items()}.get(Path(err.filename)) if err.filename else tmp.last
+            if final is None:
+                raise
+            raise OSError(err.errno, err.strerror or str(err), str(final)) from err
+        with signals_deferred():
+            stack.close()
+
+
+class _Temporaries(dict[Path, Path]):
+    """``{final path: temporary}`` that remembers the last file asked for: the one being written when a writer
+    raises an error that names no file (Pillow's on a full disk)."""
+
+    last: Path | None = None
+
+    def __getitem__(self, key: Path) -> Path:
+        self.last = key
+        return super().__getitem__(key)
 
 
 def make_parent(path: Path, what: str | None = None) -> None:

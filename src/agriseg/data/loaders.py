@@ -22,7 +22,7 @@ class MapDataset(Protocol):
     def __getitem__(self, index: int) -> Any: ...
 
 
-_WORKER_PRELOAD = ("torch", "numpy", "cv2", "albumentations", "agriseg.data.loaders")
+_WORKER_PRELOAD = ("torch", "numpy", "cv2", "albumentations", "agriseg.data.loaders", "agriseg.data.worker_server")
 
 
 def worker_context() -> multiprocessing.context.BaseContext:

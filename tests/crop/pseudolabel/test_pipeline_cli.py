@@ -315,3 +315,29 @@ def test_auto_index_keeps_the_best_fitting_index() -> None:
     assert len(set(qualities.values())) > 1  # the indices differ, so the choice matters
     assert extra["index"] == max(qualities, key=qualities.get)
     assert round(res.quality, 6) == max(qualities.values())
+
+
+def test_a_ctrl_c_while_a_photo_is_written_leaves_none_of_its_files(
+    scenes: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C between a photo's mask and its record left the mask and overlay in the folder, not counted as
+    done: masks/ held one file more than the run said it had made."""
+    import agriseg.crop.pseudolabel.pipeline as pipeline
+    from agriseg.batch import BatchInterrupted
+
+    real, calls = pipeline.overlay_jpeg, []
+
+    def overlay_then_ctrl_c(*args: object, **kw: object) -> None:
+        real(*args, **kw)  # type: ignore[arg-type]
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "overlay_jpeg", overlay_then_ctrl_c)
+    out = tmp_path / "out"
+    photos = sorted((scenes / "images").glob("*.png"))
+    with pytest.raises(BatchInterrupted, match="1 of 4 done"):
+        pseudolabel_files(photos, out, PseudoLabelConfig(index="exg"), progress=False)
+    stem = photos[0].stem
+    for sub, suffix in (("masks", ".png"), ("overlays", ".jpg"), ("records", ".json")):  # and no temporaries
+        assert sorted(p.name for p in (out / sub).iterdir() if p.name != ".agriseg-manifest.jsonl") == [stem + suffix]

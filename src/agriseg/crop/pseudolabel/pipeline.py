@@ -323,9 +323,7 @@ def pseudolabel_files(
     recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, [])
 
     def work(item: Item) -> dict:
-        rec = _pseudolabel_one(Path(item.source), item.name, out, opts, depth_src)
-        _save_json(rec, item.outputs[1])  # written after the mask: its presence marks the photo done
-        return rec
+        return _pseudolabel_one(Path(item.source), item.name, out, opts, depth_src)
 
     def resume(item: Item) -> dict | None:
         try:
@@ -373,12 +371,16 @@ def _given_depth(opts: PseudoLabelConfig, stem: str) -> Path | None:
 
 
 def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, depth_src: _DepthSource | None) -> dict:
-    """Pseudo-label one photo: write its mask (and overlay, plot); returns its record (not yet saved).
+    """Pseudo-label one photo: write its mask, record (and overlay, plot) together; returns the record.
+
+    The files take their names at once (:func:`~agriseg.data.files.atomic_writes`): a run stopped while a
+    photo was labelled leaves none of its files, so the masks in the folder are the photos counted as done.
 
     Raises:
         ValueError / OSError: starting with the offending path (the photo or its depth file).
     """
     from agriseg.crop.quality import greyscale
+    from agriseg.data.files import atomic_writes
     from agriseg.data.io import log, read_rgb
 
     t0 = time.perf_counter()
@@ -404,7 +406,6 @@ def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, dep
             msg = str(err)
             raise ValueError(msg if msg.startswith(src) else f"{src}: {msg}") from err
         rgb_for_overlay = rgb
-    _save_png(res.mask.astype(np.uint8) * 255, out / "masks" / f"{stem}.png")
     rec.update(extra)
     rec.update(res.record())
     rec.update(
@@ -416,15 +417,20 @@ def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, dep
             "mask": f"masks/{stem}.png",
         }
     )
-    if opts.overlays:
-        overlay_jpeg(rgb_for_overlay, res.mask, out / "overlays" / f"{stem}.jpg", opts.overlay_long_side)
-        rec["overlay"] = f"overlays/{stem}.jpg"
-    if opts.plot:
-        from agriseg.crop.pseudolabel.plot import plot_histogram
+    mask, record = out / "masks" / f"{stem}.png", out / "records" / f"{stem}.json"
+    overlay, plot = out / "overlays" / f"{stem}.jpg", out / "plots" / f"{stem}.png"
+    with atomic_writes([mask, record] + [overlay] * opts.overlays + [plot] * opts.plot) as tmp:
+        _save_png(res.mask.astype(np.uint8) * 255, tmp[mask])
+        if opts.overlays:
+            overlay_jpeg(rgb_for_overlay, res.mask, tmp[overlay], opts.overlay_long_side)
+            rec["overlay"] = f"overlays/{stem}.jpg"
+        if opts.plot:
+            from agriseg.crop.pseudolabel.plot import plot_histogram
 
-        plot_histogram(res, out / "plots" / f"{stem}.png", title=f"{stem} ({extra.get('index', opts.source)})")
-        rec["plot"] = f"plots/{stem}.png"
-    rec["seconds"] = round(time.perf_counter() - t0, 4)
+            plot_histogram(res, tmp[plot], title=f"{stem} ({extra.get('index', opts.source)})")
+            rec["plot"] = f"plots/{stem}.png"
+        rec["seconds"] = round(time.perf_counter() - t0, 4)
+        _save_json(rec, tmp[record])
     return rec
 
 
