@@ -253,7 +253,7 @@ def test_help_from_the_config_fields_description() -> None:
     assert described and opt.help == described[0].upper() + described[1:] + "."
     assert field_help(TEXT_EVALUATE, "ignore_value") == opt.help
     text = " ".join(CliRunner().invoke(main, ["fields", "run", "--help"]).output.split())
-    assert "--resize FLOAT Tile resize factor before the model. [default: (2 for ftw checkpoints, else 1)]" in text
+    assert "--resize FLOAT Tile resize factor before the model. [default: 2 for ftw checkpoints, else 1]" in text
 
 
 @pytest.mark.parametrize("value", ["inf", "nan"])
@@ -295,3 +295,26 @@ def test_a_required_option_left_out_is_a_usage_error(args: list[str], missing: s
     were not required at all, and the commands died with a TypeError traceback."""
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and f"Missing option {missing}" in res.output, res.output
+
+
+@pytest.mark.parametrize(("name", "cmd"), COMMANDS, ids=[n for n, _ in COMMANDS])
+def test_every_default_is_shown_one_way(name: str, cmd: click.Command) -> None:
+    """Defaults were shown three ways: click's ``[default: 256]``, ``[default: (the model's)]`` for one said in
+    words, and ``[default: ...]`` or ``(default: ...)`` typed into the help text; a number option had none."""
+    ctx = click.Context(main, info_name="agriseg", **main.context_settings)  # as `agriseg ... --help` makes them
+    group: click.Command = main
+    for word in name.split():
+        assert isinstance(group, click.Group)
+        group = group.commands[word]
+        ctx = click.Context(group, parent=ctx, info_name=word, **group.context_settings)
+    for opt in _options(cmd):
+        record = opt.get_help_record(ctx)
+        if opt.hidden or record is None:
+            continue
+        text = " ".join(record[1].split())
+        assert "[default: (" not in text and "(default:" not in text, f"{name} {opt.opts[-1]}: {text}"
+        assert text.count("[default:") <= 1, f"{name} {opt.opts[-1]}: {text}"
+        default = opt.get_default(ctx, call=False)
+        shown = default is not None and repr(default) != "Sentinel.UNSET" and default not in ((), [], "")
+        if shown and not opt.is_flag and opt.show_default is not False and "[default:" not in text:
+            pytest.fail(f"{name} {opt.opts[-1]}: a default of {default!r} that --help does not show")

@@ -403,6 +403,12 @@ def test_robustness_reads_a_scenes_offset_tags_as_predict_does(tmp_path, tiny_ck
         assert r.exit_code == 0, r.output
         reports.append(json.loads(out.read_text()))
     assert reports[1]["offset"] == -1000.0 and reports[0]["offset"] == 0.0
+    # the words of fields predict --offset (a number was the only way, and 0 meant "the tags")
+    for scene, word, dn in ((tagged, "none", 0.0), (plain, "apply", -1000.0), (tagged, "-500", -500.0)):
+        out = tmp_path / f"{scene.stem}_{word}.json"
+        r = CliRunner().invoke(main, [*args[:-1], str(out), "--scene", str(scene), "--offset", word])
+        assert r.exit_code == 0, r.output
+        assert json.loads(out.read_text())["offset"] == dn
     drop = ("input", "offset", "model")
     assert {k: v for k, v in reports[0].items() if k not in drop} == {
         k: v for k, v in reports[1].items() if k not in drop

@@ -102,7 +102,7 @@ def _refuse_other_sources(opts: PseudoLabelConfig) -> None:
 
 @click.command()
 @click.argument("outdir", type=click.Path(file_okay=False, exists=True))
-@click.option("--title", default=None, help="Page title. [default: the folder name]")
+@option("--title", default=None, show_default="the folder name", help="Page title.")
 @overwrite_option()
 @friendly_errors
 def screen(outdir: str, title: str | None, overwrite: bool) -> None:
@@ -194,11 +194,12 @@ def _photos_left_out(rep: dict) -> None:
 @option("--stage2-epochs", config=CROP_ADAPT, type=int, help="Epochs on the refined labels (0 = stage 1 only).")
 @option("--crop-size", config=CROP_ADAPT, type=int, help="Training crop side in px.")
 @batch_size_option("crop", CROP_ADAPT)
-@click.option(
+@option(
     "--workdir",
     type=OutputPath(file_okay=False),
     default=None,
-    help="Intermediate outputs. [default: <output stem>_adapt next to the output]",
+    show_default="<output stem>_adapt next to the output",
+    help="Intermediate outputs.",
 )
 @overwrite_option()
 @friendly_errors

@@ -26,11 +26,12 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
         )
     )
 )  # fmt: skip
-@click.option(
+@option(
     "--stems",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     default=None,
-    help="Text file of the photo names to use (one per line). [default: every labelled photo]",
+    show_default="every labelled photo",
+    help="Text file of the photo names to use (one per line).",
 )
 @option("-n", "--count", config=CROP_SYNTHETIC, type=click.IntRange(1), show_default=True, help="Photos to generate.")
 @seed_option("Seed (photo i uses seed + i).", CROP_SYNTHETIC)

@@ -32,7 +32,9 @@ def import_checkpoint(checkpoint: str, output: Path | None, overwrite: bool) -> 
 @click.command()
 @click.argument("model_path", type=click.Path(dir_okay=False))
 @output_option("Output file: .safetensors (weights + config) or .onnx.", required=True)
-@click.option("--size", type=click.IntRange(32), default=256, help="ONNX example input side (multiple of 32).")
+@click.option(
+    "--size", type=click.IntRange(32), default=256, show_default=True, help="ONNX example input side (multiple of 32)."
+)
 # 20: the highest opset of torch's TorchScript exporter (torch.onnx._constants, checked by a test)
 @click.option("--opset", type=click.IntRange(11, 20), default=17, show_default=True, help="ONNX opset.")
 @overwrite_option()

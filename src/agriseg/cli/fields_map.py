@@ -70,12 +70,12 @@ def predict(scenes: tuple[str, ...], output: Path | None, outdir: Path | None, b
 @click.argument("raster", type=click.Path(dir_okay=False))
 @output_option(".parquet (fiboa GeoParquet), .gpkg, .fgb or .geojson. [default: <stem>_fields.parquet]", required=False)
 @polygon_options
-@click.option(
+@option(
     "--datetime",
     "when",
     default=None,
-    help="determination:datetime, ISO 8601 UTC. [default: the raster's latest WIN_A/WIN_B_DATETIME tag; "
-    "left out when it has none]",
+    show_default="the raster's latest WIN_A/WIN_B_DATETIME tag; left out when it has none",
+    help="determination:datetime, ISO 8601 UTC.",
 )
 @batch_options()
 @friendly_errors

@@ -61,15 +61,33 @@ def _write_report(path: Path | None, res: dict, overwrite: bool) -> None:
     click.echo(f"report: {path}")
 
 
+class _Offset(click.ParamType):
+    """``--offset``: ``fields predict``'s words (auto, none, apply) or a DN offset."""
+
+    name = "offset"
+    WORDS = ("auto", "none", "apply")
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self.WORDS) + "|DN]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:  # noqa: ANN401
+        if isinstance(value, int | float) or value in self.WORDS:
+            return value
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not one of {', '.join(self.WORDS)} or a number", param, ctx)
+
+
 _chips = stack(
     option("--countries", config=FIELDS_EVALUATE, help="Comma-separated FTW countries, or 'all'."),
     option("--split", config=FIELDS_EVALUATE, type="choice", help="Split to score."),
     option(
         "--offset",
         config=FIELDS_EVALUATE,
-        type=float,
-        help="DN offset before scaling (FTW chips: 0; raw processing-baseline >= 04.00 L2A: -1000). "
-        "With robustness --scene, 0 reads the scene's BOA_ADD_OFFSET / processing-baseline tags, as predict does.",
+        type=_Offset(),
+        help="Sentinel-2 BOA_ADD_OFFSET, as fields predict takes it: auto (a scene's BOA_ADD_OFFSET / "
+        "processing-baseline tags; FTW chips, harmonised: none), none, apply (-1000), or a DN offset.",
     ),
     batch_size_option("fields", FIELDS_EVALUATE),
 )
@@ -174,7 +192,7 @@ class _HiddenRoot(click.Command):
 
 @click.command("make-synthetic", cls=_HiddenRoot)
 @click.argument("root", required=False, type=click.Path(file_okay=False, path_type=Path))
-@outdir_option("Output FTW root folder.", short=True, required=False)
+@outdir_option("Output FTW root folder (required).", short=True, required=False)  # ROOT, deprecated, may stand in
 @option("--countries", config=FIELDS_SYNTHETIC, help="country:chips pairs, comma-separated (a country alone: 20).")
 @option("--size", config=FIELDS_SYNTHETIC, type=int, help="Chip side in pixels (FTW: 256).")
 @option("--fields-per-chip", config=FIELDS_SYNTHETIC, help="min,max Voronoi cells per chip.")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -171,6 +172,10 @@ class ConfigChoice(click.Choice):
         self._choices = list(value) or None
 
 
+# a default described at the end of an option's help text, in either way it was written
+_SAID_DEFAULT = re.compile(r"\s*[\[(]default: ([^\])]+)[\])]\.?$")
+
+
 class ConfigOption(click.Option):
     """An option of the shared vocabulary or of a pipeline config.
 
@@ -202,11 +207,25 @@ class ConfigOption(click.Option):
     def help(self) -> str | None:
         if self._help_fn is not None:
             self._help, self._help_fn = self._help_fn(), None
+        said = _SAID_DEFAULT.search(self._help or "")
+        if said is not None:  # "... [default: the model's own]" written in the text: shown as every default is
+            self._help = self._help[: said.start()] if self._help else self._help
+            if self.show_default is None or self.show_default is False or self.show_default is True:
+                self.show_default = said.group(1)
         return self._help
 
     @help.setter
     def help(self, value: str | None) -> None:
         self._help = value
+
+    def get_help_extra(self, ctx: click.Context) -> Any:  # noqa: ANN401 - click's OptionHelpExtra
+        """Click's, with a default described in words shown as a value is (``[default: the model's]``, not
+        click's ``[default: (the model's)]``): one way for every option of every command."""
+        _ = self.help  # a default written in the help text becomes the one shown
+        extra = super().get_help_extra(ctx)
+        if isinstance(self.show_default, str):
+            extra["default"] = self.show_default
+        return extra
 
     def get_default(self, ctx: click.Context, call: bool = True) -> Any:
         if not self._default_read:

@@ -61,7 +61,7 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
     *(
         option(flag, config=TEXT_TINY_MODEL, field=field, show_default=True, type=click.IntRange(low), help=text)
         for flag, field, low, text in (
-            ("--image-size", "image_size", 8, "Side the processor resizes images to."),
+            ("--image-size", "image_size", 1, "Side the processor resizes images to."),
             ("--vision-patch", "vision_patch", 1, "Vision-encoder patch side in pixels."),
             ("--image-tokens", "mm_tokens_per_image", 1,
              "Image tokens per image (a square number, at most the number of vision patches)."),

@@ -99,11 +99,12 @@ def predict_cmd(
 @click.command("evaluate")
 @click.argument("predictions", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--truth", "-t", required=True, type=click.Path(path_type=Path), help="Folder of true semantic masks.")
-@click.option(
+@option(
     "--truth-instances",
     type=click.Path(path_type=Path),
     default=None,
-    help="Folder of true instance maps. [default: connected components of the truth]",
+    show_default="connected components of the truth",
+    help="Folder of true instance maps.",
 )
 @classes_option(required=True)
 @iou_threshold_option("text", TEXT_EVALUATE)

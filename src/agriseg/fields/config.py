@@ -373,8 +373,8 @@ class FieldsEvaluateConfig(StrictModel):
     split: Literal["train", "val", "test"] = "test"
     target: Literal["2-class", "3-class"] = "3-class"  # label masks scored against
     windows: Literal["ab", "ba", "a", "b"] | None = None  # window order of the input; None = the model's
-    # DN offset before scaling (FTW chips: 0; raw baseline >= 04.00 L2A: -1000)
-    offset: float = Field(0.0, ge=-MAX_DN, le=MAX_DN)
+    # as fields predict's --offset (auto: a scene's tags; FTW chips, harmonised: none), or a DN offset
+    offset: OffsetMode | float = "auto"
     batch_size: int = Field(8, ge=1)
     iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
     bootstrap: int = Field(1000, ge=0)  # resamples for 95% intervals
@@ -383,6 +383,19 @@ class FieldsEvaluateConfig(StrictModel):
     chip: int = Field(256, ge=64)  # robustness on a scene: chip side
     stride: int = Field(128, ge=16)  # robustness on a scene: chip stride
     crop: int | None = Field(None, ge=33)  # robustness: corner-crop size p (S/2 < p < S); None = 3/4 of the chip side
+
+    @field_validator("offset", mode="before")
+    @classmethod
+    def _offset(cls, v: object) -> object:
+        if v in ("auto", "none", "apply"):
+            return v
+        try:
+            dn = float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ValueError("give auto, none, apply or a DN offset") from None
+        if not -MAX_DN <= dn <= MAX_DN:  # NaN fails this too
+            raise ValueError(f"a DN offset is from -{MAX_DN} to {MAX_DN}")
+        return dn
 
 
 class ChangeConfig(StrictModel):

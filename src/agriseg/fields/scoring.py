@@ -46,7 +46,7 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     model, cfg, info = load_fields_model(released(model_path))  # after the checks
     order = config.windows or info.get("windows", "ab")
     divisor = float(info.get("divisor", FTW_DIVISOR))
-    ds = FTWDataset(root, present, config.split, config.target, order, divisor, config.offset, config.missing)
+    ds = FTWDataset(root, present, config.split, config.target, order, divisor, dn_offset(config), config.missing)
     if channels_for(order) != cfg.in_channels:
         wrong = OptionError if config.windows else ValueError  # --windows given for this model: a usage error
         raise wrong(
@@ -97,7 +97,7 @@ def robustness(
             h, w = arr.shape[1:]
             raise OptionError(f"--chip {config.chip}: {scene} is {w} x {h} px, smaller than one chip")
         valid = scene_valid(arr, profile.get("nodata"))  # (H, W)
-        offset = config.offset or _tagged_offset(scene)  # as fields predict reads the scene (its offset: auto)
+        offset = dn_offset(config, scene)  # auto: as fields predict reads the scene
         chips, _pos = scene_chips(to_reflectance(np.where(np.isfinite(arr), arr, 0), offset), config.chip,
                                   config.stride)  # fmt: skip
         full = scene_chips(valid[None], config.chip, config.stride)[0].all(axis=(1, 2, 3))  # (N,) chips all valid
@@ -116,7 +116,7 @@ def robustness(
             raise ValueError(f"{model_path}: model takes {cfg.in_channels} channels, windows {order}")
         target: Literal["2-class", "3-class"] = "3-class" if cfg.num_classes == 3 else "2-class"
         present = asked_countries(config.countries, root)[0]
-        ds = FTWDataset(root, present, config.split, target, order, None, config.offset)
+        ds = FTWDataset(root, present, config.split, target, order, None, dn_offset(config))
         idx = np.linspace(0, len(ds) - 1, min(config.max_chips, len(ds))).round().astype(int)
         items = [ds[int(i)] for i in idx]
         refl = torch.stack([it["image"] for it in items])
@@ -132,6 +132,19 @@ def robustness(
     if scene is not None:
         res["offset"] = offset
     return res
+
+
+def dn_offset(config: FieldsEvaluateConfig, scene: str | Path | None = None) -> float:
+    """The DN offset added before scaling for ``--offset``: a number as given, ``none`` 0, ``apply`` -1000 (the
+    BOA_ADD_OFFSET of processing baseline 04.00), ``auto`` the ``scene``'s tags as ``fields predict`` reads
+    them, and 0 for FTW chips (harmonised: their offset is already removed)."""
+    from agriseg.fields.config import PreprocessConfig
+
+    if not isinstance(config.offset, str):
+        return float(config.offset)
+    if config.offset == "apply":
+        return PreprocessConfig().offset_value
+    return _tagged_offset(scene) if config.offset == "auto" and scene is not None else 0.0
 
 
 def _tagged_offset(scene: str | Path) -> float:
