@@ -15,10 +15,10 @@ import typing
 import warnings
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 # the largest seed: NumPy's legacy seeding and Lightning's ``seed_everything`` take 32-bit seeds
 MAX_SEED = 2**32 - 1
@@ -38,6 +38,10 @@ def device_name(value: str, auto: bool = False) -> str:
     if not (DEVICE_PATTERN.fullmatch(v) or (auto and v == "auto")):
         raise ValueError(f"not a torch device; use {'auto, ' if auto else ''}cpu, cuda or cuda:N (e.g. cuda:1), or mps")
     return v
+
+
+# a config's torch device (cpu, cuda, cuda:N, mps), checked when the config is made
+TorchDevice = Annotated[str, AfterValidator(device_name)]
 
 
 class OptionError(ValueError):

@@ -56,6 +56,50 @@ def test_a_depth_device_the_machine_lacks_is_refused_before_the_model_loads(tmp_
     assert "Traceback" not in out
 
 
+SAMPLES = Path(__file__).parents[2] / "src/agriseg/samples/peanut"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["crop", "predict", str(SAMPLES / "images"), "-o", "OUT"],
+        ["crop", "traits", str(SAMPLES / "images"), "-o", "OUT"],
+        ["crop", "evaluate", "--images", str(SAMPLES / "images"), "--masks", str(SAMPLES / "labels"), "--peanut"],
+    ],
+    ids=["predict", "traits", "evaluate"],
+)
+def test_the_crop_model_runs_on_the_device_asked_for(tmp_path: Path, args: list[str]) -> None:
+    """crop predict, evaluate and traits had no --device (fields and text commands have one): a GPU went unused.
+    One the machine lacks is a usage error naming the flag, before any output is made."""
+    import torch
+
+    if torch.cuda.device_count() > 7:
+        pytest.skip("this machine has that GPU")
+    args = [str(tmp_path / "out") if a == "OUT" else a for a in args]
+    code, out = _run(*args, "--device", "cuda:7")
+    assert code == 2 and out.startswith("Error: --device cuda:7: no CUDA GPU"), out
+    code, out = _run(*args, "--device", "gpu")
+    assert code == 2 and "--device: not a torch device" in out, out
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_crop_predictor_gets_the_device(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import agriseg.crop.predict as predict
+
+    seen: dict[str, object] = {}
+    real = predict.load_predictor
+
+    def spy(*args: object, **kw: object) -> object:
+        seen.update(kw)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(predict, "load_predictor", spy)
+    code, out = _run(
+        "crop", "predict", str(SAMPLES / "images" / "0399.jpg"), "-o", str(tmp_path / "o"), "--device", "cpu"
+    )
+    assert code == 0 and seen["device"] == "cpu", out
+
+
 def test_an_output_folder_name_too_long_is_a_usage_error(tmp_path: Path) -> None:
     """A 300-byte folder name failed with exit 1 (ENAMETOOLONG from exists(), before the folder check)."""
     photo = Path(__file__).parents[2] / "src/agriseg/samples/peanut/images/0399.jpg"

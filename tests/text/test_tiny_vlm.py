@@ -156,7 +156,7 @@ def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_pat
     cfg = {
         **_sft_cfg(workdir, tmp_path / "grpo"),
         "model": str(sft_dir),
-        "max_steps": 2,
+        "max_steps": 100,  # --max-steps 2 below wins, as in crop and fields train (text had only --set)
         "num_generations": 2,
         "per_device_train_batch_size": 4,
         "max_completion_length": 64,
@@ -164,9 +164,11 @@ def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_pat
         "validity_weight": 0.1,
         "repaired_rows": "wrong",
     }
-    res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "grpo.yaml", cfg))])
+    args = ["text", "grpo", "-c", str(_write_yaml(tmp_path / "grpo.yaml", cfg)), "--max-steps", "2"]
+    res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     hist = json.loads((tmp_path / "grpo" / "log_history.json").read_text())
+    assert hist[-1]["step"] == 2
     logged = [h for h in hist if "rewards/dice_reward/mean" in h]
     assert logged and "rewards/format_valid/mean" in logged[0] and "kl" in logged[0]
     assert 0.0 <= logged[0]["rewards/dice_reward/mean"] <= 1.0
@@ -424,3 +426,26 @@ def test_dataset_checks_class_words_against_a_model(workdir: Path, tmp_path: Pat
     assert res.exit_code == 0, res.output
     n = int(res.output.split("longest answer: ")[1].split()[0])  # the generation budget it needs
     assert 8 < n <= 64
+
+
+def test_max_minutes_ends_a_text_run_as_it_ends_a_crop_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    import agriseg.text.sft as sft
+
+    clock = iter([100.0, 130.0, 161.0])
+    monkeypatch.setattr("time.monotonic", lambda: next(clock))
+    limit, control = sft._time_limit(1.0), SimpleNamespace(should_training_stop=False)
+    limit.on_train_begin(None, None, control)
+    limit.on_step_end(None, None, control)  # 30 s in
+    assert not control.should_training_stop
+    limit.on_step_end(None, None, control)  # 61 s in: the run ends after this step, and is saved
+    assert control.should_training_stop
+
+
+def test_the_training_flags_set_the_text_config_keys() -> None:
+    from agriseg.cli.options import train_overrides
+
+    said = train_overrides(("seed=3",), epochs=2, max_steps=5, max_minutes=1.5, kind="trl")
+    assert said == ("seed=3", "num_train_epochs=2", "max_steps=5", "max_minutes=1.5")
+    assert train_overrides(epochs=2) == ("train.epochs=2",)

@@ -15,6 +15,7 @@ from agriseg.cli.options import (
     batch_options,
     batch_size_option,
     config_from_params,
+    device_option,
     memory_check_option,
     model_option,
     optimize_option,
@@ -41,6 +42,7 @@ def _inference_options(config: str) -> Decorator:
         option("--long-side", config=config, type=int, show_default="the model's own"),
         tta_option("crop", config),
         optimize_option("crop", config),
+        device_option("crop", config),
     )
 
 

@@ -15,6 +15,7 @@ from agriseg.cli.options import (
     bands_option,
     batch_options,
     config_from_params,
+    device_option,
     memory_check_option,
     model_option,
     option,
@@ -31,6 +32,7 @@ def _shared(config: str) -> Decorator:
     """Options of both commands (their defaults from ``config``)."""
     return stack(
         model_option("crop", config=config),
+        device_option("crop", config),
         option(
             "--min-plant-size",
             config=config,

@@ -489,7 +489,7 @@ def batch_size_option(pipeline: Pipeline, config: str) -> Decorator:
 
 
 DEVICE_HELP = {
-    "crop": "Torch device of the depth model: cpu, cuda, cuda:1.",
+    "crop": "Where the model runs (crop pseudolabel: the depth model): cpu, or a GPU (cuda, cuda:1).",
     "fields": "Torch device: cpu, cuda, cuda:1.",
     "text": "Torch device: auto (a GPU when there is one), cpu, cuda, cuda:1.",
 }
@@ -723,32 +723,41 @@ def set_option() -> Decorator:
     )
 
 
-def train_options() -> Decorator:
-    """The options of every training command (``crop train``, ``fields train``): ``--resume``, ``--epochs``,
-    ``--max-steps``, ``--max-minutes``, ``--set``; the last four end up in the config (see
+# the config keys the training flags set: Lightning runs (crop, fields) and TRL runs (text sft, grpo)
+TRAIN_KEYS: dict[str, dict[str, str]] = {
+    "lightning": {"epochs": "train.epochs", "max_steps": "train.max_steps", "max_minutes": "train.max_minutes"},
+    "trl": {"epochs": "num_train_epochs", "max_steps": "max_steps", "max_minutes": "max_minutes"},
+}
+
+
+def train_options(kind: Literal["lightning", "trl"] = "lightning") -> Decorator:
+    """The options of every training command: ``--resume`` (Lightning runs, which keep checkpoints),
+    ``--epochs``, ``--max-steps``, ``--max-minutes``, ``--set``; the last four end up in the config (see
     :func:`train_overrides`), so the run's saved config says what was trained."""
+    keys = TRAIN_KEYS[kind]
+    resume = shared(
+        "--resume",
+        "--resume",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Lightning checkpoint (e.g. <output_dir>/last.ckpt) to continue from.",
+    )
     return stack(
-        shared(
-            "--resume",
-            "--resume",
-            type=click.Path(dir_okay=False),
-            default=None,
-            help="Lightning checkpoint (e.g. <output_dir>/last.ckpt) to continue from.",
-        ),
-        shared("--epochs", "--epochs", type=click.IntRange(1), default=None, help="Override train.epochs."),
+        *([resume] if kind == "lightning" else []),
+        shared("--epochs", "--epochs", type=click.IntRange(1), default=None, help=f"Override {keys['epochs']}."),
         shared(
             "--max-steps",
             "--max-steps",
             type=click.IntRange(1),
             default=None,
-            help="Override train.max_steps: stop after this many optimiser steps (a quick check of a config).",
+            help=f"Override {keys['max_steps']}: stop after this many optimiser steps (a quick check of a config).",
         ),
         shared(
             "--max-minutes",
             "--max-minutes",
             type=PositiveFloat(),
             default=None,
-            help="Override train.max_minutes: stop training after this wall time.",
+            help=f"Override {keys['max_minutes']}: stop training after this wall time.",
         ),
         set_option(),
     )
@@ -759,11 +768,13 @@ def train_overrides(
     epochs: int | None = None,
     max_steps: int | None = None,
     max_minutes: float | None = None,
+    kind: Literal["lightning", "trl"] = "lightning",
 ) -> tuple[str, ...]:
-    """``--set`` items plus ``train.*`` items for the training flags that were given (they win); takes the
+    """``--set`` items plus the config items of the training flags that were given (they win); takes the
     parameters of :func:`train_options` but ``resume``."""
+    keys = TRAIN_KEYS[kind]
     flags = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
-    return (*overrides, *(f"train.{k}={v}" for k, v in flags.items() if v is not None))
+    return (*overrides, *(f"{keys[k]}={v}" for k, v in flags.items() if v is not None))
 
 
 def _parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:

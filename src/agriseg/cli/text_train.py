@@ -10,39 +10,49 @@ from typing import Any
 import click
 
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import TEXT_GRPO, TEXT_SFT, config_class, config_option, set_option, stack
+from agriseg.cli.options import (
+    TEXT_GRPO,
+    TEXT_SFT,
+    config_class,
+    config_option,
+    stack,
+    train_options,
+    train_overrides,
+)
 from agriseg.cli.text_helpers import _need_text_extra
 
 
 def _training_command(name: str) -> Callable[[Callable[..., Any]], click.Command]:
-    """A text training command: a YAML run config (``-c``) and ``--set`` overrides."""
-    options = stack(config_option("text"), set_option(), friendly_errors)
+    """A text training command: a YAML run config (``-c``), the training flags of every training command but
+    ``--resume`` (TRL runs here keep no checkpoint) and ``--set`` overrides."""
+    options = stack(config_option("text"), train_options("trl"), friendly_errors)
     return lambda fn: click.command(name)(options(fn))
 
 
-def _run_config(ref: str, config_path: Path, overrides: tuple[str, ...]) -> Any:
-    """The run config ``ref`` (``module:Class``) of the YAML file with the ``--set`` overrides, validated."""
+def _run_config(ref: str, config_path: Path, flags: dict[str, Any]) -> Any:
+    """The run config ``ref`` (``module:Class``) of the YAML file with the flags and ``--set`` overrides,
+    validated."""
     _need_text_extra()
     from agriseg.config import load_config
 
-    return load_config(config_path, config_class(ref), overrides)
+    return load_config(config_path, config_class(ref), train_overrides(**flags, kind="trl"))
 
 
 @_training_command("sft")
-def sft_cmd(config_path: Path, overrides: tuple[str, ...]) -> None:
+def sft_cmd(config_path: Path, **flags: Any) -> None:
     """LoRA SFT (TRL SFTTrainer) of a VLM on an instruction dataset."""
     from agriseg.text.sft import run_sft
 
-    out = run_sft(_run_config(TEXT_SFT, config_path, overrides))
+    out = run_sft(_run_config(TEXT_SFT, config_path, flags))
     click.echo(f"{out}: SFT model saved")
 
 
 @_training_command("grpo")
-def grpo_cmd(config_path: Path, overrides: tuple[str, ...]) -> None:
+def grpo_cmd(config_path: Path, **flags: Any) -> None:
     """GRPO post-training (TRL GRPOTrainer) with the mean-Dice reward and a KL penalty to the SFT model."""
     from agriseg.text.grpo import reward_curve, run_grpo
 
-    out = run_grpo(_run_config(TEXT_GRPO, config_path, overrides))
+    out = run_grpo(_run_config(TEXT_GRPO, config_path, flags))
     curve = reward_curve(json.loads((out / "log_history.json").read_text(encoding="utf-8")))
     if curve:
         click.echo(f"reward (mean Dice) {curve[0][1]:.4f} -> {curve[-1][1]:.4f}; validity {curve[-1][3]:.3f}")

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from agriseg.config import MAX_SEED, StrictModel
+from agriseg.config import MAX_SEED, StrictModel, TorchDevice
 from agriseg.models.config import ModelConfig
 from agriseg.training.config import TrainOptions
 
@@ -108,6 +108,7 @@ class TraitsConfig(StrictModel):
     """``agriseg crop traits``: what is measured on each photo or mask, and in which units."""
 
     model_name: str = "default"  # packaged model (default, crop-weed) or a model file, for photos
+    device: TorchDevice = "cpu"  # where that model runs
     # connected vegetation smaller than this (pixels) is not a plant (it still counts as green cover)
     min_plant_size: int = Field(50, ge=1)
     # touching plants are split where their distance-transform peaks rise this far (px) above the neck
@@ -156,6 +157,7 @@ class PlotsConfig(StrictModel):
     plot_id: str | None = None  # id column; default: plot_id, id, name (any case), or the row number
     bands: tuple[int, int, int] | None = None  # RGB mosaic bands read as red, green, blue (default: by description)
     model_name: str = "default"  # for RGB mosaics
+    device: TorchDevice = "cpu"  # where that model runs
     window: int = Field(2048, ge=64)  # mosaics are read in windows of this side
     margin: int = Field(64, ge=0)  # context read around each window of an RGB mosaic before segmenting it
     min_plant_size: int = Field(50, ge=1)
@@ -179,6 +181,7 @@ class CropInferenceConfig(StrictModel):
     )
     tta: Literal["none", "flip", "flip+scale"] | None = None  # test-time augmentation; None = the model's own
     optimize: Literal["none", "jit", "onnxruntime"] = DEFAULT_OPTIMIZE
+    device: TorchDevice = "cpu"  # cpu runs ONNX Runtime; a GPU runs the model in PyTorch
 
     @field_validator("long_side")
     @classmethod

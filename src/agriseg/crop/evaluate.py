@@ -312,8 +312,10 @@ def evaluate_model(
             return _fits(read_label(mask, "binary"), mask, rgb)
     else:
         from agriseg.crop.predict import load_predictor
+        from agriseg.runtime import check_device
 
-        pred = load_predictor(config.model_name, config.long_side, config.tta, config.optimize)
+        check_device(config.device)  # a GPU this machine lacks: said as the option it came from
+        pred = load_predictor(config.model_name, config.long_side, config.tta, config.optimize, device=config.device)
         assert pred.config is not None
         num_classes, names = pred.config.num_classes, pred.config.class_names
 

@@ -767,12 +767,14 @@ def predict_paths(
     from agriseg.data.io import NoInputError, drop_outputs, list_images_once
     from agriseg.fingerprint import Recipe
     from agriseg.manifest import drop_recorded
+    from agriseg.runtime import check_device
 
     config = as_config(CropPredictConfig, config)
     photos = list_images_once(paths)  # a missing or empty input is refused before the output folder is made
     photos, recorded = drop_recorded(photos, ("crop predict",))  # an earlier run's masks in a photo folder
     if not photos:  # before the output folder is made
         raise NoInputError(f"{recorded[0]}: an output of an earlier crop predict, not a photo")
+    check_device(config.device)  # a GPU this machine lacks: said as the option it came from
     pred = load_predictor(  # a model that is missing or needs an extra: said before the output folder is made
         config.model_name,
         config.long_side,
@@ -782,6 +784,7 @@ def predict_paths(
         overlap=config.overlap,
         batch_size=config.batch_size,
         precision=config.precision,
+        device=config.device,
     )
     out = ensure_outdir(outdir)
     files, earlier = drop_outputs(photos, out, OUTPUT_SUFFIXES)

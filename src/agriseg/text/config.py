@@ -75,6 +75,7 @@ class TrainCommon(StrictModel):
     gradient_accumulation_steps: int = Field(1, ge=1)
     max_steps: int = Field(-1, ge=-1, description="-1: train num_train_epochs epochs")
     num_train_epochs: float = Field(1.0, gt=0)
+    max_minutes: float | None = Field(None, gt=0, description="stop training after this wall time (then save)")
     seed: int = Field(0, ge=0, le=MAX_SEED)
     logging_steps: int = Field(10, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -309,6 +309,8 @@ def removed_if_left_empty(folder: str | Path) -> Iterator[None]:
 def train_or_say(trainer: Any, cfg: TrainCommon) -> None:
     """``trainer.train()``; generation from NaN probabilities (a diverged model, or one that was NaN from the
     start) is said in one line instead of transformers' traceback from ``torch.multinomial``."""
+    if cfg.max_minutes is not None:
+        trainer.add_callback(_time_limit(cfg.max_minutes))
     try:
         trainer.train()
     except KeyboardInterrupt as err:  # Ctrl-C or SIGTERM: say what became of the run (it keeps no checkpoint)
@@ -327,6 +329,26 @@ def train_or_say(trainer: Any, cfg: TrainCommon) -> None:
             f"{trainer.state.global_step} (diverged weights, or a model {cfg.model} that holds NaN); nothing "
             "saved; lower learning_rate"
         ) from None
+
+
+def _time_limit(minutes: float) -> Any:  # noqa: ANN401 - a transformers TrainerCallback
+    """A callback that ends training (normally: the model is saved) at the first step after ``minutes``, as
+    ``max_minutes`` ends a crop or fields run. transformers has no wall-time limit of its own."""
+    import time
+
+    from transformers import TrainerCallback
+
+    class TimeLimit(TrainerCallback):
+        start = 0.0
+
+        def on_train_begin(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            self.start = time.monotonic()
+
+        def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
+            if time.monotonic() - self.start >= minutes * 60:
+                control.should_training_stop = True
+
+    return TimeLimit()
 
 
 def show_progress(trainer: Any) -> None:

@@ -95,7 +95,8 @@ def run_plots(
     chart = (Path(outdir) / "growth.png").resolve()  # an earlier run's chart, where -o is an input folder
     files = [str(m) for m in list_images_once(given) if m.resolve() != chart]  # folders: their photos
     check_template(config.meta, dated=True)
-    segment = ModelSegmenter(config.model_name)  # each mosaic window is segmented as crop predict segments a photo
+    # each mosaic window is segmented as crop predict segments a photo
+    segment = ModelSegmenter(config.model_name, config.device)
     segment.check()
     names = unique_names(files)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics

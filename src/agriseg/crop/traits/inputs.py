@@ -172,10 +172,11 @@ class ModelSegmenter:
 
     Args:
         model_name: packaged model name or model file.
+        device: torch device (``cpu`` runs ONNX Runtime; a GPU runs the model in PyTorch).
     """
 
-    def __init__(self, model_name: str) -> None:
-        self.model_name = model_name
+    def __init__(self, model_name: str, device: str = "cpu") -> None:
+        self.model_name, self.device = model_name, device
         self.predictor: Any = None
         self.crop: str | None = MODEL_CROPS.get(model_name)  # None: a model that does not say
 
@@ -195,13 +196,16 @@ class ModelSegmenter:
             raise OptionError(f"--model {err}") from None
         if model.onnx_path is None:  # as crop predict, which runs an ONNX file when the model has one
             model.require_torch()
+        from agriseg.runtime import check_device
+
+        check_device(self.device)  # a GPU this machine lacks: a usage error here, not every photo failing
         return path
 
     def _loaded(self) -> Any:  # noqa: ANN401 - a Predictor (its module imported on use)
         if self.predictor is None:
             from agriseg.crop.predict import load_predictor
 
-            self.predictor = load_predictor(self.model_name)
+            self.predictor = load_predictor(self.model_name, device=self.device)
         return self.predictor
 
     def __call__(self, rgb: np.ndarray, long_side: int | None = None) -> Segmentation:

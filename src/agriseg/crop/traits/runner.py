@@ -569,7 +569,7 @@ def run_traits(
     if not pairs:
         given = as_paths(paths)
         raise NoInputError(f"{given[0]}: no photos or masks to measure" if given else "no photos or masks given")
-    segment = ModelSegmenter(config.model_name)
+    segment = ModelSegmenter(config.model_name, config.device)
     model = segment.check() if any(p.mask is None for p in pairs) else None  # photos to segment
     if model is None and config.model_name != TraitsConfig.model_fields["model_name"].default:
         from agriseg.config import OptionError  # it would be silently ignored
