@@ -107,6 +107,44 @@ def test_a_full_disk_stops_the_batch_naming_the_file_and_what_was_kept(tmp_path:
     assert again.counts["skipped"] == 1 and again.counts["ok"] == 3
 
 
+def test_a_full_disk_said_in_a_librarys_words_stops_the_batch_too(tmp_path: Path) -> None:
+    """GeoPackage writes fail with SQLite's "database or disk is full" (pyogrio's DataLayerError, no errno):
+    each item was reported as an internal error, "a bug in agriseg", and the batch went on."""
+
+    class DataLayerError(RuntimeError):
+        pass
+
+    items = _items(tmp_path, ["a", "b"])
+
+    def work(item: Item) -> dict:
+        raise DataLayerError("sqlite3_exec(COMMIT) failed: database or disk is full")
+
+    with pytest.raises(DiskFull) as caught:
+        run_batch(items, work, options=QUIET)
+    assert str(caught.value) == (
+        f"{items[0].source}: {items[0].outputs[0]}: No space left on device; free some space, then run the "
+        "command again (none of the 2 done)"
+    )
+
+
+def test_a_gdal_write_error_on_a_full_disk_names_the_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GDAL's error says only "Write failed" (why is in its own stderr line): a fields predict batch reported
+    each scene as failed and went on; a disk left without room is taken as the reason."""
+    import errno
+
+    from rasterio.errors import RasterioIOError
+
+    import agriseg.data.files as files
+    from agriseg.fields.predict import full_disk
+
+    out = tmp_path / "p.tif"
+    assert full_disk(RasterioIOError("Write failed."), out) is None  # room left: another error
+    monkeypatch.setattr(files, "out_of_room", lambda folder, blocks=1: True)
+    said = full_disk(RasterioIOError("Write failed."), out)
+    assert said is not None and said.errno == errno.ENOSPC and said.filename == str(out)
+    assert full_disk(ValueError("not a scene"), out) is None  # a bad input is never taken for a full disk
+
+
 def test_a_full_disk_while_the_tables_are_written_says_the_outputs_are_complete(tmp_path: Path) -> None:
     import errno
 

@@ -463,22 +463,35 @@ class DiskFull(BatchAborted):
 _FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
-def disk_full(err: BaseException) -> bool:
-    """Whether ``err`` (or what it was raised from) says the disk or the quota is full."""
+# how libraries say it without an errno: SQLite (GeoPackage), Arrow (Parquet), GDAL (in its log line only)
+_FULL_WORDS = ("no space left on device", "disk is full", "disk quota exceeded")
+
+
+def disk_full(err: BaseException, outputs: Iterable[str | Path] = ()) -> bool:
+    """Whether ``err`` (or what it was raised from) says the disk or the quota is full, or, for an error that
+    does not say why (GDAL's ``Write failed``), the disk of one of the ``outputs`` has no block left."""
+    from agriseg.data.files import out_of_room
+
     seen: set[int] = set()
     e: BaseException | None = err
     while e is not None and id(e) not in seen:
         if isinstance(e, OSError) and e.errno in _FULL:
             return True
+        if any(w in str(e).lower() for w in _FULL_WORDS):
+            return True
         seen.add(id(e))
         e = e.__cause__ or e.__context__
-    return False
+    if isinstance(err, ValueError):  # a bad input: said as such, however full the disk
+        return False
+    # a few blocks: a writer that failed may have removed what it wrote (16 blocks: 64 KiB on most disks)
+    return any(out_of_room(p, 16) for p in {Path(o).parent for o in outputs} if p.is_dir())
 
 
 def _full_disk_stop(what: str, done: int, total: int, overwrite: bool) -> DiskFull:
     """The :class:`DiskFull` of a batch that met a full disk (``what``: the write that failed, one line)."""
-    if total == 1 and not done:
-        return DiskFull(f"{what}; free some space, then run the command again")
+    if not done:
+        tail = "" if total == 1 else f" (none of the {total} done)"
+        return DiskFull(f"{what}; free some space, then run the command again{tail}")
     return DiskFull(f"{what}; the batch stopped (free some space first): {_progress(done, total, overwrite)}")
 
 
@@ -993,14 +1006,18 @@ def run_batch(
                     if not expected:  # a one-output command: its error is raised as it is
                         raise res
                     log.debug("%s: failed, where it came from:", item.source, exc_info=res)  # agriseg -v
-                    if not isinstance(res, expected) and not getattr(executor, "remote", False):
+                    full = disk_full(res, item.outputs)
+                    if full and not (isinstance(res, OSError) and res.errno in _FULL and res.filename):
+                        # a library's words for it (SQLite's "database or disk is full"): said as every full disk
+                        res = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(item.outputs[0]))
+                    elif not isinstance(res, expected) and not getattr(executor, "remote", False):
                         # a bug met by one item: that item fails, named as a bug, and the batch goes on (a
                         # 12 MP photo that hit one stopped a folder that could then never finish)
                         res = InternalError(f"internal error ({type(res).__name__}: {res}); this is a bug in "
                                             "agriseg, please report it (agriseg -v shows where)")  # fmt: skip
                     msg = format_error(item, res)
                     outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "error")
-                    if disk_full(res):
+                    if full:
                         raise _full_disk_stop(msg, done(), len(items), opts.overwrite) from res
                     if opts.strict:
                         raise BatchAborted(msg) from res

@@ -131,15 +131,20 @@ def _check_room(tmp: Path) -> None:
     errors): on a full disk they leave a cut-off file and no error, which would take its final name."""
     import errno
 
-    try:
-        st = os.statvfs(tmp.parent)
-    except (OSError, AttributeError):  # no statvfs (Windows) or a file system that cannot say
-        return
-    # blocks free to ordinary users: root in a container cannot write into the reserved ones either (real
-    # root on a disk over 95 % full is told the disk is full a little early)
-    free = st.f_bavail * st.f_frsize
-    if st.f_blocks and free < st.f_frsize:  # not one block left: the last write may have been cut short
+    if out_of_room(tmp.parent):  # not one block left: the last write may have been cut short
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(tmp))
+
+
+def out_of_room(folder: str | Path, blocks: int = 1) -> bool:
+    """Whether the disk of ``folder`` has fewer than ``blocks`` blocks free (False where that cannot be read).
+
+    Blocks free to ordinary users: root in a container cannot write into the reserved ones either (real root
+    on a disk over 95 % full is told the disk is full a little early)."""
+    try:
+        st = os.statvfs(folder)
+    except (OSError, AttributeError):  # no statvfs (Windows), a folder that is gone, a file system that cannot say
+        return False
+    return bool(st.f_blocks) and st.f_bavail < blocks
 
 
 def _remove(p: Path) -> None:
