@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from typing_extensions import deprecated
 
-from agriseg.batch import BatchOptions, batch_keywords, counted, signals_deferred
+from agriseg.batch import BatchOptions, batch_keywords, counted, disk_full, signals_deferred
 from agriseg.crop.config import DEFAULT_OPTIMIZE, MIN_LONG_SIDE, CropPredictConfig
 from agriseg.data.files import TEXT_ERRORS, atomic_write, atomic_writes
 from agriseg.data.io import ImageReadError, PathsLike, as_rgb, photo_reading_rules, read_rgb
@@ -686,7 +686,8 @@ def _predict_stream(
                     res = fut.result()
                 except OSError as err:
                     where = str(err.filename or it.payload.mask)  # the output that could not be written
-                    res = OSError(err.errno, f"cannot write ({err.strerror or err})", where)
+                    said = err.strerror or str(err)  # a full disk is said as every command says it
+                    res = OSError(err.errno, said if disk_full(err) else f"cannot write ({said})", where)
                 except Exception as err:  # noqa: BLE001 - the runner fails this photo (a bug: named so), not the run
                     res = err
                 writes.popleft()  # only now: a Ctrl-C while it was written leaves it for the drain below
