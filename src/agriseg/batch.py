@@ -691,10 +691,16 @@ def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str]) -> N
         path = Path(folder) / name
         if path.is_file():
             path.unlink()
-            notes.append(
-                f"removed {path}: an earlier run's table; this run has nothing to put in it (a table covers the "
-                "inputs of one run: name them all, and the finished ones are resumed, not made again)"
-            )
+            notes.append(_removed_table(path))
+
+
+def _removed_table(*paths: Path) -> str:
+    shown = ", ".join([str(paths[0]), *(p.name for p in paths[1:])])  # one folder: its name once
+    them = ("an earlier run's table", "it") if len(paths) == 1 else ("an earlier run's tables", "them")
+    return (
+        f"removed {shown}: {them[0]}; this run has nothing to put in {them[1]} (a table covers the inputs of one "
+        "run: name them all, and the finished ones are resumed, not made again)"
+    )
 
 
 def check_table(path: str | Path, overwrite: bool, command: str | None = None) -> Path:
@@ -1079,6 +1085,11 @@ def run_batch(
 
                         mark_tables_writing(tables)  # a kill while they are written: the re-run rewrites them
                     finish(result)
+                    # an earlier run's table this one did not write again (growth.csv of one date): said, as
+                    # drop_tables says it (it was set aside when the batch began, so never silently gone)
+                    noted = " ".join(result.notes)
+                    gone = [t for t in held if not t.exists() and str(t) not in noted]
+                    result.notes += [_removed_table(*gone)] if gone else []
                 except OSError as err:  # the items' outputs are complete: say so, and how to get the tables
                     if disk_full(err):
                         raise _full_disk_stop(describe_os_error(err), done(), len(items), opts.overwrite) from err

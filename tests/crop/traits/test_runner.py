@@ -709,3 +709,81 @@ def test_plots_measures_a_predict_mask_as_a_mask_not_as_a_photo(tmp_path: Path) 
             int((m[:, 60:] > 0).sum()),
         ]
     )
+
+
+def test_a_rerun_that_refuses_photos_says_what_its_tables_lost(tmp_path: Path) -> None:
+    """Copies of three dated photos in a new folder, with a fourth date: the three were refused (made from
+    another file), growth.csv, growth_wide.csv and growth.png of the earlier run vanished without a word and
+    traits.csv shrank to the new photo (session 82's sweep of the tray workflow)."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    photo = np.zeros((80, 120, 3), np.uint8)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
+    first_dir, second_dir = tmp_path / "in1", tmp_path / "in2"
+    first_dir.mkdir()
+    for i, day in enumerate((1, 8)):
+        p = photo.copy()
+        p[disk((40, 60), 10 + 4 * i)] = (40, 160, 40)
+        Image.fromarray(p).save(first_dir / f"p_2024-06-0{day}.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\na,0,0,60,80\nb,60,0,60,80\n")
+    out = tmp_path / "o"
+    base = ["crop", "traits", "--regions", str(tmp_path / "pots.csv"), "-o", str(out)]
+    assert CliRunner().invoke(main, [*base[:2], str(first_dir), *base[2:]]).exit_code == 0
+    assert (out / "growth.csv").exists()
+    second_dir.mkdir()
+    for f in first_dir.iterdir():  # new files of the same names (new times): other inputs to the fingerprints
+        shutil.copy(f, second_dir / f.name)
+    shutil.copy(second_dir / "p_2024-06-08.png", second_dir / "p_2024-06-15.png")
+    res = CliRunner().invoke(main, [*base[:2], str(second_dir), *base[2:]])
+    assert res.exit_code == 1
+    assert f"removed {out / 'growth.csv'}, growth_wide.csv, growth.png: an earlier run's tables" in res.output
+    assert "the tables leave out 2 photos whose earlier outputs stand (p_2024-06-01.png, p_2024-06-08.png" in (
+        " ".join(res.output.split())
+    )
+
+
+def test_an_earlier_runs_pictures_in_an_input_folder_are_not_photos(tmp_path: Path) -> None:
+    """``crop traits out1 in1 -o out2``: out1's growth.png was measured as a photo (a growth column named
+    after it) and its _plants.png pictures too; in -o itself they were already left out."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    photo = np.zeros((80, 120, 3), np.uint8)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
+    (tmp_path / "in").mkdir()
+    for i, day in enumerate((1, 8)):
+        p = photo.copy()
+        p[disk((40, 60), 10 + 4 * i)] = (40, 160, 40)
+        Image.fromarray(p).save(tmp_path / "in" / f"p_2024-06-0{day}.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\na,0,0,60,80\nb,60,0,60,80\n")
+    regions = ["--regions", str(tmp_path / "pots.csv")]
+    first = CliRunner().invoke(main, ["crop", "traits", str(tmp_path / "in"), *regions, "-o", str(tmp_path / "o1")])
+    assert first.exit_code == 0 and (tmp_path / "o1" / "growth.png").exists(), first.output
+    args = ["crop", "traits", str(tmp_path / "o1"), str(tmp_path / "in"), *regions, "-o", str(tmp_path / "o2")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0 and "2 measured" in res.output, res.output
+    assert "5 files written by an earlier agriseg run (pictures, charts) were not read as inputs" in res.output
+
+
+def test_plots_of_undated_photos_make_no_growth_chart(tmp_path: Path) -> None:
+    """crop plots drew an empty chart titled "no dates" (x axis -0.045 to 0.045 days) from two undated photos,
+    where crop traits writes no growth tables."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    photo = np.zeros((80, 120, 3), np.uint8)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
+    photo[disk((40, 60), 15)] = (40, 160, 40)
+    for n in ("a", "b"):
+        Image.fromarray(photo).save(tmp_path / f"{n}.png")
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\np,0,0,120,80\n")
+    args = ["crop", "plots", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--plots", str(tmp_path / "pots.csv")]
+    res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0 and "no growth tables: 0 of the 2 photos has a date" in res.output, res.output
+    assert not (tmp_path / "o" / "growth.png").exists() and not (tmp_path / "o" / "growth.csv").exists()

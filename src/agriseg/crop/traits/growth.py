@@ -192,7 +192,12 @@ def run_plots(
         if numbered:
             result.notes.append(numbered)
         done = measured_now(list(result))  # not the records made with other settings (kept)
-        if len(done) < 2:
+        if (n_dated := sum(bool(r.get("date")) for r in done)) < 2:  # as crop traits: growth needs two dates (a
+            # chart of undated photos was an empty plot titled "no dates")
+            if len(done) > 1:
+                kind = "photos" if photos else "mosaics"
+                result.notes.append(f"no growth tables: {n_dated} of the {len(done)} {kind} has a date in its name "
+                                    "(2024-06-01, 2024_06_01 or 20240601; --meta names other forms)")  # fmt: skip
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
         else:
             dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from agriseg.batch import BatchOptions, batch_keywords, listed, measured_now
+from agriseg.batch import BatchOptions, batch_keywords, counted, listed, measured_now
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.quality import MODEL_CROPS, greyscale, other_crop
 from agriseg.crop.traits.debug import debug_image
@@ -553,9 +553,12 @@ def run_traits(
     config = as_config(TraitsConfig, config)
     outdir = Path(outdir)
     files = list_images_once(paths)  # a file named twice is a usage error, not measured once silently
-    own = own_outputs(outdir)
-    left_out = [f for f in files if Path(f).resolve() in own]
-    files = [f for f in files if Path(f).resolve() not in own]
+    from agriseg.manifest import table_owner
+
+    # an earlier run's pictures and charts are never photos: in -o, or in another output folder given as input
+    own = set().union(*(own_outputs(d) for d in {outdir, *(Path(f).parent for f in files)}))
+    left_out = [f for f in files if Path(f).resolve() in own or table_owner(f) is not None]
+    files = [f for f in files if f not in left_out]
     pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
     overlap = None
     if config.regions:  # a bad regions file stops the batch before it starts
@@ -621,7 +624,8 @@ def run_traits(
             result.notes.append(f"warning: {config.regions}: {overlap}")
         if left_out:
             result.notes.append(
-                f"({len(left_out)} files in {outdir} written by an earlier crop traits run were not read as inputs)"
+                f"({counted(len(left_out), 'file')} written by an earlier agriseg run (pictures, charts) were not "
+                "read as inputs)"
             )
         records = list(result)
         # every photo refused or failed: the earlier run's tables still describe the outputs in the folder, which
@@ -638,6 +642,13 @@ def run_traits(
         if any(r["status"] == "kept" for r in records):
             result.notes.append(
                 "photos measured with other settings are listed in traits.json but left out of the tables"
+            )
+        refused = [r for r in records if r["status"] == "error" and _refused(r.get("error", ""))]
+        if refused:  # their earlier outputs stand; a table of this run holds none of their values
+            names = listed([Path(r["file"]).name for r in refused], 3)
+            result.notes.append(
+                f"warning: the tables leave out {counted(len(refused), 'photo')} whose earlier outputs stand "
+                f"({names}; failed, below): --overwrite measures them again"
             )
         # undated photos go in after the dated ones, with a warning (growth.write_growth), as in crop plots
         dated = [r for r in measured_now(records) if r.get("regions")]
@@ -692,6 +703,14 @@ def _other_trays(records: list[dict[str, Any]]) -> list[str]:
                 f"one tray over dates; measure each {k} into its own output folder"
             )
     return out
+
+
+def _refused(error: str) -> bool:
+    """Whether a photo failed only because outputs of its name stand (made from another file, or edited)."""
+    from agriseg.batch import OTHER_FILE
+    from agriseg.fingerprint import EDITED
+
+    return OTHER_FILE in error or EDITED in error
 
 
 def _grid_moves(records: list[dict[str, Any]], grid: tuple[int, int]) -> list[str]:
