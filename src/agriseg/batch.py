@@ -285,12 +285,14 @@ class DaskCluster:
         task = functools.partial(_portable, work)
         run = uuid.uuid4().hex[:8]  # keys of this run only, so the scheduler's events name our items
         self.notes = []
+        handed: set[Any] = set()
         try:
             for i, it in enumerate(items):
                 futures[client.submit(task, it, pure=False, key=f"item-{i}-{it.name}-{run}")] = it
             given_up: set[str] = set()  # items whose workers kept dying: Dask stopped retrying them
             for fut in as_completed(futures):
                 item = futures[fut]
+                handed.add(fut)
                 try:
                     yield item, fut.result()
                 except Exception as err:  # noqa: BLE001 - a task's error, or a worker lost for good
@@ -298,6 +300,15 @@ class DaskCluster:
                         given_up.add(item.name)
                     yield item, err
             self.notes = lost_workers(client, {f.key: it.name for f, it in futures.items()}, given_up)
+        except KeyboardInterrupt:
+            # tasks that finished before the Ctrl-C was seen wrote complete outputs: handed over, so the count
+            # matches the files (a fields map Ctrl-C said "1 of 4 done" beside three scenes' outputs, and the
+            # re-run made two again); those still running are cancelled with the cluster
+            for fut, item in futures.items():
+                if fut not in handed and fut.status == "finished":
+                    handed.add(fut)
+                    yield item, fut.result()
+            raise
         finally:
             for fut in futures:
                 fut.cancel()

@@ -164,7 +164,7 @@ class Fingerprint:
                     name = flags.get(leaf, key)
                 else:  # a config's key stays one (train.lr)
                     name = key
-                out.append(f"{name}: {a} -> {b}")
+                out.append(f"{name}: {_shown(a)} -> {_shown(b)}")
         if _by_name(now["inputs"]) != _by_name(before["inputs"]):  # one file named by another path is the same
             gone, new = (
                 sorted(set(before["inputs"]) - set(now["inputs"])),
@@ -177,6 +177,11 @@ class Fingerprint:
                 if now["inputs"].get(k) != before["inputs"].get(k):
                     out.append(f"input {k} changed since")  # the same path: its size, time or content
         return out
+
+
+def _shown(value: Any) -> str:
+    """A setting's value as a message shows it: an option left out is ``not given``, not Python's ``None``."""
+    return "not given" if value is None else str(value)
 
 
 def _leaf_changes(before: Any, now: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any, Any]]:

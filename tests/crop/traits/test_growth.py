@@ -46,3 +46,16 @@ def test_the_wide_table_never_gives_two_photos_one_column(tmp_path: Path) -> Non
         header, row = list(csv.reader(f))[:2]
     assert len(set(header)) == len(header) == 4, header
     assert sorted(float(v) for v in row[1:]) == [0.1, 0.2, 0.3]
+
+
+def test_a_date_after_today_is_warned_about(tmp_path: Path) -> None:
+    """tray_2099-06-15.jpg was taken as it said: the chart's days ran to 27,000, the real dates in one spot."""
+    dated = [
+        ("2024-06-01", "tray_2024-06-01.jpg", [{"id": "1", "plant_area": 10.0}]),
+        ("2099-06-15", "tray_2099-06-15.jpg", [{"id": "1", "plant_area": 24.0}]),
+    ]
+    notes: list[str] = []
+    write_growth(dated, tmp_path, notes=notes)
+    assert [n for n in notes if "after today" in n] == [
+        "warning: tray_2099-06-15.jpg: dated 2099-06-15, after today (a typo in its name?); the chart's days run to it"
+    ]

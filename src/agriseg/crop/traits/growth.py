@@ -466,6 +466,13 @@ def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) ->
         "growth tables follow one tray over dates: measure each tray into its own output folder)"
         for d, fs in by_date.items() if len(fs) > 1
     ]  # fmt: skip
+    from datetime import date, timedelta
+
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()  # a day of grace for time zones
+    out += [
+        f"warning: {f}: dated {d[:10]}, after today (a typo in its name?); the chart's days run to it"
+        for d, f, _ in dated if d is not None and d[:10] > tomorrow
+    ]  # fmt: skip
     timed = [Path(f).name for d, f, _ in dated if d is not None and "T" in d]
     if timed and len(timed) < sum(d is not None for d, _, _ in dated):
         out.append(
