@@ -1039,6 +1039,28 @@ def test_a_ctrl_c_in_a_dask_batch_counts_the_tasks_already_finished(tmp_path: Pa
     assert set(store.records) == {"a", "b"}
 
 
+def _slow_b(item: Item) -> dict:
+    if item.name == "b":
+        time.sleep(2.0)  # still running when the Ctrl-C comes
+    return _work(item)
+
+
+@pytest.mark.slow  # 10 s: a local cluster of worker processes, as fields map starts
+def test_a_ctrl_c_stops_the_task_a_dask_worker_was_running(tmp_path: Path) -> None:
+    """The workers ignore Ctrl-C (they would print tracebacks) and a cancelled task runs on: fields map said
+    "none of the 4 done", then two scenes' outputs appeared while the cluster closed, and the re-run made them
+    again. The task still running is stopped with its worker: the count matches the files."""
+    from agriseg.batch import BatchInterrupted
+
+    store = _CtrlCInRecord()
+    items = _items(tmp_path, ["a", "b"])
+    with pytest.raises(BatchInterrupted, match=r"^1 of 2 done"):
+        run_batch(items, _slow_b, options=QUIET, recipe=Recipe("demo", "1", {}), store=store,
+                  executor=DaskCluster(workers=2))  # fmt: skip
+    time.sleep(3.0)  # longer than the task had left
+    assert set(store.records) == {"a"} and not items[1].outputs[0].exists()
+
+
 def test_a_ctrl_c_a_library_turned_into_its_own_error_stops_the_batch(tmp_path: Path) -> None:
     """matplotlib, interrupted mid-call, raised "Invalid bounding box": the photo failed with that error and the
     batch went on to the end, exit 1 rather than 130 (session 73's sweep)."""

@@ -286,6 +286,7 @@ class DaskCluster:
         run = uuid.uuid4().hex[:8]  # keys of this run only, so the scheduler's events name our items
         self.notes = []
         handed: set[Any] = set()
+        stopped = False
         try:
             for i, it in enumerate(items):
                 futures[client.submit(task, it, pure=False, key=f"item-{i}-{it.name}-{run}")] = it
@@ -302,8 +303,8 @@ class DaskCluster:
             self.notes = lost_workers(client, {f.key: it.name for f, it in futures.items()}, given_up)
         except KeyboardInterrupt:
             # tasks that finished before the Ctrl-C was seen wrote complete outputs: handed over, so the count
-            # matches the files (a fields map Ctrl-C said "1 of 4 done" beside three scenes' outputs, and the
-            # re-run made two again); those still running are cancelled with the cluster
+            # matches the files; those still running are stopped with their workers below
+            stopped = True
             for fut, item in futures.items():
                 if fut not in handed and fut.status == "finished":
                     handed.add(fut)
@@ -312,6 +313,8 @@ class DaskCluster:
         finally:
             for fut in futures:
                 fut.cancel()
+            if stopped and len(own) > 1:  # our local cluster: its workers ignore Ctrl-C and a cancelled task
+                _stop_workers(own[1])  # ran on, finishing outputs after "none of the 4 done" (the re-run redid them)
             # every result is in: a worker that takes over 4 s to stop (torch / ONNX Runtime threads) is killed
             # by its nanny, which says so as a WARNING on stderr after a run that went well; kept to errors here
             nanny = logging.getLogger("distributed.nanny")
@@ -322,6 +325,17 @@ class DaskCluster:
                     obj.close()
             finally:
                 nanny.setLevel(level)
+
+
+def _stop_workers(cluster: Any) -> None:  # noqa: ANN401 - a distributed LocalCluster
+    """Kill the worker processes of a local cluster at once: a running task cannot be cancelled (Dask only stops
+    waiting for it), and its worker, deaf to Ctrl-C, would finish it while the cluster closes. Its outputs are
+    atomic: it leaves only temporaries, which the next run removes."""
+    for nanny in list(getattr(cluster, "workers", {}).values()):
+        pid = getattr(getattr(nanny, "process", None), "pid", None)
+        if pid:
+            with contextlib.suppress(OSError):
+                os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))  # SIGTERM: Windows has no SIGKILL
 
 
 def _quiet_cancelled_tasks() -> None:
