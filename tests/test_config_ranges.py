@@ -172,6 +172,7 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "fields.config.FieldsRunConfig.divisor",
         "fields.config.PreprocessConfig.divisor",
         "fields.robustness.RobustnessConfig.divisor",
+        "text.config.TrainCommon.max_minutes",
         "training.config.TrainOptions.max_minutes",
         "vector.config.PolygonizeConfig.fill_holes_m2",
         "vector.config.PolygonizeConfig.max_area_m2",

@@ -374,7 +374,7 @@ class FieldsEvaluateConfig(StrictModel):
     target: Literal["2-class", "3-class"] = "3-class"  # label masks scored against
     windows: Literal["ab", "ba", "a", "b"] | None = None  # window order of the input; None = the model's
     # as fields predict's --offset (auto: a scene's tags; FTW chips, harmonised: none), or a DN offset
-    offset: OffsetMode | float = "auto"
+    offset: OffsetMode | Annotated[float, Field(ge=-MAX_DN, le=MAX_DN)] = "auto"
     batch_size: int = Field(8, ge=1)
     iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
     bootstrap: int = Field(1000, ge=0)  # resamples for 95% intervals
