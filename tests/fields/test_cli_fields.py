@@ -720,3 +720,23 @@ def test_a_library_call_gives_back_torchs_thread_count(tmp_path, tiny_ckpt) -> N
         assert res.counts["ok"] == 1 and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_a_scene_resumed_from_its_work_file_is_said_so(tmp_path, tiny_ckpt, monkeypatch) -> None:
+    """A scene finished from an interrupted run's work file was counted as predicted, no word of the rows it did
+    not predict again (session 82's interrupt sweep); fields map's summary.json alone said resumed."""
+    import agriseg.fields.predict as predict
+    from tests.fields.synth_scenes import write_scene
+
+    write_scene(tmp_path / "scene.tif", h=64, w=64)
+    real = predict.ScenePredictor.predict
+
+    def as_if_resumed(self, *args, **kw):  # noqa: ANN001, ANN202 - the method's own signature
+        res = real(self, *args, **kw)
+        res.status, res.blocks_resumed = "resumed", 2
+        return res
+
+    monkeypatch.setattr(predict.ScenePredictor, "predict", as_if_resumed)
+    args = ["fields", "predict", str(tmp_path / "scene.tif"), "-o", str(tmp_path / "p.tif"), "-m", str(tiny_ckpt)]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0 and "(1 scene resumed from an interrupted run's work file, 2 patch rows" in res.output

@@ -787,3 +787,18 @@ def test_plots_of_undated_photos_make_no_growth_chart(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
     assert res.exit_code == 0 and "no growth tables: 0 of the 2 photos has a date" in res.output, res.output
     assert not (tmp_path / "o" / "growth.png").exists() and not (tmp_path / "o" / "growth.csv").exists()
+
+
+def test_a_frame_counter_in_the_names_is_not_taken_for_other_trays(tmp_path: Path) -> None:
+    """``--meta cam_seq_date`` over IMG_0001_20240601, IMG_0002_20240608, ...: "the photos differ in seq; measure
+    each seq into its own output folder" (a camera's counter differs in every photo; a tray repeats)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    m = np.zeros((60, 120), np.uint8)
+    m[disk((30, 30), 9, shape=m.shape)] = 255
+    for seq, day in (("0001", "01"), ("0002", "08"), ("0003", "15")):
+        Image.fromarray(m).save(d / f"IMG_{seq}_202406{day}_mask.png")
+    recs = run_traits([d], tmp_path / "out", TraitsConfig(grid="1x2", meta="cam_seq_date"),
+                      batch=BatchOptions(progress=False))  # fmt: skip
+    assert not [n for n in recs.notes if "differ in" in n], recs.notes
+    assert (tmp_path / "out" / "growth.csv").exists()

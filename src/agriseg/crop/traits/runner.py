@@ -691,12 +691,13 @@ def run_traits(
 
 def _other_trays(records: list[dict[str, Any]]) -> list[str]:
     """A warning when the photos of one growth table differ in a ``--meta`` field other than their date (``plot``
-    A and B): the table follows each region id across all of them, as photos of one tray."""
+    A and B): the table follows each region id across all of them, as photos of one tray. A field that differs
+    in every photo (a camera's frame counter, ``IMG_0001``) names no tray: a tray is photographed more than once."""
     fields = dict.fromkeys(k for r in records for k in (r.get("meta") or {}) if not k.lower().endswith("date"))
     out = []
     for k in fields:
         values = sorted({str((r.get("meta") or {}).get(k, "")) for r in records})
-        if len(values) > 1:
+        if 1 < len(values) < len(records):
             shown = ", ".join(values[:5]) + (", ..." if len(values) > 5 else "")
             out.append(
                 f"warning: the photos differ in {k} ({shown}): growth.csv follows each region across all of them as "

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-from agriseg.batch import BatchOptions, BatchResult, Item, batch_keywords, run_batch, unique_names
+from agriseg.batch import BatchOptions, BatchResult, Item, batch_keywords, counted, run_batch, unique_names
 from agriseg.config import OptionError
 from agriseg.data.files import check_inputs
 from agriseg.data.io import NoInputError
@@ -485,6 +485,11 @@ def predict(
         result.notes.append(_not_read(earlier))
     result.notes += [f"{r['output']}: {r['detections']} detections -> {r['fields']} fields" for r in result
                      if r.get("detections") is not None]  # fmt: skip
+    resumed = [r for r in result if r.get("status") == "resumed"]  # counted as predicted: said how
+    if resumed:
+        rows = sum(int(r.get("blocks_resumed", 0)) for r in resumed)
+        result.notes.append(f"({counted(len(resumed), 'scene')} resumed from an interrupted run's work file, "
+                            f"{counted(rows, 'patch row')} not predicted again)")  # fmt: skip
     return result
 
 
