@@ -583,3 +583,18 @@ def test_a_regions_box_is_in_mm_with_a_scale() -> None:
 
     row = region_traits([Region("1", 10, 20, 30, 40)], np.zeros((100, 100), bool), [], px_per_mm=2.0)[0]
     assert (row["x"], row["y"], row["width"], row["height"]) == (5.0, 10.0, 15.0, 20.0)
+
+
+def test_region_positions_lay_out_a_regions_file_like_its_tray() -> None:
+    """growth.png laid a regions file's 18 pots out 5 a row, in file order; a --grid's were 3 x 6 like the tray."""
+    import random
+
+    from agriseg.crop.traits.regions import Region, region_positions
+
+    pots = [Region(f"p{r}{c}", 10 + 60 * c + (r % 2) * 3, 20 + 55 * r + c, 50, 48) for r in range(3) for c in range(6)]
+    shuffled = pots[:]
+    random.Random(0).shuffle(shuffled)
+    where = region_positions(shuffled)
+    assert where is not None and where["p00"] == (0, 0) and where["p25"] == (2, 5) and where["p13"] == (1, 3)
+    assert region_positions(pots[:-1]) is None  # a row of another length: no grid
+    assert region_positions([Region(str(i), 60 * i, 0, 50, 50) for i in range(6)]) is None  # one row

@@ -205,7 +205,8 @@ def run_plots(
             # photos: plant_area_px2; a mosaic's rows also hold the plots file's own columns, never taken here
             keep = lambda k: k in fields or (photos and k.startswith("plant_area"))  # noqa: E731
             dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
-            written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes)
+            written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes,
+                                   positions=_pot_positions(config.plots) if photos else None)  # fmt: skip
             missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
             result.notes.append("growth: " + ", ".join(map(str, written)) + missing)
             if photos:  # pixel regions: the warnings crop traits gives of the same photos (sizes, other trays)
@@ -239,6 +240,16 @@ def _mosaic_rules(mosaic: str | Path, window: int) -> dict[str, str]:
             return {"scale": "one per mosaic"} if changed else {}
     except Exception:  # noqa: BLE001 - an unreadable mosaic fails as its own item
         return {}
+
+
+def _pot_positions(path: str) -> dict[str, tuple[int, int]] | None:
+    """Where the pots of a pixel regions CSV lie (:func:`region_positions`), as crop traits lays out its chart."""
+    from agriseg.crop.traits.regions import read_regions, region_positions
+
+    try:
+        return region_positions(read_regions(path))
+    except ValueError:  # read as crop plots reads it (an id column of another name): panels in the file's order
+        return None
 
 
 def _photo_warnings(files: list[str], meta: str | None) -> list[str]:
@@ -352,6 +363,7 @@ def write_growth(
     value: str = "plant_area",
     layout: tuple[int, int] | None = None,
     notes: list[str] | None = None,
+    positions: dict[str, tuple[int, int]] | None = None,
 ) -> list[Path]:
     """``growth.csv``, ``growth_wide.csv`` and ``growth.png`` of regions (pots, plots) over dates.
 
@@ -426,7 +438,7 @@ def write_growth(
     _write_csv(outdir / "growth_wide.csv", wide, [id_field, *[f"{key} {d}" for d in labels]])
     written = [outdir / "growth.csv", outdir / "growth_wide.csv"]
     if importlib.util.find_spec("matplotlib") is not None:
-        _chart(by_id, key, outdir / "growth.png", layout, "plot" if id_field == "plot_id" else "region")
+        _chart(by_id, key, outdir / "growth.png", layout, "plot" if id_field == "plot_id" else "region", positions)
         written.append(outdir / "growth.png")
     return written
 
@@ -522,7 +534,12 @@ LINE_MARKERS = ("o", "s", "^", "D", "v", "P")
 
 
 def _chart(
-    by_id: dict[str, list[dict[str, Any]]], key: str, path: Path, layout: tuple[int, int] | None, what: str = "region"
+    by_id: dict[str, list[dict[str, Any]]],
+    key: str,
+    path: Path,
+    layout: tuple[int, int] | None,
+    what: str = "region",
+    positions: dict[str, tuple[int, int]] | None = None,
 ) -> None:
     """Small multiples (one panel per region, shared axes) or, for up to 12 regions, one labelled chart, over
     days since the first date (photos spaced by time; undated ones are in the tables, not on a time axis).
@@ -590,7 +607,12 @@ def _chart(
         fig.tight_layout()
     else:
         side = math.ceil(math.sqrt(n))
+        if positions and set(by_id) <= set(positions):  # regions of a file: where their boxes lie, as pots do
+            layout = (max(r for r, _ in positions.values()) + 1, max(c for _, c in positions.values()) + 1)
         rows_, cols = layout if layout and layout[0] * layout[1] >= n else (math.ceil(n / side), side)
+        slot = dict(enumerate(by_id))  # row by row, in the order of the regions
+        if positions and set(by_id) <= set(positions) and layout == (rows_, cols):
+            slot = {r * cols + c: rid for rid, (r, c) in positions.items() if rid in by_id}
         size = (1.3 * cols + 1.0, 1.0 * rows_ + 1.1)
         # the same limits on every panel, set by hand: shared axes cost n x n when drawn (7 s for 100 panels)
         values = [v for rows in by_id.values() for v in series(rows)[1] if v == v]  # v == v: not NaN
@@ -600,10 +622,11 @@ def _chart(
         xpad = 0.08 * last or 0.5
         fig, axes = plt.subplots(rows_, cols, figsize=size, dpi=120, squeeze=False)
         for i, ax in enumerate(axes.ravel()):
-            if i >= n:
+            if i not in slot:
                 ax.set_visible(False)
                 continue
-            rid, rows = list(by_id.items())[i]
+            rid = slot[i]
+            rows = by_id[rid]
             ax.plot(*series(rows), marker=".", lw=1, color="tab:green")
             ring(ax, rows, 30, 1)
             name = title(rid, rows)
@@ -612,10 +635,10 @@ def _chart(
             ax.set_xlim(-xpad, last + xpad)
             ax.set_ylim(lo - pad, hi + pad)
             ax.xaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))  # a few ticks: labels never overlap
-            if i + cols < n:
+            if any(j in slot for j in range(i + cols, rows_ * cols, cols)):
                 ax.tick_params(labelbottom=False)  # labels under each column's last panel
-            if i % cols:
-                ax.tick_params(labelleft=False)
+            if any(j in slot for j in range(i - i % cols, i)):
+                ax.tick_params(labelleft=False)  # and beside each row's first
         fig.suptitle(textwrap.fill(heading, int(12 * size[0])), fontsize=9)
         fig.supxlabel(xlabel, fontsize=8)
         fig.supylabel(key, fontsize=8, x=0.1 / size[0])

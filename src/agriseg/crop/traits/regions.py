@@ -74,6 +74,28 @@ MAX_COORDINATE = 2**31 - 1
 """The largest region coordinate or size (px): what image libraries index (PIL draws with 32-bit ints)."""
 
 
+def region_positions(regions: list[Region]) -> dict[str, tuple[int, int]] | None:
+    """``{id: (row, column)}`` of regions laid out in rows (pots of a tray), from where their boxes lie: a new row
+    where a centre lies over half a box height below the row above. None when they form no grid (a row of
+    another length, two regions in one place, fewer than two rows or columns)."""
+    import statistics
+
+    if len(regions) < 4:
+        return None
+    half = statistics.median(r.height for r in regions) / 2
+    rows: list[list[Region]] = []
+    for r in sorted(regions, key=lambda r: r.y + r.height / 2):
+        cy = r.y + r.height / 2
+        if rows and cy - statistics.mean(q.y + q.height / 2 for q in rows[-1]) <= half:
+            rows[-1].append(r)
+        else:
+            rows.append([r])
+    cols = {len(row) for row in rows}
+    if len(rows) < 2 or len(cols) != 1 or cols == {1}:
+        return None
+    return {r.id: (i, j) for i, row in enumerate(rows) for j, r in enumerate(sorted(row, key=lambda r: r.x))}
+
+
 def read_regions(path: str | Path) -> list[Region]:
     """Rectangles from a CSV file with the columns ``id,x,y,width,height`` (pixels; any case; separated by commas,
     semicolons or tabs, as the header line is).

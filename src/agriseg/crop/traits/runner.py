@@ -61,6 +61,7 @@ from agriseg.crop.traits.regions import (
     overlaps,
     parse_grid,
     read_regions,
+    region_positions,
     region_status,
     region_traits,
 )
@@ -669,6 +670,8 @@ def run_traits(
                 unit_names(dated[0]["image"].get("px_per_mm")),
                 layout=parse_grid(config.grid) if config.grid else None,
                 notes=result.notes,
+                # a regions file's pots: the chart's panels where the pots are, as a --grid's
+                positions=region_positions(read_regions(config.regions)) if config.regions else None,
             )
             chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
             result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
