@@ -598,3 +598,15 @@ def test_region_positions_lay_out_a_regions_file_like_its_tray() -> None:
     assert where is not None and where["p00"] == (0, 0) and where["p25"] == (2, 5) and where["p13"] == (1, 3)
     assert region_positions(pots[:-1]) is None  # a row of another length: no grid
     assert region_positions([Region(str(i), 60 * i, 0, 50, 50) for i in range(6)]) is None  # one row
+
+
+def test_a_regions_file_may_name_its_id_column_as_a_plots_file_does(tmp_path) -> None:
+    """crop plots --help names plot_id, id or name as the id column; a pixel regions CSV with plot_id was refused
+    ("needs the columns id,x,y,width,height")."""
+    from agriseg.crop.traits.regions import read_regions
+
+    f = tmp_path / "pots.csv"
+    f.write_text("Plot_ID,x,y,width,height\nA1,0,0,10,10\n")
+    assert [r.id for r in read_regions(f)] == ["A1"]
+    f.write_text("plot_id,name,x,y,width,height\nA1,pot one,0,0,10,10\n")  # plot_id first, as crop plots reads
+    assert [r.id for r in read_regions(f)] == ["A1"]

@@ -802,3 +802,17 @@ def test_a_frame_counter_in_the_names_is_not_taken_for_other_trays(tmp_path: Pat
                       batch=BatchOptions(progress=False))  # fmt: skip
     assert not [n for n in recs.notes if "differ in" in n], recs.notes
     assert (tmp_path / "out" / "growth.csv").exists()
+
+
+def test_names_that_hold_no_real_date_are_named(tmp_path: Path) -> None:
+    """tray_2024-02-30.jpg and tray_2024-13-01.jpg: "no growth tables: 0 of the 3 photos has a date", the files
+    and their dates unnamed (session 82's tray sweep)."""
+    d = tmp_path / "in"
+    d.mkdir()
+    m = np.zeros((60, 120), np.uint8)
+    m[disk((30, 30), 9, shape=m.shape)] = 255
+    for name in ("tray_2024-02-30", "tray_2024-13-01"):
+        Image.fromarray(m).save(d / f"{name}_mask.png")
+    recs = run_traits([d], tmp_path / "out", TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
+    said = [n for n in recs.notes if "no growth tables" in n]
+    assert len(said) == 1 and "(tray_2024-02-30_mask.png, tray_2024-13-01_mask.png: no date read;" in said[0]

@@ -64,7 +64,10 @@ def parse_date(text: str) -> str:
     try:
         return datetime.fromisoformat(text).isoformat()
     except ValueError as err:
-        raise ValueError(f"{text!r} is not a date ({', '.join(DATE_FORMATS)})") from err
+        raise ValueError(
+            f"{text!r} is not a date (a real day written as 2024-06-01, 20240601, 2024_06_01 or 01.06.2024, a time "
+            "after it or not)"
+        ) from err
 
 
 def compile_template(template: str) -> tuple[re.Pattern[str], list[str]]:

@@ -98,7 +98,8 @@ def region_positions(regions: list[Region]) -> dict[str, tuple[int, int]] | None
 
 def read_regions(path: str | Path) -> list[Region]:
     """Rectangles from a CSV file with the columns ``id,x,y,width,height`` (pixels; any case; separated by commas,
-    semicolons or tabs, as the header line is).
+    semicolons or tabs, as the header line is; the id column may be named ``plot_id`` or ``name``, as in a plots
+    file).
 
     Raises:
         FileNotFoundError: missing file.
@@ -123,6 +124,9 @@ def read_regions(path: str | Path) -> list[Region]:
         if not reader.fieldnames:
             raise ValueError(f"{path}: regions CSV is empty; it needs the columns id,x,y,width,height")
         names = [(n or "").strip().lower() for n in reader.fieldnames]  # ID, X, Width: any case
+        if "id" not in names:  # the id column of a plots file (crop plots --plot-id's default): plot_id or name
+            alias = next((n for n in ("plot_id", "name") if names.count(n) == 1), None)
+            names = ["id" if n == alias else n for n in names]
         if not need <= set(names):
             has = ",".join(reader.fieldnames)
             raise ValueError(f"{path}: regions CSV needs the columns id,x,y,width,height, has {has}")

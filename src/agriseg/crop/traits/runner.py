@@ -655,11 +655,12 @@ def run_traits(
         dated = [r for r in measured_now(records) if r.get("regions")]
         if (n_dated := sum(bool(r.get("date")) for r in dated)) < 2:
             # photos of regions over time, as names that look dated say: why no growth tables
-            if len(dated) > 1 and any(looks_dated(Path(r["file"]).stem) for r in dated):
+            unread = [Path(r["file"]).name for r in dated if not r.get("date") and looks_dated(Path(r["file"]).stem)]
+            if len(dated) > 1 and unread:
                 result.notes.append(
                     f"warning: no growth tables: {n_dated} of the {len(dated)} photos with regions has a date in "
-                    "its name (2024-06-01, 2024_06_01 or 20240601, with a time or not; --meta names other forms, "
-                    "e.g. 01.06.2024)"
+                    f"its name ({listed(unread, 3)}: no date read; 2024-06-01, 2024_06_01 or 20240601, with a time "
+                    "or not, and real days only; --meta names other forms, e.g. 01.06.2024)"
                 )
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
         else:
