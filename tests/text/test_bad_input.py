@@ -609,3 +609,36 @@ def test_predict_takes_a_numbered_gpu_as_the_other_pipelines_do() -> None:
         with pytest.raises(OptionError, match="--device cuda:1"):
             resolve_device("cuda:1")
     assert resolve_device("cpu") == "cpu"
+
+
+def test_a_resume_that_makes_nothing_new_keeps_run_json(tiny: Path, tmp_path: Path) -> None:
+    """An image that fails beside one predicted before: the resume (0 predicted, 1 skipped, 1 failed) deleted the
+    run.json that described the predicted one (session 82's sweep of users' own tiles)."""
+    out = tmp_path / "p"
+    assert _predict(tiny, out, "--classes", CLASSES).exit_code == 0
+    before = json.loads((out / "run.json").read_text())
+    (tmp_path / "broken.png").write_bytes(b"not an image")
+    res = _predict(tiny, out, tmp_path / "broken.png", "--classes", CLASSES)
+    assert res.exit_code == 1 and "1 skipped, 1 failed" in res.output, res.output
+    assert json.loads((out / "run.json").read_text()) == before
+
+
+def test_an_all_background_mask_from_repaired_answers_is_warned_about(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Masks all background from answers the decoder had to repair said only "0/4 tiles well-formed": nothing
+    said the result was empty (session 82's sweep); a mask with no text at all was warned about already."""
+    import numpy as np
+
+    import agriseg.text.infer as infer
+    from agriseg.text.codec import decode_rrle
+
+    def broken(model, processor, img, names, cfg, progress=None):  # noqa: ANN001, ANN202, ARG001
+        grid, report = decode_rrle("others *2| field", (4, 4), names)  # a short, repaired answer
+        return np.zeros(img.shape[:2], np.int64), [infer.PatchPrediction((0, 0, 8, 8), "x", grid, report)]
+
+    monkeypatch.setattr(infer, "predict_image", broken)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        res = _predict(tiny, tmp_path / "p", "--classes", CLASSES)
+    assert res.exit_code == 0, res.output
+    assert "its mask is all background, from answers of which 1 of 1 tiles needed repair" in caplog.text

@@ -327,6 +327,16 @@ def predict_files(
                 item.source,
                 len(preds),
             )
+        elif preds and not sem[valid if valid is not None else ...].any():  # background everywhere, said once
+            repaired = sum(not p.report.valid for p in preds)
+            if repaired:  # from answers the decoder had to repair: more likely a broken answer than an empty tile
+                log.warning(
+                    "%s: its mask is all background, from answers of which %d of %d tiles needed repair (see its "
+                    ".json): check it before using it",
+                    item.source,
+                    repaired,
+                    len(preds),
+                )
         report = {
             "image": str(item.source),
             "patches": len(preds),
@@ -475,7 +485,9 @@ def predict_paths(
     recipe = Recipe("text predict", ALGORITHM, options, model_name, [template] if template else [])
 
     def finish(rows: BatchResult) -> None:  # run while the folder is still locked
-        if any(r["status"] == "ok" for r in rows):  # only a run that wrote outputs says what made them
+        # a run whose outputs are there, made now or resumed (the same settings), says what made them: a resume
+        # that made nothing new deleted the run.json of the run before it
+        if any(r["status"] in ("ok", "skipped") for r in rows):
             typed = {field: flag for flag, field in OPTION_FIELDS.items()}  # the options named as the user types them
             said = {typed.get(k, k): v for k, v in cfg.model_dump().items()} | {"instances": config.instances}
             run = {"agriseg": __version__, "model": model_name, "classes": names, "options": said,
