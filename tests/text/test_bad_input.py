@@ -510,7 +510,8 @@ def test_evaluate_goes_on_past_a_prediction_it_cannot_score(masks: tuple[Path, P
     failed = [ln for ln in res.output.splitlines() if ln.startswith("  failed: ")]
     assert len(failed) == 3, res.output
     assert "m1.png: mask must be one band of class ids" in failed[0]
-    assert "m2.png: shape (8, 8) != truth (16, 16)" in failed[1] and "m3.png: no truth mask named m3" in failed[2]
+    assert f"m2.png: shape (8, 8) != its truth {truth / 'm2.png'} (16, 16)" in failed[1]  # both files named
+    assert "m3.png: no truth mask named m3" in failed[2]
     got = json.loads(report.read_text())
     assert got["images"] == 1 and len(got["failed"]) == 3  # m0 alone is scored
     alone = _run("text", "evaluate", pred / "m0.png", "-t", truth, "--classes", CLASSES, "-o", tmp_path / "a.json")

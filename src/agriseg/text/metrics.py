@@ -335,7 +335,7 @@ def _read_pair(
         raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
     sem, tsem = read_mask(pf, k), read_mask(truth_files[key], k, ign)  # (H, W) each; declared nodata: left out
     if sem.shape != tsem.shape:
-        raise ValueError(f"{pf}: shape {sem.shape} != truth {tsem.shape}")
+        raise ValueError(f"{pf}: shape {sem.shape} != its truth {truth_files[key]} {tsem.shape}")
     check_same_georef(truth_files[key], pf, read_georef(pf), "its prediction")
     bad = np.unique(tsem[(tsem != ign) & ((tsem >= k) | (tsem < 0))])
     if bad.size:  # a usage error, the same for every file
