@@ -1112,8 +1112,7 @@ def run_batch(
                     finish(result)
                     # an earlier run's table this one did not write again (growth.csv of one date): said, as
                     # drop_tables says it (it was set aside when the batch began, so never silently gone)
-                    noted = " ".join(result.notes)
-                    gone = [t for t in held if not t.exists() and str(t) not in noted]
+                    gone = [t for t in held if not t.exists()]
                     result.notes += [_removed_table(*gone)] if gone else []
                 except OSError as err:  # the items' outputs are complete: say so, and how to get the tables
                     if disk_full(err):

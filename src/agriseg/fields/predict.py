@@ -358,7 +358,7 @@ class ScenePredictor:
         xs = window_starts(info.width, P, cfg.stride)
         partial, progress = partial_paths(output)
         offset = scene_offset(info, self.preprocess)
-        with _exclusive(output), _full_disk_named(output, (partial, progress)):
+        with _exclusive(output), _full_disk_named(output):
             fps = self.fingerprints(info)
             fp = fps[0]  # this run's, written to a new work file and its progress
             state = _load_progress(progress, fps) if partial.exists() else None
@@ -536,17 +536,11 @@ def full_disk(err: BaseException, output: Path) -> OSError | None:
 
 
 @contextmanager
-def _full_disk_named(output: Path, work_files: Sequence[Path]) -> Iterator[None]:
+def _full_disk_named(output: Path) -> Iterator[None]:
     """A full disk met while a work file (``.NAME.partial.tif`` / ``.json``) or the COG was written is said
     of ``output``, the file the user asked for, whose name the work files only borrow."""
     try:
         yield
-    except OSError as err:
-        said = err.filename in (*map(str, work_files), None) and err.errno is not None
-        full = full_disk(err, output) if said or type(err).__module__.startswith("rasterio") else None
-        if full is not None:
-            raise full from err
-        raise
     except Exception as err:  # noqa: BLE001 - re-raised as it is unless the disk is full
         full = full_disk(err, output)
         if full is not None:

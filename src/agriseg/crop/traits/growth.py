@@ -100,19 +100,22 @@ def run_plots(
     segment.check()
     names = unique_names(files)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
-    overlap = numbered = None
+    overlap = numbered = positions = None
     if photos:
         from agriseg.config import OptionError
-        from agriseg.crop.traits.regions import overlaps
+        from agriseg.crop.traits.regions import overlaps, region_positions
         from agriseg.crop.traits.runner import read_regions_option
 
         if config.plot_id:  # it would be silently ignored: a regions CSV has one id column
-            raise OptionError(f"--plot-id: {config.plots} is a regions CSV, whose ids are its 'id' column")
+            raise OptionError(
+                f"--plot-id: {config.plots} is a regions CSV, whose ids are its 'id' column (or plot_id, name)"
+            )
         if config.bands:
             raise OptionError(f"--bands: {config.plots} is a regions CSV of photos, read as photos (RGB)")
         if config.window != PlotsConfig.model_fields["window"].default:
             raise OptionError(f"--window: {config.plots} is a regions CSV of photos, each segmented whole")
-        overlap = overlaps(read_regions_option(config.plots, "--plots"))  # a bad file stops the batch first
+        pots = read_regions_option(config.plots, "--plots")  # a bad file stops the batch first
+        overlap, positions = overlaps(pots), region_positions(pots)  # positions: the chart's, as crop traits
     else:
         from agriseg.config import OptionError
         from agriseg.crop.traits.orthomosaic import read_plots
@@ -206,7 +209,7 @@ def run_plots(
             keep = lambda k: k in fields or (photos and k.startswith("plant_area"))  # noqa: E731
             dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
             written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes,
-                                   positions=_pot_positions(config.plots) if photos else None)  # fmt: skip
+                                   positions=positions)  # fmt: skip
             missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
             result.notes.append("growth: " + ", ".join(map(str, written)) + missing)
             if photos:  # pixel regions: the warnings crop traits gives of the same photos (sizes, other trays)
@@ -240,16 +243,6 @@ def _mosaic_rules(mosaic: str | Path, window: int) -> dict[str, str]:
             return {"scale": "one per mosaic"} if changed else {}
     except Exception:  # noqa: BLE001 - an unreadable mosaic fails as its own item
         return {}
-
-
-def _pot_positions(path: str) -> dict[str, tuple[int, int]] | None:
-    """Where the pots of a pixel regions CSV lie (:func:`region_positions`), as crop traits lays out its chart."""
-    from agriseg.crop.traits.regions import read_regions, region_positions
-
-    try:
-        return region_positions(read_regions(path))
-    except ValueError:  # read as crop plots reads it (an id column of another name): panels in the file's order
-        return None
 
 
 def _photo_warnings(files: list[str], meta: str | None) -> list[str]:

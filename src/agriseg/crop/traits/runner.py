@@ -561,9 +561,10 @@ def run_traits(
     left_out = [f for f in files if Path(f).resolve() in own or table_owner(f) is not None]
     files = [f for f in files if f not in left_out]
     pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
-    overlap = None
+    overlap = positions = None
     if config.regions:  # a bad regions file stops the batch before it starts
-        overlap = overlaps(read_regions_option(config.regions, "--regions"))
+        regions = read_regions_option(config.regions, "--regions")
+        overlap, positions = overlaps(regions), region_positions(regions)  # positions: the chart's, as a --grid's
     if config.grid:
         parse_grid(config.grid)
     if config.grid_box:
@@ -671,8 +672,7 @@ def run_traits(
                 unit_names(dated[0]["image"].get("px_per_mm")),
                 layout=parse_grid(config.grid) if config.grid else None,
                 notes=result.notes,
-                # a regions file's pots: the chart's panels where the pots are, as a --grid's
-                positions=region_positions(read_regions(config.regions)) if config.regions else None,
+                positions=positions,
             )
             chart = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
             result.notes.append("growth: " + ", ".join(map(str, written)) + chart)
