@@ -1524,3 +1524,30 @@ def test_a_lock_that_cannot_be_written_is_not_left_behind(tmp_path: Path, monkey
     assert not (tmp_path / "out" / ".agriseg-lock").exists()
     monkeypatch.undo()
     assert run_batch(items, _work, options=QUIET, recipe=Recipe("demo"), store=ManifestStore()).counts["ok"] == 1
+
+
+def test_inputs_copied_without_their_times_resume_and_an_edit_of_the_same_size_does_not(tmp_path: Path) -> None:
+    """``cp -r photos photos2`` gives every file a new modification time: a re-run from the copy into the same
+    output folder resumes (it was refused as "input changed since" until --overwrite); a file edited to the same
+    size is still a change, and so is a file a record from before content hashes saw (size and time only)."""
+    import os
+    import shutil
+
+    from agriseg.fingerprint import same_input
+    from agriseg.manifest import ManifestStore
+
+    recipe = Recipe("demo copy", "1", {"tile": 512})
+    items = _items(tmp_path, ["a", "b"])
+    assert run_batch(items, _work, options=QUIET, recipe=recipe, store=ManifestStore()).counts["ok"] == 2
+    copy = tmp_path / "copy"
+    shutil.copytree(tmp_path / "in", copy, copy_function=shutil.copyfile)  # new times, as plain cp
+    for f in copy.iterdir():
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 5_000_000_000))
+    moved = [Item(it.name, copy / f"{it.name}.txt", it.outputs, (copy / f"{it.name}.txt",)) for it in items]
+    again = run_batch(moved, _work, options=QUIET, recipe=recipe, store=ManifestStore())
+    assert again.counts["skipped"] == 2 and again.exit_code == 0
+    (copy / "a.txt").write_text("z")  # same size, other content, a new time
+    edited = run_batch(moved, _work, options=QUIET, recipe=recipe, store=ManifestStore())
+    assert edited.counts["skipped"] == 1 and edited.failures[0].startswith(f"{copy / 'a.txt'}: outputs of the same")
+    f = copy / "b.txt"
+    assert not same_input(f, f"size:1,mtime:{f.stat().st_mtime_ns}", "size:1,mtime:1")  # an old record's

@@ -2,7 +2,9 @@
 
 Every item's outputs carry, in principle, a record of what made them, a :class:`Fingerprint`:
 
-- ``inputs``: each input file's identity (:func:`file_identity`: size + mtime, or a content hash);
+- ``inputs``: each input file's identity (:func:`file_identity`: size + mtime, or a content hash); a store
+  records its content hash too, so a copy that did not keep modification times (``cp -r``, a download again) is
+  the same input (:func:`same_input`);
 - ``model``: the model's identity, a content hash (:func:`model_identity`), so a retrained ``default`` is a
   different model under the same name;
 - ``algorithm``: agriseg's version of the command's algorithm (bumped when the same inputs and options
@@ -60,19 +62,55 @@ OPTION_FLAGS: ContextVar[Mapping[str, str] | None] = ContextVar("agriseg_option_
 NOT_OUTPUT_OPTIONS = frozenset({"batch_size", "threads", "strict", "overwrite", "progress", "workers", "device"})
 
 
-_MODEL_HASHES: dict[tuple[str, int, int], str] = {}
+_HASHES: dict[tuple[str, int, int], str] = {}
 
 
-def file_identity(path: str | Path, content: bool = False) -> str:
-    """``size:<bytes>,mtime:<ns>`` of a file, or ``sha256:<hex>`` of its content; ``absent`` if missing."""
+def file_identity(path: str | Path, content: bool = False, with_hash: bool = False) -> str:
+    """``size:<bytes>,mtime:<ns>`` of a file, or ``sha256:<hex>`` of its content; ``absent`` if missing.
+
+    ``with_hash`` adds ``,sha256:<hex>`` of its content: what a record keeps, so that a later run can tell a copy
+    with a new modification time from an edited file (:func:`same_input`). The whole file is read (a sample of
+    its bytes would miss an edit inside a raster that keeps its size and header); a record is written once per
+    output, just after the input was read, and a re-run hashes a file only when its time moved."""
     p = Path(path)
     try:
         st = p.stat()
     except OSError:
         return "absent"
-    if not content:
-        return f"size:{st.st_size},mtime:{st.st_mtime_ns}"
-    return "sha256:" + _sha256(p)
+    if content:
+        return "sha256:" + _sha256(p)
+    ident = f"size:{st.st_size},mtime:{st.st_mtime_ns}"
+    if with_hash:
+        try:
+            ident += ",sha256:" + _content_hash(p)
+        except OSError:  # unreadable now (a folder input, a file being replaced): size and time are all there is
+            pass
+    return ident
+
+
+def same_input(path: str | Path, now: str, recorded: str) -> bool:
+    """Whether input ``path``, of identity ``now``, is the file a record saw as ``recorded``: the same identity,
+    or the same size and content under another modification time (a copy that did not keep times)."""
+    if now == recorded:
+        return True
+    n, r = _fields(now), _fields(recorded)
+    if "size" not in n or n["size"] != r.get("size"):
+        return False
+    if n.get("mtime") == r.get("mtime"):
+        return True  # the same file; the record holds its hash too
+    if "sha256" not in r:
+        return False  # recorded by an earlier agriseg: size and time were all it kept
+    try:
+        return _content_hash(Path(path)) == r["sha256"]
+    except OSError:
+        return False
+
+
+def _fields(identity: str) -> dict[str, str]:
+    """``{"size": .., "mtime": .., "sha256": ..}`` of a :func:`file_identity` (empty for a content hash)."""
+    if identity.startswith("sha256:") or identity == "absent":
+        return {}
+    return dict(part.split(":", 1) for part in identity.split(",") if ":" in part)
 
 
 def _sha256(p: Path) -> str:
@@ -92,15 +130,20 @@ def model_identity(path: str | Path | None) -> str | None:
     """The content hash of a model file or folder (cached per path, size and mtime); None for no model."""
     if path is None:
         return None
-    p = Path(path)
     try:
-        st = p.stat()
+        return "sha256:" + _content_hash(Path(path))
     except OSError:
         return str(path)  # not a local file (e.g. a hub id): its name is all there is
+
+
+def _content_hash(p: Path) -> str:
+    """:func:`_sha256` of a file or folder, once per path, size and mtime (a plots file or a land-cover raster
+    every item reads is hashed once a run)."""
+    st = p.stat()
     key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _MODEL_HASHES:
-        _MODEL_HASHES[key] = "sha256:" + _sha256(p)
-    return _MODEL_HASHES[key]
+    if key not in _HASHES:
+        _HASHES[key] = _sha256(p)
+    return _HASHES[key]
 
 
 def _plain(value: Any) -> Any:
@@ -154,6 +197,7 @@ class Fingerprint:
         if now["model"] != before["model"]:
             out.append("model")
         flags = OPTION_FLAGS.get() or {}
+        before["inputs"] = _copies_as_now(now["inputs"], before["inputs"])
         for kind in ("options", "resolved"):
             for path, a, b in _leaf_changes(before[kind], now[kind]):
                 # in a group of settings (fields map's predict / polygonize), the one setting that changed
@@ -197,6 +241,23 @@ def _leaf_changes(before: Any, now: Any, path: tuple[str, ...] = ()) -> Iterator
         yield path, before, now
 
 
+def _copies_as_now(now: dict[str, str], before: dict[str, str]) -> dict[str, str]:
+    """``before``'s inputs with each file that is still the same input (:func:`same_input`: untouched, or copied
+    without its modification time), at this path or under the same name elsewhere, given its identity now."""
+    by_name: dict[str, list[str]] = {}
+    for k in before:
+        by_name.setdefault(PureWindowsPath(k).name, []).append(k)
+    out, taken = dict(before), set()
+    for path, ident in now.items():
+        candidates = [path] if path in before else by_name.get(PureWindowsPath(path).name, [])
+        for k in candidates:
+            if k not in taken and same_input(path, ident, before[k]):
+                out[k] = ident
+                taken.add(k)
+                break
+    return out
+
+
 def _by_name(inputs: dict[str, Any]) -> list[tuple[str, str]]:
     """Input files by file name and identity, not by the path they were given as (``ser2/a.jpg`` and
     ``/tmp/x/ser2/a.jpg``, or the same folder from another working directory, are one input). A path
@@ -229,15 +290,15 @@ class Recipe:
     ignore: frozenset[str] = NOT_OUTPUT_OPTIONS
     config_keys: bool = False
 
-    def fingerprint(self, item: Item) -> Fingerprint:
-        """The fingerprint of one item's outputs."""
+    def fingerprint(self, item: Item, with_hash: bool = False) -> Fingerprint:
+        """The fingerprint of one item's outputs; ``with_hash``: as a store records it (:func:`file_identity`)."""
         files = [*item.inputs, *self.inputs]
         return Fingerprint(
             self.command,
             self.algorithm,
             _plain({k: v for k, v in self.options.items() if k not in self.ignore}),
             model_identity(self.model() if callable(self.model) else self.model),
-            {Path(f).as_posix(): file_identity(f, self.content_hash) for f in files},  # "/" on every system
+            {Path(f).as_posix(): file_identity(f, self.content_hash, with_hash) for f in files},  # "/" on every system
             _plain(dict(item.resolved)),
             self.config_keys,
         )

@@ -194,7 +194,7 @@ class ManifestStore:
     def record(self, item: Item, recipe: Recipe | None) -> None:
         """Append ``item``'s record to its folder's manifest."""
         folder = item.outputs[0].parent.resolve()
-        fp = recipe.fingerprint(item) if recipe is not None else Fingerprint("", "", {}, None, {}, {})
+        fp = recipe.fingerprint(item, with_hash=True) if recipe is not None else Fingerprint("", "", {}, None, {}, {})
         stamps = {_key(p, folder): stamp(p) for p in item.outputs if p.is_file()}
         self._remove_leftovers(folder, item.name, stamps)
         rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
