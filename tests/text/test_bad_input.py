@@ -528,6 +528,20 @@ def test_evaluate_with_too_few_classes_is_a_usage_error(masks: tuple[Path, Path]
     assert res.exit_code == 2 and "outside the 2 classes given (0-1" in _one_line_error(res)
 
 
+def test_one_mislabelled_truth_among_many_fails_its_image_only(masks: tuple[Path, Path], tmp_path: Path) -> None:
+    """A stray class id in one truth mask is that image's failure (exit 1, the others scored); it stopped the
+    whole run as a usage error (exit 2), as when every truth says the class list is wrong."""
+    pred, truth = masks
+    sem = np.asarray(Image.open(truth / "m1.png")).copy()
+    sem[0, 0] = 9
+    Image.fromarray(sem).save(truth / "m1.png")
+    report = tmp_path / "r.json"
+    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report)
+    assert res.exit_code == 1, res.output
+    assert f"  failed: {truth / 'm1.png'}: class ids [9] outside the {len(SYNTH_CLASSES)} classes" in res.output
+    assert json.loads(report.read_text())["images"] == 1
+
+
 def test_predict_is_told_whether_the_tile_goes_first(tiny: Path, tmp_path: Path) -> None:
     """A model folder without agriseg_text.json (a fresh tiny-model, a hub model) was always given the whole
     image only, with no way to say it was trained with the tile as a first image (text dataset's default)."""

@@ -234,11 +234,13 @@ def evaluate_files(
 
     A prediction that cannot be scored (no truth mask of its stem, a file that is not a one-band mask, another
     size or georeference, a predicted class id outside the class list) is left out of the pooled scores and
-    named in ``failed`` (one line each); the others are scored, unless ``strict``.
+    named in ``failed`` (one line each); the others are scored, unless ``strict``. So is one whose truth holds a
+    class id outside the class list (one mislabelled mask among many); when every truth does, the class list is
+    what is wrong.
 
     Raises:
-        OptionError: a truth class id outside the class list (too few ``--classes`` or the wrong nodata value);
-            two files of one stem.
+        OptionError: every truth holds a class id outside the class list (too few ``--classes`` or the wrong
+            nodata value); two files of one stem.
         ValueError: with ``strict``, the first prediction that cannot be scored; every
             prediction failed (the message names the first).
     """
@@ -258,14 +260,16 @@ def evaluate_files(
     conf = np.zeros((k, k), np.int64)
     dices: list[float] = []
     failed: list[str] = []  # predictions that cannot be scored: named in the report, the others scored
+    outside = 0  # of them, truths holding a class id outside the class list
     written = 0
     for pf in preds:
         try:
             pair = _read_pair(pf, truth_files, inst_files, truth_dir, k, ign, ignore_value)
         except (ValueError, OSError) as err:
-            if strict or isinstance(err, OptionError):
+            if strict:
                 raise
             failed.append(str(err))
+            outside += isinstance(err, _TruthOutsideClasses)
             continue
         sem, tsem = pair.sem, pair.tsem
         valid = tsem != UNSCORED  # (H, W)
@@ -287,6 +291,8 @@ def evaluate_files(
         match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
     if failed and len(failed) == len(preds):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        if outside == len(failed):  # every truth: the class list (or the nodata value) does not fit them
+            raise OptionError(f"{failed[0]}{more}")
         raise ValueError(f"nothing to score: {failed[0]}{more}")
     scored = len(preds) - len(failed)
     return {
@@ -299,6 +305,10 @@ def evaluate_files(
         "ignore_value": ignore_value,
         "failed": failed,
     }
+
+
+class _TruthOutsideClasses(ValueError):
+    """A truth mask holds a class id outside the class list (:func:`evaluate_files`)."""
 
 
 UNSCORED = 2**31 - 1  # truth pixels left out of every metric (the --ignore-value's, and the image's nodata)
@@ -323,9 +333,8 @@ def _read_pair(
     Raises:
         ValueError: no truth of its stem, not a one-band mask, another size or georeference, a predicted class
             id outside the class list (the message names the file).
-        OptionError: a truth class id outside the class list (the class list does not fit the truth).
+        _TruthOutsideClasses: a truth class id outside the class list.
     """
-    from agriseg.config import OptionError
     from agriseg.data.io import stem_key
     from agriseg.raster.image import read_georef
     from agriseg.text.io import NODATA, check_same_georef, read_mask
@@ -338,8 +347,8 @@ def _read_pair(
         raise ValueError(f"{pf}: shape {sem.shape} != its truth {truth_files[key]} {tsem.shape}")
     check_same_georef(truth_files[key], pf, read_georef(pf), "its prediction")
     bad = np.unique(tsem[(tsem != ign) & ((tsem >= k) | (tsem < 0))])
-    if bad.size:  # a usage error, the same for every file
-        raise OptionError(
+    if bad.size:  # one mislabelled mask, or (when every truth says so) a class list that does not fit them
+        raise _TruthOutsideClasses(
             f"{truth_files[key]}: class ids {bad.tolist()} outside the {k} classes given (0-{k - 1}; "
             f"nodata is --ignore-value {ignore_value})"
         )
