@@ -27,6 +27,7 @@ from agriseg.cli.options import (
     pseudolabel_source_options,
     refuse_unread,
     set_option,
+    stage_epochs_options,
 )
 
 if TYPE_CHECKING:
@@ -119,8 +120,7 @@ def screen(outdir: str, title: str | None, overwrite: bool) -> None:
 @click.command()
 @config_option("crop")
 @keep_option("Train only on photos accepted in this screening export (overrides the config's keep).")
-@click.option("--stage1-epochs", type=click.IntRange(1), default=None, help="Override the config.")
-@click.option("--stage2-epochs", type=click.IntRange(0), default=None, help="Override the config (0 = stage 1 only).")
+@stage_epochs_options()
 @set_option()
 @overwrite_option()
 @friendly_errors
@@ -190,8 +190,7 @@ def _photos_left_out(rep: dict) -> None:
 )
 @option("--confidence", config=CROP_ADAPT, type=float, help="Model probability that counts as confident.")
 @keep_option("Screening export: train only on accepted photos.")
-@option("--stage1-epochs", config=CROP_ADAPT, type=int, help="Epochs on the pseudo-labels.")
-@option("--stage2-epochs", config=CROP_ADAPT, type=int, help="Epochs on the refined labels (0 = stage 1 only).")
+@stage_epochs_options(CROP_ADAPT)
 @option("--crop-size", config=CROP_ADAPT, type=int, help="Training crop side in px.")
 @batch_size_option("crop", CROP_ADAPT)
 @option(

@@ -26,6 +26,7 @@ from agriseg.cli.options import (
     precision_option,
     refuse_unread,
     stack,
+    stems_option,
     strict_option,
     tiling_options,
     tta_option,
@@ -88,12 +89,7 @@ def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params:
     help="Shortcut for the Peanut colour labels: crop + weed = vegetation (a crop / weed model: its three classes).",
 )
 @option("--boundary-ratio", config=CROP_EVALUATE, type=float, help="Boundary IoU dilation ratio of the diagonal.")
-@click.option(
-    "--stems",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Score only the photos named in this file, one name per line (a split, e.g. configs/crop/peanut_val.txt).",
-)
+@stems_option("Score only the photos named in this file, one per line (a split, e.g. configs/crop/peanut_val.txt).")
 @output_option("Write the report as JSON.", required=False)
 @overwrite_option()
 @strict_option()

@@ -8,7 +8,15 @@ import click
 
 from agriseg.batch import counted
 from agriseg.cli.errors import friendly_errors
-from agriseg.cli.options import CROP_SYNTHETIC, option, outdir_option, overwrite_option, seed_option, stack
+from agriseg.cli.options import (
+    CROP_SYNTHETIC,
+    option,
+    outdir_option,
+    overwrite_option,
+    seed_option,
+    stack,
+    stems_option,
+)
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 
@@ -26,13 +34,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
         )
     )
 )  # fmt: skip
-@option(
-    "--stems",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    show_default="every labelled photo",
-    help="Text file of the photo names to use (one per line).",
-)
+@stems_option("Text file of the photo names to use (one per line).", show_default="every labelled photo")
 @option("-n", "--count", config=CROP_SYNTHETIC, type=click.IntRange(1), show_default=True, help="Photos to generate.")
 @seed_option("Seed (photo i uses seed + i).", CROP_SYNTHETIC)
 @option(

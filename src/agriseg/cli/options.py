@@ -824,6 +824,31 @@ def keep_option(help: str = "Only photos accepted in this screening export (acce
     return click.option("--keep", type=click.Path(dir_okay=False, exists=True), default=None, help=help)
 
 
+def stage_epochs_options(config: str | None = None) -> Decorator:
+    """``--stage1-epochs`` and ``--stage2-epochs`` of the two-stage trainers: defaults from ``config`` (``crop
+    adapt``), or none, overriding the run's config file (``crop selftrain``)."""
+    said = "" if config else " (overrides the config)"
+    return stack(
+        option("--stage1-epochs", config=config, type=click.IntRange(1), help=f"Epochs on the pseudo-labels{said}."),
+        option(
+            "--stage2-epochs",
+            config=config,
+            type=click.IntRange(0),
+            help=f"Epochs on the refined labels, 0 = stage 1 only{said}.",
+        ),
+    )
+
+
+def stems_option(help: str, show_default: str | None = None) -> Decorator:
+    """``--stems``: a text file of photo names, one per line (which of the photos a command uses)."""
+    return option(
+        "--stems",
+        type=click.Path(dir_okay=False, path_type=Path),  # a missing one: crop.dataset.read_stem_list's words
+        show_default=show_default,
+        help=help,
+    )
+
+
 def pseudolabel_source_options() -> Decorator:
     """Where pseudo-labels come from: ``--source``, ``--index``, ``--depth-dir``, ``--depth-model``."""
     return stack(
