@@ -357,7 +357,7 @@ def test_fingerprints_name_what_changed(tmp_path: Path) -> None:
     assert Fingerprint.from_dict(a.to_dict()) == a and a.changes(a) == []
     model.write_bytes(b"weights v2, retrained")  # a retrained model under the same name
     b = Recipe("crop predict", "1", {"tta": "none", "batch_size": 8}, model).fingerprint(item)
-    assert b.changes(a) == ["model", "--tta: flip -> none"]
+    assert b.changes(a) == ["model: not the one they were made with", "--tta: flip -> none"]
     photo.write_bytes(b"another photo")
     c = Recipe("crop predict", "2", {"tta": "none"}, model).fingerprint(item)
     assert c.changes(b) == ["agriseg's crop predict algorithm: version 1 -> 2", f"input {photo} changed since"]

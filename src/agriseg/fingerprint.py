@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from agriseg.batch import Item
 
 State = Literal["missing", "same", "changed", "unrecorded"]
+MODEL_CHANGED = "model: not the one they were made with"  # :meth:`Fingerprint.changes`: another model file
 INPUTS_CHANGED = "made from "  # how :meth:`Fingerprint.changes` starts the phrase of outputs made from other files
 EDITED = " was changed after it was written"  # a store's phrase for an output replaced or edited since (by hand)
 # the command-line flag of each option a running command fills from its config (``patch_size`` -> ``--tile``),
@@ -186,7 +187,7 @@ class Fingerprint:
         """What differs from ``earlier``, one short phrase each (empty when both are the same).
 
         >>> a.changes(b)
-        ['model', '--tta: flip -> none', 'input photo.jpg changed since']
+        ['model: not the one they were made with', '--tta: flip -> none', 'input photo.jpg changed since']
         """
         now, before = self.to_dict(), earlier.to_dict()
         out = []
@@ -195,7 +196,7 @@ class Fingerprint:
         if now["algorithm"] != before["algorithm"]:
             out.append(f"agriseg's {now['command']} algorithm: version {before['algorithm']} -> {now['algorithm']}")
         if now["model"] != before["model"]:
-            out.append("model")
+            out.append(MODEL_CHANGED)  # retrained, replaced, or another --model (its content, not its name)
         flags = OPTION_FLAGS.get() or {}
         before["inputs"] = _copies_as_now(now["inputs"], before["inputs"])
         for kind in ("options", "resolved"):

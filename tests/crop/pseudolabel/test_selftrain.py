@@ -319,7 +319,7 @@ def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
             w.add_(0.5)
     save_model(other, mc, base)
     code, text = _cli(*args)
-    assert code == 1 and "(model)" in text and "--overwrite" in text, text
+    assert code == 1 and "(model: not the one they were made with)" in text and "--overwrite" in text, text
     assert (out.read_bytes(), out.stat().st_mtime_ns) == made  # every refusal kept the model
     code, text = _cli(*args, "--combine", "none", "--overwrite")
     assert code == 0 and "unchanged" not in text and out.read_bytes() != made[0], text
