@@ -285,6 +285,24 @@ def test_dataset_pads_edge_tiles_and_accepts_nodata(tmp_path: Path) -> None:
     assert np.array(edge[0])[:3, :3].min() == 1  # the tile's own cells keep their class
 
 
+def test_tiles_the_size_of_the_tile_give_one_sample_each_and_smaller_ones_are_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A user's 16-px tiles at --tile 16 gave --per-image (8) copies of one sample each; tiles smaller than the
+    tile were padded without a word."""
+    rng = np.random.default_rng(0)
+    for d in ("i", "m"):
+        (tmp_path / d).mkdir()
+    for name, size in (("a", 16), ("b", 16), ("c", 12)):
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(tmp_path / "i" / f"{name}.png")
+        Image.fromarray(np.ones((size, size), np.uint8)).save(tmp_path / "m" / f"{name}.png")
+    args = ["text", "dataset", str(tmp_path / "i"), "--masks", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
+    res = CliRunner().invoke(main, [*args, "--classes", "others,field", "--tile", "16", "--grid", "4"])
+    assert res.exit_code == 0 and "3 samples" in res.output, res.output
+    assert "1 of 3 images are smaller than the 16-px tile (the first: " in caplog.text
+    assert "c.png, 12x12 px)" in caplog.text and "a tile of at most 12 px (--tile)" in caplog.text
+
+
 def test_two_files_of_one_stem_are_refused(tmp_path: Path) -> None:
     """Matched by stem, x/a.png and y/a.png would both take one mask (dataset) or one truth (evaluate): a usage
     error (exit 2), as in the crop commands."""

@@ -275,6 +275,7 @@ def iter_records_from_files(
 
     def items() -> Iterator[tuple[np.ndarray, np.ndarray, str, str]]:
         pairs = pair_files(list_images(images), list_images(masks))
+        small: list[tuple[str, int, int]] = []  # images smaller than the tile: padded to it
         for im_path, m_path in progress_bar(pairs, desc="samples", unit="img", disable=not progress or len(pairs) < 2):
             try:
                 img, geo, valid = read_image_valid(im_path, bands)  # valid: None when every pixel holds data
@@ -291,9 +292,25 @@ def iter_records_from_files(
                     raise
                 failed.append(describe_os_error(err) if isinstance(err, OSError) else str(err))
                 continue
+            if min(img.shape[:2]) < spec.patch:
+                small.append((str(im_path), *img.shape[:2]))
             yield img, m, im_path.name, geo.to_json() if geo else ""
+        _warn_small(small, len(pairs), spec.patch)
 
     return _iter_records(items(), class_names, spec, seed, failed)
+
+
+def _warn_small(small: Sequence[tuple[str, int, int]], n: int, patch: int) -> None:
+    """Say once how many images were smaller than the tile (each padded to it by repeating its edge pixels)."""
+    if not small:
+        return
+    name, h, w = small[0]
+    side = min(min(hh, ww) for _, hh, ww in small)
+    log.warning(
+        "%d of %d images are smaller than the %d-px tile (the first: %s, %dx%d px): each is padded to it by "
+        "repeating its edge pixels; a tile of at most %d px (--tile) cuts them unpadded",
+        len(small), n, patch, name, w, h, side,
+    )  # fmt: skip
 
 
 def records_from_files(
@@ -355,7 +372,8 @@ def _hf_part(records: list[dict[str, Any]]) -> Any:
 
 
 # agriseg's version of what text dataset writes from its inputs and options (part of its fingerprint)
-ALGORITHM = "1"  # a data set of float tiles: its reading rule is in its fingerprint
+# a data set of float tiles: its reading rule is in its fingerprint; 2: a random box drawn twice is one sample
+ALGORITHM = "2"
 # in a data set folder: the images left out of it, one line each (a re-run that changes nothing reports them)
 FAILED_FILE = "agriseg_failed.json"
 
