@@ -105,8 +105,13 @@ def test_patch_boxes() -> None:
         grid_boxes(16, 64, 32)
     rb = random_boxes(64, 64, 32, 50, np.random.default_rng(0), align=8)
     assert all(x0 % 8 == 0 and y0 % 8 == 0 and x1 <= 64 and y1 <= 64 for x0, y0, x1, y1 in rb)
-    assert len(rb) == len(set(rb)) <= 25  # 5 x 5 corners on the lattice: each at most once
+    assert len(rb) == 25 and len(set(rb)) == 25  # 5 x 5 corners on the lattice, fewer than 50: each once
     assert random_boxes(32, 32, 32, 8, np.random.default_rng(0)) == [(0, 0, 32, 32)]
+    a, b = np.random.default_rng(0), np.random.default_rng(0)
+    random_boxes(32, 32, 32, 8, a)
+    b.integers(0, 1, 8), b.integers(0, 1, 8)
+    assert random_boxes(64, 64, 16, 8, a) == random_boxes(64, 64, 16, 8, b)  # the stream goes on as it did
+    assert len(random_boxes(64, 64, 32, 8, np.random.default_rng(0), align=16)) == 8  # 9 places: 8 drawn
 
 
 def _pp(box: tuple[int, int, int, int], grid: np.ndarray) -> PatchPrediction:

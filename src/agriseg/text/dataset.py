@@ -372,7 +372,8 @@ def _hf_part(records: list[dict[str, Any]]) -> Any:
 
 
 # agriseg's version of what text dataset writes from its inputs and options (part of its fingerprint)
-# a data set of float tiles: its reading rule is in its fingerprint; 2: a random box drawn twice is one sample
+# a data set of float tiles: its reading rule is in its fingerprint; 2: an image with no more places for a
+# random tile than --per-image gives each place once
 ALGORITHM = "2"
 # in a data set folder: the images left out of it, one line each (a re-run that changes nothing reports them)
 FAILED_FILE = "agriseg_failed.json"

@@ -37,10 +37,10 @@ def grid_boxes(height: int, width: int, patch: int, overlap: float = 0.0) -> lis
 
 
 def random_boxes(height: int, width: int, patch: int, n: int, rng: np.random.Generator, align: int = 1) -> list[Box]:
-    """Up to ``n`` random patch boxes, top-left corners uniform (MAgSeg 3.1) on a lattice of ``align`` px.
+    """``n`` random patch boxes, top-left corners uniform (MAgSeg 3.1) on a lattice of ``align`` px.
 
-    A box drawn twice is kept once: an image the size of the patch gives one box, not ``n`` copies of it
-    (as many identical samples in a training set).
+    An image with no more than ``n`` places for a box gives each place once: an image the size of the patch
+    gave ``n`` copies of its one box (as many identical samples in a training set).
 
     Args:
         height: image height in pixels.
@@ -51,7 +51,7 @@ def random_boxes(height: int, width: int, patch: int, n: int, rng: np.random.Gen
         align: corners are multiples of this (1 = any pixel).
 
     Returns:
-        Distinct boxes ``(x0, y0, x1, y1)``, in the order drawn.
+        Boxes ``(x0, y0, x1, y1)``: ``n`` drawn, or every place once (row-major) when there are at most ``n``.
     """
     if height < patch or width < patch:
         raise ValueError(f"image of {height}x{width} px is smaller than the patch ({patch} px)")
@@ -60,5 +60,6 @@ def random_boxes(height: int, width: int, patch: int, n: int, rng: np.random.Gen
     ny, nx = (height - patch) // align + 1, (width - patch) // align + 1
     ys = rng.integers(0, ny, n) * align
     xs = rng.integers(0, nx, n) * align
-    boxes = [(int(x), int(y), int(x) + patch, int(y) + patch) for x, y in zip(xs, ys, strict=True)]
-    return list(dict.fromkeys(boxes))  # the first of each
+    if ny * nx <= n:  # drawn all the same: the images after it get the boxes they always had
+        xs, ys = np.tile(np.arange(nx) * align, ny), np.repeat(np.arange(ny) * align, nx)
+    return [(int(x), int(y), int(x) + patch, int(y) + patch) for x, y in zip(xs, ys, strict=True)]
