@@ -1201,12 +1201,19 @@ def _plan(
 ) -> list[Item]:
     """Ask the store about every item: the items to run; the others' outcomes go into ``outcomes``. An item
     with an output that ``is_input`` names fails (even with ``overwrite``)."""
-    from agriseg.data.files import NAME_MAX, is_or_holds
+    from agriseg.data.files import NAME_MAX, is_or_holds, kept_reason
 
     todo: list[Item] = []
     for i, item in enumerate(items):
         long = next((out for out in item.outputs if len(os.fsencode(Path(out).name)) > NAME_MAX), None)
         clash = None if long else next(((o, src) for o in item.outputs if (src := is_input(o)) is not None), None)
+        kept = next(((o, why) for o in item.outputs if (why := kept_reason(o))), None) if not clash else None
+        if kept is not None and long is None:  # a file of the user's the command keeps (even with overwrite)
+            msg = f"{item.source}: its output {kept[0]} is {kept[1]}"
+            if opts.strict:
+                raise BatchAborted(msg)
+            outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "unrecorded")
+            continue
         if clash is not None or long is not None:  # failed before anything is written; the batch goes on
             if long is not None:  # the file system would refuse it half-way (ENAMETOOLONG)
                 name = Path(long).name

@@ -131,7 +131,27 @@ def test_outputs_in_the_input_folder_are_not_read_back(pred, tmp_path):
         res = runner.invoke(main, args)
         assert res.exit_code == 0, res.output
     assert sorted(p.name for p in tmp_path.glob("p*.*")) == ["p.png", "p_mask.png", "p_overlay.jpg"]
-    assert "1 skipped" in res.output and "of an earlier run (<name>_mask.png ...) not read as photos" in res.output
+    assert "1 skipped" in res.output and "(2 outputs of an earlier run not read as photos)" in res.output
+
+
+def test_a_users_file_named_like_an_output_is_never_replaced(pred, tmp_path):
+    """Predicting into the photo folder: a file of the user's named like an output (a hand-drawn z_mask.png, a
+    photo called z_overlay.jpg) was taken for an earlier run's output and --overwrite replaced it (session 83's
+    sweep). Without a record that agriseg wrote it, it is kept, and the photo whose output it would be fails."""
+    from agriseg.cli import main
+
+    _photo(tmp_path / "z.jpg", 0)
+    _photo(tmp_path / "y.jpg", 1)
+    mine = _photo(tmp_path / "z_overlay.jpg", 2).read_bytes()
+    model = tmp_path / "m" / "tiny.safetensors"
+    _save_tiny(model)
+    args = ["crop", "predict", str(tmp_path), "-o", str(tmp_path), "--model", str(model)]
+    for extra in ([], ["--overwrite"]):
+        res = CliRunner().invoke(main, [*args, *extra])
+        assert res.exit_code == 1, res.output
+        assert f"failed: {tmp_path / 'z.jpg'}: its output {tmp_path / 'z_overlay.jpg'} is named like" in res.output
+        assert "kept, even with --overwrite" in res.output and "not read as photos: z_overlay.jpg)" in res.output
+        assert (tmp_path / "z_overlay.jpg").read_bytes() == mine and (tmp_path / "y_mask.png").is_file()
 
 
 def test_oversized_image_fails_alone(pred, tmp_path, monkeypatch):

@@ -764,7 +764,7 @@ def predict_paths(
         ValueError: no photos (only earlier outputs), or a model that cannot be used.
     """
     from agriseg.config import as_config
-    from agriseg.data.files import ensure_outdir
+    from agriseg.data.files import ensure_outdir, protected_inputs
     from agriseg.data.io import NoInputError, drop_outputs, list_images_once
     from agriseg.fingerprint import Recipe
     from agriseg.manifest import drop_recorded
@@ -788,8 +788,7 @@ def predict_paths(
         device=config.device,
     )
     out = ensure_outdir(outdir)
-    files, earlier = drop_outputs(photos, out, OUTPUT_SUFFIXES)
-    earlier += recorded
+    files, named_like = drop_outputs(photos, out, OUTPUT_SUFFIXES)  # no record says agriseg wrote them
     if not files:
         raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
     pred.progress = batch is None or batch.progress  # a photo in many tiles takes minutes on a CPU: its tiles get a bar
@@ -799,12 +798,19 @@ def predict_paths(
     options = config.model_dump(exclude={"model_name", "batch_size", "optimize"})
     options.update(long_side=pred.long_side, tta=pred.tta)
     recipe = Recipe("crop predict", ALGORITHM, options, cast("LazyModel", pred.model).path)  # load_predictor's
-    result = predict_files(
-        pred, files, out, write_overlay=config.overlay, class_names=cfg.class_names, recipe=recipe, batch=batch
-    )
-    if earlier:
-        n = len(earlier)
-        result.notes.append(f"({counted(n, 'output')} of an earlier run (<name>_mask.png ...) not read as photos)")
+    # a file named like an output that no record says agriseg wrote may be the user's (a hand-drawn a_mask.png
+    # beside a.jpg): kept even with --overwrite, as an input is
+    why = "named like a crop predict output, with no record that agriseg wrote it: kept, even with --overwrite "
+    with protected_inputs(named_like, why + "(rename it, or predict into another folder)"):
+        result = predict_files(
+            pred, files, out, write_overlay=config.overlay, class_names=cfg.class_names, recipe=recipe, batch=batch
+        )
+    if recorded:
+        result.notes.append(f"({counted(len(recorded), 'output')} of an earlier run not read as photos)")
+    if named_like:
+        n, first = len(named_like), named_like[0].name
+        more = f" and {n - 1} more" if n > 1 else ""
+        result.notes.append(f"({counted(n, 'file')} named like outputs, not read as photos: {first}{more})")
     result.notes += _other_crops(result, _model_name(pred))
     return result
 

@@ -31,6 +31,7 @@ _PROTECTED: list[list[tuple[Path, tuple[int, int] | None]]] = []
 # their finder, built once per change: each output of a batch of n photos was checked by building it again (n^2)
 _PROTECTED_FINDER: list[Callable[[str | Path], Path | None]] = []
 _PROTECTED_LOCK = threading.Lock()
+_KEPT: dict[Path, str] = {}  # resolved path -> why the run keeps it, for files protected with a reason
 
 
 def _read_umask() -> int:
@@ -185,6 +186,8 @@ def check_not_input(output: str | Path, inputs: Iterable[str | Path] = ()) -> No
     """
     inputs = list(inputs)
     src = (_finder([_identity(Path(p)) for p in inputs])(output) if inputs else None) or _protected_finder()(output)
+    if src is not None and src in _KEPT:
+        raise OutputIsInput(f"{output}: a file {_KEPT[src]}")
     if src is not None:
         raise OutputIsInput(
             f"{output}: {is_or_holds(output, src)} one of the inputs ({src}); choose another output name"
@@ -223,18 +226,32 @@ def _finder(identities: Iterable[tuple[Path, tuple[int, int] | None]]) -> Callab
 
 
 @contextmanager
-def protected_inputs(paths: Iterable[str | Path]) -> Iterator[None]:
-    """While inside, :func:`atomic_write` refuses to replace any of ``paths`` (commands wrap their work)."""
+def protected_inputs(paths: Iterable[str | Path], reason: str | None = None) -> Iterator[None]:
+    """While inside, :func:`atomic_write` refuses to replace any of ``paths`` (commands wrap their work).
+
+    ``reason``: why they are kept, when they are not inputs (a user's files named like the command's outputs):
+    the refusal says it, and the batch runner fails an item that would write one before it runs
+    (:func:`kept_reason`)."""
     added = [_identity(Path(p)) for p in paths]
     with _PROTECTED_LOCK:
         _PROTECTED.append(added)
         _PROTECTED_FINDER.clear()
+        if reason is not None:
+            _KEPT.update({rp: reason for rp, _ in added})
     try:
         yield
     finally:
         with _PROTECTED_LOCK:
             _PROTECTED[:] = [group for group in _PROTECTED if group is not added]
             _PROTECTED_FINDER.clear()
+            if reason is not None:
+                for rp, _ in added:
+                    _KEPT.pop(rp, None)
+
+
+def kept_reason(path: str | Path) -> str | None:
+    """Why the running command keeps the file ``path`` names (:func:`protected_inputs`' ``reason``), or None."""
+    return _KEPT.get(_identity(Path(path))[0]) if _KEPT else None
 
 
 def _protected_finder() -> Callable[[str | Path], Path | None]:
