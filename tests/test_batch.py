@@ -1551,3 +1551,22 @@ def test_inputs_copied_without_their_times_resume_and_an_edit_of_the_same_size_d
     assert edited.counts["skipped"] == 1 and edited.failures[0].startswith(f"{copy / 'a.txt'}: outputs of the same")
     f = copy / "b.txt"
     assert not same_input(f, f"size:1,mtime:{f.stat().st_mtime_ns}", "size:1,mtime:1")  # an old record's
+
+
+def test_an_input_renamed_or_a_shared_input_copied_under_another_name_is_the_same_input(tmp_path: Path) -> None:
+    """``mv 0002.jpg 0002.JPG`` or ``cp plots.csv plots_final.csv``: the outputs' record names the old file; its
+    content is the same, so the re-run resumes (it was refused: "made from 0002.jpg, not 0002.JPG"). A renamed
+    file with other content is still another file."""
+    photo, plots = tmp_path / "0002.jpg", tmp_path / "plots.csv"
+    photo.write_bytes(b"a photo")
+    plots.write_text("id,x\n1,2\n")
+    out = (tmp_path / "o" / "0002_mask.png",)
+    before = Recipe("demo", "1", {}, None, [plots]).fingerprint(Item("0002", photo, out, (photo,)), with_hash=True)
+    renamed, copied = tmp_path / "0002.JPG", tmp_path / "plots_final.csv"
+    photo.rename(renamed)
+    copied.write_text(plots.read_text())
+    now = Recipe("demo", "1", {}, None, [copied]).fingerprint(Item("0002", renamed, out, (renamed,)))
+    assert now.changes(before) == []
+    renamed.write_bytes(b"another")
+    now = Recipe("demo", "1", {}, None, [copied]).fingerprint(Item("0002", renamed, out, (renamed,)))
+    assert now.changes(before) == [f"made from {photo.as_posix()}, not {renamed.as_posix()}"]

@@ -243,17 +243,36 @@ def _leaf_changes(before: Any, now: Any, path: tuple[str, ...] = ()) -> Iterator
 
 
 def _copies_as_now(now: dict[str, str], before: dict[str, str]) -> dict[str, str]:
-    """``before``'s inputs with each file that is still the same input (:func:`same_input`: untouched, or copied
-    without its modification time), at this path or under the same name elsewhere, given its identity now."""
+    """``before``'s inputs with each file that is still the same input given its identity now: untouched, or
+    copied without its modification time (:func:`same_input`), at this path or under the same name elsewhere;
+    or renamed (``0002.jpg`` now ``0002.JPG``, ``plots.csv`` copied to ``plots_final.csv``), its content the
+    same, under its name now."""
     by_name: dict[str, list[str]] = {}
     for k in before:
         by_name.setdefault(PureWindowsPath(k).name, []).append(k)
-    out, taken = dict(before), set()
+    out, taken, unmatched = dict(before), set(), []
     for path, ident in now.items():
         candidates = [path] if path in before else by_name.get(PureWindowsPath(path).name, [])
         for k in candidates:
             if k not in taken and same_input(path, ident, before[k]):
                 out[k] = ident
+                taken.add(k)
+                break
+        else:
+            unmatched.append((path, ident))
+    for path, ident in unmatched:  # a file by another name: the same if its content is (hashed only here)
+        size = _fields(ident).get("size")
+        for k, rec in before.items():
+            r = _fields(rec)
+            if k in taken or "sha256" not in r or r.get("size") != size or size is None:
+                continue
+            try:
+                same = _content_hash(Path(path)) == r["sha256"]
+            except OSError:
+                same = False
+            if same:
+                del out[k]
+                out[path] = ident
                 taken.add(k)
                 break
     return out

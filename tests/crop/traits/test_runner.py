@@ -712,7 +712,7 @@ def test_plots_measures_a_predict_mask_as_a_mask_not_as_a_photo(tmp_path: Path) 
 
 
 def test_a_rerun_that_refuses_photos_says_what_its_tables_lost(tmp_path: Path) -> None:
-    """Copies of three dated photos in a new folder, with a fourth date: the three were refused (made from
+    """Edited copies of dated photos in a new folder, with a third date: the two were refused (made from
     another file), growth.csv, growth_wide.csv and growth.png of the earlier run vanished without a word and
     traits.csv shrank to the new photo (session 82's sweep of the tray workflow)."""
     import shutil
@@ -735,8 +735,10 @@ def test_a_rerun_that_refuses_photos_says_what_its_tables_lost(tmp_path: Path) -
     assert CliRunner().invoke(main, [*base[:2], str(first_dir), *base[2:]]).exit_code == 0
     assert (out / "growth.csv").exists()
     second_dir.mkdir()
-    for f in first_dir.iterdir():  # new files of the same names (new times): other inputs to the fingerprints
-        shutil.copy(f, second_dir / f.name)
+    for f in first_dir.iterdir():  # new files of the same names (other content): other inputs to the fingerprints
+        edited = np.asarray(Image.open(f)).copy()
+        edited[0, 0] = 0
+        Image.fromarray(edited).save(second_dir / f.name)
     shutil.copy(second_dir / "p_2024-06-08.png", second_dir / "p_2024-06-15.png")
     res = CliRunner().invoke(main, [*base[:2], str(second_dir), *base[2:]])
     assert res.exit_code == 1
