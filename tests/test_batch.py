@@ -1570,3 +1570,12 @@ def test_an_input_renamed_or_a_shared_input_copied_under_another_name_is_the_sam
     renamed.write_bytes(b"another")
     now = Recipe("demo", "1", {}, None, [copied]).fingerprint(Item("0002", renamed, out, (renamed,)))
     assert now.changes(before) == [f"made from {photo.as_posix()}, not {renamed.as_posix()}"]
+
+
+def test_changed_settings_are_shown_as_typed() -> None:
+    """``--overlay: True -> False`` and ``--tta: [] -> ['flip_h']`` were Python's words for what the user typed
+    (session 83's sweep)."""
+    item = Item("a", Path("a.jpg"), (Path("o/a_mask.png"),), ())
+    a = Recipe("demo", "1", {"overlay": True, "tta": [], "bands": None}).fingerprint(item)
+    b = Recipe("demo", "1", {"overlay": False, "tta": ["flip_h", "flip_v"], "bands": [3, 2, 1]}).fingerprint(item)
+    assert b.changes(a) == ["--bands: not given -> 3,2,1", "--overlay: on -> off", "--tta: none -> flip_h,flip_v"]

@@ -225,8 +225,15 @@ class Fingerprint:
 
 
 def _shown(value: Any) -> str:
-    """A setting's value as a message shows it: an option left out is ``not given``, not Python's ``None``."""
-    return "not given" if value is None else str(value)
+    """A setting's value as a user types it: an option left out is ``not given`` (not Python's ``None``), a flag
+    ``on`` / ``off`` (not ``True`` / ``False``), a list its items with commas (``flip_h,flip_v``; none: ``none``)."""
+    if value is None:
+        return "not given"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_shown(v) for v in value) or "none"
+    return str(value)
 
 
 def _leaf_changes(before: Any, now: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any, Any]]:

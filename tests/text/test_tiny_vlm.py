@@ -273,7 +273,7 @@ def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path) -
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["model"] == str(sft_dir) and run["classes"] == list(SYNTH_CLASSES) and "tile" in run["options"]
     res = CliRunner().invoke(main, [*args, "--max-new-tokens", "16", "--device", "cpu", "--bands", "3,2,1"])
-    assert res.exit_code == 1 and "other settings (--bands: not given -> [3, 2, 1])" in res.output, (
+    assert res.exit_code == 1 and "other settings (--bands: not given -> 3,2,1)" in res.output, (
         res.output
     )  # not skipped
     gj = json.loads((tmp_path / "out" / "geo.geojson").read_text())
