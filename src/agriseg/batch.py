@@ -414,6 +414,7 @@ def _portable(work: Callable[[Item], Any], item: Item) -> Any:
 
 OTHER_SETTINGS = "its outputs were made with other settings"  # an item refused for its options, in its message
 OTHER_FILE = "outputs of the same name were made from another file"  # one refused for its inputs, in its message
+OTHER_VERSION = "its outputs were made before an input changed"  # one refused for an input edited since
 
 
 def counted(n: int, word: str, verb: str = "") -> str:
@@ -1254,10 +1255,11 @@ def _plan(
         if verdict.state == "changed" and EDITED in verdict.detail:  # an output edited or replaced since
             msg = f"{item.source}: {verdict.detail} (kept; --overwrite replaces it, or move it to keep your edits)"
             # its row never shows values read from a file someone else wrote there
-        elif verdict.state == "changed" and INPUTS_CHANGED in verdict.detail:  # another file's outputs, same name
+        elif verdict.state == "changed" and verdict.inputs_only:  # another file's outputs, or an earlier version's
+            other = INPUTS_CHANGED in verdict.detail
             msg = (
-                f"{item.source}: {OTHER_FILE} ({verdict.detail}); "
-                "use --overwrite to redo them from this one, or another output folder"
+                f"{item.source}: {OTHER_FILE if other else OTHER_VERSION} ({verdict.detail}); "
+                f"use --overwrite to redo them{' from this one' if other else ''}, or another output folder"
             )  # its row never shows the other file's values
         elif verdict.state == "changed":
             msg = (

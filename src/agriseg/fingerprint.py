@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 State = Literal["missing", "same", "changed", "unrecorded"]
 MODEL_CHANGED = "model: not the one they were made with"  # :meth:`Fingerprint.changes`: another model file
+INPUT_EDITED = "input "  # how :meth:`Fingerprint.changes` starts the phrase of an input edited since
 INPUTS_CHANGED = "made from "  # how :meth:`Fingerprint.changes` starts the phrase of outputs made from other files
 EDITED = " was changed after it was written"  # a store's phrase for an output replaced or edited since (by hand)
 # the command-line flag of each option a running command fills from its config (``patch_size`` -> ``--tile``),
@@ -220,7 +221,7 @@ class Fingerprint:
                 out.append(f"{INPUTS_CHANGED}{', '.join(gone)}, not {', '.join(new)}")
             for k in sorted((set(now["inputs"]) | set(before["inputs"])) - moved):
                 if now["inputs"].get(k) != before["inputs"].get(k):
-                    out.append(f"input {k} changed since")  # the same path: its size, time or content
+                    out.append(f"{INPUT_EDITED}{k} changed since")  # the same path: its size, time or content
         return out
 
 
@@ -338,10 +339,13 @@ class Verdict:
     Attributes:
         state: ``missing`` / ``same`` / ``changed`` / ``unrecorded`` (see the module docstring).
         detail: for ``changed``, what changed (comma-separated); for ``unrecorded``, the file in the way.
+        inputs_only: for ``changed``, whether only input files changed (no setting, no model): its outputs
+            are another file's, not the same file's under other settings.
     """
 
     state: State
     detail: str = ""
+    inputs_only: bool = False  # ``changed`` by its input files alone (another file, or an edited one)
 
 
 class FingerprintStore(Protocol):

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from agriseg.data.files import lock_exclusively, pid_alive, process_start_time
-from agriseg.fingerprint import EDITED, Fingerprint, Recipe, Verdict
+from agriseg.fingerprint import EDITED, INPUT_EDITED, INPUTS_CHANGED, Fingerprint, Recipe, Verdict
 
 if TYPE_CHECKING:
     from agriseg.batch import Item
@@ -164,7 +164,10 @@ class ManifestStore:
             changes = [
                 "outputs: " + ", ".join(sorted(rec["outputs"])) + " -> " + ", ".join(p.name for p in item.outputs)
             ]
-        return Verdict("changed", ", ".join(changes)) if changes else Verdict("same")
+        if not changes:
+            return Verdict("same")
+        inputs_only = all(c.startswith((INPUTS_CHANGED, INPUT_EDITED)) for c in changes)
+        return Verdict("changed", ", ".join(changes), inputs_only)
 
     def begin(self, items: Sequence[Item]) -> None:
         """Append a pending record for each of ``items`` (replaced by :meth:`record` when it is produced)."""

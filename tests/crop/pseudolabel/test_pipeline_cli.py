@@ -121,6 +121,8 @@ def test_an_edited_depth_file_is_never_resumed_and_a_new_file_beside_it_changes_
     edited = CliRunner().invoke(cli, args)
     assert edited.exit_code == 1 and "0 pseudo-labelled, 3 skipped, 1 failed" in edited.output, edited.output
     assert "0001.npy changed since" in edited.output
+    # no setting changed: said so (it read "made with other settings" until session 83)
+    assert ": its outputs were made before an input changed (input " in edited.output
 
 
 def test_cli_reports_bad_input_cleanly(tmp_path: Path) -> None:

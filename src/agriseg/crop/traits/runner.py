@@ -712,10 +712,10 @@ def _other_trays(records: list[dict[str, Any]]) -> list[str]:
 
 def _refused(error: str) -> bool:
     """Whether a photo failed only because outputs of its name stand (made from another file, or edited)."""
-    from agriseg.batch import OTHER_FILE
+    from agriseg.batch import OTHER_FILE, OTHER_VERSION
     from agriseg.fingerprint import EDITED
 
-    return OTHER_FILE in error or EDITED in error
+    return OTHER_FILE in error or OTHER_VERSION in error or EDITED in error
 
 
 def _grid_moves(records: list[dict[str, Any]], grid: tuple[int, int]) -> list[str]:
