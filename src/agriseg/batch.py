@@ -1252,6 +1252,7 @@ def _plan(
                 outcomes[i] = Outcome(item, "skipped", rec)
             continue
         record = None
+        elsewhere = "another output name" if opts.named_output and len(items) == 1 else "another output folder"
         if verdict.state == "changed" and EDITED in verdict.detail:  # an output edited or replaced since
             msg = f"{item.source}: {verdict.detail} (kept; --overwrite replaces it, or move it to keep your edits)"
             # its row never shows values read from a file someone else wrote there
@@ -1259,13 +1260,10 @@ def _plan(
             other = INPUTS_CHANGED in verdict.detail
             msg = (
                 f"{item.source}: {OTHER_FILE if other else OTHER_VERSION} ({verdict.detail}); "
-                f"use --overwrite to redo them{' from this one' if other else ''}, or another output folder"
+                f"use --overwrite to redo them{' from this one' if other else ''}, or {elsewhere}"
             )  # its row never shows the other file's values
         elif verdict.state == "changed":
-            msg = (
-                f"{item.source}: {OTHER_SETTINGS} ({verdict.detail}); "
-                "use --overwrite to redo them, or another output folder"
-            )
+            msg = f"{item.source}: {OTHER_SETTINGS} ({verdict.detail}); use --overwrite to redo them, or {elsewhere}"
             # its outputs stand and its record is listed, marked as kept from the other run; tables of values
             # (traits.csv, growth.csv) leave it out (:func:`measured_now`): made with other settings
             previous = resume(item)
