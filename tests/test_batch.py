@@ -1579,3 +1579,19 @@ def test_changed_settings_are_shown_as_typed() -> None:
     a = Recipe("demo", "1", {"overlay": True, "tta": [], "bands": None}).fingerprint(item)
     b = Recipe("demo", "1", {"overlay": False, "tta": ["flip_h", "flip_v"], "bands": [3, 2, 1]}).fingerprint(item)
     assert b.changes(a) == ["--bands: not given -> 3,2,1", "--overlay: on -> off", "--tta: none -> flip_h,flip_v"]
+
+
+def test_an_input_added_or_removed_is_named_so() -> None:
+    """A data set built from images and masks: one more image was "input x.png changed since" (session 83's
+    sweep); it is added, and one left out is removed."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        a, b = Path(d) / "a.png", Path(d) / "b.png"
+        a.write_bytes(b"a")
+        b.write_bytes(b"b")
+        out = (Path(d) / "ds",)
+        one = Recipe("demo", "1").fingerprint(Item("ds", out[0], out, (a,)))
+        two = Recipe("demo", "1").fingerprint(Item("ds", out[0], out, (a, b)))
+        assert two.changes(one) == [f"input {b.as_posix()} added"]
+        assert one.changes(two) == [f"input {b.as_posix()} removed"]

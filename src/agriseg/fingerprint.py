@@ -221,7 +221,12 @@ class Fingerprint:
                 out.append(f"{INPUTS_CHANGED}{', '.join(gone)}, not {', '.join(new)}")
             for k in sorted((set(now["inputs"]) | set(before["inputs"])) - moved):
                 if now["inputs"].get(k) != before["inputs"].get(k):
-                    out.append(f"{INPUT_EDITED}{k} changed since")  # the same path: its size, time or content
+                    if k not in before["inputs"]:  # an input the outputs were not made from (a data set's new image)
+                        out.append(f"{INPUT_EDITED}{k} added")
+                    elif k not in now["inputs"]:
+                        out.append(f"{INPUT_EDITED}{k} removed")
+                    else:  # the same path: its size, time or content
+                        out.append(f"{INPUT_EDITED}{k} changed since")
         return out
 
 
