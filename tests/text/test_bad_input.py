@@ -528,6 +528,27 @@ def test_evaluate_with_too_few_classes_is_a_usage_error(masks: tuple[Path, Path]
     assert res.exit_code == 2 and "outside the 2 classes given (0-1" in _one_line_error(res)
 
 
+def test_predictions_given_as_their_own_truth_are_refused(masks: tuple[Path, Path], tmp_path: Path) -> None:
+    """``--truth`` naming the predictions' folder scored every mask against itself: 100 %, exit 0 (session 83's
+    sweep). One such file fails its item; all of them is a usage error."""
+    pred, _ = masks
+    res = _run("text", "evaluate", pred, "-t", pred, "--classes", CLASSES, "-o", tmp_path / "r.json")
+    assert res.exit_code == 2 and f"m0.png: is its own truth mask (--truth {pred} holds" in _one_line_error(res)
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_images_and_masks_of_one_folder_are_never_paired_with_themselves(tmp_path: Path) -> None:
+    """``text dataset DIR --masks DIR``: each file was its own mask, a label map trained as an image."""
+    pytest.importorskip("datasets")
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "field1.png")
+    Image.fromarray(np.ones((16, 16), np.uint8)).save(tmp_path / "field1_mask.png")
+    res = _run("text", "dataset", tmp_path, "--masks", tmp_path, "-o", tmp_path / "d", "--classes", CLASSES)
+    assert res.exit_code == 2 and "field1.png: is its own mask (the images and --masks name the same file)" in (
+        _one_line_error(res)
+    )
+    assert not (tmp_path / "d").exists()
+
+
 def test_one_mislabelled_truth_among_many_fails_its_image_only(masks: tuple[Path, Path], tmp_path: Path) -> None:
     """A stray class id in one truth mask is that image's failure (exit 1, the others scored); it stopped the
     whole run as a usage error (exit 2), as when every truth says the class list is wrong."""

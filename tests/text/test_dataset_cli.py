@@ -183,10 +183,13 @@ def test_geotiff_keeps_georeference(tmp_path: Path) -> None:
 
 
 def test_cli_evaluate(tmp_path: Path) -> None:
+    import shutil
+
     _, msk, sems = _write_pairs(tmp_path)
+    pred = shutil.copytree(msk, tmp_path / "pred")  # a perfect prediction (the truth itself is refused)
     out = tmp_path / "rep.json"
     res = CliRunner().invoke(
-        main, ["text", "evaluate", str(msk), "--truth", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o", str(out)]
+        main, ["text", "evaluate", str(pred), "--truth", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o", str(out)]
     )
     assert res.exit_code == 0, res.output
     assert "mean over present classes but others: Dice 100.00" in res.output

@@ -26,7 +26,7 @@ from agriseg.raster.image import read_image_valid
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.config import grid_within_patch
 from agriseg.text.grid import mask_to_grid
-from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask
+from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask, same_file
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 
@@ -240,8 +240,12 @@ def pair_files(
     files_by_stem(images, "image")  # two images of one stem would share one mask
     pairs = []
     for im in images:
+        msg = ""
         if stem_key(im) not in by_stem:
             msg = f"{im}: no mask with the stem {im.stem!r} among {len(masks)} mask files"
+        elif same_file(im, by_stem[stem_key(im)]):  # images and --masks name one folder
+            msg = f"{im}: is its own mask (the images and --masks name the same file); keep masks in their own folder"
+        if msg:
             if failed is None:
                 raise ValueError(msg)
             failed.append(msg)
@@ -445,7 +449,7 @@ def build_dataset(
     unpaired: list[str] = []  # images without a mask: left out and named, unless strict
     pairs = pair_files(list_images_once(images), list_images_once(masks), None if strict else unpaired)
     if not pairs:
-        raise NoInputError(f"no image has a mask of the same name ({len(unpaired)}; the first: {unpaired[0]})")
+        raise NoInputError(f"no image has a mask to pair it with ({len(unpaired)}; the first: {unpaired[0]})")
     proc = None
     if model:
         from agriseg.text.modeling import check_class_words, load_processor, resolve_model_option

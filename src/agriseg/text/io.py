@@ -20,6 +20,14 @@ from agriseg.raster.image import GEO_SUFFIXES, GeoRef, rasterio_or_none, read_ge
 NODATA = 255  # the ignore value of `text dataset` labels; never a class id
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (through links too); False when either is missing."""
+    try:
+        return a.samefile(b)
+    except OSError:
+        return False
+
+
 def files_by_stem(files: Sequence[Path], what: str) -> dict[str, Path]:
     """Files by stem; two files of one stem (``a.png`` and ``a.tif``, or ``x/a.png`` and ``y/a.png``) are
     refused, because matching by stem could not tell which one is meant: a usage error, as in the crop

@@ -261,6 +261,7 @@ def evaluate_files(
     dices: list[float] = []
     failed: list[str] = []  # predictions that cannot be scored: named in the report, the others scored
     outside = 0  # of them, truths holding a class id outside the class list
+    own = 0  # and predictions that are their own truth
     written = 0
     for pf in preds:
         try:
@@ -270,6 +271,7 @@ def evaluate_files(
                 raise
             failed.append(str(err))
             outside += isinstance(err, _TruthOutsideClasses)
+            own += isinstance(err, _OwnTruth)
             continue
         sem, tsem = pair.sem, pair.tsem
         valid = tsem != UNSCORED  # (H, W)
@@ -291,7 +293,7 @@ def evaluate_files(
         match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
     if failed and len(failed) == len(preds):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        if outside == len(failed):  # every truth: the class list (or the nodata value) does not fit them
+        if outside == len(failed) or own == len(failed):  # the class list, or --truth, is what is wrong
             raise OptionError(f"{failed[0]}{more}")
         raise ValueError(f"nothing to score: {failed[0]}{more}")
     scored = len(preds) - len(failed)
@@ -305,6 +307,10 @@ def evaluate_files(
         "ignore_value": ignore_value,
         "failed": failed,
     }
+
+
+class _OwnTruth(ValueError):
+    """A prediction given as its own truth (:func:`evaluate_files`)."""
 
 
 class _TruthOutsideClasses(ValueError):
@@ -337,11 +343,13 @@ def _read_pair(
     """
     from agriseg.data.io import stem_key
     from agriseg.raster.image import read_georef
-    from agriseg.text.io import NODATA, check_same_georef, read_mask
+    from agriseg.text.io import NODATA, check_same_georef, read_mask, same_file
 
     key = stem_key(pf)  # a truth saved on a Mac ("e" and an accent) matches a prediction named "é"
     if key not in truth_files:
         raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
+    if same_file(pf, truth_files[key]):  # --truth naming the predictions: a perfect score of nothing
+        raise _OwnTruth(f"{pf}: is its own truth mask (--truth {truth_dir} holds the predictions)")
     sem, tsem = read_mask(pf, k), read_mask(truth_files[key], k, ign)  # (H, W) each; declared nodata: left out
     if sem.shape != tsem.shape:
         raise ValueError(f"{pf}: shape {sem.shape} != its truth {truth_files[key]} {tsem.shape}")
