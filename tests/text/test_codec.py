@@ -145,6 +145,14 @@ def test_bad_class_names_are_clear_errors(names: list[str]) -> None:
         check_class_names(names)
 
 
+def test_at_most_255_classes_as_class_id_255_is_nodata() -> None:
+    """256 class words were taken, and class 255 then read as nodata in every mask (session 83's sweep)."""
+    words = ["others", *(f"c{i}" for i in range(1, 255))]
+    assert len(check_class_names(words)) == 255
+    with pytest.raises(ValueError, match=r"256 classes: at most 255 \(class ids 0-254; 255 is nodata"):
+        check_class_names([*words, "c255"])
+
+
 def test_encode_errors() -> None:
     with pytest.raises(ValueError, match="grid ids"):
         encode_rrle(np.array([[0, 5]]), NAMES)

@@ -98,6 +98,9 @@ class DecodeReport:
         return ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
 
 
+MAX_CLASSES = 255  # class ids 0-254 in one-byte masks, 255 their nodata
+
+
 def check_class_names(class_names: Sequence[str]) -> list[str]:
     """Validate the class words of a grid: index 0 is the background (``others`` in Text4Seg).
 
@@ -108,7 +111,8 @@ def check_class_names(class_names: Sequence[str]) -> list[str]:
         The names as a list.
 
     Raises:
-        ValueError: if empty, duplicated, blank, or containing ``|``, `` *`` or a newline; ``TypeError`` for
+        ValueError: if empty, duplicated, more than :data:`MAX_CLASSES`, blank, or containing ``|``, `` *`` or a
+            newline; ``TypeError`` for
             one string instead of a list of words.
     """
     if isinstance(class_names, str):  # "others,field" would be read letter by letter
@@ -118,6 +122,8 @@ def check_class_names(class_names: Sequence[str]) -> list[str]:
         raise ValueError("class_names is empty: give one name per class id, background first (e.g. others)")
     if len(set(names)) != len(names):
         raise ValueError(f"class_names has duplicates: {names}")
+    if len(names) > MAX_CLASSES:  # masks are one byte per pixel, 255 their nodata
+        raise ValueError(f"{len(names)} classes: at most {MAX_CLASSES} (class ids 0-254; 255 is nodata in masks)")
     for n in names:
         if not isinstance(n, str) or not n.strip() or n != n.strip():
             raise ValueError(f"class name {n!r} must be a non-blank string without surrounding spaces")
