@@ -71,7 +71,11 @@ def test_one_help_text_per_pipeline() -> None:
             shared = getattr(opt, "shared", None)
             if shared and shared not in ("--output", "--outdir"):  # those say what each command writes
                 helps.setdefault((pipeline, shared), set()).add(str(opt.help))
-    many = {k: v for k, v in helps.items() if len(v) > 1}
+    # where the option means another thing, its help says that thing alone (a help naming other commands misled):
+    # crop adapt's --batch-size is a training step, pseudolabel's --device the depth model's, and text dataset's
+    # --overlap that of its grid tiles (no blended vote)
+    means_other = {("crop", "--batch-size"), ("crop", "--device"), ("text", "--overlap")}
+    many = {k: v for k, v in helps.items() if len(v) > (2 if k in means_other else 1)}
     assert not many, many
     assert len(helps[("crop", "--overwrite")] | helps[("fields", "--overwrite")] | helps[("text", "--overwrite")]) == 1
 

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     help="depth: larger = farther; inverse: larger = nearer.",
 )
 @option("--detrend", config=PSEUDOLABEL, type="choice", help="Subtract a fitted ground plane from (inverse) depth.")
-@device_option("crop", PSEUDOLABEL)
+@device_option("crop", PSEUDOLABEL, "Where the depth model runs: cpu, or a GPU (cuda, cuda:1).")
 @option("--normaliser", config=GGHT, type="choice", help="GGHT option: normalisation.")
 @option("--edge-operator", config=GGHT, type="choice", help="GGHT option: edge operator.")
 @option("--weighting", config=GGHT, type="choice", help="GGHT option: gradient weighting of the histogram.")
@@ -192,7 +192,7 @@ def _photos_left_out(rep: dict) -> None:
 @keep_option("Screening export: train only on accepted photos.")
 @stage_epochs_options(CROP_ADAPT)
 @option("--crop-size", config=CROP_ADAPT, type=int, help="Training crop side in px.")
-@batch_size_option("crop", CROP_ADAPT)
+@batch_size_option("crop", CROP_ADAPT, "Photo crops per optimiser step.")
 @option(
     "--workdir",
     type=OutputPath(file_okay=False),

@@ -23,7 +23,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 
 @click.command("make-synthetic")
 @click.argument("kind", type=click.Choice(["discs", "plants", "lab", "tray"]), metavar="KIND")
-@outdir_option("Output folder (images/, labels/ in the Peanut colours, index.json).")
+@outdir_option("Output folder (images/, labels/ in the Peanut colours, index.json; tray: series/ too).")
 @stack(
     *(
         click.option(f"--{name}", type=click.Path(exists=True, file_okay=False, path_type=Path),

@@ -477,27 +477,27 @@ def model_option(
 
 
 BATCH_HELP = {
-    "crop": "Photos (or tiles) per model pass; crop adapt: photo crops per optimiser step.",
+    "crop": "Photos (or tiles) per model pass.",
     "fields": "Tiles (or chips) per model pass.",
     "text": "Tiles per generate() call.",
 }
 
 
-def batch_size_option(pipeline: Pipeline, config: str) -> Decorator:
-    """``--batch-size`` (never part of what a command writes)."""
-    return shared("--batch-size", "--batch-size", config=config, type=int, help=BATCH_HELP[pipeline])
+def batch_size_option(pipeline: Pipeline, config: str, help: str | None = None) -> Decorator:
+    """``--batch-size`` (never part of what a command writes, but where it is a training step's size)."""
+    return shared("--batch-size", "--batch-size", config=config, type=int, help=help or BATCH_HELP[pipeline])
 
 
 DEVICE_HELP = {
-    "crop": "Where the model runs (crop pseudolabel: the depth model): cpu, or a GPU (cuda, cuda:1).",
+    "crop": "Where the model runs: cpu, or a GPU (cuda, cuda:1).",
     "fields": "Torch device: cpu, cuda, cuda:1.",
     "text": "Torch device: auto (a GPU when there is one), cpu, cuda, cuda:1.",
 }
 
 
-def device_option(pipeline: Pipeline, config: str) -> Decorator:
+def device_option(pipeline: Pipeline, config: str, help: str | None = None) -> Decorator:
     """``--device``."""
-    return shared("--device", "--device", config=config, type=str, help=DEVICE_HELP[pipeline])
+    return shared("--device", "--device", config=config, type=str, help=help or DEVICE_HELP[pipeline])
 
 
 def threads_option(config: str) -> Decorator:
@@ -541,7 +541,9 @@ OVERLAP_HELP = {
 }
 
 
-def tiling_options(pipeline: Pipeline, config: str, tile_field: str = "tile", show: str | None = None) -> Decorator:
+def tiling_options(
+    pipeline: Pipeline, config: str, tile_field: str = "tile", show: str | None = None, overlap_help: str | None = None
+) -> Decorator:
     """``--tile`` and ``--overlap``.
 
     Args:
@@ -549,13 +551,14 @@ def tiling_options(pipeline: Pipeline, config: str, tile_field: str = "tile", sh
         config: the config holding both.
         tile_field: the config field of the tile side.
         show: the default shown for ``--tile`` when the config's is None (e.g. "from the model folder").
+        overlap_help: ``--overlap``'s help where it is not the pipeline's (``text dataset``: its grid tiles).
     """
     extra = {"show_default": show} if show else {}
     return stack(
         shared(
             "--tile", "--tile", "tile", config=config, field=tile_field, type=int, help=TILE_HELP[pipeline], **extra
         ),  # fmt: skip
-        shared("--overlap", "--overlap", config=config, type=float, help=OVERLAP_HELP[pipeline]),
+        shared("--overlap", "--overlap", config=config, type=float, help=overlap_help or OVERLAP_HELP[pipeline]),
     )
 
 

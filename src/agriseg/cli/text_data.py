@@ -100,7 +100,9 @@ def tiny_model_cmd(
 )
 @outdir_option("Output dataset folder.")
 @classes_option(required=True)
-@tiling_options("text", TEXT_DATASET, tile_field="patch")
+@tiling_options(
+    "text", TEXT_DATASET, tile_field="patch", overlap_help="Fraction of a tile shared with its neighbour (--mode grid)."
+)
 @option("--grid", config=TEXT_DATASET, type=int, help="RRLE cells per tile side (16, 24, 32 or any).")
 @option("--mode", config=TEXT_DATASET, type="choice", help="Random tiles (training) or the fixed grid (evaluation).")
 @option("--per-image", config=TEXT_DATASET, type=int, help="Random tiles per image.")
