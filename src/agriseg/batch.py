@@ -1098,12 +1098,14 @@ def run_batch(
             # nothing made, and items refused for other options or other input files (not for an edited output;
             # others may have failed, e.g. an unreadable photo): the outputs stand as they were, and the tables
             # still describe the run that made them
-            said = [OTHER_SETTINGS in (o.error or "") or OTHER_FILE in (o.error or "") for o in result.outcomes]
+            refusals = (OTHER_SETTINGS, OTHER_FILE, OTHER_VERSION)
+            said = [any(w in (o.error or "") for w in refusals) for o in result.outcomes]
             refused = any(said) and all(o.status == "failed" for o in result.outcomes)
             if finish is not None and refused and tables and all(Path(t).is_file() or Path(t) in held for t in tables):
                 _put_back_tables(held)
                 shown = ", ".join(str(t) for t in tables)
-                result.notes.append(f"{shown}: left as an earlier run wrote them (this run made nothing)")
+                them = "them" if len(tables) > 1 else "it"
+                result.notes.append(f"{shown}: left as an earlier run wrote {them} (this run made nothing)")
             elif finish is not None:
                 try:
                     if tables:

@@ -340,10 +340,10 @@ def test_a_rerun_refused_for_other_settings_keeps_the_summary_row(tmp_path):
     res = CliRunner().invoke(main, [*args, "--long-side", "320"])
     assert res.exit_code == 1 and "made with other settings (--long-side: 800 -> 320)" in res.output, res.output
     assert list(_csv.DictReader((tmp_path / "o" / "summary.csv").open()))[0] == first
-    assert "summary.csv: left as an earlier run wrote them (this run made nothing)" in res.output
+    assert "summary.csv: left as an earlier run wrote it (this run made nothing)" in res.output
     (tmp_path / "bad.png").write_bytes(b"not a png")  # refused and unreadable: still nothing made (session 73)
     res = CliRunner().invoke(main, [*args, str(tmp_path / "bad.png"), "--long-side", "320"])
-    assert res.exit_code == 1 and "summary.csv: left as an earlier run wrote them" in res.output, res.output
+    assert res.exit_code == 1 and "summary.csv: left as an earlier run wrote it" in res.output, res.output
     assert list(_csv.DictReader((tmp_path / "o" / "summary.csv").open())) == [first]
     _photo(tmp_path / "q.png", 1)  # with a new photo made now, the refused one is listed as kept
     res = CliRunner().invoke(main, [*args, str(tmp_path / "q.png"), "--long-side", "320"])

@@ -376,3 +376,22 @@ def test_a_pil_image_is_turned_upright_like_its_file(tmp_path) -> None:
     im.save(tmp_path / "turned.jpg", exif=exif)
     with Image.open(tmp_path / "turned.jpg") as opened:
         assert np.array_equal(as_rgb(opened), as_rgb(tmp_path / "turned.jpg")) and as_rgb(opened).shape == (40, 30, 3)
+
+
+def test_a_folder_with_photos_and_subfolders_of_photos_says_the_subfolders_are_not_read(tmp_path, caplog):
+    """``top.jpg`` beside ``day1/`` and ``day2/``: one photo was read and the other two passed over without a word
+    (session 83's sweep); a subfolder agriseg writes (it holds a manifest) is not named."""
+    from agriseg.data.io import list_images
+    from agriseg.manifest import MANIFEST
+
+    for sub in ("day1", "day2", "out"):
+        (tmp_path / sub).mkdir()
+        Image.new("RGB", (4, 4)).save(tmp_path / sub / "a.jpg")
+    (tmp_path / "out" / MANIFEST).write_text("")
+    Image.new("RGB", (4, 4)).save(tmp_path / "top.jpg")
+    with caplog.at_level("WARNING"):
+        assert list_images(tmp_path) == [tmp_path / "top.jpg"]
+        list_images(tmp_path)  # said once
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [f"{tmp_path}: its subfolders day1/ (1), day2/ (1) have images too, not read (folders are read "
+                    "without their subfolders; name them)"]  # fmt: skip

@@ -306,6 +306,17 @@ def test_tiles_the_size_of_the_tile_give_one_sample_each_and_smaller_ones_are_sa
     assert "c.png, 12x12 px)" in caplog.text and "a tile of at most 12 px (--tile)" in caplog.text
 
 
+def test_an_image_that_gives_no_sample_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """An image whose label is all nodata (255) gave no sample and was dropped without a word."""
+    pytest.importorskip("datasets")
+    img, msk, _ = _write_pairs(tmp_path, n=3, size=16)
+    Image.fromarray(np.full((16, 16), 255, np.uint8)).save(msk / "a1.png")
+    args = ["text", "dataset", str(img), "--masks", str(msk), "-o", str(tmp_path / "d"), "--tile", "16", "--grid", "4"]
+    res = CliRunner().invoke(main, [*args, "--classes", ",".join(SYNTH_CLASSES)])
+    assert res.exit_code == 0 and "2 samples" in res.output, res.output
+    assert "a1.png: gave no sample (no labelled pixel where the image has data" in caplog.text
+
+
 def test_two_files_of_one_stem_are_refused(tmp_path: Path) -> None:
     """Matched by stem, x/a.png and y/a.png would both take one mask (dataset) or one truth (evaluate): a usage
     error (exit 2), as in the crop commands."""

@@ -577,17 +577,30 @@ def _not_photo(path: Path) -> str:
     return ""
 
 
-def _in_subfolders(folder: Path, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind: str = "images") -> str:
+_SAID_SUBFOLDERS: set[Path] = set()  # folders whose unread subfolders were said (a command lists a folder twice)
+
+
+def _in_subfolders(
+    folder: Path, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind: str = "images", theirs: bool = False
+) -> str:
     """``; its subfolder images/ (300) has images: name that folder``: where the images of a folder given one
-    level too high are (folders are read without their subfolders)."""
+    level too high are (folders are read without their subfolders). ``theirs``: only the user's subfolders
+    (not one agriseg writes, holding its manifest), as ``its subfolders day1/ (4), day2/ (4) have images``."""
+    from agriseg.manifest import MANIFEST
+
     try:
         subs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+        if theirs:
+            subs = [d for d in subs if not (d / MANIFEST).exists()]
         counts = [(d.name, sum(f.suffix.lower() in suffixes for f in d.iterdir())) for d in subs[:20]]
     except OSError:
         return ""
     have = [f"{name}/ ({n})" for name, n in counts if n]
     if not have:
         return ""
+    if theirs:
+        many = len(have) > 1
+        return f"its subfolder{'s' * many} {', '.join(have[:3])} {'have' if many else 'has'} {kind}"
     if len(have) == 1:
         return f"; its subfolder {have[0]} has {kind}: name that folder"
     return f"; its subfolders {', '.join(have[:3])} have {kind}: name one of them"
@@ -644,6 +657,9 @@ def list_images(paths: PathsLike, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind
             if not found:
                 where = _in_subfolders(p, suffixes, kind)
                 raise NoInputError(f"{p}: folder has no {kind} ({', '.join(suffixes)}){where}")
+            if p.resolve() not in _SAID_SUBFOLDERS and (subs := _in_subfolders(p, suffixes, kind, theirs=True)):
+                _SAID_SUBFOLDERS.add(p.resolve())  # day1/, day2/ beside a photo: said once a run
+                log.warning("%s: %s too, not read (folders are read without their subfolders; name them)", p, subs)
             out += found
         elif p.is_file():
             out.append(p)

@@ -214,6 +214,7 @@ def _iter_records(
 
     With ``failed``, an item that cannot be cut is left out and its one-line reason appended there."""
     rng = np.random.default_rng(seed)
+    empty: list[str] = []  # images that gave no sample: every tile all nodata or unlabelled
     for img, m, source, georef in items:
         try:
             recs = patch_records(img, m, class_names, spec, rng, source=source, georef=georef)
@@ -222,7 +223,15 @@ def _iter_records(
                 raise
             failed.append(str(err))
             continue
+        if not recs:
+            empty.append(source or "an image")
         yield from recs
+    if empty:
+        more = f" (and {len(empty) - 1} more: {', '.join(empty[1:4])}{', ...' if len(empty) > 4 else ''})"
+        log.warning(
+            "%s%s: gave no sample (no labelled pixel where the image has data: its tiles are all nodata or 255)",
+            empty[0], more if len(empty) > 1 else "",
+        )  # fmt: skip
 
 
 def pair_files(

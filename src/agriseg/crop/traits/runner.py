@@ -659,8 +659,9 @@ def run_traits(
             unread = [Path(r["file"]).name for r in dated if not r.get("date") and looks_dated(Path(r["file"]).stem)]
             if len(dated) > 1 and unread:
                 result.notes.append(
-                    f"warning: no growth tables: {n_dated} of the {len(dated)} photos with regions has a date in "
-                    f"its name ({listed(unread, 3)}: no date read; 2024-06-01, 2024_06_01 or 20240601, with a time "
+                    f"warning: no growth tables: {n_dated} of the {len(dated)} photos with regions "
+                    f"{'has a date in its name' if n_dated == 1 else 'have a date in their names'} "
+                    f"({listed(unread, 3)}: no date read; 2024-06-01, 2024_06_01 or 20240601, with a time "
                     "or not, and real days only; --meta names other forms, e.g. 01.06.2024)"
                 )
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
