@@ -250,3 +250,16 @@ def test_evaluate_refuses_class_words_in_another_order_than_the_predictions_were
     res = CliRunner().invoke(main, [*args, "others,tree,field"])
     assert res.exit_code == 2 and "were made with others,field,tree" in res.output, res.output
     assert CliRunner().invoke(main, [*args, "others,field,tree"]).exit_code == 0
+
+
+def test_a_png_masks_nodata_is_transparent_not_a_class_colour(tmp_path: Path) -> None:
+    """Palette index 255 (nodata) had class 2's colour (the colours repeat every 11): a viewer showed the image's
+    no-data areas as trees (session 83's sweep). It is transparent now, as in the GeoTIFF's colour map."""
+    from PIL import Image
+
+    m = np.zeros((4, 5), np.uint8)
+    m[0, 0], m[1, 1] = 2, 255
+    write_mask(m, tmp_path / "m.png", class_names=["others", "field", "tree"])
+    rgba = np.asarray(Image.open(tmp_path / "m.png").convert("RGBA"))
+    assert rgba[1, 1, 3] == 0 and rgba[0, 0, 3] == 255 and tuple(rgba[0, 0, :3]) == (0, 158, 115)
+    assert np.array_equal(read_mask(tmp_path / "m.png"), m)  # the ids read back as written

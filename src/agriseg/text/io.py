@@ -226,7 +226,10 @@ def _write_mask_file(
         from PIL import Image
 
         im = Image.fromarray(m)
+        extra: dict[str, Any] = {}
         if names and m.dtype == np.uint8 and suffix not in GEO_SUFFIXES:
             im = im.convert("P")  # values are kept: the palette maps id -> colour
-            im.putpalette([c for i in range(256) for c in _colour(i)])
-        im.save(tmp, format="PNG" if suffix not in GEO_SUFFIXES else "TIFF")
+            # nodata (255) transparent, as the GeoTIFF's: in the colour of a class it read as that class
+            im.putpalette([c for i in range(256) for c in (_colour(i) if i != NODATA else (0, 0, 0))])
+            extra["transparency"] = bytes(255 if i != NODATA else 0 for i in range(256))
+        im.save(tmp, format="PNG" if suffix not in GEO_SUFFIXES else "TIFF", **extra)
