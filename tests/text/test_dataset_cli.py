@@ -239,6 +239,18 @@ def test_evaluate_pools_classes_and_does_not_reward_absent_ones(tmp_path: Path) 
     assert rep["confusion"]["counts"][1][0] == 50
 
 
+def test_truth_under_a_predictions_nodata_is_counted_and_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A prediction's 255 (the image's nodata) took the truth under it out of every metric without a word: a
+    prediction all nodata scored nothing and the run said 1 image (session 83's sweep)."""
+    truth = np.zeros((30, 40), np.uint8)
+    truth[5:15, 5:20], truth[20:28, 25:38] = 1, 2
+    pred = np.full_like(truth, 255)
+    pred[5:15, 5:20] = 1
+    rep = _eval(tmp_path, pred, truth, "others,field,tree")
+    assert rep["truth_px_without_prediction"] == 30 * 40 - 150
+    assert "1050 labelled truth pixels of 1 image were not scored: the prediction has no data there" in caplog.text
+
+
 def test_evaluate_ignores_nodata(tmp_path: Path) -> None:
     truth = np.zeros((20, 20), np.uint8)
     truth[:10] = 1

@@ -261,6 +261,7 @@ def evaluate_files(
     dices: list[float] = []
     failed: list[str] = []  # predictions that cannot be scored: named in the report, the others scored
     outside = 0  # of them, truths holding a class id outside the class list
+    unscored: list[tuple[int, Path]] = []  # (labelled truth pixels, prediction) where it has no data
     own = 0  # and predictions that are their own truth
     written = 0
     for pf in preds:
@@ -274,6 +275,8 @@ def evaluate_files(
             own += isinstance(err, _OwnTruth)
             continue
         sem, tsem = pair.sem, pair.tsem
+        if pair.dropped:
+            unscored.append((pair.dropped, pf))
         valid = tsem != UNSCORED  # (H, W)
         with warnings.catch_warnings():  # a 0/nodata truth failed its item above, naming the file
             warnings.filterwarnings("ignore", message="the truth holds only 0 and", category=UserWarning)
@@ -297,6 +300,16 @@ def evaluate_files(
             raise OptionError(f"{failed[0]}{more}")
         raise ValueError(f"nothing to score: {failed[0]}{more}")
     scored = len(preds) - len(failed)
+    if unscored:  # the image's nodata in the prediction: its truth there is not scored (said, never silently)
+        import logging
+
+        most = max(unscored, key=lambda x: x[0])
+        logging.getLogger("agriseg").warning(
+            "%d labelled truth pixels of %d image%s were not scored: the prediction%s no data there (255, "
+            "the image's nodata; the most: %d px in %s)",
+            sum(n for n, _ in unscored), len(unscored), "s" * (len(unscored) > 1),
+            "s have" if len(unscored) > 1 else " has", most[0], most[1],
+        )  # fmt: skip
     return {
         "images": scored,
         **pooled_report(conf, class_names),
@@ -305,6 +318,7 @@ def evaluate_files(
         "instances_from": f"{written} written instance files, {scored - written} rebuilt from the masks",
         "iou_threshold": match_iou,  # --iou-threshold
         "ignore_value": ignore_value,
+        "truth_px_without_prediction": sum(n for n, _ in unscored),
         "failed": failed,
     }
 
@@ -328,6 +342,7 @@ class _Pair:
     tsem: np.ndarray  # true class ids
     ids: np.ndarray | None  # the written predicted instances, if any
     truth_ids: np.ndarray | None  # the true instances, if given
+    dropped: int = 0  # labelled truth pixels left unscored: the prediction has no data there (255)
 
 
 def _read_pair(
@@ -371,7 +386,9 @@ def _read_pair(
             truth_files[key], ignore_value, ignore_value,
         )  # fmt: skip
     tsem = np.where(tsem == ign, UNSCORED, tsem)  # (H, W): one value for pixels left out, whatever nodata is
+    dropped = 0  # labelled truth pixels where the prediction has no data
     if k <= NODATA and (nodata := sem == NODATA).any():  # where the image had no data (text predict): unscored
+        dropped = int((nodata & (tsem != UNSCORED)).sum())
         sem, tsem = np.where(nodata, 0, sem), np.where(nodata, UNSCORED, tsem)
     if int(sem.max(initial=0)) >= k:
         raise ValueError(f"{pf}: predicted class id {int(sem.max())} beyond the {k} classes given")
@@ -382,7 +399,7 @@ def _read_pair(
     tl = read_mask(inst_files[key]) if key in inst_files else None
     if tl is not None and tl.shape != sem.shape:
         raise ValueError(f"{inst_files[key]}: shape {tl.shape} != truth {tsem.shape}")
-    return _Pair(sem, tsem, ids, tl)
+    return _Pair(sem, tsem, ids, tl, dropped)
 
 
 def report_table(report: dict[str, Any]) -> tuple[str, str]:

@@ -787,7 +787,8 @@ def test_plots_of_undated_photos_make_no_growth_chart(tmp_path: Path) -> None:
     (tmp_path / "pots.csv").write_text("id,x,y,width,height\np,0,0,120,80\n")
     args = ["crop", "plots", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--plots", str(tmp_path / "pots.csv")]
     res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
-    assert res.exit_code == 0 and "no growth tables: 0 of the 2 photos have a date in their names" in res.output, res.output
+    assert res.exit_code == 0, res.output
+    assert "no growth tables: 0 of the 2 photos have a date in their names" in res.output, res.output
     assert not (tmp_path / "o" / "growth.png").exists() and not (tmp_path / "o" / "growth.csv").exists()
 
 
