@@ -161,3 +161,5 @@ def test_the_current_version_is_reachable_by_its_number_as_its_card_says(name: s
     assert packaged_name(f"{name}@99") == f"{name}@99"
     res = CliRunner().invoke(main, ["crop", "models", "show", pinned])
     assert res.exit_code == 0 and res.output.splitlines()[0] == card
+    listed = CliRunner().invoke(main, ["crop", "models", "list"]).output  # the pinned name is findable there
+    assert f"{pinned} is {name}" in listed.splitlines()[-1], listed

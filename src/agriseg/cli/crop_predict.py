@@ -139,11 +139,14 @@ def models() -> None:
 def list_() -> None:
     """One line per packaged model: name, classes, working size, what it is (* = the default)."""
     from agriseg.crop.models import packaged_models
+    from agriseg.models.io import CURRENT_VERSIONS
 
     for i, m in enumerate(packaged_models()):
         classes = "/".join(m.get("classes", ["?"]))
         size = f"{m['long_side']} px" if m.get("long_side") else "native"
         click.echo(f"{'*' if i == 0 else ' '} {m['name']:14s} {classes:28s} {size:8s} {m['title']}")
+    pins = ", ".join(f"{name}@{v} is {name}" for name, v in CURRENT_VERSIONS.items())
+    click.echo(f"(the current versions pinned by number: {pins})")
 
 
 @models.command()
