@@ -58,7 +58,8 @@ def train_fields(
     out = check_run_folder(cfg.output_dir, replaces=resume is None)  # a folder of someone else's: usage errors
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
-    which = "best" if res.checkpoint.best_model_path else "last: training stopped before its first validation"
+    # no best checkpoint: training stopped before its first validation; the scores shown are the last weights'
+    which = "best" if res.checkpoint.best_model_path else "last: no validation during training, scored after it"
     load_weights(task, best)
     val = validate(res.trainer, task, dm)
     model_path = out / "model.safetensors"
