@@ -245,6 +245,23 @@ def _dated_masks(d: Path, days: tuple[int, ...]) -> None:
         Image.fromarray(m).save(d / f"tray_2024-06-{day:02d}_mask.png")
 
 
+def test_a_resumed_run_of_moved_inputs_names_them_where_they_are_now(tmp_path: Path) -> None:
+    """``mv in in2`` and the same command: every photo resumed, but traits.csv and traits.json named the old
+    paths, which no longer exist (session 83's sweep)."""
+    import csv
+
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1, 8))
+    quiet = BatchOptions(progress=False)
+    run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
+    moved = d.rename(tmp_path / "in2")
+    recs = run_traits([moved], out, TraitsConfig(grid="1x2"), batch=quiet)
+    assert [r["status"] for r in recs] == ["skipped", "skipped"]
+    assert all(r["file"].startswith(str(moved)) and r["mask"].startswith(str(moved)) for r in recs)
+    with (out / "traits.csv").open() as fh:
+        assert {Path(r["file"]).parent for r in csv.DictReader(fh)} == {moved}
+
+
 def test_a_rerun_with_other_settings_leaves_earlier_records_out_of_the_tables(tmp_path: Path) -> None:
     """Records measured with another scale are refused (kept, listed in traits.json) and never mixed into
     traits.csv or growth.csv; growth tables of an earlier run go when this run has under two dates."""

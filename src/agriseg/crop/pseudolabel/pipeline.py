@@ -327,9 +327,10 @@ def pseudolabel_files(
 
     def resume(item: Item) -> dict | None:
         try:
-            return {**json.loads(item.outputs[1].read_text(encoding="utf-8")), "status": "skipped"}
+            rec = json.loads(item.outputs[1].read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        return {**rec, "image": str(item.source), "status": "skipped"}  # where it is now (moved since)
 
     def failed(item: Item, msg: str) -> dict:
         # reported in pseudolabels.json only: a file under the item's output name would read as someone else's

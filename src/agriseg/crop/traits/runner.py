@@ -615,9 +615,15 @@ def run_traits(
 
     def resume(item: Item) -> dict[str, Any] | None:
         try:
-            return {**json.loads(item.outputs[2].read_text(encoding="utf-8")), "status": "skipped"}
+            rec = json.loads(item.outputs[2].read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        # the files where they are now (moved or copied since: the same content), as a fresh run's tables say them
+        pair: Pair = item.payload
+        now = {"file": str(item.source), "photo": str(pair.photo) if pair.photo else None}
+        if pair.mask is not None:
+            now["mask"] = str(pair.mask)
+        return {**rec, **now, "status": "skipped"}
 
     tables = [outdir / n for n in ("traits.csv", "traits.json", "growth.csv", "growth_wide.csv", "growth.png")]
 
