@@ -51,6 +51,19 @@ def test_palette_png_transparent_colour_is_nodata(tmp_path: Path) -> None:
     assert reading_rules(path) == {"nodata": "masked"}
 
 
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_a_png_colour_key_is_nodata(tmp_path: Path, mode: str) -> None:
+    """A grey or RGB PNG's tRNS colour key (a transparent value, no alpha band) was read as that colour: a
+    tile transparent all over gave training samples and no nodata pixels (session 83's sweep)."""
+    a = np.full((6, 8, 3), (10, 20, 30), np.uint8) if mode == "RGB" else np.full((6, 8), 7, np.uint8)
+    a[0, 0] = 200
+    key = (10, 20, 30) if mode == "RGB" else 7
+    Image.fromarray(a, mode).save(tmp_path / "t.png", transparency=key)
+    img, _, valid = read_image_valid(tmp_path / "t.png")
+    assert valid is not None and valid.sum() == 1 and valid[0, 0] and img[1, 1].tolist() == [0, 0, 0]
+    assert reading_rules(tmp_path / "t.png") == {"nodata": "masked"}
+
+
 def test_band_numbers_start_at_one(tmp_path: Path) -> None:
     """``--bands 0,1,2`` was taken (and failed later as an unreadable image) rather than refused by name."""
     from agriseg.raster.image import pick_rgb_bands

@@ -193,8 +193,9 @@ def photo_reading_rules(path: str | Path) -> dict[str, str]:
 
 
 def has_alpha(im: Image.Image) -> bool:
-    """Whether a PIL image has alpha: an alpha band, or a palette with transparent colours."""
-    return im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info)
+    """Whether a PIL image has alpha: an alpha band, or a palette with transparent colours, or (a PNG's tRNS
+    colour key) a grey or RGB image with a transparent value."""
+    return im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info)
 
 
 def _full_pages(im: Image.Image) -> int:
@@ -343,6 +344,8 @@ def _to_array(im: Image.Image, path: Path) -> np.ndarray:
             return apply_orientation(arr, orientation)
     if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "1"):
         im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+    elif im.mode in ("L", "RGB") and "transparency" in im.info:  # a tRNS colour key: its pixels transparent
+        im = im.convert("RGBA")
     return apply_orientation(np.asarray(im), orientation)
 
 
