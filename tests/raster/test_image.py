@@ -64,6 +64,23 @@ def test_a_png_colour_key_is_nodata(tmp_path: Path, mode: str) -> None:
     assert reading_rules(tmp_path / "t.png") == {"nodata": "masked"}
 
 
+def test_a_float_rasters_nan_is_nodata_declared_or_not(tmp_path: Path) -> None:
+    """A float GeoTIFF with NaN outside its footprint and no nodata value failed as "image has NaN or infinite
+    values" (session 83's sweep): NaN is no data there, as a GIS shows it."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    a = np.full((3, 10, 12), 0.2, np.float32)
+    a[:, :3] = np.nan
+    a[1, 5, 5] = np.inf
+    profile = {"driver": "GTiff", "width": 12, "height": 10, "count": 3, "dtype": "float32", "crs": "EPSG:32633"}
+    with rasterio.open(tmp_path / "f.tif", "w", transform=from_origin(500000, 4500000, 10, 10), **profile) as dst:
+        dst.write(a)
+    img, geo, valid = read_image_valid(tmp_path / "f.tif")
+    assert valid is not None and not valid[:3].any() and valid[3:].sum() == 7 * 12 - 1 and not valid[5, 5]
+    assert img[4, 0].tolist() == [51, 51, 51] and geo is not None  # 0.2 of the 0-1 range
+
+
 def test_band_numbers_start_at_one(tmp_path: Path) -> None:
     """``--bands 0,1,2`` was taken (and failed later as an unreadable image) rather than refused by name."""
     from agriseg.raster.image import pick_rgb_bands

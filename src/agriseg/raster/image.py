@@ -124,7 +124,8 @@ def read_image_valid(
     """Read an RGB image, its georeference and which of its pixels hold data.
 
     The valid pixels ``(H, W)`` bool are None when every pixel is: a raster's nodata value, alpha band or
-    internal mask (in any of the three bands read), a PNG's alpha 0, mark the others.
+    internal mask (in any of the three bands read), a float raster's NaN (declared nodata or not), a PNG's
+    alpha 0 or transparent colour, mark the others.
 
     Integer pixel values are scaled by their bit depth, as every agriseg reader does (a 16-bit value ``v``
     reads as ``round(v * 255 / 65535)``), never stretched per image.
@@ -158,6 +159,8 @@ def read_image_valid(
             idx = pick_rgb_bands(src.descriptions, src.count, bands, p, [c.name for c in src.colorinterp])
             arr = np.moveaxis(src.read(idx), 0, -1)  # (3, H, W) -> (H, W, 3)
             valid = src.read_masks(idx).min(axis=0) > 0  # (H, W): no band of the three is nodata there
+        if arr.dtype.kind == "f":  # NaN (or inf) where no nodata is declared: no data there, as a GIS shows it
+            valid &= np.isfinite(arr).all(axis=-1)
         if not valid.all():  # a nodata value (9999, NaN) neither sets the range of the values nor fails them
             arr = np.where(valid[..., None], arr, 0).astype(arr.dtype)
     except ValueError:
