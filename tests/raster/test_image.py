@@ -81,6 +81,20 @@ def test_a_float_rasters_nan_is_nodata_declared_or_not(tmp_path: Path) -> None:
     assert img[4, 0].tolist() == [51, 51, 51] and geo is not None  # 0.2 of the 0-1 range
 
 
+def test_two_bands_of_data_are_said_to_read_as_grey(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A 2-band GeoTIFF was read as band 1 in grey, band 2 dropped without a word (session 83's sweep)."""
+    import rasterio
+
+    from rasterio.transform import from_origin
+
+    profile = {"driver": "GTiff", "width": 6, "height": 4, "count": 2, "dtype": "uint8", "crs": "EPSG:32633"}
+    with rasterio.open(tmp_path / "two.tif", "w", transform=from_origin(500000, 4500000, 10, 10), **profile) as dst:
+        dst.write(np.zeros((2, 4, 6), np.uint8))
+    with caplog.at_level("WARNING"):
+        img, _, _ = read_image_valid(tmp_path / "two.tif")
+    assert img.shape == (4, 6, 3) and "two.tif: 2 bands read as a grey image of band 1 (band 2 left out)" in caplog.text
+
+
 def test_band_numbers_start_at_one(tmp_path: Path) -> None:
     """``--bands 0,1,2`` was taken (and failed later as an unreadable image) rather than refused by name."""
     from agriseg.raster.image import pick_rgb_bands

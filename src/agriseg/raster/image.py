@@ -84,14 +84,17 @@ def pick_rgb_bands(
     if (by_colour := _colour_bands(desc, colours)) is not None:  # a BGR raster labelled as such: R, G, B
         return by_colour
     extra = count - 3 - has_alpha_band(colours)
+    text = ""
     if extra > 0 and not any(desc):
         text = (f"{p}: {count} bands without descriptions or colours read as R, G, B (bands 1-3); give --bands if "
                 "not (e.g. --bands 3,2,1 for a multispectral camera's blue, green, red, red edge, NIR; --bands "
                 "4,3,2 for Sentinel-2 in band order)")  # fmt: skip
-        if said is None:
-            log.warning(text)
-        else:
-            said.append(text)
+    elif count == 2 and not has_alpha_band(colours):  # grey + alpha is a grey image; two bands of data are not
+        text = f"{p}: 2 bands read as a grey image of band 1 (band 2 left out); an RGB image needs three bands"
+    if text and said is None:
+        log.warning(text)
+    elif text and said is not None:
+        said.append(text)
     return [1, 2, 3] if count >= 3 else [1] * 3
 
 
