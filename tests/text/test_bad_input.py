@@ -549,6 +549,20 @@ def test_images_and_masks_of_one_folder_are_never_paired_with_themselves(tmp_pat
     assert not (tmp_path / "d").exists()
 
 
+def test_a_data_set_whose_every_image_fails_names_each(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Every image failed: only the first was named, and no folder was left to list the others (session 83)."""
+    pytest.importorskip("datasets")
+    for d in ("i", "m"):
+        (tmp_path / d).mkdir()
+    for n in "abc":
+        Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "i" / f"{n}.png")
+        Image.fromarray(np.full((16, 16), 9, np.uint8)).save(tmp_path / "m" / f"{n}.png")
+    args = ["text", "dataset", tmp_path / "i", "--masks", tmp_path / "m", "-o", tmp_path / "d", "--classes", CLASSES]
+    res = _run(*args, "--tile", "16", "--grid", "4")
+    assert res.exit_code == 1 and "a.png: class ids [9]" in _one_line_error(res)
+    assert "b.png: class ids [9]" in caplog.text and "c.png: class ids [9]" in caplog.text
+
+
 def test_one_mislabelled_truth_among_many_fails_its_image_only(masks: tuple[Path, Path], tmp_path: Path) -> None:
     """A stray class id in one truth mask is that image's failure (exit 1, the others scored); it stopped the
     whole run as a usage error (exit 2), as when every truth says the class list is wrong."""

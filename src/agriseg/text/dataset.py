@@ -487,6 +487,10 @@ def build_dataset(
         except ValueError as err:
             if not failed or not str(err).startswith("no samples"):
                 raise
+            for line in failed[1:6]:  # the first is in the error; the others named too (a few, then counted)
+                log.warning("failed: %s", line)
+            if len(failed) > 6:
+                log.warning("failed: %d more images", len(failed) - 6)
             raise ValueError(f"no samples: every image failed ({len(failed)}; the first: {failed[0]})") from None
         with atomic_write(out) as tmp:
             ds.save_to_disk(str(tmp))
