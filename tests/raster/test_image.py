@@ -84,7 +84,6 @@ def test_a_float_rasters_nan_is_nodata_declared_or_not(tmp_path: Path) -> None:
 def test_two_bands_of_data_are_said_to_read_as_grey(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """A 2-band GeoTIFF was read as band 1 in grey, band 2 dropped without a word (session 83's sweep)."""
     import rasterio
-
     from rasterio.transform import from_origin
 
     profile = {"driver": "GTiff", "width": 6, "height": 4, "count": 2, "dtype": "uint8", "crs": "EPSG:32633"}
