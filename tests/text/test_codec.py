@@ -134,6 +134,15 @@ def test_no_mask_gives_background() -> None:
     assert "no_mask" in rep.summary()
 
 
+def test_text_after_the_mask_is_not_a_well_formed_answer() -> None:
+    """A second mask (or words) after </seg> decoded as valid: GRPO's format reward counted it well-formed
+    (session 83's sweep). The first mask is still read; the answer is marked repaired."""
+    t = "<seg>others *1\n</seg>"
+    grid, rep = decode_rrle(t + t, (1, 1), NAMES)
+    assert grid.tolist() == [[0]] and not rep.valid and "text after </seg> ignored" in str(rep.repairs)
+    assert decode_rrle(t + "\n ", (1, 1), NAMES)[1].valid  # whitespace after it is nothing
+
+
 def test_is_valid() -> None:
     assert is_valid_rrle("<seg>others *1\n</seg>", (1, 1), NAMES)
     assert not is_valid_rrle("<seg>others *2\n</seg>", (1, 1), NAMES)

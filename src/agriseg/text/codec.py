@@ -364,6 +364,8 @@ def decode_rrle(
     if end < 0:
         report.add("missing_close_tag", -1)
     else:
+        if body[end + len(SEG_CLOSE) :].strip():  # a second mask, or more words: not one well-formed answer
+            report.add("noncanonical", -1, "text after </seg> ignored")
         body = body[:end]
     lines = body.split("\n")
     if lines and lines[-1].strip() == "":
