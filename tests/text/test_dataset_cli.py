@@ -477,3 +477,20 @@ def test_tile_options_of_the_other_mode_are_refused(tmp_path: Path, given: list[
     res = CliRunner().invoke(main, [*args, "--classes", "others,field", *given])
     assert res.exit_code == 2 and flag in res.output, res.output
     assert not (tmp_path / "d").exists()
+
+
+def test_jpeg_masks_and_swapped_sides_are_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A JPEG label (class ids changed along edges by compression) was taken without a word; a mask of an
+    EXIF-rotated photo failed as a size mismatch with no hint why (session 83's sweep)."""
+    pytest.importorskip("datasets")
+    for d in ("i", "m"):
+        (tmp_path / d).mkdir()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "i" / "a.png")
+    Image.fromarray(np.ones((16, 16), np.uint8)).save(tmp_path / "m" / "a.jpg")
+    Image.fromarray(np.zeros((16, 24, 3), np.uint8)).save(tmp_path / "i" / "b.png")
+    Image.fromarray(np.ones((24, 16), np.uint8)).save(tmp_path / "m" / "b.png")
+    args = ["text", "dataset", str(tmp_path / "i"), "--masks", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
+    res = CliRunner().invoke(main, [*args, "--classes", "others,field", "--tile", "16", "--grid", "4"])
+    assert res.exit_code == 1, res.output
+    assert "1 masks saved as JPEG / WebP (the first: " in caplog.text
+    assert "b.png: mask is (24, 16), image b.png is (16, 24) (sides swapped: an EXIF-rotated photo" in res.output

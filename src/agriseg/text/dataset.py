@@ -26,7 +26,7 @@ from agriseg.raster.image import read_image_valid
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.config import grid_within_patch
 from agriseg.text.grid import mask_to_grid
-from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask, same_file
+from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask, same_file, warn_lossy_masks
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 
@@ -288,13 +288,16 @@ def iter_records_from_files(
 
     def items() -> Iterator[tuple[np.ndarray, np.ndarray, str, str]]:
         pairs = pair_files(list_images(images), list_images(masks))
+        warn_lossy_masks([m for _, m in pairs])
         small: list[tuple[str, int, int]] = []  # images smaller than the tile: padded to it
         for im_path, m_path in progress_bar(pairs, desc="samples", unit="img", disable=not progress or len(pairs) < 2):
             try:
                 img, geo, valid = read_image_valid(im_path, bands)  # valid: None when every pixel holds data
                 m = read_mask(m_path, len(names))
                 if m.shape != img.shape[:2]:
-                    raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}")
+                    swapped = m.shape == img.shape[1::-1]  # a photo agriseg turns upright by its EXIF orientation
+                    turned = " (sides swapped: an EXIF-rotated photo, or a transposed mask)" if swapped else ""
+                    raise ValueError(f"{m_path}: mask is {m.shape}, image {im_path.name} is {img.shape[:2]}{turned}")
                 check_same_georef(m_path, im_path, geo, "its image")
                 check_class_ids(m, names, m_path)  # the label file is the one to fix
                 warn_zero_and_nodata(m, valid, m_path)

@@ -20,6 +20,23 @@ from agriseg.raster.image import GEO_SUFFIXES, GeoRef, rasterio_or_none, read_ge
 NODATA = 255  # the ignore value of `text dataset` labels; never a class id
 
 
+LOSSY_SUFFIXES = (".jpg", ".jpeg", ".webp")  # formats whose compression changes values along edges
+
+
+def warn_lossy_masks(files: Sequence[Path], what: str = "masks") -> None:
+    """Say once when class masks are saved in a lossy format (JPEG): their class ids change along edges (ids
+    0-3 saved at quality 50 read back as 0 and 2), which no check of the ids can catch."""
+    lossy = [f for f in files if f.suffix.lower() in LOSSY_SUFFIXES]
+    if lossy:
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "%d %s saved as JPEG / WebP (the first: %s): lossy compression changes class ids along edges; save "
+            "masks as PNG or TIFF",
+            len(lossy), what, lossy[0],
+        )  # fmt: skip
+
+
 def same_file(a: Path, b: Path) -> bool:
     """Whether two paths name one file (through links too); False when either is missing."""
     try:

@@ -248,13 +248,14 @@ def evaluate_files(
     from agriseg.data.io import list_images
     from agriseg.metrics.segmentation import confusion_matrix
     from agriseg.text.instances import WatershedConfig, instances_from_ids, semantic_to_instances
-    from agriseg.text.io import files_by_stem
+    from agriseg.text.io import files_by_stem, warn_lossy_masks
 
     k = len(class_names)
     ign = UNSCORED if ignore_value is None else ignore_value
     preds = [p for p in predictions if not p.stem.endswith("_instances")]
     files_by_stem(preds, "prediction")  # two of one stem would both be scored against one truth
     truth_files = files_by_stem(list_images([truth_dir]), "truth mask")
+    warn_lossy_masks(list(truth_files.values()), "truth masks")
     inst_files = files_by_stem(list_images([truth_instances_dir]), "truth instance map") if truth_instances_dir else {}
     stats: dict[int, ClassInstanceStats] = {}
     conf = np.zeros((k, k), np.int64)
