@@ -492,5 +492,5 @@ def test_jpeg_masks_and_swapped_sides_are_said(tmp_path: Path, caplog: pytest.Lo
     args = ["text", "dataset", str(tmp_path / "i"), "--masks", str(tmp_path / "m"), "-o", str(tmp_path / "d")]
     res = CliRunner().invoke(main, [*args, "--classes", "others,field", "--tile", "16", "--grid", "4"])
     assert res.exit_code == 1, res.output
-    assert "1 masks saved as JPEG / WebP (the first: " in caplog.text
+    assert "1 mask saved as JPEG / WebP (the first: " in caplog.text
     assert "b.png: mask is (24, 16), image b.png is (16, 24) (sides swapped: an EXIF-rotated photo" in res.output

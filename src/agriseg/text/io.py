@@ -33,7 +33,7 @@ def warn_lossy_masks(files: Sequence[Path], what: str = "masks") -> None:
         logging.getLogger("agriseg").warning(
             "%d %s saved as JPEG / WebP (the first: %s): lossy compression changes class ids along edges; save "
             "masks as PNG or TIFF",
-            len(lossy), what, lossy[0],
+            len(lossy), what if len(lossy) > 1 else what.removesuffix("s"), lossy[0],
         )  # fmt: skip
 
 
