@@ -165,6 +165,9 @@ class Fingerprint:
     resolved: Mapping[str, Any]
     # name options by their config keys (``train.lr``) in :meth:`changes`, not as flags (``--long-side``)
     config_keys: bool = field(default=False, compare=False)
+    # options left out of this fingerprint (the recipe's ``ignore``): left out of an earlier one compared with it
+    # too (a record written before an option was left out, e.g. --plot, is not another setting for it)
+    ignored: frozenset[str] = field(default=frozenset(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
@@ -191,6 +194,7 @@ class Fingerprint:
         ['model: not the one they were made with', '--tta: flip -> none', 'input photo.jpg changed since']
         """
         now, before = self.to_dict(), earlier.to_dict()
+        before["options"] = {k: v for k, v in before["options"].items() if k not in self.ignored}
         out = []
         if now["command"] != before["command"]:
             out.append(f"command: {before['command']} -> {now['command']}")
@@ -310,7 +314,9 @@ class Recipe:
         inputs: files every item reads (a plots file, a regions table, a land-cover raster).
         content_hash: identify input files by content instead of size + mtime.
         ignore: options left out of the fingerprint (a training command keeps ``batch_size``: it changes
-            the model).
+            the model), among them options that only choose which files are written (``--plot``, an
+            overlay): turning one on makes the files it adds (the item runs), turning it off keeps them
+            (the item is skipped); see :meth:`agriseg.manifest.ManifestStore.check`.
         config_keys: the options are a config file's keys (``train.lr``), named so when they change.
     """
 
@@ -334,6 +340,7 @@ class Recipe:
             {Path(f).as_posix(): file_identity(f, self.content_hash, with_hash) for f in files},  # "/" on every system
             _plain(dict(item.resolved)),
             self.config_keys,
+            frozenset(self.ignore),
         )
 
 

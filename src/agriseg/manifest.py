@@ -161,6 +161,12 @@ class ManifestStore:
             return Verdict("same" if same_outputs else "missing")
         changes = recipe.fingerprint(item).changes(Fingerprint.from_dict(rec["fingerprint"]))
         if not same_outputs and not changes:
+            # only which files are written differs (--plot, --no-overlay): fewer are there already, more are made
+            earlier, now = set(stamps), {_key(p, folder) for p in item.outputs}
+            if stamps and now <= earlier:
+                return Verdict("same")
+            if stamps and earlier <= now:
+                return Verdict("missing")
             changes = [
                 "outputs: " + ", ".join(sorted(rec["outputs"])) + " -> " + ", ".join(p.name for p in item.outputs)
             ]

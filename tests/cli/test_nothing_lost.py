@@ -644,8 +644,8 @@ def test_predict_overlap_near_one(tmp_path: Path) -> None:
     assert code == 2 and "--overlap: " in out, out
 
 
-# round 4: a re-run with another model or without overlays names the change (its outputs are its own)
-@pytest.mark.parametrize(("args", "change"), [(["--model", "crop-weed"], "model"), (["--no-overlay"], "--overlay")])
+# round 4: a re-run with another model names the change (its outputs are its own)
+@pytest.mark.parametrize(("args", "change"), [(["--model", "crop-weed"], "model")])
 def test_predict_rerun_with_other_outputs_names_the_change(tmp_path: Path, args: list[str], change: str) -> None:
     photos = _photos(tmp_path / "in", 1)
     assert _run("crop", "predict", *photos, "-o", tmp_path / "out")[0] == 0
@@ -654,6 +654,26 @@ def test_predict_rerun_with_other_outputs_names_the_change(tmp_path: Path, args:
     assert code == 1 and "made with other settings" in out and change in out and "not written" not in out, out
     # refused, the run changes nothing: the table still describes the run that made the outputs (session 70)
     assert (tmp_path / "out" / "summary.csv").read_text() == before
+
+
+def test_options_that_only_choose_files_make_the_missing_ones_and_keep_the_others(tmp_path: Path) -> None:
+    """``--no-overlay`` after a run with overlays, or ``crop pseudolabel --plot`` after one without plots, refused
+    every photo as "other settings" (--overlay: on -> off) though no mask would change (session 83's sweep): a
+    re-run asking for fewer files skips, one asking for more makes them."""
+    photos = _photos(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    assert _run("crop", "predict", *photos, "-o", out)[0] == 0
+    code, text = _run("crop", "predict", *photos, "-o", out, "--no-overlay")
+    assert code == 0 and "0 predicted, 2 skipped" in text, text
+    assert len(list(out.glob("*_overlay.jpg"))) == 2  # the earlier run's overlays stand
+    pl = tmp_path / "pl"
+    assert _run("crop", "pseudolabel", *photos, "-o", pl)[0] == 0
+    code, text = _run("crop", "pseudolabel", *photos, "-o", pl, "--plot")
+    assert code == 0 and "2 pseudo-labelled" in text and len(list((pl / "plots").glob("*.png"))) == 2, text
+    code, text = _run("crop", "pseudolabel", *photos, "-o", pl)
+    assert code == 0 and "0 pseudo-labelled, 2 skipped" in text, text
+    code, text = _run("crop", "pseudolabel", *photos, "-o", pl, "--index", "exg")  # a setting: still refused
+    assert code == 1 and "--index: cive -> exg" in text, text
 
 
 # round 4: crop traits into its own input folder: a re-run resumes and never measures its own outputs

@@ -766,7 +766,7 @@ def predict_paths(
     from agriseg.config import as_config
     from agriseg.data.files import ensure_outdir, protected_inputs
     from agriseg.data.io import NoInputError, drop_outputs, list_images_once
-    from agriseg.fingerprint import Recipe
+    from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
     from agriseg.manifest import drop_recorded
     from agriseg.runtime import check_device
 
@@ -797,7 +797,10 @@ def predict_paths(
     check_photo_memory(files, pred.long_side, pred.num_classes, "--long-side", config.batch_size)
     options = config.model_dump(exclude={"model_name", "batch_size", "optimize"})
     options.update(long_side=pred.long_side, tta=pred.tta)
-    recipe = Recipe("crop predict", ALGORITHM, options, cast("LazyModel", pred.model).path)  # load_predictor's
+    # --overlay only chooses whether the overlay is written: turned on, the item runs for it
+    recipe = Recipe(
+        "crop predict", ALGORITHM, options, cast("LazyModel", pred.model).path, ignore=NOT_OUTPUT_OPTIONS | {"overlay"}
+    )  # the model: load_predictor's
     # a file named like an output that no record says agriseg wrote may be the user's (a hand-drawn a_mask.png
     # beside a.jpg): kept even with --overwrite, as an input is
     why = "named like a crop predict output, with no record that agriseg wrote it: kept, even with --overwrite "

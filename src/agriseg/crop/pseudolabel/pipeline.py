@@ -294,7 +294,7 @@ def pseudolabel_files(
     """
     from agriseg.batch import BatchOptions, Item, run_batch, unique_names
     from agriseg.data.files import ensure_outdir
-    from agriseg.fingerprint import Recipe
+    from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
 
     opts = opts or PseudoLabelConfig()
     if opts.source != "depth" and opts.depth_dir is not None:  # never read: say so rather than ignore it
@@ -320,7 +320,8 @@ def pseudolabel_files(
         items.append(Item(stem, f, tuple(outputs), (f, depth) if depth else (f,), resolved=photo_reading_rules(f)))
     model = opts.depth_model if opts.source == "depth" and opts.depth_dir is None else None
     options = opts.model_dump(exclude={"overwrite", "device", "depth_model"})
-    recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, [])
+    # --plot and --overlay only choose which files are written: turned on, the item runs for them
+    recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, [], ignore=NOT_OUTPUT_OPTIONS | {"plot", "overlays"})
 
     def work(item: Item) -> dict:
         return _pseudolabel_one(Path(item.source), item.name, out, opts, depth_src)
