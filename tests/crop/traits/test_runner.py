@@ -805,8 +805,10 @@ def test_plots_of_undated_photos_make_no_growth_chart(tmp_path: Path) -> None:
     args = ["crop", "plots", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--plots", str(tmp_path / "pots.csv")]
     res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
-    assert "no growth tables: 0 of the 2 photos have a date in their names" in res.output, res.output
+    assert "warning: no growth tables: 0 of the 2 photos have a date in their names" in res.output, res.output
     assert not (tmp_path / "o" / "growth.png").exists() and not (tmp_path / "o" / "growth.csv").exists()
+    quiet = CliRunner().invoke(main, ["-q", *args, "-o", str(tmp_path / "o")])  # -q: no warnings (it printed)
+    assert quiet.exit_code == 0 and "no growth tables" not in quiet.output, quiet.output
 
 
 def test_a_frame_counter_in_the_names_is_not_taken_for_other_trays(tmp_path: Path) -> None:

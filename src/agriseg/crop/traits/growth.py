@@ -200,7 +200,7 @@ def run_plots(
             if len(done) > 1:
                 kind = "photos" if photos else "mosaics"
                 has = "has a date in its name" if n_dated == 1 else "have a date in their names"
-                result.notes.append(f"no growth tables: {n_dated} of the {len(done)} {kind} {has} "
+                result.notes.append(f"warning: no growth tables: {n_dated} of the {len(done)} {kind} {has} "
                                     "(2024-06-01, 2024_06_01 or 20240601; --meta names other forms)")  # fmt: skip
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
         else:
