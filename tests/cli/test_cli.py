@@ -442,3 +442,13 @@ def _invoke_added(command):  # noqa: ANN001, ANN202 - a click command; click's R
         return CliRunner().invoke(main, [command.name])
     finally:
         main.commands.pop(command.name)
+
+
+def test_a_file_whose_name_starts_with_a_dash_is_told_how_to_give_it(tmp_path: Path) -> None:
+    """``agriseg crop predict -x.jpg``: click's "No such option '-x'" gave no hint that it was a file."""
+    (tmp_path / "-x.jpg").write_bytes(b"")
+    run = subprocess.run(
+        [sys.executable, "-m", "agriseg", "crop", "predict", "-x.jpg", "-o", "out"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert run.returncode == 2 and "No such option '-x': for the file -x.jpg, give ./-x.jpg" in run.stderr, run.stderr

@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import warnings
 from typing import Any
 
@@ -64,6 +66,10 @@ def _one_line(err: click.UsageError, ctx: click.Context) -> click.ClickException
     if err.__cause__ is not None:  # agriseg's own check (OptionError): its message says what to change
         return _UsageLine(err.format_message())
     where = err.ctx.command_path if err.ctx is not None else ctx.command_path
+    if isinstance(err, click.NoSuchOption):  # a file whose name starts with "-" (click reads "-x.jpg" as -x)
+        named = [a for a in sys.argv[1:] if a.startswith(err.option_name) and os.path.exists(a)]
+        if named:
+            return _UsageLine(f"No such option {err.option_name!r}: for the file {named[0]}, give ./{named[0]}")
     return _UsageLine(f"{err.format_message().rstrip('.')} (see {where} --help)")
 
 
