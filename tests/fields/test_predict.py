@@ -555,3 +555,21 @@ def test_a_rotated_geographic_grid_of_square_pixels_is_not_called_not_square(cap
     t = Affine(east * c, -east * s, 11.0, k * s, -k * c, lat)  # (a, b, c, d, e, f): turned 45 degrees
     across, down = ground_sides_m("EPSG:4326", t)
     assert abs(across - down) < 0.2 and 12.5 < across < 13.5
+
+
+def test_a_scenes_own_mask_is_nodata(scene: Path, tmp_path: Path) -> None:
+    """A scene with a GDAL mask (internal, or a .msk file: what QGIS shows as no data) was predicted there as
+    land: only a nodata value counted (session 83's sweep of users' rasters)."""
+    with rasterio.open(scene) as src:
+        values, profile = src.read(), src.profile
+    masked = tmp_path / "masked.tif"
+    with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(masked, "w", **profile) as dst:
+        dst.write(values)
+        mask = np.full(values.shape[1:], 255, np.uint8)
+        mask[:40, :50] = 0
+        dst.write_mask(mask)
+    out = tmp_path / "masked_probs.tif"
+    _pred(TinyNet()).predict(masked, out)
+    with rasterio.open(out) as ds:
+        classes = ds.read(1)
+    assert (classes[:40, :50] == 255).all() and (classes[40:] != 255).all()

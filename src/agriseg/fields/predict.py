@@ -45,6 +45,7 @@ from agriseg.raster.io import (
     SceneInfo,
     describe_bands,
     open_scene,
+    read_mask_window,
     read_window,
     scene_tags,
     tiled_profile,
@@ -229,6 +230,9 @@ class ScenePredictor:
         y1 = min(info.height, y + P)
         raw = read_window(ds, info.path, y, y1, 0, info.width)
         x, invalid = self._to_input(raw, info, offset, y)  # (C, h, W), (h, W)
+        if (masked := read_mask_window(ds, info.path, y, y1, 0, info.width)) is not None:  # its .msk / internal mask
+            invalid |= masked
+            x[:, masked] = 0.0
         need_w = max(xs) + P
         ph, pw = P - x.shape[1], need_w - x.shape[2]
         xin, inv_in = x, invalid

@@ -87,13 +87,21 @@ def ground_sides_m(crs: Any, transform: Any, height: int = 0, width: int = 0) ->
 def scene_reading_rules(scene: str | Path) -> dict[str, str]:
     """The reading rules a scene's header says apply to it, for fingerprints: ``{"zeros": "nodata"}`` for a
     float scene without a nodata value (0 in every band is no data since this rule came, as in integer
-    scenes; an earlier run's output of it is not resumed as this run's). Empty otherwise, or unreadable."""
+    scenes; an earlier run's output of it is not resumed as this run's); ``{"mask": "nodata"}`` for a scene
+    with its own mask (:func:`read_mask_window`). Empty otherwise, or unreadable."""
+    from rasterio.enums import MaskFlags
+
     rasterio = _rio()
+    out = {}
     try:
         with rasterio.open(scene) as ds:
-            return {"zeros": "nodata"} if ds.nodata is None and np.dtype(ds.dtypes[0]).kind == "f" else {}
+            if ds.nodata is None and np.dtype(ds.dtypes[0]).kind == "f":
+                out["zeros"] = "nodata"
+            if any(MaskFlags.per_dataset in flags for flags in ds.mask_flag_enums):
+                out["mask"] = "nodata"
     except Exception:  # noqa: BLE001 - an unreadable scene fails as its own item
         return {}
+    return out
 
 
 def _rio() -> Any:
@@ -176,6 +184,23 @@ def read_window(
         raise ValueError(
             f"{path}: cannot read rows {y0}-{y1}, cols {x0}-{x1}: truncated or corrupt file ({err})"
         ) from err
+
+
+def read_mask_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x0: int, x1: int) -> np.ndarray | None:
+    """Where a scene's own mask (a GDAL ``.msk`` file or internal mask: what QGIS shows as no data) says
+    there is no data, ``(y1 - y0, x1 - x0)`` bool; None for a scene without one (its nodata value, if any, is
+    read from the pixels)."""
+    from rasterio.enums import MaskFlags
+    from rasterio.windows import Window
+
+    if not any(MaskFlags.per_dataset in flags for flags in ds.mask_flag_enums):
+        return None
+    try:
+        masks = np.asarray(ds.read_masks(1, window=Window(x0, y0, x1 - x0, y1 - y0)))
+    except Exception as err:
+        raise ValueError(f"{path}: cannot read its mask at rows {y0}-{y1}: truncated or corrupt file ({err})") from err
+    out: np.ndarray = masks == 0
+    return out
 
 
 def tiled_profile(
