@@ -329,7 +329,28 @@ def test_a_class_raster_of_another_coding_is_said(tmp_path: Path, caplog: pytest
     caplog.clear()
     with caplog.at_level("WARNING", logger="agriseg"):
         assert len(polygonize(empty, None, cfg)) == 0
-    assert "no pixel of the field class" not in caplog.text
+    assert "no pixel of the field class" not in caplog.text and not caplog.text
+
+
+def test_classes_a_raster_holds_besides_fields_are_said(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A user's raster of classes 1, 3 and 5 gave the class-1 fields alone, without a word of the others; one of
+    nodata everywhere gave 0 fields without a word (session 83's sweep)."""
+    import rasterio
+
+    cls = np.zeros((64, 64), np.uint8)
+    cls[8:30, 8:30], cls[40:60, 40:60], cls[8:30, 40:60] = 1, 3, 5
+    mixed = write_probs(tmp_path / "mixed.tif", cls, np.zeros((64, 64), np.float32), class_only=True)
+    cfg = PolygonizeConfig(progress=False, min_area_m2=0.0)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert len(polygonize(mixed, None, cfg)) == 1
+    assert "mixed.tif: classes 3, 5 (21 % of its pixels) left out: only class 1 is fields" in caplog.text
+    nodata = write_probs(tmp_path / "nodata.tif", cls * 0 + 255, np.zeros((64, 64), np.float32), class_only=True)
+    with rasterio.open(nodata, "r+") as ds:
+        ds.nodata = 255
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert len(polygonize(nodata, None, cfg)) == 0
+    assert "nodata.tif: every pixel is nodata: no fields" in caplog.text
 
 
 def test_web_mercator_fields_are_measured_in_metres_of_ground() -> None:

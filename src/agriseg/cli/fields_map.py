@@ -80,7 +80,8 @@ def predict(scenes: tuple[str, ...], output: Path | None, outdir: Path | None, b
 @batch_options()
 @friendly_errors
 def polygonize(raster: str, output: Path | None, when: str | None, batch: BatchOptions, **kw: Any) -> None:
-    """Polygonise a class / probability raster (or an instance raster) into field polygons, blockwise and seamless.
+    """Polygonise a class raster (fields predict's <stem>_probs.tif, or one band of class ids: 1 field, 2
+    boundary) or an instance raster into field polygons, blockwise and seamless.
 
     Instance rasters (DelineateAnything's <stem>_instances.tif) keep their fields as they are: every id is
     one field. With --landcover esa-worldcover or io-lulc the land cover of the raster's extent is fetched

@@ -92,17 +92,18 @@ def polygonize(
     if labels is None:
         labels = raster.is_file() and is_instance_raster(raster)
     table, profile = _label_table(raster, cfg) if labels else polygonize_table(raster, cfg)
-    if not labels and not len(table.geoms):
-        _say_other_coding(raster, cfg.field_class, cfg.boundary_class)
+    if not labels:  # classes it leaves out, or a raster that gave nothing: said, never a silent 0 fields
+        _say_other_coding(raster, cfg.field_class, cfg.boundary_class, found=len(table.geoms))
     # the field-probability band: band 2 of an instance raster, band 2 + field_class of a class raster
     has_probs = profile.get("count", 1) >= (2 if labels else 2 + cfg.field_class)
     return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0, has_probs)
 
 
-def _say_other_coding(raster: Path, field_class: int, boundary_class: int) -> None:
-    """A warning when a class raster that gave no field holds classes other than background, field and boundary
-    but no field pixel (another class coding), from a reduced read of its class band. A raster of background
-    (a scene without fields) or nodata only is not warned about: its 0 fields are the answer."""
+def _say_other_coding(raster: Path, field_class: int, boundary_class: int, found: int = 0) -> None:
+    """Warnings from a reduced read of a class raster's class band: a raster that gave no field yet holds classes
+    other than background, field and boundary (another class coding); one that gave fields and holds other
+    classes too (left out: only the field class is fields); one that is nodata everywhere. A raster of
+    background only (a scene without fields) is not warned about: its 0 fields are the answer."""
     import logging
 
     import rasterio
@@ -112,13 +113,28 @@ def _say_other_coding(raster: Path, field_class: int, boundary_class: int) -> No
         s = min(1.0, 2048 / max(ds.width, ds.height))  # nearest neighbour keeps the class ids
         shape = (max(1, round(ds.height * s)), max(1, round(ds.width * s)))
         cls = ds.read(1, out_shape=shape, resampling=Resampling.nearest, masked=True)
-    values = np.unique(cls.compressed()).tolist()
-    if field_class not in values and set(values) - {0, boundary_class}:
-        shown = ", ".join(map(str, values[:8])) + (", ..." if len(values) > 8 else "")
-        logging.getLogger("agriseg").warning(
+    kept = cls.compressed()
+    values, counts = np.unique(kept, return_counts=True)
+    known = (0, field_class, boundary_class)
+    others = [(int(v), int(n)) for v, n in zip(values, counts, strict=True) if v not in known]
+    log = logging.getLogger("agriseg")
+    if not kept.size:
+        log.warning("%s: every pixel is nodata: no fields", raster)
+    elif field_class not in values and others:
+        listed = values.tolist()
+        shown = ", ".join(map(str, listed[:8])) + (", ..." if len(listed) > 8 else "")
+        log.warning(
             "%s: no pixel of the field class %d (its classes: %s): fields are class %d and boundaries %d, as in "
             "agriseg's and FTW's class rasters",
             raster, field_class, shown, field_class, boundary_class,
+        )  # fmt: skip
+    elif found and others:
+        share = 100 * sum(n for _, n in others) / kept.size
+        shown = ", ".join(str(v) for v, _ in others[:8]) + (", ..." if len(others) > 8 else "")
+        log.warning(
+            "%s: classes %s (%.0f %% of its pixels) left out: only class %d is fields (boundaries %d), as in "
+            "agriseg's and FTW's class rasters",
+            raster, shown, share, field_class, boundary_class,
         )  # fmt: skip
 
 
