@@ -203,7 +203,10 @@ def load_model(
     """
     path = resolve(name_or_path)
     if path.suffix == ".onnx":
-        raise ModelLoadError(f"{path}: an ONNX model runs in ONNX Runtime only (crop predict / evaluate / traits)")
+        raise ModelLoadError(
+            f"{path}: an ONNX model runs in ONNX Runtime only (crop predict / evaluate / traits take it); here give "
+            "its .safetensors or .ckpt"
+        )
     from agriseg.extras import require
 
     require("train", f"loading {path.name} as a PyTorch model")

@@ -158,6 +158,15 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
     return info
 
 
+def gdal_reason(err: BaseException) -> str:
+    """What a rasterio error says, with GDAL's own words where rasterio says only "Read failed. See previous
+    exception for details." (the reason is in the error it was raised from)."""
+    text = str(err)
+    if "See previous exception" in text and (err.__cause__ or err.__context__) is not None:
+        text = str(err.__cause__ or err.__context__)
+    return text.replace(" See previous exception for details.", "").strip() or type(err).__name__
+
+
 def _probe(ds: rasterio.DatasetReader, path: Path) -> None:
     """Read the last row and the last block so a truncated file fails now, not after an hour."""
     from rasterio.windows import Window
@@ -168,7 +177,9 @@ def _probe(ds: rasterio.DatasetReader, path: Path) -> None:
         try:
             ds.read(window=win)
         except Exception as err:  # rasterio raises RasterioIOError / CPLE_* on short reads
-            raise ValueError(f"{path}: cannot read its last pixels: the file is truncated or corrupt ({err})") from err
+            raise ValueError(
+                f"{path}: cannot read its last pixels: the file is truncated or corrupt ({gdal_reason(err)})"
+            ) from err
 
 
 def read_window(
@@ -182,7 +193,7 @@ def read_window(
         return np.asarray(ds.read(bands, window=Window(x0, y0, x1 - x0, y1 - y0)))
     except Exception as err:
         raise ValueError(
-            f"{path}: cannot read rows {y0}-{y1}, cols {x0}-{x1}: truncated or corrupt file ({err})"
+            f"{path}: cannot read rows {y0}-{y1}, cols {x0}-{x1}: truncated or corrupt file ({gdal_reason(err)})"
         ) from err
 
 
@@ -198,7 +209,9 @@ def read_mask_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x
     try:
         masks = np.asarray(ds.read_masks(1, window=Window(x0, y0, x1 - x0, y1 - y0)))
     except Exception as err:
-        raise ValueError(f"{path}: cannot read its mask at rows {y0}-{y1}: truncated or corrupt file ({err})") from err
+        raise ValueError(
+            f"{path}: cannot read its mask at rows {y0}-{y1}: truncated or corrupt file ({gdal_reason(err)})"
+        ) from err
     out: np.ndarray = masks == 0
     return out
 
