@@ -143,6 +143,17 @@ def test_a_run_stopped_before_its_first_validation_keeps_its_model(tmp_path: Pat
     assert all(torch.equal(v, task.state_dict()[k]) for k, v in state.items())
 
 
+def test_resuming_with_fewer_epochs_than_done_is_a_usage_error(tmp_path: Path) -> None:
+    """``--resume last.ckpt --epochs 1`` after a 3-epoch run ended in Lightning's traceback (session 83's sweep)."""
+    from agriseg.config import OptionError
+
+    cfg = _TinyConfig(train=TrainOptions(epochs=3, batch_size=4, num_workers=0, accelerator="cpu"))
+    fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    with pytest.raises(OptionError, match=r"--epochs 1: .*last\.ckpt is at epoch \d+ of its run already; give more"):
+        fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "last.ckpt", max_epochs=1,
+            progress=False)  # fmt: skip
+
+
 def test_training_flags_become_config_overrides() -> None:
     from agriseg.cli.options import train_overrides
 

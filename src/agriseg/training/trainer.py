@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -391,7 +392,7 @@ def fit(
             deterministic=False,
         )
         t0 = time.time()
-        with _ctrl_c(trainer):
+        with _ctrl_c(trainer), _epochs_behind(resume, max_epochs or train.epochs):
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         # last.ckpt is always the model at the end of training, written here: since Lightning 2.6 the callback
         # rewrites it only when a new best is saved (so it was the best checkpoint, picked on validation),
@@ -406,6 +407,26 @@ def fit(
         if resumed_interrupted:
             on_ctrl_c.path.unlink(missing_ok=True)  # the run it held has finished now
     return FitResult(trainer, ckpt, time.time() - t0)
+
+
+@contextlib.contextmanager
+def _epochs_behind(resume: str | Path | None, epochs: int) -> Iterator[None]:
+    """Lightning's refusal of a checkpoint further on than ``--epochs`` (a traceback of its own words) as one
+    usage error saying what to give."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+
+    try:
+        yield
+    except MisconfigurationException as err:
+        done = re.search(r"current_epoch=(\d+)", str(err))
+        if resume is None or done is None:
+            raise
+        from agriseg.config import OptionError
+
+        raise OptionError(
+            f"--epochs {epochs}: {resume} is at epoch {done.group(1)} of its run already; give more epochs to go "
+            f"on from it (--epochs {int(done.group(1)) + 1} or more)"
+        ) from None
 
 
 def validate(trainer: L.Trainer, task: BaseTask, datamodule: L.LightningDataModule) -> dict[str, float]:
