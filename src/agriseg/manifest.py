@@ -445,6 +445,15 @@ def recorded_by(folder: str | Path, command: str) -> bool:
     return any(rec.get("command") == command for rec in lines) or any(c == command for c, _ in _records_of(lines))
 
 
+def output_owner(path: str | Path) -> str | None:
+    """The command whose record in its folder's manifest lists the file ``path`` as an output (None: none)."""
+    p = Path(path)
+    for (command, _), rec in _records_of(_lines(p.parent / MANIFEST)).items():
+        if p.name in rec.get("outputs", []):
+            return command or "an earlier agriseg command"
+    return None
+
+
 def _table_stamps(folder: Path) -> dict[str, Any]:  # name -> stamp, or WRITING
     try:
         stamps = json.loads((folder / TABLE_STAMPS).read_text(encoding="utf-8"))

@@ -472,6 +472,19 @@ def refuse_users_files(folder: Path, owned: bool, overwrite: bool, what: str) ->
             f"{theirs[0]}: exists and was not written by agriseg (kept; --overwrite replaces it, or choose another "
             f"{what})"
         )
+    # anything else of the user's (notes.txt): the run would put its model and work files among them, and a
+    # later training run take the folder for its own
+    from agriseg.batch import listed
+    from agriseg.data.files import SYSTEM_FILES, is_temporary
+
+    ours = {*(Path(n).parts[0] for n in WORK_FILES), "pseudo", "images", "model.safetensors"}
+    other = sorted(c.name for c in folder.iterdir() if c.name not in SYSTEM_FILES | ours and not c.name.startswith(".")
+                   and not is_temporary(c.name))  # fmt: skip
+    if other:
+        raise OptionError(
+            f"{what} {folder}: exists and was not written by agriseg (it holds {listed(other, 3)}); choose another, "
+            "or --overwrite to work among those files"
+        )
 
 
 def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -215,6 +215,12 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True) -> Path:
             raise OptionError(
                 f"output_dir {out}: its model.safetensors was not written by agriseg (kept); choose another output_dir"
             )
+        from agriseg.manifest import output_owner
+
+        if owner := output_owner(model):  # another command's model (crop selftrain's): not a training run's to replace
+            raise OptionError(
+                f"output_dir {out}: its model.safetensors is the output of `agriseg {owner}`; choose another"
+            )
         if replaces:
             log.warning(
                 "%s: holds the model of an earlier run, which this run replaces when it ends (give another output_dir "

@@ -232,6 +232,34 @@ def test_selftrain_keeps_a_users_file_of_a_name_it_writes(tmp_path: Path, monkey
     assert list(run.iterdir()) == []  # nothing pseudo-labelled, listed or trained first
 
 
+def test_selftrain_refuses_a_folder_of_the_users_and_train_a_selftrain_model(tmp_path: Path) -> None:
+    """``output_dir`` of a user's notes.txt: selftrain wrote its model and work files among them, and a later
+    ``crop train`` (or ``fields train``) into that folder replaced selftrain's model with a warning (session 83's
+    sweep). Both are refused now."""
+    from agriseg.config import OptionError
+    from agriseg.crop.selftrain import selftrain
+    from agriseg.manifest import MANIFEST
+    from agriseg.training.trainer import check_run_folder
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("precious\n", encoding="utf-8")
+    with pytest.raises(OptionError, match=r"output_dir .*run: exists and was not written by agriseg \(it holds notes"):
+        selftrain(_tiny_cfg(tmp_path), progress=False)
+    assert sorted(p.name for p in run.iterdir()) == ["notes.txt"]
+    sel = tmp_path / "sel"
+    sel.mkdir()
+    import json
+
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.zeros(1, np.float32)}, str(sel / "model.safetensors"), metadata={"agriseg_model_config": "{}"})
+    line = {"command": "crop selftrain", "item": "model.safetensors", "outputs": ["model.safetensors"]}
+    (sel / MANIFEST).write_text(json.dumps(line) + "\n", encoding="utf-8")
+    with pytest.raises(OptionError, match=r"its model.safetensors is the output of `agriseg crop selftrain`"):
+        check_run_folder(sel)
+
+
 def test_adapt_keeps_a_users_file_in_its_work_folder(tmp_path: Path) -> None:
     from agriseg.crop.pseudolabel.synthetic import write_scenes
 
