@@ -163,3 +163,14 @@ def test_the_current_version_is_reachable_by_its_number_as_its_card_says(name: s
     assert res.exit_code == 0 and res.output.splitlines()[0] == card
     listed = CliRunner().invoke(main, ["crop", "models", "list"]).output  # the pinned name is findable there
     assert f"{pinned} is {name}" in listed.splitlines()[-1], listed
+
+
+def test_a_pt_file_given_as_a_model_says_what_to_give(tmp_path):
+    """``-m rand.pt``: read as safetensors, it said "SafetensorError: Error while deserializing header: header
+    too large" (session 83's sweep)."""
+    from agriseg.models.io import read_model_config
+
+    path = tmp_path / "rand.pt"
+    torch.save({"w": torch.ones(2)}, path)
+    with pytest.raises(ModelLoadError, match=r"rand\.pt: a \.pt file is not a model agriseg reads: give its \.safet"):
+        read_model_config(path)

@@ -317,6 +317,11 @@ def _read_model_file(
             if ONNX_CONFIG_KEY not in meta:
                 raise ModelLoadError(f"{path}: not an agriseg model (no {ONNX_CONFIG_KEY} metadata)")
             cfg = ModelConfig.model_validate_json(meta[ONNX_CONFIG_KEY])
+        elif path.suffix.lower() in (".pt", ".pth", ".bin"):  # read as safetensors: "header too large"
+            raise ModelLoadError(
+                f"{path}: a {path.suffix} file is not a model agriseg reads: give its .safetensors, .ckpt or .onnx "
+                "(a model agriseg wrote)"
+            )
         else:
             from safetensors import safe_open
 
