@@ -154,6 +154,24 @@ def test_resuming_with_fewer_epochs_than_done_is_a_usage_error(tmp_path: Path) -
             progress=False)  # fmt: skip
 
 
+def test_a_run_cut_by_its_time_limit_says_so(tmp_path: Path) -> None:
+    """``--epochs 100 --max-minutes 0.1`` ended after 4 epochs with a summary that did not say why (session 83)."""
+    import time
+
+    class _Slow(_TinyTask):
+        def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+            time.sleep(0.25)
+            return super().training_step(batch, batch_idx)
+
+    opts = {"batch_size": 4, "num_workers": 0, "accelerator": "cpu"}
+    cfg = _TinyConfig(train=TrainOptions(epochs=100, max_minutes=0.01, **opts))
+    res = fit(_Slow(cfg.model_dump()), _Data(), cfg.train, tmp_path / "a", progress=False)
+    assert res.trainer.current_epoch < 100 and "(stopped by --max-minutes)" in summary_line("t", res, {}, "m")
+    cfg = _TinyConfig(train=TrainOptions(epochs=1, max_minutes=5, **opts))
+    res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path / "b", progress=False)
+    assert "stopped by" not in summary_line("t", res, {}, "m")
+
+
 def test_training_flags_become_config_overrides() -> None:
     from agriseg.cli.options import train_overrides
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import lightning as L
-from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, Timer, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
 
@@ -459,7 +459,11 @@ def summary_line(what: str, res: FitResult, val: Mapping[str, float], model_path
     epochs = t.current_epoch
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in val.items())
     steps = f"{t.global_step} step{'s' if t.global_step != 1 else ''}"
+    # the time limit ended the run, not its epochs or steps (a run cut at 4 of 100 epochs said nothing of it)
+    timer = next((c for c in getattr(t, "callbacks", []) if isinstance(c, Timer)), None)
+    left = timer.time_remaining() if timer is not None else None
+    cut = " (stopped by --max-minutes)" if left is not None and left <= 0 else ""
     return (
-        f"{what}: {epochs} epoch{'s' if epochs != 1 else ''}, {steps} in {res.seconds / 60:.1f} min; "
+        f"{what}: {epochs} epoch{'s' if epochs != 1 else ''}, {steps} in {res.seconds / 60:.1f} min{cut}; "
         f"{metrics}; model: {model_path}"
     )
