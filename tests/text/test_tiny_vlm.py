@@ -430,7 +430,9 @@ def test_dataset_checks_class_words_against_a_model(workdir: Path, tmp_path: Pat
     assert 8 < n <= 64
 
 
-def test_max_minutes_ends_a_text_run_as_it_ends_a_crop_run(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_max_minutes_ends_a_text_run_as_it_ends_a_crop_run(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     from types import SimpleNamespace
 
     import agriseg.text.sft as sft
@@ -438,11 +440,14 @@ def test_max_minutes_ends_a_text_run_as_it_ends_a_crop_run(monkeypatch: pytest.M
     clock = iter([100.0, 130.0, 161.0])
     monkeypatch.setattr("time.monotonic", lambda: next(clock))
     limit, control = sft._time_limit(1.0), SimpleNamespace(should_training_stop=False)
-    limit.on_train_begin(None, None, control)
-    limit.on_step_end(None, None, control)  # 30 s in
+    state = SimpleNamespace(global_step=5, max_steps=1000)
+    limit.on_train_begin(None, state, control)
+    limit.on_step_end(None, state, control)  # 30 s in
     assert not control.should_training_stop
-    limit.on_step_end(None, None, control)  # 61 s in: the run ends after this step, and is saved
+    with caplog.at_level("WARNING"):
+        limit.on_step_end(None, state, control)  # 61 s in: the run ends after this step, and is saved
     assert control.should_training_stop
+    assert "training stopped by --max-minutes 1 at step 5 of 1000" in caplog.text  # said (it was not)
 
 
 def test_the_training_flags_set_the_text_config_keys() -> None:

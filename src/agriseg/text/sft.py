@@ -345,8 +345,13 @@ def _time_limit(minutes: float) -> Any:  # noqa: ANN401 - a transformers Trainer
             self.start = time.monotonic()
 
         def on_step_end(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
-            if time.monotonic() - self.start >= minutes * 60:
+            if time.monotonic() - self.start >= minutes * 60 and not control.should_training_stop:
                 control.should_training_stop = True
+                if state.global_step < state.max_steps:  # cut short: said (the saved model had said nothing)
+                    logging.getLogger("agriseg").warning(
+                        "training stopped by --max-minutes %g at step %d of %d", minutes, state.global_step,
+                        state.max_steps,
+                    )  # fmt: skip
 
     return TimeLimit()
 
