@@ -266,7 +266,8 @@ class FTWDataset(Dataset):
         self.divisor, self.offset, self.cache = divisor, offset, cache
         self.chips = list_chips(root, countries, split, target, missing)
         if not self.chips:
-            raise ValueError(f"{self.root}: no {split} chips for {countries}")
+            named = ", ".join(countries) if isinstance(countries, list) else countries
+            raise ValueError(f"{self.root}: no {split} chips for {named}")
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._say_scale_problems()
 
