@@ -258,7 +258,7 @@ def test_training_refuses_an_output_dir_it_would_wipe(tmp_path: Path, caplog: py
     they deleted its files. Refused before any work, naming output_dir; an earlier run's output is replaced."""
     from agriseg.config import OptionError
     from agriseg.text.config import SFTRunConfig
-    from agriseg.text.sft import check_output_dir
+    from agriseg.text.sft import check_output_dir, say_replaced
 
     model, data = tmp_path / "model", tmp_path / "data"
     model.mkdir()
@@ -279,8 +279,11 @@ def test_training_refuses_an_output_dir_it_would_wipe(tmp_path: Path, caplog: py
             check_output_dir(cfg(out))
     with caplog.at_level("WARNING"):
         check_output_dir(cfg(tmp_path / "new"))
+        say_replaced(cfg(tmp_path / "new"))
         assert not caplog.text
-        check_output_dir(cfg(earlier))  # replaced, and said (a re-run with other settings replaced it unsaid)
+        check_output_dir(cfg(earlier))  # checked alone: said only once the model and data set are (session 83)
+        assert not caplog.text
+        say_replaced(cfg(earlier))  # replaced, and said (a re-run with other settings replaced it unsaid)
     assert "earlier: holds the model of an earlier run, which this run replaces when it ends" in caplog.text
     assert (mine / "notes.txt").read_text() == "keep"
 

@@ -236,12 +236,17 @@ def check_output_dir(cfg: TrainCommon) -> None:
         from agriseg.data.files import check_replaceable
 
         check_replaceable(out)  # the same test as when the model is saved: said before training, not after
-        if (out / "agriseg_train_config.json").is_file():  # as crop and fields train say it
-            logging.getLogger("agriseg").warning(
-                "%s: holds the model of an earlier run, which this run replaces when it ends (give another "
-                "output_dir to keep it)",
-                cfg.output_dir,
-            )
+
+
+def say_replaced(cfg: TrainCommon) -> None:
+    """Warn, once the run's model and data set are checked (a bad one is refused without it), that
+    ``output_dir`` holds an earlier run's model, which this run replaces (as crop and fields train say it)."""
+    if (Path(cfg.output_dir) / "agriseg_train_config.json").is_file():
+        logging.getLogger("agriseg").warning(
+            "%s: holds the model of an earlier run, which this run replaces when it ends (give another "
+            "output_dir to keep it)",
+            cfg.output_dir,
+        )
 
 
 def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> tuple[Any, Any, Any, dict]:
@@ -259,6 +264,7 @@ def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> t
         raise ValueError("a processor must be given with a prebuilt model")
     check_class_words(processor, meta["class_names"], str(cfg.model))
     meta["answer_tokens"] = max(answer_tokens(ds, processor))  # predict's --max-new-tokens must fit it
+    say_replaced(cfg)
     model.train()
     return ds, model, processor, meta
 
