@@ -765,7 +765,7 @@ def adapt_photos(
     from agriseg.data.io import list_images_once
     from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
     from agriseg.manifest import recorded_by
-    from agriseg.models.io import resolve
+    from agriseg.models.io import read_model_config, resolve
 
     output = Path(output)
     if output.suffix != ".safetensors":
@@ -785,6 +785,7 @@ def adapt_photos(
     train = TrainConfig(batch_size=config.batch_size)  # checked before the work too
     data = SelfTrainDataConfig(crop_size=config.crop_size)
     base = str(resolve(config.model_name))
+    read_model_config(base)  # a file that is no agriseg model: a usage error before a work folder or manifest
     if overwrite:
         pseudo = with_updates(pseudo, {"overwrite": True})
     shown = {"plot", "overlays", "overlay_long_side", "overwrite"}  # what pseudo-labelling shows, not what it makes

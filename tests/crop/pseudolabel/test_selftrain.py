@@ -260,6 +260,20 @@ def test_selftrain_refuses_a_folder_of_the_users_and_train_a_selftrain_model(tmp
         check_run_folder(sel)
 
 
+def test_adapt_with_a_file_that_is_no_model_leaves_nothing(tmp_path: Path) -> None:
+    """``crop adapt ... -m rand.pt`` exited 2 but left its work folder (the photos copied) and a manifest."""
+    import torch
+
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+
+    root = write_scenes(tmp_path / "syn", n=2, size=(64, 96))
+    torch.save({"w": torch.ones(2)}, tmp_path / "rand.pt")
+    out = tmp_path / "out" / "a.safetensors"
+    code, said = _cli("crop", "adapt", root / "images", "-o", out, "-m", tmp_path / "rand.pt", "--index", "exg")
+    assert code == 2 and "rand.pt: a .pt file is not a model agriseg reads" in said, said
+    assert not (tmp_path / "out").exists()
+
+
 def test_adapt_keeps_a_users_file_in_its_work_folder(tmp_path: Path) -> None:
     from agriseg.crop.pseudolabel.synthetic import write_scenes
 
