@@ -239,3 +239,11 @@ def test_updates_to_a_config_are_validated_again() -> None:
     for bad in ({"lr": -1}, {"lr": float("nan")}, {"epochs": 0}):
         with pytest.raises(ValidationError):
             with_updates(base, bad)
+
+
+def test_an_empty_config_file_is_said_to_be_empty(tmp_path: Path) -> None:
+    """An empty file (or one of comments only) read "invalid config: model: Field required" (session 83)."""
+    for text in ("", "# to fill in\n"):
+        (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+        with pytest.raises(ConfigError, match=r"c\.yaml: an empty config file \(.*Field required"):
+            load_config(tmp_path / "c.yaml", SFTRunConfig)

@@ -201,6 +201,7 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
         raise ConfigError(f"{path}: not valid YAML: {_yaml_problem(err)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of options at the top level")
+    empty = not raw  # an empty file, or one of comments only
     raw = apply_overrides(raw, overrides)
     try:
         raw = _expand_home(raw)
@@ -210,7 +211,10 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
     try:
         return cls.model_validate(raw, context={"base": path.parent, "set": set_keys})
     except ValidationError as err:
-        raise ConfigError(f"{path}: invalid config: {describe_errors(err, overridden=set_keys, model=cls)}") from None
+        said = describe_errors(err, overridden=set_keys, model=cls)
+        if empty:  # said so, with what it must hold
+            raise ConfigError(f"{path}: an empty config file ({said})") from None
+        raise ConfigError(f"{path}: invalid config: {said}") from None
 
 
 def _yaml_problem(err: yaml.YAMLError) -> str:
