@@ -111,6 +111,15 @@ def test_split_files_and_output_folders_are_named(tmp_path):
         ensure_outdir(tmp_path / "afile")
 
 
+def test_a_missing_data_folder_names_its_config_key(tmp_path: Path) -> None:
+    """``/nonexistent/imgs: folder not found`` did not say which key of the config gave it (session 83)."""
+    from agriseg.crop.dataset import match_pairs
+
+    (tmp_path / "labels").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"imgs: folder not found \(data\.images\)"):
+        match_pairs(tmp_path / "imgs", tmp_path / "labels", ("data.images", "data.labels"))
+
+
 def test_split_lists_read_utf8_bom_and_names_of_raw_bytes(tmp_path: Path) -> None:
     """Self-training writes its split lists as UTF-8 (they were in the locale's encoding: cp1252 on Windows,
     read back as UTF-8 there, "not a text file"); a name that is not UTF-8 (raw bytes) reads back as itself."""

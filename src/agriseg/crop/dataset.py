@@ -15,8 +15,11 @@ from agriseg.data.files import TEXT_ERRORS
 from agriseg.data.io import IMAGE_SUFFIXES, read_rgb, stem_key
 
 
-def match_pairs(images: str | Path, labels: str | Path) -> dict[str, tuple[Path, Path]]:
-    """Pair image and label files by stem.
+def match_pairs(
+    images: str | Path, labels: str | Path, names: tuple[str, str] | None = None
+) -> dict[str, tuple[Path, Path]]:
+    """Pair image and label files by stem; ``names``: where the two folders were given (``data.images``,
+    ``data.labels``), for a missing one's message.
 
     Raises:
         FileNotFoundError: if a folder is missing.
@@ -26,9 +29,9 @@ def match_pairs(images: str | Path, labels: str | Path) -> dict[str, tuple[Path,
     from agriseg.data.io import NoInputError
 
     images, labels = Path(images), Path(labels)
-    for d in (images, labels):
+    for d, name in zip((images, labels), names or ("", ""), strict=True):
         if not d.is_dir():
-            raise FileNotFoundError(f"{d}: folder not found")
+            raise FileNotFoundError(f"{d}: folder not found" + (f" ({name})" if name else ""))
     imgs, labs = _by_stem(images), _by_stem(labels)
     pairs = {s: (imgs[s], labs[s]) for s in sorted(imgs.keys() & labs.keys())}
     if not pairs:

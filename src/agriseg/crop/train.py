@@ -69,7 +69,7 @@ def train_crop(
     if t.init_weights and resume is None:  # a file that is no model of ours: refused before any output too
         init_from(task.model, t.init_weights, cfg.model.in_channels)
     if check_labels:
-        pairs = match_pairs(cfg.data.images, cfg.data.labels)
+        pairs = match_pairs(cfg.data.images, cfg.data.labels, ("data.images", "data.labels"))
         check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side, cfg.model.num_classes)
     # data that cannot train (no photos, no validation, lists that overlap) is refused before the run's folder
@@ -162,7 +162,7 @@ class CropDataModule(L.LightningDataModule):
     ) -> None:
         super().__init__()
         self.cfg, self.batch_size, self.num_workers, self.seed = data, batch_size, num_workers, seed
-        pairs = match_pairs(data.images, data.labels)
+        pairs = match_pairs(data.images, data.labels, ("data.images", "data.labels"))
         self.train_stems, self.val_stems = split_stems(
             list(pairs), data.train_list, data.val_list, data.val_fraction, seed
         )
@@ -173,7 +173,7 @@ class CropDataModule(L.LightningDataModule):
         extra = [
             (f"{Path(src.images).name}/{stem}", ip, lp)
             for src in data.extra
-            for stem, (ip, lp) in match_pairs(src.images, src.labels).items()
+            for stem, (ip, lp) in match_pairs(src.images, src.labels, ("data.extra", "data.extra")).items()
             for _ in range(src.repeat)
         ]
         self.train_set = CropSegDataset(
