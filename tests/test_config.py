@@ -36,6 +36,9 @@ def test_bad_overrides_are_one_line_errors() -> None:
         apply_overrides({}, ["max_steps"])
     with pytest.raises(ValueError, match="max_steps is not a group"):
         apply_overrides({"max_steps": 3}, ["max_steps.x=1"])
+    # --set train=5, then the value a flag sets (train.max_steps=2): the error named the flag's, not the user's
+    with pytest.raises(ConfigError, match=r"--set 'train=5': train is a group of options, not a value"):
+        apply_overrides({"train": {"lr": 1}}, ["train=5", "train.max_steps=2"])
     with pytest.raises(ConfigError, match=r"invalid config: --set max_stepz: not an option \(did you mean max_steps"):
         load_config(REPO / "configs/text/tiny_demo_sft.yaml", SFTRunConfig, ["max_stepz=3"])
     with pytest.raises(ConfigError, match=r"invalid config: --set max_steps: .*\(got 'abc'\)$"):

@@ -106,6 +106,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str =
         ConfigError: for an override without ``=`` or one that descends into a non-mapping.
     """
     out = copy.deepcopy(raw)
+    set_by: dict[str, str] = {}  # a key given a value by an override: the override, to name it (train=5)
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
@@ -114,12 +115,19 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str =
         parts = key.strip().split(".")
         if not all(p.strip() for p in parts):
             raise ConfigError(f"{source} {item!r}: {key.strip()!r} has an empty part (e.g. train.lr=0.001)")
-        for part in parts[:-1]:
+        for i, part in enumerate(parts[:-1]):
             if node.get(part) is None:  # a group left empty in the YAML (``lora:``) loads as null: fill it
                 node[part] = {}
             node = node[part]
             if not isinstance(node, dict):
+                group = ".".join(parts[: i + 1])
+                if group in set_by:  # --set train=5, then a flag's train.max_steps: the first is the mistake
+                    raise ConfigError(
+                        f"{source} {set_by[group]!r}: {group} is a group of options, not a value (set one of "
+                        f"them, e.g. {group}.{parts[i + 1]}=...)"
+                    )
                 raise ConfigError(f"{source} {item!r}: {part} is not a group of options")
+        set_by[key.strip()] = item
         try:
             node[parts[-1]] = yaml.safe_load(value) if value.strip() else ""
         except yaml.YAMLError as err:
