@@ -89,15 +89,13 @@ def scene_reading_rules(scene: str | Path) -> dict[str, str]:
     float scene without a nodata value (0 in every band is no data since this rule came, as in integer
     scenes; an earlier run's output of it is not resumed as this run's); ``{"mask": "nodata"}`` for a scene
     with its own mask (:func:`read_mask_window`). Empty otherwise, or unreadable."""
-    from rasterio.enums import MaskFlags
-
     rasterio = _rio()
     out = {}
     try:
         with rasterio.open(scene) as ds:
             if ds.nodata is None and np.dtype(ds.dtypes[0]).kind == "f":
                 out["zeros"] = "nodata"
-            if any(MaskFlags.per_dataset in flags for flags in ds.mask_flag_enums):
+            if has_own_mask(ds):
                 out["mask"] = "nodata"
     except Exception:  # noqa: BLE001 - an unreadable scene fails as its own item
         return {}
@@ -197,14 +195,20 @@ def read_window(
         ) from err
 
 
+def has_own_mask(ds: rasterio.DatasetReader) -> bool:
+    """Whether a raster has a mask of its own (GDAL's internal mask or ``.msk`` file), not only a nodata value."""
+    from rasterio.enums import MaskFlags
+
+    return any(MaskFlags.per_dataset in flags for flags in ds.mask_flag_enums)
+
+
 def read_mask_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x0: int, x1: int) -> np.ndarray | None:
     """Where a scene's own mask (a GDAL ``.msk`` file or internal mask: what QGIS shows as no data) says
     there is no data, ``(y1 - y0, x1 - x0)`` bool; None for a scene without one (its nodata value, if any, is
     read from the pixels)."""
-    from rasterio.enums import MaskFlags
     from rasterio.windows import Window
 
-    if not any(MaskFlags.per_dataset in flags for flags in ds.mask_flag_enums):
+    if not has_own_mask(ds):
         return None
     try:
         masks = np.asarray(ds.read_masks(1, window=Window(x0, y0, x1 - x0, y1 - y0)))

@@ -26,7 +26,7 @@ from agriseg.raster.image import read_image_valid
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.config import grid_within_patch
 from agriseg.text.grid import mask_to_grid
-from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask, same_file, warn_lossy_masks
+from agriseg.text.io import NODATA, check_same_georef, files_by_stem, read_mask, warn_lossy_masks
 from agriseg.text.patches import Box, grid_boxes, random_boxes
 from agriseg.text.prompts import assistant_message, user_message
 
@@ -252,7 +252,7 @@ def pair_files(
         msg = ""
         if stem_key(im) not in by_stem:
             msg = f"{im}: no mask with the stem {im.stem!r} among {len(masks)} mask files"
-        elif same_file(im, by_stem[stem_key(im)]):  # images and --masks name one folder
+        elif im.resolve() == by_stem[stem_key(im)].resolve():  # images and --masks name one folder
             msg = f"{im}: is its own mask (the images and --masks name the same file); keep masks in their own folder"
         if msg:
             if failed is None:

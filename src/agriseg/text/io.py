@@ -37,14 +37,6 @@ def warn_lossy_masks(files: Sequence[Path], what: str = "masks") -> None:
         )  # fmt: skip
 
 
-def same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file (through links too); False when either is missing."""
-    try:
-        return a.samefile(b)
-    except OSError:
-        return False
-
-
 def files_by_stem(files: Sequence[Path], what: str) -> dict[str, Path]:
     """Files by stem; two files of one stem (``a.png`` and ``a.tif``, or ``x/a.png`` and ``y/a.png``) are
     refused, because matching by stem could not tell which one is meant: a usage error, as in the crop

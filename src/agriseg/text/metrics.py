@@ -261,9 +261,8 @@ def evaluate_files(
     conf = np.zeros((k, k), np.int64)
     dices: list[float] = []
     failed: list[str] = []  # predictions that cannot be scored: named in the report, the others scored
-    outside = 0  # of them, truths holding a class id outside the class list
+    misfits = 0  # of them, those that say the options do not fit the files (_OptionsMisfit)
     unscored: list[tuple[int, Path]] = []  # (labelled truth pixels, prediction) where it has no data
-    own = 0  # and predictions that are their own truth
     written = 0
     for pf in preds:
         try:
@@ -272,8 +271,7 @@ def evaluate_files(
             if strict:
                 raise
             failed.append(str(err))
-            outside += isinstance(err, _TruthOutsideClasses)
-            own += isinstance(err, _OwnTruth)
+            misfits += isinstance(err, _OptionsMisfit)
             continue
         sem, tsem = pair.sem, pair.tsem
         if pair.dropped:
@@ -297,7 +295,7 @@ def evaluate_files(
         match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
     if failed and len(failed) == len(preds):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        if outside == len(failed) or own == len(failed):  # the class list, or --truth, is what is wrong
+        if misfits == len(failed):  # every one: the class list, or --truth, is what is wrong
             raise OptionError(f"{failed[0]}{more}")
         raise ValueError(f"nothing to score: {failed[0]}{more}")
     scored = len(preds) - len(failed)
@@ -324,12 +322,9 @@ def evaluate_files(
     }
 
 
-class _OwnTruth(ValueError):
-    """A prediction given as its own truth (:func:`evaluate_files`)."""
-
-
-class _TruthOutsideClasses(ValueError):
-    """A truth mask holds a class id outside the class list (:func:`evaluate_files`)."""
+class _OptionsMisfit(ValueError):
+    """One prediction's failure that, when every prediction fails so, is the options' (:func:`evaluate_files`):
+    a truth class id outside the class list, or a prediction given as its own truth."""
 
 
 UNSCORED = 2**31 - 1  # truth pixels left out of every metric (the --ignore-value's, and the image's nodata)
@@ -355,24 +350,24 @@ def _read_pair(
     Raises:
         ValueError: no truth of its stem, not a one-band mask, another size or georeference, a predicted class
             id outside the class list (the message names the file).
-        _TruthOutsideClasses: a truth class id outside the class list.
+        _OptionsMisfit: a truth class id outside the class list; the prediction is its own truth.
     """
     from agriseg.data.io import stem_key
     from agriseg.raster.image import read_georef
-    from agriseg.text.io import NODATA, check_same_georef, read_mask, same_file
+    from agriseg.text.io import NODATA, check_same_georef, read_mask
 
     key = stem_key(pf)  # a truth saved on a Mac ("e" and an accent) matches a prediction named "é"
     if key not in truth_files:
         raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
-    if same_file(pf, truth_files[key]):  # --truth naming the predictions: a perfect score of nothing
-        raise _OwnTruth(f"{pf}: is its own truth mask (--truth {truth_dir} holds the predictions)")
+    if pf.resolve() == truth_files[key].resolve():  # --truth naming the predictions: a perfect score of nothing
+        raise _OptionsMisfit(f"{pf}: is its own truth mask (--truth {truth_dir} holds the predictions)")
     sem, tsem = read_mask(pf, k), read_mask(truth_files[key], k, ign)  # (H, W) each; declared nodata: left out
     if sem.shape != tsem.shape:
         raise ValueError(f"{pf}: shape {sem.shape} != its truth {truth_files[key]} {tsem.shape}")
     check_same_georef(truth_files[key], pf, read_georef(pf), "its prediction")
     bad = np.unique(tsem[(tsem != ign) & ((tsem >= k) | (tsem < 0))])
     if bad.size:  # one mislabelled mask, or (when every truth says so) a class list that does not fit them
-        raise _TruthOutsideClasses(
+        raise _OptionsMisfit(
             f"{truth_files[key]}: class ids {bad.tolist()} outside the {k} classes given (0-{k - 1}; "
             f"nodata is --ignore-value {ignore_value})"
         )

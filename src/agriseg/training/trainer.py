@@ -6,7 +6,6 @@ import contextlib
 import datetime as dt
 import logging
 import os
-import re
 import signal
 import sys
 import time
@@ -270,6 +269,7 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
     if resume is None or getattr(task, "_checked_resume", None) == str(resume):  # checked once per run
         return
     ckpt = check_training_checkpoint(resume)  # read once (weights_only=True)
+    task._resume_epoch = int(ckpt.get("epoch") or 0)  # type: ignore[assignment]  # fit: --epochs must reach it
     if misfit := tensors_misfit(task.state_dict(), ckpt["state_dict"], "the checkpoint", "this config's model"):
         raise ModelLoadError(
             f"{resume}: a checkpoint of another model ({misfit}); resume with the config it was trained with"
@@ -355,6 +355,14 @@ def fit(
     tune_allocator()  # before the first batch: see benchmarks/train_allocator.py
     out = ensure_outdir(output_dir)  # a file in the way is a usage error naming it
     check_resume(task, resume)
+    epochs, done = max_epochs or train.epochs, getattr(task, "_resume_epoch", 0)
+    if resume is not None and done > epochs:  # Lightning refuses it too, with a traceback of its own words
+        from agriseg.config import OptionError
+
+        raise OptionError(
+            f"--epochs {epochs}: {resume} is at epoch {done} of its run already; give more epochs to go on from it "
+            f"(--epochs {done + 1} or more)"
+        )
     # no "-v1" copies beside an earlier run's checkpoints (84 MB each, and a glob picked the dead run's): this
     # run's replace them by name; the exported model comes from this run's own best_model_path
     ckpt = ModelCheckpoint(
@@ -398,7 +406,7 @@ def fit(
             deterministic=False,
         )
         t0 = time.time()
-        with _ctrl_c(trainer), _epochs_behind(resume, max_epochs or train.epochs):
+        with _ctrl_c(trainer):
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         # last.ckpt is always the model at the end of training, written here: since Lightning 2.6 the callback
         # rewrites it only when a new best is saved (so it was the best checkpoint, picked on validation),
@@ -413,26 +421,6 @@ def fit(
         if resumed_interrupted:
             on_ctrl_c.path.unlink(missing_ok=True)  # the run it held has finished now
     return FitResult(trainer, ckpt, time.time() - t0)
-
-
-@contextlib.contextmanager
-def _epochs_behind(resume: str | Path | None, epochs: int) -> Iterator[None]:
-    """Lightning's refusal of a checkpoint further on than ``--epochs`` (a traceback of its own words) as one
-    usage error saying what to give."""
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-
-    try:
-        yield
-    except MisconfigurationException as err:
-        done = re.search(r"current_epoch=(\d+)", str(err))
-        if resume is None or done is None:
-            raise
-        from agriseg.config import OptionError
-
-        raise OptionError(
-            f"--epochs {epochs}: {resume} is at epoch {done.group(1)} of its run already; give more epochs to go "
-            f"on from it (--epochs {int(done.group(1)) + 1} or more)"
-        ) from None
 
 
 def validate(trainer: L.Trainer, task: BaseTask, datamodule: L.LightningDataModule) -> dict[str, float]:
