@@ -29,6 +29,29 @@ def test_quiet_hides_bars_and_warnings_but_not_results(tmp_path: Path) -> None:
     assert "2 measured, 0 skipped, 0 failed" in hushed.stdout, hushed.stdout
 
 
+def test_a_warning_in_a_log_file_starts_a_line_of_its_own(tmp_path: Path) -> None:
+    """stderr to a file (a batch job's log): a warning made while the bar is drawn was written straight after
+    the bar's last redraw (``predict:   0%|   | 0/3 [00:00<?, ?img/s]b_dark.png: 16-bit image ...``); it starts
+    a line now, and the bar is drawn again after it."""
+    import os
+    import re
+
+    import numpy as np
+
+    photo = Image.open(sorted(SAMPLES.iterdir())[0]).convert("RGB").resize((64, 48))
+    photo.save(tmp_path / "a.jpg")
+    Image.fromarray(np.asarray(photo.convert("L")).astype(np.uint16)).save(tmp_path / "b_dark.png")  # warned
+    photo.save(tmp_path / "c.jpg")
+    env = {**os.environ, "TQDM_MININTERVAL": "0"}  # every redraw written, as a long run's would be
+    run = subprocess.run([sys.executable, "-m", "agriseg", "crop", "predict", ".", "-o", "out"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    pieces = re.split(r"[\r\n]", run.stderr)  # what a terminal shows: each \r starts the line again
+    said = [p for p in pieces if "b_dark.png: 16-bit image" in p]
+    assert said and all(p.startswith("b_dark.png: 16-bit image") for p in said), run.stderr
+    assert "3/3" in run.stderr.split("b_dark.png: 16-bit image", 1)[1], run.stderr  # the bar goes on below it
+
+
 def test_quiet_by_its_variable_also_hides_the_log_warnings(tmp_path: Path) -> None:
     """AGRISEG_QUIET=1 hid the bars but not agriseg's log warnings (session 71's review); the workers a command
     starts inherit it, and apply it when they import agriseg."""

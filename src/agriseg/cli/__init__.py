@@ -114,11 +114,31 @@ def _verbosity(verbose: bool, quiet: bool) -> None:
         os.environ[QUIET_ENV] = "1"
     if be_quiet_if_asked():  # -q, or AGRISEG_QUIET=1 set by the user
         return
+    if not any(isinstance(h, _BesideBars) for h in log.handlers):  # once per process (tests call main again)
+        log.addHandler(_BesideBars())
+    for handler in log.handlers:
+        if isinstance(handler, _BesideBars):
+            handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
     if verbose:
-        handler = logging.StreamHandler()  # stderr, as Python's last-resort handler writes the warnings
-        handler.setFormatter(_DebugFormatter())
-        log.addHandler(handler)
         log.setLevel(logging.DEBUG)
+
+
+class _BesideBars(logging.Handler):
+    """agriseg's warnings (and with ``-v`` its debug log) on stderr, each on a line of its own above the
+    progress bars: Python's last-resort handler writes them straight after a bar's last redraw, which in a
+    log file (no terminal to move back to the line's start) glues the warning to the end of the bar."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setFormatter(_DebugFormatter())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from tqdm import tqdm
+
+        try:
+            tqdm.write(self.format(record), file=sys.stderr)  # clears the bars, writes the line, draws them again
+        except Exception:  # noqa: BLE001  # as logging's own handlers: a failing log line never stops the run
+            self.handleError(record)
 
 
 class _DebugFormatter(logging.Formatter):
@@ -132,14 +152,26 @@ class _DebugFormatter(logging.Formatter):
 _show = warnings.showwarning
 
 
-def _one_line_for_renamed_options(message: Warning | str, category: type[Warning], *args: Any, **kw: Any) -> None:
-    """A renamed config key as one ``agriseg:`` line, like a renamed flag (other warnings as Python shows them)."""
+def _one_line_for_renamed_options(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A renamed config key as one ``agriseg:`` line, like a renamed flag; other warnings as Python shows them,
+    on a line of their own above the progress bars (as :class:`_BesideBars` writes agriseg's log)."""
     from agriseg.config import RenamedOptionWarning
 
     if issubclass(category, RenamedOptionWarning):
         click.echo(f"agriseg: {message}", err=True)
+    elif file is None:  # stderr
+        from tqdm import tqdm
+
+        tqdm.write(warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n"), file=sys.stderr)
     else:
-        _show(message, category, *args, **kw)
+        _show(message, category, filename, lineno, file, line)
 
 
 for _group in (crop, fields, text):
