@@ -146,14 +146,22 @@ class Item:
         return overwrite or any(p.exists() for p in self.outputs)
 
 
-def unique_names(files: Iterable[str | Path]) -> dict[Path, str]:
+def unique_names(
+    files: Iterable[str | Path], outdir: str | Path | None = None, command: str | None = None
+) -> dict[Path, str]:
     """A distinct output name per input file (inputs sharing a stem get their suffix, then folders added).
 
-    See :func:`agriseg.data.io.output_names`.
+    With ``outdir`` and ``command``: a file ``command`` gave outputs in ``outdir`` before keeps their name
+    (see :func:`agriseg.data.io.output_names`).
     """
     from agriseg.data.io import output_names
 
-    return output_names(Path(f) for f in files)
+    given = None
+    if outdir is not None and command:
+        from agriseg.manifest import recorded_names
+
+        given = recorded_names(outdir, command)
+    return output_names((Path(f) for f in files), given)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -354,6 +354,29 @@ def recorded_outputs(folder: str | Path, command: str | None = None) -> dict[str
     return {name: list(rec.get("outputs", [])) for (cmd, name), rec in recs.items() if command in (None, cmd)}
 
 
+def recorded_inputs(folder: str | Path, command: str) -> dict[str, Path]:
+    """Item name -> the input file (resolved) that a finished record of ``command`` in ``folder`` made its
+    outputs from, for records whose outputs and input are still there. An input is its record's first; a
+    relative one is read from here, as it was given (a run from another folder finds fewer)."""
+    folder = Path(folder)
+    out: dict[str, Path] = {}
+    for (cmd, name), rec in _records_of(_lines(folder / MANIFEST)).items():
+        fp = rec.get("fingerprint")
+        inputs = fp.get("inputs") if isinstance(fp, dict) and cmd == command and not rec.get("pending") else None
+        if not isinstance(inputs, dict) or not inputs or not any((folder / o).exists() for o in rec.get("outputs", [])):
+            continue
+        source = Path(next(iter(inputs))).resolve()
+        if source.is_file():
+            out[name] = source
+    return out
+
+
+def recorded_names(folder: str | Path, command: str) -> dict[Path, str]:
+    """Input file (resolved) -> the name ``command`` gave its outputs in ``folder`` (:func:`recorded_inputs`): a
+    file keeps its name when other inputs join it (see :func:`agriseg.data.io.output_names`)."""
+    return {source: name for name, source in recorded_inputs(folder, command).items()}
+
+
 def ever_recorded(folder: str | Path, name: str) -> bool:
     """Whether the manifest of ``folder`` holds a finished record (not a pending one) with the output
     ``name``: a file or folder an agriseg run made there, before the record a new run is writing."""

@@ -154,6 +154,39 @@ def test_a_users_file_named_like_an_output_is_never_replaced(pred, tmp_path):
         assert (tmp_path / "z_overlay.jpg").read_bytes() == mine and (tmp_path / "y_mask.png").is_file()
 
 
+def test_photos_that_join_a_run_leave_the_names_of_its_outputs_alone(tmp_path):
+    """Day 1: ``crop predict d1 -o out`` wrote IMG_1_mask.png; day 2: ``crop predict d1 d2 -o out`` (d2 has an
+    IMG_1.jpg too) renamed day 1's photo d1_IMG_1_jpg, predicted it again and left IMG_1_mask.png beside it: a
+    traits run over out/ then measured that photo twice (session 84). A name given before is kept now."""
+    from agriseg.cli import main
+
+    for day in ("d1", "d2"):
+        (tmp_path / day).mkdir()
+        _photo(tmp_path / day / "IMG_1.jpg", 1 if day == "d1" else 2)
+    _photo(tmp_path / "d1" / "IMG_2.jpg", 3)
+    model = tmp_path / "m" / "tiny.safetensors"
+    _save_tiny(model)
+    out = tmp_path / "out"
+    args = ["crop", "predict", "--model", str(model), "-o", str(out), "--no-overlay"]
+    first = CliRunner().invoke(main, [*args, str(tmp_path / "d1")])
+    assert first.exit_code == 0, first.output
+    day1 = (out / "IMG_1_mask.png").read_bytes()
+    res = CliRunner().invoke(main, [*args, str(tmp_path / "d1"), str(tmp_path / "d2")])
+    assert res.exit_code == 0 and "1 predicted, 2 skipped" in res.output, res.output
+    masks = sorted(p.name for p in out.glob("*_mask.png"))
+    assert masks == ["IMG_1_mask.png", "IMG_2_mask.png", "d2_IMG_1_jpg_mask.png"]
+    assert (out / "IMG_1_mask.png").read_bytes() == day1
+    assert [r["file"] for r in _summary(out / "summary.csv")] == [
+        str(tmp_path / "d1" / "IMG_1.jpg"), str(tmp_path / "d1" / "IMG_2.jpg"), str(tmp_path / "d2" / "IMG_1.jpg")
+    ]  # fmt: skip
+    again = CliRunner().invoke(main, [*args, str(tmp_path / "d1"), str(tmp_path / "d2")])
+    assert "0 predicted, 3 skipped" in again.output, again.output
+    fresh = CliRunner().invoke(main, [*args[:-2], str(tmp_path / "fresh"), str(tmp_path / "d1"), str(tmp_path / "d2")])
+    assert fresh.exit_code == 0, fresh.output  # a first run into another folder names both by their folders
+    fresh_masks = {p.name for p in (tmp_path / "fresh").glob("*_mask.png")}
+    assert fresh_masks >= {"d1_IMG_1_jpg_mask.png", "d2_IMG_1_jpg_mask.png"}
+
+
 def test_oversized_image_fails_alone(pred, tmp_path, monkeypatch):
     import agriseg.data.io as io
 

@@ -162,6 +162,23 @@ def test_output_names_never_differ_in_case_only_and_a_folder_is_added_only_where
     }
 
 
+def test_output_names_keep_names_given_before_and_name_the_others_around_them(tmp_path):
+    """A file with a name from an earlier run keeps it; the others are named as a first run names them unless
+    that name is taken, then grown (suffix, folders) or numbered; a name given to two files is kept by neither."""
+    from agriseg.data.io import output_names
+
+    d1, d2, d3 = (tmp_path / d / "IMG_1.jpg" for d in ("d1", "d2", "d3"))
+    for f in (d1, d2, d3):
+        f.parent.mkdir()
+        f.write_bytes(b"")
+    assert output_names([d1, d2]) == {d1: "d1_IMG_1_jpg", d2: "d2_IMG_1_jpg"}
+    assert output_names([d1, d2], {d1.resolve(): "IMG_1"}) == {d1: "IMG_1", d2: "d2_IMG_1_jpg"}
+    assert output_names([d1, d2], {d1.resolve(): "d2_IMG_1_jpg"})[d2] not in ("d2_IMG_1_jpg", "D2_img_1_JPG")
+    taken = output_names([d1, d2, d3], {d1.resolve(): "x", d2.resolve(): "x"})  # two claims of one name: both new
+    assert taken == output_names([d1, d2, d3])
+    assert output_names([d2], {d1.resolve(): "IMG_1"}) == {d2: "IMG_1"}  # a name of a file not given is free
+
+
 def test_output_names_of_one_letter_in_two_unicode_forms_differ(tmp_path):
     """a/café.jpg ("é" one character) and b/café.jpg ("e" and an accent, as macOS writes names) got names that
     differ here and are one file on a Mac: one mask replaced the other."""

@@ -630,7 +630,7 @@ def predict_files(
     """
     from agriseg.batch import Item, run_batch, unique_names
 
-    names = unique_names(files)
+    names = unique_names(files, outdir, recipe.command if recipe else None)  # earlier names kept
     k = predictor.num_classes
     labels = list(class_names) if class_names and len(class_names) == k else [f"class{i}" for i in range(k)]
     class_fields = [f"{n}_fraction" for n in labels[1:]] if k > 2 else []

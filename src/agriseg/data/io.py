@@ -18,7 +18,7 @@ import os
 import re
 import unicodedata
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, TypeAlias
@@ -438,8 +438,13 @@ def _to_uint8(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
     return (arr * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
 
 
-def output_names(files: Iterable[Path]) -> dict[Path, str]:
+def output_names(files: Iterable[Path], given: Mapping[Path, str] | None = None) -> dict[Path, str]:
     """A distinct output name (stem) per input file, stable for a given list of inputs.
+
+    ``given``: names that files had in an earlier run into the same folder (resolved path -> name, see
+    :func:`agriseg.manifest.recorded_names`): such a file keeps its name, and the other files' names grow as
+    below until they differ from it too, so adding ``day2/IMG_1.jpg`` to a run of ``day1/`` neither renames
+    ``day1/IMG_1.jpg``'s outputs (leaving the old ones beside the new, to be counted twice) nor redoes it.
 
     A file keeps its stem when no other input has it. Inputs sharing a name get their suffix and then
     their parent folders added (``a.jpg``, ``a.png`` -> ``a_jpg``, ``a_png``; ``x/scene.tif``,
@@ -449,6 +454,31 @@ def output_names(files: Iterable[Path]) -> dict[Path, str]:
     or as "e" and an accent, as macOS writes it), collide: on macOS and Windows disks they are one file.
     """
     files = list(dict.fromkeys(Path(f) for f in files))
+    kept = _kept_names(files, given or {})
+    if kept:
+        from collections import Counter
+
+        rest = [f for f in files if f not in kept]
+        fresh = {f: n for f, n in output_names(files).items() if f not in kept}  # as a first run names them
+        used = {name_key(n) for n in kept.values()}
+        ahead = Counter(name_key(n) for n in fresh.values())  # the names of the new files still to place
+
+        def clash(name: str) -> bool:
+            return name_key(name) in used or ahead[name_key(name)] > 0
+
+        for f in rest:
+            ahead[name_key(fresh[f])] -= 1
+            name, depth = fresh[f], 0
+            while clash(name) and depth < 8:  # grown as a clash among new files is: suffix, then folders
+                depth += 1
+                name = _name_at(f, depth)
+            base, number = name, 1
+            while clash(name):
+                number += 1
+                name = f"{base}_{number}"
+            fresh[f] = name
+            used.add(name_key(name))
+        return {f: kept.get(f) or fresh[f] for f in files}
     level = dict.fromkeys(files, 0)
     names = {f: _name_at(f, 0) for f in files}
     for _ in range(8):
@@ -471,6 +501,17 @@ def output_names(files: Iterable[Path]) -> dict[Path, str]:
         names[f] = name
         taken.add(name_key(name))
     return names
+
+
+def _kept_names(files: list[Path], given: Mapping[Path, str]) -> dict[Path, str]:
+    """The files of ``files`` that keep a ``given`` name: those whose name no other file is given."""
+    if not given:
+        return {}
+    named = {f: given[f.resolve()] for f in files if f.resolve() in given}
+    count: dict[str, int] = {}
+    for name in named.values():
+        count[name_key(name)] = count.get(name_key(name), 0) + 1
+    return {f: n for f, n in named.items() if count[name_key(n)] == 1}
 
 
 def name_key(name: str) -> str:

@@ -298,7 +298,7 @@ def predict_files(
     from agriseg.text.instances import semantic_to_instances, write_instances
     from agriseg.text.io import NODATA, write_mask
 
-    names = unique_names(files)
+    names = unique_names(files, outdir, recipe.command if recipe else None)  # earlier names kept
     items = []
     for f in files:
         ext = ".tif" if f.suffix.lower() in GEO_SUFFIXES else ".png"

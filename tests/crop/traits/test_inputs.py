@@ -50,3 +50,45 @@ def test_a_mask_pairs_with_its_own_photo_never_with_another_folders(tmp_path: Pa
     ]
     with pytest.raises(OptionError, match="IMG_0001_mask.tif: .*IMG_0001_mask.png is a mask of the photo"):
         pair_inputs([d1 / "IMG_0001.jpg", p1 / "IMG_0001_mask.png", p2 / "IMG_0001_mask.tif"])
+
+
+def _predicted(photo: Path, mask: Path) -> None:
+    """Write ``mask`` and the record ``crop predict`` keeps of it: made from ``photo``."""
+    from agriseg.batch import Item as BatchItem
+    from agriseg.fingerprint import Recipe
+    from agriseg.manifest import ManifestStore
+
+    for f in (photo, mask):
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_bytes(f.name.encode())
+    item, recipe = BatchItem(mask.name.removesuffix("_mask.png"), photo, (mask,), (photo,)), Recipe("crop predict", "1")
+    store = ManifestStore()
+    store.open([item], recipe)
+    store.begin([item])
+    store.record(item, recipe)
+    store.close()
+
+
+def test_a_mask_crop_predict_made_pairs_with_the_photo_its_record_names(tmp_path: Path) -> None:
+    """Masks are paired by the records crop predict keeps beside them, where names cannot tell: day1/ and day2/
+    predicted into pred1/ and pred2/ (both IMG_0001_mask.png) pair, where they were a usage error; a third
+    day's IMG_0001.jpg was paired with day 1's IMG_0001_mask.png and measured with it (session 84)."""
+    d1, d2, d3, p1, p2 = (tmp_path / n for n in ("day1", "day2", "day3", "pred1", "pred2"))
+    _predicted(d1 / "IMG_0001.jpg", p1 / "IMG_0001_mask.png")
+    _predicted(d2 / "IMG_0001.jpg", p2 / "IMG_0001_mask.png")
+    items = pair_inputs([d1 / "IMG_0001.jpg", d2 / "IMG_0001.jpg", p2 / "IMG_0001_mask.png", p1 / "IMG_0001_mask.png"])
+    assert [(it.photo, it.mask) for it in items] == [
+        (d1 / "IMG_0001.jpg", p1 / "IMG_0001_mask.png"),
+        (d2 / "IMG_0001.jpg", p2 / "IMG_0001_mask.png"),
+    ]
+    (d3 / "IMG_0001.jpg").parent.mkdir()
+    (d3 / "IMG_0001.jpg").write_bytes(b"another day")
+    items = pair_inputs([d3 / "IMG_0001.jpg", p1 / "IMG_0001_mask.png"])
+    assert [(it.name, it.photo, it.mask) for it in items] == [
+        ("IMG_0001", d3 / "IMG_0001.jpg", None),  # segmented by the model, not measured with day 1's mask
+        ("pred1_IMG_0001", None, p1 / "IMG_0001_mask.png"),  # day 1's mask measured alone, named by its folder
+    ]
+    items = pair_inputs([d1 / "IMG_0001.jpg", p1 / "IMG_0001_mask.png"])
+    assert [(it.name, it.photo, it.mask) for it in items] == [
+        ("IMG_0001", d1 / "IMG_0001.jpg", p1 / "IMG_0001_mask.png")
+    ]

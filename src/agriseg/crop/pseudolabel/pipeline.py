@@ -308,7 +308,7 @@ def pseudolabel_files(
     if keep is not None:
         chosen = kept_files(files, keep)
         left_out, files = len(files) - len(chosen), chosen
-    names = unique_names(files)
+    names = unique_names(files, out / "masks", "crop pseudolabel")  # the names an earlier run gave are kept
     items = []
     for f in files:
         stem = names[f]

@@ -98,7 +98,7 @@ def run_plots(
     # each mosaic window is segmented as crop predict segments a photo
     segment = ModelSegmenter(config.model_name, config.device)
     segment.check()
-    names = unique_names(files)
+    names = unique_names(files, outdir, "crop plots")  # the names an earlier run gave are kept
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
     overlap = numbered = positions = None
     if photos:

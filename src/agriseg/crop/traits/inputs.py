@@ -76,8 +76,12 @@ def pair_inputs(files: list[Path]) -> list[Item]:
 
     order = {f: i for i, f in enumerate(files)}
     photos = [f for f in files if _split(f)[1] == "photo"]
-    names = output_names(photos) if len({p.stem for p in photos}) < len(photos) else {p: p.stem for p in photos}
+    made = _made_from(files)
+    given = {source: name for (_, name), source in made.items()}  # the names crop predict gave them
+    clash = len({p.stem for p in photos}) < len(photos)
+    names = output_names(photos, given) if clash or given else {p: p.stem for p in photos}
     by_name = {names[p]: Item(names[p], photo=p) for p in photos}
+    by_photo = {p.resolve(): by_name[names[p]] for p in photos}
     by_stem: dict[str, list[Path]] = {}
     for p in photos:
         by_stem.setdefault(p.stem, []).append(p)
@@ -86,13 +90,17 @@ def pair_inputs(files: list[Path]) -> list[Item]:
         base, kind = _split(f)
         if kind in ("photo", "ignore"):
             continue
-        if base not in by_name and len(by_stem.get(base, ())) > 1:
+        source = made.get((f.parent.resolve(), base))  # the photo its record says crop predict made it from
+        if source is not None:
+            item = by_photo.get(source)  # that photo, given or not: whatever names say
+        elif base not in by_name and len(by_stem.get(base, ())) > 1:
             both = " and ".join(str(p) for p in by_stem[base])
             raise OptionError(
                 f"{f}: the mask of which photo? {both} have its name; measure each folder of photos with its "
                 "own masks, or give the masks crop predict wrote for them together"
             )
-        item = by_name.get(base)
+        else:
+            item = by_name.get(base)
         if item is None:
             alone.setdefault(base, []).append(f)
         elif item.mask is None or (kind == "_classes" and item.mask.stem.endswith("_mask")):
@@ -108,9 +116,22 @@ def pair_inputs(files: list[Path]) -> list[Item]:
             elif _split(had)[1] == _split(m)[1]:
                 raise OptionError(f"{m}: {had} is a {_split(m)[1][1:]} of the same name; keep one")
         # masks of one name in several folders (two days' predictions): each measured, named as photos are
-        named = output_names([d / base for d in mine]) if len(mine) > 1 else {d / base: base for d in mine}
+        # beside a photo of this name whose mask it is not (its record says), the photo keeps the name
+        photo = by_name[base].photo if base in by_name else None
+        keep = {photo.resolve(): base} if photo is not None else {}
+        paths = [d / base for d in mine] + ([photo] if photo is not None else [])
+        named = output_names(paths, keep) if len(paths) > 1 else {d / base: base for d in mine}
         out += [Item(named[d / base], mask=m) for d, m in mine.items()]
     return sorted(out, key=lambda it: min(order[f] for f in (it.photo, it.mask) if f is not None))
+
+
+def _made_from(files: list[Path]) -> dict[tuple[Path, str], Path]:
+    """(mask folder, photo name) -> the photo ``crop predict`` made the masks of that name there from, as the
+    folder's records say (see :func:`agriseg.manifest.recorded_inputs`)."""
+    from agriseg.manifest import recorded_inputs
+
+    folders = {f.parent.resolve() for f in files if _split(f)[1] in MASK_SUFFIXES}
+    return {(d, name): src for d in folders for name, src in recorded_inputs(d, "crop predict").items()}
 
 
 def read_mask(path: Path) -> np.ndarray:

@@ -323,7 +323,7 @@ def run_map(
 
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
-    names = unique_names(scenes)
+    names = unique_names(scenes, outdir, "fields map")  # the names an earlier run gave are kept
     job_keys = {
         "predict", "polygonize", "resize", "preprocess", "overwrite", "collection", "model_sha256", "landcover_stac"
     }  # fmt: skip
