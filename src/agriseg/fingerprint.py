@@ -76,12 +76,12 @@ def file_identity(path: str | Path, content: bool = False, with_hash: bool = Fal
     output, just after the input was read, and a re-run hashes a file only when its time moved."""
     p = Path(path)
     try:
-        st = p.stat()
+        stats = [f.stat() for f in _parts(p)]
     except OSError:
         return "absent"
     if content:
         return "sha256:" + _sha256(p)
-    ident = f"size:{st.st_size},mtime:{st.st_mtime_ns}"
+    ident = f"size:{sum(st.st_size for st in stats)},mtime:{max(st.st_mtime_ns for st in stats)}"
     if with_hash:
         try:
             ident += ",sha256:" + _content_hash(p)
@@ -115,13 +115,35 @@ def _fields(identity: str) -> dict[str, str]:
     return dict(part.split(":", 1) for part in identity.split(",") if ":" in part)
 
 
+SIDECARS = (".dbf", ".shx", ".prj", ".cpg")
+"""The files a shapefile (``.shp``) is read with: its attributes (the plot ids), index, CRS and encoding."""
+
+
+def _parts(p: Path) -> list[Path]:
+    """The files one input is: a shapefile and its :data:`SIDECARS` beside it (an edited ``.dbf`` renames the
+    plots, an edited ``.prj`` moves them), else the file alone."""
+    if p.suffix.lower() != ".shp":
+        return [p]
+    found = (next((f for f in (p.with_suffix(s), p.with_suffix(s.upper())) if f.is_file()), None) for s in SIDECARS)
+    return [p, *(f for f in found if f is not None)]
+
+
 def _sha256(p: Path) -> str:
     h = hashlib.sha256()
+    if len(parts := _parts(p)) > 1:  # a shapefile: each of its files, by suffix
+        for f in parts:
+            h.update(f"{f.suffix.lower()}:{_file_sha256(f)}".encode())
+        return h.hexdigest()
     if p.is_dir():  # a model folder: every file in it, by relative name
         for f in sorted(x for x in p.rglob("*") if x.is_file()):
             h.update(os.fsencode(f.relative_to(p)))
             h.update(_sha256(f).encode())
         return h.hexdigest()
+    return _file_sha256(p)
+
+
+def _file_sha256(p: Path) -> str:
+    h = hashlib.sha256()
     with p.open("rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
@@ -141,8 +163,8 @@ def model_identity(path: str | Path | None) -> str | None:
 def _content_hash(p: Path) -> str:
     """:func:`_sha256` of a file or folder, once per path, size and mtime (a plots file or a land-cover raster
     every item reads is hashed once a run)."""
-    st = p.stat()
-    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    stats = [f.stat() for f in _parts(p)]
+    key = (str(p.resolve()), sum(st.st_size for st in stats), max(st.st_mtime_ns for st in stats))
     if key not in _HASHES:
         _HASHES[key] = _sha256(p)
     return _HASHES[key]

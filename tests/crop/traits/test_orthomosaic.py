@@ -761,3 +761,90 @@ def test_the_plots_files_own_numbers_and_dates_are_written_as_read(tmp_path: Pat
     assert [rows["P1"]["sowing"], rows["P2"]["sowing"]] == ["2024-04-01", ""]
     table = gpd.read_file(tmp_path / "out" / "m_2024-06-01_plots.gpkg").set_index("plot_id")
     assert table.loc["P2", "easting"] == 4512345.678
+
+
+def test_a_rotated_mosaics_plots_are_all_measured(tmp_path: Path) -> None:
+    """A mosaic on a grid rotated 30 degrees: 14 of its 24 plots came back ``empty`` (exit 0, no warning), the
+    windows found by the box of two of their corners (session 84's sweep)."""
+    import geopandas as gpd
+    import rasterio
+    from rasterio.transform import Affine, from_origin
+    from shapely.geometry import Polygon
+
+    band = np.zeros((420, 720), np.uint8)
+    band[::7, ::5] = 255
+    tf = from_origin(X0, Y0, PIXEL, PIXEL) * Affine.rotation(30)
+    with rasterio.open(tmp_path / "rot.tif", "w", driver="GTiff", height=420, width=720, count=1, dtype="uint8",
+                       crs="EPSG:32632", transform=tf) as ds:  # fmt: skip
+        ds.write(band, 1)
+    cells = [(c, r) for r in range(0, 321, 100) for c in range(0, 601, 120)]
+    geoms = [Polygon([tf * (c, r), tf * (c + 100, r), tf * (c + 100, r + 100), tf * (c, r + 100)]) for c, r in cells]
+    ids = [f"P{i}" for i in range(len(cells))]
+    gpd.GeoDataFrame({"plot_id": ids}, geometry=geoms, crs="EPSG:32632").to_file(tmp_path / "plots.gpkg")
+    got = plot_stats(tmp_path / "rot.tif", PlotsConfig(plots=str(tmp_path / "plots.gpkg"), window=128))
+    assert list(got["status"]) == ["ok"] * len(cells)
+    want = [(band[r : r + 100, c : c + 100] > 0).mean() for c, r in cells]
+    np.testing.assert_allclose(got["green_fraction"].to_numpy(float), want, atol=1e-4)
+
+
+@pytest.mark.parametrize("how", ["alpha", "internal mask"])
+def test_a_masks_transparent_pixels_are_not_counted(tmp_path: Path, how: str) -> None:
+    """A one-band mask whose left half is transparent (a band declared alpha, or GDAL's internal mask): the
+    transparent pixels were counted as bare ground, a plot under them measured 0 % green (session 84's sweep)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    band = np.zeros((100, 200), np.uint8)
+    band[:, ::4] = 255
+    opaque = np.zeros_like(band)
+    opaque[:, 100:] = 255
+    profile = {"driver": "GTiff", "height": 100, "width": 200, "dtype": "uint8", "crs": "EPSG:32632",
+               "transform": from_origin(X0, Y0, PIXEL, PIXEL)}  # fmt: skip
+    mosaic = tmp_path / "m.tif"
+    if how == "alpha":
+        with rasterio.open(mosaic, "w", count=2, photometric="MINISBLACK", alpha="YES", **profile) as ds:
+            ds.write(np.stack([band, opaque]))
+    else:
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), rasterio.open(mosaic, "w", count=1, **profile) as ds:
+            ds.write(band, 1)
+            ds.write_mask(opaque)
+    _pixel_plots(
+        tmp_path / "p.gpkg", {"hidden": (10, 10, 90, 90), "half": (50, 10, 150, 90), "seen": (110, 10, 190, 90)}
+    )
+    said: list[str] = []
+    got = plot_stats(mosaic, PlotsConfig(plots=str(tmp_path / "p.gpkg"), plot_id="name"), warnings=said)
+    got = got.set_index("plot_id")
+    assert list(got["status"]) == ["no data", "partly outside", "ok"], said
+    assert (
+        got.loc["half", "coverage"] == 0.5 and got.loc["half", "green_fraction"] == 0.26
+    )  # columns 100, 104, ..., 148
+    assert got.loc["seen", "green_fraction"] == 0.25
+
+
+def test_a_one_band_mosaic_of_many_values_is_said_not_to_be_a_mask(tmp_path: Path) -> None:
+    """A probability or greyscale raster given as the mosaic read every value above 0 as vegetation: every plot
+    100 % green, nothing said (session 84's sweep). It is measured so still, with a warning naming it."""
+    band = (np.arange(150 * 170).reshape(150, 170) % 250 + 1).astype(np.uint8)
+    _mask_mosaic(tmp_path / "grey.tif", band)
+    _pixel_plots(tmp_path / "p.gpkg", {"a": (10, 10, 60, 60)})
+    said: list[str] = []
+    plot_stats(tmp_path / "grey.tif", PlotsConfig(plots=str(tmp_path / "p.gpkg"), plot_id="name"), warnings=said)
+    assert any("grey.tif: one band of" in w and "not a mask" in w for w in said), said
+    said.clear()
+    _mask_mosaic(tmp_path / "mask.tif", (band > 120).astype(np.uint8) * 255)
+    plot_stats(tmp_path / "mask.tif", PlotsConfig(plots=str(tmp_path / "p.gpkg"), plot_id="name"), warnings=said)
+    assert not any("not a mask" in w for w in said), said
+
+
+def test_a_shapefiles_edited_attributes_or_crs_are_an_edited_plots_file(tmp_path: Path) -> None:
+    """Plot ids renamed in the .dbf (or the CRS in the .prj) and the same command again: skipped, the table
+    keeping the old ids (session 84's sweep). The shapefile's sidecars are part of it."""
+    mosaic, plots = tmp_path / "m_2024-06-01.tif", tmp_path / "plots.shp"
+    _mosaic(mosaic)
+    _pixel_plots(plots, {"A": (10, 10, 60, 60), "B": (70, 70, 120, 120)})
+    cfg = PlotsConfig(plots=str(plots), plot_id="name")
+    assert run_plots([mosaic], tmp_path / "out", cfg, batch=BatchOptions(progress=False)).exit_code == 0
+    assert run_plots([mosaic], tmp_path / "out", cfg, batch=BatchOptions(progress=False))[0]["status"] == "skipped"
+    _pixel_plots(plots, {"P101": (10, 10, 60, 60), "P102": (70, 70, 120, 120)})  # the same .shp geometry
+    again = run_plots([mosaic], tmp_path / "out", cfg, batch=BatchOptions(progress=False))
+    assert again.exit_code == 1 and "plots.shp changed since" in again[0]["error"], again[0]

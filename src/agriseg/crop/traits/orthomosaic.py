@@ -153,9 +153,28 @@ class _Vegetation:
             pick_rgb_bands(ds.descriptions, ds.count, config.bands, path, colours, warnings) if self.rgb else [1]
         )
         self.masked = has_alpha_band(colours) or any(f != [MaskFlags.all_valid] for f in ds.mask_flag_enums)
+        # a mask's own transparency: a band declared alpha, or GDAL's internal mask (its nodata is read below)
+        self.mask_band = not self.rgb and any(
+            MaskFlags.per_dataset in f or MaskFlags.alpha in f for f in ds.mask_flag_enums[:1]
+        )
+        if not self.rgb:
+            self._say_not_a_mask(ds, path, warnings)
         self.alpha4 = False  # an undeclared alpha band 4: read so, as before the declared-alpha rule
         if self.rgb and (ds.count >= 4 or ds.dtypes[0] == "uint16"):  # (a plain 8-bit RGB mosaic: nothing to see)
             self.alpha4 = self._look(ds, path, self.bands, warnings) and not self.masked and config.bands is None
+
+    @staticmethod
+    def _say_not_a_mask(ds: Any, path: Path, warnings: list[str] | None) -> None:  # noqa: ANN401
+        """A warning for a one-band mosaic of many values (a greyscale photo, a probability or NDVI raster): it is
+        read as a mask, every value above 0 vegetation. ``ds``: a rasterio dataset."""
+        small = ds.read(1, out_shape=(min(ds.height, 512), min(ds.width, 512)))  # GDAL's nearest neighbour
+        values = np.unique(small[np.isfinite(small)] if small.dtype.kind == "f" else small)
+        if ds.nodata is not None:
+            values = values[values != ds.nodata]
+        if len(values) > 3 and warnings is not None:  # a mask: 0/255 or 0/1; a class map: 0/1/2
+            warnings.append(f"{path}: one band of {len(values)}+ values, not a mask (0 and one value, or class ids "
+                            "0/1/2): every value above 0 is read as vegetation; give a mask, or an RGB mosaic to "
+                            "segment")  # fmt: skip
 
     @staticmethod
     def _look(ds: Any, path: Path, colours: list[int], warnings: list[str] | None) -> bool:  # noqa: ANN401
@@ -183,6 +202,10 @@ class _Vegetation:
         if not self.rgb:
             band = read_window(ds, self.path, y0, y1, x0, x1)[0]
             valid = np.isfinite(band) if nodata is None or np.isnan(nodata) else band != nodata
+            if self.mask_band:  # transparent pixels of the mask: not counted
+                from rasterio.windows import Window
+
+                valid &= ds.read_masks(1, window=Window(x0, y0, x1 - x0, y1 - y0)) > 0
             return (band > 0) & valid, valid
         from rasterio.windows import Window
 
@@ -269,7 +292,7 @@ def plot_stats(
                 for x0, x1 in cols:
                     win = windows.Window(x0, y0, x1 - x0, y1 - y0)
                     tf = windows.transform(win, info.transform)
-                    hits = sindex.query(_box(windows.bounds(win, info.transform)))
+                    hits = sindex.query(_footprint(tf, win.width, win.height))
                     shapes = [
                         (plots.geometry.iloc[i], i + 1)
                         for i in sorted(hits)
@@ -325,10 +348,13 @@ def plot_layers(geoms: Any) -> np.ndarray:
     return layer
 
 
-def _box(bounds: tuple[float, float, float, float]) -> Any:
-    from shapely.geometry import box
+def _footprint(transform: Any, width: int, height: int) -> Any:
+    """The polygon a window of ``width`` x ``height`` pixels at ``transform`` covers: its four corners, so a
+    rotated or sheared grid's window is found by the plots under it (the box of two opposite corners, as
+    ``rasterio.windows.bounds`` gives, misses most of them)."""
+    from shapely.geometry import Polygon
 
-    return box(*bounds)
+    return Polygon([transform * xy for xy in ((0, 0), (width, 0), (width, height), (0, height))])
 
 
 def _seams(gl: np.ndarray, bottom: np.ndarray, right: np.ndarray, x0: int) -> list[np.ndarray]:
