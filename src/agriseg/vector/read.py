@@ -18,7 +18,10 @@ def read_vector(path: str | Path) -> Any:
         if Path(path).suffix.lower() in (".parquet", ".geoparquet"):
             df = gpd.read_parquet(path)
         else:
+            _one_layer(path)
             df = gpd.read_file(path)
+    except _LayersError:
+        raise
     except Exception as err:  # noqa: BLE001 - pyogrio / pyarrow raise their own error types
         first = str(err).split("; It might help")[0]  # GDAL's advice about driver prefixes says nothing here
         raise ValueError(f"{path}: not a readable vector file ({first})") from err
@@ -26,6 +29,28 @@ def read_vector(path: str | Path) -> Any:
     if not isinstance(df, gpd.GeoDataFrame) or df.active_geometry_name is None:
         raise ValueError(f"{path}: holds no geometry (a table without shapes)")
     return df
+
+
+class _LayersError(ValueError):
+    """A file of several layers of shapes: which one to read cannot be told."""
+
+
+def _one_layer(path: str | Path) -> None:
+    """Refuse a file of several layers with shapes (a GeoPackage of a trial's boundary and its plots): GDAL reads
+    the first, which may be the boundary, measured as one plot (its warning names the layers)."""
+    import pyogrio
+
+    try:
+        layers = pyogrio.list_layers(path)  # (name, geometry type) rows; None: a table without shapes
+    except Exception:  # noqa: BLE001  # unreadable: read_file says why
+        return
+    shaped = [str(name) for name, kind in layers if kind is not None]
+    if len(shaped) > 1:
+        first = shaped[-1]
+        raise _LayersError(
+            f"{path}: has {len(shaped)} layers of shapes ({', '.join(shaped)}); which to read cannot be told: give a "
+            f"file of one, e.g. ogr2ogr {Path(path).stem}_{first}.gpkg {path} {first}"
+        )
 
 
 def reproject(df: Any, crs: Any, path: str | Path, to: str = "") -> Any:  # noqa: ANN401 - GeoDataFrames

@@ -848,3 +848,45 @@ def test_a_shapefiles_edited_attributes_or_crs_are_an_edited_plots_file(tmp_path
     _pixel_plots(plots, {"P101": (10, 10, 60, 60), "P102": (70, 70, 120, 120)})  # the same .shp geometry
     again = run_plots([mosaic], tmp_path / "out", cfg, batch=BatchOptions(progress=False))
     assert again.exit_code == 1 and "plots.shp changed since" in again[0]["error"], again[0]
+
+
+def test_plots_files_ids_layers_and_shapes_are_read_as_the_user_drew_them(tmp_path: Path) -> None:
+    """Session 84's sweep: integer ids with one missing read 101.0, 102.0 and an empty id; a GeoPackage of a
+    trial's boundary and its plots measured the boundary (GDAL's first layer) as the one plot; a self-crossing
+    plot failed every mosaic with an internal error; plots without a shape were ``empty`` with nothing said."""
+    import geopandas as gpd
+    from shapely.geometry import Polygon, box
+
+    mosaic = tmp_path / "m.tif"
+    _mosaic(mosaic)
+    a, b = box(X0 + 1, Y0 - 3, X0 + 3, Y0 - 1), box(X0 + 4, Y0 - 3, X0 + 6, Y0 - 1)
+    ids = gpd.GeoDataFrame({"plot_id": [101, 102, None]}, geometry=[a, b, a.buffer(-0.5)], crs="EPSG:32632")
+    ids.to_file(tmp_path / "ids.geojson")
+    with pytest.raises(ValueError, match=r"ids.geojson: plot in row 3 has no 'plot_id'"):
+        read_plots(tmp_path / "ids.geojson", None)
+    ids.iloc[:2].to_file(tmp_path / "ids.gpkg")
+    gpd.GeoDataFrame({"plot_id": [101.0, 102.0]}, geometry=[a, b], crs="EPSG:32632").to_file(tmp_path / "f.gpkg")
+    assert read_plots(tmp_path / "f.gpkg", None)["plot_id"].tolist() == ["101", "102"]
+    gpd.GeoDataFrame({"name": ["trial"]}, geometry=[a.union(b).envelope], crs="EPSG:32632").to_file(
+        tmp_path / "trial.gpkg", layer="boundary"
+    )
+    gpd.read_file(tmp_path / "ids.gpkg").to_file(tmp_path / "trial.gpkg", layer="plots")
+    with pytest.raises(ValueError, match=r"trial.gpkg: has 2 layers of shapes \(boundary, plots\).*ogr2ogr"):
+        read_plots(tmp_path / "trial.gpkg", None)
+    bow = Polygon([(X0 + 1, Y0 - 1), (X0 + 3, Y0 - 3), (X0 + 3, Y0 - 1), (X0 + 1, Y0 - 3)])  # corners out of order
+    geoms = [bow, b, None, Polygon(), box(X0 + 7, Y0 - 7.01, X0 + 7.01, Y0 - 7)]
+    names = ["bow", "fine", "none", "empty", "speck"]
+    gpd.GeoDataFrame({"name": names}, geometry=geoms, crs="EPSG:32632").to_file(tmp_path / "p.gpkg")
+    said: list[str] = []
+    got = plot_stats(mosaic, PlotsConfig(plots=str(tmp_path / "p.gpkg"), plot_id="name"), warnings=said)
+    assert list(got["status"]) == ["ok", "ok", "empty", "empty", "empty"]
+    assert any("plot bow crosses itself; measured as repaired" in w for w in said), said
+    assert any("plots none, empty, speck are without a shape, or smaller than a pixel" in w for w in said), said
+
+
+def test_bands_of_a_one_band_mask_mosaic_are_refused_not_ignored(tmp_path: Path) -> None:
+    """``--bands 3,2,1`` on a mask mosaic was accepted and ignored (session 84's sweep)."""
+    _mosaic(tmp_path / "m.tif")
+    _pixel_plots(tmp_path / "p.gpkg", {"a": (10, 10, 60, 60)})
+    with pytest.raises(ValueError, match=r"m.tif: --bands 3,2,1 picks the colour bands .* has 1 band"):
+        plot_stats(tmp_path / "m.tif", PlotsConfig(plots=str(tmp_path / "p.gpkg"), plot_id="name", bands=(3, 2, 1)))

@@ -189,7 +189,8 @@ def run_plots(
     tables = [outdir / n for n in ("growth.csv", "growth_wide.csv", "growth.png")]
 
     def finish(result: BatchResult) -> None:  # run while the folder is still locked
-        result.notes += [f"warning: {w}" for r in result for w in r.get("warnings", [])]
+        said = (f"warning: {w}" for r in result for w in r.get("warnings", []))
+        result.notes += list(dict.fromkeys(said))  # one of the plots file (a repaired plot) once, not per mosaic
         if overlap:
             result.notes.append(f"warning: {config.plots}: {overlap}")
         if numbered:

@@ -90,22 +90,44 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
     elif col not in gdf.columns:
         raise ValueError(f"{path}: no column {col!r} (columns: {', '.join(map(str, gdf.columns))})")
     else:
-        ids = gdf[col].astype(str).tolist()
+        ids = [_id_text(v) for v in gdf[col].tolist()]
+        if "" in ids:  # a plot without its id cannot be joined back to the trial design
+            rows = [str(r) for r, v in enumerate(ids, start=1) if v == ""]
+            raise ValueError(f"{path}: plot{'s' if len(rows) > 1 else ''} in row{'s' if len(rows) > 1 else ''} "
+                             f"{listed(rows, 5)} {'have' if len(rows) > 1 else 'has'} no {col!r}; give each plot "
+                             "its id")  # fmt: skip
     if col is not None and (twice := _repeated(gdf[col])) is not None:
         raise ValueError(f"{path}: plot ids in {col!r} are not unique: {twice}; give --plot-id another column")
+    bad = ~gdf.geometry.is_valid & ~gdf.geometry.isna() & ~gdf.geometry.is_empty
+    if bad.any():  # a self-crossing ("bow-tie") polygon: its two loops are measured, as GIS tools repair it
+        gdf = gdf.copy()
+        gdf.loc[bad, gdf.geometry.name] = gdf.geometry[bad].make_valid()
     gdf = reproject(gdf, crs, path, "the mosaic's CRS") if crs is not None else gdf
     kept = {f"input_{c}" if c in RESERVED else str(c): gdf[c].values for c in gdf.columns
             if c not in (col, gdf.geometry.name)}  # fmt: skip
     out = gpd.GeoDataFrame({"plot_id": ids, **kept}, geometry=gdf.geometry.values, crs=gdf.crs)
     out.attrs["id_column"] = col
+    out.attrs["repaired"] = [ids[i] for i in np.flatnonzero(bad.to_numpy())]
     out.attrs["columns"] = [str(c) for c in gdf.columns if c != gdf.geometry.name]  # the file's own names
     return out
+
+
+def _id_text(value: Any) -> str:  # noqa: ANN401 - a cell of the file
+    """A plot id as the file holds it: ``101``, not ``101.0`` (an integer column with a missing value reads as
+    floats); ``""`` for a missing one."""
+    import pandas as pd
+
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _repeated(values: Any) -> str | None:  # noqa: ANN401 - a pandas Series
     """``'P1' is in rows 1 and 3`` for the first value of a column met twice (or empty); None when each is once."""
     seen: dict[str, int] = {}
-    for row, v in enumerate(values.astype(str).tolist(), start=1):
+    for row, v in enumerate(map(_id_text, values.tolist()), start=1):
         if v in seen:
             return f"{v!r} is in rows {seen[v]} and {row}"
         seen[v] = row
@@ -144,6 +166,10 @@ class _Vegetation:
                                 "background (pixels outside the mosaic's footprint count as bare ground)")  # fmt: skip
         if self.rgb and segment is None:
             raise ValueError(f"{path}: an RGB mosaic needs a model to segment it")
+        if not self.rgb and config.bands is not None:  # never silently ignored
+            picked, n = ",".join(map(str, config.bands)), ds.count
+            raise ValueError(f"{path}: --bands {picked} picks the colour bands of a mosaic to segment; this one has "
+                             f"{n} band{'s' if n > 1 else ''}, read as a vegetation mask")  # fmt: skip
         from rasterio.enums import MaskFlags
 
         colours = [c.name for c in ds.colorinterp]
@@ -324,6 +350,9 @@ def plot_stats(
     counts = _plant_counts(comp_area, comp_plot, edges, n_comp, n_plots, config.min_plant_size)
     table = _table(plots, pixels, placed, green, counts, info, config)
     if warnings is not None:
+        if repaired := plots.attrs.get("repaired"):
+            shown = f"plot {repaired[0]} crosses" if len(repaired) == 1 else f"plots {listed(repaired, 5)} cross"
+            warnings.append(f"{config.plots}: {shown} itself; measured as repaired (its loops as separate parts)")
         warnings += _coverage_warnings(path, table)
     return table
 
@@ -476,7 +505,8 @@ def _coverage_warnings(path: Path, table: Any) -> list[str]:
     out = []
     for status, what in (("partly outside", "partly outside the mosaic or its data: measured on the part "
                           "covered (coverage"), ("outside mosaic", "outside the mosaic: not measured"),
-                         ("no data", "under the mosaic's nodata or transparent pixels: not measured")):  # fmt: skip
+                         ("no data", "under the mosaic's nodata or transparent pixels: not measured"),
+                         ("empty", "without a shape, or smaller than a pixel: not measured")):  # fmt: skip
         rows = table[table["status"] == status]
         if not len(rows):
             continue
