@@ -40,6 +40,9 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
         if mode == "binary" and im.mode == "P":
             _warn_if_background_coloured(path, im.getpalette() or [], arr)
     arr = apply_orientation(arr, orientation)
+    # binary: a transparent pixel is background, whatever colour it holds (a label drawn on a transparent layer
+    # of an image editor keeps white or any colour there: read by colour, every pixel was vegetation)
+    clear = arr[..., -1] == 0 if mode == "binary" and arr.ndim == 3 and arr.shape[-1] in (2, 4) else None
     if arr.ndim == 3 and arr.shape[-1] == 2:  # grey or palette with alpha (LA, PA): the alpha is no class
         arr = arr[..., 0]
     if mode == "colormap":
@@ -63,6 +66,8 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
     if arr.ndim == 3:
         arr = arr[..., :3].max(-1) if mode == "binary" else arr[..., 0]
     if mode == "binary":
+        if clear is not None:
+            arr = np.where(clear, 0, arr)
         _warn_if_smoothed(path, arr)
         return (arr > 0).astype(np.uint8)
     if arr.dtype != np.uint8 and arr.size and (arr.min() < 0 or arr.max() > 255):
@@ -85,7 +90,18 @@ def _warn_if_smoothed(path: Path, arr: np.ndarray) -> None:
     Said once per process, naming the first such label."""
     if _SMOOTHED or arr.dtype != np.uint8 or not arr.size or not (arr == 255).any():
         return
-    if ((arr > 0) & (arr < 255)).mean() > SMOOTHED_SHARE:
+    between = (arr > 0) & (arr < 255)
+    if between.any() and (arr[between] == 1).all():  # 0, 1 and 255: class ids and an ignore value
+        import logging
+
+        _SMOOTHED.append(path)
+        logging.getLogger("agriseg").warning(
+            "%s: a label of 0, 1 and 255 (255 = ignore?): in --label-mode binary every value above 0 is vegetation, "
+            "255 too; give --label-mode index to read class ids (255 ignored)",
+            path,
+        )
+        return
+    if between.mean() > SMOOTHED_SHARE:
         import logging
 
         _SMOOTHED.append(path)
@@ -152,7 +168,10 @@ def parse_colormap(text: str) -> dict[str, int]:
                 raise ValueError("class id outside 0-254")
         except ValueError as err:
             raise OptionError(f'--colormap: {item!r} is not R,G,B=class ({err}); e.g. "0,0,0=0;0,255,0=1"') from None
-        out[",".join(map(str, rgb))] = cid
+        key = ",".join(map(str, rgb))
+        if key in out and out[key] != cid:  # the last one won, silently
+            raise OptionError(f"--colormap: colour {key} is given class {out[key]} and class {cid}; give it one")
+        out[key] = cid
     if not out:
         raise OptionError(f'--colormap: {text!r} has no entries; e.g. "0,0,0=0;0,255,0=1"')
     return out
