@@ -243,7 +243,7 @@ def test_pred_masks_of_the_labels_folder_are_not_scored_as_themselves(tmp_path):
     _pair(tmp_path, "a", np.zeros((8, 8), np.uint8))
     args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "lab"]
     res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "--label-mode", "index"])
-    assert res.exit_code != 0 and "a_mask.png: predicted mask not found" in res.output, res.output
+    assert res.exit_code == 2 and "the labels' own folder; give the folder crop predict wrote" in res.output, res.output
 
 
 def test_a_crop_weed_model_is_scored_on_its_classes_or_its_vegetation(tmp_path):
@@ -322,3 +322,38 @@ def test_a_saved_mask_of_another_size_is_named_by_its_file(tmp_path):
     args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "pred"]
     res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args)])
     assert res.exit_code == 1 and "a_mask.png: predicted mask is 8x6 px, its photo 8x8" in res.output, res.output
+
+
+def test_a_folders_mac_files_own_outputs_and_emptiness_are_said_as_such(tmp_path):
+    """Session 84's sweep: a photo folder copied from a Mac (``._0001.jpg``) failed as an unreadable image (exit
+    1); crop predict's outputs in the photos' folder were listed as photos without a label; an empty labels
+    folder said "no image has a label of the same name"."""
+    from agriseg.crop.dataset import match_pairs
+
+    _pair(tmp_path, "a", np.zeros((8, 8), np.uint8))
+    (tmp_path / "img" / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (tmp_path / "lab" / "._a.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(tmp_path / "img" / "a_mask.png")
+    (tmp_path / "img" / ".agriseg-manifest.jsonl").write_text(
+        json.dumps({"command": "crop predict", "item": "a", "outputs": ["a_mask.png"], "fingerprint": {}}) + "\n"
+    )
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+    assert res["images"] == 1 and res["failed"] == [] and res["images_without_label"] == [], res
+    assert res["labels_without_image"] == []
+    (tmp_path / "none").mkdir()
+    with pytest.raises(ValueError, match=r"none: folder has no images \(.jpg"):
+        match_pairs(tmp_path / "img", tmp_path / "none")
+
+
+def test_a_label_fitting_the_stored_pixels_of_a_turned_photo_says_so(tmp_path):
+    """A photo stored 12x8 with EXIF orientation 6 (shown 8x12) and its label drawn on the stored pixels: "mask
+    size (12, 8) differs from image (8, 12)", of a file that is 12x8 (session 84's sweep)."""
+    (tmp_path / "img").mkdir()
+    (tmp_path / "lab").mkdir()
+    photo = Image.fromarray(np.full((8, 12, 3), 90, np.uint8))
+    exif = photo.getexif()
+    exif[0x0112] = 6
+    photo.save(tmp_path / "img" / "a.jpg", exif=exif)
+    Image.fromarray(np.zeros((8, 12), np.uint8)).save(tmp_path / "lab" / "a.png")
+    with pytest.raises(ValueError, match=r"differs from image .* turned by its EXIF orientation"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)

@@ -32,19 +32,57 @@ def match_pairs(
     for d, name in zip((images, labels), names or ("", ""), strict=True):
         if not d.is_dir():
             raise FileNotFoundError(f"{d}: folder not found" + (f" ({name})" if name else ""))
-    imgs, labs = _by_stem(images), _by_stem(labels)
+    imgs, labs = _by_stem(images, photos=True), _by_stem(labels)
+    for d, found, name in ((images, imgs, names[0] if names else ""), (labels, labs, names[1] if names else "")):
+        if not found:
+            shown = ", ".join(IMAGE_SUFFIXES[:4])
+            raise NoInputError(f"{d}: folder has no images ({shown}, ...)" + (f" ({name})" if name else ""))
     pairs = {s: (imgs[s], labs[s]) for s in sorted(imgs.keys() & labs.keys())}
     if not pairs:
         raise NoInputError(f"no image in {images} has a label of the same name in {labels}")
     return pairs
 
 
-def _by_stem(folder: Path) -> dict[str, Path]:
-    """The images of a folder by name; two of one name (``0003.jpg``, ``0003.png``) would pair at random."""
+def size_differs(label: Path, label_shape: tuple[int, ...], photo: Path, photo_shape: tuple[int, ...]) -> str:
+    """The message for a label whose size is not its photo's (shapes ``(H, W, ...)``); where the photo is read
+    turned by its EXIF orientation and the label fits the pixels as stored, it says so (the file itself is the
+    label's size: the message alone could not be understood)."""
+    text = f"{label}: label size {label_shape[1::-1][:2]} differs from image {photo} {photo_shape[1::-1][:2]}"
+    if tuple(label_shape[:2]) == tuple(photo_shape[1::-1][:2]):
+        from agriseg.data.io import exif_orientation, open_image
+
+        try:
+            with open_image(photo) as im:
+                turned = exif_orientation(im) >= 5  # 5-8: a quarter turn
+        except ValueError:
+            turned = False
+        if turned:
+            text += (" (the photo is read turned by its EXIF orientation, as viewers show it; the label fits its "
+                     "pixels as stored: save the label turned as the photo is shown)")  # fmt: skip
+    return text
+
+
+def folder_images(folder: Path, photos: bool = False) -> list[Path]:
+    """The image files of one folder (not its subfolders), sorted, as every reader of a folder lists them: not
+    macOS's ``._`` files nor agriseg's temporaries; with ``photos``, not the outputs an agriseg run recorded there
+    either (``crop predict`` into the photos' own folder wrote ``<name>_mask.png``, ``<name>_overlay.jpg``)."""
+    from agriseg.data.files import is_temporary
+    from agriseg.manifest import recorded_outputs
+
+    own = {n for outs in recorded_outputs(folder).values() for n in outs} if photos else set()
+    return [
+        p
+        for p in sorted(folder.iterdir())
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("._") and not is_temporary(p.name)
+        and p.name not in own and p.is_file()
+    ]  # fmt: skip
+
+
+def _by_stem(folder: Path, photos: bool = False) -> dict[str, Path]:
+    """The images of a folder by name (:func:`folder_images`); two of one name (``0003.jpg``, ``0003.png``)
+    would pair at random."""
     out: dict[str, Path] = {}
-    for p in sorted(folder.iterdir()):
-        if p.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+    for p in folder_images(folder, photos):
         if (key := stem_key(p)) in out:
             raise OptionError(f"{out[key]} and {p.name}: two images of one name in {folder}; keep one")
         out[key] = p
@@ -158,7 +196,7 @@ class CropSegDataset:
             return self._cache[key]
         img, mask = read_rgb(ip), read_label(lp, self.label_mode, self.colormap)
         if img.shape[:2] != mask.shape:
-            raise ValueError(f"{lp}: label size {mask.shape[::-1]} differs from image {ip} {img.shape[1::-1]}")
+            raise ValueError(size_differs(lp, mask.shape, ip, img.shape))
         if self.num_classes and (mask[mask != 255] >= self.num_classes).any():
             bad = sorted(set(np.unique(mask[(mask != 255) & (mask >= self.num_classes)]).tolist()))
             raise ValueError(

@@ -140,7 +140,9 @@ def _pair(
     rgb = read_rgb(ip)
     truth = read_label(lp, label_mode, colormap)
     if truth.shape != rgb.shape[:2]:
-        raise ValueError(f"{lp}: mask size {truth.shape[::-1]} differs from image {ip} {rgb.shape[1::-1]}")
+        from agriseg.crop.dataset import size_differs
+
+        raise ValueError(size_differs(lp, truth.shape, ip, rgb.shape).replace(": label size", ": mask size", 1))
     bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
     if bad.size:  # the labels' encoding given does not fit the model: a usage error (exit status 2)
         raise OptionError(
@@ -164,10 +166,11 @@ def _fits(pred: np.ndarray, path: Path, rgb: np.ndarray) -> np.ndarray:
 
 def unpaired(images: str | Path, masks: str | Path) -> dict[str, list[str]]:
     """Files of each folder without a partner of the same stem in the other."""
-    from agriseg.data.io import IMAGE_SUFFIXES, stem_key
+    from agriseg.crop.dataset import folder_images
+    from agriseg.data.io import stem_key
 
-    imgs = {stem_key(p): p.name for p in Path(images).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
-    labs = {stem_key(p): p.name for p in Path(masks).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES}
+    imgs = {stem_key(p): p.name for p in folder_images(Path(images), photos=True)}
+    labs = {stem_key(p): p.name for p in folder_images(Path(masks))}
     return {
         "images_without_label": sorted(imgs[s] for s in imgs.keys() - labs.keys()),
         "labels_without_image": sorted(labs[s] for s in labs.keys() - imgs.keys()),
@@ -278,6 +281,8 @@ def evaluate_model(
     elif colormap:
         cmap = parse_colormap(colormap)
     if pred_masks:  # no model runs: a model or how it runs, set in a library call, would be ignored
+        if Path(pred_masks).resolve() == Path(masks).resolve():  # each label would be scored against itself
+            raise OptionError(f"--pred-masks {pred_masks}: the labels' own folder; give the folder crop predict wrote")
         fields = type(config).model_fields
         unread = [k for k in MODEL_OPTIONS if getattr(config, k) != fields[k].default]
         if unread:
