@@ -154,3 +154,32 @@ def test_an_imported_checkpoint_runs_at_the_checkpoints_resize(ftw_ckpt, tmp_pat
     own = tmp_path / "own.safetensors"  # an agriseg-trained model runs at 1
     save_model(model, cfg, own)
     assert default_resize(own) == load_for_scenes(own).preprocess.resize == 1.0 and resize_option(own, None) == {}
+
+
+def test_a_diverged_or_not_field_checkpoint_is_refused_and_an_export_that_differs_is_not_written(
+    tmp_path, ftw_ckpt, monkeypatch
+) -> None:
+    """Session 84's sweep: a .ckpt with NaN weights predicted an all-background map with exit 0 (and imported and
+    exported, its check printing "max |diff| nan"); a crop model (3 channels) or a 5-band checkpoint exported
+    with a card of two Sentinel-2 windows and then failed on every scene."""
+    import agriseg.fields.checkpoints as checkpoints
+    from agriseg.models.config import ModelConfig
+
+    path, ref = ftw_ckpt
+    ckpt = torch.load(path, weights_only=True)
+    key = next(k for k in ckpt["state_dict"] if k.endswith("weight"))
+    ckpt["state_dict"][key] = ckpt["state_dict"][key].clone().fill_(float("nan"))
+    torch.save(ckpt, tmp_path / "nan.ckpt")
+    with pytest.raises(ModelLoadError, match=r"nan\.ckpt: 1 of its \d+ weight tensors hold NaN .*diverged"):
+        load_ftw_checkpoint(tmp_path / "nan.ckpt")
+    crop = save_model(
+        smp.Unet(encoder_name="resnet18", encoder_weights=None, in_channels=3, classes=2),
+        ModelConfig(arch="smp_unet", encoder="resnet18", encoder_weights=None, in_channels=3, num_classes=2),
+        tmp_path / "crop.safetensors",
+    )
+    with pytest.raises(ModelLoadError, match=r"crop\.safetensors: a model of 3 input channels; field models take 4"):
+        load_fields_model(crop)
+    monkeypatch.setattr(checkpoints, "EXPORT_TOLERANCE", -1.0)  # every export differs from its model
+    with pytest.raises(ModelLoadError, match=r"x\.onnx: the exported graph's logits differ from PyTorch's"):
+        export_onnx(ref, tmp_path / "x.onnx", 8, size=64)
+    assert not list(tmp_path.glob("*x.onnx*")), list(tmp_path.iterdir())  # nor a temporary left

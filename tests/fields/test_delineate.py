@@ -154,3 +154,22 @@ def test_instance_settings_are_checked_like_every_config() -> None:
     with pytest.raises(ValidationError, match="conf"):
         InstanceConfig(conf=5)
     assert InstanceConfig(padding=8).pad == 8 and InstanceConfig().pad == InstanceConfig().predict.patch_size // 4
+
+
+def test_delineate_models_given_where_they_cannot_be_used_are_usage_errors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session 84's sweep: ``fields export DelineateAnything-S`` downloaded the pickle first, then called it "not a
+    model agriseg reads"; an untrusted or wrong .pt given to ``fields predict`` exited 1 where every other bad
+    --model exits 2."""
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("AGRISEG_MODELS_BASE_URL", "http://127.0.0.1:9/")  # nothing listens: a download fails
+    res = CliRunner().invoke(main, ["fields", "export", "DelineateAnything-S", "-o", str(tmp_path / "da.onnx")])
+    assert res.exit_code == 2 and "a DelineateAnything (ultralytics YOLO) instance model" in res.output, res.output
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.pt"))
+    (tmp_path / "m.pt").write_bytes(b"\x80not really a model")
+    scene = tmp_path / "s.tif"
+    scene.write_bytes(b"")
+    res = CliRunner().invoke(main, ["fields", "predict", str(scene), "-m", str(tmp_path / "m.pt"), "-o",
+                                    str(tmp_path / "o.tif")])  # fmt: skip
+    assert res.exit_code == 2 and "you have not trusted" in res.output, res.output

@@ -62,8 +62,9 @@ def test_a_plain_pickle_or_another_zip_is_one_line_without_torchs_warning(tmp_pa
 
     with open(tmp_path / "raw.ckpt", "wb") as fh:
         pickle.dump({"w": 1}, fh, protocol=4)
-    with pytest.raises(ModelLoadError, match=r"raw\.ckpt: cannot read as a PyTorch file \(not a PyTorch file"):
-        torch_load(tmp_path / "raw.ckpt")
+    with pytest.raises(ModelLoadError, match=r"raw\.ckpt: cannot read as a PyTorch file \(not a PyTorch file: a "
+                                             r"plain Python pickle, not a torch.save file\)"):  # fmt: skip
+        torch_load(tmp_path / "raw.ckpt")  # torch said "Unsupported operand 149" (session 84's sweep)
     assert not [w for w in recwarn if "pickle protocol" in str(w.message)]
     with zipfile.ZipFile(tmp_path / "zip.ckpt", "w") as z:
         z.writestr("weights.txt", "1 2 3")
@@ -174,3 +175,37 @@ def test_a_pt_file_given_as_a_model_says_what_to_give(tmp_path):
     torch.save({"w": torch.ones(2)}, path)
     with pytest.raises(ModelLoadError, match=r"rand\.pt: a \.pt file is not a model agriseg reads: give its \.safet"):
         read_model_config(path)
+
+
+def test_an_onnx_model_whose_graph_does_not_fit_its_config_or_is_named_in_capitals(tmp_path: Path) -> None:
+    """Session 84's sweep: a graph of 8 channels (or a fixed 64x64 input) under a 3-channel config failed every
+    photo as an "internal error"; a config of 5 classes on a 2-class graph wrote made-up class columns; a
+    ``CROP.ONNX`` was read as safetensors ("header too large"); a config that is not JSON was pydantic's dump."""
+    import shutil
+
+    import onnx
+
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import ONNX_CONFIG_KEY, read_model_config
+
+    def graph(path: Path, cin: int, classes: int, fixed: bool = False, config: str | None = None) -> Path:
+        axes = {} if fixed else {"x": {0: "n", 2: "h", 3: "w"}, "logits": {0: "n", 2: "h", 3: "w"}}
+        torch.onnx.export(torch.nn.Conv2d(cin, classes, 1), (torch.rand(1, cin, 64, 64),), str(tmp_path / "g.onnx"),
+                          input_names=["x"], output_names=["logits"], dynamic_axes=axes, dynamo=False)  # fmt: skip
+        proto = onnx.load(str(tmp_path / "g.onnx"))
+        entry = proto.metadata_props.add()
+        entry.key = ONNX_CONFIG_KEY
+        entry.value = config or ModelConfig(encoder_weights=None, in_channels=3, num_classes=2).model_dump_json()
+        onnx.save(proto, str(path))
+        return path
+
+    assert read_model_config(graph(tmp_path / "ok.onnx", 3, 2)).in_channels == 3
+    shutil.copy(tmp_path / "ok.onnx", tmp_path / "CROP.ONNX")
+    assert read_model_config(tmp_path / "CROP.ONNX").num_classes == 2
+    for name, args, says in (("c8.onnx", (8, 2), "its graph takes 8 channels, its config says 3"),
+                             ("k5.onnx", (3, 5), "its graph gives 5 classes, its config says 2"),
+                             ("fixed.onnx", (3, 2, True), "its graph takes images of 64x64 pixels only")):  # fmt: skip
+        with pytest.raises(ModelLoadError, match=rf"{name}: {says}"):
+            read_model_config(graph(tmp_path / name, *args))
+    with pytest.raises(ModelLoadError, match=r"bad.onnx: its agriseg model config is not valid \(.*Invalid JSON"):
+        read_model_config(graph(tmp_path / "bad.onnx", 3, 2, config="{oops"))

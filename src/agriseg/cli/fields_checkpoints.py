@@ -48,7 +48,8 @@ def export(model_path: str, output: Path, size: int, opset: int, overwrite: bool
         refuse_unread(["size", "opset"], "read for an .onnx output only (safetensors hold the weights as they are)")
     res = export_model(model_path, output, size, opset, overwrite)
     if "max_abs_diff" in res:
-        click.echo(f"{output}: ONNX, onnxruntime vs PyTorch max |diff| {res['max_abs_diff']:.2e}")
+        diff = res["max_abs_diff"]
+        click.echo(f"{output}: ONNX, onnxruntime vs PyTorch logits differ by at most {diff:.2e} (of their size)")
     else:
         click.echo(f"{output}: safetensors")
     click.echo(f"config: {res['card']}")

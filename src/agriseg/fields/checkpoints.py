@@ -33,7 +33,7 @@ from agriseg.data.files import atomic_write, atomic_writes, write_json
 from agriseg.fields.config import FTW_CLASS_NAMES, FTW_DIVISOR, PreprocessConfig
 from agriseg.fields.registry import default_resize, safetensors_metadata
 from agriseg.models.config import ModelConfig
-from agriseg.models.io import ModelLoadError, save_model, tensors_misfit, torch_load
+from agriseg.models.io import ModelLoadError, check_finite, save_model, tensors_misfit, torch_load
 
 FTW_PREFIXES = ("model.encoder.", "model.decoder.", "model.segmentation_head.")
 
@@ -162,7 +162,9 @@ def load_ftw_checkpoint(
 
     path = Path(path)
     sd, hp = read_ftw_checkpoint(path)
+    check_finite(sd, path)
     cfg = ftw_model_config(hp, sd, path)
+    check_field_channels(cfg.in_channels, path)
     try:
         model = build_model(cfg)
     except ValueError as err:  # an encoder no library has: its message names the valid ones, not the file
@@ -171,6 +173,20 @@ def load_ftw_checkpoint(
         raise ModelLoadError(f"{path}: weights do not fit smp.Unet({cfg.encoder}) ({misfit})")
     model.load_state_dict(sd, strict=True)
     return model.eval().to(device), cfg, _info(hp, path, cfg.in_channels)
+
+
+def check_field_channels(in_channels: int, path: str | Path) -> None:
+    """Refuse a model whose input is not Sentinel-2 windows of 4 bands (B, G, R, NIR): a crop model (3 channels)
+    or a 5-band one was exported with a card of two windows, and failed on every scene after.
+
+    Raises:
+        ModelLoadError: naming ``path`` and its channels.
+    """
+    if in_channels % 4:
+        raise ModelLoadError(
+            f"{path}: a model of {in_channels} input channels; field models take 4 bands (B, G, R, NIR) per "
+            "Sentinel-2 window: 4 (one window) or 8 (two)"
+        )
 
 
 def load_fields_model(
@@ -187,8 +203,9 @@ def load_fields_model(
     path = Path(path)
     if path.suffix.lower() == ".ckpt":
         return load_ftw_checkpoint(path, device)
-    from agriseg.models.io import load_model
+    from agriseg.models.io import load_model, read_model_config
 
+    check_field_channels(read_model_config(path).in_channels, path)  # before its weights are read
     model, cfg = load_model(path, device=device)
     meta = safetensors_metadata(path)
     info = {
@@ -247,10 +264,13 @@ def export_onnx(
         overwrite: replace an existing file.
 
     Returns:
-        ``{"path", "max_abs_diff"}`` (diff None without ``check``).
+        ``{"path", "max_abs_diff"}``: the largest difference of the logits, relative to their size (at least 1);
+        None without ``check``.
 
     Raises:
         FileExistsError: ``path`` exists and ``overwrite`` is False.
+        ModelLoadError: the exported graph's logits differ from the model's by more than
+            :data:`EXPORT_TOLERANCE` (relative), or are NaN.
     """
     from agriseg.data.memory import check_memory
     from agriseg.fields.predict import ACTIVATION_PLANES
@@ -262,6 +282,10 @@ def export_onnx(
     x = torch.rand(1, in_channels, size, size)  # (1, C, S, S)
     with atomic_write(path) as tmp:
         diff = _export_checked(model, x, tmp, in_channels, size, opset, check)
+        if diff is not None and not diff <= EXPORT_TOLERANCE:  # NaN too: not the model; the file is not kept
+            raise ModelLoadError(f"{path}: the exported graph's logits differ from PyTorch's by {diff:.3g} of their "
+                                 f"size on a random input (an export keeps them within {EXPORT_TOLERANCE:g}); "
+                                 "not written")  # fmt: skip
     return {"path": str(path), "max_abs_diff": diff}
 
 
@@ -296,7 +320,14 @@ def _export_checked(
             ref = model(x2).numpy()
         got = sess.run(["logits"], {"image": x2.numpy()})[0]
         diff = float(np.abs(ref - got).max())
+        scale = max(1.0, float(np.abs(ref).max())) if np.isfinite(ref).all() else 1.0
+        diff = diff / scale if np.isfinite(diff) else float("nan")
     return diff
+
+
+EXPORT_TOLERANCE = 1e-3
+"""The largest difference between onnxruntime's and PyTorch's logits (relative to their size, at least 1) that
+an export is checked to keep: float32 kernels differ by about 1e-5."""
 
 
 def export_model(model_path: str | Path, output: str | Path, size: int = 256, opset: int = 17,
@@ -329,8 +360,13 @@ def export_model(model_path: str | Path, output: str | Path, size: int = 256, op
     card = Path(str(out) + ".json")  # the model card written beside it
     check_output(out, overwrite)  # also removes a killed export's temporaries (an ONNX file is as large as the model)
     check_output(card, overwrite)
-    from agriseg.fields.registry import released
+    from agriseg.fields.delineate import is_instance_model
+    from agriseg.fields.registry import MODELS, released
 
+    spec = MODELS.get(str(model_path))
+    if (spec is not None and spec.kind == "instance") or is_instance_model(model_path):  # before any download
+        raise OptionError(f"{model_path}: a DelineateAnything (ultralytics YOLO) instance model; fields export writes "
+                          "U-Net field models (.ckpt, .safetensors) only")  # fmt: skip
     try:  # a released model's name is downloaded once the options are known to be right
         model_file = released(model_path)
     except OptionError as err:

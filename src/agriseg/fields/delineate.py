@@ -31,6 +31,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,23 +136,27 @@ def load_yolo(path: str | Path, sha256: str | None = None, name: str | None = No
     import ultralytics.nn.tasks as tasks
     from ultralytics import YOLO
 
+    from agriseg.models.io import ModelLoadError
+
     restricted = getattr(tasks, "_SafeLoad", None) is not None and tasks._SafeLoad.SUPPORTED
     before = getattr(tasks, "SAFE_LOAD", False)
     try:
-        try:
-            tasks.SAFE_LOAD = restricted
-            model = YOLO(str(path), task="segment")
-        except TypeError:
-            if not restricted:
-                raise
-            tasks.SAFE_LOAD = False  # the documented exception: a full unpickling of a trusted file
-            model = YOLO(str(path), task="segment")
+        with warnings.catch_warnings():  # a plain pickle: torch warns of its protocol before it refuses it
+            warnings.filterwarnings("ignore", message=r"Detected pickle protocol", category=UserWarning)
+            try:
+                tasks.SAFE_LOAD = restricted
+                model = YOLO(str(path), task="segment")
+            except TypeError:
+                if not restricted:
+                    raise
+                tasks.SAFE_LOAD = False  # the documented exception: a full unpickling of a trusted file
+                model = YOLO(str(path), task="segment")
     except (TypeError, RuntimeError, KeyError, AttributeError, ModuleNotFoundError) as err:
-        raise ValueError(f"{path}: not an ultralytics YOLO checkpoint ({type(err).__name__}: {err})") from err
+        raise ModelLoadError(f"{path}: not an ultralytics YOLO checkpoint ({type(err).__name__}: {err})") from err
     finally:
         tasks.SAFE_LOAD = before
     if getattr(model, "task", "segment") != "segment":
-        raise ValueError(f"{path}: a YOLO {model.task} model; DelineateAnything models segment instances")
+        raise ModelLoadError(f"{path}: a YOLO {model.task} model; DelineateAnything models segment instances")
     return model
 
 

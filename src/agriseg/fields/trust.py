@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from agriseg.config import OptionError
+from agriseg.models.io import ModelLoadError
 
 TRUST_FILE = "trusted.json"
 
 
-class UntrustedModelError(ValueError):
-    """A pickled model file whose digest the user has not trusted."""
+class UntrustedModelError(ModelLoadError):
+    """A pickled model file whose digest the user has not trusted (a model file that cannot be used: exit 2)."""
 
 
 def trust_store() -> Path:

@@ -13,6 +13,8 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+
 from agriseg.data.files import atomic_write
 from agriseg.models.config import ModelConfig
 
@@ -107,7 +109,9 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
             )
         elif "WeightsUnpickler error:" in text:  # not a pickle torch can read (garbage, another format)
             detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()
-            reason = f"not a PyTorch file: {detail[0][:120] if detail else 'unreadable pickle'}"
+            plain = _plain_pickle(path)  # pickle.dump's file: torch says "Unsupported operand 149"
+            shown = "a plain Python pickle, not a torch.save file" if plain else (detail[0][:120] if detail else "")
+            reason = f"not a PyTorch file: {shown or 'unreadable pickle'}"
         elif isinstance(err, KeyError | EOFError) or (isinstance(err, RuntimeError) and "magic number" in text):
             # torch's reader of old pickles on a file that is none: a bare "KeyError: 101" or "EOFError"
             reason = "an empty file" if isinstance(err, EOFError) else "neither a zip archive nor a pickle"
@@ -120,6 +124,17 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         else:
             reason = f"{type(err).__name__}: {(text.strip().splitlines() or [''])[0][:200]}".rstrip(": ")
         raise ModelLoadError(f"{path}: {what} ({reason})") from err
+
+
+def _plain_pickle(path: str | Path) -> bool:
+    """Whether ``path`` starts as ``pickle.dump`` writes (protocol 2 or later: ``\\x80`` and the protocol), not as
+    ``torch.save`` does (a zip archive, or its legacy pickle of a magic number)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+    except OSError:
+        return False
+    return len(head) == 2 and head[0] == 0x80 and 2 <= head[1] <= 5
 
 
 def _default_file_mode(folder: Path) -> int:
@@ -181,6 +196,23 @@ def resolve(name_or_path: str | Path) -> Path:
     return p
 
 
+def check_finite(sd: Mapping[str, Any], path: str | Path) -> None:
+    """Refuse weights holding NaN or infinite values (a run that diverged): such a model marks nothing, and says
+    nothing about it (``fields predict`` wrote an all-background map with exit 0).
+
+    Raises:
+        ModelLoadError: naming ``path`` and how many tensors are broken.
+    """
+    import torch
+
+    broken = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if broken:
+        raise ModelLoadError(
+            f"{path}: {len(broken)} of its {len(sd)} weight tensors hold NaN or infinite values (its training "
+            "diverged); train it again"
+        )
+
+
 def load_model(
     name_or_path: str | Path,
     in_channels: int | None = None,
@@ -202,7 +234,7 @@ def load_model(
         ModelLoadError: missing/unreadable file, no agriseg config, mismatched channels or classes.
     """
     path = resolve(name_or_path)
-    if path.suffix == ".onnx":
+    if path.suffix.lower() == ".onnx":
         raise ModelLoadError(
             f"{path}: an ONNX model runs in ONNX Runtime only (crop predict / evaluate / traits take it); here give "
             "its .safetensors or .ckpt"
@@ -210,20 +242,13 @@ def load_model(
     from agriseg.extras import require
 
     require("train", f"loading {path.name} as a PyTorch model")
-    import torch
-
     from agriseg.models import build_model
 
     cfg, sd = _read_model_file(path, in_channels, num_classes, weights=True)
     assert sd is not None  # weights=True
     model = build_model(cfg.model_copy(update={"encoder_weights": None}))
     sd = {k: v.float() if v.is_floating_point() else v for k, v in sd.items()}
-    broken = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
-    if broken:  # a run that diverged: such a model marks nothing and says nothing about it
-        raise ModelLoadError(
-            f"{path}: {len(broken)} of its {len(sd)} weight tensors hold NaN or infinite values (its training "
-            "diverged); train it again"
-        )
+    check_finite(sd, path)
     if misfit := tensors_misfit(model.state_dict(), sd, model="the model its config builds"):
         raise ModelLoadError(f"{path}: weights do not fit the model in its config ({misfit})")
     model.load_state_dict(sd)
@@ -250,7 +275,7 @@ class LazyModel:
         self.config = read_model_config(self.path, in_channels, num_classes)
         onnx = packaged_onnx(self.name) if self.name in PACKAGED_ONNX else None
         #: the ONNX file that runs this model without PyTorch (None: PyTorch only)
-        self.onnx_path: Path | None = self.path if self.path.suffix == ".onnx" else onnx
+        self.onnx_path: Path | None = self.path if self.path.suffix.lower() == ".onnx" else onnx
         if self.onnx_path is not None and not self.onnx_path.is_file():
             raise ModelLoadError(f"packaged model {name_or_path!r} is not installed ({self.onnx_path} missing)")
         self._fingerprint: str | None = None
@@ -301,7 +326,7 @@ def _read_model_file(
     its state dict; every failure is a :class:`ModelLoadError` naming the file."""
     sd = None
     try:
-        if path.suffix == ".ckpt":
+        if path.suffix.lower() == ".ckpt":
             from agriseg.extras import require
 
             require("train", f"{path}: reading a .ckpt checkpoint")
@@ -312,11 +337,12 @@ def _read_model_file(
             cfg = ModelConfig.model_validate(cfg_dict)
             if weights:
                 sd = {k.removeprefix("model."): v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
-        elif path.suffix == ".onnx":
-            meta = _onnx_metadata(path)
+        elif path.suffix.lower() == ".onnx":
+            meta, given, out = _onnx_info(path)
             if ONNX_CONFIG_KEY not in meta:
                 raise ModelLoadError(f"{path}: not an agriseg model (no {ONNX_CONFIG_KEY} metadata)")
             cfg = ModelConfig.model_validate_json(meta[ONNX_CONFIG_KEY])
+            _check_onnx_graph(path, cfg, given, out)
         elif path.suffix.lower() in (".pt", ".pth", ".bin"):  # read as safetensors: "header too large"
             raise ModelLoadError(
                 f"{path}: a {path.suffix} file is not a model agriseg reads: give its .safetensors, .ckpt or .onnx "
@@ -336,6 +362,10 @@ def _read_model_file(
                 sd = load_file(str(path))
     except (ModelLoadError, ImportError):
         raise
+    except ValidationError as err:  # its config: one line, never pydantic's dump with a URL
+        from agriseg.config import describe_errors
+
+        raise ModelLoadError(f"{path}: its agriseg model config is not valid ({describe_errors(err)})") from None
     except Exception as err:  # corrupt file, wrong format
         raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
     if in_channels is not None and cfg.in_channels != in_channels:
@@ -422,13 +452,37 @@ def onnx_metadata(path: str | Path) -> dict[str, str]:
 
 def _onnx_metadata(path: Path) -> dict[str, str]:
     """The custom metadata of an ONNX file (read by ONNX Runtime without optimising the graph)."""
+    return _onnx_info(path)[0]
+
+
+def _onnx_info(path: Path) -> tuple[dict[str, str], list[Any], list[Any]]:
+    """``(custom metadata, input shape, output shape)`` of an ONNX file; a shape's entries are ints or names
+    (a dimension of any size)."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     opts.log_severity_level = 3
     session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    return dict(session.get_modelmeta().custom_metadata_map)
+    shapes = [list(node[0].shape) if node else [] for node in (session.get_inputs(), session.get_outputs())]
+    return dict(session.get_modelmeta().custom_metadata_map), shapes[0], shapes[1]
+
+
+def _check_onnx_graph(path: Path, cfg: ModelConfig, given: list[Any], out: list[Any]) -> None:
+    """Refuse an ONNX graph that does not fit its agriseg config: other input channels or classes (every photo
+    failed as an "internal error", or the table got columns of classes the graph has not), or a fixed size (the
+    photos are read at any size; agriseg's exports take any)."""
+    if len(given) != 4 or len(out) != 4:
+        raise ModelLoadError(f"{path}: its graph takes {given} and gives {out}; an image model's are (N, C, H, W)")
+    if isinstance(given[1], int) and given[1] != cfg.in_channels:
+        raise ModelLoadError(f"{path}: its graph takes {given[1]} channels, its config says {cfg.in_channels}")
+    if isinstance(out[1], int) and out[1] != cfg.num_classes:
+        raise ModelLoadError(f"{path}: its graph gives {out[1]} classes, its config says {cfg.num_classes}")
+    if isinstance(given[2], int) and isinstance(given[3], int):
+        raise ModelLoadError(
+            f"{path}: its graph takes images of {given[3]}x{given[2]} pixels only; export it with a height and "
+            "width of any size (agriseg's exports do)"
+        )
 
 
 def check_training_checkpoint(path: str | Path) -> dict[str, Any]:
