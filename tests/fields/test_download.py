@@ -184,7 +184,7 @@ def test_stac_api_down_and_flaky(loopback: Loopback, tmp_path: Path) -> None:
 def test_interrupted_download_resumes_with_the_missing_bands(loopback: Loopback, tmp_path: Path) -> None:
     out = tmp_path / "s.tif"
     loopback.fail["/files/S2B_MSIL2A_20230815_T33UYP_B08"] = -1  # window B NIR of the east tile is down
-    with pytest.raises(ValueError, match=r"S2B_MSIL2A_20230815_T33UYP: (reading band nir failed|cannot open)"):
+    with pytest.raises(ValueError, match=r"S2B_MSIL2A_20230815_T33UYP: (reading band nir \(\S+\) failed|cannot open)"):
         download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
     assert not out.exists()
     done = {p.name for p in parts_dir(out).glob("*.npy")}
@@ -224,7 +224,7 @@ def test_a_band_cut_short_fails_its_scene(loopback: Loopback, tmp_path: Path) ->
     data = loopback.files[EAST_NIR_B]
     loopback.files[EAST_NIR_B] = data[: len(data) // 3]  # cut short: its georeference tags are lost
     out = tmp_path / "s.tif"
-    with pytest.raises(ValueError, match=r"T33UYP: reading band nir failed \(.*B08\.tif has no CRS or georef"):
+    with pytest.raises(ValueError, match=r"T33UYP: reading band nir \(\S+\) failed \(.*B08\.tif has no CRS or georef"):
         download_scene(out, _cfg(loopback, retries=3), bbox=BBOX, progress=False, **DATES)
     assert not out.exists()
     reads = [p for _, p, _ in loopback.log if p == EAST_NIR_B]
@@ -235,7 +235,7 @@ def test_a_missing_band_file_is_asked_for_once_not_retries_cubed(loopback: Loopb
     """GDAL's retries inside two nested retry loops asked for a missing file (retries + 1) ** 3 times: 27
     requests and 46 s for --retries 2."""
     del loopback.files[EAST_NIR_B]
-    with pytest.raises(ValueError, match=r"T33UYP: reading band nir failed \(.*404") as err:
+    with pytest.raises(ValueError, match=r"T33UYP: reading band nir \(\S+\) failed \(.*404") as err:
         download_scene(tmp_path / "s.tif", _cfg(loopback, retries=2), bbox=BBOX, progress=False, **DATES)
     assert "attempt" not in str(err.value)
     reads = [p for _, p, _ in loopback.log if p == EAST_NIR_B]
@@ -253,7 +253,7 @@ def test_a_band_file_whose_first_read_fails_is_retried(loopback: Loopback, tmp_p
 
 def test_a_server_error_is_retried_in_one_loop(loopback: Loopback, tmp_path: Path) -> None:
     loopback.fail[EAST_NIR_B] = -1  # always 500
-    with pytest.raises(ValueError, match=r"reading band nir failed after 3 attempt\(s\) \([^(]*500"):
+    with pytest.raises(ValueError, match=r"reading band nir \(\S+\) failed after 3 attempt\(s\) \([^(]*500"):
         download_scene(tmp_path / "s.tif", _cfg(loopback, retries=2), bbox=BBOX, progress=False, **DATES)
     reads = [p for _, p, _ in loopback.log if p == EAST_NIR_B]
     assert 3 <= len(reads) <= 6, len(reads)  # three attempts (27 before)
@@ -585,7 +585,7 @@ def test_a_band_with_a_crs_but_no_geotransform_fails_its_scene(loopback: Loopbac
         with mem.open(**profile) as dst:
             dst.write(np.full((1, 48, 48), 5000, np.uint16))
         loopback.files[EAST_NIR_B] = mem.read()
-    with pytest.raises(ValueError, match=r"T33UYP: reading band nir failed \(.*B08\.tif has no CRS or georef"):
+    with pytest.raises(ValueError, match=r"T33UYP: reading band nir \(\S+\) failed \(.*B08\.tif has no CRS or georef"):
         download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
 
 
@@ -598,3 +598,32 @@ def test_a_datetime_range_the_check_accepts_is_one_the_search_takes(loopback: Lo
     assert res.status == "ok"
     searched = [p for _, p, _ in loopback.log if p.startswith("/stac/search")]
     assert searched
+
+
+def test_the_apis_and_the_transfers_failures_are_said_as_what_they_are(loopback: Loopback, tmp_path: Path) -> None:
+    """Session 84's sweep: items without eo:cloud_cover were said to be "least cloudy 100%"; a search answered
+    by a web page was "JSONDecodeError: unexpected character"; a wrong API path "not reachable" with the
+    server's JSON; a stalled band "TIFFReadDirectory: Failed to read directory"."""
+    import json
+
+    from agriseg.fields.download import _retrying
+    from agriseg.fields.stac import api_problem
+
+    for item in loopback.items:
+        item["properties"].pop("eo:cloud_cover", None)
+    with pytest.raises(ValueError, match=r"none saying its cloud cover \(eo:cloud_cover\), read as 100%; --cloud-max"):
+        download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert api_problem(json.JSONDecodeError("unexpected character", "<html>", 0)).startswith("the API answered")
+    cfg = _cfg(loopback).model_copy(update={"stac_url": loopback.url + "/nothere"})
+    with pytest.raises(ValueError, match=r"/nothere: no STAC API there \(HTTP 404\)"):
+        download_scene(tmp_path / "s.tif", cfg, bbox=BBOX, progress=False, **DATES)
+
+    def stalls() -> None:
+        import time
+
+        time.sleep(0.3)
+        raise OSError("x.tif: TIFFReadDirectory:Failed to read directory at offset 192")
+
+    slow = _cfg(loopback, retries=0).model_copy(update={"timeout_s": 0.3})
+    with pytest.raises(ValueError, match=r"x: cannot open after 1 attempt\(s\) \(no answer within 0.3 s; x.tif"):
+        _retrying("http://h/x.tif", slow, (OSError,), stalls, "x: cannot open")

@@ -47,6 +47,18 @@ def test_fetch_caches_and_the_cached_model_loads(model_cache: Path, loopback: Lo
     assert "classes, polygonised  PRUE" in res.output  # columns as wide as their values (they ran together)
 
 
+def test_models_download_of_a_model_another_command_fetched_is_skipped(
+    model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes
+) -> None:
+    """``fields run -m NAME`` cached the model; ``fields models download NAME`` then failed it as "exists and was
+    not written by this command" with exit 1 (session 84's sweep)."""
+    registry.fetch(NAME, progress=False)  # as -m NAME does
+    n = len(loopback.log)
+    res = CliRunner().invoke(main, ["fields", "models", "download", NAME])
+    assert res.exit_code == 0 and "0 downloaded, 1 skipped, 0 failed" in res.output, res.output
+    assert len(loopback.log) == n  # nothing fetched again
+
+
 def test_a_file_under_a_release_name_that_is_another_model_is_refused(model_cache: Path) -> None:
     """A mirror serving a 2-class checkpoint as a 3-class release loaded it as the release, unsaid."""
     from agriseg.fields.checkpoints import load_for_scenes

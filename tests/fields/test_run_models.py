@@ -98,7 +98,7 @@ def test_delineate_anything_from_a_bbox_with_season_and_landcover_offline(
         "--landcover-stac-url", stac, "-m", "DelineateAnything-S", "-o", str(tmp_path / "out"), "--stac-url", stac,
     ]  # fmt: skip
     refused = CliRunner().invoke(main, args)  # never trusted: refused before any imagery is fetched
-    assert refused.exit_code == 1
+    assert refused.exit_code == 2  # a model that cannot be used, as every bad --model (session 84)
     last = refused.output.strip().splitlines()[-1]  # after the model's download bar: one error line
     assert last.startswith("Error: ") and "`agriseg fields models trust DelineateAnything-S`" in last
     assert "Traceback" not in refused.output

@@ -167,19 +167,26 @@ def _retrying(
     dropped before each retry; ``ValueError("<failed> after N attempt(s) (<last error>)")`` when none worked.
     The one retry loop of a remote read (GDAL's own retries are off): a :class:`BrokenRaster` or an answer
     that cannot change (HTTP 404) fails at once."""
-    last: Exception | None = None
+    last, slow = "", False
     for attempt in range(cfg.retries + 1):
         if attempt:
             time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
             _forget_remote(href)
+        start = time.monotonic()
         try:
             return fn()
         except BrokenRaster as err:
             raise ValueError(f"{failed} ({err})") from None
         except errors as err:
-            last = err
-            if _PERMANENT.search(str(err)):
-                raise ValueError(f"{failed} ({err})") from None
+            last, slow = str(err), time.monotonic() - start >= 0.9 * cfg.timeout_s
+            if _PERMANENT.search(last):
+                raise ValueError(f"{failed} ({last})") from None
+    # GDAL's words for a stalled transfer ("Failed to read directory at offset 192") or a body cut short ("Read
+    # failed. See previous exception for details.") say neither
+    if slow:
+        last = f"no answer within {cfg.timeout_s:g} s; {last}"
+    elif "see previous exception" in last.lower():
+        last = "the transfer was cut off, or the file on the server is damaged"
     raise ValueError(f"{failed} after {cfg.retries + 1} attempt(s) ({last})")
 
 
@@ -287,7 +294,7 @@ def _read_band(item: Any, band: str, grid: Grid, cfg: DownloadConfig) -> np.ndar
                     return vrt.read(1, out_dtype="uint16")  # (H, W)
 
     errors = (rasterio.errors.RasterioIOError,)
-    return _retrying(href, cfg, errors, read, f"{item.id}: reading band {band} failed")
+    return _retrying(href, cfg, errors, read, f"{item.id}: reading band {band} ({href.split('?')[0]}) failed")
 
 
 def _band_mosaic(items: list[Any], band: str, grid: Grid, cfg: DownloadConfig, harmonise: bool, bar: Any) -> np.ndarray:

@@ -295,6 +295,7 @@ def fetch_models(names: list[str], batch: BatchOptions | None = None) -> Any:
         ValueError: an unknown name (the message lists the valid ones).
     """
     from agriseg.batch import Item, run_batch
+    from agriseg.fingerprint import NameStore
 
     batch = batch or BatchOptions()
     wanted = list(MODELS) if names == ["all"] else list(names)
@@ -304,6 +305,9 @@ def fetch_models(names: list[str], batch: BatchOptions | None = None) -> Any:
         items,
         lambda it: {"file": str(fetch(it.name, overwrite=batch.overwrite)), "status": "ok"},
         options=batch.labelled("models", "model", progress=False),
+        # the cache is agriseg's: a model there is cached, whichever command fetched it (`fields run -m NAME`
+        # keeps no record; taken for a user's file, it failed the download with exit 1)
+        store=NameStore(),
         resume=lambda it: {"file": str(it.outputs[0]), "status": "skipped"},
     )
 

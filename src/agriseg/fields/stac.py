@@ -208,7 +208,7 @@ def open_api(cfg: DownloadConfig) -> Any:
     from pystac_client.stac_api_io import StacApiIO
     from urllib3.util.retry import Retry
 
-    from agriseg.data.download import network_problem, unresolved_host
+    from agriseg.data.download import unresolved_host
 
     problem = unresolved_host(cfg.stac_url)
     if problem:  # before the retries with backoff, which cannot help
@@ -223,7 +223,25 @@ def open_api(cfg: DownloadConfig) -> Any:
         io = StacApiIO(max_retries=retry, timeout=cfg.timeout_s)
         return Client.open(cfg.stac_url, modifier=signer(cfg), stac_io=io, timeout=cfg.timeout_s)
     except Exception as err:  # noqa: BLE001 - requests, JSON and pystac errors alike
-        raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({network_problem(err)})") from err
+        code = getattr(err, "status_code", None)  # pystac-client's APIError: the server answered, with an error
+        if code:
+            raise ValueError(f"{cfg.stac_url}: no STAC API there (HTTP {code})") from err
+        raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({api_problem(err)})") from err
+
+
+def api_problem(err: BaseException) -> str:
+    """One short line for a failed STAC request: an answer that is not JSON (a web page), an HTTP error, or the
+    network's (:func:`agriseg.data.download.network_problem`), never a library's nested dump."""
+    import json
+
+    from agriseg.data.download import network_problem
+
+    if isinstance(err, json.JSONDecodeError) or type(err).__name__ == "JSONDecodeError":
+        return "the API answered something that is not JSON (a web page?)"
+    code = getattr(err, "status_code", None)
+    if code:
+        return f"HTTP {code}"
+    return network_problem(err)
 
 
 def _search(client: Any, cfg: DownloadConfig, what: str, **kw: Any) -> list[Any]:
@@ -242,7 +260,7 @@ def _search(client: Any, cfg: DownloadConfig, what: str, **kw: Any) -> list[Any]
                 break
         return list(items.values())[: cfg.max_items]
     except Exception as err:  # noqa: BLE001 - the API failed after its retries
-        raise ValueError(f"{cfg.stac_url}: search for {what} failed ({type(err).__name__}: {err})") from err
+        raise ValueError(f"{cfg.stac_url}: search for {what} failed ({api_problem(err)})") from err
 
 
 def items_by_reference(client: Any | None, refs: Sequence[str], cfg: DownloadConfig, window: str) -> list[Any]:
@@ -322,6 +340,9 @@ def select_items(client: Any, bbox: BBox, dates: tuple[str, str], cfg: DownloadC
 
         seen = f"{len(found)} item(s), least cloudy {min(map(cloud_cover, found)):.0f}%" if found else "no item"
         advice = "widen the dates or raise --cloud-max"
+        if found and all(i.properties.get("eo:cloud_cover") is None for i in found):  # not cloudy: unsaid
+            seen = f"{len(found)} item(s), none saying its cloud cover (eo:cloud_cover), read as 100%"
+            advice = "--cloud-max 100 takes them"
         if not found and str(dates[0])[:10] > dt.date.today().isoformat():
             advice = f"the range starts after today, {dt.date.today().isoformat()}: no image was taken yet"
         raise ValueError(

@@ -23,3 +23,26 @@ from agriseg.fields.mapping.commands import area_file_name
 )
 def test_area_file_names_keep_letters_and_avoid_windows_devices(area_id: str, name: str) -> None:
     assert area_file_name(area_id, 7) == name
+
+
+def test_an_area_file_edited_to_another_area_is_another_request(tmp_path) -> None:
+    """``--bbox field.geojson`` edited to a smaller block and the same command again: the old area's scene and
+    fields were kept as done (session 84's sweep). The file's area is part of the request; spellings of one
+    area of numbers are one request."""
+    import json
+
+    from agriseg.fields.mapping.commands import SceneRequest
+
+    def area(w: float, e: float) -> None:
+        ring = [[w, 47.0], [e, 47.0], [e, 47.1], [w, 47.1], [w, 47.0]]
+        feature = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        (tmp_path / "field.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+
+    dates = "2023-04-01/2023-04-30"
+    area(15.0, 15.1)
+    before = SceneRequest(str(tmp_path / "field.geojson"), dates, dates).options()["bbox"]
+    area(15.0, 15.05)
+    after = SceneRequest(str(tmp_path / "field.geojson"), dates, dates).options()["bbox"]
+    assert before != after and after == f"{tmp_path / 'field.geojson'} = 15,47,15.05,47.1"
+    same = {SceneRequest(b, dates, dates).options()["bbox"] for b in ("15.0, 47, 15.05, 47.1", "15,47,15.05,47.1")}
+    assert same == {"15,47,15.05,47.1"}

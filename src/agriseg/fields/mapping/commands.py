@@ -137,17 +137,19 @@ class SceneRequest:
 
 
 def _one_spelling(bbox: str | None) -> str | None:
-    """``W,S,E,N`` as the shortest numbers that read back the same (``15.0`` -> ``15``); a vector file's name,
-    or text that is no bbox, as given."""
-    from agriseg.fields.stac import parse_bbox
+    """``W,S,E,N`` as the shortest numbers that read back the same (``15.0`` -> ``15``); a vector file's name
+    with the area it gives now (``field.geojson = 15,47,15.1,47.1``: the file edited to another area is another
+    request, where its name alone kept the old area's scene); text that is no bbox, as given."""
+    from agriseg.fields.stac import area_bbox, parse_bbox
 
-    if bbox is None or Path(bbox).is_file():
+    if bbox is None:
         return bbox
     try:
-        numbers = parse_bbox(bbox)
+        numbers = area_bbox(bbox) if Path(bbox).is_file() else parse_bbox(bbox)
     except ValueError:
         return bbox
-    return ",".join(r[:-2] if (r := repr(v)).endswith(".0") else r for v in numbers)
+    area = ",".join(r[:-2] if (r := repr(v)).endswith(".0") else r for v in numbers)
+    return f"{bbox} = {area}" if Path(bbox).is_file() else area
 
 
 def season_line(asked: Mapping[str, Any], name: str = "") -> str | None:
