@@ -99,6 +99,15 @@ def test_screen_page_sort_keys_clicks_and_export(tmp_path: Path) -> None:
             assert json.loads((dl / "accepted.json").read_text())["accepted"] == ["img0", "img1"]
         driver.refresh()  # decisions persist (localStorage)
         assert "2 accepted, 1 rejected" in driver.find_element(By.ID, "counts").text
+        # img0 pseudo-labelled again (another mask, so another overlay), img2's overlay gone: img0's accept was
+        # shown on the new mask and exported for --keep, img2 left off unsaid (session 84's sweep)
+        cv2.imwrite(str(out / "overlays" / "img0.jpg"), np.full((30, 40, 3), 200, np.uint8))
+        (out / "overlays" / "img2.jpg").unlink()
+        notes: list[str] = []
+        write_screen_page(out, notes=notes)
+        assert any("1 pseudo-labelled photo left off the page: its overlay is gone (img2)" in n for n in notes), notes
+        driver.refresh()
+        assert "1 accepted, 1 rejected, 1 unmarked of 3" in driver.find_element(By.ID, "counts").text
     finally:
         driver.quit()
 

@@ -61,13 +61,13 @@ let focus = 0;
 const grid = document.getElementById("grid");
 function save() { try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) {} }
 function counts() {
-  const a = ITEMS.filter(it => state[it.stem] === "accepted").length;
-  const r = ITEMS.filter(it => state[it.stem] === "rejected").length;
+  const a = ITEMS.filter(it => state[it.key] === "accepted").length;
+  const r = ITEMS.filter(it => state[it.key] === "rejected").length;
   document.getElementById("counts").textContent =
     `${a} accepted, ${r} rejected, ${ITEMS.length - a - r} unmarked of ${ITEMS.length}`;
 }
 function paint(card) {
-  const s = state[card.dataset.stem];
+  const s = state[card.dataset.key];
   card.classList.toggle("accepted", s === "accepted");
   card.classList.toggle("rejected", s === "rejected");
   // the decision in words too: the card colours alone are hard to tell apart for colour-blind eyes
@@ -85,7 +85,7 @@ function setFocus(i) {
 function mark(i, decision) {
   const card = grid.children[i];
   if (!card) return;
-  if (decision) state[card.dataset.stem] = decision; else delete state[card.dataset.stem];
+  if (decision) state[card.dataset.key] = decision; else delete state[card.dataset.key];
   paint(card); save(); counts();
 }
 function render() {
@@ -98,7 +98,8 @@ function render() {
   grid.innerHTML = "";
   order.forEach((it, i) => {
     const c = document.createElement("div");
-    c.className = "card"; c.dataset.stem = it.stem; c.dataset.quality = it.quality;
+    // a decision is kept for the mask it was made on: a photo pseudo-labelled again is unmarked
+    c.className = "card"; c.dataset.stem = it.stem; c.dataset.key = it.key; c.dataset.quality = it.quality;
     // names go in as text and the image path as a URL (a photo may be called "plot#1" or "a<b>")
     const img = document.createElement("img");
     img.loading = "lazy"; img.alt = it.stem; img.src = it.overlay.split("/").map(encodeURIComponent).join("/");
@@ -127,9 +128,9 @@ function render() {
   setFocus(0); counts();
 }
 function exportJSON() {
-  const pick = d => ITEMS.filter(it => state[it.stem] === d).map(it => it.stem).sort();
+  const pick = d => ITEMS.filter(it => state[it.key] === d).map(it => it.stem).sort();
   const out = {accepted: pick("accepted"), rejected: pick("rejected"),
-    unmarked: ITEMS.filter(it => !state[it.stem]).map(it => it.stem).sort(),
+    unmarked: ITEMS.filter(it => !state[it.key]).map(it => it.stem).sort(),
     source: __SOURCE__, exported: new Date().toISOString()};
   const text = JSON.stringify(out, null, 1);
   const ta = document.getElementById("export");
@@ -143,7 +144,7 @@ document.getElementById("sort").addEventListener("change", render);
 document.getElementById("export-btn").addEventListener("click", exportJSON);
 document.getElementById("accept-rest").addEventListener("click", () => {
   for (let i = 0; i < grid.children.length; i++) {
-    if (!state[grid.children[i].dataset.stem]) mark(i, "accepted");
+    if (!state[grid.children[i].dataset.key]) mark(i, "accepted");
   }
 });
 document.addEventListener("keydown", ev => {
@@ -164,8 +165,12 @@ render();
 """
 
 
-def screen_items(outdir: str | Path) -> list[dict]:
+def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[dict]:
     """The cards of the page: every ``ok`` record of ``OUTDIR/pseudolabels.json`` that has an overlay.
+
+    Each card's ``key`` is its photo's name and a digest of its overlay (which shows its mask): a decision saved in
+    the browser is for that mask, and a photo pseudo-labelled again since is unmarked. ``missing`` collects the
+    photos whose overlay file is gone (left off the page).
 
     Raises:
         FileNotFoundError: if ``pseudolabels.json`` is missing (run ``pseudolabel`` first).
@@ -193,10 +198,13 @@ def screen_items(outdir: str | Path) -> list[dict]:
         if not isinstance(r.get("stem"), str) or not isinstance(r["overlay"], str):
             raise OptionError(f"{summary}: record {i} has no photo name (stem) or overlay file name; not as written")
         if not (out / r["overlay"]).is_file():
+            if missing is not None:
+                missing.append(r["stem"])
             continue
         items.append(
             {
                 "stem": r["stem"],
+                "key": f"{r['stem']}@{_digest(out / r['overlay'])}",
                 "overlay": r["overlay"],
                 "quality": float(r.get("fit_quality", 0.0)),
                 "threshold": float(r.get("threshold", 0.0)),
@@ -214,6 +222,13 @@ def screen_items(outdir: str | Path) -> list[dict]:
     return items
 
 
+def _digest(path: Path) -> str:
+    """A short digest of a file's bytes."""
+    import hashlib
+
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
+
+
 def write_screen_page(
     outdir: str | Path, title: str | None = None, overwrite: bool = False, notes: list[str] | None = None
 ) -> Path:
@@ -229,8 +244,15 @@ def write_screen_page(
     from agriseg.batch import keep_unstamped_table
     from agriseg.manifest import seal_tables, table_edited
 
+    from agriseg.batch import listed
+
     out = Path(outdir)
-    items = screen_items(out)
+    gone: list[str] = []
+    items = screen_items(out, gone)
+    if gone and notes is not None:
+        notes.append(f"warning: {len(gone)} pseudo-labelled photo{'s' if len(gone) > 1 else ''} left off the page: "
+                     f"{'their overlays are' if len(gone) > 1 else 'its overlay is'} gone ({listed(gone, 5)}); run "
+                     "`agriseg crop pseudolabel` again to make them")  # fmt: skip
     path = out / "screen.html"
     if not overwrite and table_edited(path):
         raise FileExistsError(
