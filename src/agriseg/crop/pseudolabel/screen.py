@@ -241,10 +241,8 @@ def write_screen_page(
     Raises:
         FileExistsError: ``screen.html`` was changed since agriseg wrote it and not ``overwrite``.
     """
-    from agriseg.batch import keep_unstamped_table
+    from agriseg.batch import keep_unstamped_table, listed
     from agriseg.manifest import seal_tables, table_edited
-
-    from agriseg.batch import listed
 
     out = Path(outdir)
     gone: list[str] = []
