@@ -791,7 +791,13 @@ def adapt_photos(
     shown = {"plot", "overlays", "overlay_long_side", "overwrite"}  # what pseudo-labelling shows, not what it makes
     options = {**config.model_dump(exclude={"model_name"}), **pseudo.model_dump(exclude=shown)}
     ignore = NOT_OUTPUT_OPTIONS - {"batch_size"}  # the training batch size changes the model
-    recipe = Recipe("crop adapt", ALGORITHM["crop adapt"], options, base, [keep] if keep else [], ignore=ignore)
+    if keep:  # the photos it accepts, not the file's bytes: each Export of one screening stamps its own time
+        import hashlib
+
+        accepted = sorted(read_keep(keep))
+        digest = hashlib.sha1("\n".join(accepted).encode()).hexdigest()[:12]
+        options["keep"] = f"{len(accepted)} accepted photos ({digest})"
+    recipe = Recipe("crop adapt", ALGORITHM["crop adapt"], options, base, [], ignore=ignore)
 
     def work(item: Item) -> dict:
         return adapt(

@@ -372,6 +372,21 @@ def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
     code, text = _cli(*[mine if a == out else a for a in args])
     assert code == 2 and f"{mine}: exists and was not written by this command" in text, text  # the name given
     assert mine.read_bytes() == b"a user's file"
+    # a screening export given with --keep: the same photos exported again (another "exported" time) is the same
+    # run, where its bytes made the finished model refused (session 84's sweep); other photos are another run
+    import json
+
+    stems = sorted(f.stem for f in (root / "images").iterdir())
+    keep = tmp_path / "accepted.json"
+    keep.write_text(json.dumps({"accepted": stems, "exported": "2026-01-01T00:00:00Z"}))
+    kept = [*args, "--combine", "none", "--keep", keep, "-o", tmp_path / "kept.safetensors"]
+    assert _cli(*kept)[0] == 0
+    keep.write_text(json.dumps({"accepted": stems[::-1], "exported": "2026-01-02T09:30:00Z"}))
+    code, text = _cli(*kept)
+    assert code == 0 and "unchanged" in text, text
+    keep.write_text(json.dumps({"accepted": [*stems, "other"]}))  # one more photo accepted
+    code, text = _cli(*kept)
+    assert code == 1 and "(--keep: 2 accepted photos (" in text, text
 
 
 def test_selftrain_reruns_are_fingerprinted(tmp_path: Path) -> None:
