@@ -256,3 +256,55 @@ def test_one_changed_region_with_a_neck_is_one_polygon(tmp_path: Path) -> None:
     change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", b), tmp_path / "c.tif")
     df = polygonize_change(tmp_path / "c.tif", tmp_path / "c.parquet")
     assert len(df) == 1 and df["metrics:area"].iloc[0] == pytest.approx((2 * 20 * 17 + 2 * 10) * 100, rel=0.05)
+
+
+def test_an_inputs_own_nodata_is_no_data_and_a_grid_a_rounding_apart_is_one_grid(tmp_path: Path) -> None:
+    """Session 84's sweep: the later year clipped in a GIS (nodata 0 declared, 0 in every band of the clipped
+    block) was read as changed there (9.13 % where 2.31 %), the block in every pixel's min-max too; an origin
+    1e-7 m off was "not on the same grid" with no word on what differs."""
+    rng = np.random.default_rng(0)
+    a = np.clip(rng.normal(200, 5, (60, 60)), 0, 255).astype(np.uint8)
+    b = a.copy()
+    b[10:20, 10:20] = 10  # a field disappeared
+    _probs(tmp_path / "a.tif", a)
+    _probs(tmp_path / "b.tif", b)
+    ref = change_map(tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "ref.tif")
+    with rasterio.open(tmp_path / "b.tif", "r+") as ds:
+        arr = ds.read()
+        arr[:, 40:, :] = 0  # the clipped block: 0 in every band
+        ds.write(arr)
+        ds.nodata = 0
+    got = change_map(tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "c.tif")
+    with rasterio.open(tmp_path / "c.tif") as ds:
+        mask = ds.read(2)
+    assert (mask[40:] == 255).all() and (mask[10:20, 10:20] == 1).all() and (mask[:40][mask[:40] != 1] == 0).all()
+    assert got["max"] == pytest.approx(ref["max"]) and got["changed_fraction"] == pytest.approx(100 / (40 * 60))
+    _probs(tmp_path / "near.tif", a, shift=1e-7)
+    assert change_map(tmp_path / "a.tif", tmp_path / "near.tif", tmp_path / "n.tif")["changed_fraction"] == 0
+    with pytest.raises(ValueError, match=r"not on the same grid as .*a.tif \(origins \(359130.00, 5352340.00\) and"):
+        change_map(tmp_path / "a.tif", _probs(tmp_path / "far.tif", a, shift=10), tmp_path / "f.tif")
+
+
+def test_a_change_run_stopped_while_polygonising_leaves_neither_output(tmp_path: Path, monkeypatch) -> None:
+    """Stopped during --polygons, the map was left alone and the same command then refused it as existing."""
+    import agriseg.fields.change as change
+
+    a = np.full((40, 40), 200, np.uint8)
+    b = a.copy()
+    b[5:30, 5:30] = 10
+    _probs(tmp_path / "a.tif", a)
+    _probs(tmp_path / "b.tif", b)
+
+    def stopped(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(change, "polygonize_change", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        change.change_outputs(
+            tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "c.tif", tmp_path / "c.parquet", 0.5, 0
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.tif", "b.tif"]
+    monkeypatch.undo()
+    _, df = change.change_outputs(tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "c.tif", tmp_path / "c.parquet",
+                                  0.5, 0)  # fmt: skip
+    assert len(df) == 1 and df["id"].iloc[0].startswith("c-") and (tmp_path / "c.tif").is_file()

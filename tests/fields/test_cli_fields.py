@@ -745,3 +745,57 @@ def test_a_scene_resumed_from_its_work_file_is_said_so(tmp_path, tiny_ckpt, monk
     args = ["fields", "predict", str(tmp_path / "scene.tif"), "-o", str(tmp_path / "p.tif"), "-m", str(tiny_ckpt)]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0 and "(1 scene resumed from an interrupted run's work file, 2 patch rows" in res.output
+
+
+def test_evaluate_scores_every_chip_it_can_and_names_the_others(tmp_path, ftw_root, tiny_ckpt, caplog) -> None:
+    """Session 84's sweep: chips of two sizes in one root ended evaluate and robustness in a torch traceback;
+    one chip whose mask is another size stopped the whole evaluation with no report; --missing skip left chips
+    out without a word; robustness advised --missing skip, an option it did not have."""
+    import shutil
+
+    import rasterio
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root, root)
+    from agriseg.fields.dataset import read_chip_table
+
+    train = sorted(aoi for aoi, split in read_chip_table(root, "austria") if split == "train")
+    masks = [root / "austria" / "label_masks" / "semantic_3class" / f"{aoi}.tif" for aoi in train]
+    n = len(train) + sum(split == "train" for _, split in read_chip_table(root, "kenya"))
+
+    def resize(path: Path, side: int) -> None:  # the file at another size, on its grid
+        with rasterio.open(path) as src:
+            arr, prof = src.read(out_shape=(src.count, side, side)), src.profile
+        prof.update(width=side, height=side, transform=src.transform * src.transform.scale(64 / side))
+        with rasterio.open(path, "w", **prof) as dst:
+            dst.write(arr)
+
+    big = masks[1].name  # one chip wholly at 96 px: scored with the others
+    for part in ("s2_images/window_a", "s2_images/window_b", "label_masks/semantic_3class"):
+        resize(root / "austria" / part / big, 96)
+    resize(masks[2], 32)  # a mask of another size than its images: that chip fails, by name
+    masks[3].unlink()  # an incomplete chip: refused, or left out and said with --missing skip
+    out = tmp_path / "e.json"
+    args = [
+        "fields",
+        "evaluate",
+        "--model",
+        str(tiny_ckpt),
+        "--root",
+        str(root),
+        "--split",
+        "train",
+        "--bootstrap",
+        "0",
+    ]
+    r = CliRunner().invoke(main, [*args, "-o", str(out)])
+    assert r.exit_code == 2 and f"{masks[3]}: missing file of chip" in r.output, r.output
+    r = CliRunner().invoke(main, [*args, "-o", str(out), "--missing", "skip"])
+    assert r.exit_code == 1 and "Traceback" not in r.output, r.output
+    assert f"failed: {masks[2]}: mask size (32, 32) differs from its image (64, 64)" in r.output
+    rep = json.loads(out.read_text())
+    assert rep["chips"] == n - 2 and rep["chips_skipped"] == [f"austria/{masks[3].stem}"]
+    assert f"1 incomplete train chip left out (--missing skip): austria/{masks[3].stem}" in caplog.text
+    r = CliRunner().invoke(main, ["fields", "robustness", "--model", str(tiny_ckpt), "--root", str(root),
+                                  "--split", "train", "--missing", "skip", "--max-chips", "14"])  # fmt: skip
+    assert r.exit_code == 0 and "Traceback" not in r.output, r.output

@@ -184,7 +184,7 @@ def change(
     """PRUE's field change map between two years' probability rasters, and its polygons."""
     from agriseg.batch import check_output
     from agriseg.config import OptionError
-    from agriseg.fields.change import change_map, check_polygons_output, polygonize_change
+    from agriseg.fields.change import change_outputs, check_polygons_output
     from agriseg.fields.config import ChangeConfig
 
     if not polygons_output:
@@ -195,8 +195,7 @@ def change(
     out = check_output(output, overwrite, inputs=[earlier, later])
     if polygons_output:  # checked before the change map is written: a bad --polygons leaves nothing behind
         check_polygons_output(polygons_output, [earlier, later, out], overwrite)
-    stats = change_map(earlier, later, out, threshold=cfg.threshold)
+    stats, df = change_outputs(earlier, later, out, polygons_output, cfg.threshold, cfg.min_area_m2)
     click.echo(f"{out}: {stats['changed_fraction']:.2%} of valid pixels changed")
-    if polygons_output:
-        df = polygonize_change(out, polygons_output, cfg.min_area_m2)
+    if df is not None:
         click.echo(f"{polygons_output}: {len(df)} change polygons")

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from agriseg.batch import counted
-from agriseg.cli.errors import friendly_errors
+from agriseg.cli.errors import echo_failures, friendly_errors
 from agriseg.cli.options import (
     FIELDS_EVALUATE,
     FIELDS_SYNTHETIC,
@@ -140,6 +140,9 @@ def evaluate(model_path: str, root: str, output: Path | None, overwrite: bool, *
         click.echo(f"{root}: {len(missing)} FTW countries not present, not scored: {', '.join(missing)}", err=True)
     click.echo(format_report(res))
     _write_report(output, res, overwrite)
+    echo_failures(res["failed"])  # chips that could not be scored; the others are
+    if res["failed"]:
+        raise SystemExit(1)
 
 
 @click.command()
@@ -153,6 +156,7 @@ def evaluate(model_path: str, root: str, output: Path | None, overwrite: bool, *
 @click.option("--root", type=click.Path(file_okay=False), default=None, help="FTW root (with labels: metric deltas).")
 @_chips
 @option("--max-chips", config=FIELDS_EVALUATE, type=int, help="Use at most this many chips.")
+@option("--missing", config=FIELDS_EVALUATE, type="choice", help="Chips with missing files: an error, or skipped.")
 @option("--chip", config=FIELDS_EVALUATE, type=int, help="Chip size S for scenes.")
 @option("--stride", config=FIELDS_EVALUATE, type=int, help="Chip stride for scenes.")
 @option(

@@ -93,8 +93,8 @@ def change_map(
                 )
             if ds.crs is None:
                 raise OptionError(f"{p}: raster has no CRS")
-        if (da.width, da.height) != (db.width, db.height) or da.transform != db.transform or da.crs != db.crs:
-            raise OptionError(f"{b}: not on the same grid as {a} (size, transform and CRS must match)")
+        if differs := grid_difference(da, db):
+            raise OptionError(f"{b}: not on the same grid as {a} ({differs}); predict both years on one grid")
         wins = [
             Window(x, y, min(block, da.width - x), min(block, da.height - y))
             for y in range(0, da.height, block)
@@ -103,7 +103,9 @@ def change_map(
 
         def diff(w: Window) -> tuple[np.ndarray, np.ndarray]:
             ca, cb = da.read(1, window=w), db.read(1, window=w)
-            valid = (ca != 255) & (cb != 255)
+            # 255: no prediction; the inputs' own no-data too (a GIS clip's 0s were read as a change to
+            # background, and entered the min-max of every other pixel)
+            valid = (ca != 255) & (cb != 255) & _has_data(da, w) & _has_data(db, w)
             d = np.abs(field_logit(da.read(field_band, window=w)) - field_logit(db.read(field_band, window=w)))
             return d, valid
 
@@ -152,6 +154,37 @@ def change_map(
     return {"min": lo, "max": lo + span, "changed_fraction": changed / max(1, total)}
 
 
+def _has_data(ds: Any, w: Any) -> np.ndarray:  # noqa: ANN401 - a rasterio dataset and window
+    """Where a window of a probability raster holds data by its own mask: GDAL's internal mask, or a declared
+    nodata other than 255 where every band holds it (a clip fills all bands so; a background pixel's class is 0
+    too, but its background probability is not). A band marked alpha is no mask here: every band of the raster
+    is a class's probability (GDAL marks a plain 4-band byte TIFF's band 4 so)."""
+    from rasterio.enums import MaskFlags
+
+    flags = ds.mask_flag_enums[0]
+    if MaskFlags.per_dataset in flags and MaskFlags.alpha not in flags:
+        return ds.read_masks(1, window=w) > 0
+    if ds.nodata is not None and ds.nodata != 255:
+        return ~(ds.read(window=w) == ds.nodata).all(0)
+    return np.ones((int(w.height), int(w.width)), bool)
+
+
+def grid_difference(da: Any, db: Any) -> str:  # noqa: ANN401 - rasterio datasets
+    """What differs between the grids of two rasters ("" when none): their CRS, size, pixel size or origin. An
+    origin or pixel size within 1 % of a pixel is the same (another tool's float rounding of one grid)."""
+    if da.crs != db.crs:
+        return f"CRS {da.crs} and {db.crs}"
+    if (da.width, da.height) != (db.width, db.height):
+        return f"{da.width}x{da.height} and {db.width}x{db.height} pixels"
+    ta, tb = da.transform, db.transform
+    pixel = min(abs(ta.a), abs(ta.e)) or 1.0
+    if any(abs(x - y) > 0.01 * pixel for x, y in zip(ta[:6], tb[:6], strict=True)):
+        if (ta.a, ta.b, ta.d, ta.e) != (tb.a, tb.b, tb.d, tb.e) and abs(ta.a - tb.a) > 0.01 * pixel:
+            return f"pixels of {abs(ta.a):g} and {abs(tb.a):g}"
+        return f"origins ({ta.c:.2f}, {ta.f:.2f}) and ({tb.c:.2f}, {tb.f:.2f})"
+    return ""
+
+
 def check_polygons_output(polygons: str | Path, inputs: list[str | Path], overwrite: bool) -> Path:
     """Refuse a change-polygon output before anything is written: an unsupported extension, one of ``inputs``
     (the rasters and the change map), or an existing file without ``overwrite``."""
@@ -162,8 +195,11 @@ def check_polygons_output(polygons: str | Path, inputs: list[str | Path], overwr
     return check_output(polygons, overwrite, inputs=inputs)
 
 
-def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: float = 500.0) -> Any:
-    """Polygons of the changed regions (band 2 of a change COG written by :func:`change_map`).
+def polygonize_change(
+    change_tif: str | Path, output: str | Path, min_area_m2: float = 500.0, name: str | None = None
+) -> Any:
+    """Polygons of the changed regions (band 2 of a change COG written by :func:`change_map`); ``name``: the
+    stem their ids start with (default: the change map's).
 
     The change mask is copied to a single-band staging raster and polygonised as connected components
     (the same polygoniser as fields: sub-pixel outlines simplified by one pixel, regions under
@@ -179,9 +215,10 @@ def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: f
 
     change_tif = Path(change_tif)
     cfg = PolygonizeConfig(separation="components", min_area_m2=min_area_m2)
+    name = name or change_tif.stem
     work = temporary_sibling(change_tif, "mask")  # a folder, so the progress bar names the change map's mask
     work.mkdir()
-    staging = work / f"{change_tif.stem}_mask.tif"
+    staging = work / f"{name}_mask.tif"
     try:
         with rasterio.open(change_tif) as src:
             when = latest_image_time(src.tags(), change_tif)
@@ -190,8 +227,25 @@ def polygonize_change(change_tif: str | Path, output: str | Path, min_area_m2: f
             with rasterio.open(staging, "w", **{**prof, "tiled": True}) as dst:
                 for _, win in src.block_windows(1):
                     dst.write(src.read(2, window=win), 1, window=win)
-        return polygonize(
-            staging, Path(output), cfg, collection="agriseg-change", id_prefix=change_tif.stem, determined=when
-        )
+        return polygonize(staging, Path(output), cfg, collection="agriseg-change", id_prefix=name, determined=when)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def change_outputs(
+    a: str | Path, b: str | Path, output: str | Path, polygons: str | Path | None, threshold: float, min_area_m2: float
+) -> tuple[dict[str, float], Any]:
+    """``agriseg fields change``: the change COG (:func:`change_map`) and, with ``polygons``, its polygons
+    (:func:`polygonize_change`, written atomically by the vector writer), the map named last: a run stopped while
+    polygonising left the map alone, which the same command then refused as an existing file.
+
+    Returns:
+        ``(the change map's stats, the polygons' GeoDataFrame or None)``.
+    """
+    from agriseg.data.files import atomic_write
+
+    output = Path(output)
+    with atomic_write(output) as tmp:
+        stats = change_map(a, b, tmp, threshold=threshold)
+        df = polygonize_change(tmp, polygons, min_area_m2, output.stem) if polygons else None
+    return stats, df

@@ -121,8 +121,10 @@ def list_chips(
     split: Split | Literal["all"] = "train",
     target: Target = "3-class",
     missing: Literal["error", "skip"] = "error",
+    skipped: list[str] | None = None,
 ) -> list[FTWChip]:
-    """List the chips of ``split`` for ``countries`` with all their files.
+    """List the chips of ``split`` for ``countries`` with all their files (``skipped`` collects the ids of the
+    chips ``missing="skip"`` leaves out, ``<country>/<aoi_id>``).
 
     Args:
         root: FTW root folder.
@@ -160,6 +162,8 @@ def list_chips(
                         f"{absent[0]}: missing file of chip {aoi} ({country}, split {s}); "
                         "--missing skip (a training config: missing: skip) leaves out incomplete chips"
                     )
+                if skipped is not None:
+                    skipped.append(f"{country}/{aoi}")
                 continue
             chips.append(chip)
     return chips
@@ -182,6 +186,8 @@ def _read_mask(path: str | Path) -> tuple[np.ndarray, _Grid]:
     if arr.shape[0] != 1:
         raise ValueError(f"{path}: has {arr.shape[0]} bands, a label mask has 1 (class ids 0..3)")
     mask = arr[0].astype(np.int64)
+    if profile.get("nodata") is not None and np.isfinite(profile["nodata"]):  # declared no data: not scored
+        mask[arr[0] == profile["nodata"]] = IGNORE_INDEX
     if mask.size and (mask.min() < 0 or mask.max() > IGNORE_INDEX):
         raise ValueError(f"{path}: label values must be 0..3, found {int(mask.min())}..{int(mask.max())}")
     return mask, _grid(profile)
@@ -264,7 +270,8 @@ class FTWDataset(Dataset):
     ) -> None:
         self.root, self.split, self.target, self.windows = Path(root), split, target, windows
         self.divisor, self.offset, self.cache = divisor, offset, cache
-        self.chips = list_chips(root, countries, split, target, missing)
+        self.skipped: list[str] = []  # chips left out for a missing file (missing="skip")
+        self.chips = list_chips(root, countries, split, target, missing, self.skipped)
         if not self.chips:
             named = ", ".join(countries) if isinstance(countries, list) else countries
             raise ValueError(f"{self.root}: no {split} chips for {named}")

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from agriseg.config import with_updates
 from agriseg.fields.config import FieldsEvaluateConfig
@@ -53,7 +53,11 @@ def evaluate_model(
             they go in the next release).
 
     Returns:
-        :meth:`FieldMetrics.compute`'s dict.
+        :meth:`FieldMetrics.compute`'s dict, with ``failed``: one line per chip that could not be scored (a mask of
+        another size, values outside 0..3: each names its file); the other chips are scored.
+
+    Raises:
+        ValueError: no chip could be scored (naming the first).
     """
     from agriseg.batch import progress_bar
 
@@ -69,10 +73,30 @@ def evaluate_model(
         cfg = with_updates(cfg, {names[k]: v for k, v in legacy.items()})
     model = model.eval().to(device)
     metrics = FieldMetrics(cfg.iou_threshold, n_boot=cfg.bootstrap, seed=seed)
-    loader = DataLoader(dataset, batch_size=cfg.batch_size, shuffle=False, num_workers=0)
-    for batch in progress_bar(loader, desc="evaluate", unit="batch", disable=not progress):
-        pred, prob = predict_batch(model, batch["image"].to(device))
-        truth = batch["mask"].numpy()
-        for i in range(pred.shape[0]):
-            metrics.update(pred[i], truth[i], prob[i], batch["country"][i])
-    return metrics.compute()
+    failed: list[str] = []  # chips that cannot be scored (a mask of another size, other values): named, not fatal
+    batch: list[dict] = []  # chips of one size (a root may hold several: they cannot be stacked together)
+
+    def score() -> None:
+        pred, prob = predict_batch(model, torch.stack([it["image"] for it in batch]).to(device))
+        for i, it in enumerate(batch):
+            metrics.update(pred[i], it["mask"].numpy(), prob[i], it["country"])
+        batch.clear()
+
+    n = len(dataset)  # type: ignore[arg-type]  # a map-style dataset has a length
+    for i in progress_bar(range(n), desc="evaluate", unit="chip", disable=not progress):
+        try:
+            item = dataset[i]
+        except ValueError as err:  # the chip's own problem (naming its file); the others are scored
+            failed.append(str(err))
+            continue
+        if batch and batch[0]["image"].shape != item["image"].shape:
+            score()
+        batch.append(item)
+        if len(batch) == cfg.batch_size:
+            score()
+    if batch:
+        score()
+    if failed and len(failed) == n:
+        more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        raise ValueError(f"nothing to score: {failed[0]}{more}")
+    return {**metrics.compute(), "failed": failed}

@@ -23,6 +23,7 @@ interpolated precision, AP@0.5 and AP@[0.5:0.95] (ten thresholds).
 
 from __future__ import annotations
 
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -236,7 +237,9 @@ class FieldMetrics:
                 per[country]["partly_labelled"] = True
         # every key any country has (AP only where a country's chips came with probabilities)
         keys = [k for k in dict.fromkeys(k for p in per.values() for k in p) if k not in ("chips", "partly_labelled")]
-        mean = {k: float(np.nanmean([p[k] for p in per.values() if k in p])) for k in keys}
+        with warnings.catch_warnings():  # a score no country has (AP without fields): null, as the JSON says
+            warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
+            mean = {k: float(np.nanmean([p[k] for p in per.values() if k in p])) for k in keys}
         overall = {**scores_from_counts(c.sum(0)), **self._ap(sorted(set(self.countries)))}
         tot = c.sum(0)
         return {

@@ -63,6 +63,16 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
             "%s: no %s chips for %s: not scored", root, config.split, ", ".join(without)
         )
     res.update({"windows": order, "countries_missing": absent, "countries_without_chips": without})
+    res["chips_skipped"] = ds.skipped  # incomplete chips left out by --missing skip: two models' scores compare
+    if ds.skipped:  # only on one chip set
+        import logging
+
+        from agriseg.batch import listed
+
+        logging.getLogger("agriseg").warning(
+            "%s: %d incomplete %s chip%s left out (--missing skip): %s", root, len(ds.skipped), config.split,
+            "s" if len(ds.skipped) > 1 else "", listed(ds.skipped, 3),
+        )  # fmt: skip
     return res
 
 
@@ -106,6 +116,9 @@ def robustness(
             raise OptionError(f"--chip {config.chip}: {scene} is {w} x {h} px, smaller than one chip")
         valid = scene_valid(arr, profile.get("nodata"))  # (H, W)
         offset = dn_offset(config, scene)  # auto: as fields predict reads the scene
+        from agriseg.fields.predict import warn_if_reflectance
+
+        warn_if_reflectance(Path(str(scene)), offset)  # as fields predict warns of the same scene
         chips, _pos = scene_chips(to_reflectance(np.where(np.isfinite(arr), arr, 0), offset), config.chip,
                                   config.stride)  # fmt: skip
         full = scene_chips(valid[None], config.chip, config.stride)[0].all(axis=(1, 2, 3))  # (N,) chips all valid
@@ -124,9 +137,25 @@ def robustness(
             raise ValueError(f"{model_path}: model takes {cfg.in_channels} channels, windows {order}")
         target: Literal["2-class", "3-class"] = "3-class" if cfg.num_classes == 3 else "2-class"
         present = asked_countries(config.countries, root)[0]
-        ds = FTWDataset(root, present, config.split, target, order, None, dn_offset(config))
+        ds = FTWDataset(root, present, config.split, target, order, None, dn_offset(config), config.missing)
         idx = np.linspace(0, len(ds) - 1, min(config.max_chips, len(ds))).round().astype(int)
-        items = [ds[int(i)] for i in idx]
+        items, said = [], []
+        for i in dict.fromkeys(int(i) for i in idx):
+            try:
+                items.append(ds[i])
+            except ValueError as err:  # a chip's own problem: left out, said below
+                said.append(str(err))
+        if not items:
+            raise ValueError(f"nothing to score: {said[0]}" + (f" (and {len(said) - 1} more)" if len(said) > 1 else ""))
+        side_of = items[0]["image"].shape  # chips of one size: they are stacked (a root may hold several)
+        other = [it["aoi_id"] for it in items if it["image"].shape != side_of]
+        items = [it for it in items if it["image"].shape == side_of]
+        if other:
+            said.append(f"{len(other)} chip(s) of another size than {side_of[-1]} px left out (e.g. {other[0]})")
+        for line in said:
+            import logging
+
+            logging.getLogger("agriseg").warning("%s: %s", root, line)
         refl = torch.stack([it["image"] for it in items])
         labels = torch.stack([it["mask"] for it in items])
     side = int(refl.shape[-1])  # (N, C, S, S)
