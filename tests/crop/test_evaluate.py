@@ -357,3 +357,19 @@ def test_a_label_fitting_the_stored_pixels_of_a_turned_photo_says_so(tmp_path):
     Image.fromarray(np.zeros((8, 12), np.uint8)).save(tmp_path / "lab" / "a.png")
     with pytest.raises(ValueError, match=r"differs from image .* turned by its EXIF orientation"):
         evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+
+
+def test_a_class_no_label_holds_is_said(tmp_path):
+    """0/1 vegetation labels read as class ids against a crop / weed model: weed IoU 0.00 and nothing said
+    (session 84's sweep)."""
+    from agriseg.crop.evaluate import format_table
+
+    label = np.zeros((8, 8), np.uint8)
+    label[2:5, 2:5] = 1
+    _pair(tmp_path, "a", label)
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 3, label_mode="index", progress=False,
+                          class_names=["background", "crop", "weed"])  # fmt: skip
+    assert res["classes_not_in_labels"] == ["weed"]
+    assert "warning: no label holds weed: its IoU is 0 whatever the model predicts" in format_table(res)
+    both = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, label_mode="index", progress=False)
+    assert both["classes_not_in_labels"] == [] and "no label holds" not in format_table(both)

@@ -60,6 +60,7 @@ def evaluate_folder(
     metrics = SegmentationMetrics(num_classes, boundary_ratio, 255, class_names)
     ignored = pixels = 0  # label pixels of value 255 or of colours the colormap does not list
     classes_seen = False  # a label pixel of a class other than background
+    in_labels = np.zeros(max(num_classes, 1), bool)  # the classes some label holds
     if pairs:  # a label mode that does not fit the labels is refused before the progress bar starts
         try:
             read_label(next(iter(pairs.values()))[1], label_mode, colormap)
@@ -80,6 +81,7 @@ def evaluate_folder(
         ignored += int((truth == 255).sum())
         pixels += truth.size
         classes_seen = classes_seen or bool(((truth > 0) & (truth != 255)).any())
+        in_labels[np.unique(truth[truth < num_classes])] = True
     if failed and len(failed) == len(pairs):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         raise ImageReadError(f"nothing to score: {failed[0]}{more}")
@@ -87,6 +89,10 @@ def evaluate_folder(
     res["ignored_label_fraction"] = round(ignored / pixels, 6) if pixels else 0.0
     # 0/255 masks read as class ids: every plant pixel is 255, "not scored", and the scores mean nothing
     res["labels_only_0_255"] = label_mode == "index" and ignored > 0 and not classes_seen
+    # a class the model predicts that no label holds: its IoU is 0 whatever the model does (0/1 vegetation
+    # labels read as class ids against a crop / weed model: 1 is crop, weed never appears)
+    names = list(res.get("per_class_iou", {})) or [str(c) for c in range(num_classes)]
+    res["classes_not_in_labels"] = [names[c] for c in range(1, num_classes) if pairs and not in_labels[c]]
     res["images_dir"], res["masks_dir"] = str(images), str(masks)
     res.update(unmatched)
     res["failed"] = failed
@@ -217,6 +223,11 @@ def format_table(res: dict) -> str:
             lines.append(
                 f"warning: {counted(len(missing), noun, 'has/have')} {what} and {was} not scored ({some}{shown})"
             )
+    if absent := res.get("classes_not_in_labels"):
+        lines.append(
+            f"warning: no label holds {' or '.join(absent)}: {'its' if len(absent) == 1 else 'their'} IoU is 0 "
+            "whatever the model predicts (labels of vegetation only? --label-mode binary scores vegetation)"
+        )
     ignored = res.get("ignored_label_fraction", 0.0)
     if res.get("labels_only_0_255"):
         lines.append(
