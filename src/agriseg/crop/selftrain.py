@@ -13,6 +13,7 @@ only used to score the finished models.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -274,7 +275,17 @@ class SelfTrainer:
         from agriseg.crop.pseudolabel.pipeline import pseudolabel_files
 
         recs = pseudolabel_files(files, self.out / "pseudo", self.cfg.pseudo, progress=self.progress)
-        bad = [r for r in recs if r["status"] in ("error", "kept")]  # kept: made with other settings, refused
+        kept = [r for r in recs if r["status"] == "kept"]  # made with other settings (a run stopped, then changed)
+        if kept:  # one line, not one per photo; never a training set of masks of two settings
+            from agriseg.config import OptionError
+
+            first = kept[0]["error"]
+            what = first[first.find("(") : first.find(")") + 1] if "(" in first else ""
+            raise OptionError(
+                f"{self.out / 'pseudo'}: the pseudo-labels of {len(kept)} photo{'s' if len(kept) > 1 else ''} there "
+                f"were made with other settings {what}; --overwrite makes them again"
+            )
+        bad = [r for r in recs if r["status"] == "error"]
         made = [r for r in recs if r["status"] in ("ok", "skipped")]
         grey = [r for r in made if r.get("quality") == "greyscale"]  # a colour index's mask of one is noise
         self.report["pseudolabel"] = {
@@ -679,7 +690,8 @@ def adapt(
 
     def users_in_log(record: logging.LogRecord) -> bool:  # the pseudo-labeller's warnings too
         record.msg, record.args = users(record.getMessage()), ()
-        return True
+        # a greyscale photo is said once, with the photos left out of training (the report's left_out)
+        return "a greyscale photo" not in record.msg
 
     trainer = SelfTrainer(cfg, progress)
     agriseg_log = logging.getLogger("agriseg")
@@ -816,7 +828,20 @@ def adapt_photos(
         )
 
     rep = _once(Item(output.name, output, (output,), tuple(photos)), recipe, work, overwrite)
+    if rep.get("skipped"):  # the photos the run that made it left out or could not read are said again
+        earlier = _read_report(folder / "selftrain_report.json")
+        if earlier.get("pseudolabel"):
+            rep["pseudolabel"] = earlier["pseudolabel"]
     return {"adapted_model": str(output), **rep}
+
+
+def _read_report(path: Path) -> dict:
+    """A run's JSON report, or ``{}`` when it is not there or not readable (a work folder cleaned by hand)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # renamed to the *Config suffix: the old names work for one more release, with a warning

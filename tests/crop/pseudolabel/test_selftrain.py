@@ -492,3 +492,40 @@ def test_scores_leave_out_an_unreadable_photo(tmp_path: Path) -> None:
     (only / "masks" / "only.png").write_bytes(label.read_bytes())
     with pytest.raises(ValueError, match="no photo to score could be read"):
         score_model(model, SelfTrainEvalConfig(images=str(only / "images"), labels=str(only / "masks")), progress=False)
+
+
+@pytest.mark.slow  # two adapt runs: 15 s
+def test_adapt_says_its_photos_left_out_again_and_its_work_of_other_settings_once(tmp_path: Path) -> None:
+    """Session 84's sweep: a greyscale photo was warned of twice and an unreadable one failed the run (exit 1),
+    while the unchanged re-run exited 0 naming neither; a run stopped, then given another --index, refused each
+    photo in one long line ("its outputs were made with other settings ... ; ad/0002.jpg: ...")."""
+    import shutil
+
+    from PIL import Image
+
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    root = write_scenes(tmp_path / "syn", n=3, size=(64, 96))
+    photos = tmp_path / "photos"
+    shutil.copytree(root / "images", photos)
+    samples = Path(__file__).resolve().parents[3] / "src" / "agriseg" / "samples" / "peanut" / "images"
+    Image.open(sorted(samples.iterdir())[0]).convert("L").save(photos / "grey.png")
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    mc = ModelConfig(encoder_weights=None, infer_long_side=0)
+    base = save_model(build_model(mc), mc, tmp_path / "base.safetensors")
+    out = tmp_path / "adapted.safetensors"
+    args = ["crop", "adapt", photos, "-o", out, "--model", base, "--stage1-epochs", "1"]  # the default index
+    args += ["--stage2-epochs", "0", "--crop-size", "64", "--batch-size", "2", "--combine", "none"]
+    for run in ("first", "again"):
+        code, text = _cli(*args)
+        assert code == 1 and text.count("grey.png: a greyscale photo") == 1, (run, text)
+        assert f"failed: {photos / 'broken.jpg'}" in text, (run, text)
+    assert "unchanged" in text
+    # the pseudo-labels of a stopped run (here: of another model's folder) under other settings: one line
+    work = tmp_path / "next_adapt"
+    shutil.copytree(tmp_path / "adapted_adapt" / "pseudo", work / "pseudo")
+    code, text = _cli(*[a for a in args if a != out], "-o", tmp_path / "next.safetensors", "--index", "exg")
+    assert code == 2 and text.count("made with other settings") == 1 and " -> exg)" in text, text
