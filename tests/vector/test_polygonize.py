@@ -302,6 +302,9 @@ def test_polygonize_refuses_rasters_that_are_not_class_maps(tmp_path) -> None:
     # four bands are enough to be an image (an RGB + NIR scene), not a class raster
     with pytest.raises(ValueError, match=r"rgbn\.tif: a 4-band uint16 image, not a class raster"):
         polygonize(write("rgbn.tif", 4, "uint16"))
+    # an 8-bit RGB image (its bands red, green, blue) gave 0 fields from band 1 (session 84's sweep)
+    with pytest.raises(ValueError, match=r"rgb\.tif: an RGB image \(its bands are red, green, blue\)"):
+        polygonize(write("rgb.tif", 3, "uint8"))
 
 
 def test_gap_split_keeps_the_ids(tmp_path: Path) -> None:

@@ -90,6 +90,12 @@ def check_class_raster(path: Path, ds: Any) -> None:
             f"{path}: a {ds.count}-band {dtype} image, not a class raster; run `agriseg fields predict` on it "
             "and polygonize the result"
         )
+    colours = [c.name for c in ds.colorinterp[:3]]
+    if not is_prediction and ds.count >= 3 and colours == ["red", "green", "blue"]:  # a photo's or a map's colours
+        raise ValueError(
+            f"{path}: an RGB image (its bands are red, green, blue), not a class raster; polygonize needs the COG "
+            "written by `agriseg fields predict`, or one band of integer class ids"
+        )
 
 
 def _finite_max(values: np.ndarray) -> float:
