@@ -279,7 +279,7 @@ def test_polygonize_refuses_rasters_that_are_not_class_maps(tmp_path) -> None:
 
     from agriseg.vector.api import polygonize
 
-    def write(name: str, count: int, dtype: str):
+    def write(name: str, count: int, dtype: str, many: bool = False):
         path = tmp_path / name
         with rasterio.open(
             path,
@@ -292,7 +292,8 @@ def test_polygonize_refuses_rasters_that_are_not_class_maps(tmp_path) -> None:
             crs="EPSG:32633",
             transform=from_origin(0, 320, 10, 10),
         ) as ds:
-            ds.write(np.ones((count, 32, 32), dtype=dtype))
+            ds.write((np.arange(count * 32 * 32) % 251).reshape(count, 32, 32).astype(dtype) if many else
+                     np.ones((count, 32, 32), dtype=dtype))  # fmt: skip
         return path
 
     with pytest.raises(ValueError, match=r"prob\.tif: band 1 is float32, not class ids"):
@@ -304,7 +305,8 @@ def test_polygonize_refuses_rasters_that_are_not_class_maps(tmp_path) -> None:
         polygonize(write("rgbn.tif", 4, "uint16"))
     # an 8-bit RGB image (its bands red, green, blue) gave 0 fields from band 1 (session 84's sweep)
     with pytest.raises(ValueError, match=r"rgb\.tif: an RGB image \(its bands are red, green, blue\)"):
-        polygonize(write("rgb.tif", 3, "uint8"))
+        polygonize(write("rgb.tif", 3, "uint8", many=True))
+    assert polygonize(write("classes.tif", 3, "uint8")).empty is not None  # a class band and two probabilities
 
 
 def test_gap_split_keeps_the_ids(tmp_path: Path) -> None:
