@@ -1002,7 +1002,15 @@ def run_batch(
     opts = options or BatchOptions()
     store = store or default_store()
     _check_distinct(items)
-    for table in tables:
+    from agriseg.data.files import OutputIsInput, check_not_input
+
+    read = [p for it in items for p in it.inputs] + list(recipe.inputs if recipe else ())
+    for table in tables:  # a table named like an input (a photo called growth.png) is refused before any work:
+        try:  # the run removes its tables first, and --overwrite removed the photo
+            check_not_input(table, read)
+        except OutputIsInput as err:
+            where = f"this command writes its {Path(table).name} there: choose another output folder"
+            raise OutputIsInput(str(err).replace("choose another output name", where)) from None
         check_table(table, opts.overwrite, recipe.command if recipe is not None else None)
     kept_tables = [line for t in tables if (line := keep_unstamped_table(t, opts.overwrite))]
     names: dict[Path, list[str]] = {}  # output file names by folder: an earlier agriseg's temporaries of them

@@ -844,3 +844,40 @@ def test_names_that_hold_no_real_date_are_named(tmp_path: Path) -> None:
     recs = run_traits([d], tmp_path / "out", TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
     said = [n for n in recs.notes if "no growth tables" in n]
     assert len(said) == 1 and "(tray_2024-02-30_mask.png, tray_2024-13-01_mask.png: no date read;" in said[0]
+
+
+def test_a_users_file_named_like_a_table_or_a_picture_is_never_removed_nor_skipped(inputs: Path) -> None:
+    """Session 84's sweep: a photo called growth.png in the folder given as -o was removed by --overwrite (the
+    run clears its tables first) and, once a run had written there, skipped as the chart; a user's
+    peanut_plants.jpg was skipped as agriseg's picture of plants, and their field_plants.png replaced."""
+    from agriseg.data.files import OutputIsInput
+
+    chart = inputs / "growth.png"
+    Image.open(inputs / "A1_20240601.png").save(chart)
+    before = chart.read_bytes()
+    for overwrite in (True, False):
+        with pytest.raises(OutputIsInput, match=r"growth.png: is one of the inputs .* choose another output folder"):
+            run_traits([inputs], inputs, TraitsConfig(), batch=BatchOptions(overwrite=overwrite, progress=False))
+        assert chart.read_bytes() == before
+    from agriseg.crop.traits.inputs import pair_inputs
+
+    d = inputs.parent / "users"
+    d.mkdir()
+    names = ["peanut_plants.jpg", "plot3_overlay.jpg", "field.jpg"]
+    assert [it.photo.name for it in pair_inputs([d / n for n in names]) if it.photo] == names  # all photos
+
+
+def test_a_meta_template_naming_a_column_or_a_file_is_a_usage_error() -> None:
+    """``--meta id_date_camera`` wrote two ``id`` columns into traits.csv (the plot id lost); ``--meta meta.csv``
+    failed every photo as "does not match the template" (session 84's sweep)."""
+    from agriseg.config import OptionError
+    from agriseg.crop.traits.meta import check_template
+    from agriseg.crop.traits.runner import CSV_FIELDS
+
+    for template in ("id_date_camera", "plot_date_Unit"):
+        with pytest.raises(OptionError, match=r"is a column of the table already"):
+            check_template(template, reserved=CSV_FIELDS)
+    check_template("plot_date_camera", reserved=CSV_FIELDS)
+    for template in ("meta.csv", "plot_date_camera.jpg"):
+        with pytest.raises(OptionError, match=r"a template of the photos' names .*not a file"):
+            check_template(template)

@@ -2,7 +2,8 @@
 
 Inputs are matched by name: ``<name>_classes.png`` (class ids 0 background, 1 crop, 2 weed) or
 ``<name>_mask.png`` (0/255 or 0/1 vegetation) is the mask of the photo ``<name>.<ext>``; a class map is
-preferred over a mask of the same name. ``<name>_overlay.jpg`` files are ignored. A photo without a mask is
+preferred over a mask of the same name. ``<name>_overlay.jpg`` and ``<name>_plants.png`` files an agriseg run
+recorded writing are ignored (a user's photo of such a name is a photo). A photo without a mask is
 segmented with the model; a mask without a photo is measured without colour traits.
 """
 
@@ -75,7 +76,13 @@ def pair_inputs(files: list[Path]) -> list[Item]:
     from agriseg.data.io import output_names
 
     order = {f: i for i, f in enumerate(files)}
-    photos = [f for f in files if _split(f)[1] == "photo"]
+    ours = _recorded(files)
+
+    def split(f: Path) -> tuple[str, str]:  # a user's photo named like our pictures (x_plants.jpg) is a photo
+        base, kind = _split(f)
+        return (f.stem, "photo") if kind == "ignore" and f.resolve() not in ours else (base, kind)
+
+    photos = [f for f in files if split(f)[1] == "photo"]
     made = _made_from(files)
     given = {source: name for (_, name), source in made.items()}  # the names crop predict gave them
     clash = len({p.stem for p in photos}) < len(photos)
@@ -87,7 +94,7 @@ def pair_inputs(files: list[Path]) -> list[Item]:
         by_stem.setdefault(p.stem, []).append(p)
     alone: dict[str, list[Path]] = {}  # masks without a photo, by their photo's name
     for f in files:
-        base, kind = _split(f)
+        base, kind = split(f)
         if kind in ("photo", "ignore"):
             continue
         source = made.get((f.parent.resolve(), base))  # the photo its record says crop predict made it from
@@ -123,6 +130,16 @@ def pair_inputs(files: list[Path]) -> list[Item]:
         named = output_names(paths, keep) if len(paths) > 1 else {d / base: base for d in mine}
         out += [Item(named[d / base], mask=m) for d, m in mine.items()]
     return sorted(out, key=lambda it: min(order[f] for f in (it.photo, it.mask) if f is not None))
+
+
+def _recorded(files: list[Path]) -> set[Path]:
+    """The files among ``files`` that an agriseg run recorded writing (overlays, pictures of plants): never photos."""
+    from agriseg.manifest import recorded_outputs
+
+    out: set[Path] = set()
+    for d in {f.parent.resolve() for f in files if _split(f)[1] == "ignore"}:
+        out |= {(d / o).resolve() for outs in recorded_outputs(d).values() for o in outs}
+    return out
 
 
 def _made_from(files: list[Path]) -> dict[tuple[Path, str], Path]:

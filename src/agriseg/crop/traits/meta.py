@@ -13,6 +13,7 @@ template that does not match the whole name is looked for inside it, so ``date``
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -89,21 +90,36 @@ def compile_template(template: str) -> tuple[re.Pattern[str], list[str]]:
     return re.compile("".join(parts) + r"\Z", re.DOTALL), names
 
 
-def check_template(template: str | None, dated: bool = False) -> None:
+def check_template(template: str | None, dated: bool = False, reserved: Sequence[str] = ()) -> None:
     """A bad ``--meta`` template is a usage error (exit 2), said once before any file is read.
 
     Args:
         dated: the template is read for its date only (``crop plots``), so it needs a date field.
+        reserved: the columns of the table its fields join (``traits.csv``): a field of one of their names would
+            write two columns of one name, and a reader takes the wrong one.
     """
     if template:
         from agriseg.config import OptionError
 
+        suffix = Path(template).suffix.lower()
+        if Path(template).is_file() or suffix in (".csv", ".txt", ".xlsx", ".xls", ".json", ".jpg", ".jpeg", ".png",
+                                                  ".tif", ".tiff"):  # fmt: skip
+            raise OptionError(
+                f"--meta {template}: a template of the photos' names (e.g. plot_date_camera), not a file; each "
+                "photo's name is read by it, without its extension"
+            )
         try:
             _, names = compile_template(template)
         except ValueError as err:
             raise OptionError(f"--meta: {err}") from None
         if dated and not any(n.lower().endswith("date") for n in names):
             raise OptionError(f"--meta {template}: no date field (e.g. tray_date); it is read for the dates only")
+        taken = [n for n in names if n.lower() in {r.lower() for r in reserved}]
+        if taken:
+            raise OptionError(
+                f"--meta {template}: field {taken[0]!r} is a column of the table already ({', '.join(reserved)}); "
+                f"name it otherwise (e.g. plot{'' if taken[0].lower() != 'plot' else '_id'})"
+            )
 
 
 def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict[str, str]:

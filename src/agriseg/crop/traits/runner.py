@@ -117,12 +117,13 @@ class Measurement:
 def own_outputs(outdir: Path) -> set[Path]:
     """The files an earlier ``crop traits`` run wrote into ``outdir`` (its manifest's items with a
     ``_traits.json``, and ``growth.png``): with ``-o`` the input folder, a re-run must not measure them."""
-    from agriseg.manifest import recorded_outputs
+    from agriseg.manifest import recorded_outputs, table_edited, table_stamped
 
     recorded = recorded_outputs(outdir, COMMAND)
     own = {(outdir / o).resolve() for outs in recorded.values() if any(o.endswith("_traits.json") for o in outs)
            for o in outs}  # fmt: skip
-    return own | {(outdir / "growth.png").resolve()} if own else own
+    chart = outdir / "growth.png"  # the chart, when agriseg stamped it so (a photo called growth.png is a photo)
+    return own | {chart.resolve()} if own and table_stamped(chart) and not table_edited(chart) else own
 
 
 def read_regions_option(path: str, option: str) -> list[Any]:
@@ -554,11 +555,12 @@ def run_traits(
     config = as_config(TraitsConfig, config)
     outdir = Path(outdir)
     files = list_images_once(paths)  # a file named twice is a usage error, not measured once silently
-    from agriseg.manifest import table_owner
+    from agriseg.manifest import table_owner, table_stamped
 
     # an earlier run's pictures and charts are never photos: in -o, or in another output folder given as input
+    # (a table name claimed by a run but never stamped as written there is a user's file: a photo growth.png)
     own = set().union(*(own_outputs(d) for d in {outdir, *(Path(f).parent for f in files)}))
-    left_out = [f for f in files if Path(f).resolve() in own or table_owner(f) is not None]
+    left_out = [f for f in files if Path(f).resolve() in own or (table_owner(f) is not None and table_stamped(f))]
     files = [f for f in files if f not in left_out]
     pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
     overlap = positions = None
@@ -570,7 +572,7 @@ def run_traits(
     if config.grid_box:
         parse_box(config.grid_box)
     check_scale_options(config)
-    check_template(config.meta)
+    check_template(config.meta, reserved=CSV_FIELDS)  # a field named like a column: two of one name
     if not pairs:
         given = as_paths(paths)
         raise NoInputError(f"{given[0]}: no photos or masks to measure" if given else "no photos or masks given")
