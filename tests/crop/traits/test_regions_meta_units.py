@@ -254,8 +254,11 @@ def test_regions_files_the_reader_cannot_take_as_meant_are_refused(tmp_path: Pat
     "text",
     ["id;x;y;width;height\r\nA1;0;0;10;10\r\nA2;10;0;10;10\r\n",
      "ID\tX\tY\tWidth\tHeight\nA1\t0\t0\t10\t10\nA2\t10\t0\t10\t10\n",
-     "Id, X, Y, Width, Height\nA1,0,0,10,10\nA2,10,0,10,10\n"],
-    ids=["semicolons", "tabs", "capitals"],
+     "Id, X, Y, Width, Height\nA1,0,0,10,10\nA2,10,0,10,10\n",
+     # Excel: a "sep=" line first, rows of separators below the data, a BOM pasted in (session 84's sweep)
+     "sep=;\nid;x;y;width;height\nA1;0;0;10;10\nA2;10;0;10;10\n;;;;\n;;;;;;;\n",
+     "id,x,y,width,height\nA1,0,0,10,10\n,,,,\nA2,10,0,10,10\n\ufeff\n"],
+    ids=["semicolons", "tabs", "capitals", "excel-sep-line-and-empty-rows", "empty-row-and-bom"],
 )  # fmt: skip
 def test_regions_files_saved_by_spreadsheets_in_other_locales(tmp_path: Path, text: str) -> None:
     f = tmp_path / "regions.csv"

@@ -25,7 +25,7 @@ import numpy as np
 from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, measured_now
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, read_mask
-from agriseg.crop.traits.meta import check_template, file_date, parse_name
+from agriseg.crop.traits.meta import DATE_FORMS, check_template, file_date, parse_name
 from agriseg.crop.traits.orthomosaic import PLOT_COLUMNS, plot_stats
 from agriseg.crop.traits.regions import needs_check, region_columns
 from agriseg.crop.traits.units import ANGLES, tidy
@@ -202,7 +202,7 @@ def run_plots(
                 kind = "photos" if photos else "mosaics"
                 has = "has a date in its name" if n_dated == 1 else "have a date in their names"
                 result.notes.append(f"warning: no growth tables: {n_dated} of the {len(done)} {kind} {has} "
-                                    "(2024-06-01, 2024_06_01 or 20240601; --meta names other forms)")  # fmt: skip
+                                    f"({DATE_FORMS})")  # fmt: skip
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
         else:
             dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]
@@ -462,8 +462,8 @@ def _finite(value: Any) -> TypeGuard[float]:
 
 def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) -> list[str]:
     """Warnings about photos the growth rates cannot use: undated ones, and several of one date."""
-    out = [f"warning: {f}: no date in its name (2024-06-01, 20240601 or 01.06.2024; --meta reads other forms); in "
-           "the growth tables after the dated ones, without rates" for d, f, _ in dated if d is None]  # fmt: skip
+    out = [f"warning: {f}: no date in its name ({DATE_FORMS}); in the growth tables after the dated ones, without "
+           "rates" for d, f, _ in dated if d is None]  # fmt: skip
     by_date: dict[str, list[str]] = {}
     for d, f, _ in dated:
         if d is not None:

@@ -26,6 +26,9 @@ _EIGHT_DIGITS = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 _DOTTED = re.compile(r"(?<![\d.])(\d{2}\.\d{2}\.\d{4}|\d{4}\.\d{2}\.\d{2})(?![\d.]*\d)")
 # a time after a date in a name: T0930, T09-30, T093000, T09-30-00, or _093000 (six digits: a plot id 0930 is not one)
 _TIME = re.compile(r"(?:T(\d{2})-?(\d{2})(?:-?(\d{2}))?|[_-](\d{2})(\d{2})(\d{2}))(?!\d)")
+DATE_FORMS = "2024-06-01, 2024_06_01, 20240601 or 01.06.2024; rename others, e.g. 01-06-2024 to 2024-06-01"
+"""The date forms read in names (with ``--meta`` too), as the warnings say them: ``--meta`` says where a name's
+date is, not another way to write it."""
 YEARS = (1900, 2199)  # an eight-digit run outside these years is a number (a barcode, a plant id), not a date
 DATE_FORMATS = (
     "%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y%m%d%H%M", "%Y-%m-%dT%H%M%S", "%Y-%m-%dT%H%M",

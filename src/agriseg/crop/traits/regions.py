@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -115,9 +116,13 @@ def read_regions(path: str | Path) -> list[Region]:
         raise ValueError(f"{path}: not a text CSV in UTF-8 (byte {err.start}); save it as CSV UTF-8") from None
     out = []
     seen: dict[str, int] = {}  # id -> line
+    lines = text.replace("\ufeff", "").splitlines(keepends=True)  # a BOM pasted in mid-file is no value either
+    stated = re.fullmatch(r"sep=(.)\s*", lines[0]) if lines else None  # Excel's "sep=;" line names the separator
+    skipped = 1 if stated else 0
+    text = "".join(lines[skipped:])
     header = next((line for line in text.splitlines() if line.strip()), "")
     # a spreadsheet in a European locale saves CSV with ";", and some tools with tabs: the header's separator
-    sep = max((",", ";", "\t"), key=header.count)
+    sep = stated.group(1) if stated else max((",", ";", "\t"), key=header.count)
     with io.StringIO(text, newline="") as fh:
         reader = csv.DictReader(fh, delimiter=sep)
         need = {"id", "x", "y", "width", "height"}
@@ -133,7 +138,12 @@ def read_regions(path: str | Path) -> list[Region]:
         if twice := sorted({n for n in names if n in need and names.count(n) > 1}):
             raise ValueError(f"{path}: the column {twice[0]!r} is in the header twice; keep one")
         reader.fieldnames = names
-        for i, row in enumerate(reader, start=2):
+        for i, row in enumerate(reader, start=2 + skipped):
+            extra = row.get(None) or []
+            if not any((v or "").strip() for k, v in row.items() if k is not None) and not any(
+                x.strip() for x in extra
+            ):
+                continue  # a row of separators only (",,,,": spreadsheets write them below the data)
             if any(v.strip() for v in row.get(None) or []):  # (empty cells after the last column are no values)
                 more = len(names) + len(row[None])  # a value the header does not name: which column was meant?
                 raise ValueError(f"{path}: line {i}: {more} values under the header's {len(names)} columns")

@@ -41,7 +41,15 @@ from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, pair_inputs, read_item
-from agriseg.crop.traits.meta import check_template, dotted_date, file_date, looks_dated, name_date, parse_name
+from agriseg.crop.traits.meta import (
+    DATE_FORMS,
+    check_template,
+    dotted_date,
+    file_date,
+    looks_dated,
+    name_date,
+    parse_name,
+)
 from agriseg.crop.traits.plants import (
     EDGE_STRIP,
     SHAPE_TRAITS,
@@ -669,8 +677,7 @@ def run_traits(
                 result.notes.append(
                     f"warning: no growth tables: {n_dated} of the {len(dated)} photos with regions "
                     f"{'has a date in its name' if n_dated == 1 else 'have a date in their names'} "
-                    f"({listed(unread, 3)}: no date read; 2024-06-01, 2024_06_01 or 20240601, with a time "
-                    "or not, and real days only; --meta names other forms, e.g. 01.06.2024)"
+                    f"({listed(unread, 3)}: no date read; real days only, a time after them or not: {DATE_FORMS})"
                 )
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
         else:
