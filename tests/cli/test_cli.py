@@ -337,6 +337,13 @@ def test_warnings_of_a_batch_go_to_stderr_once_per_kind(capsys: pytest.CaptureFi
     out, err = capsys.readouterr()
     assert "warning" not in out and "growth: growth.csv" in out and "0 measured" in out
     assert err.splitlines() == [*notes[:3], "warning: 47 more files: a greyscale photo"]
+    # one warning of other numbers per photo (a region, a share) is one kind too (session 84's sweep); one
+    # left over is "1 more file", not "1 more files"
+    notes = [f"warning: p{i}.jpg: region {i % 4}: the model was sure of {40 + i}% of it" for i in range(10)]
+    finish(BatchResult([], notes=[*notes, *[f"warning: g{i}.jpg: a greyscale photo" for i in range(4)]]), "m", "o")
+    err = capsys.readouterr().err.splitlines()
+    assert err[:4] == [*notes[:3], "warning: 7 more like the above (other files or values)"]
+    assert err[-1] == "warning: 1 more file: a greyscale photo"
 
 
 def test_many_failed_items_name_three_of_each_problem(capsys):

@@ -192,15 +192,21 @@ def requires_extra(command: click.Command, extra: Extra) -> click.Command:
 def collapse_warnings(lines: list[str], keep: int = 3, prefix: str = "warning: ") -> list[str]:
     """``<prefix><file>: <what>`` lines with one ``<what>`` for many files: the first ``keep`` of them, then one
     line counting the rest (50 greyscale photos gave 50 lines of one warning)."""
-    by_what: dict[str, list[str]] = {}
+    import re
+
+    by_what: dict[str, list[tuple[str, str]]] = {}  # one warning whatever its numbers (a region, a share)
     for line in lines:
         _, _, what = line.removeprefix(prefix).partition(": ")
-        by_what.setdefault(what or line, []).append(line)
+        by_what.setdefault(re.sub(r"\d[\d.,]*", "#", what or line), []).append((line, what or line))
     out = []
-    for what, group in by_what.items():
-        out += group[:keep]
+    for group in by_what.values():
+        out += [line for line, _ in group[:keep]]
         if len(group) > keep:
-            out.append(f"{prefix}{len(group) - keep} more files: {what}")
+            n, whats = len(group) - keep, {w for _, w in group}
+            if len(whats) == 1:
+                out.append(f"{prefix}{n} more file{'s' if n > 1 else ''}: {group[0][1]}")
+            else:
+                out.append(f"{prefix}{n} more like the above (other files or values)")
     return out
 
 
