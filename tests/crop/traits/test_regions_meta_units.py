@@ -613,3 +613,21 @@ def test_a_regions_file_may_name_its_id_column_as_a_plots_file_does(tmp_path) ->
     assert [r.id for r in read_regions(f)] == ["A1"]
     f.write_text("plot_id,name,x,y,width,height\nA1,pot one,0,0,10,10\n")  # plot_id first, as crop plots reads
     assert [r.id for r in read_regions(f)] == ["A1"]
+
+
+def test_a_reference_coin_on_soil_with_bright_clods_is_measured() -> None:
+    """A white 100 px coin on field soil failed in every box ("touches the box's edge"): Otsu's threshold put
+    bright clods beside it on its side, and the largest part was the coin and the clods (session 84's sweep).
+    The part at the box's centre, opened free of thin joins, is the coin."""
+    from agriseg.crop.traits.units import reference_scale
+
+    rng = np.random.default_rng(3)
+    rgb = rng.integers(70, 120, (300, 300, 3)).astype(np.uint8)  # soil
+    yy, xx = np.mgrid[:300, :300]
+    for cy, cx in rng.integers(0, 300, (60, 2)):  # bright clods about it, some on the box's edge
+        if (cy - 150) ** 2 + (cx - 150) ** 2 > 62**2:
+            rgb[(yy - cy) ** 2 + (xx - cx) ** 2 <= rng.integers(9, 60)] = 230
+    rgb[(yy - 150) ** 2 + (xx - 150) ** 2 <= 50**2] = 240  # the coin: 100 px across
+    rgb[148:153, 200:260] = 235  # a clod's thin join to the coin
+    scale = reference_scale(rgb, (80, 80, 140, 140), 25.0)
+    assert scale == pytest.approx(4.0, abs=0.15)  # 101-103 px: a stub of the join may stay

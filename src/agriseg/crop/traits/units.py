@@ -46,13 +46,37 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
+def _disc(radius: int) -> np.ndarray:
+    """A disc-shaped structuring element of ``radius`` pixels."""
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    return np.asarray(xx**2 + yy**2 <= radius**2)
+
+
+def _part_at_centre(obj: np.ndarray) -> tuple[slice, slice] | None:
+    """The bounding box of the connected part of ``obj`` at its centre, or nearest to it; None when empty."""
+    lab, n = ndimage.label(obj)
+    if n == 0:
+        return None
+    cy, cx = (obj.shape[0] - 1) / 2, (obj.shape[1] - 1) / 2
+    ys, xs = np.nonzero(lab)
+    nearest = int(np.argmin((ys - cy) ** 2 + (xs - cx) ** 2))
+    found = ndimage.find_objects((lab == lab[ys[nearest], xs[nearest]]).astype(np.int32))[0]
+    return found[0], found[1]
+
+
+def _touches_edge(sl: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
+    """Whether a bounding box reaches an edge of an array of ``shape``."""
+    return sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == shape[0] or sl[1].stop == shape[1]
+
+
 def reference_scale(
     rgb: np.ndarray, box: tuple[int, int, int, int], size_mm: float, warnings: list[str] | None = None
 ) -> float:
     """Pixels per millimetre from a reference object (a disc or square marker, a coin) inside a pixel box.
 
     Inside the box, the luminance is split in two by Otsu's threshold; the object is the side that touches
-    the box's border less (the background surrounds it), and its largest connected part is the object. Its
+    the box's border less (the background surrounds it), and its connected part at the box's centre is the
+    object (joins to background of its brightness, soil clods by a coin, opened until it stands alone). Its
     size in pixels is the longer side of its bounding box, which is ``size_mm`` in reality.
 
     Args:
@@ -78,14 +102,20 @@ def reference_scale(
     bright = lum > threshold_otsu(lum)
     border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
     obj = ~bright if border.mean() > 0.5 else bright
-    lab, n = ndimage.label(obj)
-    if n == 0:
+    if not obj.any():
         raise ValueError(f"reference box {box} holds no object")
-    biggest = np.argmax(np.bincount(lab.ravel())[1:]) + 1
-    sl = ndimage.find_objects((lab == biggest).astype(np.int32))[0]
-    if sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == obj.shape[0] or sl[1].stop == obj.shape[1]:
+    sl = None
+    # the object is the part at the box's centre (the user boxed it); on soil, clods of its brightness can touch
+    # it: thin joins to them are opened, wider and wider, until it stands alone (an opening keeps a disc's size)
+    for radius in (0, 1, 2, 3, 5):
+        part = _part_at_centre(ndimage.binary_opening(obj, _disc(radius)) if radius else obj)
+        if part is not None and not _touches_edge(part, obj.shape):
+            sl = part
+            break
+    if sl is None:
         raise ValueError(
-            f"the object in reference box {box} touches the box's edge: give a box with background around it"
+            f"the object in reference box {box} touches the box's edge, or cannot be told from the background "
+            "around it: give a box with background on every side, or a marker on a plain card"
         )
     tall, wide = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
     side = max(tall, wide)
