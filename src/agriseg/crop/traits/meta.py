@@ -25,7 +25,9 @@ _EIGHT_DIGITS = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 # 15.06.2024 (day first, as dotted dates are written) and 2024.06.15; not inside a longer dotted number
 _DOTTED = re.compile(r"(?<![\d.])(\d{2}\.\d{2}\.\d{4}|\d{4}\.\d{2}\.\d{2})(?![\d.]*\d)")
 # a time after a date in a name: T0930, T09-30, T093000, T09-30-00, or _093000 (six digits: a plot id 0930 is not one)
-_TIME = re.compile(r"(?:T(\d{2})[-:]?(\d{2})(?:[-:]?(\d{2}))?|[_-](\d{2})(\d{2})(\d{2}))(?!\d)")  # T10:00 too (macOS, Linux)
+_TIME = re.compile(
+    r"(?:T(\d{2})[-:]?(\d{2})(?:[-:]?(\d{2}))?|[_-](\d{2})(\d{2})(\d{2}))(?!\d)"
+)  # T10:00 too (macOS, Linux)
 DATE_FORMS = "2024-06-01, 2024_06_01, 20240601 or 01.06.2024; rename others, e.g. 01-06-2024 to 2024-06-01"
 """The date forms read in names (with ``--meta`` too), as the warnings say them: ``--meta`` says where a name's
 date is, not another way to write it."""
