@@ -11,6 +11,7 @@ ONNX Runtime alone: this module imports torch only when a PyTorch model has to r
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from collections.abc import Callable, Sequence
@@ -223,6 +224,7 @@ class ModelRunner:
     _ready: bool = field(default=False, repr=False)
     _traced: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False)
     _onnx_file: OnnxModule | None = field(default=None, repr=False)
+    _eager_only: bool = field(default=False, repr=False)  # an ONNX export failed: no second try at other sizes
 
     def __post_init__(self) -> None:
         # ONNX Runtime runs here on the CPU in float32: a GPU, or bf16 autocast, stays with PyTorch
@@ -317,6 +319,9 @@ class ModelRunner:
             return OnnxModule.load_or_export_any_size(cast("nn.Module", self.model), x, wkey, self.memory_arena)
         except Exception as err:  # noqa: BLE001 - not exportable for any size: one export per shape decides (and warns)
             _reraise_ctrl_c(err)
+            if "is not supported" in str(err) or "Unsupported" in type(err).__name__:  # an operator, at any size
+                self._eager_only = True
+                _say_eager(err)
             return None
 
     def _module_for(self, x: torch.Tensor) -> Any:
@@ -327,12 +332,15 @@ class ModelRunner:
         if self.optimize != "none" and key in self._traced:
             return self._traced[key]
         wkey = self.weights_key or getattr(self.model, "fingerprint", None)
-        if self.optimize == "onnxruntime" and self.any_size:
+        if self.optimize == "onnxruntime" and self.any_size and not self._eager_only:
             any_key = (x.shape[1], 0, 0)  # (C, any, any)
             if any_key not in self._traced:
                 self._traced[any_key] = self._any_size_module(x, wkey)
             if self._traced[any_key] is not None:
                 return self._traced[any_key]
+        if self._eager_only:  # an export failed once: every size of this model stays eager (no retry per shape)
+            self.prepare()
+            return self.model
         if self.optimize == "onnxruntime" and wkey:
             cached = OnnxModule.load_cached(wkey, key, self.memory_arena)
             if cached is not None:
@@ -347,9 +355,8 @@ class ModelRunner:
                 self._traced[key] = OnnxModule.load_or_export(model, x, wkey, self.memory_arena)
             except Exception as err:  # noqa: BLE001 - no onnxruntime, or an op it lacks: stay eager
                 _reraise_ctrl_c(err)
-                warnings.warn(
-                    f"optimize='onnxruntime' failed ({type(err).__name__}: {err}); running eager", stacklevel=3
-                )
+                self._eager_only = True
+                _say_eager(err)
                 self._traced[key] = self.model
         if key not in self._traced:
             try:
@@ -362,6 +369,41 @@ class ModelRunner:
                 warnings.warn(f"optimize='jit' failed ({type(err).__name__}: {err}); running eager", stacklevel=2)
                 self._traced[key] = self.model
         return self._traced[key]
+
+
+@contextlib.contextmanager
+def _stdout_dropped() -> Any:
+    """Drop what is written on stdout meanwhile, by Python or by C++ code (the ONNX exporter's graph dump writes
+    to file descriptor 1 itself); stdout stays for the command's results."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # a captured stdout without a descriptor (a test runner)
+        with contextlib.redirect_stdout(None):
+            yield
+        return
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            with contextlib.redirect_stdout(None):
+                yield
+    finally:
+        sys.stdout.flush() if sys.stdout else None
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
+def _say_eager(err: BaseException) -> None:
+    """One warning line for a model that ONNX Runtime cannot run (never the exporter's graph dump)."""
+    first = (str(err).strip().splitlines() or [""])[0][:200]
+    logging.getLogger("agriseg").warning(
+        "the model cannot run in ONNX Runtime (%s: %s); it runs in PyTorch (--optimize none skips the try)",
+        type(err).__name__, first,
+    )  # fmt: skip
 
 
 def _reraise_ctrl_c(err: BaseException) -> None:
@@ -512,7 +554,9 @@ class OnnxModule:
 
         axes = {0: "batch", 2: "height", 3: "width"} if dynamic_size else {0: "batch"}
         buf = io.BytesIO()
-        with torch.no_grad(), warnings.catch_warnings():
+        # the exporter prints the model's whole graph on stdout when an operator has no ONNX form (1.6 MB for a
+        # ViT-Adapter, in the middle of what a script reads): its stdout is dropped; the error says the operator
+        with torch.no_grad(), warnings.catch_warnings(), _stdout_dropped():
             warnings.simplefilter("ignore")
             # the stub types f as a path; the TorchScript exporter (dynamo=False) writes to a file object too
             torch.onnx.export(
