@@ -94,3 +94,35 @@ def test_an_unknown_vit_adapter_size_lists_the_vit_adapter_names() -> None:
             custom_encoder_factory(name)
     assert custom_encoder_factory("vit_adapter_small:vit_small_patch14_dinov2") is not None
     assert custom_encoder_factory("tu-resnet18") is None  # smp's
+
+
+def test_encoder_weights_a_user_cannot_get_are_one_line_before_any_download(tmp_path, monkeypatch) -> None:
+    """Session 84's sweep: ``encoder_weights: imagnet`` (a typo) on the offline lite0 encoder went to the hub for a
+    minute; offline, a pretrained encoder ended in the hub's message or a chained traceback; a corrupt local
+    weights file in safetensors' raw error."""
+    import segmentation_models_pytorch as smp
+
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.encoders import Encoder, check_smp_encoder, load_encoder_file
+    from agriseg.models.io import ModelLoadError
+
+    with pytest.raises(ValueError, match=r"encoder_weights 'imagnet' for tu-efficientnet_lite0: use null .*'imagenet'"):
+        check_smp_encoder("tu-efficientnet_lite0", "imagnet")
+    with pytest.raises(ValueError, match=r"encoder_weights 'advprop' for resnet18: use null \(random\), 'imagenet'"):
+        check_smp_encoder("resnet18", "advprop")
+    assert check_smp_encoder("resnet18", "swsl") == "swsl"
+
+    def offline(*args: object, **kwargs: object) -> None:
+        raise OSError("We couldn't connect to 'https://huggingface.co' to load the files\nand more")
+
+    monkeypatch.setattr(smp.encoders, "get_encoder", offline)
+    with pytest.raises(ModelLoadError, match=r"encoder resnet18: its 'imagenet' weights could not be downloaded "
+                                             r"\(We couldn't connect .*\); without a network set"):  # fmt: skip
+        Encoder("resnet18", 3, "imagenet")
+    monkeypatch.setattr(smp.Unet, "__init__", offline)
+    with pytest.raises(ModelLoadError, match=r"encoder resnet18: its 'imagenet' weights could not be downloaded"):
+        build_model(ModelConfig(arch="smp_unet", encoder="resnet18", encoder_weights="imagenet"))
+    junk = tmp_path / "junk.safetensors"
+    junk.write_text("junk")
+    with pytest.raises(ModelLoadError, match=r"junk.safetensors: cannot load as encoder weights \("):
+        load_encoder_file(torch.nn.Conv2d(1, 1, 1), str(junk))

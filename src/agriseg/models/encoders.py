@@ -84,7 +84,31 @@ def check_smp_encoder(name: str, weights: str | None) -> str | None:
         if not Path(weights).is_file():
             raise FileNotFoundError(f"{weights}: encoder_weights file not found")
         return None
+    if weights is not None:  # a tag: one the encoder has, before any download (a typo was fetched for a minute)
+        import segmentation_models_pytorch as smp
+
+        known = ["imagenet"] if name.startswith("tu-") else list(
+            smp.encoders.encoders.get(name, {}).get("pretrained_settings", {})
+        )  # fmt: skip
+        if known and weights not in known:
+            raise ValueError(
+                f"encoder_weights {weights!r} for {name}: use null (random), {' or '.join(map(repr, known))}, or a "
+                "path to a .safetensors / .pth file"
+            )
     return weights
+
+
+def download_failed(name: str, weights: str, err: BaseException) -> Exception:
+    """The one-line error of pretrained encoder weights that could not be downloaded (offline, or a hub's
+    error): what to set instead. A :class:`agriseg.models.io.ModelLoadError` (exit status 2 on the CLI)."""
+    from agriseg.models.io import ModelLoadError
+
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+    return ModelLoadError(
+        f"encoder {name}: its {weights!r} weights could not be downloaded ({first}); without a network set "
+        "model.encoder_weights to null or a local .safetensors / .pth file, or use tu-efficientnet_lite0/1/2, whose "
+        "weights install with agriseg"
+    )
 
 
 def _looks_like_file(weights: str) -> bool:
@@ -110,9 +134,9 @@ def load_encoder_file(encoder: nn.Module, path: str) -> None:
         encoder.load_state_dict(sd)
     except ModelLoadError:  # names the file already
         raise
-    except (RuntimeError, OSError, ValueError, AttributeError, KeyError) as err:
+    except Exception as err:  # noqa: BLE001 - safetensors' own error type too (a file that is none)
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ValueError(f"{path}: cannot load as encoder weights ({first})") from err
+        raise ModelLoadError(f"{path}: cannot load as encoder weights ({first})") from err
 
 
 class Encoder(nn.Module):
@@ -152,6 +176,12 @@ class Encoder(nn.Module):
                 f"({', '.join(sorted(smp.encoders.encoders)[:8])}, ...), 'tu-<any timm model>' "
                 f"or one of {', '.join(sorted(CUSTOM_ENCODERS))}"
             ) from err
+        except (ValueError, TypeError):
+            raise
+        except Exception as err:  # noqa: BLE001 - hub and HTTP errors of a download alike
+            if tag is None or local_lite:
+                raise
+            raise download_failed(name, tag, err) from err
         if local_lite:
             load_lite_into(self.body, in_channels, LOCAL_LITE_ENCODERS[name])
         elif weights is not None and tag is None:

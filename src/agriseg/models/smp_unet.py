@@ -42,7 +42,15 @@ class SmpUnet(smp.Unet):
                 in_channels=config.in_channels,
                 classes=config.num_classes,
             )
-        except KeyError as err:  # smp's message lists its ~100 encoders, and not tu-<timm model>
+        except (ValueError, TypeError):
+            raise
+        except Exception as err:  # noqa: BLE001 - KeyError: an unknown name; others: a download that failed
+            if not isinstance(err, KeyError):
+                if tag is None or local_lite:
+                    raise
+                from agriseg.models.encoders import download_failed
+
+                raise download_failed(config.encoder, tag, err) from err
             import difflib
 
             import segmentation_models_pytorch as smp

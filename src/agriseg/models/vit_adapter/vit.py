@@ -60,11 +60,9 @@ def create_vit(name: str, in_channels: int, weights: str | None, drop_path: floa
             raise ValueError(f"unknown timm model {name!r} for the ViT-Adapter") from err
         if not pretrained:
             raise
-        raise RuntimeError(
-            f"could not get timm's pretrained weights for {name!r} ({type(err).__name__}: {err}); "
-            "without network "
-            "or a filled timm cache, set encoder_weights to a local .safetensors/.pth file or to null"
-        ) from err
+        from agriseg.models.encoders import download_failed
+
+        raise download_failed(name, str(weights), err) from err
     if not all(hasattr(vit, a) for a in ("patch_embed", "blocks", "pos_embed")) or vit.pos_embed is None:
         raise ValueError(f"{name!r} is not a plain ViT with absolute position embeddings (timm VisionTransformer)")
     if weights is not None and is_weight_file(weights):
@@ -78,10 +76,15 @@ def create_vit(name: str, in_channels: int, weights: str | None, drop_path: floa
 
 
 def _read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    if path.suffix == ".safetensors":
+    if path.suffix.lower() == ".safetensors":
         from safetensors.torch import load_file
 
-        sd: object = load_file(str(path))
+        from agriseg.models.io import ModelLoadError
+
+        try:
+            sd: object = load_file(str(path))
+        except Exception as err:  # noqa: BLE001 - safetensors' own error type (a file that is none)
+            raise ModelLoadError(f"{path}: cannot read as ViT weights ({str(err).strip()[:160]})") from err
     else:
         from agriseg.models.io import torch_load
 
