@@ -147,12 +147,13 @@ class Item:
 
 
 def unique_names(
-    files: Iterable[str | Path], outdir: str | Path | None = None, command: str | None = None
+    files: Iterable[str | Path], outdir: str | Path | None = None, command: str | None = None, item_suffix: str = ""
 ) -> dict[Path, str]:
     """A distinct output name per input file (inputs sharing a stem get their suffix, then folders added).
 
     With ``outdir`` and ``command``: a file ``command`` gave outputs in ``outdir`` before keeps their name
-    (see :func:`agriseg.data.io.output_names`).
+    (see :func:`agriseg.data.io.output_names`); ``item_suffix``: what the command's item names add to the name
+    (``fields predict`` names its items ``<name>_probs``).
     """
     from agriseg.data.io import output_names
 
@@ -160,7 +161,11 @@ def unique_names(
     if outdir is not None and command:
         from agriseg.manifest import recorded_names
 
-        given = recorded_names(outdir, command)
+        given = {
+            src: name.removesuffix(item_suffix)
+            for src, name in recorded_names(outdir, command).items()
+            if name.endswith(item_suffix) and name != item_suffix
+        }
     return output_names((Path(f) for f in files), given)
 
 

@@ -208,6 +208,8 @@ class ManifestStore:
         self._remove_leftovers(folder, item.name, stamps)
         rec = {"command": self._command, "item": item.name, "outputs": [p.name for p in item.outputs],
                "fingerprint": fp.to_dict(), "stamps": stamps}  # fmt: skip
+        if item.inputs:  # where its input is, whatever folder the command ran from (its key is as given)
+            rec["source"] = str(Path(item.inputs[0]).resolve())
         recs = self._records.setdefault(folder, {})
         recs.pop(("", item.name), None)  # a record from before commands were kept is now this command's
         self._put(folder, recs, (self._command, item.name), rec)
@@ -356,8 +358,11 @@ def recorded_outputs(folder: str | Path, command: str | None = None) -> dict[str
 
 def recorded_inputs(folder: str | Path, command: str) -> dict[str, Path]:
     """Item name -> the input file (resolved) that a finished record of ``command`` in ``folder`` made its
-    outputs from, for records whose outputs and input are still there. An input is its record's first; a
-    relative one is read from here, as it was given (a run from another folder finds fewer)."""
+    outputs from, for records whose outputs are still there and whose input is where the record says (its
+    ``source``, absolute), unedited. Records of an earlier agriseg, without ``source``, count only where their
+    input was given as an absolute path."""
+    from agriseg.fingerprint import file_identity, same_input
+
     folder = Path(folder)
     out: dict[str, Path] = {}
     for (cmd, name), rec in _records_of(_lines(folder / MANIFEST)).items():
@@ -365,9 +370,14 @@ def recorded_inputs(folder: str | Path, command: str) -> dict[str, Path]:
         inputs = fp.get("inputs") if isinstance(fp, dict) and cmd == command and not rec.get("pending") else None
         if not isinstance(inputs, dict) or not inputs or not any((folder / o).exists() for o in rec.get("outputs", [])):
             continue
-        source = Path(next(iter(inputs))).resolve()
-        if source.is_file():
-            out[name] = source
+        key = next(iter(inputs))
+        # where it was (absolute), never a relative name read from here: run from another folder, it named
+        # another site's photo of the same layout
+        source = Path(rec["source"]) if isinstance(rec.get("source"), str) else Path(key)
+        if not source.is_absolute() or not source.is_file():
+            continue
+        if same_input(source, file_identity(source), str(inputs[key])):  # the file it was made from, unedited
+            out[name] = source.resolve()
     return out
 
 

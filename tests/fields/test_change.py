@@ -283,6 +283,10 @@ def test_an_inputs_own_nodata_is_no_data_and_a_grid_a_rounding_apart_is_one_grid
     assert change_map(tmp_path / "a.tif", tmp_path / "near.tif", tmp_path / "n.tif")["changed_fraction"] == 0
     with pytest.raises(ValueError, match=r"not on the same grid as .*a.tif \(origins \(359130.00, 5352340.00\) and"):
         change_map(tmp_path / "a.tif", _probs(tmp_path / "far.tif", a, shift=10), tmp_path / "f.tif")
+    with rasterio.open(tmp_path / "near.tif", "r+") as ds:  # a pixel 0.5 % larger: 30 cm apart at the far edge
+        ds.transform = rasterio.Affine(10.05, 0, ds.transform.c, 0, -10, ds.transform.f)
+    with pytest.raises(ValueError, match=r"not on the same grid as .*\(pixels of 10 x 10 and 10.05 x 10\)"):
+        change_map(tmp_path / "a.tif", tmp_path / "near.tif", tmp_path / "n2.tif")
 
 
 def test_a_change_run_stopped_while_polygonising_leaves_neither_output(tmp_path: Path, monkeypatch) -> None:

@@ -275,6 +275,11 @@ def test_predict_batch_keeps_same_named_scenes_apart_and_goes_on(tmp_path, tiny_
     assert res.exit_code == 1, res.output
     assert sorted(p.name for p in out.glob("*.tif")) == ["a_scene_tif_probs.tif", "b_scene_tif_probs.tif"]
     assert "bad.tif" in res.output and "2 predicted" in res.output and "1 failed" in res.output
+    # the same again: skipped under their names (the records' item names, <name>_probs, were taken for the names
+    # and another _probs added: scene_probs_probs.tif, every run anew; session 84's check of its own fixes)
+    res = CliRunner().invoke(main, [*args, "--outdir", str(out), "-m", str(tiny_ckpt), "--patch-size", "64"])
+    assert "0 predicted, 2 skipped" in res.output, res.output
+    assert sorted(p.name for p in out.glob("*.tif")) == ["a_scene_tif_probs.tif", "b_scene_tif_probs.tif"]
     scene = tmp_path / "a" / "scene.tif"
     before = scene.read_bytes()
     res = CliRunner().invoke(

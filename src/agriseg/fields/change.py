@@ -170,17 +170,22 @@ def _has_data(ds: Any, w: Any) -> np.ndarray:  # noqa: ANN401 - a rasterio datas
 
 
 def grid_difference(da: Any, db: Any) -> str:  # noqa: ANN401 - rasterio datasets
-    """What differs between the grids of two rasters ("" when none): their CRS, size, pixel size or origin. An
-    origin or pixel size within 1 % of a pixel is the same (another tool's float rounding of one grid)."""
+    """What differs between the grids of two rasters ("" when none): their CRS, size, pixel size or origin. Grids
+    whose pixel corners lie within 1 % of a pixel of each other everywhere are one (another tool's float
+    rounding of one grid)."""
     if da.crs != db.crs:
         return f"CRS {da.crs} and {db.crs}"
     if (da.width, da.height) != (db.width, db.height):
         return f"{da.width}x{da.height} and {db.width}x{db.height} pixels"
     ta, tb = da.transform, db.transform
     pixel = min(abs(ta.a), abs(ta.e)) or 1.0
-    if any(abs(x - y) > 0.01 * pixel for x, y in zip(ta[:6], tb[:6], strict=True)):
-        if (ta.a, ta.b, ta.d, ta.e) != (tb.a, tb.b, tb.d, tb.e) and abs(ta.a - tb.a) > 0.01 * pixel:
-            return f"pixels of {abs(ta.a):g} and {abs(tb.a):g}"
+    near = 0.01 * pixel  # at the far corner too: a pixel size a little off drifts by its difference x the size
+    scale = [(ta.a, tb.a, da.width), (ta.b, tb.b, da.height), (ta.d, tb.d, da.width), (ta.e, tb.e, da.height)]
+    if any(abs(x - y) * n > near for x, y, n in scale[::3]):
+        return f"pixels of {abs(ta.a):g} x {abs(ta.e):g} and {abs(tb.a):g} x {abs(tb.e):g}"
+    if any(abs(x - y) * n > near for x, y, n in scale[1:3]):
+        return "grids rotated or sheared apart"
+    if abs(ta.c - tb.c) > near or abs(ta.f - tb.f) > near:
         return f"origins ({ta.c:.2f}, {ta.f:.2f}) and ({tb.c:.2f}, {tb.f:.2f})"
     return ""
 

@@ -92,3 +92,21 @@ def test_a_mask_crop_predict_made_pairs_with_the_photo_its_record_names(tmp_path
     assert [(it.name, it.photo, it.mask) for it in items] == [
         ("IMG_0001", d1 / "IMG_0001.jpg", p1 / "IMG_0001_mask.png")
     ]
+
+
+def test_a_record_of_a_relative_photo_names_the_photo_where_it_was_not_one_here(tmp_path: Path, monkeypatch) -> None:
+    """crop predict run in siteA (``day1/IMG_0001.jpg``), crop traits run in siteB over siteA's masks: the
+    record's relative name was read from siteB, pairing siteA's mask with siteB's photo of that name (session 84's
+    check of its own fixes). A record keeps where its photo is."""
+    site_a, site_b = tmp_path / "siteA", tmp_path / "siteB"
+    monkeypatch.chdir(tmp_path)
+    site_a.mkdir()
+    monkeypatch.chdir(site_a)
+    _predicted(Path("day1") / "IMG_0001.jpg", tmp_path / "outA" / "IMG_0001_mask.png")
+    (site_b / "day1").mkdir(parents=True)
+    (site_b / "day1" / "IMG_0001.jpg").write_bytes(b"siteB's photo")
+    monkeypatch.chdir(site_b)
+    ours, theirs = site_a / "day1" / "IMG_0001.jpg", Path("day1") / "IMG_0001.jpg"
+    items = pair_inputs([tmp_path / "outA" / "IMG_0001_mask.png", ours, theirs])
+    by_photo = {it.photo.resolve() if it.photo else None: it.mask for it in items}
+    assert by_photo[ours] == tmp_path / "outA" / "IMG_0001_mask.png" and by_photo[theirs.resolve()] is None

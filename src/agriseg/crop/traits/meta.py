@@ -107,7 +107,7 @@ def check_template(template: str | None, dated: bool = False, reserved: Sequence
         from agriseg.config import OptionError
 
         suffix = Path(template).suffix.lower()
-        if Path(template).is_file() or suffix in (".csv", ".txt", ".xlsx", ".xls", ".json", ".jpg", ".jpeg", ".png",
+        if suffix in (".csv", ".txt", ".xlsx", ".xls", ".json", ".jpg", ".jpeg", ".png",
                                                   ".tif", ".tiff"):  # fmt: skip
             raise OptionError(
                 f"--meta {template}: a template of the photos' names (e.g. plot_date_camera), not a file; each "

@@ -449,7 +449,7 @@ def predict(
     if output is not None:
         targets = {paths[0]: Path(output)}
     elif outdir is not None:
-        names = unique_names(paths, outdir, "fields predict")  # the names an earlier run gave are kept
+        names = unique_names(paths, outdir, "fields predict", f"_{kind}")  # the names an earlier run gave are kept
         targets = {p: Path(outdir) / f"{names[p]}_{kind}.tif" for p in paths}
     else:
         targets = {p: p.parent / f"{p.stem}_{kind}.tif" for p in paths}
