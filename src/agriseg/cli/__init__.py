@@ -133,12 +133,35 @@ class _BesideBars(logging.Handler):
         self.setFormatter(_DebugFormatter())
 
     def emit(self, record: logging.LogRecord) -> None:
-        from tqdm import tqdm
-
         try:
-            tqdm.write(self.format(record), file=sys.stderr)  # clears the bars, writes the line, draws them again
+            beside_bars(self.format(record))
         except Exception:  # noqa: BLE001  # as logging's own handlers: a failing log line never stops the run
             self.handleError(record)
+
+
+_SAID_AT = [0.0]  # when the last line was written by beside_bars (time.time(), as tqdm times its redraws)
+
+
+def beside_bars(text: str) -> None:
+    """``text`` as a line of its own on stderr beside the progress bars. On a terminal the bars are cleared and
+    drawn again below it (tqdm.write); in a log file, where a redraw is a line more, it starts a new line only
+    when a bar was drawn since the last one (the bar's line is left as it is, each warning below it)."""
+    import time
+
+    from tqdm import tqdm
+
+    try:
+        terminal = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        terminal = False
+    if terminal:
+        tqdm.write(text, file=sys.stderr)  # clears the bars, writes the line, draws them again
+    else:
+        bars = [b for b in list(getattr(tqdm, "_instances", ())) if getattr(b, "fp", None) is not None]
+        drawn = any(getattr(b, "last_print_t", 0.0) >= _SAID_AT[0] and not getattr(b, "disable", False) for b in bars)
+        sys.stderr.write(("\n" if drawn else "") + text + "\n")
+        sys.stderr.flush()
+    _SAID_AT[0] = time.time()
 
 
 class _DebugFormatter(logging.Formatter):
@@ -167,9 +190,7 @@ def _one_line_for_renamed_options(
     if issubclass(category, RenamedOptionWarning):
         click.echo(f"agriseg: {message}", err=True)
     elif file is None:  # stderr
-        from tqdm import tqdm
-
-        tqdm.write(warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n"), file=sys.stderr)
+        beside_bars(warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n"))
     else:
         _show(message, category, filename, lineno, file, line)
 
