@@ -256,6 +256,12 @@ def test_an_index_label_beyond_the_classes_names_its_file(tmp_path):
     cfg = cfg.model_copy(update={"data": cfg.data.model_copy(update={"label_mode": "index", "cache": False})})
     with pytest.raises(ValueError, match=r"labels/01\.png: class id 3 but model\.num_classes is 2"):
         train_crop(cfg, progress=False)
+    # found before the run's folder, not when the loader met it (a validation label: after an epoch; session 84)
+    assert not (tmp_path / "run").exists()
+    small = tmp_path / "data" / "labels" / "02.png"
+    Image.fromarray(np.asarray(Image.open(small))[:10, :10]).save(small)
+    with pytest.raises(ValueError, match=r"labels/01\.png: class id 3 .*\(and 1 more in the (training|validation)"):
+        train_crop(cfg, progress=False)
 
 
 def test_resuming_a_checkpoint_of_another_model_is_refused_before_any_output(tmp_path):

@@ -188,6 +188,40 @@ class CropSegDataset:
     def __len__(self) -> int:
         return len(self.items)
 
+    def check(self, where: str = "") -> None:
+        """Read every label and each photo's header before training, so that a bad file is a usage error before
+        the run's folder is made, not a stop after epochs were trained (a validation label of class 5 was found
+        once the first epoch was done, and the epoch lost).
+
+        Raises:
+            agriseg.config.OptionError: the first label that is unreadable, of another size than its photo, or
+                holding a class id of no class (naming it), with how many more there are.
+        """
+        from agriseg.data.io import exif_orientation, open_image
+
+        problems = []
+        for _, ip, lp in self.items:
+            try:
+                mask = read_label(lp, self.label_mode, self.colormap)
+                with open_image(ip) as im:
+                    w, h = im.size
+                    if exif_orientation(im) >= 5:  # read turned: its sides swap
+                        w, h = h, w
+                if mask.shape != (h, w):
+                    raise ValueError(size_differs(lp, mask.shape, ip, (h, w, 3)))
+                bad = np.unique(mask[(mask != 255) & (mask >= max(self.num_classes, 1))]) if self.num_classes else None
+                if bad is not None and len(bad):
+                    ids = ", ".join(map(str, bad[:3]))
+                    raise ValueError(f"{lp}: class id {ids} but model.num_classes is {self.num_classes} (ids 0 to "
+                                     "num_classes - 1, 255 ignored)")  # fmt: skip
+            except OptionError:
+                raise
+            except ValueError as err:  # ImageReadError too
+                problems.append(str(err))
+        if problems:
+            more = f" (and {len(problems) - 1} more{' in ' + where if where else ''})" if len(problems) > 1 else ""
+            raise OptionError(f"{problems[0]}{more}")
+
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Decoded (image uint8 HWC, mask uint8 HW) of item ``i``; checks that their sizes match."""
         stem, ip, lp = self.items[i]

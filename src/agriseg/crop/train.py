@@ -72,6 +72,8 @@ def train_crop(
         pairs = match_pairs(cfg.data.images, cfg.data.labels, ("data.images", "data.labels"))
         check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side, cfg.model.num_classes)
+    dm.train_set.check("the training photos")  # every label before the run's folder, not when the loader meets it
+    dm.val_set.check("the validation photos")
     # data that cannot train (no photos, no validation, lists that overlap) is refused before the run's folder
     # is made (an empty output_dir was left behind)
     out = check_run_folder(cfg.output_dir, replaces=resumable and resume is None)  # someone else's: usage errors
