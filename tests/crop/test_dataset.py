@@ -36,3 +36,13 @@ def test_without_lists_the_split_is_seeded_and_disjoint() -> None:
     train, val = split_stems(STEMS, None, None, 0.2, 7)
     assert split_stems(STEMS, None, None, 0.2, 7) == (train, val)
     assert len(val) == 2 and sorted(train + val) == STEMS
+
+
+def test_a_list_naming_a_photo_that_is_not_there_is_a_usage_error_naming_the_list(tmp_path: Path) -> None:
+    """``val_list names 1 stems without image+label, e.g. ['not_a_stem']``: exit 1, the list not named
+    (session 84's sweep)."""
+    (tmp_path / "v.txt").write_text("0001\nnot_a_stem\n")
+    with pytest.raises(OptionError, match=r"data.val_list: .*v.txt names 1 photo\(s\) without .*\(not_a_stem\)"):
+        split_stems(STEMS, None, str(tmp_path / "v.txt"), 0.2, 0)
+    with pytest.raises(FileNotFoundError, match=r"a folder, not a list of photo names"):
+        split_stems(STEMS, None, str(tmp_path), 0.2, 0)

@@ -97,6 +97,8 @@ def read_stem_list(path: str | Path) -> list[str]:
         ValueError: a file that is not text.
     """
     path = Path(path)
+    if path.is_dir():  # "not found" of a folder that is there misled
+        raise FileNotFoundError(f"{path}: a folder, not a list of photo names (a text file, one name per line)")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: list of photo names not found")
     raw = path.read_bytes()
@@ -119,10 +121,13 @@ def split_stems(
     have = set(stems)
     val = read_stem_list(val_list) if val_list else None
     train = read_stem_list(train_list) if train_list else None
-    for name, lst in (("val_list", val), ("train_list", train)):
+    for name, lst, path in (("val_list", val, val_list), ("train_list", train, train_list)):
         missing = sorted(set(lst or []) - have)
-        if missing:
-            raise ValueError(f"{name} names {len(missing)} stems without image+label, e.g. {missing[:3]}")
+        if missing:  # the list given does not fit the data: a usage error (exit status 2), naming the file
+            shown = ", ".join(missing[:3]) + (", ..." if len(missing) > 3 else "")
+            raise OptionError(
+                f"data.{name}: {path} names {len(missing)} photo(s) without an image and a label of that name ({shown})"
+            )
     if val is not None and train is not None and set(val) & set(train):
         both = sorted(set(val) & set(train))
         raise OptionError(  # a model validated on photos it trained on: its scores and best checkpoint mislead
