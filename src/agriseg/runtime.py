@@ -387,7 +387,7 @@ def _stdout_dropped() -> Any:
         return
     saved = os.dup(fd)
     try:
-        with open(os.devnull, "w") as null:
+        with open(os.devnull, "w", encoding="utf-8") as null:
             os.dup2(null.fileno(), fd)
             with contextlib.redirect_stdout(None):
                 yield
