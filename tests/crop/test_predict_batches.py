@@ -187,6 +187,33 @@ def test_photos_that_join_a_run_leave_the_names_of_its_outputs_alone(tmp_path):
     assert fresh_masks >= {"d1_IMG_1_jpg_mask.png", "d2_IMG_1_jpg_mask.png"}
 
 
+def test_saved_masks_are_scored_under_the_names_crop_predict_gave_their_photos(tmp_path):
+    """``crop predict day1 -o out``, then ``day1 day2``: day 2's IMG_1 is out/day2_IMG_1_jpg_mask.png, but
+    ``crop evaluate --images day2 --pred-masks out`` scored day 1's out/IMG_1_mask.png against day 2's label by
+    name (vegetation IoU 3.82 where the model scores 69.89; session 84's check of its own fixes)."""
+    import json
+
+    from agriseg.cli import main
+
+    samples = sorted(
+        (Path(__file__).resolve().parents[2] / "src" / "agriseg" / "samples" / "peanut" / "images").iterdir()
+    )
+    for day, sample in (("d1", samples[0]), ("d2", samples[1])):  # two fields: two masks (the default model)
+        (tmp_path / day).mkdir()
+        Image.open(sample).convert("RGB").resize((200, 150)).save(tmp_path / day / "IMG_1.jpg")
+    out = tmp_path / "out"
+    args = ["crop", "predict", "-o", str(out), "--no-overlay"]
+    assert CliRunner().invoke(main, [*args, str(tmp_path / "d1")]).exit_code == 0
+    assert CliRunner().invoke(main, [*args, str(tmp_path / "d1"), str(tmp_path / "d2")]).exit_code == 0
+    (tmp_path / "lab").mkdir()
+    Image.open(out / "d2_IMG_1_jpg_mask.png").save(tmp_path / "lab" / "IMG_1.png")  # day 2's own mask as label
+    report = tmp_path / "r.json"
+    res = CliRunner().invoke(main, ["crop", "evaluate", "--images", str(tmp_path / "d2"), "--masks",
+                                    str(tmp_path / "lab"), "--pred-masks", str(out), "-o", str(report)])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(report.read_text())["pixel_accuracy"] == 1.0  # its own mask, not day 1's
+
+
 def test_oversized_image_fails_alone(pred, tmp_path, monkeypatch):
     import agriseg.data.io as io
 
