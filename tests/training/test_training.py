@@ -314,6 +314,12 @@ def test_a_run_folder_of_someone_elses_files_or_a_file_is_refused(tmp_path: Path
     run.mkdir()
     (run / "last.ckpt").write_bytes(b"")  # an earlier run's folder: used
     assert check_run_folder(run) == run and check_run_folder(tmp_path / "new").is_dir()
+    # a user's own split.json (a folder of their lists) was taken for a run's and replaced (session 84's sweep)
+    (theirs / "split.json").write_text('{"fold1": ["a", "b"]}', encoding="utf-8")
+    with pytest.raises(OptionError, match=r"theirs: its split.json was not written by a training run \(kept\)"):
+        check_run_folder(theirs)
+    (run / "split.json").write_text('{"train": ["a"], "val": ["b"]}', encoding="utf-8")  # a run's own
+    assert check_run_folder(run) == run
 
 
 def test_a_second_run_in_one_folder_leaves_no_versioned_copies(tmp_path: Path) -> None:

@@ -178,6 +178,17 @@ def build_task(task_class: type[T], config: dict[str, Any]) -> T:
 RUN_FILES = ("last.ckpt", "model.safetensors", "logs", "split.json", INTERRUPTED_NAME, "test_metrics.json")
 
 
+def _a_runs_split(path: Path) -> bool:
+    """Whether ``path`` is the ``split.json`` a run writes: ``{"train": [...], "val": [...]}`` of names."""
+    import json
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and set(data) == {"train", "val"} and all(isinstance(v, list) for v in data.values())
+
+
 def check_run_folder(output_dir: str | Path, replaces: bool = True) -> Path:
     """Create ``output_dir`` for a training run, refusing a file in the way and a folder of someone else's
     files (a folder holding none of :data:`RUN_FILES` nor a checkpoint, or a ``model.safetensors`` that is no
@@ -200,6 +211,11 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True) -> Path:
         shown = listed(sorted(held), 3)
         raise OptionError(
             f"output_dir {out}: exists and was not written by a training run (it holds {shown}); choose another"
+        )
+    split = out / "split.json"
+    if split.is_file() and not _a_runs_split(split):  # a user's own split list under the run's name: kept
+        raise OptionError(
+            f"output_dir {out}: its split.json was not written by a training run (kept); choose another output_dir"
         )
     model = out / "model.safetensors"
     if model.is_file():  # a user's file under the run's model name is never replaced
