@@ -250,3 +250,24 @@ def test_an_empty_config_file_is_said_to_be_empty(tmp_path: Path) -> None:
         (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
         with pytest.raises(ConfigError, match=r"c\.yaml: an empty config file \(.*Field required"):
             load_config(tmp_path / "c.yaml", SFTRunConfig)
+
+
+def test_a_value_no_member_of_a_union_takes_is_one_error() -> None:
+    """``train.limit_train_batches=1.5`` (a fraction or a whole number of batches) read as two errors of pydantic's
+    members, ``limit_train_batches.constrained-float: ...; limit_train_batches.constrained-int: ...``
+    (session 84's sweep)."""
+    from typing import Annotated
+
+    from pydantic import BaseModel, Field, ValidationError
+
+    from agriseg.config import describe_errors
+
+    class Train(BaseModel):
+        limit: Annotated[float, Field(gt=0, le=1)] | Annotated[int, Field(ge=1)] = 1.0
+
+    try:
+        Train(limit=1.5)
+    except ValidationError as err:
+        said = describe_errors(err)
+    assert said.count("limit") == 1 and "constrained" not in said, said
+    assert said.startswith("limit: Input should be less than or equal to 1, or input should be a valid integer"), said

@@ -241,14 +241,28 @@ def _fields_at(model: type[BaseModel] | None, loc: Sequence[str]) -> list[str]:
     return list(model.model_fields) if model is not None else []
 
 
+def _union_tag(part: str) -> bool:
+    """Whether a part of an error's location is pydantic's name of a union member (``constrained-float``, ``int``),
+    not a key of the config."""
+    return part.startswith(("constrained-", "function-")) or part in {"int", "float", "str", "bool", "none"}
+
+
 def _merged_choices(errors: list[Any]) -> list[Any]:
     """Pydantic's errors with the members of a union of ``Literal`` choices made one error (a model name that
     is no choice read ``model.arch.literal['unet','fpn','upernet']: ...; model.arch.literal['smp_unet']: ...``)."""
     out: list[Any] = []
     seen: dict[tuple[str, ...], Any] = {}
+    members: dict[tuple[str, ...], Any] = {}  # the first error of a union's members (float | int) at a key
     for e in errors:
-        loc = tuple(str(x) for x in e["loc"] if not ("[" in str(x) or "'" in str(x)))  # union member tags out
+        tagged = any(_union_tag(str(x)) for x in e["loc"])
+        loc = tuple(str(x) for x in e["loc"] if not ("[" in str(x) or "'" in str(x) or _union_tag(str(x))))
         e = {**e, "loc": loc}
+        if tagged and e["type"] != "literal_error":  # each member's error: one line, "... or ..."
+            if loc in members:
+                first = members[loc]
+                first["msg"] = f"{first['msg']}, or {e['msg'][:1].lower()}{e['msg'][1:]}"
+                continue
+            members[loc] = e
         if e["type"] == "literal_error" and loc in seen:
             first = seen[loc]
             first["ctx"] = {"expected": f"{first['ctx']['expected']}, {e['ctx']['expected']}"}
