@@ -1007,15 +1007,16 @@ def run_batch(
     opts = options or BatchOptions()
     store = store or default_store()
     _check_distinct(items)
-    from agriseg.data.files import OutputIsInput, check_not_input
+    from agriseg.data.files import OutputIsInput, is_or_holds
 
-    read = [p for it in items for p in it.inputs] + list(recipe.inputs if recipe else ())
-    for table in tables:  # a table named like an input (a photo called growth.png) is refused before any work:
-        try:  # the run removes its tables first, and --overwrite removed the photo
-            check_not_input(table, read)
-        except OutputIsInput as err:
-            where = f"this command writes its {Path(table).name} there: choose another output folder"
-            raise OutputIsInput(str(err).replace("choose another output name", where)) from None
+    inputs = [p for it in items for p in it.inputs] + list(recipe.inputs if recipe else ())
+    find = input_finder(inputs)  # built once: the tables below, then every item's outputs (_plan)
+    for table in tables:
+        if (src := find(table)) is not None:  # a photo called growth.png: the run removes its tables first,
+            raise OutputIsInput(  # and --overwrite removed it; refused before any work
+                f"{table}: {is_or_holds(table, src)} one of the inputs ({src}); this command writes its "
+                f"{Path(table).name} there: choose another output folder"
+            )
         check_table(table, opts.overwrite, recipe.command if recipe is not None else None)
     kept_tables = [line for t in tables if (line := keep_unstamped_table(t, opts.overwrite))]
     names: dict[Path, list[str]] = {}  # output file names by folder: an earlier agriseg's temporaries of them
@@ -1027,14 +1028,13 @@ def run_batch(
         clean_stale_temporaries(folder, names.get(folder, ()))
     outcomes: dict[int, Outcome] = {}
     index = {id(it): i for i, it in enumerate(items)}
-    inputs = [p for it in items for p in it.inputs] + list(recipe.inputs if recipe else ())
     with protected_inputs(inputs):
         store.open(items, recipe)
         try:
             claim = getattr(store, "claim_tables", None)  # stores without records have no tables to claim
             if claim is not None and tables:
                 claim([Path(t) for t in tables])
-            todo = _plan(items, store, recipe, opts, resume, failed, outcomes, input_finder(inputs))
+            todo = _plan(items, store, recipe, opts, resume, failed, outcomes, find)
             begin = getattr(store, "begin", None)  # optional in the protocol: stores written before it lack it
             if begin is not None and todo:
                 begin(todo)
