@@ -389,10 +389,10 @@ def _stdout_dropped() -> Any:
     try:
         with open(os.devnull, "w", encoding="utf-8") as null:
             os.dup2(null.fileno(), fd)
-            with contextlib.redirect_stdout(None):
+            with contextlib.redirect_stdout(None):  # print() to no stream writes nothing
                 yield
     finally:
-        sys.stdout.flush() if sys.stdout else None
+        sys.stdout.flush()  # what Python buffered meanwhile goes to /dev/null, not after it
         os.dup2(saved, fd)
         os.close(saved)
 

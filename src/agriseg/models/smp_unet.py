@@ -42,15 +42,7 @@ class SmpUnet(smp.Unet):
                 in_channels=config.in_channels,
                 classes=config.num_classes,
             )
-        except (ValueError, TypeError):
-            raise
-        except Exception as err:  # noqa: BLE001 - KeyError: an unknown name; others: a download that failed
-            if not isinstance(err, KeyError):
-                if tag is None or local_lite:
-                    raise
-                from agriseg.models.encoders import download_failed
-
-                raise download_failed(config.encoder, tag, err) from err
+        except KeyError as err:  # smp's message lists its ~100 encoders, and not tu-<timm model>
             import difflib
 
             import segmentation_models_pytorch as smp
@@ -63,6 +55,14 @@ class SmpUnet(smp.Unet):
                 f"{' (did you mean ' + ' or '.join(near) + '?)' if near else ''} or 'tu-<any timm model>' "
                 "(e.g. tu-efficientnet_lite0)"
             ) from err
+        except (ValueError, TypeError):
+            raise
+        except Exception as err:  # noqa: BLE001 - hub and HTTP errors of a download alike
+            if tag is None or local_lite:
+                raise
+            from agriseg.models.encoders import download_failed
+
+            raise download_failed(config.encoder, tag, err) from err
         if local_lite:
             from agriseg.models.encoders import load_lite_into
 
