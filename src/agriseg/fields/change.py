@@ -180,10 +180,9 @@ def grid_difference(da: Any, db: Any) -> str:  # noqa: ANN401 - rasterio dataset
     ta, tb = da.transform, db.transform
     pixel = min(abs(ta.a), abs(ta.e)) or 1.0
     near = 0.01 * pixel  # at the far corner too: a pixel size a little off drifts by its difference x the size
-    scale = [(ta.a, tb.a, da.width), (ta.b, tb.b, da.height), (ta.d, tb.d, da.width), (ta.e, tb.e, da.height)]
-    if any(abs(x - y) * n > near for x, y, n in scale[::3]):
+    if abs(ta.a - tb.a) * da.width > near or abs(ta.e - tb.e) * da.height > near:
         return f"pixels of {abs(ta.a):g} x {abs(ta.e):g} and {abs(tb.a):g} x {abs(tb.e):g}"
-    if any(abs(x - y) * n > near for x, y, n in scale[1:3]):
+    if abs(ta.b - tb.b) * da.height > near or abs(ta.d - tb.d) * da.width > near:
         return "grids rotated or sheared apart"
     if abs(ta.c - tb.c) > near or abs(ta.f - tb.f) > near:
         return f"origins ({ta.c:.2f}, {ta.f:.2f}) and ({tb.c:.2f}, {tb.f:.2f})"

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, Literal
 
 from agriseg.fields.config import FTW_DIVISOR, FieldsEvaluateConfig, SyntheticFTWConfig
+
+log = logging.getLogger("agriseg")
 
 
 def asked_countries(value: str, root: str | Path | None = None) -> tuple[list[str] | str, list[str]]:
@@ -57,19 +60,13 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     # countries under root with no chip of this split: not scored either, and said (they vanished without a word)
     without = sorted(set(present if isinstance(present, list) else []) - {c.country for c in ds.chips})
     if without:
-        import logging
-
-        logging.getLogger("agriseg").warning(
-            "%s: no %s chips for %s: not scored", root, config.split, ", ".join(without)
-        )
+        log.warning("%s: no %s chips for %s: not scored", root, config.split, ", ".join(without))
     res.update({"windows": order, "countries_missing": absent, "countries_without_chips": without})
     res["chips_skipped"] = ds.skipped  # incomplete chips left out by --missing skip: two models' scores compare
     if ds.skipped:  # only on one chip set
-        import logging
-
         from agriseg.batch import listed
 
-        logging.getLogger("agriseg").warning(
+        log.warning(
             "%s: %d incomplete %s chip%s left out (--missing skip): %s", root, len(ds.skipped), config.split,
             "s" if len(ds.skipped) > 1 else "", listed(ds.skipped, 3),
         )  # fmt: skip
@@ -153,9 +150,7 @@ def robustness(
         if other:
             said.append(f"{len(other)} chip(s) of another size than {side_of[-1]} px left out (e.g. {other[0]})")
         for line in said:
-            import logging
-
-            logging.getLogger("agriseg").warning("%s: %s", root, line)
+            log.warning("%s: %s", root, line)
         refl = torch.stack([it["image"] for it in items])
         labels = torch.stack([it["mask"] for it in items])
     side = int(refl.shape[-1])  # (N, C, S, S)
