@@ -214,8 +214,8 @@ class CropSegDataset:
                         w, h = h, w
                 if mask.shape != (h, w):
                     raise ValueError(size_differs(lp, mask.shape, ip, (h, w, 3)))
-                bad = np.unique(mask[(mask != 255) & (mask >= max(self.num_classes, 1))]) if self.num_classes else None
-                if bad is not None and len(bad):
+                bad = np.unique(mask[(mask != 255) & (mask >= self.num_classes)]) if self.num_classes else ()
+                if len(bad):
                     ids = ", ".join(map(str, bad[:3]))
                     raise ValueError(f"{lp}: class id {ids} but model.num_classes is {self.num_classes} (ids 0 to "
                                      "num_classes - 1, 255 ignored)")  # fmt: skip

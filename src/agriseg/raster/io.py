@@ -220,6 +220,16 @@ def read_mask_window(ds: rasterio.DatasetReader, path: Path, y0: int, y1: int, x
     return out
 
 
+def band_values(ds: Any, band: int = 1, side: int = 512) -> np.ndarray:  # noqa: ANN401 - a rasterio dataset
+    """The distinct values of a band on a reduced read (its longer side at most ``side``, GDAL's nearest
+    neighbour: values as they are), without NaN and the declared nodata: what tells a mask or class map (a few
+    values) from an image or a probability raster (many)."""
+    s = min(1.0, side / max(ds.width, ds.height))
+    small = ds.read(band, out_shape=(max(1, round(ds.height * s)), max(1, round(ds.width * s))))
+    values = np.unique(small[np.isfinite(small)] if small.dtype.kind == "f" else small)
+    return values[values != ds.nodata] if ds.nodata is not None else values
+
+
 def tiled_profile(
     dtype: str, count: int, width: int, height: int, crs: Any, transform: Any, **options: Any
 ) -> dict[str, Any]:

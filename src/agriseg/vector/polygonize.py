@@ -90,21 +90,16 @@ def check_class_raster(path: Path, ds: Any) -> None:
             f"{path}: a {ds.count}-band {dtype} image, not a class raster; run `agriseg fields predict` on it "
             "and polygonize the result"
         )
+    from agriseg.raster.io import band_values
+
     colours = [c.name for c in ds.colorinterp[:3]]
-    if not is_prediction and ds.count >= 3 and colours == ["red", "green", "blue"] and _many_values(ds):
+    if not is_prediction and ds.count >= 3 and colours == ["red", "green", "blue"] and len(band_values(ds)) > 32:
         # GDAL marks any 3-band byte TIFF red, green, blue (a class band with two probability bands too): an
         # image's band 1 holds many values, a class band a few
         raise ValueError(
             f"{path}: an RGB image (its bands are red, green, blue), not a class raster; polygonize needs the COG "
             "written by `agriseg fields predict`, or one band of integer class ids"
         )
-
-
-def _many_values(ds: Any, most: int = 32) -> bool:
-    """Whether band 1 holds more than ``most`` values, on a reduced read (an image, not class ids)."""
-    s = min(1.0, 512 / max(ds.width, ds.height))
-    small = ds.read(1, out_shape=(max(1, round(ds.height * s)), max(1, round(ds.width * s))))
-    return len(np.unique(small)) > most
 
 
 def _finite_max(values: np.ndarray) -> float:

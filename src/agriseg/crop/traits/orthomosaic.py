@@ -34,7 +34,7 @@ from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.inputs import Segmentation
 from agriseg.raster.image import has_alpha_band, pick_rgb_bands
-from agriseg.raster.io import open_scene, pixel_area_m2, read_window
+from agriseg.raster.io import band_values, open_scene, pixel_area_m2, read_window
 from agriseg.tiling import window_starts
 
 Segment = Callable[[np.ndarray], Segmentation]
@@ -193,10 +193,7 @@ class _Vegetation:
     def _say_not_a_mask(ds: Any, path: Path, warnings: list[str] | None) -> None:  # noqa: ANN401
         """A warning for a one-band mosaic of many values (a greyscale photo, a probability or NDVI raster): it is
         read as a mask, every value above 0 vegetation. ``ds``: a rasterio dataset."""
-        small = ds.read(1, out_shape=(min(ds.height, 512), min(ds.width, 512)))  # GDAL's nearest neighbour
-        values = np.unique(small[np.isfinite(small)] if small.dtype.kind == "f" else small)
-        if ds.nodata is not None:
-            values = values[values != ds.nodata]
+        values = band_values(ds)
         if len(values) > 3 and warnings is not None:  # a mask: 0/255 or 0/1; a class map: 0/1/2
             warnings.append(f"{path}: one band of {len(values)}+ values, not a mask (0 and one value, or class ids "
                             "0/1/2): every value above 0 is read as vegetation; give a mask, or an RGB mosaic to "
