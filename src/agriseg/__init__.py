@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os as _os
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
+
+# albumentations (crop training) asks PyPI for a newer version of itself whenever it is imported, in this process
+# and in every spawned loader worker: a 2-s wait and a UserWarning on a machine offline, a warning on every run
+# when a newer one exists. Set before any agriseg module imports it; a user who set the variable keeps their value.
+_os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 __version__ = "0.1.0"
 __all__ = ["__version__", "lazy_exports", "quiet"]
