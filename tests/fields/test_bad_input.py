@@ -243,6 +243,19 @@ def test_predict_dash_o_is_the_output_file_of_one_scene(tmp_path: Path, model: P
     assert code == 0 and (tmp_path / "out.tif").is_file() and "deprecated" not in out, out
 
 
+def test_predict_old_dash_o_folder_resumes_on_a_re_run(tmp_path: Path, model: Path, scene: Path) -> None:
+    """Found in session 84: ``-o out/`` (the old spelling of --outdir) ran once, then the re-run was refused
+    ("File 'out/' is a directory") because the folder it made now existed."""
+    fast = ["-m", model, "--tile", "64", "--optimize", "none"]
+    out_dir = f"{tmp_path / 'out'}/"
+    code, out = _run("predict", scene, "-o", out_dir, *fast)
+    assert code == 0 and (tmp_path / "out" / f"{scene.stem}_probs.tif").is_file(), out
+    code, out = _run("predict", scene, "-o", out_dir, *fast)
+    assert code == 0 and "0 predicted, 1 skipped" in out, out
+    code, out = _run("predict", scene, "-o", tmp_path / "out", *fast)  # without the slash: the folder made before
+    assert code == 0 and "0 predicted, 1 skipped" in out, out
+
+
 def test_a_re_run_with_other_options_names_the_flags_the_user_typed(tmp_path: Path, model: Path, scene: Path) -> None:
     """Found by a bad-input sweep (session 57): the refusal named config keys (--patch-size, --min-area-m2)."""
     probs = tmp_path / "p.tif"

@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 @output_option(
     "Output COG (.tif) of one scene; several scenes: --outdir. [default: <stem>_probs.tif next to each scene]",
     required=False,
+    old_folder=True,
 )
 @outdir_option("Output folder of several scenes' <name>_probs.tif.", short=False)
 @predict_options
@@ -58,7 +59,7 @@ def predict(scenes: tuple[str, ...], output: Path | None, outdir: Path | None, b
     """
     from agriseg.fields.mapping.commands import predict as run
 
-    if output is not None and not output.suffix and outdir is None:  # -o FOLDER, the old spelling of --outdir
+    if output is not None and (not output.suffix or output.is_dir()) and outdir is None:  # -o FOLDER: old --outdir
         warn_renamed("-o FOLDER", "--outdir FOLDER")
         output, outdir = None, output
     pc, _, rc = scene_configs(kw)

@@ -97,6 +97,17 @@ class OutputPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+class FileOrOldFolder(OutputPath):
+    """An output file for which an existing folder also passes: where ``-o FOLDER`` is the old spelling of
+    ``--outdir FOLDER`` (kept one release), the folder the first run made must not fail the re-run. The command
+    turns such a value into its ``--outdir``."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, (str, Path)) and str(value).strip() and Path(value).is_dir():
+            return Path(value)
+        return super().convert(value, param, ctx)
+
+
 class PositiveFloat(click.FloatRange):
     """A number above 0 and finite: ``click.FloatRange`` lets ``inf`` and ``nan`` through."""
 
@@ -293,15 +304,17 @@ def config_option(pipeline: Pipeline) -> Decorator:
     )
 
 
-def output_option(help: str, required: bool = True, dest: str = "output") -> Decorator:
-    """``-o/--output``: a file (``help`` says which)."""
+def output_option(help: str, required: bool = True, dest: str = "output", old_folder: bool = False) -> Decorator:
+    """``-o/--output``: a file (``help`` says which); ``old_folder``: an existing folder passes too
+    (:class:`FileOrOldFolder`)."""
+    kind = FileOrOldFolder if old_folder else OutputPath
     return shared(
         "--output",
         "-o",
         "--output",
         dest,
         required=required,  # no default=None: click 8.3 then skips the required check (a traceback followed)
-        type=OutputPath(dir_okay=False, path_type=Path),
+        type=kind(dir_okay=False, path_type=Path),
         help=help,
     )
 
