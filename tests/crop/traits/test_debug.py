@@ -41,7 +41,22 @@ def test_a_pillow_that_cannot_scale_its_font_still_draws(monkeypatch) -> None:
         return real()
 
     monkeypatch.setattr(ImageFont, "load_default", old_pillow)
+    monkeypatch.setattr("agriseg.crop.traits.debug.unicode_font", lambda: None)  # no font installed either
     labels = np.zeros((3600, 3600), np.int32)
     labels[100:200, 100:200] = 1
     pic = debug_image(labels, None, [{"id": "1", "centroid_x": 150.0, "centroid_y": 150.0}])
     assert pic.shape == (3600, 3600, 3)
+
+
+def test_ids_with_accents_and_other_alphabets_are_drawn_as_letters() -> None:
+    """Session 84: PIL's default font drew "é", "ö" and "Ж" as the same box, so pots "blé-1" and "Ж-1" looked
+    alike in the picture."""
+    import pytest
+
+    from agriseg.crop.traits.debug import unicode_font
+
+    if unicode_font() is None:
+        pytest.skip("no font with these letters on this machine (DejaVu Sans, Arial, Segoe UI, matplotlib's)")
+    labels = np.zeros((200, 200), np.int32)
+    pics = [debug_image(labels, None, [{"id": t, "centroid_x": 100.0, "centroid_y": 100.0}]) for t in "éЖ"]
+    assert (pics[0] != pics[1]).any()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 from skimage.segmentation import find_boundaries
@@ -61,10 +64,38 @@ def debug_image(
     return np.asarray(im)
 
 
-def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont | None:
-    """PIL's default font at ``size`` px; None (its fixed small font) where PIL cannot scale it (Pillow before
-    10.1, or without FreeType)."""
+# PIL's own default font draws ASCII only: ids such as "Töpfe-3", "blé" or "Ж1" came out with boxes. agriseg
+# ships no font, so a common one with Latin, Greek and Cyrillic letters is used where installed (Linux, Windows,
+# macOS, or matplotlib's copy), PIL's default otherwise.
+UNICODE_FONTS = ("DejaVuSans.ttf", "Arial.ttf", "arial.ttf", "Arial Unicode.ttf", "segoeui.ttf")
+
+
+@functools.cache
+def unicode_font() -> str | None:
+    """The path of the first of :data:`UNICODE_FONTS` installed; None: none is."""
+    import importlib.util
+
     try:
-        return ImageFont.load_default(size=size)
+        spec = importlib.util.find_spec("matplotlib")  # its own DejaVu Sans, found without importing it
+    except (ImportError, ValueError):
+        spec = None
+    mpl = (
+        [Path(p) / "mpl-data/fonts/ttf/DejaVuSans.ttf" for p in (spec.submodule_search_locations or [])] if spec else []
+    )
+    for name in [*UNICODE_FONTS, *(str(p) for p in mpl if p.is_file())]:
+        try:
+            found = ImageFont.truetype(name, 10)
+        except (OSError, ImportError):
+            continue
+        return str(found.path) if isinstance(found.path, (str, Path)) else name  # the search is done once
+    return None
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont | None:
+    """:func:`unicode_font` at ``size`` px, else PIL's default font at that size; None (its fixed small font)
+    where PIL cannot scale it (Pillow before 10.1, or without FreeType)."""
+    name = unicode_font()
+    try:
+        return ImageFont.truetype(name, size) if name else ImageFont.load_default(size=size)
     except (TypeError, ImportError, OSError):
         return None
