@@ -376,6 +376,31 @@ def test_a_12_bit_cameras_values_in_16_bits_are_said_to_read_nearly_black(tmp_pa
     assert not caplog.text
 
 
+def test_48_bit_colour_photos_are_read_by_their_16_bits(tmp_path, caplog):
+    """Session 85's traits sweep: a 12-bit camera's frame in a 48-bit colour TIFF or PNG read as its high byte
+    (PIL's own conversion, values 0-15): every pot "empty" without a word, because the check for 16-bit colour
+    looked at the image after it was decoded, when PIL no longer says how it was stored."""
+    import png
+    import tifffile
+
+    from agriseg.data.io import photo_reading_rules, read_rgb
+
+    twelve = np.random.default_rng(3).integers(0, 4096, (20, 24, 3)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "t12.tif", twelve)
+    with open(tmp_path / "p12.png", "wb") as f:
+        png.Writer(24, 20, greyscale=False, bitdepth=16).write(f, twelve.reshape(20, -1).tolist())
+    for name in ("t12.tif", "p12.png"):
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="agriseg"):
+            rgb = read_rgb(tmp_path / name)
+        assert f"{name}: 16-bit image whose values are all <= 4095" in caplog.text, name
+        assert np.array_equal(rgb, np.round(twelve * (255 / 65535)).astype(np.uint8)), name  # the type's range
+        assert photo_reading_rules(tmp_path / name) == {"colour": "16-bit"}  # earlier outputs are made again
+    full = (np.arange(20 * 24 * 3).reshape(20, 24, 3) * 113).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "full.tif", full)
+    assert np.array_equal(read_rgb(tmp_path / "full.tif"), np.round(full * (255 / 65535)).astype(np.uint8))
+
+
 def test_a_rerun_that_skips_every_photo_never_decodes_the_photos(tiny_predictor, samples_dir, tmp_path, monkeypatch):
     """Skipping 3,000 done photos took 31 s, nearly all of it decoding each photo again for its quality flags
     (about 2 hours for 3,000 48 MP photos); the flags now travel in the mask, and the row is the same."""

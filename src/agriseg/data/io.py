@@ -104,7 +104,10 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
         with quiet_pil(path):
             im = Image.open(path)
             _check_size(im, path, kind)
+            sixteen = _stored_16bit_colour(im)  # PIL forgets how the pixels were stored once it decodes them
             im.load()
+        if sixteen:
+            im.info[SIXTEEN_BIT_COLOUR] = True
         return im
     except Image.DecompressionBombError as err:
         raise ImageReadError(f"{path}: {kind} is too large to read whole (over {MAX_PIXELS / 1e6:.0f} MP)") from err
@@ -182,14 +185,16 @@ def read_rgb(path: str | Path) -> np.ndarray:
 def photo_reading_rules(path: str | Path) -> dict[str, str]:
     """The reading rules of :func:`read_rgb` that a photo's header says apply to it, for the fingerprints of
     its outputs: ``{"transparent": "black"}`` for a photo with alpha (a transparent pixel has been read as black
-    since this rule came: an earlier run's outputs of it are made again); empty for any other photo, whose
+    since this rule came: an earlier run's outputs of it are made again), ``{"colour": "16-bit"}`` for a 48/64-bit
+    colour PNG or TIFF (read by its 16 bits, no longer by PIL's high byte); empty for any other photo, whose
     outputs no later rule changed, and for an unreadable one."""
     try:
         with quiet_pil(path), Image.open(path) as im:
-            alpha = has_alpha(im)
+            alpha, sixteen = has_alpha(im), _stored_16bit_colour(im)
     except Exception:  # noqa: BLE001 - an unreadable photo fails as its own item when it is read
         return {}
-    return {"transparent": "black"} if alpha else {}
+    # 48/64-bit colour: read by its 16 bits since session 85 (before, PIL's high byte)
+    return ({"transparent": "black"} if alpha else {}) | ({"colour": "16-bit"} if sixteen else {})
 
 
 def has_alpha(im: Image.Image) -> bool:
@@ -329,11 +334,25 @@ def apply_orientation(arr: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(arr)) if op else arr
 
 
+SIXTEEN_BIT_COLOUR = "agriseg_16bit_colour"  # im.info key set by open_image: a 48/64-bit colour PNG or TIFF
+
+
+def _stored_16bit_colour(im: Image.Image) -> bool:
+    """True for a 48/64-bit colour PNG or TIFF not yet decoded (its tiles say how its pixels are stored: a
+    TIFF's raw mode ``RGB;16L`` is the first of its tile's arguments, a PNG's ``RGB;16B`` is all of them)."""
+    if im.mode not in ("RGB", "RGBA"):
+        return False
+    for t in getattr(im, "tile", None) or []:
+        raw = t.args if isinstance(t.args, str) else (t.args[0] if t.args else "")
+        if ";16" in str(raw):
+            return True
+    return False
+
+
 def _is_16bit_colour(im: Image.Image) -> bool:
-    """True for 48/64-bit colour PNG and TIFF, which PIL would silently cut to their high byte."""
-    return im.mode in ("RGB", "RGBA") and any(
-        ";16" in str(t.args[0] if t.args else "") for t in getattr(im, "tile", None) or []
-    )
+    """True for 48/64-bit colour PNG and TIFF, which PIL would silently cut to their high byte (a 12-bit
+    camera's frame to values 0-15)."""
+    return bool(im.info.get(SIXTEEN_BIT_COLOUR)) or _stored_16bit_colour(im)
 
 
 def _to_array(im: Image.Image, path: Path) -> np.ndarray:
