@@ -634,3 +634,14 @@ def test_a_reference_coin_on_soil_with_bright_clods_is_measured() -> None:
     rgb[148:153, 200:260] = 235  # a clod's thin join to the coin
     scale = reference_scale(rgb, (80, 80, 140, 140), 25.0)
     assert scale == pytest.approx(4.0, abs=0.15)  # 101-103 px: a stub of the join may stay
+
+
+def test_a_time_written_with_dashes_is_no_utc_offset() -> None:
+    """Session 85's traits sweep: ``--meta`` read 2026-05-03-10-00 as 10:00 at UTC-00 (ISO 8601), and growth
+    tables then failed with a traceback subtracting it from a date without an offset; 10-30 was "not a date"."""
+    from agriseg.crop.traits.meta import parse_date
+
+    assert parse_date("2026-05-03-10-00") == "2026-05-03T10:00:00"
+    assert parse_date("2026-05-03-10-30") == "2026-05-03T10:30:00"
+    assert parse_date("2026-05-03-10-30-15") == "2026-05-03T10:30:15"
+    assert parse_date("2026-05-03T10:00:00+02:00") == "2026-05-03T10:00:00"  # the clock time as written

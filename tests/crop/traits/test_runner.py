@@ -881,3 +881,42 @@ def test_a_meta_template_naming_a_column_or_a_file_is_a_usage_error() -> None:
     for template in ("meta.csv", "plot_date_camera.jpg"):
         with pytest.raises(OptionError, match=r"a template of the photos' names .*not a file"):
             check_template(template)
+
+
+def test_photos_named_by_their_camera_are_dated_by_exif(tmp_path: Path) -> None:
+    """Session 85's traits sweep: IMG_0001.jpg ... with their EXIF DateTimeOriginal were undated (no growth
+    tables, not a word why); a name's own date still comes first."""
+    photo = np.zeros((80, 120, 3), np.uint8)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
+    stamps = {
+        "IMG_0001": "2026:05:03 10:00:00",
+        "IMG_0002": "2026:05:10 10:30:00",
+        "tray_2026-05-17": "2020:01:01 00:00:00",
+    }
+    for i, (name, stamp) in enumerate(stamps.items()):
+        p = photo.copy()
+        p[disk((40, 60), 10 + 3 * i)] = (40, 160, 40)
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[36867] = stamp
+        Image.fromarray(p).save(tmp_path / f"{name}.jpg", exif=exif, quality=95)
+    config = TraitsConfig(grid="1x1", grid_box="0,0,120,80")
+    recs = run_traits([tmp_path], tmp_path / "o", config, batch=BatchOptions(progress=False))
+    assert {r["name"]: r["date"] for r in recs} == {
+        "IMG_0001": "2026-05-03T10:00:00",
+        "IMG_0002": "2026-05-10T10:30:00",
+        "tray_2026-05-17": "2026-05-17",
+    }
+    assert (tmp_path / "o" / "growth.csv").is_file()
+
+
+def test_the_meta_field_named_date_dates_the_photo(tmp_path: Path) -> None:
+    """Session 85's traits sweep: with --meta plant_sowdate_date every photo was dated by its sowing date."""
+    photo = np.zeros((60, 80, 3), np.uint8)
+    photo[20:40, 30:50] = (40, 160, 40)
+    for day in ("20260503", "20260510"):
+        Image.fromarray(photo).save(tmp_path / f"A12_20260401_{day}.png")
+    recs = run_traits(
+        [tmp_path], tmp_path / "o", TraitsConfig(meta="plant_sowdate_date"), batch=BatchOptions(progress=False)
+    )
+    assert sorted(r["date"] for r in recs) == ["2026-05-03", "2026-05-10"]
+    assert all(r["meta"]["sowdate"] == "2026-04-01" for r in recs)

@@ -25,7 +25,7 @@ import numpy as np
 from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, measured_now
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, read_mask
-from agriseg.crop.traits.meta import DATE_FORMS, check_template, file_date, parse_name
+from agriseg.crop.traits.meta import DATE_FORMS, check_template, file_date, meta_date, parse_name
 from agriseg.crop.traits.orthomosaic import PLOT_COLUMNS, plot_stats
 from agriseg.crop.traits.regions import needs_check, region_columns
 from agriseg.crop.traits.units import ANGLES, tidy
@@ -45,10 +45,10 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
     """
     if template:
         meta = parse_name(path, template)
-        dates = [v for k, v in meta.items() if k.lower().endswith("date")]
-        if not dates:  # (crop plots refuses such a template before any work: check_template)
+        date = meta_date(meta)
+        if date is None:  # (crop plots refuses such a template before any work: check_template)
             raise ValueError(f"{path}: the template {template!r} has no date field")
-        return dates[0]
+        return date
     # a mosaic named by its software in a folder named by its flight: 2024-06-01/odm_orthophoto.tif, or ODM's
     # project layout 2024-06-01/odm_orthophoto/odm_orthophoto.tif
     return file_date(path)
@@ -66,8 +66,9 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # one-band mask's nodata 0 read as its background (it came one commit after 15, which kept the wrong values);
 # 17: plots partly outside the mosaic's data say so (status, coverage), no plant count without data, the plots
 # file's own columns kept, a band 4 is alpha only when declared so, colour bands by description, dates of
-# DD.MM.YYYY names and of a mosaic's folder
-ALGORITHM = "17"
+# DD.MM.YYYY names and of a mosaic's folder; 18: the --meta field named date before others ending in date,
+# times written 10-00 with no UTC offset
+ALGORITHM = "18"
 
 
 @batch_keywords

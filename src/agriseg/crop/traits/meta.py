@@ -36,6 +36,7 @@ DATE_FORMATS = (
     "%Y-%m-%d", "%Y%m%d", "%Y.%m.%d", "%d.%m.%Y", "%Y%m%d%H%M%S", "%Y%m%d%H%M", "%Y-%m-%dT%H%M%S", "%Y-%m-%dT%H%M",
     "%Y-%m-%d-%H%M%S",
     "%Y-%m-%dT%H-%M", "%Y-%m-%dT%H-%M-%S",  # times with dashes: colons are not allowed in Windows file names
+    "%Y-%m-%d-%H-%M", "%Y-%m-%d-%H-%M-%S",  # (ISO 8601 would read 2026-05-03-10-00 as 10:00 at UTC-00)
     "%Y_%m_%d", "%Y%m%d_%H%M%S", "%Y%m%dT%H%M", "%Y%m%dT%H%M%S", "%Y-%m-%d_%H%M%S", "%Y_%m_%d_%H%M%S",
 )  # fmt: skip
 
@@ -68,7 +69,9 @@ def parse_date(text: str) -> str:
             continue  # strptime reads fields of no fixed width: T1030 as %H%M%S is 10:03:00, not 10:30
         return d.date().isoformat() if d.time() == datetime.min.time() else d.isoformat()
     try:
-        return datetime.fromisoformat(text).isoformat()
+        # a photo's clock time as written: an offset would date it apart from the series' other photos (and a
+        # date with an offset cannot be subtracted from one without)
+        return datetime.fromisoformat(text).replace(tzinfo=None).isoformat()
     except ValueError as err:
         raise ValueError(
             f"{text!r} is not a date (a real day written as 2024-06-01, 20240601, 2024_06_01 or 01.06.2024, a time "
@@ -167,6 +170,40 @@ def _is_date(text: str) -> bool:
     except ValueError:
         return False
     return YEARS[0] <= int(iso[:4]) <= YEARS[1]
+
+
+def meta_date(meta: dict[str, str]) -> str | None:
+    """The date of a photo from its ``--meta`` fields: the field named ``date``, else the first whose name ends
+    in ``date`` (``plant_sowdate_date``: ``date``, not the sowing date), else None."""
+    exact = [v for k, v in meta.items() if k.lower() == "date"]
+    return next(iter(exact or [v for k, v in meta.items() if k.lower().endswith("date")]), None)
+
+
+EXIF_DATES = (36867, 36868, 306)  # DateTimeOriginal, DateTimeDigitized (Exif IFD), DateTime (IFD0)
+
+
+def exif_date(path: Path) -> str | None:
+    """When a camera says a photo was taken (its EXIF ``DateTimeOriginal``, else ``DateTimeDigitized``, else
+    ``DateTime``: ``2026:05:03 10:00:00``), ISO 8601, or None (no such tag, not a date, or no photo)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            exif = im.getexif()
+            tags = {**exif, **exif.get_ifd(0x8769)}
+    except Exception:  # noqa: BLE001 - a photo that cannot be read fails as its own item when it is read
+        return None
+    for tag in EXIF_DATES:
+        text = tags.get(tag)
+        if isinstance(text, bytes):
+            text = text.decode("ascii", "replace")
+        try:
+            d = datetime.strptime(str(text).strip().rstrip("\x00"), "%Y:%m:%d %H:%M:%S")
+        except ValueError:
+            continue  # missing, or "0000:00:00 00:00:00" from a camera whose clock was never set
+        if YEARS[0] <= d.year <= YEARS[1]:
+            return d.isoformat()
+    return None
 
 
 def name_date(stem: str) -> str | None:

@@ -8,7 +8,7 @@ Outputs in the output folder, each written atomically:
 - ``traits.csv``: long format, one row per image / plant / region and trait
   (``file, <metadata fields>, level, id, region, trait, value, unit``);
 - ``traits.json``: the settings and every record, failed ones with their error;
-- with regions and two or more images dated by their names: ``growth.csv``, ``growth_wide.csv`` and ``growth.png``
+- with regions and two or more dated images (by their names, else by their EXIF dates): ``growth.csv``, ``growth_wide.csv`` and ``growth.png``
   (:func:`agriseg.crop.traits.growth.write_growth`).
 
 With regions (``--grid`` / ``--regions``), plants are tied to them: every plant row names its region, and
@@ -45,8 +45,10 @@ from agriseg.crop.traits.meta import (
     DATE_FORMS,
     check_template,
     dotted_date,
+    exif_date,
     file_date,
     looks_dated,
+    meta_date,
     name_date,
     parse_name,
 )
@@ -501,8 +503,9 @@ def measure_item(
         "status": "ok",
         "quality": photo_quality(rgb) if rgb is not None else "",  # a mask alone is not checked
         "meta": meta,
-        "date": next((v for k, v in meta.items() if k.lower().endswith("date")), None)
-        or file_date(item.photo or item.path, item.stem),  # as crop plots dates the same photo
+        "date": meta_date(meta)
+        or file_date(item.photo or item.path, item.stem)  # as crop plots dates the same photo
+        or exif_date(item.photo or item.path),  # a camera's own name (IMG_0001.jpg): when the camera says
         # the file's one unit: mm with a scale, like every other box of the record
         "grid_box": (tidy([v / scale for v in m.box]) if scale else list(m.box)) if m.box else None,
         "warnings": m.warnings,
@@ -520,8 +523,10 @@ def measure_item(
 # 11: blue and saturated orange / yellow objects the model was never sure of dropped too; 12: half-seen
 # plants from 10 colour-decided px; 13: dates as YYYY_MM_DD and times after a date; warnings of a grid laid the
 # wrong way round and of a crop / weed model calling most vegetation weed; grid_box in mm with a scale; 14:
-# --join by the exact distance between pieces (any direction, gaps of at most --join px), mean hue never 360
-ALGORITHM = "14"
+# --join by the exact distance between pieces (any direction, gaps of at most --join px), mean hue never 360;
+# 15: the --meta field named date before others ending in date, times written 10-00 with no UTC offset, photos
+# dated by EXIF where their names give no date
+ALGORITHM = "15"
 COMMAND = "crop traits"  # the command of its fingerprints and manifest records
 
 
