@@ -92,3 +92,27 @@ def test_a_killed_worker_is_survived_and_reported(tmp_path: Path) -> None:
     assert _polygons(out, names) == _polygons(serial, names)
     notes = json.loads((out / "summary.json").read_text())["notes"]
     assert len(notes) == 1 and retried in notes[0]
+
+
+@pytest.mark.slow  # a local cluster of worker processes
+def test_a_scheduler_s_workers_get_the_paths_the_user_meant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 85's fields sweep: with --scheduler, relative scene, model and output paths went to the workers
+    as typed, so each worker looked for them (and wrote the outputs) in its own working folder: "model file not
+    found" with the file right there, then outputs outside the user's -o."""
+    from tests.fields.synth_scenes import write_tiny_model
+
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    work.mkdir()
+    elsewhere.mkdir()
+    write_tiny_model(work / "tiny.safetensors", field_bias=True, half=False)
+    write_scene(work / "s0.tif", h=64, w=80, seed=0)
+    monkeypatch.chdir(elsewhere)  # the workers start here, as on another machine or from another shell
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None, memory_limit=None
+    ) as cluster:
+        monkeypatch.chdir(work)
+        args = ["fields", "map", "s0.tif", "-o", "out", "-m", "tiny.safetensors", "--tile", "64"]
+        r = CliRunner().invoke(main, [*args, "--scheduler", cluster.scheduler_address])
+    assert r.exit_code == 0 and "1 mapped" in r.output, r.output
+    assert (work / "out" / "s0_probs.tif").is_file() and (work / "out" / "fields.parquet").is_file()
+    assert not list(elsewhere.rglob("*.tif")) and not list(elsewhere.rglob("*.parquet"))

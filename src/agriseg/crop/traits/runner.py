@@ -8,8 +8,8 @@ Outputs in the output folder, each written atomically:
 - ``traits.csv``: long format, one row per image / plant / region and trait
   (``file, <metadata fields>, level, id, region, trait, value, unit``);
 - ``traits.json``: the settings and every record, failed ones with their error;
-- with regions and two or more dated images (by their names, else by their EXIF dates): ``growth.csv``, ``growth_wide.csv`` and ``growth.png``
-  (:func:`agriseg.crop.traits.growth.write_growth`).
+- with regions and two or more dated images (by their names, else by their EXIF dates): ``growth.csv``,
+  ``growth_wide.csv`` and ``growth.png`` (:func:`agriseg.crop.traits.growth.write_growth`).
 
 With regions (``--grid`` / ``--regions``), plants are tied to them: every plant row names its region, and
 plant ids are ``<region>.<k>``, ``k`` counting the region's plants top to bottom, so pot 5's plant is ``5.1``

@@ -329,7 +329,17 @@ def run_map(
     }  # fmt: skip
     jkw = {k: v for k, v in kwargs.items() if k in job_keys}
     rkw = {k: v for k, v in kwargs.items() if k not in job_keys}
-    jobs = [SceneJob(str(s), str(outdir), str(model), name=names[Path(s)], **jkw) for s in scenes]
+    # a scheduler's workers run in their own working folders (often on other machines sharing the files): they
+    # get absolute paths; a local cluster's and the serial run's keep the paths as typed, for their messages
+    remote = rkw.get("scheduler") is not None or rkw.get("client") is not None
+
+    def where(p: str | Path) -> str:
+        return str(Path(p).absolute()) if remote and (p == outdir or Path(p).exists()) else str(p)
+
+    poly = jkw.get("polygonize")
+    if remote and poly is not None and getattr(poly, "landcover", None) and Path(poly.landcover).is_file():
+        jkw["polygonize"] = poly.model_copy(update={"landcover": where(poly.landcover)})  # a land-cover file
+    jobs = [SceneJob(where(s), where(outdir), where(model), name=names[Path(s)], **jkw) for s in scenes]
     t0 = time.perf_counter()
     tables = [outdir / merged_name, outdir / SUMMARY_NAME]
     merged: list[Path | None] = [None]
