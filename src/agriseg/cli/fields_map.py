@@ -73,14 +73,14 @@ def predict(scenes: tuple[str, ...], output: Path | None, outdir: Path | None, b
 @polygon_options
 @option(
     "--datetime",
-    "when",
+    "determined",
     default=None,
     show_default="the raster's latest WIN_A/WIN_B_DATETIME tag; left out when it has none",
     help="determination:datetime, ISO 8601 UTC.",
 )
 @batch_options()
 @friendly_errors
-def polygonize(raster: str, output: Path | None, when: str | None, batch: BatchOptions, **kw: Any) -> None:
+def polygonize(raster: str, output: Path | None, determined: str | None, batch: BatchOptions, **kw: Any) -> None:
     """Polygonise a class raster (fields predict's <stem>_probs.tif, or one band of class ids: 1 field, 2
     boundary) or an instance raster into field polygons, blockwise and seamless.
 
@@ -91,7 +91,7 @@ def polygonize(raster: str, output: Path | None, when: str | None, batch: BatchO
     from agriseg.fields.mapping.commands import polygonize as run
 
     _, vc, rc = scene_configs(kw)
-    result = run(raster, output, vc, rc, when, batch)
+    result = run(raster, output, vc, rc, determined, batch)
     finish(result, "polygonized", result.outcomes[0].item.outputs[0])
 
 

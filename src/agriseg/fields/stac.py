@@ -100,6 +100,8 @@ def bounds_bbox(bounds: Sequence[float], what: str) -> BBox:
             f"{what}: spans {e - w:g} degrees of longitude ({w:g} to {e:g}), as an area split at the 180th meridian "
             "does, which one scene cannot span; give each side as an area of its own"
         )
+    if w == e or s == n:  # a point or a line drawn in a GIS (parse_bbox would call it an "empty" bbox)
+        raise ValueError(f"{what}: a point or a line ({w:g},{s:g},{e:g},{n:g}), not an area; give the area's polygon")
     return parse_bbox(f"{w},{s},{e},{n}", what)
 
 
