@@ -72,6 +72,25 @@ def test_evaluate_leaves_the_images_nodata_unscored(tmp_path: Path) -> None:
     assert np.asarray(report["confusion"]["counts"]).sum() == 50  # the image's nodata (5 columns) left out
 
 
+def test_an_image_with_nothing_scored_is_left_out_of_the_per_image_dice(tmp_path: Path) -> None:
+    """Session 85's text sweep: a prediction of nodata only scored a perfect 1.0 in mean_dice_per_image (every
+    class "absent in both"), so all-nodata tiles raised the mean."""
+    from PIL import Image
+
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    Image.fromarray(np.full((8, 8), NODATA, np.uint8)).save(pred / "a.png")  # no data anywhere
+    Image.fromarray(np.ones((8, 8), np.uint8)).save(truth / "a.png")
+    wrong = np.zeros((8, 8), np.uint8)  # a scored image that misses its one class: Dice 1/65
+    Image.fromarray(wrong).save(pred / "b.png")
+    Image.fromarray(np.ones((8, 8), np.uint8)).save(truth / "b.png")
+    report = evaluate_files([pred / "a.png", pred / "b.png"], truth, CLASSES)
+    assert report["mean_dice_per_image"] == pytest.approx(1 / 65), report
+    only = evaluate_files([pred / "a.png"], truth, CLASSES)
+    assert only["mean_dice_per_image"] is None, only
+
+
 def test_only_images_with_nodata_or_floats_carry_the_new_reading_rules(tmp_path: Path) -> None:
     """The rules are in each item's fingerprint, not a new algorithm version: a re-run after the upgrade redoes
     the outputs of images they change and skips the plain ones."""

@@ -280,7 +280,8 @@ def evaluate_files(
         with warnings.catch_warnings():  # a 0/nodata truth failed its item above, naming the file
             warnings.filterwarnings("ignore", message="the truth holds only 0 and", category=UserWarning)
             conf += confusion_matrix(sem, tsem, k, UNSCORED)
-        dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
+        if valid.any():  # an image with nothing scored (its prediction all nodata) has no Dice, not a perfect 1
+            dices.append(mean_dice(np.where(valid, sem, 0), np.where(valid, tsem, 0), k))
         tsem_v = np.where(valid, tsem, 0)
         if pair.ids is not None:
             plabels = drop_small_instances(np.where(valid, pair.ids, 0), min_size)
