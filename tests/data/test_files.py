@@ -104,6 +104,33 @@ def test_a_folder_output_never_replaces_a_users_folder_or_the_working_folder(tmp
     assert (tmp_path / "empty" / "data.arrow").is_file()
 
 
+def test_files_a_user_put_in_an_output_folder_are_never_deleted_with_it(tmp_path) -> None:
+    """Session 85's text sweep: a re-run of `text sft` into its earlier output_dir deleted the README.md and
+    eval/ folder the user had put there (the folder was agriseg's, so all of it was replaced)."""
+    from agriseg.config import OptionError
+    from agriseg.data.files import FOLDER_MARK, atomic_write
+
+    def write(folder):
+        with atomic_write(folder) as tmp:
+            (tmp / "sub").mkdir(parents=True)
+            (tmp / "model.bin").write_text("new")
+            (tmp / "sub" / "a.json").write_text("{}")
+
+    out = tmp_path / "model"
+    write(out)
+    (out / ".DS_Store").write_text("finder")  # what a file browser leaves is no user data
+    write(out)  # agriseg's files only: replaced
+    (out / "README.md").write_text("my notes")
+    (out / "eval").mkdir()
+    (out / "eval" / "r.json").write_text("x")
+    with pytest.raises(OptionError, match=r"model: holds files agriseg did not write \(README.md, eval/r.json\)"):
+        write(out)
+    assert (out / "README.md").read_text() == "my notes" and (out / "eval" / "r.json").is_file()
+    (out / FOLDER_MARK).write_text("written by agriseg: --overwrite replaces this folder\n")  # an older mark
+    write(out)  # lists no files: replaced as before
+    assert not (out / "README.md").exists()
+
+
 def test_one_file_named_twice_is_refused_by_any_name(tmp_path) -> None:
     """`fields predict s.tif $PWD/s.tif` predicted one scene twice. Hard links stay files of their own (a
     shell glob over `cp -al` snapshots)."""

@@ -110,6 +110,14 @@ def check_replaceable(path: Path) -> None:
         held = [c.name for c in path.iterdir() if c.name not in SYSTEM_FILES]
     except OSError:
         return  # unreadable: os.replace says why
+    if FOLDER_MARK in held and (extra := _added_files(path)):
+        from agriseg.batch import listed
+        from agriseg.config import OptionError
+
+        raise OptionError(
+            f"{path}: holds files agriseg did not write ({listed(extra, 3)}), which replacing the folder would "
+            "delete; move them out of it, or name another output"
+        )
     if not held or AGRISEG_FILES & set(held):
         return
     from agriseg.manifest import ever_recorded
@@ -124,6 +132,31 @@ def check_replaceable(path: Path) -> None:
         f"{path}: a folder agriseg did not write (it holds {shown}); left alone: remove it yourself or name "
         "another output"
     )
+
+
+MARK_HEADER = "written by agriseg: --overwrite replaces this folder"
+FILES_LINE = "files:"  # what follows in the mark: the folder's files as written, one relative path a line
+
+
+def _mark(folder: Path) -> None:
+    """Mark ``folder`` (a finished output folder, not yet renamed) as agriseg's, listing its files: a later
+    replacement then tells a file the user put there from one agriseg wrote (:func:`_added_files`)."""
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+    (folder / FOLDER_MARK).write_text("\n".join([MARK_HEADER, FILES_LINE, *files]) + "\n", encoding="utf-8")
+
+
+def _added_files(folder: Path) -> list[str]:
+    """The files in an agriseg output folder that it did not write there (its mark lists those it did), sorted;
+    empty for a folder marked before marks listed files, and for an unreadable one."""
+    try:
+        lines = (folder / FOLDER_MARK).read_text(encoding="utf-8").splitlines()
+        if FILES_LINE not in lines:
+            return []
+        written = set(lines[lines.index(FILES_LINE) + 1 :]) | {FOLDER_MARK}
+        found = (p for p in folder.rglob("*") if (p.is_file() or p.is_symlink()) and p.name not in SYSTEM_FILES)
+        return sorted(r for p in found if (r := p.relative_to(folder).as_posix()) not in written)
+    except (OSError, ValueError):
+        return []
 
 
 def _check_room(tmp: Path) -> None:
@@ -462,7 +495,7 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
         if tmp.is_file():
             _check_room(tmp)
         if tmp.is_dir():
-            (tmp / FOLDER_MARK).write_text("written by agriseg: --overwrite replaces this folder\n", encoding="utf-8")
+            _mark(tmp)
             if path.is_dir():
                 check_replaceable(path)
                 _remove(path)
