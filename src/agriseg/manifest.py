@@ -387,6 +387,23 @@ def recorded_names(folder: str | Path, command: str) -> dict[Path, str]:
     return {source: name for name, source in recorded_inputs(folder, command).items()}
 
 
+def recorded_settings(folder: str | Path, command: str) -> dict[str, tuple[str, str, str]]:
+    """Output file name -> (item, settings, input) of the finished records of ``command`` in ``folder`` whose
+    outputs are there: ``settings`` is what made them besides their input (agriseg's algorithm, the options, the
+    model) as one JSON text ``[algorithm, options, model]``, equal for outputs of one run and of runs with the
+    same settings; ``input`` the file they were made from, as recorded."""
+    folder = Path(folder)
+    out: dict[str, tuple[str, str, str]] = {}
+    for (cmd, name), rec in _records_of(_lines(folder / MANIFEST)).items():
+        fp = rec.get("fingerprint")
+        if cmd != command or rec.get("pending") or not isinstance(fp, dict):
+            continue
+        made = json.dumps([fp.get("algorithm"), fp.get("options"), fp.get("model")], sort_keys=True, default=str)
+        source = str(rec.get("source") or next(iter(fp.get("inputs") or {}), ""))
+        out |= {o: (name, made, source) for o in rec.get("outputs", []) if (folder / o).exists()}
+    return out
+
+
 def ever_recorded(folder: str | Path, name: str) -> bool:
     """Whether the manifest of ``folder`` holds a finished record (not a pending one) with the output
     ``name``: a file or folder an agriseg run made there, before the record a new run is writing."""

@@ -695,3 +695,30 @@ def test_an_all_background_mask_from_repaired_answers_is_warned_about(
         res = _predict(tiny, tmp_path / "p", "--classes", CLASSES)
     assert res.exit_code == 0, res.output
     assert "its mask is all background, from answers of which 1 of 1 tiles needed repair" in caplog.text
+
+
+def test_two_runs_into_one_folder_are_never_scored_as_one(tiny: Path, tmp_path: Path) -> None:
+    """Session 85's text sweep: a second `text predict` into a folder (another class order) rewrote run.json,
+    and `text evaluate` then read the first run's ids by the second run's words: wrong scores, exit 0."""
+    other = tmp_path / "scene2.png"
+    shutil.copy(tiny / "scene.png", other)
+    out = tmp_path / "mixed"
+    classes = ",".join(SYNTH_CLASSES)
+    turned = ",".join([SYNTH_CLASSES[0], *SYNTH_CLASSES[:0:-1]])  # background first, the others reversed
+    assert _predict(tiny, out, "--classes", classes).exit_code == 0
+    opts = ["--tile", "8", "--grid", "4", "--max-new-tokens", "8", "--device", "cpu", "--classes", turned]
+    res = _run("text", "predict", other, "-m", tiny / "model", "-o", out, *opts)
+    assert res.exit_code == 0, res.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["classes"] == turned.split(",") and run["made_with_other_settings"] == [str(tiny / "scene.png")]
+    truth = tmp_path / "truth"
+    truth.mkdir()
+    for n in ("scene", "scene2"):
+        Image.fromarray(np.ones((16, 16), np.uint8)).save(truth / f"{n}.png")
+    for words in (classes, turned):
+        res = _run("text", "evaluate", out, "-t", truth, "--classes", words)
+        assert res.exit_code == 2 and "made by runs with other settings" in _one_line_error(res), res.output
+    res = _run("text", "evaluate", out / "scene.png", "-t", truth, "--classes", classes)  # the first run alone
+    assert res.exit_code == 0, res.output
+    res = _run("text", "evaluate", out / "scene.png", "-t", truth, "--classes", turned)
+    assert res.exit_code == 2 and f"were made with {classes}" in _one_line_error(res), res.output

@@ -493,6 +493,7 @@ def predict_paths(
             run = {"agriseg": __version__, "model": model_name, "classes": names, "options": said,
                    "bands": list(bands) if bands else None}  # fmt: skip
             kept = [r["file"] for r in rows if r["status"] == "kept"]
+            kept += _earlier_runs_otherwise(out, {o.item.name for o in rows.outcomes})
             if kept:  # outputs left as another model or other options made them: not described by the above
                 run["made_with_other_settings"] = kept
             write_json(out / "run.json", run)  # what made these outputs: model, classes, options
@@ -504,6 +505,19 @@ def predict_paths(
         said = counted(len(earlier), "output")
         rows.notes.append(f"({said} of an earlier run among the images not read as images)")
     return rows
+
+
+def _earlier_runs_otherwise(folder: Path, items: set[str]) -> list[str]:
+    """The images whose masks in ``folder`` earlier runs made with other settings (another model, other classes
+    or options) than this run's ``items``: a second run into a folder rewrites its ``run.json``, which must not
+    describe the first run's masks as its own."""
+    from agriseg.manifest import recorded_settings
+
+    made = recorded_settings(folder, "text predict")
+    ours = {settings for item, settings, _ in made.values() if item in items}
+    if len(ours) != 1:
+        return []
+    return sorted({source for item, settings, source in made.values() if item not in items and settings not in ours})
 
 
 def seam_disagreement(mask: np.ndarray, patch: int, truth: np.ndarray | None = None) -> float:

@@ -458,8 +458,30 @@ def _check_predicted_classes(files: Sequence[Path], names: Sequence[str]) -> Non
     beside the predictions): ``others,tree,field`` for masks made with ``others,field,tree`` reported field's
     scores as tree's, with exit 0."""
     from agriseg.config import OptionError
+    from agriseg.manifest import recorded_settings
 
-    for run in sorted({f.parent / "run.json" for f in files}):
+    recorded = set()
+    for folder in sorted({f.parent for f in files}):  # the runs that made them, as the folder's manifest says
+        made = recorded_settings(folder, "text predict")
+        runs: dict[str, str] = {}
+        for f in files:
+            if f.parent == folder and f.name in made:
+                runs.setdefault(made[f.name][1], f.name)
+        if len(runs) > 1:  # a second run into the folder: one set of words cannot name both runs' ids
+            first, other = list(runs.values())[:2]
+            raise OptionError(
+                f"{folder}: its predictions were made by runs with other settings (another model, other classes or "
+                f"options: {first} and {other}); score each run's predictions apart (give their files)"
+            )
+        if runs:
+            recorded.add(folder)
+            said = (json.loads(next(iter(runs)))[1] or {}).get("classes")
+            if isinstance(said, list) and said and list(said) != list(names):
+                raise OptionError(
+                    f"--classes {','.join(names)}: the predictions of {folder} were made with "
+                    f"{','.join(map(str, said))}; give those, in that order"
+                )
+    for run in sorted({f.parent / "run.json" for f in files if f.parent not in recorded}):
         try:
             said = json.loads(run.read_text(encoding="utf-8")).get("classes")
         except (OSError, ValueError, AttributeError):
