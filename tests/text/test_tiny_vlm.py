@@ -455,4 +455,14 @@ def test_the_training_flags_set_the_text_config_keys() -> None:
 
     said = train_overrides(("seed=3",), epochs=2, max_steps=5, max_minutes=1.5, kind="trl")
     assert said == ("seed=3", "num_train_epochs=2", "max_steps=5", "max_minutes=1.5")
-    assert train_overrides(epochs=2) == ("train.epochs=2",)
+    assert train_overrides(epochs=2) == ("train.epochs=2", "train.max_steps=null")
+
+
+def test_epochs_given_win_over_the_configs_max_steps() -> None:
+    """Session 85's text sweep: `text sft -c sft.yaml --epochs 1` with max_steps in the config (the bundled tiny
+    configs have 400 / 80) stopped at step 2, epoch 0.125, without a word: TRL's max_steps wins over epochs."""
+    from agriseg.cli.options import train_overrides
+
+    assert train_overrides(epochs=1, kind="trl") == ("num_train_epochs=1", "max_steps=-1")
+    assert train_overrides(("max_steps=7",), epochs=1, kind="trl") == ("max_steps=7", "num_train_epochs=1")
+    assert train_overrides(epochs=1, max_steps=3, kind="trl") == ("num_train_epochs=1", "max_steps=3")

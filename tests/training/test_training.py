@@ -178,6 +178,7 @@ def test_training_flags_become_config_overrides() -> None:
     assert train_overrides(("output_dir=x",), epochs=3, max_minutes=0.5) == (
         "output_dir=x",
         "train.epochs=3",
+        "train.max_steps=null",  # --epochs given: a max_steps of the config would stop the run first
         "train.max_minutes=0.5",
     )
     assert train_overrides() == ()

@@ -789,7 +789,12 @@ def train_overrides(
     """``--set`` items plus the config items of the training flags that were given (they win); takes the
     parameters of :func:`train_options` but ``resume``."""
     keys = TRAIN_KEYS[kind]
-    flags = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
+    flags: dict[str, object] = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
+    set_steps = any(o.partition("=")[0].strip() == keys["max_steps"] for o in overrides)
+    if epochs is not None and max_steps is None and not set_steps:
+        # --epochs wins over the config's max_steps too (both trainers stop at whichever limit comes first): no
+        # step limit (TRL's -1, Lightning's none)
+        flags["max_steps"] = -1 if kind == "trl" else "null"
     return (*overrides, *(f"{keys[k]}={v}" for k, v in flags.items() if v is not None))
 
 
