@@ -152,6 +152,19 @@ def test_sft_lora_runs_and_merges(sft_dir: Path) -> None:
     assert meta == {"class_names": list(SYNTH_CLASSES), "grid": 4, "patch": 8, "patch_image": True}
 
 
+def test_training_goes_on_from_an_adapter_only_folder(workdir: Path, tmp_path: Path) -> None:
+    """Session 85's text sweep: sft with lora.merge_on_save false wrote an adapter folder; training from it (LoRA
+    off) was a 23-frame traceback "element 0 of tensors does not require grad": the merged adapter left every
+    weight frozen."""
+    cfg = {**_sft_cfg(workdir, tmp_path / "adapter"), "max_steps": 1}
+    cfg["lora"] = {**cfg["lora"], "merge_on_save": False}
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "a.yaml", cfg))])
+    assert res.exit_code == 0 and (tmp_path / "adapter" / "adapter_config.json").is_file(), res.output
+    full = {**cfg, "model": str(tmp_path / "adapter"), "output_dir": str(tmp_path / "full"), "lora": {"enabled": False}}
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "f.yaml", full))])
+    assert res.exit_code == 0 and (tmp_path / "full" / "agriseg_text.json").is_file(), res.output
+
+
 def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:
     cfg = {
         **_sft_cfg(workdir, tmp_path / "grpo"),

@@ -291,7 +291,9 @@ def load_vlm(
         model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
         model = PeftModel.from_pretrained(model, name)
         if merge_adapter:
-            model = model.merge_and_unload()
+            # as a model loaded whole: PeftModel froze every weight (for inference), and training from it (LoRA
+            # off) had nothing to train
+            model = model.merge_and_unload().requires_grad_(True)
     else:
         try:
             model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
