@@ -165,6 +165,28 @@ def test_training_goes_on_from_an_adapter_only_folder(workdir: Path, tmp_path: P
     assert res.exit_code == 0 and (tmp_path / "full" / "agriseg_text.json").is_file(), res.output
 
 
+def test_grpo_refuses_answers_of_another_format_and_sft_says_it(
+    workdir: Path, sft_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Session 85's text sweep: GRPO from a 4x4-grid SFT model on an 8x8-grid data set ran without a word and
+    saved a model described as 8x8, which predict then used as such."""
+    imgs, sems, _ = make_landscapes(4, 1, LandscapeConfig(size=16))
+    spec = PatchConfig(patch=8, grid=2, mode="random", per_image=2, align=8)
+    to_hf_dataset(records_from_arrays(imgs, sems, SYNTH_CLASSES, spec)).save_to_disk(str(tmp_path / "g2"))
+    cfg = {**_sft_cfg(workdir, tmp_path / "grpo"), "model": str(sft_dir), "dataset": str(tmp_path / "g2")}
+    cfg |= {"num_generations": 2, "max_completion_length": 64, "max_steps": 1}
+    res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", cfg))])
+    assert res.exit_code == 2 and "(grid 4 -> 2)" in res.output and "GRPO refines" in res.output, res.output
+    assert not (tmp_path / "grpo").exists()
+    from agriseg.text.config import SFTRunConfig
+    from agriseg.text.sft import check_format
+
+    sft = SFTRunConfig.model_validate({**_sft_cfg(workdir, tmp_path / "s"), "model": str(sft_dir), "dataset": "x"})
+    with caplog.at_level("WARNING", logger="agriseg"):
+        check_format(sft, {"grid": 2, "patch_image": True, "class_names": list(SYNTH_CLASSES)})
+    assert "(grid 4 -> 2); this run trains the model on the new ones" in caplog.text
+
+
 def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:
     cfg = {
         **_sft_cfg(workdir, tmp_path / "grpo"),

@@ -249,6 +249,35 @@ def say_replaced(cfg: TrainCommon) -> None:
         )
 
 
+FORMAT_KEYS = {"grid": "grid", "patch_image": "patch_image", "class_names": "classes"}  # of the answers
+
+
+def check_format(cfg: TrainCommon, meta: dict[str, Any]) -> None:
+    """A data set whose answers are in another format than the starting model was trained on (another grid,
+    tile image or class list): GRPO refuses it (it rewards the format the model learned, and the model saved
+    would be described by the data set's format); SFT, which can teach a new format, says it.
+
+    Raises:
+        OptionError: GRPO with such a data set, naming what differs.
+    """
+    trained = read_meta(cfg.model) if Path(cfg.model).is_dir() else {}
+    differ = [
+        f"{word} {json.dumps(trained[key])} -> {json.dumps(meta[key])}"
+        for key, word in FORMAT_KEYS.items()
+        if key in trained and key in meta and trained[key] != meta[key]
+    ]
+    if not differ:
+        return
+    said = f"{cfg.dataset}: its answers differ from those {cfg.model} was trained on ({', '.join(differ)})"
+    from agriseg.text.config import GRPORunConfig
+
+    if isinstance(cfg, GRPORunConfig):
+        raise OptionError(f"{said}; GRPO refines a model on the answers it learned: give a data set made like its own")
+    from agriseg.data.io import log
+
+    log.warning("%s; this run trains the model on the new ones", said)
+
+
 def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> tuple[Any, Any, Any, dict]:
     """The data set, the model in training mode, its processor and the data set's metadata of an SFT or GRPO
     run (the model is loaded from ``cfg.model`` unless given)."""
@@ -259,6 +288,7 @@ def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> t
     ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
     meta = dataset_meta(ds, cfg.dataset)  # a row edited by hand: before the model is loaded
     if model is None:
+        check_format(cfg, meta)
         model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
     elif processor is None:
         raise ValueError("a processor must be given with a prebuilt model")
