@@ -920,3 +920,31 @@ def test_the_meta_field_named_date_dates_the_photo(tmp_path: Path) -> None:
     )
     assert sorted(r["date"] for r in recs) == ["2026-05-03", "2026-05-10"]
     assert all(r["meta"]["sowdate"] == "2026-04-01" for r in recs)
+
+
+def test_a_run_where_every_photo_fails_keeps_the_failures_in_traits_json(tmp_path: Path) -> None:
+    """Session 85's traits sweep: with every input failing, the folder held only agriseg's manifest files, not
+    the traits.json the docs say keeps each failure with its error."""
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.jpg").write_text("hello")
+    recs = run_traits([tmp_path], tmp_path / "o", TraitsConfig(), batch=BatchOptions(progress=False))
+    assert [r["status"] for r in recs] == ["error", "error"]
+    saved = _strict(tmp_path / "o" / "traits.json")["images"]
+    assert [(Path(r["file"]).name, r["status"]) for r in saved] == [("empty.jpg", "error"), ("text.jpg", "error")]
+    assert "empty file (0 bytes)" in saved[0]["error"]
+
+
+def test_a_masks_warnings_name_its_photo(tmp_path: Path) -> None:
+    """Session 85's traits sweep: a greyscale photo measured with its mask was said as "<mask>: a greyscale
+    photo"."""
+    grey = np.full((40, 60), 120, np.uint8)
+    Image.fromarray(grey).save(tmp_path / "g_2026-05-03.png")
+    masks = tmp_path / "m"
+    masks.mkdir()
+    mask = np.zeros((40, 60), np.uint8)
+    mask[10:20, 10:20] = 1
+    Image.fromarray(mask).save(masks / "g_2026-05-03_mask.png")
+    recs = run_traits([masks, tmp_path / "g_2026-05-03.png"], tmp_path / "o", TraitsConfig(),
+                      batch=BatchOptions(progress=False))  # fmt: skip
+    said = [n for n in recs.notes if "greyscale" in n]
+    assert said and all(n.startswith(f"warning: {tmp_path / 'g_2026-05-03.png'}: ") for n in said), recs.notes

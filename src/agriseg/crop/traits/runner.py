@@ -653,15 +653,16 @@ def run_traits(
         records = list(result)
         # every photo refused or failed: the earlier run's tables still describe the outputs in the folder, which
         # stay; a header-only table would not
-        if records and not measured_now(records):
-            if any(t.exists() for t in tables):
-                result.notes.append(
-                    f"the tables in {outdir} are left as an earlier run wrote them: this run measured no photo"
-                )
-            return
+        if records and not measured_now(records) and any(t.exists() for t in tables):
+            result.notes.append(
+                f"the tables in {outdir} are left as an earlier run wrote them: this run measured no photo"
+            )
+            return  # (without them, traits.json keeps each failure with its error, as always)
         write_tables(records, outdir, config)
         for rec in measured_now(records):  # not a refused photo's warnings of the earlier run (status kept)
-            result.notes += [f"warning: {rec['file']}: {w}" for w in rec.get("warnings", [])]
+            # a mask measured with its photo: the photo is what the warnings are about (a greyscale photo)
+            said = rec.get("photo") or rec["file"]
+            result.notes += [f"warning: {said}: {w}" for w in rec.get("warnings", [])]
         if any(r["status"] == "kept" for r in records):
             result.notes.append(
                 "photos measured with other settings are listed in traits.json but left out of the tables"
