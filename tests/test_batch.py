@@ -25,7 +25,7 @@ from agriseg.batch import (
     run_batch,
     unique_names,
 )
-from agriseg.data.files import atomic_write
+from agriseg.data.files import OutputIsInput, atomic_write
 from agriseg.fingerprint import Fingerprint, Recipe, Verdict, model_identity
 
 QUIET = BatchOptions(progress=False)
@@ -787,6 +787,9 @@ def test_an_output_that_is_an_input_fails_before_anything_is_written(tmp_path: P
     src.write_text("the user's mask")
     first = tmp_path / "in" / "a_picture.png"
     item = Item("a", src, (first, src), (src,))
+    other = tmp_path / "in" / "b.png"
+    other.write_text("b")
+    fine = Item("b", other, (tmp_path / "out" / "b.png",), (other,))  # one item fails alone, the others run
 
     def work(it: Item) -> dict:
         for out in it.outputs:
@@ -795,11 +798,15 @@ def test_an_output_that_is_an_input_fails_before_anything_is_written(tmp_path: P
         return {"status": "ok"}
 
     for overwrite in (False, True):
-        res = run_batch([item], work, options=BatchOptions(progress=False, overwrite=overwrite))
+        res = run_batch([item, fine], work, options=BatchOptions(progress=False, overwrite=overwrite))
         assert res.exit_code == 1 and res.failures == [
             f"{src}: is one of the inputs ({src}); choose another output folder"
         ]
         assert not first.exists() and src.read_text() == "the user's mask"
+    # every item would replace its own input (-o the input folder): a usage error before any work (session 85)
+    with pytest.raises(OutputIsInput, match="is the input it would be made from, as every input's outputs would be"):
+        run_batch([item], work, options=BatchOptions(progress=False))
+    assert not first.exists() and not any(p.name.startswith(".agriseg") for p in src.parent.iterdir())
 
 
 def test_a_manifest_written_before_commands_were_kept_still_resumes(tmp_path: Path) -> None:

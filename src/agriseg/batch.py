@@ -951,6 +951,14 @@ def _default_skipped(item: Item) -> dict[str, Any] | None:
     return {"file": str(item.source), "status": "skipped"}
 
 
+def _same_file(path: Path, inputs: Sequence[Path | str]) -> bool:
+    """Whether ``path`` is one of ``inputs`` (the file itself, by any name; not a folder holding one)."""
+    here = Path(path)
+    if not here.exists():
+        return False
+    return any(Path(i).exists() and os.path.samefile(here, i) for i in inputs)
+
+
 def run_batch(
     items: Sequence[Item],
     work: Callable[[Item], dict[str, Any]] | None = None,
@@ -1018,6 +1026,14 @@ def run_batch(
                 f"{Path(table).name} there: choose another output folder"
             )
         check_table(table, opts.overwrite, recipe.command if recipe is not None else None)
+    # every item would write over the very file it reads (-o the input folder of a command that names its outputs
+    # like its inputs): the output folder is wrong, a usage error before any work; one such item fails alone
+    own = [next((p for p in it.outputs if _same_file(p, it.inputs)), None) for it in items]
+    if items and all(own):
+        raise OutputIsInput(
+            f"{own[0]}: is the input it would be made from, as every input's outputs would be: choose another "
+            f"output folder than {Path(str(own[0])).parent}"
+        )
     kept_tables = [line for t in tables if (line := keep_unstamped_table(t, opts.overwrite))]
     names: dict[Path, list[str]] = {}  # output file names by folder: an earlier agriseg's temporaries of them
     for it in items:

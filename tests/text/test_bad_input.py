@@ -722,3 +722,15 @@ def test_two_runs_into_one_folder_are_never_scored_as_one(tiny: Path, tmp_path: 
     assert res.exit_code == 0, res.output
     res = _run("text", "evaluate", out / "scene.png", "-t", truth, "--classes", turned)
     assert res.exit_code == 2 and f"were made with {classes}" in _one_line_error(res), res.output
+
+
+def test_predict_into_its_own_image_folder_is_a_usage_error(tiny: Path, tmp_path: Path) -> None:
+    """Session 85's text sweep: `-o` the image folder failed each image ("is one of the inputs", exit 1) and
+    left agriseg's manifest files among the user's images."""
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    shutil.copy(tiny / "scene.png", imgs / "scene.png")
+    opts = ["--tile", "8", "--grid", "4", "--max-new-tokens", "8", "--device", "cpu", "--classes", CLASSES]
+    res = _run("text", "predict", imgs, "-m", tiny / "model", "-o", imgs, *opts)
+    assert res.exit_code == 2 and "is the input it would be made from" in _one_line_error(res), res.output
+    assert sorted(p.name for p in imgs.iterdir()) == ["scene.png"]
