@@ -404,6 +404,25 @@ def recorded_settings(folder: str | Path, command: str) -> dict[str, tuple[str, 
     return out
 
 
+def remove_unused(folder: str | Path) -> bool:
+    """Remove ``folder`` when it holds nothing but agriseg's bookkeeping of a run that finished no item (a run
+    refused as a usage error after it made its output folder); True when it was removed."""
+    folder = Path(folder)
+    ours = {MANIFEST, LOCK, TABLE_STAMPS}
+    try:
+        held = list(folder.iterdir())
+    except OSError:
+        return False
+    if any(p.name not in ours or p.is_dir() for p in held):
+        return False
+    if any(not rec.get("pending") for rec in _records_of(_lines(folder / MANIFEST)).values()):
+        return False
+    for p in held:
+        p.unlink(missing_ok=True)
+    folder.rmdir()
+    return True
+
+
 def ever_recorded(folder: str | Path, name: str) -> bool:
     """Whether the manifest of ``folder`` holds a finished record (not a pending one) with the output
     ``name``: a file or folder an agriseg run made there, before the record a new run is writing."""

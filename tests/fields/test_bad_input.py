@@ -329,3 +329,15 @@ def test_areas_with_one_id_twice_or_split_at_the_180th_meridian_are_usage_errors
     code, out = _run("download", "-o", tmp_path / "d.tif", "--bbox", tmp_path / "fiji.geojson", *DATES)
     _usage_error(code, out, "fiji.geojson: spans 360 degrees of longitude (-180 to 180), as an area split at the 180th")
     assert not (tmp_path / "m").exists()
+
+
+def test_a_scheduler_refused_leaves_no_output_folder(tmp_path: Path, model: Path, scene: Path) -> None:
+    """Session 85's fields sweep: `fields map --scheduler nonsense -o out/` exited 2 but left out/ with a pending
+    manifest in it."""
+    code, out = _run("map", scene, "-o", tmp_path / "out", "-m", model, "--scheduler", "nonsense")
+    _usage_error(code, out, "--scheduler nonsense: not a scheduler address")
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("x")  # a folder that was there is left as it was
+    code, out = _run("map", scene, "-o", tmp_path / "mine", "-m", model, "--scheduler", "nonsense")
+    assert code == 2 and sorted(p.name for p in (tmp_path / "mine").iterdir())[-1] == "notes.txt"

@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agriseg.batch import BatchOptions, BatchResult, DaskCluster, Executor, Item, Serial, run_batch
+from agriseg.config import OptionError
 from agriseg.data.files import write_json
 from agriseg.fields.mapping.scene import SceneJob, run_scene
 from agriseg.fields.registry import resize_option
 from agriseg.fingerprint import Recipe
-from agriseg.manifest import seal_tables
+from agriseg.manifest import remove_unused, seal_tables
 
 Backend = Literal["serial", "dask"]
 
@@ -322,6 +323,7 @@ def run_map(
     from agriseg.batch import unique_names
 
     outdir = Path(outdir)
+    made_here = not outdir.exists()
     outdir.mkdir(parents=True, exist_ok=True)
     names = unique_names(scenes, outdir, "fields map")  # the names an earlier run gave are kept
     job_keys = {
@@ -360,8 +362,13 @@ def run_map(
         write_json(outdir / SUMMARY_NAME, summary)
         seal_tables(tables)  # a later run keeps a table edited since (or a file of yours put there) and says so
 
-    if backend == "serial":
-        rows = run_serial(jobs, rkw.get("progress", True), rkw.get("strict", False), tables, finish)
-    else:
-        rows = run_dask(jobs, **rkw, tables=tables, finish=finish)
+    try:
+        if backend == "serial":
+            rows = run_serial(jobs, rkw.get("progress", True), rkw.get("strict", False), tables, finish)
+        else:
+            rows = run_dask(jobs, **rkw, tables=tables, finish=finish)
+    except OptionError:  # e.g. no scheduler at --scheduler: the output folder it made is not left behind
+        if made_here:
+            remove_unused(outdir)
+        raise
     return rows, merged[0]
