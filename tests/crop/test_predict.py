@@ -396,6 +396,10 @@ def test_48_bit_colour_photos_are_read_by_their_16_bits(tmp_path, caplog):
         assert f"{name}: 16-bit image whose values are all <= 4095" in caplog.text, name
         assert np.array_equal(rgb, np.round(twelve * (255 / 65535)).astype(np.uint8)), name  # the type's range
         assert photo_reading_rules(tmp_path / name) == {"colour": "16-bit"}  # earlier outputs are made again
+    # its planes stored apart (PlanarConfiguration 2): PIL read them scrambled (0.6 % of pixels right), no word
+    planar = (np.arange(20 * 24 * 3).reshape(20, 24, 3) * 97).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "planar.tif", np.moveaxis(planar, -1, 0), photometric="rgb", planarconfig="separate")
+    assert np.array_equal(read_rgb(tmp_path / "planar.tif"), np.round(planar * (255 / 65535)).astype(np.uint8))
     full = (np.arange(20 * 24 * 3).reshape(20, 24, 3) * 113).astype(np.uint16)
     tifffile.imwrite(tmp_path / "full.tif", full)
     assert np.array_equal(read_rgb(tmp_path / "full.tif"), np.round(full * (255 / 65535)).astype(np.uint8))

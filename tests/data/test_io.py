@@ -412,3 +412,15 @@ def test_a_folder_with_photos_and_subfolders_of_photos_says_the_subfolders_are_n
     said = [r.getMessage() for r in caplog.records]
     assert said == [f"{tmp_path}: its subfolders day1/ (1), day2/ (1) have images too, not read (folders are read "
                     "without their subfolders; name them)"]  # fmt: skip
+
+
+def test_a_generator_of_paths_is_read_once(tmp_path) -> None:
+    """Session 85's API sweep: `predict_paths(folder.glob("*.jpg"), out)` was an IndexError: the generator was
+    used up by the check that any path was given."""
+    from PIL import Image
+
+    from agriseg.data.io import list_images_once
+
+    for n in ("a", "b"):
+        Image.new("RGB", (4, 4)).save(tmp_path / f"{n}.png")
+    assert [p.name for p in list_images_once(tmp_path.glob("*.png"))] == ["a.png", "b.png"]

@@ -342,11 +342,20 @@ def _stored_16bit_colour(im: Image.Image) -> bool:
     TIFF's raw mode ``RGB;16L`` is the first of its tile's arguments, a PNG's ``RGB;16B`` is all of them)."""
     if im.mode not in ("RGB", "RGBA"):
         return False
+    if im.format == "TIFF" and max(_tuple(getattr(im, "tag_v2", {}).get(258)), default=8) == 16:
+        return True  # a TIFF's bits per sample: its planes stored apart (PlanarConfiguration 2) say no ";16"
     for t in getattr(im, "tile", None) or []:
         raw = t.args if isinstance(t.args, str) else (t.args[0] if t.args else "")
         if ";16" in str(raw):
             return True
     return False
+
+
+def _tuple(v: Any) -> tuple[int, ...]:  # noqa: ANN401 - a TIFF tag's value: a number or a tuple of them
+    try:
+        return tuple(int(x) for x in v) if isinstance(v, (tuple, list)) else (int(v),) if v is not None else ()
+    except (TypeError, ValueError):
+        return ()
 
 
 def _is_16bit_colour(im: Image.Image) -> bool:
@@ -374,22 +383,27 @@ def _read_16bit_colour(path: Path, fmt: str | None) -> np.ndarray | None:
     OpenCV when it is installed (the ``train`` extra); otherwise tifffile (TIFF) or pypng (PNG), both small
     and part of the base install.
     """
+    if fmt == "TIFF":  # tifffile: its planes stored apart too (OpenCV reads those, PIL does not)
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            page = tif.pages[0]
+            arr = page.asarray()
+            if int(getattr(page, "planarconfig", 1)) == 2 and arr.ndim == 3:  # (C, H, W) -> (H, W, C)
+                arr = np.moveaxis(arr, 0, -1)
+        return np.ascontiguousarray(arr)
     try:
         import cv2
     except ImportError:
-        if fmt == "TIFF":
-            import tifffile
-
-            return tifffile.imread(path)
         import png
 
         width, height, rows, info = png.Reader(filename=str(path)).asDirect()
         planes = info["planes"]
         return np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
-    arr = cv_read(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-    if arr is None or arr.ndim != 3:
-        return arr
-    return arr[..., [2, 1, 0, 3][: arr.shape[-1]]]  # BGR(A) -> RGB(A)
+    read = cv_read(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if read is None or read.ndim != 3:
+        return read
+    return read[..., [2, 1, 0, 3][: read.shape[-1]]]  # BGR(A) -> RGB(A)
 
 
 def cv_write(path: str | Path, arr: np.ndarray, params: Sequence[int] = ()) -> None:
@@ -594,11 +608,12 @@ def list_images_once(paths: PathsLike) -> list[Path]:
     """
     from agriseg.config import OptionError
 
-    if not as_paths(paths):  # before any output folder is made for nothing
+    given = as_paths(paths)  # once: a generator (Path.glob) is read once
+    if not given:  # before any output folder is made for nothing
         raise NoInputError("no photos given: name photo files or folders")
     seen: dict[Path, tuple[Path, Path, int]] = {}  # resolved file -> (file as listed, its argument, argument no.)
     files: list[Path] = []
-    for i, arg in enumerate(as_paths(paths)):
+    for i, arg in enumerate(given):
         for f in list_images([arg]):
             key = f.resolve()
             if key not in seen:
