@@ -722,6 +722,12 @@ def test_two_runs_into_one_folder_are_never_scored_as_one(tiny: Path, tmp_path: 
     assert res.exit_code == 0, res.output
     res = _run("text", "evaluate", out / "scene.png", "-t", truth, "--classes", turned)
     assert res.exit_code == 2 and f"were made with {classes}" in _one_line_error(res), res.output
+    copied = tmp_path / "copied"  # a plain copy leaves out the hidden manifest: run.json alone cannot tell them apart
+    copied.mkdir()
+    for f in ("scene.png", "scene2.png", "run.json"):
+        shutil.copy(out / f, copied / f)
+    res = _run("text", "evaluate", copied, "-t", truth, "--classes", turned)
+    assert res.exit_code == 2 and "made with other settings (made_with_other_settings)" in _one_line_error(res)
 
 
 def test_predict_into_its_own_image_folder_is_a_usage_error(tiny: Path, tmp_path: Path) -> None:

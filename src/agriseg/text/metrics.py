@@ -483,9 +483,16 @@ def _check_predicted_classes(files: Sequence[Path], names: Sequence[str]) -> Non
                 )
     for run in sorted({f.parent / "run.json" for f in files if f.parent not in recorded}):
         try:
-            said = json.loads(run.read_text(encoding="utf-8")).get("classes")
+            described = json.loads(run.read_text(encoding="utf-8"))
+            said = described.get("classes")
         except (OSError, ValueError, AttributeError):
             continue  # no record of the run (masks of another tool): the words given are all there is
+        if described.get("made_with_other_settings"):  # which masks: only the folder's records could say
+            raise OptionError(
+                f"{run}: some of the predictions beside it were made with other settings (made_with_other_settings), "
+                "and no record there says which (the folder's .agriseg-manifest.jsonl is not with them): score "
+                "them in the folder text predict wrote"
+            )
         if isinstance(said, list) and said and list(said) != list(names):
             raise OptionError(
                 f"--classes {','.join(names)}: the predictions of {run.parent} were made with "

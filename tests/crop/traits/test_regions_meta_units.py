@@ -645,3 +645,19 @@ def test_a_time_written_with_dashes_is_no_utc_offset() -> None:
     assert parse_date("2026-05-03-10-30") == "2026-05-03T10:30:00"
     assert parse_date("2026-05-03-10-30-15") == "2026-05-03T10:30:15"
     assert parse_date("2026-05-03T10:00:00+02:00") == "2026-05-03T10:00:00"  # the clock time as written
+
+
+def test_exif_dates_of_other_software_and_broken_blocks(tmp_path, recwarn) -> None:
+    """Session 85's review: a date written 2024-06-01 10:00:00 was ignored, and a corrupt EXIF block printed
+    PIL's raw "Corrupt EXIF data" warning."""
+    from PIL import Image
+
+    from agriseg.crop.traits.meta import exif_date
+
+    exif = Image.Exif()
+    exif[306] = "2024-06-01 10:00:00"
+    Image.new("RGB", (4, 4)).save(tmp_path / "a.jpg", exif=exif)
+    assert exif_date(tmp_path / "a.jpg") == "2024-06-01T10:00:00"
+    Image.new("RGB", (4, 4)).save(tmp_path / "b.jpg", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff\x00\x00")
+    assert exif_date(tmp_path / "b.jpg") is None
+    assert not [w for w in recwarn if "EXIF" in str(w.message)]

@@ -485,7 +485,7 @@ def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) ->
     if timed and len(timed) < sum(d is not None for d, _, _ in dated):
         out.append(
             f"warning: {counted(len(timed), 'photo')} "
-            f"{'has a time in its name' if len(timed) == 1 else 'have a time in their names'} "
+            f"{'has a time' if len(timed) == 1 else 'have a time'} (in the name or the camera's EXIF) "
             f"({', '.join(timed[:3])}"
             f"{', ...' if len(timed) > 3 else ''}) and the others only a date: rates count those from midnight"
         )

@@ -185,24 +185,29 @@ EXIF_DATES = (36867, 36868, 306)  # DateTimeOriginal, DateTimeDigitized (Exif IF
 def exif_date(path: Path) -> str | None:
     """When a camera says a photo was taken (its EXIF ``DateTimeOriginal``, else ``DateTimeDigitized``, else
     ``DateTime``: ``2026:05:03 10:00:00``), ISO 8601, or None (no such tag, not a date, or no photo)."""
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as im:
-            exif = im.getexif()
-            tags = {**exif, **exif.get_ifd(0x8769)}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # PIL's "Corrupt EXIF data": no date then, and the photo is read as ever
+            with Image.open(path) as im:
+                exif = im.getexif()
+                tags = {**exif, **exif.get_ifd(0x8769)}
     except Exception:  # noqa: BLE001 - a photo that cannot be read fails as its own item when it is read
         return None
     for tag in EXIF_DATES:
         text = tags.get(tag)
         if isinstance(text, bytes):
             text = text.decode("ascii", "replace")
-        try:
-            d = datetime.strptime(str(text).strip().rstrip("\x00"), "%Y:%m:%d %H:%M:%S")
-        except ValueError:
-            continue  # missing, or "0000:00:00 00:00:00" from a camera whose clock was never set
-        if YEARS[0] <= d.year <= YEARS[1]:
-            return d.isoformat()
+        for form in ("%Y:%m:%d %H:%M:%S", "%Y-%m-%d %H:%M:%S"):  # the standard's, and some software's
+            try:
+                d = datetime.strptime(str(text).strip().rstrip("\x00"), form)
+            except ValueError:
+                continue  # missing, or "0000:00:00 00:00:00" from a camera whose clock was never set
+            if YEARS[0] <= d.year <= YEARS[1]:
+                return d.isoformat()
     return None
 
 
