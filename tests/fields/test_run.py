@@ -98,17 +98,18 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
     model_cache: Path, loopback: Loopback, tmp_path: Path
 ) -> None:
     import geopandas as gpd
-    from shapely.geometry import MultiPolygon, Point, box
+    from shapely.geometry import LineString, MultiPolygon, Point, box
 
     fiji = MultiPolygon([box(179.95, -17, 180, -16.95), box(-180, -17, -179.95, -16.95)])  # split at 180 (RFC 7946)
     areas = gpd.GeoDataFrame(
-        {"id": ["west", "nowhere", "nogeom", "fiji", "pt"]},
+        {"id": ["west", "nowhere", "nogeom", "fiji", "pt", "road"]},
         geometry=[
             box(*bbox_deg(500050, 5316200, 500300, 5316450)),
             box(1.0, 40.0, 1.01, 40.01),
             None,
             fiji,
             Point(15, 48),
+            LineString([(15, 48), (15.01, 48.01)]),
         ],
         crs=4326,
     )
@@ -125,12 +126,13 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
     # a feature without geometry (a traceback), one split at the 180th meridian (a search around the globe)
     assert "nogeom: feature 3: no geometry" in res.output and "Traceback" not in res.output
     assert "fiji: feature 4: spans 360 degrees of longitude (-180 to 180), as an area split at the 180th" in res.output
-    assert "pt: feature 5: a point or a line (15,48,15,48), not an area" in res.output  # was "empty (W < E ...)"
+    assert "pt: feature 5: a Point, not an area" in res.output  # was "empty (W < E and S < N)"
+    assert "road: feature 6: a LineString, not an area" in res.output  # a diagonal line was taken as its bbox
     assert (out / "scenes" / "west.tif").is_file() and not (out / "scenes" / "nowhere.tif").exists()
     assert (out / "west_fields.parquet").is_file() and (out / "fields.parquet").is_file()
     # summary.json lists the areas that could not be downloaded too (only the mapped scene, session 80)
     listed = json.loads((out / "summary.json").read_text())["scenes"]
-    assert [r["status"] for r in listed].count("ok") == 1 and len(listed) == 5, listed
+    assert [r["status"] for r in listed].count("ok") == 1 and len(listed) == 6, listed
     assert any("nowhere" in (r.get("error") or "") for r in listed), listed
 
 

@@ -734,9 +734,13 @@ def download_areas(
             raise OptionError(f"--areas {areas}: {two} (features {j + 1} and {i + 1}); each area's id names its "
                               f"scene file ({name}.tif), so ids must differ")  # fmt: skip
     items = []
+    kinds = [getattr(g, "geom_type", None) for g in df.geometry]
     for i, bounds in enumerate(df.geometry.bounds.itertuples(index=False)):  # NaN for a feature without geometry
         payload: SceneRequest | ValueError
         try:
+            if kinds[i] in ("Point", "MultiPoint", "LineString", "MultiLineString", "LinearRing"):
+                # a diagonal line's bounds would be taken for an area: said whatever its shape
+                raise ValueError(f"feature {i + 1}: a {kinds[i]}, not an area; give the area's polygon")
             bbox = ",".join(repr(v) for v in bounds_bbox(bounds, f"feature {i + 1}"))
         except ValueError as err:  # this area fails alone, named, and the others are downloaded
             payload, resolved = err, {}
