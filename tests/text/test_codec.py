@@ -248,3 +248,17 @@ def test_repairs_that_a_changed_rule_would_get_wrong() -> None:
     # a misspelt class word is read as that class; a word like no class is not made one
     assert decode_rrle("<seg>others *2| feld *3\n</seg>", (1, 5), names)[0].tolist() == [[0, 0, 1, 1, 1]]
     assert decode_rrle("<seg>others *2| weed *3\n</seg>", (1, 5), names)[0].tolist() == [[0, 0, 0, 0, 0]]
+
+
+def test_a_mask_of_ids_outside_the_classes_is_refused_not_dropped() -> None:
+    """Session 85's API sweep: `mask_to_grid(mask_0_255, 4, num_classes=2)` dropped the 255 pixels silently (no
+    field cell where 63 were), and without num_classes a 960x720 0/255 mask took 4 GB (256 one-hot planes)."""
+    from agriseg.text import mask_to_grid
+
+    m = np.zeros((720, 960), np.uint8)
+    m[:360] = 255
+    with pytest.raises(ValueError, match="class id 255, not one of the 2 classes"):
+        mask_to_grid(m, 4, 2)
+    assert mask_to_grid(m > 0, 4, 2).tolist() == [[1] * 4] * 2 + [[0] * 4] * 2
+    assert mask_to_grid(m, 4, 2, ignore=255).tolist() == [[0] * 4] * 4  # nodata votes for no class
+    assert mask_to_grid(m, 4).max() == 255  # the ids as given, in little memory

@@ -139,7 +139,7 @@ def patch_records(
         x0, y0, x1, y1 = box
         if (mask[y0:y1, x0:x1] == NODATA).all():  # no data, or no label: its answer would be all background
             continue
-        g = mask_to_grid(mask[y0:y1, x0:x1], spec.grid, len(names))  # (G, G)
+        g = mask_to_grid(mask[y0:y1, x0:x1], spec.grid, len(names), ignore=NODATA)  # (G, G), nodata voting for none
         images = [pil.crop((x0, y0, x1, y1)), pil] if spec.patch_image else [pil]
         out.append(
             {

@@ -10,19 +10,23 @@ def _edges(n: int, cells: int) -> np.ndarray:
     return np.round(np.linspace(0, n, cells + 1)).astype(np.int64)
 
 
-def cell_counts(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None) -> np.ndarray:
+def cell_counts(
+    mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None, ignore: int | None = None
+) -> np.ndarray:
     """Pixels of each class in each cell of a grid laid over a label mask.
 
     Args:
         mask: (H, W) non-negative integer class ids.
         grid: cells per side (16, 24, 32 or any), or (rows, cols).
         num_classes: number of classes (default ``mask.max() + 1``).
+        ignore: an id counted for no class (nodata, e.g. 255), with ``num_classes``.
 
     Returns:
         (K, rows, cols) int64 pixel counts.
 
     Raises:
-        ValueError: if the mask is not 2-D, has negative or fractional ids, or is smaller than the grid.
+        ValueError: if the mask is not 2-D, has negative or fractional ids, ids of ``num_classes`` or more (or,
+            without it, over 64), or is smaller than the grid.
     """
     m = np.asarray(mask)
     if m.ndim != 2:
@@ -35,23 +39,34 @@ def cell_counts(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int 
         raise ValueError(f"mask of {h}x{w} pixels cannot be split into a {gh}x{gw} grid")
     if m.size and m.min() < 0:
         raise ValueError("mask has negative class ids")
-    k = int(num_classes) if num_classes is not None else int(m.max()) + 1  # a uint8 255 + 1 wrapped to 0
+    top = int(m[m != ignore].max(initial=0)) if ignore is not None else int(m.max(initial=0))
+    if num_classes is not None and top >= int(num_classes):  # its pixels would be counted as no class, silently
+        raise ValueError(
+            f"mask has class id {top}, not one of the {int(num_classes)} classes (a 0/255 mask? pass mask > 0)"
+        )
+    k = int(num_classes) if num_classes is not None else top + 1  # a uint8 255 + 1 wrapped to 0
     ys, xs = _edges(h, gh), _edges(w, gw)
-    # per-class pixel counts per cell via cumulative sums over a one-hot stack
-    onehot = (m.astype(np.int64)[None] == np.arange(k)[:, None, None]).astype(np.int64)  # (K, H, W)
-    csum = np.zeros((k, h + 1, w + 1), dtype=np.int64)  # (K, H+1, W+1)
-    csum[:, 1:, 1:] = onehot.cumsum(1).cumsum(2)
     y0, y1 = ys[:-1][:, None], ys[1:][:, None]  # (gh, 1)
     x0, x1 = xs[:-1][None], xs[1:][None]  # (1, gw)
-    return csum[:, y1, x1] - csum[:, y0, x1] - csum[:, y1, x0] + csum[:, y0, x0]  # (K, gh, gw)
+    out = np.zeros((k, gh, gw), dtype=np.int64)  # (K, gh, gw)
+    csum = np.zeros((h + 1, w + 1), dtype=np.int64)  # (H+1, W+1)
+    # per-class pixel counts per cell via cumulative sums, one class present at a time: a 0/255 mask without
+    # num_classes took 256 one-hot planes of the photo at once (4 GB for 960x720)
+    for c in np.unique(m):
+        if 0 <= c < k:
+            csum[1:, 1:] = (m == c).cumsum(0).cumsum(1)
+            out[int(c)] = csum[y1, x1] - csum[y0, x1] - csum[y1, x0] + csum[y0, x0]
+    return out
 
 
-def mask_to_grid(mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None) -> np.ndarray:
+def mask_to_grid(
+    mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None, ignore: int | None = None
+) -> np.ndarray:
     """Down-sample a label mask to a grid by majority vote per cell (ties go to the lower class id).
 
     Takes the arguments of :func:`cell_counts` and raises its errors; returns the (rows, cols) int64 grid.
     """
-    return cell_counts(mask, grid, num_classes).argmax(0).astype(np.int64)
+    return cell_counts(mask, grid, num_classes, ignore).argmax(0).astype(np.int64)
 
 
 def grid_to_mask(grid: np.ndarray, size: tuple[int, int]) -> np.ndarray:
