@@ -37,6 +37,10 @@ def quiet(on: bool | None = None) -> bool:
     import os
     import warnings
 
+    if on is not None:  # 1, numpy's True too; "off" is no boolean (it would be true)
+        if isinstance(on, str) or on not in (True, False):
+            raise TypeError(f"quiet(on): True, False or None, not {on!r}")
+        on = bool(on)
     if on is True and not quiet():  # what quiet(False) puts back: the state the caller had
         env = {v: os.environ.get(v) for v in (QUIET_ENV, *_BARS_OFF)}
         _BEFORE[:] = [(logging.getLogger("agriseg").level, env, list(warnings.filters))]
@@ -50,11 +54,14 @@ def quiet(on: bool | None = None) -> bool:
                 os.environ[var] = env[var]  # type: ignore[assignment]  # not None here
             elif var == QUIET_ENV or os.environ.get(var) == "1":  # set by agriseg (quiet before import: guessed)
                 os.environ.pop(var, None)
-        if filters is None:  # quiet from before import: take out the filter it added then (the oldest such)
-            filters = list(warnings.filters)
-            if _IGNORE_ALL in filters:
-                del filters[len(filters) - 1 - filters[::-1].index(_IGNORE_ALL)]
-        warnings.filters[:] = filters  # type: ignore[index]  # a list at run time
+        # take out the one filter quiet(True) added, keeping every filter added since (the caller's, a library's):
+        # the earlier ones are the last in the list (filters go in at the front), so it is the first before them
+        now = list(warnings.filters)
+        older = sum(f == _IGNORE_ALL for f in filters) if filters is not None else 0  # (quiet from before import: 0)
+        at = [i for i, f in enumerate(now) if f == _IGNORE_ALL]
+        if len(at) > older:
+            del now[at[len(at) - older - 1]]
+        warnings.filters[:] = now  # type: ignore[index]  # a list at run time
         changed = getattr(warnings, "_filters_mutated", None)  # as warnings.simplefilter itself does
         if changed is not None:
             changed()

@@ -123,6 +123,30 @@ def test_quiet_can_be_turned_on_and_off_from_python() -> None:
     assert done.stdout.strip() == "ok", done.stderr
 
 
+def test_quiet_false_keeps_the_filters_added_while_quiet() -> None:
+    """Session 85's API sweep: quiet(False) put back the filter list of quiet(True)'s time, dropping the "error"
+    filter the user added while quiet (and the filters of libraries imported then); quiet(1) did nothing."""
+    probe = (
+        "import warnings, agriseg\n"
+        "warnings.simplefilter('ignore')  # the user's own, from before\n"
+        "assert agriseg.quiet(1) is True\n"
+        "warnings.filterwarnings('error', category=RuntimeWarning)\n"
+        "agriseg.quiet(False)\n"
+        "assert warnings.filters[0][:3:2] == ('error', RuntimeWarning), warnings.filters[:2]\n"
+        "assert sum(f == ('ignore', None, Warning, None, 0) for f in warnings.filters) == 1  # the user's stays\n"
+        "try:\n"
+        "    agriseg.quiet('off')\n"
+        "except TypeError as err:\n"
+        "    assert 'True, False or None' in str(err)\n"
+        "print('ok')\n"
+    )
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AGRISEG_QUIET", "TQDM_DISABLE")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
 @pytest.mark.parametrize(("value", "on"), [("false", False), ("No", False), ("off", False), ("0", False), ("1", True)])
 def test_the_quiet_variable_reads_false_no_and_off_as_off(value: str, on: bool) -> None:
     """``AGRISEG_QUIET=false`` turned quiet mode on (session 80), where ``AGRISEG_MEMORY_CHECK`` reads it as off."""
