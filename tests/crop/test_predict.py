@@ -559,3 +559,17 @@ def test_a_photo_exactly_trace_long_side_long_gets_the_second_pass(tiny_predicto
     assert args[4] == 1 and args[6] is not None  # traced at the photo's own grid
     args = pred.outline(np.full((2, 193, 100), 0.5, np.float32), np.zeros((193, 100, 3), np.uint8)).args
     assert args[4] == 2 and args[6] is None  # longer: the working size only
+
+
+def test_a_photos_scales_are_its_own_in_a_list_of_other_sizes() -> None:
+    """Session 85's API sweep: with long_side 0 and tta flip+scale, every photo of a list was scaled from the
+    first photo's size: a photo's probabilities depended on the photos before it (up to 0.43)."""
+    import torch
+
+    torch.manual_seed(0)
+    pred = Predictor(build_model(encoder_weights=None), 2, long_side=0, tile=256, tta="flip+scale")
+    rng = np.random.default_rng(0)
+    small, photo = rng.integers(0, 255, (40, 56, 3), np.uint8), rng.integers(0, 255, (96, 128, 3), np.uint8)
+    alone = pred.probabilities([photo])[0]
+    after = pred.probabilities([small, photo])[1]
+    assert np.allclose(alone, after, atol=1e-5)

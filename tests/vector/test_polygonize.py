@@ -511,3 +511,13 @@ def test_a_rotated_raster_places_its_polygons_by_its_whole_affine_transform(tmp_
         shapely.normalize(df.geometry.iloc[0]), shapely.normalize(shapely.Polygon(corners)), 1e-6
     )
     assert df["metrics:area"].iloc[0] == pytest.approx(56 * 100.0)
+
+
+def test_a_config_of_another_kind_is_a_type_error(tmp_path: Path) -> None:
+    """Session 85's API sweep: polygonize(raster, None, "fast") or a PredictConfig was an AttributeError
+    ("'str' object has no attribute 'field_class'") from inside."""
+    from agriseg.fields import PredictConfig
+
+    for wrong in ("fast", PredictConfig()):
+        with pytest.raises(TypeError, match="config is a PolygonizeConfig"):
+            polygonize(tmp_path / "x.tif", None, wrong)  # type: ignore[arg-type]

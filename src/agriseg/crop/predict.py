@@ -196,6 +196,8 @@ class Predictor:
         images = [as_rgb(im) for im in images]
         sizes = [self.long_side]
         if self.tta == "flip+scale":
+            if not self.long_side and len({im.shape[:2] for im in images}) > 1:  # each photo's scales its own
+                return [self.probabilities([im])[0] for im in images]
             base = self.long_side or max(images[0].shape[:2])
             sizes += [round(base * f) for f in TTA_SCALES]
         flips = () if self.tta == "none" else TTA_FLIPS

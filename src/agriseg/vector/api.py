@@ -83,8 +83,11 @@ def polygonize(
     Raises:
         FileNotFoundError: missing raster.
         ValueError: unreadable raster, no CRS, or (labels) band 1 not integer ids.
+        TypeError: ``config`` that is no PolygonizeConfig (or dict of its fields).
     """
     cfg = PolygonizeConfig.model_validate(config) if isinstance(config, Mapping) else config or PolygonizeConfig()
+    if not isinstance(cfg, PolygonizeConfig):  # "fast", a PredictConfig: an AttributeError deep inside before
+        raise TypeError(f"config is a PolygonizeConfig (or a dict of its fields), not {type(cfg).__name__}")
     raster = Path(raster)
     if output is not None:
         output_format(output)  # an unsupported extension is refused before the work, not after it
