@@ -521,3 +521,21 @@ def test_a_config_of_another_kind_is_a_type_error(tmp_path: Path) -> None:
     for wrong in ("fast", PredictConfig()):
         with pytest.raises(TypeError, match="config is a PolygonizeConfig"):
             polygonize(tmp_path / "x.tif", None, wrong)  # type: ignore[arg-type]
+
+
+def test_an_unguarded_script_with_threads_is_told_why_its_workers_died(tmp_path: Path) -> None:
+    """Session 85's API sweep: on Linux, a script without `if __name__ == "__main__":` running another thread
+    (workers then start from a server process, importing the script) ended in BrokenProcessPool."""
+    import subprocess
+    import sys
+
+    write_probs(tmp_path / "mp.tif", *field_layout(300, 300))
+    script = tmp_path / "unguarded.py"
+    script.write_text(
+        "import threading, time\n"
+        "from agriseg.vector import polygonize\n"
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        "polygonize('mp.tif', None, {'workers': 2, 'block_size': 128, 'progress': False})\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and 'keep its work under if __name__ == "__main__":' in done.stderr, done.stderr[-2000:]

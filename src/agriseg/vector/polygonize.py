@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -461,7 +462,21 @@ class _Pool:
         return self
 
     def map(self, fn: Any, items: list) -> Any:
-        return self.ex.map(fn, items) if self.ex is not None else map(fn, items)
+        return self._said(self.ex.map(fn, items)) if self.ex is not None else map(fn, items)
+
+    def _said(self, results: Iterator[Any]) -> Iterator[Any]:
+        """The workers' results; workers that died while starting (a script without ``if __name__ ==
+        "__main__":`` run again in each of them) said in one line, with the cure."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            yield from results
+        except BrokenProcessPool as err:
+            raise RuntimeError(
+                "polygonize: its worker processes could not start: a script that calls it must keep its work under "
+                'if __name__ == "__main__": (they start by importing the script; so on Windows and macOS, and on '
+                "Linux when the script runs other threads), or pass workers=1"
+            ) from err
 
     def __exit__(self, *exc: object) -> None:
         if self.ex is not None:
