@@ -271,3 +271,17 @@ def test_a_value_no_member_of_a_union_takes_is_one_error() -> None:
         said = describe_errors(err)
     assert said.count("limit") == 1 and "constrained" not in said, said
     assert said.startswith("limit: Input should be less than or equal to 1, or input should be a valid integer"), said
+
+
+def test_a_renamed_name_warns_once_where_the_user_imports_it(tmp_path) -> None:
+    """Session 85's API sweep: `from agriseg.fields import PreprocessSpec` showed no DeprecationWarning under
+    Python's default filters (it was attributed to agriseg's lazy package __getattr__), and twice with -W always."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "old.py"
+    script.write_text("from agriseg.fields import PreprocessSpec\n")
+    for flags in ([], ["-W", "always"]):
+        done = subprocess.run([sys.executable, *flags, str(script)], capture_output=True, text=True)
+        said = [line for line in done.stderr.splitlines() if "DeprecationWarning" in line]
+        assert done.returncode == 0 and len(said) == 1 and said[0].startswith(f"{script}:1: "), done.stderr

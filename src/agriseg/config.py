@@ -328,11 +328,37 @@ def renamed_names(namespace: dict[str, Any], renames: Mapping[str, str]) -> Call
     Use as ``__getattr__ = renamed_names(globals(), {"OldName": "NewName"})`` at the end of the module.
     """
 
+    warned: set[str] = set()
+
     def __getattr__(name: str) -> Any:
         if name in renames:
             new = renames[name]
-            warnings.warn(f"{namespace['__name__']}.{name} is now {new}", DeprecationWarning, stacklevel=2)
+            if name not in warned:  # `from pkg import Old` asks twice (hasattr, then the import)
+                warned.add(name)
+                warnings.warn(
+                    f"{namespace['__name__']}.{name} is now {new}", DeprecationWarning, stacklevel=_caller_level()
+                )
             return namespace[new]
         raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
 
     return __getattr__
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside agriseg and the import system: a DeprecationWarning is shown
+    (by Python's default filters) only when it is attributed to the user's ``__main__``, not to agriseg's lazy
+    package ``__getattr__`` it passed through."""
+    import sys
+
+    here = str(Path(__file__).resolve().parent)
+    frame: Any = sys._getframe(2)  # the caller of the __getattr__ that warns: stacklevel 2
+    level = 2
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if "importlib" in name and "_bootstrap" in name:
+            frame = frame.f_back  # warnings.warn skips the import system's frames itself: not counted
+        elif name.startswith(here):
+            frame, level = frame.f_back, level + 1
+        else:
+            break
+    return level
