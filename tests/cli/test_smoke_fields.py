@@ -262,6 +262,7 @@ def test_fields_what_ftw_tools_2_users_have(tmp_path: Path, monkeypatch: pytest.
             cwd=wd,
         )  # dates given win over the (winter) calendar's
         rec = read_json(wd / "w" / "scene_run.json")["inputs"]
+        assert read_json(wd / "w" / "scene_run.json")["options"]["patch_size"] == 64  # prediction settings too
         assert rec["dates"]["a"] == ["2023-04-01", "2023-04-30"] and rec["season"]["crop_season"] == "winter"
         assert rec["landcover"]["collection"] == "io-lulc-annual-v02" and rec["landcover"]["year"] == 2023
         agriseg("fields map scene.tif -o m/ -m FTW_PRUE_EFNET_B5 --serial --patch-size 64 --min-area 0 "

@@ -627,7 +627,9 @@ def run_area(
         replace = item.replaces(batch.overwrite)
         got = _download_one(scene, download_config, request, replace, True, inputs, not batch.overwrite)
         row = run_scene(dataclasses.replace(job, overwrite=replace, keep_current=not batch.overwrite))
-        record = run_record(got["asked"], model, digest, {**polygons.model_dump(), **run.model_dump()}, row)
+        # every setting of the run: prediction (tile, overlap, TTA, ...) too, as its fingerprint holds them
+        said = {**predict.model_dump(exclude={"progress"}), **polygons.model_dump(), **run.model_dump()}
+        record = run_record(got["asked"], model, digest, said, row)
         write_json(outdir / f"{name}_run.json", record)
         return {**row, "download": got}
 
