@@ -1602,3 +1602,18 @@ def test_an_input_added_or_removed_is_named_so() -> None:
         two = Recipe("demo", "1").fingerprint(Item("ds", out[0], out, (a, b)))
         assert two.changes(one) == [f"input {b.as_posix()} added"]
         assert one.changes(two) == [f"input {b.as_posix()} removed"]
+
+
+def test_bars_inside_bars_write_no_cursor_codes_into_a_log() -> None:
+    """Session 85's fields sweep: the nested bars of `fields map --areas` downloads wrote cursor-up escape codes
+    (ESC [A) into redirected stderr and log files."""
+    import io
+
+    from agriseg.batch import progress_bar
+
+    log = io.StringIO()
+    with progress_bar(range(2), file=log, mininterval=0) as outer:
+        for _ in outer:
+            for _ in progress_bar(range(3), file=log, mininterval=0):
+                pass
+    assert "inner" not in log.getvalue() and "\x1b[A" not in log.getvalue() and "2/2" in log.getvalue()

@@ -102,7 +102,16 @@ def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
             interactive = False
         if not interactive:
             kwargs["mininterval"] = LOG_INTERVAL_S
+    if "position" not in kwargs and not _interactive(kwargs.get("file") or sys.stderr):
+        kwargs["position"] = 0  # a bar inside another (a download's) wrote cursor-up codes into log files
     return _quiet_tqdm(tqdm)(iterable, **kwargs)
+
+
+def _interactive(stream: Any) -> bool:  # noqa: ANN401 - a text stream, or None
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no stream, or a closed one
+        return False
 
 
 @functools.cache
