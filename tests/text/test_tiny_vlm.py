@@ -501,3 +501,5 @@ def test_epochs_given_win_over_the_configs_max_steps() -> None:
     assert train_overrides(epochs=1, kind="trl") == ("num_train_epochs=1", "max_steps=-1")
     assert train_overrides(("max_steps=7",), epochs=1, kind="trl") == ("max_steps=7", "num_train_epochs=1")
     assert train_overrides(epochs=1, max_steps=3, kind="trl") == ("num_train_epochs=1", "max_steps=3")
+    group = ("train={max_steps: 10, epochs: 3}",)  # the step limit set inside its group is kept too
+    assert train_overrides(group, epochs=5) == (*group, "train.epochs=5")

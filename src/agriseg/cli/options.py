@@ -790,7 +790,10 @@ def train_overrides(
     parameters of :func:`train_options` but ``resume``."""
     keys = TRAIN_KEYS[kind]
     flags: dict[str, object] = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
-    set_steps = any(o.partition("=")[0].strip() == keys["max_steps"] for o in overrides)
+    full = keys["max_steps"]  # also set inside its group: --set "train={max_steps: 10}"
+    set_steps = any(
+        (k := o.partition("=")[0].strip()) == full or (full.startswith(k + ".") and "max_steps" in o) for o in overrides
+    )
     if epochs is not None and max_steps is None and not set_steps:
         # --epochs wins over the config's max_steps too (both trainers stop at whichever limit comes first): no
         # step limit (TRL's -1, Lightning's none)
