@@ -573,3 +573,22 @@ def test_a_photos_scales_are_its_own_in_a_list_of_other_sizes() -> None:
     alone = pred.probabilities([photo])[0]
     after = pred.probabilities([small, photo])[1]
     assert np.allclose(alone, after, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "says"),
+    [
+        ({"faint_stem": -1.0}, ValueError, "faint_stem=-1.0: a probability between 0 and 1"),
+        ({"faint_stem": 5}, ValueError, "faint_stem=5"),
+        ({"trace_long_side": -5}, ValueError, "trace_long_side=-5"),
+        ({"outline_band": -3}, ValueError, "outline_band=-3"),
+        ({"unsure": 0.5}, TypeError, "unsure=0.5: a pair (low, high)"),
+        ({"overlap": "0.2"}, ValueError, "overlap='0.2': a fraction"),
+        ({"tile": 512.0}, TypeError, "tile=512.0: a whole number"),
+    ],
+)
+def test_predictor_options_that_would_change_masks_silently_are_refused(kwargs, error, says) -> None:
+    """Session 85's API sweep: faint_stem=-1 changed 1873 px without a word, unsure=0.5 was "'float' object is
+    not subscriptable", tile=512.0 "at least 32 px"."""
+    with pytest.raises(error, match=re.escape(says)):
+        Predictor(build_model(encoder_weights=None), 2, **kwargs)

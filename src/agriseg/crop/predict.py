@@ -162,14 +162,31 @@ class Predictor:
             raise TypeError(f"long_side={self.long_side!r}: a whole number of pixels (e.g. 800), or 0")
         if self.long_side < 0 or 0 < self.long_side < MIN_LONG_SIDE:
             raise ValueError(f"long_side={self.long_side!r}: 0 (the photo's own size) or at least {MIN_LONG_SIDE} px")
-        if not isinstance(self.tile, Integral) or self.tile < 32:
+        from numbers import Real
+
+        if not isinstance(self.tile, Integral):
+            raise TypeError(f"tile={self.tile!r}: a whole number of pixels, at least 32")
+        if self.tile < 32:
             raise ValueError(f"tile={self.tile!r}: at least 32 px")
-        if not 0.0 <= self.overlap <= 0.9:
+        if not isinstance(self.overlap, Real) or not 0.0 <= self.overlap <= 0.9:
             raise ValueError(f"overlap={self.overlap!r}: a fraction from 0 to 0.9")
         if not isinstance(self.batch_size, Integral) or self.batch_size < 1:
             raise ValueError(f"batch_size={self.batch_size!r}: at least 1")
-        if self.unsure is not None and not 0.0 <= self.unsure[0] < self.unsure[1] <= 1.0:
-            raise ValueError(f"unsure={self.unsure!r}: (low, high) probabilities with 0 <= low < high <= 1")
+        pair = self.unsure
+        if pair is not None and not (
+            isinstance(pair, Sequence) and len(pair) == 2 and all(isinstance(v, Real) for v in pair)
+        ):
+            raise TypeError(f"unsure={pair!r}: a pair (low, high) of probabilities, or None")
+        if pair is not None and not 0.0 <= pair[0] < pair[1] <= 1.0:
+            raise ValueError(f"unsure={pair!r}: (low, high) probabilities with 0 <= low < high <= 1")
+        if not isinstance(self.outline_band, Integral) or self.outline_band < 0:
+            raise ValueError(f"outline_band={self.outline_band!r}: a whole number of working pixels, 0 or more")
+        if self.faint_stem is not None and not (isinstance(self.faint_stem, Real) and 0.0 < self.faint_stem < 1.0):
+            raise ValueError(f"faint_stem={self.faint_stem!r}: a probability between 0 and 1, or None")
+        if self.trace_long_side is not None and (
+            not isinstance(self.trace_long_side, Integral) or self.trace_long_side < 0
+        ):
+            raise ValueError(f"trace_long_side={self.trace_long_side!r}: a whole number of pixels, 0 or more, or None")
         check_device(str(self.device), "device")  # a GPU this machine lacks: here, not at the first photo
 
     def to_array(self, rgb: np.ndarray, long_side: int | None = None) -> np.ndarray:
