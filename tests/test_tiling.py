@@ -110,3 +110,14 @@ def test_a_long_thin_image_is_tiled_along_its_long_side() -> None:
     out = predict_tiled(forward, np.zeros((3, 8, 100), np.float32), num_classes=2, tile=32, overlap=0.25)
     assert out.shape == (2, 8, 100) and max(widths) == 32 and len(widths) > 1
     assert np.allclose(out[1], 1.0)  # blended back to the tiles' value everywhere
+
+
+def test_a_tile_of_no_pixels_is_refused() -> None:
+    """Session 85's API sweep: tile=0 returned all-NaN probabilities with a divide warning."""
+    import numpy as np
+    import pytest
+
+    from agriseg.tiling import predict_tiled
+
+    with pytest.raises(ValueError, match="tile must be at least 1 px, got 0"):
+        predict_tiled(lambda b: b[:, :2], np.zeros((3, 8, 8), np.float32), 2, tile=0)

@@ -105,6 +105,8 @@ def predict_tiled(
         raise ValueError(f"image must be (C, H, W); {image.shape} looks like (H, W, C): image.transpose(2, 0, 1)")
     if not 0.0 <= overlap < 1.0:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    if tile < 1:  # no tile covers anything: every pixel's weight 0, its probabilities NaN
+        raise ValueError(f"tile must be at least 1 px, got {tile}")
     if h <= tile and w <= tile:
         single: np.ndarray = forward(image[None])[0]
         return single

@@ -424,3 +424,13 @@ def test_a_generator_of_paths_is_read_once(tmp_path) -> None:
     for n in ("a", "b"):
         Image.new("RGB", (4, 4)).save(tmp_path / f"{n}.png")
     assert [p.name for p in list_images_once(tmp_path.glob("*.png"))] == ["a.png", "b.png"]
+
+
+def test_premultiplied_alpha_modes_are_read() -> None:
+    """Session 85's API sweep: a PIL image in mode "La" failed ("conversion from La to L not supported")."""
+    from PIL import Image
+
+    from agriseg.data.io import as_rgb
+
+    for mode in ("La", "RGBa"):
+        assert as_rgb(Image.new(mode, (4, 3))).shape == (3, 4, 3)

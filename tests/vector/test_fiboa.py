@@ -313,3 +313,14 @@ def test_a_class_raster_has_one_schema_with_fields_or_without(tmp_path: Path, ba
     assert len(full) == 1 and len(empty) == 0
     assert empty.columns.tolist() == full.columns.tolist()
     assert ("agriseg:confidence" in full.columns) == (bands == 3)
+
+
+def test_only_fiboa_formats_are_validated(tmp_path) -> None:
+    """Session 85's API sweep: validate_fiboa("x.gpkg") was pyarrow's "Parquet magic bytes not found"."""
+    import pytest
+
+    from agriseg.vector import validate_fiboa
+
+    (tmp_path / "x.gpkg").write_bytes(b"SQLite format 3\x00")
+    with pytest.raises(ValueError, match=r"x.gpkg: fiboa files are GeoParquet \(.parquet\) or GeoJSON"):
+        validate_fiboa(tmp_path / "x.gpkg")

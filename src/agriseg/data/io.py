@@ -269,7 +269,10 @@ def as_rgb(image: Any) -> np.ndarray:
         return read_rgb(os.fspath(image))
     if isinstance(image, Image.Image):  # 16-bit and float modes as arrays (convert() would clip them to white)
         deep = image.mode.startswith(("I", "F"))
-        pixels = np.asarray(image) if deep else np.asarray(image.convert("RGBA" if "A" in image.getbands() else "RGB"))
+        if image.mode == "La":  # premultiplied grey and alpha: PIL converts it to LA only
+            image = image.convert("LA")
+        alpha = {"A", "a"} & set(image.getbands())  # "a": premultiplied (RGBa), which PIL converts to RGBA
+        pixels = np.asarray(image) if deep else np.asarray(image.convert("RGBA" if alpha else "RGB"))
         # turned by its EXIF orientation as read_rgb turns its file: Image.open(path) gives the mask of the path
         image = apply_orientation(pixels, exif_orientation(image))
     if not isinstance(image, np.ndarray):

@@ -212,8 +212,11 @@ def validate_fiboa(path: str | Path) -> list[str]:
     string feature ids and a listed ``collection`` in every feature.
     """
     path = Path(path)
-    if output_format(path) == "geojson":
+    kind = output_format(path)
+    if kind == "geojson":
         return _validate_geojson(path)
+    if kind != "parquet":  # a GeoPackage or FlatGeobuf: no fiboa file (pyarrow's "magic bytes" error before)
+        raise ValueError(f"{path}: fiboa files are GeoParquet (.parquet) or GeoJSON; a .{kind} is not validated")
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -367,6 +367,8 @@ def test_reference_object_scale() -> None:
                     "is taken as 20 mm"]  # fmt: skip
     with pytest.raises(ValueError, match="uniform"):
         reference_scale(rgb, (0, 0, 50, 50), size_mm=10)
+    with pytest.raises(ValueError, match=r"reference size 0 mm: the object's size, above 0"):  # was ZeroDivisionError
+        reference_scale(rgb, (190, 60, 80, 80), size_mm=0)
     with pytest.raises(ValueError, match=r"reaches outside the 300x200 image"):
         reference_scale(rgb, (250, 60, 80, 80), size_mm=25.0)  # clipped, it would measure a cut disc
     with pytest.raises(ValueError, match="touches the box's edge"):

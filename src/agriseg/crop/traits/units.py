@@ -87,10 +87,12 @@ def reference_scale(
             label or a ruler, whose longer side is taken as ``size_mm``).
 
     Raises:
-        ValueError: when the box reaches outside the image, holds no distinct object, or the object touches the
-            box's edge (it may be cut).
+        ValueError: a size that is not above 0; when the box reaches outside the image, holds no distinct object,
+            or the object touches the box's edge (it may be cut).
     """
     x, y, w, h = box
+    if not size_mm > 0:  # 0, negative or NaN: a ZeroDivisionError (or a negative scale) at the end
+        raise ValueError(f"reference size {size_mm!r} mm: the object's size, above 0")
     if x < 0 or y < 0 or x + w > rgb.shape[1] or y + h > rgb.shape[0]:
         raise ValueError(f"reference box {box} reaches outside the {rgb.shape[1]}x{rgb.shape[0]} image")
     crop = rgb[y : y + h, x : x + w].astype(np.float64)
