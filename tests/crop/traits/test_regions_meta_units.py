@@ -320,7 +320,7 @@ def test_photos_with_and_without_times_are_warned_about() -> None:
     from agriseg.crop.traits.growth import _date_problems
 
     out = _date_problems([("2024-06-01T09:00:00", "a.jpg", []), ("2024-06-02", "b.jpg", [])])
-    assert len(out) == 1 and "1 photo has a time in its name (a.jpg)" in out[0]
+    assert len(out) == 1 and "1 photo has a time of day (a.jpg; in the name or the camera's EXIF)" in out[0]
     assert _date_problems([("2024-06-01T09:00:00", "a.jpg", []), ("2024-06-02T09:00:00", "b.jpg", [])]) == []
 
 

@@ -485,9 +485,9 @@ def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) ->
     if timed and len(timed) < sum(d is not None for d, _, _ in dated):
         out.append(
             f"warning: {counted(len(timed), 'photo')} "
-            f"{'has a time' if len(timed) == 1 else 'have a time'} (in the name or the camera's EXIF) "
-            f"({', '.join(timed[:3])}"
-            f"{', ...' if len(timed) > 3 else ''}) and the others only a date: rates count those from midnight"
+            f"{'has a time of day' if len(timed) == 1 else 'have a time of day'} "
+            f"({', '.join(timed[:3])}{', ...' if len(timed) > 3 else ''}; in the name or the camera's EXIF) "
+            "and the others only a date: rates count those from midnight"
         )
     return out
 
