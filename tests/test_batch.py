@@ -804,7 +804,10 @@ def test_an_output_that_is_an_input_fails_before_anything_is_written(tmp_path: P
         ]
         assert not first.exists() and src.read_text() == "the user's mask"
     # every item would replace its own input (-o the input folder): a usage error before any work (session 85)
-    with pytest.raises(OutputIsInput, match="is the input it would be made from, as every input's outputs would be"):
+    with pytest.raises(
+        OutputIsInput,
+        match="is one of the inputs \\(the file it would be made from\\), as every input.s output would be",
+    ):
         run_batch([item], work, options=BatchOptions(progress=False))
     assert not first.exists() and not any(p.name.startswith(".agriseg") for p in src.parent.iterdir())
 

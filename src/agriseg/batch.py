@@ -1038,10 +1038,10 @@ def run_batch(
     # every item would write over the very file it reads (-o the input folder of a command that names its outputs
     # like its inputs): the output folder is wrong, a usage error before any work; one such item fails alone
     own = [next((p for p in it.outputs if _same_file(p, it.inputs)), None) for it in items]
-    if items and all(own):
+    if items and all(own) and not (opts.named_output and len(items) == 1):  # (-o FILE: said with its name below)
         raise OutputIsInput(
-            f"{own[0]}: is the input it would be made from, as every input's outputs would be: choose another "
-            f"output folder than {Path(str(own[0])).parent}"
+            f"{own[0]}: is one of the inputs (the file it would be made from), as every input's output would be: "
+            f"choose another output folder than {Path(str(own[0])).parent}"
         )
     kept_tables = [line for t in tables if (line := keep_unstamped_table(t, opts.overwrite))]
     names: dict[Path, list[str]] = {}  # output file names by folder: an earlier agriseg's temporaries of them

@@ -738,5 +738,7 @@ def test_predict_into_its_own_image_folder_is_a_usage_error(tiny: Path, tmp_path
     shutil.copy(tiny / "scene.png", imgs / "scene.png")
     opts = ["--tile", "8", "--grid", "4", "--max-new-tokens", "8", "--device", "cpu", "--classes", CLASSES]
     res = _run("text", "predict", imgs, "-m", tiny / "model", "-o", imgs, *opts)
-    assert res.exit_code == 2 and "is the input it would be made from" in _one_line_error(res), res.output
+    assert res.exit_code == 2 and "is one of the inputs (the file it would be made from)" in _one_line_error(res), (
+        res.output
+    )
     assert sorted(p.name for p in imgs.iterdir()) == ["scene.png"]
