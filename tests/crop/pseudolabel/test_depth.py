@@ -149,6 +149,18 @@ def test_depth_anything_tiny_random_weights_offline_with_cache(tmp_path: Path) -
     opts2 = PseudoLabelConfig(source="depth", depth_model=str(model_dir), depth_input_size=56, overwrite=True)
     recs2 = pseudolabel_files(files, tmp_path / "out", opts2, progress=False)
     assert all(r.get("depth_cached") for r in recs2 if r["status"] == "ok")
+    # session 85's sweep: the cache gave other masks (float16) and served a replaced photo or model its old depth
+    ok = [r for r in recs if r["status"] == "ok"]
+    assert [r["foreground_fraction"] for r in ok] == [r["foreground_fraction"] for r in recs2 if r["status"] == "ok"]
+    other = make_scene(seed=7, size=(60, 80)).rgb
+    cv2.imwrite(str(files[0]), other[..., ::-1])  # another photo under the first one's name
+    recs3 = pseudolabel_files(files[:1], tmp_path / "out", opts2, progress=False)
+    assert recs3[0].get("depth_cached") is not True, recs3[0]
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(1)  # other weights under the model's name
+    transformers.DepthAnythingForDepthEstimation(tiny_depth_anything_config()).save_pretrained(model_dir)
+    recs4 = pseudolabel_files(files[1:], tmp_path / "out", opts2, progress=False)
+    assert recs4[0].get("depth_cached") is not True, recs4[0]
 
 
 def test_depth_model_that_cannot_load_is_a_clear_error(tmp_path: Path) -> None:

@@ -198,11 +198,19 @@ class DepthAnythingEstimator:
                 f"{model}: cannot load a Depth Anything model ({type(err).__name__}: {detail})"
             ) from err
         self.patch = int(getattr(self.model.config.backbone_config, "patch_size", 14))
+        from agriseg.fingerprint import file_identity
+
+        # the weights themselves (a folder retrained or replaced under one name gave the old depth from the cache)
+        folder = Path(source).expanduser()
+        files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+        self.weights_id = "|".join(f"{p.relative_to(folder)}:{file_identity(p)}" for p in files)
 
     @property
     def cache_key(self) -> str:
-        """Short hash of the model id/path and input size (names cached depth files)."""
-        return hashlib.sha1(f"{self.model_id}|{self.input_size}".encode()).hexdigest()[:10]
+        """Short hash of the model (id or path, and its files' identities) and input size (names cached depth
+        files, with the photo's own pixels: :func:`cached_estimate`)."""
+        made = f"{self.model_id}|{self.input_size}|{getattr(self, 'weights_id', '')}"
+        return hashlib.sha1(made.encode()).hexdigest()[:10]
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
         """Inverse depth ``float32`` ``(H, W)`` (larger = nearer) at the photo's size."""
@@ -225,13 +233,16 @@ class DepthAnythingEstimator:
 def cached_estimate(
     est: DepthAnythingEstimator, rgb: np.ndarray, cache_dir: Path, stem: str
 ) -> tuple[np.ndarray, bool]:
-    """Estimated inverse depth of a photo, read from / written to ``cache_dir/<stem>.<key>.npy``.
+    """Estimated inverse depth of a photo, read from / written to ``cache_dir/<stem>.<model key>.<pixels>.npy``:
+    a photo replaced under its name, or another model under the model's, is estimated again. Kept as float32,
+    so a run from the cache gives the masks of the run that filled it.
 
     Returns:
         ``(inverse depth (H, W), came_from_cache)``. A cached map of the wrong size is recomputed.
     """
     cache_dir.mkdir(parents=True, exist_ok=True)
-    path = cache_dir / f"{stem}.{est.cache_key}.npy"
+    pixels = hashlib.sha1(np.ascontiguousarray(rgb).tobytes()).hexdigest()[:12]
+    path = cache_dir / f"{stem}.{est.cache_key}.{pixels}.npy"
     if path.is_file():
         try:
             arr = np.load(path, allow_pickle=False)
@@ -241,7 +252,7 @@ def cached_estimate(
             pass
     arr = est(rgb)
     with atomic_write(path) as tmp:
-        np.save(tmp, arr.astype(np.float16) if np.abs(arr).max() < 6e4 else arr)
+        np.save(tmp, arr.astype(np.float32))  # (float16 rounded small depths to a few values: other masks)
     meta = cache_dir / "cache.json"
     info = json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else {}
     info[est.cache_key] = {"model": est.model_id, "input_size": est.input_size, "convention": "inverse"}
