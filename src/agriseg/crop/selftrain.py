@@ -325,6 +325,9 @@ class SelfTrainer:
                 _write_index_png(lab, dst)
             else:  # pseudo-masks are 0/255 (or 0/1 from older runs): stage-1 labels are class ids
                 _write_index_png(read_label(mp, "binary"), dst)
+        for old in d.glob("*.png"):  # an earlier run's labels of photos this run leaves out (--keep, exclude_list)
+            if old.stem not in masks:
+                old.unlink()
         self.manual_stems = sorted(set(manual) & set(masks))
         return d
 
@@ -615,6 +618,29 @@ def combine_with_model(
     raise ValueError(f"unknown combine mode {how!r}; valid: none, agree, confident")
 
 
+def link_photos(photos: Sequence[Path], img_dir: Path) -> dict[str, Path]:
+    """Link (or copy) the photos into ``img_dir`` under distinct stems; returns stem -> photo. The links an
+    earlier run left there to other photos go: a re-run with other photos of the same names trained on the old
+    ones, and one with other names on both."""
+    names: dict[str, Path] = {}
+    links: dict[str, Path] = {}
+    for f in photos:
+        stem = f.stem if f.stem not in names else f"{f.stem}_{len(names)}"
+        names[stem] = f
+        links[f"{stem}{f.suffix.lower()}"] = f.resolve()
+    for old in img_dir.iterdir():  # (only agriseg's links: a file there may be the user's)
+        if old.is_symlink() and (old.name not in links or Path(os.readlink(old)) != links[old.name]):
+            old.unlink()
+    for name, target in links.items():
+        link = img_dir / name
+        if not link.exists():
+            try:
+                os.symlink(target, link)
+            except OSError:
+                shutil.copyfile(target, link)
+    return names
+
+
 def adapt_workdir(output: Path, workdir: str | Path | None) -> Path:
     """The folder ``crop adapt`` trains in: ``workdir``, else ``<output stem>_adapt`` beside the output."""
     return Path(workdir) if workdir else output.with_name(f"{output.stem}_adapt")
@@ -656,16 +682,7 @@ def adapt(
     made_work = not work.exists()  # removed again when the photos turn out unusable before any work
     img_dir = work / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
-    names: dict[str, Path] = {}
-    for f in photos:
-        stem = f.stem if f.stem not in names else f"{f.stem}_{len(names)}"
-        names[stem] = f
-        link = img_dir / f"{stem}{f.suffix.lower()}"
-        if not link.exists():
-            try:
-                os.symlink(f.resolve(), link)
-            except OSError:
-                shutil.copyfile(f, link)
+    names = link_photos(photos, img_dir)
     base_path = str(resolve(base_model))
     model, mcfg = load_model(base_path)
     cfg = SelfTrainConfig(

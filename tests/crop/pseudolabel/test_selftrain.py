@@ -529,3 +529,34 @@ def test_adapt_says_its_photos_left_out_again_and_its_work_of_other_settings_onc
     shutil.copytree(tmp_path / "adapted_adapt" / "pseudo", work / "pseudo")
     code, text = _cli(*[a for a in args if a != out], "-o", tmp_path / "next.safetensors", "--index", "exg")
     assert code == 2 and text.count("made with other settings") == 1 and " -> exg)" in text, text
+
+
+def test_a_rerun_trains_on_this_runs_photos_only(tmp_path: Path) -> None:
+    """Session 85's sweep: `selftrain --overwrite --keep` trained on a photo the screening rejected (its stage-1
+    label from the earlier run stayed), and `adapt --overwrite` with other photos of the same names trained on
+    the old ones (their links stayed)."""
+    import cv2
+
+    from agriseg.crop.selftrain import SelfTrainer, link_photos
+
+    label = np.zeros((8, 8), np.uint8)
+    masks = {}
+    for s in ("a", "b", "c"):
+        cv2.imwrite(str(tmp_path / f"{s}_mask.png"), label)
+        masks[s] = tmp_path / f"{s}_mask.png"
+    trainer = SelfTrainer(SelfTrainConfig(images=str(tmp_path), output_dir=str(tmp_path / "o")))
+    trainer.stage1_labels(masks)
+    d = trainer.stage1_labels({k: masks[k] for k in ("a", "c")})  # b rejected on the re-run
+    assert sorted(p.stem for p in d.glob("*.png")) == ["a", "c"]
+
+    old, new, img_dir = tmp_path / "A", tmp_path / "B", tmp_path / "work"
+    for folder in (old, new, img_dir):
+        folder.mkdir()
+    for folder in (old, new):
+        for s in ("x", "y"):
+            cv2.imwrite(str(folder / f"{s}.png"), label)
+    cv2.imwrite(str(new / "z.png"), label)
+    link_photos([old / "x.png", old / "y.png"], img_dir)
+    names = link_photos([new / "x.png", new / "z.png"], img_dir)
+    assert names == {"x": new / "x.png", "z": new / "z.png"}
+    assert {p.name: p.resolve() for p in img_dir.iterdir()} == {"x.png": new / "x.png", "z.png": new / "z.png"}
