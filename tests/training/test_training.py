@@ -346,8 +346,25 @@ def test_a_failed_shutdown_after_ctrl_c_is_still_an_interruption() -> None:
     )
     with pytest.raises(Interrupted, match="after step 3 .*nothing saved"):
         with _ctrl_c(trainer):  # type: ignore[arg-type]
-            raise RuntimeError("Please call `iter(combined_loader)` first.")
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:  # Lightning's shutdown, which it runs while it handles the Ctrl-C
+                raise RuntimeError("Please call `iter(combined_loader)` first.") from None
     trainer.interrupted = False  # a RuntimeError of a run nobody stopped stays what it is
     with pytest.raises(RuntimeError, match="combined_loader"):
         with _ctrl_c(trainer):  # type: ignore[arg-type]
             raise RuntimeError("Please call `iter(combined_loader)` first.")
+
+
+def test_an_error_of_the_run_is_not_said_as_a_ctrl_c() -> None:
+    """Session 85's fields sweep: Lightning marks its trainer interrupted on any error, so a RuntimeError of the
+    data ("Class values must be smaller than num_classes") was said as a Ctrl-C (exit 130), its cause hidden."""
+    from types import SimpleNamespace
+
+    from agriseg.training.trainer import _ctrl_c
+
+    trainer = SimpleNamespace(
+        interrupted=True, global_step=3, current_epoch=0, callbacks=[], progress_bar_callback=None
+    )
+    with pytest.raises(RuntimeError, match="Class values"), _ctrl_c(trainer):  # type: ignore[arg-type]
+        raise RuntimeError("Class values must be smaller than num_classes.")
