@@ -63,6 +63,9 @@ def test_unknown_country_lists_valid_names(ftw_root) -> None:
         FTWDataset(ftw_root, ["atlantis"], "train")
     assert check_countries("all") == list(FTW_COUNTRIES)
     assert check_countries(["South Africa"]) == ["south_africa"]
+    # session 85's sweep: `fields evaluate --countries austria,austria,kenya` scored every Austrian chip twice
+    with pytest.raises(ValueError, match="FTW country 'austria' given twice \\('Austria'\\)"):
+        check_countries(["austria", "Austria"])
 
 
 def test_missing_files_are_named(ftw_root, tmp_path) -> None:

@@ -58,7 +58,8 @@ def check_countries(countries: str | list[str] | tuple[str, ...]) -> list[str]:
     """Normalise a country list (``"all"`` = the 25 FTW countries).
 
     Raises:
-        OptionError: an unknown country (a usage error); the message lists the valid names.
+        OptionError: an unknown country (a usage error; the message lists the valid names), or one given twice
+            (by any spelling: ``Austria,austria``).
     """
     if isinstance(countries, str):
         countries = list(FTW_COUNTRIES) if countries == "all" else [countries]
@@ -67,6 +68,8 @@ def check_countries(countries: str | list[str] | tuple[str, ...]) -> list[str]:
         key = c.strip().lower().replace(" ", "_").replace("-", "_")
         if key not in FTW_COUNTRIES:
             raise OptionError(f"unknown FTW country {c!r}; valid names: {', '.join(FTW_COUNTRIES)} (or 'all')")
+        if key in out:  # its chips would be read, trained on and scored twice
+            raise OptionError(f"FTW country {key!r} given twice ({c!r})")
         out.append(key)
     if not out:
         raise OptionError("no countries given")
