@@ -148,6 +148,19 @@ def test_overwrite_removes_only_photos_of_an_agriseg_set(tmp_path: Path) -> None
     assert mine.read_bytes() == b"a user's photo"
 
 
+def test_a_users_file_under_a_photo_name_of_the_set_is_never_replaced(tmp_path: Path) -> None:
+    """Session 85's sweep: a photo of the user's at set/images/discs_00000.jpg (no index.json) was replaced by
+    the generated one, exit 0, --overwrite or not."""
+    out = tmp_path / "discs"
+    (out / "images").mkdir(parents=True)
+    mine = out / "images" / "discs_00000.jpg"
+    mine.write_bytes(b"a user's photo")
+    for extra in ([], ["--overwrite"]):
+        res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "1", *extra])
+        assert res.exit_code == 2 and "discs_00000.jpg: a file agriseg did not write" in res.output, res.output
+        assert mine.read_bytes() == b"a user's photo" and not (out / "index.json").exists()
+
+
 @pytest.mark.parametrize("index", ["[]", '{"options": [1, 2]}'])
 def test_a_folder_whose_index_is_no_sets_is_refused_in_one_line(tmp_path: Path, index: str) -> None:
     """An index.json that is JSON but no object was an AttributeError traceback (session 75's review)."""

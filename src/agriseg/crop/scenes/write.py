@@ -200,6 +200,16 @@ def _begin_set(outdir: Path, index: dict, planned: list[str], sources_dirs: Iter
     for sub in ("images", "labels", "series/images", "series/labels"):
         if (outdir / sub).is_dir():
             clean_stale_temporaries(outdir / sub)
+    # what is left under a name of this set's photos is no photo of an agriseg set: the user's, never replaced
+    taken = [p for name in planned for p in (outdir / "images" / f"{name}.jpg", outdir / "labels" / f"{name}.png")]
+    if in_the_way := [p for p in taken if p.exists()]:
+        from agriseg.config import OptionError
+
+        raise OptionError(
+            f"{in_the_way[0]}: a file agriseg did not write, named as a photo of this set"
+            f"{f' (and {len(in_the_way) - 1} more)' if len(in_the_way) > 1 else ''}; move it, or choose another "
+            "output folder"
+        )
     write_json(outdir / "index.json", {**index, "planned": planned, "complete": False})
 
 
