@@ -42,6 +42,7 @@ def device_name(value: str, auto: bool = False) -> str:
 
 # a config's torch device (cpu, cuda, cuda:N, mps), checked when the config is made
 TorchDevice = Annotated[str, AfterValidator(device_name)]
+MAX_LOADER_WORKERS = 256  # loader worker processes a training config may ask for (5,000 took all memory)
 
 
 class OptionError(ValueError):

@@ -368,3 +368,23 @@ def test_an_error_of_the_run_is_not_said_as_a_ctrl_c() -> None:
     )
     with pytest.raises(RuntimeError, match="Class values"), _ctrl_c(trainer):  # type: ignore[arg-type]
         raise RuntimeError("Class values must be smaller than num_classes.")
+
+
+def test_loader_workers_have_an_upper_bound() -> None:
+    """Session 85's fields sweep: `--set train.num_workers=5000` started thousands of processes and took the
+    machine's memory (killed, exit 137); every training config caps its loader workers."""
+    from pydantic import ValidationError
+
+    from agriseg.config import MAX_LOADER_WORKERS
+    from agriseg.fields.config import FieldsOptimConfig
+    from agriseg.text.config import SFTRunConfig
+    from agriseg.training.config import TrainOptions
+
+    for make in (
+        lambda n: TrainOptions(num_workers=n),
+        lambda n: FieldsOptimConfig(num_workers=n),
+        lambda n: SFTRunConfig(model="m", dataset="d", output_dir="o", dataloader_num_workers=n),
+    ):
+        make(MAX_LOADER_WORKERS)
+        with pytest.raises(ValidationError, match="less than or equal to 256"):
+            make(5000)

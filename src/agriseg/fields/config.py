@@ -13,7 +13,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import MAX_DN, MAX_SEED, OptionError, StrictModel, device_name, renamed_names
+from agriseg.config import MAX_DN, MAX_LOADER_WORKERS, MAX_SEED, OptionError, StrictModel, device_name, renamed_names
 from agriseg.models.config import ModelConfig
 from agriseg.training.config import TrainOptions
 
@@ -155,7 +155,7 @@ class FieldsOptimConfig(TrainOptions):
     batch_size: int = Field(32, ge=1)
     weight_decay: float = Field(1e-2, ge=0)
     amsgrad: bool = True
-    num_workers: int = Field(0, ge=0)
+    num_workers: int = Field(0, ge=0, le=MAX_LOADER_WORKERS)
     min_lr: float = Field(1e-6, ge=0)
     # cosine over the planned steps, or over max_minutes of wall time (for time-boxed CPU runs; the rate follows the
     # clock, so a seed alone does not repeat such a run's weights)

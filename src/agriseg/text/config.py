@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from agriseg.config import MAX_SEED, StrictModel, device_name, renamed_names
+from agriseg.config import MAX_LOADER_WORKERS, MAX_SEED, StrictModel, device_name, renamed_names
 from agriseg.text.tinyvlm import TinyVLMConfig
 
 SYNTH_CLASSES: tuple[str, ...] = ("others", "field", "tree", "water")
@@ -98,7 +98,7 @@ class TrainCommon(StrictModel):
         return self
 
     gradient_checkpointing: bool = False
-    dataloader_num_workers: int = Field(0, ge=0)
+    dataloader_num_workers: int = Field(0, ge=0, le=MAX_LOADER_WORKERS)
     max_samples: int | None = Field(None, ge=1, description="use only the first N samples")
 
 

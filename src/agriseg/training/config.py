@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from agriseg.config import MAX_SEED, RenamedOptionWarning, StrictModel
+from agriseg.config import MAX_LOADER_WORKERS, MAX_SEED, RenamedOptionWarning, StrictModel
 
 
 class TrainOptions(StrictModel):
@@ -42,7 +42,7 @@ class TrainOptions(StrictModel):
     weight_decay: float = Field(1e-4, ge=0)
     amsgrad: bool = False
     seed: int = Field(7, ge=0, le=MAX_SEED)
-    num_workers: int = Field(1, ge=0)
+    num_workers: int = Field(1, ge=0, le=MAX_LOADER_WORKERS)
     precision: Literal["32-true", "bf16-mixed", "16-mixed"] = "32-true"
     accelerator: Literal["auto", "cpu", "gpu", "cuda", "mps", "tpu", "hpu"] = "auto"  # Lightning's names
     # a fraction of the batches (float), or a number of batches (int)
