@@ -46,7 +46,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "fields.config.FieldsEvaluateConfig.max_chips",
         "fields.config.FieldsOptimConfig.batch_size",
         "fields.config.FieldsOptimConfig.epochs",
-        "fields.config.FieldsOptimConfig.num_workers",
         "fields.config.PredictConfig.batch_size",
         "fields.robustness.RobustnessConfig.batch_size",
         "text.config.DemoConfig.calib_images",
@@ -70,7 +69,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "text.config.GRPORunConfig.num_generations",
         "text.config.GRPORunConfig.num_iterations",
         "text.config.SFTRunConfig.max_length",
-        "text.config.TrainCommon.dataloader_num_workers",
         "text.config.TrainCommon.gradient_accumulation_steps",
         "text.config.TrainCommon.logging_steps",
         "text.config.TrainCommon.max_samples",
@@ -86,7 +84,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         # as a number of batches (int); as a fraction (float) it is at most 1
         "training.config.TrainOptions.limit_train_batches",
         "training.config.TrainOptions.max_steps",
-        "training.config.TrainOptions.num_workers",
         "training.config.TrainOptions.val_every",
         "vector.config.PolygonizeConfig.workers",
     ),
