@@ -804,3 +804,16 @@ def test_evaluate_scores_every_chip_it_can_and_names_the_others(tmp_path, ftw_ro
     r = CliRunner().invoke(main, ["fields", "robustness", "--model", str(tiny_ckpt), "--root", str(root),
                                   "--split", "train", "--missing", "skip", "--max-chips", "14"])  # fmt: skip
     assert r.exit_code == 0 and "Traceback" not in r.output, r.output
+
+
+def test_a_missing_test_country_is_refused_before_training(tmp_path: Path) -> None:
+    """Session 85's sweep: `data.test_countries: [france]` (not in the data) failed after the whole training had
+    run and written its model, though missing data is refused before anything is written."""
+    res = CliRunner().invoke(main, ["fields", "make-synthetic", "-o", str(tmp_path / "ftw"), "--countries",
+                                    "austria:4,kenya:2", "--size", "32", "--fields-per-chip", "2,3"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (tmp_path / "c.yaml").write_text(CONFIG.format(out=tmp_path / "run", root=tmp_path / "ftw"))
+    args = ["fields", "train", "-c", str(tmp_path / "c.yaml"), "--set", "data.test_countries=[france]"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "france: country folder not found" in res.output, res.output
+    assert not (tmp_path / "run").exists()

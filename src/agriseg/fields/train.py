@@ -52,6 +52,8 @@ def train_fields(
     t = cfg.train
     L.seed_everything(t.seed, verbose=False)  # workers: seeded by agriseg.data.loaders.init_worker
     dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers, t.seed)  # a missing data set: refused before output
+    if evaluate_test:
+        dm.test_set  # noqa: B018 - read now: a missing test country failed after the whole training had run
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)
