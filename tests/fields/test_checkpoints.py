@@ -120,6 +120,10 @@ def test_non_ftw_checkpoints_are_refused(tmp_path, ftw_ckpt) -> None:
         ({"hyper_parameters": {**HP, "in_channels": "eight"}}, "hyper_parameters in_channels='eight' is not a whole"),
         ({"hyper_parameters": {**HP, "backbone": "nosuch-encoder"}}, "unknown encoder 'nosuch-encoder'"),
         ({"hyper_parameters": {**HP, "config": {"model": {"mean": [0]}}}}, r"its model settings are not valid \(mean"),
+        # session 85's sweep: a NaN divisor scored every chip 0 with exit 0; an int among the weights was a traceback
+        ({"hyper_parameters": {**HP, "config": {"data": {"divisor": float("nan")}}}}, "its recorded divisor nan is"),
+        ({"hyper_parameters": {**HP, "config": {"data": {"divisor": 0}}}}, "its recorded divisor 0 is not a positive"),
+        ({"extra": 5}, r"its weights hold values that are no tensors \(encoder.extra: int\)"),
         ({"drop": "encoder"}, "no encoder convolution among its weights"),
         ({"drop": "decoder.blocks.0"}, r"weights do not fit smp.Unet\(resnet18\) \(\d+ tensors differ, e.g."),
     ],
@@ -133,6 +137,8 @@ def test_a_damaged_checkpoint_is_one_line_naming_it(tmp_path, ftw_ckpt, change, 
         drop = "model." + change["drop"]
         ckpt["state_dict"] = {k: v for k, v in ckpt["state_dict"].items() if not k.startswith(drop)}
         ckpt["state_dict"].setdefault("model.encoder.a", torch.zeros(3))
+    elif "extra" in change:
+        ckpt["state_dict"]["model.encoder.extra"] = change["extra"]
     else:
         ckpt.update(change)
     torch.save(ckpt, tmp_path / "bad.ckpt")

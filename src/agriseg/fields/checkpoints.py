@@ -20,6 +20,7 @@ Model inputs are what FTW feeds: 8 channels, window A then B (``info["windows"]`
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,6 +135,15 @@ def model_windows(recorded: str | None, in_channels: int) -> str:
 
 def _info(hp: dict[str, Any], path: Path, in_channels: int) -> dict[str, Any]:
     data = (hp.get("config") or {}).get("data") or {}
+    divisor = data.get("divisor", FTW_DIVISOR)
+    try:
+        ok = float(divisor) > 0 and math.isfinite(float(divisor))
+    except (TypeError, ValueError):
+        ok = False
+    if not ok:  # NaN scored every chip 0 with exit 0; 0 or text failed each chip without naming the file
+        raise ModelLoadError(
+            f"{path}: its recorded divisor {divisor!r} is not a positive number (reflectance x10000 / it)"
+        )
     return {
         "source": str(path),
         "source_format": "agriseg-fields" if "config" in hp else "ftw-tools",

@@ -205,6 +205,10 @@ def check_finite(sd: Mapping[str, Any], path: str | Path) -> None:
     """
     import torch
 
+    if other := [k for k, v in sd.items() if not isinstance(v, torch.Tensor)]:  # an int was an AttributeError
+        raise ModelLoadError(
+            f"{path}: its weights hold values that are no tensors ({other[0]}: {type(sd[other[0]]).__name__})"
+        )
     broken = [k for k, v in sd.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if broken:
         raise ModelLoadError(
