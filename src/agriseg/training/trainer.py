@@ -118,23 +118,13 @@ def _ctrl_c(trainer: L.Trainer) -> Iterator[None]:
         # ("Please call `iter(combined_loader)` first"), a traceback with status 1. Lightning marks the trainer
         # interrupted on any error, so only one raised while it handled a Ctrl-C is one (an error of the data,
         # "Class values must be smaller than num_classes", was said as a Ctrl-C, exit 130, its cause hidden)
-        if not trainer.interrupted or not _during_ctrl_c(err):
+        from agriseg.batch import interrupted
+
+        if not trainer.interrupted or not interrupted(err):
             raise
         raise _interrupted(trainer) from err
     finally:  # Lightning ignores further Ctrl-Cs while it shuts down; a caller that goes on gets them back
         signal.signal(signal.SIGINT, handler)
-
-
-def _during_ctrl_c(err: BaseException) -> bool:
-    """Whether ``err`` was raised while a KeyboardInterrupt was being handled (in its context chain)."""
-    seen: set[int] = set()
-    e: BaseException | None = err
-    while e is not None and id(e) not in seen:
-        if isinstance(e, KeyboardInterrupt):
-            return True
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return False
 
 
 def _interrupted(trainer: L.Trainer) -> KeyboardInterrupt:
