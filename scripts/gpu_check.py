@@ -154,28 +154,12 @@ def crop_checks(wd: Path, dev: str, quick: bool) -> None:
 
 def fields_checks(wd: Path, dev: str, quick: bool) -> None:
     sys.path.insert(0, str(ROOT))
-    import torch
-
-    from agriseg.models import build_model
-    from agriseg.models.config import ModelConfig
-    from agriseg.models.io import save_model
-    from tests.fields.synth_scenes import write_scene
+    from tests.fields.synth_scenes import write_scene, write_tiny_model
 
     size = 300 if quick else 900
     write_scene(wd / "scene.tif", h=size, w=size, seed=0)
-    torch.manual_seed(0)
     encoder = "tu-mobilenetv3_small_050" if quick else "efficientnet-b3"  # FTW's released models are B3-B7 U-Nets
-    cfg = ModelConfig(
-        arch="unet",
-        encoder=encoder,
-        encoder_weights=None,
-        in_channels=8,
-        num_classes=3,
-        mean=[0.0] * 8,
-        std=[1.0] * 8,
-        class_names=["background", "field", "boundary"],
-    )
-    save_model(build_model(cfg), cfg, wd / "fm.safetensors", half=False)
+    write_tiny_model(wd / "fm.safetensors", half=False, encoder=encoder)
     import rasterio
 
     ref = agriseg("fields predict scene.tif -o f_cpu.tif -m fm.safetensors --device cpu --optimize none", wd)

@@ -94,16 +94,10 @@ def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
 
     if quiet():
         kwargs["disable"] = True
-    if "mininterval" not in kwargs and "TQDM_MININTERVAL" not in os.environ:
-        stream = kwargs.get("file") or sys.stderr
-        try:
-            interactive = bool(stream.isatty())
-        except (AttributeError, ValueError):  # no stream, or a closed one
-            interactive = False
-        if not interactive:
+    if not _interactive(kwargs.get("file") or sys.stderr):
+        if "mininterval" not in kwargs and "TQDM_MININTERVAL" not in os.environ:
             kwargs["mininterval"] = LOG_INTERVAL_S
-    if "position" not in kwargs and not _interactive(kwargs.get("file") or sys.stderr):
-        kwargs["position"] = 0  # a bar inside another (a download's) wrote cursor-up codes into log files
+        kwargs.setdefault("position", 0)  # a bar inside another (a download's) wrote cursor-up codes into logs
     return _quiet_tqdm(tqdm)(iterable, **kwargs)
 
 
@@ -1037,11 +1031,12 @@ def run_batch(
         check_table(table, opts.overwrite, recipe.command if recipe is not None else None)
     # every item would write over the very file it reads (-o the input folder of a command that names its outputs
     # like its inputs): the output folder is wrong, a usage error before any work; one such item fails alone
-    own = [next((p for p in it.outputs if _same_file(p, it.inputs)), None) for it in items]
-    if items and all(own) and not (opts.named_output and len(items) == 1):  # (-o FILE: said with its name below)
-        raise OutputIsInput(
-            f"{own[0]}: is one of the inputs (the file it would be made from), as every input's output would be: "
-            f"choose another output folder than {Path(str(own[0])).parent}"
+    own = (next((p for p in it.outputs if _same_file(p, it.inputs)), None) for it in items)  # lazily: a resumed
+    first = next(own, None)  # batch of thousands stops at its first item, which writes over none of its inputs
+    if first is not None and all(o is not None for o in own) and not (opts.named_output and len(items) == 1):
+        raise OutputIsInput(  # (-o FILE: said below, with its name)
+            f"{first}: is one of the inputs (the file it would be made from), as every input's output would be: "
+            f"choose another output folder than {Path(first).parent}"
         )
     kept_tables = [line for t in tables if (line := keep_unstamped_table(t, opts.overwrite))]
     names: dict[Path, list[str]] = {}  # output file names by folder: an earlier agriseg's temporaries of them

@@ -72,10 +72,13 @@ class TinyNet(nn.Module):
         return self.c2(torch.relu(self.c1(x)))
 
 
-def write_tiny_model(path: Path, field_bias: bool = False, half: bool = True) -> Path:
+def write_tiny_model(
+    path: Path, field_bias: bool = False, half: bool = True, encoder: str = "tu-mobilenetv3_small_050"
+) -> Path:
     """A tiny 8-band, 3-class (background, field, boundary) agriseg model file, seeded.
 
-    ``field_bias`` tilts the head towards "field", so scenes give polygons to merge.
+    ``field_bias`` tilts the head towards "field", so scenes give polygons to merge; ``encoder`` another
+    encoder (``efficientnet-b3``: the released FTW models' size, random weights).
     """
     from agriseg.models import build_model
     from agriseg.models.config import ModelConfig
@@ -84,7 +87,7 @@ def write_tiny_model(path: Path, field_bias: bool = False, half: bool = True) ->
     torch.manual_seed(0)
     cfg = ModelConfig(
         arch="unet",
-        encoder="tu-mobilenetv3_small_050",
+        encoder=encoder,
         encoder_weights=None,
         in_channels=8,
         num_classes=3,

@@ -209,7 +209,7 @@ class DepthAnythingEstimator:
     def cache_key(self) -> str:
         """Short hash of the model (id or path, and its files' identities) and input size (names cached depth
         files, with the photo's own pixels: :func:`cached_estimate`)."""
-        made = f"{self.model_id}|{self.input_size}|{getattr(self, 'weights_id', '')}"
+        made = f"{self.model_id}|{self.input_size}|{self.weights_id}"
         return hashlib.sha1(made.encode()).hexdigest()[:10]
 
     def __call__(self, rgb: np.ndarray) -> np.ndarray:
