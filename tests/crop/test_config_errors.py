@@ -130,6 +130,9 @@ def test_split_lists_read_utf8_bom_and_names_of_raw_bytes(tmp_path: Path) -> Non
     assert read_stem_list(tmp_path / "s.txt") == ["parcelle_été", raw]
     (tmp_path / "bom.txt").write_bytes("\ufeffa.jpg\nb\n".encode())  # saved by Windows Notepad
     assert read_stem_list(tmp_path / "bom.txt") == ["a", "b"]
+    # a listed stem with dots was cut at its last dot: "plot.1.2023" read as "plot.1" (session 85's sweep)
+    (tmp_path / "dots.txt").write_text("plot.1.2023\nplot.1.2024.JPG\n", encoding="utf-8")
+    assert read_stem_list(tmp_path / "dots.txt") == ["plot.1.2023", "plot.1.2024"]
 
 
 def test_a_model_the_config_cannot_build_is_a_usage_error_before_any_output(tmp_path, samples_dir):

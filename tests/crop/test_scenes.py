@@ -101,7 +101,9 @@ def test_make_synthetic_writes_a_set_and_keeps_it(tmp_path: Path) -> None:
     assert res.exit_code == 2 and "holds a set made with other options (count 2, now 3; seed 0, now 5)" in res.output
     assert (out / "images/discs_00000.jpg").stat().st_mtime_ns == before and index["options"]["count"] == 2
     bad = CliRunner().invoke(main, ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "x"), "--layouts", "moon"])
-    assert bad.exit_code == 2 and "moon" in bad.output
+    assert bad.exit_code == 2 and "--layouts: unknown layout moon; valid: pots, tray" in bad.output
+    empty = CliRunner().invoke(main, ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "x"), "--layouts", ","])
+    assert empty.exit_code == 2 and "--layouts ',': names no layout" in empty.output
 
 
 def test_an_interrupted_set_is_made_again_and_never_mixed_with_another(tmp_path: Path, monkeypatch) -> None:

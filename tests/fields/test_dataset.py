@@ -202,3 +202,26 @@ def test_scale_warning_reads_the_first_window_the_data_set_uses(ftw_root, tmp_pa
     with caplog.at_level("WARNING", logger="agriseg"):
         FTWDataset(root, "austria", "all", windows="b")  # window A is never read
     assert not caplog.text
+
+
+def test_unknown_split_values_are_refused(ftw_root, tmp_path) -> None:
+    """A chips table with ``Train`` / ``validation`` left those chips out of every split, unsaid (session 85's
+    sweep); an empty split still leaves a chip out on purpose."""
+    import pyarrow as pa
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    path = root / "austria" / "chips_austria.parquet"
+    table = pq.read_table(path)
+    splits = table.column("split").to_pylist()
+    n_train = splits.count("train")
+    first = splits.index("train")
+    column = table.column_names.index("split")
+    pq.write_table(table.set_column(column, "split", pa.array(["Train" if s == "train" else s for s in splits])), path)
+    with pytest.raises(ValueError, match=rf"chips_austria.parquet: split values must be .*'Train' \({n_train} chips\)"):
+        list_chips(root, "austria", "train")
+    left_out = list(splits)
+    left_out[first] = None
+    pq.write_table(table.set_column(column, "split", pa.array(left_out)), path)
+    assert len(list_chips(root, "austria", "train")) == n_train - 1
+    assert len(list_chips(root, "austria", "all")) == len(splits) - 1

@@ -34,6 +34,15 @@ def test_config_checks_channels_and_classes(tmp_path) -> None:
         FieldsTrainConfig.model_validate({"data": {"root": "x", "windows": "a"}})
     with pytest.raises(ValueError, match="num_classes=2"):
         FieldsTrainConfig.model_validate({"data": {"root": "x", "target": "2-class"}})
+    # said as the model's ("model: 2 class_weights for 3 classes") after the config was read (session 85's sweep)
+    with pytest.raises(ValueError, match="loss.class_weights has 2 weights for model.num_classes=3"):
+        FieldsTrainConfig.model_validate({"data": {"root": "x"}, "loss": {"class_weights": [1, 2]}})
+    # `--set data.train_countries=france` was "Input should be a valid list ...; Input should be 'all'"
+    data = {"root": "x", "train_countries": "france", "test_countries": "All"}
+    one = FieldsTrainConfig.model_validate({"data": data})
+    assert one.data.train_countries == ["france"] and one.data.test_countries == "all"
+    two = FieldsTrainConfig.model_validate({"data": {"root": "x", "val_countries": "austria, kenya"}})
+    assert two.data.val_countries == ["austria", "kenya"]
     bad = tmp_path / "bad.yaml"
     bad.write_text("data: {root: x}\nloss: {name: focal}\n")
     with pytest.raises(ValueError, match=r"bad\.yaml: invalid config"):

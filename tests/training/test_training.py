@@ -388,3 +388,25 @@ def test_loader_workers_have_an_upper_bound() -> None:
         make(MAX_LOADER_WORKERS)
         with pytest.raises(ValidationError, match="less than or equal to 256"):
             make(5000)
+
+
+def test_a_resumed_time_schedule_goes_on_from_the_time_trained() -> None:
+    """``fields train --resume`` with ``schedule: cosine_time`` started the cosine over at the full rate: the
+    schedule had a clock of its own, the time limit Lightning's Timer (restored from the checkpoint)."""
+    import datetime as dt
+
+    from lightning.pytorch.callbacks import Timer
+
+    from agriseg.fields.task import FieldsTask
+
+    train = {"schedule": "cosine_time", "max_minutes": 10, "lr": 1e-3, "min_lr": 0.0, "accelerator": "cpu"}
+    cfg = FieldsTrainConfig.model_validate({"data": {"root": "x"}, "train": train}).model_dump()
+    cfg["model"]["encoder_weights"] = None  # offline
+    task = FieldsTask(cfg)
+    trainer = L.Trainer(max_time=dt.timedelta(minutes=10), logger=False, enable_checkpointing=False)
+    task.trainer = trainer
+    timer = next(c for c in trainer.callbacks if isinstance(c, Timer))
+    timer.load_state_dict({"time_elapsed": {"train": 300.0}})  # what a checkpoint half-way through restores
+    opt = torch.optim.SGD(task.parameters(), lr=1e-3)
+    task.configure_scheduler(opt)
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.5e-3, rel=1e-3)  # half-way down the cosine, not 1e-3

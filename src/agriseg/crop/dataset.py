@@ -106,7 +106,13 @@ def read_stem_list(path: str | Path) -> list[str]:
         raise ValueError(f"{path}: not a text file of photo names")
     # UTF-8 (a BOM allowed); a name in another encoding (a file name of raw bytes) is kept as those bytes
     lines = raw.decode("utf-8", errors=TEXT_ERRORS).removeprefix("\ufeff").splitlines()
-    return [stem_key(s.strip()) for s in lines if s.strip() and not s.lstrip().startswith("#")]
+    return [_listed_stem(s.strip()) for s in lines if s.strip() and not s.lstrip().startswith("#")]
+
+
+def _listed_stem(name: str) -> str:
+    """A listed name as a stem: a photo's extension is dropped (``a.jpg``), any other dot is part of the name
+    (``plot.1.2023`` is the stem of ``plot.1.2023.jpg``, not ``plot.1``)."""
+    return stem_key(name) if Path(name).suffix.lower() in IMAGE_SUFFIXES else stem_key(f"{name}.x")
 
 
 def split_stems(

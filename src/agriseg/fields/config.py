@@ -62,6 +62,14 @@ class FieldsDataConfig(StrictModel):
     missing: Literal["error", "skip"] = "error"
     cache: bool = True
 
+    @field_validator("train_countries", "val_countries", "test_countries", mode="before")
+    @classmethod
+    def _country_text(cls, v: Any) -> Any:
+        """``france`` or ``austria,kenya`` (as ``--set data.train_countries=france`` gives it): a list."""
+        if isinstance(v, str) and v.strip().lower() != "all":
+            return [c.strip() for c in v.split(",") if c.strip()]
+        return v.strip().lower() if isinstance(v, str) else v
+
     @field_validator("train_countries", "val_countries", "test_countries")
     @classmethod
     def _some_country(cls, v: list[str] | str | None) -> list[str] | str | None:
@@ -201,6 +209,11 @@ class FieldsTrainConfig(StrictModel):
             raise ValueError(
                 f"model.class_names has {len(self.model.class_names)} names for model.num_classes={want}; "
                 f"give one per class (FTW: {', '.join(FTW_CLASS_NAMES[want])})"
+            )
+        weights = self.loss.class_weights
+        if weights is not None and len(weights) != want:  # said at once, in the config's words, not as the model's
+            raise ValueError(
+                f"loss.class_weights has {len(weights)} weights for model.num_classes={want}; give one per class"
             )
         return self
 

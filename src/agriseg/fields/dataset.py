@@ -18,6 +18,7 @@ training dataset stacks B before A (``"ba"``).
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -98,7 +99,9 @@ def read_chip_table(root: str | Path, country: str) -> list[tuple[str, str]]:
 
     Raises:
         FileNotFoundError: the country folder or its chips file is missing (message starts with the path).
-        ValueError: the file lacks the ``aoi_id`` / ``split`` columns.
+        ValueError: the file lacks the ``aoi_id`` / ``split`` columns, or a split is not ``train``, ``val`` or
+            ``test`` (``Train`` or ``validation`` would otherwise leave those chips out of every split unsaid).
+            An empty split (null, ``""`` or ``none``) leaves its chip out on purpose.
     """
     import pyarrow.parquet as pq
 
@@ -115,7 +118,19 @@ def read_chip_table(root: str | Path, country: str) -> list[tuple[str, str]]:
     missing = {"aoi_id", "split"} - set(table.column_names)
     if missing:
         raise ValueError(f"{path}: missing column(s) {sorted(missing)} (has {table.column_names})")
-    return list(zip(table.column("aoi_id").to_pylist(), table.column("split").to_pylist(), strict=True))
+    rows = list(zip(table.column("aoi_id").to_pylist(), table.column("split").to_pylist(), strict=True))
+    unknown = Counter(s for _, s in rows if s not in SPLITS and not _no_split(s))
+    if unknown:
+        counts = sorted(unknown.items(), key=lambda kv: str(kv[0]))
+        found = ", ".join(f"{s!r} ({n} chip{'s' * (n != 1)})" for s, n in counts)
+        valid = ", ".join(SPLITS)
+        raise ValueError(f"{path}: split values must be {valid} (or empty to leave a chip out); found {found}")
+    return [(aoi, s) for aoi, s in rows if not _no_split(s)]
+
+
+def _no_split(value: Any) -> bool:
+    """A chip left out of every split on purpose: null, empty or ``none``."""
+    return value is None or (isinstance(value, str) and value.strip().lower() in ("", "none"))
 
 
 def list_chips(

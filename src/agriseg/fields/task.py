@@ -96,10 +96,17 @@ class FieldsTask(BaseTask):
     def configure_scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
         t = self.cfg.train
         if t.schedule == "cosine_time":
+            from lightning.pytorch.callbacks import Timer
+
             budget, start = 60.0 * t.max_minutes, time.monotonic()
 
             def by_time(step: int) -> float:  # cosine from lr to min_lr over the wall-time budget
-                frac = min(1.0, (time.monotonic() - start) / budget)
+                # the clock that stops training (Lightning's Timer for max_minutes): a --resume goes on from the
+                # time the run had trained, where a clock of its own started the schedule over at lr
+                callbacks = getattr(self._trainer, "callbacks", [])
+                timer = next((c for c in callbacks if isinstance(c, Timer)), None)
+                elapsed = timer.time_elapsed() if timer is not None else time.monotonic() - start
+                frac = min(1.0, elapsed / budget)
                 return (t.min_lr + (t.lr - t.min_lr) * 0.5 * (1 + math.cos(math.pi * frac))) / t.lr
 
             return torch.optim.lr_scheduler.LambdaLR(opt, by_time)

@@ -39,6 +39,21 @@ def test_read_depth_formats_roundtrip(tmp_path: Path) -> None:
         find_depth_file(tmp_path, "zzz")
 
 
+def test_depth_files_match_as_the_user_sees_their_names(tmp_path: Path) -> None:
+    """``IMG_1.PNG`` from a camera, and a name written in Unicode NFD (macOS) beside a photo named in NFC, were
+    "no depth file" (session 85's sweep)."""
+    import unicodedata
+
+    (tmp_path / "IMG_1_depth.PNG").touch()
+    assert find_depth_file(tmp_path, "IMG_1").name == "IMG_1_depth.PNG"
+    (tmp_path / unicodedata.normalize("NFD", "parcelle_é.tif")).touch()
+    assert find_depth_file(tmp_path, unicodedata.normalize("NFC", "parcelle_é")).is_file()
+    (tmp_path / "IMG_1.npy").touch()  # the search order holds: <stem>.* before <stem>_depth.*
+    assert find_depth_file(tmp_path, "IMG_1").name == "IMG_1.npy"
+    with pytest.raises(FileNotFoundError, match="IMG_2"):
+        find_depth_file(tmp_path, "IMG_2")
+
+
 def test_conventions_make_near_larger() -> None:
     depth = np.array([[1.0, 2.0]], np.float32)
     near, valid = to_nearness(depth, "depth")
@@ -199,6 +214,9 @@ def test_a_pickled_npy_is_refused_without_numpys_advice_to_load_it_unsafely(tmp_
     with pytest.raises(ValueError, match="holds Python objects") as info:
         read_depth(path)
     assert "allow_pickle" not in str(info.value)
+    path.write_bytes(b"depth in metres, see notes")  # no .npy at all: was also said to hold Python objects
+    with pytest.raises(ValueError, match="a.npy: not a NumPy .npy file"):
+        read_depth(path)
 
 
 def test_pixels_without_depth_are_never_vegetation_whatever_they_hold() -> None:

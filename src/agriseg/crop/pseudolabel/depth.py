@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import unicodedata
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,8 +42,20 @@ def find_depth_file(depth_dir: str | Path, stem: str, image: str | Path | None =
             p = d / f"{name}{suf}"
             if p.is_file():
                 return p
+    # Not found as typed: ``a.PNG`` from a camera, or a name in another Unicode form (macOS writes NFD, so
+    # ``é`` is two code points there and one in the photo's name). Compared as the user sees the names.
+    order = [f"{n}{suf}" for n in (stem, f"{stem}_depth") for suf in DEPTH_SUFFIXES]  # the search order above
+    wanted = {_same_name(name): i for i, name in enumerate(order)}
+    found = sorted((wanted[_same_name(p.name)], p.name, p) for p in d.glob("*") if _same_name(p.name) in wanted)
+    for _, _, p in found:
+        if p.is_file():
+            return p
     names = f"{stem}[_depth]{{{','.join(DEPTH_SUFFIXES)}}}"
     raise FileNotFoundError(f"{image or d / stem}: no depth file ({names}) in {d}")
+
+
+def _same_name(name: str) -> str:
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def read_depth(path: str | Path) -> np.ndarray:
@@ -58,6 +71,9 @@ def read_depth(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: depth file not found")
     if path.suffix.lower() == ".npy":
+        with path.open("rb") as fh:
+            if fh.read(6) != b"\x93NUMPY":  # numpy then tries it as a pickle and blames "pickled data"
+                raise ValueError(f"{path}: not a NumPy .npy file (no .npy header); write depth with numpy.save")
         try:
             arr = np.load(path, allow_pickle=False)
         except (OSError, ValueError) as err:

@@ -282,10 +282,13 @@ def make_synthetic(
         flags = ", ".join("--" + f.replace("_", "-") for f in changed)
         raise OptionError(f"{flags}: options of lab scenes; {kind} photos do not use them")
     layouts = cfg.layouts
-    chosen = tuple(x.strip() for x in layouts.split(",") if x.strip())
-    unknown = sorted(set(chosen) - {*LAYOUTS, "field"})
-    if unknown or not chosen:
-        raise OptionError(f"--layouts: unknown {unknown or layouts!r}; valid: {', '.join([*LAYOUTS, 'field'])}")
+    chosen = tuple(x.strip().lower() for x in layouts.split(",") if x.strip())
+    unknown = [x for x in dict.fromkeys(chosen) if x not in (*LAYOUTS, "field")]
+    valid = ", ".join([*LAYOUTS, "field"])
+    if not chosen:
+        raise OptionError(f"--layouts {layouts!r}: names no layout; valid: {valid} (comma-separated)")
+    if unknown:
+        raise OptionError(f"--layouts: unknown layout{'s' * (len(unknown) > 1)} {', '.join(unknown)}; valid: {valid}")
     pairs = match_pairs(photos, labels)
     names = read_stem_list(stems_file) if stems_file else sorted(pairs)
     if stems_file and not names:
