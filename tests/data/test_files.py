@@ -1,5 +1,6 @@
 import json
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -126,9 +127,18 @@ def test_files_a_user_put_in_an_output_folder_are_never_deleted_with_it(tmp_path
     with pytest.raises(OptionError, match=r"model: holds files agriseg did not write \(README.md, eval/r.json\)"):
         write(out)
     assert (out / "README.md").read_text() == "my notes" and (out / "eval" / "r.json").is_file()
-    (out / FOLDER_MARK).write_text("written by agriseg: --overwrite replaces this folder\n")  # an older mark
-    write(out)  # lists no files: replaced as before
-    assert not (out / "README.md").exists()
+    # a mark written before marks listed files: the files changed after it are the user's (they were deleted)
+    mark = out / FOLDER_MARK
+    mark.write_text("written by agriseg: --overwrite replaces this folder\n")  # an older mark
+    old = mark.stat().st_mtime - 60
+    for f in (mark, out / "model.bin", out / "sub" / "a.json"):
+        os.utime(f, (old, old))
+    with pytest.raises(OptionError, match=r"model: holds files agriseg did not write \(README.md, eval/r.json\)"):
+        write(out)
+    (out / "README.md").unlink()
+    shutil.rmtree(out / "eval")
+    write(out)  # agriseg's files only, unchanged since the mark: replaced
+    assert (out / "model.bin").read_text() == "new" and not (out / "README.md").exists()
 
 
 def test_one_file_named_twice_is_refused_by_any_name(tmp_path) -> None:

@@ -225,3 +225,21 @@ def test_unknown_split_values_are_refused(ftw_root, tmp_path) -> None:
     pq.write_table(table.set_column(column, "split", pa.array(left_out)), path)
     assert len(list_chips(root, "austria", "train")) == n_train - 1
     assert len(list_chips(root, "austria", "all")) == len(splits) - 1
+
+
+def test_float_labels_with_fractions_are_refused(tmp_path) -> None:
+    """A float label mask was cast: 1.6 became class 1 unsaid (session 85's sweep); whole floats still read."""
+    from agriseg.fields.dataset import read_mask
+
+    def write(name: str, values: list[list[float]]) -> str:
+        path = tmp_path / name
+        grid = {"crs": "EPSG:32633", "transform": rasterio.transform.from_origin(500000, 5300000, 10, 10)}
+        with rasterio.open(path, "w", driver="GTiff", width=2, height=2, count=1, dtype="float32", **grid) as dst:
+            dst.write(np.array(values, np.float32), 1)
+        return str(path)
+
+    assert read_mask(write("whole.tif", [[0, 1], [2, 3]])).tolist() == [[0, 1], [2, 3]]
+    with pytest.raises(ValueError, match=r"frac.tif: label values must be whole class ids 0..3, found 1.6"):
+        read_mask(write("frac.tif", [[0, 1.6], [2, 1]]))
+    with pytest.raises(ValueError, match=r"inf.tif: label values must be whole class ids 0..3, found inf"):
+        read_mask(write("inf.tif", [[0, np.inf], [2, 1]]))

@@ -147,13 +147,17 @@ def _mark(folder: Path) -> None:
 
 def _added_files(folder: Path) -> list[str]:
     """The files in an agriseg output folder that it did not write there (its mark lists those it did), sorted;
-    empty for a folder marked before marks listed files, and for an unreadable one."""
+    in a folder marked before marks listed files, those changed after the mark was written (the mark is the
+    last file a finished folder gets); empty for an unreadable one."""
     try:
-        lines = (folder / FOLDER_MARK).read_text(encoding="utf-8").splitlines()
+        mark = folder / FOLDER_MARK
+        lines = mark.read_text(encoding="utf-8").splitlines()
+        found = [p for p in folder.rglob("*") if (p.is_file() or p.is_symlink()) and p.name not in SYSTEM_FILES]
         if FILES_LINE not in lines:
-            return []
+            marked = mark.stat().st_mtime + 2.0  # slack for coarse file-system clocks (FAT: 2 s)
+            later = (p for p in found if p != mark and p.lstat().st_mtime > marked)
+            return sorted(p.relative_to(folder).as_posix() for p in later)
         written = set(lines[lines.index(FILES_LINE) + 1 :]) | {FOLDER_MARK}
-        found = (p for p in folder.rglob("*") if (p.is_file() or p.is_symlink()) and p.name not in SYSTEM_FILES)
         return sorted(r for p in found if (r := p.relative_to(folder).as_posix()) not in written)
     except (OSError, ValueError):
         return []

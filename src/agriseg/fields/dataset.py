@@ -203,7 +203,12 @@ def _read_mask(path: str | Path) -> tuple[np.ndarray, _Grid]:
     arr, profile = read_s2(path, bands=None)
     if arr.shape[0] != 1:
         raise ValueError(f"{path}: has {arr.shape[0]} bands, a label mask has 1 (class ids 0..3)")
-    mask = arr[0].astype(np.int64)
+    band = arr[0]
+    if band.dtype.kind == "f":  # a cast turned 1.6 into class 1 unsaid (read_s2 refuses NaN)
+        odd = band[~np.isfinite(band) | (band != np.round(band))]
+        if odd.size:
+            raise ValueError(f"{path}: label values must be whole class ids 0..3, found {float(odd[0])}")
+    mask = band.astype(np.int64)
     if profile.get("nodata") is not None and np.isfinite(profile["nodata"]):  # declared no data: not scored
         mask[arr[0] == profile["nodata"]] = IGNORE_INDEX
     if mask.size and (mask.min() < 0 or mask.max() > IGNORE_INDEX):
