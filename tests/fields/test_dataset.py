@@ -243,3 +243,20 @@ def test_float_labels_with_fractions_are_refused(tmp_path) -> None:
         read_mask(write("frac.tif", [[0, 1.6], [2, 1]]))
     with pytest.raises(ValueError, match=r"inf.tif: label values must be whole class ids 0..3, found inf"):
         read_mask(write("inf.tif", [[0, np.inf], [2, 1]]))
+
+
+def test_a_chip_listed_twice_is_refused(ftw_root, tmp_path) -> None:
+    """A chip in the train and the test split was trained on and scored, unsaid."""
+    import pyarrow as pa
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    path = root / "austria" / "chips_austria.parquet"
+    table = pq.read_table(path)
+    train = table.filter(pa.compute.equal(table.column("split"), "train")).slice(0, 1)
+    column = table.column_names.index("split")
+    moved = train.set_column(column, table.schema.field("split"), pa.array(["test"], table.schema.field("split").type))
+    pq.write_table(pa.concat_tables([table, moved]), path)
+    aoi = train.column("aoi_id")[0].as_py()
+    with pytest.raises(ValueError, match=rf"aoi_id '{aoi}' is listed more than once \(splits test, train\)"):
+        list_chips(root, "austria", "test")

@@ -101,7 +101,7 @@ def read_chip_table(root: str | Path, country: str) -> list[tuple[str, str]]:
         FileNotFoundError: the country folder or its chips file is missing (message starts with the path).
         ValueError: the file lacks the ``aoi_id`` / ``split`` columns, or a split is not ``train``, ``val`` or
             ``test`` (``Train`` or ``validation`` would otherwise leave those chips out of every split unsaid).
-            An empty split (null, ``""`` or ``none``) leaves its chip out on purpose.
+            An empty split (null, ``""`` or ``none``) leaves its chip out on purpose. A chip listed twice.
     """
     import pyarrow.parquet as pq
 
@@ -125,7 +125,16 @@ def read_chip_table(root: str | Path, country: str) -> list[tuple[str, str]]:
         found = ", ".join(f"{s!r} ({n} chip{'s' * (n != 1)})" for s, n in counts)
         valid = ", ".join(SPLITS)
         raise ValueError(f"{path}: split values must be {valid} (or empty to leave a chip out); found {found}")
-    return [(aoi, s) for aoi, s in rows if not _no_split(s)]
+    rows = [(aoi, s) for aoi, s in rows if not _no_split(s)]
+    twice = [aoi for aoi, n in Counter(aoi for aoi, _ in rows).items() if n > 1]
+    if twice:  # one chip in two splits trains on what it is scored on; in one split twice, it weighs double
+        splits = sorted({s for aoi, s in rows if aoi == twice[0]})
+        raise ValueError(
+            f"{path}: aoi_id {twice[0]!r} is listed more than once (splits {', '.join(splits)})"
+            + (f", and {len(twice) - 1} more" if len(twice) > 1 else "")
+            + "; list each chip once"
+        )
+    return rows
 
 
 def _no_split(value: Any) -> bool:
