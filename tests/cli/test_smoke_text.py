@@ -101,8 +101,8 @@ def test_text_workflow(tmp_path: Path) -> None:
     assert read_json(pred / "0000.json")["patches"] > 0
     assert (pred / "0000.geojson").is_file()
     agriseg(
-        f"text evaluate runs/text/pred --truth runs/text/synth_test/masks --classes {CLASSES} "
-        "--truth-instances runs/text/synth_test/instances -o runs/text/eval.json",
+        f"text evaluate runs/text/pred --masks runs/text/synth_test/masks --classes {CLASSES} "
+        "--mask-instances runs/text/synth_test/instances -o runs/text/eval.json",
         cwd=wd,
     )
     rep = read_json(wd / "runs" / "text" / "eval.json")

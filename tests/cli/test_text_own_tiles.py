@@ -56,7 +56,7 @@ def test_own_tiles_walkthrough(tmp_path: Path) -> None:
          + ["--max-new-tokens", str(tokens), "--device", "cpu"])  # fmt: skip
     assert json.loads((d / "pred/run.json").read_text())["classes"] == CLASSES.split(",")
     out = _run(
-        ["text", "evaluate", str(d / "pred"), "--truth", str(d / "test/masks"), "--classes", CLASSES]
+        ["text", "evaluate", str(d / "pred"), "--masks", str(d / "test/masks"), "--classes", CLASSES]
         + ["-o", str(d / "eval.json")]
     )
     rep = json.loads((d / "eval.json").read_text())

@@ -45,7 +45,7 @@ def test_evaluate_keeps_an_existing_report_unless_overwrite(masks: tuple[Path, P
     pred, truth = masks
     report = tmp_path / "mine.json"
     report.write_text("{}")
-    args = ["text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report]
+    args = ["text", "evaluate", pred, "--masks", truth, "--classes", CLASSES, "-o", report]
     res = _run(*args)
     assert res.exit_code == 2 and "mine.json: exists (use --overwrite)" in _one_line_error(res)
     assert report.read_text() == "{}" and not report.with_suffix(".csv").exists()
@@ -64,7 +64,7 @@ def test_a_report_among_the_predictions_can_be_written_again_with_overwrite(mask
     """`-o pred/report.json` ran once, then counted its own report as a file it reads: refused for ever, with
     --overwrite too (session 79's sweep). text predict's run.json there stays one of the inputs."""
     pred, truth = masks
-    args = ["text", "evaluate", pred, "-t", truth, "--classes", CLASSES]
+    args = ["text", "evaluate", pred, "--masks", truth, "--classes", CLASSES]
     assert _run(*args, "-o", pred / "report.json").exit_code == 0
     again = _run(*args, "-o", pred / "report.json")
     assert again.exit_code == 2 and "report.json: exists (use --overwrite)" in _one_line_error(again)
@@ -89,10 +89,10 @@ def test_evaluate_writes_report_and_table_together(
     dead.write_text("{half")
     real = metrics.report_table
     monkeypatch.setattr(metrics, "report_table", lambda rep: (real(rep)[0], None))  # the table fails to write
-    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report)
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", CLASSES, "-o", report)
     assert res.exit_code != 0 and not report.exists() and not report.with_suffix(".csv").exists()
     monkeypatch.setattr(metrics, "report_table", real)
-    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report)
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", CLASSES, "-o", report)
     assert res.exit_code == 0 and report.exists() and report.with_suffix(".csv").exists(), res.output
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
@@ -102,7 +102,7 @@ def test_evaluate_never_writes_over_an_input(masks: tuple[Path, Path], which: st
     pred, truth = masks
     target = dict(zip(("pred", "truth"), masks, strict=True))[which] / "m0.png"
     before = target.read_bytes()
-    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", target, "--overwrite")
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", CLASSES, "-o", target, "--overwrite")
     assert res.exit_code == 2 and "m0.png: is one of the inputs" in _one_line_error(res)  # a usage error
     assert target.read_bytes() == before and not target.with_suffix(".csv").exists()
 
@@ -114,7 +114,7 @@ def test_evaluate_refuses_a_prediction_given_twice(masks: tuple[Path, Path]) -> 
         ([pred, pred / "m1.png"], f"{pred / 'm1.png'}: given twice (as a file and inside {pred})"),
         ([pred / "m0.png", pred / ".." / "pred" / "m0.png"], f"{pred / '..' / 'pred' / 'm0.png'}: given twice"),
     ):
-        res = _run("text", "evaluate", *twice, "-t", truth, "--classes", CLASSES)
+        res = _run("text", "evaluate", *twice, "--masks", truth, "--classes", CLASSES)
         assert res.exit_code == 2 and named in _one_line_error(res), res.output
 
 
@@ -129,7 +129,7 @@ def test_evaluate_and_dataset_refuse_bad_classes(
     masks: tuple[Path, Path], tmp_path: Path, classes: str, says: str
 ) -> None:
     pred, truth = masks
-    res = _run("text", "evaluate", pred, "-t", truth, "--classes", classes, "-o", tmp_path / "r.json")
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", classes, "-o", tmp_path / "r.json")
     assert res.exit_code == 2 and says in _one_line_error(res)
     assert not (tmp_path / "r.json").exists()
     pytest.importorskip("datasets")
@@ -508,7 +508,7 @@ def test_evaluate_goes_on_past_a_prediction_it_cannot_score(masks: tuple[Path, P
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(truth / "m2.png")
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(pred / "m3.png")  # no truth of its name
     report = tmp_path / "r.json"
-    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report)
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", CLASSES, "-o", report)
     assert res.exit_code == 1 and "Traceback" not in res.output
     failed = [ln for ln in res.output.splitlines() if ln.startswith("  failed: ")]
     assert len(failed) == 3, res.output
@@ -517,26 +517,26 @@ def test_evaluate_goes_on_past_a_prediction_it_cannot_score(masks: tuple[Path, P
     assert "m3.png: no truth mask named m3" in failed[2]
     got = json.loads(report.read_text())
     assert got["images"] == 1 and len(got["failed"]) == 3  # m0 alone is scored
-    alone = _run("text", "evaluate", pred / "m0.png", "-t", truth, "--classes", CLASSES, "-o", tmp_path / "a.json")
+    alone = _run("text", "evaluate", pred / "m0.png", "--masks", truth, "--classes", CLASSES, "-o", tmp_path / "a.json")
     assert alone.exit_code == 0
     assert json.loads((tmp_path / "a.json").read_text())["per_class"] == got["per_class"]
-    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", tmp_path / "s.json", "--strict")
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", CLASSES, "-o", tmp_path / "s.json", "--strict")
     assert res.exit_code == 1 and "m1.png: mask must be one band" in _one_line_error(res)
     assert not (tmp_path / "s.json").exists()
 
 
 def test_evaluate_with_too_few_classes_is_a_usage_error(masks: tuple[Path, Path]) -> None:
     pred, truth = masks
-    res = _run("text", "evaluate", pred, "-t", truth, "--classes", "others,field")
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", "others,field")
     assert res.exit_code == 2 and "outside the 2 classes given (0-1" in _one_line_error(res)
 
 
 def test_predictions_given_as_their_own_truth_are_refused(masks: tuple[Path, Path], tmp_path: Path) -> None:
-    """``--truth`` naming the predictions' folder scored every mask against itself: 100 %, exit 0 (session 83's
+    """``--masks`` naming the predictions' folder scored every mask against itself: 100 %, exit 0 (session 83's
     sweep). One such file fails its item; all of them is a usage error."""
     pred, _ = masks
-    res = _run("text", "evaluate", pred, "-t", pred, "--classes", CLASSES, "-o", tmp_path / "r.json")
-    assert res.exit_code == 2 and f"m0.png: is its own truth mask (--truth {pred} holds" in _one_line_error(res)
+    res = _run("text", "evaluate", pred, "--masks", pred, "--classes", CLASSES, "-o", tmp_path / "r.json")
+    assert res.exit_code == 2 and f"m0.png: is its own truth mask (--masks {pred} holds" in _one_line_error(res)
     assert not (tmp_path / "r.json").exists()
 
 
@@ -574,7 +574,7 @@ def test_one_mislabelled_truth_among_many_fails_its_image_only(masks: tuple[Path
     sem[0, 0] = 9
     Image.fromarray(sem).save(truth / "m1.png")
     report = tmp_path / "r.json"
-    res = _run("text", "evaluate", pred, "-t", truth, "--classes", CLASSES, "-o", report)
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", CLASSES, "-o", report)
     assert res.exit_code == 1, res.output
     assert f"  failed: {truth / 'm1.png'}: class ids [9] outside the {len(SYNTH_CLASSES)} classes" in res.output
     assert json.loads(report.read_text())["images"] == 1
@@ -716,17 +716,17 @@ def test_two_runs_into_one_folder_are_never_scored_as_one(tiny: Path, tmp_path: 
     for n in ("scene", "scene2"):
         Image.fromarray(np.ones((16, 16), np.uint8)).save(truth / f"{n}.png")
     for words in (classes, turned):
-        res = _run("text", "evaluate", out, "-t", truth, "--classes", words)
+        res = _run("text", "evaluate", out, "--masks", truth, "--classes", words)
         assert res.exit_code == 2 and "made by runs with other settings" in _one_line_error(res), res.output
-    res = _run("text", "evaluate", out / "scene.png", "-t", truth, "--classes", classes)  # the first run alone
+    res = _run("text", "evaluate", out / "scene.png", "--masks", truth, "--classes", classes)  # the first run alone
     assert res.exit_code == 0, res.output
-    res = _run("text", "evaluate", out / "scene.png", "-t", truth, "--classes", turned)
+    res = _run("text", "evaluate", out / "scene.png", "--masks", truth, "--classes", turned)
     assert res.exit_code == 2 and f"were made with {classes}" in _one_line_error(res), res.output
     copied = tmp_path / "copied"  # a plain copy leaves out the hidden manifest: run.json alone cannot tell them apart
     copied.mkdir()
     for f in ("scene.png", "scene2.png", "run.json"):
         shutil.copy(out / f, copied / f)
-    res = _run("text", "evaluate", copied, "-t", truth, "--classes", turned)
+    res = _run("text", "evaluate", copied, "--masks", truth, "--classes", turned)
     assert res.exit_code == 2 and "made with other settings (made_with_other_settings)" in _one_line_error(res)
 
 

@@ -189,7 +189,7 @@ def test_cli_evaluate(tmp_path: Path) -> None:
     pred = shutil.copytree(msk, tmp_path / "pred")  # a perfect prediction (the truth itself is refused)
     out = tmp_path / "rep.json"
     res = CliRunner().invoke(
-        main, ["text", "evaluate", str(pred), "--truth", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o", str(out)]
+        main, ["text", "evaluate", str(pred), "--masks", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o", str(out)]
     )
     assert res.exit_code == 0, res.output
     assert "mean over present classes but others: Dice 100.00" in res.output
@@ -210,7 +210,7 @@ def _eval(tmp: Path, pred: np.ndarray, truth: np.ndarray, classes: str, *extra: 
             "text",
             "evaluate",
             str(tmp / "p"),
-            "--truth",
+            "--masks",
             str(tmp / "t"),
             "--classes",
             classes,
@@ -350,7 +350,7 @@ def test_two_files_of_one_stem_are_refused(tmp_path: Path) -> None:
         "evaluate",
         str(msk),
         str(tmp_path / "msk2"),
-        "--truth",
+        "--masks",
         str(msk),
         "--classes",
         ",".join(SYNTH_CLASSES),
@@ -380,11 +380,13 @@ def test_evaluate_scores_tiles_whose_name_holds_instances(tmp_path: Path) -> Non
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0, res.output
     assert json.loads(out.read_text())["images"] == 1
+    # -t / --truth: the true masks are --masks in every command now; the old flags work for a release
+    assert "-t is deprecated and goes in the next release; use --masks" in res.output
 
 
 def test_evaluate_report_name_is_the_json(tmp_path: Path) -> None:
     _, msk, _ = _write_pairs(tmp_path)
-    args = ["text", "evaluate", str(msk), "--truth", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o"]
+    args = ["text", "evaluate", str(msk), "--masks", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o"]
     res = CliRunner().invoke(main, [*args, str(tmp_path / "r.csv")])
     assert res.exit_code == 2 and "give the JSON report's name" in res.output
 

@@ -147,12 +147,12 @@ def test_evaluate_refuses_a_truth_with_another_georeference(tmp_path: Path) -> N
     _write_raster(tmp_path / "p" / "t.tif", np.ones((1, 16, 16), np.uint8))
     _write_raster(tmp_path / "t" / "t.tif", np.ones((1, 16, 16), np.uint8), transform=from_origin(0, 0, 0.5, 0.5))
     res = CliRunner().invoke(
-        main, ["text", "evaluate", str(tmp_path / "p"), "-t", str(tmp_path / "t"), "--classes", "a,b"]
+        main, ["text", "evaluate", str(tmp_path / "p"), "--masks", str(tmp_path / "t"), "--classes", "a,b"]
     )
     assert res.exit_code == 1 and "t/t.tif: georeference differs from its prediction t.tif" in res.output
     _write_raster(tmp_path / "t" / "t.tif", np.ones((1, 16, 16), np.uint8))  # the same place: scored
     res = CliRunner().invoke(
-        main, ["text", "evaluate", str(tmp_path / "p"), "-t", str(tmp_path / "t"), "--classes", "a,b"]
+        main, ["text", "evaluate", str(tmp_path / "p"), "--masks", str(tmp_path / "t"), "--classes", "a,b"]
     )
     assert res.exit_code == 0, res.output
 
@@ -246,7 +246,7 @@ def test_evaluate_refuses_class_words_in_another_order_than_the_predictions_were
     _write_raster(tmp_path / "p" / "t.tif", np.ones((1, 16, 16), np.uint8))
     _write_raster(tmp_path / "t" / "t.tif", np.ones((1, 16, 16), np.uint8))
     (tmp_path / "p" / "run.json").write_text(json.dumps({"classes": ["others", "field", "tree"]}))
-    args = ["text", "evaluate", str(tmp_path / "p"), "-t", str(tmp_path / "t"), "--classes"]
+    args = ["text", "evaluate", str(tmp_path / "p"), "--masks", str(tmp_path / "t"), "--classes"]
     res = CliRunner().invoke(main, [*args, "others,tree,field"])
     assert res.exit_code == 2 and "were made with others,field,tree" in res.output, res.output
     assert CliRunner().invoke(main, [*args, "others,field,tree"]).exit_code == 0

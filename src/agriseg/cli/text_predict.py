@@ -95,15 +95,19 @@ def predict_cmd(
     finish(result, "predicted", outdir)
 
 
-@renamed({"--match-iou": "--iou-threshold"})
+# --truth: the true masks are --masks in every command that reads them (crop evaluate, text dataset)
+@renamed(
+    {"--match-iou": "--iou-threshold", "--truth": "--masks", "-t": "--masks", "--truth-instances": "--mask-instances"}
+)
 @click.command("evaluate")
 @click.argument("predictions", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--truth", "-t", required=True, type=click.Path(path_type=Path), help="Folder of true semantic masks.")
+@click.option("--masks", "truth", required=True, type=click.Path(path_type=Path), help="Folder of true semantic masks.")
 @option(
-    "--truth-instances",
+    "--mask-instances",
+    "truth_instances",
     type=click.Path(path_type=Path),
     default=None,
-    show_default="connected components of the truth",
+    show_default="connected components of the true masks",
     help="Folder of true instance maps.",
 )
 @classes_option(required=True)

@@ -61,7 +61,11 @@ def train_fields(
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
     # no best checkpoint: training stopped before its first validation; the scores shown are the last weights'
-    which = "best" if res.checkpoint.best_model_path else "last: no validation during training, scored after it"
+    which = (
+        "best checkpoint"
+        if res.checkpoint.best_model_path
+        else "last checkpoint; no validation during training, scored after it"
+    )
     load_weights(task, best)
     val = validate(res.trainer, task, dm)
     model_path = out / "model.safetensors"
@@ -89,7 +93,7 @@ def train_fields(
         "val": val,
         "test": test,
         "train_seconds": res.seconds,
-        "summary": summary_line(f"{cfg.name} ({which} checkpoint)", res, shown, model_path),
+        "summary": summary_line(f"{cfg.name} ({which})", res, shown, model_path),
     }
 
 

@@ -296,7 +296,7 @@ def evaluate_files(
         match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
     if failed and len(failed) == len(preds):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
-        if misfits == len(failed):  # every one: the class list, or --truth, is what is wrong
+        if misfits == len(failed):  # every one: the class list, or --masks, is what is wrong
             raise OptionError(f"{failed[0]}{more}")
         raise ValueError(f"nothing to score: {failed[0]}{more}")
     scored = len(preds) - len(failed)
@@ -360,8 +360,8 @@ def _read_pair(
     key = stem_key(pf)  # a truth saved on a Mac ("e" and an accent) matches a prediction named "é"
     if key not in truth_files:
         raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
-    if pf.resolve() == truth_files[key].resolve():  # --truth naming the predictions: a perfect score of nothing
-        raise _OptionsMisfit(f"{pf}: is its own truth mask (--truth {truth_dir} holds the predictions)")
+    if pf.resolve() == truth_files[key].resolve():  # --masks naming the predictions: a perfect score of nothing
+        raise _OptionsMisfit(f"{pf}: is its own truth mask (--masks {truth_dir} holds the predictions)")
     sem, tsem = read_mask(pf, k), read_mask(truth_files[key], k, ign)  # (H, W) each; declared nodata: left out
     if sem.shape != tsem.shape:
         raise ValueError(f"{pf}: shape {sem.shape} != its truth {truth_files[key]} {tsem.shape}")
