@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -263,3 +264,23 @@ def test_a_png_masks_nodata_is_transparent_not_a_class_colour(tmp_path: Path) ->
     rgba = np.asarray(Image.open(tmp_path / "m.png").convert("RGBA"))
     assert rgba[1, 1, 3] == 0 and rgba[0, 0, 3] == 255 and tuple(rgba[0, 0, :3]) == (0, 158, 115)
     assert np.array_equal(read_mask(tmp_path / "m.png"), m)  # the ids read back as written
+
+
+def test_instances_on_a_local_site_grid_are_written_in_pixels_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A photogrammetry tile on a local grid ("Local Coordinates (m)") failed as an internal error, mask and all
+    (ProjError; session 86's text sweep): the GeoJSON is in pixels then, and said so naming the image."""
+    labels = np.zeros((8, 8), np.int64)
+    labels[2:5, 2:6] = 1
+    local = 'LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+    geo = GeoRef(local, (0.5, 0.0, 100.0, 0.0, -0.5, 200.0))
+    with caplog.at_level("WARNING"):
+        out = write_instances(labels, labels, ["bg", "field"], tmp_path / "i.geojson", geo, source="site.tif")
+    assert "site.tif: its CRS 'site grid' has no way to longitude / latitude" in caplog.text
+    assert json.loads(out.read_text())["features"][0]["geometry"]["coordinates"][0][0] in (
+        [2, 2],
+        [6, 2],
+        [2, 5],
+        [6, 5],
+    )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import shapely
 from pyproj import Geod
 from shapely.geometry import box, shape
 
-from agriseg.vector.geojson import feature_collection
+from agriseg.vector.geojson import feature_collection, to_wgs84
 
 # UTM zone 1 north: its western edge is the 180th meridian, at x 331,696 m, y 6,632,947 m (59.8 degrees north)
 ACROSS = "EPSG:32601"
@@ -102,3 +103,24 @@ def test_slivers_of_float_noise_are_dropped_from_fields_and_real_parts_kept() ->
     pixel = box(13.125, 48.285, 13.1251, 48.2851)  # a one-pixel part of a field: kept
     out = drop_slivers(np.array([MultiPolygon([field, sliver]), MultiPolygon([field, pixel]), field], object))
     assert out[0].equals(field) and out[1].equals(MultiPolygon([field, pixel])) and out[2] is field
+
+
+def test_coordinates_that_are_no_place_in_their_crs_are_refused() -> None:
+    """Eastings with a zone prefix (32 500 000) in EPSG:25832 were written as Points of null coordinates, and metres
+    tagged EPSG:4326 as latitudes of 5,000,000 degrees, exit 0 (session 86's text sweep)."""
+    field = shapely.box(32_500_000, 5_800_000, 32_500_010, 5_800_010)
+    with pytest.raises(ValueError, match=r"outside the area of the raster's CRS EPSG:25832 \(e.g. x 325000"):
+        to_wgs84(np.array([field]), "EPSG:25832")
+    metres = shapely.box(500_000, 5_000_000, 500_010, 5_000_010)
+    with pytest.raises(ValueError, match=r"are not longitude / latitude in the raster's CRS EPSG:4326"):
+        to_wgs84(np.array([metres]), "EPSG:4326")
+    ok = to_wgs84(np.array([shapely.box(500_000, 5_800_000, 500_010, 5_800_010)]), "EPSG:25832")[0]
+    assert 8.9 < ok.bounds[0] < 9.1 and 52.3 < ok.bounds[1] < 52.4
+
+
+def test_a_local_site_grid_is_said_to_have_no_longitude_latitude() -> None:
+    from agriseg.vector.geojson import NotReprojectable
+
+    local = 'LOCAL_CS["site grid",UNIT["metre",1],AXIS["Easting",EAST],AXIS["Northing",NORTH]]'
+    with pytest.raises(NotReprojectable, match="its CRS 'site grid' has no way to longitude / latitude"):
+        to_wgs84(np.array([shapely.box(0, 0, 1, 1)]), local)

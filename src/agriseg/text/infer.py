@@ -352,7 +352,7 @@ def predict_files(
                 if valid is not None:
                     labels[~valid] = 0  # (H, W): no object (no polygon) made of nodata
                 write_mask(labels, tmp[o[2]], geo, ids=True)  # never wrapped: ids match the GeoJSON's
-                write_instances(labels, sem, class_names, tmp[o[3]], geo)
+                write_instances(labels, sem, class_names, tmp[o[3]], geo, source=item.source)
             if valid is not None:
                 sem = np.where(valid, sem, NODATA)  # the mask's declared nodata where the image has none
             write_mask(sem, tmp[o[0]], geo, class_names=list(class_names))

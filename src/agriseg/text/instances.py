@@ -122,7 +122,12 @@ def relabel(labels: np.ndarray, keep: Sequence[int]) -> np.ndarray:
 
 
 def write_instances(
-    labels: np.ndarray, classes: np.ndarray, class_names: Sequence[str], path: str | Path, geo: GeoRef | None
+    labels: np.ndarray,
+    classes: np.ndarray,
+    class_names: Sequence[str],
+    path: str | Path,
+    geo: GeoRef | None,
+    source: str | Path | None = None,
 ) -> Path:
     """Write instances as GeoJSON polygons through the shared polygoniser and GeoJSON writer.
 
@@ -137,7 +142,9 @@ def write_instances(
         classes: (H, W) class ids (each instance's class is the most common one under it).
         class_names: names for the ``class`` property.
         path: output ``.geojson``.
-        geo: georeference of the image, or None.
+        geo: georeference of the image, or None. A CRS with no way to longitude / latitude (a local site grid)
+            is warned about, naming ``source``, and its polygons are written in pixel coordinates.
+        source: the image, for that warning (default: ``path``).
 
     Returns:
         The written path. Features carry the instance id of the instance raster as their ``id`` (a string, as
@@ -154,7 +161,7 @@ def write_instances(
         np.searchsorted(ids, lab[on]) * n_cls + np.asarray(classes)[on].astype(np.int64), minlength=len(ids) * n_cls
     ).reshape(len(ids), n_cls)  # (instances, classes) pixel counts
     crs = None
-    if geo is not None and geo.crs:
+    if geo is not None and geo.crs and _reaches_wgs84(geo.crs, source or path):
         from affine import Affine
 
         from agriseg.vector.geometry import pixel_to_crs
@@ -165,3 +172,17 @@ def write_instances(
         for i, c, n in zip(ids, pairs.argmax(1), pairs.sum(1), strict=True)
     ]
     return write_geojson(path, geoms, props, crs=crs, ids=[int(i) for i in ids])  # Feature id too, as fields writes
+
+
+def _reaches_wgs84(crs: str, source: str | Path) -> bool:
+    """Whether polygons in ``crs`` can be written as RFC 7946 longitude / latitude; warns naming ``source`` when
+    not (a photogrammetry export on a local site grid: the mask keeps its CRS, the GeoJSON gets pixels)."""
+    from agriseg.data.io import log
+    from agriseg.vector.geojson import NotReprojectable, wgs84_transformer
+
+    try:
+        wgs84_transformer(crs)
+    except NotReprojectable as err:
+        log.warning("%s: %s; its GeoJSON polygons are in pixel columns and rows", source, err)
+        return False
+    return True

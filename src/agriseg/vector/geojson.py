@@ -19,26 +19,71 @@ import numpy as np
 DECIMALS = 7
 
 
+class NotReprojectable(ValueError):
+    """A CRS with no way to longitude / latitude (a local site grid, another planet's)."""
+
+
+def wgs84_transformer(crs: Any) -> Any:  # noqa: ANN401 - any CRS pyproj reads; a pyproj Transformer
+    """The transformer from ``crs`` to WGS 84 longitude / latitude, or None where ``crs`` is WGS 84.
+
+    Raises:
+        NotReprojectable: naming the CRS, for one pyproj cannot take to WGS 84.
+    """
+    from pyproj import CRS, Transformer
+    from pyproj.exceptions import CRSError, ProjError
+
+    src = None
+    try:
+        src = CRS.from_user_input(crs)
+        return None if src.equals(CRS.from_epsg(4326)) else Transformer.from_crs(src, 4326, always_xy=True)
+    except (CRSError, ProjError) as err:
+        name = src.name if src is not None else str(crs)[:60]
+        raise NotReprojectable(f"its CRS {name!r} has no way to longitude / latitude ({err})") from err
+
+
 def to_wgs84(geoms: np.ndarray, crs: Any) -> np.ndarray:  # noqa: ANN401 - any CRS pyproj reads
     """Reproject shapely geometries from ``crs`` to WGS 84 in longitude, latitude order; polygons that cross
-    the 180th meridian come back cut there into MultiPolygons (RFC 7946 section 3.1.9)."""
-    import shapely
-    from pyproj import CRS, Transformer
+    the 180th meridian come back cut there into MultiPolygons (RFC 7946 section 3.1.9).
 
-    src = CRS.from_user_input(crs)
-    if src.equals(CRS.from_epsg(4326)):
-        g = np.asarray(geoms, dtype=object)
+    Raises:
+        NotReprojectable: a CRS with no way to longitude / latitude (a local site grid).
+        ValueError: coordinates that are no place in ``crs`` (eastings with a zone prefix in a UTM CRS, metres
+            tagged EPSG:4326): they were written as null or as latitudes of millions of degrees.
+    """
+    import shapely
+
+    t = wgs84_transformer(crs)
+    g = np.asarray(geoms, dtype=object)
+    if t is None:
+        _check_lon_lat(g, crs, "are not longitude / latitude in")
         bounds = shapely.bounds(g)  # a raster laid past 180 degrees (179.98 to 180.01): longitudes wrapped, then cut
         if not len(g) or np.nanmax(np.abs(bounds[:, [0, 2]]), initial=0.0) <= 180.0:
             return g
         g = shapely.orient_polygons(g, exterior_cw=False)
         return _cut_at_antimeridian(shapely.transform(g, lambda xy: np.column_stack([_wrap(xy[:, 0]), xy[:, 1]])))
-    t = Transformer.from_crs(src, 4326, always_xy=True)
     # wound counter-clockwise where they are drawn straight (RFC 7946): after the reprojection a ring across the
     # antimeridian has no winding shapely can compute (the cut winds its parts again)
-    g = shapely.orient_polygons(np.asarray(geoms, dtype=object), exterior_cw=False)
-    g = shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    g = shapely.orient_polygons(g, exterior_cw=False)
+    before = g
+    with np.errstate(invalid="ignore"):
+        g = shapely.transform(g, lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1])))
+    _check_lon_lat(g, crs, "lie outside the area of", before)
     return _cut_at_antimeridian(g)
+
+
+def _check_lon_lat(g: np.ndarray, crs: Any, problem: str, before: np.ndarray | None = None) -> None:  # noqa: ANN401
+    """Raise ValueError when longitude / latitude coordinates are not finite or out of range (naming the first
+    such point as it was given: ``before`` the reprojection)."""
+    import shapely
+
+    xy = shapely.get_coordinates(g)  # (N, 2)
+    bad = ~np.isfinite(xy).all(axis=1) | (np.abs(xy[:, 1]) > 90.0) | (np.abs(xy[:, 0]) > 540.0)
+    if bad.any():
+        x, y = shapely.get_coordinates(g if before is None else before)[np.flatnonzero(bad)[0]]
+        raise ValueError(
+            f"coordinates {problem} the raster's CRS {crs} (e.g. x {x:.10g}, y {y:.10g}): check the CRS and "
+            "geotransform it declares"
+        )
 
 
 def _wrap(lon: np.ndarray) -> np.ndarray:
