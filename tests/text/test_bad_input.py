@@ -742,3 +742,22 @@ def test_predict_into_its_own_image_folder_is_a_usage_error(tiny: Path, tmp_path
         res.output
     )
     assert sorted(p.name for p in imgs.iterdir()) == ["scene.png"]
+
+
+def test_a_users_tile_named_instances_is_scored(tmp_path: Path) -> None:
+    """`plot_instances.png` was passed over as if `predict` had written it beside `plot.png`: a wrong prediction
+    of that name was never counted, and alone it gave "0 images", exit 0 (session 86's text sweep)."""
+    pred, truth = tmp_path / "pred", tmp_path / "truth"
+    pred.mkdir()
+    truth.mkdir()
+    mask = np.zeros((32, 32), np.uint8)
+    mask[4:20, 4:20] = 1
+    for name in ("plot_instances", "other"):
+        Image.fromarray(mask).save(truth / f"{name}.png")
+        Image.fromarray(mask).save(pred / f"{name}.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8)).save(pred / "plot_instances.png")  # all wrong
+    report = tmp_path / "r.json"
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", "others,field", "-o", report)
+    assert res.exit_code == 0, res.output
+    got = json.loads(report.read_text())
+    assert got["images"] == 2 and got["per_class"]["field"]["iou"] == pytest.approx(0.5)

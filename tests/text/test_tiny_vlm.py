@@ -250,6 +250,19 @@ def test_grpo_refuses_a_completion_budget_shorter_than_the_answers(workdir: Path
     assert not (tmp_path / "g").exists()
 
 
+def test_sft_refuses_a_max_length_that_cuts_the_answers(workdir: Path, tmp_path: Path) -> None:
+    """TRL's collator cut image + prompt + answer to max_length unsaid: 30 of 36 answer tokens gone, "SFT model
+    saved", exit 0 (session 86's text sweep). A limit that holds the samples trains as before."""
+    cfg = {**_sft_cfg(workdir, tmp_path / "s"), "max_length": 40, "max_steps": 1}
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "s.yaml", cfg))])
+    assert res.exit_code == 2 and "tokens (image, prompt and answer), more than max_length (40)" in res.output
+    assert not (tmp_path / "s").exists()
+    need = int(res.output.split("set max_length: ")[1].split()[0])
+    cfg["max_length"] = need
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "s.yaml", cfg))])
+    assert res.exit_code == 0, res.output
+
+
 def test_cli_predict_png_with_overlap(sft_dir: Path, tmp_path: Path) -> None:
     img = make_landscapes(1, 9, LandscapeConfig(size=16))[0][0]
     Image.fromarray(img).save(tmp_path / "scene.png")

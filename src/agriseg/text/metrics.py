@@ -252,7 +252,10 @@ def evaluate_files(
 
     k = len(class_names)
     ign = UNSCORED if ignore_value is None else ignore_value
-    preds = [p for p in predictions if not p.stem.endswith("_instances")]
+    # predict's `<name>_instances.*` beside its `<name>.*` are instance maps, not masks to score; a tile of the
+    # user's called `plot_instances.tif` (with no `plot.*` beside it) is a prediction like any other
+    stems = {p.parent / p.stem for p in predictions}
+    preds = [p for p in predictions if not (p.stem.endswith("_instances") and p.parent / p.stem[:-10] in stems)]
     files_by_stem(preds, "prediction")  # two of one stem would both be scored against one truth
     truth_files = files_by_stem(list_images([truth_dir]), "truth mask")
     warn_lossy_masks(list(truth_files.values()), "truth masks")

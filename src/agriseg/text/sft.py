@@ -299,6 +299,31 @@ def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> t
     return ds, model, processor, meta
 
 
+def check_max_length(cfg: SFTRunConfig, ds: Any, processor: Any) -> None:
+    """Refuse a ``max_length`` that cuts answers: TRL's collator truncates image + prompt + answer to it without a
+    word, so the model learns masks cut off mid-row (GRPO's ``max_completion_length`` is checked the same way).
+
+    Raises:
+        OptionError: the longest samples (by answer) do not fit, naming the length that does.
+    """
+    if cfg.max_length is None:
+        return
+    try:  # the collator SFTTrainer uses for image + text data: the lengths it will cut
+        from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+    except ImportError:  # another TRL layout: nothing to measure with, TRL's own checks remain
+        return
+    lengths = answer_tokens(ds, processor)
+    longest = sorted(range(len(lengths)), key=lambda i: -lengths[i])[:3]  # prompts differ little; answers do
+    collate = DataCollatorForVisionLanguageModeling(processor, completion_only_loss=True)
+    need = max(int(collate([dict(ds[i])])["input_ids"].shape[1]) for i in longest)
+    if need > cfg.max_length:
+        raise OptionError(
+            f"{cfg.dataset}: its longest sample is {need} tokens (image, prompt and answer), more than max_length "
+            f"({cfg.max_length}), which would cut its answer; set max_length: {need} or more, or null for no limit "
+            f"(or --set max_length={need})"
+        )
+
+
 def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None = None) -> Path:
     """Train with SFT and save to ``cfg.output_dir``.
 
@@ -314,6 +339,7 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
     from trl import SFTConfig, SFTTrainer  # after the checks: a mistyped model fails at once
 
     ds = ds.select_columns(["prompt", "completion", "images"])
+    check_max_length(cfg, ds, processor)
     args = SFTConfig(**common_args(cfg), max_length=cfg.max_length, completion_only_loss=True)
     with removed_if_left_empty(cfg.output_dir), trl_quiet():
         trainer = SFTTrainer(
