@@ -131,3 +131,39 @@ def test_a_tiff_with_a_geotransform_but_no_crs_keeps_its_transform(tmp_path: Pat
         dst.write(np.ones((3, 4, 4), np.uint8))
     geo = read_georef(path)
     assert geo is not None and geo.crs is None and geo.transform == (1.0, 0.0, 10.0, 0.0, -1.0, 20.0)
+
+
+def test_tiles_users_have_read_quietly_and_in_place(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Session 86's text sweep: an RGBN GeoTIFF with a nodata value printed rasterio's NodataShadowWarning with a
+    source line; a tile placed by ground control points lost its place unsaid; a cut-off file was "Read failed.
+    See previous exception for details." with no exception shown."""
+    import warnings
+
+    import rasterio
+    from rasterio.control import GroundControlPoint as GCP
+    from rasterio.transform import from_origin
+
+    pixels = np.random.default_rng(0).integers(1, 255, (4, 32, 32), dtype=np.uint8)
+    grid = {"crs": "EPSG:32633", "transform": from_origin(500_000, 5_000_000, 0.5, 0.5)}
+    rgbn = tmp_path / "rgbn.tif"
+    with rasterio.open(rgbn, "w", driver="GTiff", count=4, height=32, width=32, dtype="uint8", nodata=0, **grid) as d:
+        d.write(pixels)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image_valid(rgbn)[1].crs == "EPSG:32633"
+    placed = [GCP(0, 0, 500_000, 5_000_000), GCP(0, 32, 500_016, 5_000_000), GCP(32, 0, 500_000, 4_999_984)]
+    bent = [*placed, GCP(32, 32, 500_030, 4_999_970)]  # no affine transform fits: 5 px off
+    for name, gcps in (("gcp.tif", [*placed, GCP(32, 32, 500_016, 4_999_984)]), ("bent.tif", bent)):
+        kw = {"gcps": gcps, "crs": rasterio.crs.CRS.from_epsg(32633)}
+        with rasterio.open(
+            tmp_path / name, "w", driver="GTiff", count=3, height=32, width=32, dtype="uint8", **kw
+        ) as d:
+            d.write(pixels[:3])
+    geo = read_image_valid(tmp_path / "gcp.tif")[1]
+    assert geo.crs == "EPSG:32633" and geo.transform == pytest.approx((0.5, 0, 500_000, 0, -0.5, 5_000_000))
+    with caplog.at_level("WARNING"):
+        assert read_image_valid(tmp_path / "bent.tif")[1].crs is None
+    assert "bent.tif: placed by 4 ground control points that no geotransform fits" in caplog.text
+    (tmp_path / "cut.tif").write_bytes(rgbn.read_bytes()[:600])
+    with pytest.raises(ValueError, match=r"cut.tif: cannot read image \(its pixels cannot be read: a damaged or cut"):
+        read_image_valid(tmp_path / "cut.tif")

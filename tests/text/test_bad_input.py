@@ -486,6 +486,10 @@ def test_dataset_goes_on_past_a_bad_image_unless_strict(tmp_path: Path) -> None:
     from datasets import load_from_disk
 
     assert {s for s in load_from_disk(str(tmp_path / "ds"))["source"]} == {"a0.png", "a1.png"}
+    # a file that is no image, named on the command line: "no mask with the stem 'README'" (session 86's sweep)
+    (tmp_path / "README.txt").write_text("notes")
+    res = _run("text", "dataset", tmp_path / "README.txt", *args[3:], "-o", tmp_path / "r")
+    assert res.exit_code == 2 and "README.txt: not a readable image (image files: .jpg" in _one_line_error(res)
 
 
 def test_tiny_model_sizes_are_usage_errors_naming_the_flags(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -153,8 +154,11 @@ def read_image_valid(
             raise ValueError(f"{p}: --bands applies to GeoTIFF and JPEG 2000 files only")
         return read_rgb(p), None, _alpha_valid(p)
     try:
-        with open_plain_or_geo(rio, p) as src:
-            geo = GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
+        with open_plain_or_geo(rio, p) as src, warnings.catch_warnings():
+            # an RGBN GeoTIFF with a nodata value: GDAL calls its 4th band alpha, and the nodata value is what
+            # marks no data (rasterio's NodataShadowWarning says so, with a source line, for every file)
+            warnings.simplefilter("ignore", rio.errors.NodataShadowWarning)
+            geo = _georef(src, p)
             if not bands and _is_palette(src):
                 index = src.read(1)  # (H, W) colour numbers
                 arr = _palette_lut(src.colormap(1), int(index.max(initial=0)))[index]  # (H, W, 3) their colours
@@ -169,8 +173,35 @@ def read_image_valid(
     except ValueError:
         raise
     except Exception as err:  # noqa: BLE001 - any reader failure is a bad input file
-        raise ValueError(f"{p}: cannot read image ({err})") from err
+        why = " ".join(str(err).split())
+        if "see previous exception" in why.lower():  # GDAL's "Read failed. See previous exception": none shown
+            why = "its pixels cannot be read: a damaged or cut-off file"
+        raise ValueError(f"{p}: cannot read image ({why})") from err
     return np.ascontiguousarray(scale_to_uint8(arr, p)), geo, None if valid.all() else valid
+
+
+def _georef(src: Any, path: Path) -> GeoRef:  # noqa: ANN401 - a rasterio dataset
+    """The georeference of an open raster: its CRS and geotransform; for one placed by ground control points
+    (no geotransform), the affine fit of its GCPs where it matches them to a pixel, else none, with a warning
+    (the outputs would sit beside the image's place unsaid)."""
+    gcps, gcp_crs = src.gcps if src.crs is None and src.transform.is_identity else ([], None)
+    if not gcps or gcp_crs is None:
+        return GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
+    from rasterio.transform import from_gcps
+
+    t = from_gcps(gcps)
+    fit = np.array([~t * (g.x, g.y) for g in gcps])  # (N, 2) pixel positions the fit gives the points
+    off = float(np.hypot(fit[:, 0] - [g.col for g in gcps], fit[:, 1] - [g.row for g in gcps]).max())
+    if len(gcps) >= 3 and off <= 1.0:
+        return GeoRef(gcp_crs.to_string(), tuple(t)[:6])
+    log.warning(
+        "%s: placed by %d ground control points that no geotransform fits (off by up to %.1f px); its outputs "
+        "carry no georeference: warp it first (e.g. gdalwarp)",
+        path,
+        len(gcps),
+        off,
+    )
+    return GeoRef(None, tuple(src.transform)[:6])
 
 
 def _is_palette(src: Any) -> bool:  # noqa: ANN401 - a rasterio dataset

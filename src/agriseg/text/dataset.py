@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
-from agriseg.data.io import NoInputError, PathsLike, list_images, list_images_once, stem_key
+from agriseg.data.io import IMAGE_SUFFIXES, NoInputError, PathsLike, list_images, list_images_once, stem_key
 from agriseg.raster.image import read_image_valid
 from agriseg.text.codec import check_class_names, encode_answer, parse_class_words
 from agriseg.text.config import grid_within_patch
@@ -250,7 +250,9 @@ def pair_files(
     pairs = []
     for im in images:
         msg = ""
-        if stem_key(im) not in by_stem:
+        if im.suffix.lower() not in IMAGE_SUFFIXES:  # named on the command line: not listed, so never checked
+            msg = f"{im}: not a readable image (image files: {', '.join(IMAGE_SUFFIXES)})"
+        elif stem_key(im) not in by_stem:
             msg = f"{im}: no mask with the stem {im.stem!r} among {len(masks)} mask files"
         elif im.resolve() == by_stem[stem_key(im)].resolve():  # images and --masks name one folder
             msg = f"{im}: is its own mask (the images and --masks name the same file); keep masks in their own folder"
@@ -461,7 +463,9 @@ def build_dataset(
     unpaired: list[str] = []  # images without a mask: left out and named, unless strict
     pairs = pair_files(list_images_once(images), list_images_once(masks), None if strict else unpaired)
     if not pairs:
-        raise NoInputError(f"no image has a mask to pair it with ({len(unpaired)}; the first: {unpaired[0]})")
+        raise NoInputError(
+            f"no image to use: none of the {len(unpaired)} given pairs with a mask (the first: {unpaired[0]})"
+        )
     proc = None
     if model:
         from agriseg.text.modeling import check_class_words, load_processor, resolve_model_option
