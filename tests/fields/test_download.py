@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +89,17 @@ def test_explicit_items_by_id_and_url(loopback: Loopback, tmp_path: Path) -> Non
         red_a, red_b = src.read(1), src.read(5)
     assert red_a.min() > 0 and red_b.min() > 0
     np.testing.assert_array_equal(red_a.astype(int) - red_b, band_value("red", 0, 1) - band_value("red", 0, 2))
+
+
+def test_items_that_do_not_cover_the_area_fail_the_scene(loopback: Loopback, tmp_path: Path) -> None:
+    """Items given by id over an area they do not cover: a scene of zeros, "ok", "pixels with data: A 0%", then
+    `fields run` mapped 0 fields with exit 0 and blamed the nodata value (session 86's sweep)."""
+    a, b = "S2B_MSIL2A_20230420_T33UXP", "S2B_MSIL2A_20230801_T33UXP"
+    with pytest.raises(ValueError, match=rf"s.tif: window A has no data anywhere over the area: its items \({a}\)"):
+        download_scene(
+            tmp_path / "s.tif", _cfg(loopback), (10.0, 40.0, 10.01, 40.01), win_a=[a], win_b=[b], progress=False
+        )
+    assert not (tmp_path / "s.tif").exists() and not list(tmp_path.iterdir())
 
 
 @pytest.mark.parametrize(
@@ -627,3 +639,20 @@ def test_the_apis_and_the_transfers_failures_are_said_as_what_they_are(loopback:
     slow = _cfg(loopback, retries=0).model_copy(update={"timeout_s": 0.3})
     with pytest.raises(ValueError, match=r"x: cannot open after 1 attempt\(s\) \(no answer within 0.3 s; x.tif"):
         _retrying("http://h/x.tif", slow, (OSError,), stalls, "x: cannot open")
+
+
+def test_relative_asset_hrefs_are_read_from_their_item(tmp_path: Path) -> None:
+    """A static catalog's `../../data/B04.tif` was opened from the working folder: "No such file" (session 86's
+    sweep)."""
+    import pystac
+
+    from agriseg.fields.stac import band_href
+
+    item_dir = tmp_path / "cat" / "item"
+    item_dir.mkdir(parents=True)
+    item = pystac.Item("item", None, None, dt.datetime(2023, 4, 10), {})
+    item.add_asset("B04", pystac.Asset("../../data/B04.tif"))
+    item.set_self_href(str(item_dir / "item.json"))
+    assert band_href(item, "red") == str(tmp_path / "data" / "B04.tif")
+    item.set_self_href(None)  # nothing to resolve it against: as given
+    assert band_href(item, "red") == "../../data/B04.tif"

@@ -78,6 +78,12 @@ def test_read_s2_wrong_band_count_names_file(tmp_path) -> None:
         (["B02", "B03", "B04", "B08"] * 2, "gdal_translate -b 3 -b 2 -b 1 -b 4 -b 7 -b 6 -b 5 -b 8 IN.tif OUT.tif"),
         (["B8", "B4", "B3", "B2"], "gdal_translate -b 2 -b 3 -b 4 -b 1 IN.tif OUT.tif"),
         (["B04", "B03", "B02", "B11"], "described as B04, B03, B02, B11, the model reads R, G, B, NIR"),
+        # window B's bands first, named as fields download names them: read as window A unsaid (session 86's sweep)
+        (
+            [f"win_{w}_{b}" for w in "ba" for b in s2.BAND_NAMES],
+            "reads window A's four bands, then window B's; reorder them: gdal_translate -b 5 -b 6 -b 7 -b 8 -b 1",
+        ),
+        ([f"window {w.upper()} {b}" for w in "ab" for b in ("B04", "B03", "B02", "B08")], None),
     ],
 )
 def test_bands_described_in_another_order_are_said(descriptions: list, said: str | None) -> None:

@@ -512,6 +512,14 @@ def download_scene(
                 any_data |= arr > 0
                 arrays.append(arr)
             valid[w] = float(any_data.mean())
+    empty = [w for w in windows if valid[w] == 0.0]
+    if empty:  # a scene of zeros, "ok": every later step found nothing and blamed the nodata value
+        shutil.rmtree(pdir, ignore_errors=True)
+        w = empty[0]
+        raise ValueError(
+            f"{output}: window {w.upper()} has no data anywhere over the area: its items "
+            f"({', '.join(i.id for i in chosen[w])}) do not cover it (check the area and the items)"
+        )
     names = [f"win_{w}_{b}" for w in windows for b in bands]
     tags = {**_tags(chosen, harmonise, cfg), **(extra_tags or {}), "AGRISEG_REQUEST": key}
     _write_cog(output, arrays, grid, tags, pdir, names)

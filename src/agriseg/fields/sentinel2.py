@@ -266,6 +266,14 @@ def _band_called(description: str | None) -> str | None:
     return None
 
 
+def _window_called(description: str | None) -> str | None:
+    """The window a band description names (``win_a_red``, ``window B NIR``): ``a``, ``b`` or None."""
+    import re
+
+    m = re.search(r"(?<![a-z0-9])win(?:dow)?[ _-]?([ab])(?![a-z0-9])", (description or "").lower())
+    return m.group(1) if m else None
+
+
 def bands_to_take(descriptions: Sequence[str | None], need: int) -> str:
     """``; its bands 4, 3, 2, 8 are B04, B03, B02, B08: gdal_translate -b 4 -b 3 -b 2 -b 8 ...``: for a stack
     of one date's Sentinel-2 bands (a full L2A stack of 12 or 13), the bands a model of ``need`` (4 or 8) bands
@@ -286,6 +294,16 @@ def band_order_problem(descriptions: Sequence[str | None]) -> str | None:
     """What is wrong when a scene's band descriptions name its bands in another order than the models read
     (R, G, B, NIR per window): ``"described as B02, B03, B04, B08, ...: ..."``, with the ``gdal_translate``
     bands that put them right when each window holds all four; None when they agree or name no band."""
+    said = ", ".join(str(d) for d in descriptions)
+    windows_named = [_window_called(d) for d in descriptions]
+    want = [w for w in "ab" for _ in range(BANDS_PER_WINDOW)]
+    if len(descriptions) == len(want) and None not in windows_named and windows_named != want:
+        # window B's bands first (as agriseg's own download names them): read as A, the model saw the dates swapped
+        fix = ""
+        if sorted(str(n) for n in windows_named) == want:
+            order = [i + 1 for w in "ab" for i, n in enumerate(windows_named) if n == w]
+            fix = "; reorder them: gdal_translate " + " ".join(f"-b {b}" for b in order) + " IN.tif OUT.tif"
+        return f"its bands are described as {said}, the model reads window A's four bands, then window B's{fix}"
     found = [_band_called(d) for d in descriptions]
     called = [c for c in found if c is not None]
     if len(called) < len(found) or len(called) % BANDS_PER_WINDOW:
@@ -293,7 +311,6 @@ def band_order_problem(descriptions: Sequence[str | None]) -> str | None:
     windows = [called[i : i + BANDS_PER_WINDOW] for i in range(0, len(called), BANDS_PER_WINDOW)]
     if all(list(w) == list(BAND_NAMES) for w in windows):
         return None
-    said = ", ".join(str(d) for d in descriptions)
     fix = ""
     if all(sorted(w) == sorted(BAND_NAMES) for w in windows):  # a permutation within each window
         order = [i * BANDS_PER_WINDOW + w.index(n) + 1 for i, w in enumerate(windows) for n in BAND_NAMES]

@@ -379,7 +379,10 @@ def band_href(item: Any, band: str) -> str:
     """
     for key in BAND_ASSETS[band]:
         if key in item.assets:
-            return str(item.assets[key].href)
+            asset = item.assets[key]
+            # a static catalog's relative href is relative to its item (read from where the item is, not from
+            # the working folder); None when the item has no location to resolve it against
+            return str(asset.get_absolute_href() or asset.href)
     raise ValueError(
         f"{item.id}: no {band} band (looked for asset {' or '.join(BAND_ASSETS[band])}; "
         f"assets: {', '.join(sorted(item.assets)) or 'none'})"
