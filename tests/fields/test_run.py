@@ -150,3 +150,21 @@ def _official_validation(path: Path) -> None:
     proc = subprocess.run([str(py), str(script), str(path)], capture_output=True, text=True, timeout=300)
     text = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout + proc.stderr)
     assert proc.returncode == 0 and ": VALID" in text, text[-3000:]
+
+
+def test_window_b_options_of_a_single_window_model_are_said_not_read(caplog: pytest.LogCaptureFixture) -> None:
+    """`fields download -m FTW_v2_3_Class_FULL_singleWindow --win-b-dates ...` downloaded window A alone and
+    said nothing of window B's options (session 86's sweep)."""
+    from agriseg.fields.mapping.commands import SceneRequest
+
+    bbox = "15.0,47.99,15.01,48.0"
+    with caplog.at_level("WARNING"):
+        SceneRequest(bbox, "2023-04-01/2023-04-30", "2023-08-01/2023-08-31").check(["a"])
+        SceneRequest(None, win_a=("A_ITEM",), win_b=("B_ITEM",)).check(["a"])
+    assert "--win-b-dates: not read: the model reads window A only" in caplog.text
+    assert "--win-b: not read: the model reads window A only" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        SceneRequest(bbox, "2023-04-01/2023-04-30").check(["a"])  # window A alone: nothing to say
+        SceneRequest(bbox, "2023-04-01/2023-04-30", "2023-08-01/2023-08-31").check(["a", "b"])
+    assert not caplog.text

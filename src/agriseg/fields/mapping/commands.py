@@ -93,6 +93,13 @@ class SceneRequest:
         dates = self.dates()
         if self.season is not None and self.bbox is None:
             raise OptionError("--season auto needs --bbox (the calendar is read over the area)")
+        for w in "ab":  # a single-window model reads window A alone: said, not ignored (a script that runs
+            # every model with both windows' options goes on)
+            if w not in windows and (getattr(self, f"win_{w}") or dates[w] is not None):
+                from agriseg.data.io import log
+
+                given = f"--win-{w}" if getattr(self, f"win_{w}") else f"--win-{w}-dates"
+                log.warning("%s: not read: the model reads window %s only", given, "A" if "a" in windows else "B")
         for w in windows:
             if not getattr(self, f"win_{w}") and (self.bbox is None or (dates[w] is None and self.season is None)):
                 raise OptionError(
