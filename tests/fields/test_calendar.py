@@ -41,6 +41,20 @@ def test_calendar_is_downloaded_once(season_server: Loopback) -> None:
     assert [p for _, p, _ in season_server.log if p.startswith("/calendar/")] == fetched and len(fetched) == 2
 
 
+def test_a_damaged_cached_calendar_is_downloaded_again(
+    season_server: Loopback, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cached calendar file turned into a web page failed every later `--season auto` run with GDAL's "not
+    recognized as being in a supported file format" (session 86's sweep)."""
+    first = season_dates(WEST, 2022, progress=False)
+    cached = tmp_path / "cache" / "crop-calendar" / FILES[("summer", "sos")]
+    cached.write_text("<html>oops</html>")
+    with caplog.at_level("WARNING"):
+        again = season_dates(WEST, 2022, progress=False)
+    assert "the cached crop calendar is damaged (not a readable raster); downloading it again" in caplog.text
+    assert again.win_a == first.win_a and cached.read_bytes()[:2] in (b"II", b"MM")
+
+
 def test_nodata_cells_take_the_nearest_value_then_fail_far_away(season_server: Loopback) -> None:
     import rasterio
 

@@ -263,6 +263,15 @@ def test_a_band_file_whose_first_read_fails_is_retried(loopback: Loopback, tmp_p
     assert [m for m, p, _ in loopback.log if p == EAST_NIR_B].count("GET") >= 2  # asked again
 
 
+def test_a_web_page_for_a_band_fails_at_once(loopback: Loopback, tmp_path: Path) -> None:
+    """An HTML page served as a band (a sign-in page, an expired link) was retried with backoff on every bad
+    asset, where the docs say a file that is no raster fails at once (session 86's sweep)."""
+    loopback.files[EAST_NIR_B] = b"<!DOCTYPE html><html><body>Please sign in</body></html>"
+    with pytest.raises(ValueError, match=r"reading band nir \(\S+\) failed \(the server sent a web page") as err:
+        download_scene(tmp_path / "s.tif", _cfg(loopback, retries=3), bbox=BBOX, progress=False, **DATES)
+    assert "attempt" not in str(err.value)
+
+
 def test_a_server_error_is_retried_in_one_loop(loopback: Loopback, tmp_path: Path) -> None:
     loopback.fail[EAST_NIR_B] = -1  # always 500
     with pytest.raises(ValueError, match=r"reading band nir \(\S+\) failed after 3 attempt\(s\) \([^(]*500"):
@@ -656,3 +665,19 @@ def test_relative_asset_hrefs_are_read_from_their_item(tmp_path: Path) -> None:
     assert band_href(item, "red") == str(tmp_path / "data" / "B04.tif")
     item.set_self_href(None)  # nothing to resolve it against: as given
     assert band_href(item, "red") == "../../data/B04.tif"
+
+
+def test_a_static_catalog_is_said_to_have_no_search(tmp_path: Path) -> None:
+    """`--stac-url catalog.json` with an area and dates failed with pystac-client's "Server does not conform to
+    ITEM_SEARCH, There is no fallback option available for search." (session 86's sweep)."""
+    import pystac
+
+    cat = pystac.Catalog(id="local", description="a folder of items")
+    cat.add_item(
+        pystac.Item("x", {"type": "Point", "coordinates": [15.0, 48.0]}, [15, 48, 15, 48], dt.datetime(2023, 4, 10), {})
+    )
+    cat.normalize_hrefs(str(tmp_path / "cat"))
+    cat.save(catalog_type=pystac.CatalogType.SELF_CONTAINED)
+    cfg = DownloadConfig(stac_url=str(tmp_path / "cat" / "catalog.json"), retries=0)
+    with pytest.raises(ValueError, match=r"catalog.json: a STAC catalog without item search: .* --win-a and --win-b"):
+        download_scene(tmp_path / "s.tif", cfg, bbox=(14.99, 47.99, 15.01, 48.01), progress=False, **DATES)

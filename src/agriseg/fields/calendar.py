@@ -93,10 +93,26 @@ def calendar_files(crop_season: CropSeason, progress: bool = True, retries: int 
     for part in ("sos", "eos"):
         name = FILES[(crop_season, part)]
         dst = folder / name
+        if dst.is_file() and not _readable(dst):  # damaged in the cache (a disk error, an edit): every later run
+            from agriseg.data.io import log  # failed on it with GDAL's "not recognized"; fetched again instead
+
+            log.warning("%s: the cached crop calendar is damaged (not a readable raster); downloading it again", dst)
+            dst.unlink()
         if not dst.is_file():
             download(base_url() + name, dst, retries=retries, progress=progress)
         out[part] = dst
     return out
+
+
+def _readable(path: Path) -> bool:
+    """Whether a cached raster opens (its header; the pixels are read when used)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as ds:
+            return ds.count >= 1
+    except Exception:  # noqa: BLE001 - any reader failure is a damaged file
+        return False
 
 
 def circular_median(days: np.ndarray, period: int = 365) -> int:

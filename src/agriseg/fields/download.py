@@ -156,8 +156,36 @@ class BrokenRaster(ValueError):
 
 # GDAL's words for answers that retrying cannot change: a client error other than 408 (timeout) and 429 (too
 # many requests). ("not recognized as a supported file format" is not one: GDAL says it too of a file whose
-# first read failed, a 503 or a dropped connection.)
+# first read failed, a 503 or a dropped connection; the file's first bytes tell, see _not_a_raster.)
 _PERMANENT = re.compile(r"HTTP response code: 4(?!08|29)\d\d")
+
+
+# how the rasters a STAC asset may be start: TIFF / BigTIFF (COG) in either byte order, JPEG 2000
+_RASTER_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"\x00\x00\x00\x0cjP", b"\xff\x4f\xff\x51")
+
+
+def _not_a_raster(href: str, cfg: DownloadConfig) -> str | None:
+    """Why the file at ``href`` is no raster (an HTML page, another format), read from its first bytes; None when
+    it starts as a raster or cannot be read (GDAL says "not recognized" of a cut transfer too: retried then)."""
+    import urllib.request
+
+    url = href.removeprefix("/vsicurl/")
+    try:
+        if url.startswith(("http://", "https://")):
+            req = urllib.request.Request(url, headers={"Range": "bytes=0-511"})
+            with urllib.request.urlopen(req, timeout=cfg.timeout_s) as resp:  # noqa: S310 - the asset's own URL
+                head = resp.read(512)
+        else:
+            with open(url, "rb") as fh:
+                head = fh.read(512)
+    except (OSError, ValueError):
+        return None
+    if not head or head.startswith(_RASTER_MAGIC):
+        return None
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<?xml", b"<")):
+        return "the server sent a web page or XML, not a raster: check the asset's URL and any sign-in it needs"
+    return f"not a GeoTIFF or JPEG 2000 file (it starts {head[:8]!r})"
 
 
 def _retrying(
@@ -181,6 +209,8 @@ def _retrying(
             last, slow = str(err), time.monotonic() - start >= 0.9 * cfg.timeout_s
             if _PERMANENT.search(last):
                 raise ValueError(f"{failed} ({last})") from None
+            if "not recognized as being in a supported file format" in last and (why := _not_a_raster(href, cfg)):
+                raise ValueError(f"{failed} ({why})") from None
     # GDAL's words for a stalled transfer ("Failed to read directory at offset 192") or a body cut short ("Read
     # failed. See previous exception for details.") say neither
     if slow:

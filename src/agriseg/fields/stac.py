@@ -206,8 +206,11 @@ def open_api(cfg: DownloadConfig) -> Any:
     Raises:
         ValueError: the API does not answer or is not a STAC API (message starts with its URL).
     """
+    import warnings
+
     from pystac_client import Client
     from pystac_client.stac_api_io import StacApiIO
+    from pystac_client.warnings import NoConformsTo
     from urllib3.util.retry import Retry
 
     from agriseg.data.download import unresolved_host
@@ -223,7 +226,9 @@ def open_api(cfg: DownloadConfig) -> Any:
     )
     try:
         io = StacApiIO(max_retries=retry, timeout=cfg.timeout_s)
-        return Client.open(cfg.stac_url, modifier=signer(cfg), stac_io=io, timeout=cfg.timeout_s)
+        with warnings.catch_warnings():  # a static catalog's "NoConformsTo": its search fails later, in words
+            warnings.simplefilter("ignore", NoConformsTo)
+            return Client.open(cfg.stac_url, modifier=signer(cfg), stac_io=io, timeout=cfg.timeout_s)
     except Exception as err:  # noqa: BLE001 - requests, JSON and pystac errors alike
         code = getattr(err, "status_code", None)  # pystac-client's APIError: the server answered, with an error
         if code:
@@ -262,6 +267,11 @@ def _search(client: Any, cfg: DownloadConfig, what: str, **kw: Any) -> list[Any]
                 break
         return list(items.values())[: cfg.max_items]
     except Exception as err:  # noqa: BLE001 - the API failed after its retries
+        if type(err).__name__ == "DoesNotConformTo":  # pystac-client's: a static catalog, or an API without search
+            raise ValueError(
+                f"{cfg.stac_url}: a STAC catalog without item search: it cannot be searched by area and dates; "
+                "give its item files (or URLs) with --win-a and --win-b"
+            ) from err
         raise ValueError(f"{cfg.stac_url}: search for {what} failed ({api_problem(err)})") from err
 
 
