@@ -347,3 +347,16 @@ def test_an_edge_tile_is_padded_after_its_own_pixels() -> None:
     np.testing.assert_array_equal(out[:3, :5], a)
     np.testing.assert_array_equal(out[3:, :5], np.broadcast_to(a[-1], (5, 5, 3)))  # the edge repeated
     np.testing.assert_array_equal(out[:3, 5:], np.broadcast_to(a[:, -1:], (3, 3, 3)))
+
+
+def test_instance_classes_are_each_instances_most_common_class() -> None:
+    """instances_from_ids reads every pixel once (a mask per instance took 45 s on a 2000 x 2000 tile of 980
+    instances); it gives what a mask per instance gives, the lowest class among equally common ones."""
+    from agriseg.text.instances import instances_from_ids
+
+    rng = np.random.default_rng(3)
+    inst, sem = rng.integers(0, 40, (50, 50)), rng.integers(0, 5, (50, 50))
+    want = {int(i): int(np.bincount(sem[inst == i]).argmax()) for i in np.unique(inst) if i}
+    assert instances_from_ids(inst, sem) == want
+    assert instances_from_ids(np.array([[7, 7]]), np.array([[2, 1]])) == {7: 1}  # a tie: the lower class
+    assert instances_from_ids(np.zeros((2, 2), int), np.ones((2, 2), int)) == {}

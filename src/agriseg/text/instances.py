@@ -94,26 +94,35 @@ def semantic_to_instances(
         dist = ndi.distance_transform_edt(region)
         elevation = bmap - 0.01 * dist / max(float(dist.max()), 1e-9)
         pieces, *_ = split_components(ndi.label(region)[0], ndi.label(seeds)[0], elevation, min_seed_px=cfg.min_size)
-        for lab in np.unique(pieces):
-            if lab == 0:
-                continue
-            pix = pieces == lab
-            if pix.sum() < cfg.min_size:
-                continue
-            labels[pix] = next_id
-            cls_of[next_id] = int(c)
-            next_id += 1
+        # every piece of at least min_size pixels gets the next id, in piece order, in one pass over the pixels
+        # (a mask per piece made a 2000 x 2000 tile of 980 instances take 30 s)
+        uniq, inverse, counts = np.unique(pieces, return_inverse=True, return_counts=True)
+        kept = (uniq != 0) & (counts >= cfg.min_size)
+        ids = np.zeros(len(uniq), np.int64)
+        ids[kept] = next_id + np.arange(int(kept.sum()))
+        mapped = ids[inverse.reshape(pieces.shape)]  # (H, W)
+        labels = np.where(mapped > 0, mapped, labels)
+        cls_of.update((int(i), int(c)) for i in ids[kept])
+        next_id += int(kept.sum())
     return labels, cls_of
 
 
 def instances_from_ids(instance_map: np.ndarray, semantic: np.ndarray) -> dict[int, int]:
     """Class of every instance id of a truth instance map (majority semantic class of its pixels)."""
-    out = {}
-    for i in np.unique(instance_map):
-        if i == 0:
-            continue
-        out[int(i)] = int(np.bincount(semantic[instance_map == i]).argmax())
-    return out
+    inst, sem = np.asarray(instance_map).ravel(), np.asarray(semantic).ravel().astype(np.int64)
+    on = inst != 0
+    if not on.any():
+        return {}
+    span = int(sem[on].max()) + 1
+    keys, counts = np.unique(inst[on].astype(np.int64) * span + sem[on], return_counts=True)  # (P,) each
+    ids, classes = np.divmod(keys, span)
+    # per instance the most common class, the lowest class id among equals (as bincount's argmax): one pass over
+    # the pixels, where a mask per instance took pixels x instances
+    order = np.lexsort((classes, -counts, ids))
+    first = np.ones(len(order), bool)
+    first[1:] = ids[order[1:]] != ids[order[:-1]]
+    top = order[first]
+    return {int(i): int(c) for i, c in zip(ids[top], classes[top], strict=True)}
 
 
 def relabel(labels: np.ndarray, keep: Sequence[int]) -> np.ndarray:

@@ -84,20 +84,24 @@ def match_instances(
             continue
         if pid not in best or n > best[pid][1]:
             best[pid] = (tid, n)
+    # sizes and overlaps from one pass over the pixels: a mask per instance made a 2000 x 2000 tile of 980
+    # instances take 80 s (pixels x instances); the IoU of a truth and the predictions merged onto it is the same
+    overlap = {(pid, tid): n for (pid, tid), n in zip(pairs.T.tolist(), counts.tolist(), strict=True)}
+    p_size = dict(zip(*(v.tolist() for v in np.unique(p_flat, return_counts=True)), strict=True))
+    t_size = dict(zip(*(v.tolist() for v in np.unique(t_flat, return_counts=True)), strict=True))
     assigned: dict[int, list[int]] = {}
     for pid, (tid, _) in best.items():
         assigned.setdefault(tid, []).append(pid)
     matched: set[int] = set()
     for tid, c in truth_cls.items():
         st = stats.setdefault(c, ClassInstanceStats())
-        t = truth == tid
-        if not t.any():
+        if not t_size.get(tid):
             continue
         st.truths += 1
         pids = assigned.get(tid, [])
-        if pids:
-            m = np.isin(pred, pids)
-            iou = float((m & t).sum() / (m | t).sum())
+        if pids:  # the merged predictions are disjoint: |m & t| and |m| are sums over them
+            inter = sum(overlap.get((pid, tid), 0) for pid in pids)
+            iou = float(inter / (t_size[tid] + sum(p_size[pid] for pid in pids) - inter))
         else:
             iou = 0.0
         st.ious.append(iou)
@@ -106,7 +110,7 @@ def match_instances(
         else:
             st.unmatched_truths += 1
     for pid, c in pred_cls.items():
-        if not (pred == pid).any():
+        if not p_size.get(pid):
             continue
         st = stats.setdefault(c, ClassInstanceStats())
         st.preds += 1
