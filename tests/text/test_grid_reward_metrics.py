@@ -360,3 +360,18 @@ def test_instance_classes_are_each_instances_most_common_class() -> None:
     assert instances_from_ids(inst, sem) == want
     assert instances_from_ids(np.array([[7, 7]]), np.array([[2, 1]])) == {7: 1}  # a tie: the lower class
     assert instances_from_ids(np.zeros((2, 2), int), np.ones((2, 2), int)) == {}
+
+
+def test_wrong_repaired_rows_leaves_rows_written_otherwise_but_read_exactly() -> None:
+    """`repaired_rows: wrong` scored unmerged runs (`field *2| field *2`) as no class, where a missing final newline,
+    also not canonical, scored 1.0: both decode to the truth (session 86's text sweep)."""
+    from agriseg.text.reward import DiceReward
+
+    reward, truth, names = (
+        DiceReward(["others", "field"], repaired_rows="wrong"),
+        np.ones((4, 4), int),
+        ["others", "field"],
+    )
+    assert reward.score("<seg>field *2| field *2\n field *4\n field *4\n field *4\n</seg>", truth, names)[0] == 1.0
+    assert reward.score("<seg>field *4\nfield *4\n field *4\n field *4\n</seg>", truth, names)[0] == 1.0
+    assert reward.score("<seg>field *3\n field *4\n field *4\n field *4\n</seg>", truth, names)[0] < 0.9  # cut short

@@ -106,7 +106,9 @@ class DiceReward:
         """Reward and validity of one completion."""
         grid, report = decode_rrle(text, truth.shape, class_names)
         if self.repaired_rows == "wrong":
-            bad = sorted({r.row for r in report.repairs if 0 <= r.row < grid.shape[0]})
+            # rows the decoder changed; a row written other than canonically (runs not merged, no leading space)
+            # decodes to what it says and is scored as that
+            bad = sorted({r.row for r in report.repairs if 0 <= r.row < grid.shape[0] and r.kind not in AS_WRITTEN})
             grid = grid.copy()
             grid[bad] = -1  # no class: these cells count for none
         d = mean_dice(grid, truth, len(class_names), self.include_background, self.smooth)
@@ -124,6 +126,10 @@ class DiceReward:
             truth = np.asarray(json.loads(truths[i]) if isinstance(truths[i], str) else truths[i])
             out.append(self.score(completion_text(comp), truth, names)[0])
         return out
+
+
+# repairs of the text's form only: the row holds what it says
+AS_WRITTEN = frozenset({"noncanonical", "missing_leading_space"})
 
 
 @dataclass
