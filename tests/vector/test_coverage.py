@@ -292,3 +292,20 @@ def test_an_id_in_several_parts_is_named_by_its_first_pixel_in_raster_order() ->
     ids, geoms, first = label_coverage(labels)
     assert ids.tolist() == [4, 9] and first.tolist() == [[2, 8], [6, 6]]
     assert geoms[0].geom_type == "MultiPolygon" and geoms[0].area == 12  # 3x2 + 2x3 px
+
+
+@pytest.mark.parametrize(("side", "ring"), [(14, 2), (40, 2), (40, 1)])
+def test_a_field_inside_its_boundary_ring_keeps_its_corners(tmp_path: Path, side: int, ring: int) -> None:
+    """The corner pixels of a 2-px boundary ring lie 2 rows and 2 columns from the field (sqrt(8) px): left out of
+    it, a 14 x 14 px square came out 18 % small and lopsided (session 86's sweep). Now the whole square."""
+    cls = np.zeros((60, 60), np.uint8)
+    cls[5 : 5 + side, 5 : 5 + side] = 2
+    cls[5 + ring : 5 + side - ring, 5 + ring : 5 + side - ring] = 1
+    path = write_probs(tmp_path / "r.tif", cls, np.zeros(cls.shape), class_only=True)
+    for simplify in (None, 0.0):
+        kw = {} if simplify is None else {"simplify": simplify}
+        (field,) = polygonize(path, None, PolygonizeConfig(**kw, **QUIET)).geometry.values
+        assert field.area == pytest.approx(side * side * 100.0)  # 10-m pixels: the square, corners and all
+        assert shapely.normalize(shapely.simplify(field, 0.0)).equals_exact(
+            shapely.box(*field.bounds).normalize(), 1e-6
+        )
