@@ -1620,3 +1620,25 @@ def test_bars_inside_bars_write_no_cursor_codes_into_a_log() -> None:
             for _ in progress_bar(range(3), file=log, mininterval=0):
                 pass
     assert "inner" not in log.getvalue() and "\x1b[A" not in log.getvalue() and "2/2" in log.getvalue()
+
+
+def test_an_output_name_too_long_for_the_disk_fails_its_item_alone(tmp_path: Path) -> None:
+    """A first photo whose output name would pass 255 bytes stopped the whole batch ("File name too long", exit 1,
+    nothing made): the check that an output is not an input raised (session 86's sweep)."""
+    from agriseg.batch import Item, run_batch
+
+    long = tmp_path / ("M" * 250 + ".jpg")
+    long.write_bytes(b"x")
+    ok = tmp_path / "ok.jpg"
+    ok.write_bytes(b"y")
+    (tmp_path / "o").mkdir()  # made before the batch, as every command makes its output folder
+    items = [Item(f.stem, f, (tmp_path / "o" / f"{f.stem}_mask.png",)) for f in (long, ok)]
+
+    def work(item: Item) -> dict:
+        out = item.outputs[0]
+        out.parent.mkdir(exist_ok=True)
+        out.write_bytes(b"m")
+        return {"status": "ok"}
+
+    res = run_batch(items, work, options=BatchOptions(progress=False))
+    assert [r["status"] for r in res] == ["error", "ok"] and (tmp_path / "o" / "ok_mask.png").is_file()

@@ -957,9 +957,12 @@ def _default_skipped(item: Item) -> dict[str, Any] | None:
 def _same_file(path: Path, inputs: Sequence[Path | str]) -> bool:
     """Whether ``path`` is one of ``inputs`` (the file itself, by any name; not a folder holding one)."""
     here = Path(path)
-    if not here.exists():
+    try:
+        if not here.exists():
+            return False
+        return any(Path(i).exists() and os.path.samefile(here, i) for i in inputs)
+    except OSError:  # a name too long for the file system: no file of it, and the item says why when it is made
         return False
-    return any(Path(i).exists() and os.path.samefile(here, i) for i in inputs)
 
 
 def run_batch(

@@ -381,6 +381,25 @@ def recorded_inputs(folder: str | Path, command: str) -> dict[str, Path]:
     return out
 
 
+def made_from_earlier(output: str | Path, command: str, source: str | Path) -> bool:
+    """Whether ``output`` is recorded as made by ``command`` from ``source`` (the same file) when it held other
+    content: the photo was replaced or edited since (``crop traits`` and ``crop evaluate --pred-masks`` would
+    measure the old photo's mask against the new photo). False without such a record."""
+    from agriseg.fingerprint import file_identity, same_input
+
+    output, source = Path(output), Path(source).resolve()
+    for (cmd, _), rec in _records_of(_lines(output.parent / MANIFEST)).items():
+        fp = rec.get("fingerprint")
+        inputs = fp.get("inputs") if isinstance(fp, dict) and cmd == command and not rec.get("pending") else None
+        if not isinstance(inputs, dict) or not inputs or output.name not in rec.get("outputs", []):
+            continue
+        key = next(iter(inputs))
+        was = Path(rec["source"]) if isinstance(rec.get("source"), str) else Path(key)
+        if was.is_absolute() and was.resolve() == source and source.is_file():
+            return not same_input(source, file_identity(source), str(inputs[key]))
+    return False
+
+
 def recorded_names(folder: str | Path, command: str) -> dict[Path, str]:
     """Input file (resolved) -> the name ``command`` gave its outputs in ``folder`` (:func:`recorded_inputs`): a
     file keeps its name when other inputs join it (see :func:`agriseg.data.io.output_names`)."""

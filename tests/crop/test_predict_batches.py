@@ -214,6 +214,29 @@ def test_saved_masks_are_scored_under_the_names_crop_predict_gave_their_photos(t
     assert json.loads(report.read_text())["pixel_accuracy"] == 1.0  # its own mask, not day 1's
 
 
+def test_masks_of_a_photo_replaced_since_are_not_measured_or_scored(tmp_path):
+    """`crop predict dir -o dir`, then the photo replaced by another of its name: `crop traits` measured the new
+    photo's colours under the old photo's outline, and `crop evaluate --pred-masks` scored the old mask against
+    the new label (vegetation IoU 1.95 where the model scores 55.99), exit 0 (session 86's sweep)."""
+    from agriseg.cli import main
+
+    samples = sorted(
+        (Path(__file__).resolve().parents[2] / "src" / "agriseg" / "samples" / "peanut" / "images").iterdir()
+    )
+    (tmp_path / "d").mkdir()
+    Image.open(samples[0]).convert("RGB").resize((200, 150)).save(tmp_path / "d" / "x.jpg")
+    res = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "d"), "-o", str(tmp_path / "d"), "--no-overlay"])
+    assert res.exit_code == 0, res.output
+    (tmp_path / "lab").mkdir()
+    Image.open(tmp_path / "d" / "x_mask.png").save(tmp_path / "lab" / "x.png")
+    Image.open(samples[1]).convert("RGB").resize((200, 150)).save(tmp_path / "d" / "x.jpg")  # another photo
+    res = CliRunner().invoke(main, ["crop", "traits", str(tmp_path / "d"), "-o", str(tmp_path / "t")])
+    assert res.exit_code == 1 and "x_mask.png: made by crop predict from an earlier version of" in res.output
+    res = CliRunner().invoke(main, ["crop", "evaluate", "--images", str(tmp_path / "d"), "--masks",
+                                    str(tmp_path / "lab"), "--pred-masks", str(tmp_path / "d")])  # fmt: skip
+    assert res.exit_code != 0 and "x_mask.png: made by crop predict from an earlier version of" in res.output
+
+
 def test_oversized_image_fails_alone(pred, tmp_path, monkeypatch):
     import agriseg.data.io as io
 

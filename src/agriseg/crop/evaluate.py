@@ -305,17 +305,24 @@ def evaluate_model(
             cmap = PEANUT_CROP_WEED if peanut and num_classes == 3 else cmap
 
         made_with: set[str | None] = set()  # the models the scored masks name in their PNG text
-        from agriseg.manifest import recorded_names
+        from agriseg.manifest import made_from_earlier, recorded_names
 
         # the name crop predict gave each photo's outputs there (day2/IMG_1.jpg -> day2_IMG_1_jpg when day1's
         # IMG_1.jpg was predicted into the folder first): by name alone, day 1's mask was scored against day 2
         named = recorded_names(pred_masks, "crop predict")
-        photos = {s: ip.resolve() for s, (ip, _) in match_pairs(images, masks).items()} if named else {}
+        photos = {s: ip.resolve() for s, (ip, _) in match_pairs(images, masks).items()}
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             from agriseg.crop.predict import read_model_name
 
-            stem = named.get(photos.get(stem, Path()), stem)
+            photo = photos.get(stem)
+            stem = named.get(photo or Path(), stem)
+            for made in (Path(pred_masks) / f"{stem}_mask.png", Path(pred_masks) / f"{stem}_classes.png"):
+                if photo is not None and made_from_earlier(made, "crop predict", photo):  # scored the old photo's
+                    raise ValueError(
+                        f"{made}: made by crop predict from an earlier version of {photo} (the photo was replaced or "
+                        "edited since); run crop predict on it again"
+                    )
             if made_by is not None:
                 classes = Path(pred_masks) / f"{stem}_classes.png"
                 if not classes.is_file():

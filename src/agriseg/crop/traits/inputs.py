@@ -178,8 +178,17 @@ def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(class ids or None, photo or None) of an item; a mask must match its photo's size.
 
     Raises:
-        ImageReadError: unreadable files, or a mask whose size is not its photo's.
+        ImageReadError: unreadable files, a mask whose size is not its photo's, or one ``crop predict`` made from
+            an earlier version of the photo.
     """
+    if item.mask and item.photo:
+        from agriseg.manifest import made_from_earlier
+
+        if made_from_earlier(item.mask, "crop predict", item.photo):  # its outline over the new photo's colours
+            raise ImageReadError(
+                f"{item.mask}: made by crop predict from an earlier version of {item.photo} (the photo was replaced "
+                "or edited since); run crop predict on it again"
+            )
     classes = read_mask(item.mask) if item.mask else None
     rgb = read_rgb(item.photo) if item.photo else None
     if classes is not None and rgb is not None and classes.shape != rgb.shape[:2]:
