@@ -491,3 +491,15 @@ def test_a_model_pass_that_fails_fails_its_photos_only(pred, tmp_path, monkeypat
     """A model pass that raised (one odd photo size) ended the whole run with a traceback."""
     monkeypatch.setattr(pred, "probabilities", _fails_on_the_odd_photo(pred.probabilities))
     _three_with_one_odd(pred, tmp_path)
+
+
+def test_tables_are_utf8_whatever_the_photo_names(pred, tmp_path):
+    """A Latin-1 photo name (`caf\\xe9.jpg` from an old archive) was written into summary.csv as its raw byte:
+    pandas.read_csv failed on the whole table (session 86's sweep)."""
+    from agriseg.crop.predict import write_csv_atomic
+
+    name = os.fsdecode(b"caf\xe9.jpg")
+    table = tmp_path / "summary.csv"
+    write_csv_atomic([{"image": name, "status": "ok"}], table, ["image", "status"])
+    text = table.read_bytes().decode("utf-8")  # strict: raised before
+    assert "caf\\xe9.jpg" in text

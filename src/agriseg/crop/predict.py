@@ -18,7 +18,7 @@ from typing_extensions import deprecated
 
 from agriseg.batch import BatchOptions, batch_keywords, counted, disk_full, signals_deferred
 from agriseg.crop.config import DEFAULT_OPTIMIZE, MIN_LONG_SIDE, CropPredictConfig
-from agriseg.data.files import TEXT_ERRORS, atomic_write, atomic_writes
+from agriseg.data.files import TABLE_ERRORS, atomic_write, atomic_writes
 from agriseg.data.io import ImageReadError, PathsLike, as_rgb, photo_reading_rules, read_rgb
 from agriseg.runtime import ModelRunner, Optimize, softmax, tta_average
 from agriseg.tiling import predict_tiled
@@ -896,7 +896,7 @@ def check_photo_memory(
 
 def write_csv_atomic(rows: list[dict], path: Path, fields: list[str]) -> None:
     """Write rows as CSV via a temporary file + rename."""
-    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors=TEXT_ERRORS) as fh:
+    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors=TABLE_ERRORS) as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         for r in rows:

@@ -7,6 +7,7 @@ an error; on an error the temporary is removed and the final name is untouched.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import math
@@ -645,8 +646,27 @@ def user_cache(subdir: str) -> Path:
 
 
 TEXT_ERRORS = "surrogateescape"
-"""How tables and text files write a file name that is no UTF-8 (a Latin-1 name from an old archive): as the
-bytes the file system holds, so the name in a table is the file's (read back with the same errors)."""
+"""How text files agriseg reads back (lists of names) write a file name that is no UTF-8 (a Latin-1 name from an
+old archive): as the bytes the file system holds, so the name read back is the file's."""
+
+TABLE_ERRORS = "agriseg-table"
+"""How CSV tables write such a name: ``m_caf\\xe9.jpg`` (the byte, escaped), so that the table is UTF-8 that
+pandas, spreadsheets and ``csv`` read (raw bytes made ``pandas.read_csv`` fail on the whole table)."""
+
+
+def _escape_bytes(err: UnicodeError) -> tuple[str, int]:
+    """The codec error handler :data:`TABLE_ERRORS`: a byte that was no UTF-8 (held as a surrogate) as ``\\xNN``,
+    anything else as Python's ``backslashreplace`` writes it."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    bad = err.object[err.start : err.end]
+    text = "".join(
+        f"\\x{ord(c) - 0xDC00:02x}" if 0xDC80 <= ord(c) <= 0xDCFF else c.encode("unicode_escape").decode() for c in bad
+    )
+    return text, err.end
+
+
+codecs.register_error(TABLE_ERRORS, _escape_bytes)
 
 
 def write_text(path: str | Path, text: str) -> Path:

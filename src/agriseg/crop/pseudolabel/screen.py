@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +104,7 @@ function render() {
     c.className = "card"; c.dataset.stem = it.stem; c.dataset.key = it.key; c.dataset.quality = it.quality;
     // names go in as text and the image path as a URL (a photo may be called "plot#1" or "a<b>")
     const img = document.createElement("img");
-    img.loading = "lazy"; img.alt = it.stem; img.src = it.overlay.split("/").map(encodeURIComponent).join("/");
+    img.loading = "lazy"; img.alt = it.stem; img.src = it.src;
     const meta = document.createElement("div");
     meta.className = "meta";
     const cells = [["stem", it.stem], ["", `q ${it.quality.toFixed(3)}`], ["", `t ${it.threshold.toFixed(3)}`],
@@ -206,6 +208,9 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
                 "stem": r["stem"],
                 "key": f"{r['stem']}@{_digest(out / r['overlay'])}",
                 "overlay": r["overlay"],
+                # its URL, percent-encoded from the name's bytes: a name that is not UTF-8 (raw bytes from an old
+                # camera) made the page's encodeURIComponent throw, and every card after it vanished
+                "src": urllib.parse.quote(os.fsencode(r["overlay"]), safe="/"),
                 "quality": float(r.get("fit_quality", 0.0)),
                 "threshold": float(r.get("threshold", 0.0)),
                 "fraction": float(r.get("foreground_fraction", 0.0)),

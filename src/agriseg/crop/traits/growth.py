@@ -29,7 +29,7 @@ from agriseg.crop.traits.meta import DATE_FORMS, check_template, file_date, meta
 from agriseg.crop.traits.orthomosaic import PLOT_COLUMNS, plot_stats
 from agriseg.crop.traits.regions import needs_check, region_columns
 from agriseg.crop.traits.units import ANGLES, tidy
-from agriseg.data.files import TEXT_ERRORS, atomic_write
+from agriseg.data.files import TABLE_ERRORS, TEXT_ERRORS, atomic_write
 from agriseg.data.io import PathsLike, as_paths, list_images_once
 from agriseg.manifest import seal_tables
 
@@ -314,7 +314,7 @@ def _photo_rules(path: Path) -> dict[str, str]:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:
-    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors=TEXT_ERRORS) as fh:
+    with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors=TABLE_ERRORS) as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
         w.writerows({k: _cell(r.get(k)) for k in fields} for r in rows)

@@ -76,7 +76,7 @@ from agriseg.crop.traits.regions import (
     region_traits,
 )
 from agriseg.crop.traits.units import ANGLES, parse_box, reference_scale, tidy, unit_names
-from agriseg.data.files import TEXT_ERRORS, atomic_write, atomic_writes, write_json
+from agriseg.data.files import TABLE_ERRORS, atomic_write, atomic_writes, write_json
 from agriseg.data.io import NoInputError, PathsLike, as_paths, list_images_once, photo_reading_rules
 from agriseg.manifest import seal_tables
 
@@ -788,7 +788,7 @@ def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConf
     fields = CSV_FIELDS[:1] + ["date"] * dated + meta_fields + CSV_FIELDS[1:]
     with (
         atomic_write(outdir / "traits.csv") as tmp,
-        open(tmp, "w", newline="", encoding="utf-8", errors=TEXT_ERRORS) as fh,
+        open(tmp, "w", newline="", encoding="utf-8", errors=TABLE_ERRORS) as fh,
     ):
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
