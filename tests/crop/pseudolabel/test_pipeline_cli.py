@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import cv2
@@ -343,3 +344,31 @@ def test_a_ctrl_c_while_a_photo_is_written_leaves_none_of_its_files(
     stem = photos[0].stem
     for sub, suffix in (("masks", ".png"), ("overlays", ".jpg"), ("records", ".json")):  # and no temporaries
         assert sorted(p.name for p in (out / sub).iterdir() if p.name != ".agriseg-manifest.jsonl") == [stem + suffix]
+
+
+def test_unreadable_photos_are_said_as_every_command_says_them(
+    tmp_path: Path, recwarn: pytest.WarningsRecorder
+) -> None:
+    """`crop pseudolabel` said "unreadable image (cannot identify image file ...)" of an empty file and "file not
+    found" of a broken link, and printed PIL's raw DecompressionBombWarning over 89 MP (session 86's sweep)."""
+    import PIL.Image
+
+    from agriseg.crop.pseudolabel.pipeline import read_rgb_for_index
+
+    (tmp_path / "zero.jpg").touch()
+    (tmp_path / "broken.jpg").symlink_to("nonexistent.jpg")
+    for name, words in (
+        ("zero.jpg", "empty file (0 bytes)"),
+        ("broken.jpg", "a link to nonexistent.jpg, which is missing"),
+    ):
+        with pytest.raises(ValueError, match=re.escape(f"{name}: {words}")):
+            read_rgb_for_index(tmp_path / name, 800)
+    big = tmp_path / "big.png"
+    PIL.Image.new("RGB", (400, 300)).save(big)
+    old = PIL.Image.MAX_IMAGE_PIXELS
+    PIL.Image.MAX_IMAGE_PIXELS = 100_000  # PIL warns above this, as it does above 89 MP by default
+    try:
+        read_rgb_for_index(big, 800)
+    finally:
+        PIL.Image.MAX_IMAGE_PIXELS = old
+    assert not [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__]

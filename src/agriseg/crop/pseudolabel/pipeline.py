@@ -102,14 +102,14 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
     """
     import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
 
-    from agriseg.data.io import MAX_PIXELS, apply_orientation, exif_orientation, read_rgb
+    from agriseg.data.io import MAX_PIXELS, apply_orientation, exif_orientation, open_image, quiet_pil, read_rgb
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: file not found")
+        open_image(path)  # the words every command says of it (a broken link, a folder, not found)
     arr: np.ndarray | None = None
     try:
-        with Image.open(path) as im:
+        with quiet_pil(path), Image.open(path) as im:  # PIL's own size warning: agriseg's limit is below
             W, H = im.size
             if W * H > MAX_PIXELS:
                 raise ValueError(f"{path}: image is {W}x{H} px, over the {MAX_PIXELS / 1e6:.0f} MP limit for one image")
@@ -121,8 +121,9 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
                 arr = apply_orientation(np.asarray(im.convert("RGB")), orientation)
     except ValueError:
         raise
-    except Exception as err:  # noqa: BLE001 - any decoder failure means a bad file
-        raise ValueError(f"{path}: unreadable image ({err})") from err
+    except Exception:  # noqa: BLE001 - any decoder failure means a bad file: said as every command says it
+        open_image(path)  # raises ImageReadError (empty file, not an image, too large, truncated)
+        raise
     if arr is None:  # 16-bit, float or alpha: the shared reader (bit depth, transparent pixels), turned upright
         arr = read_rgb(path)
         H, W = arr.shape[:2]
