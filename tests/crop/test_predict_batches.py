@@ -503,3 +503,14 @@ def test_tables_are_utf8_whatever_the_photo_names(pred, tmp_path):
     write_csv_atomic([{"image": name, "status": "ok"}], table, ["image", "status"])
     text = table.read_bytes().decode("utf-8")  # strict: raised before
     assert "caf\\xe9.jpg" in text
+
+
+def test_strict_keeps_the_photos_before_the_bad_one(pred, tmp_path):
+    """`--strict` stopped at a bad photo and threw away the good ones before it that waited in the model's batch
+    (a-d written, e lost; session 86's sweep)."""
+    photos = [_photo(tmp_path / f"{n}.png", i, (40, 40)) for i, n in enumerate("abcde")]
+    bad = tmp_path / "f.png"
+    bad.write_bytes(b"\xff")
+    with pytest.raises(ValueError, match="f.png"):
+        predict_files(pred, [*photos, bad], tmp_path / "o", batch=BatchOptions(progress=False, strict=True))
+    assert sorted(p.name for p in (tmp_path / "o").glob("*_mask.png")) == [f"{n}_mask.png" for n in "abcde"]

@@ -744,6 +744,10 @@ def _predict_stream(
                 try:
                     rgb = fut.result()
                 except (ImageReadError, MemoryError) as err:  # this photo fails; the others go on
+                    # the photos before it first (the model's batch waiting for more): --strict stops at this one
+                    # and kept none of them, though they came before it
+                    yield from flush()
+                    yield from written(0)
                     yield it, err
                     continue
                 yield from written(lookahead)
