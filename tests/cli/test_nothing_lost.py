@@ -311,7 +311,7 @@ def test_12_adapt_on_unreadable_photos_names_them(tmp_path: Path) -> None:
     (bad / "a.jpg").write_bytes(b"not a photo")
     (bad / "b.png").write_bytes(b"nor this")
     code, out = _run("crop", "adapt", bad, "-o", tmp_path / "x.safetensors")
-    assert code == 2 and f"{bad / 'a.jpg'}: unreadable image" in out and f"{bad / 'b.png'}" in out, out
+    assert code == 2 and f"{bad / 'a.jpg'}: not a readable image" in out and f"{bad / 'b.png'}" in out, out
     assert "Sample larger" not in out
 
 
@@ -377,7 +377,7 @@ def test_12_adapt_says_which_photos_it_could_not_use(tmp_path: Path) -> None:
     args = ["crop", "adapt", images, "-o", out_model, "--model", base, "--index", "exg"]
     code, out = _run(*args, "--stage1-epochs", "1", "--stage2-epochs", "1", "--crop-size", "64", "--batch-size", "2")
     assert code == 1 and out_model.is_file(), out
-    assert f"failed: {images / 'broken.jpg'}: unreadable image" in out, out
+    assert f"failed: {images / 'broken.jpg'}: not a readable image" in out, out
     assert f"warning: {images / 'grey.png'}: a greyscale photo: left out of training" in out, out
     assert "adapted_adapt" not in out  # the user's photos are named, not their links in the work folder
     trained = (tmp_path / "adapted_adapt" / "train_stems.txt").read_text().split()

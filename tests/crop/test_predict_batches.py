@@ -514,3 +514,17 @@ def test_strict_keeps_the_photos_before_the_bad_one(pred, tmp_path):
     with pytest.raises(ValueError, match="f.png"):
         predict_files(pred, [*photos, bad], tmp_path / "o", batch=BatchOptions(progress=False, strict=True))
     assert sorted(p.name for p in (tmp_path / "o").glob("*_mask.png")) == [f"{n}_mask.png" for n in "abcde"]
+
+
+def test_a_panorama_that_comes_down_to_a_sliver_is_said(pred, tmp_path, caplog):
+    """A 10000 x 300 strip at 800 px came down to 24 px high (cover 0.034 for a strip of cover 0.21), with an empty
+    quality column and no word (session 86's sweep)."""
+    from agriseg.crop.predict import _warn_thin
+
+    with caplog.at_level("WARNING"):
+        _warn_thin("strip.png", (300, 10000), 800)
+        _warn_thin("photo.jpg", (720, 960), 800)
+        _warn_thin("thumb.png", (20, 20), 800)
+        _warn_thin("native.png", (300, 10000), 0)
+    assert "strip.png: 10000x300 px comes down to 24 px across at the working size (--long-side 800)" in caplog.text
+    assert "photo.jpg" not in caplog.text and "thumb.png" not in caplog.text and "native.png" not in caplog.text

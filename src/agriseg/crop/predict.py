@@ -545,6 +545,25 @@ def _png_text(path: Path) -> dict[str, str]:
         return {}
 
 
+MIN_WORKING_SHORT_SIDE = 96
+"""Fewer pixels than this across a photo at the working size, and its plants are specks there (a 10000 x 300
+panorama at 800 px: 24 px high, cover 0.034 for a strip of cover 0.21): said, with the option that reads it."""
+
+
+def _warn_thin(source: str | Path, shape: tuple[int, int], long_side: int) -> None:
+    """Warn when a very wide or tall photo comes down to a sliver at the working size."""
+    from agriseg.data.io import log
+
+    h, w = shape
+    short = round(min(h, w) * long_side / max(h, w)) if long_side else min(h, w)
+    if short < MIN_WORKING_SHORT_SIDE <= min(h, w):
+        log.warning(
+            "%s: %dx%d px comes down to %d px across at the working size (--long-side %d), where plants are specks; "
+            "--long-side 0 reads it at its own size, or cut it into pieces",
+            source, w, h, short, long_side,
+        )  # fmt: skip
+
+
 def _decide_and_write(
     decide: Callable[[], np.ndarray], sure: np.ndarray, f: Path, out: PhotoOutputs, rgb: np.ndarray, *rest: Any
 ) -> dict:
@@ -724,6 +743,7 @@ def _predict_stream(
                         yield it, err
                     return
                 for (it, rgb), p in zip(pending, probs, strict=True):
+                    _warn_thin(it.source, rgb.shape[:2], predictor.long_side)
                     decide = predictor.outline(p, rgb)  # the model's second look, here; the rest on the writer
                     args = (Path(it.source), it.payload, rgb, k, class_fields, model)
                     sure = predictor.sure(p)
