@@ -309,3 +309,17 @@ def test_a_field_inside_its_boundary_ring_keeps_its_corners(tmp_path: Path, side
         assert shapely.normalize(shapely.simplify(field, 0.0)).equals_exact(
             shapely.box(*field.bounds).normalize(), 1e-6
         )
+
+
+def test_fields_one_pixel_wide_keep_their_pixel_area(tmp_path: Path) -> None:
+    """A strip 1 x 30 px (3,000 m2) was traced as a lens of 1,500 m2 and one of 1 x 8 px (800 m2) as 400 m2, so
+    the default --min-area 500 dropped a real field (session 86's sweep)."""
+    cls = np.zeros((20, 50), np.uint8)
+    cls[5, 5:35] = 1
+    cls[12, 5:13] = 1
+    cls[16, 40] = 1  # a lone pixel
+    path = write_probs(tmp_path / "s.tif", cls, np.zeros(cls.shape), class_only=True)
+    for simplify in (None, 0.0):
+        kw = {} if simplify is None else {"simplify": simplify}
+        df = polygonize(path, None, PolygonizeConfig(**kw, **QUIET))
+        assert sorted(df["metrics:area"].tolist()) == [100.0, 800.0, 3000.0]

@@ -14,8 +14,9 @@ where they act, so any window, block or worker process that holds a field comput
    staircase of pixel steps becomes the line through the midpoints of its runs: a corner next to a 1-px
    step (the only steps a digitised straight line has in its minor direction) is replaced by the midpoints
    of its two runs, which lie on the straight line through the pixel centres; a corner between two runs of
-   2 px or more stays (a field aligned with the grid keeps its corners). An arc is the same sequence of
-   points from both of its sides.
+   2 px or more stays (a field aligned with the grid keeps its corners), and so do the corners of a 1-px run
+   that turns the same way at both ends (the end of something 1 px wide: a digitised line's steps turn one
+   way, then the other). An arc is the same sequence of points from both of its sides.
 3. **Simplification once per arc**: Douglas-Peucker with ``tolerance`` pixels, each arc in a canonical
    direction and in global pixel coordinates, so both fields sharing it get the same line, bit for bit.
    A straight field edge at any angle comes out as one segment.
@@ -380,8 +381,16 @@ def _smooth(
     run = (pos[knext] - pos) % ulen[rid]  # length of the run to the next kept corner
     run[run == 0] = ulen[rid][run == 0]
     node_k = is_node[kp]
-    # nodes stay; so do corners between two runs of 2 px or more; staircase corners give way to midpoints
-    keep_vertex = node_k | (np.minimum(run, run[kprev]) >= 2)
+    # a 1-px run that turns the same way at both ends is the end of something 1 px wide (a strip, a tail, a lone
+    # pixel), not a step of a digitised line (whose steps turn one way, then the other): its corners stay, where
+    # midpoints made a strip 30 px long a lens of half its area (told within an arc only: a node's turn differs
+    # between the rings that meet there, and both draw their arc alike)
+    dk = d[kp]
+    turn = (dk - d[prev][kp]) % 4  # 1: turned right (clockwise), 3: left
+    cap = (run == 1) & (turn == turn[knext]) & ~node_k & ~node_k[knext]
+    # nodes stay; so do corners between two runs of 2 px or more, and those of such ends; staircase corners give
+    # way to midpoints
+    keep_vertex = node_k | (np.minimum(run, run[kprev]) >= 2) | cap | cap[kprev]
     p2 = 2 * u[kp]
     out = np.empty((2 * len(kp), 2), np.int64)
     out[0::2] = p2
