@@ -347,6 +347,20 @@ def test_phone_and_raw_photos_in_a_folder_are_said_to_be_left_out(tmp_path: Path
     assert "left out 3 files (.dng, .heic) that agriseg cannot read: convert them to JPEG" in caplog.text
 
 
+def test_an_animation_says_only_its_first_frame_is_read(tmp_path: Path, caplog) -> None:
+    """An animated GIF was read as its first frame without a word, where a multi-page TIFF said so (session 86's
+    sweep); a still GIF says nothing."""
+    frames = [Image.fromarray(np.full((8, 8, 3), v, np.uint8)) for v in (10, 200)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "still.gif")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        read_rgb(tmp_path / "anim.gif")
+        read_rgb(tmp_path / "still.gif")
+    assert (
+        "anim.gif: an animation of 2 frames; only the first is read" in caplog.text and "still.gif" not in caplog.text
+    )
+
+
 def test_a_multi_page_tiff_says_only_its_first_page_is_read(tmp_path: Path, caplog) -> None:
     """A band-per-page TIFF was segmented as a grey photo of its first page, and a stack as its first photo,
     without a word (session 71's sweep)."""

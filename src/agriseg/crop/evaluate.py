@@ -226,7 +226,8 @@ def format_table(res: dict) -> str:
     if absent := res.get("classes_not_in_labels"):
         lines.append(
             f"warning: no label holds {' or '.join(absent)}: {'its' if len(absent) == 1 else 'their'} IoU is 0 "
-            "whatever the model predicts (labels of vegetation only? --label-mode binary scores vegetation)"
+            "where the model finds some and undefined (nan) where it finds none (labels of vegetation only? "
+            "--label-mode binary scores vegetation)"
         )
     ignored = res.get("ignored_label_fraction", 0.0)
     if res.get("labels_only_0_255"):
