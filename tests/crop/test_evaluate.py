@@ -370,6 +370,9 @@ def test_a_class_no_label_holds_is_said(tmp_path):
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 3, label_mode="index", progress=False,
                           class_names=["background", "crop", "weed"])  # fmt: skip
     assert res["classes_not_in_labels"] == ["weed"]
-    assert "warning: no label holds weed: its IoU is 0 where the model finds some and undefined (nan) where it finds none" in format_table(res)
+    assert (
+        "warning: no label holds weed: its IoU is 0 where the model finds some and undefined (nan) where it finds none"
+        in format_table(res)
+    )
     both = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, label_mode="index", progress=False)
     assert both["classes_not_in_labels"] == [] and "no label holds" not in format_table(both)

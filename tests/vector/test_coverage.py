@@ -195,9 +195,9 @@ def _ring_gap(n: int = 64, r: float = 20.0, dx: float = 1.3) -> np.ndarray:
 def test_crossing_arcs_are_repaired() -> None:
     lab = _ring_gap()
     # simplified arc by arc, the outer field's chords cut across the thin ring into the disc
-    raw, _ = trace_coverage(np.pad(lab, 1, constant_values=OUTSIDE), (0, 0), 5.0)
+    raw, _ = trace_coverage(np.pad(lab, 1, constant_values=OUTSIDE), (0, 0), 6.0)
     assert not shapely.coverage_is_valid(raw.geoms)
-    df = coverage_from_labels(lab, TF, "EPSG:32633", simplify=50.0)  # 5 px
+    df = coverage_from_labels(lab, TF, "EPSG:32633", simplify=60.0)  # 6 px
     g = np.asarray(df.geometry.values, object)
     assert df["label"].tolist() == [1, 2] and shapely.coverage_is_valid(g) and shapely.is_valid(g).all()
     assert shapely.area(shapely.intersection(g[0], g[1])) == 0
@@ -323,3 +323,22 @@ def test_fields_one_pixel_wide_keep_their_pixel_area(tmp_path: Path) -> None:
         kw = {} if simplify is None else {"simplify": simplify}
         df = polygonize(path, None, PolygonizeConfig(**kw, **QUIET))
         assert sorted(df["metrics:area"].tolist()) == [100.0, 800.0, 3000.0]
+
+
+@pytest.mark.parametrize("angle", [10.0, 20.0, 30.0, 65.0])
+def test_a_tilted_field_on_its_own_keeps_its_area_when_simplified(tmp_path: Path, angle: float) -> None:
+    """A field that touches no other has no node on its outline: Douglas-Peucker kept run midpoints and cut every
+    tilted corner (40 x 40 px fields 0.7 % small in the mean, 4.9 % at worst; 12 x 20 px 10 % at worst: session
+    86's sweep). Its corners are where the fitted sides meet now, as unsimplified."""
+    from shapely import affinity
+
+    field = affinity.rotate(shapely.box(20.3, 24.3, 40.3, 36.3), angle, origin=(30.3, 30.3))  # 20 x 12 px
+    y, x = np.mgrid[0:60, 0:60] + 0.5
+    cls = shapely.contains_xy(field, x, y).astype(np.uint8)
+    path = write_probs(tmp_path / "t.tif", cls, np.zeros(cls.shape), class_only=True)
+    areas = [
+        polygonize(path, None, PolygonizeConfig(**kw, **QUIET))["metrics:area"].sum() / 100.0
+        for kw in ({}, {"simplify": 0.0})
+    ]
+    assert areas[0] == pytest.approx(areas[1], rel=0.02)  # the default as the unsimplified outline
+    assert areas[0] == pytest.approx(field.area, rel=0.03)

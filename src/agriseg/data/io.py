@@ -166,8 +166,8 @@ def read_rgb(path: str | Path) -> np.ndarray:
             arr = _to_array(im, path)
             if getattr(im, "n_frames", 1) > 1 and im.format == "TIFF" and (pages := _full_pages(im)) > 1:
                 log.warning("%s: a TIFF of %d pages; only the first is read", path, pages)
-            elif getattr(im, "n_frames", 1) > 1 and im.format in ("GIF", "PNG", "WEBP"):  # an animation
-                log.warning("%s: an animation of %d frames; only the first is read", path, im.n_frames)
+            elif (frames := getattr(im, "n_frames", 1)) > 1 and im.format in ("GIF", "PNG", "WEBP"):  # animated
+                log.warning("%s: an animation of %d frames; only the first is read", path, frames)
     except ImageReadError:
         floats = _float_colour_tiff(path)
         if floats is None:

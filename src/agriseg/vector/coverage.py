@@ -543,6 +543,7 @@ def trace_coverage(
             short |= np.array([k in frozen for k in keys], dtype=bool)
         simple = np.where(short, lines, simple)
         simple = _drop_ring_start(simple, closed & ~short, tolerance)
+        simple = _recover_corners(simple, lines, closed & ~short, tolerance)
     sxy, sidx = shapely.get_coordinates(simple, return_index=True)
     slen = np.bincount(sidx, minlength=len(alen))
     # back to ring direction; drop each arc's last point (the next arc's first), then close the rings
@@ -601,6 +602,53 @@ def _drop_ring_start(lines: np.ndarray, closed: np.ndarray, tolerance: float) ->
     for k in np.flatnonzero(drop).tolist():  # p1 .. pm, closed again at p1
         ring = xy[st[k] + 1 : st[k] + n[k] - 1]
         out[idx[k]] = shapely.linestrings(np.vstack([ring, ring[:1]]))
+    return out
+
+
+def _recover_corners(simple: np.ndarray, lines: np.ndarray, which: np.ndarray, tolerance: float) -> np.ndarray:
+    """Whole rings (no node on them: a field that touches no other) with each simplified vertex moved to where
+    the lines fitted to the outline on its two sides meet.
+
+    Douglas-Peucker keeps points of the outline, the run midpoints, and those next to a corner of a tilted field
+    lie inside it: every chord of such a convex ring cut its corners (40 x 40 px fields at 0-85 degrees came out
+    0.7 % small in the mean, 4.9 % at worst; the fields-outputs sweep of session 86). An arc between nodes keeps
+    its ends, which are exact. A vertex moves at most ``tolerance`` px, and only where its two sides meet at an
+    angle; a ring that would not stay valid keeps its simplified form.
+    """
+    import shapely
+
+    out = simple.copy()
+    for i in np.flatnonzero(which):
+        ring = shapely.get_coordinates(simple[i])[:-1]  # (n, 2) kept vertices, the ring closed
+        orig = shapely.get_coordinates(lines[i])[:-1]  # (m, 2) the outline they were kept from
+        n, m = len(ring), len(orig)
+        if n < 3 or m <= n:
+            continue
+        at = {tuple(pt): k for k, pt in reversed(list(enumerate(orig.tolist())))}
+        found = [at.get(tuple(pt)) for pt in ring.tolist()]
+        idx = [k for k in found if k is not None]
+        if len(idx) < n:
+            continue
+        fits = []  # (centroid, unit direction) of the outline from each kept vertex to the next
+        for j in range(n):
+            a, b = idx[j], idx[(j + 1) % n]
+            seg = orig[np.arange(a, a + (b - a) % m + 1) % m]  # (k, 2)
+            c = seg.mean(0)
+            _, _, vt = np.linalg.svd(seg - c, full_matrices=False)
+            fits.append((c, vt[0]))
+        moved = ring.copy()
+        for j in range(n):
+            (c1, d1), (c2, d2) = fits[j - 1], fits[j]
+            cross = d1[0] * d2[1] - d1[1] * d2[0]
+            if abs(cross) < 0.2:  # nearly one line (a vertex kept on a gentle curve): stays
+                continue
+            t = ((c2 - c1)[0] * d2[1] - (c2 - c1)[1] * d2[0]) / cross
+            meet = c1 + t * d1
+            if np.hypot(*(meet - ring[j])) <= tolerance:
+                moved[j] = meet
+        poly = shapely.Polygon(moved)
+        if poly.is_valid and not poly.is_empty:
+            out[i] = shapely.linestrings(np.vstack([moved, moved[:1]]))
     return out
 
 
