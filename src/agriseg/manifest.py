@@ -388,7 +388,7 @@ def made_from_earlier(output: str | Path, command: str, source: str | Path) -> b
     from agriseg.fingerprint import file_identity, same_input
 
     output, source = Path(output), Path(source).resolve()
-    for (cmd, _), rec in _records_of(_lines(output.parent / MANIFEST)).items():
+    for (cmd, _), rec in _records_cached(output.parent / MANIFEST).items():
         fp = rec.get("fingerprint")
         inputs = fp.get("inputs") if isinstance(fp, dict) and cmd == command and not rec.get("pending") else None
         if not isinstance(inputs, dict) or not inputs or output.name not in rec.get("outputs", []):
@@ -398,6 +398,24 @@ def made_from_earlier(output: str | Path, command: str, source: str | Path) -> b
         if was.is_absolute() and was.resolve() == source and source.is_file():
             return not same_input(source, file_identity(source), str(inputs[key]))
     return False
+
+
+_CACHE: dict[Path, tuple[tuple[int, int], dict[Key, dict[str, Any]]]] = {}
+
+
+def _records_cached(path: Path) -> dict[Key, dict[str, Any]]:
+    """:func:`_records_of` a manifest, read again only when it changed (a check per photo of a folder of
+    thousands read the whole manifest each time)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return {}
+    stamp = (st.st_mtime_ns, st.st_size)
+    hit = _CACHE.get(path)
+    if hit is None or hit[0] != stamp:
+        hit = (stamp, _records_of(_lines(path)))
+        _CACHE[path] = hit
+    return hit[1]
 
 
 def recorded_names(folder: str | Path, command: str) -> dict[Path, str]:
