@@ -356,6 +356,18 @@ def recorded_outputs(folder: str | Path, command: str | None = None) -> dict[str
     return {name: list(rec.get("outputs", [])) for (cmd, name), rec in recs.items() if command in (None, cmd)}
 
 
+def _made_from(rec: dict[str, Any], cmd: str, command: str) -> tuple[Path, str] | None:
+    """``(the input as recorded, its recorded identity)`` of a finished record of ``command``; None for others.
+    The input is where the record says it was (``source``, absolute; an earlier agriseg's records: their input's
+    key), never a relative name read from here: run from another folder, it named another site's photo."""
+    fp = rec.get("fingerprint")
+    inputs = fp.get("inputs") if isinstance(fp, dict) and cmd == command and not rec.get("pending") else None
+    if not isinstance(inputs, dict) or not inputs:
+        return None
+    key = next(iter(inputs))
+    return (Path(rec["source"]) if isinstance(rec.get("source"), str) else Path(key)), str(inputs[key])
+
+
 def recorded_inputs(folder: str | Path, command: str) -> dict[str, Path]:
     """Item name -> the input file (resolved) that a finished record of ``command`` in ``folder`` made its
     outputs from, for records whose outputs are still there and whose input is where the record says (its
@@ -366,18 +378,12 @@ def recorded_inputs(folder: str | Path, command: str) -> dict[str, Path]:
     folder = Path(folder)
     out: dict[str, Path] = {}
     for (cmd, name), rec in _records_of(_lines(folder / MANIFEST)).items():
-        fp = rec.get("fingerprint")
-        inputs = fp.get("inputs") if isinstance(fp, dict) and cmd == command and not rec.get("pending") else None
-        if not isinstance(inputs, dict) or not inputs or not any((folder / o).exists() for o in rec.get("outputs", [])):
+        made = _made_from(rec, cmd, command)
+        if made is None or not any((folder / o).exists() for o in rec.get("outputs", [])):
             continue
-        key = next(iter(inputs))
-        # where it was (absolute), never a relative name read from here: run from another folder, it named
-        # another site's photo of the same layout
-        source = Path(rec["source"]) if isinstance(rec.get("source"), str) else Path(key)
-        if not source.is_absolute() or not source.is_file():
-            continue
-        if same_input(source, file_identity(source), str(inputs[key])):  # the file it was made from, unedited
-            out[name] = source.resolve()
+        source, identity = made
+        if source.is_absolute() and source.is_file() and same_input(source, file_identity(source), identity):
+            out[name] = source.resolve()  # the file it was made from, unedited
     return out
 
 
@@ -389,14 +395,12 @@ def made_from_earlier(output: str | Path, command: str, source: str | Path) -> b
 
     output, source = Path(output), Path(source).resolve()
     for (cmd, _), rec in _records_cached(output.parent / MANIFEST).items():
-        fp = rec.get("fingerprint")
-        inputs = fp.get("inputs") if isinstance(fp, dict) and cmd == command and not rec.get("pending") else None
-        if not isinstance(inputs, dict) or not inputs or output.name not in rec.get("outputs", []):
+        made = _made_from(rec, cmd, command)
+        if made is None or output.name not in rec.get("outputs", []):
             continue
-        key = next(iter(inputs))
-        was = Path(rec["source"]) if isinstance(rec.get("source"), str) else Path(key)
+        was, identity = made
         if was.is_absolute() and was.resolve() == source and source.is_file():
-            return not same_input(source, file_identity(source), str(inputs[key]))
+            return not same_input(source, file_identity(source), identity)
     return False
 
 

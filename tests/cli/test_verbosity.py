@@ -16,6 +16,15 @@ def _agriseg(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "agriseg", *args], capture_output=True, text=True, cwd=cwd)
 
 
+def _probe_prints_ok(probe: str) -> None:
+    """Run ``probe`` in a fresh Python without the quiet settings of this process's environment."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("AGRISEG_QUIET", "TQDM_DISABLE")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
 def test_quiet_hides_bars_and_warnings_but_not_results(tmp_path: Path) -> None:
     """A greyscale photo among two: its warning and the bar go with -q; the summary line stays on stdout."""
     photo = Image.open(sorted(SAMPLES.iterdir())[0]).convert("RGB").resize((320, 240))
@@ -116,11 +125,7 @@ def test_quiet_can_be_turned_on_and_off_from_python() -> None:
         "assert len(seen) == 1\n"
         "print('ok')\n"
     )
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k not in ("AGRISEG_QUIET", "TQDM_DISABLE")}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
-    assert done.stdout.strip() == "ok", done.stderr
+    _probe_prints_ok(probe)
 
 
 def test_quiet_false_keeps_the_filters_added_while_quiet() -> None:
@@ -140,11 +145,7 @@ def test_quiet_false_keeps_the_filters_added_while_quiet() -> None:
         "    assert 'True, False or None' in str(err)\n"
         "print('ok')\n"
     )
-    import os
-
-    env = {k: v for k, v in os.environ.items() if k not in ("AGRISEG_QUIET", "TQDM_DISABLE")}
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env)
-    assert done.stdout.strip() == "ok", done.stderr
+    _probe_prints_ok(probe)
 
 
 @pytest.mark.parametrize(("value", "on"), [("false", False), ("No", False), ("off", False), ("0", False), ("1", True)])
