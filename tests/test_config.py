@@ -285,3 +285,17 @@ def test_a_renamed_name_warns_once_where_the_user_imports_it(tmp_path) -> None:
         done = subprocess.run([sys.executable, *flags, str(script)], capture_output=True, text=True)
         said = [line for line in done.stderr.splitlines() if "DeprecationWarning" in line]
         assert done.returncode == 0 and len(said) == 1 and said[0].startswith(f"{script}:1: "), done.stderr
+
+
+def test_a_misspelt_key_given_to_the_python_api_names_the_near_ones() -> None:
+    """Session 87's API sweep: `predict_paths(..., config={"model": "crop-weed"})` raised pydantic's "Extra
+    inputs are not permitted" where the field is `model_name`."""
+    from agriseg.config import ConfigError, as_config
+    from agriseg.crop.config import CropPredictConfig
+    from agriseg.vector.config import PolygonizeConfig
+
+    with pytest.raises(ConfigError, match=r"^config: model: not an option \(did you mean model_name\?\)$"):
+        as_config(CropPredictConfig, {"model": "crop-weed"})
+    with pytest.raises(ConfigError, match=r"simplfy: not an option \(did you mean simplify\?\)"):
+        as_config(PolygonizeConfig, {"simplfy": 1})
+    assert as_config(CropPredictConfig, {"model_name": "crop-weed"}).model_name == "crop-weed"

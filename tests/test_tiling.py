@@ -121,3 +121,30 @@ def test_a_tile_of_no_pixels_is_refused() -> None:
 
     with pytest.raises(ValueError, match="tile must be at least 1 px, got 0"):
         predict_tiled(lambda b: b[:, :2], np.zeros((3, 8, 8), np.float32), 2, tile=0)
+
+
+def test_window_rules_refuse_sizes_that_place_no_window() -> None:
+    """Session 87's API sweep: a stride of -2 gave one window, 0 a bare range() error; a window of 0 gave 11
+    starts; blend_weights(0) a numpy reduction error and a sigma of 0 all-NaN weights."""
+    for window, stride in [(4, -2), (4, 0), (0, 1), (-3, 1)]:
+        with pytest.raises(ValueError, match="window and stride must be at least 1 px"):
+            window_starts(10, window, stride)
+    assert window_starts(20, 4, 8) == [0, 8, 16]  # a stride over the window samples (fields robustness chips)
+    with pytest.raises(ValueError, match="at least 1 px, got 0"):
+        blend_weights(0)
+    with pytest.raises(ValueError, match="sigma_scale must be above 0"):
+        blend_weights(8, "gaussian", 0.0)
+
+
+def test_predict_tiled_checks_what_forward_returns() -> None:
+    """A photo that fits one tile got the forward function's output unchecked: 3 classes for num_classes=2, and
+    float64 where the tiled path gives float32."""
+
+    def three(batch: np.ndarray) -> np.ndarray:
+        return np.zeros((len(batch), 3, *batch.shape[2:]))  # float64, one class too many
+
+    for size in (8, 40):  # one tile, several
+        with pytest.raises(ValueError, match=r"forward returned shape \(\d, 3, \d+, \d+\); expected \(N, 2,"):
+            predict_tiled(three, np.zeros((3, size, size), np.float32), 2, tile=16)
+    out = predict_tiled(lambda b: np.ones((len(b), 2, *b.shape[2:])), np.zeros((3, 8, 8), np.float32), 2, tile=16)
+    assert out.dtype == np.float32 and out.shape == (2, 8, 8)

@@ -88,7 +88,9 @@ def as_config(cls: type[T], value: T | Mapping[str, Any] | None) -> T:
     The library's entry points take any of the three, as :func:`agriseg.models.build_model` does.
 
     Raises:
-        pydantic.ValidationError: a mapping with an invalid value or an unknown key.
+        ConfigError: a mapping with a key that is not a field (``config: model: not an option (did you mean
+            model_name?)``).
+        pydantic.ValidationError: a mapping with an invalid value.
         TypeError: anything else.
     """
     if value is None:
@@ -96,7 +98,12 @@ def as_config(cls: type[T], value: T | Mapping[str, Any] | None) -> T:
     if isinstance(value, cls):
         return value
     if isinstance(value, Mapping):
-        return cls.model_validate(dict(value))
+        try:
+            return cls.model_validate(dict(value))
+        except ValidationError as err:
+            if any(e["type"] == "extra_forbidden" for e in err.errors()):  # a name, not a value: say the near ones
+                raise ConfigError(f"config: {describe_errors(err, model=cls)}") from None
+            raise
     raise TypeError(f"config: a {cls.__name__}, a dict of its fields or None, not {type(value).__name__}")
 
 

@@ -13,11 +13,15 @@ from typing import Literal
 
 import numpy as np
 
+__all__ = ["BlendKind", "blend_weights", "overlap_stride", "predict_tiled", "window_starts"]
+
 BlendKind = Literal["gaussian", "hann", "tent", "ones"]
 
 
 def window_starts(length: int, window: int, stride: int) -> list[int]:
-    """Start offsets of windows covering ``[0, length)``: every ``stride`` px, the last flush with the end.
+    """Start offsets of windows over ``[0, length)``: every ``stride`` px, the last flush with the end. They
+    cover every pixel when ``stride`` is at most ``window``; a longer stride samples windows with gaps between
+    them (``fields robustness`` chips).
 
     A length shorter than the window gets one window at 0 (callers pad the read or refuse the input).
 
@@ -25,7 +29,12 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
         length: pixels to cover.
         window: window side in pixels.
         stride: step between window starts (window x (1 - overlap)).
+
+    Raises:
+        ValueError: a window or a stride under 1 px.
     """
+    if window < 1 or stride < 1:
+        raise ValueError(f"window and stride must be at least 1 px, got window {window}, stride {stride}")
     if length <= window:
         return [0]
     starts = list(range(0, length - window, stride))
@@ -41,7 +50,8 @@ def overlap_stride(window: int, overlap: float) -> int:
 
 @lru_cache(maxsize=16)
 def blend_weights(size: int, kind: BlendKind = "gaussian", sigma_scale: float = 0.125) -> np.ndarray:
-    """Per-pixel weights ``(size, size)`` float32 of a window, peaking at 1, never 0.
+    """Per-pixel weights ``(size, size)`` float32 of a window, never 0, peaking at 1 (``hann`` and ``tent`` on
+    windows of 1-2 px, which have no middle, are flat below 1: all that matters is the ratio of the weights).
 
     Args:
         size: window side in pixels.
@@ -52,8 +62,15 @@ def blend_weights(size: int, kind: BlendKind = "gaussian", sigma_scale: float = 
 
     The floors keep pixels that only one window covers (image edges) well defined. The array is cached:
     do not modify it.
+
+    Raises:
+        ValueError: a size under 1 px, a ``sigma_scale`` not above 0, an unknown ``kind``.
     """
+    if size < 1:
+        raise ValueError(f"window size must be at least 1 px, got {size}")
     if kind == "gaussian":
+        if not sigma_scale > 0:  # NaN included
+            raise ValueError(f"sigma_scale must be above 0, got {sigma_scale}")
         x = np.arange(size, dtype=np.float64) - (size - 1) / 2.0
         g = np.exp(-0.5 * (x / (sigma_scale * size)) ** 2)
         w = np.outer(g, g)
@@ -108,7 +125,7 @@ def predict_tiled(
     if tile < 1:  # no tile covers anything: every pixel's weight 0, its probabilities NaN
         raise ValueError(f"tile must be at least 1 px, got {tile}")
     if h <= tile and w <= tile:
-        single: np.ndarray = forward(image[None])[0]
+        single: np.ndarray = _probabilities(forward(image[None]), num_classes, (h, w))[0]
         return single
     th, tw = min(tile, h), min(tile, w)
     stride_h, stride_w = overlap_stride(th, overlap), overlap_stride(tw, overlap)  # the one stride rule
@@ -124,7 +141,7 @@ def predict_tiled(
     for i in range(0, len(boxes), batch_size):
         chunk = boxes[i : i + batch_size]
         batch = np.stack([image[:, y : y + th, x : x + tw] for y, x in chunk])  # (N, C, th, tw)
-        probs = forward(batch)  # (N, K, th, tw)
+        probs = _probabilities(forward(batch), num_classes, (th, tw))  # (N, K, th, tw)
         for (y, x), p in zip(chunk, probs, strict=True):
             acc[:, y : y + th, x : x + tw] += p * win
             norm[y : y + th, x : x + tw] += win
@@ -133,3 +150,11 @@ def predict_tiled(
     if bar is not None:
         bar.close()
     return acc / norm
+
+
+def _probabilities(out: np.ndarray, num_classes: int, size: tuple[int, int]) -> np.ndarray:
+    """A forward function's output ``(N, K, h, w)`` as float32, checked against ``num_classes`` and the size."""
+    out = np.asarray(out, dtype=np.float32)
+    if out.ndim != 4 or out.shape[1] != num_classes or out.shape[2:] != size:
+        raise ValueError(f"forward returned shape {out.shape}; expected (N, {num_classes}, {size[0]}, {size[1]})")
+    return out

@@ -168,7 +168,12 @@ API_RUNNER = (
     HIDE
     + """
 from agriseg.extras import MissingExtra
-for call in ("from agriseg.fields import ScenePredictor", "from agriseg.models import build_model; build_model()"):
+for call in (
+    "from agriseg.fields import ScenePredictor",
+    "from agriseg.models import build_model; build_model()",
+    "from agriseg.raster import open_scene; open_scene('scene.tif')",
+    "from agriseg.vector import polygonize; polygonize('classes.tif')",
+):
     try:
         exec(call)
     except MissingExtra as err:
@@ -189,6 +194,8 @@ def test_python_names_of_an_extra_say_what_to_install() -> None:
         "missing: agriseg.fields.ScenePredictor needs PyTorch and the geospatial libraries: "
         'pip install "agriseg[fields]"',
         'missing: build_model needs PyTorch: pip install "agriseg[train]"',
+        *['missing: reading GeoTIFF scenes (agriseg.raster) needs the geospatial libraries: pip install "agriseg[geo]"']
+        * 2,  # session 87's API sweep: a bare "No module named 'rasterio'"
     ], out.stdout
 
 

@@ -456,6 +456,9 @@ def test_easy_mistakes_of_a_library_caller_say_what_is_wrong(tiny_predictor):
         load_predictor(None)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"long_side=800.0: a whole number of pixels"):
         Predictor(tiny_predictor.model, 2, long_side=800.0, tile=64)  # type: ignore[arg-type]
+    # session 87's API sweep: the names listed left out default@5 / crop-weed@5, which load
+    with pytest.raises(FileNotFoundError, match=r"nope: model file not found \(packaged names: .*, crop-weed@5\)"):
+        load_predictor("nope")
 
 
 def test_the_working_size_keeps_the_photos_shape_rounded_not_floored(tiny_predictor):

@@ -574,3 +574,14 @@ def test_a_scenes_own_mask_is_nodata(scene: Path, tmp_path: Path) -> None:
     with rasterio.open(out) as ds:
         classes = ds.read(1)
     assert (classes[:40, :50] == 255).all() and (classes[40:] != 255).all()
+
+
+def test_reading_a_class_raster_as_probabilities_is_refused(tmp_path: Path) -> None:
+    """Session 87's API sweep: a 1-band class raster gave probabilities of shape (0, H, W)."""
+    path = tmp_path / "classes.tif"
+    profile = {"driver": "GTiff", "width": 8, "height": 8, "count": 1, "dtype": "uint8", "crs": "EPSG:32633"}
+    profile["transform"] = rasterio.transform.from_origin(500000, 5000000, 10, 10)
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.write(np.zeros((1, 8, 8), np.uint8))
+    with pytest.raises(ValueError, match="classes.tif: has 1 band; a probability raster holds the class map"):
+        read_probabilities(path)

@@ -114,3 +114,33 @@ def test_absent_classes_ignored_pixels_and_the_band_width() -> None:
     assert boundary_iou(pred, ignored, num_classes=2)[0] == boundary_iou(target, ignored, num_classes=2)[0]
     assert boundary_dilation((100, 100), 0.02) == 3  # 2.83 rounds up, not down
     assert boundary_dilation((10, 10), 0.02) == 1
+
+
+def test_boundary_iou_checks_class_ids_as_miou_does() -> None:
+    """Session 87's API sweep: boundary_iou scored a 0/255 prediction 0.5 and a class 2 of a 2-class map 0.70
+    where miou refused both; num_classes=0 gave NaN."""
+    t = np.zeros((100, 100), np.uint8)
+    t[20:80, 20:80] = 1
+    with pytest.raises(ValueError, match=r"class id >= num_classes \(2\) found \(a 0/255 mask\? pass mask > 0\)"):
+        boundary_iou(t * 255, t)
+    p = t.copy()
+    p[20:80, 20:50] = 2
+    with pytest.raises(ValueError, match="class id >= num_classes"):
+        boundary_iou(p, t)
+    with pytest.raises(ValueError, match="num_classes 0: at least 1"):
+        boundary_iou(t, t, num_classes=0)
+
+
+def test_a_0_255_truth_is_warned_of_whatever_the_prediction() -> None:
+    """An empty prediction against a 0/255 truth scored mIoU 1.0 without the warning a marked one gets."""
+    t = np.zeros((100, 100), np.uint8)
+    t[20:80, 20:80] = 1
+    empty = np.zeros_like(t)
+    with pytest.warns(UserWarning, match=r"0/255 mask pass \(target > 0\)"):
+        miou(empty, t * 255)
+    with pytest.warns(UserWarning, match=r"0/255 mask pass \(target > 0\)"):
+        boundary_iou(empty, t * 255)
+    acc = SegmentationMetrics(2)
+    with pytest.warns(UserWarning) as seen:
+        acc.update(empty, t * 255)
+    assert len(seen) == 1  # once per image, not once per count

@@ -242,8 +242,9 @@ class Predictor:
         """The class-id mask of one photo.
 
         Args:
-            image: the photo: a uint8 ``(H, W, 3)`` array, or what :func:`agriseg.data.io.as_rgb` takes (other
-                arrays, a PIL image, a file name).
+            image: the photo: a uint8 ``(H, W, 3)`` array in RGB order, or what :func:`agriseg.data.io.as_rgb`
+                takes (other arrays, a PIL image, a file name). An OpenCV array is BGR: pass
+                ``cv2.cvtColor(a, cv2.COLOR_BGR2RGB)`` (its channels cannot be told apart from the values).
 
         Returns:
             ``(H, W)`` uint8 class ids (0 background; 1 vegetation, or the model's classes).

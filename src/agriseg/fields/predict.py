@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from agriseg.config import as_config
 from agriseg.data.files import lock_exclusively
 from agriseg.fields.config import PredictConfig, PreprocessConfig
 from agriseg.fingerprint import NOT_OUTPUT_OPTIONS
@@ -140,9 +141,9 @@ class ScenePredictor:
     def __post_init__(self) -> None:
         # a notebook passes plain dicts (config={"patch_size": 256}); checked here, as the CLI's YAML is
         if isinstance(self.config, Mapping):
-            self.config = PredictConfig.model_validate(self.config)
+            self.config = as_config(PredictConfig, self.config)
         if isinstance(self.preprocess, Mapping):
-            self.preprocess = PreprocessConfig.model_validate(self.preprocess)
+            self.preprocess = as_config(PreprocessConfig, self.preprocess)
         if not isinstance(self.config, PredictConfig) or not isinstance(self.preprocess, PreprocessConfig):
             raise TypeError("config is a PredictConfig (or a dict of its fields), preprocess a PreprocessConfig")
 
@@ -739,9 +740,14 @@ def read_probabilities(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
 
     Returns:
         class map ``(H, W)`` uint8, probabilities ``(K, H, W)`` uint8, rasterio profile.
+
+    Raises:
+        ValueError: a raster of one band (a class raster, not a probability one).
     """
     import rasterio
 
     with rasterio.open(path) as ds:
+        if ds.count < 2:
+            raise ValueError(f"{path}: has 1 band; a probability raster holds the class map and one band per class")
         arr = ds.read()
         return arr[0], arr[1:], dict(ds.profile)

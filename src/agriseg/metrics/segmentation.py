@@ -58,22 +58,42 @@ def confusion_matrix(pred: np.ndarray, target: np.ndarray, num_classes: int, ign
     return _confusion(*class_maps(pred, target), num_classes, ignore_index)
 
 
-def _confusion(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int) -> np.ndarray:
-    """:func:`confusion_matrix` of class maps already checked (:func:`class_maps`)."""
-    pred, target = pred.ravel(), target.ravel()
-    keep = target != ignore_index
+def _confusion(
+    pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int, keep: np.ndarray | None = None
+) -> np.ndarray:
+    """:func:`confusion_matrix` of class maps already checked (:func:`class_maps`); ``keep``: their
+    :func:`_scored` pixels when already found."""
+    if keep is None:
+        keep = _scored(pred, target, num_classes, ignore_index)
+    pred, target, keep = pred.ravel(), target.ravel(), keep.ravel()
     t, p = target[keep].astype(np.int64), pred[keep].astype(np.int64)
-    if t.size and (t.max() >= num_classes or p.max() >= num_classes):
-        hint = " (a 0/255 mask? pass mask > 0)" if 255 in (int(t.max()), int(p.max())) else ""
-        raise ValueError(f"class id >= num_classes ({num_classes}) found{hint}")
-    if t.size < target.size and (not t.size or t.max() == 0) and (pred[~keep] > 0).mean() > 0.5:
-        warnings.warn(
-            f"the truth holds only 0 and {ignore_index}, and {ignore_index} is ignore_index: every pixel the "
-            f"prediction marks is left out. For a 0/{ignore_index} mask pass (target > 0)",
-            UserWarning,
-            stacklevel=3,
-        )
     return np.bincount(t * num_classes + p, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def _scored(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index: int) -> np.ndarray:
+    """The pixels scored (truth not ``ignore_index``) of checked class maps, after checking their ids against
+    ``num_classes``; warns when the truth looks like a 0/255 mask whose 255 is then ignored.
+
+    Raises:
+        ValueError: fewer than 1 class; a class id of ``num_classes`` or more where the truth is scored.
+    """
+    if num_classes < 1:
+        raise ValueError(f"num_classes {num_classes}: at least 1")
+    keep: np.ndarray = target != ignore_index
+    t_max = int(target[keep].max()) if keep.any() else -1
+    p_max = int(pred[keep].max()) if keep.any() else -1
+    if max(t_max, p_max) >= num_classes:
+        hint = " (a 0/255 mask? pass mask > 0)" if 255 in (t_max, p_max) else ""
+        raise ValueError(f"class id >= num_classes ({num_classes}) found{hint}")
+    if t_max <= 0 and not keep.all() and not 0 <= ignore_index < num_classes:
+        # the truth is 0 and ignore_index alone: a 0/255 vegetation mask read as class ids, whatever the prediction
+        warnings.warn(
+            f"the truth holds only 0 and {ignore_index}, and {ignore_index} is ignore_index: every pixel it marks "
+            f"is left out. For a 0/{ignore_index} mask pass (target > 0)",
+            UserWarning,
+            stacklevel=4,
+        )
+    return keep
 
 
 def miou(
@@ -137,11 +157,18 @@ def boundary_counts(
 
 
 def _boundary_counts(
-    pred: np.ndarray, target: np.ndarray, num_classes: int, ratio: float, ignore_index: int
+    pred: np.ndarray,
+    target: np.ndarray,
+    num_classes: int,
+    ratio: float,
+    ignore_index: int,
+    valid: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`boundary_counts` of class maps already checked (:func:`class_maps`)."""
+    """:func:`boundary_counts` of class maps already checked (:func:`class_maps`); ``valid``: their
+    :func:`_scored` pixels when already found."""
     d = boundary_dilation(target.shape, ratio)
-    valid = target != ignore_index
+    if valid is None:
+        valid = _scored(pred, target, num_classes, ignore_index)
     inter, union = np.zeros(num_classes), np.zeros(num_classes)
     for c in range(num_classes):
         g = boundary_band(target == c, d) & valid
@@ -205,6 +232,7 @@ class SegmentationMetrics:
         self.reset()
 
     def reset(self) -> None:
+        """Forget every image added: start a new set."""
         self.conf = np.zeros((self.k, self.k), np.int64)
         self.b_inter, self.b_union = np.zeros(self.k), np.zeros(self.k)
         self.n = 0
@@ -212,8 +240,9 @@ class SegmentationMetrics:
     def update(self, pred: np.ndarray, target: np.ndarray) -> None:
         """Add one image (``(H, W)`` class ids each)."""
         pred, target = class_maps(pred, target, ndim=2)  # checked once for both counts
-        self.conf += _confusion(pred, target, self.k, self.ignore)
-        bi, bu = _boundary_counts(pred, target, self.k, self.ratio, self.ignore)
+        keep = _scored(pred, target, self.k, self.ignore)  # (H, W) bool
+        self.conf += _confusion(pred, target, self.k, self.ignore, keep)
+        bi, bu = _boundary_counts(pred, target, self.k, self.ratio, self.ignore, keep)
         self.b_inter += bi
         self.b_union += bu
         self.n += 1

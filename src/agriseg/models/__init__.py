@@ -87,7 +87,9 @@ def build_model(config: ModelConfig | dict[str, Any] | str | None = None, **over
     arch = data.get("arch", "unet")
     if arch not in MODELS:
         raise ValueError(f"unknown model {arch!r}; valid names: {', '.join(sorted(MODELS))}")
-    return MODELS[arch](ModelConfig.model_validate(data))
+    from agriseg.config import as_config
+
+    return MODELS[arch](as_config(ModelConfig, data))  # a misspelt key: the near names
 
 
 @register_model("smp_unet")

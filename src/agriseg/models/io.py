@@ -187,12 +187,13 @@ def resolve(name_or_path: str | Path) -> Path:
             raise ModelLoadError(f"packaged model {s!r} is not installed ({p} missing)")
         return p
     p = Path(s)
+    names = ", ".join([*PACKAGED, *(f"{n}@{v}" for n, v in CURRENT_VERSIONS.items())])
     if not s.strip():  # Path("") is "."
-        raise ModelNotFoundError(f"'': no model named (packaged names: {', '.join(PACKAGED)}; or a model file)")
+        raise ModelNotFoundError(f"'': no model named (packaged names: {names}; or a model file)")
     if p.is_dir():
-        raise ModelNotFoundError(f"{p}: is a folder, not a model file (packaged names: {', '.join(PACKAGED)})")
+        raise ModelNotFoundError(f"{p}: is a folder, not a model file (packaged names: {names})")
     if not p.is_file():
-        raise ModelNotFoundError(f"{p}: model file not found (packaged names: {', '.join(PACKAGED)})")
+        raise ModelNotFoundError(f"{p}: model file not found (packaged names: {names})")
     return p
 
 

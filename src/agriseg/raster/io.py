@@ -89,7 +89,7 @@ def scene_reading_rules(scene: str | Path) -> dict[str, str]:
     float scene without a nodata value (0 in every band is no data since this rule came, as in integer
     scenes; an earlier run's output of it is not resumed as this run's); ``{"mask": "nodata"}`` for a scene
     with its own mask (:func:`read_mask_window`). Empty otherwise, or unreadable."""
-    rasterio = _rio()
+    rasterio = import_rasterio()
     out = {}
     try:
         with rasterio.open(scene) as ds:
@@ -102,9 +102,14 @@ def scene_reading_rules(scene: str | Path) -> dict[str, str]:
     return out
 
 
-def _rio() -> Any:
-    import rasterio
+def import_rasterio() -> Any:
+    """rasterio, or :class:`agriseg.extras.MissingExtra` saying how to install it (the base install has none)."""
+    try:
+        import rasterio
+    except ModuleNotFoundError as err:
+        from agriseg.extras import MissingExtra, install_hint
 
+        raise MissingExtra(install_hint("geo", "reading GeoTIFF scenes (agriseg.raster)")) from err
     return rasterio
 
 
@@ -121,7 +126,7 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
         FileNotFoundError: missing file.
         ValueError: unreadable/truncated file, wrong band count, missing CRS.
     """
-    rasterio = _rio()
+    rasterio = import_rasterio()
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: scene file not found")
@@ -261,7 +266,7 @@ def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = Tr
 
 def is_cog(path: Path) -> bool:
     """Whether GDAL reports ``path`` as a Cloud-Optimized GeoTIFF layout."""
-    rasterio = _rio()
+    rasterio = import_rasterio()
     with rasterio.open(path) as ds:
         return bool(ds.tags(ns="IMAGE_STRUCTURE").get("LAYOUT", "").upper() == "COG")
 

@@ -26,7 +26,7 @@ _EXPORTS = {
     "write_fields": "agriseg.vector.fiboa",
 }
 
-__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _EXPORTS, extra="geo")
 
 
 class _Package(types.ModuleType):

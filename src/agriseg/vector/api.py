@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from agriseg.raster.io import latest_image_time
+from agriseg.config import as_config
+from agriseg.raster.io import import_rasterio, latest_image_time
 from agriseg.vector.config import PolygonizeConfig
 from agriseg.vector.fiboa import fields_frame, output_format, write_fields
 from agriseg.vector.geometry import clean_fields, pixel_to_crs
@@ -84,10 +85,12 @@ def polygonize(
         FileNotFoundError: missing raster.
         ValueError: unreadable raster, no CRS, or (labels) band 1 not integer ids.
         TypeError: ``config`` that is no PolygonizeConfig (or dict of its fields).
+        agriseg.extras.MissingExtra: rasterio is not installed (``pip install "agriseg[geo]"``).
     """
-    cfg = PolygonizeConfig.model_validate(config) if isinstance(config, Mapping) else config or PolygonizeConfig()
+    cfg = as_config(PolygonizeConfig, config) if isinstance(config, Mapping) else config or PolygonizeConfig()
     if not isinstance(cfg, PolygonizeConfig):  # "fast", a PredictConfig: an AttributeError deep inside before
         raise TypeError(f"config is a PolygonizeConfig (or a dict of its fields), not {type(cfg).__name__}")
+    import_rasterio()  # the base install has none: said as the extra to install
     raster = Path(raster)
     if output is not None:
         output_format(output)  # an unsupported extension is refused before the work, not after it

@@ -89,8 +89,18 @@ def fields_frame(
     """A GeoDataFrame with the fiboa core and geometry-metrics columns.
 
     Args:
+        geoms: the field polygons, one shapely geometry each.
+        crs: their CRS (anything geopandas takes: an EPSG code, WKT, a pyproj or rasterio CRS).
+        ids: one unique id per field (fiboa ``id``).
+        area: field areas in m2 (``metrics:area``).
+        perimeter: field perimeters in m (``metrics:perimeter``).
+        collection: the fiboa ``collection`` every field belongs to.
         determined: time of the last image the polygons were determined from; None leaves
             ``determination:datetime`` out (fiboa defines it as the imagery time, never the run time).
+        extra: more columns, name -> one value per field (floats are written as float32).
+
+    Returns:
+        A geopandas GeoDataFrame, one row per field, in ``crs``.
     """
     import geopandas as gpd
     import pandas as pd

@@ -229,3 +229,16 @@ def test_every_shape_trait_is_in_its_own_unit_with_a_scale() -> None:
             "ellipse_minor_axis": 1, "centroid_x": 1, "centroid_y": 1, "solidity": 0, "ellipse_angle": 0}  # fmt: skip
     for k, d in dims.items():
         assert mm[k] == pytest.approx(px[k] / 2.0**d), k
+
+
+def test_api_arguments_that_are_no_plants_are_refused() -> None:
+    """Session 87's API sweep: a bool mask leaked scikit-image's "Non-integer image types are ambiguous", and
+    a negative strip thickness was taken."""
+    from agriseg.crop.traits.plants import drop_edge_strips
+
+    mask = _discs([(100, 100)], 20)
+    with pytest.raises(ValueError, match=r"not a bool mask: pass label_plants\(mask\)"):
+        plant_traits(mask)
+    assert len(plant_traits(label_plants(mask))) == 1
+    with pytest.raises(ValueError, match="thickness must be 0 or more px, got -1"):
+        drop_edge_strips(label_plants(mask), thickness=-1)

@@ -663,3 +663,24 @@ def test_exif_dates_of_other_software_and_broken_blocks(tmp_path, recwarn) -> No
     Image.new("RGB", (4, 4)).save(tmp_path / "b.jpg", exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff\x00\x00")
     assert exif_date(tmp_path / "b.jpg") is None
     assert not [w for w in recwarn if "EXIF" in str(w.message)]
+
+
+def test_a_white_marker_on_pale_speckled_soil_with_clods_pressed_against_it_is_measured() -> None:
+    """Session 87's plots sweep: a white 101 px disc on pale soil measured 0.66 px/mm (a dark speck: Otsu's one
+    threshold split the specks from all the rest) and on other soil 2.3 (a clod of its colour against it)."""
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(190, 215, (300, 300, 3)).astype(np.uint8)  # pale soil
+    rgb[rng.random((300, 300)) < 0.2] = 70  # dark specks everywhere, the box's centre too
+    yy, xx = np.mgrid[:300, :300]
+    rgb[(yy - 150) ** 2 + (xx - 150) ** 2 <= 50**2] = 250  # the marker: 101 px across
+    rgb[135:165, 195:225] = 238  # a pale clod 30 px wide pressed against its side, out of the box
+    rgb[60:80, 140:160] = 60  # a dark clod near it
+    said: list[str] = []
+    assert reference_scale(rgb, (80, 80, 140, 140), 50.0, said) == pytest.approx(101 / 50, rel=0.03)  # 0.02 before
+    assert said == []
+    with pytest.raises(ValueError, match="has the colour of the background around it"):
+        reference_scale(
+            np.full((100, 100, 3), 120, np.uint8) + (np.arange(100) % 2)[:, None, None].astype(np.uint8),
+            (10, 10, 80, 80),
+            20.0,
+        )

@@ -136,7 +136,13 @@ EDGE_STRIP = 8  # plants reaching at most this many px into the image from its b
 
 def drop_edge_strips(labels: np.ndarray, thickness: int = EDGE_STRIP) -> np.ndarray:
     """Labels with the thin strips along the image border removed (set to 0): plants touching a border of
-    which only ``thickness`` px or less reach into the image (the edge of a neighbour's plant, not a plant)."""
+    which only ``thickness`` px or less reach into the image (the edge of a neighbour's plant, not a plant).
+
+    Raises:
+        ValueError: a negative ``thickness``.
+    """
+    if thickness < 0:
+        raise ValueError(f"thickness must be 0 or more px, got {thickness}")
     h, w = labels.shape
     out = labels.copy()
     for i, sl in enumerate(ndimage.find_objects(labels), start=1):
@@ -226,9 +232,12 @@ def plant_traits(
         ``in_frame`` is False for a plant touching the image border.
 
     Raises:
-        ValueError: ``rgb`` or ``sure`` of another size than ``labels``, or a scale that is not positive.
+        ValueError: ``labels`` that are no int ids (a bool mask), ``rgb`` or ``sure`` of another size than
+            ``labels``, or a scale that is not positive.
     """
     labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":  # regionprops' own error speaks of "ambiguous" image types
+        raise ValueError(f"labels are plant ids (int), not a {labels.dtype} mask: pass label_plants(mask)")
     if rgb is not None:  # colour traits are in 0-255: a float photo in [0, 1] is scaled as predict takes it
         from agriseg.data.io import as_rgb
 

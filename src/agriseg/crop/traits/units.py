@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage
-from skimage.filters import threshold_otsu
 
 from agriseg.crop.config import MAX_PX_PER_MM, MIN_PX_PER_MM
 
 SIGNIFICANT = 6  # significant digits of the values written (at least every digit before the point)
 ANGLES = ("ellipse_angle", "mean_hue")  # traits in degrees
+MIN_CONTRAST = 20.0  # RGB distance (0-255 levels) under which a reference object and its background are alike
 
 
 def tidy(value: Any) -> Any:
@@ -46,6 +46,22 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
+def _object_pixels(crop: np.ndarray) -> np.ndarray | None:
+    """The pixels of a box ``(h, w, 3)`` nearer in colour to its centre (the marker the user boxed) than to its
+    border (the background around it), ``(h, w)`` bool; None when the two colours are alike.
+
+    One luminance threshold (Otsu's) split a white disc on pale soil between the soil's dark specks and all the
+    rest, and then measured a speck; the colours of the centre and the border say which side is which."""
+    h, w = crop.shape[:2]
+    r = max(1, min(h, w) // 10)  # the middle tenth: inside any marker the box is drawn around
+    centre = np.median(crop[h // 2 - r : h // 2 + r + 1, w // 2 - r : w // 2 + r + 1].reshape(-1, 3), axis=0)
+    border = np.median(np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]), axis=0)
+    if np.linalg.norm(centre - border) < MIN_CONTRAST:
+        return None
+    to_centre = np.linalg.norm(crop - centre, axis=-1)  # (h, w)
+    return np.asarray(to_centre < np.linalg.norm(crop - border, axis=-1))
+
+
 def _disc(radius: int) -> np.ndarray:
     """A disc-shaped structuring element of ``radius`` pixels."""
     yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
@@ -64,6 +80,11 @@ def _part_at_centre(obj: np.ndarray) -> tuple[slice, slice] | None:
     return found[0], found[1]
 
 
+def _holds_centre(sl: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
+    """Whether a bounding box holds the centre of an array of ``shape``."""
+    return sl[0].start <= shape[0] // 2 < sl[0].stop and sl[1].start <= shape[1] // 2 < sl[1].stop
+
+
 def _touches_edge(sl: tuple[slice, slice], shape: tuple[int, ...]) -> bool:
     """Whether a bounding box reaches an edge of an array of ``shape``."""
     return sl[0].start == 0 or sl[1].start == 0 or sl[0].stop == shape[0] or sl[1].stop == shape[1]
@@ -74,10 +95,10 @@ def reference_scale(
 ) -> float:
     """Pixels per millimetre from a reference object (a disc or square marker, a coin) inside a pixel box.
 
-    Inside the box, the luminance is split in two by Otsu's threshold; the object is the side that touches
-    the box's border less (the background surrounds it), and its connected part at the box's centre is the
-    object (joins to background of its brightness, soil clods by a coin, opened until it stands alone). Its
-    size in pixels is the longer side of its bounding box, which is ``size_mm`` in reality.
+    Inside the box, each pixel goes to the object or the background by which colour it is nearer: the object's
+    (the box's centre) or the background's (the box's border); the object's connected part at the centre is the
+    object (joins to background of its colour, soil clods by a coin, opened until it stands alone). Its size in
+    pixels is the longer side of its bounding box, which is ``size_mm`` in reality.
 
     Args:
         rgb: the photo ``(H, W, 3)`` uint8.
@@ -98,20 +119,23 @@ def reference_scale(
     crop = rgb[y : y + h, x : x + w].astype(np.float64)
     if crop.shape[0] < 3 or crop.shape[1] < 3:
         raise ValueError(f"reference box {box} is under 3 px on a side")
-    lum = crop @ np.array([0.299, 0.587, 0.114])
-    if lum.max() - lum.min() < 1e-6:
+    if np.ptp(crop) < 1e-6:
         raise ValueError(f"reference box {box} is uniform: no object to measure")
-    bright = lum > threshold_otsu(lum)
-    border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
-    obj = ~bright if border.mean() > 0.5 else bright
-    if not obj.any():
-        raise ValueError(f"reference box {box} holds no object")
+    obj = _object_pixels(crop)
+    if obj is None:
+        raise ValueError(
+            f"the object at the centre of reference box {box} has the colour of the background around it: give a "
+            "box centred on the marker, or a marker on a plain card"
+        )
     sl = None
     # the object is the part at the box's centre (the user boxed it); on soil, clods of its brightness can touch
     # it: thin joins to them are opened, wider and wider, until it stands alone (an opening keeps a disc's size)
-    for radius in (0, 1, 2, 3, 5):
+    # (clods wider than a join: wider openings, of a part still holding the box's centre, up to a sixth
+    # of the box: a marker drawn around with background on every side is wider than a third of it)
+    wide_radii = [r for r in (8, 12, 18, 27, 40) if r <= min(obj.shape) // 6]
+    for radius in (0, 1, 2, 3, 5, *wide_radii):
         part = _part_at_centre(ndimage.binary_opening(obj, _disc(radius)) if radius else obj)
-        if part is not None and not _touches_edge(part, obj.shape):
+        if part is not None and not _touches_edge(part, obj.shape) and (radius <= 5 or _holds_centre(part, obj.shape)):
             sl = part
             break
     if sl is None:
@@ -119,6 +143,12 @@ def reference_scale(
             f"the object in reference box {box} touches the box's edge, or cannot be told from the background "
             "around it: give a box with background on every side, or a marker on a plain card"
         )
+    # clods of the marker's colour pressed against it are wider than any join: an opening by a disc of a quarter
+    # of the marker's shorter side keeps a disc's or a rectangle's extent and takes off what is narrower than half
+    if (radius := min(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) // 4) > 5:
+        part = _part_at_centre(ndimage.binary_opening(obj, _disc(radius)))
+        if part is not None and not _touches_edge(part, obj.shape):
+            sl = part
     tall, wide = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
     side = max(tall, wide)
     if warnings is not None and side > 1.15 * min(tall, wide):
