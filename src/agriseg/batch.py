@@ -889,7 +889,14 @@ class BatchResult(Sequence[dict[str, Any]]):
         """One line: ``3 predicted, 2 skipped, 1 failed in 4.1 s (0.73 img/s) -> out/``."""
         n = self.counts
         ok, note = n["ok"], note or self.note
-        rate = f" in {self.seconds:.1f} s ({ok / self.seconds:.2f} {self.unit}/s)" if ok and self.seconds > 0 else ""
+        rate = ""
+        if ok and self.seconds > 0:  # a slow item (a mosaic of minutes) as seconds each: "0.00 mosaic/s" said nothing
+            each = (
+                f"{ok / self.seconds:.2f} {self.unit}/s"
+                if ok / self.seconds >= 0.1
+                else f"{self.seconds / ok:.1f} s/{self.unit}"
+            )
+            rate = f" in {self.seconds:.1f} s ({each})"
         line = f"{ok} {verb}, {n['skipped']} skipped, {n['failed']} failed{rate}{note}"
         return f"{line} -> {where}" if str(where) else line
 

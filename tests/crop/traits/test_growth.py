@@ -59,3 +59,14 @@ def test_a_date_after_today_is_warned_about(tmp_path: Path) -> None:
     assert [n for n in notes if "after today" in n] == [
         "warning: tray_2099-06-15.jpg: dated 2099-06-15, after today (a typo in its name?); the chart's days run to it"
     ]
+
+
+def test_mosaics_of_one_date_are_named_as_mosaics_of_a_trial(tmp_path: Path) -> None:
+    """Session 87's plots sweep: two orthomosaics of one date were warned about as "photos" of "one tray"."""
+    rows = [{"id": "1", "green_fraction": 0.5}]
+    dated = [("2024-06-01", "a_2024-06-01.tif", rows), ("2024-06-01", "b_2024-06-01.tif", rows)]
+    notes: list[str] = []
+    write_growth(dated, tmp_path, "plot_id", value="green_fraction", notes=notes, kind="mosaic")
+    said = " ".join(notes)
+    assert "2 mosaics dated 2024-06-01" in said and "follow one trial over dates" in said
+    assert "photo" not in said and "tray" not in said

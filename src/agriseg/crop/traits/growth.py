@@ -18,7 +18,7 @@ import importlib.util
 import math
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 import numpy as np
 
@@ -212,7 +212,7 @@ def run_plots(
             keep = lambda k: k in fields or (photos and k.startswith("plant_area"))  # noqa: E731
             dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
             written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes,
-                                   positions=positions)  # fmt: skip
+                                   positions=positions, kind="photo" if photos else "mosaic")  # fmt: skip
             missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
             result.notes.append("growth: " + ", ".join(map(str, written)) + missing)
             if photos:  # pixel regions: the warnings crop traits gives of the same photos (sizes, other trays)
@@ -360,6 +360,7 @@ def write_growth(
     layout: tuple[int, int] | None = None,
     notes: list[str] | None = None,
     positions: dict[str, tuple[int, int]] | None = None,
+    kind: Literal["photo", "mosaic"] = "photo",
 ) -> list[Path]:
     """``growth.csv``, ``growth_wide.csv`` and ``growth.png`` of regions (pots, plots) over dates.
 
@@ -375,6 +376,7 @@ def write_growth(
         value: the trait of the wide table and the chart (``plant_area``, ``green_fraction``).
         layout: (rows, cols) of the regions (a tray), to lay out the chart's panels like the pots.
         notes: where to say what the tables cannot show: photos without a date, several photos of one date.
+        kind: what ``dated`` holds (photos of a tray, or mosaics of a trial), as the notes name them.
 
     ``growth.csv`` has one row per region and date: the traits, and between a date and the one before:
     ``<value>_change_per_day`` and ``relative_growth_rate_per_day`` (``ln(a2 / a1) / days``, when both are
@@ -386,7 +388,7 @@ def write_growth(
     order = sorted(range(len(dated)), key=lambda i: (dated[i][0] is None, dated[i][0] or "", i))
     labels = _unique([dated[i][0] or Path(dated[i][1]).stem for i in order])
     if notes is not None:
-        notes += _date_problems(dated)
+        notes += _date_problems(dated, kind)
     ids: dict[str, None] = {}
     by_id: dict[str, list[dict[str, Any]]] = {}
     for i, label in zip(order, labels, strict=True):
@@ -461,8 +463,11 @@ def _finite(value: Any) -> TypeGuard[float]:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
-def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) -> list[str]:
-    """Warnings about photos the growth rates cannot use: undated ones, and several of one date."""
+def _date_problems(
+    dated: list[tuple[str | None, str, list[dict[str, Any]]]], kind: Literal["photo", "mosaic"] = "photo"
+) -> list[str]:
+    """Warnings about photos (or mosaics) the growth rates cannot use: undated ones, and several of one date."""
+    whole = "tray" if kind == "photo" else "trial"
     out = [f"warning: {f}: no date in its name ({DATE_FORMS}); in the growth tables after the dated ones, without "
            "rates" for d, f, _ in dated if d is None]  # fmt: skip
     by_date: dict[str, list[str]] = {}
@@ -470,8 +475,8 @@ def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) ->
         if d is not None:
             by_date.setdefault(d, []).append(Path(f).name)
     out += [
-        f"warning: {len(fs)} photos dated {d} ({', '.join(fs)}): no growth rate to, from or between them (the "
-        "growth tables follow one tray over dates: measure each tray into its own output folder)"
+        f"warning: {len(fs)} {kind}s dated {d} ({', '.join(fs)}): no growth rate to, from or between them (the "
+        f"growth tables follow one {whole} over dates: measure each {whole} into its own output folder)"
         for d, fs in by_date.items() if len(fs) > 1
     ]  # fmt: skip
     from datetime import date, timedelta
@@ -484,7 +489,7 @@ def _date_problems(dated: list[tuple[str | None, str, list[dict[str, Any]]]]) ->
     timed = [Path(f).name for d, f, _ in dated if d is not None and "T" in d]
     if timed and len(timed) < sum(d is not None for d, _, _ in dated):
         out.append(
-            f"warning: {counted(len(timed), 'photo')} "
+            f"warning: {counted(len(timed), kind)} "
             f"{'has a time of day' if len(timed) == 1 else 'have a time of day'} "
             f"({', '.join(timed[:3])}{', ...' if len(timed) > 3 else ''}; in the name or the camera's EXIF) "
             "and the others only a date: rates count those from midnight"
