@@ -312,3 +312,16 @@ def test_a_change_run_stopped_while_polygonising_leaves_neither_output(tmp_path:
     _, df = change.change_outputs(tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "c.tif", tmp_path / "c.parquet",
                                   0.5, 0)  # fmt: skip
     assert len(df) == 1 and df["id"].iloc[0].startswith("c-") and (tmp_path / "c.tif").is_file()
+
+
+def test_a_missing_input_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    """Session 87's fields sweep: `change missing.tif b.tif -o chm.tif` said "chm.tif: missing.tif: probability
+    raster not found" and exited 1, where polygonize's missing raster is a usage error."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    pb = _probs(tmp_path / "b.tif", np.full((20, 20), 200, np.uint8))
+    res = CliRunner().invoke(main, ["fields", "change", str(tmp_path / "missing.tif"), str(pb), "-o", "chm.tif"])
+    assert res.exit_code == 2, res.output
+    assert res.output.strip() == f"Error: {tmp_path / 'missing.tif'}: probability raster not found"

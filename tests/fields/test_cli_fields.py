@@ -817,3 +817,45 @@ def test_a_missing_test_country_is_refused_before_training(tmp_path: Path) -> No
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "france: country folder not found" in res.output, res.output
     assert not (tmp_path / "run").exists()
+
+
+def test_robustness_on_chips_reports_a_chip_it_could_not_read_and_the_offset(tmp_path, ftw_root, tiny_ckpt) -> None:
+    """Session 87's fields sweep: a chip whose mask was no raster was left out with a warning and exit 0, the
+    report not saying it rests on fewer chips; reports of chips carried no `offset` (scenes did)."""
+    import shutil
+
+    import pandas as pd
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root, root)
+    chips = pd.read_parquet(root / "austria" / "chips_austria.parquet")
+    bad = str(chips[chips["split"] == "train"]["aoi_id"].iloc[0])
+    (mask := root / "austria" / "label_masks" / "semantic_3class" / f"{bad}.tif").write_text("not a raster")
+    out = tmp_path / "rob.json"
+    args = ["fields", "robustness", "-m", str(tiny_ckpt), "--root", str(root), "--split", "train", "--crop", "48"]
+    r = CliRunner().invoke(main, [*args, "--offset", "500", "-o", str(out)])
+    assert r.exit_code == 1, r.output
+    assert f"failed: {mask}" in r.output
+    rep = json.loads(out.read_text())
+    assert len(rep["failed"]) == 1 and str(mask) in rep["failed"][0] and rep["offset"] == 500.0
+
+
+def test_evaluate_fails_a_chip_whose_window_holds_no_data(tmp_path, ftw_root, tiny_ckpt) -> None:
+    """Session 87's fields sweep: a chip whose window was 0 in every band was scored as imagery (pixel IoU 0.906
+    -> 0.800, exit 0); fields predict reads such pixels as nodata."""
+    import shutil
+
+    import pandas as pd
+    import rasterio
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root, root)
+    chips = pd.read_parquet(root / "austria" / "chips_austria.parquet")
+    bad = str(chips[chips["split"] == "train"]["aoi_id"].iloc[0])
+    window = root / "austria" / "s2_images" / "window_b" / f"{bad}.tif"
+    with rasterio.open(window, "r+") as ds:
+        ds.write(np.zeros((ds.count, ds.height, ds.width), ds.dtypes[0]))
+    args = ["fields", "evaluate", "-m", str(tiny_ckpt), "--root", str(root), "--split", "train", "--bootstrap", "0"]
+    r = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "e.json")])
+    assert r.exit_code == 1, r.output
+    assert f"failed: {window}: 0 in every band and pixel (no data): not scored" in r.output

@@ -191,6 +191,9 @@ def change(
     if not polygons_output:
         refuse_unread(["min_area_m2"], "read with --polygons only (the change polygons)")
     cfg = config_from_params(ChangeConfig, {"threshold": threshold, "min_area_m2": min_area_m2})
+    for given in (earlier, later):  # a usage error, as polygonize's missing raster (it was named after -o, exit 1)
+        if not Path(given).is_file():
+            raise OptionError(f"{given}: probability raster not found")
     if Path(output).suffix.lower() not in (".tif", ".tiff"):
         raise OptionError(f"-o {output}: the change map is a GeoTIFF (COG); name it .tif")
     out = check_output(output, overwrite, inputs=[earlier, later])

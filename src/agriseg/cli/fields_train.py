@@ -185,6 +185,9 @@ def robustness(
     res = run(model_path, scene, root, config_from_params(FieldsEvaluateConfig, params))
     click.echo(format_robustness(res))
     _write_report(output, res, overwrite)
+    echo_failures(res.get("failed", []))  # chips that could not be read; the others are scored
+    if res.get("failed"):
+        raise SystemExit(1)
 
 
 class _HiddenRoot(click.Command):

@@ -257,8 +257,11 @@ def _read_chip_image(chip: FTWChip, windows: WindowOrder) -> tuple[np.ndarray, _
     grid: _Grid = (None, None)
     for w in windows:
         arr, profile = read_s2(paths[w], bands=4)
-        if parts and arr.shape[1:] != parts[0].shape[1:]:
-            raise ValueError(f"{paths[w]}: size {arr.shape[1:]} differs from the other window {parts[0].shape[1:]}")
+        if parts and arr.shape[1:] != parts[0].shape[1:]:  # which one is odd, the chip's mask says (read later)
+            (h0, w0), (h1, w1) = parts[0].shape[1:], arr.shape[1:]
+            raise ValueError(
+                f"{paths[windows[0]]} is {w0}x{h0} px and {paths[w]} {w1}x{h1} px: a chip's two windows have one size"
+            )
         if parts and not _same_grid(_grid(profile), grid):
             raise ValueError(f"{paths[w]}: not on the other window's pixel grid (CRS or transform differ)")
         grid = _grid(profile)
@@ -283,6 +286,8 @@ class FTWDataset(Dataset):
         offset: added to DN before scaling (``agriseg.fields.sentinel2.boa_offset``).
         missing: ``error`` or ``skip`` chips with missing files.
         cache: keep decoded chips in memory.
+        refuse_empty: a chip with a window of one value in every band (no data) fails as its own chip, naming
+            the file, instead of being read as imagery (scores: a model's prediction on no data is no score).
 
     Raises:
         FileNotFoundError / ValueError: see :func:`list_chips`; also when the split holds no chip.
@@ -299,8 +304,10 @@ class FTWDataset(Dataset):
         offset: float = 0.0,
         missing: Literal["error", "skip"] = "error",
         cache: bool = False,
+        refuse_empty: bool = False,
     ) -> None:
         self.root, self.split, self.target, self.windows = Path(root), split, target, windows
+        self.refuse_empty = refuse_empty
         self.divisor, self.offset, self.cache = divisor, offset, cache
         self.skipped: list[str] = []  # chips left out for a missing file (missing="skip")
         self.chips = list_chips(root, countries, split, target, missing, self.skipped)
@@ -337,6 +344,12 @@ class FTWDataset(Dataset):
             return self._cache[i]
         chip = self.chips[i]
         img, grid = _read_chip_image(chip, self.windows)  # (C, H, W) raw DN
+        if self.refuse_empty:
+            for k, w in enumerate(self.windows):
+                part = img[4 * k : 4 * k + 4]  # (4, H, W): one window's bands
+                if part.size and (part == part.flat[0]).all():
+                    path = chip.window_a if w == "a" else chip.window_b
+                    raise ValueError(f"{path}: {part.flat[0]:g} in every band and pixel (no data): not scored")
         mask, mask_grid = _read_mask(chip.mask)  # (H, W)
         if mask.shape != img.shape[1:]:
             raise ValueError(f"{chip.mask}: mask size {mask.shape} differs from its image {img.shape[1:]}")

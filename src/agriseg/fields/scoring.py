@@ -49,7 +49,8 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     model, cfg, info = load_fields_model(released(model_path))  # after the checks
     order = config.windows or info.get("windows", "ab")
     divisor = float(info.get("divisor", FTW_DIVISOR))
-    ds = FTWDataset(root, present, config.split, config.target, order, divisor, dn_offset(config), config.missing)
+    ds = FTWDataset(root, present, config.split, config.target, order, divisor, dn_offset(config), config.missing,
+                    refuse_empty=True)  # fmt: skip
     if channels_for(order) != cfg.in_channels:
         wrong = OptionError if config.windows else ValueError  # --windows given for this model: a usage error
         raise wrong(
@@ -77,6 +78,10 @@ def robustness(
     model_path: str | Path, scene: str | Path | None, root: str | Path | None, config: FieldsEvaluateConfig
 ) -> dict[str, Any]:
     """``agriseg fields robustness``: PRUE's deployment metrics on a scene (no labels) or FTW chips.
+
+    Returns:
+        :func:`agriseg.fields.robustness.robustness_report`'s dict, with ``offset`` (the DN offset applied) and,
+        for chips, ``failed``: one line per chip that could not be read (naming its file); the others are scored.
 
     Raises:
         ValueError: neither or both of ``scene`` and ``root``, or a model whose channels the chips lack.
@@ -134,23 +139,24 @@ def robustness(
             raise ValueError(f"{model_path}: model takes {cfg.in_channels} channels, windows {order}")
         target: Literal["2-class", "3-class"] = "3-class" if cfg.num_classes == 3 else "2-class"
         present = asked_countries(config.countries, root)[0]
-        ds = FTWDataset(root, present, config.split, target, order, None, dn_offset(config), config.missing)
+        ds = FTWDataset(root, present, config.split, target, order, None, dn_offset(config), config.missing,
+                        refuse_empty=True)  # fmt: skip
         idx = np.linspace(0, len(ds) - 1, min(config.max_chips, len(ds))).round().astype(int)
-        items, said = [], []
+        items, failed = [], []
         for i in dict.fromkeys(int(i) for i in idx):
             try:
                 items.append(ds[i])
-            except ValueError as err:  # a chip's own problem: left out, said below
-                said.append(str(err))
+            except ValueError as err:  # a chip's own problem: left out, reported as failed (as evaluate does)
+                failed.append(str(err))
         if not items:
-            raise ValueError(f"nothing to score: {said[0]}" + (f" (and {len(said) - 1} more)" if len(said) > 1 else ""))
+            more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+            raise ValueError(f"nothing to score: {failed[0]}{more}")
         side_of = items[0]["image"].shape  # chips of one size: they are stacked (a root may hold several)
         other = [it["aoi_id"] for it in items if it["image"].shape != side_of]
         items = [it for it in items if it["image"].shape == side_of]
         if other:
-            said.append(f"{len(other)} chip(s) of another size than {side_of[-1]} px left out (e.g. {other[0]})")
-        for line in said:
-            log.warning("%s: %s", root, line)
+            log.warning("%s: %d chip(s) of another size than %d px left out (e.g. %s)", root, len(other),
+                        side_of[-1], other[0])  # fmt: skip
         refl = torch.stack([it["image"] for it in items])
         labels = torch.stack([it["mask"] for it in items])
     side = int(refl.shape[-1])  # (N, C, S, S)
@@ -161,8 +167,9 @@ def robustness(
     rcfg = RobustnessConfig(crop=crop, divisor=divisor, batch_size=config.batch_size)
     res = robustness_report(model, refl, labels, rcfg)
     res.update({"model": str(model_path), "input": str(scene or root)})
-    if scene is not None:
-        res["offset"] = offset
+    res["offset"] = offset if scene is not None else dn_offset(config)
+    if root is not None:
+        res["failed"] = failed  # chips that could not be read: the report rests on the others
     return res
 
 
