@@ -138,8 +138,21 @@ def _sha256(p: Path) -> str:
         for f in sorted(x for x in p.rglob("*") if x.is_file()):
             h.update(os.fsencode(f.relative_to(p)))
             h.update(_sha256(f).encode())
+        if (base := _adapter_base(p)) is not None:  # a LoRA adapter is applied to its base: retrained, another model
+            h.update(b"base:" + _sha256(base).encode())
         return h.hexdigest()
     return _file_sha256(p)
+
+
+def _adapter_base(folder: Path) -> Path | None:
+    """The local base model folder a LoRA adapter folder names (peft's ``adapter_config.json``), or None."""
+    try:
+        base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not isinstance(base, str) or not base or not Path(base).is_dir() or Path(base).resolve() == folder.resolve():
+        return None
+    return Path(base)
 
 
 def _file_sha256(p: Path) -> str:
@@ -163,7 +176,10 @@ def model_identity(path: str | Path | None) -> str | None:
 def _content_hash(p: Path) -> str:
     """:func:`_sha256` of a file or folder, once per path, size and mtime (a plots file or a land-cover raster
     every item reads is hashed once a run)."""
-    stats = [f.stat() for f in _parts(p)]
+    parts = _parts(p)
+    if p.is_dir() and (base := _adapter_base(p)) is not None:  # a LoRA adapter: its base model's changes too
+        parts = [*parts, base]
+    stats = [f.stat() for f in parts]
     key = (str(p.resolve()), sum(st.st_size for st in stats), max(st.st_mtime_ns for st in stats))
     if key not in _HASHES:
         _HASHES[key] = _sha256(p)

@@ -516,3 +516,51 @@ def test_epochs_given_win_over_the_configs_max_steps() -> None:
     assert train_overrides(epochs=1, max_steps=3, kind="trl") == ("num_train_epochs=1", "max_steps=3")
     group = ("train={max_steps: 10, epochs: 3}",)  # the step limit set inside its group is kept too
     assert train_overrides(group, epochs=5) == (*group, "train.epochs=5")
+
+
+def test_an_adapter_names_its_base_by_full_path_and_grpo_is_anchored_at_it(
+    workdir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session 87's text sweep: an adapter (lora.merge_on_save false) named its base as given (`runs/...`), which
+    predict from another folder read as another model or sent to the Hub; full GRPO from it took the base model
+    as its KL reference (step 1's KL 0.11, not 0); retraining the base left predict's outputs "done"."""
+    import shutil
+
+    from agriseg.fingerprint import model_identity
+
+    shutil.copytree(workdir / "base", tmp_path / "runs" / "base")
+    monkeypatch.chdir(tmp_path)
+    cfg = {**_sft_cfg(workdir, Path("runs/adapter")), "model": "runs/base", "max_steps": 1}
+    cfg["lora"] = {**cfg["lora"], "merge_on_save": False}
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "a.yaml", cfg))])
+    assert res.exit_code == 0, res.output
+    conf = json.loads((tmp_path / "runs" / "adapter" / "adapter_config.json").read_text())
+    assert conf["base_model_name_or_path"] == str(tmp_path / "runs" / "base")
+    grpo = {**cfg, "model": "runs/adapter", "output_dir": "runs/grpo", "lora": {"enabled": False}}
+    grpo |= {"num_generations": 2, "max_completion_length": 64, "beta": 0.04, "logging_steps": 1}
+    res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", grpo))])
+    assert res.exit_code == 0, res.output
+    kl = [h["kl"] for h in json.loads((tmp_path / "runs" / "grpo" / "log_history.json").read_text()) if "kl" in h]
+    assert kl and abs(kl[0]) < 1e-6, kl  # the reference is the model GRPO starts from
+    assert not [p for p in (tmp_path / "runs").iterdir() if "reference" in p.name]  # its folder removed
+    before = model_identity(tmp_path / "runs" / "adapter")
+    (tmp_path / "runs" / "base" / "extra.txt").write_text("retrained")  # the base changed
+    assert model_identity(tmp_path / "runs" / "adapter") != before
+    conf["base_model_name_or_path"] = "runs/nowhere/base"  # an adapter naming a folder that is not here
+    (tmp_path / "runs" / "adapter" / "adapter_config.json").write_text(json.dumps(conf))
+    img = tmp_path / "tile.png"
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(img)
+    res = CliRunner().invoke(main, ["text", "predict", str(img), "-o", "pred", "-m", "runs/adapter"])
+    assert res.exit_code == 2 and "its base model runs/nowhere/base is no folder here" in res.output, res.output
+
+
+def test_a_text_only_model_is_a_model_that_cannot_be_used(tmp_path: Path) -> None:
+    """Session 87's text sweep: a folder of a text-only model exited 1 ("the processor is not multimodal"), where
+    a folder of no model exits 2: both are the model given, unusable."""
+    from agriseg.models.io import ModelLoadError
+    from agriseg.text.modeling import load_processor
+
+    build_tokenizer(SYNTH_CLASSES).save_pretrained(tmp_path / "gpt")
+    (tmp_path / "gpt" / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+    with pytest.raises(ModelLoadError, match="the processor is not multimodal"):
+        load_processor(str(tmp_path / "gpt"))

@@ -2,13 +2,16 @@
 
 The reference model is the model GRPO starts from: with LoRA, TRL disables the adapter to get it, so the
 SFT model must be merged (``agriseg text sft`` merges by default, and :func:`load_vlm` merges a saved
-adapter); without LoRA, TRL reloads the starting folder. Logged per step: ``rewards/dice_reward/mean`` and
+adapter); without LoRA, TRL reloads the starting folder (for an adapter folder, the merged model, written for it
+to a temporary folder). Logged per step: ``rewards/dice_reward/mean`` and
 ``/std``, ``rewards/format_valid/mean`` (validity), ``kl``, ``clip_ratio/*``. Needs the ``text`` extra.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
@@ -80,7 +83,7 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
     )
     valid = ValidityReward(class_names)
     ds = ds.select_columns(["prompt", "images", "truth", "class_names"])
-    with removed_if_left_empty(cfg.output_dir), trl_quiet():
+    with removed_if_left_empty(cfg.output_dir), trl_quiet(), _reference_folder(cfg, model):
         trainer = GRPOTrainer(
             model=model,
             # TRL types a reward as returning list[float | None]; ours return list[float] (the stub's list is invariant)
@@ -93,6 +96,29 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
         show_progress(trainer)
         train_or_say(trainer, cfg)
         return save_trained(trainer, processor, cfg, meta)
+
+
+@contextmanager
+def _reference_folder(cfg: GRPORunConfig, model: Any) -> Iterator[None]:
+    """Without LoRA, TRL loads the KL reference from the folder the model's config names: for a LoRA adapter
+    folder (merged on loading) that is the adapter's *base* model, not the SFT model GRPO starts from (step 1's
+    KL was 0.11 where it is 0). The merged starting model is written to a temporary folder beside
+    ``output_dir`` for TRL to load, and removed after training."""
+    if cfg.lora.enabled or not (Path(str(cfg.model)) / "adapter_config.json").is_file():
+        yield
+        return
+    import shutil
+
+    from agriseg.data.files import temporary_sibling
+
+    folder = temporary_sibling(Path(cfg.output_dir), "reference")
+    try:
+        model.save_pretrained(folder)
+        model.config._name_or_path = str(folder)
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        model.config._name_or_path = str(cfg.model)
 
 
 def reward_curve(log_history: list[dict[str, Any]]) -> list[tuple[int, float, float, float]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -121,8 +122,9 @@ def load_processor(name: str, template_path: str | None = None) -> Any:
 
     Raises:
         FileNotFoundError: for a name that is neither a model folder nor an ``org/name`` Hub id.
-        ModelLoadError: a missing or damaged file of the processor (exit status 2 on the command line).
-        ValueError: if it is not a multimodal processor or lacks a chat template.
+        ModelLoadError: a missing or damaged file of the processor, or one that is not multimodal (exit status 2
+            on the command line: the model given cannot be used).
+        ValueError: if it lacks a chat template.
     """
     from transformers import AutoProcessor
 
@@ -134,7 +136,7 @@ def load_processor(name: str, template_path: str | None = None) -> Any:
     except Exception as err:  # noqa: BLE001 - a missing or damaged file of the model is a bad input
         raise ModelLoadError(f"{name}: cannot load a processor ({_one_line(err)})") from err
     if not hasattr(proc, "image_processor") or not hasattr(proc, "tokenizer"):
-        raise ValueError(f"{name}: the processor is not multimodal (no image processor): a VLM is needed")
+        raise ModelLoadError(f"{name}: the processor is not multimodal (no image processor): a VLM is needed")
     ensure_chat_template(proc, name, template_path)
     proc.tokenizer.padding_side = "left"
     return proc
@@ -231,7 +233,28 @@ def _adapter_base(name: str) -> str:
         raise OptionError(f"{path}: not a readable adapter config ({problem})") from None
     if not isinstance(base, str) or not base:
         raise OptionError(f"{path}: names no base model (base_model_name_or_path)")
+    from agriseg.models.hub import is_hub_id
+
+    # a relative folder is read from the current folder (as peft reads it): one the adapter was not trained on,
+    # or none, whose name then went to the Hub ("Repo id must be in the form ...")
+    if not Path(base).is_dir() and (Path(base).is_absolute() or not is_hub_id(base) or Path(base).parent.is_dir()):
+        raise OptionError(
+            f"{path}: its base model {base} is no folder here (an adapter written before agriseg named its base by "
+            "full path is read from the folder it was trained in: run there, or write the full path in that file)"
+        )
     return base
+
+
+def absolute_adapter_base(folder: str | Path) -> None:
+    """Write the base model of the LoRA adapter in ``folder`` by its full path when it is a local folder: peft
+    writes the name it was loaded by (``runs/text/tiny_sft``), which another working folder reads as another
+    model, or as none."""
+    path = Path(folder) / "adapter_config.json"
+    conf = json.loads(path.read_text(encoding="utf-8"))
+    base = conf.get("base_model_name_or_path")
+    if isinstance(base, str) and base and Path(base).is_dir():
+        conf["base_model_name_or_path"] = str(Path(base).resolve())
+        path.write_text(json.dumps(conf, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _is_adapter(name: str) -> bool:
@@ -289,7 +312,9 @@ def load_vlm(
         from peft import PeftModel
 
         model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
-        model = PeftModel.from_pretrained(model, name)
+        with warnings.catch_warnings():  # peft asks transformers' deprecated is_gradient_checkpointing: not the user's
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+            model = PeftModel.from_pretrained(model, name)
         if merge_adapter:
             # as a model loaded whole: PeftModel froze every weight (for inference), and training from it (LoRA
             # off) had nothing to train

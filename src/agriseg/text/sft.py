@@ -17,7 +17,13 @@ from typing import Any
 from agriseg.config import OptionError
 from agriseg.data.files import atomic_write, dumps_json
 from agriseg.text.config import LoraAdapterConfig, SFTRunConfig, TrainCommon
-from agriseg.text.modeling import check_class_words, load_vlm, resolve_device, resolve_model_name
+from agriseg.text.modeling import (
+    absolute_adapter_base,
+    check_class_words,
+    load_vlm,
+    resolve_device,
+    resolve_model_name,
+)
 
 
 def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
@@ -200,6 +206,8 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
         )
     with atomic_write(out) as tmp:  # the trainer writes nothing into output_dir (save_strategy "no")
         model.save_pretrained(tmp)
+        if (tmp / "adapter_config.json").is_file():  # an adapter not merged: its base by full path
+            absolute_adapter_base(tmp)
         processor.save_pretrained(tmp)
         (tmp / "log_history.json").write_text(dumps_json(trainer.state.log_history), encoding="utf-8")
         (tmp / "agriseg_train_config.json").write_text(cfg.model_dump_json(indent=1), encoding="utf-8")
