@@ -448,7 +448,7 @@ def test_a_predictor_that_has_run_can_be_pickled_and_copied(samples_dir):
         assert np.array_equal(other.predict(photo), mask)
 
 
-def test_easy_mistakes_of_a_library_caller_say_what_is_wrong(tiny_predictor):
+def test_easy_mistakes_of_a_library_caller_say_what_is_wrong(tiny_predictor, samples_dir):
     """load_predictor(None) said "None: model file not found"; long_side=800.0 "0 ... or at least 32 px"."""
     from agriseg.crop import load_predictor
 
@@ -459,6 +459,10 @@ def test_easy_mistakes_of_a_library_caller_say_what_is_wrong(tiny_predictor):
     # session 87's API sweep: the names listed left out default@5 / crop-weed@5, which load
     with pytest.raises(FileNotFoundError, match=r"nope: model file not found \(packaged names: .*, crop-weed@5\)"):
         load_predictor("nope")
+    # session 87's selftrain sweep: a photo given as the model said "SafetensorError: header too large"
+    photo = samples_dir / "peanut" / "images" / "0003.jpg"
+    with pytest.raises(ValueError, match=r"0003.jpg: an image, not a model file"):
+        load_predictor(photo)
 
 
 def test_the_working_size_keeps_the_photos_shape_rounded_not_floored(tiny_predictor):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from shlex import quote
 from typing import TYPE_CHECKING
 
 import click
@@ -217,5 +218,6 @@ def adapt(
         refuse_unread(["confidence"], "read with --combine confident only")
     rep = adapt_photos(list(photos), output, cfg, pseudo, keep, workdir, overwrite)
     same = " (unchanged: made before from the same photos, model and options)" if rep.get("skipped") else ""
-    click.echo(f"adapted model: {rep['adapted_model']}{same}  (use: agriseg crop predict --model {output} ...)")
+    use = f"agriseg crop predict --model {quote(str(output))} ..."  # a path with a space pastes whole
+    click.echo(f"adapted model: {rep['adapted_model']}{same}  (use: {use})")
     _photos_left_out(rep)

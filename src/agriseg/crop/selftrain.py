@@ -117,6 +117,16 @@ class SelfTrainConfig(StrictModel):
         return self
 
     @model_validator(mode="after")
+    def _one_name_per_class(self) -> SelfTrainConfig:
+        """As ``crop train``'s config: said when read, not after the photos were pseudo-labelled."""
+        if len(self.model.class_names) != self.model.num_classes:
+            raise ValueError(
+                f"model.class_names has {len(self.model.class_names)} names for model.num_classes "
+                f"{self.model.num_classes}"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _keys_read(self) -> SelfTrainConfig:
         """Settings that this run would not read are refused, not ignored (compared by value, as above)."""
         # (a config's stage-2 settings with --stage2-epochs 0 are kept: a quick first stage of a whole recipe)
@@ -268,6 +278,13 @@ class SelfTrainer:
         if len(files) < 2:
             n = f"{len(files)} photo{'s' if len(files) != 1 else ''}"
             raise OptionError(f"{self.cfg.images}: only {n} to train on (at least 2 are needed)")
+        from agriseg.data.io import stem_key
+
+        seen: dict[str, Path] = {}
+        for f in files:  # training pairs photos and labels by name: said before any photo is pseudo-labelled
+            if (key := stem_key(f)) in seen:
+                raise OptionError(f"{seen[key]} and {f.name}: two images of one name in {f.parent}; keep one")
+            seen[key] = f
         return files
 
     def pseudolabel(self, files: list[Path]) -> dict[str, Path]:
@@ -294,7 +311,11 @@ class SelfTrainer:
             "left_out": [f"{r['image']}: a greyscale photo: left out of training" for r in grey],
             "full_coverage": sum(bool(r.get("full_coverage")) for r in recs),
         }
-        masks = {r["stem"]: self.out / "pseudo" / r["mask"] for r in made if r.get("quality") != "greyscale"}
+        # by the photo's own name, which training pairs it by: not the mask's, which keeps a name given while
+        # another photo shared it (0001_jpg beside 0001_png, one of them since removed)
+        masks = {
+            Path(r["image"]).stem: self.out / "pseudo" / r["mask"] for r in made if r.get("quality") != "greyscale"
+        }
         if len(masks) < 2:  # nothing to train on: the photos are the problem, said with their names
             from agriseg.config import OptionError
 
@@ -440,6 +461,10 @@ class SelfTrainer:
         tl, sl = self.split(stems)
         s1 = self.train_stage(1, labels1, tl, sl, self.cfg.stage1_epochs, self.cfg.init_model)
         final = s1["model"]
+        if self.cfg.stage2_epochs == 0:  # an earlier run's stage 2 would sit beside this run's model as if its own
+            for stale in ("stage2", "labels/stage2", "labels/stage2_trimap_stats.json"):  # (WORK_FILES: ours)
+                p = self.out / stale
+                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
         if self.cfg.stage2_epochs > 0:
             labels2 = self.trimaps(s1["model"], labels1, stems)
             init = s1["model"] if self.cfg.stage2_init == "stage1" else None

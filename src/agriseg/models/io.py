@@ -329,6 +329,8 @@ def _read_model_file(
 ) -> tuple[ModelConfig, dict[str, torch.Tensor] | None]:
     """The config of a model file (checked against ``in_channels``/``num_classes``) and, if ``weights``,
     its state dict; every failure is a :class:`ModelLoadError` naming the file."""
+    from agriseg.data.io import IMAGE_SUFFIXES
+
     sd = None
     try:
         if path.suffix.lower() == ".ckpt":
@@ -353,6 +355,8 @@ def _read_model_file(
                 f"{path}: a {path.suffix} file is not a model agriseg reads: give its .safetensors, .ckpt or .onnx "
                 "(a model agriseg wrote)"
             )
+        elif path.suffix.lower() in IMAGE_SUFFIXES:  # a photo given as -m: "SafetensorError: header too large"
+            raise ModelLoadError(f"{path}: an image, not a model file (a .safetensors, .ckpt or .onnx file)")
         else:
             from safetensors import safe_open
 

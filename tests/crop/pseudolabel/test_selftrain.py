@@ -114,6 +114,10 @@ def test_two_stage_selftrain_end_to_end(tmp_path: Path) -> None:
     shipped, s1, s2 = (load_file(p) for p in paths)
     assert all(np.array_equal(shipped[k].numpy(), s2[k].numpy()) for k in s2)  # the stage-2 model, not stage 1's
     assert not all(np.array_equal(shipped[k].numpy(), s1[k].numpy()) for k in s1)
+    # session 87's sweep: a re-run without stage 2 left the earlier stage-2 model and labels beside the new model
+    rep = selftrain(_tiny_cfg(tmp_path, stage2_epochs=0), progress=False, overwrite=True)
+    assert "stage2" not in rep and not (out / "stage2").exists() and not (out / "labels" / "stage2").exists()
+    assert not (out / "labels" / "stage2_trimap_stats.json").exists() and (out / "labels" / "stage1").is_dir()
 
 
 @pytest.mark.slow
@@ -560,3 +564,41 @@ def test_a_rerun_trains_on_this_runs_photos_only(tmp_path: Path) -> None:
     names = link_photos([new / "x.png", new / "z.png"], img_dir)
     assert names == {"x": new / "x.png", "z": new / "z.png"}
     assert {p.name: p.resolve() for p in img_dir.iterdir()} == {"x.png": new / "x.png", "z.png": new / "z.png"}
+
+
+def test_a_name_clash_since_removed_leaves_no_trace(tmp_path: Path) -> None:
+    """Session 87's selftrain sweep: with 0001.jpg and 0001.png both there, the masks were named 0001_jpg and
+    0001_png; once 0001.png was removed, selftrain failed ("train_stems.txt names 1 photo(s) without an image and
+    a label of that name (0001_jpg)") and `crop pseudolabel --overwrite` kept the name. The clash itself is now
+    said before any photo is pseudo-labelled."""
+    from PIL import Image
+
+    from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig, pseudolabel_files
+    from agriseg.crop.selftrain import SelfTrainer
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("0001.jpg", "0001.png", "0002.jpg"):
+        Image.fromarray(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(photos / name)
+    cfg = SelfTrainConfig(images=str(photos), output_dir=str(tmp_path / "o"))
+    with pytest.raises(ValueError, match=r"0001.jpg and 0001.png: two images of one name"):
+        SelfTrainer(cfg).pool()
+    files = sorted(photos.iterdir())
+    pseudolabel_files(files, tmp_path / "o" / "pseudo", cfg.pseudo, progress=False)  # as the clash ran
+    assert (tmp_path / "o" / "pseudo" / "masks" / "0001_jpg.png").is_file()
+    (photos / "0001.png").unlink()
+    trainer = SelfTrainer(cfg, progress=False)
+    assert sorted(trainer.pseudolabel(trainer.pool())) == ["0001", "0002"]  # keyed as training pairs them
+    overwrite = PseudoLabelConfig(overwrite=True)
+    redone = pseudolabel_files(trainer.pool(), tmp_path / "o" / "pseudo", overwrite, progress=False)
+    assert sorted(r["stem"] for r in redone) == ["0001", "0002"]  # --overwrite names the photos afresh
+
+
+def test_a_class_count_without_its_names_is_said_when_the_config_is_read(tmp_path: Path) -> None:
+    """Session 87's selftrain sweep: `--set model.num_classes=3` was refused after every photo was pseudo-labelled,
+    leaving pseudo/, labels/ and the stem lists behind."""
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="model.class_names has 2 names for model.num_classes 3"):
+        SelfTrainConfig.model_validate({"images": str(tmp_path), "model": {"num_classes": 3}})

@@ -309,7 +309,8 @@ def pseudolabel_files(
     if keep is not None:
         chosen = kept_files(files, keep)
         left_out, files = len(files) - len(chosen), chosen
-    names = unique_names(files, out / "masks", "crop pseudolabel")  # the names an earlier run gave are kept
+    # the names an earlier run gave are kept; --overwrite names the photos afresh (a clash since removed: 0001)
+    names = unique_names(files, None if opts.overwrite else out / "masks", "crop pseudolabel")
     items = []
     for f in files:
         stem = names[f]
