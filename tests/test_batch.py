@@ -845,7 +845,7 @@ def test_an_output_replaced_after_it_was_written_is_not_resumed(tmp_path: Path) 
 
     res = run_batch(items, _work, options=QUIET, recipe=r1, store=ManifestStore(), resume=resume)
     assert res.counts == {**res.counts, "skipped": 1, "failed": 1}
-    assert "a.res was changed after it was written" in res.failures[0] and edited.read_text() == "MY EDIT"
+    assert f"{edited} was changed after it was written" in res.failures[0] and edited.read_text() == "MY EDIT"
     # its row holds nothing read from the edited file (crop traits took a user's JSON in as its own record)
     assert res[0]["status"] == "error" and "value" not in res[0] and res[1]["value"] == "B", res[:]
     redo = run_batch(items, _work, options=BatchOptions(overwrite=True, progress=False), recipe=r1,

@@ -154,9 +154,9 @@ class ManifestStore:
         if same_outputs and len(present) < len(item.outputs):
             return Verdict("missing")  # an item this store recorded, partly removed since: made again
         stamps = rec.get("stamps", {})
-        altered = [k for p in present if (k := _key(p, folder)) in stamps and _altered(p, stamps[k])]
+        altered = [p for p in present if (k := _key(p, folder)) in stamps and _altered(p, stamps[k])]
         if altered:  # replaced or edited since it was written (perhaps by hand): never silently resumed
-            return Verdict("changed", f"{altered[0]}{EDITED}")
+            return Verdict("changed", f"{altered[0]}{EDITED}")  # by its path: masks/0001.png, not 0001.png
         if recipe is None or "fingerprint" not in rec:
             return Verdict("same" if same_outputs else "missing")
         changes = recipe.fingerprint(item).changes(Fingerprint.from_dict(rec["fingerprint"]))
