@@ -282,14 +282,24 @@ def test_resuming_a_checkpoint_of_another_model_is_refused_before_any_output(tmp
     assert not (tmp_path / "run3").exists()
 
 
-def test_a_fresh_run_over_a_finished_one_says_it_replaces_its_model(tmp_path, caplog):
+def test_a_fresh_run_over_a_finished_one_is_refused_unless_it_overwrites(tmp_path, caplog):
     """A second run in a used output_dir rewrote split.json at once and left the earlier model until its end,
-    without a word: after an interruption the folder held a model whose split described another run."""
+    without a word; then (session 87's sweep) it replaced the model with a warning only, `-q` said nothing, and the
+    earlier run's best-epoch checkpoint stayed beside the new run's files."""
+    from agriseg.config import OptionError
+
     cfg = tiny_config(tmp_path)
     train_crop(cfg, progress=False)
-    with caplog.at_level("WARNING"):
+    run = tmp_path / "run"
+    model = (run / "model.safetensors").read_bytes()
+    (run / "best-epoch=99.ckpt").write_bytes(b"an earlier run's")
+    with pytest.raises(OptionError, match=r"holds the model of an earlier run; --overwrite replaces it"):
         train_crop(cfg, progress=False)
+    assert (run / "model.safetensors").read_bytes() == model and (run / "best-epoch=99.ckpt").is_file()
+    with caplog.at_level("WARNING"):
+        train_crop(cfg, progress=False, overwrite=True)
     assert "holds the model of an earlier run, which this run replaces when it ends" in caplog.text
+    assert not (run / "best-epoch=99.ckpt").exists() and (run / "last.ckpt").is_file()
 
 
 def test_augmentations_follow_the_seed(samples_dir) -> None:
@@ -373,7 +383,7 @@ def test_a_model_of_an_older_agriseg_in_output_dir_is_replaced_not_refused(tmp_p
     meta = {"agriseg_model_config": json.dumps({"arch": "unet", "infer_scale": 2}), "format": "agriseg-1"}
     save_file({"w": torch.zeros(1)}, str(tmp_path / "run" / "model.safetensors"), metadata=meta)
     with caplog.at_level("WARNING"):
-        train_crop(cfg, progress=False)
+        train_crop(cfg, progress=False, overwrite=True)
     assert "holds the model of an earlier run" in caplog.text
 
 

@@ -281,7 +281,9 @@ def test_training_refuses_an_output_dir_it_would_wipe(tmp_path: Path, caplog: py
         check_output_dir(cfg(tmp_path / "new"))
         say_replaced(cfg(tmp_path / "new"))
         assert not caplog.text
-        check_output_dir(cfg(earlier))  # checked alone: said only once the model and data set are (session 83)
+        with pytest.raises(OptionError, match="holds the model of an earlier run; --overwrite replaces it"):
+            check_output_dir(cfg(earlier))  # session 87: an earlier run's model is not replaced unasked
+        check_output_dir(cfg(earlier), overwrite=True)  # checked alone: said once the model and data set are
         assert not caplog.text
         say_replaced(cfg(earlier))  # replaced, and said (a re-run with other settings replaced it unsaid)
     assert "earlier: holds the model of an earlier run, which this run replaces when it ends" in caplog.text

@@ -15,7 +15,7 @@ from agriseg.cli.options import config_option, train_options, train_overrides
 @config_option("crop")
 @train_options()
 @friendly_errors
-def train(config_path: Path, resume: str | None, **flags: Any) -> None:
+def train(config_path: Path, resume: str | None, overwrite: bool, **flags: Any) -> None:
     """Train a model from a config; writes checkpoints and model.safetensors to its output_dir."""
     from agriseg.config import load_config
     from agriseg.crop.config import CropTrainConfig
@@ -23,4 +23,4 @@ def train(config_path: Path, resume: str | None, **flags: Any) -> None:
     cfg = load_config(config_path, CropTrainConfig, train_overrides(**flags))  # before Lightning's 10 s import
     from agriseg.crop.train import train_crop
 
-    click.echo(train_crop(cfg, resume=resume)["summary"])
+    click.echo(train_crop(cfg, resume=resume, overwrite=overwrite)["summary"])

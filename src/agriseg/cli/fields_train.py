@@ -98,7 +98,7 @@ _chips = stack(
 @train_options()
 @click.option("--no-test", is_flag=True, help="Skip scoring the test split at the end.")
 @friendly_errors
-def train(config_path: Path, resume: str | None, no_test: bool, **flags: Any) -> None:
+def train(config_path: Path, resume: str | None, overwrite: bool, no_test: bool, **flags: Any) -> None:
     """Train a field-boundary model (PRUE / FTW recipe) from a config."""
     from agriseg.config import load_config
     from agriseg.fields.config import FieldsTrainConfig
@@ -107,7 +107,7 @@ def train(config_path: Path, resume: str | None, no_test: bool, **flags: Any) ->
     from agriseg.fields.metrics import format_report
     from agriseg.fields.train import train_fields
 
-    res = train_fields(cfg, resume=resume, evaluate_test=not no_test)
+    res = train_fields(cfg, resume=resume, evaluate_test=not no_test, overwrite=overwrite)
     click.echo(res["summary"])
     if res["test"]:
         click.echo("test split:\n" + format_report(res["test"]))

@@ -748,8 +748,9 @@ TRAIN_KEYS: dict[str, dict[str, str]] = {
 
 def train_options(kind: Literal["lightning", "trl"] = "lightning") -> Decorator:
     """The options of every training command: ``--resume`` (Lightning runs, which keep checkpoints),
-    ``--epochs``, ``--max-steps``, ``--max-minutes``, ``--set``; the last four end up in the config (see
-    :func:`train_overrides`), so the run's saved config says what was trained."""
+    ``--overwrite`` (of an earlier run's model), ``--epochs``, ``--max-steps``, ``--max-minutes``, ``--set``; the
+    last four end up in the config (see :func:`train_overrides`), so the run's saved config says what was
+    trained."""
     keys = TRAIN_KEYS[kind]
     resume = shared(
         "--resume",
@@ -758,8 +759,16 @@ def train_options(kind: Literal["lightning", "trl"] = "lightning") -> Decorator:
         default=None,
         help="Lightning checkpoint (e.g. <output_dir>/last.ckpt) to continue from.",
     )
+    overwrite = shared(
+        "--overwrite",
+        "--overwrite",
+        is_flag=True,
+        default=False,
+        help="Replace the model an earlier run left in output_dir (without it that folder is refused).",
+    )
     return stack(
         *([resume] if kind == "lightning" else []),
+        overwrite,
         shared("--epochs", "--epochs", type=click.IntRange(1), default=None, help=f"Override {keys['epochs']}."),
         shared(
             "--max-steps",
@@ -787,7 +796,7 @@ def train_overrides(
     kind: Literal["lightning", "trl"] = "lightning",
 ) -> tuple[str, ...]:
     """``--set`` items plus the config items of the training flags that were given (they win); takes the
-    parameters of :func:`train_options` but ``resume``."""
+    parameters of :func:`train_options` but ``resume`` and ``overwrite``."""
     keys = TRAIN_KEYS[kind]
     flags: dict[str, object] = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
     full = keys["max_steps"]  # also set inside its group: --set "train={max_steps: 10}"

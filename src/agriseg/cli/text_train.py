@@ -39,20 +39,20 @@ def _run_config(ref: str, config_path: Path, flags: dict[str, Any]) -> Any:
 
 
 @_training_command("sft")
-def sft_cmd(config_path: Path, **flags: Any) -> None:
+def sft_cmd(config_path: Path, overwrite: bool, **flags: Any) -> None:
     """LoRA SFT (TRL SFTTrainer) of a VLM on an instruction dataset."""
     from agriseg.text.sft import run_sft
 
-    out = run_sft(_run_config(TEXT_SFT, config_path, flags))
+    out = run_sft(_run_config(TEXT_SFT, config_path, flags), overwrite=overwrite)
     click.echo(f"{out}: SFT model saved")
 
 
 @_training_command("grpo")
-def grpo_cmd(config_path: Path, **flags: Any) -> None:
+def grpo_cmd(config_path: Path, overwrite: bool, **flags: Any) -> None:
     """GRPO post-training (TRL GRPOTrainer) with the mean-Dice reward and a KL penalty to the SFT model."""
     from agriseg.text.grpo import reward_curve, run_grpo
 
-    out = run_grpo(_run_config(TEXT_GRPO, config_path, flags))
+    out = run_grpo(_run_config(TEXT_GRPO, config_path, flags), overwrite=overwrite)
     curve = reward_curve(json.loads((out / "log_history.json").read_text(encoding="utf-8")))
     if curve:
         click.echo(f"reward (mean Dice) {curve[0][1]:.4f} -> {curve[-1][1]:.4f}; validity {curve[-1][3]:.3f}")

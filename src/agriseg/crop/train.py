@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -29,6 +30,7 @@ def train_crop(
     progress: bool = True,
     check_labels: bool = True,
     resumable: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Train, keep the best and the last checkpoint, export one of them (``train.export``) as safetensors.
 
@@ -40,6 +42,7 @@ def train_crop(
         check_labels: refuse ``label_mode: index`` on 0/255 masks (:func:`agriseg.crop.labels.check_label_mode`);
             self-training turns it off for its own index labels, whose 255 is an ignore band.
         resumable: keep an interrupted run for ``--resume`` (off for self-training's stages, which have none).
+        overwrite: replace the model (and checkpoints) of an earlier run in ``output_dir`` (refused without it).
 
     Returns:
         ``{"best_checkpoint", "model", "val", "summary"}``: the exported checkpoint, the safetensors file,
@@ -54,6 +57,7 @@ def train_crop(
         check_accelerator,
         check_resume,
         check_run_folder,
+        drop_earlier_checkpoints,
         fit,
         load_weights,
         summary_line,
@@ -76,7 +80,9 @@ def train_crop(
     dm.val_set.check("the validation photos")
     # data that cannot train (no photos, no validation, lists that overlap) is refused before the run's folder
     # is made (an empty output_dir was left behind)
-    out = check_run_folder(cfg.output_dir, replaces=resumable and resume is None)  # someone else's: usage errors
+    replaces = resumable and resume is None
+    out = check_run_folder(cfg.output_dir, replaces, overwrite)  # someone else's, or an earlier model: usage errors
+    started = time.time()
     if check_labels:
         _warn_unpaired(cfg.data.images, cfg.data.labels)
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
@@ -86,6 +92,8 @@ def train_crop(
     val = validate(res.trainer, task, dm)
     model_path = out / "model.safetensors"
     save_model(task.model, cfg.model, model_path, extra={"val": val, "train_config": cfg.model_dump_json()})
+    if replaces and overwrite:
+        drop_earlier_checkpoints(out, started)
     shown = {"val/miou": val["val/miou"], "val/biou": val["val/biou"]}
     return {
         "best_checkpoint": exported,

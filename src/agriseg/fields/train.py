@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import lightning as L
 from torch.utils.data import DataLoader
 
@@ -17,6 +19,7 @@ def train_fields(
     max_epochs: int | None = None,
     evaluate_test: bool = True,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Train with Lightning, keep the best checkpoint (``train.monitor``), export and evaluate it.
 
@@ -30,6 +33,7 @@ def train_fields(
         max_epochs: override ``cfg.train.epochs``.
         evaluate_test: score the test split at the end.
         progress: show the training progress bar.
+        overwrite: replace the model (and checkpoints) of an earlier run in ``output_dir`` (refused without it).
 
     Returns:
         ``{"best_checkpoint", "model", "val", "test", "train_seconds", "summary"}``.
@@ -43,6 +47,7 @@ def train_fields(
         check_accelerator,
         check_resume,
         check_run_folder,
+        drop_earlier_checkpoints,
         fit,
         load_weights,
         summary_line,
@@ -57,7 +62,8 @@ def train_fields(
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)
-    out = check_run_folder(cfg.output_dir, replaces=resume is None)  # a folder of someone else's: usage errors
+    out = check_run_folder(cfg.output_dir, resume is None, overwrite)  # someone else's, an earlier model: usage errors
+    started = time.time()
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
     # no best checkpoint: training stopped before its first validation; the scores shown are the last weights'
@@ -81,6 +87,8 @@ def train_fields(
         },
     )
     write_text(out / "config.json", cfg.model_dump_json(indent=1))  # this run's, beside its model
+    if resume is None and overwrite:
+        drop_earlier_checkpoints(out, started)
     test = None
     if evaluate_test:
         scoring = FieldsEvaluateConfig(batch_size=t.batch_size, iou_threshold=t.iou_threshold)

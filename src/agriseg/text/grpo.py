@@ -48,13 +48,16 @@ def grpo_args(cfg: GRPORunConfig) -> Any:
     )
 
 
-def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None = None) -> Path:
+def run_grpo(
+    cfg: GRPORunConfig, model: Any | None = None, processor: Any | None = None, overwrite: bool = False
+) -> Path:
     """Post-train with GRPO and save to ``cfg.output_dir`` (log history in ``log_history.json``).
 
     Args:
         cfg: validated config; ``cfg.model`` is the SFT output folder (or any VLM).
         model: an already-loaded model (needs ``config._name_or_path`` for a full-weights KL reference).
         processor: its processor.
+        overwrite: replace the model of an earlier run in ``output_dir`` (refused without it).
 
     Returns:
         The output folder.
@@ -62,7 +65,7 @@ def run_grpo(cfg: GRPORunConfig, model: Any | None = None, processor: Any | None
     Raises:
         OptionError: ``max_completion_length`` cannot hold the longest answer of the data set (a usage error).
     """
-    ds, model, processor, meta = prepare_run(cfg, model, processor)
+    ds, model, processor, meta = prepare_run(cfg, model, processor, overwrite)
     from trl import GRPOTrainer  # after the checks: a mistyped model fails at once
 
     if meta["answer_tokens"] > cfg.max_completion_length:  # every longer rollout would be cut mid-mask

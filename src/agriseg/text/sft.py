@@ -216,10 +216,11 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
     return out
 
 
-def check_output_dir(cfg: TrainCommon) -> None:
+def check_output_dir(cfg: TrainCommon, overwrite: bool = False) -> None:
     """Refuse, before any work, an ``output_dir`` that would replace what the run reads or a folder of the
     user's: the model or the data set (or a folder holding either), or an existing folder with files that no
-    training run wrote (an earlier run's output, with ``agriseg_train_config.json``, is replaced).
+    training run wrote; an earlier run's output (with ``agriseg_train_config.json``) is replaced only with
+    ``overwrite``.
 
     Raises:
         agriseg.config.OptionError: naming ``output_dir`` and what it holds.
@@ -238,7 +239,13 @@ def check_output_dir(cfg: TrainCommon) -> None:
     if out.is_dir() and any(out.iterdir()) and not (out / "agriseg_train_config.json").is_file():
         raise OptionError(
             f"output_dir {cfg.output_dir}: exists and was not written by a training run; choose another "
-            "(an earlier run's output is replaced)"
+            "(an earlier run's output is replaced with --overwrite)"
+        )
+    earlier = (out / "agriseg_train_config.json").is_file()
+    if earlier and not overwrite:  # a model the user trained: never replaced unasked
+        raise OptionError(
+            f"output_dir {cfg.output_dir}: holds the model of an earlier run; --overwrite replaces it when this run "
+            "ends (or give another output_dir)"
         )
     if out.is_dir():
         from agriseg.data.files import check_replaceable
@@ -251,9 +258,7 @@ def say_replaced(cfg: TrainCommon) -> None:
     ``output_dir`` holds an earlier run's model, which this run replaces (as crop and fields train say it)."""
     if (Path(cfg.output_dir) / "agriseg_train_config.json").is_file():
         logging.getLogger("agriseg").warning(
-            "%s: holds the model of an earlier run, which this run replaces when it ends (give another "
-            "output_dir to keep it)",
-            cfg.output_dir,
+            "%s: holds the model of an earlier run, which this run replaces when it ends", cfg.output_dir
         )
 
 
@@ -286,10 +291,13 @@ def check_format(cfg: TrainCommon, meta: dict[str, Any]) -> None:
     log.warning("%s; this run trains the model on the new ones", said)
 
 
-def prepare_run(cfg: TrainCommon, model: Any = None, processor: Any = None) -> tuple[Any, Any, Any, dict]:
+def prepare_run(
+    cfg: TrainCommon, model: Any = None, processor: Any = None, overwrite: bool = False
+) -> tuple[Any, Any, Any, dict]:
     """The data set, the model in training mode, its processor and the data set's metadata of an SFT or GRPO
-    run (the model is loaded from ``cfg.model`` unless given)."""
-    check_output_dir(cfg)
+    run (the model is loaded from ``cfg.model`` unless given; an earlier run's ``output_dir`` is replaced only
+    with ``overwrite``)."""
+    check_output_dir(cfg, overwrite)
     resolve_device(cfg.device, "device:")  # a config key (or --set device=...), named so
     if model is None:
         resolve_model_name(cfg.model)  # a mistyped folder fails before the data set is read
@@ -332,18 +340,19 @@ def check_max_length(cfg: SFTRunConfig, ds: Any, processor: Any) -> None:
         )
 
 
-def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None = None) -> Path:
+def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None = None, overwrite: bool = False) -> Path:
     """Train with SFT and save to ``cfg.output_dir``.
 
     Args:
         cfg: validated config.
         model: an already-built model (tests, demo); loaded from ``cfg.model`` when None.
         processor: its processor (required with ``model``).
+        overwrite: replace the model of an earlier run in ``output_dir`` (refused without it).
 
     Returns:
         The output folder (a full model, loadable with :func:`agriseg.text.modeling.load_vlm`).
     """
-    ds, model, processor, meta = prepare_run(cfg, model, processor)
+    ds, model, processor, meta = prepare_run(cfg, model, processor, overwrite)
     from trl import SFTConfig, SFTTrainer  # after the checks: a mistyped model fails at once
 
     ds = ds.select_columns(["prompt", "completion", "images"])

@@ -194,11 +194,11 @@ def _a_runs_split(path: Path) -> bool:
     return isinstance(data, dict) and set(data) == {"train", "val"} and all(isinstance(v, list) for v in data.values())
 
 
-def check_run_folder(output_dir: str | Path, replaces: bool = True) -> Path:
+def check_run_folder(output_dir: str | Path, replaces: bool = True, overwrite: bool = False) -> Path:
     """Create ``output_dir`` for a training run, refusing a file in the way and a folder of someone else's
     files (a folder holding none of :data:`RUN_FILES` nor a checkpoint, or a ``model.safetensors`` that is no
-    agriseg model); an earlier run's folder is used, and with ``replaces`` (a run that does not resume) a
-    warning says its model will be replaced.
+    agriseg model). An earlier run's folder holding its model is refused to a run that ``replaces`` it (one
+    that does not resume) unless ``overwrite``; then a warning says its model will be replaced.
 
     Raises:
         OptionError: naming ``output_dir``.
@@ -241,13 +241,25 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True) -> Path:
             raise OptionError(
                 f"output_dir {out}: its model.safetensors is the output of `agriseg {owner}`; choose another"
             )
-        if replaces:
-            log.warning(
-                "%s: holds the model of an earlier run, which this run replaces when it ends (give another output_dir "
-                "to keep it)",
-                out,
+        if replaces and not overwrite:  # a model the user trained is not replaced unasked (it was, with a warning)
+            raise OptionError(
+                f"output_dir {out}: holds the model of an earlier run; --overwrite replaces it when this run ends "
+                "(or give another output_dir; --resume continues a run)"
             )
+        if replaces:
+            log.warning("%s: holds the model of an earlier run, which this run replaces when it ends", out)
     return ensure_outdir(out)
+
+
+def drop_earlier_checkpoints(out: Path, started: float) -> None:
+    """Remove the checkpoints an earlier run left in ``out`` (older than ``started``, this run's start): once
+    ``--overwrite`` replaced its model, its ``best-epoch=09.ckpt`` beside this run's files was another model's."""
+    for ckpt in out.glob("*.ckpt"):
+        try:
+            if ckpt.stat().st_mtime < started:
+                ckpt.unlink()
+        except OSError:  # gone already, or not ours to remove: it stays
+            pass
 
 
 def check_accelerator(accelerator: str, precision: str | None = None) -> None:
