@@ -21,12 +21,20 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="*", default=list(PACKAGED_ONNX), help="packaged names or model files")
     ap.add_argument("-o", "--output", type=Path, default=None, help="the ONNX file (one model file only)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing ONNX file (packaged ones always)")
     args = ap.parse_args()
     if args.output is not None and len(args.models) != 1:
         ap.error("-o/--output takes one model")
     for name in args.models:
         target = args.output or (packaged_onnx(name) if name in PACKAGED_ONNX else Path(name).with_suffix(".onnx"))
-        out = export_onnx(name, target)
+        if target.exists() and not args.overwrite and name not in PACKAGED_ONNX:  # a user's file: never replaced
+            print(f"error: {target}: exists (use --overwrite)", file=sys.stderr)
+            return 2
+        try:
+            out = export_onnx(name, target)
+        except (OSError, ValueError) as err:  # a missing or damaged model file: one line naming it, not a traceback
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         print(f"{name} -> {out} ({out.stat().st_size / 2**20:.1f} MB)")
     if not any(m in PACKAGED_ONNX for m in args.models):
         return 0

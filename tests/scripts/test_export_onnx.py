@@ -1,0 +1,31 @@
+"""scripts/export_onnx.py: a user's file is never replaced; a model that is not there is one line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "export_onnx.py"
+
+pytest.importorskip("onnx")
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_an_existing_onnx_file_is_kept_and_a_missing_model_is_one_line(tmp_path: Path) -> None:
+    """Session 87's sweep: `-o mine.onnx` replaced the user's file unasked; a missing or damaged model ended in a
+    traceback (exit 1)."""
+    (tmp_path / "mine.onnx").write_text("mine")
+    (tmp_path / "junk.safetensors").write_text("junk")
+    r = _run("junk.safetensors", "-o", "mine.onnx", cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.strip() == "error: mine.onnx: exists (use --overwrite)", r.stderr
+    assert (tmp_path / "mine.onnx").read_text() == "mine"
+    for model in ("nope.safetensors", "junk.safetensors"):
+        r = _run(model, "-o", "x.onnx", cwd=tmp_path)
+        assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith(f"error: {model}: "), r.stderr
