@@ -68,7 +68,8 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
     if mode == "binary":
         if clear is not None:
             arr = np.where(clear, 0, arr)
-        _warn_if_smoothed(path, arr)
+        if _warn_if_smoothed(path, arr):  # a JPEG'd 0/255 mask: its grey edges and specks split at mid-grey
+            return (arr >= 128).astype(np.uint8)
         return (arr > 0).astype(np.uint8)
     if arr.dtype != np.uint8 and arr.size and (arr.min() < 0 or arr.max() > 255):
         bad = int(arr.max()) if arr.max() > 255 else int(arr.min())
@@ -84,14 +85,17 @@ _SMOOTHED: list[Path] = []  # the first 0/255 label with grey edges read in this
 SMOOTHED_SHARE = 0.001
 
 
-def _warn_if_smoothed(path: Path, arr: np.ndarray) -> None:
-    """A 0/255 mask saved as JPEG (or resized smoothly) holds greys along every edge and speckle in the
-    background; read as 0 / non-zero each of them is vegetation (a JPEG'd mask scored 77 mIoU against itself).
-    Said once per process, naming the first such label."""
-    if _SMOOTHED or arr.dtype != np.uint8 or not arr.size or not (arr == 255).any():
-        return
+def _warn_if_smoothed(path: Path, arr: np.ndarray) -> bool:
+    """Whether a label is a 0/255 mask saved as JPEG (or resized smoothly): it holds greys along every edge and
+    speckle in the background, which read as 0 / non-zero were each vegetation (a JPEG'd mask scored 77 mIoU
+    against itself; its plants trained 48-66 % too large); such a label is read with a threshold at 128. Said
+    once per process, naming the first such label."""
+    if arr.dtype != np.uint8 or not arr.size or not (arr == 255).any():
+        return False
     between = (arr > 0) & (arr < 255)
     if between.any() and (arr[between] == 1).all():  # 0, 1 and 255: class ids and an ignore value
+        if _SMOOTHED:
+            return False
         import logging
 
         _SMOOTHED.append(path)
@@ -100,16 +104,19 @@ def _warn_if_smoothed(path: Path, arr: np.ndarray) -> None:
             "255 too; give --label-mode index to read class ids (255 ignored)",
             path,
         )
-        return
-    if between.mean() > SMOOTHED_SHARE:
+        return False
+    if between.mean() <= SMOOTHED_SHARE:
+        return False
+    if not _SMOOTHED:
         import logging
 
         _SMOOTHED.append(path)
         logging.getLogger("agriseg").warning(
-            "%s: a 0/255 label with grey values between (saved as JPEG, or smoothed?): in --label-mode binary every "
-            "value above 0 is vegetation; save labels as PNG, or threshold them first",
+            "%s: a 0/255 label with grey values between (saved as JPEG, or smoothed?): read with a threshold at 128 "
+            "(vegetation from 128 up), as are such labels after it; save labels as PNG to keep their edges exact",
             path,
         )
+    return True
 
 
 def _warn_if_background_coloured(path: Path, palette: Sequence[int], indexes: np.ndarray) -> None:
