@@ -118,7 +118,7 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str =
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"{source} {item!r}: expected key=value (e.g. output_dir=runs/text/my_sft)")
+            raise ConfigError(f"{source} {item!r}: expected key=value (e.g. output_dir=runs/try)")
         node = out
         parts = key.strip().split(".")
         if not all(p.strip() for p in parts):
