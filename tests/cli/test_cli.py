@@ -459,3 +459,24 @@ def test_a_file_whose_name_starts_with_a_dash_is_told_how_to_give_it(tmp_path: P
         cwd=tmp_path, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert run.returncode == 2 and "No such option '-x': for the file -x.jpg, give ./-x.jpg" in run.stderr, run.stderr
+
+
+def test_the_resource_trackers_leak_notice_is_kept_from_an_interrupted_run() -> None:
+    """Session 87's sweep: Ctrl-C in `fields map` ended with multiprocessing's "There appear to be 2 leaked
+    semaphore objects" UserWarning (two lines with a library path) after agriseg's one-line message. The tracker
+    is a process of its own that takes the interpreter's -W options: the CLI gives it one ignoring that notice."""
+    import sys
+
+    from agriseg.cli import TRACKER_QUIET
+
+    res = CliRunner().invoke(main, ["crop", "models", "list"])
+    assert res.exit_code == 0, res.output
+    assert TRACKER_QUIET in sys.warnoptions
+    import warnings
+
+    with warnings.catch_warnings():  # the option as the tracker's interpreter reads it: the notice is ignored
+        warnings.resetwarnings()
+        warnings._processoptions([TRACKER_QUIET])  # type: ignore[attr-defined]
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.warn("resource_tracker: There appear to be 2 leaked semaphore objects", UserWarning, stacklevel=1)
+        assert not seen

@@ -73,6 +73,9 @@ def _one_line(err: click.UsageError, ctx: click.Context) -> click.ClickException
     return _UsageLine(f"{err.format_message().rstrip('.')} (see {where} --help)")
 
 
+TRACKER_QUIET = "ignore:resource_tracker:UserWarning"  # a -W option of the resource tracker's process
+
+
 @click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="agriseg")
 @click.option(
@@ -100,6 +103,11 @@ def main(verbose: bool, quiet: bool) -> None:
     # supported input, read and written in pixel coordinates
     for message in ("Dataset has no geotransform", "The given matrix is equal to Affine.identity"):
         warnings.filterwarnings("ignore", message=message)
+    # a run stopped with Ctrl-C leaves its worker pools' semaphores to multiprocessing's resource tracker, which
+    # printed a UserWarning ("2 leaked semaphore objects") after agriseg's one-line message; the tracker is a
+    # process of its own, started with this interpreter's -W options
+    if TRACKER_QUIET not in sys.warnoptions:
+        sys.warnoptions.append(TRACKER_QUIET)
     _verbosity(verbose, quiet)
 
 
