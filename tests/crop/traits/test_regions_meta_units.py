@@ -678,9 +678,12 @@ def test_a_white_marker_on_pale_speckled_soil_with_clods_pressed_against_it_is_m
     said: list[str] = []
     assert reference_scale(rgb, (80, 80, 140, 140), 50.0, said) == pytest.approx(101 / 50, rel=0.03)  # 0.02 before
     assert said == []
-    with pytest.raises(ValueError, match="has the colour of the background around it"):
-        reference_scale(
-            np.full((100, 100, 3), 120, np.uint8) + (np.arange(100) % 2)[:, None, None].astype(np.uint8),
-            (10, 10, 80, 80),
-            20.0,
-        )
+    with pytest.raises(ValueError, match="cannot be told from the background around it"):
+        flat = np.full((100, 100, 3), 120, np.uint8) + (np.arange(100) % 2)[:, None, None].astype(np.uint8)
+        reference_scale(flat, (10, 10, 80, 80), 20.0)
+    # the review of that change: a marker of two tones was measured by its middle (a bimetallic coin 0.72x)
+    coin = np.full((200, 200, 3), 90, np.uint8)
+    yy, xx = np.mgrid[:200, :200]
+    coin[(yy - 100) ** 2 + (xx - 100) ** 2 <= 23**2] = (200, 170, 60)  # a brass ring 47 px across
+    coin[(yy - 100) ** 2 + (xx - 100) ** 2 <= 16**2] = (190, 190, 195)  # a silver middle
+    assert reference_scale(coin, (50, 50, 100, 100), 25.75) == pytest.approx(47 / 25.75, rel=0.02)

@@ -46,20 +46,57 @@ def parse_box(text: str) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
-def _object_pixels(crop: np.ndarray) -> np.ndarray | None:
-    """The pixels of a box ``(h, w, 3)`` nearer in colour to its centre (the marker the user boxed) than to its
-    border (the background around it), ``(h, w)`` bool; None when the two colours are alike.
+def _object_masks(crop: np.ndarray) -> list[np.ndarray]:
+    """Candidate object pixels ``(h, w)`` bool of a box ``(h, w, 3)`` around a marker, with background on every
+    side: (1) the side of Otsu's luminance threshold that touches the box's border less; (2) the pixels nearer in
+    colour to the box's centre than to its border. The first alone split a white disc on pale speckled soil
+    between the specks and all the rest (and measured a speck); the second alone measures only the middle of a
+    two-tone marker (a bimetallic coin, a bullseye, a frame): :func:`reference_scale` takes the larger marker."""
+    from skimage.filters import threshold_otsu
 
-    One luminance threshold (Otsu's) split a white disc on pale soil between the soil's dark specks and all the
-    rest, and then measured a speck; the colours of the centre and the border say which side is which."""
+    out = []
+    lum = crop @ np.array([0.299, 0.587, 0.114])  # (h, w)
+    if np.ptp(lum) > 1e-6:
+        bright = lum > threshold_otsu(lum)
+        border = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
+        out.append(~bright if border.mean() > 0.5 else bright)
     h, w = crop.shape[:2]
-    r = max(1, min(h, w) // 10)  # the middle tenth: inside any marker the box is drawn around
+    r = max(1, min(h, w) // 20)  # the middle tenth of the box: inside a marker drawn around, even loosely
     centre = np.median(crop[h // 2 - r : h // 2 + r + 1, w // 2 - r : w // 2 + r + 1].reshape(-1, 3), axis=0)
-    border = np.median(np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]), axis=0)
-    if np.linalg.norm(centre - border) < MIN_CONTRAST:
+    edge = np.median(np.concatenate([crop[0], crop[-1], crop[:, 0], crop[:, -1]]), axis=0)
+    if np.linalg.norm(centre - edge) >= MIN_CONTRAST:
+        out.append(np.linalg.norm(crop - centre, axis=-1) < np.linalg.norm(crop - edge, axis=-1))
+    return out
+
+
+def _marker(obj: np.ndarray) -> tuple[slice, slice] | None:
+    """The bounding box of the marker in candidate object pixels ``(h, w)``: the part at the box's centre, opened
+    free of what joins it (None when it touches the box's edge or there is none).
+
+    On soil, clods of the marker's colour can touch it: thin joins are opened, wider and wider, until it stands
+    alone (an opening keeps a disc's size); wider ones by openings of a part still holding the box's centre, up to
+    a sixth of the box (a marker drawn around with background on every side is wider than a third of it). Then
+    clods pressed against it are taken off by an opening of a quarter of its shorter side, which keeps a disc's or
+    a rectangle's extent and removes what is narrower than half of it."""
+    sl = None
+    wide_radii = [r for r in (8, 12, 18, 27, 40) if r <= min(obj.shape) // 6]
+    for radius in (0, 1, 2, 3, 5, *wide_radii):
+        part = _part_at_centre(ndimage.binary_opening(obj, _disc(radius)) if radius else obj)
+        if part is not None and not _touches_edge(part, obj.shape) and (radius <= 5 or _holds_centre(part, obj.shape)):
+            sl = part
+            break
+    if sl is None:
         return None
-    to_centre = np.linalg.norm(crop - centre, axis=-1)  # (h, w)
-    return np.asarray(to_centre < np.linalg.norm(crop - border, axis=-1))
+    if (radius := min(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) // 4) > 5:
+        part = _part_at_centre(ndimage.binary_opening(obj, _disc(radius)))
+        if part is not None and not _touches_edge(part, obj.shape):
+            sl = part
+    return sl
+
+
+def _sides(sl: tuple[slice, slice]) -> tuple[int, int]:
+    """(height, width) of a bounding box."""
+    return sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
 
 
 def _disc(radius: int) -> np.ndarray:
@@ -121,34 +158,15 @@ def reference_scale(
         raise ValueError(f"reference box {box} is under 3 px on a side")
     if np.ptp(crop) < 1e-6:
         raise ValueError(f"reference box {box} is uniform: no object to measure")
-    obj = _object_pixels(crop)
-    if obj is None:
-        raise ValueError(
-            f"the object at the centre of reference box {box} has the colour of the background around it: give a "
-            "box centred on the marker, or a marker on a plain card"
-        )
-    sl = None
-    # the object is the part at the box's centre (the user boxed it); on soil, clods of its brightness can touch
-    # it: thin joins to them are opened, wider and wider, until it stands alone (an opening keeps a disc's size)
-    # (clods wider than a join: wider openings, of a part still holding the box's centre, up to a sixth
-    # of the box: a marker drawn around with background on every side is wider than a third of it)
-    wide_radii = [r for r in (8, 12, 18, 27, 40) if r <= min(obj.shape) // 6]
-    for radius in (0, 1, 2, 3, 5, *wide_radii):
-        part = _part_at_centre(ndimage.binary_opening(obj, _disc(radius)) if radius else obj)
-        if part is not None and not _touches_edge(part, obj.shape) and (radius <= 5 or _holds_centre(part, obj.shape)):
-            sl = part
-            break
-    if sl is None:
+    found = [m for obj in _object_masks(crop) if (m := _marker(obj)) is not None]
+    if not found:
         raise ValueError(
             f"the object in reference box {box} touches the box's edge, or cannot be told from the background "
             "around it: give a box with background on every side, or a marker on a plain card"
         )
-    # clods of the marker's colour pressed against it are wider than any join: an opening by a disc of a quarter
-    # of the marker's shorter side keeps a disc's or a rectangle's extent and takes off what is narrower than half
-    if (radius := min(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start) // 4) > 5:
-        part = _part_at_centre(ndimage.binary_opening(obj, _disc(radius)))
-        if part is not None and not _touches_edge(part, obj.shape):
-            sl = part
+    # the larger marker found, a disc or square first: the whole of a two-tone coin, not its middle; a white
+    # disc on speckled soil, not a speck
+    sl = max(found, key=lambda b: (max(_sides(b)) <= 1.15 * min(_sides(b)), max(_sides(b))))
     tall, wide = sl[0].stop - sl[0].start, sl[1].stop - sl[1].start
     side = max(tall, wide)
     if warnings is not None and side > 1.15 * min(tall, wide):
