@@ -27,7 +27,8 @@ def main() -> int:
         ap.error("-o/--output takes one model")
     for name in args.models:
         target = args.output or (packaged_onnx(name) if name in PACKAGED_ONNX else Path(name).with_suffix(".onnx"))
-        if target.exists() and not args.overwrite and name not in PACKAGED_ONNX:  # a user's file: never replaced
+        packaged = name in PACKAGED_ONNX and target.resolve() == packaged_onnx(name).resolve()
+        if target.exists() and not args.overwrite and not packaged:  # a user's file: never replaced
             print(f"error: {target}: exists (use --overwrite)", file=sys.stderr)
             return 2
         try:

@@ -128,7 +128,7 @@ def _parts(p: Path) -> list[Path]:
     return [p, *(f for f in found if f is not None)]
 
 
-def _sha256(p: Path) -> str:
+def _sha256(p: Path, adapters: bool = True) -> str:
     h = hashlib.sha256()
     if len(parts := _parts(p)) > 1:  # a shapefile: each of its files, by suffix
         for f in parts:
@@ -138,13 +138,13 @@ def _sha256(p: Path) -> str:
         for f in sorted(x for x in p.rglob("*") if x.is_file()):
             h.update(os.fsencode(f.relative_to(p)))
             h.update(_sha256(f).encode())
-        if (base := _adapter_base(p)) is not None:  # a LoRA adapter is applied to its base: retrained, another model
-            h.update(b"base:" + _sha256(base).encode())
+        if adapters and (base := _adapter_base_folder(p)) is not None:  # applied to its base: retrained, another
+            h.update(b"base:" + _sha256(base, adapters=False).encode())  # (a base that is an adapter: not followed)
         return h.hexdigest()
     return _file_sha256(p)
 
 
-def _adapter_base(folder: Path) -> Path | None:
+def _adapter_base_folder(folder: Path) -> Path | None:
     """The local base model folder a LoRA adapter folder names (peft's ``adapter_config.json``), or None."""
     try:
         base = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8")).get("base_model_name_or_path")
@@ -177,7 +177,7 @@ def _content_hash(p: Path) -> str:
     """:func:`_sha256` of a file or folder, once per path, size and mtime (a plots file or a land-cover raster
     every item reads is hashed once a run)."""
     parts = _parts(p)
-    if p.is_dir() and (base := _adapter_base(p)) is not None:  # a LoRA adapter: its base model's changes too
+    if p.is_dir() and (base := _adapter_base_folder(p)) is not None:  # a LoRA adapter: its base model's changes too
         parts = [*parts, base]
     stats = [f.stat() for f in parts]
     key = (str(p.resolve()), sum(st.st_size for st in stats), max(st.st_mtime_ns for st in stats))

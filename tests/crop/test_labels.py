@@ -65,8 +65,9 @@ def test_a_mask_saved_as_jpeg_is_said_once_in_binary_mode(
     import logging
 
     monkeypatch.setattr(labels, "_SMOOTHED", [])
-    truth = np.zeros((64, 64), np.uint8)
-    truth[16:48, 20:40] = 255
+    yy, xx = np.mgrid[:64, :64]
+    disc = (((yy - 30) ** 2 + (xx - 33) ** 2) <= 15**2).astype(np.uint8)  # edges off JPEG's 8-px blocks
+    truth = disc * 255
     Image.fromarray(truth).save(tmp_path / "clean.png")
     Image.fromarray(truth // 255).save(tmp_path / "ones.png")
     Image.fromarray(truth).save(tmp_path / "a.jpg", quality=75)
@@ -80,11 +81,17 @@ def test_a_mask_saved_as_jpeg_is_said_once_in_binary_mode(
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and said[0].startswith(f"{tmp_path / 'a.jpg'}: a 0/255 label with grey values"), said
     # session 87's sweep: read as 0 / non-zero, its plants were 48-66 % too large; split at mid-grey, as drawn
-    yy, xx = np.mgrid[:64, :64]
-    disc = (((yy - 30) ** 2 + (xx - 33) ** 2) <= 15**2).astype(np.uint8)  # edges off JPEG's 8-px blocks
-    Image.fromarray(disc * 255).save(tmp_path / "disc.jpg", quality=75)
-    read = read_label(tmp_path / "disc.jpg")
+    read = read_label(tmp_path / "b.jpg")
     assert (read != disc).mean() < 0.005 and abs(int(read.sum()) / int(disc.sum()) - 1) < 0.02  # 1.31 before
+    # the review of that change: class ids and the colours of an RGB label keep the 0 / non-zero reading
+    ids = disc.copy()
+    ids[:, :10], ids[:, -10:] = 2, 255  # classes 1, 2 and an ignore band
+    Image.fromarray(ids).save(tmp_path / "ids.png")
+    assert (read_label(tmp_path / "ids.png") == (ids > 0)).all()
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[:20], rgb[40:] = (255, 0, 0), (0, 100, 0)  # red weeds, dark-green crop
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    assert read_label(tmp_path / "rgb.png").sum() == 44 * 64
 
 
 @pytest.mark.parametrize("band", ["LA", "RGBA"])

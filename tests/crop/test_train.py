@@ -300,6 +300,12 @@ def test_a_fresh_run_over_a_finished_one_is_refused_unless_it_overwrites(tmp_pat
         train_crop(cfg, progress=False, overwrite=True)
     assert "holds the model of an earlier run, which this run replaces when it ends" in caplog.text
     assert not (run / "best-epoch=99.ckpt").exists() and (run / "last.ckpt").is_file()
+    # the review of that change: --resume of another folder's run replaced this folder's model unasked
+    other = cfg.model_copy(update={"output_dir": str(tmp_path / "other")})
+    train_crop(other, progress=False)
+    with pytest.raises(OptionError, match=r"holds the model of an earlier run; --overwrite replaces it"):
+        train_crop(cfg, resume=str(tmp_path / "other" / "last.ckpt"), progress=False)
+    train_crop(cfg, resume=str(run / "last.ckpt"), progress=False, max_epochs=2)  # its own run: continued
 
 
 def test_augmentations_follow_the_seed(samples_dir) -> None:

@@ -144,3 +144,8 @@ def test_a_0_255_truth_is_warned_of_whatever_the_prediction() -> None:
     with pytest.warns(UserWarning) as seen:
         acc.update(empty, t * 255)
     assert len(seen) == 1  # once per image, not once per count
+    import warnings
+
+    with warnings.catch_warnings():  # the review: a tile ignored whole is no 0/255 mask
+        warnings.simplefilter("error")
+        miou(empty, np.full_like(t, 255))

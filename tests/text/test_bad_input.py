@@ -767,3 +767,24 @@ def test_a_users_tile_named_instances_is_scored(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     got = json.loads(report.read_text())
     assert got["images"] == 2 and got["per_class"]["field"]["iou"] == pytest.approx(0.5)
+
+
+def test_a_lora_adapter_of_an_adapter_that_would_lose_it_is_refused(tmp_path: Path) -> None:
+    """The review of session 87: LoRA training from an adapter folder (merged when loaded) with merge_on_save false
+    saved an adapter naming the first base: loaded, it lost the starting adapter's training without a word."""
+    from agriseg.config import OptionError
+    from agriseg.text.config import SFTRunConfig
+    from agriseg.text.sft import prepare_run
+
+    (tmp_path / "adapter").mkdir()
+    (tmp_path / "adapter" / "adapter_config.json").write_text('{"base_model_name_or_path": "/x"}')
+    cfg = SFTRunConfig.model_validate(
+        {
+            "model": str(tmp_path / "adapter"),
+            "dataset": str(tmp_path / "d"),
+            "output_dir": str(tmp_path / "o"),
+            "lora": {"merge_on_save": False},
+        }  # fmt: skip
+    )
+    with pytest.raises(OptionError, match="is itself a LoRA adapter, merged when loaded; an adapter of it would"):
+        prepare_run(cfg)

@@ -79,6 +79,19 @@ def _check_colormap(colormap: dict[str, int]) -> dict[str, int]:
     return colormap
 
 
+def check_class_names(model: ModelConfig) -> None:
+    """One name per class (``crop train`` and ``crop selftrain`` configs): a run would train, then fail naming
+    nothing when the metrics are named.
+
+    Raises:
+        ValueError: ``model.class_names has 2 names for model.num_classes 3``.
+    """
+    if len(model.class_names) != model.num_classes:
+        raise ValueError(
+            f"model.class_names has {len(model.class_names)} names for model.num_classes {model.num_classes}"
+        )
+
+
 class CropTrainConfig(StrictModel):
     """A whole ``agriseg crop train`` run."""
 
@@ -90,9 +103,8 @@ class CropTrainConfig(StrictModel):
 
     @model_validator(mode="after")
     def _one_name_per_class(self) -> CropTrainConfig:
-        names, n = self.model.class_names, self.model.num_classes
-        if len(names) != n:  # it would train, then fail naming nothing when the metrics are named
-            raise ValueError(f"model.class_names has {len(names)} names for model.num_classes {n}")
+        check_class_names(self.model)
+        n = self.model.num_classes
         if self.data.label_mode == "colormap":  # found at training time, after the run's folder was written
             for colour, cls in (self.data.colormap or {}).items():
                 if cls >= n:

@@ -32,7 +32,7 @@ def match_pairs(
     for d, name in zip((images, labels), names or ("", ""), strict=True):
         if not d.is_dir():
             raise FileNotFoundError(f"{d}: folder not found" + (f" ({name})" if name else ""))
-    imgs, labs = _by_stem(images, photos=True), _by_stem(labels)
+    imgs, labs = images_by_stem(images, photos=True), images_by_stem(labels)
     for d, found, name in ((images, imgs, names[0] if names else ""), (labels, labs, names[1] if names else "")):
         if not found:
             shown = ", ".join(IMAGE_SUFFIXES[:4])
@@ -78,9 +78,13 @@ def folder_images(folder: Path, photos: bool = False) -> list[Path]:
     ]  # fmt: skip
 
 
-def _by_stem(folder: Path, photos: bool = False) -> dict[str, Path]:
+def images_by_stem(folder: Path, photos: bool = False) -> dict[str, Path]:
     """The images of a folder by name (:func:`folder_images`); two of one name (``0003.jpg``, ``0003.png``)
-    would pair at random."""
+    would pair at random.
+
+    Raises:
+        OptionError: two images of one name, naming both.
+    """
     out: dict[str, Path] = {}
     for p in folder_images(folder, photos):
         if (key := stem_key(p)) in out:

@@ -83,6 +83,7 @@ _SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (o
 _SMOOTHED: list[Path] = []  # the first 0/255 label with grey edges read in this process (said once)
 # a 0/255 label with more than this share of its pixels in between was saved as JPEG or smoothed
 SMOOTHED_SHARE = 0.001
+SMOOTHED_LEVELS = 16  # ... holding more than this many grey levels between 0 and 255 (class ids hold a few)
 
 
 def _warn_if_smoothed(path: Path, arr: np.ndarray) -> bool:
@@ -93,19 +94,24 @@ def _warn_if_smoothed(path: Path, arr: np.ndarray) -> bool:
     if arr.dtype != np.uint8 or not arr.size or not (arr == 255).any():
         return False
     between = (arr > 0) & (arr < 255)
-    if between.any() and (arr[between] == 1).all():  # 0, 1 and 255: class ids and an ignore value
+    ids = np.unique(arr[between]) if between.any() else np.zeros(0, np.uint8)
+    if ids.size and ids.max() < 32 and ids.size <= SMOOTHED_LEVELS:  # 0, 1 (2, ...) and 255: class ids, an ignore
         if _SMOOTHED:
             return False
         import logging
 
         _SMOOTHED.append(path)
+        shown = ", ".join(map(str, [0, *ids.tolist()]))
         logging.getLogger("agriseg").warning(
-            "%s: a label of 0, 1 and 255 (255 = ignore?): in --label-mode binary every value above 0 is vegetation, "
+            "%s: a label of %s and 255 (255 = ignore?): in --label-mode binary every value above 0 is vegetation, "
             "255 too; give --label-mode index to read class ids (255 ignored)",
             path,
+            shown,
         )
         return False
-    if between.mean() <= SMOOTHED_SHARE:
+    # a JPEG'd (or smoothed) mask: greys of every level along its edges; class ids (0, 1, 2 and 255 as ignore)
+    # or the colours of an RGB label take a few values only, and keep the 0 / non-zero reading
+    if between.mean() <= SMOOTHED_SHARE or ids.size <= SMOOTHED_LEVELS:
         return False
     if not _SMOOTHED:
         import logging
@@ -113,7 +119,7 @@ def _warn_if_smoothed(path: Path, arr: np.ndarray) -> bool:
         _SMOOTHED.append(path)
         logging.getLogger("agriseg").warning(
             "%s: a 0/255 label with grey values between (saved as JPEG, or smoothed?): read with a threshold at 128 "
-            "(vegetation from 128 up), as are such labels after it; save labels as PNG to keep their edges exact",
+            "(vegetation from 128 up), as is every such label; save labels as PNG to keep their edges exact",
             path,
         )
     return True

@@ -119,11 +119,9 @@ class SelfTrainConfig(StrictModel):
     @model_validator(mode="after")
     def _one_name_per_class(self) -> SelfTrainConfig:
         """As ``crop train``'s config: said when read, not after the photos were pseudo-labelled."""
-        if len(self.model.class_names) != self.model.num_classes:
-            raise ValueError(
-                f"model.class_names has {len(self.model.class_names)} names for model.num_classes "
-                f"{self.model.num_classes}"
-            )
+        from agriseg.crop.config import check_class_names
+
+        check_class_names(self.model)
         return self
 
     @model_validator(mode="after")
@@ -278,13 +276,11 @@ class SelfTrainer:
         if len(files) < 2:
             n = f"{len(files)} photo{'s' if len(files) != 1 else ''}"
             raise OptionError(f"{self.cfg.images}: only {n} to train on (at least 2 are needed)")
-        from agriseg.data.io import stem_key
+        from agriseg.crop.dataset import images_by_stem
 
-        seen: dict[str, Path] = {}
-        for f in files:  # training pairs photos and labels by name: said before any photo is pseudo-labelled
-            if (key := stem_key(f)) in seen:
-                raise OptionError(f"{seen[key]} and {f.name}: two images of one name in {f.parent}; keep one")
-            seen[key] = f
+        # training pairs the folder's photos and labels by name: two photos of one name (kept or not) said before
+        # any photo is pseudo-labelled, as training would say it after
+        images_by_stem(Path(self.cfg.images), photos=True)
         return files
 
     def pseudolabel(self, files: list[Path]) -> dict[str, Path]:

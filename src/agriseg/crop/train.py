@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -58,6 +57,7 @@ def train_crop(
         check_resume,
         check_run_folder,
         drop_earlier_checkpoints,
+        earlier_checkpoints,
         fit,
         load_weights,
         summary_line,
@@ -80,9 +80,10 @@ def train_crop(
     dm.val_set.check("the validation photos")
     # data that cannot train (no photos, no validation, lists that overlap) is refused before the run's folder
     # is made (an empty output_dir was left behind)
-    replaces = resumable and resume is None
+    # a run that does not continue this folder's own run replaces its model (--resume of another folder's too)
+    replaces = resumable and (resume is None or Path(resume).resolve().parent != Path(cfg.output_dir).resolve())
     out = check_run_folder(cfg.output_dir, replaces, overwrite)  # someone else's, or an earlier model: usage errors
-    started = time.time()
+    earlier = earlier_checkpoints(out, [t.init_weights, resume]) if replaces and overwrite else {}
     if check_labels:
         _warn_unpaired(cfg.data.images, cfg.data.labels)
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
@@ -92,8 +93,7 @@ def train_crop(
     val = validate(res.trainer, task, dm)
     model_path = out / "model.safetensors"
     save_model(task.model, cfg.model, model_path, extra={"val": val, "train_config": cfg.model_dump_json()})
-    if replaces and overwrite:
-        drop_earlier_checkpoints(out, started)
+    drop_earlier_checkpoints(earlier)
     shown = {"val/miou": val["val/miou"], "val/biou": val["val/biou"]}
     return {
         "best_checkpoint": exported,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from pathlib import Path
 
 import lightning as L
 from torch.utils.data import DataLoader
@@ -48,6 +48,7 @@ def train_fields(
         check_resume,
         check_run_folder,
         drop_earlier_checkpoints,
+        earlier_checkpoints,
         fit,
         load_weights,
         summary_line,
@@ -62,8 +63,12 @@ def train_fields(
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)
-    out = check_run_folder(cfg.output_dir, resume is None, overwrite)  # someone else's, an earlier model: usage errors
-    started = time.time()
+    # a run that does not continue this folder's own run replaces its model (--resume of another folder's too)
+    replaces = resume is None or Path(resume).resolve().parent != Path(cfg.output_dir).resolve()
+    out = check_run_folder(cfg.output_dir, replaces, overwrite)  # someone else's, an earlier model: usage errors
+    earlier = earlier_checkpoints(out, [resume]) if replaces and overwrite else {}
+    if replaces and overwrite:  # an earlier run's test scores, beside this run's model (--no-test writes none)
+        (out / "test_metrics.json").unlink(missing_ok=True)
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
     # no best checkpoint: training stopped before its first validation; the scores shown are the last weights'
@@ -87,8 +92,7 @@ def train_fields(
         },
     )
     write_text(out / "config.json", cfg.model_dump_json(indent=1))  # this run's, beside its model
-    if resume is None and overwrite:
-        drop_earlier_checkpoints(out, started)
+    drop_earlier_checkpoints(earlier)
     test = None
     if evaluate_test:
         scoring = FieldsEvaluateConfig(batch_size=t.batch_size, iou_threshold=t.iou_threshold)

@@ -85,7 +85,7 @@ def _scored(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index
     if max(t_max, p_max) >= num_classes:
         hint = " (a 0/255 mask? pass mask > 0)" if 255 in (t_max, p_max) else ""
         raise ValueError(f"class id >= num_classes ({num_classes}) found{hint}")
-    if t_max <= 0 and not keep.all() and not 0 <= ignore_index < num_classes:
+    if t_max == 0 and not keep.all() and not 0 <= ignore_index < num_classes:
         # the truth is 0 and ignore_index alone: a 0/255 vegetation mask read as class ids, whatever the prediction
         warnings.warn(
             f"the truth holds only 0 and {ignore_index}, and {ignore_index} is ignore_index: every pixel it marks "

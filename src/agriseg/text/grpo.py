@@ -114,14 +114,14 @@ def _reference_folder(cfg: GRPORunConfig, model: Any) -> Iterator[None]:
 
     from agriseg.data.files import temporary_sibling
 
-    folder = temporary_sibling(Path(cfg.output_dir), "reference")
+    folder, named = temporary_sibling(Path(cfg.output_dir), "reference"), model.config._name_or_path
     try:
         model.save_pretrained(folder)
         model.config._name_or_path = str(folder)
         yield
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-        model.config._name_or_path = str(cfg.model)
+        model.config._name_or_path = named
 
 
 def reward_curve(log_history: list[dict[str, Any]]) -> list[tuple[int, float, float, float]]:

@@ -301,6 +301,13 @@ def prepare_run(
     resolve_device(cfg.device, "device:")  # a config key (or --set device=...), named so
     if model is None:
         resolve_model_name(cfg.model)  # a mistyped folder fails before the data set is read
+    if cfg.lora.enabled and not cfg.lora.merge_on_save and (Path(str(cfg.model)) / "adapter_config.json").is_file():
+        # the adapter is merged into its base on loading: a new adapter on top would name that base, not the
+        # model trained here, and its folder would then load without the starting adapter's training
+        raise OptionError(
+            f"lora.merge_on_save false: the model {cfg.model} is itself a LoRA adapter, merged when loaded; an "
+            "adapter of it would name its base and lose it: keep merge_on_save true (or train with lora.enabled false)"
+        )
     ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
     meta = dataset_meta(ds, cfg.dataset)  # a row edited by hand: before the model is loaded
     if model is None:

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -251,12 +251,29 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True, overwrite: b
     return ensure_outdir(out)
 
 
-def drop_earlier_checkpoints(out: Path, started: float) -> None:
-    """Remove the checkpoints an earlier run left in ``out`` (older than ``started``, this run's start): once
-    ``--overwrite`` replaced its model, its ``best-epoch=09.ckpt`` beside this run's files was another model's."""
+def earlier_checkpoints(out: Path, keep: Sequence[str | Path | None] = ()) -> dict[Path, tuple[int, int]]:
+    """The checkpoints in ``out`` before a run starts, by (size, mtime), but those in ``keep`` (the files the run
+    reads: ``train.init_weights``): :func:`drop_earlier_checkpoints` removes those the run did not rewrite."""
+    kept = {Path(k).resolve() for k in keep if k}
+    found = {}
     for ckpt in out.glob("*.ckpt"):
         try:
-            if ckpt.stat().st_mtime < started:
+            st = ckpt.stat()
+        except OSError:
+            continue
+        if ckpt.resolve() not in kept:
+            found[ckpt] = (st.st_size, st.st_mtime_ns)
+    return found
+
+
+def drop_earlier_checkpoints(earlier: Mapping[Path, tuple[int, int]]) -> None:
+    """Remove the checkpoints an earlier run left (:func:`earlier_checkpoints`) that this run did not rewrite:
+    once ``--overwrite`` replaced its model, its ``best-epoch=09.ckpt`` beside this run's files was another
+    model's."""
+    for ckpt, stamp in earlier.items():
+        try:
+            st = ckpt.stat()
+            if (st.st_size, st.st_mtime_ns) == stamp:
                 ckpt.unlink()
         except OSError:  # gone already, or not ours to remove: it stays
             pass
