@@ -335,7 +335,7 @@ def outdir_option(
 
 OVERWRITE_HELP = (
     "Replace outputs that already exist. Without it they are kept: a batch skips finished items (a re-run "
-    "resumes), a single output is refused."
+    "resumes), a single output (a training run's model) is refused."
 )
 STRICT_HELP = "Stop at the first item that fails (without it, failures are reported and the batch goes on)."
 
@@ -759,16 +759,9 @@ def train_options(kind: Literal["lightning", "trl"] = "lightning") -> Decorator:
         default=None,
         help="Lightning checkpoint (e.g. <output_dir>/last.ckpt) to continue from.",
     )
-    overwrite = shared(
-        "--overwrite",
-        "--overwrite",
-        is_flag=True,
-        default=False,
-        help="Replace the model an earlier run left in output_dir (without it that folder is refused).",
-    )
     return stack(
         *([resume] if kind == "lightning" else []),
-        overwrite,
+        overwrite_option(),
         shared("--epochs", "--epochs", type=click.IntRange(1), default=None, help=f"Override {keys['epochs']}."),
         shared(
             "--max-steps",
