@@ -103,6 +103,11 @@ def test_split_files_and_output_folders_are_named(tmp_path):
 
     with pytest.raises(FileNotFoundError, match=r"nope\.txt: list of photo names not found"):
         read_stem_list(tmp_path / "nope.txt")
+    from agriseg.crop.dataset import split_stems
+
+    # session 87's sweep: a missing val_list was named without its config key
+    with pytest.raises(OptionError, match=r"^data\.val_list: .*nope\.txt: list of photo names not found$"):
+        split_stems(["a", "b"], None, str(tmp_path / "nope.txt"), 0.2, 0)
     (tmp_path / "bin.txt").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ValueError, match=r"bin\.txt: not a text file of photo names"):
         read_stem_list(tmp_path / "bin.txt")

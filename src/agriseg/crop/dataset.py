@@ -129,8 +129,13 @@ def split_stems(
         OptionError: the two lists share photos, or the training list names every photo (none to validate).
     """
     have = set(stems)
-    val = read_stem_list(val_list) if val_list else None
-    train = read_stem_list(train_list) if train_list else None
+    lists: dict[str, list[str] | None] = {}
+    for key, given in (("val_list", val_list), ("train_list", train_list)):
+        try:
+            lists[key] = read_stem_list(given) if given else None
+        except FileNotFoundError as err:  # named by its config key, as the lists' other problems are
+            raise OptionError(f"data.{key}: {err}") from None
+    val, train = lists["val_list"], lists["train_list"]
     for name, lst, path in (("val_list", val, val_list), ("train_list", train, train_list)):
         missing = sorted(set(lst or []) - have)
         if missing:  # the list given does not fit the data: a usage error (exit status 2), naming the file
