@@ -44,5 +44,5 @@ def test_a_list_naming_a_photo_that_is_not_there_is_a_usage_error_naming_the_lis
     (tmp_path / "v.txt").write_text("0001\nnot_a_stem\n")
     with pytest.raises(OptionError, match=r"data.val_list: .*v.txt names 1 photo\(s\) without .*\(not_a_stem\)"):
         split_stems(STEMS, None, str(tmp_path / "v.txt"), 0.2, 0)
-    with pytest.raises(FileNotFoundError, match=r"a folder, not a list of photo names"):
+    with pytest.raises(OptionError, match=r"data.val_list: .*: a folder, not a list of photo names"):
         split_stems(STEMS, None, str(tmp_path), 0.2, 0)
