@@ -132,10 +132,11 @@ def reference_scale(
 ) -> float:
     """Pixels per millimetre from a reference object (a disc or square marker, a coin) inside a pixel box.
 
-    Inside the box, each pixel goes to the object or the background by which colour it is nearer: the object's
-    (the box's centre) or the background's (the box's border); the object's connected part at the centre is the
-    object (joins to background of its colour, soil clods by a coin, opened until it stands alone). Its size in
-    pixels is the longer side of its bounding box, which is ``size_mm`` in reality.
+    The object is sought twice (:func:`_object_masks`): as the side of Otsu's luminance threshold that touches
+    the box's border less, and as the pixels nearer in colour to the box's centre than to its border; each time
+    it is the connected part at the box's centre, with what joins it opened off (:func:`_marker`). The larger
+    marker found (a disc or square first) is the object; its size in pixels is the longer side of its bounding
+    box, which is ``size_mm`` in reality.
 
     Args:
         rgb: the photo ``(H, W, 3)`` uint8.
