@@ -585,3 +585,17 @@ def test_reading_a_class_raster_as_probabilities_is_refused(tmp_path: Path) -> N
         ds.write(np.zeros((1, 8, 8), np.uint8))
     with pytest.raises(ValueError, match="classes.tif: has 1 band; a probability raster holds the class map"):
         read_probabilities(path)
+
+
+def test_an_interrupted_scene_closes_its_progress_bar(scene: Path, tiny_model: torch.nn.Module, tmp_path: Path) -> None:
+    """Session 87's sweep: Ctrl-C in `fields predict` left the scene's bar open; tqdm drew it once more at exit,
+    after the command's "interrupted" line."""
+    from tqdm import tqdm
+
+    def stop(i: int) -> None:
+        if i == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as stopped:  # its traceback (holding the frames) kept, as the CLI's is
+        _pred(tiny_model, progress=True).predict(scene, tmp_path / "i.tif", on_block=stop)
+    assert stopped.tb is not None and not [b for b in list(tqdm._instances) if not b.disable]  # type: ignore[attr-defined]

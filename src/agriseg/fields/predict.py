@@ -416,31 +416,30 @@ class ScenePredictor:
                         if ys[j] + P > y_lo:
                             patches, inv, _ = self._strip_patches(src, info, ys[j], xs, offset)
                             add(ys[j], patches, inv)
-                    bar = progress_bar(
+                    with progress_bar(  # closed by an interrupt too: not redrawn after its message
                         total=len(ys),
                         initial=first,
                         desc=f"predict {scene.name}",
                         unit="row",
                         disable=not cfg.progress,
-                    )
-                    for j in range(first, len(ys)):
-                        patches, inv, n = self._strip_patches(src, info, ys[j], xs, offset)
-                        result.patches += n
-                        add(ys[j], patches, inv)
-                        final = ys[j + 1] if j + 1 < len(ys) else info.height  # later patches start below
-                        if final > y_lo:
-                            h = final - y_lo
-                            arr = self._finish(acc[:, :h], norm[:h], invalid[:h])
-                            has_data = has_data or not invalid[:h].all()
-                            with rasterio.open(partial, "r+") as dst:  # closing flushes the rows to disk
-                                dst.write(arr, window=Window(0, y_lo, width, h))
-                            acc, norm, invalid = acc[:, h:], norm[h:], invalid[h:]
-                            y_lo = final
-                        _save_progress(progress, fp, {"rows_done": y_lo, "next_row": j + 1})
-                        bar.update(1)
-                        if on_block is not None:
-                            on_block(j)
-                    bar.close()
+                    ) as bar:
+                        for j in range(first, len(ys)):
+                            patches, inv, n = self._strip_patches(src, info, ys[j], xs, offset)
+                            result.patches += n
+                            add(ys[j], patches, inv)
+                            final = ys[j + 1] if j + 1 < len(ys) else info.height  # later patches start below
+                            if final > y_lo:
+                                h = final - y_lo
+                                arr = self._finish(acc[:, :h], norm[:h], invalid[:h])
+                                has_data = has_data or not invalid[:h].all()
+                                with rasterio.open(partial, "r+") as dst:  # closing flushes the rows to disk
+                                    dst.write(arr, window=Window(0, y_lo, width, h))
+                                acc, norm, invalid = acc[:, h:], norm[h:], invalid[h:]
+                                y_lo = final
+                            _save_progress(progress, fp, {"rows_done": y_lo, "next_row": j + 1})
+                            bar.update(1)
+                            if on_block is not None:
+                                on_block(j)
             except Exception as err:  # noqa: BLE001 - re-raised: a scene that failed before its first row keeps no work file
                 full = full_disk(err, output)  # asked before the work file goes: it may be what filled the disk
                 if y_lo == 0:  # no finished row: nothing a re-run could resume
