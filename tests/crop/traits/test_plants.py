@@ -242,3 +242,18 @@ def test_api_arguments_that_are_no_plants_are_refused() -> None:
     assert len(plant_traits(label_plants(mask))) == 1
     with pytest.raises(ValueError, match="thickness must be 0 or more px, got -1"):
         drop_edge_strips(label_plants(mask), thickness=-1)
+
+
+def test_pixel_counts_are_whole_numbers_without_a_scale() -> None:
+    """Session 87's plots sweep: pixel counts and boxes were written as floats (`plant_area_px2 31951.0`,
+    `width_px 200.0`); with a scale they are millimetres, fractions."""
+    from agriseg.crop.traits.regions import Region, region_traits
+
+    mask = _discs([(100, 100)], 20)
+    (px,) = plant_traits(label_plants(mask))
+    assert all(type(px[k]) is int for k in ("area", "convex_hull_area", "width", "height")), px
+    (mm,) = plant_traits(label_plants(mask), px_per_mm=2.0)
+    assert mm["area"] == pytest.approx(px["area"] / 4) and isinstance(mm["area"], float)
+    plants = [{**px, "region": "1"}]
+    (row,) = region_traits([Region("1", 50, 50, 100, 100)], mask, plants, None)
+    assert all(type(row[k]) is int for k in ("plant_area", "vegetation_area", "x", "y", "width", "height")), row

@@ -215,6 +215,9 @@ SHAPE_TRAITS: dict[str, int] = {
 }
 
 
+PIXEL_COUNTS = ("area", "convex_hull_area", "width", "height")  # traits in px that count pixels
+
+
 def plant_traits(
     labels: np.ndarray, rgb: np.ndarray | None = None, px_per_mm: float | None = None, sure: np.ndarray | None = None
 ) -> list[dict[str, Any]]:
@@ -270,6 +273,8 @@ def plant_traits(
         frame = y0 > 0 and x0 > 0 and y1 < labels.shape[0] and x1 < labels.shape[1]
         row: dict[str, Any] = {"id": int(rp.label)}
         row.update({k: v / scale ** SHAPE_TRAITS[k] for k, v in raw.items()})
+        if px_per_mm is None:  # counts of pixels are whole numbers: 3376, not 3376.0
+            row.update({k: int(raw[k]) for k in PIXEL_COUNTS})
         row["in_frame"] = bool(frame)  # False: the plant touches the image border (part may be outside)
         if sure is not None:  # the share of the plant's pixels the model itself was sure of
             row["model_sure"] = float(sure[rp.coords[:, 0], rp.coords[:, 1]].mean())

@@ -422,8 +422,8 @@ def region_traits(
             "status": where if where != "inside" else ("ok" if inside else "empty"),
             # a region wholly outside the photo has no numbers (an empty cell), not those of an empty pot
             "plant_count": len(inside) if cell.size else None,
-            "plant_area": float(sum(p["area"] for p in inside)) if cell.size else None,
-            "vegetation_area": float(cell.sum()) / s**2 if cell.size else None,
+            "plant_area": sum(p["area"] for p in inside) if cell.size else None,  # whole pixels without a scale
+            "vegetation_area": (float(cell.sum()) / s**2 if px_per_mm else int(cell.sum())) if cell.size else None,
             "green_fraction": gf,
             "green_area_index": g.value if g else None,
             "gai_saturated": g.saturated if g else None,
@@ -434,6 +434,7 @@ def region_traits(
             row["model_sure"] = sum(p["model_sure"] * p["area"] for p in inside) / sum(p["area"] for p in inside)
         if rgb is not None and cell.any():
             row.update(colour_traits(rgb[y0:y1, x0:x1][cell]))
-        row.update({"x": reg.x / s, "y": reg.y / s, "width": reg.width / s, "height": reg.height / s})
+        box = {"x": reg.x, "y": reg.y, "width": reg.width, "height": reg.height}  # px: whole numbers
+        row.update({k: v / px_per_mm for k, v in box.items()} if px_per_mm else box)
         out.append(row)
     return out

@@ -209,15 +209,14 @@ def measure(
     labels = drop_edge_strips(labels, EDGE_STRIP)
     plants = plant_traits(labels, rgb, px_per_mm, sure)
     s2 = (px_per_mm or 1.0) ** 2
-    s1 = px_per_mm or 1.0
     image: dict[str, Any] = {
-        "width": w / s1,
-        "height": h / s1,
+        "width": w / px_per_mm if px_per_mm else w,  # px: whole numbers (960, not 960.0)
+        "height": h / px_per_mm if px_per_mm else h,
         "green_fraction": gf,
         "gap_fraction": 1.0 - gf,
         "green_area_index": gai.value,
         "gai_saturated": gai.saturated,
-        "vegetation_area": float(veg.sum()) / s2,
+        "vegetation_area": float(veg.sum()) / s2 if px_per_mm else int(veg.sum()),
         "plant_count": len(plants),
         # plants per m2 (mm units) or per megapixel (pixel units)
         "plant_density": len(plants) / (h * w / s2 / 1e6),
