@@ -68,7 +68,7 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
     if mode == "binary":
         if clear is not None:
             arr = np.where(clear, 0, arr)
-        if _warn_if_smoothed(path, arr):  # a JPEG'd 0/255 mask: its grey edges and specks split at mid-grey
+        if _smoothed_0_255(path, arr):  # a JPEG'd 0/255 mask: its grey edges and specks split at mid-grey
             return (arr >= 128).astype(np.uint8)
         return (arr > 0).astype(np.uint8)
     if arr.dtype != np.uint8 and arr.size and (arr.min() < 0 or arr.max() > 255):
@@ -86,7 +86,7 @@ SMOOTHED_SHARE = 0.001
 SMOOTHED_LEVELS = 16  # ... holding more than this many grey levels between 0 and 255 (class ids hold a few)
 
 
-def _warn_if_smoothed(path: Path, arr: np.ndarray) -> bool:
+def _smoothed_0_255(path: Path, arr: np.ndarray) -> bool:
     """Whether a label is a 0/255 mask saved as JPEG (or resized smoothly): it holds greys along every edge and
     speckle in the background, which read as 0 / non-zero were each vegetation (a JPEG'd mask scored 77 mIoU
     against itself; its plants trained 48-66 % too large); such a label is read with a threshold at 128. Said

@@ -60,6 +60,7 @@ def train_crop(
         earlier_checkpoints,
         fit,
         load_weights,
+        replaces_earlier_run,
         summary_line,
         validate,
     )
@@ -80,8 +81,7 @@ def train_crop(
     dm.val_set.check("the validation photos")
     # data that cannot train (no photos, no validation, lists that overlap) is refused before the run's folder
     # is made (an empty output_dir was left behind)
-    # a run that does not continue this folder's own run replaces its model (--resume of another folder's too)
-    replaces = resumable and (resume is None or Path(resume).resolve().parent != Path(cfg.output_dir).resolve())
+    replaces = resumable and replaces_earlier_run(cfg.output_dir, resume)
     out = check_run_folder(cfg.output_dir, replaces, overwrite)  # someone else's, or an earlier model: usage errors
     earlier = earlier_checkpoints(out, [t.init_weights, resume]) if replaces and overwrite else {}
     if check_labels:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import lightning as L
 from torch.utils.data import DataLoader
 
@@ -51,6 +49,7 @@ def train_fields(
         earlier_checkpoints,
         fit,
         load_weights,
+        replaces_earlier_run,
         summary_line,
         validate,
     )
@@ -63,8 +62,7 @@ def train_fields(
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)
-    # a run that does not continue this folder's own run replaces its model (--resume of another folder's too)
-    replaces = resume is None or Path(resume).resolve().parent != Path(cfg.output_dir).resolve()
+    replaces = replaces_earlier_run(cfg.output_dir, resume)
     out = check_run_folder(cfg.output_dir, replaces, overwrite)  # someone else's, an earlier model: usage errors
     earlier = earlier_checkpoints(out, [resume]) if replaces and overwrite else {}
     if replaces and overwrite:  # an earlier run's test scores, beside this run's model (--no-test writes none)

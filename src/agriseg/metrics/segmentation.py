@@ -80,12 +80,13 @@ def _scored(pred: np.ndarray, target: np.ndarray, num_classes: int, ignore_index
     if num_classes < 1:
         raise ValueError(f"num_classes {num_classes}: at least 1")
     keep: np.ndarray = target != ignore_index
-    t_max = int(target[keep].max()) if keep.any() else -1
-    p_max = int(pred[keep].max()) if keep.any() else -1
+    # the largest ids where scored, without copying the scored pixels (validation calls this for every image)
+    t_max = int(np.max(target, where=keep, initial=0))
+    p_max = int(np.max(pred, where=keep, initial=0))
     if max(t_max, p_max) >= num_classes:
         hint = " (a 0/255 mask? pass mask > 0)" if 255 in (t_max, p_max) else ""
         raise ValueError(f"class id >= num_classes ({num_classes}) found{hint}")
-    if t_max == 0 and not keep.all() and not 0 <= ignore_index < num_classes:
+    if t_max == 0 and not keep.all() and keep.any() and not 0 <= ignore_index < num_classes:
         # the truth is 0 and ignore_index alone: a 0/255 vegetation mask read as class ids, whatever the prediction
         warnings.warn(
             f"the truth holds only 0 and {ignore_index}, and {ignore_index} is ignore_index: every pixel it marks "

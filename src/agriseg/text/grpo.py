@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from agriseg.text.config import GRPORunConfig
+from agriseg.text.modeling import is_adapter
 from agriseg.text.reward import DiceReward, ValidityReward
 from agriseg.text.sft import (
     common_args,
@@ -107,7 +108,7 @@ def _reference_folder(cfg: GRPORunConfig, model: Any) -> Iterator[None]:
     folder (merged on loading) that is the adapter's *base* model, not the SFT model GRPO starts from (step 1's
     KL was 0.11 where it is 0). The merged starting model is written to a temporary folder beside
     ``output_dir`` for TRL to load, and removed after training."""
-    if cfg.lora.enabled or not (Path(str(cfg.model)) / "adapter_config.json").is_file():
+    if cfg.lora.enabled or not is_adapter(str(cfg.model)):
         yield
         return
     import shutil

@@ -257,7 +257,8 @@ def absolute_adapter_base(folder: str | Path) -> None:
         path.write_text(json.dumps(conf, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
-def _is_adapter(name: str) -> bool:
+def is_adapter(name: str | Path) -> bool:
+    """Whether ``name`` is a folder holding a LoRA adapter (peft's ``adapter_config.json``), not a whole model."""
     return (Path(name) / "adapter_config.json").is_file()
 
 
@@ -303,7 +304,7 @@ def load_vlm(
                 raise OptionError(str(err)) from None
     dev = resolve_device(device)
     dtype = resolve_dtype(precision, dev)
-    base = _adapter_base(name) if _is_adapter(name) else None
+    base = _adapter_base(name) if is_adapter(name) else None
     own_processor = (Path(name) / "processor_config.json").is_file() or (Path(name) / "tokenizer.json").is_file()
     # the processor (and a chat template file given) before the weights: a bad template fails at once
     proc = load_processor(name if base is None or own_processor else base, template_path)

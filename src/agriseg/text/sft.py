@@ -20,6 +20,7 @@ from agriseg.text.config import LoraAdapterConfig, SFTRunConfig, TrainCommon
 from agriseg.text.modeling import (
     absolute_adapter_base,
     check_class_words,
+    is_adapter,
     load_vlm,
     resolve_device,
     resolve_model_name,
@@ -206,7 +207,7 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
         )
     with atomic_write(out) as tmp:  # the trainer writes nothing into output_dir (save_strategy "no")
         model.save_pretrained(tmp)
-        if (tmp / "adapter_config.json").is_file():  # an adapter not merged: its base by full path
+        if is_adapter(tmp):  # an adapter not merged: its base by full path
             absolute_adapter_base(tmp)
         processor.save_pretrained(tmp)
         (tmp / "log_history.json").write_text(dumps_json(trainer.state.log_history), encoding="utf-8")
@@ -301,7 +302,7 @@ def prepare_run(
     resolve_device(cfg.device, "device:")  # a config key (or --set device=...), named so
     if model is None:
         resolve_model_name(cfg.model)  # a mistyped folder fails before the data set is read
-    if cfg.lora.enabled and not cfg.lora.merge_on_save and (Path(str(cfg.model)) / "adapter_config.json").is_file():
+    if cfg.lora.enabled and not cfg.lora.merge_on_save and is_adapter(str(cfg.model)):
         # the adapter is merged into its base on loading: a new adapter on top would name that base, not the
         # model trained here, and its folder would then load without the starting adapter's training
         raise OptionError(

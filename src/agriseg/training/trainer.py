@@ -251,6 +251,12 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True, overwrite: b
     return ensure_outdir(out)
 
 
+def replaces_earlier_run(output_dir: str | Path, resume: str | Path | None) -> bool:
+    """Whether a run into ``output_dir`` replaces the model of a run there: any run but one that continues that
+    folder's own run (``--resume`` of a checkpoint in it); ``--resume`` of another folder's run replaces it too."""
+    return resume is None or Path(resume).resolve().parent != Path(output_dir).resolve()
+
+
 def earlier_checkpoints(out: Path, keep: Sequence[str | Path | None] = ()) -> dict[Path, tuple[int, int]]:
     """The checkpoints in ``out`` before a run starts, by (size, mtime), but those in ``keep`` (the files the run
     reads: ``train.init_weights``): :func:`drop_earlier_checkpoints` removes those the run did not rewrite."""
