@@ -459,8 +459,10 @@ class SelfTrainer:
         final = s1["model"]
         if self.cfg.stage2_epochs == 0:  # an earlier run's stage 2 would sit beside this run's model as if its own
             for stale in ("stage2", "labels/stage2", "labels/stage2_trimap_stats.json"):  # (WORK_FILES: ours)
-                p = self.out / stale
-                shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+                if (p := self.out / stale).is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
+                else:
+                    p.unlink(missing_ok=True)
         if self.cfg.stage2_epochs > 0:
             labels2 = self.trimaps(s1["model"], labels1, stems)
             init = s1["model"] if self.cfg.stage2_init == "stage1" else None
