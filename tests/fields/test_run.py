@@ -59,6 +59,8 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
     moved = CliRunner().invoke(main, [*args[:3], other, *args[4:]])  # another area into the same folder
     assert moved.exit_code == 1 and "0 mapped, 0 skipped, 1 failed" in moved.output, moved.output
     assert "--bbox: " in moved.output and "--overwrite" in moved.output
+    renamed = CliRunner().invoke(main, [*args, "--collection", "my-farms"])  # another fiboa collection id
+    assert renamed.exit_code == 1 and "--collection: agriseg-fields -> my-farms" in renamed.output, renamed.output
 
 
 def test_run_interrupted_while_it_predicts_keeps_its_downloaded_scene(

@@ -916,11 +916,11 @@ def option_flags(ctx: click.Context | None) -> dict[str, str]:
     out: dict[str, str] = {}
     if ctx is None:
         return out
-    for p in ctx.command.params:
-        if isinstance(p, click.Option) and p.name:
-            name = str(getattr(p, "config_field", None) or p.name)
-            out.setdefault(name, max(p.opts, key=len))
-            out.setdefault(p.name, max(p.opts, key=len))
+    named = [p for p in ctx.command.params if isinstance(p, click.Option) and p.name]
+    for p in named:  # a parameter's own name first: fields map's --collection, not --stac-collection's field
+        out.setdefault(str(p.name), max(p.opts, key=len))
+    for p in named:
+        out.setdefault(str(getattr(p, "config_field", None) or p.name), max(p.opts, key=len))
     return out
 
 

@@ -642,7 +642,9 @@ def run_area(
 
     recipe = scene_recipe(job)
     recipe.command, recipe.algorithm = "fields run", ALGORITHM["fields run"]
-    recipe.options = {**recipe.options, **download_config.output_options(), **request.options()}
+    download = download_config.output_options()
+    download["stac_collection"] = download.pop("collection")  # the fiboa collection id keeps its own key
+    recipe.options = {**recipe.options, **download, **request.options()}
     result = run_batch(
         [Item(name, scene, (scene, *job.outputs()))],
         work,
