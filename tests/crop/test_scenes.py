@@ -209,3 +209,21 @@ def test_photos_without_their_labels_are_refused_and_a_label_of_another_size_nam
     assert res.exit_code == 2 and "--photos needs --labels too" in res.output and "Traceback" not in res.output
     with pytest.raises(ValueError, match=r"0399.png: label is 150x120 px, its photo .*0399.jpg 160x120"):
         read_pair(photos, labels, "0399")
+
+
+def test_a_photo_is_found_by_its_name_not_a_pattern(tmp_path: Path, samples_dir: Path) -> None:
+    """``read_pair`` globbed ``<stem>.*``: ``IMG[1]`` (a pattern) found nothing and raised StopIteration, and a
+    QGIS ``side.aux.xml`` beside ``side.jpg`` was read as the photo (session 88)."""
+    photos, labels = tmp_path / "images", tmp_path / "labels"
+    photos.mkdir(), labels.mkdir()
+    for stem in ("IMG[1]", "side"):
+        Image.open(samples_dir / "peanut/images/0399.jpg").resize((160, 120)).save(photos / f"{stem}.jpg")
+        Image.open(samples_dir / "peanut/labels/0399.png").resize((160, 120), Image.NEAREST).save(
+            labels / f"{stem}.png"
+        )
+    (photos / "side.aux.xml").write_text("<PAMDataset/>")
+    for stem in ("IMG[1]", "side"):
+        rgb, lab = read_pair(photos, labels, stem, refine_band=0)
+        assert rgb.shape == (120, 160, 3) and lab.shape == (120, 160)
+    with pytest.raises(ValueError, match="no photo named nothing"):
+        read_pair(photos, labels, "nothing")

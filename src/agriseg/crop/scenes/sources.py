@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from agriseg.crop.labels import PEANUT_CROP_WEED, read_label
 from agriseg.crop.pseudolabel.indices import exg
 from agriseg.crop.refine import refine_labels
-from agriseg.data.io import read_rgb
+from agriseg.data.io import IMAGE_SUFFIXES, read_rgb
 
 
 @dataclass
@@ -51,7 +51,12 @@ def soil_canvas(rgb: np.ndarray, label: np.ndarray, max_cover: float = 0.08) -> 
 
 def read_pair(images: Path, labels: Path, stem: str, refine_band: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """A Peanut-coloured photo and its crop/weed label (boundary-refined when ``refine_band`` > 0)."""
-    img = next(p for p in sorted(images.glob(f"{stem}.*")))
+    # the photo named ``stem`` plus an image suffix: not a glob (``IMG[1]`` is a pattern there, and a QGIS
+    # ``side.aux.xml`` beside ``side.jpg`` matched ``side.*`` first)
+    found = sorted(p for p in images.iterdir() if p.stem == stem and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not found:
+        raise ValueError(f"{images}: no photo named {stem} ({', '.join(IMAGE_SUFFIXES)})")
+    img = found[0]
     rgb = read_rgb(img)
     lab = read_label(labels / f"{stem}.png", "colormap", PEANUT_CROP_WEED)
     if lab.shape != rgb.shape[:2]:  # another photo's label: numpy's broadcast error named neither file
