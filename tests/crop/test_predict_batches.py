@@ -526,5 +526,8 @@ def test_a_panorama_that_comes_down_to_a_sliver_is_said(pred, tmp_path, caplog):
         _warn_thin("photo.jpg", (720, 960), 800)
         _warn_thin("thumb.png", (20, 20), 800)
         _warn_thin("native.png", (300, 10000), 0)
+        _warn_thin("thin.png", (50, 20000), 800)  # thinner than 96 px already: was not said (session 88)
+        _warn_thin("small_thin.png", (50, 400), 800)  # enlarged, not shrunk
     assert "strip.png: 10000x300 px comes down to 24 px across at the working size (--long-side 800)" in caplog.text
+    assert "thin.png: 20000x50 px comes down to 2 px across" in caplog.text and "small_thin" not in caplog.text
     assert "photo.jpg" not in caplog.text and "thumb.png" not in caplog.text and "native.png" not in caplog.text

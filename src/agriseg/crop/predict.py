@@ -557,7 +557,8 @@ def _warn_thin(source: str | Path, shape: tuple[int, int], long_side: int) -> No
 
     h, w = shape
     short = round(min(h, w) * long_side / max(h, w)) if long_side else min(h, w)
-    if short < MIN_WORKING_SHORT_SIDE <= min(h, w):
+    # a photo already thinner than that at its own size counts too when it shrinks (a 20000x50 strip became 2 px)
+    if short < MIN_WORKING_SHORT_SIDE and short < min(h, w):
         log.warning(
             "%s: %dx%d px comes down to %d px across at the working size (--long-side %d), where plants are specks; "
             "--long-side 0 reads it at its own size, or cut it into pieces",

@@ -150,6 +150,26 @@ def test_screen_page_escapes_script_end(tmp_path: Path) -> None:
     assert "a</script>" not in page
 
 
+def test_a_record_without_a_fit_quality_is_shown_not_a_crash(tmp_path: Path) -> None:
+    """A hand-edited record with ``fit_quality: null`` crashed the page's writing (float(None)), and one with NaN
+    wrote a bare ``NaN`` into the page's data, which JSON.parse refuses: no card showed (session 88)."""
+    import re
+
+    (tmp_path / "overlays").mkdir()
+    for stem in ("a", "b"):
+        cv2.imwrite(str(tmp_path / "overlays" / f"{stem}.jpg"), np.zeros((4, 4, 3), np.uint8))
+    recs = [
+        {"stem": "a", "status": "ok", "overlay": "overlays/a.jpg", "fit_quality": None},
+        {"stem": "b", "status": "ok", "overlay": "overlays/b.jpg", "fit_quality": float("nan"), "threshold": 0.3},
+    ]
+    (tmp_path / "pseudolabels.json").write_text(json.dumps({"records": recs}))
+    page = write_screen_page(tmp_path).read_text()
+    data = re.search(r'<script id="data" type="application/json">(.*?)</script>', page, re.S)
+    assert data is not None
+    items = json.loads(data.group(1), parse_constant=lambda c: pytest.fail(f"{c} in the page's data"))
+    assert [(it["stem"], it["quality"], it["threshold"]) for it in items] == [("a", None, None), ("b", None, 0.3)]
+
+
 def _one_card(folder: Path) -> None:
     (folder / "overlays").mkdir()
     cv2.imwrite(str(folder / "overlays" / "a.jpg"), np.zeros((4, 4, 3), np.uint8))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import re
 import urllib.parse
@@ -93,9 +94,10 @@ function mark(i, decision) {
 function render() {
   const how = document.getElementById("sort").value;
   order = ITEMS.slice();
-  if (how === "quality-asc") order.sort((a, b) => a.quality - b.quality || a.stem.localeCompare(b.stem));
+  const q = (it) => it.quality ?? -1;  // a fit of unknown quality sorts among the worst
+  if (how === "quality-asc") order.sort((a, b) => q(a) - q(b) || a.stem.localeCompare(b.stem));
   else if (how === "quality-desc") order.sort(
-    (a, b) => b.quality - a.quality || a.stem.localeCompare(b.stem));
+    (a, b) => q(b) - q(a) || a.stem.localeCompare(b.stem));
   else order.sort((a, b) => a.stem.localeCompare(b.stem));
   grid.innerHTML = "";
   order.forEach((it, i) => {
@@ -107,8 +109,10 @@ function render() {
     img.loading = "lazy"; img.alt = it.stem; img.src = it.src;
     const meta = document.createElement("div");
     meta.className = "meta";
-    const cells = [["stem", it.stem], ["", `q ${it.quality.toFixed(3)}`], ["", `t ${it.threshold.toFixed(3)}`],
-      ["", `${(100 * it.fraction).toFixed(1)}%`]];
+    const shown = (v, f) => (v == null ? "?" : f(v));  // null: not in the record (or not a number there)
+    const cells = [["stem", it.stem], ["", `q ${shown(it.quality, (v) => v.toFixed(3))}`],
+      ["", `t ${shown(it.threshold, (v) => v.toFixed(3))}`],
+      ["", shown(it.fraction, (v) => `${(100 * v).toFixed(1)}%`)]];
     if (it.full_coverage) cells.push(["full", "full"]);
     for (const [cls, text] of cells) {
       const span = document.createElement("span");
@@ -211,9 +215,9 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
                 # its URL, percent-encoded from the name's bytes: a name that is not UTF-8 (raw bytes from an old
                 # camera) made the page's encodeURIComponent throw, and every card after it vanished
                 "src": urllib.parse.quote(os.fsencode(r["overlay"]), safe="/"),
-                "quality": float(r.get("fit_quality", 0.0)),
-                "threshold": float(r.get("threshold", 0.0)),
-                "fraction": float(r.get("foreground_fraction", 0.0)),
+                "quality": _number(r.get("fit_quality")),
+                "threshold": _number(r.get("threshold")),
+                "fraction": _number(r.get("foreground_fraction")),
                 "full_coverage": bool(r.get("full_coverage", False)),
             }
         )
@@ -225,6 +229,16 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
             )
         raise ValueError(f"{summary}: no pseudo-labelled image with an overlay to screen")
     return items
+
+
+def _number(value: object) -> float | None:
+    """A record's finite number, else None (shown as ``?``): a null or NaN fit (a hand-edited record) crashed
+    the page's writing, or put a bare ``NaN`` in its JSON, which no browser parses."""
+    try:
+        out = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
 
 
 def _digest(path: Path) -> str:
