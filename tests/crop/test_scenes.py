@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -227,3 +228,24 @@ def test_a_photo_is_found_by_its_name_not_a_pattern(tmp_path: Path, samples_dir:
         assert rgb.shape == (120, 160, 3) and lab.shape == (120, 160)
     with pytest.raises(ValueError, match="no photo named nothing"):
         read_pair(photos, labels, "nothing")
+
+
+def test_a_rerun_from_other_photos_or_layouts_spelt_otherwise(tmp_path: Path, samples_dir: Path) -> None:
+    """A re-run with other ``--photos`` / ``--stems`` said the earlier set was the one asked for (exit 0), and
+    ``--layouts 'pots, tray'`` was refused beside ``pots,tray`` though it makes the same set (session 88)."""
+    photos, labels = tmp_path / "images", tmp_path / "labels"
+    shutil.copytree(samples_dir / "peanut/images", photos)
+    shutil.copytree(samples_dir / "peanut/labels", labels)
+    (tmp_path / "one.txt").write_text("0399\n")
+    out = str(tmp_path / "d")
+    first = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", out, "-n", "1"])
+    assert first.exit_code == 0, first.output
+    other = ["--photos", str(photos), "--labels", str(labels), "--stems", str(tmp_path / "one.txt")]
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", out, "-n", "1", *other])
+    assert res.exit_code == 2 and "stems 'all', now ['0399']" in res.output and "photos_dir" in res.output
+    same = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", out, "-n", "1"])
+    assert same.exit_code == 0 and "already there" in same.output
+    lab = ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "l"), "-n", "1"]
+    assert CliRunner().invoke(main, [*lab, "--layouts", "pots,tray"]).exit_code == 0
+    spelt = CliRunner().invoke(main, [*lab, "--layouts", " pots, Tray"])
+    assert spelt.exit_code == 0 and "already there" in spelt.output, spelt.output

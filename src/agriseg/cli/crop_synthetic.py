@@ -99,7 +99,7 @@ def make_synthetic(
         plant_colours=plant_colours,
         distractors=distractors,
     )
-    if not overwrite and earlier_set(outdir, kind, cfg):
+    if not overwrite and earlier_set(outdir, kind, cfg, photos, labels, stems):
         click.echo(f"{outdir}: a set generated with these options is already there (--overwrite to generate again)")
         return
     index = run(kind, outdir, photos, labels, stems, cfg)  # type: ignore[arg-type]

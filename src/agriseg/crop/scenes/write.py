@@ -213,12 +213,34 @@ def _begin_set(outdir: Path, index: dict, planned: list[str], sources_dirs: Iter
     write_json(outdir / "index.json", {**index, "planned": planned, "complete": False})
 
 
-def set_options(kind: str, cfg: SyntheticPhotosConfig) -> dict:
-    """The options a generated set is made from, as ``index.json`` keeps them."""
-    return {"kind": kind, **cfg.model_dump()}
+def set_options(
+    kind: str,
+    cfg: SyntheticPhotosConfig,
+    photos: str | Path | None = None,
+    labels: str | Path | None = None,
+    stems_file: str | Path | None = None,
+) -> dict:
+    """The options a generated set is made from, as ``index.json`` keeps them: the source folders and the
+    ``--stems`` names too (a re-run from other photos was told the earlier set was the one asked for), and
+    the layouts as a list (``'pots, tray'`` and ``'pots,tray'`` are one set)."""
+    from agriseg.crop.dataset import read_stem_list
+
+    out: dict = {"kind": kind, **cfg.model_dump()}
+    out["layouts"] = ",".join(x.strip().lower() for x in cfg.layouts.split(",") if x.strip())
+    if photos is not None and labels is not None:
+        out["photos_dir"], out["labels_dir"] = str(Path(photos).resolve()), str(Path(labels).resolve())
+        out["stems"] = sorted(read_stem_list(stems_file)) if stems_file else "all"
+    return out
 
 
-def earlier_set(outdir: str | Path, kind: str, cfg: SyntheticPhotosConfig) -> bool:
+def earlier_set(
+    outdir: str | Path,
+    kind: str,
+    cfg: SyntheticPhotosConfig,
+    photos: str | Path | None = None,
+    labels: str | Path | None = None,
+    stems_file: str | Path | None = None,
+) -> bool:
     """Whether ``outdir`` already holds the set these options make (then nothing needs generating).
 
     Raises:
@@ -239,8 +261,8 @@ def earlier_set(outdir: str | Path, kind: str, cfg: SyntheticPhotosConfig) -> bo
     )
     if not isinstance(kept, dict):
         raise FileExistsError(f"{index}: exists but is not a set's index (--overwrite to generate again)")
-    now = set_options(kind, cfg)
-    changed = [f"{k} {kept[k]!r}, now {now[k]!r}" for k in kept if k in now and kept[k] != now[k]]
+    now = set_options(kind, cfg, photos, labels, stems_file)
+    changed = [f"{k} {_short(kept[k])}, now {_short(now[k])}" for k in kept if k in now and kept[k] != now[k]]
     unfinished = before.get("complete") is False  # a run stopped before its last photo
     if changed:
         raise FileExistsError(
@@ -248,6 +270,13 @@ def earlier_set(outdir: str | Path, kind: str, cfg: SyntheticPhotosConfig) -> bo
             f"({'; '.join(changed)}); it is kept: --overwrite to generate again, or choose another folder"
         )
     return not unfinished
+
+
+def _short(value: object) -> str:
+    """An option's value in a message: a long list of names by its first few."""
+    if isinstance(value, list) and len(value) > 4:
+        return f"{value[:3]!r} and {len(value) - 3} more"
+    return repr(value)
 
 
 def make_synthetic(
@@ -311,5 +340,5 @@ def make_synthetic(
         chosen,
         cfg.plant_colours,
         cfg.distractors,
-        set_options(kind, cfg),
+        set_options(kind, cfg, photos, labels, stems_file),
     )
