@@ -167,3 +167,24 @@ def test_tiles_users_have_read_quietly_and_in_place(tmp_path: Path, caplog: pyte
     (tmp_path / "cut.tif").write_bytes(rgbn.read_bytes()[:600])
     with pytest.raises(ValueError, match=r"cut.tif: cannot read image \(its pixels cannot be read: a damaged or cut"):
         read_image_valid(tmp_path / "cut.tif")
+
+
+def test_a_custom_crs_is_kept_as_it_is(tmp_path: Path) -> None:
+    """A Gauss-Krueger CRS with its own datum shift came back as ``EPSG:31467`` (the shift dropped), so text
+    predict's masks carried another CRS than their image (session 88's sweep); an EPSG CRS keeps its code."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.crs import CRS
+    from rasterio.transform import from_origin
+
+    custom = CRS.from_string(
+        "+proj=tmerc +lat_0=0 +lon_0=9 +k=1 +x_0=3500000 +y_0=0 +ellps=bessel "
+        "+towgs84=598.1,73.7,418.2,0.202,0.045,-2.455,6.7 +units=m +no_defs"
+    )
+    for crs in (custom, CRS.from_epsg(32633)):
+        path = tmp_path / "t.tif"
+        profile = {"driver": "GTiff", "width": 8, "height": 8, "count": 3, "dtype": "uint8", "crs": crs}
+        with rasterio.open(path, "w", **profile, transform=from_origin(3500000, 5300000, 10, 10)) as dst:
+            dst.write(np.full((3, 8, 8), 90, np.uint8))
+        _, geo, _ = read_image_valid(path)
+        assert geo is not None and CRS.from_user_input(geo.crs) == crs
+    assert geo.crs == "EPSG:32633"

@@ -180,20 +180,32 @@ def read_image_valid(
     return np.ascontiguousarray(scale_to_uint8(arr, p)), geo, None if valid.all() else valid
 
 
+def crs_text(crs: Any) -> str | None:  # noqa: ANN401 - a rasterio CRS or None
+    """A CRS as text that reads back as the same CRS: its authority code where that is the CRS, else its WKT
+    (``to_string`` alone named a custom Gauss-Krueger CRS with its own TOWGS84 ``EPSG:31467``, dropping the
+    datum shift, and a LAEA on an unnamed GRS80 datum ``IGNF:ETRS89LAEA``)."""
+    if crs is None:
+        return None
+    from rasterio.crs import CRS
+
+    short = crs.to_string()
+    return short if CRS.from_string(short) == crs else str(crs.to_wkt())
+
+
 def _georef(src: Any, path: Path) -> GeoRef:  # noqa: ANN401 - a rasterio dataset
     """The georeference of an open raster: its CRS and geotransform; for one placed by ground control points
     (no geotransform), the affine fit of its GCPs where it matches them to a pixel, else none, with a warning
     (the outputs would sit beside the image's place unsaid)."""
     gcps, gcp_crs = src.gcps if src.crs is None and src.transform.is_identity else ([], None)
     if not gcps or gcp_crs is None:
-        return GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
+        return GeoRef(crs_text(src.crs), tuple(src.transform)[:6])
     from rasterio.transform import from_gcps
 
     t = from_gcps(gcps)
     fit = np.array([~t * (g.x, g.y) for g in gcps])  # (N, 2) pixel positions the fit gives the points
     off = float(np.hypot(fit[:, 0] - [g.col for g in gcps], fit[:, 1] - [g.row for g in gcps]).max())
     if len(gcps) >= 3 and off <= 1.0:
-        return GeoRef(gcp_crs.to_string(), tuple(t)[:6])
+        return GeoRef(crs_text(gcp_crs), tuple(t)[:6])
     log.warning(
         "%s: placed by %d ground control points that no geotransform fits (off by up to %.1f px); its outputs "
         "carry no georeference: warp it first (e.g. gdalwarp)",
@@ -302,4 +314,4 @@ def read_georef(path: str | Path) -> GeoRef | None:
     with open_plain_or_geo(rio, p) as src:
         if src.crs is None and src.transform.is_identity:
             return None
-        return GeoRef(src.crs.to_string() if src.crs else None, tuple(src.transform)[:6])
+        return GeoRef(crs_text(src.crs), tuple(src.transform)[:6])
