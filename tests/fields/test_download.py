@@ -91,6 +91,19 @@ def test_explicit_items_by_id_and_url(loopback: Loopback, tmp_path: Path) -> Non
     np.testing.assert_array_equal(red_a.astype(int) - red_b, band_value("red", 0, 1) - band_value("red", 0, 2))
 
 
+def test_an_item_url_is_retried_and_its_error_names_the_http_status(loopback: Loopback, tmp_path: Path) -> None:
+    """An item given by URL was read without retries: one 503 failed the scene, in words that did not tell a
+    404 from a 500 (session 88's sweep)."""
+    a = "S2B_MSIL2A_20230420_T33UXP"
+    items = f"{loopback.url}/stac/collections/sentinel-2-l2a/items/"
+    loopback.fail_get["/stac/collections/sentinel-2-l2a/items/S2B_MSIL2A_20230801"] = 1
+    res = download_scene(tmp_path / "s.tif", _cfg(loopback), win_a=[a], win_b=[items + "S2B_MSIL2A_20230801_T33UXP"],
+                         progress=False)  # fmt: skip
+    assert res.items["b"] == ["S2B_MSIL2A_20230801_T33UXP"]
+    with pytest.raises(ValueError, match=r"nothing_here: window B item not readable \(.*404"):
+        download_scene(tmp_path / "t.tif", _cfg(loopback), win_a=[a], win_b=[items + "nothing_here"], progress=False)
+
+
 def test_items_that_do_not_cover_the_area_fail_the_scene(loopback: Loopback, tmp_path: Path) -> None:
     """Items given by id over an area they do not cover: a scene of zeros, "ok", "pixels with data: A 0%", then
     `fields run` mapped 0 fields with exit 0 and blamed the nodata value (session 86's sweep)."""

@@ -200,6 +200,20 @@ def signer(cfg: DownloadConfig) -> Any:
     return planetary_computer.sign_inplace
 
 
+def stac_io(cfg: DownloadConfig) -> Any:
+    """pystac-client's HTTP reader with ``cfg``'s retries (backoff, on 429 and 5xx answers) and timeout."""
+    from pystac_client.stac_api_io import StacApiIO
+    from urllib3.util.retry import Retry
+
+    retry = Retry(
+        total=cfg.retries,
+        backoff_factor=cfg.backoff_s,
+        status_forcelist=(429, 500, 502, 503, 504),
+        allowed_methods=None,  # POST searches too
+    )
+    return StacApiIO(max_retries=retry, timeout=cfg.timeout_s)
+
+
 def open_api(cfg: DownloadConfig) -> Any:
     """A pystac-client ``Client`` for ``cfg.stac_url`` (HTTP retries with backoff; items signed if needed).
 
@@ -209,23 +223,15 @@ def open_api(cfg: DownloadConfig) -> Any:
     import warnings
 
     from pystac_client import Client
-    from pystac_client.stac_api_io import StacApiIO
     from pystac_client.warnings import NoConformsTo
-    from urllib3.util.retry import Retry
 
     from agriseg.data.download import unresolved_host
 
     problem = unresolved_host(cfg.stac_url)
     if problem:  # before the retries with backoff, which cannot help
         raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({problem})")
-    retry = Retry(
-        total=cfg.retries,
-        backoff_factor=cfg.backoff_s,
-        status_forcelist=(429, 500, 502, 503, 504),
-        allowed_methods=None,  # POST searches too
-    )
     try:
-        io = StacApiIO(max_retries=retry, timeout=cfg.timeout_s)
+        io = stac_io(cfg)
         with warnings.catch_warnings():  # a static catalog's "NoConformsTo": its search fails later, in words
             warnings.simplefilter("ignore", NoConformsTo)
             return Client.open(cfg.stac_url, modifier=signer(cfg), stac_io=io, timeout=cfg.timeout_s)
@@ -287,11 +293,12 @@ def items_by_reference(client: Any | None, refs: Sequence[str], cfg: DownloadCon
     ids = [r for r in refs if r not in urls]
     items = []
     sign = signer(cfg)
+    io = stac_io(cfg) if any(u.startswith(("http://", "https://")) for u in urls) else None
     for url in urls:
-        try:
-            item = pystac.Item.from_file(url)
+        try:  # an item URL is retried as the search is (one 503 failed the scene)
+            item = pystac.Item.from_file(url, stac_io=io if url.startswith(("http://", "https://")) else None)
         except Exception as err:  # noqa: BLE001
-            raise ValueError(f"{url}: window {window} item not readable ({type(err).__name__}: {err})") from err
+            raise ValueError(f"{url}: window {window} item not readable ({api_problem(err)})") from err
         if sign is not None:
             sign(item)
         items.append(item)
