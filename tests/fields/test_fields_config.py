@@ -112,3 +112,12 @@ def test_a_home_folder_of_no_user_is_a_path_not_a_traceback(tmp_path) -> None:
     assert got.data.root.endswith("~nosuchuser/data")
     with pytest.raises(ValueError, match="not a STAC API name"):
         DownloadConfig(stac_url="~nosuchuser/catalog.json")
+
+
+def test_a_stac_url_is_one_api_with_or_without_its_last_slash() -> None:
+    """``--stac-url .../stac/`` was another setting than ``.../stac`` on a re-run (session 88's sweep)."""
+    from agriseg.fields.config import DownloadConfig
+
+    with_slash = DownloadConfig(stac_url="http://127.0.0.1:8765/stac/").output_options()
+    assert with_slash == DownloadConfig(stac_url="http://127.0.0.1:8765/stac").output_options()
+    assert with_slash["stac_url"] == "http://127.0.0.1:8765/stac"

@@ -336,7 +336,9 @@ class DownloadConfig(StrictModel):
     def _named_api(cls, v: str) -> str:
         if v in STAC_APIS:
             return STAC_APIS[v]
-        if v.startswith(("http://", "https://", "file://")) or Path(os.path.expanduser(v)).exists():  # a catalog
+        if v.startswith(("http://", "https://")):  # one API however it ends: a re-run with ".../stac/" is the same
+            return v.rstrip("/")
+        if v.startswith("file://") or Path(os.path.expanduser(v)).exists():  # a catalog
             return v
         raise ValueError(f"not a STAC API name ({', '.join(STAC_APIS)}), an http(s) URL or a catalog file")
 
