@@ -329,6 +329,14 @@ def test_areas_with_one_id_twice_or_split_at_the_180th_meridian_are_usage_errors
     code, out = _run("download", "-o", tmp_path / "d.tif", "--bbox", tmp_path / "fiji.geojson", *DATES)
     _usage_error(code, out, "fiji.geojson: spans 360 degrees of longitude (-180 to 180), as an area split at the 180th")
     assert not (tmp_path / "m").exists()
+    # metres in a file without a CRS (read as degrees) were said to span 2000 degrees (session 88's sweep)
+    (tmp_path / "utm.geojson").write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, "geometry": {"type": '
+        '"Polygon", "coordinates": [[[360000, 5349000], [362000, 5349000], [362000, 5351000], [360000, 5349000]]]}}]}'
+    )
+    code, out = _run("download", "-o", tmp_path / "d.tif", "--bbox", tmp_path / "utm.geojson", *DATES)
+    _usage_error(code, out, "utm.geojson: coordinates (360000,5349000,362000,5351000) are not degrees")
+    assert "look projected" in out
 
 
 def test_a_scheduler_refused_leaves_no_output_folder(tmp_path: Path, model: Path, scene: Path) -> None:

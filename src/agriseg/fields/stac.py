@@ -95,6 +95,13 @@ def bounds_bbox(bounds: Sequence[float], what: str) -> BBox:
     w, s, e, n = (float(v) for v in bounds)
     if not all(math.isfinite(v) for v in (w, s, e, n)):
         raise ValueError(f"{what}: no geometry")
+    if not all(-180 <= x <= 180 for x in (w, e)) or not all(-90 <= y <= 90 for y in (s, n)):
+        # before the span: projected metres read as degrees spanned "2000 degrees", as an area split at 180 does
+        raise ValueError(
+            f"{what}: coordinates ({w:.10g},{s:.10g},{e:.10g},{n:.10g}) are not degrees (longitude -180..180, "
+            "latitude -90..90): they look projected; give the file its CRS (a GeoJSON "
+            "file without one is read as longitude/latitude)"
+        )
     if e - w > 180:  # one Sentinel-2 scene spans about 1.5 degrees: this is two parts, each side of 180
         raise ValueError(
             f"{what}: spans {e - w:g} degrees of longitude ({w:g} to {e:g}), as an area split at the 180th meridian "
