@@ -99,8 +99,11 @@ def make_synthetic(
         plant_colours=plant_colours,
         distractors=distractors,
     )
-    if not overwrite and earlier_set(outdir, kind, cfg, photos, labels, stems):
+    from agriseg.crop.dataset import read_stem_list
+
+    names = read_stem_list(stems) if stems else None  # read once: a shell's <(...) reads empty a second time
+    if not overwrite and earlier_set(outdir, kind, cfg, photos, labels, names):
         click.echo(f"{outdir}: a set generated with these options is already there (--overwrite to generate again)")
         return
-    index = run(kind, outdir, photos, labels, stems, cfg)  # type: ignore[arg-type]
+    index = run(kind, outdir, photos, labels, stems, cfg, names)  # type: ignore[arg-type]
     click.echo(f"wrote {counted(count, kind + ' photo')} to {outdir} ({index.name})")

@@ -218,18 +218,16 @@ def set_options(
     cfg: SyntheticPhotosConfig,
     photos: str | Path | None = None,
     labels: str | Path | None = None,
-    stems_file: str | Path | None = None,
+    names: list[str] | None = None,
 ) -> dict:
     """The options a generated set is made from, as ``index.json`` keeps them: the source folders and the
-    ``--stems`` names too (a re-run from other photos was told the earlier set was the one asked for), and
-    the layouts as a list (``'pots, tray'`` and ``'pots,tray'`` are one set)."""
-    from agriseg.crop.dataset import read_stem_list
-
+    ``--stems`` names too (``names``; None: every labelled photo), since a re-run from other photos was told
+    the earlier set was the one asked for; and the layouts as a list (``'pots, tray'`` is ``pots,tray``)."""
     out: dict = {"kind": kind, **cfg.model_dump()}
     out["layouts"] = ",".join(x.strip().lower() for x in cfg.layouts.split(",") if x.strip())
     if photos is not None and labels is not None:
         out["photos_dir"], out["labels_dir"] = str(Path(photos).resolve()), str(Path(labels).resolve())
-        out["stems"] = sorted(read_stem_list(stems_file)) if stems_file else "all"
+        out["stems"] = sorted(names) if names is not None else "all"
     return out
 
 
@@ -239,7 +237,7 @@ def earlier_set(
     cfg: SyntheticPhotosConfig,
     photos: str | Path | None = None,
     labels: str | Path | None = None,
-    stems_file: str | Path | None = None,
+    names: list[str] | None = None,
 ) -> bool:
     """Whether ``outdir`` already holds the set these options make (then nothing needs generating).
 
@@ -261,7 +259,7 @@ def earlier_set(
     )
     if not isinstance(kept, dict):
         raise FileExistsError(f"{index}: exists but is not a set's index (--overwrite to generate again)")
-    now = set_options(kind, cfg, photos, labels, stems_file)
+    now = set_options(kind, cfg, photos, labels, names)
     changed = [f"{k} {_short(kept[k])}, now {_short(now[k])}" for k in kept if k in now and kept[k] != now[k]]
     unfinished = before.get("complete") is False  # a run stopped before its last photo
     if changed:
@@ -286,12 +284,14 @@ def make_synthetic(
     labels: str | Path,
     stems_file: str | Path | None = None,
     config: SyntheticPhotosConfig | None = None,
+    stems: list[str] | None = None,
 ) -> Path:
     """``agriseg crop make-synthetic``: :func:`write_set` from a folder of labelled photos.
 
     Args:
         stems_file: text file of the photo names to use (default: every labelled photo).
         config: how many photos, the seed, the ``lab`` layouts (default: :class:`SyntheticPhotosConfig`'s).
+        stems: the names of ``stems_file`` already read (a file read twice: a shell's ``<(...)`` is empty then).
 
     Returns:
         The ``index.json`` path.
@@ -319,7 +319,8 @@ def make_synthetic(
     if unknown:
         raise OptionError(f"--layouts: unknown layout{'s' * (len(unknown) > 1)} {', '.join(unknown)}; valid: {valid}")
     pairs = match_pairs(photos, labels)
-    names = read_stem_list(stems_file) if stems_file else sorted(pairs)
+    given = stems if stems is not None else read_stem_list(stems_file) if stems_file else None
+    names = given if given is not None else sorted(pairs)
     if stems_file and not names:
         raise OptionError(f"--stems {stems_file}: lists no photo names")
     missing = sorted(set(names) - set(pairs))
@@ -340,5 +341,5 @@ def make_synthetic(
         chosen,
         cfg.plant_colours,
         cfg.distractors,
-        set_options(kind, cfg, photos, labels, stems_file),
+        set_options(kind, cfg, photos, labels, given),
     )
