@@ -182,6 +182,11 @@ def test_no_item_under_the_cloud_limit(loopback: Loopback, tmp_path: Path) -> No
     future = {"win_a_dates": ("2099-04-01", "2099-04-30"), "win_b_dates": DATES["win_b_dates"]}
     with pytest.raises(ValueError, match=r"2099-04-30: .*\(no item; the range starts after today, 20\d\d-"):
         download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **future)
+    # a misspelt --stac-collection found nothing and said "widen the dates" (session 88's sweep)
+    with pytest.raises(ValueError, match=r"no nope item .*\(no item; the API has no collection 'nope'; its collec"):
+        download_scene(out, _cfg(loopback, collection="nope"), bbox=BBOX, progress=False, **DATES)
+    with pytest.raises(ValueError, match=r"under 2% cloud .*widen the dates"):  # its collection there: as before
+        download_scene(out, _cfg(loopback, cloud_max=2), bbox=BBOX, progress=False, **DATES)
 
 
 def test_item_missing_a_band(tmp_path: Path) -> None:

@@ -371,6 +371,8 @@ def select_items(client: Any, bbox: BBox, dates: tuple[str, str], cfg: DownloadC
             advice = "--cloud-max 100 takes them"
         if not found and str(dates[0])[:10] > dt.date.today().isoformat():
             advice = f"the range starts after today, {dt.date.today().isoformat()}: no image was taken yet"
+        elif not found and (known := _other_collections(client, cfg.collection)) is not None:
+            advice = f"the API has no collection {cfg.collection!r}; its collections: {known}"
         raise ValueError(
             f"window {window} {dates[0]}/{dates[1]}: no {cfg.collection} item over bbox "
             f"{','.join(f'{v:g}' for v in bbox)} under {cfg.cloud_max:g}% cloud at {cfg.stac_url} ({seen}; "
@@ -393,6 +395,22 @@ def select_items(client: Any, bbox: BBox, dates: tuple[str, str], cfg: DownloadC
         if coverage([*chosen, item], bbox) > coverage(chosen, bbox):
             chosen.append(item)
     return chosen
+
+
+def _other_collections(client: Any, collection: str) -> str | None:
+    """The API's collection ids (the first 10) when it has no ``collection``; None when it has it, or cannot say
+    (a search of an unknown ``--stac-collection`` found nothing and said "widen the dates")."""
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # a static catalog's fallback warning: it is walked instead
+            warnings.simplefilter("ignore")
+            if client.get_collection(collection) is not None:
+                return None
+            ids = [c.id for _, c in zip(range(10), client.get_collections(), strict=False)]
+    except Exception:  # noqa: BLE001 - any failure: the search's own message stands
+        return None
+    return ", ".join(ids) or "none"
 
 
 def band_href(item: Any, band: str) -> str:
