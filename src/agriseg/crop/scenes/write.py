@@ -213,6 +213,11 @@ def _begin_set(outdir: Path, index: dict, planned: list[str], sources_dirs: Iter
     write_json(outdir / "index.json", {**index, "planned": planned, "complete": False})
 
 
+def layout_names(text: str) -> tuple[str, ...]:
+    """``--layouts`` as names: ``' pots, Tray'`` -> ``('pots', 'tray')``."""
+    return tuple(x.strip().lower() for x in text.split(",") if x.strip())
+
+
 def set_options(
     kind: str,
     cfg: SyntheticPhotosConfig,
@@ -224,7 +229,7 @@ def set_options(
     ``--stems`` names too (``names``; None: every labelled photo), since a re-run from other photos was told
     the earlier set was the one asked for; and the layouts as a list (``'pots, tray'`` is ``pots,tray``)."""
     out: dict = {"kind": kind, **cfg.model_dump()}
-    out["layouts"] = ",".join(x.strip().lower() for x in cfg.layouts.split(",") if x.strip())
+    out["layouts"] = ",".join(layout_names(cfg.layouts))
     if photos is not None and labels is not None:
         out["photos_dir"], out["labels_dir"] = str(Path(photos).resolve()), str(Path(labels).resolve())
         out["stems"] = sorted(names) if names is not None else "all"
@@ -311,7 +316,7 @@ def make_synthetic(
         flags = ", ".join("--" + f.replace("_", "-") for f in changed)
         raise OptionError(f"{flags}: options of lab scenes; {kind} photos do not use them")
     layouts = cfg.layouts
-    chosen = tuple(x.strip().lower() for x in layouts.split(",") if x.strip())
+    chosen = layout_names(layouts)
     unknown = [x for x in dict.fromkeys(chosen) if x not in (*LAYOUTS, "field")]
     valid = ", ".join([*LAYOUTS, "field"])
     if not chosen:
