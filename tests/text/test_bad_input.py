@@ -193,7 +193,7 @@ def test_predict_refuses_bad_classes_before_any_image(tiny: Path, tmp_path: Path
     assert "failed:" not in res.output and not (tmp_path / "p").exists()
 
 
-def test_predict_checks_the_chat_template_once(tiny: Path, tmp_path: Path) -> None:
+def test_predict_checks_the_chat_template_once(tiny: Path, tmp_path: Path, answering: str) -> None:
     (tmp_path / "text.png").write_text("hello world\n")  # renders neither the message nor the image
     (tmp_path / "syntax.jinja").write_text("{{ oops")
     (tmp_path / "binary.png").write_bytes(b"\x89PNG\r\n\x1a\n\x00\xff")
@@ -299,7 +299,9 @@ def test_predict_keeps_a_users_run_json(tiny: Path, tmp_path: Path) -> None:
     assert (out / "run.json").read_text() == "my notes"
 
 
-def test_a_run_json_edited_after_the_run_is_kept_as_every_commands_table_is(tiny: Path, tmp_path: Path) -> None:
+def test_a_run_json_edited_after_the_run_is_kept_as_every_commands_table_is(
+    tiny: Path, tmp_path: Path, answering: str
+) -> None:
     """run.json was no table of the batch runner: a note written into it was overwritten by the next run that
     made outputs, with exit 0, where crop predict's summary.csv is refused (session 79's sweep)."""
     out = tmp_path / "p"
@@ -331,7 +333,7 @@ def test_images_whose_outputs_would_meet_in_one_file_are_refused(tiny: Path, tmp
     assert res.exit_code == 2 and "run.png: its report would be" in _one_line_error(res) and "run.json" in res.output
 
 
-def test_run_json_names_the_outputs_other_settings_made(tiny: Path, tmp_path: Path) -> None:
+def test_run_json_names_the_outputs_other_settings_made(tiny: Path, tmp_path: Path, answering: str) -> None:
     """A re-run with other options predicts the new image and keeps the earlier one's outputs: run.json
     described them all as made with the new options."""
     import json
@@ -586,7 +588,7 @@ def test_one_mislabelled_truth_among_many_fails_its_image_only(masks: tuple[Path
     assert json.loads(report.read_text())["images"] == 1
 
 
-def test_predict_is_told_whether_the_tile_goes_first(tiny: Path, tmp_path: Path) -> None:
+def test_predict_is_told_whether_the_tile_goes_first(tiny: Path, tmp_path: Path, answering: str) -> None:
     """A model folder without agriseg_text.json (a fresh tiny-model, a hub model) was always given the whole
     image only, with no way to say it was trained with the tile as a first image (text dataset's default)."""
     import shutil
@@ -670,7 +672,7 @@ def test_predict_takes_a_numbered_gpu_as_the_other_pipelines_do() -> None:
     assert resolve_device("cpu") == "cpu"
 
 
-def test_a_resume_that_makes_nothing_new_keeps_run_json(tiny: Path, tmp_path: Path) -> None:
+def test_a_resume_that_makes_nothing_new_keeps_run_json(tiny: Path, tmp_path: Path, answering: str) -> None:
     """An image that fails beside one predicted before: the resume (0 predicted, 1 skipped, 1 failed) deleted the
     run.json that described the predicted one (session 82's sweep of users' own tiles)."""
     out = tmp_path / "p"
@@ -703,7 +705,7 @@ def test_an_all_background_mask_from_repaired_answers_is_warned_about(
     assert "its mask is all background, from answers of which 1 of 1 tiles needed repair" in caplog.text
 
 
-def test_two_runs_into_one_folder_are_never_scored_as_one(tiny: Path, tmp_path: Path) -> None:
+def test_two_runs_into_one_folder_are_never_scored_as_one(tiny: Path, tmp_path: Path, answering: str) -> None:
     """Session 85's text sweep: a second `text predict` into a folder (another class order) rewrote run.json,
     and `text evaluate` then read the first run's ids by the second run's words: wrong scores, exit 0."""
     other = tmp_path / "scene2.png"
@@ -788,3 +790,29 @@ def test_a_lora_adapter_of_an_adapter_that_would_lose_it_is_refused(tmp_path: Pa
     )
     with pytest.raises(OptionError, match="is itself a LoRA adapter, merged when loaded; an adapter of it would"):
         prepare_run(cfg)
+
+
+def test_an_image_without_mask_text_in_any_tile_fails_as_an_item(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session 88's sweep: an image for which the model wrote no mask text in any tile was written as an
+    all-background mask (exit 0, also with --strict) and `text evaluate` scored it as a prediction. It fails as
+    an item now, with nothing written; tiles without mask text among others are said apart from repairs."""
+    import agriseg.text.infer as infer
+
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES)  # the random tiny model writes no mask text
+    assert res.exit_code == 1 and "0 predicted, 0 skipped, 1 failed" in res.output, res.output
+    assert "scene.png: the model wrote no mask text for any of its 4 tiles" in res.output
+    assert not (tmp_path / "p" / "scene.png").exists()
+    res = _predict(tiny, tmp_path / "s", "--classes", CLASSES, "--strict")
+    assert res.exit_code == 1 and "no mask text" in res.output and not (tmp_path / "s" / "scene.png").exists()
+
+    grid = np.zeros((4, 4), np.int64)
+    grid[:, 2:] = 1
+    from agriseg.text.codec import encode_answer
+
+    answer = encode_answer(grid, SYNTH_CLASSES)
+    monkeypatch.setattr(infer, "generate_batch", lambda *a, **k: [answer, "no mask", "", "no"][: len(a[3])])
+    res = _predict(tiny, tmp_path / "q", "--classes", CLASSES, "--batch-size", "4")
+    assert res.exit_code == 0 and "1 predicted" in res.output, res.output
+    assert "1/4 tiles well-formed (the others repaired; 3 without mask text, drawn as background" in res.output

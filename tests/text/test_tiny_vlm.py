@@ -263,7 +263,7 @@ def test_sft_refuses_a_max_length_that_cuts_the_answers(workdir: Path, tmp_path:
     assert res.exit_code == 0, res.output
 
 
-def test_cli_predict_png_with_overlap(sft_dir: Path, tmp_path: Path) -> None:
+def test_cli_predict_png_with_overlap(sft_dir: Path, tmp_path: Path, answering: str) -> None:
     img = make_landscapes(1, 9, LandscapeConfig(size=16))[0][0]
     Image.fromarray(img).save(tmp_path / "scene.png")
     args = ["text", "predict", str(tmp_path / "scene.png"), "-o", str(tmp_path / "pred"), "-m", str(sft_dir)]
@@ -299,7 +299,7 @@ def test_cli_predict_png_with_overlap(sft_dir: Path, tmp_path: Path) -> None:
     assert np.asarray(Image.open(tmp_path / "p2" / "tiny.png")).shape == (4, 4)
 
 
-def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path) -> None:
+def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path, answering: str) -> None:
     rasterio = pytest.importorskip("rasterio")
     from rasterio.transform import from_origin
 
@@ -329,15 +329,17 @@ def test_cli_predict_geotiff_keeps_georeference(sft_dir: Path, tmp_path: Path) -
     from pyproj import Transformer
 
     to_utm = Transformer.from_crs(4326, 32648, always_xy=True)
+    assert gj["features"]  # the scripted answer's field half
+    eps = 0.02  # m: coordinates are written to 1e-7 degrees (about 1 cm)
     for feat in gj["features"]:
         for lon, lat in feat["geometry"]["coordinates"][0]:
             x, y = to_utm.transform(lon, lat)
-            assert 300000.0 - 1e-3 <= x <= 300000.0 + 16 * 0.3 + 1e-3
-            assert 1500000.0 - 16 * 0.3 - 1e-3 <= y <= 1500000.0 + 1e-3
+            assert 300000.0 - eps <= x <= 300000.0 + 16 * 0.3 + eps
+            assert 1500000.0 - 16 * 0.3 - eps <= y <= 1500000.0 + eps
 
 
 def test_cli_predict_keeps_instance_ids_beyond_255(
-    sft_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    sft_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, answering: str
 ) -> None:
     """A mosaic with more instances than 8 bits hold: every GeoJSON feature has its own raster id (they
     wrapped at 255, so feature 300 shared id 45 with another instance)."""
@@ -369,7 +371,7 @@ def test_cli_predict_keeps_instance_ids_beyond_255(
     assert "--max-new-tokens 8 is less than the longest answer" in caplog.text  # masks will be cut
 
 
-def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_path: Path) -> None:
+def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_path: Path, answering: str) -> None:
     img = make_landscapes(1, 9, LandscapeConfig(size=16))[0][0]
     src = tmp_path / "in"
     src.mkdir()
@@ -385,7 +387,9 @@ def test_cli_predict_goes_on_past_a_bad_image_and_resumes(sft_dir: Path, tmp_pat
     assert hidden == [".agriseg-manifest.jsonl", ".agriseg-tables.json"]  # no temporaries left
 
 
-def test_cli_predict_into_its_input_folder_never_reads_its_own_outputs(sft_dir: Path, tmp_path: Path) -> None:
+def test_cli_predict_into_its_input_folder_never_reads_its_own_outputs(
+    sft_dir: Path, tmp_path: Path, answering: str
+) -> None:
     """a.jpg and a.png in one folder, -o that folder: a re-run read a_jpg.png and a_png.png as images (11 files
     became 27) and predicted a.jpg again under new names."""
     img = make_landscapes(1, 9, LandscapeConfig(size=16))[0][0]

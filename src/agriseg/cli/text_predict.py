@@ -90,8 +90,10 @@ def predict_cmd(
     result = predict_paths(images, outdir, model_name, cfg, classes, chat_template, bands, batch)
     for r in result:  # on stderr, and only what needs a look: stdout is the summary a script reads
         if r["status"] == "ok" and r["valid_patches"] < r["patches"]:
-            click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} tiles well-formed (the others repaired; "
-                       "see its .json)", err=True)  # fmt: skip
+            empty = r.get("no_mask_patches", 0)  # tiles without mask text are background made up, not repaired
+            said = f"; {empty} without mask text, drawn as background" if empty else ""
+            click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} tiles well-formed (the others repaired"
+                       f"{said}; see its .json)", err=True)  # fmt: skip
     finish(result, "predicted", outdir)
 
 

@@ -320,14 +320,12 @@ def predict_files(
         else:
             shown = Path(item.source).name if options.progress else None
             sem, preds = predict_image(model, processor, img, class_names, cfg, progress=shown)
-        if preds and all("no_mask" in p.report.kinds() for p in preds):  # the mask is background made up
-            log.warning(
-                "%s: the model wrote no mask text for any of its %d tiles; its mask is all background, not a "
-                "prediction (a model not trained for masks as text, or --max-new-tokens too small)",
-                item.source,
-                len(preds),
+        if preds and all("no_mask" in p.report.kinds() for p in preds):  # a mask made up: no output at all
+            raise ValueError(
+                f"the model wrote no mask text for any of its {len(preds)} tiles, so there is no mask to write "
+                "(a model not trained for masks as text, or --max-new-tokens too small)"
             )
-        elif preds and not sem[valid if valid is not None else ...].any():  # background everywhere, said once
+        if preds and not sem[valid if valid is not None else ...].any():  # background everywhere, said once
             repaired = sum(not p.report.valid for p in preds)
             if repaired:  # from answers the decoder had to repair: more likely a broken answer than an empty tile
                 log.warning(
@@ -362,6 +360,7 @@ def predict_files(
             "status": "ok",
             "patches": len(preds),
             "valid_patches": report["valid_patches"],
+            "no_mask_patches": sum("no_mask" in p.report.kinds() for p in preds),  # background made up, not repaired
         }
 
     options = (batch or BatchOptions()).labelled("predict", "img")
