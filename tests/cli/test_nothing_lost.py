@@ -151,7 +151,8 @@ def test_06_07_08_13_bad_numbers_are_usage_errors(tmp_path: Path, args: list[str
 def test_09_resize_beyond_memory_is_refused_with_the_figure(tmp_path: Path) -> None:
     photo = _photos(tmp_path / "in", 1)[0]
     code, out = _run("crop", "predict", photo, "--outdir", tmp_path / "out", "--long-side", "100000")
-    assert code == 2 and f"{photo} at --long-side 100000 would need about" in out and "GiB" in out, out
+    assert code == 2 and f"{photo} (" in out and "px) at --long-side 100000 would need about" in out, out
+    assert "GiB" in out
     assert "AGRISEG_MEMORY_CHECK=0" in out and "--no-memory-check" in out
 
 
@@ -170,7 +171,7 @@ def test_09_no_memory_check_option_and_the_env_var(tmp_path: Path, monkeypatch: 
     photo = _photos(tmp_path / "in", 1)[0]
     args = ("crop", "predict", photo, "--outdir", tmp_path / "out", "--long-side", "64", "--no-overlay")
     code, out = _run(*args)
-    assert code == 2 and f"{photo} at --long-side 64 would need about" in out, out
+    assert code == 2 and "px) at --long-side 64 would need about" in out, out
     code, out = _run(*args, "--no-memory-check")
     assert code == 0 and "1 predicted" in out, out
     assert memory.OVERRIDE not in os.environ  # the option lasts for its own run only
@@ -197,7 +198,7 @@ def test_09_crop_traits_refuses_a_photo_beyond_memory(tmp_path: Path, monkeypatc
     monkeypatch.delenv(memory.OVERRIDE, raising=False)
     photo = _photos(tmp_path / "in", 1)[0]
     code, out = _run("crop", "traits", photo, "--outdir", tmp_path / "out")
-    assert code == 2 and f"{photo} at the model's working size 800 would need about" in out, out
+    assert code == 2 and f"{photo} (" in out and "px) at the model's working size 800 would need about" in out, out
     assert not (tmp_path / "out").exists()
     code, out = _run("crop", "traits", photo, "--outdir", tmp_path / "out", "--no-memory-check")
     assert code == 0 and "1 measured" in out, out
@@ -213,14 +214,31 @@ def test_09_text_predict_refuses_an_image_beyond_memory(tmp_path: Path, monkeypa
     small, big = tmp_path / "small.png", tmp_path / "big.png"
     Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(small)
     Image.fromarray(np.zeros((400, 600, 3), np.uint8)).save(big)
-    code, out = _run("text", "predict", small, big, "--outdir", tmp_path / "pred", "-m", model)
-    assert code == 2 and "Traceback" not in out, out
+    code, out = _run("text", "predict", big, "--outdir", tmp_path / "pred", "-m", model)
+    assert code == 2 and "Traceback" not in out, out  # none fits: refused (with others, it fails alone)
     (line,) = _error_lines(out)
     assert line.startswith(f"Error: {big} (600 x 400 px) would need about 33 MiB of memory; 1 MiB is available")
-    assert "--no-memory-check" in line and "small.png" not in line
+    assert "--no-memory-check" in line
     assert not (tmp_path / "pred").exists()  # refused before anything was written
     code, out = _run("text", "predict", small, big, "--outdir", tmp_path / "pred", "-m", model, "--no-memory-check")
     assert "would need" not in out  # checked no more: it goes on to load the (fake) model
+
+
+def test_09_a_photo_beyond_memory_fails_alone_in_a_batch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 88's sweep: one photo too large for the memory refused a whole batch (exit 2); it fails as an
+    item now and the others are predicted (all of them too large: refused, as before)."""
+    import agriseg.data.memory as memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 40 * 2**20)  # 40 MiB free
+    monkeypatch.delenv(memory.OVERRIDE, raising=False)
+    small, big = tmp_path / "small.png", tmp_path / "big.png"
+    Image.fromarray(np.full((8, 16, 3), 90, np.uint8)).save(small)
+    Image.fromarray(np.full((1500, 2000, 3), 90, np.uint8)).save(big)
+    for cmd, done in (("predict", "1 predicted"), ("traits", "1 measured")):
+        args = ("crop", cmd, small, big, "--outdir", tmp_path / cmd, "--long-side", "0")
+        code, out = _run(*(args if cmd == "predict" else args[:-2]))
+        assert code == 1 and done in out and "1 failed" in out, out
+        assert f"{big} (2000 x 1500 px)" in out and "would need about" in out and "Traceback" not in out, out
 
 
 # 11. a grid over plants 1 px wide (zero-width cells) is measured, and the batch goes on

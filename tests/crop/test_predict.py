@@ -599,3 +599,26 @@ def test_predictor_options_that_would_change_masks_silently_are_refused(kwargs, 
     not subscriptable", tile=512.0 "at least 32 px"."""
     with pytest.raises(error, match=re.escape(says)):
         Predictor(build_model(encoder_weights=None), 2, **kwargs)
+
+
+def test_masks_of_a_geotiff_carry_its_georeference(tiny_predictor, tmp_path):
+    """Session 88's sweep: the mask of an orthomosaic was a PNG without georeference (no GIS could lay it over
+    the mosaic). Each output image gets a GDAL .aux.xml sidecar with the mosaic's CRS and transform."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    tr = from_origin(500000.0, 4000000.0, 0.05, 0.05)
+    prof = {"driver": "GTiff", "height": 40, "width": 60, "dtype": "uint16", "crs": "EPSG:32633", "transform": tr}
+    with rasterio.open(tmp_path / "ortho.tif", "w", count=3, **prof) as dst:  # 16-bit RGB, as GDAL writes it
+        dst.write(np.random.default_rng(0).integers(0, 65535, (3, 40, 60), dtype=np.uint16))
+    Image.fromarray(np.zeros((40, 60, 3), np.uint8)).save(tmp_path / "plain.png")
+    out = tmp_path / "out"
+    rows = predict_files(tiny_predictor, [tmp_path / "ortho.tif", tmp_path / "plain.png"], out,
+                         batch=BatchOptions(progress=False))  # fmt: skip
+    assert [r["status"] for r in rows] == ["ok", "ok"]
+    for name in ("ortho_mask.png", "ortho_overlay.jpg"):
+        with rasterio.open(out / name) as src:
+            assert src.crs.to_epsg() == 32633 and src.transform == tr and src.shape == (40, 60)
+    assert not list(out.glob("plain*.aux.xml"))  # a plain photo has none to give
+    again = predict_files(tiny_predictor, [tmp_path / "ortho.tif"], out, batch=BatchOptions(progress=False))
+    assert [r["status"] for r in again] == ["skipped"]

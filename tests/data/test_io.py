@@ -329,7 +329,7 @@ def test_a_colour_tiff_of_floats_is_read_by_its_range(tmp_path: Path, planar: bo
                          photometric="rgb", planarconfig="separate" if planar else "contig")  # fmt: skip
         assert np.array_equal(read_rgb(tmp_path / name), rgb), name
     tifffile.imwrite(tmp_path / "nan.tif", np.full((4, 4, 3), np.nan, np.float32), photometric="rgb")
-    with pytest.raises(ImageReadError, match="nan.tif: image has NaN"):
+    with pytest.raises(ImageReadError, match="nan.tif: every pixel is nodata"):  # GDAL reads NaN as nodata
         read_rgb(tmp_path / "nan.tif")
     tifffile.imwrite(tmp_path / "eight.tif", np.ones((4, 4, 8), np.float32), planarconfig="contig")
     with pytest.raises(ImageReadError, match="eight.tif: not a readable image as a photo: it is a 8-band"):
@@ -448,3 +448,33 @@ def test_premultiplied_alpha_modes_are_read() -> None:
 
     for mode in ("La", "RGBa"):
         assert as_rgb(Image.new(mode, (4, 3))).shape == (3, 4, 3)
+
+
+def test_geotiffs_pil_cannot_open_are_read_through_gdal(tmp_path: Path) -> None:
+    """Session 88's sweep: orthomosaics `crop plots` reads (rasterio) were refused by every other crop command:
+    16-bit RGB that GDAL writes as MINISBLACK, LZW floats (tifffile without imagecodecs), NaN nodata."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    rng = np.random.default_rng(0)
+    prof = {"driver": "GTiff", "height": 20, "width": 30, "crs": "EPSG:32633", "transform": from_origin(100, 100, 1, 1)}
+    sixteen = (rng.random((3, 20, 30)) * 65535).astype(np.uint16)
+    floats = rng.random((3, 20, 30)).astype(np.float32)
+    holed = floats.copy()
+    holed[:, :5] = np.nan
+    cases = {
+        "minisblack16.tif": ({"dtype": "uint16"}, sixteen, np.round(sixteen * (255 / 65535))),
+        "lzw_float.tif": ({"dtype": "float32", "compress": "lzw"}, floats, np.round(floats * 255)),
+        "nan_nodata.tif": ({"dtype": "float32", "nodata": float("nan")}, holed, np.round(np.nan_to_num(holed) * 255)),
+    }
+    for name, (opts, data, want) in cases.items():
+        with rasterio.open(tmp_path / name, "w", count=3, **prof, **opts) as dst:
+            dst.write(data)
+        got = read_rgb(tmp_path / name)
+        assert got.shape == (20, 30, 3) and got.dtype == np.uint8
+        assert np.abs(got.astype(int) - np.moveaxis(want, 0, -1)).max() <= 1, name
+    assert (read_rgb(tmp_path / "nan_nodata.tif")[:5] == 0).all()  # no data is black: no plant
+    with rasterio.open(tmp_path / "eight.tif", "w", count=8, dtype="uint16", **prof) as dst:
+        dst.write(np.zeros((8, 20, 30), np.uint16))
+    with pytest.raises(ImageReadError, match="8-band uint16 raster, not an RGB photo"):
+        read_rgb(tmp_path / "eight.tif")  # a multispectral scene is still no photo

@@ -816,3 +816,19 @@ def test_an_image_without_mask_text_in_any_tile_fails_as_an_item(
     res = _predict(tiny, tmp_path / "q", "--classes", CLASSES, "--batch-size", "4")
     assert res.exit_code == 0 and "1 predicted" in res.output, res.output
     assert "1/4 tiles well-formed (the others repaired; 3 without mask text, drawn as background" in res.output
+
+
+def test_an_image_beyond_memory_fails_alone_in_a_batch(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answering: str
+) -> None:
+    """Session 88's sweep: one image too large for the memory refused the whole batch (exit 2); it fails as an
+    item now and the others are predicted."""
+    import agriseg.data.memory as memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**20)  # 1 MiB free
+    monkeypatch.delenv(memory.OVERRIDE, raising=False)
+    big = tmp_path / "big.png"
+    Image.fromarray(np.zeros((400, 600, 3), np.uint8)).save(big)
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, big)
+    assert res.exit_code == 1 and "1 predicted, 0 skipped, 1 failed" in res.output, res.output
+    assert f"{big} (600 x 400 px) would need about" in res.output and (tmp_path / "p" / "scene.png").is_file()

@@ -468,22 +468,35 @@ class PhotoOutputs:
     mask: Path
     classes: Path | None
     overlay: Path | None
+    georeferenced: bool = False  # each image gets a GDAL ``.aux.xml`` sidecar with its photo's CRS and transform
+
+    def images(self) -> list[Path]:
+        """The output images (mask, class map, overlay)."""
+        return [p for p in (self.mask, self.classes, self.overlay) if p is not None]
+
+    def sidecars(self) -> list[Path]:
+        """The georeference sidecars of the images (none for a photo without georeference)."""
+        return [p.with_name(p.name + ".aux.xml") for p in self.images()] if self.georeferenced else []
 
     def all(self) -> list[Path]:
         """Every output path."""
-        return [p for p in (self.mask, self.classes, self.overlay) if p is not None]
+        return self.images() + self.sidecars()
 
     def complete(self) -> bool:
         """True when every output exists under its final name."""
         return all(p.is_file() for p in self.all())
 
 
-def photo_outputs(outdir: Path, stem: str, num_classes: int, write_overlay: bool) -> PhotoOutputs:
-    """Where the outputs of the photo named ``stem`` go."""
+def photo_outputs(
+    outdir: Path, stem: str, num_classes: int, write_overlay: bool, georeferenced: bool = False
+) -> PhotoOutputs:
+    """Where the outputs of the photo named ``stem`` go (``georeferenced``: the photo is a GeoTIFF or JPEG 2000
+    with a georeference, which its outputs carry in ``.aux.xml`` sidecars)."""
     return PhotoOutputs(
         outdir / f"{stem}_mask.png",
         outdir / f"{stem}_classes.png" if num_classes > 2 else None,
         outdir / f"{stem}_overlay.jpg" if write_overlay else None,
+        georeferenced,
     )
 
 
@@ -494,10 +507,12 @@ def _write_outputs(
     sure: float | None = None,
     model: str | None = None,
     quality: str | None = None,
+    source: Path | None = None,
 ) -> None:
     """Write all outputs of one photo, renaming them only once every one was written in full (the mask and the
     class map carry ``sure``, the photo's ``model_sure``, the ``model``'s name and the photo's ``quality`` in
-    PNG text chunks: a re-run reads its summary row back without decoding the photo)."""
+    PNG text chunks: a re-run reads its summary row back without decoding the photo). Outputs of a
+    georeferenced photo get ``.aux.xml`` sidecars with the georeference of ``source``."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
@@ -512,6 +527,13 @@ def _write_outputs(
             class_map_image(classes).save(tmp[out.classes], pnginfo=info)
         if out.overlay is not None:
             Image.fromarray(overlay(rgb, classes)).save(tmp[out.overlay], format="JPEG", quality=OVERLAY_QUALITY)
+        if out.georeferenced and source is not None:
+            from agriseg.raster.image import georef_sidecar, read_georef
+
+            geo = read_georef(source)  # the photo's, at its own size: the outputs' size
+            text = georef_sidecar(geo) if geo is not None else ""
+            for side in out.sidecars():
+                Path(tmp[side]).write_text(text, encoding="utf-8")
 
 
 def model_sure(classes: np.ndarray, sure: np.ndarray) -> float | None:
@@ -589,7 +611,7 @@ def _write_and_row(
     from agriseg.crop.quality import photo_quality
 
     quality = photo_quality(rgb)
-    _write_outputs(out, rgb, classes, sure, model, quality)
+    _write_outputs(out, rgb, classes, sure, model, quality, f)
     return {**_row(f, classes, sure, k, class_fields), "quality": quality}
 
 
@@ -648,6 +670,7 @@ def predict_files(
     class_names: list[str] | None = None,
     recipe: Recipe | None = None,
     batch: BatchOptions | None = None,
+    too_large: Mapping[Path, str] | None = None,
 ) -> BatchResult:
     """Predict every file; write ``<name>_mask.png``, ``<name>_overlay.jpg`` and ``summary.csv``.
 
@@ -676,7 +699,7 @@ def predict_files(
     class_fields = [f"{n}_fraction" for n in labels[1:]] if k > 2 else []
     items = []
     for f in files:
-        out = photo_outputs(Path(outdir), names[f], k, write_overlay)
+        out = photo_outputs(Path(outdir), names[f], k, write_overlay, _georeferenced(f))
         items.append(Item(names[f], f, tuple(out.all()), (f,), resolved=photo_reading_rules(f), payload=out))
     from agriseg.manifest import seal_tables
 
@@ -687,7 +710,7 @@ def predict_files(
 
     return run_batch(
         items,
-        stream=lambda todo: _predict_stream(predictor, todo, k, class_fields, _model_name(predictor)),
+        stream=lambda todo: _predict_stream(predictor, todo, k, class_fields, _model_name(predictor), too_large),
         options=(batch or BatchOptions()).labelled("predict", "img"),
         recipe=recipe,
         resume=lambda it: _read_back(Path(it.source), it.payload, k, class_fields),
@@ -696,22 +719,46 @@ def predict_files(
     )
 
 
+def _georeferenced(f: Path) -> bool:
+    """Whether a photo is a GeoTIFF or JPEG 2000 with a georeference (False without rasterio, and for a file
+    GDAL cannot open: that photo fails as its own item when it is read)."""
+    from agriseg.raster.image import read_georef
+
+    try:
+        return read_georef(f) is not None
+    except Exception:  # noqa: BLE001 - an unreadable file: said when it is read
+        return False
+
+
 # photos above this many pixels are decided before the model reads the next ones (their probabilities are large)
 DECIDE_AHEAD_PIXELS = 12_000_000
 
 
 def _predict_stream(
-    predictor: Predictor, todo: Sequence[Item], k: int, class_fields: list[str], model: str | None = None
+    predictor: Predictor,
+    todo: Sequence[Item],
+    k: int,
+    class_fields: list[str],
+    model: str | None = None,
+    too_large: Mapping[Path, str] | None = None,
 ) -> Iterator[tuple[Item, dict | Exception]]:
-    """Predict the photos of ``todo``, yielding ``(item, summary row or error)`` as each is written.
+    """Predict the photos of ``todo``, yielding ``(item, summary row or error)`` as each is written (a photo
+    of ``too_large`` fails with its line, unread).
 
     Three stages overlap: a thread decodes the next photos, the main thread runs the model on batches of
     photos of one size, a thread encodes and writes outputs (PIL and numpy release the GIL). Outputs do
     not depend on the timing.
     """
     lookahead = 2 * predictor.batch_size
+    refused = dict(too_large or {})
+
+    def read(f: str | Path) -> np.ndarray:
+        if Path(f) in refused:
+            raise ImageReadError(refused[Path(f)])
+        return read_rgb(f)
+
     with ThreadPoolExecutor(1, "agriseg-read") as reader, ThreadPoolExecutor(1, "agriseg-write") as writer:
-        reads = deque((it, reader.submit(read_rgb, it.source)) for it in todo[:lookahead])
+        reads = deque((it, reader.submit(read, it.source)) for it in todo[:lookahead])
         queued = lookahead
         writes: deque[tuple[Item, Future]] = deque()
         pending: list[tuple[Item, np.ndarray]] = []
@@ -761,7 +808,7 @@ def _predict_stream(
             while reads:
                 it, fut = reads.popleft()
                 if queued < len(todo):
-                    reads.append((todo[queued], reader.submit(read_rgb, todo[queued].source)))
+                    reads.append((todo[queued], reader.submit(read, todo[queued].source)))
                     queued += 1
                 try:
                     rgb = fut.result()
@@ -839,7 +886,7 @@ def predict_paths(
     pred.progress = batch is None or batch.progress  # a photo in many tiles takes minutes on a CPU: its tiles get a bar
     cfg = pred.config
     assert cfg is not None
-    check_photo_memory(files, pred.long_side, pred.num_classes, "--long-side", config.batch_size)
+    too_large = check_photo_memory(files, pred.long_side, pred.num_classes, "--long-side", config.batch_size)
     options = config.model_dump(exclude={"model_name", "batch_size", "optimize"})
     options.update(long_side=pred.long_side, tta=pred.tta)
     # --overlay only chooses whether the overlay is written: turned on, the item runs for it
@@ -851,7 +898,14 @@ def predict_paths(
     why = "named like a crop predict output, with no record that agriseg wrote it: kept, even with --overwrite "
     with protected_inputs(named_like, why + "(rename it, or predict into another folder)"):
         result = predict_files(
-            pred, files, out, write_overlay=config.overlay, class_names=cfg.class_names, recipe=recipe, batch=batch
+            pred,
+            files,
+            out,
+            write_overlay=config.overlay,
+            class_names=cfg.class_names,
+            recipe=recipe,
+            batch=batch,
+            too_large=too_large,
         )
     if recorded:
         result.notes.append(f"({counted(len(recorded), 'output')} of an earlier run not read as photos)")
@@ -890,19 +944,20 @@ BATCHED_BYTES, READ_AHEAD_BYTES = 11, 3
 
 def check_photo_memory(
     files: Sequence[Path], long_side: int, num_classes: int, option: str, batch_size: int = 1
-) -> None:
-    """Refuse up front when the largest photos would not fit in memory.
+) -> dict[Path, str]:
+    """The photos that would not fit in memory, each with the line saying so (they fail as items, the batch goes
+    on with the others); refused up front (:class:`agriseg.config.OptionError`) when none would fit.
 
-    The estimate: the largest photo being finished at its full size (:data:`FULL_SIZE_BYTES` a pixel), the
-    others of its batch and the photos read ahead as large, and its float32 planes at the working size
-    ``long_side`` (3 inputs, the class logits, the probabilities and a blending weight).
+    The estimate: the photo being finished at its full size (:data:`FULL_SIZE_BYTES` a pixel), the others of its
+    batch and the photos read ahead as large, and its float32 planes at the working size ``long_side`` (3
+    inputs, the class logits, the probabilities and a blending weight).
     """
     from PIL import Image, UnidentifiedImageError
 
     from agriseg.data.io import quiet_pil
-    from agriseg.data.memory import check_memory
+    from agriseg.data.memory import refused_for_memory
 
-    worst, name = 0.0, None
+    needs: dict[Path, tuple[float, str]] = {}
     batched = max(0, min(batch_size, len(files)) - 1)
     ahead = min(2 * batch_size, max(0, len(files) - 1))
     for f in files:
@@ -914,10 +969,8 @@ def check_photo_memory(
         s = long_side / max(h, w) if long_side else 1.0
         working = 4.0 * h * w * s * s * (4 + 2 * num_classes)
         need = working + h * w * (FULL_SIZE_BYTES + batched * BATCHED_BYTES + ahead * READ_AHEAD_BYTES)
-        if need > worst:
-            worst, name = need, f
-    if name is not None:
-        check_memory(worst, f"{name} at {option} {long_side}" if long_side else str(name))
+        needs[Path(f)] = (need, f"{f} ({w} x {h} px)" + (f" at {option} {long_side}" if long_side else ""))
+    return refused_for_memory(needs)
 
 
 def write_csv_atomic(rows: list[dict], path: Path, fields: list[str]) -> None:

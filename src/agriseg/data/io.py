@@ -168,11 +168,20 @@ def read_rgb(path: str | Path) -> np.ndarray:
                 log.warning("%s: a TIFF of %d pages; only the first is read", path, pages)
             elif (frames := getattr(im, "n_frames", 1)) > 1 and im.format in ("GIF", "PNG", "WEBP"):  # animated
                 log.warning("%s: an animation of %d frames; only the first is read", path, frames)
-    except ImageReadError:
+    except ImageReadError as err:
         floats = _float_colour_tiff(path)
-        if floats is None:
-            raise
-        arr = floats
+        if floats is None or not np.isfinite(floats).all():
+            # GDAL reads what PIL and tifffile do not: 16-bit RGB GDAL wrote as MINISBLACK, compressed floats,
+            # NaN nodata (read as black, as a transparent pixel is); None without rasterio or for another format
+            gdal = _gdal_rgb(path)
+            if gdal is not None:
+                arr = gdal
+            elif floats is not None:
+                arr = floats  # NaN: said as such below
+            else:
+                raise err from None
+        else:
+            arr = floats
     if arr.ndim == 2:
         arr = arr[..., None]
     if arr.ndim == 3 and (arr.shape[0] < 2 or arr.shape[1] < 2):
@@ -216,6 +225,41 @@ def _full_pages(im: Image.Image) -> int:
     finally:
         im.seek(0)
     return full
+
+
+def _gdal_rgb(path: Path) -> np.ndarray | None:
+    """``(H, W, 3)`` uint8 of a TIFF or JPEG 2000 of up to 4 bands that PIL cannot open, read through rasterio
+    (GDAL) as :func:`agriseg.raster.image.read_image_valid` reads it, its nodata black; None without rasterio
+    (the ``[geo]`` extra), for another format, more bands or a file GDAL cannot read either (the caller's error
+    stands).
+
+    Raises:
+        ImageReadError: for a raster over the size limit.
+    """
+    from agriseg.raster.image import GEO_SUFFIXES, open_plain_or_geo, rasterio_or_none, read_image_valid
+
+    rio = rasterio_or_none() if path.suffix.lower() in GEO_SUFFIXES else None
+    if rio is None:
+        return None
+    try:
+        with open_plain_or_geo(rio, path) as ds:
+            w, h, count = ds.width, ds.height, ds.count
+    except Exception:  # noqa: BLE001 - GDAL cannot open it either
+        return None
+    if count > 4:  # a multispectral scene (Sentinel-2, a 5-band drone camera) is no photo: the caller says so
+        return None
+    if w * h > MAX_PIXELS:
+        raise ImageReadError(
+            f"{path}: image is {w}x{h} px ({w * h / 1e6:.0f} MP), over the {MAX_PIXELS / 1e6:.0f} MP limit for one "
+            "image; split it into tiles"
+        )
+    try:
+        rgb, _, valid = read_image_valid(path)
+    except ValueError:
+        return None
+    if valid is not None and not valid.any():
+        raise ImageReadError(f"{path}: every pixel is nodata (NaN or the file's nodata value): nothing to read")
+    return rgb
 
 
 def _float_colour_tiff(path: Path) -> np.ndarray | None:

@@ -12,7 +12,7 @@ that check (:func:`memory_check_skipped`, for the run).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -80,7 +80,34 @@ def check_memory(nbytes: float, what: str) -> None:
         return
     free = available_memory()
     if free is not None and nbytes > free:
-        raise OptionError(
-            f"{what} would need about {gib(nbytes)} of memory; {gib(free)} is available "
-            f"(a smaller size fits; --no-memory-check or {OVERRIDE}=0 skips this check)"
-        )
+        raise OptionError(_too_much(nbytes, what, free))
+
+
+def _too_much(nbytes: float, what: str, free: int) -> str:
+    return (
+        f"{what} would need about {gib(nbytes)} of memory; {gib(free)} is available "
+        f"(a smaller size fits; --no-memory-check or {OVERRIDE}=0 skips this check)"
+    )
+
+
+def refused_for_memory(needs: Mapping[Path, tuple[float, str]]) -> dict[Path, str]:
+    """The inputs of a batch that would not fit in memory, each with the line saying so, for the batch to fail
+    them as items and go on with the others (as it goes on past any bad input).
+
+    Args:
+        needs: per input, the estimated peak bytes of its work and how it is named (``photo.jpg at --long-side
+            100000``).
+
+    Raises:
+        OptionError: (exit 2) when no input fits: nothing could run, as :func:`check_memory` refuses one.
+    """
+    if not needs or os.environ.get(OVERRIDE, "1").strip().lower() in ("0", "false", "no", "off"):
+        return {}
+    free = available_memory()
+    if free is None:
+        return {}
+    over = {p: _too_much(n, what, free) for p, (n, what) in needs.items() if n > free}
+    if over and len(over) == len(needs):
+        worst = max(needs, key=lambda p: needs[p][0])
+        raise OptionError(over[worst])
+    return over

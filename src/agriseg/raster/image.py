@@ -305,6 +305,27 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
         return None
 
 
+def georef_sidecar(geo: GeoRef) -> str:
+    """The text of a GDAL ``.aux.xml`` sidecar giving a plain image (a PNG mask) ``geo``'s CRS and transform.
+
+    GDAL and QGIS read ``<image>.aux.xml`` beside an image as its georeference: a mask PNG of a GeoTIFF then
+    lies over it in a GIS, and stays a PNG every viewer opens. (Written by hand: rasterio writes such a sidecar
+    only through a GDAL dataset it opens for update.)
+    """
+    from xml.sax.saxutils import escape
+
+    a, b, c, d, e, f = geo.transform  # rasterio's order; GDAL's GeoTransform is (c, a, b, f, d, e)
+    lines = ["<PAMDataset>"]
+    if geo.crs:
+        from rasterio.crs import CRS
+
+        wkt = CRS.from_user_input(geo.crs).to_wkt()
+        lines.append(f'  <SRS dataAxisToSRSAxisMapping="1,2">{escape(wkt)}</SRS>')
+    lines.append(f"  <GeoTransform>{', '.join(repr(float(v)) for v in (c, a, b, f, d, e))}</GeoTransform>")
+    lines.append("</PAMDataset>")
+    return "\n".join(lines) + "\n"
+
+
 def read_georef(path: str | Path) -> GeoRef | None:
     """The georeference of a raster file (None when it has none or rasterio is absent)."""
     p = Path(path)

@@ -476,7 +476,11 @@ def build_dataset(
     spec = PatchConfig.model_validate(config.model_dump(exclude={"seed"}))
     from agriseg.text.infer import PIXEL_BYTES, check_image_memory
 
-    check_image_memory([p[0] for p in pairs], PIXEL_BYTES, spec.patch)  # a tile larger than an image pads it
+    too_large = check_image_memory([p[0] for p in pairs], PIXEL_BYTES, spec.patch)  # a small image pads to a tile
+    if too_large:  # one data set: any image that would not fit refuses it
+        from agriseg.config import OptionError
+
+        raise OptionError(next(iter(too_large.values())))
     out = Path(out)
 
     def longest(ds: Any) -> int | None:  # noqa: ANN401 - a datasets.Dataset

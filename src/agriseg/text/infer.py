@@ -8,7 +8,7 @@ stitching artefacts MAgSeg lists as its main limitation. Needs the ``text`` extr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -234,27 +234,29 @@ PIXEL_BYTES, CLASS_BYTES = 40, 8
 INSTANCE_BYTES = 72
 
 
-def check_image_memory(files: Sequence[Path], per_pixel: float, tile: int = 0, option: str = "--tile") -> None:
-    """Refuse up front (:class:`agriseg.config.OptionError`) when the largest image would not fit in memory.
+def check_image_memory(
+    files: Sequence[Path], per_pixel: float, tile: int = 0, option: str = "--tile"
+) -> dict[Path, str]:
+    """The images that would not fit in memory, each with the line saying so (a batch fails them as items and
+    goes on); refused up front (:class:`agriseg.config.OptionError`) when none would fit.
 
     The size comes from each file's header (:func:`agriseg.raster.image.image_size`); no pixel is read. An
     image smaller than ``tile`` is padded to it, so its padded size counts (named by ``option``).
     """
-    from agriseg.data.memory import check_memory
+    from agriseg.data.memory import refused_for_memory
     from agriseg.raster.image import image_size
 
-    worst, name = 0.0, ""
+    needs: dict[Path, tuple[float, str]] = {}
     for f in files:
         size = image_size(f)
         if size is None:
             continue
         h, w = max(size[0], tile), max(size[1], tile)
-        if float(h) * w * per_pixel > worst:
-            worst, name = float(h) * w * per_pixel, f"{f} ({size[1]} x {size[0]} px)"
-            if (h, w) != tuple(size[:2]):
-                name += f" padded to {option} {tile}"
-    if name:
-        check_memory(worst, name)
+        name = f"{f} ({size[1]} x {size[0]} px)"
+        if (h, w) != tuple(size[:2]):
+            name += f" padded to {option} {tile}"
+        needs[Path(f)] = (float(h) * w * per_pixel, name)
+    return refused_for_memory(needs)
 
 
 @batch_keywords
@@ -272,6 +274,7 @@ def predict_files(
     batch: BatchOptions | None = None,
     finish: Callable[[BatchResult], None] | None = None,
     tables: Sequence[Path] = (),
+    too_large: Mapping[Path, str] | None = None,
 ) -> BatchResult:
     """Segment image files one by one and write their outputs (``bands``: R, G, B band numbers).
 
@@ -310,7 +313,11 @@ def predict_files(
         # these rules are redone, those of a plain image stay current
         items.append(Item(n, Path(f), tuple(outputs), (Path(f),), resolved=reading_rules(f)))
 
+    refused = dict(too_large or {})
+
     def work(item: Item) -> dict[str, Any]:
+        if Path(item.source) in refused:  # would not fit in memory (check_image_memory): fails unread
+            raise ValueError(refused[Path(item.source)])
         img, geo, valid = read_image_valid(item.source, bands)  # valid: None when every pixel holds data
         if valid is not None and not valid.any():  # all nodata: nothing to ask the model, nothing to find
             log.warning(
@@ -472,7 +479,7 @@ def predict_paths(
     if not files:
         raise NoInputError(f"{earlier[0]}: an output of an earlier run, not an image (no other images given)")
     per_pixel = PIXEL_BYTES + CLASS_BYTES * len(names) + (INSTANCE_BYTES if config.instances else 0)
-    check_image_memory(files, per_pixel, cfg.patch)
+    too_large = check_image_memory(files, per_pixel, cfg.patch)  # these fail as items; none fitting: refused
     check_table(Path(outdir) / "run.json", bool(batch and batch.overwrite), "text predict")  # not a user's file
     template = str(chat_template) if chat_template else None
     model, proc = load_vlm(model_name, device=config.device, template_path=template)
@@ -499,7 +506,8 @@ def predict_paths(
             seal_tables([out / "run.json"])  # a later run keeps it if edited by hand
 
     rows = predict_files(model, proc, files, out, names, cfg, instances=config.instances, bands=bands,
-                         recipe=recipe, batch=batch, finish=finish, tables=[out / "run.json"])  # fmt: skip
+                         recipe=recipe, batch=batch, finish=finish, tables=[out / "run.json"],
+                         too_large=too_large)  # fmt: skip
     if earlier:
         said = counted(len(earlier), "output")
         rows.notes.append(f"({said} of an earlier run among the images not read as images)")

@@ -594,13 +594,14 @@ def run_traits(
         from agriseg.config import OptionError  # it would be silently ignored
 
         raise OptionError(f"--model {config.model_name}: not read, every photo has its mask (no model runs)")
-    if model is not None:  # a photo too large for the memory: refused before any work, as crop predict does
+    too_large: dict[Path, str] = {}
+    if model is not None:  # a photo too large for the memory fails as an item, as in crop predict (all: refused)
         from agriseg.crop.predict import check_photo_memory
         from agriseg.models.io import LazyModel
 
         spec = LazyModel(config.model_name, in_channels=3).config
         photos = [p.photo for p in pairs if p.mask is None and p.photo is not None]
-        check_photo_memory(photos, spec.infer_long_side, spec.num_classes, "the model's working size")
+        too_large = check_photo_memory(photos, spec.infer_long_side, spec.num_classes, "the model's working size")
     items = [
         Item(
             p.name,
@@ -616,6 +617,8 @@ def run_traits(
     recipe = Recipe(COMMAND, ALGORITHM, options, model, [config.regions] if config.regions else [])
 
     def work(item: Item) -> dict[str, Any]:
+        if item.payload.photo is not None and Path(item.payload.photo) in too_large:
+            raise ValueError(too_large[Path(item.payload.photo)])
         rec, m, rgb = measure_item(item.payload, config, segment)
         plants, mask, record = item.outputs
         with atomic_writes(item.outputs) as tmp:  # a photo's three files take their names together, or none does
