@@ -249,3 +249,46 @@ def test_a_rerun_from_other_photos_or_layouts_spelt_otherwise(tmp_path: Path, sa
     assert CliRunner().invoke(main, [*lab, "--layouts", "pots,tray"]).exit_code == 0
     spelt = CliRunner().invoke(main, [*lab, "--layouts", " pots, Tray"])
     assert spelt.exit_code == 0 and "already there" in spelt.output, spelt.output
+
+
+def test_a_stopped_set_goes_on_from_where_it_stopped(tmp_path: Path, monkeypatch) -> None:
+    """Session 88's sweep: a make-synthetic stopped after some photos made every photo again on its re-run with the
+    same options. The photos it finished are kept (the same files), the others made, and the set is the one an
+    uninterrupted run makes; --overwrite makes them all again."""
+    import agriseg.crop.scenes.write as write
+
+    whole = tmp_path / "whole"
+    args = ["crop", "make-synthetic", "discs", "-n", "4"]
+    assert CliRunner().invoke(main, [*args, "-o", str(whole)]).exit_code == 0
+    out = tmp_path / "discs"
+    real, calls = write._save, []
+
+    def stopped(*a, **k):
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        calls.append(a[1])
+        real(*a, **k)
+
+    monkeypatch.setattr(write, "_save", stopped)
+    assert CliRunner().invoke(main, [*args, "-o", str(out)]).exit_code != 0
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "images").iterdir()}
+    assert sorted(before) == ["discs_00000.jpg", "discs_00001.jpg"]
+    made = []
+    monkeypatch.setattr(write, "_save", lambda *a, **k: (made.append(a[1]), real(*a, **k)))
+    res = CliRunner().invoke(main, [*args, "-o", str(out)])
+    assert res.exit_code == 0 and "wrote 4 discs photos" in res.output, res.output
+    assert made == ["discs_00002", "discs_00003"]  # only the photos it had not made
+    assert {p: (out / "images" / p).stat().st_mtime_ns for p in before} == before
+    assert json.loads((out / "index.json").read_text()) == json.loads((whole / "index.json").read_text())
+    for f in sorted((whole / "labels").iterdir()):
+        assert np.array_equal(np.asarray(Image.open(f)), np.asarray(Image.open(out / "labels" / f.name)))
+    made.clear()
+    assert CliRunner().invoke(main, [*args, "-o", str(out), "--overwrite"]).exit_code == 0
+    assert len(made) == 4
+
+
+def test_the_summary_counts_the_uniform_frames(tmp_path: Path) -> None:
+    """Session 88's sweep: `--uniform-frames` wrote 4 more photos than the summary said."""
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "lab"), "-n", "1",
+                                    "--uniform-frames"])  # fmt: skip
+    assert res.exit_code == 0 and f"wrote {1 + len(BACKGROUNDS)} lab photos" in res.output, res.output

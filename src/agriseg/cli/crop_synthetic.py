@@ -105,5 +105,8 @@ def make_synthetic(
     if not overwrite and earlier_set(outdir, kind, cfg, photos, labels, names):
         click.echo(f"{outdir}: a set generated with these options is already there (--overwrite to generate again)")
         return
-    index = run(kind, outdir, photos, labels, stems, cfg, names)  # type: ignore[arg-type]
-    click.echo(f"wrote {counted(count, kind + ' photo')} to {outdir} ({index.name})")
+    index = run(kind, outdir, photos, labels, stems, cfg, names, resume=not overwrite)  # type: ignore[arg-type]
+    import json
+
+    made = len(json.loads(index.read_text(encoding="utf-8"))["photos"])  # with --uniform-frames' plain frames
+    click.echo(f"wrote {counted(made, kind + ' photo')} to {outdir} ({index.name})")

@@ -68,6 +68,7 @@ def write_set(
     plant_colours: str = "mild",
     distractors: int = 0,
     options: dict | None = None,
+    resume: bool = True,
 ) -> Path:
     """Generate ``n`` photos of one kind from the labelled photos ``stems`` and write them to ``outdir``.
 
@@ -89,6 +90,8 @@ def write_set(
             (:class:`~agriseg.crop.scenes.lab.LabSettings`).
         distractors: ``lab`` only: extra markers, glare and labels per scene (0 = none; 1-3).
         options: what the set was made with, kept in ``index.json`` (a re-run with other options is refused).
+        resume: keep the photos a stopped run with the same ``options`` finished, and make only the others
+            (False: every photo is made again, as ``--overwrite`` asks).
 
     Returns:
         The ``index.json`` path (per photo: what it holds; for ``plants``, every plant's true area).
@@ -105,12 +108,16 @@ def write_set(
     index: dict = {"kind": kind, "seed": seed, "sources": sorted(stems), "photos": {}}
     if options is not None:
         index["options"] = options
-    _begin_set(outdir, index, _planned(kind, n, seed, kind == "lab" and uniform_frames), (images, labels))
+    planned = _planned(kind, n, seed, kind == "lab" and uniform_frames)
+    # photo i depends only on the sources and seed + i: those a stopped run finished are kept as they are
+    index["photos"] = _begin_set(outdir, index, planned, (images, labels), resume)
     if kind == "tray":
-        return _write_trays(outdir, index, cuts, soils, n, seed)
+        return _write_trays(outdir, index, cuts, soils, n, seed, planned)
     for i in progress_bar(range(n), desc=f"{kind} photos", unit="photo"):
-        rng = np.random.default_rng(seed + i)
         name = f"{kind}_{seed + i:05d}"
+        if name in index["photos"]:
+            continue
+        rng = np.random.default_rng(seed + i)
         soil = soils[int(rng.integers(len(soils)))] if soils else None
         if kind == "discs":
             assert soil is not None
@@ -127,6 +134,7 @@ def write_set(
             rgb, truth, info = lab_scene(rng, cuts, soils, settings)
             index["photos"][name] = info
         _save(outdir, name, rgb, truth)
+        _made(outdir, index, planned)
     if kind == "lab" and uniform_frames:
         for j, colour in enumerate(BACKGROUNDS):
             rgb = uniform_frame(colour, seed=seed + n + j)
@@ -134,6 +142,11 @@ def write_set(
             _save(outdir, name, rgb, np.zeros(rgb.shape[:2], np.uint8))
             index["photos"][name] = {"background": colour, "layout": "uniform", "plants": 0}
     return write_json(outdir / "index.json", index)
+
+
+def _made(outdir: Path, index: dict, planned: list[str]) -> None:
+    """Record the photos made so far in the unfinished ``index.json``, so a stopped run's re-run keeps them."""
+    write_json(outdir / "index.json", {**index, "planned": planned, "complete": False})
 
 
 # the trays of a ``tray`` set, drawn in turn: rows, columns, photo size, mat, empty pots
@@ -147,14 +160,19 @@ TRAYS: tuple[TraySettings, ...] = (
 SERIES = {"2024-06-01": 0.6, "2024-06-08": 0.8, "2024-06-15": 1.0}  # the dated series: date -> plant size
 
 
-def _write_trays(outdir: Path, index: dict, cuts: list, soils: list[np.ndarray], n: int, seed: int) -> Path:
+def _write_trays(
+    outdir: Path, index: dict, cuts: list, soils: list[np.ndarray], n: int, seed: int, planned: list[str]
+) -> Path:
     """``n`` trays (:data:`TRAYS` in turn) and ``series/``: the first tray on the three dates of :data:`SERIES`,
-    with ``pots.csv`` (its pots as a regions CSV)."""
+    with ``pots.csv`` (its pots as a regions CSV). Trays already in ``index`` (a stopped run's) are kept."""
     for i in progress_bar(range(n), desc="tray photos", unit="photo"):
-        rgb, truth, info = tray_scene(seed + i, cuts, soils, TRAYS[i % len(TRAYS)])
         name = f"tray_{seed + i:05d}"
+        if name in index["photos"]:
+            continue
+        rgb, truth, info = tray_scene(seed + i, cuts, soils, TRAYS[i % len(TRAYS)])
         _save(outdir, name, rgb, truth)
         index["photos"][name] = info
+        _made(outdir, index, planned)
     series: dict = {"kind": "tray series", "seed": seed, "sources": index["sources"], "photos": {}}
     for date, grow in SERIES.items():
         s = TRAYS[0]
@@ -176,10 +194,16 @@ def _planned(kind: str, n: int, seed: int, uniform_frames: bool) -> list[str]:
 _SET_NAME = re.compile(r"(discs|plants|lab|tray|uniform)_[A-Za-z0-9-]+")  # the names of a set's photos
 
 
-def _begin_set(outdir: Path, index: dict, planned: list[str], sources_dirs: Iterable[Path] = ()) -> None:
+def _begin_set(
+    outdir: Path, index: dict, planned: list[str], sources_dirs: Iterable[Path] = (), resume: bool = True
+) -> dict[str, Any]:
     """Remove the photos of the set that was in ``outdir`` (the one its ``index.json`` lists, or was to hold
     when a run was stopped) and the temporaries of a killed run, then write an index marked unfinished: an
-    interrupted run with other options left its photos among the new set's."""
+    interrupted run with other options left its photos among the new set's.
+
+    With ``resume``, the photos a stopped run with the same options finished (in its index, both files there)
+    are kept, not removed. Returns them: name -> what the index says of the photo.
+    """
     from agriseg.data.files import clean_stale_temporaries
 
     earlier: Any = {}
@@ -187,13 +211,23 @@ def _begin_set(outdir: Path, index: dict, planned: list[str], sources_dirs: Iter
         earlier = json.loads((outdir / "index.json").read_text(encoding="utf-8"))
     if not isinstance(earlier, dict) or earlier.get("kind") not in ("discs", "plants", "lab", "tray"):
         earlier = {}  # not the index of a set agriseg made: nothing of it is removed
+    kept: dict[str, Any] = {}
+    same = "options" in index and earlier.get("options") == index["options"] and earlier.get("complete") is False
+    if resume and same and isinstance(earlier.get("photos"), dict):
+        kept = {
+            name: info
+            for name, info in earlier["photos"].items()
+            if name in planned
+            and (outdir / "images" / f"{name}.jpg").is_file()
+            and (outdir / "labels" / f"{name}.png").is_file()
+        }
     sources = {Path(sources_dir).resolve() for sources_dir in sources_dirs}
     for folder, names in ((outdir, [*earlier.get("photos", {}), *earlier.get("planned", [])]),
                           (outdir / "series", list(SERIES) if earlier.get("kind") == "tray" else [])):  # fmt: skip
         names = [f"tray_{n}" for n in names] if folder.name == "series" else names
         for name in names:
-            if not isinstance(name, str) or not _SET_NAME.fullmatch(name):
-                continue  # only names this module gives its photos
+            if not isinstance(name, str) or not _SET_NAME.fullmatch(name) or (folder == outdir and name in kept):
+                continue  # only names this module gives its photos, and not those kept
             for path in (folder / "images" / f"{name}.jpg", folder / "labels" / f"{name}.png"):
                 if path.parent.resolve() not in sources:  # never a photo the set is made from
                     path.unlink(missing_ok=True)
@@ -201,7 +235,12 @@ def _begin_set(outdir: Path, index: dict, planned: list[str], sources_dirs: Iter
         if (outdir / sub).is_dir():
             clean_stale_temporaries(outdir / sub)
     # what is left under a name of this set's photos is no photo of an agriseg set: the user's, never replaced
-    taken = [p for name in planned for p in (outdir / "images" / f"{name}.jpg", outdir / "labels" / f"{name}.png")]
+    taken = [
+        p
+        for name in planned
+        if name not in kept
+        for p in (outdir / "images" / f"{name}.jpg", outdir / "labels" / f"{name}.png")
+    ]
     if in_the_way := [p for p in taken if p.exists()]:
         from agriseg.config import OptionError
 
@@ -210,7 +249,8 @@ def _begin_set(outdir: Path, index: dict, planned: list[str], sources_dirs: Iter
             f"{f' (and {len(in_the_way) - 1} more)' if len(in_the_way) > 1 else ''}; move it, or choose another "
             "output folder"
         )
-    write_json(outdir / "index.json", {**index, "planned": planned, "complete": False})
+    write_json(outdir / "index.json", {**index, "photos": kept, "planned": planned, "complete": False})
+    return kept
 
 
 def layout_names(text: str) -> tuple[str, ...]:
@@ -290,6 +330,7 @@ def make_synthetic(
     stems_file: str | Path | None = None,
     config: SyntheticPhotosConfig | None = None,
     stems: list[str] | None = None,
+    resume: bool = True,
 ) -> Path:
     """``agriseg crop make-synthetic``: :func:`write_set` from a folder of labelled photos.
 
@@ -297,6 +338,7 @@ def make_synthetic(
         stems_file: text file of the photo names to use (default: every labelled photo).
         config: how many photos, the seed, the ``lab`` layouts (default: :class:`SyntheticPhotosConfig`'s).
         stems: the names of ``stems_file`` already read (a file read twice: a shell's ``<(...)`` is empty then).
+        resume: keep the photos a stopped run with the same options made (False: ``--overwrite``).
 
     Returns:
         The ``index.json`` path.
@@ -347,4 +389,5 @@ def make_synthetic(
         cfg.plant_colours,
         cfg.distractors,
         set_options(kind, cfg, photos, labels, given),
+        resume,
     )
