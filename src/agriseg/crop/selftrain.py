@@ -269,7 +269,7 @@ class SelfTrainer:
 
         files = list_images([self.cfg.images])
         if self.cfg.keep:  # by the names the screening page showed: those of the whole folder
-            files = kept_files(files, read_keep(self.cfg.keep))
+            files = kept_files(files, read_keep(self.cfg.keep), self.cfg.keep)
         if self.cfg.exclude_list:
             ex = set(read_stem_list(self.cfg.exclude_list))
             files = [f for f in files if f.stem not in ex]
@@ -826,7 +826,7 @@ def adapt_photos(
     # an adapt run pseudo-labels into its work folder before it writes anything else there
     refuse_users_files(folder, recorded_by(folder / "pseudo", "crop pseudolabel"), overwrite, "--workdir")
     photos = list_images_once(paths)
-    pool = kept_files(photos, read_keep(keep)) if keep else photos  # a bad export: a usage error before any work
+    pool = kept_files(photos, read_keep(keep), keep) if keep else photos  # a bad export: a usage error before any work
     if len(pool) < 2:  # before the output's manifest is written
         given = f"{len(photos)} photo{'s' if len(photos) != 1 else ''} given" + (
             f", {len(pool)} kept by {keep}" if keep else ""

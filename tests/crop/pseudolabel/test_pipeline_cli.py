@@ -75,6 +75,20 @@ def test_keep_file_filters(scenes: Path, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--keep " in r.output and "names none of the" in r.output, r.output
 
 
+def test_keep_names_matching_no_photo_are_said(scenes: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Session 88's sweep: names of an export that match no photo given (renamed since, or another folder's)
+    were dropped without a word."""
+    keep = tmp_path / "accepted.json"
+    keep.write_text(json.dumps({"accepted": ["0001", "0001.png", "IMG_9", "IMG_8"]}))
+    with caplog.at_level("WARNING", logger="agriseg"):
+        r = CliRunner().invoke(
+            cli, ["crop", "pseudolabel", str(scenes / "images"), "-o", str(tmp_path / "o"), "--keep", str(keep)]
+        )
+    assert r.exit_code == 0 and "1 pseudo-labelled" in r.output, r.output
+    assert f"--keep {keep}: 2 names are accepted there but no photo given (IMG_8, IMG_9)" in caplog.text
+    assert caplog.text.count("accepted there") == 1
+
+
 def test_cli_pseudolabel_depth_and_screen(scenes: Path, tmp_path: Path) -> None:
     out = tmp_path / "cli"
     r = CliRunner().invoke(

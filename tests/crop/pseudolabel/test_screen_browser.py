@@ -149,3 +149,40 @@ def test_odd_photo_names_show_as_written_and_decisions_in_words(tmp_path: Path) 
         assert cards[2].find_element(By.CSS_SELECTOR, ".state").text == ""
     finally:
         driver.quit()
+
+
+def test_decisions_follow_a_moved_folder_and_two_pages_keep_theirs(tmp_path: Path) -> None:
+    """Session 88's sweep: decisions were kept under the folder's absolute path, so a folder moved (or opened
+    from a copy) showed every photo unmarked. They are kept by photo and mask, for every page in one store;
+    two pages open at once keep each other's decisions."""
+    out = _outdir(tmp_path)
+    page = write_screen_page(out)
+    other = _outdir(tmp_path / "second")
+    for i in range(4):  # other masks: other cards (a copy of the folder would share its decisions)
+        cv2.imwrite(str(other / "overlays" / f"img{i}.jpg"), np.full((30, 40, 3), 40 * i + 9, np.uint8))
+    page2 = write_screen_page(other)
+    driver = _driver(tmp_path)
+    try:
+        from selenium.webdriver.common.by import By
+
+        counts = lambda: driver.find_element(By.ID, "counts").text  # noqa: E731
+        driver.get(page.resolve().as_uri())
+        driver.execute_script("localStorage.clear()")
+        driver.refresh()
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.click()
+        body.send_keys("a")  # img1 accepted
+        driver.execute_script("window.open(arguments[0])", page2.resolve().as_uri())
+        driver.switch_to.window(driver.window_handles[1])
+        driver.find_element(By.TAG_NAME, "body").send_keys("r")  # img1 of the second folder rejected
+        driver.switch_to.window(driver.window_handles[0])
+        body.send_keys("r")  # a later decision in the first page: its save keeps the second page's
+        driver.switch_to.window(driver.window_handles[1])
+        driver.refresh()
+        assert "0 accepted, 1 rejected" in counts(), counts()
+        moved = tmp_path / "moved"
+        shutil.move(str(out), moved)  # the folder moved, and its page written again there (crop screen)
+        driver.get(write_screen_page(moved).resolve().as_uri())
+        assert "1 accepted, 1 rejected, 2 unmarked" in counts(), counts()
+    finally:
+        driver.quit()

@@ -254,14 +254,29 @@ def read_keep(path: str | Path) -> set[str]:
     return {str(s) for s in items}
 
 
-def kept_files(files: list[Path], keep: set[str]) -> list[Path]:
+def kept_files(files: list[Path], keep: set[str], said: str | Path | None = None) -> list[Path]:
     """The ``files`` a screening export accepts: each by the name the pseudo-label page gave it (its output
     name: ``a_png`` where ``a.jpg`` and ``a.png`` share a stem), its file name, or its stem (``plot.1.2023``
-    is one stem, not a name with an extension to strip)."""
-    from agriseg.batch import unique_names
+    is one stem, not a name with an extension to strip). ``said``: the export's path, to warn about its names
+    that match no photo (a photo renamed or moved since the screening, or an export of another folder)."""
+    from agriseg.batch import counted, listed, unique_names
 
     names = unique_names(files)
-    return [f for f in files if names[f] in keep or f.name in keep or f.stem in keep]
+    kept, matched = [], set()
+    for f in files:
+        if hits := {names[f], f.name, f.stem} & keep:
+            kept.append(f)
+            matched |= hits
+    unknown = sorted(keep - matched)
+    if said is not None and unknown and kept:  # none kept: the callers refuse, naming the export
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "--keep %s: %s accepted there but no photo given (%s): renamed since the screening, or screened in "
+            "another folder?",
+            said, counted(len(unknown), "name", "is/are"), listed(unknown, 3),
+        )  # fmt: skip
+    return kept
 
 
 # agriseg's version of what crop pseudolabel writes from a photo and options (part of every fingerprint)
@@ -451,7 +466,7 @@ def pseudolabel_paths(
 
     files = list_images_once(paths)
     kept = read_keep(keep) if keep else None
-    if kept is not None and not kept_files(files, kept):  # nothing would be done, silently
+    if kept is not None and not kept_files(files, kept, keep):  # nothing would be done, silently
         from agriseg.config import OptionError
 
         raise OptionError(f"--keep {keep}: names none of the {len(files)} photos given ({len(kept)} names)")

@@ -56,13 +56,20 @@ kbd{background:#444;padding:1px 4px;border-radius:3px}
 <script>
 "use strict";
 const ITEMS = JSON.parse(document.getElementById("data").textContent);
-const KEY = "agriseg-screen:" + __KEY__;
-let state = {};
-try { state = JSON.parse(localStorage.getItem(KEY) || "{}"); } catch (e) { state = {}; }
+// decisions are kept by each card's key (its photo and a digest of its mask), in one store for every page: a
+// folder moved or copied keeps them; FOLDER_KEY is where pages before this one kept them (by the folder's path)
+const KEY = "agriseg-screen";
+const FOLDER_KEY = "agriseg-screen:" + __KEY__;
+function stored(key) { try { return JSON.parse(localStorage.getItem(key) || "{}"); } catch (e) { return {}; } }
+let state = Object.assign(stored(FOLDER_KEY), stored(KEY));
 let order = [];
 let focus = 0;
 const grid = document.getElementById("grid");
-function save() { try { localStorage.setItem(KEY, JSON.stringify(state)); } catch (e) {} }
+function save(key) {  // only the card just marked: another page open at the same time keeps its decisions
+  const all = stored(KEY);
+  if (state[key]) all[key] = state[key]; else delete all[key];
+  try { localStorage.setItem(KEY, JSON.stringify(all)); } catch (e) {}
+}
 function counts() {
   const a = ITEMS.filter(it => state[it.key] === "accepted").length;
   const r = ITEMS.filter(it => state[it.key] === "rejected").length;
@@ -89,7 +96,7 @@ function mark(i, decision) {
   const card = grid.children[i];
   if (!card) return;
   if (decision) state[card.dataset.key] = decision; else delete state[card.dataset.key];
-  paint(card); save(); counts();
+  paint(card); save(card.dataset.key); counts();
 }
 function render() {
   const how = document.getElementById("sort").value;
