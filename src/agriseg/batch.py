@@ -1285,6 +1285,8 @@ def _plan(
             elif clash is not None:  # it would replace a file the run reads
                 kind = "name" if opts.named_output and len(items) == 1 else "folder"
                 msg = f"{clash[0]}: {is_or_holds(*clash)} one of the inputs ({clash[1]}); choose another output {kind}"
+                if not _same_file(clash[0], item.inputs):  # another input's name: the line starts with this one's
+                    msg = f"{item.source}: its output {msg}"
                 if kind == "name":  # the output named on the command line: a usage error, as one in the way
                     from agriseg.config import OptionError
 

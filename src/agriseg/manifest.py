@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from agriseg.data.files import lock_exclusively, pid_alive, process_start_time
 from agriseg.fingerprint import EDITED, INPUT_EDITED, INPUTS_CHANGED, Fingerprint, Recipe, Verdict
@@ -196,9 +196,7 @@ class ManifestStore:
             self._inputs.update(Path(f).resolve() for f in item.inputs)
             by_folder.setdefault(folder, []).append(json.dumps(rec) + "\n")
         for folder, lines in by_folder.items():
-            with (folder / MANIFEST).open("a", encoding="utf-8") as fh:
-                fh.write("".join(lines))
-                fh.flush()
+            _append(folder / MANIFEST, "".join(lines))
 
     def record(self, item: Item, recipe: Recipe | None) -> None:
         """Append ``item``'s record to its folder's manifest."""
@@ -213,9 +211,7 @@ class ManifestStore:
         recs = self._records.setdefault(folder, {})
         recs.pop(("", item.name), None)  # a record from before commands were kept is now this command's
         self._put(folder, recs, (self._command, item.name), rec)
-        with (folder / MANIFEST).open("a", encoding="utf-8") as fh:
-            fh.write(json.dumps(rec) + "\n")
-            fh.flush()
+        _append(folder / MANIFEST, json.dumps(rec) + "\n")
 
     def _put(self, folder: Path, recs: dict[Key, dict[str, Any]], key: Key, rec: dict[str, Any]) -> None:
         """``recs[key] = rec``, indexed by its outputs once :meth:`_record_of` has indexed the folder."""
@@ -275,8 +271,7 @@ class ManifestStore:
             if self._tables[folder].get(table.name) == self._command:
                 continue
             self._tables[folder][table.name] = self._command
-            with (folder / MANIFEST).open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps({"command": self._command, "table": table.name}) + "\n")
+            _append(folder / MANIFEST, json.dumps({"command": self._command, "table": table.name}) + "\n")
 
     def close(self) -> None:
         """Rewrite each manifest with one line per item and release the locks."""
@@ -307,6 +302,10 @@ class ManifestStore:
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
             except FileExistsError:
+                fd = -1
+            except OSError as err:  # no file can be made there (/proc, a read-only disk), or a full one
+                _unwritable(folder, lock, err)
+            if fd < 0:
                 pid, host = _holder(lock)
                 if pid is None and _age(lock) < 5.0:  # created this instant by another run, its pid not written yet
                     raise FolderLocked(f"{folder}: another agriseg run is starting to write this folder") from None
@@ -327,6 +326,33 @@ class ManifestStore:
             self._locks.append(lock)
             return
         raise FolderLocked(f"{folder}: could not take the lock {lock}")
+
+
+def _append(path: Path, text: str) -> None:
+    """Append ``text`` to a manifest; a write that fails (a full disk) names the manifest, not nothing."""
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+    except OSError as err:
+        if err.filename:
+            raise
+        raise OSError(err.errno, err.strerror or str(err), str(path)) from err
+
+
+def _unwritable(folder: Path, lock: Path, err: OSError) -> NoReturn:
+    """Raise the failure to create ``folder``'s lock: a full disk as it is (naming the lock), any other as
+    the usage error it is (``-o /proc``: said as the raw errno of the lock file)."""
+    import errno
+
+    from agriseg.config import OptionError
+
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        raise OSError(err.errno, err.strerror or str(err), str(lock)) from None
+    from agriseg.data.files import NOT_WRITABLE
+
+    why = NOT_WRITABLE.get(err.errno or 0) or err.strerror or str(err)
+    raise OptionError(f"output folder: folder {folder} is not writable ({why})") from None
 
 
 @contextmanager

@@ -516,7 +516,7 @@ def test_the_memory_check_counts_the_batch_the_read_ahead_and_the_working_planes
     from agriseg.crop.predict import BATCHED_BYTES, FULL_SIZE_BYTES, READ_AHEAD_BYTES, check_photo_memory
 
     asked = []
-    monkeypatch.setattr(memory, "check_memory", lambda n, what: asked.append((n, what)))
+    monkeypatch.setattr(memory, "refused_for_memory", lambda needs: asked.append(max(needs.values())) or {})
     files = []
     for i, (w, h) in enumerate([(100, 50), (60, 40), (30, 30)]):
         files.append(tmp_path / f"p{i}.png")
@@ -524,7 +524,7 @@ def test_the_memory_check_counts_the_batch_the_read_ahead_and_the_working_planes
     check_photo_memory(files, 80, 3, "--long-side", batch_size=2)
     working = 4.0 * 80 * 40 * (4 + 2 * 3)  # float32 planes at 80 x 40: 3 inputs, a weight, logits, probabilities
     full = 100 * 50 * (FULL_SIZE_BYTES + 1 * BATCHED_BYTES + 2 * READ_AHEAD_BYTES)  # 1 more of the batch, 2 ahead
-    assert asked == [(pytest.approx(working + full), f"{files[0]} at --long-side 80")]
+    assert asked == [(pytest.approx(working + full), f"{files[0]} (100 x 50 px) at --long-side 80")]
 
 
 def test_sure_pixels_are_those_reaching_the_level_exactly_too(tiny_predictor) -> None:

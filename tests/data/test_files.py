@@ -311,3 +311,41 @@ def test_atomic_writes_names_the_file_a_writer_failed_on(tmp_path: Path) -> None
         raise OSError(errno.ENOSPC, "No space left on device")
     assert caught.value.filename == str(picture) and caught.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []  # neither file, nor a temporary
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc, a folder no file can be made in")
+def test_an_output_folder_that_takes_no_file_is_one_line_for_every_command(tmp_path: Path) -> None:
+    """Session 89's fields sweep: `-o /proc` passed the permission check and then failed on the lock file with
+    a raw errno ("[Errno 2] No such file or directory: '/proc/.agriseg-lock'"); the same for every command."""
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    from agriseg.config import OptionError
+    from agriseg.data.files import check_writable
+
+    with pytest.raises(OptionError, match=r"^output folder: folder /proc is not writable \(no file can be made"):
+        check_writable([Path("/proc/sub/x")])
+    check_writable([tmp_path / "not" / "yet"])  # a folder to be made under a writable one passes
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.full((32, 48, 3), 90, np.uint8)).save(photo)
+    for cmd in (["crop", "predict"], ["crop", "traits"]):
+        res = subprocess.run([sys.executable, "-m", "agriseg", *cmd, str(photo), "-o", "/proc"],
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+        lines = (res.stdout + res.stderr).strip().splitlines()
+        assert res.returncode == 2 and lines[-1] == (
+            "Error: output folder: folder /proc is not writable (no file can be made there)"
+        ), res.stdout + res.stderr
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a device that is always full")
+def test_a_manifest_that_cannot_be_written_is_named(tmp_path: Path) -> None:
+    """A disk full as a run began said `Error: No space left on device`, naming no file (the manifest's)."""
+    import errno
+
+    from agriseg.manifest import _append
+
+    with pytest.raises(OSError) as err:
+        _append(Path("/dev/full"), "x" * 100_000)
+    assert err.value.errno == errno.ENOSPC and err.value.filename == "/dev/full"

@@ -8,6 +8,7 @@ an error; on an error the temporary is removed and the final name is untouched.
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
 import json
 import math
@@ -16,6 +17,7 @@ import re
 import shutil
 import stat
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -556,6 +558,37 @@ class _Temporaries(dict[Path, Path]):
         return super().__getitem__(key)
 
 
+# why no file can be made in a folder, by errno
+NOT_WRITABLE = {errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                errno.EROFS: "read-only file system", errno.ENOENT: "no file can be made there"}  # fmt: skip
+
+
+def check_writable(folders: Iterable[str | Path]) -> None:
+    """Refuse output folders no file can be made in, before any work (a usage error): the nearest existing
+    folder of each is tried with an empty file, removed at once. (``os.access`` says yes for a virtual file
+    system, ``-o /proc/x.tif``, which then refuses every file: the raw errno of a lock file said it.) A full disk
+    passes here: it is said as one when the first write fails.
+
+    Raises:
+        agriseg.config.OptionError: ``output folder: folder F is not writable (why)``.
+    """
+    from agriseg.config import OptionError
+
+    for folder in dict.fromkeys(Path(f) for f in folders):
+        there = next((a for a in (folder, *folder.parents) if a.exists()), None)
+        if there is None or not there.is_dir():  # a file in the way: said when the folder is made
+            continue
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".agriseg-probe-", dir=there)
+        except OSError as err:
+            if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+                continue
+            said = NOT_WRITABLE.get(err.errno or 0) or err.strerror or str(err)
+            raise OptionError(f"output folder: folder {there} is not writable ({said})") from None
+        os.close(fd)
+        Path(probe).unlink(missing_ok=True)
+
+
 def make_parent(path: Path, what: str | None = None) -> None:
     """Create ``path``'s folder, with one-line errors for the usual ways that fails (``what``: the name the
     messages start with; default ``path``)."""
@@ -573,6 +606,10 @@ def make_parent(path: Path, what: str | None = None) -> None:
         raise ValueError(f"{what}: cannot create the folder {parent} ({err.strerror or err})") from err
     if not os.access(parent, os.W_OK):
         raise ValueError(f"{what}: folder {parent} is not writable")
+    try:
+        check_writable([parent])  # a folder os.access passes where no file can be made (/proc)
+    except ValueError as err:
+        raise ValueError(f"{what}: {str(err).removeprefix('output folder: ')}") from None
 
 
 def check_inputs(paths: Iterable[str | Path], what: str) -> None:

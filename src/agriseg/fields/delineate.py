@@ -433,8 +433,10 @@ def _write(
     cband[labels == 0] = 0
     h, w = labels.shape
     prof = tiled_profile("uint32", 2, w, h, profile["crs"], profile["transform"], nodata=0)
+    from agriseg.fields.writes import writing
+
     output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.") as tmp:
+    with writing(output), tempfile.TemporaryDirectory(dir=output.parent, prefix=f".{output.name}.") as tmp:
         tiled = Path(tmp) / "instances.tif"
         with rasterio.open(tiled, "w", **prof) as dst:
             dst.write(labels, 1)

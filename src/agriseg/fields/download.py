@@ -41,6 +41,7 @@ from agriseg.data.files import atomic_write, write_json
 from agriseg.fields.config import DownloadConfig
 from agriseg.fields.sentinel2 import BAND_NAMES
 from agriseg.fields.stac import BBox
+from agriseg.fields.writes import writing
 
 WINDOWS = ("a", "b")
 
@@ -503,10 +504,11 @@ def download_scene(
                     band_href(item, b)
         grid = _grid(chosen, bbox, cfg)
         _check_memory(output, grid, cfg, windows, bands)  # before any part is kept: nothing to clean up
-        pdir.mkdir(parents=True, exist_ok=True)
         signed = signer(cfg) is not None
         unsigned = {w: [_unsigned(i, signed) for i in chosen[w]] for w in windows}
-        write_json(pdir / "manifest.json", {"request": request, "items": unsigned, "grid": grid.__dict__})
+        with writing(output):  # a full disk is said of the scene, not of its work files
+            pdir.mkdir(parents=True, exist_ok=True)
+            write_json(pdir / "manifest.json", {"request": request, "items": unsigned, "grid": grid.__dict__})
         resumed = False
     else:
         sign = signer(cfg)
@@ -537,7 +539,7 @@ def download_scene(
                     bar.update(len(chosen[w]))
                 else:
                     arr = _band_mosaic(chosen[w], b, grid, cfg, harmonise, bar)
-                    with atomic_write(part) as tmp:
+                    with writing(output), atomic_write(part) as tmp:
                         np.save(tmp, arr)
                 any_data |= arr > 0
                 arrays.append(arr)
@@ -552,7 +554,8 @@ def download_scene(
         )
     names = [f"win_{w}_{b}" for w in windows for b in bands]
     tags = {**_tags(chosen, harmonise, cfg), **(extra_tags or {}), "AGRISEG_REQUEST": key}
-    _write_cog(output, arrays, grid, tags, pdir, names)
+    with writing(output):
+        _write_cog(output, arrays, grid, tags, pdir, names)
     shutil.rmtree(pdir, ignore_errors=True)
     return DownloadResult(
         output,

@@ -41,6 +41,8 @@ from torch import nn
 from agriseg.config import as_config
 from agriseg.data.files import lock_exclusively
 from agriseg.fields.config import PredictConfig, PreprocessConfig
+from agriseg.fields.writes import full_disk as full_disk  # where agriseg had it
+from agriseg.fields.writes import write_failure, writing
 from agriseg.fingerprint import NOT_OUTPUT_OPTIONS
 from agriseg.raster.io import (
     SceneInfo,
@@ -363,7 +365,7 @@ class ScenePredictor:
         xs = window_starts(info.width, P, cfg.stride)
         partial, progress = partial_paths(output)
         offset = scene_offset(info, self.preprocess)
-        with _exclusive(output), _full_disk_named(output):
+        with _exclusive(output), writing(output):
             fps = self.fingerprints(info)
             fp = fps[0]  # this run's, written to a new work file and its progress
             state = _load_progress(progress, fps) if partial.exists() else None
@@ -441,12 +443,13 @@ class ScenePredictor:
                             if on_block is not None:
                                 on_block(j)
             except Exception as err:  # noqa: BLE001 - re-raised: a scene that failed before its first row keeps no work file
-                full = full_disk(err, output)  # asked before the work file goes: it may be what filled the disk
+                # asked before the work file goes: it may be what filled the disk
+                failed = write_failure(err, output)
                 if y_lo == 0:  # no finished row: nothing a re-run could resume
                     partial.unlink(missing_ok=True)
                     progress.unlink(missing_ok=True)
-                if full is not None:
-                    raise full from err
+                if failed is not None:
+                    raise failed from err
                 raise
             with rasterio.open(partial, "r+") as dst:  # declared only now: unwritten rows must read as 0
                 dst.nodata = NODATA_CLASS
@@ -523,33 +526,6 @@ def _small_block_cache(info: SceneInfo, patch: int, out_bands: int) -> Any:
     itemsize = np.dtype(info.dtype).itemsize
     need = 2 * info.count * max(patch, 512) * info.width * itemsize + out_bands * patch * info.width
     return rasterio.Env(GDAL_CACHEMAX=max(64, math.ceil(need / 2**20)))  # in MB
-
-
-def full_disk(err: BaseException, output: Path) -> OSError | None:
-    """``err`` as the full disk it was, naming ``output`` (None: another error). GDAL says only ``Write
-    failed`` (the reason is in its log line), so a disk of ``output`` left without a few blocks counts too."""
-    import errno
-
-    from agriseg.batch import disk_full
-    from agriseg.data.files import out_of_room
-
-    gdal = type(err).__module__.startswith("rasterio")  # its write error says nothing of why it failed
-    if disk_full(err) or (gdal and out_of_room(output.parent, 16)):
-        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(output))
-    return None
-
-
-@contextmanager
-def _full_disk_named(output: Path) -> Iterator[None]:
-    """A full disk met while a work file (``.NAME.partial.tif`` / ``.json``) or the COG was written is said
-    of ``output``, the file the user asked for, whose name the work files only borrow."""
-    try:
-        yield
-    except Exception as err:  # noqa: BLE001 - re-raised as it is unless the disk is full
-        full = full_disk(err, output)
-        if full is not None:
-            raise full from err
-        raise
 
 
 def partial_paths(output: Path) -> tuple[Path, Path]:

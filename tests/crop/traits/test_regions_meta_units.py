@@ -638,6 +638,31 @@ def test_a_reference_coin_on_soil_with_bright_clods_is_measured() -> None:
     assert scale == pytest.approx(4.0, abs=0.15)  # 101-103 px: a stub of the join may stay
 
 
+def test_a_speck_in_a_reference_box_is_no_marker_and_a_large_box_is_quick() -> None:
+    """Session 89's traits sweep: a box on plain mat took a 1 px speck as the marker (0.033 px per mm: the photo
+    "18 m" wide, exit 0); a box over a whole 600x400 photo took over a minute (openings by 40 px discs)."""
+    import time
+
+    from scipy import ndimage
+
+    from agriseg.crop.traits.units import _open, reference_scale
+
+    rng = np.random.default_rng(0)
+    rgb = np.full((400, 600, 3), (40, 60, 160), np.uint8)  # a blue mat
+    rgb[200, 20] = 255  # a speck
+    with pytest.raises(ValueError, match=r"is 1 px across, too small to be the marker"):
+        reference_scale(rgb, (2, 190, 30, 25), 30.0)
+    yy, xx = np.mgrid[:400, :600]
+    rgb[(yy - 200) ** 2 + (xx - 300) ** 2 <= 60**2] = 250  # a 121 px white disc in the middle
+    start = time.perf_counter()
+    assert reference_scale(rgb, (0, 0, 600, 400), 30.0) == pytest.approx(121 / 30, abs=0.1)
+    assert time.perf_counter() - start < 10  # seconds where it took a minute
+    for r in (1, 3, 8):  # the opening through distance transforms is binary_opening by a disc, exactly
+        obj = ndimage.binary_dilation(rng.random((60, 70)) > 0.95, iterations=3)
+        disc = np.add.outer(np.arange(-r, r + 1) ** 2, np.arange(-r, r + 1) ** 2) <= r * r
+        assert np.array_equal(_open(obj, r), ndimage.binary_opening(obj, disc))
+
+
 def test_a_time_written_with_dashes_is_no_utc_offset() -> None:
     """Session 85's traits sweep: ``--meta`` read 2026-05-03-10-00 as 10:00 at UTC-00 (ISO 8601), and growth
     tables then failed with a traceback subtracting it from a date without an offset; 10-30 was "not a date"."""

@@ -388,7 +388,7 @@ def test_traits_growth_keeps_undated_and_warns_of_sizes(tmp_path: Path) -> None:
     Image.fromarray(big).save(d / "tray_2024-06-15_mask.png")
     recs = run_traits([d], tmp_path / "out2", TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
     said = [n for n in recs.notes if "of 2 sizes" in n]
-    assert len(said) == 1 and "240x120: tray_2024-06-15_mask.png" in said[0], recs.notes
+    assert len(said) == 1 and "240x120 px: tray_2024-06-15_mask.png" in said[0], recs.notes
 
 
 def test_regions_over_undated_photos_say_why_there_are_no_growth_tables(tmp_path: Path) -> None:
@@ -436,7 +436,7 @@ def test_crop_plots_of_photos_warns_of_sizes_and_trays_as_crop_traits_does(tmp_p
     res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o"), "--meta", "tray_date"])
     assert res.exit_code == 0, res.output
     assert (
-        "are of 2 sizes (120x80: trayA_2024-06-01.png, trayB_2024-06-08.png; 150x100: trayA_2024-06-08.png)"
+        "are of 2 sizes (120x80 px: trayA_2024-06-01.png, trayB_2024-06-08.png; 150x100 px: trayA_2024-06-08.png)"
         in res.output
     ), res.output
     assert "the photos differ in tray (trayA, trayB)" in res.output
@@ -946,5 +946,71 @@ def test_a_masks_warnings_name_its_photo(tmp_path: Path) -> None:
     Image.fromarray(mask).save(masks / "g_2026-05-03_mask.png")
     recs = run_traits([masks, tmp_path / "g_2026-05-03.png"], tmp_path / "o", TraitsConfig(),
                       batch=BatchOptions(progress=False))  # fmt: skip
-    said = [n for n in recs.notes if "greyscale" in n]
+    said = [n for n in recs.notes if "not to trust" in n]
     assert said and all(n.startswith(f"warning: {tmp_path / 'g_2026-05-03.png'}: ") for n in said), recs.notes
+
+
+def _tray_photo(path: Path) -> Path:
+    a = np.full((300, 480, 3), (40, 60, 160), np.uint8)  # a blue mat, one green plant
+    a[100:150, 100:150] = (40, 160, 40)
+    Image.fromarray(a).save(path)
+    return path
+
+
+def test_regions_all_outside_a_photo_fail_it(tmp_path: Path) -> None:
+    """Session 89's traits sweep: a regions file of another photo size (every region outside) measured every photo
+    as done, exit 0, with empty growth tables."""
+    photo = _tray_photo(tmp_path / "tray.jpg")
+    regions = tmp_path / "r.csv"
+    regions.write_text("id,x,y,width,height\n1,1000,1000,50,50\n2,2000,0,10,10\n")
+    rows = run_traits([photo], tmp_path / "o", TraitsConfig(regions=str(regions)), batch=BatchOptions(progress=False))
+    assert [r["status"] for r in rows] == ["error"]
+    assert "every region of" in rows[0]["error"] and "lies outside the 480x300 image" in rows[0]["error"]
+    regions.write_text("id,x,y,width,height\n1,1000,1000,50,50\n2,0,0,100,100\n")  # one inside: measured
+    rows = run_traits([photo], tmp_path / "p", TraitsConfig(regions=str(regions)), batch=BatchOptions(progress=False))
+    assert [r["status"] for r in rows] == ["ok"]
+
+
+def test_an_output_that_is_another_photo_names_the_photo_that_failed(tmp_path: Path) -> None:
+    """Session 89's traits sweep: pot.jpg, whose picture pot_plants.png is another photo of the folder, failed as
+    "failed: pot_plants.png: is one of the inputs", though pot_plants.png was measured."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    _tray_photo(folder / "pot.jpg")
+    _tray_photo(folder / "pot_plants.png")
+    res = subprocess.run([sys.executable, "-m", "agriseg", "crop", "traits", str(folder), "-o", str(folder)],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert f"failed: {folder / 'pot.jpg'}: its output {folder / 'pot_plants.png'}: is one of the inputs" in (
+        res.stdout + res.stderr
+    )
+
+
+def test_a_blank_frame_is_said_as_one_not_as_a_grey_photo(tmp_path: Path) -> None:
+    """Session 89's traits sweep: a black frame was said to be "a greyscale photo", where its quality said no
+    texture and underexposed."""
+    Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(tmp_path / "black.png")
+    rows = run_traits([tmp_path / "black.png"], tmp_path / "o", TraitsConfig(), batch=BatchOptions(progress=False))
+    said = [n for n in rows.notes if "black.png" in n]
+    assert said and "no texture" in said[0] and "underexposed" in said[0] and "greyscale" not in said[0], said
+
+
+def test_an_impossible_date_is_named_and_sizes_are_said_in_pixels_with_a_scale(tmp_path: Path) -> None:
+    """Session 89's traits sweep: tray_2024-02-30.jpg was said to have "no date in its name"; with --px-per-mm 2
+    the photo sizes of growth.csv were said in mm without a unit (240x150: a user reads pixels)."""
+    for name, size in (
+        ("tray_2024-06-01", (300, 480)),
+        ("tray_2024-06-08", (400, 640)),
+        ("tray_2024-02-30", (300, 480)),
+    ):
+        a = np.full((*size, 3), (40, 60, 160), np.uint8)
+        a[100:150, 100:150] = (40, 160, 40)
+        Image.fromarray(a).save(tmp_path / f"{name}.png")
+    rows = run_traits(sorted(tmp_path.glob("*.png")), tmp_path / "o", TraitsConfig(px_per_mm=2.0, grid="1x1"),
+                      batch=BatchOptions(progress=False))  # fmt: skip
+    said = "\n".join(rows.notes)
+    assert "tray_2024-02-30.png: 2024-02-30 in its name is no date (a typo?)" in said, said
+    assert "(480x300 px: tray_2024-02-30.png, tray_2024-06-01.png; 640x400 px: tray_2024-06-08.png)" in said, said

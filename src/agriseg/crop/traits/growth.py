@@ -468,8 +468,14 @@ def _date_problems(
 ) -> list[str]:
     """Warnings about photos (or mosaics) the growth rates cannot use: undated ones, and several of one date."""
     whole = "tray" if kind == "photo" else "trial"
-    out = [f"warning: {f}: no date in its name ({DATE_FORMS}); in the growth tables after the dated ones, without "
-           "rates" for d, f, _ in dated if d is None]  # fmt: skip
+    from agriseg.crop.traits.meta import impossible_date
+
+    def undated(f: str) -> str:  # a date of the calendar's own forms that is no day (2024-02-30) is named
+        typo = impossible_date(Path(f).stem)
+        return f"{typo} in its name is no date (a typo?)" if typo else f"no date in its name ({DATE_FORMS})"
+
+    out = [f"warning: {f}: {undated(f)}; in the growth tables after the dated ones, without rates"
+           for d, f, _ in dated if d is None]  # fmt: skip
     by_date: dict[str, list[str]] = {}
     for d, f, _ in dated:
         if d is not None:

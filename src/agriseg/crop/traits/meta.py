@@ -231,6 +231,18 @@ def file_date(path: Path, stem: str | None = None) -> str | None:
     return name_date(stem) or name_date(path.parent.name) or name_date(path.parent.parent.name)
 
 
+def impossible_date(stem: str) -> str | None:
+    """A date written in a form :func:`name_date` reads that is no day of the calendar (``2024-02-30``,
+    ``2024-13-01``), for the warning to name it rather than say the name holds no date; None when there is none
+    (or the name has a real date, which is read)."""
+    if name_date(stem) is not None:
+        return None
+    for rx in (_DASHED, _DOTTED):  # eight digits that are no date are a number (a barcode), not a typo
+        for m in rx.finditer(stem):
+            return m.group(1)
+    return None
+
+
 def looks_dated(stem: str) -> bool:
     """Whether a file name seems to hold a date, read or not (for the warning that no growth tables were made:
     ``tray_06-01-2024`` does, ``0003`` or ``plot_12`` does not)."""

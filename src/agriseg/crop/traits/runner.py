@@ -35,7 +35,7 @@ from PIL import Image
 
 from agriseg.batch import BatchOptions, batch_keywords, counted, listed, measured_now
 from agriseg.crop.config import TraitsConfig
-from agriseg.crop.quality import MODEL_CROPS, greyscale, other_crop
+from agriseg.crop.quality import MODEL_CROPS, other_crop, photo_quality
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
@@ -202,8 +202,12 @@ def measure(
     gf = float(veg.mean())
     gai = green_area_index(gf, config.zenith, config.leaf_projection)
     rects, box, warnings = measured_regions(config, rgb, veg)
-    if rgb is not None and greyscale(rgb):
-        warnings.append("a greyscale photo: vegetation is found by its colour, so this mask and its traits mean little")
+    if rgb is not None and (flags := photo_quality(rgb)):  # a blank frame is said as one, not as a grey photo
+        if flags.startswith("greyscale"):  # its only flag
+            warnings.append("a greyscale photo: vegetation is found by its colour, so this mask and its traits mean "
+                            "little")  # fmt: skip
+        else:
+            warnings.append(f"a photo not to trust ({flags}): its mask and traits mean little")
     group = _region_of_components(rects) if rects else None
     labels = label_plants(veg, config.min_plant_size, config.split_depth, config.join if rects else 0, group)
     labels = drop_edge_strips(labels, EDGE_STRIP)
@@ -384,6 +388,11 @@ def measured_regions(
         where = region_status(r, (h, w))
         if where != "inside":
             off.setdefault(where, []).append(r.id)
+    if rects and len(off.get("outside", [])) == len(rects):  # nothing measured: no row of numbers to trust
+        raise ValueError(
+            f"every region of {config.regions or '--grid'} lies outside the {w}x{h} image (boxes in the pixels of "
+            "another size of the photo?)"
+        )
     for where, ids in off.items():  # one line per kind, however many regions
         shown = listed(ids, 5)
         what = f"region {ids[0]} is" if len(ids) == 1 else f"regions {shown} are"
@@ -469,8 +478,6 @@ def measure_item(
     item: Pair, config: TraitsConfig, segment: Callable[[np.ndarray], Segmentation]
 ) -> tuple[dict[str, Any], Measurement, np.ndarray | None]:
     """Read (and segment, for a photo without a mask) one item and measure it -> (record, measurement, photo)."""
-    from agriseg.crop.quality import photo_quality
-
     meta = parse_name(item.path, config.meta, item.stem) if config.meta else {}
     classes, rgb = read_item(item)
     sure = None  # a mask read from a file says nothing of the model's sureness
@@ -768,12 +775,14 @@ def _size_changes(records: list[dict[str, Any]]) -> list[str]:
     """A warning when the photos of one growth table are of different sizes in pixels: regions drawn in pixels
     (a grid, a regions file) then cover other parts of the tray, and areas in px2 other scales."""
     sizes: dict[tuple[Any, Any], list[str]] = {}
-    for r in records:
+    for r in records:  # in pixels, whatever the scale: regions are drawn in pixels
         img = r.get("image", {})
-        sizes.setdefault((img.get("width"), img.get("height")), []).append(Path(r["file"]).name)
+        s = img.get("px_per_mm") or 1.0
+        size = (round(img.get("width", 0) * s), round(img.get("height", 0) * s))
+        sizes.setdefault(size, []).append(Path(r["file"]).name)
     if len(sizes) < 2:
         return []
-    said = "; ".join(f"{w:g}x{h:g}: {', '.join(files)}" for (w, h), files in sizes.items())
+    said = "; ".join(f"{w}x{h} px: {', '.join(files)}" for (w, h), files in sizes.items())
     return [
         f"warning: the photos of growth.csv are of {len(sizes)} sizes ({said}): pots and areas compared across "
         "them may not match (photograph the tray at one size, or measure each size into its own folder)"

@@ -17,7 +17,7 @@ from typing import Any, cast
 
 from agriseg.batch import BatchOptions, BatchResult, Item, batch_keywords, counted, run_batch, unique_names
 from agriseg.config import OptionError
-from agriseg.data.files import check_inputs
+from agriseg.data.files import check_inputs, check_writable
 from agriseg.data.io import NoInputError
 from agriseg.fields.config import DaskConfig, DownloadConfig, FieldsRunConfig, PredictConfig
 from agriseg.fields.registry import resize_option
@@ -269,6 +269,7 @@ def download(
     output = Path(output)
     if output.suffix.lower() not in (".tif", ".tiff"):
         raise OptionError(f"{output}: the scene is a GeoTIFF, name it .tif")
+    check_writable([output.parent])
     if model is not None:
         model_file(model, download=False)  # an unknown name lists the released ones
     inputs = _inputs(model)
@@ -449,6 +450,8 @@ def predict(
         raise OptionError(f"-o {output}: one output file for {len(paths)} scenes; use --outdir FOLDER")
     if output is not None and Path(output).suffix.lower() not in (".tif", ".tiff"):
         raise OptionError(f"-o {output}: the output is a GeoTIFF (COG); name it .tif, or give a folder with --outdir")
+    check_writable([Path(output).parent] if output is not None else [outdir] if outdir is not None else
+                   [p.parent for p in paths])  # fmt: skip
     model = _checked_model(model, sha256, lambda: check_inputs(paths, "scene file"))
     predictor, kind = load_predictor(model, predict, run, sha256)
     if kind == "probs":
@@ -606,6 +609,7 @@ def run_area(
     check_name(name)
     check_device(predict.device)
     check_landcover(polygons)
+    check_writable([outdir])
     model = model_file(model, download=False)
     inputs = _inputs(model)
     request.check(inputs[0])
