@@ -1014,3 +1014,36 @@ def test_an_impossible_date_is_named_and_sizes_are_said_in_pixels_with_a_scale(t
     said = "\n".join(rows.notes)
     assert "tray_2024-02-30.png: 2024-02-30 in its name is no date (a typo?)" in said, said
     assert "(480x300 px: tray_2024-02-30.png, tray_2024-06-01.png; 640x400 px: tray_2024-06-08.png)" in said, said
+
+
+def test_a_regions_csv_keeps_its_own_columns_in_the_plots_table(tmp_path: Path) -> None:
+    """Session 89's traits sweep: `crop plots photo --plots pots.csv` dropped the file's genotype column (the
+    README says a plots file's own columns are kept); a column named like a trait is kept apart."""
+    import subprocess
+    import sys
+
+    photo = _tray_photo(tmp_path / "tray.jpg")
+    pots = tmp_path / "pots.csv"
+    pots.write_text("ID,x,y,width,height,genotype,status\n1,40,30,133,120,WT,sown\n2,173,30,134,120,mut,late\n")
+    cmd = [
+        sys.executable,
+        "-m",
+        "agriseg",
+        "crop",
+        "plots",
+        str(photo),
+        "--plots",
+        str(pots),
+        "-o",
+        str(tmp_path / "o"),
+    ]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    with open(tmp_path / "o" / "tray_plots.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["plot_id"], r["genotype"], r["status (plots file)"]) for r in rows] == [
+        ("1", "WT", "sown"), ("2", "mut", "late")
+    ]  # fmt: skip
+    assert rows[0]["status"] in ("ok", "empty")
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # the same run again: resumed
+    assert res.returncode == 0 and "0 measured, 1 skipped" in res.stdout, res.stdout + res.stderr

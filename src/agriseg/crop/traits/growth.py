@@ -102,6 +102,7 @@ def run_plots(
     names = unique_names(files, outdir, "crop plots")  # the names an earlier run gave are kept
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
     overlap = numbered = positions = None
+    photo_rules: dict[str, str] = {}
     if photos:
         from agriseg.config import OptionError
         from agriseg.crop.traits.regions import overlaps, region_positions
@@ -116,6 +117,8 @@ def run_plots(
         if config.window != PlotsConfig.model_fields["window"].default:
             raise OptionError(f"--window: {config.plots} is a regions CSV of photos, each segmented whole")
         pots = read_regions_option(config.plots, "--plots")  # a bad file stops the batch first
+        if any(p.extra for p in pots):  # its own columns are in the tables now: not those of outputs made before
+            photo_rules = {"plots file columns": "kept"}
         overlap, positions = overlaps(pots), region_positions(pots)  # positions: the chart's, as crop traits
     else:
         from agriseg.config import OptionError
@@ -136,7 +139,7 @@ def run_plots(
             m,
             ((outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv")),
             (m,),
-            resolved=_photo_rules(m) if photos else _mosaic_rules(m, config.window),
+            resolved=(_photo_rules(m) | photo_rules) if photos else _mosaic_rules(m, config.window),
         )
         for m, n in names.items()
     ]
@@ -301,9 +304,16 @@ def photo_plots(
     m = measure(classes, rgb, traits, None, crop_weed, sure)
     if warnings is not None:
         warnings += [f"{photo}: {w}" for w in m.warnings]
-    return [
-        {"plot_id": r["id"], **{_with_unit(k, "px2"): v for k, v in tidy(r).items() if k != "id"}} for r in m.regions
-    ]
+    from agriseg.crop.traits.regions import read_regions
+
+    own = {r.id: r.extra for r in read_regions(config.plots)}  # the file's other columns, after the traits
+    rows = []
+    for r in m.regions:
+        row = {"plot_id": r["id"], **{_with_unit(k, "px2"): v for k, v in tidy(r).items() if k != "id"}}
+        for name, value in own.get(r["id"], ()):
+            row[f"{name} (plots file)" if name in row else name] = value  # a column named like a trait: kept apart
+        rows.append(row)
+    return rows
 
 
 def _photo_rules(path: Path) -> dict[str, str]:

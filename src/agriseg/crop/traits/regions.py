@@ -16,7 +16,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,8 @@ class Region:
     y: int
     width: int
     height: int
+    # the other columns of its row in a regions CSV (genotype, rep...), as the header names them
+    extra: tuple[tuple[str, str], ...] = field(default=(), compare=False)
 
 
 # regions whose plant pixels the model was sure of (Predictor.sure) for under this share are named in a warning:
@@ -128,6 +130,7 @@ def read_regions(path: str | Path) -> list[Region]:
         need = {"id", "x", "y", "width", "height"}
         if not reader.fieldnames:
             raise ValueError(f"{path}: regions CSV is empty; it needs the columns id,x,y,width,height")
+        header_names = list(reader.fieldnames)
         names = [(n or "").strip().lower() for n in reader.fieldnames]  # ID, X, Width: any case
         if "id" not in names:  # the id column of a plots file (crop plots --plot-id's default): plot_id or name
             alias = next((n for n in ("plot_id", "name") if names.count(n) == 1), None)
@@ -138,6 +141,7 @@ def read_regions(path: str | Path) -> list[Region]:
         if twice := sorted({n for n in names if n in need and names.count(n) > 1}):
             raise ValueError(f"{path}: the column {twice[0]!r} is in the header twice; keep one")
         reader.fieldnames = names
+        own = [(n, (h or "").strip()) for n, h in zip(names, header_names, strict=True) if n not in need and n]
         for i, row in enumerate(reader, start=2 + skipped):
             extra = row.get(None) or []
             if not any((v or "").strip() for k, v in row.items() if k is not None) and not any(
@@ -168,7 +172,7 @@ def read_regions(path: str | Path) -> list[Region]:
             if rid in seen:  # two rows of one id would report one region's traits twice under the same name
                 raise ValueError(f"{path}: line {i}: region id {rid!r} is also on line {seen[rid]}; ids must be unique")
             seen[rid] = i
-            out.append(Region(rid, x, y, w, h))
+            out.append(Region(rid, x, y, w, h, tuple((h_, (row[n] or "").strip()) for n, h_ in own)))
     if not out:
         raise ValueError(f"{path}: no regions")
     return out
