@@ -622,3 +622,25 @@ def test_masks_of_a_geotiff_carry_its_georeference(tiny_predictor, tmp_path):
     assert not list(out.glob("plain*.aux.xml"))  # a plain photo has none to give
     again = predict_files(tiny_predictor, [tmp_path / "ortho.tif"], out, batch=BatchOptions(progress=False))
     assert [r["status"] for r in again] == ["skipped"]
+
+
+def test_an_orthomosaic_read_far_below_its_size_is_warned_about(tiny_predictor, tmp_path, caplog):
+    """Session 88's sweep: a 10000 px mosaic read at 800 px gave cover 0.147 against 0.175 at its own size,
+    without a word. A georeferenced photo reduced over 4 times is warned about; a plain photo is not."""
+    import copy
+
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    prof = {"driver": "GTiff", "height": 800, "width": 1000, "dtype": "uint8", "crs": "EPSG:32633",
+            "transform": from_origin(500000.0, 4000000.0, 0.01, 0.01)}  # fmt: skip
+    with rasterio.open(tmp_path / "ortho.tif", "w", count=3, **prof) as dst:
+        dst.write(np.full((3, 800, 1000), 100, np.uint8))
+    Image.fromarray(np.full((800, 1000, 3), 100, np.uint8)).save(tmp_path / "photo.png")
+    pred = copy.copy(tiny_predictor)
+    pred.long_side = 200  # 1000 px read at 200: 5 times smaller
+    with caplog.at_level("WARNING", logger="agriseg"):
+        predict_files(pred, [tmp_path / "ortho.tif", tmp_path / "photo.png"], tmp_path / "o",
+                      batch=BatchOptions(progress=False))  # fmt: skip
+    said = [r.getMessage() for r in caplog.records if "an orthomosaic of" in r.getMessage()]
+    assert len(said) == 1 and "ortho.tif: an orthomosaic of 1000x800 px read at --long-side 200" in said[0], said
