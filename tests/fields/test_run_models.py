@@ -129,6 +129,7 @@ def test_delineate_anything_from_a_bbox_with_season_and_landcover_offline(
     season = record["season"]
     assert (season["start"], season["end"], season["crop_season"]) == ("2023-04-10", "2023-08-15", "summer")
     assert record["dates"] == {"a": ["2023-03-27", "2023-04-24"]} and record["windows"] == ["a"]
+    assert record["stac"]["url"].startswith(season_server.url) and record["stac"]["collection"]  # where items are
     assert all(s["url"].startswith(season_server.url + "/calendar/") for s in season["sources"].values())
     lc = record["landcover"]
     assert (lc["collection"], lc["year"], lc["items"]) == ("esa-worldcover", 2021, ["esa-worldcover_2021_N48E015"])

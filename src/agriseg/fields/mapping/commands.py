@@ -213,6 +213,8 @@ def _download_one(
         keep_current=keep_current,
     )
     asked["items"] = res.items
+    asked["stac"] = {"url": cfg.stac_url, "collection": cfg.collection}  # where the items are (their ids alone
+    # name no scene: the same ids in another catalogue are other files)
     cover = ", ".join(f"{w.upper()} {v:.0%}" for w, v in res.valid_fraction.items())
     items = "; ".join(f"window {w.upper()} {', '.join(i)}" for w, i in res.items.items())
     return {"scene": str(output), "status": res.status, "size": f"{res.width}x{res.height} px", "items": items,
