@@ -223,6 +223,14 @@ def test_a_0_255_mask_is_said_not_read_as_all_nodata(tmp_path: Path, caplog) -> 
         evaluate_files([tmp_path / "p" / "a.png"], tmp_path / "m", CLASSES)
     assert "a.png: holds only 0 and 255 (--ignore-value: not scored)" in caplog.text
     caplog.clear()
+    half = t.copy()
+    half[8:, 16:] = 0  # a model that found a third of the object (session 88: over half was needed to warn)
+    half[:3, 16:] = 0
+    Image.fromarray(half).save(tmp_path / "p" / "a.png")
+    with caplog.at_level(logging.WARNING):
+        evaluate_files([tmp_path / "p" / "a.png"], tmp_path / "m", CLASSES)
+    assert "a.png: holds only 0 and 255 (--ignore-value: not scored)" in caplog.text
+    caplog.clear()
     Image.fromarray(t * 255).save(tmp_path / "p" / "a.png")  # a predict output: 255 is its own nodata
     with caplog.at_level(logging.WARNING):
         assert evaluate_files([tmp_path / "p" / "a.png"], tmp_path / "m", CLASSES)["overall_accuracy"] == 1.0
