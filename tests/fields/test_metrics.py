@@ -206,3 +206,20 @@ def test_country_mean_ap_of_countries_some_scored_with_probabilities() -> None:
         res = m.compute()
         assert res["country_mean"]["ap50"] == res["per_country"]["a"]["ap50"] == 1.0
         assert "ap50" not in res["per_country"]["b"]
+
+
+def test_a_metric_with_nothing_to_count_is_undefined_in_a_report() -> None:
+    """Session 89's fields sweep: `fields evaluate` on chips without true fields reported recall 0.0000 (0 / 0)."""
+    import math
+
+    truth = np.zeros((16, 16), np.uint8)
+    pred = truth.copy()
+    pred[2:8, 2:8] = 1  # a field predicted where there is none
+    report = FieldMetrics(n_boot=0, undefined=float("nan"))
+    report.update(pred, truth)
+    o = report.compute()["overall"]
+    assert math.isnan(o["pixel_recall"]) and math.isnan(o["object_recall"]) and math.isnan(o["object_f1"])
+    assert o["pixel_precision"] == 0.0 and o["object_precision"] == 0.0  # a false field: precision is defined
+    logs = FieldMetrics(n_boot=0)  # training's validation logs stay numbers
+    logs.update(pred, truth)
+    assert logs.compute()["overall"]["object_recall"] == 0.0

@@ -358,6 +358,35 @@ def test_classes_a_raster_holds_besides_fields_are_said(tmp_path: Path, caplog: 
     assert "nodata.tif: every pixel is nodata: no fields" in caplog.text
 
 
+def test_nodata_that_is_the_field_class_is_no_field(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Session 89's fields sweep: a class raster declaring nodata 1 (the field class) gave its nodata pixels as
+    fields (a raster of nodata became one field, while the warning said "every pixel is nodata: no fields"); an
+    instance raster without agriseg's tag was read as classes without a hint of how to tag it."""
+    import rasterio
+
+    cls = np.zeros((64, 64), np.uint8)
+    cls[8:30, 8:30] = 1
+    cfg = PolygonizeConfig(progress=False, min_area_m2=0.0)
+    for name, values in (("all.tif", cls * 0 + 1), ("some.tif", cls)):
+        path = write_probs(tmp_path / name, values, np.zeros((64, 64), np.float32), class_only=True)
+        with rasterio.open(path, "r+") as ds:
+            ds.nodata = 1
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="agriseg"):
+            assert len(polygonize(path, None, cfg)) == 0
+        assert f"{name}: its nodata value 1 is the field class: those pixels are read as no data" in caplog.text
+    ids = cls.copy()
+    ids[40:60, 40:60], ids[8:30, 40:60] = 3, 4
+    path = write_probs(tmp_path / "ids.tif", ids, np.zeros((64, 64), np.float32), class_only=True)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        polygonize(path, None, cfg)
+    assert (
+        f"(an instance raster of field ids? tag it: rio edit-info --tag AGRISEG_FORMAT=agriseg-fields-instances {path})"
+        in caplog.text
+    )
+
+
 def test_web_mercator_fields_are_measured_in_metres_of_ground() -> None:
     """Web Mercator's unit is the metre, but its areas at 48 N are 2.2x the truth: they were used as they were
     (``metrics:area`` 2.26x too large; ``--min-area 500`` kept fields of 221 m2)."""

@@ -72,7 +72,7 @@ def evaluate_model(
         names = {"batch_size": "batch_size", "iou_threshold": "iou_threshold", "n_boot": "bootstrap"}
         cfg = with_updates(cfg, {names[k]: v for k, v in legacy.items()})
     model = model.eval().to(device)
-    metrics = FieldMetrics(cfg.iou_threshold, n_boot=cfg.bootstrap, seed=seed)
+    metrics = FieldMetrics(cfg.iou_threshold, n_boot=cfg.bootstrap, seed=seed, undefined=float("nan"))
     failed: list[str] = []  # chips that cannot be scored (a mask of another size, other values): named, not fatal
     batch: list[dict] = []  # chips of one size (a root may hold several: they cannot be stacked together)
 

@@ -23,6 +23,7 @@ interpolated precision, AP@0.5 and AP@[0.5:0.95] (ten thresholds).
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -84,21 +85,23 @@ def pixel_counts(truth: np.ndarray, pred: np.ndarray, ignore_index: int = IGNORE
     return int((tf & pf).sum()), int((~tf & pf).sum()), int((tf & ~pf).sum())
 
 
-def _div(a: float, b: float) -> float:
-    return float(a / b) if b > 0 else 0.0
+def _div(a: float, b: float, undefined: float = 0.0) -> float:
+    return float(a / b) if b > 0 else undefined
 
 
-def scores_from_counts(c: np.ndarray) -> dict[str, float]:
-    """Metrics from summed counts ``[ptp, pfp, pfn, otp, ofp, ofn]``."""
+def scores_from_counts(c: np.ndarray, undefined: float = 0.0) -> dict[str, float]:
+    """Metrics from summed counts ``[ptp, pfp, pfn, otp, ofp, ofn]``; ``undefined``: a metric of nothing to count
+    (recall without true fields, 0 / 0): 0 in training's validation logs, NaN (null in a report) in evaluate."""
     ptp, pfp, pfn, otp, ofp, ofn = (float(v) for v in c)
-    op, orc = _div(otp, otp + ofp), _div(otp, otp + ofn)
+    op, orc = _div(otp, otp + ofp, undefined), _div(otp, otp + ofn, undefined)
+    f1 = undefined if math.isnan(op) or math.isnan(orc) else _div(2 * op * orc, op + orc)
     return {
-        "pixel_iou": _div(ptp, ptp + pfp + pfn),
-        "pixel_precision": _div(ptp, ptp + pfp),
-        "pixel_recall": _div(ptp, ptp + pfn),
+        "pixel_iou": _div(ptp, ptp + pfp + pfn, undefined),
+        "pixel_precision": _div(ptp, ptp + pfp, undefined),
+        "pixel_recall": _div(ptp, ptp + pfn, undefined),
         "object_precision": op,
         "object_recall": orc,
-        "object_f1": _div(2 * op * orc, op + orc),
+        "object_f1": f1,
     }
 
 
@@ -165,12 +168,15 @@ class FieldMetrics:
         ignore_index: unknown label (FTW: 3).
         n_boot: bootstrap resamples for 95% intervals (0 = none).
         seed: bootstrap seed.
+        undefined: the value of a metric with nothing to count (0 / 0: recall of chips without fields): NaN for
+            a report (null in its JSON, ``nan`` in its table), 0 for training's logs.
     """
 
     iou_threshold: float = 0.5
     ignore_index: int = IGNORE
     n_boot: int = 1000
     seed: int = 0
+    undefined: float = 0.0
     counts: list[np.ndarray] = field(default_factory=list)
     countries: list[str] = field(default_factory=list)
     partly_labelled: set[str] = field(default_factory=set)  # countries with unknown (ignored) truth pixels
@@ -214,7 +220,7 @@ class FieldMetrics:
         rng = np.random.default_rng(self.seed)
         idx = rng.integers(0, len(c), size=(self.n_boot, len(c)))
         sums = c[idx].sum(axis=1)  # (n_boot, 6)
-        boot = [scores_from_counts(s) for s in sums]
+        boot = [scores_from_counts(s, self.undefined) for s in sums]
         return {
             k: [
                 float(np.percentile([b[k] for b in boot], 2.5)),
@@ -232,7 +238,8 @@ class FieldMetrics:
         per = {}
         for country in sorted(set(self.countries)):
             sub = c[names == country]
-            per[country] = {**scores_from_counts(sub.sum(0)), **self._ap([country]), "chips": int(len(sub))}
+            per[country] = {**scores_from_counts(sub.sum(0), self.undefined), **self._ap([country]),
+                            "chips": int(len(sub))}  # fmt: skip
             if country in self.partly_labelled:
                 per[country]["partly_labelled"] = True
         # every key any country has (AP only where a country's chips came with probabilities)
@@ -240,7 +247,7 @@ class FieldMetrics:
         with warnings.catch_warnings():  # a score no country has (AP without fields): null, as the JSON says
             warnings.filterwarnings("ignore", "Mean of empty slice", RuntimeWarning)
             mean = {k: float(np.nanmean([p[k] for p in per.values() if k in p])) for k in keys}
-        overall = {**scores_from_counts(c.sum(0)), **self._ap(sorted(set(self.countries)))}
+        overall = {**scores_from_counts(c.sum(0), self.undefined), **self._ap(sorted(set(self.countries)))}
         tot = c.sum(0)
         return {
             "overall": overall,

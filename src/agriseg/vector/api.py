@@ -116,6 +116,7 @@ def _say_other_coding(raster: Path, field_class: int, boundary_class: int, found
     from rasterio.enums import Resampling
 
     with rasterio.open(raster) as ds:
+        nodata = ds.nodata
         s = min(1.0, 2048 / max(ds.width, ds.height))  # nearest neighbour keeps the class ids
         shape = (max(1, round(ds.height * s)), max(1, round(ds.width * s)))
         cls = ds.read(1, out_shape=shape, resampling=Resampling.nearest, masked=True)
@@ -124,6 +125,12 @@ def _say_other_coding(raster: Path, field_class: int, boundary_class: int, found
     known = (0, field_class, boundary_class)
     others = [(int(v), int(n)) for v, n in zip(values, counts, strict=True) if v not in known]
     log = logging.getLogger("agriseg")
+    # many ids beyond the classes: field ids (an FTW instance mask, make-synthetic's own), read only by its tag
+    ids = (f" (an instance raster of field ids? tag it: rio edit-info --tag AGRISEG_FORMAT={INSTANCE_FORMAT} "
+           f"{raster})" if len(others) >= 2 else "")  # fmt: skip
+    if nodata is not None and nodata in (field_class, boundary_class):  # its pixels are no data, not fields
+        what = "field" if nodata == field_class else "boundary"
+        log.warning("%s: its nodata value %g is the %s class: those pixels are read as no data", raster, nodata, what)
     if not kept.size:
         log.warning("%s: every pixel is nodata: no fields", raster)
     elif field_class not in values and others:
@@ -131,16 +138,16 @@ def _say_other_coding(raster: Path, field_class: int, boundary_class: int, found
         shown = ", ".join(map(str, listed[:8])) + (", ..." if len(listed) > 8 else "")
         log.warning(
             "%s: no pixel of the field class %d (its classes: %s): fields are class %d and boundaries %d, as in "
-            "agriseg's and FTW's class rasters",
-            raster, field_class, shown, field_class, boundary_class,
+            "agriseg's and FTW's class rasters%s",
+            raster, field_class, shown, field_class, boundary_class, ids,
         )  # fmt: skip
     elif found and others:
         share = 100 * sum(n for _, n in others) / kept.size
         shown = ", ".join(str(v) for v, _ in others[:8]) + (", ..." if len(others) > 8 else "")
         log.warning(
             "%s: classes %s (%.0f %% of its pixels) left out: only class %d is fields (boundaries %d), as in "
-            "agriseg's and FTW's class rasters",
-            raster, shown, share, field_class, boundary_class,
+            "agriseg's and FTW's class rasters%s",
+            raster, shown, share, field_class, boundary_class, ids,
         )  # fmt: skip
 
 
@@ -221,6 +228,9 @@ def _fields(
     return df
 
 
+INSTANCE_FORMAT = "agriseg-fields-instances"  # the AGRISEG_FORMAT tag of an instance raster
+
+
 def is_instance_raster(path: str | Path) -> bool:
     """Whether a raster is an instance-label raster (its ``AGRISEG_FORMAT`` tag says so)."""
     import rasterio
@@ -230,4 +240,4 @@ def is_instance_raster(path: str | Path) -> bool:
             tags = {k.lower(): v for k, v in ds.tags().items()}
     except rasterio.errors.RasterioIOError:
         return False
-    return tags.get("agriseg_format", "").startswith("agriseg-fields-instances")
+    return tags.get("agriseg_format", "").startswith(INSTANCE_FORMAT)

@@ -141,6 +141,13 @@ class RasterSource:
         except ValueError:
             self.close()
             raise
+        # nodata (or a mask) that reads as the field or boundary class: those pixels are set to background when
+        # read (nodata 1 turned a raster of nodata into one field, and its warning said there were none)
+        from agriseg.raster.io import has_own_mask
+
+        nodata = self.ds.nodata
+        classes = (self.config.field_class, self.config.boundary_class)
+        self.masked = (nodata is not None and nodata in classes) or has_own_mask(self.ds)
         # band 1 = class; bands 2.. = per-class probabilities (agriseg fields predict output)
         self.prob_band = 2 + self.config.field_class if self.ds.count >= 2 + self.config.field_class else None
         if self.config.separation == "watershed" and self.ds.count == 1:
@@ -172,6 +179,8 @@ class RasterSource:
         win = Window(x0, y0, x1 - x0, y1 - y0)
         try:
             cls = self.ds.read(1, window=win)
+            if self.masked:
+                cls[self.ds.read_masks(1, window=win) == 0] = 0  # (h, w): no data is no field and no boundary
             prob = self.ds.read(self.prob_band, window=win) if self.prob_band else None
         except Exception as err:
             raise ValueError(f"{self.path}: cannot read rows {y0}-{y1}, cols {x0}-{x1} ({err})") from err

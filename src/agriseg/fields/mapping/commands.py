@@ -557,7 +557,8 @@ def polygonize(
     inputs = [config.landcover] if config.landcover and Path(config.landcover).is_file() else []
     with quiet_rasterio(src):  # rasterio's raw warnings (no geotransform) would come before the one-line failure
         result = run_batch(
-            [Item(out.name, src, (out,), (src,))],  # the name: f.parquet and f.geojson are two products
+            [Item(out.name, src, (out,), (src,), resolved=_class_nodata_rule(src, config))],  # the name:
+            # f.parquet and f.geojson are two products
             work,
             options=dataclasses.replace(batch.labelled("polygonize", "raster", progress=False), named_output=True),
             recipe=Recipe("fields polygonize", ALGORITHM["fields polygonize"], options, None, inputs),
@@ -669,6 +670,23 @@ def run_area(
         if r.get("fields_count") is not None:
             result.notes.append(f"{r['fields']}: {r['fields_count']} fields")
     return result
+
+
+def _class_nodata_rule(raster: Path, config: PolygonizeConfig) -> dict[str, str]:
+    """``{"nodata": "no field"}`` for a class raster whose nodata value is the field or boundary class, or that
+    has a mask of its own: those pixels are no field since this rule came (they were read as their value), so
+    an earlier output of it is not resumed as this run's. Empty otherwise, or unreadable."""
+    from agriseg.raster.io import has_own_mask, import_rasterio
+
+    rasterio = import_rasterio()
+    try:
+        with rasterio.open(raster) as ds:
+            classes = (config.field_class, config.boundary_class)
+            if (ds.nodata is not None and ds.nodata in classes) or has_own_mask(ds):
+                return {"nodata": "no field"}
+    except Exception:  # noqa: BLE001 - an unreadable raster fails as its own item
+        return {}
+    return {}
 
 
 def run_record(asked: Mapping[str, Any], model: str, digest: str | None, options: Mapping[str, Any],
