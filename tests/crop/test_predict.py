@@ -644,3 +644,22 @@ def test_an_orthomosaic_read_far_below_its_size_is_warned_about(tiny_predictor, 
                       batch=BatchOptions(progress=False))  # fmt: skip
     said = [r.getMessage() for r in caplog.records if "an orthomosaic of" in r.getMessage()]
     assert len(said) == 1 and "ortho.tif: an orthomosaic of 1000x800 px read at --long-side 200" in said[0], said
+
+
+def test_the_memory_check_counts_a_geotiff_only_gdal_reads(tmp_path, monkeypatch) -> None:
+    """Session 89's review: photos PIL cannot open (16-bit RGB GeoTIFFs, read through GDAL) were left out of the
+    memory check, though they are read whole."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    import agriseg.data.memory as memory
+    from agriseg.crop.predict import check_photo_memory
+
+    prof = {"driver": "GTiff", "height": 40, "width": 60, "dtype": "uint16", "crs": "EPSG:32633",
+            "transform": from_origin(500000.0, 4000000.0, 0.05, 0.05)}  # fmt: skip
+    with rasterio.open(tmp_path / "o16.tif", "w", count=3, **prof) as dst:
+        dst.write(np.zeros((3, 40, 60), np.uint16))
+    asked = []
+    monkeypatch.setattr(memory, "refused_for_memory", lambda needs: asked.append(needs) or {})
+    check_photo_memory([tmp_path / "o16.tif"], 0, 2, "--long-side")
+    assert [what for _, what in asked[0].values()] == [f"{tmp_path / 'o16.tif'} (60 x 40 px)"]

@@ -292,3 +292,23 @@ def test_the_summary_counts_the_uniform_frames(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "lab"), "-n", "1",
                                     "--uniform-frames"])  # fmt: skip
     assert res.exit_code == 0 and f"wrote {1 + len(BACKGROUNDS)} lab photos" in res.output, res.output
+
+
+def test_a_sets_unfinished_index_is_not_rewritten_after_every_photo(tmp_path: Path, monkeypatch) -> None:
+    """Session 89's review: the unfinished index.json was rewritten whole after every photo (a 10,000-photo set
+    spent a second a photo on it at the end). It is rewritten every few seconds, and when the run stops."""
+    import agriseg.crop.scenes.write as write
+
+    writes = []
+    monkeypatch.setattr(write, "write_json", lambda path, data: writes.append(len(data["photos"])) or path)
+    index: dict = {"photos": {}}
+    with write._recording(tmp_path, index, ["a"]) as made:
+        for i in range(500):
+            index["photos"][f"p{i}"] = {}
+            made()
+    assert writes == []  # under RECORD_EVERY_S: nothing written while it runs (the finished index is the caller's)
+    with pytest.raises(KeyboardInterrupt), write._recording(tmp_path, index, ["a"]) as made:
+        index["photos"]["last"] = {}
+        made()
+        raise KeyboardInterrupt
+    assert writes == [501]  # stopped: what was made is recorded at once

@@ -223,3 +223,19 @@ def test_a_metric_with_nothing_to_count_is_undefined_in_a_report() -> None:
     logs = FieldMetrics(n_boot=0)  # training's validation logs stay numbers
     logs.update(pred, truth)
     assert logs.compute()["overall"]["object_recall"] == 0.0
+
+
+def test_a_confidence_interval_is_kept_where_some_resamples_have_no_fields() -> None:
+    """Session 89's review: with undefined metrics NaN, one bootstrap resample of chips without fields made the
+    whole 95 % interval NaN (null), though the metric was defined."""
+    import math
+
+    truth = np.zeros((16, 16), np.uint8)
+    truth[2:8, 2:8] = 1
+    report = FieldMetrics(n_boot=200, undefined=float("nan"))
+    for i in range(20):
+        report.update(truth if i < 2 else truth * 0, truth if i < 2 else truth * 0)
+    res = report.compute()
+    assert res["overall"]["object_recall"] == 1.0
+    lo, hi = res["ci95"]["object_recall"]
+    assert not math.isnan(lo) and lo <= 1.0 <= hi

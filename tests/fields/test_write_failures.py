@@ -140,3 +140,23 @@ def test_a_full_disk_while_download_writes_names_the_scene(
     said = f"Error: {scene}: No space left on device; free some space, then run the command again"
     assert _one_error_line(out) == said
     assert not scene.exists()
+
+
+def test_a_write_error_of_a_scenes_rows_is_said_once(
+    tmp_path: Path, model: Path, scenes: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session 89's review: a GDAL write error while the rows were written was turned into "cannot write it" twice
+    (`cannot write it ([Errno 5] cannot write it (...): 'o.tif'): 'o.tif'`)."""
+    from rasterio.errors import RasterioIOError
+
+    import agriseg.fields.predict as fp
+
+    def failed(*args: object, **kw: object) -> None:
+        raise RasterioIOError("Write failed. See previous exception for details.")
+
+    monkeypatch.setattr(fp, "_save_progress", failed)  # inside the loop over rows, after the first is written
+    _disk_full(monkeypatch, False)
+    out_file = tmp_path / "o.tif"
+    code, out = _run("predict", scenes[0], "-m", model, "-o", out_file, *FAST)
+    assert code == 1 and out.count("cannot write it") == 1, out
+    assert f"{out_file}: cannot write it (Write failed. See previous exception for details.)" in out, out

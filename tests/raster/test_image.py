@@ -188,3 +188,36 @@ def test_a_custom_crs_is_kept_as_it_is(tmp_path: Path) -> None:
         _, geo, _ = read_image_valid(path)
         assert geo is not None and CRS.from_user_input(geo.crs) == crs
     assert geo.crs == "EPSG:32633"
+
+
+@pytest.mark.parametrize("crs", ["EPSG:4326", "EPSG:3035", "EPSG:32633"])
+def test_a_georeference_sidecar_lays_a_png_where_its_geotiff_lies(tmp_path: Path, crs: str) -> None:
+    """Session 89's review: sidecars said dataAxisToSRSAxisMapping="1,2" for every CRS, so GDAL's warper (and
+    QGIS) swapped the axes of a mask of a CRS defined latitude first: EPSG:4326 masks landed thousands of km off."""
+    import rasterio
+    from PIL import Image
+    from rasterio.transform import from_origin
+    from rasterio.vrt import WarpedVRT
+
+    from agriseg.raster.image import georef_sidecar, read_georef
+
+    origin = {"EPSG:4326": (10.0, 50.0, 1e-4), "EPSG:3035": (4300000.0, 3000000.0, 10.0)}.get(
+        crs, (500000.0, 5e6, 10.0)
+    )
+    prof = {"driver": "GTiff", "width": 20, "height": 10, "count": 1, "dtype": "uint8", "crs": crs,
+            "transform": from_origin(*origin[:2], origin[2], origin[2])}  # fmt: skip
+    with rasterio.open(tmp_path / "src.tif", "w", **prof) as dst:
+        dst.write(np.full((1, 10, 20), 7, np.uint8))
+    Image.fromarray(np.full((10, 20), 7, np.uint8)).save(tmp_path / "m.png")
+    geo = read_georef(tmp_path / "src.tif")
+    assert geo is not None
+    text = georef_sidecar(geo)
+    # GDAL's own readers (gdalwarp, QGIS) apply a mapping as written; rasterio sets GIS order itself, so the
+    # warp below cannot see a wrong one: no mapping is what GDAL reads in GIS order, whatever the CRS
+    assert "dataAxisToSRSAxisMapping" not in text
+    (tmp_path / "m.png.aux.xml").write_text(text)
+    bounds = []
+    for f in ("src.tif", "m.png"):
+        with rasterio.open(tmp_path / f) as src, WarpedVRT(src, crs="EPSG:3857") as vrt:
+            bounds.append(vrt.bounds)
+    assert np.allclose(bounds[0], bounds[1], atol=1.0), bounds

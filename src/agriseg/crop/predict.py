@@ -469,6 +469,8 @@ class PhotoOutputs:
     classes: Path | None
     overlay: Path | None
     georeferenced: bool = False  # each image gets a GDAL ``.aux.xml`` sidecar with its photo's CRS and transform
+    sidecar: str = ""  # the sidecars' text (read on the main thread: a reader of the photo's header on the writer
+    # thread met the reader thread's warning filters, which are not thread-safe)
 
     def images(self) -> list[Path]:
         """The output images (mask, class map, overlay)."""
@@ -487,16 +489,15 @@ class PhotoOutputs:
         return all(p.is_file() for p in self.all())
 
 
-def photo_outputs(
-    outdir: Path, stem: str, num_classes: int, write_overlay: bool, georeferenced: bool = False
-) -> PhotoOutputs:
-    """Where the outputs of the photo named ``stem`` go (``georeferenced``: the photo is a GeoTIFF or JPEG 2000
-    with a georeference, which its outputs carry in ``.aux.xml`` sidecars)."""
+def photo_outputs(outdir: Path, stem: str, num_classes: int, write_overlay: bool, sidecar: str = "") -> PhotoOutputs:
+    """Where the outputs of the photo named ``stem`` go (``sidecar``: the ``.aux.xml`` text of a GeoTIFF or JPEG
+    2000 photo's georeference, which its outputs carry; empty for a photo without one)."""
     return PhotoOutputs(
         outdir / f"{stem}_mask.png",
         outdir / f"{stem}_classes.png" if num_classes > 2 else None,
         outdir / f"{stem}_overlay.jpg" if write_overlay else None,
-        georeferenced,
+        bool(sidecar),
+        sidecar,
     )
 
 
@@ -507,12 +508,11 @@ def _write_outputs(
     sure: float | None = None,
     model: str | None = None,
     quality: str | None = None,
-    source: Path | None = None,
 ) -> None:
     """Write all outputs of one photo, renaming them only once every one was written in full (the mask and the
     class map carry ``sure``, the photo's ``model_sure``, the ``model``'s name and the photo's ``quality`` in
     PNG text chunks: a re-run reads its summary row back without decoding the photo). Outputs of a
-    georeferenced photo get ``.aux.xml`` sidecars with the georeference of ``source``."""
+    georeferenced photo get their ``.aux.xml`` sidecars (``out.sidecar``)."""
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
@@ -527,13 +527,8 @@ def _write_outputs(
             class_map_image(classes).save(tmp[out.classes], pnginfo=info)
         if out.overlay is not None:
             Image.fromarray(overlay(rgb, classes)).save(tmp[out.overlay], format="JPEG", quality=OVERLAY_QUALITY)
-        if out.georeferenced and source is not None:
-            from agriseg.raster.image import georef_sidecar, read_georef
-
-            geo = read_georef(source)  # the photo's, at its own size: the outputs' size
-            text = georef_sidecar(geo) if geo is not None else ""
-            for side in out.sidecars():
-                Path(tmp[side]).write_text(text, encoding="utf-8")
+        for side in out.sidecars():
+            Path(tmp[side]).write_text(out.sidecar, encoding="utf-8")
 
 
 def model_sure(classes: np.ndarray, sure: np.ndarray) -> float | None:
@@ -630,7 +625,7 @@ def _write_and_row(
     from agriseg.crop.quality import photo_quality
 
     quality = photo_quality(rgb)
-    _write_outputs(out, rgb, classes, sure, model, quality, f)
+    _write_outputs(out, rgb, classes, sure, model, quality)
     return {**_row(f, classes, sure, k, class_fields), "quality": quality}
 
 
@@ -718,7 +713,7 @@ def predict_files(
     class_fields = [f"{n}_fraction" for n in labels[1:]] if k > 2 else []
     items = []
     for f in files:
-        out = photo_outputs(Path(outdir), names[f], k, write_overlay, _georeferenced(f))
+        out = photo_outputs(Path(outdir), names[f], k, write_overlay, _sidecar(f))
         items.append(Item(names[f], f, tuple(out.all()), (f,), resolved=photo_reading_rules(f), payload=out))
     from agriseg.manifest import seal_tables
 
@@ -738,15 +733,17 @@ def predict_files(
     )
 
 
-def _georeferenced(f: Path) -> bool:
-    """Whether a photo is a GeoTIFF or JPEG 2000 with a georeference (False without rasterio, and for a file
-    GDAL cannot open: that photo fails as its own item when it is read)."""
-    from agriseg.raster.image import read_georef
+def _sidecar(f: Path) -> str:
+    """The ``.aux.xml`` text of a GeoTIFF or JPEG 2000 photo's georeference (its outputs are at its own size);
+    empty for a photo without one, without rasterio, and for a file GDAL cannot open (that photo fails as its
+    own item when it is read)."""
+    from agriseg.raster.image import georef_sidecar, read_georef
 
     try:
-        return read_georef(f) is not None
+        geo = read_georef(f)
+        return georef_sidecar(geo) if geo is not None else ""
     except Exception:  # noqa: BLE001 - an unreadable file: said when it is read
-        return False
+        return ""
 
 
 # photos above this many pixels are decided before the model reads the next ones (their probabilities are large)
@@ -973,20 +970,17 @@ def check_photo_memory(
     batch and the photos read ahead as large, and its float32 planes at the working size ``long_side`` (3
     inputs, the class logits, the probabilities and a blending weight).
     """
-    from PIL import Image, UnidentifiedImageError
-
-    from agriseg.data.io import quiet_pil
     from agriseg.data.memory import refused_for_memory
+    from agriseg.raster.image import image_size
 
     needs: dict[Path, tuple[float, str]] = {}
     batched = max(0, min(batch_size, len(files)) - 1)
     ahead = min(2 * batch_size, max(0, len(files) - 1))
     for f in files:
-        try:
-            with quiet_pil(f), Image.open(f) as im:
-                w, h = im.size
-        except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
-            continue  # an unreadable or oversized photo fails as its own item
+        size = image_size(f)  # from the header; a GeoTIFF only GDAL reads (16-bit RGB) too
+        if size is None:
+            continue  # an unreadable photo fails as its own item
+        h, w = size
         s = long_side / max(h, w) if long_side else 1.0
         working = 4.0 * h * w * s * s * (4 + 2 * num_classes)
         need = working + h * w * (FULL_SIZE_BYTES + batched * BATCHED_BYTES + ahead * READ_AHEAD_BYTES)

@@ -8,6 +8,7 @@ an error; on an error the temporary is removed and the final name is untouched.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import errno
 import hashlib
 import json
@@ -563,6 +564,9 @@ NOT_WRITABLE = {errno.EACCES: "permission denied", errno.EPERM: "permission deni
                 errno.EROFS: "read-only file system", errno.ENOENT: "no file can be made there"}  # fmt: skip
 
 
+_PROBED: set[Path] = set()  # folders found writable in this process: each is probed once, not per file written
+
+
 def check_writable(folders: Iterable[str | Path]) -> None:
     """Refuse output folders no file can be made in, before any work (a usage error): the nearest existing
     folder of each is tried with an empty file, removed at once. (``os.access`` says yes for a virtual file
@@ -576,7 +580,7 @@ def check_writable(folders: Iterable[str | Path]) -> None:
 
     for folder in dict.fromkeys(Path(f) for f in folders):
         there = next((a for a in (folder, *folder.parents) if a.exists()), None)
-        if there is None or not there.is_dir():  # a file in the way: said when the folder is made
+        if there is None or not there.is_dir() or there in _PROBED:  # a file in the way: said when made
             continue
         try:
             fd, probe = tempfile.mkstemp(prefix=".agriseg-probe-", dir=there)
@@ -586,7 +590,9 @@ def check_writable(folders: Iterable[str | Path]) -> None:
             said = NOT_WRITABLE.get(err.errno or 0) or err.strerror or str(err)
             raise OptionError(f"output folder: folder {there} is not writable ({said})") from None
         os.close(fd)
-        Path(probe).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a virus scanner holding it: the folder takes files all the same
+            Path(probe).unlink()
+        _PROBED.add(there)
 
 
 def make_parent(path: Path, what: str | None = None) -> None:

@@ -221,13 +221,17 @@ class FieldMetrics:
         idx = rng.integers(0, len(c), size=(self.n_boot, len(c)))
         sums = c[idx].sum(axis=1)  # (n_boot, 6)
         boot = [scores_from_counts(s, self.undefined) for s in sums]
-        return {
-            k: [
-                float(np.percentile([b[k] for b in boot], 2.5)),
-                float(np.percentile([b[k] for b in boot], 97.5)),
-            ]
-            for k in boot[0]
-        }
+        # over the resamples where a metric is defined: one resample of chips without fields (recall 0 / 0) made
+        # the whole interval NaN, though the metric itself was defined
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN slice encountered", RuntimeWarning)
+            return {
+                k: [
+                    float(np.nanpercentile([b[k] for b in boot], 2.5)),
+                    float(np.nanpercentile([b[k] for b in boot], 97.5)),
+                ]
+                for k in boot[0]
+            }
 
     def compute(self) -> dict:
         """``overall`` (+ ``ci95``), ``per_country``, ``country_mean`` (macro average) and ``chips``."""

@@ -81,6 +81,8 @@ def writing(output: str | Path) -> Iterator[None]:
     try:
         yield
     except Exception as err:  # noqa: BLE001 - re-raised as it is unless a write failed
+        if isinstance(err, OSError) and err.filename == str(output):  # said already, of this output
+            raise
         failure = write_failure(err, Path(output))
         if failure is None or _same(err, failure):  # said already (a write inside another's block)
             raise

@@ -320,7 +320,9 @@ def georef_sidecar(geo: GeoRef) -> str:
         from rasterio.crs import CRS
 
         wkt = CRS.from_user_input(geo.crs).to_wkt()
-        lines.append(f'  <SRS dataAxisToSRSAxisMapping="1,2">{escape(wkt)}</SRS>')
+        # no dataAxisToSRSAxisMapping: GDAL then reads the transform in GIS order (x = easting / longitude), as
+        # rasterio writes it; a fixed "1,2" swapped the axes of CRSs defined latitude first (EPSG:4326, 3035)
+        lines.append(f"  <SRS>{escape(wkt)}</SRS>")
     lines.append(f"  <GeoTransform>{', '.join(repr(float(v)) for v in (c, a, b, f, d, e))}</GeoTransform>")
     lines.append("</PAMDataset>")
     return "\n".join(lines) + "\n"

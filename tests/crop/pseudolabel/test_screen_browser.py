@@ -186,3 +186,30 @@ def test_decisions_follow_a_moved_folder_and_two_pages_keep_theirs(tmp_path: Pat
         assert "1 accepted, 1 rejected, 2 unmarked" in counts(), counts()
     finally:
         driver.quit()
+
+
+def test_a_decision_of_the_earlier_store_can_be_undone(tmp_path: Path) -> None:
+    """Session 89's review: decisions kept by an earlier page (under the folder's path) are read, but one unmarked
+    now came back on reload from that store."""
+    out = _outdir(tmp_path)
+    page = write_screen_page(out)
+    driver = _driver(tmp_path)
+    try:
+        from selenium.webdriver.common.by import By
+
+        counts = lambda: driver.find_element(By.ID, "counts").text  # noqa: E731
+        driver.get(page.resolve().as_uri())
+        driver.execute_script("localStorage.clear()")
+        key = driver.find_elements(By.CSS_SELECTOR, ".card")[0].get_attribute("data-key")
+        old = json.dumps({key: "accepted"})
+        driver.execute_script(f"localStorage.setItem({json.dumps('agriseg-screen:' + str(out.resolve()))}, {old!r})")
+        driver.refresh()
+        assert "1 accepted" in counts(), counts()  # read from the earlier store
+        body = driver.find_element(By.TAG_NAME, "body")
+        body.click()
+        driver.find_elements(By.CSS_SELECTOR, ".card")[0].click()
+        body.send_keys("u")
+        driver.refresh()
+        assert "0 accepted, 0 rejected" in counts(), counts()
+    finally:
+        driver.quit()

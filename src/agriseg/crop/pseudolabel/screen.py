@@ -69,6 +69,11 @@ function save(key) {  // only the card just marked: another page open at the sam
   const all = stored(KEY);
   if (state[key]) all[key] = state[key]; else delete all[key];
   try { localStorage.setItem(KEY, JSON.stringify(all)); } catch (e) {}
+  const old = stored(FOLDER_KEY);  // a decision of the earlier store, changed here, is not read back from it
+  if (key in old) {
+    delete old[key];
+    try { localStorage.setItem(FOLDER_KEY, JSON.stringify(old)); } catch (e) {}
+  }
 }
 function counts() {
   const a = ITEMS.filter(it => state[it.key] === "accepted").length;

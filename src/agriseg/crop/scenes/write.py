@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,6 +113,32 @@ def write_set(
     index["photos"] = _begin_set(outdir, index, planned, (images, labels), resume)
     if kind == "tray":
         return _write_trays(outdir, index, cuts, soils, n, seed, planned)
+    with _recording(outdir, index, planned) as made:
+        _write_photos(kind, outdir, index, cuts, soils, n, seed, made, layouts, plant_colours, distractors)
+    if kind == "lab" and uniform_frames:
+        for j, colour in enumerate(BACKGROUNDS):
+            rgb = uniform_frame(colour, seed=seed + n + j)
+            name = f"uniform_{colour}"
+            _save(outdir, name, rgb, np.zeros(rgb.shape[:2], np.uint8))
+            index["photos"][name] = {"background": colour, "layout": "uniform", "plants": 0}
+    return write_json(outdir / "index.json", index)
+
+
+def _write_photos(
+    kind: SetKind,
+    outdir: Path,
+    index: dict,
+    cuts: list,
+    soils: list[np.ndarray],
+    n: int,
+    seed: int,
+    made: Callable[[], None],
+    layouts: tuple[str, ...] | None,
+    plant_colours: str,
+    distractors: int,
+) -> None:
+    """The ``n`` photos of a ``discs``, ``plants`` or ``lab`` set not yet in ``index`` (``made``: called after
+    each, see :func:`_recording`)."""
     for i in progress_bar(range(n), desc=f"{kind} photos", unit="photo"):
         name = f"{kind}_{seed + i:05d}"
         if name in index["photos"]:
@@ -134,19 +160,39 @@ def write_set(
             rgb, truth, info = lab_scene(rng, cuts, soils, settings)
             index["photos"][name] = info
         _save(outdir, name, rgb, truth)
-        _made(outdir, index, planned)
-    if kind == "lab" and uniform_frames:
-        for j, colour in enumerate(BACKGROUNDS):
-            rgb = uniform_frame(colour, seed=seed + n + j)
-            name = f"uniform_{colour}"
-            _save(outdir, name, rgb, np.zeros(rgb.shape[:2], np.uint8))
-            index["photos"][name] = {"background": colour, "layout": "uniform", "plants": 0}
-    return write_json(outdir / "index.json", index)
+        made()
 
 
-def _made(outdir: Path, index: dict, planned: list[str]) -> None:
-    """Record the photos made so far in the unfinished ``index.json``, so a stopped run's re-run keeps them."""
-    write_json(outdir / "index.json", {**index, "planned": planned, "complete": False})
+RECORD_EVERY_S = 10.0  # the unfinished index is rewritten at most this often (and when the run is stopped)
+
+
+@contextlib.contextmanager
+def _recording(outdir: Path, index: dict, planned: list[str]) -> Iterator[Callable[[], None]]:
+    """A function to call after each photo made: it records the photos made so far in the unfinished
+    ``index.json`` (so a stopped run's re-run keeps them) every :data:`RECORD_EVERY_S` seconds, or every 20
+    times as long as one rewrite took, and at once when the run stops with an error or Ctrl-C. (Rewriting the
+    whole index after every photo made a 10,000-photo set quadratic: a second a photo at the end.)"""
+    import time
+
+    state = {"last": time.monotonic(), "cost": 0.0, "pending": False}
+
+    def flush() -> None:
+        if state["pending"]:
+            t0 = time.monotonic()
+            write_json(outdir / "index.json", {**index, "planned": planned, "complete": False})
+            state.update(last=time.monotonic(), cost=time.monotonic() - t0, pending=False)
+
+    def made() -> None:
+        state["pending"] = True
+        if time.monotonic() - state["last"] >= max(RECORD_EVERY_S, 20 * state["cost"]):
+            flush()
+
+    try:
+        yield made
+    except BaseException:
+        with contextlib.suppress(OSError):  # a full disk stopped it: its own error is the one to see
+            flush()
+        raise
 
 
 # the trays of a ``tray`` set, drawn in turn: rows, columns, photo size, mat, empty pots
@@ -165,14 +211,15 @@ def _write_trays(
 ) -> Path:
     """``n`` trays (:data:`TRAYS` in turn) and ``series/``: the first tray on the three dates of :data:`SERIES`,
     with ``pots.csv`` (its pots as a regions CSV). Trays already in ``index`` (a stopped run's) are kept."""
-    for i in progress_bar(range(n), desc="tray photos", unit="photo"):
-        name = f"tray_{seed + i:05d}"
-        if name in index["photos"]:
-            continue
-        rgb, truth, info = tray_scene(seed + i, cuts, soils, TRAYS[i % len(TRAYS)])
-        _save(outdir, name, rgb, truth)
-        index["photos"][name] = info
-        _made(outdir, index, planned)
+    with _recording(outdir, index, planned) as made:
+        for i in progress_bar(range(n), desc="tray photos", unit="photo"):
+            name = f"tray_{seed + i:05d}"
+            if name in index["photos"]:
+                continue
+            rgb, truth, info = tray_scene(seed + i, cuts, soils, TRAYS[i % len(TRAYS)])
+            _save(outdir, name, rgb, truth)
+            index["photos"][name] = info
+            made()
     series: dict = {"kind": "tray series", "seed": seed, "sources": index["sources"], "photos": {}}
     for date, grow in SERIES.items():
         s = TRAYS[0]
