@@ -832,3 +832,20 @@ def test_an_image_beyond_memory_fails_alone_in_a_batch(
     res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, big)
     assert res.exit_code == 1 and "1 predicted, 0 skipped, 1 failed" in res.output, res.output
     assert f"{big} (600 x 400 px) would need about" in res.output and (tmp_path / "p" / "scene.png").is_file()
+
+
+def test_an_earlier_all_background_mask_of_no_mask_text_is_not_resumed(
+    tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session 89's review: outputs agriseg wrote before an image without mask text failed as an item (an
+    all-background mask) were resumed as a prediction by a re-run; they are made again (and fail now)."""
+    from agriseg.text.codec import DecodeReport
+
+    with monkeypatch.context() as m:  # agriseg before session 89: no mask text went on to a mask
+        m.setattr(DecodeReport, "kinds", lambda self: set())
+        res = _predict(tiny, tmp_path / "p", "--classes", CLASSES)
+    assert res.exit_code == 0 and "1 predicted" in res.output, res.output
+    assert "no_mask" in (tmp_path / "p" / "scene.json").read_text()
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES)
+    assert res.exit_code == 1 and "0 predicted, 0 skipped, 1 failed" in res.output, res.output
+    assert "no mask text" in res.output

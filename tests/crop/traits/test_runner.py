@@ -1047,3 +1047,28 @@ def test_a_regions_csv_keeps_its_own_columns_in_the_plots_table(tmp_path: Path) 
     assert rows[0]["status"] in ("ok", "empty")
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)  # the same run again: resumed
     assert res.returncode == 0 and "0 measured, 1 skipped" in res.stdout, res.stdout + res.stderr
+
+
+def test_an_earlier_output_of_regions_all_outside_is_not_resumed(tmp_path: Path, monkeypatch) -> None:
+    """Session 89's review: outputs written before a photo with every region outside failed were resumed as
+    measured by a re-run; they are made again (and fail now)."""
+    import agriseg.crop.traits.runner as runner
+
+    photo = _tray_photo(tmp_path / "tray.jpg")
+    regions = tmp_path / "r.csv"
+    regions.write_text("id,x,y,width,height\n1,1000,1000,50,50\n")
+    real = runner.measured_regions
+
+    def before(config, rgb, vegetation):  # noqa: ANN001, ANN202 - agriseg before session 89: measured, not failed
+        from agriseg.crop.traits.regions import read_regions
+
+        return read_regions(config.regions), None, []
+
+    cfg = TraitsConfig(regions=str(regions))
+    with monkeypatch.context() as m:
+        m.setattr(runner, "measured_regions", before)
+        rows = run_traits([photo], tmp_path / "o", cfg, batch=BatchOptions(progress=False))
+    assert [r["status"] for r in rows] == ["ok"]
+    assert runner.measured_regions is real
+    rows = run_traits([photo], tmp_path / "o", cfg, batch=BatchOptions(progress=False))
+    assert [r["status"] for r in rows] == ["error"] and "lies outside" in rows[0]["error"]

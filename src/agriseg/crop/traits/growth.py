@@ -188,6 +188,8 @@ def run_plots(
                 rows = [{k: v if k in TEXT_COLUMNS else _number(v) for k, v in r.items()} for r in csv.DictReader(fh)]
         except (OSError, ValueError):
             return None
+        if photos and rows and all(r.get("status") == "outside" for r in rows):  # a photo measured nothing
+            return None  # (written before such a photo failed): made again, not resumed as measured
         return {"file": str(item.source), "date": date, "status": "skipped", "rows": rows}
 
     tables = [outdir / n for n in ("growth.csv", "growth_wide.csv", "growth.png")]

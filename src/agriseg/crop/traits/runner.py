@@ -642,6 +642,9 @@ def run_traits(
             rec = json.loads(item.outputs[2].read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
+        regions = rec.get("regions") if isinstance(rec, dict) else None
+        if regions and all(r.get("status") == "outside" for r in regions):  # measured nothing (written before
+            return None  # such a photo failed): made again, not resumed as measured
         # the files where they are now (moved or copied since: the same content), as a fresh run's tables say them
         pair: Pair = item.payload
         now = {"file": str(item.source), "photo": str(pair.photo) if pair.photo else None}
