@@ -46,3 +46,35 @@ def test_a_list_naming_a_photo_that_is_not_there_is_a_usage_error_naming_the_lis
         split_stems(STEMS, None, str(tmp_path / "v.txt"), 0.2, 0)
     with pytest.raises(OptionError, match=r"data.val_list: .*: a folder, not a list of photo names"):
         split_stems(STEMS, None, str(tmp_path), 0.2, 0)
+
+
+def test_label_colours_the_colormap_does_not_name_are_said(tmp_path: Path, caplog) -> None:
+    """Session 89's training sweep: greyscale copies of colour labels trained on background alone (every plant
+    colour unlisted, read as ignored), exit 0; one label with an unlisted colour was ignored in part, unsaid."""
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.config import OptionError
+    from agriseg.crop.dataset import CropSegDataset
+
+    colormap = {"0,0,0": 0, "0,255,0": 1}
+    pairs = {}
+    for i in range(2):
+        Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / f"{i}.jpg")
+        label = np.zeros((20, 30, 3), np.uint8)
+        label[5:15, 5:15] = (0, 255, 0)
+        Image.fromarray(label).convert("L").save(tmp_path / f"{i}.png")  # green saved as grey 150
+        pairs[str(i)] = (tmp_path / f"{i}.jpg", tmp_path / f"{i}.png")
+    grey = CropSegDataset(pairs, ["0", "1"], "colormap", colormap, num_classes=2)
+    with pytest.raises(OptionError, match=r"0.png: 17% of its pixels \(150,150,150\) and every other label hold no"):
+        grey.check()
+    label = np.zeros((20, 30, 3), np.uint8)
+    label[5:15, 5:15] = (0, 255, 0)
+    label[0:2, 0:30] = (0, 0, 255)  # a blue stroke the colormap does not name
+    Image.fromarray(label).save(tmp_path / "1.png")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        CropSegDataset(pairs, ["0", "1"], "colormap", colormap, num_classes=2).check()
+    assert (
+        "colours not in data.colormap are ignored in training" in caplog.text
+        and "1.png: 10% of its pixels (0,0,255)" in caplog.text
+    )

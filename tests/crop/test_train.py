@@ -292,7 +292,9 @@ def test_a_fresh_run_over_a_finished_one_is_refused_unless_it_overwrites(tmp_pat
     train_crop(cfg, progress=False)
     run = tmp_path / "run"
     model = (run / "model.safetensors").read_bytes()
-    (run / "best-epoch=99.ckpt").write_bytes(b"an earlier run's")
+    import torch
+
+    torch.save({"epoch": 99}, run / "best-epoch=99.ckpt")  # an earlier run's (a text file there is a user's)
     with pytest.raises(OptionError, match=r"holds the model of an earlier run; --overwrite replaces it"):
         train_crop(cfg, progress=False)
     assert (run / "model.safetensors").read_bytes() == model and (run / "best-epoch=99.ckpt").is_file()

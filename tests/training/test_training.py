@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -410,3 +411,44 @@ def test_a_resumed_time_schedule_goes_on_from_the_time_trained() -> None:
     opt = torch.optim.SGD(task.parameters(), lr=1e-3)
     task.configure_scheduler(opt)
     assert opt.param_groups[0]["lr"] == pytest.approx(0.5e-3, rel=1e-3)  # half-way down the cosine, not 1e-3
+
+
+def test_a_run_folder_keeps_a_users_checkpoint_and_a_later_model(tmp_path: Path) -> None:
+    """Session 89's training sweep: a user's own last.ckpt in output_dir was overwritten by the run; and the
+    `--resume .../interrupted.ckpt` a fresh run's note suggests replaced the model that fresh run had finished."""
+    import os
+
+    from safetensors.numpy import save_file
+
+    from agriseg.config import OptionError
+    from agriseg.training.trainer import check_run_folder
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "last.ckpt").write_text("precious")
+    with pytest.raises(OptionError, match=r"its last.ckpt is no checkpoint agriseg wrote \(kept\)"):
+        check_run_folder(mine)
+    assert (mine / "last.ckpt").read_text() == "precious"
+
+    run = tmp_path / "run"
+    run.mkdir()
+    stopped = run / "interrupted.ckpt"
+    torch.save({"global_step": 2}, stopped)
+    model = run / "model.safetensors"  # a run made after the stop finished
+    save_file({"w": np.zeros(1, np.float32)}, str(model), metadata={"agriseg_model_config": "{}"})
+    os.utime(stopped, (1_000_000, 1_000_000))
+    with pytest.raises(OptionError, match=r"holds the model of a run made after interrupted.ckpt"):
+        check_run_folder(run, replaces=False, resume=stopped)
+    assert check_run_folder(run, replaces=False, overwrite=True, resume=stopped) == run
+    os.utime(stopped)  # the stop after the model (a run with --overwrite stopped): resumed as before
+    assert check_run_folder(run, replaces=False, resume=stopped) == run
+
+
+def test_a_scale_range_high_to_low_is_refused() -> None:
+    """Session 89's training sweep: data.scale_min above data.scale_max trained without a word."""
+    from pydantic import ValidationError
+
+    from agriseg.crop.config import DataConfig
+
+    with pytest.raises(ValidationError, match=r"data.scale_min 0.35 > data.scale_max 0.2"):
+        DataConfig(images="i", labels="l", scale_min=0.35, scale_max=0.2)

@@ -50,6 +50,14 @@ class DataConfig(StrictModel):
     def _colours(cls, v: dict[str, int]) -> dict[str, int]:
         return _check_colormap(v)
 
+    @model_validator(mode="after")
+    def _scale_range(self) -> DataConfig:  # a range high to low sampled nothing the user meant, silently
+        if self.scale_min > self.scale_max:
+            raise ValueError(
+                f"data.scale_min {self.scale_min:g} > data.scale_max {self.scale_max:g}: a range low to high"
+            )
+        return self
+
 
 class TrainConfig(TrainOptions):
     """Optimisation and run control: the shared training options plus crop's own."""

@@ -162,6 +162,19 @@ def split_stems(
     return train, val
 
 
+UNLISTED_WARNED = 0.01  # a label more than this share of whose pixels are colours data.colormap does not name
+
+
+def _colours_of(label: Path, where: np.ndarray) -> str:
+    """The commonest colours of a label's pixels ``where`` (``76,76,76; 150,150,150``)."""
+    from PIL import Image
+
+    with Image.open(label) as im:
+        rgb = np.asarray(im.convert("RGB"))[where]  # (N, 3)
+    colours, counts = np.unique(rgb, axis=0, return_counts=True)
+    return "; ".join(",".join(map(str, c)) for c in colours[np.argsort(-counts)][:3])
+
+
 class CropSegDataset:
     """Field photos with class-id masks (a map-style dataset for ``torch.utils.data.DataLoader``).
 
@@ -220,9 +233,15 @@ class CropSegDataset:
         from agriseg.data.io import exif_orientation, open_image
 
         problems = []
+        unlisted: list[str] = []  # colormap labels with colours the colormap does not name (read as ignored)
+        any_class = False
         for _, ip, lp in self.items:
             try:
                 mask = read_label(lp, self.label_mode, self.colormap)
+                any_class = any_class or bool(((mask > 0) & (mask != 255)).any())
+                if self.label_mode == "colormap" and 255 not in (self.colormap or {}).values():
+                    if (share := float((mask == 255).mean())) > UNLISTED_WARNED:
+                        unlisted.append(f"{lp}: {share:.0%} of its pixels ({_colours_of(lp, mask == 255)})")
                 with open_image(ip) as im:
                     w, h = im.size
                     if exif_orientation(im) >= 5:  # read turned: its sides swap
@@ -241,6 +260,16 @@ class CropSegDataset:
         if problems:
             more = f" (and {len(problems) - 1} more{' in ' + where if where else ''})" if len(problems) > 1 else ""
             raise OptionError(f"{problems[0]}{more}")
+        if unlisted and not any_class:  # every plant pixel was of a colour the colormap does not name
+            raise OptionError(
+                f"{unlisted[0]} and every other label hold no class but background: their colours are not in "
+                "data.colormap (read as ignored); name them there"
+            )
+        if unlisted:
+            from agriseg.batch import listed
+            from agriseg.data.io import log
+
+            log.warning("colours not in data.colormap are ignored in training: %s", listed(unlisted, 3))
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Decoded (image uint8 HWC, mask uint8 HW) of item ``i``; checks that their sizes match."""

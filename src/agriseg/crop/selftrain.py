@@ -268,14 +268,17 @@ class SelfTrainer:
         from agriseg.data.io import list_images
 
         files = list_images([self.cfg.images])
+        found = len(files)
         if self.cfg.keep:  # by the names the screening page showed: those of the whole folder
             files = kept_files(files, read_keep(self.cfg.keep), self.cfg.keep)
+        accepted = len(files)
         if self.cfg.exclude_list:
             ex = set(read_stem_list(self.cfg.exclude_list))
             files = [f for f in files if f.stem not in ex]
         if len(files) < 2:
             n = f"{len(files)} photo{'s' if len(files) != 1 else ''}"
-            raise OptionError(f"{self.cfg.images}: only {n} to train on (at least 2 are needed)")
+            kept = f"; --keep {self.cfg.keep} accepts {accepted} of its {found}" if self.cfg.keep else ""
+            raise OptionError(f"{self.cfg.images}: only {n} to train on (at least 2 are needed{kept})")
         from agriseg.crop.dataset import images_by_stem
 
         # training pairs the folder's photos and labels by name: two photos of one name (kept or not) said before

@@ -82,7 +82,9 @@ def train_crop(
     # data that cannot train (no photos, no validation, lists that overlap) is refused before the run's folder
     # is made (an empty output_dir was left behind)
     replaces = resumable and replaces_earlier_run(cfg.output_dir, resume)
-    out = check_run_folder(cfg.output_dir, replaces, overwrite)  # someone else's, or an earlier model: usage errors
+    out = check_run_folder(
+        cfg.output_dir, replaces, overwrite, resume
+    )  # someone else's, or an earlier model: usage errors
     earlier = earlier_checkpoints(out, [t.init_weights, resume]) if replaces and overwrite else {}
     if check_labels:
         _warn_unpaired(cfg.data.images, cfg.data.labels)

@@ -63,7 +63,9 @@ def train_fields(
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)
     replaces = replaces_earlier_run(cfg.output_dir, resume)
-    out = check_run_folder(cfg.output_dir, replaces, overwrite)  # someone else's, an earlier model: usage errors
+    out = check_run_folder(
+        cfg.output_dir, replaces, overwrite, resume
+    )  # someone else's, an earlier model: usage errors
     earlier = earlier_checkpoints(out, [resume]) if replaces and overwrite else {}
     if replaces and overwrite:  # an earlier run's test scores, beside this run's model (--no-test writes none)
         (out / "test_metrics.json").unlink(missing_ok=True)

@@ -194,11 +194,15 @@ def _a_runs_split(path: Path) -> bool:
     return isinstance(data, dict) and set(data) == {"train", "val"} and all(isinstance(v, list) for v in data.values())
 
 
-def check_run_folder(output_dir: str | Path, replaces: bool = True, overwrite: bool = False) -> Path:
+def check_run_folder(
+    output_dir: str | Path, replaces: bool = True, overwrite: bool = False, resume: str | Path | None = None
+) -> Path:
     """Create ``output_dir`` for a training run, refusing a file in the way and a folder of someone else's
     files (a folder holding none of :data:`RUN_FILES` nor a checkpoint, or a ``model.safetensors`` that is no
     agriseg model). An earlier run's folder holding its model is refused to a run that ``replaces`` it (one
-    that does not resume) unless ``overwrite``; then a warning says its model will be replaced.
+    that does not resume) unless ``overwrite``; then a warning says its model will be replaced. So is one a
+    ``resume`` of an older checkpoint would replace (the model of a run made after that checkpoint). A file under
+    a checkpoint's name that is no checkpoint (not a PyTorch zip file) is a user's: kept, and the run refused.
 
     Raises:
         OptionError: naming ``output_dir``.
@@ -217,6 +221,14 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True, overwrite: b
         raise OptionError(
             f"output_dir {out}: exists and was not written by a training run (it holds {shown}); choose another"
         )
+    import zipfile
+
+    for ckpt in out.glob("*.ckpt") if out.is_dir() else ():  # last.ckpt, interrupted.ckpt: rewritten by the run
+        # (every PyTorch checkpoint is a zip file; an empty one, of a run killed as it began to save, holds nothing)
+        if ckpt.is_file() and ckpt.stat().st_size and not zipfile.is_zipfile(ckpt):
+            raise OptionError(
+                f"output_dir {out}: its {ckpt.name} is no checkpoint agriseg wrote (kept); choose another"
+            )
     split = out / "split.json"
     if split.is_file() and not _a_runs_split(split):  # a user's own split list under the run's name: kept
         raise OptionError(
@@ -240,6 +252,15 @@ def check_run_folder(output_dir: str | Path, replaces: bool = True, overwrite: b
         if owner := output_owner(model):  # another command's model (crop selftrain's): not a training run's to replace
             raise OptionError(
                 f"output_dir {out}: its model.safetensors is the output of `agriseg {owner}`; choose another"
+            )
+        # a stopped run's checkpoint older than the model: another run finished after it (its own last.ckpt, of the
+        # run that then wrote the model, continues that run)
+        resumed = Path(resume) if resume is not None and Path(resume).name.startswith("interrupted") else None
+        later = resumed is not None and resumed.is_file() and model.stat().st_mtime > resumed.stat().st_mtime
+        if resumed is not None and later and not replaces and not overwrite:  # a fresh run's hint after a stop led here
+            raise OptionError(
+                f"output_dir {out}: holds the model of a run made after {resumed.name}; resuming it would replace that "
+                "model when it ends: --overwrite replaces it (or give another output_dir)"
             )
         if replaces and not overwrite:  # a model the user trained is not replaced unasked (it was, with a warning)
             raise OptionError(

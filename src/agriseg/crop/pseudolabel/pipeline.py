@@ -254,6 +254,9 @@ def read_keep(path: str | Path) -> set[str]:
     return {str(s) for s in items}
 
 
+_WARNED_KEEP: set[tuple[str, ...]] = set()  # exports whose unmatched names were said (a command reads one twice)
+
+
 def kept_files(files: list[Path], keep: set[str], said: str | Path | None = None) -> list[Path]:
     """The ``files`` a screening export accepts: each by the name the pseudo-label page gave it (its output
     name: ``a_png`` where ``a.jpg`` and ``a.png`` share a stem), its file name, or its stem (``plot.1.2023``
@@ -268,7 +271,8 @@ def kept_files(files: list[Path], keep: set[str], said: str | Path | None = None
             kept.append(f)
             matched |= hits
     unknown = sorted(keep - matched)
-    if said is not None and unknown and kept:  # none kept: the callers refuse, naming the export
+    if said is not None and unknown and kept and (str(said), *unknown) not in _WARNED_KEEP:  # once per run
+        _WARNED_KEEP.add((str(said), *unknown))  # (none kept: the callers refuse, naming the export)
         import logging
 
         logging.getLogger("agriseg").warning(
