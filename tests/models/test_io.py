@@ -209,3 +209,21 @@ def test_an_onnx_model_whose_graph_does_not_fit_its_config_or_is_named_in_capita
             read_model_config(graph(tmp_path / name, *args))
     with pytest.raises(ModelLoadError, match=r"bad.onnx: its agriseg model config is not valid \(.*Invalid JSON"):
         read_model_config(graph(tmp_path / "bad.onnx", 3, 2, config="{oops"))
+
+
+def test_a_text_file_given_as_a_checkpoint_or_model_says_so_in_plain_words(tmp_path: Path) -> None:
+    """Session 89's training sweep: `--resume notes.json` said "(not a PyTorch file: Unsupported operand 109)";
+    `-m mine.safetensors` holding text said "SafetensorError: Error while deserializing header: header too large"."""
+    from agriseg.models.io import ModelLoadError, read_model_config, torch_load
+
+    (tmp_path / "notes.json").write_text("my notes")
+    with pytest.raises(ModelLoadError) as err:
+        torch_load(tmp_path / "notes.json", "not a readable training checkpoint")
+    assert str(err.value).endswith(
+        "not a readable training checkpoint (not a PyTorch file (damaged, or a file of another kind))"
+    )
+    (tmp_path / "mine.safetensors").write_text("precious")
+    with pytest.raises(
+        ModelLoadError, match=r"mine.safetensors: cannot read model file \(no .safetensors file: damaged"
+    ):
+        read_model_config(tmp_path / "mine.safetensors")

@@ -110,8 +110,12 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         elif "WeightsUnpickler error:" in text:  # not a pickle torch can read (garbage, another format)
             detail = text.split("WeightsUnpickler error:", 1)[1].strip().splitlines()
             plain = _plain_pickle(path)  # pickle.dump's file: torch says "Unsupported operand 149"
-            shown = "a plain Python pickle, not a torch.save file" if plain else (detail[0][:120] if detail else "")
-            reason = f"not a PyTorch file: {shown or 'unreadable pickle'}"
+            if plain:
+                reason = "not a PyTorch file: a plain Python pickle, not a torch.save file"
+            elif detail and "Unsupported operand" in detail[0]:  # torch's words for bytes of no pickle at all
+                reason = "not a PyTorch file (damaged, or a file of another kind)"
+            else:
+                reason = f"not a PyTorch file: {(detail[0][:120] if detail else '') or 'unreadable pickle'}"
         elif isinstance(err, KeyError | EOFError) or (isinstance(err, RuntimeError) and "magic number" in text):
             # torch's reader of old pickles on a file that is none: a bare "KeyError: 101" or "EOFError"
             reason = "an empty file" if isinstance(err, EOFError) else "neither a zip archive nor a pickle"
@@ -376,6 +380,10 @@ def _read_model_file(
 
         raise ModelLoadError(f"{path}: its agriseg model config is not valid ({describe_errors(err)})") from None
     except Exception as err:  # corrupt file, wrong format
+        if type(err).__name__ == "SafetensorError":  # "Error while deserializing header: header too large"
+            raise ModelLoadError(
+                f"{path}: cannot read model file (no .safetensors file: damaged, or a file of another kind)"
+            ) from err
         raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
     if in_channels is not None and cfg.in_channels != in_channels:
         raise ModelLoadError(f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}")
