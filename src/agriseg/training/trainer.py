@@ -520,6 +520,7 @@ def load_weights(task: BaseTask, checkpoint: str | Path) -> None:
 
 def summary_line(what: str, res: FitResult, val: Mapping[str, float], model_path: str | Path) -> str:
     """One line for the user: ``<what>: 3 epochs, 120 steps in 2.4 min; val/miou 0.8123 ...; model: PATH``."""
+    took = f"{res.seconds / 60:.1f} min" if res.seconds >= 60 else f"{res.seconds:.0f} s"  # (a short run: "0.0 min")
     t = res.trainer
     epochs = t.current_epoch
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in val.items())
@@ -528,7 +529,4 @@ def summary_line(what: str, res: FitResult, val: Mapping[str, float], model_path
     timer = next((c for c in getattr(t, "callbacks", []) if isinstance(c, Timer)), None)
     left = timer.time_remaining() if timer is not None else None
     cut = " (stopped by --max-minutes)" if left is not None and left <= 0 else ""
-    return (
-        f"{what}: {epochs} epoch{'s' if epochs != 1 else ''}, {steps} in {res.seconds / 60:.1f} min{cut}; "
-        f"{metrics}; model: {model_path}"
-    )
+    return f"{what}: {epochs} epoch{'s' if epochs != 1 else ''}, {steps} in {took}{cut}; {metrics}; model: {model_path}"
