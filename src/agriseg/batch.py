@@ -704,6 +704,10 @@ def check_output(
     check_not_input(path, inputs)
     path = Path(path)
     there = path.exists() and not (empty_dir_ok and path.is_dir() and not any(path.iterdir()))
+    if there and path.is_dir() and not path.is_symlink():  # a user's folder: said so now, not after --overwrite
+        from agriseg.data.files import check_replaceable
+
+        check_replaceable(path)
     if there and not overwrite:
         raise FileExistsError(f"{path}: exists (use --overwrite)")
     try:

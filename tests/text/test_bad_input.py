@@ -849,3 +849,34 @@ def test_an_earlier_all_background_mask_of_no_mask_text_is_not_resumed(
     res = _predict(tiny, tmp_path / "p", "--classes", CLASSES)
     assert res.exit_code == 1 and "0 predicted, 0 skipped, 1 failed" in res.output, res.output
     assert "no mask text" in res.output
+
+
+def test_evaluate_says_truths_without_a_prediction_and_an_ignored_class(
+    masks: tuple[Path, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Session 89's text sweep: predictions for 1 of 2 truths scored as complete, without a word (a predict run
+    that half failed scored perfectly); --ignore-value 0, the id of the first class, dropped it silently."""
+    import logging
+
+    from agriseg.text.metrics import evaluate_files
+
+    pred, truth = masks
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        report = evaluate_files([pred / "m0.png"], truth, list(SYNTH_CLASSES))
+    assert report["images"] == 1 and report["truths_without_prediction"] == [str(truth / "m1.png")]
+    assert f"1 of the 2 truth masks in {truth} have no prediction (m1.png)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        evaluate_files(sorted(pred.iterdir()), truth, list(SYNTH_CLASSES), ignore_value=0)
+    assert "--ignore-value 0 is the id of class 'others'" in caplog.text and "no prediction" not in caplog.text
+
+
+def test_a_users_folder_as_an_output_is_said_at_once(tmp_path: Path) -> None:
+    """Session 89's text sweep: `text make-synthetic -o userdir` said "exists (use --overwrite)", and the
+    --overwrite it advised was then refused: the folder is the user's; said at once."""
+    folder = tmp_path / "userdir"
+    (folder / "images").mkdir(parents=True)
+    (folder / "notes.txt").write_text("important")
+    res = _run("text", "make-synthetic", "-o", folder, "-n", "2", "--size", "16")
+    assert res.exit_code == 2 and "a folder agriseg did not write (it holds images, notes.txt)" in _one_line_error(res)
+    assert (folder / "notes.txt").read_text() == "important"

@@ -260,8 +260,15 @@ def evaluate_files(
     # user's called `plot_instances.tif` (with no `plot.*` beside it) is a prediction like any other
     stems = {p.parent / p.stem for p in predictions}
     preds = [p for p in predictions if not (p.stem.endswith("_instances") and p.parent / p.stem[:-10] in stems)]
-    files_by_stem(preds, "prediction")  # two of one stem would both be scored against one truth
+    pred_keys = set(files_by_stem(preds, "prediction"))  # two of one stem would both be scored against one truth
     truth_files = files_by_stem(list_images([truth_dir]), "truth mask")
+    if ignore_value is not None and 0 <= ignore_value < k:  # that class is never scored: said, never silently
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "--ignore-value %d is the id of class %r: its pixels are left out of every score", ignore_value,
+            class_names[ignore_value],
+        )  # fmt: skip
     warn_lossy_masks(list(truth_files.values()), "truth masks")
     inst_files = files_by_stem(list_images([truth_instances_dir]), "truth instance map") if truth_instances_dir else {}
     stats: dict[int, ClassInstanceStats] = {}
@@ -307,6 +314,16 @@ def evaluate_files(
             raise OptionError(f"{failed[0]}{more}")
         raise ValueError(f"nothing to score: {failed[0]}{more}")
     scored = len(preds) - len(failed)
+    if unpredicted := sorted(set(truth_files) - pred_keys):  # a predict run that half failed scored as complete
+        import logging
+
+        from agriseg.batch import listed
+
+        logging.getLogger("agriseg").warning(
+            "%d of the %d truth masks in %s have no prediction (%s): scored on the %d that have one",
+            len(unpredicted), len(truth_files), truth_dir, listed([truth_files[u].name for u in unpredicted], 3),
+            len(truth_files) - len(unpredicted),
+        )  # fmt: skip
     if unscored:  # the image's nodata in the prediction: its truth there is not scored (said, never silently)
         import logging
 
@@ -326,6 +343,7 @@ def evaluate_files(
         "iou_threshold": match_iou,  # --iou-threshold
         "ignore_value": ignore_value,
         "truth_px_without_prediction": sum(n for n, _ in unscored),
+        "truths_without_prediction": [str(truth_files[u]) for u in unpredicted],
         "failed": failed,
     }
 
