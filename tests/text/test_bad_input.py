@@ -880,3 +880,20 @@ def test_a_users_folder_as_an_output_is_said_at_once(tmp_path: Path) -> None:
     res = _run("text", "make-synthetic", "-o", folder, "-n", "2", "--size", "16")
     assert res.exit_code == 2 and "a folder agriseg did not write (it holds images, notes.txt)" in _one_line_error(res)
     assert (folder / "notes.txt").read_text() == "important"
+
+
+def test_bands_without_a_raster_to_read_them_is_a_usage_error(tmp_path: Path, tiny: Path) -> None:
+    """Session 89's text sweep: `--bands` on PNG images failed every image ("--bands applies to GeoTIFF and JPEG
+    2000 files only", exit 1) instead of one usage error."""
+    _, sems, _ = make_landscapes(1, 3, LandscapeConfig(size=16))
+    for d in ("i", "m"):
+        (tmp_path / d).mkdir()
+    Image.fromarray(np.full((16, 16, 3), 90, np.uint8)).save(tmp_path / "i" / "a.png")
+    Image.fromarray(sems[0].astype(np.uint8)).save(tmp_path / "m" / "a.png")
+    args = ["--classes", CLASSES, "--tile", "8", "--grid", "4", "--bands", "1,2,3"]
+    res = _run("text", "dataset", tmp_path / "i", "--masks", tmp_path / "m", "-o", tmp_path / "ds", *args)
+    assert res.exit_code == 2 and "--bands 1,2,3: applies to GeoTIFF and JPEG 2000 files; none of the 1 images" in (
+        _one_line_error(res)
+    )
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, "--bands", "1,2,3")
+    assert res.exit_code == 2 and "--bands 1,2,3: applies to GeoTIFF" in _one_line_error(res)

@@ -99,6 +99,22 @@ def pick_rgb_bands(
     return [1, 2, 3] if count >= 3 else [1] * 3
 
 
+def check_bands_apply(files: Sequence[str | Path], bands: Sequence[int] | None) -> None:
+    """Refuse ``--bands`` where no input reads bands (no GeoTIFF or JPEG 2000 among them): a usage error, once,
+    not every image failing with it.
+
+    Raises:
+        agriseg.config.OptionError: naming ``--bands``.
+    """
+    if bands and files and not any(Path(f).suffix.lower() in GEO_SUFFIXES for f in files):
+        from agriseg.config import OptionError
+
+        raise OptionError(
+            f"--bands {','.join(map(str, bands))}: applies to GeoTIFF and JPEG 2000 files; none of the "
+            f"{len(files)} images is one"
+        )
+
+
 def has_alpha_band(colours: Sequence[str]) -> bool:
     """Whether a raster's colour interpretations (rasterio's ``colorinterp`` names) declare an alpha band."""
     return "alpha" in [c.lower() for c in colours]

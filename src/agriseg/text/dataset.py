@@ -474,7 +474,10 @@ def build_dataset(
         proc = load_processor(model)
         check_class_words(proc, names, model)
     spec = PatchConfig.model_validate(config.model_dump(exclude={"seed"}))
+    from agriseg.raster.image import check_bands_apply
     from agriseg.text.infer import PIXEL_BYTES, check_image_memory
+
+    check_bands_apply([p[0] for p in pairs], bands)
 
     too_large = check_image_memory([p[0] for p in pairs], PIXEL_BYTES, spec.patch)  # a small image pads to a tile
     if too_large:  # one data set: any image that would not fit refuses it

@@ -495,6 +495,9 @@ def predict_paths(
     files, earlier = drop_recorded(files, ("text predict",))
     if not files:
         raise NoInputError(f"{earlier[0]}: an output of an earlier run, not an image (no other images given)")
+    from agriseg.raster.image import check_bands_apply
+
+    check_bands_apply(files, bands)
     per_pixel = PIXEL_BYTES + CLASS_BYTES * len(names) + (INSTANCE_BYTES if config.instances else 0)
     too_large = check_image_memory(files, per_pixel, cfg.patch)  # these fail as items; none fitting: refused
     check_table(Path(outdir) / "run.json", bool(batch and batch.overwrite), "text predict")  # not a user's file
