@@ -343,16 +343,11 @@ def _append(path: Path, text: str) -> None:
 def _unwritable(folder: Path, lock: Path, err: OSError) -> NoReturn:
     """Raise the failure to create ``folder``'s lock: a full disk as it is (naming the lock), any other as
     the usage error it is (``-o /proc``: said as the raw errno of the lock file)."""
-    import errno
+    from agriseg.data.files import not_writable
 
-    from agriseg.config import OptionError
-
-    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+    if (refusal := not_writable(folder, err)) is None:
         raise OSError(err.errno, err.strerror or str(err), str(lock)) from None
-    from agriseg.data.files import NOT_WRITABLE
-
-    why = NOT_WRITABLE.get(err.errno or 0) or err.strerror or str(err)
-    raise OptionError(f"output folder: folder {folder} is not writable ({why})") from None
+    raise refusal from None
 
 
 @contextmanager

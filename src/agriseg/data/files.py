@@ -23,9 +23,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import deprecated
+
+if TYPE_CHECKING:  # pragma: no cover
+    from agriseg.config import OptionError
 
 NAME_MAX = 255  # bytes of one file name on Linux, macOS and Windows file systems
 TEMP_MARGIN = 16  # bytes kept free for suffixes writers add to a temporary name
@@ -564,6 +567,17 @@ NOT_WRITABLE = {errno.EACCES: "permission denied", errno.EPERM: "permission deni
                 errno.EROFS: "read-only file system", errno.ENOENT: "no file can be made there"}  # fmt: skip
 
 
+def not_writable(folder: Path, err: OSError) -> OptionError | None:
+    """The usage error of a file that could not be made in ``folder`` (``output folder: folder F is not writable
+    (why)``), or None for a full disk or quota, which is no usage error."""
+    from agriseg.config import OptionError
+
+    if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return None
+    why = NOT_WRITABLE.get(err.errno or 0) or err.strerror or str(err)
+    return OptionError(f"output folder: folder {folder} is not writable ({why})")
+
+
 _PROBED: set[Path] = set()  # folders found writable in this process: each is probed once, not per file written
 
 
@@ -576,7 +590,6 @@ def check_writable(folders: Iterable[str | Path]) -> None:
     Raises:
         agriseg.config.OptionError: ``output folder: folder F is not writable (why)``.
     """
-    from agriseg.config import OptionError
 
     for folder in dict.fromkeys(Path(f) for f in folders):
         there = next((a for a in (folder, *folder.parents) if a.exists()), None)
@@ -585,10 +598,9 @@ def check_writable(folders: Iterable[str | Path]) -> None:
         try:
             fd, probe = tempfile.mkstemp(prefix=".agriseg-probe-", dir=there)
         except OSError as err:
-            if err.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-                continue
-            said = NOT_WRITABLE.get(err.errno or 0) or err.strerror or str(err)
-            raise OptionError(f"output folder: folder {there} is not writable ({said})") from None
+            if (refusal := not_writable(there, err)) is None:
+                continue  # a full disk: said as one when the first write fails
+            raise refusal from None
         os.close(fd)
         with contextlib.suppress(OSError):  # a virus scanner holding it: the folder takes files all the same
             Path(probe).unlink()

@@ -306,9 +306,7 @@ def photo_plots(
     m = measure(classes, rgb, traits, None, crop_weed, sure)
     if warnings is not None:
         warnings += [f"{photo}: {w}" for w in m.warnings]
-    from agriseg.crop.traits.regions import read_regions
-
-    own = {r.id: r.extra for r in read_regions(config.plots)}  # the file's other columns, after the traits
+    own = {r.id: r.extra for r in m.rects}  # the file's other columns (read with its regions), after the traits
     rows = []
     for r in m.regions:
         row = {"plot_id": r["id"], **{_with_unit(k, "px2"): v for k, v in tidy(r).items() if k != "id"}}
