@@ -718,6 +718,35 @@ def check_output(
     return path
 
 
+MADE = "made.json"  # what made a generated data set: the command and its settings (a re-run's check)
+
+
+def already_there(folder: str | Path) -> str:
+    """What a ``make-synthetic`` re-run with the same settings says (one wording for every pipeline)."""
+    return f"{folder}: a set generated with these options is already there (--overwrite to generate again)"
+
+
+def made_record(folder: str | Path, command: str, settings: Mapping[str, Any]) -> Path:
+    """Record in ``folder`` (a data set ``command`` is writing, before it takes its final name) the settings
+    it was made with, for :func:`already_made`."""
+    from agriseg.data.files import write_json
+
+    return write_json(Path(folder) / MADE, {"command": command, "settings": dict(settings)})
+
+
+def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) -> bool:
+    """Whether ``folder`` is a data set an earlier run of ``command`` finished with the same ``settings``:
+    a re-run of the same command line then has nothing to do (other settings still need ``--overwrite``)."""
+    import json
+
+    try:
+        earlier = json.loads((Path(folder) / MADE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    same = json.loads(json.dumps({"command": command, "settings": dict(settings)}))  # tuples as JSON lists
+    return bool(earlier == same)
+
+
 def measured_now(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The records made with this run's inputs and settings (``ok``, or ``skipped``: resumed), the ones a
     table of values may hold: ``kept`` records were made with other settings (other units, model or regions)

@@ -796,3 +796,30 @@ def test_evaluate_with_the_photos_as_their_own_labels_is_refused(tmp_path: Path)
     """`crop evaluate --images X --masks X` scored every photo against itself: mean 100.00, exit 0."""
     code, out = _run("crop", "evaluate", "--images", SAMPLES, "--masks", f"{SAMPLES}/../images")
     assert code == 2 and "the photos' own folder" in out, out
+
+
+# session 90: a re-run of a make-synthetic command with the same settings said "exists (use --overwrite)"
+@pytest.mark.parametrize(
+    ("pipeline", "args", "other"),
+    [
+        ("text", ["-n", "2", "--size", "32"], ["-n", "3", "--size", "32"]),
+        ("fields", ["--countries", "austria:2", "--size", "64"], ["--countries", "austria:3", "--size", "64"]),
+    ],
+)
+def test_make_synthetic_rerun_with_the_same_settings_is_done(
+    tmp_path: Path, pipeline: str, args: list[str], other: list[str]
+) -> None:
+    out = tmp_path / "set"
+    assert _run(pipeline, "make-synthetic", "-o", out, *args)[0] == 0
+    made = sorted(p.relative_to(out) for p in out.rglob("*"))
+    code, said = _run(pipeline, "make-synthetic", "-o", out, *args)
+    assert code == 0 and "a set generated with these options is already there" in said, said
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == made
+    code, said = _run(pipeline, "make-synthetic", "-o", out, *other)  # other settings: still refused
+    assert code == 2 and "exists (use --overwrite)" in said, said
+
+
+def test_fields_make_synthetic_more_fields_than_fit(tmp_path: Path) -> None:
+    """5000 Voronoi cells in a 64 px chip made fields smaller than a pixel, without a word."""
+    code, out = _run("fields", "make-synthetic", "-o", tmp_path / "ftw", "--size", "64", "--fields-per-chip", "50,5000")
+    assert code == 2 and "fields per chip: at most 113 fit in a 64 px chip" in out and not (tmp_path / "ftw").exists()

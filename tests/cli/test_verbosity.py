@@ -38,6 +38,20 @@ def test_quiet_hides_bars_and_warnings_but_not_results(tmp_path: Path) -> None:
     assert "2 measured, 0 skipped, 0 failed" in hushed.stdout, hushed.stdout
 
 
+def test_quiet_and_verbose_after_the_command(tmp_path: Path) -> None:
+    """``-q`` typed at the end of the command line (found by a session: ``No such option '-q'``) hushes as
+    ``agriseg -q`` does; ``-v`` there and ``-q`` first are still one usage error."""
+    photo = Image.open(sorted(SAMPLES.iterdir())[0]).convert("RGB").resize((320, 240))
+    photo.save(tmp_path / "a.jpg")
+    photo.convert("L").save(tmp_path / "grey.jpg")
+    hushed = _agriseg("crop", "traits", "a.jpg", "grey.jpg", "-o", "hushed", "-q", cwd=tmp_path)
+    assert hushed.returncode == 0 and hushed.stderr == "", hushed.stderr
+    assert "2 measured, 0 skipped, 0 failed" in hushed.stdout, hushed.stdout
+    both = _agriseg("-q", "crop", "traits", "a.jpg", "-o", "both", "-v", cwd=tmp_path)
+    assert both.returncode == 2 and "-v and -q: give one of them" in both.stderr, both.stderr
+    assert not (tmp_path / "both").exists()
+
+
 def test_a_warning_in_a_log_file_starts_a_line_of_its_own(tmp_path: Path) -> None:
     """stderr to a file (a batch job's log): a warning made while the bar is drawn was written straight after
     the bar's last redraw (``predict:   0%|   | 0/3 [00:00<?, ?img/s]b_dark.png: 16-bit image ...``); it starts

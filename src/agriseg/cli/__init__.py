@@ -203,5 +203,29 @@ def _one_line_for_renamed_options(
         _show(message, category, filename, lineno, file, line)
 
 
+def _late_verbosity(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``-q`` / ``-v`` given after a command's name (``agriseg crop predict photo.jpg -q``), as where they are
+    first given (``agriseg -q crop predict ...``): the same flags, the same checks."""
+    if not value:
+        return
+    given = ctx.find_root().meta.setdefault("agriseg.verbosity", set(k for k, v in ctx.find_root().params.items() if v))
+    given.add(param.name)
+    if {"verbose", "quiet"} <= given:
+        raise click.UsageError("-v and -q: give one of them")
+    _verbosity("verbose" in given, "quiet" in given)
+
+
+def _accept_verbosity_anywhere(command: click.Command) -> None:
+    """Give ``command`` and every command under it agriseg's ``-q`` / ``-v`` (hidden: the root's help shows
+    them), so a flag typed at the end of a command line is not refused as an unknown option."""
+    for flags, name in ((("-q", "--quiet"), "quiet"), (("-v", "--verbose"), "verbose")):
+        command.params.append(
+            click.Option(flags, name, is_flag=True, hidden=True, expose_value=False, callback=_late_verbosity)
+        )
+    for sub in getattr(command, "commands", {}).values():
+        _accept_verbosity_anywhere(sub)
+
+
 for _group in (crop, fields, text):
+    _accept_verbosity_anywhere(_group)
     main.add_command(_group)

@@ -103,7 +103,9 @@ def make_synthetic(
 
     names = read_stem_list(stems) if stems else None  # read once: a shell's <(...) reads empty a second time
     if not overwrite and earlier_set(outdir, kind, cfg, photos, labels, names):
-        click.echo(f"{outdir}: a set generated with these options is already there (--overwrite to generate again)")
+        from agriseg.batch import already_there
+
+        click.echo(already_there(outdir))
         return
     index = run(kind, outdir, photos, labels, stems, cfg, names, resume=not overwrite)  # type: ignore[arg-type]
     import json

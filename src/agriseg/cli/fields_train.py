@@ -209,9 +209,10 @@ class _HiddenRoot(click.Command):
 @friendly_errors
 def make_synthetic(root: Path | None, outdir: Path | None, overwrite: bool, **params: object) -> None:
     """Write synthetic chips in the exact FTW layout (for tests and pipeline checks; not for accuracy)."""
-    from agriseg.batch import check_output
+    from agriseg.batch import already_made, already_there, check_output
     from agriseg.fields.config import SyntheticFTWConfig
     from agriseg.fields.scoring import make_synthetic as run
+    from agriseg.fields.synthetic import MADE_BY, synthetic_settings
 
     if root is not None and outdir is not None:
         raise click.UsageError(f"{root} and -o {outdir}: give the folder once, as -o (ROOT is deprecated)")
@@ -221,6 +222,9 @@ def make_synthetic(root: Path | None, outdir: Path | None, overwrite: bool, **pa
     if folder is None:
         raise click.UsageError("Missing option '-o' / '--outdir'.")
     cfg = config_from_params(SyntheticFTWConfig, params)
+    if not overwrite and already_made(folder, MADE_BY, synthetic_settings(cfg)):
+        click.echo(already_there(folder))
+        return
     check_output(folder, overwrite, empty_dir_ok=True)
     done = run(folder, cfg)
     click.echo(f"{counted(sum(done.values()), 'chip')} -> {folder} ({', '.join(f'{k} {v}' for k, v in done.items())})")

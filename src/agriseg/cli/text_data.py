@@ -47,9 +47,12 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
     Writes OUTDIR/images/<id>.png (RGB), OUTDIR/masks/<id>.png (class ids, see classes.txt) and
     OUTDIR/instances/<id>.png (instance ids), ready for `agriseg text dataset` and `text evaluate`.
     """
-    from agriseg.batch import check_output
-    from agriseg.text.synthetic import SYNTH_CLASSES, write_landscapes
+    from agriseg.batch import already_made, already_there, check_output
+    from agriseg.text.synthetic import MADE_BY, SYNTH_CLASSES, landscape_settings, write_landscapes
 
+    if not overwrite and already_made(outdir, MADE_BY, landscape_settings(count, size, seed)):
+        click.echo(already_there(outdir))
+        return
     write_landscapes(check_output(outdir, overwrite, empty_dir_ok=True), count, size, seed, progress=True)
     click.echo(f"{outdir}: {counted(count, 'landscape')} of {size} px; classes {','.join(SYNTH_CLASSES)}")
 

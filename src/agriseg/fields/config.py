@@ -505,6 +505,17 @@ class SyntheticFTWConfig(StrictModel):
             raise ValueError("give min,max with 1 <= min <= max")
         return v
 
+    @model_validator(mode="after")
+    def _fields_fit(self) -> SyntheticFTWConfig:
+        """A field needs room for its boundary and some inside: at least 6 x 6 px on average."""
+        most = max(1, self.size**2 // 36)
+        if self.fields_per_chip[1] > most:
+            raise ValueError(
+                f"fields per chip: at most {most} fit in a {self.size} px chip (6 x 6 px a field; got "
+                f"{self.fields_per_chip[1]})"
+            )
+        return self
+
 
 # renamed to the *Config suffix: the old names work for one more release, with a warning
 __getattr__ = renamed_names(globals(), {"PreprocessSpec": "PreprocessConfig"})

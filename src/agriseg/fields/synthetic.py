@@ -16,6 +16,7 @@ Generated data belongs outside git (``scripts/make_fake_ftw.py`` writes it where
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -169,6 +170,22 @@ def _write_tif(path: Path, arr: np.ndarray, origin: tuple[float, float]) -> None
         dst.write(arr)
 
 
+MADE_BY = "fields make-synthetic"
+
+
+def synthetic_settings(cfg: SyntheticFTWConfig) -> dict[str, Any]:
+    """What a set of :func:`make_synthetic_ftw` is made with (country names normalised, as the set holds them).
+
+    Raises:
+        ValueError: an unknown country (the message lists the valid names).
+    """
+    from agriseg.fields.dataset import check_countries
+
+    settings = cfg.model_dump(mode="json")
+    settings["countries"] = {check_countries([name])[0]: n for name, n in cfg.countries.items()}
+    return settings
+
+
 def make_synthetic_ftw(root: str | Path, cfg: SyntheticFTWConfig | None = None) -> dict[str, int]:
     """Write a synthetic data set in the FTW layout under ``root``.
 
@@ -181,6 +198,7 @@ def make_synthetic_ftw(root: str | Path, cfg: SyntheticFTWConfig | None = None) 
     import geopandas as gpd
     from shapely.geometry import box
 
+    from agriseg.batch import made_record
     from agriseg.data.files import atomic_write
     from agriseg.data.memory import check_memory
 
@@ -211,6 +229,7 @@ def make_synthetic_ftw(root: str | Path, cfg: SyntheticFTWConfig | None = None) 
             # GeoParquet like the released chips tables (ftw-tools reads them with geopandas)
             gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:32633").to_parquet(cdir / f"chips_{country}.parquet")
             written[country] = count
+        made_record(tmp, MADE_BY, synthetic_settings(cfg))
     return written
 
 

@@ -132,6 +132,14 @@ def make_landscapes(n: int, seed: int, cfg: LandscapeConfig | None = None) -> tu
     )
 
 
+MADE_BY = "text make-synthetic"
+
+
+def landscape_settings(count: int, size: int | None, seed: int) -> dict[str, int]:
+    """What a set of :func:`write_landscapes` is made with (``size`` None: the default side)."""
+    return {"count": count, "size": LandscapeConfig().size if size is None else size, "seed": seed}
+
+
 def write_landscapes(
     outdir: str | Path, count: int, size: int | None = None, seed: int = 0, progress: bool = False
 ) -> Path:
@@ -140,11 +148,12 @@ def write_landscapes(
     instance ids); ``size``: image side (default: :class:`LandscapeConfig`'s).
 
     One landscape at a time (the same images as :func:`make_landscapes` with the same seed), so memory does not
-    grow with ``count``; a size whose one landscape cannot fit is refused first (:func:`check_memory`).
+    grow with ``count``; a size whose one landscape cannot fit is refused first (:func:`check_memory`). The
+    folder records what made it (:func:`agriseg.batch.made_record`: a re-run with the same settings is done).
     """
     from PIL import Image
 
-    from agriseg.batch import progress_bar
+    from agriseg.batch import made_record, progress_bar
     from agriseg.data.files import atomic_write
     from agriseg.data.memory import check_memory
 
@@ -160,4 +169,5 @@ def write_landscapes(
             Image.fromarray(sem.astype(np.uint8)).save(tmp / "masks" / f"{i:04d}.png")
             Image.fromarray(inst.astype(np.uint16)).save(tmp / "instances" / f"{i:04d}.png")
         (tmp / "classes.txt").write_text(",".join(SYNTH_CLASSES) + "\n", encoding="utf-8")
+        made_record(tmp, MADE_BY, landscape_settings(count, cfg.size, seed))
     return Path(outdir)
