@@ -123,6 +123,7 @@ def test_evaluate_refuses_a_prediction_given_twice(masks: tuple[Path, Path]) -> 
     [
         ("others,field,field", "--classes others,field,field: field given twice"),
         ("field", "--classes needs the background word and at least one class"),
+        ("others,Field,field", "--classes others,Field,field: Field and field differ only in case"),
     ],
 )
 def test_evaluate_and_dataset_refuse_bad_classes(

@@ -164,7 +164,7 @@ def parse_class_words(classes: str | Sequence[str], option: str = "--classes") -
 
     Raises:
         OptionError: fewer than two words, an empty word between others (it would shift the class ids), a word
-            given twice, or a word the answers cannot hold (``|``,
+            given twice (or twice in other cases), or a word the answers cannot hold (``|``,
             ``*``, ``<``), naming ``option`` (on the command line: a usage error, exit status 2).
     """
     from agriseg.config import OptionError
@@ -178,6 +178,12 @@ def parse_class_words(classes: str | Sequence[str], option: str = "--classes") -
     twice = [n for n in dict.fromkeys(names) if names.count(n) > 1]
     if twice:
         raise OptionError(f"{option} {given}: {', '.join(twice)} given twice (one word per class id, background first)")
+    folded = [n.casefold() for n in names]
+    if alike := [n for n in names if folded.count(n.casefold()) > 1]:
+        raise OptionError(
+            f"{option} {given}: {' and '.join(alike[:2])} differ only in case, and a model's answer is read in any "
+            "case (give each class a word of its own)"
+        )
     try:
         return check_class_names(names)
     except ValueError as err:
