@@ -87,3 +87,20 @@ def test_dataset_defaults_are_magsegs_training_sizes() -> None:
 
     cfg = TextDatasetConfig()
     assert (cfg.patch, cfg.per_image, cfg.mode) == (448, 8, "random")
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_half_precision_on_the_cpu_is_said(tmp_path: Path, precision: str, caplog: pytest.LogCaptureFixture) -> None:
+    """``precision: bf16`` on the CPU was dropped without a word (session 90): the run is fp32, and says so."""
+    pytest.importorskip("transformers")
+    from agriseg.text.sft import common_args
+
+    cfg = SFTRunConfig(model="m", dataset="d", output_dir=str(tmp_path), device="cpu", precision=precision)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        args = common_args(cfg)
+    assert not args["bf16"] and not args["fp16"]
+    assert f"precision {precision}: training on the CPU runs in fp32" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        common_args(SFTRunConfig(model="m", dataset="d", output_dir=str(tmp_path), device="cpu"))
+    assert "precision" not in caplog.text

@@ -149,10 +149,11 @@ def dataset_cmd(
     else:
         refuse_unread(["overlap"], "read with --mode grid only (random tiles are drawn apart)")
     made = build_dataset(images, masks, outdir, classes, cfg, model_name, bands, overwrite, strict)
+    samples = counted(made.samples, "sample")
     if made.skipped:
-        click.echo(f"{outdir}: {made.samples} samples, unchanged (made before from the same inputs and options)")
+        click.echo(f"{outdir}: {samples}, unchanged (made before from the same inputs and options)")
     else:
-        click.echo(f"{outdir}: {made.samples} samples ({cfg.mode} tiles of {cfg.patch} px, {cfg.grid}x{cfg.grid} grid)")
+        click.echo(f"{outdir}: {samples} ({cfg.mode} tiles of {cfg.patch} px, {cfg.grid}x{cfg.grid} grid)")
     if made.longest is not None:
         fit = "GRPO max_completion_length and predict --max-new-tokens must fit it"
         click.echo(f"longest answer: {made.longest} tokens ({fit})")

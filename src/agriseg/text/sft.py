@@ -83,6 +83,14 @@ def common_args(cfg: TrainCommon) -> dict[str, Any]:
     dev = resolve_device(cfg.device)
     on_cpu = dev == "cpu"
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and not on_cpu)
+    if on_cpu and cfg.precision in ("bf16", "fp16"):  # half precision is for GPUs here: said, not silently dropped
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "precision %s: training on the CPU runs in fp32 (agriseg uses %s on a GPU only)",
+            cfg.precision,
+            cfg.precision,
+        )
     return {
         "output_dir": cfg.output_dir,
         "learning_rate": cfg.learning_rate,
