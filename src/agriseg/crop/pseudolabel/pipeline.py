@@ -378,7 +378,8 @@ def pseudolabel_files(
         finish=finish,
     )
     if left_out:
-        records.notes.append(f"({counted(left_out, 'photo')} not in the --keep list were left out)")
+        verb = "was" if left_out == 1 else "were"
+        records.notes.append(f"({counted(left_out, 'photo')} not in the --keep list {verb} left out)")
     return records
 
 
