@@ -120,6 +120,10 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
     except (OSError, SyntaxError, ValueError) as err:
         if path.stat().st_size == 0:
             raise ImageReadError(f"{path}: empty file (0 bytes)") from err
+        if "truncated" in str(err):  # Pillow: "image file is truncated (33 bytes not processed)"
+            raise ImageReadError(
+                f"{path}: truncated {kind}: the file ends before its pixels do (copy it again?)"
+            ) from err
         raise ImageReadError(f"{path}: unreadable or truncated {kind} ({err})") from err
 
 
