@@ -648,22 +648,35 @@ def link_photos(photos: Sequence[Path], img_dir: Path) -> dict[str, Path]:
     """Link (or copy) the photos into ``img_dir`` under distinct stems; returns stem -> photo. The links an
     earlier run left there to other photos go: a re-run with other photos of the same names trained on the old
     ones, and one with other names on both."""
+    import filecmp
+
+    from agriseg.config import OptionError
+
     names: dict[str, Path] = {}
+    given: dict[str, Path] = {}  # link name -> the photo as given
     links: dict[str, Path] = {}
     for f in photos:
         stem = f.stem if f.stem not in names else f"{f.stem}_{len(names)}"
-        names[stem] = f
+        names[stem] = given[f"{stem}{f.suffix.lower()}"] = f
         links[f"{stem}{f.suffix.lower()}"] = f.resolve()
     for old in img_dir.iterdir():  # (only agriseg's links: a file there may be the user's)
         if old.is_symlink() and (old.name not in links or Path(os.readlink(old)) != links[old.name]):
             old.unlink()
     for name, target in links.items():
         link = img_dir / name
+        if link.is_symlink():  # agriseg's link to this photo (those to other photos went above)
+            continue
         if not link.exists():
             try:
                 os.symlink(target, link)
             except OSError:
                 shutil.copyfile(target, link)
+        elif not (link.is_file() and filecmp.cmp(link, target, shallow=False)):  # an earlier run's copy is the same
+            # a file agriseg did not put there: it would be read in place of the photo (and the photo blamed)
+            raise OptionError(
+                f"{link}: a file agriseg did not write, where it puts a link to {given[name]}; move it, or choose "
+                "another work folder"
+            )
     return names
 
 

@@ -566,6 +566,24 @@ def test_a_rerun_trains_on_this_runs_photos_only(tmp_path: Path) -> None:
     assert {p.name: p.resolve() for p in img_dir.iterdir()} == {"x.png": new / "x.png", "z.png": new / "z.png"}
 
 
+def test_a_file_in_the_work_folder_is_never_read_for_a_photo(tmp_path: Path) -> None:
+    """Session 90's sweep: `crop adapt --workdir W` with a file W/images/0003.jpg of the user's read it in place
+    of the photo 0003.jpg given (and blamed the photo when it was unreadable). An earlier run's copy (where links
+    cannot be made) of the same photo is still used."""
+    from agriseg.config import OptionError
+    from agriseg.crop.selftrain import link_photos
+
+    photos, img_dir = tmp_path / "photos", tmp_path / "work" / "images"
+    photos.mkdir()
+    img_dir.mkdir(parents=True)
+    (photos / "a.jpg").write_bytes(b"the photo")
+    (img_dir / "a.jpg").write_bytes(b"the photo")  # a copy of it: used
+    assert link_photos([photos / "a.jpg"], img_dir) == {"a": photos / "a.jpg"}
+    (img_dir / "a.jpg").write_bytes(b"another picture")
+    with pytest.raises(OptionError, match=r"images/a.jpg: a file agriseg did not write, where it puts a link to "):
+        link_photos([photos / "a.jpg"], img_dir)
+    assert (img_dir / "a.jpg").read_bytes() == b"another picture"
+
 def test_a_name_clash_since_removed_leaves_no_trace(tmp_path: Path) -> None:
     """Session 87's selftrain sweep: with 0001.jpg and 0001.png both there, the masks were named 0001_jpg and
     0001_png; once 0001.png was removed, selftrain failed ("train_stems.txt names 1 photo(s) without an image and
