@@ -825,3 +825,21 @@ def test_fields_make_synthetic_more_fields_than_fit(tmp_path: Path) -> None:
     """5000 Voronoi cells in a 64 px chip made fields smaller than a pixel, without a word."""
     code, out = _run("fields", "make-synthetic", "-o", tmp_path / "ftw", "--size", "64", "--fields-per-chip", "50,5000")
     assert code == 2 and "fields per chip: at most 113 fit in a 64 px chip" in out and not (tmp_path / "ftw").exists()
+
+
+# session 90's sweep: -o as the source photos' folder mixed the generated photos into the real ones
+@pytest.mark.parametrize(("out", "says"), [("src", "holds"), ("src/images", "is"), ("src/images/new", "lies in")])
+def test_crop_make_synthetic_never_writes_among_its_sources(tmp_path: Path, out: str, says: str) -> None:
+    src = tmp_path / "src"
+    photos = _photos(src / "images", 3)
+    (src / "labels").mkdir()
+    for p in photos:
+        (src / "labels" / f"{p.stem}.png").write_bytes((SAMPLES.parent / "labels" / f"{p.stem}.png").read_bytes())
+    before = sorted(src.rglob("*"))
+    code, text = _run("crop", "make-synthetic", "plants", "-n", "1", "--photos", src / "images", "--labels",
+                      src / "labels", "-o", tmp_path / out)  # fmt: skip
+    assert code == 2 and f"{says} the --photos folder" in text, text
+    assert sorted(src.rglob("*")) == before
+    code, text = _run("crop", "make-synthetic", "plants", "-n", "1", "--photos", src / "images", "--labels",
+                      src / "labels", "-o", tmp_path / "made")  # fmt: skip
+    assert code == 0 and sorted(src.rglob("*")) == before, text

@@ -89,6 +89,16 @@ def make_synthetic(
     if len(given) == 1:  # the bundled labels of the user's photos: another photo's outlines, or a crash
         other = "--labels" if given == ["--photos"] else "--photos"
         raise OptionError(f"{given[0]} needs {other} too (the bundled {other[2:]} belong to the bundled samples)")
+    out = outdir.resolve()
+    for flag, folder in (("--photos", photos), ("--labels", labels)):
+        src = folder.resolve()
+        written = [out / sub for sub in ("images", "labels", "series")]
+        holds = any(src == w or w in src.parents for w in written)
+        if src == out or holds or src in out.parents:  # generated photos would join the real ones
+            raise OptionError(
+                f"-o {outdir}: {'is' if src == out else 'holds' if holds else 'lies in'} the {flag} folder "
+                f"{folder}; generated photos go into a folder of their own"
+            )
     from agriseg.crop.scenes.write import make_synthetic as run
 
     cfg = SyntheticPhotosConfig(

@@ -584,6 +584,7 @@ def test_a_file_in_the_work_folder_is_never_read_for_a_photo(tmp_path: Path) -> 
         link_photos([photos / "a.jpg"], img_dir)
     assert (img_dir / "a.jpg").read_bytes() == b"another picture"
 
+
 def test_a_name_clash_since_removed_leaves_no_trace(tmp_path: Path) -> None:
     """Session 87's selftrain sweep: with 0001.jpg and 0001.png both there, the masks were named 0001_jpg and
     0001_png; once 0001.png was removed, selftrain failed ("train_stems.txt names 1 photo(s) without an image and
