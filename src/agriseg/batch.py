@@ -1363,6 +1363,10 @@ def _plan(
                 from agriseg.config import OptionError
 
                 raise OptionError(msg)
+        if opts.named_output and len(items) == 1:  # the one output named: refused before any work, as `crop train`
+            from agriseg.config import OptionError  # refuses its earlier run's model (a usage error, exit 2)
+
+            raise OptionError(msg)
         if opts.strict:
             raise BatchAborted(msg)
         outcomes[i] = Outcome(item, "failed", record or failed(item, msg), msg, verdict.state)

@@ -118,7 +118,7 @@ def test_polygonize_output_recorded_under_its_stem_resumes(tmp_path: Path) -> No
     code, output = _run("fields", "polygonize", str(raster))
     assert code == 0 and "1 skipped" in output, output
     code, output = _run("fields", "polygonize", str(raster), "--min-area", "10")
-    assert code == 1 and "made with other settings (--min-area: 500.0 -> 10.0)" in output, output
+    assert code == 2 and "made with other settings (--min-area: 500.0 -> 10.0)" in output, output
     code, output = _run("fields", "polygonize", str(raster), "--overwrite")
     assert code == 0 and "1 polygonized" in output, output
     items = [json.loads(x).get("item") for x in manifest.read_text().splitlines()]

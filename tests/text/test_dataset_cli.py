@@ -102,7 +102,7 @@ def test_cli_dataset_and_missing_classes(tmp_path: Path) -> None:
     assert "6 samples" in res.output
     assert "samples: 100%" in res.output and "2/2" in res.output  # a bar over the images (minutes, silent)
     res = runner.invoke(main, [*args, "--classes", ",".join(SYNTH_CLASSES)])
-    assert res.exit_code == 1 and "--per-image: 3 -> 8" in res.output, res.output
+    assert res.exit_code == 2 and "--per-image: 3 -> 8" in res.output, res.output
     res = runner.invoke(main, [*args, "--classes", ",".join(SYNTH_CLASSES), "--per-image", "100000000"])
     assert res.exit_code == 2 and "--per-image: Input should be less than or equal to 10000" in res.output
     # a mask with ids beyond the class list names the file
@@ -130,12 +130,12 @@ def test_cli_dataset_reruns_are_fingerprinted(tmp_path: Path) -> None:
     assert code == 0 and "6 samples, unchanged" in text, text
     assert {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")} == state  # nothing written
     code, text = run("--seed", "5")
-    assert code == 1 and f"{out}: its outputs were made with other settings (--seed: 0 -> 5)" in text, text
+    assert code == 2 and f"{out}: its outputs were made with other settings (--seed: 0 -> 5)" in text, text
     code, text = run("--sentence", "Here:")
-    assert code == 1 and "--sentence:  -> Here:" in text, text
+    assert code == 2 and "--sentence:  -> Here:" in text, text
     (img / "a1.png").write_bytes((img / "a0.png").read_bytes())  # another image under the same name
     code, text = run()
-    assert code == 1 and f"input {img / 'a1.png'}" in text, text
+    assert code == 2 and f"input {img / 'a1.png'}" in text, text
     assert {p.relative_to(out): p.stat().st_mtime_ns for p in out.rglob("*")} == state  # refused: kept
     code, text = run("--overwrite")
     assert code == 0 and "6 samples (random tiles" in text, text

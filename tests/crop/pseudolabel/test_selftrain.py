@@ -356,7 +356,7 @@ def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
         (["--index", "cive"], "--index: exg -> cive"),
     ):
         code, text = _cli(*args, *extra)
-        assert code == 1 and f"{out}: its outputs were made with other settings ({change})" in text, text
+        assert code == 2 and f"{out}: its outputs were made with other settings ({change})" in text, text
     # another start model under the same name (every weight moved: a second random model is not always another
     # one, as a training run earlier in the process may have left the random generator where the first began)
     other = build_model(mc)
@@ -409,10 +409,10 @@ def test_selftrain_reruns_are_fingerprinted(tmp_path: Path) -> None:
     assert code == 0 and "(unchanged: made before from the same inputs and options)" in text, text
     assert (model.read_bytes(), model.stat().st_mtime_ns) == made
     code, text = _cli("crop", "selftrain", "-c", path, "--stage1-epochs", "2")
-    assert code == 1 and f"{model}: its outputs were made with other settings (stage1_epochs: 1 -> 2)" in text, text
+    assert code == 2 and f"{model}: its outputs were made with other settings (stage1_epochs: 1 -> 2)" in text, text
     path.write_text(yaml.safe_dump({**cfg.model_dump(mode="json"), "train": {**cfg.train.model_dump(), "lr": 0.01}}))
     code, text = _cli("crop", "selftrain", "-c", path)
-    assert code == 1 and "(train.lr: 0.001 -> 0.01)" in text, text
+    assert code == 2 and "(train.lr: 0.001 -> 0.01)" in text, text
     assert (model.read_bytes(), model.stat().st_mtime_ns) == made
     code, text = _cli("crop", "selftrain", "-c", path, "--overwrite")
     assert code == 0 and "unchanged" not in text and model.stat().st_mtime_ns != made[1], text
