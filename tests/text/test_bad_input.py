@@ -898,3 +898,15 @@ def test_bands_without_a_raster_to_read_them_is_a_usage_error(tmp_path: Path, ti
     )
     res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, "--bands", "1,2,3")
     assert res.exit_code == 2 and "--bands 1,2,3: applies to GeoTIFF" in _one_line_error(res)
+
+
+def test_evaluate_names_an_empty_or_unreadable_mask_in_plain_words(masks: tuple[Path, Path], tmp_path: Path) -> None:
+    """Session 90's sweep: ``cannot read mask (cannot identify image file '...')``, Pillow's words."""
+    pred, truth = masks
+    (pred / "m1.png").write_bytes(b"")
+    (truth / "m2.png").write_bytes((truth / "m0.png").read_bytes())
+    (pred / "m2.png").write_text("not a picture")
+    res = _run("text", "evaluate", pred, "--masks", truth, "--classes", "others,field,tree,water")
+    assert res.exit_code == 1, res.output
+    assert f"{pred / 'm1.png'}: empty file (0 bytes)" in res.output
+    assert f"{pred / 'm2.png'}: not a readable mask" in res.output and "identify" not in res.output

@@ -110,10 +110,12 @@ def read_mask(path: str | Path, classes: int | None = None, nodata: int = NODATA
                     arr = np.where(src.read_masks() > 0, arr.astype(np.float64), nodata)  # (C, H, W), unwrapped
             arr = arr[0] if arr.shape[0] == 1 else np.moveaxis(arr, 0, -1)
         else:
-            from PIL import Image
+            from agriseg.data.io import open_image
 
-            with Image.open(p) as im:
+            with open_image(p, "mask") as im:  # its words: "empty file", "not a readable mask", "truncated mask"
                 arr = np.asarray(im)
+    except ValueError:
+        raise
     except Exception as err:  # noqa: BLE001
         raise ValueError(f"{p}: cannot read mask ({err})") from err
     if arr.ndim != 2:

@@ -118,19 +118,21 @@ def test_depth_files_pipeline_and_bad_inputs_do_not_stop_the_batch(tmp_path: Pat
     nan = np.full((90, 120), 1.5, np.float32)
     nan[5, 5] = np.nan
     np.save(dd / "0004.npy", nan)  # NaN
+    (dd / "0005.png").write_text("not a picture")  # unreadable: said without Pillow's words (session 90)
     files = sorted((root / "images").glob("*.png"))
     recs = pseudolabel_files(
         files, tmp_path / "out", PseudoLabelConfig(source="depth", depth_dir=str(dd)), progress=False
     )
     by = {r["stem"]: r for r in recs}
-    assert [by[s]["status"] for s in ("0000", "0005")] == ["ok", "ok"]
+    assert by["0000"]["status"] == "ok"
+    assert by["0005"]["error"] == f"{dd / '0005.png'}: not a readable depth image", by["0005"]
     assert by["0001"]["status"] == "error" and "no depth file" in by["0001"]["error"]
     assert by["0001"]["error"].startswith(by["0001"]["image"])  # the photo, not a made-up path in the depth folder
     assert "0002.png" in by["0002"]["error"] and "sizes must match" in by["0002"]["error"]
     assert by["0003"]["error"].startswith(str(dd / "0003.png")) and "constant" in by["0003"]["error"]
     assert by["0004"]["error"].startswith(str(dd / "0004.npy")) and "NaN" in by["0004"]["error"]
     summary = json.loads((tmp_path / "out" / "pseudolabels.json").read_text())
-    assert summary["counts"] == {"ok": 2, "skipped": 0, "kept": 0, "error": 4}
+    assert summary["counts"] == {"ok": 1, "skipped": 0, "kept": 0, "error": 5}
     mask = cv2.imread(str(tmp_path / "out" / "masks" / "0000.png"), cv2.IMREAD_UNCHANGED)
     truth = cv2.imread(str(root / "masks" / "0000.png"), cv2.IMREAD_UNCHANGED)
     assert set(np.unique(mask)) <= {0, 255}

@@ -83,13 +83,10 @@ def read_depth(path: str | Path) -> np.ndarray:
     else:
         arr = cv_read(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
         if arr is None:
-            try:
-                from PIL import Image
+            from agriseg.data.io import open_image
 
-                with Image.open(path) as im:
-                    arr = np.asarray(im)
-            except Exception as err:  # noqa: BLE001 - any decoder failure is a bad file
-                raise ValueError(f"{path}: unreadable depth image ({err})") from err
+            with open_image(path, "depth image") as im:  # one-line errors: empty, not readable, truncated
+                arr = np.asarray(im)
     arr = np.asarray(arr)
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
