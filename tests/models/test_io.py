@@ -164,6 +164,8 @@ def test_the_current_version_is_reachable_by_its_number_as_its_card_says(name: s
     assert res.exit_code == 0 and res.output.splitlines()[0] == card
     listed = CliRunner().invoke(main, ["crop", "models", "list"]).output  # the pinned name is findable there
     assert f"{pinned} is {name}" in listed.splitlines()[-1], listed
+    unknown = CliRunner().invoke(main, ["crop", "models", "show", "nope"]).output  # and named where one is wrong
+    assert pinned in unknown and pinned in CliRunner().invoke(main, ["crop", "predict", "x.jpg", "-m", "nope"]).output
 
 
 def test_a_pt_file_given_as_a_model_says_what_to_give(tmp_path):

@@ -48,6 +48,6 @@ def model_card(name: str) -> str:
     for entry in packaged_models():
         if entry["name"] == packaged_name(name):
             return Path(entry["card"]).read_text(encoding="utf-8") if entry["card"] else f"{name}: no model card"
-    from agriseg.models.io import PACKAGED
+    from agriseg.models.io import packaged_names
 
-    raise OptionError(f"{name}: no packaged crop model of that name ({', '.join(PACKAGED)})")
+    raise OptionError(f"{name}: no packaged crop model of that name ({packaged_names()})")

@@ -182,6 +182,11 @@ def save_model(
     return path
 
 
+def packaged_names() -> str:
+    """Every name a packaged model answers to (the current ones pinned by number too), for messages."""
+    return ", ".join([*PACKAGED, *(f"{n}@{v}" for n, v in CURRENT_VERSIONS.items())])
+
+
 def resolve(name_or_path: str | Path) -> Path:
     """Map a packaged model name (``default``, ``crop-weed``) or a path to a file path."""
     s = packaged_name(str(name_or_path))
@@ -191,7 +196,7 @@ def resolve(name_or_path: str | Path) -> Path:
             raise ModelLoadError(f"packaged model {s!r} is not installed ({p} missing)")
         return p
     p = Path(s)
-    names = ", ".join([*PACKAGED, *(f"{n}@{v}" for n, v in CURRENT_VERSIONS.items())])
+    names = packaged_names()
     if not s.strip():  # Path("") is "."
         raise ModelNotFoundError(f"'': no model named (packaged names: {names}; or a model file)")
     if p.is_dir():
