@@ -165,7 +165,12 @@ def test_the_current_version_is_reachable_by_its_number_as_its_card_says(name: s
     listed = CliRunner().invoke(main, ["crop", "models", "list"]).output  # the pinned name is findable there
     assert f"{pinned} is {name}" in listed.splitlines()[-1], listed
     unknown = CliRunner().invoke(main, ["crop", "models", "show", "nope"]).output  # and named where one is wrong
-    predicted = CliRunner().invoke(main, ["crop", "predict", "x.jpg", "-m", "nope", "-o", str(tmp_path / "o")])
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "x.jpg")
+    predicted = CliRunner().invoke(
+        main, ["crop", "predict", str(tmp_path / "x.jpg"), "-m", "nope", "-o", str(tmp_path / "o")]
+    )
     assert pinned in unknown and pinned in predicted.output, (unknown, predicted.output)
 
 
