@@ -261,13 +261,13 @@ def test_a_re_run_with_other_options_names_the_flags_the_user_typed(tmp_path: Pa
     probs = tmp_path / "p.tif"
     assert _run("predict", scene, "-m", model, "-o", probs, "--tile", "64")[0] == 0
     code, out = _run("predict", scene, "-m", model, "-o", probs, "--tile", "32")
-    assert code == 1 and "(--tile: 64 -> 32)" in out and "--patch-size" not in out, out
+    assert code == 2 and "(--tile: 64 -> 32)" in out and "--patch-size" not in out, out
     assert _run("polygonize", probs, "-o", tmp_path / "f.gpkg", "--min-area", "500")[0] == 0
     code, out = _run("polygonize", probs, "-o", tmp_path / "f.gpkg", "--min-area", "100")
-    assert code == 1 and "--min-area: 500.0 -> 100.0" in out and "--min-area-m2" not in out, out
+    assert code == 2 and "--min-area: 500.0 -> 100.0" in out and "--min-area-m2" not in out, out
     when = ["--min-area", "500", "--datetime", "2020-01-01T00:00:00Z"]
     code, out = _run("polygonize", probs, "-o", tmp_path / "f.gpkg", *when)  # session 85: "--determined: ..."
-    assert code == 1 and "--datetime: " in out and "determined" not in out, out
+    assert code == 2 and "--datetime: " in out and "determined" not in out, out
     code, out = _run("predict", scene, "-m", model, "-o", tmp_path / "q.tif", "--tile", "8")
     _usage_error(code, out, "--tile")  # a bad value is named by its flag too
     assert "--patch-size" not in out

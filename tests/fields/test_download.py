@@ -424,10 +424,10 @@ def test_network_settings_do_not_change_the_fingerprint(loopback: Loopback, tmp_
     assert code == 0 and "0 downloaded, 1 skipped" in text, text
     assert len(loopback.log) == n and out.read_bytes() == before  # nothing asked of the API again
     code, text = _cli_download(loopback, out, "--retries", "3", "--cloud-max", "5")
-    assert code == 1 and "--cloud-max: 20.0 -> 5.0" in text and "retries" not in text, text
+    assert code == 2 and "--cloud-max: 20.0 -> 5.0" in text and "retries" not in text, text
     assert out.read_bytes() == before
     code, text = _cli_download(loopback, out, "--win-a-dates", "2023-04-02/2023-04-30")  # given last: it wins
-    assert code == 1 and "--win-a-dates: " in text and "win_a_dates" not in text, text
+    assert code == 2 and "--win-a-dates: " in text and "win_a_dates" not in text, text
 
 
 def test_no_memory_check_option(loopback: Loopback, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

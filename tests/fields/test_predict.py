@@ -208,6 +208,15 @@ def test_wrong_band_count_missing_crs_truncated_missing_file(tmp_path: Path, tin
     with pytest.raises(ValueError, match=r"trunc\.tif: .*truncated or corrupt") as err:
         _pred(tiny_model).predict(trunc, tmp_path / "o.tif")
     assert "See previous exception" not in str(err.value)  # GDAL's own reason instead (session 83)
+    trunc.write_bytes(data[:300])  # cut after its header: its georeferencing tags lost too (session 90's sweep)
+    with pytest.raises(ValueError, match=r"trunc\.tif: .*truncated or corrupt"):
+        _pred(tiny_model).predict(trunc, tmp_path / "o.tif")
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    res = CliRunner().invoke(main, ["fields", "polygonize", str(trunc), "-o", str(tmp_path / "f.geojson")])
+    assert res.exit_code == 1 and "truncated or corrupt" in res.output and "no CRS" not in res.output, res.output
     with pytest.raises(FileNotFoundError, match=r"absent\.tif: scene file not found"):
         _pred(tiny_model).predict(tmp_path / "absent.tif", tmp_path / "o.tif")
     assert not (tmp_path / "o.tif").exists()

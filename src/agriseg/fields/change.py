@@ -82,7 +82,9 @@ def change_map(
         try:
             return open_plain_or_geo(rasterio, p)
         except rasterio.errors.RasterioIOError as err:
-            raise OptionError(f"{p}: not a readable raster ({err})") from err
+            from agriseg.raster.io import unreadable_raster
+
+            raise OptionError(unreadable_raster(p, err)) from err
 
     with open_input(a) as da, open_input(b) as db:
         for p, ds in ((a, da), (b, db)):

@@ -84,7 +84,9 @@ def check_landcover(vcfg: Any) -> None:
         with quiet_rasterio(path), rasterio.open(path) as ds:
             crs = ds.crs
     except rasterio.errors.RasterioIOError as err:
-        raise OptionError(f"--landcover {path}: not a readable raster ({err})") from err
+        from agriseg.raster.io import unreadable_raster
+
+        raise OptionError(f"--landcover {unreadable_raster(path, err)}") from err
     if crs is None:
         raise OptionError(f"--landcover {path}: the land-cover raster has no CRS")
 

@@ -179,14 +179,23 @@ def read_s2(path: str | Path, bands: int | tuple[int, ...] | None = None) -> tup
                     f"{path}: has {count} bands, expected {want} (Sentinel-2 R, G, B, NIR per window: "
                     "4 for one window, 8 for window A + window B)"
                 )
-            arr = src.read()
+            try:
+                arr = src.read()
+            except rasterio.errors.RasterioIOError as err:  # its header read: the pixels are cut short
+                from agriseg.raster.io import gdal_reason
+
+                raise ValueError(
+                    f"{path}: cannot read its pixels: the file is truncated or corrupt ({gdal_reason(err)})"
+                ) from err
             if problem := band_order_problem(src.descriptions) if count in (4, 8) else None:
                 raise ValueError(f"{path}: {problem}")
             if arr.dtype.kind == "f" and np.isnan(arr).any():  # scored as nothing found, every metric 0
                 raise ValueError(f"{path}: holds NaN values (no FTW chip does): fill them, or leave the chip out")
             return arr, dict(src.profile)
     except rasterio.errors.RasterioIOError as err:
-        raise ValueError(f"{path}: not a readable raster ({err})") from err
+        from agriseg.raster.io import unreadable_raster
+
+        raise ValueError(unreadable_raster(path, err)) from err
 
 
 OFFSET_FLOOR = 1000

@@ -151,14 +151,21 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
                 raise ValueError(
                     f"{path}: has {ds.count} bands, the model needs {bands}" + (f" ({what})" if what else "") + hint
                 )
+            probe_readable(ds, path)  # first: a file cut short after its header reads as one without a CRS
             if require_crs and ds.crs is None:
                 raise ValueError(f"{path}: has no CRS (georeference the scene, e.g. gdal_edit.py -a_srs EPSG:...)")
             if require_crs and ds.transform.is_identity:
                 raise ValueError(f"{path}: has no geotransform (pixel grid is not georeferenced)")
-            _probe(ds, path)
     except rasterio.errors.RasterioIOError as err:
-        raise ValueError(f"{path}: not a readable raster ({err})") from err
+        raise ValueError(unreadable_raster(path, err)) from err
     return info
+
+
+def unreadable_raster(path: str | Path, err: BaseException) -> str:
+    """What a raster that GDAL cannot open is: cut short (its header read fails half-way), or no raster at all."""
+    reason = gdal_reason(err)
+    cut = any(w in reason for w in ("IO error", "truncat", "Read failed", "short read"))
+    return f"{path}: {'the file is truncated or corrupt' if cut else 'not a readable raster'} ({reason})"
 
 
 def gdal_reason(err: BaseException) -> str:
@@ -170,8 +177,9 @@ def gdal_reason(err: BaseException) -> str:
     return text.replace(" See previous exception for details.", "").strip() or type(err).__name__
 
 
-def _probe(ds: rasterio.DatasetReader, path: Path) -> None:
-    """Read the last row and the last block so a truncated file fails now, not after an hour."""
+def probe_readable(ds: rasterio.DatasetReader, path: Path) -> None:
+    """Read the last row and the last block so a truncated file fails now, not after an hour (and is not
+    blamed for what its lost tags held: a CRS, a geotransform)."""
     from rasterio.windows import Window
 
     h, w = ds.height, ds.width

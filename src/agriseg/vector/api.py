@@ -169,6 +169,9 @@ def _label_table(raster: Path, cfg: PolygonizeConfig) -> tuple[Any, dict]:
         raise FileNotFoundError(f"{raster}: raster not found")
     try:
         with rasterio.open(raster) as ds:
+            from agriseg.raster.io import probe_readable
+
+            probe_readable(ds, raster)  # a file cut short reads as one without a CRS: said as what it is
             if ds.crs is None:
                 raise ValueError(f"{raster}: has no CRS; polygons need a georeferenced raster")
             if not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
@@ -177,7 +180,9 @@ def _label_table(raster: Path, cfg: PolygonizeConfig) -> tuple[Any, dict]:
             conf = ds.read(2) if ds.count >= 2 else None
             profile = dict(ds.profile, tags=ds.tags())
     except rasterio.errors.RasterioIOError as err:
-        raise ValueError(f"{raster}: not a readable raster ({err})") from err
+        from agriseg.raster.io import unreadable_raster
+
+        raise ValueError(unreadable_raster(raster, err)) from err
     # no boundary class: instances are traced as they are (no gap split), their shared edges simplified once
     tol = pixel_tolerance(cfg.simplify, profile["transform"], profile["crs"], labels.shape)
     ids, geoms, first = label_coverage(labels, None, 0.0, tol, cfg.block_size)

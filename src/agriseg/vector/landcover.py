@@ -51,7 +51,9 @@ def allowed_fraction(
     try:
         ds = rasterio.open(path)
     except rasterio.errors.RasterioIOError as err:
-        raise ValueError(f"{path}: not a readable raster ({err})") from err
+        from agriseg.raster.io import unreadable_raster
+
+        raise ValueError(unreadable_raster(path, err)) from err
     out = np.full(len(geoms), np.nan)
     with ds:
         if ds.crs is None:

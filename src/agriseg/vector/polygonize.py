@@ -133,8 +133,13 @@ class RasterSource:
             self.ds = rasterio.open(self.path)
         except rasterio.errors.RasterioIOError as err:
             self._env.__exit__(None, None, None)
-            raise ValueError(f"{self.path}: not a readable raster ({err})") from err
+            from agriseg.raster.io import unreadable_raster
+
+            raise ValueError(unreadable_raster(self.path, err)) from err
         try:
+            from agriseg.raster.io import probe_readable
+
+            probe_readable(self.ds, self.path)  # a file cut short reads as one without a CRS: said as what it is
             if self.ds.crs is None:
                 raise ValueError(f"{self.path}: has no CRS; polygons need a georeferenced raster")
             check_class_raster(self.path, self.ds)
