@@ -58,6 +58,11 @@ def test_change_map_needs_the_same_grid(tmp_path: Path) -> None:
     a = np.full((20, 20), 200, np.uint8)
     with pytest.raises(ValueError, match="not on the same grid"):
         change_map(_probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", a, shift=10), tmp_path / "c.tif")
+    flipped = _probs(tmp_path / "s.tif", a)  # the same pixel size, rows running south (session 90's sweep: "pixels of
+    with rasterio.open(flipped, "r+") as ds:  # 10 x 10 and 10 x 10")
+        ds.transform = rasterio.Affine(10, 0, 359130.0, 0, 10, 5352140.0)
+    with pytest.raises(ValueError, match=r"\(a north-up and a south-up grid\)"):
+        change_map(tmp_path / "a.tif", flipped, tmp_path / "c.tif")
 
 
 def test_change_cog_declares_nodata_and_no_colour_bands(tmp_path: Path) -> None:

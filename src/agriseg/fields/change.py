@@ -172,9 +172,9 @@ def _has_data(ds: Any, w: Any) -> np.ndarray:  # noqa: ANN401 - a rasterio datas
 
 
 def grid_difference(da: Any, db: Any) -> str:  # noqa: ANN401 - rasterio datasets
-    """What differs between the grids of two rasters ("" when none): their CRS, size, pixel size or origin. Grids
-    whose pixel corners lie within 1 % of a pixel of each other everywhere are one (another tool's float
-    rounding of one grid)."""
+    """What differs between the grids of two rasters ("" when none): their CRS, size, orientation, pixel size or
+    origin. Grids whose pixel corners lie within 1 % of a pixel of each other everywhere are one (another tool's
+    float rounding of one grid)."""
     if da.crs != db.crs:
         return f"CRS {da.crs} and {db.crs}"
     if (da.width, da.height) != (db.width, db.height):
@@ -182,6 +182,9 @@ def grid_difference(da: Any, db: Any) -> str:  # noqa: ANN401 - rasterio dataset
     ta, tb = da.transform, db.transform
     pixel = min(abs(ta.a), abs(ta.e)) or 1.0
     near = 0.01 * pixel  # at the far corner too: a pixel size a little off drifts by its difference x the size
+    if (ta.a > 0) != (tb.a > 0) or (ta.e > 0) != (tb.e > 0):  # the same pixel size, one grid flipped
+        a, b = (f"{'north' if t.e < 0 else 'south'}-up{'' if t.a > 0 else ' mirrored'}" for t in (ta, tb))
+        return f"a {a} and a {b} grid"
     if abs(ta.a - tb.a) * da.width > near or abs(ta.e - tb.e) * da.height > near:
         return f"pixels of {abs(ta.a):g} x {abs(ta.e):g} and {abs(tb.a):g} x {abs(tb.e):g}"
     if abs(ta.b - tb.b) * da.height > near or abs(ta.d - tb.d) * da.width > near:
