@@ -12,6 +12,7 @@ from agriseg.cli.errors import echo_failures, friendly_errors
 from agriseg.cli.options import (
     FIELDS_EVALUATE,
     FIELDS_SYNTHETIC,
+    OffsetType,
     batch_size_option,
     config_from_params,
     config_option,
@@ -61,31 +62,13 @@ def _write_report(path: Path | None, res: dict, overwrite: bool) -> None:
     click.echo(f"report: {path}")
 
 
-class _Offset(click.ParamType):
-    """``--offset``: ``fields predict``'s words (auto, none, apply) or a DN offset."""
-
-    name = "offset"
-    WORDS = ("auto", "none", "apply")
-
-    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
-        return "[" + "|".join(self.WORDS) + "|DN]"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:  # noqa: ANN401
-        if isinstance(value, int | float) or value in self.WORDS:
-            return value
-        try:
-            return float(value)
-        except ValueError:
-            self.fail(f"{value!r} is not one of {', '.join(self.WORDS)} or a number", param, ctx)
-
-
 _chips = stack(
     option("--countries", config=FIELDS_EVALUATE, help="Comma-separated FTW countries, or 'all'."),
     option("--split", config=FIELDS_EVALUATE, type="choice", help="Split to score."),
     option(
         "--offset",
         config=FIELDS_EVALUATE,
-        type=_Offset(),
+        type=OffsetType(),
         help="Sentinel-2 BOA_ADD_OFFSET, as fields predict takes it: auto (a scene's BOA_ADD_OFFSET / "
         "processing-baseline tags; FTW chips, harmonised: none), none, apply (-1000), or a DN offset.",
     ),

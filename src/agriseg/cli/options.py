@@ -832,6 +832,24 @@ def sha256_option(help: str) -> Decorator:
     return click.option("--sha256", default=None, metavar="HEX", callback=_parse_sha256, help=help)
 
 
+class OffsetType(click.ParamType):
+    """``--offset``: ``fields predict``'s words (auto, none, apply) or a DN offset."""
+
+    name = "offset"
+    WORDS = ("auto", "none", "apply")
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "[" + "|".join(self.WORDS) + "|DN]"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:  # noqa: ANN401
+        if isinstance(value, int | float) or value in self.WORDS:
+            return value
+        try:
+            return float(value)
+        except ValueError:
+            self.fail(f"{value!r} is not one of {', '.join(self.WORDS)} or a number", param, ctx)
+
+
 def bands_option(config: str | None = None) -> Decorator:
     """``--bands R,G,B``: which bands of a multi-band raster are red, green and blue (1-based); ``config``: the
     config whose ``bands`` field it sets (its default from there)."""

@@ -220,6 +220,32 @@ class FieldsTrainConfig(StrictModel):
 
 TTA = Literal["flip_h", "flip_v", "swap_windows"]
 OffsetMode = Literal["auto", "none", "apply"]
+# --offset of every fields command: a word of OffsetMode, or a DN offset (added to every DN before scaling)
+OffsetOrDN = OffsetMode | Annotated[float, Field(ge=-MAX_DN, le=MAX_DN)]
+
+
+def offset_or_dn(v: object) -> object:
+    """``--offset``'s value: ``auto``, ``none``, ``apply`` or a DN offset (a number, also as text).
+
+    Raises:
+        ValueError: anything else, or a DN offset outside +-MAX_DN.
+    """
+    if v in ("auto", "none", "apply"):
+        return v
+    try:
+        dn = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError("give auto, none, apply or a DN offset") from None
+    if not -MAX_DN <= dn <= MAX_DN:  # NaN fails this too
+        raise ValueError(f"a DN offset is from -{MAX_DN} to {MAX_DN}")
+    return dn
+
+
+def offset_settings(offset: object) -> dict[str, object]:
+    """The :class:`PreprocessConfig` fields of an ``--offset`` value (a DN offset is ``apply`` with that value)."""
+    return {"offset": offset} if isinstance(offset, str) else {"offset": "apply", "offset_value": float(offset)}  # type: ignore[arg-type]
+
+
 NanPolicy = Literal["error", "mask"]
 Precision = Literal["fp32", "bf16"]
 Compression = Literal["deflate", "zstd", "lzw", "none"]
@@ -353,7 +379,9 @@ class FieldsRunConfig(StrictModel):
 
     resize: float | None = Field(None, ge=0.25, le=4.0, description="tile resize factor before the model")
     divisor: float | None = Field(None, gt=0, description="reflectance x10000 divisor")
-    offset: OffsetMode = Field("auto", description="Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00)")
+    offset: OffsetOrDN = Field(
+        "auto", description="Sentinel-2 BOA_ADD_OFFSET (-1000 from baseline 04.00), or a DN offset"
+    )
     swap_input_windows: bool = Field(False, description="feed window B before window A")
     # at most MAX_THREADS: 100,000 ran out of memory and crashed the process (segmentation fault)
     threads: int = Field(0, ge=0, le=MAX_THREADS, description="torch threads of this process (0 = torch's default)")
@@ -362,9 +390,11 @@ class FieldsRunConfig(StrictModel):
         "planetary-computer", description="STAC API of a named land-cover source (esa-worldcover, io-lulc)"
     )
 
+    _offset = field_validator("offset", mode="before")(offset_or_dn)
+
     def preprocess(self) -> dict[str, object]:
         """The :class:`PreprocessConfig` fields these options override (only those set)."""
-        update: dict[str, object] = {"offset": self.offset}
+        update: dict[str, object] = offset_settings(self.offset)
         if self.divisor is not None:
             update["divisor"] = self.divisor
         if self.swap_input_windows:
@@ -389,7 +419,7 @@ class FieldsEvaluateConfig(StrictModel):
     target: Literal["2-class", "3-class"] = "3-class"  # label masks scored against
     windows: Literal["ab", "ba", "a", "b"] | None = None  # window order of the input; None = the model's
     # as fields predict's --offset (auto: a scene's tags; FTW chips, harmonised: none), or a DN offset
-    offset: OffsetMode | Annotated[float, Field(ge=-MAX_DN, le=MAX_DN)] = "auto"
+    offset: OffsetOrDN = "auto"
     batch_size: int = Field(8, ge=1)
     iou_threshold: float = Field(0.5, ge=0.5, lt=1.0)
     bootstrap: int = Field(1000, ge=0)  # resamples for 95% intervals
@@ -399,18 +429,7 @@ class FieldsEvaluateConfig(StrictModel):
     stride: int = Field(128, ge=16)  # robustness on a scene: chip stride
     crop: int | None = Field(None, ge=33)  # robustness: corner-crop size p (S/2 < p < S); None = 3/4 of the chip side
 
-    @field_validator("offset", mode="before")
-    @classmethod
-    def _offset(cls, v: object) -> object:
-        if v in ("auto", "none", "apply"):
-            return v
-        try:
-            dn = float(v)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ValueError("give auto, none, apply or a DN offset") from None
-        if not -MAX_DN <= dn <= MAX_DN:  # NaN fails this too
-            raise ValueError(f"a DN offset is from -{MAX_DN} to {MAX_DN}")
-        return dn
+    _offset = field_validator("offset", mode="before")(offset_or_dn)
 
 
 class ChangeConfig(StrictModel):

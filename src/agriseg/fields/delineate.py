@@ -37,10 +37,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from agriseg.config import StrictModel
-from agriseg.fields.config import FTW_DIVISOR, OffsetMode, PredictConfig
+from agriseg.fields.config import FTW_DIVISOR, OffsetOrDN, PredictConfig, offset_or_dn, offset_settings
 
 INSTANCE_FORMAT = "agriseg-fields-instances-1"
 CONF_SCALE = 254
@@ -171,13 +171,15 @@ class InstanceConfig(StrictModel):
     padding: int | None = Field(None, ge=0)  # pixels of each side another patch sees better; None = patch_size // 4
     resize: float = Field(2.0, ge=0.25, le=4.0)  # as PreprocessConfig.resize
     divisor: float = Field(FTW_DIVISOR, gt=0)
-    offset: OffsetMode = "auto"  # BOA_ADD_OFFSET: auto (scene tags), none, apply (-1000)
+    offset: OffsetOrDN = "auto"  # BOA_ADD_OFFSET: auto (scene tags), none, apply (-1000), or a DN offset
     conf: float = Field(0.05, ge=0, le=1)
     iou: float = Field(0.3, ge=0, le=1)  # non-maximum suppression within a patch
     max_det: int = Field(100, ge=1)
     merge_iou: float = Field(0.2, ge=0, le=1)
     merge_contain: float = Field(0.8, ge=0, le=1)
     min_pixels: int = Field(4, ge=0)
+
+    _offset = field_validator("offset", mode="before")(offset_or_dn)
 
     @property
     def pad(self) -> int:
@@ -289,7 +291,7 @@ class InstancePredictor:
         P, pad, batch = c.predict.patch_size, c.pad, c.predict.batch_size
         if P - 2 * pad < 1:
             raise ValueError(f"padding {pad} leaves no core in patches of {P} px")
-        offset = scene_offset(info, PreprocessConfig(bands=info.count, offset=c.offset))
+        offset = scene_offset(info, PreprocessConfig(bands=info.count, **offset_settings(c.offset)))
         ys = window_starts(info.height, P, P - 2 * pad)
         xs = window_starts(info.width, P, P - 2 * pad)
         ycores, xcores = _cores(ys, P, info.height), _cores(xs, P, info.width)
