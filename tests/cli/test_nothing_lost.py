@@ -843,3 +843,21 @@ def test_crop_make_synthetic_never_writes_among_its_sources(tmp_path: Path, out:
     code, text = _run("crop", "make-synthetic", "plants", "-n", "1", "--photos", src / "images", "--labels",
                       src / "labels", "-o", tmp_path / "made")  # fmt: skip
     assert code == 0 and sorted(src.rglob("*")) == before, text
+
+
+def test_crop_make_synthetic_goes_on_past_an_unreadable_source(tmp_path: Path) -> None:
+    """Session 90's sweep: one empty photo among the sources stopped the whole set (and there was no --strict)."""
+    src = tmp_path / "src"
+    photos = _photos(src / "images", 3)
+    (src / "labels").mkdir()
+    for p in photos:
+        (src / "labels" / f"{p.stem}.png").write_bytes((SAMPLES.parent / "labels" / f"{p.stem}.png").read_bytes())
+    (src / "images" / "empty.jpg").write_bytes(b"")
+    (src / "labels" / "empty.png").write_bytes((src / "labels" / f"{photos[0].stem}.png").read_bytes())
+    args = ["crop", "make-synthetic", "plants", "-n", "2", "--photos", src / "images", "--labels", src / "labels"]
+    code, text = _run(*args, "-o", tmp_path / "set")
+    assert code == 1 and "wrote 2 plants photos" in text and "failed: " in text and "empty.jpg: empty file" in text
+    code, text = _run(*args, "-o", tmp_path / "set")  # the re-run says it again
+    assert code == 1 and "already there" in text and "empty.jpg: empty file" in text, text
+    code, text = _run(*args, "-o", tmp_path / "strict", "--strict")
+    assert code == 1 and "Error: " in text and "empty.jpg: empty file" in text and "wrote" not in text, text

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from agriseg.batch import counted
-from agriseg.cli.errors import friendly_errors
+from agriseg.cli.errors import echo_failures, friendly_errors
 from agriseg.cli.options import (
     CROP_SYNTHETIC,
     option,
@@ -16,6 +16,7 @@ from agriseg.cli.options import (
     seed_option,
     stack,
     stems_option,
+    strict_option,
 )
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
@@ -65,6 +66,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     help="lab: rounds of extra markers, tape, glare and labels drawn in each scene (hard negatives for training).",
 )
 @overwrite_option()
+@strict_option()
 @friendly_errors
 def make_synthetic(
     kind: str,
@@ -79,6 +81,7 @@ def make_synthetic(
     plant_colours: str,
     distractors: int,
     overwrite: bool,
+    strict: bool,
 ) -> None:
     """Generate photos of KIND (discs, plants, lab or tray) whose true masks and plant areas are known."""
     from agriseg.config import OptionError
@@ -112,13 +115,24 @@ def make_synthetic(
     from agriseg.crop.dataset import read_stem_list
 
     names = read_stem_list(stems) if stems else None  # read once: a shell's <(...) reads empty a second time
+    import json
+
     if not overwrite and earlier_set(outdir, kind, cfg, photos, labels, names):
         from agriseg.batch import already_there
 
         click.echo(already_there(outdir))
+        earlier = json.loads((outdir / "index.json").read_text(encoding="utf-8"))
+        _left_out(earlier.get("failed_sources", []))  # the photos it could not read, as the run said
         return
-    index = run(kind, outdir, photos, labels, stems, cfg, names, resume=not overwrite)  # type: ignore[arg-type]
-    import json
-
+    failed: list[str] | None = None if strict else []  # unreadable sources: left out, or the first one raised
+    index = run(kind, outdir, photos, labels, stems, cfg, names, resume=not overwrite, failed=failed)  # type: ignore[arg-type]
     made = len(json.loads(index.read_text(encoding="utf-8"))["photos"])  # with --uniform-frames' plain frames
     click.echo(f"wrote {counted(made, kind + ' photo')} to {outdir} ({index.name})")
+    _left_out(failed or [])
+
+
+def _left_out(failed: list[str]) -> None:
+    """Each source photo that could not be read, as a failed item, and exit status 1 (the set holds the others)."""
+    if failed:
+        echo_failures(failed)
+        raise SystemExit(1)

@@ -40,13 +40,27 @@ def _save(outdir: Path, name: str, rgb: np.ndarray, classes: np.ndarray) -> None
 
 
 def load_sources(
-    images: Path, labels: Path, stems: Iterable[str], refine_band: int = 3, cutouts: bool = True
+    images: Path,
+    labels: Path,
+    stems: Iterable[str],
+    refine_band: int = 3,
+    cutouts: bool = True,
+    failed: list[str] | None = None,
 ) -> tuple[list, list[np.ndarray]]:
-    """Plant cut-outs (boundary-refined labels) and soil canvases of the given labelled photos."""
+    """Plant cut-outs (boundary-refined labels) and soil canvases of the given labelled photos.
+
+    ``failed``: a photo or label that cannot be read is left out and its one-line error appended here (None:
+    raised, as ``--strict`` asks)."""
     cuts: list = []
     soils: list[np.ndarray] = []
     for stem in progress_bar(list(stems), desc="sources", unit="photo", leave=False):
-        rgb, lab = read_pair(images, labels, stem, refine_band)
+        try:
+            rgb, lab = read_pair(images, labels, stem, refine_band)
+        except (ValueError, OSError) as err:
+            if failed is None:
+                raise
+            failed.append(str(err))
+            continue
         canvas = soil_canvas(rgb, lab)
         if canvas is not None:
             soils.append(canvas)
@@ -69,6 +83,7 @@ def write_set(
     distractors: int = 0,
     options: dict | None = None,
     resume: bool = True,
+    failed: list[str] | None = None,
 ) -> Path:
     """Generate ``n`` photos of one kind from the labelled photos ``stems`` and write them to ``outdir``.
 
@@ -92,6 +107,8 @@ def write_set(
         options: what the set was made with, kept in ``index.json`` (a re-run with other options is refused).
         resume: keep the photos a stopped run with the same ``options`` finished, and make only the others
             (False: every photo is made again, as ``--overwrite`` asks).
+        failed: source photos that cannot be read are left out, their errors appended here and kept in the
+            index (``failed_sources``); None: the first one is raised.
 
     Returns:
         The ``index.json`` path (per photo: what it holds; for ``plants``, every plant's true area).
@@ -100,7 +117,7 @@ def write_set(
         ValueError: when the source photos give no soil canvas (all too green) or, for ``lab``, no plant.
     """
     outdir, images, labels = Path(outdir), Path(images), Path(labels)
-    cuts, soils = load_sources(images, labels, stems, cutouts=kind in ("lab", "tray"))
+    cuts, soils = load_sources(images, labels, stems, cutouts=kind in ("lab", "tray"), failed=failed)
     if not soils and kind not in ("lab", "tray"):
         raise ValueError(f"{images}: none of the {len(stems)} photos has enough bare soil for a canvas")
     if kind in ("lab", "tray") and not cuts:
@@ -108,6 +125,8 @@ def write_set(
     index: dict = {"kind": kind, "seed": seed, "sources": sorted(stems), "photos": {}}
     if options is not None:
         index["options"] = options
+    if failed:
+        index["failed_sources"] = list(failed)
     planned = _planned(kind, n, seed, kind == "lab" and uniform_frames)
     # photo i depends only on the sources and seed + i: those a stopped run finished are kept as they are
     index["photos"] = _begin_set(outdir, index, planned, (images, labels), resume)
@@ -378,6 +397,7 @@ def make_synthetic(
     config: SyntheticPhotosConfig | None = None,
     stems: list[str] | None = None,
     resume: bool = True,
+    failed: list[str] | None = None,
 ) -> Path:
     """``agriseg crop make-synthetic``: :func:`write_set` from a folder of labelled photos.
 
@@ -386,6 +406,7 @@ def make_synthetic(
         config: how many photos, the seed, the ``lab`` layouts (default: :class:`SyntheticPhotosConfig`'s).
         stems: the names of ``stems_file`` already read (a file read twice: a shell's ``<(...)`` is empty then).
         resume: keep the photos a stopped run with the same options made (False: ``--overwrite``).
+        failed: unreadable source photos are left out, their errors appended here (None: raised).
 
     Returns:
         The ``index.json`` path.
@@ -437,4 +458,5 @@ def make_synthetic(
         cfg.distractors,
         set_options(kind, cfg, photos, labels, given),
         resume,
+        failed,
     )
