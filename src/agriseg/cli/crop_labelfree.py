@@ -28,6 +28,7 @@ from agriseg.cli.options import (
     pseudolabel_source_options,
     refuse_unread,
     set_option,
+    stack,
     stage_epochs_options,
 )
 
@@ -36,18 +37,24 @@ if TYPE_CHECKING:
     from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig
 
 
+# how depth (files of --depth-dir, or the depth model's) is read: pseudolabel and adapt
+_depth_reading = stack(
+    option(
+        "--depth-convention",
+        config=PSEUDOLABEL,
+        type="choice",
+        show_default="depth for files, inverse otherwise",
+        help="depth: larger = farther; inverse: larger = nearer.",
+    ),
+    option("--detrend", config=PSEUDOLABEL, type="choice", help="Subtract a fitted ground plane from (inverse) depth."),
+)
+
+
 @click.command()
 @click.argument("paths", nargs=-1, required=True)
 @outdir_option("Output folder: masks/, records/, overlays/, plots/, pseudolabels.json.")
 @pseudolabel_source_options()
-@option(
-    "--depth-convention",
-    config=PSEUDOLABEL,
-    type="choice",
-    show_default="depth for files, inverse otherwise",
-    help="depth: larger = farther; inverse: larger = nearer.",
-)
-@option("--detrend", config=PSEUDOLABEL, type="choice", help="Subtract a fitted ground plane from (inverse) depth.")
+@_depth_reading
 @device_option("crop", PSEUDOLABEL, "Where the depth model runs: cpu, or a GPU (cuda, cuda:1).")
 @option("--normaliser", config=GGHT, type="choice", help="GGHT option: normalisation.")
 @option("--edge-operator", config=GGHT, type="choice", help="GGHT option: edge operator.")
@@ -182,6 +189,7 @@ def _photos_left_out(rep: dict) -> None:
 @output_option("Adapted model (.safetensors).")
 @model_option("crop", config=CROP_ADAPT)
 @pseudolabel_source_options()
+@_depth_reading
 @option(
     "--combine",
     config=CROP_ADAPT,

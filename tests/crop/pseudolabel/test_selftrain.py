@@ -460,6 +460,8 @@ def test_adapt_refuses_bad_options_before_any_photo_is_pseudo_labelled(tmp_path:
         (["-o", tmp_path / "a.txt"], "a.txt: the adapted model is a .safetensors file"),
         (["-o", tmp_path / "a.safetensors", "--keep", bad], "bad.json: not valid JSON"),
         (["-o", tmp_path / "a.safetensors", "--crop-size", "100000"], "--crop-size"),
+        # depth read as pseudolabel reads it (session 90's sweep: adapt had no --depth-convention / --detrend)
+        (["-o", tmp_path / "a.safetensors", "--detrend", "none"], "--detrend: read with --source depth only"),
     ):
         code, text = _cli(*common, *extra)
         assert code == 2 and message in text, text
