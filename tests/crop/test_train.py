@@ -457,3 +457,19 @@ def test_train_seed_reaches_the_training_order(tmp_path):
 
     assert order(7) == order(7)
     assert len({tuple(order(s)) for s in (0, 7, 8)}) == 3
+
+
+def test_a_validation_share_beside_a_validation_list_is_said_unread(tmp_path, caplog):
+    """``data.val_fraction: 0.25`` with ``data.val_list`` was dropped without a word (session 89's notes)."""
+    from agriseg.crop.train import CropDataModule
+
+    cfg = tiny_config(tmp_path)
+    (tmp_path / "val.txt").write_text("00\n")
+    data = cfg.data.model_copy(update={"val_list": str(tmp_path / "val.txt")})
+    with caplog.at_level("WARNING", logger="agriseg"):
+        dm = CropDataModule(data, 2, 0, 0, 0)
+    assert dm.val_stems == ["00"] and "data.val_fraction 0.25: not read, as data.val_list" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        CropDataModule(data.model_copy(update={"val_fraction": 0.2}), 2, 0, 0, 0)  # the default: nothing to say
+    assert "val_fraction" not in caplog.text

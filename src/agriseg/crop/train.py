@@ -175,6 +175,14 @@ class CropDataModule(L.LightningDataModule):
         super().__init__()
         self.cfg, self.batch_size, self.num_workers, self.seed = data, batch_size, num_workers, seed
         pairs = match_pairs(data.images, data.labels, ("data.images", "data.labels"))
+        if data.val_list and data.val_fraction != type(data).model_fields["val_fraction"].default:
+            import logging  # a share the user chose, not read: said (the list names the validation photos)
+
+            logging.getLogger("agriseg").warning(
+                "data.val_fraction %g: not read, as data.val_list %s names the validation photos",
+                data.val_fraction,
+                data.val_list,
+            )
         self.train_stems, self.val_stems = split_stems(
             list(pairs), data.train_list, data.val_list, data.val_fraction, seed
         )
