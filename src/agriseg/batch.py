@@ -29,9 +29,10 @@ Commands and where they go:
   long to make, run it as the one item of a batch so that it is fingerprinted like the per-item outputs
   (unchanged re-run: a no-op; changed option or input: refused naming it; ``--overwrite``: made again):
   ``text dataset`` (the dataset folder), ``crop adapt`` (the adapted model) and ``crop selftrain``
-  (``output_dir/model.safetensors``). Three of them read their inputs as items: ``text dataset`` leaves out
-  an image it cannot use, and ``crop evaluate`` / ``text evaluate`` a pair they cannot score; each reports it
-  and exits with status 1 (``--strict``: stops at the first).
+  (``output_dir/model.safetensors``). Four of them read their inputs as items: ``text dataset`` leaves out
+  an image it cannot use, ``crop make-synthetic`` a source photo it cannot read, and ``crop evaluate`` /
+  ``text evaluate`` a pair they cannot score; each reports it and exits with status 1 (``--strict``: stops at
+  the first).
 
 Skip / resume / refuse go through the fingerprint interface of :mod:`agriseg.fingerprint`: each command
 builds a :class:`~agriseg.fingerprint.Recipe` (what changes its outputs) and passes it to :func:`run_batch`,

@@ -138,7 +138,7 @@ def test_per_item_commands_run_through_the_batch_runner() -> None:
     stray = (many_inputs | strict) - per_item - outside
     assert not stray, f"per-item commands outside the batch runner: {sorted(stray)}"
     # a data set built from the images it could use, scores of the pairs it could read (the docstring)
-    assert strict <= per_item | {"text dataset", "crop evaluate", "text evaluate"}
+    assert strict <= per_item | {"text dataset", "crop make-synthetic", "crop evaluate", "text evaluate"}
 
 
 def test_renamed_flags_point_at_existing_ones() -> None:
