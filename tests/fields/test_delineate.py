@@ -173,3 +173,29 @@ def test_delineate_models_given_where_they_cannot_be_used_are_usage_errors(
     res = CliRunner().invoke(main, ["fields", "predict", str(scene), "-m", str(tmp_path / "m.pt"), "-o",
                                     str(tmp_path / "o.tif")])  # fmt: skip
     assert res.exit_code == 2 and "you have not trusted" in res.output, res.output
+
+
+@pytest.mark.parametrize(("given", "offset"), [("500", 500.0), ("apply", "apply"), ("none", "none")])
+def test_a_dn_offset_reaches_an_instance_model_in_map_and_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, given: str, offset: object
+) -> None:
+    """Session 90's review: ``fields map --offset 500`` with a DelineateAnything model ran with -1000 (the job
+    carried only "apply", the preprocessing's word for a DN offset)."""
+    import agriseg.fields.delineate as delineate
+    import agriseg.fields.mapping.scene as scene
+    from agriseg.fields.config import FieldsRunConfig
+
+    seen = {}
+
+    class Capture:
+        def __init__(self, model: object, cfg: delineate.InstanceConfig, name: str) -> None:
+            seen["offset"] = cfg.offset
+
+        def predict(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    monkeypatch.setattr(delineate, "InstancePredictor", Capture)
+    monkeypatch.setattr(scene, "_cached_yolo", lambda *args: None)
+    job = scene.SceneJob("s.tif", str(tmp_path), "m.pt", preprocess=FieldsRunConfig(offset=given).preprocess())
+    scene._predict_instances(job, tmp_path / "r.tif")
+    assert seen["offset"] == offset

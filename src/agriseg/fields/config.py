@@ -241,6 +241,12 @@ def offset_or_dn(v: object) -> object:
     return dn
 
 
+def offset_of(settings: dict[str, object]) -> object:
+    """The ``--offset`` value of :func:`offset_settings`' fields (``apply`` with a value of its own: that DN)."""
+    offset = settings.get("offset", "auto")
+    return settings["offset_value"] if offset == "apply" and "offset_value" in settings else offset
+
+
 def offset_settings(offset: object) -> dict[str, object]:
     """The :class:`PreprocessConfig` fields of an ``--offset`` value (a DN offset is ``apply`` with that value)."""
     return {"offset": offset} if isinstance(offset, str) else {"offset": "apply", "offset_value": float(offset)}  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from typing import Any
 
 from typing_extensions import deprecated
 
-from agriseg.fields.config import FTW_DIVISOR, PredictConfig, PreprocessConfig
+from agriseg.fields.config import FTW_DIVISOR, PredictConfig, PreprocessConfig, offset_of
 from agriseg.vector.config import PolygonizeConfig
 
 
@@ -98,7 +98,7 @@ def _predict_instances(job: SceneJob, raster: Path) -> Any:
         predict=job.predict.model_copy(update={"progress": False}),
         resize=job.resize if job.resize is not None else 2.0,
         divisor=float(job.preprocess.get("divisor", FTW_DIVISOR)),
-        offset=job.preprocess.get("offset", "auto"),
+        offset=offset_of(job.preprocess),  # a DN offset too, not only its "apply"
     )
     model = _cached_yolo(job.model, job.model_sha256, job.model_name)
     return InstancePredictor(model, cfg, job.model_name or Path(job.model).name).predict(
