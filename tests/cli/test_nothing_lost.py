@@ -857,7 +857,19 @@ def test_crop_make_synthetic_goes_on_past_an_unreadable_source(tmp_path: Path) -
     args = ["crop", "make-synthetic", "plants", "-n", "2", "--photos", src / "images", "--labels", src / "labels"]
     code, text = _run(*args, "-o", tmp_path / "set")
     assert code == 1 and "wrote 2 plants photos" in text and "failed: " in text and "empty.jpg: empty file" in text
-    code, text = _run(*args, "-o", tmp_path / "set")  # the re-run says it again
-    assert code == 1 and "already there" in text and "empty.jpg: empty file" in text, text
+    code, text = _run(*args, "-o", tmp_path / "set")  # made again: the photo may be readable now
+    assert code == 1 and "wrote 2 plants photos" in text and "empty.jpg: empty file" in text, text
+    (src / "images" / "empty.jpg").write_bytes(photos[0].read_bytes())  # mended
+    code, text = _run(*args, "-o", tmp_path / "set")
+    assert code == 0 and "wrote 2 plants photos" in text and "failed" not in text, text
+    assert "failed_sources" not in json.loads((tmp_path / "set" / "index.json").read_text())
+    assert "already there" in _run(*args, "-o", tmp_path / "set")[1]
     code, text = _run(*args, "-o", tmp_path / "strict", "--strict")
+    assert code == 0, text  # --strict on readable sources
+    (src / "images" / "empty.jpg").write_bytes(b"")
+    code, text = _run(*args, "-o", tmp_path / "strict2", "--strict")
     assert code == 1 and "Error: " in text and "empty.jpg: empty file" in text and "wrote" not in text, text
+    for p in photos:
+        p.write_bytes(b"")
+    code, text = _run(*args, "-o", tmp_path / "none")  # none readable: said as such, not as "no bare soil"
+    assert code == 1 and "none of the 4 photos could be read (" in text and "bare soil" not in text, text

@@ -117,13 +117,12 @@ def make_synthetic(
     names = read_stem_list(stems) if stems else None  # read once: a shell's <(...) reads empty a second time
     import json
 
-    if not overwrite and earlier_set(outdir, kind, cfg, photos, labels, names):
+    done = not overwrite and earlier_set(outdir, kind, cfg, photos, labels, names)
+    if done and not json.loads((outdir / "index.json").read_text(encoding="utf-8")).get("failed_sources"):
         from agriseg.batch import already_there
 
         click.echo(already_there(outdir))
-        earlier = json.loads((outdir / "index.json").read_text(encoding="utf-8"))
-        _left_out(earlier.get("failed_sources", []))  # the photos it could not read, as the run said
-        return
+        return  # (a set made without photos it could not read is made again, from those readable now)
     failed: list[str] | None = None if strict else []  # unreadable sources: left out, or the first one raised
     index = run(kind, outdir, photos, labels, stems, cfg, names, resume=not overwrite, failed=failed)  # type: ignore[arg-type]
     made = len(json.loads(index.read_text(encoding="utf-8"))["photos"])  # with --uniform-frames' plain frames

@@ -118,10 +118,16 @@ def write_set(
     """
     outdir, images, labels = Path(outdir), Path(images), Path(labels)
     cuts, soils = load_sources(images, labels, stems, cutouts=kind in ("lab", "tray"), failed=failed)
-    if not soils and kind not in ("lab", "tray"):
-        raise ValueError(f"{images}: none of the {len(stems)} photos has enough bare soil for a canvas")
+    lacking = "enough bare soil for a canvas" if kind not in ("lab", "tray") and not soils else None
     if kind in ("lab", "tray") and not cuts:
-        raise ValueError(f"{images}: none of the {len(stems)} photos has a whole plant to cut out")
+        lacking = "a whole plant to cut out"
+    if lacking:
+        read = len(stems) - len(failed or [])
+        first = f"{failed[0]}{' and more' if len(failed) > 1 else ''}" if failed else ""
+        if failed and not read:  # none could be read: that is the reason, not the soil
+            raise ValueError(f"{images}: none of the {len(stems)} photos could be read ({first})")
+        unread = f" ({len(failed)} more could not be read: {first})" if failed else ""
+        raise ValueError(f"{images}: none of the {read}{' readable' if failed else ''} photos has {lacking}{unread}")
     index: dict = {"kind": kind, "seed": seed, "sources": sorted(stems), "photos": {}}
     if options is not None:
         index["options"] = options
