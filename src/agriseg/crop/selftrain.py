@@ -662,22 +662,38 @@ def link_photos(photos: Sequence[Path], img_dir: Path) -> dict[str, Path]:
     for old in img_dir.iterdir():  # (only agriseg's links: a file there may be the user's)
         if old.is_symlink() and (old.name not in links or Path(os.readlink(old)) != links[old.name]):
             old.unlink()
+    import json
+
+    record = img_dir / COPIES  # the photos agriseg copied here where links cannot be made
+    try:
+        copies = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        copies = {}
     for name, target in links.items():
         link = img_dir / name
         if link.is_symlink():  # agriseg's link to this photo (those to other photos went above)
             continue
+        if link.exists() and link.is_file() and name in copies:  # an earlier run's copy: of this photo as it is now
+            if filecmp.cmp(link, target, shallow=False):
+                continue
+            link.unlink()
         if not link.exists():
             try:
                 os.symlink(target, link)
             except OSError:
                 shutil.copyfile(target, link)
-        elif not (link.is_file() and filecmp.cmp(link, target, shallow=False)):  # an earlier run's copy is the same
+                copies[name] = str(target)
+                write_json(record, copies)
+        elif not (link.is_file() and filecmp.cmp(link, target, shallow=False)):  # a copy of the photo is as good
             # a file agriseg did not put there: it would be read in place of the photo (and the photo blamed)
             raise OptionError(
                 f"{link}: a file agriseg did not write, where it puts a link to {given[name]}; move it, or choose "
                 "another work folder"
             )
     return names
+
+
+COPIES = ".agriseg-copies.json"  # in a work folder's images/: the photos copied there (no links on that disk)
 
 
 def adapt_workdir(output: Path, workdir: str | Path | None) -> Path:

@@ -587,6 +587,28 @@ def test_a_file_in_the_work_folder_is_never_read_for_a_photo(tmp_path: Path) -> 
     assert (img_dir / "a.jpg").read_bytes() == b"another picture"
 
 
+def test_a_copy_made_where_links_cannot_be_follows_its_photo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 90's review: on a disk without symbolic links the photo is copied; once the photo was edited, the
+    re-run called agriseg's own copy "a file agriseg did not write" and nothing but deleting it by hand helped."""
+    import os
+
+    from agriseg.crop.selftrain import link_photos
+
+    def no_links(*args: object) -> None:
+        raise OSError("links not supported here")
+
+    monkeypatch.setattr(os, "symlink", no_links)
+    photos, img_dir = tmp_path / "photos", tmp_path / "work" / "images"
+    photos.mkdir()
+    img_dir.mkdir(parents=True)
+    (photos / "a.jpg").write_bytes(b"the photo")
+    link_photos([photos / "a.jpg"], img_dir)
+    assert not (img_dir / "a.jpg").is_symlink() and (img_dir / "a.jpg").read_bytes() == b"the photo"
+    (photos / "a.jpg").write_bytes(b"the photo, edited")
+    link_photos([photos / "a.jpg"], img_dir)
+    assert (img_dir / "a.jpg").read_bytes() == b"the photo, edited"
+
+
 def test_a_name_clash_since_removed_leaves_no_trace(tmp_path: Path) -> None:
     """Session 87's selftrain sweep: with 0001.jpg and 0001.png both there, the masks were named 0001_jpg and
     0001_png; once 0001.png was removed, selftrain failed ("train_stems.txt names 1 photo(s) without an image and
