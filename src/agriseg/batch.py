@@ -1360,12 +1360,8 @@ def _plan(
         else:
             where = verdict.detail or item.outputs[0]
             msg = f"{where}: exists and was not written by this command (kept; --overwrite replaces it)"
-            if opts.named_output and len(items) == 1:  # the output named on the command line is in the way
-                from agriseg.config import OptionError
-
-                raise OptionError(msg)
-        if opts.named_output and len(items) == 1:  # the one output named: refused before any work, as `crop train`
-            from agriseg.config import OptionError  # refuses its earlier run's model (a usage error, exit 2)
+        if opts.named_output and len(items) == 1:  # the one output named (in the way, or made with other settings):
+            from agriseg.config import OptionError  # refused before any work, a usage error (exit 2) as `crop train`
 
             raise OptionError(msg)
         if opts.strict:

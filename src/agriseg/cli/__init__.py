@@ -67,7 +67,8 @@ def _one_line(err: click.UsageError, ctx: click.Context) -> click.ClickException
         return _UsageLine(err.format_message())
     where = err.ctx.command_path if err.ctx is not None else ctx.command_path
     if isinstance(err, click.NoSuchOption):  # a file whose name starts with "-" (click reads "-x.jpg" as -x)
-        named = [a for a in sys.argv[1:] if a.startswith(err.option_name) and os.path.exists(a)]
+        # (-q.jpg reads as agriseg's -q, then "-.": any argument starting with "-" that is a file is the one)
+        named = [a for a in sys.argv[1:] if a.startswith("-") and len(a) > 2 and os.path.exists(a)]
         if named:
             return _UsageLine(f"No such option {err.option_name!r}: for the file {named[0]}, give ./{named[0]}")
     return _UsageLine(f"{err.format_message().rstrip('.')} (see {where} --help)")

@@ -164,7 +164,7 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
 def unreadable_raster(path: str | Path, err: BaseException) -> str:
     """What a raster that GDAL cannot open is: cut short (its header read fails half-way), or no raster at all."""
     reason = gdal_reason(err)
-    cut = any(w in reason for w in ("IO error", "truncat", "Read failed", "short read"))
+    cut = any(w in reason for w in ("IO error", "truncat", "Read failed", "short read", "Failed to read directory"))
     return f"{path}: {'the file is truncated or corrupt' if cut else 'not a readable raster'} ({reason})"
 
 

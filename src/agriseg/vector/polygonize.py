@@ -119,6 +119,7 @@ class RasterSource:
     path: Path
     config: PolygonizeConfig
     prob_scale: float | None = None  # what a probability band that is not uint8 is multiplied by; None: found
+    probe: bool = True  # read its last pixels first (a truncated file); a worker's copy of a probed source: False
 
     def __post_init__(self) -> None:
         import rasterio
@@ -139,7 +140,8 @@ class RasterSource:
         try:
             from agriseg.raster.io import probe_readable
 
-            probe_readable(self.ds, self.path)  # a file cut short reads as one without a CRS: said as what it is
+            if self.probe:  # a file cut short reads as one without a CRS: said as what it is
+                probe_readable(self.ds, self.path)
             if self.ds.crs is None:
                 raise ValueError(f"{self.path}: has no CRS; polygons need a georeferenced raster")
             check_class_raster(self.path, self.ds)
@@ -433,7 +435,7 @@ def _open_worker(job: _Job, parent: int) -> None:
     from agriseg.data.files import end_with
 
     end_with(parent)
-    _SOURCE.update(job=job, src=RasterSource(job.path, job.config, job.prob_scale))
+    _SOURCE.update(job=job, src=RasterSource(job.path, job.config, job.prob_scale, probe=False))
 
 
 class _Pool:
