@@ -1049,6 +1049,36 @@ def test_a_regions_csv_keeps_its_own_columns_in_the_plots_table(tmp_path: Path) 
     assert res.returncode == 0 and "0 measured, 1 skipped" in res.stdout, res.stdout + res.stderr
 
 
+def test_crop_traits_keeps_the_regions_csvs_own_columns_in_every_table(tmp_path: Path) -> None:
+    """Session 90's traits sweep: `crop traits --regions pots.csv` dropped its genotype column from traits.csv,
+    growth.csv, growth_wide.csv and the records, where `crop plots` kept it; a column named like one of the
+    table's is kept apart."""
+    import json
+    import subprocess
+    import sys
+
+    (tmp_path / "in").mkdir()
+    for day in ("2024-06-01", "2024-06-08"):
+        _tray_photo(tmp_path / "in" / f"tray_{day}.jpg")
+    pots = tmp_path / "pots.csv"
+    pots.write_text("id,x,y,width,height,genotype,trait\n1,40,30,133,120,WT,a\n2,173,30,134,120,mut,b\n")
+    cmd = [sys.executable, "-m", "agriseg", "crop", "traits", str(tmp_path / "in"), "--regions", str(pots),
+           "-o", str(tmp_path / "o")]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out = tmp_path / "o"
+    with open(out / "traits.csv", newline="") as fh:
+        long = [r for r in csv.DictReader(fh) if r["level"] == "region" and r["trait"] == "plant_count"]
+    assert {(r["id"], r["genotype"], r["trait (regions file)"]) for r in long} == {("1", "WT", "a"), ("2", "mut", "b")}
+    with open(out / "growth.csv", newline="") as fh:
+        assert {(r["region_id"], r["genotype"]) for r in csv.DictReader(fh)} == {("1", "WT"), ("2", "mut")}
+    with open(out / "growth_wide.csv", newline="") as fh:
+        wide = list(csv.DictReader(fh))
+    assert list(wide[0])[:2] == ["region_id", "genotype"] and [r["genotype"] for r in wide] == ["WT", "mut"]
+    record = json.loads((out / "tray_2024-06-01_traits.json").read_text())
+    assert record["regions"][0]["columns"] == {"genotype": "WT", "trait": "a"}
+
+
 def test_an_earlier_output_of_regions_all_outside_is_not_resumed(tmp_path: Path, monkeypatch) -> None:
     """Session 89's review: outputs written before a photo with every region outside failed were resumed as
     measured by a re-run; they are made again (and fail now)."""

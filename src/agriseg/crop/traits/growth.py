@@ -401,6 +401,7 @@ def write_growth(
         notes += _date_problems(dated, kind)
     ids: dict[str, None] = {}
     by_id: dict[str, list[dict[str, Any]]] = {}
+    own: dict[str, dict[str, Any]] = {}  # region id -> its regions CSV's own columns (genotype, rep...)
     for i, label in zip(order, labels, strict=True):
         date, file, regions = dated[i]
         for r in regions:
@@ -408,7 +409,10 @@ def write_growth(
             ids.setdefault(rid)
             # "date" is the photo's date or empty (never a file name); the wide table and chart use the label
             row: dict[str, Any] = {id_field: rid, "date": date or "", "file": file, "_label": label}
-            row.update({_with_unit(k, area_unit): v for k, v in r.items() if k not in ("id", "plot_id")})
+            row.update({_with_unit(k, area_unit): v for k, v in r.items() if k not in ("id", "plot_id", "columns")})
+            for name, v in r.get("columns", {}).items():  # a regions CSV's own columns (crop traits' records)
+                row[f"{name} (regions file)" if name in row else name] = v
+                own.setdefault(rid, {})[name] = v
             by_id.setdefault(rid, []).append(row)
     key = _with_unit(value, area_unit)
     rate = f"{key}_change_per_day"
@@ -442,8 +446,12 @@ def write_growth(
         *rates,
     ]
     _write_csv(outdir / "growth.csv", rows, fields)
-    wide = [{id_field: rid, **{f"{key} {r['_label']}": r.get(key) for r in by_id[rid]}} for rid in ids]
-    _write_csv(outdir / "growth_wide.csv", wide, [id_field, *[f"{key} {d}" for d in labels]])
+    dates = [f"{key} {d}" for d in labels]
+    own_names = [k for k in dict.fromkeys(k for cols in own.values() for k in cols) if k not in (id_field, *dates)]
+    wide = [
+        {id_field: rid, **own.get(rid, {}), **{f"{key} {r['_label']}": r.get(key) for r in by_id[rid]}} for rid in ids
+    ]
+    _write_csv(outdir / "growth_wide.csv", wide, [id_field, *own_names, *dates])
     written = [outdir / "growth.csv", outdir / "growth_wide.csv"]
     if importlib.util.find_spec("matplotlib") is not None:
         _chart(by_id, key, outdir / "growth.png", layout, "plot" if id_field == "plot_id" else "region", positions)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -435,8 +435,9 @@ def _unit(dim: int, px_per_mm: float | None, trait: str = "") -> str:
     return unit_names(px_per_mm)[dim]
 
 
-def long_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
-    """The long-format CSV rows of one record (image, plant and region traits)."""
+def long_rows(record: dict[str, Any], named: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The long-format CSV rows of one record (image, plant and region traits); a plant's or region's rows carry
+    the regions CSV's own columns of its region, under the names ``named`` gives them (:func:`own_column_names`)."""
     base = {"file": record["file"], "quality": record.get("quality", ""), **record.get("meta", {})}
     s = record["image"].get("px_per_mm")
     rows = []
@@ -451,16 +452,21 @@ def long_rows(record: dict[str, Any]) -> list[dict[str, Any]]:
                 "unit": _unit(IMAGE_TRAITS.get(k, 0), s, k),
             }
         )
+    own = {str(reg["id"]): reg["columns"] for reg in record["regions"] if "columns" in reg}  # the regions CSV's
+    named = named or {}
     for level, items, dims in (("plant", record["plants"], SHAPE_TRAITS), ("region", record["regions"], REGION_TRAITS)):
         for it in items:
+            region = it.get("region", it["id"] if level == "region" else "")
+            columns = {named.get(k, k): v for k, v in own.get(str(region), {}).items()}
             for k, v in it.items():
-                if k not in ("id", "region"):
+                if k not in ("id", "region", "columns"):
                     rows.append(
                         {
                             **base,
                             "level": level,
                             "id": it["id"],
-                            "region": it.get("region", it["id"] if level == "region" else ""),
+                            "region": region,
+                            **columns,
                             "trait": k,
                             "value": v,
                             "unit": _unit(dims.get(k, 0), s, k),
@@ -517,9 +523,23 @@ def measure_item(
         "warnings": m.warnings,
         "image": tidy(m.image),
         "plants": tidy(m.plants),
-        "regions": tidy(m.regions),
+        "regions": with_own_columns(tidy(m.regions), m.rects),
     }
     return record, m, rgb
+
+
+def with_own_columns(regions: list[dict[str, Any]], rects: list[Region]) -> list[dict[str, Any]]:
+    """Region rows with the other columns of their row in the regions CSV (genotype, rep...) under
+    ``columns``, as the tables then show them beside the traits."""
+    own = {r.id: dict(r.extra) for r in rects if r.extra}
+    return [{**row, "columns": own[str(row["id"])]} if str(row["id"]) in own else row for row in regions]
+
+
+def own_column_names(records: list[dict[str, Any]], taken: Collection[str]) -> dict[str, str]:
+    """The regions CSV's own column names of ``records`` -> their table column (``<name> (regions file)`` where
+    a column of that name is ``taken``)."""
+    names = dict.fromkeys(k for rec in records for reg in rec.get("regions", []) for k in reg.get("columns", {}))
+    return {k: f"{k} (regions file)" if k in taken else k for k in names}
 
 
 # agriseg's version of what crop traits writes from an image and options (part of every fingerprint)
@@ -583,9 +603,12 @@ def run_traits(
     files = [f for f in files if f not in left_out]
     pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
     overlap = positions = None
+    own_columns: dict[str, str] = {}
     if config.regions:  # a bad regions file stops the batch before it starts
         regions = read_regions_option(config.regions, "--regions")
         overlap, positions = overlaps(regions), region_positions(regions)  # positions: the chart's, as a --grid's
+        if any(r.extra for r in regions):  # its own columns are in the tables now: not in outputs made before
+            own_columns = {"regions file columns": "kept"}
     if config.grid:
         parse_grid(config.grid)
     if config.grid_box:
@@ -615,7 +638,7 @@ def run_traits(
             p.path,
             (outdir / f"{p.name}_plants.png", outdir / f"{p.name}_mask.png", outdir / f"{p.name}_traits.json"),
             tuple(f for f in (p.photo, p.mask) if f is not None),
-            resolved=_item_rules(p, config),
+            resolved=_item_rules(p, config) | own_columns,
             payload=p,
         )
         for p in pairs
@@ -798,8 +821,10 @@ def write_tables(records: list[dict[str, Any]], outdir: Path, config: TraitsConf
     meta_fields = list(dict.fromkeys(k for rec in records for k in rec.get("meta", {})))
     # the date found in a name (no --meta date field): a column too, as growth.csv has it
     dated = any(r.get("date") for r in done) and not any(k.lower().endswith("date") for k in meta_fields)
-    rows = [{**r, "date": rec.get("date") or ""} if dated else r for rec in done for r in long_rows(rec)]
-    fields = CSV_FIELDS[:1] + ["date"] * dated + meta_fields + CSV_FIELDS[1:]
+    named = own_column_names(done, {*CSV_FIELDS, "date", *meta_fields})
+    rows = [{**r, "date": rec.get("date") or ""} if dated else r for rec in done for r in long_rows(rec, named)]
+    at = CSV_FIELDS.index("region") + 1  # the regions CSV's own columns after the region
+    fields = CSV_FIELDS[:1] + ["date"] * dated + meta_fields + CSV_FIELDS[1:at] + list(named.values()) + CSV_FIELDS[at:]
     with (
         atomic_write(outdir / "traits.csv") as tmp,
         open(tmp, "w", newline="", encoding="utf-8", errors=TABLE_ERRORS) as fh,
