@@ -447,13 +447,17 @@ def test_a_grid_found_elsewhere_on_one_date_is_warned_of() -> None:
     with other pots' of the other dates without a word (session 69's sweep)."""
     from agriseg.crop.traits.runner import _grid_moves
 
+    size = {"width": 800, "height": 400}
     recs = [
-        {"file": "t_2024-06-01.jpg", "grid_box": [100, 50, 600, 300]},
-        {"file": "t_2024-06-08.jpg", "grid_box": [104, 47, 596, 305]},  # the camera moved a little: no warning
-        {"file": "t_2024-06-15.jpg", "grid_box": [101, 52, 603, 298]},
+        {"file": "t_2024-06-01.jpg", "grid_box": [100, 50, 600, 300], "image": size},
+        {"file": "t_2024-06-08.jpg", "grid_box": [104, 47, 596, 305], "image": size},  # moved a little: no warning
+        {"file": "t_2024-06-15.jpg", "grid_box": [101, 52, 603, 298], "image": size},
     ]
     assert _grid_moves(recs, (3, 6)) == []
-    recs.append({"file": "t_2024-06-22.jpg", "grid_box": [0, 0, 800, 400]})  # the whole photo
+    # a photo of twice the size, the grid on the same pots (session 90's sweep: warned as lying elsewhere)
+    double = {"file": "t_2024-06-16.jpg", "grid_box": [200, 100, 1200, 600], "image": {"width": 1600, "height": 800}}
+    assert _grid_moves([*recs, double], (3, 6)) == []
+    recs.append({"file": "t_2024-06-22.jpg", "grid_box": [0, 0, 800, 400], "image": size})  # the whole photo
     said = _grid_moves(recs, (3, 6))
     assert len(said) == 1 and "grid lies elsewhere on t_2024-06-22.jpg than" in said[0], said
     # two photos: each is off the middle of both; neither is "the other photos" (session 72's sweep)

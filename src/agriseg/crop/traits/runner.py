@@ -779,12 +779,16 @@ def _grid_moves(records: list[dict[str, Any]], grid: tuple[int, int]) -> list[st
     """A warning when the grid found on some photos of one growth table lies more than half a pot away from
     where it lies on most (the tray not found on one date, so the grid spans the whole photo): their pot ids
     name other pots there, and growth.csv joins them as one."""
-    boxes = {r["file"]: r["grid_box"] for r in records if r.get("grid_box")}
+    boxes = {}  # where the grid lies as a share of each photo's width and height: photos of two sizes compare
+    for r in records:
+        size = (r.get("image", {}).get("width"), r.get("image", {}).get("height"))  # the grid box's unit (px, mm)
+        if r.get("grid_box") and all(size):
+            boxes[r["file"]] = np.array(r["grid_box"], float) / np.array([*size, *size], float)
     if len(boxes) < 2:
         return []
     mid = np.median(np.array(list(boxes.values()), float), axis=0)  # (4,): x, y, w, h
     half = np.array([mid[2] / grid[1], mid[3] / grid[0]] * 2) / 2  # half a cell: x, y, then w, h
-    moved = [Path(f).name for f, b in boxes.items() if (np.abs(np.array(b, float) - mid) > half).any()]
+    moved = [Path(f).name for f, b in boxes.items() if (np.abs(b - mid) > half).any()]
     if not moved:
         return []
     shown = ", ".join(moved[:3]) + (", ..." if len(moved) > 3 else "")
