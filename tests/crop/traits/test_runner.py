@@ -97,7 +97,7 @@ def test_tables_json_debug_and_errors(inputs: Path, tmp_path: Path) -> None:
     assert [(g["region_id"], g["date"]) for g in growth] == [
         (r, d) for r in ("1", "2") for d in ("2024-06-01", "2024-06-02", "2024-06-03")
     ]
-    assert growth[1]["plant_area_px2_change_per_day"] == "0.0" and growth[0]["relative_growth_rate_per_day"] == ""
+    assert growth[1]["plant_area_px2_change_per_day"] == "0" and growth[0]["relative_growth_rate_per_day"] == ""
     with (out / "growth_wide.csv").open() as fh:
         wide = list(csv.DictReader(fh))
     assert len(wide) == 2 and list(wide[0])[1] == "plant_area_px2 2024-06-01"
@@ -478,14 +478,15 @@ def test_growth_rates_keep_six_significant_digits(tmp_path: Path) -> None:
 
 
 def test_growth_columns_name_their_units_and_write_yes_no_as_1_0(tmp_path: Path) -> None:
-    """Every column of growth.csv states its unit (angles too) and yes/no values read as in traits.csv (1 / 0)."""
+    """Every column of growth.csv states its unit (angles too), yes/no values read as in traits.csv (1 / 0), and a
+    whole number is written without ".0" (session 90's sweep: 37.0 mm beside counts of 847)."""
     from agriseg.crop.traits.growth import write_growth
 
     rows = [{"id": "1", "plant_area": 10.0, "mean_hue": 95.5, "gai_saturated": False, "in_frame": np.bool_(True)}]
     write_growth([("2024-06-01", "a.png", rows)], tmp_path)
     with open(tmp_path / "growth.csv") as fh:
         row = next(csv.DictReader(fh))
-    assert row["mean_hue_deg"] == "95.5" and row["plant_area_px2"] == "10.0" and "mean_hue" not in row
+    assert row["mean_hue_deg"] == "95.5" and row["plant_area_px2"] == "10" and "mean_hue" not in row
     assert (row["gai_saturated"], row["in_frame"]) == ("0", "1")
 
 

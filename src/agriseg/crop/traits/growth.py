@@ -332,10 +332,12 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> Non
 
 def _cell(value: Any) -> Any:
     """A CSV cell: no value (None, or NaN from a plot outside the mosaic) is an empty cell, never ``nan``; a
-    yes/no value is 1 or 0, as in ``traits.csv``."""
+    yes/no value is 1 or 0, and a whole number has no ``.0`` (37 mm, a rate of 0), as in ``traits.csv``."""
     missing = type(value).__name__ in ("NAType", "NaTType")  # pandas' of an integer or yes/no column, of a time
     if value is None or missing or (isinstance(value, float) and math.isnan(value)):
         return ""
+    if isinstance(value, float | np.floating) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
     return int(value) if isinstance(value, bool | np.bool_) else value
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -477,6 +478,8 @@ def long_rows(record: dict[str, Any], named: dict[str, str] | None = None) -> li
             r["value"] = int(r["value"])
         elif r["value"] is None:
             r["value"] = ""
+        elif isinstance(r["value"], float) and math.isfinite(r["value"]) and r["value"].is_integer():
+            r["value"] = int(r["value"])  # 37 mm, not 37.0, as growth.csv writes it
     return rows
 
 
