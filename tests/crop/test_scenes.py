@@ -312,3 +312,18 @@ def test_a_sets_unfinished_index_is_not_rewritten_after_every_photo(tmp_path: Pa
         made()
         raise KeyboardInterrupt
     assert writes == [501]  # stopped: what was made is recorded at once
+
+
+def test_trays_are_planted_with_green_plants_only() -> None:
+    """Session 90's tray sweep: the bundled samples' labels mark dry, brown leaves as plants, and `make-synthetic
+    tray` planted them in pots with a truth no green-measuring tool gives (several pots measured 0)."""
+    import numpy as np
+
+    from agriseg.crop.scenes.sources import Cutout, is_green
+
+    alpha = np.ones((4, 4), np.float32)
+    classes = np.ones((4, 4), np.uint8)
+    green = Cutout(np.full((4, 4, 3), (60, 140, 50), np.uint8), alpha, classes, "g")
+    brown = Cutout(np.full((4, 4, 3), (150, 120, 90), np.uint8), alpha, classes, "b")
+    assert is_green(green) and not is_green(brown)
+    assert not is_green(Cutout(green.rgb, np.zeros_like(alpha), classes, "none"))  # no pixel of it

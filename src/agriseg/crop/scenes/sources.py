@@ -66,6 +66,18 @@ def read_pair(images: Path, labels: Path, stem: str, refine_band: int = 3) -> tu
     return rgb, refine_labels(rgb, lab, refine_band) if refine_band else lab
 
 
+def is_green(cut: Cutout) -> bool:
+    """Whether a cut-out is a green plant: the median excess green ``2g - r - b`` (chromaticities) of its pixels
+    above 0. The Peanut labels mark dry, brown leaves as plants too; a tray's seedlings are measured by their green
+    area, and a brown one pasted in a pot would be truth that no green-measuring tool gives (the bundled samples
+    0399 and 0003 hold such leaves; none of the 60 validation photos that made ``benchmarks/data/trays`` does)."""
+    px = cut.rgb[cut.alpha > 0.5].astype(np.float64)  # (N, 3)
+    if not len(px):
+        return False
+    chroma = px / (px.sum(1, keepdims=True) + 1e-6)  # (N, 3)
+    return bool(np.median(2 * chroma[:, 1] - chroma[:, 0] - chroma[:, 2]) > 0)
+
+
 def plant_cutouts(
     rgb: np.ndarray, label: np.ndarray, source: str, min_area: int = 300, max_side: float = 0.5, margin: int = 3
 ) -> list[Cutout]:

@@ -20,7 +20,7 @@ from agriseg.batch import counted, progress_bar
 from agriseg.crop.config import SyntheticPhotosConfig
 from agriseg.crop.scenes.lab import BACKGROUNDS, LabSettings, lab_scene, uniform_frame
 from agriseg.crop.scenes.shapes import ShapeSettings, disc_photo, plant_photo, plant_records
-from agriseg.crop.scenes.sources import plant_cutouts, read_pair, soil_canvas
+from agriseg.crop.scenes.sources import is_green, plant_cutouts, read_pair, soil_canvas
 from agriseg.crop.scenes.tray import TraySettings, tray_scene
 from agriseg.data.files import atomic_write, write_json, write_text
 
@@ -118,9 +118,11 @@ def write_set(
     """
     outdir, images, labels = Path(outdir), Path(images), Path(labels)
     cuts, soils = load_sources(images, labels, stems, cutouts=kind in ("lab", "tray"), failed=failed)
+    if kind == "tray":  # seedlings in pots: green ones only (a dry leaf's truth is no green area)
+        cuts = [c for c in cuts if is_green(c)]
     lacking = "enough bare soil for a canvas" if kind not in ("lab", "tray") and not soils else None
     if kind in ("lab", "tray") and not cuts:
-        lacking = "a whole plant to cut out"
+        lacking = "a whole green plant to cut out" if kind == "tray" else "a whole plant to cut out"
     if lacking:
         read = len(stems) - len(failed or [])
         first = f"{failed[0]}{' and more' if len(failed) > 1 else ''}" if failed else ""
