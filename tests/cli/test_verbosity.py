@@ -47,6 +47,9 @@ def test_quiet_and_verbose_after_the_command(tmp_path: Path) -> None:
     hushed = _agriseg("crop", "traits", "a.jpg", "grey.jpg", "-o", "hushed", "-q", cwd=tmp_path)
     assert hushed.returncode == 0 and hushed.stderr == "", hushed.stderr
     assert "2 measured, 0 skipped, 0 failed" in hushed.stdout, hushed.stdout
+    renamed = _agriseg("text", "suggest-sizes", "--tile", "448", "-q", cwd=tmp_path)  # a renamed flag's line too
+    assert renamed.returncode == 0 and "deprecated" not in renamed.stderr, renamed.stderr
+    assert "deprecated" in _agriseg("text", "suggest-sizes", "--tile", "448", cwd=tmp_path).stderr
     both = _agriseg("-q", "crop", "traits", "a.jpg", "-o", "both", "-v", cwd=tmp_path)
     assert both.returncode == 2 and "-v and -q: give one of them" in both.stderr, both.stderr
     assert not (tmp_path / "both").exists()

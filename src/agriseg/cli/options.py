@@ -716,6 +716,10 @@ def renamed(mapping: Mapping[str, str]) -> Callable[[click.Command], click.Comma
         cmd.renamed = dict(mapping)  # type: ignore[attr-defined]
 
         def parse_args(ctx: click.Context, args: list[str]) -> list[str]:
+            if any(a in ("-q", "--quiet") for a in args[: args.index("--") if "--" in args else None]):
+                from agriseg import quiet  # -q after the command's name: quiet before the renamed flags' lines
+
+                quiet(True)
             return parse(ctx, _rewrite(list(args), mapping))
 
         cmd.parse_args = parse_args  # type: ignore[method-assign]
