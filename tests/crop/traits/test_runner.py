@@ -1107,3 +1107,26 @@ def test_an_earlier_output_of_regions_all_outside_is_not_resumed(tmp_path: Path,
     assert runner.measured_regions is real
     rows = run_traits([photo], tmp_path / "o", cfg, batch=BatchOptions(progress=False))
     assert [r["status"] for r in rows] == ["error"] and "lies outside" in rows[0]["error"]
+
+
+def test_the_photos_of_masks_given_alone_come_from_the_photos_folder(tmp_path: Path) -> None:
+    """Session 90's API sweep: ``run_traits(masks, out, {"photos": folder})`` read no photo (no colour traits),
+    and a folder that is not there passed too."""
+    from agriseg.config import OptionError
+    from agriseg.crop import run_traits
+
+    (tmp_path / "photos").mkdir()
+    _tray_photo(tmp_path / "photos" / "tray.jpg")
+    mask = np.zeros((300, 480), np.uint8)
+    mask[100:150, 100:150] = 255
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(mask).save(tmp_path / "masks" / "tray_mask.png")
+
+    def colour(out: str, settings: dict) -> bool:
+        run_traits(tmp_path / "masks", tmp_path / out, settings)
+        with open(tmp_path / out / "traits.csv", newline="") as fh:
+            return any(r["trait"] == "mean_g" for r in csv.DictReader(fh))
+
+    assert not colour("alone", {}) and colour("with", {"photos": str(tmp_path / "photos")})
+    with pytest.raises(OptionError, match="photos: .*nope is not a folder"):
+        run_traits(tmp_path / "masks", tmp_path / "x", {"photos": str(tmp_path / "nope")})

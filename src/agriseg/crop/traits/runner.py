@@ -401,6 +401,30 @@ def measured_regions(
     return rects, box, warnings
 
 
+def with_photos_of(pairs: list[Pair], folder: str | None) -> list[Pair]:
+    """Masks given without their photo get the photo of their name in ``folder`` (``photos`` of the config: the
+    photos they were predicted from), for the colour traits.
+
+    Raises:
+        OptionError: ``folder`` is not a folder.
+    """
+    if folder is None:
+        return pairs
+    from agriseg.config import OptionError
+    from agriseg.data.io import IMAGE_SUFFIXES
+
+    if not Path(folder).is_dir():
+        raise OptionError(f"photos: {folder} is not a folder (the photos the masks were predicted from)")
+    found: dict[str, Path] = {}
+    for f in sorted(Path(folder).iterdir()):
+        if f.suffix.lower() in IMAGE_SUFFIXES:
+            found.setdefault(f.stem, f)
+    return [
+        Pair(p.name, found[p.stem], p.mask) if p.photo is None and p.mask is not None and p.stem in found else p
+        for p in pairs
+    ]
+
+
 def tie_plants(
     rects: list[Region], plants: list[dict[str, Any]], labels: np.ndarray, px_per_mm: float | None
 ) -> tuple[list[dict[str, Any]], np.ndarray, int]:
@@ -604,7 +628,7 @@ def run_traits(
     own = set().union(*(own_outputs(d) for d in {outdir, *(Path(f).parent for f in files)}))
     left_out = [f for f in files if Path(f).resolve() in own or (table_owner(f) is not None and table_stamped(f))]
     files = [f for f in files if f not in left_out]
-    pairs = pair_inputs(files)  # our own debug images (_plants) are never inputs
+    pairs = with_photos_of(pair_inputs(files), config.photos)  # our own debug images (_plants) are never inputs
     overlap = positions = None
     own_columns: dict[str, str] = {}
     if config.regions:  # a bad regions file stops the batch before it starts
