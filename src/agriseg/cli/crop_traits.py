@@ -88,12 +88,6 @@ def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: 
     from agriseg.crop.config import TraitsConfig
     from agriseg.crop.traits.runner import run_traits
 
-    if (params["reference_box"] is None) != (params["reference_mm"] is None):
-        raise click.UsageError("--reference-box and --reference-mm go together")
-    if params["grid"] and params["regions"]:
-        raise click.UsageError("use --grid or --regions, not both")
-    if params["grid_box"] and not params["grid"]:
-        raise click.UsageError("--grid-box goes with --grid")
     if not params["grid"] and not params["regions"]:
         refuse_unread(["join"], "not read without --grid or --regions (it joins a plant's pieces within a region)")
     cfg = config_from_params(TraitsConfig, params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -1130,3 +1131,22 @@ def test_the_photos_of_masks_given_alone_come_from_the_photos_folder(tmp_path: P
     assert not colour("alone", {}) and colour("with", {"photos": str(tmp_path / "photos")})
     with pytest.raises(OptionError, match="photos: .*nope is not a folder"):
         run_traits(tmp_path / "masks", tmp_path / "x", {"photos": str(tmp_path / "nope")})
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"reference_box": "0,0,10,10"}, "--reference-box and --reference-mm go together"),
+        ({"grid": "2x3", "regions": "r.csv"}, "use --grid or --regions, not both"),
+        ({"grid_box": "0,0,10,10"}, "--grid-box goes with --grid"),
+    ],
+)
+def test_options_missing_their_partner_are_refused_from_python_too(tmp_path: Path, settings: dict, says: str) -> None:
+    """Session 90's API sweep: ``run_traits(..., {"reference_box": ...})`` measured in pixels without a word (the
+    command line's check only)."""
+    from agriseg.config import OptionError
+    from agriseg.crop import run_traits
+
+    with pytest.raises(OptionError, match=re.escape(says)):
+        run_traits(tmp_path, tmp_path / "o", settings)
+    assert not (tmp_path / "o").exists()

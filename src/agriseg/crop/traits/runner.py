@@ -148,10 +148,16 @@ def read_regions_option(path: str, option: str) -> list[Any]:
 
 
 def check_scale_options(config: TraitsConfig) -> None:
-    """Refuse scale options that contradict each other (one line naming them, exit status 2); the config
-    already requires --reference-box and --reference-mm together."""
+    """Refuse scale and region options that contradict each other or lack their partner (one line naming them,
+    exit status 2), from the command line and from Python alike."""
     from agriseg.config import OptionError
 
+    if (config.reference_box is None) != (config.reference_mm is None):
+        raise OptionError("--reference-box and --reference-mm go together")
+    if config.grid and config.regions:
+        raise OptionError("use --grid or --regions, not both")
+    if config.grid_box and not config.grid:
+        raise OptionError("--grid-box goes with --grid")
     if config.px_per_mm and (config.reference_box or config.reference_mm):
         raise OptionError("--px-per-mm and --reference-box/--reference-mm both set the scale: give one of them")
     if config.reference_box:
@@ -619,6 +625,7 @@ def run_traits(
     from agriseg.fingerprint import Recipe
 
     config = as_config(TraitsConfig, config)
+    check_scale_options(config)  # options that contradict each other: before any file is read
     outdir = Path(outdir)
     files = list_images_once(paths)  # a file named twice is a usage error, not measured once silently
     from agriseg.manifest import table_owner, table_stamped
@@ -640,7 +647,6 @@ def run_traits(
         parse_grid(config.grid)
     if config.grid_box:
         parse_box(config.grid_box)
-    check_scale_options(config)
     check_template(config.meta, reserved=CSV_FIELDS)  # a field named like a column: two of one name
     if not pairs:
         given = as_paths(paths)
