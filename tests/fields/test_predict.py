@@ -608,3 +608,17 @@ def test_an_interrupted_scene_closes_its_progress_bar(scene: Path, tiny_model: t
     with pytest.raises(KeyboardInterrupt) as stopped:  # its traceback (holding the frames) kept, as the CLI's is
         _pred(tiny_model, progress=True).predict(scene, tmp_path / "i.tif", on_block=stop)
     assert stopped.tb is not None and not [b for b in list(tqdm._instances) if not b.disable]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("cin", "k", "says"), [(8, 2, "the model returns 2 classes, num_classes is 3"),
+                                                (4, 3, "the model does not take the 8 input channels")])  # fmt: skip
+def test_a_model_that_does_not_fit_the_scene_or_its_classes_is_named(
+    tmp_path: Path, cin: int, k: int, says: str
+) -> None:
+    """Session 90's API sweep: a model of other classes failed with numpy's broadcast error, one of other input
+    channels with torch's convolution error."""
+    scene = write_scene(tmp_path / "s.tif", h=64, w=64)
+    model = torch.nn.Conv2d(cin, k, 3, padding=1)
+    cfg = PredictConfig(patch_size=64, progress=False, optimize="none")
+    with pytest.raises(ValueError, match=says):
+        ScenePredictor(model, num_classes=3, config=cfg).predict(scene, tmp_path / "o.tif")

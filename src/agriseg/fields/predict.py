@@ -181,7 +181,16 @@ class ScenePredictor:
         r = self.preprocess.resize
         if r != 1.0:
             x = F.interpolate(x, scale_factor=r, mode="bilinear", align_corners=False)  # (N, C, rP, rP)
-        acc = runner.probabilities(x, self.config.tta)  # (N, K, rP, rP)
+        try:
+            acc = runner.probabilities(x, self.config.tta)  # (N, K, rP, rP)
+        except RuntimeError as err:  # torch's "weight of size [..], expected input[..] to have 4 channels"
+            if "channels" not in str(err):
+                raise
+            raise ValueError(
+                f"the model does not take the {x.shape[1]} input channels of this scene ({' '.join(str(err).split())})"
+            ) from err
+        if acc.shape[1] != self.num_classes:  # numpy's broadcast error said it a few steps later, naming neither
+            raise ValueError(f"the model returns {acc.shape[1]} classes, num_classes is {self.num_classes}")
         if acc.shape[-1] != p:
             integer = float(r).is_integer()
             acc = F.interpolate(acc, size=(p, p), mode="area" if integer else "bilinear")  # (N, K, P, P)
