@@ -663,3 +663,15 @@ def test_the_memory_check_counts_a_geotiff_only_gdal_reads(tmp_path, monkeypatch
     monkeypatch.setattr(memory, "refused_for_memory", lambda needs: asked.append(needs) or {})
     check_photo_memory([tmp_path / "o16.tif"], 0, 2, "--long-side")
     assert [what for _, what in asked[0].values()] == [f"{tmp_path / 'o16.tif'} (60 x 40 px)"]
+
+
+def test_a_model_of_other_classes_than_num_classes_is_named_at_any_size() -> None:
+    """Session 90's API sweep: a photo that fits one pass (no tiles) returned masks from a 2-class model given
+    ``num_classes=3`` (the tiled path said it); ``num_classes`` 0 or 1 gave all-zero masks."""
+    import torch
+
+    photo = np.zeros((48, 64, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"forward returned shape \(1, 2, 48, 64\); expected \(N, 3, 48, 64\)"):
+        Predictor(torch.nn.Conv2d(3, 2, 1), 3, long_side=64).predict(photo)
+    with pytest.raises(ValueError, match="num_classes=1: at least 2"):
+        Predictor(torch.nn.Conv2d(3, 2, 1), 1, long_side=64)

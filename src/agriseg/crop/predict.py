@@ -158,6 +158,8 @@ class Predictor:
             if getattr(self, name) not in get_args(kind):
                 valid = ", ".join(get_args(kind))
                 raise ValueError(f"{name}={getattr(self, name)!r} is not one of: {valid}")
+        if not isinstance(self.num_classes, Integral) or self.num_classes < 2:
+            raise ValueError(f"num_classes={self.num_classes!r}: at least 2 (background and one class)")
         if not isinstance(self.long_side, Integral):
             raise TypeError(f"long_side={self.long_side!r}: a whole number of pixels (e.g. 800), or 0")
         if self.long_side < 0 or 0 < self.long_side < MIN_LONG_SIDE:
@@ -228,6 +230,12 @@ class Predictor:
         # images of one working size go through the model together; others one by one (tiled if large)
         if len({x.shape for x in xs}) == 1 and max(xs[0].shape[-2:]) <= self.tile:
             probs = list(self.runner.probabilities(np.stack(xs), flips))  # (K, h, w) each
+            if probs[0].shape[0] != self.num_classes:  # as predict_tiled says it for a tiled photo
+                h, w = xs[0].shape[-2:]
+                raise ValueError(
+                    f"forward returned shape {(len(xs), probs[0].shape[0], h, w)}; expected "
+                    f"(N, {self.num_classes}, {h}, {w}) (num_classes={self.num_classes})"
+                )
         else:
 
             def tiled(t: np.ndarray) -> np.ndarray:  # (1, 3, h, w) -> (1, K, h, w)
