@@ -299,3 +299,15 @@ def test_a_misspelt_key_given_to_the_python_api_names_the_near_ones() -> None:
     with pytest.raises(ConfigError, match=r"simplfy: not an option \(did you mean simplify\?\)"):
         as_config(PolygonizeConfig, {"simplfy": 1})
     assert as_config(CropPredictConfig, {"model_name": "crop-weed"}).model_name == "crop-weed"
+
+
+def test_a_path_may_be_given_as_a_pathlib_path() -> None:
+    """Session 90's API sweep: ``run_traits(..., {"regions": Path("r.csv")})`` was refused ("Input should be a
+    valid string"); nested configs take them too."""
+    from pathlib import Path
+
+    from agriseg.crop.config import CropTrainConfig, TraitsConfig
+
+    assert TraitsConfig(regions=Path("r.csv")).regions == "r.csv"
+    cfg = CropTrainConfig.model_validate({"data": {"images": Path("a"), "labels": Path("b")}})
+    assert (cfg.data.images, cfg.data.labels) == ("a", "b")

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
 
 # the largest seed: NumPy's legacy seeding and Lightning's ``seed_everything`` take 32-bit seeds
 MAX_SEED = 2**32 - 1
@@ -62,9 +62,17 @@ class RenamedOptionWarning(FutureWarning):
 
 
 class StrictModel(BaseModel):
-    """Base of every user-facing config: unknown fields are errors."""
+    """Base of every user-facing config: unknown fields are errors; a path may be given as a ``pathlib.Path``
+    (any ``os.PathLike``) where the field holds its text."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_as_text(cls, data: Any) -> Any:  # noqa: ANN401 - whatever the caller passed
+        if not isinstance(data, dict):
+            return data
+        return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in data.items()}
 
 
 T = TypeVar("T", bound=BaseModel)
