@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -257,3 +258,20 @@ def test_pixel_counts_are_whole_numbers_without_a_scale() -> None:
     plants = [{**px, "region": "1"}]
     (row,) = region_traits([Region("1", 50, 50, 100, 100)], mask, plants, None)
     assert all(type(row[k]) is int for k in ("plant_area", "vegetation_area", "x", "y", "width", "height")), row
+
+
+@pytest.mark.parametrize(
+    ("labels", "says"),
+    [
+        (np.zeros((4, 4), bool), "not a bool mask: pass label_plants(mask)"),
+        (np.zeros((2, 4, 4), int), "one (H, W) image of plant ids, got shape (2, 4, 4)"),
+        (np.zeros((0, 0), int), "got shape (0, 0)"),
+    ],
+)
+def test_labels_that_are_no_plant_ids_are_said_plainly(labels: np.ndarray, says: str) -> None:
+    """Session 90's API sweep: scipy's and numpy's own errors (a bool mask, a 3-D or an empty array)."""
+    from agriseg.crop.traits.plants import drop_edge_strips, plant_traits
+
+    for fn in (drop_edge_strips, plant_traits):
+        with pytest.raises(ValueError, match=re.escape(says)):
+            fn(labels)

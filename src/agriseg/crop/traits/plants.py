@@ -134,15 +134,30 @@ def _within(comps: np.ndarray, boxes: list, a: int, b: int, reach: float) -> boo
 EDGE_STRIP = 8  # plants reaching at most this many px into the image from its border are edge strips
 
 
+def check_labels(labels: Any) -> np.ndarray:  # noqa: ANN401 - what a caller passes
+    """``labels`` as a 2-D array of int plant ids (0 = none).
+
+    Raises:
+        ValueError: a mask of another type (bool: pass ``label_plants(mask)``), not 2-D, or empty.
+    """
+    labels = np.asarray(labels)
+    if labels.dtype.kind not in "iu":  # regionprops' and scipy's own errors name neither
+        raise ValueError(f"labels are plant ids (int), not a {labels.dtype} mask: pass label_plants(mask)")
+    if labels.ndim != 2 or not labels.size:
+        raise ValueError(f"labels are one (H, W) image of plant ids, got shape {labels.shape}")
+    return labels
+
+
 def drop_edge_strips(labels: np.ndarray, thickness: int = EDGE_STRIP) -> np.ndarray:
     """Labels with the thin strips along the image border removed (set to 0): plants touching a border of
     which only ``thickness`` px or less reach into the image (the edge of a neighbour's plant, not a plant).
 
     Raises:
-        ValueError: a negative ``thickness``.
+        ValueError: a negative ``thickness``, or ``labels`` that are no 2-D int ids (a bool mask).
     """
     if thickness < 0:
         raise ValueError(f"thickness must be 0 or more px, got {thickness}")
+    labels = check_labels(labels)
     h, w = labels.shape
     out = labels.copy()
     for i, sl in enumerate(ndimage.find_objects(labels), start=1):
@@ -238,9 +253,7 @@ def plant_traits(
         ValueError: ``labels`` that are no int ids (a bool mask), ``rgb`` or ``sure`` of another size than
             ``labels``, or a scale that is not positive.
     """
-    labels = np.asarray(labels)
-    if labels.dtype.kind not in "iu":  # regionprops' own error speaks of "ambiguous" image types
-        raise ValueError(f"labels are plant ids (int), not a {labels.dtype} mask: pass label_plants(mask)")
+    labels = check_labels(labels)
     if rgb is not None:  # colour traits are in 0-255: a float photo in [0, 1] is scaled as predict takes it
         from agriseg.data.io import as_rgb
 
