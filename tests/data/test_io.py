@@ -478,3 +478,13 @@ def test_geotiffs_pil_cannot_open_are_read_through_gdal(tmp_path: Path) -> None:
         dst.write(np.zeros((8, 20, 30), np.uint16))
     with pytest.raises(ImageReadError, match="8-band uint16 raster, not an RGB photo"):
         read_rgb(tmp_path / "eight.tif")  # a multispectral scene is still no photo
+
+
+def test_a_float_photo_with_nan_says_so():
+    """Session 90's API sweep: a float photo with one NaN "spans [nan, nan]"."""
+    from agriseg.data.io import as_rgb
+
+    photo = np.zeros((4, 4, 3), np.float32)
+    photo[0, 0, 0], photo[1, 1, 1] = np.nan, np.inf
+    with pytest.raises(ValueError, match="a float photo holds 2 NaN or infinite values: fill them first"):
+        as_rgb(photo)

@@ -356,7 +356,9 @@ def as_rgb(image: Any) -> np.ndarray:
         return arr.astype(np.uint8)
     if not np.issubdtype(arr.dtype, np.floating):
         raise ValueError(f"a photo's values are numbers, not {arr.dtype}")
-    lo, hi = (float(arr.min()), float(arr.max())) if np.isfinite(arr).all() else (np.nan, np.nan)
+    if bad := int((~np.isfinite(arr)).sum()):  # "spans [nan, nan]" said nothing of where the trouble was
+        raise ValueError(f"a float photo holds {bad} NaN or infinite value{'s' * (bad > 1)}: fill them first")
+    lo, hi = float(arr.min()), float(arr.max())
     if not (0.0 <= lo and hi <= 255.0):
         raise ValueError(f"a float photo holds values in [0, 1] or [0, 255]; this one spans [{lo:g}, {hi:g}]")
     if 1.0 < hi <= 2.0:  # [0, 1] a little over (white balance, gain) or a nearly black 0-255 photo: say which
