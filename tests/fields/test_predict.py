@@ -622,3 +622,12 @@ def test_a_model_that_does_not_fit_the_scene_or_its_classes_is_named(
     cfg = PredictConfig(patch_size=64, progress=False, optimize="none")
     with pytest.raises(ValueError, match=says):
         ScenePredictor(model, num_classes=3, config=cfg).predict(scene, tmp_path / "o.tif")
+
+
+def test_read_probabilities_of_a_missing_or_unreadable_file(tmp_path: Path) -> None:
+    """Session 90's API sweep: a missing file raised rasterio's RasterioIOError, not FileNotFoundError."""
+    with pytest.raises(FileNotFoundError, match="nope.tif: probability raster not found"):
+        read_probabilities(tmp_path / "nope.tif")
+    (tmp_path / "notes.tif").write_text("not a raster")
+    with pytest.raises(ValueError, match="notes.tif: not a readable raster"):
+        read_probabilities(tmp_path / "notes.tif")

@@ -726,11 +726,20 @@ def read_probabilities(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
         class map ``(H, W)`` uint8, probabilities ``(K, H, W)`` uint8, rasterio profile.
 
     Raises:
-        ValueError: a raster of one band (a class raster, not a probability one).
+        FileNotFoundError: no such file.
+        ValueError: a raster of one band (a class raster, not a probability one), or no raster.
     """
     import rasterio
 
-    with rasterio.open(path) as ds:
+    from agriseg.raster.io import unreadable_raster
+
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: probability raster not found")
+    try:
+        ds = rasterio.open(path)
+    except rasterio.errors.RasterioIOError as err:
+        raise ValueError(unreadable_raster(path, err)) from err
+    with ds:
         if ds.count < 2:
             raise ValueError(f"{path}: has 1 band; a probability raster holds the class map and one band per class")
         arr = ds.read()
