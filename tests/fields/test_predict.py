@@ -631,3 +631,14 @@ def test_read_probabilities_of_a_missing_or_unreadable_file(tmp_path: Path) -> N
     (tmp_path / "notes.tif").write_text("not a raster")
     with pytest.raises(ValueError, match="notes.tif: not a readable raster"):
         read_probabilities(tmp_path / "notes.tif")
+
+
+def test_class_names_of_another_length_are_said_dropped(caplog: pytest.LogCaptureFixture) -> None:
+    """Session 90's API sweep: two class names for a 3-class model were dropped without a word."""
+    with caplog.at_level("WARNING", logger="agriseg"):
+        ScenePredictor(TinyNet(), num_classes=3, class_names=("a", "b"))
+    assert "class_names a,b: 2 names for 3 classes" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        ScenePredictor(TinyNet(), num_classes=2)  # the default names of a 2-class model: nothing to say
+    assert "class_names" not in caplog.text

@@ -148,6 +148,12 @@ class ScenePredictor:
             self.preprocess = as_config(PreprocessConfig, self.preprocess)
         if not isinstance(self.config, PredictConfig) or not isinstance(self.preprocess, PreprocessConfig):
             raise TypeError("config is a PredictConfig (or a dict of its fields), preprocess a PreprocessConfig")
+        given = tuple(self.class_names)
+        if given != DEFAULT_CLASS_NAMES and len(given) != self.num_classes:  # the names given: never dropped unsaid
+            log.warning(
+                "class_names %s: %d names for %d classes; the probability bands are named class0..class%d",
+                ",".join(given), len(given), self.num_classes, self.num_classes - 1,
+            )  # fmt: skip
 
     # ---------------------------------------------------------------- model
     def _prepare(self) -> ModelRunner:
