@@ -570,8 +570,7 @@ def polygonize(
         if r.get("fields") is not None:
             dropped = r["raw_polygons"] - r["fields"]
             result.note = f" ({r['fields']} fields" + (
-                f"; {dropped} of the {r['raw_polygons']} polygons found were dropped by the area, confidence or "
-                "land-cover filters)"
+                f"; {dropped} of the {r['raw_polygons']} polygons found were dropped by {_active_filters(config)})"
                 if dropped
                 else ")"
             )
@@ -903,3 +902,12 @@ def _not_read(earlier: Sequence[Path]) -> str:
     from agriseg.batch import counted
 
     return f"({counted(len(earlier), 'output')} of an earlier run among the scenes given not read as scenes)"
+
+
+def _active_filters(config: PolygonizeConfig) -> str:
+    """The polygon filters a run applied, as their flags say them (``--min-area 500 m2``, on by default)."""
+    on = [f"--min-area {config.min_area_m2:g} m2"] if config.min_area_m2 else []
+    on += [f"--max-area {config.max_area_m2:g} m2"] if config.max_area_m2 else []
+    on += [f"--min-confidence {config.min_confidence:g}"] if config.min_confidence else []
+    on += [f"--landcover {config.landcover}"] if config.landcover else []
+    return " and ".join([", ".join(on[:-1]), on[-1]] if len(on) > 1 else on) or "the filters"
