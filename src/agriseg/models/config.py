@@ -46,15 +46,6 @@ class ModelConfig(StrictModel):
         and looked up on the model hub, a minute of retries offline before an error naming no key."""
         return None if isinstance(v, str) and v.strip().lower() in ("none", "null", "") else v
 
-    @model_validator(mode="before")
-    @classmethod
-    def _one_normalisation_per_channel(cls, data: Any) -> Any:  # noqa: ANN401 - what the caller passed
-        """``in_channels=8`` without ``mean`` / ``std``: the default (0.5) for each of them (the 3-value defaults
-        refused every model of other channels until both were given)."""
-        if isinstance(data, dict) and isinstance(n := data.get("in_channels"), int) and n != 3:
-            return {"mean": [0.5] * n, "std": [0.5] * n, **data}
-        return data
-
     @model_validator(mode="after")
     def _consistent(self) -> ModelConfig:
         """Settings the model would ignore or fail on later, refused when the config is read."""
