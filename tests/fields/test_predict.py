@@ -642,3 +642,9 @@ def test_class_names_of_another_length_are_said_dropped(caplog: pytest.LogCaptur
     with caplog.at_level("WARNING", logger="agriseg"):
         ScenePredictor(TinyNet(), num_classes=2)  # the default names of a 2-class model: nothing to say
     assert "class_names" not in caplog.text
+
+
+def test_read_probabilities_leaves_remote_paths_to_gdal(tmp_path: Path) -> None:
+    """Session 90's review: the missing-file check refused GDAL's own paths (URLs, /vsizip/) as not found."""
+    with pytest.raises(ValueError, match="not a readable raster|truncated or corrupt"):
+        read_probabilities(f"/vsizip/{tmp_path / 'none.zip'}/p.tif")

@@ -26,6 +26,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
@@ -190,7 +191,7 @@ class ScenePredictor:
         try:
             acc = runner.probabilities(x, self.config.tta)  # (N, K, rP, rP)
         except RuntimeError as err:  # torch's "weight of size [..], expected input[..] to have 4 channels"
-            if "channels" not in str(err):
+            if not re.search(r"expected input\[.*\] to have \d+ channels", str(err)):
                 raise
             raise ValueError(
                 f"the model does not take the {x.shape[1]} input channels of this scene ({' '.join(str(err).split())})"
@@ -739,7 +740,8 @@ def read_probabilities(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
 
     from agriseg.raster.io import unreadable_raster
 
-    if not Path(path).is_file():
+    local = "://" not in str(path) and not str(path).startswith("/vsi")  # GDAL reads URLs and archives too
+    if local and not Path(path).is_file():
         raise FileNotFoundError(f"{path}: probability raster not found")
     try:
         ds = rasterio.open(path)
@@ -748,5 +750,8 @@ def read_probabilities(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
     with ds:
         if ds.count < 2:
             raise ValueError(f"{path}: has 1 band; a probability raster holds the class map and one band per class")
-        arr = ds.read()
+        try:
+            arr = ds.read()
+        except rasterio.errors.RasterioIOError as err:
+            raise ValueError(unreadable_raster(path, err)) from err
         return arr[0], arr[1:], dict(ds.profile)

@@ -1150,3 +1150,30 @@ def test_options_missing_their_partner_are_refused_from_python_too(tmp_path: Pat
     with pytest.raises(OptionError, match=re.escape(says)):
         run_traits(tmp_path, tmp_path / "o", settings)
     assert not (tmp_path / "o").exists()
+
+
+def test_a_regions_files_column_named_like_a_tables_is_kept_apart(tmp_path: Path) -> None:
+    """Session 90's review: a regions-file column named region_id replaced the id in growth_wide.csv, one named
+    like a rate was overwritten in growth.csv, and ``long_rows`` of one record let one replace a --meta field."""
+    from agriseg.crop.traits.growth import write_growth
+    from agriseg.crop.traits.runner import long_rows
+
+    cols = {"region_id": "X", "relative_growth_rate_per_day": "own", "genotype": "G1"}
+    regions = [[{"id": "1", "plant_area": a, "columns": cols}] for a in (10.0, 20.0)]
+    write_growth([("2024-06-01", "a.png", regions[0]), ("2024-06-02", "b.png", regions[1])], tmp_path)
+    with open(tmp_path / "growth_wide.csv", newline="") as fh:
+        (wide,) = list(csv.DictReader(fh))
+    assert wide["region_id"] == "1" and wide["region_id (regions file)"] == "X" and wide["genotype"] == "G1"
+    with open(tmp_path / "growth.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[1]["relative_growth_rate_per_day"] not in ("", "own")
+    assert rows[1]["relative_growth_rate_per_day (regions file)"] == "own"
+    record = {"file": "a.png", "name": "a", "meta": {"genotype": "M"}, "image": {}, "plants": [],
+              "regions": [{"id": "1", "plant_count": 1, "columns": {"genotype": "G1", "value": "v"}}]}  # fmt: skip
+    (row,) = long_rows(record)
+    assert (row["genotype"], row["genotype (regions file)"], row["value"], row["value (regions file)"]) == (
+        "M",
+        "G1",
+        1,
+        "v",
+    )

@@ -336,8 +336,8 @@ def _cell(value: Any) -> Any:
     missing = type(value).__name__ in ("NAType", "NaTType")  # pandas' of an integer or yes/no column, of a time
     if value is None or missing or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if isinstance(value, float | np.floating) and math.isfinite(value) and float(value).is_integer():
-        return int(value)
+    if isinstance(value, float | np.floating) and abs(float(value)) < 2**53 and float(value).is_integer():
+        return int(value)  # (below 2**53: every whole float is exact; NaN and inf fail the test)
     return int(value) if isinstance(value, bool | np.bool_) else value
 
 
@@ -401,9 +401,11 @@ def write_growth(
     labels = _unique([dated[i][0] or Path(dated[i][1]).stem for i in order])
     if notes is not None:
         notes += _date_problems(dated, kind)
+    key = _with_unit(value, area_unit)
+    rate = f"{key}_change_per_day"
     ids: dict[str, None] = {}
     by_id: dict[str, list[dict[str, Any]]] = {}
-    own: dict[str, dict[str, Any]] = {}  # region id -> its regions CSV's own columns (genotype, rep...)
+    own: dict[str, dict[str, Any]] = {}  # region id -> its regions CSV's own columns (genotype, rep...), as named
     for i, label in zip(order, labels, strict=True):
         date, file, regions = dated[i]
         for r in regions:
@@ -412,12 +414,11 @@ def write_growth(
             # "date" is the photo's date or empty (never a file name); the wide table and chart use the label
             row: dict[str, Any] = {id_field: rid, "date": date or "", "file": file, "_label": label}
             row.update({_with_unit(k, area_unit): v for k, v in r.items() if k not in ("id", "plot_id", "columns")})
+            taken = {*row, rate, "relative_growth_rate_per_day", *(f"{key} {d}" for d in labels)}
             for name, v in r.get("columns", {}).items():  # a regions CSV's own columns (crop traits' records)
-                row[f"{name} (regions file)" if name in row else name] = v
-                own.setdefault(rid, {})[name] = v
+                column = f"{name} (regions file)" if name in taken else name  # never over one of the table's
+                row[column] = own.setdefault(rid, {})[column] = v
             by_id.setdefault(rid, []).append(row)
-    key = _with_unit(value, area_unit)
-    rate = f"{key}_change_per_day"
     photos_of: dict[str, int] = {}
     for d, _, _ in dated:
         photos_of[d or ""] = photos_of.get(d or "", 0) + 1
@@ -451,7 +452,7 @@ def write_growth(
     dates = [f"{key} {d}" for d in labels]
     own_names = [k for k in dict.fromkeys(k for cols in own.values() for k in cols) if k not in (id_field, *dates)]
     wide = [
-        {id_field: rid, **own.get(rid, {}), **{f"{key} {r['_label']}": r.get(key) for r in by_id[rid]}} for rid in ids
+        {**own.get(rid, {}), id_field: rid, **{f"{key} {r['_label']}": r.get(key) for r in by_id[rid]}} for rid in ids
     ]
     _write_csv(outdir / "growth_wide.csv", wide, [id_field, *own_names, *dates])
     written = [outdir / "growth.csv", outdir / "growth_wide.csv"]

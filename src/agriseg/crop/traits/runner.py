@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -425,10 +424,17 @@ def with_photos_of(pairs: list[Pair], folder: str | None) -> list[Pair]:
     for f in sorted(Path(folder).iterdir()):
         if f.suffix.lower() in IMAGE_SUFFIXES:
             found.setdefault(f.stem, f)
-    return [
+    out = [
         Pair(p.name, found[p.stem], p.mask) if p.photo is None and p.mask is not None and p.stem in found else p
         for p in pairs
     ]
+    if alone := [p.path.name for p in out if p.photo is None and p.mask is not None]:
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "photos %s: no photo named as %s (measured without colour traits)", folder, listed(alone, 3)
+        )
+    return out
 
 
 def tie_plants(
@@ -484,7 +490,8 @@ def long_rows(record: dict[str, Any], named: dict[str, str] | None = None) -> li
             }
         )
     own = {str(reg["id"]): reg["columns"] for reg in record["regions"] if "columns" in reg}  # the regions CSV's
-    named = named or {}
+    if named is None:  # one record alone: its own columns never over a column of the table or of --meta
+        named = own_column_names([record], {*CSV_FIELDS, "date", *record.get("meta", {})})
     for level, items, dims in (("plant", record["plants"], SHAPE_TRAITS), ("region", record["regions"], REGION_TRAITS)):
         for it in items:
             region = it.get("region", it["id"] if level == "region" else "")
@@ -508,7 +515,7 @@ def long_rows(record: dict[str, Any], named: dict[str, str] | None = None) -> li
             r["value"] = int(r["value"])
         elif r["value"] is None:
             r["value"] = ""
-        elif isinstance(r["value"], float) and math.isfinite(r["value"]) and r["value"].is_integer():
+        elif isinstance(r["value"], float) and abs(r["value"]) < 2**53 and r["value"].is_integer():
             r["value"] = int(r["value"])  # 37 mm, not 37.0, as growth.csv writes it
     return rows
 
