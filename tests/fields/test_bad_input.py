@@ -109,11 +109,11 @@ def test_missing_input_file_is_a_usage_error_an_unreadable_one_a_failed_item(
     bad = tmp_path / "bad.tif"
     bad.write_bytes(b"II*\x00broken")
     code, out = _run("predict", bad, "-m", model, "--outdir", tmp_path / "fp")
-    assert code == 1 and "failed: " in out and "bad.tif: not a readable raster" in out, out
+    assert code == 1 and "failed: " in out and "bad.tif: the file is truncated or corrupt" in out, out
     code, out = _run("polygonize", bad, "-o", tmp_path / "f.gpkg")
-    assert code == 1 and "failed: " in out and "bad.tif: not a readable raster" in out, out
+    assert code == 1 and "failed: " in out and "bad.tif: the file is truncated or corrupt" in out, out
     code, out = _run("map", bad, "-m", model, "-o", tmp_path / "m", "--serial")
-    assert code == 1 and "bad.tif: not a readable raster" in out, out
+    assert code == 1 and "bad.tif: the file is truncated or corrupt" in out, out
     assert "merged: nothing (no scene succeeded)" in out and "merged: None" not in out, out
 
 
