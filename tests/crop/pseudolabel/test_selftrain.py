@@ -365,7 +365,7 @@ def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
             w.add_(0.5)
     save_model(other, mc, base)
     code, text = _cli(*args)
-    assert code == 1 and "(model: not the one they were made with)" in text and "--overwrite" in text, text
+    assert code == 2 and "(model: not the one they were made with)" in text and "--overwrite" in text, text
     assert (out.read_bytes(), out.stat().st_mtime_ns) == made  # every refusal kept the model
     code, text = _cli(*args, "--combine", "none", "--overwrite")
     assert code == 0 and "unchanged" not in text and out.read_bytes() != made[0], text
@@ -390,7 +390,7 @@ def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
     assert code == 0 and "unchanged" in text, text
     keep.write_text(json.dumps({"accepted": [*stems, "other"]}))  # one more photo accepted
     code, text = _cli(*kept)
-    assert code == 1 and "(--keep: 2 accepted photos (" in text, text
+    assert code == 2 and "(--keep: 2 accepted photos (" in text, text
 
 
 def test_selftrain_reruns_are_fingerprinted(tmp_path: Path) -> None:
