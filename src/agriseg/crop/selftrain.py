@@ -673,7 +673,7 @@ def link_photos(photos: Sequence[Path], img_dir: Path) -> dict[str, Path]:
         link = img_dir / name
         if link.is_symlink():  # agriseg's link to this photo (those to other photos went above)
             continue
-        if link.exists() and link.is_file() and name in copies:  # an earlier run's copy: of this photo as it is now
+        if link.is_file() and name in copies:  # an earlier run's copy: of this photo as it is now
             if filecmp.cmp(link, target, shallow=False):
                 continue
             link.unlink()

@@ -28,7 +28,7 @@ from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, read_mask
 from agriseg.crop.traits.meta import DATE_FORMS, check_template, file_date, meta_date, parse_name
 from agriseg.crop.traits.orthomosaic import PLOT_COLUMNS, plot_stats
 from agriseg.crop.traits.regions import needs_check, region_columns
-from agriseg.crop.traits.units import ANGLES, tidy
+from agriseg.crop.traits.units import ANGLES, table_cell, tidy
 from agriseg.data.files import TABLE_ERRORS, TEXT_ERRORS, atomic_write
 from agriseg.data.io import PathsLike, as_paths, list_images_once
 from agriseg.manifest import seal_tables
@@ -327,18 +327,7 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> Non
     with atomic_write(path) as tmp, open(tmp, "w", newline="", encoding="utf-8", errors=TABLE_ERRORS) as fh:
         w = csv.DictWriter(fh, fieldnames=fields, extrasaction="ignore")
         w.writeheader()
-        w.writerows({k: _cell(r.get(k)) for k in fields} for r in rows)
-
-
-def _cell(value: Any) -> Any:
-    """A CSV cell: no value (None, or NaN from a plot outside the mosaic) is an empty cell, never ``nan``; a
-    yes/no value is 1 or 0, and a whole number has no ``.0`` (37 mm, a rate of 0), as in ``traits.csv``."""
-    missing = type(value).__name__ in ("NAType", "NaTType")  # pandas' of an integer or yes/no column, of a time
-    if value is None or missing or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, float | np.floating) and abs(float(value)) < 2**53 and float(value).is_integer():
-        return int(value)  # (below 2**53: every whole float is exact; NaN and inf fail the test)
-    return int(value) if isinstance(value, bool | np.bool_) else value
+        w.writerows({k: table_cell(r.get(k)) for k in fields} for r in rows)
 
 
 def _dates_as_text(col: Any) -> list[str | None]:

@@ -75,7 +75,7 @@ from agriseg.crop.traits.regions import (
     region_status,
     region_traits,
 )
-from agriseg.crop.traits.units import ANGLES, parse_box, reference_scale, tidy, unit_names
+from agriseg.crop.traits.units import ANGLES, parse_box, reference_scale, table_cell, tidy, unit_names
 from agriseg.data.files import TABLE_ERRORS, atomic_write, atomic_writes, write_json
 from agriseg.data.io import NoInputError, PathsLike, as_paths, list_images_once, photo_reading_rules
 from agriseg.manifest import seal_tables
@@ -511,12 +511,7 @@ def long_rows(record: dict[str, Any], named: dict[str, str] | None = None) -> li
                         }
                     )
     for r in rows:
-        if isinstance(r["value"], bool):
-            r["value"] = int(r["value"])
-        elif r["value"] is None:
-            r["value"] = ""
-        elif isinstance(r["value"], float) and abs(r["value"]) < 2**53 and r["value"].is_integer():
-            r["value"] = int(r["value"])  # 37 mm, not 37.0, as growth.csv writes it
+        r["value"] = table_cell(r["value"])  # as growth.csv writes it: 1 / 0, empty, 37 (not 37.0)
     return rows
 
 

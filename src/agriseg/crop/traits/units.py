@@ -30,6 +30,18 @@ def tidy(value: Any) -> Any:
     return value
 
 
+def table_cell(value: Any) -> Any:  # noqa: ANN401 - any value of a trait table
+    """A CSV cell of every trait table (``traits.csv``, ``growth.csv``, plots tables): no value (None, or NaN
+    from a plot outside the mosaic) is an empty cell, never ``nan``; a yes/no value is 1 or 0, and a whole
+    number has no ``.0`` (37 mm, a rate of 0)."""
+    missing = type(value).__name__ in ("NAType", "NaTType")  # pandas' of an integer or yes/no column, of a time
+    if value is None or missing or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float | np.floating) and abs(float(value)) < 2**53 and float(value).is_integer():
+        return int(value)  # (below 2**53: every whole float is exact; NaN and inf fail the test)
+    return int(value) if isinstance(value, bool | np.bool_) else value
+
+
 def unit_names(px_per_mm: float | None) -> dict[int, str]:
     """Dimension (0 = none, 1 = length, 2 = area) -> unit name."""
     return {0: "", 1: "mm", 2: "mm2"} if px_per_mm else {0: "", 1: "px", 2: "px2"}
