@@ -73,6 +73,12 @@ _depth_reading = stack(
     type="choice",
     help="GGHT option: detect dense-canopy photos and give them all-ones masks.",
 )
+@option(
+    "--green-floor",
+    config=GGHT,
+    type="choice",
+    help="GGHT option: auto: an index threshold never below a barely green pixel's (bare soil stays bare).",
+)
 @keep_option()
 @option("--plot", config=PSEUDOLABEL, is_flag=True, help="Save histogram + fitted curve PNGs (plots/).")
 @option(

@@ -168,3 +168,47 @@ def test_raw_threshold_is_in_the_signals_own_units() -> None:
     norm = b.normalisation
     assert b.threshold_raw == pytest.approx(norm["lo"] + b.threshold * (norm["hi"] - norm["lo"]), abs=1e-4)
     assert b.threshold_raw == pytest.approx(a.threshold_raw + 5.0, abs=1e-3)
+
+
+def _bare_soil(seed: int = 0) -> np.ndarray:
+    """Brown and grey soil in clods: no vegetation anywhere, but a histogram GGHT can split."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0, 1, (30, 40)).repeat(4, 0).repeat(4, 1)  # (120, 160) clods
+    tone = np.where(base[..., None] > 0, np.array(SOIL), np.array((110, 108, 100)))
+    rgb = tone + rng.normal(0, 6, (120, 160, 3))
+    return rgb.clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("name", list(INDICES))
+def test_green_floor_keeps_bare_soil_bare(name: str) -> None:
+    from agriseg.crop.pseudolabel.pipeline import index_pseudolabel
+
+    rgb = _bare_soil()
+    fitted, _ = index_pseudolabel(rgb, name, GGHTConfig(green_floor="off"))  # type: ignore[arg-type]
+    assert fitted.foreground_fraction > 0.1  # the fit alone calls part of the soil vegetation
+    res, _ = index_pseudolabel(rgb, name)  # type: ignore[arg-type]
+    assert res.floored and res.record()["green_floor"] is True
+    assert res.foreground_fraction < 0.01
+
+
+@pytest.mark.parametrize("name", list(INDICES))
+def test_green_floor_leaves_a_plant_photo_alone(name: str) -> None:
+    from agriseg.crop.pseudolabel.pipeline import index_pseudolabel
+
+    rgb, truth = _two_tone()
+    res, _ = index_pseudolabel(rgb, name)  # type: ignore[arg-type]
+    off, _ = index_pseudolabel(rgb, name, GGHTConfig(green_floor="off"))  # type: ignore[arg-type]
+    assert not res.floored and np.array_equal(res.mask, off.mask)
+
+
+def test_green_floor_keeps_a_few_small_plants() -> None:
+    from agriseg.crop.pseudolabel.pipeline import index_pseudolabel
+
+    rgb = _bare_soil(1)
+    truth = np.zeros(rgb.shape[:2], bool)
+    truth[20:28, 30:38] = truth[90:96, 120:128] = True  # 1 % of the photo
+    rgb[truth] = LEAF
+    res, _ = index_pseudolabel(rgb, "cive")
+    assert res.floored
+    m, _ = miou(res.mask.astype(np.uint8), truth.astype(np.uint8))
+    assert m > 0.85

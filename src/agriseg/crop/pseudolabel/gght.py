@@ -48,6 +48,7 @@ Weighting = Literal["magnitude", "squared", "edges", "none"]
 SigmoidForm = Literal["logistic", "erf", "gompertz"]
 ThresholdPoint = Literal["inflection", "knee"]
 FullCoverage = Literal["auto", "off"]
+GreenFloor = Literal["auto", "off"]
 
 # distance from x0 to the knee (max of F''), in units of 1/k, for each sigmoid form
 _KNEE_OFFSET: dict[str, float] = {
@@ -87,6 +88,9 @@ class GGHTConfig(StrictModel):
         coverage_green_fraction: an RGB photo with at least this share of clearly green pixels is
             full-coverage.
         coverage_mask_fraction: a mask covering at least this share of the image is full-coverage.
+        green_floor: ``auto``: a colour-index threshold is never below the index of a barely green pixel
+            (:data:`~agriseg.crop.pseudolabel.indices.BARELY_GREEN_RGB`), so bare soil and photos of a few
+            small plants are not split in two; ``off``: the fitted threshold alone. Depth is never floored.
     """
 
     normaliser: Normaliser = "percentile"
@@ -105,6 +109,7 @@ class GGHTConfig(StrictModel):
     full_coverage: FullCoverage = "auto"
     coverage_green_fraction: float = Field(0.95, gt=0, le=1)
     coverage_mask_fraction: float = Field(0.98, gt=0, le=1)
+    green_floor: GreenFloor = "auto"
 
     model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
 
@@ -133,6 +138,7 @@ class GGHTResult:
         normalisation: ``lo``/``hi`` raw values mapped to 0/1.
         hist: the gradient-weighted histogram (``bins`` values) for plotting.
         plain_hist: the unweighted histogram, for plotting.
+        floored: the fitted threshold lay below the floor, which was taken instead (``threshold`` is the floor).
     """
 
     mask: np.ndarray
@@ -148,6 +154,7 @@ class GGHTResult:
     normalisation: dict
     hist: np.ndarray = field(repr=False)
     plain_hist: np.ndarray = field(repr=False)
+    floored: bool = False
 
     def record(self) -> dict:
         """JSON-ready summary (no arrays except nothing large)."""
@@ -160,6 +167,7 @@ class GGHTResult:
             "separability": round(self.separability, 6),
             "fit_quality": round(self.quality, 6),
             "full_coverage": self.full_coverage,
+            "green_floor": self.floored,
             "foreground_fraction": round(self.foreground_fraction, 6),
             "normalisation": self.normalisation,
         }
@@ -274,6 +282,7 @@ def gght(
     rgb: np.ndarray | None = None,
     valid: np.ndarray | None = None,
     out_shape: tuple[int, int] | None = None,
+    floor: float | None = None,
 ) -> GGHTResult:
     """Threshold one map by gradient-guided histogram thresholding.
 
@@ -288,6 +297,8 @@ def gght(
         valid: optional ``bool`` ``(H, W)``; pixels outside it are excluded from the histogram and
             never foreground.
         out_shape: ``(H, W)`` of the mask, when the signal was computed on a smaller copy of the photo.
+        floor: the lowest threshold in the signal's own units (a fitted one below it is raised to it; at or
+            above the normalisation's upper value the mask is empty); None = the fitted threshold alone.
 
     Returns:
         The mask and the per-image record.
@@ -342,7 +353,10 @@ def gght(
     ss_tot = float(((cdf - cdf.mean()) ** 2).sum()) or 1e-12
     r2 = max(0.0, 1.0 - ss_res / ss_tot)
     t = float(np.clip(threshold_point(x0, k, cfg.sigmoid, cfg.point), 0.0, 1.0))
-    sep = _separability(plain, int(round(t * cfg.bins)))
+    sep = _separability(plain, int(round(t * cfg.bins)))  # of the fit, at its own threshold
+    floored = floor is not None and t < (floor - lo) / (hi - lo)
+    if floored:  # the mask pixels are those above the floor; a floor above every pixel leaves none (v <= 1)
+        t = float(min(1.0, (floor - lo) / (hi - lo)))  # type: ignore[operator]
 
     ms = cfg.smooth_sigma if cfg.mask_sigma is None else cfg.mask_sigma
     if ms != cfg.smooth_sigma:
@@ -391,6 +405,7 @@ def gght(
         normalisation={"method": cfg.normaliser, "lo": round(lo, 6), "hi": round(hi, 6)},
         hist=hist,
         plain_hist=plain,
+        floored=floored,
     )
 
 

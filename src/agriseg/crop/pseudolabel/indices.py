@@ -23,6 +23,11 @@ IndexName = Literal["exg", "exg_exr", "cive", "lab_a"]
 # used only for the full-coverage check, never for the GGHT threshold itself
 GREEN_LEVEL: dict[str, float] = {"exg": 0.10, "exg_exr": 0.05, "cive": 8.0, "lab_a": 8.0}
 
+# a barely green pixel: green 18 levels (7 % of full scale) above red and blue at mid grey. A colour-index
+# threshold below its index would call grey or brown pixels vegetation (GGHT always splits the histogram in
+# two, even of bare soil); chosen once from the colour, not fitted to any photo
+BARELY_GREEN_RGB: tuple[int, int, int] = (100, 118, 100)
+
 
 def _channels(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """R, G, B as float32 ``(H, W)`` each and ``1 / (R + G + B)`` (black pixels: 1 / 1)."""
@@ -88,6 +93,11 @@ def vegetation_index(rgb: np.ndarray, name: IndexName = "exg") -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[-1] != 3:
         raise ValueError(f"expected an RGB image (H, W, 3), got shape {rgb.shape}")
     return INDICES[name](rgb).astype(np.float32, copy=False)
+
+
+def green_floor(name: IndexName) -> float:
+    """The index ``name`` of :data:`BARELY_GREEN_RGB`: the lowest threshold a colour-index pseudo-label takes."""
+    return float(vegetation_index(np.array([[BARELY_GREEN_RGB]], np.uint8), name)[0, 0])
 
 
 def green_fraction(rgb: np.ndarray, level: float = GREEN_LEVEL["exg"]) -> float:

@@ -35,7 +35,7 @@ from agriseg.crop.pseudolabel.depth import (
     relief,
 )
 from agriseg.crop.pseudolabel.gght import GGHTConfig, GGHTResult, gght
-from agriseg.crop.pseudolabel.indices import INDICES, IndexName, vegetation_index
+from agriseg.crop.pseudolabel.indices import INDICES, IndexName, green_floor, vegetation_index
 from agriseg.data.files import atomic_write, write_json
 from agriseg.data.io import cv_write, photo_reading_rules
 from agriseg.manifest import seal_tables
@@ -154,7 +154,8 @@ def index_pseudolabel(
     errors: list[str] = []
     for n in names:
         try:
-            res = gght(vegetation_index(rgb, n), cfg, rgb=rgb, out_shape=out_shape)
+            floor = green_floor(n) if cfg.green_floor == "auto" else None
+            res = gght(vegetation_index(rgb, n), cfg, rgb=rgb, out_shape=out_shape, floor=floor)
         except ValueError as err:
             errors.append(f"{n}: {err}")
             continue
