@@ -675,3 +675,29 @@ def test_a_model_of_other_classes_than_num_classes_is_named_at_any_size() -> Non
         Predictor(torch.nn.Conv2d(3, 2, 1), 3, long_side=64).predict(photo)
     with pytest.raises(ValueError, match="num_classes=1: at least 2"):
         Predictor(torch.nn.Conv2d(3, 2, 1), 1, long_side=64)
+
+
+def test_float_values_of_a_few_thousand_are_said_to_read_nearly_black(tmp_path, caplog):
+    """Reflectance x 10000 stored as floats (0-3000) read nearly black with no word, where the same values
+    as uint16 were warned about (session 91's sweep)."""
+    import rasterio
+
+    from agriseg.data.io import read_rgb
+
+    arr = (np.random.default_rng(1).random((3, 16, 16)) * 3000).astype(np.float32)
+    from rasterio.transform import from_origin
+
+    profile = {"driver": "GTiff", "width": 16, "height": 16, "count": 3, "dtype": "float32"}
+    profile.update(crs="EPSG:32633", transform=from_origin(0, 0, 10, 10))
+    with rasterio.open(tmp_path / "refl.tif", "w", **profile) as dst:
+        dst.write(arr)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        rgb = read_rgb(tmp_path / "refl.tif")
+    assert rgb.max() <= 12
+    assert "refl.tif: float image whose values are all <= 4095" in caplog.text and "scale it to 0-1" in caplog.text
+    caplog.clear()
+    with rasterio.open(tmp_path / "wide.tif", "w", **profile) as dst:
+        dst.write(arr * 20)  # values up to 60000: a 16-bit range, nothing to say
+    with caplog.at_level("WARNING", logger="agriseg"):
+        read_rgb(tmp_path / "wide.tif")
+    assert "nearly black" not in caplog.text

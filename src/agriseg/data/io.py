@@ -523,6 +523,9 @@ def _to_uint8(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
     # 0-1 (a little over 1, or under 0, is clipped), else 0-255 values, else 16-bit values (x 255 / 65535)
     hi = float(arr.max(initial=0.0))
     top = 1.0 if hi <= 2.0 else 255.0 if hi <= 255.0 else 65535.0
+    if warn and top == 65535.0 and hi <= LOW_BITS_TOP:  # e.g. Sentinel-2 reflectance x 10000 stored as floats
+        said = "(reflectance x 10000?) reads nearly black (scaled by 65535, never stretched)"
+        log.warning("%s: float image whose values are all <= %d %s: scale it to 0-1 first", path, LOW_BITS_TOP, said)
     return (arr * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
 
 
