@@ -109,9 +109,23 @@ def _interactive(stream: Any) -> bool:  # noqa: ANN401 - a text stream, or None
         return False
 
 
+_DREW = [False]  # a bar of agriseg's has written to its stream since bar_drew() was last asked
+
+
+def bar_drew() -> bool:
+    """Whether one of agriseg's bars has been drawn (or cleared) since the last call: a log line written after it
+    must start a new line first (a bar in a log file ends with ``\r``, not a newline). Resets the flag."""
+    drew, _DREW[0] = _DREW[0], False
+    return drew
+
+
 @functools.cache
 def _quiet_tqdm(base: type) -> type:
-    return type("ProgressBar", (base,), {"monitor_interval": 0})
+    def display(self: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - tqdm's own signature
+        _DREW[0] = True  # a closing bar's clearing counts too: it leaves its line without a newline
+        return base.display(self, *args, **kwargs)
+
+    return type("ProgressBar", (base,), {"monitor_interval": 0, "display": display})
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -176,3 +176,26 @@ def test_the_quiet_variable_reads_false_no_and_off_as_off(value: str, on: bool) 
     probe = "import agriseg; print(agriseg.quiet())"
     got = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, timeout=120)
     assert got.stdout.strip() == str(on), got.stderr
+
+
+def test_a_warning_after_a_closed_inner_bar_starts_a_line_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An image's own bar (``leave=False``) clears its line with a ``\\r`` and is gone from tqdm's list when
+    it closes: a warning made next was glued to that line in a log file (``text predict``, session 91's sweep)."""
+    import io
+
+    from agriseg.batch import bar_drew, progress_bar
+    from agriseg.cli import beside_bars
+
+    log = io.StringIO()  # not a terminal
+    monkeypatch.setattr(sys, "stderr", log)
+    monkeypatch.delenv("AGRISEG_QUIET", raising=False)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    bar_drew()
+    inner = progress_bar(total=2, desc="img.tif", leave=False, file=log, mininterval=0)
+    inner.update(2)
+    inner.close()
+    beside_bars("img.tif: its mask is all background")
+    beside_bars("img.tif: a second warning")
+    lines = log.getvalue().split("\n")
+    assert "img.tif: its mask is all background" in lines and "img.tif: a second warning" in lines, lines
+    assert lines.count("") == 1  # the one after the last line: no empty line between the two warnings

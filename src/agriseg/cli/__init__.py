@@ -166,8 +166,13 @@ def beside_bars(text: str) -> None:
     if terminal:
         tqdm.write(text, file=sys.stderr)  # clears the bars, writes the line, draws them again
     else:
+        from agriseg.batch import bar_drew
+
+        # agriseg's own bars say when they drew, even one closed since (a per-image bar clears its line with a
+        # \r and leaves); another library's open bars by when they last drew
         bars = [b for b in list(getattr(tqdm, "_instances", ())) if getattr(b, "fp", None) is not None]
         drawn = any(getattr(b, "last_print_t", 0.0) >= _SAID_AT[0] and not getattr(b, "disable", False) for b in bars)
+        drawn = bar_drew() or drawn
         sys.stderr.write(("\n" if drawn else "") + text + "\n")
         sys.stderr.flush()
     _SAID_AT[0] = time.time()
