@@ -123,8 +123,9 @@ def bar_drew() -> bool:
 def _quiet_tqdm(base: type) -> type:
     def display(self: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - tqdm's own signature
         _DREW[0] = True  # a closing bar's clearing counts too: it leaves its line without a newline
-        return base.display(self, *args, **kwargs)
+        return shown(self, *args, **kwargs)
 
+    shown: Any = getattr(base, "display")  # noqa: B009 - base is any tqdm class; mypy sees a bare type
     return type("ProgressBar", (base,), {"monitor_interval": 0, "display": display})
 
 
