@@ -467,7 +467,15 @@ def listed(names: Sequence[object], limit: int) -> str:
 
 def describe_os_error(err: OSError) -> str:
     """``<file>: <reason>`` for an operating-system error (disk full, permission denied, ...)."""
+    import errno
+
     reason = err.strerror or str(err) or type(err).__name__
+    if err.errno in (errno.EEXIST, errno.ENOTDIR) and err.filename and not err.filename2:
+        # a folder agriseg makes (masks/ of an output folder) where a file of that name is, or under one
+        path = Path(os.fsdecode(err.filename))
+        blocker = next((a for a in (path, *path.parents) if a.exists() and not a.is_dir()), None)
+        if blocker is not None:
+            return f"{path}: cannot create this folder: {blocker} is a file (kept; move it or choose another output)"
     where = err.filename or ""
     if err.filename2:
         where = f"{err.filename} -> {err.filename2}"

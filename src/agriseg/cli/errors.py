@@ -119,8 +119,9 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             raise click.ClickException(str(err)) from err
         except (FileNotFoundError, NoInputError) as err:  # before any item ran: a path given is wrong or empty
             raise MissingInput(str(err)) from err
-        except (FileExistsError, OutputIsInput) as err:
-            raise OutputInTheWay(str(err)) from err
+        except (FileExistsError, OutputIsInput) as err:  # an errno's own words say little: the file in the way
+            said = describe_os_error(err) if isinstance(err, OSError) and err.filename else str(err)
+            raise OutputInTheWay(said) from err
         except ValueError as err:
             raise click.ClickException(str(err)) from err
         except OSError as err:  # full disk, read-only folder, unreadable file: one line naming the file

@@ -406,3 +406,14 @@ def test_unreadable_photos_are_said_as_every_command_says_them(
     finally:
         PIL.Image.MAX_IMAGE_PIXELS = old
     assert not [w for w in recwarn if "DecompressionBomb" in type(w.message).__name__]
+
+
+def test_a_file_where_a_subfolder_goes_is_named_and_kept(scenes: Path, tmp_path: Path) -> None:
+    """``-o pl`` with a user's file called ``pl/masks``: "[Errno 17] File exists: 'pl/masks'" (session 91's sweep)."""
+    out = tmp_path / "pl"
+    out.mkdir()
+    (out / "masks").write_text("mine")
+    res = CliRunner().invoke(cli, ["crop", "pseudolabel", str(scenes / "images"), "-o", str(out)])
+    assert res.exit_code == 2, res.output
+    assert f"{out / 'masks'}: cannot create this folder: {out / 'masks'} is a file (kept" in res.output, res.output
+    assert "Errno" not in res.output and (out / "masks").read_text() == "mine"
