@@ -752,23 +752,77 @@ def already_there(folder: str | Path) -> str:
 
 def made_record(folder: str | Path, command: str, settings: Mapping[str, Any]) -> Path:
     """Record in ``folder`` (a data set ``command`` is writing, before it takes its final name) the settings
-    it was made with, for :func:`already_made`."""
+    it was made with and every file it holds (size and content hash), for :func:`already_made`."""
     from agriseg.data.files import write_json
 
-    return write_json(Path(folder) / MADE, {"command": command, "settings": dict(settings)})
+    folder = Path(folder)
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p != folder / MADE)
+    made = {"command": command, "settings": dict(settings), "files": file_digests(folder, files)}
+    return write_json(folder / MADE, made)
 
 
 def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) -> bool:
     """Whether ``folder`` is a data set an earlier run of ``command`` finished with the same ``settings``:
-    a re-run of the same command line then has nothing to do (other settings still need ``--overwrite``)."""
+    a re-run of the same command line then has nothing to do (other settings still need ``--overwrite``).
+
+    Raises:
+        agriseg.config.OptionError: it is, but files of it are gone or changed since (named; the set is kept).
+    """
     import json
 
     try:
         earlier = json.loads((Path(folder) / MADE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
+    if not isinstance(earlier, dict):
+        return False
     same = json.loads(json.dumps({"command": command, "settings": dict(settings)}))  # tuples as JSON lists
-    return bool(earlier == same)
+    if {k: earlier.get(k) for k in same} != same:
+        return False
+    check_made_files(folder, earlier.get("files"))
+    return True
+
+
+def file_digests(folder: str | Path, files: Iterable[str | Path]) -> dict[str, list[Any]]:
+    """``{path relative to folder: [size, sha256]}`` of a generated set's files (see :func:`check_made_files`)."""
+    import hashlib
+
+    out: dict[str, list[Any]] = {}
+    for f in files:
+        path = Path(f)
+        with path.open("rb") as fh:
+            digest = hashlib.file_digest(fh, "sha256").hexdigest()
+        out[path.relative_to(folder).as_posix()] = [path.stat().st_size, digest]
+    return out
+
+
+def check_made_files(folder: str | Path, recorded: Any) -> None:  # noqa: ANN401 - as read from JSON
+    """Refuse a generated set whose files are gone or changed since it was made (a set recorded without its
+    files, by an earlier agriseg, passes): "already there" would have been said of a set that is not.
+
+    Raises:
+        agriseg.config.OptionError: naming the first few such files (the set is kept: ``--overwrite`` remakes it).
+    """
+    from agriseg.config import OptionError
+
+    if not isinstance(recorded, dict):
+        return
+    folder = Path(folder)
+    gone, changed = [], []
+    for rel, (size, digest) in recorded.items():
+        path = folder / rel
+        if not path.is_file():
+            gone.append(rel)
+        elif path.stat().st_size != size or file_digests(folder, [path])[rel][1] != digest:
+            changed.append(rel)
+    if gone or changed:
+        said = [f"{len(gone)} gone" * bool(gone), f"{len(changed)} changed" * bool(changed)]
+        first = ", ".join((gone + changed)[:3]) + (", ..." if len(gone) + len(changed) > 3 else "")
+        how = " and ".join(filter(None, said))
+        raise OptionError(
+            f"{folder}: the set generated with these options is there, but files of it are {how} since ({first}); "
+            "it is kept: --overwrite to generate it again"
+        )
 
 
 def measured_now(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -821,6 +821,31 @@ def test_make_synthetic_rerun_with_the_same_settings_is_done(
     assert code == 2 and "exists (use --overwrite)" in said, said
 
 
+# session 91's sweep: a set with a file removed or overwritten since was "already there" (exit 0)
+@pytest.mark.parametrize(
+    ("pipeline", "args", "gone", "changed"),
+    [
+        ("text", ["-n", "2", "--size", "32"], "images/0001.png", "masks/0000.png"),
+        ("fields", ["--countries", "austria:2", "--size", "64"], "austria/s2_images/window_a/g00_00001_aus.tif",
+         "austria/chips_austria.parquet"),
+        ("crop", ["plants", "-n", "2"], "images/plants_00001.jpg", "labels/plants_00000.png"),
+    ],
+)  # fmt: skip
+def test_make_synthetic_rerun_names_files_gone_or_changed_since(
+    tmp_path: Path, pipeline: str, args: list[str], gone: str, changed: str
+) -> None:
+    out = tmp_path / "set"
+    assert _run(pipeline, "make-synthetic", *args, "-o", out)[0] == 0
+    (out / gone).unlink()
+    (out / changed).write_bytes(b"junk")
+    code, said = _run(pipeline, "make-synthetic", *args, "-o", out)
+    assert code == 2 and "files of it are 1 gone and 1 changed since" in said and gone in said, said
+    assert (out / changed).read_bytes() == b"junk" and not (out / gone).exists()  # kept as it is
+    assert _run(pipeline, "make-synthetic", *args, "-o", out, "--overwrite")[0] == 0
+    code, said = _run(pipeline, "make-synthetic", *args, "-o", out)
+    assert code == 0 and "already there" in said and (out / gone).is_file(), said
+
+
 def test_fields_make_synthetic_more_fields_than_fit(tmp_path: Path) -> None:
     """5000 Voronoi cells in a 64 px chip made fields smaller than a pixel, without a word."""
     code, out = _run("fields", "make-synthetic", "-o", tmp_path / "ftw", "--size", "64", "--fields-per-chip", "50,5000")

@@ -118,9 +118,11 @@ def make_synthetic(
     import json
 
     done = not overwrite and earlier_set(outdir, kind, cfg, photos, labels, names)
-    if done and not json.loads((outdir / "index.json").read_text(encoding="utf-8")).get("failed_sources"):
-        from agriseg.batch import already_there
+    earlier = json.loads((outdir / "index.json").read_text(encoding="utf-8")) if done else {}
+    if done and not earlier.get("failed_sources"):
+        from agriseg.batch import already_there, check_made_files
 
+        check_made_files(outdir, earlier.get("files"))  # a set whose files are gone or changed since is no set
         click.echo(already_there(outdir))
         return  # (a set made without photos it could not read is made again, from those readable now)
     failed: list[str] | None = None if strict else []  # unreadable sources: left out, or the first one raised
