@@ -1563,6 +1563,30 @@ def test_inputs_copied_without_their_times_resume_and_an_edit_of_the_same_size_d
     assert not same_input(f, f"size:1,mtime:{f.stat().st_mtime_ns}", "size:1,mtime:1")  # an old record's
 
 
+def test_an_edit_given_back_its_size_and_time_is_still_a_change(tmp_path: Path) -> None:
+    """Session 91's sweep: bytes changed inside a photo, its modification time set back (``touch -r``): the
+    re-run skipped it. The status-change time moves with any write; the content is compared then. A file
+    whose status alone changed (``chmod``) is the same input; a record without ctime (earlier agriseg) too."""
+    import os
+
+    from agriseg.fingerprint import file_identity, same_input
+    from agriseg.manifest import ManifestStore
+
+    recipe = Recipe("demo ctime", "1", {"tile": 512})
+    items = _items(tmp_path, ["a", "b"])
+    assert run_batch(items, _work, options=QUIET, recipe=recipe, store=ManifestStore()).counts["ok"] == 2
+    a, b = items[0].inputs[0], items[1].inputs[0]
+    st = a.stat()
+    a.write_text("z" * st.st_size)  # the same size
+    os.utime(a, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the same modification time
+    assert file_identity(a).split(",ctime")[0] == f"size:{st.st_size},mtime:{st.st_mtime_ns}"
+    b.chmod(0o600)  # its status changed, not its content
+    again = run_batch(items, _work, options=QUIET, recipe=recipe, store=ManifestStore())
+    assert again.counts["skipped"] == 1 and "an input changed (input" in again.failures[0], again.failures
+    old = f"size:{b.stat().st_size},mtime:{b.stat().st_mtime_ns}"  # recorded before ctime was kept
+    assert same_input(b, file_identity(b), old)
+
+
 def test_an_input_renamed_or_a_shared_input_copied_under_another_name_is_the_same_input(tmp_path: Path) -> None:
     """``mv 0002.jpg 0002.JPG`` or ``cp plots.csv plots_final.csv``: the outputs' record names the old file; its
     content is the same, so the re-run resumes (it was refused: "made from 0002.jpg, not 0002.JPG"). A renamed

@@ -68,7 +68,10 @@ _HASHES: dict[tuple[str, int, int], str] = {}
 
 
 def file_identity(path: str | Path, content: bool = False, with_hash: bool = False) -> str:
-    """``size:<bytes>,mtime:<ns>`` of a file, or ``sha256:<hex>`` of its content; ``absent`` if missing.
+    """``size:<bytes>,mtime:<ns>,ctime:<ns>`` of a file, or ``sha256:<hex>`` of its content; ``absent`` if missing.
+
+    The status-change time (``ctime``) is one a user cannot set: an edit that keeps the file's size and is given
+    its old modification time back (``touch -r``) still moves it, and :func:`same_input` then compares content.
 
     ``with_hash`` adds ``,sha256:<hex>`` of its content: what a record keeps, so that a later run can tell a copy
     with a new modification time from an edited file (:func:`same_input`). The whole file is read (a sample of
@@ -82,6 +85,7 @@ def file_identity(path: str | Path, content: bool = False, with_hash: bool = Fal
     if content:
         return "sha256:" + _sha256(p)
     ident = f"size:{sum(st.st_size for st in stats)},mtime:{max(st.st_mtime_ns for st in stats)}"
+    ident += f",ctime:{max(st.st_ctime_ns for st in stats)}"
     if with_hash:
         try:
             ident += ",sha256:" + _content_hash(p)
@@ -98,8 +102,8 @@ def same_input(path: str | Path, now: str, recorded: str) -> bool:
     n, r = _fields(now), _fields(recorded)
     if "size" not in n or n["size"] != r.get("size"):
         return False
-    if n.get("mtime") == r.get("mtime"):
-        return True  # the same file; the record holds its hash too
+    if n.get("mtime") == r.get("mtime") and (n.get("ctime") == r.get("ctime") or "ctime" not in r):
+        return True  # the same file (a record of an earlier agriseg kept no ctime: size and time, as then)
     if "sha256" not in r:
         return False  # recorded by an earlier agriseg: size and time were all it kept
     try:
@@ -180,10 +184,15 @@ def _content_hash(p: Path) -> str:
     if p.is_dir() and (base := _adapter_base_folder(p)) is not None:  # a LoRA adapter: its base model's changes too
         parts = [*parts, base]
     stats = [f.stat() for f in parts]
-    key = (str(p.resolve()), sum(st.st_size for st in stats), max(st.st_mtime_ns for st in stats))
+    key = (str(p.resolve()), sum(st.st_size for st in stats), *(max(t) for t in _times(stats)))
     if key not in _HASHES:
         _HASHES[key] = _sha256(p)
     return _HASHES[key]
+
+
+def _times(stats: list[os.stat_result]) -> tuple[list[int], list[int]]:
+    """The modification and status-change times (ns) of a file's parts."""
+    return [st.st_mtime_ns for st in stats], [st.st_ctime_ns for st in stats]
 
 
 def _plain(value: Any) -> Any:
