@@ -64,7 +64,7 @@ OPTION_FLAGS: ContextVar[Mapping[str, str] | None] = ContextVar("agriseg_option_
 NOT_OUTPUT_OPTIONS = frozenset({"batch_size", "threads", "strict", "overwrite", "progress", "workers", "device"})
 
 
-_HASHES: dict[tuple[str, int, int], str] = {}
+_HASHES: dict[tuple[str, int, int, int], str] = {}
 
 
 def file_identity(path: str | Path, content: bool = False, with_hash: bool = False) -> str:
@@ -184,7 +184,8 @@ def _content_hash(p: Path) -> str:
     if p.is_dir() and (base := _adapter_base_folder(p)) is not None:  # a LoRA adapter: its base model's changes too
         parts = [*parts, base]
     stats = [f.stat() for f in parts]
-    key = (str(p.resolve()), sum(st.st_size for st in stats), *(max(t) for t in _times(stats)))
+    mtimes, ctimes = _times(stats)
+    key = (str(p.resolve()), sum(st.st_size for st in stats), max(mtimes), max(ctimes))
     if key not in _HASHES:
         _HASHES[key] = _sha256(p)
     return _HASHES[key]
