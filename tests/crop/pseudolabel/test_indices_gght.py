@@ -187,7 +187,7 @@ def test_green_floor_keeps_bare_soil_bare(name: str) -> None:
     fitted, _ = index_pseudolabel(rgb, name, GGHTConfig(green_floor="off"))  # type: ignore[arg-type]
     assert fitted.foreground_fraction > 0.1  # the fit alone calls part of the soil vegetation
     res, _ = index_pseudolabel(rgb, name)  # type: ignore[arg-type]
-    assert res.floored and res.record()["green_floor"] is True
+    assert res.floored and res.record()["floored"] is True
     assert res.foreground_fraction < 0.01
 
 
@@ -201,14 +201,27 @@ def test_green_floor_leaves_a_plant_photo_alone(name: str) -> None:
     assert not res.floored and np.array_equal(res.mask, off.mask)
 
 
-def test_green_floor_keeps_a_few_small_plants() -> None:
+@pytest.mark.parametrize("name", list(INDICES))
+@pytest.mark.parametrize("share", ["1 %", "0.1 %"])
+def test_green_floor_keeps_a_few_small_plants(name: str, share: str) -> None:
+    """Under 1 % of the photo the plants are clipped to 1 with the soil's top by the 1-99 % normalisation, and a
+    floor above it left none of them (session 91's review): the signal itself is compared with the floor then."""
     from agriseg.crop.pseudolabel.pipeline import index_pseudolabel
 
-    rgb = _bare_soil(1)
+    rgb = np.tile(_bare_soil(1), (3, 3, 1)) if share == "0.1 %" else _bare_soil(1)  # (360, 480) or (120, 160)
     truth = np.zeros(rgb.shape[:2], bool)
-    truth[20:28, 30:38] = truth[90:96, 120:128] = True  # 1 % of the photo
+    truth[20:28, 30:38] = truth[90:96, 120:128] = True
     rgb[truth] = LEAF
-    res, _ = index_pseudolabel(rgb, "cive")
+    res, _ = index_pseudolabel(rgb, name, GGHTConfig(full_coverage="off"))  # type: ignore[arg-type]
     assert res.floored
-    m, _ = miou(res.mask.astype(np.uint8), truth.astype(np.uint8))
-    assert m > 0.85
+    found = (res.mask & truth).sum() / truth.sum()
+    assert found > 0.8 and res.foreground_fraction < 3 * truth.mean(), (found, res.foreground_fraction, truth.mean())
+
+
+def test_green_floor_follows_the_photos_brightness() -> None:
+    """CIVE and a* of one colour grow with its brightness: a dark photo's floor is lower."""
+    from agriseg.crop.pseudolabel.indices import green_floor
+
+    bright, dark = np.full((4, 4, 3), 110, np.uint8), np.full((4, 4, 3), 30, np.uint8)
+    assert green_floor("cive", dark) < green_floor("cive", bright)
+    assert green_floor("exg", dark) == pytest.approx(green_floor("exg", bright), abs=0.02)  # a ratio: alike

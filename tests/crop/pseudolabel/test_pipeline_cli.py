@@ -140,6 +140,20 @@ def test_an_edited_depth_file_is_never_resumed_and_a_new_file_beside_it_changes_
     assert ": its outputs were made before an input changed (input " in edited.output
 
 
+def test_the_green_floor_is_no_setting_of_depth_pseudo_labels(scenes: Path, tmp_path: Path) -> None:
+    """Depth is never floored: --green-floor changes no depth output, so a depth run of before the option (or
+    with it off) resumes; for a colour index it is a setting (session 91's review)."""
+    args = ["crop", "pseudolabel", str(scenes / "images"), "-o", str(tmp_path / "o"), "--source", "depth"]
+    args += ["--depth-dir", str(scenes / "depth")]
+    assert CliRunner().invoke(cli, [*args, "--green-floor", "off"]).exit_code == 0
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and "0 pseudo-labelled, 4 skipped" in again.output, again.output
+    index = ["crop", "pseudolabel", str(scenes / "images"), "-o", str(tmp_path / "i")]
+    assert CliRunner().invoke(cli, [*index, "--green-floor", "off"]).exit_code == 0
+    other = CliRunner().invoke(cli, index)
+    assert other.exit_code == 1 and "--green-floor" in other.output, other.output
+
+
 def test_cli_reports_bad_input_cleanly(tmp_path: Path) -> None:
     r = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])
     assert r.exit_code != 0 and "pseudolabels.json" in r.output and "Traceback" not in r.output

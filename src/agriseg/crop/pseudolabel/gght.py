@@ -138,7 +138,8 @@ class GGHTResult:
         normalisation: ``lo``/``hi`` raw values mapped to 0/1.
         hist: the gradient-weighted histogram (``bins`` values) for plotting.
         plain_hist: the unweighted histogram, for plotting.
-        floored: the fitted threshold lay below the floor, which was taken instead (``threshold`` is the floor).
+        floored: the fitted threshold lay below the floor, and the mask is the signal above the floor
+            (``threshold_raw``; ``threshold`` is the floor normalised, at most 1).
     """
 
     mask: np.ndarray
@@ -167,7 +168,7 @@ class GGHTResult:
             "separability": round(self.separability, 6),
             "fit_quality": round(self.quality, 6),
             "full_coverage": self.full_coverage,
-            "green_floor": self.floored,
+            "floored": self.floored,
             "foreground_fraction": round(self.foreground_fraction, 6),
             "normalisation": self.normalisation,
         }
@@ -297,8 +298,8 @@ def gght(
         valid: optional ``bool`` ``(H, W)``; pixels outside it are excluded from the histogram and
             never foreground.
         out_shape: ``(H, W)`` of the mask, when the signal was computed on a smaller copy of the photo.
-        floor: the lowest threshold in the signal's own units (a fitted one below it is raised to it; at or
-            above the normalisation's upper value the mask is empty); None = the fitted threshold alone.
+        floor: the lowest threshold in the signal's own units (below it, the fitted one is not used: the mask is
+            the smoothed signal above the floor); None = the fitted threshold alone.
 
     Returns:
         The mask and the per-image record.
@@ -354,15 +355,21 @@ def gght(
     r2 = max(0.0, 1.0 - ss_res / ss_tot)
     t = float(np.clip(threshold_point(x0, k, cfg.sigmoid, cfg.point), 0.0, 1.0))
     sep = _separability(plain, int(round(t * cfg.bins)))  # of the fit, at its own threshold
-    floored = floor is not None and t < (floor - lo) / (hi - lo)
-    if floored:  # the mask pixels are those above the floor; a floor above every pixel leaves none (v <= 1)
-        t = float(min(1.0, (floor - lo) / (hi - lo)))  # type: ignore[operator]
+    t_floor = None if floor is None else (floor - lo) / (hi - lo)
+    floored = t_floor is not None and t < t_floor
 
     ms = cfg.smooth_sigma if cfg.mask_sigma is None else cfg.mask_sigma
-    if ms != cfg.smooth_sigma:
-        v = cv2.GaussianBlur(v_raw, (0, 0), ms) if ms > 0 else v_raw
+    if floored and t_floor is not None and floor is not None:
+        # the signal itself against the floor: normalised, plants on a few % of the photo are clipped to 1 with
+        # the soil's top (their outlines then blur into the soil; a floor above the range left none of them)
+        v = cv2.GaussianBlur(small, (0, 0), ms) if ms > 0 else small  # (h, w) raw units
+        t, t_raw, t_mask = min(1.0, t_floor), float(floor), float(floor)
+    else:
+        if ms != cfg.smooth_sigma:
+            v = cv2.GaussianBlur(v_raw, (0, 0), ms) if ms > 0 else v_raw
+        t_raw, t_mask = lo + t * (hi - lo), t
     up = v if v.shape == out_shape else cv2.resize(v, out_shape[::-1], interpolation=cv2.INTER_LINEAR)
-    mask = up > t  # (H, W) bool
+    mask = up > t_mask  # (H, W) bool
     if valid is not None:
         vm = (
             valid
@@ -393,8 +400,8 @@ def gght(
     }
     return GGHTResult(
         mask=mask,
-        threshold=t,
-        threshold_raw=lo + t * (hi - lo),
+        threshold=float(t),
+        threshold_raw=float(t_raw),
         curve=curve,
         r2=r2,
         rmse=math.sqrt(ss_res / cfg.bins),

@@ -154,7 +154,7 @@ def index_pseudolabel(
     errors: list[str] = []
     for n in names:
         try:
-            floor = green_floor(n) if cfg.green_floor == "auto" else None
+            floor = green_floor(n, rgb) if cfg.green_floor == "auto" else None
             res = gght(vegetation_index(rgb, n), cfg, rgb=rgb, out_shape=out_shape, floor=floor)
         except ValueError as err:
             errors.append(f"{n}: {err}")
@@ -341,7 +341,10 @@ def pseudolabel_files(
         depth = _given_depth(opts, stem)
         items.append(Item(stem, f, tuple(outputs), (f, depth) if depth else (f,), resolved=photo_reading_rules(f)))
     model = opts.depth_model if opts.source == "depth" and opts.depth_dir is None else None
-    options = opts.model_dump(exclude={"overwrite", "device", "depth_model"})
+    unread: dict[str, Any] = {"overwrite": True, "device": True, "depth_model": True}
+    if opts.source == "depth":  # depth is never floored: depth outputs of before the option resume
+        unread["gght"] = {"green_floor"}
+    options = opts.model_dump(exclude=unread)
     # --plot and --overlay only choose which files are written: turned on, the item runs for them
     recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, [], ignore=NOT_OUTPUT_OPTIONS | {"plot", "overlays"})
 
