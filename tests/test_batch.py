@@ -1675,3 +1675,44 @@ def test_a_slow_item_is_summed_up_in_seconds_each(tmp_path: Path) -> None:
     assert res.summary("measured").endswith("in 269.3 s (134.7 s/mosaic)")
     res.seconds = 4.0
     assert res.summary("measured").endswith("in 4.0 s (0.50 mosaic/s)")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [{"a.png": [1]}, {"a.png": None}, {"/etc/hostname": [3, "zz"]}, {"../x.png": [3, "zz"]}, ["a.png"]],
+)
+def test_a_damaged_record_of_a_sets_files_is_said_so(tmp_path: Path, files: object) -> None:
+    """Session 91's review: "not enough values to unpack", a TypeError traceback, or a file outside the set hashed."""
+    from agriseg.batch import check_made_files
+    from agriseg.config import OptionError
+
+    (tmp_path / "a.png").write_bytes(b"png")
+    with pytest.raises(OptionError, match="its record of the files it holds is damaged"):
+        check_made_files(tmp_path, files)
+
+
+def test_a_sets_file_of_the_same_size_and_time_is_not_hashed_again(tmp_path: Path, monkeypatch) -> None:
+    import agriseg.batch as batch
+
+    (tmp_path / "a.png").write_bytes(b"png")
+    recorded = batch.file_digests(tmp_path, [tmp_path / "a.png"])
+    monkeypatch.setattr(batch, "_file_sha256", lambda p: pytest.fail("hashed"))
+    batch.check_made_files(tmp_path, recorded)
+    monkeypatch.undo()
+    os.utime(tmp_path / "a.png", ns=(1, 1))  # another time: compared by content, the same
+    batch.check_made_files(tmp_path, recorded)
+
+
+def test_a_file_given_for_a_folder_is_not_said_to_be_a_folder_agriseg_makes(tmp_path: Path) -> None:
+    from agriseg.batch import describe_os_error
+
+    (tmp_path / "in.jpg").write_bytes(b"x")
+    try:
+        os.listdir(tmp_path / "in.jpg")
+    except OSError as err:
+        assert "cannot create this folder" not in describe_os_error(err)
+    try:
+        os.mkdir(tmp_path / "in.jpg")
+    except OSError as err:
+        assert "cannot create this folder: " in describe_os_error(err)
+

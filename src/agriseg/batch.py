@@ -125,8 +125,15 @@ def _quiet_tqdm(base: type) -> type:
         _DREW[0] = True  # a closing bar's clearing counts too: it leaves its line without a newline
         return shown(self, *args, **kwargs)
 
+    def close(self: Any) -> None:
+        left = not getattr(self, "disable", True) and (abs(self.pos) == 0 if self.leave is None else self.leave)
+        closed(self)
+        if left:  # a bar kept on screen ends its line with a newline: the next line needs none
+            _DREW[0] = False
+
     shown: Any = getattr(base, "display")  # noqa: B009 - base is any tqdm class; mypy sees a bare type
-    return type("ProgressBar", (base,), {"monitor_interval": 0, "display": display})
+    closed: Any = getattr(base, "close")  # noqa: B009
+    return type("ProgressBar", (base,), {"monitor_interval": 0, "display": display, "close": close})
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -470,8 +477,9 @@ def describe_os_error(err: OSError) -> str:
     import errno
 
     reason = err.strerror or str(err) or type(err).__name__
-    if err.errno in (errno.EEXIST, errno.ENOTDIR) and err.filename and not err.filename2:
-        # a folder agriseg makes (masks/ of an output folder) where a file of that name is, or under one
+    if err.errno == errno.EEXIST and err.filename and not err.filename2:
+        # a folder agriseg makes (masks/ of an output folder) where a file of that name is (a read of a file
+        # given for a folder is ENOTDIR: not this)
         path = Path(os.fsdecode(err.filename))
         blocker = next((a for a in (path, *path.parents) if a.exists() and not a.is_dir()), None)
         if blocker is not None:
@@ -784,44 +792,62 @@ def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) 
 
 
 def file_digests(folder: str | Path, files: Iterable[str | Path]) -> dict[str, list[Any]]:
-    """``{path relative to folder: [size, sha256]}`` of a generated set's files (see :func:`check_made_files`)."""
-    import hashlib
-
+    """``{path relative to folder: [size, sha256, mtime_ns]}`` of a generated set's files (see
+    :func:`check_made_files`)."""
     out: dict[str, list[Any]] = {}
     for f in files:
         path = Path(f)
-        with path.open("rb") as fh:
-            digest = hashlib.file_digest(fh, "sha256").hexdigest()
-        out[path.relative_to(folder).as_posix()] = [path.stat().st_size, digest]
+        st = path.stat()
+        out[path.relative_to(folder).as_posix()] = [st.st_size, _file_sha256(path), st.st_mtime_ns]
     return out
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    with path.open("rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def check_made_files(folder: str | Path, recorded: Any) -> None:  # noqa: ANN401 - as read from JSON
     """Refuse a generated set whose files are gone or changed since it was made (a set recorded without its
-    files, by an earlier agriseg, passes): "already there" would have been said of a set that is not.
+    files, by an earlier agriseg, passes): "already there" would have been said of a set that is not. A file of
+    its recorded size and time is taken as it was; another time, its content is compared.
 
     Raises:
-        agriseg.config.OptionError: naming the first few such files (the set is kept: ``--overwrite`` remakes it).
+        agriseg.config.OptionError: naming the first few such files (the set is kept: ``--overwrite`` remakes it),
+            or saying the record itself is damaged.
     """
     from agriseg.config import OptionError
 
-    if not isinstance(recorded, dict):
+    if recorded is None:
         return
     folder = Path(folder)
+    damaged = OptionError(f"{folder}: its record of the files it holds is damaged; --overwrite to generate it again")
+    if not isinstance(recorded, dict):
+        raise damaged
     gone, changed = [], []
-    for rel, (size, digest) in recorded.items():
-        path = folder / rel
+    for rel, entry in recorded.items():
+        path = folder / str(rel)
+        shape_ok = isinstance(entry, list) and len(entry) in (2, 3) and all(isinstance(v, int | str) for v in entry)
+        if not shape_ok or Path(str(rel)).is_absolute() or ".." in Path(str(rel)).parts:
+            raise damaged
         if not path.is_file():
-            gone.append(rel)
-        elif path.stat().st_size != size or file_digests(folder, [path])[rel][1] != digest:
-            changed.append(rel)
+            gone.append(str(rel))
+            continue
+        st = path.stat()
+        if st.st_size != entry[0]:
+            changed.append(str(rel))
+        elif not (len(entry) == 3 and st.st_mtime_ns == entry[2]) and _file_sha256(path) != entry[1]:
+            changed.append(str(rel))
     if gone or changed:
-        said = [f"{len(gone)} gone" * bool(gone), f"{len(changed)} changed" * bool(changed)]
+        said = [f"{counted(len(gone), 'file')} removed" * bool(gone), f"{len(changed)} changed" * bool(changed)]
+        if not gone:
+            said[1] = f"{counted(len(changed), 'file')} changed"
         first = ", ".join((gone + changed)[:3]) + (", ..." if len(gone) + len(changed) > 3 else "")
-        how = " and ".join(filter(None, said))
         raise OptionError(
-            f"{folder}: the set generated with these options is there, but files of it are {how} since ({first}); "
-            "it is kept: --overwrite to generate it again"
+            f"{folder}: the set generated with these options is there, but {' and '.join(filter(None, said))} "
+            f"since it was made ({first}); it is kept: --overwrite to generate it again"
         )
 
 

@@ -67,11 +67,12 @@ NOT_OUTPUT_OPTIONS = frozenset({"batch_size", "threads", "strict", "overwrite", 
 _HASHES: dict[tuple[str, int, int, int], str] = {}
 
 
-def file_identity(path: str | Path, content: bool = False, with_hash: bool = False) -> str:
+def file_identity(path: str | Path, content: bool = False, with_hash: bool = False, ctime: bool = True) -> str:
     """``size:<bytes>,mtime:<ns>,ctime:<ns>`` of a file, or ``sha256:<hex>`` of its content; ``absent`` if missing.
 
-    The status-change time (``ctime``) is one a user cannot set: an edit that keeps the file's size and is given
-    its old modification time back (``touch -r``) still moves it, and :func:`same_input` then compares content.
+    The status-change time (``ctime``; on POSIX systems one a user cannot set) moves with an edit that keeps the
+    file's size and is given its old modification time back (``touch -r``): :func:`same_input` then compares
+    content. ``ctime=False`` leaves it out (an identity kept as a cache key: a ``chmod`` is no new file there).
 
     ``with_hash`` adds ``,sha256:<hex>`` of its content: what a record keeps, so that a later run can tell a copy
     with a new modification time from an edited file (:func:`same_input`). The whole file is read (a sample of
@@ -85,7 +86,8 @@ def file_identity(path: str | Path, content: bool = False, with_hash: bool = Fal
     if content:
         return "sha256:" + _sha256(p)
     ident = f"size:{sum(st.st_size for st in stats)},mtime:{max(st.st_mtime_ns for st in stats)}"
-    ident += f",ctime:{max(st.st_ctime_ns for st in stats)}"
+    if ctime:
+        ident += f",ctime:{max(st.st_ctime_ns for st in stats)}"
     if with_hash:
         try:
             ident += ",sha256:" + _content_hash(p)
@@ -102,8 +104,8 @@ def same_input(path: str | Path, now: str, recorded: str) -> bool:
     n, r = _fields(now), _fields(recorded)
     if "size" not in n or n["size"] != r.get("size"):
         return False
-    if n.get("mtime") == r.get("mtime") and (n.get("ctime") == r.get("ctime") or "ctime" not in r):
-        return True  # the same file (a record of an earlier agriseg kept no ctime: size and time, as then)
+    if n.get("mtime") == r.get("mtime") and (n.get("ctime") == r.get("ctime") or "ctime" not in r or "sha256" not in r):
+        return True  # the same file (a record without ctime, or without a hash to compare: size and time)
     if "sha256" not in r:
         return False  # recorded by an earlier agriseg: size and time were all it kept
     try:

@@ -839,7 +839,7 @@ def test_make_synthetic_rerun_names_files_gone_or_changed_since(
     (out / gone).unlink()
     (out / changed).write_bytes(b"junk")
     code, said = _run(pipeline, "make-synthetic", *args, "-o", out)
-    assert code == 2 and "files of it are 1 gone and 1 changed since" in said and gone in said, said
+    assert code == 2 and "but 1 file removed and 1 changed since it was made" in said and gone in said, said
     assert (out / changed).read_bytes() == b"junk" and not (out / gone).exists()  # kept as it is
     assert _run(pipeline, "make-synthetic", *args, "-o", out, "--overwrite")[0] == 0
     code, said = _run(pipeline, "make-synthetic", *args, "-o", out)

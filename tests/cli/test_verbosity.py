@@ -199,3 +199,24 @@ def test_a_warning_after_a_closed_inner_bar_starts_a_line_of_its_own(monkeypatch
     lines = log.getvalue().split("\n")
     assert "img.tif: its mask is all background" in lines and "img.tif: a second warning" in lines, lines
     assert lines.count("") == 1  # the one after the last line: no empty line between the two warnings
+
+
+def test_a_warning_after_a_finished_bar_kept_on_screen_has_no_empty_line_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bar kept when it finishes ends its line itself (session 91's review: an empty line followed it)."""
+    import io
+
+    from agriseg.batch import bar_drew, progress_bar
+    from agriseg.cli import beside_bars
+
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    monkeypatch.delenv("AGRISEG_QUIET", raising=False)
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    bar_drew()
+    for _ in progress_bar(range(3), desc="photos", file=log, mininterval=0):
+        pass
+    beside_bars("W")
+    assert "\n\n" not in log.getvalue() and log.getvalue().endswith("]\nW\n"), repr(log.getvalue())
+

@@ -216,7 +216,7 @@ class DepthAnythingEstimator:
         # the weights themselves (a folder retrained or replaced under one name gave the old depth from the cache)
         folder = Path(source).expanduser()
         files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
-        self.weights_id = "|".join(f"{p.relative_to(folder)}:{file_identity(p)}" for p in files)
+        self.weights_id = "|".join(f"{p.relative_to(folder)}:{file_identity(p, ctime=False)}" for p in files)
 
     @property
     def cache_key(self) -> str:
