@@ -1715,4 +1715,3 @@ def test_a_file_given_for_a_folder_is_not_said_to_be_a_folder_agriseg_makes(tmp_
         os.mkdir(tmp_path / "in.jpg")
     except OSError as err:
         assert "cannot create this folder: " in describe_os_error(err)
-

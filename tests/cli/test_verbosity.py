@@ -219,4 +219,3 @@ def test_a_warning_after_a_finished_bar_kept_on_screen_has_no_empty_line_before_
         pass
     beside_bars("W")
     assert "\n\n" not in log.getvalue() and log.getvalue().endswith("]\nW\n"), repr(log.getvalue())
-

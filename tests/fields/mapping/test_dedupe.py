@@ -153,4 +153,21 @@ def test_trimming_keeps_a_small_part_a_field_had() -> None:
     field = MultiPolygon([box(190, 400, 410, 500), box(100, 900, 110, 910)])  # scene 0: 22,000 m2 and 100 m2
     df = gpd.GeoDataFrame(geometry=[field, deep])
     keep, geoms = resolve_overlaps(df, np.array([0, 1]), footprints)
-    assert keep.all() and geoms[0].area == pytest.approx(22000 + 100 - 1000)  # the 10 x 100 m strip given up
+    assert keep.all() and geoms[0].area == pytest.approx(22000 + 100 - 1000, abs=0.2)  # the 10 x 100 m strip given up
+
+
+def test_fields_cut_apart_share_no_sliver() -> None:
+    """Cut exactly in floating point, a field and the neighbour it gave up a part to kept slivers of 1e-9 m2 in
+    common, and a check of the merged file found 7 overlapping pairs (session 91's sweep): the cut keeps 1 mm."""
+    import shapely
+    from shapely.geometry import Polygon
+
+    from agriseg.fields.mapping.dedupe import CLEARANCE_M, resolve_overlaps
+
+    footprints = [box(0, 0, 1000, 1000), box(150.3, 0, 1150.3, 1000)]
+    deep = Polygon([(400.123, 400.771), (600.37, 398.2), (603.9, 612.45), (401.1, 600.05)])  # scene 1
+    edge = Polygon([(190.05, 420.2), (402.777, 410.123), (409.31, 505.505), (195.5, 499.9)])  # scene 0, overlapping it
+    df = gpd.GeoDataFrame(geometry=[edge, deep])
+    keep, geoms = resolve_overlaps(df, np.array([0, 1]), footprints)
+    assert keep.all() and shapely.area(shapely.intersection(geoms[0], geoms[1])) == 0.0
+    assert not shapely.overlaps(geoms[0], geoms[1]) and shapely.distance(geoms[0], geoms[1]) >= CLEARANCE_M * 0.99
