@@ -311,3 +311,16 @@ def test_a_path_may_be_given_as_a_pathlib_path() -> None:
     assert TraitsConfig(regions=Path("r.csv")).regions == "r.csv"
     cfg = CropTrainConfig.model_validate({"data": {"images": Path("a"), "labels": Path("b")}})
     assert (cfg.data.images, cfg.data.labels) == ("a", "b")
+
+
+def test_device_auto_is_a_gpu_when_there_is_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--device auto`` worked in text only (session 91's CLI sweep); crop and fields pick the device too."""
+    import torch
+
+    from agriseg.config import device_name
+    from agriseg.crop.config import CropPredictConfig
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert CropPredictConfig(device="auto").device == "cpu" and device_name("auto", auto=True) == "auto"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert device_name("auto") == "cuda"

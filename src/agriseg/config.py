@@ -29,15 +29,29 @@ MAX_DN = 65535
 
 
 def device_name(value: str, auto: bool = False) -> str:
-    """A config's ``device`` checked against :data:`DEVICE_PATTERN` (and ``auto`` where the pipeline picks one).
+    """A config's ``device`` checked against :data:`DEVICE_PATTERN`. ``auto`` is kept where the pipeline picks
+    the device itself (``auto=True``: text), else made ``cuda`` where PyTorch sees a CUDA GPU and ``cpu`` where
+    not (or where PyTorch is not installed), as ``text`` picks it.
 
     Raises:
         ValueError: not a torch device name (pydantic reports it against the field).
     """
     v = value.strip()
-    if not (DEVICE_PATTERN.fullmatch(v) or (auto and v == "auto")):
-        raise ValueError(f"not a torch device; use {'auto, ' if auto else ''}cpu, cuda or cuda:N (e.g. cuda:1), or mps")
+    if v == "auto" and not auto:
+        return _auto_device()
+    if not (DEVICE_PATTERN.fullmatch(v) or v == "auto"):
+        raise ValueError("not a torch device; use auto, cpu, cuda or cuda:N (e.g. cuda:1), or mps")
     return v
+
+
+def _auto_device() -> str:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the light install runs on the CPU (ONNX Runtime)
+        return "cpu"
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 # a config's torch device (cpu, cuda, cuda:N, mps), checked when the config is made

@@ -108,6 +108,11 @@ DEPTH_FILES = ["crop", "pseudolabel", "{images}", "-o", "{tmp}/p", "--source", "
             "--blend: not read with --overlap 0",
         ),
         (["text", "predict", "{images}", "-m", "m", "-o", "{tmp}/p", "--classes", ","], "no class words"),
+        # session 91's sweep: fields predict took --blend with --overlap 0 without a word
+        (
+            ["fields", "predict", "{tmp}/p.tif", *MAP, "--overlap", "0", "--blend", "mean"],
+            "--blend: not read with --overlap 0",
+        ),
         # session 79's sweep of the crop commands
         (
             ["crop", "adapt", "{images}", "-o", "{tmp}/p.safetensors", "--combine", "none", "--confidence", "0.95"],

@@ -54,7 +54,7 @@ def _usage_error(code: int, out: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("device", "message"),
     [
-        ("tpu", "--device: not a torch device; use cpu, cuda or cuda:N"),
+        ("tpu", "--device: not a torch device; use auto, cpu, cuda or cuda:N"),
         ("cuda", "--device cuda: no CUDA GPU is available on this machine"),
         ("cuda:1", "--device cuda:1: no CUDA GPU is available on this machine"),
     ],

@@ -213,6 +213,8 @@ def scene_configs(params: dict[str, Any]) -> tuple[Any, Any, Any]:
     if "tile" in params:  # the prediction config imports torch: only commands that predict pay for it
         from agriseg.fields.config import PredictConfig
 
+        if "overlap" in params and not params["overlap"]:  # as text predict: never silently ignored
+            refuse_unread(["blend"], "not read with --overlap 0 (tiles that do not overlap have nothing to blend)")
         pc = config_from_params(PredictConfig, params, {"tile": "patch_size"})
     vc = None
     if "separation" in params:

@@ -25,7 +25,7 @@ from PIL import Image
 from pydantic import Field
 
 from agriseg.batch import counted
-from agriseg.config import OptionError, StrictModel, renamed_names
+from agriseg.config import OptionError, StrictModel, TorchDevice, renamed_names
 from agriseg.crop.pseudolabel.depth import (
     DEFAULT_DEPTH_MODEL,
     DepthConvention,
@@ -78,7 +78,7 @@ class PseudoLabelConfig(StrictModel):
     depth_convention: DepthConvention | None = None
     detrend: Detrend = "plane"
     depth_input_size: int = Field(518, ge=14)  # Depth Anything's patch is 14 px
-    device: str = "cpu"
+    device: TorchDevice = "cpu"
     gght: GGHTConfig = GGHTConfig()
     plot: bool = False
     overlays: bool = True
