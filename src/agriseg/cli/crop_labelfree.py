@@ -118,7 +118,10 @@ def _refuse_other_sources(opts: PseudoLabelConfig) -> None:
 @click.command()
 @click.argument("outdir", type=click.Path(file_okay=False, exists=True))
 @option("--title", default=None, show_default="the folder name", help="Page title.")
-@overwrite_option()
+@overwrite_option(
+    "Replace a screen.html edited since agriseg wrote it (the page agriseg wrote is rewritten on every run; one "
+    "it did not write is first kept as screen.earlier.html)."
+)
 @friendly_errors
 def screen(outdir: str, title: str | None, overwrite: bool) -> None:
     """Write OUTDIR/screen.html: accept/reject pseudo-masks (keys a/r, j/k), export accepted.json."""

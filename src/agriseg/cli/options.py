@@ -355,9 +355,9 @@ def seed_option(help: str, config: str | None = None) -> Decorator:
     return option("--seed", config=config, type=kind, show_default=True, help=help)
 
 
-def overwrite_option() -> Decorator:
-    """``--overwrite`` (one help text everywhere)."""
-    return shared("--overwrite", "--overwrite", is_flag=True, default=False, help=OVERWRITE_HELP)
+def overwrite_option(help: str = OVERWRITE_HELP) -> Decorator:
+    """``--overwrite`` (one help text everywhere, but where a command's output is rewritten on every run)."""
+    return shared("--overwrite", "--overwrite", is_flag=True, default=False, help=help)
 
 
 def strict_option() -> Decorator:
