@@ -50,6 +50,12 @@ ThresholdPoint = Literal["inflection", "knee"]
 FullCoverage = Literal["auto", "off"]
 GreenFloor = Literal["auto", "off"]
 
+# Otsu separability under which a fit is too weak for its threshold to stand below a floor: one Gaussian split in
+# two gives 2 / pi = 0.64 (bare soil, 40 patches of the Peanut training photos: 0.53-0.76, median 0.63); a photo
+# of plants on a background of another colour 0.8-0.95, also when its plants are paler, yellower or darker than
+# the floor's barely green pixel, whose fitted threshold then stands
+WEAK_SPLIT = 0.75
+
 # distance from x0 to the knee (max of F''), in units of 1/k, for each sigmoid form
 _KNEE_OFFSET: dict[str, float] = {
     "logistic": math.log(2 + math.sqrt(3)),
@@ -88,9 +94,10 @@ class GGHTConfig(StrictModel):
         coverage_green_fraction: an RGB photo with at least this share of clearly green pixels is
             full-coverage.
         coverage_mask_fraction: a mask covering at least this share of the image is full-coverage.
-        green_floor: ``auto``: a colour-index threshold is never below the index of a barely green pixel
-            (:data:`~agriseg.crop.pseudolabel.indices.BARELY_GREEN_RGB`), so bare soil and photos of a few
-            small plants are not split in two; ``off``: the fitted threshold alone. Depth is never floored.
+        green_floor: ``auto``: where the fit is weak (:data:`WEAK_SPLIT`), a colour-index threshold is never
+            below the index of a barely green pixel (:data:`~agriseg.crop.pseudolabel.indices.BARELY_GREEN_RGB`),
+            so bare soil and photos of a few small plants are not split in two; ``off``: the fitted threshold
+            alone. Depth is never floored.
     """
 
     normaliser: Normaliser = "percentile"
@@ -138,7 +145,7 @@ class GGHTResult:
         normalisation: ``lo``/``hi`` raw values mapped to 0/1.
         hist: the gradient-weighted histogram (``bins`` values) for plotting.
         plain_hist: the unweighted histogram, for plotting.
-        floored: the fitted threshold lay below the floor, and the mask is the signal above the floor
+        floored: the fit was weak and its threshold lay below the floor: the mask is the signal above the floor
             (``threshold_raw``; ``threshold`` is the floor normalised, at most 1).
     """
 
@@ -298,8 +305,9 @@ def gght(
         valid: optional ``bool`` ``(H, W)``; pixels outside it are excluded from the histogram and
             never foreground.
         out_shape: ``(H, W)`` of the mask, when the signal was computed on a smaller copy of the photo.
-        floor: the lowest threshold in the signal's own units (below it, the fitted one is not used: the mask is
-            the smoothed signal above the floor); None = the fitted threshold alone.
+        floor: the lowest threshold in the signal's own units where the fit is weak (separability under
+            :data:`WEAK_SPLIT`): a fitted one below it is not used, the mask is the smoothed signal above the
+            floor; None = the fitted threshold alone.
 
     Returns:
         The mask and the per-image record.
@@ -356,7 +364,7 @@ def gght(
     t = float(np.clip(threshold_point(x0, k, cfg.sigmoid, cfg.point), 0.0, 1.0))
     sep = _separability(plain, int(round(t * cfg.bins)))  # of the fit, at its own threshold
     t_floor = None if floor is None else (floor - lo) / (hi - lo)
-    floored = t_floor is not None and t < t_floor
+    floored = t_floor is not None and t < t_floor and sep < WEAK_SPLIT
 
     ms = cfg.smooth_sigma if cfg.mask_sigma is None else cfg.mask_sigma
     if floored and t_floor is not None and floor is not None:

@@ -96,14 +96,15 @@ def vegetation_index(rgb: np.ndarray, name: IndexName = "exg") -> np.ndarray:
 
 
 def green_floor(name: IndexName, rgb: np.ndarray | None = None) -> float:
-    """The index ``name`` of :data:`BARELY_GREEN_RGB`, made as bright as ``rgb``'s median pixel (``(H, W, 3)``;
-    None: as it is): the lowest threshold a colour-index pseudo-label takes. CIVE and a* of a colour grow with
-    its brightness, so in a dark photo a fixed floor would lie above its plants."""
+    """The index ``name`` of :data:`BARELY_GREEN_RGB`, darkened to ``rgb``'s median pixel when that is darker
+    (``(H, W, 3)``; None: as it is): the lowest threshold a colour-index pseudo-label takes where its fit is weak
+    (:func:`~agriseg.crop.pseudolabel.gght.gght`). CIVE and a* of a colour grow with its brightness, so in a dark
+    photo a fixed floor would lie above its plants; never brightened (the median of a photo of dark plants on
+    bright sand is the sand's: the floor would lie above the plants)."""
     ref = np.array(BARELY_GREEN_RGB, np.float32)
     if rgb is not None and rgb.size:
         grey = float(np.median(rgb.reshape(-1, 3).astype(np.float32).mean(axis=1)))  # the photo's median grey
-        ref = ref * (max(grey, 1.0) / float(ref.mean()))
-        ref = ref * min(1.0, 255.0 / float(ref.max()))  # a bright photo's stays a colour (no channel over 255)
+        ref = ref * min(1.0, max(grey, 1.0) / float(ref.mean()))
     pixel = np.clip(np.round(ref), 0, 255).astype(np.uint8)[None, None]  # (1, 1, 3)
     return float(vegetation_index(pixel, name)[0, 0])
 
