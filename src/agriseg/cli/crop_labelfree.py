@@ -77,7 +77,8 @@ _depth_reading = stack(
     "--green-floor",
     config=GGHT,
     type="choice",
-    help="GGHT option: auto: an index threshold never below a barely green pixel's (bare soil stays bare).",
+    help="GGHT option: auto: where the fit is weak, an index threshold never below a barely green pixel's (bare "
+    "soil stays bare); off: the fitted threshold alone.",
 )
 @keep_option()
 @option("--plot", config=PSEUDOLABEL, is_flag=True, help="Save histogram + fitted curve PNGs (plots/).")
