@@ -96,6 +96,10 @@ def merge(outdir: Path, seed: int, parts: list[Path]) -> None:
             (outdir / sub).mkdir(parents=True, exist_ok=True)
             for f in sorted((part / sub).iterdir()):
                 os.replace(f, outdir / sub / f.name)
+    if "files" in index:  # the whole set's files, as one run records them (a chunk's index holds its own)
+        from agriseg.crop.scenes.write import set_files
+
+        index["files"] = set_files(outdir, index)
     write_json(outdir / "index.json", index)
     shutil.rmtree(parts[0].parent)
 

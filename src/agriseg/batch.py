@@ -792,13 +792,12 @@ def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) 
 
 
 def file_digests(folder: str | Path, files: Iterable[str | Path]) -> dict[str, list[Any]]:
-    """``{path relative to folder: [size, sha256, mtime_ns]}`` of a generated set's files (see
-    :func:`check_made_files`)."""
+    """``{path relative to folder: [size, sha256]}`` of a generated set's files (see :func:`check_made_files`):
+    no times, so that a set made again, or in chunks, has the same record byte for byte."""
     out: dict[str, list[Any]] = {}
     for f in files:
         path = Path(f)
-        st = path.stat()
-        out[path.relative_to(folder).as_posix()] = [st.st_size, _file_sha256(path), st.st_mtime_ns]
+        out[path.relative_to(folder).as_posix()] = [path.stat().st_size, _file_sha256(path)]
     return out
 
 
@@ -811,8 +810,8 @@ def _file_sha256(path: Path) -> str:
 
 def check_made_files(folder: str | Path, recorded: Any) -> None:  # noqa: ANN401 - as read from JSON
     """Refuse a generated set whose files are gone or changed since it was made (a set recorded without its
-    files, by an earlier agriseg, passes): "already there" would have been said of a set that is not. A file of
-    its recorded size and time is taken as it was; another time, its content is compared.
+    files, by an earlier agriseg, passes): "already there" would have been said of a set that is not. Each file
+    of its recorded size is hashed (a set's record keeps no times: see :func:`file_digests`).
 
     Raises:
         agriseg.config.OptionError: naming the first few such files (the set is kept: ``--overwrite`` remakes it),
@@ -829,16 +828,13 @@ def check_made_files(folder: str | Path, recorded: Any) -> None:  # noqa: ANN401
     gone, changed = [], []
     for rel, entry in recorded.items():
         path = folder / str(rel)
-        shape_ok = isinstance(entry, list) and len(entry) in (2, 3) and all(isinstance(v, int | str) for v in entry)
+        shape_ok = isinstance(entry, list) and len(entry) == 2 and all(isinstance(v, int | str) for v in entry)
         if not shape_ok or Path(str(rel)).is_absolute() or ".." in Path(str(rel)).parts:
             raise damaged
         if not path.is_file():
             gone.append(str(rel))
             continue
-        st = path.stat()
-        if st.st_size != entry[0]:
-            changed.append(str(rel))
-        elif not (len(entry) == 3 and st.st_mtime_ns == entry[2]) and _file_sha256(path) != entry[1]:
+        if path.stat().st_size != entry[0] or _file_sha256(path) != entry[1]:
             changed.append(str(rel))
     if gone or changed:
         said = [f"{counted(len(gone), 'file')} removed" * bool(gone), f"{len(changed)} changed" * bool(changed)]

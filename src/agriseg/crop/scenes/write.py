@@ -148,13 +148,13 @@ def write_set(
             name = f"uniform_{colour}"
             _save(outdir, name, rgb, np.zeros(rgb.shape[:2], np.uint8))
             index["photos"][name] = {"background": colour, "layout": "uniform", "plants": 0}
-    return write_json(outdir / "index.json", {**index, "files": _set_files(outdir, index)})
+    return write_json(outdir / "index.json", {**index, "files": set_files(outdir, index)})
 
 
 _KINDS = (("images", ".jpg"), ("labels", ".png"))  # a photo's two files: the photo and its label
 
 
-def _set_files(outdir: Path, index: dict, more: Iterable[Path] = ()) -> dict[str, list]:
+def set_files(outdir: Path, index: dict, more: Iterable[Path] = ()) -> dict[str, list]:
     """Size and hash of every file of a finished set, for a re-run to tell a set still whole from one whose
     files were removed or changed since (:func:`agriseg.batch.check_made_files`)."""
     from agriseg.batch import file_digests
@@ -270,7 +270,7 @@ def _write_trays(
     write_json(outdir / "series" / "index.json", series)
     series_files = [outdir / "series" / n for n in ("pots.csv", "index.json")]
     series_files += [outdir / "series" / d / f"{name}{e}" for name in series["photos"] for d, e in _KINDS]
-    return write_json(outdir / "index.json", {**index, "files": _set_files(outdir, index, series_files)})
+    return write_json(outdir / "index.json", {**index, "files": set_files(outdir, index, series_files)})
 
 
 def _planned(kind: str, n: int, seed: int, uniform_frames: bool) -> list[str]:
