@@ -794,18 +794,9 @@ def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) 
 def file_digests(folder: str | Path, files: Iterable[str | Path]) -> dict[str, list[Any]]:
     """``{path relative to folder: [size, sha256]}`` of a generated set's files (see :func:`check_made_files`):
     no times, so that a set made again, or in chunks, has the same record byte for byte."""
-    out: dict[str, list[Any]] = {}
-    for f in files:
-        path = Path(f)
-        out[path.relative_to(folder).as_posix()] = [path.stat().st_size, _file_sha256(path)]
-    return out
+    from agriseg.data.download import sha256_of
 
-
-def _file_sha256(path: Path) -> str:
-    import hashlib
-
-    with path.open("rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+    return {Path(f).relative_to(folder).as_posix(): [Path(f).stat().st_size, sha256_of(f)] for f in files}
 
 
 def check_made_files(folder: str | Path, recorded: Any) -> None:  # noqa: ANN401 - as read from JSON
@@ -818,6 +809,7 @@ def check_made_files(folder: str | Path, recorded: Any) -> None:  # noqa: ANN401
             or saying the record itself is damaged.
     """
     from agriseg.config import OptionError
+    from agriseg.data.download import sha256_of
 
     if recorded is None:
         return
@@ -834,16 +826,15 @@ def check_made_files(folder: str | Path, recorded: Any) -> None:  # noqa: ANN401
         if not path.is_file():
             gone.append(str(rel))
             continue
-        if path.stat().st_size != entry[0] or _file_sha256(path) != entry[1]:
+        if path.stat().st_size != entry[0] or sha256_of(path) != entry[1]:
             changed.append(str(rel))
     if gone or changed:
-        said = [f"{counted(len(gone), 'file')} removed" * bool(gone), f"{len(changed)} changed" * bool(changed)]
-        if not gone:
-            said[1] = f"{counted(len(changed), 'file')} changed"
+        said = [f"{counted(len(gone), 'file')} removed"] if gone else []
+        said += [f"{len(changed) if gone else counted(len(changed), 'file')} changed"] if changed else []
         first = ", ".join((gone + changed)[:3]) + (", ..." if len(gone) + len(changed) > 3 else "")
         raise OptionError(
-            f"{folder}: the set generated with these options is there, but {' and '.join(filter(None, said))} "
-            f"since it was made ({first}); it is kept: --overwrite to generate it again"
+            f"{folder}: the set generated with these options is there, but {' and '.join(said)} since it was made "
+            f"({first}); it is kept: --overwrite to generate it again"
         )
 
 

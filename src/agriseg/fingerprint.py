@@ -186,16 +186,15 @@ def _content_hash(p: Path) -> str:
     if p.is_dir() and (base := _adapter_base_folder(p)) is not None:  # a LoRA adapter: its base model's changes too
         parts = [*parts, base]
     stats = [f.stat() for f in parts]
-    mtimes, ctimes = _times(stats)
-    key = (str(p.resolve()), sum(st.st_size for st in stats), max(mtimes), max(ctimes))
+    key = (
+        str(p.resolve()),
+        sum(st.st_size for st in stats),
+        max(st.st_mtime_ns for st in stats),
+        max(st.st_ctime_ns for st in stats),
+    )
     if key not in _HASHES:
         _HASHES[key] = _sha256(p)
     return _HASHES[key]
-
-
-def _times(stats: list[os.stat_result]) -> tuple[list[int], list[int]]:
-    """The modification and status-change times (ns) of a file's parts."""
-    return [st.st_mtime_ns for st in stats], [st.st_ctime_ns for st in stats]
 
 
 def _plain(value: Any) -> Any:
