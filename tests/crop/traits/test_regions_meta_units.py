@@ -712,3 +712,31 @@ def test_a_white_marker_on_pale_speckled_soil_with_clods_pressed_against_it_is_m
     coin[(yy - 100) ** 2 + (xx - 100) ** 2 <= 23**2] = (200, 170, 60)  # a brass ring 47 px across
     coin[(yy - 100) ** 2 + (xx - 100) ** 2 <= 16**2] = (190, 190, 195)  # a silver middle
     assert reference_scale(coin, (50, 50, 100, 100), 25.75) == pytest.approx(47 / 25.75, rel=0.02)
+
+
+def test_a_grid_squeezed_into_a_tray_cut_by_the_photo_is_warned_about() -> None:
+    """A tray cut by the photo's left edge through its first column of pots is found as the part in view: the
+    grid squeezed into it puts the plants ever further off their cells' centres (the first column's plants land
+    in the wrong cells), which the pots' spacing shows; the whole tray and a right grid stay quiet."""
+    from agriseg.crop.config import TraitsConfig
+    from agriseg.crop.traits.regions import pitch_mismatch
+    from agriseg.crop.traits.runner import measure
+
+    rgb, veg = _tray_photo()  # 3 x 4 pots of 80 px from x = 60
+    m = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4"))
+    assert not [w for w in m.warnings if "px apart" in w], m.warnings
+    cut_rgb, cut_veg = rgb[:, 100:], veg[:, 100:]  # through the middle of the first column (its plants cut away)
+    cut_veg[:, :20] = False
+    m = measure(cut_veg.astype(np.uint8), cut_rgb, TraitsConfig(grid="3x4"))
+    (msg,) = [w for w in m.warnings if "px apart" in w]
+    assert msg.startswith("--grid 3x4: its cells are 70 px across but the plants stand 80 px apart"), msg
+    assert "give --grid-box X,Y,W,H spanning the whole tray (X and Y may be negative)" in msg
+    # the same tray with the grid given whole (x from -40): cells of 80 px, quiet, the cut column partly outside
+    m = measure(cut_veg.astype(np.uint8), cut_rgb, TraitsConfig(grid="3x4", grid_box="-40,40,320,240"))
+    assert not [w for w in m.warnings if "px apart" in w], m.warnings
+    assert [r["plant_count"] for r in m.regions] == [0, 1, 1, 1] * 3
+    assert "regions 1, 5, 9 are partly outside the 300x300 image" in m.warnings
+    # a right grid over the tray is quiet; a 3 x 3 grid over this 3 x 4 layout is not
+    labels = label_plants(veg)
+    assert pitch_mismatch((60, 40, 320, 240), labels, 3, 4) is None
+    assert pitch_mismatch((60, 40, 320, 240), labels, 3, 3) == ("across", 320 / 3, 80.0)

@@ -70,6 +70,7 @@ from agriseg.crop.traits.regions import (
     needs_check,
     overlaps,
     parse_grid,
+    pitch_mismatch,
     read_regions,
     region_positions,
     region_status,
@@ -252,6 +253,8 @@ def measure(
         whole = box == (0, 0, w, h) and not config.grid_box  # no tray found: the grid laid over the whole photo
         warnings += unsure_regions(regions) + (crowded_cells(regions, config.grid, whole) if config.grid else [])
         warnings += joined_across_regions(rects, regions, plants, labels)
+        if config.grid and box is not None and not whole:
+            warnings += off_pitch(config, box, labels)
     return Measurement(image, plants, regions, labels, veg, rects, warnings, box)
 
 
@@ -333,6 +336,20 @@ def crowded_cells(regions: list[dict[str, Any]], grid: str, whole_image: bool = 
     if whole_image:  # no tray found: the grid may lie off the tray as well
         other += " (the grid spans the whole image: if the tray is smaller, give --grid-box X,Y,W,H)"
     return [f"--grid {grid}: {crowded} of {len(counts)} cells hold 2 or more plants and {empty} are empty{other}"]
+
+
+def off_pitch(config: TraitsConfig, box: tuple[int, int, int, int], labels: np.ndarray) -> list[str]:
+    """A warning when the grid's cells do not match the spacing of its plants (:func:`pitch_mismatch`)."""
+    rows, cols = parse_grid(config.grid or "")
+    found = pitch_mismatch(box, labels, rows, cols)
+    if found is None:
+        return []
+    axis, cell, step = found
+    return [
+        f"--grid {config.grid}: its cells are {cell:.0f} px {axis} but the plants stand {step:.0f} px apart, so its "
+        f"counts may land in the wrong pots (is the tray cut by the photo's edge, or the grid's shape wrong?); give "
+        "--grid-box X,Y,W,H spanning the whole tray (X and Y may be negative)"
+    ]
 
 
 def _region_of_components(rects: list[Region]) -> Callable[[np.ndarray], np.ndarray]:
