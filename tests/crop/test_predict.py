@@ -459,6 +459,10 @@ def test_easy_mistakes_of_a_library_caller_say_what_is_wrong(tiny_predictor, sam
     # session 87's API sweep: the names listed left out default@5 / crop-weed@5, which load
     with pytest.raises(FileNotFoundError, match=r"nope: model file not found \(packaged names: .*, crop-weed@5\)"):
         load_predictor("nope")
+    # a packaged name in another case or with a typo gets the name it was near (session 92)
+    for wrong, right in (("Default", "default"), ("crop_weed", "crop-weed"), ("defualt", "default")):
+        with pytest.raises(FileNotFoundError, match=rf"^{wrong}: model file not found \(did you mean {right}\? "):
+            load_predictor(wrong)
     # session 87's selftrain sweep: a photo given as the model said "SafetensorError: header too large"
     photo = samples_dir / "peanut" / "images" / "0003.jpg"
     with pytest.raises(ValueError, match=r"0003.jpg: an image, not a model file"):

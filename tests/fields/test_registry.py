@@ -133,3 +133,13 @@ def test_a_missing_model_file_is_named_without_the_crop_models() -> None:
 
     with pytest.raises(OptionError, match=r"^--model: nope.safetensors: model file not found$"):
         released("nope.safetensors")
+
+
+def test_a_released_name_in_another_case_gets_its_spelling() -> None:
+    from agriseg.fields.registry import resolve_model
+
+    for wrong, right in (("ftw_prue_efnet_b5", "FTW_PRUE_EFNET_B5"), ("delineateanything-s", "DelineateAnything-S")):
+        with pytest.raises(ValueError, match=rf"^{wrong}: no such model file, .*\(did you mean {right}\? valid: "):
+            resolve_model(wrong)
+    with pytest.raises(ValueError, match=r"^nope: no such model file, and not a known model name \(valid: "):
+        resolve_model("nope")

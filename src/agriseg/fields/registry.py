@@ -258,7 +258,10 @@ def resolve_model(value: str, progress: bool = True) -> str:
     if value in MODELS:
         return str(fetch(value, progress=progress))
     if looks_like_name(value) and not Path(value).exists():
-        raise ValueError(f"{value}: no such model file, and not a known model name (valid: {', '.join(MODELS)})")
+        norm = lambda v: v.lower().replace("-", "_")  # noqa: E731  # a name in another case, - for _
+        same = [m for m in MODELS if norm(m) == norm(value)]
+        hint = f"did you mean {same[0]}? " if same else ""
+        raise ValueError(f"{value}: no such model file, and not a known model name ({hint}valid: {', '.join(MODELS)})")
     if not Path(value).exists():  # named here: the crop loader would list the crop models' names
         raise ValueError(f"{value}: model file not found")
     return value

@@ -184,7 +184,11 @@ def save_model(
 
 def packaged_names() -> str:
     """Every name a packaged model answers to (the current ones pinned by number too), for messages."""
-    return ", ".join([*PACKAGED, *(f"{n}@{v}" for n, v in CURRENT_VERSIONS.items())])
+    return ", ".join(_every_name())
+
+
+def _every_name() -> list[str]:
+    return [*PACKAGED, *(f"{n}@{v}" for n, v in CURRENT_VERSIONS.items())]
 
 
 def resolve(name_or_path: str | Path) -> Path:
@@ -202,7 +206,11 @@ def resolve(name_or_path: str | Path) -> Path:
     if p.is_dir():
         raise ModelNotFoundError(f"{p}: is a folder, not a model file (packaged names: {names})")
     if not p.is_file():
-        raise ModelNotFoundError(f"{p}: model file not found (packaged names: {names})")
+        import difflib
+
+        near = difflib.get_close_matches(s.lower(), _every_name(), n=1, cutoff=0.75)  # Default, crop_weed, defualt
+        hint = f"did you mean {near[0]}? " if near else ""
+        raise ModelNotFoundError(f"{p}: model file not found ({hint}packaged names: {names})")
     return p
 
 
