@@ -148,3 +148,17 @@ def test_predict_tiled_checks_what_forward_returns() -> None:
             predict_tiled(three, np.zeros((3, size, size), np.float32), 2, tile=16)
     out = predict_tiled(lambda b: np.ones((len(b), 2, *b.shape[2:])), np.zeros((3, 8, 8), np.float32), 2, tile=16)
     assert out.dtype == np.float32 and out.shape == (2, 8, 8)
+
+
+def test_an_image_channels_last_or_a_fractional_tile_is_refused() -> None:
+    """Session 92's API sweep: an (H, W, 3) photo ran as 50 channels of 70 x 3 px; tile=32.0 failed in range()."""
+
+    def forward(b: np.ndarray) -> np.ndarray:
+        return np.stack([1 - b[:, 0], b[:, 0]], 1)
+
+    rgb = np.random.default_rng(0).random((3, 50, 70), dtype=np.float32)
+    with pytest.raises(ValueError, match=r"\(50, 70, 3\) looks like \(H, W, C\): image.transpose\(2, 0, 1\)"):
+        predict_tiled(forward, rgb.transpose(1, 2, 0), 2, tile=32)
+    with pytest.raises(TypeError, match="tile is a whole number of pixels, got 32.0"):
+        predict_tiled(forward, rgb, 2, tile=32.0)  # type: ignore[arg-type]
+    assert predict_tiled(forward, np.zeros((8, 50, 70), np.float32), 2, tile=32).shape == (2, 50, 70)

@@ -118,10 +118,12 @@ def predict_tiled(
     if image.ndim != 3:
         raise ValueError(f"image must be (C, H, W); got shape {image.shape}")
     c, h, w = image.shape
-    if c > 64 and w <= 16:
+    if (c > 64 and w <= 16) or w <= 4 < c:  # many "channels" and a few columns: an RGB / multiband (H, W, C)
         raise ValueError(f"image must be (C, H, W); {image.shape} looks like (H, W, C): image.transpose(2, 0, 1)")
     if not 0.0 <= overlap < 1.0:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}")
+    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)):
+        raise TypeError(f"tile is a whole number of pixels, got {tile!r}")
     if tile < 1:  # no tile covers anything: every pixel's weight 0, its probabilities NaN
         raise ValueError(f"tile must be at least 1 px, got {tile}")
     if h <= tile and w <= tile:

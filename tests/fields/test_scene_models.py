@@ -57,3 +57,18 @@ def test_bad_model_files(tmp_path: Path) -> None:
     junk.write_bytes(b"\x00" * 100)
     with pytest.raises(ValueError, match=r"junk\.ckpt"):
         load_for_scenes(junk)
+
+
+def test_a_scene_predictor_is_one_line_from_a_model_file_and_a_name_is_checked_first(tmp_path: Path) -> None:
+    """Session 92's API sweep: a notebook had to load a model and copy its classes and preprocessing into
+    ScenePredictor by hand; a name given as the model failed only after the scene was read."""
+    from agriseg.fields import PredictConfig, ScenePredictor, load_scene_predictor
+
+    p = load_scene_predictor(_ftw_ckpt(tmp_path / "ftw.ckpt"), {"overlap": 0.5})
+    assert p.num_classes == 3 and p.preprocess.resize == 2.0 and p.config.overlap == 0.5
+    assert p.class_names == ("background", "field", "boundary")
+    assert load_scene_predictor(tmp_path / "ftw.ckpt", resize=1.0).preprocess.resize == 1.0
+    with pytest.raises(ValueError, match=r"ftw_prue_efnet_b5: .*\(did you mean FTW_PRUE_EFNET_B5\? valid: "):
+        load_scene_predictor("ftw_prue_efnet_b5")
+    with pytest.raises(TypeError, match=r"^model is a torch module, not str 'FTW_PRUE_EFNET_B5': load one with "):
+        ScenePredictor("FTW_PRUE_EFNET_B5", 3, config=PredictConfig())  # type: ignore[arg-type]

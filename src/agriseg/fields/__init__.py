@@ -4,9 +4,11 @@ Data (``dataset``, ``synthetic``, ``sentinel2``, ``transforms``), training (``co
 scoring (``evaluate``, ``metrics``, ``robustness``), released checkpoints (``checkpoints``), scene inference
 (``predict``), many scenes on Dask (``mapping``) and change maps (``change``).
 
-    >>> from agriseg.fields import ScenePredictor, PredictConfig, PreprocessConfig
-    >>> predictor = ScenePredictor(model, 3, PreprocessConfig(resize=2), PredictConfig(overlap=0.25))
+    >>> from agriseg.fields import load_scene_predictor
+    >>> predictor = load_scene_predictor("FTW_PRUE_EFNET_B5", {"overlap": 0.25})  # or a model file
     >>> predictor.predict("scene.tif", "probs.tif")
+
+Any ``torch.nn.Module`` runs too: ``ScenePredictor(model, 3, PreprocessConfig(resize=2), PredictConfig())``.
 
 Names are imported lazily, so importing the package loads neither torch nor rasterio.
 """
@@ -21,6 +23,7 @@ _EXPORTS = {
     "NODATA_CLASS": "agriseg.fields.predict",
     "PredictResult": "agriseg.fields.predict",
     "ScenePredictor": "agriseg.fields.predict",
+    "load_scene_predictor": "agriseg.fields.predict",
     "read_probabilities": "agriseg.fields.predict",
     "PreprocessSpec": "agriseg.fields.config",  # renamed PreprocessConfig; warns, removed next release
 }

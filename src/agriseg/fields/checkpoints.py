@@ -414,7 +414,7 @@ __all__ = [
 
 @dataclass
 class LoadedModel:
-    """A model ready for :class:`agriseg.raster.ScenePredictor`."""
+    """A model ready for :class:`agriseg.fields.predict.ScenePredictor`."""
 
     module: nn.Module
     num_classes: int

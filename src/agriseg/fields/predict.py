@@ -142,6 +142,11 @@ class ScenePredictor:
     _runner: ModelRunner | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if not callable(self.model):  # a name or a path: said here, not after the scene is read
+            raise TypeError(
+                f"model is a torch module, not {type(self.model).__name__} {self.model!r}: load one with "
+                "agriseg.fields.checkpoints.load_for_scenes (a released name or a file)"
+            )
         # a notebook passes plain dicts (config={"patch_size": 256}); checked here, as the CLI's YAML is
         if isinstance(self.config, Mapping):
             self.config = as_config(PredictConfig, self.config)
@@ -508,6 +513,37 @@ class ScenePredictor:
         if len(names) != self.num_classes:
             names = tuple(f"class{i}" for i in range(self.num_classes))
         return names
+
+
+def load_scene_predictor(
+    model: str | Path,
+    config: PredictConfig | Mapping[str, Any] | None = None,
+    resize: float | None = None,
+    progress: bool = True,
+) -> ScenePredictor:
+    """A :class:`ScenePredictor` of a released model by name (downloaded once into the cache) or a model file.
+
+    Args:
+        model: a released name (``FTW_PRUE_EFNET_B5``; :data:`agriseg.fields.registry.MODELS`), an agriseg
+            ``.safetensors`` / ``.ckpt`` or an ftw-tools / PRUE ``.ckpt``.
+        config: patching, blending, batching, TTA, device (a :class:`PredictConfig` or a dict of its fields).
+        resize: patch resize factor before the model (default: 2 for ftw-tools checkpoints, else 1).
+        progress: a bar of the download.
+
+    Raises:
+        ValueError: an unknown name (the valid ones listed), a missing file or a failed download.
+        agriseg.models.io.ModelLoadError: a file in neither format.
+
+    Example:
+        >>> predictor = load_scene_predictor("FTW_PRUE_EFNET_B5", {"overlap": 0.25})
+        >>> predictor.predict("scene.tif", "probs.tif")
+    """
+    from agriseg.fields.checkpoints import load_for_scenes
+    from agriseg.fields.registry import resolve_model
+
+    loaded = load_for_scenes(resolve_model(str(model), progress=progress), resize=resize)
+    cfg = as_config(PredictConfig, config) if isinstance(config, Mapping) else config or PredictConfig()
+    return ScenePredictor(loaded.module, loaded.num_classes, loaded.preprocess, cfg, loaded.class_names)
 
 
 def _made_by_run(output: Path, runs: Sequence[str], info: SceneInfo, bands: int) -> bool:

@@ -184,8 +184,15 @@ def get_spec(name: str) -> ModelSpec:
         OptionError: unknown name (a usage error); the message lists the valid ones.
     """
     if name not in MODELS:
-        raise OptionError(f"{name}: not a known model name (valid: {', '.join(MODELS)})")
+        raise OptionError(f"{name}: not a known model name ({_near(name)}valid: {', '.join(MODELS)})")
     return MODELS[name]
+
+
+def _near(name: str) -> str:
+    """``did you mean NAME? `` for a registry name given in another case or with - for _ (else "")."""
+    norm = lambda v: v.lower().replace("-", "_")  # noqa: E731
+    same = [m for m in MODELS if norm(m) == norm(name)]
+    return f"did you mean {same[0]}? " if same else ""
 
 
 def cached_path(spec: ModelSpec) -> Path:
@@ -258,10 +265,9 @@ def resolve_model(value: str, progress: bool = True) -> str:
     if value in MODELS:
         return str(fetch(value, progress=progress))
     if looks_like_name(value) and not Path(value).exists():
-        norm = lambda v: v.lower().replace("-", "_")  # noqa: E731  # a name in another case, - for _
-        same = [m for m in MODELS if norm(m) == norm(value)]
-        hint = f"did you mean {same[0]}? " if same else ""
-        raise ValueError(f"{value}: no such model file, and not a known model name ({hint}valid: {', '.join(MODELS)})")
+        raise ValueError(
+            f"{value}: no such model file, and not a known model name ({_near(value)}valid: {', '.join(MODELS)})"
+        )
     if not Path(value).exists():  # named here: the crop loader would list the crop models' names
         raise ValueError(f"{value}: model file not found")
     return value

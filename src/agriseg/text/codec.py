@@ -416,5 +416,7 @@ def decode_rrle(
 
 
 def is_valid_rrle(text: str, shape: tuple[int, int], class_names: Sequence[str]) -> bool:
-    """True when ``text`` decodes without any repair."""
+    """True when ``text``, a whole answer as :func:`encode_answer` writes it (``<seg>...</seg>``, optionally after
+    a sentence), decodes without any repair. The bare rows of :func:`encode_rrle` lack the tags and so are no
+    valid answer (:func:`encode_answer` wraps them)."""
     return decode_rrle(text, shape, class_names)[1].valid

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -49,3 +50,12 @@ def test_nearly_full_cover_has_a_finite_gai_not_saturated() -> None:
     """Only full cover (no gap at all) is saturated: a green fraction of 0.9999 has GAI -ln(1e-4) / 0.5."""
     g = green_area_index(0.9999)
     assert not g.saturated and g.value == pytest.approx(-math.log(1e-4) / 0.5)
+
+
+def test_a_fraction_that_is_not_one_number_is_a_type_error() -> None:
+    """Session 92's API sweep: an array said "The truth value of an array ... is ambiguous"."""
+    assert green_area_index(np.float32(0.3)).value == pytest.approx(green_area_index(0.3).value)
+    assert green_area_index(np.array(0.3)).value == pytest.approx(green_area_index(0.3).value)
+    for wrong, said in ((np.array([0.3, 0.4]), "an array of shape (2,)"), ("0.3", "str"), (True, "bool")):
+        with pytest.raises(TypeError, match=re.escape(f"green_fraction is one number, not {said}")):
+            green_area_index(wrong)  # type: ignore[arg-type]

@@ -275,3 +275,23 @@ def test_labels_that_are_no_plant_ids_are_said_plainly(labels: np.ndarray, says:
     for fn in (drop_edge_strips, plant_traits):
         with pytest.raises(ValueError, match=re.escape(says)):
             fn(labels)
+
+
+def test_colour_traits_and_region_traits_read_a_float_photo_as_plant_traits_does() -> None:
+    """Session 92's API sweep: a photo / 255 gave mean_g 0.63 in region_traits and colour_traits (160 in
+    plant_traits); no pixels gave eight numpy warnings and NaN; plants straight from plant_traits (no
+    ``region`` key) left every region "empty"."""
+    from agriseg.crop.traits.regions import grid_regions, region_traits
+
+    assert colour_traits(np.array([[0.1, 0.6, 0.2]]))["mean_g"] == colour_traits(np.array([[26, 153, 51]]))["mean_g"]
+    with pytest.raises(ValueError, match=r"RGB pixels \(N, 3\) with N > 0; got an array of shape \(0, 3\)"):
+        colour_traits(np.zeros((0, 3), np.uint8))
+    mask = np.zeros((60, 80), bool)
+    mask[10:30, 10:30] = mask[40:50, 50:70] = True
+    photo = np.zeros((60, 80, 3), np.uint8)
+    photo[mask] = (30, 160, 40)
+    plants = plant_traits(label_plants(mask))
+    rows = region_traits(grid_regions((0, 0, 80, 60), 2, 2), mask, plants, rgb=photo / 255.0)
+    assert [(r["status"], r["plant_count"], r.get("mean_g")) for r in rows] == [
+        ("ok", 1, 160.0), ("empty", 0, None), ("empty", 0, None), ("ok", 1, 160.0)
+    ]  # fmt: skip

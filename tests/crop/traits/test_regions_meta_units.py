@@ -458,47 +458,6 @@ def test_regions_whose_plants_the_model_was_unsure_of_are_named() -> None:
     assert "model_sure" not in m0.regions[0] and not any("model_sure" in w for w in m0.warnings)
 
 
-def test_a_grid_laid_the_wrong_way_round_is_warned_about() -> None:
-    """``--grid 3x6`` on a tray of 6 rows and 3 columns: two plants in some cells, none in others (the counts
-    the sweep saw); a right grid with a few empty pots and a pot of two seedlings stays quiet."""
-    from agriseg.crop.traits.runner import crowded_cells
-
-    wrong = [0, 2, 2, 0, 2, 0, 0, 2, 0, 1, 1, 1, 0, 2, 0, 2, 1, 0]
-    (msg,) = crowded_cells([{"plant_count": c, "status": "ok"} for c in wrong], "3x6")
-    assert msg == "--grid 3x6: 6 of 18 cells hold 2 or more plants and 8 are empty; is the tray 6x3 (rows x columns)?"
-    right = [1] * 15 + [0, 0, 2]
-    assert crowded_cells([{"plant_count": c, "status": "ok"} for c in right], "3x6") == []
-    # a grid laid over the whole photo (no tray found) is off the tray, not turned (session 72's sweep)
-    (msg,) = crowded_cells([{"plant_count": c, "status": "ok"} for c in wrong], "3x6", whole_image=True)
-    assert "is the tray 6x3 (rows x columns)? (the grid spans the whole image: if the tray is smaller, give " in msg
-
-
-def test_an_empty_pot_holding_a_neighbours_joined_plant_is_named() -> None:
-    """Thin traces between plants of neighbouring pots joined them into one plant, counted in one pot; the
-    others read `empty` without a word (session 72's sweep: 9 pots)."""
-    from agriseg.crop.traits.regions import grid_regions
-    from agriseg.crop.traits.runner import joined_across_regions
-
-    rects = grid_regions((0, 0, 30, 10), 1, 3)  # three pots of 10 x 10 px
-    labels = np.zeros((10, 30), np.int32)
-    labels[2:8, 2:28] = 1  # one object over all three pots, its centre in pot 2
-    labels[5, 0:2] = 0
-    plants = [{"id": "2.1", "region": "2"}]
-    regions = [{"id": "1", "status": "empty"}, {"id": "2", "status": "ok"}, {"id": "3", "status": "empty"}]
-    (msg,) = joined_across_regions(rects, regions, plants, labels)
-    assert msg.startswith("regions 1, 3 hold no plant of their own but much of plant 2.1: plants of neighbouring")
-    labels[2:8, 2:8] = 0  # pot 1 now holds 3 px of it only (a leaf tip): no warning for it
-    labels[2:8, 9] = 0
-    labels[2:3, 8] = 1
-    labels[2:8, 28:30] = 1  # as much of it in pot 3 as in pot 2
-    (msg,) = joined_across_regions(rects, regions, plants, labels)
-    assert msg.startswith("region 3 holds no plant of its own")
-    # one plant leaning over into an empty neighbour pot (most of it at home): no alarm (session 72's review)
-    labels[:] = 0
-    labels[1:9, 11:23] = 1  # 10 x 8 px in pot 2, 3 x 8 px (30 % of the cell) in pot 3
-    assert joined_across_regions(rects, regions, plants, labels) == []
-
-
 def test_a_grid_box_wholly_outside_the_photo_fails_the_photo(tmp_path: Path) -> None:
     """It measured 18 ``outside`` pots and exited 0, with warnings only."""
     from PIL import Image

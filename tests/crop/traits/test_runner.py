@@ -663,23 +663,6 @@ def test_a_grid_finer_than_its_box_is_refused_either_way_round() -> None:
     assert len(measure(classes, None, TraitsConfig(grid="2x5", grid_box="0,0,10,2")).regions) == 10
 
 
-def test_a_plant_with_half_of_it_in_its_own_pot_is_not_called_joined() -> None:
-    """A plant leaning over into an empty neighbour pot with at least half of its pixels at home is no sign of
-    plants joined across pots: only one with under half at home names the empty pot."""
-    from agriseg.crop.traits.regions import Region
-    from agriseg.crop.traits.runner import joined_across_regions
-
-    rects = [Region("A", 0, 0, 10, 10), Region("B", 10, 0, 10, 10)]
-    rows = [{"id": "A", "status": "ok"}, {"id": "B", "status": "empty"}]
-    plants = [{"id": "A.1", "region": "A"}]
-    labels = np.zeros((10, 20), np.int32)
-    labels[:, 5:15] = 1  # 50 px in A, 50 in B
-    assert joined_across_regions(rects, rows, plants, labels) == []
-    labels[:, 5] = 0  # 40 px in A, 50 in B
-    said = joined_across_regions(rects, rows, plants, labels)
-    assert len(said) == 1 and said[0].startswith("region B holds no plant of its own but much of plant A.1")
-
-
 def test_dates_and_meta_are_read_from_the_files_own_name_and_folder_as_crop_plots_reads_them(tmp_path: Path) -> None:
     """Session 79's sweep: photos in dated folders (2024-06-01/IMG_0001.jpg) had no date in crop traits (no
     growth tables, no warning) where crop plots dated them; and with one name in two folders, --meta parsed

@@ -18,6 +18,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 
 @dataclass(frozen=True)
 class GreenAreaIndex:
@@ -42,7 +44,13 @@ def green_area_index(green_fraction: float, zenith: float = 0.0, leaf_projection
 
     Raises:
         ValueError: for a fraction outside [0, 1], an angle outside [0, 90) or G outside (0, 1].
+        TypeError: a fraction that is not one number (an array: one call per fraction).
     """
+    number = isinstance(green_fraction, (int, float, np.number, np.ndarray)) and not isinstance(green_fraction, bool)
+    if not number or np.ndim(green_fraction) != 0:
+        what = f"an array of shape {green_fraction.shape}" if isinstance(green_fraction, np.ndarray) else None
+        raise TypeError(f"green_fraction is one number, not {what or type(green_fraction).__name__}")
+    green_fraction = float(green_fraction)
     if not 0.0 <= green_fraction <= 1.0 or math.isnan(green_fraction):
         raise ValueError(f"green fraction must be in [0, 1], got {green_fraction}")
     if not 0.0 <= zenith < 90.0:

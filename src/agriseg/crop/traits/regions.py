@@ -16,12 +16,16 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy import ndimage
+
+if TYPE_CHECKING:
+    from agriseg.crop.traits.gai import GreenAreaIndex
 
 
 @dataclass(frozen=True)
@@ -418,18 +422,21 @@ def region_traits(
     plants: list[dict[str, Any]],
     px_per_mm: float | None = None,
     rgb: np.ndarray | None = None,
-    gai: Any = None,
+    gai: Callable[[float], GreenAreaIndex] | None = None,
 ) -> list[dict[str, Any]]:
     """Per region: status, plant count and area, vegetation area, green fraction, GAI, colour, box.
 
     Args:
         regions: the rectangles in pixels (measured on their part inside the image).
         vegetation: boolean mask ``(H, W)``.
-        plants: plant rows with their ``region`` (see :func:`assign_plants`), areas in the units of
-            ``px_per_mm``, and ``in_frame``.
+        plants: plant rows (:func:`agriseg.crop.traits.plants.plant_traits`), areas in the units of
+            ``px_per_mm``, and ``in_frame``; each counts in the region its ``region`` names, or, where none
+            has that key, in the region holding its centroid (:func:`assign_plants`).
         px_per_mm: scale (None: pixels): areas and the box are in mm / mm2 with one.
-        rgb: the photo, for the mean colour of each region's vegetation (None: no colour).
-        gai: green fraction -> :class:`agriseg.crop.traits.gai.GAI` (None: no green area index).
+        rgb: the photo, for the mean colour of each region's vegetation (None: no colour), read as
+            :func:`agriseg.data.io.as_rgb` reads one (a float photo in [0, 1] is scaled to 0-255).
+        gai: green fraction -> :class:`agriseg.crop.traits.gai.GreenAreaIndex`, e.g.
+            ``functools.partial(green_area_index, zenith=57.5)`` (None: no green area index).
 
     Returns:
         One dict per region: ``id``, ``status`` (``ok``; ``empty`` when it holds no plant; ``partly
@@ -443,6 +450,12 @@ def region_traits(
 
     h, w = vegetation.shape
     s = px_per_mm or 1.0
+    if plants and not any("region" in p for p in plants):  # plants straight from plant_traits
+        plants = [{**p, "region": r} for p, r in zip(plants, assign_plants(regions, plants, px_per_mm), strict=True)]
+    if rgb is not None:
+        from agriseg.data.io import as_rgb
+
+        rgb = as_rgb(rgb)
     out = []
     for reg in regions:
         where = region_status(reg, (h, w))
