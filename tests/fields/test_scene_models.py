@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -72,3 +73,5 @@ def test_a_scene_predictor_is_one_line_from_a_model_file_and_a_name_is_checked_f
         load_scene_predictor("ftw_prue_efnet_b5")
     with pytest.raises(TypeError, match=r"^model is a torch module, not str 'FTW_PRUE_EFNET_B5': load one with "):
         ScenePredictor("FTW_PRUE_EFNET_B5", 3, config=PredictConfig())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^scene is a file name \(str or Path\), not ndarray$"):
+        p.predict(np.zeros((8, 16, 16), np.float32), tmp_path / "probs.tif")  # type: ignore[arg-type]

@@ -375,3 +375,9 @@ def test_wrong_repaired_rows_leaves_rows_written_otherwise_but_read_exactly() ->
     assert reward.score("<seg>field *2| field *2\n field *4\n field *4\n field *4\n</seg>", truth, names)[0] == 1.0
     assert reward.score("<seg>field *4\nfield *4\n field *4\n field *4\n</seg>", truth, names)[0] == 1.0
     assert reward.score("<seg>field *3\n field *4\n field *4\n field *4\n</seg>", truth, names)[0] < 0.9  # cut short
+
+
+def test_grid_to_mask_takes_one_side_as_mask_to_grid_does() -> None:
+    grid = np.array([[0, 1], [1, 0]])
+    assert grid_to_mask(grid, 4).tolist() == grid_to_mask(grid, (4, 4)).tolist()
+    assert grid_to_mask(grid, (4, 6)).shape == (4, 6)

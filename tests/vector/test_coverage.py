@@ -342,3 +342,18 @@ def test_a_tilted_field_on_its_own_keeps_its_area_when_simplified(tmp_path: Path
     ]
     assert areas[0] == pytest.approx(areas[1], rel=0.02)  # the default as the unsimplified outline
     assert areas[0] == pytest.approx(field.area, rel=0.03)
+
+
+def test_arguments_of_the_wrong_kind_are_named() -> None:
+    """Session 92's API sweep: a GDAL geotransform tuple said "'tuple' object has no attribute 'a'", an array
+    given to polygonize "expected str, bytes or os.PathLike object, not ndarray"."""
+    from affine import Affine
+
+    labels = np.zeros((10, 10), np.int32)
+    labels[2:5, 2:5] = 1
+    gdal = (500000.0, 10.0, 0.0, 5400000.0, 0.0, -10.0)
+    with pytest.raises(TypeError, match=r"not tuple; a GDAL geotransform: affine.Affine.from_gdal\(\*t\)"):
+        coverage_from_labels(labels, gdal, "EPSG:32633")
+    assert len(coverage_from_labels(labels, Affine.from_gdal(*gdal), "EPSG:32633")) == 1
+    with pytest.raises(TypeError, match=r"^raster is a file name \(str or Path\), not ndarray$"):
+        polygonize(labels)  # type: ignore[arg-type]

@@ -41,6 +41,18 @@ _PROTECTED_LOCK = threading.Lock()
 _KEPT: dict[Path, str] = {}  # resolved path -> why the run keeps it, for files protected with a reason
 
 
+def file_path(value: object, what: str) -> Path:
+    """``value`` as a :class:`~pathlib.Path` when it is a file name (``str`` or ``os.PathLike``).
+
+    Raises:
+        TypeError: anything else (an array, an open file), naming ``what`` (``"scene"``): pathlib's own error
+            names neither the argument nor what it should be.
+    """
+    if isinstance(value, (str, os.PathLike)):
+        return Path(value)
+    raise TypeError(f"{what} is a file name (str or Path), not {type(value).__name__}")
+
+
 def _read_umask() -> int:
     """The process's umask, read once at import (setting it to read it is not thread-safe; no thread runs yet)."""
     mask = os.umask(0o022)

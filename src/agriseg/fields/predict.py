@@ -344,10 +344,10 @@ class ScenePredictor:
             FileExistsError: another process is writing the same output.
         """
         from agriseg.batch import progress_bar
-        from agriseg.data.files import check_not_input, clean_stale_temporaries
+        from agriseg.data.files import check_not_input, clean_stale_temporaries, file_path
 
         t0 = time.perf_counter()
-        scene, output = Path(scene), Path(output)
+        scene, output = file_path(scene, "scene"), file_path(output, "output")
         check_not_input(output, [scene])
         from agriseg.fields.sentinel2 import band_order_problem, bands_to_take
 

@@ -69,13 +69,13 @@ def mask_to_grid(
     return cell_counts(mask, grid, num_classes, ignore).argmax(0).astype(np.int64)
 
 
-def grid_to_mask(grid: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def grid_to_mask(grid: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     """Up-sample a label grid to ``size`` = (H, W) pixels by nearest cell (the inverse cell layout of
     :func:`mask_to_grid`).
 
     Args:
         grid: (rows, cols) class ids.
-        size: (H, W) output size.
+        size: (H, W) output size, or one side for a square mask.
 
     Returns:
         (H, W) int64 mask.
@@ -83,7 +83,7 @@ def grid_to_mask(grid: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     g = np.asarray(grid)
     if g.ndim != 2:
         raise ValueError(f"grid must be 2-D, got shape {g.shape}")
-    h, w = int(size[0]), int(size[1])
+    h, w = (int(size), int(size)) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
     gh, gw = g.shape
     ys, xs = _edges(h, gh), _edges(w, gw)
     rows = np.searchsorted(ys[1:], np.arange(h), side="right")  # (H,) cell row per pixel

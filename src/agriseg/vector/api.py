@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from agriseg.config import as_config
+from agriseg.data.files import file_path
 from agriseg.raster.io import import_rasterio, latest_image_time
 from agriseg.vector.config import PolygonizeConfig
 from agriseg.vector.fiboa import fields_frame, output_format, write_fields
@@ -91,9 +92,9 @@ def polygonize(
     if not isinstance(cfg, PolygonizeConfig):  # "fast", a PredictConfig: an AttributeError deep inside before
         raise TypeError(f"config is a PolygonizeConfig (or a dict of its fields), not {type(cfg).__name__}")
     import_rasterio()  # the base install has none: said as the extra to install
-    raster = Path(raster)
+    raster = file_path(raster, "raster")
     if output is not None:
-        output_format(output)  # an unsupported extension is refused before the work, not after it
+        output_format(file_path(output, "output"))  # an unsupported extension is refused before the work, not after it
     t0 = time.perf_counter()
     if labels is None:
         labels = raster.is_file() and is_instance_raster(raster)

@@ -297,7 +297,8 @@ def coverage_from_labels(
     Args:
         labels: ``(H, W)`` int instance ids (> 0; any values, not necessarily consecutive), 0 = no field.
             An id in several separate parts gives a MultiPolygon.
-        transform: the raster's affine transform.
+        transform: the raster's affine transform (an ``affine.Affine``, as rasterio gives it; a GDAL
+            geotransform tuple is refused, as rasterio refuses one).
         crs: the raster's CRS.
         gap: ``(H, W)`` bool, pixels that may be split between the instances around them (default: none).
         split_px: largest distance of a split pixel from its instance, in pixels.
@@ -310,11 +311,18 @@ def coverage_from_labels(
 
     Raises:
         ValueError: ``labels`` is not a 2-D integer array with ids >= 0, or ``gap`` has another shape.
+        TypeError: ``transform`` is no ``affine.Affine``.
     """
     import geopandas as gpd
+    from affine import Affine
 
     from agriseg.vector.geometry import pixel_to_crs, pixel_tolerance
 
+    if not isinstance(transform, Affine):  # a tuple failed on .a deep inside
+        hint = "; a GDAL geotransform: affine.Affine.from_gdal(*t)" if isinstance(transform, (tuple, list)) else ""
+        raise TypeError(
+            f"transform is an affine.Affine (rasterio's dataset.transform), not {type(transform).__name__}{hint}"
+        )
     tol = pixel_tolerance(simplify, transform, crs, labels.shape)
     ids, geoms, _ = label_coverage(labels, gap, split_px, tol, block_size)
     crs_geoms = pixel_to_crs(geoms, transform)
