@@ -1,10 +1,14 @@
-"""How often `crop traits --grid` warns that its grid does not match the pots, on trays the photo shows whole and
-on the same trays cut by the photo's left edge through the middle of their first column of pots.
+"""How often `crop traits --grid` warns that its grid does not fit the pots, on trays the photo shows whole and
+on the same trays cut by the photo's left edge through their first column of pots (half and three quarters of
+a pot), beside whether the counts of the pots in view were right.
 
-A tray cut by the photo is found as the part in view, so the grid is squeezed into it and its counts drift
-into the wrong pots further along; the warning (``pitch_mismatch`` in ``agriseg.crop.traits.regions``) compares
-the grid's cells with the spacing of the plants. Generated trays (``agriseg crop make-synthetic tray``, every
-layout it draws), each measured as a user runs it (one whole process per grid shape, default model).
+A tray cut by the photo is found as the part in view, so the grid is squeezed into it; once its cells drift
+half a cell off the pots, plants land in a neighbour's cell. The warning (``grid_misfit`` in
+``agriseg.crop.traits.regions``) compares the cell of each column of plants with its pot, counted by the
+plants' spacing. Generated trays (``agriseg crop make-synthetic tray``, every layout it draws), each measured as
+a user runs it (one whole process per grid shape, default model). A cut tray's counts are kept when every pot
+in view (the first, cut column left out: its plant is cut too) has the count it has when the tray is measured
+whole; otherwise they moved.
 
     python benchmarks/tray_cut_grid.py -o benchmarks/results/tray_cut_grid.json
 """
@@ -26,16 +30,28 @@ def agriseg(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "agriseg", *args, "-q"], check=True, stdout=subprocess.DEVNULL)
 
 
-def warned(folder: Path, photos: dict[str, list[str]]) -> tuple[int, list[str]]:
-    """Photos measured by grid shape into ``folder``; the number with the grid warning, and its lines."""
-    lines = []
+def measured(folder: Path, photos: dict[str, list[str]]) -> dict[str, dict]:
+    """Photos measured by grid shape into ``folder``: each photo's ``_traits.json``, by stem."""
+    out = {}
     for grid, files in photos.items():
-        out = folder / grid
-        agriseg("crop", "traits", *files, "-o", str(out), "--grid", grid)
+        agriseg("crop", "traits", *files, "-o", str(folder / grid), "--grid", grid)
         for f in files:
-            said = json.loads((out / f"{Path(f).stem}_traits.json").read_text())["warnings"]
-            lines += [f"{Path(f).stem}: {w}" for w in said if "px apart" in w]
-    return len(lines), lines
+            out[Path(f).stem] = json.loads((folder / grid / f"{Path(f).stem}_traits.json").read_text())
+    return out
+
+
+def tally(records: dict[str, dict], whole: dict[str, dict], index: dict[str, dict]) -> dict[str, int]:
+    """Photos warned or not, with the counts of the pots in view (all but the first column) the same as when the
+    tray is measured whole or not (so the model's own misses on a pot do not count)."""
+    out = {"warned_counts_moved": 0, "warned_counts_kept": 0, "quiet_counts_moved": 0, "quiet_counts_kept": 0}
+    for name, rec in records.items():
+        cols = index[name]["cols"]
+        counts = [r["plant_count"] for r in rec["regions"]]
+        before = [r["plant_count"] for r in whole[name]["regions"]]
+        kept = all(a == b for k, (a, b) in enumerate(zip(counts, before, strict=True)) if k % cols != 0)
+        warned = any("px apart" in w for w in rec["warnings"])
+        out[f"{'warned' if warned else 'quiet'}_counts_{'kept' if kept else 'moved'}"] += 1
+    return out
 
 
 def main() -> None:
@@ -49,29 +65,27 @@ def main() -> None:
         trays = work / "trays"
         agriseg("crop", "make-synthetic", "tray", "-o", str(trays), "-n", str(args.n), "--seed", str(args.seed))
         index = json.loads((work / "trays" / "index.json").read_text())["photos"]
-        whole: dict[str, list[str]] = defaultdict(list)
-        cut: dict[str, list[str]] = defaultdict(list)
-        (work / "cut").mkdir()
+        photos: dict[str, dict[str, list[str]]] = {"whole": defaultdict(list)}
+        cuts = {"cut_half_a_pot": 0.5, "cut_three_quarters": 0.75}
+        for kind in cuts:
+            photos[kind] = defaultdict(list)
+            (work / kind).mkdir()
         for name, tray in sorted(index.items()):
             grid = f"{tray['rows']}x{tray['cols']}"
             photo = work / "trays" / "images" / f"{name}.jpg"
-            whole[grid].append(str(photo))
-            x = round(tray["tray"][0] + 0.5 * tray["tray"][2] / tray["cols"])  # the middle of the first column
-            with Image.open(photo) as im:
-                im.crop((x, 0, im.width, im.height)).save(work / "cut" / f"{name}.png")
-            cut[grid].append(str(work / "cut" / f"{name}.png"))
-        n_whole, said_whole = warned(work / "out_whole", whole)
-        n_cut, said_cut = warned(work / "out_cut", cut)
-    report = {
-        "trays": len(index),
-        "seed": args.seed,
-        "grids": sorted(whole),
-        "warned_whole": n_whole,
-        "warned_cut_half_a_pot": n_cut,
-        "warnings_whole": said_whole,
-        "warnings_cut": said_cut,
-    }
-    print(f"{len(index)} trays: warned whole {n_whole}, cut through the first column {n_cut}")
+            photos["whole"][grid].append(str(photo))
+            for kind, share in cuts.items():
+                x = round(tray["tray"][0] + share * tray["tray"][2] / tray["cols"])  # into the first column
+                with Image.open(photo) as im:
+                    im.crop((x, 0, im.width, im.height)).save(work / kind / f"{name}.png")
+                photos[kind][grid].append(str(work / kind / f"{name}.png"))
+        report: dict[str, object] = {"trays": len(index), "seed": args.seed, "grids": sorted(photos["whole"])}
+        whole = measured(work / "out_whole", photos["whole"])
+        report["whole_warned"] = sum(any("px apart" in w for w in r["warnings"]) for r in whole.values())
+        print(f"whole: warned {report['whole_warned']} of {len(whole)}")
+        for kind in cuts:
+            report[kind] = tally(measured(work / f"out_{kind}", photos[kind]), whole, index)
+            print(f"{kind}: {report[kind]}")
     if args.out:
         args.out.write_text(json.dumps(report, indent=1) + "\n")
 

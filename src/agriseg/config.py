@@ -304,6 +304,21 @@ def _merged_choices(errors: list[Any]) -> list[Any]:
     return out
 
 
+def near_names(value: str, names: Collection[str], n: int = 3, cutoff: float = 0.6) -> list[str]:
+    """The ``names`` nearest to ``value`` (at most ``n``), as spelt in ``names``, for "did you mean" hints.
+
+    Compared without case and with ``-`` as ``_`` (``Default`` -> ``default``, ``crop_weed`` -> ``crop-weed``,
+    ``ftw_prue_efnet_b5`` -> ``FTW_PRUE_EFNET_B5``), then by :func:`difflib.get_close_matches` (``defualt``).
+    """
+    import difflib
+
+    norm = {str(k).lower().replace("-", "_"): str(k) for k in names}
+    key = value.lower().replace("-", "_")
+    if key in norm:  # the name itself, spelt otherwise: no other guess beside it
+        return [norm[key]]
+    return [norm[m] for m in difflib.get_close_matches(key, list(norm), n, cutoff)]
+
+
 def describe_errors(
     err: ValidationError,
     names: Mapping[str, str] | None = None,
@@ -316,14 +331,12 @@ def describe_errors(
     ``overridden`` (keys given with ``--set``) is named ``--set <key>``. With the config ``model``, an unknown
     key is answered with the nearest option names of its group.
     """
-    import difflib
-
     parts = []
     for e in _merged_choices(err.errors()):
         loc = [str(x) for x in e["loc"]]
         if e["type"] == "extra_forbidden" and model is not None and loc:
             valid = _fields_at(model, loc[:-1])
-            near = difflib.get_close_matches(loc[-1], valid, n=3, cutoff=0.6)
+            near = near_names(loc[-1], valid)
             hint = f"did you mean {' or '.join(near)}?" if near else f"the options here: {', '.join(valid)}"
             e = {**e, "msg": f"not an option ({hint})" if valid else e["msg"]}
         if names and loc and loc[0] in names:

@@ -119,7 +119,10 @@ def predict_tiled(
         raise ValueError(f"image must be (C, H, W); got shape {image.shape}")
     c, h, w = image.shape
     if (c > 64 and w <= 16) or w <= 4 < c:  # many "channels" and a few columns: an RGB / multiband (H, W, C)
-        raise ValueError(f"image must be (C, H, W); {image.shape} looks like (H, W, C): image.transpose(2, 0, 1)")
+        raise ValueError(
+            f"image must be (C, H, W); {image.shape} looks like (H, W, C): image.transpose(2, 0, 1) (an image "
+            "really 4 px wide or narrower: pad it wider)"
+        )
     if not 0.0 <= overlap < 1.0:
         raise ValueError(f"overlap must be in [0, 1), got {overlap}")
     if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)):

@@ -71,7 +71,13 @@ def test_a_scene_predictor_is_one_line_from_a_model_file_and_a_name_is_checked_f
     assert load_scene_predictor(tmp_path / "ftw.ckpt", resize=1.0).preprocess.resize == 1.0
     with pytest.raises(ValueError, match=r"ftw_prue_efnet_b5: .*\(did you mean FTW_PRUE_EFNET_B5\? valid: "):
         load_scene_predictor("ftw_prue_efnet_b5")
-    with pytest.raises(TypeError, match=r"^model is a torch module, not str 'FTW_PRUE_EFNET_B5': load one with "):
+    with pytest.raises(TypeError, match=r"^model is a torch module, not str 'FTW_PRUE_EFNET_B5': load_scene_pre"):
         ScenePredictor("FTW_PRUE_EFNET_B5", 3, config=PredictConfig())  # type: ignore[arg-type]
+    with pytest.raises(
+        TypeError, match=r"not OrderedDict: .*; weights \(a state_dict\) go into their module with load_state_"
+    ):
+        ScenePredictor(torch.nn.Conv2d(8, 3, 1).state_dict(), 3)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"^scene is a file name \(str or Path\), not ndarray$"):
         p.predict(np.zeros((8, 16, 16), np.float32), tmp_path / "probs.tif")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^model is a released name or a model file, not Conv2d \(a module: "):
+        load_scene_predictor(torch.nn.Conv2d(8, 3, 1))  # type: ignore[arg-type]

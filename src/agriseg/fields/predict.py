@@ -142,10 +142,17 @@ class ScenePredictor:
     _runner: ModelRunner | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
-        if not callable(self.model):  # a name or a path: said here, not after the scene is read
+        if not callable(self.model):  # a name, a path or weights: said here, not after the scene is read
+            what = type(self.model).__name__
+            if isinstance(self.model, (str, os.PathLike)):
+                what += f" {os.fspath(self.model)!r}"
+            hint = (
+                "; weights (a state_dict) go into their module with load_state_dict"
+                if isinstance(self.model, Mapping)
+                else ""
+            )
             raise TypeError(
-                f"model is a torch module, not {type(self.model).__name__} {self.model!r}: load one with "
-                "agriseg.fields.checkpoints.load_for_scenes (a released name or a file)"
+                f"model is a torch module, not {what}: load_scene_predictor takes a released name or a model file{hint}"
             )
         # a notebook passes plain dicts (config={"patch_size": 256}); checked here, as the CLI's YAML is
         if isinstance(self.config, Mapping):
@@ -541,7 +548,11 @@ def load_scene_predictor(
     from agriseg.fields.checkpoints import load_for_scenes
     from agriseg.fields.registry import resolve_model
 
-    loaded = load_for_scenes(resolve_model(str(model), progress=progress), resize=resize)
+    if not isinstance(model, (str, os.PathLike)):  # a module: ScenePredictor runs it as it is
+        raise TypeError(
+            f"model is a released name or a model file, not {type(model).__name__} (a module: ScenePredictor)"
+        )
+    loaded = load_for_scenes(resolve_model(os.fspath(model), progress=progress), resize=resize)
     cfg = as_config(PredictConfig, config) if isinstance(config, Mapping) else config or PredictConfig()
     return ScenePredictor(loaded.module, loaded.num_classes, loaded.preprocess, cfg, loaded.class_names)
 

@@ -189,10 +189,11 @@ def get_spec(name: str) -> ModelSpec:
 
 
 def _near(name: str) -> str:
-    """``did you mean NAME? `` for a registry name given in another case or with - for _ (else "")."""
-    norm = lambda v: v.lower().replace("-", "_")  # noqa: E731
-    same = [m for m in MODELS if norm(m) == norm(name)]
-    return f"did you mean {same[0]}? " if same else ""
+    """``did you mean NAME? `` for a registry name near ``name`` (another case, - for _, a typo), else ""."""
+    from agriseg.config import near_names
+
+    near = near_names(name, MODELS, cutoff=0.75)
+    return f"did you mean {' or '.join(near)}? " if near else ""
 
 
 def cached_path(spec: ModelSpec) -> Path:

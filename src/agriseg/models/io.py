@@ -206,9 +206,9 @@ def resolve(name_or_path: str | Path) -> Path:
     if p.is_dir():
         raise ModelNotFoundError(f"{p}: is a folder, not a model file (packaged names: {names})")
     if not p.is_file():
-        import difflib
+        from agriseg.config import near_names
 
-        near = difflib.get_close_matches(s.lower(), _every_name(), n=1, cutoff=0.75)  # Default, crop_weed, defualt
+        near = near_names(s, _every_name(), n=1, cutoff=0.75)  # Default, crop_weed, defualt
         hint = f"did you mean {near[0]}? " if near else ""
         raise ModelNotFoundError(f"{p}: model file not found ({hint}packaged names: {names})")
     return p

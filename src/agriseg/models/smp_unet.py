@@ -43,13 +43,13 @@ class SmpUnet(smp.Unet):
                 classes=config.num_classes,
             )
         except KeyError as err:  # smp's message lists its ~100 encoders, and not tu-<timm model>
-            import difflib
-
             import segmentation_models_pytorch as smp
+
+            from agriseg.config import near_names
 
             if config.encoder in smp.encoders.encoders:  # a known encoder: its weights are what is wrong
                 raise ValueError(f"encoder {config.encoder!r} for smp_unet: {str(err).strip(chr(34))}") from err
-            near = difflib.get_close_matches(config.encoder, list(smp.encoders.encoders), n=3, cutoff=0.6)
+            near = near_names(config.encoder, list(smp.encoders.encoders))
             raise ValueError(
                 f"unknown encoder {config.encoder!r} for smp_unet: use an smp encoder name"
                 f"{' (did you mean ' + ' or '.join(near) + '?)' if near else ''} or 'tu-<any timm model>' "

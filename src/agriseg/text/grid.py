@@ -83,7 +83,10 @@ def grid_to_mask(grid: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     g = np.asarray(grid)
     if g.ndim != 2:
         raise ValueError(f"grid must be 2-D, got shape {g.shape}")
-    h, w = (int(size), int(size)) if isinstance(size, (int, np.integer)) else (int(size[0]), int(size[1]))
+    sides = tuple(size) if isinstance(size, (tuple, list, np.ndarray)) else (size, size)
+    if len(sides) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in sides):
+        raise TypeError(f"size is (H, W) in whole pixels, or one side; got {size!r}")
+    h, w = int(sides[0]), int(sides[1])
     gh, gw = g.shape
     ys, xs = _edges(h, gh), _edges(w, gw)
     rows = np.searchsorted(ys[1:], np.arange(h), side="right")  # (H,) cell row per pixel

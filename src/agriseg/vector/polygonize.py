@@ -319,7 +319,11 @@ def coverage_from_labels(
     from agriseg.vector.geometry import pixel_to_crs, pixel_tolerance
 
     if not isinstance(transform, Affine):  # a tuple failed on .a deep inside
-        hint = "; a GDAL geotransform: affine.Affine.from_gdal(*t)" if isinstance(transform, (tuple, list)) else ""
+        hint = (
+            "; a GDAL geotransform: affine.Affine.from_gdal(*t), affine's own order (a, b, c, d, e, f): Affine(*t)"
+            if isinstance(transform, (tuple, list))
+            else ""
+        )
         raise TypeError(
             f"transform is an affine.Affine (rasterio's dataset.transform), not {type(transform).__name__}{hint}"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -674,28 +675,44 @@ def test_a_white_marker_on_pale_speckled_soil_with_clods_pressed_against_it_is_m
 
 
 def test_a_grid_squeezed_into_a_tray_cut_by_the_photo_is_warned_about() -> None:
-    """A tray cut by the photo's left edge through its first column of pots is found as the part in view: the
-    grid squeezed into it puts the plants ever further off their cells' centres (the first column's plants land
-    in the wrong cells), which the pots' spacing shows; the whole tray and a right grid stay quiet."""
+    """A tray cut by the photo's left edge through its first column of pots is found as the part in view and the
+    grid squeezed into it. Cut by half a pot, the plants of the second column lie 0.38 of a cell off their cell's
+    centre (still in it: a plant nearer its pot's edge would not be); by three quarters, they land in the first
+    cell. Both are warned about; a tray's rim (cells wider than the pots) and a right --grid-box stay quiet."""
     from agriseg.crop.config import TraitsConfig
-    from agriseg.crop.traits.regions import pitch_mismatch
+    from agriseg.crop.traits.regions import grid_misfit
     from agriseg.crop.traits.runner import measure
 
-    rgb, veg = _tray_photo()  # 3 x 4 pots of 80 px from x = 60
-    m = measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4"))
-    assert not [w for w in m.warnings if "px apart" in w], m.warnings
-    cut_rgb, cut_veg = rgb[:, 100:], veg[:, 100:]  # through the middle of the first column (its plants cut away)
-    cut_veg[:, :20] = False
-    m = measure(cut_veg.astype(np.uint8), cut_rgb, TraitsConfig(grid="3x4"))
-    (msg,) = [w for w in m.warnings if "px apart" in w]
-    assert msg.startswith("--grid 3x4: its cells are 70 px across but the plants stand 80 px apart"), msg
-    assert "give --grid-box X,Y,W,H spanning the whole tray (X and Y may be negative)" in msg
-    # the same tray with the grid given whole (x from -40): cells of 80 px, quiet, the cut column partly outside
-    m = measure(cut_veg.astype(np.uint8), cut_rgb, TraitsConfig(grid="3x4", grid_box="-40,40,320,240"))
-    assert not [w for w in m.warnings if "px apart" in w], m.warnings
-    assert [r["plant_count"] for r in m.regions] == [0, 1, 1, 1] * 3
-    assert "regions 1, 5, 9 are partly outside the 300x300 image" in m.warnings
-    # a right grid over the tray is quiet; a 3 x 3 grid over this 3 x 4 layout is not
+    def said(m: Any) -> list[str]:
+        return [w for w in m.warnings if "px apart" in w]
+
+    rgb, veg = _tray_photo()  # 3 x 4 pots of 80 px from x = 60, plants at x = 100, 180, 260, 340
+    assert not said(measure(veg.astype(np.uint8), rgb, TraitsConfig(grid="3x4")))
+    for cut, cell, counts in ((100, 70, [0, 1, 1, 1]), (120, 64, [1, 0, 1, 1])):  # half a pot, three quarters
+        cut_rgb, cut_veg = rgb[:, cut:], veg[:, cut:].copy()
+        cut_veg[:, : max(0, 115 - cut)] = False  # the first column's plants, cut away
+        m = measure(cut_veg.astype(np.uint8), cut_rgb, TraitsConfig(grid="3x4"))
+        assert [r["plant_count"] for r in m.regions] == counts * 3  # three quarters: pot 2's plant in cell 1
+        (msg,) = said(m)
+        assert msg.startswith(f"--grid 3x4: its cells are {cell} px wide but the plants stand 80 px apart, so "), msg
+        assert msg.endswith("Give --grid-box X,Y,W,H spanning the whole tray (X and Y may be negative)")
+        # the grid given whole (x from 60 - cut): cells of 80 px, quiet, the cut column partly outside
+        whole = TraitsConfig(grid="3x4", grid_box=f"{60 - cut},40,320,240")
+        m = measure(cut_veg.astype(np.uint8), cut_rgb, whole)
+        assert not said(m) and [r["plant_count"] for r in m.regions] == [0, 1, 1, 1] * 3, m.warnings
+        assert f"regions 1, 5, 9 are partly outside the {400 - cut}x300 image" in m.warnings
+        # a --grid-box half a cell off says so in its own words
+        m = measure(cut_veg.astype(np.uint8), cut_rgb, TraitsConfig(grid="3x4", grid_box=f"{100 - cut},40,320,240"))
+        assert said(m)[0].endswith(
+            "does --grid-box span the pots (the tray's inside), and is the grid's shape the tray's?"
+        )
+    rim = rgb.copy()  # the same tray with a rim of 12 px (0.15 of a pot) around its pots
+    rim[28:292, 48:392] = (30, 30, 32)
+    rim[veg] = (60, 170, 50)
+    m = measure(veg.astype(np.uint8), rim, TraitsConfig(grid="3x4"))
+    assert m.box is not None and m.box[2] > 330 and not said(m), (m.box, m.warnings)
+    assert [r["plant_count"] for r in m.regions] == [1] * 12
+    # a 3 x 3 grid over this 3 x 4 layout does not fit
     labels = label_plants(veg)
-    assert pitch_mismatch((60, 40, 320, 240), labels, 3, 4) is None
-    assert pitch_mismatch((60, 40, 320, 240), labels, 3, 3) == ("across", 320 / 3, 80.0)
+    assert grid_misfit((60, 40, 320, 240), labels, 3, 4) is None
+    assert grid_misfit((60, 40, 320, 240), labels, 3, 3) == ("wide", 320 / 3, 80.0)

@@ -14,7 +14,7 @@ import numpy as np
 
 from agriseg.batch import listed
 from agriseg.crop.config import TraitsConfig
-from agriseg.crop.traits.regions import CHECK_SURE, Region, needs_check, parse_grid, pitch_mismatch
+from agriseg.crop.traits.regions import CHECK_SURE, Region, grid_misfit, needs_check, parse_grid
 
 
 def region_warnings(
@@ -25,12 +25,20 @@ def region_warnings(
     labels: np.ndarray,
     box: tuple[int, int, int, int] | None,
 ) -> list[str]:
-    """Every warning about one photo's regions (``box``: the box a ``--grid`` spans; None when it spans the whole
-    photo because no tray was found)."""
+    """Every warning about one photo's regions.
+
+    Args:
+        config: the settings.
+        rects: the regions (px).
+        regions: their measured rows (:func:`agriseg.crop.traits.regions.region_traits`).
+        plants: the plants, with their ``region``.
+        labels: ``(H, W)`` plant labels, label ``k`` being ``plants[k - 1]``.
+        box: the box a ``--grid`` spans; None when it spans the whole photo because no tray was found.
+    """
     out = unsure_regions(regions) + (crowded_cells(regions, config.grid, box is None) if config.grid else [])
     out += joined_across_regions(rects, regions, plants, labels)
-    if config.grid and box is not None:
-        out += off_pitch(config, box, labels)
+    if config.grid:
+        out += off_pitch(config, box or (0, 0, labels.shape[1], labels.shape[0]), labels, box is None)
     return out
 
 
@@ -114,15 +122,30 @@ def crowded_cells(regions: list[dict[str, Any]], grid: str, whole_image: bool = 
     return [f"--grid {grid}: {crowded} of {len(counts)} cells hold 2 or more plants and {empty} are empty{other}"]
 
 
-def off_pitch(config: TraitsConfig, box: tuple[int, int, int, int], labels: np.ndarray) -> list[str]:
-    """A warning when the grid's cells do not match the spacing of its plants (:func:`pitch_mismatch`)."""
+def off_pitch(config: TraitsConfig, box: tuple[int, int, int, int], labels: np.ndarray, whole: bool) -> list[str]:
+    """A warning when the grid's cells drift off its plants' pots (:func:`grid_misfit`), with what to check.
+
+    Args:
+        config: the settings (``grid``, ``grid_box``).
+        box: the box the grid spans (px).
+        labels: ``(H, W)`` plant labels.
+        whole: the grid spans the whole photo (no tray found).
+    """
     rows, cols = parse_grid(config.grid or "")
-    found = pitch_mismatch(box, labels, rows, cols)
+    found = grid_misfit(box, labels, rows, cols)
     if found is None:
         return []
-    axis, cell, step = found
+    side, cell, pitch = found
+    if config.grid_box:
+        advice = "does --grid-box span the pots (the tray's inside), and is the grid's shape the tray's?"
+    elif whole:
+        advice = "no tray was found, so the grid spans the photo: give --grid-box X,Y,W,H spanning the pots"
+    else:
+        advice = (
+            "is the tray cut by the photo's edge, or the grid's shape wrong? Give --grid-box X,Y,W,H spanning the "
+            "whole tray (X and Y may be negative)"
+        )
     return [
-        f"--grid {config.grid}: its cells are {cell:.0f} px {axis} but the plants stand {step:.0f} px apart, so its "
-        f"counts may land in the wrong pots (is the tray cut by the photo's edge, or the grid's shape wrong?); give "
-        "--grid-box X,Y,W,H spanning the whole tray (X and Y may be negative)"
+        f"--grid {config.grid}: its cells are {cell:.0f} px {side} but the plants stand {pitch:.0f} px apart, so "
+        f"plants may be counted in a neighbour's cell; {advice}"
     ]

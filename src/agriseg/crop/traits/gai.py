@@ -46,8 +46,10 @@ def green_area_index(green_fraction: float, zenith: float = 0.0, leaf_projection
         ValueError: for a fraction outside [0, 1], an angle outside [0, 90) or G outside (0, 1].
         TypeError: a fraction that is not one number (an array: one call per fraction).
     """
-    number = isinstance(green_fraction, (int, float, np.number, np.ndarray)) and not isinstance(green_fraction, bool)
-    if not number or np.ndim(green_fraction) != 0:
+    real = (int, float, np.integer, np.floating)
+    if isinstance(green_fraction, np.ndarray) and green_fraction.ndim == 0:
+        green_fraction = green_fraction[()]  # a 0-d array: its one value
+    if isinstance(green_fraction, bool) or not isinstance(green_fraction, real):
         what = f"an array of shape {green_fraction.shape}" if isinstance(green_fraction, np.ndarray) else None
         raise TypeError(f"green_fraction is one number, not {what or type(green_fraction).__name__}")
     green_fraction = float(green_fraction)

@@ -190,19 +190,27 @@ COLOUR_TRAITS = ("mean_r", "mean_g", "mean_b", "mean_hue", "mean_saturation", "m
 def colour_traits(pixels: np.ndarray) -> dict[str, float]:
     """Mean colour of RGB pixels ``(N, 3)`` (N > 0): RGB, HSV (hue in degrees, circular mean), Lab, ExG.
 
-    Pixels are read as :func:`agriseg.data.io.as_rgb` reads a photo (uint8; a float array in [0, 1] is scaled to
-    0-255), so the RGB means are in 0-255 whatever the input. Excess green is ``2g - r - b`` on chromatic
-    coordinates (``r = R / (R + G + B)``), averaged per pixel.
+    Pixels are ``uint8`` (or other integers in 0-255) or floats in [0, 1]; the RGB means are in 0-255 either way.
+    A photo in another range (16-bit, floats in 0-255) is converted as a whole by :func:`agriseg.data.io.as_rgb`
+    first: a few pixels cannot tell its range. Excess green is ``2g - r - b`` on chromatic coordinates
+    (``r = R / (R + G + B)``), averaged per pixel.
 
     Raises:
-        ValueError: no pixels, or not ``(N, 3)``.
+        ValueError: no pixels, not ``(N, 3)``, or values outside those ranges.
     """
-    from agriseg.data.io import as_rgb
-
     pixels = np.asarray(pixels)
     if pixels.ndim != 2 or pixels.shape[1] != 3 or len(pixels) == 0:
         raise ValueError(f"colour_traits takes RGB pixels (N, 3) with N > 0; got an array of shape {pixels.shape}")
-    px = as_rgb(pixels[None])[0].astype(np.float64) / 255.0  # (N, 3)
+    floats = np.issubdtype(pixels.dtype, np.floating)
+    top = 1.0 if floats else 255
+    if not (np.issubdtype(pixels.dtype, np.integer) or floats) or not (
+        np.isfinite(pixels).all() and pixels.min() >= 0 and pixels.max() <= top
+    ):
+        raise ValueError(
+            "colour_traits takes uint8 pixels (0-255) or floats in [0, 1]; convert the photo with "
+            "agriseg.data.io.as_rgb first"
+        )
+    px = pixels.astype(np.float64) / (1.0 if floats else 255.0)  # (N, 3) in [0, 1]
     hsv = color.rgb2hsv(px[None])[0]
     lab = color.rgb2lab(px[None])[0]
     total = px.sum(1)

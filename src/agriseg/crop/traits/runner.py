@@ -205,6 +205,10 @@ def measure(
     """
     veg = classes > 0
     h, w = veg.shape
+    if rgb is not None:  # once per photo: a float or 16-bit photo's range is read from all of it
+        from agriseg.data.io import as_rgb
+
+        rgb = as_rgb(rgb)
     gf = float(veg.mean())
     gai = green_area_index(gf, config.zenith, config.leaf_projection)
     rects, box, warnings = measured_regions(config, rgb, veg)
