@@ -33,12 +33,13 @@ def region_warnings(
         regions: their measured rows (:func:`agriseg.crop.traits.regions.region_traits`).
         plants: the plants, with their ``region``.
         labels: ``(H, W)`` plant labels, label ``k`` being ``plants[k - 1]``.
-        box: the box a ``--grid`` spans; None when it spans the whole photo because no tray was found.
+        box: the box a ``--grid`` spans; None when it spans the whole photo because no tray was found (a field
+            photo, whose plants keep to no pots: the grid's fit is not checked).
     """
     out = unsure_regions(regions) + (crowded_cells(regions, config.grid, box is None) if config.grid else [])
     out += joined_across_regions(rects, regions, plants, labels)
-    if config.grid:
-        out += off_pitch(config, box or (0, 0, labels.shape[1], labels.shape[0]), labels, box is None)
+    if config.grid and box is not None:  # a grid over a whole field photo: its plants keep to no pots
+        out += off_pitch(config, box, labels)
     return out
 
 
@@ -122,14 +123,13 @@ def crowded_cells(regions: list[dict[str, Any]], grid: str, whole_image: bool = 
     return [f"--grid {grid}: {crowded} of {len(counts)} cells hold 2 or more plants and {empty} are empty{other}"]
 
 
-def off_pitch(config: TraitsConfig, box: tuple[int, int, int, int], labels: np.ndarray, whole: bool) -> list[str]:
+def off_pitch(config: TraitsConfig, box: tuple[int, int, int, int], labels: np.ndarray) -> list[str]:
     """A warning when the grid's cells drift off its plants' pots (:func:`grid_misfit`), with what to check.
 
     Args:
         config: the settings (``grid``, ``grid_box``).
-        box: the box the grid spans (px).
+        box: the box the grid spans (px): the tray or the pots found, or ``--grid-box``.
         labels: ``(H, W)`` plant labels.
-        whole: the grid spans the whole photo (no tray found).
     """
     rows, cols = parse_grid(config.grid or "")
     found = grid_misfit(box, labels, rows, cols)
@@ -138,8 +138,6 @@ def off_pitch(config: TraitsConfig, box: tuple[int, int, int, int], labels: np.n
     side, cell, pitch = found
     if config.grid_box:
         advice = "does --grid-box span the pots (the tray's inside), and is the grid's shape the tray's?"
-    elif whole:
-        advice = "no tray was found, so the grid spans the photo: give --grid-box X,Y,W,H spanning the pots"
     else:
         advice = (
             "is the tray cut by the photo's edge, or the grid's shape wrong? Give --grid-box X,Y,W,H spanning the "
