@@ -259,7 +259,21 @@ def test_help_from_the_config_fields_description() -> None:
     assert described and opt.help == described[0].upper() + described[1:] + "."
     assert field_help(TEXT_EVALUATE, "ignore_value") == opt.help
     text = " ".join(CliRunner().invoke(main, ["fields", "run", "--help"]).output.split())
-    assert "--resize FLOAT Tile resize factor before the model. [default: 2 for ftw checkpoints, else 1]" in text
+    assert (
+        "--resize FLOAT Tile resize factor before the model. [default: 2 for ftw checkpoints, else 1; 0.25<=x<=4]"
+        in text
+    )
+
+
+def test_help_shows_the_limits_the_config_checks() -> None:
+    """Session 91's CLI sweep: a value the config refuses (--overlap 0.95) had no limit in --help."""
+    from agriseg.cli.options import FIELDS_PREDICT, field_range
+
+    assert field_range(FIELDS_PREDICT, "overlap") == "0<=x<=0.9"
+    assert field_range(FIELDS_PREDICT, "batch_size") == "x>=1"
+    assert field_range(FIELDS_PREDICT, "blend") is None
+    text = " ".join(CliRunner().invoke(main, ["fields", "predict", "--help"]).output.split())
+    assert "--overlap FLOAT Fraction of a tile shared with its neighbour (blended). [default: 0.25; 0<=x<=0.9]" in text
 
 
 @pytest.mark.parametrize("value", ["inf", "nan"])

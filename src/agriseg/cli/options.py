@@ -236,6 +236,10 @@ class ConfigOption(click.Option):
         extra = super().get_help_extra(ctx)
         if isinstance(self.show_default, str):
             extra["default"] = self.show_default
+        if "range" not in extra and self.config_ref is not None:  # the limits its config checks, as click shows
+            limits = field_range(self.config_ref, str(self.config_field))
+            if limits:
+                extra["range"] = limits
         return extra
 
     def get_default(self, ctx: click.Context, call: bool = True) -> Any:
@@ -271,6 +275,37 @@ def field_help(ref: str, name: str) -> str | None:
         return None
     text = text[0].upper() + text[1:]
     return text if text.endswith(".") else f"{text}."
+
+
+def field_range(ref: str, name: str) -> str | None:
+    """The bounds config ``ref`` puts on field ``name`` (pydantic's ``ge`` / ``gt`` / ``le`` / ``lt``), written as
+    click writes an ``IntRange`` / ``FloatRange`` (``0<=x<1``, ``x>=1``), or None when it has none."""
+    import annotated_types as at
+
+    f = config_class(ref).model_fields.get(name)
+    if f is None:
+        return None
+
+    def num(v: Any) -> str:  # noqa: ANN401 - a bound: int or float
+        return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+    low = high = ""
+    for m in f.metadata:
+        if isinstance(m, at.Ge):
+            low = f"{num(m.ge)}<="
+        elif isinstance(m, at.Gt):
+            low = f"{num(m.gt)}<"
+        elif isinstance(m, at.Le):
+            high = f"<={num(m.le)}"
+        elif isinstance(m, at.Lt):
+            high = f"<{num(m.lt)}"
+    if not low and not high:
+        return None
+    if not low:
+        return f"x{high}"
+    if not high:  # click's way round: x>=1, x>0
+        return f"x{'>=' if low.endswith('<=') else '>'}{low.rstrip('<=')}"
+    return f"{low}x{high}"
 
 
 def _param_name(decls: Sequence[str]) -> str:
