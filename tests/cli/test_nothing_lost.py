@@ -870,6 +870,7 @@ def test_crop_make_synthetic_never_writes_among_its_sources(tmp_path: Path, out:
     assert code == 0 and sorted(src.rglob("*")) == before, text
 
 
+@pytest.mark.slow  # 10 s: the default run keeps the test run under 15 minutes
 def test_crop_make_synthetic_goes_on_past_an_unreadable_source(tmp_path: Path) -> None:
     """Session 90's sweep: one empty photo among the sources stopped the whole set (and there was no --strict)."""
     src = tmp_path / "src"

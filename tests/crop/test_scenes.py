@@ -251,6 +251,7 @@ def test_a_rerun_from_other_photos_or_layouts_spelt_otherwise(tmp_path: Path, sa
     assert spelt.exit_code == 0 and "already there" in spelt.output, spelt.output
 
 
+@pytest.mark.slow  # 9 s: the default run keeps the test run under 15 minutes
 def test_a_stopped_set_goes_on_from_where_it_stopped(tmp_path: Path, monkeypatch) -> None:
     """Session 88's sweep: a make-synthetic stopped after some photos made every photo again on its re-run with the
     same options. The photos it finished are kept (the same files), the others made, and the set is the one an

@@ -93,6 +93,7 @@ def test_crop_training_with_worker_after_parent_used_opencv(tmp_path: Path) -> N
     _run(_CROP, tmp_path)
 
 
+@pytest.mark.slow  # 27 s; loader workers start in the default run (test_loader_workers_end_when_..._killed)
 @pytest.mark.timeout(600)
 def test_fields_training_with_worker_after_parent_used_opencv(tmp_path: Path) -> None:
     _run(_FIELDS, tmp_path)

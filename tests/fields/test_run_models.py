@@ -82,6 +82,7 @@ def _guarded(args: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess, d
     return proc, json.loads(line[6:])
 
 
+@pytest.mark.slow  # 16 s; DelineateAnything-S from a bbox and seasons run in the default tests too
 def test_delineate_anything_from_a_bbox_with_season_and_landcover_offline(
     season_server: Loopback, yolo_bytes: bytes, tmp_path: Path
 ) -> None:
