@@ -319,6 +319,12 @@ def near_names(value: str, names: Collection[str], n: int = 3, cutoff: float = 0
     return [norm[m] for m in difflib.get_close_matches(key, list(norm), n, cutoff)]
 
 
+def did_you_mean(value: str, names: Collection[str], n: int = 3, cutoff: float = 0.6) -> str:
+    """``"did you mean a or b?"`` of :func:`near_names`, or ``""`` when none is near."""
+    near = near_names(value, names, n, cutoff)
+    return f"did you mean {' or '.join(near)}?" if near else ""
+
+
 def describe_errors(
     err: ValidationError,
     names: Mapping[str, str] | None = None,
@@ -336,8 +342,7 @@ def describe_errors(
         loc = [str(x) for x in e["loc"]]
         if e["type"] == "extra_forbidden" and model is not None and loc:
             valid = _fields_at(model, loc[:-1])
-            near = near_names(loc[-1], valid)
-            hint = f"did you mean {' or '.join(near)}?" if near else f"the options here: {', '.join(valid)}"
+            hint = did_you_mean(loc[-1], valid) or f"the options here: {', '.join(valid)}"
             e = {**e, "msg": f"not an option ({hint})" if valid else e["msg"]}
         if names and loc and loc[0] in names:
             loc[0] = names[loc[0]]

@@ -289,23 +289,17 @@ def field_range(ref: str, name: str) -> str | None:
     def num(v: Any) -> str:  # noqa: ANN401 - a bound: int or float
         return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
-    low = high = ""
+    low = high = None  # (bound, strict)
     for m in f.metadata:
-        if isinstance(m, at.Ge):
-            low = f"{num(m.ge)}<="
-        elif isinstance(m, at.Gt):
-            low = f"{num(m.gt)}<"
-        elif isinstance(m, at.Le):
-            high = f"<={num(m.le)}"
-        elif isinstance(m, at.Lt):
-            high = f"<{num(m.lt)}"
-    if not low and not high:
-        return None
-    if not low:
-        return f"x{high}"
-    if not high:  # click's way round: x>=1, x>0
-        return f"x{'>=' if low.endswith('<=') else '>'}{low.rstrip('<=')}"
-    return f"{low}x{high}"
+        if isinstance(m, at.Ge | at.Gt):
+            low = (num(m.ge), False) if isinstance(m, at.Ge) else (num(m.gt), True)
+        elif isinstance(m, at.Le | at.Lt):
+            high = (num(m.le), False) if isinstance(m, at.Le) else (num(m.lt), True)
+    if low and high:
+        return f"{low[0]}{'<' if low[1] else '<='}x{'<' if high[1] else '<='}{high[0]}"
+    if low:
+        return f"x{'>' if low[1] else '>='}{low[0]}"
+    return f"x{'<' if high[1] else '<='}{high[0]}" if high else None
 
 
 def _param_name(decls: Sequence[str]) -> str:

@@ -190,10 +190,10 @@ def get_spec(name: str) -> ModelSpec:
 
 def _near(name: str) -> str:
     """``did you mean NAME? `` for a registry name near ``name`` (another case, - for _, a typo), else ""."""
-    from agriseg.config import near_names
+    from agriseg.config import did_you_mean
 
-    near = near_names(name, MODELS, cutoff=0.75)
-    return f"did you mean {' or '.join(near)}? " if near else ""
+    hint = did_you_mean(name, MODELS, cutoff=0.75)
+    return f"{hint} " if hint else ""
 
 
 def cached_path(spec: ModelSpec) -> Path:

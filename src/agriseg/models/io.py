@@ -206,11 +206,10 @@ def resolve(name_or_path: str | Path) -> Path:
     if p.is_dir():
         raise ModelNotFoundError(f"{p}: is a folder, not a model file (packaged names: {names})")
     if not p.is_file():
-        from agriseg.config import near_names
+        from agriseg.config import did_you_mean
 
-        near = near_names(s, _every_name(), n=1, cutoff=0.75)  # Default, crop_weed, defualt
-        hint = f"did you mean {near[0]}? " if near else ""
-        raise ModelNotFoundError(f"{p}: model file not found ({hint}packaged names: {names})")
+        hint = did_you_mean(s, _every_name(), n=1, cutoff=0.75)  # Default, crop_weed, defualt
+        raise ModelNotFoundError(f"{p}: model file not found ({hint + ' ' if hint else ''}packaged names: {names})")
     return p
 
 

@@ -45,14 +45,14 @@ class SmpUnet(smp.Unet):
         except KeyError as err:  # smp's message lists its ~100 encoders, and not tu-<timm model>
             import segmentation_models_pytorch as smp
 
-            from agriseg.config import near_names
+            from agriseg.config import did_you_mean
 
             if config.encoder in smp.encoders.encoders:  # a known encoder: its weights are what is wrong
                 raise ValueError(f"encoder {config.encoder!r} for smp_unet: {str(err).strip(chr(34))}") from err
-            near = near_names(config.encoder, list(smp.encoders.encoders))
+            hint = did_you_mean(config.encoder, list(smp.encoders.encoders))
             raise ValueError(
                 f"unknown encoder {config.encoder!r} for smp_unet: use an smp encoder name"
-                f"{' (did you mean ' + ' or '.join(near) + '?)' if near else ''} or 'tu-<any timm model>' "
+                f"{f' ({hint})' if hint else ''} or 'tu-<any timm model>' "
                 "(e.g. tu-efficientnet_lite0)"
             ) from err
         except (ValueError, TypeError):
