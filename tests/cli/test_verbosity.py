@@ -80,6 +80,7 @@ def test_a_warning_in_a_log_file_starts_a_line_of_its_own(tmp_path: Path) -> Non
     assert "\r" not in line, repr(line)  # in a file, the line alone: no bar cleared and drawn again around it
 
 
+@pytest.mark.slow  # the default run keeps the test run under 15 minutes
 def test_quiet_by_its_variable_also_hides_the_log_warnings(tmp_path: Path) -> None:
     """AGRISEG_QUIET=1 hid the bars but not agriseg's log warnings (session 71's review); the workers a command
     starts inherit it, and apply it when they import agriseg."""

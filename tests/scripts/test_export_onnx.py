@@ -17,6 +17,7 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # the default run keeps the test run under 15 minutes
 def test_an_existing_onnx_file_is_kept_and_a_missing_model_is_one_line(tmp_path: Path) -> None:
     """Session 87's sweep: `-o mine.onnx` replaced the user's file unasked; a missing or damaged model ended in a
     traceback (exit 1)."""
