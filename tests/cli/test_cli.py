@@ -285,6 +285,26 @@ def test_a_usage_error_is_one_line_with_status_2() -> None:
         assert len(res.output.strip().splitlines()) == 1 and "(see main --help)" in res.output, res.output
 
 
+@pytest.mark.parametrize(
+    ("typed", "guess"),
+    [
+        ("--bogus", None),  # click guessed the hidden --verbose
+        ("--tiel", "'--tile'"),  # click: '--tile' or '--help' or '--optimize'
+        ("--Model", "'--model'"),
+        ("--quiett", "'--quiet'"),  # the hidden -q / -v are guessed only when typed nearly right
+        ("--verbos", "'--verbose'"),
+    ],
+)
+def test_an_unknown_option_is_guessed_from_the_options_help_shows(typed: str, guess: str | None) -> None:
+    res = CliRunner().invoke(main, ["crop", "predict", typed, "x.jpg"])
+    assert res.exit_code == 2, res.output
+    line = res.output.strip()
+    if guess is None:
+        assert line == f"Error: No such option '{typed}' (see main crop predict --help)", line
+    else:
+        assert line == f"Error: No such option '{typed}'. Did you mean {guess}? (see main crop predict --help)", line
+
+
 @pytest.mark.parametrize("args", [["crop"], ["crop", "models"], ["fields"], ["text"]])
 def test_a_group_without_a_command_shows_its_help_with_status_2(args: list[str]) -> None:
     """It printed the whole help as one ``Error: Usage: ...`` message."""

@@ -71,7 +71,24 @@ def _one_line(err: click.UsageError, ctx: click.Context) -> click.ClickException
         named = [a for a in sys.argv[1:] if a.startswith("-") and len(a) > 2 and os.path.exists(a)]
         if named:
             return _UsageLine(f"No such option {err.option_name!r}: for the file {named[0]}, give ./{named[0]}")
+        return _UsageLine(f"{_no_such_option(err)} (see {where} --help)")
     return _UsageLine(f"{err.format_message().rstrip('.')} (see {where} --help)")
+
+
+def _no_such_option(err: click.NoSuchOption) -> str:
+    """click's message with its guess taken from the options ``--help`` shows, compared without their dashes:
+    click also guesses the hidden ``-q`` / ``-v`` every command accepts and counts the shared ``--`` as a match
+    (``--bogus``: "Did you mean '--verbose'?", ``--tiel``: "'--tile' or '--help' or '--optimize'?")."""
+    message = err.message.rstrip(".")
+    if err.ctx is None or not err.option_name.startswith("--"):
+        return message
+    from agriseg.config import near_names
+
+    shown = [o for p in err.ctx.command.get_params(err.ctx) if not getattr(p, "hidden", False) for o in p.opts]
+    by_name = {o.lstrip("-"): o for o in [*shown, "--quiet", "--verbose"] if o.startswith("--")}
+    typed = err.option_name.lstrip("-")
+    near = near_names(typed, ["quiet", "verbose"], cutoff=0.8) or near_names(typed, [o.lstrip("-") for o in shown])
+    return f"{message}. Did you mean {' or '.join(repr(by_name[n]) for n in near)}?" if near else message
 
 
 TRACKER_QUIET = "ignore:resource_tracker:UserWarning"  # a -W option of the resource tracker's process
