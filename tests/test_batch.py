@@ -976,7 +976,7 @@ def test_a_ctrl_c_just_after_an_item_is_handed_over_still_counts_it(tmp_path: Pa
             raise KeyboardInterrupt
         yield
 
-    monkeypatch.setattr(batch, "signals_deferred", ctrl_c_on_entry)
+    monkeypatch.setattr(batch.runner, "signals_deferred", ctrl_c_on_entry)  # as run_batch finds it
 
     def stream(todo: Sequence[Item]) -> Iterator[tuple[Item, Any]]:
         queued = [(it, _work(it)) for it in todo[:2]]  # two outputs written before the first is handed over
@@ -1115,7 +1115,7 @@ def test_a_ctrl_c_a_library_turned_into_its_own_error_stops_the_batch(tmp_path: 
 def test_dask_workers_start_with_ctrl_c_ignored() -> None:
     import signal
 
-    from agriseg.batch import _workers_ignore_ctrl_c
+    from agriseg.batch.executors import _workers_ignore_ctrl_c
 
     before = signal.getsignal(signal.SIGINT)
     with _workers_ignore_ctrl_c():

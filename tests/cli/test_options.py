@@ -20,7 +20,7 @@ import agriseg.batch
 from agriseg.cli import main
 from agriseg.cli.options import SHARED, ConfigOption, config_class, config_default
 
-CLI = Path(agriseg.batch.__file__).parent / "cli"
+CLI = Path(agriseg.__file__).parent / "cli"
 SHORT = {"-o": ("--output", "--outdir"), "-c": ("--config",), "-m": ("--model",)}
 
 

@@ -1,0 +1,280 @@
+"""A failed item's one-line message, and how a batch stops: a full disk, Ctrl-C, SIGTERM."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from agriseg.batch.items import Item, Result
+
+log = logging.getLogger("agriseg")
+
+
+class RemoteError(Exception):
+    """An item's error in another process (a Dask worker), carried back as its one-line message."""
+
+
+OTHER_SETTINGS = "its outputs were made with other settings"  # an item refused for its options, in its message
+OTHER_FILE = "outputs of the same name were made from another file"  # one refused for its inputs, in its message
+OTHER_VERSION = "its outputs were made before an input changed"  # one refused for an input edited since
+
+
+def counted(n: int, word: str, verb: str = "") -> str:
+    """``3 photos``, ``1 photo``: a count and its noun, for every summary and note (regular plurals only);
+    with ``verb`` (``"has/have"``), the verb that agrees: ``1 name has``, ``2 names have``."""
+    said = f"{n} {word}{'' if n == 1 else 's'}"
+    if verb:
+        one, many = verb.split("/")
+        said += f" {one if n == 1 else many}"
+    return said
+
+
+def listed(names: Sequence[object], limit: int) -> str:
+    """``a, b, c and 4 more``: the first ``limit`` names of a message and how many it leaves out."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(map(str, names[:limit])) + more
+
+
+def describe_os_error(err: OSError) -> str:
+    """``<file>: <reason>`` for an operating-system error (disk full, permission denied, ...)."""
+    import errno
+
+    reason = err.strerror or str(err) or type(err).__name__
+    if err.errno == errno.EEXIST and err.filename and not err.filename2:
+        # a folder agriseg makes (masks/ of an output folder) where a file of that name is (a read of a file
+        # given for a folder is ENOTDIR: not this)
+        path = Path(os.fsdecode(err.filename))
+        blocker = next((a for a in (path, *path.parents) if a.exists() and not a.is_dir()), None)
+        if blocker is not None:
+            return f"{path}: cannot create this folder: {blocker} is a file (kept; move it or choose another output)"
+    where = err.filename or ""
+    if err.filename2:
+        where = f"{err.filename} -> {err.filename2}"
+    return f"{where}: {reason}" if where else reason
+
+
+def describe_memory_error(err: MemoryError) -> str:
+    """``out of memory (...)``: numpy's message says how much it asked for; a bare MemoryError says nothing."""
+    detail = " ".join(str(err).split())
+    return f"out of memory ({detail})" if detail else "out of memory"
+
+
+def describe_error(item: Item, err: BaseException) -> str:
+    """The one-line message of a failed item: it starts with the item's input (or names a file itself)."""
+    if isinstance(err, RemoteError):
+        return str(err)
+    if isinstance(err, MemoryError):
+        return f"{item.source}: {describe_memory_error(err)}"
+    if isinstance(err, OSError) and not isinstance(err, FileNotFoundError | FileExistsError) and err.filename:
+        msg = describe_os_error(err)
+        if str(item.source) not in msg:  # an output of the item's (disk full): the input first, as every line
+            msg = f"{item.source}: {msg}"
+    elif isinstance(err, UnicodeEncodeError) and "surrogates" in str(err):  # GDAL / libraries wanting UTF-8
+        msg = f"{item.source}: its name is not UTF-8 (a name from another system's encoding); rename the file"
+    else:
+        msg = str(err).strip() or type(err).__name__
+        if not isinstance(err, ValueError | OSError):
+            msg = f"{type(err).__name__}: {msg}"
+    msg = " ".join(msg.split())  # one line
+    src = str(item.source)
+    head = msg.split(": ", 1)[0]
+    names_a_file = src in msg or ("/" in head or Path(head).suffix != "") and " " not in head
+    return msg if names_a_file else f"{src}: {msg}"
+
+
+class InternalError(ValueError):
+    """An item met a bug in agriseg (an exception no input should cause): the item fails with this, and says so."""
+
+
+class BatchAborted(ValueError):
+    """``strict``: the first failed item stopped the batch; the message is that item's (one line)."""
+
+
+class DiskFull(BatchAborted):
+    """A write found the disk (or the user's quota) full: the batch stops there, as every later item would fail
+    the same way (300 photos each reported as failed, the run's tables never written, hid the one problem). The
+    message names the file and says what was kept; the CLI prints it in one line, with exit status 1."""
+
+
+# a full disk, and a full quota where the system has quotas
+_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
+
+
+# how libraries say it without an errno: SQLite (GeoPackage), Arrow (Parquet), GDAL (in its log line only)
+_FULL_WORDS = ("no space left on device", "disk is full", "disk quota exceeded")
+
+
+def disk_full(err: BaseException, outputs: Iterable[str | Path] = ()) -> bool:
+    """Whether ``err`` (or what it was raised from) says the disk or the quota is full, or, for an error that
+    does not say why (GDAL's ``Write failed``), the disk of one of the ``outputs`` has no block left."""
+    from agriseg.data.files import out_of_room
+
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        if isinstance(e, OSError) and e.errno in _FULL:
+            return True
+        if any(w in str(e).lower() for w in _FULL_WORDS):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    if isinstance(err, ValueError):  # a bad input: said as such, however full the disk
+        return False
+    # a few blocks: a writer that failed may have removed what it wrote (16 blocks: 64 KiB on most disks)
+    return any(out_of_room(p, 16) for p in {Path(o).parent for o in outputs} if p.is_dir())
+
+
+def _full_disk_stop(what: str, done: int, total: int, overwrite: bool) -> DiskFull:
+    """The :class:`DiskFull` of a batch that met a full disk (``what``: the write that failed, one line)."""
+    if not done:
+        tail = "" if total == 1 else f" (none of the {total} done)"
+        return DiskFull(f"{what}; free some space, then run the command again{tail}")
+    return DiskFull(f"{what}; the batch stopped (free some space first): {_progress(done, total, overwrite)}")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a scheduler's cancel or time limit, ``kill``) stopped a command: handled as a Ctrl-C (outputs kept
+    complete, the folder released, one line), with exit status 143 (128 + SIGTERM)."""
+
+
+def terminated(err: BaseException) -> bool:
+    """Whether ``err`` (or what it was raised from) is a :class:`Terminated`."""
+    while err is not None:
+        if isinstance(err, Terminated):
+            return True
+        err = err.__cause__ or err.__context__  # type: ignore[assignment]
+    return False
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a command; ``detail`` says what was kept and how to go on (the CLI prints it in one line
+    and exits with status 130)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BatchInterrupted(Interrupted):
+    """Ctrl-C stopped a batch after ``done`` of its ``total`` items (now or before).
+
+    Finished outputs are complete files with their records; the interrupted item left only a temporary,
+    removed by the next run, which resumes with the items not done.
+    """
+
+    def __init__(self, done: int, total: int, overwrite: bool = False) -> None:
+        super().__init__(_progress(done, total, overwrite))
+        self.done, self.total = done, total
+
+
+def _progress(done: int, total: int, overwrite: bool) -> str:
+    """What a stopped batch kept and how to go on (``12 of 40 done (complete outputs); the same command ...``)."""
+    same = _same_command(overwrite)
+    if done and done >= total:  # stopped after the last item, while the run's tables were written
+        return f"all {total} done (complete outputs); {same} skips them and writes the run's tables"
+    if done:
+        return f"{done} of {total} done (complete outputs); {same} resumes with the other {total - done}"
+    if total == 1:  # a one-output command (a model of crop adapt): "none of the 1 done" read oddly
+        return "stopped before its output was written; the same command makes it"
+    return f"none of the {total} done"
+
+
+def _same_command(overwrite: bool) -> str:
+    """How a Ctrl-C message names the command that goes on (a re-run with --overwrite would redo the kept)."""
+    return "the same command" + (" without --overwrite" if overwrite else "")
+
+
+class _CtrlC:
+    """Notes a Ctrl-C while a batch runs, then lets Python raise KeyboardInterrupt as it does. A C extension
+    interrupted mid-call may raise its own error instead (matplotlib's "Invalid bounding box" for a GGHT plot):
+    that item then stops the batch as the Ctrl-C it was, not fail as a photo while the batch goes on (once in
+    20 tries of session 73's sweep). Signal handlers can only be set from the main thread; elsewhere nothing
+    is noted."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self.previous: Any = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):  # Python's default, or a caller's handler: chained, not replaced
+                self.previous = previous
+                signal.signal(signal.SIGINT, self._note)
+
+    def _note(self, signum: int, frame: Any) -> None:  # noqa: ANN401 - a frame object
+        self.pressed = True
+        self.previous(signum, frame)  # Python's raises KeyboardInterrupt
+        self.pressed = False  # a caller's handler that noted it and carried on: the batch goes on too
+
+    def restore(self) -> None:
+        if self.previous is not None and signal.getsignal(signal.SIGINT) == self._note:
+            signal.signal(signal.SIGINT, self.previous)
+        self.previous = None
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold a Ctrl-C or SIGTERM that comes inside the block until it ends, then act on it as it would have.
+
+    The batch runner records each finished item in here: a Ctrl-C between an item's outputs and its record left
+    complete outputs the run did not count ("none of the 12 done" beside four masks) and the re-run redid.
+    Only the Python-level handlers of the main thread can be held (elsewhere the block runs as it is).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    noted: list[tuple[int, Any]] = []
+    held: dict[int, Any] = {}
+    sigs: list[int] = [int(signal.SIGINT)] + ([int(signal.SIGTERM)] if hasattr(signal, "SIGTERM") else [])
+    try:  # a signal between two of these installs still finds the first put back
+        for sig in sigs:
+            handler = signal.getsignal(sig)
+            if callable(handler):  # SIG_DFL / SIG_IGN are the OS's: not held
+                held[sig] = handler
+                signal.signal(sig, lambda signum, frame: noted.append((signum, frame)))
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+        if noted:
+            signum, frame = noted[0]
+            held[signum](signum, frame)  # Python's raises KeyboardInterrupt; agriseg's SIGTERM, Terminated
+
+
+def _drain(results: Iterable[Result], take: Callable[[Item, Any], None]) -> None:
+    """After a Ctrl-C outside the work (while a record was written), let ``results`` hand over the items it
+    finished (``crop predict``'s queued writes, the running items of :class:`Threads`) so they count as done;
+    each generator stops on the Ctrl-C it is given. Failed items are not taken: the batch stops anyway."""
+    throw = getattr(results, "throw", None)
+    if throw is None:
+        return
+    try:
+        item, res = throw(KeyboardInterrupt())
+        while True:
+            if not isinstance(res, BaseException):
+                with signals_deferred():
+                    take(item, res)
+            item, res = next(results)  # type: ignore[call-overload]  # a generator: it has throw
+    except (KeyboardInterrupt, StopIteration):
+        pass
+    except Exception:  # noqa: BLE001 - stopping anyway: what was recorded stands
+        log.debug("while the items finished before a Ctrl-C were recorded:", exc_info=True)
+
+
+def interrupted(err: BaseException) -> bool:
+    """Whether ``err`` is, or was raised while handling, a Ctrl-C (an import cut short by Ctrl-C raises an
+    ImportError chained to the KeyboardInterrupt, which must stop the command, not read as a missing library)."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
