@@ -536,6 +536,12 @@ def seal_tables(tables: Sequence[str | Path]) -> None:
     _restamp(tables, lambda t: stamp(t) if t.is_file() else None)
 
 
+def unseal_tables(tables: Sequence[str | Path]) -> None:
+    """Drop the kept stamps of ``tables``: files under a table's name that agriseg did not write (a user's, put
+    back as they were), which a later run copies aside before it writes its table there."""
+    _restamp(tables, lambda t: None)
+
+
 def _restamp(tables: Sequence[str | Path], new: Callable[[Path], Any]) -> None:
     """Set the kept stamp of each table to ``new(table)`` (None: drop it), one stamps file per folder."""
     from agriseg.data.files import write_json

@@ -147,15 +147,17 @@ def measured_now(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str]) -> None:
     """Remove tables an earlier run wrote into ``folder`` that this run does not write (``growth.csv`` after a
-    re-run with a single date), so no table outlives the run it describes; each removal goes into ``notes``.
+    re-run with a single date), so no table outlives the run it describes; each removal goes into ``notes``. A
+    file agriseg did not write there (or edited since) is left as it is.
     Only in a folder agriseg writes (one with a manifest), after :func:`check_table` let the run start."""
-    from agriseg.manifest import MANIFEST
+    from agriseg.manifest import MANIFEST, table_edited, table_stamped
 
     if not (Path(folder) / MANIFEST).exists():
         return
     for name in names:
         path = Path(folder) / name
-        if path.is_file():
+        # agriseg's own table as it wrote it; a user's file under its name, or one edited since, stays
+        if path.is_file() and table_stamped(path) and not table_edited(path):
             path.unlink()
             notes.append(_removed_table(path))
 
@@ -225,6 +227,9 @@ def keep_unstamped_table(path: str | Path, overwrite: bool) -> str | None:
 
     path = Path(path)
     if overwrite or not path.is_file() or table_stamped(path):
+        return None
+    data = path.read_bytes()  # a table, small; a copy kept by an earlier run is not made again (nor said)
+    if any(c.is_file() and c.read_bytes() == data for c in path.parent.glob(f"{path.stem}.earlier*{path.suffix}")):
         return None
     copy, n = path.with_name(f"{path.stem}.earlier{path.suffix}"), 1
     while copy.exists():

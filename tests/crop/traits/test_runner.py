@@ -588,6 +588,31 @@ def test_a_table_edited_by_hand_is_not_written_over(tmp_path: Path) -> None:
     run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))
 
 
+def test_a_file_of_yours_under_a_table_name_this_run_does_not_write_is_left_alone(tmp_path: Path) -> None:
+    """A hand-made growth.csv beside the outputs of a run of one date: ``--overwrite`` deleted it ("removed ...
+    an earlier run's table": the run writes no growth table), and a resumed run removed it too, after keeping a
+    copy and saying both (session 93's sweep). Each run kept one more copy of it."""
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1,))
+    quiet = BatchOptions(progress=False)
+    out.mkdir()
+    (out / "growth.csv").write_text("my notes\n")
+    with pytest.raises(FileExistsError, match="not written by agriseg"):
+        run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
+    recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))
+    assert (out / "growth.csv").read_text() == "my notes\n", recs.notes
+    assert not any("removed" in n for n in recs.notes), recs.notes
+    for _ in range(2):  # resumed (agriseg's folder now): a copy kept once, the file itself left where it is
+        recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
+        assert [r["status"] for r in recs] == ["skipped"] and (out / "growth.csv").read_text() == "my notes\n"
+        assert not any("removed" in n for n in recs.notes), recs.notes
+    assert sorted(p.name for p in out.glob("growth.earlier*")) == ["growth.earlier.csv"]
+    _dated_masks(d, (8,))  # two dates: growth.csv is this run's now, written over the copied file
+    recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
+    assert (out / "growth.csv").read_text().startswith("region_id"), recs.notes
+    assert (out / "growth.earlier.csv").read_text() == "my notes\n"
+
+
 def test_traits_csv_has_the_date_found_in_a_name(tmp_path: Path) -> None:
     """The date was read from the names (growth.csv has it) but traits.csv had no date column without --meta."""
     d, out = tmp_path / "in", tmp_path / "out"
