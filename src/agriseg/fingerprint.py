@@ -254,9 +254,12 @@ class Fingerprint:
         flags = OPTION_FLAGS.get() or {}
         before["inputs"] = _copies_as_now(now["inputs"], before["inputs"])
         for kind in ("options", "resolved"):
-            for path, a, b in _leaf_changes(before[kind], now[kind]):
+            changed = list(_leaf_changes(before[kind], now[kind]))
+            for path, a, b in changed:
                 # in a group of settings (fields map's predict / polygonize), the one setting that changed
                 key, leaf, nested = ".".join(path), path[-1], len(path) > 1
+                if leaf == "model_resize" and any(p[-1] == "resize" for p, _, _ in changed):
+                    continue  # (no option of its own: the model's default resize, recorded when --resize is not given)
                 if kind == "options" and not self.config_keys:
                     name = flags.get(leaf) or (key if nested else "--" + leaf.replace("_", "-"))
                 elif kind == "resolved":  # a resolved setting the command line gives too (--win-a-dates): its flag

@@ -860,3 +860,18 @@ def test_evaluate_fails_a_chip_whose_window_holds_no_data(tmp_path, ftw_root, ti
     r = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "e.json")])
     assert r.exit_code == 1, r.output
     assert f"failed: {window}: 0 in every band and pixel (no data): not scored" in r.output
+
+
+def test_an_option_typed_at_the_models_own_value_resumes(tmp_path, tiny_ckpt) -> None:
+    """``--resize 2`` / ``--divisor 3000`` on an ftw model (its own values: the same pixels) were refused as "made
+    with other settings (--model-resize: 2.0 -> not given, --resize: not given -> 2.0)" (session 93's sweep)."""
+    from tests.fields.synth_scenes import write_scene
+
+    write_scene(tmp_path / "scene.tif", h=64, w=64)
+    args = ["fields", "predict", str(tmp_path / "scene.tif"), "--outdir", str(tmp_path / "out"), "-m", str(tiny_ckpt)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    for same in (["--resize", "2"], ["--divisor", "3000"], ["--resize", "2.0", "--divisor", "3000.0"]):
+        res = CliRunner().invoke(main, [*args, *same])
+        assert res.exit_code == 0 and "0 predicted, 1 skipped" in res.output, (same, res.output)
+    res = CliRunner().invoke(main, [*args, "--resize", "1"])  # another value: refused, naming the option alone
+    assert res.exit_code == 1 and "(--resize: not given -> 1.0)" in res.output, res.output

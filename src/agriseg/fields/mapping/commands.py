@@ -374,11 +374,12 @@ def check_model(model: str | Path, sha256: str | None) -> str | None:
 
 
 def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConfig, sha256: str | None) -> Any:
-    """The scene predictor of a model file with ``run``'s overrides, and its output kind.
+    """The scene predictor of a model file with ``run``'s overrides, its output kind, and the model's own
+    ``resize`` / ``divisor`` (/ ``swap_input_windows``) the overrides replace.
 
     Returns:
-        ``(predictor, "probs")`` for segmentation models (:class:`agriseg.fields.predict.ScenePredictor`),
-        ``(predictor, "instances")`` for DelineateAnything (:class:`agriseg.fields.delineate.InstancePredictor`).
+        ``(predictor, "probs", own)`` for segmentation models (:class:`agriseg.fields.predict.ScenePredictor`),
+        ``(predictor, "instances", own)`` for DelineateAnything (:class:`agriseg.fields.delineate.InstancePredictor`).
     """
     import torch
 
@@ -399,14 +400,31 @@ def load_predictor(model: str | Path, predict: PredictConfig, run: FieldsRunConf
             **({"divisor": run.divisor} if run.divisor is not None else cast("dict[str, Any]", {})),
         )
         yolo = load_yolo(model, sha256, spec.name if spec else None)
-        return InstancePredictor(yolo, cfg, spec.name if spec else Path(model).name), "instances"
+        own = InstanceConfig(predict=predict)
+        predictor: Any = InstancePredictor(yolo, cfg, spec.name if spec else Path(model).name)
+        return predictor, "instances", {"resize": own.resize, "divisor": own.divisor}
     from agriseg.fields.checkpoints import load_for_scenes
     from agriseg.fields.config import PreprocessConfig
     from agriseg.fields.predict import ScenePredictor
 
-    loaded = load_for_scenes(model, resize=run.resize)
-    prep = PreprocessConfig.model_validate({**loaded.preprocess.model_dump(), **run.preprocess()})
-    return ScenePredictor(loaded.module, loaded.num_classes, prep, predict, loaded.class_names), "probs"
+    loaded = load_for_scenes(model)  # the model's own preprocessing, then the options given
+    given = {**run.preprocess(), **({"resize": run.resize} if run.resize is not None else {})}
+    prep = PreprocessConfig.model_validate({**loaded.preprocess.model_dump(), **given})
+    predictor = ScenePredictor(loaded.module, loaded.num_classes, prep, predict, loaded.class_names)
+    return predictor, "probs", loaded.preprocess.model_dump(include={"resize", "divisor", "swap_input_windows"})
+
+
+def _as_recorded(run: FieldsRunConfig, own: dict[str, Any]) -> dict[str, Any]:
+    """``run``'s options for a fingerprint, an option typed at the value the model uses anyway recorded as not
+    given (``--resize 2`` on an ftw model, ``--divisor 3000``): the outputs are the same, so a re-run resumes them
+    instead of refusing them as made with other settings."""
+    said = run.model_dump(exclude={"threads", "collection"})
+    for key in ("resize", "divisor"):
+        if said.get(key) is not None and own.get(key) is not None and float(said[key]) == float(own[key]):
+            said[key] = None
+    if said.get("swap_input_windows") and own.get("swap_input_windows"):  # a model read "ba" already
+        said["swap_input_windows"] = False
+    return said
 
 
 @keeps_torch_threads  # --threads sets torch's for this call only
@@ -455,7 +473,7 @@ def predict(
     check_writable([Path(output).parent] if output is not None else [outdir] if outdir is not None else
                    [p.parent for p in paths])  # fmt: skip
     model = _checked_model(model, sha256, lambda: check_inputs(paths, "scene file"))
-    predictor, kind = load_predictor(model, predict, run, sha256)
+    predictor, kind, own = load_predictor(model, predict, run, sha256)
     if kind == "probs":
         predictor.check_memory(paths)  # a patch size that cannot fit is a usage error, before any scene
     if output is not None:
@@ -482,8 +500,8 @@ def predict(
             return {**row, "detections": res.detections, "fields": res.fields, "km2": res.area_km2}
         return {**row, "blocks": res.blocks, "blocks_resumed": res.blocks_resumed, "km2": res.area_km2}
 
-    options = {**predict.model_dump(exclude={"progress"}), **run.model_dump(exclude={"threads", "collection"})}
-    options.update(resize_option(model, run.resize))
+    said = _as_recorded(run, own)
+    options = {**predict.model_dump(exclude={"progress"}), **said, **resize_option(model, said["resize"])}
     result = run_batch(
         items,
         work,
