@@ -488,3 +488,25 @@ def test_a_float_photo_with_nan_says_so():
     photo[0, 0, 0], photo[1, 1, 1] = np.nan, np.inf
     with pytest.raises(ValueError, match="a float photo holds 2 NaN or infinite values: fill them first"):
         as_rgb(photo)
+
+
+def test_sentinel2_reflectance_read_as_16_bit_colour_is_warned_to_read_dark(caplog: pytest.LogCaptureFixture) -> None:
+    """A Sentinel-2 L2A tile (uint16, reflectance x 10000: values up to 5,428 over fields) read at 1-8 % brightness
+    without a word (the warning fired only when every value was <= 4095; session 93's sweep of ``text predict``)."""
+    import logging
+
+    from agriseg.data.io import scale_to_uint8
+
+    rng = np.random.default_rng(0)
+    tile = rng.integers(200, 2500, (100, 100, 3)).astype(np.uint16)
+    tile[0, :5] = 9000  # a few bright pixels (a roof, a cloud's edge) lift the maximum over 4095
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        assert scale_to_uint8(tile, "s2.tif").max() <= 36  # still read by the bit depth: never stretched
+    assert "s2.tif: 16-bit image whose values are nearly all <=" in caplog.text and "reads dark" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        scale_to_uint8(tile.astype(np.float32), "s2f.tif")
+        scale_to_uint8(
+            (tile.astype(np.uint32) * 20).clip(0, 65535).astype(np.uint16), "bright.tif"
+        )  # a real 16-bit photo
+    assert "s2f.tif: float image whose values are nearly all <=" in caplog.text and "bright.tif" not in caplog.text

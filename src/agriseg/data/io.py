@@ -486,6 +486,15 @@ def cv_read(path: str | Path, flags: int) -> np.ndarray | None:
 
 # 16-bit pixels all at or under this read nearly black (scaled by 65535): a 10- or 12-bit camera's values, said so
 LOW_BITS_TOP = 4095
+DARK_TOP = 16383  # 16-bit values nearly all under it (a quarter of full scale) read dark: Sentinel-2 L2A's x 10000
+
+
+def _nearly_all_under(arr: np.ndarray) -> int:
+    """The 99.5th percentile of ``arr``'s values (of about a million of them, evenly strided: an estimate that
+    a few bright pixels, a cloud's or a glint's, do not lift as they lift the maximum)."""
+    flat = arr.reshape(-1)
+    step = max(1, flat.size // 1_000_000)
+    return int(np.percentile(flat[::step], 99.5))
 
 
 def scale_to_uint8(arr: np.ndarray, path: str | Path, warn: bool = True) -> np.ndarray:
@@ -511,10 +520,17 @@ def _to_uint8(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
         if arr.dtype.itemsize == 2 and 0 < top_value <= 255:
             log.warning("%s: 16-bit image whose values are all <= 255 reads as nearly black (scaled by 65535)", path)
         elif arr.dtype.itemsize == 2 and 0 < top_value <= LOW_BITS_TOP:
-            said = "(a 10- or 12-bit camera's?) reads nearly black (scaled by 65535, never stretched)"
+            said = "(a 10- or 12-bit camera's, or reflectance x 10000?) reads nearly black (scaled by 65535, never "
+            said += "stretched)"
             log.warning(
                 "%s: 16-bit image whose values are all <= %d %s: scale it to 16 bits first", path, LOW_BITS_TOP, said
             )
+        elif arr.dtype.itemsize == 2 and top_value > LOW_BITS_TOP and (p := _nearly_all_under(arr)) <= DARK_TOP:
+            log.warning(
+                "%s: 16-bit image whose values are nearly all <= %d (Sentinel-2 reflectance x 10000, or a 14-bit "
+                "camera's?) reads dark, at most %d of 255 (scaled by 65535, never stretched): scale it to 8-bit "
+                "colour first (e.g. gdal_translate -ot Byte -scale 0 3000 0 255)", path, p, round(p * 255 / 65535)
+            )  # fmt: skip
         return (arr.astype(np.float32) * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
     arr = arr.astype(np.float32)
     if not np.isfinite(arr).all():
@@ -526,6 +542,12 @@ def _to_uint8(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
     if warn and top == 65535.0 and hi <= LOW_BITS_TOP:  # e.g. Sentinel-2 reflectance x 10000 stored as floats
         said = "(reflectance x 10000?) reads nearly black (scaled by 65535, never stretched)"
         log.warning("%s: float image whose values are all <= %d %s: scale it to 0-1 first", path, LOW_BITS_TOP, said)
+    elif warn and top == 65535.0 and (p := _nearly_all_under(arr)) <= DARK_TOP:
+        log.warning(
+            "%s: float image whose values are nearly all <= %d (reflectance x 10000?) reads dark, at most %d of 255 "
+            "(values over 255 are scaled by 65535, never stretched): scale it to 0-1 first", path, p,
+            round(p * 255 / 65535),
+        )  # fmt: skip
     return (arr * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
 
 
