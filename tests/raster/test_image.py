@@ -221,3 +221,21 @@ def test_a_georeference_sidecar_lays_a_png_where_its_geotiff_lies(tmp_path: Path
         with rasterio.open(tmp_path / f) as src, WarpedVRT(src, crs="EPSG:3857") as vrt:
             bounds.append(vrt.bounds)
     assert np.allclose(bounds[0], bounds[1], atol=1.0), bounds
+
+
+def test_a_geotiff_named_png_is_read_as_the_geotiff_it_is(tmp_path: Path) -> None:
+    """An 8-band GeoTIFF saved as ``.png``: ``text predict`` said "not a readable image" and nothing more, where
+    ``fields predict`` read it (session 93's sweep). Its content decides, as GDAL's does."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    path = tmp_path / "tile.png"
+    profile = {"driver": "GTiff", "height": 16, "width": 24, "count": 8, "dtype": "uint8", "crs": "EPSG:32633",
+               "transform": from_origin(500000, 5000000, 10, 10)}  # fmt: skip
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(np.arange(8, dtype=np.uint8)[:, None, None].repeat(16, 1).repeat(24, 2) * 10)
+    img, geo, _ = read_image_valid(path)
+    assert img.shape == (16, 24, 3) and tuple(img[0, 0]) == (0, 10, 20)
+    assert geo is not None and geo.crs == "EPSG:32633"
+    Image.fromarray(np.full((4, 4, 3), 7, np.uint8)).save(tmp_path / "plain.tif")  # Pillow's TIFF: read as before
+    assert read_image_valid(tmp_path / "plain.tif")[0].tolist() == np.full((4, 4, 3), 7).tolist()

@@ -138,6 +138,20 @@ def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np
     return img, geo
 
 
+_GEO_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"\x00\x00\x00\x0cjP  ", b"\xffO\xffQ")
+
+
+def _tiff_or_jp2(path: Path) -> bool:
+    """Whether ``path`` holds a TIFF (BigTIFF) or JPEG 2000 whatever its name says (a multi-band GeoTIFF saved as
+    ``.png`` was "not a readable image": Pillow cannot decode 8 bands, rasterio reads it)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False
+    return head.startswith(_GEO_MAGIC)
+
+
 def read_image_valid(
     path: str | Path, bands: Sequence[int] | None = None
 ) -> tuple[np.ndarray, GeoRef | None, np.ndarray | None]:
@@ -164,7 +178,7 @@ def read_image_valid(
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: image not found")
-    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
+    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES or _tiff_or_jp2(p) else None
     if rio is None:
         if bands:
             raise ValueError(f"{p}: --bands applies to GeoTIFF and JPEG 2000 files only")
@@ -258,7 +272,7 @@ def reading_rules(path: str | Path) -> dict[str, str]:
     Unreadable: empty."""
     p = Path(path)
     out: dict[str, str] = {}
-    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
+    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES or _tiff_or_jp2(p) else None
     try:
         if rio is not None:
             with open_plain_or_geo(rio, p) as src:
@@ -306,7 +320,7 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     import warnings
 
     p = Path(path)
-    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
+    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES or _tiff_or_jp2(p) else None
     try:
         if rio is not None:
             with open_plain_or_geo(rio, p) as src:
@@ -347,7 +361,7 @@ def georef_sidecar(geo: GeoRef) -> str:
 def read_georef(path: str | Path) -> GeoRef | None:
     """The georeference of a raster file (None when it has none or rasterio is absent)."""
     p = Path(path)
-    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
+    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES or _tiff_or_jp2(p) else None
     if rio is None:
         return None
     with open_plain_or_geo(rio, p) as src:
