@@ -242,3 +242,19 @@ def test_a_0_255_mask_is_said_not_read_as_all_nodata(tmp_path: Path, caplog) -> 
         records_from_files(tmp_path / "i", tmp_path / "m", CLASSES, PatchConfig(patch=16, grid=4, mode="grid"))
     assert "holds only" not in caplog.text
     assert evaluate_files([tmp_path / "p" / "a.png"], tmp_path / "m", CLASSES)["overall_accuracy"] == 1.0
+
+
+def test_polygons_of_an_image_without_a_crs_are_said_to_be_in_pixels(tmp_path: Path, monkeypatch) -> None:
+    """A PNG's (or a TIFF without a CRS) ``.geojson`` is in pixel columns and rows, as documented, but nothing
+    said so where a user reads it (session 93's sweep: a GIS places it near 0, 0 with y upside down)."""
+    from PIL import Image
+
+    monkeypatch.setattr(infer, "predict_image", _all_field)
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(tmp_path / "plain.png")
+    tiles = [_tile(tmp_path / "geo.tif", 0), tmp_path / "plain.png"]
+    res = infer.predict_files(None, None, tiles, tmp_path / "out", CLASSES, PredictConfig())
+    assert [r["status"] for r in res] == ["ok", "ok"]
+    said = [n for n in res.notes if "without a CRS" in n]
+    assert len(said) == 1 and said[0].startswith("1 image without a CRS") and "pixel columns and rows" in said[0]
+    res = infer.predict_files(None, None, tiles[:1], tmp_path / "out2", CLASSES, PredictConfig())
+    assert not any("without a CRS" in n for n in res.notes)  # a GeoTIFF with a CRS: lon / lat, nothing to say

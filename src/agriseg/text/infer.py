@@ -368,6 +368,8 @@ def predict_files(
             "patches": len(preds),
             "valid_patches": report["valid_patches"],
             "no_mask_patches": sum("no_mask" in p.report.kinds() for p in preds),  # background made up, not repaired
+            # its GeoJSON in pixel columns and rows: an image without a CRS (said once for the batch)
+            "pixel_polygons": bool(instances and (geo is None or not geo.crs)),
         }
 
     options = (batch or BatchOptions()).labelled("predict", "img")
@@ -393,7 +395,16 @@ def predict_files(
         return {"file": str(item.source), "status": "skipped", "patches": report["patches"],
                 "valid_patches": report.get("valid_patches", 0)}  # fmt: skip
 
-    return run_batch(items, work, options=options, recipe=recipe, finish=finish, tables=tables, resume=resume)
+    rows = run_batch(items, work, options=options, recipe=recipe, finish=finish, tables=tables, resume=resume)
+    if n := sum(bool(r.get("pixel_polygons")) for r in rows if r["status"] == "ok"):
+        from agriseg.batch import counted
+
+        rows.notes.append(
+            f"{counted(n, 'image')} without a CRS (PNG, JPEG, or a TIFF without one): {'its' if n == 1 else 'their'} "
+            "<name>.geojson polygons are in pixel columns and rows from the top-left corner (y down), not longitude "
+            "/ latitude: give GeoTIFFs with a CRS for polygons a GIS places"
+        )
+    return rows
 
 
 @batch_keywords
