@@ -15,6 +15,7 @@ import pytest
 from agriseg.batch import (
     BatchAborted,
     BatchOptions,
+    BatchResult,
     DaskCluster,
     DiskFull,
     Item,
@@ -1719,3 +1720,40 @@ def test_a_file_given_for_a_folder_is_not_said_to_be_a_folder_agriseg_makes(tmp_
         os.mkdir(tmp_path / "in.jpg")
     except OSError as err:
         assert "cannot create this folder: " in describe_os_error(err)
+
+
+@pytest.mark.parametrize("stop", ["ctrl_c", "strict"])
+def test_a_file_of_yours_under_a_table_name_survives_an_overwrite_run_that_stops(tmp_path: Path, stop: str) -> None:
+    """``--overwrite`` set a hand-made ``growth.csv`` aside in memory when the batch began and lost it when the
+    batch stopped (Ctrl-C, ``--strict``) before the tables were written (session 93's review)."""
+    from agriseg.manifest import seal_tables
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    tables = [out / "summary.csv", out / "growth.csv"]
+
+    def work(item: Item) -> dict:
+        if Path(item.source).read_text() == "stop":
+            raise KeyboardInterrupt if stop == "ctrl_c" else ValueError("not a readable input")
+        with atomic_write(item.outputs[0]) as tmp:
+            tmp.write_text("made")
+        return {"file": str(item.source), "status": "ok"}
+
+    def finish(result: BatchResult) -> None:  # writes summary.csv only, as a run of one date writes no growth table
+        with atomic_write(out / "summary.csv") as tmp:
+            tmp.write_text("summary\n")
+        seal_tables(tables)
+
+    def run(names: Sequence[str], **kw: Any) -> BatchResult:
+        items = []
+        for n in names:
+            (src / f"{n}.txt").write_text("stop" if n == "c" else n)
+            items.append(Item(n, src / f"{n}.txt", (out / f"{n}.res",), (src / f"{n}.txt",)))
+        opts = BatchOptions(progress=False, **kw)
+        return run_batch(items, work, options=opts, recipe=Recipe("t", "1", {}), tables=tables, finish=finish)
+
+    run(["a", "b"])
+    (out / "growth.csv").write_text("my notes\n")
+    with pytest.raises((KeyboardInterrupt, BatchAborted)):
+        run(["a", "b", "c"], overwrite=True, strict=stop == "strict")
+    assert (out / "growth.csv").read_text() == "my notes\n"

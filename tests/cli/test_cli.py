@@ -293,6 +293,9 @@ def test_a_usage_error_is_one_line_with_status_2() -> None:
         ("--Model", "'--model'"),
         ("--quiett", "'--quiet'"),  # the hidden -q / -v are guessed only when typed nearly right
         ("--verbos", "'--verbose'"),
+        ("--h", "'-h'"),  # a short option typed with two dashes: a KeyError's traceback (session 93's review)
+        ("--o", "'-o'"),
+        ("--mo", None),
     ],
 )
 def test_an_unknown_option_is_guessed_from_the_options_help_shows(typed: str, guess: str | None) -> None:

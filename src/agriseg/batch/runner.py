@@ -10,7 +10,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, ParamSpec, TypeVar, overload
@@ -295,12 +295,14 @@ def run_batch(
             from agriseg.manifest import table_edited, table_stamped
 
             held: dict[Path, bytes] = {}  # put back if this run makes nothing after all (every item fails)
-            ours: set[Path] = set()  # of them, agriseg's tables as agriseg wrote them (not a user's file or edit)
-            for table in tables if todo else ():  # rewritten when the batch ends: until then an earlier run's
-                if Path(table).is_file():  # would describe outputs this one replaces (e.g. on Ctrl-C)
+            for table in tables if todo else ():
+                # agriseg's table as it wrote it: rewritten when the batch ends, and until then it would describe
+                # outputs this run replaces (e.g. on Ctrl-C). A file of yours under its name (or one edited since, or
+                # a table of an agriseg before table stamps) describes none of them: it stays where it is, written
+                # over only by the table itself (copied aside first without --overwrite: keep_unstamped_table)
+                if Path(table).is_file() and table_stamped(table) and not table_edited(table):
                     held[Path(table)] = Path(table).read_bytes()
-                    ours |= {Path(table)} if table_stamped(table) and not table_edited(table) else set()
-                Path(table).unlink(missing_ok=True)
+                    Path(table).unlink()
             bar = progress_bar(total=len(items), initial=len(items) - len(todo), desc=opts.desc, unit=opts.unit,
                        disable=not opts.progress or len(todo) < 2)  # fmt: skip
             t0 = time.perf_counter()
@@ -361,7 +363,7 @@ def run_batch(
                 # stopped (--strict, Ctrl-C) before it made anything, and no outputs they count were to be remade
                 # (--overwrite): they still describe what is there
                 if held and not opts.overwrite and not any(o.status == "ok" for o in outcomes.values()):
-                    _put_back_tables(held, ours)
+                    _put_back_tables(held)
                 raise
             finally:
                 ctrl_c.restore()
@@ -381,7 +383,7 @@ def run_batch(
             said = [any(w in (o.error or "") for w in refusals) for o in result.outcomes]
             refused = any(said) and all(o.status == "failed" for o in result.outcomes)
             if finish is not None and refused and tables and all(Path(t).is_file() or Path(t) in held for t in tables):
-                _put_back_tables(held, ours)
+                _put_back_tables(held)
                 shown = ", ".join(str(t) for t in tables)
                 them = "them" if len(tables) > 1 else "it"
                 result.notes.append(f"{shown}: left as an earlier run wrote {them} (this run made nothing)")
@@ -391,19 +393,18 @@ def run_batch(
 
                     # a kill while they are written: the re-run rewrites them; not a user's file put there (kept
                     # aside before a table is written over it), which stays theirs if this run does not write it
-                    mine = [t for t in tables if not Path(t).exists() or Path(t) in ours or
+                    mine = [t for t in tables if not Path(t).exists() or Path(t) in held or
                             (table_stamped(t) and not table_edited(t))]  # fmt: skip
-                    theirs = {Path(t): Path(t).read_bytes() for t in tables if t not in mine and Path(t).is_file()}
+                    theirs = {Path(t): _identity(t) for t in tables if t not in mine and Path(t).is_file()}
                     mark_tables_writing(mine)
                     finish(result)  # it stamps the tables in its folder as agriseg's (seal_tables): not theirs
-                    unseal_tables([t for t, b in theirs.items() if t.is_file() and t.read_bytes() == b])
+                    left = [t for t, b in theirs.items() if t.is_file() and _identity(t) == b]  # not written now
+                    unseal_tables(left)
+                    result.notes += [_left_table(t) for t in left]
                     # an earlier run's table this one did not write again (growth.csv of one date): said, as
                     # drop_tables says it (it was set aside when the batch began, so never silently gone)
-                    gone = [t for t in held if not t.exists() and t in ours]
+                    gone = [t for t in held if not t.exists()]
                     result.notes += [_removed_table(*gone)] if gone else []
-                    # a user's file (or one edited since) under a table's name that this run did not write: --overwrite
-                    # replaces what the run writes, it does not delete what it does not
-                    _put_back_tables({t: b for t, b in held.items() if not t.exists() and t not in ours}, ours)
                 except OSError as err:  # the items' outputs are complete: say so, and how to get the tables
                     if disk_full(err):
                         raise _full_disk_stop(describe_os_error(err), done(), len(items), opts.overwrite) from err
@@ -417,18 +418,29 @@ def run_batch(
     return result
 
 
-def _put_back_tables(held: Mapping[Path, bytes], ours: Collection[Path]) -> None:
-    """Write back the tables an earlier run wrote (a run that made nothing leaves them describing that run), and
-    the files under a table's name that agriseg did not write as they are (``ours``: the tables to stamp again as
-    agriseg's; a user's file stays unstamped, so the next run keeps a copy of it before writing it over)."""
+def _identity(path: str | Path) -> tuple[int, int, int]:
+    """A file's inode, size and modification time: a table written (atomically: a new file renamed over it)
+    differs, even with the same bytes."""
+    st = Path(path).stat()
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _left_table(path: Path) -> str:
+    return (
+        f"{path}: not written by this run, left as it was (a file of yours, or a table an agriseg before table "
+        "stamps wrote: it may describe an earlier run)"
+    )
+
+
+def _put_back_tables(held: Mapping[Path, bytes]) -> None:
+    """Write back the tables an earlier run wrote (a run that made nothing leaves them describing that run)."""
     from agriseg.data.files import atomic_write
-    from agriseg.manifest import seal_tables, unseal_tables
+    from agriseg.manifest import seal_tables
 
     for table, data in held.items():
         with atomic_write(table) as tmp:
             tmp.write_bytes(data)
-    seal_tables([t for t in held if t in ours])
-    unseal_tables([t for t in held if t not in ours])
+    seal_tables(list(held))
 
 
 # [done, total, overwrite] of the last batch this process finished: what a Ctrl-C after it (while the command

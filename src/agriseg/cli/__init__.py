@@ -85,9 +85,13 @@ def _no_such_option(err: click.NoSuchOption) -> str:
     from agriseg.config import near_names
 
     shown = [o for p in err.ctx.command.get_params(err.ctx) if not getattr(p, "hidden", False) for o in p.opts]
-    by_name = {o.lstrip("-"): o for o in [*shown, "--quiet", "--verbose"] if o.startswith("--")}
-    typed = err.option_name.lstrip("-")
-    near = near_names(typed, ["quiet", "verbose"], cutoff=0.8) or near_names(typed, [o.lstrip("-") for o in shown])
+    longs = [o for o in shown if o.startswith("--")]  # --h: -h is no guess for a long option (nor in by_name)
+    by_name = {o[2:]: o for o in [*longs, "--quiet", "--verbose"]}
+    typed = err.option_name[2:]
+    shorts = {o[1:]: o for o in shown if not o.startswith("--")}
+    if typed in shorts:  # --o: the short option -o typed with two dashes
+        return f"{message}. Did you mean {shorts[typed]!r}?"
+    near = near_names(typed, ["quiet", "verbose"], cutoff=0.8) or near_names(typed, [o[2:] for o in longs])
     return f"{message}. Did you mean {' or '.join(repr(by_name[n]) for n in near)}?" if near else message
 
 

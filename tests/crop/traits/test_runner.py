@@ -602,6 +602,7 @@ def test_a_file_of_yours_under_a_table_name_this_run_does_not_write_is_left_alon
     recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))
     assert (out / "growth.csv").read_text() == "my notes\n", recs.notes
     assert not any("removed" in n for n in recs.notes), recs.notes
+    assert any("growth.csv: not written by this run, left as it was" in n for n in recs.notes), recs.notes
     for _ in range(2):  # resumed (agriseg's folder now): a copy kept once, the file itself left where it is
         recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
         assert [r["status"] for r in recs] == ["skipped"] and (out / "growth.csv").read_text() == "my notes\n"
