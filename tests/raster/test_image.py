@@ -239,3 +239,12 @@ def test_a_geotiff_named_png_is_read_as_the_geotiff_it_is(tmp_path: Path) -> Non
     assert geo is not None and geo.crs == "EPSG:32633"
     Image.fromarray(np.full((4, 4, 3), 7, np.uint8)).save(tmp_path / "plain.tif")  # Pillow's TIFF: read as before
     assert read_image_valid(tmp_path / "plain.tif")[0].tolist() == np.full((4, 4, 3), 7).tolist()
+    from agriseg.data.io import read_rgb
+    from agriseg.raster.image import check_bands_apply
+
+    check_bands_apply([path], [4, 3, 2])  # --bands applies to it (it was refused: "none of the 1 images is one")
+    assert tuple(read_image_valid(path, [4, 3, 2])[0][0, 0]) == (30, 20, 10)
+    photo = tmp_path / "photo16.png"  # a 16-bit RGB TIFF named .png, which Pillow cannot decode: the crop reader
+    with rasterio.open(photo, "w", **{**profile, "count": 3, "dtype": "uint16"}) as dst:
+        dst.write(np.full((3, 16, 24), 65535, np.uint16))
+    assert read_rgb(photo).shape == (16, 24, 3) and read_rgb(photo).min() == 255

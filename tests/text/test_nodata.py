@@ -258,3 +258,15 @@ def test_polygons_of_an_image_without_a_crs_are_said_to_be_in_pixels(tmp_path: P
     assert len(said) == 1 and said[0].startswith("1 image without a CRS") and "pixel columns and rows" in said[0]
     res = infer.predict_files(None, None, tiles[:1], tmp_path / "out2", CLASSES, PredictConfig())
     assert not any("without a CRS" in n for n in res.notes)  # a GeoTIFF with a CRS: lon / lat, nothing to say
+
+
+def test_a_geotiff_named_png_keeps_its_georeference_in_its_mask(tmp_path: Path, monkeypatch) -> None:
+    """Read by its content since session 93, its mask was still written as a PNG (by the name), without the
+    georeference its GeoJSON polygons were placed by (session 93's review)."""
+    monkeypatch.setattr(infer, "predict_image", _all_field)
+    tile = _tile(tmp_path / "geo.tif", 0).rename(tmp_path / "geo.png")
+    res = infer.predict_files(None, None, [tile], tmp_path / "out", CLASSES, PredictConfig())
+    assert [r["status"] for r in res] == ["ok"] and not (tmp_path / "out" / "geo.png").exists()
+    with rasterio.open(tmp_path / "out" / "geo.tif") as src:
+        assert src.crs == "EPSG:32633"
+    assert not any("without a CRS" in n for n in res.notes)

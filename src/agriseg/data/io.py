@@ -240,9 +240,9 @@ def _gdal_rgb(path: Path) -> np.ndarray | None:
     Raises:
         ImageReadError: for a raster over the size limit.
     """
-    from agriseg.raster.image import GEO_SUFFIXES, open_plain_or_geo, rasterio_or_none, read_image_valid
+    from agriseg.raster.image import is_geo_image, open_plain_or_geo, rasterio_or_none, read_image_valid
 
-    rio = rasterio_or_none() if path.suffix.lower() in GEO_SUFFIXES else None
+    rio = rasterio_or_none() if is_geo_image(path) else None
     if rio is None:
         return None
     try:

@@ -106,7 +106,7 @@ def check_bands_apply(files: Sequence[str | Path], bands: Sequence[int] | None) 
     Raises:
         agriseg.config.OptionError: naming ``--bands``.
     """
-    if bands and files and not any(Path(f).suffix.lower() in GEO_SUFFIXES for f in files):
+    if bands and files and not any(is_geo_image(f) for f in files):
         from agriseg.config import OptionError
 
         raise OptionError(
@@ -141,9 +141,12 @@ def read_image(path: str | Path, bands: Sequence[int] | None = None) -> tuple[np
 _GEO_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+", b"\x00\x00\x00\x0cjP  ", b"\xffO\xffQ")
 
 
-def _tiff_or_jp2(path: Path) -> bool:
-    """Whether ``path`` holds a TIFF (BigTIFF) or JPEG 2000 whatever its name says (a multi-band GeoTIFF saved as
-    ``.png`` was "not a readable image": Pillow cannot decode 8 bands, rasterio reads it)."""
+def is_geo_image(path: str | Path) -> bool:
+    """Whether ``path`` is read through rasterio: named as a GeoTIFF / JPEG 2000, or holding a TIFF (BigTIFF) or
+    JPEG 2000 whatever its name says (a multi-band GeoTIFF saved as ``.png`` was "not a readable image": Pillow
+    cannot decode 8 bands, rasterio reads it)."""
+    if Path(path).suffix.lower() in GEO_SUFFIXES:
+        return True
     try:
         with open(path, "rb") as fh:
             head = fh.read(12)
@@ -178,7 +181,7 @@ def read_image_valid(
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: image not found")
-    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES or _tiff_or_jp2(p) else None
+    rio = rasterio_or_none() if is_geo_image(p) else None
     if rio is None:
         if bands:
             raise ValueError(f"{p}: --bands applies to GeoTIFF and JPEG 2000 files only")
@@ -272,7 +275,7 @@ def reading_rules(path: str | Path) -> dict[str, str]:
     Unreadable: empty."""
     p = Path(path)
     out: dict[str, str] = {}
-    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES or _tiff_or_jp2(p) else None
+    rio = rasterio_or_none() if is_geo_image(p) else None
     try:
         if rio is not None:
             with open_plain_or_geo(rio, p) as src:
@@ -320,7 +323,7 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
     import warnings
 
     p = Path(path)
-    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES or _tiff_or_jp2(p) else None
+    rio = rasterio_or_none() if is_geo_image(p) else None
     try:
         if rio is not None:
             with open_plain_or_geo(rio, p) as src:
@@ -361,7 +364,7 @@ def georef_sidecar(geo: GeoRef) -> str:
 def read_georef(path: str | Path) -> GeoRef | None:
     """The georeference of a raster file (None when it has none or rasterio is absent)."""
     p = Path(path)
-    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES or _tiff_or_jp2(p) else None
+    rio = rasterio_or_none() if is_geo_image(p) else None
     if rio is None:
         return None
     with open_plain_or_geo(rio, p) as src:

@@ -297,14 +297,14 @@ def predict_files(
     from agriseg.config import OptionError
     from agriseg.data.files import atomic_writes, write_json
     from agriseg.data.io import log
-    from agriseg.raster.image import GEO_SUFFIXES, read_image_valid, reading_rules
+    from agriseg.raster.image import is_geo_image, read_image_valid, reading_rules
     from agriseg.text.instances import semantic_to_instances, write_instances
     from agriseg.text.io import NODATA, write_mask
 
     names = unique_names(files, outdir, recipe.command if recipe else None)  # earlier names kept
     items = []
     for f in files:
-        ext = ".tif" if f.suffix.lower() in GEO_SUFFIXES else ".png"
+        ext = ".tif" if is_geo_image(f) else ".png"  # a GeoTIFF named .png too: its mask keeps the georeference
         n = names[Path(f)]
         outputs = [outdir / f"{n}{ext}", outdir / f"{n}.json"]
         if instances:
@@ -396,11 +396,12 @@ def predict_files(
                 "valid_patches": report.get("valid_patches", 0)}  # fmt: skip
 
     rows = run_batch(items, work, options=options, recipe=recipe, finish=finish, tables=tables, resume=resume)
-    if n := sum(bool(r.get("pixel_polygons")) for r in rows if r["status"] == "ok"):
+    if in_pixels := sum(bool(r.get("pixel_polygons")) for r in rows if r["status"] == "ok"):
         from agriseg.batch import counted
 
+        its = "its" if in_pixels == 1 else "their"
         rows.notes.append(
-            f"{counted(n, 'image')} without a CRS (PNG, JPEG, or a TIFF without one): {'its' if n == 1 else 'their'} "
+            f"{counted(in_pixels, 'image')} without a CRS (PNG, JPEG, or a TIFF without one): {its} "
             "<name>.geojson polygons are in pixel columns and rows from the top-left corner (y down), not longitude "
             "/ latitude: give GeoTIFFs with a CRS for polygons a GIS places"
         )

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from agriseg.data.files import atomic_write
-from agriseg.raster.image import GEO_SUFFIXES, GeoRef, rasterio_or_none, read_georef
+from agriseg.raster.image import GEO_SUFFIXES, GeoRef, is_geo_image, rasterio_or_none, read_georef
 
 NODATA = 255  # the ignore value of `text dataset` labels; never a class id
 
@@ -100,7 +100,7 @@ def read_mask(path: str | Path, classes: int | None = None, nodata: int = NODATA
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"{p}: mask not found")
-    rio = rasterio_or_none() if p.suffix.lower() in GEO_SUFFIXES else None
+    rio = rasterio_or_none() if is_geo_image(p) else None
     try:
         if rio is not None:
             with rio.open(p) as src:
