@@ -1757,3 +1757,16 @@ def test_a_file_of_yours_under_a_table_name_survives_an_overwrite_run_that_stops
     with pytest.raises((KeyboardInterrupt, BatchAborted)):
         run(["a", "b", "c"], overwrite=True, strict=stop == "strict")
     assert (out / "growth.csv").read_text() == "my notes\n"
+
+
+def test_a_recipe_resumes_outputs_recorded_with_options_it_counts_the_same(tmp_path: Path) -> None:
+    """``fields predict --resize 2`` on an ftw model is recorded as not given since session 93 (the model's own
+    value); outputs an earlier agriseg recorded with the typed value resume through ``same_as``."""
+    (item,) = _items(tmp_path, ["a"])
+    earlier = Recipe("fields predict", "1", {"resize": 2.0, "tile": 256}).fingerprint(item)
+    now = Recipe("fields predict", "1", {"resize": None, "tile": 256})
+    assert now.changes(item, earlier) == ["--resize: 2.0 -> not given"]
+    alike = Recipe("fields predict", "1", {"resize": None, "tile": 256}, same_as=[{"resize": 2.0, "tile": 256}])
+    assert alike.changes(item, earlier) == []
+    other = Recipe("fields predict", "1", {"resize": None, "tile": 128}, same_as=[{"resize": 2.0, "tile": 128}])
+    assert other.changes(item, earlier) == ["--resize: 2.0 -> not given", "--tile: 256 -> 128"]  # still refused

@@ -370,6 +370,8 @@ class Recipe:
             overlay): turning one on makes the files it adds (the item runs), turning it off keeps them
             (the item is skipped); see :meth:`agriseg.manifest.ManifestStore.check`.
         config_keys: the options are a config file's keys (``train.lr``), named so when they change.
+        same_as: other sets of ``options`` whose outputs are these (options as an earlier agriseg recorded them,
+            before a value typed at its default was recorded as not given): outputs recorded with one resume.
     """
 
     command: str
@@ -380,6 +382,19 @@ class Recipe:
     content_hash: bool = False
     ignore: frozenset[str] = NOT_OUTPUT_OPTIONS
     config_keys: bool = False
+    same_as: Sequence[Mapping[str, Any]] = ()
+
+    def changes(self, item: Item, earlier: Fingerprint) -> list[str]:
+        """What differs between ``item``'s fingerprint now and ``earlier`` (:meth:`Fingerprint.changes`), or nothing
+        when ``earlier`` was recorded with one of :attr:`same_as`."""
+        from dataclasses import replace
+
+        said = self.fingerprint(item).changes(earlier)
+        if said and any(
+            not replace(self, options=o, same_as=()).fingerprint(item).changes(earlier) for o in self.same_as
+        ):
+            return []
+        return said
 
     def fingerprint(self, item: Item, with_hash: bool = False) -> Fingerprint:
         """The fingerprint of one item's outputs; ``with_hash``: as a store records it (:func:`file_identity`)."""

@@ -159,7 +159,7 @@ class ManifestStore:
             return Verdict("changed", f"{altered[0]}{EDITED}")  # by its path: masks/0001.png, not 0001.png
         if recipe is None or "fingerprint" not in rec:
             return Verdict("same" if same_outputs else "missing")
-        changes = recipe.fingerprint(item).changes(Fingerprint.from_dict(rec["fingerprint"]))
+        changes = recipe.changes(item, Fingerprint.from_dict(rec["fingerprint"]))
         if not same_outputs and not changes:
             # only which files are written differs (--plot, --no-overlay): fewer are there already, more are made
             earlier, now = set(stamps), {_key(p, folder) for p in item.outputs}

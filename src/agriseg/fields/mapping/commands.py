@@ -8,6 +8,7 @@ finished outputs, resume, count and report failures the same way; ``map`` runs i
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -502,13 +503,20 @@ def predict(
 
     said = _as_recorded(run, own)
     options = {**predict.model_dump(exclude={"progress"}), **said, **resize_option(model, said["resize"])}
+    # the same options with the model's own values typed out, as agriseg recorded them before it recorded a value
+    # typed at the model's own as not given: outputs of `--resize 2` then resume without it, and the other way
+    own_typed = [k for k in ("resize", "divisor") if said[k] is None and own.get(k) is not None]
+    alike = [
+        {k: v for k, v in options.items() if not ("resize" in keys and k == "model_resize")} | {k: own[k] for k in keys}
+        for keys in itertools.chain.from_iterable(itertools.combinations(own_typed, n) for n in (1, 2))
+    ]
     result = run_batch(
         items,
         work,
         options=dataclasses.replace(
             batch.labelled("predict", "scene", progress=len(items) > 1), named_output=output is not None
         ),
-        recipe=Recipe("fields predict", ALGORITHM["fields predict"], options, model),
+        recipe=Recipe("fields predict", ALGORITHM["fields predict"], options, model, same_as=alike),
         resume=lambda it: {"scene": str(it.source), "output": str(it.outputs[0]), "status": "skipped"},
     )
     if area["km2"] and result.seconds > 0:
