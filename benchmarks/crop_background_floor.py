@@ -50,7 +50,7 @@ def main() -> None:
     from tqdm import tqdm
 
     from agriseg.crop import refine
-    from agriseg.crop.predict import class_map, load_predictor
+    from agriseg.crop.predictor import class_map, load_predictor
     from agriseg.data.files import write_json
     from agriseg.data.io import read_rgb
 

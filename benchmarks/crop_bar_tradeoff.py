@@ -5,7 +5,7 @@ the synthetic plants, area ratio 0.97-1.03 on an independent set with pixel-prec
 validation photos' own labels (drawn a few pixels outside the leaves), mIoU at most 1.0 below v3 as filed
 (91.68) and crop-weed weed IoU at most 1.0 below 69.1. This script scores each model's masks two ways from the
 same probabilities: the model's own 0.5 decision (``argmax``) and the inference rule every command uses
-(``rule``: unsure pixels re-decided by the photo's colours, ``agriseg.crop.predict.to_classes``). A model is
+(``rule``: unsure pixels re-decided by the photo's colours, ``agriseg.crop.predictor.to_classes``). A model is
 a point on each line; the bars ask for a point off it. Nothing here chooses a setting (diagnostic only).
 
 Sets: the Peanut validation photos (own labels: vegetation mIoU, and crop / weed IoU for three-class models),
@@ -36,7 +36,7 @@ from crop_edge_bias import load_set, pixel_scores, plant_scores, truth_of  # noq
 
 from agriseg.crop.dataset import read_stem_list  # noqa: E402
 from agriseg.crop.labels import PEANUT_CROP_WEED, read_label  # noqa: E402
-from agriseg.crop.predict import class_map, load_predictor  # noqa: E402
+from agriseg.crop.predictor import class_map, load_predictor  # noqa: E402
 from agriseg.data.files import write_json  # noqa: E402
 from agriseg.data.io import read_rgb  # noqa: E402
 from agriseg.metrics import SegmentationMetrics  # noqa: E402

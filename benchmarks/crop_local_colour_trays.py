@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from crop_unsure_pixels import steps_off  # noqa: E402
 
-from agriseg.crop.predict import load_predictor  # noqa: E402
+from agriseg.crop.predictor import load_predictor  # noqa: E402
 from agriseg.data.files import write_json  # noqa: E402
 from agriseg.data.io import read_rgb  # noqa: E402
 

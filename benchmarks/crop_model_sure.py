@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 from crop_unsure_pixels import make_sets, peanut_sets, photos_of  # noqa: E402
 
-from agriseg.crop.predict import load_predictor, model_sure  # noqa: E402
+from agriseg.crop.predict import model_sure  # noqa: E402
+from agriseg.crop.predictor import load_predictor  # noqa: E402
 from agriseg.data.files import write_json  # noqa: E402
 
 BINS = [(0.0, 0.5), (0.5, 0.7), (0.7, 1.01)]

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crop_edge_bias import truth_of  # noqa: E402
 from crop_unsure_pixels import steps_off  # noqa: E402
 
-from agriseg.crop.predict import load_predictor  # noqa: E402
+from agriseg.crop.predictor import load_predictor
 from agriseg.data.io import read_rgb  # noqa: E402
 
 SURE = 0.9

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crop_edge_bias import truth_of  # noqa: E402
 
 from agriseg.crop.dataset import read_stem_list  # noqa: E402
-from agriseg.crop.predict import load_predictor  # noqa: E402
+from agriseg.crop.predictor import load_predictor
 from agriseg.data.files import write_json  # noqa: E402
 from agriseg.data.io import read_rgb  # noqa: E402
 from agriseg.metrics import SegmentationMetrics  # noqa: E402

@@ -1,7 +1,7 @@
 """How sure a crop model is at plant outlines: the share of outline pixels left to the colour decision.
 
 Every crop command re-decides the pixels whose vegetation probability lies in the unsure band
-(``agriseg.crop.predict.UNSURE``, 0.05-0.9) by the photo's colours; a pixel outside the plant that the model is
+(``agriseg.crop.predictor.UNSURE``, 0.05-0.9) by the photo's colours; a pixel outside the plant that the model is
 sure of (above 0.9) keeps its wrong class. For each model and development set this reports, over the pixels
 within 2 px of the true outline, the share in the unsure band and the share outside the labelled plant that the
 model is sure is vegetation. Development sets only (the synthetic plants made by ``crop_unsure_pixels.py`` from
@@ -25,7 +25,7 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parents[1]
 
 if TYPE_CHECKING:
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predictor import Predictor
 
 
 def outline_shares(pred: Predictor, images: list[Path], labels: Path, low: float, high: float) -> dict[str, float]:
@@ -55,7 +55,7 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=40, help="photos per set (sorted by name)")
     ap.add_argument("-o", "--output", type=Path, default=REPO / "benchmarks/results/crop_outline_certainty.json")
     args = ap.parse_args()
-    from agriseg.crop.predict import UNSURE, load_predictor
+    from agriseg.crop.predictor import UNSURE, load_predictor
 
     sets = {"plants": args.plants, "ews": args.ews / "validation"}
     out: dict = {"unsure_band": list(UNSURE), "photos_per_set": args.limit, "models": {}}

@@ -1,4 +1,4 @@
-"""Which pixels the predictor re-decides by the photo's colours (``Predictor.unsure``, ``crop.predict.UNSURE``).
+"""Which pixels the predictor re-decides by the photo's colours (``Predictor.unsure``, ``crop.predictor.UNSURE``).
 
 A development measurement, not a benchmark set: it chose the setting, so none of its photos come from the
 committed benchmark sets or their seeds, nor from the independent set. For every candidate ``(low, high)``
@@ -33,7 +33,7 @@ ones among them, not the blue and saturated orange / yellow ones (``agriseg.crop
 rule and runs: ``benchmarks/results/crop_hue_objects_rule.md``).
 
 ``/faintX`` joins pieces traced between them above vegetation probability X (``Predictor.faint_stem``,
-``crop.predict.FAINT_STEM``; rule and runs: ``benchmarks/results/crop_faint_level_rule.md``).
+``crop.predictor.FAINT_STEM``; rule and runs: ``benchmarks/results/crop_faint_level_rule.md``).
 
 ``/minhalfN`` lets the half-seen step start from N px the colour decision called vegetation (``refine.MIN_HALF_SEEN``,
 20; rule and runs: ``benchmarks/results/crop_half_seen_start_rule.md``).
@@ -71,7 +71,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from crop_edge_bias import truth_of  # noqa: E402
 
 from agriseg.crop.dataset import read_stem_list  # noqa: E402
-from agriseg.crop.predict import TRACE_LONG_SIDE, load_predictor  # noqa: E402
+from agriseg.crop.predictor import TRACE_LONG_SIDE, load_predictor
 from agriseg.data.files import write_json  # noqa: E402
 from agriseg.data.io import read_rgb  # noqa: E402
 from agriseg.metrics import SegmentationMetrics  # noqa: E402

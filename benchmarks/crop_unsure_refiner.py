@@ -50,7 +50,7 @@ from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-LOW, HIGH = 0.05, 0.9  # the shipped unsure band (agriseg.crop.predict.UNSURE)
+LOW, HIGH = 0.05, 0.9  # the shipped unsure band (agriseg.crop.predictor.UNSURE)
 WORK = ROOT / "runs/refiner"
 EIGHT = np.ones((3, 3), bool)
 Inputs = Literal["raw", "relative"]
@@ -135,7 +135,7 @@ def _count(m: np.ndarray) -> int:
 def oracle(out: Path | None) -> None:
     from crop_unsure_pixels import peanut_sets
 
-    from agriseg.crop.predict import load_predictor
+    from agriseg.crop.predictor import load_predictor
     from agriseg.data.files import write_json
     from agriseg.metrics import SegmentationMetrics
 
@@ -170,7 +170,7 @@ def collect() -> None:
 
     from agriseg.crop.dataset import read_stem_list
     from agriseg.crop.labels import PEANUT_VEGETATION, read_label
-    from agriseg.crop.predict import load_predictor
+    from agriseg.crop.predictor import load_predictor
     from agriseg.crop.refine import refine_labels
     from agriseg.data.io import read_rgb
 

@@ -57,7 +57,7 @@ def main() -> None:
     import torch
     from scipy import ndimage as ndi
 
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predictor import Predictor
     from agriseg.models.io import load_model
 
     root = args.shared / "data" / "peanut"

@@ -31,7 +31,7 @@ def main() -> None:
 
     from agriseg.crop.evaluate import evaluate_folder
     from agriseg.crop.labels import PEANUT_VEGETATION
-    from agriseg.crop.predict import Predictor, class_map
+    from agriseg.crop.predictor import Predictor, class_map
     from agriseg.data.io import read_rgb
     from agriseg.models.io import LazyModel
     from agriseg.runtime import OnnxModule

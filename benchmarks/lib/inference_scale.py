@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agriseg.crop.dataset import read_stem_list
 from agriseg.crop.labels import PEANUT_VEGETATION, read_label
-from agriseg.crop.predict import Predictor
+from agriseg.crop.predictor import Predictor
 from agriseg.data.io import read_rgb
 from agriseg.metrics import SegmentationMetrics
 from agriseg.models.io import load_model

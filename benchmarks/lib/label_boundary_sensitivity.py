@@ -12,7 +12,7 @@ Two measurements on the validation photos (binary vegetation, mIoU accumulated o
    unlabelled plants, blob-painted weeds); misses (labelled vegetation called background) and false
    vegetation apart; and the mIoU with the pixels within k px of the labelled outline left out (``--tolerances``),
    which is what the model scores where the labels' outline style does not count. The mask is the one every
-   crop command gives (:func:`agriseg.crop.predict.load_predictor`, the inference rule with its colour
+   crop command gives (:func:`agriseg.crop.predictor.load_predictor`, the inference rule with its colour
    decision); ``--argmax`` scores the model's own 0.5 decision instead (how the first results were made).
 
 With ``--refinement DIR`` it measures instead how well boundary refinement (``agriseg.crop.refine``, the
@@ -74,7 +74,7 @@ def main() -> None:
     from scipy import ndimage as ndi
     from tqdm import tqdm
 
-    from agriseg.crop.predict import load_predictor
+    from agriseg.crop.predictor import load_predictor
 
     root = args.shared / "data" / "peanut"
     if not root.is_dir():

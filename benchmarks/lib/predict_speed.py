@@ -28,7 +28,7 @@ def worker(args: argparse.Namespace) -> None:
 
     import torch
 
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predictor import Predictor
     from agriseg.data.io import read_rgb
     from agriseg.models.io import load_model
 

@@ -88,7 +88,7 @@ def main() -> None:
 
     from tqdm import tqdm
 
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predictor import Predictor
     from agriseg.models.io import load_model
 
     model, cfg = load_model(args.model)

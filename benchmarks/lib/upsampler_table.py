@@ -19,7 +19,7 @@ def worker(path: str, threads: int) -> None:
     import torch
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predictor import Predictor
     from agriseg.models.io import load_model
     from lib.measure import gflops, peak_rss_mib, time_it
 

@@ -1,6 +1,6 @@
 """The one model runner: device, memory format, precision, tracing, and test-time augmentation.
 
-Photos (``agriseg.crop.predict.Predictor``) and Sentinel-2 scenes (``agriseg.fields.predict.ScenePredictor``)
+Photos (``agriseg.crop.predictor.Predictor``) and Sentinel-2 scenes (``agriseg.fields.predict.ScenePredictor``)
 run their models through :class:`ModelRunner` and average test-time augmentations with
 :func:`tta_average`, whose operations share one vocabulary (:data:`TTA_OPS`).
 

@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from agriseg.batch import BatchOptions
-from agriseg.crop.predict import Predictor, predict_files
+from agriseg.crop.predict import predict_files
+from agriseg.crop.predictor import Predictor
 from agriseg.models import build_model
 from agriseg.models.config import ModelConfig
 
@@ -129,7 +130,7 @@ def test_model_config_roundtrip(tmp_path):
 
 
 def test_flip_tta_is_flip_equivariant(tiny_predictor):
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predictor import Predictor
 
     tta = Predictor(tiny_predictor.model, 2, long_side=0, tta="flip")
     img = np.random.default_rng(1).integers(0, 255, (48, 64, 3), dtype=np.uint8)
@@ -177,7 +178,7 @@ def test_multiclass_summary_has_a_fraction_per_class(tmp_path):
 
 @pytest.mark.parametrize("k", [2, 3, 5])
 def test_class_map_equals_argmax_with_ties_to_the_lower_class(k: int) -> None:
-    from agriseg.crop.predict import class_map
+    from agriseg.crop.predictor import class_map
     from agriseg.runtime import softmax
 
     p = softmax(np.random.default_rng(k).random((k, 37, 53), dtype=np.float32), 0)
@@ -191,7 +192,7 @@ def test_class_map_equals_argmax_with_ties_to_the_lower_class(k: int) -> None:
 
 def test_predict_traits_and_plots_segment_a_photo_alike(samples_dir, tmp_path):
     """One inference rule: crop predict, traits and plots give one photo the same mask."""
-    from agriseg.crop.predict import load_predictor
+    from agriseg.crop.predictor import load_predictor
     from agriseg.crop.traits.inputs import ModelSegmenter
     from agriseg.data.io import read_rgb
 
@@ -227,7 +228,7 @@ def test_predict_traits_and_plots_segment_a_photo_alike(samples_dir, tmp_path):
 def test_packaged_model_segments_very_thin_photos(shape: tuple[int, int]) -> None:
     """A strip photo whose short side becomes 16 px or less at the working size: the packaged ONNX graph pads
     by reflection, which ONNX Runtime refuses there; the runner pads such inputs itself (a crash before)."""
-    from agriseg.crop.predict import load_predictor
+    from agriseg.crop.predictor import load_predictor
 
     rgb = np.zeros((*shape, 3), np.uint8)
     rgb[...] = (120, 95, 70)
@@ -239,7 +240,8 @@ def test_packaged_model_segments_very_thin_photos(shape: tuple[int, int]) -> Non
 def test_summary_says_how_sure_the_model_was_and_a_resume_says_the_same(samples_dir, tmp_path):
     """model_sure: the share of the photo's vegetation the model itself was sure of; a resumed run reads it back
     from the mask (its PNG text), so its summary row is the fresh one."""
-    from agriseg.crop.predict import load_predictor, model_sure
+    from agriseg.crop.predict import model_sure
+    from agriseg.crop.predictor import load_predictor
 
     pred = load_predictor("default")
     f = samples_dir / "peanut" / "images" / "0003.jpg"

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from agriseg.batch import BatchOptions
-from agriseg.crop.predict import Predictor, predict_files
+from agriseg.crop.predict import predict_files
+from agriseg.crop.predictor import Predictor
 from agriseg.models import build_model
 from agriseg.models.config import ModelConfig
 

@@ -89,7 +89,7 @@ def test_predictor_redecides_outlines_only_on_reduced_photos() -> None:
     the band around it by the photo's colours. At (nearly) full size the model's own outline stands."""
     import torch
 
-    from agriseg.crop.predict import OUTLINE_MIN_SCALE, Predictor, class_map
+    from agriseg.crop.predictor import OUTLINE_MIN_SCALE, Predictor, class_map
 
     rgb, truth = _disc_photo(r=30)  # 160 x 160 photo
     wide = cv2.dilate(truth, np.ones((3, 3), np.uint8), iterations=4).astype(np.float32)  # 4 px too wide
@@ -108,7 +108,7 @@ def test_unsure_pixels_take_the_photos_colour_decision() -> None:
     are both decided by colour: the outline lands on the edge, the half-seen leaf becomes vegetation."""
     import torch
 
-    from agriseg.crop.predict import UNSURE, Predictor, class_map
+    from agriseg.crop.predictor import UNSURE, Predictor, class_map
 
     rgb, truth = _disc_photo(r=30)
     dark = np.zeros_like(truth)
@@ -132,7 +132,7 @@ def test_a_plant_cut_by_the_colour_decision_keeps_its_stem() -> None:
     soil, so colour alone would cut it and the plant would count twice; its skeleton is kept."""
     from scipy import ndimage
 
-    from agriseg.crop.predict import to_classes
+    from agriseg.crop.predictor import to_classes
 
     rng = np.random.default_rng(0)
     h, w = 120, 200
@@ -178,7 +178,7 @@ def test_a_half_seen_dark_leaf_is_decided_against_its_own_soil(monkeypatch) -> N
     """The photo-wide discriminant, fitted to the bright leaf, loses the dark leaf's mixed rim (-16 %); the
     leaf's own colour against the soil around it draws it within a few percent."""
     from agriseg.crop import refine
-    from agriseg.crop.predict import to_classes
+    from agriseg.crop.predictor import to_classes
 
     rgb, truth, probs = _dark_leaf_photo()
     dark = (to_classes(probs, rgb, 0, (0.05, 0.9)) > 0)[:, :160]
@@ -192,7 +192,7 @@ def test_a_half_seen_dark_leaf_is_decided_against_its_own_soil(monkeypatch) -> N
 def test_half_seen_objects_leave_plants_the_model_saw(monkeypatch) -> None:
     """Objects with sure vegetation in them are not re-decided: the step changes nothing there."""
     from agriseg.crop import refine
-    from agriseg.crop.predict import to_classes
+    from agriseg.crop.predictor import to_classes
 
     rgb, _, probs = _dark_leaf_photo()
     probs[:, :, :160] = np.stack([np.ones((160, 160)), np.zeros((160, 160))])  # no dark leaf seen at all
@@ -228,7 +228,7 @@ def test_a_small_half_seen_plant_starts_from_a_few_colour_pixels(monkeypatch: py
     counted). An object with under MIN_HALF_SEEN colour-decided pixels is still left as the colour decision
     made it."""
     from agriseg.crop import refine
-    from agriseg.crop.predict import to_classes
+    from agriseg.crop.predictor import to_classes
 
     rgb, truth, probs = _small_dark_plant()
     plant = (to_classes(probs, rgb, 0, (0.05, 0.9)) > 0)[:, :160]
@@ -263,7 +263,7 @@ def test_leaves_the_model_traced_faintly_between_are_one_plant() -> None:
     one-pixel bridge along it, and the leaves' outlines are not touched."""
     from scipy import ndimage
 
-    from agriseg.crop.predict import FAINT_STEM, to_classes
+    from agriseg.crop.predictor import FAINT_STEM, to_classes
 
     rgb, leaves, probs = _two_leaves(0.03)
     out = to_classes(probs, rgb, 0, (0.05, 0.9), faint_stem=FAINT_STEM)
@@ -298,7 +298,7 @@ def test_a_bridge_takes_the_class_of_the_pieces_it_joins() -> None:
 def test_faint_stems_are_followed_for_vegetation_models_only() -> None:
     """The packaged vegetation model joins faintly traced pieces; the crop-weed model, whose background
     probability spreads wider, does not (see ``agriseg.crop.predict.FAINT_STEM``)."""
-    from agriseg.crop.predict import FAINT_STEM, load_predictor
+    from agriseg.crop.predictor import FAINT_STEM, load_predictor
 
     assert load_predictor("default").faint_stem == FAINT_STEM
     assert load_predictor("crop-weed").faint_stem is None
@@ -309,7 +309,7 @@ def test_a_trace_seen_at_a_larger_size_joins_the_leaves() -> None:
     working-size probabilities hold none; without it they stay two plants."""
     from scipy import ndimage
 
-    from agriseg.crop.predict import FAINT_STEM, to_classes
+    from agriseg.crop.predictor import FAINT_STEM, to_classes
 
     rgb, leaves, probs = _two_leaves(0.0)  # no trace at the working size
     _, _, larger = _two_leaves(0.03)  # the larger pass sees the stem faintly
@@ -341,7 +341,7 @@ def test_predictor_traces_at_the_larger_size_only_around_gaps(monkeypatch: pytes
     pass where it would not be larger than the working size, or with the bridges off."""
     from scipy import ndimage
 
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predictor import Predictor
 
     rgb, _, _ = _two_leaves(0.0)  # 120 x 200
     wide = np.concatenate([rgb, np.repeat(rgb[:, :1], 200, 1)], 1)  # (120, 400, 3): soil on the right
@@ -399,7 +399,7 @@ def test_object_steps_rise_above_the_models_background_floor(monkeypatch: pytest
     photo one half-seen object or one faint trace: both steps' thresholds rise to FLOOR_FACTOR x the floor;
     a model with a sure background keeps them."""
     from agriseg.crop import refine
-    from agriseg.crop.predict import FAINT_STEM, to_classes
+    from agriseg.crop.predictor import FAINT_STEM, to_classes
 
     seen: dict[str, float] = {}
     monkeypatch.setattr(refine, "_half_seen_objects", lambda out, rgb, probs, p, unsure: seen.update(low=unsure[0]))
@@ -440,7 +440,7 @@ def test_each_plant_is_decided_against_its_own_soil(monkeypatch: pytest.MonkeyPa
     soil and dark plants on black soil come out up to 13 % too large. Decided per plant against the soil around
     it (``LOCAL_RING``, measured but not the default), every pot's area is within 3 %."""
     from agriseg.crop import refine
-    from agriseg.crop.predict import to_classes
+    from agriseg.crop.predictor import to_classes
 
     rgb, truth, probs = _pots_of_mixed_plants()
     pots = [np.s_[y - 50 : y + 50, x - 50 : x + 50] for y in (60, 180) for x in (60, 180)]
@@ -497,7 +497,7 @@ def _bench_scene(
     colour ``sure`` it is sure of (bottom right). Returns ``(predictor, probs (2, H, W), rgb, masks)``."""
     import torch
 
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predictor import Predictor
 
     h = w = 160
     rgb = np.zeros((h, w, 3), np.uint8)

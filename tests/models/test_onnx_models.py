@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agriseg.crop.predict import Predictor, load_predictor, to_classes
+from agriseg.crop.predictor import Predictor, load_predictor, to_classes
 from agriseg.data.io import read_rgb
 from agriseg.models.io import (
     ONNX_CONFIG_KEY,

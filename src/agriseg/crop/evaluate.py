@@ -342,7 +342,7 @@ def evaluate_model(
             made_with.add(read_model_name(mask))
             return _fits(read_label(mask, "binary"), mask, rgb)
     else:
-        from agriseg.crop.predict import load_predictor
+        from agriseg.crop.predictor import load_predictor
         from agriseg.runtime import check_device
 
         check_device(config.device)  # a GPU this machine lacks: said as the option it came from

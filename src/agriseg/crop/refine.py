@@ -511,7 +511,7 @@ def gap_windows(
     """Boxes around the gaps between pieces of vegetation at most ``reach`` px apart (photo pixels).
 
     Where a second, larger pass of the model is to look for a stem too thin for the working size
-    (:attr:`agriseg.crop.predict.Predictor.trace_long_side`), only these boxes need it: a pixel lies in a gap
+    (:attr:`agriseg.crop.predictor.Predictor.trace_long_side`), only these boxes need it: a pixel lies in a gap
     when pieces of two different labels lie within ``reach / 2`` px of it. Each connected gap is grown out to
     the pieces on either side and by ``margin`` px of context, and clipped to the photo; the search runs on
     every ``step``-th pixel.

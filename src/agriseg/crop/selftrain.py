@@ -208,7 +208,7 @@ def score_model(
     from agriseg.batch import progress_bar
     from agriseg.crop.dataset import match_pairs, read_stem_list
     from agriseg.crop.labels import read_label
-    from agriseg.crop.predict import Predictor, class_map
+    from agriseg.crop.predictor import Predictor, class_map
     from agriseg.data.io import ImageReadError, read_rgb
     from agriseg.metrics import SegmentationMetrics
     from agriseg.models.io import load_model
@@ -409,7 +409,7 @@ class SelfTrainer:
         """Stage-1 predictions vs stage-1 labels -> trimaps in ``labels/stage2``; stats per image."""
         from agriseg.batch import progress_bar
         from agriseg.crop.labels import read_label
-        from agriseg.crop.predict import Predictor
+        from agriseg.crop.predictor import Predictor
         from agriseg.data.io import list_images, read_rgb
         from agriseg.models.io import load_model
 
@@ -728,7 +728,7 @@ def adapt(
     from agriseg.batch import progress_bar
     from agriseg.config import OptionError
     from agriseg.crop.labels import read_label
-    from agriseg.crop.predict import Predictor
+    from agriseg.crop.predictor import Predictor
     from agriseg.data.io import read_rgb
     from agriseg.models.io import load_model, resolve
 

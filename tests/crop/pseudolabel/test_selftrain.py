@@ -421,7 +421,7 @@ def test_selftrain_reruns_are_fingerprinted(tmp_path: Path) -> None:
 
 def test_score_model_reports_rule_and_argmax(tmp_path: Path) -> None:
     """``argmax_too`` scores the same probabilities twice: through the inference rule and as the plain argmax."""
-    from agriseg.crop.predict import Predictor, class_map
+    from agriseg.crop.predictor import Predictor, class_map
     from agriseg.crop.pseudolabel.synthetic import write_scenes
     from agriseg.crop.selftrain import SelfTrainEvalConfig, score_model
     from agriseg.data.io import read_rgb

@@ -355,7 +355,8 @@ def test_growth_dates_stay_dates_and_rates_survive_a_resume(tmp_path: Path) -> N
 
 def test_traits_of_predict_masks_carry_the_photos_model_sure(samples_dir: Path, tmp_path: Path) -> None:
     """A mask written by crop predict carries the photo's model_sure; crop traits reports it for the image."""
-    from agriseg.crop.predict import load_predictor, predict_files
+    from agriseg.crop.predict import predict_files
+    from agriseg.crop.predictor import load_predictor
 
     photo = samples_dir / "peanut" / "images" / "0003.jpg"
     rows = predict_files(load_predictor("default"), [photo], tmp_path / "p", batch=BatchOptions(progress=False))

@@ -201,7 +201,7 @@ def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
 
 class Segmentation(NamedTuple):
     """A photo segmented by a model: class ids ``(H, W)`` uint8, whether they are crop / weed, and the pixels
-    whose vegetation the model was sure of (``(H, W)`` bool, :meth:`agriseg.crop.predict.Predictor.sure`)."""
+    whose vegetation the model was sure of (``(H, W)`` bool, :meth:`agriseg.crop.predictor.Predictor.sure`)."""
 
     classes: np.ndarray
     crop_weed: bool
@@ -215,7 +215,7 @@ size, as every crop command segments a photo); larger mosaics run at their own r
 
 class ModelSegmenter:
     """Runs the crop model (loaded on first use) by the rule of every crop command
-    (:func:`agriseg.crop.predict.load_predictor`), so a photo gets the mask ``crop predict`` gives it.
+    (:func:`agriseg.crop.predictor.load_predictor`), so a photo gets the mask ``crop predict`` gives it.
 
     Args:
         model_name: packaged model name or model file.
@@ -250,7 +250,7 @@ class ModelSegmenter:
 
     def _loaded(self) -> Any:  # noqa: ANN401 - a Predictor (its module imported on use)
         if self.predictor is None:
-            from agriseg.crop.predict import load_predictor
+            from agriseg.crop.predictor import load_predictor
 
             self.predictor = load_predictor(self.model_name, device=self.device)
         return self.predictor
