@@ -324,3 +324,15 @@ def test_device_auto_is_a_gpu_when_there_is_one(monkeypatch: pytest.MonkeyPatch)
     assert CropPredictConfig(device="auto").device == "cpu" and device_name("auto", auto=True) == "auto"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert device_name("auto") == "cuda"
+
+
+def test_a_name_is_guessed_from_its_parts_when_no_spelling_is_near() -> None:
+    """``-m PRUE_B3`` listed every released name but guessed none (``FTW_PRUE_EFNET_B4`` was guessed: a near
+    spelling; session 93's sweep)."""
+    from agriseg.config import near_names
+
+    names = ["FTW_PRUE_EFNET_B3", "FTW_PRUE_EFNET_B5", "FTW_PRUE_EFNET_B7", "DELINEATE_ANYTHING"]
+    assert near_names("PRUE_B3", names) == ["FTW_PRUE_EFNET_B3"]
+    assert near_names("efnet", names) == ["FTW_PRUE_EFNET_B3", "FTW_PRUE_EFNET_B5", "FTW_PRUE_EFNET_B7"]
+    assert near_names("prue", names + ["FTW_PRUE_X"]) == []  # four hold it: no guess rather than a list
+    assert near_names("weed", ["default", "crop-weed"]) == ["crop-weed"]

@@ -316,7 +316,11 @@ def near_names(value: str, names: Collection[str], n: int = 3, cutoff: float = 0
     key = value.lower().replace("-", "_")
     if key in norm:  # the name itself, spelt otherwise: no other guess beside it
         return [norm[key]]
-    return [norm[m] for m in difflib.get_close_matches(key, list(norm), n, cutoff)]
+    close = [norm[m] for m in difflib.get_close_matches(key, list(norm), n, cutoff)]
+    # else the names holding every part of it (PRUE_B3 -> FTW_PRUE_EFNET_B3, weed -> crop-weed), when few do
+    parts = [p for p in key.split("_") if p]
+    holding = [v for k, v in norm.items() if parts and all(p in k.split("_") for p in parts)]
+    return close or (holding if len(holding) <= n else [])
 
 
 def did_you_mean(value: str, names: Collection[str], n: int = 3, cutoff: float = 0.6) -> str:

@@ -55,6 +55,17 @@ def test_a_damaged_cached_calendar_is_downloaded_again(
     assert again.win_a == first.win_a and cached.read_bytes()[:2] in (b"II", b"MM")
 
 
+def test_a_calendar_cut_short_in_the_cache_is_downloaded_again(season_server: Loopback, tmp_path) -> None:
+    """Half a calendar file (its header opened) failed every later `--season auto` run with "Read failed. See
+    previous exception for details" (session 93's sweep)."""
+    first = season_dates(WEST, 2022, progress=False)
+    cached = tmp_path / "cache" / "crop-calendar" / FILES[("summer", "sos")]
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[: len(whole) // 2])
+    again = season_dates(WEST, 2022, progress=False)
+    assert again.win_a == first.win_a and cached.read_bytes() == whole
+
+
 def test_nodata_cells_take_the_nearest_value_then_fail_far_away(season_server: Loopback) -> None:
     import rasterio
 

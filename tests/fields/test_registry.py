@@ -143,3 +143,21 @@ def test_a_released_name_in_another_case_gets_its_spelling() -> None:
             resolve_model(wrong)
     with pytest.raises(ValueError, match=r"^nope: no such model file, and not a known model name \(valid: "):
         resolve_model("nope")
+
+
+def test_a_damaged_cached_release_says_how_to_fetch_it_again() -> None:
+    """A release's checkpoint cut short in the cache failed every run ("cannot read as a checkpoint"), listed as
+    cached, with nothing saying how to get it again (session 93's sweep)."""
+    from agriseg.fields.checkpoints import load_fields_model
+    from agriseg.fields.registry import MODELS, cached_path
+    from agriseg.models.io import ModelLoadError
+
+    spec = next(s for s in MODELS.values() if s.filename.endswith(".ckpt"))
+    path = cached_path(spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"PK\x03\x04 cut short")
+    try:
+        with pytest.raises(ModelLoadError, match=rf"`agriseg fields models download --overwrite {spec.name}`"):
+            load_fields_model(path)
+    finally:
+        path.unlink()

@@ -105,12 +105,14 @@ def calendar_files(crop_season: CropSeason, progress: bool = True, retries: int 
 
 
 def _readable(path: Path) -> bool:
-    """Whether a cached raster opens (its header; the pixels are read when used)."""
+    """Whether a cached raster opens and its last pixel reads (a COG keeps its full-resolution tiles last, so a
+    file cut short loses them first: its header alone opened, and every later run failed on "Read failed")."""
     import rasterio
+    from rasterio.windows import Window
 
     try:
         with rasterio.open(path) as ds:
-            return ds.count >= 1
+            return ds.count >= 1 and ds.read(1, window=Window(ds.width - 1, ds.height - 1, 1, 1)).size == 1
     except Exception:  # noqa: BLE001 - any reader failure is a damaged file
         return False
 
@@ -177,17 +179,28 @@ def season_dates(
     window_days: int = 14,
     max_cells: int = 2,
     progress: bool = True,
+    retries: int = 4,
 ) -> SeasonDates:
     """Window A and B date ranges for ``bbox`` in the season that starts in ``year`` (see the module rule).
 
     Raises:
         ValueError: no calendar value near the area, or a failed calendar download.
     """
+    import rasterio
+
     from agriseg.data.download import sha256_of
 
-    files = calendar_files(crop_season, progress=progress)
-    sos_days, how = area_days(files["sos"], bbox, max_cells)
-    eos_days, _ = area_days(files["eos"], bbox, max_cells)
+    files = calendar_files(crop_season, progress=progress, retries=retries)
+    try:
+        sos_days, how = area_days(files["sos"], bbox, max_cells)
+        eos_days, _ = area_days(files["eos"], bbox, max_cells)
+    except rasterio.errors.RasterioIOError as err:  # damaged where the check did not read: fetched again next time
+        for f in files.values():
+            f.unlink(missing_ok=True)
+        raise ValueError(
+            f"{files['sos'].parent}: a crop calendar file is damaged ({err}); removed from the cache, the next run "
+            "downloads it again"
+        ) from err
     sos, eos = circular_median(sos_days), circular_median(eos_days)
     crosses = eos < sos
     start, end = _date(year, sos), _date(year + 1 if crosses else year, eos)

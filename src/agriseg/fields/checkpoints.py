@@ -211,6 +211,21 @@ def load_fields_model(
         ModelLoadError: naming the file.
     """
     path = Path(path)
+    try:
+        return _load_fields_model(path, device)
+    except ModelLoadError as err:  # a released model's download, damaged: how to fetch it again
+        from agriseg.fields.registry import spec_for
+
+        spec = spec_for(str(path))
+        if spec is None or "agriseg fields models download" in str(err):
+            raise
+        raise ModelLoadError(
+            f"{err}; it is the cached download of {spec.name}: `agriseg fields models download --overwrite "
+            f"{spec.name}` fetches it again"
+        ) from err
+
+
+def _load_fields_model(path: Path, device: str | torch.device) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
     if path.suffix.lower() == ".ckpt":
         return load_ftw_checkpoint(path, device)
     from agriseg.models.io import load_model, read_model_config

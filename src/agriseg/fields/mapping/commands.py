@@ -107,8 +107,11 @@ class SceneRequest:
                     f"window {w.upper()}: give --win-{w} ITEM, or --bbox with --win-{w}-dates or --season auto"
                 )
 
-    def resolve(self, windows: Sequence[str], progress: bool = True) -> tuple[Any, dict, dict[str, Any]]:
-        """``(bbox or None, dates per window, what was asked)``: the calendar fills the dates not given.
+    def resolve(
+        self, windows: Sequence[str], progress: bool = True, retries: int = 4
+    ) -> tuple[Any, dict, dict[str, Any]]:
+        """``(bbox or None, dates per window, what was asked)``: the calendar fills the dates not given (downloaded
+        once, with ``retries``: ``--retries``).
 
         Raises:
             OptionError: a window with neither items nor an area with dates (or ``--season auto``).
@@ -123,7 +126,7 @@ class SceneRequest:
                 raise OptionError("--season auto needs --bbox (the calendar is read over the area)")
             from agriseg.fields.calendar import season_dates
 
-            chosen = season_dates(bbox, progress=progress, **self.season)
+            chosen = season_dates(bbox, progress=progress, retries=retries, **self.season)
             asked["season"] = chosen.record()
             asked["season"]["manual_windows"] = sorted(w for w in ("a", "b") if dates[w] is not None)
             dates = {"a": dates["a"] or chosen.win_a, "b": dates["b"] or chosen.win_b}
@@ -196,7 +199,7 @@ def _download_one(
     from agriseg.fields.download import download_scene
 
     windows, bands = inputs
-    bbox, dates, asked = request.resolve(windows, progress)
+    bbox, dates, asked = request.resolve(windows, progress, retries=cfg.retries)
     asked["bands"] = list(bands)
     res = download_scene(
         output,
