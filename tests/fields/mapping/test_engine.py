@@ -96,6 +96,24 @@ def test_serial_and_dask_give_the_same_outputs(model_file: Path, scenes: list[Pa
     assert fa["id"].tolist() == fb["id"].tolist() and fa.geometry.geom_equals_exact(fb.geometry, 0).all()
 
 
+def test_scenes_kept_with_other_settings_are_said_to_be_left_out_of_the_merged_file(
+    model_file: Path, scenes: list[Path], tmp_path: Path
+) -> None:
+    """A re-run with one scene's settings changed rewrote fields.parquet without that scene's fields, while
+    summary.json listed it as kept, and nothing said so (session 93's sweep)."""
+    out, mine = tmp_path / "o", tmp_path / "in"
+    mine.mkdir()
+    for s in scenes:
+        (mine / s.name).write_bytes(s.read_bytes())
+    mine_scenes = sorted(mine.glob("*.tif"))
+    run_map(mine_scenes, out, model_file, backend="serial", predict=PREDICT, progress=False)
+    write_scene(mine / "s0.tif", h=120, w=150, seed=7, origin=(359130.0, 5352340.0))  # another s0.tif
+    rows, _ = run_map(mine_scenes, out, model_file, backend="serial", predict=PREDICT, progress=False)
+    assert [r["status"] for r in rows] == ["error", "skipped"], rows
+    said = [n for n in rows.notes if "left out" in n]
+    assert said and "1 scene left out (s0.tif)" in said[0], rows.notes
+
+
 def test_a_bad_scene_fails_alone(model_file: Path, scenes: list[Path], tmp_path: Path) -> None:
     bad = write_scene(tmp_path / "four.tif", bands=4)
     jobs = [SceneJob(str(s), str(tmp_path / "o"), str(model_file), predict=PREDICT) for s in (scenes[0], bad)]

@@ -356,6 +356,19 @@ def run_map(
                 jkw.get("collection", "agriseg-fields"),
                 rasters=[r["probs"] for r in ok],
             )
+            # scenes whose fields an earlier run made, refused now (other settings, an input changed since): not
+            # in the merged file, which summary.json lists them beside (session 93's sweep)
+            done = ("ok", "resumed", "skipped")
+            kept = [Path(j.scene).name for j, r in zip(jobs, rows, strict=True)
+                    if r.get("status") not in done and j.outputs()[1].exists()]  # fmt: skip
+            if kept:
+                from agriseg.batch import counted
+                from agriseg.batch import listed as named
+
+                rows.notes.append(
+                    f"{outdir / merged_name}: {counted(len(kept), 'scene')} left out ({named(kept, 3)}): their fields "
+                    "were made with other settings or inputs (kept as they are; --overwrite makes them again)"
+                )
         listed = downloads + rows if downloads is not None else rows  # an area that failed is said there too
         summary = {"wall_s": round(wall, 3), "scenes": list(listed), "merged": str(merged[0]) if merged[0] else None,
                    "notes": listed.notes}  # fmt: skip
