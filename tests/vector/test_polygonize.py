@@ -568,3 +568,24 @@ def test_an_unguarded_script_with_threads_is_told_why_its_workers_died(tmp_path:
     )
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and 'keep its work under if __name__ == "__main__":' in done.stderr, done.stderr[-2000:]
+
+
+def test_zero_fields_after_the_options_removed_every_polygon_say_why(tmp_path: Path, caplog) -> None:
+    """``--min-area`` larger than every field, or a land-cover filter, gave ``0 fields`` and no word of why
+    (session 93's sweep)."""
+    import logging
+
+    cls = np.zeros((40, 60), np.uint8)
+    cls[5:25, 5:35] = 1  # 600 px of 10 m: 6 ha
+    path = write_probs(tmp_path / "p.tif", cls, np.where(cls == 1, 250, 5).astype(np.uint8))
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        assert len(polygonize(path, None, PolygonizeConfig(min_area_m2=1e6, progress=False))) == 0
+    assert "p.tif: 0 fields: 1 polygon found, smaller than --min-area 1,000,000 m2" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        assert len(polygonize(path, None, PolygonizeConfig(max_area_m2=1000, progress=False))) == 0
+    assert "0 fields: 1 polygon found, 1 over --min-area, then removed by --max-area" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        assert len(polygonize(path, None, PolygonizeConfig(progress=False))) == 1
+    assert "0 fields" not in caplog.text

@@ -221,6 +221,7 @@ def _fields(
     prefix = id_prefix if id_prefix is not None else raster.stem.removesuffix("_probs").removesuffix("_instances")
     keys, conf = table.keys[keep], table.confidence[keep]
     more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg)
+    _say_why_none(raster, len(table.keys), int(keep.sum()), int(more.sum()), cfg)
     cleaned, area, perim, conf, keys = cleaned[more], area[more], perim[more], conf[more], keys[more]
     ids = [f"{prefix}-{r}-{c}" for r, c in keys.tolist()]
     # a raster with probabilities has a confidence column, also where it has no field (one schema per run)
@@ -232,6 +233,25 @@ def _fields(
     df.attrs["timing"] = {"polygonize_s": t1 - t0, "clean_s": t2 - t1, "write_s": time.perf_counter() - t2}
     df.attrs["raw_polygons"] = len(table.keys)
     return df
+
+
+def _say_why_none(raster: Path, found: int, large: int, kept: int, cfg: PolygonizeConfig) -> None:
+    """Warn when polygons were found but the options removed every one (0 fields, and no word of why: session
+    93's sweep, a land-cover filter or a --min-area larger than the area)."""
+    if not found or kept:
+        return
+    import logging
+
+    if not large:
+        why = f"{'' if found == 1 else 'all '}smaller than --min-area {cfg.min_area_m2:,.0f} m2"
+    else:
+        filters = (("--max-area", cfg.max_area_m2 > 0), ("--min-confidence", cfg.min_confidence > 0),
+                   ("the land-cover filter (--landcover)", bool(cfg.landcover)))  # fmt: skip
+        named = [name for name, on in filters if on]
+        why = f"{large} over --min-area, then removed by {' / '.join(named) or 'the filters'}"
+    from agriseg.batch import counted
+
+    logging.getLogger("agriseg").warning("%s: 0 fields: %s found, %s", raster, counted(found, "polygon"), why)
 
 
 INSTANCE_FORMAT = "agriseg-fields-instances"  # the AGRISEG_FORMAT tag of an instance raster
