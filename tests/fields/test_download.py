@@ -91,6 +91,23 @@ def test_explicit_items_by_id_and_url(loopback: Loopback, tmp_path: Path) -> Non
     np.testing.assert_array_equal(red_a.astype(int) - red_b, band_value("red", 0, 1) - band_value("red", 0, 2))
 
 
+def test_windows_in_the_wrong_order_or_the_same_are_warned_of(loopback: Loopback, tmp_path: Path, caplog) -> None:
+    """Window dates swapped (B in April, A in August) or one range for both (the same acquisition twice) were
+    downloaded without a word: the models read A as the season's start and B as its end (session 93's sweep)."""
+    import logging
+
+    a, b = "S2B_MSIL2A_20230420_T33UXP", "S2B_MSIL2A_20230801_T33UXP"
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        download_scene(tmp_path / "swapped.tif", _cfg(loopback), win_a=[b], win_b=[a], progress=False)
+    assert "swapped.tif: window B (2023-04-20) is not later than window A (2023-08-01)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        download_scene(tmp_path / "same.tif", _cfg(loopback), win_a=[a], win_b=[a], progress=False)
+        download_scene(tmp_path / "right.tif", _cfg(loopback), win_a=[a], win_b=[b], progress=False)
+    assert f"same.tif: windows A and B are the same acquisition ({a})" in caplog.text
+    assert "right.tif" not in caplog.text
+
+
 def test_an_item_url_is_retried_and_its_error_names_the_http_status(loopback: Loopback, tmp_path: Path) -> None:
     """An item given by URL was read without retries: one 503 failed the scene, in words that did not tell a
     404 from a 500 (session 88's sweep)."""

@@ -29,7 +29,7 @@ import re
 import shutil
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -432,6 +432,23 @@ def _load_state(pdir: Path, request: dict) -> dict | None:
     return state if state.get("request") == request else None
 
 
+def _warn_window_order(output: Path, chosen: Mapping[str, Sequence[Any]]) -> None:
+    """Warn when window B is no later than window A: the models read A as the season's start (planting) and B
+    as its end (harvest), so swapped or identical windows read a season that is not there (session 93's sweep)."""
+    if not chosen.get("a") or not chosen.get("b"):
+        return
+    a, b = [sorted(i.datetime for i in chosen[w] if i.datetime is not None) for w in "ab"]
+    same = {i.id for i in chosen["a"]} & {i.id for i in chosen["b"]}
+    from agriseg.data.io import log
+
+    if same:
+        first = sorted(same)[0]
+        log.warning("%s: windows A and B are the same acquisition (%s): give window B later dates", output, first)
+    elif a and b and b[-1] <= a[0]:
+        log.warning("%s: window B (%s) is not later than window A (%s): A is the season's start, B its end; swap "
+                    "them if that was meant", output, b[-1].date(), a[0].date())  # fmt: skip
+
+
 def download_scene(
     output: str | Path,
     cfg: DownloadConfig | None = None,
@@ -498,6 +515,7 @@ def download_scene(
     if state is None:
         shutil.rmtree(pdir, ignore_errors=True)
         chosen = _choose_items(cfg, bbox, {"a": win_a_dates, "b": win_b_dates}, {"a": win_a, "b": win_b}, windows)
+        _warn_window_order(output, chosen)
         for w in windows:  # fail before reading anything if an item lacks a band
             for item in chosen[w]:
                 for b in bands:
