@@ -673,6 +673,13 @@ def test_the_apis_and_the_transfers_failures_are_said_as_what_they_are(loopback:
     cfg = _cfg(loopback).model_copy(update={"stac_url": loopback.url + "/nothere"})
     with pytest.raises(ValueError, match=r"/nothere: no STAC API there \(HTTP 404\)"):
         download_scene(tmp_path / "s.tif", cfg, bbox=BBOX, progress=False, **DATES)
+    # a file's URL, or JSON of another kind, was "STAC API not reachable" (session 93's sweep): it answered
+    a_file = "/files/S2B_MSIL2A_20230410_T33UXP_B04.tif"
+    for path, said in ((a_file, "it answered with a file, not JSON"), ("/stac/search", "")):
+        cfg = _cfg(loopback).model_copy(update={"stac_url": loopback.url + path})
+        with pytest.raises(ValueError) as err:
+            download_scene(tmp_path / "s.tif", cfg, bbox=BBOX, progress=False, **DATES)
+        assert "no STAC API there" in str(err.value) and said in str(err.value), err.value
 
     def stalls() -> None:
         import time

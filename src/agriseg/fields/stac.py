@@ -246,6 +246,15 @@ def open_api(cfg: DownloadConfig) -> Any:
         code = getattr(err, "status_code", None)  # pystac-client's APIError: the server answered, with an error
         if code:
             raise ValueError(f"{cfg.stac_url}: no STAC API there (HTTP {code})") from err
+        # the server answered, but not as a STAC API: a file (bytes that are no text), or JSON of another kind
+        chain, e = [], err  # pystac-client wraps the decoding error in its own
+        while e is not None and len(chain) < 8:
+            chain.append(e)
+            e = e.__cause__ or e.__context__
+        if any(isinstance(c, UnicodeDecodeError) for c in chain) or "codec can't decode" in str(err):
+            raise ValueError(f"{cfg.stac_url}: no STAC API there (it answered with a file, not JSON)") from err
+        if any(type(c).__name__ == "STACTypeError" for c in chain) or "expected type=Catalog" in str(err):
+            raise ValueError(f"{cfg.stac_url}: no STAC API there (it answered JSON that is no STAC catalog)") from err
         raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({api_problem(err)})") from err
 
 
