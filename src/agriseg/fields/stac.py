@@ -247,7 +247,8 @@ def open_api(cfg: DownloadConfig) -> Any:
         if code:
             raise ValueError(f"{cfg.stac_url}: no STAC API there (HTTP {code})") from err
         # the server answered, but not as a STAC API: a file (bytes that are no text), or JSON of another kind
-        chain, e = [], err  # pystac-client wraps the decoding error in its own
+        chain: list[BaseException] = []  # pystac-client wraps the decoding error in its own
+        e: BaseException | None = err
         while e is not None and len(chain) < 8:
             chain.append(e)
             e = e.__cause__ or e.__context__
