@@ -262,8 +262,11 @@ def _grid(items: dict[str, list[Any]], bbox: BBox | None, cfg: DownloadConfig) -
     first = items["a"][0]
     with _env(cfg), _open_remote(band_href(first, "red"), cfg, first.id) as src:
         crs = src.crs
-    if crs is None:
-        raise ValueError(f"{first.id}: its red band has no CRS")
+    if crs is None:  # a GeoTIFF cut short loses its georeference keys first: said as the other reads say it
+        raise ValueError(
+            f"{first.id}: its red band has no CRS ({band_href(first, 'red').split('?')[0]}: the transfer was cut "
+            "off, or the file on the server is damaged)"
+        )
     if bbox is None:
         boxes = [_native_bounds(its, crs, cfg) for its in items.values()]
         x0, y0 = max(b[0] for b in boxes), max(b[1] for b in boxes)
