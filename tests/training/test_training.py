@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 import warnings
 from pathlib import Path
 
@@ -452,3 +453,16 @@ def test_a_scale_range_high_to_low_is_refused() -> None:
 
     with pytest.raises(ValidationError, match=r"data.scale_min 0.35 > data.scale_max 0.2"):
         DataConfig(images="i", labels="l", scale_min=0.35, scale_max=0.2)
+
+
+def test_the_training_bar_in_a_log_file_is_one_line_per_epoch(tmp_path: Path, monkeypatch, capsys) -> None:
+    """In a log file the bar Lightning reuses for every epoch wrote all of them on one line of carriage returns
+    (30 epochs: 302 of them and 2 newlines; session 93's sweep), each epoch's validation metrics overwritten."""
+    import io
+
+    log = io.StringIO()  # not a terminal, as a scheduler's log file
+    monkeypatch.setattr(sys, "stderr", log)
+    cfg = _TinyConfig(train=TrainOptions(epochs=3, batch_size=4, num_workers=0, accelerator="cpu"))
+    fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=True)
+    lines = [ln for ln in log.getvalue().split("\n") if "Epoch" in ln]
+    assert [ln.rsplit("\r", 1)[-1].split(":")[0].strip() for ln in lines] == ["Epoch 0", "Epoch 1", "Epoch 2"], lines

@@ -36,14 +36,15 @@ def progress_bar(iterable: Iterable[Any] | None = None, **kwargs: Any) -> Any:
 
     if quiet():
         kwargs["disable"] = True
-    if not _interactive(kwargs.get("file") or sys.stderr):
+    if not interactive(kwargs.get("file") or sys.stderr):
         if "mininterval" not in kwargs and "TQDM_MININTERVAL" not in os.environ:
             kwargs["mininterval"] = LOG_INTERVAL_S
         kwargs.setdefault("position", 0)  # a bar inside another (a download's) wrote cursor-up codes into logs
     return _quiet_tqdm(tqdm)(iterable, **kwargs)
 
 
-def _interactive(stream: Any) -> bool:  # noqa: ANN401 - a text stream, or None
+def interactive(stream: Any) -> bool:  # noqa: ANN401 - a text stream, or None
+    """Whether ``stream`` is a terminal (bars redraw in place) rather than a log file or a pipe."""
     try:
         return bool(stream.isatty())
     except (AttributeError, ValueError):  # no stream, or a closed one

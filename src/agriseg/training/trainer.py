@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
 
 from agriseg import quiet
+from agriseg.batch.progress import interactive
 from agriseg.training.config import TrainOptions
 from agriseg.training.task import BaseTask
 
@@ -60,6 +61,8 @@ class _ProgressBar(TQDMProgressBar):
     nothing to a user, and without the second bar Lightning opens under it for each validation pass (the
     epoch bar shows the validation metrics when the pass ends)."""
 
+    _started = False  # an epoch has begun (its line is on the bar)
+
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
         items = super().get_metrics(trainer, pl_module)
         items.pop("v_num", None)
@@ -70,6 +73,17 @@ class _ProgressBar(TQDMProgressBar):
 
     def init_sanity_tqdm(self) -> Tqdm:
         return Tqdm(disable=True)
+
+    def on_train_epoch_start(self, trainer: L.Trainer, *_: Any) -> None:
+        # in a log file (no terminal to move back up) the one bar Lightning reuses for every epoch wrote all of
+        # them on one line of carriage returns: the line of the epoch before, with its validation metrics, ends
+        # here (the last one's when the bar closes)
+        bar = self._train_progress_bar if self._started else None
+        if bar is not None and not bar.disable and not interactive(bar.fp):
+            bar.fp.write("\n")
+            bar.fp.flush()
+        self._started = True
+        super().on_train_epoch_start(trainer, *_)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         # the bar ends its line before the error is printed (it was glued to the end of the bar)
@@ -464,7 +478,8 @@ def fit(
     callbacks: list = [ckpt, LearningRateMonitor("step"), *([on_ctrl_c] if resumable else [])]
     progress = progress and not quiet()
     if progress:
-        callbacks.append(_ProgressBar())
+        # in a log file a redraw is bytes for good: every 20th step there (each step on a terminal)
+        callbacks.append(_ProgressBar(refresh_rate=1 if interactive(sys.stderr) else 20))
     with quiet_lightning():
         trainer = L.Trainer(
             max_epochs=max_epochs or train.epochs,
