@@ -182,7 +182,7 @@ def _progress(done: int, total: int, overwrite: bool) -> str:
     if done:
         return f"{done} of {total} done (complete outputs); {same} resumes with the other {total - done}"
     if total == 1:  # a one-output command (a model of crop adapt): "none of the 1 done" read oddly
-        return "stopped before its output was written; the same command makes it"
+        return "stopped before its output was written; the same command makes it, from the start"
     return f"none of the {total} done"
 
 
