@@ -473,3 +473,19 @@ def test_a_validation_share_beside_a_validation_list_is_said_unread(tmp_path, ca
     with caplog.at_level("WARNING", logger="agriseg"):
         CropDataModule(data.model_copy(update={"val_fraction": 0.2}), 2, 0, 0, 0)  # the default: nothing to say
     assert "val_fraction" not in caplog.text
+
+
+def test_a_crop_larger_than_every_photo_is_warned_of(tmp_path, caplog):
+    """``data.crop_size 2048`` on 960 x 720 photos: reflection padding and a process killed out of memory after
+    75 s, with no word (session 93's sweep)."""
+    cfg = tiny_config(tmp_path)
+    cfg.data.crop_size, cfg.train.max_steps = 96, 1  # the photos are 64 x 64
+    with caplog.at_level("WARNING", logger="agriseg"):
+        train_crop(cfg)
+    assert "data.crop_size 96 is larger than every training photo (the largest 64 x 64)" in caplog.text
+    caplog.clear()
+    cfg = tiny_config(tmp_path / "b")
+    cfg.train.max_steps = 1
+    with caplog.at_level("WARNING", logger="agriseg"):
+        train_crop(cfg)
+    assert "data.crop_size" not in caplog.text

@@ -221,10 +221,13 @@ class CropSegDataset:
     def __len__(self) -> int:
         return len(self.items)
 
-    def check(self, where: str = "") -> None:
+    def check(self, where: str = "") -> tuple[int, int]:
         """Read every label and each photo's header before training, so that a bad file is a usage error before
         the run's folder is made, not a stop after epochs were trained (a validation label of class 5 was found
         once the first epoch was done, and the epoch lost).
+
+        Returns:
+            The largest photo's ``(height, width)`` (``(0, 0)`` for none).
 
         Raises:
             agriseg.config.OptionError: the first label that is unreadable, of another size than its photo, or
@@ -233,6 +236,7 @@ class CropSegDataset:
         from agriseg.data.io import exif_orientation, open_image
 
         problems = []
+        largest = (0, 0)
         unlisted: list[str] = []  # colormap labels with colours the colormap does not name (read as ignored)
         any_class = False
         for _, ip, lp in self.items:
@@ -248,6 +252,7 @@ class CropSegDataset:
                         w, h = h, w
                 if mask.shape != (h, w):
                     raise ValueError(size_differs(lp, mask.shape, ip, (h, w, 3)))
+                largest = max(largest, (h, w), key=lambda s: s[0] * s[1])
                 bad = np.unique(mask[(mask != 255) & (mask >= self.num_classes)]) if self.num_classes else ()
                 if len(bad):
                     ids = ", ".join(map(str, bad[:3]))
@@ -270,6 +275,7 @@ class CropSegDataset:
             from agriseg.data.io import log
 
             log.warning("colours not in data.colormap are ignored in training: %s", listed(unlisted, 3))
+        return largest
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """Decoded (image uint8 HWC, mask uint8 HW) of item ``i``; checks that their sizes match."""

@@ -77,8 +77,16 @@ def train_crop(
         pairs = match_pairs(cfg.data.images, cfg.data.labels, ("data.images", "data.labels"))
         check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")
     dm = CropDataModule(cfg.data, t.batch_size, t.num_workers, t.seed, cfg.model.infer_long_side, cfg.model.num_classes)
-    dm.train_set.check("the training photos")  # every label before the run's folder, not when the loader meets it
+    h, w = dm.train_set.check("the training photos")  # every label before the run's folder, not in the loader
     dm.val_set.check("the validation photos")
+    if h and cfg.data.crop_size > max(h, w):  # 2048 on 960x720 photos: the process was killed, out of memory
+        from agriseg.data.io import log
+
+        log.warning(
+            "data.crop_size %d is larger than every training photo (the largest %d x %d): the crops are padded "
+            "by reflection (no more of the photo to see), and training memory grows with the crop's square",
+            cfg.data.crop_size, w, h,
+        )  # fmt: skip
     # data that cannot train (no photos, no validation, lists that overlap) is refused before the run's folder
     # is made (an empty output_dir was left behind)
     replaces = resumable and replaces_earlier_run(cfg.output_dir, resume)
