@@ -111,20 +111,25 @@ _FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 _FULL_WORDS = ("no space left on device", "disk is full", "disk quota exceeded")
 
 
+def error_chain(err: BaseException) -> Iterator[BaseException]:
+    """``err``, then what it was raised from or while handling (``__cause__``, else ``__context__``), each once:
+    a library's own error often wraps the one that says what happened."""
+    seen: set[int] = set()
+    e: BaseException | None = err
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        yield e
+        e = e.__cause__ or e.__context__
+
+
 def disk_full(err: BaseException, outputs: Iterable[str | Path] = ()) -> bool:
     """Whether ``err`` (or what it was raised from) says the disk or the quota is full, or, for an error that
     does not say why (GDAL's ``Write failed``), the disk of one of the ``outputs`` has no block left."""
     from agriseg.data.files import out_of_room
 
-    seen: set[int] = set()
-    e: BaseException | None = err
-    while e is not None and id(e) not in seen:
-        if isinstance(e, OSError) and e.errno in _FULL:
+    for e in error_chain(err):
+        if (isinstance(e, OSError) and e.errno in _FULL) or any(w in str(e).lower() for w in _FULL_WORDS):
             return True
-        if any(w in str(e).lower() for w in _FULL_WORDS):
-            return True
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
     if isinstance(err, ValueError):  # a bad input: said as such, however full the disk
         return False
     # a few blocks: a writer that failed may have removed what it wrote (16 blocks: 64 KiB on most disks)
@@ -270,11 +275,4 @@ def _drain(results: Iterable[Result], take: Callable[[Item, Any], None]) -> None
 def interrupted(err: BaseException) -> bool:
     """Whether ``err`` is, or was raised while handling, a Ctrl-C (an import cut short by Ctrl-C raises an
     ImportError chained to the KeyboardInterrupt, which must stop the command, not read as a missing library)."""
-    seen: set[int] = set()
-    e: BaseException | None = err
-    while e is not None and id(e) not in seen:
-        if isinstance(e, KeyboardInterrupt):
-            return True
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return False
+    return any(isinstance(e, KeyboardInterrupt) for e in error_chain(err))

@@ -246,17 +246,12 @@ def open_api(cfg: DownloadConfig) -> Any:
         code = getattr(err, "status_code", None)  # pystac-client's APIError: the server answered, with an error
         if code:
             raise ValueError(f"{cfg.stac_url}: no STAC API there (HTTP {code})") from err
-        # the server answered, but not as a STAC API: a file (bytes that are no text), or JSON of another kind
-        chain: list[BaseException] = []  # pystac-client wraps the decoding error in its own
-        e: BaseException | None = err
-        while e is not None and len(chain) < 8:
-            chain.append(e)
-            e = e.__cause__ or e.__context__
-        if any(isinstance(c, UnicodeDecodeError) for c in chain) or "codec can't decode" in str(err):
-            raise ValueError(f"{cfg.stac_url}: no STAC API there (it answered with a file, not JSON)") from err
-        if any(type(c).__name__ == "STACTypeError" for c in chain) or "expected type=Catalog" in str(err):
-            raise ValueError(f"{cfg.stac_url}: no STAC API there (it answered JSON that is no STAC catalog)") from err
-        raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({api_problem(err)})") from err
+        problem = api_problem(err)  # it answered, but not as a STAC API (a file, other JSON); or it did not answer
+        said = "no STAC API there" if problem.startswith(ANSWERED_OTHERWISE) else "STAC API not reachable"
+        raise ValueError(f"{cfg.stac_url}: {said} ({problem})") from err
+
+
+ANSWERED_OTHERWISE = "it answered with"  # api_problem's words for a server that answered, but not as a STAC API
 
 
 def api_problem(err: BaseException) -> str:
@@ -264,8 +259,14 @@ def api_problem(err: BaseException) -> str:
     network's (:func:`agriseg.data.download.network_problem`), never a library's nested dump."""
     import json
 
+    from agriseg.batch import error_chain
     from agriseg.data.download import network_problem
 
+    chain = list(error_chain(err))  # pystac-client wraps the decoding error in its own
+    if any(isinstance(e, UnicodeDecodeError) for e in chain) or "codec can't decode" in str(err):
+        return f"{ANSWERED_OTHERWISE} a file, not JSON"
+    if any(type(e).__name__ == "STACTypeError" for e in chain) or "expected type=" in str(err):
+        return f"{ANSWERED_OTHERWISE} JSON that is no STAC catalog"
     if isinstance(err, json.JSONDecodeError) or type(err).__name__ == "JSONDecodeError":
         return "the API answered something that is not JSON (a web page?)"
     code = getattr(err, "status_code", None)

@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from agriseg.batch import error_chain
+
 log = logging.getLogger("agriseg")
 
 # how libtiff and GDAL say a write failed without saying why
@@ -27,15 +29,6 @@ _WRITE_WORDS = ("write failed", "write error", "tiffappendtostrip", "_tiffwritep
 _FULL_WORDS = ("no space left on device", "disk quota exceeded")
 
 
-def _chain(err: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    e: BaseException | None = err
-    while e is not None and id(e) not in seen:
-        seen.add(id(e))
-        yield e
-        e = e.__cause__ or e.__context__
-
-
 def full_disk(err: BaseException, output: Path, said: list[str] | tuple[str, ...] = ()) -> OSError | None:
     """``err`` as the full disk it was, naming ``output`` (None: another error). GDAL's error says only ``Write
     failed``: the reason is libtiff's line (``said``), or, where that could not be kept, a disk of ``output``
@@ -43,7 +36,7 @@ def full_disk(err: BaseException, output: Path, said: list[str] | tuple[str, ...
     from agriseg.batch import disk_full
     from agriseg.data.files import out_of_room
 
-    gdal = any(type(e).__module__.startswith("rasterio") for e in _chain(err))
+    gdal = any(type(e).__module__.startswith("rasterio") for e in error_chain(err))
     full = disk_full(err) or any(w in line.lower() for line in said for w in _FULL_WORDS)
     if full or (gdal and not isinstance(err, ValueError) and out_of_room(Path(output).parent, 16)):
         return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(output))
@@ -56,9 +49,9 @@ def write_failure(err: BaseException, output: Path, said: list[str] | tuple[str,
     (Input/output error)``)."""
     if (full := full_disk(err, output, said)) is not None:
         return full
-    if isinstance(err, ValueError) or not any(type(e).__module__.startswith("rasterio") for e in _chain(err)):
+    if isinstance(err, ValueError) or not any(type(e).__module__.startswith("rasterio") for e in error_chain(err)):
         return None  # a bad input, or an error of agriseg's own: said as it is
-    words = " ".join([*(str(e) for e in _chain(err)), *said]).lower()
+    words = " ".join([*(str(e) for e in error_chain(err)), *said]).lower()
     if not any(w in words for w in _WRITE_WORDS):
         return None  # a read error (a damaged scene) is the scene's, said by its reader
     reasons = [line.split(": ", 1)[-1].strip().rstrip(".") for line in said if "writeproc" in line.lower()]
