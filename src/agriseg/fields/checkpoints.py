@@ -217,7 +217,7 @@ def load_fields_model(
         from agriseg.fields.registry import spec_for
 
         spec = spec_for(str(path))
-        if spec is None or "agriseg fields models download" in str(err):
+        if spec is None:
             raise
         raise ModelLoadError(
             f"{err}; it is the cached download of {spec.name}: `agriseg fields models download --overwrite "

@@ -8,7 +8,6 @@ finished outputs, resume, count and report failures the same way; ``map`` runs i
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -506,13 +505,15 @@ def predict(
 
     said = _as_recorded(run, own)
     options = {**predict.model_dump(exclude={"progress"}), **said, **resize_option(model, said["resize"])}
-    # the same options with the model's own values typed out, as agriseg recorded them before it recorded a value
-    # typed at the model's own as not given: outputs of `--resize 2` then resume without it, and the other way
-    own_typed = [k for k in ("resize", "divisor") if said[k] is None and own.get(k) is not None]
-    alike = [
-        {k: v for k, v in options.items() if not ("resize" in keys and k == "model_resize")} | {k: own[k] for k in keys}
-        for keys in itertools.chain.from_iterable(itertools.combinations(own_typed, n) for n in (1, 2))
-    ]
+    # the same options with the model's own values typed out (--resize 2, --divisor 3000, or both), as agriseg
+    # recorded them before it recorded such a value as not given: their outputs resume with or without it
+    typed = {k: own[k] for k in ("resize", "divisor") if said[k] is None and own.get(k) is not None}
+    alike = []
+    for keys in [{k} for k in typed] + ([set(typed)] if len(typed) == 2 else []):
+        alt = {**options, **{k: typed[k] for k in keys}}
+        if "resize" in keys:
+            alt.pop("model_resize", None)  # a --resize typed was recorded without the model's default
+        alike.append(alt)
     result = run_batch(
         items,
         work,
