@@ -393,8 +393,7 @@ def run_batch(
 
                     # a kill while they are written: the re-run rewrites them; not a user's file put there (kept
                     # aside before a table is written over it), which stays theirs if this run does not write it
-                    mine = [t for t in tables if not Path(t).exists() or Path(t) in held or
-                            (table_stamped(t) and not table_edited(t))]  # fmt: skip
+                    mine = [t for t in tables if not Path(t).exists() or (table_stamped(t) and not table_edited(t))]
                     theirs = {Path(t): _identity(t) for t in tables if t not in mine and Path(t).is_file()}
                     mark_tables_writing(mine)
                     finish(result)  # it stamps the tables in its folder as agriseg's (seal_tables): not theirs
