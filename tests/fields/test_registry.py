@@ -161,3 +161,33 @@ def test_a_damaged_cached_release_says_how_to_fetch_it_again() -> None:
             load_fields_model(path)
     finally:
         path.unlink()
+
+
+def test_retries_reach_a_released_model_named_in_a_command(
+    model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``fields run / map --retries N`` is the model download's too (it was always 4)."""
+    from agriseg.fields.mapping.commands import model_file
+
+    monkeypatch.setattr("agriseg.data.download.time.sleep", lambda s: None)
+    loopback.drop[PATH] = 1
+    with pytest.raises(ValueError, match=r"download failed after 1 attempt"):
+        model_file(NAME, retries=0)
+    part_path(registry.cached_path(registry.get_spec(NAME))).unlink()
+    loopback.drop[PATH] = 2
+    assert Path(model_file(NAME, retries=2)).read_bytes() == ftw_ckpt_bytes
+
+
+def test_map_with_a_released_models_own_resize_resumes(model_cache: Path, tmp_path: Path) -> None:
+    """``fields map -m NAME --resize 2`` (the release's own resize: the same pixels) resumed nothing of a run
+    without ``--resize`` ("made with other settings"), as ``fields predict`` does since session 93."""
+    from tests.fields.synth_scenes import write_scene
+
+    (tmp_path / "in").mkdir()
+    write_scene(tmp_path / "in" / "scene.tif", h=64, w=64)
+    args = ["fields", "map", str(tmp_path / "in"), "--outdir", str(tmp_path / "out"), "-m", NAME, "--serial"]
+    assert (res := CliRunner().invoke(main, args)).exit_code == 0, res.output
+    res = CliRunner().invoke(main, [*args, "--resize", "2"])
+    assert res.exit_code == 0 and "1 skipped" in res.output, res.output
+    res = CliRunner().invoke(main, [*args, "--resize", "1"])  # another value: refused, naming the option
+    assert res.exit_code == 1 and "--resize: not given -> 1.0" in res.output, res.output

@@ -256,15 +256,16 @@ def looks_like_name(value: str) -> bool:
     return "/" not in value and "\\" not in value and "." not in value
 
 
-def resolve_model(value: str, progress: bool = True) -> str:
-    """A model argument as a local file: registry names are fetched (once), anything else is a path.
+def resolve_model(value: str, progress: bool = True, retries: int = 4) -> str:
+    """A model argument as a local file: registry names are fetched (once, ``retries`` attempts after the
+    first with backoff), anything else is a path.
 
     Raises:
         ValueError: a name that is neither an existing file nor in the registry (lists the valid names), or
             a failed download.
     """
     if value in MODELS:
-        return str(fetch(value, progress=progress))
+        return str(fetch(value, progress=progress, retries=retries))
     if looks_like_name(value) and not Path(value).exists():
         raise ValueError(
             f"{value}: no such model file, and not a known model name ({_near(value)}valid: {', '.join(MODELS)})"
@@ -349,6 +350,18 @@ def default_resize(path: str | Path, info: dict[str, Any] | None = None) -> floa
     return 2.0 if info.get("source_format") == "ftw-tools" else 1.0
 
 
+def known_resize(model: str | Path) -> float | None:
+    """The resize a fields model runs at without ``--resize`` when that is known without loading it: a released
+    model, a DelineateAnything ``.pt`` (2) or a ``.safetensors`` (its metadata); None for other checkpoints."""
+    spec = spec_for(str(model))
+    suffix = Path(model).suffix.lower()
+    if suffix == ".pt" or (spec is not None and suffix != ".safetensors"):
+        return 2.0  # DelineateAnything (InstanceConfig's default) and the ftw-tools releases
+    if suffix == ".safetensors" and Path(model).is_file():
+        return default_resize(model)
+    return None
+
+
 def resize_option(model: str | Path, resize: float | None) -> dict[str, float]:
     """``{"model_resize": 2.0}`` for an agriseg import of an ftw-tools checkpoint run at its default resize,
     else nothing: for fingerprints. Such imports ran at 1 before their origin was read (agriseg 0.x); their
@@ -370,6 +383,7 @@ __all__ = [
     "fetch_models",
     "get_spec",
     "is_cached",
+    "known_resize",
     "model_inputs",
     "released",
     "resize_option",

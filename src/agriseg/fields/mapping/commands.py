@@ -284,13 +284,14 @@ def download(
     return _downloads([item], config, opts, model, inputs)
 
 
-def model_file(model: str | Path, download: bool = True) -> str:
+def model_file(model: str | Path, download: bool = True, retries: int = 4) -> str:
     """``-m``'s value as a local file: a released model's name is fetched (once) into the cache, a path stays.
 
     Args:
         model: a released model's name (``agriseg fields models list``) or a model file.
         download: False: only check the value (nothing is downloaded; a name is returned as it is), so a
             command refuses its other bad options before a long download.
+        retries: download attempts after the first (``--retries``), with backoff.
 
     Raises:
         OptionError: neither a file nor a released model's name (the message lists the names).
@@ -300,7 +301,7 @@ def model_file(model: str | Path, download: bool = True) -> str:
 
     value = str(model)
     if value in MODELS:
-        return resolve_model(value) if download else value
+        return resolve_model(value, retries=retries) if download else value
     try:
         return resolve_model(value)  # a path: nothing to fetch
     except ValueError as err:
@@ -319,7 +320,7 @@ def check_name(name: str) -> None:
         raise OptionError(f"--name {name!r}: a file name stem, not a path (no /, \\ or ..); the outputs go in -o")
 
 
-def _checked_model(model: str | Path, sha256: str | None, inputs_ok: Callable[[], None]) -> str:
+def _checked_model(model: str | Path, sha256: str | None, inputs_ok: Callable[[], None], retries: int = 4) -> str:
     """The model file, checked (:func:`check_model`) and the inputs checked (``inputs_ok``) before anything
     is downloaded or read: a model file first (an untrusted pickle or a missing extra stops the command before
     its inputs are looked at), a released model's name after the inputs (it is fetched then)."""
@@ -331,7 +332,7 @@ def _checked_model(model: str | Path, sha256: str | None, inputs_ok: Callable[[]
         inputs_ok()
         return value
     inputs_ok()
-    value = model_file(value)
+    value = model_file(value, retries=retries)
     check_model(value, sha256)
     return value
 
@@ -645,7 +646,7 @@ def run_area(
     model = model_file(model, download=False)
     inputs = _inputs(model)
     request.check(inputs[0])
-    model = model_file(model)
+    model = model_file(model, retries=download_config.retries)
     digest = check_model(model, sha256)  # refuse an untrusted pickle before downloading anything
     outdir = Path(outdir)
     scene = outdir / f"{name}.tif"
@@ -863,7 +864,8 @@ def map_scenes(
         elif not scene_list:
             raise OptionError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
 
-    model = _checked_model(model, sha256, check_inputs_and_dates)
+    retries = (download_config or DownloadConfig()).retries
+    model = _checked_model(model, sha256, check_inputs_and_dates, retries)
     from agriseg.fields.predict import check_scene_memory
     from agriseg.fields.registry import default_resize
 

@@ -23,7 +23,7 @@ from agriseg.batch import BatchOptions, BatchResult, DaskCluster, Executor, Item
 from agriseg.config import OptionError
 from agriseg.data.files import write_json
 from agriseg.fields.mapping.scene import SceneJob, run_scene
-from agriseg.fields.registry import resize_option
+from agriseg.fields.registry import known_resize, resize_option
 from agriseg.fingerprint import Recipe
 from agriseg.manifest import remove_unused, seal_tables
 
@@ -105,16 +105,23 @@ def _warnings_kept() -> Iterator[list[str]]:
 
 def scene_recipe(job: SceneJob) -> Recipe:
     """What the fingerprints of scene tasks share: the model and the options that change the outputs."""
-    options = {
-        "predict": job.predict.model_dump(exclude={"progress", "device", "batch_size"}),
-        "polygonize": job.polygonize.fingerprint(),
-        "resize": job.resize,
-        "preprocess": dict(job.preprocess),
-        "collection": job.collection,
-        **resize_option(job.model, job.resize),
-    }
+
+    def options(resize: float | None) -> dict[str, Any]:
+        return {
+            "predict": job.predict.model_dump(exclude={"progress", "device", "batch_size"}),
+            "polygonize": job.polygonize.fingerprint(),
+            "resize": resize,
+            "preprocess": dict(job.preprocess),
+            "collection": job.collection,
+            **resize_option(job.model, resize),
+        }
+
     inputs = [job.polygonize.landcover] if job.polygonize.landcover else []
-    return Recipe("fields map", ALGORITHM, options, job.model, inputs)
+    # `--resize 2` on a model that runs at 2 anyway makes the same outputs as no --resize: recorded as not given,
+    # so either resumes the other (outputs an earlier agriseg recorded with the value typed resume too)
+    if job.resize is not None and float(job.resize) == known_resize(job.model):
+        return Recipe("fields map", ALGORITHM, options(None), job.model, inputs, same_as=[options(job.resize)])
+    return Recipe("fields map", ALGORITHM, options(job.resize), job.model, inputs)
 
 
 def run_jobs(
