@@ -510,3 +510,16 @@ def test_sentinel2_reflectance_read_as_16_bit_colour_is_warned_to_read_dark(capl
             (tile.astype(np.uint32) * 20).clip(0, 65535).astype(np.uint16), "bright.tif"
         )  # a real 16-bit photo
     assert "s2f.tif: float image whose values are nearly all <=" in caplog.text and "bright.tif" not in caplog.text
+
+
+def test_a_dark_image_is_warned_of_once_per_file(caplog: pytest.LogCaptureFixture) -> None:
+    """A training loader reads each photo every epoch: its dark warning came once per photo per epoch."""
+    import logging
+
+    from agriseg.data.io import scale_to_uint8
+
+    tile = np.full((20, 20, 3), 900, np.uint16)
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        for name in ("once.tif", "once.tif", "other.tif"):
+            scale_to_uint8(tile, name)
+    assert caplog.text.count("once.tif: 16-bit image") == 1 and caplog.text.count("other.tif: 16-bit image") == 1

@@ -489,6 +489,17 @@ LOW_BITS_TOP = 4095
 DARK_TOP = 16383  # 16-bit values nearly all under it (a quarter of full scale) read dark: Sentinel-2 L2A's x 10000
 
 
+_SAID_DARK: set[str] = set()
+
+
+def _warn_once(message: str, path: Path, *args: object) -> None:
+    """``log.warning(message, path, *args)`` once per file and process: a training loader reads each photo
+    every epoch, and said each dark one again each time."""
+    if str(path) not in _SAID_DARK:
+        _SAID_DARK.add(str(path))
+        log.warning(message, path, *args)
+
+
 def _warn_dark(arr: np.ndarray, path: Path, kind: str, fix: str) -> None:
     """Warn when ``arr``'s values (read on a 0-65535 scale) nearly all lie under :data:`DARK_TOP`: Sentinel-2 L2A
     reflectance x 10000 read at 1-8 % brightness without a word. "Nearly all" is the 99.5th percentile of about a
@@ -496,7 +507,7 @@ def _warn_dark(arr: np.ndarray, path: Path, kind: str, fix: str) -> None:
     flat = arr.reshape(-1)
     p = int(np.percentile(flat[:: max(1, flat.size // 1_000_000)], 99.5))
     if p <= DARK_TOP:
-        log.warning(
+        _warn_once(
             "%s: %s image whose values are nearly all <= %d (Sentinel-2 reflectance x 10000?) reads dark, at most %d "
             "of 255 (scaled by 65535, never stretched): scale it %s first", path, kind, p, round(p * 255 / 65535), fix
         )  # fmt: skip
@@ -523,11 +534,11 @@ def _to_uint8(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
         top = float(np.iinfo(np.uint16).max if arr.dtype.itemsize >= 2 else 255)
         top_value = int(arr.max(initial=0)) if warn else 0
         if arr.dtype.itemsize == 2 and 0 < top_value <= 255:
-            log.warning("%s: 16-bit image whose values are all <= 255 reads as nearly black (scaled by 65535)", path)
+            _warn_once("%s: 16-bit image whose values are all <= 255 reads as nearly black (scaled by 65535)", path)
         elif arr.dtype.itemsize == 2 and 0 < top_value <= LOW_BITS_TOP:
             said = "(a 10- or 12-bit camera's, or reflectance x 10000?) reads nearly black (scaled by 65535, never "
             said += "stretched)"
-            log.warning(
+            _warn_once(
                 "%s: 16-bit image whose values are all <= %d %s: scale it to 16 bits first", path, LOW_BITS_TOP, said
             )
         elif arr.dtype.itemsize == 2 and top_value > LOW_BITS_TOP:
@@ -542,7 +553,7 @@ def _to_uint8(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
     top = 1.0 if hi <= 2.0 else 255.0 if hi <= 255.0 else 65535.0
     if warn and top == 65535.0 and hi <= LOW_BITS_TOP:  # e.g. Sentinel-2 reflectance x 10000 stored as floats
         said = "(reflectance x 10000?) reads nearly black (scaled by 65535, never stretched)"
-        log.warning("%s: float image whose values are all <= %d %s: scale it to 0-1 first", path, LOW_BITS_TOP, said)
+        _warn_once("%s: float image whose values are all <= %d %s: scale it to 0-1 first", path, LOW_BITS_TOP, said)
     elif warn and top == 65535.0:
         _warn_dark(arr, path, "float", "to 0-1")
     return (arr * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
