@@ -97,6 +97,19 @@ def test_dice_reward_can_score_repaired_rows_as_wrong() -> None:
     assert DiceReward(NAMES, repaired_rows="wrong").score(good, truth, NAMES) == (pytest.approx(1.0), True)
 
 
+def test_a_completion_without_mask_text_scores_nothing() -> None:
+    """"hello world" scored 0.83 against a mostly-background truth (the decoder's made-up background), an empty
+    completion 1.0 against an all-background one: a GRPO run's mean Dice rose while it learnt to write no mask
+    (session 94's sweep)."""
+    truth = np.zeros((4, 4), int)
+    truth[0, 0] = 1
+    for how in ("keep", "wrong"):
+        reward = DiceReward(NAMES, validity_weight=0.5, repaired_rows=how)  # type: ignore[arg-type]
+        assert reward.score("hello world", truth, NAMES) == (0.0, False)
+        assert reward.score("", np.zeros((4, 4), int), NAMES) == (0.0, False)
+        assert reward.score(encode_answer(truth, NAMES), truth, NAMES) == (pytest.approx(1.5), True)
+
+
 def test_patch_boxes() -> None:
     assert grid_boxes(64, 64, 32) == [(0, 0, 32, 32), (32, 0, 64, 32), (0, 32, 32, 64), (32, 32, 64, 64)]
     b = grid_boxes(70, 64, 32, overlap=0.5)

@@ -86,6 +86,7 @@ class DiceReward:
     Attributes:
         class_names: class words, background first (used when the dataset has no ``class_names`` column).
         validity_weight: weight of an extra +1 reward for a completion that needed no repair.
+            A completion holding no mask text at all scores 0, whatever the options.
         repaired_rows: ``"keep"`` scores the repaired decode (a row running past the patch edge is cut and
             scores as if well-formed, so the reward cannot see it); ``"wrong"`` scores every cell of a
             repaired row as no class (the row's truth is missed), a penalty in proportion to the damage.
@@ -105,6 +106,8 @@ class DiceReward:
     def score(self, text: str, truth: np.ndarray, class_names: Sequence[str]) -> tuple[float, bool]:
         """Reward and validity of one completion."""
         grid, report = decode_rrle(text, truth.shape, class_names)
+        if "no_mask" in report.kinds():  # no mask text at all: the decoder's made-up background is no answer
+            return 0.0, False  # (it scored 0.83 against a mostly-background truth: GRPO learnt to write nothing)
         if self.repaired_rows == "wrong":
             # rows the decoder changed; a row written other than canonically (runs not merged, no leading space)
             # decodes to what it says and is scored as that
