@@ -29,6 +29,9 @@ def test_a_group_left_empty_in_the_file_takes_set_values(tmp_path: Path) -> None
     cfg_file.write_text(text.replace("lora: {enabled: false}", "lora:"))
     cfg = load_config(cfg_file, SFTRunConfig, ["lora.r=4"])
     assert cfg.lora.r == 4
+    # and without an override: the group's defaults ("lora: Input should be a valid dictionary or instance of
+    # LoraAdapterConfig (got None)", session 94's sweep)
+    assert load_config(cfg_file, SFTRunConfig).lora.r == 16
 
 
 def test_bad_overrides_are_one_line_errors() -> None:
@@ -336,3 +339,25 @@ def test_a_name_is_guessed_from_its_parts_when_no_spelling_is_near() -> None:
     assert near_names("efnet", names) == ["FTW_PRUE_EFNET_B3", "FTW_PRUE_EFNET_B5", "FTW_PRUE_EFNET_B7"]
     assert near_names("prue", names + ["FTW_PRUE_X"]) == []  # four hold it: no guess rather than a list
     assert near_names("weed", ["default", "crop-weed"]) == ["crop-weed"]
+
+
+def test_unknown_keys_list_a_groups_options_once(tmp_path: Path) -> None:
+    """Every unknown key repeated the group's whole option list: one line of 1,500 characters."""
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("model: m\ndataset: d\noutput_dir: o\nfoo: 1\nbar: 2\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg_file, SFTRunConfig)
+    said = str(err.value)
+    assert said.count("the options here:") == 1 and "foo: not an option (the options here: model," in said
+    assert said.endswith("; bar: not an option"), said
+
+
+def test_blank_paths_and_a_step_count_of_true_are_refused(tmp_path: Path) -> None:
+    """``output_dir: "   "`` trained into a folder named three spaces; ``max_steps: true`` trained 1 step."""
+    cfg_file = tmp_path / "c.yaml"
+    for line, said in (('output_dir: "   "', "output_dir: give a folder (the value is blank)"),
+                       ("max_steps: true", "max_steps: a whole number of steps, not true / false")):  # fmt: skip
+        cfg_file.write_text(f"model: m\ndataset: d\n{'' if 'output_dir' in line else 'output_dir: o'}\n{line}\n")
+        with pytest.raises(ConfigError) as err:
+            load_config(cfg_file, SFTRunConfig)
+        assert said in str(err.value)

@@ -86,7 +86,18 @@ class StrictModel(BaseModel):
     def _paths_as_text(cls, data: Any) -> Any:  # noqa: ANN401 - whatever the caller passed
         if not isinstance(data, dict):
             return data
-        return {k: os.fspath(v) if isinstance(v, os.PathLike) else v for k, v in data.items()}
+        return {
+            k: os.fspath(v) if isinstance(v, os.PathLike) else {} if v is None and cls._is_group(k) else v
+            for k, v in data.items()
+        }
+
+    @classmethod
+    def _is_group(cls, key: str) -> bool:
+        """Whether ``key`` is a group of options (a nested config): ``lora:`` with nothing under it in a YAML file
+        is None, read as the group's defaults (as a ``--set lora.r=4`` beside it already made it)."""
+        info = cls.model_fields.get(key)
+        kind = info.annotation if info is not None else None
+        return isinstance(kind, type) and issubclass(kind, BaseModel)
 
 
 T = TypeVar("T", bound=BaseModel)
@@ -342,12 +353,16 @@ def describe_errors(
     key is answered with the nearest option names of its group.
     """
     parts = []
+    listed: set[tuple[str, ...]] = set()  # groups whose options were listed: once (a line of 1,500 characters)
     for e in _merged_choices(err.errors()):
         loc = [str(x) for x in e["loc"]]
         if e["type"] == "extra_forbidden" and model is not None and loc:
             valid = _fields_at(model, loc[:-1])
-            hint = did_you_mean(loc[-1], valid) or f"the options here: {', '.join(valid)}"
-            e = {**e, "msg": f"not an option ({hint})" if valid else e["msg"]}
+            hint = did_you_mean(loc[-1], valid)
+            if not hint and tuple(loc[:-1]) not in listed:
+                listed.add(tuple(loc[:-1]))
+                hint = f"the options here: {', '.join(valid)}"
+            e = {**e, "msg": (f"not an option ({hint})" if hint else "not an option") if valid else e["msg"]}
         if names and loc and loc[0] in names:
             loc[0] = names[loc[0]]
         if loc and loc[0].startswith("--") and len(loc) == 2 and loc[1].isdigit():  # a flag's list: "a,b"

@@ -503,3 +503,22 @@ def test_the_resource_trackers_leak_notice_is_kept_from_an_interrupted_run() -> 
         with warnings.catch_warnings(record=True) as seen:
             warnings.warn("resource_tracker: There appear to be 2 leaked semaphore objects", UserWarning, stacklevel=1)
         assert not seen
+
+
+@pytest.mark.parametrize(
+    ("command", "config", "other"),
+    [
+        ("text sft", "configs/crop/peanut_vegetation.yaml", "crop train"),
+        ("fields train", "configs/text/tiny_demo_grpo.yaml", "text grpo"),
+        ("crop train", "configs/fields/prue_lite0_cpu.yaml", "fields train"),
+        ("crop train", "configs/crop/selftrain_peanut.yaml", "crop selftrain"),
+        ("text sft", "configs/text/tiny_demo_grpo.yaml", "text grpo"),
+    ],
+)
+def test_a_config_of_another_command_is_named_so(command: str, config: str, other: str) -> None:
+    """A crop config given to ``text sft`` listed every key as "not an option" with the whole option list each time
+    and guesses such as train -> per_device_train_batch_size (session 94's sweep)."""
+    path = Path(__file__).resolve().parents[2] / config
+    res = CliRunner().invoke(main, [*command.split(), "-c", str(path)])
+    assert res.exit_code == 2, res.output
+    assert f"a run config of `agriseg {other}`, not of `agriseg {command}`: run agriseg {other} -c" in res.output

@@ -491,6 +491,13 @@ def test_dataset_goes_on_past_a_bad_image_unless_strict(tmp_path: Path) -> None:
     from datasets import load_from_disk
 
     assert {s for s in load_from_disk(str(tmp_path / "ds"))["source"]} == {"a0.png", "a1.png"}
+    # an image added without its mask, one removed: the unchanged data set names the images found now (the new
+    # one went unnamed, the removed one stayed named: session 94's sweep)
+    (tmp_path / "img" / "nomask.png").rename(tmp_path / "img" / "added.png")
+    res = _run(*args, "-o", tmp_path / "ds")
+    assert res.exit_code == 1 and "unchanged" in res.output, res.output
+    assert "added.png: no mask with the stem 'added'" in res.output and "nomask.png" not in res.output
+    assert "bad.png: not a readable image" in res.output
     # a file that is no image, named on the command line: "no mask with the stem 'README'" (session 86's sweep)
     (tmp_path / "README.txt").write_text("notes")
     res = _run("text", "dataset", tmp_path / "README.txt", *args[3:], "-o", tmp_path / "r")

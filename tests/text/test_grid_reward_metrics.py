@@ -98,7 +98,7 @@ def test_dice_reward_can_score_repaired_rows_as_wrong() -> None:
 
 
 def test_a_completion_without_mask_text_scores_nothing() -> None:
-    """"hello world" scored 0.83 against a mostly-background truth (the decoder's made-up background), an empty
+    """ "hello world" scored 0.83 against a mostly-background truth (the decoder's made-up background), an empty
     completion 1.0 against an all-background one: a GRPO run's mean Dice rose while it learnt to write no mask
     (session 94's sweep)."""
     truth = np.zeros((4, 4), int)

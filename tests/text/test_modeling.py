@@ -154,3 +154,19 @@ def test_a_damaged_model_folder_is_one_line(
     lines = [ln for ln in res.output.splitlines() if ln.startswith("Error")]
     assert len(lines) == 1 and str(bad) in lines[0], res.output
     assert "Traceback" not in res.output
+
+
+def test_a_config_path_not_found_names_its_key_and_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``tiny_base: no such model folder`` named neither the config key nor where a relative path is read from."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text("model: tiny_base\ndataset: d\noutput_dir: o\n")
+    res = CliRunner().invoke(main, ["text", "sft", "-c", "c.yaml"])
+    assert res.exit_code == 2, res.output
+    said = "model: tiny_base: no such model folder; the paths of a config are read from the working folder,"
+    assert f"{said} {tmp_path}" in " ".join(res.output.split())

@@ -220,8 +220,25 @@ def test_a_diverged_sft_or_a_grpo_of_no_step_saves_nothing(workdir: Path, sft_di
     cfg = {**_sft_cfg(workdir, tmp_path / "g1"), "model": str(sft_dir), "max_samples": 1, "max_steps": 1}
     cfg |= {"num_generations": 2, "per_device_train_batch_size": 4, "max_completion_length": 64}
     res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g1.yaml", cfg))])
-    assert res.exit_code == 1 and "no training step was taken" in res.output, res.output
+    # a usage error before the model is loaded (it was exit 1 after it, "no training step was taken")
+    assert res.exit_code == 2 and "1 sample, fewer than the 2 prompts of one step" in res.output, res.output
     assert not (tmp_path / "g1").exists()
+
+
+def test_lora_target_modules_the_model_lacks_are_a_usage_error(workdir: Path, tmp_path: Path) -> None:
+    """peft's "Target modules {'nonexistent_proj'} not found in the base model" (exit 1) named no key; an empty list
+    passed the config and failed in peft too (session 94's sweep). An empty ``lora:`` group is its defaults."""
+    for targets, said in (
+        (["nonexistent_proj"], "lora.target_modules: nonexistent_proj is no module of the model (its linear"),
+        ([], "lora.target_modules"),
+    ):
+        cfg = {**_sft_cfg(workdir, tmp_path / "s"), "lora": {"target_modules": targets}, "max_steps": 1}
+        res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "s.yaml", cfg))])
+        assert res.exit_code == 2 and said in res.output and "Traceback" not in res.output, res.output
+        assert not (tmp_path / "s").exists()
+    from agriseg.text.config import SFTRunConfig
+
+    assert SFTRunConfig.model_validate({**_sft_cfg(workdir, tmp_path / "s"), "lora": None}).lora.r == 16
 
 
 def test_an_output_dir_that_is_a_file_is_said_in_words(workdir: Path, tmp_path: Path) -> None:

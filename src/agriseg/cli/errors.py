@@ -105,7 +105,7 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo(str(err), err=True)
             raise SystemExit(2) from err
         except OptionError as err:
-            raise click.UsageError(str(err)) from err
+            raise click.UsageError(_another_commands_config(err, kwargs) or str(err)) from err
         except ValidationError as err:  # a command's options checked by its config: name the flags, one line
             names = {str(e["loc"][0]): _option_name(str(e["loc"][0]), flags) for e in err.errors() if e["loc"]}
             raise click.UsageError(describe_errors(err, names)) from None
@@ -132,6 +132,22 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             OPTION_FLAGS.reset(token)
 
     return wrapper
+
+
+def _another_commands_config(err: Exception, kwargs: dict[str, Any]) -> str | None:
+    """For a run config with options of another command's (``-c`` of a crop config given to ``text sft``): what it
+    is and the command that reads it, instead of every unknown key with the options of this one."""
+    from agriseg.cli.options import config_of_another_command
+    from agriseg.config import ConfigError
+
+    path, ctx = kwargs.get("config_path"), click.get_current_context(silent=True)
+    if not isinstance(err, ConfigError) or "not an option" not in str(err) or path is None or ctx is None:
+        return None
+    command = " ".join(ctx.command_path.split()[1:])
+    other = config_of_another_command(Path(path), command)
+    if other is None:
+        return None
+    return f"{path}: a run config of `agriseg {other}`, not of `agriseg {command}`: run agriseg {other} -c {path}"
 
 
 _WORKER = "\nOriginal Traceback (most recent call last):"

@@ -145,6 +145,43 @@ def config_class(ref: str) -> type[BaseModel]:
     return getattr(importlib.import_module(module), name)
 
 
+# the commands that read a YAML run config (``-c``), and its class
+RUN_CONFIGS = {
+    "crop train": "agriseg.crop.config:CropTrainConfig",
+    "crop selftrain": "agriseg.crop.selftrain:SelfTrainConfig",
+    "fields train": "agriseg.fields.config:FieldsTrainConfig",
+    "text sft": "agriseg.text.config:SFTRunConfig",
+    "text grpo": "agriseg.text.config:GRPORunConfig",
+}
+
+
+def config_of_another_command(path: Path, command: str) -> str | None:
+    """The command whose run config ``path`` is when ``command`` found options in it that are none of its own
+    (a crop config given to ``text sft``): the first of :data:`RUN_CONFIGS` that knows every key of the file.
+    None when none does, or the file cannot be read."""
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    if not isinstance(raw, dict):
+        return None
+    for other, ref in RUN_CONFIGS.items():
+        if other == command:
+            continue
+        try:
+            config_class(ref).model_validate(raw, context={"base": Path(path).parent, "set": set()})
+        except ValidationError as err:
+            if any(e["type"] == "extra_forbidden" for e in err.errors()):
+                continue
+        except (ImportError, ValueError):  # its pipeline's extra missing, a check of its own: not that one
+            continue
+        return other
+    return None
+
+
 def config_default(ref: str, name: str) -> Any:
     """The default of field ``name`` of the config class ``ref`` (a list as a tuple, a mapping as a tuple
     of ``key:value`` items)."""

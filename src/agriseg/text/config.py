@@ -7,7 +7,7 @@ Gemma 3 configs under ``configs/text/`` mark them as open choices.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -54,7 +54,7 @@ class LoraAdapterConfig(StrictModel):
     r: int = Field(16, ge=1)
     alpha: int = Field(32, ge=1)
     dropout: float = Field(0.05, ge=0.0, lt=1.0)
-    target_modules: list[str] | Literal["all-linear"] = "all-linear"
+    target_modules: Annotated[list[str], Field(min_length=1)] | Literal["all-linear"] = "all-linear"
     #: merge the adapter into the weights when saving (GRPO then keeps its KL reference at the SFT model)
     merge_on_save: bool = True
 
@@ -80,6 +80,20 @@ class TrainCommon(StrictModel):
     logging_steps: int = Field(10, ge=1)
     device: Literal["auto", "cpu", "cuda"] = "auto"
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+
+    @field_validator("output_dir", "model", "dataset")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():  # "   " made a folder named three spaces
+            raise ValueError("give a folder (the value is blank)")
+        return v
+
+    @field_validator("max_steps", mode="before")
+    @classmethod
+    def _whole_number(cls, v: Any) -> Any:  # noqa: ANN401 - as the file has it
+        if isinstance(v, bool):  # `max_steps: true` trained 1 step
+            raise ValueError("a whole number of steps, not true / false")
+        return v
 
     @field_validator("max_steps")
     @classmethod

@@ -253,7 +253,7 @@ def pair_files(
         if im.suffix.lower() not in IMAGE_SUFFIXES:  # named on the command line: not listed, so never checked
             msg = f"{im}: not a readable image (image files: {', '.join(IMAGE_SUFFIXES)})"
         elif stem_key(im) not in by_stem:
-            msg = f"{im}: no mask with the stem {im.stem!r} among {len(masks)} mask files"
+            msg = f"{im}: {NO_MASK} {im.stem!r} among {len(masks)} mask files"
         elif im.resolve() == by_stem[stem_key(im)].resolve():  # images and --masks name one folder
             msg = f"{im}: is its own mask (the images and --masks name the same file); keep masks in their own folder"
         if msg:
@@ -416,6 +416,9 @@ class BuiltDataset:
     failed: list[str] = field(default_factory=list)
 
 
+NO_MASK = "no mask with the stem"  # what an image without a mask is failed with
+
+
 def build_dataset(
     images: PathsLike,
     masks: PathsLike,
@@ -521,6 +524,9 @@ def build_dataset(
             failed = json.loads(failed_file.read_text(encoding="utf-8")) if failed_file.is_file() else []
         except Exception:  # noqa: BLE001 - an unreadable folder of this command's is made again
             return None
+        # images without a mask are no input of the data set (one added later leaves it as it is): they are the
+        # ones found now, not those of the run that made it (a photo added without its mask was not named)
+        failed = [f for f in failed if NO_MASK not in f] + (list(unpaired) if not strict else [])
         return {"samples": len(ds), "longest": longest(ds), "skipped": True, "failed": failed}
 
     options = {**config.model_dump(), "classes": names, "bands": list(bands) if bands else None}

@@ -66,7 +66,20 @@ def run_grpo(
     Raises:
         OptionError: ``max_completion_length`` cannot hold the longest answer of the data set (a usage error).
     """
-    ds, model, processor, meta = prepare_run(cfg, model, processor, overwrite)
+
+    def enough_prompts(ds: Any) -> None:  # noqa: ANN401 - a datasets.Dataset
+        # TRL's sampler takes whole generation batches of distinct prompts and drops a short last one
+        need = cfg.generation_batch() // cfg.num_generations
+        if len(ds) < need:
+            from agriseg.config import OptionError
+
+            raise OptionError(
+                f"{cfg.dataset}: {len(ds)} sample{'s' if len(ds) != 1 else ''}, fewer than the {need} prompts of "
+                f"one step (the generation batch {cfg.generation_batch()} / num_generations {cfg.num_generations}):"
+                " no step could be taken; give more samples or a smaller batch"
+            )
+
+    ds, model, processor, meta = prepare_run(cfg, model, processor, overwrite, check_data=enough_prompts)
     from trl import GRPOTrainer  # after the checks: a mistyped model fails at once
 
     if meta["answer_tokens"] > cfg.max_completion_length:  # every longer rollout would be cut mid-mask

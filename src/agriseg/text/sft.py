@@ -55,6 +55,29 @@ def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
     return ds
 
 
+def check_lora_targets(spec: LoraAdapterConfig, model: Any) -> None:
+    """Refuse ``lora.target_modules`` naming no module of ``model`` (peft matches a name to the end of a module's
+    dotted name), before training starts: peft's own error named neither the key nor the valid names.
+
+    Raises:
+        OptionError: the names that match nothing, with the model's linear layers' names.
+    """
+    if not spec.enabled or spec.target_modules == "all-linear":
+        return
+    import torch
+
+    names = [n for n, _ in model.named_modules()]
+    missing = [t for t in spec.target_modules if not any(n == t or n.endswith("." + t) for n in names)]
+    if missing:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+        from agriseg.batch import listed
+
+        raise OptionError(
+            f"lora.target_modules: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} no module of the "
+            f"model (its linear layers: {listed(linear, 8)}; or all-linear)"
+        )
+
+
 def peft_config(spec: LoraAdapterConfig) -> Any | None:
     """A peft ``LoraConfig`` for causal-LM training, or None when LoRA is disabled."""
     if not spec.enabled:
@@ -300,16 +323,36 @@ def check_format(cfg: TrainCommon, meta: dict[str, Any]) -> None:
     log.warning("%s; this run trains the model on the new ones", said)
 
 
+@contextmanager
+def _config_key(key: str, value: str) -> Iterator[None]:
+    """A path of the run config not found: said with its key, and, for a relative one, where it was looked for
+    (``tiny_base: no such model folder`` named neither, run from another folder than the config's)."""
+    try:
+        yield
+    except FileNotFoundError as err:
+        where = (
+            ""
+            if Path(value).is_absolute()
+            else f"; the paths of a config are read from the working folder, {Path.cwd()}"
+        )
+        raise FileNotFoundError(f"{key}: {err}{where}") from err
+
+
 def prepare_run(
-    cfg: TrainCommon, model: Any = None, processor: Any = None, overwrite: bool = False
+    cfg: TrainCommon,
+    model: Any = None,
+    processor: Any = None,
+    overwrite: bool = False,
+    check_data: Callable[[Any], None] | None = None,
 ) -> tuple[Any, Any, Any, dict]:
     """The data set, the model in training mode, its processor and the data set's metadata of an SFT or GRPO
     run (the model is loaded from ``cfg.model`` unless given; an earlier run's ``output_dir`` is replaced only
-    with ``overwrite``)."""
+    with ``overwrite``). ``check_data(ds)`` refuses a data set the run cannot use, before the model is loaded."""
     check_output_dir(cfg, overwrite)
     resolve_device(cfg.device, "device:")  # a config key (or --set device=...), named so
-    if model is None:
-        resolve_model_name(cfg.model)  # a mistyped folder fails before the data set is read
+    with _config_key("model", cfg.model):
+        if model is None:
+            resolve_model_name(cfg.model)  # a mistyped folder fails before the data set is read
     if cfg.lora.enabled and not cfg.lora.merge_on_save and is_adapter(str(cfg.model)):
         # the adapter is merged into its base on loading: a new adapter on top would name that base, not the
         # model trained here, and its folder would then load without the starting adapter's training
@@ -317,14 +360,18 @@ def prepare_run(
             f"lora.merge_on_save false: the model {cfg.model} is itself a LoRA adapter, merged when loaded; an "
             "adapter of it would name its base and lose it: keep merge_on_save true (or train with lora.enabled false)"
         )
-    ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
+    with _config_key("dataset", cfg.dataset):
+        ds = load_dataset_dir(cfg.dataset, cfg.max_samples)
     meta = dataset_meta(ds, cfg.dataset)  # a row edited by hand: before the model is loaded
+    if check_data is not None:
+        check_data(ds)
     if model is None:
         check_format(cfg, meta)
         model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
     elif processor is None:
         raise ValueError("a processor must be given with a prebuilt model")
     check_class_words(processor, meta["class_names"], str(cfg.model))
+    check_lora_targets(cfg.lora, model)
     meta["answer_tokens"] = max(answer_tokens(ds, processor))  # predict's --max-new-tokens must fit it
     say_replaced(cfg)
     model.train()
