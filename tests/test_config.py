@@ -117,7 +117,7 @@ def test_an_empty_output_dir_or_zero_steps_is_refused(tmp_path: Path) -> None:
     """``output_dir=`` wrote the run into the working directory; ``max_steps=0`` trained one step."""
     path = tmp_path / "c.yaml"
     path.write_text("model: m\ndataset: d\noutput_dir: o\n")
-    with pytest.raises(ConfigError, match="--set output_dir: String should have at least 1 character"):
+    with pytest.raises(ConfigError, match="--set output_dir: empty: give a value"):
         load_config(path, SFTRunConfig, ["output_dir="])
     with pytest.raises(ConfigError, match="--set max_steps: 0 steps trains nothing"):
         load_config(path, SFTRunConfig, ["max_steps=0"])

@@ -382,6 +382,8 @@ def describe_errors(
         short = not isinstance(got, dict | list) or len(repr(got)) <= 40  # a short list is shown: [2]
         shown = "" if not short or e["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if e["type"] == "string_too_short" and e.get("ctx", {}).get("min_length") == 1:  # pydantic's words for ""
+            msg, shown = "empty: give a value", ""
         if not loc and e["type"] == "value_error":  # a check across fields: its message names them
             parts.append(msg)
             continue

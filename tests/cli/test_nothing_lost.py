@@ -126,7 +126,7 @@ def test_02_traits_rerun_with_other_scale_or_grid_is_refused(tmp_path: Path) -> 
             ["fields", "predict", "{photo}", "-m", "{model}", "--threads", "-1"],
             "--threads: Input should be greater than or equal to 0",
         ),
-        (["crop", "traits", "{photo}", "--meta", ""], "--meta: String should have at least 1 character"),
+        (["crop", "traits", "{photo}", "--meta", ""], "--meta: empty: give a value"),
         (
             ["fields", "map", "{photo}", "-m", "{model}", "--workers", "0"],
             "--workers: Input should be greater than or equal to 1",

@@ -558,7 +558,7 @@ def test_an_empty_collection_id_is_refused(tmp_path) -> None:
     """``--collection ""`` wrote fiboa files with an empty collection id (session 62's sweep)."""
     (tmp_path / "c.tif").write_bytes(b"")
     r = CliRunner().invoke(main, ["fields", "polygonize", str(tmp_path / "c.tif"), "--collection", ""])
-    assert r.exit_code == 2 and "--collection: String should have at least 1 character" in r.output, r.output
+    assert r.exit_code == 2 and "--collection: empty: give a value" in r.output, r.output
 
 
 @pytest.mark.parametrize("command", ["evaluate", "robustness"])

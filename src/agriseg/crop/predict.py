@@ -184,19 +184,27 @@ MIN_WORKING_SHORT_SIDE = 96
 panorama at 800 px: 24 px high, cover 0.034 for a strip of cover 0.21): said, with the option that reads it."""
 
 
-def _warn_thin(source: str | Path, shape: tuple[int, int], long_side: int) -> None:
-    """Warn when a very wide or tall photo comes down to a sliver at the working size."""
-    from agriseg.data.io import log
-
+def thin_photo(shape: tuple[int, int], long_side: int, option: str = "--long-side") -> str | None:
+    """What to say of a very wide or tall photo ``(H, W)`` that comes down to a sliver at the working size
+    ``long_side`` (``option`` names how it is set; "": the model's, as ``crop traits`` reads photos), else None."""
     h, w = shape
     short = round(min(h, w) * long_side / max(h, w)) if long_side else min(h, w)
     # a photo already thinner than that at its own size counts too when it shrinks (a 20000x50 strip became 2 px)
     if short < MIN_WORKING_SHORT_SIDE and short < min(h, w):
-        log.warning(
-            "%s: %dx%d px comes down to %d px across at the working size (--long-side %d), where plants are specks; "
-            "--long-side 0 reads it at its own size, or cut it into pieces",
-            source, w, h, short, long_side,
-        )  # fmt: skip
+        at = f"the working size ({option} {long_side})" if option else f"the model's working size ({long_side} px)"
+        fix = "--long-side 0 reads it at its own size" if option else "`agriseg crop plots` reads it at its own size"
+        return (
+            f"{w}x{h} px comes down to {short} px across at {at}, where plants are specks; {fix}, or cut it into pieces"
+        )
+    return None
+
+
+def _warn_thin(source: str | Path, shape: tuple[int, int], long_side: int) -> None:
+    """Warn when a very wide or tall photo comes down to a sliver at the working size."""
+    from agriseg.data.io import log
+
+    if said := thin_photo(shape, long_side):
+        log.warning("%s: %s", source, said)
 
 
 # an orthomosaic read this many times smaller than its own size gets a warning: its plants are a few pixels at

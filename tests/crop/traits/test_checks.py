@@ -61,3 +61,16 @@ def test_a_plant_with_half_of_it_in_its_own_pot_is_not_called_joined() -> None:
     labels[:, 5] = 0  # 40 px in A, 50 in B
     said = joined_across_regions(rects, rows, plants, labels)
     assert len(said) == 1 and said[0].startswith("region B holds no plant of its own but much of plant A.1")
+
+
+def test_a_misfit_grid_says_sizes_that_differ(monkeypatch) -> None:  # noqa: ANN001
+    """ "its cells are 7 px wide but the plants stand 7 px apart" gave no reason (session 94's sweep)."""
+    from agriseg.crop.config import TraitsConfig
+    from agriseg.crop.traits import checks
+
+    config = TraitsConfig(grid="100x100")
+    for cell, pitch, said in ((6.66, 7.21, "6.7 px wide but the plants stand 7.2 px"),
+                              (40.0, 52.0, "40 px wide but the plants stand 52 px")):  # fmt: skip
+        monkeypatch.setattr(checks, "grid_misfit", lambda *a, c=cell, p=pitch: ("wide", c, p))
+        (line,) = checks.off_pitch(config, (0, 0, 666, 666), np.zeros((4, 4), int))
+        assert said in line, line

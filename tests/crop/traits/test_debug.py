@@ -60,3 +60,17 @@ def test_ids_with_accents_and_other_alphabets_are_drawn_as_letters() -> None:
     labels = np.zeros((200, 200), np.int32)
     pics = [debug_image(labels, None, [{"id": t, "centroid_x": 100.0, "centroid_y": 100.0}]) for t in "éЖ"]
     assert (pics[0] != pics[1]).any()
+
+
+def test_regions_far_larger_than_the_photo_are_drawn_clipped() -> None:
+    """``--grid-box 0,0,2147483648,2147483648`` drew for minutes (PIL walks the whole outline); regions wholly
+    outside the photo are not drawn at all (session 94's sweep)."""
+    from agriseg.crop.traits.regions import Region
+
+    labels = np.zeros((60, 80), np.int32)
+    huge = 2**31
+    regions = [Region("1", 0, 0, huge, huge), Region("2", huge, 0, 10, 10), Region("3", -huge, -huge, 5, 5)]
+    pic = debug_image(labels, None, [], regions)
+    assert pic.shape == (60, 80, 3)
+    assert (pic[0, 40:] == (0, 200, 255)).all() and (pic[30:, 0] == (0, 200, 255)).all()  # region 1's seen sides
+    assert (pic[30:, -1] == 96).all() and (pic[-1, 10:] == 96).all()  # its far sides lie beyond the picture

@@ -716,3 +716,14 @@ def test_a_grid_squeezed_into_a_tray_cut_by_the_photo_is_warned_about() -> None:
     labels = label_plants(veg)
     assert grid_misfit((60, 40, 320, 240), labels, 3, 4) is None
     assert grid_misfit((60, 40, 320, 240), labels, 3, 3) == ("wide", 320 / 3, 80.0)
+
+
+def test_a_field_at_an_end_of_a_template_found_inside_a_name_runs_to_that_end() -> None:
+    """``--meta date_camera`` on ``A1_20240601_cam1`` wrote camera ``c``: the template was found inside the name and
+    its last field took its shortest match (session 94's sweep)."""
+    from agriseg.crop.traits.meta import parse_name
+
+    assert parse_name("A1_20240601_cam1.jpg", "date_camera") == {"date": "2024-06-01", "camera": "cam1"}
+    assert parse_name("A1_2024-06-08_cam1.jpg", "sowdate_camera") == {"sowdate": "2024-06-08", "camera": "cam1"}
+    assert parse_name("cam1_20240601_x.jpg", "camera_date") == {"camera": "cam1", "date": "2024-06-01"}
+    assert parse_name("tray_2024-06-01_top.jpg", "date") == {"date": "2024-06-01"}

@@ -153,6 +153,31 @@ def test_crop_weed_names_its_crop_and_warns_without_crop(tmp_path: Path) -> None
     assert "found no peanut" in rec["warnings"][0] and "--model default" in rec["warnings"][0]
 
 
+class _Green:
+    """A vegetation segmenter at the model's working size of 800 px."""
+
+    long_side = 800
+
+    def __call__(self, rgb: np.ndarray) -> Segmentation:
+        return Segmentation((rgb[..., 1] > 120).astype(np.uint8), False)
+
+
+def test_a_panorama_read_as_a_sliver_is_warned_of(tmp_path: Path) -> None:
+    """A tray photo repeated 12 times side by side (8640 x 420) was segmented 39 px high: green fraction 0.006
+    against 0.05, 1 plant against 192, and no word (``crop predict`` warned; session 94's sweep)."""
+    from agriseg.crop.traits.inputs import Item
+    from agriseg.crop.traits.runner import measure_item
+
+    for name, shape in (("wide", (420, 8640)), ("tray", (420, 720))):
+        Image.fromarray(np.zeros((*shape, 3), np.uint8)).save(tmp_path / f"{name}.png")
+        rec, _, _ = measure_item(Item(name, photo=tmp_path / f"{name}.png"), TraitsConfig(), _Green())
+        said = [w for w in rec["warnings"] if "where plants are specks" in w]
+        assert len(said) == (name == "wide"), rec["warnings"]
+    assert said == [] and "8640x420 px comes down to 39 px across at the model's working size (800 px)" in " ".join(
+        w for w in measure_item(Item("wide", photo=tmp_path / "wide.png"), TraitsConfig(), _Green())[0]["warnings"]
+    )
+
+
 def test_plots_on_a_photo_with_a_regions_csv_equal_traits(tmp_path: Path) -> None:
     from agriseg.crop.config import PlotsConfig
     from agriseg.crop.traits.growth import photo_plots

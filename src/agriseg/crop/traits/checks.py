@@ -143,7 +143,9 @@ def off_pitch(config: TraitsConfig, box: tuple[int, int, int, int], labels: np.n
             "is the tray cut by the photo's edge, or the grid's shape wrong? Give --grid-box X,Y,W,H spanning the "
             "whole tray (X and Y may be negative)"
         )
+    digits = 0 if round(cell) != round(pitch) else 1 if round(cell, 1) != round(pitch, 1) else 2  # "7 ... 7" said no
     return [
-        f"--grid {config.grid}: its cells are {cell:.0f} px {side} but the plants stand {pitch:.0f} px apart, so "
+        f"--grid {config.grid}: its cells are {cell:.{digits}f} px {side} but the plants stand {pitch:.{digits}f} px "
+        "apart, so "
         f"plants may be counted in a neighbour's cell; {advice}"
     ]

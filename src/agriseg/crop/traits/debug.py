@@ -51,9 +51,15 @@ def debug_image(
     for reg in regions or []:
         # a grid over plants 1 px wide has cells 0 px wide: drawn as a line, not refused by PIL
         x1, y1 = reg.x + max(reg.width, 1) - 1, reg.y + max(reg.height, 1) - 1
+        if x1 < 0 or y1 < 0 or reg.x >= w or reg.y >= h:  # outside the photo (warned of): nothing to draw
+            continue
         flagged = reg.id in (check or ())
         colour = (255, 0, 200) if flagged else (0, 200, 255)
-        draw.rectangle([reg.x, reg.y, x1, y1], outline=colour, width=(3 if flagged else 2) * k)
+        # clipped a little outside the picture (the sides beyond it stay unseen): PIL walks a rectangle's outline
+        # whatever its length, and a --grid-box of 2**31 px drew for minutes
+        pad = 8 * k
+        corners = [max(reg.x, -pad), max(reg.y, -pad), min(x1, w + pad), min(y1, h + pad)]
+        draw.rectangle(corners, outline=colour, width=(3 if flagged else 2) * k)
         label = reg.id + ("?" if flagged else "")
         draw.text((reg.x + 3 * k, reg.y + 2 * k), label, fill=colour, stroke_width=k, stroke_fill=(0, 0, 0), font=font)
     for p in plants:

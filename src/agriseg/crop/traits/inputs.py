@@ -255,6 +255,11 @@ class ModelSegmenter:
             self.predictor = load_predictor(self.model_name, device=self.device)
         return self.predictor
 
+    @property
+    def long_side(self) -> int:
+        """The model's working size (px along a photo's long side; 0: each photo's own)."""
+        return int(self._loaded().long_side)
+
     def __call__(self, rgb: np.ndarray, long_side: int | None = None) -> Segmentation:
         """The class ids of a photo ``(H, W, 3)``, whether they are crop / weed, and where the model was sure.
 

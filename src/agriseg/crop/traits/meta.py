@@ -147,7 +147,11 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
     m = rx.match(stem)
     dated = [n for n in names if n.lower().endswith("date")]
     if m is None and dated:  # e.g. "date" inside "tray_2024-06-01": the first place whose dates all parse
-        found = list(re.finditer(rx.pattern.removesuffix(r"\Z"), stem))
+        # a field of another kind at an end of the template runs to that end of the name: "date_camera" on
+        # A1_20240601_cam1 read camera "c" (its shortest match)
+        head = r"\A" if not names[0].lower().endswith("date") else ""
+        tail = r"\Z" if not names[-1].lower().endswith("date") else ""
+        found = list(re.finditer(head + rx.pattern.removesuffix(r"\Z") + tail, stem))
         m = next((f for f in found if all(_is_date(f.group(n)) for n in dated)), found[0] if found else None)
     if m is None:
         raise ValueError(f"{path}: file name {stem!r} does not match the template {template!r}")

@@ -445,12 +445,17 @@ def measure_item(
     meta = parse_name(item.path, config.meta, item.stem) if config.meta else {}
     classes, rgb = read_item(item)
     sure = None  # a mask read from a file says nothing of the model's sureness
+    doubts: list[str] = []
     if classes is None:
         assert rgb is not None
         classes, crop_weed, sure = segment(rgb)
+        if (working := getattr(segment, "long_side", None)) is not None:  # a panorama of 8640x420 read 39 px high
+            from agriseg.crop.predict import thin_photo
+
+            if said := thin_photo(rgb.shape[:2], working, ""):
+                doubts.append(said)
     else:
         crop_weed = item.mask is not None and item.mask.stem.endswith("_classes")
-    doubts: list[str] = []
     scale = image_scale(rgb, config, item.path, doubts)
     m = measure(classes, rgb, config, scale, crop_weed, sure)
     m.warnings[:0] = doubts
