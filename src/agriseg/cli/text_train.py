@@ -54,6 +54,8 @@ def grpo_cmd(config_path: Path, overwrite: bool, **flags: Any) -> None:
 
     out = run_grpo(_run_config(TEXT_GRPO, config_path, flags), overwrite=overwrite)
     curve = reward_curve(json.loads((out / "log_history.json").read_text(encoding="utf-8")))
-    if curve:
+    if len(curve) > 1:
         click.echo(f"reward (mean Dice) {curve[0][1]:.4f} -> {curve[-1][1]:.4f}; validity {curve[-1][3]:.3f}")
+    elif curve:  # one logged value (logging_steps >= the steps): no change to show ("0.7207 -> 0.7207")
+        click.echo(f"reward (mean Dice) {curve[0][1]:.4f} (one logged value); validity {curve[0][3]:.3f}")
     click.echo(f"{out}: GRPO model saved")
