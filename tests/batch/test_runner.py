@@ -907,9 +907,11 @@ def test_ctrl_c_says_how_far_a_batch_got_and_how_to_resume(tmp_path: Path) -> No
         run_batch(items, work, options=QUIET)
     with pytest.raises(BatchInterrupted, match="the same command without --overwrite resumes with the other 2"):
         run_batch(items, work, options=BatchOptions(overwrite=True, progress=False))
-    said = "^stopped before its output was written; the same command makes it, from the start$"
+    said = "^stopped before its output was written; the same command makes it, from the start$"  # --overwrite
     with pytest.raises(BatchInterrupted, match=said):
         run_batch(_items(tmp_path, ["c"]), work, options=BatchOptions(overwrite=True, progress=False))
+    # without --overwrite, what the command keeps (self-training's finished stages) is not done again
+    assert str(BatchInterrupted(0, 1)).endswith("the same command makes it, without redoing the work it keeps")
     # stopped after its last item (a table being written): not "resumes with the other 0"
     assert (
         str(BatchInterrupted(3, 3))

@@ -187,7 +187,9 @@ def _progress(done: int, total: int, overwrite: bool) -> str:
     if done:
         return f"{done} of {total} done (complete outputs); {same} resumes with the other {total - done}"
     if total == 1:  # a one-output command (a model of crop adapt): "none of the 1 done" read oddly
-        return "stopped before its output was written; the same command makes it, from the start"
+        # (self-training keeps its pseudo-labels and finished stages, adapt its pseudo-labels; --overwrite none)
+        how = "from the start" if overwrite else "without redoing the work it keeps"
+        return f"stopped before its output was written; the same command makes it, {how}"
     return f"none of the {total} done"
 
 

@@ -168,6 +168,8 @@ def selftrain(
         return
     click.echo(f"model: {rep['model']}")
     for st in ("stage1", "stage2"):
+        if rep.get(st, {}).get("kept"):  # a re-run after an interruption: not trained again
+            click.echo(f"{st}: kept, as an interrupted run with the same inputs and options had trained it")
         if st in rep and "evaluate" in rep[st]:
             ev = rep[st]["evaluate"]
             click.echo(f"{st}: mIoU {100 * ev['miou']:.2f}  bIoU {100 * ev['biou']:.2f} (true labels)")

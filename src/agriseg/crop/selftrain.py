@@ -255,8 +255,10 @@ class SelfTrainer:
     ``train_stems.txt`` / ``select_stems.txt``, ``model.safetensors`` (final), ``selftrain_report.json``.
     """
 
-    def __init__(self, cfg: SelfTrainConfig, progress: bool = True) -> None:
-        self.cfg, self.progress = cfg, progress
+    def __init__(self, cfg: SelfTrainConfig, progress: bool = True, fingerprint: dict | None = None) -> None:
+        """``fingerprint``: the run's inputs and options (JSON-ready); a stage an interrupted run with the same
+        one finished is kept (None: every stage trains)."""
+        self.cfg, self.progress, self.fingerprint = cfg, progress, fingerprint
         self.out = Path(cfg.output_dir)
         self.report: dict = {"name": cfg.name, "config": cfg.model_dump()}
 
@@ -387,9 +389,32 @@ class SelfTrainer:
             train=self.cfg.train,
         )
 
-    def train_stage(self, stage: int, labels: Path, tl: Path, sl: Path, epochs: int, init: str | None) -> dict:
+    def _stage_wanted(self, epochs: int, init: str | None, after: str | None) -> dict | None:
+        """What a finished stage must have been trained from to be kept: this run's fingerprint, the stage's
+        epochs and start model, and the content of the model its labels came from (``after``: stage 2's trimaps
+        are stage 1's predictions, and stage 1 may have trained again)."""
+        if self.fingerprint is None:
+            return None
+        from agriseg.data.download import sha256_of
+
+        return json.loads(json.dumps({"fingerprint": self.fingerprint, "epochs": epochs, "init": init,
+                                      "after": sha256_of(after) if after else None}))  # fmt: skip
+
+    def train_stage(
+        self, stage: int, labels: Path, tl: Path, sl: Path, epochs: int, init: str | None, after: str | None = None
+    ) -> dict:
+        """Train one stage into ``stage<N>/`` (kept instead when an interrupted run with the same fingerprint
+        finished it: :meth:`_stage_wanted`); its report."""
         from agriseg.crop.train import train_crop
 
+        record = self.out / f"stage{stage}" / STAGE_RECORD
+        wanted = self._stage_wanted(epochs, init, after)
+        kept = _finished_stage(record, wanted)
+        if kept is not None:  # an interrupted run of the same inputs and options had trained it: not again
+            self.report[f"stage{stage}"] = {**kept, "kept": True}
+            _write_json(self.report, self.out / "selftrain_report.json")
+            return kept
+        record.unlink(missing_ok=True)  # the stage trains again: its earlier record would vouch for this model
         cfg = self.stage_config(stage, labels, tl, sl)
         cfg.train = cfg.train.model_copy(update={"init_weights": init})
         res = train_crop(cfg, max_epochs=epochs, progress=self.progress, check_labels=False, resumable=False)
@@ -403,6 +428,8 @@ class SelfTrainer:
             info["evaluate"] = score_model(res["model"], self.cfg.evaluate, progress=self.progress)
         self.report[f"stage{stage}"] = info
         _write_json(self.report, self.out / "selftrain_report.json")
+        if wanted is not None:
+            _write_json({**wanted, "info": info}, record)
         return info
 
     def trimaps(self, model_path: str, labels1: Path, stems: list[str]) -> Path:
@@ -469,13 +496,31 @@ class SelfTrainer:
         if self.cfg.stage2_epochs > 0:
             labels2 = self.trimaps(s1["model"], labels1, stems)
             init = s1["model"] if self.cfg.stage2_init == "stage1" else None
-            final = self.train_stage(2, labels2, tl, sl, self.cfg.stage2_epochs, init)["model"]
+            final = self.train_stage(2, labels2, tl, sl, self.cfg.stage2_epochs, init, after=s1["model"])["model"]
         dst = self.out / "model.safetensors"
         with atomic_write(dst) as tmp:
             shutil.copyfile(final, tmp)
         self.report["model"] = str(dst)
         _write_json(self.report, self.out / "selftrain_report.json")
         return self.report
+
+
+STAGE_RECORD = "agriseg_stage.json"  # what a finished stage was trained from, beside its model
+
+
+def _finished_stage(record: Path, wanted: dict | None) -> dict | None:
+    """The report of a stage an earlier (interrupted) run finished from ``wanted``, if its record says so and
+    its model is there; None otherwise (the stage trains)."""
+    if wanted is None or not record.is_file():
+        return None
+    try:
+        said = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    info = said.pop("info", None) if isinstance(said, dict) else None
+    if said != wanted or not isinstance(info, dict) or not Path(str(info.get("model"))).is_file():
+        return None
+    return info
 
 
 # what a self-training run writes in its folder beside model.safetensors (which the batch runner guards);
@@ -622,6 +667,8 @@ def selftrain(cfg: SelfTrainConfig, progress: bool = True, overwrite: bool = Fal
         config_keys=True,
     )
     item = Item(dst.name, dst, (dst,), tuple(_selftrain_inputs(cfg, trainer.pool())))
+    if not overwrite:  # a stage an interrupted run of these inputs and options finished is kept
+        trainer.fingerprint = json.loads(json.dumps(recipe.fingerprint(item, with_hash=True).to_dict()))
     return _once(item, recipe, lambda _: trainer.run(), overwrite)
 
 

@@ -645,3 +645,32 @@ def test_a_class_count_without_its_names_is_said_when_the_config_is_read(tmp_pat
 
     with pytest.raises(ValidationError, match="model.class_names has 2 names for model.num_classes 3"):
         SelfTrainConfig.model_validate({"images": str(tmp_path), "model": {"num_classes": 3}})
+
+
+@pytest.mark.slow  # three self-training runs: 60 s
+def test_a_rerun_after_an_interruption_keeps_the_stages_it_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An interrupted self-training run trained stage 1 again from the start on its re-run (an hour on a CPU):
+    a stage finished from the same inputs and options is kept; another setting, or --overwrite, trains it."""
+    from agriseg.crop.selftrain import SelfTrainer, selftrain
+
+    cfg = _tiny_cfg(tmp_path, evaluate=None)
+    stage1 = Path(cfg.output_dir) / "stage1" / "model.safetensors"
+    real = SelfTrainer.trimaps
+
+    def stopped(*args: object, **kw: object) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SelfTrainer, "trimaps", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        selftrain(cfg, progress=False)
+    made = stage1.stat().st_mtime_ns
+    monkeypatch.setattr(SelfTrainer, "trimaps", real)
+    rep = selftrain(cfg, progress=False)
+    assert rep["stage1"]["kept"] and not rep["stage2"].get("kept") and stage1.stat().st_mtime_ns == made
+    assert Path(rep["model"]).is_file()
+    rep = selftrain(cfg, progress=False)  # finished: nothing runs
+    assert rep.get("skipped")
+    rep = selftrain(cfg, progress=False, overwrite=True)
+    assert not rep["stage1"].get("kept") and stage1.stat().st_mtime_ns != made
