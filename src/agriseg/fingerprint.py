@@ -279,8 +279,8 @@ class Fingerprint:
                 if now["inputs"].get(k) != before["inputs"].get(k):
                     if k not in before["inputs"]:  # an input the outputs were not made from (a data set's new image)
                         out.append(f"{INPUT_EDITED}{k} added")
-                    elif k not in now["inputs"]:
-                        out.append(f"{INPUT_EDITED}{k} removed")
+                    elif k not in now["inputs"]:  # still there: left out of the inputs (an image whose mask went)
+                        out.append(f"{INPUT_EDITED}{k} {'no longer read' if Path(k).exists() else 'removed'}")
                     else:  # the same path: its size, time or content
                         out.append(f"{INPUT_EDITED}{k} changed since")
         return out

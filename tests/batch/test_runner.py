@@ -1632,6 +1632,9 @@ def test_an_input_added_or_removed_is_named_so() -> None:
         one = Recipe("demo", "1").fingerprint(Item("ds", out[0], out, (a,)))
         two = Recipe("demo", "1").fingerprint(Item("ds", out[0], out, (a, b)))
         assert two.changes(one) == [f"input {b.as_posix()} added"]
+        # still there but no longer read (an image whose mask was taken away): not "removed" (session 94's sweep)
+        assert one.changes(two) == [f"input {b.as_posix()} no longer read"]
+        b.unlink()
         assert one.changes(two) == [f"input {b.as_posix()} removed"]
 
 
