@@ -361,3 +361,18 @@ def test_blank_paths_and_a_step_count_of_true_are_refused(tmp_path: Path) -> Non
         with pytest.raises(ConfigError) as err:
             load_config(cfg_file, SFTRunConfig)
         assert said in str(err.value)
+
+
+def test_an_empty_group_is_the_fields_own_default(tmp_path: Path) -> None:
+    """``model:`` left empty in a fields config read as the crop ModelConfig() (3 channels), not the fields
+    default a config without the key gets (the review's find)."""
+    import yaml
+
+    from agriseg.fields.config import FieldsTrainConfig
+
+    raw = yaml.safe_load((REPO / "configs/fields/synthetic_lite0_cpu.yaml").read_text())
+    raw.pop("model", None)
+    (tmp_path / "none.yaml").write_text(yaml.safe_dump({**raw, "model": None}))
+    (tmp_path / "out.yaml").write_text(yaml.safe_dump(raw))
+    empty, left_out = (load_config(tmp_path / n, FieldsTrainConfig) for n in ("none.yaml", "out.yaml"))
+    assert empty.model == left_out.model and empty.model.in_channels == 8

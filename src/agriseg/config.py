@@ -87,17 +87,21 @@ class StrictModel(BaseModel):
         if not isinstance(data, dict):
             return data
         return {
-            k: os.fspath(v) if isinstance(v, os.PathLike) else {} if v is None and cls._is_group(k) else v
+            k: os.fspath(v) if isinstance(v, os.PathLike) else cls._group_default(k) if v is None else v
             for k, v in data.items()
         }
 
     @classmethod
-    def _is_group(cls, key: str) -> bool:
-        """Whether ``key`` is a group of options (a nested config): ``lora:`` with nothing under it in a YAML file
-        is None, read as the group's defaults (as a ``--set lora.r=4`` beside it already made it)."""
+    def _group_default(cls, key: str) -> Any:  # noqa: ANN401 - a group's default, or None as given
+        """``key: None`` for a group of options (a nested config): ``lora:`` with nothing under it in a YAML file
+        reads as the field's own default (a fields config's ``model:`` is its 8-band U-Net, not ModelConfig()),
+        as leaving the key out does; None for any other field (an optional group stays off)."""
         info = cls.model_fields.get(key)
         kind = info.annotation if info is not None else None
-        return isinstance(kind, type) and issubclass(kind, BaseModel)
+        if info is None or not (isinstance(kind, type) and issubclass(kind, BaseModel)):
+            return None
+        default = info.get_default(call_default_factory=True)
+        return default if default is not None else {}
 
 
 T = TypeVar("T", bound=BaseModel)

@@ -522,3 +522,11 @@ def test_a_config_of_another_command_is_named_so(command: str, config: str, othe
     res = CliRunner().invoke(main, [*command.split(), "-c", str(path)])
     assert res.exit_code == 2, res.output
     assert f"a run config of `agriseg {other}`, not of `agriseg {command}`: run agriseg {other} -c" in res.output
+
+
+def test_an_unknown_set_key_is_not_taken_for_another_commands_config() -> None:
+    """``text sft -c tiny_demo_sft.yaml --set typo=1`` was "a run config of agriseg text grpo" (an SFT file reads
+    as a GRPO one): the override is named (the review's find)."""
+    path = Path(__file__).resolve().parents[2] / "configs/text/tiny_demo_sft.yaml"
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(path), "--set", "typo=1"])
+    assert res.exit_code == 2 and "--set typo: not an option" in res.output and "run config of" not in res.output

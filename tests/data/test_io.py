@@ -512,14 +512,21 @@ def test_sentinel2_reflectance_read_as_16_bit_colour_is_warned_to_read_dark(capl
     assert "s2f.tif: float image whose values are nearly all <=" in caplog.text and "bright.tif" not in caplog.text
 
 
-def test_a_dark_image_is_warned_of_once_per_file(caplog: pytest.LogCaptureFixture) -> None:
-    """A training loader reads each photo every epoch: its dark warning came once per photo per epoch."""
+def test_a_dark_image_is_warned_of_once_per_file(caplog: pytest.LogCaptureFixture, tmp_path: Path) -> None:
+    """A training loader reads each photo every epoch: its dark warning came once per photo per epoch. A file
+    changed since is said again, as are pixels of no file."""
     import logging
 
     from agriseg.data.io import scale_to_uint8
 
     tile = np.full((20, 20, 3), 900, np.uint16)
+    once, other = tmp_path / "once.tif", tmp_path / "other.tif"
+    once.write_bytes(b"a")
+    other.write_bytes(b"b")
     with caplog.at_level(logging.WARNING, logger="agriseg"):
-        for name in ("once.tif", "once.tif", "other.tif"):
-            scale_to_uint8(tile, name)
-    assert caplog.text.count("once.tif: 16-bit image") == 1 and caplog.text.count("other.tif: 16-bit image") == 1
+        for path in (once, once, other, "nofile.tif", "nofile.tif"):
+            scale_to_uint8(tile, path)
+        once.write_bytes(b"changed")
+        scale_to_uint8(tile, once)
+    assert caplog.text.count("once.tif: 16-bit image") == 2 and caplog.text.count("other.tif: 16-bit image") == 1
+    assert caplog.text.count("nofile.tif: 16-bit image") == 2

@@ -107,6 +107,9 @@ def test_a_completion_without_mask_text_scores_nothing() -> None:
         reward = DiceReward(NAMES, validity_weight=0.5, repaired_rows=how)  # type: ignore[arg-type]
         assert reward.score("hello world", truth, NAMES) == (0.0, False)
         assert reward.score("", np.zeros((4, 4), int), NAMES) == (0.0, False)
+        for empty in ("<seg>\n</seg>", "<seg>\n\n</seg>", "<seg>\nhello world\n</seg>"):  # tags round nothing
+            assert reward.score(empty, truth, NAMES) == (0.0, False), empty
+        assert reward.score("<seg>others *4\n</seg>", truth, NAMES)[0] > 0  # a mask, with rows missing
         assert reward.score(encode_answer(truth, NAMES), truth, NAMES) == (pytest.approx(1.5), True)
 
 

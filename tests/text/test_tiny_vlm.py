@@ -231,13 +231,18 @@ def test_lora_target_modules_the_model_lacks_are_a_usage_error(workdir: Path, tm
     """peft's "Target modules {'nonexistent_proj'} not found in the base model" (exit 1) named no key; an empty list
     passed the config and failed in peft too (session 94's sweep). An empty ``lora:`` group is its defaults."""
     for targets, said in (
-        (["nonexistent_proj"], "lora.target_modules: nonexistent_proj is no module of the model (its linear"),
+        (["nonexistent_proj"], "lora.target_modules: 'nonexistent_proj' name no layer of the model that LoRA adapts"),
+        (["self_attn"], "lora.target_modules: 'self_attn' name no layer"),  # a module, but no layer peft adapts
         ([], "lora.target_modules"),
     ):
         cfg = {**_sft_cfg(workdir, tmp_path / "s"), "lora": {"target_modules": targets}, "max_steps": 1}
         res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "s.yaml", cfg))])
         assert res.exit_code == 2 and said in res.output and "Traceback" not in res.output, res.output
         assert not (tmp_path / "s").exists()
+    # one name that matches is enough for peft (a list shared across models): the others are warned of
+    cfg = {**_sft_cfg(workdir, tmp_path / "s"), "lora": {"target_modules": ["q_proj", "nope_proj"]}, "max_steps": 1}
+    res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "s.yaml", cfg))])
+    assert res.exit_code == 0 and "lora.target_modules: nope_proj names no layer of this model" in res.output
     from agriseg.text.config import SFTRunConfig
 
     assert SFTRunConfig.model_validate({**_sft_cfg(workdir, tmp_path / "s"), "lora": None}).lora.r == 16

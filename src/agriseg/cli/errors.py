@@ -141,9 +141,11 @@ def _another_commands_config(err: Exception, kwargs: dict[str, Any]) -> str | No
     from agriseg.config import ConfigError
 
     path, ctx = kwargs.get("config_path"), click.get_current_context(silent=True)
-    if not isinstance(err, ConfigError) or "not an option" not in str(err) or path is None or ctx is None:
+    said = str(err)
+    # an unknown key of a --set is the override's (the file may read as another command's without it)
+    if not isinstance(err, ConfigError) or "not an option" not in said or "--set " in said or not path or not ctx:
         return None
-    command = " ".join(ctx.command_path.split()[1:])
+    command = ctx.command_path.removeprefix(ctx.find_root().command_path).strip()  # (the root: python -m agriseg)
     other = config_of_another_command(Path(path), command)
     if other is None:
         return None

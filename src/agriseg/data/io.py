@@ -493,10 +493,16 @@ _SAID_DARK: set[str] = set()
 
 
 def _warn_once(message: str, path: Path, *args: object) -> None:
-    """``log.warning(message, path, *args)`` once per file and process: a training loader reads each photo
-    every epoch, and said each dark one again each time."""
-    if str(path) not in _SAID_DARK:
-        _SAID_DARK.add(str(path))
+    """``log.warning(message, path, *args)`` once per file (as it is now) and process: a training loader reads
+    each photo every epoch, and said each dark one again each time. Pixels of no file are always said."""
+    try:
+        st = Path(path).stat()
+        key = f"{Path(path).resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    except OSError:
+        key = None
+    if key is None or key not in _SAID_DARK:
+        if key is not None:
+            _SAID_DARK.add(key)
         log.warning(message, path, *args)
 
 

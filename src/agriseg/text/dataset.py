@@ -253,7 +253,7 @@ def pair_files(
         if im.suffix.lower() not in IMAGE_SUFFIXES:  # named on the command line: not listed, so never checked
             msg = f"{im}: not a readable image (image files: {', '.join(IMAGE_SUFFIXES)})"
         elif stem_key(im) not in by_stem:
-            msg = f"{im}: {NO_MASK} {im.stem!r} among {len(masks)} mask files"
+            msg = f"{im}: no mask with the stem {im.stem!r} among {len(masks)} mask files"
         elif im.resolve() == by_stem[stem_key(im)].resolve():  # images and --masks name one folder
             msg = f"{im}: is its own mask (the images and --masks name the same file); keep masks in their own folder"
         if msg:
@@ -416,9 +416,6 @@ class BuiltDataset:
     failed: list[str] = field(default_factory=list)
 
 
-NO_MASK = "no mask with the stem"  # what an image without a mask is failed with
-
-
 def build_dataset(
     images: PathsLike,
     masks: PathsLike,
@@ -511,8 +508,9 @@ def build_dataset(
             raise ValueError(f"no samples: every image failed ({len(failed)}; the first: {failed[0]})") from None
         with atomic_write(out) as tmp:
             ds.save_to_disk(str(tmp))
-            if failed:
-                write_json(Path(tmp) / FAILED_FILE, failed)
+            if failed:  # what was left out when pairing (found again by a re-run), then what failed to read
+                n = len(unpaired)
+                write_json(Path(tmp) / FAILED_FILE, {"unpaired": failed[:n], "failed": failed[n:]})
         return {"samples": len(ds), "longest": longest(ds), "skipped": False, "failed": failed or []}
 
     def resume(item: Item) -> dict[str, Any] | None:
@@ -521,12 +519,17 @@ def build_dataset(
         try:
             ds = load_from_disk(str(out))
             failed_file = out / FAILED_FILE
-            failed = json.loads(failed_file.read_text(encoding="utf-8")) if failed_file.is_file() else []
+            said = json.loads(failed_file.read_text(encoding="utf-8")) if failed_file.is_file() else []
         except Exception:  # noqa: BLE001 - an unreadable folder of this command's is made again
             return None
-        # images without a mask are no input of the data set (one added later leaves it as it is): they are the
-        # ones found now, not those of the run that made it (a photo added without its mask was not named)
-        failed = [f for f in failed if NO_MASK not in f] + (list(unpaired) if not strict else [])
+        # images without a mask (and files that are no image) are no input of the data set: one added later
+        # leaves it as it is. They are the ones found now, not those of the run that made it (a photo added
+        # without its mask went unnamed); a plain list (an earlier agriseg's) held both kinds: its pairing ones dropped
+        if isinstance(said, dict):
+            failed = list(said.get("failed", []))
+        else:
+            failed = [f for f in said if "no mask with the stem" not in f and "not a readable image (image" not in f]
+        failed += list(unpaired) if not strict else []
         return {"samples": len(ds), "longest": longest(ds), "skipped": True, "failed": failed}
 
     options = {**config.model_dump(), "classes": names, "bands": list(bands) if bands else None}

@@ -75,6 +75,13 @@ def completion_text(completion: Any) -> str:
     return str(completion)
 
 
+def names_a_class(text: str, class_names: Sequence[str]) -> bool:
+    """Whether ``text`` holds one of ``class_names`` as a word (a mask that says anything at all)."""
+    import re
+
+    return any(re.search(rf"(?<!\w){re.escape(n)}(?!\w)", text) for n in class_names)
+
+
 @dataclass
 class DiceReward:
     """A TRL reward function: mean Dice of each decoded completion against the ``truth`` column.
@@ -86,7 +93,7 @@ class DiceReward:
     Attributes:
         class_names: class words, background first (used when the dataset has no ``class_names`` column).
         validity_weight: weight of an extra +1 reward for a completion that needed no repair.
-            A completion holding no mask text at all scores 0, whatever the options.
+            A completion holding no mask text, or none naming a class, scores 0, whatever the options.
         repaired_rows: ``"keep"`` scores the repaired decode (a row running past the patch edge is cut and
             scores as if well-formed, so the reward cannot see it); ``"wrong"`` scores every cell of a
             repaired row as no class (the row's truth is missed), a penalty in proportion to the damage.
@@ -106,8 +113,10 @@ class DiceReward:
     def score(self, text: str, truth: np.ndarray, class_names: Sequence[str]) -> tuple[float, bool]:
         """Reward and validity of one completion."""
         grid, report = decode_rrle(text, truth.shape, class_names)
-        if "no_mask" in report.kinds():  # no mask text at all: the decoder's made-up background is no answer
-            return 0.0, False  # (it scored 0.83 against a mostly-background truth: GRPO learnt to write nothing)
+        if "no_mask" in report.kinds() or not names_a_class(text, class_names):
+            # no mask text, or none that names a class (`<seg>\n</seg>`): the decoder's made-up background is no
+            # answer (it scored 0.83 against a mostly-background truth, and GRPO learnt to write nothing)
+            return 0.0, False
         if self.repaired_rows == "wrong":
             # rows the decoder changed; a row written other than canonically (runs not merged, no leading space)
             # decodes to what it says and is scored as that

@@ -66,16 +66,24 @@ def check_lora_targets(spec: LoraAdapterConfig, model: Any) -> None:
         return
     import torch
 
-    names = [n for n, _ in model.named_modules()]
-    missing = [t for t in spec.target_modules if not any(n == t or n.endswith("." + t) for n in names)]
-    if missing:
-        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
-        from agriseg.batch import listed
+    # the layers peft can adapt (a name that matches only others, self_attn or norm, fails inside peft)
+    kinds = (torch.nn.Linear, torch.nn.Embedding, torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d)
+    layers = [n for n, m in model.named_modules() if isinstance(m, kinds)]
+    found = [t for t in spec.target_modules if t and any(n == t or n.endswith("." + t) for n in layers)]
+    missing = [t for t in spec.target_modules if t not in found]
+    from agriseg.batch import listed
 
+    if not found:  # peft needs one name that matches: a list shared across models may hold others
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
         raise OptionError(
-            f"lora.target_modules: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} no module of the "
-            f"model (its linear layers: {listed(linear, 8)}; or all-linear)"
+            f"lora.target_modules: {listed([repr(t) for t in missing], 3)} name no layer of the model that LoRA "
+            f"adapts (its linear layers: {listed(linear, 8)}; or all-linear)"
         )
+    if missing:
+        logging.getLogger("agriseg").warning(
+            "lora.target_modules: %s name%s no layer of this model (LoRA adapts %s)",
+            listed(missing, 3), "s" if len(missing) == 1 else "", ", ".join(found),
+        )  # fmt: skip
 
 
 def peft_config(spec: LoraAdapterConfig) -> Any | None:

@@ -404,8 +404,10 @@ def test_a_date_field_skips_digits_that_are_no_date() -> None:
 
     assert parse_name("A12_20240601_cam1.jpg", "date") == {"date": "2024-06-01"}
     assert parse_name("tray_2024-06-01T10-30.jpg", "date") == {"date": "2024-06-01T10:30:00"}
-    with pytest.raises(ValueError, match="'12' is not a date"):
-        parse_name("x_12_y.jpg", "date")
+    with pytest.raises(
+        ValueError, match=r"'x_12_y' does not match the template 'date' \(dates are read written as 2024"
+    ):
+        parse_name("x_12_y.jpg", "date")  # (a date has 8 characters at least: 12 is none)
 
 
 def test_a_region_reaching_outside_the_photo_is_not_in_frame() -> None:
@@ -727,3 +729,6 @@ def test_a_field_at_an_end_of_a_template_found_inside_a_name_runs_to_that_end() 
     assert parse_name("A1_2024-06-08_cam1.jpg", "sowdate_camera") == {"sowdate": "2024-06-08", "camera": "cam1"}
     assert parse_name("cam1_20240601_x.jpg", "camera_date") == {"camera": "cam1", "date": "2024-06-01"}
     assert parse_name("tray_2024-06-01_top.jpg", "date") == {"date": "2024-06-01"}
+    # digits before the date (a plot, a rep) are no date: they matched and failed the name (the review's find)
+    assert parse_name("T12_R3_20240601_cam1.jpg", "date_camera") == {"date": "2024-06-01", "camera": "cam1"}
+    assert parse_name("site_10_A1_20240601_rgb.jpg", "plot_date") == {"plot": "site_10_A1", "date": "2024-06-01"}

@@ -641,6 +641,12 @@ def _chart(
         ax.set_xlabel(xlabel)
         ax.set_ylabel(key)
         heading += f": too many for a panel each (the tables hold every {what})"
+        if flagged:  # no rings here: how many, and where to look
+            n_unsure = sum(bool(unsure(rows)[0]) for rows in by_id.values())
+            heading = heading.replace(" (ringed: model unsure, check)", f" ({n_unsure} with values the model was "
+                                      "unsure of: see model_sure in growth.csv)")  # fmt: skip
+        if not xs:
+            ax.text(0.5, 0.5, f"no {key} value on any date", ha="center", va="center", transform=ax.transAxes)
         ax.set_title(textwrap.fill(heading, 80), fontsize=9)
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()

@@ -18,8 +18,9 @@ from datetime import datetime
 from pathlib import Path
 
 # what a date field matches: digits and separators; underscores only in the whole forms 2024_06_01(_093000) and
-# 20240601_093000, so the 12 of 20240601_12 (a plot) stays out of the date
-DATE_PART = r"(?:\d{4}_\d{2}_\d{2}(?:_\d{6})?|\d{8}_\d{6}|\d[\d.\-T:]*\d)"
+# 20240601_093000, so the 12 of 20240601_12 (a plot) stays out of the date; at least 8 characters, as the
+# shortest date (2024-6-1), so the 10 of site_10_A1_20240601 is none
+DATE_PART = r"(?:\d{4}_\d{2}_\d{2}(?:_\d{6})?|\d{8}_\d{6}|\d[\d.\-T:]{6,}\d)"
 _DASHED = re.compile(r"(?<!\d)(\d{4}([-_])\d{2}\2\d{2})(?!\d)")  # 2024-06-01, 2024_06_01
 _EIGHT_DIGITS = re.compile(r"(?<!\d)(\d{8})(?!\d)")
 # 15.06.2024 (day first, as dotted dates are written) and 2024.06.15; not inside a longer dotted number
@@ -149,12 +150,17 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
     if m is None and dated:  # e.g. "date" inside "tray_2024-06-01": the first place whose dates all parse
         # a field of another kind at an end of the template runs to that end of the name: "date_camera" on
         # A1_20240601_cam1 read camera "c" (its shortest match)
-        head = r"\A" if not names[0].lower().endswith("date") else ""
+        words = [i for i in range(len(stem)) if i == 0 or not stem[i - 1].isalnum()]  # where a name's parts start
+        starts = [*words, *(i for i in range(len(stem)) if i not in set(words))]
         tail = r"\Z" if not names[-1].lower().endswith("date") else ""
-        found = list(re.finditer(head + rx.pattern.removesuffix(r"\Z") + tail, stem))
+        inner = re.compile(rx.pattern.removesuffix(r"\Z") + tail, re.DOTALL)
+        # every start (a match may overlap the one before: the 12 of T12_R3_20240601_cam1 is no date, its
+        # 20240601 is), the first whose dates all parse
+        found = [f for f in (inner.match(stem, i) for i in starts) if f is not None]
         m = next((f for f in found if all(_is_date(f.group(n)) for n in dated)), found[0] if found else None)
     if m is None:
-        raise ValueError(f"{path}: file name {stem!r} does not match the template {template!r}")
+        forms = f" (dates are read written as {DATE_FORMS})" if dated else ""
+        raise ValueError(f"{path}: file name {stem!r} does not match the template {template!r}{forms}")
     out = {}
     for n in names:
         v = m.group(n)
