@@ -465,6 +465,35 @@ def test_an_error_in_a_loader_worker_is_its_own_line_not_the_workers_traceback()
     assert r.output.strip() == "Error: ftw/austria/s2_images/window_a/g00.tif: not a readable raster", r.output
 
 
+class _BadChipsOfGdal:
+    """A chip whose error's cause was made but never raised (rasterio's CPLE_AppDefinedError): torch's message
+    then reads "Original rasterio._err.CPLE...", not "Original Traceback", and 50 lines were printed (session 94's
+    fields sweep)."""
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> None:
+        cause = OSError("TIFFReadEncodedStrip() failed")
+        raise ValueError("g00.tif: cannot read its pixels: the file is truncated or corrupt") from cause
+
+
+def test_an_error_with_an_unraised_cause_in_a_loader_worker_is_its_own_line() -> None:
+    import click
+    from torch.utils.data import DataLoader
+
+    from agriseg.cli.errors import friendly_errors
+
+    @click.command()
+    @friendly_errors
+    def loading2() -> None:
+        next(iter(DataLoader(_BadChipsOfGdal(), num_workers=1)))  # type: ignore[arg-type]
+
+    r = _invoke_added(loading2)
+    assert r.exit_code == 1, r.output
+    assert r.output.strip() == "Error: g00.tif: cannot read its pixels: the file is truncated or corrupt", r.output
+
+
 def _invoke_added(command):  # noqa: ANN001, ANN202 - a click command; click's Result
     """Run a command a test defines as `agriseg <its name>`, then take it off the group again."""
     main.add_command(command)

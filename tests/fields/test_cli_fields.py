@@ -875,3 +875,14 @@ def test_an_option_typed_at_the_models_own_value_resumes(tmp_path, tiny_ckpt) ->
         assert res.exit_code == 0 and "0 predicted, 1 skipped" in res.output, (same, res.output)
     res = CliRunner().invoke(main, [*args, "--resize", "1"])  # another value: refused, naming the option alone
     assert res.exit_code == 1 and "(--resize: not given -> 1.0)" in res.output, res.output
+
+
+def test_make_synthetic_refuses_more_chips_than_the_disk_holds(tmp_path) -> None:
+    """``--countries austria:1000000000 --size 4096`` ran for 10 minutes, wrote nothing usable and said nothing
+    (session 94's sweep): refused at once, with the space it needs."""
+    res = CliRunner().invoke(
+        main,
+        ["fields", "make-synthetic", "-o", str(tmp_path / "s"), "--countries", "austria:1000000000", "--size", "4096"],
+    )
+    assert res.exit_code == 2 and "1,000,000,000 chips of 4096 px need at least" in res.output, res.output
+    assert not (tmp_path / "s").exists()

@@ -73,6 +73,12 @@ def test_an_untrusted_pickle_is_refused_then_trusted(tmp_path: Path, monkeypatch
     (tmp_path / "notes.txt").write_text("hello")  # any file was trusted (bad-input sweep, session 58)
     res = CliRunner().invoke(main, ["fields", "models", "trust", str(tmp_path / "notes.txt")])
     assert res.exit_code == 2 and "notes.txt: not a PyTorch model file" in res.output
+    # a U-Net checkpoint is read with weights_only: it was trusted (recorded) all the same (session 94's sweep)
+    (tmp_path / "unet.ckpt").write_bytes(b"\x80a pickle")
+    res = CliRunner().invoke(main, ["fields", "models", "trust", str(tmp_path / "unet.ckpt")])
+    assert res.exit_code == 2 and "unet.ckpt: not a DelineateAnything (.pt) model" in res.output, res.output
+    res = CliRunner().invoke(main, ["fields", "models", "trust", "FTW_PRUE_EFNET_B3"])  # before any download
+    assert res.exit_code == 2 and "a U-Net checkpoint, read with weights_only=True" in res.output, res.output
 
 
 def test_full_url_entries_follow_the_mirror(monkeypatch: pytest.MonkeyPatch) -> None:

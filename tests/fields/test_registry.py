@@ -191,3 +191,14 @@ def test_map_with_a_released_models_own_resize_resumes(model_cache: Path, tmp_pa
     assert res.exit_code == 0 and "1 skipped" in res.output, res.output
     res = CliRunner().invoke(main, [*args, "--resize", "1"])  # another value: refused, naming the option
     assert res.exit_code == 1 and "--resize: not given -> 1.0" in res.output, res.output
+
+
+def test_a_command_of_unet_models_refuses_a_released_instance_model_before_its_download(tmp_path: Path) -> None:
+    """``fields evaluate -m DelineateAnything-S`` downloaded the model (exit 1 offline) before it could say that
+    evaluate takes U-Net models, as ``fields export`` does (session 94's sweep)."""
+    (tmp_path / "root" / "austria").mkdir(parents=True)
+    (tmp_path / "root" / "austria" / "chips_austria.parquet").write_bytes(b"")  # what says a country is there
+    for cmd in (["evaluate", "--root", str(tmp_path / "root")], ["robustness", "--root", str(tmp_path / "root")]):
+        res = CliRunner().invoke(main, ["fields", *cmd, "-m", "DelineateAnything-S", "-o", str(tmp_path / "e.json")])
+        assert res.exit_code == 2, res.output
+        assert "DelineateAnything-S: a DelineateAnything (ultralytics YOLO) instance model" in res.output

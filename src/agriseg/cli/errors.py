@@ -152,7 +152,9 @@ def _another_commands_config(err: Exception, kwargs: dict[str, Any]) -> str | No
     return f"{path}: a run config of `agriseg {other}`, not of `agriseg {command}`: run agriseg {other} -c {path}"
 
 
-_WORKER = "\nOriginal Traceback (most recent call last):"
+# torch's "Caught ValueError in DataLoader worker process 1.\nOriginal <the worker's formatted error>": a traceback,
+# or, when the error's cause was never raised (rasterio's CPLE_AppDefinedError), that cause's one line first
+_WORKER = re.compile(r"in DataLoader worker process \d+\.\nOriginal ")
 
 
 def _drop_worker_traceback(err: BaseException) -> None:
@@ -160,7 +162,7 @@ def _drop_worker_traceback(err: BaseException) -> None:
     message (``Caught ValueError in DataLoader worker process 1.`` and 40 lines); keep the error's own line,
     as the same error says without workers: ``g00.tif: not a readable raster``."""
     text = str(err)
-    if _WORKER not in text:
+    if not _WORKER.search(text):
         return
     name = re.escape(type(err).__name__)
     lines = text.rstrip().splitlines()

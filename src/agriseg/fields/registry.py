@@ -275,11 +275,20 @@ def resolve_model(value: str, progress: bool = True, retries: int = 4) -> str:
     return value
 
 
-def released(model: str | Path) -> str:
+def released(model: str | Path, unet_for: str | None = None) -> str:
     """``--model`` as a local file (:func:`resolve_model`); a name that is neither a file nor a released model is
-    a usage error (:class:`agriseg.config.OptionError`), a failed download stays a ``ValueError``."""
+    a usage error (:class:`agriseg.config.OptionError`), a failed download stays a ``ValueError``.
+
+    ``unet_for``: the command, which takes U-Net field models only: a released DelineateAnything model is a
+    usage error before it is downloaded (it was fetched, then refused or failed)."""
     from agriseg.config import OptionError
 
+    spec = MODELS.get(str(model))
+    if unet_for and spec is not None and spec.kind == "instance":
+        raise OptionError(
+            f"--model {model}: a DelineateAnything (ultralytics YOLO) instance model; {unet_for} takes U-Net "
+            "field models (a released FTW name, .ckpt, .safetensors)"
+        )
     try:
         return resolve_model(str(model))
     except ValueError as err:

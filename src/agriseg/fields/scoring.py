@@ -46,7 +46,7 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     from agriseg.fields.sentinel2 import channels_for
 
     present, absent = asked_countries(config.countries, root)  # before a released model is downloaded
-    model, cfg, info = load_fields_model(released(model_path))  # after the checks
+    model, cfg, info = load_fields_model(released(model_path, "fields evaluate"))  # after the checks
     order = config.windows or info.get("windows", "ab")
     divisor = float(info.get("divisor", FTW_DIVISOR))
     ds = FTWDataset(root, present, config.split, config.target, order, divisor, dn_offset(config), config.missing,
@@ -103,7 +103,7 @@ def robustness(
         asked_countries(config.countries, root)  # the root and countries before a released model is downloaded
     elif not Path(str(scene)).is_file():
         raise OptionError(f"{scene}: no such file (--scene)")
-    model, cfg, info = load_fields_model(released(model_path))  # after the checks
+    model, cfg, info = load_fields_model(released(model_path, "fields robustness"))  # after the checks
     labels = None
     if scene is not None:
         from agriseg.data.io import quiet_rasterio

@@ -85,6 +85,11 @@ def trust_file(path: str | Path, name: str | None = None, sha256: str | None = N
         pickled = fh.read(1) == b"\x80"  # a pickle's protocol opcode (torch's legacy format)
     if not pickled and not zipfile.is_zipfile(path):  # torch.save writes a zip archive
         raise OptionError(f"{path}: not a PyTorch model file (neither a torch zip archive nor a pickle); not trusted")
+    if path.suffix.lower() != ".pt":  # a U-Net .ckpt (or a crop model's) was recorded, as if it needed trust
+        raise OptionError(
+            f"{path}: not a DelineateAnything (.pt) model; U-Net checkpoints are read with weights_only=True (no "
+            "code runs), so they need no trust; not trusted"
+        )
     digest = sha256_of(path)
     if sha256 is not None and digest != check_sha256(sha256):
         raise ValueError(f"{path}: sha256 is {digest}, not the {sha256} given; not trusted")
