@@ -282,6 +282,7 @@ def test_resuming_a_checkpoint_of_another_model_is_refused_before_any_output(tmp
     assert not (tmp_path / "run3").exists()
 
 
+@pytest.mark.slow  # 9 s: three training runs
 def test_a_fresh_run_over_a_finished_one_is_refused_unless_it_overwrites(tmp_path, caplog):
     """A second run in a used output_dir rewrote split.json at once and left the earlier model until its end,
     without a word; then (session 87's sweep) it replaced the model with a warning only, `-q` said nothing, and the

@@ -139,6 +139,7 @@ print(bool(ignored & (1 << (signal.SIGINT - 1))), signal.getsignal(signal.SIGINT
 """
 
 
+@pytest.mark.slow  # 10 s: a process started and interrupted
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads a process's signal state in /proc")
 def test_ctrl_c_while_the_worker_server_starts_is_not_a_traceback(tmp_path: Path) -> None:
     """A Ctrl-C while the server imported torch printed a 40-line traceback from it under agriseg's one line

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from agriseg.crop.traits.debug import debug_image
 
@@ -17,6 +18,7 @@ def _outline_width(size: int) -> int:
     return int(np.all(row == YELLOW, axis=-1)[: size // 8].sum())
 
 
+@pytest.mark.slow  # 7 s: pictures of a 5,400 px photo
 def test_outlines_and_ids_grow_with_the_photo() -> None:
     """On a 8000 px photo the outlines were 1 px and ids 8 px tall: nothing readable when it fits a screen."""
     assert _outline_width(900) == 1  # a photo that fits a screen: as it always was
