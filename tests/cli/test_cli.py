@@ -317,6 +317,7 @@ def test_a_group_without_a_command_shows_its_help_with_status_2(args: list[str])
     assert "Commands:" in res.output
 
 
+@pytest.mark.slow  # 7 s: batches in subprocesses
 def test_a_closed_or_broken_stderr_does_not_stop_a_batch(samples_dir, tmp_path):
     """With stderr closed (``2>&-``) or read by a program that went away, the progress bar's first write
     failed, and with it the run: no summary.csv, exit 1."""

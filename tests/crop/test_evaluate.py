@@ -246,6 +246,7 @@ def test_pred_masks_of_the_labels_folder_are_not_scored_as_themselves(tmp_path):
     assert res.exit_code == 2 and "the labels' own folder; give the folder crop predict wrote" in res.output, res.output
 
 
+@pytest.mark.slow  # 9 s: two evaluations of the crop-weed model
 def test_a_crop_weed_model_is_scored_on_its_classes_or_its_vegetation(tmp_path):
     """`-m crop-weed --peanut` scored the labels' vegetation against the model's crop and printed weed 0.00,
     mIoU 54.70 (its own masks scored 86.91): its three classes are scored now, and against 0 / non-zero labels

@@ -117,6 +117,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow  # 9 s: a trainer started and killed
 @pytest.mark.skipif(sys.platform == "win32", reason="kill -9 of a process")
 def test_loader_workers_end_when_the_trainer_is_killed(tmp_path) -> None:
     """After a kill -9 of `crop train`, its loader worker and the forkserver (1.2 GB) ran on for ever: the
