@@ -145,7 +145,7 @@ def _another_commands_config(err: Exception, kwargs: dict[str, Any]) -> str | No
     # an unknown key of a --set is the override's (the file may read as another command's without it)
     if not isinstance(err, ConfigError) or "not an option" not in said or "--set " in said or not path or not ctx:
         return None
-    command = ctx.command_path.removeprefix(ctx.find_root().command_path).strip()  # (the root: python -m agriseg)
+    command = _command_name(ctx)  # (not the program's name: python -m agriseg)
     other = config_of_another_command(Path(path), command)
     if other is None:
         return None

@@ -89,14 +89,7 @@ def trust(model: str, sha256: str | None) -> None:
     published name carries, where it has one. Later loads check the file against the recorded digests.
     Only trust a file whose origin you checked: a pickle runs code when it is loaded.
     """
-    from agriseg.fields.registry import MODELS, fetch
-    from agriseg.fields.trust import trust_file, trust_store
+    from agriseg.fields.trust import trust_model, trust_store
 
-    spec = MODELS.get(model)
-    if spec is not None and spec.kind != "instance":  # before a download it needs not
-        from agriseg.config import OptionError
-
-        raise OptionError(f"{model}: a U-Net checkpoint, read with weights_only=True (no code runs): it needs no trust")
-    path = fetch(model) if spec is not None else model
-    digest = trust_file(path, spec.name if spec else None, sha256, spec.sha256_prefix if spec else None)
+    path, digest = trust_model(model, sha256)
     click.echo(f"{path}: trusted, sha256 {digest} (recorded in {trust_store()})")

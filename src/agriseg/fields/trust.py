@@ -108,6 +108,23 @@ def trust_file(path: str | Path, name: str | None = None, sha256: str | None = N
     return digest
 
 
+def trust_model(model: str, sha256: str | None = None) -> tuple[Path, str]:
+    """``agriseg fields models trust``: a released DelineateAnything name (downloaded first if needed) or a file,
+    trusted (:func:`trust_file`); returns the file and its SHA-256.
+
+    Raises:
+        OptionError: a released U-Net name (before any download: it loads with ``weights_only=True`` and needs
+            no trust), or a file :func:`trust_file` refuses.
+    """
+    from agriseg.fields.registry import MODELS, fetch
+
+    spec = MODELS.get(model)
+    if spec is not None and spec.kind != "instance":
+        raise OptionError(f"{model}: a U-Net checkpoint, read with weights_only=True (no code runs): it needs no trust")
+    path = fetch(model) if spec is not None else Path(model)
+    return path, trust_file(path, spec.name if spec else None, sha256, spec.sha256_prefix if spec else None)
+
+
 def require_trusted(path: str | Path, sha256: str | None = None, name: str | None = None) -> str:
     """Return ``path``'s digest if the user trusted it (``sha256`` given, or recorded); refuse it otherwise.
 
@@ -134,4 +151,4 @@ def require_trusted(path: str | Path, sha256: str | None = None, name: str | Non
     )
 
 
-__all__ = ["UntrustedModelError", "require_trusted", "trust_file", "trust_store", "trusted"]
+__all__ = ["UntrustedModelError", "require_trusted", "trust_file", "trust_model", "trust_store", "trusted"]

@@ -151,7 +151,7 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
         # a field of another kind at an end of the template runs to that end of the name: "date_camera" on
         # A1_20240601_cam1 read camera "c" (its shortest match)
         words = [i for i in range(len(stem)) if i == 0 or not stem[i - 1].isalnum()]  # where a name's parts start
-        starts = [*words, *(i for i in range(len(stem)) if i not in set(words))]
+        starts = [*words, *sorted(set(range(len(stem))) - set(words))]
         tail = r"\Z" if not names[-1].lower().endswith("date") else ""
         inner = re.compile(rx.pattern.removesuffix(r"\Z") + tail, re.DOTALL)
         # every start (a match may overlap the one before: the 12 of T12_R3_20240601_cam1 is no date, its
