@@ -353,10 +353,12 @@ def test_unknown_keys_list_a_groups_options_once(tmp_path: Path) -> None:
 
 
 def test_blank_paths_and_a_step_count_of_true_are_refused(tmp_path: Path) -> None:
-    """``output_dir: "   "`` trained into a folder named three spaces; ``max_steps: true`` trained 1 step."""
+    """``output_dir: "   "`` trained into a folder named three spaces; ``max_steps: true`` trained 1 step;
+    ``chat_template: ""`` was read as no template."""
     cfg_file = tmp_path / "c.yaml"
     for line, said in (('output_dir: "   "', "output_dir: give a folder (the value is blank)"),
-                       ("max_steps: true", "max_steps: a whole number of steps, not true / false")):  # fmt: skip
+                       ("max_steps: true", "max_steps: a whole number of steps, not true / false"),
+                       ('chat_template: ""', "chat_template: give a template file (the value is blank)")):  # fmt: skip
         cfg_file.write_text(f"model: m\ndataset: d\n{'' if 'output_dir' in line else 'output_dir: o'}\n{line}\n")
         with pytest.raises(ConfigError) as err:
             load_config(cfg_file, SFTRunConfig)

@@ -330,3 +330,15 @@ def test_a_missing_input_is_a_usage_error_naming_it(tmp_path: Path) -> None:
     res = CliRunner().invoke(main, ["fields", "change", str(tmp_path / "missing.tif"), str(pb), "-o", "chm.tif"])
     assert res.exit_code == 2, res.output
     assert res.output.strip() == f"Error: {tmp_path / 'missing.tif'}: probability raster not found"
+
+
+def test_a_threshold_of_zero_is_refused() -> None:
+    """`--threshold 0` marked every pixel as changed (norm >= 0 everywhere): refused, as is a value above 1."""
+    from pydantic import ValidationError
+
+    from agriseg.fields.config import ChangeConfig
+
+    for bad in (0.0, 1.5):
+        with pytest.raises(ValidationError, match="threshold"):
+            ChangeConfig(threshold=bad)
+    assert ChangeConfig(threshold=1.0).threshold == 1.0

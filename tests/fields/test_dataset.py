@@ -121,6 +121,32 @@ def test_a_label_off_its_images_grid_is_refused(ftw_root, tmp_path) -> None:
         ds[0]
 
 
+def test_check_finds_every_damaged_chip_before_training(ftw_root, tmp_path) -> None:
+    """A zero-byte window stopped `fields train` part-way through its first epoch, after the run's folder was
+    made; check() opens every chip first and says the first problem and how many more."""
+    from agriseg.config import OptionError
+    from agriseg.fields.synthetic import _write_tif
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    ds = FTWDataset(root, "austria", "train")
+    ds.check("the training chips")  # a sound data set passes
+    ds.chips[1].window_b.write_bytes(b"")
+    _write_tif(ds.chips[2].window_a, np.ones((3, 64, 64), np.uint16), (0.0, 0.0))
+    _write_tif(ds.chips[3].mask, np.ones((1, 32, 32), np.uint8), (0.0, 0.0))
+    with pytest.raises(OptionError) as err:
+        ds.check("the training chips")
+    said = str(err.value)
+    assert said.startswith(f"{ds.chips[1].window_b}: ") and said.endswith("(and 2 more in the training chips)")
+    ds.chips[1].window_b.unlink()
+    shutil.copy(ftw_root / "austria" / "s2_images/window_b" / ds.chips[1].window_b.name, ds.chips[1].window_b)
+    with pytest.raises(OptionError, match=rf"{ds.chips[2].window_a.name}: has 3 bands, expected 4 \(and 1 more"):
+        ds.check()
+    _write_tif(ds.chips[2].window_a, np.ones((4, 64, 64), np.uint16), (0.0, 0.0))
+    with pytest.raises(OptionError, match=r"files differ in size \(.*64x64 px, .*32x32 px\)$"):
+        ds.check()
+
+
 def test_a_four_channel_model_reads_window_a() -> None:
     """A 4-channel checkpoint was given windows "ab" (8 channels) and could not be evaluated (session 69)."""
     from agriseg.fields.checkpoints import model_windows

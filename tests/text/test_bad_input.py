@@ -60,6 +60,19 @@ def test_evaluate_keeps_an_existing_report_unless_overwrite(masks: tuple[Path, P
     assert report.with_suffix(".csv").read_text().startswith("class,dice_pct,iou_pct,truth_px")
 
 
+def test_evaluate_names_the_truth_option_that_is_not_a_folder(masks: tuple[Path, Path]) -> None:
+    """``--mask-instances nowhere`` said only "nowhere: no such file or folder"; a file there was read as a
+    folder of no instance maps, without a word."""
+    pred, truth = masks
+    for opt, value, said in (("--mask-instances", "nowhere", "'nowhere' does not exist"),
+                             ("--mask-instances", truth / "m0.png", "is a file"),
+                             ("--masks", "nowhere", "'nowhere' does not exist")):  # fmt: skip
+        args = {"--masks": truth, opt: value}
+        res = _run("text", "evaluate", pred, *[a for kv in args.items() for a in kv], "--classes", CLASSES)
+        line = _one_line_error(res)
+        assert res.exit_code == 2 and f"'{opt}'" in line and said in line, line
+
+
 def test_a_report_among_the_predictions_can_be_written_again_with_overwrite(masks: tuple[Path, Path]) -> None:
     """`-o pred/report.json` ran once, then counted its own report as a file it reads: refused for ever, with
     --overwrite too (session 79's sweep). text predict's run.json there stays one of the inputs."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -139,6 +140,8 @@ def sft_dir(workdir: Path) -> Path:
     cfg = _write_yaml(workdir / "sft.yaml", _sft_cfg(workdir, workdir / "sft"))
     res = CliRunner().invoke(main, ["text", "sft", "-c", str(cfg)])
     assert res.exit_code == 0, res.output
+    # what the loss did is said (the last line said only where the model went; session 95)
+    assert re.search(r"training loss [\d.]+ -> [\d.]+ \(steps 1 to 3\); 3 steps in \d+ s\n", res.output), res.output
     return workdir / "sft"
 
 

@@ -103,11 +103,17 @@ def predict_cmd(
 )
 @click.command("evaluate")
 @click.argument("predictions", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--masks", "truth", required=True, type=click.Path(path_type=Path), help="Folder of true semantic masks.")
+@click.option(
+    "--masks",
+    "truth",
+    required=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),  # as crop evaluate's: the option is named
+    help="Folder of true semantic masks.",
+)
 @option(
     "--mask-instances",
     "truth_instances",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     show_default="connected components of the true masks",
     help="Folder of true instance maps.",

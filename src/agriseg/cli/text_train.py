@@ -41,9 +41,11 @@ def _run_config(ref: str, config_path: Path, flags: dict[str, Any]) -> Any:
 @_training_command("sft")
 def sft_cmd(config_path: Path, overwrite: bool, **flags: Any) -> None:
     """LoRA SFT (TRL SFTTrainer) of a VLM on an instruction dataset."""
-    from agriseg.text.sft import run_sft
+    from agriseg.text.sft import loss_summary, run_sft
 
     out = run_sft(_run_config(TEXT_SFT, config_path, flags), overwrite=overwrite)
+    if said := loss_summary(json.loads((out / "log_history.json").read_text(encoding="utf-8"))):
+        click.echo(said)
     click.echo(f"{out}: SFT model saved")
 
 

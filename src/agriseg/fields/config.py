@@ -441,7 +441,7 @@ class FieldsEvaluateConfig(StrictModel):
 class ChangeConfig(StrictModel):
     """``agriseg fields change``: PRUE's change map between two years' probability rasters, and its polygons."""
 
-    threshold: float = Field(0.5, ge=0.0, le=1.0)  # on the min-max normalised change magnitude (PRUE: 0.5)
+    threshold: float = Field(0.5, gt=0.0, le=1.0)  # on the min-max normalised change (PRUE: 0.5); 0 marked every pixel
     min_area_m2: float = Field(500.0, ge=0.0)  # smallest change polygon
 
 

@@ -336,6 +336,41 @@ class FTWDataset(Dataset):
                                                            "--offset 0")):  # fmt: skip
             logging.getLogger("agriseg").warning("%s (the first chip of %s): %s", path, self.root, problem)
 
+    def check(self, where: str = "") -> None:
+        """Open every chip's files before training (header, band count, size and the last block), so that a
+        damaged chip is a usage error before the run's folder is made, not a stop part-way through an epoch
+        (a zero-byte window stopped training after checkpoints were written). As the crop trainer's
+        :meth:`agriseg.crop.dataset.CropSegDataset.check`.
+
+        Raises:
+            agriseg.config.OptionError: the first chip file that is unreadable, of the wrong band count, or of
+                another size than the rest of its chip, with how many more there are.
+        """
+        from agriseg import quiet
+        from agriseg.batch.progress import progress_bar
+        from agriseg.raster.io import open_scene
+
+        problems: list[str] = []
+        many = len(self.chips) > 500  # FTW's 70,000 chips take minutes: show it
+        for chip in progress_bar(self.chips, desc=f"checking {where or 'chips'}", unit="chip",
+                                 disable=quiet() or not many, leave=False):  # fmt: skip
+            paths = [chip.window_a if w == "a" else chip.window_b for w in self.windows]
+            try:
+                infos = {p: open_scene(p, None, require_crs=False) for p in [*paths, chip.mask]}
+                for p, info in infos.items():  # the words of read_s2 / _read_mask, which read them later
+                    want, what = (1, "a label mask has 1 (class ids 0..3)") if p == chip.mask else (4, "expected 4")
+                    if info.count != want:
+                        raise ValueError(f"{p}: has {info.count} bands, {what}")
+                sizes = {p: (info.width, info.height) for p, info in infos.items()}
+                if len(set(sizes.values())) > 1:
+                    said = ", ".join(f"{Path(p).name} {w}x{h} px" for p, (w, h) in sizes.items())
+                    raise ValueError(f"{chip.mask}: chip {chip.aoi_id}'s files differ in size ({said})")
+            except (ValueError, FileNotFoundError) as err:
+                problems.append(str(err))
+        if problems:
+            more = f" (and {len(problems) - 1} more{' in ' + where if where else ''})" if len(problems) > 1 else ""
+            raise OptionError(f"{problems[0]}{more}")
+
     def __len__(self) -> int:
         return len(self.chips)
 

@@ -57,8 +57,10 @@ def train_fields(
     t = cfg.train
     L.seed_everything(t.seed, verbose=False)  # workers: seeded by agriseg.data.loaders.init_worker
     dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers, t.seed)  # a missing data set: refused before output
-    if evaluate_test:
-        dm.test_set  # noqa: B018 - read now: a missing test country failed after the whole training had run
+    dm.train_set.check("the training chips")  # a damaged chip: before the run's folder, not part-way through
+    dm.val_set.check("the validation chips")
+    if evaluate_test:  # read now: a missing test country failed after the whole training had run
+        dm.test_set.check("the test chips")
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)

@@ -88,6 +88,13 @@ class TrainCommon(StrictModel):
             raise ValueError("give a folder (the value is blank)")
         return v
 
+    @field_validator("chat_template")
+    @classmethod
+    def _template_named(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():  # "" was read as "no template" without a word
+            raise ValueError("give a template file (the value is blank), or leave the key out")
+        return v
+
     @field_validator("max_steps", mode="before")
     @classmethod
     def _whole_number(cls, v: Any) -> Any:  # noqa: ANN401 - as the file has it

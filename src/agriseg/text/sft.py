@@ -547,3 +547,22 @@ def trl_quiet() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated", category=FutureWarning)
         yield
+
+
+def loss_summary(log_history: list[dict[str, Any]]) -> str:
+    """What the run's training loss did, for the command's last lines: ``training loss 2.3120 -> 0.4051
+    (steps 10 to 400); 400 steps in 316 s``, or ``""`` when nothing was logged. The last line said only
+    where the model was saved, though the trainer had logged the loss at every ``logging_steps``."""
+    losses = [(int(r.get("step", 0)), float(r["loss"])) for r in log_history if isinstance(r.get("loss"), int | float)]
+    end: dict[str, Any] = next((r for r in reversed(log_history) if "train_runtime" in r), {})
+    said = []
+    if len(losses) > 1:
+        (s0, l0), (s1, l1) = losses[0], losses[-1]
+        said.append(f"training loss {l0:.4f} -> {l1:.4f} (steps {s0} to {s1})")
+    elif losses:
+        said.append(f"training loss {losses[0][1]:.4f} (one logged value, step {losses[0][0]})")
+    elif isinstance(end.get("train_loss"), int | float):
+        said.append(f"mean training loss {float(end['train_loss']):.4f}")
+    if end:
+        said.append(f"{int(end.get('step', 0))} steps in {float(end['train_runtime']):.0f} s")
+    return "; ".join(said)
