@@ -67,8 +67,9 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # 17: plots partly outside the mosaic's data say so (status, coverage), no plant count without data, the plots
 # file's own columns kept, a band 4 is alpha only when declared so, colour bands by description, dates of
 # DD.MM.YYYY names and of a mosaic's folder; 18: the --meta field named date before others ending in date,
-# times written 10-00 with no UTC offset
-ALGORITHM = "18"
+# times written 10-00 with no UTC offset; 19: --meta as crop traits' 17 (every start of a name tried, the last
+# field anchored to the name's end)
+ALGORITHM = "19"
 
 
 @batch_keywords
