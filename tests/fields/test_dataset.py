@@ -147,6 +147,24 @@ def test_check_finds_every_damaged_chip_before_training(ftw_root, tmp_path) -> N
         ds.check()
 
 
+def test_a_label_declaring_a_class_as_nodata_is_said_once_per_folder(ftw_root, tmp_path, caplog) -> None:
+    """Masks written with their image's profile declare nodata 0: every background pixel was read as no data,
+    not scored (false fields there never counted; the country marked labelled in part) nor trained on, unsaid."""
+    import logging
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    ds = FTWDataset(root, "austria", "train")
+    for chip in ds.chips:
+        with rasterio.open(chip.mask, "r+") as dst:
+            dst.nodata = 0
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        masks = [ds[i]["mask"] for i in range(len(ds))]
+    said = [r.getMessage() for r in caplog.records if "declares nodata" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith(f"{ds.chips[0].mask}: declares nodata 0, class 0 (background)")
+    assert "-unsetnodata" in said[0] and all(0 not in m.unique().tolist() for m in masks)
+
+
 def test_a_four_channel_model_reads_window_a() -> None:
     """A 4-channel checkpoint was given windows "ab" (8 channels) and could not be evaluated (session 69)."""
     from agriseg.fields.checkpoints import model_windows

@@ -219,10 +219,34 @@ def _read_mask(path: str | Path) -> tuple[np.ndarray, _Grid]:
             raise ValueError(f"{path}: label values must be whole class ids 0..3, found {float(odd[0])}")
     mask = band.astype(np.int64)
     if profile.get("nodata") is not None and np.isfinite(profile["nodata"]):  # declared no data: not scored
-        mask[arr[0] == profile["nodata"]] = IGNORE_INDEX
+        nodata = profile["nodata"]
+        if nodata in CLASS_WORDS and (gone := arr[0] == nodata).any():
+            _say_class_as_nodata(Path(path), nodata, float(gone.mean()))
+        mask[arr[0] == nodata] = IGNORE_INDEX
     if mask.size and (mask.min() < 0 or mask.max() > IGNORE_INDEX):
         raise ValueError(f"{path}: label values must be 0..3, found {int(mask.min())}..{int(mask.max())}")
     return mask, _grid(profile)
+
+
+CLASS_WORDS = {0: "background", 1: "field", 2: "boundary"}
+_SAID_NODATA: set[tuple[str, float]] = set()  # (folder, nodata) already warned of, in this process
+
+
+def _say_class_as_nodata(path: Path, nodata: float, share: float) -> None:
+    """Warn, once per folder and value, of a label declaring a class id as its nodata: a mask written with its
+    image's profile (nodata 0) had every background pixel read as no data, so neither scored (a fully labelled
+    country was marked labelled in part, and a model's false fields there were never counted) nor trained on."""
+    key = (str(path.parent.resolve()), float(nodata))
+    if key not in _SAID_NODATA:
+        _SAID_NODATA.add(key)
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "%s: declares nodata %g, class %d (%s): its %s pixels (%.0f%%) are read as no data, neither scored nor "
+            "trained on (so in every label of its folder declaring it); if they are %s, remove the declaration "
+            "(gdal_edit.py -unsetnodata)", path, nodata, int(nodata), CLASS_WORDS[int(nodata)],
+            CLASS_WORDS[int(nodata)], 100 * share, CLASS_WORDS[int(nodata)],
+        )  # fmt: skip
 
 
 def _grid(profile: dict[str, Any]) -> _Grid:
