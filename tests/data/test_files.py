@@ -41,7 +41,7 @@ def test_atomic_write_of_a_folder_replaces_the_old_one(tmp_path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["model"]
 
 
-def test_a_link_named_as_the_output_is_written_through(tmp_path) -> None:
+def test_a_folder_link_is_written_through_a_file_link_replaced(tmp_path) -> None:
     """-o a link to a folder on a data disk: the link was removed and the data written beside it, on the wrong
     disk, the target left empty."""
     target, link = tmp_path / "disk" / "data", tmp_path / "data"
@@ -51,12 +51,19 @@ def test_a_link_named_as_the_output_is_written_through(tmp_path) -> None:
         tmp.mkdir()
         (tmp / "a.txt").write_text("x")
     assert link.is_symlink() and (target / "a.txt").read_text() == "x"
+    # a link to a file is replaced, its target never written: a link in an output folder to a label elsewhere
+    # was overwritten through with --overwrite (session 95's sweep); so is a link to nothing
     file_link, file_target = tmp_path / "out.csv", tmp_path / "disk" / "out.csv"
     file_target.write_text("old")
     file_link.symlink_to(file_target)
     with atomic_write(file_link) as tmp:
         tmp.write_text("new")
-    assert file_link.is_symlink() and file_target.read_text() == "new"
+    assert not file_link.is_symlink() and file_link.read_text() == "new" and file_target.read_text() == "old"
+    broken = tmp_path / "broken.csv"
+    broken.symlink_to(tmp_path / "disk" / "nowhere.csv")
+    with atomic_write(broken) as tmp:
+        tmp.write_text("new")
+    assert broken.read_text() == "new" and not (tmp_path / "disk" / "nowhere.csv").exists()
 
 
 def test_user_cache_reads_agriseg_cache_dir_with_a_tilde(tmp_path, monkeypatch) -> None:
