@@ -86,6 +86,25 @@ def test_out_of_range_class_names_the_label_file(tmp_path):
         evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
 
 
+def test_one_misfit_label_among_good_ones_fails_alone(tmp_path):
+    """One label of class id 5 (or of colours in index mode) among good ones stopped the whole evaluation with
+    exit 2 and no report (session 95's sweep): it fails as its own pair; only when every label misfits is it a
+    usage error."""
+    from agriseg.config import OptionError
+
+    _pair(tmp_path, "a", np.ones((8, 8), np.uint8))
+    _pair(tmp_path, "b", np.full((8, 8), 5, np.uint8))
+    _pair(tmp_path, "c", np.full((8, 8, 3), (0, 200, 0), np.uint8))
+    _pair(tmp_path, "d", np.zeros((8, 8), np.uint8))
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
+    assert res["images"] == 2 and len(res["failed"]) == 2, res["failed"]
+    assert "b.png: label has class id 5" in res["failed"][0] and "c.png: label mode 'index'" in res["failed"][1]
+    for stem in ("a", "d"):
+        (tmp_path / "lab" / f"{stem}.png").unlink()
+    with pytest.raises(OptionError, match=r"lab/b\.png: label has class id 5.*\(and 1 more\)$"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
+
+
 def test_bad_colormap_text_says_what_is_wrong():
     assert parse_colormap("0,0,0=0; 0,255,0=1") == {"0,0,0": 0, "0,255,0": 1}
     for bad in ("0,0,0", "0,0=1", "a,b,c=1", "0,0,0=x", ""):

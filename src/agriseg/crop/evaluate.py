@@ -40,8 +40,9 @@ def evaluate_folder(
     ``configs/crop/peanut_val.txt``), only those photos are scored.
 
     Raises:
-        OptionError: naming the label file that holds a class id the model does not predict; a name of
-            ``stems`` without a photo and a label.
+        OptionError: every label holds a class id the model does not predict, or misfits the label mode
+            (naming the first; one such label among good ones fails as its own pair); a name of ``stems``
+            without a photo and a label.
         ValueError: naming the label file whose colours match no entry of the colormap; every pair failed;
             with ``strict``, the first pair that cannot be scored, or the first photo without a label.
     """
@@ -61,19 +62,17 @@ def evaluate_folder(
     ignored = pixels = 0  # label pixels of value 255 or of colours the colormap does not list
     classes_seen = False  # a label pixel of a class other than background
     in_labels = np.zeros(max(num_classes, 1), bool)  # the classes some label holds
-    if pairs:  # a label mode that does not fit the labels is refused before the progress bar starts
-        try:
-            read_label(next(iter(pairs.values()))[1], label_mode, colormap)
-        except ImageReadError:
-            pass  # an unreadable first label fails as its own pair below, the others scored
+    _check_label_mode([lp for _, lp in pairs.values()], label_mode, colormap)
     failed: list[str] = []  # pairs that cannot be scored: named in the report, the others scored
+    misfits = 0  # of them, labels whose encoding does not fit the model or the label mode
     for stem, (ip, lp) in progress_bar(pairs.items(), desc="evaluate", unit="img", disable=not progress):
         try:
             pred, truth = _pair(stem, ip, lp, predict_fn, num_classes, label_mode, colormap)
-        except ValueError as err:  # ImageReadError too; a label encoding that does not fit stops everything
-            if strict or isinstance(err, OptionError):
+        except ValueError as err:  # ImageReadError too; one label of class id 5 among good ones stopped all
+            if strict:
                 raise
             failed.append(str(err))
+            misfits += isinstance(err, OptionError)
             continue
         with warnings.catch_warnings():  # the report says what was left out, and why, for the whole set
             warnings.filterwarnings("ignore", message="the truth holds only 0 and", category=UserWarning)
@@ -84,6 +83,8 @@ def evaluate_folder(
         in_labels[np.unique(truth[truth < num_classes])] = True
     if failed and len(failed) == len(pairs):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
+        if misfits == len(failed):  # no label fits the model or the label mode: a usage error (exit status 2)
+            raise OptionError(f"{failed[0]}{more}")
         raise ImageReadError(f"nothing to score: {failed[0]}{more}")
     res = metrics.compute()
     res["ignored_label_fraction"] = round(ignored / pixels, 6) if pixels else 0.0
@@ -125,6 +126,27 @@ def _listed(
         )
     keep = set(wanted)
     return {s: pairs[s] for s in wanted}, {k: [n for n in v if stem_key(Path(n)) in keep] for k, v in unmatched.items()}
+
+
+def _check_label_mode(labels: list[Path], label_mode: LabelMode, colormap: dict[str, int] | None) -> None:
+    """Refuse, before the progress bar, a label mode that fits none of the first three labels (read as the
+    label mode says); one odd label among them fails as its own pair, the others scored.
+
+    Raises:
+        OptionError: the first label's misfit, when every one read misfits.
+    """
+    misfit: OptionError | None = None
+    for lp in labels[:3]:
+        try:
+            read_label(lp, label_mode, colormap)
+        except OptionError as err:
+            misfit = misfit or err
+        except ImageReadError:
+            continue  # an unreadable label fails as its own pair
+        else:
+            return
+    if misfit is not None:
+        raise misfit
 
 
 def _pair(
