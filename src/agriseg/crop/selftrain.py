@@ -266,10 +266,10 @@ class SelfTrainer:
     def pool(self) -> list[Path]:
         """Photos used for training: the image folder minus ``exclude_list``, restricted to ``keep``."""
         from agriseg.crop.dataset import read_stem_list
-        from agriseg.crop.pseudolabel.pipeline import kept_files, read_keep
+        from agriseg.crop.pseudolabel.pipeline import kept_files, photos_only, read_keep
         from agriseg.data.io import list_images
 
-        files = list_images([self.cfg.images])
+        files = photos_only(list_images([self.cfg.images]))[0]
         found = len(files)
         if self.cfg.keep:  # by the names the screening page showed: those of the whole folder
             files = kept_files(files, read_keep(self.cfg.keep), self.cfg.keep)
@@ -892,7 +892,7 @@ def adapt_photos(
             not write (kept unless ``overwrite``).
     """
     from agriseg.batch import Item
-    from agriseg.crop.pseudolabel.pipeline import kept_files, read_keep
+    from agriseg.crop.pseudolabel.pipeline import kept_files, photos_only, read_keep
     from agriseg.data.io import list_images_once
     from agriseg.fingerprint import NOT_OUTPUT_OPTIONS, Recipe
     from agriseg.manifest import recorded_by
@@ -904,7 +904,7 @@ def adapt_photos(
     folder = adapt_workdir(output, workdir)
     # an adapt run pseudo-labels into its work folder before it writes anything else there
     refuse_users_files(folder, recorded_by(folder / "pseudo", "crop pseudolabel"), overwrite, "--workdir")
-    photos = list_images_once(paths)
+    photos = photos_only(list_images_once(paths))[0]
     pool = kept_files(photos, read_keep(keep), keep) if keep else photos  # a bad export: a usage error before any work
     if len(pool) < 2:  # before the output's manifest is written
         given = f"{len(photos)} photo{'s' if len(photos) != 1 else ''} given" + (

@@ -431,3 +431,15 @@ def test_a_file_where_a_subfolder_goes_is_named_and_kept(scenes: Path, tmp_path:
     assert res.exit_code == 2, res.output
     assert f"{out / 'masks'}: cannot create this folder: {out / 'masks'} is a file (kept" in res.output, res.output
     assert "Errno" not in res.output and (out / "masks").read_text() == "mine"
+
+
+def test_outputs_crop_predict_wrote_beside_the_photos_are_no_photos(scenes: Path, tmp_path: Path) -> None:
+    """`crop predict photos -o photos` then `crop pseudolabel photos` pseudo-labelled the masks and overlays as
+    photos (session 95's sweep); crop predict's own rule: recorded outputs are not read."""
+    photos = tmp_path / "photos"
+    _jpeg_copy(scenes, photos)
+    res = CliRunner().invoke(cli, ["crop", "predict", str(photos / "0000.jpg"), "-o", str(photos)])
+    assert res.exit_code == 0 and (photos / "0000_mask.png").is_file(), res.output
+    res = CliRunner().invoke(cli, ["crop", "pseudolabel", str(photos), "-o", str(tmp_path / "pl")])
+    assert res.exit_code == 0 and "(2 outputs of an earlier run not read as photos)" in res.output, res.output
+    assert sorted(p.name for p in (tmp_path / "pl" / "masks").glob("*.png")) == [f"000{i}.png" for i in range(4)]

@@ -462,6 +462,15 @@ def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, dep
     return rec
 
 
+def photos_only(files: list[Path]) -> tuple[list[Path], list[Path]]:
+    """``(photos, outputs)``: ``files`` without the masks, overlays and pictures that ``crop predict`` or
+    ``crop traits`` recorded writing beside them (a photo folder used as ``-o``): they were pseudo-labelled and
+    trained on as photos."""
+    from agriseg.manifest import drop_recorded
+
+    return drop_recorded(files, ("crop predict", "crop traits"))
+
+
 def pseudolabel_paths(
     paths: PathsLike,
     outdir: str | Path,
@@ -471,9 +480,12 @@ def pseudolabel_paths(
     progress: bool = True,
 ) -> BatchResult:
     """``agriseg crop pseudolabel``: the photos under ``paths`` (only those in the ``keep`` export, if given)."""
-    from agriseg.data.io import list_images_once
+    from agriseg.batch import counted
+    from agriseg.data.io import NoInputError, list_images_once
 
-    files = list_images_once(paths)
+    files, recorded = photos_only(list_images_once(paths))
+    if not files:
+        raise NoInputError(f"{recorded[0]}: an output of an earlier agriseg run, not a photo")
     kept = read_keep(keep) if keep else None
     if kept is not None and not kept_files(files, kept, keep):  # nothing would be done, silently
         from agriseg.config import OptionError
@@ -483,6 +495,8 @@ def pseudolabel_paths(
     full = sum(bool(r.get("full_coverage")) for r in result if r["status"] == "ok")
     if full:
         result.notes.append(f"{full} photos were taken as full canopy cover (all-vegetation masks)")
+    if recorded:
+        result.notes.append(f"({counted(len(recorded), 'output')} of an earlier run not read as photos)")
     return result
 
 
