@@ -294,6 +294,24 @@ def test_a_transparent_phone_photo_is_measured_upright(tmp_path: Path) -> None:
     assert np.asarray(Image.open(tmp_path / "o" / recs[0]["mask"])).shape == (80, 40)
 
 
+def test_a_float_tiff_is_read_as_crop_predict_reads_it(tmp_path: Path) -> None:
+    """A 3-band float32 TIFF (0-1 or 0-255) that crop predict, traits and plots read was "not a readable image"
+    to pseudolabel (session 95's sweep): PIL cannot open it; the shared reader can."""
+    import tifffile
+
+    from agriseg.crop.pseudolabel.pipeline import read_rgb_for_index
+    from agriseg.data.io import read_rgb
+
+    rgb = np.zeros((30, 50, 3), np.uint8)
+    rgb[...] = (120, 90, 60)
+    rgb[5:25, 10:40] = (30, 160, 30)
+    for name, scale in (("unit.tif", 1 / 255), ("dn.tif", 1.0)):
+        tifffile.imwrite(tmp_path / name, rgb.astype(np.float32) * np.float32(scale))
+        arr, full = read_rgb_for_index(tmp_path / name, 480)
+        assert full == (30, 50) and np.array_equal(arr, read_rgb(tmp_path / name)), name
+    assert np.abs(arr.astype(int) - rgb).max() <= 1
+
+
 def test_cli_exit_status_says_a_photo_failed(tmp_path: Path) -> None:
     src = tmp_path / "in"
     src.mkdir()

@@ -121,9 +121,8 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
                 arr = apply_orientation(np.asarray(im.convert("RGB")), orientation)
     except ValueError:
         raise
-    except Exception:  # noqa: BLE001 - any decoder failure means a bad file: said as every command says it
-        open_image(path)  # raises ImageReadError (empty file, not an image, too large, truncated)
-        raise
+    except Exception:  # noqa: BLE001 - PIL cannot: the shared reader reads what it can (a float TIFF) or says why
+        arr = None
     if arr is None:  # 16-bit, float or alpha: the shared reader (bit depth, transparent pixels), turned upright
         arr = read_rgb(path)
         H, W = arr.shape[:2]
