@@ -461,3 +461,22 @@ def test_outputs_crop_predict_wrote_beside_the_photos_are_no_photos(scenes: Path
     res = CliRunner().invoke(cli, ["crop", "pseudolabel", str(photos), "-o", str(tmp_path / "pl")])
     assert res.exit_code == 0 and "(2 outputs of an earlier run not read as photos)" in res.output, res.output
     assert sorted(p.name for p in (tmp_path / "pl" / "masks").glob("*.png")) == [f"000{i}.png" for i in range(4)]
+
+
+def test_keep_matches_the_screened_name_first_and_outputs_keep_it(tmp_path: Path) -> None:
+    """a.png beside a.jpg and a_png.png is screened as a_png: accepting it kept a_png.png as well (its stem), and
+    the masks were named a.png, not the names the page showed (session 95's sweep)."""
+    from agriseg.crop.pseudolabel.pipeline import kept_files
+
+    col = tmp_path / "col"
+    col.mkdir()
+    rgb = np.random.default_rng(0).integers(0, 255, (30, 40, 3), np.uint8)
+    files = []
+    for name in ("a.png", "a.jpg", "a_png.png"):
+        Image.fromarray(rgb).save(col / name)
+        files.append(col / name)
+    assert kept_files(files, {"a_png"}) == [col / "a.png"]
+    assert kept_files(files, {"a_png_png"}) == [col / "a_png.png"]
+    assert kept_files([col / "a_png.png"], {"a_png"}) == [col / "a_png.png"]  # alone, its stem is its name
+    recs = pseudolabel_files(files, tmp_path / "o", PseudoLabelConfig(index="exg"), keep={"a_png"}, progress=False)
+    assert [r["mask"] for r in recs if r["status"] == "ok"] == ["masks/a_png.png"], recs

@@ -265,9 +265,11 @@ def kept_files(files: list[Path], keep: set[str], said: str | Path | None = None
     from agriseg.batch import counted, listed, unique_names
 
     names = unique_names(files)
+    screened = set(names.values())
     kept, matched = [], set()
     for f in files:
-        if hits := {names[f], f.name, f.stem} & keep:
+        # a name the page gave another photo is that photo's: "a_png" (a.png beside a.jpg) kept a_png.png too
+        if hits := ({names[f]} | ({f.name, f.stem} - screened)) & keep:
             kept.append(f)
             matched |= hits
     unknown = sorted(keep - matched)
@@ -324,12 +326,14 @@ def pseudolabel_files(
     out = ensure_outdir(outdir)  # a folder that cannot be written is a usage error, before any work
     for sub in ("masks", "records") + (("overlays",) if opts.overlays else ()) + (("plots",) if opts.plot else ()):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    # the names an earlier run gave are kept; --overwrite names the photos afresh (a clash since removed: 0001);
+    # named among all the photos given, before --keep: the names the screening page showed (a.png kept alone
+    # beside a.jpg was a.png, not the a_png the page had shown)
+    names = unique_names(files, None if opts.overwrite else out / "masks", "crop pseudolabel")
     left_out = 0
     if keep is not None:
         chosen = kept_files(files, keep)
         left_out, files = len(files) - len(chosen), chosen
-    # the names an earlier run gave are kept; --overwrite names the photos afresh (a clash since removed: 0001)
-    names = unique_names(files, None if opts.overwrite else out / "masks", "crop pseudolabel")
     items = []
     for f in files:
         stem = names[f]
