@@ -770,12 +770,15 @@ def _in_subfolders(
     have = [f"{name}/ ({n})" for name, n in counts if n]
     if not have:
         return ""
+    named = ", ".join(have[:3])  # past three, how many more: s4/ and s5/ went unsaid
+    if len(have) > 3:
+        named += f" and {len(have) - 3}{'+' if len(subs) > len(counts) else ''} more"  # + : past the 20 counted
     if theirs:
         many = len(have) > 1
-        return f"its subfolder{'s' * many} {', '.join(have[:3])} {'have' if many else 'has'} {kind}"
+        return f"its subfolder{'s' * many} {named} {'have' if many else 'has'} {kind}"
     if len(have) == 1:
         return f"; its subfolder {have[0]} has {kind}: name that folder"
-    return f"; its subfolders {', '.join(have[:3])} have {kind}: name one of them"
+    return f"; its subfolders {named} have {kind}: name one of them"
 
 
 def list_images(paths: PathsLike, suffixes: Sequence[str] = IMAGE_SUFFIXES, kind: str = "images") -> list[Path]:
