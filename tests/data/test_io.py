@@ -426,7 +426,7 @@ def test_a_folder_with_photos_and_subfolders_of_photos_says_the_subfolders_are_n
     said = [r.getMessage() for r in caplog.records]
     assert said == [f"{tmp_path}: its subfolders day1/ (1), day2/ (1) have images too, not read (folders are read "
                     "without their subfolders; name them)"]  # fmt: skip
-    for sub in ("day3", "day4", "day5"):  # past three, counted (day4/ and day5/ went unsaid)
+    for sub in ("day3", "day4", "day5"):  # past three, counted (day4/, day5/ and out/ went unsaid)
         (tmp_path / sub).mkdir()
         Image.new("RGB", (4, 4)).save(tmp_path / sub / "a.jpg")
     (tmp_path / "top.jpg").unlink()
