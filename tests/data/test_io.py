@@ -430,7 +430,7 @@ def test_a_folder_with_photos_and_subfolders_of_photos_says_the_subfolders_are_n
         (tmp_path / sub).mkdir()
         Image.new("RGB", (4, 4)).save(tmp_path / sub / "a.jpg")
     (tmp_path / "top.jpg").unlink()
-    with pytest.raises(ValueError, match=r"day1/ \(1\), day2/ \(1\), day3/ \(1\) and 2 more have images: name one"):
+    with pytest.raises(ValueError, match=r"day1/ \(1\), day2/ \(1\), day3/ \(1\) and 3 more have images: name one"):
         list_images(tmp_path)
 
 
