@@ -60,7 +60,30 @@ def unique_names(
             for src, name in recorded_names(outdir, command).items()
             if name.endswith(item_suffix) and name != item_suffix
         }
-    return output_names((Path(f) for f in files), given)
+    names = output_names((Path(f) for f in files), given)
+    _say_renamed(names)
+    return names
+
+
+_SAID_RENAMED: set[frozenset[tuple[Path, str]]] = set()  # each set of renamings is said once per process
+
+
+def _say_renamed(names: Mapping[Path, str]) -> None:
+    """Warn of inputs whose outputs take a longer name than their stem (two inputs share it): ``dup.jpg`` and
+    ``dup.png`` were written as ``dup_jpg`` and ``dup_png`` without a word, and a later match by stem (the
+    truth masks of ``text evaluate``) found neither."""
+    renamed = [(f, n) for f, n in names.items() if n != f.stem]
+    if not renamed or (key := frozenset(renamed)) in _SAID_RENAMED:
+        return
+    _SAID_RENAMED.add(key)
+    import logging
+
+    shown = ", ".join(f"{f.name} as {n}" for f, n in renamed[:3])
+    more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
+    logging.getLogger("agriseg").warning(
+        "inputs that share a stem are written under longer names: %s%s (where outputs are matched by name later, "
+        "as to truth masks, give each input its own stem)", shown, more,
+    )  # fmt: skip
 
 
 Result = tuple[Item, Any]  # (item, its record, or the exception it raised)
