@@ -9,6 +9,7 @@ thresholded at 0.5. Two streaming passes over blocks: the min/max, then the norm
 from __future__ import annotations
 
 import logging
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -186,7 +187,9 @@ def grid_difference(da: Any, db: Any) -> str:  # noqa: ANN401 - rasterio dataset
         a, b = (f"{'north' if t.e < 0 else 'south'}-up{'' if t.a > 0 else ' mirrored'}" for t in (ta, tb))
         return f"a {a} and a {b} grid"
     if abs(ta.a - tb.a) * da.width > near or abs(ta.e - tb.e) * da.height > near:
-        return f"pixels of {abs(ta.a):g} x {abs(ta.e):g} and {abs(tb.a):g} x {abs(tb.e):g}"
+        # the sides' lengths: a rotated grid's pixel of 10 m was said as 9.659 (its a and e alone)
+        (wa, ha), (wb, hb) = ((math.hypot(t.a, t.d), math.hypot(t.b, t.e)) for t in (ta, tb))
+        return f"pixels of {wa:.4g} x {ha:.4g} and {wb:.4g} x {hb:.4g}"
     if abs(ta.b - tb.b) * da.height > near or abs(ta.d - tb.d) * da.width > near:
         return "grids rotated or sheared apart"
     if abs(ta.c - tb.c) > near or abs(ta.f - tb.f) > near:
