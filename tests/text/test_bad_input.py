@@ -430,7 +430,7 @@ def test_predict_refuses_a_grid_the_model_never_wrote_and_a_broken_meta_file(
     res = _run(*args)
     assert res.exit_code == 2 and "no tile, grid saved with the model" in _one_line_error(res)
     assert "give --tile --grid" in _one_line_error(res)
-    meta.write_text("{}")  # a fresh text tiny-model: one line for everything missing (it said one at a time)
+    meta.write_text("{}")  # a model of the hub: one line for everything missing (it said one at a time)
     res = _run(*args)
     assert res.exit_code == 2 and "give --classes --tile --grid" in _one_line_error(res)
     meta.write_text(json.dumps({"class_names": list(SYNTH_CLASSES)}))

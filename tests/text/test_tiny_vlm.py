@@ -475,6 +475,12 @@ def test_tiny_model_adds_its_class_words(tmp_path: Path) -> None:
     assert unknown_words(proc, words) == []
     text = "<seg>background *2| cover-crop *2\n maize2 *3| forêt *1\n</seg>"
     assert proc.tokenizer.decode(proc.tokenizer(text)["input_ids"], skip_special_tokens=True) == text
+    # its classes are saved as a training run saves them: predict needs no --classes (session 95's sweep)
+    assert json.loads((tmp_path / "m" / "agriseg_text.json").read_text()) == {"class_names": words}
+    Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
+    res = CliRunner().invoke(main, ["text", "predict", str(tmp_path / "a.png"), "-o", str(tmp_path / "p"),
+                                    "-m", str(tmp_path / "m")])  # fmt: skip
+    assert res.exit_code == 2 and "no tile, grid saved with the model" in res.output, res.output
 
 
 def test_predict_classes_must_match_the_trained_ones(sft_dir: Path, tmp_path: Path) -> None:

@@ -240,14 +240,21 @@ def build_tiny_vlm(class_names: Sequence[str], cfg: TinyVLMConfig | None = None,
     return model, proc
 
 
-def save_tiny_vlm(model: Any, processor: Any, path: str | Path) -> Path:
-    """Save model + processor to a folder loadable with the Auto classes (or :func:`load_vlm`), atomically."""
-    from agriseg.data.files import atomic_write
+def save_tiny_vlm(
+    model: Any, processor: Any, path: str | Path, class_names: Sequence[str] | None = None
+) -> Path:
+    """Save model + processor to a folder loadable with the Auto classes (or :func:`load_vlm`), atomically;
+    with ``class_names``, the classes its tokenizer was built for, in ``agriseg_text.json`` as a training run
+    saves them (``text predict -m`` it then needs no ``--classes``, and refuses other ones)."""
+    from agriseg.data.files import atomic_write, dumps_json
+    from agriseg.text.sft import TEXT_META
 
     with atomic_write(Path(path)) as tmp:
         tmp.mkdir()
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
+        if class_names:
+            (tmp / TEXT_META).write_text(dumps_json({"class_names": list(class_names)}), encoding="utf-8")
     return Path(path)
 
 
@@ -405,5 +412,5 @@ def build_tiny_model(
     check_tiny_vlm_config(cfg)
     check_output(outdir, overwrite, empty_dir_ok=True)
     model, proc = build_tiny_vlm(class_names, cfg, seed=seed)
-    save_tiny_vlm(model, proc, outdir)
+    save_tiny_vlm(model, proc, outdir, class_names)
     return sum(p.numel() for p in model.parameters())
