@@ -240,9 +240,7 @@ def build_tiny_vlm(class_names: Sequence[str], cfg: TinyVLMConfig | None = None,
     return model, proc
 
 
-def save_tiny_vlm(
-    model: Any, processor: Any, path: str | Path, class_names: Sequence[str] | None = None
-) -> Path:
+def save_tiny_vlm(model: Any, processor: Any, path: str | Path, class_names: Sequence[str] | None = None) -> Path:
     """Save model + processor to a folder loadable with the Auto classes (or :func:`load_vlm`), atomically;
     with ``class_names``, the classes its tokenizer was built for, in ``agriseg_text.json`` as a training run
     saves them (``text predict -m`` it then needs no ``--classes``, and refuses other ones)."""
