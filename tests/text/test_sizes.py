@@ -37,3 +37,16 @@ def test_extreme_ratios_are_explained_not_an_overflow() -> None:
     """Found by a bad-input sweep (session 78): 1e300 m/px over 1e-300 m objects overflowed to a traceback."""
     (note,) = suggest_sizes(256, resolution=1e300, min_object=1e-300)["notes"]
     assert "no grid resolves them" in note
+
+
+def test_the_help_gives_the_smallest_size_it_takes() -> None:
+    """`--size` said x>=1 in its help and refused 7 (session 95's sweep): the range is the smallest grid's."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+    from agriseg.text.sizes import GRIDS
+
+    assert "x>=8" in CliRunner().invoke(main, ["text", "suggest-sizes", "--help"]).output and GRIDS[0] == 8
+    res = CliRunner().invoke(main, ["text", "suggest-sizes", "--size", "7"])
+    assert res.exit_code == 2 and "7 is not in the range x>=8" in res.output
+    assert CliRunner().invoke(main, ["text", "suggest-sizes", "--size", "8"]).exit_code == 0

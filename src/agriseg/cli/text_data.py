@@ -167,7 +167,10 @@ def dataset_cmd(
 @renamed({"--tile": "--size"})
 @click.command("suggest-sizes")
 @click.option(
-    "--size", required=True, type=click.IntRange(1), help="Side of your images (tiles) in pixels, the shorter one."
+    "--size",
+    required=True,
+    type=click.IntRange(8),  # the smallest answer grid (text.sizes.GRIDS): the help said x>=1
+    help="Side of your images (tiles) in pixels, the shorter one.",
 )
 @click.option("--resolution", type=PositiveFloat(), default=None, help="Metres per pixel.")
 @click.option(
