@@ -395,7 +395,15 @@ def _predict_stream(
     def read(f: str | Path) -> np.ndarray:
         if Path(f) in refused:
             raise ImageReadError(refused[Path(f)])
-        return read_rgb(f)
+        rgb = read_rgb(f)
+        h, w = rgb.shape[:2]
+        if predictor.long_side and round(min(h, w) * predictor.long_side / max(h, w)) < 1:
+            # a 5000 x 3 strip at 256 px: 0 px across, an empty mask reported "ok" beside a warning
+            raise ImageReadError(
+                f"{f}: {w}x{h} px comes down to 0 px across at the working size (--long-side "
+                f"{predictor.long_side}): nothing to segment; --long-side 0 reads it at its own size"
+            )
+        return rgb
 
     with ThreadPoolExecutor(1, "agriseg-read") as reader, ThreadPoolExecutor(1, "agriseg-write") as writer:
         reads = deque((it, reader.submit(read, it.source)) for it in todo[:lookahead])
