@@ -55,10 +55,10 @@ def test_rerun_keeps_the_summary_rows(pred, tmp_path):
 def test_a_photo_that_comes_down_to_nothing_fails_alone(pred, tmp_path):
     """A 5000 x 3 strip at --long-side 256 came down to 0 px across: an empty mask reported "ok" beside a warning
     (session 95's sweep). It fails, saying how to read it; the other photos are predicted."""
-    files = [_photo(tmp_path / "strip.png", 0, (1, 200)), _photo(tmp_path / "p.png", 1)]
+    files = [_photo(tmp_path / "strip.png", 0, (2, 400)), _photo(tmp_path / "p.png", 1)]
     res = predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))  # long side 64
     assert [r["status"] for r in res] == ["error", "ok"]
-    assert res.failures == [f"{files[0]}: 200x1 px comes down to 0 px across at the working size (--long-side 64): "
+    assert res.failures == [f"{files[0]}: 400x2 px comes down to 0 px across at the working size (--long-side 64): "
                             "nothing to segment; --long-side 0 reads it at its own size"]  # fmt: skip
     assert not (tmp_path / "o" / "strip_mask.png").exists()
 
