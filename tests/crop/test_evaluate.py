@@ -394,5 +394,11 @@ def test_a_class_no_label_holds_is_said(tmp_path):
         "warning: no label holds weed: its IoU is 0 where the model finds some and undefined (nan) where it finds none"
         in format_table(res)
     )
+    assert format_table(res).endswith("(labels of vegetation only? --label-mode binary scores vegetation)")
     both = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, label_mode="index", progress=False)
     assert both["classes_not_in_labels"] == [] and "no label holds" not in format_table(both)
+    _pair(tmp_path, "a", np.zeros((8, 8), np.uint8))  # soil only: binary scoring is no way out (session 95)
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 3, label_mode="index", progress=False,
+                          class_names=["background", "crop", "weed"])  # fmt: skip
+    assert "warning: no label holds crop or weed: their IoU" in format_table(res)
+    assert "(the labels hold only background)" in format_table(res) and "binary" not in format_table(res)

@@ -246,10 +246,13 @@ def format_table(res: dict) -> str:
                 f"warning: {counted(len(missing), noun, 'has/have')} {what} and {was} not scored ({some}{shown})"
             )
     if absent := res.get("classes_not_in_labels"):
+        # every class but background absent: the labels hold no plant, and scoring vegetation is no way out
+        only_background = len(absent) == len(res.get("per_class_iou") or absent) - 1
+        why = "the labels hold only background" if only_background else (
+            "labels of vegetation only? --label-mode binary scores vegetation")  # fmt: skip
         lines.append(
             f"warning: no label holds {' or '.join(absent)}: {'its' if len(absent) == 1 else 'their'} IoU is 0 "
-            "where the model finds some and undefined (nan) where it finds none (labels of vegetation only? "
-            "--label-mode binary scores vegetation)"
+            f"where the model finds some and undefined (nan) where it finds none ({why})"
         )
     ignored = res.get("ignored_label_fraction", 0.0)
     if res.get("labels_only_0_255"):
