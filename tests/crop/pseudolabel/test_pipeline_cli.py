@@ -310,6 +310,9 @@ def test_a_float_tiff_is_read_as_crop_predict_reads_it(tmp_path: Path) -> None:
         arr, full = read_rgb_for_index(tmp_path / name, 480)
         assert full == (30, 50) and np.array_equal(arr, read_rgb(tmp_path / name)), name
     assert np.abs(arr.astype(int) - rgb).max() <= 1
+    Image.new("RGB", (1, 1)).save(tmp_path / "one.png")  # said as crop predict says it (not "cive: constant")
+    with pytest.raises(ValueError, match=r"one\.png: the image is 1x1 px, too small to segment \(at least 2x2\)"):
+        read_rgb_for_index(tmp_path / "one.png", 480)
 
 
 def test_cli_exit_status_says_a_photo_failed(tmp_path: Path) -> None:

@@ -111,6 +111,8 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
     try:
         with quiet_pil(path), Image.open(path) as im:  # PIL's own size warning: agriseg's limit is below
             W, H = im.size
+            if W < 2 or H < 2:  # as crop predict says it (it was "cive: signal is constant")
+                raise ValueError(f"{path}: the image is {W}x{H} px, too small to segment (at least 2x2)")
             if W * H > MAX_PIXELS:
                 raise ValueError(f"{path}: image is {W}x{H} px, over the {MAX_PIXELS / 1e6:.0f} MP limit for one image")
             orientation = exif_orientation(im)
