@@ -99,6 +99,18 @@ def test_one_misfit_label_among_good_ones_fails_alone(tmp_path):
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
     assert res["images"] == 2 and len(res["failed"]) == 2, res["failed"]
     assert "b.png: label has class id 5" in res["failed"][0] and "c.png: label mode 'index'" in res["failed"][1]
+    # the label mode is judged on three readable labels: a misfit then two unreadable ones before good labels
+    # refused the whole run (the review's find)
+    other = tmp_path / "other"
+    other.mkdir()
+    _pair(other, "a", np.full((8, 8, 3), (0, 200, 0), np.uint8))
+    for stem in ("b", "c"):
+        _pair(other, stem, None)
+        (other / "lab" / f"{stem}.png").write_bytes(b"")
+    for stem in ("d", "e", "f"):
+        _pair(other, stem, np.ones((8, 8), np.uint8))
+    res = evaluate_folder(other / "img", other / "lab", _ones, 2, "index", progress=False)
+    assert res["images"] == 3 and len(res["failed"]) == 3, res["failed"]
     for stem in ("a", "d"):
         (tmp_path / "lab" / f"{stem}.png").unlink()
     with pytest.raises(OptionError, match=r"lab/b\.png: label has class id 5.*\(and 1 more\)$"):
@@ -402,3 +414,8 @@ def test_a_class_no_label_holds_is_said(tmp_path):
                           class_names=["background", "crop", "weed"])  # fmt: skip
     assert "warning: no label holds crop or weed: their IoU" in format_table(res)
     assert "(the labels hold only background)" in format_table(res) and "binary" not in format_table(res)
+    plants = np.zeros((8, 8), np.uint8)
+    plants[2:6, 2:6] = 255  # 0/255 masks read as class ids: the plants are there, not scored (the review's find)
+    _pair(tmp_path, "a", plants)
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, label_mode="index", progress=False)
+    assert "only background" not in format_table(res) and "use --label-mode binary" in format_table(res)

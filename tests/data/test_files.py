@@ -52,18 +52,21 @@ def test_a_folder_link_is_written_through_a_file_link_replaced(tmp_path) -> None
         (tmp / "a.txt").write_text("x")
     assert link.is_symlink() and (target / "a.txt").read_text() == "x"
     # a link to a file is replaced, its target never written: a link in an output folder to a label elsewhere
-    # was overwritten through with --overwrite (session 95's sweep); so is a link to nothing
+    # was overwritten through with --overwrite (session 95's sweep)
     file_link, file_target = tmp_path / "out.csv", tmp_path / "disk" / "out.csv"
     file_target.write_text("old")
     file_link.symlink_to(file_target)
     with atomic_write(file_link) as tmp:
         tmp.write_text("new")
     assert not file_link.is_symlink() and file_link.read_text() == "new" and file_target.read_text() == "old"
-    broken = tmp_path / "broken.csv"
-    broken.symlink_to(tmp_path / "disk" / "nowhere.csv")
-    with atomic_write(broken) as tmp:
-        tmp.write_text("new")
-    assert broken.read_text() == "new" and not (tmp_path / "disk" / "nowhere.csv").exists()
+    # a link to a folder not made yet is written through, the folder made there (the review's find: a folder
+    # output to it failed after the work, "Not a directory")
+    later = tmp_path / "synth"
+    later.symlink_to(tmp_path / "disk" / "synth", target_is_directory=True)
+    with atomic_write(later) as tmp:
+        tmp.mkdir()
+        (tmp / "a.txt").write_text("x")
+    assert later.is_symlink() and (tmp_path / "disk" / "synth" / "a.txt").read_text() == "x"
 
 
 def test_user_cache_reads_agriseg_cache_dir_with_a_tilde(tmp_path, monkeypatch) -> None:

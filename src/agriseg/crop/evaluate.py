@@ -129,20 +129,23 @@ def _listed(
 
 
 def _check_label_mode(labels: list[Path], label_mode: LabelMode, colormap: dict[str, int] | None) -> None:
-    """Refuse, before the progress bar, a label mode that fits none of the first three labels (read as the
-    label mode says); one odd label among them fails as its own pair, the others scored.
+    """Refuse, before the progress bar, a label mode that fits none of the first three readable labels (read
+    as the label mode says); one odd label among them fails as its own pair, the others scored.
 
     Raises:
         OptionError: the first label's misfit, when every one read misfits.
     """
     misfit: OptionError | None = None
-    for lp in labels[:3]:
+    read = 0
+    for lp in labels:
+        if read == 3:
+            break
         try:
             read_label(lp, label_mode, colormap)
         except OptionError as err:
-            misfit = misfit or err
+            misfit, read = misfit or err, read + 1
         except ImageReadError:
-            continue  # an unreadable label fails as its own pair
+            continue  # an unreadable label fails as its own pair, and is not one of the three
         else:
             return
     if misfit is not None:
@@ -247,7 +250,10 @@ def format_table(res: dict) -> str:
             )
     if absent := res.get("classes_not_in_labels"):
         # every class but background absent: the labels hold no plant, and scoring vegetation is no way out
-        only_background = len(absent) == len(res.get("per_class_iou") or absent) - 1
+        only_background = (
+            len(absent) == len(res.get("per_class_iou") or absent) - 1
+            and not res.get("ignored_label_fraction")  # 255 or unlisted colours: plants maybe, not scored
+        )
         why = "the labels hold only background" if only_background else (
             "labels of vegetation only? --label-mode binary scores vegetation")  # fmt: skip
         lines.append(

@@ -497,16 +497,17 @@ def atomic_write(path: str | Path) -> Iterator[Path]:
 
     On success the temporary replaces ``path`` (an existing folder is removed first, when agriseg wrote it:
     a folder written here is marked with :data:`FOLDER_MARK`); on any exception it is deleted and the
-    exception propagates. A ``path`` that is a symbolic link to a folder (``-o`` a link to a data disk) is
-    written through: its target is replaced, the link kept. A link to a file (or to nothing) is replaced itself,
-    its target never written: a link in an output folder to a label elsewhere was overwritten with ``--overwrite``.
+    exception propagates. A ``path`` that is a symbolic link is written through (``-o`` a link to a folder on a
+    data disk, made or not yet made: its target is written, the link kept), unless its target is an existing
+    file: that link is replaced itself, its target never written (``--overwrite`` in a folder holding a link to
+    a label elsewhere had overwritten the label).
 
     Raises:
         agriseg.config.OptionError: ``path`` is a folder agriseg did not write (never removed), or holds the
             working folder.
     """
     path = Path(path)
-    if path.is_symlink() and path.resolve().is_dir():  # -o a link to a data disk: the link is theirs, kept
+    if path.is_symlink() and not path.resolve().is_file():  # -o a link to a data disk: the link is theirs, kept
         path = path.resolve()
     check_not_input(path)
     if path.is_dir():
