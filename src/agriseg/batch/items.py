@@ -72,13 +72,19 @@ def _say_renamed(names: Mapping[Path, str]) -> None:
     """Warn of inputs whose outputs take a longer name than their stem (two inputs share it): ``dup.jpg`` and
     ``dup.png`` were written as ``dup_jpg`` and ``dup_png`` without a word, and a later match by stem (the
     truth masks of ``text evaluate``) found neither."""
-    renamed = [(f, n) for f, n in names.items() if n != f.stem]
+    from collections import Counter
+
+    from agriseg.data.io import name_key
+
+    # among these inputs only: a name an earlier run gave (day2/IMG_1.jpg given alone) is no news
+    shared = Counter(name_key(f.stem) for f in names)
+    renamed = [(f, n) for f, n in names.items() if n != f.stem and shared[name_key(f.stem)] > 1]
     if not renamed or (key := frozenset(renamed)) in _SAID_RENAMED:
         return
     _SAID_RENAMED.add(key)
     import logging
 
-    shown = ", ".join(f"{f.name} as {n}" for f, n in renamed[:3])
+    shown = ", ".join(f"{f.parent.name}/{f.name} as {n}" for f, n in renamed[:3])  # a stem shared: its folder too
     more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
     logging.getLogger("agriseg").warning(
         "inputs that share a stem are written under longer names: %s%s (where outputs are matched by name later, "

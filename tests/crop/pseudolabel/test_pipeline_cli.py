@@ -483,3 +483,27 @@ def test_keep_matches_the_screened_name_first_and_outputs_keep_it(tmp_path: Path
     assert kept_files([col / "a_png.png"], {"a_png"}) == [col / "a_png.png"]  # alone, its stem is its name
     recs = pseudolabel_files(files, tmp_path / "o", PseudoLabelConfig(index="exg"), keep={"a_png"}, progress=False)
     assert [r["mask"] for r in recs if r["status"] == "ok"] == ["masks/a_png.png"], recs
+
+
+def test_keep_and_the_renaming_warning_use_the_names_an_earlier_run_gave(tmp_path: Path, caplog) -> None:
+    """day1/IMG_1.jpg named IMG_1 by a first run, day2/IMG_1.jpg day2_IMG_1_jpg by a second: --keep IMG_1 kept
+    both (names made afresh), and day2 given alone was warned of a shared stem it shares with no input (the
+    review's finds)."""
+    from agriseg.crop.pseudolabel.pipeline import pseudolabel_paths
+
+    rgb = np.random.default_rng(0).integers(0, 255, (30, 40, 3), np.uint8)
+    for day in ("day1", "day2"):
+        (tmp_path / day).mkdir()
+        Image.fromarray(rgb).save(tmp_path / day / "IMG_1.png")
+    out, opts = tmp_path / "out", PseudoLabelConfig(index="exg")
+    pseudolabel_paths([tmp_path / "day1"], out, opts, progress=False)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        pseudolabel_paths([tmp_path / "day1", tmp_path / "day2"], out, opts, progress=False)
+    assert "day2/IMG_1.png as day2_IMG_1_png" in caplog.text
+    (tmp_path / "k.json").write_text('["IMG_1"]')
+    res = pseudolabel_paths([tmp_path / "day1", tmp_path / "day2"], out, opts, keep=tmp_path / "k.json", progress=False)
+    assert [(r["image"], r["status"]) for r in res] == [(str(tmp_path / "day1" / "IMG_1.png"), "skipped")], res
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        pseudolabel_paths([tmp_path / "day2"], out, opts, progress=False)
+    assert "share a stem" not in caplog.text

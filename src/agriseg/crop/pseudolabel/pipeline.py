@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -259,14 +260,19 @@ def read_keep(path: str | Path) -> set[str]:
 _WARNED_KEEP: set[tuple[str, ...]] = set()  # exports whose unmatched names were said (a command reads one twice)
 
 
-def kept_files(files: list[Path], keep: set[str], said: str | Path | None = None) -> list[Path]:
+def kept_files(
+    files: list[Path], keep: set[str], said: str | Path | None = None, names: Mapping[Path, str] | None = None
+) -> list[Path]:
     """The ``files`` a screening export accepts: each by the name the pseudo-label page gave it (its output
     name: ``a_png`` where ``a.jpg`` and ``a.png`` share a stem), its file name, or its stem (``plot.1.2023``
     is one stem, not a name with an extension to strip). ``said``: the export's path, to warn about its names
-    that match no photo (a photo renamed or moved since the screening, or an export of another folder)."""
-    from agriseg.batch import counted, listed, unique_names
+    that match no photo (a photo renamed or moved since the screening, or an export of another folder).
+    ``names``: the output names the run gives (with an earlier run's, :func:`agriseg.batch.unique_names`);
+    by default as a first run names ``files``."""
+    from agriseg.batch import counted, listed
+    from agriseg.data.io import output_names
 
-    names = unique_names(files)
+    names = names if names is not None else output_names(files)
     screened = set(names.values())
     kept, matched = [], set()
     for f in files:
@@ -334,7 +340,7 @@ def pseudolabel_files(
     names = unique_names(files, None if opts.overwrite else out / "masks", "crop pseudolabel")
     left_out = 0
     if keep is not None:
-        chosen = kept_files(files, keep)
+        chosen = kept_files(files, keep, names=names)
         left_out, files = len(files) - len(chosen), chosen
     items = []
     for f in files:
@@ -485,14 +491,16 @@ def pseudolabel_paths(
     progress: bool = True,
 ) -> BatchResult:
     """``agriseg crop pseudolabel``: the photos under ``paths`` (only those in the ``keep`` export, if given)."""
-    from agriseg.batch import counted
+    from agriseg.batch import unique_names
     from agriseg.data.io import NoInputError, list_images_once
 
     files, recorded = photos_only(list_images_once(paths))
     if not files:
         raise NoInputError(f"{recorded[0]}: an output of an earlier agriseg run, not a photo")
     kept = read_keep(keep) if keep else None
-    if kept is not None and not kept_files(files, kept, keep):  # nothing would be done, silently
+    # the names the run gives, an earlier run's kept: those the screening page showed
+    names = unique_names(files, None if opts.overwrite else Path(outdir) / "masks", "crop pseudolabel")
+    if kept is not None and not kept_files(files, kept, keep, names):  # nothing would be done, silently
         from agriseg.config import OptionError
 
         raise OptionError(f"--keep {keep}: names none of the {len(files)} photos given ({len(kept)} names)")
