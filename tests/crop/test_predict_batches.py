@@ -58,8 +58,8 @@ def test_a_photo_that_comes_down_to_nothing_fails_alone(pred, tmp_path):
     files = [_photo(tmp_path / "strip.png", 0, (2, 400)), _photo(tmp_path / "p.png", 1)]
     res = predict_files(pred, files, tmp_path / "o", batch=BatchOptions(progress=False))  # long side 64
     assert [r["status"] for r in res] == ["error", "ok"]
-    assert res.failures == [f"{files[0]}: 400x2 px comes down to 0 px across at the working size (--long-side 64): "
-                            "nothing to segment; --long-side 0 reads it at its own size"]  # fmt: skip
+    assert res.failures == [f"{files[0]}: 400x2 px comes down to under 1 px across at the working size "
+                            "(--long-side 64): nothing to segment; --long-side 0 reads it at its own size"]  # fmt: skip
     assert not (tmp_path / "o" / "strip_mask.png").exists()
 
 

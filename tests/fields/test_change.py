@@ -342,3 +342,24 @@ def test_a_threshold_of_zero_is_refused() -> None:
         with pytest.raises(ValidationError, match="threshold"):
             ChangeConfig(threshold=bad)
     assert ChangeConfig(threshold=1.0).threshold == 1.0
+
+
+def test_grids_apart_are_said_by_their_sides_and_their_turn() -> None:
+    """A rotated 10 m grid was said as pixels of 9.659; then (the review's find) two 10 m grids turned apart as
+    "pixels of 10 x 10 and 10 x 10"."""
+    import math
+    from types import SimpleNamespace
+
+    from rasterio.transform import Affine
+
+    from agriseg.fields.change import grid_difference
+
+    def grid(t: Affine) -> SimpleNamespace:
+        return SimpleNamespace(crs="EPSG:32633", width=50, height=50, transform=t)
+
+    north = Affine(10, 0, 0, 0, -10, 0)
+    c, s = math.cos(math.radians(15)), math.sin(math.radians(15))
+    turned = Affine(10 * c, 10 * s, 0, 10 * s, -10 * c, 0)
+    assert grid_difference(grid(north), grid(turned)) == "grids rotated or sheared apart"
+    assert grid_difference(grid(north), grid(Affine(20, 0, 0, 0, -20, 0))) == "pixels of 10 x 10 and 20 x 20"
+    assert grid_difference(grid(north), grid(north)) == ""

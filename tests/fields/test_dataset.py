@@ -163,6 +163,17 @@ def test_a_label_declaring_a_class_as_nodata_is_said_once_per_folder(ftw_root, t
     said = [r.getMessage() for r in caplog.records if "declares nodata" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith(f"{ds.chips[0].mask}: declares nodata 0, class 0 (background)")
     assert "-unsetnodata" in said[0] and all(0 not in m.unique().tolist() for m in masks)
+    assert "background pixels (" in said[0]  # read: how many
+    # before training, check() says it from the header, in the main process (each loader worker said it again)
+    from agriseg.fields import dataset as module
+
+    module._SAID_NODATA.clear()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        ds.check()
+        ds[0]
+    said = [r.getMessage() for r in caplog.records if "declares nodata" in r.getMessage()]
+    assert len(said) == 1 and "its background pixels are read as no data" in said[0]
 
 
 def test_a_four_channel_model_reads_window_a() -> None:

@@ -400,7 +400,7 @@ def _predict_stream(
         if predictor.long_side and round(min(h, w) * predictor.long_side / max(h, w)) < 1:
             # a 5000 x 3 strip at 256 px: 0 px across, an empty mask reported "ok" beside a warning
             raise ImageReadError(
-                f"{f}: {w}x{h} px comes down to 0 px across at the working size (--long-side "
+                f"{f}: {w}x{h} px comes down to under 1 px across at the working size (--long-side "
                 f"{predictor.long_side}): nothing to segment; --long-side 0 reads it at its own size"
             )
         return rgb

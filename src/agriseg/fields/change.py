@@ -186,11 +186,13 @@ def grid_difference(da: Any, db: Any) -> str:  # noqa: ANN401 - rasterio dataset
     if (ta.a > 0) != (tb.a > 0) or (ta.e > 0) != (tb.e > 0):  # the same pixel size, one grid flipped
         a, b = (f"{'north' if t.e < 0 else 'south'}-up{'' if t.a > 0 else ' mirrored'}" for t in (ta, tb))
         return f"a {a} and a {b} grid"
-    if abs(ta.a - tb.a) * da.width > near or abs(ta.e - tb.e) * da.height > near:
-        # the sides' lengths: a rotated grid's pixel of 10 m was said as 9.659 (its a and e alone)
-        (wa, ha), (wb, hb) = ((math.hypot(t.a, t.d), math.hypot(t.b, t.e)) for t in (ta, tb))
+    # the sides' lengths: a rotated grid's pixel of 10 m was said as 9.659 (its a and e alone)
+    (wa, ha), (wb, hb) = ((math.hypot(t.a, t.d), math.hypot(t.b, t.e)) for t in (ta, tb))
+    if abs(wa - wb) * da.width > near or abs(ha - hb) * da.height > near:
         return f"pixels of {wa:.4g} x {ha:.4g} and {wb:.4g} x {hb:.4g}"
-    if abs(ta.b - tb.b) * da.height > near or abs(ta.d - tb.d) * da.width > near:
+    if max(abs(ta.a - tb.a), abs(ta.d - tb.d)) * da.width > near or (
+        max(abs(ta.b - tb.b), abs(ta.e - tb.e)) * da.height > near
+    ):  # sides of one length, turned apart
         return "grids rotated or sheared apart"
     if abs(ta.c - tb.c) > near or abs(ta.f - tb.f) > near:
         return f"origins ({ta.c:.2f}, {ta.f:.2f}) and ({tb.c:.2f}, {tb.f:.2f})"

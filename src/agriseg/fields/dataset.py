@@ -220,7 +220,8 @@ def _read_mask(path: str | Path) -> tuple[np.ndarray, _Grid]:
     mask = band.astype(np.int64)
     if profile.get("nodata") is not None and np.isfinite(profile["nodata"]):  # declared no data: not scored
         nodata = profile["nodata"]
-        if nodata in CLASS_WORDS and (gone := arr[0] == nodata).any():
+        # in the main process: each loader worker had said it again (check() says it before training)
+        if nodata in CLASS_WORDS and (gone := arr[0] == nodata).any() and torch.utils.data.get_worker_info() is None:
             _say_class_as_nodata(Path(path), nodata, float(gone.mean()))
         mask[arr[0] == nodata] = IGNORE_INDEX
     if mask.size and (mask.min() < 0 or mask.max() > IGNORE_INDEX):
@@ -232,7 +233,7 @@ CLASS_WORDS = {0: "background", 1: "field", 2: "boundary"}
 _SAID_NODATA: set[tuple[str, float]] = set()  # (folder, nodata) already warned of, in this process
 
 
-def _say_class_as_nodata(path: Path, nodata: float, share: float) -> None:
+def _say_class_as_nodata(path: Path, nodata: float, share: float | None = None) -> None:
     """Warn, once per folder and value, of a label declaring a class id as its nodata: a mask written with its
     image's profile (nodata 0) had every background pixel read as no data, so neither scored (a fully labelled
     country was marked labelled in part, and a model's false fields there were never counted) nor trained on."""
@@ -242,10 +243,10 @@ def _say_class_as_nodata(path: Path, nodata: float, share: float) -> None:
         import logging
 
         logging.getLogger("agriseg").warning(
-            "%s: declares nodata %g, class %d (%s): its %s pixels (%.0f%%) are read as no data, neither scored nor "
+            "%s: declares nodata %g, class %d (%s): its %s pixels%s are read as no data, neither scored nor "
             "trained on (so in every label of its folder declaring it); if they are %s, remove the declaration "
             "(gdal_edit.py -unsetnodata)", path, nodata, int(nodata), CLASS_WORDS[int(nodata)],
-            CLASS_WORDS[int(nodata)], 100 * share, CLASS_WORDS[int(nodata)],
+            CLASS_WORDS[int(nodata)], "" if share is None else f" ({100 * share:.0f}%)", CLASS_WORDS[int(nodata)],
         )  # fmt: skip
 
 
@@ -381,6 +382,8 @@ class FTWDataset(Dataset):
             paths = [chip.window_a if w == "a" else chip.window_b for w in self.windows]
             try:
                 infos = {p: open_scene(p, None, require_crs=False) for p in [*paths, chip.mask]}
+                if (nodata := infos[chip.mask].nodata) in CLASS_WORDS:  # said here, not by each loader worker
+                    _say_class_as_nodata(Path(chip.mask), nodata)
                 for p, info in infos.items():  # the words of read_s2 / _read_mask, which read them later
                     want, what = (1, "a label mask has 1 (class ids 0..3)") if p == chip.mask else (4, "expected 4")
                     if info.count != want:
