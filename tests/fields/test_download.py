@@ -249,6 +249,31 @@ def test_interrupted_download_resumes_with_the_missing_bands(loopback: Loopback,
         np.testing.assert_array_equal(a.read(), b.read())
 
 
+def test_a_damaged_kept_band_is_downloaded_again(loopback: Loopback, tmp_path: Path, caplog) -> None:
+    """A kept band cut short since stopped every re-run with numpy's words, naming no file, until --overwrite
+    (session 95's sweep): it is said and downloaded again."""
+    out = tmp_path / "s.tif"
+    loopback.fail["/files/S2B_MSIL2A_20230815_T33UYP_B08"] = -1
+    with pytest.raises(ValueError):
+        download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    red = parts_dir(out) / "a_red.npy"
+    red.write_bytes(red.read_bytes()[:1000])  # cut short by a full disk or a sync tool
+    np.save(parts_dir(out) / "a_green.npy", np.zeros((3, 4), np.uint16))  # another size
+    loopback.fail.clear()
+    loopback.log.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        res = download_scene(out, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    assert res.status == "resumed" and out.is_file()
+    assert f"{red}: a band kept by an interrupted run is damaged (" in caplog.text
+    assert "a_green.npy: a band kept by an interrupted run is damaged (4x3 px, not the scene's" in caplog.text
+    fetched = {p for _, p, _ in loopback.log}
+    assert any("_B04" in p for p in fetched) and any("_B03" in p for p in fetched)  # red and green read again
+    fresh = tmp_path / "fresh.tif"
+    download_scene(fresh, _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+    with rasterio.open(out) as a, rasterio.open(fresh) as b:
+        np.testing.assert_array_equal(a.read(), b.read())
+
+
 def test_an_interrupted_download_asked_again_with_other_dates_starts_afresh(loopback: Loopback, tmp_path: Path) -> None:
     """An unfinished download's recorded items are for its own request only: a changed rule resumed them for
     other dates, so window A kept the old day's items (session 75's mutation sweep)."""

@@ -71,6 +71,25 @@ class Grid:
     height: int
 
 
+def _read_part(part: Path, grid: Any) -> np.ndarray | None:  # noqa: ANN401 - the download's grid
+    """A band an interrupted run kept, or None to download it (again): a part damaged since (cut short, of
+    another size) stopped every re-run with numpy's words and no file named, until ``--overwrite``."""
+    if not part.is_file():
+        return None
+    try:
+        arr = np.load(part, allow_pickle=False)
+        if arr.shape == (grid.height, grid.width):
+            return arr
+        problem = f"{arr.shape[1]}x{arr.shape[0]} px, not the scene's {grid.width}x{grid.height}"
+    except (OSError, ValueError, EOFError, IndexError) as err:
+        problem = " ".join(str(err).split())
+    from agriseg.data.io import log
+
+    log.warning("%s: a band kept by an interrupted run is damaged (%s): downloaded again", part, problem)
+    part.unlink(missing_ok=True)
+    return None
+
+
 def parts_dir(output: Path) -> Path:
     """The hidden folder where an unfinished download keeps its items, grid and finished bands."""
     return output.with_name(f".{output.name}.parts")
@@ -555,8 +574,7 @@ def download_scene(
             any_data = np.zeros((grid.height, grid.width), dtype=bool)
             for b in bands:
                 part = pdir / f"{w}_{b}.npy"
-                if part.is_file():
-                    arr = np.load(part)
+                if (arr := _read_part(part, grid)) is not None:
                     bar.update(len(chosen[w]))
                 else:
                     arr = _band_mosaic(chosen[w], b, grid, cfg, harmonise, bar)
