@@ -748,3 +748,20 @@ def test_a_static_catalog_is_said_to_have_no_search(tmp_path: Path) -> None:
     cfg = DownloadConfig(stac_url=str(tmp_path / "cat" / "catalog.json"), retries=0)
     with pytest.raises(ValueError, match=r"catalog.json: a STAC catalog without item search: .* --win-a and --win-b"):
         download_scene(tmp_path / "s.tif", cfg, bbox=(14.99, 47.99, 15.01, 48.01), progress=False, **DATES)
+
+
+def test_items_that_cover_part_of_the_area_are_said(loopback: Loopback, tmp_path: Path, caplog) -> None:
+    """Items covering 0.003 % of the area gave "ok" and "pixels with data: A 0%" (session 95's sweep): a window
+    with data on under half of the area is warned of."""
+    a, b = "S2B_MSIL2A_20230420_T33UXP", "S2B_MSIL2A_20230801_T33UXP"  # the west tile only
+    wide = bbox_deg(500200, 5316100, 503200, 5316400)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        res = download_scene(tmp_path / "s.tif", _cfg(loopback), wide, win_a=[a], win_b=[b], progress=False)
+    assert res.status == "ok" and res.valid_fraction["a"] < 0.5, res.valid_fraction
+    assert f"s.tif: window A has data on only {100 * res.valid_fraction['a']:.2g}% of the area: its items ({a})" in (
+        caplog.text
+    )
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):  # both tiles: all the area
+        res = download_scene(tmp_path / "t.tif", _cfg(loopback), BBOX, progress=False, **DATES)
+    assert min(res.valid_fraction.values()) > 0.99 and "has data on only" not in caplog.text

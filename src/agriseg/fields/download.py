@@ -71,6 +71,10 @@ class Grid:
     height: int
 
 
+PART_COVER_WARNED = 0.5
+"""A window with data on less of the area than this is warned of (its items cover part of it)."""
+
+
 def _read_part(part: Path, grid: Any) -> np.ndarray | None:  # noqa: ANN401 - the download's grid
     """A band an interrupted run kept, or None to download it (again): a part damaged since (cut short, of
     another size) stopped every re-run with numpy's words and no file named, until ``--overwrite``."""
@@ -591,6 +595,13 @@ def download_scene(
             f"{output}: window {w.upper()} has no data anywhere over the area: its items "
             f"({', '.join(i.id for i in chosen[w])}) do not cover it (check the area and the items)"
         )
+    if thin := [w for w in windows if valid[w] < PART_COVER_WARNED]:  # 0.003 % of the area was "ok"
+        from agriseg.data.io import log
+
+        w = thin[0]
+        ids = ", ".join(i.id for i in chosen[w])
+        log.warning("%s: window %s has data on only %.2g%% of the area: its items (%s) cover part of it; fields are "
+                    "found only there", output, w.upper(), 100 * valid[w], ids)  # fmt: skip
     names = [f"win_{w}_{b}" for w in windows for b in bands]
     tags = {**_tags(chosen, harmonise, cfg), **(extra_tags or {}), "AGRISEG_REQUEST": key}
     with writing(output):

@@ -218,7 +218,9 @@ def _download_one(
     asked["items"] = res.items
     asked["stac"] = {"url": cfg.stac_url, "collection": cfg.collection}  # where the items are (their ids alone
     # name no scene: the same ids in another catalogue are other files)
-    cover = ", ".join(f"{w.upper()} {v:.0%}" for w, v in res.valid_fraction.items())
+    # under 1 %: its digits ("0.003%"), not "0%" beside "ok"
+    cover = ", ".join(f"{w.upper()} {f'{100 * v:.2g}%' if 0 < v < 0.01 else f'{v:.0%}'}"
+                      for w, v in res.valid_fraction.items())  # fmt: skip
     items = "; ".join(f"window {w.upper()} {', '.join(i)}" for w, i in res.items.items())
     return {"scene": str(output), "status": res.status, "size": f"{res.width}x{res.height} px", "items": items,
             "valid": cover, "asked": asked}  # fmt: skip
