@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from pathlib import Path
 
@@ -177,6 +178,12 @@ def test_parse_dates_and_check_area() -> None:
     assert parse_dates("2023-03-01/2023-05-31T12:00:00Z") == ("2023-03-01", "2023-05-31T12:00:00Z")
     with pytest.raises(ValueError, match=r"^date range '2023-03-01T99/2023-04-01': 2023-03-01T99 is not a valid"):
         parse_dates("2023-03-01T99/2023-04-01")
+    # which part is no date, and why (both were "expected START/END"; session 95's sweep)
+    for text, said in (("20230401/20230430", "'20230401' is not a date (write days as YYYY-MM-DD)"),
+                       ("2023-04-01/..", "'..' is not a date (an open end is not taken: give both days)"),
+                       ("2023-04-01/", "an empty part is not a date (an open end")):  # fmt: skip
+        with pytest.raises(ValueError, match=re.escape(f"date range {text!r}: {said}")):
+            parse_dates(text)
     check_area("9,48,10,49")
     with pytest.raises(FileNotFoundError, match=r"--bbox area\.gpkg: no such file"):
         check_area("area.gpkg")

@@ -166,8 +166,13 @@ def parse_dates(text: str, what: str = "date range") -> tuple[str, str]:
             with ``what`` and the range as given.
     """
     parts = [p.strip() for p in text.split("/")]
-    if len(parts) != 2 or not all(re.match(r"\d{4}-\d{2}-\d{2}([T ]|$)", p) for p in parts):
+    if len(parts) != 2:
         raise ValueError(f"{what} {text!r}: expected START/END, e.g. 2023-03-01/2023-05-31")
+    for p in parts:  # which part, and why: "20230401/20230430" and "2023-04-01/.." were both "expected START/END"
+        if not re.match(r"\d{4}-\d{2}-\d{2}([T ]|$)", p):
+            how = "an open end is not taken: give both days" if p in ("", "..") else "write days as YYYY-MM-DD"
+            part = repr(p) if p else "an empty part"
+            raise ValueError(f"{what} {text!r}: {part} is not a date ({how}), e.g. 2023-03-01/2023-05-31")
     days = []
     for p in parts:
         try:
