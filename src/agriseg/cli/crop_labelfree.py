@@ -167,15 +167,21 @@ def selftrain(
         click.echo(f"model: {rep['model']} (unchanged: made before from the same inputs and options)")
         return
     click.echo(f"model: {rep['model']}")
+    _stages_kept(rep)
     for st in ("stage1", "stage2"):
-        if rep.get(st, {}).get("kept"):  # a re-run after an interruption: not trained again
-            click.echo(f"{st}: kept, as an interrupted run with the same inputs and options had trained it")
         if st in rep and "evaluate" in rep[st]:
             ev = rep[st]["evaluate"]
             click.echo(f"{st}: mIoU {100 * ev['miou']:.2f}  bIoU {100 * ev['biou']:.2f} (true labels)")
     if "trimap" in rep:
         click.echo(f"trimaps: {100 * rep['trimap']['mean_ignored']:.1f}% of pixels ignored on average")
     _photos_left_out(rep)
+
+
+def _stages_kept(rep: dict) -> None:
+    """Name the stages a re-run after an interruption kept (not trained again)."""
+    for st in ("stage1", "stage2"):
+        if rep.get(st, {}).get("kept"):
+            click.echo(f"{st}: kept, as an interrupted run with the same inputs and options had trained it")
 
 
 def _photos_left_out(rep: dict) -> None:
@@ -240,4 +246,5 @@ def adapt(
     same = " (unchanged: made before from the same photos, model and options)" if rep.get("skipped") else ""
     use = f"agriseg crop predict --model {quote(str(output))} ..."  # a path with a space pastes whole
     click.echo(f"adapted model: {rep['adapted_model']}{same}  (use: {use})")
+    _stages_kept(rep)
     _photos_left_out(rep)

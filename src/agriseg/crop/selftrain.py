@@ -763,11 +763,14 @@ def adapt(
     workdir: str | Path | None = None,
     evaluate: SelfTrainEvalConfig | None = None,
     progress: bool = True,
+    fingerprint: dict | None = None,
 ) -> dict:
     """Adapt a model to a new field from unlabelled photos and write the adapted model to ``output``.
 
     Pseudo-labels the photos (index or depth), merges them with the base model's own predictions
-    (``combine``), then runs two-stage self-training starting from the base model's weights.
+    (``combine``), then runs two-stage self-training starting from the base model's weights. ``fingerprint``:
+    the run's inputs and options (JSON-ready); a stage an interrupted run with the same one finished is kept
+    (:class:`SelfTrainer`).
 
     Returns:
         The self-training report, with ``base_evaluate`` (the base model's score) when ``evaluate`` is given.
@@ -812,7 +815,7 @@ def adapt(
         # a greyscale photo is said once, with the photos left out of training (the report's left_out)
         return "a greyscale photo" not in record.msg
 
-    trainer = SelfTrainer(cfg, progress)
+    trainer = SelfTrainer(cfg, progress, fingerprint)
     agriseg_log = logging.getLogger("agriseg")
     agriseg_log.addFilter(users_in_log)
     try:
@@ -930,6 +933,10 @@ def adapt_photos(
         options["keep"] = f"{len(accepted)} accepted photos ({digest})"
     recipe = Recipe("crop adapt", ALGORITHM["crop adapt"], options, base, [], ignore=ignore)
 
+    item = Item(output.name, output, (output,), tuple(photos))
+    # a stage an interrupted run of these inputs and options finished is kept, as crop selftrain keeps it
+    fingerprint = None if overwrite else json.loads(json.dumps(recipe.fingerprint(item, with_hash=True).to_dict()))
+
     def work(item: Item) -> dict:
         return adapt(
             photos,
@@ -944,9 +951,10 @@ def adapt_photos(
             train=train,
             data=data,
             workdir=workdir,
+            fingerprint=fingerprint,
         )
 
-    rep = _once(Item(output.name, output, (output,), tuple(photos)), recipe, work, overwrite)
+    rep = _once(item, recipe, work, overwrite)
     if rep.get("skipped"):  # the photos the run that made it left out or could not read are said again
         earlier = _read_report(folder / "selftrain_report.json")
         if earlier.get("pseudolabel"):

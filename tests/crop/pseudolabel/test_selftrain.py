@@ -674,3 +674,44 @@ def test_a_rerun_after_an_interruption_keeps_the_stages_it_finished(
     assert rep.get("skipped")
     rep = selftrain(cfg, progress=False, overwrite=True)
     assert not rep["stage1"].get("kept") and stage1.stat().st_mtime_ns != made
+
+
+@pytest.mark.slow  # two adapt runs: 30 s
+def test_an_adapt_rerun_after_an_interruption_keeps_the_stages_it_finished(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """crop adapt trained stage 1 again after an interruption, where crop selftrain kept it (session 95's sweep):
+    the adapt command gave its self-trainer no fingerprint."""
+    import torch
+
+    from agriseg.crop.pseudolabel.synthetic import write_scenes
+    from agriseg.crop.selftrain import SelfTrainer
+    from agriseg.models import build_model
+    from agriseg.models.config import ModelConfig
+    from agriseg.models.io import save_model
+
+    torch.manual_seed(0)
+    root = write_scenes(tmp_path / "syn", n=2, size=(64, 96))
+    mc = ModelConfig(encoder_weights=None, infer_long_side=0)
+    base = save_model(build_model(mc), mc, tmp_path / "base.safetensors")
+    out, work = tmp_path / "adapted.safetensors", tmp_path / "work"
+    args = ["crop", "adapt", root / "images", "-o", out, "--model", base, "--index", "exg", "--stage1-epochs", "1",
+            "--stage2-epochs", "1", "--crop-size", "64", "--workdir", work]  # fmt: skip
+    real = SelfTrainer.trimaps
+
+    def stopped(*args: object, **kw: object) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(SelfTrainer, "trimaps", stopped)
+    from click.testing import CliRunner
+
+    from agriseg.cli import main as cli
+
+    res = CliRunner().invoke(cli, [str(a) for a in args])
+    assert res.exit_code != 0 and not out.exists(), res.output
+    stage1 = work / "stage1" / "model.safetensors"
+    made = stage1.stat().st_mtime_ns
+    monkeypatch.setattr(SelfTrainer, "trimaps", real)
+    code, said = _cli(*args)
+    assert code == 0 and "stage1: kept, as an interrupted run with the same inputs and options" in said, said
+    assert stage1.stat().st_mtime_ns == made and out.is_file()
