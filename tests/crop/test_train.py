@@ -358,12 +358,22 @@ def test_an_accelerator_or_init_weights_the_run_cannot_use_is_refused_before_any
 
 
 def test_a_fresh_run_over_a_killed_one_names_its_last_checkpoint(tmp_path, caplog):
-    """After a kill -9 the folder held last.ckpt and no model: the same command started afresh without a word."""
+    """After a kill -9 the folder held last.ckpt and no model: the same command started afresh without a word;
+    then (session 95's sweep) it replaced the killed run's best and last checkpoints with a warning. It is
+    refused, naming the checkpoint --resume continues; --overwrite starts afresh."""
+    from agriseg.config import OptionError
+
     cfg = tiny_config(tmp_path)
     train_crop(cfg, progress=False)
-    (tmp_path / "run" / "model.safetensors").unlink()  # as a run killed before its end leaves it
-    with caplog.at_level("WARNING"):
+    run = tmp_path / "run"
+    (run / "model.safetensors").unlink()  # as a run killed before its end leaves it
+    before = {c.name: c.read_bytes() for c in run.glob("*.ckpt")}
+    said = rf"--resume {re.escape(str(run / 'last.ckpt'))} continues it, --overwrite"
+    with pytest.raises(OptionError, match=rf"holds the checkpoints of a run that did not end \(.*last\.ckpt\); {said}"):
         train_crop(cfg, progress=False)
+    assert {c.name: c.read_bytes() for c in run.glob("*.ckpt")} == before
+    with caplog.at_level("WARNING"):
+        train_crop(cfg, progress=False, overwrite=True)
     assert "last.ckpt: the last checkpoint of a run that did not end; this run starts afresh" in caplog.text
 
 

@@ -215,8 +215,10 @@ def check_run_folder(
     files (a folder holding none of :data:`RUN_FILES` nor a checkpoint, or a ``model.safetensors`` that is no
     agriseg model). An earlier run's folder holding its model is refused to a run that ``replaces`` it (one
     that does not resume) unless ``overwrite``; then a warning says its model will be replaced. So is one a
-    ``resume`` of an older checkpoint would replace (the model of a run made after that checkpoint). A file under
-    a checkpoint's name that is no checkpoint (not a PyTorch zip file) is a user's: kept, and the run refused.
+    ``resume`` of an older checkpoint would replace (the model of a run made after that checkpoint), and a folder
+    of a run that did not end (checkpoints, no model) to a run that replaces it unless ``overwrite``: the message
+    names the checkpoint ``--resume`` continues. A file under a checkpoint's name that is no checkpoint (not a
+    PyTorch zip file) is a user's: kept, and the run refused.
 
     Raises:
         OptionError: naming ``output_dir``.
@@ -283,7 +285,22 @@ def check_run_folder(
             )
         if replaces:
             log.warning("%s: holds the model of an earlier run, which this run replaces when it ends", out)
+    elif replaces and not overwrite and (ckpts := _held_checkpoints(out)):
+        # a run that did not end (Ctrl-C, kill -9, out of memory): the same command again replaced its best and
+        # last checkpoints (hours of training) with a warning
+        stops = sorted((c for c in ckpts if c.name.startswith("interrupted")), key=lambda c: c.stat().st_mtime)
+        cont = stops[-1] if stops else out / "last.ckpt" if (out / "last.ckpt").is_file() else ckpts[-1]
+        raise OptionError(
+            f"output_dir {out}: holds the checkpoints of a run that did not end ({', '.join(c.name for c in ckpts)}); "
+            f"--resume {cont} continues it, --overwrite starts afresh (or give another output_dir)"
+        )
     return ensure_outdir(out)
+
+
+def _held_checkpoints(out: Path) -> list[Path]:
+    """The checkpoints in ``out`` that hold something (an empty one, of a run killed as it began to save, holds
+    nothing to lose)."""
+    return sorted(c for c in out.glob("*.ckpt") if c.is_file() and c.stat().st_size) if out.is_dir() else []
 
 
 def replaces_earlier_run(output_dir: str | Path, resume: str | Path | None) -> bool:
