@@ -378,3 +378,14 @@ def test_an_empty_group_is_the_fields_own_default(tmp_path: Path) -> None:
     (tmp_path / "out.yaml").write_text(yaml.safe_dump(raw))
     empty, left_out = (load_config(tmp_path / n, FieldsTrainConfig) for n in ("none.yaml", "out.yaml"))
     assert empty.model == left_out.model and empty.model.in_channels == 8
+
+
+def test_a_group_given_one_value_names_the_group_and_its_options(tmp_path: Path) -> None:
+    """`--set train=3` said "Input should be a valid dictionary or instance of TrainConfig (got 3)" (session 95's
+    sweep): pydantic's class name, not the option group."""
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("model: m\ndataset: d\noutput_dir: o\nlora: 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg_file, SFTRunConfig)
+    assert "lora: a group of options, not 3 (its options: enabled, r, alpha, dropout, ...)" in str(err.value)
+    assert "LoraAdapterConfig" not in str(err.value)

@@ -388,6 +388,12 @@ def describe_errors(
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if e["type"] == "string_too_short" and e.get("ctx", {}).get("min_length") == 1:  # pydantic's words for ""
             msg, shown = "empty: give a value", ""
+        if e["type"] in ("model_type", "model_attributes_type", "dict_type"):  # a group given one value (train=3):
+            # not pydantic's "a valid dictionary or instance of TrainConfig"
+            opts = _fields_at(model, [str(x) for x in e["loc"]]) if model is not None else []
+            some = f" (its options: {', '.join(opts[:4])}{', ...' if len(opts) > 4 else ''})" if opts else ""
+            value = repr(got) if short else "one value"
+            msg, shown = f"a group of options, not {value}{some}", ""
         if not loc and e["type"] == "value_error":  # a check across fields: its message names them
             parts.append(msg)
             continue

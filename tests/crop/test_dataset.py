@@ -78,3 +78,32 @@ def test_label_colours_the_colormap_does_not_name_are_said(tmp_path: Path, caplo
         "colours not in data.colormap are ignored in training" in caplog.text
         and "1.png: 10% of its pixels (0,0,255)" in caplog.text
     )
+
+
+def test_a_label_mode_misfit_names_the_config_key(tmp_path: Path) -> None:
+    """Training on colour labels with data.label_mode index said "use --label-mode colormap", a flag crop train
+    has not (session 95's sweep): the run config's key is named."""
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.crop.dataset import CropSegDataset
+
+    Image.fromarray(np.zeros((20, 30, 3), np.uint8)).save(tmp_path / "0.jpg")
+    label = np.zeros((20, 30, 3), np.uint8)
+    label[5:15, 5:15] = (0, 255, 0)
+    Image.fromarray(label).save(tmp_path / "0.png")
+    pairs = {"0": (tmp_path / "0.jpg", tmp_path / "0.png")}
+    with pytest.raises(OptionError, match=r"this label has colours \(use data\.label_mode colormap, or binary"):
+        CropSegDataset(pairs, ["0"], "index", None, num_classes=2).check()
+
+
+def test_a_file_given_as_a_folder_is_said_to_be_one(tmp_path: Path) -> None:
+    """`--set data.images=val.txt` (a file there) said "val.txt: folder not found" (session 95's sweep)."""
+    from agriseg.crop.dataset import match_pairs
+
+    (tmp_path / "val.txt").write_text("a\n")
+    (tmp_path / "labels").mkdir()
+    with pytest.raises(FileNotFoundError, match=r"val\.txt: a file, not a folder \(data\.images\)"):
+        match_pairs(tmp_path / "val.txt", tmp_path / "labels", names=("data.images", "data.labels"))
+    with pytest.raises(FileNotFoundError, match=r"nowhere: folder not found \(data\.images\)"):
+        match_pairs(tmp_path / "nowhere", tmp_path / "labels", names=("data.images", "data.labels"))

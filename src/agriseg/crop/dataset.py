@@ -30,8 +30,9 @@ def match_pairs(
 
     images, labels = Path(images), Path(labels)
     for d, name in zip((images, labels), names or ("", ""), strict=True):
-        if not d.is_dir():
-            raise FileNotFoundError(f"{d}: folder not found" + (f" ({name})" if name else ""))
+        if not d.is_dir():  # a file there was "folder not found" too
+            what = "a file, not a folder" if d.exists() else "folder not found"
+            raise FileNotFoundError(f"{d}: {what}" + (f" ({name})" if name else ""))
     imgs, labs = images_by_stem(images, photos=True), images_by_stem(labels)
     for d, found, name in ((images, imgs, names[0] if names else ""), (labels, labs, names[1] if names else "")):
         if not found:
@@ -258,10 +259,10 @@ class CropSegDataset:
                     ids = ", ".join(map(str, bad[:3]))
                     raise ValueError(f"{lp}: class id {ids} but model.num_classes is {self.num_classes} (ids 0 to "
                                      "num_classes - 1, 255 ignored)")  # fmt: skip
-            except OptionError:
-                raise
+            except OptionError as err:  # read_label's words are crop evaluate's flag: a run config's key here
+                raise OptionError(str(err).replace("--label-mode", "data.label_mode")) from None
             except ValueError as err:  # ImageReadError too
-                problems.append(str(err))
+                problems.append(str(err).replace("--label-mode", "data.label_mode"))
         if problems:
             more = f" (and {len(problems) - 1} more{' in ' + where if where else ''})" if len(problems) > 1 else ""
             raise OptionError(f"{problems[0]}{more}")

@@ -269,7 +269,10 @@ class SelfTrainer:
         from agriseg.crop.pseudolabel.pipeline import kept_files, photos_only, read_keep
         from agriseg.data.io import list_images
 
-        files = photos_only(list_images([self.cfg.images]))[0]
+        try:
+            files = photos_only(list_images([self.cfg.images]))[0]
+        except FileNotFoundError as err:  # the config's key named, as crop train names data.images
+            raise FileNotFoundError(f"{err} (images)") from None
         found = len(files)
         if self.cfg.keep:  # by the names the screening page showed: those of the whole folder
             files = kept_files(files, read_keep(self.cfg.keep), self.cfg.keep)

@@ -315,6 +315,9 @@ def test_selftrain_takes_set_overrides(tmp_path: Path) -> None:
     assert not (tmp_path / "run").exists()
     code, out = _cli("crop", "selftrain", "-c", config, "--set", "nosuch=1")
     assert code == 2 and "--set nosuch" in out, out
+    code, out = _cli("crop", "selftrain", "-c", config, "--set", f"images={tmp_path / 'nosuch'}",
+                     "--set", f"output_dir={tmp_path / 'run'}")  # fmt: skip
+    assert code == 2 and f"{tmp_path / 'nosuch'}: no such file or folder (images)" in out, out  # the key named
 
 
 def _cli(*args: object) -> tuple[int, str]:
