@@ -328,3 +328,24 @@ def test_trays_are_planted_with_green_plants_only() -> None:
     brown = Cutout(np.full((4, 4, 3), (150, 120, 90), np.uint8), alpha, classes, "b")
     assert is_green(green) and not is_green(brown)
     assert not is_green(Cutout(green.rgb, np.zeros_like(alpha), classes, "none"))  # no pixel of it
+
+
+def test_photos_without_a_label_are_said(tmp_path, caplog) -> None:
+    """`crop make-synthetic --photos P --labels L` left a photo without its label out without a word, and
+    crop train said "1 images without label" (session 95's sweep)."""
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.crop.scenes.write import _say_unpaired
+    from agriseg.crop.train import _warn_unpaired
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "lab").mkdir()
+    for stem in ("a", "b"):
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "img" / f"{stem}.jpg")
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "lab" / "a.png")
+    with caplog.at_level("WARNING"):
+        _say_unpaired(tmp_path / "img", tmp_path / "lab")
+        _warn_unpaired(tmp_path / "img", tmp_path / "lab")
+    assert f"{tmp_path / 'img'}: 1 photo without a label left out (b.jpg)" in caplog.text
+    assert f"{tmp_path / 'img'}: 1 photo without a label left out of training (b.jpg)" in caplog.text

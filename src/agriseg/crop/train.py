@@ -117,15 +117,18 @@ def _warn_unpaired(images: str | Path, labels: str | Path) -> None:
     """Say which photos have no label and which labels no photo: they are left out of training."""
     import logging
 
-    from agriseg.batch import listed
+    from agriseg.batch import counted, listed
     from agriseg.crop.evaluate import unpaired
 
     for what, names in unpaired(images, labels).items():
         if names:
             shown = listed(names, 3)
-            where = images if what == "images_without_label" else labels
+            photo = what == "images_without_label"  # "1 images without label" before
+            said = counted(len(names), "photo" if photo else "label") + (
+                " without a label" if photo else " without a photo"
+            )
             logging.getLogger(__name__).warning(
-                "%s: %d %s left out of training (%s)", where, len(names), what.replace("_", " "), shown
+                "%s: %s left out of training (%s)", images if photo else labels, said, shown
             )
 
 
