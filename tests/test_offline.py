@@ -29,6 +29,7 @@ print("tried", tried)
 MODULES = ["agriseg.crop.transforms", "agriseg.crop.train"]
 
 
+@pytest.mark.slow  # 18 s on the CI machine (two cold interpreter imports of the training stack)
 def test_importing_the_training_modules_asks_no_server() -> None:
     # albumentations asked PyPI for a newer version of itself at import, in the main process and in every
     # spawned loader worker: 2 s and a UserWarning ("Error fetching version info") offline (GPU check, session 85)
