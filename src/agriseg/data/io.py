@@ -168,10 +168,7 @@ def read_rgb(path: str | Path) -> np.ndarray:
     try:
         with open_image(path) as im, quiet_pil(path):
             arr = _to_array(im, path)
-            if getattr(im, "n_frames", 1) > 1 and im.format == "TIFF" and (pages := _full_pages(im)) > 1:
-                log.warning("%s: a TIFF of %d pages; only the first is read", path, pages)
-            elif (frames := getattr(im, "n_frames", 1)) > 1 and im.format in ("GIF", "PNG", "WEBP"):  # animated
-                log.warning("%s: an animation of %d frames; only the first is read", path, frames)
+            warn_pages(im, path)
     except ImageReadError as err:
         floats = _float_colour_tiff(path)
         if floats is None or not np.isfinite(floats).all():
@@ -195,6 +192,15 @@ def read_rgb(path: str | Path) -> np.ndarray:
     if arr.ndim != 3:
         raise ImageReadError(f"{path}: unsupported image shape {arr.shape}")
     return _to_uint8(_three_channels(arr), path)
+
+
+def warn_pages(im: Image.Image, path: Path) -> None:
+    """Warn that only the first page of a multi-page TIFF (or frame of an animation) is read. ``im`` is left
+    at its first page."""
+    if getattr(im, "n_frames", 1) > 1 and im.format == "TIFF" and (pages := _full_pages(im)) > 1:
+        log.warning("%s: a TIFF of %d pages; only the first is read", path, pages)
+    elif (frames := getattr(im, "n_frames", 1)) > 1 and im.format in ("GIF", "PNG", "WEBP"):  # animated
+        log.warning("%s: an animation of %d frames; only the first is read", path, frames)
 
 
 def photo_reading_rules(path: str | Path) -> dict[str, str]:

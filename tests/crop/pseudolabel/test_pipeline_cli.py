@@ -310,6 +310,19 @@ def test_a_float_tiff_is_read_as_crop_predict_reads_it(tmp_path: Path) -> None:
         arr, full = read_rgb_for_index(tmp_path / name, 480)
         assert full == (30, 50) and np.array_equal(arr, read_rgb(tmp_path / name)), name
     assert np.abs(arr.astype(int) - rgb).max() <= 1
+    pages = [Image.fromarray(rgb), Image.fromarray(rgb[::-1])]
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    import logging
+
+    said: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: said.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger("agriseg").addHandler(handler)
+    try:  # a multi-page TIFF: only its first page is read, said as crop predict says it
+        read_rgb_for_index(tmp_path / "pages.tif", 480)
+    finally:
+        logging.getLogger("agriseg").removeHandler(handler)
+    assert said == [f"{tmp_path / 'pages.tif'}: a TIFF of 2 pages; only the first is read"], said
     Image.new("RGB", (1, 1)).save(tmp_path / "one.png")  # said as crop predict says it (not "cive: constant")
     with pytest.raises(ValueError, match=r"one\.png: the image is 1x1 px, too small to segment \(at least 2x2\)"):
         read_rgb_for_index(tmp_path / "one.png", 480)

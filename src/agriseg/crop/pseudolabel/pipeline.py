@@ -103,7 +103,15 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
     """
     import cv2  # OpenCV comes with the [train] extra: imported on use so the configs load without it
 
-    from agriseg.data.io import MAX_PIXELS, apply_orientation, exif_orientation, open_image, quiet_pil, read_rgb
+    from agriseg.data.io import (
+        MAX_PIXELS,
+        apply_orientation,
+        exif_orientation,
+        open_image,
+        quiet_pil,
+        read_rgb,
+        warn_pages,
+    )
 
     path = Path(path)
     if not path.is_file():
@@ -122,6 +130,7 @@ def read_rgb_for_index(path: str | Path, long_side: int) -> tuple[np.ndarray, tu
                     s = long_side / max(W, H)
                     im.draft("RGB", (max(1, round(W * s)), max(1, round(H * s))))
                 arr = apply_orientation(np.asarray(im.convert("RGB")), orientation)
+                warn_pages(im, path)  # as crop predict says it (the first page was read unsaid); read_rgb says it below
     except ValueError:
         raise
     except Exception:  # noqa: BLE001 - PIL cannot: the shared reader reads what it can (a float TIFF) or says why
