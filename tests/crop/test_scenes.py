@@ -336,8 +336,7 @@ def test_photos_without_a_label_are_said(tmp_path, caplog) -> None:
     import numpy as np
     from PIL import Image
 
-    from agriseg.crop.scenes.write import _say_unpaired
-    from agriseg.crop.train import _warn_unpaired
+    from agriseg.crop.dataset import warn_unpaired
 
     (tmp_path / "img").mkdir()
     (tmp_path / "lab").mkdir()
@@ -345,7 +344,7 @@ def test_photos_without_a_label_are_said(tmp_path, caplog) -> None:
         Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "img" / f"{stem}.jpg")
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "lab" / "a.png")
     with caplog.at_level("WARNING"):
-        _say_unpaired(tmp_path / "img", tmp_path / "lab")
-        _warn_unpaired(tmp_path / "img", tmp_path / "lab")
+        warn_unpaired(tmp_path / "img", tmp_path / "lab")  # crop make-synthetic's
+        warn_unpaired(tmp_path / "img", tmp_path / "lab", "left out of training")  # crop train's
     assert f"{tmp_path / 'img'}: 1 photo without a label left out (b.jpg)" in caplog.text
     assert f"{tmp_path / 'img'}: 1 photo without a label left out of training (b.jpg)" in caplog.text

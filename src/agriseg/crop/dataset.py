@@ -44,6 +44,21 @@ def match_pairs(
     return pairs
 
 
+def warn_unpaired(images: str | Path, labels: str | Path, left_out: str = "left out") -> None:
+    """Warn of the photos without a label and the labels without a photo (``1 photo without a label left out
+    of training (b.jpg)``): what pairs by stem leaves out, said by every command that pairs them."""
+    from agriseg.batch import counted, listed
+    from agriseg.crop.evaluate import unpaired
+    from agriseg.data.io import log
+
+    for what, names in unpaired(images, labels).items():
+        if names:
+            photo = what == "images_without_label"  # "1 images without label" before
+            noun, lacks = ("photo", "a label") if photo else ("label", "a photo")
+            log.warning("%s: %s without %s %s (%s)", images if photo else labels, counted(len(names), noun), lacks,
+                        left_out, listed(names, 3))  # fmt: skip
+
+
 def size_differs(label: Path, label_shape: tuple[int, ...], photo: Path, photo_shape: tuple[int, ...]) -> str:
     """The message for a label whose size is not its photo's (shapes ``(H, W, ...)``); where the photo is read
     turned by its EXIF orientation and the label fits the pixels as stored, it says so (the file itself is the

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from agriseg.config import OptionError
 from agriseg.crop.config import CropTrainConfig, DataConfig
-from agriseg.crop.dataset import CropSegDataset, match_pairs, split_stems
+from agriseg.crop.dataset import CropSegDataset, match_pairs, split_stems, warn_unpaired
 from agriseg.crop.labels import check_label_mode
 from agriseg.crop.transforms import train_transform
 from agriseg.data.files import write_json
@@ -95,7 +95,7 @@ def train_crop(
     )  # someone else's, or an earlier model: usage errors
     earlier = earlier_checkpoints(out, [t.init_weights, resume]) if replaces and overwrite else {}
     if check_labels:
-        _warn_unpaired(cfg.data.images, cfg.data.labels)
+        warn_unpaired(cfg.data.images, cfg.data.labels, "left out of training")
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress, resumable=resumable)
     exported = res.last_path if t.export == "last" else res.best_path
@@ -111,25 +111,6 @@ def train_crop(
         "val": val,
         "summary": summary_line(f"{cfg.name} ({t.export} checkpoint)", res, shown, model_path),
     }
-
-
-def _warn_unpaired(images: str | Path, labels: str | Path) -> None:
-    """Say which photos have no label and which labels no photo: they are left out of training."""
-    import logging
-
-    from agriseg.batch import counted, listed
-    from agriseg.crop.evaluate import unpaired
-
-    for what, names in unpaired(images, labels).items():
-        if names:
-            shown = listed(names, 3)
-            photo = what == "images_without_label"  # "1 images without label" before
-            said = counted(len(names), "photo" if photo else "label") + (
-                " without a label" if photo else " without a photo"
-            )
-            logging.getLogger(__name__).warning(
-                "%s: %s left out of training (%s)", images if photo else labels, said, shown
-            )
 
 
 def init_from(model: nn.Module, path: str, in_channels: int) -> list[str]:

@@ -219,11 +219,11 @@ def _read_mask(path: str | Path) -> tuple[np.ndarray, _Grid]:
             raise ValueError(f"{path}: label values must be whole class ids 0..3, found {float(odd[0])}")
     mask = band.astype(np.int64)
     if profile.get("nodata") is not None and np.isfinite(profile["nodata"]):  # declared no data: not scored
-        nodata = profile["nodata"]
+        nodata, gone = profile["nodata"], arr[0] == profile["nodata"]
         # in the main process: each loader worker had said it again (check() says it before training)
-        if nodata in CLASS_WORDS and (gone := arr[0] == nodata).any() and torch.utils.data.get_worker_info() is None:
+        if nodata in CLASS_WORDS and gone.any() and torch.utils.data.get_worker_info() is None:
             _say_class_as_nodata(Path(path), nodata, float(gone.mean()))
-        mask[arr[0] == nodata] = IGNORE_INDEX
+        mask[gone] = IGNORE_INDEX
     if mask.size and (mask.min() < 0 or mask.max() > IGNORE_INDEX):
         raise ValueError(f"{path}: label values must be 0..3, found {int(mask.min())}..{int(mask.max())}")
     return mask, _grid(profile)

@@ -437,7 +437,7 @@ def make_synthetic(
         ValueError: an unknown layout, or names without a labelled photo.
     """
     from agriseg.config import OptionError
-    from agriseg.crop.dataset import match_pairs, read_stem_list
+    from agriseg.crop.dataset import match_pairs, read_stem_list, warn_unpaired
     from agriseg.crop.scenes.lab import LAYOUTS
     from agriseg.data.files import ensure_outdir
 
@@ -459,7 +459,7 @@ def make_synthetic(
     given = stems if stems is not None else read_stem_list(stems_file) if stems_file else None
     names = given if given is not None else sorted(pairs)
     if given is None:  # a photo without its label (or one the other way) was left out without a word
-        _say_unpaired(photos, labels)
+        warn_unpaired(photos, labels)
     if stems_file and not names:
         raise OptionError(f"--stems {stems_file}: lists no photo names")
     missing = sorted(set(names) - set(pairs))
@@ -484,19 +484,3 @@ def make_synthetic(
         resume,
         failed,
     )
-
-
-def _say_unpaired(photos: str | Path, labels: str | Path) -> None:
-    """Warn of the photos without a label and the labels without a photo: no scene is made from them (as
-    ``crop train`` says of the photos it leaves out)."""
-    from agriseg.batch import counted, listed
-    from agriseg.crop.evaluate import unpaired
-    from agriseg.data.io import log
-
-    for what, names in unpaired(photos, labels).items():
-        if names:
-            photo = what == "images_without_label"
-            said = counted(len(names), "photo" if photo else "label") + (
-                " without a label" if photo else " without a photo"
-            )
-            log.warning("%s: %s left out (%s)", photos if photo else labels, said, listed(names, 3))
