@@ -172,3 +172,17 @@ def test_network_problems_in_words() -> None:
     assert dl.network_problem(gave_up) == "HTTP 503 on every attempt"
     cut = requests.exceptions.ChunkedEncodingError("('Connection broken: IncompleteRead(10 bytes read)', ...)")
     assert dl.network_problem(cut) == "the transfer was cut off (connection broken)"
+
+
+def test_a_part_that_cannot_be_checked_is_not_resumed(files, tmp_path: Path) -> None:
+    """Bytes kept by an earlier run without an ETag / Last-Modified or a digest were resumed blindly: a file
+    that changed on the server in between came back as the old start joined to the new end."""
+    new = bytes(range(256)) * 4
+    files.files["/m.pt"] = (new, '"v2"')
+    dst = tmp_path / "m.pt"
+    dl.part_path(dst).write_bytes(b"old version " * 25)  # 300 bytes of another version, no validator kept
+    assert dl.download(files.url + "/m.pt", dst, retries=0, progress=False).read_bytes() == new
+    dst.unlink()
+    dl.part_path(dst).write_bytes(new[:300])  # with a digest, the kept bytes are resumed and checked at the end
+    right = dl.hashlib.sha256(new).hexdigest()
+    assert dl.download(files.url + "/m.pt", dst, sha256=right, retries=0, progress=False).read_bytes() == new

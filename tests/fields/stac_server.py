@@ -11,6 +11,7 @@ zones, and :func:`tiny_yolo_seg` builds a DelineateAnything-shaped YOLO model.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import threading
@@ -183,7 +184,10 @@ def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
         def _file(self, path: str) -> None:
             data = state.files[path]
             size = len(data)
+            etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'  # strong, as file servers send
             rng = self.headers.get("Range")
+            if self.headers.get("If-Range") not in (None, etag):
+                rng = None  # the file changed since the client's bytes: the whole of it
             start, end, code = 0, size - 1, 200
             if rng:
                 m = re.fullmatch(r"bytes=(\d+)-(\d*)", rng.strip())
@@ -201,6 +205,7 @@ def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
             self.send_response(code)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Accept-Ranges", "bytes")
+            self.send_header("ETag", etag)
             self.send_header("Content-Length", str(len(chunk)))
             if code == 206:
                 self.send_header("Content-Range", f"bytes {start}-{end}/{size}")

@@ -9,12 +9,15 @@ renamed onto the final name; a file with the wrong checksum is deleted.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import socket
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 
@@ -199,6 +202,17 @@ def _download(
     import requests
 
     part = part_path(dst)
+    validator = part.with_name(part.name + ".validator")
+    if part.exists() and not validator.is_file() and not sha256:
+        # bytes an earlier run kept, with nothing to tell whether the file on the server is still the one they
+        # came from (no ETag / Last-Modified, no digest): resuming could join two versions, so start over
+        log.info(
+            "%s: the %d bytes kept in %s cannot be checked against the server; downloading afresh",
+            url,
+            part.stat().st_size,
+            part,
+        )
+        part.unlink()
     last: Exception | None = None
     attempts = 0
     for attempt in range(retries + 1):
@@ -216,9 +230,11 @@ def _download(
         except (requests.RequestException, OSError) as err:  # ConnectionError is an OSError
             last = err
     if last is not None:
-        kept = f"; {part.stat().st_size} bytes kept in {part}, re-run to resume" if part.exists() else ""
+        resumable = part.exists() and (validator.is_file() or bool(sha256))
+        kept = f"; {part.stat().st_size} bytes kept in {part}, re-run to resume" if resumable else ""
+        if not resumable:
+            part.unlink(missing_ok=True)  # a later run could not check them (see above)
         raise ValueError(f"{url}: download failed after {attempts} attempt(s) ({network_problem(last)}){kept}")
-    validator = part.with_name(part.name + ".validator")
     if _web_page(part):
         part.unlink(missing_ok=True)
         validator.unlink(missing_ok=True)
