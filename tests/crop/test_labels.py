@@ -32,8 +32,9 @@ def test_a_palette_label_coloured_against_its_indexes_is_said_once(
         assert not caplog.text
         assert np.array_equal(read_label(tmp_path / "a.png"), ids)  # still by index: a warning, not a guess
         read_label(tmp_path / "b.png")  # the same palette: said once
-    assert caplog.text.count("index 0 (background in --label-mode binary) is 0,255,0 and not black") == 1
-    assert "a.png" in caplog.text and "give --label-mode colormap" in caplog.text
+    assert caplog.text.count("index 0 (background in label mode binary) is 0,255,0 and not black") == 1
+    assert "a.png" in caplog.text
+    assert "give label mode colormap (--label-mode / data.label_mode colormap)" in caplog.text
 
 
 @pytest.mark.parametrize("mode", ["binary", "index"])
@@ -124,7 +125,8 @@ def test_a_label_of_0_1_and_255_in_binary_mode_is_said_to_hold_an_ignore_value(
     Image.fromarray(label).save(tmp_path / "l.png")
     with caplog.at_level(logging.WARNING, logger="agriseg"):
         read_label(tmp_path / "l.png")
-    assert "a label of 0, 1 and 255 (255 = ignore?)" in caplog.text and "--label-mode index" in caplog.text
+    assert "a label of 0, 1 and 255 (255 = ignore?)" in caplog.text
+    assert "(--label-mode / data.label_mode index)" in caplog.text
     assert "JPEG" not in caplog.text
 
 

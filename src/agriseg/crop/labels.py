@@ -79,6 +79,8 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
     return arr.astype(np.uint8)
 
 
+# where a user sets the label mode, named in the warnings below: crop evaluate's flag or a training config's key
+MODE_SETTING = "--label-mode / data.label_mode"
 _SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (once each, not once per label)
 _SMOOTHED: list[Path] = []  # the first 0/255 label with grey edges read in this process (said once)
 # a 0/255 label with more than this share of its pixels in between was saved as JPEG or smoothed
@@ -103,10 +105,11 @@ def _smoothed_0_255(path: Path, arr: np.ndarray) -> bool:
         _SMOOTHED.append(path)
         shown = ", ".join(map(str, [0, *ids.tolist()]))
         logging.getLogger("agriseg").warning(
-            "%s: a label of %s and 255 (255 = ignore?): in --label-mode binary every value above 0 is vegetation, "
-            "255 too; give --label-mode index to read class ids (255 ignored)",
+            "%s: a label of %s and 255 (255 = ignore?): in label mode binary every value above 0 is vegetation, "
+            "255 too; give label mode index to read class ids, 255 ignored (%s index)",
             path,
             shown,
+            MODE_SETTING,
         )
         return False
     # a JPEG'd (or smoothed) mask: greys of every level along its edges; class ids (0, 1, 2 and 255 as ignore)
@@ -139,9 +142,9 @@ def _warn_if_background_coloured(path: Path, palette: Sequence[int], indexes: np
         return
     _SAID.add(tuple(palette))
     logging.getLogger("agriseg").warning(
-        "%s: a palette label whose index 0 (background in --label-mode binary) is %s and not black, while black "
-        "is index %d: read by index; if its colours are the classes, give --label-mode colormap",
-        path, ",".join(map(str, first)), colours.index(black) + 1,
+        "%s: a palette label whose index 0 (background in label mode binary) is %s and not black, while black "
+        "is index %d: read by index; if its colours are the classes, give label mode colormap (%s colormap)",
+        path, ",".join(map(str, first)), colours.index(black) + 1, MODE_SETTING,
     )  # fmt: skip
 
 
