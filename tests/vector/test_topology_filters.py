@@ -245,3 +245,35 @@ def test_a_self_crossing_field_on_a_metric_crs_comes_back_valid() -> None:
     assert not shapely.is_valid(bow)
     out, area, _, keep = clean_fields(np.array([bow], object), "EPSG:32633", 500.0, 1000.0)
     assert keep.tolist() == [True] and shapely.is_valid(out[0]) and area[0] == pytest.approx(20000)
+
+
+def test_the_summary_names_only_the_filters_that_removed_polygons(tmp_path: Path) -> None:
+    """The summary line said "dropped by --min-area 500 m2 and --max-area 200000 m2" where every field was over
+    500 m2 and --max-area alone removed three (session 96's sweep)."""
+    import rasterio
+    from click.testing import CliRunner
+    from rasterio.transform import from_origin
+
+    from agriseg.cli import main
+
+    labels = np.zeros((200, 200), np.uint8)  # 10 m pixels: fields of 16,900 m2 to 640,000 m2
+    labels[20:60, 20:60] = 1  # 160,000 m2
+    labels[100:180, 20:100] = 1  # 640,000 m2
+    labels[0:50, 150:200] = 1  # 250,000 m2
+    labels[100:113, 150:163] = 1  # 16,900 m2
+    profile = dict(driver="GTiff", width=200, height=200, count=1, dtype="uint8", crs="EPSG:32633",
+                   transform=from_origin(500000, 5300000, 10, 10))  # fmt: skip
+    with rasterio.open(tmp_path / "c.tif", "w", **profile) as dst:
+        dst.write(labels, 1)
+    df = polygonize(tmp_path / "c.tif", config=PolygonizeConfig(max_area_m2=200000, progress=False))
+    assert len(df) == 2 and df.attrs["dropped"] == {"--max-area 200000 m2": 2}
+    out = tmp_path / "f.parquet"
+    res = CliRunner().invoke(main, ["fields", "polygonize", str(tmp_path / "c.tif"), "-o", str(out),
+                                    "--max-area", "200000", "--min-area", "20000"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "(1 field; 3 of the 4 polygons found were dropped by --min-area 20000 m2 and --max-area 200000 m2)" in (
+        res.output
+    )
+    res = CliRunner().invoke(main, ["fields", "polygonize", str(tmp_path / "c.tif"), "-o", str(tmp_path / "g.parquet"),
+                                    "--max-area", "200000"])  # fmt: skip
+    assert "(2 fields; 2 of the 4 polygons found were dropped by --max-area 200000 m2)" in res.output, res.output

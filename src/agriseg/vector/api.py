@@ -20,20 +20,36 @@ from agriseg.vector.polygonize import polygonize_table
 
 
 def filter_fields(
-    raster: Path, geoms: np.ndarray, crs: Any, area: np.ndarray, conf: np.ndarray, cfg: PolygonizeConfig
+    raster: Path,
+    geoms: np.ndarray,
+    crs: Any,
+    area: np.ndarray,
+    conf: np.ndarray,
+    cfg: PolygonizeConfig,
+    dropped: dict[str, int] | None = None,
 ) -> np.ndarray:
     """Keep mask of the maximum-area, minimum-confidence and land-cover filters (all off by default).
+
+    Args:
+        dropped: when given, filled with how many polygons each filter removed, keyed by its flag and value
+            (``"--max-area 200000 m2"``; a polygon is counted by the first filter that removes it).
 
     Raises:
         ValueError: ``min_confidence`` on a raster without probabilities (the message names it).
     """
     keep = np.ones(len(geoms), bool)
+    dropped = {} if dropped is None else dropped
+
+    def apply(flag: str, ok: np.ndarray) -> None:
+        dropped[flag] = int((keep & ~ok).sum())
+        keep[:] &= ok
+
     if cfg.max_area_m2 > 0:
-        keep &= area <= cfg.max_area_m2
+        apply(f"--max-area {cfg.max_area_m2:g} m2", area <= cfg.max_area_m2)
     if cfg.min_confidence > 0:
         if len(conf) and not np.isfinite(conf).any():
             raise ValueError(f"{raster}: has no probability band, so --min-confidence cannot be applied")
-        keep &= np.nan_to_num(conf, nan=0.0) >= cfg.min_confidence
+        apply(f"--min-confidence {cfg.min_confidence:g}", np.nan_to_num(conf, nan=0.0) >= cfg.min_confidence)
     if cfg.landcover and keep.any():
         from agriseg.vector.landcover import NoOverlapError, allowed_fraction
 
@@ -42,7 +58,9 @@ def filter_fields(
             frac = allowed_fraction(geoms[idx], crs, cfg.landcover, cfg.landcover_keep, cfg.landcover_drop)
         except NoOverlapError as err:
             raise ValueError(f"{raster}: {err}") from None
-        keep[idx] = np.nan_to_num(frac, nan=0.0) >= cfg.landcover_min_fraction
+        ok = np.ones(len(geoms), bool)
+        ok[idx] = np.nan_to_num(frac, nan=0.0) >= cfg.landcover_min_fraction
+        apply(f"--landcover {cfg.landcover}", ok)
     return keep
 
 
@@ -220,7 +238,8 @@ def _fields(
     # as fields map names the fields of its <scene>_probs.tif: one field, one id, whichever command polygonised it
     prefix = id_prefix if id_prefix is not None else raster.stem.removesuffix("_probs").removesuffix("_instances")
     keys, conf = table.keys[keep], table.confidence[keep]
-    more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg)
+    dropped = {f"--min-area {cfg.min_area_m2:g} m2": int((~keep).sum())}
+    more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg, dropped)
     _say_why_none(raster, len(table.keys), int(keep.sum()), int(more.sum()), cfg)
     cleaned, area, perim, conf, keys = cleaned[more], area[more], perim[more], conf[more], keys[more]
     ids = [f"{prefix}-{r}-{c}" for r, c in keys.tolist()]
@@ -232,6 +251,7 @@ def _fields(
         write_fields(df, output, collection)
     df.attrs["timing"] = {"polygonize_s": t1 - t0, "clean_s": t2 - t1, "write_s": time.perf_counter() - t2}
     df.attrs["raw_polygons"] = len(table.keys)
+    df.attrs["dropped"] = {flag: n for flag, n in dropped.items() if n}  # each filter that removed polygons
     return df
 
 

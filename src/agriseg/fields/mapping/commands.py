@@ -583,7 +583,8 @@ def polygonize(
         vc, landcover = landcover_config(config, src, out.parent, run.landcover_stac_url, batch.overwrite)
         df = polygonize_raster(src, out, vc, collection=run.collection, determined=determined)
         return {"raster": str(src), "output": str(out), "status": "ok", "fields": len(df),
-                "raw_polygons": df.attrs["raw_polygons"], "landcover": landcover}  # fmt: skip
+                "raw_polygons": df.attrs["raw_polygons"], "dropped": df.attrs["dropped"],
+                "landcover": landcover}  # fmt: skip
 
     options = {**config.fingerprint(), "collection": run.collection}
     options["determined"] = when
@@ -602,8 +603,8 @@ def polygonize(
             result.notes.append(f"land cover: {lc['collection']} {lc['year']} ({', '.join(lc['items'])})")
         if r.get("fields") is not None:
             dropped = r["raw_polygons"] - r["fields"]
-            result.note = f" ({r['fields']} fields" + (
-                f"; {dropped} of the {r['raw_polygons']} polygons found were dropped by {_active_filters(config)})"
+            result.note = f" ({counted(r['fields'], 'field')}" + (
+                f"; {dropped} of the {r['raw_polygons']} polygons found were dropped by {_filters(r['dropped'])})"
                 if dropped
                 else ")"
             )
@@ -938,10 +939,7 @@ def _not_read(earlier: Sequence[Path]) -> str:
     return f"({counted(len(earlier), 'output')} of an earlier run among the scenes given not read as scenes)"
 
 
-def _active_filters(config: PolygonizeConfig) -> str:
-    """The polygon filters a run applied, as their flags say them (``--min-area 500 m2``, on by default)."""
-    on = [f"--min-area {config.min_area_m2:g} m2"] if config.min_area_m2 else []
-    on += [f"--max-area {config.max_area_m2:g} m2"] if config.max_area_m2 else []
-    on += [f"--min-confidence {config.min_confidence:g}"] if config.min_confidence else []
-    on += [f"--landcover {config.landcover}"] if config.landcover else []
+def _filters(dropped: dict[str, int]) -> str:
+    """The polygon filters that removed polygons, as their flags say them (``--min-area 500 m2``)."""
+    on = list(dropped)
     return " and ".join([", ".join(on[:-1]), on[-1]] if len(on) > 1 else on) or "the filters"
