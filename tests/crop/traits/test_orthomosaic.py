@@ -908,3 +908,25 @@ def test_a_growth_chart_of_thousands_of_regions_is_their_median_and_spread(tmp_p
         rgb = np.asarray(im.convert("RGB")).astype(int)
     green = (rgb[..., 1] > 100) & (rgb[..., 0] < 100) & (rgb[..., 2] < 100)  # the median line
     assert green.sum() > 200
+
+
+def test_a_model_given_where_every_input_is_a_mask_is_refused_not_ignored(tmp_path: Path) -> None:
+    """``crop plots --model crop-weed`` on a mask mosaic (or crop predict's mask with a regions CSV) ran no model,
+    said nothing, and put the model into the outputs' fingerprint: the same run without --model then failed as
+    "made with other settings" (session 96's sweep). crop traits refused it; crop plots does too now."""
+    from agriseg.config import OptionError
+
+    _mosaic(tmp_path / "m.tif")
+    _pixel_plots(tmp_path / "p.gpkg", {"a": (10, 10, 60, 60)})
+    cfg = PlotsConfig(plots=str(tmp_path / "p.gpkg"), plot_id="name", model_name="crop-weed")
+    with pytest.raises(OptionError, match=r"^--model crop-weed: not read, every input is a vegetation mask"):
+        run_plots([tmp_path / "m.tif"], tmp_path / "out", cfg, BatchOptions(progress=False))
+    assert not (tmp_path / "out").exists()
+    Image.fromarray(np.pad(np.full((20, 20), 255, np.uint8), 10)).save(tmp_path / "a_mask.png")
+    (tmp_path / "r.csv").write_text("id,x,y,width,height\n1,0,0,40,40\n", encoding="utf-8")
+    cfg = PlotsConfig(plots=str(tmp_path / "r.csv"), model_name="crop-weed")
+    with pytest.raises(OptionError, match=r"^--model crop-weed: not read"):
+        run_plots([tmp_path / "a_mask.png"], tmp_path / "out", cfg, BatchOptions(progress=False))
+    res = run_plots([tmp_path / "a_mask.png"], tmp_path / "out", PlotsConfig(plots=str(tmp_path / "r.csv")),
+                    BatchOptions(progress=False))  # fmt: skip
+    assert [r["status"] for r in res] == ["ok"]

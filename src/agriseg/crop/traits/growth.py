@@ -97,11 +97,16 @@ def run_plots(
     chart = (Path(outdir) / "growth.png").resolve()  # an earlier run's chart, where -o is an input folder
     files = [str(m) for m in list_images_once(given) if m.resolve() != chart]  # folders: their photos
     check_template(config.meta, dated=True)
-    # each mosaic window is segmented as crop predict segments a photo
-    segment = ModelSegmenter(config.model_name, config.device)
-    segment.check()
-    names = unique_names(files, outdir, "crop plots")  # the names an earlier run gave are kept
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
+    # each mosaic window is segmented as crop predict segments a photo; masks are measured as they are
+    segment = ModelSegmenter(config.model_name, config.device)
+    if any(_segmented(Path(f), photos) for f in files):
+        segment.check()
+    elif config.model_name != PlotsConfig.model_fields["model_name"].default:  # it would be silently ignored
+        from agriseg.config import OptionError
+
+        raise OptionError(f"--model {config.model_name}: not read, every input is a vegetation mask (no model runs)")
+    names = unique_names(files, outdir, "crop plots")  # the names an earlier run gave are kept
     overlap = numbered = positions = None
     photo_rules: dict[str, str] = {}
     if photos:
@@ -272,6 +277,22 @@ def _photo_warnings(files: list[str], meta: str | None) -> list[str]:
             continue
     named = [{"file": f, "meta": parse_name(Path(f), meta)} for f in files] if meta else []
     return _size_changes(sized) + _other_trays(named)
+
+
+def _segmented(path: Path, photos: bool) -> bool:
+    """Whether an input of ``crop plots`` is segmented by the model: a photo (not ``crop predict``'s mask of
+    one) with a regions CSV, a mosaic of three bands or more with a plots file (one band: a vegetation mask). An
+    unreadable mosaic counts as segmented (it fails as its own item)."""
+    if photos:
+        return not mask_kind(path)
+    from agriseg.raster.io import import_rasterio
+
+    rasterio = import_rasterio()
+    try:
+        with rasterio.open(path) as ds:
+            return bool(ds.count >= 3)
+    except Exception:  # noqa: BLE001 - read again, and said, as its item
+        return True
 
 
 def photo_plots(
