@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from agriseg.config import ConfigError, apply_overrides, load_config
+from agriseg.config import ConfigError, apply_overrides, as_config, load_config
 from agriseg.text.config import SFTRunConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -357,7 +357,7 @@ def test_blank_paths_and_a_step_count_of_true_are_refused(tmp_path: Path) -> Non
     ``chat_template: ""`` was read as no template."""
     cfg_file = tmp_path / "c.yaml"
     for line, said in (('output_dir: "   "', "output_dir: give a folder (the value is blank)"),
-                       ("max_steps: true", "max_steps: a whole number of steps, not true / false"),
+                       ("max_steps: true", "max_steps: a number, not a yes/no value (got true)"),
                        ('chat_template: ""', "chat_template: give a template file (the value is blank)")):  # fmt: skip
         cfg_file.write_text(f"model: m\ndataset: d\n{'' if 'output_dir' in line else 'output_dir: o'}\n{line}\n")
         with pytest.raises(ConfigError) as err:
@@ -389,3 +389,19 @@ def test_a_group_given_one_value_names_the_group_and_its_options(tmp_path: Path)
         load_config(cfg_file, SFTRunConfig)
     assert "lora: a group of options, not 3 (its options: enabled, r, alpha, dropout, ...)" in str(err.value)
     assert "LoraAdapterConfig" not in str(err.value)
+
+
+def test_a_yes_no_value_is_no_number_in_any_config(tmp_path: Path) -> None:
+    """``lr: yes`` (YAML's true) passed as a learning rate of 1 and ``epochs: true`` trained one epoch: pydantic
+    reads True as 1 (session 96's sweep). Every number field of every config refuses it, naming the key."""
+    from agriseg.crop.config import CropTrainConfig, PlotsConfig
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("data: {images: i, labels: l}\ntrain: {lr: yes, epochs: on}\nmodel: {num_classes: true}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(cfg_file, CropTrainConfig)
+    for key in ("train.lr", "train.epochs", "model.num_classes"):
+        assert f"{key}: a number, not a yes/no value (got true)" in str(err.value)
+    with pytest.raises(ConfigError, match=r"^config: margin: a number, not a yes/no value \(got false\)$"):
+        as_config(PlotsConfig, {"plots": "p.gpkg", "margin": False})  # the Python API's dict of options
+    assert PlotsConfig(plots="p.gpkg", margin=3).margin == 3

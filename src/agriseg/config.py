@@ -87,9 +87,30 @@ class StrictModel(BaseModel):
         if not isinstance(data, dict):
             return data
         return {
-            k: os.fspath(v) if isinstance(v, os.PathLike) else cls._group_default(k) if v is None else v
+            k: os.fspath(v)
+            if isinstance(v, os.PathLike)
+            else cls._group_default(k)
+            if v is None
+            else YesNo(v)
+            if isinstance(v, bool) and cls._number_field(k)
+            else v
             for k, v in data.items()
         }
+
+    @classmethod
+    def _number_field(cls, key: str) -> bool:
+        """Whether a field holds a number and no yes/no value: pydantic reads ``True`` there as 1, so ``lr: yes``
+        (YAML's true) trained at a learning rate of 1 and ``epochs: true`` for one epoch (session 96's sweep)."""
+        info = cls.model_fields.get(key)
+        if info is None:
+            return False
+        kinds, todo = set(), [info.annotation]
+        while todo:  # int | None, Annotated[float, ...] | None: their types, however nested
+            kind = todo.pop()
+            args = typing.get_args(kind)
+            todo += args if typing.get_origin(kind) is not typing.Literal else []
+            kinds |= {kind} if not args else set()
+        return bool(kinds & {int, float}) and bool not in kinds
 
     @classmethod
     def _group_default(cls, key: str) -> Any:  # noqa: ANN401 - a group's default, or None as given
@@ -102,6 +123,17 @@ class StrictModel(BaseModel):
             return None
         default = info.get_default(call_default_factory=True)
         return default if default is not None else {}
+
+
+class YesNo:
+    """A yes/no value (YAML's ``true``, ``yes``, ``on``) given where a number goes: no number to pydantic, so
+    the field's error names it (see :meth:`StrictModel._number_field`)."""
+
+    def __init__(self, value: bool) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return "true" if self.value else "false"
 
 
 T = TypeVar("T", bound=BaseModel)
@@ -126,8 +158,8 @@ def as_config(cls: type[T], value: T | Mapping[str, Any] | None) -> T:
 
     Raises:
         ConfigError: a mapping with a key that is not a field (``config: model: not an option (did you mean
-            model_name?)``).
-        pydantic.ValidationError: a mapping with an invalid value.
+            model_name?)``) or an invalid value (``config: tta: Input should be 'none', 'flip' or 'flip+scale'
+            (got 'flips')``).
         TypeError: anything else.
     """
     if value is None:
@@ -137,10 +169,9 @@ def as_config(cls: type[T], value: T | Mapping[str, Any] | None) -> T:
     if isinstance(value, Mapping):
         try:
             return cls.model_validate(dict(value))
-        except ValidationError as err:
-            if any(e["type"] == "extra_forbidden" for e in err.errors()):  # a name, not a value: say the near ones
-                raise ConfigError(f"config: {describe_errors(err, model=cls)}") from None
-            raise
+        except ValidationError as err:  # one line naming the key (a misspelt one: the near names), not pydantic's
+            # dump with a URL (session 96's sweep: {"tta": "flips"})
+            raise ConfigError(f"config: {describe_errors(err, model=cls)}") from None
     raise TypeError(f"config: a {cls.__name__}, a dict of its fields or None, not {type(value).__name__}")
 
 
@@ -383,6 +414,8 @@ def describe_errors(
         if given:  # named as typed: --set nosuch.key, whose "nosuch" is the key refused
             where = f"--set {max(given[0], where, key=len)}"
         got = e.get("input")
+        if isinstance(got, YesNo):  # pydantic's "Input should be a valid number" for what YAML read as true
+            e = {**e, "msg": "a number, not a yes/no value"}
         short = not isinstance(got, dict | list) or len(repr(got)) <= 40  # a short list is shown: [2]
         shown = "" if not short or e["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")

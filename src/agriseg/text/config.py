@@ -7,7 +7,7 @@ Gemma 3 configs under ``configs/text/`` mark them as open choices.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -93,13 +93,6 @@ class TrainCommon(StrictModel):
     def _template_named(cls, v: str | None) -> str | None:
         if v is not None and not v.strip():  # "" was read as "no template" without a word
             raise ValueError("give a template file (the value is blank), or leave the key out")
-        return v
-
-    @field_validator("max_steps", mode="before")
-    @classmethod
-    def _whole_number(cls, v: Any) -> Any:  # noqa: ANN401 - as the file has it
-        if isinstance(v, bool):  # `max_steps: true` trained 1 step
-            raise ValueError("a whole number of steps, not true / false")
         return v
 
     @field_validator("max_steps")
