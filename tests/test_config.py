@@ -405,3 +405,19 @@ def test_a_yes_no_value_is_no_number_in_any_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^config: margin: a number, not a yes/no value \(got false\)$"):
         as_config(PlotsConfig, {"plots": "p.gpkg", "margin": False})  # the Python API's dict of options
     assert PlotsConfig(plots="p.gpkg", margin=3).margin == 3
+
+
+def test_a_group_the_file_gives_one_value_is_the_files_mistake_whatever_the_flags(tmp_path: Path) -> None:
+    """``train: [1, 2]`` in the file with ``--max-steps 1`` said "--set 'train.max_steps=1': train is not a group of
+    options", naming neither the file nor anything the user typed (session 96's sweep)."""
+    from agriseg.crop.config import CropTrainConfig
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("data: {images: i, labels: l}\ntrain: [1, 2]\n")
+    for overrides in ((), ("train.max_steps=1",), ("train.epochs=1", "model.num_classes=2")):
+        with pytest.raises(ConfigError) as err:
+            load_config(cfg_file, CropTrainConfig, overrides)
+        assert str(err.value).startswith(f"{cfg_file}: invalid config: train: a group of options, not [1, 2]")
+    cfg_file.write_text("data: {images: i, labels: l}\noutput_dir: runs/x\n")
+    with pytest.raises(ConfigError, match=r"--set 'output_dir.x=1': output_dir is not a group of options"):
+        load_config(cfg_file, CropTrainConfig, ["output_dir.x=1"])  # a value, not a group: the override's mistake

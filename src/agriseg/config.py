@@ -175,8 +175,14 @@ def as_config(cls: type[T], value: T | Mapping[str, Any] | None) -> T:
     raise TypeError(f"config: a {cls.__name__}, a dict of its fields or None, not {type(value).__name__}")
 
 
-def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str = "--set") -> dict[str, Any]:
+def apply_overrides(
+    raw: dict[str, Any], overrides: Sequence[str], source: str = "--set", model: type[BaseModel] | None = None
+) -> dict[str, Any]:
     """``key.sub=value`` overrides applied to a config mapping; values are parsed as YAML (numbers, lists).
+
+    With the config ``model``, an override into a group the file gave a value that is no mapping (``train:
+    [1, 2]``) is left out: validation then names the file's value, not an override the user may never have
+    typed (a flag such as ``--epochs`` is one).
 
     Raises:
         ConfigError: for an override without ``=`` or one that descends into a non-mapping.
@@ -184,6 +190,8 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str], source: str =
     out = copy.deepcopy(raw)
     set_by: dict[str, str] = {}  # a key given a value by an override: the override, to name it (train=5)
     for item in overrides:
+        if not _into_group_of_file(out, item, set_by, model):
+            continue
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"{source} {item!r}: expected key=value (e.g. output_dir=runs/try)")
@@ -252,6 +260,23 @@ def _expand_home(value: Any, within: tuple[int, ...] = ()) -> Any:
     return value
 
 
+def _into_group_of_file(
+    raw: dict[str, Any], item: str, set_by: Mapping[str, str], model: type[BaseModel] | None
+) -> bool:
+    """False for an override ``group.key=...`` whose group (a group of ``model``'s) the file gave a value that is
+    no mapping and no earlier override set (see :func:`apply_overrides`); True otherwise."""
+    parts = item.partition("=")[0].strip().split(".")
+    node: Any = raw
+    for i, part in enumerate(parts[:-1]):
+        if not isinstance(node, dict) or node.get(part) is None:
+            return True
+        node = node[part]
+        group = ".".join(parts[: i + 1])
+        if not isinstance(node, dict) and group not in set_by and _fields_at(model, parts[: i + 1]):
+            return False
+    return True
+
+
 def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -> T:
     """Load and validate a YAML config file.
 
@@ -286,12 +311,13 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of options at the top level")
     empty = not raw  # an empty file, or one of comments only
-    raw = apply_overrides(raw, overrides)
+    file_raw, raw = raw, apply_overrides(raw, overrides, model=cls)
     try:
         raw = _expand_home(raw)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
-    set_keys = {o.partition("=")[0].strip() for o in overrides}
+    # the keys overrides set (one into a group the file holds no mapping for is left out: the file is named)
+    set_keys = {o.partition("=")[0].strip() for o in overrides if _into_group_of_file(file_raw, o, {}, cls)}
     try:
         return cls.model_validate(raw, context={"base": path.parent, "set": set_keys})
     except ValidationError as err:

@@ -136,6 +136,22 @@ def test_fp16_training_on_a_cpu_is_refused() -> None:
             check_accelerator("auto", "16-mixed")
 
 
+def test_an_accelerator_the_machine_lacks_is_refused_before_the_run_and_hpu_is_no_option() -> None:
+    """``train.accelerator: tpu`` without torch_xla stopped with Lightning's "Requirement 'torch_xla>=1.13' not
+    met" after the run folder was made; ``hpu``, a listed name Lightning no longer knows, exited 1 (session 96)."""
+    from lightning.pytorch.accelerators import XLAAccelerator
+    from pydantic import ValidationError
+
+    from agriseg.training.config import TrainOptions
+    from agriseg.training.trainer import check_accelerator
+
+    if not XLAAccelerator.is_available():
+        with pytest.raises(OptionError, match=r"^train.accelerator: tpu, but this machine has no such device"):
+            check_accelerator("tpu")
+    with pytest.raises(ValidationError, match="'mps' or 'tpu'"):
+        TrainOptions(accelerator="hpu")
+
+
 def test_a_scheduler_address_that_is_no_address_is_a_usage_error() -> None:
     """``fields map --scheduler notanaddr`` failed with exit 1 and dask's message naming no option."""
     from agriseg.batch import DaskCluster, Item

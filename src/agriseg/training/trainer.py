@@ -345,12 +345,15 @@ def check_accelerator(accelerator: str, precision: str | None = None) -> None:
         OptionError: naming ``train.accelerator`` and what the machine has; ``train.precision`` 16-mixed on a
             CPU (Lightning runs it as bf16-mixed there, with a warning the run hid, while the config said fp16).
     """
-    from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator
+    from lightning.pytorch.accelerators import CUDAAccelerator, MPSAccelerator, XLAAccelerator
 
     from agriseg.config import OptionError
 
     have = {"cuda": CUDAAccelerator.is_available(), "mps": MPSAccelerator.is_available()}
-    missing = {"gpu": not any(have.values()), "cuda": not have["cuda"], "mps": not have["mps"]}
+    if accelerator == "tpu":  # (torch_xla imported only then; without it, Lightning's "Requirement not met" came)
+        have["tpu"] = XLAAccelerator.is_available()
+    missing = {"gpu": not any(have.values()), "cuda": not have["cuda"], "mps": not have["mps"],
+               "tpu": not have.get("tpu", False)}  # fmt: skip
     if missing.get(accelerator, False):
         found = ", ".join(["cpu", *(k for k, v in have.items() if v)])
         raise OptionError(f"train.accelerator: {accelerator}, but this machine has no such device ({found} only); "
