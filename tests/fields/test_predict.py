@@ -648,3 +648,10 @@ def test_read_probabilities_leaves_remote_paths_to_gdal(tmp_path: Path) -> None:
     """Session 90's review: the missing-file check refused GDAL's own paths (URLs, /vsizip/) as not found."""
     with pytest.raises(ValueError, match="not a readable raster|truncated or corrupt"):
         read_probabilities(f"/vsizip/{tmp_path / 'none.zip'}/p.tif")
+
+
+def test_read_probabilities_refuses_a_raster_fields_predict_did_not_write(scene: Path) -> None:
+    """An 8-band Sentinel-2 scene came back as a class map of values up to 2,998 and 7 "probability" bands of
+    uint16, against the documented (H, W) / (K, H, W) uint8 (session 96's API sweep)."""
+    with pytest.raises(ValueError, match=r"not a probability raster of agriseg fields predict"):
+        read_probabilities(scene)

@@ -397,3 +397,7 @@ def test_grid_to_mask_takes_one_side_as_mask_to_grid_does() -> None:
     grid = np.array([[0, 1], [1, 0]])
     assert grid_to_mask(grid, 4).tolist() == grid_to_mask(grid, (4, 4)).tolist()
     assert grid_to_mask(grid, (4, 6)).shape == (4, 6)
+    with pytest.raises(ValueError, match=r"size must be positive"):  # an empty mask came back (session 96's sweep)
+        grid_to_mask(grid, -3)
+    with pytest.raises(ValueError, match=r"grid non-empty"):  # was an IndexError from inside
+        grid_to_mask(np.zeros((0, 0), int), (4, 4))

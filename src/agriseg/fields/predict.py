@@ -781,7 +781,9 @@ def read_probabilities(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: a raster of one band (a class raster, not a probability one), or no raster.
+        ValueError: a raster of one band (a class raster, not a probability one), one that ``fields predict``
+            did not write (no ``agriseg_format`` tag of its probabilities: a Sentinel-2 scene, a photo), or no
+            raster.
     """
     import rasterio
 
@@ -797,6 +799,11 @@ def read_probabilities(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
     with ds:
         if ds.count < 2:
             raise ValueError(f"{path}: has 1 band; a probability raster holds the class map and one band per class")
+        if not ds.tags().get("agriseg_format", "").startswith(FORMAT_VERSION.rpartition("-")[0]) or ds.dtypes[0] != (
+            "uint8"
+        ):  # an 8-band scene was returned as 7 "probability" bands of uint16 (session 96's API sweep)
+            raise ValueError(f"{path}: not a probability raster of agriseg fields predict (no agriseg_format tag of "
+                             "one, or not 8-bit)")  # fmt: skip
         try:
             arr = ds.read()
         except rasterio.errors.RasterioIOError as err:

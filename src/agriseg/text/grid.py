@@ -79,6 +79,10 @@ def grid_to_mask(grid: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
 
     Returns:
         (H, W) int64 mask.
+
+    Raises:
+        ValueError: a grid that is not 2-D or is empty, or a side under 1 px.
+        TypeError: a size that is not whole pixels.
     """
     g = np.asarray(grid)
     if g.ndim != 2:
@@ -87,6 +91,8 @@ def grid_to_mask(grid: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     if len(sides) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in sides):
         raise TypeError(f"size is (H, W) in whole pixels, or one side; got {size!r}")
     h, w = int(sides[0]), int(sides[1])
+    if h < 1 or w < 1 or not g.size:  # a negative side gave an empty mask; an empty grid an IndexError
+        raise ValueError(f"size must be positive and the grid non-empty; got size {(h, w)}, grid shape {g.shape}")
     gh, gw = g.shape
     ys, xs = _edges(h, gh), _edges(w, gw)
     rows = np.searchsorted(ys[1:], np.arange(h), side="right")  # (H,) cell row per pixel

@@ -117,6 +117,8 @@ def test_plant_functions_refuse_arguments_that_give_wrong_numbers():
         with pytest.raises(ValueError, match="px_per_mm"):
             plant_traits(labels, px_per_mm=bad)
     assert plant_traits(labels, px_per_mm=2.0)[0]["area"] == 100.0  # 400 px at 2 px/mm
+    with pytest.raises(TypeError, match=r"px_per_mm is a number of pixels per mm, or None for pixels; got '4'"):
+        plant_traits(labels, px_per_mm="4")  # was "'<' not supported between 'int' and 'str'"
 
 
 def test_probability_maps_and_float_photos_are_not_measured_wrongly():

@@ -270,6 +270,7 @@ def plant_traits(
     Raises:
         ValueError: ``labels`` that are no int ids (a bool mask), ``rgb`` or ``sure`` of another size than
             ``labels``, or a scale that is not positive.
+        TypeError: a scale that is no number (``"4"``).
     """
     labels = check_labels(labels)
     if rgb is not None:  # colour traits are in 0-255: a float photo in [0, 1] is scaled as predict takes it
@@ -279,6 +280,8 @@ def plant_traits(
     for name, other in (("rgb", rgb), ("sure", sure)):
         if other is not None and np.shape(other)[:2] != labels.shape:
             raise ValueError(f"{name} is {np.shape(other)[:2]}, labels {labels.shape}: they must cover one photo")
+    if px_per_mm is not None and (isinstance(px_per_mm, bool) or not isinstance(px_per_mm, (int, float, np.number))):
+        raise TypeError(f"px_per_mm is a number of pixels per mm, or None for pixels; got {px_per_mm!r}")
     if px_per_mm is not None and not 0 < px_per_mm < math.inf:
         raise ValueError(f"px_per_mm must be positive and finite (None for pixels); got {px_per_mm}")
     scale = px_per_mm or 1.0
