@@ -673,6 +673,9 @@ def test_an_empty_data_set_or_a_row_edited_by_hand_is_named_before_training(tmp_
     with pytest.raises(OptionError, match=f"{tmp_path / 'edited'}: row 2, truth is not the JSON"):
         dataset_meta(ds, tmp_path / "edited")
     assert dataset_meta(ds.select([0]), "x")["class_names"] == ["a", "b"]
+    (tmp_path / "c.yaml").write_text("x: 1\n")  # a file given as the data set was "dataset folder not found"
+    with pytest.raises(OptionError, match=r"c\.yaml: a file, not a data set folder"):
+        load_dataset_dir(str(tmp_path / "c.yaml"))
 
 
 def test_predict_takes_a_numbered_gpu_as_the_other_pipelines_do() -> None:

@@ -32,11 +32,14 @@ def load_dataset_dir(path: str, max_samples: int | None = None) -> Any:
 
     Raises:
         FileNotFoundError: if the folder is missing.
-        OptionError: a folder that is not a saved data set, or one without the prompt/completion/image columns.
+        OptionError: a file, a folder that is not a saved data set, or one without the prompt/completion/image
+            columns.
     """
     from datasets import load_from_disk
 
     p = Path(path)
+    if p.is_file():  # "not found" of a file that is there misled (session 96's sweep)
+        raise OptionError(f"{p}: a file, not a data set folder (write one with `agriseg text dataset`)")
     if not p.is_dir():
         raise FileNotFoundError(f"{p}: dataset folder not found (write one with `agriseg text dataset`)")
     try:
