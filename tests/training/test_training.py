@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import signal
 import sys
 import warnings
@@ -125,6 +126,9 @@ def test_fit_trains_through_the_hooks_quietly(tmp_path: Path, capfd: pytest.Capt
     assert res.trainer.global_step == 8 and not torch.equal(before, task.model.weight)
     assert Path(res.best_path).is_file() and (tmp_path / "last.ckpt").is_file()
     assert (tmp_path / "logs").is_dir() and 0.0 <= val["val/score"] <= 1.0
+    with next((tmp_path / "logs").rglob("metrics.csv")).open() as fh:
+        scores = [r for r in csv.DictReader(fh) if r["val/score"]]
+    assert len(scores) == 2  # one per epoch: the closing validate() is no third row at the last step
     line = summary_line("tiny", res, {"val/score": val["val/score"]}, "m.safetensors")
     assert line.startswith("tiny: 2 epochs, 8 steps in ") and line.endswith("; model: m.safetensors")
 

@@ -540,8 +540,13 @@ def validate(trainer: L.Trainer, task: BaseTask, datamodule: L.LightningDataModu
     bar = trainer.progress_bar_callback
     if bar is not None:
         bar.disable()
-    with quiet_lightning(), _ctrl_c(trainer):
-        res = trainer.validate(task, datamodule=datamodule, verbose=False)[0]
+    loggers, trainer.loggers = trainer.loggers, []  # not a row of logs/.../metrics.csv: that is the training's
+    # curve, and this score of the model chosen at its end came as one more row at the last step
+    try:
+        with quiet_lightning(), _ctrl_c(trainer):
+            res = trainer.validate(task, datamodule=datamodule, verbose=False)[0]
+    finally:
+        trainer.loggers = loggers
     return {k: float(v) for k, v in res.items()}
 
 
