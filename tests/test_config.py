@@ -405,6 +405,11 @@ def test_a_yes_no_value_is_no_number_in_any_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"^config: margin: a number, not a yes/no value \(got false\)$"):
         as_config(PlotsConfig, {"plots": "p.gpkg", "margin": False})  # the Python API's dict of options
     assert PlotsConfig(plots="p.gpkg", margin=3).margin == 3
+    with pytest.raises(ConfigError, match=r"^config: bands.0: a number, not a yes/no value \(got true\)$"):
+        as_config(PlotsConfig, {"plots": "p.gpkg", "bands": [True, 2, 3]})  # read as bands 1, 2, 3 (the review)
+    cfg_file.write_text("data: {images: i, labels: l, extra: [{images: s/i, labels: s/l}]}\n")
+    with pytest.raises(ConfigError, match=r"extra is not a group of options"):  # a list of groups: not left out
+        load_config(cfg_file, CropTrainConfig, ["data.extra.repeat=3"])
 
 
 def test_a_group_the_file_gives_one_value_is_the_files_mistake_whatever_the_flags(tmp_path: Path) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import copy
 import os
 import re
+import types
 import typing
 import warnings
 from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError, model_validator
@@ -92,25 +93,29 @@ class StrictModel(BaseModel):
             else cls._group_default(k)
             if v is None
             else YesNo(v)
-            if isinstance(v, bool) and cls._number_field(k)
+            if isinstance(v, bool) and cls._number_field(k) == "number"
+            else _yes_no_items(v)
+            if isinstance(v, list | tuple | dict) and cls._number_field(k) == "items"
             else v
             for k, v in data.items()
         }
 
     @classmethod
-    def _number_field(cls, key: str) -> bool:
-        """Whether a field holds a number and no yes/no value: pydantic reads ``True`` there as 1, so ``lr: yes``
-        (YAML's true) trained at a learning rate of 1 and ``epochs: true`` for one epoch (session 96's sweep)."""
+    def _number_field(cls, key: str) -> Literal["number", "items", ""]:
+        """``"number"`` for a field of a number and no yes/no value: pydantic reads ``True`` there as 1, so ``lr:
+        yes`` (YAML's true) trained at a learning rate of 1 and ``epochs: true`` for one epoch (session 96's
+        sweep); ``"items"`` for a list, tuple or dict of such numbers (``bands: [yes, 2, 3]`` read as 1, 2, 3);
+        ``""`` otherwise."""
         info = cls.model_fields.get(key)
         if info is None:
-            return False
-        kinds, todo = set(), [info.annotation]
-        while todo:  # int | None, Annotated[float, ...] | None: their types, however nested
-            kind = todo.pop()
-            args = typing.get_args(kind)
-            todo += args if typing.get_origin(kind) is not typing.Literal else []
-            kinds |= {kind} if not args else set()
-        return bool(kinds & {int, float}) and bool not in kinds
+            return ""
+        kinds = _scalar_kinds(info.annotation)
+        if _numeric(kinds):
+            return "number"
+        items = [k for k in kinds if typing.get_origin(k) in (list, tuple, set, dict)]
+        if any(_numeric(_scalar_kinds(typing.get_args(k)[-1 if typing.get_origin(k) is dict else 0])) for k in items):
+            return "items"
+        return ""
 
     @classmethod
     def _group_default(cls, key: str) -> Any:  # noqa: ANN401 - a group's default, or None as given
@@ -134,6 +139,34 @@ class YesNo:
 
     def __repr__(self) -> str:
         return "true" if self.value else "false"
+
+
+def _scalar_kinds(annotation: Any) -> set[Any]:  # noqa: ANN401 - a type annotation
+    """The types a field's annotation allows, through ``X | None`` and ``Annotated`` (not into containers:
+    ``list[int]`` stays one kind)."""
+    kinds, todo = set(), [annotation]
+    while todo:
+        kind = todo.pop()
+        origin = typing.get_origin(kind)
+        if origin is typing.Annotated:
+            todo.append(typing.get_args(kind)[0])
+        elif origin is typing.Union or origin is types.UnionType:
+            todo += typing.get_args(kind)
+        else:
+            kinds.add(kind)
+    return kinds
+
+
+def _numeric(kinds: set[Any]) -> bool:
+    """Whether these allowed types take a number and no yes/no value."""
+    return bool(kinds & {int, float}) and bool not in kinds
+
+
+def _yes_no_items(value: list | tuple | dict) -> Any:  # noqa: ANN401 - the same container
+    """A container with each yes/no item as :class:`YesNo` (see :meth:`StrictModel._number_field`)."""
+    if isinstance(value, dict):
+        return {k: YesNo(v) if isinstance(v, bool) else v for k, v in value.items()}
+    return type(value)(YesNo(v) if isinstance(v, bool) else v for v in value)
 
 
 T = TypeVar("T", bound=BaseModel)
@@ -272,9 +305,21 @@ def _into_group_of_file(
             return True
         node = node[part]
         group = ".".join(parts[: i + 1])
-        if not isinstance(node, dict) and group not in set_by and _fields_at(model, parts[: i + 1]):
+        if not isinstance(node, dict) and group not in set_by and _model_group(model, parts[: i + 1]):
             return False
     return True
+
+
+def _model_group(model: type[BaseModel] | None, loc: Sequence[str]) -> bool:
+    """Whether ``loc`` in ``model`` is a group of options (a config, or a config or None), not a value, a list or
+    a mapping of configs (``data.extra``, whose items are groups)."""
+    for key in loc:
+        field = model.model_fields.get(key) if model is not None else None
+        groups = [k for k in _scalar_kinds(field.annotation) if k is not type(None)] if field is not None else []
+        model = (
+            groups[0] if len(groups) == 1 and isinstance(groups[0], type) and issubclass(groups[0], BaseModel) else None
+        )
+    return model is not None
 
 
 def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -> T:

@@ -34,7 +34,7 @@ def test_a_palette_label_coloured_against_its_indexes_is_said_once(
         read_label(tmp_path / "b.png")  # the same palette: said once
     assert caplog.text.count("index 0 (background in label mode binary) is 0,255,0 and not black") == 1
     assert "a.png" in caplog.text
-    assert "give label mode colormap (--label-mode / data.label_mode colormap)" in caplog.text
+    assert "give --label-mode colormap" in caplog.text
 
 
 @pytest.mark.parametrize("mode", ["binary", "index"])
@@ -126,8 +126,13 @@ def test_a_label_of_0_1_and_255_in_binary_mode_is_said_to_hold_an_ignore_value(
     with caplog.at_level(logging.WARNING, logger="agriseg"):
         read_label(tmp_path / "l.png")
     assert "a label of 0, 1 and 255 (255 = ignore?)" in caplog.text
-    assert "(--label-mode / data.label_mode index)" in caplog.text
+    assert "give --label-mode index" in caplog.text
     assert "JPEG" not in caplog.text
+    monkeypatch.setattr(labels, "_SMOOTHED", [])  # read by selftrain's manual labels: its own key is named
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        read_label(tmp_path / "l.png", setting="manual_label_mode")
+    assert "give manual_label_mode index" in caplog.text and "--label-mode" not in caplog.text
 
 
 def test_a_colour_given_two_classes_in_a_colormap_is_refused() -> None:

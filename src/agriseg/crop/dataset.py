@@ -257,7 +257,7 @@ class CropSegDataset:
         any_class = False
         for _, ip, lp in self.items:
             try:
-                mask = read_label(lp, self.label_mode, self.colormap)
+                mask = read_label(lp, self.label_mode, self.colormap, "data.label_mode")
                 any_class = any_class or bool(((mask > 0) & (mask != 255)).any())
                 if self.label_mode == "colormap" and 255 not in (self.colormap or {}).values():
                     if (share := float((mask == 255).mean())) > UNLISTED_WARNED:
@@ -274,10 +274,10 @@ class CropSegDataset:
                     ids = ", ".join(map(str, bad[:3]))
                     raise ValueError(f"{lp}: class id {ids} but model.num_classes is {self.num_classes} (ids 0 to "
                                      "num_classes - 1, 255 ignored)")  # fmt: skip
-            except OptionError as err:  # read_label's words are crop evaluate's flag: a run config's key here
-                raise OptionError(str(err).replace("--label-mode", "data.label_mode")) from None
+            except OptionError:
+                raise
             except ValueError as err:  # ImageReadError too
-                problems.append(str(err).replace("--label-mode", "data.label_mode"))
+                problems.append(str(err))
         if problems:
             more = f" (and {len(problems) - 1} more{' in ' + where if where else ''})" if len(problems) > 1 else ""
             raise OptionError(f"{problems[0]}{more}")
@@ -299,7 +299,7 @@ class CropSegDataset:
         key = (ip, lp, self.refined[i])
         if self._cache is not None and key in self._cache:
             return self._cache[key]
-        img, mask = read_rgb(ip), read_label(lp, self.label_mode, self.colormap)
+        img, mask = read_rgb(ip), read_label(lp, self.label_mode, self.colormap, "data.label_mode")
         if img.shape[:2] != mask.shape:
             raise ValueError(size_differs(lp, mask.shape, ip, img.shape))
         if self.num_classes and (mask[mask != 255] >= self.num_classes).any():

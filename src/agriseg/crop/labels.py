@@ -18,7 +18,9 @@ PEANUT_VEGETATION = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 1}
 PEANUT_CROP_WEED = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}
 
 
-def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str, int] | None = None) -> np.ndarray:
+def read_label(
+    path: str | Path, mode: LabelMode = "binary", colormap: dict[str, int] | None = None, setting: str = "--label-mode"
+) -> np.ndarray:
     """Read a label file as ``uint8`` class ids ``(H, W)``.
 
     Args:
@@ -26,6 +28,8 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
         mode: ``binary`` (0 = background, anything else = 1; 0/255 masks), ``index`` (value = class id),
             ``colormap`` (RGB colours mapped by ``colormap``; unlisted colours become 255 = ignore).
         colormap: ``{"R,G,B": class_id}`` for ``colormap`` mode.
+        setting: where the user sets the label mode, named in warnings and errors (``crop evaluate``'s
+            ``--label-mode``; ``data.label_mode`` in a training config, ``manual_label_mode`` in selftrain's).
 
     Raises:
         ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
@@ -38,7 +42,7 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
         orientation = exif_orientation(im)
         arr = np.asarray(im.convert("RGB")) if mode == "colormap" else np.asarray(im)
         if mode == "binary" and im.mode == "P":
-            _warn_if_background_coloured(path, im.getpalette() or [], arr)
+            _warn_if_background_coloured(path, im.getpalette() or [], arr, setting)
     arr = apply_orientation(arr, orientation)
     # binary: a transparent pixel is background, whatever colour it holds (a label drawn on a transparent layer
     # of an image editor keeps white or any colour there: read by colour, every pixel was vegetation)
@@ -61,26 +65,24 @@ def read_label(path: str | Path, mode: LabelMode = "binary", colormap: dict[str,
     if arr.ndim == 3 and mode == "index" and not (arr[..., :3] == arr[..., :1]).all():
         raise OptionError(  # the label mode given does not fit the labels: a usage error (exit status 2)
             f"{path}: label mode 'index' needs one class id per pixel (a gray or palette PNG); this label has "
-            "colours (use --label-mode colormap, or binary for vegetation / background)"
+            f"colours (use {setting} colormap, or binary for vegetation / background)"
         )
     if arr.ndim == 3:
         arr = arr[..., :3].max(-1) if mode == "binary" else arr[..., 0]
     if mode == "binary":
         if clear is not None:
             arr = np.where(clear, 0, arr)
-        if _smoothed_0_255(path, arr):  # a JPEG'd 0/255 mask: its grey edges and specks split at mid-grey
+        if _smoothed_0_255(path, arr, setting):  # a JPEG'd 0/255 mask: its grey edges and specks split at mid-grey
             return (arr >= 128).astype(np.uint8)
         return (arr > 0).astype(np.uint8)
     if arr.dtype != np.uint8 and arr.size and (arr.min() < 0 or arr.max() > 255):
         bad = int(arr.max()) if arr.max() > 255 else int(arr.min())
         raise OptionError(  # the label mode given does not fit the labels: a usage error (exit status 2)
-            f"{path}: label value {bad} is not a class id (0-254, 255 = ignore); check --label-mode"
+            f"{path}: label value {bad} is not a class id (0-254, 255 = ignore); check {setting}"
         )
     return arr.astype(np.uint8)
 
 
-# where a user sets the label mode, named in the warnings below: crop evaluate's flag or a training config's key
-MODE_SETTING = "--label-mode / data.label_mode"
 _SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (once each, not once per label)
 _SMOOTHED: list[Path] = []  # the first 0/255 label with grey edges read in this process (said once)
 # a 0/255 label with more than this share of its pixels in between was saved as JPEG or smoothed
@@ -88,7 +90,7 @@ SMOOTHED_SHARE = 0.001
 SMOOTHED_LEVELS = 16  # ... holding more than this many grey levels between 0 and 255 (class ids hold a few)
 
 
-def _smoothed_0_255(path: Path, arr: np.ndarray) -> bool:
+def _smoothed_0_255(path: Path, arr: np.ndarray, setting: str) -> bool:
     """Whether a label is a 0/255 mask saved as JPEG (or resized smoothly): it holds greys along every edge and
     speckle in the background, which read as 0 / non-zero were each vegetation (a JPEG'd mask scored 77 mIoU
     against itself; its plants trained 48-66 % too large); such a label is read with a threshold at 128. Said
@@ -106,10 +108,10 @@ def _smoothed_0_255(path: Path, arr: np.ndarray) -> bool:
         shown = ", ".join(map(str, [0, *ids.tolist()]))
         logging.getLogger("agriseg").warning(
             "%s: a label of %s and 255 (255 = ignore?): in label mode binary every value above 0 is vegetation, "
-            "255 too; give label mode index to read class ids, 255 ignored (%s index)",
+            "255 too; give %s index to read class ids (255 ignored)",
             path,
             shown,
-            MODE_SETTING,
+            setting,
         )
         return False
     # a JPEG'd (or smoothed) mask: greys of every level along its edges; class ids (0, 1, 2 and 255 as ignore)
@@ -128,7 +130,7 @@ def _smoothed_0_255(path: Path, arr: np.ndarray) -> bool:
     return True
 
 
-def _warn_if_background_coloured(path: Path, palette: Sequence[int], indexes: np.ndarray) -> None:
+def _warn_if_background_coloured(path: Path, palette: Sequence[int], indexes: np.ndarray, setting: str) -> None:
     """A palette label read in binary mode is read by index (0 = background); when index 0 is a colour and not
     black, while black is another index that pixels use (``indexes``), the colours seen say the opposite: say
     so, once per palette (a palette padded with black past its classes is no such label)."""
@@ -143,8 +145,8 @@ def _warn_if_background_coloured(path: Path, palette: Sequence[int], indexes: np
     _SAID.add(tuple(palette))
     logging.getLogger("agriseg").warning(
         "%s: a palette label whose index 0 (background in label mode binary) is %s and not black, while black "
-        "is index %d: read by index; if its colours are the classes, give label mode colormap (%s colormap)",
-        path, ",".join(map(str, first)), colours.index(black) + 1, MODE_SETTING,
+        "is index %d: read by index; if its colours are the classes, give %s colormap",
+        path, ",".join(map(str, first)), colours.index(black) + 1, setting,
     )  # fmt: skip
 
 

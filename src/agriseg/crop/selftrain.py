@@ -228,7 +228,7 @@ def score_model(
     for s in progress_bar(stems, desc="score", unit="img", disable=not progress):
         ip, lp = pairs[s]
         try:  # an unreadable photo or label is left out, as crop evaluate does (it stopped the run after stage 1)
-            rgb, truth = read_rgb(ip), read_label(lp, spec.label_mode, spec.colormap or None)
+            rgb, truth = read_rgb(ip), read_label(lp, spec.label_mode, spec.colormap or None, "evaluate.label_mode")
         except ImageReadError as err:
             unreadable.append(str(err))
             continue
@@ -346,7 +346,9 @@ class SelfTrainer:
         for stem, mp in masks.items():
             dst = d / f"{stem}.png"
             if stem in manual:
-                lab = read_label(manual[stem], self.cfg.manual_label_mode, self.cfg.manual_colormap or None)
+                lab = read_label(
+                    manual[stem], self.cfg.manual_label_mode, self.cfg.manual_colormap or None, "manual_label_mode"
+                )
                 _write_index_png(lab, dst)
             else:  # pseudo-masks are 0/255 (or 0/1 from older runs): stage-1 labels are class ids
                 _write_index_png(read_label(mp, "binary"), dst)

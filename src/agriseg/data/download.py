@@ -2,7 +2,8 @@
 
 The bytes go to a stable hidden sibling ``.<name>.part``; an interrupted transfer (dropped connection,
 server error, killed process) leaves it there and the next attempt or the next run asks the server for the
-rest with an HTTP ``Range`` request. Only a complete file whose sha256 matches (when one is given) is
+rest with an HTTP ``Range`` request (the next run only when the kept bytes can be checked: an ETag /
+Last-Modified the server sent, sent back as ``If-Range``, or a sha256 to check the whole file by). Only a complete file whose sha256 matches (when one is given) is
 renamed onto the final name; a file with the wrong checksum is deleted.
 """
 
@@ -178,8 +179,9 @@ def download(
 
     Raises:
         ValueError: the host name does not resolve (checked before any attempt), the download failed on every
-            attempt (the partial file is kept, so re-running resumes), or the checksum differs or a web page came
-            instead of the file (the file is deleted). The message starts with the URL.
+            attempt (the partial file is kept for a re-run to resume when it can be checked: the server sent an
+            ETag / Last-Modified, or ``sha256`` is given; otherwise it is deleted), or the checksum differs or a
+            web page came instead of the file (the file is deleted). The message starts with the URL.
     """
     dst = Path(dst)
     problem = unresolved_host(url)
