@@ -162,7 +162,7 @@ def _numeric(kinds: set[Any]) -> bool:
     return bool(kinds & {int, float}) and bool not in kinds
 
 
-def _yes_no_items(value: list | tuple | dict) -> Any:  # noqa: ANN401 - the same container
+def _yes_no_items(value: list[Any] | tuple[Any, ...] | dict[Any, Any]) -> Any:  # noqa: ANN401 - the same container
     """A container with each yes/no item as :class:`YesNo` (see :meth:`StrictModel._number_field`)."""
     if isinstance(value, dict):
         return {k: YesNo(v) if isinstance(v, bool) else v for k, v in value.items()}

@@ -3,8 +3,9 @@
 The bytes go to a stable hidden sibling ``.<name>.part``; an interrupted transfer (dropped connection,
 server error, killed process) leaves it there and the next attempt or the next run asks the server for the
 rest with an HTTP ``Range`` request (the next run only when the kept bytes can be checked: an ETag /
-Last-Modified the server sent, sent back as ``If-Range``, or a sha256 to check the whole file by). Only a complete file whose sha256 matches (when one is given) is
-renamed onto the final name; a file with the wrong checksum is deleted.
+Last-Modified the server sent, sent back as ``If-Range``, or a sha256 to check the whole file by). Only a
+complete file whose sha256 matches (when one is given) is renamed onto the final name; a file with the wrong
+checksum is deleted.
 """
 
 from __future__ import annotations
