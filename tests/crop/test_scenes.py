@@ -145,7 +145,9 @@ def test_overwrite_removes_only_photos_of_an_agriseg_set(tmp_path: Path) -> None
     (out / "images").mkdir(parents=True)
     mine = out / "images" / "holiday.jpg"
     mine.write_bytes(b"a user's photo")
-    (out / "index.json").write_text(json.dumps({"photos": {"holiday": {}}, "planned": ["../x"]}), encoding="utf-8")
+    (out / "index.json").write_text(
+        json.dumps({"kind": "discs", "photos": {"holiday": {}}, "planned": ["../x"]}), encoding="utf-8"
+    )
     args = ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "1", "--overwrite"]
     assert CliRunner().invoke(main, args).exit_code == 0
     assert mine.read_bytes() == b"a user's photo"
@@ -164,15 +166,40 @@ def test_a_users_file_under_a_photo_name_of_the_set_is_never_replaced(tmp_path: 
         assert mine.read_bytes() == b"a user's photo" and not (out / "index.json").exists()
 
 
-@pytest.mark.parametrize("index", ["[]", '{"options": [1, 2]}'])
+@pytest.mark.parametrize("index", ["[]", '{"options": [1, 2]}', '{"project": "field trial 2024", "plots": 12}'])
 def test_a_folder_whose_index_is_no_sets_is_refused_in_one_line(tmp_path: Path, index: str) -> None:
-    """An index.json that is JSON but no object was an AttributeError traceback (session 75's review)."""
+    """An index.json that is JSON but no object was an AttributeError traceback (session 75's review); a user's
+    own index.json was "a set made with other options (kind None, now 'discs')", --overwrite advised, and
+    --overwrite replaced it (session 96's sweep)."""
     out = tmp_path / "discs"
     out.mkdir()
     (out / "index.json").write_text(index, encoding="utf-8")
-    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "1"])
-    assert res.exit_code == 2 and "is not a set's index" in res.output
-    assert (out / "index.json").read_text(encoding="utf-8") == index
+    for extra in ([], ["--overwrite"]):
+        res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "1", *extra])
+        assert res.exit_code == 2 and "is not the index of a generated set; it is kept" in res.output, res.output
+        assert (out / "index.json").read_text(encoding="utf-8") == index
+
+
+def test_a_set_of_the_working_folder_or_of_changed_sources_is_not_taken_as_made(
+    tmp_path: Path, samples_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-o .`` wrote images/ and labels/ into the working folder; a photo added to --photos (or edited) since
+    the set was made was not noticed: "already there" (session 96's sweep)."""
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", ".", "-n", "1"])
+    assert res.exit_code == 2 and "holds the working folder" in res.output and not (tmp_path / "images").exists()
+    photos, labels = tmp_path / "src" / "images", tmp_path / "src" / "labels"
+    photos.mkdir(parents=True)
+    labels.mkdir()
+    shutil.copy(samples_dir / "peanut/images/0399.jpg", photos)
+    shutil.copy(samples_dir / "peanut/labels/0399.png", labels)
+    args = ["crop", "make-synthetic", "discs", "-o", "set", "-n", "1", "--photos", str(photos), "--labels", str(labels)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert "already there" in CliRunner().invoke(main, args).output
+    shutil.copy(samples_dir / "peanut/images/0003.jpg", photos)
+    shutil.copy(samples_dir / "peanut/labels/0003.png", labels)
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 2 and "the source photos or labels changed since" in res.output, res.output
 
 
 def test_tray_scenes_have_per_pot_truth_and_grow(samples_dir: Path) -> None:
@@ -348,3 +375,16 @@ def test_photos_without_a_label_are_said(tmp_path, caplog) -> None:
         warn_unpaired(tmp_path / "img", tmp_path / "lab", "left out of training")  # crop train's
     assert f"{tmp_path / 'img'}: 1 photo without a label left out (b.jpg)" in caplog.text
     assert f"{tmp_path / 'img'}: 1 photo without a label left out of training (b.jpg)" in caplog.text
+
+
+def test_labels_in_another_colour_code_are_named(tmp_path: Path, samples_dir: Path) -> None:
+    """0/255 masks as labels: their plants read as "ignore" and the run said "none of the 1 photos has enough
+    bare soil for a canvas" (session 96's sweep)."""
+    photos, labels = tmp_path / "images", tmp_path / "labels"
+    photos.mkdir()
+    labels.mkdir()
+    shutil.copy(samples_dir / "peanut/images/0399.jpg", photos)
+    peanut = np.asarray(Image.open(samples_dir / "peanut/labels/0399.png").convert("RGB"))
+    Image.fromarray((peanut.any(-1) * 255).astype(np.uint8)).save(labels / "0399.png")
+    with pytest.raises(ValueError, match=r"0399\.png: \d+% of its pixels are colours outside the Peanut colour code"):
+        read_pair(photos, labels, "0399")

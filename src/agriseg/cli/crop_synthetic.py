@@ -92,6 +92,9 @@ def make_synthetic(
     if len(given) == 1:  # the bundled labels of the user's photos: another photo's outlines, or a crash
         other = "--labels" if given == ["--photos"] else "--photos"
         raise OptionError(f"{given[0]} needs {other} too (the bundled {other[2:]} belong to the bundled samples)")
+    from agriseg.data.files import check_output_folder
+
+    check_output_folder(outdir)  # -o . / -o ..: the set's images/ and labels/ would join the working folder's
     out = outdir.resolve()
     for flag, folder in (("--photos", photos), ("--labels", labels)):
         src = folder.resolve()

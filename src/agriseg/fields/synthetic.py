@@ -199,10 +199,11 @@ def make_synthetic_ftw(root: str | Path, cfg: SyntheticFTWConfig | None = None) 
     from shapely.geometry import box
 
     from agriseg.batch import made_record
-    from agriseg.data.files import atomic_write
+    from agriseg.data.files import atomic_write, check_output_folder
     from agriseg.data.memory import check_memory
 
     cfg = cfg or SyntheticFTWConfig()
+    check_output_folder(root)  # -o .: said before the progress bar starts (atomic_write says it too)
     check_memory(CHIP_BYTES_PER_PX * cfg.size**2, f"--size {cfg.size}")
     _check_disk(Path(root), cfg)
     rng = np.random.default_rng(cfg.seed)

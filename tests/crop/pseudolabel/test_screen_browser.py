@@ -114,10 +114,11 @@ def test_screen_page_sort_keys_clicks_and_export(tmp_path: Path) -> None:
 
 
 def test_odd_photo_names_show_as_written_and_decisions_in_words(tmp_path: Path) -> None:
-    """Cards were built as HTML: `x<i>y` showed as an italic "xy", `plot#1` and `quote"q` lost their picture."""
+    """Cards were built as HTML: `x<i>y` showed as an italic "xy", `plot#1` and `quote"q` lost their picture; a
+    name holding `<!--<script>` hid the end of the page's data, and no card showed (session 96's sweep)."""
     out = tmp_path / "pl"
     (out / "overlays").mkdir(parents=True)
-    stems = ["plot#1", 'quote"q', "x<i>y", "a b%20c"]
+    stems = ["plot#1", 'quote"q', "x<i>y", "a b%20c", "weed <!--<script> 1"]
     latin1 = os.fsdecode(b"caf\xe9")  # a name that is no UTF-8: the page's encodeURIComponent threw, no card showed
     recs = []
     for stem in [*stems, latin1]:
@@ -137,11 +138,11 @@ def test_odd_photo_names_show_as_written_and_decisions_in_words(tmp_path: Path) 
             "return Array.from(document.querySelectorAll('.card .stem')).map(e => e.textContent)"
             ".filter(t => !/[\\uD800-\\uDFFF]/.test(t))"
         )
-        assert len(cards) == 5 and sorted(shown) == sorted(stems)
+        assert len(cards) == 6 and sorted(shown) == sorted(stems)
         widths = driver.execute_script(
             "return Array.from(document.querySelectorAll('.card img')).map(i => i.naturalWidth)"
         )
-        assert widths == [40] * 5  # every picture loaded, the Latin-1 one too
+        assert widths == [40] * 6  # every picture loaded, the Latin-1 one too
         cards[0].find_element(By.CSS_SELECTOR, "button.acc").click()
         cards[1].find_element(By.CSS_SELECTOR, "button.rej").click()
         assert "ACCEPTED" in cards[0].find_element(By.CSS_SELECTOR, ".state").text

@@ -292,8 +292,8 @@ def write_screen_page(
     if kept and notes is not None:
         notes.append(kept)
 
-    def script(value: Any) -> str:  # JSON that cannot end the <script> it sits in
-        return json.dumps(value).replace("</", "<\\/")
+    def script(value: Any) -> str:  # JSON that cannot end (or, with "<!--<script", hide the end of) its <script>
+        return json.dumps(value).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
     fill = {
         "__TITLE__": html.escape(title or out.resolve().name),

@@ -49,6 +49,9 @@ def soil_canvas(rgb: np.ndarray, label: np.ndarray, max_cover: float = 0.08) -> 
     return cv2.inpaint(np.ascontiguousarray(rgb), plants.astype(np.uint8), 5, cv2.INPAINT_TELEA)
 
 
+UNLISTED_SHARE = 0.01  # a label with more of its pixels in other colours is in another code (the Peanut ones: 0)
+
+
 def read_pair(images: Path, labels: Path, stem: str, refine_band: int = 3) -> tuple[np.ndarray, np.ndarray]:
     """A Peanut-coloured photo and its crop/weed label (boundary-refined when ``refine_band`` > 0)."""
     # the photo named ``stem`` plus an image suffix: not a glob (``IMG[1]`` is a pattern there, and a QGIS
@@ -59,6 +62,13 @@ def read_pair(images: Path, labels: Path, stem: str, refine_band: int = 3) -> tu
     img = found[0]
     rgb = read_rgb(img)
     lab = read_label(labels / f"{stem}.png", "colormap", PEANUT_CROP_WEED)
+    unlisted = lab == 255  # colours outside the code: a 0/255 mask's plants read as "ignore", none cut out
+    if unlisted.mean() > UNLISTED_SHARE:
+        from agriseg.crop.dataset import _colours_of
+
+        raise ValueError(f"{labels / f'{stem}.png'}: {unlisted.mean():.0%} of its pixels are colours outside the "
+                         f"Peanut colour code ({_colours_of(labels / f'{stem}.png', unlisted)}); labels here are "
+                         "black background, green (0,255,0) crop and red (255,0,0) weed")  # fmt: skip
     if lab.shape != rgb.shape[:2]:  # another photo's label: numpy's broadcast error named neither file
         h, w = lab.shape
         shown = f"{rgb.shape[1]}x{rgb.shape[0]}"

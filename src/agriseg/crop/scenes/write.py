@@ -361,7 +361,46 @@ def set_options(
     if photos is not None and labels is not None:
         out["photos_dir"], out["labels_dir"] = str(Path(photos).resolve()), str(Path(labels).resolve())
         out["stems"] = sorted(names) if names is not None else "all"
+        out["source_files"] = _sources_digest(photos, labels, names)
     return out
+
+
+def _sources_digest(photos: str | Path, labels: str | Path, names: list[str] | None) -> str | None:
+    """A digest of the source photos and labels a set is made from (their names and contents): a photo added to
+    the folders, removed or edited makes another set, which a re-run took for the one there (session 96's
+    sweep). None where the folders cannot be paired (the run itself says why)."""
+    import hashlib
+
+    from agriseg.crop.dataset import match_pairs
+    from agriseg.data.download import sha256_of
+
+    try:
+        pairs = match_pairs(photos, labels)
+    except (OSError, ValueError):
+        return None
+    h = hashlib.sha256()
+    for stem in sorted(set(names) & set(pairs) if names is not None else pairs):
+        for path in pairs[stem]:
+            h.update(f"{stem}/{path.name}:{sha256_of(path)};".encode())
+    return h.hexdigest()[:16]
+
+
+def check_set_index(index: Path, data: Any = None) -> None:  # noqa: ANN401 - the file's JSON, as read
+    """Refuse an ``index.json`` that no generated set wrote (a user's own file in the output folder): it is never
+    replaced, ``--overwrite`` or not. ``data``: the file's JSON when already read; an unreadable file passes
+    (:func:`earlier_set` names it).
+
+    Raises:
+        FileExistsError: naming the file.
+    """
+    if data is None:
+        try:
+            data = json.loads(index.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+    if not isinstance(data, dict) or not ({"options", "kind"} & set(data) and "photos" in data):
+        raise FileExistsError(f"{index}: exists but is not the index of a generated set; it is kept (--overwrite "
+                              "or not): choose another folder")  # fmt: skip
 
 
 def earlier_set(
@@ -384,16 +423,17 @@ def earlier_set(
         before = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise FileExistsError(f"{index}: exists but cannot be read (--overwrite to generate again)") from None
+    check_set_index(index, before)
     # sets made before their options were kept name only their kind and seed
-    kept = (
-        (before.get("options") or {"kind": before.get("kind"), "seed": before.get("seed")})
-        if isinstance(before, dict)
-        else None
-    )
-    if not isinstance(kept, dict):
-        raise FileExistsError(f"{index}: exists but is not a set's index (--overwrite to generate again)")
+    kept = before.get("options") or {"kind": before.get("kind"), "seed": before.get("seed")}
     now = set_options(kind, cfg, photos, labels, names)
-    changed = [f"{k} {_short(kept[k])}, now {_short(now[k])}" for k in kept if k in now and kept[k] != now[k]]
+    changed = [
+        "the source photos or labels changed since (added, removed or edited)"
+        if k == "source_files"
+        else f"{k} {_short(kept[k])}, now {_short(now[k])}"
+        for k in kept
+        if k in now and kept[k] != now[k]
+    ]
     unfinished = before.get("complete") is False  # a run stopped before its last photo
     if changed:
         raise FileExistsError(
@@ -467,6 +507,8 @@ def make_synthetic(
         raise OptionError(
             f"--stems {stems_file}: {counted(len(missing), 'name', 'has/have')} no photo with a label: {missing[:3]}"
         )
+    if (Path(outdir) / "index.json").is_file():  # a user's own index.json: never replaced, --overwrite or not
+        check_set_index(Path(outdir) / "index.json")
     ensure_outdir(outdir)  # a folder that cannot be written is a usage error, before any photo is made
     return write_set(
         kind,
