@@ -62,6 +62,10 @@ def read_pair(images: Path, labels: Path, stem: str, refine_band: int = 3) -> tu
     img = found[0]
     rgb = read_rgb(img)
     lab = read_label(labels / f"{stem}.png", "colormap", PEANUT_CROP_WEED)
+    if lab.shape != rgb.shape[:2]:  # another photo's label: numpy's broadcast error named neither file
+        h, w = lab.shape
+        shown = f"{rgb.shape[1]}x{rgb.shape[0]}"
+        raise ValueError(f"{labels / f'{stem}.png'}: label is {w}x{h} px, its photo {img} {shown}")
     unlisted = lab == 255  # colours outside the code: a 0/255 mask's plants read as "ignore", none cut out
     if unlisted.mean() > UNLISTED_SHARE:
         from agriseg.crop.dataset import _colours_of
@@ -69,10 +73,6 @@ def read_pair(images: Path, labels: Path, stem: str, refine_band: int = 3) -> tu
         raise ValueError(f"{labels / f'{stem}.png'}: {unlisted.mean():.0%} of its pixels are colours outside the "
                          f"Peanut colour code ({_colours_of(labels / f'{stem}.png', unlisted)}); labels here are "
                          "black background, green (0,255,0) crop and red (255,0,0) weed")  # fmt: skip
-    if lab.shape != rgb.shape[:2]:  # another photo's label: numpy's broadcast error named neither file
-        h, w = lab.shape
-        shown = f"{rgb.shape[1]}x{rgb.shape[0]}"
-        raise ValueError(f"{labels / f'{stem}.png'}: label is {w}x{h} px, its photo {img} {shown}")
     return rgb, refine_labels(rgb, lab, refine_band) if refine_band else lab
 
 
