@@ -258,8 +258,12 @@ class Fingerprint:
             for path, a, b in changed:
                 # in a group of settings (fields map's predict / polygonize), the one setting that changed
                 key, leaf, nested = ".".join(path), path[-1], len(path) > 1
-                if leaf == "model_resize" and any(p[-1] == "resize" for p, _, _ in changed):
-                    continue  # (no option of its own: the model's default resize, recorded when --resize is not given)
+                if leaf == "model_resize":  # no option of its own: the model's default resize, recorded when
+                    # --resize is not given; said with --resize, or with another model, it is said already
+                    if now["model"] != before["model"] or any(p[-1] == "resize" for p, _, _ in changed):
+                        continue
+                    out.append(f"the model's own resize (--resize not given): {_shown(a)} -> {_shown(b)}")
+                    continue
                 if kind == "options" and not self.config_keys:
                     name = flags.get(leaf) or (key if nested else "--" + leaf.replace("_", "-"))
                 elif kind == "resolved":  # a resolved setting the command line gives too (--win-a-dates): its flag

@@ -364,6 +364,25 @@ def test_fingerprints_name_what_changed(tmp_path: Path) -> None:
     assert c.changes(b) == ["agriseg's crop predict algorithm: version 1 -> 2", f"input {photo} changed since"]
 
 
+def test_the_models_own_resize_is_named_in_words_and_not_beside_another_model(tmp_path: Path) -> None:
+    """``fields predict`` with another model file said "--model-resize: not given -> 2.0", a flag there is not
+    (session 96's sweep): beside a changed model it is not said; alone it is the model's own resize."""
+    m1, m2 = tmp_path / "a.ckpt", tmp_path / "a.safetensors"
+    m1.write_bytes(b"one")
+    m2.write_bytes(b"two")
+    before = Recipe("fields predict", "1", {"resize": None}, m1).fingerprint(
+        Item("s", "s.tif", (tmp_path / "s_probs.tif",), resolved={"model_resize": None})
+    )
+    other = Recipe("fields predict", "1", {"resize": None}, m2).fingerprint(
+        Item("s", "s.tif", (tmp_path / "s_probs.tif",), resolved={"model_resize": 2.0})
+    )
+    assert other.changes(before) == ["model: not the one they were made with"]
+    same = Recipe("fields predict", "1", {"resize": None}, m1).fingerprint(
+        Item("s", "s.tif", (tmp_path / "s_probs.tif",), resolved={"model_resize": 2.0})
+    )
+    assert same.changes(before) == ["the model's own resize (--resize not given): not given -> 2.0"]
+
+
 def test_a_change_inside_a_group_of_settings_is_named_alone(tmp_path: Path) -> None:
     """fields map records its predict and polygon settings as groups: a changed --min-area is one phrase."""
     from agriseg.fingerprint import OPTION_FLAGS
