@@ -388,3 +388,52 @@ def test_labels_in_another_colour_code_are_named(tmp_path: Path, samples_dir: Pa
     Image.fromarray((peanut.any(-1) * 255).astype(np.uint8)).save(labels / "0399.png")
     with pytest.raises(ValueError, match=r"0399\.png: \d+% of its pixels are colours outside the Peanut colour code"):
         read_pair(photos, labels, "0399")
+
+
+def test_labels_with_soft_edges_pass_and_a_turned_label_is_named_not_crashed(tmp_path: Path, samples_dir: Path) -> None:
+    """The colour-code check refused Peanut labels halved with a smooth filter (their edges between colours,
+    about 5 % of the pixels), and a 0/255 label stored turned (EXIF) crashed naming its colours (the review)."""
+    photos, labels = tmp_path / "images", tmp_path / "labels"
+    photos.mkdir()
+    labels.mkdir()
+    with Image.open(samples_dir / "peanut/images/0399.jpg") as im:
+        im.resize((im.width // 2, im.height // 2)).save(photos / "0399.jpg")
+    with Image.open(samples_dir / "peanut/labels/0399.png") as im:
+        im.convert("RGB").resize((im.width // 2, im.height // 2), Image.BILINEAR).save(labels / "0399.png")
+    rgb, lab = read_pair(photos, labels, "0399")
+    assert ((lab == 1) | (lab == 2)).any()
+    mask = np.zeros((100, 200), np.uint8)  # stored 200 wide, shown 100 wide (orientation 6: turned 90)
+    mask[20:60, 30:90] = 255
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.full((100, 200, 3), 90, np.uint8)).save(photos / "t.jpg", exif=exif)
+    Image.fromarray(mask).save(labels / "t.png", exif=exif)
+    with pytest.raises(ValueError, match=r"t\.png: \d+% of its pixels are colours outside the Peanut colour code"):
+        read_pair(photos, labels, "t")
+
+
+def test_a_set_of_an_earlier_version_resumes_and_one_with_failed_sources_is_made_again(
+    tmp_path: Path, samples_dir: Path
+) -> None:
+    """With the sources' digest recorded (session 96), an unfinished set an earlier version left (no digest) was
+    made again from scratch, and a set made without an unreadable source was refused once that source was
+    mended (the review): it is made again, as before."""
+    from agriseg.crop.config import SyntheticPhotosConfig
+    from agriseg.crop.scenes.write import _begin_set, earlier_set, set_options
+
+    photos, labels = samples_dir / "peanut/images", samples_dir / "peanut/labels"
+    cfg = SyntheticPhotosConfig(count=2)
+    options = set_options("discs", cfg, photos, labels)
+    old = {k: v for k, v in options.items() if k != "source_files"}
+    out = tmp_path / "set"
+    for sub, ext in (("images", "jpg"), ("labels", "png")):
+        (out / sub).mkdir(parents=True)
+        (out / sub / f"discs_00000.{ext}").write_bytes(b"made")
+    index = {"kind": "discs", "seed": 0, "sources": [], "options": old, "photos": {"discs_00000": {}},
+             "planned": ["discs_00000", "discs_00001"], "complete": False}  # fmt: skip
+    (out / "index.json").write_text(json.dumps(index), encoding="utf-8")
+    kept = _begin_set(out, {"kind": "discs", "options": options}, ["discs_00000", "discs_00001"])
+    assert list(kept) == ["discs_00000"]  # resumed, not made again
+    done = {**index, "options": {**options, "source_files": "0" * 16}, "complete": True, "failed_sources": ["x"]}
+    (out / "index.json").write_text(json.dumps(done), encoding="utf-8")
+    assert earlier_set(out, "discs", cfg, photos, labels) is True  # not refused: the CLI makes it again

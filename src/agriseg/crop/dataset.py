@@ -185,8 +185,10 @@ def _colours_of(label: Path, where: np.ndarray) -> str:
     """The commonest colours of a label's pixels ``where`` (``76,76,76; 150,150,150``)."""
     from PIL import Image
 
-    with Image.open(label) as im:
-        rgb = np.asarray(im.convert("RGB"))[where]  # (N, 3)
+    from agriseg.data.io import apply_orientation, exif_orientation
+
+    with Image.open(label) as im:  # turned as read_label turns it, so ``where`` fits
+        rgb = apply_orientation(np.asarray(im.convert("RGB")), exif_orientation(im))[where]  # (N, 3)
     colours, counts = np.unique(rgb, axis=0, return_counts=True)
     return "; ".join(",".join(map(str, c)) for c in colours[np.argsort(-counts)][:3])
 

@@ -300,7 +300,10 @@ def _begin_set(
     if not isinstance(earlier, dict) or earlier.get("kind") not in ("discs", "plants", "lab", "tray"):
         earlier = {}  # not the index of a set agriseg made: nothing of it is removed
     kept: dict[str, Any] = {}
-    same = "options" in index and earlier.get("options") == index["options"] and earlier.get("complete") is False
+    before_opts = earlier.get("options")
+    if isinstance(before_opts, dict) and "source_files" not in before_opts and "options" in index:
+        before_opts = {**before_opts, "source_files": index["options"].get("source_files")}  # an earlier version's
+    same = "options" in index and before_opts == index["options"] and earlier.get("complete") is False
     if resume and same and isinstance(earlier.get("photos"), dict):
         kept = {
             name: info
@@ -381,7 +384,11 @@ def _sources_digest(photos: str | Path, labels: str | Path, names: list[str] | N
     h = hashlib.sha256()
     for stem in sorted(set(names) & set(pairs) if names is not None else pairs):
         for path in pairs[stem]:
-            h.update(f"{stem}/{path.name}:{sha256_of(path)};".encode())
+            try:
+                digest = sha256_of(path)
+            except OSError:  # fails as its own source when the set is made
+                digest = "unreadable"
+            h.update(f"{stem}/{path.name}:{digest};".encode())
     return h.hexdigest()[:16]
 
 
@@ -432,8 +439,8 @@ def earlier_set(
         if k == "source_files"
         else f"{k} {_short(kept[k])}, now {_short(now[k])}"
         for k in kept
-        if k in now and kept[k] != now[k]
-    ]
+        if k in now and kept[k] != now[k] and not (k == "source_files" and before.get("failed_sources"))
+    ]  # (a set made without photos it could not read is made again: those photos may be mended since)
     unfinished = before.get("complete") is False  # a run stopped before its last photo
     if changed:
         raise FileExistsError(
