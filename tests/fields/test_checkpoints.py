@@ -189,3 +189,14 @@ def test_a_diverged_or_not_field_checkpoint_is_refused_and_an_export_that_differ
     with pytest.raises(ModelLoadError, match=r"x\.onnx: the exported graph's logits differ from PyTorch's"):
         export_onnx(ref, tmp_path / "x.onnx", 8, size=64)
     assert not list(tmp_path.glob("*x.onnx*")), list(tmp_path.iterdir())  # nor a temporary left
+
+
+def test_exporting_an_onnx_file_names_what_to_give_instead(tmp_path) -> None:
+    """``fields export m.onnx`` said "not an agriseg model (no agriseg_model_config metadata)" of a file
+    ``fields export`` itself wrote (session 96's sweep)."""
+    from agriseg.config import OptionError
+    from agriseg.fields.checkpoints import export_model
+
+    (tmp_path / "m.onnx").write_bytes(b"onnx")
+    with pytest.raises(OptionError, match=r"m\.onnx: an ONNX file, which is exported already; give the"):
+        export_model(tmp_path / "m.onnx", tmp_path / "out.safetensors")

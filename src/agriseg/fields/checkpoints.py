@@ -388,6 +388,9 @@ def export_model(model_path: str | Path, output: str | Path, size: int = 256, op
     from agriseg.fields.delineate import is_instance_model
     from agriseg.fields.registry import MODELS, released
 
+    if Path(model_path).suffix.lower() == ".onnx":  # "not an agriseg model (no ... metadata)" puzzled (session 96)
+        raise OptionError(f"{model_path}: an ONNX file, which is exported already; give the .safetensors / .ckpt "
+                          "(or the released model's name) it was exported from")  # fmt: skip
     spec = MODELS.get(str(model_path))
     if (spec is not None and spec.kind == "instance") or is_instance_model(model_path):  # before any download
         raise OptionError(f"{model_path}: a DelineateAnything (ultralytics YOLO) instance model; fields export writes "
