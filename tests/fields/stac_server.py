@@ -47,6 +47,16 @@ class Loopback:
     log: list[tuple[str, str, str]] = field(default_factory=list)  # (method, path, Range header)
     page: int = 0  # search results per page (0: all on one page)
     loop: bool = False  # the last page's "next" link leads back to the first
+    etags: dict[str, tuple[bytes, str]] = field(default_factory=dict)  # path -> (bytes, their ETag): hashed once
+
+    def etag(self, path: str) -> str:
+        """A strong ETag of the file at ``path`` (its content hash), as a file server sends: computed once per
+        content, not at each of GDAL's range requests."""
+        data = self.files[path]
+        kept = self.etags.get(path)
+        if kept is None or kept[0] is not data:
+            kept = self.etags[path] = (data, f'"{hashlib.sha256(data).hexdigest()[:16]}"')
+        return kept[1]
 
     def add_file(self, path: str, content: bytes) -> str:
         """Serve ``content`` at ``path``; returns its URL."""
@@ -184,7 +194,7 @@ def _handler(state: Loopback) -> type[BaseHTTPRequestHandler]:
         def _file(self, path: str) -> None:
             data = state.files[path]
             size = len(data)
-            etag = f'"{hashlib.sha256(data).hexdigest()[:16]}"'  # strong, as file servers send
+            etag = state.etag(path)
             rng = self.headers.get("Range")
             if self.headers.get("If-Range") not in (None, etag):
                 rng = None  # the file changed since the client's bytes: the whole of it
