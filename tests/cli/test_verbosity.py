@@ -38,6 +38,7 @@ def test_quiet_hides_bars_and_warnings_but_not_results(tmp_path: Path) -> None:
     assert "2 measured, 0 skipped, 0 failed" in hushed.stdout, hushed.stdout
 
 
+@pytest.mark.slow  # 7 s: the default run keeps under 15 minutes
 def test_quiet_and_verbose_after_the_command(tmp_path: Path) -> None:
     """``-q`` typed at the end of the command line (found by a session: ``No such option '-q'``) hushes as
     ``agriseg -q`` does; ``-v`` there and ``-q`` first are still one usage error."""

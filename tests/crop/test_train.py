@@ -54,6 +54,7 @@ def tiny_config(tmp_path) -> CropTrainConfig:
     )
 
 
+@pytest.mark.slow  # 8 s: the smoke test trains and resumes in the default run
 def test_train_exports_model_and_resumes(tmp_path):
     from agriseg.models.io import load_model
 

@@ -21,6 +21,7 @@ def _files(folder: Path) -> dict[str, bytes]:
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.*"))}
 
 
+@pytest.mark.slow  # 11 s: the default run keeps under 15 minutes (the GPU retrain's scene chunks)
 @pytest.mark.parametrize("flags,kw", [(":uniform", {"uniform_frames": True}), (":distractors=1", {"distractors": 1})])
 def test_chunks_write_the_files_of_one_run(tmp_path, monkeypatch, samples_dir, flags, kw):
     gpu_scenes = _load(monkeypatch)

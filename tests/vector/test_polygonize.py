@@ -239,6 +239,7 @@ def test_ids_are_stable_and_unique(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared
+@pytest.mark.slow  # 9 s for both: the default run keeps under 15 minutes
 @pytest.mark.parametrize("separation", ["watershed", "components"])
 def test_real_scene_class_raster_blockwise_equal_single(shared_dir: Path, tmp_path: Path, separation: str) -> None:
     """A class raster with real structure: NDVI of both windows > 0.45 = field, NIR edges = boundary."""

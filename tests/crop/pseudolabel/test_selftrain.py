@@ -396,6 +396,7 @@ def test_adapt_reruns_are_fingerprinted(tmp_path: Path) -> None:
     assert code == 2 and "(--keep: 2 accepted photos (" in text, text
 
 
+@pytest.mark.slow  # 6 s: the default run keeps under 15 minutes
 def test_selftrain_reruns_are_fingerprinted(tmp_path: Path) -> None:
     """The model records the photos and files it read and the config: the same ones again is a no-op,
     another value is refused naming its config key, --overwrite trains again."""
