@@ -276,7 +276,7 @@ class CropSegDataset:
                     ids = ", ".join(map(str, bad[:3]))
                     raise ValueError(f"{lp}: class id {ids} but model.num_classes is {self.num_classes} (ids 0 to "
                                      "num_classes - 1, 255 ignored)")  # fmt: skip
-            except OptionError:
+            except OptionError:  # the label mode does not fit (a ValueError too): a usage error, not one label's
                 raise
             except ValueError as err:  # ImageReadError too
                 problems.append(str(err))

@@ -375,7 +375,7 @@ def _sources_digest(photos: str | Path, labels: str | Path, names: list[str] | N
     import hashlib
 
     from agriseg.crop.dataset import match_pairs
-    from agriseg.data.download import sha256_of
+    from agriseg.fingerprint import model_identity
 
     try:
         pairs = match_pairs(photos, labels)
@@ -384,11 +384,9 @@ def _sources_digest(photos: str | Path, labels: str | Path, names: list[str] | N
     h = hashlib.sha256()
     for stem in sorted(set(names) & set(pairs) if names is not None else pairs):
         for path in pairs[stem]:
-            try:
-                digest = sha256_of(path)
-            except OSError:  # fails as its own source when the set is made
-                digest = "unreadable"
-            h.update(f"{stem}/{path.name}:{digest};".encode())
+            # the fingerprints' content hash, kept per path, size and time: the check before the run and the
+            # index the run writes read each file once; an unreadable one gives its path (it fails as a source)
+            h.update(f"{stem}/{path.name}:{model_identity(path)};".encode())
     return h.hexdigest()[:16]
 
 
