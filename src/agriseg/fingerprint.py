@@ -448,6 +448,11 @@ class FingerprintStore(Protocol):
     def record(self, item: Item, recipe: Recipe | None) -> None:
         """``item``'s outputs were just produced (called in the parent process only)."""
 
+    def discard(self, item: Item) -> list[Path]:
+        """``item`` was run again over outputs of other settings or files and failed: remove those outputs
+        and return them (optional, as ``begin``)."""
+        ...
+
     def close(self) -> None:
         """Called once after the last item, also on errors (write the records, release the lock)."""
 
@@ -467,6 +472,10 @@ class NameStore:
 
     def record(self, item: Item, recipe: Recipe | None) -> None:
         """Nothing is recorded."""
+
+    def discard(self, item: Item) -> list[Path]:
+        """Nothing is known of earlier outputs: none is removed."""
+        return []
 
     def close(self) -> None:
         """Nothing to close."""

@@ -261,6 +261,20 @@ class ManifestStore:
             else:
                 path.unlink(missing_ok=True)
 
+    def discard(self, item: Item) -> list[Path]:
+        """``item`` was run again over outputs of other settings or files and failed: remove those outputs
+        (unless changed since, or read by the run) and return them; left there, they were read as this run's.
+        Its pending record stays: the next run makes it again."""
+        folder = item.outputs[0].parent.resolve()
+        gone = []
+        for key, recorded in self._earlier.pop((folder, item.name), {}).items():
+            path = folder / key
+            if not path.is_file() or path.resolve() in self._inputs or _altered(path, recorded):
+                continue
+            path.unlink(missing_ok=True)
+            gone.append(path)
+        return gone
+
     def claim_tables(self, tables: Sequence[Path]) -> None:
         """Record ``tables`` (files the run writes once per folder) as this command's."""
         for table in tables:

@@ -138,6 +138,9 @@ class BatchOptions:
         named_output: the batch is one item whose output the user named (``-o FILE``): a file in its way
             that this command did not write is a usage error (:class:`agriseg.config.OptionError`, exit 2),
             not a failed item.
+        redo_inputs: the outputs are in a work folder of the command's own (``crop selftrain``'s ``pseudo/``):
+            those made from other input files (a photo edited since, another photo of that name) are made
+            again, not refused; the user never reads them, so there is no one to ask.
     """
 
     overwrite: bool = False
@@ -146,6 +149,7 @@ class BatchOptions:
     desc: str = "items"
     unit: str = "item"
     named_output: bool = False
+    redo_inputs: bool = False
 
     def labelled(self, desc: str, unit: str, progress: bool = True) -> BatchOptions:
         """These options for a pipeline's items: the bar's label and unit; ``progress=False`` hides the bar."""
@@ -288,7 +292,8 @@ def run_batch(
             claim = getattr(store, "claim_tables", None)  # stores without records have no tables to claim
             if claim is not None and tables:
                 claim([Path(t) for t in tables])
-            todo = _plan(items, store, recipe, opts, resume, failed, outcomes, find)
+            stale: set[int] = set()  # items run again over outputs of other settings or files
+            todo = _plan(items, store, recipe, opts, resume, failed, outcomes, find, stale)
             begin = getattr(store, "begin", None)  # optional in the protocol: stores written before it lack it
             if begin is not None and todo:
                 begin(todo)
@@ -329,6 +334,11 @@ def run_batch(
                         res = InternalError(f"internal error ({type(res).__name__}: {res}); this is a bug in "
                                             "agriseg, please report it (agriseg -v shows where)")  # fmt: skip
                     msg = format_error(item, res)
+                    discard = getattr(store, "discard", None)  # optional in the protocol, as begin
+                    if id(item) in stale and discard is not None and discard(item):
+                        # left there, the earlier outputs were read as this run's (a mask of the old settings
+                        # in the folder a training set is made from)
+                        msg += "; the outputs an earlier run made for it were removed"
                     outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "error")
                     if full:
                         raise _full_disk_stop(msg, done(), len(items), opts.overwrite) from res
@@ -502,9 +512,13 @@ def _plan(
     failed: Callable[[Item, str], dict[str, Any]],
     outcomes: dict[int, Outcome],
     is_input: Callable[[Path], Path | None] = lambda p: None,
+    stale: set[int] | None = None,
 ) -> list[Item]:
     """Ask the store about every item: the items to run; the others' outcomes go into ``outcomes``. An item
-    with an output that ``is_input`` names fails (even with ``overwrite``)."""
+    with an output that ``is_input`` names fails (even with ``overwrite``). ``stale`` gets the ``id`` of each
+    item run over outputs that are not of this run's settings and files: made with others, or left by a run
+    that stopped or failed before the item's record."""
+    stale = set() if stale is None else stale
     from agriseg.data.files import NAME_MAX, is_or_holds, kept_reason
 
     todo: list[Item] = []
@@ -546,7 +560,10 @@ def _plan(
             outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "unrecorded")
             continue
         verdict = store.check(item, recipe)
-        if verdict.state == "missing" or opts.overwrite:
+        redo = verdict.state == "changed" and (verdict.inputs_only and opts.redo_inputs or opts.overwrite)
+        if verdict.state == "missing" or redo and EDITED not in verdict.detail:
+            stale.add(id(item))  # outputs of other settings or files, or a run's leftovers: gone if this one fails
+        if verdict.state == "missing" or opts.overwrite or redo:
             todo.append(item)
             continue
         if verdict.state == "same":

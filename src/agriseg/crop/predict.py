@@ -330,6 +330,7 @@ def predict_files(
         outputs), ``kept`` (made with other options, left alone) or ``error``, as in every command's table.
     """
     from agriseg.batch import Item, run_batch, unique_names
+    from agriseg.raster.image import sidecar_of
 
     names = unique_names(files, outdir, recipe.command if recipe else None)  # earlier names kept
     k = predictor.num_classes
@@ -337,7 +338,7 @@ def predict_files(
     class_fields = [f"{n}_fraction" for n in labels[1:]] if k > 2 else []
     items = []
     for f in files:
-        out = photo_outputs(Path(outdir), names[f], k, write_overlay, _sidecar(f))
+        out = photo_outputs(Path(outdir), names[f], k, write_overlay, sidecar_of(f))
         items.append(Item(names[f], f, tuple(out.all()), (f,), resolved=photo_reading_rules(f), payload=out))
     from agriseg.manifest import seal_tables
 
@@ -355,19 +356,6 @@ def predict_files(
         tables=[Path(outdir) / "summary.csv"],
         finish=finish,
     )
-
-
-def _sidecar(f: Path) -> str:
-    """The ``.aux.xml`` text of a GeoTIFF or JPEG 2000 photo's georeference (its outputs are at its own size);
-    empty for a photo without one, without rasterio, and for a file GDAL cannot open (that photo fails as its
-    own item when it is read)."""
-    from agriseg.raster.image import georef_sidecar, read_georef
-
-    try:
-        geo = read_georef(f)
-        return georef_sidecar(geo) if geo is not None else ""
-    except Exception:  # noqa: BLE001 - an unreadable file: said when it is read
-        return ""
 
 
 # photos above this many pixels are decided before the model reads the next ones (their probabilities are large)

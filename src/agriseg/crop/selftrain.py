@@ -295,7 +295,9 @@ class SelfTrainer:
         """Pseudo-label the pool (resumable); returns stem -> mask path of the successful ones."""
         from agriseg.crop.pseudolabel.pipeline import pseudolabel_files
 
-        recs = pseudolabel_files(files, self.out / "pseudo", self.cfg.pseudo, progress=self.progress)
+        # its own folder: a photo edited since its pseudo-label was made is labelled again (selftrain had
+        # trained without it, then called the model of all the photos "unchanged")
+        recs = pseudolabel_files(files, self.out / "pseudo", self.cfg.pseudo, progress=self.progress, work_folder=True)
         kept = [r for r in recs if r["status"] == "kept"]  # made with other settings (a run stopped, then changed)
         if kept:  # one line, not one per photo; never a training set of masks of two settings
             from agriseg.config import OptionError

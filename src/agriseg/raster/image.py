@@ -361,6 +361,26 @@ def georef_sidecar(geo: GeoRef) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sidecar_of(path: str | Path) -> str:
+    """The ``.aux.xml`` text that gives an output image at ``path``'s own size its georeference.
+
+    That of a GeoTIFF or JPEG 2000 photo, or of the sidecar beside a plain image (a mask ``crop predict`` wrote
+    of a GeoTIFF: ``crop traits`` of it keeps the georeference). Empty for an image without one, without
+    rasterio, and for a file GDAL cannot open (that file fails as its own item when it is read).
+    """
+    p = Path(path)
+    try:
+        geo = read_georef(p)
+        rio = rasterio_or_none() if geo is None and p.with_name(f"{p.name}.aux.xml").is_file() else None
+        if rio is not None:
+            with open_plain_or_geo(rio, p) as src:  # GDAL reads the sidecar as the image's own
+                if src.crs is not None or not src.transform.is_identity:
+                    geo = GeoRef(crs_text(src.crs), tuple(src.transform)[:6])
+        return georef_sidecar(geo) if geo is not None else ""
+    except Exception:  # noqa: BLE001 - an unreadable file: said when it is read
+        return ""
+
+
 def read_georef(path: str | Path) -> GeoRef | None:
     """The georeference of a raster file (None when it has none or rasterio is absent)."""
     p = Path(path)

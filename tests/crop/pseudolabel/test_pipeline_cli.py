@@ -520,3 +520,23 @@ def test_keep_and_the_renaming_warning_use_the_names_an_earlier_run_gave(tmp_pat
     with caplog.at_level("WARNING", logger="agriseg"):
         pseudolabel_paths([tmp_path / "day2"], out, opts, progress=False)
     assert "share a stem" not in caplog.text
+
+
+def test_a_work_folder_labels_an_edited_photo_again_and_a_failed_redo_leaves_no_old_mask(
+    scenes: Path, tmp_path: Path
+) -> None:
+    """``crop selftrain``'s pseudo/ refused a photo edited since, so the model left it out and was then called
+    unchanged; ``--index exg --overwrite`` failing on a photo left its CIVE mask among the exg ones (session 97)."""
+    files = _jpeg_copy(scenes, tmp_path / "jpg")[:2]
+    out = tmp_path / "out"
+    assert pseudolabel_files(files, out, PseudoLabelConfig(), progress=False).counts["ok"] == 2
+    cv2.imwrite(str(files[0]), cv2.flip(cv2.imread(str(files[0])), 1))  # edited since
+    refused = pseudolabel_files(files, out, PseudoLabelConfig(), progress=False)
+    assert refused.counts == {"ok": 0, "skipped": 1, "failed": 1}
+    again = pseudolabel_files(files, out, PseudoLabelConfig(), progress=False, work_folder=True)
+    assert again.counts == {"ok": 1, "skipped": 1, "failed": 0}
+    Image.new("L", (96, 72), 0).save(files[1])  # nothing to threshold
+    redo = pseudolabel_files(files, out, PseudoLabelConfig(index="exg", overwrite=True), progress=False)
+    assert redo.counts["failed"] == 1
+    assert redo.failures[0].endswith("the outputs an earlier run made for it were removed")
+    assert not (out / "masks" / f"{files[1].stem}.png").exists() and (out / "masks" / f"{files[0].stem}.png").exists()

@@ -1212,3 +1212,30 @@ def test_a_regions_files_column_named_like_a_tables_is_kept_apart(tmp_path: Path
         1,
         "v",
     )
+
+
+def test_the_pictures_of_a_georeferenced_mask_keep_its_georeference(tmp_path: Path) -> None:
+    """``crop traits`` of a GeoTIFF (or of the mask ``crop predict`` wrote of one, with its .aux.xml) wrote
+    ``_mask.png`` and ``_plants.png`` with no georeference, where predict's lie over the mosaic (session 97)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from agriseg.raster.image import georef_sidecar, read_georef
+
+    d, out = tmp_path / "in", tmp_path / "out"
+    d.mkdir()
+    m = np.zeros((60, 80), np.uint8)
+    m[disk((30, 40), 10, shape=m.shape)] = 255
+    geo = dict(crs="EPSG:32617", transform=from_origin(500000, 4000000, 0.01, 0.01))
+    with rasterio.open(d / "tif_mask.tif", "w", driver="GTiff", height=60, width=80, count=1, dtype="uint8",
+                       **geo) as ds:  # fmt: skip
+        ds.write(m, 1)
+    Image.fromarray(m).save(d / "png_mask.png")
+    (d / "png_mask.png.aux.xml").write_text(georef_sidecar(read_georef(d / "tif_mask.tif")))
+    Image.fromarray(m).save(d / "plain_mask.png")
+    assert run_traits([d], out, TraitsConfig(), batch=BatchOptions(progress=False)).exit_code == 0
+    for name in ("tif", "png"):  # named as the photo the mask is of
+        for picture in ("mask", "plants"):
+            with rasterio.open(out / f"{name}_{picture}.png") as ds:
+                assert ds.crs == geo["crs"] and ds.transform == geo["transform"] and ds.shape == (60, 80)
+    assert not list(out.glob("plain*.aux.xml"))

@@ -313,6 +313,7 @@ def pseudolabel_files(
     keep: set[str] | None = None,
     progress: bool = True,
     strict: bool = False,
+    work_folder: bool = False,
 ) -> BatchResult:
     """Pseudo-label every photo; write masks, overlays, records and ``pseudolabels.json``.
 
@@ -327,6 +328,8 @@ def pseudolabel_files(
         keep: if given, only the photos it accepts are processed (:func:`kept_files`).
         progress: show a tqdm bar.
         strict: stop at the first photo that fails.
+        work_folder: ``outdir`` is a command's own work folder (``crop selftrain``'s ``pseudo/``): the masks of
+            a photo edited since (or of another photo of that name) are made again, not refused.
 
     Returns:
         One record per photo (``status`` ok / skipped / error), with the batch's counts.
@@ -394,7 +397,9 @@ def pseudolabel_files(
     records = run_batch(
         items,
         work,
-        options=BatchOptions(opts.overwrite, strict, progress, f"pseudolabel ({opts.source})", "img"),
+        options=BatchOptions(
+            opts.overwrite, strict, progress, f"pseudolabel ({opts.source})", "img", redo_inputs=work_folder
+        ),
         recipe=recipe,
         resume=resume,
         failed=failed,

@@ -597,32 +597,36 @@ def run_traits(
         spec = LazyModel(config.model_name, in_channels=3).config
         photos = [p.photo for p in pairs if p.mask is None and p.photo is not None]
         too_large = check_photo_memory(photos, spec.infer_long_side, spec.num_classes, "the model's working size")
-    items = [
-        Item(
-            p.name,
-            p.path,
-            (outdir / f"{p.name}_plants.png", outdir / f"{p.name}_mask.png", outdir / f"{p.name}_traits.json"),
-            tuple(f for f in (p.photo, p.mask) if f is not None),
-            resolved=_item_rules(p, config) | own_columns,
-            payload=p,
-        )
-        for p in pairs
-    ]
+    from agriseg.raster.image import sidecar_of
+
+    items = []
+    for p in pairs:
+        # a GeoTIFF's (or a georeferenced mask's) pictures lie over it in a GIS, as crop predict's do
+        geo = next((text for f in (p.photo, p.mask) if f is not None and (text := sidecar_of(f))), "")
+        images = (outdir / f"{p.name}_plants.png", outdir / f"{p.name}_mask.png")
+        sidecars = tuple(i.with_name(f"{i.name}.aux.xml") for i in images) if geo else ()
+        reads = tuple(f for f in (p.photo, p.mask) if f is not None)
+        outputs = (*images, outdir / f"{p.name}_traits.json", *sidecars)
+        items.append(Item(p.name, p.path, outputs, reads, resolved=_item_rules(p, config) | own_columns,
+                          payload=(p, geo)))  # fmt: skip
     options = config.model_dump(exclude={"model_name", "regions", "photos"})
     recipe = Recipe(COMMAND, ALGORITHM, options, model, [config.regions] if config.regions else [])
 
     def work(item: Item) -> dict[str, Any]:
-        if item.payload.photo is not None and Path(item.payload.photo) in too_large:
-            raise ValueError(too_large[Path(item.payload.photo)])
-        rec, m, rgb = measure_item(item.payload, config, segment)
-        plants, mask, record = item.outputs
-        with atomic_writes(item.outputs) as tmp:  # a photo's three files take their names together, or none does
+        pair, geo = item.payload
+        if pair.photo is not None and Path(pair.photo) in too_large:
+            raise ValueError(too_large[Path(pair.photo)])
+        rec, m, rgb = measure_item(pair, config, segment)
+        plants, mask, record = item.outputs[:3]
+        with atomic_writes(item.outputs) as tmp:  # a photo's files take their names together, or none does
             check = {r["id"] for r in m.regions if needs_check(r)}
             picture = debug_image(m.labels, rgb, m.plants, m.rects, m.image["px_per_mm"], check)
             # zlib level 3: half the time of Pillow's default 6 for a picture ~10 % larger (0.04 s vs 0.08 s at 1 MP)
             Image.fromarray(picture).save(tmp[plants], format="PNG", compress_level=3)
             Image.fromarray(m.vegetation.astype(np.uint8) * 255).save(tmp[mask], format="PNG")
             write_json(tmp[record], rec)
+            for side in item.outputs[3:]:  # each picture is at the photo's own size: its georeference as it is
+                Path(tmp[side]).write_text(geo, encoding="utf-8")
         return rec
 
     def resume(item: Item) -> dict[str, Any] | None:
@@ -634,7 +638,7 @@ def run_traits(
         if regions and all(r.get("status") == "outside" for r in regions):  # measured nothing (written before
             return None  # such a photo failed): made again, not resumed as measured
         # the files where they are now (moved or copied since: the same content), as a fresh run's tables say them
-        pair: Pair = item.payload
+        pair: Pair = item.payload[0]
         now = {"file": str(item.source), "photo": str(pair.photo) if pair.photo else None}
         if pair.mask is not None:
             now["mask"] = str(pair.mask)
