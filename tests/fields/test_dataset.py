@@ -131,8 +131,10 @@ def test_check_finds_every_damaged_chip_before_training(ftw_root, tmp_path) -> N
     shutil.copytree(ftw_root / "austria", root / "austria")
     ds = FTWDataset(root, "austria", "train")
     ds.check("the training chips")  # a sound data set passes
+    with rasterio.open(ds.chips[2].window_a) as src:
+        at = (src.transform.c, src.transform.f)
     ds.chips[1].window_b.write_bytes(b"")
-    _write_tif(ds.chips[2].window_a, np.ones((3, 64, 64), np.uint16), (0.0, 0.0))
+    _write_tif(ds.chips[2].window_a, np.ones((3, 64, 64), np.uint16), at)
     _write_tif(ds.chips[3].mask, np.ones((1, 32, 32), np.uint8), (0.0, 0.0))
     with pytest.raises(OptionError) as err:
         ds.check("the training chips")
@@ -142,7 +144,7 @@ def test_check_finds_every_damaged_chip_before_training(ftw_root, tmp_path) -> N
     shutil.copy(ftw_root / "austria" / "s2_images/window_b" / ds.chips[1].window_b.name, ds.chips[1].window_b)
     with pytest.raises(OptionError, match=rf"{ds.chips[2].window_a.name}: has 3 bands, expected 4 \(and 1 more"):
         ds.check()
-    _write_tif(ds.chips[2].window_a, np.ones((4, 64, 64), np.uint16), (0.0, 0.0))
+    _write_tif(ds.chips[2].window_a, np.ones((4, 64, 64), np.uint16), at)
     with pytest.raises(OptionError, match=r"files differ in size \(.*64x64 px, .*32x32 px\)$"):
         ds.check()
 
@@ -315,3 +317,57 @@ def test_a_chip_listed_twice_is_refused(ftw_root, tmp_path) -> None:
     aoi = train.column("aoi_id")[0].as_py()
     with pytest.raises(ValueError, match=rf"aoi_id '{aoi}' is listed more than once \(splits test, train\)"):
         list_chips(root, "austria", "test")
+
+
+def test_check_reads_each_labels_class_ids_and_grid_before_training(ftw_root, tmp_path) -> None:
+    """A label holding class 5, or in another CRS, stopped `fields train` part-way through its first epoch
+    (exit 1, the run's folder made); a mask of another size was said as three files of one name (session 97)."""
+    import rasterio
+
+    from agriseg.config import OptionError
+    from agriseg.fields.synthetic import _write_tif
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    ds = FTWDataset(root, "austria", "train")
+    mask = ds.chips[0].mask
+    with rasterio.open(mask) as src:
+        arr, origin = src.read(), (src.transform.c, src.transform.f)
+    bad = arr.copy()
+    bad[0, :5, :5] = 5
+    _write_tif(mask, bad, origin)
+    with pytest.raises(OptionError, match=rf"{mask.name}: label values must be 0..3, found 0..5$"):
+        ds.check()
+    _write_tif(mask, arr, (origin[0] + 500.0, origin[1]))
+    with pytest.raises(OptionError, match=rf"{mask.name}: not on its image's pixel grid"):
+        ds.check()
+    _write_tif(mask, arr[:, :32, :32], origin)
+    with pytest.raises(OptionError, match=r"differ in size \(window_a 64x64 px, window_b 64x64 px, mask 32x32 px\)"):
+        ds.check()
+    _write_tif(mask, arr, origin)
+    ds.check()
+
+
+def test_a_country_without_chips_of_a_split_is_named_and_said_once(ftw_root, tmp_path, caplog) -> None:
+    """`fields train` with a country of no chips trained without a word; the train and val sets each said a
+    0-1 reflectance warning, both as "the first chip" (session 97's sweep)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from agriseg.fields.synthetic import _write_tif
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    (root / "rwanda").mkdir()
+    pq.write_table(pa.table({"aoi_id": pa.array([], pa.string()), "split": pa.array([], pa.string())}),
+                   root / "rwanda" / "chips_rwanda.parquet")  # fmt: skip
+    assert FTWDataset(root, ["austria", "rwanda"], "train").without == ["rwanda"]
+    for chip in list_chips(root, "austria", "all"):
+        for window in (chip.window_a, chip.window_b):
+            with rasterio.open(window) as src:
+                arr, origin = src.read(), (src.transform.c, src.transform.f)
+            _write_tif(window, arr.astype(np.float32) / 10000, origin)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        FTWDataset(root, "austria", "train")
+        FTWDataset(root, "austria", "val")
+    assert caplog.text.count("0-1 reflectance") == 1

@@ -294,6 +294,9 @@ def _read_chip_image(chip: FTWChip, windows: WindowOrder) -> tuple[np.ndarray, _
     return np.concatenate(parts, axis=0), grid
 
 
+_SAID_SCALE: set[tuple[str, str, float]] = set()  # (root, first window, offset) warned of, in this process
+
+
 class FTWDataset(Dataset):
     """FTW chips as ``{"image": (C, H, W) float32, "mask": (H, W) int64, "country", "aoi_id"}``.
 
@@ -336,6 +339,8 @@ class FTWDataset(Dataset):
         self.divisor, self.offset, self.cache = divisor, offset, cache
         self.skipped: list[str] = []  # chips left out for a missing file (missing="skip")
         self.chips = list_chips(root, countries, split, target, missing, self.skipped)
+        # the countries named that have no chip of this split (not "all"): left out, which callers say
+        self.without = sorted(set(countries if isinstance(countries, list) else []) - {c.country for c in self.chips})
         if not self.chips:
             named = ", ".join(countries) if isinstance(countries, list) else countries
             raise ValueError(f"{self.root}: no {split} chips for {named}")
@@ -357,9 +362,13 @@ class FTWDataset(Dataset):
                 bands = src.read(list(range(1, min(src.count, 3) + 1)), masked=True)  # (<=3, H, W)
         except Exception:  # noqa: BLE001 - an unreadable chip fails by name when it is read
             return
+        key = (str(self.root.resolve()), self.windows[0], self.offset)
+        if key in _SAID_SCALE:  # the train and val sets of one root: said once
+            return
         for problem in scale_problems(bands, self.offset, ("--offset -1000 (a training config: data.offset)",
                                                            "--offset 0")):  # fmt: skip
             logging.getLogger("agriseg").warning("%s (the first chip of %s): %s", path, self.root, problem)
+            _SAID_SCALE.add(key)
 
     def check(self, where: str = "") -> None:
         """Open every chip's files before training (header, band count, size and the last block), so that a
@@ -368,8 +377,9 @@ class FTWDataset(Dataset):
         :meth:`agriseg.crop.dataset.CropSegDataset.check`.
 
         Raises:
-            agriseg.config.OptionError: the first chip file that is unreadable, of the wrong band count, or of
-                another size than the rest of its chip, with how many more there are.
+            agriseg.config.OptionError: the first chip file that is unreadable, of the wrong band count, of
+                another size or pixel grid than the rest of its chip, or a mask of class ids outside 0..3, with
+                how many more there are.
         """
         from agriseg import quiet
         from agriseg.batch.progress import progress_bar
@@ -379,19 +389,27 @@ class FTWDataset(Dataset):
         many = len(self.chips) > 500  # FTW's 70,000 chips take minutes: show it
         for chip in progress_bar(self.chips, desc=f"checking {where or 'chips'}", unit="chip",
                                  disable=quiet() or not many, leave=False):  # fmt: skip
-            paths = [chip.window_a if w == "a" else chip.window_b for w in self.windows]
+            paths = {f"window_{w}": chip.window_a if w == "a" else chip.window_b for w in self.windows}
             try:
-                infos = {p: open_scene(p, None, require_crs=False) for p in [*paths, chip.mask]}
+                infos = {p: open_scene(p, None, require_crs=False) for p in [*paths.values(), chip.mask]}
                 if (nodata := infos[chip.mask].nodata) in CLASS_WORDS:  # said here, not by each loader worker
                     _say_class_as_nodata(Path(chip.mask), nodata)
                 for p, info in infos.items():  # the words of read_s2 / _read_mask, which read them later
                     want, what = (1, "a label mask has 1 (class ids 0..3)") if p == chip.mask else (4, "expected 4")
                     if info.count != want:
                         raise ValueError(f"{p}: has {info.count} bands, {what}")
-                sizes = {p: (info.width, info.height) for p, info in infos.items()}
-                if len(set(sizes.values())) > 1:
-                    said = ", ".join(f"{Path(p).name} {w}x{h} px" for p, (w, h) in sizes.items())
+                named = {**paths, "mask": chip.mask}  # one file name in three folders: said by folder
+                if len({(infos[p].width, infos[p].height) for p in named.values()}) > 1:
+                    said = ", ".join(f"{k} {infos[p].width}x{infos[p].height} px" for k, p in named.items())
                     raise ValueError(f"{chip.mask}: chip {chip.aoi_id}'s files differ in size ({said})")
+                first = infos[next(iter(paths.values()))]
+                for p in [*list(paths.values())[1:], chip.mask]:  # the words of _read_chip_image / _load
+                    if not _same_grid((infos[p].crs, infos[p].transform), (first.crs, first.transform)):
+                        other = "its image's" if p == chip.mask else "the other window's"
+                        raise ValueError(f"{p}: not on {other} pixel grid (CRS or transform differ)")
+                # its class ids too: a 5 (or a 255 with no nodata declared) stopped training part-way (a mask
+                # is a small file: FTW's 70,000 add about a minute to the check)
+                _read_mask(chip.mask)
             except (ValueError, FileNotFoundError) as err:
                 problems.append(str(err))
         if problems:

@@ -59,7 +59,7 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     res = evaluate_model(model, ds, config, progress=True)
     res.update({"model": str(model_path), "root": str(root), "split": config.split, "target": config.target})
     # countries under root with no chip of this split: not scored either, and said (they vanished without a word)
-    without = sorted(set(present if isinstance(present, list) else []) - {c.country for c in ds.chips})
+    without = ds.without
     if without:
         log.warning("%s: no %s chips for %s: not scored", root, config.split, ", ".join(without))
     res.update({"windows": order, "countries_missing": absent, "countries_without_chips": without})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import lightning as L
 from torch.utils.data import DataLoader
 
@@ -61,6 +63,12 @@ def train_fields(
     dm.val_set.check("the validation chips")
     if evaluate_test:  # read now: a missing test country failed after the whole training had run
         dm.test_set.check("the test chips")
+    sets = [(dm.train_set, "trained on"), (dm.val_set, "validated on")] + [(dm.test_set, "scored")] * evaluate_test
+    for ds, what in sets:  # a country the config names with no chip of a split had vanished without a word
+        if ds.without:
+            logging.getLogger("agriseg").warning(
+                "%s: no %s chips for %s: not %s", ds.root, ds.split, ", ".join(ds.without), what
+            )
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)
