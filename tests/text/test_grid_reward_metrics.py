@@ -401,3 +401,14 @@ def test_grid_to_mask_takes_one_side_as_mask_to_grid_does() -> None:
         grid_to_mask(grid, -3)
     with pytest.raises(ValueError, match=r"grid non-empty"):  # was an IndexError from inside
         grid_to_mask(np.zeros((0, 0), int), (4, 4))
+
+
+def test_a_grpo_run_whose_groups_never_differed_is_said_to_have_learned_nothing() -> None:
+    """One step of two answers with equal rewards saved the starting model unchanged, without a word
+    (session 97's sweep)."""
+    from agriseg.text.grpo import no_signal
+
+    flat = [{"step": 1, "frac_reward_zero_std": 1.0}, {"step": 2, "frac_reward_zero_std": 1.0}, {"train_loss": 0.0}]
+    assert "each prompt's 2 answers got equal rewards at every step" in no_signal(flat, 2)
+    assert no_signal([*flat, {"step": 3, "frac_reward_zero_std": 0.5}], 2) == ""
+    assert no_signal([{"train_loss": 0.0}], 2) == ""  # nothing logged: nothing to say

@@ -213,6 +213,8 @@ def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_pat
     # one value logged is said as one, not as a change "0.7207 -> 0.7207" (session 94's sweep)
     said = "(one logged value)" if len(logged) == 1 else " -> "
     assert "reward (mean Dice)" in res.output and said in res.output, (len(logged), res.output)
+    flat = all(h.get("frac_reward_zero_std") == 1.0 for h in hist if "frac_reward_zero_std" in h)
+    assert ("nothing to learn from" in res.output) == flat, res.output  # said exactly when no step had a signal
 
 
 def test_a_diverged_sft_or_a_grpo_of_no_step_saves_nothing(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:

@@ -112,7 +112,12 @@ def run_grpo(
         )
         show_progress(trainer)
         train_or_say(trainer, cfg)
-        return save_trained(trainer, processor, cfg, meta)
+        saved = save_trained(trainer, processor, cfg, meta)
+    if said := no_signal(trainer.state.log_history, cfg.num_generations):
+        import logging
+
+        logging.getLogger("agriseg").warning("%s: %s", saved, said)
+    return saved
 
 
 @contextmanager
@@ -136,6 +141,20 @@ def _reference_folder(cfg: GRPORunConfig, model: Any) -> Iterator[None]:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         model.config._name_or_path = named
+
+
+def no_signal(log_history: list[dict[str, Any]], num_generations: int) -> str:
+    """Why a run learned nothing, or ``""``: every group of answers to a prompt got equal rewards at every
+    logged step (TRL's ``frac_reward_zero_std`` 1), so every advantage was 0 and the model was saved as it
+    started, which a quick check could not tell (session 97's sweep)."""
+    fracs = [float(r["frac_reward_zero_std"]) for r in log_history if "frac_reward_zero_std" in r]
+    if not fracs or min(fracs) < 1.0:
+        return ""
+    return (
+        f"each prompt's {num_generations} answers got equal rewards at every step, so GRPO had nothing to learn "
+        "from and the model is saved as it started; more num_generations, a higher temperature or more steps "
+        "let the answers differ"
+    )
 
 
 def reward_curve(log_history: list[dict[str, Any]]) -> list[tuple[int, float, float, float]]:
