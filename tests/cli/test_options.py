@@ -338,3 +338,47 @@ def test_every_default_is_shown_one_way(name: str, cmd: click.Command) -> None:
         shown = default is not None and repr(default) != "Sentinel.UNSET" and default not in ((), [], "")
         if shown and not opt.is_flag and opt.show_default is not False and "[default:" not in text:
             pytest.fail(f"{name} {opt.opts[-1]}: a default of {default!r} that --help does not show")
+
+
+def test_every_path_given_refuses_an_empty_value(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``crop predict ""`` segmented the photos of the working folder (``Path("")`` is ``.``), ``-c ""`` said
+    "./: config file not found" and ``--regions ""`` was taken as not given (session 97's CLI sweep)."""
+    from agriseg.cli.options import InputPath
+
+    for name, cmd in COMMANDS:  # every path a command reads is an InputPath (OutputPath is one too)
+        for p in cmd.params:
+            if isinstance(p.type, click.Path):
+                assert isinstance(p.type, InputPath), f"{name} {p.name}: a click.Path that takes an empty value"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photo.jpg").write_bytes(b"")
+    for args in (["crop", "predict", "", "-o", "out"], ["crop", "train", "-c", ""], ["fields", "polygonize", "", "-o",
+                 "x.gpkg"], ["crop", "traits", "photo.jpg", "-o", "t", "--regions", ""]):  # fmt: skip
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2 and "an empty path (name a file or folder" in res.output, (args, res.output)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.jpg"]
+
+
+def test_a_flag_without_its_value_names_the_commands_help_in_one_line() -> None:
+    """``crop predict x.jpg -o`` pointed to ``agriseg --help`` (click's parser raises it without the command), and
+    a missing choice argument listed its values on five lines (session 97's CLI sweep)."""
+    res = CliRunner().invoke(main, ["crop", "predict", "x.jpg", "-o"])
+    assert res.output == "Error: Option '-o' requires an argument (see main crop predict --help)\n", res.output
+    res = CliRunner().invoke(main, ["fields", "models", "show", "--bogus=1"])
+    assert res.exit_code == 2 and "(see main fields models show --help)" in res.output, res.output
+    res = CliRunner().invoke(main, ["crop", "predict", "x.jpg", "-o", "out", "--overlay=yes"])
+    assert res.output.endswith("does not take a value (see main crop predict --help)\n"), res.output
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "-o", "x"])
+    assert res.exit_code == 2 and res.output == (
+        "Error: Missing argument 'KIND'. Choose from: discs, plants, lab, tray (see main crop make-synthetic --help)\n"
+    )
+
+
+def test_options_of_a_model_and_of_random_tiles_are_refused_where_none_is_read(tmp_path: Path) -> None:
+    """``crop evaluate --pred-masks --device cuda`` and ``text dataset --mode grid --seed 3`` ran, the seed then
+    blocking the re-run as a changed setting (session 97's CLI sweep)."""
+    args = ["crop", "evaluate", "--images", str(tmp_path), "--masks", str(tmp_path), "--pred-masks", str(tmp_path)]
+    res = CliRunner().invoke(main, [*args, "--device", "cuda"])
+    assert res.exit_code == 2 and "--device: not read with --pred-masks (no model runs)" in res.output, res.output
+    args = ["text", "dataset", str(tmp_path), "--masks", str(tmp_path), "-o", str(tmp_path / "d"), "--classes", "a,b"]
+    res = CliRunner().invoke(main, [*args, "--mode", "grid", "--seed", "3"])
+    assert res.exit_code == 2 and "--seed: read with --mode random only" in res.output, res.output

@@ -72,7 +72,8 @@ def _one_line(err: click.UsageError, ctx: click.Context) -> click.ClickException
         if named:
             return _UsageLine(f"No such option {err.option_name!r}: for the file {named[0]}, give ./{named[0]}")
         return _UsageLine(f"{_no_such_option(err)} (see {where} --help)")
-    return _UsageLine(f"{err.format_message().rstrip('.')} (see {where} --help)")
+    said = " ".join(err.format_message().split())  # one line: click lists a choice argument's values on lines
+    return _UsageLine(f"{said.rstrip('.')} (see {where} --help)")
 
 
 def _no_such_option(err: click.NoSuchOption) -> str:

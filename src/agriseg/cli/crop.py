@@ -10,9 +10,10 @@ from agriseg.cli.crop_synthetic import make_synthetic
 from agriseg.cli.crop_train import train
 from agriseg.cli.crop_traits import plots, traits
 from agriseg.cli.errors import requires_extra
+from agriseg.cli.options import Group
 
 
-@click.group()
+@click.group(cls=Group)
 def crop() -> None:
     """Crop / vegetation segmentation in field photos."""
 

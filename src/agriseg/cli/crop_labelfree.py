@@ -13,6 +13,7 @@ from agriseg.cli.options import (
     CROP_ADAPT,
     GGHT,
     PSEUDOLABEL,
+    InputPath,
     OutputPath,
     batch_options,
     batch_size_option,
@@ -51,7 +52,7 @@ _depth_reading = stack(
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, type=InputPath())
 @outdir_option("Output folder: masks/, records/, overlays/, plots/, pseudolabels.json.")
 @pseudolabel_source_options()
 @_depth_reading
@@ -117,7 +118,7 @@ def _refuse_other_sources(opts: PseudoLabelConfig) -> None:
 
 
 @click.command()
-@click.argument("outdir", type=click.Path(file_okay=False, exists=True))
+@click.argument("outdir", type=InputPath(file_okay=False, exists=True))
 @option("--title", default=None, show_default="the folder name", help="Page title.")
 @overwrite_option(
     "Replace a screen.html edited since agriseg wrote it (the page agriseg wrote is rewritten on every run; one "
@@ -203,7 +204,7 @@ def _photos_left_out(rep: dict) -> None:
 
 
 @click.command()
-@click.argument("photos", nargs=-1, required=True)
+@click.argument("photos", nargs=-1, required=True, type=InputPath())
 @output_option("Adapted model (.safetensors).")
 @model_option("crop", config=CROP_ADAPT)
 @pseudolabel_source_options()

@@ -12,6 +12,8 @@ from agriseg.cli.options import (
     CROP_EVALUATE,
     CROP_PREDICT,
     Decorator,
+    Group,
+    InputPath,
     batch_options,
     batch_size_option,
     config_from_params,
@@ -48,7 +50,7 @@ def _inference_options(config: str) -> Decorator:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, type=InputPath())
 @outdir_option("Output folder: <name>_mask.png, <name>_overlay.jpg, summary.csv.")
 @_inference_options(CROP_PREDICT)
 @batch_size_option("crop", CROP_PREDICT)
@@ -71,12 +73,12 @@ def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params:
 
 
 @click.command()
-@click.option("--images", required=True, type=click.Path(file_okay=False, exists=True), help="Image folder.")
-@click.option("--masks", required=True, type=click.Path(file_okay=False, exists=True), help="Label folder.")
+@click.option("--images", required=True, type=InputPath(file_okay=False, exists=True), help="Image folder.")
+@click.option("--masks", required=True, type=InputPath(file_okay=False, exists=True), help="Label folder.")
 @_inference_options(CROP_EVALUATE)
 @click.option(
     "--pred-masks",
-    type=click.Path(file_okay=False, exists=True),
+    type=InputPath(file_okay=False, exists=True),
     default=None,
     help="Score existing masks instead of running a model: <name>_mask.png (crop predict) or <name>.png (crop "
     "pseudolabel's masks/).",
@@ -129,7 +131,7 @@ def evaluate(
         raise SystemExit(1)
 
 
-@click.group()
+@click.group(cls=Group)
 def models() -> None:
     """The packaged crop models: list them, show a model card."""
 

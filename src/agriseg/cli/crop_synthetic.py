@@ -10,6 +10,7 @@ from agriseg.batch import counted
 from agriseg.cli.errors import echo_failures, friendly_errors
 from agriseg.cli.options import (
     CROP_SYNTHETIC,
+    InputPath,
     option,
     outdir_option,
     overwrite_option,
@@ -27,8 +28,8 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
 @outdir_option("Output folder (images/, labels/ in the Peanut colours, index.json; tray: series/ too).")
 @stack(
     *(
-        click.option(f"--{name}", type=click.Path(exists=True, file_okay=False, path_type=Path),
-                     default=SAMPLES / folder, show_default=False, help=f"{text} [default: the bundled samples]")
+        option(f"--{name}", type=InputPath(exists=True, file_okay=False, path_type=Path),
+                     default=SAMPLES / folder, show_default="the bundled samples", help=text)
         for name, folder, text in (
             ("photos", "images", "Labelled field photos that give the soil and the plant cut-outs."),
             ("labels", "labels", "Their labels (Peanut colours: black / green crop / red weed)."),
@@ -36,7 +37,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "peanut"
     )
 )  # fmt: skip
 @stems_option("Text file of the photo names to use (one per line).", show_default="every labelled photo")
-@option("-n", "--count", config=CROP_SYNTHETIC, type=click.IntRange(1), show_default=True, help="Photos to generate.")
+@option("-n", "--count", config=CROP_SYNTHETIC, type=int, show_default=True, help="Photos to generate.")
 @seed_option("Seed (photo i uses seed + i).", CROP_SYNTHETIC)
 @option(
     "--layouts",

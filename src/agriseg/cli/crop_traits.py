@@ -12,6 +12,7 @@ from agriseg.cli.options import (
     CROP_PLOTS,
     CROP_TRAITS,
     Decorator,
+    InputPath,
     bands_option,
     batch_options,
     config_from_params,
@@ -56,7 +57,7 @@ def _shared(config: str) -> Decorator:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True)
+@click.argument("paths", nargs=-1, required=True, type=InputPath())
 @outdir_option(
     "Output folder: <name>_traits.json, _plants.png, _mask.png, traits.csv, traits.json; growth.csv, "
     "growth_wide.csv, growth.png over dates (with regions)."
@@ -64,7 +65,7 @@ def _shared(config: str) -> Decorator:
 @_shared(CROP_TRAITS)
 @option("--grid", config=CROP_TRAITS, help="ROWSxCOLS regions (pots) over the tray found in the photo, e.g. 3x6.")
 @option("--grid-box", config=CROP_TRAITS, help="X,Y,W,H box (px) the --grid spans, instead of the tray found.")
-@option("--regions", config=CROP_TRAITS, type=click.Path(dir_okay=False), help="CSV of regions: id,x,y,width,height.")
+@option("--regions", config=CROP_TRAITS, type=InputPath(dir_okay=False), help="CSV of regions: id,x,y,width,height.")
 @option("--px-per-mm", config=CROP_TRAITS, type=float, help="Scale: px per mm.")
 @option("--reference-box", config=CROP_TRAITS, help="X,Y,W,H box around a reference object (with --reference-mm).")
 @option("--reference-mm", config=CROP_TRAITS, type=float, help="Reference object size (mm).")
@@ -95,8 +96,8 @@ def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: 
 
 
 @click.command()
-@click.argument("mosaics", nargs=-1, required=True)
-@option("--plots", config=CROP_PLOTS, required=True, type=click.Path(dir_okay=False),
+@click.argument("mosaics", nargs=-1, required=True, type=InputPath())
+@option("--plots", config=CROP_PLOTS, required=True, type=InputPath(dir_okay=False),
         help="Plot polygons (GeoPackage, GeoJSON...), or a regions CSV (id,x,y,width,height) of photos.")  # fmt: skip
 @outdir_option("Output folder: <name>_plots.gpkg and .csv per mosaic; growth.csv, growth_wide.csv, growth.png.")
 @option("--plot-id", config=CROP_PLOTS,

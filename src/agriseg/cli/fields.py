@@ -10,9 +10,10 @@ from agriseg.cli.fields_download import download, run
 from agriseg.cli.fields_map import change, map_, polygonize, predict
 from agriseg.cli.fields_models import models
 from agriseg.cli.fields_train import evaluate, make_synthetic, robustness, train
+from agriseg.cli.options import Group
 
 
-@click.group()
+@click.group(cls=Group)
 def fields() -> None:
     """Field-boundary segmentation and mapping from two-date Sentinel-2 imagery."""
 

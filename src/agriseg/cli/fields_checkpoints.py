@@ -8,6 +8,7 @@ import click
 
 from agriseg.cli.errors import friendly_errors
 from agriseg.cli.options import (
+    InputPath,
     memory_check_option,
     output_option,
     overwrite_option,
@@ -16,7 +17,7 @@ from agriseg.cli.options import (
 
 
 @click.command("import-checkpoint")
-@click.argument("checkpoint", type=click.Path(dir_okay=False))
+@click.argument("checkpoint", type=InputPath(dir_okay=False))
 @output_option("Output .safetensors. [default: <checkpoint stem>.safetensors beside it]", required=False)
 @overwrite_option()
 @friendly_errors
@@ -30,7 +31,7 @@ def import_checkpoint(checkpoint: str, output: Path | None, overwrite: bool) -> 
 
 
 @click.command()
-@click.argument("model_path", type=click.Path(dir_okay=False))
+@click.argument("model_path", type=InputPath(dir_okay=False))
 @output_option("Output file: .safetensors (weights + config) or .onnx.", required=True)
 @click.option(
     "--size", type=click.IntRange(32), default=256, show_default=True, help="ONNX example input side (multiple of 32)."

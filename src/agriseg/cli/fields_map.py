@@ -22,6 +22,7 @@ from agriseg.cli.fields_stac_options import (
 from agriseg.cli.options import (
     FIELDS_CHANGE,
     FIELDS_DASK,
+    InputPath,
     OutputPath,
     batch_options,
     config_from_params,
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
 @renamed(RENAMED)
 @click.command()
-@click.argument("scenes", nargs=-1, required=True, type=click.Path())
+@click.argument("scenes", nargs=-1, required=True, type=InputPath())
 @output_option(
     "Output COG (.tif) of one scene; several scenes: --outdir. [default: <stem>_probs.tif next to each scene]",
     required=False,
@@ -68,7 +69,7 @@ def predict(scenes: tuple[str, ...], output: Path | None, outdir: Path | None, b
 
 
 @click.command()
-@click.argument("raster", type=click.Path(dir_okay=False))
+@click.argument("raster", type=InputPath(dir_okay=False))
 @output_option(".parquet (fiboa GeoParquet), .gpkg, .fgb or .geojson. [default: <stem>_fields.parquet]", required=False)
 @polygon_options
 @option(
@@ -97,11 +98,11 @@ def polygonize(raster: str, output: Path | None, determined: str | None, batch: 
 
 @renamed(RENAMED)
 @click.command("map")
-@click.argument("scenes", nargs=-1, required=False, type=click.Path())
+@click.argument("scenes", nargs=-1, required=False, type=InputPath())
 @outdir_option("Output folder: <name>_probs.tif, <name>_fields.parquet, fields.parquet, summary.json.")
 @click.option(
     "--areas",
-    type=click.Path(dir_okay=False),
+    type=InputPath(dir_okay=False),
     default=None,
     help="Vector file of areas: download one scene per feature (into <outdir>/scenes) and map them too.",
 )
@@ -159,8 +160,8 @@ def map_(scenes: tuple[str, ...], outdir: Path, areas: str | None, batch: BatchO
 
 
 @click.command()
-@click.argument("earlier", type=click.Path(dir_okay=False))
-@click.argument("later", type=click.Path(dir_okay=False))
+@click.argument("earlier", type=InputPath(dir_okay=False))
+@click.argument("later", type=InputPath(dir_okay=False))
 @output_option("Change COG.")
 @option("--threshold", config=FIELDS_CHANGE, type=float, help="On the min-max normalised change.")
 @click.option(

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 import click
 
 from agriseg.cli.errors import finish, friendly_errors
-from agriseg.cli.options import batch_options, sha256_option
+from agriseg.cli.options import Group, batch_options, sha256_option
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchOptions
 
 
-@click.group()
+@click.group(cls=Group)
 def models() -> None:
     """Released field-boundary models (FTW baselines, PRUE, DelineateAnything): list, show, download, trust.
 

@@ -12,6 +12,7 @@ from agriseg.cli.errors import echo_failures, friendly_errors
 from agriseg.cli.options import (
     FIELDS_EVALUATE,
     FIELDS_SYNTHETIC,
+    InputPath,
     OffsetType,
     batch_size_option,
     config_from_params,
@@ -98,7 +99,7 @@ def train(config_path: Path, resume: str | None, overwrite: bool, no_test: bool,
 
 @click.command()
 @model_option("fields", dest="model_path", required=True, resolve=False)  # downloaded after the checks
-@click.option("--root", required=True, type=click.Path(file_okay=False), help="FTW root folder.")
+@click.option("--root", required=True, type=InputPath(file_okay=False), help="FTW root folder.")
 @_chips
 @option("--target", config=FIELDS_EVALUATE, type="choice", help="Label masks to score against.")
 @option(
@@ -132,11 +133,11 @@ def evaluate(model_path: str, root: str, output: Path | None, overwrite: bool, *
 @model_option("fields", dest="model_path", required=True, resolve=False)  # downloaded after the checks
 @click.option(
     "--scene",
-    type=click.Path(dir_okay=False),
+    type=InputPath(dir_okay=False),
     default=None,
     help="An 8-band (or 4-band) Sentinel-2 GeoTIFF without labels: reports prediction agreement.",
 )
-@click.option("--root", type=click.Path(file_okay=False), default=None, help="FTW root (with labels: metric deltas).")
+@click.option("--root", type=InputPath(file_okay=False), default=None, help="FTW root (with labels: metric deltas).")
 @_chips
 @option("--max-chips", config=FIELDS_EVALUATE, type=int, help="Use at most this many chips.")
 @option("--missing", config=FIELDS_EVALUATE, type="choice", help="Chips with missing files: an error, or skipped.")
@@ -181,7 +182,7 @@ class _HiddenRoot(click.Command):
 
 
 @click.command("make-synthetic", cls=_HiddenRoot)
-@click.argument("root", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.argument("root", required=False, type=InputPath(file_okay=False, path_type=Path))
 @outdir_option("Output FTW root folder (required).", short=True, required=False)  # ROOT, deprecated, may stand in
 @option("--countries", config=FIELDS_SYNTHETIC, help="country:chips pairs, comma-separated (a country alone: 20).")
 @option("--size", config=FIELDS_SYNTHETIC, type=int, help="Chip side in pixels (FTW: 256).")

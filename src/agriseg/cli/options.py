@@ -88,13 +88,33 @@ TEXT_TINY_MODEL = "agriseg.text.tinyvlm:TinyVLMConfig"
 TEXT_LANDSCAPES = "agriseg.text.config:LandscapeConfig"
 
 
-class OutputPath(click.Path):
-    """A ``click.Path`` for outputs that refuses an empty value: ``-o ""`` would write into the working folder."""
+class Group(click.Group):
+    """A group of commands (``agriseg crop``): a usage error that click's parser raises without the command it
+    belongs to (``-o`` with no value, ``--overlay=yes``) names that command, so the line points to its help
+    (``see agriseg crop predict --help``), not to ``agriseg --help``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as err:
+            sub = self.get_command(ctx, ctx.invoked_subcommand) if ctx.invoked_subcommand else None
+            if err.ctx is None and sub is not None:
+                err.ctx = click.Context(sub, parent=ctx, info_name=ctx.invoked_subcommand)
+            raise
+
+
+class InputPath(click.Path):
+    """A ``click.Path`` that refuses an empty value: ``Path("")`` is the working folder, so ``crop predict ""``
+    segmented the photos there and ``-c ""`` was "./: config file not found"."""
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if isinstance(value, str) and not value.strip():
             self.fail("an empty path (name a file or folder; '.' for the working folder)", param, ctx)
         return super().convert(value, param, ctx)
+
+
+class OutputPath(InputPath):
+    """A ``click.Path`` for outputs that refuses an empty value: ``-o ""`` would write into the working folder."""
 
 
 class FileOrOldFolder(OutputPath):
@@ -365,7 +385,7 @@ def config_option(pipeline: Pipeline) -> Decorator:
         "--config",
         "config_path",
         required=True,
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=InputPath(dir_okay=False, path_type=Path),
         help=f"YAML run config (examples in configs/{pipeline}/).",
     )
 
@@ -825,7 +845,7 @@ def train_options(kind: Literal["lightning", "trl"] = "lightning") -> Decorator:
     resume = shared(
         "--resume",
         "--resume",
-        type=click.Path(dir_okay=False),
+        type=InputPath(dir_okay=False),
         default=None,
         help="Lightning checkpoint (e.g. <output_dir>/last.ckpt) to continue from.",
     )
@@ -935,7 +955,7 @@ def bands_option(config: str | None = None) -> Decorator:
 
 def keep_option(help: str = "Only photos accepted in this screening export (accepted.json).") -> Decorator:
     """``--keep``: a screening export."""
-    return click.option("--keep", type=click.Path(dir_okay=False, exists=True), default=None, help=help)
+    return click.option("--keep", type=InputPath(dir_okay=False, exists=True), default=None, help=help)
 
 
 def stage_epochs_options(config: str | None = None) -> Decorator:
@@ -957,7 +977,7 @@ def stems_option(help: str, show_default: str | None = None) -> Decorator:
     """``--stems``: a text file of photo names, one per line (which of the photos a command uses)."""
     return option(
         "--stems",
-        type=click.Path(dir_okay=False, path_type=Path),  # a missing one: crop.dataset.read_stem_list's words
+        type=InputPath(dir_okay=False, path_type=Path),  # a missing one: crop.dataset.read_stem_list's words
         show_default=show_default,
         help=help,
     )
@@ -983,7 +1003,7 @@ def pseudolabel_source_options() -> Decorator:
         option(
             "--depth-dir",
             config=PSEUDOLABEL,
-            type=click.Path(file_okay=False, exists=True),
+            type=InputPath(file_okay=False, exists=True),
             help="Depth files matched by image name (16-bit PNG, TIFF, .npy). Without it, depth is estimated.",
         ),
         option(

@@ -12,6 +12,7 @@ from agriseg.cli.options import (
     TEXT_DATASET,
     TEXT_LANDSCAPES,
     TEXT_TINY_MODEL,
+    InputPath,
     PositiveFloat,
     bands_option,
     classes_option,
@@ -92,13 +93,13 @@ def tiny_model_cmd(
 
 @renamed({"--patch": "--tile", "-p": "--tile", "-g": "--grid"})
 @click.command("dataset")
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=InputPath(path_type=Path))
 @click.option(
     "--masks",
     "masks",
     multiple=True,
     required=True,
-    type=click.Path(path_type=Path),
+    type=InputPath(path_type=Path),
     help="Mask files or folders (class ids, matched to images by stem).",
 )
 @outdir_option("Output dataset folder.")
@@ -145,7 +146,7 @@ def dataset_cmd(
 
     cfg = config_from_params(TextDatasetConfig, params, OPTION_FIELDS)
     if cfg.mode == "grid":  # options of the other way of cutting tiles would be ignored
-        refuse_unread(["per_image", "align"], "read with --mode random only (the grid's tiles are fixed)")
+        refuse_unread(["per_image", "align", "seed"], "read with --mode random only (the grid's tiles are fixed)")
     else:
         refuse_unread(["overlap"], "read with --mode grid only (random tiles are drawn apart)")
     made = build_dataset(images, masks, outdir, classes, cfg, model_name, bands, overwrite, strict)

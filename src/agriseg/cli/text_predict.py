@@ -11,6 +11,7 @@ from agriseg.cli.errors import echo_failures, finish, friendly_errors
 from agriseg.cli.options import (
     TEXT_EVALUATE,
     TEXT_PREDICT,
+    InputPath,
     bands_option,
     batch_options,
     batch_size_option,
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 @renamed({"--patch": "--tile", "--vote": "--blend"})
 @click.command("predict")
-@click.argument("images", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, required=True, type=InputPath(path_type=Path))
 @outdir_option("Output folder: <name>.png/.tif, <name>.json, <name>_instances.*, <name>.geojson, run.json.")
 @model_option("text", required=True)
 @classes_option()
@@ -56,9 +57,7 @@ if TYPE_CHECKING:
     help="Pass each tile at full resolution as a first image, before the whole image (as the model was trained).",
 )
 @option("--instances/--no-instances", config=TEXT_PREDICT, help="Watershed instances + polygons.")
-@click.option(
-    "--chat-template", default=None, type=click.Path(path_type=Path), help="Jinja file if the model has none."
-)
+@click.option("--chat-template", default=None, type=InputPath(path_type=Path), help="Jinja file if the model has none.")
 @device_option("text", TEXT_PREDICT)
 @bands_option()
 @memory_check_option()
@@ -102,18 +101,18 @@ def predict_cmd(
     {"--match-iou": "--iou-threshold", "--truth": "--masks", "-t": "--masks", "--truth-instances": "--mask-instances"}
 )
 @click.command("evaluate")
-@click.argument("predictions", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("predictions", nargs=-1, required=True, type=InputPath(path_type=Path))
 @click.option(
     "--masks",
     "truth",
     required=True,
-    type=click.Path(exists=True, file_okay=False, path_type=Path),  # as crop evaluate's: the option is named
+    type=InputPath(exists=True, file_okay=False, path_type=Path),  # as crop evaluate's: the option is named
     help="Folder of true semantic masks.",
 )
 @option(
     "--mask-instances",
     "truth_instances",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    type=InputPath(exists=True, file_okay=False, path_type=Path),
     default=None,
     show_default="connected components of the true masks",
     help="Folder of true instance maps.",

@@ -279,7 +279,7 @@ IGNORED_WARN = 0.01
 
 
 # the settings of the model that runs: none is read when saved masks are scored (pred_masks)
-MODEL_OPTIONS = ("model_name", "long_side", "tta", "optimize")
+MODEL_OPTIONS = ("model_name", "long_side", "tta", "optimize", "device")
 
 
 def evaluate_model(
