@@ -382,3 +382,12 @@ def test_options_of_a_model_and_of_random_tiles_are_refused_where_none_is_read(t
     args = ["text", "dataset", str(tmp_path), "--masks", str(tmp_path), "-o", str(tmp_path / "d"), "--classes", "a,b"]
     res = CliRunner().invoke(main, [*args, "--mode", "grid", "--seed", "3"])
     assert res.exit_code == 2 and "--seed: read with --mode random only" in res.output, res.output
+
+
+def test_an_empty_model_name_is_refused_as_an_empty_path_is() -> None:
+    """``text predict --model ""`` read the working folder as the model, ``fields models trust ""`` said
+    ".: model file not found" (session 97's review)."""
+    for args in (["text", "predict", "x.png", "-o", "o", "--model", ""], ["fields", "models", "trust", " "],
+                 ["crop", "predict", "x.jpg", "-o", "o", "-m", ""]):  # fmt: skip
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2 and "empty: give a model name or path" in res.output, (args, res.output)

@@ -362,6 +362,13 @@ def test_a_country_without_chips_of_a_split_is_named_and_said_once(ftw_root, tmp
     pq.write_table(pa.table({"aoi_id": pa.array([], pa.string()), "split": pa.array([], pa.string())}),
                    root / "rwanda" / "chips_rwanda.parquet")  # fmt: skip
     assert FTWDataset(root, ["austria", "rwanda"], "train").without == ["rwanda"]
+    assert FTWDataset(root, ["austria", "rwanda"], "train").without_said() == "rwanda"
+    shutil.copytree(ftw_root / "kenya", root / "kenya")
+    gone = list_chips(root, "kenya", "all")
+    for chip in gone:
+        chip.window_b.unlink()
+    ds = FTWDataset(root, ["austria", "kenya", "rwanda"], "all", missing="skip")
+    assert ds.without_said() == f"kenya (its {len(gone)} chips incomplete: left out by missing: skip), rwanda"
     for chip in list_chips(root, "austria", "all"):
         for window in (chip.window_a, chip.window_b):
             with rasterio.open(window) as src:
@@ -371,3 +378,23 @@ def test_a_country_without_chips_of_a_split_is_named_and_said_once(ftw_root, tmp
         FTWDataset(root, "austria", "train")
         FTWDataset(root, "austria", "val")
     assert caplog.text.count("0-1 reflectance") == 1
+
+
+def test_a_two_class_label_holding_class_2_is_refused_before_training(ftw_root, tmp_path) -> None:
+    """check() passed a 2-class label holding a 2, which the two-class loss stops on (session 97's review)."""
+    from agriseg.config import OptionError
+    from agriseg.fields.synthetic import _write_tif
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    ds = FTWDataset(root, "austria", "train", target="2-class")
+    ds.check()
+    mask = ds.chips[0].mask
+    with rasterio.open(mask) as src:
+        arr, origin = src.read(), (src.transform.c, src.transform.f)
+    arr[0, 0, 0] = 2
+    _write_tif(mask, arr, origin)
+    with pytest.raises(OptionError, match=rf"{mask.name}: a 2-class label holds class 2"):
+        ds.check()
+    with pytest.raises(ValueError, match="a 2-class label holds class 2"):
+        ds[0]

@@ -516,10 +516,10 @@ def _plan(
 ) -> list[Item]:
     """Ask the store about every item: the items to run; the others' outcomes go into ``outcomes``. An item
     with an output that ``is_input`` names fails (even with ``overwrite``). ``stale`` gets the ``id`` of each
-    item run over outputs that are not of this run's settings and files: made with others, or left by a run
-    that stopped or failed before the item's record."""
-    stale = set() if stale is None else stale
+    item run again over outputs recorded as made with other settings or from other files."""
     from agriseg.data.files import NAME_MAX, is_or_holds, kept_reason
+
+    stale = set() if stale is None else stale
 
     todo: list[Item] = []
     for i, item in enumerate(items):
@@ -561,8 +561,10 @@ def _plan(
             continue
         verdict = store.check(item, recipe)
         redo = verdict.state == "changed" and (verdict.inputs_only and opts.redo_inputs or opts.overwrite)
-        if verdict.state == "missing" or redo and EDITED not in verdict.detail:
-            stale.add(id(item))  # outputs of other settings or files, or a run's leftovers: gone if this one fails
+        if redo and EDITED not in verdict.detail:  # outputs of other settings or files: gone if the redo fails
+            # (not "missing" ones: a store answers so before comparing settings, e.g. for an overlay removed by
+            # hand, and a redo that ran out of memory then took the mask of this run's settings with it)
+            stale.add(id(item))
         if verdict.state == "missing" or opts.overwrite or redo:
             todo.append(item)
             continue

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 import warnings
 from typing import Any
@@ -72,7 +73,8 @@ def _one_line(err: click.UsageError, ctx: click.Context) -> click.ClickException
         if named:
             return _UsageLine(f"No such option {err.option_name!r}: for the file {named[0]}, give ./{named[0]}")
         return _UsageLine(f"{_no_such_option(err)} (see {where} --help)")
-    said = " ".join(err.format_message().split())  # one line: click lists a choice argument's values on lines
+    # one line: click lists a choice argument's values on lines of their own (a path's own spaces stay)
+    said = re.sub(r"\s*\n\s*", " ", err.format_message())
     return _UsageLine(f"{said.rstrip('.')} (see {where} --help)")
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import click
 
 from agriseg.cli.errors import finish, friendly_errors
-from agriseg.cli.options import Group, batch_options, sha256_option
+from agriseg.cli.options import Group, NameOrPath, batch_options, sha256_option
 
 if TYPE_CHECKING:
     from agriseg.batch import BatchOptions
@@ -79,7 +79,7 @@ def download(names: tuple[str, ...], batch: BatchOptions) -> None:
 
 
 @models.command()
-@click.argument("model")
+@click.argument("model", type=NameOrPath())
 @sha256_option("The digest you expect; the file must match it (64 hex digits).")
 @friendly_errors
 def trust(model: str, sha256: str | None) -> None:

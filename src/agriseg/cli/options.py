@@ -113,6 +113,16 @@ class InputPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+class NameOrPath(click.types.StringParamType):
+    """A model's name or path (``-m``): an empty value is refused, as :class:`InputPath` refuses one (``-m ""``
+    read the working folder as the model)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail("empty: give a model name or path", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class OutputPath(InputPath):
     """A ``click.Path`` for outputs that refuses an empty value: ``-o ""`` would write into the working folder."""
 
@@ -569,7 +579,7 @@ def model_option(
         dest,
         config=config,
         required=required,
-        type=str,
+        type=NameOrPath(),
         callback=resolve_fields_model if fields and resolve else _crop_model_name if pipeline == "crop" else None,
         help_fn=MODEL_HELP[pipeline],
     )

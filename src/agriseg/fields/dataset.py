@@ -229,6 +229,15 @@ def _read_mask(path: str | Path) -> tuple[np.ndarray, _Grid]:
     return mask, _grid(profile)
 
 
+def _check_target(mask: np.ndarray, path: str | Path, target: Target) -> None:
+    """Refuse a ``2-class`` label holding class 2: a two-class model has no such class, and the loss stopped
+    training part-way through an epoch on it."""
+    if target == "2-class" and (mask == 2).any():
+        raise ValueError(
+            f"{path}: a 2-class label holds class 2; its values are 0 (background), 1 (field), 3 (unknown)"
+        )
+
+
 CLASS_WORDS = {0: "background", 1: "field", 2: "boundary"}
 _SAID_NODATA: set[tuple[str, float]] = set()  # (folder, nodata) already warned of, in this process
 
@@ -370,6 +379,16 @@ class FTWDataset(Dataset):
             logging.getLogger("agriseg").warning("%s (the first chip of %s): %s", path, self.root, problem)
             _SAID_SCALE.add(key)
 
+    def without_said(self) -> str:
+        """:attr:`without` as a message names them: ``rwanda, togo (its 4 chips incomplete: left out by missing:
+        skip)``; a country whose every chip was skipped had read as one with no chips."""
+        said = []
+        for country in self.without:
+            n = sum(s.startswith(f"{country}/") for s in self.skipped)
+            said.append(f"{country} (its {n} chip{'s' if n > 1 else ''} incomplete: left out by missing: skip)" if n
+                        else country)  # fmt: skip
+        return ", ".join(said)
+
     def check(self, where: str = "") -> None:
         """Open every chip's files before training (header, band count, size and the last block), so that a
         damaged chip is a usage error before the run's folder is made, not a stop part-way through an epoch
@@ -409,7 +428,7 @@ class FTWDataset(Dataset):
                         raise ValueError(f"{p}: not on {other} pixel grid (CRS or transform differ)")
                 # its class ids too: a 5 (or a 255 with no nodata declared) stopped training part-way (a mask
                 # is a small file: FTW's 70,000 add about a minute to the check)
-                _read_mask(chip.mask)
+                _check_target(_read_mask(chip.mask)[0], chip.mask, self.target)
             except (ValueError, FileNotFoundError) as err:
                 problems.append(str(err))
         if problems:
@@ -431,6 +450,7 @@ class FTWDataset(Dataset):
                     path = chip.window_a if w == "a" else chip.window_b
                     raise ValueError(f"{path}: {part.flat[0]:g} in every band and pixel (no data): not scored")
         mask, mask_grid = _read_mask(chip.mask)  # (H, W)
+        _check_target(mask, chip.mask, self.target)
         if mask.shape != img.shape[1:]:
             raise ValueError(f"{chip.mask}: mask size {mask.shape} differs from its image {img.shape[1:]}")
         if not _same_grid(mask_grid, grid):  # a label of another place or CRS was scored as if it fitted

@@ -61,7 +61,7 @@ def evaluate_ftw(model_path: str | Path, root: str | Path, config: FieldsEvaluat
     # countries under root with no chip of this split: not scored either, and said (they vanished without a word)
     without = ds.without
     if without:
-        log.warning("%s: no %s chips for %s: not scored", root, config.split, ", ".join(without))
+        log.warning("%s: no %s chips for %s: not scored", root, config.split, ds.without_said())
     res.update({"windows": order, "countries_missing": absent, "countries_without_chips": without})
     res["chips_skipped"] = ds.skipped  # incomplete chips left out by --missing skip: two models' scores compare
     if ds.skipped:  # only on one chip set

@@ -67,7 +67,7 @@ def train_fields(
     for ds, what in sets:  # a country the config names with no chip of a split had vanished without a word
         if ds.without:
             logging.getLogger("agriseg").warning(
-                "%s: no %s chips for %s: not %s", ds.root, ds.split, ", ".join(ds.without), what
+                "%s: no %s chips for %s: not %s", ds.root, ds.split, ds.without_said(), what
             )
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too

@@ -372,6 +372,9 @@ def sidecar_of(path: str | Path) -> str:
     try:
         geo = read_georef(p)
         rio = rasterio_or_none() if geo is None and p.with_name(f"{p.name}.aux.xml").is_file() else None
+        if rio is not None and _turned(p):  # read upright, its outputs are not on the grid GDAL gives the file
+            log.warning("%s: turned by its EXIF orientation: its outputs do not carry its .aux.xml georeference", p)
+            return ""
         if rio is not None:
             with open_plain_or_geo(rio, p) as src:  # GDAL reads the sidecar as the image's own
                 if src.crs is not None or not src.transform.is_identity:
@@ -379,6 +382,16 @@ def sidecar_of(path: str | Path) -> str:
         return georef_sidecar(geo) if geo is not None else ""
     except Exception:  # noqa: BLE001 - an unreadable file: said when it is read
         return ""
+
+
+def _turned(path: Path) -> bool:
+    """Whether a plain image has an EXIF orientation other than "as stored" (agriseg reads it upright)."""
+    from PIL import Image
+
+    from agriseg.data.io import exif_orientation
+
+    with Image.open(path) as im:
+        return exif_orientation(im) != 1
 
 
 def read_georef(path: str | Path) -> GeoRef | None:

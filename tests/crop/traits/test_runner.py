@@ -1239,3 +1239,24 @@ def test_the_pictures_of_a_georeferenced_mask_keep_its_georeference(tmp_path: Pa
             with rasterio.open(out / f"{name}_{picture}.png") as ds:
                 assert ds.crs == geo["crs"] and ds.transform == geo["transform"] and ds.shape == (60, 80)
     assert not list(out.glob("plain*.aux.xml"))
+
+
+def test_a_photo_turned_by_its_exif_orientation_gives_no_sidecar_of_the_unturned_grid(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A JPEG with an .aux.xml and EXIF orientation 6 is read upright (80x120) while GDAL's grid is 120x80: its
+    outputs got the sidecar of the unturned grid, lying rotated and stretched in a GIS (session 97's review)."""
+    from rasterio.transform import from_origin
+
+    from agriseg.raster.image import GeoRef, georef_sidecar, sidecar_of
+
+    geo = georef_sidecar(GeoRef("EPSG:32617", tuple(from_origin(500000, 4000000, 0.01, 0.01))[:6]))
+    for name, orientation in (("upright.jpg", 1), ("turned.jpg", 6)):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        Image.new("RGB", (120, 80), (90, 140, 60)).save(tmp_path / name, exif=exif.tobytes())
+        (tmp_path / f"{name}.aux.xml").write_text(geo)
+    assert "<GeoTransform>" in sidecar_of(tmp_path / "upright.jpg")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert sidecar_of(tmp_path / "turned.jpg") == ""
+    assert "turned by its EXIF orientation" in caplog.text
