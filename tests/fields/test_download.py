@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agriseg.fields.config import DownloadConfig
+from agriseg.fields.config import DownloadConfig, FieldsRunConfig
 from agriseg.fields.download import download_scene, parts_dir
 from agriseg.fields.stac import parse_bbox, parse_dates
 from tests.fields.stac_server import (
@@ -765,3 +765,32 @@ def test_items_that_cover_part_of_the_area_are_said(loopback: Loopback, tmp_path
     with caplog.at_level("WARNING", logger="agriseg"):  # both tiles: all the area
         res = download_scene(tmp_path / "t.tif", _cfg(loopback), BBOX, progress=False, **DATES)
     assert min(res.valid_fraction.values()) > 0.99 and "has data on only" not in caplog.text
+
+
+def test_two_scenes_of_one_stem_keep_their_own_records(loopback: Loopback, tmp_path: Path) -> None:
+    """`-o scene.tif` then `-o scene.tiff` (another request) in one folder: the second replaced the first's
+    record, so the first's unchanged re-run was refused as a file agriseg did not write (session 97's sweep)."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    bbox = ",".join(f"{v:.6f}" for v in BBOX)
+    args = ["fields", "download", "--bbox", bbox, "--win-a-dates", "2023-04-01/2023-04-30", "--win-b-dates",
+            "2023-08-01/2023-08-31", "--stac-url", loopback.url + "/stac", "-o"]  # fmt: skip
+    assert CliRunner().invoke(main, [*args, str(tmp_path / "scene.tif")]).exit_code == 0
+    other = CliRunner().invoke(main, [*args, str(tmp_path / "scene.tiff"), "--cloud-max", "30"])
+    assert other.exit_code == 0, other.output
+    again = CliRunner().invoke(main, [*args, str(tmp_path / "scene.tif")])
+    assert again.exit_code == 0 and "0 downloaded, 1 skipped" in again.output, again.output
+
+
+@pytest.mark.parametrize("given", ["", "folder"])
+def test_a_stac_url_of_nothing_or_a_folder_is_a_usage_error(given: str, tmp_path: Path) -> None:
+    """`--stac-url ""` (the working folder) or a folder was taken as a catalog file and failed each scene with
+    "Is a directory" (session 97's sweep)."""
+    if given:
+        given = str(tmp_path)
+    with pytest.raises(ValueError, match="not a STAC API name .*, an http.s. URL or a catalog file"):
+        DownloadConfig(stac_url=given)
+    with pytest.raises(ValueError, match="not a STAC API name"):
+        FieldsRunConfig(landcover_stac_url=given)

@@ -48,8 +48,10 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
 
     assert validate_fiboa(out / "scene_fields.parquet") == []
     _official_validation(out / "scene_fields.parquet")
+    assert json.loads((out / "scene_run.json").read_text())["outputs"]["fields"].endswith("scene_fields.parquet")
     again = CliRunner().invoke(main, args)  # a re-run keeps everything
     assert again.exit_code == 0 and "0 mapped, 1 skipped, 0 failed" in again.output
+    assert json.loads((out / "scene_run.json").read_text())["outputs"]["fields"].endswith("scene_fields.parquet")
     spelled = [*args]  # the same area and dates written another way: the same request, kept too
     spelled[3] = " " + ", ".join(f"{float(v):.8f}" for v in args[3].split(",")) + ","
     spelled[5] = " 2023-04-01 / 2023-04-30 "
@@ -61,6 +63,17 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
     assert "--bbox: " in moved.output and "--overwrite" in moved.output
     renamed = CliRunner().invoke(main, [*args, "--collection", "my-farms"])  # another fiboa collection id
     assert renamed.exit_code == 1 and "--collection: agriseg-fields -> my-farms" in renamed.output, renamed.output
+
+
+def test_run_keeps_a_users_run_json(model_cache: Path, loopback: Loopback, tmp_path: Path) -> None:
+    """`fields run` wrote its `<name>_run.json` over a file of the user's of that name, without a word (session
+    97's sweep): it is a table of the run now, kept as every command's tables are."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "scene_run.json").write_text("my notes")
+    res = CliRunner().invoke(main, _run_args(loopback, out))
+    assert res.exit_code == 2 and "scene_run.json: exists and was not written by agriseg" in res.output, res.output
+    assert (out / "scene_run.json").read_text() == "my notes" and not (out / "scene.tif").exists()
 
 
 def test_run_interrupted_while_it_predicts_keeps_its_downloaded_scene(

@@ -347,7 +347,7 @@ class DownloadConfig(StrictModel):
     """How ``agriseg fields download`` finds and reads Sentinel-2 L2A imagery from a STAC API."""
 
     stac_url: str = Field("planetary-computer", validate_default=True)  # a key of STAC_APIS, or a URL
-    collection: str = "sentinel-2-l2a"
+    collection: str = Field("sentinel-2-l2a", min_length=1)
     cloud_max: float = Field(20.0, ge=0, le=100)  # % (item property eo:cloud_cover)
     resolution: float = Field(10.0, gt=0)  # output pixel size in metres
     max_items: int = Field(500, ge=1)  # search results considered per date range
@@ -366,13 +366,22 @@ class DownloadConfig(StrictModel):
     @field_validator("stac_url")
     @classmethod
     def _named_api(cls, v: str) -> str:
-        if v in STAC_APIS:
-            return STAC_APIS[v]
-        if v.startswith(("http://", "https://")):  # one API however it ends: a re-run with ".../stac/" is the same
-            return v.rstrip("/")
-        if v.startswith("file://") or Path(os.path.expanduser(v)).exists():  # a catalog
-            return v
-        raise ValueError(f"not a STAC API name ({', '.join(STAC_APIS)}), an http(s) URL or a catalog file")
+        return stac_api(v)
+
+
+def stac_api(v: str) -> str:
+    """A STAC API as given (a name of :data:`STAC_APIS`, an http(s) URL or a catalog file) as it is opened.
+
+    Raises:
+        ValueError: anything else; an empty value (the working folder) and a folder too.
+    """
+    if v in STAC_APIS:
+        return STAC_APIS[v]
+    if v.startswith(("http://", "https://")):  # one API however it ends: a re-run with ".../stac/" is the same
+        return v.rstrip("/")
+    if v.startswith("file://") or (v.strip() and Path(os.path.expanduser(v)).is_file()):  # a catalog
+        return v  # (not "", the working folder, nor any other folder: "Is a directory" came as a failed item)
+    raise ValueError(f"not a STAC API name ({', '.join(STAC_APIS)}), an http(s) URL or a catalog file")
 
 
 class FieldsRunConfig(StrictModel):
@@ -397,6 +406,12 @@ class FieldsRunConfig(StrictModel):
     )
 
     _offset = field_validator("offset", mode="before")(offset_or_dn)
+
+    @field_validator("landcover_stac_url")
+    @classmethod
+    def _landcover_api(cls, v: str) -> str:
+        stac_api(v)  # checked now, not when the first scene's land cover is fetched; kept as given (its name)
+        return v
 
     def preprocess(self) -> dict[str, object]:
         """The :class:`PreprocessConfig` fields these options override (only those set)."""

@@ -281,7 +281,8 @@ def download(
         model_file(model, download=False)  # an unknown name lists the released ones
     inputs = _inputs(model)
     request.check(inputs[0])  # a bad --bbox or date range is a usage error before anything is fetched
-    item = Item(output.stem, output, (output,), resolved=request.options(), payload=request)
+    # named by the whole file name: scene.tif and scene.tiff in one folder are two downloads, each its own record
+    item = Item(output.name, output, (output,), resolved=request.options(), payload=request)
     opts = dataclasses.replace((batch or BatchOptions()).labelled("download", "scene"), named_output=True)
     return _downloads([item], config, opts, model, inputs)
 
@@ -676,9 +677,17 @@ def run_area(
         row = run_scene(dataclasses.replace(job, overwrite=replace, keep_current=not batch.overwrite))
         # every setting of the run: prediction (tile, overlap, TTA, ...) too, as its fingerprint holds them
         said = {**predict.model_dump(exclude={"progress"}), **polygons.model_dump(), **run.model_dump()}
-        record = run_record(got["asked"], model, digest, said, row)
-        write_json(outdir / f"{name}_run.json", record)
-        return {**row, "download": got}
+        return {**row, "download": got, "run_record": run_record(got["asked"], model, digest, said, row)}
+
+    run_json = outdir / f"{name}_run.json"
+
+    def finish(result: BatchResult) -> None:  # a table of the run: a file of the user's there is kept, not replaced
+        from agriseg.manifest import seal_tables
+
+        for r in result:
+            if (record := r.pop("run_record", None)) is not None:
+                write_json(run_json, record)
+                seal_tables([run_json])
 
     recipe = scene_recipe(job)
     recipe.command, recipe.algorithm = "fields run", ALGORITHM["fields run"]
@@ -696,6 +705,8 @@ def run_area(
             "fields": str(job.outputs()[1]),
             "status": "skipped",
         },  # fmt: skip
+        tables=[run_json],
+        finish=finish,
     )
     for r in result:
         line = season_line(r["download"]["asked"]) if r.get("download") else None
