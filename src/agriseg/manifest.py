@@ -422,6 +422,24 @@ def recorded_inputs(folder: str | Path, command: str) -> dict[str, Path]:
     return out
 
 
+def made_from_other(output: str | Path, command: str, source: str | Path) -> Path | None:
+    """The file ``output`` is recorded as made by ``command`` from, where that is another file than ``source``
+    and held other content (a copy or a moved photo is the same); None without such a record. ``crop evaluate
+    --pred-masks`` scored another folder's masks of photos of the same names without a word."""
+    from agriseg.fingerprint import file_identity, same_input
+
+    output, source = Path(output), Path(source).resolve()
+    for (cmd, _), rec in _records_cached(output.parent / MANIFEST).items():
+        made = _made_from(rec, cmd, command)
+        if made is None or output.name not in rec.get("outputs", []):
+            continue
+        was, identity = made
+        if not was.is_absolute() or was.resolve() == source or not source.is_file():
+            return None
+        return None if same_input(source, file_identity(source), identity) else was
+    return None
+
+
 def made_from_earlier(output: str | Path, command: str, source: str | Path) -> bool:
     """Whether ``output`` is recorded as made by ``command`` from ``source`` (the same file) when it held other
     content: the photo was replaced or edited since (``crop traits`` and ``crop evaluate --pred-masks`` would

@@ -39,6 +39,8 @@ def _config(tmp_path, body: str):
             "data: {images: a, labels: b, label_mode: colormap, colormap: {'0,0,0': 0, '0,255,0': 5}}",
             "data.colormap: class id 5 of '0,255,0' but model.num_classes is 2",
         ),
+        # session 97: said as a problem of the first label file "(and 5 more in the training photos)"
+        ("data: {images: a, labels: b, label_mode: colormap}", "data.colormap: label_mode colormap needs one"),
     ],
 )
 def test_bad_values_fail_when_the_config_is_read(tmp_path, body, where):

@@ -107,3 +107,27 @@ def test_a_file_given_as_a_folder_is_said_to_be_one(tmp_path: Path) -> None:
         match_pairs(tmp_path / "val.txt", tmp_path / "labels", names=("data.images", "data.labels"))
     with pytest.raises(FileNotFoundError, match=r"nowhere: folder not found \(data\.images\)"):
         match_pairs(tmp_path / "nowhere", tmp_path / "labels", names=("data.images", "data.labels"))
+
+
+def test_a_photo_flipped_by_its_exif_orientation_is_said_before_training(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A photo of EXIF orientation 3 is read turned half round while its label (a PNG, no tag) is not: sizes
+    agree, so the model trained on upside-down labels without a word (session 97's sweep)."""
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.crop.dataset import CropSegDataset
+
+    pairs = {}
+    for name, turn in (("up", 1), ("half", 3)):
+        exif = Image.Exif()
+        exif[0x0112] = turn
+        Image.new("RGB", (40, 30), (60, 120, 40)).save(tmp_path / f"{name}.jpg", exif=exif.tobytes())
+        Image.fromarray(np.zeros((30, 40), np.uint8)).save(tmp_path / f"{name}.png")
+        pairs[name] = (tmp_path / f"{name}.jpg", tmp_path / f"{name}.png")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        CropSegDataset(pairs, ["up"], "binary", None, num_classes=2).check()
+        assert not caplog.text
+        CropSegDataset(pairs, sorted(pairs), "binary", None, num_classes=2).check()
+    assert "half.jpg: read flipped or turned half round by its EXIF orientation (3)" in caplog.text

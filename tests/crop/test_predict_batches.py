@@ -543,3 +543,31 @@ def test_a_panorama_that_comes_down_to_a_sliver_is_said(pred, tmp_path, caplog):
     assert "strip.png: 10000x300 px comes down to 24 px across at the working size (--long-side 800)" in caplog.text
     assert "thin.png: 20000x50 px comes down to 2 px across" in caplog.text and "small_thin" not in caplog.text
     assert "photo.jpg" not in caplog.text and "thumb.png" not in caplog.text and "native.png" not in caplog.text
+
+
+def test_masks_of_another_folders_photos_of_the_same_names_are_not_scored(tmp_path):
+    """`crop evaluate --pred-masks` of the masks `crop predict` made from a.jpg in another folder scored them
+    against this folder's a.jpg (vegetation IoU 0.00, exit 0); a copy of the same photo still scores (session 97)."""
+    import shutil
+
+    from agriseg.cli import main
+
+    samples = sorted(
+        (Path(__file__).resolve().parents[2] / "src" / "agriseg" / "samples" / "peanut" / "images").iterdir()
+    )
+    for d in ("one", "two", "lab"):
+        (tmp_path / d).mkdir()
+    Image.open(samples[0]).convert("RGB").resize((200, 150)).save(tmp_path / "one" / "x.jpg")
+    Image.open(samples[1]).convert("RGB").resize((200, 150)).save(tmp_path / "two" / "x.jpg")  # another photo
+    out = tmp_path / "pred"
+    res = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "one"), "-o", str(out), "--no-overlay"])
+    assert res.exit_code == 0, res.output
+    Image.open(out / "x_mask.png").save(tmp_path / "lab" / "x.png")
+    args = ["crop", "evaluate", "--masks", str(tmp_path / "lab"), "--pred-masks", str(out), "--images"]
+    res = CliRunner().invoke(main, [*args, str(tmp_path / "two")])
+    said = f"x_mask.png: made by crop predict from {tmp_path / 'one' / 'x.jpg'}, not from"
+    assert res.exit_code != 0 and said in res.output, res.output
+    copied = tmp_path / "three"
+    shutil.copytree(tmp_path / "one", copied)  # the same photo elsewhere: its mask, scored
+    res = CliRunner().invoke(main, [*args, str(copied)])
+    assert res.exit_code == 0 and "pixel accuracy: 100.00" in res.output, res.output

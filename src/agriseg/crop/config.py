@@ -113,6 +113,10 @@ class CropTrainConfig(StrictModel):
     def _one_name_per_class(self) -> CropTrainConfig:
         check_class_names(self.model)
         n = self.model.num_classes
+        if self.data.label_mode == "colormap" and not self.data.colormap:  # said of the config, not of each label
+            raise ValueError(
+                'data.colormap: label_mode colormap needs one ("R,G,B" -> class id, e.g. {"0,0,0": 0, "0,255,0": 1})'
+            )
         if self.data.label_mode == "colormap":  # found at training time, after the run's folder was written
             for colour, cls in (self.data.colormap or {}).items():
                 if cls >= n:

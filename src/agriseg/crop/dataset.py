@@ -255,6 +255,7 @@ class CropSegDataset:
 
         problems = []
         largest = (0, 0)
+        flipped: list[tuple[Path, int]] = []  # photos read flipped or half-turned by EXIF: sizes cannot tell
         unlisted: list[str] = []  # colormap labels with colours the colormap does not name (read as ignored)
         any_class = False
         for _, ip, lp in self.items:
@@ -266,8 +267,10 @@ class CropSegDataset:
                         unlisted.append(f"{lp}: {share:.0%} of its pixels ({_colours_of(lp, mask == 255)})")
                 with open_image(ip) as im:
                     w, h = im.size
-                    if exif_orientation(im) >= 5:  # read turned: its sides swap
+                    if (turn := exif_orientation(im)) >= 5:  # read turned: its sides swap
                         w, h = h, w
+                    elif turn > 1:
+                        flipped.append((ip, turn))
                 if mask.shape != (h, w):
                     raise ValueError(size_differs(lp, mask.shape, ip, (h, w, 3)))
                 largest = max(largest, (h, w), key=lambda s: s[0] * s[1])
@@ -283,6 +286,14 @@ class CropSegDataset:
         if problems:
             more = f" (and {len(problems) - 1} more{' in ' + where if where else ''})" if len(problems) > 1 else ""
             raise OptionError(f"{problems[0]}{more}")
+        if flipped:  # a label drawn on the stored pixels lies mirrored or upside down under the photo, unsaid
+            import logging
+
+            logging.getLogger("agriseg").warning(
+                "%s%s: read flipped or turned half round by its EXIF orientation (%d), as viewers show it: its label "
+                "must be drawn on the photo as shown (one drawn on the pixels as stored lies mirrored or upside down)",
+                flipped[0][0], f" and {len(flipped) - 1} more photos" if len(flipped) > 1 else "", flipped[0][1],
+            )  # fmt: skip
         if unlisted and not any_class:  # every plant pixel was of a colour the colormap does not name
             raise OptionError(
                 f"{unlisted[0]} and every other label hold no class but background: their colours are not in "

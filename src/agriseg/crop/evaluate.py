@@ -337,7 +337,7 @@ def evaluate_model(
             cmap = PEANUT_CROP_WEED if peanut and num_classes == 3 else cmap
 
         made_with: set[str | None] = set()  # the models the scored masks name in their PNG text
-        from agriseg.manifest import made_from_earlier, recorded_names
+        from agriseg.manifest import made_from_earlier, made_from_other, recorded_names
 
         # the name crop predict gave each photo's outputs there (day2/IMG_1.jpg -> day2_IMG_1_jpg when day1's
         # IMG_1.jpg was predicted into the folder first): by name alone, day 1's mask was scored against day 2
@@ -354,6 +354,11 @@ def evaluate_model(
                     raise ValueError(
                         f"{made}: made by crop predict from an earlier version of {photo} (the photo was replaced or "
                         "edited since); run crop predict on it again"
+                    )
+                if photo is not None and (other := made_from_other(made, "crop predict", photo)) is not None:
+                    raise ValueError(  # another folder's photo of this name: its mask says nothing of this one
+                        f"{made}: made by crop predict from {other}, not from {photo}; give the folder crop predict "
+                        "wrote for these photos"
                     )
             if made_by is not None:
                 classes = Path(pred_masks) / f"{stem}_classes.png"

@@ -209,7 +209,7 @@ def check_label_mode(paths: Sequence[str | Path], mode: LabelMode, where: str = 
         return
     picked = [paths[round(i * (len(paths) - 1) / max(1, sample - 1))] for i in range(min(sample, len(paths)))]
     for path in dict.fromkeys(picked):
-        values = set(np.unique(read_label(path, "index")).tolist())
+        values = set(np.unique(read_label(path, "index", setting=where)).tolist())
         if values != {0, 255}:
             return
     raise OptionError(
