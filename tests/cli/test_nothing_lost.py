@@ -771,7 +771,9 @@ def test_tta_with_an_empty_value(tmp_path: Path) -> None:
 
 
 # round 4: an empty --model or a folder given as the model says which (both said "model file not found")
-@pytest.mark.parametrize(("model", "message"), [("", "'': no model named"), ("in", "is a folder, not a model file")])
+@pytest.mark.parametrize(
+    ("model", "message"), [("", "empty: give a model name or path"), ("in", "is a folder, not a model file")]
+)
 def test_model_empty_or_a_folder(tmp_path: Path, model: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
     (photo,) = _photos(tmp_path / "in", 1)
     monkeypatch.chdir(tmp_path)
