@@ -101,7 +101,7 @@ def same_input(path: str | Path, now: str, recorded: str) -> bool:
     or the same size and content under another modification time (a copy that did not keep times)."""
     if now == recorded:
         return True
-    n, r = _fields(now), _fields(recorded)
+    n, r = identity_fields(now), identity_fields(recorded)
     if "size" not in n or n["size"] != r.get("size"):
         return False
     if n.get("mtime") == r.get("mtime") and (n.get("ctime") == r.get("ctime") or "ctime" not in r or "sha256" not in r):
@@ -114,7 +114,7 @@ def same_input(path: str | Path, now: str, recorded: str) -> bool:
         return False
 
 
-def _fields(identity: str) -> dict[str, str]:
+def identity_fields(identity: str) -> dict[str, str]:
     """``{"size": .., "mtime": .., "sha256": ..}`` of a :func:`file_identity` (empty for a content hash)."""
     if identity.startswith("sha256:") or identity == "absent":
         return {}
@@ -334,9 +334,9 @@ def _copies_as_now(now: dict[str, str], before: dict[str, str]) -> dict[str, str
         else:
             unmatched.append((path, ident))
     for path, ident in unmatched:  # a file by another name: the same if its content is (hashed only here)
-        size = _fields(ident).get("size")
+        size = identity_fields(ident).get("size")
         for k, rec in before.items():
-            r = _fields(rec)
+            r = identity_fields(rec)
             if k in taken or "sha256" not in r or r.get("size") != size or size is None:
                 continue
             try:

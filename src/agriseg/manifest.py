@@ -426,7 +426,7 @@ def made_from_other(output: str | Path, command: str, source: str | Path) -> Pat
     """The file ``output`` is recorded as made by ``command`` from, where that is another file than ``source``
     and held other content (a copy or a moved photo is the same); None without such a record. ``crop evaluate
     --pred-masks`` scored another folder's masks of photos of the same names without a word."""
-    from agriseg.fingerprint import file_identity, same_input
+    from agriseg.fingerprint import file_identity, identity_fields, same_input
 
     output, source = Path(output), Path(source).resolve()
     for (cmd, _), rec in _records_cached(output.parent / MANIFEST).items():
@@ -436,7 +436,12 @@ def made_from_other(output: str | Path, command: str, source: str | Path) -> Pat
         was, identity = made
         if not was.is_absolute() or was.resolve() == source or not source.is_file():
             return None
-        return None if same_input(source, file_identity(source), identity) else was
+        if same_input(source, file_identity(source), identity):
+            return None
+        # another photo only where it shows: another size, or other content than a recorded hash (a record of an
+        # agriseg before hashes, of a copy that did not keep its time, cannot tell: scored)
+        now, then = identity_fields(file_identity(source)), identity_fields(identity)
+        return was if now.get("size") != then.get("size") or "sha256" in then else None
     return None
 
 

@@ -794,3 +794,13 @@ def test_a_stac_url_of_nothing_or_a_folder_is_a_usage_error(given: str, tmp_path
         DownloadConfig(stac_url=given)
     with pytest.raises(ValueError, match="not a STAC API name"):
         FieldsRunConfig(landcover_stac_url=given)
+
+
+def test_a_catalog_file_under_home_is_opened_where_it_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--stac-url ~/cat.json` passed the check, then was opened as "./~/cat.json"; a name too long for a file
+    raised OSError out of the check (session 97's review)."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "cat.json").write_text("{}")
+    assert DownloadConfig(stac_url="~/cat.json").stac_url == str(tmp_path / "cat.json")
+    with pytest.raises(ValueError, match="not a STAC API name"):
+        DownloadConfig(stac_url="a" * 300)

@@ -67,7 +67,7 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
 
 def test_run_keeps_a_users_run_json(model_cache: Path, loopback: Loopback, tmp_path: Path) -> None:
     """`fields run` wrote its `<name>_run.json` over a file of the user's of that name, without a word (session
-    97's sweep): it is a table of the run now, kept as every command's tables are."""
+    97's sweep): refused before any work, as a file in the way of any output is."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "scene_run.json").write_text("my notes")

@@ -316,7 +316,7 @@ def test_tiles_the_size_of_the_tile_give_one_sample_each_and_smaller_ones_are_sa
     assert res.exit_code == 0 and "3 samples" in res.output, res.output
     assert "1 of 3 images are smaller than the 16-px tile (the first: " in caplog.text
     assert "c.png, 12x12 px)" in caplog.text and "a tile of at most 12 px (--tile)" in caplog.text
-    assert "and gives one sample (whatever --per-image)" in caplog.text  # 17 samples for 18 asked were unsaid
+    assert "(one smaller on both sides gives one tile, however many are asked)" in caplog.text  # was unsaid
 
 
 def test_an_image_that_gives_no_sample_is_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

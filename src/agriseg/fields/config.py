@@ -379,8 +379,13 @@ def stac_api(v: str) -> str:
         return STAC_APIS[v]
     if v.startswith(("http://", "https://")):  # one API however it ends: a re-run with ".../stac/" is the same
         return v.rstrip("/")
-    if v.startswith("file://") or (v.strip() and Path(os.path.expanduser(v)).is_file()):  # a catalog
-        return v  # (not "", the working folder, nor any other folder: "Is a directory" came as a failed item)
+    if v.startswith("file://"):
+        return v
+    try:  # a catalog file: not "", the working folder, nor any other folder ("Is a directory" failed each item)
+        if v.strip() and Path(os.path.expanduser(v)).is_file():
+            return os.path.expanduser(v)  # "~/cat.json" opened as given was "./~/cat.json: not found"
+    except OSError:  # a name too long for a file: no catalog either
+        pass
     raise ValueError(f"not a STAC API name ({', '.join(STAC_APIS)}), an http(s) URL or a catalog file")
 
 

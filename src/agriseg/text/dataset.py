@@ -326,8 +326,8 @@ def _warn_small(small: Sequence[tuple[str, int, int]], n: int, patch: int) -> No
     side = min(min(hh, ww) for _, hh, ww in small)
     log.warning(
         "%d of %d images are smaller than the %d-px tile (the first: %s, %dx%d px): each is padded to it by "
-        "repeating its edge pixels and gives one sample (whatever --per-image); a tile of at most %d px (--tile) "
-        "cuts them unpadded",
+        "repeating its edge pixels (one smaller on both sides gives one tile, however many are asked); a tile of "
+        "at most %d px (--tile) cuts them unpadded",
         len(small), n, patch, name, w, h, side,
     )  # fmt: skip
 

@@ -647,6 +647,10 @@ def run_area(
     check_device(predict.device)
     check_landcover(polygons)
     check_writable([outdir])
+    mine = Path(outdir) / f"{name}_run.json"
+    if mine.exists() and not batch.overwrite and not _is_run_record(mine):  # a file of the user's: before any work
+        raise OptionError(f"{mine}: exists and was not written by agriseg (kept; --overwrite replaces it, or "
+                          "choose another output folder)")  # fmt: skip
     model = model_file(model, download=False)
     inputs = _inputs(model)
     request.check(inputs[0])
@@ -654,6 +658,7 @@ def run_area(
     digest = check_model(model, sha256)  # refuse an untrusted pickle before downloading anything
     outdir = Path(outdir)
     scene = outdir / f"{name}.tif"
+    run_json = outdir / f"{name}_run.json"
     job = SceneJob(
         str(scene),
         str(outdir),
@@ -677,17 +682,8 @@ def run_area(
         row = run_scene(dataclasses.replace(job, overwrite=replace, keep_current=not batch.overwrite))
         # every setting of the run: prediction (tile, overlap, TTA, ...) too, as its fingerprint holds them
         said = {**predict.model_dump(exclude={"progress"}), **polygons.model_dump(), **run.model_dump()}
-        return {**row, "download": got, "run_record": run_record(got["asked"], model, digest, said, row)}
-
-    run_json = outdir / f"{name}_run.json"
-
-    def finish(result: BatchResult) -> None:  # a table of the run: a file of the user's there is kept, not replaced
-        from agriseg.manifest import seal_tables
-
-        for r in result:
-            if (record := r.pop("run_record", None)) is not None:
-                write_json(run_json, record)
-                seal_tables([run_json])
+        write_json(run_json, run_record(got["asked"], model, digest, said, row))  # written when the scene is made
+        return {**row, "download": got}
 
     recipe = scene_recipe(job)
     recipe.command, recipe.algorithm = "fields run", ALGORITHM["fields run"]
@@ -705,8 +701,6 @@ def run_area(
             "fields": str(job.outputs()[1]),
             "status": "skipped",
         },  # fmt: skip
-        tables=[run_json],
-        finish=finish,
     )
     for r in result:
         line = season_line(r["download"]["asked"]) if r.get("download") else None
@@ -731,6 +725,19 @@ def _class_nodata_rule(raster: Path, config: PolygonizeConfig) -> dict[str, str]
     except Exception:  # noqa: BLE001 - an unreadable raster fails as its own item
         return {}
     return {}
+
+
+def _is_run_record(path: Path) -> bool:
+    """Whether ``path`` holds what :func:`run_record` writes (a scene's ``<name>_run.json``), not a file of the
+    user's under that name, which ``fields run`` had written over without a word. (Not stamped as a batch table:
+    it is rewritten only when its scene is, and a held table was lost with a failed ``--overwrite``.)"""
+    import json
+
+    try:
+        said = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(said, dict) and {"inputs", "options", "outputs"} <= said.keys()
 
 
 def run_record(asked: Mapping[str, Any], model: str, digest: str | None, options: Mapping[str, Any],
