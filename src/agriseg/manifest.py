@@ -422,27 +422,34 @@ def recorded_inputs(folder: str | Path, command: str) -> dict[str, Path]:
     return out
 
 
+def _recorded_source(output: Path, command: str) -> tuple[Path, str] | None:
+    """``(the input, its recorded identity)`` of the finished record of ``command`` that made ``output``."""
+    for (cmd, _), rec in _records_cached(output.parent / MANIFEST).items():
+        made = _made_from(rec, cmd, command)
+        if made is not None and output.name in rec.get("outputs", []):
+            return made
+    return None
+
+
 def made_from_other(output: str | Path, command: str, source: str | Path) -> Path | None:
     """The file ``output`` is recorded as made by ``command`` from, where that is another file than ``source``
     and held other content (a copy or a moved photo is the same); None without such a record. ``crop evaluate
     --pred-masks`` scored another folder's masks of photos of the same names without a word."""
     from agriseg.fingerprint import file_identity, identity_fields, same_input
 
-    output, source = Path(output), Path(source).resolve()
-    for (cmd, _), rec in _records_cached(output.parent / MANIFEST).items():
-        made = _made_from(rec, cmd, command)
-        if made is None or output.name not in rec.get("outputs", []):
-            continue
-        was, identity = made
-        if not was.is_absolute() or was.resolve() == source or not source.is_file():
-            return None
-        if same_input(source, file_identity(source), identity):
-            return None
-        # another photo only where it shows: another size, or other content than a recorded hash (a record of an
-        # agriseg before hashes, of a copy that did not keep its time, cannot tell: scored)
-        now, then = identity_fields(file_identity(source)), identity_fields(identity)
-        return was if now.get("size") != then.get("size") or "sha256" in then else None
-    return None
+    source = Path(source).resolve()
+    made = _recorded_source(Path(output), command)
+    if made is None:
+        return None
+    was, identity = made
+    if not was.is_absolute() or was.resolve() == source or not source.is_file():
+        return None
+    if same_input(source, file_identity(source), identity):
+        return None
+    # another photo only where it shows: another size, or other content than a recorded hash (a record of an
+    # agriseg before hashes, of a copy that did not keep its time, cannot tell: scored)
+    now, then = identity_fields(file_identity(source)), identity_fields(identity)
+    return was if now.get("size") != then.get("size") or "sha256" in then else None
 
 
 def made_from_earlier(output: str | Path, command: str, source: str | Path) -> bool:
@@ -451,14 +458,13 @@ def made_from_earlier(output: str | Path, command: str, source: str | Path) -> b
     measure the old photo's mask against the new photo). False without such a record."""
     from agriseg.fingerprint import file_identity, same_input
 
-    output, source = Path(output), Path(source).resolve()
-    for (cmd, _), rec in _records_cached(output.parent / MANIFEST).items():
-        made = _made_from(rec, cmd, command)
-        if made is None or output.name not in rec.get("outputs", []):
-            continue
-        was, identity = made
-        if was.is_absolute() and was.resolve() == source and source.is_file():
-            return not same_input(source, file_identity(source), identity)
+    source = Path(source).resolve()
+    made = _recorded_source(Path(output), command)
+    if made is None:
+        return False
+    was, identity = made
+    if was.is_absolute() and was.resolve() == source and source.is_file():
+        return not same_input(source, file_identity(source), identity)
     return False
 
 
