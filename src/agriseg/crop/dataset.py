@@ -51,12 +51,21 @@ def warn_unpaired(images: str | Path, labels: str | Path, left_out: str = "left 
     from agriseg.crop.evaluate import unpaired
     from agriseg.data.io import log
 
-    for what, names in unpaired(images, labels).items():
+    lone = unpaired(images, labels)
+    for what, names in lone.items():
         if names:
             photo = what == "images_without_label"  # "1 images without label" before
             noun, lacks = ("photo", "a label") if photo else ("label", "a photo")
             log.warning("%s: %s without %s %s (%s)", images if photo else labels, counted(len(names), noun), lacks,
                         left_out, listed(names, 3))  # fmt: skip
+    # PLANTS_01.JPG beside plants_01.png: two lists of names that looked unrelated, half the set left out
+    by_case = {Path(n).stem.casefold(): n for n in lone.get("labels_without_image", [])}
+    cased = [(n, by_case[Path(n).stem.casefold()]) for n in lone.get("images_without_label", [])
+             if Path(n).stem.casefold() in by_case]  # fmt: skip
+    if cased:
+        log.warning("%s: %s %s from a label's name only in letter case (e.g. %s and %s): names pair exactly, "
+                    "so rename one side", images, counted(len(cased), "photo"),
+                    "differs" if len(cased) == 1 else "differ", *cased[0])  # fmt: skip
 
 
 def size_differs(label: Path, label_shape: tuple[int, ...], photo: Path, photo_shape: tuple[int, ...]) -> str:
