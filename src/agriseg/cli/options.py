@@ -103,24 +103,29 @@ class Group(click.Group):
             raise
 
 
-class InputPath(click.Path):
+class _NotEmpty(click.ParamType):
+    """A parameter type that refuses an empty (or blank) value with :attr:`empty`, then converts as its base."""
+
+    empty = "empty: give a value"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and not value.strip():
+            self.fail(self.empty, param, ctx)
+        return super().convert(value, param, ctx)
+
+
+class InputPath(_NotEmpty, click.Path):
     """A ``click.Path`` that refuses an empty value: ``Path("")`` is the working folder, so ``crop predict ""``
     segmented the photos there and ``-c ""`` was "./: config file not found"."""
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not value.strip():
-            self.fail("an empty path (name a file or folder; '.' for the working folder)", param, ctx)
-        return super().convert(value, param, ctx)
+    empty = "an empty path (name a file or folder; '.' for the working folder)"
 
 
-class NameOrPath(click.types.StringParamType):
+class NameOrPath(_NotEmpty, click.types.StringParamType):
     """A model's name or path (``-m``): an empty value is refused, as :class:`InputPath` refuses one (``-m ""``
     read the working folder as the model)."""
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, str) and not value.strip():
-            self.fail("empty: give a model name or path", param, ctx)
-        return super().convert(value, param, ctx)
+    empty = "empty: give a model name or path"
 
 
 class OutputPath(InputPath):
