@@ -77,7 +77,14 @@ def test_label_colours_the_colormap_does_not_name_are_said(tmp_path: Path, caplo
     assert (
         "colours not in data.colormap are ignored in training" in caplog.text
         and "1.png: 10% of its pixels (0,0,255)" in caplog.text
+        and "JPEG" not in caplog.text
     )
+    caplog.clear()  # a JPEG label (session 97's sweep): its blended edge colours are said to be JPEG's, per set
+    Image.fromarray(label).save(tmp_path / "1.jpg.label.jpg", quality=70)
+    pairs["1"] = (tmp_path / "1.jpg", tmp_path / "1.jpg.label.jpg")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        CropSegDataset(pairs, ["0", "1"], "colormap", colormap, num_classes=2).check("the validation photos")
+    assert "ignored in training (the validation photos): " in caplog.text and "save colour labels as PNG" in caplog.text
 
 
 def test_a_label_mode_misfit_names_the_config_key(tmp_path: Path) -> None:
@@ -130,7 +137,21 @@ def test_a_photo_flipped_by_its_exif_orientation_is_said_before_training(
         CropSegDataset(pairs, ["up"], "binary", None, num_classes=2).check()
         assert not caplog.text
         CropSegDataset(pairs, sorted(pairs), "binary", None, num_classes=2).check()
-    assert "half.jpg: read flipped or turned half round by its EXIF orientation (3)" in caplog.text
+    assert "half.jpg: read flipped or turned by its EXIF orientation (3)" in caplog.text
+    caplog.clear()  # a square photo turned a quarter (6): its size cannot tell either (session 97's sweep)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.new("RGB", (30, 30), (60, 120, 40)).save(tmp_path / "quarter.jpg", exif=exif.tobytes())
+    Image.fromarray(np.zeros((30, 30), np.uint8)).save(tmp_path / "quarter.png")
+    pairs["quarter"] = (tmp_path / "quarter.jpg", tmp_path / "quarter.png")
+    Image.new("RGB", (40, 30), (60, 120, 40)).save(tmp_path / "wide.jpg", exif=exif.tobytes())
+    Image.fromarray(np.zeros((40, 30), np.uint8)).save(tmp_path / "wide.png")  # drawn as shown: its size tells
+    pairs["wide"] = (tmp_path / "wide.jpg", tmp_path / "wide.png")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        CropSegDataset(pairs, ["wide"], "binary", None, num_classes=2).check()
+        assert not caplog.text
+        CropSegDataset(pairs, ["quarter"], "binary", None, num_classes=2).check()
+    assert "quarter.jpg: read flipped or turned by its EXIF orientation (6)" in caplog.text
 
 
 def test_photos_whose_names_differ_from_labels_only_in_case_are_said(

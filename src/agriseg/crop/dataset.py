@@ -264,7 +264,7 @@ class CropSegDataset:
 
         problems = []
         largest = (0, 0)
-        flipped: list[tuple[Path, int]] = []  # photos read flipped or half-turned by EXIF: sizes cannot tell
+        flipped: list[tuple[Path, int]] = []  # photos read flipped or turned by EXIF where sizes cannot tell
         unlisted: list[str] = []  # colormap labels with colours the colormap does not name (read as ignored)
         any_class = False
         for _, ip, lp in self.items:
@@ -278,7 +278,7 @@ class CropSegDataset:
                     w, h = im.size
                     if (turn := exif_orientation(im)) >= 5:  # read turned: its sides swap
                         w, h = h, w
-                    elif turn > 1:
+                    if turn > 1 and (turn < 5 or w == h):  # a square photo's turn leaves its size as it was
                         flipped.append((ip, turn))
                 if mask.shape != (h, w):
                     raise ValueError(size_differs(lp, mask.shape, ip, (h, w, 3)))
@@ -299,8 +299,8 @@ class CropSegDataset:
             import logging
 
             logging.getLogger("agriseg").warning(
-                "%s%s: read flipped or turned half round by its EXIF orientation (%d), as viewers show it: its label "
-                "must be drawn on the photo as shown (one drawn on the pixels as stored lies mirrored or upside down)",
+                "%s%s: read flipped or turned by its EXIF orientation (%d), as viewers show it: its label must be "
+                "drawn on the photo as shown (one drawn on the pixels as stored lies mirrored or turned under it)",
                 flipped[0][0], f" and {len(flipped) - 1} more photos" if len(flipped) > 1 else "", flipped[0][1],
             )  # fmt: skip
         if unlisted and not any_class:  # every plant pixel was of a colour the colormap does not name
@@ -312,7 +312,13 @@ class CropSegDataset:
             from agriseg.batch import listed
             from agriseg.data.io import log
 
-            log.warning("colours not in data.colormap are ignored in training: %s", listed(unlisted, 3))
+            jpeg = any(Path(u.split(": ", 1)[0]).suffix.lower() in (".jpg", ".jpeg") for u in unlisted)
+            log.warning(
+                "colours not in data.colormap are ignored in training%s: %s%s",
+                f" ({where})" if where else "",
+                listed(unlisted, 3),
+                "; JPEG blends the colours at every edge: save colour labels as PNG" if jpeg else "",
+            )
         return largest
 
     def load(self, i: int) -> tuple[np.ndarray, np.ndarray]:

@@ -130,6 +130,32 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         raise ModelLoadError(f"{path}: {what} ({reason})") from err
 
 
+def check_torch_archive(path: str | Path, what: str = "cannot read as a PyTorch file") -> None:
+    """Refuse a ``torch.save`` file whose zip archive is cut short or is not torch's, reading only its directory.
+
+    A few milliseconds where :func:`torch_load` reads every tensor: a command checks its model this way before
+    a long download or scene (``fields run`` had fetched a whole scene, then failed on a truncated cached
+    ``.ckpt``). Files that are not zip archives (a legacy pickle) are left to :func:`torch_load`.
+
+    Raises:
+        ModelLoadError: naming the file, in :func:`torch_load`'s words.
+    """
+    import zipfile
+
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":  # not a zip archive: torch_load tells what it is
+                return
+        with zipfile.ZipFile(path) as archive:  # reads the central directory at the end of the file
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        raise ModelLoadError(f"{path}: {what} (a zip archive cut short (an interrupted copy or download?))") from None
+    except OSError as err:
+        raise ModelLoadError(f"{path}: {what} ({err.strerror or err})") from None
+    if not any(n.endswith("/data.pkl") and n.count("/") == 1 for n in names):  # torch.save: <stem>/data.pkl
+        raise ModelLoadError(f"{path}: {what} (a zip archive, but not one torch.save wrote)")
+
+
 def _plain_pickle(path: str | Path) -> bool:
     """Whether ``path`` starts as ``pickle.dump`` writes (protocol 2 or later: ``\\x80`` and the protocol), not as
     ``torch.save`` does (a zip archive, or its legacy pickle of a magic number)."""

@@ -370,10 +370,19 @@ def check_model(model: str | Path, sha256: str | None) -> str | None:
             "file (they run it in ONNX Runtime themselves): give the model the .onnx was exported from"
         )
     if not is_instance_model(model):
-        if Path(model).suffix != ".ckpt":  # its header, before any scene (a .ckpt needs a full read: on load)
+        if Path(model).suffix != ".ckpt":  # its header, before any scene
             from agriseg.models.io import read_model_config
 
             read_model_config(model)
+        else:  # its zip directory only (the tensors are read on load): a cut-short file stops before any scene
+            from agriseg.models.io import ModelLoadError, check_torch_archive
+
+            try:
+                check_torch_archive(model, "cannot read as a checkpoint")
+            except ModelLoadError as err:
+                spec = spec_for(model)  # a damaged download in the cache: say how to fetch it again
+                again = f"; `agriseg fields models download {spec.name} --overwrite` fetches it again" if spec else ""
+                raise ModelLoadError(f"{err}{again}") from None
         return None
     spec = spec_for(model)
     import_ultralytics()
