@@ -266,6 +266,11 @@ class Fingerprint:
                     continue
                 if kind == "options" and not self.config_keys:
                     name = flags.get(leaf) or (key if nested else "--" + leaf.replace("_", "-"))
+                elif kind == "resolved" and flags and leaf not in flags:  # a rule of how the input is read
+                    # (crop plots' "scale" when --window became smaller than the mosaic): no option a user set
+                    shown = [_shown(v) if v is not None else "plain" for v in (a, b)]
+                    out.append(f"how the input is read ({key}): {shown[0]} -> {shown[1]}")
+                    continue
                 elif kind == "resolved":  # a resolved setting the command line gives too (--win-a-dates): its flag
                     name = flags.get(leaf, key)
                 else:  # a config's key stays one (train.lr)

@@ -1638,6 +1638,27 @@ def test_changed_settings_are_shown_as_typed() -> None:
     assert b.changes(a) == ["--bands: not given -> 3,2,1", "--overlay: on -> off", "--tta: none -> flip_h,flip_v"]
 
 
+def test_a_reading_rule_is_not_said_as_an_option() -> None:
+    """A crop plots re-run with a smaller --window said "scale: not given -> one per mosaic", a setting no option
+    names (session 98's sweep): a rule of how the input is read is said as one; with a flag, as the flag."""
+    from agriseg.fingerprint import OPTION_FLAGS
+
+    a = Recipe("demo", "1", {"window": 2048}).fingerprint(Item("a", Path("m.tif"), (Path("o/a.csv"),), ()))
+    b = Recipe("demo", "1", {"window": 512}).fingerprint(
+        Item("a", Path("m.tif"), (Path("o/a.csv"),), (), resolved={"scale": "one per mosaic", "bands": "3,2,1"})
+    )
+    token = OPTION_FLAGS.set({"window": "--window", "bands": "--bands"})
+    try:
+        said = b.changes(a)
+    finally:
+        OPTION_FLAGS.reset(token)
+    assert said == [
+        "--window: 2048 -> 512",
+        "--bands: not given -> 3,2,1",
+        "how the input is read (scale): plain -> one per mosaic",
+    ]
+
+
 def test_an_input_added_or_removed_is_named_so() -> None:
     """A data set built from images and masks: one more image was "input x.png changed since" (session 83's
     sweep); it is added, and one left out is removed."""

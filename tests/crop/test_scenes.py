@@ -235,6 +235,11 @@ def test_photos_without_their_labels_are_refused_and_a_label_of_another_size_nam
     args = ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "a"), "--photos", str(photos)]
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "--photos needs --labels too" in res.output and "Traceback" not in res.output
+    bundled = samples_dir / "peanut/labels"  # typed by hand: not missing, said as not these photos' labels
+    res = CliRunner().invoke(main, [*args, "--labels", str(bundled)])
+    assert res.exit_code == 2 and f"--labels {bundled}: the bundled samples' labels, not those of --photos" in (
+        res.output
+    ), res.output
     with pytest.raises(ValueError, match=r"0399.png: label is 150x120 px, its photo .*0399.jpg 160x120"):
         read_pair(photos, labels, "0399")
 

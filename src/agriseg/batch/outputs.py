@@ -183,10 +183,15 @@ def check_table(path: str | Path, overwrite: bool, command: str | None = None) -
     Raises:
         FileExistsError: ``<path>: exists and was not written by agriseg ...`` or ``... written by agriseg
             <other command> ...``.
+        agriseg.config.OptionError: a folder agriseg did not write under the table's name.
     """
     from agriseg.manifest import MANIFEST, table_edited, table_owner
 
     path = Path(path)
+    if path.is_dir():  # a folder under a table's name: refused now, as its write would refuse it after the batch
+        from agriseg.data.files import check_replaceable
+
+        check_replaceable(path)  # (with --overwrite, crop traits measured every photo, then stopped here)
     if not path.exists() or overwrite:
         return path
     if not (path.parent / MANIFEST).exists() and not _recorded_below(path.parent, command):

@@ -92,6 +92,13 @@ def make_synthetic(
     given = [f"--{n}" for n, p, f in (("photos", photos, "images"), ("labels", labels, "labels")) if p != SAMPLES / f]
     if len(given) == 1:  # the bundled labels of the user's photos: another photo's outlines, or a crash
         other = "--labels" if given == ["--photos"] else "--photos"
+        typed = click.get_current_context().get_parameter_source(other[2:]) == click.core.ParameterSource.COMMANDLINE
+        if typed and other == "--labels":  # the bundled folder named by hand: not missing, but not of these photos
+            raise OptionError(f"--labels {labels}: the bundled samples' labels, not those of --photos {photos}; give "
+                              "the labels of those photos")  # fmt: skip
+        if typed:
+            raise OptionError(f"--photos {photos}: the bundled samples' photos, not those of --labels {labels}; give "
+                              "the photos of those labels")  # fmt: skip
         raise OptionError(f"{given[0]} needs {other} too (the bundled {other[2:]} belong to the bundled samples)")
     from agriseg.data.files import check_output_folder
 

@@ -738,6 +738,17 @@ def test_a_plot_wholly_under_nodata_is_no_data_with_a_warning_not_an_empty_plot(
         [mosaic], tmp_path / "out", PlotsConfig(plots=str(plots), plot_id="name"), batch=BatchOptions(progress=False)
     )
     assert recs.exit_code == 1 and "none of the 2 plots" in recs[0]["error"] and "has data" in recs[0]["error"]
+    # one plot outside, one smaller than a pixel: nothing measured either (it was "1 measured", exit 0)
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    tiny = box(X0 + 30.5 * PIXEL, Y0 - 40.6 * PIXEL, X0 + 30.51 * PIXEL, Y0 - 40.59 * PIXEL)
+    far = box(X0 + 5000, Y0 + 5000, X0 + 5010, Y0 + 5010)
+    gpd.GeoDataFrame({"name": ["tiny", "far"]}, geometry=[tiny, far], crs="EPSG:32632").to_file(plots)
+    recs = run_plots(
+        [mosaic], tmp_path / "out2", PlotsConfig(plots=str(plots), plot_id="name"), batch=BatchOptions(progress=False)
+    )
+    assert recs.exit_code == 1 and "has data in this mosaic" in recs[0]["error"], recs[0]
 
 
 def test_the_plots_files_own_numbers_and_dates_are_written_as_read(tmp_path: Path) -> None:

@@ -840,13 +840,18 @@ def test_plots_of_undated_photos_make_no_growth_chart(tmp_path: Path) -> None:
     photo = np.zeros((80, 120, 3), np.uint8)
     photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
     photo[disk((40, 60), 15)] = (40, 160, 40)
-    for n in ("a", "b"):
+    for n in ("a", "b", "tray_06-01-2024", "tray_06-02-2024"):
         Image.fromarray(photo).save(tmp_path / f"{n}.png")
     (tmp_path / "pots.csv").write_text("id,x,y,width,height\np,0,0,120,80\n")
-    args = ["crop", "plots", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--plots", str(tmp_path / "pots.csv")]
+    plain = ["crop", "plots", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--plots", str(tmp_path / "pots.csv")]
+    res = CliRunner().invoke(main, [*plain, "-o", str(tmp_path / "p")])
+    # names that hold no date (a, b) are no series: no warning, as crop traits (session 98's sweep)
+    assert res.exit_code == 0 and "no growth tables" not in res.output, res.output
+    assert not (tmp_path / "p" / "growth.png").exists() and not (tmp_path / "p" / "growth.csv").exists()
+    args = [*plain[:2], str(tmp_path / "tray_06-01-2024.png"), str(tmp_path / "tray_06-02-2024.png"), *plain[4:]]
     res = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "o")])
     assert res.exit_code == 0, res.output
-    assert "warning: no growth tables: 0 of the 2 photos have a date in their names" in res.output, res.output
+    assert "warning: no growth tables: 0 of the 2 photos have a date in their names (tray_06-01-2024.png" in res.output
     assert not (tmp_path / "o" / "growth.png").exists() and not (tmp_path / "o" / "growth.csv").exists()
     import subprocess
     import sys
@@ -1260,3 +1265,56 @@ def test_a_photo_turned_by_its_exif_orientation_gives_no_sidecar_of_the_unturned
     with caplog.at_level("WARNING", logger="agriseg"):
         assert sidecar_of(tmp_path / "turned.jpg") == ""
     assert "turned by its EXIF orientation" in caplog.text
+
+
+def test_a_one_band_mask_named_as_a_photo_is_measured_as_a_mask(tmp_path: Path) -> None:
+    """A 0/255 mask of another name than ``<name>_mask.png`` (a GIS tool's one-band GeoTIFF) was segmented as a
+    greyscale photo by ``crop traits`` and by ``crop plots`` with a regions CSV: green fraction 0.024 where the
+    mask holds 0.046 (session 98's sweep); ``crop plots`` with a plots file read the same file as a mask."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    m = np.zeros((120, 160), np.uint8)
+    for c in [(30, 30), (30, 110), (90, 70)]:
+        m[disk(c, 12, shape=m.shape)] = 255
+    Image.fromarray(m).save(tmp_path / "field.png")
+    grey = np.full((120, 160), 90, np.uint8)  # a greyscale photo (more than two values) stays a photo
+    grey[m > 0] = 150
+    grey[::7] = 20
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    recs = run_traits([tmp_path / "field.png"], tmp_path / "o", batch=BatchOptions(progress=False))
+    rec = recs[0]
+    assert rec["image"]["green_fraction"] == pytest.approx((m > 0).mean(), abs=1e-6), rec
+    assert rec["photo"] is None and rec["mask"] == str(tmp_path / "field.png")
+    assert any("measured as a vegetation mask" in w for w in rec["warnings"])
+    assert not any("greyscale" in w for w in rec["warnings"])
+    (tmp_path / "pots.csv").write_text("id,x,y,width,height\nleft,0,0,80,120\n")
+    args = ["crop", "plots", str(tmp_path / "field.png"), "--plots", str(tmp_path / "pots.csv"), "-o"]
+    res = CliRunner().invoke(main, [*args, str(tmp_path / "p")])
+    assert res.exit_code == 0 and "measured as a vegetation mask" in res.output, res.output
+    with (tmp_path / "p" / "field_plots.csv").open() as fh:
+        row = next(csv.DictReader(fh))
+    assert float(row["green_fraction"]) == pytest.approx((m[:, :80] > 0).mean(), abs=1e-5)
+    from agriseg.crop.traits.inputs import one_band_mask
+
+    assert not one_band_mask(tmp_path / "grey.png")
+    Image.fromarray(np.stack([m] * 3, -1)).save(tmp_path / "rgb.png")
+    assert not one_band_mask(tmp_path / "rgb.png")  # a colour file is a photo, by its header
+
+
+def test_a_folder_under_a_table_name_is_refused_before_any_photo_even_with_overwrite(tmp_path: Path) -> None:
+    """``crop traits --overwrite`` into a folder holding a user's folder ``traits.csv/`` measured every photo and
+    wrote its pictures, then stopped at the table (exit 2): refused before any work now (session 98's sweep)."""
+    from agriseg.config import OptionError
+
+    m = np.zeros((60, 80), np.uint8)
+    m[disk((30, 40), 10)] = 255
+    Image.fromarray(m).save(tmp_path / "a_mask.png")
+    out = tmp_path / "o"
+    (out / "traits.csv").mkdir(parents=True)
+    (out / "traits.csv" / "keep.txt").write_text("mine")
+    for overwrite in (False, True):
+        with pytest.raises(OptionError, match="traits.csv: a folder agriseg did not write"):
+            run_traits([tmp_path / "a_mask.png"], out, batch=BatchOptions(progress=False, overwrite=overwrite))
+        assert sorted(p.name for p in out.iterdir()) == ["traits.csv"]

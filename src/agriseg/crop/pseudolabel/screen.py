@@ -271,11 +271,14 @@ def write_screen_page(
 
     Raises:
         FileExistsError: ``screen.html`` was changed since agriseg wrote it and not ``overwrite``.
+        agriseg.config.OptionError: ``outdir`` is not writable.
     """
     from agriseg.batch import keep_unstamped_table, listed
+    from agriseg.data.files import check_writable
     from agriseg.manifest import seal_tables, table_edited
 
     out = Path(outdir)
+    check_writable([out])  # a usage error (exit 2) as every command's output folder, before the page is built
     gone: list[str] = []
     items = screen_items(out, gone)
     if gone and notes is not None:

@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 import numpy as np
 
-from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, measured_now
+from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, listed, measured_now
 from agriseg.crop.config import PlotsConfig
-from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, read_mask
-from agriseg.crop.traits.meta import DATE_FORMS, check_template, file_date, meta_date, parse_name
+from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, one_band_mask, read_mask
+from agriseg.crop.traits.meta import DATE_FORMS, check_template, file_date, looks_dated, meta_date, parse_name
 from agriseg.crop.traits.orthomosaic import PLOT_COLUMNS, plot_stats
 from agriseg.crop.traits.regions import needs_check, region_columns
 from agriseg.crop.traits.units import ANGLES, table_cell, tidy
@@ -170,9 +170,10 @@ def run_plots(
                 f"{m}: none of the {len(gdf)} plots of {config.plots} overlaps this mosaic "
                 "(check that both cover the same place and that the plots file's CRS is right)"
             )
-        if len(gdf) and gdf["status"].isin(["outside mosaic", "no data"]).all():
+        if len(gdf) and gdf["status"].isin(["outside mosaic", "no data", "empty"]).all():
             raise ValueError(f"{m}: none of the {len(gdf)} plots of {config.plots} has data in this mosaic "
-                             "(each is under its nodata or transparent pixels, or outside it)")  # fmt: skip
+                             "(each is under its nodata or transparent pixels, outside it, or smaller than a "
+                             "pixel)")  # fmt: skip
         gpkg, table = item.outputs
         for col in [c for c in PLOT_COLUMNS if gdf[c].dtype.kind == "f"]:  # no 0.48000000000000004
             gdf[col] = gdf[col].map(tidy)  # agriseg's numbers only: the plots file's own are written as read
@@ -210,11 +211,13 @@ def run_plots(
         done = measured_now(list(result))  # not the records made with other settings (kept)
         if (n_dated := sum(bool(r.get("date")) for r in done)) < 2:  # as crop traits: growth needs two dates (a
             # chart of undated photos was an empty plot titled "no dates")
-            if len(done) > 1:
+            # said only where a name seems to hold a date it did not read, as crop traits says it (not 0003)
+            unread = [Path(r["file"]).name for r in done if not r.get("date") and looks_dated(Path(r["file"]).stem)]
+            if len(done) > 1 and unread:
                 kind = "photos" if photos else "mosaics"
                 has = "has a date in its name" if n_dated == 1 else "have a date in their names"
                 result.notes.append(f"warning: no growth tables: {n_dated} of the {len(done)} {kind} {has} "
-                                    f"({DATE_FORMS})")  # fmt: skip
+                                    f"({listed(unread, 3)}: no date read; {DATE_FORMS})")  # fmt: skip
             drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
         else:
             dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]
@@ -284,7 +287,7 @@ def _segmented(path: Path, photos: bool) -> bool:
     one) with a regions CSV, a mosaic of three bands or more with a plots file (one band: a vegetation mask). An
     unreadable mosaic counts as segmented (it fails as its own item)."""
     if photos:
-        return not mask_kind(path)
+        return not mask_kind(path) and not one_band_mask(path)
     from agriseg.raster.io import import_rasterio
 
     rasterio = import_rasterio()
@@ -312,9 +315,13 @@ def photo_plots(
     from agriseg.data.io import read_rgb
 
     rgb: np.ndarray | None
+    said = []
     if mask_kind(photo):  # crop predict's mask of a photo: measured as crop traits measures it, no model run
         classes, rgb, sure = read_mask(photo), None, None
         crop_weed = photo.stem.endswith("_classes")
+    elif one_band_mask(photo):  # a mask of another name (0/255 GeoTIFF): as crop traits and a plots file read it
+        classes, rgb, sure, crop_weed = (read_rgb(photo)[..., 0] > 0).astype(np.uint8), None, None, False
+        said.append("one band of 0 and one value only: measured as a vegetation mask (not segmented as a photo)")
     else:
         rgb = read_rgb(photo)
         classes, crop_weed, sure = segment(rgb)
@@ -327,7 +334,7 @@ def photo_plots(
     )
     m = measure(classes, rgb, traits, None, crop_weed, sure)
     if warnings is not None:
-        warnings += [f"{photo}: {w}" for w in m.warnings]
+        warnings += [f"{photo}: {w}" for w in said + m.warnings]
     own = {r.id: r.extra for r in m.rects}  # the file's other columns (read with its regions), after the traits
     rows = []
     for r in m.regions:
@@ -342,7 +349,9 @@ def _photo_rules(path: Path) -> dict[str, str]:
     """How ``crop plots`` reads a file given with a regions CSV, for its fingerprint: ``<name>_mask.png`` and
     ``<name>_classes.png`` (written by ``crop predict``) as masks (earlier versions segmented them as photos, so
     their outputs are not resumed); ``{}`` for a photo."""
-    return {"read as": "mask"} if mask_kind(path) else {}
+    if mask_kind(path):
+        return {"read as": "mask"}
+    return {"one band of two values": "a mask"} if one_band_mask(path) else {}  # segmented as a photo before
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:

@@ -174,6 +174,24 @@ def read_mask(path: Path) -> np.ndarray:
     raise ImageReadError(f"{path}: not a 0/255 or 0/1 mask, nor a 0/1/2 class map (values {shown})")
 
 
+def one_band_mask(path: Path) -> bool:
+    """Whether a file given as a photo is a vegetation mask: one band holding 0 and one other value only (0/255,
+    0/1, 0/65535, or a bilevel image). ``crop plots`` reads a one-band mosaic as a mask; ``crop traits`` had
+    segmented such a file as a greyscale photo and measured half its plants. A greyscale photo has more values.
+    Only a one-band file is decoded (its header says), so colour photos cost nothing."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:  # the header only
+            if im.mode not in ("1", "L", "I;16", "I;16B", "I;16L", "I"):
+                return False
+        with open_image(path) as im:
+            values = np.unique(np.asarray(im))
+    except (OSError, ValueError):  # an unreadable file fails when it is read as a photo, with its own message
+        return False
+    return len(values) == 2 and int(values[0]) == 0
+
+
 def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(class ids or None, photo or None) of an item; a mask must match its photo's size.
 

@@ -41,7 +41,7 @@ from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import Item as Pair
-from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, pair_inputs, read_item
+from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, one_band_mask, pair_inputs, read_item
 from agriseg.crop.traits.meta import (
     DATE_FORMS,
     check_template,
@@ -446,6 +446,11 @@ def measure_item(
     classes, rgb = read_item(item)
     sure = None  # a mask read from a file says nothing of the model's sureness
     doubts: list[str] = []
+    as_mask = classes is None and item.photo is not None and one_band_mask(item.photo)
+    if as_mask:  # (H, W, 3) of two grey values -> (H, W) class ids
+        assert rgb is not None
+        classes, rgb = (rgb[..., 0] > 0).astype(np.uint8), None
+        doubts.append("one band of 0 and one value only: measured as a vegetation mask (not segmented as a photo)")
     if classes is None:
         assert rgb is not None
         classes, crop_weed, sure = segment(rgb)
@@ -473,8 +478,8 @@ def measure_item(
     record = {
         "file": str(item.path),
         "name": item.name,
-        "photo": str(item.photo) if item.photo else None,
-        "mask": str(item.mask) if item.mask else "model " + config.model_name,
+        "photo": str(item.photo) if item.photo and not as_mask else None,
+        "mask": str(item.mask or item.photo) if item.mask or as_mask else "model " + config.model_name,
         "status": "ok",
         "quality": photo_quality(rgb) if rgb is not None else "",  # a mask alone is not checked
         "meta": meta,
@@ -525,6 +530,8 @@ def _item_rules(p: Any, config: TraitsConfig) -> dict[str, str]:  # noqa: ANN401
     """A photo's rules that changed its outputs since they came, for its fingerprint: how its pixels are read
     (:func:`photo_reading_rules`), and a date its name gives only as ``15.06.2024`` (undated before)."""
     rules = photo_reading_rules(p.photo) if p.mask is None and p.photo is not None else {}
+    if p.mask is None and p.photo is not None and one_band_mask(p.photo):
+        rules["one band of two values"] = "a mask"  # segmented as a greyscale photo before
     if not config.meta and dotted_date(p.name):
         rules["name date"] = "dotted"
     if not config.meta and name_date(p.name) is None and file_date(p.photo or p.path, p.stem):
