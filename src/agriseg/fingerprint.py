@@ -264,7 +264,10 @@ class Fingerprint:
                         continue
                     out.append(f"the model's own resize (--resize not given): {_shown(a)} -> {_shown(b)}")
                     continue
-                if kind == "options" and not self.config_keys:
+                if kind == "options" and not self.config_keys and flags and not nested and leaf not in flags:
+                    name = leaf.replace("_", " ")  # a setting the command has no option for (polygons' simplify
+                    # unit, recorded with --simplify): "--simplify-unit" named an option there is not
+                elif kind == "options" and not self.config_keys:
                     name = flags.get(leaf) or (key if nested else "--" + leaf.replace("_", "-"))
                 elif kind == "resolved" and flags and leaf not in flags:  # a rule of how the input is read
                     # (crop plots' "scale" when --window became smaller than the mosaic): no option a user set

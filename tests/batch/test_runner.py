@@ -1657,6 +1657,16 @@ def test_a_reading_rule_is_not_said_as_an_option() -> None:
         "--bands: not given -> 3,2,1",
         "how the input is read (scale): plain -> one per mosaic",
     ]
+    # a setting recorded without an option of its own (fields polygonize's simplify unit): not said as a flag
+    a = Recipe("demo", "1", {"simplify": None}).fingerprint(Item("a", Path("m.tif"), (Path("o/a.csv"),), ()))
+    b = Recipe("demo", "1", {"simplify": 30.0, "simplify_unit": "m"}).fingerprint(
+        Item("a", Path("m.tif"), (Path("o/a.csv"),), ())
+    )
+    token = OPTION_FLAGS.set({"simplify": "--simplify"})
+    try:
+        assert b.changes(a) == ["--simplify: not given -> 30.0", "simplify unit: not given -> m"]
+    finally:
+        OPTION_FLAGS.reset(token)
 
 
 def test_an_input_added_or_removed_is_named_so() -> None:

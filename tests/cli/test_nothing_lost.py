@@ -154,6 +154,7 @@ def test_09_resize_beyond_memory_is_refused_with_the_figure(tmp_path: Path) -> N
     assert code == 2 and f"{photo} (" in out and "px) at --long-side 100000 would need about" in out, out
     assert "GiB" in out
     assert "AGRISEG_MEMORY_CHECK=0" in out and "--no-memory-check" in out
+    assert not (tmp_path / "out").exists()  # refused before the output folder is made (session 98's check)
 
 
 def _error_lines(out: str) -> list[str]:

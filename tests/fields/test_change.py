@@ -363,3 +363,23 @@ def test_grids_apart_are_said_by_their_sides_and_their_turn() -> None:
     assert grid_difference(grid(north), grid(turned)) == "grids rotated or sheared apart"
     assert grid_difference(grid(north), grid(Affine(20, 0, 0, 0, -20, 0))) == "pixels of 10 x 10 and 20 x 20"
     assert grid_difference(grid(north), grid(north)) == ""
+
+
+def test_change_polygons_all_too_small_are_said_of_the_users_file(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The warning of a --min-area larger than every changed region named a staging file inside a temporary
+    folder (`..c.tif.agriseg-tmp-25574.tif.agriseg-mask-25574.tif/c_mask.tif: 0 fields`; session 98's sweep):
+    it names the polygons file, and its polygons as change polygons."""
+    from agriseg.fields.change import change_outputs
+
+    a = np.full((30, 50), 200, np.uint8)
+    b = a.copy()
+    b[5:25, 3:20] = 20
+    _probs(tmp_path / "a.tif", a), _probs(tmp_path / "b.tif", b)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        _, df = change_outputs(tmp_path / "a.tif", tmp_path / "b.tif", tmp_path / "c.tif", tmp_path / "c.parquet", 0.5,
+                               1e8)  # fmt: skip
+    assert len(df) == 0
+    assert f"{tmp_path / 'c.parquet'}: 0 change polygons: 1 polygon found, smaller than --min-area" in caplog.text
+    assert "agriseg-tmp" not in caplog.text and "0 fields" not in caplog.text

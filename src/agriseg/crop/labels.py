@@ -33,7 +33,8 @@ def read_label(
 
     Raises:
         ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
-        OptionError: ``index`` mode on a label of colours (the label mode does not fit the labels).
+        OptionError: ``index`` mode on a label of colours, or a colormap none of whose colours the label holds
+            (the label mode or colormap does not fit the labels).
     """
     if mode not in get_args(LabelMode):  # a library call's typo read every label as class ids (mIoU 1.0)
         raise OptionError(f"label mode {mode!r}: not one of {', '.join(get_args(LabelMode))}")
@@ -60,7 +61,9 @@ def read_label(
         if (out == 255).all():
             found = np.unique(key)[:5]
             shown = ", ".join(f"{k >> 16},{(k >> 8) & 255},{k & 255}" for k in found.tolist())
-            raise ValueError(f"{path}: no pixel has a colour of the colormap (label colours include {shown})")
+            raise OptionError(  # the colormap given does not fit this label: evaluate of none that fits exits 2
+                f"{path}: no pixel has a colour of the colormap (label colours include {shown})"
+            )
         return out
     if arr.ndim == 3 and mode == "index" and not (arr[..., :3] == arr[..., :1]).all():
         raise OptionError(  # the label mode given does not fit the labels: a usage error (exit status 2)

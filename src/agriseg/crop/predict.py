@@ -517,14 +517,16 @@ def predict_paths(
         precision=config.precision,
         device=config.device,
     )
+    # photos too large for the memory: refused when none fits before the output folder is made (it was left empty)
+    too_large = check_photo_memory(photos, pred.long_side, pred.num_classes, "--long-side", config.batch_size)
     out = ensure_outdir(outdir)
     files, named_like = drop_outputs(photos, out, OUTPUT_SUFFIXES)  # no record says agriseg wrote them
     if not files:
         raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
+    too_large = {p: why for p, why in too_large.items() if p in set(map(Path, files))}
     pred.progress = batch is None or batch.progress  # a photo in many tiles takes minutes on a CPU: its tiles get a bar
     cfg = pred.config
     assert cfg is not None
-    too_large = check_photo_memory(files, pred.long_side, pred.num_classes, "--long-side", config.batch_size)
     options = config.model_dump(exclude={"model_name", "batch_size", "optimize"})
     options.update(long_side=pred.long_side, tta=pred.tta)
     # --overlay only chooses whether the overlay is written: turned on, the item runs for it

@@ -241,7 +241,8 @@ def polygonize_change(
             with rasterio.open(staging, "w", **{**prof, "tiled": True}) as dst:
                 for _, win in src.block_windows(1):
                     dst.write(src.read(2, window=win), 1, window=win)
-        return polygonize(staging, Path(output), cfg, collection="agriseg-change", id_prefix=name, determined=when)
+        return polygonize(staging, Path(output), cfg, collection="agriseg-change", id_prefix=name, determined=when,
+                          source=str(output))  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

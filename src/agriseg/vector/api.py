@@ -72,6 +72,7 @@ def polygonize(
     id_prefix: str | None = None,
     determined: dt.datetime | None = None,
     labels: bool | None = None,
+    source: str | None = None,
 ) -> Any:
     """Polygonise a class / probability raster, or an instance-label raster, into field polygons.
 
@@ -95,6 +96,8 @@ def polygonize(
             raster's ``WIN_A_DATETIME`` / ``WIN_B_DATETIME`` tags; left out when there are none).
         labels: the raster holds instance labels (default: when its ``AGRISEG_FORMAT`` tag says so, see
             :func:`is_instance_raster`).
+        source: what warnings name (default: ``raster``): ``fields change`` polygonises a staging copy of its
+            map's change band, whose temporary path meant nothing to a user.
 
     Returns:
         The fields GeoDataFrame (in the raster's CRS), with ``attrs["timing"]`` seconds per stage and
@@ -118,13 +121,15 @@ def polygonize(
         labels = raster.is_file() and is_instance_raster(raster)
     table, profile = _label_table(raster, cfg) if labels else polygonize_table(raster, cfg)
     if not labels:  # classes it leaves out, or a raster that gave nothing: said, never a silent 0 fields
-        _say_other_coding(raster, cfg.field_class, cfg.boundary_class, found=len(table.geoms))
+        _say_other_coding(raster, cfg.field_class, cfg.boundary_class, found=len(table.geoms), source=source)
     # the field-probability band: band 2 of an instance raster, band 2 + field_class of a class raster
     has_probs = profile.get("count", 1) >= (2 if labels else 2 + cfg.field_class)
-    return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0, has_probs)
+    return _fields(table, profile, raster, output, cfg, collection, id_prefix, determined, t0, has_probs, source)
 
 
-def _say_other_coding(raster: Path, field_class: int, boundary_class: int, found: int = 0) -> None:
+def _say_other_coding(
+    raster: Path, field_class: int, boundary_class: int, found: int = 0, source: str | None = None
+) -> None:
     """Warnings from a reduced read of a class raster's class band: a raster that gave no field yet holds classes
     other than background, field and boundary (another class coding); one that gave fields and holds other
     classes too (left out: only the field class is fields); one that is nodata everywhere. A raster of
@@ -140,25 +145,28 @@ def _say_other_coding(raster: Path, field_class: int, boundary_class: int, found
         shape = (max(1, round(ds.height * s)), max(1, round(ds.width * s)))
         cls = ds.read(1, out_shape=shape, resampling=Resampling.nearest, masked=True)
     kept = cls.compressed()
+    raster_name = source or raster  # what the user gave (fields change: its map, not a staging copy)
     values, counts = np.unique(kept, return_counts=True)
     known = (0, field_class, boundary_class)
     others = [(int(v), int(n)) for v, n in zip(values, counts, strict=True) if v not in known]
     log = logging.getLogger("agriseg")
     # many ids beyond the classes: field ids (an FTW instance mask, make-synthetic's own), read only by its tag
     ids = (f" (an instance raster of field ids? tag it: rio edit-info --tag AGRISEG_FORMAT={INSTANCE_FORMAT} "
-           f"{raster})" if len(others) >= 2 else "")  # fmt: skip
+           f"{raster_name})" if len(others) >= 2 else "")  # fmt: skip
     if nodata is not None and nodata in (field_class, boundary_class):  # its pixels are no data, not fields
         what = "field" if nodata == field_class else "boundary"
-        log.warning("%s: its nodata value %g is the %s class: those pixels are read as no data", raster, nodata, what)
+        log.warning(
+            "%s: its nodata value %g is the %s class: those pixels are read as no data", raster_name, nodata, what
+        )
     if not kept.size:
-        log.warning("%s: every pixel is nodata: no fields", raster)
+        log.warning("%s: every pixel is nodata: no fields", raster_name)
     elif field_class not in values and others:
         listed = values.tolist()
         shown = ", ".join(map(str, listed[:8])) + (", ..." if len(listed) > 8 else "")
         log.warning(
             "%s: no pixel of the field class %d (its classes: %s): fields are class %d and boundaries %d, as in "
             "agriseg's and FTW's class rasters%s",
-            raster, field_class, shown, field_class, boundary_class, ids,
+            raster_name, field_class, shown, field_class, boundary_class, ids,
         )  # fmt: skip
     elif found and others:
         share = 100 * sum(n for _, n in others) / kept.size
@@ -166,7 +174,7 @@ def _say_other_coding(raster: Path, field_class: int, boundary_class: int, found
         log.warning(
             "%s: classes %s (%.0f %% of its pixels) left out: only class %d is fields (boundaries %d), as in "
             "agriseg's and FTW's class rasters%s",
-            raster, shown, share, field_class, boundary_class, ids,
+            raster_name, shown, share, field_class, boundary_class, ids,
         )  # fmt: skip
 
 
@@ -228,6 +236,7 @@ def _fields(
     determined: dt.datetime | None,
     t0: float,
     has_probs: bool,
+    source: str | None = None,
 ) -> Any:
     """An instance table in pixel coordinates -> cleaned, filtered fiboa fields (written when ``output``)."""
     if determined is None:
@@ -240,7 +249,8 @@ def _fields(
     keys, conf = table.keys[keep], table.confidence[keep]
     dropped = {f"--min-area {cfg.min_area_m2:g} m2": int((~keep).sum())}
     more = filter_fields(raster, cleaned, profile["crs"], area, conf, cfg, dropped)
-    _say_why_none(raster, len(table.keys), int(keep.sum()), int(more.sum()), cfg)
+    what = "change polygons" if collection == "agriseg-change" else "fields"
+    _say_why_none(source or raster, len(table.keys), int(keep.sum()), int(more.sum()), cfg, what)
     cleaned, area, perim, conf, keys = cleaned[more], area[more], perim[more], conf[more], keys[more]
     ids = [f"{prefix}-{r}-{c}" for r, c in keys.tolist()]
     # a raster with probabilities has a confidence column, also where it has no field (one schema per run)
@@ -255,7 +265,9 @@ def _fields(
     return df
 
 
-def _say_why_none(raster: Path, found: int, large: int, kept: int, cfg: PolygonizeConfig) -> None:
+def _say_why_none(
+    raster: Path | str, found: int, large: int, kept: int, cfg: PolygonizeConfig, what: str = "fields"
+) -> None:
     """Warn when polygons were found but the options removed every one (0 fields, and no word of why: session
     93's sweep, a land-cover filter or a --min-area larger than the area)."""
     if not found or kept:
@@ -271,7 +283,7 @@ def _say_why_none(raster: Path, found: int, large: int, kept: int, cfg: Polygoni
         why = f"{large} over --min-area, then removed by {' / '.join(named) or 'the filters'}"
     from agriseg.batch import counted
 
-    logging.getLogger("agriseg").warning("%s: 0 fields: %s found, %s", raster, counted(found, "polygon"), why)
+    logging.getLogger("agriseg").warning("%s: 0 %s: %s found, %s", raster, what, counted(found, "polygon"), why)
 
 
 INSTANCE_FORMAT = "agriseg-fields-instances"  # the AGRISEG_FORMAT tag of an instance raster
