@@ -85,6 +85,11 @@ def test_label_colours_the_colormap_does_not_name_are_said(tmp_path: Path, caplo
     with caplog.at_level("WARNING", logger="agriseg"):
         CropSegDataset(pairs, ["0", "1"], "colormap", colormap, num_classes=2).check("the validation photos")
     assert "ignored in training (the validation photos): " in caplog.text and "save colour labels as PNG" in caplog.text
+    for i in range(2):  # labels of no colour the colormap lists: all named at once, not the first alone
+        Image.fromarray(np.full((20, 30, 3), 7, np.uint8)).save(tmp_path / f"{i}.png")
+        pairs[str(i)] = (tmp_path / f"{i}.jpg", tmp_path / f"{i}.png")
+    with pytest.raises(OptionError, match=r"0.png: no pixel has a colour of the colormap .* \(and 1 more in the set\)"):
+        CropSegDataset(pairs, ["0", "1"], "colormap", colormap, num_classes=2).check("the set")
 
 
 def test_a_label_mode_misfit_names_the_config_key(tmp_path: Path) -> None:

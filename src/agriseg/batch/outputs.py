@@ -183,15 +183,15 @@ def check_table(path: str | Path, overwrite: bool, command: str | None = None) -
     Raises:
         FileExistsError: ``<path>: exists and was not written by agriseg ...`` or ``... written by agriseg
             <other command> ...``.
-        agriseg.config.OptionError: a folder agriseg did not write under the table's name.
+        agriseg.config.OptionError: a folder under the table's name.
     """
     from agriseg.manifest import MANIFEST, table_edited, table_owner
 
     path = Path(path)
-    if path.is_dir():  # a folder under a table's name: refused now, as its write would refuse it after the batch
-        from agriseg.data.files import check_replaceable
+    if path.is_dir():  # a folder under a table's name (empty or not): the table's write fails on it after the
+        from agriseg.config import OptionError  # batch (crop traits --overwrite measured every photo, then stopped)
 
-        check_replaceable(path)  # (with --overwrite, crop traits measured every photo, then stopped here)
+        raise OptionError(f"{path}: a folder where this command writes its table {path.name}; move or rename it")
     if not path.exists() or overwrite:
         return path
     if not (path.parent / MANIFEST).exists() and not _recorded_below(path.parent, command):

@@ -12,7 +12,7 @@ import numpy as np
 from agriseg.config import OptionError
 from agriseg.crop.config import CropEvaluateConfig
 from agriseg.crop.dataset import match_pairs
-from agriseg.crop.labels import LabelMode, read_label
+from agriseg.crop.labels import ColormapMisfit, LabelMode, read_label
 from agriseg.data.io import ImageReadError, read_rgb
 from agriseg.metrics.segmentation import SegmentationMetrics
 
@@ -40,11 +40,11 @@ def evaluate_folder(
     ``configs/crop/peanut_val.txt``), only those photos are scored.
 
     Raises:
-        OptionError: every label holds a class id the model does not predict, or misfits the label mode
-            (naming the first; one such label among good ones fails as its own pair); a name of ``stems``
-            without a photo and a label.
-        ValueError: naming the label file whose colours match no entry of the colormap; every pair failed;
-            with ``strict``, the first pair that cannot be scored, or the first photo without a label.
+        OptionError: every label holds a class id the model does not predict, misfits the label mode, or has
+            no colour of the colormap (naming the first; one such label among good ones fails as its own pair);
+            a name of ``stems`` without a photo and a label.
+        ValueError: every pair failed; with ``strict``, the first pair that cannot be scored, or the first photo
+            without a label.
     """
     from agriseg.batch import progress_bar
 
@@ -142,6 +142,8 @@ def _check_label_mode(labels: list[Path], label_mode: LabelMode, colormap: dict[
             break
         try:
             read_label(lp, label_mode, colormap)
+        except ColormapMisfit:  # (a blank frame of no listed colour) fails as its own pair; all of them: exit 2
+            read += 1
         except OptionError as err:
             misfit, read = misfit or err, read + 1
         except ImageReadError:

@@ -13,6 +13,12 @@ from agriseg.data.io import apply_orientation, exif_orientation, open_image
 
 LabelMode = Literal["binary", "index", "colormap"]
 
+
+class ColormapMisfit(OptionError):
+    """A label none of whose colours the colormap lists: it fails as its own pair or file; when no label fits,
+    the colormap is the mistake (a usage error, exit 2)."""
+
+
 # Peanut dataset colours (green crop, red weed, black background)
 PEANUT_VEGETATION = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 1}
 PEANUT_CROP_WEED = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}
@@ -33,8 +39,8 @@ def read_label(
 
     Raises:
         ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
-        OptionError: ``index`` mode on a label of colours, or a colormap none of whose colours the label holds
-            (the label mode or colormap does not fit the labels).
+        OptionError: ``index`` mode on a label of colours (the label mode does not fit the labels).
+        ColormapMisfit: an OptionError: no pixel of the label has a colour of the colormap.
     """
     if mode not in get_args(LabelMode):  # a library call's typo read every label as class ids (mIoU 1.0)
         raise OptionError(f"label mode {mode!r}: not one of {', '.join(get_args(LabelMode))}")
@@ -61,9 +67,7 @@ def read_label(
         if (out == 255).all():
             found = np.unique(key)[:5]
             shown = ", ".join(f"{k >> 16},{(k >> 8) & 255},{k & 255}" for k in found.tolist())
-            raise OptionError(  # the colormap given does not fit this label: evaluate of none that fits exits 2
-                f"{path}: no pixel has a colour of the colormap (label colours include {shown})"
-            )
+            raise ColormapMisfit(f"{path}: no pixel has a colour of the colormap (label colours include {shown})")
         return out
     if arr.ndim == 3 and mode == "index" and not (arr[..., :3] == arr[..., :1]).all():
         raise OptionError(  # the label mode given does not fit the labels: a usage error (exit status 2)

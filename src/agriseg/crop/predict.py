@@ -523,7 +523,8 @@ def predict_paths(
     files, named_like = drop_outputs(photos, out, OUTPUT_SUFFIXES)  # no record says agriseg wrote them
     if not files:
         raise NoInputError(f"{outdir}: holds only outputs of an earlier run, no photos")
-    too_large = {p: why for p, why in too_large.items() if p in set(map(Path, files))}
+    kept = set(map(Path, files))
+    too_large = {p: why for p, why in too_large.items() if p in kept}
     pred.progress = batch is None or batch.progress  # a photo in many tiles takes minutes on a CPU: its tiles get a bar
     cfg = pred.config
     assert cfg is not None

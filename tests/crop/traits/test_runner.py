@@ -1296,11 +1296,40 @@ def test_a_one_band_mask_named_as_a_photo_is_measured_as_a_mask(tmp_path: Path) 
     with (tmp_path / "p" / "field_plots.csv").open() as fh:
         row = next(csv.DictReader(fh))
     assert float(row["green_fraction"]) == pytest.approx((m[:, :80] > 0).mean(), abs=1e-5)
-    from agriseg.crop.traits.inputs import one_band_mask
+    from agriseg.crop.traits.inputs import one_band_mask, read_one_band_mask
 
     assert not one_band_mask(tmp_path / "grey.png")
     Image.fromarray(np.stack([m] * 3, -1)).save(tmp_path / "rgb.png")
     assert not one_band_mask(tmp_path / "rgb.png")  # a colour file is a photo, by its header
+    # its raw values, whatever the depth (a 16-bit 0/1 mask read as a photo is black), palette indices, full canopy
+    Image.fromarray((m > 0).astype(np.uint16)).save(tmp_path / "sixteen.png")
+    Image.fromarray((m > 0).astype(np.uint8)).convert("P").save(tmp_path / "palette.png")
+    Image.fromarray(np.full((20, 30), 255, np.uint8)).save(tmp_path / "canopy.png")
+    Image.fromarray(np.full((20, 30), 128, np.uint8)).save(tmp_path / "card.png")  # a grey card: a photo
+    for name in ("sixteen", "palette"):
+        got = read_one_band_mask(tmp_path / f"{name}.png")
+        assert got is not None and (got == (m > 0)).all(), name
+    assert read_one_band_mask(tmp_path / "canopy.png") is not None and not one_band_mask(tmp_path / "card.png")
+    # only masks: --model is refused (it would not be read), as for <name>_mask.png files
+    from agriseg.config import OptionError
+
+    with pytest.raises(OptionError, match="--model crop-weed: not read"):
+        run_traits([tmp_path / "sixteen.png"], tmp_path / "m", {"model_name": "crop-weed"},
+                   batch=BatchOptions(progress=False))  # fmt: skip
+
+
+def test_a_one_band_image_too_large_to_open_fails_as_its_item_not_the_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mask test opened a one-band image past PIL's size guard: its DecompressionBombError stopped the whole
+    batch with a traceback (session 98's review); the photo reader says why, for that photo only."""
+    from PIL import Image as PILImage
+
+    from agriseg.crop.traits.inputs import one_band_mask
+
+    Image.fromarray(np.full((40, 40), 90, np.uint8)).save(tmp_path / "big.png")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 100)  # 1600 px is "over twice the limit"
+    assert not one_band_mask(tmp_path / "big.png")
 
 
 def test_a_folder_under_a_table_name_is_refused_before_any_photo_even_with_overwrite(tmp_path: Path) -> None:
@@ -1315,6 +1344,7 @@ def test_a_folder_under_a_table_name_is_refused_before_any_photo_even_with_overw
     (out / "traits.csv").mkdir(parents=True)
     (out / "traits.csv" / "keep.txt").write_text("mine")
     for overwrite in (False, True):
-        with pytest.raises(OptionError, match="traits.csv: a folder agriseg did not write"):
+        with pytest.raises(OptionError, match="traits.csv: a folder where this command writes its table"):
             run_traits([tmp_path / "a_mask.png"], out, batch=BatchOptions(progress=False, overwrite=overwrite))
         assert sorted(p.name for p in out.iterdir()) == ["traits.csv"]
+        (out / "traits.csv" / "keep.txt").unlink(missing_ok=True)  # an empty folder too (the review's case)

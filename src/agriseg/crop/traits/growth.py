@@ -24,7 +24,7 @@ import numpy as np
 
 from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, listed, measured_now
 from agriseg.crop.config import PlotsConfig
-from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, one_band_mask, read_mask
+from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, one_band_mask, read_mask, read_one_band_mask
 from agriseg.crop.traits.meta import DATE_FORMS, check_template, file_date, looks_dated, meta_date, parse_name
 from agriseg.crop.traits.orthomosaic import PLOT_COLUMNS, plot_stats
 from agriseg.crop.traits.regions import needs_check, region_columns
@@ -319,8 +319,8 @@ def photo_plots(
     if mask_kind(photo):  # crop predict's mask of a photo: measured as crop traits measures it, no model run
         classes, rgb, sure = read_mask(photo), None, None
         crop_weed = photo.stem.endswith("_classes")
-    elif one_band_mask(photo):  # a mask of another name (0/255 GeoTIFF): as crop traits and a plots file read it
-        classes, rgb, sure, crop_weed = (read_rgb(photo)[..., 0] > 0).astype(np.uint8), None, None, False
+    elif (one_band := read_one_band_mask(photo)) is not None:  # a mask of another name (0/255 GeoTIFF): as crop
+        classes, rgb, sure, crop_weed = one_band, None, None, False  # traits and a plots file read it
         said.append("one band of 0 and one value only: measured as a vegetation mask (not segmented as a photo)")
     else:
         rgb = read_rgb(photo)

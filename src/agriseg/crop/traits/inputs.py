@@ -9,6 +9,8 @@ segmented with the model; a mask without a photo is measured without colour trai
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -174,22 +176,53 @@ def read_mask(path: Path) -> np.ndarray:
     raise ImageReadError(f"{path}: not a 0/255 or 0/1 mask, nor a 0/1/2 class map (values {shown})")
 
 
+MASK_MODES = ("1", "L", "P", "I;16", "I;16B", "I;16L", "I", "F")  # one band: a mask may be any of these
+
+
 def one_band_mask(path: Path) -> bool:
-    """Whether a file given as a photo is a vegetation mask: one band holding 0 and one other value only (0/255,
-    0/1, 0/65535, or a bilevel image). ``crop plots`` reads a one-band mosaic as a mask; ``crop traits`` had
-    segmented such a file as a greyscale photo and measured half its plants. A greyscale photo has more values.
-    Only a one-band file is decoded (its header says), so colour photos cost nothing."""
+    """Whether a file given as a photo is a vegetation mask (:func:`read_one_band_mask`); header first, so a colour
+    photo costs nothing, and a one-band file is decoded once per process however often it is asked (a batch's
+    listing, its model check and its fingerprints ask)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return _one_band_mask(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _one_band_mask(path: str, size: int, mtime_ns: int) -> bool:  # size and time: a file replaced is read again
+    return read_one_band_mask(Path(path)) is not None
+
+
+def read_one_band_mask(path: Path) -> np.ndarray | None:
+    """A file given as a photo that is a vegetation mask, as uint8 ids ``(H, W)`` (1 where its value is above
+    0), or None for a photo.
+
+    A mask: one band (bilevel, grey, palette indices, 16- or 32-bit, float) holding 0 and one other value only
+    (0/255, 0/1, 0/65535, palette 0/1), or one value that is a mask's (0, 1, 255, 65535: bare soil or full
+    canopy). ``crop plots`` reads a one-band mosaic as a mask; ``crop traits`` had segmented such a file as a
+    greyscale photo and measured half its plants. A greyscale photo has more values. Only a one-band file is
+    decoded (its header says); an unreadable or oversized one is left to the photo reader, which says why.
+    """
     from PIL import Image
 
+    from agriseg.data.io import apply_orientation, exif_orientation, quiet_pil
+
     try:
-        with Image.open(path) as im:  # the header only
-            if im.mode not in ("1", "L", "I;16", "I;16B", "I;16L", "I"):
-                return False
+        with quiet_pil(path), Image.open(path) as im:  # the header only
+            if im.mode not in MASK_MODES:
+                return None
         with open_image(path) as im:
-            values = np.unique(np.asarray(im))
-    except (OSError, ValueError):  # an unreadable file fails when it is read as a photo, with its own message
-        return False
-    return len(values) == 2 and int(values[0]) == 0
+            arr = apply_orientation(np.asarray(im), exif_orientation(im))  # the raw values (16-bit 0/1 too)
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None
+    values = np.unique(arr)
+    if arr.ndim != 2 or len(values) > 2 or (len(values) == 2 and values[0] != 0):
+        return None
+    if len(values) == 1 and float(values[0]) not in (0.0, 1.0, 255.0, 65535.0):
+        return None  # a uniform grey frame is no mask
+    return (arr > 0).astype(np.uint8)
 
 
 def read_item(item: Item) -> tuple[np.ndarray | None, np.ndarray | None]:

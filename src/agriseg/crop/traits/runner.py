@@ -41,7 +41,14 @@ from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
 from agriseg.crop.traits.inputs import Item as Pair
-from agriseg.crop.traits.inputs import ModelSegmenter, Segmentation, one_band_mask, pair_inputs, read_item
+from agriseg.crop.traits.inputs import (
+    ModelSegmenter,
+    Segmentation,
+    one_band_mask,
+    pair_inputs,
+    read_item,
+    read_one_band_mask,
+)
 from agriseg.crop.traits.meta import (
     DATE_FORMS,
     check_template,
@@ -443,14 +450,15 @@ def measure_item(
 ) -> tuple[dict[str, Any], Measurement, np.ndarray | None]:
     """Read (and segment, for a photo without a mask) one item and measure it -> (record, measurement, photo)."""
     meta = parse_name(item.path, config.meta, item.stem) if config.meta else {}
-    classes, rgb = read_item(item)
     sure = None  # a mask read from a file says nothing of the model's sureness
     doubts: list[str] = []
-    as_mask = classes is None and item.photo is not None and one_band_mask(item.photo)
-    if as_mask:  # (H, W, 3) of two grey values -> (H, W) class ids
-        assert rgb is not None
-        classes, rgb = (rgb[..., 0] > 0).astype(np.uint8), None
+    mask = read_one_band_mask(item.photo) if item.mask is None and item.photo is not None else None
+    as_mask = mask is not None
+    if as_mask:  # (H, W) class ids from the file's own values
+        classes, rgb = mask, None
         doubts.append("one band of 0 and one value only: measured as a vegetation mask (not segmented as a photo)")
+    else:
+        classes, rgb = read_item(item)
     if classes is None:
         assert rgb is not None
         classes, crop_weed, sure = segment(rgb)
@@ -591,7 +599,8 @@ def run_traits(
         given = as_paths(paths)
         raise NoInputError(f"{given[0]}: no photos or masks to measure" if given else "no photos or masks given")
     segment = ModelSegmenter(config.model_name, config.device)
-    model = segment.check() if any(p.mask is None for p in pairs) else None  # photos to segment
+    to_segment = [p for p in pairs if p.mask is None and (p.photo is None or not one_band_mask(p.photo))]
+    model = segment.check() if to_segment else None  # photos to segment (a one-band mask of any name is none)
     if model is None and config.model_name != TraitsConfig.model_fields["model_name"].default:
         from agriseg.config import OptionError  # it would be silently ignored
 
@@ -602,7 +611,7 @@ def run_traits(
         from agriseg.models.io import LazyModel
 
         spec = LazyModel(config.model_name, in_channels=3).config
-        photos = [p.photo for p in pairs if p.mask is None and p.photo is not None]
+        photos = [p.photo for p in to_segment if p.photo is not None]
         too_large = check_photo_memory(photos, spec.infer_long_side, spec.num_classes, "the model's working size")
     from agriseg.raster.image import sidecar_of
 
