@@ -820,8 +820,9 @@ def test_make_synthetic_rerun_with_the_same_settings_is_done(
     code, said = _run(pipeline, "make-synthetic", "-o", out, *args)
     assert code == 0 and "a set generated with these options is already there" in said, said
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == made
-    code, said = _run(pipeline, "make-synthetic", "-o", out, *other)  # other settings: still refused
-    assert code == 2 and "exists (use --overwrite)" in said, said
+    code, said = _run(pipeline, "make-synthetic", "-o", out, *other)  # other settings: still refused, named
+    assert code == 2 and "made with other settings (" in said and "; --overwrite makes it again" in said, said
+    assert ("--count: 2 -> 3" if pipeline == "text" else "--countries: austria:2 -> austria:3") in said, said
 
 
 # session 91's sweep: a set with a file removed or overwritten since was "already there" (exit 0)

@@ -889,6 +889,15 @@ def test_evaluate_says_truths_without_a_prediction_and_an_ignored_class(
         report = evaluate_files([pred / "m0.png"], truth, list(SYNTH_CLASSES))
     assert report["images"] == 1 and report["truths_without_prediction"] == [str(truth / "m1.png")]
     assert f"1 of the 2 truth masks in {truth} have no prediction (m1.png)" in caplog.text
+    caplog.clear()  # a prediction without a truth fails: the count said is of the images scored (session 98's check)
+    import shutil
+
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(pred / "m0.png", other / "m0.png"), shutil.copy(pred / "m0.png", other / "x.png")
+    with caplog.at_level(logging.WARNING, logger="agriseg"):
+        report = evaluate_files([other / "m0.png", other / "x.png"], truth, list(SYNTH_CLASSES))
+    assert report["images"] == 1 and "left out of the scores (1 image scored)" in caplog.text, caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="agriseg"):
         evaluate_files(sorted(pred.iterdir()), truth, list(SYNTH_CLASSES), ignore_value=0)

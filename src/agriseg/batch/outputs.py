@@ -75,6 +75,8 @@ def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) 
 
     Raises:
         agriseg.config.OptionError: it is, but files of it are gone or changed since (named; the set is kept).
+        FileExistsError: a set of this command made with other settings, naming them (``--seed: 1 -> 2``); it
+            had said only "exists (use --overwrite)".
     """
     import json
 
@@ -85,10 +87,30 @@ def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) 
     if not isinstance(earlier, dict):
         return False
     same = json.loads(json.dumps({"command": command, "settings": dict(settings)}))  # tuples as JSON lists
+    if earlier.get("command") == command and isinstance(before := earlier.get("settings"), dict):
+        if changed := _settings_changed(before, same["settings"]):
+            raise FileExistsError(f"{folder}: made with other settings ({changed}); --overwrite makes it again")
     if {k: earlier.get(k) for k in same} != same:
         return False
     check_made_files(folder, earlier.get("files"))
     return True
+
+
+def _settings_changed(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+    """The settings of a generated set that differ, as flags (``--seed: 1 -> 2, --size: 32 -> 64``)."""
+    from agriseg.fingerprint import OPTION_FLAGS
+
+    def shown(v: Any) -> str:  # as typed: austria:2,spain:3 (not Python's dict), a list with commas
+        if isinstance(v, dict):
+            return ",".join(f"{k}:{x}" for k, x in v.items())
+        if isinstance(v, list):
+            return ",".join(map(str, v))
+        return "not given" if v is None else str(v)
+
+    flags = OPTION_FLAGS.get() or {}
+    keys = [k for k in dict.fromkeys([*before, *now]) if before.get(k) != now.get(k)]
+    return ", ".join(f"{flags.get(k, '--' + k.replace('_', '-'))}: {shown(before.get(k))} -> {shown(now.get(k))}"
+                     for k in keys)  # fmt: skip
 
 
 def file_digests(folder: str | Path, files: Iterable[str | Path]) -> dict[str, list[Any]]:

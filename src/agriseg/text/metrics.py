@@ -320,10 +320,10 @@ def evaluate_files(
         from agriseg.batch import listed
 
         logging.getLogger("agriseg").warning(
-            "%d of the %d truth masks in %s have no prediction (%s): scored on the %d that have one",
+            "%d of the %d truth masks in %s have no prediction (%s): left out of the scores (%d image%s scored)",
             len(unpredicted), len(truth_files), truth_dir, listed([truth_files[u].name for u in unpredicted], 3),
-            len(truth_files) - len(unpredicted),
-        )  # fmt: skip
+            scored, "s" * (scored != 1),
+        )  # fmt: skip  (the count: a pair that failed is not scored either; "the 15 that have one" beside 12)
     if unscored:  # the image's nodata in the prediction: its truth there is not scored (said, never silently)
         import logging
 
