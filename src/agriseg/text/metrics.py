@@ -322,8 +322,8 @@ def evaluate_files(
         logging.getLogger("agriseg").warning(
             "%d of the %d truth masks in %s have no prediction (%s): left out of the scores (%d image%s scored)",
             len(unpredicted), len(truth_files), truth_dir, listed([truth_files[u].name for u in unpredicted], 3),
-            scored, "s" * (scored != 1),
-        )  # fmt: skip  (the count: a pair that failed is not scored either; "the 15 that have one" beside 12)
+            scored, "s" * (scored != 1),  # the images scored: a pair that failed is not ("the 15" beside 12)
+        )  # fmt: skip
     if unscored:  # the image's nodata in the prediction: its truth there is not scored (said, never silently)
         import logging
 
