@@ -109,8 +109,11 @@ def _settings_changed(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
 
     flags = OPTION_FLAGS.get() or {}
     keys = [k for k in dict.fromkeys([*before, *now]) if before.get(k) != now.get(k)]
-    return ", ".join(f"{flags.get(k, '--' + k.replace('_', '-'))}: {shown(before.get(k))} -> {shown(now.get(k))}"
-                     for k in keys)  # fmt: skip
+
+    def name(k: str) -> str:  # a setting with no option of this command (fields' splits): by its name, no "--"
+        return flags[k] if k in flags else k.replace("_", " ") if flags else "--" + k.replace("_", "-")
+
+    return ", ".join(f"{name(k)}: {shown(before.get(k))} -> {shown(now.get(k))}" for k in keys)
 
 
 def file_digests(folder: str | Path, files: Iterable[str | Path]) -> dict[str, list[Any]]:

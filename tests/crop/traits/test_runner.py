@@ -1303,13 +1303,16 @@ def test_a_one_band_mask_named_as_a_photo_is_measured_as_a_mask(tmp_path: Path) 
     assert not one_band_mask(tmp_path / "rgb.png")  # a colour file is a photo, by its header
     # its raw values, whatever the depth (a 16-bit 0/1 mask read as a photo is black), palette indices, full canopy
     Image.fromarray((m > 0).astype(np.uint16)).save(tmp_path / "sixteen.png")
-    Image.fromarray((m > 0).astype(np.uint8)).convert("P").save(tmp_path / "palette.png")
-    Image.fromarray(np.full((20, 30), 255, np.uint8)).save(tmp_path / "canopy.png")
+    Image.fromarray(np.full((20, 30), 1, np.uint8)).save(tmp_path / "canopy.png")  # 0/1 mask, all plant
     Image.fromarray(np.full((20, 30), 128, np.uint8)).save(tmp_path / "card.png")  # a grey card: a photo
-    for name in ("sixteen", "palette"):
-        got = read_one_band_mask(tmp_path / f"{name}.png")
-        assert got is not None and (got == (m > 0)).all(), name
-    assert read_one_band_mask(tmp_path / "canopy.png") is not None and not one_band_mask(tmp_path / "card.png")
+    Image.fromarray(np.full((20, 30), 255, np.uint8)).save(tmp_path / "white.png")  # a blank frame: a photo
+    # a palette image is a photo: its indices say nothing of which colour is the plant (session 98's review:
+    # white at index 0 read as bare soil)
+    Image.fromarray((m > 0).astype(np.uint8)).convert("P").save(tmp_path / "palette.png")
+    got = read_one_band_mask(tmp_path / "sixteen.png")
+    assert got is not None and (got == (m > 0)).all()
+    assert read_one_band_mask(tmp_path / "canopy.png") is not None
+    assert not any(one_band_mask(tmp_path / f"{n}.png") for n in ("card", "white", "palette"))
     # only masks: --model is refused (it would not be read), as for <name>_mask.png files
     from agriseg.config import OptionError
 

@@ -176,7 +176,8 @@ def read_mask(path: Path) -> np.ndarray:
     raise ImageReadError(f"{path}: not a 0/255 or 0/1 mask, nor a 0/1/2 class map (values {shown})")
 
 
-MASK_MODES = ("1", "L", "P", "I;16", "I;16B", "I;16L", "I", "F")  # one band: a mask may be any of these
+# one band: a mask may be any of these (not palette: its indices say nothing of which colour is the plant)
+MASK_MODES = ("1", "L", "I;16", "I;16B", "I;16L", "I", "F")
 
 
 def one_band_mask(path: Path) -> bool:
@@ -187,11 +188,11 @@ def one_band_mask(path: Path) -> bool:
         st = os.stat(path)
     except OSError:
         return False
-    return _one_band_mask(str(path), st.st_size, st.st_mtime_ns)
+    return _one_band_mask(str(Path(path).resolve()), st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 @functools.lru_cache(maxsize=4096)
-def _one_band_mask(path: str, size: int, mtime_ns: int) -> bool:  # size and time: a file replaced is read again
+def _one_band_mask(path: str, *stat: int) -> bool:  # inode, size and times: a file replaced is read again
     return read_one_band_mask(Path(path)) is not None
 
 
@@ -199,10 +200,11 @@ def read_one_band_mask(path: Path) -> np.ndarray | None:
     """A file given as a photo that is a vegetation mask, as uint8 ids ``(H, W)`` (1 where its value is above
     0), or None for a photo.
 
-    A mask: one band (bilevel, grey, palette indices, 16- or 32-bit, float) holding 0 and one other value only
-    (0/255, 0/1, 0/65535, palette 0/1), or one value that is a mask's (0, 1, 255, 65535: bare soil or full
-    canopy). ``crop plots`` reads a one-band mosaic as a mask; ``crop traits`` had segmented such a file as a
-    greyscale photo and measured half its plants. A greyscale photo has more values. Only a one-band file is
+    A mask: one band (bilevel, grey, 16- or 32-bit, float) holding 0 and one other value only (0/255, 0/1,
+    0/65535), or 0 or 1 alone (bare soil, full canopy; a frame of 255 alone may be a blank photo, segmented as
+    one). A palette image is a photo (its indices say nothing of which colour is the plant). ``crop plots``
+    reads a one-band mosaic as a mask; ``crop traits`` had segmented such a file as a greyscale photo and
+    measured half its plants. A greyscale photo has more values. Only a one-band file is
     decoded (its header says); an unreadable or oversized one is left to the photo reader, which says why.
     """
     from PIL import Image
@@ -220,8 +222,8 @@ def read_one_band_mask(path: Path) -> np.ndarray | None:
     values = np.unique(arr)
     if arr.ndim != 2 or len(values) > 2 or (len(values) == 2 and values[0] != 0):
         return None
-    if len(values) == 1 and float(values[0]) not in (0.0, 1.0, 255.0, 65535.0):
-        return None  # a uniform grey frame is no mask
+    if len(values) == 1 and float(values[0]) not in (0.0, 1.0):
+        return None  # a uniform grey or white frame is no mask
     return (arr > 0).astype(np.uint8)
 
 
