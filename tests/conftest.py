@@ -41,3 +41,22 @@ def shared_dir() -> Path:
 def samples_dir() -> Path:
     """Real sample photos bundled in the package (always present)."""
     return SAMPLES
+
+
+@pytest.fixture
+def read_only(monkeypatch: pytest.MonkeyPatch):
+    """``read_only(folder)``: no file can be made in ``folder`` from now on (EROFS from ``tempfile.mkstemp``, the
+    probe agriseg's output-folder check makes), as on a read-only disk; tests run as root, where modes do not."""
+    import errno
+    import tempfile
+
+    folders: set[Path] = set()
+    mkstemp = tempfile.mkstemp
+
+    def refusing(*args: object, dir: object = None, **kw: object) -> tuple[int, str]:  # noqa: A002 - mkstemp's name
+        if dir is not None and Path(str(dir)) in folders:
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(dir))
+        return mkstemp(*args, dir=dir, **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(tempfile, "mkstemp", refusing)
+    return folders.add

@@ -362,13 +362,11 @@ def test_a_scheduler_refused_leaves_no_output_folder(tmp_path: Path, model: Path
 
 
 def test_an_output_folder_that_takes_no_file_is_a_usage_error(
-    tmp_path: Path, model: Path, scene: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, model: Path, scene: Path, read_only
 ) -> None:
     """Found by a bug sweep: ``fields predict SCENE -o /proc/x.tif`` said "[Errno 2] No such file or directory:
     '/proc/.agriseg-lock'" (the permission check passes there, every file is refused)."""
-    import errno
     import os
-    import tempfile
 
     if os.path.isdir("/proc/self"):  # Linux: a virtual file system
         code, out = _run("predict", scene, "-m", model, "-o", "/proc/x.tif")
@@ -377,14 +375,7 @@ def test_an_output_folder_that_takes_no_file_is_a_usage_error(
         _usage_error(code, out, "output folder: folder /proc is not writable (no file can be made there)")
     ro = tmp_path / "ro"
     ro.mkdir()
-    mkstemp = tempfile.mkstemp
-
-    def read_only(*args: object, dir: object = None, **kw: object) -> tuple[int, str]:  # noqa: A002 - mkstemp's name
-        if dir is not None and Path(str(dir)) == ro:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(ro))
-        return mkstemp(*args, dir=dir, **kw)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    read_only(ro)
     message = f"output folder: folder {ro} is not writable (read-only file system)"
     code, out = _run("predict", scene, "-m", model, "-o", ro / "x.tif", "--tile", "64", "--optimize", "none")
     _usage_error(code, out, message)

@@ -225,22 +225,11 @@ def test_screen_of_masks_made_without_overlays_is_a_usage_error_that_says_how(tm
     assert res.exit_code == 1 and "no pseudo-labelled image with an overlay" in res.output, res.output
 
 
-def test_screen_into_a_folder_it_cannot_write_is_a_usage_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_screen_into_a_folder_it_cannot_write_is_a_usage_error(tmp_path: Path, read_only) -> None:
     """`crop screen` of a read-only folder exited 1 (the page's write failed), where every other command's
     unwritable output folder is a usage error, exit 2 (session 98's sweep)."""
-    import errno
-    import os
-    import tempfile
-
     _one_card(tmp_path)
-    mkstemp = tempfile.mkstemp
-
-    def read_only(*args: object, dir: object = None, **kw: object) -> tuple[int, str]:  # noqa: A002 - mkstemp's name
-        if dir is not None and Path(str(dir)) == tmp_path:
-            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(tmp_path))
-        return mkstemp(*args, dir=dir, **kw)  # type: ignore[call-overload]
-
-    monkeypatch.setattr(tempfile, "mkstemp", read_only)
+    read_only(tmp_path)
     r = CliRunner().invoke(cli, ["crop", "screen", str(tmp_path)])
     assert r.exit_code == 2 and f"folder {tmp_path} is not writable (read-only file system)" in r.output, r.output
     assert not (tmp_path / "screen.html").exists()
