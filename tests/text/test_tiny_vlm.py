@@ -150,6 +150,8 @@ def test_sft_lora_runs_and_merges(sft_dir: Path) -> None:
     losses = [h["loss"] for h in hist if "loss" in h]
     assert losses and all(np.isfinite(losses))
     assert not (sft_dir / "adapter_config.json").exists()  # merged: GRPO's KL reference is the SFT model
+    said = json.loads((sft_dir / "agriseg_train_config.json").read_text())  # "auto": what ran is said too
+    assert said["precision_used"] == "fp32" and said["max_steps"] == 3, said
     meta = json.loads((sft_dir / "agriseg_text.json").read_text())
     assert 8 < meta.pop("answer_tokens") <= 64  # the longest answer of a 4x4 grid, for predict's budget
     assert meta == {"class_names": list(SYNTH_CLASSES), "grid": 4, "patch": 8, "patch_image": True}

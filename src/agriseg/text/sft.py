@@ -112,11 +112,19 @@ def _checkpointing_key() -> str:
     return "activation_checkpointing" if "activation_checkpointing" in fields else "gradient_checkpointing"
 
 
+def precision_used(cfg: TrainCommon) -> str:
+    """The precision a run of ``cfg`` trains in: ``fp32`` on the CPU whatever was asked, ``bf16`` for ``auto`` on
+    a GPU (recorded in ``agriseg_train_config.json``, whose ``precision`` is what was asked)."""
+    if resolve_device(cfg.device) == "cpu":
+        return "fp32"
+    return "bf16" if cfg.precision == "auto" else cfg.precision
+
+
 def common_args(cfg: TrainCommon) -> dict[str, Any]:
     """TrainingArguments shared by SFT and GRPO, with the CPU-safe choices applied."""
     dev = resolve_device(cfg.device)
     on_cpu = dev == "cpu"
-    bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and not on_cpu)
+    bf16 = precision_used(cfg) == "bf16"
     if on_cpu and cfg.precision in ("bf16", "fp16"):  # half precision is for GPUs here: said, not silently dropped
         import logging
 
@@ -253,7 +261,8 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
             absolute_adapter_base(tmp)
         processor.save_pretrained(tmp)
         (tmp / "log_history.json").write_text(dumps_json(trainer.state.log_history), encoding="utf-8")
-        (tmp / "agriseg_train_config.json").write_text(cfg.model_dump_json(indent=1), encoding="utf-8")
+        said = {**cfg.model_dump(mode="json"), "precision_used": precision_used(cfg)}  # "auto" said as what ran
+        (tmp / "agriseg_train_config.json").write_text(dumps_json(said), encoding="utf-8")
         if meta:
             (tmp / TEXT_META).write_text(dumps_json(meta), encoding="utf-8")
     return out
