@@ -262,23 +262,20 @@ class Fingerprint:
                     # --resize is not given; said with --resize, or with another model, it is said already
                     if now["model"] != before["model"] or any(p[-1] == "resize" for p, _, _ in changed):
                         continue
-                    out.append(f"the model's own resize (--resize not given): {_shown(a)} -> {_shown(b)}")
+                    out.append(f"the model's own resize (--resize not given): {shown(a)} -> {shown(b)}")
                     continue
-                if kind == "options" and not self.config_keys and flags and not nested and leaf not in flags:
-                    name = leaf.replace("_", " ")  # a setting the command has no option for (polygons' simplify
-                    # unit, recorded with --simplify): "--simplify-unit" named an option there is not
-                elif kind == "options" and not self.config_keys:
-                    name = flags.get(leaf) or (key if nested else "--" + leaf.replace("_", "-"))
+                if kind == "options" and not self.config_keys:
+                    name = key if nested and leaf not in flags else setting_name(leaf, flags)
                 elif kind == "resolved" and flags and leaf not in flags:  # a rule of how the input is read
                     # (crop plots' "scale" when --window became smaller than the mosaic): no option a user set
-                    shown = [_shown(v) if v is not None else "plain" for v in (a, b)]
-                    out.append(f"how the input is read ({key}): {shown[0]} -> {shown[1]}")
+                    was, now_is = (shown(v) if v is not None else "plain" for v in (a, b))
+                    out.append(f"how the input is read ({key}): {was} -> {now_is}")
                     continue
                 elif kind == "resolved":  # a resolved setting the command line gives too (--win-a-dates): its flag
                     name = flags.get(leaf, key)
                 else:  # a config's key stays one (train.lr)
                     name = key
-                out.append(f"{name}: {_shown(a)} -> {_shown(b)}")
+                out.append(f"{name}: {shown(a)} -> {shown(b)}")
         if _by_name(now["inputs"]) != _by_name(before["inputs"]):  # one file named by another path is the same
             gone, new = (
                 sorted(set(before["inputs"]) - set(now["inputs"])),
@@ -298,15 +295,27 @@ class Fingerprint:
         return out
 
 
-def _shown(value: Any) -> str:
+def setting_name(key: str, flags: Mapping[str, str]) -> str:
+    """A setting as a message names it: its flag (``--tile``); in a command whose flags are known, a setting it has
+    no option for by its name (``simplify unit``: "--simplify-unit" named an option there is not); elsewhere (a
+    library call) the flag its name would have."""
+    if key in flags:
+        return flags[key]
+    return key.replace("_", " ") if flags else "--" + key.replace("_", "-")
+
+
+def shown(value: Any) -> str:
     """A setting's value as a user types it: an option left out is ``not given`` (not Python's ``None``), a flag
-    ``on`` / ``off`` (not ``True`` / ``False``), a list its items with commas (``flip_h,flip_v``; none: ``none``)."""
+    ``on`` / ``off`` (not ``True`` / ``False``), a list its items with commas (``flip_h,flip_v``; none: ``none``),
+    a mapping as ``austria:2,kenya:1``."""
     if value is None:
         return "not given"
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, (list, tuple)):
-        return ",".join(_shown(v) for v in value) or "none"
+        return ",".join(shown(v) for v in value) or "none"
+    if isinstance(value, Mapping):
+        return ",".join(f"{k}:{shown(v)}" for k, v in value.items())
     return str(value)
 
 

@@ -97,23 +97,12 @@ def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) 
 
 
 def _settings_changed(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
-    """The settings of a generated set that differ, as flags (``--seed: 1 -> 2, --size: 32 -> 64``)."""
-    from agriseg.fingerprint import OPTION_FLAGS
-
-    def shown(v: Any) -> str:  # as typed: austria:2,spain:3 (not Python's dict), a list with commas
-        if isinstance(v, dict):
-            return ",".join(f"{k}:{x}" for k, x in v.items())
-        if isinstance(v, list):
-            return ",".join(map(str, v))
-        return "not given" if v is None else str(v)
+    """The settings of a generated set that differ, as a refused re-run names them (``--seed: 1 -> 2``)."""
+    from agriseg.fingerprint import OPTION_FLAGS, setting_name, shown
 
     flags = OPTION_FLAGS.get() or {}
     keys = [k for k in dict.fromkeys([*before, *now]) if before.get(k) != now.get(k)]
-
-    def name(k: str) -> str:  # a setting with no option of this command (fields' splits): by its name, no "--"
-        return flags[k] if k in flags else k.replace("_", " ") if flags else "--" + k.replace("_", "-")
-
-    return ", ".join(f"{name(k)}: {shown(before.get(k))} -> {shown(now.get(k))}" for k in keys)
+    return ", ".join(f"{setting_name(k, flags)}: {shown(before.get(k))} -> {shown(now.get(k))}" for k in keys)
 
 
 def file_digests(folder: str | Path, files: Iterable[str | Path]) -> dict[str, list[Any]]:

@@ -81,6 +81,11 @@ def tensors_misfit(
     )
 
 
+# why a zip file is no torch.save file, in the words of torch_load and check_torch_archive alike
+CUT_SHORT_ZIP = "a zip archive cut short (an interrupted copy or download?)"
+NOT_TORCH_ZIP = "a zip archive, but not one torch.save wrote"
+
+
 def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU; every failure is one :class:`ModelLoadError` line.
 
@@ -120,9 +125,9 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
             # torch's reader of old pickles on a file that is none: a bare "KeyError: 101" or "EOFError"
             reason = "an empty file" if isinstance(err, EOFError) else "neither a zip archive nor a pickle"
         elif "file in archive is not in a subdirectory" in text:  # a zip of other files, not torch.save's
-            reason = "a zip archive, but not one torch.save wrote"
+            reason = NOT_TORCH_ZIP
         elif "failed reading zip archive" in text or "failed finding central directory" in text:
-            reason = "a zip archive cut short (an interrupted copy or download?)"  # torch's own line breaks off
+            reason = CUT_SHORT_ZIP  # torch's own line breaks off
         elif "Weights only load failed" in text:  # never torch's advice to load it with weights_only=False
             reason = "it cannot be read with weights_only=True; save its state_dict, or convert it to .safetensors"
         else:
@@ -149,11 +154,11 @@ def check_torch_archive(path: str | Path, what: str = "cannot read as a PyTorch 
         with zipfile.ZipFile(path) as archive:  # reads the central directory at the end of the file
             names = archive.namelist()
     except zipfile.BadZipFile:
-        raise ModelLoadError(f"{path}: {what} (a zip archive cut short (an interrupted copy or download?))") from None
+        raise ModelLoadError(f"{path}: {what} ({CUT_SHORT_ZIP})") from None
     except OSError as err:
         raise ModelLoadError(f"{path}: {what} ({err.strerror or err})") from None
     if not any(n.endswith("/data.pkl") and n.count("/") == 1 for n in names):  # torch.save: <stem>/data.pkl
-        raise ModelLoadError(f"{path}: {what} (a zip archive, but not one torch.save wrote)")
+        raise ModelLoadError(f"{path}: {what} ({NOT_TORCH_ZIP})")
 
 
 def _plain_pickle(path: str | Path) -> bool:

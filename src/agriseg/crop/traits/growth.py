@@ -24,7 +24,15 @@ import numpy as np
 
 from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, listed, measured_now
 from agriseg.crop.config import PlotsConfig
-from agriseg.crop.traits.inputs import ModelSegmenter, mask_kind, one_band_mask, read_mask, read_one_band_mask
+from agriseg.crop.traits.inputs import (
+    ONE_BAND_SAID,
+    ModelSegmenter,
+    mask_kind,
+    one_band_mask,
+    one_band_rule,
+    read_mask,
+    read_one_band_mask,
+)
 from agriseg.crop.traits.meta import DATE_FORMS, check_template, file_date, looks_dated, meta_date, parse_name
 from agriseg.crop.traits.orthomosaic import PLOT_COLUMNS, plot_stats
 from agriseg.crop.traits.regions import needs_check, region_columns
@@ -321,7 +329,7 @@ def photo_plots(
         crop_weed = photo.stem.endswith("_classes")
     elif (one_band := read_one_band_mask(photo)) is not None:  # a mask of another name (0/255 GeoTIFF): as crop
         classes, rgb, sure, crop_weed = one_band, None, None, False  # traits and a plots file read it
-        said.append("one band of 0 and one value only: measured as a vegetation mask (not segmented as a photo)")
+        said.append(ONE_BAND_SAID)
     else:
         rgb = read_rgb(photo)
         classes, crop_weed, sure = segment(rgb)
@@ -349,9 +357,7 @@ def _photo_rules(path: Path) -> dict[str, str]:
     """How ``crop plots`` reads a file given with a regions CSV, for its fingerprint: ``<name>_mask.png`` and
     ``<name>_classes.png`` (written by ``crop predict``) as masks (earlier versions segmented them as photos, so
     their outputs are not resumed); ``{}`` for a photo."""
-    if mask_kind(path):
-        return {"read as": "mask"}
-    return {"one band of two values": "a mask"} if one_band_mask(path) else {}  # segmented as a photo before
+    return {"read as": "mask"} if mask_kind(path) else one_band_rule(path)
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], fields: list[str]) -> None:

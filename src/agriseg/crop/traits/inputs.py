@@ -178,6 +178,13 @@ def read_mask(path: Path) -> np.ndarray:
 
 # one band: a mask may be any of these (not palette: its indices say nothing of which colour is the plant)
 MASK_MODES = ("1", "L", "I;16", "I;16B", "I;16L", "I", "F")
+ONE_BAND_SAID = "one band of 0 and one value only: measured as a vegetation mask (not segmented as a photo)"
+
+
+def one_band_rule(path: Path) -> dict[str, str]:
+    """The fingerprint rule of a file given as a photo that is a one-band mask (segmented as a greyscale photo
+    before this rule, so its earlier outputs are not resumed as this run's); ``{}`` otherwise."""
+    return {"one band of two values": "a mask"} if one_band_mask(path) else {}
 
 
 def one_band_mask(path: Path) -> bool:

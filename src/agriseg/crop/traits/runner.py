@@ -40,15 +40,17 @@ from agriseg.crop.traits.checks import region_warnings
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
-from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.inputs import (
+    ONE_BAND_SAID,
     ModelSegmenter,
     Segmentation,
     one_band_mask,
+    one_band_rule,
     pair_inputs,
     read_item,
     read_one_band_mask,
 )
+from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.meta import (
     DATE_FORMS,
     check_template,
@@ -452,12 +454,16 @@ def measure_item(
     meta = parse_name(item.path, config.meta, item.stem) if config.meta else {}
     sure = None  # a mask read from a file says nothing of the model's sureness
     doubts: list[str] = []
-    mask = read_one_band_mask(item.photo) if item.mask is None and item.photo is not None else None
-    as_mask = mask is not None
-    if as_mask:  # (H, W) class ids from the file's own values
+    # the cached answer first: a greyscale photo is not decoded twice here (a one-band mask is, to be measured)
+    as_mask = item.mask is None and item.photo is not None and one_band_mask(item.photo)
+    mask = read_one_band_mask(item.photo) if as_mask and item.photo is not None else None
+    classes: np.ndarray | None
+    rgb: np.ndarray | None
+    if mask is not None:  # (H, W) class ids from the file's own values
         classes, rgb = mask, None
-        doubts.append("one band of 0 and one value only: measured as a vegetation mask (not segmented as a photo)")
+        doubts.append(ONE_BAND_SAID)
     else:
+        as_mask = False
         classes, rgb = read_item(item)
     if classes is None:
         assert rgb is not None
@@ -538,8 +544,8 @@ def _item_rules(p: Any, config: TraitsConfig) -> dict[str, str]:  # noqa: ANN401
     """A photo's rules that changed its outputs since they came, for its fingerprint: how its pixels are read
     (:func:`photo_reading_rules`), and a date its name gives only as ``15.06.2024`` (undated before)."""
     rules = photo_reading_rules(p.photo) if p.mask is None and p.photo is not None else {}
-    if p.mask is None and p.photo is not None and one_band_mask(p.photo):
-        rules["one band of two values"] = "a mask"  # segmented as a greyscale photo before
+    if p.mask is None and p.photo is not None:
+        rules |= one_band_rule(p.photo)
     if not config.meta and dotted_date(p.name):
         rules["name date"] = "dotted"
     if not config.meta and name_date(p.name) is None and file_date(p.photo or p.path, p.stem):
