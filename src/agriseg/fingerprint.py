@@ -411,6 +411,8 @@ class Recipe:
         from dataclasses import replace
 
         said = self.fingerprint(item).changes(earlier)
+        if not item.uses_model:  # no model makes them: one recorded by a run that had one (or an older agriseg)
+            said = [s for s in said if s != MODEL_CHANGED]
         if said and any(
             not replace(self, options=o, same_as=()).fingerprint(item).changes(earlier) for o in self.same_as
         ):
@@ -424,7 +426,7 @@ class Recipe:
             self.command,
             self.algorithm,
             _plain({k: v for k, v in self.options.items() if k not in self.ignore}),
-            model_identity(self.model() if callable(self.model) else self.model),
+            model_identity(self.model() if callable(self.model) else self.model) if item.uses_model else None,
             {Path(f).as_posix(): file_identity(f, self.content_hash, with_hash) for f in files},  # "/" on every system
             _plain(dict(item.resolved)),
             self.config_keys,

@@ -424,6 +424,24 @@ def test_model_identity_is_the_content(tmp_path: Path) -> None:
     assert model_identity(None) is None
 
 
+def test_an_item_no_model_makes_is_the_same_whichever_model_a_run_has(tmp_path: Path) -> None:
+    """A mask measured as it is (``uses_model=False``): its outputs resume under a run with another model or
+    none, as they were recorded with a model (an earlier run of photos and masks, or an older agriseg)."""
+    a, b = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    a.write_bytes(b"one")
+    b.write_bytes(b"two")
+    mask = tmp_path / "p_mask.png"
+    mask.write_bytes(b"mask")
+    item = Item("p", mask, (tmp_path / "p.json",), (mask,), uses_model=False)
+    photo = Item("p", mask, (tmp_path / "p.json",), (mask,))
+    earlier = Recipe("crop traits", model=a).fingerprint(photo)  # recorded with the model
+    assert Recipe("crop traits", model=b).fingerprint(item).model is None
+    assert Recipe("crop traits", model=b).changes(item, earlier) == []
+    assert Recipe("crop traits").changes(item, earlier) == []
+    assert Recipe("crop traits", model=b).changes(photo, earlier) == ["model: not the one they were made with"]
+    assert Recipe("crop traits", options={"tta": "flip"}, model=b).changes(item, earlier)  # a setting still counts
+
+
 class DictStore:
     """A store that keeps fingerprints in memory, as a recording store would in a manifest."""
 

@@ -19,6 +19,9 @@ class Item:
         inputs: the files its outputs are made from (the photo, its mask, the scene...).
         resolved: values decided for this item that change its outputs (e.g. season dates).
         payload: whatever the work function needs (must pickle for a Dask executor).
+        uses_model: whether the run's model makes its outputs; ``False`` for an input measured as it is (a mask
+            file in ``crop traits``), whose fingerprint then names no model, so a run with or without a model
+            resumes it.
     """
 
     name: str
@@ -27,6 +30,7 @@ class Item:
     inputs: tuple[Path, ...] = ()
     resolved: Mapping[str, Any] = field(default_factory=dict)
     payload: Any = None
+    uses_model: bool = True
 
     def replaces(self, overwrite: bool) -> bool:
         """Whether the work function must replace outputs it finds: with ``overwrite``, or when one is there.

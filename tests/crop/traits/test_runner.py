@@ -1351,3 +1351,27 @@ def test_a_folder_under_a_table_name_is_refused_before_any_photo_even_with_overw
             run_traits([tmp_path / "a_mask.png"], out, batch=BatchOptions(progress=False, overwrite=overwrite))
         assert sorted(p.name for p in out.iterdir()) == ["traits.csv"]
         (out / "traits.csv" / "keep.txt").unlink(missing_ok=True)  # an empty folder too (the review's case)
+
+
+def test_masks_measured_beside_photos_resume_in_a_run_of_masks_alone(tmp_path: Path) -> None:
+    """A folder measured with photos to segment, then a run of its masks alone into the same output: the masks'
+    outputs resume. They had been refused as made with another model, though no model makes a mask's outputs."""
+    d, masks, out = tmp_path / "in", tmp_path / "masks", tmp_path / "out"
+    d.mkdir()
+    masks.mkdir()
+    photo = np.zeros((60, 80, 3), np.uint8)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
+    photo[20:40, 20:50] = (40, 160, 40)
+    Image.fromarray(photo).save(d / "plot1.png")
+    m = np.zeros((60, 80), np.uint8)
+    m[20:40, 20:50] = 255
+    Image.fromarray(m).save(d / "plot2_mask.png")
+    (masks / "plot2_mask.png").write_bytes((d / "plot2_mask.png").read_bytes())
+    quiet = BatchOptions(progress=False)
+    assert [r["status"] for r in run_traits([d], out, TraitsConfig(), batch=quiet)] == ["ok", "ok"]
+    assert [r["status"] for r in run_traits([d / "plot2_mask.png"], out, TraitsConfig(), batch=quiet)] == ["skipped"]
+    # and the other way round: measured alone first, then beside a photo to segment
+    out2 = tmp_path / "out2"
+    run_traits([masks], out2, TraitsConfig(), batch=quiet)
+    recs = run_traits([d], out2, TraitsConfig(), batch=quiet)
+    assert sorted(r["status"] for r in recs) == ["ok", "skipped"]

@@ -108,7 +108,8 @@ def run_plots(
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
     # each mosaic window is segmented as crop predict segments a photo; masks are measured as they are
     segment = ModelSegmenter(config.model_name, config.device)
-    if any(_segmented(Path(f), photos) for f in files):
+    segmented = {Path(f): _segmented(Path(f), photos) for f in files}
+    if any(segmented.values()):
         segment.check()
     elif config.model_name != PlotsConfig.model_fields["model_name"].default:  # it would be silently ignored
         from agriseg.config import OptionError
@@ -154,6 +155,7 @@ def run_plots(
             ((outdir / f"{n}_plots.csv",) if photos else (outdir / f"{n}_plots.gpkg", outdir / f"{n}_plots.csv")),
             (m,),
             resolved=(_photo_rules(m) | photo_rules) if photos else _mosaic_rules(m, config.window),
+            uses_model=segmented[Path(m)],  # a mask's outputs: the same whichever model a run has
         )
         for m, n in names.items()
     ]

@@ -630,7 +630,7 @@ def run_traits(
         reads = tuple(f for f in (p.photo, p.mask) if f is not None)
         outputs = (*images, outdir / f"{p.name}_traits.json", *sidecars)
         items.append(Item(p.name, p.path, outputs, reads, resolved=_item_rules(p, config) | own_columns,
-                          payload=(p, geo)))  # fmt: skip
+                          payload=(p, geo), uses_model=p in to_segment))  # fmt: skip
     options = config.model_dump(exclude={"model_name", "regions", "photos"})
     recipe = Recipe(COMMAND, ALGORITHM, options, model, [config.regions] if config.regions else [])
 
