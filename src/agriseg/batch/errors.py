@@ -190,7 +190,8 @@ def _progress(done: int, total: int, overwrite: bool) -> str:
         # (self-training keeps its pseudo-labels and finished stages, adapt its pseudo-labels; --overwrite none)
         how = "from the start" if overwrite else "without redoing the work it keeps"
         return f"stopped before its output was written; the same command makes it, {how}"
-    return f"none of the {total} done"
+    # (a fields scene keeps its predicted rows and, once predicted, its probabilities: not redone)
+    return f"none of the {total} done; {same} goes on from where it stopped"
 
 
 def _same_command(overwrite: bool) -> str:
