@@ -197,10 +197,18 @@ def read_rgb(path: str | Path) -> np.ndarray:
 def warn_pages(im: Image.Image, path: Path) -> None:
     """Warn that only the first page of a multi-page TIFF (or frame of an animation) is read. ``im`` is left
     at its first page."""
+    if said := pages_note(im):
+        log.warning("%s: %s", path, said)
+
+
+def pages_note(im: Image.Image) -> str:
+    """``a TIFF of 3 pages; only the first is read`` (or of an animation's frames), or ``""`` for an image of
+    one. ``im`` is left at its first page."""
     if getattr(im, "n_frames", 1) > 1 and im.format == "TIFF" and (pages := _full_pages(im)) > 1:
-        log.warning("%s: a TIFF of %d pages; only the first is read", path, pages)
-    elif (frames := getattr(im, "n_frames", 1)) > 1 and im.format in ("GIF", "PNG", "WEBP"):  # animated
-        log.warning("%s: an animation of %d frames; only the first is read", path, frames)
+        return f"a TIFF of {pages} pages; only the first is read"
+    if (frames := getattr(im, "n_frames", 1)) > 1 and im.format in ("GIF", "PNG", "WEBP"):  # animated
+        return f"an animation of {frames} frames; only the first is read"
+    return ""
 
 
 def photo_reading_rules(path: str | Path) -> dict[str, str]:

@@ -1375,3 +1375,17 @@ def test_masks_measured_beside_photos_resume_in_a_run_of_masks_alone(tmp_path: P
     run_traits([masks], out2, TraitsConfig(), batch=quiet)
     recs = run_traits([d], out2, TraitsConfig(), batch=quiet)
     assert sorted(r["status"] for r in recs) == ["ok", "skipped"]
+
+
+def test_a_multi_page_one_band_mask_says_only_its_first_page_is_read(tmp_path: Path) -> None:
+    """A photo's reader says a multi-page TIFF is read by its first page; a one-band mask's reader had said
+    nothing (session 98's notes)."""
+    m = np.zeros((60, 80), np.uint8)
+    m[20:40, 20:50] = 255
+    Image.fromarray(m).save(tmp_path / "stack.tif", save_all=True, append_images=[Image.fromarray(255 - m)])
+    (rec,) = run_traits([tmp_path / "stack.tif"], tmp_path / "out", TraitsConfig(), batch=BatchOptions(progress=False))
+    assert rec["image"]["green_fraction"] == 0.125
+    assert "a TIFF of 2 pages; only the first is read" in rec["warnings"]
+    Image.fromarray(m).save(tmp_path / "one.tif")
+    (rec,) = run_traits([tmp_path / "one.tif"], tmp_path / "out", TraitsConfig(), batch=BatchOptions(progress=False))
+    assert not any("pages" in w for w in rec["warnings"])

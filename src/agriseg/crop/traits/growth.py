@@ -25,10 +25,10 @@ import numpy as np
 from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, listed, measured_now
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import (
-    ONE_BAND_SAID,
     ModelSegmenter,
     mask_kind,
     one_band_mask,
+    one_band_notes,
     one_band_rule,
     read_mask,
     read_one_band_mask,
@@ -331,7 +331,7 @@ def photo_plots(
         crop_weed = photo.stem.endswith("_classes")
     elif (one_band := read_one_band_mask(photo)) is not None:  # a mask of another name (0/255 GeoTIFF): as crop
         classes, rgb, sure, crop_weed = one_band, None, None, False  # traits and a plots file read it
-        said.append(ONE_BAND_SAID)
+        said += one_band_notes(photo)
     else:
         rgb = read_rgb(photo)
         classes, crop_weed, sure = segment(rgb)

@@ -203,6 +203,21 @@ def _one_band_mask(path: str, *stat: int) -> bool:  # inode, size and times: a f
     return read_one_band_mask(Path(path)) is not None
 
 
+def one_band_notes(path: Path) -> list[str]:
+    """What a run says of a file it measures as a one-band mask: :data:`ONE_BAND_SAID`, and that only the first
+    page of a multi-page TIFF is read (a photo's reader says so; a mask's had not)."""
+    from PIL import Image
+
+    from agriseg.data.io import pages_note, quiet_pil
+
+    try:
+        with quiet_pil(path), Image.open(path) as im:
+            pages = pages_note(im)
+    except (OSError, ValueError, Image.DecompressionBombError):  # read a moment ago: gone since, said elsewhere
+        pages = ""
+    return [ONE_BAND_SAID, *([pages] if pages else [])]
+
+
 def read_one_band_mask(path: Path) -> np.ndarray | None:
     """A file given as a photo that is a vegetation mask, as uint8 ids ``(H, W)`` (1 where its value is above
     0), or None for a photo.

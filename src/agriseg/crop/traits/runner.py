@@ -40,17 +40,17 @@ from agriseg.crop.traits.checks import region_warnings
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
 from agriseg.crop.traits.growth import write_growth
+from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.inputs import (
-    ONE_BAND_SAID,
     ModelSegmenter,
     Segmentation,
     one_band_mask,
+    one_band_notes,
     one_band_rule,
     pair_inputs,
     read_item,
     read_one_band_mask,
 )
-from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.meta import (
     DATE_FORMS,
     check_template,
@@ -459,9 +459,9 @@ def measure_item(
     mask = read_one_band_mask(item.photo) if as_mask and item.photo is not None else None
     classes: np.ndarray | None
     rgb: np.ndarray | None
-    if mask is not None:  # (H, W) class ids from the file's own values
+    if mask is not None and item.photo is not None:  # (H, W) class ids from the file's own values
         classes, rgb = mask, None
-        doubts.append(ONE_BAND_SAID)
+        doubts += one_band_notes(item.photo)
     else:
         as_mask = False
         classes, rgb = read_item(item)
