@@ -277,6 +277,10 @@ def main() -> None:
     ap.add_argument("--keep-topology", action="store_true")
     ap.add_argument("-o", "--output", type=Path, default=None, help="oracle: the JSON written")
     argv = sys.argv[1:]
+    if not argv:  # as the other scripts of several steps: what it does and its steps, not one argparse error
+        print(__doc__.strip() + "\n\nsubcommands: oracle, collect, train, dev")
+        print("usage: python benchmarks/crop_unsure_refiner.py SUBCOMMAND [--help | options]")
+        raise SystemExit(2)
     cut = argv.index("--") if "--" in argv else len(argv)  # dev: crop_unsure_pixels.py's arguments after --
     a = ap.parse_args(argv[:cut])
     a.rest = argv[cut + 1 :]

@@ -5,7 +5,7 @@
       python benchmarks/upsamplers.py train --config configs/crop/peanut_vegetation.yaml [--only fade]
 - ``table``: params, GFLOPs, images/s, peak memory and validation mIoU / bIoU of each trained model at
   960x720 (one subprocess per model) (``results/upsamplers.md``):
-      python benchmarks/upsamplers.py table --runs runs/upsamplers12 -o benchmarks/results/upsamplers.md
+      python benchmarks/upsamplers.py table -o benchmarks/results/upsamplers.md
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Reads the validation results written by ``benchmarks/upsamplers.py train`` and measures each trained model
 (one subprocess per model, so peak memory is its own) on a 960x720 input at the model's inference size.
 
-    python benchmarks/upsamplers.py table [--runs runs/upsamplers12] [-o runs/bench/upsamplers.md]
+    python benchmarks/upsamplers.py table [--runs runs/upsamplers] [-o runs/bench/upsamplers.md]
 """
 
 from __future__ import annotations
@@ -49,7 +49,9 @@ def worker(path: str, threads: int) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--runs", default="runs/upsamplers12")
+    ap.add_argument(
+        "--runs", default="runs/upsamplers", help="train's --out (the results file came from runs/upsamplers12)"
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("-o", "--output", default="runs/bench/upsamplers.md")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
@@ -60,7 +62,10 @@ def main() -> None:
         "| upsampler | params (M) | GFLOPs | images/s | peak RSS (MiB) | val mIoU | val bIoU |",
         "|---|---|---|---|---|---|---|",
     ]
-    for run in sorted(Path(args.runs).iterdir()):
+    runs = [r for r in sorted(Path(args.runs).glob("*")) if (r / "result.json").is_file()]
+    if not runs:  # one line, not a traceback: train first, or name its --out
+        raise SystemExit(f"{args.runs}: no trained upsampler (<name>/result.json); run `upsamplers.py train` first")
+    for run in runs:
         res_file = run / "result.json"
         if not res_file.is_file():
             continue

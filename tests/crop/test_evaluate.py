@@ -423,3 +423,44 @@ def test_a_class_no_label_holds_is_said(tmp_path):
     _pair(tmp_path, "a", plants)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, label_mode="index", progress=False)
     assert "only background" not in format_table(res) and "use --label-mode binary" in format_table(res)
+
+
+def _photo(seed: int, size: tuple[int, int] = (48, 64)) -> np.ndarray:
+    """A photo-like frame: soil and leaves of every shade (a label holds a few flat colours)."""
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (*size, 3), dtype=np.uint8)
+
+
+def test_photos_and_labels_swapped_are_refused_before_any_photo_is_segmented(tmp_path):
+    """``--images labels/ --masks photos/`` exited 0 with mIoU 33 (session 99's sweep): each photo read as a binary
+    label was vegetation nearly everywhere. Every label a photo: a usage error naming the first; one photo among
+    good labels fails as its own pair. A JPEG'd colour label is still a label."""
+    from agriseg.config import OptionError
+    from agriseg.crop.labels import PhotoAsLabel
+
+    calls: list[str] = []
+
+    def counted(stem: str, rgb: np.ndarray) -> np.ndarray:
+        calls.append(stem)
+        return _ones(stem, rgb)
+
+    for i, stem in enumerate("abc"):
+        _pair(tmp_path, stem, _photo(i))
+        Image.fromarray(_photo(i + 10)).save(tmp_path / "img" / f"{stem}.png")  # the labels' size
+    for mode, colormap in (("binary", None), ("colormap", {"0,255,0": 1})):
+        with pytest.raises(OptionError, match=r"lab/a\.png: a photo, not a label .*not swapped"):
+            evaluate_folder(tmp_path / "img", tmp_path / "lab", counted, 2, mode, colormap, progress=False)
+    assert calls == []
+    label = np.zeros((48, 64, 3), np.uint8)
+    label[10:30, 10:40] = (0, 255, 0)
+    for stem in "bc":
+        Image.fromarray(label).save(tmp_path / "lab" / f"{stem}.png")
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+    assert res["images"] == 2 and len(res["failed"]) == 1 and "a.png: a photo, not a label" in res["failed"][0]
+    Image.fromarray(label).save(tmp_path / "jpeg.jpg", quality=50)
+    assert read_label(tmp_path / "jpeg.jpg").sum() == 600
+    Image.fromarray(_photo(5)).save(tmp_path / "photo.png")
+    with pytest.raises(PhotoAsLabel):
+        read_label(tmp_path / "photo.png")
+    Image.fromarray(_photo(5)[..., 0]).save(tmp_path / "grey.png")
+    assert read_label(tmp_path / "grey.png", "index").shape == (48, 64)  # one band: class ids, not colours

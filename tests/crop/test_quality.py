@@ -68,3 +68,18 @@ def test_every_version_of_the_crop_weed_model_warns_about_another_crop() -> None
     for name in ("crop-weed@3", "crop-weed@4"):
         assert [w.split(":")[1].strip() for w in _other_crops(rows, name)] == ["a.jpg"], name
     assert _other_crops(rows, "default@4") == []
+
+
+def test_a_colour_label_given_as_a_photo_is_flagged_and_a_flat_synthetic_photo_is_not() -> None:
+    """``crop traits labels/`` measured the Peanut labels as photos without a word (session 99's sweep)."""
+    from agriseg.crop.quality import photo_quality
+
+    label = np.zeros((120, 160, 3), np.uint8)
+    label[20:60, 30:90] = (0, 255, 0)
+    label[70:90, 100:140] = (255, 0, 0)
+    assert photo_quality(label) == "a colour label (3 flat colours: 0,0,0; 0,255,0; 255,0,0), not a photo"
+    photo = np.zeros((120, 160, 3), np.uint8)
+    photo[...] = (120, 90, 60)
+    photo[20:60, 30:90] = (40, 160, 40)
+    assert "colour label" not in photo_quality(photo)
+    assert "colour label" not in photo_quality(np.zeros((120, 160, 3), np.uint8))  # one colour: a blank frame

@@ -111,6 +111,10 @@ def test_checksum_mismatch_deletes_the_file(
 def test_missing_release_file_is_a_clear_error(model_cache: Path) -> None:
     with pytest.raises(ValueError, match=r"/models/v3/prue_efnet7_checkpoint.ckpt: download failed .*404"):
         registry.fetch("FTW_PRUE_EFNET_B7", progress=False, retries=0)
+    # no empty folder is left in the cache, and -m NAME's failure names the model (session 99's sweep)
+    assert not registry.cached_path(registry.get_spec("FTW_PRUE_EFNET_B7")).parent.exists()
+    with pytest.raises(ValueError, match=r"^model FTW_PRUE_EFNET_B7: http.*prue_efnet7_checkpoint.ckpt: download fail"):
+        registry.resolve_model("FTW_PRUE_EFNET_B7", progress=False, retries=0)
 
 
 def test_unknown_model_name_in_a_command(tmp_path: Path) -> None:

@@ -166,9 +166,16 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
     assert (out / "scenes" / "west.tif").is_file() and not (out / "scenes" / "nowhere.tif").exists()
     assert (out / "west_fields.parquet").is_file() and (out / "fields.parquet").is_file()
     # summary.json lists the areas that could not be downloaded too (only the mapped scene, session 80)
-    listed = json.loads((out / "summary.json").read_text())["scenes"]
+    summary = json.loads((out / "summary.json").read_text())
+    listed = summary["scenes"]
     assert [r["status"] for r in listed].count("ok") == 1 and len(listed) == 6, listed
     assert any("nowhere" in (r.get("error") or "") for r in listed), listed
+    # the model that made them, as fields run's _run.json records it (the docs said so; nothing did)
+    from agriseg.data.download import sha256_of
+
+    model = summary["model"]
+    assert model["name"] == "FTW_PRUE_EFNET_B3" and model["sha256"] == sha256_of(model["file"])
+    assert summary["landcover"] is None
 
 
 def _official_validation(path: Path) -> None:

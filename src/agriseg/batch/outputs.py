@@ -259,6 +259,6 @@ def keep_unstamped_table(path: str | Path, overwrite: bool) -> str | None:
     with atomic_write(copy) as tmp:
         shutil.copy2(path, tmp)
     return (
-        f"warning: {path}: written before agriseg kept a stamp of its tables, so edits cannot be told; "
-        f"kept as {copy.name}"
+        f"warning: {path}: not stamped as written by agriseg (a file of yours, or one an agriseg before table "
+        f"stamps wrote), so edits cannot be told; kept as {copy.name}"
     )

@@ -28,14 +28,14 @@ def models() -> None:
 def list_() -> None:
     """One line per model: name, cache state, licence, windows, whether it is polygonised, title (* = default).
 
-    NC = trained partly on non-commercial data; AGPL = AGPL-3.0 weights run by ultralytics (AGPL-3.0,
+    NC = trained partly on non-commercial data; AGPL-3.0 = weights run by ultralytics (AGPL-3.0 too,
     `pip install "agriseg[delineate]"`).
     """
     from agriseg.fields.registry import MODELS, cache_dir, status
 
     rows = [("", "name", "state", "licence", "input", "output", "title")]
     for spec in MODELS.values():
-        licence = spec.licence if spec.commercial_use else ("AGPL" if spec.kind == "instance" else "mixed, NC")
+        licence = spec.licence if spec.commercial_use else (spec.licence if spec.kind == "instance" else "mixed, NC")
         windows = "2 windows" if spec.windows == "ab" else "1 window"
         inputs = f"{windows} {'RGBN' if 'nir' in spec.bands else 'RGB'}"
         output = "classes, polygonised" if spec.needs_polygonize else "instances"

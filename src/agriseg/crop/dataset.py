@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from agriseg.config import OptionError
-from agriseg.crop.labels import ColormapMisfit, LabelMode, read_label
+from agriseg.crop.labels import LabelMisfit, LabelMode, read_label
 from agriseg.data.files import TEXT_ERRORS
 from agriseg.data.io import IMAGE_SUFFIXES, read_rgb, stem_key
 
@@ -288,7 +288,7 @@ class CropSegDataset:
                     ids = ", ".join(map(str, bad[:3]))
                     raise ValueError(f"{lp}: class id {ids} but model.num_classes is {self.num_classes} (ids 0 to "
                                      "num_classes - 1, 255 ignored)")  # fmt: skip
-            except ColormapMisfit as err:  # one label's: listed with the others, "(and 4 more in ...)"
+            except LabelMisfit as err:  # one label's: listed with the others, "(and 4 more in ...)"
                 problems.append(str(err))
             except OptionError:  # the label mode does not fit (a ValueError too): a usage error, not one label's
                 raise

@@ -14,9 +14,23 @@ from agriseg.data.io import apply_orientation, exif_orientation, open_image
 LabelMode = Literal["binary", "index", "colormap"]
 
 
-class ColormapMisfit(OptionError):
-    """A label none of whose colours the colormap lists: it fails as its own pair or file; when no label fits,
-    the colormap is the mistake (a usage error, exit 2)."""
+class LabelMisfit(OptionError):
+    """A label the label mode cannot read as one: it fails as its own pair or file; when no label fits, the
+    setting (or the folders given) is the mistake (a usage error, exit 2)."""
+
+
+class ColormapMisfit(LabelMisfit):
+    """A label none of whose colours the colormap lists."""
+
+
+class PhotoAsLabel(LabelMisfit):
+    """A colour label whose colours vary as a photo's do (photos and labels swapped, or a photo among the
+    labels): read in label mode binary, nearly every pixel of it was vegetation."""
+
+
+# a label's pixels (a JPEG'd one's too: 0.97 at quality 50 on the Peanut labels) lie in a few colours: in 8 levels a
+# channel, its 8 commonest colours hold nearly all of them; a field or lab photo's 0.38-0.82 (flat frames: 1.0)
+PHOTO_TOP_COLOURS = 0.85
 
 
 # Peanut dataset colours (green crop, red weed, black background)
@@ -40,7 +54,8 @@ def read_label(
     Raises:
         ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
         OptionError: ``index`` mode on a label of colours (the label mode does not fit the labels).
-        ColormapMisfit: an OptionError: no pixel of the label has a colour of the colormap.
+        ColormapMisfit: a :class:`LabelMisfit`: no pixel of the label has a colour of the colormap.
+        PhotoAsLabel: a :class:`LabelMisfit`: a colour label (binary or colormap) of a photo's colours.
     """
     if mode not in get_args(LabelMode):  # a library call's typo read every label as class ids (mIoU 1.0)
         raise OptionError(f"label mode {mode!r}: not one of {', '.join(get_args(LabelMode))}")
@@ -56,6 +71,11 @@ def read_label(
     clear = arr[..., -1] == 0 if mode == "binary" and arr.ndim == 3 and arr.shape[-1] in (2, 4) else None
     if arr.ndim == 3 and arr.shape[-1] == 2:  # grey or palette with alpha (LA, PA): the alpha is no class
         arr = arr[..., 0]
+    if arr.ndim == 3 and mode != "index" and arr.shape[-1] >= 3 and _photo_like(arr[..., :3]):
+        raise PhotoAsLabel(
+            f"{path}: a photo, not a label (its colours vary as a photo's; a label holds a few flat colours): "
+            "check that photos and labels are not swapped"
+        )
     if mode == "colormap":
         if not colormap:
             raise ValueError(f"{path}: label_mode 'colormap' needs a colormap")
@@ -88,6 +108,16 @@ def read_label(
             f"{path}: label value {bad} is not a class id (0-254, 255 = ignore); check {setting}"
         )
     return arr.astype(np.uint8)
+
+
+def _photo_like(rgb: np.ndarray) -> bool:
+    """Whether an ``(H, W, 3)`` uint8 label's colours spread as a photo's (:data:`PHOTO_TOP_COLOURS`). Hand-written:
+    no library tells a photo from a label."""
+    if rgb.dtype != np.uint8 or rgb.size == 0:
+        return False
+    q = (rgb >> 5).astype(np.int32)  # 8 levels a channel: a JPEG's noise stays in one
+    counts = np.bincount(((q[..., 0] << 6) | (q[..., 1] << 3) | q[..., 2]).ravel(), minlength=512)
+    return float(np.sort(counts)[-8:].sum()) < PHOTO_TOP_COLOURS * counts.sum()
 
 
 _SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (once each, not once per label)

@@ -207,7 +207,7 @@ def score_model(
     """
     from agriseg.batch import progress_bar
     from agriseg.crop.dataset import match_pairs, read_stem_list
-    from agriseg.crop.labels import ColormapMisfit, read_label
+    from agriseg.crop.labels import LabelMisfit, read_label
     from agriseg.crop.predictor import Predictor, class_map
     from agriseg.data.io import ImageReadError, read_rgb
     from agriseg.metrics import SegmentationMetrics
@@ -229,7 +229,7 @@ def score_model(
         ip, lp = pairs[s]
         try:  # an unreadable photo or label is left out, as crop evaluate does (it stopped the run after stage 1)
             rgb, truth = read_rgb(ip), read_label(lp, spec.label_mode, spec.colormap or None, "evaluate.label_mode")
-        except (ImageReadError, ColormapMisfit) as err:  # a label of no colour of the colormap: left out too
+        except (ImageReadError, LabelMisfit) as err:  # a label of no colour of the colormap: left out too
             unreadable.append(str(err))
             continue
         probs = pred.probabilities([rgb])[0]  # (K, H, W)

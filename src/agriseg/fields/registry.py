@@ -31,6 +31,7 @@ unless asked (``pip install "agriseg[delineate]"``).
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -220,7 +221,14 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
         return dst
     # a release's digest prefix (DelineateAnything) is checked by `fields models trust`, which also takes the
     # user's own --sha256 for a file of theirs under this name
-    return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
+    made = not dst.parent.exists()
+    try:
+        return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
+    except BaseException:
+        if made:  # a failed first download left its folder empty (a partial file to resume keeps it)
+            with contextlib.suppress(OSError):
+                dst.parent.rmdir()
+        raise
 
 
 def spec_for(value: str) -> ModelSpec | None:
@@ -265,7 +273,10 @@ def resolve_model(value: str, progress: bool = True, retries: int = 4) -> str:
             a failed download.
     """
     if value in MODELS:
-        return str(fetch(value, progress=progress, retries=retries))
+        try:
+            return str(fetch(value, progress=progress, retries=retries))
+        except ValueError as err:  # the address alone did not say which model (-m NAME) could not be fetched
+            raise type(err)(f"model {value}: {err}") from None
     if looks_like_name(value) and not Path(value).exists():
         raise ValueError(
             f"{value}: no such model file, and not a known model name ({_near(value)}valid: {', '.join(MODELS)})"

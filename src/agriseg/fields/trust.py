@@ -70,8 +70,8 @@ def trust_file(path: str | Path, name: str | None = None, sha256: str | None = N
 
     Raises:
         FileNotFoundError: missing file.
-        OptionError: a file that is no PyTorch model file (a usage error).
-        ValueError: the file's digest differs from ``sha256`` or ``prefix``.
+        OptionError: a file that is no PyTorch model file, or whose digest differs from ``sha256`` (a usage error).
+        ValueError: the file's digest differs from ``prefix`` (a released file not as published).
     """
     import zipfile
 
@@ -92,7 +92,8 @@ def trust_file(path: str | Path, name: str | None = None, sha256: str | None = N
         )
     digest = sha256_of(path)
     if sha256 is not None and digest != check_sha256(sha256):
-        raise ValueError(f"{path}: sha256 is {digest}, not the {sha256} given; not trusted")
+        # the digest given does not fit the file given: a usage error (exit 2), as with fields predict --sha256
+        raise OptionError(f"{path}: sha256 is {digest}, not the {sha256} given; not trusted")
     if sha256 is None and prefix and not digest.startswith(prefix.lower()):
         raise ValueError(
             f"{path}: sha256 {digest} does not start with {prefix}, the digest its published file name carries; "

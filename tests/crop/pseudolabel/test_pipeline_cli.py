@@ -550,3 +550,16 @@ def test_a_work_folder_labels_an_edited_photo_again_and_a_failed_redo_leaves_no_
     assert redo.counts["failed"] == 1
     assert redo.failures[0].endswith("the outputs an earlier run made for it were removed")
     assert not (out / "masks" / f"{files[1].stem}.png").exists() and (out / "masks" / f"{files[0].stem}.png").exists()
+
+
+def test_the_screening_page_keeps_the_cards_of_an_earlier_run_into_the_folder(scenes: Path, tmp_path: Path) -> None:
+    """A folder pseudo-labelled, then one more photo pseudo-labelled into it: pseudolabels.json lists the later
+    run's photo alone, and the page had lost every earlier card (session 99's sweep)."""
+    from agriseg.crop.pseudolabel.screen import screen_items
+
+    files = _jpeg_copy(scenes, tmp_path / "jpg")
+    out = tmp_path / "out"
+    pseudolabel_files(files[:3], out, PseudoLabelConfig(source="index"), progress=False)
+    pseudolabel_files(files[3:], out, PseudoLabelConfig(source="index", overlays=False), progress=False)
+    assert [r["stem"] for r in json.loads((out / "pseudolabels.json").read_text())["records"]] == [files[3].stem]
+    assert sorted(i["stem"] for i in screen_items(out)) == sorted(f.stem for f in files[:3])  # those with overlays

@@ -184,7 +184,8 @@ render();
 
 
 def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[dict]:
-    """The cards of the page: every ``ok`` record of ``OUTDIR/pseudolabels.json`` that has an overlay.
+    """The cards of the page: every ``ok`` record of ``OUTDIR/pseudolabels.json`` that has an overlay, then those
+    of earlier runs into the folder (``OUTDIR/records``) that it does not list.
 
     Each card's ``key`` is its photo's name and a digest of its overlay (which shows its mask): a decision saved in
     the browser is for that mask, and a photo pseudo-labelled again since is unmarked. ``missing`` collects the
@@ -210,7 +211,7 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise OptionError(f"{summary}: not the pseudolabels.json of `agriseg crop pseudolabel` (no list of records)")
     items = []
-    for i, r in enumerate(records, 1):
+    for i, r in enumerate([*records, *_earlier_records(out, records)], 1):
         if r.get("status") not in ("ok", "skipped") or not r.get("overlay"):
             continue
         if not isinstance(r.get("stem"), str) or not isinstance(r["overlay"], str):
@@ -241,6 +242,24 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
             )
         raise ValueError(f"{summary}: no pseudo-labelled image with an overlay to screen")
     return items
+
+
+def _earlier_records(out: Path, listed: list[dict]) -> list[dict]:
+    """The records in ``OUTDIR/records`` of photos ``pseudolabels.json`` does not list: an earlier run's, kept
+    when a later run pseudo-labelled other photos into the folder (its table lists that run's photos only; the
+    page had lost the earlier cards). By name; a record that cannot be read is left out."""
+    named = {r.get("stem") for r in listed}
+    out_records = []
+    for f in sorted((out / "records").glob("*.json")):
+        if f.stem in named:
+            continue
+        try:
+            r = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(r, dict) and r.get("stem") == f.stem:
+            out_records.append(r)
+    return out_records
 
 
 def _number(value: object) -> float | None:

@@ -299,6 +299,22 @@ def merge_fields(
     return write_fields(merged, output, collection)
 
 
+def _inputs_record(model: str | Path, polygonize: Any) -> dict[str, Any]:  # noqa: ANN401 - a PolygonizeConfig
+    """What ``summary.json`` records of the run's model and land-cover source, as ``fields run``'s ``_run.json``:
+    the model's name (a released one's), file and SHA-256 (hashed once: the scenes' fingerprints asked already)."""
+    from agriseg.fields.registry import spec_for
+    from agriseg.fingerprint import model_identity
+
+    spec = spec_for(str(model))
+    digest = model_identity(model) or ""
+    landcover = getattr(polygonize, "landcover", None)
+    return {
+        "model": {"name": spec.name if spec else None, "file": str(model),
+                  "sha256": digest.removeprefix("sha256:") if digest.startswith("sha256:") else None},
+        "landcover": str(landcover) if landcover else None,
+    }  # fmt: skip
+
+
 def run_map(
     scenes: Sequence[str | Path],
     outdir: str | Path,
@@ -378,7 +394,7 @@ def run_map(
                 )
         listed = downloads + rows if downloads is not None else rows  # an area that failed is said there too
         summary = {"wall_s": round(wall, 3), "scenes": list(listed), "merged": str(merged[0]) if merged[0] else None,
-                   "notes": listed.notes}  # fmt: skip
+                   "notes": listed.notes, **_inputs_record(model, jkw.get("polygonize"))}  # fmt: skip
         write_json(outdir / SUMMARY_NAME, summary)
         seal_tables(tables)  # a later run keeps a table edited since (or a file of yours put there) and says so
 
