@@ -257,7 +257,8 @@ def _tray_table(report: dict) -> list[str]:
         f"Tray benchmark: {len(report['photos'])} generated trays ({report['trays']}), per pot",
         "",
         "| tool | non-empty pots found | empty pots reported empty | counts exact | area within +-10% "
-        "| median area error | objects not on a plant | traits == plots | mask == predict | grid on the tray "
+        "| median area error (of the trays' medians) | objects not on a plant | traits == plots | mask == predict "
+        "| grid on the tray "
         "| pots named to check (of them off by > 10 %) |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]

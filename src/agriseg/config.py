@@ -9,6 +9,7 @@ choices. Each pipeline keeps its configs next to its code (``agriseg.crop.config
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 import re
 import types
@@ -58,6 +59,18 @@ def _auto_device() -> str:
 # a config's torch device (cpu, cuda, cuda:N, mps), checked when the config is made
 TorchDevice = Annotated[str, AfterValidator(device_name)]
 MAX_LOADER_WORKERS = 256  # loader worker processes a training config may ask for (5,000 took all memory)
+
+
+def check_numbers(**values: Any) -> None:  # noqa: ANN401 - what a caller passed
+    """Refuse a Python argument that is no number (``min_size="50"``, ``zenith=True``), by its name: the range
+    checks after it failed with Python's own "'>=' not supported between 'str' and 'int'".
+
+    Raises:
+        TypeError: ``<name> is a number, not '50'``.
+    """
+    for name, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy's numbers are Real too
+            raise TypeError(f"{name} is a number, not {value!r}")
 
 
 class OptionError(ValueError):

@@ -462,5 +462,15 @@ def test_photos_and_labels_swapped_are_refused_before_any_photo_is_segmented(tmp
     Image.fromarray(_photo(5)).save(tmp_path / "photo.png")
     with pytest.raises(PhotoAsLabel):
         read_label(tmp_path / "photo.png")
+    # a label of 16 classes (more colours than a photo's test counts) and one whose transparent pixels hold any
+    # colour (a layer of an image editor) are labels (the review's finds)
+    colours = np.random.default_rng(0).integers(0, 256, (16, 3)).astype(np.uint8)
+    stripes = np.repeat(colours[None, :, :], 48, 0).repeat(4, 1)  # (48, 64, 3)
+    Image.fromarray(stripes).save(tmp_path / "classes.png")
+    assert read_label(tmp_path / "classes.png").shape == (48, 64)
+    rgba = np.dstack([_photo(6), np.zeros((48, 64), np.uint8)])
+    rgba[10:30, 10:40] = (0, 255, 0, 255)
+    Image.fromarray(rgba).save(tmp_path / "layer.png")
+    assert read_label(tmp_path / "layer.png").sum() == 600
     Image.fromarray(_photo(5)[..., 0]).save(tmp_path / "grey.png")
     assert read_label(tmp_path / "grey.png", "index").shape == (48, 64)  # one band: class ids, not colours

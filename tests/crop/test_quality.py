@@ -83,3 +83,6 @@ def test_a_colour_label_given_as_a_photo_is_flagged_and_a_flat_synthetic_photo_i
     photo[20:60, 30:90] = (40, 160, 40)
     assert "colour label" not in photo_quality(photo)
     assert "colour label" not in photo_quality(np.zeros((120, 160, 3), np.uint8))  # one colour: a blank frame
+    stamped = np.zeros((120, 160, 3), np.uint8)
+    stamped[110:, 100:] = 255  # a black frame with a white timestamp: black and white alone are no label
+    assert photo_quality(stamped) == "greyscale (vegetation is found by its colour)"

@@ -655,3 +655,30 @@ def test_read_probabilities_refuses_a_raster_fields_predict_did_not_write(scene:
     uint16, against the documented (H, W) / (K, H, W) uint8 (session 96's API sweep)."""
     with pytest.raises(ValueError, match=r"not a probability raster of agriseg fields predict"):
         read_probabilities(scene)
+
+
+def test_a_notebooks_mistakes_are_said_before_any_scene_is_read(tmp_path: Path, monkeypatch) -> None:
+    """Session 99's API sweep: num_classes "3" and device "cuda" without a GPU failed deep inside the first scene;
+    a folder as the output was "kept" unsaid, and "x.png" got a GeoTIFF; a misspelt config key was said only after
+    the model was downloaded."""
+    from agriseg.config import OptionError
+    from agriseg.fields.predict import load_scene_predictor
+
+    with pytest.raises(TypeError, match="num_classes is the number of the model's output classes.*'3'"):
+        ScenePredictor(TinyNet(), "3")  # type: ignore[arg-type]
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(OptionError, match="device"):
+        ScenePredictor(TinyNet(), 3, PreprocessConfig(), {"device": "cuda"})
+    scene = write_scene(tmp_path / "scene.tif", h=64, w=64)
+    (tmp_path / "out").mkdir()
+    for output, said in ((tmp_path / "out", "a folder; output is the GeoTIFF"), (tmp_path / "x.png", "give a .tif")):
+        with pytest.raises(OptionError, match=said):
+            _pred(TinyNet()).predict(scene, output)
+    assert not (tmp_path / "x.png").exists()
+
+    def no_download(*a: object, **k: object) -> None:
+        raise AssertionError("the model was fetched before its settings were checked")
+
+    monkeypatch.setattr("agriseg.fields.registry.resolve_model", no_download)
+    with pytest.raises(ValueError, match="overlapp"):
+        load_scene_predictor("FTW_PRUE_EFNET_B5", {"overlapp": 0.25})

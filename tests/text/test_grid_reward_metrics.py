@@ -412,3 +412,28 @@ def test_a_grpo_run_whose_groups_never_differed_is_said_to_have_learned_nothing(
     assert "each prompt's 2 answers got equal rewards at every step" in no_signal(flat, 2)
     assert no_signal([*flat, {"step": 3, "frac_reward_zero_std": 0.5}], 2) == ""
     assert no_signal([{"train_loss": 0.0}], 2) == ""  # nothing logged: nothing to say
+
+
+def test_the_text_helpers_refuse_what_would_be_misread() -> None:
+    """Session 99's API sweep: a sentence holding <seg> made an answer its own decoder misread; a grid given to
+    wrap_seg was written as numpy's repr; mean_dice refused bool masks, scored empty ones 1.0 and failed inside
+    numpy for num_classes 2.0; mask_to_grid(mask, 16.0) and decode_rrle(shape=(2.5, 4)) said nothing useful."""
+    from agriseg.text.codec import decode_rrle, wrap_seg
+    from agriseg.text.reward import mean_dice
+
+    grid = np.array([[0, 0, 1, 1], [1, 1, 1, 1]])
+    with pytest.raises(ValueError, match="holds a <seg> tag"):
+        encode_answer(grid, ["background", "field"], sentence="Use <seg> tags")
+    with pytest.raises(TypeError, match="rrle is text"):
+        wrap_seg(grid)  # type: ignore[arg-type]
+    truth = np.array([[True, False], [True, True]])
+    assert mean_dice(truth, truth, 2) == 1.0
+    with pytest.raises(ValueError, match="empty masks"):
+        mean_dice(np.zeros((0, 0)), np.zeros((0, 0)), 2)
+    for bad in (2.0, "2", True):
+        with pytest.raises(TypeError, match="num_classes is a whole number"):
+            mean_dice(truth, truth, bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="grid is cells per side"):
+        mask_to_grid(np.zeros((32, 32), np.uint8), 16.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="whole cells"):
+        decode_rrle("<seg></seg>", (2.5, 4), ["background", "field"])  # type: ignore[arg-type]

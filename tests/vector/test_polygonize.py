@@ -466,6 +466,21 @@ def test_an_unsupported_output_format_is_refused_before_any_work(tmp_path):
         polygonize(tmp_path / "not-read-at-all.tif", tmp_path / "out.txt")
 
 
+def test_a_file_of_yours_under_the_output_name_is_not_written_over(tmp_path):
+    """polygonize(r, 'user.parquet') replaced a user's file without a word (session 99's API sweep)."""
+    from agriseg.vector import polygonize
+
+    cls = np.zeros((40, 40), np.uint8)
+    cls[5:30, 5:30] = 1
+    path = write_probs(tmp_path / "p.tif", cls, np.full(cls.shape, 200, np.uint8))
+    mine = tmp_path / "user.parquet"
+    mine.write_text("my data")
+    with pytest.raises(FileExistsError, match=r"user\.parquet: exists \(overwrite=True replaces it\)"):
+        polygonize(path, mine, PolygonizeConfig(progress=False, min_area_m2=0))
+    assert mine.read_text() == "my data"
+    assert len(polygonize(path, mine, PolygonizeConfig(progress=False, min_area_m2=0), overwrite=True)) == 1
+
+
 def _write_bands(path: Path, bands: np.ndarray, transform: object = None) -> Path:
     """A uint8 GeoTIFF of ``bands`` ``(N, H, W)`` in EPSG:32633 (10 m pixels unless ``transform`` is given)."""
     import rasterio

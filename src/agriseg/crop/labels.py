@@ -29,8 +29,13 @@ class PhotoAsLabel(LabelMisfit):
 
 
 # a label's pixels (a JPEG'd one's too: 0.97 at quality 50 on the Peanut labels) lie in a few colours: in 8 levels a
-# channel, its 8 commonest colours hold nearly all of them; a field or lab photo's 0.38-0.82 (flat frames: 1.0)
+# channel, its 8 commonest colours hold nearly all of them; a field or lab photo's 0.38-0.82 (flat frames: 1.0) ...
 PHOTO_TOP_COLOURS = 0.85
+# ... and a label is flat but at its outlines (a label of 15 classes holds more than 8 colours): 0.87 or more of its
+# pixels match their right neighbour within 6 levels (Peanut labels JPEG'd at quality 10 too); Peanut photos
+# 0.15-0.48, the benchmark's synthetic plants on real soil 0.38 or more (lab scenes of flat walls more still)
+PHOTO_FLAT = 0.6
+FLAT_LEVELS = 6
 
 
 # Peanut dataset colours (green crop, red weed, black background)
@@ -71,7 +76,7 @@ def read_label(
     clear = arr[..., -1] == 0 if mode == "binary" and arr.ndim == 3 and arr.shape[-1] in (2, 4) else None
     if arr.ndim == 3 and arr.shape[-1] == 2:  # grey or palette with alpha (LA, PA): the alpha is no class
         arr = arr[..., 0]
-    if arr.ndim == 3 and mode != "index" and arr.shape[-1] >= 3 and _photo_like(arr[..., :3]):
+    if arr.ndim == 3 and mode != "index" and arr.shape[-1] >= 3 and _photo_like(arr[..., :3], clear):
         raise PhotoAsLabel(
             f"{path}: a photo, not a label (its colours vary as a photo's; a label holds a few flat colours): "
             "check that photos and labels are not swapped"
@@ -110,14 +115,22 @@ def read_label(
     return arr.astype(np.uint8)
 
 
-def _photo_like(rgb: np.ndarray) -> bool:
-    """Whether an ``(H, W, 3)`` uint8 label's colours spread as a photo's (:data:`PHOTO_TOP_COLOURS`). Hand-written:
-    no library tells a photo from a label."""
-    if rgb.dtype != np.uint8 or rgb.size == 0:
+def _photo_like(rgb: np.ndarray, clear: np.ndarray | None = None) -> bool:
+    """Whether an ``(H, W, 3)`` uint8 label's colours spread as a photo's: few of its pixels in its 8 commonest
+    colours (:data:`PHOTO_TOP_COLOURS`) and few that match their neighbour (:data:`PHOTO_FLAT`); ``clear``:
+    ``(H, W)`` transparent pixels, left out (their colour is no class). Hand-written: no library tells a photo
+    from a label."""
+    seen = np.ones(rgb.shape[:2], bool) if clear is None else ~clear  # (H, W)
+    if rgb.dtype != np.uint8 or seen.sum() < 64:
         return False
-    q = (rgb >> 5).astype(np.int32)  # 8 levels a channel: a JPEG's noise stays in one
-    counts = np.bincount(((q[..., 0] << 6) | (q[..., 1] << 3) | q[..., 2]).ravel(), minlength=512)
-    return float(np.sort(counts)[-8:].sum()) < PHOTO_TOP_COLOURS * counts.sum()
+    q = (rgb[seen] >> 5).astype(np.int32)  # (N, 3): 8 levels a channel, a JPEG's noise stays in one
+    counts = np.bincount((q[:, 0] << 6) | (q[:, 1] << 3) | q[:, 2], minlength=512)
+    if float(np.sort(counts)[-8:].sum()) >= PHOTO_TOP_COLOURS * counts.sum():
+        return False
+    a = rgb.astype(np.int16)
+    pairs = seen[:, 1:] & seen[:, :-1]  # (H, W - 1): both pixels seen
+    flat = np.abs(a[:, 1:] - a[:, :-1]).max(-1) <= FLAT_LEVELS
+    return bool(pairs.any()) and float(flat[pairs].mean()) < PHOTO_FLAT
 
 
 _SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (once each, not once per label)

@@ -13,8 +13,8 @@ The rule (measured on the photo shrunk to a 256 px long side, luminance = mean o
   (``benchmarks/data/lab_set``) the lab scenes have 0.8-47 % such pixels, the four plain frames 0 %.
 - ``underexposed``: the 99th percentile of luminance is below 30 (nothing in the frame is lit).
 - ``overexposed``: 90 % or more of the pixels are clipped white (every channel >= 250).
-- ``a colour label``: a frame of two to eight flat colours each of channels 0 and 255 only (black, green, red...):
-  a label image given as a photo (the labels folder for the photos); said alone.
+- ``a colour label``: a frame of two to eight flat colours each of channels 0 and 255 only, one of them a colour
+  (black, green, red...): a label image given as a photo (the labels folder for the photos); said alone.
 - ``greyscale``: a photo with none of the above but no colour (its three channels equal within 2 levels, JPEG
   noise): a model and a colour index find vegetation by its colour.
 
@@ -71,13 +71,14 @@ def photo_quality(rgb: np.ndarray) -> str:
 
 def colour_label(rgb: np.ndarray) -> str:
     """``a colour label (...), not a photo`` for a frame ``(H, W, 3)`` of 2-8 colours each of channels 0 and 255
-    only (the Peanut labels: black, green, red), else ``""``. Sampled on a grid of about 256 x 256 pixels."""
+    only, not all black and white (the Peanut labels: black, green, red), else ``""``. Sampled on a grid of about
+    256 x 256 pixels."""
     small = rgb[:: max(1, rgb.shape[0] // 256), :: max(1, rgb.shape[1] // 256), :3]  # (h, w, 3), exact colours
     if not ((small == 0) | (small == 255)).all():  # (a photo fails at its first pixel of another level)
         return ""
     colours = np.unique(small.reshape(-1, 3), axis=0)
-    if not 2 <= len(colours) <= 8:
-        return ""
+    if not 2 <= len(colours) <= 8 or (colours == colours[:, :1]).all():  # black and white alone: a frame's
+        return ""  # (a black frame with a white timestamp is underexposed, not a label)
     shown = "; ".join(",".join(map(str, c)) for c in colours.tolist()[:3])
     return f"a colour label ({len(colours)} flat colours: {shown}{'...' if len(colours) > 3 else ''}), not a photo"
 

@@ -210,10 +210,15 @@ def check_polygons_output(polygons: str | Path, inputs: list[str | Path], overwr
 
 
 def polygonize_change(
-    change_tif: str | Path, output: str | Path, min_area_m2: float = 500.0, name: str | None = None
+    change_tif: str | Path,
+    output: str | Path,
+    min_area_m2: float = 500.0,
+    name: str | None = None,
+    overwrite: bool = False,
 ) -> Any:
     """Polygons of the changed regions (band 2 of a change COG written by :func:`change_map`); ``name``: the
-    stem their ids start with (default: the change map's).
+    stem their ids start with (default: the change map's); ``overwrite``: replace an existing ``output``
+    (refused otherwise).
 
     The change mask is copied to a single-band staging raster and polygonised as connected components
     (the same polygoniser as fields: sub-pixel outlines simplified by one pixel, regions under
@@ -242,7 +247,7 @@ def polygonize_change(
                 for _, win in src.block_windows(1):
                     dst.write(src.read(2, window=win), 1, window=win)
         return polygonize(staging, Path(output), cfg, collection="agriseg-change", id_prefix=name, determined=when,
-                          source=str(output))  # fmt: skip
+                          source=str(output), overwrite=overwrite)  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -262,5 +267,6 @@ def change_outputs(
     output = Path(output)
     with atomic_write(output) as tmp:
         stats = change_map(a, b, tmp, threshold=threshold)
-        df = polygonize_change(tmp, polygons, min_area_m2, output.stem) if polygons else None
+        # the command refused an existing --polygons before any work (check_polygons_output), or was told to
+        df = polygonize_change(tmp, polygons, min_area_m2, output.stem, overwrite=True) if polygons else None
     return stats, df

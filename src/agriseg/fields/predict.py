@@ -161,6 +161,12 @@ class ScenePredictor:
             self.preprocess = as_config(PreprocessConfig, self.preprocess)
         if not isinstance(self.config, PredictConfig) or not isinstance(self.preprocess, PreprocessConfig):
             raise TypeError("config is a PredictConfig (or a dict of its fields), preprocess a PreprocessConfig")
+        k = self.num_classes  # "3" failed at the first scene with a TypeError of string concatenation
+        if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+            raise TypeError(f"num_classes is the number of the model's output classes (an int >= 1), not {k!r}")
+        from agriseg.runtime import check_device
+
+        check_device(str(self.config.device), "device")  # a GPU this machine lacks: here, not deep in torch
         given = tuple(self.class_names)
         if given != DEFAULT_CLASS_NAMES and len(given) != self.num_classes:  # the names given: never dropped unsaid
             log.warning(
@@ -349,6 +355,7 @@ class ScenePredictor:
             FileNotFoundError: missing scene.
             ValueError: wrong band count, missing CRS, NaNs (with ``nan="error"``), truncated file.
             FileExistsError: another process is writing the same output.
+            agriseg.config.OptionError: ``output`` is a folder or not named ``.tif`` / ``.tiff``.
         """
         from agriseg.batch import progress_bar
         from agriseg.data.files import check_not_input, clean_stale_temporaries, file_path
@@ -356,6 +363,12 @@ class ScenePredictor:
         t0 = time.perf_counter()
         scene, output = file_path(scene, "scene"), file_path(output, "output")
         check_not_input(output, [scene])
+        from agriseg.config import OptionError
+
+        if output.is_dir():  # it was "kept" as an output made otherwise, or a GeoTIFF named .png was written
+            raise OptionError(f"{output}: a folder; output is the GeoTIFF to write ({output / scene.stem}_probs.tif)")
+        if output.suffix.lower() not in (".tif", ".tiff"):
+            raise OptionError(f"{output}: the probabilities are written as a GeoTIFF (COG): give a .tif name")
         from agriseg.fields.sentinel2 import band_order_problem, bands_to_take
 
         info = open_scene(scene, bands=None)
@@ -552,8 +565,14 @@ def load_scene_predictor(
         raise TypeError(
             f"model is a released name or a model file, not {type(model).__name__} (a module: ScenePredictor)"
         )
-    loaded = load_for_scenes(resolve_model(os.fspath(model), progress=progress), resize=resize)
+    # the settings first: a misspelt key cost a whole checkpoint download before it was said
     cfg = as_config(PredictConfig, config) if isinstance(config, Mapping) else config or PredictConfig()
+    if not isinstance(cfg, PredictConfig):
+        raise TypeError(f"config is a PredictConfig (or a dict of its fields), not {type(cfg).__name__}")
+    from agriseg.runtime import check_device
+
+    check_device(str(cfg.device), "device")
+    loaded = load_for_scenes(resolve_model(os.fspath(model), progress=progress), resize=resize)
     return ScenePredictor(loaded.module, loaded.num_classes, loaded.preprocess, cfg, loaded.class_names)
 
 

@@ -31,7 +31,6 @@ unless asked (``pip install "agriseg[delineate]"``).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -221,14 +220,19 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
         return dst
     # a release's digest prefix (DelineateAnything) is checked by `fields models trust`, which also takes the
     # user's own --sha256 for a file of theirs under this name
-    made = not dst.parent.exists()
-    try:
-        return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
-    except BaseException:
-        if made:  # a failed first download left its folder empty (a partial file to resume keeps it)
-            with contextlib.suppress(OSError):
-                dst.parent.rmdir()
-        raise
+    return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
+
+
+def model_record(model: str | Path, digest: str | None = None) -> dict[str, Any]:
+    """A model as run records name it (``fields run``'s ``_run.json``, ``fields map``'s ``summary.json``): its
+    released name (None for a file of yours), file and SHA-256 (``digest`` when known; a file's hashed once a
+    process, as fingerprints hash it; None for a folder, which has no one digest)."""
+    from agriseg.fingerprint import model_identity
+
+    spec = spec_for(str(model))
+    if digest is None and Path(model).is_file():
+        digest = (model_identity(model) or "").removeprefix("sha256:") or None
+    return {"name": spec.name if spec else None, "file": str(model), "sha256": digest}
 
 
 def spec_for(value: str) -> ModelSpec | None:

@@ -223,7 +223,18 @@ def _row_text(r: np.ndarray, names: Sequence[str]) -> str:
 
 
 def wrap_seg(rrle: str, sentence: str = "") -> str:
-    """Wrap an RRLE block as an answer: ``sentence + "\\n<seg>" + rrle + "</seg>"``."""
+    """Wrap an RRLE block as an answer: ``sentence + "\\n<seg>" + rrle + "</seg>"``.
+
+    Raises:
+        TypeError: ``rrle`` or ``sentence`` that is no ``str`` (a grid: :func:`encode_rrle` it first).
+        ValueError: a ``sentence`` holding a ``<seg>`` or ``</seg>`` tag (its own decoder would read it as the
+            mask's).
+    """
+    for name, value in (("rrle", rrle), ("sentence", sentence)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} is text (encode_rrle's for the grid), not {type(value).__name__}")
+    if SEG_OPEN in sentence or SEG_CLOSE in sentence:
+        raise ValueError(f"sentence {sentence!r} holds a {SEG_OPEN} tag: the decoder would read the mask from there")
     head = f"{sentence}\n" if sentence else ""
     return f"{head}{SEG_OPEN}{rrle}{SEG_CLOSE}"
 
@@ -352,6 +363,8 @@ def decode_rrle(
         raise TypeError(f"text is the model's answer as a str, not {type(text).__name__}")
     if isinstance(shape, int | np.integer) or len(shape) != 2:
         raise TypeError(f"shape is the grid's (rows, cols), e.g. (16, 16); got {shape!r}")
+    if any(isinstance(v, bool) or not isinstance(v, int | np.integer) for v in shape):  # 2.5 was cut to 2
+        raise TypeError(f"shape is the grid's (rows, cols) in whole cells; got {shape!r}")
     h, w = int(shape[0]), int(shape[1])
     if h <= 0 or w <= 0:
         raise ValueError(f"shape must be positive, got {shape}")

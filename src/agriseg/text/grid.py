@@ -33,7 +33,14 @@ def cell_counts(
         raise ValueError(f"mask must be 2-D (H, W), got shape {m.shape}")
     if not (np.issubdtype(m.dtype, np.integer) or m.dtype == bool) and not np.array_equal(m, np.round(m)):
         raise ValueError(f"mask holds {m.dtype} values that are not class ids (threshold or argmax first)")
-    gh, gw = (int(grid), int(grid)) if isinstance(grid, int | np.integer) else (int(grid[0]), int(grid[1]))
+    sides = (grid, grid) if isinstance(grid, int | np.integer) else grid
+    if (
+        not isinstance(sides, tuple | list)
+        or len(sides) != 2
+        or any(isinstance(v, bool) or not isinstance(v, int | np.integer) for v in sides)
+    ):  # 16.0 failed with "'float' object is not subscriptable"
+        raise TypeError(f"grid is cells per side (16) or (rows, cols) in whole cells; got {grid!r}")
+    gh, gw = int(sides[0]), int(sides[1])
     h, w = m.shape
     if gh <= 0 or gw <= 0 or h < gh or w < gw:
         raise ValueError(f"mask of {h}x{w} pixels cannot be split into a {gh}x{gw} grid")

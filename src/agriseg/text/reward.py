@@ -36,14 +36,22 @@ def mean_dice(
     A negative id in ``pred`` is a pixel of no class (counted wrong for every class: a repaired row).
 
     Raises:
-        ValueError: shapes that differ, values that are not whole numbers (NaN, probabilities), ids of
-            ``num_classes`` or more, negative truth ids, ``num_classes`` under 1, ``smooth`` not above 0.
+        ValueError: shapes that differ, empty masks, values that are not whole numbers (NaN, probabilities),
+            ids of ``num_classes`` or more, negative truth ids, ``num_classes`` under 1, ``smooth`` not above 0.
+        TypeError: ``num_classes`` that is no whole number (``2.0``, ``"2"``).
+
+    A bool mask reads as class ids 0 / 1.
     """
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):  # 2.0, "2": a TypeError
+        raise TypeError(f"mean_dice: num_classes is a whole number of classes, not {num_classes!r}")  # of numpy's
     if num_classes < 1 or not smooth > 0:  # smooth 0 divides 0 by 0 for an absent class; NaN passes no test
         raise ValueError(f"mean_dice: num_classes {num_classes} must be >= 1 and smooth {smooth} > 0")
     p, t = np.asarray(pred), np.asarray(truth)
+    p, t = (a.astype(np.uint8) if a.dtype == bool else a for a in (p, t))  # a bool mask: 0 / 1, as mask_to_grid
     if p.shape != t.shape:
         raise ValueError(f"prediction shape {p.shape} != truth shape {t.shape}")
+    if not t.size:  # an empty pair scored 1.0, a perfect score of nothing
+        raise ValueError(f"mean_dice: empty masks (shape {t.shape})")
     for name, a in (("prediction", p), ("truth", t)):
         if not a.size:
             continue

@@ -73,6 +73,7 @@ def polygonize(
     determined: dt.datetime | None = None,
     labels: bool | None = None,
     source: str | None = None,
+    overwrite: bool = False,
 ) -> Any:
     """Polygonise a class / probability raster, or an instance-label raster, into field polygons.
 
@@ -98,6 +99,7 @@ def polygonize(
             :func:`is_instance_raster`).
         source: what warnings name (default: ``raster``): ``fields change`` polygonises a staging copy of its
             map's change band, whose temporary path meant nothing to a user.
+        overwrite: replace ``output`` when it exists (refused otherwise: nothing of yours is written over).
 
     Returns:
         The fields GeoDataFrame (in the raster's CRS), with ``attrs["timing"]`` seconds per stage and
@@ -106,6 +108,7 @@ def polygonize(
     Raises:
         FileNotFoundError: missing raster.
         ValueError: unreadable raster, no CRS, or (labels) band 1 not integer ids.
+        FileExistsError: ``output`` exists and ``overwrite`` is False.
         TypeError: ``config`` that is no PolygonizeConfig (or dict of its fields).
         agriseg.extras.MissingExtra: rasterio is not installed (``pip install "agriseg[geo]"``).
     """
@@ -116,6 +119,8 @@ def polygonize(
     raster = file_path(raster, "raster")
     if output is not None:
         output_format(file_path(output, "output"))  # an unsupported extension is refused before the work, not after it
+        if not overwrite and Path(output).exists():  # the commands' batch runner checks whose it is; here: refused
+            raise FileExistsError(f"{output}: exists (overwrite=True replaces it)")
     t0 = time.perf_counter()
     if labels is None:
         labels = raster.is_file() and is_instance_raster(raster)

@@ -297,3 +297,29 @@ def test_colour_traits_and_region_traits_read_a_float_photo_as_plant_traits_does
     assert [(r["status"], r["plant_count"], r.get("mean_g")) for r in rows] == [
         ("ok", 1, 160.0), ("empty", 0, None), ("empty", 0, None), ("ok", 1, 160.0)
     ]  # fmt: skip
+
+
+def test_traits_of_a_numpy_scale_are_plain_floats_and_a_0_255_sure_mask_is_a_share() -> None:
+    """px_per_mm=np.float32(4) made every trait a float32 (json.dumps refused them); a 0/255 sure mask gave
+    model_sure 255 (session 99's API sweep)."""
+    import json
+
+    labels = np.zeros((20, 20), np.int32)
+    labels[5:10, 5:12] = 1
+    (row,) = plant_traits(labels, px_per_mm=np.float32(4), sure=(labels > 0).astype(np.uint8) * 255)
+    assert type(row["area"]) is float and row["area"] == 35 / 16 and row["model_sure"] == 1.0
+    json.dumps(row)
+
+
+def test_a_number_given_as_text_is_named() -> None:
+    """``min_size="50"`` failed with Python's "'>=' not supported between 'str' and 'int'" (session 99)."""
+    from agriseg.crop.traits.gai import green_area_index
+    from agriseg.crop.traits.plants import drop_edge_strips
+
+    with pytest.raises(TypeError, match="min_size is a number, not '50'"):
+        label_plants(np.zeros((5, 5), np.uint8), min_size="50")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="thickness is a number, not '3'"):
+        drop_edge_strips(np.zeros((5, 5), np.int32), "3")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="zenith is a number, not '10'"):
+        green_area_index(0.3, zenith="10")  # type: ignore[arg-type]
+    assert green_area_index(0.3, zenith=np.float32(10)).value > 0

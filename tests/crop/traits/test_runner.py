@@ -303,7 +303,11 @@ def test_a_rerun_with_other_settings_leaves_earlier_records_out_of_the_tables(tm
         rows = list(csv.DictReader(fh))
     assert {r["file"] for r in rows} == {str(d / "tray_2024-06-15_mask.png")}
     assert not (out / "growth.csv").exists() and not (out / "growth_wide.csv").exists()
-    assert any("left out of the tables" in n for n in recs.notes)
+    # the photos named (session 99's sweep: "photos measured with other settings" named none)
+    assert (
+        "2 photos measured with other settings (tray_2024-06-01_mask.png, tray_2024-06-08_mask.png) are "
+        "listed in traits.json but left out of the tables" in recs.notes
+    )
     assert [i["status"] for i in _strict(out / "traits.json")["images"]] == ["kept", "kept", "ok"]
 
 
@@ -712,7 +716,12 @@ def test_a_grid_finer_than_its_box_is_refused_either_way_round() -> None:
     for grid, box in (("3x1", "0,0,10,2"), ("1x3", "0,0,2,10")):
         with pytest.raises(ValueError, match="cells under 1 px"):
             measure(classes, None, TraitsConfig(grid=grid, grid_box=box))
-    assert len(measure(classes, None, TraitsConfig(grid="2x5", grid_box="0,0,10,2")).regions) == 10
+    assert len(measure(classes, None, TraitsConfig(grid="2x5", grid_box="0,0,10,2", min_plant_size=2)).regions) == 10
+    # cells smaller than a plant: --grid 300x600 for a 3x6 tray measured 180,000 empty cells, exit 0 (session 99)
+    with pytest.raises(ValueError, match=r"cells of 2\.0x1\.0 px, smaller than a plant \(--min-plant-size 3 px\)"):
+        measure(classes, None, TraitsConfig(grid="2x5", grid_box="0,0,10,2", min_plant_size=3))
+    with pytest.raises(ValueError, match="is it the tray's rows x columns of pots"):
+        measure(np.zeros((400, 700), np.uint8), None, TraitsConfig(grid="300x600"))
 
 
 def test_dates_and_meta_are_read_from_the_files_own_name_and_folder_as_crop_plots_reads_them(tmp_path: Path) -> None:

@@ -257,8 +257,8 @@ def _earlier_records(out: Path, listed: list[dict]) -> list[dict]:
             r = json.loads(f.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(r, dict) and r.get("stem") == f.stem:
-            out_records.append(r)
+        if isinstance(r, dict) and r.get("stem") == f.stem and isinstance(r.get("overlay"), str):
+            out_records.append(r)  # (one without an overlay has no card: not said as a bad record of the table)
     return out_records
 
 

@@ -55,6 +55,9 @@ def green_area_index(green_fraction: float, zenith: float = 0.0, leaf_projection
     green_fraction = float(green_fraction)
     if not 0.0 <= green_fraction <= 1.0 or math.isnan(green_fraction):
         raise ValueError(f"green fraction must be in [0, 1], got {green_fraction}")
+    from agriseg.config import check_numbers
+
+    check_numbers(zenith=zenith, leaf_projection=leaf_projection)
     if not 0.0 <= zenith < 90.0:
         raise ValueError(f"view zenith angle must be in [0, 90) degrees, got {zenith}")
     if not 0.0 < leaf_projection <= 1.0:

@@ -56,6 +56,9 @@ def label_plants(
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask must be a 2-D (H, W) vegetation mask; got shape {mask.shape}")
+    from agriseg.config import check_numbers
+
+    check_numbers(min_size=min_size, split_depth=split_depth, join=join)
     if not (min_size >= 1 and split_depth >= 0 and join >= 0):  # NaN fails these too
         raise ValueError(f"min_size {min_size} must be >= 1, split_depth {split_depth} and join {join} >= 0")
     if mask.dtype.kind == "f" and not np.isin(mask, (0.0, 1.0)).all():  # a probability map: every pixel > 0
@@ -155,6 +158,9 @@ def drop_edge_strips(labels: np.ndarray, thickness: int = EDGE_STRIP) -> np.ndar
     Raises:
         ValueError: a negative ``thickness``, or ``labels`` that are no 2-D int ids (a bool mask).
     """
+    from agriseg.config import check_numbers
+
+    check_numbers(thickness=thickness)
     if thickness < 0:
         raise ValueError(f"thickness must be 0 or more px, got {thickness}")
     labels = check_labels(labels)
@@ -260,7 +266,8 @@ def plant_traits(
         labels: int labels ``(H, W)`` from :func:`label_plants`.
         rgb: the photo ``(H, W, 3)`` uint8, for colour traits (None: no colour traits).
         px_per_mm: scale; lengths are divided by it and areas by its square (None: pixels).
-        sure: ``(H, W)`` bool, the pixels the model was sure were vegetation (None: no ``model_sure``).
+        sure: ``(H, W)`` bool (or 0 / non-zero), the pixels the model was sure were vegetation (None: no
+            ``model_sure``).
 
     Returns:
         One dict per plant: ``id`` then the traits of :data:`SHAPE_TRAITS` (and colour traits). Centroid and
@@ -284,7 +291,9 @@ def plant_traits(
         raise TypeError(f"px_per_mm is a number of pixels per mm, or None for pixels; got {px_per_mm!r}")
     if px_per_mm is not None and not 0 < px_per_mm < math.inf:
         raise ValueError(f"px_per_mm must be positive and finite (None for pixels); got {px_per_mm}")
-    scale = px_per_mm or 1.0
+    scale = float(px_per_mm or 1.0)  # np.float32(4) made every trait a float32, which json.dumps refuses
+    if sure is not None:  # a 0/255 mask of the sure pixels gave model_sure 255: any non-zero pixel is sure
+        sure = np.asarray(sure) != 0
     out = []
     for rp in measure.regionprops(labels):
         y0, x0, y1, x1 = rp.bbox

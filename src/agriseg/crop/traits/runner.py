@@ -318,6 +318,13 @@ def measured_regions(
                 f"the {config.grid} grid over a {box[2]}x{box[3]} px box gives cells under 1 px "
                 "(fewer rows and columns, or a larger --grid-box)"
             )
+        cell_w, cell_h = box[2] / cols, box[3] / rows
+        if cell_w * cell_h < config.min_plant_size:  # --grid 300x600 for 3x6: 180,000 empty cells, exit 0
+            raise ValueError(
+                f"the {config.grid} grid over a {box[2]}x{box[3]} px box gives cells of {cell_w:.1f}x{cell_h:.1f} "
+                f"px, smaller than a plant (--min-plant-size {config.min_plant_size} px): is it the tray's rows x "
+                "columns of pots?"
+            )
         rects = grid_regions(box, rows, cols)
     else:
         return [], None, []
@@ -689,9 +696,10 @@ def run_traits(
             # a mask measured with its photo: the photo is what the warnings are about (a greyscale photo)
             said = rec.get("photo") or rec["file"]
             result.notes += [f"warning: {said}: {w}" for w in rec.get("warnings", [])]
-        if any(r["status"] == "kept" for r in records):
+        if kept := [Path(r["file"]).name for r in records if r["status"] == "kept"]:
             result.notes.append(
-                "photos measured with other settings are listed in traits.json but left out of the tables"
+                f"{counted(len(kept), 'photo')} measured with other settings ({listed(kept, 3)}) "
+                f"{'is' if len(kept) == 1 else 'are'} listed in traits.json but left out of the tables"
             )
         refused = [r for r in records if r["status"] == "error" and _refused(r.get("error", ""))]
         if refused:  # their earlier outputs stand; a table of this run holds none of their values

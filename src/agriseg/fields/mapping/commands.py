@@ -591,7 +591,8 @@ def polygonize(
 
     def work(item: Item) -> dict:
         vc, landcover = landcover_config(config, src, out.parent, run.landcover_stac_url, batch.overwrite)
-        df = polygonize_raster(src, out, vc, collection=run.collection, determined=determined)
+        # (the batch runner refused a file of yours there, or was told --overwrite)
+        df = polygonize_raster(src, out, vc, collection=run.collection, determined=determined, overwrite=True)
         return {"raster": str(src), "output": str(out), "status": "ok", "fields": len(df),
                 "raw_polygons": df.attrs["raw_polygons"], "dropped": df.attrs["dropped"],
                 "landcover": landcover}  # fmt: skip
@@ -752,14 +753,12 @@ def _is_run_record(path: Path) -> bool:
 def run_record(asked: Mapping[str, Any], model: str, digest: str | None, options: Mapping[str, Any],
                row: Mapping[str, Any]) -> dict:  # fmt: skip
     """The inputs and options of a run, in one dict (what a re-run compares)."""
-    from agriseg.data.download import sha256_of
-    from agriseg.fields.registry import spec_for
+    from agriseg.fields.registry import model_record
 
-    spec = spec_for(model)
     return {
         "inputs": {
             **asked,
-            "model": {"name": spec.name if spec else None, "file": model, "sha256": digest or sha256_of(model)},
+            "model": model_record(model, digest),
             "landcover": row.get("landcover") or ({"file": options["landcover"]} if options.get("landcover") else None),
         },
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()},

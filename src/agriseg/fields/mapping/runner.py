@@ -300,19 +300,15 @@ def merge_fields(
 
 
 def _inputs_record(model: str | Path, polygonize: Any) -> dict[str, Any]:  # noqa: ANN401 - a PolygonizeConfig
-    """What ``summary.json`` records of the run's model and land-cover source, as ``fields run``'s ``_run.json``:
-    the model's name (a released one's), file and SHA-256 (hashed once: the scenes' fingerprints asked already)."""
-    from agriseg.fields.registry import spec_for
-    from agriseg.fingerprint import model_identity
+    """What ``summary.json`` records of the run's model and land-cover source, as ``fields run``'s ``_run.json``
+    does: :func:`agriseg.fields.registry.model_record`, and ``{"file": ...}`` or ``{"source": ...}`` (a land-cover
+    product fetched by STAC) for ``--landcover``."""
+    from agriseg.fields.registry import model_record
 
-    spec = spec_for(str(model))
-    digest = model_identity(model) or ""
     landcover = getattr(polygonize, "landcover", None)
-    return {
-        "model": {"name": spec.name if spec else None, "file": str(model),
-                  "sha256": digest.removeprefix("sha256:") if digest.startswith("sha256:") else None},
-        "landcover": str(landcover) if landcover else None,
-    }  # fmt: skip
+    if landcover:
+        landcover = {"file" if Path(landcover).is_file() else "source": str(landcover)}
+    return {"model": model_record(model), "landcover": landcover or None}
 
 
 def run_map(

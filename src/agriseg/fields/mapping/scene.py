@@ -138,7 +138,9 @@ def run_scene(job: SceneJob) -> dict[str, Any]:
     # one scene is one task: the scheduler runs scenes side by side, so the polygons use this process only
     vcfg = job.polygonize.model_copy(update={"progress": False, "workers": 1})
     vcfg, landcover = landcover_config(vcfg, probs, job.outdir, job.landcover_stac, job.overwrite)
-    df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name(), labels=instances)
+    # (the batch runner hands over only scenes to make again: a fields file there is stale, never a user's)
+    df = polygonize(probs, fields, vcfg, collection=job.collection, id_prefix=job.output_name(), labels=instances,
+                    overwrite=True)  # fmt: skip
     if landcover:
         row["landcover"] = landcover
     return {
