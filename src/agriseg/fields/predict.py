@@ -238,7 +238,7 @@ class ScenePredictor:
                     where = f"row {rows[0]}" if rows[0] == rows[-1] else f"rows {rows[0]}-{rows[-1]}"
                     raise ValueError(
                         f"{info.path}: {int(nan.sum())} NaN pixels in {where}; declare NaN as the file's "
-                        "nodata, or pass --nan mask (PredictConfig(nan=\"mask\") in Python) to treat them as nodata"
+                        'nodata, or pass --nan mask (PredictConfig(nan="mask") in Python) to treat them as nodata'
                     )
                 invalid |= nan
                 raw = np.where(np.isfinite(raw), raw, 0)
