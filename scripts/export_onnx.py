@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from agriseg.extras import MissingExtra
 from agriseg.models.io import PACKAGED_ONNX, export_onnx, packaged_onnx
 
 
@@ -33,7 +34,7 @@ def main() -> int:
             return 2
         try:
             out = export_onnx(name, target)
-        except (OSError, ValueError) as err:  # a missing or damaged model file: one line naming it, not a traceback
+        except (OSError, ValueError, MissingExtra) as err:  # a missing or damaged model file, or no PyTorch: one line
             print(f"error: {err}", file=sys.stderr)
             return 2
         print(f"{name} -> {out} ({out.stat().st_size / 2**20:.1f} MB)")

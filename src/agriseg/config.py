@@ -9,6 +9,7 @@ choices. Each pipeline keeps its configs next to its code (``agriseg.crop.config
 from __future__ import annotations
 
 import copy
+import decimal
 import numbers
 import os
 import re
@@ -69,7 +70,9 @@ def check_numbers(**values: Any) -> None:  # noqa: ANN401 - what a caller passed
         TypeError: ``<name> is a number, not '50'``.
     """
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):  # numpy's numbers are Real too
+        if getattr(value, "shape", None) == ():  # a 0-d array: its one value
+            value = value.item()
+        if isinstance(value, bool) or not isinstance(value, numbers.Number | decimal.Decimal):  # numpy's: Number
             raise TypeError(f"{name} is a number, not {value!r}")
 
 

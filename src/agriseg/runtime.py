@@ -231,7 +231,11 @@ class ModelRunner:
         on_cpu = str(self.device).split(":")[0] == "cpu"
         if self.optimize == "onnxruntime" and (self.precision == "bf16" or not on_cpu):
             self.optimize = "none"
-            if on_cpu and "bf16" not in _SAID:  # 30x slower on a 2-core CPU: said, once per process
+            from agriseg.extras import missing_modules
+
+            # 30x slower on a 2-core CPU: said, once per process (without PyTorch, the error that names its extra
+            # is the one line)
+            if on_cpu and "bf16" not in _SAID and "torch" not in missing_modules("train"):
                 _SAID.add("bf16")
                 logging.getLogger("agriseg").warning(
                     "--precision bf16 runs the model in PyTorch (ONNX Runtime runs float32 only), much slower on a "

@@ -132,6 +132,9 @@ def test_running_a_model_in_pytorch_without_it_names_the_train_extra(samples_dir
     rc, _, err, _ = run_agriseg(["crop", "traits", str(photo), "-o", "t", "-m", "default@4"], tmp_path, ("torch",))
     assert rc == 2 and err.strip().endswith('needs PyTorch: pip install "agriseg[train]"'), err
     assert "internal error" not in err and len(err.strip().splitlines()) == 1
+    # --precision bf16 said it runs in PyTorch, then that PyTorch is missing: two lines (session 99's sweep)
+    rc, _, err, _ = run_agriseg(["crop", "predict", str(photo), "-o", "b", "--precision", "bf16"], tmp_path, ("torch",))
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and err.strip().endswith('"agriseg[train]"'), err
 
 
 def test_every_help_works_without_the_extras_and_names_the_extra(tmp_path) -> None:
@@ -206,3 +209,15 @@ def test_a_train_config_error_comes_before_lightning_loads(tmp_path: Path, group
     code, _, err, modules = run_agriseg([group, "train", "-c", str(tmp_path / "nope.yaml")], tmp_path)
     assert code == 2 and "nope.yaml: config file not found" in err, err
     assert "lightning" not in modules and "torch" not in modules
+
+
+def test_the_onnx_export_script_without_pytorch_names_the_train_extra(tmp_path) -> None:
+    """``scripts/export_onnx.py`` in the base install ended in onnx's ModuleNotFoundError traceback (session 99)."""
+    code = HIDE.format(hide=("torch", "onnx")) + (
+        "import runpy, sys\n"
+        f"sys.argv = ['export_onnx.py', 'default', '-o', {str(tmp_path / 'x.onnx')!r}]\n"
+        f"runpy.run_path({str(REPO / 'scripts' / 'export_onnx.py')!r}, run_name='__main__')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=_env(), capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip() == 'error: exporting a model to ONNX needs PyTorch: pip install "agriseg[train]"'

@@ -35,7 +35,7 @@ def list_() -> None:
 
     rows = [("", "name", "state", "licence", "input", "output", "title")]
     for spec in MODELS.values():
-        licence = spec.licence if spec.commercial_use else (spec.licence if spec.kind == "instance" else "mixed, NC")
+        licence = "mixed, NC" if not spec.commercial_use and spec.kind != "instance" else spec.licence
         windows = "2 windows" if spec.windows == "ab" else "1 window"
         inputs = f"{windows} {'RGBN' if 'nir' in spec.bands else 'RGB'}"
         output = "classes, polygonised" if spec.needs_polygonize else "instances"

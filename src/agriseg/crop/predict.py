@@ -555,6 +555,13 @@ def predict_paths(
         more = f" and {n - 1} more" if n > 1 else ""
         result.notes.append(f"({counted(n, 'file')} named like outputs, not read as photos: {first}{more})")
     result.notes += _other_crops(result, _model_name(pred))
+    flagged = [r for r in result if r.get("status") in ("ok", "skipped") and r.get("quality")]
+    if flagged:  # only summary.csv said so: a labels folder given as photos ran with exit 0 and not a word
+        more = f" (and {len(flagged) - 1} more)" if len(flagged) > 1 else ""
+        result.notes.append(
+            f"warning: {flagged[0]['file']}: a photo not to trust ({flagged[0]['quality']}): its mask means "
+            f"little{more}; see summary.csv's quality column"
+        )
     return result
 
 

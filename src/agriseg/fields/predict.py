@@ -164,6 +164,7 @@ class ScenePredictor:
         k = self.num_classes  # "3" failed at the first scene with a TypeError of string concatenation
         if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
             raise TypeError(f"num_classes is the number of the model's output classes (an int >= 1), not {k!r}")
+        self.num_classes = int(k)  # np.int64(3) failed in the run's fingerprint (JSON), np.uint8 overflowed
         from agriseg.runtime import check_device
 
         check_device(str(self.config.device), "device")  # a GPU this machine lacks: here, not deep in torch

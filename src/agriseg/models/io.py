@@ -485,7 +485,13 @@ def export_onnx(name_or_path: str | Path, target: str | Path) -> Path:
     inside it) and returns logits ``(N, K, H, W)``. The metadata holds the config (:data:`ONNX_CONFIG_KEY`)
     and the sha1 of the source file (:data:`ONNX_SOURCE_KEY`), so a stale export is detected. Needs PyTorch
     and the ``onnx`` package (the ``train`` extra); written atomically.
+
+    Raises:
+        agriseg.extras.MissingExtra: the ``train`` extra is not installed.
     """
+    from agriseg.extras import require
+
+    require("train", "exporting a model to ONNX")  # one line naming the extra, not onnx's ModuleNotFoundError
     import onnx
     import torch
 

@@ -34,6 +34,8 @@ def cell_counts(
     if not (np.issubdtype(m.dtype, np.integer) or m.dtype == bool) and not np.array_equal(m, np.round(m)):
         raise ValueError(f"mask holds {m.dtype} values that are not class ids (threshold or argmax first)")
     sides = (grid, grid) if isinstance(grid, int | np.integer) else grid
+    if isinstance(sides, np.ndarray):  # np.array([16, 16]): rows and cols as an array
+        sides = tuple(sides.tolist()) if sides.ndim == 1 else sides
     if (
         not isinstance(sides, tuple | list)
         or len(sides) != 2

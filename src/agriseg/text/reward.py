@@ -42,6 +42,8 @@ def mean_dice(
 
     A bool mask reads as class ids 0 / 1.
     """
+    if getattr(num_classes, "shape", None) == () and np.issubdtype(np.asarray(num_classes).dtype, np.integer):
+        num_classes = int(num_classes)  # a 0-d array of an int, as np.max gives it
     if isinstance(num_classes, bool) or not isinstance(num_classes, int | np.integer):  # 2.0, "2": a TypeError
         raise TypeError(f"mean_dice: num_classes is a whole number of classes, not {num_classes!r}")  # of numpy's
     if num_classes < 1 or not smooth > 0:  # smooth 0 divides 0 by 0 for an absent class; NaN passes no test
