@@ -470,3 +470,62 @@ def test_the_training_bar_in_a_log_file_is_one_line_per_epoch(tmp_path: Path, mo
     fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=True)
     lines = [ln for ln in log.getvalue().split("\n") if "Epoch" in ln]
     assert [ln.rsplit("\r", 1)[-1].split(":")[0].strip() for ln in lines] == ["Epoch 0", "Epoch 1", "Epoch 2"], lines
+
+
+class _CtrlCInTheStep(torch.optim.SGD):
+    """Ctrl-C (a real SIGINT) while the optimiser updates the weights: half of them, then the rest."""
+
+    done = 0
+
+    def step(self, closure=None):  # type: ignore[no-untyped-def]
+        import os
+
+        loss = closure() if closure is not None else None
+        with torch.no_grad():
+            first = self.param_groups[0]["params"][0]
+            first.sub_(0.1 * first.grad)
+        if _CtrlCInTheStep.done == 1:
+            os.kill(os.getpid(), signal.SIGINT)  # Python raises KeyboardInterrupt at its next instruction
+        with torch.no_grad():
+            for p in self.param_groups[0]["params"][1:]:
+                p.sub_(0.1 * p.grad)
+        _CtrlCInTheStep.done += 1
+        return loss
+
+
+class _SteppedByHand(_TinyTask):
+    def configure_optimizers(self):  # type: ignore[no-untyped-def]
+        return _CtrlCInTheStep(self.parameters(), lr=0.1)
+
+
+def test_a_ctrl_c_inside_the_optimisers_update_waits_for_the_whole_step(tmp_path: Path) -> None:
+    """Session 99's sweep: Ctrl-C while AdamW updated the weights saved interrupted.ckpt with some parameters
+    stepped and others not, and the resume failed on a half-written amsgrad state."""
+    from agriseg.batch import Interrupted
+
+    _CtrlCInTheStep.done = 0
+    cfg = _TinyConfig(train=TrainOptions(epochs=2, batch_size=4, num_workers=0, accelerator="cpu"))
+    with pytest.raises(Interrupted):
+        fit(_SteppedByHand(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    assert _CtrlCInTheStep.done == 2  # the interrupted step finished every parameter before the run stopped
+    assert (tmp_path / "interrupted.ckpt").is_file()
+
+
+def test_the_other_pipelines_checkpoint_and_a_batch_larger_than_the_data_are_said(caplog) -> None:
+    """Session 99's sweep: a fields checkpoint given to crop train --resume said only "another model"; a field
+    model given to crop predict only "8 input channels, the data has 3"; a batch size above the training set
+    ran one step an epoch without a word."""
+    from agriseg.data.loaders import train_loader
+    from agriseg.fields.checkpoints import check_field_channels
+    from agriseg.models.io import ModelLoadError
+    from agriseg.training.trainer import _other_pipeline
+
+    crop, fields = {"model": {"in_channels": 3}}, {"model": {"in_channels": 8}}
+    assert _other_pipeline(fields, crop).endswith("resume it with agriseg fields train")
+    assert _other_pipeline(crop, fields).endswith("resume it with agriseg crop train")
+    assert _other_pipeline(crop, crop) == ""
+    with pytest.raises(ModelLoadError, match=r"\(R, G, B, NIR\).*an RGB crop model: run it with agriseg crop predict"):
+        check_field_channels(3, "m.safetensors")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        train_loader(list(range(5)), batch_size=50, num_workers=0)
+    assert "train.batch_size 50 is more than the 5 training samples: each epoch is one batch of 5" in caplog.text

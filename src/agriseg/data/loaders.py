@@ -136,6 +136,12 @@ def train_loader(
     """
     workers = num_workers > 0
     n = len(cast(MapDataset, dataset))
+    if batch_size > n:  # accepted without a word: a run of one step an epoch, its batch the whole set
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "train.batch_size %d is more than the %d training samples: each epoch is one batch of %d", batch_size, n, n
+        )
     return DataLoader(
         cast("Dataset[Any]", dataset),
         batch_size=batch_size,

@@ -186,7 +186,7 @@ def load_ftw_checkpoint(
 
 
 def check_field_channels(in_channels: int, path: str | Path) -> None:
-    """Refuse a model whose input is not Sentinel-2 windows of 4 bands (B, G, R, NIR): a crop model (3 channels)
+    """Refuse a model whose input is not Sentinel-2 windows of 4 bands (R, G, B, NIR): a crop model (3 channels)
     or a 5-band one was exported with a card of two windows, and failed on every scene after.
 
     Raises:
@@ -194,8 +194,9 @@ def check_field_channels(in_channels: int, path: str | Path) -> None:
     """
     if in_channels % 4:
         raise ModelLoadError(
-            f"{path}: a model of {in_channels} input channels; field models take 4 bands (B, G, R, NIR) per "
+            f"{path}: a model of {in_channels} input channels; field models take 4 bands (R, G, B, NIR) per "
             "Sentinel-2 window: 4 (one window) or 8 (two)"
+            + ("; an RGB crop model: run it with agriseg crop predict" if in_channels == 3 else "")
         )
 
 

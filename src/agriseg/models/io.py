@@ -429,7 +429,12 @@ def _read_model_file(
             ) from err
         raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
     if in_channels is not None and cfg.in_channels != in_channels:
-        raise ModelLoadError(f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}")
+        hint = (  # a model of the other pipeline: said so (channels alone did not tell a user what to run)
+            "; a field-boundary model of Sentinel-2 bands: run it with agriseg fields predict"
+            if in_channels == 3 and cfg.in_channels in (4, 8)
+            else ""
+        )
+        raise ModelLoadError(f"{path}: model takes {cfg.in_channels} input channels, the data has {in_channels}{hint}")
     if num_classes is not None and cfg.num_classes != num_classes:
         raise ModelLoadError(f"{path}: model predicts {cfg.num_classes} classes, expected {num_classes}")
     return cfg, sd

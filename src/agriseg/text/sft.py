@@ -439,6 +439,13 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
     from trl import SFTConfig, SFTTrainer  # after the checks: a mistyped model fails at once
 
     ds = ds.select_columns(["prompt", "completion", "images"])
+    if cfg.per_device_train_batch_size > len(ds):  # as crop and fields training say it (agriseg.data.loaders)
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "per_device_train_batch_size %d is more than the %d training samples: each epoch is one batch of %d",
+            cfg.per_device_train_batch_size, len(ds), len(ds),
+        )  # fmt: skip
     check_max_length(cfg, ds, processor)
     args = SFTConfig(**common_args(cfg), max_length=cfg.max_length, completion_only_loss=True)
     with removed_if_left_empty(cfg.output_dir), trl_quiet():
@@ -576,5 +583,6 @@ def loss_summary(log_history: list[dict[str, Any]]) -> str:
     elif isinstance(end.get("train_loss"), int | float):
         said.append(f"mean training loss {float(end['train_loss']):.4f}")
     if end:
-        said.append(f"{int(end.get('step', 0))} steps in {float(end['train_runtime']):.0f} s")
+        steps = int(end.get("step", 0))
+        said.append(f"{steps} step{'' if steps == 1 else 's'} in {float(end['train_runtime']):.0f} s")
     return "; ".join(said)

@@ -117,6 +117,21 @@ class _SaveOnCtrlC(Callback):
         self.saved = True
 
 
+def _other_pipeline(before: Any, now: Any) -> str:  # noqa: ANN401 - configs as checkpoints hold them
+    """``; a crop model's checkpoint: resume it with agriseg crop train`` when the two configs' models take the
+    other pipeline's channels (3: RGB photos; 4 or 8: Sentinel-2 windows), else ``""``."""
+
+    def channels(cfg: Any) -> Any:  # noqa: ANN401
+        return (cfg.get("model") or {}).get("in_channels") if isinstance(cfg, dict) else None
+
+    was, is_now = channels(before), channels(now)
+    if was == 3 and is_now in (4, 8):
+        return "; an RGB crop model's checkpoint: resume it with agriseg crop train"
+    if was in (4, 8) and is_now == 3:
+        return "; a field-boundary model's checkpoint: resume it with agriseg fields train"
+    return ""
+
+
 @contextlib.contextmanager
 def _ctrl_c(trainer: L.Trainer) -> Iterator[None]:
     """Lightning answers Ctrl-C by saving (our callback), then ``sys.exit(1)``: turned into :class:`Interrupted`,
@@ -381,12 +396,13 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
         return
     ckpt = check_training_checkpoint(resume)  # read once (weights_only=True)
     task._resume_epoch = int(ckpt.get("epoch") or 0)  # type: ignore[assignment]  # fit: --epochs must reach it
+    before = (ckpt.get("hyper_parameters") or {}).get("config")
+    now = dict(task.hparams).get("config")
     if misfit := tensors_misfit(task.state_dict(), ckpt["state_dict"], "the checkpoint", "this config's model"):
         raise ModelLoadError(
             f"{resume}: a checkpoint of another model ({misfit}); resume with the config it was trained with"
+            + _other_pipeline(before, now)
         )
-    before = (ckpt.get("hyper_parameters") or {}).get("config")
-    now = dict(task.hparams).get("config")
     if isinstance(before, dict) and isinstance(now, dict):
         changes = _changed(before, now).items()
         changed = [f"{k}: {a} -> {b}" for k, (a, b) in changes if k.startswith(("train.", "data.")) and k not in APPLY]
