@@ -72,7 +72,7 @@ def check_numbers(**values: Any) -> None:  # noqa: ANN401 - what a caller passed
     for name, value in values.items():
         if getattr(value, "shape", None) == ():  # a 0-d array: its one value
             value = value.item()
-        if isinstance(value, bool) or not isinstance(value, numbers.Number | decimal.Decimal):  # numpy's: Number
+        if isinstance(value, bool) or not isinstance(value, numbers.Real | decimal.Decimal):  # numpy's too; no 1j
             raise TypeError(f"{name} is a number, not {value!r}")
 
 

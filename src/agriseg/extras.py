@@ -17,7 +17,7 @@ Extra = Literal["train", "geo", "fields", "text", "depth", "lite"]
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "train": (
         "PyTorch",
-        ("torch", "timm", "segmentation_models_pytorch", "lightning", "albumentations", "cv2", "onnx"),
+        ("torch", "timm", "segmentation_models_pytorch", "lightning", "albumentations", "cv2"),
     ),
     "geo": ("the geospatial libraries", ("rasterio", "geopandas", "shapely", "matplotlib")),
     "fields": ("PyTorch and the geospatial libraries", ("torch", "rasterio", "geopandas", "shapely", "dask")),

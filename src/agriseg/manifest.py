@@ -535,7 +535,7 @@ def ever_recorded(folder: str | Path, name: str) -> bool:
 
 
 def drop_recorded(
-    paths: Sequence[Path], commands: Sequence[str], inputs_first: Sequence[str] = ()
+    paths: Sequence[Path], commands: Sequence[str], inputs_first: Sequence[str] = (), tables: bool = False
 ) -> tuple[list[Path], list[Path]]:
     """``paths`` without the files that the manifests of their folders record as outputs of ``commands``:
     inputs given by a glob over a folder the command also writes (``fields predict scenes/*.tif`` puts
@@ -546,6 +546,8 @@ def drop_recorded(
         commands: the commands whose outputs are no inputs.
         inputs_first: those of ``commands`` whose first output is an input of the others (``fields run``
             downloads the scene it then predicts): that one is kept.
+        tables: also drop a table agriseg stamped as its own there and no one edited since (``growth.png``
+            of ``crop traits``); a photo named so by its user is no stamped table.
 
     Returns:
         ``(kept, dropped)``, each in the order given.
@@ -556,6 +558,9 @@ def drop_recorded(
             if cmd in commands:
                 outputs = rec.get("outputs", [])[1 if cmd in inputs_first else 0 :]
                 own |= {(folder / o).resolve() for o in outputs}
+    if tables:
+        own |= {Path(p).resolve() for p in paths if table_owner(p) is not None and table_stamped(p)
+                and not table_edited(p)}  # fmt: skip
     kept = [p for p in paths if Path(p).resolve() not in own]
     return kept, [p for p in paths if Path(p).resolve() in own]
 

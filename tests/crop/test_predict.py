@@ -125,7 +125,9 @@ def test_model_config_roundtrip(tmp_path):
         load_model(path, num_classes=3)
     bands = ModelConfig(encoder_weights=None, in_channels=8, mean=[0.5] * 8, std=[0.25] * 8)  # a field model: said
     field_model = save_model(build_model(bands), bands, tmp_path / "f.safetensors")
-    with pytest.raises(ModelLoadError, match="the data has 3; a field-boundary model .*agriseg fields predict"):
+    with pytest.raises(
+        ModelLoadError, match="the data has 3; a field-boundary model .*for the agriseg fields commands"
+    ):
         load_model(field_model, in_channels=3)
     junk = tmp_path / "junk.safetensors"
     junk.write_bytes(b"\x00" * 50)

@@ -942,3 +942,20 @@ def test_evaluate_names_an_empty_or_unreadable_mask_in_plain_words(masks: tuple[
     assert res.exit_code == 1, res.output
     assert f"{pred / 'm1.png'}: empty file (0 bytes)" in res.output
     assert f"{pred / 'm2.png'}: not a readable mask" in res.output and "identify" not in res.output
+
+
+def test_predictions_of_more_classes_than_given_are_a_usage_error(tmp_path: Path) -> None:
+    """Every prediction with an id beyond --classes exited 1 with "Error: nothing to score" while the same for the
+    truths was a usage error (exit 2); one among good ones fails alone (session 99's sweep)."""
+    (tmp_path / "p").mkdir()
+    (tmp_path / "lab").mkdir()
+    pred, truth = np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8)
+    pred[:4], truth[:4] = 3, 1
+    Image.fromarray(pred).save(tmp_path / "p" / "a.png")
+    Image.fromarray(truth).save(tmp_path / "lab" / "a.png")
+    res = _run("text", "evaluate", tmp_path / "p" / "a.png", "--masks", tmp_path / "lab", "--classes", "others,field")
+    assert res.exit_code == 2 and "a.png: predicted class id 3 beyond the 2 classes given" in res.output, res.output
+    Image.fromarray(truth).save(tmp_path / "p" / "b.png")
+    Image.fromarray(truth).save(tmp_path / "lab" / "b.png")
+    res = _run("text", "evaluate", tmp_path / "p", "--masks", tmp_path / "lab", "--classes", "others,field")
+    assert res.exit_code == 1 and "failed: " in res.output and "beyond the 2 classes" in res.output, res.output

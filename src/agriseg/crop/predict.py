@@ -74,6 +74,7 @@ SURE_KEY = "agriseg:model_sure"
 # ... and the model that made it (a packaged name as given, or a model file's name), so that `crop traits` of
 # the mask knows what the classes mean (the crop of crop-weed is peanut)
 MODEL_KEY = "agriseg:model"
+PICTURE_COMMANDS = ("crop predict", "crop traits")  # the commands whose images in a folder are never photos
 QUALITY_KEY = "agriseg:quality"  # the photo's quality flags (crop.quality.photo_quality), for a re-run's summary
 
 
@@ -502,9 +503,10 @@ def predict_paths(
 
     config = as_config(CropPredictConfig, config)
     photos = list_images_once(paths)  # a missing or empty input is refused before the output folder is made
-    photos, recorded = drop_recorded(photos, ("crop predict",))  # an earlier run's masks in a photo folder
+    # an earlier run's masks in a photo folder, and crop traits' pictures when its -o was the photos' folder
+    photos, recorded = drop_recorded(photos, PICTURE_COMMANDS, tables=True)
     if not photos:  # before the output folder is made
-        raise NoInputError(f"{recorded[0]}: an output of an earlier crop predict, not a photo")
+        raise NoInputError(f"{recorded[0]}: an output of an earlier agriseg run, not a photo")
     check_device(config.device)  # a GPU this machine lacks: said as the option it came from
     pred = load_predictor(  # a model that is missing or needs an extra: said before the output folder is made
         config.model_name,

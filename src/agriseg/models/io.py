@@ -430,7 +430,7 @@ def _read_model_file(
         raise ModelLoadError(f"{path}: cannot read model file ({type(err).__name__}: {err})") from err
     if in_channels is not None and cfg.in_channels != in_channels:
         hint = (  # a model of the other pipeline: said so (channels alone did not tell a user what to run)
-            "; a field-boundary model of Sentinel-2 bands: run it with agriseg fields predict"
+            "; a field-boundary model of Sentinel-2 bands, for the agriseg fields commands"
             if in_channels == 3 and cfg.in_channels in (4, 8)
             else ""
         )
@@ -494,10 +494,13 @@ def export_onnx(name_or_path: str | Path, target: str | Path) -> Path:
     Raises:
         agriseg.extras.MissingExtra: the ``train`` extra is not installed.
     """
-    from agriseg.extras import require
+    from agriseg.extras import MissingExtra, require
 
     require("train", "exporting a model to ONNX")  # one line naming the extra, not onnx's ModuleNotFoundError
-    import onnx
+    try:
+        import onnx
+    except ImportError:  # PyTorch without onnx (only the export needs it)
+        raise MissingExtra('exporting a model to ONNX needs the onnx package: pip install "agriseg[train]"') from None
     import torch
 
     from agriseg.runtime import OnnxModule

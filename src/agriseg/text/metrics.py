@@ -419,7 +419,8 @@ def _read_pair(
         dropped = int((nodata & (tsem != UNSCORED)).sum())
         sem, tsem = np.where(nodata, 0, sem), np.where(nodata, UNSCORED, tsem)
     if int(sem.max(initial=0)) >= k:
-        raise ValueError(f"{pf}: predicted class id {int(sem.max())} beyond the {k} classes given")
+        # as a truth's class ids beyond the list: when every prediction says so, the class list is what is wrong
+        raise _OptionsMisfit(f"{pf}: predicted class id {int(sem.max())} beyond the {k} classes given")
     wf = _written_instances(pf)
     ids = read_mask(wf) if wf is not None else None
     if ids is not None and ids.shape != sem.shape:

@@ -583,6 +583,7 @@ def loss_summary(log_history: list[dict[str, Any]]) -> str:
     elif isinstance(end.get("train_loss"), int | float):
         said.append(f"mean training loss {float(end['train_loss']):.4f}")
     if end:
-        steps = int(end.get("step", 0))
-        said.append(f"{steps} step{'' if steps == 1 else 's'} in {float(end['train_runtime']):.0f} s")
+        from agriseg.batch import counted
+
+        said.append(f"{counted(int(end.get('step', 0)), 'step')} in {float(end['train_runtime']):.0f} s")
     return "; ".join(said)

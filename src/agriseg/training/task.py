@@ -78,16 +78,6 @@ class BaseTask(L.LightningModule):
             )
         return loss
 
-    def optimizer_step(self, *args: Any, **kwargs: Any) -> None:
-        """Lightning's step, with a Ctrl-C (or SIGTERM) held until it ends: one that came while the optimiser
-        updated the weights saved ``interrupted.ckpt`` with some parameters stepped and others not (a resume
-        failed on AdamW's half-written amsgrad state). The step's forward and backward run inside it too, so a
-        Ctrl-C waits at most one step."""
-        from agriseg.batch import signals_deferred
-
-        with signals_deferred():
-            super().optimizer_step(*args, **kwargs)
-
     def configure_scheduler(self, opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
         """The learning-rate schedule, stepped every batch (default: cosine to 0 over the planned steps)."""
         total = max(1, int(self.trainer.estimated_stepping_batches))

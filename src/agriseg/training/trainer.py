@@ -92,6 +92,31 @@ class _ProgressBar(TQDMProgressBar):
             bar.close()
 
 
+class _WholeSteps(Callback):
+    """A Ctrl-C (or SIGTERM) that comes while the optimiser updates the weights is held until Lightning has counted
+    the step and stepped the schedule (the end of the batch): one then saved ``interrupted.ckpt`` with some
+    parameters stepped and others not (a resume failed on AdamW's half-written amsgrad state). One during the
+    forward and backward passes stops the run at once, as before."""
+
+    def __init__(self) -> None:
+        self._held = contextlib.ExitStack()
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module: L.LightningModule, optimizer: Any) -> None:  # noqa: ANN401
+        from agriseg.batch import signals_deferred
+
+        self._held.close()  # (a step without a batch end between: never nested)
+        self._held.enter_context(signals_deferred())
+
+    def on_train_batch_end(self, *_: Any) -> None:  # noqa: ANN401
+        self._held.close()  # a Ctrl-C held now acts: KeyboardInterrupt, after the step was counted
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        try:
+            self._held.close()  # the handlers back; a Ctrl-C held while the run failed stops nothing more
+        except KeyboardInterrupt:
+            pass
+
+
 class _SaveOnCtrlC(Callback):
     """Ctrl-C: the run as it stands goes to ``interrupted.ckpt``, which ``--resume`` continues."""
 
@@ -511,7 +536,7 @@ def fit(
             "continues that one)",
             out / "last.ckpt", out / "last.ckpt",
         )  # fmt: skip
-    callbacks: list = [ckpt, LearningRateMonitor("step"), *([on_ctrl_c] if resumable else [])]
+    callbacks: list = [ckpt, LearningRateMonitor("step"), _WholeSteps(), *([on_ctrl_c] if resumable else [])]
     progress = progress and not quiet()
     if progress:
         # in a log file a redraw is bytes for good: every 20th step there (each step on a terminal)

@@ -563,3 +563,17 @@ def test_the_screening_page_keeps_the_cards_of_an_earlier_run_into_the_folder(sc
     pseudolabel_files(files[3:], out, PseudoLabelConfig(source="index", overlays=False), progress=False)
     assert [r["stem"] for r in json.loads((out / "pseudolabels.json").read_text())["records"]] == [files[3].stem]
     assert sorted(i["stem"] for i in screen_items(out)) == sorted(f.stem for f in files[:3])  # those with overlays
+
+
+def test_the_screening_page_shows_a_photo_kept_from_other_settings(scenes: Path, tmp_path: Path) -> None:
+    """A photo pseudo-labelled with --index exg, then refused by a cive run (status kept): its overlay and record
+    are in the folder, but the page left it out (session 99's chained sweep)."""
+    from agriseg.crop.pseudolabel.screen import screen_items
+
+    files = _jpeg_copy(scenes, tmp_path / "jpg")
+    out = tmp_path / "out"
+    pseudolabel_files(files[:2], out, PseudoLabelConfig(source="index"), progress=False)
+    pseudolabel_files(files[2:3], out, PseudoLabelConfig(source="index", index="exg"), progress=False)
+    recs = pseudolabel_files(files[:3], out, PseudoLabelConfig(source="index"), progress=False)
+    assert [r["status"] for r in recs] == ["skipped", "skipped", "kept"]
+    assert sorted(i["stem"] for i in screen_items(out)) == sorted(f.stem for f in files[:3])

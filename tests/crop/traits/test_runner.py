@@ -1398,3 +1398,26 @@ def test_a_multi_page_one_band_mask_says_only_its_first_page_is_read(tmp_path: P
     Image.fromarray(m).save(tmp_path / "one.tif")
     (rec,) = run_traits([tmp_path / "one.tif"], tmp_path / "out", TraitsConfig(), batch=BatchOptions(progress=False))
     assert not any("pages" in w for w in rec["warnings"])
+
+
+def test_other_commands_pictures_in_a_photo_folder_are_no_photos(samples_dir: Path, tmp_path: Path) -> None:
+    """Session 99's chained sweep: crop traits -o into the photos' folder, then crop predict on that folder
+    predicted its _mask.png and _plants.png as photos; crop plots with a regions CSV segmented crop predict's
+    overlays. crop predict's masks stay inputs of crop plots (measured as masks)."""
+    from agriseg.crop.config import PlotsConfig
+    from agriseg.crop.predict import predict_paths
+    from agriseg.crop.traits.growth import run_plots
+
+    d = tmp_path / "wk"
+    d.mkdir()
+    photo = d / "0003.jpg"
+    photo.write_bytes((samples_dir / "peanut" / "images" / "0003.jpg").read_bytes())
+    quiet = BatchOptions(progress=False)
+    run_traits([d], d, TraitsConfig(), batch=quiet)  # its pictures beside the photo
+    rows = predict_paths([d], tmp_path / "p", batch=quiet)
+    assert [Path(r["file"]).name for r in rows] == ["0003.jpg"]
+    (tmp_path / "regions.csv").write_text("id,x,y,width,height\nA,0,0,200,200\n")
+    cfg = PlotsConfig(plots=str(tmp_path / "regions.csv"))
+    recs = run_plots([d, tmp_path / "p"], tmp_path / "pl", cfg, batch=quiet)
+    assert sorted(Path(r["file"]).name for r in recs) == ["0003.jpg", "0003_mask.png"]
+    assert any("of an earlier run not read as photos" in n for n in recs.notes)

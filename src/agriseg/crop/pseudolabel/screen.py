@@ -212,7 +212,8 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
         raise OptionError(f"{summary}: not the pseudolabels.json of `agriseg crop pseudolabel` (no list of records)")
     items = []
     for i, r in enumerate([*records, *_earlier_records(out, records)], 1):
-        if r.get("status") not in ("ok", "skipped") or not r.get("overlay"):
+        # kept: made with other settings by an earlier run, refused by this one; its mask is in the folder too
+        if r.get("status") not in ("ok", "skipped", "kept") or not r.get("overlay"):
             continue
         if not isinstance(r.get("stem"), str) or not isinstance(r["overlay"], str):
             raise OptionError(f"{summary}: record {i} has no photo name (stem) or overlay file name; not as written")

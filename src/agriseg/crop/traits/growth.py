@@ -104,6 +104,17 @@ def run_plots(
         raise FileNotFoundError(f"{config.plots}: plots file not found (--plots)")  # not "has no CRS" for every photo
     chart = (Path(outdir) / "growth.png").resolve()  # an earlier run's chart, where -o is an input folder
     files = [str(m) for m in list_images_once(given) if m.resolve() != chart]  # folders: their photos
+    from agriseg.manifest import drop_recorded
+
+    # pictures earlier runs wrote there (crop predict's overlays, crop traits' plant pictures, masks and charts)
+    # are no photos; crop predict's masks are measured as masks
+    _, traits_made = drop_recorded([Path(f) for f in files], ("crop traits",), tables=True)
+    _, predict_made = drop_recorded([Path(f) for f in files], ("crop predict",))
+    left_out = set(traits_made) | {p for p in predict_made if not mask_kind(p)}
+    if left_out and not (files := [f for f in files if Path(f) not in left_out]):
+        from agriseg.data.io import NoInputError
+
+        raise NoInputError(f"{sorted(left_out)[0]}: an output of an earlier agriseg run, not a photo or mosaic")
     check_template(config.meta, dated=True)
     photos = Path(config.plots).suffix.lower() == ".csv"  # pixel regions of photos, not polygons of mosaics
     # each mosaic window is segmented as crop predict segments a photo; masks are measured as they are
@@ -218,6 +229,8 @@ def run_plots(
             result.notes.append(f"warning: {config.plots}: {overlap}")
         if numbered:
             result.notes.append(numbered)
+        if left_out:
+            result.notes.append(f"({counted(len(left_out), 'output')} of an earlier run not read as photos)")
         done = measured_now(list(result))  # not the records made with other settings (kept)
         if (n_dated := sum(bool(r.get("date")) for r in done)) < 2:  # as crop traits: growth needs two dates (a
             # chart of undated photos was an empty plot titled "no dates")
