@@ -230,7 +230,8 @@ def run_plots(
         if numbered:
             result.notes.append(numbered)
         if left_out:
-            result.notes.append(f"({counted(len(left_out), 'output')} of an earlier run not read as photos)")
+            what = "photos" if photos else "mosaics"
+            result.notes.append(f"({counted(len(left_out), 'output')} of an earlier run not read as {what})")
         done = measured_now(list(result))  # not the records made with other settings (kept)
         if (n_dated := sum(bool(r.get("date")) for r in done)) < 2:  # as crop traits: growth needs two dates (a
             # chart of undated photos was an empty plot titled "no dates")
