@@ -359,3 +359,23 @@ def test_a_manifest_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     with pytest.raises(OSError) as err:
         _append(Path("/dev/full"), "x" * 100_000)
     assert err.value.errno == errno.ENOSPC and err.value.filename == "/dev/full"
+
+
+def test_a_model_folder_is_never_replaced_by_a_data_set_nor_the_other_way_round(tmp_path: Path) -> None:
+    """``text dataset -o <a GRPO run's folder> --overwrite`` deleted the trained model (session 99's sweep)."""
+    from agriseg.config import OptionError
+    from agriseg.data.files import check_replaceable
+
+    model, data = tmp_path / "model", tmp_path / "data"
+    model.mkdir()
+    data.mkdir()
+    (model / "agriseg_text.json").write_text("{}")
+    (model / "model.safetensors").write_bytes(b"")
+    (data / "dataset_info.json").write_text("{}")
+    (data / "state.json").write_text("{}")
+    with pytest.raises(OptionError, match=r"model: holds a model \(agriseg_text.json\), not a data set"):
+        check_replaceable(model, "data set")
+    with pytest.raises(OptionError, match=r"data: holds a data set \(dataset_info.json\), not a model"):
+        check_replaceable(data, "model")
+    check_replaceable(model, "model")  # its own kind: replaced by --overwrite as before
+    check_replaceable(model)

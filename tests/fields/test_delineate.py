@@ -206,3 +206,9 @@ def test_a_dn_offset_reaches_an_instance_model_in_map_and_run(
     job = scene.SceneJob("s.tif", str(tmp_path), "m.pt", preprocess=FieldsRunConfig(offset=given).preprocess())
     scene._predict_instances(job, tmp_path / "r.tif")
     assert seen["offset"] == offset
+
+
+def test_a_mistyped_released_name_to_trust_is_named_with_the_valid_ones() -> None:
+    """``fields models trust delineateanything`` said "model file not found" (session 99's sweep)."""
+    res = CliRunner().invoke(main, ["fields", "models", "trust", "delineateanything"])
+    assert res.exit_code == 2 and "did you mean DelineateAnything?" in res.output, res.output

@@ -144,7 +144,9 @@ def test_cli_dataset_reruns_are_fingerprinted(tmp_path: Path) -> None:
     other.mkdir()
     (other / "notes.txt").write_text("a user's folder")
     res = CliRunner().invoke(main, [*args[:6], str(other), *args[7:]])
-    assert res.exit_code == 2 and f"{other}: exists and was not written by this command" in res.output, res.output
+    # said as left alone at once: "kept; --overwrite replaces it" offered what was then refused (session 99)
+    assert res.exit_code == 2 and f"{other}: a folder agriseg did not write" in res.output, res.output
+    assert "--overwrite" not in res.output
     assert (other / "notes.txt").read_text() == "a user's folder"
 
 

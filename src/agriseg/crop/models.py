@@ -48,6 +48,8 @@ def model_card(name: str) -> str:
     for entry in packaged_models():
         if entry["name"] == packaged_name(name):
             return Path(entry["card"]).read_text(encoding="utf-8") if entry["card"] else f"{name}: no model card"
+    from agriseg.config import did_you_mean
     from agriseg.models.io import packaged_names
 
-    raise OptionError(f"{name}: no packaged crop model of that name ({packaged_names()})")
+    near = did_you_mean(name, [e["name"] for e in packaged_models()], 1)  # as crop predict -m says it
+    raise OptionError(f"{name}: no packaged crop model of that name ({near + '; ' if near else ''}{packaged_names()})")

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from typing_extensions import deprecated
 
@@ -118,17 +118,34 @@ def check_output_folder(path: str | Path) -> None:
         raise OptionError(f"{path}: holds the working folder; an output there would replace it: name a new folder")
 
 
-def check_replaceable(path: Path) -> None:
+# what a folder of each kind holds: a command that writes one never replaces the other (text dataset --overwrite
+# into a trained model's folder deleted the model)
+FOLDER_KINDS = {
+    "model": frozenset({"agriseg_text.json", "agriseg_train_config.json", "model.safetensors",
+                        "adapter_model.safetensors"}),
+    "data set": frozenset({"dataset_info.json", "state.json", "dataset_dict.json"}),
+}  # fmt: skip
+
+
+def check_replaceable(path: Path, kind: Literal["model", "data set"] | None = None) -> None:
     """Refuse to replace the folder ``path`` by a new output unless it is empty or agriseg wrote it: marked
     with :data:`FOLDER_MARK`, holding a file only agriseg writes (a text model's ``agriseg_text.json``, a
     training run's ``agriseg_train_config.json``), or recorded as a finished output in the manifest of the
     folder above (folders written before the mark). A user's folder under an output's name is never
-    removed, ``--overwrite`` or not."""
+    removed, ``--overwrite`` or not; with ``kind`` (what the command writes), neither is a folder of the other
+    kind (:data:`FOLDER_KINDS`)."""
     check_output_folder(path)
     try:
         held = [c.name for c in path.iterdir() if c.name not in SYSTEM_FILES]
     except OSError:
         return  # unreadable: os.replace says why
+    for other, files in FOLDER_KINDS.items():
+        if kind is not None and other != kind and (found := sorted(files & set(held))):
+            from agriseg.config import OptionError
+
+            raise OptionError(
+                f"{path}: holds a {other} ({found[0]}), not a {kind}; it is never replaced by one: name another output"
+            )
     if FOLDER_MARK in held and (extra := _added_files(path)):
         from agriseg.batch import listed
         from agriseg.config import OptionError

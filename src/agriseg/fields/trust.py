@@ -122,6 +122,13 @@ def trust_model(model: str, sha256: str | None = None) -> tuple[Path, str]:
     spec = MODELS.get(model)
     if spec is not None and spec.kind != "instance":
         raise OptionError(f"{model}: a U-Net checkpoint, read with weights_only=True (no code runs): it needs no trust")
+    if spec is None:  # a file, or a released name mistyped: named with the valid names, as fields models show does
+        from agriseg.fields.registry import resolve_model
+
+        try:
+            resolve_model(model, progress=False)
+        except ValueError as err:
+            raise OptionError(str(err)) from None
     path = fetch(model) if spec is not None else Path(model)
     return path, trust_file(path, spec.name if spec else None, sha256, spec.sha256_prefix if spec else None)
 

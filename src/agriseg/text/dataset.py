@@ -458,8 +458,8 @@ def build_dataset(
     from agriseg.fingerprint import Recipe
 
     check_output_folder(out)  # -o . or -o ..: a usage error before anything is read
-    if overwrite and Path(out).is_dir():
-        check_replaceable(Path(out))  # a folder of the user's is never replaced
+    if Path(out).is_dir():  # a folder of the user's (or a model) is never replaced: said so, --overwrite or not
+        check_replaceable(Path(out), "data set")
     names = parse_class_words(class_words)
     unpaired: list[str] = []  # images without a mask: left out and named, unless strict
     pairs = pair_files(list_images_once(images), list_images_once(masks), None if strict else unpaired)

@@ -302,7 +302,7 @@ def check_output_dir(cfg: TrainCommon, overwrite: bool = False) -> None:
     if out.is_dir():
         from agriseg.data.files import check_replaceable
 
-        check_replaceable(out)  # the same test as when the model is saved: said before training, not after
+        check_replaceable(out, "model")  # the same test as when the model is saved: said before training, not after
 
 
 def say_replaced(cfg: TrainCommon) -> None:
