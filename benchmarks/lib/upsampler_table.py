@@ -67,8 +67,6 @@ def main() -> None:
         raise SystemExit(f"{args.runs}: no trained upsampler (<name>/result.json); run `upsamplers.py train` first")
     for run in runs:
         res_file = run / "result.json"
-        if not res_file.is_file():
-            continue
         val = json.loads(res_file.read_text())["val"]
         cmd = [
             sys.executable,

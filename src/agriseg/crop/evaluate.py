@@ -12,7 +12,7 @@ import numpy as np
 from agriseg.config import OptionError
 from agriseg.crop.config import CropEvaluateConfig
 from agriseg.crop.dataset import match_pairs
-from agriseg.crop.labels import LabelMisfit, LabelMode, PhotoAsLabel, read_label
+from agriseg.crop.labels import ColormapMisfit, LabelMode, read_label
 from agriseg.data.io import ImageReadError, read_rgb
 from agriseg.metrics.segmentation import SegmentationMetrics
 
@@ -142,11 +142,9 @@ def _check_label_mode(labels: list[Path], label_mode: LabelMode, colormap: dict[
             break
         try:
             read_label(lp, label_mode, colormap)
-        except PhotoAsLabel as err:  # photos and labels swapped: refused before every photo is segmented
-            misfit, read = misfit or err, read + 1
-        except LabelMisfit:  # (a blank frame of no listed colour) fails as its own pair; all of them: exit 2
+        except ColormapMisfit:  # (a blank frame of no listed colour) fails as its own pair; all of them: exit 2
             read += 1
-        except OptionError as err:
+        except OptionError as err:  # photos and labels swapped (PhotoAsLabel) too: refused before any photo
             misfit, read = misfit or err, read + 1
         except ImageReadError:
             continue  # an unreadable label fails as its own pair, and is not one of the three

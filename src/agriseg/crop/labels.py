@@ -130,7 +130,7 @@ def _photo_like(rgb: np.ndarray, clear: np.ndarray | None = None) -> bool:
     if float(np.sort(counts)[-8:].sum()) >= PHOTO_TOP_COLOURS * counts.sum():
         return False
     a = rgb.astype(np.int16)
-    pairs = seen[:, 1:] & seen[:, :-1]  # (H, W - 1): both pixels seen
+    pairs = seen[:, 1:] & seen[:, :-1]  # (h, W - 1): both pixels seen
     flat = np.abs(a[:, 1:] - a[:, :-1]).max(-1) <= FLAT_LEVELS
     return bool(pairs.any()) and float(flat[pairs].mean()) < PHOTO_FLAT
 

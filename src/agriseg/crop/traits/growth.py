@@ -111,7 +111,8 @@ def run_plots(
     _, traits_made = drop_recorded([Path(f) for f in files], ("crop traits",), tables=True)
     _, predict_made = drop_recorded([Path(f) for f in files], ("crop predict",))
     left_out = set(traits_made) | {p for p in predict_made if not mask_kind(p)}
-    if left_out and not (files := [f for f in files if Path(f) not in left_out]):
+    files = [f for f in files if Path(f) not in left_out]
+    if left_out and not files:
         from agriseg.data.io import NoInputError
 
         raise NoInputError(f"{sorted(left_out)[0]}: an output of an earlier agriseg run, not a photo or mosaic")
