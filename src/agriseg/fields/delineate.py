@@ -40,15 +40,14 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from agriseg.config import StrictModel
+from agriseg.extras import MissingExtra, install_hint
 from agriseg.fields.config import FTW_DIVISOR, OffsetOrDN, PredictConfig, offset_or_dn, offset_settings
 
 INSTANCE_FORMAT = "agriseg-fields-instances-1"
 CONF_SCALE = 254
-EXTRA = 'pip install "agriseg[delineate]"'
 
 
-class MissingExtraError(ImportError):
-    """An optional dependency group is not installed (the message names the pip command)."""
+MissingExtraError = MissingExtra  # the name this module exported before extras.py held the one class
 
 
 def is_instance_model(path: str | Path) -> bool:
@@ -76,7 +75,7 @@ def import_ultralytics() -> Any:
         from ultralytics import YOLO  # noqa: F401 - the predictor's modules, imported while patching is undone
         from ultralytics.utils import checks, events
     except ImportError as err:
-        raise MissingExtraError(f"DelineateAnything models need ultralytics (AGPL-3.0): {EXTRA}") from err
+        raise MissingExtra(install_hint("delineate", "DelineateAnything models")) from err
     finally:
         # importing ultralytics replaces PIL.Image.open and torch.save (and cv2's image I/O on Windows) for the
         # whole process; the rest of agriseg running in the same process keeps the originals
