@@ -11,6 +11,7 @@ import pytest
 
 rasterio = pytest.importorskip("rasterio")
 
+from PIL import Image  # noqa: E402
 from rasterio.transform import from_origin  # noqa: E402
 
 import agriseg.text.infer as infer  # noqa: E402
@@ -200,6 +201,35 @@ def test_a_masks_declared_nodata_outside_the_classes_is_nodata(tmp_path: Path) -
     z = np.ones((16, 16), np.uint8)
     _geotiff(tmp_path / "m" / "a.tif", z, nodata=0)  # a declared 0 that is a class id stays that class
     assert (read_mask(tmp_path / "m" / "a.tif", 2) == 1).all()
+
+
+def test_undeclared_nan_in_a_float_mask_is_nodata_as_in_images(tmp_path: Path) -> None:
+    """A float label with NaN and no nodata declared failed "mask must hold integer class ids" (its ids were
+    integers; the NaN was the problem), where an image's undeclared NaN is nodata."""
+    t = np.ones((16, 16), np.float32)
+    t[:3] = np.nan
+    _geotiff(tmp_path / "m.tif", t)
+    m = read_mask(tmp_path / "m.tif", 3)
+    assert (m[:3] == NODATA).all() and (m[3:] == 1).all()
+    with pytest.raises(ValueError, match="m.tif: mask holds NaN"):
+        read_mask(tmp_path / "m.tif")  # no classes: no nodata id applies, said as what it is
+
+
+def test_a_plain_tiffs_samples_carry_no_georeference(tmp_path: Path) -> None:
+    """A TIFF without CRS or transform got ``{"crs": null, "transform": [1, 0, 0, 0, 1, 0]}`` in the data set's
+    georef column, as if it were placed; a PNG's is empty, and so is it now."""
+    import tifffile
+
+    from agriseg.text.dataset import PatchConfig, records_from_files
+
+    (tmp_path / "i").mkdir(), (tmp_path / "m").mkdir()
+    tifffile.imwrite(tmp_path / "i" / "a.tif", np.full((16, 16, 3), 90, np.uint8))
+    _geotiff(tmp_path / "i" / "b.tif", np.full((3, 16, 16), 90, np.uint8))
+    for stem in "ab":
+        Image.fromarray(np.ones((16, 16), np.uint8)).save(tmp_path / "m" / f"{stem}.png")
+    recs = records_from_files(tmp_path / "i", tmp_path / "m", CLASSES, PatchConfig(patch=16, grid=4, mode="grid"))
+    geo = {r["source"]: r["georef"] for r in recs}
+    assert geo["a.tif"] == "" and json.loads(geo["b.tif"])["crs"] == "EPSG:32633"
 
 
 def test_a_0_255_mask_is_said_not_read_as_all_nodata(tmp_path: Path, caplog) -> None:

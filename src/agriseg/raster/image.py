@@ -31,6 +31,12 @@ class GeoRef:
     crs: str | None
     transform: tuple[float, float, float, float, float, float]
 
+    @property
+    def placed(self) -> bool:
+        """Whether it says where the raster lies: a CRS, or a geotransform other than the identity (a TIFF
+        without georeference reads as no CRS and the identity)."""
+        return self.crs is not None or self.transform != (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+
     def to_json(self) -> str:
         """JSON text (stored in dataset columns)."""
         return json.dumps({"crs": self.crs, "transform": list(self.transform)})

@@ -312,7 +312,7 @@ def iter_records_from_files(
                 continue
             if min(img.shape[:2]) < spec.patch:
                 small.append((str(im_path), *img.shape[:2]))
-            yield img, m, im_path.name, geo.to_json() if geo else ""
+            yield img, m, im_path.name, geo.to_json() if geo and geo.placed else ""  # a plain TIFF: none
         _warn_small(small, len(pairs), spec.patch)
 
     return _iter_records(items(), class_names, spec, seed, failed)

@@ -120,6 +120,10 @@ def read_mask(path: str | Path, classes: int | None = None, nodata: int = NODATA
         raise ValueError(f"{p}: cannot read mask ({err})") from err
     if arr.ndim != 2:
         raise ValueError(f"{p}: mask must be one band of class ids, got shape {arr.shape}")
+    if np.issubdtype(arr.dtype, np.floating) and np.isnan(arr).any():  # NaN is no data, declared or not (as
+        if classes is None:  # in images); where no nodata id applies, it is said as what it is
+            raise ValueError(f"{p}: mask holds NaN where class ids belong")
+        arr = np.where(np.isnan(arr), nodata, arr)  # (H, W)
     if not np.issubdtype(arr.dtype, np.integer) and not np.all(np.mod(arr, 1) == 0):
         raise ValueError(f"{p}: mask must hold integer class ids")
     return arr.astype(np.int64)
