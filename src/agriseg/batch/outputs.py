@@ -159,18 +159,21 @@ def measured_now(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("status") in ("ok", "skipped")]
 
 
-def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str]) -> None:
+def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str], command: str | None = None) -> None:
     """Remove tables an earlier run wrote into ``folder`` that this run does not write (``growth.csv`` after a
     re-run with a single date), so no table outlives the run it describes; each removal goes into ``notes``. A
-    file agriseg did not write there (or edited since) is left as it is.
+    file agriseg did not write there (or edited since), and with ``command`` one another command claimed (crop
+    plots' ``growth.csv`` beside a ``crop traits`` run), is left as it is.
     Only in a folder agriseg writes (one with a manifest), after :func:`check_table` let the run start."""
-    from agriseg.manifest import MANIFEST, table_edited, table_stamped
+    from agriseg.manifest import MANIFEST, table_edited, table_owner, table_stamped
 
     if not (Path(folder) / MANIFEST).exists():
         return
     for name in names:
         path = Path(folder) / name
         # agriseg's own table as it wrote it; a user's file under its name, or one edited since, stays
+        if command and (owner := table_owner(path)) and owner != command:
+            continue
         if path.is_file() and table_stamped(path) and not table_edited(path):
             path.unlink()
             notes.append(_removed_table(path))
@@ -242,6 +245,13 @@ def keep_unstamped_table(path: str | Path, overwrite: bool) -> str | None:
     ``<stem>.earlier<suffix>`` before the run rewrites it, and say so: without a stamp, an edit cannot be told
     from agriseg's own file, and nothing a user wrote is written over. Returns the warning line (None when
     nothing was kept: no such table, a stamp was kept, or ``overwrite``)."""
+    kept = keep_unstamped_copy(path, overwrite)
+    return kept[0] if kept else None
+
+
+def keep_unstamped_copy(path: str | Path, overwrite: bool) -> tuple[str, Path] | None:
+    """:func:`keep_unstamped_table`, with the copy it made: a batch that then leaves the table as it was (a
+    ``growth.csv`` of yours beside a run of one date) removes the copy and its warning again."""
     from agriseg.manifest import table_stamped
 
     path = Path(path)
@@ -261,4 +271,4 @@ def keep_unstamped_table(path: str | Path, overwrite: bool) -> str | None:
     return (
         f"warning: {path}: not stamped as written by agriseg (a file of yours, or one an agriseg before table "
         f"stamps wrote), so edits cannot be told; kept as {copy.name}"
-    )
+    ), copy

@@ -35,7 +35,7 @@ from agriseg.batch.errors import (
 )
 from agriseg.batch.executors import Executor, Serial
 from agriseg.batch.items import Item, Result
-from agriseg.batch.outputs import _removed_table, check_table, keep_unstamped_table
+from agriseg.batch.outputs import _removed_table, check_table, keep_unstamped_copy
 from agriseg.batch.progress import progress_bar
 from agriseg.fingerprint import EDITED, INPUTS_CHANGED, FingerprintStore, Recipe, default_store
 
@@ -276,7 +276,7 @@ def run_batch(
             f"{first}: is one of the inputs (the file it would be made from), as every input's output would be: "
             f"choose another output folder than {Path(first).parent}"
         )
-    kept_tables = [line for t in tables if (line := keep_unstamped_table(t, opts.overwrite))]
+    kept_tables = {Path(t): kept for t in tables if (kept := keep_unstamped_copy(t, opts.overwrite))}
     names: dict[Path, list[str]] = {}  # output file names by folder: an earlier agriseg's temporaries of them
     for it in items:
         for p in it.outputs:
@@ -382,7 +382,7 @@ def run_batch(
                     close()  # strict or an error: cancel what has not started
                 bar.close()
             seconds = time.perf_counter() - t0
-            notes = kept_tables + list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost, retried
+            notes = [line for line, _ in kept_tables.values()] + list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost, retried
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
@@ -409,6 +409,10 @@ def run_batch(
                     finish(result)  # it stamps the tables in its folder as agriseg's (seal_tables): not theirs
                     left = [t for t, b in theirs.items() if t.is_file() and _identity(t) == b]  # not written now
                     unseal_tables(left)
+                    for t in (t for t in left if t in kept_tables):  # not written over: its copy was not needed
+                        line, copy = kept_tables[t]
+                        copy.unlink(missing_ok=True)
+                        result.notes.remove(line)
                     result.notes += [_left_table(t) for t in left]
                     # an earlier run's table this one did not write again (growth.csv of one date): said, as
                     # drop_tables says it (it was set aside when the batch began, so never silently gone)

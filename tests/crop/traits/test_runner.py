@@ -633,15 +633,42 @@ def test_a_file_of_yours_under_a_table_name_this_run_does_not_write_is_left_alon
     assert (out / "growth.csv").read_text() == "my notes\n", recs.notes
     assert not any("removed" in n for n in recs.notes), recs.notes
     assert any("growth.csv: not written by this run, left as it was" in n for n in recs.notes), recs.notes
-    for _ in range(2):  # resumed (agriseg's folder now): a copy kept once, the file itself left where it is
+    for _ in range(2):  # resumed (agriseg's folder now): the file left where it is, said once, and no copy of it
+        # kept (session 100's sweep: "kept as growth.earlier.csv" beside "left as it was")
         recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
         assert [r["status"] for r in recs] == ["skipped"] and (out / "growth.csv").read_text() == "my notes\n"
-        assert not any("removed" in n for n in recs.notes), recs.notes
-    assert sorted(p.name for p in out.glob("growth.earlier*")) == ["growth.earlier.csv"]
+        assert not any("removed" in n or "kept as" in n for n in recs.notes), recs.notes
+        assert sum("left as it was" in n for n in recs.notes) == 1, recs.notes
+    assert not list(out.glob("growth.earlier*"))
     _dated_masks(d, (8,))  # two dates: growth.csv is this run's now, written over the copied file
     recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)
     assert (out / "growth.csv").read_text().startswith("region_id"), recs.notes
     assert (out / "growth.earlier.csv").read_text() == "my notes\n"
+
+
+def test_traits_without_regions_leaves_crop_plots_growth_tables_alone(tmp_path: Path) -> None:
+    """``crop traits`` without --grid / --regions (it writes no growth table) was refused over the growth.csv
+    crop plots wrote in the folder; and a traits run's own growth tables are still removed by a re-run without
+    regions."""
+    from agriseg.manifest import MANIFEST, seal_tables
+
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1, 8))
+    quiet = BatchOptions(progress=False)
+    out.mkdir()
+    (out / "growth.csv").write_text("plot_id,date\n")
+    (out / MANIFEST).write_text(json.dumps({"command": "crop plots", "table": "growth.csv"}) + "\n")
+    seal_tables([out / "growth.csv"])
+    with pytest.raises(FileExistsError, match="written by `agriseg crop plots`"):
+        run_traits([d], out, TraitsConfig(grid="1x2"), batch=quiet)  # it would write growth.csv: refused
+    recs = run_traits([d], out, TraitsConfig(), batch=quiet)
+    assert [r["status"] for r in recs] == ["ok", "ok"] and (out / "growth.csv").read_text() == "plot_id,date\n"
+    assert not any("growth" in n for n in recs.notes), recs.notes
+    own = tmp_path / "own"
+    run_traits([d], own, TraitsConfig(grid="1x2"), batch=quiet)
+    assert (own / "growth.csv").is_file()
+    recs = run_traits([d], own, TraitsConfig(), batch=BatchOptions(overwrite=True, progress=False))
+    assert not (own / "growth.csv").exists() and any("removed" in n for n in recs.notes), recs.notes
 
 
 def test_traits_csv_has_the_date_found_in_a_name(tmp_path: Path) -> None:
@@ -912,7 +939,8 @@ def test_a_users_file_named_like_a_table_or_a_picture_is_never_removed_nor_skipp
     before = chart.read_bytes()
     for overwrite in (True, False):
         with pytest.raises(OutputIsInput, match=r"growth.png: is one of the inputs .* choose another output folder"):
-            run_traits([inputs], inputs, TraitsConfig(), batch=BatchOptions(overwrite=overwrite, progress=False))
+            grid = TraitsConfig(grid="1x2")  # a run that writes growth tables (one without regions writes none)
+            run_traits([inputs], inputs, grid, batch=BatchOptions(overwrite=overwrite, progress=False))
         assert chart.read_bytes() == before
     from agriseg.crop.traits.inputs import pair_inputs
 

@@ -243,7 +243,7 @@ def run_plots(
                 has = "has a date in its name" if n_dated == 1 else "have a date in their names"
                 result.notes.append(f"warning: no growth tables: {n_dated} of the {len(done)} {kind} {has} "
                                     f"({listed(unread, 3)}: no date read; {DATE_FORMS})")  # fmt: skip
-            drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
+            drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes, "crop plots")
         else:
             dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]
             fields = ("id", "status", "coverage", "green_fraction", "green_area_index", "plant_count")

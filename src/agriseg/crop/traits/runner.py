@@ -673,7 +673,10 @@ def run_traits(
             now["mask"] = str(pair.mask)
         return {**rec, **now, "status": "skipped"}
 
-    tables = [outdir / n for n in ("traits.csv", "traits.json", "growth.csv", "growth_wide.csv", "growth.png")]
+    # growth tables need regions: a run without --grid / --regions leaves another command's (crop plots') and a
+    # file of yours under their names alone (an earlier traits run's own are removed below: drop_tables)
+    growth = ("growth.csv", "growth_wide.csv", "growth.png") if config.grid or config.regions else ()
+    tables = [outdir / n for n in ("traits.csv", "traits.json", *growth)]
 
     def finish(result: BatchResult) -> None:  # run while the folder is still locked
         if overlap:
@@ -719,7 +722,7 @@ def run_traits(
                     f"{'has a date in its name' if n_dated == 1 else 'have a date in their names'} "
                     f"({listed(unread, 3)}: no date read; real days only, a time after them or not: {DATE_FORMS})"
                 )
-            drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes)
+            drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes, "crop traits")
         else:
             written = write_growth(
                 [(r.get("date") or None, r["file"], r["regions"]) for r in dated],
