@@ -382,7 +382,8 @@ def run_batch(
                     close()  # strict or an error: cancel what has not started
                 bar.close()
             seconds = time.perf_counter() - t0
-            notes = [line for line, _ in kept_tables.values()] + list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost, retried
+            notes = [line for line, _ in kept_tables.values()]
+            notes += list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost, retried
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
