@@ -502,9 +502,11 @@ def describe_errors(
             where = f"--set {max(given[0], where, key=len)}"
         got = e.get("input")
         if isinstance(got, YesNo):  # pydantic's "Input should be a valid number" for what YAML read as true
-            e = {**e, "msg": "a number, not a yes/no value"}
+            e = {**e, "msg": "a number, not a yes/no word (on, off, yes, no, true, false)"}
         short = not isinstance(got, dict | list) or len(repr(got)) <= 40  # a short list is shown: [2]
         shown = "" if not short or e["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
+        if isinstance(got, YesNo):  # what was typed is gone (on, yes, True): not echoed as a "true" never typed
+            shown = ""
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
         if e["type"] == "string_too_short" and e.get("ctx", {}).get("min_length") == 1:  # pydantic's words for ""
             msg, shown = "empty: give a value", ""

@@ -78,7 +78,7 @@ def test_a_country_labelled_in_part_is_scored_by_the_ftw_rule_and_marked() -> No
     )
     assert "partly_labelled" not in res["country_mean"]
     text = format_report(res)
-    assert "\nkenya*" in text and "\naustria " in text and "* labelled in part (presence-only)" in text
+    assert "\nkenya*" in text and "\naustria " in text and "* labelled in part (unknown land: class 3" in text
 
 
 def test_aggregate_per_country_mean_and_ci() -> None:

@@ -59,6 +59,22 @@ def test_models_download_of_a_model_another_command_fetched_is_skipped(
     assert len(loopback.log) == n  # nothing fetched again
 
 
+def test_a_damaged_cached_model_is_said_and_fetched_again(
+    model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes
+) -> None:
+    """A cached .ckpt cut short stayed "cached" in `models list`, and `models download` skipped it; only a later
+    load failed (session 100's sweep)."""
+    path = registry.fetch(NAME, progress=False)
+    path.write_bytes(ftw_ckpt_bytes[:5000])
+    spec = registry.get_spec(NAME)
+    assert registry.status(spec) == "damaged" and not registry.is_cached(spec)
+    line = next(ln for ln in CliRunner().invoke(main, ["fields", "models", "list"]).output.splitlines() if NAME in ln)
+    assert "damaged" in line
+    res = CliRunner().invoke(main, ["fields", "models", "download", NAME])
+    assert res.exit_code == 0 and "1 downloaded, 0 skipped, 0 failed" in res.output, res.output
+    assert path.read_bytes() == ftw_ckpt_bytes and registry.status(spec) == "cached"
+
+
 def test_a_file_under_a_release_name_that_is_another_model_is_refused(model_cache: Path) -> None:
     """A mirror serving a 2-class checkpoint as a 3-class release loaded it as the release, unsaid."""
     from agriseg.fields.checkpoints import load_for_scenes

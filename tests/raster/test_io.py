@@ -114,3 +114,18 @@ def test_a_scene_with_a_crs_but_no_geotransform_is_refused(tmp_path) -> None:
     with pytest.raises(ValueError, match=r"nogt\.tif: has no geotransform"):
         open_scene(path, bands=8)
     assert open_scene(path, bands=8, require_crs=False).crs == CRS.from_epsg(32633)
+
+
+def test_a_png_named_tif_is_said_to_be_a_png(tmp_path) -> None:
+    """A PNG renamed .tif was "has no CRS (georeference the scene, e.g. gdal_edit.py ...)" in fields predict and
+    polygonize: advice for a GeoTIFF, where the file is a photo (session 100's sweep)."""
+    from PIL import Image
+
+    from agriseg.raster.io import open_scene
+    from agriseg.vector.api import polygonize
+
+    Image.fromarray(np.ones((8, 8), np.uint8)).save(tmp_path / "png.tif", format="PNG")
+    with pytest.raises(ValueError, match=r"png\.tif: has no CRS \(a PNG image, not a GeoTIFF\)$"):
+        open_scene(tmp_path / "png.tif")
+    with pytest.raises(ValueError, match=r"png\.tif: has no CRS \(a PNG image, not a GeoTIFF\); polygons need"):
+        polygonize(tmp_path / "png.tif", tmp_path / "o.parquet")

@@ -300,3 +300,32 @@ def test_a_geotiff_named_png_keeps_its_georeference_in_its_mask(tmp_path: Path, 
     with rasterio.open(tmp_path / "out" / "geo.tif") as src:
         assert src.crs == "EPSG:32633"
     assert not any("without a CRS" in n for n in res.notes)
+
+
+def test_the_model_loads_only_when_an_image_is_to_be_segmented(tmp_path: Path, monkeypatch) -> None:
+    """``text predict -o <its input folder>`` loaded the model (minutes for a real one) before saying the outputs
+    would be the inputs (session 100's sweep)."""
+    from agriseg.config import OptionError
+    from agriseg.data.files import OutputIsInput
+
+    monkeypatch.setattr(infer, "predict_image", _all_field)
+    calls: list[int] = []
+
+    def load() -> tuple[None, None]:
+        calls.append(1)
+        return None, None
+
+    (tmp_path / "in").mkdir()
+    tiles = [_tile(tmp_path / "in" / "a.tif", 0), _tile(tmp_path / "in" / "b.tif", 0)]
+    with pytest.raises(OutputIsInput):
+        infer.predict_files(None, None, tiles, tmp_path / "in", CLASSES, PredictConfig(), load=load)
+    assert calls == []
+    res = infer.predict_files(None, None, tiles, tmp_path / "out", CLASSES, PredictConfig(), load=load)
+    assert [r["status"] for r in res] == ["ok", "ok"] and calls == [1]
+
+    def refuse() -> tuple[None, None]:
+        raise OptionError("not a chat template")
+
+    with pytest.raises(OptionError):  # its own usage error: nothing made
+        infer.predict_files(None, None, tiles, tmp_path / "new", CLASSES, PredictConfig(), load=refuse)
+    assert not (tmp_path / "new").exists()

@@ -216,6 +216,7 @@ def run_batch(
     folders: Sequence[str | Path] | None = None,
     tables: Sequence[str | Path] = (),
     finish: Callable[[BatchResult], None] | None = None,
+    prepare: Callable[[], None] | None = None,
 ) -> BatchResult:
     """Run a batch (see the module docstring).
 
@@ -242,6 +243,9 @@ def run_batch(
         finish: writes those tables from the result (it may add notes), called while the output folders are
             still locked: a second run cannot start between the last item and the tables and leave them
             describing outputs it replaced.
+        prepare: called once after the checks of the outputs and tables, before any folder or file is made:
+            a model that takes minutes to load is loaded after those usage errors are said, and its own errors
+            stop the run with nothing written.
 
     Returns:
         The records in input order, with counts.
@@ -276,6 +280,8 @@ def run_batch(
             f"{first}: is one of the inputs (the file it would be made from), as every input's output would be: "
             f"choose another output folder than {Path(first).parent}"
         )
+    if prepare is not None and items:  # after the checks above, before anything is made or written
+        prepare()
     kept_tables = {Path(t): kept for t in tables if (kept := keep_unstamped_copy(t, opts.overwrite))}
     names: dict[Path, list[str]] = {}  # output file names by folder: an earlier agriseg's temporaries of them
     for it in items:

@@ -83,12 +83,15 @@ def check_landcover(vcfg: Any) -> None:
     try:
         with quiet_rasterio(path), rasterio.open(path) as ds:
             crs = ds.crs
+            from agriseg.raster.io import photo_format
+
+            kind = photo_format(ds)
     except rasterio.errors.RasterioIOError as err:
         from agriseg.raster.io import unreadable_raster
 
         raise OptionError(f"--landcover {unreadable_raster(path, err)}") from err
     if crs is None:
-        raise OptionError(f"--landcover {path}: the land-cover raster has no CRS")
+        raise OptionError(f"--landcover {path}: the land-cover raster has no CRS{kind}")
 
 
 def _year(item: Any) -> int:

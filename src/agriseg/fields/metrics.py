@@ -300,8 +300,9 @@ def format_report(res: dict) -> str:
         lines.append(f"  95% CI {k:<18} [{lo:.4f}, {hi:.4f}]")
     if any(d.get("partly_labelled") for d in res["per_country"].values()):
         lines.append(
-            "* labelled in part (presence-only): fields predicted on its unlabelled land count as false positives "
-            "(FTW rule), so its object precision says little; PRUE reports these countries' recall only"
+            "* labelled in part (unknown land: class 3 or its labels' nodata, as in presence-only countries): fields "
+            "predicted there count as false positives (FTW rule), so its object precision says little; PRUE "
+            "reports presence-only countries' recall only"
         )
     return "\n".join(lines)
 

@@ -202,8 +202,25 @@ def cached_path(spec: ModelSpec) -> Path:
 
 
 def is_cached(spec: ModelSpec) -> bool:
-    """Whether ``spec`` has been downloaded."""
-    return cached_path(spec).is_file()
+    """Whether ``spec`` has been downloaded (and is not :func:`damaged`)."""
+    return cached_path(spec).is_file() and not damaged(spec)
+
+
+def damaged(spec: ModelSpec) -> bool:
+    """Whether the cached file of ``spec`` is there but cut short (a zip archive whose directory is gone, or
+    smaller than the size recorded): ``fields models download`` fetches it again, ``list`` says so."""
+    from agriseg.models.io import ModelLoadError, check_torch_archive
+
+    path = cached_path(spec)
+    if not path.is_file():
+        return False
+    if spec.size is not None and path.stat().st_size != spec.size:
+        return True
+    try:
+        check_torch_archive(path)  # its directory only: milliseconds
+    except ModelLoadError:
+        return True
+    return False
 
 
 def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: int = 4) -> Path:
@@ -216,8 +233,10 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
 
     spec = get_spec(name)
     dst = cached_path(spec)
-    if dst.is_file() and not overwrite:
+    if dst.is_file() and not overwrite and not damaged(spec):
         return dst
+    if damaged(spec):  # not resumed: a damaged file need not be a prefix of the right one
+        dst.unlink()
     # a release's digest prefix (DelineateAnything) is checked by `fields models trust`, which also takes the
     # user's own --sha256 for a file of theirs under this name
     return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
@@ -312,11 +331,13 @@ def released(model: str | Path, unet_for: str | None = None) -> str:
         raise  # a failed download: the command failed, not its options
 
 
-Status = Literal["cached", "not downloaded"]
+Status = Literal["cached", "damaged", "not downloaded"]
 
 
 def status(spec: ModelSpec) -> Status:
-    """``cached`` or ``not downloaded``."""
+    """``cached``, ``damaged`` (there, but cut short: download it again) or ``not downloaded``."""
+    if damaged(spec):
+        return "damaged"
     return "cached" if is_cached(spec) else "not downloaded"
 
 
@@ -343,7 +364,8 @@ def fetch_models(names: list[str], batch: BatchOptions | None = None) -> Any:
         # the cache is agriseg's: a model there is cached, whichever command fetched it (`fields run -m NAME`
         # keeps no record; taken for a user's file, it failed the download with exit 1)
         store=NameStore(),
-        resume=lambda it: {"file": str(it.outputs[0]), "status": "skipped"},
+        # a damaged file (cut short since) is fetched again, not skipped
+        resume=lambda it: None if damaged(get_spec(it.name)) else {"file": str(it.outputs[0]), "status": "skipped"},
     )
 
 

@@ -128,11 +128,29 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
             reason = NOT_TORCH_ZIP
         elif "failed reading zip archive" in text or "failed finding central directory" in text:
             reason = CUT_SHORT_ZIP  # torch's own line breaks off
+        elif _cut_short_zip(path):  # cut where torch's reader gives "OSError: [Errno 22] Invalid argument"
+            reason = CUT_SHORT_ZIP
         elif "Weights only load failed" in text:  # never torch's advice to load it with weights_only=False
             reason = "it cannot be read with weights_only=True; save its state_dict, or convert it to .safetensors"
         else:
             reason = f"{type(err).__name__}: {(text.strip().splitlines() or [''])[0][:200]}".rstrip(": ")
         raise ModelLoadError(f"{path}: {what} ({reason})") from err
+
+
+def _cut_short_zip(path: str | Path) -> bool:
+    """Whether a file starts as a zip archive whose central directory (at its end) cannot be read."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) != b"PK\x03\x04":
+                return False
+        with zipfile.ZipFile(path):
+            return False
+    except zipfile.BadZipFile:
+        return True
+    except OSError:
+        return False
 
 
 def check_torch_archive(path: str | Path, what: str = "cannot read as a PyTorch file") -> None:

@@ -153,12 +153,21 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
                 )
             probe_readable(ds, path)  # first: a file cut short after its header reads as one without a CRS
             if require_crs and ds.crs is None:
+                if kind := photo_format(ds):
+                    raise ValueError(f"{path}: has no CRS{kind}")
                 raise ValueError(f"{path}: has no CRS (georeference the scene, e.g. gdal_edit.py -a_srs EPSG:...)")
             if require_crs and ds.transform.is_identity:
                 raise ValueError(f"{path}: has no geotransform (pixel grid is not georeferenced)")
     except rasterio.errors.RasterioIOError as err:
         raise ValueError(unreadable_raster(path, err)) from err
     return info
+
+
+def photo_format(ds: Any) -> str:  # noqa: ANN401 - a rasterio dataset
+    """`` (a PNG image, not a GeoTIFF)`` for a photo format GDAL opened (a PNG renamed .tif), whose missing CRS
+    says less than what it is; empty for a GeoTIFF and the other raster formats."""
+    photo = {"PNG": "PNG", "JPEG": "JPEG", "GIF": "GIF", "BMP": "BMP", "WEBP": "WebP"}.get(ds.driver)
+    return f" (a {photo} image, not a GeoTIFF)" if photo else ""
 
 
 def unreadable_raster(path: str | Path, err: BaseException) -> str:

@@ -275,8 +275,12 @@ def predict_files(
     finish: Callable[[BatchResult], None] | None = None,
     tables: Sequence[Path] = (),
     too_large: Mapping[Path, str] | None = None,
+    load: Callable[[], tuple[Any, Any]] | None = None,
 ) -> BatchResult:
     """Segment image files one by one and write their outputs (``bands``: R, G, B band numbers).
+
+    With ``load``, ``model`` and ``processor`` are what it returns, called once after the outputs are checked
+    (not when they are refused) and before anything is written.
 
     ``finish`` writes the run's ``tables`` (``run.json``) from the result while the output folder is still
     locked; the batch runner keeps them as :func:`agriseg.batch.run_batch` keeps every command's tables (one a
@@ -314,6 +318,11 @@ def predict_files(
         items.append(Item(n, Path(f), tuple(outputs), (Path(f),), resolved=reading_rules(f)))
 
     refused = dict(too_large or {})
+    loaded = [model, processor]
+
+    def prepare() -> None:
+        if load is not None:
+            loaded[:] = load()
 
     def work(item: Item) -> dict[str, Any]:
         if Path(item.source) in refused:  # would not fit in memory (check_image_memory): fails unread
@@ -326,7 +335,7 @@ def predict_files(
             sem, preds = np.zeros(img.shape[:2], np.int64), list[PatchPrediction]()
         else:
             shown = Path(item.source).name if options.progress else None
-            sem, preds = predict_image(model, processor, img, class_names, cfg, progress=shown)
+            sem, preds = predict_image(loaded[0], loaded[1], img, class_names, cfg, progress=shown)
         if preds and all("no_mask" in p.report.kinds() for p in preds):  # a mask made up: no output at all
             raise ValueError(
                 f"the model wrote no mask text for any of its {len(preds)} tiles, so there is no mask to write "
@@ -395,7 +404,8 @@ def predict_files(
         return {"file": str(item.source), "status": "skipped", "patches": report["patches"],
                 "valid_patches": report.get("valid_patches", 0)}  # fmt: skip
 
-    rows = run_batch(items, work, options=options, recipe=recipe, finish=finish, tables=tables, resume=resume)
+    rows = run_batch(items, work, options=options, recipe=recipe, finish=finish, tables=tables, resume=resume,
+                     prepare=prepare)  # fmt: skip
     if in_pixels := sum(bool(r.get("pixel_polygons")) for r in rows if r["status"] == "ok"):
         from agriseg.batch import counted
 
@@ -514,9 +524,13 @@ def predict_paths(
     too_large = check_image_memory(files, per_pixel, cfg.patch)  # these fail as items; none fitting: refused
     check_table(Path(outdir) / "run.json", bool(batch and batch.overwrite), "text predict")  # not a user's file
     template = str(chat_template) if chat_template else None
-    model, proc = load_vlm(model_name, device=config.device, template_path=template)
-    check_class_words(proc, names, model_name)
-    check_answer_length(model, cfg.max_new_tokens, model_name)
+
+    def load() -> tuple[Any, Any]:  # after the outputs are checked: a refused run loads no model
+        model, proc = load_vlm(model_name, device=config.device, template_path=template)
+        check_class_words(proc, names, model_name)
+        check_answer_length(model, cfg.max_new_tokens, model_name)
+        return model, proc
+
     out = Path(outdir)
     options = {**cfg.model_dump(exclude={"batch_size"}), "instances": config.instances, "classes": names}
     options["bands"] = list(bands) if bands else None  # the bands read change every mask (None: as before)
@@ -537,9 +551,9 @@ def predict_paths(
             write_json(out / "run.json", run)  # what made these outputs: model, classes, options
             seal_tables([out / "run.json"])  # a later run keeps it if edited by hand
 
-    rows = predict_files(model, proc, files, out, names, cfg, instances=config.instances, bands=bands,
+    rows = predict_files(None, None, files, out, names, cfg, instances=config.instances, bands=bands,
                          recipe=recipe, batch=batch, finish=finish, tables=[out / "run.json"],
-                         too_large=too_large)  # fmt: skip
+                         too_large=too_large, load=load)  # fmt: skip
     if earlier:
         said = counted(len(earlier), "output")
         rows.notes.append(f"({said} of an earlier run among the images not read as images)")

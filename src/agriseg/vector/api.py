@@ -199,13 +199,15 @@ def _label_table(raster: Path, cfg: PolygonizeConfig) -> tuple[Any, dict]:
 
     if not raster.is_file():
         raise FileNotFoundError(f"{raster}: raster not found")
+    from agriseg.raster.image import open_plain_or_geo
+
     try:
-        with rasterio.open(raster) as ds:
-            from agriseg.raster.io import probe_readable
+        with open_plain_or_geo(rasterio, raster) as ds:  # no CRS: said below, not by rasterio's warning
+            from agriseg.raster.io import photo_format, probe_readable
 
             probe_readable(ds, raster)  # a file cut short reads as one without a CRS: said as what it is
             if ds.crs is None:
-                raise ValueError(f"{raster}: has no CRS; polygons need a georeferenced raster")
+                raise ValueError(f"{raster}: has no CRS{photo_format(ds)}; polygons need a georeferenced raster")
             if not np.issubdtype(np.dtype(ds.dtypes[0]), np.integer):
                 raise ValueError(f"{raster}: band 1 is {ds.dtypes[0]}, not integer field ids")
             labels = ds.read(1).astype(np.int64)  # (H, W)
@@ -298,8 +300,10 @@ def is_instance_raster(path: str | Path) -> bool:
     """Whether a raster is an instance-label raster (its ``AGRISEG_FORMAT`` tag says so)."""
     import rasterio
 
+    from agriseg.raster.image import open_plain_or_geo
+
     try:
-        with rasterio.open(path) as ds:
+        with open_plain_or_geo(rasterio, Path(path)) as ds:  # a raster without a CRS is said by its reader
             tags = {k.lower(): v for k, v in ds.tags().items()}
     except rasterio.errors.RasterioIOError:
         return False

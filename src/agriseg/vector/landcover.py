@@ -57,7 +57,9 @@ def allowed_fraction(
     out = np.full(len(geoms), np.nan)
     with ds:
         if ds.crs is None:
-            raise ValueError(f"{path}: land-cover raster has no CRS")
+            from agriseg.raster.io import photo_format
+
+            raise ValueError(f"{path}: land-cover raster has no CRS{photo_format(ds)}")
         t = Transformer.from_crs(crs, ds.crs, always_xy=True)
         moved = shapely.transform(
             np.asarray(geoms, dtype=object), lambda xy: np.column_stack(t.transform(xy[:, 0], xy[:, 1]))

@@ -131,7 +131,9 @@ class RasterSource:
         self._env = rasterio.Env(GDAL_CACHEMAX=_GDAL_CACHE)
         self._env.__enter__()
         try:
-            self.ds = rasterio.open(self.path)
+            from agriseg.raster.image import open_plain_or_geo
+
+            self.ds = open_plain_or_geo(rasterio, self.path)  # no CRS: said below, not by rasterio's warning
         except rasterio.errors.RasterioIOError as err:
             self._env.__exit__(None, None, None)
             from agriseg.raster.io import unreadable_raster
@@ -143,7 +145,10 @@ class RasterSource:
             if self.probe:  # a file cut short reads as one without a CRS: said as what it is
                 probe_readable(self.ds, self.path)
             if self.ds.crs is None:
-                raise ValueError(f"{self.path}: has no CRS; polygons need a georeferenced raster")
+                from agriseg.raster.io import photo_format
+
+                kind = photo_format(self.ds)
+                raise ValueError(f"{self.path}: has no CRS{kind}; polygons need a georeferenced raster")
             check_class_raster(self.path, self.ds)
         except ValueError:
             self.close()

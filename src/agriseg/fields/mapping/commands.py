@@ -537,7 +537,9 @@ def predict(
         resume=lambda it: {"scene": str(it.source), "output": str(it.outputs[0]), "status": "skipped"},
     )
     if area["km2"] and result.seconds > 0:
-        result.note = f", {area['km2']:.1f} km2 at {area['km2'] / result.seconds:.2f} km2/s"
+        # 3 significant digits below 1000: a chip of 0.02 km2 was "0.0 km2 at 0.00 km2/s"
+        shown = lambda v: f"{v:.3g}" if v < 1000 else f"{v:,.0f}"  # noqa: E731
+        result.note = f", {shown(area['km2'])} km2 at {shown(area['km2'] / result.seconds)} km2/s"
     if earlier:
         result.notes.append(_not_read(earlier))
     result.notes += [f"{r['output']}: {r['detections']} detections -> {r['fields']} fields" for r in result
