@@ -887,9 +887,17 @@ def test_crop_make_synthetic_goes_on_past_an_unreadable_source(tmp_path: Path) -
     args = ["crop", "make-synthetic", "plants", "-n", "2", "--photos", src / "images", "--labels", src / "labels"]
     code, text = _run(*args, "-o", tmp_path / "set")
     assert code == 1 and "wrote 2 plants photos" in text and "failed: " in text and "empty.jpg: empty file" in text
-    code, text = _run(*args, "-o", tmp_path / "set")  # made again: the photo may be readable now
-    assert code == 1 and "wrote 2 plants photos" in text and "empty.jpg: empty file" in text, text
-    (src / "images" / "empty.jpg").write_bytes(photos[0].read_bytes())  # mended
+    made = {p: p.stat().st_mtime_ns for p in (tmp_path / "set").rglob("*.jpg")}
+    code, text = _run(*args, "-o", tmp_path / "set")  # nothing changed: the set as it is, its failure said again
+    assert code == 1 and "already there" in text and "empty.jpg: empty file" in text, text
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "set").rglob("*.jpg")} == made  # not rewritten
+    label = src / "labels" / f"{photos[1].stem}.png"
+    kept = label.read_bytes()
+    label.write_bytes((src / "labels" / f"{photos[2].stem}.png").read_bytes())  # a source it read, edited
+    code, text = _run(*args, "-o", tmp_path / "set")  # (session 100's sweep: the set was replaced unsaid)
+    assert code == 2 and "source photos or labels changed since" in text, text
+    label.write_bytes(kept)
+    (src / "images" / "empty.jpg").write_bytes(photos[0].read_bytes())  # mended: the set is made again
     code, text = _run(*args, "-o", tmp_path / "set")
     assert code == 0 and "wrote 2 plants photos" in text and "failed" not in text, text
     assert "failed_sources" not in json.loads((tmp_path / "set" / "index.json").read_text())
@@ -903,3 +911,4 @@ def test_crop_make_synthetic_goes_on_past_an_unreadable_source(tmp_path: Path) -
         p.write_bytes(b"")
     code, text = _run(*args, "-o", tmp_path / "none")  # none readable: said as such, not as "no bare soil"
     assert code == 1 and "none of the 4 photos could be read (" in text and "bare soil" not in text, text
+    assert not (tmp_path / "none").exists()  # no empty folder left behind

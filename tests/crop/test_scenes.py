@@ -283,6 +283,17 @@ def test_a_rerun_from_other_photos_or_layouts_spelt_otherwise(tmp_path: Path, sa
     assert spelt.exit_code == 0 and "already there" in spelt.output, spelt.output
 
 
+def test_a_tray_set_replaced_by_another_kind_leaves_no_series(tmp_path: Path) -> None:
+    """``--overwrite`` of a tray set by a lab set removed the series' photos but kept its index.json and pots.csv,
+    which described photos no longer there (session 100's sweep); a file of yours in series/ stays."""
+    out = tmp_path / "t"
+    assert CliRunner().invoke(main, ["crop", "make-synthetic", "tray", "-o", str(out), "-n", "1"]).exit_code == 0
+    (out / "series" / "notes.txt").write_text("mine")
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "lab", "-o", str(out), "-n", "1", "--overwrite"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "series").rglob("*")) == ["series/notes.txt"]
+
+
 @pytest.mark.slow  # 9 s: the default run keeps the test run under 15 minutes
 def test_a_stopped_set_goes_on_from_where_it_stopped(tmp_path: Path, monkeypatch) -> None:
     """Session 88's sweep: a make-synthetic stopped after some photos made every photo again on its re-run with the

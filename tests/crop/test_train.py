@@ -500,3 +500,17 @@ def test_a_crop_larger_than_every_photo_is_warned_of(tmp_path, caplog):
 
     pairs = {p.stem: (p, tmp_path / "data/labels" / p.name) for p in (tmp_path / "data/images").glob("*.png")}
     assert CropSegDataset(pairs, sorted(pairs), "binary", None, num_classes=2).check() == (64, 64)
+
+
+def test_a_photo_without_a_label_in_a_data_extra_folder_is_said(tmp_path, caplog):
+    """A photo without its label in a ``data.extra`` folder was left out of training without a word, where one in
+    ``data.images`` is warned of (session 100's sweep)."""
+    cfg = tiny_config(tmp_path)
+    make_fields(tmp_path / "more", n=2, size=64, seed=1)
+    (tmp_path / "more" / "labels" / "01.png").unlink()
+    extra = {"images": str(tmp_path / "more/images"), "labels": str(tmp_path / "more/labels")}
+    cfg = CropTrainConfig.model_validate({**cfg.model_dump(), "data": {**cfg.data.model_dump(), "extra": [extra]}})
+    cfg.train.max_steps = 1
+    with caplog.at_level("WARNING", logger="agriseg"):
+        train_crop(cfg)
+    assert f"{tmp_path / 'more/images'}: 1 photo without a label left out of training (01.png)" in caplog.text

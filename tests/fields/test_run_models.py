@@ -201,3 +201,19 @@ def test_map_areas_in_two_calendar_zones(season_server: Loopback, tmp_path: Path
     assert rows["east"]["win_b_dates"] == ["2023-03-27", "2023-04-24"]
     assert "east: crop calendar season 2022-10-27 to 2023-04-10" in res.output
     assert (out / "fields.parquet").is_file()
+    # a file of yours: scenes/areas.json was written over unsaid, and a fields.parquet refused only after every
+    # area's scene was downloaded (session 100's sweep)
+    for i, (mine, other) in enumerate(((Path("scenes", "areas.json"), None), (Path("fields.parquet"), "scenes"))):
+        user = tmp_path / f"user{i}"
+        (user / mine).parent.mkdir(parents=True, exist_ok=True)
+        (user / mine).write_text('{"my": "notes"}')
+        res = CliRunner().invoke(main, [a if a != str(out) else str(user) for a in args])
+        assert res.exit_code == 2 and f"{mine}: exists and was not written by agriseg" in res.output, res.output
+        assert (user / mine).read_text() == '{"my": "notes"}'
+        assert other is None or not (user / other).exists()  # nothing fetched
+    # every area failing was one joined "Error:" line: each area is its own failed item now, exit 1
+    gpd.GeoDataFrame({"id": ["far"]}, geometry=[box(100.0, 0.0, 100.01, 0.01)], crs=4326).to_file(tmp_path / "far.gpkg")
+    far = [a if a != str(tmp_path / "areas.gpkg") else str(tmp_path / "far.gpkg") for a in args]
+    res = CliRunner().invoke(main, [a if a != str(out) else str(tmp_path / "far") for a in far])
+    assert res.exit_code == 1 and "failed: far" in res.output and "Error:" not in res.output, res.output
+    assert "merged: nothing (no scene succeeded)" in res.output

@@ -177,11 +177,17 @@ class DaskCluster:
             nanny = logging.getLogger("distributed.nanny")
             level = nanny.level
             nanny.setLevel(logging.ERROR)
+            if stopped and own:  # the command ends with its one "interrupted" line: not distributed's own error
+                # of a cancelled call ("Exception in callback ... NameError", through tornado's log) nor its warnings
+                # of workers killed, which come from its event loop while and after the cluster closes
+                for name in ("distributed", "tornado"):
+                    logging.getLogger(name).setLevel(logging.CRITICAL)
             try:
                 for obj in own:
                     obj.close()
             finally:
-                nanny.setLevel(level)
+                if not stopped:
+                    nanny.setLevel(level)
 
 
 def _stop_workers(cluster: Any) -> None:  # noqa: ANN401 - a distributed LocalCluster

@@ -87,7 +87,7 @@ def make_synthetic(
     """Generate photos of KIND (discs, plants, lab or tray) whose true masks and plant areas are known."""
     from agriseg.config import OptionError
     from agriseg.crop.config import SyntheticPhotosConfig
-    from agriseg.crop.scenes.write import earlier_set
+    from agriseg.crop.scenes.write import earlier_set, sources_unchanged
 
     given = [f"--{n}" for n, p, f in (("photos", photos, "images"), ("labels", labels, "labels")) if p != SAMPLES / f]
     if len(given) == 1:  # the bundled labels of the user's photos: another photo's outlines, or a crash
@@ -130,12 +130,16 @@ def make_synthetic(
 
     done = not overwrite and earlier_set(outdir, kind, cfg, photos, labels, names)
     earlier = json.loads((outdir / "index.json").read_text(encoding="utf-8")) if done else {}
-    if done and not earlier.get("failed_sources"):
+    unread = earlier.get("failed_sources") or []
+    # a set made without sources it could not read is made again once they changed (mended), not before: they
+    # would fail again, and the set would be rewritten photo for photo on every run
+    if done and (not unread or sources_unchanged(earlier, kind, cfg, photos, labels, names)):
         from agriseg.batch import already_there, check_made_files
 
         check_made_files(outdir, earlier.get("files"))  # a set whose files are gone or changed since is no set
         click.echo(already_there(outdir))
-        return  # (a set made without photos it could not read is made again, from those readable now)
+        _left_out(list(unread))  # still left out: said again, exit status 1
+        return
     failed: list[str] | None = None if strict else []  # unreadable sources: left out, or the first one raised
     index = run(kind, outdir, photos, labels, stems, cfg, names, resume=not overwrite, failed=failed)  # type: ignore[arg-type]
     made = len(json.loads(index.read_text(encoding="utf-8"))["photos"])  # with --uniform-frames' plain frames

@@ -123,7 +123,7 @@ def read_stem_list(path: str | Path) -> list[str]:
 
     Raises:
         FileNotFoundError: ``<path>: list of photo names not found``.
-        ValueError: a file that is not text.
+        OptionError: a file that is not text (a usage error, as an empty list is).
     """
     path = Path(path)
     if path.is_dir():  # "not found" of a folder that is there misled
@@ -132,7 +132,7 @@ def read_stem_list(path: str | Path) -> list[str]:
         raise FileNotFoundError(f"{path}: list of photo names not found")
     raw = path.read_bytes()
     if b"\0" in raw:
-        raise ValueError(f"{path}: not a text file of photo names")
+        raise OptionError(f"{path}: not a text file of photo names")
     # UTF-8 (a BOM allowed); a name in another encoding (a file name of raw bytes) is kept as those bytes
     lines = raw.decode("utf-8", errors=TEXT_ERRORS).removeprefix("\ufeff").splitlines()
     return [_listed_stem(s.strip()) for s in lines if s.strip() and not s.lstrip().startswith("#")]

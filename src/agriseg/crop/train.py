@@ -95,7 +95,9 @@ def train_crop(
     )  # someone else's, or an earlier model: usage errors
     earlier = earlier_checkpoints(out, [t.init_weights, resume]) if replaces and overwrite else {}
     if check_labels:
-        warn_unpaired(cfg.data.images, cfg.data.labels, "left out of training")
+        folders = [(cfg.data.images, cfg.data.labels), *((x.images, x.labels) for x in cfg.data.extra)]
+        for images, labels in folders:  # each data.extra folder pairs its photos by name too
+            warn_unpaired(images, labels, "left out of training")
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress, resumable=resumable)
     exported = res.last_path if t.export == "last" else res.best_path

@@ -46,11 +46,12 @@ def load_sources(
     refine_band: int = 3,
     cutouts: bool = True,
     failed: list[str] | None = None,
+    unread: list[str] | None = None,
 ) -> tuple[list, list[np.ndarray]]:
     """Plant cut-outs (boundary-refined labels) and soil canvases of the given labelled photos.
 
     ``failed``: a photo or label that cannot be read is left out and its one-line error appended here (None:
-    raised, as ``--strict`` asks)."""
+    raised, as ``--strict`` asks); its name goes into ``unread``."""
     cuts: list = []
     soils: list[np.ndarray] = []
     for stem in progress_bar(list(stems), desc="sources", unit="photo", leave=False):
@@ -60,6 +61,8 @@ def load_sources(
             if failed is None:
                 raise
             failed.append(str(err))
+            if unread is not None:
+                unread.append(stem)
             continue
         canvas = soil_canvas(rgb, lab)
         if canvas is not None:
@@ -117,24 +120,31 @@ def write_set(
         ValueError: when the source photos give no soil canvas (all too green) or, for ``lab``, no plant.
     """
     outdir, images, labels = Path(outdir), Path(images), Path(labels)
-    cuts, soils = load_sources(images, labels, stems, cutouts=kind in ("lab", "tray"), failed=failed)
+    unread: list[str] = []
+    cuts, soils = load_sources(images, labels, stems, cutouts=kind in ("lab", "tray"), failed=failed, unread=unread)
     if kind == "tray":  # seedlings in pots: green ones only (a dry leaf's truth is no green area)
         cuts = [c for c in cuts if is_green(c)]
-    lacking = "enough bare soil for a canvas" if kind not in ("lab", "tray") and not soils else None
-    if kind in ("lab", "tray") and not cuts:
-        lacking = "a whole green plant to cut out" if kind == "tray" else "a whole plant to cut out"
+    if kind in ("lab", "tray"):
+        lacking = None if cuts else "a whole green plant to cut out" if kind == "tray" else "a whole plant to cut out"
+    else:  # the soil canvas: plants and anything else green, grown by 4 px, cover at most 8 % of a photo
+        lacking = None if soils else "enough bare soil for a canvas (at most 8 % of it plants or other green)"
     if lacking:
         read = len(stems) - len(failed or [])
         first = f"{failed[0]}{' and more' if len(failed) > 1 else ''}" if failed else ""
         if failed and not read:  # none could be read: that is the reason, not the soil
             raise ValueError(f"{images}: none of the {len(stems)} photos could be read ({first})")
-        unread = f" ({len(failed)} more could not be read: {first})" if failed else ""
-        raise ValueError(f"{images}: none of the {read}{' readable' if failed else ''} photos has {lacking}{unread}")
+        unread_said = f" ({len(failed)} more could not be read: {first})" if failed else ""
+        which = f"the {'readable ' if failed else ''}photo" if read == 1 else f"none of the {read} photos"
+        raise ValueError(f"{images}: {which} {'lacks' if read == 1 else 'has'} {lacking}{unread_said}")
     index: dict = {"kind": kind, "seed": seed, "sources": sorted(stems), "photos": {}}
     if options is not None:
         index["options"] = options
     if failed:
         index["failed_sources"] = list(failed)
+        # the sources read: a re-run once the unread ones are mended makes the set again, one after any of these
+        # was edited is refused (earlier_set)
+        index["unread_sources"] = sorted(unread)
+        index["read_files"] = _sources_digest(images, labels, sorted(set(stems) - set(unread)))
     planned = _planned(kind, n, seed, kind == "lab" and uniform_frames)
     # photo i depends only on the sources and seed + i: those a stopped run finished are kept as they are
     index["photos"] = _begin_set(outdir, index, planned, (images, labels), resume)
@@ -322,6 +332,17 @@ def _begin_set(
             for path in (folder / "images" / f"{name}.jpg", folder / "labels" / f"{name}.png"):
                 if path.parent.resolve() not in sources:  # never a photo the set is made from
                     path.unlink(missing_ok=True)
+    if earlier.get("kind") == "tray":  # its series' record and pots, as it wrote them (not a file edited since)
+        from agriseg.data.download import sha256_of
+
+        recorded = earlier.get("files") if isinstance(earlier.get("files"), dict) else {}
+        for rel in ("series/index.json", "series/pots.csv"):
+            path, was = outdir / rel, recorded.get(rel)
+            if was and path.is_file() and [path.stat().st_size, sha256_of(path)] == was:
+                path.unlink()
+        for sub in ("series/images", "series/labels", "series"):  # left empty: no folder of a set no more there
+            with contextlib.suppress(OSError):  # (one holding a file of yours stays)
+                (outdir / sub).rmdir()
     for sub in ("images", "labels", "series/images", "series/labels"):
         if (outdir / sub).is_dir():
             clean_stale_temporaries(outdir / sub)
@@ -437,8 +458,8 @@ def earlier_set(
         if k == "source_files"
         else f"{k} {_short(kept[k])}, now {_short(now[k])}"
         for k in kept
-        if k in now and kept[k] != now[k] and not (k == "source_files" and before.get("failed_sources"))
-    ]  # (a set made without photos it could not read is made again: those photos may be mended since)
+        if k in now and kept[k] != now[k] and not (k == "source_files" and _only_unread_changed(before, photos, labels))
+    ]  # (a set made without photos it could not read is made again once those are mended)
     unfinished = before.get("complete") is False  # a run stopped before its last photo
     if changed:
         raise FileExistsError(
@@ -446,6 +467,26 @@ def earlier_set(
             f"({'; '.join(changed)}); it is kept: --overwrite to generate again, or choose another folder"
         )
     return not unfinished
+
+
+def _only_unread_changed(before: dict, photos: str | Path | None, labels: str | Path | None) -> bool:
+    """Whether a set made without sources it could not read saw only those change since (mended, or removed):
+    the photos it read are as they were. A set of an agriseg before ``read_files``: any change counts as such."""
+    if not before.get("failed_sources") or photos is None or labels is None:
+        return False
+    if "read_files" not in before:
+        return True
+    read = sorted(set(before.get("sources", [])) - set(before.get("unread_sources", [])))
+    return _sources_digest(photos, labels, read) == before["read_files"]
+
+
+def sources_unchanged(
+    before: dict, kind: str, cfg: SyntheticPhotosConfig, photos: str | Path, labels: str | Path, names: list[str] | None
+) -> bool:
+    """Whether the sources of the set an ``index.json`` describes (``before``) are all as they were: a set made
+    without sources it could not read is then whole as it is, not made again (they would fail again)."""
+    now = set_options(kind, cfg, photos, labels, names).get("source_files")
+    return now is not None and (before.get("options") or {}).get("source_files") == now
 
 
 def _short(value: object) -> str:
@@ -514,20 +555,26 @@ def make_synthetic(
         )
     if (Path(outdir) / "index.json").is_file():  # a user's own index.json: never replaced, --overwrite or not
         check_set_index(Path(outdir) / "index.json")
+    made_now = not Path(outdir).exists()
     ensure_outdir(outdir)  # a folder that cannot be written is a usage error, before any photo is made
-    return write_set(
-        kind,
-        outdir,
-        photos,
-        labels,
-        names,
-        cfg.count,
-        cfg.seed,
-        cfg.uniform_frames,
-        chosen,
-        cfg.plant_colours,
-        cfg.distractors,
-        set_options(kind, cfg, photos, labels, given),
-        resume,
-        failed,
-    )
+    try:
+        return write_set(
+            kind,
+            outdir,
+            photos,
+            labels,
+            names,
+            cfg.count,
+            cfg.seed,
+            cfg.uniform_frames,
+            chosen,
+            cfg.plant_colours,
+            cfg.distractors,
+            set_options(kind, cfg, photos, labels, given),
+            resume,
+            failed,
+        )
+    except ValueError:  # no source usable: the folder this run made stays no empty folder behind
+        if made_now and Path(outdir).is_dir() and not any(Path(outdir).iterdir()):
+            Path(outdir).rmdir()
+        raise

@@ -232,8 +232,10 @@ def _downloads(
     opts: BatchOptions,
     model: str | None,
     inputs: tuple[tuple[str, ...], tuple[str, ...]],
+    table: Path | None = None,
 ) -> BatchResult:
-    """Download the scene of each item (its ``payload``, a :class:`SceneRequest`) into its output."""
+    """Download the scene of each item (its ``payload``, a :class:`SceneRequest`) into its output; with
+    ``table``, write the rows there (``areas.json``) as the batch's table (a file of yours there is kept)."""
 
     def work(item: Item) -> dict:
         if isinstance(item.payload, ValueError):  # an area of --areas without a scene to download
@@ -245,6 +247,15 @@ def _downloads(
                 "win_a_dates": dates.get("a") or [], "win_b_dates": dates.get("b") or []}  # fmt: skip
 
     recipe = Recipe("fields download", ALGORITHM["fields download"], config.output_options(), model)
+
+    def finish(rows: BatchResult) -> None:  # the areas' record, while the folder is still locked
+        from agriseg.data.files import write_json
+        from agriseg.manifest import seal_tables
+
+        if table is not None:
+            write_json(table, [{k: v for k, v in r.items() if k != "asked"} for r in rows])
+            seal_tables([table])  # a later run keeps it if edited by hand
+
     result = run_batch(
         items,
         work,
@@ -252,6 +263,8 @@ def _downloads(
         recipe=recipe,
         resume=lambda it: {"area": it.name, "scene": str(it.outputs[0]), "status": "skipped", "error": ""},
         failed=lambda it, msg: {"area": it.name, "scene": str(it.outputs[0]), "status": "error", "error": msg},
+        tables=[table] if table is not None else (),
+        finish=finish if table is not None else None,
     )
     for r in result:
         if r.get("asked"):
@@ -804,7 +817,6 @@ def download_areas(
             ``--season auto``.
     """
 
-    from agriseg.data.files import write_json
     from agriseg.data.io import name_key
     from agriseg.fields.stac import bounds_bbox, read_areas
 
@@ -845,9 +857,7 @@ def download_areas(
             resolved = payload.options()
         items.append(Item(names[i], ids[i], (Path(folder) / f"{names[i]}.tif",), resolved=resolved, payload=payload))
     opts = (batch or BatchOptions()).labelled("download", "area", progress=len(items) > 1)
-    result = _downloads(items, config, opts, model, inputs)
-    write_json(Path(folder) / "areas.json", [{k: v for k, v in r.items() if k != "asked"} for r in result])
-    return result
+    return _downloads(items, config, opts, model, inputs, table=Path(folder) / "areas.json")
 
 
 @batch_keywords
@@ -904,12 +914,19 @@ def map_scenes(
     check_scene_memory(scene_list, predict, run.resize or default_resize(model))
     downloads = BatchResult([], unit="scene")
     if areas:
+        from agriseg.batch import check_table
+        from agriseg.fields.mapping.runner import MERGED_NAME, SUMMARY_NAME
+
+        for name in (MERGED_NAME, SUMMARY_NAME):  # a file of yours there: refused before any scene is fetched
+            check_table(Path(outdir) / name, batch.overwrite, "fields map")
         config = download_config or DownloadConfig()
         got = download_areas(areas, Path(outdir) / "scenes", config, request, str(model), batch)
         scene_list += [r["scene"] for r in got if r["status"] not in ("error", "kept")]  # kept: other settings
         downloads = BatchResult([o for o in got.outcomes if o.status == "failed"], unit="scene", notes=got.notes)
-        if not scene_list:
-            raise ValueError("no scene to map: every area failed (" + "; ".join(downloads.failures) + ")")
+        if not scene_list:  # every area failed: each said on its own line, exit 1 (not one joined error line)
+            if earlier:
+                downloads.notes.append(_not_read(earlier))
+            return downloads, None
     common: dict[str, Any] = dict(predict=predict, polygonize=polygons, resize=run.resize, preprocess=run.preprocess(),
                   overwrite=batch.overwrite, collection=run.collection, strict=batch.strict, model_sha256=sha256,
                   landcover_stac=run.landcover_stac_url, downloads=downloads)  # fmt: skip
