@@ -83,10 +83,18 @@ class _Files:
         import threading
 
         self.files: dict[str, tuple[bytes, str]] = {}  # path -> (bytes, ETag)
-        files = self.files
+        self.busy: dict[str, int] = {}  # path -> how many more times to answer 429 (Retry-After: 7)
+        files, busy = self.files, self.busy
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the http.server API
+                if busy.get(self.path, 0) > 0:
+                    busy[self.path] -= 1
+                    self.send_response(429)
+                    self.send_header("Retry-After", "7")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 body, etag = files[self.path]
                 rng, if_range = self.headers.get("Range"), self.headers.get("If-Range")
                 start = int(rng.split("=")[1].split("-")[0]) if rng and (not if_range or if_range == etag) else 0
@@ -186,3 +194,14 @@ def test_a_part_that_cannot_be_checked_is_not_resumed(files, tmp_path: Path) -> 
     dl.part_path(dst).write_bytes(new[:300])  # with a digest, the kept bytes are resumed and checked at the end
     right = dl.hashlib.sha256(new).hexdigest()
     assert dl.download(files.url + "/m.pt", dst, sha256=right, retries=0, progress=False).read_bytes() == new
+
+
+def test_too_many_requests_is_retried_after_the_wait_the_server_asks(files, tmp_path: Path, sleeps) -> None:
+    """A 429 ended the download at once ("failed after 1 attempt(s)"), as a 404 does; the STAC search retried it
+    (session 100's sweep). Retried now, after the Retry-After the server sent."""
+    files.files["/m.ckpt"] = (b"weights" * 100, '"v1"')
+    files.busy["/m.ckpt"] = 2
+    got = dl.download(files.url + "/m.ckpt", tmp_path / "m.ckpt", retries=3, progress=False, backoff_s=1.0)
+    assert got.read_bytes() == b"weights" * 100 and sleeps == [7.0, 7.0]
+    assert dl.retry_after("100000") == dl.MAX_RETRY_AFTER_S and dl.retry_after("soon") == 0.0
+    assert dl.retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date gone by: no wait

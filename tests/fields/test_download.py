@@ -765,6 +765,17 @@ def test_items_that_cover_part_of_the_area_are_said(loopback: Loopback, tmp_path
     with caplog.at_level("WARNING", logger="agriseg"):  # both tiles: all the area
         res = download_scene(tmp_path / "t.tif", _cfg(loopback), BBOX, progress=False, **DATES)
     assert min(res.valid_fraction.values()) > 0.99 and "has data on only" not in caplog.text
+    # one band whose assets cover a corner only: "B 100%" (the union of the bands), NIR 0 over the rest
+    from agriseg.fields.download import _forget_remote
+    from tests.fields.stac_server import _cog
+
+    for path in [p for p in loopback.files if p.endswith("_B08.tif")]:
+        west = TILES[path.rsplit("_", 2)[-2]]
+        _forget_remote(loopback.add_file(path, _cog(np.full((8, 8), 3000, np.uint16), west)))  # GDAL's cache too
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        res = download_scene(tmp_path / "n.tif", _cfg(loopback), BBOX, progress=False, **DATES)
+    assert max(res.valid_fraction.values()) < 0.5 and "window A has data on only" in caplog.text, res.valid_fraction
 
 
 def test_two_scenes_of_one_stem_keep_their_own_records(loopback: Loopback, tmp_path: Path) -> None:

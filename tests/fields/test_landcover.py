@@ -138,3 +138,15 @@ def test_a_landcover_file_from_another_stac_api_is_made_again(tmp_path: Path) ->
     assert first["stac_api"] != second["stac_api"] == other.url + "/stac"
     with rasterio.open(out) as src:  # the other API's classes (and the test items' water)
         assert set(np.unique(src.read(1))) <= {30, 80} and 30 in src.read(1)
+
+
+def test_a_failing_land_cover_read_is_retried_once_over(season_server: Loopback, tmp_path: Path) -> None:
+    """Each attempt of the read retried its own open too: 25 requests and 80 s for --retries 4, and a message
+    saying "after 5 attempt(s)" twice (session 100's sweep). One retry loop, said once."""
+    raster = _raster(tmp_path / "r.tif")
+    season_server.fail["/files/esa-worldcover"] = 10**6  # every request: HTTP 500
+    with pytest.raises(ValueError) as err:
+        fetch_landcover(raster, "esa-worldcover", tmp_path / "lc.tif", season_server.url + "/stac", retries=1)
+    assert str(err.value).count("attempt(s)") == 1, err.value
+    asked = [p for _, p, _ in season_server.log if p.startswith("/files/esa-worldcover")]
+    assert 0 < len(asked) <= 4, asked  # 2 attempts (GDAL may ask twice each)

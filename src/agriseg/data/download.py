@@ -198,6 +198,27 @@ def download(
         raise
 
 
+MAX_RETRY_AFTER_S = 120.0  # the longest wait a server's Retry-After is granted between two attempts
+
+
+def retry_after(value: str | None) -> float:
+    """The seconds a ``Retry-After`` header asks for (a number of seconds or an HTTP date), at most
+    :data:`MAX_RETRY_AFTER_S`; 0 when there is none or it cannot be read."""
+    if not value:
+        return 0.0
+    try:
+        seconds = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return 0.0
+        seconds = when.timestamp() - time.time()
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
 def _download(
     url: str, dst: Path, sha256: str | None, retries: int, backoff_s: float, timeout: float, progress: bool
 ) -> Path:
@@ -218,9 +239,10 @@ def _download(
         part.unlink()
     last: Exception | None = None
     attempts = 0
+    asked = 0.0  # the wait a server asked for (Retry-After), at most MAX_RETRY_AFTER_S
     for attempt in range(retries + 1):
         if attempt:
-            time.sleep(backoff_s * 2 ** (attempt - 1))
+            time.sleep(max(backoff_s * 2 ** (attempt - 1), asked))
         attempts += 1
         try:
             _fetch_rest(url, part, timeout, progress, dst.name)
@@ -228,7 +250,10 @@ def _download(
             break
         except requests.HTTPError as err:
             last = err
-            if err.response is not None and 400 <= err.response.status_code < 500:
+            status = err.response.status_code if err.response is not None else 0
+            if err.response is not None and status in (408, 429):  # a timeout or "too many requests": later,
+                asked = retry_after(err.response.headers.get("Retry-After"))  # as long as the server asks
+            elif 400 <= status < 500:
                 break  # not found / forbidden: retrying will not help
         except (requests.RequestException, OSError) as err:  # ConnectionError is an OSError
             last = err

@@ -575,7 +575,9 @@ def download_scene(
     valid: dict[str, float] = {}
     with progress_bar(total=total, desc=output.name, unit="read", disable=not progress) as bar:
         for w in windows:
-            any_data = np.zeros((grid.height, grid.width), dtype=bool)
+            # a pixel has data where every band has (0 is Sentinel-2's no data): a band its items cover only in
+            # part (an asset of a smaller grid) left NIR 0 on 42 % of the area, said as "B 100%"
+            all_data = np.ones((grid.height, grid.width), dtype=bool)
             for b in bands:
                 part = pdir / f"{w}_{b}.npy"
                 if (arr := _read_part(part, grid)) is not None:
@@ -584,9 +586,9 @@ def download_scene(
                     arr = _band_mosaic(chosen[w], b, grid, cfg, harmonise, bar)
                     with writing(output), atomic_write(part) as tmp:
                         np.save(tmp, arr)
-                any_data |= arr > 0
+                all_data &= arr > 0
                 arrays.append(arr)
-            valid[w] = float(any_data.mean())
+            valid[w] = float(all_data.mean())
     empty = [w for w in windows if valid[w] == 0.0]
     if empty:  # a scene of zeros, "ok": every later step found nothing and blamed the nodata value
         shutil.rmtree(pdir, ignore_errors=True)

@@ -191,8 +191,8 @@ def fetch_landcover(
                     ) as vrt:
                         data = vrt.read(1, out_dtype="uint8")  # (H, W)
                 break
-            except (rasterio.errors.RasterioIOError, ValueError) as err:
-                last = err
+            except rasterio.errors.RasterioIOError as err:  # the read cut off: opened and read again
+                last = err  # (not a ValueError of _open_remote: its own retries are spent, or the answer is final)
         else:
             raise ValueError(f"{item.id}: reading {src.collection} failed after {cfg.retries + 1} attempt(s) ({last})")
         gap = out == 0
