@@ -357,7 +357,7 @@ def test_blank_paths_and_a_step_count_of_true_are_refused(tmp_path: Path) -> Non
     ``chat_template: ""`` was read as no template."""
     cfg_file = tmp_path / "c.yaml"
     for line, said in (('output_dir: "   "', "output_dir: give a folder (the value is blank)"),
-                       ("max_steps: true", "max_steps: a number, not a yes/no word (on, off, yes, no, true, false)"),
+                       ("max_steps: true", "max_steps: a number, not a yes/no value (true, false, on, off, yes, no)"),
                        ('chat_template: ""', "chat_template: give a template file (the value is blank)")):  # fmt: skip
         cfg_file.write_text(f"model: m\ndataset: d\n{'' if 'output_dir' in line else 'output_dir: o'}\n{line}\n")
         with pytest.raises(ConfigError) as err:
@@ -401,14 +401,14 @@ def test_a_yes_no_value_is_no_number_in_any_config(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as err:
         load_config(cfg_file, CropTrainConfig)
     for key in ("train.lr", "train.epochs", "model.num_classes"):
-        assert f"{key}: a number, not a yes/no word (on, off, yes, no, true, false)" in str(err.value)
+        assert f"{key}: a number, not a yes/no value (true, false, on, off, yes, no)" in str(err.value)
     with pytest.raises(
-        ConfigError, match=r"^config: margin: a number, not a yes/no word \(on, off, yes, no, true, false\)$"
+        ConfigError, match=r"^config: margin: a number, not a yes/no value \(true, false, on, off, yes, no\)$"
     ):
         as_config(PlotsConfig, {"plots": "p.gpkg", "margin": False})  # the Python API's dict of options
     assert PlotsConfig(plots="p.gpkg", margin=3).margin == 3
     with pytest.raises(
-        ConfigError, match=r"^config: bands.0: a number, not a yes/no word \(on, off, yes, no, true, false\)$"
+        ConfigError, match=r"^config: bands.0: a number, not a yes/no value \(true, false, on, off, yes, no\)$"
     ):
         as_config(PlotsConfig, {"plots": "p.gpkg", "bands": [True, 2, 3]})  # read as bands 1, 2, 3 (the review)
     cfg_file.write_text("data: {images: i, labels: l, extra: [{images: s/i, labels: s/l}]}\n")

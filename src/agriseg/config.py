@@ -502,7 +502,7 @@ def describe_errors(
             where = f"--set {max(given[0], where, key=len)}"
         got = e.get("input")
         if isinstance(got, YesNo):  # pydantic's "Input should be a valid number" for what YAML read as true
-            e = {**e, "msg": "a number, not a yes/no word (on, off, yes, no, true, false)"}
+            e = {**e, "msg": "a number, not a yes/no value (true, false, on, off, yes, no)"}
         short = not isinstance(got, dict | list) or len(repr(got)) <= 40  # a short list is shown: [2]
         shown = "" if not short or e["type"] in ("missing", "extra_forbidden") else f" (got {got!r})"
         if isinstance(got, YesNo):  # what was typed is gone (on, yes, True): not echoed as a "true" never typed

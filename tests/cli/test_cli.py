@@ -565,6 +565,6 @@ def test_an_unknown_set_key_is_not_taken_for_another_commands_config() -> None:
 def test_fields_models_show_reads_as_text():
     """``fields models show`` printed Python values (``sha256: None``, ``bands: ('red', ...)``, ``True``)."""
     out = CliRunner().invoke(main, ["fields", "models", "show", "FTW_PRUE_EFNET_B5"]).output
-    assert "bands: red, green, blue, nir" in out and "sha256: not published" in out and "default: yes" in out
+    assert "bands: red, green, blue, nir" in out and "sha256: not recorded" in out and "default: yes" in out
     assert "windows: 2 (start and end of season)" in out
     assert "None" not in out and "(" not in out.split("url:")[0].replace("(start", "").replace("(includes", "")

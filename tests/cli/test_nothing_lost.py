@@ -897,6 +897,12 @@ def test_crop_make_synthetic_goes_on_past_an_unreadable_source(tmp_path: Path) -
     code, text = _run(*args, "-o", tmp_path / "set")  # (session 100's sweep: the set was replaced unsaid)
     assert code == 2 and "source photos or labels changed since" in text, text
     label.write_bytes(kept)
+    (src / "images" / "new1.jpg").write_bytes(photos[0].read_bytes())  # a photo added: a change too (the review)
+    (src / "labels" / "new1.png").write_bytes((src / "labels" / f"{photos[0].stem}.png").read_bytes())
+    code, text = _run(*args, "-o", tmp_path / "set")
+    assert code == 2 and "source photos or labels changed since" in text, text
+    (src / "images" / "new1.jpg").unlink()
+    (src / "labels" / "new1.png").unlink()
     (src / "images" / "empty.jpg").write_bytes(photos[0].read_bytes())  # mended: the set is made again
     code, text = _run(*args, "-o", tmp_path / "set")
     assert code == 0 and "wrote 2 plants photos" in text and "failed" not in text, text

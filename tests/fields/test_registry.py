@@ -73,6 +73,19 @@ def test_a_damaged_cached_model_is_said_and_fetched_again(
     res = CliRunner().invoke(main, ["fields", "models", "download", NAME])
     assert res.exit_code == 0 and "1 downloaded, 0 skipped, 0 failed" in res.output, res.output
     assert path.read_bytes() == ftw_ckpt_bytes and registry.status(spec) == "cached"
+    # a flipped byte in a file name of the zip's directory: zipfile's UnicodeDecodeError ended `models list`
+    # with a raw error (the review); damaged too, and a load names the file in one line
+    from agriseg.models.io import ModelLoadError, cut_short_zip, torch_load
+
+    data = bytearray(ftw_ckpt_bytes)
+    at = data.rfind(b"PK\x01\x02") + 46  # the first byte of the last central directory entry's name
+    data[at] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert registry.status(spec) == "damaged"
+    assert CliRunner().invoke(main, ["fields", "models", "list"]).exit_code == 0
+    with pytest.raises(ModelLoadError, match="a zip archive cut short"):
+        torch_load(path)
+    assert not cut_short_zip(path.parent)  # a file it cannot read (a folder here): not taken for damaged
 
 
 def test_a_file_under_a_release_name_that_is_another_model_is_refused(model_cache: Path) -> None:

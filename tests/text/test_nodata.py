@@ -302,7 +302,7 @@ def test_a_geotiff_named_png_keeps_its_georeference_in_its_mask(tmp_path: Path, 
     assert not any("without a CRS" in n for n in res.notes)
 
 
-def test_the_model_loads_only_when_an_image_is_to_be_segmented(tmp_path: Path, monkeypatch) -> None:
+def test_the_model_loads_after_the_output_checks_and_a_refusal_writes_nothing(tmp_path: Path, monkeypatch) -> None:
     """``text predict -o <its input folder>`` loaded the model (minutes for a real one) before saying the outputs
     would be the inputs (session 100's sweep)."""
     from agriseg.config import OptionError

@@ -177,16 +177,18 @@ class DaskCluster:
             nanny = logging.getLogger("distributed.nanny")
             level = nanny.level
             nanny.setLevel(logging.ERROR)
-            if stopped and own:  # the command ends with its one "interrupted" line: not distributed's own error
-                # of a cancelled call ("Exception in callback ... NameError", through tornado's log) nor its warnings
-                # of workers killed, which come from its event loop while and after the cluster closes
+            local = stopped and len(own) > 1  # our own local cluster, its workers killed above
+            if local:  # the command ends with its one "interrupted" line: not distributed's own error of a
+                # cancelled call ("Exception in callback ... NameError", through tornado's log) nor its warnings of
+                # workers killed, which its event loop sends while and after the cluster closes (so not restored:
+                # a Python session that goes on after the Ctrl-C keeps distributed's log at CRITICAL)
                 for name in ("distributed", "tornado"):
                     logging.getLogger(name).setLevel(logging.CRITICAL)
             try:
                 for obj in own:
                     obj.close()
             finally:
-                if not stopped:
+                if not local:
                     nanny.setLevel(level)
 
 

@@ -282,7 +282,6 @@ def run_batch(
         )
     if prepare is not None and items:  # after the checks above, before anything is made or written
         prepare()
-    kept_tables = {Path(t): kept for t in tables if (kept := keep_unstamped_copy(t, opts.overwrite))}
     names: dict[Path, list[str]] = {}  # output file names by folder: an earlier agriseg's temporaries of them
     for it in items:
         for p in it.outputs:
@@ -388,8 +387,7 @@ def run_batch(
                     close()  # strict or an error: cancel what has not started
                 bar.close()
             seconds = time.perf_counter() - t0
-            notes = [line for line, _ in kept_tables.values()]
-            notes += list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost, retried
+            notes = list(getattr(executor, "notes", None) or [])  # e.g. Dask workers lost, retried
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
@@ -410,6 +408,10 @@ def run_batch(
 
                     # a kill while they are written: the re-run rewrites them; not a user's file put there (kept
                     # aside before a table is written over it), which stays theirs if this run does not write it
+                    # a file of yours (or an unstamped table) copied aside first, as the tables are about to be
+                    # written (not when the batch began: a run stopped or refused before this kept a copy unsaid)
+                    kept_tables = {Path(t): k for t in tables if (k := keep_unstamped_copy(t, opts.overwrite))}
+                    result.notes[:0] = [line for line, _ in kept_tables.values()]
                     mine = [t for t in tables if not Path(t).exists() or (table_stamped(t) and not table_edited(t))]
                     theirs = {Path(t): _identity(t) for t in tables if t not in mine and Path(t).is_file()}
                     mark_tables_writing(mine)

@@ -102,6 +102,8 @@ def friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
                 _drop_worker_traceback(err)
                 raise
         except MissingExtra as err:  # an optional dependency group is missing: the install line, exit 2
+            if interrupted(err):  # Ctrl-C during the import it stands for: stop, as Ctrl-C anywhere else does
+                raise KeyboardInterrupt from err
             click.echo(str(err), err=True)
             raise SystemExit(2) from err
         except OptionError as err:

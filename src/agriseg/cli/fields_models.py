@@ -55,6 +55,8 @@ def show(name: str) -> None:
 
     spec = get_spec(name)
     for key, value in spec.model_dump().items():
+        if key == "sha256_prefix" and value is None:  # only a release whose file name carries one has it
+            continue
         click.echo(f"{key}: {_readable(key, value)}")
     click.echo(f"needs_polygonize: {_readable('', spec.needs_polygonize)}")
     click.echo(f"url: {spec.url}\ncache: {cached_path(spec)} ({status(spec)})")
@@ -70,7 +72,7 @@ def show(name: str) -> None:
 def _readable(key: str, value: object) -> str:
     """One recorded value as a person reads it: lists joined, yes/no, "not published" for a missing digest."""
     if value is None:
-        return "not published" if key.startswith("sha256") else "unknown"
+        return "not recorded" if key.startswith("sha256") else "unknown"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list | tuple):

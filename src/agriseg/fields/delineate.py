@@ -75,7 +75,7 @@ def import_ultralytics() -> Any:
         from ultralytics import YOLO  # noqa: F401 - the predictor's modules, imported while patching is undone
         from ultralytics.utils import checks, events
     except ImportError as err:
-        raise MissingExtra(install_hint("delineate", "DelineateAnything models")) from err
+        raise MissingExtra(install_hint("delineate", "A DelineateAnything model")) from err
     finally:
         # importing ultralytics replaces PIL.Image.open and torch.save (and cv2's image I/O on Windows) for the
         # whole process; the rest of agriseg running in the same process keeps the originals

@@ -207,20 +207,17 @@ def is_cached(spec: ModelSpec) -> bool:
 
 
 def damaged(spec: ModelSpec) -> bool:
-    """Whether the cached file of ``spec`` is there but cut short (a zip archive whose directory is gone, or
-    smaller than the size recorded): ``fields models download`` fetches it again, ``list`` says so."""
-    from agriseg.models.io import ModelLoadError, check_torch_archive
+    """Whether the cached file of ``spec`` is there but cut short or damaged (a zip archive whose directory
+    cannot be read, or of another size than the one recorded): ``fields models download`` fetches it again,
+    ``list`` says so. A file that cannot be read here (permissions) is not taken for damaged."""
+    from agriseg.models.io import cut_short_zip
 
     path = cached_path(spec)
     if not path.is_file():
         return False
     if spec.size is not None and path.stat().st_size != spec.size:
         return True
-    try:
-        check_torch_archive(path)  # its directory only: milliseconds
-    except ModelLoadError:
-        return True
-    return False
+    return cut_short_zip(path)  # its directory only: milliseconds
 
 
 def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: int = 4) -> Path:
@@ -236,7 +233,13 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
     if dst.is_file() and not overwrite and not damaged(spec):
         return dst
     if damaged(spec):  # not resumed: a damaged file need not be a prefix of the right one
-        dst.unlink()
+        try:
+            dst.unlink()
+        except OSError as err:  # a read-only cache: what to do, not the errno alone
+            raise ValueError(
+                f"{dst}: the cached {name} is cut short or damaged and cannot be removed ({err.strerror or err}); "
+                f"remove it, or run `agriseg fields models download {name} --overwrite` where the cache is writable"
+            ) from None
     # a release's digest prefix (DelineateAnything) is checked by `fields models trust`, which also takes the
     # user's own --sha256 for a file of theirs under this name
     return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
@@ -299,7 +302,12 @@ def resolve_model(value: str, progress: bool = True, retries: int = 4) -> str:
         try:
             return str(fetch(value, progress=progress, retries=retries))
         except ValueError as err:  # the address alone did not say which model (-m NAME) could not be fetched
-            raise type(err)(f"model {value}: {err}") from None
+            # (its own class where it takes one message, as OptionError does; a UnicodeDecodeError does not)
+            try:
+                named = type(err)(f"model {value}: {err}")
+            except TypeError:
+                named = ValueError(f"model {value}: {err}")
+            raise named from None
     if looks_like_name(value) and not Path(value).exists():
         raise ValueError(
             f"{value}: no such model file, and not a known model name ({_near(value)}valid: {', '.join(MODELS)})"

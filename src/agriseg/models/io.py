@@ -128,7 +128,7 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
             reason = NOT_TORCH_ZIP
         elif "failed reading zip archive" in text or "failed finding central directory" in text:
             reason = CUT_SHORT_ZIP  # torch's own line breaks off
-        elif _cut_short_zip(path):  # cut where torch's reader gives "OSError: [Errno 22] Invalid argument"
+        elif cut_short_zip(path):  # cut where torch's reader gives "OSError: [Errno 22] Invalid argument"
             reason = CUT_SHORT_ZIP
         elif "Weights only load failed" in text:  # never torch's advice to load it with weights_only=False
             reason = "it cannot be read with weights_only=True; save its state_dict, or convert it to .safetensors"
@@ -137,8 +137,9 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
         raise ModelLoadError(f"{path}: {what} ({reason})") from err
 
 
-def _cut_short_zip(path: str | Path) -> bool:
-    """Whether a file starts as a zip archive whose central directory (at its end) cannot be read."""
+def cut_short_zip(path: str | Path) -> bool:
+    """Whether a file starts as a zip archive whose central directory (at its end) cannot be read: cut short or
+    damaged. False for a file that cannot be read here at all (permissions, a disk error)."""
     import zipfile
 
     try:
@@ -147,10 +148,10 @@ def _cut_short_zip(path: str | Path) -> bool:
                 return False
         with zipfile.ZipFile(path):
             return False
-    except zipfile.BadZipFile:
-        return True
-    except OSError:
+    except OSError:  # unreadable here (permissions, a disk error): not a sign of the file itself
         return False
+    except Exception:  # noqa: BLE001 - BadZipFile, or a damaged directory (UnicodeDecodeError of a name)
+        return True
 
 
 def check_torch_archive(path: str | Path, what: str = "cannot read as a PyTorch file") -> None:
@@ -171,10 +172,10 @@ def check_torch_archive(path: str | Path, what: str = "cannot read as a PyTorch 
                 return
         with zipfile.ZipFile(path) as archive:  # reads the central directory at the end of the file
             names = archive.namelist()
-    except zipfile.BadZipFile:
-        raise ModelLoadError(f"{path}: {what} ({CUT_SHORT_ZIP})") from None
     except OSError as err:
         raise ModelLoadError(f"{path}: {what} ({err.strerror or err})") from None
+    except Exception:  # noqa: BLE001 - BadZipFile, or a damaged directory (UnicodeDecodeError of a name)
+        raise ModelLoadError(f"{path}: {what} ({CUT_SHORT_ZIP})") from None
     if not any(n.endswith("/data.pkl") and n.count("/") == 1 for n in names):  # torch.save: <stem>/data.pkl
         raise ModelLoadError(f"{path}: {what} ({NOT_TORCH_ZIP})")
 

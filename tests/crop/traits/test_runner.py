@@ -646,6 +646,20 @@ def test_a_file_of_yours_under_a_table_name_this_run_does_not_write_is_left_alon
     assert (out / "growth.earlier.csv").read_text() == "my notes\n"
 
 
+def test_a_run_that_writes_no_table_keeps_no_copy_of_an_unstamped_one(tmp_path: Path) -> None:
+    """A run refused for other settings (it writes no table) copied an unstamped traits.csv to
+    traits.earlier.csv and said both "kept as" and "left as an earlier run wrote them" (the review)."""
+    from agriseg.manifest import unseal_tables
+
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1, 8))
+    run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
+    unseal_tables([out / "traits.csv"])  # as an agriseg before table stamps left it
+    recs = run_traits([d], out, TraitsConfig(grid="1x3"), batch=BatchOptions(progress=False))
+    assert not list(out.glob("traits.earlier*")), recs.notes
+    assert not any("kept as" in n for n in recs.notes), recs.notes
+
+
 def test_traits_without_regions_leaves_crop_plots_growth_tables_alone(tmp_path: Path) -> None:
     """``crop traits`` without --grid / --regions (it writes no growth table) was refused over the growth.csv
     crop plots wrote in the folder; and a traits run's own growth tables are still removed by a re-run without
@@ -666,6 +680,13 @@ def test_traits_without_regions_leaves_crop_plots_growth_tables_alone(tmp_path: 
     assert not any("growth" in n for n in recs.notes), recs.notes
     own = tmp_path / "own"
     run_traits([d], own, TraitsConfig(grid="1x2"), batch=quiet)
+    assert (own / "growth.csv").is_file()
+    (d / "zz_2024-06-20_mask.png").write_bytes(b"not a mask")  # a run stopped at it (--strict): the review found
+    with pytest.raises(Exception, match="zz_2024-06-20_mask.png"):  # its growth tables left, describing regions
+        run_traits([d], own, TraitsConfig(), batch=BatchOptions(overwrite=True, strict=True, progress=False))
+    assert not (own / "growth.csv").exists()  # the remade records no longer hold
+    (d / "zz_2024-06-20_mask.png").unlink()
+    run_traits([d], own, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))
     assert (own / "growth.csv").is_file()
     recs = run_traits([d], own, TraitsConfig(), batch=BatchOptions(overwrite=True, progress=False))
     assert not (own / "growth.csv").exists() and any("removed" in n for n in recs.notes), recs.notes

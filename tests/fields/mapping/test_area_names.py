@@ -46,3 +46,12 @@ def test_an_area_file_edited_to_another_area_is_another_request(tmp_path) -> Non
     assert before != after and after == f"{tmp_path / 'field.geojson'} = 15,47,15.05,47.1"
     same = {SceneRequest(b, dates, dates).options()["bbox"] for b in ("15.0, 47, 15.05, 47.1", "15,47,15.05,47.1")}
     assert same == {"15,47,15.05,47.1"}
+
+
+def test_areas_and_rates_are_said_to_three_significant_digits() -> None:
+    """``fields predict`` of a chip said "0.0 km2 at 0.00 km2/s"; ``.3g`` would write 999.6 as ``1e+03``."""
+    from agriseg.fields.mapping.commands import significant
+
+    assert [significant(v) for v in (0.02134, 999.6, 6.67e-5, 87.6, 12345.6)] == [
+        "0.0213", "1,000", "0.0000667", "87.6", "12,346"
+    ]  # fmt: skip

@@ -332,7 +332,8 @@ def _begin_set(
             for path in (folder / "images" / f"{name}.jpg", folder / "labels" / f"{name}.png"):
                 if path.parent.resolve() not in sources:  # never a photo the set is made from
                     path.unlink(missing_ok=True)
-    if earlier.get("kind") == "tray":  # its series' record and pots, as it wrote them (not a file edited since)
+    if earlier.get("kind") == "tray":  # its series' record and pots, as it wrote them (one edited since stays, but
+        # a tray set made again writes its pots.csv anew)
         from agriseg.data.download import sha256_of
 
         recorded = earlier.get("files") if isinstance(earlier.get("files"), dict) else {}
@@ -458,7 +459,9 @@ def earlier_set(
         if k == "source_files"
         else f"{k} {_short(kept[k])}, now {_short(now[k])}"
         for k in kept
-        if k in now and kept[k] != now[k] and not (k == "source_files" and _only_unread_changed(before, photos, labels))
+        if k in now
+        and kept[k] != now[k]
+        and not (k == "source_files" and _only_unread_changed(before, photos, labels, names))
     ]  # (a set made without photos it could not read is made again once those are mended)
     unfinished = before.get("complete") is False  # a run stopped before its last photo
     if changed:
@@ -469,14 +472,25 @@ def earlier_set(
     return not unfinished
 
 
-def _only_unread_changed(before: dict, photos: str | Path | None, labels: str | Path | None) -> bool:
-    """Whether a set made without sources it could not read saw only those change since (mended, or removed):
-    the photos it read are as they were. A set of an agriseg before ``read_files``: any change counts as such."""
+def _only_unread_changed(
+    before: dict, photos: str | Path | None, labels: str | Path | None, names: list[str] | None
+) -> bool:
+    """Whether a set made without sources it could not read saw only those change since (mended): the same
+    photos are there, and those it read are as they were (a photo added, or one it read edited, is a change).
+    A set of an agriseg before ``read_files``: any change counts as such."""
     if not before.get("failed_sources") or photos is None or labels is None:
         return False
     if "read_files" not in before:
         return True
-    read = sorted(set(before.get("sources", [])) - set(before.get("unread_sources", [])))
+    from agriseg.crop.dataset import match_pairs
+
+    try:
+        now = sorted(names) if names is not None else sorted(match_pairs(photos, labels))
+    except (OSError, ValueError):
+        return False
+    if now != sorted(before.get("sources", [])):
+        return False
+    read = sorted(set(now) - set(before.get("unread_sources", [])))
     return _sources_digest(photos, labels, read) == before["read_files"]
 
 
@@ -574,7 +588,7 @@ def make_synthetic(
             resume,
             failed,
         )
-    except ValueError:  # no source usable: the folder this run made stays no empty folder behind
+    except BaseException:  # no source usable, one unreadable under --strict, Ctrl-C: no empty folder left behind
         if made_now and Path(outdir).is_dir() and not any(Path(outdir).iterdir()):
             Path(outdir).rmdir()
         raise

@@ -78,6 +78,7 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # times written 10-00 with no UTC offset; 19: --meta as crop traits' 17 (every start of a name tried, the last
 # field anchored to the name's end)
 ALGORITHM = "19"
+GROWTH_TABLES = ("growth.csv", "growth_wide.csv", "growth.png")  # what crop plots and crop traits write over dates
 
 
 @batch_keywords
@@ -221,7 +222,7 @@ def run_plots(
             return None  # (written before such a photo failed): made again, not resumed as measured
         return {"file": str(item.source), "date": date, "status": "skipped", "rows": rows}
 
-    tables = [outdir / n for n in ("growth.csv", "growth_wide.csv", "growth.png")]
+    tables = [outdir / n for n in GROWTH_TABLES]
 
     def finish(result: BatchResult) -> None:  # run while the folder is still locked
         said = (f"warning: {w}" for r in result for w in r.get("warnings", []))
@@ -243,7 +244,7 @@ def run_plots(
                 has = "has a date in its name" if n_dated == 1 else "have a date in their names"
                 result.notes.append(f"warning: no growth tables: {n_dated} of the {len(done)} {kind} {has} "
                                     f"({listed(unread, 3)}: no date read; {DATE_FORMS})")  # fmt: skip
-            drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes, "crop plots")
+            drop_tables(outdir, GROWTH_TABLES, result.notes, "crop plots")
         else:
             dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]
             fields = ("id", "status", "coverage", "green_fraction", "green_area_index", "plant_count")

@@ -39,7 +39,7 @@ from agriseg.crop.quality import MODEL_CROPS, other_crop, photo_quality
 from agriseg.crop.traits.checks import region_warnings
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
-from agriseg.crop.traits.growth import write_growth
+from agriseg.crop.traits.growth import GROWTH_TABLES, write_growth
 from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.inputs import (
     ModelSegmenter,
@@ -674,8 +674,11 @@ def run_traits(
         return {**rec, **now, "status": "skipped"}
 
     # growth tables need regions: a run without --grid / --regions leaves another command's (crop plots') and a
-    # file of yours under their names alone (an earlier traits run's own are removed below: drop_tables)
-    growth = ("growth.csv", "growth_wide.csv", "growth.png") if config.grid or config.regions else ()
+    # file of yours under their names alone; an earlier traits run's own are this run's tables still (set aside
+    # when it begins, as every table it rewrites: an aborted run leaves none describing other outputs)
+    from agriseg.manifest import table_owner
+
+    growth = [n for n in GROWTH_TABLES if config.grid or config.regions or table_owner(outdir / n) == "crop traits"]
     tables = [outdir / n for n in ("traits.csv", "traits.json", *growth)]
 
     def finish(result: BatchResult) -> None:  # run while the folder is still locked
@@ -722,7 +725,7 @@ def run_traits(
                     f"{'has a date in its name' if n_dated == 1 else 'have a date in their names'} "
                     f"({listed(unread, 3)}: no date read; real days only, a time after them or not: {DATE_FORMS})"
                 )
-            drop_tables(outdir, ("growth.csv", "growth_wide.csv", "growth.png"), result.notes, "crop traits")
+            drop_tables(outdir, GROWTH_TABLES, result.notes, "crop traits")
         else:
             written = write_growth(
                 [(r.get("date") or None, r["file"], r["regions"]) for r in dated],

@@ -550,9 +550,7 @@ def predict(
         resume=lambda it: {"scene": str(it.source), "output": str(it.outputs[0]), "status": "skipped"},
     )
     if area["km2"] and result.seconds > 0:
-        # 3 significant digits below 1000: a chip of 0.02 km2 was "0.0 km2 at 0.00 km2/s"
-        shown = lambda v: f"{v:.3g}" if v < 1000 else f"{v:,.0f}"  # noqa: E731
-        result.note = f", {shown(area['km2'])} km2 at {shown(area['km2'] / result.seconds)} km2/s"
+        result.note = f", {significant(area['km2'])} km2 at {significant(area['km2'] / result.seconds)} km2/s"
     if earlier:
         result.notes.append(_not_read(earlier))
     result.notes += [f"{r['output']}: {r['detections']} detections -> {r['fields']} fields" for r in result
@@ -905,6 +903,13 @@ def map_scenes(
         elif not scene_list:
             raise OptionError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
 
+    if areas:  # a file of yours where a table goes: refused before the model or any scene is fetched
+        from agriseg.batch import check_table
+        from agriseg.fields.mapping.runner import MERGED_NAME, SUMMARY_NAME
+
+        for name in (MERGED_NAME, SUMMARY_NAME):
+            check_table(Path(outdir) / name, batch.overwrite, "fields map")
+        check_table(Path(outdir) / "scenes" / "areas.json", batch.overwrite, "fields download")
     retries = (download_config or DownloadConfig()).retries
     model = _checked_model(model, sha256, check_inputs_and_dates, retries)
     from agriseg.fields.predict import check_scene_memory
@@ -914,11 +919,6 @@ def map_scenes(
     check_scene_memory(scene_list, predict, run.resize or default_resize(model))
     downloads = BatchResult([], unit="scene")
     if areas:
-        from agriseg.batch import check_table
-        from agriseg.fields.mapping.runner import MERGED_NAME, SUMMARY_NAME
-
-        for name in (MERGED_NAME, SUMMARY_NAME):  # a file of yours there: refused before any scene is fetched
-            check_table(Path(outdir) / name, batch.overwrite, "fields map")
         config = download_config or DownloadConfig()
         got = download_areas(areas, Path(outdir) / "scenes", config, request, str(model), batch)
         scene_list += [r["scene"] for r in got if r["status"] not in ("error", "kept")]  # kept: other settings
@@ -970,6 +970,17 @@ def scene_paths(scenes: Sequence[str | Path]) -> tuple[list[Path], list[Path]]:
     files = [f for s in map(Path, scenes) for f in (list_images(s, SCENE_SUFFIXES, "scenes") if s.is_dir() else [s])]
     made_here = ("fields predict", "fields map", "fields polygonize", "fields run")
     return drop_recorded(files, made_here, inputs_first=("fields run",))  # a run's scene is one
+
+
+def significant(value: float, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits, never in scientific notation (a chip of 0.02 km2 was
+    "0.0 km2 at 0.00 km2/s"; ``.3g`` writes 999.6 as ``1e+03``): ``0.0213``, ``12.3``, ``1,000``."""
+    import math
+
+    if value <= 0 or not math.isfinite(value):
+        return f"{value:g}"
+    places = max(0, digits - 1 - math.floor(math.log10(value)))
+    return f"{round(value, places):,.{places}f}"
 
 
 def _more(items: Sequence[Any]) -> str:
