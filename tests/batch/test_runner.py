@@ -1912,3 +1912,15 @@ def test_a_generated_sets_other_settings_are_named_as_typed() -> None:
     finally:
         OPTION_FLAGS.reset(token)
     assert said == "--seed: 1 -> 2, --countries: austria:2 -> austria:2,kenya:1, noise dn: 0 -> 5"
+
+
+def test_a_renamed_input_of_the_working_folder_is_not_shown_at_the_root(tmp_path: Path, monkeypatch, caplog) -> None:
+    """``fields map west.tif --areas ...`` (an area called west too) said "/west.tif as ...": a file of the working
+    folder shown as if at the file system's root (session 100's sweep)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scenes").mkdir()
+    for f in ("west.tif", "scenes/west.tif"):
+        (tmp_path / f).write_text("x")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        unique_names([Path("west.tif"), Path("scenes/west.tif")])
+    assert "longer names: west.tif as " in caplog.text and "/west.tif as" not in caplog.text.replace("scenes/", "")

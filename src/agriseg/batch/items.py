@@ -88,7 +88,8 @@ def _say_renamed(names: Mapping[Path, str]) -> None:
     _SAID_RENAMED.add(key)
     import logging
 
-    shown = ", ".join(f"{f.parent.name}/{f.name} as {n}" for f, n in renamed[:3])  # a stem shared: its folder too
+    # a stem shared: its folder too (none for a file of the working folder: "/west.tif" read as the root's)
+    shown = ", ".join(f"{Path(f.parent.name, f.name) if f.parent.name else f.name} as {n}" for f, n in renamed[:3])
     more = f" and {len(renamed) - 3} more" if len(renamed) > 3 else ""
     logging.getLogger("agriseg").warning(
         "inputs that share a stem are written under longer names: %s%s (where outputs are matched by name later, "
