@@ -903,6 +903,14 @@ def test_crop_make_synthetic_goes_on_past_an_unreadable_source(tmp_path: Path) -
     assert code == 2 and "source photos or labels changed since" in text, text
     (src / "images" / "new1.jpg").unlink()
     (src / "labels" / "new1.png").unlink()
+    code, text = _run(*args, "-o", tmp_path / "gone")  # the unread photo removed instead: made again, not refused
+    assert code == 1, text
+    for f in ("images/empty.jpg", "labels/empty.png"):
+        (src / f).rename(tmp_path / Path(f).name)
+    code, text = _run(*args, "-o", tmp_path / "gone")
+    assert code == 0 and "wrote 2 plants photos" in text, text
+    for f in ("images/empty.jpg", "labels/empty.png"):
+        (tmp_path / Path(f).name).rename(src / f)
     (src / "images" / "empty.jpg").write_bytes(photos[0].read_bytes())  # mended: the set is made again
     code, text = _run(*args, "-o", tmp_path / "set")
     assert code == 0 and "wrote 2 plants photos" in text and "failed" not in text, text

@@ -10,8 +10,10 @@ checksum is deleted.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
+import math
 import os
 import re
 import socket
@@ -208,6 +210,8 @@ def retry_after(value: str | None) -> float:
         return 0.0
     try:
         seconds = float(value)
+        if not math.isfinite(seconds):
+            return 0.0
     except ValueError:
         from email.utils import parsedate_to_datetime
 
@@ -215,6 +219,8 @@ def retry_after(value: str | None) -> float:
             when = parsedate_to_datetime(value)
         except (TypeError, ValueError):
             return 0.0
+        if when.tzinfo is None:  # "-0000" (no zone said): HTTP dates are GMT
+            when = when.replace(tzinfo=dt.UTC)
         seconds = when.timestamp() - time.time()
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
@@ -243,7 +249,7 @@ def _download(
     for attempt in range(retries + 1):
         if attempt:
             time.sleep(max(backoff_s * 2 ** (attempt - 1), asked))
-        attempts += 1
+        attempts, asked = attempts + 1, 0.0  # a wait asked is for the attempt after its answer only
         try:
             _fetch_rest(url, part, timeout, progress, dst.name)
             last = None
@@ -251,9 +257,9 @@ def _download(
         except requests.HTTPError as err:
             last = err
             status = err.response.status_code if err.response is not None else 0
-            if err.response is not None and status in (408, 429):  # a timeout or "too many requests": later,
-                asked = retry_after(err.response.headers.get("Retry-After"))  # as long as the server asks
-            elif 400 <= status < 500:
+            if err.response is not None and (status in (408, 429) or status >= 500):  # a timeout, "too many
+                asked = retry_after(err.response.headers.get("Retry-After"))  # requests", 503: as long as asked
+            if 400 <= status < 500 and status not in (408, 429):
                 break  # not found / forbidden: retrying will not help
         except (requests.RequestException, OSError) as err:  # ConnectionError is an OSError
             last = err

@@ -192,7 +192,10 @@ def fetch_landcover(
                         data = vrt.read(1, out_dtype="uint8")  # (H, W)
                 break
             except rasterio.errors.RasterioIOError as err:  # the read cut off: opened and read again
-                last = err  # (not a ValueError of _open_remote: its own retries are spent, or the answer is final)
+                last = err
+            except ValueError as err:  # final: an open whose own retries are spent, an asset without a CRS
+                said = str(err).removeprefix(f"{item.id}: ")
+                raise ValueError(f"{item.id}: reading {src.collection}: {said}") from None
         else:
             raise ValueError(f"{item.id}: reading {src.collection} failed after {cfg.retries + 1} attempt(s) ({last})")
         gap = out == 0

@@ -690,6 +690,11 @@ def test_traits_without_regions_leaves_crop_plots_growth_tables_alone(tmp_path: 
     assert (own / "growth.csv").is_file()
     recs = run_traits([d], own, TraitsConfig(), batch=BatchOptions(overwrite=True, progress=False))
     assert not (own / "growth.csv").exists() and any("removed" in n for n in recs.notes), recs.notes
+    run_traits([d], own, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))
+    with open(own / "growth.csv", "a") as fh:  # yours now: a run without regions, which writes no growth table,
+        fh.write("note,watered late\n")  # was refused over it (the second review)
+    run_traits([d], own, TraitsConfig(), batch=BatchOptions(overwrite=True, progress=False))
+    assert (own / "growth.csv").read_text().endswith("note,watered late\n")
 
 
 def test_traits_csv_has_the_date_found_in_a_name(tmp_path: Path) -> None:

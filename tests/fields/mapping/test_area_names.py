@@ -52,6 +52,6 @@ def test_areas_and_rates_are_said_to_three_significant_digits() -> None:
     """``fields predict`` of a chip said "0.0 km2 at 0.00 km2/s"; ``.3g`` would write 999.6 as ``1e+03``."""
     from agriseg.fields.mapping.commands import significant
 
-    assert [significant(v) for v in (0.02134, 999.6, 6.67e-5, 87.6, 12345.6)] == [
-        "0.0213", "1,000", "0.0000667", "87.6", "12,346"
+    assert [significant(v) for v in (0.02134, 999.6, 6.67e-5, 87.6, 12345.6, 9.996, 0.0009996)] == [
+        "0.0213", "1,000", "0.0000667", "87.6", "12,300", "10.0", "0.00100"
     ]  # fmt: skip

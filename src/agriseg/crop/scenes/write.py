@@ -475,8 +475,8 @@ def earlier_set(
 def _only_unread_changed(
     before: dict, photos: str | Path | None, labels: str | Path | None, names: list[str] | None
 ) -> bool:
-    """Whether a set made without sources it could not read saw only those change since (mended): the same
-    photos are there, and those it read are as they were (a photo added, or one it read edited, is a change).
+    """Whether a set made without sources it could not read saw only those change since (mended, or removed):
+    those it read are there as they were (a photo added, or one it read edited or removed, is a change).
     A set of an agriseg before ``read_files``: any change counts as such."""
     if not before.get("failed_sources") or photos is None or labels is None:
         return False
@@ -488,9 +488,10 @@ def _only_unread_changed(
         now = sorted(names) if names is not None else sorted(match_pairs(photos, labels))
     except (OSError, ValueError):
         return False
-    if now != sorted(before.get("sources", [])):
+    was, unread = set(before.get("sources", [])), set(before.get("unread_sources", []))
+    if set(now) - was or was - set(now) - unread:  # a photo added, or one it read removed (an unread one may go)
         return False
-    read = sorted(set(now) - set(before.get("unread_sources", [])))
+    read = sorted(was - unread)
     return _sources_digest(photos, labels, read) == before["read_files"]
 
 

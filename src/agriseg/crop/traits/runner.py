@@ -676,9 +676,13 @@ def run_traits(
     # growth tables need regions: a run without --grid / --regions leaves another command's (crop plots') and a
     # file of yours under their names alone; an earlier traits run's own are this run's tables still (set aside
     # when it begins, as every table it rewrites: an aborted run leaves none describing other outputs)
-    from agriseg.manifest import table_owner
+    from agriseg.manifest import table_edited, table_owner, table_stamped
 
-    growth = [n for n in GROWTH_TABLES if config.grid or config.regions or table_owner(outdir / n) == "crop traits"]
+    def earlier_own(name: str) -> bool:  # as traits wrote it (one edited since is yours now: left alone)
+        path = outdir / name
+        return path.is_file() and table_owner(path) == "crop traits" and table_stamped(path) and not table_edited(path)
+
+    growth = [n for n in GROWTH_TABLES if config.grid or config.regions or earlier_own(n)]
     tables = [outdir / n for n in ("traits.csv", "traits.json", *growth)]
 
     def finish(result: BatchResult) -> None:  # run while the folder is still locked

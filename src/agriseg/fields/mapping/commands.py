@@ -904,6 +904,7 @@ def map_scenes(
             raise OptionError("give SCENES, or --areas with --win-a-dates and --win-b-dates (or --season auto)")
 
     if areas:  # a file of yours where a table goes: refused before the model or any scene is fetched
+        check_inputs_and_dates()  # (after the areas file and the dates, as a run without it says them)
         from agriseg.batch import check_table
         from agriseg.fields.mapping.runner import MERGED_NAME, SUMMARY_NAME
 
@@ -979,6 +980,7 @@ def significant(value: float, digits: int = 3) -> str:
 
     if value <= 0 or not math.isfinite(value):
         return f"{value:g}"
+    value = float(f"{value:.{digits}g}")  # rounded first: 9.996 is 10.0, not "10.00"
     places = max(0, digits - 1 - math.floor(math.log10(value)))
     return f"{round(value, places):,.{places}f}"
 
