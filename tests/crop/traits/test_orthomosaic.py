@@ -233,6 +233,36 @@ def test_rgb_mosaic_segmented_per_window(tmp_path: Path) -> None:
     assert max(s[0] for s in seen) == 64 + 8  # edge windows: 64 rows and a margin on one side
 
 
+def test_each_window_with_plots_is_segmented_once_and_others_not_at_all(tmp_path: Path) -> None:
+    """A 12,000 px mosaic of a few plots was segmented window by window, the empty ones too (4 min where 52 s
+    do), and once more for each layer of overlapping plots (session 100's sweep)."""
+    import geopandas as gpd
+    import rasterio
+    from shapely.geometry import box
+
+    mosaic, plots = tmp_path / "m.tif", tmp_path / "plots.gpkg"
+    band = _mosaic(mosaic)  # 150 x 170 px: 3 x 3 windows of 64 px
+    rgb = tmp_path / "rgb.tif"
+    with rasterio.open(mosaic) as src:
+        profile = {**src.profile, "count": 3, "nodata": None}
+    with rasterio.open(rgb, "w", **profile) as ds:
+        ds.write(np.stack([band // 4, band, band // 3]))
+    corner = box(X0 + 2 * PIXEL, Y0 - 30 * PIXEL, X0 + 30 * PIXEL, Y0 - 2 * PIXEL)  # the first window only
+    gpd.GeoDataFrame({"name": ["outer", "inner"]}, geometry=[corner, corner.buffer(-5 * PIXEL)],
+                     crs="EPSG:32632").to_file(plots)  # fmt: skip
+    seen = []
+
+    def segment(image: np.ndarray) -> Segmentation:
+        seen.append(image.shape)
+        return Segmentation((image[..., 1] > 128).astype(np.uint8), False)
+
+    cfg = PlotsConfig(plots=str(plots), plot_id="name", window=64, min_plant_size=5)
+    got = plot_stats(rgb, cfg, segment).set_index("plot_id")
+    assert len(seen) == 1 and (got["status"] == "ok").all()
+    want = plot_stats(mosaic, cfg).set_index("plot_id")  # the mask mosaic: the same numbers
+    assert got["green_fraction"].tolist() == want["green_fraction"].tolist()
+
+
 @pytest.mark.parametrize("inner_first", [False, True])
 def test_nested_plots_are_each_measured_on_their_full_area(tmp_path: Path, inner_first: bool) -> None:
     """A plot nested in another: the outer plot keeps the inner plot's pixels (and plants) too."""
