@@ -187,11 +187,13 @@ def _progress(done: int, total: int, overwrite: bool) -> str:
     if done:
         return f"{done} of {total} done (complete outputs); {same} resumes with the other {total - done}"
     if total == 1:  # a one-output command (a model of crop adapt): "none of the 1 done" read oddly
-        # (self-training keeps its pseudo-labels and finished stages, adapt its pseudo-labels; --overwrite none)
-        how = "from the start" if overwrite else "without redoing the work it keeps"
-        return f"stopped before its output was written; the same command makes it, {how}"
-    # (a fields scene keeps its predicted rows and, once predicted, its probabilities: not redone)
-    return f"none of the {total} done; {same} goes on from where it stopped"
+        # (self-training keeps its pseudo-labels and finished stages, adapt its pseudo-labels; crop plots keeps
+        # nothing of a mosaic it did not finish: no promise of kept work that holds for one command only)
+        return "stopped before its output was written; the same command makes it" + (
+            ", from the start" if overwrite else ""
+        )
+    # (a fields scene keeps its predicted rows; a crop plots mosaic is measured again from its first window)
+    return f"none of the {total} done; {same} runs them"
 
 
 def _same_command(overwrite: bool) -> str:

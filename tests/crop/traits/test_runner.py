@@ -1475,3 +1475,15 @@ def test_other_commands_pictures_in_a_photo_folder_are_no_photos(samples_dir: Pa
     recs = run_plots([d, tmp_path / "p"], tmp_path / "pl", cfg, batch=quiet)
     assert sorted(Path(r["file"]).name for r in recs) == ["0003.jpg", "0003_mask.png"]
     assert any("of an earlier run not read as photos" in n for n in recs.notes)
+
+
+def test_growth_tables_removed_as_a_date_failed_say_so(tmp_path: Path) -> None:
+    """One of two dates failing removed the growth tables with "name them all", which the user had done; the
+    failed item is why there is one date only (session 100's sweep)."""
+    d, out = tmp_path / "in", tmp_path / "out"
+    _dated_masks(d, (1, 8))
+    run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(progress=False))
+    (d / "tray_2024-06-08_mask.png").write_bytes(b"not a mask any more")
+    recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))
+    said = [n for n in recs.notes if n.startswith("removed")]
+    assert said and "1 item failed (below)" in said[0] and "name them all" not in said[0], recs.notes
