@@ -179,15 +179,13 @@ def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str], comm
             notes.append(_removed_table(path))
 
 
-def _removed_table(*paths: Path, failed: int = 0) -> str:
+def _removed_table(*paths: Path) -> str:
     shown = ", ".join([str(paths[0]), *(p.name for p in paths[1:])])  # one folder: its name once
     them = ("an earlier run's table", "it") if len(paths) == 1 else ("an earlier run's tables", "them")
-    why = (  # growth tables need two dates measured: an item that failed may be why there are not
-        f"{failed} item{'s' if failed > 1 else ''} failed (below), which may leave it too few"
-        if failed
-        else "a table covers the inputs of one run: name them all, and the finished ones are resumed, not made again"
+    return (
+        f"removed {shown}: {them[0]}; this run has nothing to put in {them[1]} (a table covers the inputs of one "
+        "run: name them all, and the finished ones are resumed, not made again)"
     )
-    return f"removed {shown}: {them[0]}; this run has nothing to put in {them[1]} ({why})"
 
 
 def check_table(path: str | Path, overwrite: bool, command: str | None = None) -> Path:

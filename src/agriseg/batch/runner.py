@@ -426,8 +426,7 @@ def run_batch(
                     # an earlier run's table this one did not write again (growth.csv of one date): said, as
                     # drop_tables says it (it was set aside when the batch began, so never silently gone)
                     gone = [t for t in held if not t.exists()]
-                    n_failed = sum(o.status == "failed" for o in result.outcomes)
-                    result.notes += [_removed_table(*gone, failed=n_failed)] if gone else []
+                    result.notes += [_removed_table(*gone)] if gone else []
                 except OSError as err:  # the items' outputs are complete: say so, and how to get the tables
                     if disk_full(err):
                         raise _full_disk_stop(describe_os_error(err), done(), len(items), opts.overwrite) from err

@@ -244,6 +244,11 @@ def run_plots(
                 has = "has a date in its name" if n_dated == 1 else "have a date in their names"
                 result.notes.append(f"warning: no growth tables: {n_dated} of the {len(done)} {kind} {has} "
                                     f"({listed(unread, 3)}: no date read; {DATE_FORMS})")  # fmt: skip
+            n_failed = sum(r.get("status") == "error" for r in result)
+            if n_failed and n_dated + n_failed >= 2:  # a date that failed is why there is one
+                what = "photo" if photos else "mosaic"
+                result.notes.append(f"warning: no growth tables: {n_dated} dated {what} measured, "
+                                    f"{counted(n_failed, what)} failed (below)")  # fmt: skip
             drop_tables(outdir, GROWTH_TABLES, result.notes, "crop plots")
         else:
             dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]

@@ -729,6 +729,10 @@ def run_traits(
                     f"{'has a date in its name' if n_dated == 1 else 'have a date in their names'} "
                     f"({listed(unread, 3)}: no date read; real days only, a time after them or not: {DATE_FORMS})"
                 )
+            n_failed = sum(r["status"] == "error" for r in records)
+            if (config.grid or config.regions) and n_failed and n_dated + n_failed >= 2:  # a failed date: why
+                result.notes.append(f"warning: no growth tables: {n_dated} dated photo measured, "
+                                    f"{counted(n_failed, 'photo')} failed (below)")  # fmt: skip
             drop_tables(outdir, GROWTH_TABLES, result.notes, "crop traits")
         else:
             written = write_growth(
