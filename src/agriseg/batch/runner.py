@@ -406,10 +406,9 @@ def run_batch(
                 try:
                     from agriseg.manifest import mark_tables_writing, unseal_tables
 
-                    # a kill while they are written: the re-run rewrites them; not a user's file put there (kept
-                    # aside before a table is written over it), which stays theirs if this run does not write it
-                    # a file of yours (or an unstamped table) copied aside first, as the tables are about to be
-                    # written (not when the batch began: a run stopped or refused before this kept a copy unsaid)
+                    # a file of yours (or an unstamped table) copied aside now, as the tables are about to be written
+                    # (a run stopped or refused before this keeps no copy); a kill while they are written: the re-run
+                    # rewrites them, and a file of yours this run does not write stays theirs
                     kept_tables = {Path(t): k for t in tables if (k := keep_unstamped_copy(t, opts.overwrite))}
                     result.notes[:0] = [line for line, _ in kept_tables.values()]
                     mine = [t for t in tables if not Path(t).exists() or (table_stamped(t) and not table_edited(t))]

@@ -122,6 +122,17 @@ def _rank() -> int:
     return 0
 
 
+def warn_batch_above_data(option: str, batch_size: int, n: int) -> None:
+    """Say a batch larger than the training set (accepted without a word: one step an epoch, its batch the whole
+    set), in every trainer's words: ``option`` names the setting (``train.batch_size``)."""
+    if batch_size > n:
+        import logging
+
+        logging.getLogger("agriseg").warning(
+            "%s %d is more than the %d training samples: each epoch is one batch of %d", option, batch_size, n, n
+        )
+
+
 def train_loader(
     dataset: MapDataset | Dataset[Any], batch_size: int, num_workers: int, seed: int = 0
 ) -> DataLoader[Any]:
@@ -136,12 +147,7 @@ def train_loader(
     """
     workers = num_workers > 0
     n = len(cast(MapDataset, dataset))
-    if batch_size > n:  # accepted without a word: a run of one step an epoch, its batch the whole set
-        import logging
-
-        logging.getLogger("agriseg").warning(
-            "train.batch_size %d is more than the %d training samples: each epoch is one batch of %d", batch_size, n, n
-        )
+    warn_batch_above_data("train.batch_size", batch_size, n)
     return DataLoader(
         cast("Dataset[Any]", dataset),
         batch_size=batch_size,

@@ -230,9 +230,10 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
 
     spec = get_spec(name)
     dst = cached_path(spec)
-    if dst.is_file() and not overwrite and not damaged(spec):
+    broken = damaged(spec)
+    if dst.is_file() and not overwrite and not broken:
         return dst
-    if damaged(spec):  # not resumed: a damaged file need not be a prefix of the right one
+    if broken:  # not resumed: a damaged file need not be a prefix of the right one
         try:
             dst.unlink()
         except OSError as err:  # a read-only cache: what to do, not the errno alone
@@ -344,9 +345,9 @@ Status = Literal["cached", "damaged", "not downloaded"]
 
 def status(spec: ModelSpec) -> Status:
     """``cached``, ``damaged`` (there, but cut short: download it again) or ``not downloaded``."""
-    if damaged(spec):
-        return "damaged"
-    return "cached" if is_cached(spec) else "not downloaded"
+    if not cached_path(spec).is_file():
+        return "not downloaded"
+    return "damaged" if damaged(spec) else "cached"
 
 
 @batch_keywords

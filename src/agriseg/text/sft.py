@@ -439,13 +439,9 @@ def run_sft(cfg: SFTRunConfig, model: Any | None = None, processor: Any | None =
     from trl import SFTConfig, SFTTrainer  # after the checks: a mistyped model fails at once
 
     ds = ds.select_columns(["prompt", "completion", "images"])
-    if cfg.per_device_train_batch_size > len(ds):  # as crop and fields training say it (agriseg.data.loaders)
-        import logging
+    from agriseg.data.loaders import warn_batch_above_data
 
-        logging.getLogger("agriseg").warning(
-            "per_device_train_batch_size %d is more than the %d training samples: each epoch is one batch of %d",
-            cfg.per_device_train_batch_size, len(ds), len(ds),
-        )  # fmt: skip
+    warn_batch_above_data("per_device_train_batch_size", cfg.per_device_train_batch_size, len(ds))  # as crop, fields
     check_max_length(cfg, ds, processor)
     args = SFTConfig(**common_args(cfg), max_length=cfg.max_length, completion_only_loss=True)
     with removed_if_left_empty(cfg.output_dir), trl_quiet():

@@ -17,6 +17,7 @@ import csv
 import importlib.util
 import math
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
@@ -79,6 +80,15 @@ def mosaic_date(path: Path, template: str | None) -> str | None:
 # field anchored to the name's end)
 ALGORITHM = "19"
 GROWTH_TABLES = ("growth.csv", "growth_wide.csv", "growth.png")  # what crop plots and crop traits write over dates
+
+
+def failed_dates_note(n_dated: int, records: Sequence[dict[str, Any]], what: str) -> list[str]:
+    """The warning of a run left with fewer than two dates for its growth tables when items failed (one of them
+    may be the missing date), as ``crop plots`` and ``crop traits`` say it; empty when none failed."""
+    n_failed = sum(r.get("status") == "error" for r in records)
+    if not n_failed or n_dated + n_failed < 2:
+        return []
+    return [f"warning: no growth tables: {n_dated} dated {what} measured, {counted(n_failed, what)} failed (below)"]
 
 
 @batch_keywords
@@ -244,11 +254,7 @@ def run_plots(
                 has = "has a date in its name" if n_dated == 1 else "have a date in their names"
                 result.notes.append(f"warning: no growth tables: {n_dated} of the {len(done)} {kind} {has} "
                                     f"({listed(unread, 3)}: no date read; {DATE_FORMS})")  # fmt: skip
-            n_failed = sum(r.get("status") == "error" for r in result)
-            if n_failed and n_dated + n_failed >= 2:  # a date that failed is why there is one
-                what = "photo" if photos else "mosaic"
-                result.notes.append(f"warning: no growth tables: {n_dated} dated {what} measured, "
-                                    f"{counted(n_failed, what)} failed (below)")  # fmt: skip
+            result.notes += failed_dates_note(n_dated, list(result), "photo" if photos else "mosaic")
             drop_tables(outdir, GROWTH_TABLES, result.notes, "crop plots")
         else:
             dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]

@@ -338,7 +338,6 @@ def plot_stats(
                     pid = np.zeros((y1 - y0, x1 - x0), np.int32)
                     if shapes:
                         pid = features.rasterize(shapes, out_shape=pid.shape, transform=tf, fill=0, dtype="int32")
-                    if shapes:
                         veg, valid = vegetation(y0, y1, x0, x1)
                     else:  # no plot of this layer here: nothing to measure, no model to run (a sparse mosaic's
                         veg = valid = np.zeros(pid.shape, bool)  # empty windows took as long as the others)

@@ -39,7 +39,7 @@ from agriseg.crop.quality import MODEL_CROPS, other_crop, photo_quality
 from agriseg.crop.traits.checks import region_warnings
 from agriseg.crop.traits.debug import debug_image
 from agriseg.crop.traits.gai import green_area_index
-from agriseg.crop.traits.growth import GROWTH_TABLES, write_growth
+from agriseg.crop.traits.growth import GROWTH_TABLES, failed_dates_note, write_growth
 from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.inputs import (
     ModelSegmenter,
@@ -729,10 +729,8 @@ def run_traits(
                     f"{'has a date in its name' if n_dated == 1 else 'have a date in their names'} "
                     f"({listed(unread, 3)}: no date read; real days only, a time after them or not: {DATE_FORMS})"
                 )
-            n_failed = sum(r["status"] == "error" for r in records)
-            if (config.grid or config.regions) and n_failed and n_dated + n_failed >= 2:  # a failed date: why
-                result.notes.append(f"warning: no growth tables: {n_dated} dated photo measured, "
-                                    f"{counted(n_failed, 'photo')} failed (below)")  # fmt: skip
+            if config.grid or config.regions:  # a failed date may be why there is one
+                result.notes += failed_dates_note(n_dated, records, "photo")
             drop_tables(outdir, GROWTH_TABLES, result.notes, "crop traits")
         else:
             written = write_growth(

@@ -252,9 +252,9 @@ def _downloads(
         from agriseg.data.files import write_json
         from agriseg.manifest import seal_tables
 
-        if table is not None:
-            write_json(table, [{k: v for k, v in r.items() if k != "asked"} for r in rows])
-            seal_tables([table])  # a later run keeps it if edited by hand
+        assert table is not None  # passed only with one
+        write_json(table, [{k: v for k, v in r.items() if k != "asked"} for r in rows])
+        seal_tables([table])  # a later run keeps it if edited by hand
 
     result = run_batch(
         items,
