@@ -282,6 +282,22 @@ def test_positive_number_options_refuse_inf_and_nan(value: str) -> None:
     assert res.exit_code == 2 and f"'{value}' is not a finite number" in res.output, res.output
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["crop", "evaluate", "--images", ".", "--masks", "."],
+        ["text", "evaluate", "p.png", "--masks", ".", "--classes", "others,field"],
+        ["fields", "evaluate", "-m", "m.ckpt", "--root", "."],
+        ["fields", "robustness", "-m", "m.ckpt", "--root", "."],
+    ],
+)
+def test_a_json_report_named_otherwise_is_a_usage_error(args: list[str]) -> None:
+    """``-o report.txt`` wrote JSON into a file its name called text; the name must say JSON (session 101)."""
+    res = CliRunner().invoke(main, [*args, "-o", "report.txt"])
+    assert res.exit_code == 2 and "report.txt: written as JSON; name it .json" in res.output, res.output
+    assert "Traceback" not in res.output
+
+
 def test_every_output_option_refuses_an_empty_path() -> None:
     """``-o ""`` once wrote a command's outputs into the working folder; every output option refuses it."""
     from agriseg.cli.options import OutputPath

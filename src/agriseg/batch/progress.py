@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from agriseg import quiet
@@ -76,3 +77,41 @@ def _quiet_tqdm(base: type) -> type:
     shown: Any = getattr(base, "display")  # noqa: B009 - base is any tqdm class; mypy sees a bare type
     closed: Any = getattr(base, "close")  # noqa: B009
     return type("ProgressBar", (base,), {"monitor_interval": 0, "display": display, "close": close})
+
+
+@contextlib.contextmanager
+def library_bars_off() -> Iterator[None]:
+    """Hide the bars Hugging Face libraries draw for a short step of theirs (``Loading weights``, ``Writing model
+    shards``, ``Saving the dataset``): agriseg's own line says what the step did, and two more bars per load or
+    save only made a run's output longer. Training's bar (from tqdm itself, not these switches) stays.
+
+    Written by hand: transformers and datasets have only global on / off switches, not a scoped one; this puts
+    back what each had (a library not installed is left alone).
+    """
+    import importlib
+
+    undo = []
+    for module, off, on, is_on in (
+        ()
+        if quiet()
+        else (  # quiet: every bar is off already (by environment)
+            ("transformers.utils.logging", "disable_progress_bar", "enable_progress_bar", "is_progress_bar_enabled"),
+            ("datasets.utils.logging", "disable_progress_bar", "enable_progress_bar", "is_progress_bar_enabled"),
+        )
+    ):
+        try:
+            mod = importlib.import_module(module)
+        except ImportError:
+            continue
+        if getattr(mod, is_on)():
+            getattr(mod, off)()
+            undo.append(getattr(mod, on))
+    hub = importlib.import_module("huggingface_hub.utils") if undo else None  # transformers' switch moves hub's too
+    hub_was_off = hub is not None and hub.are_progress_bars_disabled()
+    try:
+        yield
+    finally:
+        for put_back in undo:
+            put_back()
+        if hub is not None and hub_was_off:  # as it was: transformers' enable_progress_bar turned hub's bars on as well
+            hub.disable_progress_bars()

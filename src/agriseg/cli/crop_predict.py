@@ -92,7 +92,7 @@ def predict(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params:
 )
 @option("--boundary-ratio", config=CROP_EVALUATE, type=float, help="Boundary IoU dilation ratio of the diagonal.")
 @stems_option("Score only the photos named in this file, one per line (a split, e.g. configs/crop/peanut_val.txt).")
-@output_option("Write the report as JSON.", required=False)
+@output_option("Write the report as JSON.", required=False, suffixes=(".json",))
 @overwrite_option()
 @strict_option()
 @friendly_errors

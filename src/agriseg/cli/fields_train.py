@@ -108,7 +108,7 @@ def train(config_path: Path, resume: str | None, overwrite: bool, no_test: bool,
 @iou_threshold_option("fields", FIELDS_EVALUATE)
 @option("--bootstrap", config=FIELDS_EVALUATE, type=int, help="Bootstrap resamples for 95% intervals.")
 @option("--missing", config=FIELDS_EVALUATE, type="choice", help="Chips with missing files: an error, or skipped.")
-@output_option("Write the report as JSON.", required=False)
+@output_option("Write the report as JSON.", required=False, suffixes=(".json",))
 @overwrite_option()
 @friendly_errors
 def evaluate(model_path: str, root: str, output: Path | None, overwrite: bool, **params: object) -> None:
@@ -150,7 +150,7 @@ def evaluate(model_path: str, root: str, output: Path | None, overwrite: bool, *
     show_default="3/4 of the chip side",
     help="Corner-crop size p (S/2 < p < S).",
 )
-@output_option("Write the report as JSON.", required=False)
+@output_option("Write the report as JSON.", required=False, suffixes=(".json",))
 @overwrite_option()
 @friendly_errors
 def robustness(

@@ -129,7 +129,24 @@ class NameOrPath(_NotEmpty, click.types.StringParamType):
 
 
 class OutputPath(InputPath):
-    """A ``click.Path`` for outputs that refuses an empty value: ``-o ""`` would write into the working folder."""
+    """A ``click.Path`` for outputs that refuses an empty value: ``-o ""`` would write into the working folder.
+
+    Args:
+        suffixes: where the file has one format, its suffixes (``(".json",)``): another is a usage error, since
+            ``-o report.txt`` holding JSON is not what the name says.
+        **kwargs: passed to ``click.Path``.
+    """
+
+    def __init__(self, suffixes: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suffixes = suffixes
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        out = super().convert(value, param, ctx)
+        if self.suffixes and Path(out).suffix.lower() not in self.suffixes:
+            want = " or ".join(self.suffixes)
+            self.fail(f"{value}: written as {want.lstrip('.').upper()}; name it {want}", param, ctx)
+        return out
 
 
 class FileOrOldFolder(OutputPath):
@@ -405,9 +422,11 @@ def config_option(pipeline: Pipeline) -> Decorator:
     )
 
 
-def output_option(help: str, required: bool = True, dest: str = "output", old_folder: bool = False) -> Decorator:
+def output_option(
+    help: str, required: bool = True, dest: str = "output", old_folder: bool = False, suffixes: tuple[str, ...] = ()
+) -> Decorator:
     """``-o/--output``: a file (``help`` says which); ``old_folder``: an existing folder passes too
-    (:class:`FileOrOldFolder`)."""
+    (:class:`FileOrOldFolder`); ``suffixes``: the only ones it may have (:class:`OutputPath`)."""
     kind = FileOrOldFolder if old_folder else OutputPath
     return shared(
         "--output",
@@ -415,7 +434,7 @@ def output_option(help: str, required: bool = True, dest: str = "output", old_fo
         "--output",
         dest,
         required=required,  # no default=None: click 8.3 then skips the required check (a traceback followed)
-        type=kind(dir_okay=False, path_type=Path),
+        type=kind(dir_okay=False, path_type=Path, suffixes=suffixes),
         help=help,
     )
 

@@ -122,7 +122,9 @@ def predict_cmd(
 @option("--min-size", config=TEXT_EVALUATE, type=int)
 @option("--ignore-value", config=TEXT_EVALUATE, type=int)
 @model_option("text")
-@output_option("Write the report as JSON (and the per-class table as CSV beside it).", required=False)
+@output_option(
+    "Write the report as JSON (and the per-class table as CSV beside it).", required=False, suffixes=(".json",)
+)
 @overwrite_option()
 @strict_option()
 @friendly_errors

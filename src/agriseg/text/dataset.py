@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import ConfigDict, Field, field_validator
 
+from agriseg.batch.progress import library_bars_off
 from agriseg.config import MAX_SEED, StrictModel, renamed_names
 from agriseg.data.io import IMAGE_SUFFIXES, NoInputError, PathsLike, list_images, list_images_once, stem_key
 from agriseg.raster.image import read_image_valid
@@ -508,7 +509,8 @@ def build_dataset(
                 log.warning("failed: %d more images", len(failed) - 6)
             raise ValueError(f"no samples: every image failed ({len(failed)}; the first: {failed[0]})") from None
         with atomic_write(out) as tmp:
-            ds.save_to_disk(str(tmp))
+            with library_bars_off():
+                ds.save_to_disk(str(tmp))
             if failed:  # what was left out when pairing (found again by a re-run), then what failed to read
                 n = len(unpaired)
                 write_json(Path(tmp) / FAILED_FILE, {"unpaired": failed[:n], "failed": failed[n:]})

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
 
+from agriseg.batch.progress import library_bars_off
 from agriseg.text.config import GRPORunConfig
 from agriseg.text.modeling import is_adapter
 from agriseg.text.reward import DiceReward, ValidityReward
@@ -135,7 +136,8 @@ def _reference_folder(cfg: GRPORunConfig, model: Any) -> Iterator[None]:
 
     folder, named = temporary_sibling(Path(cfg.output_dir), "reference"), model.config._name_or_path
     try:
-        model.save_pretrained(folder)
+        with library_bars_off():
+            model.save_pretrained(folder)
         model.config._name_or_path = str(folder)
         yield
     finally:

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
+from agriseg.batch.progress import library_bars_off
+
 Precision = Literal["auto", "fp32", "bf16", "fp16"]
 Device = str  # auto, cpu, cuda or cuda:N (training: auto, cpu or cuda)
 
@@ -312,8 +314,10 @@ def load_vlm(
     if base is not None:
         from peft import PeftModel
 
-        model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
-        with warnings.catch_warnings():  # peft asks transformers' deprecated is_gradient_checkpointing: not the user's
+        with library_bars_off():
+            model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
+        # peft asks transformers' deprecated is_gradient_checkpointing: not the user's
+        with warnings.catch_warnings(), library_bars_off():
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             model = PeftModel.from_pretrained(model, name)
         if merge_adapter:
@@ -322,7 +326,8 @@ def load_vlm(
             model = model.merge_and_unload().requires_grad_(True)
     else:
         try:
-            model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
+            with library_bars_off():
+                model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
         except Exception as err:  # noqa: BLE001 - a truncated weights file raises the loader's own errors
             raise ModelLoadError(f"{name}: cannot load as an image-text-to-text model ({_one_line(err)})") from err
     model.to(dev)

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from agriseg.batch.progress import library_bars_off
 from agriseg.config import OptionError
 from agriseg.data.files import atomic_write, dumps_json
 from agriseg.text.config import LoraAdapterConfig, SFTRunConfig, TrainCommon
@@ -256,7 +257,8 @@ def save_trained(trainer: Any, processor: Any, cfg: TrainCommon, meta: dict[str,
             "saved; lower learning_rate"
         )
     with atomic_write(out) as tmp:  # the trainer writes nothing into output_dir (save_strategy "no")
-        model.save_pretrained(tmp)
+        with library_bars_off():
+            model.save_pretrained(tmp)
         if is_adapter(tmp):  # an adapter not merged: its base by full path
             absolute_adapter_base(tmp)
         processor.save_pretrained(tmp)

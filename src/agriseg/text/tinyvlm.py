@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from pydantic import ConfigDict, Field
 
+from agriseg.batch.progress import library_bars_off
 from agriseg.config import OptionError, StrictModel
 from agriseg.text.codec import SEG_CLOSE, SEG_OPEN, check_class_names, parse_class_words
 from agriseg.text.prompts import INSTRUCTION_WORDS
@@ -249,7 +250,8 @@ def save_tiny_vlm(model: Any, processor: Any, path: str | Path, class_names: Seq
 
     with atomic_write(Path(path)) as tmp:
         tmp.mkdir()
-        model.save_pretrained(tmp)
+        with library_bars_off():
+            model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         if class_names:
             (tmp / TEXT_META).write_text(dumps_json({"class_names": list(class_names)}), encoding="utf-8")

@@ -21,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 from typing_extensions import deprecated
 
+from agriseg.batch.progress import library_bars_off
 from agriseg.data.files import atomic_write, write_json
 from agriseg.data.io import cv_read
 
@@ -204,7 +205,8 @@ class DepthAnythingEstimator:
             except FileNotFoundError as err:
                 raise ModelLoadError(f"{err}; pass a local folder holding config.json + weights") from None
         try:
-            self.model = DepthAnythingForDepthEstimation.from_pretrained(source).eval().to(device)
+            with library_bars_off():
+                self.model = DepthAnythingForDepthEstimation.from_pretrained(source).eval().to(device)
         except (OSError, ValueError, KeyError) as err:
             detail = " ".join(str(err).split())[:300]
             raise ModelLoadError(
