@@ -580,6 +580,8 @@ def test_fields_make_synthetic_bad_counts(tmp_path: Path, args: list[str], messa
         (b"\xff\xfe\x00garbage\n", "not a text CSV in UTF-8"),
         (b"", "regions CSV is empty"),
         (b"a,b\n1,2\n", "regions CSV needs the columns id,x,y,width,height, has a,b"),
+        # QGIS's CSV of plot polygons (session 101): no coordinate system, said so
+        (b'plot_id,WKT\np1,"POLYGON((0 0,1 0,1 1,0 0))"\n', "polygons as WKT text in a CSV (no coordinate system)"),
     ],
 )
 def test_regions_csv_unreadable(tmp_path: Path, content: bytes, message: str) -> None:

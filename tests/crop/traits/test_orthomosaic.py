@@ -198,6 +198,12 @@ def test_plots_file_errors(tmp_path: Path) -> None:
         plot_stats(mosaic, PlotsConfig(plots=str(dup), plot_id="id"))
     with pytest.raises(ValueError, match="no column 'plot'"):
         plot_stats(mosaic, PlotsConfig(plots=str(dup), plot_id="plot"))
+    # a table whose shapes were not saved was "none of the 2 plots has data in this mosaic", exit 1 (session 101)
+    shapeless = tmp_path / "shapeless.geojson"
+    shapeless.write_text('{"type": "FeatureCollection", "features": [' + ", ".join(
+        f'{{"type": "Feature", "properties": {{"id": {i}}}, "geometry": null}}' for i in (1, 2)) + "]}")  # fmt: skip
+    with pytest.raises(ValueError, match=r"shapeless\.geojson: none of its 2 plots has a geometry"):
+        plot_stats(mosaic, PlotsConfig(plots=str(shapeless)))
     assert mosaic_date(Path("x_20240601.tif"), None) == "2024-06-01"
     assert mosaic_date(Path("x.tif"), None) is None
 

@@ -54,8 +54,8 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
 
     Raises:
         FileNotFoundError: missing file.
-        ValueError: unreadable file, no CRS, no plots, geometries other than polygons, duplicate ids or a
-            missing id column.
+        ValueError: unreadable file, no CRS, no plots (or none with a geometry), geometries other than polygons,
+            duplicate ids or a missing id column.
     """
     import geopandas as gpd
 
@@ -67,6 +67,9 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
     gdf = read_vector(path)
     if len(gdf) == 0:
         raise ValueError(f"{path}: has no plots")
+    if (gdf.geometry.isna() | gdf.geometry.is_empty).all():  # rows of a table whose shapes were not saved
+        which = "its one plot has" if len(gdf) == 1 else f"none of its {len(gdf)} plots has"
+        raise ValueError(f"{path}: {which} a geometry (null or empty)")
     if gdf.crs is None:
         raise ValueError(f"{path}: has no CRS (set one, e.g. ogr2ogr -a_srs EPSG:...)")
     kinds = gdf.geometry.dropna().geom_type
