@@ -162,6 +162,8 @@ class ManifestStore:
         changes = recipe.changes(item, Fingerprint.from_dict(rec["fingerprint"]))
         if not same_outputs and not changes:
             # only which files are written differs (--plot, --no-overlay): fewer are there already, more are made
+            if len(present) < len(item.outputs):  # one of them removed since (a mask after a --plot run): made again
+                return Verdict("missing")
             earlier, now = set(stamps), {_key(p, folder) for p in item.outputs}
             if stamps and now <= earlier:
                 return Verdict("same")

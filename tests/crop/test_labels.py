@@ -16,7 +16,8 @@ def test_a_palette_label_coloured_against_its_indexes_is_said_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Index 0 green and index 1 black: binary mode read green as background, every class inverted, without a
-    word (crop evaluate scored mIoU 0.96 where the colours give 86.87; session 71's sweep)."""
+    word (crop evaluate scored mIoU 0.96 where the colours give 86.87; session 71's sweep). Since session 101
+    such a label is read as it looks (black = background): a warning alone still scored 0.96 with exit 0."""
     monkeypatch.setattr(labels, "_SAID", set())
     ids = np.zeros((4, 6), np.uint8)
     ids[:, 3:] = 1
@@ -30,11 +31,12 @@ def test_a_palette_label_coloured_against_its_indexes_is_said_once(
         assert np.array_equal(read_label(tmp_path / "usual.png"), ids) and not caplog.text
         read_label(tmp_path / "padded.png")  # white background, green plants, black only past the classes
         assert not caplog.text
-        assert np.array_equal(read_label(tmp_path / "a.png"), ids)  # still by index: a warning, not a guess
-        read_label(tmp_path / "b.png")  # the same palette: said once
-    assert caplog.text.count("index 0 (background in label mode binary) is 0,255,0 and not black") == 1
+        assert np.array_equal(read_label(tmp_path / "a.png"), 1 - ids)  # by colour: black is the background
+        assert np.array_equal(read_label(tmp_path / "b.png"), 1 - ids)  # the same palette: said once
+        assert np.array_equal(read_label(tmp_path / "a.png", "index"), ids)  # index mode: by index
+    assert caplog.text.count("index 0 is 0,255,0 and black index 1: read by colour (black = background") == 1
     assert "a.png" in caplog.text
-    assert "give --label-mode colormap" in caplog.text
+    assert "give --label-mode index to read its indexes" in caplog.text
 
 
 @pytest.mark.parametrize("mode", ["binary", "index"])

@@ -344,23 +344,28 @@ def evaluate_model(
         # the name crop predict gave each photo's outputs there (day2/IMG_1.jpg -> day2_IMG_1_jpg when day1's
         # IMG_1.jpg was predicted into the folder first): by name alone, day 1's mask was scored against day 2
         named = recorded_names(pred_masks, "crop predict")
+        pseudo_named = recorded_names(pred_masks, "crop pseudolabel")  # its masks/ folder: <name>.png
         photos = {s: ip.resolve() for s, (ip, _) in match_pairs(images, masks).items()}
 
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
             from agriseg.crop.predict import read_model_name
 
             photo = photos.get(stem)
+            plain_stem = pseudo_named.get(photo or Path(), stem)
             stem = named.get(photo or Path(), stem)
-            for made in (Path(pred_masks) / f"{stem}_mask.png", Path(pred_masks) / f"{stem}_classes.png"):
-                if photo is not None and made_from_earlier(made, "crop predict", photo):  # scored the old photo's
+            folder = Path(pred_masks)
+            for made, cmd in ((folder / f"{stem}_mask.png", "crop predict"),
+                              (folder / f"{stem}_classes.png", "crop predict"),
+                              (folder / f"{plain_stem}.png", "crop pseudolabel")):  # fmt: skip
+                if photo is not None and made_from_earlier(made, cmd, photo):  # scored the old photo's
                     raise ValueError(
-                        f"{made}: made by crop predict from an earlier version of {photo} (the photo was replaced or "
-                        "edited since); run crop predict on it again"
+                        f"{made}: made by {cmd} from an earlier version of {photo} (the photo was replaced or "
+                        f"edited since); run {cmd} on it again"
                     )
-                if photo is not None and (other := made_from_other(made, "crop predict", photo)) is not None:
+                if photo is not None and (other := made_from_other(made, cmd, photo)) is not None:
                     raise ValueError(  # another folder's photo of this name: its mask says nothing of this one
-                        f"{made}: made by crop predict from {other}, not from {photo}; give the folder crop predict "
-                        "wrote for these photos"
+                        f"{made}: made by {cmd} from {other}, not from {photo}; give the folder {cmd} wrote for "
+                        "these photos"
                     )
             if made_by is not None:
                 classes = Path(pred_masks) / f"{stem}_classes.png"
@@ -369,7 +374,7 @@ def evaluate_model(
                 made_with.add(read_model_name(classes))
                 return _fits(read_label(classes, "index"), classes, rgb)
             mask = Path(pred_masks) / f"{stem}_mask.png"  # crop predict's name; crop pseudolabel's masks/<name>.png
-            plain = Path(pred_masks) / f"{stem}.png"  # never the photo itself (--pred-masks of the photos' folder)
+            plain = Path(pred_masks) / f"{plain_stem}.png"  # never the photo itself (--pred-masks of photos' folder)
             given = {Path(images).resolve(), Path(masks).resolve()}  # never a photo or a label scored as itself
             if not mask.is_file() and plain.is_file() and Path(pred_masks).resolve() not in given:
                 mask = plain

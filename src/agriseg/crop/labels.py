@@ -68,8 +68,8 @@ def read_label(
     with open_image(path, "label") as im:  # a palette label's index is its class id
         orientation = exif_orientation(im)
         arr = np.asarray(im.convert("RGB")) if mode == "colormap" else np.asarray(im)
-        if mode == "binary" and im.mode == "P":
-            _warn_if_background_coloured(path, im.getpalette() or [], arr, setting)
+        if mode == "binary" and im.mode == "P" and _background_coloured(path, im.getpalette() or [], arr, setting):
+            arr = np.asarray(im.convert("RGB")).any(-1).astype(np.uint8)  # (H, W): black background, else plant
     arr = apply_orientation(arr, orientation)
     # binary: a transparent pixel is background, whatever colour it holds (a label drawn on a transparent layer
     # of an image editor keeps white or any colour there: read by colour, every pixel was vegetation)
@@ -182,24 +182,27 @@ def _smoothed_0_255(path: Path, arr: np.ndarray, setting: str) -> bool:
     return True
 
 
-def _warn_if_background_coloured(path: Path, palette: Sequence[int], indexes: np.ndarray, setting: str) -> None:
-    """A palette label read in binary mode is read by index (0 = background); when index 0 is a colour and not
-    black, while black is another index that pixels use (``indexes``), the colours seen say the opposite: say
-    so, once per palette (a palette padded with black past its classes is no such label)."""
+def _background_coloured(path: Path, palette: Sequence[int], indexes: np.ndarray, setting: str) -> bool:
+    """Whether a palette label read in binary mode is read by its colours (black = background) rather than by
+    index (0 = background, as a VOC-style label's): so when index 0 is a colour and not black while black is
+    another index that pixels use (``indexes``), as a viewer shows it. Said once per palette (a palette padded
+    with black past its classes is no such label)."""
     import logging
 
     first, black = tuple(palette[:3]), (0, 0, 0)
     colours = [tuple(palette[i : i + 3]) for i in range(3, min(len(palette), 3 * 256), 3)]
-    if not first or first == black or black not in colours or tuple(palette) in _SAID:
-        return
+    if not first or first == black or black not in colours:
+        return False
     if not (indexes == colours.index(black) + 1).any():
-        return
-    _SAID.add(tuple(palette))
-    logging.getLogger("agriseg").warning(
-        "%s: a palette label whose index 0 (background in label mode binary) is %s and not black, while black "
-        "is index %d: read by index; if its colours are the classes, give %s colormap",
-        path, ",".join(map(str, first)), colours.index(black) + 1, setting,
-    )  # fmt: skip
+        return False
+    if tuple(palette) not in _SAID:
+        _SAID.add(tuple(palette))
+        logging.getLogger("agriseg").warning(
+            "%s: a palette label whose index 0 is %s and black index %d: read by colour (black = background, "
+            "as it looks); give %s index to read its indexes as classes",
+            path, ",".join(map(str, first)), colours.index(black) + 1, setting,
+        )  # fmt: skip
+    return True
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:

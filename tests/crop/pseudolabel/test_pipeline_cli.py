@@ -53,6 +53,12 @@ def test_index_pipeline_outputs_and_resume(scenes: Path, tmp_path: Path) -> None
         assert {"threshold", "curve", "fit_quality", "full_coverage"} <= rec.keys() and rec["index"] == "exg"
     again = pseudolabel_files(files, out, PseudoLabelConfig(index="exg", plot=True), progress=False)
     assert all(r["status"] == "skipped" for r in again)
+    # a mask and an overlay removed since, re-run without --plot: made again, not "skipped" (session 101's sweep)
+    (out / ok[0]["mask"]).unlink()
+    (out / ok[1]["overlay"]).unlink()
+    again = pseudolabel_files(files, out, PseudoLabelConfig(index="exg"), progress=False)
+    assert [r["status"] for r in again] == ["ok", "ok", "skipped", "skipped"]
+    assert (out / ok[0]["mask"]).is_file() and (out / ok[1]["overlay"]).is_file()
 
 
 def test_keep_file_filters(scenes: Path, tmp_path: Path) -> None:
@@ -117,6 +123,11 @@ def test_cli_pseudolabel_depth_and_screen(scenes: Path, tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     page = (out / "screen.html").read_text()
     assert page.count('"overlay": ') == 4 and "overlays/0000.jpg" in page
+    # a mask removed: its card could be accepted for no file; left off and said (session 101's sweep)
+    (out / "masks" / "0001.png").unlink()
+    r = CliRunner().invoke(cli, ["crop", "screen", str(out), "--overwrite"])
+    assert r.exit_code == 0 and "left off the page: its overlay or mask is gone (0001)" in r.output, r.output
+    assert (out / "screen.html").read_text().count('"overlay": ') == 3
 
 
 def test_an_edited_depth_file_is_never_resumed_and_a_new_file_beside_it_changes_nothing(
@@ -577,3 +588,17 @@ def test_the_screening_page_shows_a_photo_kept_from_other_settings(scenes: Path,
     recs = pseudolabel_files(files[:3], out, PseudoLabelConfig(source="index"), progress=False)
     assert [r["status"] for r in recs] == ["skipped", "skipped", "kept"]
     assert sorted(i["stem"] for i in screen_items(out)) == sorted(f.stem for f in files[:3])
+
+
+def test_evaluate_never_scores_a_pseudo_mask_of_a_photo_replaced_since(scenes: Path, tmp_path: Path) -> None:
+    """`crop evaluate --pred-masks OUT/masks` scored the mask of an earlier photo of that name, exit 0; crop
+    predict's masks were refused so (session 101's sweep)."""
+    files = _jpeg_copy(scenes, tmp_path / "jpg")[:2]
+    out = tmp_path / "out"
+    assert CliRunner().invoke(cli, ["crop", "pseudolabel", *map(str, files), "-o", str(out)]).exit_code == 0
+    files[1].write_bytes((scenes / "images" / "0003.png").read_bytes())  # another photo under its name
+    r = CliRunner().invoke(cli, ["crop", "evaluate", "--images", str(tmp_path / "jpg"), "--masks",
+                                 str(scenes / "masks"), "--pred-masks", str(out / "masks")])  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert "masks/0001.png: made by crop pseudolabel from an earlier version of" in r.output
+    assert "images: 1 " in r.output  # the other one is scored

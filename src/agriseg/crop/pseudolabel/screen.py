@@ -189,7 +189,7 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
 
     Each card's ``key`` is its photo's name and a digest of its overlay (which shows its mask): a decision saved in
     the browser is for that mask, and a photo pseudo-labelled again since is unmarked. ``missing`` collects the
-    photos whose overlay file is gone (left off the page).
+    photos whose overlay or mask file is gone (left off the page).
 
     Raises:
         FileNotFoundError: if ``pseudolabels.json`` is missing (run ``pseudolabel`` first).
@@ -217,7 +217,8 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
             continue
         if not isinstance(r.get("stem"), str) or not isinstance(r["overlay"], str):
             raise OptionError(f"{summary}: record {i} has no photo name (stem) or overlay file name; not as written")
-        if not (out / r["overlay"]).is_file():
+        mask = r.get("mask")  # the mask a decision is for: gone, the card could be accepted for no file
+        if not (out / r["overlay"]).is_file() or (isinstance(mask, str) and not (out / mask).is_file()):
             if missing is not None:
                 missing.append(r["stem"])
             continue
@@ -303,7 +304,8 @@ def write_screen_page(
     items = screen_items(out, gone)
     if gone and notes is not None:
         notes.append(f"warning: {len(gone)} pseudo-labelled photo{'s' if len(gone) > 1 else ''} left off the page: "
-                     f"{'their overlays are' if len(gone) > 1 else 'its overlay is'} gone ({listed(gone, 5)}); run "
+                     f"{'their overlays or masks are' if len(gone) > 1 else 'its overlay or mask is'} gone "
+                     f"({listed(gone, 5)}); run "
                      "`agriseg crop pseudolabel` again to make them")  # fmt: skip
     path = out / "screen.html"
     if not overwrite and table_edited(path):
