@@ -129,8 +129,9 @@ def test_bad_colormap_text_says_what_is_wrong():
 
 
 def test_report_json_is_strict_without_nan(tmp_path):
-    # every label pixel ignored: IoU undefined -> null in the JSON report, never NaN
-    _pair(tmp_path, "a", np.full((8, 8), 255, np.uint8))
+    # no vegetation in label nor prediction: its IoU undefined -> null in the JSON report, never NaN (a label all
+    # 255 is no longer scored at all: its pair fails)
+    _pair(tmp_path, "a", np.zeros((8, 8), np.uint8))
     out = tmp_path / "r.json"
     res = CliRunner().invoke(
         main,
@@ -171,7 +172,8 @@ def test_report_json_is_strict_without_nan(tmp_path):
     )
     assert res.exit_code == 0, res.output
     text = out.read_text()
-    assert "NaN" not in text and json.loads(text)["miou"] is None
+    report = json.loads(text)
+    assert "NaN" not in text and list(report["per_class_iou"].values())[1] is None, text
 
 
 def test_cli_bad_colormap_is_one_line(tmp_path):
@@ -222,12 +224,12 @@ def test_a_pair_that_cannot_be_scored_is_named_and_the_others_are_scored(tmp_pat
     assert res.exit_code == 1 and "Traceback" not in res.output
     failed = [ln for ln in res.output.splitlines() if ln.startswith("  failed: ")]
     assert len(failed) == 2, res.output
-    assert "b.png: mask size (8, 6) differs from image" in failed[0]
+    assert "b.png: label is 8x6 px, its photo" in failed[0]
     assert "c_mask.png: predicted mask not found" in failed[1]
     got = json.loads((tmp_path / "r.json").read_text())
     assert got["images"] == 1 and got["miou"] == 1.0 and len(got["failed"]) == 2
     res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args), "--strict"])
-    assert res.exit_code == 1 and "b.png: mask size (8, 6) differs" in res.output and "  failed: " not in res.output
+    assert res.exit_code == 1 and "b.png: label is 8x6 px, its photo" in res.output and "  failed: " not in res.output
 
 
 def test_an_unreadable_first_label_is_one_failed_pair(tmp_path):
@@ -254,9 +256,16 @@ def test_0_255_masks_read_as_class_ids_say_to_use_binary(tmp_path):
     label[2:6, 2:6] = 255
     _pair(tmp_path, "a", label)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
-    assert res["labels_only_0_255"] and "use --label-mode binary" in format_table(res)
+    assert res["labels_0_255_read_as_index"] and "use --label-mode binary" in format_table(res)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "binary", progress=False)
-    assert not res["labels_only_0_255"] and "--label-mode" not in format_table(res)
+    assert not res["labels_0_255_read_as_index"] and "--label-mode" not in format_table(res)
+    # a label all 255: nothing of it scored; its scores were nan with exit 0 and "labels hold only 0 and 255"
+    _pair(tmp_path, "b", np.full((8, 8), 255, np.uint8))
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
+    assert res["images"] == 1 and res["failed"] == [f"{tmp_path / 'lab' / 'b.png'}: every pixel is 255 (not scored)"]
+    (tmp_path / "lab" / "a.png").unlink()
+    with pytest.raises(ValueError, match=r"nothing to score: .*b\.png: every pixel is 255 \(not scored\)"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
 
 
 def test_pseudolabel_masks_are_scored_by_their_own_names(tmp_path):
@@ -391,7 +400,7 @@ def test_a_label_fitting_the_stored_pixels_of_a_turned_photo_says_so(tmp_path):
     exif[0x0112] = 6
     photo.save(tmp_path / "img" / "a.jpg", exif=exif)
     Image.fromarray(np.zeros((8, 12), np.uint8)).save(tmp_path / "lab" / "a.png")
-    with pytest.raises(ValueError, match=r"differs from image .* turned by its EXIF orientation"):
+    with pytest.raises(ValueError, match=r"a.png: label is 12x8 px, its photo .* 8x12 \(the photo is read turned by"):
         evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
 
 

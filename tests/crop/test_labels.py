@@ -144,3 +144,29 @@ def test_a_colour_given_two_classes_in_a_colormap_is_refused() -> None:
     with pytest.raises(OptionError, match="colour 0,255,0 is given class 1 and class 0"):
         labels.parse_colormap("0,0,0=0;0,255,0=1;255,0,0=1;0,255,0=0")
     assert labels.parse_colormap("0,0,0=0;0,255,0=1;0,255,0=1") == {"0,0,0": 0, "0,255,0": 1}
+
+
+def test_colour_labels_that_do_not_fit_the_colormap_are_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`crop evaluate --peanut` on 0/255 masks scored vegetation 0.00 (white "not scored"), and on JPEG'd Peanut
+    labels warned of 12 % unscored pixels naming no file (session 101's sweep)."""
+    from agriseg.crop.labels import PEANUT_VEGETATION, ColormapMisfit
+
+    monkeypatch.setattr(labels, "_UNLISTED", [])
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6, 2:6] = 255
+    Image.fromarray(mask).save(tmp_path / "grey.png")
+    with pytest.raises(ColormapMisfit, match=r"grey\.png: a grey label \(0/255\?\), and the colormap's classes"):
+        read_label(tmp_path / "grey.png", "colormap", PEANUT_VEGETATION)
+    grey_map = {"0,0,0": 0, "255,255,255": 1}  # a colormap of greys reads it
+    assert read_label(tmp_path / "grey.png", "colormap", grey_map).sum() == 16
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    rgb[2:6, 2:6] = (0, 255, 0)
+    rgb[2:6, 6] = (40, 200, 30)  # a JPEG's blurred edge
+    Image.fromarray(rgb).save(tmp_path / "blurred.png")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        out = read_label(tmp_path / "blurred.png", "colormap", PEANUT_VEGETATION)
+        read_label(tmp_path / "blurred.png", "colormap", PEANUT_VEGETATION)  # said once
+    assert (out == 255).sum() == 4
+    assert caplog.text.count("blurred.png: 6.2 % of its pixels have colours the colormap does not list") == 1

@@ -292,6 +292,12 @@ def test_map_refuses_a_model_that_is_not_one_and_a_patch_that_cannot_fit_before_
     _usage_error(code, out, "model.txt: cannot read model file")
     code, out = _run("map", scene, "-m", model, "-o", tmp_path / "m", "--serial", "--tile", "100000")
     _usage_error(code, out, "s2.tif with --tile 100000 would need about")
+    # a checkpoint of Python objects failed each scene in turn, exit 1, a summary written (session 101's sweep)
+    import torch
+
+    torch.save({"state_dict": {}, "hyper_parameters": {"x": open}}, tmp_path / "evil.ckpt")
+    code, out = _run("map", scene, "-m", tmp_path / "evil.ckpt", "-o", tmp_path / "m", "--serial")
+    _usage_error(code, out, "evil.ckpt: cannot read as a checkpoint (it holds Python objects")
     assert not (tmp_path / "m").exists() and not (tmp_path / "p").exists()
 
 

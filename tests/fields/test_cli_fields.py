@@ -210,6 +210,11 @@ def test_train_evaluate_robustness_import_export(tmp_path) -> None:
     r = runner.invoke(main, ["fields", "export", str(ckpt), "-o", str(tmp_path / "m.onnx"), "--size", "64"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "m.onnx").is_file() and (tmp_path / "m.onnx.json").is_file()
+    # a resumed run without the test: the earlier model's test_metrics.json stayed beside the new model (session 101)
+    assert (tmp_path / "run" / "test_metrics.json").is_file()
+    r = runner.invoke(main, ["fields", "train", "-c", str(cfg), "--resume", str(ckpt), "--epochs", "2", "--no-test"])
+    assert r.exit_code == 0, r.output
+    assert not (tmp_path / "run" / "test_metrics.json").exists()
 
 
 @pytest.mark.parametrize(
@@ -463,8 +468,10 @@ def test_a_report_among_the_files_of_the_root_it_reads_is_refused_even_with_over
     before = table.read_bytes()
     args = ["fields", command, "--model", str(tiny_ckpt), "--root", str(ftw_root), "--overwrite"]
     r = CliRunner().invoke(main, [*args, "-o", str(table)])
+    assert r.exit_code == 2 and "chips_austria.parquet: written as JSON; name it .json" in r.output, r.output
+    r = CliRunner().invoke(main, [*args, "-o", str(ftw_root / "austria" / "report.json")])
     assert r.exit_code == 2 and f"inside {ftw_root / 'austria'}, whose files the run reads" in r.output, r.output
-    assert table.read_bytes() == before
+    assert table.read_bytes() == before and not (ftw_root / "austria" / "report.json").exists()
 
 
 def test_windows_the_model_cannot_take_are_a_usage_error(ftw_root, tiny_ckpt) -> None:

@@ -147,6 +147,14 @@ def test_check_finds_every_damaged_chip_before_training(ftw_root, tmp_path) -> N
     _write_tif(ds.chips[2].window_a, np.ones((4, 64, 64), np.uint16), at)
     with pytest.raises(OptionError, match=r"files differ in size \(.*64x64 px, .*32x32 px\)$"):
         ds.check()
+    # a whole chip of another size: torch's collate stopped training part-way with a traceback (session 101)
+    with rasterio.open(ds.chips[3].window_a) as src:
+        at = (src.transform.c, src.transform.f)
+    for path in (ds.chips[3].window_a, ds.chips[3].window_b):
+        _write_tif(path, np.ones((4, 32, 32), np.uint16), at)
+    _write_tif(ds.chips[3].mask, np.ones((1, 32, 32), np.uint8), at)
+    with pytest.raises(OptionError, match=rf"{ds.chips[3].mask.name}: its chip is 32x32 px, \d+ other chips 64x64 px"):
+        ds.check()
 
 
 def test_a_label_declaring_a_class_as_nodata_is_said_once_per_folder(ftw_root, tmp_path, caplog) -> None:

@@ -116,7 +116,8 @@ def test_evaluate_never_writes_over_an_input(masks: tuple[Path, Path], which: st
     target = dict(zip(("pred", "truth"), masks, strict=True))[which] / "m0.png"
     before = target.read_bytes()
     res = _run("text", "evaluate", pred, "--masks", truth, "--classes", CLASSES, "-o", target, "--overwrite")
-    assert res.exit_code == 2 and "m0.png: is one of the inputs" in _one_line_error(res)  # a usage error
+    # a usage error: a mask's name is no JSON report's (session 101), and before that, one of the inputs
+    assert res.exit_code == 2 and "m0.png: written as JSON; name it .json" in _one_line_error(res)
     assert target.read_bytes() == before and not target.with_suffix(".csv").exists()
 
 

@@ -391,7 +391,7 @@ def test_evaluate_report_name_is_the_json(tmp_path: Path) -> None:
     _, msk, _ = _write_pairs(tmp_path)
     args = ["text", "evaluate", str(msk), "--masks", str(msk), "--classes", ",".join(SYNTH_CLASSES), "-o"]
     res = CliRunner().invoke(main, [*args, str(tmp_path / "r.csv")])
-    assert res.exit_code == 2 and "give the JSON report's name" in res.output
+    assert res.exit_code == 2 and "r.csv: written as JSON; name it .json" in res.output
 
 
 def test_dataset_output_never_replaces_the_working_folder_or_a_users_folder(tmp_path: Path, monkeypatch) -> None:

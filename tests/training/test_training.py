@@ -155,9 +155,12 @@ def test_resuming_with_fewer_epochs_than_done_is_a_usage_error(tmp_path: Path) -
 
     cfg = _TinyConfig(train=TrainOptions(epochs=3, batch_size=4, num_workers=0, accelerator="cpu"))
     fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
-    with pytest.raises(OptionError, match=r"--epochs 1: .*last\.ckpt is at epoch \d+ of its run already; give more"):
+    with pytest.raises(OptionError, match=r"--epochs 1: .*last\.ckpt is at epoch 3 of its run already, nothing is"):
         fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "last.ckpt", max_epochs=1,
             progress=False)  # fmt: skip
+    # as many as done: nothing trained, and the run rewrote its model saying "3 epochs" (session 101's sweep)
+    with pytest.raises(OptionError, match=r"--epochs 3: .*at epoch 3 of its run already, nothing is left to train"):
+        fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "last.ckpt", progress=False)
 
 
 def test_a_run_cut_by_its_time_limit_says_so(tmp_path: Path) -> None:
@@ -266,6 +269,30 @@ def test_resuming_with_other_settings_names_them(tmp_path: Path, caplog: pytest.
     assert "train.epochs" not in caplog.text  # a resumed run does take another epoch count
 
 
+class _SectionsConfig(_TinyConfig):
+    output_dir: str = "run"
+    loss: dict = {"omega": 0.1}
+
+
+class _SectionsTask(_TinyTask):
+    config_class = _SectionsConfig
+
+
+def test_resuming_names_changes_of_every_section_but_where_it_writes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only train.* and data.* were named: loss.*, augment.* and the model's mean / std changed a resumed run
+    unsaid (session 101's sweep); a run folder moved since is no setting."""
+    from agriseg.training.trainer import check_resume
+
+    cfg = _SectionsConfig()
+    res = fit(_SectionsTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    other = _SectionsConfig(output_dir="moved", loss={"omega": 0.5})
+    with caplog.at_level("WARNING"):
+        check_resume(_SectionsTask(other.model_dump()), res.last_path)
+    assert "differ from its run (loss.omega: 0.1 -> 0.5)" in caplog.text, caplog.text
+
+
 class _ValidationStoppedByCtrlC(_TinyTask):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         if not self.trainer.training and self.trainer.state.fn == "validate":
@@ -327,6 +354,12 @@ def test_a_run_folder_of_someone_elses_files_or_a_file_is_refused(tmp_path: Path
         check_run_folder(theirs)
     (run / "split.json").write_text('{"train": ["a"], "val": ["b"]}', encoding="utf-8")  # a run's own
     assert check_run_folder(run) == run
+    # a folder of a user's test_metrics.json alone was taken for a run's and the file written over (session 101)
+    metrics = tmp_path / "metrics"
+    metrics.mkdir()
+    (metrics / "test_metrics.json").write_text("mine", encoding="utf-8")
+    with pytest.raises(OptionError, match=r"metrics: exists and was not written by a training run \(it holds test_"):
+        check_run_folder(metrics)
 
 
 def test_a_second_run_in_one_folder_leaves_no_versioned_copies(tmp_path: Path) -> None:
@@ -337,6 +370,45 @@ def test_a_second_run_in_one_folder_leaves_no_versioned_copies(tmp_path: Path) -
         res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
     assert sorted(p.name for p in tmp_path.glob("*.ckpt")) == ["best-epoch=00.ckpt", "last.ckpt"]
     assert Path(res.best_path).name == "best-epoch=00.ckpt"
+
+
+def test_checkpoints_are_renamed_into_place_from_beside_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lightning wrote last.ckpt through a temporary file in $TMPDIR and, on another file system, copied it into the
+    checkpoint's name: a kill during the copy left a truncated checkpoint (session 101's sweep)."""
+    import os
+
+    renamed: list[tuple[Path, Path]] = []
+    replace = os.replace
+
+    def recording(src: str | Path, dst: str | Path) -> None:
+        renamed.append((Path(src), Path(dst)))
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", recording)
+    cfg = _TinyConfig(train=TrainOptions(epochs=1, batch_size=4, num_workers=0, accelerator="cpu"))
+    fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    into = {dst.name for src, dst in renamed if src.parent == dst.parent == tmp_path and src.name.startswith(".")}
+    assert {"best-epoch=00.ckpt", "last.ckpt"} <= into, renamed
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temporary left
+
+
+def test_a_run_folder_moved_since_keeps_its_best_score(tmp_path: Path) -> None:
+    """A resume in a copied run folder forgot the best score (Lightning keeps it only in the folder it was saved in):
+    a worse epoch was exported as the best, the better file left beside it (session 101's sweep)."""
+    from agriseg.training.trainer import _RunCheckpoint
+
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "best-epoch=12.ckpt").write_bytes(b"")
+    cb = _RunCheckpoint(dirpath=tmp_path / "b", filename="best-{epoch:02d}", monitor="val/score", mode="max")
+    old = str(tmp_path / "a")
+    best, score = f"{old}/best-epoch=12.ckpt", torch.tensor(0.43)
+    state = {"dirpath": old, "best_model_score": score, "best_model_path": best, "best_k_models": {best: score},
+             "kth_best_model_path": best, "kth_value": score, "last_model_path": f"{old}/last.ckpt",
+             "monitor": "val/score", "current_score": None}  # fmt: skip
+    cb.load_state_dict(state)
+    assert cb.best_model_path == str(tmp_path / "b" / "best-epoch=12.ckpt")
+    assert cb.best_model_score is not None and float(cb.best_model_score) == pytest.approx(0.43)
+    assert list(cb.best_k_models) == [str(tmp_path / "b" / "best-epoch=12.ckpt")]
 
 
 def test_a_failed_shutdown_after_ctrl_c_is_still_an_interruption() -> None:

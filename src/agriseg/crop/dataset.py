@@ -72,7 +72,8 @@ def size_differs(label: Path, label_shape: tuple[int, ...], photo: Path, photo_s
     """The message for a label whose size is not its photo's (shapes ``(H, W, ...)``); where the photo is read
     turned by its EXIF orientation and the label fits the pixels as stored, it says so (the file itself is the
     label's size: the message alone could not be understood)."""
-    text = f"{label}: label size {label_shape[1::-1][:2]} differs from image {photo} {photo_shape[1::-1][:2]}"
+    (lh, lw), (ph, pw) = label_shape[:2], photo_shape[:2]
+    text = f"{label}: label is {lw}x{lh} px, its photo {photo} {pw}x{ph}"  # as the other size messages say it
     if tuple(label_shape[:2]) == tuple(photo_shape[1::-1][:2]):
         from agriseg.data.io import exif_orientation, open_image
 

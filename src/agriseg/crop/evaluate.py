@@ -74,6 +74,12 @@ def evaluate_folder(
             failed.append(str(err))
             misfits += isinstance(err, OptionError)
             continue
+        if truth.size and (truth == 255).all():  # nothing of it scored: its row of the set was nan, exit 0
+            msg = f"{lp}: every pixel is 255 (not scored)"
+            if strict:
+                raise ValueError(msg)
+            failed.append(msg)
+            continue
         with warnings.catch_warnings():  # the report says what was left out, and why, for the whole set
             warnings.filterwarnings("ignore", message="the truth holds only 0 and", category=UserWarning)
             metrics.update(pred, truth)
@@ -89,7 +95,7 @@ def evaluate_folder(
     res = metrics.compute()
     res["ignored_label_fraction"] = round(ignored / pixels, 6) if pixels else 0.0
     # 0/255 masks read as class ids: every plant pixel is 255, "not scored", and the scores mean nothing
-    res["labels_only_0_255"] = label_mode == "index" and ignored > 0 and not classes_seen
+    res["labels_0_255_read_as_index"] = label_mode == "index" and ignored > 0 and not classes_seen
     # a class the model predicts that no label holds: its IoU is 0 whatever the model does (0/1 vegetation
     # labels read as class ids against a crop / weed model: 1 is crop, weed never appears)
     names = list(res.get("per_class_iou", {})) or [str(c) for c in range(num_classes)]
@@ -175,7 +181,7 @@ def _pair(
     if truth.shape != rgb.shape[:2]:
         from agriseg.crop.dataset import size_differs
 
-        raise ValueError(size_differs(lp, truth.shape, ip, rgb.shape).replace(": label size", ": mask size", 1))
+        raise ValueError(size_differs(lp, truth.shape, ip, rgb.shape))
     bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
     if bad.size:  # the labels' encoding given does not fit the model: a usage error (exit status 2)
         raise OptionError(
@@ -263,7 +269,7 @@ def format_table(res: dict) -> str:
             f"where the model finds some and undefined (nan) where it finds none ({why})"
         )
     ignored = res.get("ignored_label_fraction", 0.0)
-    if res.get("labels_only_0_255"):
+    if res.get("labels_0_255_read_as_index"):
         lines.append(
             "warning: the labels hold only 0 and 255, and --label-mode index reads 255 as not scored: "
             "for 0/255 masks use --label-mode binary"

@@ -69,7 +69,7 @@ def read_label(
         orientation = exif_orientation(im)
         arr = np.asarray(im.convert("RGB")) if mode == "colormap" else np.asarray(im)
         if mode == "binary" and im.mode == "P" and _background_coloured(path, im.getpalette() or [], arr, setting):
-            arr = np.asarray(im.convert("RGB")).any(-1).astype(np.uint8)  # (H, W): black background, else plant
+            arr = np.asarray(np.asarray(im.convert("RGB")).any(-1), np.uint8)  # (H, W): black background, else plant
     arr = apply_orientation(arr, orientation)
     # binary: a transparent pixel is background, whatever colour it holds (a label drawn on a transparent layer
     # of an image editor keeps white or any colour there: read by colour, every pixel was vegetation)
@@ -93,6 +93,20 @@ def read_label(
             found = np.unique(key)[:5]
             shown = ", ".join(f"{k >> 16},{(k >> 8) & 255},{k & 255}" for k in found.tolist())
             raise ColormapMisfit(f"{path}: no pixel has a colour of the colormap (label colours include {shown})")
+        unlisted = float((out == 255).mean())
+        if unlisted and _grey(arr) and any(len(set(parse_colour(c))) > 1 for c in colormap):
+            # a 0/255 mask given to --peanut: its white was "not scored", vegetation IoU 0.00 with exit 0
+            raise ColormapMisfit(f"{path}: a grey label (0/255?), and the colormap's classes are colours: for a "
+                                 "vegetation mask give --label-mode binary (no --peanut or --colormap)")  # fmt: skip
+        if unlisted > UNLISTED_WARN and not _UNLISTED:  # said once, naming the first such label
+            import logging
+
+            _UNLISTED.append(path)
+            jpeg = " (a JPEG's blurred colours: save labels as PNG)" if path.suffix.lower() in (".jpg", ".jpeg") else ""
+            logging.getLogger("agriseg").warning(
+                "%s: %.1f %% of its pixels have colours the colormap does not list, not scored%s", path,
+                100 * unlisted, jpeg,
+            )  # fmt: skip
         return out
     if arr.ndim == 3 and mode == "index" and not (arr[..., :3] == arr[..., :1]).all():
         raise OptionError(  # the label mode given does not fit the labels: a usage error (exit status 2)
@@ -133,6 +147,15 @@ def _photo_like(rgb: np.ndarray, clear: np.ndarray | None = None) -> bool:
     pairs = seen[:, 1:] & seen[:, :-1]  # (h, W - 1): both pixels seen
     flat = np.abs(a[:, 1:] - a[:, :-1]).max(-1) <= FLAT_LEVELS
     return bool(pairs.any()) and float(flat[pairs].mean()) < PHOTO_FLAT
+
+
+_UNLISTED: list[Path] = []  # the first colour label with many unlisted colours read in this process (said once)
+UNLISTED_WARN = 0.02  # a share of pixels in colours the colormap does not list above which a label is named
+
+
+def _grey(rgb: np.ndarray) -> bool:
+    """Whether every pixel of an ``(H, W, 3)`` label is grey (its three channels equal)."""
+    return bool(((rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])).all())
 
 
 _SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (once each, not once per label)

@@ -398,13 +398,15 @@ class FTWDataset(Dataset):
         Raises:
             agriseg.config.OptionError: the first chip file that is unreadable, of the wrong band count, of
                 another size or pixel grid than the rest of its chip, or a mask of class ids outside 0..3, with
-                how many more there are.
+                how many more there are; then a chip of another size than most (a batch stacks chips of one size).
         """
         from agriseg import quiet
+        from agriseg.batch.errors import counted
         from agriseg.batch.progress import progress_bar
         from agriseg.raster.io import open_scene
 
         problems: list[str] = []
+        sizes: dict[tuple[int, int], list[str]] = {}  # (width, height) -> the masks of the chips of that size
         many = len(self.chips) > 500  # FTW's 70,000 chips take minutes: show it
         for chip in progress_bar(self.chips, desc=f"checking {where or 'chips'}", unit="chip",
                                  disable=quiet() or not many, leave=False):  # fmt: skip
@@ -429,8 +431,16 @@ class FTWDataset(Dataset):
                 # its class ids too: a 5 (or a 255 with no nodata declared) stopped training part-way (a mask
                 # is a small file: FTW's 70,000 add about a minute to the check)
                 _check_target(_read_mask(chip.mask)[0], chip.mask, self.target)
+                sizes.setdefault((infos[chip.mask].width, infos[chip.mask].height), []).append(str(chip.mask))
             except (ValueError, FileNotFoundError) as err:
                 problems.append(str(err))
+        if len(sizes) > 1 and not problems:  # a batch stacks its chips: torch's collate stopped an epoch part-way
+            (w, h), most = max(sizes.items(), key=lambda kv: len(kv[1]))
+            (ow, oh), odd = next((k, v) for k, v in sizes.items() if v is not most)
+            others = len(self.chips) - len(most) - 1
+            problems.append(f"{odd[0]}: its chip is {ow}x{oh} px, {counted(len(most), 'other chip')} {w}x{h} px; "
+                            "training batches chips of one size: cut it to that size or leave it out"
+                            + (f" ({counted(others, 'more chip')} of other sizes)" if others else ""))  # fmt: skip
         if problems:
             more = f" (and {len(problems) - 1} more{' in ' + where if where else ''})" if len(problems) > 1 else ""
             raise OptionError(f"{problems[0]}{more}")

@@ -78,7 +78,7 @@ def train_fields(
     )  # someone else's, an earlier model: usage errors
     earlier = earlier_checkpoints(out, [resume]) if replaces and overwrite else {}
     if replaces and overwrite:  # an earlier run's test scores, beside this run's model (--no-test writes none)
-        (out / "test_metrics.json").unlink(missing_ok=True)
+        (out / "test_metrics.json").unlink(missing_ok=True)  # (before training: a stopped run leaves none either)
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
     # no best checkpoint: training stopped before its first validation; the scores shown are the last weights'
@@ -90,6 +90,8 @@ def train_fields(
     load_weights(task, best)
     val = validate(res.trainer, task, dm)
     model_path = out / "model.safetensors"
+    # an earlier model's test scores (a --resume --no-test kept them beside this model): gone with that model
+    (out / "test_metrics.json").unlink(missing_ok=True)
     save_model(
         task.model,
         cfg.model,

@@ -86,12 +86,14 @@ CUT_SHORT_ZIP = "a zip archive cut short (an interrupted copy or download?)"
 NOT_TORCH_ZIP = "a zip archive, but not one torch.save wrote"
 
 
-def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") -> Any:
+def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file", mmap: bool = False) -> Any:
     """``torch.load(path, weights_only=True)`` on the CPU; every failure is one :class:`ModelLoadError` line.
 
     The only way agriseg reads a pickled PyTorch file it did not write (a file that would run code when
     unpickled is refused). Torch's own refusal is several paragraphs; the message keeps the file, ``what``
     went wrong and the one fact the user needs (the Python class the file holds, or the first line).
+
+    ``mmap``: the tensors are mapped, not read (a zip archive's only): what it holds is checked in milliseconds.
 
     Raises:
         ModelLoadError: naming the file.
@@ -103,7 +105,7 @@ def torch_load(path: str | Path, what: str = "cannot read as a PyTorch file") ->
     try:
         with warnings.catch_warnings():  # a plain pickle: torch warns of its protocol before it refuses the file
             warnings.filterwarnings("ignore", message=r"Detected pickle protocol", category=UserWarning)
-            return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:  # noqa: BLE001 - pickle, zip and torch errors all mean: not a usable file
         text = str(err)
         found = re.search(r"GLOBAL (\S+)", text)  # "Unsupported global: GLOBAL x.Y", "unsupported GLOBAL posix.system"
@@ -154,12 +156,14 @@ def cut_short_zip(path: str | Path) -> bool:
         return True
 
 
-def check_torch_archive(path: str | Path, what: str = "cannot read as a PyTorch file") -> None:
+def check_torch_archive(path: str | Path, what: str = "cannot read as a PyTorch file", unpickle: bool = False) -> None:
     """Refuse a ``torch.save`` file whose zip archive is cut short or is not torch's, reading only its directory.
 
     A few milliseconds where :func:`torch_load` reads every tensor: a command checks its model this way before
     a long download or scene (``fields run`` had fetched a whole scene, then failed on a truncated cached
-    ``.ckpt``). Files that are not zip archives (a legacy pickle) are left to :func:`torch_load`.
+    ``.ckpt``). Files that are not zip archives (a legacy pickle) are left to :func:`torch_load`. ``unpickle``:
+    its pickle is read too, with the tensors mapped (a file of Python objects is refused as :func:`torch_load`
+    refuses it).
 
     Raises:
         ModelLoadError: naming the file, in :func:`torch_load`'s words.
@@ -178,6 +182,8 @@ def check_torch_archive(path: str | Path, what: str = "cannot read as a PyTorch 
         raise ModelLoadError(f"{path}: {what} ({CUT_SHORT_ZIP})") from None
     if not any(n.endswith("/data.pkl") and n.count("/") == 1 for n in names):  # torch.save: <stem>/data.pkl
         raise ModelLoadError(f"{path}: {what} ({NOT_TORCH_ZIP})")
+    if unpickle:  # what it holds, its tensors mapped, not read: Python objects are refused before any scene
+        torch_load(path, what, mmap=True)
 
 
 def _plain_pickle(path: str | Path) -> bool:

@@ -102,15 +102,16 @@ def run_grpo(
     valid = ValidityReward(class_names)
     ds = ds.select_columns(["prompt", "images", "truth", "class_names"])
     with removed_if_left_empty(cfg.output_dir), trl_quiet(), _reference_folder(cfg, model):
-        trainer = GRPOTrainer(
-            model=model,
-            # TRL types a reward as returning list[float | None]; ours return list[float] (the stub's list is invariant)
-            reward_funcs=cast("list[Any]", [dice, valid]),
-            args=grpo_args(cfg),
-            train_dataset=ds,
-            processing_class=processor,
-            peft_config=peft_config(cfg.lora),
-        )
+        with library_bars_off():  # TRL loads the KL reference model here: transformers' "Loading weights" bar
+            trainer = GRPOTrainer(
+                model=model,
+                # TRL types a reward as returning list[float | None]; ours list[float] (the stub's list is invariant)
+                reward_funcs=cast("list[Any]", [dice, valid]),
+                args=grpo_args(cfg),
+                train_dataset=ds,
+                processing_class=processor,
+                peft_config=peft_config(cfg.lora),
+            )
         show_progress(trainer)
         train_or_say(trainer, cfg)
         saved = save_trained(trainer, processor, cfg, meta)

@@ -19,6 +19,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint, Timer, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from agriseg import quiet
 from agriseg.batch.progress import interactive
@@ -115,6 +116,53 @@ class _WholeSteps(Callback):
             self._held.close()  # the handlers back; a Ctrl-C held while the run failed stops nothing more
         except KeyboardInterrupt:
             pass
+
+
+class _SiblingCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written beside their name and renamed into place. Lightning's own write goes through fsspec's
+    transaction, whose temporary file is in ``$TMPDIR``: on another file system (``/tmp`` on tmpfs, runs on disk)
+    the rename fails and fsspec copies into the checkpoint's name, so a kill during the copy left a truncated
+    ``last.ckpt`` (84 MB for fields). Hand-written: Lightning has no option for where that file goes."""
+
+    def save_checkpoint(  # noqa: D102 - TorchCheckpointIO's
+        self,
+        checkpoint: dict[str, Any],
+        path: Any,  # noqa: ANN401 - a path, as Lightning passes it
+        storage_options: Any = None,  # noqa: ANN401 - never given here
+    ) -> None:
+        import torch
+
+        from agriseg.data.files import temporary_sibling
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temporary_sibling(path)
+        try:
+            torch.save(checkpoint, tmp)
+            # by hand, not atomic_write: the checkpoint a run resumed from (a protected input) is rewritten here
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+class _RunCheckpoint(ModelCheckpoint):
+    """Lightning's checkpoint callback that follows its run folder when it is copied or moved: a resume there kept
+    only the old folder's best path and forgot its score, so a worse epoch became "best" and was exported (session
+    101's sweep). The paths are taken into the new folder when the best file is there, else Lightning's own rule."""
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # noqa: D102 - ModelCheckpoint's
+        old, now = state_dict.get("dirpath"), self.dirpath
+        best = state_dict.get("best_model_path")
+        if old and now and old != now and best and (Path(now) / Path(best).name).is_file():
+
+            def moved(path: Any) -> Any:  # noqa: ANN401 - a path Lightning kept, or an empty one
+                return str(Path(now) / Path(path).name) if path else path
+
+            top = {moved(k): v for k, v in (state_dict.get("best_k_models") or {}).items()}
+            state_dict = {**state_dict, "dirpath": now, "best_model_path": moved(best), "best_k_models": top,
+                          "kth_best_model_path": moved(state_dict.get("kth_best_model_path")),
+                          "last_model_path": moved(state_dict.get("last_model_path"))}  # fmt: skip
+        super().load_state_dict(state_dict)
 
 
 class _SaveOnCtrlC(Callback):
@@ -233,8 +281,9 @@ def build_task(task_class: type[T], config: dict[str, Any]) -> T:
         raise OptionError(f"model: {msg}") from err
 
 
-# what a training run writes in its output_dir (one of them marks a folder as a run's)
-RUN_FILES = ("last.ckpt", "model.safetensors", "logs", "split.json", INTERRUPTED_NAME, "test_metrics.json")
+# what a training run writes in its output_dir that marks a folder as a run's (test_metrics.json too, but only with
+# one of these: a folder holding only a file of that name is a user's, and was written over)
+RUN_FILES = ("last.ckpt", "model.safetensors", "logs", "split.json", INTERRUPTED_NAME)
 
 
 def _a_runs_split(path: Path) -> bool:
@@ -430,7 +479,8 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
         )
     if isinstance(before, dict) and isinstance(now, dict):
         changes = _changed(before, now).items()
-        changed = [f"{k}: {a} -> {b}" for k, (a, b) in changes if k.startswith(("train.", "data.")) and k not in APPLY]
+        # every section: loss, augment and the model's mean / std changed the run unsaid (session 101's sweep)
+        changed = [f"{k}: {a} -> {b}" for k, (a, b) in changes if k not in APPLY]
         if changed:
             log.warning(
                 "%s: resuming with settings that differ from its run (%s); the run continues its own optimiser "
@@ -441,7 +491,8 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
 
 
 # settings a resumed run takes as given (when it stops, how it loads and exports): not worth a warning
-APPLY = frozenset({"train.epochs", "train.max_steps", "train.max_minutes", "train.num_workers", "train.export"})
+APPLY = frozenset({"train.epochs", "train.max_steps", "train.max_minutes", "train.num_workers", "train.export",
+                   "output_dir", "name"})  # fmt: skip
 
 
 def _changed(before: Mapping[str, Any], now: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
@@ -508,16 +559,17 @@ def fit(
     out = ensure_outdir(output_dir)  # a file in the way is a usage error naming it
     check_resume(task, resume)
     epochs, done = max_epochs or train.epochs, getattr(task, "_resume_epoch", 0)
-    if resume is not None and done > epochs:  # Lightning refuses it too, with a traceback of its own words
+    if resume is not None and done >= epochs:  # more: Lightning refuses it too, with a traceback of its own words;
+        # as many: Lightning trained nothing, and the run rewrote its model and scores, saying "2 epochs" (session 101)
         from agriseg.config import OptionError
 
         raise OptionError(
-            f"--epochs {epochs}: {resume} is at epoch {done} of its run already; give more epochs to go on from it "
-            f"(--epochs {done + 1} or more)"
+            f"--epochs {epochs}: {resume} is at epoch {done} of its run already, nothing is left to train; give "
+            f"more epochs to go on from it (--epochs {done + 1} or more)"
         )
     # no "-v1" copies beside an earlier run's checkpoints (84 MB each, and a glob picked the dead run's): this
     # run's replace them by name; the exported model comes from this run's own best_model_path
-    ckpt = ModelCheckpoint(
+    ckpt = _RunCheckpoint(
         dirpath=out, filename="best-{epoch:02d}", monitor=task.monitor, mode="max", save_last=True, save_top_k=1,
         enable_version_counter=False,
     )  # fmt: skip
@@ -549,6 +601,7 @@ def fit(
             accelerator=train.accelerator,
             precision=train.precision,
             callbacks=callbacks,
+            plugins=[_SiblingCheckpointIO()],
             logger=CSVLogger(out, name="logs"),
             limit_train_batches=train.limit_train_batches,
             check_val_every_n_epoch=train.val_every,

@@ -236,6 +236,23 @@ def test_screen_of_masks_made_without_overlays_is_a_usage_error_that_says_how(tm
     assert res.exit_code == 1 and "no pseudo-labelled image with an overlay" in res.output, res.output
 
 
+def test_screen_of_a_stopped_run_shows_its_finished_photos(scenes: Path, tmp_path: Path) -> None:
+    """A run stopped by Ctrl-C writes no pseudolabels.json: `crop screen` refused the folder (exit 2) though its
+    records, masks and overlays were complete (session 101's sweep)."""
+    files = _jpeg_copy(scenes, tmp_path / "jpg")[:2]
+    out = tmp_path / "out"
+    assert CliRunner().invoke(cli, ["crop", "pseudolabel", *map(str, files), "-o", str(out)]).exit_code == 0
+    (out / "pseudolabels.json").unlink()  # as a stopped run leaves the folder
+    res = CliRunner().invoke(cli, ["crop", "screen", str(out)])
+    assert res.exit_code == 0 and "pseudolabels.json not found (a run stopped before writing it?)" in res.output
+    assert "the page shows the 2 photos of" in res.output
+    assert (out / "screen.html").read_text().count('"overlay": ') == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = CliRunner().invoke(cli, ["crop", "screen", str(empty)])
+    assert res.exit_code == 2 and "pseudolabels.json: not found (run `agriseg crop pseudolabel" in res.output
+
+
 def test_screen_into_a_folder_it_cannot_write_is_a_usage_error(tmp_path: Path, read_only) -> None:
     """`crop screen` of a read-only folder exited 1 (the page's write failed), where every other command's
     unwritable output folder is a usage error, exit 2 (session 98's sweep)."""

@@ -110,3 +110,29 @@ def test_a_record_of_a_relative_photo_names_the_photo_where_it_was_not_one_here(
     items = pair_inputs([tmp_path / "outA" / "IMG_0001_mask.png", ours, theirs])
     by_photo = {it.photo.resolve() if it.photo else None: it.mask for it in items}
     assert by_photo[ours] == tmp_path / "outA" / "IMG_0001_mask.png" and by_photo[theirs.resolve()] is None
+
+
+def test_a_mask_is_read_turned_by_its_exif_orientation_and_of_any_two_values(tmp_path: Path) -> None:
+    """A mask saved turned with EXIF orientation 6 was measured as stored, its plants' positions in the turned
+    frame; a `_mask` file of 0/65535 or 0/100 failed where the same file without the suffix was measured
+    (session 101's sweep)."""
+    import numpy as np
+    from PIL import Image
+
+    from agriseg.crop.traits.inputs import read_mask
+
+    truth = np.zeros((6, 10), np.uint8)
+    truth[1:3, 2:7] = 1
+    stored = Image.fromarray(np.rot90(truth * 255, 1).copy())  # turned a quarter counter-clockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise: as truth
+    stored.save(tmp_path / "r6_mask.png", exif=exif)
+    np.testing.assert_array_equal(read_mask(tmp_path / "r6_mask.png"), truth)
+    Image.fromarray(truth.astype(np.uint16) * 65535).save(tmp_path / "a16_mask.png")
+    Image.fromarray(truth * 100).save(tmp_path / "c100_mask.png")
+    for name in ("a16_mask.png", "c100_mask.png"):
+        np.testing.assert_array_equal(read_mask(tmp_path / name), truth)
+    two = (truth * 100 + (truth == 0) * 7).astype(np.uint8)  # 7 / 100: no background
+    Image.fromarray(two).save(tmp_path / "two_mask.png")
+    with pytest.raises(ValueError, match=r"two_mask\.png: not a 0/255 or 0/1 mask"):
+        read_mask(tmp_path / "two_mask.png")

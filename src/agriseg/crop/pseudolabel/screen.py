@@ -192,7 +192,7 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
     photos whose overlay or mask file is gone (left off the page).
 
     Raises:
-        FileNotFoundError: if ``pseudolabels.json`` is missing (run ``pseudolabel`` first).
+        FileNotFoundError: if ``pseudolabels.json`` is missing and so is every record (run ``pseudolabel`` first).
         OptionError: if it is not valid JSON or not a summary of records, or its masks were made without
             overlays (usage errors).
         ValueError: if it has no usable record.
@@ -201,10 +201,10 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
 
     out = Path(outdir)
     summary = out / "pseudolabels.json"
-    if not summary.is_file():
+    if not summary.is_file() and not any((out / "records").glob("*.json")):
         raise FileNotFoundError(f"{summary}: not found (run `agriseg crop pseudolabel ... -o {out}` first)")
-    try:
-        data = json.loads(summary.read_text(encoding="utf-8"))
+    try:  # no table but records: a run stopped (Ctrl-C) before writing it; its finished photos are screened
+        data = json.loads(summary.read_text(encoding="utf-8")) if summary.is_file() else {"records": []}
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise OptionError(f"{summary}: not valid JSON ({err})") from None
     records = data.get("records") if isinstance(data, dict) else None
@@ -294,7 +294,7 @@ def write_screen_page(
         FileExistsError: ``screen.html`` was changed since agriseg wrote it and not ``overwrite``.
         agriseg.config.OptionError: ``outdir`` is not writable.
     """
-    from agriseg.batch import keep_unstamped_table, listed
+    from agriseg.batch import counted, keep_unstamped_table, listed
     from agriseg.data.files import check_writable
     from agriseg.manifest import seal_tables, table_edited
 
@@ -302,6 +302,10 @@ def write_screen_page(
     check_writable([out])  # a usage error (exit 2) as every command's output folder, before the page is built
     gone: list[str] = []
     items = screen_items(out, gone)
+    if not (out / "pseudolabels.json").is_file() and notes is not None:  # a run stopped (Ctrl-C) before its table
+        notes.append(f"warning: {out / 'pseudolabels.json'} not found (a run stopped before writing it?): the page "
+                     f"shows the {counted(len(items), 'photo')} of {out / 'records'}; the same `agriseg crop "
+                     "pseudolabel` command finishes the run")  # fmt: skip
     if gone and notes is not None:
         notes.append(f"warning: {len(gone)} pseudo-labelled photo{'s' if len(gone) > 1 else ''} left off the page: "
                      f"{'their overlays or masks are' if len(gone) > 1 else 'its overlay or mask is'} gone "

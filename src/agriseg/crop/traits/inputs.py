@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from agriseg.crop.quality import MODEL_CROPS
-from agriseg.data.io import ImageReadError, open_image, read_rgb
+from agriseg.data.io import ImageReadError, apply_orientation, exif_orientation, open_image, read_rgb
 
 MASK_SUFFIXES = ("_classes", "_mask")
 IGNORED_SUFFIXES = ("_overlay", "_plants")  # predict overlays and our own debug images
@@ -156,13 +156,16 @@ def _made_from(files: list[Path]) -> dict[tuple[Path, str], Path]:
 def read_mask(path: Path) -> np.ndarray:
     """A mask or class map -> uint8 class ids ``(H, W)``: 0 background, 1 vegetation / crop, 2 weed.
 
-    0/255 and 0/1 masks become 0/1; ``_classes`` files keep their ids (at most 2).
+    0/255 and 0/1 masks become 0/1, as does any mask of 0 and one other value (0/65535 of a 16-bit export,
+    0/100), as a one-band file given as a photo is read; ``_classes`` files keep their ids (at most 2). A mask is
+    turned by its EXIF orientation, as photos are (it fits the photo as viewers show both).
 
     Raises:
         ImageReadError: unreadable file, or values that are not a mask / class map.
     """
     with open_image(path, "mask") as im:
-        arr = np.asarray(im)
+        orientation = exif_orientation(im)
+        arr = apply_orientation(np.asarray(im), orientation)
     if arr.ndim == 3:
         if not (arr[..., :3] == arr[..., :1]).all():
             raise ImageReadError(f"{path}: a mask must be single-channel (or gray), this one has colours")
@@ -170,7 +173,7 @@ def read_mask(path: Path) -> np.ndarray:
     values = set(np.unique(arr).tolist())
     if path.stem.endswith("_classes") and values <= {0, 1, 2}:
         return arr.astype(np.uint8)
-    if values <= {0, 255} or values <= {0, 1}:
+    if values <= {0, 255} or values <= {0, 1} or (len(values) == 2 and 0 in values):
         return (arr > 0).astype(np.uint8)
     shown = sorted(values)[:6]
     raise ImageReadError(f"{path}: not a 0/255 or 0/1 mask, nor a 0/1/2 class map (values {shown})")

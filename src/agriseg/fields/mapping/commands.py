@@ -391,7 +391,7 @@ def check_model(model: str | Path, sha256: str | None) -> str | None:
             from agriseg.models.io import ModelLoadError, check_torch_archive
 
             try:
-                check_torch_archive(model, "cannot read as a checkpoint")
+                check_torch_archive(model, "cannot read as a checkpoint", unpickle=True)
             except ModelLoadError as err:
                 spec = spec_for(model)  # a damaged download in the cache: say how to fetch it again
                 again = f"; `agriseg fields models download {spec.name} --overwrite` fetches it again" if spec else ""
