@@ -53,7 +53,8 @@ if TYPE_CHECKING:
     from agriseg.batch import Item
 
 State = Literal["missing", "same", "changed", "unrecorded"]
-MODEL_CHANGED = "model: not the one they were made with"  # :meth:`Fingerprint.changes`: another model file
+MODEL_PREFIX = "model: "  # :meth:`Fingerprint.changes`: another model file, by name ("model: a.onnx -> b.onnx")
+MODEL_CHANGED = MODEL_PREFIX + "not the one they were made with"  # ... or one of the same name
 INPUT_EDITED = "input "  # how :meth:`Fingerprint.changes` starts the phrase of an input edited since
 INPUTS_CHANGED = "made from "  # how :meth:`Fingerprint.changes` starts the phrase of outputs made from other files
 EDITED = " was changed after it was written"  # a store's phrase for an output replaced or edited since (by hand)
@@ -217,10 +218,12 @@ class Fingerprint:
     # options left out of this fingerprint (the recipe's ``ignore``): left out of an earlier one compared with it
     # too (a record written before an option was left out, e.g. --plot, is not another setting for it)
     ignored: frozenset[str] = field(default=frozenset(), compare=False)
+    # the model file's name, to say which model made them when the model (its content) differs
+    model_name: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
-        return {
+        out = {
             "command": self.command,
             "algorithm": self.algorithm,
             "options": _plain(dict(self.options)),
@@ -228,13 +231,15 @@ class Fingerprint:
             "inputs": dict(self.inputs),
             "resolved": _plain(dict(self.resolved)),
         }
+        return {**out, "model_name": self.model_name} if self.model_name else out
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Fingerprint:
         """The inverse of :meth:`to_dict`."""
         return cls(
-            d["command"], d["algorithm"], d["options"], d.get("model"), d.get("inputs", {}), d.get("resolved", {})
-        )
+            d["command"], d["algorithm"], d["options"], d.get("model"), d.get("inputs", {}), d.get("resolved", {}),
+            model_name=d.get("model_name"),
+        )  # fmt: skip
 
     def changes(self, earlier: Fingerprint) -> list[str]:
         """What differs from ``earlier``, one short phrase each (empty when both are the same).
@@ -249,8 +254,9 @@ class Fingerprint:
             out.append(f"command: {before['command']} -> {now['command']}")
         if now["algorithm"] != before["algorithm"]:
             out.append(f"agriseg's {now['command']} algorithm: version {before['algorithm']} -> {now['algorithm']}")
-        if now["model"] != before["model"]:
-            out.append(MODEL_CHANGED)  # retrained, replaced, or another --model (its content, not its name)
+        if now["model"] != before["model"]:  # retrained, replaced, or another --model (its content, not its name)
+            a, b = before.get("model_name"), now.get("model_name")  # by name where the names differ (crop-weed's)
+            out.append(f"{MODEL_PREFIX}{a} -> {b}" if a and b and a != b else MODEL_CHANGED)
         flags = OPTION_FLAGS.get() or {}
         before["inputs"] = _copies_as_now(now["inputs"], before["inputs"])
         for kind in ("options", "resolved"):
@@ -412,7 +418,7 @@ class Recipe:
 
         said = self.fingerprint(item).changes(earlier)
         if not item.uses_model:  # no model makes them: one recorded by a run that had one (or an older agriseg)
-            said = [s for s in said if s != MODEL_CHANGED]
+            said = [s for s in said if not s.startswith(MODEL_PREFIX)]
         if said and any(
             not replace(self, options=o, same_as=()).fingerprint(item).changes(earlier) for o in self.same_as
         ):
@@ -422,15 +428,17 @@ class Recipe:
     def fingerprint(self, item: Item, with_hash: bool = False) -> Fingerprint:
         """The fingerprint of one item's outputs; ``with_hash``: as a store records it (:func:`file_identity`)."""
         files = [*item.inputs, *self.inputs]
+        model = (self.model() if callable(self.model) else self.model) if item.uses_model else None
         return Fingerprint(
             self.command,
             self.algorithm,
             _plain({k: v for k, v in self.options.items() if k not in self.ignore}),
-            model_identity(self.model() if callable(self.model) else self.model) if item.uses_model else None,
+            model_identity(model),
             {Path(f).as_posix(): file_identity(f, self.content_hash, with_hash) for f in files},  # "/" on every system
             _plain(dict(item.resolved)),
             self.config_keys,
             frozenset(self.ignore),
+            Path(model).name if model is not None else None,
         )
 
 

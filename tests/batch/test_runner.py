@@ -376,7 +376,7 @@ def test_the_models_own_resize_is_named_in_words_and_not_beside_another_model(tm
     other = Recipe("fields predict", "1", {"resize": None}, m2).fingerprint(
         Item("s", "s.tif", (tmp_path / "s_probs.tif",), resolved={"model_resize": 2.0})
     )
-    assert other.changes(before) == ["model: not the one they were made with"]
+    assert other.changes(before) == ["model: a.ckpt -> a.safetensors"]  # by name where names differ (session 101)
     same = Recipe("fields predict", "1", {"resize": None}, m1).fingerprint(
         Item("s", "s.tif", (tmp_path / "s_probs.tif",), resolved={"model_resize": 2.0})
     )
@@ -438,7 +438,7 @@ def test_an_item_no_model_makes_is_the_same_whichever_model_a_run_has(tmp_path: 
     assert Recipe("crop traits", model=b).fingerprint(item).model is None
     assert Recipe("crop traits", model=b).changes(item, earlier) == []
     assert Recipe("crop traits").changes(item, earlier) == []
-    assert Recipe("crop traits", model=b).changes(photo, earlier) == ["model: not the one they were made with"]
+    assert Recipe("crop traits", model=b).changes(photo, earlier) == ["model: a.safetensors -> b.safetensors"]
     assert Recipe("crop traits", options={"tta": "flip"}, model=b).changes(item, earlier)  # a setting still counts
 
 

@@ -45,6 +45,20 @@ def test_a_table_written_before_table_stamps_is_kept_as_a_copy_with_its_edits(tm
     assert code == 0 and "earlier" not in output and not (out / "summary.earlier2.csv").exists()
 
 
+def test_overwrite_replaces_a_file_of_yours_under_a_tables_name_only_after_copying_it(
+    tmp_path: Path, photos: Path
+) -> None:
+    """`--overwrite` replaced notes saved as summary.csv in a folder of no run, with no copy (session 101's sweep)."""
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "summary.csv").write_text("my notes\n")
+    code, output = _run("crop", "predict", str(photos), "-o", str(out), "--overwrite")
+    assert code == 0 and "kept as summary.earlier.csv" in output, output
+    assert (out / "summary.earlier.csv").read_text() == "my notes\n" and "my notes" not in (
+        out / "summary.csv"
+    ).read_text()
+
+
 def test_pseudolabel_resumes_a_folder_whose_manifest_only_its_masks_folder_held(tmp_path: Path, photos: Path) -> None:
     """An earlier pseudolabel kept its records in masks/ only: its pseudolabels.json was taken for a user's file."""
     out = tmp_path / "ps"

@@ -713,3 +713,20 @@ def test_float_values_of_a_few_thousand_are_said_to_read_nearly_black(tmp_path, 
     with caplog.at_level("WARNING", logger="agriseg"):
         read_rgb(tmp_path / "wide.tif")
     assert "nearly black" not in caplog.text
+
+
+def test_float_values_below_zero_are_said_to_read_black(tmp_path, caplog):
+    """A centred float image (-0.5..0.5) read its lower half as 0 with no word (session 101's sweep); a little
+    under 0 (a reflectance product's noise) is clipped unsaid."""
+    import tifffile
+
+    from agriseg.data.io import read_rgb
+
+    arr = np.random.default_rng(2).random((16, 16, 3)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "centred.tif", arr - 0.5, photometric="rgb")
+    tifffile.imwrite(tmp_path / "noisy.tif", arr * 0.9 - 0.01, photometric="rgb")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        read_rgb(tmp_path / "noisy.tif")
+        assert not caplog.text
+        read_rgb(tmp_path / "centred.tif")
+    assert "centred.tif: float image with values down to -0.498, below 0, read as 0" in caplog.text

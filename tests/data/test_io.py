@@ -536,3 +536,20 @@ def test_a_dark_image_is_warned_of_once_per_file(caplog: pytest.LogCaptureFixtur
         scale_to_uint8(tile, once)
     assert caplog.text.count("once.tif: 16-bit image") == 2 and caplog.text.count("other.tif: 16-bit image") == 1
     assert caplog.text.count("nofile.tif: 16-bit image") == 2
+
+
+def test_a_heic_photo_and_a_cut_webp_are_said_as_such(tmp_path: Path) -> None:
+    """A HEIC photo saved as .jpg was "not a readable image", and a cut WebP said Pillow's "could not create
+    decoder object" (session 101's sweep)."""
+    import io as _io
+
+    from agriseg.data.io import open_image
+
+    (tmp_path / "iphone.jpg").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(2000))
+    with pytest.raises(ImageReadError, match=r"iphone\.jpg: not a readable image: a HEIC / HEIF photo"):
+        open_image(tmp_path / "iphone.jpg")
+    buf = _io.BytesIO()
+    Image.new("RGB", (64, 48), (30, 120, 40)).save(buf, "WEBP")
+    (tmp_path / "cut.webp").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(ImageReadError, match=r"cut\.webp: unreadable or truncated image \(its pixels cannot be"):
+        open_image(tmp_path / "cut.webp")

@@ -243,8 +243,9 @@ def _recorded_below(folder: Path, command: str | None) -> bool:
 def keep_unstamped_table(path: str | Path, overwrite: bool) -> str | None:
     """Copy a table that an agriseg before table stamps wrote (or a file put there under its name) to
     ``<stem>.earlier<suffix>`` before the run rewrites it, and say so: without a stamp, an edit cannot be told
-    from agriseg's own file, and nothing a user wrote is written over. Returns the warning line (None when
-    nothing was kept: no such table, a stamp was kept, or ``overwrite``)."""
+    from agriseg's own file, and nothing a user wrote is written over, ``overwrite`` or not (``--overwrite``
+    replaces the table; a user's notes under its name were lost with it). Returns the warning line (None when
+    nothing was kept: no such table, or a stamp was kept)."""
     kept = keep_unstamped_copy(path, overwrite)
     return kept[0] if kept else None
 
@@ -255,7 +256,8 @@ def keep_unstamped_copy(path: str | Path, overwrite: bool) -> tuple[str, Path] |
     from agriseg.manifest import table_stamped
 
     path = Path(path)
-    if overwrite or not path.is_file() or table_stamped(path):
+    del overwrite  # (kept in the signature: a copy is made either way)
+    if not path.is_file() or table_stamped(path):
         return None
     data = path.read_bytes()  # a table, small; a copy kept by an earlier run is not made again (nor said)
     if any(c.is_file() and c.read_bytes() == data for c in path.parent.glob(f"{path.stem}.earlier*{path.suffix}")):

@@ -309,7 +309,7 @@ def run_batch(
                 # agriseg's table as it wrote it: rewritten when the batch ends, and until then it would describe
                 # outputs this run replaces (e.g. on Ctrl-C). A file of yours under its name (or one edited since, or
                 # a table of an agriseg before table stamps) describes none of them: it stays where it is, written
-                # over only by the table itself (copied aside first without --overwrite: keep_unstamped_table)
+                # over only by the table itself (copied aside first, --overwrite or not: keep_unstamped_table)
                 if Path(table).is_file() and table_stamped(table) and not table_edited(table):
                     held[Path(table)] = Path(table).read_bytes()
                     Path(table).unlink()

@@ -114,7 +114,7 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
     except UnidentifiedImageError as err:
         if path.stat().st_size == 0:
             raise ImageReadError(f"{path}: empty file (0 bytes)") from err
-        raise ImageReadError(f"{path}: not a readable {kind}{_raster_hint(path)}") from err
+        raise ImageReadError(f"{path}: not a readable {kind}{_raster_hint(path) or _format_hint(path)}") from err
     except PermissionError as err:
         raise ImageReadError(f"{path}: cannot read it: permission denied") from err
     except (OSError, SyntaxError, ValueError) as err:
@@ -124,7 +124,25 @@ def open_image(path: str | Path, kind: str = "image") -> Image.Image:
             raise ImageReadError(
                 f"{path}: truncated {kind}: the file ends before its pixels do (copy it again?)"
             ) from err
+        if path.suffix.lower() == ".webp" or "decoder" in str(err):  # libwebp's "could not create decoder object"
+            raise ImageReadError(f"{path}: unreadable or truncated {kind} (its pixels cannot be decoded)") from err
         raise ImageReadError(f"{path}: unreadable or truncated {kind} ({err})") from err
+
+
+# the ISO base media brands of HEIF files (iPhone photos) and RAW formats that start the same way
+_HEIF_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1")
+
+
+def _format_hint(path: Path) -> str:
+    """For a file PIL cannot identify: what it is, when its first bytes say so (a HEIC photo saved as .jpg)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return ""
+    if head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS:
+        return ": a HEIC / HEIF photo (an iPhone's format), which agriseg does not read; convert it to JPEG"
+    return ""
 
 
 def _check_size(im: Image.Image, path: Path, kind: str) -> None:
@@ -576,6 +594,10 @@ def _to_uint8(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
         _warn_once("%s: float image whose values are all <= %d %s: scale it to 0-1 first", path, LOW_BITS_TOP, said)
     elif warn and top == 65535.0:
         _warn_dark(arr, path, "float", "to 0-1")
+    lo = float(arr.min(initial=0.0))
+    if warn and lo < -0.02 * top:  # a centred or standardised image (-0.5..0.5): its lower half read black, unsaid
+        _warn_once("%s: float image with values down to %.3g, below 0, read as 0 (black): scale it to 0-1 first",
+                   path, lo)  # fmt: skip
     return (arr * (255.0 / top)).round().clip(0, 255).astype(np.uint8)
 
 
