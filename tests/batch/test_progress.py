@@ -19,6 +19,9 @@ def test_library_bars_are_off_inside_and_as_they_were_after(monkeypatch: pytest.
     with library_bars_off():
         assert not hf_logging.is_progress_bar_enabled() and not ds_logging.is_progress_bar_enabled()
     assert hf_logging.is_progress_bar_enabled() and ds_logging.is_progress_bar_enabled()
+    assert not hub.are_progress_bars_disabled()  # the Hub's download bars: on after, as before (session 101)
+    with library_bars_off(local=False):  # a model named by its Hub id may download: every bar stays
+        assert hf_logging.is_progress_bar_enabled() and not hub.are_progress_bars_disabled()
     hub.disable_progress_bars()  # a caller's own choice for the hub's bars survives transformers' switch
     try:
         with library_bars_off():

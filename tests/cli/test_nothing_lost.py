@@ -8,6 +8,7 @@ others done, or outputs that are really this run's.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -529,18 +530,23 @@ def test_evaluate_report_never_replaces_inputs_or_files(tmp_path: Path) -> None:
     _photos(images, 1)
     label = next(labels.glob("*.png"))
     before = label.read_bytes()
-    for target in (label, images / sorted(p.name for p in images.iterdir())[0]):
-        code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, "--peanut", "-o", target)
-        assert code != 0 and "is one of the inputs" in out, out
+    for target in (label, images / sorted(p.name for p in images.iterdir())[0]):  # no report's name (session 101)
         code, out = _run(
             "crop", "evaluate", "--images", images, "--masks", labels, "--peanut", "-o", target, "--overwrite"
         )
-        assert code != 0 and "is one of the inputs" in out, out
+        assert code == 2 and "written as JSON; name it .json" in out, out
     assert label.read_bytes() == before
-    notes = tmp_path / "notes.txt"
+    given = tmp_path / "given.json"  # a JSON among the inputs: still never the report
+    given.write_text("{}")
+    shutil.copy(next(images.iterdir()), tmp_path / "given.jpg")
+    code, out = _run(
+        "crop", "evaluate", "--images", tmp_path, "--masks", labels, "--peanut", "-o", given, "--overwrite"
+    )
+    assert code != 0 and "is one of the inputs" in out and given.read_text() == "{}", out
+    notes = tmp_path / "notes.json"
     notes.write_text("mine")
     code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, "--peanut", "-o", notes)
-    assert code != 0 and "notes.txt: exists (use --overwrite)" in out and notes.read_text() == "mine", out
+    assert code != 0 and "notes.json: exists (use --overwrite)" in out and notes.read_text() == "mine", out
     code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, "--peanut", "-o", notes, "--overwrite")
     assert code == 0 and json.loads(notes.read_text())["miou"] > 0, out
 

@@ -407,3 +407,24 @@ def test_an_empty_model_name_is_refused_as_an_empty_path_is() -> None:
                  ["crop", "predict", "x.jpg", "-o", "o", "-m", ""]):  # fmt: skip
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 2 and "empty: give a model name or path" in res.output, (args, res.output)
+
+
+def test_text_predict_names_five_images_with_repaired_tiles_then_counts(capsys: pytest.CaptureFixture) -> None:
+    """Every image with a repaired tile took a line of its own (32 lines for 16 images), and `-q` printed them
+    too (session 101's sweep)."""
+    import agriseg
+    from agriseg.cli.text_predict import say_repairs
+
+    rows = [{"file": f"t{i}.png", "status": "ok", "patches": 4, "valid_patches": i % 2} for i in range(8)]
+    rows.append({"file": "e.png", "status": "ok", "patches": 4, "valid_patches": 0, "repairs_said": True})
+    say_repairs(rows)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "t0.png: none of its 4 tiles well-formed (all repaired; see its .json)"
+    assert err[1] == "t1.png: 1 of 4 tiles well-formed (the others repaired; see its .json)"
+    assert err[5:] == ["... and 3 more images with repaired tiles (see their .json)"]
+    agriseg.quiet(True)
+    try:
+        say_repairs(rows)
+    finally:
+        agriseg.quiet(False)
+    assert capsys.readouterr().err == ""

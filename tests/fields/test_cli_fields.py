@@ -804,14 +804,14 @@ def test_evaluate_scores_every_chip_it_can_and_names_the_others(tmp_path, ftw_ro
     assert r.exit_code == 2 and f"{masks[3]}: missing file of chip" in r.output, r.output
     r = CliRunner().invoke(main, [*args, "-o", str(out), "--missing", "skip"])
     assert r.exit_code == 1 and "Traceback" not in r.output, r.output
-    assert f"failed: {masks[2]}: mask size (32, 32) differs from its image (64, 64)" in r.output
+    assert f"failed: {masks[2]}: mask is 32x32 px, its image 64x64" in r.output
     rep = json.loads(out.read_text())
     assert rep["chips"] == n - 2 and rep["chips_skipped"] == [f"austria/{masks[3].stem}"]
     assert f"1 incomplete train chip left out (--missing skip): austria/{masks[3].stem}" in caplog.text
     r = CliRunner().invoke(main, ["fields", "robustness", "--model", str(tiny_ckpt), "--root", str(root),
                                   "--split", "train", "--missing", "skip", "--max-chips", "14"])  # fmt: skip
     assert r.exit_code == 1 and "Traceback" not in r.output, r.output  # the chip of another mask size: failed
-    assert f"failed: {masks[2]}: mask size (32, 32)" in r.output and "corner consistency" in r.output
+    assert f"failed: {masks[2]}: mask is 32x32 px" in r.output and "corner consistency" in r.output
 
 
 def test_a_missing_test_country_is_refused_before_training(tmp_path: Path) -> None:

@@ -728,6 +728,7 @@ def test_an_all_background_mask_from_repaired_answers_is_warned_about(
         res = _predict(tiny, tmp_path / "p", "--classes", CLASSES)
     assert res.exit_code == 0, res.output
     assert "its mask is all background, from answers of which 1 of 1 tiles needed repair" in caplog.text
+    assert "tiles well-formed" not in res.output  # its repairs said once, with its empty mask (session 101)
 
 
 def test_two_runs_into_one_folder_are_never_scored_as_one(tiny: Path, tmp_path: Path, answering: str) -> None:
@@ -840,7 +841,7 @@ def test_an_image_without_mask_text_in_any_tile_fails_as_an_item(
     monkeypatch.setattr(infer, "generate_batch", lambda *a, **k: [answer, "no mask", "", "no"][: len(a[3])])
     res = _predict(tiny, tmp_path / "q", "--classes", CLASSES, "--batch-size", "4")
     assert res.exit_code == 0 and "1 predicted" in res.output, res.output
-    assert "1/4 tiles well-formed (the others repaired; 3 without mask text, drawn as background" in res.output
+    assert "1 of 4 tiles well-formed (the others repaired; 3 without mask text, drawn as background" in res.output
 
 
 def test_an_image_beyond_memory_fails_alone_in_a_batch(

@@ -482,7 +482,16 @@ def test_tiny_model_adds_its_class_words(tmp_path: Path) -> None:
     text = "<seg>background *2| cover-crop *2\n maize2 *3| forêt *1\n</seg>"
     assert proc.tokenizer.decode(proc.tokenizer(text)["input_ids"], skip_special_tokens=True) == text
     # its classes are saved as a training run saves them: predict needs no --classes (session 95's sweep)
-    assert json.loads((tmp_path / "m" / "agriseg_text.json").read_text()) == {"class_names": words}
+    assert json.loads((tmp_path / "m" / "agriseg_text.json").read_text())["class_names"] == words
+    # an unchanged re-run makes nothing new (it refused the folder, exit 2, where `text dataset` said "unchanged");
+    # another seed still is refused (session 101's sweep)
+    before = (tmp_path / "m" / "model.safetensors").stat().st_mtime_ns
+    again = CliRunner().invoke(main, ["text", "tiny-model", "-o", str(tmp_path / "m"), "--classes", ",".join(words)])
+    assert again.exit_code == 0 and "(made by a run with these options: unchanged)" in again.output, again.output
+    assert res.output.split(",")[1] == again.output.split(",")[1]  # the same parameter count, read from the file
+    assert (tmp_path / "m" / "model.safetensors").stat().st_mtime_ns == before
+    other = ["text", "tiny-model", "-o", str(tmp_path / "m"), "--classes", ",".join(words), "--seed", "3"]
+    assert CliRunner().invoke(main, other).exit_code == 2
     Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
     res = CliRunner().invoke(main, ["text", "predict", str(tmp_path / "a.png"), "-o", str(tmp_path / "p"),
                                     "-m", str(tmp_path / "m")])  # fmt: skip

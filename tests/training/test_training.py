@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import shutil
 import signal
 import sys
 import warnings
@@ -161,6 +162,10 @@ def test_resuming_with_fewer_epochs_than_done_is_a_usage_error(tmp_path: Path) -
     # as many as done: nothing trained, and the run rewrote its model saying "3 epochs" (session 101's sweep)
     with pytest.raises(OptionError, match=r"--epochs 3: .*at epoch 3 of its run already, nothing is left to train"):
         fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "last.ckpt", progress=False)
+    # but a run stopped by Ctrl-C after its last epoch (in the final validation) is finished from its checkpoint
+    shutil.copy(tmp_path / "last.ckpt", tmp_path / "interrupted.ckpt")
+    fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "interrupted.ckpt", progress=False)
+    assert not (tmp_path / "interrupted.ckpt").exists()  # its run has ended
 
 
 def test_a_run_cut_by_its_time_limit_says_so(tmp_path: Path) -> None:
@@ -179,6 +184,20 @@ def test_a_run_cut_by_its_time_limit_says_so(tmp_path: Path) -> None:
     cfg = _TinyConfig(train=TrainOptions(epochs=1, max_minutes=5, **opts))
     res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path / "b", progress=False)
     assert "stopped by" not in summary_line("t", res, {}, "m")
+
+
+def test_a_run_stopped_in_an_epoch_says_how_much_of_it_ran(tmp_path: Path) -> None:
+    """`crop train --max-steps 2` of a 30-batch epoch said "1 epoch, 2 steps" (session 101's sweep)."""
+    opts = {"batch_size": 4, "num_workers": 0, "accelerator": "cpu"}
+    cfg = _TinyConfig(train=TrainOptions(epochs=2, max_steps=2, **opts))  # 4 batches an epoch
+    res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path / "a", progress=False)
+    assert summary_line("t", res, {}, "m").startswith("t: 2 of 4 batches of epoch 1, 2 steps in ")
+    cfg = _TinyConfig(train=TrainOptions(epochs=3, max_steps=6, **opts))
+    res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path / "b", progress=False)
+    assert summary_line("t", res, {}, "m").startswith("t: 1 epoch and 2 of 4 batches of epoch 2, 6 steps in ")
+    cfg = _TinyConfig(train=TrainOptions(epochs=2, **opts))
+    res = fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path / "c", progress=False)
+    assert summary_line("t", res, {}, "m").startswith("t: 2 epochs, 8 steps in ")
 
 
 def test_training_flags_become_config_overrides() -> None:
@@ -354,6 +373,9 @@ def test_a_run_folder_of_someone_elses_files_or_a_file_is_refused(tmp_path: Path
         check_run_folder(theirs)
     (run / "split.json").write_text('{"train": ["a"], "val": ["b"]}', encoding="utf-8")  # a run's own
     assert check_run_folder(run) == run
+    # a checkpoint half-written by a killed run: agriseg's own temporary, removed, not "no checkpoint agriseg wrote"
+    (run / ".last.ckpt.agriseg-tmp-999999999.ckpt").write_bytes(b"PK\x03\x04cut")
+    assert check_run_folder(run) == run and not (run / ".last.ckpt.agriseg-tmp-999999999.ckpt").exists()
     # a folder of a user's test_metrics.json alone was taken for a run's and the file written over (session 101)
     metrics = tmp_path / "metrics"
     metrics.mkdir()
@@ -405,10 +427,19 @@ def test_a_run_folder_moved_since_keeps_its_best_score(tmp_path: Path) -> None:
     state = {"dirpath": old, "best_model_score": score, "best_model_path": best, "best_k_models": {best: score},
              "kth_best_model_path": best, "kth_value": score, "last_model_path": f"{old}/last.ckpt",
              "monitor": "val/score", "current_score": None}  # fmt: skip
+    cb.resumed_from = tmp_path / "b" / "last.ckpt"  # the run's own folder, copied
     cb.load_state_dict(state)
     assert cb.best_model_path == str(tmp_path / "b" / "best-epoch=12.ckpt")
     assert cb.best_model_score is not None and float(cb.best_model_score) == pytest.approx(0.43)
     assert list(cb.best_k_models) == [str(tmp_path / "b" / "best-epoch=12.ckpt")]
+    # another folder's run resumed into b: b's file of that name is b's earlier run's, never this run's best
+    other = _RunCheckpoint(dirpath=tmp_path / "b", filename="best-{epoch:02d}", monitor="val/score", mode="max")
+    other.resumed_from = tmp_path / "a" / "last.ckpt"
+    with pytest.warns(UserWarning, match="dirpath has changed"):  # Lightning's (fit keeps its loggers quiet)
+        other.load_state_dict(state)
+    assert other.best_model_score is None and other.best_model_path == best  # Lightning's own rule
+    # its state under Lightning's key: checkpoints of before this class restore it too
+    assert cb.state_key.startswith("ModelCheckpoint{")
 
 
 def test_a_failed_shutdown_after_ctrl_c_is_still_an_interruption() -> None:

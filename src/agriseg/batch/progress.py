@@ -80,38 +80,41 @@ def _quiet_tqdm(base: type) -> type:
 
 
 @contextlib.contextmanager
-def library_bars_off() -> Iterator[None]:
+def library_bars_off(local: bool = True) -> Iterator[None]:
     """Hide the bars Hugging Face libraries draw for a short step of theirs (``Loading weights``, ``Writing model
     shards``, ``Saving the dataset``): agriseg's own line says what the step did, and two more bars per load or
     save only made a run's output longer. Training's bar (from tqdm itself, not these switches) stays.
 
+    Args:
+        local: whether the step reads or writes local files only; False (a model named by its Hub id, which
+            may be downloaded) leaves every bar on: a first download of 100 MB or more shows its progress.
+
     Written by hand: transformers and datasets have only global on / off switches, not a scoped one; this puts
-    back what each had (a library not installed is left alone).
+    back what each had, the Hub's download bars too (a library not installed is left alone).
     """
     import importlib
 
+    if quiet() or not local:  # quiet: every bar is off already (by environment)
+        yield
+        return
+    try:  # transformers' switch moves the Hub's too: its state before anything is switched
+        hub: Any = importlib.import_module("huggingface_hub.utils")
+        hub_was_off = bool(hub.are_progress_bars_disabled())
+    except ImportError:
+        hub, hub_was_off = None, False
     undo = []
-    for module, off, on, is_on in (
-        ()
-        if quiet()
-        else (  # quiet: every bar is off already (by environment)
-            ("transformers.utils.logging", "disable_progress_bar", "enable_progress_bar", "is_progress_bar_enabled"),
-            ("datasets.utils.logging", "disable_progress_bar", "enable_progress_bar", "is_progress_bar_enabled"),
-        )
-    ):
+    for module in ("transformers.utils.logging", "datasets.utils.logging"):
         try:
             mod = importlib.import_module(module)
         except ImportError:
             continue
-        if getattr(mod, is_on)():
-            getattr(mod, off)()
-            undo.append(getattr(mod, on))
-    hub = importlib.import_module("huggingface_hub.utils") if undo else None  # transformers' switch moves hub's too
-    hub_was_off = hub is not None and hub.are_progress_bars_disabled()
+        if mod.is_progress_bar_enabled():
+            mod.disable_progress_bar()
+            undo.append(mod.enable_progress_bar)
     try:
         yield
     finally:
         for put_back in undo:
             put_back()
-        if hub is not None and hub_was_off:  # as it was: transformers' enable_progress_bar turned hub's bars on as well
-            hub.disable_progress_bars()
+        if hub is not None and undo:  # as it was before: enable_progress_bar turned the Hub's bars on as well
+            (hub.disable_progress_bars if hub_was_off else hub.enable_progress_bars)()

@@ -87,8 +87,9 @@ def tiny_model_cmd(
     from agriseg.text.tinyvlm import TinyVLMConfig, build_tiny_model
 
     cfg = TinyVLMConfig(image_size=image_size, vision_patch=vision_patch, mm_tokens_per_image=image_tokens)
-    n = build_tiny_model(outdir, _class_list(classes) or [], cfg, seed, overwrite)
-    click.echo(f"{outdir}: tiny Gemma 3, {n / 1e6:.2f} M parameters, classes {classes}")
+    n, made = build_tiny_model(outdir, _class_list(classes) or [], cfg, seed, overwrite)
+    said = "" if made else " (made by a run with these options: unchanged)"
+    click.echo(f"{outdir}: tiny Gemma 3, {n / 1e6:.2f} M parameters, classes {classes}{said}")
 
 
 @renamed({"--patch": "--tile", "-p": "--tile", "-g": "--grid"})

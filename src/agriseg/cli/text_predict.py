@@ -34,6 +34,8 @@ from agriseg.cli.options import (
 from agriseg.cli.text_helpers import _need_text_extra
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from agriseg.batch import BatchOptions
 
 
@@ -87,13 +89,32 @@ def predict_cmd(
         refuse_unread(["blend"], "not read with --overlap 0 (tiles that do not overlap have nothing to blend)")
     cfg = config_from_params(TextPredictConfig, params, OPTION_FIELDS)
     result = predict_paths(images, outdir, model_name, cfg, classes, chat_template, bands, batch)
-    for r in result:  # on stderr, and only what needs a look: stdout is the summary a script reads
-        if r["status"] == "ok" and r["valid_patches"] < r["patches"]:
-            empty = r.get("no_mask_patches", 0)  # tiles without mask text are background made up, not repaired
-            said = f"; {empty} without mask text, drawn as background" if empty else ""
-            click.echo(f"{r['file']}: {r['valid_patches']}/{r['patches']} tiles well-formed (the others repaired"
-                       f"{said}; see its .json)", err=True)  # fmt: skip
+    say_repairs(result)
     finish(result, "predicted", outdir)
+
+
+SHOWN_REPAIRS = 5  # images whose repaired tiles are named one a line; past them, how many more
+
+
+def say_repairs(rows: Iterable[dict]) -> None:
+    """On stderr, and only what needs a look (stdout is the summary a script reads): the images some of whose
+    tiles were repaired, at most :data:`SHOWN_REPAIRS` by name, then how many more; not with ``-q``, nor an image
+    whose empty mask was said with its repairs already."""
+    from agriseg import quiet
+
+    todo = [r for r in rows if r["status"] == "ok" and r["valid_patches"] < r["patches"] and not r.get("repairs_said")]
+    if quiet():
+        return
+    for r in todo[:SHOWN_REPAIRS]:
+        empty = r.get("no_mask_patches", 0)  # tiles without mask text are background made up, not repaired
+        said = f"; {empty} without mask text, drawn as background" if empty else ""
+        ok, n = r["valid_patches"], r["patches"]
+        well = f"none of its {n} tiles" if ok == 0 else f"{ok} of {n} tiles"
+        click.echo(f"{r['file']}: {well} well-formed ({'all' if ok == 0 else 'the others'} repaired{said}; see "
+                   "its .json)", err=True)  # fmt: skip
+    if len(todo) > SHOWN_REPAIRS:
+        more = len(todo) - SHOWN_REPAIRS
+        click.echo(f"... and {more} more image{'s' * (more > 1)} with repaired tiles (see their .json)", err=True)
 
 
 # --truth: the true masks are --masks in every command that reads them (crop evaluate, text dataset)

@@ -65,6 +65,8 @@ def evaluate_folder(
     _check_label_mode([lp for _, lp in pairs.values()], label_mode, colormap)
     failed: list[str] = []  # pairs that cannot be scored: named in the report, the others scored
     misfits = 0  # of them, labels whose encoding does not fit the model or the label mode
+    void: list[str] = []  # labels all 255: nothing in them to score (counted as ignored pixels)
+    unlisted: list[tuple[str, float]] = []  # colour labels with many pixels of colours the colormap does not list
     for stem, (ip, lp) in progress_bar(pairs.items(), desc="evaluate", unit="img", disable=not progress):
         try:
             pred, truth = _pair(stem, ip, lp, predict_fn, num_classes, label_mode, colormap)
@@ -74,17 +76,18 @@ def evaluate_folder(
             failed.append(str(err))
             misfits += isinstance(err, OptionError)
             continue
-        if truth.size and (truth == 255).all():  # nothing of it scored: its row of the set was nan, exit 0
-            msg = f"{lp}: every pixel is 255 (not scored)"
-            if strict:
-                raise ValueError(msg)
-            failed.append(msg)
+        if truth.size and (truth == 255).all():  # nothing of it to score (a wholly-void tile of an index set)
+            void.append(f"{lp}: every pixel is 255 (not scored)")
+            ignored += truth.size
+            pixels += truth.size
             continue
         with warnings.catch_warnings():  # the report says what was left out, and why, for the whole set
             warnings.filterwarnings("ignore", message="the truth holds only 0 and", category=UserWarning)
             metrics.update(pred, truth)
         ignored += int((truth == 255).sum())
         pixels += truth.size
+        if label_mode == "colormap" and (share := float((truth == 255).mean())) > IGNORED_WARN:
+            unlisted.append((str(lp), share))  # named in the report: which labels, and a JPEG's blurred colours
         classes_seen = classes_seen or bool(((truth > 0) & (truth != 255)).any())
         in_labels[np.unique(truth[truth < num_classes])] = True
     if failed and len(failed) == len(pairs):
@@ -92,10 +95,14 @@ def evaluate_folder(
         if misfits == len(failed):  # no label fits the model or the label mode: a usage error (exit status 2)
             raise OptionError(f"{failed[0]}{more}")
         raise ImageReadError(f"nothing to score: {failed[0]}{more}")
+    if void and len(void) + len(failed) == len(pairs):  # every label void: scores of nothing were nan, exit 0
+        more = f" (and {len(void) - 1} more)" if len(void) > 1 else ""
+        raise ImageReadError(f"nothing to score: {void[0]}{more}")
     res = metrics.compute()
     res["ignored_label_fraction"] = round(ignored / pixels, 6) if pixels else 0.0
+    res["labels_with_unlisted_colours"] = [{"label": lp, "share": round(v, 4)} for lp, v in unlisted]
     # 0/255 masks read as class ids: every plant pixel is 255, "not scored", and the scores mean nothing
-    res["labels_0_255_read_as_index"] = label_mode == "index" and ignored > 0 and not classes_seen
+    res["labels_only_0_255"] = label_mode == "index" and ignored > 0 and not classes_seen
     # a class the model predicts that no label holds: its IoU is 0 whatever the model does (0/1 vegetation
     # labels read as class ids against a crop / weed model: 1 is crop, weed never appears)
     names = list(res.get("per_class_iou", {})) or [str(c) for c in range(num_classes)]
@@ -190,7 +197,8 @@ def _pair(
         )
     pred = np.asarray(predict_fn(stem, rgb))
     if pred.shape != truth.shape:
-        raise ValueError(f"prediction for {stem} has size {pred.shape[::-1]}, its label {lp} {truth.shape[::-1]}")
+        (ph, pw), (th, tw) = pred.shape[:2], truth.shape[:2]
+        raise ValueError(f"prediction for {stem} is {pw}x{ph} px, its label {lp} {tw}x{th}")
     return pred, truth
 
 
@@ -269,15 +277,22 @@ def format_table(res: dict) -> str:
             f"where the model finds some and undefined (nan) where it finds none ({why})"
         )
     ignored = res.get("ignored_label_fraction", 0.0)
-    if res.get("labels_0_255_read_as_index"):
+    if res.get("labels_only_0_255"):
         lines.append(
             "warning: the labels hold only 0 and 255, and --label-mode index reads 255 as not scored: "
             "for 0/255 masks use --label-mode binary"
         )
     elif ignored > IGNORED_WARN:
+        most = sorted(res.get("labels_with_unlisted_colours") or [], key=lambda u: -u["share"])
+        where = ""
+        if most:  # which labels: a JPEG's blurred colours at every edge, or a colour the colormap misses
+            named = ", ".join(f"{Path(u['label']).name} {100 * u['share']:.0f} %" for u in most[:3])
+            more = f" and {len(most) - 3} more" if len(most) > 3 else ""
+            jpeg = any(Path(u["label"]).suffix.lower() in (".jpg", ".jpeg") for u in most)
+            where = f"; most in {named}{more}" + ("; JPEG blends colours at every edge: save labels as PNG" * jpeg)
         lines.append(
             f"warning: {100 * ignored:.1f} % of label pixels were not scored (value 255, or colours the colormap "
-            "does not list)"
+            f"does not list){where}"
         )
     return "\n".join(lines)
 

@@ -68,8 +68,8 @@ def read_label(
     with open_image(path, "label") as im:  # a palette label's index is its class id
         orientation = exif_orientation(im)
         arr = np.asarray(im.convert("RGB")) if mode == "colormap" else np.asarray(im)
-        if mode == "binary" and im.mode == "P" and _background_coloured(path, im.getpalette() or [], arr, setting):
-            arr = np.asarray(np.asarray(im.convert("RGB")).any(-1), np.uint8)  # (H, W): black background, else plant
+        if mode == "binary" and im.mode == "P":  # by index (0 = background), as a VOC-style label is drawn
+            _warn_if_background_coloured(path, im.getpalette() or [], arr, setting, im.info.get("transparency"))
     arr = apply_orientation(arr, orientation)
     # binary: a transparent pixel is background, whatever colour it holds (a label drawn on a transparent layer
     # of an image editor keeps white or any colour there: read by colour, every pixel was vegetation)
@@ -93,20 +93,12 @@ def read_label(
             found = np.unique(key)[:5]
             shown = ", ".join(f"{k >> 16},{(k >> 8) & 255},{k & 255}" for k in found.tolist())
             raise ColormapMisfit(f"{path}: no pixel has a colour of the colormap (label colours include {shown})")
-        unlisted = float((out == 255).mean())
-        if unlisted and _grey(arr) and any(len(set(parse_colour(c))) > 1 for c in colormap):
-            # a 0/255 mask given to --peanut: its white was "not scored", vegetation IoU 0.00 with exit 0
-            raise ColormapMisfit(f"{path}: a grey label (0/255?), and the colormap's classes are colours: for a "
-                                 "vegetation mask give --label-mode binary (no --peanut or --colormap)")  # fmt: skip
-        if unlisted > UNLISTED_WARN and not _UNLISTED:  # said once, naming the first such label
-            import logging
-
-            _UNLISTED.append(path)
-            jpeg = " (a JPEG's blurred colours: save labels as PNG)" if path.suffix.lower() in (".jpg", ".jpeg") else ""
-            logging.getLogger("agriseg").warning(
-                "%s: %.1f %% of its pixels have colours the colormap does not list, not scored%s", path,
-                100 * unlisted, jpeg,
-            )  # fmt: skip
+        # a 0/255 mask given to --peanut: its white "not scored", vegetation IoU 0.00 with exit 0; a grey label whose
+        # greys the colormap lists (black, white) is read as listed
+        if _grey(arr) and not ((out != 255) & (key != 0)).any() and (out == 255).any():
+            if any(len(set(parse_colour(c))) > 1 for c in colormap):
+                raise ColormapMisfit(f"{path}: a grey label (0/255?), and the colormap names no grey but black: a "
+                                     f"vegetation mask is read with {setting} binary")  # fmt: skip
         return out
     if arr.ndim == 3 and mode == "index" and not (arr[..., :3] == arr[..., :1]).all():
         raise OptionError(  # the label mode given does not fit the labels: a usage error (exit status 2)
@@ -147,10 +139,6 @@ def _photo_like(rgb: np.ndarray, clear: np.ndarray | None = None) -> bool:
     pairs = seen[:, 1:] & seen[:, :-1]  # (h, W - 1): both pixels seen
     flat = np.abs(a[:, 1:] - a[:, :-1]).max(-1) <= FLAT_LEVELS
     return bool(pairs.any()) and float(flat[pairs].mean()) < PHOTO_FLAT
-
-
-_UNLISTED: list[Path] = []  # the first colour label with many unlisted colours read in this process (said once)
-UNLISTED_WARN = 0.02  # a share of pixels in colours the colormap does not list above which a label is named
 
 
 def _grey(rgb: np.ndarray) -> bool:
@@ -205,27 +193,30 @@ def _smoothed_0_255(path: Path, arr: np.ndarray, setting: str) -> bool:
     return True
 
 
-def _background_coloured(path: Path, palette: Sequence[int], indexes: np.ndarray, setting: str) -> bool:
-    """Whether a palette label read in binary mode is read by its colours (black = background) rather than by
-    index (0 = background, as a VOC-style label's): so when index 0 is a colour and not black while black is
-    another index that pixels use (``indexes``), as a viewer shows it. Said once per palette (a palette padded
-    with black past its classes is no such label)."""
+def _warn_if_background_coloured(
+    path: Path, palette: Sequence[int], indexes: np.ndarray, setting: str, transparency: object = None
+) -> None:
+    """A palette label read in binary mode is read by index (0 = background); when index 0 is a colour and not
+    black, while black is another index that pixels use (``indexes``), the colours seen say the opposite: say
+    so, once per palette (a palette padded with black past its classes is no such label, nor one whose index 0
+    is transparent: a label drawn on a transparent layer). Read by colour instead, a white-background label
+    of black plants came out inverted (session 101's review): which colour is the background, only its
+    author knows."""
     import logging
 
     first, black = tuple(palette[:3]), (0, 0, 0)
     colours = [tuple(palette[i : i + 3]) for i in range(3, min(len(palette), 3 * 256), 3)]
-    if not first or first == black or black not in colours:
-        return False
+    clear0 = transparency == 0 or (isinstance(transparency, bytes) and transparency[:1] == b"\x00")
+    if not first or first == black or black not in colours or clear0 or tuple(palette) in _SAID:
+        return
     if not (indexes == colours.index(black) + 1).any():
-        return False
-    if tuple(palette) not in _SAID:
-        _SAID.add(tuple(palette))
-        logging.getLogger("agriseg").warning(
-            "%s: a palette label whose index 0 is %s and black index %d: read by colour (black = background, "
-            "as it looks); give %s index to read its indexes as classes",
-            path, ",".join(map(str, first)), colours.index(black) + 1, setting,
-        )  # fmt: skip
-    return True
+        return
+    _SAID.add(tuple(palette))
+    logging.getLogger("agriseg").warning(
+        "%s: a palette label whose index 0 (background in label mode binary) is %s and not black, while black "
+        "is index %d: read by index; if its colours are the classes, give %s colormap",
+        path, ",".join(map(str, first)), colours.index(black) + 1, setting,
+    )  # fmt: skip
 
 
 def parse_colour(text: str) -> tuple[int, int, int]:

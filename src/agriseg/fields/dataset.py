@@ -389,7 +389,7 @@ class FTWDataset(Dataset):
                         else country)  # fmt: skip
         return ", ".join(said)
 
-    def check(self, where: str = "") -> None:
+    def check(self, where: str = "", one_size: bool = False) -> None:
         """Open every chip's files before training (header, band count, size and the last block), so that a
         damaged chip is a usage error before the run's folder is made, not a stop part-way through an epoch
         (a zero-byte window stopped training after checkpoints were written). As the crop trainer's
@@ -398,7 +398,8 @@ class FTWDataset(Dataset):
         Raises:
             agriseg.config.OptionError: the first chip file that is unreadable, of the wrong band count, of
                 another size or pixel grid than the rest of its chip, or a mask of class ids outside 0..3, with
-                how many more there are; then a chip of another size than most (a batch stacks chips of one size).
+                how many more there are; with ``one_size`` (chips batched for training), then a chip of another
+                size than most.
         """
         from agriseg import quiet
         from agriseg.batch.errors import counted
@@ -434,13 +435,13 @@ class FTWDataset(Dataset):
                 sizes.setdefault((infos[chip.mask].width, infos[chip.mask].height), []).append(str(chip.mask))
             except (ValueError, FileNotFoundError) as err:
                 problems.append(str(err))
-        if len(sizes) > 1 and not problems:  # a batch stacks its chips: torch's collate stopped an epoch part-way
-            (w, h), most = max(sizes.items(), key=lambda kv: len(kv[1]))
+        if one_size and len(sizes) > 1 and not problems:  # a batch stacks its chips: torch's collate stopped an
+            (w, h), most = max(sizes.items(), key=lambda kv: len(kv[1]))  # epoch part-way with a traceback
             (ow, oh), odd = next((k, v) for k, v in sizes.items() if v is not most)
-            others = len(self.chips) - len(most) - 1
+            others = len(self.chips) - len(most) - 1  # besides the one named, chips not of the common size
             problems.append(f"{odd[0]}: its chip is {ow}x{oh} px, {counted(len(most), 'other chip')} {w}x{h} px; "
-                            "training batches chips of one size: cut it to that size or leave it out"
-                            + (f" ({counted(others, 'more chip')} of other sizes)" if others else ""))  # fmt: skip
+                            "a training batch stacks chips of one size: cut it to that size or leave it out"
+                            + (f" ({counted(others, 'more chip')} not {w}x{h} px)" if others else ""))  # fmt: skip
         if problems:
             more = f" (and {len(problems) - 1} more{' in ' + where if where else ''})" if len(problems) > 1 else ""
             raise OptionError(f"{problems[0]}{more}")
@@ -462,7 +463,8 @@ class FTWDataset(Dataset):
         mask, mask_grid = _read_mask(chip.mask)  # (H, W)
         _check_target(mask, chip.mask, self.target)
         if mask.shape != img.shape[1:]:
-            raise ValueError(f"{chip.mask}: mask size {mask.shape} differs from its image {img.shape[1:]}")
+            (mh, mw), (ih, iw) = mask.shape, img.shape[1:]
+            raise ValueError(f"{chip.mask}: mask is {mw}x{mh} px, its image {iw}x{ih}")
         if not _same_grid(mask_grid, grid):  # a label of another place or CRS was scored as if it fitted
             raise ValueError(f"{chip.mask}: not on its image's pixel grid (CRS or transform differ)")
         if self.cache:

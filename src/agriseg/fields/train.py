@@ -59,8 +59,10 @@ def train_fields(
     t = cfg.train
     L.seed_everything(t.seed, verbose=False)  # workers: seeded by agriseg.data.loaders.init_worker
     dm = FieldsDataModule(cfg.data, t.batch_size, t.num_workers, t.seed)  # a missing data set: refused before output
-    dm.train_set.check("the training chips")  # a damaged chip: before the run's folder, not part-way through
-    dm.val_set.check("the validation chips")
+    # a damaged chip: before the run's folder, not part-way through; chips of mixed sizes in a batch too (the test
+    # chips are scored by size: evaluate_model)
+    dm.train_set.check("the training chips", one_size=t.batch_size > 1)
+    dm.val_set.check("the validation chips", one_size=t.batch_size > 1)
     if evaluate_test:  # read now: a missing test country failed after the whole training had run
         dm.test_set.check("the test chips")
     sets = [(dm.train_set, "trained on"), (dm.val_set, "validated on")] + [(dm.test_set, "scored")] * evaluate_test

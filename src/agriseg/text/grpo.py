@@ -102,7 +102,8 @@ def run_grpo(
     valid = ValidityReward(class_names)
     ds = ds.select_columns(["prompt", "images", "truth", "class_names"])
     with removed_if_left_empty(cfg.output_dir), trl_quiet(), _reference_folder(cfg, model):
-        with library_bars_off():  # TRL loads the KL reference model here: transformers' "Loading weights" bar
+        # TRL loads the KL reference model here: transformers' "Loading weights" bar (a Hub id's download shows)
+        with library_bars_off(Path(str(cfg.model)).is_dir()):
             trainer = GRPOTrainer(
                 model=model,
                 # TRL types a reward as returning list[float | None]; ours list[float] (the stub's list is invariant)

@@ -341,8 +341,10 @@ def predict_files(
                 f"the model wrote no mask text for any of its {len(preds)} tiles, so there is no mask to write "
                 "(a model not trained for masks as text, or --max-new-tokens too small)"
             )
+        said_empty = False  # its repaired tiles said with its empty mask (the command's line would say them again)
         if preds and not sem[valid if valid is not None else ...].any():  # background everywhere, said once
             repaired = sum(not p.report.valid for p in preds)
+            said_empty = bool(repaired)
             if repaired:  # from answers the decoder had to repair: more likely a broken answer than an empty tile
                 log.warning(
                     "%s: its mask is all background, from answers of which %d of %d tiles needed repair (see its "
@@ -379,6 +381,7 @@ def predict_files(
             "no_mask_patches": sum("no_mask" in p.report.kinds() for p in preds),  # background made up, not repaired
             # its GeoJSON in pixel columns and rows: an image without a CRS (said once for the batch)
             "pixel_polygons": bool(instances and (geo is None or not geo.crs)),
+            "repairs_said": said_empty,
         }
 
     options = (batch or BatchOptions()).labelled("predict", "img")

@@ -314,10 +314,10 @@ def load_vlm(
     if base is not None:
         from peft import PeftModel
 
-        with library_bars_off():
+        with library_bars_off(Path(base).is_dir()):  # a Hub id may download: its bar shows
             model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
         # peft asks transformers' deprecated is_gradient_checkpointing: not the user's
-        with warnings.catch_warnings(), library_bars_off():
+        with warnings.catch_warnings(), library_bars_off(Path(name).is_dir()):
             warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             model = PeftModel.from_pretrained(model, name)
         if merge_adapter:
@@ -326,7 +326,7 @@ def load_vlm(
             model = model.merge_and_unload().requires_grad_(True)
     else:
         try:
-            with library_bars_off():
+            with library_bars_off(Path(name).is_dir()):  # a Hub id may download: its bar shows
                 model = AutoModelForImageTextToText.from_pretrained(name, dtype=dtype)
         except Exception as err:  # noqa: BLE001 - a truncated weights file raises the loader's own errors
             raise ModelLoadError(f"{name}: cannot load as an image-text-to-text model ({_one_line(err)})") from err

@@ -241,10 +241,17 @@ def build_tiny_vlm(class_names: Sequence[str], cfg: TinyVLMConfig | None = None,
     return model, proc
 
 
-def save_tiny_vlm(model: Any, processor: Any, path: str | Path, class_names: Sequence[str] | None = None) -> Path:
+def save_tiny_vlm(
+    model: Any,  # noqa: ANN401 - a transformers model
+    processor: Any,  # noqa: ANN401
+    path: str | Path,
+    class_names: Sequence[str] | None = None,
+    made_with: dict[str, Any] | None = None,
+) -> Path:
     """Save model + processor to a folder loadable with the Auto classes (or :func:`load_vlm`), atomically;
     with ``class_names``, the classes its tokenizer was built for, in ``agriseg_text.json`` as a training run
-    saves them (``text predict -m`` it then needs no ``--classes``, and refuses other ones)."""
+    saves them (``text predict -m`` it then needs no ``--classes``, and refuses other ones); ``made_with``: the
+    settings that built it, kept there too (an unchanged re-run of ``tiny-model`` makes nothing new)."""
     from agriseg.data.files import atomic_write, dumps_json
     from agriseg.text.sft import TEXT_META
 
@@ -254,7 +261,8 @@ def save_tiny_vlm(model: Any, processor: Any, path: str | Path, class_names: Seq
             model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         if class_names:
-            (tmp / TEXT_META).write_text(dumps_json({"class_names": list(class_names)}), encoding="utf-8")
+            meta = {"class_names": list(class_names), **({"tiny_model": made_with} if made_with else {})}
+            (tmp / TEXT_META).write_text(dumps_json(meta), encoding="utf-8")
     return Path(path)
 
 
@@ -397,20 +405,46 @@ def build_tiny_model(
     cfg: TinyVLMConfig | None = None,
     seed: int = 0,
     overwrite: bool = False,
-) -> int:
-    """``agriseg text tiny-model``: build, check and save a tiny VLM; returns its parameter count.
+) -> tuple[int, bool]:
+    """``agriseg text tiny-model``: build, check and save a tiny VLM; returns its parameter count and whether
+    it was made now (False: the folder holds the model these settings make, unchanged, as ``text dataset`` and
+    ``make-synthetic`` leave their unchanged outputs).
 
     Raises:
         OptionError: fewer than two class words or one given twice (:func:`parse_class_words`), or sizes
             that do not fit together.
-        FileExistsError: ``outdir`` exists and not ``overwrite``.
+        FileExistsError: ``outdir`` exists, holds something else, and not ``overwrite``.
     """
     from agriseg.batch import check_output
+    from agriseg.text.sft import read_meta
 
     class_names = parse_class_words(class_names)
     cfg = cfg or TinyVLMConfig()
     check_tiny_vlm_config(cfg)
+    made_with = {**cfg.model_dump(mode="json"), "seed": seed}
+    out = Path(outdir)
+    if not overwrite and (out / "config.json").is_file() and not (out / "agriseg_train_config.json").exists():
+        try:
+            meta = read_meta(out)
+        except OptionError:
+            meta = {}
+        if meta.get("tiny_model") == made_with and meta.get("class_names") == list(class_names):
+            return _parameters(out), False
     check_output(outdir, overwrite, empty_dir_ok=True)
     model, proc = build_tiny_vlm(class_names, cfg, seed=seed)
-    save_tiny_vlm(model, proc, outdir, class_names)
-    return sum(p.numel() for p in model.parameters())
+    n = sum(p.numel() for p in model.parameters())
+    save_tiny_vlm(model, proc, outdir, class_names, made_with)
+    return n, True
+
+
+def _parameters(folder: Path) -> int:
+    """The parameter count of a saved model, from its safetensors headers (no weights read)."""
+    from safetensors import safe_open
+
+    n = 0
+    for f in folder.glob("*.safetensors"):
+        with safe_open(str(f), "numpy") as st:
+            for key in st.keys():  # noqa: SIM118 - safe_open has keys(), no iteration
+                shape = st.get_slice(key).get_shape()
+                n += int(np.prod(shape)) if shape else 1
+    return n

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import io
 import logging
 import os
 import signal
@@ -57,12 +58,16 @@ def quiet_lightning() -> Iterator[None]:
             logging.getLogger(name).setLevel(level)
 
 
+FINAL_PASS = "scoring the chosen checkpoint"  # the bar of the validation pass after training (:func:`validate`)
+
+
 class _ProgressBar(TQDMProgressBar):
     """Lightning's tqdm bar, one line per epoch: without the logger's version number (``v_num``), which means
     nothing to a user, and without the second bar Lightning opens under it for each validation pass (the
     epoch bar shows the validation metrics when the pass ends)."""
 
     _started = False  # an epoch has begun (its line is on the bar)
+    final = False  # the score of the model chosen at the end (:func:`validate`): its pass has a bar of its own
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
         items = super().get_metrics(trainer, pl_module)
@@ -70,7 +75,25 @@ class _ProgressBar(TQDMProgressBar):
         return items
 
     def init_validation_tqdm(self) -> Tqdm:
+        if self.final:  # minutes on a CPU for 60 photos: silent, the run looked stuck after its last step
+            return Tqdm(desc=FINAL_PASS, disable=self.is_disabled, leave=False, dynamic_ncols=True, file=sys.stderr,
+                        bar_format=self.BAR_FORMAT)  # fmt: skip
         return Tqdm(disable=True)
+
+    def on_validation_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int, dataloader_idx: int = 0
+    ) -> None:
+        if not self.final:
+            super().on_validation_batch_start(trainer, pl_module, batch, batch_idx, dataloader_idx)
+            return
+        if not self.has_dataloader_changed(dataloader_idx):  # as Lightning's, but for its name ("Validation
+            return  # DataLoader 0", drawn once before ours)
+        from lightning.pytorch.callbacks.progress.tqdm_progress import convert_inf
+
+        bar = self.val_progress_bar
+        bar.reset()
+        bar.total, bar.initial = convert_inf(self.total_val_batches_current_dataloader), 0
+        bar.set_description(FINAL_PASS)
 
     def init_sanity_tqdm(self) -> Tqdm:
         return Tqdm(disable=True)
@@ -136,9 +159,12 @@ class _SiblingCheckpointIO(TorchCheckpointIO):
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        buffer = io.BytesIO()  # in memory first, as Lightning does: a full disk is then an OSError (ENOSPC), where
+        torch.save(checkpoint, buffer)  # torch.save into a file raised "RuntimeError: unexpected pos" (a traceback)
         tmp = temporary_sibling(path)
         try:
-            torch.save(checkpoint, tmp)
+            with open(tmp, "wb") as fh:
+                fh.write(buffer.getbuffer())
             # by hand, not atomic_write: the checkpoint a run resumed from (a protected input) is rewritten here
             os.replace(tmp, path)
         finally:
@@ -148,12 +174,27 @@ class _SiblingCheckpointIO(TorchCheckpointIO):
 class _RunCheckpoint(ModelCheckpoint):
     """Lightning's checkpoint callback that follows its run folder when it is copied or moved: a resume there kept
     only the old folder's best path and forgot its score, so a worse epoch became "best" and was exported (session
-    101's sweep). The paths are taken into the new folder when the best file is there, else Lightning's own rule."""
+    101's sweep). The paths are taken into the new folder when the checkpoint resumed from is in it (the run's own
+    folder, moved) and so is the best file; else Lightning's own rule (a resume of another folder's run into this
+    one never takes a file of this folder's earlier run for its best)."""
+
+    resumed_from: Path | None = None  # the checkpoint the run resumes from (set before fit)
+
+    @property
+    def state_key(self) -> str:
+        """As Lightning's ``ModelCheckpoint`` keys its state (the class name is part of the key): checkpoints
+        written before this class, and by it, restore its best score alike."""
+        return super().state_key.replace(type(self).__qualname__, "ModelCheckpoint", 1)
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:  # noqa: D102 - ModelCheckpoint's
         old, now = state_dict.get("dirpath"), self.dirpath
         best = state_dict.get("best_model_path")
-        if old and now and old != now and best and (Path(now) / Path(best).name).is_file():
+        own = (
+            self.resumed_from is not None
+            and now is not None
+            and self.resumed_from.resolve().parent == Path(now).resolve()
+        )
+        if own and old and now and old != now and best and (Path(now) / Path(best).name).is_file():
 
             def moved(path: Any) -> Any:  # noqa: ANN401 - a path Lightning kept, or an empty one
                 return str(Path(now) / Path(path).name) if path else path
@@ -328,7 +369,11 @@ def check_run_folder(
         )
     import zipfile
 
-    for ckpt in out.glob("*.ckpt") if out.is_dir() else ():  # last.ckpt, interrupted.ckpt: rewritten by the run
+    if out.is_dir():  # a killed run's half-written checkpoints: agriseg's own, not a user's file
+        from agriseg.data.files import clean_stale_temporaries
+
+        clean_stale_temporaries(out)
+    for ckpt in _checkpoints(out) if out.is_dir() else ():  # last.ckpt, interrupted.ckpt: rewritten by the run
         # (every PyTorch checkpoint is a zip file; an empty one, of a run killed as it began to save, holds nothing)
         if ckpt.is_file() and ckpt.stat().st_size and not zipfile.is_zipfile(ckpt):
             raise OptionError(
@@ -389,7 +434,15 @@ def check_run_folder(
 def _held_checkpoints(out: Path) -> list[Path]:
     """The checkpoints in ``out`` that hold something (an empty one, of a run killed as it began to save, holds
     nothing to lose)."""
-    return sorted(c for c in out.glob("*.ckpt") if c.is_file() and c.stat().st_size) if out.is_dir() else []
+    return sorted(c for c in _checkpoints(out) if c.is_file() and c.stat().st_size) if out.is_dir() else []
+
+
+def _checkpoints(out: Path) -> list[Path]:
+    """The ``*.ckpt`` files of ``out``, not agriseg's work-in-progress ones (a run killed while it wrote one left
+    ``.last.ckpt.agriseg-tmp-<pid>.ckpt``, which then refused the folder as "no checkpoint agriseg wrote")."""
+    from agriseg.data.files import is_temporary
+
+    return [c for c in out.glob("*.ckpt") if not is_temporary(c.name)]
 
 
 def replaces_earlier_run(output_dir: str | Path, resume: str | Path | None) -> bool:
@@ -403,7 +456,7 @@ def earlier_checkpoints(out: Path, keep: Sequence[str | Path | None] = ()) -> di
     reads: ``train.init_weights``): :func:`drop_earlier_checkpoints` removes those the run did not rewrite."""
     kept = {Path(k).resolve() for k in keep if k}
     found = {}
-    for ckpt in out.glob("*.ckpt"):
+    for ckpt in _checkpoints(out):
         try:
             st = ckpt.stat()
         except OSError:
@@ -492,7 +545,8 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
 
 # settings a resumed run takes as given (when it stops, how it loads and exports): not worth a warning
 APPLY = frozenset({"train.epochs", "train.max_steps", "train.max_minutes", "train.num_workers", "train.export",
-                   "output_dir", "name"})  # fmt: skip
+                   "output_dir", "name", "model.infer_long_side", "model.infer_tta",  # inference: the export's own
+                   "model.encoder_weights"})  # fmt: skip
 
 
 def _changed(before: Mapping[str, Any], now: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
@@ -559,8 +613,11 @@ def fit(
     out = ensure_outdir(output_dir)  # a file in the way is a usage error naming it
     check_resume(task, resume)
     epochs, done = max_epochs or train.epochs, getattr(task, "_resume_epoch", 0)
-    if resume is not None and done >= epochs:  # more: Lightning refuses it too, with a traceback of its own words;
-        # as many: Lightning trained nothing, and the run rewrote its model and scores, saying "2 epochs" (session 101)
+    # more: Lightning refuses it too, with a traceback of its own words; as many: Lightning trained nothing, and the
+    # run rewrote its model and scores, saying "2 epochs" (session 101) -- but for a run stopped by Ctrl-C after its
+    # last epoch (in the final validation or test): its interrupted.ckpt finishes the run, as the stop said it would
+    stopped_at_end = resume is not None and Path(resume).name.startswith(Path(INTERRUPTED_NAME).stem)
+    if resume is not None and (done > epochs or (done == epochs and not stopped_at_end)):
         from agriseg.config import OptionError
 
         raise OptionError(
@@ -573,6 +630,7 @@ def fit(
         dirpath=out, filename="best-{epoch:02d}", monitor=task.monitor, mode="max", save_last=True, save_top_k=1,
         enable_version_counter=False,
     )  # fmt: skip
+    ckpt.resumed_from = Path(resume) if resume is not None else None
     on_ctrl_c = _SaveOnCtrlC(_interrupted_path(out, resume))
     resumed_interrupted = resume is not None and Path(resume).resolve() == on_ctrl_c.path.resolve()
     earlier = [p for p in out.glob("interrupted*.ckpt") if p.resolve() != Path(resume or out).resolve()]
@@ -632,7 +690,9 @@ def fit(
 def validate(trainer: L.Trainer, task: BaseTask, datamodule: L.LightningDataModule) -> dict[str, float]:
     """Validation metrics of ``task`` as it is now (e.g. after loading the exported checkpoint), quietly."""
     bar = trainer.progress_bar_callback
-    if bar is not None:
+    if isinstance(bar, _ProgressBar):  # one bar for the pass, none of the training's
+        bar.final = True
+    elif bar is not None:
         bar.disable()
     loggers, trainer.loggers = trainer.loggers, []  # not a row of logs/.../metrics.csv: that is the training's
     # curve, and this score of the model chosen at its end came as one more row at the last step
@@ -659,8 +719,20 @@ def summary_line(what: str, res: FitResult, val: Mapping[str, float], model_path
     epochs = t.current_epoch
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in val.items())
     steps = f"{t.global_step} step{'s' if t.global_step != 1 else ''}"
-    # the time limit ended the run, not its epochs or steps (a run cut at 4 of 100 epochs said nothing of it)
+    # stopped in an epoch (--max-steps 2 of 30 batches): Lightning counts it as begun ("1 epoch" said of 2 steps)
+    done, per_epoch = t.fit_loop.epoch_loop.batch_progress.current.ready, t.num_training_batches
+    if 0 < done < per_epoch < float("inf") and epochs > 0:
+        whole = epochs - 1
+        part = f"{done} of {per_epoch} batches of epoch {whole + 1}"
+        said = part if not whole else f"{whole} epoch{'s' if whole != 1 else ''} and {part}"
+    else:
+        said = f"{epochs} epoch{'s' if epochs != 1 else ''}"
+    return f"{what}: {said}, {steps} in {took}{_cut(t)}; {metrics}; model: {model_path}"
+
+
+def _cut(t: L.Trainer) -> str:
+    """`` (stopped by --max-minutes)`` when the time limit ended the run, not its epochs or steps (a run cut at 4 of
+    100 epochs said nothing of it); else ``""``."""
     timer = next((c for c in getattr(t, "callbacks", []) if isinstance(c, Timer)), None)
     left = timer.time_remaining() if timer is not None else None
-    cut = " (stopped by --max-minutes)" if left is not None and left <= 0 else ""
-    return f"{what}: {epochs} epoch{'s' if epochs != 1 else ''}, {steps} in {took}{cut}; {metrics}; model: {model_path}"
+    return " (stopped by --max-minutes)" if left is not None and left <= 0 else ""

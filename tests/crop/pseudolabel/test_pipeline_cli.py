@@ -247,6 +247,15 @@ def test_screen_of_a_stopped_run_shows_its_finished_photos(scenes: Path, tmp_pat
     assert res.exit_code == 0 and "pseudolabels.json not found (a run stopped before writing it?)" in res.output
     assert "the page shows the 2 photos of" in res.output
     assert (out / "screen.html").read_text().count('"overlay": ') == 2
+    # a stopped run of --no-overlay: said as such, as with its table (it named a pseudolabels.json not there)
+    plain = tmp_path / "plain"
+    assert (
+        CliRunner().invoke(cli, ["crop", "pseudolabel", *map(str, files), "-o", str(plain), "--no-overlay"]).exit_code
+        == 0
+    )
+    (plain / "pseudolabels.json").unlink()
+    res = CliRunner().invoke(cli, ["crop", "screen", str(plain)])
+    assert res.exit_code == 2 and f"{plain / 'records'}: its masks were made without overlays" in res.output
     empty = tmp_path / "empty"
     empty.mkdir()
     res = CliRunner().invoke(cli, ["crop", "screen", str(empty)])

@@ -128,10 +128,15 @@ def test_a_mask_is_read_turned_by_its_exif_orientation_and_of_any_two_values(tmp
     exif[0x0112] = 6  # shown turned a quarter clockwise: as truth
     stored.save(tmp_path / "r6_mask.png", exif=exif)
     np.testing.assert_array_equal(read_mask(tmp_path / "r6_mask.png"), truth)
+    # a rule of its fingerprint: outputs an earlier run made of it as stored are not resumed as this reading's
+    from agriseg.crop.traits.inputs import mask_reading_rules
+
+    assert mask_reading_rules(tmp_path / "r6_mask.png") == {"mask orientation": "EXIF"}
     Image.fromarray(truth.astype(np.uint16) * 65535).save(tmp_path / "a16_mask.png")
     Image.fromarray(truth * 100).save(tmp_path / "c100_mask.png")
     for name in ("a16_mask.png", "c100_mask.png"):
         np.testing.assert_array_equal(read_mask(tmp_path / name), truth)
+        assert mask_reading_rules(tmp_path / name) == {}
     two = (truth * 100 + (truth == 0) * 7).astype(np.uint8)  # 7 / 100: no background
     Image.fromarray(two).save(tmp_path / "two_mask.png")
     with pytest.raises(ValueError, match=r"two_mask\.png: not a 0/255 or 0/1 mask"):

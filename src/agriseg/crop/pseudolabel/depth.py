@@ -205,7 +205,7 @@ class DepthAnythingEstimator:
             except FileNotFoundError as err:
                 raise ModelLoadError(f"{err}; pass a local folder holding config.json + weights") from None
         try:
-            with library_bars_off():
+            with library_bars_off(Path(source).expanduser().is_dir()):  # a Hub id may download: its bar shows
                 self.model = DepthAnythingForDepthEstimation.from_pretrained(source).eval().to(device)
         except (OSError, ValueError, KeyError) as err:
             detail = " ".join(str(err).split())[:300]

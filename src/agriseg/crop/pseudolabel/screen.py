@@ -237,13 +237,29 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
             }
         )
     if not items:
+        if not summary.is_file():  # a stopped run's records: read whole here (the cards' reader skips those
+            records = _record_files(out)  # without an overlay)
+        where = summary if summary.is_file() else out / "records"
         if any(r.get("status") in ("ok", "skipped") and not r.get("overlay") for r in records):
             raise OptionError(  # a usage error: the folder was made without what screening shows
-                f"{summary}: its masks were made without overlays (--no-overlay); run `agriseg crop pseudolabel` "
+                f"{where}: its masks were made without overlays (--no-overlay); run `agriseg crop pseudolabel` "
                 "again without --no-overlay to screen them"
             )
-        raise ValueError(f"{summary}: no pseudo-labelled image with an overlay to screen")
+        raise ValueError(f"{where}: no pseudo-labelled image with an overlay to screen")
     return items
+
+
+def _record_files(out: Path) -> list[dict]:
+    """Every readable record of ``OUTDIR/records`` (one that cannot be read is left out)."""
+    found = []
+    for f in sorted((out / "records").glob("*.json")):
+        try:
+            r = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(r, dict):
+            found.append(r)
+    return found
 
 
 def _earlier_records(out: Path, listed: list[dict]) -> list[dict]:

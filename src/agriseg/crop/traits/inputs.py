@@ -179,6 +179,22 @@ def read_mask(path: Path) -> np.ndarray:
     raise ImageReadError(f"{path}: not a 0/255 or 0/1 mask, nor a 0/1/2 class map (values {shown})")
 
 
+def mask_reading_rules(path: Path) -> dict[str, str]:
+    """The reading rules of :func:`read_mask` that changed a mask's outputs since they came, for its fingerprint:
+    ``{"mask orientation": "EXIF"}`` for a mask with an EXIF orientation (read as stored before session 101: an
+    earlier run's outputs of it are made again); empty otherwise, and for an unreadable mask."""
+    from PIL import Image
+
+    from agriseg.data.io import quiet_pil
+
+    try:
+        with quiet_pil(path), Image.open(path) as im:
+            turned = exif_orientation(im) > 1
+    except Exception:  # noqa: BLE001 - an unreadable mask fails as its own item when it is read
+        return {}
+    return {"mask orientation": "EXIF"} if turned else {}
+
+
 # one band: a mask may be any of these (not palette: its indices say nothing of which colour is the plant)
 MASK_MODES = ("1", "L", "I;16", "I;16B", "I;16L", "I", "F")
 ONE_BAND_SAID = "one band of 0 and one value only: measured as a vegetation mask (not segmented as a photo)"

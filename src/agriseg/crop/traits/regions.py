@@ -142,9 +142,9 @@ def read_regions(path: str | Path) -> list[Region]:
         if not need <= set(names):
             has = ",".join(reader.fieldnames)
             if {"wkt", "geometry", "geom", "the_geom"} & set(names):  # QGIS's "Save Features As" CSV: AS_WKT
-                raise ValueError(f"{path}: polygons as WKT text in a CSV (no coordinate system): save the plots as "
-                                 "GeoPackage or GeoJSON (QGIS: Export > Save Features As), or give a regions CSV "
-                                 "with the columns id,x,y,width,height")  # fmt: skip
+                raise ValueError(f"{path}: polygons as WKT text in a CSV (no coordinate system): a regions CSV "
+                                 "holds boxes in pixels (id,x,y,width,height); plot polygons go to `crop plots "
+                                 "--plots` as GeoPackage or GeoJSON (QGIS: Export > Save Features As)")  # fmt: skip
             raise ValueError(f"{path}: regions CSV needs the columns id,x,y,width,height, has {has}")
         if twice := sorted({n for n in names if n in need and names.count(n) > 1}):
             raise ValueError(f"{path}: the column {twice[0]!r} is in the header twice; keep one")

@@ -44,6 +44,7 @@ from agriseg.crop.traits.inputs import Item as Pair
 from agriseg.crop.traits.inputs import (
     ModelSegmenter,
     Segmentation,
+    mask_reading_rules,
     one_band_mask,
     one_band_notes,
     one_band_rule,
@@ -551,6 +552,8 @@ def _item_rules(p: Any, config: TraitsConfig) -> dict[str, str]:  # noqa: ANN401
     """A photo's rules that changed its outputs since they came, for its fingerprint: how its pixels are read
     (:func:`photo_reading_rules`), and a date its name gives only as ``15.06.2024`` (undated before)."""
     rules = photo_reading_rules(p.photo) if p.mask is None and p.photo is not None else {}
+    if p.mask is not None:
+        rules |= mask_reading_rules(p.mask)
     if p.mask is None and p.photo is not None:
         rules |= one_band_rule(p.photo)
     if not config.meta and dotted_date(p.name):
