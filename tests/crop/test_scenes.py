@@ -187,7 +187,7 @@ def test_a_set_of_the_working_folder_or_of_changed_sources_is_not_taken_as_made(
     the set was made was not noticed: "already there" (session 96's sweep)."""
     monkeypatch.chdir(tmp_path)
     res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", ".", "-n", "1"])
-    assert res.exit_code == 2 and "holds the working folder" in res.output and not (tmp_path / "images").exists()
+    assert res.exit_code == 2 and ".: is the working folder" in res.output and not (tmp_path / "images").exists()
     photos, labels = tmp_path / "src" / "images", tmp_path / "src" / "labels"
     photos.mkdir(parents=True)
     labels.mkdir()

@@ -406,7 +406,7 @@ def test_dataset_output_never_replaces_the_working_folder_or_a_users_folder(tmp_
     for out in ("..", "."):
         res = CliRunner().invoke(main, ["text", "dataset", str(img), "--masks", str(msk), "-o", out,
                                         "--classes", classes, "--overwrite"])  # fmt: skip
-        assert res.exit_code == 2 and "holds the working folder" in res.output, res.output
+        assert res.exit_code == 2 and "the working folder, which this output would replace" in res.output, res.output
     assert (tmp_path / "proj" / "precious.txt").read_text() == "mine" and inner.is_dir()
     victim = tmp_path / "victim"
     victim.mkdir()

@@ -34,10 +34,11 @@ def match_pairs(
             what = "a file, not a folder" if d.exists() else "folder not found"
             raise FileNotFoundError(f"{d}: {what}" + (f" ({name})" if name else ""))
     imgs, labs = images_by_stem(images, photos=True), images_by_stem(labels)
-    for d, found, name in ((images, imgs, names[0] if names else ""), (labels, labs, names[1] if names else "")):
+    for d, found, name, kind in ((images, imgs, names[0] if names else "", "images"),
+                                 (labels, labs, names[1] if names else "", "label images")):  # fmt: skip
         if not found:
             shown = ", ".join(IMAGE_SUFFIXES[:4])
-            raise NoInputError(f"{d}: folder has no images ({shown}, ...)" + (f" ({name})" if name else ""))
+            raise NoInputError(f"{d}: folder has no {kind} ({shown}, ...)" + (f" ({name})" if name else ""))
     pairs = {s: (imgs[s], labs[s]) for s in sorted(imgs.keys() & labs.keys())}
     if not pairs:
         raise NoInputError(f"no image in {images} has a label of the same name in {labels}")

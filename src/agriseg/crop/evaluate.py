@@ -202,6 +202,22 @@ def _pair(
     return pred, truth
 
 
+def _fits_header(path: Path, rgb: np.ndarray) -> None:
+    """:func:`_fits` from the file's header (turned by its EXIF orientation, as it is read), before it is read."""
+    from PIL import Image
+
+    from agriseg.data.io import exif_orientation, quiet_pil
+
+    try:
+        with quiet_pil(path), Image.open(path) as im:  # the header only
+            w, h = im.size
+            if exif_orientation(im) >= 5:
+                w, h = h, w
+    except Exception:  # noqa: BLE001 - unreadable: said by its reading, which follows
+        return
+    _fits(np.empty((h, w), bool), path, rgb)
+
+
 def _fits(pred: np.ndarray, path: Path, rgb: np.ndarray) -> np.ndarray:
     """A saved prediction of its photo's size, else a ValueError naming the file (not the photo's stem)."""
     if pred.shape != rgb.shape[:2]:
@@ -404,7 +420,8 @@ def evaluate_model(
                     f"{mask}: predicted mask not found (--pred-masks holds <name>_mask.png or <name>.png files)"
                 )
             made_with.add(read_model_name(mask))
-            return _fits(read_label(mask, "binary"), mask, rgb)
+            _fits_header(mask, rgb)  # its size first: a file that fails is not warned about as well
+            return _fits(read_label(mask, "binary", kind="predicted mask"), mask, rgb)
     else:
         from agriseg.crop.predictor import load_predictor
         from agriseg.runtime import check_device

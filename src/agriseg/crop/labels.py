@@ -44,7 +44,11 @@ PEANUT_CROP_WEED = {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}
 
 
 def read_label(
-    path: str | Path, mode: LabelMode = "binary", colormap: dict[str, int] | None = None, setting: str = "--label-mode"
+    path: str | Path,
+    mode: LabelMode = "binary",
+    colormap: dict[str, int] | None = None,
+    setting: str = "--label-mode",
+    kind: str = "label",
 ) -> np.ndarray:
     """Read a label file as ``uint8`` class ids ``(H, W)``.
 
@@ -55,6 +59,7 @@ def read_label(
         colormap: ``{"R,G,B": class_id}`` for ``colormap`` mode.
         setting: where the user sets the label mode, named in warnings and errors (``crop evaluate``'s
             ``--label-mode``; ``data.label_mode`` in a training config, ``manual_label_mode`` in selftrain's).
+        kind: what the file is, in the warning of a smoothed mask (``predicted mask`` for saved predictions).
 
     Raises:
         ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
@@ -110,7 +115,9 @@ def read_label(
     if mode == "binary":
         if clear is not None:
             arr = np.where(clear, 0, arr)
-        if _smoothed_0_255(path, arr, setting):  # a JPEG'd 0/255 mask: its grey edges and specks split at mid-grey
+        if _smoothed_0_255(
+            path, arr, setting, kind
+        ):  # a JPEG'd 0/255 mask: its grey edges and specks split at mid-grey
             return (arr >= 128).astype(np.uint8)
         return (arr > 0).astype(np.uint8)
     if arr.dtype != np.uint8 and arr.size and (arr.min() < 0 or arr.max() > 255):
@@ -153,7 +160,7 @@ SMOOTHED_SHARE = 0.001
 SMOOTHED_LEVELS = 16  # ... holding more than this many grey levels between 0 and 255 (class ids hold a few)
 
 
-def _smoothed_0_255(path: Path, arr: np.ndarray, setting: str) -> bool:
+def _smoothed_0_255(path: Path, arr: np.ndarray, setting: str, kind: str = "label") -> bool:
     """Whether a label is a 0/255 mask saved as JPEG (or resized smoothly): it holds greys along every edge and
     speckle in the background, which read as 0 / non-zero were each vegetation (a JPEG'd mask scored 77 mIoU
     against itself; its plants trained 48-66 % too large); such a label is read with a threshold at 128. Said
@@ -186,10 +193,10 @@ def _smoothed_0_255(path: Path, arr: np.ndarray, setting: str) -> bool:
 
         _SMOOTHED.append(path)
         logging.getLogger("agriseg").warning(
-            "%s: a 0/255 label with grey values between (saved as JPEG, or smoothed?): read with a threshold at 128 "
-            "(vegetation from 128 up), as is every such label; save labels as PNG to keep their edges exact",
-            path,
-        )
+            "%s: a 0/255 %s with grey values between (saved as JPEG, or smoothed?): read with a threshold at 128 "
+            "(vegetation from 128 up), as is every such file; save %ss as PNG to keep their edges exact",
+            path, kind, kind,
+        )  # fmt: skip
     return True
 
 

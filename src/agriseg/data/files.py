@@ -115,7 +115,8 @@ def check_output_folder(path: str | Path) -> None:
 
     target, here = Path(path).resolve(), Path.cwd().resolve()
     if target == here or target in here.parents:
-        raise OptionError(f"{path}: holds the working folder; an output there would replace it: name a new folder")
+        what = "is the working folder" if target == here else "holds the working folder"
+        raise OptionError(f"{path}: {what}, which this output would replace; name a new folder")
 
 
 # what a folder of each kind holds: a command that writes one never replaces the other (text dataset --overwrite
