@@ -132,7 +132,7 @@ def test_depth_files_pipeline_and_bad_inputs_do_not_stop_the_batch(tmp_path: Pat
     assert by["0003"]["error"].startswith(str(dd / "0003.png")) and "constant" in by["0003"]["error"]
     assert by["0004"]["error"].startswith(str(dd / "0004.npy")) and "NaN" in by["0004"]["error"]
     summary = json.loads((tmp_path / "out" / "pseudolabels.json").read_text())
-    assert summary["counts"] == {"ok": 1, "skipped": 0, "kept": 0, "error": 5}
+    assert summary["counts"] == {"ok": 1, "skipped": 0, "kept": 0, "error": 5, "failed": 5}
     mask = cv2.imread(str(tmp_path / "out" / "masks" / "0000.png"), cv2.IMREAD_UNCHANGED)
     truth = cv2.imread(str(root / "masks" / "0000.png"), cv2.IMREAD_UNCHANGED)
     assert set(np.unique(mask)) <= {0, 255}

@@ -236,6 +236,21 @@ def test_screen_of_masks_made_without_overlays_is_a_usage_error_that_says_how(tm
     assert res.exit_code == 1 and "no pseudo-labelled image with an overlay" in res.output, res.output
 
 
+def test_a_page_of_masks_of_two_settings_says_so_and_the_table_counts_as_the_line(scenes: Path, tmp_path: Path) -> None:
+    """A re-run with --index exg kept two cive masks: the line said "2 failed", pseudolabels.json "kept": 2 with no
+    failed count, and the page mixed cive and exg masks unsaid (session 101's sweep)."""
+    files = _jpeg_copy(scenes, tmp_path / "jpg")[:3]
+    out = tmp_path / "out"
+    assert CliRunner().invoke(cli, ["crop", "pseudolabel", *map(str, files), "-o", str(out)]).exit_code == 0
+    for sub, suffix in (("masks", "png"), ("records", "json"), ("overlays", "jpg")):
+        (out / sub / f"{files[2].stem}.{suffix}").unlink()
+    res = CliRunner().invoke(cli, ["crop", "pseudolabel", *map(str, files), "-o", str(out), "--index", "exg"])
+    assert res.exit_code == 1 and "1 pseudo-labelled, 0 skipped, 2 failed" in res.output, res.output
+    assert json.loads((out / "pseudolabels.json").read_text())["counts"]["failed"] == 2
+    res = CliRunner().invoke(cli, ["crop", "screen", str(out)])
+    assert res.exit_code == 0 and "masks were made with different settings (cive, exg)" in res.output, res.output
+
+
 def test_screen_of_a_stopped_run_shows_its_finished_photos(scenes: Path, tmp_path: Path) -> None:
     """A run stopped by Ctrl-C writes no pseudolabels.json: `crop screen` refused the folder (exit 2) though its
     records, masks and overlays were complete (session 101's sweep)."""

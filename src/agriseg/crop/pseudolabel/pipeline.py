@@ -389,7 +389,11 @@ def pseudolabel_files(
         summary = {
             "options": opts.model_dump(),
             "records": list(records),
-            "counts": {s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "kept", "error")},
+            # failed: as the command's line counts them (error, and kept: outputs of other settings refused)
+            "counts": {
+                **{s: sum(r["status"] == s for r in records) for s in ("ok", "skipped", "kept", "error")},
+                "failed": sum(r["status"] in ("kept", "error") for r in records),
+            },  # fmt: skip
         }
         _save_json(summary, out / "pseudolabels.json")
         seal_tables([out / "pseudolabels.json"])  # a later run keeps a table edited by hand

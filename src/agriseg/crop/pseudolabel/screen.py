@@ -234,6 +234,7 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
                 "threshold": _number(r.get("threshold")),
                 "fraction": _number(r.get("foreground_fraction")),
                 "full_coverage": bool(r.get("full_coverage", False)),
+                "made_with": str(r.get("index") or r.get("source") or ""),  # cive, exg, depth...: said if mixed
             }
         )
     if not items:
@@ -318,6 +319,10 @@ def write_screen_page(
     check_writable([out])  # a usage error (exit 2) as every command's output folder, before the page is built
     gone: list[str] = []
     items = screen_items(out, gone)
+    kinds = sorted({it["made_with"] for it in items if it["made_with"]})
+    if len(kinds) > 1 and notes is not None:  # kept from runs of other settings: one page, masks of different rules
+        notes.append(f"warning: the page's masks were made with different settings ({', '.join(kinds)}): photos "
+                     "kept from earlier runs of other settings are on it too; screen one at a time")  # fmt: skip
     if not (out / "pseudolabels.json").is_file() and notes is not None:  # a run stopped (Ctrl-C) before its table
         notes.append(f"warning: {out / 'pseudolabels.json'} not found (a run stopped before writing it?): the page "
                      f"shows the {counted(len(items), 'photo')} of {out / 'records'}; the same `agriseg crop "
