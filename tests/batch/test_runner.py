@@ -600,6 +600,13 @@ def test_old_batch_keywords_still_work_with_a_deprecation_warning() -> None:
         got = entry(["a"], batch=BatchOptions(strict=True), progress=False)
     assert got == BatchOptions(strict=True, progress=False)
     assert entry(["a"]) is None  # the new form: no warning, nothing added
+    # a dict of its fields, as config takes one (it failed with "'dict' object has no attribute 'progress'")
+    assert entry(["a"], {"overwrite": True}) == BatchOptions(overwrite=True)
+    assert entry(["a"], batch={"strict": True}) == BatchOptions(strict=True)
+    with pytest.raises(TypeError, match=r"batch: no option 'overwrit' \(options: overwrite, strict, progress"):
+        entry(["a"], batch={"overwrit": True})
+    with pytest.raises(TypeError, match="batch: a BatchOptions or a dict of its fields, not int"):
+        entry(["a"], batch=3)
 
 
 def test_labelled_options_keep_the_callers_choices() -> None:

@@ -657,6 +657,20 @@ def test_read_probabilities_refuses_a_raster_fields_predict_did_not_write(scene:
         read_probabilities(scene)
 
 
+
+def test_read_probabilities_of_a_photo_warns_of_no_georeference(tmp_path: Path) -> None:
+    """A photo given by mistake printed rasterio's NotGeoreferencedWarning before the error (session 101's sweep)."""
+    import warnings
+
+    from PIL import Image
+
+    Image.new("RGB", (8, 8)).save(tmp_path / "photo.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with pytest.raises(ValueError, match=r"photo\.png: not a probability raster of agriseg fields predict"):
+            read_probabilities(tmp_path / "photo.png")
+
+
 def test_a_notebooks_mistakes_are_said_before_any_scene_is_read(tmp_path: Path, monkeypatch) -> None:
     """Session 99's API sweep: num_classes "3" and device "cuda" without a GPU failed deep inside the first scene;
     a folder as the output was "kept" unsaid, and "x.png" got a GeoTIFF; a misspelt config key was said only after
@@ -682,3 +696,6 @@ def test_a_notebooks_mistakes_are_said_before_any_scene_is_read(tmp_path: Path, 
     monkeypatch.setattr("agriseg.fields.registry.resolve_model", no_download)
     with pytest.raises(ValueError, match="overlapp"):
         load_scene_predictor("FTW_PRUE_EFNET_B5", {"overlapp": 0.25})
+    # resize out of range: pydantic's dump of PreprocessConfig, after the download (session 101's sweep)
+    with pytest.raises(ValueError, match=r"^resize: Input should be less than or equal to 4 \(got 10\)$"):
+        load_scene_predictor("FTW_PRUE_EFNET_B5", resize=10)

@@ -163,10 +163,25 @@ LEGACY_KEYWORDS = ("overwrite", "strict", "progress")
 
 def batch_keywords(fn: Callable[P, R]) -> Callable[P, R]:
     """Let an entry point that takes ``batch: BatchOptions`` still take the ``overwrite=``, ``strict=`` and
-    ``progress=`` keywords it took before (deprecated: they go in the next release)."""
+    ``progress=`` keywords it took before (deprecated: they go in the next release), and take ``batch`` as a dict
+    of :class:`BatchOptions` fields too, as it takes its ``config`` (a dict failed deep inside with
+    ``AttributeError: 'dict' object has no attribute 'progress'``)."""
+    import inspect
+
+    signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            bound = signature.bind_partial(*args, **kwargs)
+        except TypeError:  # the call's own mistake: said by the call itself
+            bound = None
+        given = bound.arguments.get("batch") if bound is not None else None
+        if isinstance(given, Mapping):
+            bound.arguments["batch"] = batch_options(given)  # type: ignore[union-attr]  # not None here
+            args, kwargs = bound.args, bound.kwargs  # type: ignore[union-attr,assignment]
+        elif given is not None and not isinstance(given, BatchOptions):
+            raise TypeError(f"batch: a BatchOptions or a dict of its fields, not {type(given).__name__}")
         old = {k: kwargs.pop(k) for k in LEGACY_KEYWORDS if k in kwargs}
         if old:
             warnings.warn(
@@ -179,6 +194,16 @@ def batch_keywords(fn: Callable[P, R]) -> Callable[P, R]:
         return fn(*args, **kwargs)
 
     return call
+
+
+def batch_options(values: Mapping[str, Any]) -> BatchOptions:
+    """:class:`BatchOptions` from a dict of its fields; an unknown key is a ``TypeError`` listing the valid ones."""
+    from dataclasses import fields
+
+    names = [f.name for f in fields(BatchOptions) if f.init]
+    if unknown := [k for k in values if k not in names]:
+        raise TypeError(f"batch: no option {unknown[0]!r} (options: {', '.join(names)})")
+    return BatchOptions(**values)
 
 
 def _default_failed(item: Item, message: str) -> dict[str, Any]:

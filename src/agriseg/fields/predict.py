@@ -573,6 +573,16 @@ def load_scene_predictor(
     from agriseg.runtime import check_device
 
     check_device(str(cfg.device), "device")
+    if resize is not None:  # before the download, in one line (pydantic's dump of PreprocessConfig came after it)
+        from pydantic import ValidationError
+
+        from agriseg.config import ConfigError, describe_errors
+        from agriseg.fields.config import PreprocessConfig
+
+        try:
+            PreprocessConfig(resize=resize)
+        except ValidationError as err:
+            raise ConfigError(describe_errors(err, model=PreprocessConfig)) from None
     loaded = load_for_scenes(resolve_model(os.fspath(model), progress=progress), resize=resize)
     return ScenePredictor(loaded.module, loaded.num_classes, loaded.preprocess, cfg, loaded.class_names)
 
@@ -812,8 +822,10 @@ def read_probabilities(path: str | Path) -> tuple[np.ndarray, np.ndarray, dict[s
     local = "://" not in str(path) and not str(path).startswith("/vsi")  # GDAL reads URLs and archives too
     if local and not Path(path).is_file():
         raise FileNotFoundError(f"{path}: probability raster not found")
-    try:
-        ds = rasterio.open(path)
+    from agriseg.raster.image import open_plain_or_geo
+
+    try:  # a photo given by mistake: refused below, without rasterio's warning of its missing georeference first
+        ds = open_plain_or_geo(rasterio, Path(path) if local else path)
     except rasterio.errors.RasterioIOError as err:
         raise ValueError(unreadable_raster(path, err)) from err
     with ds:

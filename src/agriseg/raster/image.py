@@ -59,7 +59,7 @@ def rasterio_or_none() -> Any | None:  # noqa: ANN401 - the rasterio module
     return rasterio
 
 
-def open_plain_or_geo(rio: Any, path: Path) -> Any:  # noqa: ANN401 - rasterio module and dataset
+def open_plain_or_geo(rio: Any, path: str | Path) -> Any:  # noqa: ANN401 - rasterio module and dataset
     """Open a raster that may be a plain image: rasterio's NotGeoreferencedWarning is dropped (a TIFF or
     JPEG 2000 without georeference is a valid photo here; outputs then carry no georeference)."""
     import warnings

@@ -10,6 +10,9 @@ def _edges(n: int, cells: int) -> np.ndarray:
     return np.round(np.linspace(0, n, cells + 1)).astype(np.int64)
 
 
+MAX_IMPLIED_CLASSES = 64  # the most class ids a mask may hold when num_classes is not given (:func:`cell_counts`)
+
+
 def cell_counts(
     mask: np.ndarray, grid: int | tuple[int, int], num_classes: int | None = None, ignore: int | None = None
 ) -> np.ndarray:
@@ -46,12 +49,17 @@ def cell_counts(
     h, w = m.shape
     if gh <= 0 or gw <= 0 or h < gh or w < gw:
         raise ValueError(f"mask of {h}x{w} pixels cannot be split into a {gh}x{gw} grid")
-    if m.size and m.min() < 0:
+    if m.size and int(m[m != ignore].min(initial=0) if ignore is not None else m.min()) < 0:  # ignore=-1: nodata
         raise ValueError("mask has negative class ids")
     top = int(m[m != ignore].max(initial=0)) if ignore is not None else int(m.max(initial=0))
     if num_classes is not None and top >= int(num_classes):  # its pixels would be counted as no class, silently
         raise ValueError(
             f"mask has class id {top}, not one of the {int(num_classes)} classes (a 0/255 mask? pass mask > 0)"
+        )
+    if num_classes is None and top > MAX_IMPLIED_CLASSES:  # 10**9 asked for 30 GB of counts; 255 counted as a class
+        raise ValueError(
+            f"mask has class id {top}: over {MAX_IMPLIED_CLASSES} without num_classes (a 0/255 mask? pass mask > 0; "
+            "else give num_classes, and ignore for a nodata id)"
         )
     k = int(num_classes) if num_classes is not None else top + 1  # a uint8 255 + 1 wrapped to 0
     ys, xs = _edges(h, gh), _edges(w, gw)
