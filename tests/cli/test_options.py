@@ -420,7 +420,7 @@ def test_text_predict_names_five_images_with_repaired_tiles_then_counts(capsys: 
     say_repairs(rows)
     err = capsys.readouterr().err.splitlines()
     assert err[0] == "t0.png: none of its 4 tiles well-formed (all repaired; see its .json)"
-    assert err[1] == "t1.png: 1 of 4 tiles well-formed (the others repaired; see its .json)"
+    assert err[1] == "t1.png: 1 of 4 tiles well-formed (3 repaired; see its .json)"
     assert err[5:] == ["... and 3 more images with repaired tiles (see their .json)"]
     agriseg.quiet(True)
     try:

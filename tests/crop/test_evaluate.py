@@ -263,6 +263,10 @@ def test_0_255_masks_read_as_class_ids_say_to_use_binary(tmp_path):
     _pair(tmp_path, "b", np.full((8, 8), 255, np.uint8))
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
     assert res["images"] == 1 and res["failed"] == []  # a void tile among scored ones: counted as ignored pixels
+    assert res["void_labels"] == [str(tmp_path / "lab" / "b.png")]
+    assert "1 label all 255, nothing in them scored: b.png" in format_table(res)
+    with pytest.raises(ValueError, match=r"b\.png: every pixel is 255"):  # --strict: every photo scored, or none
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False, strict=True)
     (tmp_path / "lab" / "a.png").unlink()
     with pytest.raises(ValueError, match=r"nothing to score: .*b\.png: every pixel is 255 \(not scored\)"):
         evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)

@@ -657,7 +657,6 @@ def test_read_probabilities_refuses_a_raster_fields_predict_did_not_write(scene:
         read_probabilities(scene)
 
 
-
 def test_read_probabilities_of_a_photo_warns_of_no_georeference(tmp_path: Path) -> None:
     """A photo given by mistake printed rasterio's NotGeoreferencedWarning before the error (session 101's sweep)."""
     import warnings

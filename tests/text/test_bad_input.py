@@ -841,7 +841,7 @@ def test_an_image_without_mask_text_in_any_tile_fails_as_an_item(
     monkeypatch.setattr(infer, "generate_batch", lambda *a, **k: [answer, "no mask", "", "no"][: len(a[3])])
     res = _predict(tiny, tmp_path / "q", "--classes", CLASSES, "--batch-size", "4")
     assert res.exit_code == 0 and "1 predicted" in res.output, res.output
-    assert "1 of 4 tiles well-formed (the others repaired; 3 without mask text, drawn as background" in res.output
+    assert "1 of 4 tiles well-formed (3 without mask text, drawn as background; see its .json)" in res.output
 
 
 def test_an_image_beyond_memory_fails_alone_in_a_batch(

@@ -156,16 +156,23 @@ def test_resuming_with_fewer_epochs_than_done_is_a_usage_error(tmp_path: Path) -
 
     cfg = _TinyConfig(train=TrainOptions(epochs=3, batch_size=4, num_workers=0, accelerator="cpu"))
     fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    (tmp_path / "model.safetensors").write_bytes(b"exported")  # as crop / fields train export it when a run ends
     with pytest.raises(OptionError, match=r"--epochs 1: .*last\.ckpt is at epoch 3 of its run already, nothing is"):
         fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "last.ckpt", max_epochs=1,
             progress=False)  # fmt: skip
     # as many as done: nothing trained, and the run rewrote its model saying "3 epochs" (session 101's sweep)
     with pytest.raises(OptionError, match=r"--epochs 3: .*at epoch 3 of its run already, nothing is left to train"):
         fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "last.ckpt", progress=False)
-    # but a run stopped by Ctrl-C after its last epoch (in the final validation) is finished from its checkpoint
-    shutil.copy(tmp_path / "last.ckpt", tmp_path / "interrupted.ckpt")
-    fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "interrupted.ckpt", progress=False)
-    assert not (tmp_path / "interrupted.ckpt").exists()  # its run has ended
+    # but a run stopped by Ctrl-C after its last epoch (in the final validation, no model exported since) is finished
+    (tmp_path / "model.safetensors").unlink()
+    fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "last.ckpt", progress=False)
+    # one stopped inside an epoch and resumed with no more epochs: refused, said as such (not "finished" by name)
+    cut = _TinyConfig(train=TrainOptions(epochs=2, max_steps=2, batch_size=4, num_workers=0, accelerator="cpu"))
+    fit(_TinyTask(cut.model_dump()), _Data(), cut.train, tmp_path / "cut", progress=False)
+    shutil.copy(tmp_path / "cut" / "last.ckpt", tmp_path / "cut" / "interrupted.ckpt")
+    with pytest.raises(OptionError, match=r"interrupted\.ckpt stopped after 2 batches of epoch 1, which Lightning"):
+        fit(_TinyTask(cut.model_dump()), _Data(), cut.train, tmp_path / "cut", resume=tmp_path / "cut" /
+            "interrupted.ckpt", max_epochs=1, progress=False)  # fmt: skip
 
 
 def test_a_run_cut_by_its_time_limit_says_so(tmp_path: Path) -> None:
@@ -633,3 +640,14 @@ def test_the_other_pipelines_checkpoint_and_a_batch_larger_than_the_data_are_sai
     with caplog.at_level("WARNING", logger="agriseg"):
         train_loader(list(range(5)), batch_size=50, num_workers=0)
     assert "train.batch_size 50 is more than the 5 training samples: each epoch is one batch of 5" in caplog.text
+
+
+def test_a_ctrl_c_in_the_final_validation_points_to_last_ckpt(tmp_path: Path) -> None:
+    """The final validation runs on the best weights: a Ctrl-C there saved them as interrupted.ckpt with the last
+    epoch's optimiser, and finishing from it wrote the best weights into last.ckpt (session 101's review)."""
+    from agriseg.training.trainer import _SaveOnCtrlC
+
+    cb = _SaveOnCtrlC(tmp_path / "interrupted.ckpt")
+    cb.finished = tmp_path / "last.ckpt"
+    cb.on_exception(None, None, KeyboardInterrupt())  # type: ignore[arg-type]  # nothing of the trainer is read
+    assert cb.saved and cb.path == tmp_path / "last.ckpt" and not (tmp_path / "interrupted.ckpt").exists()

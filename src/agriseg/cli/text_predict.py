@@ -107,11 +107,12 @@ def say_repairs(rows: Iterable[dict]) -> None:
         return
     for r in todo[:SHOWN_REPAIRS]:
         empty = r.get("no_mask_patches", 0)  # tiles without mask text are background made up, not repaired
-        said = f"; {empty} without mask text, drawn as background" if empty else ""
         ok, n = r["valid_patches"], r["patches"]
+        fixed = n - ok - empty
+        parts = ([f"{'all' if fixed == n else fixed} repaired"] if fixed else []) + (
+            [f"{empty} without mask text, drawn as background"] if empty else [])  # fmt: skip
         well = f"none of its {n} tiles" if ok == 0 else f"{ok} of {n} tiles"
-        click.echo(f"{r['file']}: {well} well-formed ({'all' if ok == 0 else 'the others'} repaired{said}; see "
-                   "its .json)", err=True)  # fmt: skip
+        click.echo(f"{r['file']}: {well} well-formed ({'; '.join(parts)}; see its .json)", err=True)
     if len(todo) > SHOWN_REPAIRS:
         more = len(todo) - SHOWN_REPAIRS
         click.echo(f"... and {more} more image{'s' * (more > 1)} with repaired tiles (see their .json)", err=True)

@@ -77,6 +77,8 @@ def evaluate_folder(
             misfits += isinstance(err, OptionError)
             continue
         if truth.size and (truth == 255).all():  # nothing of it to score (a wholly-void tile of an index set)
+            if strict:  # every photo scored, or none
+                raise ValueError(f"{lp}: every pixel is 255 (not scored)")
             void.append(f"{lp}: every pixel is 255 (not scored)")
             ignored += truth.size
             pixels += truth.size
@@ -96,11 +98,13 @@ def evaluate_folder(
             raise OptionError(f"{failed[0]}{more}")
         raise ImageReadError(f"nothing to score: {failed[0]}{more}")
     if void and len(void) + len(failed) == len(pairs):  # every label void: scores of nothing were nan, exit 0
-        more = f" (and {len(void) - 1} more)" if len(void) > 1 else ""
-        raise ImageReadError(f"nothing to score: {void[0]}{more}")
+        said = [*failed, *void]  # the failures' reasons first, then the void labels
+        more = f" (and {len(said) - 1} more)" if len(said) > 1 else ""
+        raise ImageReadError(f"nothing to score: {said[0]}{more}")
     res = metrics.compute()
     res["ignored_label_fraction"] = round(ignored / pixels, 6) if pixels else 0.0
     res["labels_with_unlisted_colours"] = [{"label": lp, "share": round(v, 4)} for lp, v in unlisted]
+    res["void_labels"] = [v.split(": every pixel", 1)[0] for v in void]  # all 255: counted as ignored pixels
     # 0/255 masks read as class ids: every plant pixel is 255, "not scored", and the scores mean nothing
     res["labels_only_0_255"] = label_mode == "index" and ignored > 0 and not classes_seen
     # a class the model predicts that no label holds: its IoU is 0 whatever the model does (0/1 vegetation
@@ -293,6 +297,9 @@ def format_table(res: dict) -> str:
             f"where the model finds some and undefined (nan) where it finds none ({why})"
         )
     ignored = res.get("ignored_label_fraction", 0.0)
+    if void := res.get("void_labels"):  # labels all 255: nothing in them scored
+        names = ", ".join(Path(v).name for v in void[:3]) + (f" and {len(void) - 3} more" if len(void) > 3 else "")
+        lines.append(f"warning: {len(void)} label{'s' * (len(void) > 1)} all 255, nothing in them scored: {names}")
     if res.get("labels_only_0_255"):
         lines.append(
             "warning: the labels hold only 0 and 255, and --label-mode index reads 255 as not scored: "

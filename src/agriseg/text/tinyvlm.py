@@ -429,7 +429,12 @@ def build_tiny_model(
         except OptionError:
             meta = {}
         if meta.get("tiny_model") == made_with and meta.get("class_names") == list(class_names):
-            return _parameters(out), False
+            try:  # its weights and tokenizer there and whole (a folder missing them is no unchanged model)
+                n = _parameters(out) if (out / "tokenizer.json").is_file() else 0
+            except Exception:  # noqa: BLE001 - a damaged weights file: refused below as an existing folder
+                n = 0
+            if n:
+                return n, False
     check_output(outdir, overwrite, empty_dir_ok=True)
     model, proc = build_tiny_vlm(class_names, cfg, seed=seed)
     n = sum(p.numel() for p in model.parameters())

@@ -212,9 +212,13 @@ class _SaveOnCtrlC(Callback):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.saved = False
+        self.finished: Path | None = None  # last.ckpt once training ended (the final validation follows)
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         if not isinstance(exception, KeyboardInterrupt):
+            return
+        if self.finished is not None:  # in the final validation: the task holds the best weights now, not the
+            self.path, self.saved = self.finished, True  # run's end; last.ckpt does, and finishes the run
             return
         from agriseg.data.files import temporary_sibling
 
@@ -523,6 +527,9 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
         return
     ckpt = check_training_checkpoint(resume)  # read once (weights_only=True)
     task._resume_epoch = int(ckpt.get("epoch") or 0)  # type: ignore[assignment]  # fit: --epochs must reach it
+    # batches done of an epoch it stopped inside (--max-steps, Ctrl-C): 0 at an epoch's end
+    progress = ((ckpt.get("loops") or {}).get("fit_loop") or {}).get("epoch_loop.batch_progress") or {}
+    task._resume_mid_epoch = int((progress.get("current") or {}).get("completed") or 0)  # type: ignore[assignment]
     before = (ckpt.get("hyper_parameters") or {}).get("config")
     now = dict(task.hparams).get("config")
     if misfit := tensors_misfit(task.state_dict(), ckpt["state_dict"], "the checkpoint", "this config's model"):
@@ -559,6 +566,15 @@ def _changed(before: Mapping[str, Any], now: Mapping[str, Any], prefix: str = ""
         elif a != b:
             out[f"{prefix}{k}"] = (a, b)
     return out
+
+
+def _exported_since(checkpoint: str | Path) -> bool:
+    """Whether the run folder of ``checkpoint`` holds a model exported after it was written (the run ended)."""
+    model = Path(checkpoint).parent / "model.safetensors"
+    try:
+        return model.stat().st_mtime_ns >= Path(checkpoint).stat().st_mtime_ns
+    except OSError:
+        return False
 
 
 def _interrupted_path(out: Path, resume: str | Path | None) -> Path:
@@ -613,13 +629,18 @@ def fit(
     out = ensure_outdir(output_dir)  # a file in the way is a usage error naming it
     check_resume(task, resume)
     epochs, done = max_epochs or train.epochs, getattr(task, "_resume_epoch", 0)
-    # more: Lightning refuses it too, with a traceback of its own words; as many: Lightning trained nothing, and the
-    # run rewrote its model and scores, saying "2 epochs" (session 101) -- but for a run stopped by Ctrl-C after its
-    # last epoch (in the final validation or test): its interrupted.ckpt finishes the run, as the stop said it would
-    stopped_at_end = resume is not None and Path(resume).name.startswith(Path(INTERRUPTED_NAME).stem)
-    if resume is not None and (done > epochs or (done == epochs and not stopped_at_end)):
+    mid = getattr(task, "_resume_mid_epoch", 0)
+    # more: Lightning refuses it too, with a traceback of its own words; as many: Lightning trains nothing, and the
+    # run rewrote its model and scores, saying "2 epochs" (session 101) -- but for a checkpoint at the end of a run
+    # that exported no model since (stopped in its final validation): the run is finished from it
+    if resume is not None and done >= epochs and not (done == epochs and not mid and not _exported_since(resume)):
         from agriseg.config import OptionError
 
+        if mid:  # Lightning counts an epoch cut short as begun: it goes on with it only given more epochs
+            raise OptionError(
+                f"--epochs {epochs}: {resume} stopped after {mid} batches of epoch {done}, which Lightning finishes "
+                f"only given more epochs (--epochs {done + 1} or more)"
+            )
         raise OptionError(
             f"--epochs {epochs}: {resume} is at epoch {done} of its run already, nothing is left to train; give "
             f"more epochs to go on from it (--epochs {done + 1} or more)"
@@ -682,6 +703,7 @@ def fit(
             batches.reset_on_run()
         trainer.save_checkpoint(last)
         ckpt.last_model_path = str(last)
+        on_ctrl_c.finished = last  # a Ctrl-C from here on (the final validation) is continued from last.ckpt
         if resumed_interrupted:
             on_ctrl_c.path.unlink(missing_ok=True)  # the run it held has finished now
     return FitResult(trainer, ckpt, time.time() - t0)
@@ -720,9 +742,11 @@ def summary_line(what: str, res: FitResult, val: Mapping[str, float], model_path
     metrics = "  ".join(f"{k} {v:.4f}" for k, v in val.items())
     steps = f"{t.global_step} step{'s' if t.global_step != 1 else ''}"
     # stopped in an epoch (--max-steps 2 of 30 batches): Lightning counts it as begun ("1 epoch" said of 2 steps)
-    done, per_epoch = t.fit_loop.epoch_loop.batch_progress.current.ready, t.num_training_batches
+    done, per_epoch = t.fit_loop.epoch_loop.batch_progress.current.completed, t.num_training_batches
     if 0 < done < per_epoch < float("inf") and epochs > 0:
-        whole = epochs - 1
+        # by the steps (one a batch): Lightning's epoch counter grows by one more at each resume of a cut epoch
+        whole, left = divmod(t.global_step, int(per_epoch))
+        whole, done = (whole, left) if left else (epochs - 1, done)
         part = f"{done} of {per_epoch} batches of epoch {whole + 1}"
         said = part if not whole else f"{whole} epoch{'s' if whole != 1 else ''} and {part}"
     else:
