@@ -496,3 +496,19 @@ def test_photos_and_labels_swapped_are_refused_before_any_photo_is_segmented(tmp
     assert read_label(tmp_path / "layer.png").sum() == 600
     Image.fromarray(_photo(5)[..., 0]).save(tmp_path / "grey.png")
     assert read_label(tmp_path / "grey.png", "index").shape == (48, 64)  # one band: class ids, not colours
+
+
+def test_a_grey_label_scored_with_a_colormap_of_colours_is_a_misfit(tmp_path):
+    """`crop evaluate --peanut` on 0/255 masks scored vegetation 0.00 (white "not scored"), exit 0 (session 101's
+    sweep); a colormap that lists the label's greys reads it (the review: anti-aliased greys are no misfit)."""
+    from agriseg.config import OptionError
+    from agriseg.crop.labels import PEANUT_VEGETATION
+
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:6, 2:6] = 255
+    _pair(tmp_path, "a", mask)
+    with pytest.raises(OptionError, match=r"a\.png: a grey label \(0/255\?\), and the colormap's classes are colours"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "colormap", PEANUT_VEGETATION, progress=False)
+    listed = {"0,0,0": 0, "255,255,255": 1, "255,0,0": 1}
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "colormap", listed, progress=False)
+    assert res["images"] == 1

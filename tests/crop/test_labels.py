@@ -144,22 +144,6 @@ def test_a_colour_given_two_classes_in_a_colormap_is_refused() -> None:
     assert labels.parse_colormap("0,0,0=0;0,255,0=1;0,255,0=1") == {"0,0,0": 0, "0,255,0": 1}
 
 
-def test_a_grey_label_given_a_colormap_of_colours_is_a_misfit(tmp_path: Path) -> None:
-    """`crop evaluate --peanut` on 0/255 masks scored vegetation 0.00 (white "not scored"), exit 0 (session 101's
-    sweep); a grey label whose greys the colormap lists is read as listed, anti-aliased greys and all (review)."""
-    from agriseg.crop.labels import PEANUT_VEGETATION, ColormapMisfit
-
-    mask = np.zeros((8, 8), np.uint8)
-    mask[2:6, 2:6] = 255
-    mask[2:6, 6] = 128  # an anti-aliased edge
-    Image.fromarray(mask).save(tmp_path / "grey.png")
-    with pytest.raises(ColormapMisfit, match=r"grey\.png: a grey label \(0/255\?\), and the colormap names no grey"):
-        read_label(tmp_path / "grey.png", "colormap", PEANUT_VEGETATION)
-    listed = {"0,0,0": 0, "255,255,255": 1, "255,0,0": 2}  # a colormap naming white too reads it
-    out = read_label(tmp_path / "grey.png", "colormap", listed)
-    assert (out == 1).sum() == 16 and (out == 255).sum() == 4
-
-
 def test_a_palette_label_with_a_transparent_index_0_reads_by_index_unsaid(
     tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -189,6 +189,8 @@ def _pair(
     """
     rgb = read_rgb(ip)
     truth = read_label(lp, label_mode, colormap)
+    if label_mode == "colormap" and colormap and (truth == 255).any() and not ((truth != 0) & (truth != 255)).any():
+        _refuse_grey_label(lp, colormap)
     if truth.shape != rgb.shape[:2]:
         from agriseg.crop.dataset import size_differs
 
@@ -204,6 +206,25 @@ def _pair(
         (ph, pw), (th, tw) = pred.shape[:2], truth.shape[:2]
         raise ValueError(f"prediction for {stem} is {pw}x{ph} px, its label {lp} {tw}x{th}")
     return pred, truth
+
+
+def _refuse_grey_label(path: Path, colormap: dict[str, int]) -> None:
+    """A grey label (a 0/255 mask) scored with a colormap of colours (``--peanut``): only its black matched, its
+    white was "not scored", and vegetation scored 0.00 with exit 0 (session 101's sweep). A misfit of the label
+    mode, named; a colormap that lists greys reads it."""
+    from PIL import Image
+
+    from agriseg.crop.labels import ColormapMisfit, parse_colour
+    from agriseg.data.io import quiet_pil
+
+    try:
+        with quiet_pil(path), Image.open(path) as im:  # the header only
+            grey = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+    except Exception:  # noqa: BLE001 - read a moment ago
+        return
+    if grey and any(len(set(parse_colour(c))) > 1 for c in colormap):
+        raise ColormapMisfit(f"{path}: a grey label (0/255?), and the colormap's classes are colours: a vegetation "
+                             "mask is scored with --label-mode binary (no --peanut or --colormap)")  # fmt: skip
 
 
 def _fits_header(path: Path, rgb: np.ndarray) -> None:

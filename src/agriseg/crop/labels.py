@@ -98,12 +98,6 @@ def read_label(
             found = np.unique(key)[:5]
             shown = ", ".join(f"{k >> 16},{(k >> 8) & 255},{k & 255}" for k in found.tolist())
             raise ColormapMisfit(f"{path}: no pixel has a colour of the colormap (label colours include {shown})")
-        # a 0/255 mask given to --peanut: its white "not scored", vegetation IoU 0.00 with exit 0; a grey label whose
-        # greys the colormap lists (black, white) is read as listed
-        if _grey(arr) and not ((out != 255) & (key != 0)).any() and (out == 255).any():
-            if any(len(set(parse_colour(c))) > 1 for c in colormap):
-                raise ColormapMisfit(f"{path}: a grey label (0/255?), and the colormap names no grey but black: a "
-                                     f"vegetation mask is read with {setting} binary")  # fmt: skip
         return out
     if arr.ndim == 3 and mode == "index" and not (arr[..., :3] == arr[..., :1]).all():
         raise OptionError(  # the label mode given does not fit the labels: a usage error (exit status 2)
@@ -146,11 +140,6 @@ def _photo_like(rgb: np.ndarray, clear: np.ndarray | None = None) -> bool:
     pairs = seen[:, 1:] & seen[:, :-1]  # (h, W - 1): both pixels seen
     flat = np.abs(a[:, 1:] - a[:, :-1]).max(-1) <= FLAT_LEVELS
     return bool(pairs.any()) and float(flat[pairs].mean()) < PHOTO_FLAT
-
-
-def _grey(rgb: np.ndarray) -> bool:
-    """Whether every pixel of an ``(H, W, 3)`` label is grey (its three channels equal)."""
-    return bool(((rgb[..., 0] == rgb[..., 1]) & (rgb[..., 1] == rgb[..., 2])).all())
 
 
 _SAID: set[tuple[int, ...]] = set()  # the palettes warned of in this process (once each, not once per label)
