@@ -332,9 +332,13 @@ def test_ctrl_c_in_the_validation_after_training_is_an_interruption_too(tmp_path
     cfg = _TinyConfig(train=TrainOptions(epochs=1, batch_size=4, num_workers=0, accelerator="cpu"))
     task = _ValidationStoppedByCtrlC(cfg.model_dump())
     res = fit(task, _Data(), cfg.train, tmp_path, progress=False)
-    with pytest.raises(Interrupted, match="after step 4 .* --resume .*interrupted.ckpt continues it"):
+    # the task holds the best weights in this pass: last.ckpt (the run's end) continues it, nothing else is saved
+    with pytest.raises(Interrupted, match="after step 4 .* --resume .*last.ckpt continues it"):
         validate(res.trainer, task, _Data())
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not (tmp_path / "interrupted.ckpt").exists()
+    # and it does: no model was exported since, so the run is finished from it with the same --epochs
+    fit(_TinyTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, resume=tmp_path / "last.ckpt", progress=False)
 
 
 def test_quiet_lightning_gives_the_logger_levels_back_after_a_failure():

@@ -10,7 +10,9 @@ def _edges(n: int, cells: int) -> np.ndarray:
     return np.round(np.linspace(0, n, cells + 1)).astype(np.int64)
 
 
-MAX_IMPLIED_CLASSES = 64  # the most class ids a mask may hold when num_classes is not given (:func:`cell_counts`)
+# the largest class id a mask may hold when num_classes is not given (:func:`cell_counts`): a uint8 mask's range
+# (a 0/255 mask's ids as given, session 85); beyond it, 10**9 asked for 30 GB of counts
+MAX_IMPLIED_CLASSES = 255
 
 
 def cell_counts(
@@ -29,7 +31,7 @@ def cell_counts(
 
     Raises:
         ValueError: if the mask is not 2-D, has negative or fractional ids, ids of ``num_classes`` or more (or,
-            without it, over 64), or is smaller than the grid.
+            without it, over 255), or is smaller than the grid.
     """
     m = np.asarray(mask)
     if m.ndim != 2:
@@ -58,8 +60,8 @@ def cell_counts(
         )
     if num_classes is None and top > MAX_IMPLIED_CLASSES:  # 10**9 asked for 30 GB of counts; 255 counted as a class
         raise ValueError(
-            f"mask has class id {top}: over {MAX_IMPLIED_CLASSES} without num_classes (a 0/255 mask? pass mask > 0; "
-            "else give num_classes, and ignore for a nodata id)"
+            f"mask has class id {top}: over {MAX_IMPLIED_CLASSES} without num_classes (give num_classes, and ignore "
+            "for a nodata id)"
         )
     k = int(num_classes) if num_classes is not None else top + 1  # a uint8 255 + 1 wrapped to 0
     ys, xs = _edges(h, gh), _edges(w, gw)
