@@ -215,11 +215,12 @@ def _refuse_grey_label(path: Path, colormap: dict[str, int]) -> None:
     from PIL import Image
 
     from agriseg.crop.labels import ColormapMisfit, parse_colour
+    from agriseg.crop.traits.inputs import MASK_MODES
     from agriseg.data.io import quiet_pil
 
     try:
         with quiet_pil(path), Image.open(path) as im:  # the header only
-            grey = im.mode in ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+            grey = im.mode in (*MASK_MODES, "LA")  # one band (and its alpha)
     except Exception:  # noqa: BLE001 - read a moment ago
         return
     if grey and any(len(set(parse_colour(c))) > 1 for c in colormap):
@@ -229,18 +230,11 @@ def _refuse_grey_label(path: Path, colormap: dict[str, int]) -> None:
 
 def _fits_header(path: Path, rgb: np.ndarray) -> None:
     """:func:`_fits` from the file's header (turned by its EXIF orientation, as it is read), before it is read."""
-    from PIL import Image
+    from agriseg.raster.image import image_size
 
-    from agriseg.data.io import exif_orientation, quiet_pil
-
-    try:
-        with quiet_pil(path), Image.open(path) as im:  # the header only
-            w, h = im.size
-            if exif_orientation(im) >= 5:
-                w, h = h, w
-    except Exception:  # noqa: BLE001 - unreadable: said by its reading, which follows
-        return
-    _fits(np.empty((h, w), bool), path, rgb)
+    size = image_size(path, oriented=True)
+    if size is not None:  # unreadable: said by its reading, which follows
+        _fits(np.empty(size, bool), path, rgb)
 
 
 def _fits(pred: np.ndarray, path: Path, rgb: np.ndarray) -> np.ndarray:

@@ -324,8 +324,9 @@ def _alpha_valid(p: Path) -> np.ndarray | None:
     return None if alpha.all() else alpha
 
 
-def image_size(path: str | Path) -> tuple[int, int] | None:
-    """``(H, W)`` of an image from its header, without reading its pixels (None when it cannot be read)."""
+def image_size(path: str | Path, oriented: bool = False) -> tuple[int, int] | None:
+    """``(H, W)`` of an image from its header, without reading its pixels (None when it cannot be read);
+    ``oriented``: as it is read, turned by its EXIF orientation."""
     import warnings
 
     p = Path(path)
@@ -339,7 +340,10 @@ def image_size(path: str | Path) -> tuple[int, int] | None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # PIL's size warning: the reader itself decides about large images
             with Image.open(p) as im:
-                return int(im.height), int(im.width)
+                from agriseg.data.io import exif_orientation
+
+                turned = oriented and exif_orientation(im) >= 5  # 5-8: a quarter turn
+                return (int(im.width), int(im.height)) if turned else (int(im.height), int(im.width))
     except Exception:  # noqa: BLE001 - an unreadable image fails as its own item when it is read
         return None
 

@@ -220,16 +220,10 @@ class _SaveOnCtrlC(Callback):
         if self.finished is not None:  # in the final validation: the task holds the best weights now, not the
             self.path, self.saved = self.finished, True  # run's end; last.ckpt does, and finishes the run
             return
-        from agriseg.data.files import temporary_sibling
-
-        tmp = temporary_sibling(self.path)
-        try:
-            trainer.save_checkpoint(tmp)
-            # renamed by hand, not by atomic_write: the checkpoint a resumed run started from is this file, a
-            # protected input of the command; its later state replacing it is what the next --resume needs
-            os.replace(tmp, self.path)
+        try:  # written beside its name and renamed into place by _SiblingCheckpointIO (the checkpoint a resumed
+            # run started from may be this file: its later state replacing it is what the next --resume needs)
+            trainer.save_checkpoint(self.path)
         except OSError as err:
-            tmp.unlink(missing_ok=True)
             log.warning("%s: could not save the interrupted run (%s)", self.path, err.strerror or err)
             return
         self.saved = True

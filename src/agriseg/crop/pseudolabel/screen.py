@@ -239,7 +239,7 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
         )
     if not items:
         if not summary.is_file():  # a stopped run's records: read whole here (the cards' reader skips those
-            records = _record_files(out)  # without an overlay)
+            records = [r for _, r in _record_files(out)]  # without an overlay)
         where = summary if summary.is_file() else out / "records"
         if any(r.get("status") in ("ok", "skipped") and not r.get("overlay") for r in records):
             raise OptionError(  # a usage error: the folder was made without what screening shows
@@ -250,8 +250,8 @@ def screen_items(outdir: str | Path, missing: list[str] | None = None) -> list[d
     return items
 
 
-def _record_files(out: Path) -> list[dict]:
-    """Every readable record of ``OUTDIR/records`` (one that cannot be read is left out)."""
+def _record_files(out: Path) -> list[tuple[Path, dict]]:
+    """Every readable record of ``OUTDIR/records`` with its file (one that cannot be read is left out)."""
     found = []
     for f in sorted((out / "records").glob("*.json")):
         try:
@@ -259,7 +259,7 @@ def _record_files(out: Path) -> list[dict]:
         except (OSError, ValueError):
             continue
         if isinstance(r, dict):
-            found.append(r)
+            found.append((f, r))
     return found
 
 
@@ -268,17 +268,9 @@ def _earlier_records(out: Path, listed: list[dict]) -> list[dict]:
     when a later run pseudo-labelled other photos into the folder (its table lists that run's photos only; the
     page had lost the earlier cards). By name; a record that cannot be read is left out."""
     named = {r.get("stem") for r in listed}
-    out_records = []
-    for f in sorted((out / "records").glob("*.json")):
-        if f.stem in named:
-            continue
-        try:
-            r = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if isinstance(r, dict) and r.get("stem") == f.stem and isinstance(r.get("overlay"), str):
-            out_records.append(r)  # (one without an overlay has no card: not said as a bad record of the table)
-    return out_records
+    # (one without an overlay has no card: not said as a bad record of the table)
+    return [r for f, r in _record_files(out) if f.stem not in named and r.get("stem") == f.stem
+            and isinstance(r.get("overlay"), str)]  # fmt: skip
 
 
 def _number(value: object) -> float | None:
