@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import time
@@ -61,6 +62,7 @@ def test_counts_summary_and_exit_code(tmp_path: Path) -> None:
     line = res.summary("done", tmp_path / "out")
     assert line.startswith("2 done, 0 skipped, 1 failed in ") and line.endswith(f"-> {tmp_path / 'out'}")
     assert (tmp_path / "out" / "a.res").read_text() == "A"
+    assert re.fullmatch(r"BatchResult\(2 ok, 0 skipped, 1 failed, \d+\.\d s\)", repr(res))  # not every record
 
 
 def test_a_rerun_resumes_and_overwrite_redoes(tmp_path: Path) -> None:

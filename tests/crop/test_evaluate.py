@@ -15,6 +15,13 @@ from agriseg.crop.evaluate import evaluate_folder
 from agriseg.crop.labels import parse_colormap, read_label
 
 
+def _said(res: dict) -> str:
+    """The report's warning lines, as the CLI prints them on stderr."""
+    from agriseg.crop.evaluate import report_warnings
+
+    return "\n".join(report_warnings(res))
+
+
 def _pair(root, stem: str, label: np.ndarray | None, rgb: bool = False) -> None:
     (root / "img").mkdir(exist_ok=True)
     (root / "lab").mkdir(exist_ok=True)
@@ -33,11 +40,10 @@ def test_missing_labels_are_reported(tmp_path):
     _pair(tmp_path, "c", None)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
     assert res["images"] == 1 and res["images_without_label"] == ["b.png", "c.png"]
-    from agriseg.crop.evaluate import format_table
 
-    assert "warning: 2 images have no label and were not scored (e.g. b.png, c.png)" in format_table(res)
+    assert "warning: 2 images have no label and were not scored (e.g. b.png, c.png)" in _said(res)
     res["images_without_label"] = ["b.png"]  # it said "1 images have no label" (session 71)
-    assert "warning: 1 image has no label and was not scored (b.png)" in format_table(res)
+    assert "warning: 1 image has no label and was not scored (b.png)" in _said(res)
 
 
 def test_strict_stops_at_a_photo_without_a_label(tmp_path):
@@ -250,21 +256,20 @@ def test_an_unreadable_first_label_is_one_failed_pair(tmp_path):
 def test_0_255_masks_read_as_class_ids_say_to_use_binary(tmp_path):
     """--label-mode index on 0/255 masks scored every plant pixel as 'not scored' and gave vegetation 0.00 with
     only a vague warning about ignored pixels."""
-    from agriseg.crop.evaluate import format_table
 
     label = np.zeros((8, 8), np.uint8)
     label[2:6, 2:6] = 255
     _pair(tmp_path, "a", label)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
-    assert res["labels_only_0_255"] and "use --label-mode binary" in format_table(res)
+    assert res["labels_only_0_255"] and "use --label-mode binary" in _said(res)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "binary", progress=False)
-    assert not res["labels_only_0_255"] and "--label-mode" not in format_table(res)
+    assert not res["labels_only_0_255"] and "--label-mode" not in _said(res)
     # a label all 255: nothing of it scored; its scores were nan with exit 0 and "labels hold only 0 and 255"
     _pair(tmp_path, "b", np.full((8, 8), 255, np.uint8))
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
     assert res["images"] == 1 and res["failed"] == []  # a void tile among scored ones: counted as ignored pixels
     assert res["void_labels"] == [str(tmp_path / "lab" / "b.png")]
-    assert "1 label all 255, nothing in them scored: b.png" in format_table(res)
+    assert "1 label all 255, nothing in them scored: b.png" in _said(res)
     with pytest.raises(ValueError, match=r"b\.png: every pixel is 255"):  # --strict: every photo scored, or none
         evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False, strict=True)
     (tmp_path / "lab" / "a.png").unlink()
@@ -420,7 +425,6 @@ def test_a_label_fitting_the_stored_pixels_of_a_turned_photo_says_so(tmp_path):
 def test_a_class_no_label_holds_is_said(tmp_path):
     """0/1 vegetation labels read as class ids against a crop / weed model: weed IoU 0.00 and nothing said
     (session 84's sweep)."""
-    from agriseg.crop.evaluate import format_table
 
     label = np.zeros((8, 8), np.uint8)
     label[2:5, 2:5] = 1
@@ -430,21 +434,21 @@ def test_a_class_no_label_holds_is_said(tmp_path):
     assert res["classes_not_in_labels"] == ["weed"]
     assert (
         "warning: no label holds weed: its IoU is 0 where the model finds some and undefined (nan) where it finds none"
-        in format_table(res)
+        in _said(res)
     )
-    assert format_table(res).endswith("(labels of vegetation only? --label-mode binary scores vegetation)")
+    assert _said(res).endswith("(labels of vegetation only? --label-mode binary scores vegetation)")
     both = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, label_mode="index", progress=False)
-    assert both["classes_not_in_labels"] == [] and "no label holds" not in format_table(both)
+    assert both["classes_not_in_labels"] == [] and "no label holds" not in _said(both)
     _pair(tmp_path, "a", np.zeros((8, 8), np.uint8))  # soil only: binary scoring is no way out (session 95)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 3, label_mode="index", progress=False,
                           class_names=["background", "crop", "weed"])  # fmt: skip
-    assert "warning: no label holds crop or weed: their IoU" in format_table(res)
-    assert "(the labels hold only background)" in format_table(res) and "binary" not in format_table(res)
+    assert "warning: no label holds crop or weed: their IoU" in _said(res)
+    assert "(the labels hold only background)" in _said(res) and "binary" not in _said(res)
     plants = np.zeros((8, 8), np.uint8)
     plants[2:6, 2:6] = 255  # 0/255 masks read as class ids: the plants are there, not scored (the review's find)
     _pair(tmp_path, "a", plants)
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, label_mode="index", progress=False)
-    assert "only background" not in format_table(res) and "use --label-mode binary" in format_table(res)
+    assert "only background" not in _said(res) and "use --label-mode binary" in _said(res)
 
 
 def _photo(seed: int, size: tuple[int, int] = (48, 64)) -> np.ndarray:

@@ -698,3 +698,9 @@ def test_a_notebooks_mistakes_are_said_before_any_scene_is_read(tmp_path: Path, 
     # resize out of range: pydantic's dump of PreprocessConfig, after the download (session 101's sweep)
     with pytest.raises(ValueError, match=r"^resize: Input should be less than or equal to 4 \(got 10\)$"):
         load_scene_predictor("FTW_PRUE_EFNET_B5", resize=10)
+
+
+def test_a_predictor_shows_in_one_line() -> None:
+    """Its repr printed the torch module's layers (a notebook cell of hundreds of lines)."""
+    said = repr(ScenePredictor(TinyNet(), 3, PreprocessConfig(), PredictConfig(**FAST)))
+    assert said.startswith("ScenePredictor(model=TinyNet, num_classes=3, ") and "\n" not in said, said

@@ -89,9 +89,17 @@ class BatchResult(Sequence[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self.outcomes)
 
+    def __repr__(self) -> str:  # a notebook's cell: the counts, not every record of thousands of items
+        n = self.counts
+        return f"BatchResult({n['ok']} ok, {n['skipped']} skipped, {n['failed']} failed, {self.seconds:.1f} s)"
+
     def __add__(self, other: BatchResult) -> BatchResult:
         return BatchResult(
-            self.outcomes + other.outcomes, self.seconds + other.seconds, self.unit, self.notes + other.notes
+            self.outcomes + other.outcomes,
+            self.seconds + other.seconds,
+            self.unit,
+            self.notes + other.notes,
+            " ".join(n for n in (self.note, other.note) if n),
         )
 
     @property

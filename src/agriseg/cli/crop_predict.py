@@ -109,9 +109,10 @@ def evaluate(
     **params: object,
 ) -> None:
     """Score a model (or saved masks) against labels: mIoU, per-class IoU, boundary IoU, accuracy."""
+    from agriseg import quiet
     from agriseg.batch import check_output
     from agriseg.crop.config import CropEvaluateConfig
-    from agriseg.crop.evaluate import MODEL_OPTIONS, evaluate_model, format_table
+    from agriseg.crop.evaluate import MODEL_OPTIONS, evaluate_model, format_table, report_warnings
     from agriseg.data.files import write_json
 
     if pred_masks:
@@ -123,6 +124,8 @@ def evaluate(
     cfg = config_from_params(CropEvaluateConfig, params)
     res = evaluate_model(images, masks, cfg, pred_masks, colormap, peanut, strict=strict, stems=stems)
     click.echo(format_table(res))
+    for line in [] if quiet() else report_warnings(res):  # on stderr, as every command's warnings
+        click.echo(line, err=True)
     if output:
         write_json(output, res)
         click.echo(f"report: {output}")

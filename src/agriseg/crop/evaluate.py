@@ -277,9 +277,7 @@ def _class_maps_model(folder: Path) -> Any:  # noqa: ANN401 - the model's ModelC
 
 
 def format_table(res: dict) -> str:
-    """A plain-text report of :func:`evaluate_folder`'s result."""
-    from agriseg.batch import counted
-
+    """A plain-text report of :func:`evaluate_folder`'s result (its warnings: :func:`report_warnings`)."""
     lines = [
         f"images: {res['images']}   boundary IoU dilation ratio: {res['boundary_ratio']}",
         f"{'class':<16}{'IoU':>8}{'bIoU':>8}",
@@ -288,6 +286,18 @@ def format_table(res: dict) -> str:
         lines.append(f"{name:<16}{100 * v:>8.2f}{100 * res['per_class_biou'][name]:>8.2f}")
     lines.append(f"{'mean':<16}{100 * res['miou']:>8.2f}{100 * res['biou']:>8.2f}")
     lines.append(f"pixel accuracy: {100 * res['pixel_accuracy']:.2f}")
+    return "\n".join(lines)
+
+
+def report_warnings(res: dict) -> list[str]:
+    """The ``warning: ...`` lines of :func:`evaluate_folder`'s result: photos or labels not scored, odd labels.
+
+    Apart from :func:`format_table`: the CLI prints them on stderr, as every command's warnings, and ``-q`` hides
+    them (the JSON report holds the same keys).
+    """
+    from agriseg.batch import counted
+
+    lines: list[str] = []
     for key, noun, what in (
         ("images_without_label", "image", "no label"),
         ("labels_without_image", "label", "no image"),
@@ -332,7 +342,7 @@ def format_table(res: dict) -> str:
             f"warning: {100 * ignored:.1f} % of label pixels were not scored (value 255, or colours the colormap "
             f"does not list){where}"
         )
-    return "\n".join(lines)
+    return lines
 
 
 # a report says so when more than this share of label pixels was not scored (a colormap missing a colour)

@@ -141,6 +141,13 @@ class ScenePredictor:
     _ready: bool = field(default=False, repr=False)
     _runner: ModelRunner | None = field(default=None, repr=False)
 
+    def __repr__(self) -> str:  # the module's own repr is hundreds of lines of layers
+        c = self.config
+        return (
+            f"ScenePredictor(model={type(self.model).__name__}, num_classes={self.num_classes}, "
+            f"class_names={self.class_names}, patch_size={c.patch_size}, overlap={c.overlap}, device={c.device!r})"
+        )
+
     def __post_init__(self) -> None:
         if not callable(self.model):  # a name, a path or weights: said here, not after the scene is read
             what = type(self.model).__name__
