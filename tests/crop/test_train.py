@@ -514,3 +514,23 @@ def test_a_photo_without_a_label_in_a_data_extra_folder_is_said(tmp_path, caplog
     with caplog.at_level("WARNING", logger="agriseg"):
         train_crop(cfg)
     assert f"{tmp_path / 'more/images'}: 1 photo without a label left out of training (01.png)" in caplog.text
+
+
+def test_a_generated_set_stopped_part_way_is_refused_as_data_extra(tmp_path):
+    """A ``make-synthetic lab`` run stopped after 3 of 400 scenes trained on those 3 without a word (session 102's
+    README sweep); a finished set trains."""
+    import json
+
+    from agriseg.config import OptionError
+
+    cfg = tiny_config(tmp_path)
+    make_fields(tmp_path / "more", n=2, size=64, seed=1)
+    index = {"kind": "lab", "seed": 0, "photos": {"00": {}, "01": {}}, "planned": [f"{i:02d}" for i in range(400)]}
+    (tmp_path / "more" / "index.json").write_text(json.dumps({**index, "complete": False}))
+    extra = {"images": str(tmp_path / "more/images"), "labels": str(tmp_path / "more/labels")}
+    cfg = CropTrainConfig.model_validate({**cfg.model_dump(), "data": {**cfg.data.model_dump(), "extra": [extra]}})
+    cfg.train.max_steps = 1
+    with pytest.raises(OptionError, match=r"more/images: a generated set stopped at 2 of 400 photos \(its index"):
+        train_crop(cfg)
+    (tmp_path / "more" / "index.json").write_text(json.dumps(index))  # finished: no "complete": false
+    train_crop(cfg)

@@ -184,6 +184,14 @@ class CropDataModule(L.LightningDataModule):
             "label_mode": data.label_mode, "colormap": data.colormap, "cache": data.cache, "num_classes": num_classes
         }  # fmt: skip
         tf = train_transform(data.crop_size, (data.scale_min, data.scale_max), data.augment)
+        from agriseg.crop.scenes.write import unfinished_set
+
+        for src in data.extra:  # a make-synthetic run stopped part-way: hours of training on 3 of 400 scenes
+            if made := unfinished_set(src.images):
+                raise OptionError(
+                    f"data.extra {src.images}: a generated set stopped at {made} (its index.json): run its "
+                    "`agriseg crop make-synthetic` command again to finish it"
+                )
         extra = [
             (f"{Path(src.images).name}/{stem}", ip, lp)
             for src in data.extra

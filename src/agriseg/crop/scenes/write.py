@@ -412,6 +412,23 @@ def _sources_digest(photos: str | Path, labels: str | Path, names: list[str] | N
     return h.hexdigest()[:16]
 
 
+def unfinished_set(images: str | Path) -> str | None:
+    """What is missing when ``images`` is the ``images/`` folder of a generated set whose run was stopped (its
+    ``index.json`` says ``complete: false``): ``"3 of 400 photos"``; None for a finished set or any other folder.
+    """
+    index = Path(images).parent / "index.json"
+    if Path(images).name != "images" or not index.is_file():
+        return None
+    try:
+        data = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("complete") is not False or not isinstance(data.get("photos"), dict):
+        return None
+    planned = data.get("planned")
+    return f"{len(data['photos'])} of {len(planned) if isinstance(planned, list) else '?'} photos"
+
+
 def check_set_index(index: Path, data: Any = None) -> None:  # noqa: ANN401 - the file's JSON, as read
     """Refuse an ``index.json`` that no generated set wrote (a user's own file in the output folder): it is never
     replaced, ``--overwrite`` or not. ``data``: the file's JSON when already read; an unreadable file passes
