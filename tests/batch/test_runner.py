@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import signal
@@ -1122,6 +1123,51 @@ def test_a_ctrl_c_stops_the_task_a_dask_worker_was_running(tmp_path: Path) -> No
                   executor=DaskCluster(workers=2))  # fmt: skip
     time.sleep(3.0)  # longer than the task had left
     assert set(store.records) == {"a"} and not items[1].outputs[0].exists()
+
+
+@pytest.mark.slow  # 10 s: as the test above
+def test_a_second_ctrl_c_while_the_cluster_closes_still_stops_its_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A second Ctrl-C (an impatient user, or `timeout`'s signal to the whole process group) came while the
+    cancelled tasks were cancelled: the clean-up stopped there, the running task's worker lived on, and
+    distributed's "Worker process still alive ... killing" warnings came after the "interrupted" line."""
+    import distributed
+
+    from agriseg.batch import BatchInterrupted
+
+    cancel, again = distributed.Future.cancel, []
+
+    def cancel_and_press_again(self: distributed.Future, *a: Any, **kw: Any) -> Any:  # noqa: ANN401
+        if not again:
+            again.append(1)
+            os.kill(os.getpid(), signal.SIGINT)
+        return cancel(self, *a, **kw)
+
+    monkeypatch.setattr(distributed.Future, "cancel", cancel_and_press_again)
+    items = _items(tmp_path, ["a", "b"])
+    with pytest.raises((BatchInterrupted, KeyboardInterrupt)):
+        run_batch(items, _slow_b, options=QUIET, recipe=Recipe("demo", "1", {}), store=_CtrlCInRecord(),
+                  executor=DaskCluster(workers=2))  # fmt: skip
+    assert again
+    time.sleep(3.0)  # longer than the task had left: its worker was stopped, so no output appears
+    assert not items[1].outputs[0].exists()
+    assert "still alive" not in capfd.readouterr().err
+
+
+def test_distributeds_error_of_a_cancelled_call_is_not_logged() -> None:
+    """distributed's clean-up of a call cut short by Ctrl-C fails with a NameError, logged with a traceback
+    through tornado; other callback errors still are."""
+    from agriseg.batch.executors import _CancelledSyncFilter
+
+    def record(msg: str, exc: BaseException) -> logging.LogRecord:
+        return logging.LogRecord("tornado.application", logging.ERROR, "", 0, msg, (), (type(exc), exc, None))
+
+    f = _CancelledSyncFilter()
+    bug = NameError("cannot access free variable 'future' where it is not associated with a value")
+    assert not f.filter(record("Exception in callback functools.partial(<function sync.<locals>.cancel at 0x1>)", bug))
+    assert f.filter(record("Exception in callback functools.partial(<function other at 0x1>)", bug))
+    assert f.filter(record("Exception in callback functools.partial(<function sync.<locals>.cancel>)", ValueError()))
 
 
 def test_a_ctrl_c_a_library_turned_into_its_own_error_stops_the_batch(tmp_path: Path) -> None:

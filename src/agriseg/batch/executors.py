@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agriseg.batch.errors import RemoteError, describe_error
+from agriseg.batch.errors import RemoteError, describe_error, signals_deferred
 from agriseg.batch.items import Item, Result
 
 
@@ -135,6 +135,7 @@ class DaskCluster:
                         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                     )
                 own.append(cluster)
+                _quiet_cancelled_sync()
                 client = Client(cluster)
                 client.run(_quiet_cancelled_tasks)
             own.insert(0, client)
@@ -168,28 +169,34 @@ class DaskCluster:
                     yield item, fut.result()
             raise
         finally:
-            for fut in futures:
-                fut.cancel()
-            if stopped and len(own) > 1:  # our local cluster: its workers ignore Ctrl-C and a cancelled task
-                _stop_workers(own[1])  # ran on, finishing outputs after "none of the 4 done" (the re-run redid them)
-            # every result is in: a worker that takes over 4 s to stop (torch / ONNX Runtime threads) is killed
-            # by its nanny, which says so as a WARNING on stderr after a run that went well; kept to errors here
-            nanny = logging.getLogger("distributed.nanny")
-            level = nanny.level
-            nanny.setLevel(logging.ERROR)
-            local = stopped and len(own) > 1  # our own local cluster, its workers killed above
-            if local:  # the command ends with its one "interrupted" line: not distributed's own error of a
-                # cancelled call ("Exception in callback ... NameError", through tornado's log) nor its warnings of
-                # workers killed, which its event loop sends while and after the cluster closes (so not restored:
-                # a Python session that goes on after the Ctrl-C keeps distributed's log at CRITICAL)
-                for name in ("distributed", "tornado"):
-                    logging.getLogger(name).setLevel(logging.CRITICAL)
-            try:
-                for obj in own:
-                    obj.close()
-            finally:
-                if not local:
-                    nanny.setLevel(level)
+            with signals_deferred():  # a second Ctrl-C (impatience) left the cluster to close at exit, with
+                self._close(futures, own, stopped)  # distributed's warnings after the "interrupted" line
+
+    def _close(self, futures: Mapping[Any, Item], own: list[Any], stopped: bool) -> None:
+        """Cancel what has not run and close what this run started (its own client and local cluster)."""
+        for fut in futures:
+            fut.cancel()
+        if stopped and len(own) > 1:  # our local cluster: its workers ignore Ctrl-C and a cancelled task
+            _stop_workers(own[1])  # ran on, finishing outputs after "none of the 4 done" (the re-run redid them)
+        # every result is in: a worker that takes over 4 s to stop (torch / ONNX Runtime threads) is killed
+        # by its nanny, which says so as a WARNING on stderr after a run that went well; kept to errors here
+        nanny = logging.getLogger("distributed.nanny")
+        level = nanny.level
+        nanny.setLevel(logging.ERROR)
+        local = stopped and len(own) > 1  # our own local cluster, its workers killed above
+        if local:  # the command ends with its one "interrupted" line: not distributed's own error of a
+            # cancelled call ("Exception in callback ... NameError", through tornado's log) nor its warnings of
+            # workers killed, which its event loop sends while and after the cluster closes (so not restored:
+            # a Python session that goes on after the Ctrl-C keeps distributed's log at CRITICAL)
+            # (tornado.application: distributed sets its own level, which its parent's does not override)
+            for name in ("distributed", "tornado", "tornado.application"):
+                logging.getLogger(name).setLevel(logging.CRITICAL)
+        try:
+            for obj in own:
+                obj.close()
+        finally:
+            if not local:
+                nanny.setLevel(level)
 
 
 def _stop_workers(cluster: Any) -> None:  # noqa: ANN401 - a distributed LocalCluster
@@ -201,6 +208,21 @@ def _stop_workers(cluster: Any) -> None:  # noqa: ANN401 - a distributed LocalCl
         if pid:
             with contextlib.suppress(OSError):
                 os.kill(pid, getattr(signal, "SIGKILL", signal.SIGTERM))  # SIGTERM: Windows has no SIGKILL
+
+
+def _quiet_cancelled_sync() -> None:
+    """Drop distributed's own error when a Ctrl-C cuts one of its calls short: its clean-up callback fails with
+    "NameError: cannot access free variable 'future'" (a bug of ``distributed.utils.sync``), logged with a
+    traceback through tornado after the command's "interrupted" line. Any other callback error is still logged."""
+    app = logging.getLogger("tornado.application")
+    if not any(isinstance(f, _CancelledSyncFilter) for f in app.filters):
+        app.addFilter(_CancelledSyncFilter())
+
+
+class _CancelledSyncFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, NameError) and "sync.<locals>.cancel" in record.getMessage())
 
 
 def _quiet_cancelled_tasks() -> None:
