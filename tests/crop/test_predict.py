@@ -730,3 +730,20 @@ def test_float_values_below_zero_are_said_to_read_black(tmp_path, caplog):
         assert not caplog.text
         read_rgb(tmp_path / "centred.tif")
     assert "centred.tif: float image with values down to -0.498, below 0, read as 0" in caplog.text
+
+
+def test_signed_values_below_zero_are_said_to_read_black(tmp_path, caplog):
+    """An int16 image's negatives read as 0 and the rest at most half bright, with no word (session 102's text
+    sweep); an int16 image of positive values only is read as a 16-bit one."""
+    import tifffile
+
+    from agriseg.data.io import read_rgb
+
+    arr = np.random.default_rng(3).integers(-3000, 3000, (16, 16, 3)).astype(np.int16)
+    tifffile.imwrite(tmp_path / "signed.tif", arr, photometric="rgb")
+    tifffile.imwrite(tmp_path / "positive.tif", np.abs(arr) + 5000, photometric="rgb")
+    with caplog.at_level("WARNING", logger="agriseg"):
+        read_rgb(tmp_path / "positive.tif")
+        assert "below 0" not in caplog.text
+        read_rgb(tmp_path / "signed.tif")
+    assert "signed.tif: signed 16-bit image with values down to -" in caplog.text and "read as 0 (black)" in caplog.text

@@ -72,16 +72,42 @@ def test_cog_overviews_keep_the_classes_and_can_be_left_out(tmp_path) -> None:
     still wrote them (mutation sweep)."""
     import rasterio
 
-    from agriseg.raster.io import is_cog, to_cog
+    from agriseg.raster.io import describe_bands, is_cog, to_cog
 
     classes = (np.indices((1024, 1024)).sum(0) % 2 * 2 + 1).astype(np.uint8)[None]  # (1, H, W) 1 and 3
     _tif(tmp_path / "tiled.tif", classes)
+    with rasterio.open(tmp_path / "tiled.tif", "r+") as ds:
+        describe_bands(ds, ("class",))
     to_cog(tmp_path / "tiled.tif", tmp_path / "cog.tif")
     with rasterio.open(tmp_path / "cog.tif", overview_level=0) as ovr:
         assert set(np.unique(ovr.read(1)).tolist()) <= {1, 3}
     to_cog(tmp_path / "tiled.tif", tmp_path / "flat.tif", overviews=False)
     with rasterio.open(tmp_path / "flat.tif") as ds:
         assert is_cog(tmp_path / "flat.tif") and ds.overviews(1) == []
+        assert ds.descriptions == ("class",)  # (src read without the overviews built before lost them)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cog.tif", "flat.tif", "tiled.tif"]
+
+
+@pytest.mark.parametrize(("dtype", "predictor"), [("uint8", 2), ("float32", 3)])
+def test_a_cog_of_four_bands_is_grey_data_in_its_tiff_tags(tmp_path, dtype: str, predictor: int) -> None:
+    """GDAL's COG driver tagged every 4-band uint8 raster RGB with an alpha band: a reader that goes by the TIFF
+    tags (PIL, libtiff, web viewers) took the probability COG's fourth band for transparency (session 102)."""
+    import rasterio
+    import tifffile
+
+    from agriseg.raster.io import is_cog, to_cog
+
+    arr = np.random.default_rng(0).integers(0, 200, (4, 1100, 700)).astype(dtype)  # (C, H, W)
+    _tif(tmp_path / "tiled.tif", arr)
+    to_cog(tmp_path / "tiled.tif", tmp_path / "cog.tif")
+    with tifffile.TiffFile(tmp_path / "cog.tif") as tif:
+        pages = list(tif.pages)
+        assert {pg.photometric for pg in pages} == {tifffile.PHOTOMETRIC.MINISBLACK}, pages
+        assert all(int(e) == 0 for pg in pages for e in pg.extrasamples)  # unspecified: no alpha
+        assert pages[0].tags["Predictor"].value == predictor and pages[0].tilewidth == 512
+    with rasterio.open(tmp_path / "cog.tif") as ds:
+        assert is_cog(tmp_path / "cog.tif") and ds.overviews(1) == [2, 4]  # 1100 px: until one 512 block holds it
+        assert np.array_equal(ds.read(), arr) and ds.colorinterp[3].name == "undefined"
 
 
 def test_the_latest_image_time_from_tags_in_any_case_and_zone() -> None:

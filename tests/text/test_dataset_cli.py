@@ -499,3 +499,35 @@ def test_jpeg_masks_and_swapped_sides_are_said(tmp_path: Path, caplog: pytest.Lo
     assert res.exit_code == 1, res.output
     assert "1 mask saved as JPEG / WebP (the first: " in caplog.text
     assert "b.png: mask is (24, 16), image b.png is (16, 24) (sides swapped: an EXIF-rotated photo" in res.output
+
+
+def test_an_image_without_a_truth_instance_map_is_named(tmp_path: Path) -> None:
+    """With --mask-instances, an image whose map is missing took its true instances from the mask's connected
+    components, pooled with the others' maps without a word (session 102's sweep)."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:, :] = 1
+    for d, name in (("p", "a"), ("p", "b"), ("t", "a"), ("t", "b")):
+        (tmp_path / d).mkdir(exist_ok=True)
+        Image.fromarray(truth).save(tmp_path / d / f"{name}.png")
+    (tmp_path / "inst").mkdir()
+    inst = np.zeros((20, 20), np.uint8)
+    inst[:, :10], inst[:, 10:] = 1, 2
+    Image.fromarray(inst).save(tmp_path / "inst" / "a.png")
+    args = ["text", "evaluate", str(tmp_path / "p"), "--masks", str(tmp_path / "t"), "--classes", "others,field"]
+    res = CliRunner().invoke(main, [*args, "--mask-instances", str(tmp_path / "inst"), "-o", str(tmp_path / "r.json")])
+    assert res.exit_code == 0, res.output
+    assert "1 of the 2 images scored have no truth instance map in" in res.output and "(b.png)" in res.output
+    assert json.loads((tmp_path / "r.json").read_text())["images_without_truth_instance_map"] == ["b.png"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0 and "instance map" not in res.output, res.output  # none asked for: no word
+
+
+def test_an_ignore_value_that_is_a_class_id_gets_no_advice_to_write_0_and_1(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``--ignore-value 1`` on 0/1 masks advised "for a 0/1 mask, write its classes as 0 and 1" (session 102)."""
+    truth = np.zeros((20, 20), np.uint8)
+    truth[:10] = 1
+    with caplog.at_level("WARNING", logger="agriseg"):
+        _eval(tmp_path, truth * 2, truth, "others,field,tree", "--ignore-value", "1")
+    assert "is the id of class 'field'" in caplog.text and "write its classes as 0 and 1" not in caplog.text

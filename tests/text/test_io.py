@@ -253,6 +253,32 @@ def test_evaluate_refuses_class_words_in_another_order_than_the_predictions_were
     assert CliRunner().invoke(main, [*args, "others,field,tree"]).exit_code == 0
 
 
+def test_a_report_never_replaces_a_file_beside_the_predictions_named(tmp_path: Path) -> None:
+    """`text evaluate p/t.tif -o p/run.json --overwrite` replaced text predict's run.json (and -o p/t.json its
+    tile report), the folder being read only through the file named; the next predict re-run then blamed the
+    user's "edits" (session 102's sweep)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    _write_raster(tmp_path / "p" / "t.tif", np.ones((1, 16, 16), np.uint8))
+    _write_raster(tmp_path / "t" / "t.tif", np.ones((1, 16, 16), np.uint8))
+    run = json.dumps({"classes": ["others", "field"]})
+    (tmp_path / "p" / "run.json").write_text(run)
+    (tmp_path / "p" / "t.json").write_text("{}")
+    args = ["text", "evaluate", str(tmp_path / "p" / "t.tif"), "--masks", str(tmp_path / "t"), "--classes"]
+    for name in ("run.json", "t.json"):
+        res = CliRunner().invoke(main, [*args, "others,field", "-o", str(tmp_path / "p" / name), "--overwrite"])
+        assert res.exit_code == 2 and name in res.output, res.output
+    assert (tmp_path / "p" / "run.json").read_text() == run and (tmp_path / "p" / "t.json").read_text() == "{}"
+    res = CliRunner().invoke(main, [*args, "others,field", "-o", str(tmp_path / "p" / "report.json")])
+    assert res.exit_code == 0 and (tmp_path / "p" / "report.json").is_file(), res.output  # a new name: written
+    res = CliRunner().invoke(main, [*args, "others,field", "-o", str(tmp_path / "p" / "report.json"), "--overwrite"])
+    assert res.exit_code == 0, res.output  # its own earlier report among the predictions: replaced
+
+
 def test_a_png_masks_nodata_is_transparent_not_a_class_colour(tmp_path: Path) -> None:
     """Palette index 255 (nodata) had class 2's colour (the colours repeat every 11): a viewer showed the image's
     no-data areas as trees (session 83's sweep). It is transparent now, as in the GeoTIFF's colour map."""

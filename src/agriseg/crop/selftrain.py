@@ -648,9 +648,10 @@ def selftrain(cfg: SelfTrainConfig, progress: bool = True, overwrite: bool = Fal
     from agriseg.batch import Item
     from agriseg.fingerprint import Recipe
     from agriseg.manifest import recorded_by
-    from agriseg.training.trainer import check_accelerator
+    from agriseg.training.trainer import check_accelerator, check_model_builds
 
     check_accelerator(cfg.train.accelerator, cfg.train.precision)  # before pseudo-labels and lists are written
+    check_model_builds(cfg.model)  # an unknown encoder: before minutes of pseudo-labels, not after
     if overwrite:
         cfg = with_updates(cfg, {"pseudo": {**cfg.pseudo.model_dump(), "overwrite": True}})
     out = Path(cfg.output_dir)
@@ -922,6 +923,11 @@ def adapt_photos(
         )
         named = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         where = str(named[0]) if len(named) == 1 else "crop adapt"
+        from agriseg.data.io import IMAGE_SUFFIXES
+
+        odd = [f for f in photos if f.suffix.lower() not in IMAGE_SUFFIXES]  # readme.txt named: "1 photo given"
+        if odd:
+            raise OptionError(f"{odd[0]}: not a photo ({', '.join(IMAGE_SUFFIXES)}); crop adapt trains on photos")
         raise OptionError(f"{where}: {given}: at least 2 are needed to train on")
     train = TrainConfig(batch_size=config.batch_size)  # checked before the work too
     data = SelfTrainDataConfig(crop_size=config.crop_size)

@@ -571,6 +571,10 @@ def _to_uint8(arr: np.ndarray, path: Path, warn: bool = True) -> np.ndarray:
         # by the bit depth, never by the content: two photos differing in one pixel read the same
         top = float(np.iinfo(np.uint16).max if arr.dtype.itemsize >= 2 else 255)
         top_value = int(arr.max(initial=0)) if warn else 0
+        if warn and arr.dtype.kind == "i" and (low := int(arr.min(initial=0))) < 0:  # int16 DEM-like values
+            _warn_once("%s: signed %d-bit image with values down to %d, below 0, read as 0 (black): scale it to "
+                       "unsigned values first (e.g. gdal_translate -ot Byte -scale)", path, 8 * arr.dtype.itemsize,
+                       low)  # fmt: skip
         if arr.dtype.itemsize == 2 and 0 < top_value <= 255:
             _warn_once("%s: 16-bit image whose values are all <= 255 reads as nearly black (scaled by 65535)", path)
         elif arr.dtype.itemsize == 2 and 0 < top_value <= LOW_BITS_TOP:

@@ -267,17 +267,41 @@ def tiled_profile(
 def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = True) -> Path:
     """Copy a (tiled) GeoTIFF to a Cloud-Optimized GeoTIFF at ``dst``, atomically.
 
-    Overviews use nearest-neighbour resampling, so class maps stay valid at every zoom level.
+    Overviews use nearest-neighbour resampling, so class maps stay valid at every zoom level; they are built
+    into ``src`` first (a temporary of the caller's), as GDAL's COG driver builds them into a temporary file.
+
+    Written with GDAL's GTiff driver and ``COPY_SRC_OVERVIEWS``, the layout the COG driver writes (GDAL reads it
+    as ``LAYOUT=COG``), because the COG driver cannot be told the photometric interpretation: it tags every 3- or
+    4-band uint8 raster as RGB, the 4th band as alpha, so readers that go by the TIFF tags alone (PIL, libtiff,
+    geotiff.js viewers) showed a probability band as transparency. Here every band is grey data (``MINISBLACK``).
     """
+    from rasterio.enums import Resampling
     from rasterio.shutil import copy as rio_copy
 
-    opts: dict[str, Any] = {"BLOCKSIZE": 512, "BIGTIFF": "IF_SAFER", "OVERVIEW_RESAMPLING": "NEAREST"}
+    rasterio = import_rasterio()
+    block = 512
+    with rasterio.open(src) as ds:
+        kind, size, built = np.dtype(ds.dtypes[0]).kind, max(ds.width, ds.height), bool(ds.overviews(1))
+    if built and not overviews:  # overviews an earlier call built into src: copied without them first
+        plain = Path(dst).parent / f".{Path(dst).name}.plain.tif"  # (src opened without its overviews has
+        try:  # no band descriptions, tags or scales either)
+            rio_copy(str(src), str(plain), driver="GTiff", TILED="YES", BIGTIFF="IF_SAFER", PHOTOMETRIC="MINISBLACK")
+            return to_cog(plain, dst, compress, overviews=False)
+        finally:
+            plain.unlink(missing_ok=True)
+    opts: dict[str, Any] = {"TILED": "YES", "BLOCKXSIZE": block, "BLOCKYSIZE": block, "BIGTIFF": "IF_SAFER",
+                            "PHOTOMETRIC": "MINISBLACK", "COPY_SRC_OVERVIEWS": "YES"}  # fmt: skip
     opts["COMPRESS"] = "NONE" if compress == "none" else compress.upper()
     if compress in ("deflate", "zstd", "lzw"):
-        opts["PREDICTOR"] = "YES"
-    opts["OVERVIEWS"] = "AUTO" if overviews else "NONE"
+        opts["PREDICTOR"] = 3 if kind == "f" else 2  # the COG driver's PREDICTOR=YES
+    factors: list[int] = []
+    while overviews and size / (2 ** len(factors)) > block:  # halving until one block holds it (the COG driver's)
+        factors.append(2 ** (len(factors) + 1))
+    if factors:
+        with rasterio.Env(GDAL_TIFF_OVR_BLOCKSIZE=block), rasterio.open(src, "r+") as ds:
+            ds.build_overviews(factors, Resampling.nearest)
     with atomic_write(dst) as tmp:
-        rio_copy(str(src), str(tmp), driver="COG", **opts)
+        rio_copy(str(src), str(tmp), driver="GTiff", **opts)
     return dst
 
 

@@ -278,6 +278,7 @@ def evaluate_files(
     misfits = 0  # of them, those that say the options do not fit the files (_OptionsMisfit)
     unscored: list[tuple[int, Path]] = []  # (labelled truth pixels, prediction) where it has no data
     written = 0
+    no_map: list[str] = []  # predictions whose truth has no map in truth_instances_dir
     for pf in preds:
         try:
             pair = _read_pair(pf, truth_files, inst_files, truth_dir, k, ign, ignore_value)
@@ -307,6 +308,8 @@ def evaluate_files(
             tl = drop_small_instances(np.where(valid, pair.truth_ids, 0), min_size)
         else:
             tl = truth_instances_from_semantic(tsem_v, k, min_size)
+            if inst_files:  # a folder of maps given, none for this image: said below, never silently mixed
+                no_map.append(pf.name)
         match_instances(plabels, pcls, tl, instances_from_ids(tl, tsem_v), stats, match_iou)
     if failed and len(failed) == len(preds):
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
@@ -324,6 +327,15 @@ def evaluate_files(
             len(unpredicted), len(truth_files), truth_dir, listed([truth_files[u].name for u in unpredicted], 3),
             scored, "s" * (scored != 1),  # the images scored: a pair that failed is not ("the 15" beside 12)
         )  # fmt: skip
+    if no_map:
+        import logging
+
+        from agriseg.batch import listed
+
+        logging.getLogger("agriseg").warning(
+            "%d of the %d images scored have no truth instance map in %s (%s): their true instances are the "
+            "connected components of their truth masks", len(no_map), scored, truth_instances_dir, listed(no_map, 3),
+        )  # fmt: skip
     if unscored:  # the image's nodata in the prediction: its truth there is not scored (said, never silently)
         import logging
 
@@ -340,6 +352,7 @@ def evaluate_files(
         "mean_dice_per_image": float(np.mean(dices)) if dices else None,
         "instances": instance_report(stats, class_names),
         "instances_from": f"{written} written instance files, {scored - written} rebuilt from the masks",
+        "images_without_truth_instance_map": no_map,  # with truth_instances_dir: their truth's components
         "iou_threshold": match_iou,  # --iou-threshold
         "ignore_value": ignore_value,
         "truth_px_without_prediction": sum(n for n, _ in unscored),
@@ -405,7 +418,8 @@ def _read_pair(
     looks_marked = (
         left_out.any() and marks.mean() >= 0.2 and marks.mean() > 2 * (elsewhere.mean() if elsewhere.size else 0)
     )
-    if left_out.any() and (~left_out).any() and not (tsem[~left_out] > 0).any() and looks_marked:
+    # (an --ignore-value that is a class id is warned of once, above: 0/1 masks are what this advice asks for)
+    if left_out.any() and (~left_out).any() and not (tsem[~left_out] > 0).any() and looks_marked and ign >= k:
         import logging  # a partly labelled truth looks the same: said, not failed
 
         logging.getLogger("agriseg").warning(
@@ -583,7 +597,10 @@ def evaluate_command(
         model = resolve_model_option(model)
     csv_path = Path(output).with_suffix(".csv") if output else None
     if output and csv_path:  # before the evaluation runs: never a file read, an existing one only with --overwrite
-        read = [*files, *_files_read([*predictions, truth, truth_instances, model])]
+        # the predictions' folders whole, though files were named: text predict's run.json and <stem>.json
+        # there were replaced by a report (--overwrite), and its next re-run blamed the user's "edits"
+        folders = sorted({f.parent for f in files})
+        read = [*files, *_files_read([*predictions, *folders, truth, truth_instances, model])]
         if _own_report(Path(output), csv_path):  # an earlier run's report in the predictions folder is not read
             read = [f for f in read if f.resolve() not in (Path(output).resolve(), csv_path.resolve())]
         for path in (Path(output), csv_path):

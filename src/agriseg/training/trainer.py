@@ -311,10 +311,30 @@ def build_task(task_class: type[T], config: dict[str, Any]) -> T:
     Raises:
         OptionError: ``model: <what is wrong>``.
     """
+    with _model_errors():
+        return task_class(config)
+
+
+def check_model_builds(model: Any) -> None:  # noqa: ANN401 - a ModelConfig
+    """Build the model of a config once, without pretrained weights (no download), so that a command that works
+    before it trains (``crop selftrain``'s pseudo-labels) refuses a model it cannot build first.
+
+    Raises:
+        OptionError: as :func:`build_task`.
+    """
+    from agriseg.models import build_model
+
+    with _model_errors():
+        build_model(model, encoder_weights=None)
+
+
+@contextlib.contextmanager
+def _model_errors() -> Iterator[None]:
+    """A registry's ``ValueError`` / ``KeyError`` of a model's settings as ``OptionError("model: ...")``."""
     from agriseg.config import OptionError
 
     try:
-        return task_class(config)
+        yield
     except (ValueError, KeyError) as err:
         msg = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
         raise OptionError(f"model: {msg}") from err

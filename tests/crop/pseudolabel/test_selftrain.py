@@ -212,6 +212,18 @@ def test_a_missing_evaluation_folder_stops_selftrain_before_any_work(tmp_path: P
     assert not (tmp_path / "run" / "pseudo").exists()  # nothing pseudo-labelled or trained first
 
 
+def test_an_unknown_encoder_stops_selftrain_before_any_work(tmp_path: Path) -> None:
+    """It pseudo-labelled every photo and wrote its lists, then said the encoder was unknown (session 102's
+    sweep); in a finished run's folder it sent the user to --overwrite for a model that can never build."""
+    from agriseg.config import OptionError
+    from agriseg.crop.selftrain import selftrain
+
+    cfg = _tiny_cfg(tmp_path, model={"encoder": "effnet", "encoder_weights": None, "infer_long_side": 0})
+    with pytest.raises(OptionError, match=r"^model: unknown encoder 'effnet'"):
+        selftrain(cfg, progress=False)
+    assert not (tmp_path / "run").exists()  # nothing pseudo-labelled, listed or trained first
+
+
 def test_selftrain_keeps_a_users_file_of_a_name_it_writes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """train_stems.txt, selftrain_report.json, labels/stage1 of the user's in output_dir were replaced without
     --overwrite (only model.safetensors was guarded); a missing accelerator was said after pseudo-labelling
@@ -719,3 +731,11 @@ def test_an_adapt_rerun_after_an_interruption_keeps_the_stages_it_finished(
     code, said = _cli(*args)
     assert code == 0 and "stage1: kept, as an interrupted run with the same inputs and options" in said, said
     assert stage1.stat().st_mtime_ns == made and out.is_file()
+
+
+def test_adapt_names_a_file_that_is_no_photo(tmp_path: Path) -> None:
+    """`crop adapt readme.txt` said "1 photo given: at least 2 are needed" (session 102's sweep)."""
+    (tmp_path / "readme.txt").write_text("notes")
+    code, out = _cli("crop", "adapt", tmp_path / "readme.txt", "-o", tmp_path / "ad" / "m.safetensors")
+    assert code == 2 and "readme.txt: not a photo (.jpg" in out and "1 photo given" not in out, out
+    assert not (tmp_path / "ad").exists()
