@@ -332,7 +332,7 @@ def test_a_colour_tiff_of_floats_is_read_by_its_range(tmp_path: Path, planar: bo
     with pytest.raises(ImageReadError, match="nan.tif: every pixel is nodata"):  # GDAL reads NaN as nodata
         read_rgb(tmp_path / "nan.tif")
     tifffile.imwrite(tmp_path / "eight.tif", np.ones((4, 4, 8), np.float32), planarconfig="contig")
-    with pytest.raises(ImageReadError, match="eight.tif: not a readable image as a photo: it is a 8-band"):
+    with pytest.raises(ImageReadError, match="eight.tif: not a readable image as a photo: it is an 8-band"):
         read_rgb(tmp_path / "eight.tif")
 
 

@@ -704,3 +704,30 @@ def test_a_predictor_shows_in_one_line() -> None:
     """Its repr printed the torch module's layers (a notebook cell of hundreds of lines)."""
     said = repr(ScenePredictor(TinyNet(), 3, PreprocessConfig(), PredictConfig(**FAST)))
     assert said.startswith("ScenePredictor(model=TinyNet, num_classes=3, ") and "\n" not in said, said
+
+
+def test_sheared_pixels_are_warned_of_and_turned_ones_are_not(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A sheared geotransform (parallelogram pixels) ran without a word, though its pixels are no Sentinel-2
+    grid's (session 102's sweep); a grid only turned is read as it is."""
+    import math
+
+    from affine import Affine
+
+    from agriseg.fields.predict import _warn_pixel_size
+    from agriseg.raster.io import open_scene
+
+    turn = math.radians(30)
+    grids = {
+        "sheared.tif": Affine(10, 2, 500000, 1, -10, 5300000),
+        "turned.tif": Affine(
+            10 * math.cos(turn), 10 * math.sin(turn), 500000, 10 * math.sin(turn), -10 * math.cos(turn), 5300000
+        ),  # fmt: skip
+    }
+    for name, transform in grids.items():
+        with rasterio.open(tmp_path / name, "w", driver="GTiff", width=16, height=16, count=8, dtype="uint16",
+                           crs="EPSG:32633", transform=transform) as dst:  # fmt: skip
+            dst.write(np.full((8, 16, 16), 800, np.uint16))
+        caplog.clear()
+        with caplog.at_level("WARNING", logger="agriseg"):
+            _warn_pixel_size(tmp_path / name, open_scene(tmp_path / name, bands=8))
+        assert ("sheared pixels (their sides meet at" in caplog.text) == (name == "sheared.tif"), (name, caplog.text)

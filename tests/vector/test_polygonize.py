@@ -299,7 +299,7 @@ def test_polygonize_refuses_rasters_that_are_not_class_maps(tmp_path) -> None:
 
     with pytest.raises(ValueError, match=r"prob\.tif: band 1 is float32, not class ids"):
         polygonize(write("prob.tif", 1, "float32"))
-    with pytest.raises(ValueError, match=r"scene\.tif: a 8-band uint16 image, not a class raster"):
+    with pytest.raises(ValueError, match=r"scene\.tif: an 8-band uint16 image, not a class raster"):
         polygonize(write("scene.tif", 8, "uint16"))
     # four bands are enough to be an image (an RGB + NIR scene), not a class raster
     with pytest.raises(ValueError, match=r"rgbn\.tif: a 4-band uint16 image, not a class raster"):

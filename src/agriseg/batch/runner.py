@@ -130,7 +130,8 @@ class BatchResult(Sequence[dict[str, Any]]):
             )
             rate = f" in {self.seconds:.1f} s ({each})"
         line = f"{ok} {verb}, {n['skipped']} skipped, {n['failed']} failed{rate}{note}"
-        return f"{line} -> {where}" if str(where) else line
+        # nothing there to point to when every item failed ("-> out.tif" named a file never written)
+        return f"{line} -> {where}" if str(where) and (ok or n["skipped"]) else line
 
 
 @dataclass

@@ -164,7 +164,8 @@ def _raster_hint(path: Path) -> str:
         from agriseg.raster.image import open_plain_or_geo
 
         with open_plain_or_geo(rasterio, path) as ds:
-            return f" as a photo: it is a {ds.count}-band {ds.dtypes[0]} raster, not an RGB photo" + (
+            article = "an" if ds.count in (8, 11, 18) else "a"  # an 8-band raster
+            return f" as a photo: it is {article} {ds.count}-band {ds.dtypes[0]} raster, not an RGB photo" + (
                 " (a Sentinel-2 scene goes to `agriseg fields predict`)" if ds.count >= 4 else ""
             )
     except Exception:  # noqa: BLE001 - only a hint; the caller's error stands without it

@@ -6,6 +6,7 @@ Every error names the offending file first, so CLI users see which scene is wron
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,7 +150,9 @@ def open_scene(path: str | Path, bands: int | None = None, require_crs: bool = T
             if bands is not None and ds.count != bands:
                 what = {8: "window A R,G,B,NIR then window B R,G,B,NIR", 4: "R,G,B,NIR of one window"}.get(bands)
                 raise ValueError(
-                    f"{path}: has {ds.count} bands, the model needs {bands}" + (f" ({what})" if what else "") + hint
+                    f"{path}: has {ds.count} band{'s' * (ds.count != 1)}, the model needs {bands}"
+                    + (f" ({what})" if what else "")
+                    + hint
                 )
             probe_readable(ds, path)  # first: a file cut short after its header reads as one without a CRS
             if require_crs and ds.crs is None:
@@ -197,8 +200,12 @@ def probe_readable(ds: rasterio.DatasetReader, path: Path) -> None:
         try:
             ds.read(window=win)
         except Exception as err:  # rasterio raises RasterioIOError / CPLE_* on short reads
+            reason = gdal_reason(err)
+            files = [f for f in (ds.files or [])[1:] if not os.path.exists(f)]  # a VRT's (or .aux) sources
+            if files:  # not this file's fault: a VRT whose source was moved
+                raise ValueError(f"{path}: cannot read its pixels: its source {files[0]} is missing") from err
             raise ValueError(
-                f"{path}: cannot read its last pixels: the file is truncated or corrupt ({gdal_reason(err)})"
+                f"{path}: cannot read its last pixels: the file is truncated or corrupt ({reason})"
             ) from err
 
 

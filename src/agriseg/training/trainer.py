@@ -555,6 +555,13 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
         changes = _changed(before, now).items()
         # every section: loss, augment and the model's mean / std changed the run unsaid (session 101's sweep)
         changed = [f"{k}: {a} -> {b}" for k, (a, b) in changes if k not in APPLY]
+        if (epochs := dict(changes).get("train.epochs")) is not None:  # applied, but its schedule is not the plan
+            planned, now_epochs = (f"{n} epoch{'s' * (n != 1)}" for n in epochs)
+            log.warning(
+                "%s: resuming a run planned for %s with %s: it stops after epoch %s, and its learning rate "
+                "follows neither plan's schedule exactly (train afresh for a whole schedule of %s)",
+                resume, planned, now_epochs, epochs[1], now_epochs,
+            )  # fmt: skip
         if changed:
             log.warning(
                 "%s: resuming with settings that differ from its run (%s); the run continues its own optimiser "

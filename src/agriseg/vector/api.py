@@ -176,10 +176,11 @@ def _say_other_coding(
     elif found and others:
         share = 100 * sum(n for _, n in others) / kept.size
         shown = ", ".join(str(v) for v, _ in others[:8]) + (", ..." if len(others) > 8 else "")
+        said = "under 1" if share < 0.5 else f"{share:.0f}"  # 100 px of 65,536: not "0 %"
         log.warning(
-            "%s: classes %s (%.0f %% of its pixels) left out: only class %d is fields (boundaries %d), as in "
+            "%s: classes %s (%s %% of its pixels) left out: only class %d is fields (boundaries %d), as in "
             "agriseg's and FTW's class rasters%s",
-            raster_name, shown, share, field_class, boundary_class, ids,
+            raster_name, shown, said, field_class, boundary_class, ids,
         )  # fmt: skip
 
 
