@@ -424,7 +424,8 @@ class SelfTrainer:
         record.unlink(missing_ok=True)  # the stage trains again: its earlier record would vouch for this model
         cfg = self.stage_config(stage, labels, tl, sl)
         cfg.train = cfg.train.model_copy(update={"init_weights": init})
-        res = train_crop(cfg, max_epochs=epochs, progress=self.progress, check_labels=False, resumable=False)
+        res = train_crop(cfg, max_epochs=epochs, progress=self.progress, check_labels=False, resumable=False,
+                         label=f"stage {stage} of 2")  # fmt: skip
         info = {
             "model": res["model"],
             "select_on_pseudo": {k: float(v) for k, v in res["val"].items()},

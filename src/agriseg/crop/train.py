@@ -30,6 +30,7 @@ def train_crop(
     check_labels: bool = True,
     resumable: bool = True,
     overwrite: bool = False,
+    label: str = "",
 ) -> dict:
     """Train, keep the best and the last checkpoint, export one of them (``train.export``) as safetensors.
 
@@ -42,6 +43,7 @@ def train_crop(
             self-training turns it off for its own index labels, whose 255 is an ignore band.
         resumable: keep an interrupted run for ``--resume`` (off for self-training's stages, which have none).
         overwrite: replace the model (and checkpoints) of an earlier run in ``output_dir`` (refused without it).
+        label: put before the progress bar's "Epoch N" (a stage of self-training: ``stage 1 of 2``).
 
     Returns:
         ``{"best_checkpoint", "model", "val", "summary"}``: the exported checkpoint, the safetensors file,
@@ -99,7 +101,8 @@ def train_crop(
         for images, labels in folders:  # each data.extra folder pairs its photos by name too
             warn_unpaired(images, labels, "left out of training")
     write_json(out / "split.json", {"train": dm.train_stems, "val": dm.val_stems})
-    res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress, resumable=resumable)
+    res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress, resumable=resumable,
+              label=label)  # fmt: skip
     exported = res.last_path if t.export == "last" else res.best_path
     load_weights(task, exported)
     val = validate(res.trainer, task, dm)

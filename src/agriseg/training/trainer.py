@@ -68,6 +68,7 @@ class _ProgressBar(TQDMProgressBar):
 
     _started = False  # an epoch has begun (its line is on the bar)
     final = False  # the score of the model chosen at the end (:func:`validate`): its pass has a bar of its own
+    label = ""  # what the run is to the user, before "Epoch N" (a stage of crop selftrain / adapt)
 
     def get_metrics(self, trainer: L.Trainer, pl_module: L.LightningModule) -> dict:
         items = super().get_metrics(trainer, pl_module)
@@ -108,6 +109,8 @@ class _ProgressBar(TQDMProgressBar):
             bar.fp.flush()
         self._started = True
         super().on_train_epoch_start(trainer, *_)
+        if self.label:  # two runs of "Epoch 0" in a row said nothing of which stage was which
+            self.train_progress_bar.set_description(f"{self.label}: Epoch {trainer.current_epoch}")
 
     def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
         # the bar ends its line before the error is printed (it was glued to the end of the bar)
@@ -624,6 +627,7 @@ def fit(
     max_epochs: int | None = None,
     progress: bool = True,
     resumable: bool = True,
+    label: str = "",
 ) -> FitResult:
     """Train ``task`` on ``datamodule``: ``best-*.ckpt`` (``task.monitor``, higher is better), ``last.ckpt``
     and ``logs/`` (CSV, with the learning rate) in ``output_dir``.
@@ -639,6 +643,7 @@ def fit(
         resumable: on Ctrl-C, save the run as it stands for ``--resume`` (``interrupted.ckpt``, or
             ``interrupted-2.ckpt``... beside one this run did not start from). A caller without ``--resume``
             (a stage of ``selftrain``) passes False: nothing is saved, nothing suggests ``--resume``.
+        label: put before the bar's "Epoch N" (``stage 1 of 2``).
 
     Raises:
         ModelLoadError: naming ``resume`` when it is not a readable training checkpoint.
@@ -692,7 +697,9 @@ def fit(
     progress = progress and not quiet()
     if progress:
         # in a log file a redraw is bytes for good: every 20th step there (each step on a terminal)
-        callbacks.append(_ProgressBar(refresh_rate=1 if interactive(sys.stderr) else 20))
+        bar = _ProgressBar(refresh_rate=1 if interactive(sys.stderr) else 20)
+        bar.label = label
+        callbacks.append(bar)
     with quiet_lightning():
         trainer = L.Trainer(
             max_epochs=max_epochs or train.epochs,
