@@ -99,7 +99,10 @@ def test_a_cog_of_four_bands_is_grey_data_in_its_tiff_tags(tmp_path, dtype: str,
 
     arr = np.random.default_rng(0).integers(0, 200, (4, 1100, 700)).astype(dtype)  # (C, H, W)
     _tif(tmp_path / "tiled.tif", arr)
+    before = (tmp_path / "tiled.tif").read_bytes()
     to_cog(tmp_path / "tiled.tif", tmp_path / "cog.tif")
+    # its overviews built beside the source, not in it (a classic TIFF near 4 GB took no more tiles, unsaid)
+    assert (tmp_path / "tiled.tif").read_bytes() == before and not (tmp_path / "tiled.tif.ovr").exists()
     with tifffile.TiffFile(tmp_path / "cog.tif") as tif:
         pages = list(tif.pages)
         assert {pg.photometric for pg in pages} == {tifffile.PHOTOMETRIC.MINISBLACK}, pages
@@ -108,6 +111,22 @@ def test_a_cog_of_four_bands_is_grey_data_in_its_tiff_tags(tmp_path, dtype: str,
     with rasterio.open(tmp_path / "cog.tif") as ds:
         assert is_cog(tmp_path / "cog.tif") and ds.overviews(1) == [2, 4]  # 1100 px: until one 512 block holds it
         assert np.array_equal(ds.read(), arr) and ds.colorinterp[3].name == "undefined"
+
+
+def test_a_paletted_class_raster_stays_paletted(tmp_path) -> None:
+    """Forcing grey tags made a 1-band class raster with a colour map grey to readers outside GDAL (PIL: "L")."""
+    import rasterio
+    from PIL import Image
+
+    from agriseg.raster.io import to_cog
+
+    _tif(tmp_path / "tiled.tif", np.random.default_rng(1).integers(0, 3, (1, 1100, 700)).astype(np.uint8))
+    with rasterio.open(tmp_path / "tiled.tif", "r+") as ds:
+        ds.write_colormap(1, {0: (0, 0, 0, 255), 1: (0, 158, 115, 255), 2: (230, 159, 0, 255)})
+    to_cog(tmp_path / "tiled.tif", tmp_path / "cog.tif")
+    assert Image.open(tmp_path / "cog.tif").mode == "P"
+    with rasterio.open(tmp_path / "cog.tif") as ds:
+        assert ds.colormap(1)[1] == (0, 158, 115, 255) and ds.overviews(1) == [2, 4]
 
 
 def test_the_latest_image_time_from_tags_in_any_case_and_zone() -> None:

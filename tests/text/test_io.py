@@ -277,6 +277,9 @@ def test_a_report_never_replaces_a_file_beside_the_predictions_named(tmp_path: P
     assert res.exit_code == 0 and (tmp_path / "p" / "report.json").is_file(), res.output  # a new name: written
     res = CliRunner().invoke(main, [*args, "others,field", "-o", str(tmp_path / "p" / "report.json"), "--overwrite"])
     assert res.exit_code == 0, res.output  # its own earlier report among the predictions: replaced
+    (tmp_path / "p" / "summary.json").write_text("{}")  # a user's file there, named with --overwrite: replaced
+    res = CliRunner().invoke(main, [*args, "others,field", "-o", str(tmp_path / "p" / "summary.json"), "--overwrite"])
+    assert res.exit_code == 0 and "confusion" in (tmp_path / "p" / "summary.json").read_text(), res.output
 
 
 def test_a_png_masks_nodata_is_transparent_not_a_class_colour(tmp_path: Path) -> None:

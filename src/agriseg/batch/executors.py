@@ -106,6 +106,7 @@ class DaskCluster:
         from distributed import Client, LocalCluster, as_completed
 
         own: list[Any] = []
+        _quiet_cancelled_sync()  # any client's calls: a local cluster's, a scheduler's, the caller's
         client = self.client
         if client is None:
             if self.scheduler:
@@ -135,7 +136,6 @@ class DaskCluster:
                         scheduler_kwargs={"dashboard": False, "dashboard_address": "127.0.0.1:0"},
                     )
                 own.append(cluster)
-                _quiet_cancelled_sync()
                 client = Client(cluster)
                 client.run(_quiet_cancelled_tasks)
             own.insert(0, client)

@@ -924,10 +924,11 @@ def adapt_photos(
         )
         named = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
         where = str(named[0]) if len(named) == 1 else "crop adapt"
-        from agriseg.data.io import IMAGE_SUFFIXES
+        from agriseg.data.io import IMAGE_SUFFIXES, UNREAD_PHOTO_SUFFIXES
 
-        odd = [f for f in photos if f.suffix.lower() not in IMAGE_SUFFIXES]  # readme.txt named: "1 photo given"
-        if odd:
+        known = (*IMAGE_SUFFIXES, *UNREAD_PHOTO_SUFFIXES)  # (a HEIC is a photo, said so where it is read)
+        odd = [f for f in photos if f.suffix.lower() not in known]  # readme.txt named: "1 photo given"
+        if odd and len(photos) < 2:  # (not when --keep is what left too few)
             raise OptionError(f"{odd[0]}: not a photo ({', '.join(IMAGE_SUFFIXES)}); crop adapt trains on photos")
         raise OptionError(f"{where}: {given}: at least 2 are needed to train on")
     train = TrainConfig(batch_size=config.batch_size)  # checked before the work too

@@ -189,10 +189,11 @@ class CropDataModule(L.LightningDataModule):
         tf = train_transform(data.crop_size, (data.scale_min, data.scale_max), data.augment)
         from agriseg.crop.scenes.write import unfinished_set
 
-        for src in data.extra:  # a make-synthetic run stopped part-way: hours of training on 3 of 400 scenes
-            if made := unfinished_set(src.images):
+        sources = [("data.images", data.images), *(("data.extra", x.images) for x in data.extra)]
+        for key, images in sources:  # a make-synthetic run stopped part-way: hours of training on 3 of 400 scenes
+            if made := unfinished_set(images):
                 raise OptionError(
-                    f"data.extra {src.images}: a generated set stopped at {made} (its index.json): run its "
+                    f"{key} {images}: a generated set stopped at {made} or so (its index.json): run its "
                     "`agriseg crop make-synthetic` command again to finish it"
                 )
         extra = [

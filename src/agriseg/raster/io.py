@@ -275,40 +275,54 @@ def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = Tr
     """Copy a (tiled) GeoTIFF to a Cloud-Optimized GeoTIFF at ``dst``, atomically.
 
     Overviews use nearest-neighbour resampling, so class maps stay valid at every zoom level; they are built
-    into ``src`` first (a temporary of the caller's), as GDAL's COG driver builds them into a temporary file.
+    into ``<src>.ovr`` (BigTIFF when large), removed afterwards, so ``src`` itself is not changed (it is opened
+    for update, which GDAL needs to build them). A ``<src>.ovr`` already there is used as it is.
 
     Written with GDAL's GTiff driver and ``COPY_SRC_OVERVIEWS``, the layout the COG driver writes (GDAL reads it
     as ``LAYOUT=COG``), because the COG driver cannot be told the photometric interpretation: it tags every 3- or
     4-band uint8 raster as RGB, the 4th band as alpha, so readers that go by the TIFF tags alone (PIL, libtiff,
-    geotiff.js viewers) showed a probability band as transparency. Here every band is grey data (``MINISBLACK``).
+    geotiff.js viewers) showed a probability band as transparency. Here every band is grey data (``MINISBLACK``),
+    or a palette where ``src`` has one.
     """
-    from rasterio.enums import Resampling
+    from rasterio.enums import ColorInterp, Resampling
     from rasterio.shutil import copy as rio_copy
+
+    from agriseg.data.files import temporary_sibling
 
     rasterio = import_rasterio()
     block = 512
     with rasterio.open(src) as ds:
         kind, size, built = np.dtype(ds.dtypes[0]).kind, max(ds.width, ds.height), bool(ds.overviews(1))
-    if built and not overviews:  # overviews an earlier call built into src: copied without them first
-        plain = Path(dst).parent / f".{Path(dst).name}.plain.tif"  # (src opened without its overviews has
-        try:  # no band descriptions, tags or scales either)
-            rio_copy(str(src), str(plain), driver="GTiff", TILED="YES", BIGTIFF="IF_SAFER", PHOTOMETRIC="MINISBLACK")
+        palette = ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette
+    if built and not overviews:  # overviews src holds (its own, or a .ovr of the user's): copied without them
+        plain = temporary_sibling(dst, "plain")  # (src opened without its overviews has no band descriptions,
+        try:  # tags or scales either)
+            rio_copy(str(src), str(plain), driver="GTiff", TILED="YES", BIGTIFF="IF_SAFER", COPY_SRC_OVERVIEWS="NO",
+                     PHOTOMETRIC="PALETTE" if palette else "MINISBLACK")  # fmt: skip
             return to_cog(plain, dst, compress, overviews=False)
         finally:
             plain.unlink(missing_ok=True)
+    photometric = "PALETTE" if palette else "MINISBLACK"
     opts: dict[str, Any] = {"TILED": "YES", "BLOCKXSIZE": block, "BLOCKYSIZE": block, "BIGTIFF": "IF_SAFER",
-                            "PHOTOMETRIC": "MINISBLACK", "COPY_SRC_OVERVIEWS": "YES"}  # fmt: skip
+                            "PHOTOMETRIC": photometric, "COPY_SRC_OVERVIEWS": "YES"}  # fmt: skip
     opts["COMPRESS"] = "NONE" if compress == "none" else compress.upper()
     if compress in ("deflate", "zstd", "lzw"):
         opts["PREDICTOR"] = 3 if kind == "f" else 2  # the COG driver's PREDICTOR=YES
     factors: list[int] = []
     while overviews and size / (2 ** len(factors)) > block:  # halving until one block holds it (the COG driver's)
         factors.append(2 ** (len(factors) + 1))
-    if factors:
-        with rasterio.Env(GDAL_TIFF_OVR_BLOCKSIZE=block), rasterio.open(src, "r+") as ds:
-            ds.build_overviews(factors, Resampling.nearest)
-    with atomic_write(dst) as tmp:
-        rio_copy(str(src), str(tmp), driver="GTiff", **opts)
+    ovr = Path(f"{src}.ovr")
+    made = bool(factors) and not built and not ovr.exists()
+    try:
+        if made:  # beside src, not in it: a classic TIFF near 4 GB stopped taking overview tiles without a word
+            with rasterio.Env(TIFF_USE_OVR=True, BIGTIFF_OVERVIEW="IF_SAFER", GDAL_TIFF_OVR_BLOCKSIZE=block):
+                with rasterio.open(src, "r+") as ds:
+                    ds.build_overviews(factors, Resampling.nearest)
+        with atomic_write(dst) as tmp:
+            rio_copy(str(src), str(tmp), driver="GTiff", **opts)
+    finally:
+        if made:
+            ovr.unlink(missing_ok=True)
     return dst
 
 

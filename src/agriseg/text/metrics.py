@@ -419,7 +419,7 @@ def _read_pair(
         left_out.any() and marks.mean() >= 0.2 and marks.mean() > 2 * (elsewhere.mean() if elsewhere.size else 0)
     )
     # (an --ignore-value that is a class id is warned of once, above: 0/1 masks are what this advice asks for)
-    if left_out.any() and (~left_out).any() and not (tsem[~left_out] > 0).any() and looks_marked and ign >= k:
+    if left_out.any() and (~left_out).any() and not (tsem[~left_out] > 0).any() and looks_marked and not 0 <= ign < k:
         import logging  # a partly labelled truth looks the same: said, not failed
 
         logging.getLogger("agriseg").warning(
@@ -486,6 +486,22 @@ def _files_read(paths: Sequence[Path | str | None]) -> list[Path]:
         elif p.is_file():
             found.append(p)
     return found
+
+
+def _predict_files(files: Sequence[Path]) -> list[Path]:
+    """What ``text predict`` wrote beside predictions named one by one: its ``run.json`` and manifest, and each
+    prediction's ``<stem>.json`` / ``<stem>_instances.*`` (a report written over them with ``--overwrite`` made
+    the next predict re-run blame the user's "edits"). A user's other files there may be replaced."""
+    from agriseg.manifest import MANIFEST
+
+    stems = {(f.parent, f.stem) for f in files}
+    out: list[Path] = []
+    for folder in sorted({f.parent for f in files}):  # each folder listed once (thousands of tiles)
+        for g in folder.iterdir():
+            own = g.name in ("run.json", MANIFEST) or (folder, g.stem) in stems
+            if own or (folder, g.stem.rsplit("_instances", 1)[0]) in stems and g.stem.endswith("_instances"):
+                out.append(g)
+    return out
 
 
 def _own_report(output: Path, csv_path: Path) -> bool:
@@ -597,10 +613,7 @@ def evaluate_command(
         model = resolve_model_option(model)
     csv_path = Path(output).with_suffix(".csv") if output else None
     if output and csv_path:  # before the evaluation runs: never a file read, an existing one only with --overwrite
-        # the predictions' folders whole, though files were named: text predict's run.json and <stem>.json
-        # there were replaced by a report (--overwrite), and its next re-run blamed the user's "edits"
-        folders = sorted({f.parent for f in files})
-        read = [*files, *_files_read([*predictions, *folders, truth, truth_instances, model])]
+        read = [*files, *_files_read([*predictions, truth, truth_instances, model]), *_predict_files(files)]
         if _own_report(Path(output), csv_path):  # an earlier run's report in the predictions folder is not read
             read = [f for f in read if f.resolve() not in (Path(output).resolve(), csv_path.resolve())]
         for path in (Path(output), csv_path):
