@@ -1979,3 +1979,13 @@ def test_a_renamed_input_of_the_working_folder_is_not_shown_at_the_root(tmp_path
     with caplog.at_level("WARNING", logger="agriseg"):
         unique_names([Path("west.tif"), Path("scenes/west.tif")])
     assert "longer names: west.tif as " in caplog.text and "/west.tif as" not in caplog.text.replace("scenes/", "")
+
+
+def test_a_failure_at_a_server_names_the_item_too() -> None:
+    """Two areas that failed at one STAC API printed the same line twice: "https://...: STAC API not reachable"
+    (session 102's docs sweep). A server's URL is no file of the item's: the item is named before it."""
+    item = Item("north", "north-field", ())
+    said = describe_error(item, ValueError("https://stac.example/api: STAC API not reachable (timeout)"))
+    assert said == "north-field: https://stac.example/api: STAC API not reachable (timeout)"
+    other = describe_error(Item("a", "a.tif", ()), ValueError("lab/a.png: not a label"))
+    assert other == "lab/a.png: not a label"  # a file the message names: as it is

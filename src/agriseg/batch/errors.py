@@ -86,6 +86,8 @@ def describe_error(item: Item, err: BaseException) -> str:
     src = str(item.source)
     head = msg.split(": ", 1)[0]
     names_a_file = src in msg or ("/" in head or Path(head).suffix != "") and " " not in head
+    if head.startswith(("http://", "https://")):  # a server, not a file: which area or scene met it is said too
+        names_a_file = src in msg  # (two areas' failures read as one line twice)
     return msg if names_a_file else f"{src}: {msg}"
 
 

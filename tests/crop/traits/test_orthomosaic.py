@@ -204,6 +204,16 @@ def test_plots_file_errors(tmp_path: Path) -> None:
         f'{{"type": "Feature", "properties": {{"id": {i}}}, "geometry": null}}' for i in (1, 2)) + "]}")  # fmt: skip
     with pytest.raises(ValueError, match=r"shapeless\.geojson: none of its 2 plots has a geometry"):
         plot_stats(mosaic, PlotsConfig(plots=str(shapeless)))
+    one = tmp_path / "one.geojson"  # "its one plot has a geometry (null or empty)" said the opposite (session 102)
+    one.write_text('{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"id": 1}, '
+                   '"geometry": null}]}')  # fmt: skip
+    with pytest.raises(ValueError, match=r"one\.geojson: its one plot has no geometry \(null or empty\)"):
+        plot_stats(mosaic, PlotsConfig(plots=str(one)))
+    # metres of UTM in a GeoJSON without "crs" (read as lon / lat): "none of the plots overlaps", exit 1 per mosaic
+    utm = tmp_path / "utm.geojson"
+    gpd.GeoDataFrame({"id": [1]}, geometry=[box(500000, 5000000, 500010, 5000010)]).to_file(utm)
+    with pytest.raises(ValueError, match=r"utm\.geojson: its coordinates \(up to 5000010\) are no longitude"):
+        plot_stats(mosaic, PlotsConfig(plots=str(utm)))
     assert mosaic_date(Path("x_20240601.tif"), None) == "2024-06-01"
     assert mosaic_date(Path("x.tif"), None) is None
 

@@ -231,6 +231,16 @@ def test_regions_file(tmp_path: Path) -> None:
     bad.write_text("id,x,y,width,height\nA1,150.5,0,10,10\n")
     with pytest.raises(ValueError, match="line 2: x, y, width, height must be whole numbers"):
         read_regions(bad)
+    for typo in ("1_10", "+56", " 5 5"):  # Python's float() read "1_10" as 110 (session 102's sweep)
+        bad.write_text(f"id,x,y,width,height\nA1,{typo},0,10,10\n")
+        with pytest.raises(ValueError, match="line 2: x, y, width, height must be whole numbers"):
+            read_regions(bad)
+    f.write_text("id,x,y,width,height\nA1, 150 ,-2,1.5e1,10\n")  # spaces, a sign, an exponent: numbers still
+    assert [(r.x, r.y, r.width) for r in read_regions(f)] == [(150, -2, 15)]
+    plots = tmp_path / "plots.gpkg"
+    plots.write_bytes(b"SQLite format 3\x00")
+    with pytest.raises(ValueError, match=r"plots\.gpkg: a file of polygons; --regions takes a CSV of pixel boxes"):
+        read_regions(plots)
 
 
 @pytest.mark.parametrize(
@@ -291,6 +301,10 @@ def test_date_found_inside_the_name() -> None:
     for stem in ("tray12345678_2024-06-01", "P_10000123_2024-06-01", "x_2024-02-30_2024-06-01"):
         assert name_date(stem) == "2024-06-01" == parse_name(Path(f"{stem}.jpg"), "date")["date"], stem
     assert name_date("P_10000123") is None and name_date("img_20240601") == "2024-06-01"
+    from agriseg.crop.traits.meta import impossible_date  # eight digits of a date's shape that are no day: a typo
+
+    assert impossible_date("e_20240230") == "20240230" and impossible_date("P_10000123") is None
+    assert impossible_date("img_20240601") is None and impossible_date("x_12345678") is None
     with pytest.raises(ValueError, match="does not match"):
         parse_name(Path("tray_x.jpg"), "date")
 

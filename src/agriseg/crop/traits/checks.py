@@ -37,7 +37,7 @@ def region_warnings(
             photo, whose plants keep to no pots: the grid's fit is not checked).
     """
     out = unsure_regions(regions) + (crowded_cells(regions, config.grid, box is None) if config.grid else [])
-    out += joined_across_regions(rects, regions, plants, labels)
+    out += joined_across_regions(rects, regions, plants, labels, grid=bool(config.grid))
     if config.grid and box is not None:  # a grid over a whole field photo: its plants keep to no pots
         out += off_pitch(config, box, labels)
     return out
@@ -63,14 +63,19 @@ FOREIGN_SHARE = 0.1
 
 
 def joined_across_regions(
-    rects: list[Region], regions: list[dict[str, Any]], plants: list[dict[str, Any]], labels: np.ndarray
+    rects: list[Region],
+    regions: list[dict[str, Any]],
+    plants: list[dict[str, Any]],
+    labels: np.ndarray,
+    grid: bool = True,
 ) -> list[str]:
     """A warning naming the regions reported empty that hold much of a plant of another region (at least
     :data:`FOREIGN_SHARE` of their area) of which less than half lies in its own region: plants of neighbouring
     pots touching (leaves, or thin traces the mask drew between them) were joined into one, counted in the pot of
     its centre, and the others read empty.
 
-    ``labels``: the plants' labels as :func:`tie_plants` numbers them (label ``k`` is ``plants[k - 1]``).
+    ``labels``: the plants' labels as :func:`tie_plants` numbers them (label ``k`` is ``plants[k - 1]``);
+    ``grid``: the regions are ``--grid``'s (its ``--grid-box`` is then named), not a ``--regions`` file's.
     """
     h, w = labels.shape
     found: dict[str, list[str]] = {}  # plant id -> the empty regions holding it
@@ -102,7 +107,8 @@ def joined_across_regions(
     return [
         f"region{'s' if len(ids) > 1 else ''} {shown} {'hold' if len(ids) > 1 else 'holds'} no plant of "
         f"{'their' if len(ids) > 1 else 'its'} own but much of plant {whose}: plants of neighbouring pots may "
-        "be joined into one (see its _plants.png; --split-depth 3 splits more, --grid-box places the grid)"
+        "be joined into one (see its _plants.png; --split-depth 3 splits more"
+        + (", --grid-box places the grid)" if grid else ")")
     ]
 
 

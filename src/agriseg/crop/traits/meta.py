@@ -247,10 +247,17 @@ def impossible_date(stem: str) -> str | None:
     (or the name has a real date, which is read)."""
     if name_date(stem) is not None:
         return None
-    for rx in (_DASHED, _DOTTED):  # eight digits that are no date are a number (a barcode), not a typo
+    for rx in (_DASHED, _DOTTED):  # eight digits that are no date are a number (a barcode), not a typo...
         for m in rx.finditer(stem):
             return m.group(1)
+    for m in _EIGHT_DIGITS.finditer(stem):  # ... unless they read as a year, a month and a day of at most 31
+        if _DATE_SHAPED.fullmatch(m.group(1)):  # (e_20240230: a typo of February)
+            return m.group(1)
     return None
+
+
+# eight digits in a date's shape: 19xx or 20xx, a month 01-12, a day 01-31 (20240230 is one, 12345678 not)
+_DATE_SHAPED = re.compile(r"(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])")
 
 
 def looks_dated(stem: str) -> bool:

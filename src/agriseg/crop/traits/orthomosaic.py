@@ -68,10 +68,16 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
     if len(gdf) == 0:
         raise ValueError(f"{path}: has no plots")
     if (gdf.geometry.isna() | gdf.geometry.is_empty).all():  # rows of a table whose shapes were not saved
-        which = "its one plot has" if len(gdf) == 1 else f"none of its {len(gdf)} plots has"
-        raise ValueError(f"{path}: {which} a geometry (null or empty)")
+        which = "its one plot has no geometry" if len(gdf) == 1 else f"none of its {len(gdf)} plots has a geometry"
+        raise ValueError(f"{path}: {which} (null or empty)")
     if gdf.crs is None:
         raise ValueError(f"{path}: has no CRS (set one, e.g. ogr2ogr -a_srs EPSG:...)")
+    x0, y0, x1, y1 = gdf.total_bounds
+    if gdf.crs.is_geographic and not (-360 <= x0 <= x1 <= 360 and -90 <= y0 <= y1 <= 90):
+        # a GeoJSON without "crs" is read as longitude / latitude (RFC 7946): metres of UTM there matched no mosaic
+        raise ValueError(f"{path}: its coordinates (up to {max(abs(x0), abs(x1), abs(y0), abs(y1)):.0f}) are no "
+                         f"longitude / latitude, as its CRS {gdf.crs.to_string()} says (a GeoJSON without 'crs' is "
+                         "read as WGS84): save the plots with their CRS, e.g. as GeoPackage")  # fmt: skip
     kinds = gdf.geometry.dropna().geom_type
     other = kinds[~kinds.isin(["Polygon", "MultiPolygon"])]
     if len(other):  # a point is measured as the one pixel under it

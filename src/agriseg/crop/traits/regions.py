@@ -103,6 +103,12 @@ def region_positions(regions: list[Region]) -> dict[str, tuple[int, int]] | None
     return {r.id: (i, j) for i, row in enumerate(rows) for j, r in enumerate(sorted(row, key=lambda r: r.x))}
 
 
+# what a cell of x, y, width, height may hold: digits, a sign, a decimal point (150.0), an exponent (1.5e2)
+NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][+-]?\d+)?")
+# files of polygons, for crop plots --plots, given to --regions
+VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".kml", ".gml", ".parquet")
+
+
 def read_regions(path: str | Path) -> list[Region]:
     """Rectangles from a CSV file with the columns ``id,x,y,width,height`` (pixels; any case; separated by commas,
     semicolons or tabs, as the header line is; the id column may be named ``plot_id`` or ``name``, as in a plots
@@ -116,6 +122,9 @@ def read_regions(path: str | Path) -> list[Region]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: regions file not found (--regions)")
+    if path.suffix.lower() in VECTOR_SUFFIXES:  # "not a text CSV: save it as CSV UTF-8" sent the user astray
+        raise ValueError(f"{path}: a file of polygons; --regions takes a CSV of pixel boxes (id,x,y,width,height). "
+                         "Plot polygons of a georeferenced mosaic go to `crop plots --plots`")  # fmt: skip
     try:
         text = path.read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
     except UnicodeDecodeError as err:
@@ -162,7 +171,10 @@ def read_regions(path: str | Path) -> list[Region]:
             if any(not (row[k] or "").strip() for k in ("x", "y", "width", "height")):
                 raise ValueError(f"{path}: line {i}: a value of x, y, width, height is missing")
             try:  # 150.0 as spreadsheets and ImageJ write it is 150; 150.5 is no pixel
-                values = [float(row[k]) for k in ("x", "y", "width", "height")]
+                cells = [(row[k] or "").strip() for k in ("x", "y", "width", "height")]
+                if not all(NUMBER.fullmatch(c) for c in cells):  # Python's float() took "1_10" as 110, "+5" as 5
+                    raise ValueError(cells)
+                values = [float(c) for c in cells]
             except (TypeError, ValueError) as err:
                 raise ValueError(f"{path}: line {i}: x, y, width, height must be whole numbers") from err
             if not all(np.isfinite(v) and v == int(v) for v in values):
