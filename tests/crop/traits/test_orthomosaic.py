@@ -987,3 +987,20 @@ def test_a_model_given_where_every_input_is_a_mask_is_refused_not_ignored(tmp_pa
     res = run_plots([tmp_path / "a_mask.png"], tmp_path / "out", PlotsConfig(plots=str(tmp_path / "r.csv")),
                     BatchOptions(progress=False))  # fmt: skip
     assert [r["status"] for r in res] == ["ok"]
+
+
+def test_overlapping_plots_are_named_and_touching_ones_are_not(tmp_path: Path) -> None:
+    """`crop plots` counted the pixels two plots share in both without a word, where `crop traits --regions`
+    warns of overlapping regions (session 102's sweep)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from agriseg.crop.traits.orthomosaic import plot_overlaps, read_plots
+
+    path = tmp_path / "plots.gpkg"
+    shapes = [box(0, 0, 10, 10), box(10, 0, 20, 10), box(15, 5, 25, 15), None]  # a | b touch; b and c overlap
+    gpd.GeoDataFrame({"plot_id": ["a", "b", "c", "d"]}, geometry=shapes, crs="EPSG:32632").to_file(path)
+    said = plot_overlaps(read_plots(path, None))
+    assert said == "plots 'b' and 'c' overlap: vegetation area and green fraction count the shared pixels in both"
+    gpd.GeoDataFrame({"plot_id": ["a", "b"]}, geometry=shapes[:2], crs="EPSG:32632").to_file(path)
+    assert plot_overlaps(read_plots(path, None)) is None

@@ -160,12 +160,13 @@ def run_plots(
         overlap, positions = overlaps(pots), region_positions(pots)  # positions: the chart's, as crop traits
     else:
         from agriseg.config import OptionError
-        from agriseg.crop.traits.orthomosaic import read_plots
+        from agriseg.crop.traits.orthomosaic import plot_overlaps, read_plots
 
         try:
             given_plots = read_plots(config.plots, None, config.plot_id)  # a bad file stops the batch first
         except ValueError as err:
             raise OptionError(f"--plots {err}") from None
+        overlap = plot_overlaps(given_plots)  # (in the file's CRS: a share of area does not depend on it)
         if given_plots.attrs["id_column"] is None:  # ids the user cannot join back to the trial design
             others = ", ".join(given_plots.attrs["columns"]) or "none"
             numbered = (f"warning: {config.plots}: no plot id column (plot_id, id, name, any case, each plot "

@@ -121,6 +121,31 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
     return out
 
 
+def plot_overlaps(plots: Any, share: float = 0.01) -> str | None:  # noqa: ANN401 - read_plots' GeoDataFrame
+    """A warning naming overlapping plots (sharing more than ``share`` of the smaller one's area; plots that only
+    touch do not), as :func:`agriseg.crop.traits.regions.overlaps` names overlapping regions; None when none do."""
+    import shapely
+
+    geoms = plots.geometry.values
+    ok = ~(plots.geometry.isna() | plots.geometry.is_empty).to_numpy()
+    idx = np.flatnonzero(ok)
+    if len(idx) < 2:
+        return None
+    left, right = shapely.STRtree(geoms[idx]).query(geoms[idx], predicate="intersects")  # candidate pairs
+    keep = left < right
+    a, b = geoms[idx][left[keep]], geoms[idx][right[keep]]
+    shared = shapely.area(shapely.intersection(a, b))
+    real = shared > share * np.minimum(shapely.area(a), shapely.area(b))
+    if not real.any():
+        return None
+    first = int(np.flatnonzero(real)[0])
+    ids = plots["plot_id"].to_numpy()[idx]
+    pa, pb = ids[left[keep][first]], ids[right[keep][first]]
+    more = f" (and {int(real.sum()) - 1} more pairs)" if real.sum() > 1 else ""
+    return (f"plots {pa!r} and {pb!r} overlap{more}: vegetation area and green fraction count the shared pixels in "
+            "both")  # fmt: skip
+
+
 def _id_text(value: Any) -> str:  # noqa: ANN401 - a cell of the file
     """A plot id as the file holds it: ``101``, not ``101.0`` (an integer column with a missing value reads as
     floats); ``""`` for a missing one."""
