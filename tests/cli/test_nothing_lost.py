@@ -633,7 +633,12 @@ def test_evaluate_warns_when_the_colormap_leaves_label_pixels_unscored(tmp_path:
     assert code == 0 and "% of label pixels were not scored" in out, out
     r = CliRunner().invoke(main, [str(a) for a in ("crop", "evaluate", *args)])
     assert "not scored" in r.stderr and "not scored" not in r.stdout, r.output  # a warning: stderr, as all others
-    code, out = _run("-q", "crop", "evaluate", *args)
+    import agriseg
+
+    try:
+        code, out = _run("-q", "crop", "evaluate", *args)
+    finally:
+        agriseg.quiet(False)  # -q holds for the process (a command's): not for the tests after this one
     assert code == 0 and "not scored" not in out and "pixel accuracy" in out, out  # -q: no warnings, the scores
     code, out = _run("crop", "evaluate", "--images", images, "--masks", labels, "--peanut")
     assert code == 0 and "label pixels were not scored" not in out, out
