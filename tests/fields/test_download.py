@@ -694,7 +694,8 @@ def test_the_apis_and_the_transfers_failures_are_said_as_what_they_are(loopback:
         item["properties"].pop("eo:cloud_cover", None)
     with pytest.raises(ValueError, match=r"none saying its cloud cover \(eo:cloud_cover\), read as 100%; --cloud-max"):
         download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
-    assert api_problem(json.JSONDecodeError("unexpected character", "<html>", 0)).startswith("the API answered")
+    page = json.JSONDecodeError("unexpected character", "<html>", 0)  # "not reachable" when it did answer:
+    assert api_problem(page).startswith("it answered with something that is not JSON")  # no STAC API there
     cfg = _cfg(loopback).model_copy(update={"stac_url": loopback.url + "/nothere"})
     with pytest.raises(ValueError, match=r"/nothere: no STAC API there \(HTTP 404\)"):
         download_scene(tmp_path / "s.tif", cfg, bbox=BBOX, progress=False, **DATES)
@@ -815,3 +816,33 @@ def test_a_catalog_file_under_home_is_opened_where_it_is(tmp_path: Path, monkeyp
     assert DownloadConfig(stac_url="~/cat.json").stac_url == str(tmp_path / "cat.json")
     with pytest.raises(ValueError, match="not a STAC API name"):
         DownloadConfig(stac_url="a" * 300)
+
+
+def test_stac_requests_wait_as_every_download_and_a_long_retry_after_is_capped(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A STAC API's `429 Retry-After: 3600` made the search wait an hour without a word, and urllib3 retried the
+    first time at once (waits 0, 2, 4, 8 s for --backoff 1; session 102's sweep)."""
+    from urllib3.exceptions import ResponseError
+
+    from agriseg.data.download import MAX_RETRY_AFTER_S
+    from agriseg.fields.stac import stac_io
+
+    retry = stac_io(DownloadConfig(retries=4, backoff_s=1.0)).session.adapters["https://"].max_retries
+    waits = []
+    for _ in range(4):
+        retry = retry.increment("GET", "/search", error=ResponseError("HTTP 500"))
+        waits.append(retry.get_backoff_time())
+    assert waits == [1.0, 2.0, 4.0, 8.0]
+    with caplog.at_level("WARNING", logger="agriseg"):
+        assert retry.parse_retry_after("3600") == MAX_RETRY_AFTER_S and retry.parse_retry_after("3") == 3
+    assert caplog.text.count("asked to wait 120 s before trying again (Retry-After)") == 1
+
+
+def test_a_file_where_the_parts_folder_goes_is_named(tmp_path: Path) -> None:
+    """A file named `.d.tif.parts` failed the download with "[Errno 17] File exists" after the search (session 102)."""
+    (tmp_path / ".d.tif.parts").write_text("mine")
+    with pytest.raises(ValueError, match=r"\.d\.tif\.parts: a file is in the way of the download's working folder"):
+        download_scene(tmp_path / "d.tif", DownloadConfig(stac_url="http://127.0.0.1:9/stac"), bbox=BBOX,
+                       progress=False, **DATES)  # fmt: skip
+    assert (tmp_path / ".d.tif.parts").read_text() == "mine"

@@ -526,6 +526,8 @@ def download_scene(
     if output.exists() and not overwrite:
         return DownloadResult(output, "skipped")
     pdir = parts_dir(output)
+    if pdir.exists() and not pdir.is_dir():  # "[Errno 17] File exists" after the search
+        raise ValueError(f"{pdir}: a file is in the way of the download's working folder; move or rename it")
     windows = tuple(windows)
     bands = tuple(bands)
     request = _request(
