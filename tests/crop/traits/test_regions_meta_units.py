@@ -422,6 +422,8 @@ def test_a_date_field_skips_digits_that_are_no_date() -> None:
         ValueError, match=r"'x_12_y' does not match the template 'date' \(dates are read written as 2024"
     ):
         parse_name("x_12_y.jpg", "date")  # (a date has 8 characters at least: 12 is none)
+    with pytest.raises(ValueError, match=r"'tray_2024-06-01' does not match the template 'tray_date_x'$"):
+        parse_name("tray_2024-06-01.jpg", "tray_date_x")  # its date is read: no hint of date forms (session 102)
 
 
 def test_a_region_reaching_outside_the_photo_is_not_in_frame() -> None:

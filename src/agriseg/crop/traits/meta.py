@@ -159,7 +159,8 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
         found = [f for f in (inner.match(stem, i) for i in starts) if f is not None]
         m = next((f for f in found if all(_is_date(f.group(n)) for n in dated)), found[0] if found else None)
     if m is None:
-        forms = f" (dates are read written as {DATE_FORMS})" if dated else ""
+        # the date forms only where the name holds no date read (tray_2024-06-01 against tray_date_x: a field missing)
+        forms = f" (dates are read written as {DATE_FORMS})" if dated and name_date(stem) is None else ""
         raise ValueError(f"{path}: file name {stem!r} does not match the template {template!r}{forms}")
     out = {}
     for n in names:
