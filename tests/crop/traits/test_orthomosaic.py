@@ -523,8 +523,8 @@ def test_a_plot_partly_outside_is_said_and_kept_out_of_a_clean_growth_row(tmp_pa
     res = CliRunner().invoke(main, ["crop", "plots", str(m1), str(m2), "--plots", str(plots), "-o",
                                     str(tmp_path / "out"), "--window", "64"])  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "plot partly_out is partly outside the mosaic or its data: measured on the part covered" in res.output
-    assert "plot outside is outside the mosaic: not measured" in res.output
+    assert "plot 'partly_out' is partly outside the mosaic or its data: measured on the part covered" in res.output
+    assert "plot 'outside' is outside the mosaic: not measured" in res.output
     with (tmp_path / "out" / "growth.csv").open() as fh:
         rows = {(r["plot_id"], r["date"]): r for r in csv.DictReader(fh)}
     assert rows["partly_out", "2024-06-01"]["status"] == "partly outside"
@@ -777,7 +777,7 @@ def test_a_plot_wholly_under_nodata_is_no_data_with_a_warning_not_an_empty_plot(
     got = plot_stats(mosaic, PlotsConfig(plots=str(plots), plot_id="name"), warnings=said).set_index("plot_id")
     assert got.loc["in_nodata", "status"] == "no data" and got.loc["fine", "status"] == "ok"
     assert pd.isna(got.loc["in_nodata", "green_fraction"]) and pd.isna(got.loc["in_nodata", "plant_count"])
-    assert any("plot in_nodata is under the mosaic's nodata" in w for w in said), said
+    assert any("plot 'in_nodata' is under the mosaic's nodata" in w for w in said), said
     # every plot under nodata: the mosaic fails, as one whose plots are all outside it does
     _pixel_plots(plots, {"x": (20, 1, 40, 9), "y": (50, 2, 60, 8)})
     recs = run_plots(
@@ -938,7 +938,7 @@ def test_plots_files_ids_layers_and_shapes_are_read_as_the_user_drew_them(tmp_pa
     got = plot_stats(mosaic, PlotsConfig(plots=str(tmp_path / "p.gpkg"), plot_id="name"), warnings=said)
     assert list(got["status"]) == ["ok", "ok", "empty", "empty", "empty"]
     assert any("plot bow crosses itself; measured as repaired" in w for w in said), said
-    assert any("plots none, empty, speck are without a shape, or smaller than a pixel" in w for w in said), said
+    assert any("plots 'none', 'empty', 'speck' are without a shape, or smaller than a pixel" in w for w in said), said
 
 
 def test_bands_of_a_one_band_mask_mosaic_are_refused_not_ignored(tmp_path: Path) -> None:

@@ -558,6 +558,8 @@ def _coverage_warnings(path: Path, table: Any) -> list[str]:
         if not len(rows):
             continue
         ids = [str(i) for i in rows["plot_id"]]
+        if not all(i.isdigit() for i in ids):  # "plots none, empty are without a shape": ids of words quoted
+            ids = [repr(i) for i in ids]
         shown = f"plot {ids[0]} is" if len(ids) == 1 else f"plots {listed(ids, 5)} are"
         if status == "partly outside":
             shares = ", ".join(f"{100 * c:.0f}%" for c in rows["coverage"][:5])
