@@ -248,3 +248,18 @@ def test_a_geotiff_named_png_is_read_as_the_geotiff_it_is(tmp_path: Path) -> Non
     with rasterio.open(photo, "w", **{**profile, "count": 3, "dtype": "uint16"}) as dst:
         dst.write(np.full((3, 16, 24), 65535, np.uint16))
     assert read_rgb(photo).shape == (16, 24, 3) and read_rgb(photo).min() == 255
+
+
+def test_bands_1_2_3_read_a_png_as_it_is_and_others_are_refused(tmp_path) -> None:
+    """A folder of GeoTIFFs and PNGs with `--bands 1,2,3` failed every PNG (session 102's text sweep): 1,2,3 is
+    how a PNG reads; another choice is still refused there."""
+    from PIL import Image
+
+    from agriseg.raster.image import read_image
+
+    rgb = np.random.default_rng(0).integers(0, 255, (8, 8, 3)).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "a.png")
+    arr, geo = read_image(tmp_path / "a.png", bands=(1, 2, 3))
+    assert np.array_equal(arr, rgb) and geo is None
+    with pytest.raises(ValueError, match=r"a\.png: --bands applies to GeoTIFF and JPEG 2000 files only"):
+        read_image(tmp_path / "a.png", bands=(3, 2, 1))

@@ -189,7 +189,7 @@ def read_image_valid(
         raise FileNotFoundError(f"{p}: image not found")
     rio = rasterio_or_none() if is_geo_image(p) else None
     if rio is None:
-        if bands:
+        if bands and tuple(bands) != (1, 2, 3):  # 1,2,3 is a PNG's or JPEG's reading: a mixed folder's PNGs pass
             raise ValueError(f"{p}: --bands applies to GeoTIFF and JPEG 2000 files only")
         return read_rgb(p), None, _alpha_valid(p)
     try:
