@@ -65,7 +65,8 @@ def test_counts_summary_and_exit_code(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "a.res").read_text() == "A"
     assert re.fullmatch(r"BatchResult\(2 ok, 0 skipped, 1 failed, \d+\.\d s\)", repr(res))  # not every record
     bad = run_batch(items[1:2], _work, options=QUIET, folders=[tmp_path / "out"])
-    assert bad.summary("done", tmp_path / "out") == "0 done, 0 skipped, 1 failed"  # no arrow to nothing written
+    assert bad.summary("done", tmp_path / "never.tif") == "0 done, 0 skipped, 1 failed"  # no arrow to nothing
+    assert bad.summary("done", tmp_path / "out").endswith(f"-> {tmp_path / 'out'}")  # a folder there: pointed to
 
 
 def test_a_rerun_resumes_and_overwrite_redoes(tmp_path: Path) -> None:

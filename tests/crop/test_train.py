@@ -530,7 +530,10 @@ def test_a_generated_set_stopped_part_way_is_refused_as_data_extra(tmp_path):
     extra = {"images": str(tmp_path / "more/images"), "labels": str(tmp_path / "more/labels")}
     cfg = CropTrainConfig.model_validate({**cfg.model_dump(), "data": {**cfg.data.model_dump(), "extra": [extra]}})
     cfg.train.max_steps = 1
-    with pytest.raises(OptionError, match=r"more/images: a generated set stopped at 2 of 400 photos or so \(its index"):
+    with pytest.raises(OptionError, match=r"more/images: a generated set stopped at about 2 of 400 photos \(its index"):
         train_crop(cfg)
     (tmp_path / "more" / "index.json").write_text(json.dumps(index))  # finished: no "complete": false
     train_crop(cfg)
+    (tmp_path / "data" / "index.json").write_text(json.dumps({**index, "complete": False}))  # the main photos too
+    with pytest.raises(OptionError, match=r"^data\.images .*data/images: a generated set stopped at about 2 of"):
+        train_crop(cfg.model_copy(update={"output_dir": str(tmp_path / "run2")}))

@@ -828,7 +828,7 @@ def test_stac_requests_wait_as_every_download_and_a_long_retry_after_is_capped(
     from agriseg.data.download import MAX_RETRY_AFTER_S
     from agriseg.fields.stac import stac_io
 
-    retry = stac_io(DownloadConfig(retries=4, backoff_s=1.0)).session.adapters["https://"].max_retries
+    retry = stac_io(DownloadConfig(retries=4, backoff_s=1.0)).session.adapters["https://"].max_retries  # StacRetry
     waits = []
     for _ in range(4):
         retry = retry.increment("GET", "/search", error=ResponseError("HTTP 500"))
@@ -836,7 +836,10 @@ def test_stac_requests_wait_as_every_download_and_a_long_retry_after_is_capped(
     assert waits == [1.0, 2.0, 4.0, 8.0]
     with caplog.at_level("WARNING", logger="agriseg"):
         assert retry.parse_retry_after("3600") == MAX_RETRY_AFTER_S and retry.parse_retry_after("3") == 3
-    assert caplog.text.count("asked to wait 120 s before trying again (Retry-After)") == 1
+    assert caplog.text.count("asked to wait 3600 s before trying again (Retry-After); waiting 120 s, the most") == 1
+    import pickle
+
+    assert type(pickle.loads(pickle.dumps(retry))) is type(retry)  # a client holding it travels to workers
 
 
 def test_a_file_where_the_parts_folder_goes_is_named(tmp_path: Path) -> None:

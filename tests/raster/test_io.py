@@ -174,3 +174,39 @@ def test_a_png_named_tif_is_said_to_be_a_png(tmp_path) -> None:
         open_scene(tmp_path / "png.tif")
     with pytest.raises(ValueError, match=r"png\.tif: has no CRS \(a PNG image, not a GeoTIFF\); polygons need"):
         polygonize(tmp_path / "png.tif", tmp_path / "o.parquet")
+
+
+def test_an_ovr_left_beside_the_source_is_not_copied_into_the_cog(tmp_path) -> None:
+    """Overviews built into `<src>.ovr` (a fixed name): a killed run's file was copied into the next run's COG
+    as it was, another raster's overviews (session 102's review)."""
+    import rasterio
+    from rasterio.enums import Resampling
+
+    from agriseg.raster.io import to_cog
+
+    _tif(tmp_path / "other.tif", np.ones((1, 1100, 700), np.uint8))
+    with rasterio.Env(TIFF_USE_OVR=True), rasterio.open(tmp_path / "other.tif", "r+") as ds:
+        ds.build_overviews([2, 4], Resampling.nearest)  # the leftover: overviews of 1
+    (tmp_path / "other.tif").unlink()
+    _tif(tmp_path / "tiled.tif", np.full((1, 1100, 700), 2, np.uint8))  # the next run's work file: 2
+    (tmp_path / "other.tif.ovr").rename(tmp_path / "tiled.tif.ovr")
+    to_cog(tmp_path / "tiled.tif", tmp_path / "cog.tif")
+    with rasterio.open(tmp_path / "cog.tif", overview_level=0) as ovr:
+        assert set(np.unique(ovr.read(1)).tolist()) == {2}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cog.tif", "tiled.tif", "tiled.tif.ovr"]  # its own kept
+
+
+def test_a_vrt_whose_source_is_gone_names_it(tmp_path) -> None:
+    """A VRT whose source file was moved read "truncated or corrupt" (session 102's fields sweep)."""
+    import rasterio
+    from rasterio.shutil import copy as rio_copy
+
+    from agriseg.raster.io import open_scene
+
+    _tif(tmp_path / "b.tif", np.ones((2, 64, 64), np.uint8))
+    rio_copy(str(tmp_path / "b.tif"), str(tmp_path / "s.vrt"), driver="VRT")
+    assert open_scene(tmp_path / "s.vrt", None, require_crs=False).count == 2
+    (tmp_path / "b.tif").rename(tmp_path / "moved.tif")
+    with pytest.raises(ValueError, match=r"s\.vrt: cannot read its pixels: its source .*b\.tif is missing"):
+        with rasterio.Env():
+            open_scene(tmp_path / "s.vrt", None, require_crs=False)

@@ -293,7 +293,7 @@ def test_resuming_with_other_settings_names_them(tmp_path: Path, caplog: pytest.
         fit(task, _Data(), other.train, tmp_path, resume=res.last_path, progress=False)
     assert caplog.text.count("resuming with settings that differ from its run (train.lr: ") == 1, caplog.text
     assert "train.epochs" not in caplog.text  # a resumed run does take another epoch count, but its schedule:
-    assert "resuming a run planned for 1 epoch with 2 epochs: it stops after epoch 2, and its learning" in caplog.text
+    assert "resuming a run planned for 1 epoch with 2 epochs: it stops when 2 epochs are done in all" in caplog.text
 
 
 class _SectionsConfig(_TinyConfig):

@@ -130,8 +130,10 @@ class BatchResult(Sequence[dict[str, Any]]):
             )
             rate = f" in {self.seconds:.1f} s ({each})"
         line = f"{ok} {verb}, {n['skipped']} skipped, {n['failed']} failed{rate}{note}"
-        # nothing there to point to when every item failed ("-> out.tif" named a file never written)
-        return f"{line} -> {where}" if str(where) and (ok or n["skipped"]) else line
+        # nothing there to point to when every item failed ("-> out.tif" named a file never written); a folder
+        # holding what the run wrote of them (crop traits' tables of failures) is pointed to
+        there = ok or n["skipped"] or Path(where).exists()
+        return f"{line} -> {where}" if str(where) and there else line
 
 
 @dataclass

@@ -193,7 +193,7 @@ class CropDataModule(L.LightningDataModule):
         for key, images in sources:  # a make-synthetic run stopped part-way: hours of training on 3 of 400 scenes
             if made := unfinished_set(images):
                 raise OptionError(
-                    f"{key} {images}: a generated set stopped at {made} or so (its index.json): run its "
+                    f"{key} {images}: a generated set stopped at about {made} (its index.json): run its "
                     "`agriseg crop make-synthetic` command again to finish it"
                 )
         extra = [

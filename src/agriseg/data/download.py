@@ -248,8 +248,8 @@ def _download(
     asked = 0.0  # the wait a server asked for (Retry-After), at most MAX_RETRY_AFTER_S
     for attempt in range(retries + 1):
         if attempt:
-            if asked >= 10:  # minutes of silence otherwise
-                log.warning("%s: the server asked to wait %.0f s before trying again (Retry-After)", url, asked)
+            if asked >= 10:  # minutes of silence otherwise (asked: at most MAX_RETRY_AFTER_S, so said as waited)
+                log.warning("%s: waiting %.0f s before trying again, as the server asked (Retry-After)", url, asked)
             time.sleep(max(backoff_s * 2 ** (attempt - 1), asked))
         attempts, asked = attempts + 1, 0.0  # a wait asked is for the attempt after its answer only
         try:

@@ -219,38 +219,15 @@ def stac_io(cfg: DownloadConfig) -> Any:
     """pystac-client's HTTP reader with ``cfg``'s retries (backoff, on 429 and 5xx answers) and timeout."""
     from pystac_client.stac_api_io import StacApiIO
 
-    retry = _retry_class()(
+    from agriseg.fields.retry import StacRetry
+
+    retry = StacRetry(
         total=cfg.retries,
         backoff_factor=cfg.backoff_s,
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=None,  # POST searches too
     )
     return StacApiIO(max_retries=retry, timeout=cfg.timeout_s)
-
-
-def _retry_class() -> type:
-    """urllib3's ``Retry`` with the waits of every other download of agriseg (:mod:`agriseg.data.download`):
-    ``backoff_s * 2**i`` before retry ``i`` (urllib3 retried the first time at once), and a server's
-    ``Retry-After`` granted up to ``MAX_RETRY_AFTER_S`` and said when long (urllib3 waited as long as a server
-    asked, an hour with no word)."""
-    from itertools import takewhile
-
-    from urllib3.util.retry import Retry
-
-    from agriseg.data.download import MAX_RETRY_AFTER_S
-
-    class _Retry(Retry):
-        def get_backoff_time(self) -> float:
-            errors = len(list(takewhile(lambda x: x.redirect_location is None, reversed(self.history))))
-            return 0.0 if errors < 1 else float(min(self.backoff_max, self.backoff_factor * 2 ** (errors - 1)))
-
-        def parse_retry_after(self, retry_after: str) -> float:
-            seconds = min(super().parse_retry_after(retry_after), MAX_RETRY_AFTER_S)
-            if seconds >= 10:
-                log.warning("the STAC API asked to wait %.0f s before trying again (Retry-After); waiting", seconds)
-            return seconds
-
-    return _Retry
 
 
 def open_api(cfg: DownloadConfig) -> Any:

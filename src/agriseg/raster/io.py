@@ -201,7 +201,8 @@ def probe_readable(ds: rasterio.DatasetReader, path: Path) -> None:
             ds.read(window=win)
         except Exception as err:  # rasterio raises RasterioIOError / CPLE_* on short reads
             reason = gdal_reason(err)
-            files = [f for f in (ds.files or [])[1:] if not os.path.exists(f)]  # a VRT's (or .aux) sources
+            local = [f for f in (ds.files or [])[1:] if not f.startswith("/vsi") and "://" not in f]
+            files = [f for f in local if not os.path.exists(f)]  # a VRT's sources (a URL's failure: said as is)
             if files:  # not this file's fault: a VRT whose source was moved
                 raise ValueError(f"{path}: cannot read its pixels: its source {files[0]} is missing") from err
             raise ValueError(
@@ -272,11 +273,13 @@ def tiled_profile(
 
 
 def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = True) -> Path:
-    """Copy a (tiled) GeoTIFF to a Cloud-Optimized GeoTIFF at ``dst``, atomically.
+    """Copy a (tiled) GeoTIFF to a Cloud-Optimized GeoTIFF at ``dst``, atomically; ``src`` is not changed.
 
-    Overviews use nearest-neighbour resampling, so class maps stay valid at every zoom level; they are built
-    into ``<src>.ovr`` (BigTIFF when large), removed afterwards, so ``src`` itself is not changed (it is opened
-    for update, which GDAL needs to build them). A ``<src>.ovr`` already there is used as it is.
+    Overviews use nearest-neighbour resampling, so class maps stay valid at every zoom level. They are built
+    into the ``.ovr`` of a hidden second name of ``src`` (a hard link, or a copy; BigTIFF when large), removed
+    afterwards: in ``src`` itself a classic TIFF near 4 GB stopped taking overview tiles without a word, and a
+    fixed ``<src>.ovr`` left by a killed run was copied into the next run's COG. Overviews ``src`` holds itself are
+    copied (or, with ``overviews=False``, left out).
 
     Written with GDAL's GTiff driver and ``COPY_SRC_OVERVIEWS``, the layout the COG driver writes (GDAL reads it
     as ``LAYOUT=COG``), because the COG driver cannot be told the photometric interpretation: it tags every 3- or
@@ -284,6 +287,8 @@ def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = Tr
     geotiff.js viewers) showed a probability band as transparency. Here every band is grey data (``MINISBLACK``),
     or a palette where ``src`` has one.
     """
+    import shutil
+
     from rasterio.enums import ColorInterp, Resampling
     from rasterio.shutil import copy as rio_copy
 
@@ -291,38 +296,40 @@ def to_cog(src: Path, dst: Path, compress: str = "deflate", overviews: bool = Tr
 
     rasterio = import_rasterio()
     block = 512
-    with rasterio.open(src) as ds:
-        kind, size, built = np.dtype(ds.dtypes[0]).kind, max(ds.width, ds.height), bool(ds.overviews(1))
-        palette = ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette
-    if built and not overviews:  # overviews src holds (its own, or a .ovr of the user's): copied without them
-        plain = temporary_sibling(dst, "plain")  # (src opened without its overviews has no band descriptions,
-        try:  # tags or scales either)
-            rio_copy(str(src), str(plain), driver="GTiff", TILED="YES", BIGTIFF="IF_SAFER", COPY_SRC_OVERVIEWS="NO",
-                     PHOTOMETRIC="PALETTE" if palette else "MINISBLACK")  # fmt: skip
-            return to_cog(plain, dst, compress, overviews=False)
-        finally:
-            plain.unlink(missing_ok=True)
-    photometric = "PALETTE" if palette else "MINISBLACK"
-    opts: dict[str, Any] = {"TILED": "YES", "BLOCKXSIZE": block, "BLOCKYSIZE": block, "BIGTIFF": "IF_SAFER",
-                            "PHOTOMETRIC": photometric, "COPY_SRC_OVERVIEWS": "YES"}  # fmt: skip
-    opts["COMPRESS"] = "NONE" if compress == "none" else compress.upper()
-    if compress in ("deflate", "zstd", "lzw"):
-        opts["PREDICTOR"] = 3 if kind == "f" else 2  # the COG driver's PREDICTOR=YES
-    factors: list[int] = []
-    while overviews and size / (2 ** len(factors)) > block:  # halving until one block holds it (the COG driver's)
-        factors.append(2 ** (len(factors) + 1))
-    ovr = Path(f"{src}.ovr")
-    made = bool(factors) and not built and not ovr.exists()
+    work = temporary_sibling(src, "cog")  # its name: killed runs' leftovers are removed by the next run
+    side = [work, Path(f"{work}.ovr"), Path(f"{work}.aux.xml")]
     try:
-        if made:  # beside src, not in it: a classic TIFF near 4 GB stopped taking overview tiles without a word
+        try:
+            os.link(src, work)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(src, work)
+        with rasterio.open(work) as ds:
+            kind, size, built = np.dtype(ds.dtypes[0]).kind, max(ds.width, ds.height), bool(ds.overviews(1))
+            palette = ds.count == 1 and ds.colorinterp[0] == ColorInterp.palette
+        photometric = "PALETTE" if palette else "MINISBLACK"
+        if built and not overviews:  # overviews src holds: copied without them (src opened without its
+            plain = temporary_sibling(dst, "plain")  # overviews has no band descriptions, tags or scales either)
+            side.append(plain)
+            rio_copy(str(work), str(plain), driver="GTiff", TILED="YES", BIGTIFF="IF_SAFER", COPY_SRC_OVERVIEWS="NO",
+                     PHOTOMETRIC=photometric)  # fmt: skip
+            return to_cog(plain, dst, compress, overviews=False)
+        opts: dict[str, Any] = {"TILED": "YES", "BLOCKXSIZE": block, "BLOCKYSIZE": block, "BIGTIFF": "IF_SAFER",
+                                "PHOTOMETRIC": photometric, "COPY_SRC_OVERVIEWS": "YES"}  # fmt: skip
+        opts["COMPRESS"] = "NONE" if compress == "none" else compress.upper()
+        if compress in ("deflate", "zstd", "lzw"):
+            opts["PREDICTOR"] = 3 if kind == "f" else 2  # the COG driver's PREDICTOR=YES
+        factors: list[int] = []
+        while overviews and not built and size / (2 ** len(factors)) > block:  # halving until one block holds
+            factors.append(2 ** (len(factors) + 1))  # it (the COG driver's)
+        if factors:
             with rasterio.Env(TIFF_USE_OVR=True, BIGTIFF_OVERVIEW="IF_SAFER", GDAL_TIFF_OVR_BLOCKSIZE=block):
-                with rasterio.open(src, "r+") as ds:
+                with rasterio.open(work, "r+") as ds:  # (opened for update, as GDAL needs: src's bytes unchanged)
                     ds.build_overviews(factors, Resampling.nearest)
         with atomic_write(dst) as tmp:
-            rio_copy(str(src), str(tmp), driver="GTiff", **opts)
+            rio_copy(str(work), str(tmp), driver="GTiff", **opts)
     finally:
-        if made:
-            ovr.unlink(missing_ok=True)
+        for p in side:
+            p.unlink(missing_ok=True)
     return dst
 
 

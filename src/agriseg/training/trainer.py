@@ -561,9 +561,9 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
         if (epochs := dict(changes).get("train.epochs")) is not None:  # applied, but its schedule is not the plan
             planned, now_epochs = (f"{n} epoch{'s' * (n != 1)}" for n in epochs)
             log.warning(
-                "%s: resuming a run planned for %s with %s: it stops after epoch %s, and its learning rate "
-                "follows neither plan's schedule exactly (train afresh for a whole schedule of %s)",
-                resume, planned, now_epochs, epochs[1], now_epochs,
+                "%s: resuming a run planned for %s with %s: it stops when %s are done in all, and its learning "
+                "rate follows neither plan's schedule exactly (train afresh for a whole schedule of %s)",
+                resume, planned, now_epochs, now_epochs, now_epochs,
             )  # fmt: skip
         if changed:
             log.warning(

@@ -239,7 +239,7 @@ def test_regions_file(tmp_path: Path) -> None:
     assert [(r.x, r.y, r.width) for r in read_regions(f)] == [(150, -2, 15)]
     plots = tmp_path / "plots.gpkg"
     plots.write_bytes(b"SQLite format 3\x00")
-    with pytest.raises(ValueError, match=r"plots\.gpkg: a file of polygons; --regions takes a CSV of pixel boxes"):
+    with pytest.raises(ValueError, match=r"plots\.gpkg: a GPKG file; --regions takes a CSV of pixel boxes"):
         read_regions(plots)
 
 

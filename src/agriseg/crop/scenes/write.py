@@ -425,8 +425,9 @@ def unfinished_set(images: str | Path) -> str | None:
         return None
     if not isinstance(data, dict) or data.get("complete") is not False or not isinstance(data.get("photos"), dict):
         return None
-    planned = data.get("planned")
-    return f"{len(data['photos'])} of {len(planned) if isinstance(planned, list) else '?'} photos"
+    planned = data.get("planned")  # (the count is the index's last record: a few more may be there)
+    made = len(data["photos"])
+    return f"{made} of {len(planned)} photos" if isinstance(planned, list) else f"{made} photos"
 
 
 def check_set_index(index: Path, data: Any = None) -> None:  # noqa: ANN401 - the file's JSON, as read

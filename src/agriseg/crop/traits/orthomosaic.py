@@ -75,9 +75,11 @@ def read_plots(path: str | Path, crs: Any, plot_id: str | None = None) -> Any:
     x0, y0, x1, y1 = gdf.total_bounds
     if gdf.crs.is_geographic and not (-360 <= x0 <= x1 <= 360 and -90 <= y0 <= y1 <= 90):
         # a GeoJSON without "crs" is read as longitude / latitude (RFC 7946): metres of UTM there matched no mosaic
+        why = ("a GeoJSON without 'crs' is read as WGS84" if path.suffix.lower() in (".geojson", ".json")
+               else "a CRS set wrongly?")  # fmt: skip
         raise ValueError(f"{path}: its coordinates (up to {max(abs(x0), abs(x1), abs(y0), abs(y1)):.0f}) are no "
-                         f"longitude / latitude, as its CRS {gdf.crs.to_string()} says (a GeoJSON without 'crs' is "
-                         "read as WGS84): save the plots with their CRS, e.g. as GeoPackage")  # fmt: skip
+                         f"longitude / latitude, as its CRS {gdf.crs.to_string()} says ({why}): save the plots with "
+                         "their CRS, e.g. as GeoPackage")  # fmt: skip
     kinds = gdf.geometry.dropna().geom_type
     other = kinds[~kinds.isin(["Polygon", "MultiPolygon"])]
     if len(other):  # a point is measured as the one pixel under it
@@ -141,7 +143,8 @@ def plot_overlaps(plots: Any, share: float = 0.01) -> str | None:  # noqa: ANN40
     first = int(np.flatnonzero(real)[0])
     ids = plots["plot_id"].to_numpy()[idx]
     pa, pb = ids[left[keep][first]], ids[right[keep][first]]
-    more = f" (and {int(real.sum()) - 1} more pairs)" if real.sum() > 1 else ""
+    others = int(real.sum()) - 1
+    more = f" (and {others} more pair{'s' * (others > 1)})" if others else ""
     return (f"plots {pa!r} and {pb!r} overlap{more}: vegetation area and green fraction count the shared pixels in "
             "both")  # fmt: skip
 

@@ -104,7 +104,7 @@ def region_positions(regions: list[Region]) -> dict[str, tuple[int, int]] | None
 
 
 # what a cell of x, y, width, height may hold: digits, a sign, a decimal point (150.0), an exponent (1.5e2)
-NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][+-]?\d+)?")
+NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][+-]?\d+)?", re.ASCII)
 # files of polygons, for crop plots --plots, given to --regions
 VECTOR_SUFFIXES = (".gpkg", ".geojson", ".json", ".shp", ".fgb", ".kml", ".gml", ".parquet")
 
@@ -123,7 +123,8 @@ def read_regions(path: str | Path) -> list[Region]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: regions file not found (--regions)")
     if path.suffix.lower() in VECTOR_SUFFIXES:  # "not a text CSV: save it as CSV UTF-8" sent the user astray
-        raise ValueError(f"{path}: a file of polygons; --regions takes a CSV of pixel boxes (id,x,y,width,height). "
+        kind = path.suffix.lower()[1:].upper()
+        raise ValueError(f"{path}: a {kind} file; --regions takes a CSV of pixel boxes (id,x,y,width,height). "
                          "Plot polygons of a georeferenced mosaic go to `crop plots --plots`")  # fmt: skip
     try:
         text = path.read_text(encoding="utf-8-sig")  # Excel's "CSV UTF-8" starts with a BOM
