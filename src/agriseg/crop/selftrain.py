@@ -424,9 +424,8 @@ class SelfTrainer:
         record.unlink(missing_ok=True)  # the stage trains again: its earlier record would vouch for this model
         cfg = self.stage_config(stage, labels, tl, sl)
         cfg.train = cfg.train.model_copy(update={"init_weights": init})
-        stages = 2 if self.cfg.stage2_epochs else 1  # (stage2_epochs 0: stage 1 only)
         res = train_crop(cfg, max_epochs=epochs, progress=self.progress, check_labels=False, resumable=False,
-                         label=f"stage {stage} of 2" if stages == 2 else "")  # fmt: skip
+                         label=f"stage {stage} of 2" if self.cfg.stage2_epochs else "")  # fmt: skip  # 0: one stage
         info = {
             "model": res["model"],
             "select_on_pseudo": {k: float(v) for k, v in res["val"].items()},

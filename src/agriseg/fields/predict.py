@@ -739,8 +739,8 @@ def _warn_pixel_size(scene: Path, info: SceneInfo) -> None:
             "%s: pixels are not square (%.3g x %.3g %s): resample the scene to 10 x 10 m first, in a metric CRS",
             scene, sides[0], sides[1], unit,
         )  # fmt: skip
-    elif not geographic and abs(t.a * t.b + t.d * t.e) > 0.05 * sides[0] * sides[1]:  # sides over 3 degrees off square
-        angle = math.degrees(math.acos(max(-1.0, min(1.0, (t.a * t.b + t.d * t.e) / (sides[0] * sides[1])))))
+    elif not geographic and abs(cos := (t.a * t.b + t.d * t.e) / (sides[0] * sides[1])) > 0.05:  # sides over 3
+        angle = math.degrees(math.acos(max(-1.0, min(1.0, cos))))  # degrees off square (a turn alone: cos 0)
         log.warning(
             "%s: sheared pixels (their sides meet at %.0f degrees, not 90): resample the scene to a north-up grid "
             "first (e.g. gdalwarp -tr 10 10)", scene, angle,

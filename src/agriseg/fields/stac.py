@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import math
 import re
 from collections.abc import Sequence
@@ -22,8 +21,6 @@ from typing import Any
 
 from agriseg.config import OptionError
 from agriseg.fields.config import DownloadConfig
-
-log = logging.getLogger("agriseg")
 
 BBox = tuple[float, float, float, float]
 

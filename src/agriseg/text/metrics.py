@@ -497,10 +497,8 @@ def _predict_files(files: Sequence[Path]) -> list[Path]:
     stems = {(f.parent, f.stem) for f in files}
     out: list[Path] = []
     for folder in sorted({f.parent for f in files}):  # each folder listed once (thousands of tiles)
-        for g in folder.iterdir():
-            own = g.name in ("run.json", MANIFEST) or (folder, g.stem) in stems
-            if own or (folder, g.stem.rsplit("_instances", 1)[0]) in stems and g.stem.endswith("_instances"):
-                out.append(g)
+        own = ("run.json", MANIFEST)  # and <stem>.json, <stem>_instances.*
+        out += [g for g in folder.iterdir() if g.name in own or (folder, g.stem.removesuffix("_instances")) in stems]
     return out
 
 

@@ -128,14 +128,14 @@ def plot_overlaps(plots: Any, share: float = 0.01) -> str | None:  # noqa: ANN40
     touch do not), as :func:`agriseg.crop.traits.regions.overlaps` names overlapping regions; None when none do."""
     import shapely
 
-    geoms = plots.geometry.values
     ok = ~(plots.geometry.isna() | plots.geometry.is_empty).to_numpy()
     idx = np.flatnonzero(ok)
     if len(idx) < 2:
         return None
-    left, right = shapely.STRtree(geoms[idx]).query(geoms[idx], predicate="intersects")  # candidate pairs
+    geoms = plots.geometry.values[idx]
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")  # candidate pairs
     keep = left < right
-    a, b = geoms[idx][left[keep]], geoms[idx][right[keep]]
+    a, b = geoms[left[keep]], geoms[right[keep]]
     shared = shapely.area(shapely.intersection(a, b))
     real = shared > share * np.minimum(shapely.area(a), shapely.area(b))
     if not real.any():
