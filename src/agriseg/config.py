@@ -84,6 +84,11 @@ class ConfigError(OptionError):
     """A config file (or a ``--set`` override of it) that cannot be used: a usage problem, exit status 2."""
 
 
+class ModelOptionError(OptionError):
+    """A model setting of a config that no registry builds (an unknown encoder...): ``model: <what is wrong>``;
+    the command line names the config file before it (:func:`agriseg.cli.errors.config_named`)."""
+
+
 class RenamedOptionWarning(FutureWarning):
     """A config key renamed in this release, still read until the next one.
 

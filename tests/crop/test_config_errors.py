@@ -143,7 +143,8 @@ def test_split_lists_read_utf8_bom_and_names_of_raw_bytes(tmp_path: Path) -> Non
 
 
 def test_a_model_the_config_cannot_build_is_a_usage_error_before_any_output(tmp_path, samples_dir):
-    """An unknown encoder failed with exit 1 after ``split.json`` was written."""
+    """An unknown encoder failed with exit 1 after ``split.json`` was written; the message did not name the config
+    file it was in, as every other config error does (session 103)."""
     from click.testing import CliRunner
 
     from agriseg.cli import main
@@ -151,8 +152,12 @@ def test_a_model_the_config_cannot_build_is_a_usage_error_before_any_output(tmp_
     images, labels = samples_dir / "images", samples_dir / "labels"
     cfg = _config(tmp_path, f"output_dir: {tmp_path / 'out'}\ndata: {{images: {images}, labels: {labels}}}\n")
     res = CliRunner().invoke(main, ["crop", "train", "-c", str(cfg), "--set", "model.encoder=nosuch_encoder"])
-    assert res.exit_code == 2 and "model: unknown encoder" in res.output, res.output
+    assert res.exit_code == 2 and f"{cfg}: model: unknown encoder 'nosuch_encoder'" in res.output, res.output
     assert not (tmp_path / "out").exists()
+    cfg = _config(tmp_path, f"images: {images}\noutput_dir: {tmp_path / 'st'}\nmodel: {{encoder: effnet}}\n")
+    res = CliRunner().invoke(main, ["crop", "selftrain", "-c", str(cfg)])
+    assert res.exit_code == 2 and f"{cfg}: model: unknown encoder 'effnet'" in res.output, res.output
+    assert not (tmp_path / "st").exists()
 
 
 def test_selftrain_refuses_the_train_keys_it_decides_per_stage(tmp_path):

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from agriseg.cli.errors import finish, friendly_errors
+from agriseg.cli.errors import config_named, finish, friendly_errors
 from agriseg.cli.options import (
     CROP_ADAPT,
     GGHT,
@@ -163,7 +163,8 @@ def selftrain(
         if v is not None
     }
     cfg = with_updates(cfg, upd)
-    rep = run(cfg, overwrite=overwrite)
+    with config_named(config_path):
+        rep = run(cfg, overwrite=overwrite)
     if rep.get("skipped"):
         click.echo(f"model: {rep['model']} (unchanged: made before from the same inputs and options)")
         return

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from agriseg.cli.errors import friendly_errors
+from agriseg.cli.errors import config_named, friendly_errors
 from agriseg.cli.options import config_option, train_options, train_overrides
 
 
@@ -23,4 +23,5 @@ def train(config_path: Path, resume: str | None, overwrite: bool, **flags: Any) 
     cfg = load_config(config_path, CropTrainConfig, train_overrides(**flags))  # before Lightning's 10 s import
     from agriseg.crop.train import train_crop
 
-    click.echo(train_crop(cfg, resume=resume, overwrite=overwrite)["summary"])
+    with config_named(config_path):
+        click.echo(train_crop(cfg, resume=resume, overwrite=overwrite)["summary"])

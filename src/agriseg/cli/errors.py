@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,18 @@ def input_files(params: dict[str, Any]) -> list[Path]:
                 except OSError:
                     continue
     return found
+
+
+@contextlib.contextmanager
+def config_named(path: str | Path) -> Iterator[None]:
+    """A model setting no registry builds (``model: unknown encoder ...``) named with the config file it is in,
+    as every other config error is."""
+    from agriseg.config import ConfigError, ModelOptionError
+
+    try:
+        yield
+    except ModelOptionError as err:
+        raise ConfigError(f"{path}: {err}") from None
 
 
 class MissingDependency(click.ClickException):

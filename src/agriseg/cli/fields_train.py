@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from agriseg.batch import counted
-from agriseg.cli.errors import echo_failures, friendly_errors
+from agriseg.cli.errors import config_named, echo_failures, friendly_errors
 from agriseg.cli.options import (
     FIELDS_EVALUATE,
     FIELDS_SYNTHETIC,
@@ -91,7 +91,8 @@ def train(config_path: Path, resume: str | None, overwrite: bool, no_test: bool,
     from agriseg.fields.metrics import format_report
     from agriseg.fields.train import train_fields
 
-    res = train_fields(cfg, resume=resume, evaluate_test=not no_test, overwrite=overwrite)
+    with config_named(config_path):
+        res = train_fields(cfg, resume=resume, evaluate_test=not no_test, overwrite=overwrite)
     click.echo(res["summary"])
     if res["test"]:
         click.echo("test split:\n" + format_report(res["test"]))

@@ -161,11 +161,10 @@ def _raster_hint(path: Path) -> str:
     try:
         import rasterio
 
-        from agriseg.raster.image import open_plain_or_geo
+        from agriseg.raster.image import bands_phrase, open_plain_or_geo
 
         with open_plain_or_geo(rasterio, path) as ds:
-            article = "an" if ds.count in (8, 11, 18) else "a"  # an 8-band raster
-            return f" as a photo: it is {article} {ds.count}-band {ds.dtypes[0]} raster, not an RGB photo" + (
+            return f" as a photo: it is {bands_phrase(ds.count, ds.dtypes[0])} raster, not an RGB photo" + (
                 " (a Sentinel-2 scene goes to `agriseg fields predict`)" if ds.count >= 4 else ""
             )
     except Exception:  # noqa: BLE001 - only a hint; the caller's error stands without it

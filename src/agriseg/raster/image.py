@@ -69,6 +69,12 @@ def open_plain_or_geo(rio: Any, path: str | Path) -> Any:  # noqa: ANN401 - rast
         return rio.open(path)
 
 
+def bands_phrase(count: int, dtype: str | np.dtype) -> str:
+    """``"an 8-band uint16"``: a raster's band count and type with the right article, for messages."""
+    article = "an" if count in (8, 11, 18) else "a"  # "an eight-band", "an eleven-band", "an eighteen-band"
+    return f"{article} {count}-band {dtype}"
+
+
 def pick_rgb_bands(
     descriptions: Sequence[str | None],
     count: int,

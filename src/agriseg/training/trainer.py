@@ -333,14 +333,14 @@ def check_model_builds(model: Any) -> None:  # noqa: ANN401 - a ModelConfig
 
 @contextlib.contextmanager
 def _model_errors() -> Iterator[None]:
-    """A registry's ``ValueError`` / ``KeyError`` of a model's settings as ``OptionError("model: ...")``."""
-    from agriseg.config import OptionError
+    """A registry's ``ValueError`` / ``KeyError`` of a model's settings as ``ModelOptionError("model: ...")``."""
+    from agriseg.config import ModelOptionError
 
     try:
         yield
     except (ValueError, KeyError) as err:
         msg = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
-        raise OptionError(f"model: {msg}") from err
+        raise ModelOptionError(f"model: {msg}") from err
 
 
 # what a training run writes in its output_dir that marks a folder as a run's (test_metrics.json too, but only with

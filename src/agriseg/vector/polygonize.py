@@ -87,9 +87,10 @@ def check_class_raster(path: Path, ds: Any) -> None:
             "`agriseg fields predict`, or one band of integer class ids)"
         )
     if not is_prediction and ds.count >= 4 and dtype.itemsize >= 2:
-        article = "an" if ds.count in (8, 11, 18) else "a"  # an 8-band, an 11-band image
+        from agriseg.raster.image import bands_phrase
+
         raise ValueError(
-            f"{path}: {article} {ds.count}-band {dtype} image, not a class raster; run `agriseg fields predict` on "
+            f"{path}: {bands_phrase(ds.count, dtype)} image, not a class raster; run `agriseg fields predict` on "
             "it and polygonize the result"
         )
     from agriseg.raster.io import band_values
