@@ -304,6 +304,28 @@ def test_a_misspelt_key_given_to_the_python_api_names_the_near_ones() -> None:
     assert as_config(CropPredictConfig, {"model_name": "crop-weed"}).model_name == "crop-weed"
 
 
+def test_a_config_made_in_python_says_its_problems_in_one_line(tmp_path: Path) -> None:
+    """``PredictConfig(patch_size=8)``, as the docs build configs, raised pydantic's four-line dump with a URL
+    (session 103's API sweep); still a ``ValidationError`` to code that catches one, and nested configs still
+    read their paths against the config file's folder."""
+    from pydantic import ValidationError
+
+    from agriseg.config import load_config
+    from agriseg.fields import PredictConfig
+    from agriseg.fields.config import FieldsTrainConfig
+
+    with pytest.raises(ValidationError) as caught:
+        PredictConfig(patch_size=8, patchsize=3)  # type: ignore[call-arg]
+    said = str(caught.value)
+    assert said == (
+        "PredictConfig: patch_size: Input should be greater than or equal to 16 (got 8); "
+        "patchsize: not an option (did you mean patch_size or batch_size?)"
+    ), said
+    assert [e["loc"] for e in caught.value.errors()] == [("patch_size",), ("patchsize",)]
+    (tmp_path / "c.yaml").write_text("data: {root: chips}\n")
+    assert load_config(tmp_path / "c.yaml", FieldsTrainConfig).data.root == str((tmp_path / "chips").resolve())
+
+
 def test_a_path_may_be_given_as_a_pathlib_path() -> None:
     """Session 90's API sweep: ``run_traits(..., {"regions": Path("r.csv")})`` was refused ("Input should be a
     valid string"); nested configs take them too."""

@@ -24,6 +24,20 @@ def test_onnxruntime_matches_eager_for_any_batch() -> None:
     assert len(ort._traced) == 1 and isinstance(next(iter(ort._traced.values())), OnnxModule)
 
 
+def test_weights_changed_in_place_are_exported_again() -> None:
+    """The runner kept its ONNX export of a module whose weights a notebook then changed (session 103)."""
+    torch.manual_seed(0)
+    model = build_model(encoder_weights=None).eval()
+    ort = ModelRunner(model, optimize="onnxruntime", any_size=True)
+    x = torch.rand(1, 3, 32, 32)
+    before = ort.logits(x)
+    assert torch.equal(ort.logits(x), before)  # the same weights: the same export, not another
+    with torch.no_grad():
+        model.head.bias.add_(torch.tensor([2.0, -2.0]))
+    assert torch.allclose(ort.logits(x), ModelRunner(model).logits(x), atol=1e-3)
+    assert not torch.allclose(ort.logits(x), before, atol=0.5)
+
+
 def test_exported_model_is_cached_per_weights_and_size(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path))
     torch.manual_seed(0)

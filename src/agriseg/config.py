@@ -97,11 +97,38 @@ class RenamedOptionWarning(FutureWarning):
     """
 
 
+class InvalidOptions(ValidationError):
+    """Pydantic's ``ValidationError`` of a config made in Python (``PredictConfig(patch_size=8)``), caught as one,
+    whose message is one line naming each option and its problem (not pydantic's dump with a URL per error)."""
+
+    config: type[BaseModel] | None = None
+
+    def __str__(self) -> str:
+        name = self.config.__name__ if self.config is not None else self.title
+        return f"{name}: {describe_errors(self, model=self.config)}"
+
+
 class StrictModel(BaseModel):
     """Base of every user-facing config: unknown fields are errors; a path may be given as a ``pathlib.Path``
     (any ``os.PathLike``) where the field holds its text."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    def __init__(self, /, **data: Any) -> None:  # noqa: ANN401 - any field's value
+        try:
+            super().__init__(**data)
+        except ValidationError as err:
+            try:  # the same errors, said in one line
+                one_line = InvalidOptions.from_exception_data(err.title, err.errors(include_url=False))  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 - an error kind pydantic cannot rebuild: its own words then
+                raise err from None
+            one_line.config = type(self)
+            raise one_line from None
+
+    # pydantic calls a model's own __init__ for each nested config too, without the validation context (a fields
+    # config's data.root is then not read against the config file's folder): marked as pydantic's own, it is
+    # called only for a config made in Python, as here
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     @model_validator(mode="before")
     @classmethod

@@ -184,6 +184,23 @@ def check_device(device: str, option: str = "--device") -> None:
         raise OptionError(f"{option} {device}: this machine has {count} CUDA GPU{'s' * (count > 1)} ({have})")
 
 
+def weights_version(model: Any) -> tuple[tuple[int, int], ...] | None:  # noqa: ANN401 - any model
+    """A cheap mark of a PyTorch module's weights that changes whenever one is changed in place (an optimiser
+    step, ``load_state_dict``, ``weight.mul_``: PyTorch counts each tensor's in-place changes) or replaced; None
+    for a model that is not a built module (an ONNX file, a lazy model not built yet)."""
+    import sys
+
+    if "torch" not in sys.modules:  # no module was ever built: never imports PyTorch for this
+        return None
+    from torch import nn
+
+    if not isinstance(model, nn.Module):
+        return None
+    from itertools import chain
+
+    return tuple((id(t), t._version) for t in chain(model.parameters(), model.buffers()))
+
+
 @dataclass
 class ModelRunner:
     """Runs a segmentation model for inference.
@@ -225,6 +242,7 @@ class ModelRunner:
     _traced: dict[tuple[int, ...], Any] = field(default_factory=dict, repr=False)
     _onnx_file: OnnxModule | None = field(default=None, repr=False)
     _eager_only: bool = field(default=False, repr=False)  # an ONNX export failed: no second try at other sizes
+    _version: tuple[tuple[int, int], ...] | None = field(default=None, repr=False)  # the weights its copies hold
 
     def __post_init__(self) -> None:
         # ONNX Runtime runs here on the CPU in float32: a GPU, or bf16 autocast, stays with PyTorch
@@ -333,6 +351,11 @@ class ModelRunner:
         import torch
 
         key = tuple(x.shape) if self.optimize == "jit" else tuple(x.shape[1:])  # ONNX: any batch size
+        if self.optimize != "none" and (version := weights_version(self.model)) != self._version:
+            if self._version is not None:  # weights changed in place since (a notebook trains on): copies made anew
+                self._traced.clear()
+                self.weights_key = None  # a cached export under it holds the old weights
+            self._version = version
         if self.optimize != "none" and key in self._traced:
             return self._traced[key]
         wkey = self.weights_key or getattr(self.model, "fingerprint", None)

@@ -613,6 +613,11 @@ def test_old_batch_keywords_still_work_with_a_deprecation_warning() -> None:
         entry(["a"], batch={"overwrit": True})
     with pytest.raises(TypeError, match="batch: a BatchOptions or a dict of its fields, not int"):
         entry(["a"], batch=3)
+    # "no" is a true value: it remade every finished output (session 103's sweep)
+    with pytest.raises(TypeError, match="batch: overwrite is True or False, not 'no'"):
+        entry(["a"], batch={"overwrite": "no"})
+    with pytest.raises(TypeError, match="batch: desc is text, not 3"):
+        BatchOptions(desc=3)  # type: ignore[arg-type]
 
 
 def test_labelled_options_keep_the_callers_choices() -> None:

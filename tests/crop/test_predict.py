@@ -475,6 +475,14 @@ def test_easy_mistakes_of_a_library_caller_say_what_is_wrong(tiny_predictor, sam
     photo = samples_dir / "peanut" / "images" / "0003.jpg"
     with pytest.raises(ValueError, match=r"0003.jpg: an image, not a model file"):
         load_predictor(photo)
+    # session 103's API sweep: tta="" ran the model's own TTA; no photos was an IndexError; None "not iterable"
+    with pytest.raises(ValueError, match=r"tta='' is not one of: none, flip, flip\+scale"):
+        load_predictor("default", tta="")
+    assert tiny_predictor.probabilities([]) == []
+    from agriseg.crop import predict_paths
+
+    with pytest.raises(TypeError, match="paths: a file or folder, or a list of them, not NoneType"):
+        predict_paths(None, samples_dir / "out")  # type: ignore[arg-type]
 
 
 def test_the_working_size_keeps_the_photos_shape_rounded_not_floored(tiny_predictor):
@@ -611,6 +619,14 @@ def test_predictor_options_that_would_change_masks_silently_are_refused(kwargs, 
     not subscriptable", tile=512.0 "at least 32 px"."""
     with pytest.raises(error, match=re.escape(says)):
         Predictor(build_model(encoder_weights=None), 2, **kwargs)
+
+
+@pytest.mark.parametrize(("model", "says"), [("default", "not str 'default'"), (None, "not NoneType")])
+def test_a_predictor_of_a_models_name_is_refused_when_made(model, says) -> None:
+    """``Predictor("default", 2)`` was made and failed at its first photo with "'str' object is not callable"
+    (session 103's API sweep)."""
+    with pytest.raises(TypeError, match=re.escape(says) + ".*load_predictor takes a packaged model's name"):
+        Predictor(model, 2)
 
 
 def test_masks_of_a_geotiff_carry_its_georeference(tiny_predictor, tmp_path):

@@ -84,6 +84,33 @@ def test_streamed_output_equals_whole_scene_in_memory(scene: Path, tiny_model: t
     assert np.array_equal(ca, cr) and np.array_equal(pa, pr)
 
 
+@pytest.mark.parametrize("optimize", ["none", "onnxruntime"])
+def test_weights_changed_in_place_are_not_run_nor_resumed_as_the_old(
+    scene: Path, tiny_model: torch.nn.Module, tmp_path: Path, optimize: str
+) -> None:
+    """A notebook training on between two scenes: the predictor kept its export of the old weights and its hash
+    of them, so a re-run was "skipped" and a new output held the old model's probabilities (session 103)."""
+    if optimize == "onnxruntime":
+        pytest.importorskip("onnxruntime")
+    p = _pred(tiny_model, optimize=optimize)
+    assert p.predict(scene, tmp_path / "a.tif").status == "ok"
+    assert p.predict(scene, tmp_path / "a.tif").status == "skipped"
+    with torch.no_grad():
+        for w in tiny_model.parameters():
+            w.mul_(-3.0).add_(0.5)
+    assert p.predict(scene, tmp_path / "a.tif").status == "kept"  # the old model's: not resumed as this one's
+    p.predict(scene, tmp_path / "b.tif")
+    _pred(tiny_model, optimize=optimize).predict(scene, tmp_path / "c.tif")
+    a, b, c = (read_probabilities(tmp_path / f"{n}.tif")[1] for n in "abc")
+    assert np.array_equal(b, c) and not np.array_equal(a, b)
+
+
+def test_class_names_given_as_one_string_are_refused(tiny_model: torch.nn.Module) -> None:
+    """``class_names="abc"`` named the probability bands prob_a, prob_b, prob_c (session 103's API sweep)."""
+    with pytest.raises(TypeError, match=r"class_names is a list of names, one per class, not one string \('abc'\)"):
+        ScenePredictor(tiny_model, 3, class_names="abc")  # type: ignore[arg-type]
+
+
 def test_output_is_cog_with_georeference_and_bands(scene: Path, tiny_model: torch.nn.Module, tmp_path: Path) -> None:
     out = tmp_path / "p.tif"
     _pred(tiny_model, overviews=True).predict(scene, out)

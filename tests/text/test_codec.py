@@ -183,6 +183,8 @@ def test_codec_arguments_that_are_easy_to_get_wrong_give_clear_errors():
     g = np.array([[0, 1], [1, 1]])
     with pytest.raises(TypeError, match="list of words"):
         encode_answer(g, "others,field")
+    with pytest.raises(TypeError, match="list of words, one per class id, not NoneType"):  # "not iterable"
+        encode_answer(g, None)  # type: ignore[arg-type]
     text = encode_answer(g, ["others", "field"])
     with pytest.raises(TypeError, match=r"\(rows, cols\)"):
         decode_rrle(text, 2, ["others", "field"])

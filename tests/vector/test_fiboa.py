@@ -324,3 +324,6 @@ def test_only_fiboa_formats_are_validated(tmp_path) -> None:
     (tmp_path / "x.gpkg").write_bytes(b"SQLite format 3\x00")
     with pytest.raises(ValueError, match=r"x.gpkg: fiboa files are GeoParquet \(.parquet\) or GeoJSON"):
         validate_fiboa(tmp_path / "x.gpkg")
+    # pyarrow's "[Errno 2] Failed to open local file ... Detail: ..." (session 103's API sweep)
+    with pytest.raises(FileNotFoundError, match=r"nope.parquet: file not found$"):
+        validate_fiboa(tmp_path / "nope.parquet")

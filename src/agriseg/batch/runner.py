@@ -162,6 +162,15 @@ class BatchOptions:
     named_output: bool = False
     redo_inputs: bool = False
 
+    def __post_init__(self) -> None:
+        # overwrite="no" is a true value: it remade (and replaced) every finished output
+        from dataclasses import fields
+
+        for f in fields(self):
+            value, flag = getattr(self, f.name), f.type in ("bool", bool)
+            if not isinstance(value, bool if flag else str):
+                raise TypeError(f"batch: {f.name} is {'True or False' if flag else 'text'}, not {value!r}")
+
     def labelled(self, desc: str, unit: str, progress: bool = True) -> BatchOptions:
         """These options for a pipeline's items: the bar's label and unit; ``progress=False`` hides the bar."""
         return replace(self, desc=desc, unit=unit, progress=self.progress and progress)

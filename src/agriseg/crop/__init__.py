@@ -16,7 +16,19 @@ Names are imported lazily, so importing the package loads neither onnxruntime no
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agriseg import lazy_exports
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time each name is imported on first use
+    from agriseg.crop.predict import Predictor as Predictor
+    from agriseg.crop.predict import load_predictor as load_predictor
+    from agriseg.crop.predict import predict_paths as predict_paths
+    from agriseg.crop.traits.gai import green_area_index as green_area_index
+    from agriseg.crop.traits.plants import drop_edge_strips as drop_edge_strips
+    from agriseg.crop.traits.plants import label_plants as label_plants
+    from agriseg.crop.traits.plants import plant_traits as plant_traits
+    from agriseg.crop.traits.runner import run_traits as run_traits
 
 _EXPORTS = {
     "Predictor": "agriseg.crop.predict",

@@ -145,6 +145,13 @@ class Predictor:
 
         from agriseg.runtime import check_device
 
+        if not callable(self.model):  # a name or a path: said here, not as "'str' object is not callable" later
+            m = self.model
+            what = f"{type(m).__name__} {os.fspath(m)!r}" if isinstance(m, str | os.PathLike) else type(m).__name__
+            raise TypeError(
+                f"model is a torch module or a LazyModel, not {what}: load_predictor takes a packaged model's name "
+                "or a model file"
+            )
         for name, kind in (("tta", TTA), ("precision", Precision), ("optimize", Optimize)):
             if getattr(self, name) not in get_args(kind):
                 valid = ", ".join(get_args(kind))
@@ -204,6 +211,8 @@ class Predictor:
         if isinstance(images, str | os.PathLike | Image.Image) or (isinstance(images, np.ndarray) and images.ndim < 4):
             raise TypeError("probabilities takes a list of photos; for one photo pass [photo] (or use predict)")
         images = [as_rgb(im) for im in images]
+        if not images:  # nothing to run (an IndexError of the first photo's size before)
+            return []
         sizes = [self.long_side]
         if self.tta == "flip+scale":
             if not self.long_side and len({im.shape[:2] for im in images}) > 1:  # each photo's scales its own
@@ -344,7 +353,7 @@ def load_predictor(
         model,
         cfg.num_classes,
         cfg.infer_long_side if long_side is None else long_side,
-        tta=tta or cfg.infer_tta,
+        tta=cfg.infer_tta if tta is None else tta,  # "" is refused as any other unknown value, not the default
         optimize=optimize,
         config=cfg,
         **options,

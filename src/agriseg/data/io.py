@@ -729,6 +729,8 @@ def as_paths(paths: PathsLike) -> list[Path]:
     """One path or a sequence of them as a list of paths (a lone ``str`` is one path, never its characters)."""
     if isinstance(paths, (str, os.PathLike)):
         return [Path(paths)]
+    if not isinstance(paths, Iterable) or isinstance(paths, bytes | Mapping):  # None: "not iterable" said nothing
+        raise TypeError(f"paths: a file or folder, or a list of them, not {type(paths).__name__}")
     return [Path(p) for p in paths]
 
 

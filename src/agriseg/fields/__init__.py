@@ -15,7 +15,18 @@ Names are imported lazily, so importing the package loads neither torch nor rast
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from agriseg import lazy_exports
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time each name is imported on first use
+    from agriseg.fields.config import PredictConfig as PredictConfig
+    from agriseg.fields.config import PreprocessConfig as PreprocessConfig
+    from agriseg.fields.predict import NODATA_CLASS as NODATA_CLASS
+    from agriseg.fields.predict import PredictResult as PredictResult
+    from agriseg.fields.predict import ScenePredictor as ScenePredictor
+    from agriseg.fields.predict import load_scene_predictor as load_scene_predictor
+    from agriseg.fields.predict import read_probabilities as read_probabilities
 
 _EXPORTS = {
     "PredictConfig": "agriseg.fields.config",

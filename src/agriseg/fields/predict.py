@@ -140,6 +140,7 @@ class ScenePredictor:
     model_id: str | None = None
     _ready: bool = field(default=False, repr=False)
     _runner: ModelRunner | None = field(default=None, repr=False)
+    _id_of: tuple[tuple[int, int], ...] | None = field(default=None, repr=False)  # the weights model_id hashes
 
     def __repr__(self) -> str:  # the module's own repr is hundreds of lines of layers
         c = self.config
@@ -175,6 +176,8 @@ class ScenePredictor:
         from agriseg.runtime import check_device
 
         check_device(str(self.config.device), "device")  # a GPU this machine lacks: here, not deep in torch
+        if isinstance(self.class_names, str):  # "abc" named three bands a, b and c
+            raise TypeError(f"class_names is a list of names, one per class, not one string ({self.class_names!r})")
         given = tuple(self.class_names)
         if given != DEFAULT_CLASS_NAMES and len(given) != self.num_classes:  # the names given: never dropped unsaid
             log.warning(
@@ -191,12 +194,23 @@ class ScenePredictor:
             )
         if not self._ready:
             self._runner.prepare()
-            if self.model_id is None:
-                self.model_id = model_fingerprint(self.model)
             if "swap_windows" in self.config.tta and self.preprocess.bands != 8:
                 raise ValueError("the swap_windows test-time augmentation needs 8-band (two-window) input")
             self._ready = True
+        self._identify()
         return self._runner
+
+    def _identify(self) -> None:
+        """``model_id``: a hash of the weights unless given, made anew when they changed in place since (a notebook
+        training on between two scenes: a re-run is then not resumed from the old weights' output)."""
+        from agriseg.runtime import weights_version
+
+        version = weights_version(self.model)
+        changed = self._id_of is not None and version is not None and version != self._id_of
+        if self.model_id is None or changed:
+            self.model_id = model_fingerprint(self.model)
+        if version is not None:
+            self._id_of = version
 
     @torch.inference_mode()
     def patch_probabilities(self, x: torch.Tensor) -> torch.Tensor:
@@ -316,8 +330,7 @@ class ScenePredictor:
         """Identity of a run: scene file + settings + model; a resume needs the same fingerprint.
 
         ``legacy``: as agriseg computed it before the batch size was left out (:meth:`fingerprints`)."""
-        if self.model_id is None:  # set by _prepare too; a check before any prediction needs it here
-            self.model_id = model_fingerprint(self.model)
+        self._identify()  # by _prepare too; a check before any prediction needs it here
         st = info.path.stat()
         # options that never change outputs are left out: another --batch-size resumes (README)
         cfg = self.config.model_dump(exclude={"progress", "device"} if legacy else set(NOT_OUTPUT_OPTIONS))

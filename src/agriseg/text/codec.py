@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -117,6 +117,8 @@ def check_class_names(class_names: Sequence[str]) -> list[str]:
     """
     if isinstance(class_names, str):  # "others,field" would be read letter by letter
         raise TypeError(f"class_names is a list of words, not one string: {class_names.split(',')!r}")
+    if not isinstance(class_names, Iterable):  # None: "'NoneType' object is not iterable"
+        raise TypeError(f"class_names is a list of words, one per class id, not {type(class_names).__name__}")
     names = list(class_names)
     if not names:
         raise ValueError("class_names is empty: give one name per class id, background first (e.g. others)")

@@ -7,8 +7,23 @@ from __future__ import annotations
 
 import sys
 import types
+from typing import TYPE_CHECKING
 
 from agriseg import lazy_exports
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time each name is imported on first use
+    from agriseg.vector.api import is_instance_raster as is_instance_raster
+    from agriseg.vector.api import polygonize as polygonize
+    from agriseg.vector.api import polygonize_labels as polygonize_labels
+    from agriseg.vector.config import PolygonizeConfig as PolygonizeConfig
+    from agriseg.vector.fiboa import fields_frame as fields_frame
+    from agriseg.vector.fiboa import output_format as output_format
+    from agriseg.vector.fiboa import validate_fiboa as validate_fiboa
+    from agriseg.vector.fiboa import write_fields as write_fields
+    from agriseg.vector.geometry import clean_fields as clean_fields
+    from agriseg.vector.instances import label_instances as label_instances
+    from agriseg.vector.polygonize import coverage_from_labels as coverage_from_labels
+    from agriseg.vector.polygonize import polygonize_pixels as polygonize_pixels
 
 # imported lazily: `agriseg fields ... --help` reads PolygonizeConfig's defaults without loading scipy
 _EXPORTS = {

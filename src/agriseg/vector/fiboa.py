@@ -230,6 +230,8 @@ def validate_fiboa(path: str | Path) -> list[str]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    if not path.is_file():  # pyarrow's "[Errno 2] Failed to open local file ... Detail: ..."
+        raise FileNotFoundError(f"{path}: file not found")
     problems: list[str] = []
     schema = pq.read_schema(path)
     md = schema.metadata or {}

@@ -247,6 +247,10 @@ def test_rgb_mosaic_segmented_per_window(tmp_path: Path) -> None:
     assert got["pixels"].tolist() == want["pixels"].tolist()
     assert got["plant_count"].fillna(-1).tolist() == want["plant_count"].fillna(-1).tolist()
     assert max(s[0] for s in seen) == 64 + 8  # edge windows: 64 rows and a margin on one side
+    # without a segmenter, the config's model segments it (it said "an RGB mosaic needs a model" though the docs
+    # call plot_stats(mosaic, PlotsConfig(plots=...))); a dict of the config's fields is taken (session 103)
+    own = plot_stats(rgb, {"plots": str(plots), "plot_id": "name", "window": 64, "min_plant_size": 5})
+    assert own["status"].tolist() == got["status"].tolist() and own["pixels"].tolist() == got["pixels"].tolist()
 
 
 def test_each_window_with_plots_is_segmented_once_and_others_not_at_all(tmp_path: Path) -> None:

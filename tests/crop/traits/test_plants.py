@@ -318,6 +318,9 @@ def test_a_number_given_as_text_is_named() -> None:
 
     with pytest.raises(TypeError, match="min_size is a number, not '50'"):
         label_plants(np.zeros((5, 5), np.uint8), min_size="50")  # type: ignore[arg-type]
+    # a file name was "got shape ()" (session 103's API sweep)
+    with pytest.raises(TypeError, match=r"mask is a \(H, W\) array, not str: read the file first"):
+        label_plants("mask.png")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="thickness is a number, not '3'"):
         drop_edge_strips(np.zeros((5, 5), np.int32), "3")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="zenith is a number, not '10'"):

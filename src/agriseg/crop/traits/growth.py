@@ -93,7 +93,7 @@ def failed_dates_note(n_dated: int, records: Sequence[dict[str, Any]], what: str
 
 @batch_keywords
 def run_plots(
-    mosaics: PathsLike, outdir: str | Path, config: PlotsConfig, batch: BatchOptions | None = None
+    mosaics: PathsLike, outdir: str | Path, config: PlotsConfig | dict[str, Any], batch: BatchOptions | None = None
 ) -> BatchResult:
     """Plot statistics of every mosaic, then the growth table and plot (see the module docstring).
 
@@ -104,9 +104,11 @@ def run_plots(
         One record per mosaic: ``file``, ``date``, ``status`` (ok / skipped / error), ``error``, ``rows``.
     """
     from agriseg.batch import Item, run_batch, unique_names
+    from agriseg.config import as_config
     from agriseg.data.files import check_inputs
     from agriseg.fingerprint import Recipe
 
+    config = as_config(PlotsConfig, config)  # a dict of its fields too, as every entry point takes
     batch = batch or BatchOptions()
     outdir = Path(outdir)
     given = as_paths(mosaics)  # one path or many

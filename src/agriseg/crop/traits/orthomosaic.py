@@ -291,7 +291,7 @@ class _Vegetation:
 
 def plot_stats(
     mosaic: str | Path,
-    config: PlotsConfig,
+    config: PlotsConfig | dict[str, Any],
     segment: Segment | None = None,
     progress: bool = False,
     warnings: list[str] | None = None,
@@ -301,8 +301,8 @@ def plot_stats(
     Args:
         mosaic: the GeoTIFF.
         config: plots file, window size, plant size, GAI angles.
-        segment: photo -> (class ids, crop/weed?) for RGB mosaics (e.g.
-            :class:`agriseg.crop.traits.inputs.ModelSegmenter`).
+        segment: photo -> (class ids, crop/weed?) for RGB mosaics (default: a
+            :class:`agriseg.crop.traits.inputs.ModelSegmenter` of ``config.model_name`` on ``config.device``).
         progress: show a progress bar over windows.
         warnings: collects what the user should know about the mosaic (naming it).
 
@@ -316,7 +316,11 @@ def plot_stats(
     from rasterio import features, windows
 
     from agriseg.batch import progress_bar
+    from agriseg.config import as_config
+    from agriseg.crop.traits.inputs import ModelSegmenter
 
+    config = as_config(PlotsConfig, config)  # a dict of its fields too, as every entry point takes
+    segment = segment or ModelSegmenter(config.model_name, config.device)  # loaded only for an RGB mosaic
     path = Path(mosaic)
     try:
         info = open_scene(path)

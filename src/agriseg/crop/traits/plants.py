@@ -15,6 +15,7 @@ moments, the angle is in degrees counter-clockwise from the image x axis.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +54,11 @@ def label_plants(
     Raises:
         ValueError: a mask that is not 2-D (an RGB image or a stack), or of fractions (threshold it first).
     """
+    if isinstance(mask, str | os.PathLike) or mask is None:  # "got shape ()" said nothing of a path
+        raise TypeError(
+            f"mask is a (H, W) array, not {type(mask).__name__}: read the file first, e.g. "
+            "np.asarray(Image.open(path)) > 0"
+        )
     mask = np.asarray(mask)
     if mask.ndim != 2:
         raise ValueError(f"mask must be a 2-D (H, W) vegetation mask; got shape {mask.shape}")
