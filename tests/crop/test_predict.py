@@ -621,6 +621,25 @@ def test_predictor_options_that_would_change_masks_silently_are_refused(kwargs, 
         Predictor(build_model(encoder_weights=None), 2, **kwargs)
 
 
+def test_an_onnx_model_with_settings_it_cannot_run_is_a_usage_error(samples_dir, tmp_path) -> None:
+    """``-m mine.onnx --optimize none`` (or ``--precision bf16``) failed every photo, exit 1, saying "crop predict
+    takes it" (session 103's sweep)."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+    from agriseg.config import OptionError
+    from agriseg.crop import load_predictor
+    from agriseg.models.io import resolve
+
+    onnx = resolve("default").with_suffix(".onnx")
+    with pytest.raises(OptionError, match=r"an ONNX model runs in ONNX Runtime only: --optimize onnxruntime"):
+        load_predictor(onnx, optimize="none")
+    photo = samples_dir / "peanut" / "images" / "0003.jpg"
+    res = CliRunner().invoke(main, ["crop", "predict", str(photo), "-o", str(tmp_path / "o"), "-m", str(onnx),
+                                    "--optimize", "jit"])  # fmt: skip
+    assert res.exit_code == 2 and "ONNX Runtime only" in res.output and not (tmp_path / "o").exists(), res.output
+
+
 @pytest.mark.parametrize(("model", "says"), [("default", "not str 'default'"), (None, "not NoneType")])
 def test_a_predictor_of_a_models_name_is_refused_when_made(model, says) -> None:
     """``Predictor("default", 2)`` was made and failed at its first photo with "'str' object is not callable"

@@ -164,6 +164,11 @@ def test_a_users_file_named_like_an_output_is_never_replaced(pred, tmp_path):
         assert f"failed: {tmp_path / 'z.jpg'}: its output {tmp_path / 'z_overlay.jpg'} is named like" in res.output
         assert "kept, even with --overwrite" in res.output and "not read as photos: z_overlay.jpg)" in res.output
         assert (tmp_path / "z_overlay.jpg").read_bytes() == mine and (tmp_path / "y_mask.png").is_file()
+    # given alone, into its own folder: it said the folder "holds only outputs of an earlier run" (session 103)
+    res = CliRunner().invoke(main, ["crop", "predict", str(tmp_path / "z_overlay.jpg"), "-o", str(tmp_path),
+                                    "--model", str(model)])  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert f"{tmp_path / 'z_overlay.jpg'}: named like a crop predict output in the output folder" in res.output
 
 
 def test_photos_that_join_a_run_leave_the_names_of_its_outputs_alone(tmp_path):
@@ -542,7 +547,10 @@ def test_a_panorama_that_comes_down_to_a_sliver_is_said(pred, tmp_path, caplog):
         _warn_thin("small_thin.png", (50, 400), 800)  # enlarged, not shrunk
     assert "strip.png: 10000x300 px comes down to 24 px across at the working size (--long-side 800)" in caplog.text
     assert "thin.png: 20000x50 px comes down to 2 px across" in caplog.text and "small_thin" not in caplog.text
-    assert "photo.jpg" not in caplog.text and "thumb.png" not in caplog.text and "native.png" not in caplog.text
+    assert "photo.jpg" not in caplog.text and "native.png" not in caplog.text
+    # a 20 px thumbnail was read at 40 times its size without a word (a 320 px photo at 10x: IoU 0.81 -> 0.58)
+    assert "thumb.png: 20x20 px enlarged 40 times to the working size (--long-side 800)" in caplog.text
+    assert "comes down" not in caplog.text.split("thumb.png")[1].splitlines()[0]
 
 
 def test_masks_of_another_folders_photos_of_the_same_names_are_not_scored(tmp_path):

@@ -373,6 +373,11 @@ def test_a_multi_page_tiff_says_only_its_first_page_is_read(tmp_path: Path, capl
     assert arr.shape == (6, 8, 3) and np.array_equal(arr[..., 0], pages[0])
     assert "pages.tif: a TIFF of 4 pages; only the first is read" in caplog.text
     caplog.clear()
+    tifffile.imwrite(tmp_path / "many.tif", np.zeros((100, 6, 8), np.uint8), photometric="minisblack")
+    with caplog.at_level("WARNING", logger="agriseg"):  # 100 pages were said to be 64 (session 103's sweep)
+        read_rgb(tmp_path / "many.tif")
+    assert "many.tif: a TIFF of 64 or more pages; only the first is read" in caplog.text
+    caplog.clear()
     with tifffile.TiffWriter(tmp_path / "overviews.tif") as tif:  # a photo and its reduced copy (an overview)
         tif.write(np.zeros((8, 8, 3), np.uint8), photometric="rgb")
         tif.write(np.zeros((4, 4, 3), np.uint8), photometric="rgb", subfiletype=1)

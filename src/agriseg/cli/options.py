@@ -622,9 +622,9 @@ def batch_size_option(pipeline: Pipeline, config: str, help: str | None = None) 
 
 
 DEVICE_HELP = {
-    "crop": "Where the model runs: cpu, a GPU (cuda, cuda:1), or auto (a GPU when there is one).",
-    "fields": "Torch device: cpu, cuda, cuda:1, or auto (a GPU when there is one).",
-    "text": "Torch device: auto (a GPU when there is one), cpu, cuda, cuda:1.",
+    "crop": "Where the model runs: cpu, a GPU (cuda, cuda:1, mps), or auto (a GPU when there is one).",
+    "fields": "Torch device: cpu, cuda, cuda:1, mps, or auto (a GPU when there is one).",
+    "text": "Torch device: auto (a GPU when there is one), cpu, cuda, cuda:1, mps.",
 }
 
 

@@ -201,7 +201,9 @@ class CropInferenceConfig(StrictModel):
 
     model_name: str = "default"  # packaged model (default, crop-weed, NAME@N) or a model file
     long_side: int | None = Field(  # None = the model's own
-        None, ge=0, description="resize the long side to this before the model (0 = native)"
+        None,
+        ge=0,
+        description=f"resize the long side to this before the model (0 = native; else at least {MIN_LONG_SIDE})",
     )
     tta: Literal["none", "flip", "flip+scale"] | None = None  # test-time augmentation; None = the model's own
     optimize: Literal["none", "jit", "onnxruntime"] = DEFAULT_OPTIMIZE

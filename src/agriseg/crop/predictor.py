@@ -361,6 +361,13 @@ def load_predictor(
     if cfg.num_classes > 2:
         pred.faint_stem = None  # see FAINT_STEM
     if pred.runner.onnx_path is None:
+        if model.path.suffix.lower() == ".onnx":  # every photo failed on its first model pass (session 103)
+            from agriseg.config import OptionError
+
+            raise OptionError(
+                f"{model.path}: an ONNX model runs in ONNX Runtime only: --optimize onnxruntime, --precision fp32 "
+                "and --device cpu (for other settings give its .safetensors or .ckpt)"
+            )
         model.require_torch()
     return pred
 

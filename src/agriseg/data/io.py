@@ -223,7 +223,8 @@ def pages_note(im: Image.Image) -> str:
     """``a TIFF of 3 pages; only the first is read`` (or of an animation's frames), or ``""`` for an image of
     one. ``im`` is left at its first page."""
     if getattr(im, "n_frames", 1) > 1 and im.format == "TIFF" and (pages := _full_pages(im)) > 1:
-        return f"a TIFF of {pages} pages; only the first is read"
+        counted = f"{pages} or more" if pages >= PAGES_LOOKED_AT else str(pages)  # a stack of 100 said "64"
+        return f"a TIFF of {counted} pages; only the first is read"
     if (frames := getattr(im, "n_frames", 1)) > 1 and im.format in ("GIF", "PNG", "WEBP"):  # animated
         return f"an animation of {frames} frames; only the first is read"
     return ""
@@ -250,12 +251,15 @@ def has_alpha(im: Image.Image) -> bool:
     return im.mode in ("RGBA", "LA", "PA") or (im.mode in ("P", "L", "RGB") and "transparency" in im.info)
 
 
+PAGES_LOOKED_AT = 64  # the pages of a TIFF counted for its note (each one is a seek through the file)
+
+
 def _full_pages(im: Image.Image) -> int:
     """The pages of a TIFF at its first page's size (a stack, or bands stored page by page; not the reduced
     copies of a cloud-optimised GeoTIFF's overviews). ``im`` is left at its first page."""
     size, full = im.size, 0
     try:
-        for i in range(min(getattr(im, "n_frames", 1), 64)):
+        for i in range(min(getattr(im, "n_frames", 1), PAGES_LOOKED_AT)):
             im.seek(i)
             full += im.size == size
     finally:
