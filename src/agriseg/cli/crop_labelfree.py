@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from agriseg import quiet
 from agriseg.cli.errors import config_named, finish, friendly_errors
 from agriseg.cli.options import (
     CROP_ADAPT,
@@ -132,7 +133,8 @@ def screen(outdir: str, title: str | None, overwrite: bool) -> None:
     notes: list[str] = []
     path = write_screen_page(outdir, title, overwrite=overwrite, notes=notes)
     for line in notes:
-        click.echo(line, err=True)
+        if not (quiet() and line.startswith("warning: ")):  # -q: no warnings (a kept earlier page still said)
+            click.echo(line, err=True)
     click.echo(f"screening page: {path}\nopen it in a browser; Export saves accepted.json for --keep")
 
 
@@ -190,7 +192,6 @@ def _photos_left_out(rep: dict) -> None:
     """The photos a self-training run could not use, on stderr: greyscale ones and unreadable scoring photos as
     warnings, photos that could not be pseudo-labelled as failures (exit status 1, as a batch whose item failed);
     they were only in the report and the run exited 0 (session 73's sweep)."""
-    from agriseg import quiet
     from agriseg.cli.errors import echo_failures
 
     said = rep.get("pseudolabel", {})

@@ -36,7 +36,7 @@ class WatershedConfig(StrictModel):
     """
 
     boundary_threshold: float = Field(0.3, ge=0, le=1)  # the boundary map is scaled to [0, 1]
-    smooth_sigma: float = Field(1.0, ge=0)  # 0 = no smoothing
+    smooth_sigma: float = Field(1.0, ge=0, le=100)  # 0 = no smoothing; 1e9 was a kernel that took all memory
     erosion: int = Field(1, ge=0)
     min_size: int = Field(4, ge=0)
     classes: tuple[int, ...] | None = None

@@ -39,6 +39,23 @@ def test_read_depth_formats_roundtrip(tmp_path: Path) -> None:
         find_depth_file(tmp_path, "zzz")
 
 
+def test_depth_maps_of_no_numbers_or_nearly_no_readings_are_said_as_they_are(tmp_path: Path) -> None:
+    """Session 103's sweep: a map of text said "must be single-channel, got shape (2,)", a complex one was read
+    without its imaginary part, 4 readings of 10800 said "100% of depth pixels are missing"."""
+    np.save(tmp_path / "text.npy", np.array(["a", "b"]))
+    np.save(tmp_path / "complex.npy", np.ones((4, 4), np.complex64))
+    for name, kind in (("text.npy", "<U1"), ("complex.npy", "complex64")):
+        with pytest.raises(ValueError, match=rf"{name}: depth must be a map of numbers, not of {kind} values"):
+            read_depth(tmp_path / name)
+    sparse = np.zeros((90, 120), np.float32)
+    sparse[:2, :2] = 1.0
+    with pytest.raises(ValueError, match=r"^d: all but 4 of the depth pixels are missing \(<= 0\)$"):
+        to_nearness(sparse, "depth", "d")
+    sparse[:30] = 1.0
+    with pytest.raises(ValueError, match=r"^d: 67% of the depth pixels are missing"):
+        to_nearness(sparse, "depth", "d")
+
+
 def test_depth_files_match_as_the_user_sees_their_names(tmp_path: Path) -> None:
     """``IMG_1.PNG`` from a camera, and a name written in Unicode NFD (macOS) beside a photo named in NFC, were
     "no depth file" (session 85's sweep)."""

@@ -191,6 +191,23 @@ def test_green_floor_keeps_bare_soil_bare(name: str) -> None:
     assert res.foreground_fraction < 0.01
 
 
+def test_the_plot_of_a_floored_threshold_says_the_floor_set_it(tmp_path, monkeypatch) -> None:
+    """The legend said "threshold (inflection) 1.000" where the green floor, not the curve, set it (session 103's
+    sweep)."""
+    from matplotlib.axes import Axes
+
+    from agriseg.crop.pseudolabel.pipeline import index_pseudolabel
+    from agriseg.crop.pseudolabel.plot import plot_histogram
+
+    labels: list[str] = []
+    line = Axes.axvline
+    monkeypatch.setattr(Axes, "axvline", lambda ax, *a, **kw: labels.append(kw["label"]) or line(ax, *a, **kw))
+    res, _ = index_pseudolabel(_bare_soil(), "exg")
+    plot_histogram(res, tmp_path / "floored.png")
+    plot_histogram(index_pseudolabel(_two_tone()[0], "exg")[0], tmp_path / "fitted.png")
+    assert labels[0].startswith("threshold (green floor) ") and labels[1].startswith("threshold (inflection) ")
+
+
 @pytest.mark.parametrize("name", list(INDICES))
 def test_green_floor_leaves_a_plant_photo_alone(name: str) -> None:
     from agriseg.crop.pseudolabel.pipeline import index_pseudolabel

@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
+import agriseg
 from agriseg.cli import main as cli
 from agriseg.crop.pseudolabel.pipeline import PseudoLabelConfig, pseudolabel_files, read_keep
 from agriseg.crop.pseudolabel.screen import write_screen_page
@@ -159,6 +160,12 @@ def test_the_green_floor_is_no_setting_of_depth_pseudo_labels(scenes: Path, tmp_
     assert CliRunner().invoke(cli, [*args, "--green-floor", "off"]).exit_code == 0
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0 and "0 pseudo-labelled, 4 skipped" in again.output, again.output
+    # the default convention given by name makes the same masks: it failed every photo as "made with other
+    # settings (--depth-convention: not given -> depth)" (session 103's sweep); the other one is a setting
+    named = CliRunner().invoke(cli, [*args, "--depth-convention", "depth"])
+    assert named.exit_code == 0 and "0 pseudo-labelled, 4 skipped" in named.output, named.output
+    inverse = CliRunner().invoke(cli, [*args, "--depth-convention", "inverse"])
+    assert inverse.exit_code == 1 and "--depth-convention" in inverse.output, inverse.output
     index = ["crop", "pseudolabel", str(scenes / "images"), "-o", str(tmp_path / "i")]
     assert CliRunner().invoke(cli, [*index, "--green-floor", "off"]).exit_code == 0
     other = CliRunner().invoke(cli, index)
@@ -262,6 +269,11 @@ def test_screen_of_a_stopped_run_shows_its_finished_photos(scenes: Path, tmp_pat
     assert res.exit_code == 0 and "pseudolabels.json not found (a run stopped before writing it?)" in res.output
     assert "the page shows the 2 photos of" in res.output
     assert (out / "screen.html").read_text().count('"overlay": ') == 2
+    try:  # -q: no warnings, the page still said (they printed, session 103's sweep)
+        res = CliRunner().invoke(cli, ["-q", "crop", "screen", str(out), "--overwrite"])
+    finally:
+        agriseg.quiet(False)
+    assert res.exit_code == 0 and "warning" not in res.output and "screening page:" in res.output, res.output
     # a stopped run of --no-overlay: said as such, as with its table (it named a pseudolabels.json not there)
     plain = tmp_path / "plain"
     assert (

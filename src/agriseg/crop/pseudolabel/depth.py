@@ -89,14 +89,14 @@ def read_depth(path: str | Path) -> np.ndarray:
             with open_image(path, "depth image") as im:  # one-line errors: empty, not readable, truncated
                 arr = np.asarray(im)
     arr = np.asarray(arr)
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):  # text, complex
+        raise ValueError(f"{path}: depth must be a map of numbers, not of {arr.dtype} values")
     if arr.ndim == 3 and arr.shape[-1] == 1:
         arr = arr[..., 0]
     if arr.ndim == 3 and arr.shape[-1] in (3, 4) and np.ptp(arr[..., :3].astype(np.float32), axis=-1).max() == 0:
         arr = arr[..., 0]  # grey stored as RGB
     if arr.ndim != 2:
         raise ValueError(f"{path}: depth must be single-channel, got shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.number):
-        raise ValueError(f"{path}: depth has non-numeric type {arr.dtype}")
     return arr.astype(np.float32)
 
 
@@ -115,7 +115,9 @@ def to_nearness(depth: np.ndarray, convention: DepthConvention, source: str = "d
     if convention == "depth":
         valid = depth > 0
         if valid.sum() < 0.5 * depth.size:
-            raise ValueError(f"{source}: {100 * (1 - valid.mean()):.0f}% of depth pixels are missing (<= 0)")
+            missing = 1 - float(valid.mean())  # 4 valid pixels of 10800 said "100%"
+            share = f"{100 * missing:.0f}%" if missing < 0.995 else f"all but {int(valid.sum())}"
+            raise ValueError(f"{source}: {share} of the depth pixels are missing (<= 0)")
         near = np.zeros_like(depth)
         near[valid] = 1.0 / depth[valid]
     elif convention == "inverse":

@@ -71,6 +71,9 @@ FORMULAS: dict[str, str] = {
 }
 
 
+MAX_SIGMA = 100.0  # px at the fitting resolution (480 px by default)
+
+
 class GGHTConfig(StrictModel):
     """Every open choice of GGHT (see the module docstring for what each does).
 
@@ -104,8 +107,9 @@ class GGHTConfig(StrictModel):
     low_pct: float = Field(1.0, ge=0, le=100)
     high_pct: float = Field(99.0, ge=0, le=100)
     zscore_clip: float = Field(3.0, gt=0)
-    smooth_sigma: float = Field(1.0, ge=0)
-    mask_sigma: float | None = Field(0.5, ge=0)
+    # a blur far wider than a plant leaves nothing to threshold (1e9 was an OpenCV kernel that took all memory)
+    smooth_sigma: float = Field(1.0, ge=0, le=MAX_SIGMA)
+    mask_sigma: float | None = Field(0.5, ge=0, le=MAX_SIGMA)
     edge_operator: EdgeOperator = "sobel"
     weighting: Weighting = "squared"
     edge_quantile: float = Field(0.8, ge=0, le=1)

@@ -6,7 +6,7 @@ Output layout under ``outdir``::
     overlays/<stem>.jpg    photo with the mask tinted green (screening page thumbnails)
     records/<stem>.json    per-image record: threshold, fitted curve, fit quality, full-coverage flag, ...
     plots/<stem>.png       histogram + fitted curve (``plot=True``)
-    depth_cache/           Depth Anything estimates (``<stem>.<model-hash>.npy``), reused on re-runs
+    depth_cache/           Depth Anything estimates (``<stem>.<model key>.<pixels hash>.npy``), reused on re-runs
     pseudolabels.json      the options and every record (what ``agriseg crop screen`` reads)
 
 A bad input (unreadable photo, missing depth file, depth of the wrong size, constant depth, NaNs) gives a
@@ -368,6 +368,8 @@ def pseudolabel_files(
     if opts.source == "depth":  # depth is never floored: depth outputs of before the option resume
         unread["gght"] = {"green_floor"}
     options = opts.model_dump(exclude=unread)
+    if opts.source != "depth" or opts.depth_convention == ("depth" if opts.depth_dir else "inverse"):
+        options["depth_convention"] = None  # its default given by name makes the same masks: resumed, not refused
     # --plot and --overlay only choose which files are written: turned on, the item runs for them
     recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, [], ignore=NOT_OUTPUT_OPTIONS | {"plot", "overlays"})
 

@@ -44,7 +44,8 @@ def plot_histogram(res: GGHTResult, path: str | Path, title: str = "") -> Path:
         lw=1.2,
         label=f"{res.curve['form']} fit (R2 {res.r2:.3f})",
     )
-    ax.axvline(res.threshold, color="tab:red", lw=1.5, label=f"threshold ({res.curve['point']}) {res.threshold:.3f}")
+    why = "green floor" if res.floored else res.curve["point"]  # the floor, not the fit, set a floored threshold
+    ax.axvline(res.threshold, color="tab:red", lw=1.5, label=f"threshold ({why}) {res.threshold:.3f}")
     ax.set_xlabel("normalised signal")
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.05)
