@@ -240,6 +240,10 @@ def test_chips_with_an_offset_left_in_another_band_order_or_nan_are_said(ftw_roo
     _write_tif(chips[0].window_a, arr, origin)
     with pytest.raises(ValueError, match=rf"{chips[0].window_a.name}: holds NaN values"):
         ds[0]
+    arr[:, :10] = np.inf  # scored without a word, or trained into a NaN loss (session 103's sweep)
+    _write_tif(chips[0].window_a, arr, origin)
+    with pytest.raises(ValueError, match=rf"{chips[0].window_a.name}: holds infinite values"):
+        ds[0]
 
 
 def test_reflectance_without_a_divisor_is_never_negative(ftw_root) -> None:
@@ -326,6 +330,26 @@ def test_a_chip_listed_twice_is_refused(ftw_root, tmp_path) -> None:
     aoi = train.column("aoi_id")[0].as_py()
     with pytest.raises(ValueError, match=rf"aoi_id '{aoi}' is listed more than once \(splits test, train\)"):
         list_chips(root, "austria", "test")
+
+
+def test_a_chip_without_an_id_is_a_usage_error_naming_its_row(ftw_root, tmp_path) -> None:
+    """A null aoi_id was said as a missing file ``None.tif`` (session 103's sweep); a broken chips table is the
+    data set given, a usage error (exit 2) as a missing file is, not a failed item (exit 1)."""
+    import pyarrow as pa
+
+    from agriseg.config import OptionError
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    path = root / "austria" / "chips_austria.parquet"
+    table = pq.read_table(path)
+    ids = table.column("aoi_id").to_pylist()
+    ids[2] = None
+    column = table.column_names.index("aoi_id")
+    field = table.schema.field("aoi_id")
+    pq.write_table(table.set_column(column, field, pa.array(ids, field.type)), path)
+    with pytest.raises(OptionError, match=r"chips_austria.parquet: row 2 has no aoi_id; give each chip its id"):
+        list_chips(root, "austria", "all")
 
 
 def test_check_reads_each_labels_class_ids_and_grid_before_training(ftw_root, tmp_path) -> None:

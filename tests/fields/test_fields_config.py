@@ -29,11 +29,23 @@ def test_shipped_configs_validate(name: str) -> None:
         assert cfg.model.encoder == "efficientnet-b7" and cfg.train.batch_size == 32 and cfg.train.epochs == 100
 
 
+def _written(tmp_path, text: str):
+    (tmp_path / "c.yaml").write_text(text)
+    return tmp_path / "c.yaml"
+
+
 def test_config_checks_channels_and_classes(tmp_path) -> None:
     with pytest.raises(ValueError, match="gives 4 channels"):
         FieldsTrainConfig.model_validate({"data": {"root": "x", "windows": "a"}})
     with pytest.raises(ValueError, match="num_classes=2"):
         FieldsTrainConfig.model_validate({"data": {"root": "x", "target": "2-class"}})
+    from agriseg.fields.config import FieldsEvaluateConfig
+
+    with pytest.raises(ValueError, match=r"bootstrap: 0 \(no intervals\) or at least 20 resamples"):
+        FieldsEvaluateConfig(bootstrap=1)  # "95% CI [0.5375, 0.5375]" (session 103's sweep)
+    # said when the data set was read, without the config file or key (session 103's sweep)
+    with pytest.raises(ValueError, match=r"data.train_countries: unknown FTW country 'narnia'"):
+        load_config(_written(tmp_path, "data: {root: x, train_countries: [austria, narnia]}\n"), FieldsTrainConfig)
     # said as the model's ("model: 2 class_weights for 3 classes") after the config was read (session 85's sweep)
     with pytest.raises(ValueError, match="loss.class_weights has 2 weights for model.num_classes=3"):
         FieldsTrainConfig.model_validate({"data": {"root": "x"}, "loss": {"class_weights": [1, 2]}})

@@ -90,6 +90,29 @@ def test_with_labels_reports_metric_deltas() -> None:
     assert res["preprocessing"]["sensitivity"]["delta_pixel_iou"] > 0.0  # min-max / missing offset hurt
 
 
+def test_a_chip_with_nothing_to_count_is_left_out_not_scored_0(capsys) -> None:
+    """A chip without any true or predicted field scored object F1 0 in the reference and |0 - 0| = 0 in every
+    delta, pulling both down, where evaluate says null (session 103's sweep); the passes show a bar."""
+    import json
+    import math
+
+    from agriseg.data.files import dumps_json
+
+    refl = _chips(2)
+    labels = RatioModel()(refl / 3000).argmax(1)  # (2, S, S): perfect on both chips
+    one = robustness_report(RatioModel(), refl[:1], labels[:1], RobustnessConfig(crop=48, scales=(1.0,)))
+    labels[1] = 0  # no field in truth ...
+    refl[1, [3, 7]] = refl[1, [0, 4]]  # ... nor in the prediction (NIR = red: NDVI 0)
+    two = robustness_report(RatioModel(), refl, labels, RobustnessConfig(crop=48, scales=(1.0,)))
+    assert two["reference"]["object_f1"] == one["reference"]["object_f1"] == pytest.approx(1.0)
+    for fam in ("order", "preprocessing"):
+        assert two[fam]["sensitivity"] == pytest.approx(one[fam]["sensitivity"])
+    empty = robustness_report(RatioModel(), refl[1:], labels[1:], RobustnessConfig(crop=48, scales=(1.0,)))
+    assert math.isnan(empty["reference"]["object_f1"]) and "object_f1 n/a" in format_robustness(empty)
+    assert json.loads(dumps_json(empty))["reference"]["object_f1"] is None
+    assert "robustness: 100%" in capsys.readouterr().err
+
+
 def test_scene_chips_cover_the_edges() -> None:
     arr = np.arange(1 * 100 * 150, dtype=np.float32).reshape(1, 100, 150)
     chips, pos = scene_chips(arr, 64, 48)

@@ -47,6 +47,35 @@ Fraction = Annotated[float, Field(gt=0, le=1)]
 MAX_THREADS = 1024  # threads or worker processes one option may ask for
 
 
+FTW_COUNTRIES: tuple[str, ...] = (
+    "austria", "belgium", "brazil", "cambodia", "corsica", "croatia", "denmark", "estonia", "finland",
+    "france", "germany", "india", "kenya", "latvia", "lithuania", "luxembourg", "netherlands", "portugal",
+    "rwanda", "slovakia", "slovenia", "south_africa", "spain", "sweden", "vietnam",
+)  # fmt: skip
+
+
+def check_countries(countries: str | list[str] | tuple[str, ...]) -> list[str]:
+    """Normalise a country list (``"all"`` = the 25 FTW countries).
+
+    Raises:
+        OptionError: an unknown country (a usage error; the message lists the valid names), or one given twice
+            (by any spelling: ``Austria,austria``).
+    """
+    if isinstance(countries, str):
+        countries = list(FTW_COUNTRIES) if countries == "all" else [countries]
+    out = []
+    for c in countries:
+        key = c.strip().lower().replace(" ", "_").replace("-", "_")
+        if key not in FTW_COUNTRIES:
+            raise OptionError(f"unknown FTW country {c!r}; valid names: {', '.join(FTW_COUNTRIES)} (or 'all')")
+        if key in out:  # its chips would be read, trained on and scored twice
+            raise OptionError(f"FTW country {key!r} given twice ({c!r})")
+        out.append(key)
+    if not out:
+        raise OptionError("no countries given")
+    return out
+
+
 class FieldsDataConfig(StrictModel):
     """Where the FTW-layout data lives and how chips become model inputs."""
 
@@ -75,6 +104,8 @@ class FieldsDataConfig(StrictModel):
     def _some_country(cls, v: list[str] | str | None) -> list[str] | str | None:
         if isinstance(v, list) and not v:
             raise ValueError("an empty list names no country: list some, or write all")
+        if isinstance(v, list):  # an unknown one: said with the config file and key, not when the data set is read
+            check_countries(v)
         return v
 
     @field_validator("root")
@@ -457,6 +488,16 @@ class FieldsEvaluateConfig(StrictModel):
 
     _offset = field_validator("offset", mode="before")(offset_or_dn)
 
+    @field_validator("bootstrap")
+    @classmethod
+    def _resamples(cls, v: int) -> int:
+        if 0 < v < MIN_BOOTSTRAP:  # 1 gave "95% CI [0.5375, 0.5375]"
+            raise ValueError(f"0 (no intervals) or at least {MIN_BOOTSTRAP} resamples for a 95% interval")
+        return v
+
+
+MIN_BOOTSTRAP = 20  # fewer resamples put both ends of a 95 % interval on the few extreme ones
+
 
 class ChangeConfig(StrictModel):
     """``agriseg fields change``: PRUE's change map between two years' probability rasters, and its polygons."""
@@ -541,6 +582,7 @@ class SyntheticFTWConfig(StrictModel):
         bad = [f"{name}:{n}" for name, n in v.items() if n < 1]
         if not v or bad:
             raise ValueError("every country needs at least one chip")
+        check_countries(list(v))  # narnia:3: said as this option's, as its other errors
         return v
 
     @field_validator("fields_per_chip")

@@ -28,13 +28,9 @@ import torch
 from torch.utils.data import Dataset
 
 from agriseg.config import OptionError
+from agriseg.fields.config import FTW_COUNTRIES, check_countries
 from agriseg.fields.sentinel2 import FTW_DIVISOR, WindowOrder, prepare_input, read_s2, scale_problems
 
-FTW_COUNTRIES: tuple[str, ...] = (
-    "austria", "belgium", "brazil", "cambodia", "corsica", "croatia", "denmark", "estonia", "finland",
-    "france", "germany", "india", "kenya", "latvia", "lithuania", "luxembourg", "netherlands", "portugal",
-    "rwanda", "slovakia", "slovenia", "south_africa", "spain", "sweden", "vietnam",
-)  # fmt: skip
 PRESENCE_ONLY: frozenset[str] = frozenset({"kenya", "rwanda", "brazil", "india"})
 IGNORE_INDEX = 3  # "unknown" in FTW masks
 SPLITS = ("train", "val", "test")
@@ -53,28 +49,6 @@ class FTWChip:
     window_a: Path
     window_b: Path
     mask: Path
-
-
-def check_countries(countries: str | list[str] | tuple[str, ...]) -> list[str]:
-    """Normalise a country list (``"all"`` = the 25 FTW countries).
-
-    Raises:
-        OptionError: an unknown country (a usage error; the message lists the valid names), or one given twice
-            (by any spelling: ``Austria,austria``).
-    """
-    if isinstance(countries, str):
-        countries = list(FTW_COUNTRIES) if countries == "all" else [countries]
-    out = []
-    for c in countries:
-        key = c.strip().lower().replace(" ", "_").replace("-", "_")
-        if key not in FTW_COUNTRIES:
-            raise OptionError(f"unknown FTW country {c!r}; valid names: {', '.join(FTW_COUNTRIES)} (or 'all')")
-        if key in out:  # its chips would be read, trained on and scored twice
-            raise OptionError(f"FTW country {key!r} given twice ({c!r})")
-        out.append(key)
-    if not out:
-        raise OptionError("no countries given")
-    return out
 
 
 def countries_present(root: str | Path) -> tuple[list[str], list[str]]:
@@ -99,9 +73,10 @@ def read_chip_table(root: str | Path, country: str) -> list[tuple[str, str]]:
 
     Raises:
         FileNotFoundError: the country folder or its chips file is missing (message starts with the path).
-        ValueError: the file lacks the ``aoi_id`` / ``split`` columns, or a split is not ``train``, ``val`` or
-            ``test`` (``Train`` or ``validation`` would otherwise leave those chips out of every split unsaid).
-            An empty split (null, ``""`` or ``none``) leaves its chip out on purpose. A chip listed twice.
+        agriseg.config.OptionError: (a usage error: the data set given) the file lacks the ``aoi_id`` / ``split``
+            columns, or a split is not ``train``, ``val`` or ``test`` (``Train`` or ``validation`` would otherwise
+            leave those chips out of every split unsaid). An empty split (null, ``""`` or ``none``) leaves its
+            chip out on purpose. A chip listed twice, or without an id.
     """
     import pyarrow.parquet as pq
 
@@ -114,22 +89,25 @@ def read_chip_table(root: str | Path, country: str) -> list[tuple[str, str]]:
     try:
         table = pq.read_table(path)
     except Exception as err:  # noqa: BLE001 - report any unreadable parquet clearly
-        raise ValueError(f"{path}: not a readable parquet file ({err})") from err
+        raise OptionError(f"{path}: not a readable parquet file ({err})") from err
     missing = {"aoi_id", "split"} - set(table.column_names)
     if missing:
-        raise ValueError(f"{path}: missing column(s) {sorted(missing)} (has {table.column_names})")
+        raise OptionError(f"{path}: missing column(s) {sorted(missing)} (has {table.column_names})")
     rows = list(zip(table.column("aoi_id").to_pylist(), table.column("split").to_pylist(), strict=True))
+    if unnamed := [i for i, (aoi, s) in enumerate(rows) if aoi in (None, "") and not _no_split(s)]:  # "None.tif"
+        more = f" (and {len(unnamed) - 1} more)" if len(unnamed) > 1 else ""
+        raise OptionError(f"{path}: row {unnamed[0]} has no aoi_id{more}; give each chip its id, or no split")
     unknown = Counter(s for _, s in rows if s not in SPLITS and not _no_split(s))
     if unknown:
         counts = sorted(unknown.items(), key=lambda kv: str(kv[0]))
         found = ", ".join(f"{s!r} ({n} chip{'s' * (n != 1)})" for s, n in counts)
         valid = ", ".join(SPLITS)
-        raise ValueError(f"{path}: split values must be {valid} (or empty to leave a chip out); found {found}")
+        raise OptionError(f"{path}: split values must be {valid} (or empty to leave a chip out); found {found}")
     rows = [(aoi, s) for aoi, s in rows if not _no_split(s)]
     twice = [aoi for aoi, n in Counter(aoi for aoi, _ in rows).items() if n > 1]
     if twice:  # one chip in two splits trains on what it is scored on; in one split twice, it weighs double
         splits = sorted({s for aoi, s in rows if aoi == twice[0]})
-        raise ValueError(
+        raise OptionError(
             f"{path}: aoi_id {twice[0]!r} is listed more than once (splits {', '.join(splits)})"
             + (f", and {len(twice) - 1} more" if len(twice) > 1 else "")
             + "; list each chip once"
@@ -352,7 +330,7 @@ class FTWDataset(Dataset):
         self.without = sorted(set(countries if isinstance(countries, list) else []) - {c.country for c in self.chips})
         if not self.chips:
             named = ", ".join(countries) if isinstance(countries, list) else countries
-            raise ValueError(f"{self.root}: no {split} chips for {named}")
+            raise OptionError(f"{self.root}: no {split} chips for {named}")
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._say_scale_problems()
 

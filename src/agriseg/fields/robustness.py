@@ -16,7 +16,9 @@ pixels with the same argmax class, and the IoU of the field class between the tw
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -83,9 +85,18 @@ def corner_consistency(model: Model, x: torch.Tensor, crop: int = 192, batch_siz
 
 
 def _chip_scores(pred: np.ndarray, truth: np.ndarray, iou_threshold: float) -> dict[str, float]:
+    """A chip's scores; NaN for a metric of nothing to count (no field in truth or prediction), as evaluate says
+    it: counted as 0, such chips pulled the reference down and added deltas of 0 (|0 - 0|)."""
     c = np.array([*pixel_counts(truth, pred), *object_counts(truth, pred, iou_threshold)])
-    s = scores_from_counts(c)
+    s = scores_from_counts(c, undefined=math.nan)
     return {"pixel_iou": s["pixel_iou"], "object_f1": s["object_f1"]}
+
+
+def _mean(values: Any) -> float:  # noqa: ANN401 - numbers or arrays of them
+    """The mean of the defined values (NaN: nothing to count); NaN when none is (null in the report)."""
+    a = np.asarray(values, dtype=np.float64)
+    a = a[~np.isnan(a)]
+    return float(a.mean()) if a.size else math.nan
 
 
 def _agreement(ref: torch.Tensor, other: torch.Tensor) -> dict[str, np.ndarray]:
@@ -124,7 +135,11 @@ def _resize_predict(model: Model, x: torch.Tensor, f: float, batch_size: int) ->
 
 
 def robustness_report(
-    model: Model, refl: torch.Tensor, labels: torch.Tensor | None = None, cfg: RobustnessConfig | None = None
+    model: Model,
+    refl: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    cfg: RobustnessConfig | None = None,
+    progress: bool = True,
 ) -> dict:
     """All four deployment metrics.
 
@@ -133,16 +148,25 @@ def robustness_report(
         refl: ``(N, C, S, S)`` reflectance x10000 (offset applied), square chips.
         labels: optional ``(N, S, S)`` FTW labels (3 = unknown).
         cfg: settings.
+        progress: a bar of the model's passes over the chips.
 
     Returns:
         ``{"chips", "mode" (labels | agreement), "corner_consistency", "order", "preprocessing", "scale"}``;
         each family holds per-variant values and its ``sensitivity`` (labels: mean |delta| per metric;
-        no labels: 1 - mean agreement and 1 - mean field IoU).
+        no labels: 1 - mean agreement and 1 - mean field IoU); a metric of nothing to count on every chip (no
+        field in truth or prediction) is NaN.
     """
+    from agriseg.batch import progress_bar
+
     cfg = cfg or RobustnessConfig()
     refl = refl.float()
     x_ref = refl / cfg.divisor
+    fams = variants(refl, cfg)
+    # every model pass over the chips: the reference, corner crops, each variant and scale (minutes on a CPU)
+    bar = progress_bar(total=2 + sum(map(len, fams.values())) + len(cfg.scales), desc="robustness", unit="pass",
+                       disable=not progress)  # fmt: skip
     ref_pred = predict_classes(model, x_ref, cfg.batch_size)  # (N, S, S)
+    bar.update()
     res: dict = {
         "chips": int(len(refl)),
         "chip_size": int(refl.shape[-1]),
@@ -150,19 +174,22 @@ def robustness_report(
         "mode": "labels" if labels is not None else "agreement",
         "corner_consistency": float(corner_consistency(model, x_ref, cfg.crop, cfg.batch_size).mean()),
     }
-    fams = variants(refl, cfg)
+    bar.update()
     fams["scale"] = {}
     preds: dict[str, dict[str, torch.Tensor]] = {k: {} for k in fams}
     for fam, vs in fams.items():
         for name, x in vs.items():
             preds[fam][name] = predict_classes(model, x, cfg.batch_size)
+            bar.update()
     for f in cfg.scales:
         preds["scale"][f"resize_{f:g}"] = _resize_predict(model, x_ref, f, cfg.batch_size)
+        bar.update()
+    bar.close()
 
     if labels is not None:
         truth = labels.numpy()
         ref_scores = [_chip_scores(ref_pred[i].numpy(), truth[i], cfg.iou_threshold) for i in range(len(truth))]
-        res["reference"] = {k: float(np.mean([r[k] for r in ref_scores])) for k in ("pixel_iou", "object_f1")}
+        res["reference"] = {k: _mean([r[k] for r in ref_scores]) for k in ("pixel_iou", "object_f1")}
     for fam, ps in preds.items():
         entry: dict = {}
         if not ps:
@@ -183,11 +210,11 @@ def robustness_report(
             deltas: dict[str, list[np.ndarray]] = {"pixel_iou": [], "object_f1": []}
             for name, p in ps.items():
                 sc = [_chip_scores(p[i].numpy(), truth[i], cfg.iou_threshold) for i in range(len(truth))]
-                entry[name] = {k: float(np.mean([s[k] for s in sc])) for k in deltas}
+                entry[name] = {k: _mean([s[k] for s in sc]) for k in deltas}
                 for k in deltas:
                     deltas[k].append(np.abs(np.array([r[k] for r in ref_scores]) - np.array([s[k] for s in sc])))
-            # per chip: mean over variants of |m_ref - m_j|; then mean over chips
-            sens = {f"delta_{k}": float(np.mean(np.stack(v).mean(0))) for k, v in deltas.items()}
+            # per chip: mean over variants of |m_ref - m_j|; then mean over chips (NaN: nothing to count, left out)
+            sens = {f"delta_{k}": _mean([_mean(chip) for chip in np.stack(v).T]) for k, v in deltas.items()}
         res[fam] = {"variants": entry, "sensitivity": sens}
     return res
 
@@ -227,15 +254,20 @@ def format_robustness(res: dict) -> str:
         f"corner consistency (p {res.get('crop', 192)}): {res['corner_consistency']:.4f}",
     ]
     if "reference" in res:
-        lines.append("reference: " + "  ".join(f"{k} {v:.4f}" for k, v in res["reference"].items()))
+        lines.append("reference: " + "  ".join(f"{k} {_shown(v)}" for k, v in res["reference"].items()))
     for fam in ("order", "preprocessing", "scale"):
         e = res[fam]
         if not e["variants"]:
             continue
-        lines.append(f"{fam}: sensitivity " + "  ".join(f"{k} {v:.4f}" for k, v in e["sensitivity"].items()))
+        lines.append(f"{fam}: sensitivity " + "  ".join(f"{k} {_shown(v)}" for k, v in e["sensitivity"].items()))
         for name, v in e["variants"].items():
-            lines.append(f"  {name:<18}" + "  ".join(f"{k} {x:.4f}" for k, x in v.items()))
+            lines.append(f"  {name:<18}" + "  ".join(f"{k} {_shown(x)}" for k, x in v.items()))
     return "\n".join(lines)
+
+
+def _shown(value: float | None) -> str:
+    """A score with 4 decimals; ``n/a`` for one of nothing to count (NaN, or null read back from a report)."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
 __all__ = [

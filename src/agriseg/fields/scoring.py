@@ -129,7 +129,9 @@ def robustness(
                 f"{scene}: no {config.chip}x{config.chip} chip without nodata or NaN pixels "
                 f"({valid.mean():.0%} of the scene is valid)"
             )
-        refl = torch.from_numpy(chips[full][: config.max_chips])
+        kept = np.flatnonzero(full)  # spread over the scene, as chips of a root are: its top rows were taken
+        kept = kept[np.unique(np.linspace(0, len(kept) - 1, min(config.max_chips, len(kept))).round().astype(int))]
+        refl = torch.from_numpy(chips[kept])
     else:
         from agriseg.fields.dataset import FTWDataset
 

@@ -189,8 +189,12 @@ def read_s2(path: str | Path, bands: int | tuple[int, ...] | None = None) -> tup
                 ) from err
             if problem := band_order_problem(src.descriptions) if count in (4, 8) else None:
                 raise ValueError(f"{path}: {problem}")
-            if arr.dtype.kind == "f" and np.isnan(arr).any():  # scored as nothing found, every metric 0
-                raise ValueError(f"{path}: holds NaN values (no FTW chip does): fill them, or leave the chip out")
+            # NaN was scored as nothing found (every metric 0); an image's inf was scored too, or trained into a NaN
+            # loss (a label's is said as no class id by its reader)
+            odd = np.isnan(arr) if bands is None else ~np.isfinite(arr)
+            if arr.dtype.kind == "f" and odd.any():
+                what = "NaN" if np.isnan(arr).any() else "infinite"
+                raise ValueError(f"{path}: holds {what} values (no FTW chip does): fill them, or leave the chip out")
             return arr, dict(src.profile)
     except rasterio.errors.RasterioIOError as err:
         from agriseg.raster.io import unreadable_raster

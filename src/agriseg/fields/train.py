@@ -79,8 +79,8 @@ def train_fields(
         cfg.output_dir, replaces, overwrite, resume
     )  # someone else's, an earlier model: usage errors
     earlier = earlier_checkpoints(out, [resume]) if replaces and overwrite else {}
-    if replaces and overwrite:  # an earlier run's test scores, beside this run's model (--no-test writes none)
-        (out / "test_metrics.json").unlink(missing_ok=True)  # (before training: a stopped run leaves none either)
+    # an earlier run's test scores stay beside its model until this run's model replaces it (below): a run that
+    # failed or stopped had deleted them, leaving that model without its scores (session 103's sweep)
     res = fit(task, dm, t, out, resume=resume, max_epochs=max_epochs, progress=progress)
     best = res.best_path
     # no best checkpoint: training stopped before its first validation; the scores shown are the last weights'
