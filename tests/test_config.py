@@ -22,6 +22,18 @@ def test_overrides_set_paths_and_nested_values_without_editing_the_file() -> Non
     assert cfg.lora.enabled and cfg.lora.r == 4
 
 
+def test_a_group_given_as_a_mapping_keeps_the_files_other_options_in_it() -> None:
+    """``--set 'lora={r: 4}'`` replaced the group: the file's ``lora: {enabled: false}`` dropped unsaid, a full
+    fine-tune turned into LoRA (session 103's sweep); a mapping that is one option's value is replaced."""
+    from agriseg.crop.config import CropTrainConfig
+
+    cfg = load_config(REPO / "configs/text/tiny_demo_sft.yaml", SFTRunConfig, ["lora={r: 4}"])
+    assert not cfg.lora.enabled and cfg.lora.r == 4
+    crop = load_config(REPO / "configs/crop/peanut_vegetation.yaml", CropTrainConfig,
+                       ["data.colormap={'1,1,1': 1}", "train={epochs: 2}"])  # fmt: skip
+    assert crop.data.colormap == {"1,1,1": 1} and crop.train.epochs == 2 and crop.train.lr == 0.002
+
+
 def test_a_group_left_empty_in_the_file_takes_set_values(tmp_path: Path) -> None:
     """``lora:`` with nothing under it loads as null; ``--set lora.r=4`` said "lora is not a group of options"."""
     text = (REPO / "configs/text/tiny_demo_sft.yaml").read_text()

@@ -294,10 +294,21 @@ def apply_overrides(
                 raise ConfigError(f"{source} {item!r}: {part} is not a group of options")
         set_by[key.strip()] = item
         try:
-            node[parts[-1]] = yaml.safe_load(value) if value.strip() else ""
+            new = yaml.safe_load(value) if value.strip() else ""
         except yaml.YAMLError as err:
             raise ConfigError(f"{source} {item!r}: the value is not valid YAML: {_yaml_problem(err)}") from None
+        node[parts[-1]] = _into_group(node.get(parts[-1]), new, model, parts)
     return out
+
+
+def _into_group(old: Any, new: Any, model: type[BaseModel] | None, loc: Sequence[str]) -> Any:  # noqa: ANN401
+    """``--set 'lora={r: 4}'``: the options given set into the file's group, its other options kept (the group was
+    replaced: the file's ``lora: {enabled: false}`` dropped unsaid, a full fine-tune turned into LoRA, session
+    103's sweep). Only a group of options is merged; a mapping that is one option's value (a colormap) is
+    replaced as any value is."""
+    if not (isinstance(old, dict) and isinstance(new, dict) and _fields_at(model, loc)):
+        return new
+    return {**old, **{k: _into_group(old.get(k), v, model, [*loc, str(k)]) for k, v in new.items()}}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -66,6 +66,10 @@ def test_grpo_groups_are_checked_when_the_config_is_read_naming_what_sets_the_ba
         GRPORunConfig(**base, per_device_train_batch_size=6)
     with pytest.raises(ValidationError, match=r"generation batch 3 \(generation_batch_size\) must be a multiple"):
         GRPORunConfig(**base, generation_batch_size=3)
+    # TRL's "must be divisible by the global batch size (4)" after the model loaded, exit 1 (session 103's sweep)
+    with pytest.raises(ValidationError, match=r"generation_batch_size 4 must be a multiple of per_device_train_batch"):
+        GRPORunConfig(**base, per_device_train_batch_size=3, generation_batch_size=4)
+    assert GRPORunConfig(**base, per_device_train_batch_size=4, generation_batch_size=8).generation_batch() == 8
 
 
 def test_a_warmup_the_constant_schedule_would_not_read_is_refused() -> None:

@@ -145,6 +145,20 @@ def sft_dir(workdir: Path) -> Path:
     return workdir / "sft"
 
 
+def test_half_precision_asked_on_the_cpu_trains_and_saves_fp32(workdir: Path, tmp_path: Path, caplog) -> None:
+    """``precision: bf16`` on the CPU said it trained in fp32, but the weights were loaded, trained (30x slower)
+    and saved in bf16 (session 103's sweep)."""
+    from safetensors import safe_open
+
+    cfg = {**_sft_cfg(workdir, tmp_path / "bf16"), "precision": "bf16", "max_steps": 1, "lora": {"enabled": False}}
+    with caplog.at_level("WARNING", logger="agriseg"):
+        res = CliRunner().invoke(main, ["text", "sft", "-c", str(_write_yaml(tmp_path / "b.yaml", cfg))])
+    assert res.exit_code == 0, res.output
+    assert "precision bf16: training on the CPU runs in fp32" in caplog.text
+    with safe_open(str(tmp_path / "bf16" / "model.safetensors"), "pt") as f:
+        assert {str(f.get_tensor(k).dtype) for k in f.keys()} == {"torch.float32"}
+
+
 def test_sft_lora_runs_and_merges(sft_dir: Path) -> None:
     hist = json.loads((sft_dir / "log_history.json").read_text())
     losses = [h["loss"] for h in hist if "loss" in h]
@@ -181,15 +195,23 @@ def test_grpo_refuses_answers_of_another_format_and_sft_says_it(
     cfg = {**_sft_cfg(workdir, tmp_path / "grpo"), "model": str(sft_dir), "dataset": str(tmp_path / "g2")}
     cfg |= {"num_generations": 2, "max_completion_length": 64, "max_steps": 1}
     res = CliRunner().invoke(main, ["text", "grpo", "-c", str(_write_yaml(tmp_path / "g.yaml", cfg))])
-    assert res.exit_code == 2 and "(grid 4 -> 2)" in res.output and "GRPO refines" in res.output, res.output
+    assert res.exit_code == 2 and "(grid 4 -> 2" in res.output and "GRPO refines" in res.output, res.output
     assert not (tmp_path / "grpo").exists()
-    from agriseg.text.config import SFTRunConfig
+    from agriseg.config import OptionError
+    from agriseg.text.config import GRPORunConfig, SFTRunConfig
     from agriseg.text.sft import check_format
 
     sft = SFTRunConfig.model_validate({**_sft_cfg(workdir, tmp_path / "s"), "model": str(sft_dir), "dataset": "x"})
     with caplog.at_level("WARNING", logger="agriseg"):
         check_format(sft, {"grid": 2, "patch_image": True, "class_names": list(SYNTH_CLASSES)})
     assert "(grid 4 -> 2); this run trains the model on the new ones" in caplog.text
+    # another tile size changes what a cell covers as much (session 103's sweep)
+    from agriseg.text.sft import read_meta
+
+    own = read_meta(sft_dir)
+    with pytest.raises(OptionError, match=rf"\(tile {own['patch']} -> {2 * own['patch']}\); GRPO refines"):
+        grpo = {"model": str(sft_dir), "dataset": "x", "output_dir": str(tmp_path / "g2r"), "num_generations": 2}
+        check_format(GRPORunConfig.model_validate(grpo), {**own, "patch": 2 * own["patch"]})
 
 
 def test_grpo_runs_with_kl_and_logs_reward(workdir: Path, sft_dir: Path, tmp_path: Path) -> None:

@@ -161,6 +161,12 @@ class GRPORunConfig(TrainCommon):
                 f"the generation batch {self.generation_batch()} ({given}) must be a multiple of "
                 f"num_generations ({self.num_generations}): each prompt's completions form one group"
             )
+        if self.generation_batch_size and self.generation_batch_size % self.per_device_train_batch_size:
+            # TRL's own check, said after the model had loaded, naming neither field of the config (exit 1)
+            raise ValueError(
+                f"generation_batch_size {self.generation_batch_size} must be a multiple of "
+                f"per_device_train_batch_size ({self.per_device_train_batch_size}): each step takes whole batches"
+            )
         return self
 
 

@@ -316,12 +316,14 @@ def say_replaced(cfg: TrainCommon) -> None:
         )
 
 
-FORMAT_KEYS = {"grid": "grid", "patch_image": "patch_image", "class_names": "classes"}  # of the answers
+# of the answers: the tile too, as what a cell covers (a data set of 8 px tiles refined a model of 16 px ones and
+# recorded 8, which text predict then used unsaid, session 103's sweep)
+FORMAT_KEYS = {"grid": "grid", "patch_image": "patch_image", "class_names": "classes", "patch": "tile"}
 
 
 def check_format(cfg: TrainCommon, meta: dict[str, Any]) -> None:
     """A data set whose answers are in another format than the starting model was trained on (another grid,
-    tile image or class list): GRPO refuses it (it rewards the format the model learned, and the model saved
+    tile size, tile image or class list): GRPO refuses it (it rewards the format the model learned, and the model saved
     would be described by the data set's format); SFT, which can teach a new format, says it.
 
     Raises:
@@ -389,7 +391,10 @@ def prepare_run(
         check_data(ds)
     if model is None:
         check_format(cfg, meta)
-        model, processor = load_vlm(cfg.model, cfg.device, cfg.precision, template_path=cfg.chat_template)
+        # the weights in the precision the run trains in: fp32 on the CPU, as said (bf16 asked was loaded in bf16
+        # there, trained 30x slower and saved in bf16, session 103's sweep)
+        loaded = "fp32" if precision_used(cfg) == "fp32" else cfg.precision
+        model, processor = load_vlm(cfg.model, cfg.device, loaded, template_path=cfg.chat_template)
     elif processor is None:
         raise ValueError("a processor must be given with a prebuilt model")
     check_class_words(processor, meta["class_names"], str(cfg.model))
@@ -559,10 +564,13 @@ def _short(value: Any) -> str:
 
 @contextmanager
 def trl_quiet() -> Iterator[None]:
-    """Hide the FutureWarning that PEFT and TRL trigger inside transformers 5 on every run (they read the
-    deprecated ``is_gradient_checkpointing``): nothing a user can change."""
+    """Hide the FutureWarnings that PEFT and TRL trigger inside transformers 5 on every run (they read the
+    deprecated ``is_gradient_checkpointing`` and call ``gradient_checkpointing_enable`` / ``_disable``, which a
+    config's ``gradient_checkpointing: true`` turns on): nothing a user can change."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.* is deprecated", category=FutureWarning)
+        warnings.filterwarnings("ignore", message=".*gradient_checkpointing_(en|dis)able.* is deprecated",
+                                category=FutureWarning)  # fmt: skip
         yield
 
 
