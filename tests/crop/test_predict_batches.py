@@ -426,6 +426,24 @@ def _records(manifest):
     return recs
 
 
+def test_a_rerun_refused_for_an_edited_photo_says_so_in_its_row(tmp_path):
+    """Every photo refused for an edited input left summary.csv as the earlier run wrote it: the photo's row said
+    ok with the values of the file as it was (session 103's sweep); the README says its row is an error."""
+    import csv as _csv
+
+    from agriseg.cli import main
+
+    photo = _photo(tmp_path / "p.png", 0)
+    args = ["crop", "predict", str(photo), "-o", str(tmp_path / "o")]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    time.sleep(0.01)
+    _photo(photo, 1)  # another photo under its name
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "its outputs were made before an input changed" in res.output, res.output
+    row = list(_csv.DictReader((tmp_path / "o" / "summary.csv").open()))[0]
+    assert row["status"] == "error" and not row["vegetation_fraction"] and "input changed" in row["error"], row
+
+
 def test_a_rerun_refused_for_other_settings_keeps_the_summary_row(tmp_path):
     """Refused because its outputs were made with other settings: the photo's outputs stand, and so does its row
     in summary.csv, instead of a bare error row; a run that made nothing leaves the table as it was."""

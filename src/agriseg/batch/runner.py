@@ -436,11 +436,11 @@ def run_batch(
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
-            # nothing made, and items refused for other options or other input files (not for an edited output;
-            # others may have failed, e.g. an unreadable photo): the outputs stand as they were, and the tables
-            # still describe the run that made them
-            refusals = (OTHER_SETTINGS, OTHER_FILE, OTHER_VERSION)
-            said = [any(w in (o.error or "") for w in refusals) for o in result.outcomes]
+            # nothing made, and items refused for other options (others may have failed, e.g. an unreadable photo):
+            # the outputs stand as they were, and the tables still describe the run that made them. Not for inputs
+            # edited or replaced since: the tables' rows then held the earlier file's values as ok (session 103's
+            # sweep); their rows say the refusal, as the README says
+            said = [OTHER_SETTINGS in (o.error or "") for o in result.outcomes]
             refused = any(said) and all(o.status == "failed" for o in result.outcomes)
             if finish is not None and refused and tables and all(Path(t).is_file() or Path(t) in held for t in tables):
                 _put_back_tables(held)
