@@ -251,7 +251,7 @@ def test_predict_names_a_damaged_model_folder(tiny: Path, tmp_path: Path) -> Non
     tok = next(p for p in (tmp_path / "m").glob("tokenizer*.json"))
     tok.write_text(tok.read_text()[:200])
     res = _predict(tiny, tmp_path / "p", "--classes", CLASSES, model=tmp_path / "m")
-    assert res.exit_code == 2 and f"{tmp_path / 'm'}: cannot load a processor" in _one_line_error(res)
+    assert res.exit_code == 2 and f"{tok}: damaged: not JSON" in _one_line_error(res)  # the file named (session 103)
 
 
 def test_dataset_never_replaces_the_folder_its_inputs_are_in(tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def _trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d / "ok"
 
 
-@pytest.mark.parametrize("damage", ["empty", "no_config", "truncated_weights", "no_tokenizer"])
+@pytest.mark.parametrize("damage", ["empty", "no_config", "truncated_weights", "no_tokenizer", "bad_json", "bert"])
 def test_a_damaged_model_folder_is_one_line(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, damage: str
 ) -> None:
@@ -145,6 +145,10 @@ def test_a_damaged_model_folder_is_one_line(
     elif damage == "no_tokenizer":
         for f in bad.glob("tokenizer*"):
             f.unlink()
+    elif damage == "bad_json":  # said as the processor's "Expecting property name" (session 103's sweep)
+        (bad / "config.json").write_text("{")
+    elif damage == "bert":  # said with transformers' 3,000-character list of model classes
+        (bad / "config.json").write_text('{"model_type": "bert"}')
     from PIL import Image
 
     Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
@@ -152,8 +156,10 @@ def test_a_damaged_model_folder_is_one_line(
     res = CliRunner().invoke(main, [*args, "--classes", "others,field,tree,water", "--patch", "8", "--grid", "4"])
     assert res.exit_code in (1, 2) and isinstance(res.exception, SystemExit), res.output  # no crash
     lines = [ln for ln in res.output.splitlines() if ln.startswith("Error")]
-    assert len(lines) == 1 and str(bad) in lines[0], res.output
+    assert len(lines) == 1 and str(bad) in lines[0] and len(lines[0]) < 500, res.output
     assert "Traceback" not in res.output
+    said = {"bad_json": "config.json: damaged: not JSON", "bert": "a bert model (its config.json), not an image-text"}
+    assert said.get(damage, "") in lines[0], res.output
 
 
 def test_a_config_path_not_found_names_its_key_and_the_working_folder(

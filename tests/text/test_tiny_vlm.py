@@ -636,5 +636,8 @@ def test_a_text_only_model_is_a_model_that_cannot_be_used(tmp_path: Path) -> Non
 
     build_tokenizer(SYNTH_CLASSES).save_pretrained(tmp_path / "gpt")
     (tmp_path / "gpt" / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
-    with pytest.raises(ModelLoadError, match="the processor is not multimodal"):
+    with pytest.raises(ModelLoadError, match=r"gpt: a gpt2 model \(its config.json\), not an image-text-to-text"):
+        load_processor(str(tmp_path / "gpt"))
+    (tmp_path / "gpt" / "config.json").write_text(json.dumps({"model_type": "its_own"}))  # a type not known
+    with pytest.raises(ModelLoadError, match="the processor is not multimodal"):  # here: the processor's own check
         load_processor(str(tmp_path / "gpt"))

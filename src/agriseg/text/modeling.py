@@ -133,6 +133,7 @@ def load_processor(name: str, template_path: str | None = None) -> Any:
     from agriseg.models.io import ModelLoadError
 
     name = resolve_model_name(name)
+    _check_model_folder(name)
     try:
         proc = AutoProcessor.from_pretrained(name)
     except Exception as err:  # noqa: BLE001 - a missing or damaged file of the model is a bad input
@@ -144,10 +145,45 @@ def load_processor(name: str, template_path: str | None = None) -> Any:
     return proc
 
 
-def _one_line(err: BaseException) -> str:
-    """An exception's message on one line, with its type when the message alone says little."""
+def _one_line(err: BaseException, limit: int = 300) -> str:
+    """An exception's message on one line, with its type when the message alone says little, cut at ``limit``
+    characters (transformers lists every model class it knows in one message: 3,000 characters)."""
     text = " ".join(str(err).split())
-    return text if isinstance(err, OSError | ValueError) and text else f"{type(err).__name__}: {text}"
+    text = text if isinstance(err, OSError | ValueError) and text else f"{type(err).__name__}: {text}"
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _check_model_folder(name: str) -> None:
+    """A model folder's JSON files read, and its ``model_type`` one that reads images: a damaged ``config.json``
+    was said as "cannot load a processor (Expecting property name ...)", a text-only model with transformers'
+    list of every model class (session 103's sweep).
+
+    Raises:
+        ModelLoadError: naming the damaged file, or the model type.
+    """
+    import json
+
+    from agriseg.models.io import ModelLoadError
+
+    folder = Path(name)
+    if not folder.is_dir():
+        return
+    for f in sorted(folder.glob("*.json")):
+        try:
+            json.loads(f.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise ModelLoadError(f"{f}: damaged: not JSON ({_one_line(err)})") from None
+        except OSError as err:
+            raise ModelLoadError(f"{f}: cannot be read ({_one_line(err)})") from None
+    config = folder / "config.json"
+    try:  # transformers' own tables of model types (a private module: without them, its loader says it)
+        from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+        from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES as VLMS
+    except ImportError:
+        return
+    kind = json.loads(config.read_text(encoding="utf-8")).get("model_type") if config.is_file() else None
+    if isinstance(kind, str) and kind in CONFIG_MAPPING_NAMES and kind not in VLMS:  # a known text-only model
+        raise ModelLoadError(f"{name}: a {kind} model (its config.json), not an image-text-to-text model (a VLM)")
 
 
 def resolve_model_name(name: str) -> str:
