@@ -320,6 +320,28 @@ def test_resuming_names_changes_of_every_section_but_where_it_writes(
     assert "differ from its run (loss.omega: 0.1 -> 0.5)" in caplog.text, caplog.text
 
 
+class _MeaningConfig(_SectionsConfig):
+    data: dict = {"windows": "ab"}
+
+
+class _MeaningTask(_TinyTask):
+    config_class = _MeaningConfig
+
+
+def test_resuming_with_other_inputs_or_classes_is_refused(tmp_path: Path) -> None:
+    """``--resume ... --set data.windows=ba`` continued the run with a warning and exported the model described as
+    ``ba``, its weights trained on ``ab`` (session 103's sweep); a checkpoint of a release before the key resumes."""
+    from agriseg.config import OptionError
+    from agriseg.training.trainer import check_resume
+
+    cfg = _MeaningConfig()
+    res = fit(_MeaningTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    with pytest.raises(OptionError, match=r"its run read data.windows ab, this config ba, .* resume with data.windows"):
+        check_resume(_MeaningTask(_MeaningConfig(data={"windows": "ba"}).model_dump()), res.last_path)
+    old = fit(_SectionsTask(_SectionsConfig().model_dump()), _Data(), cfg.train, tmp_path / "old", progress=False)
+    check_resume(_MeaningTask(cfg.model_dump()), old.last_path)  # no data.windows in its run: nothing to differ
+
+
 class _ValidationStoppedByCtrlC(_TinyTask):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         if not self.trainer.training and self.trainer.state.fn == "validate":

@@ -537,6 +537,7 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
     Raises:
         ModelLoadError: naming ``resume``: missing, unreadable or unsafe, not a training checkpoint, or a
             checkpoint of another model.
+        OptionError: a setting of :data:`MEANING` (the windows, divisor, classes...) other than the run's.
     """
     from agriseg.models.io import ModelLoadError, check_training_checkpoint, tensors_misfit
 
@@ -556,6 +557,15 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
         )
     if isinstance(before, dict) and isinstance(now, dict):
         changes = _changed(before, now).items()
+        if meaning := [(k, a, b) for k, (a, b) in changes if k in MEANING and _holds(before, k)]:
+            from agriseg.config import OptionError
+
+            # the model was exported with the new value, contradicting what its weights learned (session 103)
+            key, a, b = meaning[0]
+            raise OptionError(
+                f"{resume}: its run read {key} {a}, this config {b}, which changes what the model's inputs or "
+                f"classes mean: resume with {key}: {a}, or train afresh"
+            )
         # every section: loss, augment and the model's mean / std changed the run unsaid (session 101's sweep)
         changed = [f"{k}: {a} -> {b}" for k, (a, b) in changes if k not in APPLY]
         if (epochs := dict(changes).get("train.epochs")) is not None:  # applied, but its schedule is not the plan
@@ -574,10 +584,25 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
     task._checked_resume = str(resume)  # type: ignore[assignment]
 
 
+# settings that say what a model's inputs and classes are: a resumed run cannot change them (its weights learned
+# the checkpoint's, and the model it exports is described by the new ones)
+MEANING = frozenset({"data.windows", "data.divisor", "data.offset", "data.target", "model.mean", "model.std",
+                     "model.class_names", "model.in_channels"})  # fmt: skip
+
 # settings a resumed run takes as given (when it stops, how it loads and exports): not worth a warning
 APPLY = frozenset({"train.epochs", "train.max_steps", "train.max_minutes", "train.num_workers", "train.export",
                    "output_dir", "name", "model.infer_long_side", "model.infer_tta",  # inference: the export's own
                    "model.encoder_weights"})  # fmt: skip
+
+
+def _holds(config: Mapping[str, Any], dotted: str) -> bool:
+    """Whether a nested config dict has the key ``dotted`` (a checkpoint of a release before an option has not)."""
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _changed(before: Mapping[str, Any], now: Mapping[str, Any], prefix: str = "") -> dict[str, tuple[Any, Any]]:
