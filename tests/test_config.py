@@ -22,7 +22,7 @@ def test_overrides_set_paths_and_nested_values_without_editing_the_file() -> Non
     assert cfg.lora.enabled and cfg.lora.r == 4
 
 
-def test_a_group_given_as_a_mapping_keeps_the_files_other_options_in_it() -> None:
+def test_a_group_given_as_a_mapping_keeps_the_files_other_options_in_it(tmp_path: Path) -> None:
     """``--set 'lora={r: 4}'`` replaced the group: the file's ``lora: {enabled: false}`` dropped unsaid, a full
     fine-tune turned into LoRA (session 103's sweep); a mapping that is one option's value is replaced."""
     from agriseg.crop.config import CropTrainConfig
@@ -32,6 +32,13 @@ def test_a_group_given_as_a_mapping_keeps_the_files_other_options_in_it() -> Non
     crop = load_config(REPO / "configs/crop/peanut_vegetation.yaml", CropTrainConfig,
                        ["data.colormap={'1,1,1': 1}", "train={epochs: 2}"])  # fmt: skip
     assert crop.data.colormap == {"1,1,1": 1} and crop.train.epochs == 2 and crop.train.lr == 0.002
+    # the file's own mistake in that group is the file's, not the override's (its review)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data: {images: a, labels: b}\ntrain: {epochs: 2, lr: -1}\n")
+    with pytest.raises(ConfigError, match=r"invalid config: train.lr: Input should be greater than 0"):
+        load_config(bad, CropTrainConfig, ["train={epochs: 3}"])
+    with pytest.raises(ConfigError, match=r"invalid config: --set train.lr: Input should be greater than 0 \(got -2\)"):
+        load_config(bad, CropTrainConfig, ["train={lr: -2}"])
 
 
 def test_a_group_left_empty_in_the_file_takes_set_values(tmp_path: Path) -> None:

@@ -38,6 +38,44 @@ def test_weights_changed_in_place_are_exported_again() -> None:
     assert not torch.allclose(ort.logits(x), before, atol=0.5)
 
 
+def test_the_weights_check_costs_no_second_export_nor_fails_a_model_of_inference_mode(tmp_path, monkeypatch) -> None:
+    """The check of session 103 traced a model with buffers twice (its device move replaced them), exported a
+    copied runner again without its weights_key, and failed a model made under torch.inference_mode (its review)."""
+    import copy
+
+    monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path))
+
+    class WithBuffer(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 2, 3, padding=1)
+            self.register_buffer("shift", torch.zeros(2, 2, 3, 3))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.conv(x) + self.shift.sum()
+
+    traces = []
+    trace = torch.jit.trace
+    monkeypatch.setattr(torch.jit, "trace", lambda *a, **k: traces.append(1) or trace(*a, **k))
+    runner = ModelRunner(WithBuffer(), optimize="jit")
+    x = torch.rand(1, 3, 16, 16)
+    for _ in range(3):
+        runner.logits(x)
+    assert len(traces) == 1
+    exports = []
+    export = OnnxModule.export.__func__
+    counted = classmethod(lambda cls, *a, **k: exports.append(1) or export(cls, *a, **k))
+    monkeypatch.setattr(OnnxModule, "export", counted)
+    ort = ModelRunner(WithBuffer(), optimize="onnxruntime", weights_key="mine-v1")
+    ort.logits(x)
+    twin = copy.deepcopy(ort)
+    twin.logits(x)
+    assert twin.weights_key == "mine-v1" and len(exports) == 1
+    with torch.inference_mode():
+        frozen = torch.nn.Conv2d(3, 2, 1)
+    assert ModelRunner(frozen, optimize="jit").logits(x).shape == (1, 2, 16, 16)
+
+
 def test_exported_model_is_cached_per_weights_and_size(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AGRISEG_CACHE_DIR", str(tmp_path))
     torch.manual_seed(0)

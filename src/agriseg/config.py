@@ -108,6 +108,17 @@ class InvalidOptions(ValidationError):
         return f"{name}: {describe_errors(self, model=self.config)}"
 
 
+def one_line_errors(err: ValidationError, config: type[BaseModel]) -> ValidationError:
+    """``err`` as an :class:`InvalidOptions` of ``config`` (the same errors, said in one line), or ``err`` itself
+    for an error kind pydantic cannot rebuild."""
+    try:
+        one_line = InvalidOptions.from_exception_data(err.title, err.errors(include_url=False))  # type: ignore[arg-type]
+    except Exception:  # noqa: BLE001 - its own words then
+        return err
+    one_line.config = config
+    return one_line
+
+
 class StrictModel(BaseModel):
     """Base of every user-facing config: unknown fields are errors; a path may be given as a ``pathlib.Path``
     (any ``os.PathLike``) where the field holds its text."""
@@ -118,12 +129,7 @@ class StrictModel(BaseModel):
         try:
             super().__init__(**data)
         except ValidationError as err:
-            try:  # the same errors, said in one line
-                one_line = InvalidOptions.from_exception_data(err.title, err.errors(include_url=False))  # type: ignore[arg-type]
-            except Exception:  # noqa: BLE001 - an error kind pydantic cannot rebuild: its own words then
-                raise err from None
-            one_line.config = type(self)
-            raise one_line from None
+            raise one_line_errors(err, type(self)) from None
 
     # pydantic calls a model's own __init__ for each nested config too, without the validation context (a fields
     # config's data.root is then not read against the config file's folder): marked as pydantic's own, it is
@@ -227,9 +233,12 @@ def with_updates(model: T, update: Mapping[str, Any]) -> T:
     divisor or a negative thread count would get through).
 
     Raises:
-        pydantic.ValidationError: for an invalid value.
+        pydantic.ValidationError: for an invalid value (said in one line: :class:`InvalidOptions`).
     """
-    return type(model).model_validate({**model.model_dump(), **update})
+    try:
+        return type(model).model_validate({**model.model_dump(), **update})
+    except ValidationError as err:
+        raise one_line_errors(err, type(model)) from None
 
 
 def as_config(cls: type[T], value: T | Mapping[str, Any] | None) -> T:
@@ -299,6 +308,21 @@ def apply_overrides(
             raise ConfigError(f"{source} {item!r}: the value is not valid YAML: {_yaml_problem(err)}") from None
         node[parts[-1]] = _into_group(node.get(parts[-1]), new, model, parts)
     return out
+
+
+def _keys_set(override: str, model: type[BaseModel] | None) -> list[str]:
+    """The dotted keys an override sets: ``train.lr=0.1`` -> ``train.lr``; a group given as a mapping, merged into
+    the file's (``train={epochs: 3}``), its keys only (``train.epochs``): an error of the file's own keys in it is
+    the file's, not the override's."""
+    key, _, value = override.partition("=")
+    key = key.strip()
+    try:
+        new = yaml.safe_load(value) if value.strip() else None
+    except yaml.YAMLError:
+        return [key]
+    if not (isinstance(new, dict) and new and _fields_at(model, key.split("."))):
+        return [key]
+    return [k for sub, v in new.items() for k in _keys_set(f"{key}.{sub}={yaml.safe_dump(v).strip()}", model)]
 
 
 def _into_group(old: Any, new: Any, model: type[BaseModel] | None, loc: Sequence[str]) -> Any:  # noqa: ANN401
@@ -421,7 +445,7 @@ def load_config(path: str | Path, cls: type[T], overrides: Sequence[str] = ()) -
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
     # the keys overrides set (one into a group the file holds no mapping for is left out: the file is named)
-    set_keys = {o.partition("=")[0].strip() for o in overrides if _into_group_of_file(file_raw, o, {}, cls)}
+    set_keys = {k for o in overrides if _into_group_of_file(file_raw, o, {}, cls) for k in _keys_set(o, cls)}
     try:
         return cls.model_validate(raw, context={"base": path.parent, "set": set_keys})
     except ValidationError as err:

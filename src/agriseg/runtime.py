@@ -185,9 +185,11 @@ def check_device(device: str, option: str = "--device") -> None:
 
 
 def weights_version(model: Any) -> tuple[tuple[int, int], ...] | None:  # noqa: ANN401 - any model
-    """A cheap mark of a PyTorch module's weights that changes whenever one is changed in place (an optimiser
-    step, ``load_state_dict``, ``weight.mul_``: PyTorch counts each tensor's in-place changes) or replaced; None
-    for a model that is not a built module (an ONNX file, a lazy model not built yet)."""
+    """A cheap mark of a PyTorch module's weights that changes when one is changed in place (an optimiser step,
+    ``load_state_dict``, ``weight.mul_``: PyTorch counts each tensor's in-place changes) or replaced by another
+    tensor; None for a model that is not a built module (an ONNX file, a lazy model not built yet) or one made
+    under ``torch.inference_mode`` (its tensors keep no count). A change through ``.data`` (``p.data.mul_()``)
+    is not counted: make the predictor again after one."""
     import sys
 
     if "torch" not in sys.modules:  # no module was ever built: never imports PyTorch for this
@@ -198,7 +200,10 @@ def weights_version(model: Any) -> tuple[tuple[int, int], ...] | None:  # noqa: 
         return None
     from itertools import chain
 
-    return tuple((id(t), t._version) for t in chain(model.parameters(), model.buffers()))
+    try:
+        return tuple((t._version, t.data_ptr()) for t in chain(model.parameters(), model.buffers()))
+    except RuntimeError:  # "Inference tensors do not track version counter"
+        return None
 
 
 @dataclass
@@ -253,7 +258,8 @@ class ModelRunner:
 
             # 30x slower on a 2-core CPU: said, once per process (without PyTorch, the error that names its extra
             # is the one line)
-            if on_cpu and "bf16" not in _SAID and "torch" not in missing_modules("train"):
+            onnx_only = str(getattr(self.model, "path", "")).lower().endswith(".onnx")  # refused as such after
+            if on_cpu and not onnx_only and "bf16" not in _SAID and "torch" not in missing_modules("train"):
                 _SAID.add("bf16")
                 logging.getLogger("agriseg").warning(
                     "--precision bf16 runs the model in PyTorch (ONNX Runtime runs float32 only), much slower on a "
@@ -263,7 +269,7 @@ class ModelRunner:
     def __getstate__(self) -> dict[str, Any]:
         """Pickled without its ONNX Runtime sessions and traced copies (made again on first use), so a predictor
         that has run goes to a worker process (``Pool.map(predictor.predict, photos)``) and ``copy.deepcopy``."""
-        return {**self.__dict__, "_traced": {}, "_onnx_file": None}
+        return {**self.__dict__, "_traced": {}, "_onnx_file": None, "_version": None}  # the copy's tensors: its own
 
     @property
     def onnx_path(self) -> Path | None:
@@ -283,6 +289,7 @@ class ModelRunner:
         if self.channels_last:
             self.model.to(memory_format=torch.channels_last)
         self._ready = True
+        self._version = weights_version(self.model)  # where its tensors are now
 
     def logits(self, x: Array) -> Array:
         """float32 logits ``(N, K, H, W)`` of an input batch ``(N, C, H, W)`` (numpy in, numpy out)."""
@@ -351,9 +358,10 @@ class ModelRunner:
         import torch
 
         key = tuple(x.shape) if self.optimize == "jit" else tuple(x.shape[1:])  # ONNX: any batch size
-        if self.optimize != "none" and (version := weights_version(self.model)) != self._version:
-            if self._version is not None:  # weights changed in place since (a notebook trains on): copies made anew
-                self._traced.clear()
+        if self.optimize != "none" and (self._ready or self._version is not None):
+            version = weights_version(self.model)  # of the prepared model (prepare may move its tensors)
+            if self._version is not None and version != self._version:  # changed since (a notebook trains on)
+                self._traced.clear()  # its traced and exported copies: made anew
                 self.weights_key = None  # a cached export under it holds the old weights
             self._version = version
         if self.optimize != "none" and key in self._traced:

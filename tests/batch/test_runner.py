@@ -618,6 +618,9 @@ def test_old_batch_keywords_still_work_with_a_deprecation_warning() -> None:
         entry(["a"], batch={"overwrite": "no"})
     with pytest.raises(TypeError, match="batch: desc is text, not 3"):
         BatchOptions(desc=3)  # type: ignore[arg-type]
+    import numpy as np
+
+    assert BatchOptions(overwrite=np.True_).overwrite is True  # a flag computed with numpy (the review)
 
 
 def test_labelled_options_keep_the_callers_choices() -> None:

@@ -332,6 +332,13 @@ def test_a_chip_listed_twice_is_refused(ftw_root, tmp_path) -> None:
         list_chips(root, "austria", "test")
 
 
+def test_a_country_named_in_capitals_is_not_said_to_be_without_chips(ftw_root) -> None:
+    """``train_countries: [Austria]`` trained on austria's chips and said "no train chips for Austria" (the
+    session 103 review)."""
+    ds = FTWDataset(ftw_root, ["Austria"], "train")
+    assert len(ds) > 0 and ds.without == []
+
+
 def test_a_chip_without_an_id_is_a_usage_error_naming_its_row(ftw_root, tmp_path) -> None:
     """A null aoi_id was said as a missing file ``None.tif`` (session 103's sweep); a broken chips table is the
     data set given, a usage error (exit 2) as a missing file is, not a failed item (exit 1)."""

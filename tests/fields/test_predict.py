@@ -103,6 +103,14 @@ def test_weights_changed_in_place_are_not_run_nor_resumed_as_the_old(
     _pred(tiny_model, optimize=optimize).predict(scene, tmp_path / "c.tif")
     a, b, c = (read_probabilities(tmp_path / f"{n}.tif")[1] for n in "abc")
     assert np.array_equal(b, c) and not np.array_equal(a, b)
+    # a model_id given is the user's: kept, also by a copy of the predictor (it became a hash, its review)
+    import copy
+
+    named = ScenePredictor(tiny_model, 3, PreprocessConfig(), PredictConfig(**{**FAST, "optimize": optimize}),
+                           model_id="mine-v1")  # fmt: skip
+    named.predict(scene, tmp_path / "d.tif")
+    twin = copy.deepcopy(named)
+    assert twin.predict(scene, tmp_path / "d.tif").status == "skipped" and twin.model_id == "mine-v1"
 
 
 def test_class_names_given_as_one_string_are_refused(tiny_model: torch.nn.Module) -> None:

@@ -111,6 +111,12 @@ def test_a_chip_with_nothing_to_count_is_left_out_not_scored_0(capsys) -> None:
     assert math.isnan(empty["reference"]["object_f1"]) and "object_f1 n/a" in format_robustness(empty)
     assert json.loads(dumps_json(empty))["reference"]["object_f1"] is None
     assert "robustness: 100%" in capsys.readouterr().err
+    # fields on one side only score 0, not n/a: a model finding none of the true fields (the review)
+    from agriseg.fields.robustness import _chip_scores
+
+    truth = np.zeros((8, 8), np.int64)
+    truth[2:5, 2:5] = 1
+    assert _chip_scores(np.zeros_like(truth), truth, 0.5) == {"pixel_iou": 0.0, "object_f1": 0.0}
 
 
 def test_scene_chips_cover_the_edges() -> None:

@@ -410,6 +410,8 @@ def test_grid_to_mask_takes_one_side_as_mask_to_grid_does() -> None:
     with pytest.raises(ValueError, match=r"class ids \(whole numbers\), not values such as 0.7"):  # read as 0, 1
         grid_to_mask(np.array([[0.7, 1.6]]), 4)
     assert grid_to_mask(np.array([[0.0, 1.0]]), (1, 2)).tolist() == [[0, 1]]
+    with pytest.raises(ValueError, match=r"not values such as inf"):  # class -9223372036854775808 (the review)
+        grid_to_mask(np.array([[1.0, np.inf]]), 4)
     with pytest.raises(ValueError, match=r"grid non-empty"):  # was an IndexError from inside
         grid_to_mask(np.zeros((0, 0), int), (4, 4))
 

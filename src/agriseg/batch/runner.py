@@ -168,6 +168,9 @@ class BatchOptions:
 
         for f in fields(self):
             value, flag = getattr(self, f.name), f.type in ("bool", bool)
+            if flag and getattr(getattr(value, "dtype", None), "kind", "") == "b" and getattr(value, "ndim", 1) == 0:
+                value = bool(value)  # numpy's True (a flag computed with numpy)
+                setattr(self, f.name, value)
             if not isinstance(value, bool if flag else str):
                 raise TypeError(f"batch: {f.name} is {'True or False' if flag else 'text'}, not {value!r}")
 
@@ -436,11 +439,11 @@ def run_batch(
             result = BatchResult([outcomes[i] for i in range(len(items)) if i in outcomes], seconds, opts.unit,
                                  notes)  # fmt: skip
             _FINISHED[:] = [sum(o.status != "failed" for o in result.outcomes), len(items), opts.overwrite]
-            # nothing made, and items refused for other options (others may have failed, e.g. an unreadable photo):
-            # the outputs stand as they were, and the tables still describe the run that made them. Not for inputs
-            # edited or replaced since: the tables' rows then held the earlier file's values as ok (session 103's
-            # sweep); their rows say the refusal, as the README says
-            said = [OTHER_SETTINGS in (o.error or "") for o in result.outcomes]
+            # nothing made, and items refused for other options or other input files (another plots file; others may
+            # have failed, e.g. an unreadable photo): the outputs stand as they were, and the tables still describe
+            # the run that made them. Not for an input edited in place since: the tables' rows then held the values
+            # of a file that is no more as ok (session 103's sweep); their rows say the refusal, as the README says
+            said = [any(w in (o.error or "") for w in (OTHER_SETTINGS, OTHER_FILE)) for o in result.outcomes]
             refused = any(said) and all(o.status == "failed" for o in result.outcomes)
             if finish is not None and refused and tables and all(Path(t).is_file() or Path(t) in held for t in tables):
                 _put_back_tables(held)

@@ -165,7 +165,7 @@ def selftrain(
         if v is not None
     }
     cfg = with_updates(cfg, upd)
-    with config_named(config_path):
+    with config_named(config_path, overrides):
         rep = run(cfg, overwrite=overwrite)
     if rep.get("skipped"):
         click.echo(f"model: {rep['model']} (unchanged: made before from the same inputs and options)")

@@ -20,8 +20,9 @@ def train(config_path: Path, resume: str | None, overwrite: bool, **flags: Any) 
     from agriseg.config import load_config
     from agriseg.crop.config import CropTrainConfig
 
-    cfg = load_config(config_path, CropTrainConfig, train_overrides(**flags))  # before Lightning's 10 s import
+    overrides = train_overrides(**flags)
+    cfg = load_config(config_path, CropTrainConfig, overrides)  # before Lightning's 10 s import
     from agriseg.crop.train import train_crop
 
-    with config_named(config_path):
+    with config_named(config_path, overrides):
         click.echo(train_crop(cfg, resume=resume, overwrite=overwrite)["summary"])

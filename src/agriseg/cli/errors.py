@@ -7,7 +7,7 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,15 +43,17 @@ def input_files(params: dict[str, Any]) -> list[Path]:
 
 
 @contextlib.contextmanager
-def config_named(path: str | Path) -> Iterator[None]:
+def config_named(path: str | Path, overrides: Sequence[str] = ()) -> Iterator[None]:
     """A model setting no registry builds (``model: unknown encoder ...``) named with the config file it is in,
-    as every other config error is."""
+    as every other config error is, and with the ``--set`` keys of the model that came with it."""
     from agriseg.config import ConfigError, ModelOptionError
 
     try:
         yield
     except ModelOptionError as err:
-        raise ConfigError(f"{path}: {err}") from None
+        keys = [k for o in overrides if (k := o.partition("=")[0].strip()).split(".")[0] == "model"]
+        where = f"{path} with --set {', '.join(keys)}" if keys else str(path)
+        raise ConfigError(f"{where}: {err}") from None
 
 
 class MissingDependency(click.ClickException):

@@ -92,11 +92,12 @@ def train(config_path: Path, resume: str | None, overwrite: bool, no_test: bool,
     from agriseg.config import load_config
     from agriseg.fields.config import FieldsTrainConfig
 
-    cfg = load_config(config_path, FieldsTrainConfig, train_overrides(**flags))  # before Lightning's 10 s import
+    overrides = train_overrides(**flags)
+    cfg = load_config(config_path, FieldsTrainConfig, overrides)  # before Lightning's 10 s import
     from agriseg.fields.metrics import format_report
     from agriseg.fields.train import train_fields
 
-    with config_named(config_path):
+    with config_named(config_path, overrides):
         res = train_fields(cfg, resume=resume, evaluate_test=not no_test, overwrite=overwrite)
     click.echo(res["summary"])
     if res["test"]:
@@ -112,7 +113,9 @@ def train(config_path: Path, resume: str | None, overwrite: bool, no_test: bool,
     "--windows", config=FIELDS_EVALUATE, type="choice", show_default="the model's", help="Window order of the input."
 )
 @iou_threshold_option("fields", FIELDS_EVALUATE)
-@option("--bootstrap", config=FIELDS_EVALUATE, type=int, help="Bootstrap resamples for 95% intervals.")
+@option(
+    "--bootstrap", config=FIELDS_EVALUATE, type=int, help="Bootstrap resamples for 95% intervals (0: none; else >= 20)."
+)
 @option("--missing", config=FIELDS_EVALUATE, type="choice", help="Chips with missing files: an error, or skipped.")
 @output_option("Write the report as JSON.", required=False, suffixes=(".json",))
 @overwrite_option()

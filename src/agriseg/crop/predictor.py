@@ -365,8 +365,8 @@ def load_predictor(
             from agriseg.config import OptionError
 
             raise OptionError(
-                f"{model.path}: an ONNX model runs in ONNX Runtime only: --optimize onnxruntime, --precision fp32 "
-                "and --device cpu (for other settings give its .safetensors or .ckpt)"
+                f"{model.path}: an ONNX model runs only in ONNX Runtime, on the CPU in float32; for PyTorch's "
+                "settings (--optimize none or jit, --precision bf16, a GPU) give its .safetensors or .ckpt"
             )
         model.require_torch()
     return pred

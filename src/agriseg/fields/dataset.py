@@ -268,7 +268,7 @@ def _read_chip_image(chip: FTWChip, windows: WindowOrder) -> tuple[np.ndarray, _
     parts: list[np.ndarray] = []
     grid: _Grid = (None, None)
     for w in windows:
-        arr, profile = read_s2(paths[w], bands=4)
+        arr, profile = read_s2(paths[w], bands=4, chip=True)
         if parts and arr.shape[1:] != parts[0].shape[1:]:  # which one is odd, the chip's mask says (read later)
             (h0, w0), (h1, w1) = parts[0].shape[1:], arr.shape[1:]
             raise ValueError(
@@ -327,7 +327,8 @@ class FTWDataset(Dataset):
         self.skipped: list[str] = []  # chips left out for a missing file (missing="skip")
         self.chips = list_chips(root, countries, split, target, missing, self.skipped)
         # the countries named that have no chip of this split (not "all"): left out, which callers say
-        self.without = sorted(set(countries if isinstance(countries, list) else []) - {c.country for c in self.chips})
+        asked = check_countries(countries) if isinstance(countries, list) else []  # "Austria" is austria's chips
+        self.without = sorted(set(asked) - {c.country for c in self.chips})
         if not self.chips:
             named = ", ".join(countries) if isinstance(countries, list) else countries
             raise OptionError(f"{self.root}: no {split} chips for {named}")

@@ -141,6 +141,7 @@ class ScenePredictor:
     _ready: bool = field(default=False, repr=False)
     _runner: ModelRunner | None = field(default=None, repr=False)
     _id_of: tuple[tuple[int, int], ...] | None = field(default=None, repr=False)  # the weights model_id hashes
+    _auto_id: bool = field(default=False, repr=False)  # model_id is that hash (not one given)
 
     def __repr__(self) -> str:  # the module's own repr is hundreds of lines of layers
         c = self.config
@@ -201,16 +202,19 @@ class ScenePredictor:
         return self._runner
 
     def _identify(self) -> None:
-        """``model_id``: a hash of the weights unless given, made anew when they changed in place since (a notebook
-        training on between two scenes: a re-run is then not resumed from the old weights' output)."""
+        """``model_id``: a hash of the weights unless given, made anew when they changed since (a notebook training
+        on between two scenes: a re-run is then not resumed from the old weights' output). Compared once the
+        model is prepared (moving it to its device replaces its tensors); a ``model_id`` given is kept."""
         from agriseg.runtime import weights_version
 
+        if self.model_id is None:
+            self.model_id, self._auto_id = model_fingerprint(self.model), True
+        if not (self._auto_id and self._runner is not None and self._runner._ready):
+            return
         version = weights_version(self.model)
-        changed = self._id_of is not None and version is not None and version != self._id_of
-        if self.model_id is None or changed:
+        if self._id_of is not None and version is not None and version != self._id_of:
             self.model_id = model_fingerprint(self.model)
-        if version is not None:
-            self._id_of = version
+        self._id_of = version
 
     @torch.inference_mode()
     def patch_probabilities(self, x: torch.Tensor) -> torch.Tensor:

@@ -85,11 +85,15 @@ def corner_consistency(model: Model, x: torch.Tensor, crop: int = 192, batch_siz
 
 
 def _chip_scores(pred: np.ndarray, truth: np.ndarray, iou_threshold: float) -> dict[str, float]:
-    """A chip's scores; NaN for a metric of nothing to count (no field in truth or prediction), as evaluate says
-    it: counted as 0, such chips pulled the reference down and added deltas of 0 (|0 - 0|)."""
+    """A chip's scores; NaN for a metric of nothing to count (no field in truth nor in the prediction), as
+    evaluate says it: counted as 0, such chips pulled the reference down and added deltas of 0 (|0 - 0|). A chip
+    with fields on one side only scores 0 (a model that finds none of the true fields)."""
     c = np.array([*pixel_counts(truth, pred), *object_counts(truth, pred, iou_threshold)])
     s = scores_from_counts(c, undefined=math.nan)
-    return {"pixel_iou": s["pixel_iou"], "object_f1": s["object_f1"]}
+    otp, ofp, ofn = (float(v) for v in c[3:])
+    # F1 = 2 TP / (2 TP + FP + FN): 0 for fields on one side only (precision or recall alone is then 0 / 0)
+    f1 = 2 * otp / (2 * otp + ofp + ofn) if otp + ofp + ofn else math.nan
+    return {"pixel_iou": s["pixel_iou"], "object_f1": f1}
 
 
 def _mean(values: Any) -> float:  # noqa: ANN401 - numbers or arrays of them

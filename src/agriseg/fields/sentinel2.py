@@ -153,12 +153,15 @@ def swap_windows(x: ArrayT) -> ArrayT:
     return np.concatenate([second, first], axis=-3)
 
 
-def read_s2(path: str | Path, bands: int | tuple[int, ...] | None = None) -> tuple[np.ndarray, dict]:
+def read_s2(
+    path: str | Path, bands: int | tuple[int, ...] | None = None, chip: bool = False
+) -> tuple[np.ndarray, dict]:
     """Read a Sentinel-2 GeoTIFF as ``(C, H, W)`` plus its rasterio profile.
 
     Args:
         path: the file.
         bands: the band count(s) accepted (e.g. ``8`` or ``(4, 8)``); None accepts any.
+        chip: an FTW chip's image: infinite values are refused as NaN are (a scene's are left out as nodata).
 
     Raises:
         FileNotFoundError: the file does not exist (message starts with the path).
@@ -189,9 +192,9 @@ def read_s2(path: str | Path, bands: int | tuple[int, ...] | None = None) -> tup
                 ) from err
             if problem := band_order_problem(src.descriptions) if count in (4, 8) else None:
                 raise ValueError(f"{path}: {problem}")
-            # NaN was scored as nothing found (every metric 0); an image's inf was scored too, or trained into a NaN
+            # NaN was scored as nothing found (every metric 0); a chip's inf was scored too, or trained into a NaN
             # loss (a label's is said as no class id by its reader)
-            odd = np.isnan(arr) if bands is None else ~np.isfinite(arr)
+            odd = ~np.isfinite(arr) if chip else np.isnan(arr)
             if arr.dtype.kind == "f" and odd.any():
                 what = "NaN" if np.isnan(arr).any() else "infinite"
                 raise ValueError(f"{path}: holds {what} values (no FTW chip does): fill them, or leave the chip out")

@@ -106,9 +106,11 @@ def grid_to_mask(grid: np.ndarray, size: int | tuple[int, int]) -> np.ndarray:
     g = np.asarray(grid)
     if g.ndim != 2:
         raise ValueError(f"grid must be 2-D, got shape {g.shape}")
-    if g.dtype.kind not in "iub" and not (g.dtype.kind == "f" and np.all(g == np.round(g))):  # 1.6 was read as 1
+    whole = g.dtype.kind == "f" and bool(np.all((g == np.round(g)) & (np.abs(g) < 2**31)))  # not inf, nor 1e20
+    if g.dtype.kind not in "iub" and not whole:  # 1.6 was read as 1, inf as -9223372036854775808
         flat = g.ravel()
-        odd = f"values such as {flat[flat != np.round(flat)][0]}" if g.dtype.kind == "f" else f"{g.dtype} values"
+        bad = flat[(flat != np.round(flat)) | ~(np.abs(flat) < 2**31)] if g.dtype.kind == "f" else flat[:0]
+        odd = f"values such as {bad[0]}" if bad.size else f"{g.dtype} values"
         raise ValueError(f"grid holds class ids (whole numbers), not {odd}")
     sides = tuple(size) if isinstance(size, (tuple, list, np.ndarray)) else (size, size)
     if len(sides) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in sides):

@@ -116,7 +116,7 @@ def to_nearness(depth: np.ndarray, convention: DepthConvention, source: str = "d
         valid = depth > 0
         if valid.sum() < 0.5 * depth.size:
             missing = 1 - float(valid.mean())  # 4 valid pixels of 10800 said "100%"
-            share = f"{100 * missing:.0f}%" if missing < 0.995 else f"all but {int(valid.sum())}"
+            share = f"{100 * missing:.0f}%" if missing < 0.995 else f"all but {n}" if (n := int(valid.sum())) else "all"
             raise ValueError(f"{source}: {share} of the depth pixels are missing (<= 0)")
         near = np.zeros_like(depth)
         near[valid] = 1.0 / depth[valid]

@@ -368,10 +368,14 @@ def pseudolabel_files(
     if opts.source == "depth":  # depth is never floored: depth outputs of before the option resume
         unread["gght"] = {"green_floor"}
     options = opts.model_dump(exclude=unread)
-    if opts.source != "depth" or opts.depth_convention == ("depth" if opts.depth_dir else "inverse"):
+    default = "depth" if opts.depth_dir else "inverse"
+    if opts.source != "depth" or opts.depth_convention == default:
         options["depth_convention"] = None  # its default given by name makes the same masks: resumed, not refused
+    # outputs an earlier agriseg recorded with the default given by name (it recorded what was typed) resume too
+    alike = [{**options, "depth_convention": default}] if options["depth_convention"] is None else []
     # --plot and --overlay only choose which files are written: turned on, the item runs for them
-    recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, [], ignore=NOT_OUTPUT_OPTIONS | {"plot", "overlays"})
+    recipe = Recipe("crop pseudolabel", ALGORITHM, options, model, [], ignore=NOT_OUTPUT_OPTIONS | {"plot", "overlays"},
+                    same_as=alike)  # fmt: skip
 
     def work(item: Item) -> dict:
         return _pseudolabel_one(Path(item.source), item.name, out, opts, depth_src)

@@ -340,6 +340,7 @@ class ModelSegmenter:
         from agriseg.runtime import check_device
 
         check_device(self.device)  # a GPU this machine lacks: a usage error here, not every photo failing
+        self._loaded()  # the predictor (no network built yet): an .onnx model with a GPU is said here too
         return path
 
     def _loaded(self) -> Any:  # noqa: ANN401 - a Predictor (its module imported on use)

@@ -344,7 +344,8 @@ def plot_stats(
     layer_of = plot_layers(plots.geometry)
     rows, cols = _cores(info.height, config.window), _cores(info.width, config.window)
     with rasterio.open(path) as ds:
-        at_scale = getattr(segment, "for_mosaic", None)  # the model: one scale for the whole mosaic
+        # the model (loaded for an RGB mosaic only: a mask needs none): one scale for the whole mosaic
+        at_scale = getattr(segment, "for_mosaic", None) if ds.count >= 3 else None
         veg_of = _Vegetation(ds, path, config, at_scale(ds.height, ds.width) if at_scale else segment, warnings)
         n_layers = int(layer_of.max()) + 1 if n_plots else 1
         seen: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # overlapping plots: packed, per window
