@@ -92,8 +92,12 @@ def test_16_bit_index_labels_above_255_do_not_wrap(tmp_path):
 
 def test_out_of_range_class_names_the_label_file(tmp_path):
     _pair(tmp_path, "a", np.full((8, 8), 3, np.uint8))
-    with pytest.raises(ValueError, match=r"lab/a\.png: label has class id 3, but the model predicts 2 classes"):
+    with pytest.raises(ValueError, match=r"lab/a\.png: label has class id 3, but 2 classes are scored .*label-mode$"):
         evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
+    # ids a colormap gave: the colormap is named, not --label-mode (session 103's sweep)
+    _pair(tmp_path, "a", np.zeros((8, 8, 3), np.uint8), rgb=True)
+    with pytest.raises(ValueError, match=r"label has class id 5, but 2 classes are scored .*; check --colormap$"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "colormap", {"0,0,0": 5}, progress=False)
 
 
 def test_one_misfit_label_among_good_ones_fails_alone(tmp_path):
@@ -269,7 +273,11 @@ def test_0_255_masks_read_as_class_ids_say_to_use_binary(tmp_path):
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False)
     assert res["images"] == 1 and res["failed"] == []  # a void tile among scored ones: counted as ignored pixels
     assert res["void_labels"] == [str(tmp_path / "lab" / "b.png")]
-    assert "1 label all 255, nothing in them scored: b.png" in _said(res)
+    assert "1 label all 255, nothing in it scored: b.png" in _said(res)
+    assert "no label holds" not in _said(res)  # said by the 0/255 line alone (session 103's sweep)
+    _pair(tmp_path, "a", np.ones((8, 8), np.uint8))  # class ids: the all-255 label is why pixels were not scored
+    said = _said(evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False))
+    assert "nothing in it scored: b.png (50.0 % of all label pixels not scored)" in said and said.count("\n") == 0
     with pytest.raises(ValueError, match=r"b\.png: every pixel is 255"):  # --strict: every photo scored, or none
         evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, "index", progress=False, strict=True)
     (tmp_path / "lab" / "a.png").unlink()
@@ -330,6 +338,9 @@ def test_a_crop_weed_model_is_scored_on_its_classes_or_its_vegetation(tmp_path):
     assert saved3["miou"] == pytest.approx(three["miou"], abs=1e-9)
     # the report says which masks and which model (the masks' PNG text), not the folder as the model (session 75)
     assert (saved3["masks"], saved3["model"]) == (str(tmp_path / "pred"), "crop-weed") and "options" not in saved3
+    # how the labels were read, so reports of other label modes are told apart (session 103's sweep)
+    assert saved3["labels"]["label_mode"] == "colormap" and saved3["labels"]["stems"] is None
+    assert saved["labels"] == {"label_mode": "binary", "colormap": None, "stems": None}
 
 
 def test_stems_score_only_the_listed_photos(tmp_path):
@@ -346,7 +357,9 @@ def test_stems_score_only_the_listed_photos(tmp_path):
     (tmp_path / "bad.txt").write_text("a\nd\nzz\n")
     args = ["crop", "evaluate", "--images", str(tmp_path / "img"), "--masks", str(tmp_path / "lab")]
     r = CliRunner().invoke(main, [*args, "--stems", str(tmp_path / "bad.txt")])
-    assert r.exit_code == 2 and "--stems" in r.output and "d, zz have no photo and label" in r.output, r.output
+    # d's photo is there: it lacks its label (it said "no photo and label", session 103's sweep)
+    said = f"d has no label in {tmp_path / 'lab'} (and 1 more lacks other files)"
+    assert r.exit_code == 2 and "--stems" in r.output and said in r.output, r.output
     r = CliRunner().invoke(main, [*args, "--stems", str(tmp_path / "nope.txt")])
     assert r.exit_code == 2 and "nope.txt: list of photo names not found" in r.output, r.output
 

@@ -137,9 +137,18 @@ def _listed(
         raise OptionError(f"--stems {stems}: names no photo")
     missing = [s for s in wanted if s not in pairs]
     if missing:
+        # what each lacks: a photo there without its label was said to have "no photo and label" (session 103)
+        photos = {stem_key(Path(n)) for n in unmatched.get("images_without_label", [])}
+        labels = {stem_key(Path(n)) for n in unmatched.get("labels_without_image", [])}
+        lacks = [f"no label in {masks}", f"no photo in {images}", f"no photo and label of that name in {images} "
+                 f"and {masks}"]  # fmt: skip
+        kinds = [0 if s in photos else 1 if s in labels else 2 for s in missing]
+        which = kinds[0]
+        same = [s for s, k in zip(missing, kinds, strict=True) if k == which]
+        n = len(missing) - len(same)
+        more = f" (and {n} more {'lacks' if n == 1 else 'lack'} other files)" if n else ""
         raise OptionError(
-            f"--stems {stems}: {listed(missing, 3)} {'has' if len(missing) == 1 else 'have'} no photo and label "
-            f"of that name in {images} and {masks}"
+            f"--stems {stems}: {listed(same, 3)} {'has' if len(same) == 1 else 'have'} {lacks[which]}{more}"
         )
     keep = set(wanted)
     return {s: pairs[s] for s in wanted}, {k: [n for n in v if stem_key(Path(n)) in keep] for k, v in unmatched.items()}
@@ -197,9 +206,10 @@ def _pair(
         raise ValueError(size_differs(lp, truth.shape, ip, rgb.shape))
     bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
     if bad.size:  # the labels' encoding given does not fit the model: a usage error (exit status 2)
-        raise OptionError(
-            f"{lp}: label has class id {int(bad[0])}, but the model predicts {num_classes} classes "
-            f"(0-{num_classes - 1}; 255 = ignore); check --label-mode"
+        given = "--colormap" if label_mode == "colormap" and colormap else "--label-mode"  # what decided the ids
+        raise OptionError(  # "the model predicts" where saved masks are scored, and --label-mode for a colormap's
+            f"{lp}: label has class id {int(bad[0])}, but {num_classes} classes are scored "
+            f"(0-{num_classes - 1}; 255 = ignore); check {given}"
         )
     pred = np.asarray(predict_fn(stem, rgb))
     if pred.shape != truth.shape:
@@ -309,7 +319,9 @@ def report_warnings(res: dict) -> list[str]:
             lines.append(
                 f"warning: {counted(len(missing), noun, 'has/have')} {what} and {was} not scored ({some}{shown})"
             )
-    if absent := res.get("classes_not_in_labels"):
+    # 0/255 masks read as class ids: said once, by the line that says how to read them (not also "no label holds
+    # vegetation", session 103's sweep)
+    if (absent := res.get("classes_not_in_labels")) and not res.get("labels_only_0_255"):
         # every class but background absent: the labels hold no plant, and scoring vegetation is no way out
         only_background = (
             len(absent) == len(res.get("per_class_iou") or absent) - 1
@@ -322,16 +334,21 @@ def report_warnings(res: dict) -> list[str]:
             f"where the model finds some and undefined (nan) where it finds none ({why})"
         )
     ignored = res.get("ignored_label_fraction", 0.0)
+    most = sorted(res.get("labels_with_unlisted_colours") or [], key=lambda u: -u["share"])
     if void := res.get("void_labels"):  # labels all 255: nothing in them scored
         names = ", ".join(Path(v).name for v in void[:3]) + (f" and {len(void) - 3} more" if len(void) > 3 else "")
-        lines.append(f"warning: {len(void)} label{'s' * (len(void) > 1)} all 255, nothing in them scored: {names}")
+        them = "them" if len(void) > 1 else "it"
+        # the pixels not scored in all, said here where these labels are why (not in a second warning)
+        share = (
+            f" ({100 * ignored:.1f} % of all label pixels not scored)" if ignored > IGNORED_WARN and not most else ""
+        )
+        lines.append(f"warning: {counted(len(void), 'label')} all 255, nothing in {them} scored: {names}{share}")
     if res.get("labels_only_0_255"):
         lines.append(
             "warning: the labels hold only 0 and 255, and --label-mode index reads 255 as not scored: "
             "for 0/255 masks use --label-mode binary"
         )
-    elif ignored > IGNORED_WARN:
-        most = sorted(res.get("labels_with_unlisted_colours") or [], key=lambda u: -u["share"])
+    elif ignored > IGNORED_WARN and (most or not void):
         where = ""
         if most:  # which labels: a JPEG's blurred colours at every edge, or a colour the colormap misses
             named = ", ".join(f"{Path(u['label']).name} {100 * u['share']:.0f} %" for u in most[:3])
@@ -485,4 +502,7 @@ def evaluate_model(
     else:  # what made the masks scored (the model's defaults resolved): reports told apart
         res["model"] = str(config.model_name)
         res["options"] = {"long_side": pred.long_side, "tta": pred.tta, "optimize": pred.optimize}
+    # how the labels were read and which photos were scored: two reports of other label modes or splits told
+    # apart (none of it was recorded, session 103's sweep)
+    res["labels"] = {"label_mode": label_mode, "colormap": cmap, "stems": None if stems is None else str(stems)}
     return res
