@@ -71,6 +71,12 @@ def test_the_weights_check_costs_no_second_export_nor_fails_a_model_of_inference
     twin = copy.deepcopy(ort)
     twin.logits(x)
     assert twin.weights_key == "mine-v1" and len(exports) == 1
+    # a cached export found without preparing the module: its weights changed since are still seen (the review)
+    again = ModelRunner(ort.model, optimize="onnxruntime", weights_key="mine-v1")
+    again.logits(x)
+    with torch.no_grad():
+        ort.model.conv.bias.add_(3.0)
+    assert torch.allclose(again.logits(x), ModelRunner(ort.model).logits(x), atol=1e-4)
     with torch.inference_mode():
         frozen = torch.nn.Conv2d(3, 2, 1)
     assert ModelRunner(frozen, optimize="jit").logits(x).shape == (1, 2, 16, 16)

@@ -358,8 +358,8 @@ class ModelRunner:
         import torch
 
         key = tuple(x.shape) if self.optimize == "jit" else tuple(x.shape[1:])  # ONNX: any batch size
-        if self.optimize != "none" and (self._ready or self._version is not None):
-            version = weights_version(self.model)  # of the prepared model (prepare may move its tensors)
+        if self.optimize != "none":  # prepare() records the version after moving the tensors: no false change
+            version = weights_version(self.model)
             if self._version is not None and version != self._version:  # changed since (a notebook trains on)
                 self._traced.clear()  # its traced and exported copies: made anew
                 self.weights_key = None  # a cached export under it holds the old weights

@@ -613,7 +613,7 @@ def test_polygonize_max_area_below_min_area(tmp_path: Path) -> None:
     [
         (["--label-mode", "colormap"], "--label-mode colormap needs --colormap"),
         (["--label-mode", "colormap", "--colormap", "garbage"], "--colormap: 'garbage' is not R,G,B=class"),
-        (["--label-mode", "colormap", "--colormap", "0,0,0=0;0,255,0=5"], "label has class id 5, but the model"),
+        (["--label-mode", "colormap", "--colormap", "0,0,0=0;0,255,0=5"], "class id 5, but 2 classes are scored"),
     ],
 )
 def test_evaluate_label_options_are_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:

@@ -155,6 +155,9 @@ def test_a_model_the_config_cannot_build_is_a_usage_error_before_any_output(tmp_
     said = f"{cfg} with --set model.encoder: model: unknown encoder 'nosuch_encoder'"  # the key that brought it
     assert res.exit_code == 2 and said in res.output, res.output
     assert not (tmp_path / "out").exists()
+    res = CliRunner().invoke(main, ["crop", "train", "-c", str(cfg), "--set", "model.encoder=nosuch_encoder",
+                                    "--set", "model.infer_long_side=512"])  # fmt: skip
+    assert f"{cfg} with --set model.encoder: model" in res.output, res.output  # not infer_long_side (the review)
     cfg = _config(tmp_path, f"images: {images}\noutput_dir: {tmp_path / 'st'}\nmodel: {{encoder: effnet}}\n")
     res = CliRunner().invoke(main, ["crop", "selftrain", "-c", str(cfg)])
     assert res.exit_code == 2 and f"{cfg}: model: unknown encoder 'effnet'" in res.output, res.output

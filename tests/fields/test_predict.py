@@ -95,10 +95,13 @@ def test_weights_changed_in_place_are_not_run_nor_resumed_as_the_old(
     p = _pred(tiny_model, optimize=optimize)
     assert p.predict(scene, tmp_path / "a.tif").status == "ok"
     assert p.predict(scene, tmp_path / "a.tif").status == "skipped"
+    late = _pred(tiny_model, optimize=optimize)  # its first call only skips: nothing prepared (the review)
+    assert late.predict(scene, tmp_path / "a.tif").status == "skipped"
     with torch.no_grad():
         for w in tiny_model.parameters():
             w.mul_(-3.0).add_(0.5)
     assert p.predict(scene, tmp_path / "a.tif").status == "kept"  # the old model's: not resumed as this one's
+    assert late.predict(scene, tmp_path / "a.tif").status == "kept"
     p.predict(scene, tmp_path / "b.tif")
     _pred(tiny_model, optimize=optimize).predict(scene, tmp_path / "c.tif")
     a, b, c = (read_probabilities(tmp_path / f"{n}.tif")[1] for n in "abc")

@@ -126,7 +126,9 @@ def _trained_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d / "ok"
 
 
-@pytest.mark.parametrize("damage", ["empty", "no_config", "truncated_weights", "no_tokenizer", "bad_json", "bert"])
+@pytest.mark.parametrize(
+    "damage", ["empty", "no_config", "truncated_weights", "no_tokenizer", "bad_json", "bert", "list_config"]
+)
 def test_a_damaged_model_folder_is_one_line(
     tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, damage: str
 ) -> None:
@@ -149,6 +151,8 @@ def test_a_damaged_model_folder_is_one_line(
         (bad / "config.json").write_text("{")
     elif damage == "bert":  # said with transformers' 3,000-character list of model classes
         (bad / "config.json").write_text('{"model_type": "bert"}')
+    elif damage == "list_config":  # JSON, but no settings: a traceback (the review)
+        (bad / "config.json").write_text("[1, 2]")
     from PIL import Image
 
     Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
@@ -158,7 +162,8 @@ def test_a_damaged_model_folder_is_one_line(
     lines = [ln for ln in res.output.splitlines() if ln.startswith("Error")]
     assert len(lines) == 1 and str(bad) in lines[0] and len(lines[0]) < 500, res.output
     assert "Traceback" not in res.output
-    said = {"bad_json": "config.json: damaged: not JSON", "bert": "a bert model (its config.json), not an image-text"}
+    said = {"bad_json": "config.json: damaged: not JSON", "bert": "a bert model (its config.json), not an image-text",
+            "list_config": "config.json: not a model config"}  # fmt: skip
     assert said.get(damage, "") in lines[0], res.output
 
 

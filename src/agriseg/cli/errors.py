@@ -51,7 +51,9 @@ def config_named(path: str | Path, overrides: Sequence[str] = ()) -> Iterator[No
     try:
         yield
     except ModelOptionError as err:
-        keys = [k for o in overrides if (k := o.partition("=")[0].strip()).split(".")[0] == "model"]
+        said = str(err)  # the --set keys of the model whose option the error names (model.encoder: "encoder")
+        keys = [k for o in overrides if (k := o.partition("=")[0].strip()).split(".")[0] == "model"
+                and k.split(".")[-1] in said]  # fmt: skip
         where = f"{path} with --set {', '.join(keys)}" if keys else str(path)
         raise ConfigError(f"{where}: {err}") from None
 

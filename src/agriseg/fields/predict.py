@@ -203,18 +203,17 @@ class ScenePredictor:
 
     def _identify(self) -> None:
         """``model_id``: a hash of the weights unless given, made anew when they changed since (a notebook training
-        on between two scenes: a re-run is then not resumed from the old weights' output). Compared once the
-        model is prepared (moving it to its device replaces its tensors); a ``model_id`` given is kept."""
+        on between two scenes: a re-run is then not resumed from the old weights' output); a ``model_id`` given
+        is kept."""
         from agriseg.runtime import weights_version
 
+        version = weights_version(self.model)  # of the weights hashed now (moving them to a device: hashed again)
         if self.model_id is None:
             self.model_id, self._auto_id = model_fingerprint(self.model), True
-        if not (self._auto_id and self._runner is not None and self._runner._ready):
-            return
-        version = weights_version(self.model)
-        if self._id_of is not None and version is not None and version != self._id_of:
+        elif self._auto_id and None not in (version, self._id_of) and version != self._id_of:
             self.model_id = model_fingerprint(self.model)
-        self._id_of = version
+        if version is not None:
+            self._id_of = version
 
     @torch.inference_mode()
     def patch_probabilities(self, x: torch.Tensor) -> torch.Tensor:

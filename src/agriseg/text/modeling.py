@@ -169,6 +169,8 @@ def _check_model_folder(name: str) -> None:
     if not folder.is_dir():
         return
     for f in sorted(folder.glob("*.json")):
+        if f.stat().st_size > 2**21:  # a tokenizer of tens of MB: its loader reads it (and says a damaged one)
+            continue
         try:
             json.loads(f.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -181,7 +183,10 @@ def _check_model_folder(name: str) -> None:
         from transformers.models.auto.modeling_auto import MODEL_FOR_IMAGE_TEXT_TO_TEXT_MAPPING_NAMES as VLMS
     except ImportError:
         return
-    kind = json.loads(config.read_text(encoding="utf-8")).get("model_type") if config.is_file() else None
+    own = json.loads(config.read_text(encoding="utf-8")) if config.is_file() else {}
+    if not isinstance(own, dict):  # [1, 2]: valid JSON, no config ("'list' object has no attribute 'get'")
+        raise ModelLoadError(f"{config}: not a model config (a JSON object of settings)")
+    kind = own.get("model_type")
     if isinstance(kind, str) and kind in CONFIG_MAPPING_NAMES and kind not in VLMS:  # a known text-only model
         raise ModelLoadError(f"{name}: a {kind} model (its config.json), not an image-text-to-text model (a VLM)")
 
