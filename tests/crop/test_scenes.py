@@ -166,7 +166,11 @@ def test_a_users_file_under_a_photo_name_of_the_set_is_never_replaced(tmp_path: 
         assert mine.read_bytes() == b"a user's photo" and not (out / "index.json").exists()
 
 
-@pytest.mark.parametrize("index", ["[]", '{"options": [1, 2]}', '{"project": "field trial 2024", "plots": 12}'])
+@pytest.mark.parametrize(
+    # not JSON: --overwrite advised and replaced it (session 103's sweep)
+    "index",
+    ["[]", '{"options": [1, 2]}', '{"project": "field trial 2024", "plots": 12}', "my notes, not json"],
+)
 def test_a_folder_whose_index_is_no_sets_is_refused_in_one_line(tmp_path: Path, index: str) -> None:
     """An index.json that is JSON but no object was an AttributeError traceback (session 75's review); a user's
     own index.json was "a set made with other options (kind None, now 'discs')", --overwrite advised, and
@@ -453,3 +457,18 @@ def test_a_set_of_an_earlier_version_resumes_and_one_with_failed_sources_is_made
     done = {**index, "options": {**options, "source_files": "0" * 16}, "complete": True, "failed_sources": ["x"]}
     (out / "index.json").write_text(json.dumps(done), encoding="utf-8")
     assert earlier_set(out, "discs", cfg, photos, labels) is True  # not refused: the CLI makes it again
+
+
+def test_a_label_of_another_image_suffix_is_read(tmp_path: Path, samples_dir: Path) -> None:
+    """``0399.PNG`` (or ``.tif``) was paired with its photo, then "label file not found" as ``0399.png``, and a
+    stem listed twice drew that photo twice as often (session 103's sweep)."""
+    from PIL import Image
+
+    from agriseg.crop.scenes.sources import read_pair
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "labels").mkdir()
+    (tmp_path / "images" / "0399.jpg").write_bytes((samples_dir / "peanut" / "images" / "0399.jpg").read_bytes())
+    Image.open(samples_dir / "peanut" / "labels" / "0399.png").save(tmp_path / "labels" / "0399.tif")
+    rgb, lab = read_pair(tmp_path / "images", tmp_path / "labels", "0399", refine_band=0)
+    assert lab.shape == rgb.shape[:2] and (lab > 0).any()

@@ -61,19 +61,23 @@ def read_pair(images: Path, labels: Path, stem: str, refine_band: int = 3) -> tu
         raise ValueError(f"{images}: no photo named {stem} ({', '.join(IMAGE_SUFFIXES)})")
     img = found[0]
     rgb = read_rgb(img)
-    lab = read_label(labels / f"{stem}.png", "colormap", PEANUT_CROP_WEED)
+    # the label of that name in any image format (0399.PNG, 0399.tif): it was looked for as <stem>.png alone, so
+    # a pair the folder listing matched failed as "label file not found" (session 103's sweep)
+    named = sorted(p for p in labels.iterdir() if p.stem == stem and p.suffix.lower() in IMAGE_SUFFIXES)
+    label = named[0] if named else labels / f"{stem}.png"
+    lab = read_label(label, "colormap", PEANUT_CROP_WEED)
     if lab.shape != rgb.shape[:2]:  # another photo's label: numpy's broadcast error named neither file
         h, w = lab.shape
         shown = f"{rgb.shape[1]}x{rgb.shape[0]}"
-        raise ValueError(f"{labels / f'{stem}.png'}: label is {w}x{h} px, its photo {img} {shown}")
+        raise ValueError(f"{label}: label is {w}x{h} px, its photo {img} {shown}")
     # colours outside the code and no plant in it: a 0/255 (or 0/1) mask, its plants read as "ignore", none cut
     # out (a Peanut label's soft edges, of an editor's resize, are such pixels beside plant ones: kept)
     unlisted = lab == 255
     if unlisted.mean() > UNLISTED_SHARE and not ((lab == 1) | (lab == 2)).any():
         from agriseg.crop.dataset import _colours_of
 
-        raise ValueError(f"{labels / f'{stem}.png'}: {unlisted.mean():.0%} of its pixels are colours outside the "
-                         f"Peanut colour code ({_colours_of(labels / f'{stem}.png', unlisted)}); labels here are "
+        raise ValueError(f"{label}: {unlisted.mean():.0%} of its pixels are colours outside the "
+                         f"Peanut colour code ({_colours_of(label, unlisted)}); labels here are "
                          "black background, green (0,255,0) crop and red (255,0,0) weed")  # fmt: skip
     return rgb, refine_labels(rgb, lab, refine_band) if refine_band else lab
 

@@ -432,8 +432,8 @@ def unfinished_set(images: str | Path) -> str | None:
 
 def check_set_index(index: Path, data: Any = None) -> None:  # noqa: ANN401 - the file's JSON, as read
     """Refuse an ``index.json`` that no generated set wrote (a user's own file in the output folder): it is never
-    replaced, ``--overwrite`` or not. ``data``: the file's JSON when already read; an unreadable file passes
-    (:func:`earlier_set` names it).
+    replaced, ``--overwrite`` or not. ``data``: the file's JSON when already read. A file that is not JSON is a
+    user's too (a set's index is written whole, under a temporary name): ``--overwrite`` replaced one.
 
     Raises:
         FileExistsError: naming the file.
@@ -442,7 +442,7 @@ def check_set_index(index: Path, data: Any = None) -> None:  # noqa: ANN401 - th
         try:
             data = json.loads(index.read_text(encoding="utf-8"))
         except (OSError, ValueError):
-            return
+            data = None  # said below, as any other file that is no set's index
     if not isinstance(data, dict) or not ({"options", "kind"} & set(data) and "photos" in data):
         raise FileExistsError(f"{index}: exists but is not the index of a generated set; it is kept (--overwrite "
                               "or not): choose another folder")  # fmt: skip
@@ -467,7 +467,7 @@ def earlier_set(
     try:
         before = json.loads(index.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        raise FileExistsError(f"{index}: exists but cannot be read (--overwrite to generate again)") from None
+        before = None  # not JSON: no set's index (refused below, --overwrite or not)
     check_set_index(index, before)
     # sets made before their options were kept name only their kind and seed
     kept = before.get("options") or {"kind": before.get("kind"), "seed": before.get("seed")}
@@ -576,6 +576,8 @@ def make_synthetic(
         raise OptionError(f"--layouts: unknown layout{'s' * (len(unknown) > 1)} {', '.join(unknown)}; valid: {valid}")
     pairs = match_pairs(photos, labels)
     given = stems if stems is not None else read_stem_list(stems_file) if stems_file else None
+    if given is not None:
+        given = list(dict.fromkeys(given))  # a name listed twice: its photo was drawn twice as often
     names = given if given is not None else sorted(pairs)
     if given is None:  # a photo without its label (or one the other way) was left out without a word
         warn_unpaired(photos, labels)
