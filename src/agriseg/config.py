@@ -315,14 +315,18 @@ def _keys_set(override: str, model: type[BaseModel] | None) -> list[str]:
     the file's (``train={epochs: 3}``), its keys only (``train.epochs``): an error of the file's own keys in it is
     the file's, not the override's."""
     key, _, value = override.partition("=")
-    key = key.strip()
     try:
         new = yaml.safe_load(value) if value.strip() else None
     except yaml.YAMLError:
-        return [key]
-    if not (isinstance(new, dict) and new and _fields_at(model, key.split("."))):
-        return [key]
-    return [k for sub, v in new.items() for k in _keys_set(f"{key}.{sub}={yaml.safe_dump(v).strip()}", model)]
+        return [key.strip()]
+    return _group_keys(key.strip().split("."), new, model)
+
+
+def _group_keys(loc: list[str], new: Any, model: type[BaseModel] | None) -> list[str]:  # noqa: ANN401
+    """The dotted keys a value set at ``loc`` gives: its own, or those of a mapping given to a group."""
+    if not (isinstance(new, dict) and new and _fields_at(model, loc)):
+        return [".".join(loc)]
+    return [k for sub, v in new.items() for k in _group_keys([*loc, str(sub)], v, model)]
 
 
 def _into_group(old: Any, new: Any, model: type[BaseModel] | None, loc: Sequence[str]) -> Any:  # noqa: ANN401

@@ -364,8 +364,8 @@ class ModelRunner:
                 self._traced.clear()  # its traced and exported copies: made anew
                 self.weights_key = None  # a cached export under it holds the old weights
             self._version = version
-        if self.optimize != "none" and key in self._traced:
-            return self._traced[key]
+            if key in self._traced:
+                return self._traced[key]
         wkey = self.weights_key or getattr(self.model, "fingerprint", None)
         if self.optimize == "onnxruntime" and self.any_size and not self._eager_only:
             any_key = (x.shape[1], 0, 0)  # (C, any, any)
