@@ -166,6 +166,19 @@ def test_a_users_file_under_a_photo_name_of_the_set_is_never_replaced(tmp_path: 
         assert mine.read_bytes() == b"a user's photo" and not (out / "index.json").exists()
 
 
+def test_a_users_photos_beside_the_set_are_warned_of_and_kept(tmp_path: Path) -> None:
+    """Session 103's list: photos of the user's in set/images/ were kept but joined the set's without a word (a
+    training run on that folder then took them for part of it)."""
+    out = tmp_path / "discs"
+    (out / "images").mkdir(parents=True)
+    mine = out / "images" / "field_01.jpg"
+    mine.write_bytes(b"a user's photo")
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", str(out), "-n", "1"])
+    assert res.exit_code == 0, res.output
+    assert "1 other file stays beside the set's photos (field_01.jpg), not part of it" in res.output, res.output
+    assert mine.read_bytes() == b"a user's photo"
+
+
 @pytest.mark.parametrize(
     # not JSON: --overwrite advised and replaced it (session 103's sweep)
     "index",

@@ -362,8 +362,27 @@ def _begin_set(
             f"{f' (and {len(in_the_way) - 1} more)' if len(in_the_way) > 1 else ''}; move it, or choose another "
             "output folder"
         )
+    _warn_foreign(outdir, set(planned))
     write_json(outdir / "index.json", {**index, "photos": kept, "planned": planned, "complete": False})
     return kept
+
+
+def _warn_foreign(outdir: Path, planned: set[str]) -> None:
+    """Warn of files in the set's ``images/`` and ``labels/`` that are no photo of it (a user's own, kept): a
+    training run given those folders would take them for part of the set."""
+    from agriseg.batch import listed
+    from agriseg.data.io import log
+
+    for sub in ("images", "labels"):
+        folder = outdir / sub
+        others = sorted(
+            p.name
+            for p in (folder.iterdir() if folder.is_dir() else ())
+            if p.is_file() and not p.name.startswith(".") and p.stem not in planned
+        )
+        if others:
+            log.warning("%s: %s beside the set's photos (%s), not part of it; index.json lists the set's",
+                        folder, counted(len(others), "other file", "stays/stay"), listed(others, 3))  # fmt: skip
 
 
 def layout_names(text: str) -> tuple[str, ...]:
