@@ -207,19 +207,32 @@ def thin_photo(shape: tuple[int, int], long_side: int, option: str = "--long-sid
 ENLARGEMENT_WARNED = 8
 
 
+def enlarged_photo(shape: tuple[int, int], long_side: int, option: str = "--long-side") -> str | None:
+    """What to say of a photo ``(H, W)`` enlarged more than :data:`ENLARGEMENT_WARNED` times to the working size
+    ``long_side`` (``option`` as in :func:`thin_photo`; "": the model's, as ``crop traits`` reads photos), else
+    None."""
+    h, w = shape
+    if long_side <= ENLARGEMENT_WARNED * max(h, w):
+        return None
+    at = f"the working size ({option} {long_side})" if option else f"the model's working size ({long_side} px)"
+    fix = (
+        "--long-side 0 reads it at its own size"
+        if option
+        else "`agriseg crop predict --long-side 0` reads it at its own size, and traits measures its masks"
+    )
+    return (
+        f"{w}x{h} px enlarged {long_side / max(h, w):.0f} times to {at}, where the model sees blurred shapes: "
+        f"masks and cover can be wrong; {fix}"
+    )
+
+
 def _warn_thin(source: str | Path, shape: tuple[int, int], long_side: int) -> None:
     """Warn when a very wide or tall photo comes down to a sliver at the working size, or is enlarged many times."""
     from agriseg.data.io import log
 
-    if said := thin_photo(shape, long_side):
-        log.warning("%s: %s", source, said)
-    h, w = shape
-    if long_side > ENLARGEMENT_WARNED * max(h, w):
-        log.warning(
-            "%s: %dx%d px enlarged %.0f times to the working size (--long-side %d), where the model sees blurred "
-            "shapes: masks and cover can be wrong; --long-side 0 reads it at its own size",
-            source, w, h, long_side / max(h, w), long_side,
-        )  # fmt: skip
+    for said in (thin_photo(shape, long_side), enlarged_photo(shape, long_side)):
+        if said:
+            log.warning("%s: %s", source, said)
 
 
 # an orthomosaic read this many times smaller than its own size gets a warning: its plants are a few pixels at

@@ -178,6 +178,21 @@ def test_a_panorama_read_as_a_sliver_is_warned_of(tmp_path: Path) -> None:
     )
 
 
+def test_a_thumbnail_enlarged_many_times_is_warned_of(tmp_path: Path) -> None:
+    """crop predict warned of a 60 px photo enlarged 13 times to 800 px; crop traits measured it without a word
+    (session 103's list; a 320 px photo at 10x: IoU 0.81 -> 0.58, benchmarks/crop_enlargement.py)."""
+    from agriseg.crop.traits.inputs import Item
+    from agriseg.crop.traits.runner import measure_item
+
+    said = {}
+    for name, side in (("thumb", 60), ("small", 200)):
+        Image.fromarray(np.zeros((side, side, 3), np.uint8)).save(tmp_path / f"{name}.png")
+        rec, _, _ = measure_item(Item(name, photo=tmp_path / f"{name}.png"), TraitsConfig(), _Green())
+        said[name] = [w for w in rec["warnings"] if "enlarged" in w]
+    assert said["small"] == [] and len(said["thumb"]) == 1, said
+    assert "60x60 px enlarged 13 times to the model's working size (800 px)" in said["thumb"][0]
+
+
 def test_plots_on_a_photo_with_a_regions_csv_equal_traits(tmp_path: Path) -> None:
     from agriseg.crop.config import PlotsConfig
     from agriseg.crop.traits.growth import photo_plots

@@ -477,10 +477,10 @@ def measure_item(
         assert rgb is not None
         classes, crop_weed, sure = segment(rgb)
         if (working := getattr(segment, "long_side", None)) is not None:  # a panorama of 8640x420 read 39 px high
-            from agriseg.crop.predict import thin_photo
+            from agriseg.crop.predict import enlarged_photo, thin_photo
 
-            if said := thin_photo(rgb.shape[:2], working, ""):
-                doubts.append(said)
+            doubts += [s for s in (thin_photo(rgb.shape[:2], working, ""), enlarged_photo(rgb.shape[:2], working, ""))
+                       if s]  # fmt: skip
     else:
         crop_weed = item.mask is not None and item.mask.stem.endswith("_classes")
     scale = image_scale(rgb, config, item.path, doubts)
