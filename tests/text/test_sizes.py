@@ -19,10 +19,17 @@ def test_grid_keeps_objects_of_the_given_size() -> None:
 
 
 def test_large_tiles_and_impossible_objects_are_explained() -> None:
-    s = suggest_sizes(2048, resolution=10, min_object=20)
-    assert s["patch"] == 448 and s["grid"] == 32
+    s = suggest_sizes(2048, resolution=0.5, min_object=20)
+    assert s["patch"] == 448 and s["grid"] == 24
     assert any("cut into 448-px patches" in n for n in s["notes"])
-    assert any("use smaller tiles (--tile)" in n for n in s["notes"])
+    # 20 m objects in 10 m pixels: no 32-cell grid of a 448-px patch keeps them; the patch was kept at 448 px
+    # while the note said "use smaller tiles" (session 103's list): the patch proposed is the one that does
+    s = suggest_sizes(2048, resolution=10, min_object=20)
+    assert s["patch"] == 32 and s["grid"] == 32 and s["cell_m"] <= 10
+    assert any("cut into 32-px patches" in n for n in s["notes"])
+    s = suggest_sizes(256, resolution=1, min_object=5)
+    assert s["patch"] == 80 and s["grid"] == 32 and s["cell_m"] == 2.5
+    assert "need cells of at most 2.5 m: 32 cells of 80-px patches" in s["notes"][0], s["notes"]
     with pytest.raises(ValueError, match="too small"):
         suggest_sizes(4)
 

@@ -7,6 +7,8 @@ would be refused and a 10 m tile would get 280 m grid cells. The rule here:
 - grid: the smallest of 8, 16, 24, 32 whose cells (patch x resolution / grid metres) are at most half the
   smallest object to keep (default 16 when no object size is given); longer answers cost generation time,
   which grows with grid^2;
+- where even 32 cells are too coarse, the patch shrinks to the largest whose 32 cells are (the tile is cut
+  into those patches: the answer cells over the tile are as many, in more, shorter answers);
 - tiny model only (`text tiny-model`): the whole tile is also shown, resized to ``image_size`` (the patch,
   at most 64 px, so the CPU model stays small) and cut into 8 x 8 vision patches. A real VLM resizes images
   itself (Gemma 3: 896 px); only patch and grid apply to it.
@@ -54,13 +56,15 @@ def suggest_sizes(tile: int, resolution: float | None = None, min_object: float 
                 f"objects of {min_object} m are under two pixels of {resolution} m: no grid resolves them in "
                 "this image; use a finer image"
             )
-        elif not fit:
+        elif not fit:  # smaller patches, each of the largest grid: min_object >= 2 px here, so >= 32 px
+            side = math.floor(GRIDS[-1] * min_object / (2 * resolution))
             notes.append(
-                f"objects of {min_object} m need {need} cells per {side}-px patch; the largest grid ({grid}) "
-                f"gives {side * resolution / grid:.1f} m cells: use smaller tiles (--tile) or a finer image"
+                f"objects of {min_object} m need cells of at most {min_object / 2:g} m: {grid} cells of "
+                f"{side}-px patches (the largest grid; {min(tile, MAX_PATCH)}-px patches would give "
+                f"{min(tile, MAX_PATCH) * resolution / grid:.1f} m cells)"
             )
     patch = side  # cells need not be whole pixels: the grid edges are rounded per cell
-    if tile > MAX_PATCH:
+    if tile > patch:
         notes.append(f"tiles of {tile} px are cut into {patch}-px patches (the last row and column overlap)")
     image_size = min(patch, MAX_TINY_IMAGE)
     vision_patch = max(1, image_size // 8)
