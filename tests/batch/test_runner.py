@@ -1965,14 +1965,14 @@ def test_a_work_folder_makes_again_the_outputs_of_an_edited_input(tmp_path: Path
 def test_a_generated_sets_other_settings_are_named_as_typed() -> None:
     """`make-synthetic` into a set of other settings said only "exists (use --overwrite)"; the settings are named
     by their flags, a setting without one by its name (never an option that does not exist)."""
-    from agriseg.batch.outputs import _settings_changed
+    from agriseg.batch.outputs import settings_changed
     from agriseg.fingerprint import OPTION_FLAGS
 
     before = {"seed": 1, "countries": {"austria": 2}, "noise_dn": 0, "splits": ["train"]}
     now = {"seed": 2, "countries": {"austria": 2, "kenya": 1}, "noise_dn": 5, "splits": ["train"]}
     token = OPTION_FLAGS.set({"seed": "--seed", "countries": "--countries"})
     try:
-        said = _settings_changed(before, now)
+        said = settings_changed(before, now)
     finally:
         OPTION_FLAGS.reset(token)
     assert said == "--seed: 1 -> 2, --countries: austria:2 -> austria:2,kenya:1, noise dn: 0 -> 5"

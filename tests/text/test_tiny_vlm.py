@@ -513,7 +513,8 @@ def test_tiny_model_adds_its_class_words(tmp_path: Path) -> None:
     assert res.output.split(",")[1] == again.output.split(",")[1]  # the same parameter count, read from the file
     assert (tmp_path / "m" / "model.safetensors").stat().st_mtime_ns == before
     other = ["text", "tiny-model", "-o", str(tmp_path / "m"), "--classes", ",".join(words), "--seed", "3"]
-    assert CliRunner().invoke(main, other).exit_code == 2
+    refused = CliRunner().invoke(main, other)
+    assert refused.exit_code == 2 and "made with other settings (--seed: 0 -> 3)" in refused.output, refused.output
     Image.new("RGB", (16, 16)).save(tmp_path / "a.png")
     res = CliRunner().invoke(main, ["text", "predict", str(tmp_path / "a.png"), "-o", str(tmp_path / "p"),
                                     "-m", str(tmp_path / "m")])  # fmt: skip

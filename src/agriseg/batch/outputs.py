@@ -88,7 +88,7 @@ def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) 
         return False
     same = json.loads(json.dumps({"command": command, "settings": dict(settings)}))  # tuples as JSON lists
     if earlier.get("command") == command and isinstance(before := earlier.get("settings"), dict):
-        if changed := _settings_changed(before, same["settings"]):
+        if changed := settings_changed(before, same["settings"]):
             raise FileExistsError(f"{folder}: made with other settings ({changed}); --overwrite makes it again")
     if {k: earlier.get(k) for k in same} != same:
         return False
@@ -96,7 +96,7 @@ def already_made(folder: str | Path, command: str, settings: Mapping[str, Any]) 
     return True
 
 
-def _settings_changed(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
+def settings_changed(before: Mapping[str, Any], now: Mapping[str, Any]) -> str:
     """The settings of a generated set that differ, as a refused re-run names them (``--seed: 1 -> 2``)."""
     from agriseg.fingerprint import OPTION_FLAGS, setting_name, shown
 

@@ -428,6 +428,15 @@ def build_tiny_model(
             meta = read_meta(out)
         except OptionError:
             meta = {}
+        before = meta.get("tiny_model")
+        if isinstance(before, dict) and (before != made_with or meta.get("class_names") != list(class_names)):
+            # a tiny model of other settings: they are named (it had said "exists (use --overwrite)" alone)
+            from agriseg.batch.outputs import settings_changed
+
+            changed = settings_changed({**before, "classes": meta.get("class_names")},
+                                       {**made_with, "classes": list(class_names)})  # fmt: skip
+            raise FileExistsError(f"{outdir}: a tiny model made with other settings ({changed}); --overwrite makes "
+                                  "it again")  # fmt: skip
         if meta.get("tiny_model") == made_with and meta.get("class_names") == list(class_names):
             try:  # its weights and tokenizer there and whole (a folder missing them is no unchanged model)
                 n = _parameters(out) if (out / "tokenizer.json").is_file() else 0
