@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -119,6 +120,27 @@ def test_a_file_given_as_a_folder_is_said_to_be_one(tmp_path: Path) -> None:
         match_pairs(tmp_path / "val.txt", tmp_path / "labels", names=("data.images", "data.labels"))
     with pytest.raises(FileNotFoundError, match=r"nowhere: folder not found \(data\.images\)"):
         match_pairs(tmp_path / "nowhere", tmp_path / "labels", names=("data.images", "data.labels"))
+
+
+def test_one_folder_as_photos_and_labels_is_said_to_be_one(tmp_path: Path, samples_dir: Path) -> None:
+    """Photos and labels in one folder said "0003.jpg and 0003.png: two images of one name; keep one" (training),
+    and make-synthetic of the bundled photos as both said "the bundled samples' photos, not those of --labels"
+    of the same folder (session 103's list)."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+    from agriseg.crop.dataset import match_pairs
+
+    for src in ("images", "labels"):
+        for f in (samples_dir / "peanut" / src).iterdir():
+            shutil.copy(f, tmp_path / f.name)
+    with pytest.raises(OptionError, match=r"the photos' own folder \(data\.labels\); give the folder of the labels"):
+        match_pairs(tmp_path, tmp_path, names=("data.images", "data.labels"))
+    bundled = str(samples_dir / "peanut" / "images")
+    for folder in (str(tmp_path), bundled):
+        args = ["crop", "make-synthetic", "discs", "-o", str(tmp_path / "out"), "--photos", folder, "--labels", folder]
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 2 and "the photos' own folder (--photos)" in res.output, res.output
 
 
 def test_a_photo_flipped_by_its_exif_orientation_is_said_before_training(

@@ -89,6 +89,8 @@ def make_synthetic(
     from agriseg.crop.config import SyntheticPhotosConfig
     from agriseg.crop.scenes.write import earlier_set, sources_unchanged
 
+    if photos.resolve() == labels.resolve():  # the bundled photos as both: "not those of --labels" of themselves
+        raise OptionError(f"--labels {labels}: the photos' own folder (--photos); give the folder of the labels")
     given = [f"--{n}" for n, p, f in (("photos", photos, "images"), ("labels", labels, "labels")) if p != SAMPLES / f]
     if len(given) == 1:  # the bundled labels of the user's photos: another photo's outlines, or a crash
         other = "--labels" if given == ["--photos"] else "--photos"

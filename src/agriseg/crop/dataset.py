@@ -33,6 +33,11 @@ def match_pairs(
         if not d.is_dir():  # a file there was "folder not found" too
             what = "a file, not a folder" if d.exists() else "folder not found"
             raise FileNotFoundError(f"{d}: {what}" + (f" ({name})" if name else ""))
+    if images.resolve() == labels.resolve():  # each photo and its label: "two images of one name; keep one"
+        from agriseg.config import OptionError
+
+        raise OptionError(f"{labels}: the photos' own folder" + (f" ({names[1]})" if names else "")
+                          + "; give the folder of the labels")  # fmt: skip
     imgs, labs = images_by_stem(images, photos=True), images_by_stem(labels)
     for d, found, name, kind in ((images, imgs, names[0] if names else "", "images"),
                                  (labels, labs, names[1] if names else "", "label images")):  # fmt: skip
