@@ -106,7 +106,9 @@ def main() -> None:
     result = {
         "mosaic": {"photos": [p.name for p in a.photos], "width_px": whole, "plots": a.rows * a.cols},
         "command": "agriseg crop plots mosaic.tif --plots plots.gpkg -o OUT --window W",
-        "mean_green_fraction": {str(w): round(float(np.mean([v[0] for v in t.values()])), 5) for w, t in tables.items()},
+        "mean_green_fraction": {
+            str(w): round(float(np.mean([v[0] for v in t.values()])), 5) for w, t in tables.items()
+        },
         "against_whole_mosaic_window": {str(w): _compare(tables[w], tables[whole]) for w in a.windows},
         "whole_window_vs_crop_predict_long_side_0": _compare(predicted, tables[whole]),
     }

@@ -101,7 +101,8 @@ def traits(paths: tuple[str, ...], outdir: Path, batch: BatchOptions, **params: 
         help="Plot polygons (GeoPackage, GeoJSON...), or a regions CSV (id,x,y,width,height) of photos.")  # fmt: skip
 @outdir_option("Output folder: <name>_plots.gpkg and .csv per mosaic; growth.csv, growth_wide.csv, growth.png.")
 @option("--plot-id", config=CROP_PLOTS,
-        show_default="plot_id, plot, id, name, plot_name or label (any case; _, - and spaces optional: PlotID), else the row number",
+        show_default="plot_id, plot, id, name, plot_name or label (any case; _, - and spaces optional: PlotID), "
+                     "else the row number",
         help="Plot id column.")  # fmt: skip
 @_shared(CROP_PLOTS)
 @option("--window", config=CROP_PLOTS, type=int, help="Window side in px.")
