@@ -177,7 +177,9 @@ def selftrain(
             ev = rep[st]["evaluate"]
             click.echo(f"{st}: mIoU {100 * ev['miou']:.2f}  bIoU {100 * ev['biou']:.2f} (true labels)")
     if "trimap" in rep:
-        click.echo(f"trimaps: {100 * rep['trimap']['mean_ignored']:.1f}% of pixels ignored on average")
+        from agriseg.crop.selftrain import trimap_summary
+
+        click.echo(trimap_summary(rep["trimap"]["mean_ignored"]))
     _photos_left_out(rep)
 
 
@@ -250,4 +252,8 @@ def adapt(
     use = f"agriseg crop predict --model {quote(str(output))} ..."  # a path with a space pastes whole
     click.echo(f"adapted model: {rep['adapted_model']}{same}  (use: {use})")
     _stages_kept(rep)
+    from agriseg.crop.selftrain import MOSTLY_IGNORED, trimap_summary
+
+    if (ignored := rep.get("trimap", {}).get("mean_ignored", 0.0)) > MOSTLY_IGNORED:  # said only when it matters
+        click.echo(trimap_summary(ignored))
     _photos_left_out(rep)

@@ -739,3 +739,14 @@ def test_adapt_names_a_file_that_is_no_photo(tmp_path: Path) -> None:
     code, out = _cli("crop", "adapt", tmp_path / "readme.txt", "-o", tmp_path / "ad" / "m.safetensors")
     assert code == 2 and "readme.txt: not a photo (.jpg" in out and "1 photo given" not in out, out
     assert not (tmp_path / "ad").exists()
+
+
+def test_trimaps_ignoring_most_pixels_are_said_to_make_stage_2_scores_say_little() -> None:
+    """A barely trained stage 1 gave trimaps ignoring 93 % of the pixels and a stage-2 score of 1.000 on the
+    pseudo-labels (0.03 on the true labels) with no word beyond the percentage (session 104's sweep)."""
+    from agriseg.crop.selftrain import trimap_summary
+
+    assert trimap_summary(0.037) == "trimaps: 3.7% of pixels ignored on average"
+    said = trimap_summary(0.928)
+    assert said.startswith("trimaps: 92.8% of pixels ignored on average (most of each photo")
+    assert "train stage 1 longer, --stage1-epochs" in said
