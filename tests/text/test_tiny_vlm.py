@@ -108,6 +108,9 @@ def test_model_without_chat_template_is_a_clear_error(workdir: Path, tmp_path: P
     (tmp_path / "roles.jinja").write_text("{% for m in messages %}{{ m['role'] }}{% endfor %}")
     with pytest.raises(OptionError, match="roles.jinja: not a chat template for this model"):  # no text, no image
         load_vlm(str(d), device="cpu", template_path=str(tmp_path / "roles.jinja"))
+    # a model folder given for its template said "chat template file not found" of a folder there (session 103)
+    with pytest.raises(OptionError, match=r"base: a folder; chat_template names a Jinja template file"):
+        load_vlm(str(d), device="cpu", template_path=str(workdir / "base"))
     (tmp_path / "t.jinja").write_text(CHAT_TEMPLATE)
     _, p = load_vlm(str(d), device="cpu", template_path=str(tmp_path / "t.jinja"))
     assert p.chat_template == CHAT_TEMPLATE

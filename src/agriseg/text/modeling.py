@@ -64,6 +64,8 @@ def ensure_chat_template(processor: Any, name: str, template_path: str | None = 
     tok = getattr(processor, "tokenizer", None)
     if template_path:
         p = Path(template_path)
+        if p.is_dir():  # a model folder given for its template: "not found" of a folder that is there
+            raise OptionError(f"{p}: a folder; chat_template names a Jinja template file (e.g. chat_template.jinja)")
         if not p.is_file():
             raise FileNotFoundError(f"{p}: chat template file not found")
         try:
