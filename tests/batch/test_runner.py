@@ -1998,3 +1998,42 @@ def test_a_failure_at_a_server_names_the_item_too() -> None:
     assert said == "north-field: https://stac.example/api: STAC API not reachable (timeout)"
     other = describe_error(Item("a", "a.tif", ()), ValueError("lab/a.png: not a label"))
     assert other == "lab/a.png: not a label"  # a file the message names: as it is
+
+
+def test_a_ctrl_c_a_c_library_swallowed_stops_the_retries_without_a_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C during a stalled COG read was raised inside rasterio's GDAL log callback, which cannot pass it on:
+    Python printed its traceback, and the read was retried with backoff for minutes (session 104's sweep)."""
+    import signal
+    import sys
+
+    from rasterio.errors import RasterioIOError
+
+    from agriseg.batch.errors import _CtrlC, interrupt_pending
+    from agriseg.fields import download
+    from agriseg.fields.config import DownloadConfig
+
+    hooks = (sys.excepthook, sys.unraisablehook)
+    ctrl = _CtrlC()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            ctrl._note(signal.SIGINT, None)  # as the signal comes: noted, then Python's handler raises
+        assert ctrl.pressed and interrupt_pending()
+        sys.excepthook(KeyboardInterrupt, KeyboardInterrupt(), None)  # as Cython prints what it cannot raise
+        assert capsys.readouterr().err == ""
+        reads: list[int] = []
+
+        def stalled() -> None:
+            reads.append(1)
+            raise RasterioIOError("CURL error: Operation timed out after 60000 milliseconds")
+
+        monkeypatch.setattr(download.time, "sleep", lambda s: None)
+        with pytest.raises(KeyboardInterrupt):
+            download._retrying("http://h/b.tif", DownloadConfig(retries=4), (RasterioIOError,), stalled, "b")
+        assert reads == [1]  # no retry after the Ctrl-C
+    finally:
+        ctrl.restore()
+    assert not interrupt_pending() and (sys.excepthook, sys.unraisablehook) == hooks
+    sys.excepthook(ValueError, ValueError("shown"), None)  # other errors are printed as ever
+    assert "ValueError: shown" in capsys.readouterr().err

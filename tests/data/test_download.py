@@ -20,10 +20,17 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def test_a_host_without_an_address_is_named_after_one_second_try(sleeps: list[float]) -> None:
-    assert dl.unresolved_host(NOWHERE) == ("cannot resolve stac.agriseg-test.invalid: no network, or a wrong host name")
+    assert dl.unreachable(NOWHERE) == ("cannot resolve stac.agriseg-test.invalid: no network, or a wrong host name")
     assert sleeps == [1.0]  # asked twice, one second apart
-    assert dl.unresolved_host("http://127.0.0.1:9/x") is None and dl.unresolved_host("http://localhost/x") is None
-    assert dl.unresolved_host("catalog.json") is None and dl.unresolved_host("file:///tmp/x") is None
+    assert dl.unreachable("catalog.json") is None and dl.unreachable("file:///tmp/x") is None
+    import socket
+
+    with socket.socket() as listening:  # a port something listens on: reachable
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        assert dl.unreachable(f"http://127.0.0.1:{listening.getsockname()[1]}/x") is None
+        assert dl.unreachable(f"http://localhost:{listening.getsockname()[1]}/x") is None
+    assert sleeps == [1.0]
 
 
 def test_download_of_an_unresolvable_host_fails_before_its_retries(sleeps: list[float], tmp_path: Path) -> None:
@@ -50,29 +57,32 @@ def _closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_a_refused_connection_is_said_in_words_not_the_library_dump(tmp_path: Path) -> None:
+def test_a_refused_connection_is_said_in_words_not_the_library_dump(tmp_path: Path, sleeps: list[float]) -> None:
     """It said ``STAC API not reachable (APIError: HTTPConnectionPool(host='127.0.0.1', port=9): Max retries
-    exceeded ... NewConnectionError(...[Errno 111] Connection refused))`` (session 62's sweep)."""
+    exceeded ... NewConnectionError(...[Errno 111] Connection refused))`` (session 62's sweep); and it was retried
+    with backoff, 256 s for --retries 8 (session 104's sweep): now one second try, a second apart."""
     pytest.importorskip("pystac_client")
     from agriseg.fields.config import DownloadConfig
     from agriseg.fields.stac import open_api
 
-    url = f"http://127.0.0.1:{_closed_port()}"
+    port = _closed_port()
+    url = f"http://127.0.0.1:{port}"
     with pytest.raises(ValueError) as err:
-        open_api(DownloadConfig(stac_url=url + "/stac", retries=0))
+        open_api(DownloadConfig(stac_url=url + "/stac", retries=8))
     assert (
         str(err.value)
-        == f"{url}/stac: STAC API not reachable (connection refused: nothing answers at that address and port)"
+        == f"{url}/stac: STAC API not reachable (connection refused: nothing answers at 127.0.0.1:{port})"
     )
+    assert sleeps == [1.0]
     with pytest.raises(ValueError) as err:
-        dl.download(url + "/m.ckpt", tmp_path / "m.ckpt", retries=0, progress=False)
-    assert str(err.value) == (
-        f"{url}/m.ckpt: download failed after 1 attempt(s) (connection refused: nothing answers at that address and "
-        "port)"
-    )
-    with pytest.raises(ValueError):  # a cache folder made for a download of which nothing came is removed
+        dl.download(url + "/m.ckpt", tmp_path / "m.ckpt", retries=8, progress=False)
+    assert str(err.value) == f"{url}/m.ckpt: download failed (connection refused: nothing answers at 127.0.0.1:{port})"
+    assert sleeps == [1.0, 1.0]
+    # said as before where the refusal comes after the check (a server stopped between the two)
+    assert dl.network_problem(ConnectionRefusedError("[Errno 111] Connection refused")).startswith("connection refused")
+    with pytest.raises(ValueError):
         dl.download(url + "/m.ckpt", tmp_path / "cache" / "models" / "m.ckpt", retries=0, progress=False)
-    assert (tmp_path / "cache").is_dir() and not (tmp_path / "cache" / "models").exists()
+    assert not (tmp_path / "cache").exists()  # refused before any folder is made
 
 
 class _Files:
@@ -205,3 +215,11 @@ def test_too_many_requests_is_retried_after_the_wait_the_server_asks(files, tmp_
     assert got.read_bytes() == b"weights" * 100 and sleeps == [7.0, 7.0]
     assert dl.retry_after("100000") == dl.MAX_RETRY_AFTER_S and dl.retry_after("soon") == 0.0
     assert dl.retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date gone by: no wait
+
+
+def test_a_cache_folder_made_for_a_download_of_which_nothing_came_is_removed(files, tmp_path: Path) -> None:
+    files.files["/m.ckpt"] = (b"x", '"v1"')
+    files.busy["/m.ckpt"] = 1  # 429: the one attempt fails
+    with pytest.raises(ValueError, match="HTTP 429"):
+        dl.download(files.url + "/m.ckpt", tmp_path / "cache" / "models" / "m.ckpt", retries=0, progress=False)
+    assert (tmp_path / "cache").is_dir() and not (tmp_path / "cache" / "models").exists()

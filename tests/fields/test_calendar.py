@@ -66,6 +66,22 @@ def test_a_calendar_cut_short_in_the_cache_is_downloaded_again(season_server: Lo
     assert again.win_a == first.win_a and cached.read_bytes() == whole
 
 
+def test_a_calendar_the_server_sends_cut_short_is_named_with_its_url(season_server: Loopback, tmp_path) -> None:
+    """Half a calendar file sent as a whole answer: "<cache folder>: a crop calendar file is damaged (Read failed.
+    See previous exception for details.)", naming neither the file nor where it came from (session 104's sweep)."""
+    path = "/calendar/" + FILES[("summer", "sos")]
+    whole = season_server.files[path]
+    season_server.add_file(path, whole[: len(whole) // 2])
+    cached = tmp_path / "cache" / "crop-calendar" / FILES[("summer", "sos")]
+    with pytest.raises(ValueError) as err:
+        season_dates(WEST, 2022, progress=False)
+    said = str(err.value)
+    assert said.startswith(f"{cached}: the crop calendar file is damaged (cut short; from http://"), said
+    assert said.endswith("removed from the cache, the next run downloads it again") and "previous exception" not in said
+    season_server.add_file(path, whole)  # mended on the server: the next run downloads it again
+    assert season_dates(WEST, 2022, progress=False).win_a and cached.read_bytes() == whole
+
+
 def test_nodata_cells_take_the_nearest_value_then_fail_far_away(season_server: Loopback) -> None:
     import rasterio
 

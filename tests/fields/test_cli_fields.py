@@ -544,9 +544,29 @@ def test_the_memory_estimate_leaves_the_activations_of_a_gpu_run_to_the_gpu() ->
     info = SceneInfo(Path("s.tif"), 10980, 10980, 8, "uint16", None, None, None, {})
     cpu = PredictConfig(patch_size=1024, batch_size=32)
     gpu = PredictConfig.model_construct(**{**cpu.model_dump(), "device": "cuda"})  # no GPU needed to build it
-    planes = 32 * 2048**2 * ACTIVATION_PLANES * 4.0
+    from agriseg.tiling import window_starts
+
+    per_row = len(window_starts(10980, 1024, cpu.stride))  # 14 patches: a batch is cut from one row
+    planes = min(32, per_row) * 2048**2 * ACTIVATION_PLANES * 4.0
     assert scene_memory_need(info, cpu, 2.0) - scene_memory_need(info, gpu, 2.0) == planes
     assert scene_memory_need(info, gpu, 2.0) < 8 * 2**30  # fits a 16 GB host
+
+
+def test_the_memory_estimate_counts_no_more_patches_than_a_row_holds() -> None:
+    """Batches are cut from one row of patches: --batch-size 1000 of a scene 3 patches wide was refused as needing
+    73 GiB, where its real peak was that of --batch-size 4 (session 104's sweep)."""
+    from pathlib import Path
+
+    from agriseg.fields.config import PredictConfig
+    from agriseg.fields.predict import scene_memory_need
+    from agriseg.raster.io import SceneInfo
+    from agriseg.tiling import window_starts
+
+    info = SceneInfo(Path("s.tif"), 578, 379, 8, "uint16", None, None, None, {})  # width, height
+    row = PredictConfig(patch_size=256)
+    assert len(window_starts(578, 256, row.stride)) == 3
+    three, huge = (scene_memory_need(info, PredictConfig(patch_size=256, batch_size=b), 2.0) for b in (3, 1000))
+    assert huge == three and scene_memory_need(info, PredictConfig(patch_size=256, batch_size=2), 2.0) < three
 
 
 def test_train_names_a_renamed_key_in_one_line_and_checks_its_data_before_writing(tmp_path: Path) -> None:
@@ -703,6 +723,11 @@ def test_an_onnx_export_given_as_the_model_says_what_to_give(tmp_path, tiny_ckpt
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "s.tif"), "-m", str(tmp_path / "m.onnx")])
     assert res.exit_code == 2 and "m.onnx: an ONNX file; the fields commands take" in res.output, res.output
+    # a scene given as the model was "an image, not a model file (a .safetensors, .ckpt or .onnx file)": the crop
+    # commands' words, offering the .onnx refused above (session 104's sweep)
+    res = CliRunner().invoke(main, ["fields", "predict", str(tmp_path / "s.tif"), "-m", str(tmp_path / "s.tif")])
+    assert res.exit_code == 2, res.output
+    assert "s.tif: an image, not a model file (a .safetensors or .ckpt file, or a released name)" in res.output
 
 
 # on Dask workers: 15 s of cluster start, slow (the smoke suite's `fields map --workers 2` runs Dask by default)

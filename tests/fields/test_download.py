@@ -613,6 +613,29 @@ def test_retries_wait_backoff_then_double_and_a_429_is_retried(monkeypatch: pyte
     assert waits == [1.0, 2.0, 4.0]
 
 
+def test_a_band_whose_server_refuses_connections_fails_without_the_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A COG on a port nothing listens on was tried 5 times with backoff (24 s; 256 s with --retries 8) before
+    "Could not connect to server" (session 104's sweep): one second try, a second apart."""
+    import socket
+
+    from agriseg.data import download as dl
+    from agriseg.fields import download
+
+    waits: list[float] = []
+    monkeypatch.setattr(download.time, "sleep", waits.append)
+    monkeypatch.setattr(dl.time, "sleep", waits.append)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    href = f"http://127.0.0.1:{port}/b04.tif"
+    cfg = DownloadConfig(retries=8, backoff_s=1.0)
+    with pytest.raises(
+        ValueError, match=rf"b04: cannot open .*\(connection refused: nothing answers at 127.0.0.1:{port}\)"
+    ):
+        download._open_remote(href, cfg, "b04")
+    assert waits == [1.0]
+
+
 def test_explicit_items_grid_is_a_window_s_union_where_the_windows_overlap(loopback: Loopback, tmp_path: Path) -> None:
     """Without --bbox the grid took window A's first tile only (its second tile cut off), or the union of the
     windows (a strip with window B empty): changed rules went through (mutation sweep)."""
@@ -716,6 +739,16 @@ def test_the_apis_and_the_transfers_failures_are_said_as_what_they_are(loopback:
     slow = _cfg(loopback, retries=0).model_copy(update={"timeout_s": 0.3})
     with pytest.raises(ValueError, match=r"x: cannot open after 1 attempt\(s\) \(no answer within 0.3 s; x.tif"):
         _retrying("http://h/x.tif", slow, (OSError,), stalls, "x: cannot open")
+
+
+def test_a_search_answered_with_json_of_another_shape_is_said_so(loopback: Loopback, tmp_path: Path) -> None:
+    """A search answered `[1, 2]` failed "('list' object has no attribute 'get')" (session 104's sweep)."""
+    for body in (b"[1, 2]", b'{"type": "FeatureCollection", "features": [7]}'):
+        loopback.add_file("/stac/search", body)
+        with pytest.raises(ValueError) as err:
+            download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)
+        assert "it answered with JSON that is not a STAC ItemCollection (features)" in str(err.value), err.value
+        assert "attribute" not in str(err.value)
 
 
 def test_relative_asset_hrefs_are_read_from_their_item(tmp_path: Path) -> None:
@@ -840,6 +873,37 @@ def test_stac_requests_wait_as_every_download_and_a_long_retry_after_is_capped(
     import pickle
 
     assert type(pickle.loads(pickle.dumps(retry))) is type(retry)  # a client holding it travels to workers
+
+
+def test_a_search_that_gets_no_answer_is_said_on_each_retry_and_at_the_end(caplog: pytest.LogCaptureFixture) -> None:
+    """A hung search ran 5.5 minutes without a word, then failed "(no answer in time (timed out))", where a band's
+    read names its attempts and timeout (session 104's sweep)."""
+    import requests
+    from urllib3.exceptions import ReadTimeoutError
+
+    from agriseg.fields.stac import _search, stac_io
+
+    cfg = DownloadConfig(stac_url="https://stac.example/api", retries=2, timeout_s=30)
+    retry = stac_io(cfg).session.adapters["https://"].max_retries
+
+    class Pool:
+        scheme, host, port = "https", "stac.example", 443
+
+    with caplog.at_level("WARNING", logger="agriseg"):
+        error = ReadTimeoutError(None, "/api/search", "Read timed out. (read timeout=30)")  # type: ignore[arg-type]
+        retry.increment("POST", "/api/search", error=error, _pool=Pool())
+    assert "https://stac.example:443/api/search: no answer in time; trying again (attempt 2 of 3)" in caplog.text
+
+    class Client:
+        def search(self, **kw: object) -> None:
+            raise requests.exceptions.ReadTimeout("Read timed out. (read timeout=30)")
+
+    with pytest.raises(ValueError) as err:
+        _search(Client(), cfg, "window A")
+    assert str(err.value) == (
+        "https://stac.example/api: search for window A failed (no answer in time (timed out), 3 attempt(s) of up to "
+        "30 s each)"
+    )
 
 
 def test_a_file_where_the_parts_folder_goes_is_named(tmp_path: Path) -> None:

@@ -88,6 +88,21 @@ def test_a_damaged_cached_model_is_said_and_fetched_again(
     assert not cut_short_zip(path.parent)  # a file it cannot read (a folder here): not taken for damaged
 
 
+def test_a_release_the_server_sends_cut_short_is_not_said_downloaded(
+    model_cache: Path, loopback: Loopback, ftw_ckpt_bytes: bytes
+) -> None:
+    """A whole answer (its Content-Length right) of half the checkpoint: `models download` said "1 downloaded",
+    exit 0, and `models list` then called it damaged (session 104's sweep)."""
+    loopback.add_file(PATH, ftw_ckpt_bytes[:5000])
+    res = CliRunner().invoke(main, ["fields", "models", "download", NAME])
+    assert res.exit_code == 1 and "0 downloaded, 0 skipped, 1 failed" in res.output, res.output
+    assert "the server sent a file cut short or damaged" in res.output and "a re-run downloads it again" in res.output
+    assert not registry.cached_path(registry.get_spec(NAME)).exists()
+    loopback.add_file(PATH, ftw_ckpt_bytes)  # the server mended: the re-run downloads it
+    res = CliRunner().invoke(main, ["fields", "models", "download", NAME])
+    assert res.exit_code == 0 and "1 downloaded, 0 skipped, 0 failed" in res.output, res.output
+
+
 def test_a_file_under_a_release_name_that_is_another_model_is_refused(model_cache: Path) -> None:
     """A mirror serving a 2-class checkpoint as a 3-class release loaded it as the release, unsaid."""
     from agriseg.fields.checkpoints import load_for_scenes

@@ -45,6 +45,35 @@ def test_blockwise_equals_single_pass(tmp_path: Path, separation: str, class_onl
     assert len(single) > 40 and len(crossing) > 20
 
 
+def test_a_wide_split_reads_no_more_than_the_scene_and_its_largest_is_20_px(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each window of the gap split read a halo of 2 R + (offsets in the square of R) pixels whatever the scene's
+    size: --split-boundary 1000 asked for 1.33 TiB on a 578 x 379 px scene (session 104's sweep). The halo is
+    cut at the scene's edge (plus the split's reach), the polygons the same by blocks as in one pass."""
+    import importlib
+
+    pz = importlib.import_module("agriseg.vector.polygonize")
+    shapes: list[tuple[int, ...]] = []
+    split_window = pz._split_window
+
+    def recorded(*args: object) -> tuple[np.ndarray, int, int]:
+        out = split_window(*args)
+        shapes.append(out[0].shape)
+        return out
+
+    monkeypatch.setattr(pz, "_split_window", recorded)
+    cls, prob = field_layout(120, 140, seed=3)
+    path = write_probs(tmp_path / "p.tif", cls, prob)
+    cfg = {"split_boundary_px": 20.0, "workers": 1, **RAW}
+    single, _ = polygonize_pixels(path, PolygonizeConfig(block_size=4096, **cfg))
+    blocked, _ = polygonize_pixels(path, PolygonizeConfig(block_size=48, **cfg))
+    _same(single, blocked)
+    assert len(single) > 5 and shapes and all(h <= 120 + 2 * 21 and w <= 140 + 2 * 21 for h, w in shapes), shapes
+    with pytest.raises(ValueError, match="less than or equal to 20"):
+        PolygonizeConfig(split_boundary_px=21)
+
+
 def test_scenes_beyond_int32_labels_give_the_same_polygons(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 

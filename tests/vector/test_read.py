@@ -48,3 +48,17 @@ def test_a_crs_proj_cannot_transform_is_one_line_naming_the_file(tmp_path: Path)
             "--win-a-dates", "2023-01-01/2023-02-01", "--win-b-dates", "2023-06-01/2023-07-01"]  # fmt: skip
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 2 and "cannot be transformed" in res.output and "Traceback" not in res.output
+
+
+def test_a_geometry_geos_cannot_build_is_said_in_one_line(tmp_path: Path) -> None:
+    """A polygon ring of one point: GEOS's message ended in a newline, the error ran over two lines (session
+    104's sweep)."""
+    path = tmp_path / "bad.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {}, '
+        '"geometry": {"type": "Polygon", "coordinates": [[[15.0, 48.0]]]}}]}',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError) as err:
+        read_vector(path)
+    assert str(err.value).startswith(f"{path}: not a readable vector file (") and "\n" not in str(err.value)

@@ -203,31 +203,69 @@ def _same_command(overwrite: bool) -> str:
     return "the same command" + (" without --overwrite" if overwrite else "")
 
 
+_PENDING = threading.Event()  # a Ctrl-C noted by a running batch that no KeyboardInterrupt has carried out yet
+
+
+def interrupt_pending() -> bool:
+    """Whether a Ctrl-C came while a batch runs and was swallowed on its way (see :class:`_CtrlC`): loops that
+    wait or retry (downloads) check it and stop, instead of retrying a stalled read for minutes."""
+    return _PENDING.is_set()
+
+
 class _CtrlC:
     """Notes a Ctrl-C while a batch runs, then lets Python raise KeyboardInterrupt as it does. A C extension
     interrupted mid-call may raise its own error instead (matplotlib's "Invalid bounding box" for a GGHT plot):
     that item then stops the batch as the Ctrl-C it was, not fail as a photo while the batch goes on (once in
-    20 tries of session 73's sweep). Signal handlers can only be set from the main thread; elsewhere nothing
-    is noted."""
+    20 tries of session 73's sweep). One may swallow it: raised inside rasterio's GDAL log callback during a
+    stalled read, the KeyboardInterrupt was printed as an "Exception ignored" traceback and the read retried
+    for minutes (session 104's sweep): it stays noted (:func:`interrupt_pending`, which the retry loops read)
+    and such a print is left out. Signal handlers can only be set from the main thread; elsewhere nothing is
+    noted."""
 
     def __init__(self) -> None:
+        import sys
+
         self.pressed = False
         self.previous: Any = None
+        self.unraisable: Any = None
+        self.excepthook: Any = None
+        _PENDING.clear()
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
             if callable(previous):  # Python's default, or a caller's handler: chained, not replaced
                 self.previous = previous
                 signal.signal(signal.SIGINT, self._note)
+                # Cython prints an exception its callback cannot raise through sys.excepthook, then reports it
+                # to sys.unraisablehook: the Ctrl-C noted is said by the batch instead, once
+                self.unraisable, self.excepthook = sys.unraisablehook, sys.excepthook
+                sys.unraisablehook, sys.excepthook = self._unraisable, self._excepthook
 
     def _note(self, signum: int, frame: Any) -> None:  # noqa: ANN401 - a frame object
         self.pressed = True
+        _PENDING.set()
         self.previous(signum, frame)  # Python's raises KeyboardInterrupt
         self.pressed = False  # a caller's handler that noted it and carried on: the batch goes on too
+        _PENDING.clear()
+
+    def _unraisable(self, info: Any) -> None:  # noqa: ANN401 - sys.UnraisableHookArgs
+        if not (issubclass(info.exc_type, KeyboardInterrupt) and self.pressed):
+            self.unraisable(info)  # anything else is printed as Python prints it
+
+    def _excepthook(self, kind: type[BaseException], value: BaseException, tb: Any) -> None:  # noqa: ANN401
+        if not (issubclass(kind, KeyboardInterrupt) and self.pressed):
+            self.excepthook(kind, value, tb)
 
     def restore(self) -> None:
+        import sys
+
         if self.previous is not None and signal.getsignal(signal.SIGINT) == self._note:
             signal.signal(signal.SIGINT, self.previous)
-        self.previous = None
+        if self.unraisable is not None and sys.unraisablehook == self._unraisable:
+            sys.unraisablehook = self.unraisable
+        if self.excepthook is not None and sys.excepthook == self._excepthook:
+            sys.excepthook = self.excepthook
+        self.previous = self.unraisable = self.excepthook = None
+        _PENDING.clear()
 
 
 @contextmanager

@@ -44,23 +44,55 @@ def base_url(variable: str, default: str) -> str:
     return value
 
 
-def unresolved_host(url: str, wait_s: float = 1.0) -> str | None:
-    """Why ``url``'s host has no address (asked twice, ``wait_s`` apart), or None when it has one or is no URL.
+def unreachable(url: str, wait_s: float = 1.0) -> str | None:
+    """Why nothing can answer at ``url`` (asked twice, ``wait_s`` apart), or None when something may.
 
-    Without a network a name never resolves, and retrying a request with backoff only delays the answer
-    (16-21 s measured for five STAC attempts); one short second try still covers a resolver that failed once.
+    Its host has no address, or (with no proxy in between) its port refuses connections: without a network a
+    name never resolves, and a server that is not running refuses at once, so retrying with backoff only
+    delays the answer (16-21 s measured for five STAC attempts, 256 s for nine downloads of a refused port);
+    one short second try still covers a resolver or a server restarting. Anything else (a connection that
+    times out, a network unreachable) is left to the caller's retries. None for what is no http(s) URL.
     """
-    host = urlsplit(url).hostname
-    if not host or urlsplit(url).scheme not in ("http", "https"):
+    parts = urlsplit(url)
+    host = parts.hostname
+    if not host or parts.scheme not in ("http", "https"):
         return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a port out of range: the request itself says so
+        return None
+    problem = None
     for attempt in range(2):
         try:
-            socket.getaddrinfo(host, None)
-            return None
+            socket.getaddrinfo(host, port)
         except (socket.gaierror, UnicodeError):
-            if attempt == 0:
-                time.sleep(wait_s)
-    return f"cannot resolve {host}: no network, or a wrong host name"
+            problem = f"cannot resolve {host}: no network, or a wrong host name"
+        else:
+            if _proxied(parts.scheme, host) or not _refused(host, port):
+                return None
+            problem = f"connection refused: nothing answers at {host}:{port}"
+        if attempt == 0:
+            time.sleep(wait_s)
+    return problem
+
+
+def _proxied(scheme: str, host: str) -> bool:
+    """Whether requests to ``host`` go through a proxy (http_proxy / https_proxy, not bypassed by no_proxy):
+    then only the proxy's answer counts, not a connection of this machine's own."""
+    from urllib.request import getproxies, proxy_bypass
+
+    return scheme in getproxies() and not proxy_bypass(host)
+
+
+def _refused(host: str, port: int) -> bool:
+    """Whether a TCP connection to ``host:port`` is refused (a closed port answers at once)."""
+    try:
+        with socket.create_connection((host, port), timeout=5):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:  # timed out, network unreachable: the caller's retries and their messages
+        return False
 
 
 # what the usual network failures say deep inside requests / urllib3 / pystac-client messages, in a user's words
@@ -181,13 +213,14 @@ def download(
         ``dst``.
 
     Raises:
-        ValueError: the host name does not resolve (checked before any attempt), the download failed on every
-            attempt (the partial file is kept for a re-run to resume when it can be checked: the server sent an
-            ETag / Last-Modified, or ``sha256`` is given; otherwise it is deleted), or the checksum differs or a
-            web page came instead of the file (the file is deleted). The message starts with the URL.
+        ValueError: the host name does not resolve or its port refuses connections (checked before any
+            attempt), the download failed on every attempt (the partial file is kept for a re-run to resume
+            when it can be checked: the server sent an ETag / Last-Modified, or ``sha256`` is given; otherwise
+            it is deleted), or the checksum differs or a web page came instead of the file (the file is
+            deleted). The message starts with the URL.
     """
     dst = Path(dst)
-    problem = unresolved_host(url)
+    problem = unreachable(url)
     if problem:
         raise ValueError(f"{url}: download failed ({problem})")
     made = not dst.parent.exists()
@@ -246,8 +279,12 @@ def _download(
     last: Exception | None = None
     attempts = 0
     asked = 0.0  # the wait a server asked for (Retry-After), at most MAX_RETRY_AFTER_S
+    from agriseg.batch.errors import interrupt_pending
+
     for attempt in range(retries + 1):
         if attempt:
+            if interrupt_pending():  # a Ctrl-C a library swallowed during the failed attempt: stopped here
+                raise KeyboardInterrupt
             if asked >= 10:  # minutes of silence otherwise (asked: at most MAX_RETRY_AFTER_S, so said as waited)
                 log.warning("%s: waiting %.0f s before trying again, as the server asked (Retry-After)", url, asked)
             time.sleep(max(backoff_s * 2 ** (attempt - 1), asked))

@@ -191,16 +191,20 @@ def season_dates(
     from agriseg.data.download import sha256_of
 
     files = calendar_files(crop_season, progress=progress, retries=retries)
-    try:
-        sos_days, how = area_days(files["sos"], bbox, max_cells)
-        eos_days, _ = area_days(files["eos"], bbox, max_cells)
-    except rasterio.errors.RasterioIOError as err:  # damaged where the check did not read: fetched again next time
-        for f in files.values():
-            f.unlink(missing_ok=True)
-        raise ValueError(
-            f"{files['sos'].parent}: a crop calendar file is damaged ({err}); removed from the cache, the next run "
-            "downloads it again"
-        ) from err
+    days = {}
+    for key in ("sos", "eos"):
+        try:
+            days[key] = area_days(files[key], bbox, max_cells)
+        except rasterio.errors.RasterioIOError as err:  # damaged where the check did not read: fetched again
+            for f in files.values():
+                f.unlink(missing_ok=True)
+            # GDAL's "Read failed. See previous exception for details." of a file cut short says neither
+            why = "cut short" if "previous exception" in str(err).lower() else " ".join(str(err).split())
+            raise ValueError(
+                f"{files[key]}: the crop calendar file is damaged ({why}; from {base_url() + files[key].name}); "
+                "removed from the cache, the next run downloads it again"
+            ) from err
+    (sos_days, how), (eos_days, _) = days["sos"], days["eos"]
     sos, eos = circular_median(sos_days), circular_median(eos_days)
     crosses = eos < sos
     start, end = _date(year, sos), _date(year + 1 if crosses else year, eos)

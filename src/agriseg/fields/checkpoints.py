@@ -226,10 +226,25 @@ def load_fields_model(
         ) from err
 
 
+def refuse_image(path: str | Path) -> None:
+    """Refuse an image given as a field model in the fields commands' words (the crop commands' would offer an
+    .onnx file, which the fields commands refuse).
+
+    Raises:
+        ModelLoadError: ``<path>: an image, not a model file (...)``.
+    """
+    from agriseg.data.io import IMAGE_SUFFIXES
+
+    if Path(path).suffix.lower() in IMAGE_SUFFIXES:
+        raise ModelLoadError(f"{path}: an image, not a model file (a .safetensors or .ckpt file, or a released name)")
+
+
 def _load_fields_model(path: Path, device: str | torch.device) -> tuple[nn.Module, ModelConfig, dict[str, Any]]:
     if path.suffix.lower() == ".ckpt":
         return load_ftw_checkpoint(path, device)
     from agriseg.models.io import load_model, read_model_config
+
+    refuse_image(path)
 
     check_field_channels(read_model_config(path).in_channels, path)  # before its weights are read
     model, cfg = load_model(path, device=device)

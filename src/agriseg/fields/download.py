@@ -219,9 +219,13 @@ def _retrying(
     dropped before each retry; ``ValueError("<failed> after N attempt(s) (<last error>)")`` when none worked.
     The one retry loop of a remote read (GDAL's own retries are off): a :class:`BrokenRaster` or an answer
     that cannot change (HTTP 404) fails at once."""
+    from agriseg.batch.errors import interrupt_pending
+
     last, slow = "", False
     for attempt in range(cfg.retries + 1):
         if attempt:
+            if interrupt_pending():  # a Ctrl-C GDAL's callback swallowed during the failed read: stopped here
+                raise KeyboardInterrupt
             time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
             _forget_remote(href)
         start = time.monotonic()
@@ -233,6 +237,11 @@ def _retrying(
             last, slow = str(err), time.monotonic() - start >= 0.9 * cfg.timeout_s
             if _PERMANENT.search(last):
                 raise ValueError(f"{failed} ({last})") from None
+            if attempt == 0 and "could not connect" in last.lower():  # GDAL's words for a refused connection too
+                from agriseg.data.download import unreachable
+
+                if problem := unreachable(href):  # a closed port: retrying with backoff cannot help
+                    raise ValueError(f"{failed} ({problem})") from None
             if "not recognized as being in a supported file format" in last and (why := _not_a_raster(href, cfg)):
                 raise ValueError(f"{failed} ({why})") from None
     # GDAL's words for a stalled transfer ("Failed to read directory at offset 192") or a body cut short ("Read

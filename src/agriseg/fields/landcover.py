@@ -176,6 +176,10 @@ def fetch_landcover(
         last: Exception | None = None
         for attempt in range(cfg.retries + 1):
             if attempt:
+                from agriseg.batch.errors import interrupt_pending
+
+                if interrupt_pending():  # a Ctrl-C GDAL's callback swallowed during the failed read
+                    raise KeyboardInterrupt
                 _forget_remote(href)
             try:
                 with _env(cfg), _open_remote(href, cfg, item.id) as lc:

@@ -678,7 +678,10 @@ def scene_memory_need(info: SceneInfo, config: PredictConfig, resize: float, num
     strip = 2 * info.count * P * max(P, W)  # (C, P, W) read, padded when the scene is narrower than P
     sums = (num_classes + 1) * P * W
     planes = info.count + num_classes + (ACTIVATION_PLANES if config.device == "cpu" else 0)
-    batch = config.batch_size * side * side * planes
+    # batches are cut from one row of patches: never more patches than a row holds (--batch-size 1000 of a
+    # 3-patch-wide scene was refused as needing 73 GiB, session 104's sweep)
+    per_row = len(window_starts(W, P, config.stride))
+    batch = min(config.batch_size, per_row) * side * side * planes
     return 4.0 * (strip + sums + batch)
 
 

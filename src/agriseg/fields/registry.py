@@ -243,7 +243,14 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
             ) from None
     # a release's digest prefix (DelineateAnything) is checked by `fields models trust`, which also takes the
     # user's own --sha256 for a file of theirs under this name
-    return download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
+    got = download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
+    if damaged(spec):  # a whole answer of a file cut short (no digest to check it by): said now, not by its use
+        got.unlink(missing_ok=True)
+        raise ValueError(
+            f"{spec.url}: the server sent a file cut short or damaged (not a whole {name} checkpoint); nothing "
+            "kept: a re-run downloads it again"
+        )
+    return got
 
 
 def model_record(model: str | Path, digest: str | None = None) -> dict[str, Any]:

@@ -238,9 +238,9 @@ def open_api(cfg: DownloadConfig) -> Any:
     from pystac_client import Client
     from pystac_client.warnings import NoConformsTo
 
-    from agriseg.data.download import unresolved_host
+    from agriseg.data.download import unreachable
 
-    problem = unresolved_host(cfg.stac_url)
+    problem = unreachable(cfg.stac_url)
     if problem:  # before the retries with backoff, which cannot help
         raise ValueError(f"{cfg.stac_url}: STAC API not reachable ({problem})")
     try:
@@ -302,7 +302,16 @@ def _search(client: Any, cfg: DownloadConfig, what: str, **kw: Any) -> list[Any]
                 f"{cfg.stac_url}: a STAC catalog without item search: it cannot be searched by area and dates; "
                 "give its item files (or URLs) with --win-a and --win-b"
             ) from err
-        raise ValueError(f"{cfg.stac_url}: search for {what} failed ({api_problem(err)})") from err
+        # pystac-client reads a search answer as an ItemCollection without checking it: JSON of another shape
+        # ([1, 2], an object without features) was "'list' object has no attribute 'get'" (session 104's sweep)
+        problem = (
+            f"{ANSWERED_OTHERWISE} JSON that is not a STAC ItemCollection (features)"
+            if isinstance(err, (AttributeError, KeyError, TypeError))
+            else api_problem(err)
+        )
+        if problem.startswith("no answer in time"):  # how long it was waited for, as a band's read says
+            problem += f", {cfg.retries + 1} attempt(s) of up to {cfg.timeout_s:g} s each"
+        raise ValueError(f"{cfg.stac_url}: search for {what} failed ({problem})") from err
 
 
 def items_by_reference(client: Any | None, refs: Sequence[str], cfg: DownloadConfig, window: str) -> list[Any]:

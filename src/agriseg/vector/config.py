@@ -57,9 +57,12 @@ class PolygonizeConfig(StrictModel):
         " both fields (on a geographic CRS, metres by the ground size of its centre pixel; 0 = sub-pixel"
         " outlines, unsimplified; default: 1 pixel)",
     )
+    # at most 20: the split's cost grows with the square of the distance (a 578 x 379 px scene: 1.5 s at 5 px, 7 s
+    # at 20, 80 s at 100), and a boundary is a few pixels wide (session 104's sweep: 1000 ran out of memory)
     split_boundary_px: float = Field(
         2.0,
         ge=0,
+        le=20,
         description="boundary pixels within this many pixels of a field are split between the nearest fields,"
         " so touching fields share one edge (0 = keep the boundary gap)",
     )

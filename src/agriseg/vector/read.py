@@ -23,7 +23,8 @@ def read_vector(path: str | Path) -> Any:
     except _LayersError:
         raise
     except Exception as err:  # noqa: BLE001 - pyogrio / pyarrow raise their own error types
-        first = str(err).split("; It might help")[0]  # GDAL's advice about driver prefixes says nothing here
+        # GDAL's advice about driver prefixes says nothing here; GEOS ends its messages with a newline (one line)
+        first = " ".join(str(err).split("; It might help")[0].split())
         raise ValueError(f"{path}: not a readable vector file ({first})") from err
     # an attribute-only table (a CSV, a GeoPackage table without shapes) reads as a plain DataFrame
     if not isinstance(df, gpd.GeoDataFrame) or df.active_geometry_name is None:

@@ -384,8 +384,10 @@ def check_model(model: str | Path, sha256: str | None) -> str | None:
         )
     if not is_instance_model(model):
         if Path(model).suffix != ".ckpt":  # its header, before any scene
+            from agriseg.fields.checkpoints import refuse_image
             from agriseg.models.io import read_model_config
 
+            refuse_image(model)
             read_model_config(model)
         else:  # its zip directory only (the tensors are read on load): a cut-short file stops before any scene
             from agriseg.models.io import ModelLoadError, check_torch_archive
