@@ -212,3 +212,9 @@ def test_a_mistyped_released_name_to_trust_is_named_with_the_valid_ones() -> Non
     """``fields models trust delineateanything`` said "model file not found" (session 99's sweep)."""
     res = CliRunner().invoke(main, ["fields", "models", "trust", "delineateanything"])
     assert res.exit_code == 2 and "did you mean DelineateAnything?" in res.output, res.output
+
+
+def test_a_folder_to_trust_is_said_to_be_one(tmp_path: Path) -> None:
+    """``fields models trust <folder>`` said "model file not found" of a folder that is there (session 103)."""
+    res = CliRunner().invoke(main, ["fields", "models", "trust", str(tmp_path)])
+    assert res.exit_code == 2 and f"{tmp_path}: a folder, not a model file" in res.output, res.output

@@ -80,7 +80,7 @@ def trust_file(path: str | Path, name: str | None = None, sha256: str | None = N
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: model file not found")
+        raise FileNotFoundError(f"{path}: {'a folder, not a model file' if path.is_dir() else 'model file not found'}")
     with path.open("rb") as fh:
         pickled = fh.read(1) == b"\x80"  # a pickle's protocol opcode (torch's legacy format)
     if not pickled and not zipfile.is_zipfile(path):  # torch.save writes a zip archive
@@ -144,7 +144,7 @@ def require_trusted(path: str | Path, sha256: str | None = None, name: str | Non
 
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: model file not found")
+        raise FileNotFoundError(f"{path}: {'a folder, not a model file' if path.is_dir() else 'model file not found'}")
     digest = sha256_of(path)
     if sha256 is not None:
         if digest != check_sha256(sha256):
