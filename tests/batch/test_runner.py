@@ -2037,3 +2037,41 @@ def test_a_ctrl_c_a_c_library_swallowed_stops_the_retries_without_a_traceback(
     assert not interrupt_pending() and (sys.excepthook, sys.unraisablehook) == hooks
     sys.excepthook(ValueError, ValueError("shown"), None)  # other errors are printed as ever
     assert "ValueError: shown" in capsys.readouterr().err
+
+
+def test_a_batch_stops_after_the_item_in_which_a_library_swallowed_a_ctrl_c(tmp_path: Path) -> None:
+    """A Ctrl-C swallowed inside an item (raised in a C callback that cannot pass it on) was silent and the batch
+    went on with every item (the review of session 104's change): it stops after that item, as interrupted; a
+    batch in another thread or within it leaves the outer batch's note alone."""
+    import threading
+
+    from agriseg.batch.errors import BatchInterrupted, _CtrlC, interrupt_pending
+
+    class Swallower:  # an exception raised in __del__ is "ignored", as in GDAL's log callback
+        def __del__(self) -> None:
+            time.sleep(1.0)
+
+    def work(item: Item) -> dict:
+        if item.name == "a0":
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+            s = Swallower()
+            del s  # the Ctrl-C comes inside __del__
+        item.outputs[0].write_text("x")
+        return {}
+
+    items = [Item(name=f"a{i}", source=f"src{i}", outputs=(tmp_path / f"a{i}.txt",)) for i in range(4)]
+    with pytest.raises(BatchInterrupted, match="1 of 4 done"):
+        run_batch(items, work, options=BatchOptions(progress=False))
+    assert sorted(p.name for p in tmp_path.glob("a*.txt")) == ["a0.txt"] and not interrupt_pending()
+    outer = _CtrlC()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            outer._note(signal.SIGINT, None)
+        other = threading.Thread(target=lambda: _CtrlC().restore())
+        other.start()
+        other.join()
+        _CtrlC().restore()  # a batch within this one
+        assert interrupt_pending() and outer.pressed
+    finally:
+        outer.restore()
+    assert not interrupt_pending()

@@ -30,6 +30,10 @@ def test_large_tiles_and_impossible_objects_are_explained() -> None:
     s = suggest_sizes(256, resolution=1, min_object=5)
     assert s["patch"] == 80 and s["grid"] == 32 and s["cell_m"] == 2.5
     assert "need cells of at most 2.5 m: 32 cells of 80-px patches" in s["notes"][0], s["notes"]
+    # a 20-px tile of 1 m pixels keeps 2.1 m objects with one cell per pixel: it was made a 33-px tile of 1.65 m
+    # cells, larger than the image and too coarse (the review of session 104's change)
+    s = suggest_sizes(20, resolution=1, min_object=2.1)
+    assert (s["patch"], s["grid"], s["cell_m"], s["notes"]) == (20, 20, 1.0, [])
     with pytest.raises(ValueError, match="too small"):
         suggest_sizes(4)
 

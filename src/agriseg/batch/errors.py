@@ -229,10 +229,11 @@ class _CtrlC:
         self.previous: Any = None
         self.unraisable: Any = None
         self.excepthook: Any = None
-        _PENDING.clear()
+        self.outermost = False  # the one batch whose end clears interrupt_pending (not a batch within it)
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
             if callable(previous):  # Python's default, or a caller's handler: chained, not replaced
+                self.outermost = not isinstance(getattr(previous, "__self__", None), _CtrlC)
                 self.previous = previous
                 signal.signal(signal.SIGINT, self._note)
                 # Cython prints an exception its callback cannot raise through sys.excepthook, then reports it
@@ -264,8 +265,10 @@ class _CtrlC:
             sys.unraisablehook = self.unraisable
         if self.excepthook is not None and sys.excepthook == self._excepthook:
             sys.excepthook = self.excepthook
+        if self.outermost:  # a Ctrl-C noted is carried out (or the batch is over): not left for the next one
+            _PENDING.clear()
         self.previous = self.unraisable = self.excepthook = None
-        _PENDING.clear()
+        self.outermost = False
 
 
 @contextmanager

@@ -416,6 +416,8 @@ def run_batch(
                     for handed in results:
                         with signals_deferred():  # a Ctrl-C here waits for the item's record: its outputs are done
                             take(*handed)
+                        if ctrl_c.pressed:  # a Ctrl-C a library swallowed (raised in its C callback): stopped now
+                            raise KeyboardInterrupt
                 except KeyboardInterrupt as err:
                     if handed is not None and index[id(handed[0])] not in outcomes:
                         if not isinstance(handed[1], BaseException):  # the Ctrl-C came before its record began

@@ -47,18 +47,19 @@ def base_url(variable: str, default: str) -> str:
 def unreachable(url: str, wait_s: float = 1.0) -> str | None:
     """Why nothing can answer at ``url`` (asked twice, ``wait_s`` apart), or None when something may.
 
-    Its host has no address, or (with no proxy in between) its port refuses connections: without a network a
-    name never resolves, and a server that is not running refuses at once, so retrying with backoff only
-    delays the answer (16-21 s measured for five STAC attempts, 256 s for nine downloads of a refused port);
-    one short second try still covers a resolver or a server restarting. Anything else (a connection that
-    times out, a network unreachable) is left to the caller's retries. None for what is no http(s) URL.
+    Its host has no address, or its port refuses connections: without a network a name never resolves, and a
+    server that is not running refuses at once, so retrying with backoff only delays the answer (16-21 s measured
+    for five STAC attempts, 256 s for nine downloads of a refused port); one short second try still covers a
+    resolver or a server restarting. Anything else (a connection that times out, a network unreachable) is left
+    to the caller's retries. None for what is no http(s) URL, and for a URL reached through a proxy (only the
+    proxy's answer counts there: a cluster's proxy resolves names this machine cannot).
     """
     parts = urlsplit(url)
     host = parts.hostname
-    if not host or parts.scheme not in ("http", "https"):
+    if not host or parts.scheme not in ("http", "https") or _proxied(url):
         return None
     try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port if parts.port is not None else (443 if parts.scheme == "https" else 80)
     except ValueError:  # a port out of range: the request itself says so
         return None
     problem = None
@@ -68,20 +69,27 @@ def unreachable(url: str, wait_s: float = 1.0) -> str | None:
         except (socket.gaierror, UnicodeError):
             problem = f"cannot resolve {host}: no network, or a wrong host name"
         else:
-            if _proxied(parts.scheme, host) or not _refused(host, port):
+            if not _refused(host, port):
                 return None
-            problem = f"connection refused: nothing answers at {host}:{port}"
+            problem = f"connection refused: nothing answers at {f'[{host}]' if ':' in host else host}:{port}"
         if attempt == 0:
             time.sleep(wait_s)
     return problem
 
 
-def _proxied(scheme: str, host: str) -> bool:
-    """Whether requests to ``host`` go through a proxy (http_proxy / https_proxy, not bypassed by no_proxy):
-    then only the proxy's answer counts, not a connection of this machine's own."""
-    from urllib.request import getproxies, proxy_bypass
+def _proxied(url: str) -> bool:
+    """Whether requests to ``url`` go through a proxy (http_proxy, https_proxy or all_proxy, not bypassed by
+    no_proxy), as requests, pystac-client and GDAL's curl send them."""
+    try:
+        from requests.utils import get_environ_proxies
+    except ImportError:  # requests comes with the fields extra; urllib reads the same variables but all_proxy
+        from urllib.request import getproxies, proxy_bypass
 
-    return scheme in getproxies() and not proxy_bypass(host)
+        found = getproxies()
+        return bool(found.get(urlsplit(url).scheme) or found.get("all")) and not proxy_bypass(
+            urlsplit(url).hostname or ""
+        )
+    return bool(get_environ_proxies(url))
 
 
 def _refused(host: str, port: int) -> bool:

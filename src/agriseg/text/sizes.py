@@ -56,12 +56,15 @@ def suggest_sizes(tile: int, resolution: float | None = None, min_object: float 
                 f"objects of {min_object} m are under two pixels of {resolution} m: no grid resolves them in "
                 "this image; use a finer image"
             )
-        elif not fit:  # smaller patches, each of the largest grid: min_object >= 2 px here, so >= 32 px
-            side = math.floor(GRIDS[-1] * min_object / (2 * resolution))
+        elif not fit and side * resolution / grid > min_object / 2:
+            # smaller patches, each of the largest grid (min_object >= 2 px here, so they are >= 32 px; a patch
+            # under 32 px has one cell per pixel, which keeps such objects: it never comes here)
+            grid, was = GRIDS[-1], side
+            side = math.floor(grid * min_object / (2 * resolution))
             notes.append(
                 f"objects of {min_object} m need cells of at most {min_object / 2:g} m: {grid} cells of "
-                f"{side}-px patches (the largest grid; {min(tile, MAX_PATCH)}-px patches would give "
-                f"{min(tile, MAX_PATCH) * resolution / grid:.1f} m cells)"
+                f"{side}-px patches (the largest grid; {was}-px patches would give {was * resolution / grid:.1f} m "
+                "cells)"
             )
     patch = side  # cells need not be whole pixels: the grid edges are rounded per cell
     if tile > patch:
