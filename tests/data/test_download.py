@@ -223,3 +223,19 @@ def test_a_cache_folder_made_for_a_download_of_which_nothing_came_is_removed(fil
     with pytest.raises(ValueError, match="HTTP 429"):
         dl.download(files.url + "/m.ckpt", tmp_path / "cache" / "models" / "m.ckpt", retries=0, progress=False)
     assert (tmp_path / "cache").is_dir() and not (tmp_path / "cache" / "models").exists()
+
+
+def test_a_url_reached_through_a_proxy_is_left_to_the_proxy(
+    monkeypatch: pytest.MonkeyPatch, sleeps: list[float]
+) -> None:
+    """With ALL_PROXY set, a closed local port was said to refuse connections though requests went through the
+    proxy, and a name only the proxy resolves failed before any request (the review of session 104's change)."""
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "all_proxy",
+                 "no_proxy"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    url = f"http://127.0.0.1:{_closed_port()}/m.ckpt"
+    assert dl.unreachable(url).startswith("connection refused: nothing answers at 127.0.0.1:")  # type: ignore[union-attr]
+    monkeypatch.setenv("ALL_PROXY", "http://proxy.example:3128")
+    assert dl.unreachable(url) is None and dl.unreachable(NOWHERE) is None
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # bypassed: this machine's own connection counts again
+    assert dl.unreachable(url) is not None
