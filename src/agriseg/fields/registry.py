@@ -243,8 +243,12 @@ def fetch(name: str, overwrite: bool = False, progress: bool = True, retries: in
             ) from None
     # a release's digest prefix (DelineateAnything) is checked by `fields models trust`, which also takes the
     # user's own --sha256 for a file of theirs under this name
+    from agriseg.models.io import cut_short_zip
+
     got = download(spec.url, dst, sha256=spec.sha256, retries=retries, progress=progress)
-    if damaged(spec):  # a whole answer of a file cut short (no digest to check it by): said now, not by its use
+    # a whole answer of an archive cut short (no digest to check it by): said now, not by its use; a file of
+    # another size than the release's (a mirror's own build) is left to the load's checks of what it is
+    if got.suffix.lower() == ".ckpt" and cut_short_zip(got):
         got.unlink(missing_ok=True)
         raise ValueError(
             f"{spec.url}: the server sent a file cut short or damaged (not a whole {name} checkpoint); nothing "
