@@ -201,6 +201,12 @@ def test_map_areas_in_two_calendar_zones(season_server: Loopback, tmp_path: Path
     assert rows["east"]["win_b_dates"] == ["2023-03-27", "2023-04-24"]
     assert "east: crop calendar season 2022-10-27 to 2023-04-10" in res.output
     assert (out / "fields.parquet").is_file()
+    # an unchanged re-run kept the scenes but wrote bare "skipped" rows over their items and dates (session 104)
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0, again.output
+    kept = {r["area"]: r for r in json.loads((out / "scenes" / "areas.json").read_text())}
+    assert kept["east"]["status"] == "skipped" and kept["east"]["win_b_dates"] == ["2023-03-27", "2023-04-24"]
+    assert kept["west"]["items"] == rows["west"]["items"] and kept["west"]["season"] == rows["west"]["season"]
     # a file of yours: scenes/areas.json was written over unsaid, and a fields.parquet refused only after every
     # area's scene was downloaded (session 100's sweep)
     for i, (mine, other) in enumerate(((Path("scenes", "areas.json"), None), (Path("fields.parquet"), "scenes"))):

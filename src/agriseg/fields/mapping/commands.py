@@ -247,6 +247,15 @@ def _downloads(
                 "win_a_dates": dates.get("a") or [], "win_b_dates": dates.get("b") or []}  # fmt: skip
 
     recipe = Recipe("fields download", ALGORITHM["fields download"], config.output_options(), model)
+    earlier = _earlier_rows(table)
+
+    def kept(it: Item) -> dict:
+        """A scene kept from an earlier run: its row of that run (items, dates, season), as skipped; an unchanged
+        re-run wrote a bare "skipped" row over the only record of the imagery (session 104's sweep)."""
+        row = earlier.get(it.name)
+        if row is not None and row.get("scene") == str(it.outputs[0]) and row.get("status") in ("ok", "skipped"):
+            return {**row, "status": "skipped", "error": ""}
+        return {"area": it.name, "scene": str(it.outputs[0]), "status": "skipped", "error": ""}
 
     def finish(rows: BatchResult) -> None:  # the areas' record, while the folder is still locked
         from agriseg.data.files import write_json
@@ -261,7 +270,7 @@ def _downloads(
         work,
         options=opts,
         recipe=recipe,
-        resume=lambda it: {"area": it.name, "scene": str(it.outputs[0]), "status": "skipped", "error": ""},
+        resume=kept,
         failed=lambda it, msg: {"area": it.name, "scene": str(it.outputs[0]), "status": "error", "error": msg},
         tables=[table] if table is not None else (),
         finish=finish if table is not None else None,
@@ -274,6 +283,23 @@ def _downloads(
                 result.notes.append(f"{r['scene']}: {r['status']}, {r['size']}, {r['items']}; pixels with data: "
                                     f"{r['valid']}")  # fmt: skip
     return result
+
+
+def _earlier_rows(table: Path | None) -> dict[str, dict]:
+    """The rows by area of the ``areas.json`` an earlier run wrote (not one edited since, or a file of yours)."""
+    import json
+
+    from agriseg.manifest import table_edited, table_stamped
+
+    if table is None or not table.is_file() or not table_stamped(table) or table_edited(table):
+        return {}
+    try:
+        rows = json.loads(table.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(rows, list):
+        return {}
+    return {r["area"]: r for r in rows if isinstance(r, dict) and isinstance(r.get("area"), str)}
 
 
 @batch_keywords
