@@ -169,6 +169,32 @@ def test_every_registry_model_runs_from_a_bbox(
     assert gpd.read_parquet(out / "scene_fields.parquet").crs is not None
 
 
+def test_an_unchanged_map_keeps_each_scenes_land_cover_record(season_server: Loopback, tmp_path: Path) -> None:
+    """An unchanged re-run of `fields map --areas ... --landcover` wrote each kept scene's summary row without its
+    land-cover items and year (session 104's sweep)."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    _serve(season_server, "FTW_PRUE_EFNET_B3")
+    west = [float(v) for v in WEST.split(",")]
+    gpd.GeoDataFrame({"id": ["west"]}, geometry=[box(*west)], crs=4326).to_file(tmp_path / "areas.gpkg")
+    stac = season_server.url + "/stac"
+    args = [
+        "fields", "map", "--areas", str(tmp_path / "areas.gpkg"), "--win-a-dates", "2023-04-01/2023-04-30",
+        "--win-b-dates", "2023-08-01/2023-08-31", "--stac-url", stac, "-o", str(tmp_path / "map"), "-m",
+        "FTW_PRUE_EFNET_B3", "--serial", "--patch-size", "64", "--min-area", "0", "--landcover", "esa-worldcover",
+        "--landcover-stac-url", stac,
+    ]  # fmt: skip
+    rows = []
+    for _ in range(2):
+        res = CliRunner().invoke(main, args)
+        assert res.exit_code == 0, res.output
+        (row,) = json.loads((tmp_path / "map" / "summary.json").read_text())["scenes"]
+        rows.append(row)
+    assert rows[1]["status"] == "skipped" and rows[0]["landcover"]["items"], rows
+    assert rows[1]["landcover"] == rows[0]["landcover"]
+
+
 def test_map_areas_in_two_calendar_zones(season_server: Loopback, tmp_path: Path) -> None:
     import geopandas as gpd
     from shapely.geometry import box

@@ -43,9 +43,10 @@ def _error_row(item: Item, message: str) -> dict[str, Any]:
     return {"scene": str(item.source), "status": "error", "error": message, "seconds": 0.0}
 
 
-def _done_row(item: Item) -> dict[str, Any] | None:
-    """The row of a scene mapped before, read back (as a fresh run writes it, without the timings); None when its
-    outputs cannot be read (the scene is mapped again)."""
+def _done_row(item: Item, earlier: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The row of a scene mapped before, read back (as a fresh run writes it, without the timings), with the
+    land-cover record of ``earlier`` (its row in the earlier run's summary, an unchanged re-run dropped it);
+    None when its outputs cannot be read (the scene is mapped again)."""
     import pyarrow.parquet as pq
     import rasterio
 
@@ -59,8 +60,28 @@ def _done_row(item: Item) -> dict[str, Any] | None:
             km2 = float(ds.tags().get("agriseg_valid_km2", km2))  # instance rasters: their valid pixels only
     except (OSError, ValueError, rasterio.errors.RasterioError):  # ArrowInvalid (not a parquet file) is a ValueError
         return None
-    return {"scene": str(item.source), "probs": str(probs), "fields": str(fields), "error": "", "status": "skipped",
-            "fields_count": count, "predict_s": 0.0, "polygonize_s": 0.0, "seconds": 0.0, "area_km2": km2}  # fmt: skip
+    row = {"scene": str(item.source), "probs": str(probs), "fields": str(fields), "error": "", "status": "skipped",
+           "fields_count": count, "predict_s": 0.0, "polygonize_s": 0.0, "seconds": 0.0, "area_km2": km2}  # fmt: skip
+    if earlier and earlier.get("fields") == str(fields) and isinstance(earlier.get("landcover"), dict):
+        row["landcover"] = earlier["landcover"]
+    return row
+
+
+def _earlier_scenes(tables: Sequence[Path]) -> dict[str, dict[str, Any]]:
+    """The scene rows, by scene, of the ``summary.json`` among ``tables`` an earlier run wrote (not one edited
+    since, nor a file of yours)."""
+    from agriseg.manifest import table_edited, table_stamped
+
+    for table in tables:
+        if Path(table).name == SUMMARY_NAME and Path(table).is_file() and table_stamped(table):
+            if table_edited(table):
+                return {}
+            try:
+                rows = json.loads(Path(table).read_text(encoding="utf-8")).get("scenes")
+            except (OSError, ValueError, AttributeError):
+                return {}
+            return {r["scene"]: r for r in rows or [] if isinstance(r, dict) and isinstance(r.get("scene"), str)}
+    return {}
 
 
 def _run_item(item: Item) -> dict[str, Any]:
@@ -152,6 +173,7 @@ def run_jobs(
         Item(j.output_name(), j.scene, j.outputs(), (Path(j.scene),), resolved=scene_reading_rules(j.scene), payload=j)
         for j in jobs
     ]
+    earlier = _earlier_scenes(tables)  # read before the batch, which removes its tables when a scene runs
     try:
         result = run_batch(
             items,
@@ -159,7 +181,7 @@ def run_jobs(
             executor=executor,
             options=BatchOptions(any(j.overwrite for j in jobs), strict, progress, "scenes", "scene"),
             recipe=scene_recipe(jobs[0]) if jobs else None,
-            resume=_done_row,
+            resume=lambda it: _done_row(it, earlier.get(str(it.source))),
             failed=_error_row,
             tables=tables,
             finish=finish,
