@@ -62,3 +62,21 @@ def test_a_geometry_geos_cannot_build_is_said_in_one_line(tmp_path: Path) -> Non
     with pytest.raises(ValueError) as err:
         read_vector(path)
     assert str(err.value).startswith(f"{path}: not a readable vector file (") and "\n" not in str(err.value)
+
+
+def test_a_column_of_mixed_types_is_read_without_a_library_warning(tmp_path: Path) -> None:
+    """An areas file whose id column held a string and a number printed geopandas' "UserWarning: Could not parse
+    column 'id' as JSON" with its source line (session 104's sweep)."""
+    import warnings
+
+    path = tmp_path / "areas.geojson"
+    path.write_text(
+        '{"type": "FeatureCollection", "features": ['
+        '{"type": "Feature", "properties": {"id": "west"}, "geometry": {"type": "Point", "coordinates": [15, 48]}},'
+        '{"type": "Feature", "properties": {"id": 7}, "geometry": {"type": "Point", "coordinates": [15.1, 48]}}]}',
+        encoding="utf-8",
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = read_vector(path)
+    assert list(df["id"].astype(str)) == ["west", "7"]

@@ -12,6 +12,8 @@ def read_vector(path: str | Path) -> Any:
     Raises:
         ValueError: ``<path>: not a readable vector file (<reader's first sentence>)``.
     """
+    import warnings
+
     import geopandas as gpd
 
     try:
@@ -19,7 +21,9 @@ def read_vector(path: str | Path) -> Any:
             df = gpd.read_parquet(path)
         else:
             _one_layer(path)
-            df = gpd.read_file(path)
+            with warnings.catch_warnings():  # a column of mixed types is read as text, as it should: no dump
+                warnings.filterwarnings("ignore", "Could not parse column", UserWarning)
+                df = gpd.read_file(path)
     except _LayersError:
         raise
     except Exception as err:  # noqa: BLE001 - pyogrio / pyarrow raise their own error types
