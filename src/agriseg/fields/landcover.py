@@ -149,11 +149,7 @@ def fetch_landcover(
     output = Path(output)
     cfg = DownloadConfig(stac_url=stac_url, collection=src.collection, retries=retries)
     if output.exists() and not overwrite:  # ours (its tag says what was used) is kept; another file is refused
-        try:
-            with rasterio.open(output) as ds:
-                saved = json.loads(ds.tags().get("AGRISEG_LANDCOVER") or "null")
-        except (rasterio.errors.RasterioIOError, ValueError):
-            saved = None
+        saved = landcover_record(output)
         if not isinstance(saved, dict):
             raise ValueError(f"{output}: exists and was not written by agriseg (kept; --overwrite replaces it)")
         if (saved.get("source"), saved.get("stac_api")) == (ALIASES.get(name, name), cfg.stac_url):
@@ -223,6 +219,40 @@ def fetch_landcover(
     return record
 
 
+def landcover_record(path: str | Path) -> dict | None:
+    """The record agriseg tagged its land-cover raster ``path`` with (None for a file of yours, or unreadable)."""
+    import json
+
+    import rasterio
+
+    try:
+        with rasterio.open(path) as ds:
+            saved = json.loads(ds.tags().get("AGRISEG_LANDCOVER") or "null")
+    except (rasterio.errors.RasterioIOError, ValueError):
+        return None
+    return saved if isinstance(saved, dict) else None
+
+
+def check_landcover_output(vcfg: Any, raster: str | Path, output_dir: str | Path, overwrite: bool) -> None:  # noqa: ANN401
+    """Refuse, before any work, a file of yours where a named land-cover source's raster for ``raster`` goes
+    (it was refused after the scene's download and prediction, session 104's sweep).
+
+    Raises:
+        OptionError: ``<path>: exists and was not written by agriseg ...``.
+    """
+    from agriseg.config import OptionError
+
+    out = landcover_path(raster, output_dir)
+    if source_name(vcfg.landcover) is not None and out.exists() and not overwrite and landcover_record(out) is None:
+        raise OptionError(f"{out}: exists and was not written by agriseg (kept; --overwrite replaces it, or choose "
+                          "another output folder)")  # fmt: skip
+
+
+def landcover_path(raster: str | Path, output_dir: str | Path) -> Path:
+    """Where the land-cover raster of ``raster`` (a scene, its probabilities or instances) goes."""
+    return Path(output_dir) / f"{Path(raster).stem.removesuffix('_probs').removesuffix('_instances')}_landcover.tif"
+
+
 def landcover_config(
     vcfg: Any, raster: str | Path, output_dir: str | Path, stac_url: str, overwrite: bool
 ) -> tuple[Any, dict | None]:
@@ -235,7 +265,7 @@ def landcover_config(
     name = source_name(vcfg.landcover)
     if name is None:
         return vcfg, None
-    out = Path(output_dir) / f"{Path(raster).stem.removesuffix('_probs').removesuffix('_instances')}_landcover.tif"
+    out = landcover_path(raster, output_dir)
     record = fetch_landcover(raster, name, out, stac_url, overwrite=overwrite)
     update: dict[str, Any] = {"landcover": str(out)}
     if not vcfg.landcover_keep and not vcfg.landcover_drop:
@@ -247,8 +277,11 @@ __all__ = [
     "SOURCES",
     "LandcoverSource",
     "check_landcover",
+    "check_landcover_output",
     "choose_items",
     "fetch_landcover",
     "landcover_config",
+    "landcover_path",
+    "landcover_record",
     "source_name",
 ]

@@ -689,7 +689,7 @@ def run_area(
     import torch
 
     from agriseg.data.files import write_json
-    from agriseg.fields.landcover import check_landcover
+    from agriseg.fields.landcover import check_landcover, check_landcover_output
     from agriseg.fields.mapping.runner import scene_recipe
     from agriseg.fields.mapping.scene import SceneJob, run_scene
 
@@ -698,6 +698,7 @@ def run_area(
     check_device(predict.device)
     check_landcover(polygons)
     check_writable([outdir])
+    check_landcover_output(polygons, Path(outdir) / f"{name}.tif", outdir, batch.overwrite)
     mine = Path(outdir) / f"{name}_run.json"
     if mine.exists() and not batch.overwrite and not _is_run_record(mine):  # a file of the user's: before any work
         raise OptionError(f"{mine}: exists and was not written by agriseg (kept; --overwrite replaces it, or "
@@ -910,7 +911,7 @@ def map_scenes(
         Every item's outcome (failed downloads, then the scenes) and the merged GeoParquet (None if no scene
         succeeded).
     """
-    from agriseg.fields.landcover import check_landcover
+    from agriseg.fields.landcover import check_landcover, check_landcover_output
     from agriseg.fields.mapping.runner import run_map
 
     batch = batch or BatchOptions()
@@ -922,6 +923,8 @@ def map_scenes(
     if earlier and not kept and not areas:
         raise NoInputError(f"{earlier[0]}: an output of an earlier run, not a scene" + _more(earlier))
     scene_list = [str(s) for s in kept]  # a glob over the output folder: its outputs are no scenes
+    for s in scene_list:  # a file of yours where a scene's land cover goes: before any scene runs
+        check_landcover_output(polygons, s, outdir, batch.overwrite)
 
     def check_inputs_and_dates() -> None:
         check_inputs(scene_list, "scene file")
