@@ -286,7 +286,9 @@ def test_polygons_of_an_image_without_a_crs_are_said_to_be_in_pixels(tmp_path: P
     res = infer.predict_files(None, None, tiles, tmp_path / "out", CLASSES, PredictConfig())
     assert [r["status"] for r in res] == ["ok", "ok"]
     said = [n for n in res.notes if "without a CRS" in n]
-    assert len(said) == 1 and said[0].startswith("1 image without a CRS") and "pixel columns and rows" in said[0]
+    assert (
+        len(said) == 1 and said[0].startswith("warning: 1 image without a CRS") and "pixel columns and rows" in said[0]
+    )
     res = infer.predict_files(None, None, tiles[:1], tmp_path / "out2", CLASSES, PredictConfig())
     assert not any("without a CRS" in n for n in res.notes)  # a GeoTIFF with a CRS: lon / lat, nothing to say
 

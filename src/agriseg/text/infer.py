@@ -414,7 +414,7 @@ def predict_files(
 
         its = "its" if in_pixels == 1 else "their"
         rows.notes.append(
-            f"{counted(in_pixels, 'image')} without a CRS (PNG, JPEG, or a TIFF without one): {its} "
+            f"warning: {counted(in_pixels, 'image')} without a CRS (PNG, JPEG, or a TIFF without one): {its} "
             "<name>.geojson polygons are in pixel columns and rows from the top-left corner (y down), not longitude "
             "/ latitude: give GeoTIFFs with a CRS for polygons a GIS places"
         )
