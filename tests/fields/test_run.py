@@ -48,7 +48,12 @@ def test_run_bbox_and_dates_to_geoparquet(model_cache: Path, loopback: Loopback,
 
     assert validate_fiboa(out / "scene_fields.parquet") == []
     _official_validation(out / "scene_fields.parquet")
-    assert json.loads((out / "scene_run.json").read_text())["outputs"]["fields"].endswith("scene_fields.parquet")
+    record = json.loads((out / "scene_run.json").read_text())
+    assert record["outputs"]["fields"] == str((out / "scene_fields.parquet").resolve())
+    # the download's options and the resize / divisor used were left out, or null (session 104's sweep)
+    assert record["outputs"]["scene"] == str((out / "scene.tif").resolve())
+    assert record["options"]["cloud_max"] == 20.0 and record["options"]["resolution"] == 10.0
+    assert record["options"]["resize"] == 2.0 and record["options"]["divisor"] == 3000.0
     again = CliRunner().invoke(main, args)  # a re-run keeps everything
     assert again.exit_code == 0 and "0 mapped, 1 skipped, 0 failed" in again.output
     assert json.loads((out / "scene_run.json").read_text())["outputs"]["fields"].endswith("scene_fields.parquet")

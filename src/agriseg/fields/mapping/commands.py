@@ -732,8 +732,12 @@ def run_area(
         replace = item.replaces(batch.overwrite)
         got = _download_one(scene, download_config, request, replace, True, inputs, not batch.overwrite)
         row = run_scene(dataclasses.replace(job, overwrite=replace, keep_current=not batch.overwrite))
-        # every setting of the run: prediction (tile, overlap, TTA, ...) too, as its fingerprint holds them
-        said = {**predict.model_dump(exclude={"progress"}), **polygons.model_dump(), **run.model_dump()}
+        # every setting of the run: prediction (tile, overlap, TTA, ...) and download (cloud limit, resolution)
+        # too, as its fingerprint holds them; resize and divisor as the scene was predicted (the model's own when
+        # not given: they were recorded as null, session 104's sweep)
+        said = {**predict.model_dump(exclude={"progress"}), **polygons.model_dump(), **run.model_dump(),
+                **download, **_preprocess_used(Path(row["probs"]))}  # fmt: skip
+        row = {**row, "scene": str(scene)}
         write_json(run_json, run_record(got["asked"], model, digest, said, row))  # written when the scene is made
         return {**row, "download": got}
 
@@ -804,8 +808,23 @@ def run_record(asked: Mapping[str, Any], model: str, digest: str | None, options
             "landcover": row.get("landcover") or ({"file": options["landcover"]} if options.get("landcover") else None),
         },
         "options": {k: (list(v) if isinstance(v, tuple) else v) for k, v in options.items()},
-        "outputs": {k: row[k] for k in ("probs", "fields") if k in row},
+        "outputs": {k: str(Path(row[k]).resolve()) for k in ("scene", "probs", "fields") if k in row},
     }
+
+
+def _preprocess_used(probs: Path) -> dict[str, Any]:
+    """``{"resize": ..., "divisor": ...}`` a scene's probabilities were predicted with (their tags), or {}."""
+    import json
+
+    from agriseg.raster.io import import_rasterio
+
+    rasterio = import_rasterio()
+    try:
+        with rasterio.open(probs) as ds:
+            pre = json.loads(ds.tags().get("preprocess") or "{}")
+    except (OSError, ValueError, rasterio.errors.RasterioError):
+        return {}
+    return {k: pre[k] for k in ("resize", "divisor") if isinstance(pre, dict) and k in pre}
 
 
 # names Windows keeps for devices, with any extension: a file CON.tif cannot be made there
