@@ -736,16 +736,16 @@ def run_area(
         # too, as its fingerprint holds them; resize and divisor as the scene was predicted (the model's own when
         # not given: they were recorded as null, session 104's sweep)
         said = {**predict.model_dump(exclude={"progress"}), **polygons.model_dump(), **run.model_dump(),
-                **download, **_preprocess_used(Path(row["probs"]))}  # fmt: skip
+                **download_opts, **_preprocess_used(Path(row["probs"]))}  # fmt: skip
         row = {**row, "scene": str(scene)}
         write_json(run_json, run_record(got["asked"], model, digest, said, row))  # written when the scene is made
         return {**row, "download": got}
 
     recipe = scene_recipe(job)
     recipe.command, recipe.algorithm = "fields run", ALGORITHM["fields run"]
-    download = download_config.output_options()
-    download["stac_collection"] = download.pop("collection")  # the fiboa collection id keeps its own key
-    recipe.options = {**recipe.options, **download, **request.options()}
+    download_opts = download_config.output_options()
+    download_opts["stac_collection"] = download_opts.pop("collection")  # the fiboa collection id keeps its own key
+    recipe.options = {**recipe.options, **download_opts, **request.options()}
     result = run_batch(
         [Item(name, scene, (scene, *job.outputs()))],
         work,
