@@ -137,13 +137,15 @@ class SceneRequest:
         asked["dates"] = {w: list(d) if (d := dates[w]) else None for w in windows}
         return bbox, dates, asked
 
-    def options(self) -> dict[str, Any]:
+    def options(self, windows: Sequence[str] = ("a", "b")) -> dict[str, Any]:
         """The request as fingerprint options, each in one spelling: ``--bbox "15.0, 47, 15.1, 47.1"`` is the
         area of ``15,47,15.1,47.1`` and `` 2023-04-01 / 2023-04-30`` the dates of ``2023-04-01/2023-04-30``, so a
-        re-run that writes them another way resumes instead of being refused as changed."""
+        re-run that writes them another way resumes instead of being refused as changed. Window B's dates and
+        items are left out for a model of one window (``windows``): not read, a change of them was refused."""
         dates = {w: "/".join(d) if d else None for w, d in self.dates().items()}
-        return {"bbox": _one_spelling(self.bbox), "win_a_dates": dates["a"], "win_b_dates": dates["b"],
-                "win_a": self.win_a, "win_b": self.win_b, "season": dict(self.season or {})}  # fmt: skip
+        b = "b" in windows
+        return {"bbox": _one_spelling(self.bbox), "win_a_dates": dates["a"], "win_b_dates": dates["b"] if b else None,
+                "win_a": self.win_a, "win_b": self.win_b if b else (), "season": dict(self.season or {})}  # fmt: skip
 
 
 def _one_spelling(bbox: str | None) -> str | None:
@@ -321,7 +323,7 @@ def download(
     inputs = _inputs(model)
     request.check(inputs[0])  # a bad --bbox or date range is a usage error before anything is fetched
     # named by the whole file name: scene.tif and scene.tiff in one folder are two downloads, each its own record
-    item = Item(output.name, output, (output,), resolved=request.options(), payload=request)
+    item = Item(output.name, output, (output,), resolved=request.options(inputs[0]), payload=request)
     opts = dataclasses.replace((batch or BatchOptions()).labelled("download", "scene"), named_output=True)
     return _downloads([item], config, opts, model, inputs)
 
@@ -745,7 +747,7 @@ def run_area(
     recipe.command, recipe.algorithm = "fields run", ALGORITHM["fields run"]
     download_opts = download_config.output_options()
     download_opts["stac_collection"] = download_opts.pop("collection")  # the fiboa collection id keeps its own key
-    recipe.options = {**recipe.options, **download_opts, **request.options()}
+    recipe.options = {**recipe.options, **download_opts, **request.options(inputs[0])}
     result = run_batch(
         [Item(name, scene, (scene, *job.outputs()))],
         work,
