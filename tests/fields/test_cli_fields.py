@@ -934,3 +934,21 @@ def test_make_synthetic_refuses_more_chips_than_the_disk_holds(tmp_path) -> None
     )
     assert res.exit_code == 2 and "1,000,000,000 chips of 4096 px need at least" in res.output, res.output
     assert not (tmp_path / "s").exists()
+
+
+def test_a_users_fields_file_in_the_way_is_not_called_other_settings(tmp_path, tiny_ckpt) -> None:
+    """A file of yours under a scene's `<name>_fields.parquet` failed that scene, and the merge line said its
+    fields "were made with other settings or inputs" (session 104's sweep)."""
+    from tests.fields.synth_scenes import write_scene
+
+    (tmp_path / "scenes").mkdir()
+    for name in ("a", "b"):
+        write_scene(tmp_path / "scenes" / f"{name}.tif", h=64, w=64)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "b_fields.parquet").write_text("mine")
+    args = ["fields", "map", str(tmp_path / "scenes"), "-m", str(tiny_ckpt), "--serial", "--patch-size", "64", "-o",
+            str(out)]  # fmt: skip
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and "b_fields.parquet: exists and was not written by" in res.output, res.output
+    assert "other settings or inputs" not in res.output and (out / "b_fields.parquet").read_text() == "mine"

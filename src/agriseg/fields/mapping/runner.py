@@ -400,8 +400,10 @@ def run_map(
             # scenes whose fields an earlier run made, refused now (other settings, an input changed since): not
             # in the merged file, which summary.json lists them beside (session 93's sweep)
             done = ("ok", "resumed", "skipped")
+            # (a file of yours under a scene's fields name is no output of other settings: its failure says so)
             kept = [Path(j.scene).name for j, r in zip(jobs, rows, strict=True)
-                    if r.get("status") not in done and j.outputs()[1].exists()]  # fmt: skip
+                    if r.get("status") not in done and j.outputs()[1].exists()
+                    and "not written by" not in str(r.get("error", ""))]  # fmt: skip
             if kept:
                 from agriseg.batch import counted
                 from agriseg.batch import listed as named
