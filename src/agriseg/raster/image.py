@@ -172,10 +172,9 @@ def read_image_valid(
 ) -> tuple[np.ndarray, GeoRef | None, np.ndarray | None]:
     """Read an RGB image, its georeference and which of its pixels hold data.
 
-    The valid pixels ``(H, W)`` bool are None when every pixel is: a raster's alpha band or internal mask, its
-    nodata value in every band read (GDAL's dataset mask: pure green ``(0, 200, 0)`` of a raster whose nodata is
-    0 is data), a float raster's NaN in any band (declared nodata or not), a PNG's alpha 0 or transparent
-    colour, mark the others.
+    The valid pixels ``(H, W)`` bool are None when every pixel is: a raster's nodata value, alpha band or
+    internal mask (in any of the three bands read), a float raster's NaN (declared nodata or not), a PNG's
+    alpha 0 or transparent colour, mark the others.
 
     Integer pixel values are scaled by their bit depth, as every agriseg reader does (a 16-bit value ``v``
     reads as ``round(v * 255 / 65535)``), never stretched per image.
@@ -211,9 +210,7 @@ def read_image_valid(
                 return arr, geo, _valid_or_none(src.read_masks(1) > 0)
             idx = pick_rgb_bands(src.descriptions, src.count, bands, p, [c.name for c in src.colorinterp])
             arr = np.moveaxis(src.read(idx), 0, -1)  # (3, H, W) -> (H, W, 3)
-            # (H, W): a band of the three holds data there, as GDAL's dataset mask reads nodata values (a pixel
-            # with one band at the nodata value was dropped: pure green of a nodata-0 raster, session 104's sweep)
-            valid = src.read_masks(idx).max(axis=0) > 0
+            valid = src.read_masks(idx).min(axis=0) > 0  # (H, W): no band of the three is nodata there
         if arr.dtype.kind == "f":  # NaN (or inf) where no nodata is declared: no data there, as a GIS shows it
             valid &= np.isfinite(arr).all(axis=-1)
         if not valid.all():  # a nodata value (9999, NaN) neither sets the range of the values nor fails them
@@ -295,9 +292,7 @@ def reading_rules(path: str | Path) -> dict[str, str]:
         if rio is not None:
             with open_plain_or_geo(rio, p) as src:
                 flags = src.mask_flag_enums
-                if src.nodata is not None and src.count > 1:  # no data where every band is (since session 104)
-                    out["nodata"] = "masked where every band is"
-                elif src.nodata is not None or any(f != [rio.enums.MaskFlags.all_valid] for f in flags):
+                if src.nodata is not None or any(f != [rio.enums.MaskFlags.all_valid] for f in flags):
                     out["nodata"] = "masked"
                 if any(np.dtype(d).kind == "f" for d in src.dtypes):
                     out["floats"] = "by range"
