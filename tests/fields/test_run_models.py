@@ -174,9 +174,11 @@ def test_every_registry_model_runs_from_a_bbox(
         assert again.exit_code == 0 and "0 mapped, 1 skipped, 0 failed" in again.output, again.output
 
 
-def test_an_unchanged_map_keeps_each_scenes_land_cover_record(season_server: Loopback, tmp_path: Path) -> None:
+def test_an_unchanged_map_keeps_each_scenes_land_cover_record(
+    season_server: Loopback, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """An unchanged re-run of `fields map --areas ... --landcover` wrote each kept scene's summary row without its
-    land-cover items and year (session 104's sweep)."""
+    land-cover items and year (session 104's sweep); so did one given -o as a relative path (its review)."""
     import geopandas as gpd
     from shapely.geometry import box
 
@@ -190,14 +192,19 @@ def test_an_unchanged_map_keeps_each_scenes_land_cover_record(season_server: Loo
         "FTW_PRUE_EFNET_B3", "--serial", "--patch-size", "64", "--min-area", "0", "--landcover", "esa-worldcover",
         "--landcover-stac-url", stac,
     ]  # fmt: skip
-    rows = []
-    for _ in range(2):
+    rows, areas = [], []
+    for i in range(2):
+        if i:  # the same folder, named from inside its parent
+            monkeypatch.chdir(tmp_path)
+            args = ["map" if a == str(tmp_path / "map") else a for a in args]
         res = CliRunner().invoke(main, args)
         assert res.exit_code == 0, res.output
         (row,) = json.loads((tmp_path / "map" / "summary.json").read_text())["scenes"]
         rows.append(row)
+        areas += json.loads((tmp_path / "map" / "scenes" / "areas.json").read_text())
     assert rows[1]["status"] == "skipped" and rows[0]["landcover"]["items"], rows
     assert rows[1]["landcover"] == rows[0]["landcover"]
+    assert areas[1]["status"] == "skipped" and areas[1]["items"] == areas[0]["items"] and areas[0]["items"]
 
 
 def test_map_areas_in_two_calendar_zones(season_server: Loopback, tmp_path: Path) -> None:

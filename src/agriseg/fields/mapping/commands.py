@@ -143,9 +143,10 @@ class SceneRequest:
         re-run that writes them another way resumes instead of being refused as changed. Window B's dates and
         items are left out for a model of one window (``windows``): not read, a change of them was refused."""
         dates = {w: "/".join(d) if d else None for w, d in self.dates().items()}
-        b = "b" in windows
-        return {"bbox": _one_spelling(self.bbox), "win_a_dates": dates["a"], "win_b_dates": dates["b"] if b else None,
-                "win_a": self.win_a, "win_b": self.win_b if b else (), "season": dict(self.season or {})}  # fmt: skip
+        b = "b" in windows  # (outputs an earlier agriseg recorded with window B's dates: see fields run's same_as)
+        return {"bbox": _one_spelling(self.bbox), "win_a_dates": dates["a"],
+                "win_b_dates": dates["b"] if b else "not read", "win_a": self.win_a,
+                "win_b": self.win_b if b else (), "season": dict(self.season or {})}  # fmt: skip
 
 
 def _one_spelling(bbox: str | None) -> str | None:
@@ -255,8 +256,9 @@ def _downloads(
         """A scene kept from an earlier run: its row of that run (items, dates, season), as skipped; an unchanged
         re-run wrote a bare "skipped" row over the only record of the imagery (session 104's sweep)."""
         row = earlier.get(it.name)
-        if row is not None and row.get("scene") == str(it.outputs[0]) and row.get("status") in ("ok", "skipped"):
-            return {**row, "status": "skipped", "error": ""}
+        same = row is not None and Path(str(row.get("scene"))).resolve() == Path(it.outputs[0]).resolve()
+        if row is not None and same and row.get("status") in ("ok", "resumed", "skipped"):  # (-o given another way)
+            return {**row, "scene": str(it.outputs[0]), "status": "skipped", "error": ""}
         return {"area": it.name, "scene": str(it.outputs[0]), "status": "skipped", "error": ""}
 
     def finish(rows: BatchResult) -> None:  # the areas' record, while the folder is still locked
@@ -323,7 +325,7 @@ def download(
     inputs = _inputs(model)
     request.check(inputs[0])  # a bad --bbox or date range is a usage error before anything is fetched
     # named by the whole file name: scene.tif and scene.tiff in one folder are two downloads, each its own record
-    item = Item(output.name, output, (output,), resolved=request.options(inputs[0]), payload=request)
+    item = Item(output.name, output, (output,), resolved=request.options(), payload=request)
     opts = dataclasses.replace((batch or BatchOptions()).labelled("download", "scene"), named_output=True)
     return _downloads([item], config, opts, model, inputs)
 
@@ -747,7 +749,12 @@ def run_area(
     recipe.command, recipe.algorithm = "fields run", ALGORITHM["fields run"]
     download_opts = download_config.output_options()
     download_opts["stac_collection"] = download_opts.pop("collection")  # the fiboa collection id keeps its own key
+    # window B's dates are no setting of a one-window model's outputs; outputs an earlier agriseg recorded with
+    # them resume (same_as), as do those of a --resize typed at the model's own (scene_recipe's)
+    alike = [{**o, **download_opts, **r} for o in (recipe.options, *recipe.same_as)
+             for r in (request.options(inputs[0]), request.options())]  # fmt: skip
     recipe.options = {**recipe.options, **download_opts, **request.options(inputs[0])}
+    recipe.same_as = [o for o in alike if o != recipe.options]
     result = run_batch(
         [Item(name, scene, (scene, *job.outputs()))],
         work,

@@ -62,7 +62,8 @@ def _done_row(item: Item, earlier: dict[str, Any] | None = None) -> dict[str, An
         return None
     row = {"scene": str(item.source), "probs": str(probs), "fields": str(fields), "error": "", "status": "skipped",
            "fields_count": count, "predict_s": 0.0, "polygonize_s": 0.0, "seconds": 0.0, "area_km2": km2}  # fmt: skip
-    if earlier and earlier.get("fields") == str(fields) and isinstance(earlier.get("landcover"), dict):
+    same = earlier and Path(str(earlier.get("fields"))).resolve() == Path(fields).resolve()  # -o given another way
+    if earlier and same and isinstance(earlier.get("landcover"), dict):
         row["landcover"] = earlier["landcover"]
     return row
 
@@ -80,7 +81,11 @@ def _earlier_scenes(tables: Sequence[Path]) -> dict[str, dict[str, Any]]:
                 rows = json.loads(Path(table).read_text(encoding="utf-8")).get("scenes")
             except (OSError, ValueError, AttributeError):
                 return {}
-            return {r["scene"]: r for r in rows or [] if isinstance(r, dict) and isinstance(r.get("scene"), str)}
+            return {
+                str(Path(r["scene"]).resolve()): r
+                for r in rows or []
+                if isinstance(r, dict) and isinstance(r.get("scene"), str)
+            }
     return {}
 
 
@@ -181,7 +186,7 @@ def run_jobs(
             executor=executor,
             options=BatchOptions(any(j.overwrite for j in jobs), strict, progress, "scenes", "scene"),
             recipe=scene_recipe(jobs[0]) if jobs else None,
-            resume=lambda it: _done_row(it, earlier.get(str(it.source))),
+            resume=lambda it: _done_row(it, earlier.get(str(Path(it.source).resolve()))),
             failed=_error_row,
             tables=tables,
             finish=finish,
