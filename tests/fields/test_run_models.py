@@ -172,6 +172,16 @@ def test_every_registry_model_runs_from_a_bbox(
         other = [*args[:7], "2023-08-01/2023-08-10", *args[8:]]
         again = CliRunner().invoke(main, other)
         assert again.exit_code == 0 and "0 mapped, 1 skipped, 0 failed" in again.output, again.output
+        # outputs an earlier agriseg recorded with window B's dates resume (its review: refused "-> not given")
+        from agriseg.fields.mapping.commands import SceneRequest
+
+        older = [str(tmp_path / "older") if a == str(out) else a for a in args]
+        plain = SceneRequest.options
+        monkeypatch.setattr(SceneRequest, "options", lambda self, windows=("a", "b"): plain(self))
+        assert CliRunner().invoke(main, older).exit_code == 0
+        monkeypatch.setattr(SceneRequest, "options", plain)
+        again = CliRunner().invoke(main, older)
+        assert again.exit_code == 0 and "0 mapped, 1 skipped, 0 failed" in again.output, again.output
 
 
 def test_an_unchanged_map_keeps_each_scenes_land_cover_record(
