@@ -215,6 +215,14 @@ def test_an_unchanged_map_keeps_each_scenes_land_cover_record(
     assert rows[1]["status"] == "skipped" and rows[0]["landcover"]["items"], rows
     assert rows[1]["landcover"] == rows[0]["landcover"]
     assert areas[1]["status"] == "skipped" and areas[1]["items"] == areas[0]["items"] and areas[0]["items"]
+    # a file of yours where the scene's land cover goes: refused before its prediction (it failed after it)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "west_landcover.tif").write_text("my notes")
+    at = args.index("-o") + 1
+    res = CliRunner().invoke(main, [*args[:at], "mine", *args[at + 1 :]])
+    assert res.exit_code == 2 and "west_landcover.tif: exists and was not written by agriseg" in res.output, res.output
+    assert not (tmp_path / "mine" / "west_probs.tif").exists()
+    assert (tmp_path / "mine" / "west_landcover.tif").read_text() == "my notes"
 
 
 def test_map_areas_in_two_calendar_zones(season_server: Loopback, tmp_path: Path) -> None:

@@ -939,7 +939,7 @@ def map_scenes(
         Every item's outcome (failed downloads, then the scenes) and the merged GeoParquet (None if no scene
         succeeded).
     """
-    from agriseg.fields.landcover import check_landcover, check_landcover_output
+    from agriseg.fields.landcover import check_landcover
     from agriseg.fields.mapping.runner import run_map
 
     batch = batch or BatchOptions()
@@ -951,8 +951,6 @@ def map_scenes(
     if earlier and not kept and not areas:
         raise NoInputError(f"{earlier[0]}: an output of an earlier run, not a scene" + _more(earlier))
     scene_list = [str(s) for s in kept]  # a glob over the output folder: its outputs are no scenes
-    for s in scene_list:  # a file of yours where a scene's land cover goes: before any scene runs
-        check_landcover_output(polygons, s, outdir, batch.overwrite)
 
     def check_inputs_and_dates() -> None:
         check_inputs(scene_list, "scene file")

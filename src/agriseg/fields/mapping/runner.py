@@ -388,6 +388,11 @@ def run_map(
     if remote and poly is not None and getattr(poly, "landcover", None) and Path(poly.landcover).is_file():
         jkw["polygonize"] = poly.model_copy(update={"landcover": where(poly.landcover)})  # a land-cover file
     jobs = [SceneJob(where(s), where(outdir), where(model), name=names[Path(s)], **jkw) for s in scenes]
+    if poly is not None:  # a file of yours where a scene's land cover goes, by the names the outputs get: now
+        from agriseg.fields.landcover import check_landcover_output
+
+        for j in jobs:
+            check_landcover_output(poly, j.outputs()[0], outdir, bool(jkw.get("overwrite")))
     t0 = time.perf_counter()
     tables = [outdir / merged_name, outdir / SUMMARY_NAME]
     merged: list[Path | None] = [None]
