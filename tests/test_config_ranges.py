@@ -129,7 +129,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "vector.config.PolygonizeConfig.class_only_erosion",
         "vector.config.PolygonizeConfig.core_erosion",
         "vector.config.PolygonizeConfig.min_seed_px",
-        "vector.config.PolygonizeConfig.split_boundary_px",
     ),
     # a grid or a network's width or depth: any positive number builds (memory permitting)
     "model or grid size": (

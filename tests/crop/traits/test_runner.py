@@ -1118,8 +1118,9 @@ def test_a_blank_frame_is_said_as_one_not_as_a_grey_photo(tmp_path: Path) -> Non
     texture and underexposed."""
     Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(tmp_path / "black.png")
     rows = run_traits([tmp_path / "black.png"], tmp_path / "o", TraitsConfig(), batch=BatchOptions(progress=False))
-    said = [n for n in rows.notes if "black.png" in n]
+    said = [n for n in rows.notes if "black.png" in n and "not to trust" in n]  # (and that it was enlarged 10x)
     assert said and "no texture" in said[0] and "underexposed" in said[0] and "greyscale" not in said[0], said
+    assert not any("greyscale" in n for n in rows.notes if "black.png" in n)
 
 
 def test_an_impossible_date_is_named_and_sizes_are_said_in_pixels_with_a_scale(tmp_path: Path) -> None:
