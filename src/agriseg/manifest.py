@@ -625,6 +625,11 @@ def table_stamped(table: str | Path) -> bool:
     return Path(table).name in _table_stamps(Path(table).parent)
 
 
+def own_table(table: str | Path) -> bool:
+    """Whether ``table`` is there as agriseg wrote it: stamped (:func:`seal_tables`) and not edited since."""
+    return Path(table).is_file() and table_stamped(table) and not table_edited(table)
+
+
 def recorded_by(folder: str | Path, command: str) -> bool:
     """Whether ``folder``'s manifest holds a line of ``command`` (a line written before lines named their command
     counts by its fingerprint's, as :func:`_records_of` reads it)."""

@@ -207,9 +207,15 @@ _PENDING = threading.Event()  # a Ctrl-C noted by a running batch that no Keyboa
 
 
 def interrupt_pending() -> bool:
-    """Whether a Ctrl-C came while a batch runs and was swallowed on its way (see :class:`_CtrlC`): loops that
-    wait or retry (downloads) check it and stop, instead of retrying a stalled read for minutes."""
+    """Whether a Ctrl-C came while a batch runs and was swallowed on its way (see :class:`_CtrlC`)."""
     return _PENDING.is_set()
+
+
+def stop_if_interrupted() -> None:
+    """Raise the KeyboardInterrupt of a Ctrl-C a library swallowed (:func:`interrupt_pending`): loops that wait
+    or retry (downloads) call it before each retry, instead of retrying a stalled read for minutes."""
+    if _PENDING.is_set():
+        raise KeyboardInterrupt
 
 
 class _CtrlC:

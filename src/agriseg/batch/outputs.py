@@ -165,7 +165,7 @@ def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str], comm
     file agriseg did not write there (or edited since), and with ``command`` one another command claimed (crop
     plots' ``growth.csv`` beside a ``crop traits`` run), is left as it is.
     Only in a folder agriseg writes (one with a manifest), after :func:`check_table` let the run start."""
-    from agriseg.manifest import MANIFEST, table_edited, table_owner, table_stamped
+    from agriseg.manifest import MANIFEST, own_table, table_owner
 
     if not (Path(folder) / MANIFEST).exists():
         return
@@ -174,7 +174,7 @@ def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str], comm
         # agriseg's own table as it wrote it; a user's file under its name, or one edited since, stays
         if command and (owner := table_owner(path)) and owner != command:
             continue
-        if path.is_file() and table_stamped(path) and not table_edited(path):
+        if own_table(path):
             path.unlink()
             notes.append(_removed_table(path))
 

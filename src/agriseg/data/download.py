@@ -80,15 +80,8 @@ def unreachable(url: str, wait_s: float = 1.0) -> str | None:
 def _proxied(url: str) -> bool:
     """Whether requests to ``url`` go through a proxy (http_proxy, https_proxy or all_proxy, not bypassed by
     no_proxy), as requests, pystac-client and GDAL's curl send them."""
-    try:
-        from requests.utils import get_environ_proxies
-    except ImportError:  # requests comes with the fields extra; urllib reads the same variables but all_proxy
-        from urllib.request import getproxies, proxy_bypass
+    from requests.utils import get_environ_proxies  # (requests downloads every file this module fetches)
 
-        found = getproxies()
-        return bool(found.get(urlsplit(url).scheme) or found.get("all")) and not proxy_bypass(
-            urlsplit(url).hostname or ""
-        )
     return bool(get_environ_proxies(url))
 
 
@@ -287,12 +280,11 @@ def _download(
     last: Exception | None = None
     attempts = 0
     asked = 0.0  # the wait a server asked for (Retry-After), at most MAX_RETRY_AFTER_S
-    from agriseg.batch.errors import interrupt_pending
+    from agriseg.batch.errors import stop_if_interrupted
 
     for attempt in range(retries + 1):
         if attempt:
-            if interrupt_pending():  # a Ctrl-C a library swallowed during the failed attempt: stopped here
-                raise KeyboardInterrupt
+            stop_if_interrupted()  # a Ctrl-C a library swallowed during the failed attempt
             if asked >= 10:  # minutes of silence otherwise (asked: at most MAX_RETRY_AFTER_S, so said as waited)
                 log.warning("%s: waiting %.0f s before trying again, as the server asked (Retry-After)", url, asked)
             time.sleep(max(backoff_s * 2 ** (attempt - 1), asked))

@@ -219,13 +219,12 @@ def _retrying(
     dropped before each retry; ``ValueError("<failed> after N attempt(s) (<last error>)")`` when none worked.
     The one retry loop of a remote read (GDAL's own retries are off): a :class:`BrokenRaster` or an answer
     that cannot change (HTTP 404) fails at once."""
-    from agriseg.batch.errors import interrupt_pending
+    from agriseg.batch.errors import stop_if_interrupted
 
     last, slow = "", False
     for attempt in range(cfg.retries + 1):
         if attempt:
-            if interrupt_pending():  # a Ctrl-C GDAL's callback swallowed during the failed read: stopped here
-                raise KeyboardInterrupt
+            stop_if_interrupted()  # a Ctrl-C GDAL's callback swallowed during the failed read
             time.sleep(cfg.backoff_s * 2 ** (attempt - 1))
             _forget_remote(href)
         start = time.monotonic()

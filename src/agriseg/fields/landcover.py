@@ -172,10 +172,9 @@ def fetch_landcover(
         last: Exception | None = None
         for attempt in range(cfg.retries + 1):
             if attempt:
-                from agriseg.batch.errors import interrupt_pending
+                from agriseg.batch.errors import stop_if_interrupted
 
-                if interrupt_pending():  # a Ctrl-C GDAL's callback swallowed during the failed read
-                    raise KeyboardInterrupt
+                stop_if_interrupted()  # a Ctrl-C GDAL's callback swallowed during the failed read
                 _forget_remote(href)
             try:
                 with _env(cfg), _open_remote(href, cfg, item.id) as lc:

@@ -137,13 +137,13 @@ class Measurement:
 def own_outputs(outdir: Path) -> set[Path]:
     """The files an earlier ``crop traits`` run wrote into ``outdir`` (its manifest's items with a
     ``_traits.json``, and ``growth.png``): with ``-o`` the input folder, a re-run must not measure them."""
-    from agriseg.manifest import recorded_outputs, table_edited, table_stamped
+    from agriseg.manifest import own_table, recorded_outputs
 
     recorded = recorded_outputs(outdir, COMMAND)
     own = {(outdir / o).resolve() for outs in recorded.values() if any(o.endswith("_traits.json") for o in outs)
            for o in outs}  # fmt: skip
     chart = outdir / "growth.png"  # the chart, when agriseg stamped it so (a photo called growth.png is a photo)
-    return own | {chart.resolve()} if own and table_stamped(chart) and not table_edited(chart) else own
+    return own | {chart.resolve()} if own and own_table(chart) else own
 
 
 def read_regions_option(path: str, option: str) -> list[Any]:

@@ -293,9 +293,9 @@ def _earlier_rows(table: Path | None) -> dict[str, dict]:
     """The rows by area of the ``areas.json`` an earlier run wrote (not one edited since, or a file of yours)."""
     import json
 
-    from agriseg.manifest import table_edited, table_stamped
+    from agriseg.manifest import own_table
 
-    if table is None or not table.is_file() or not table_stamped(table) or table_edited(table):
+    if table is None or not own_table(table):
         return {}
     try:
         rows = json.loads(table.read_text(encoding="utf-8"))

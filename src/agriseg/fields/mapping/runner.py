@@ -71,22 +71,17 @@ def _done_row(item: Item, earlier: dict[str, Any] | None = None) -> dict[str, An
 def _earlier_scenes(tables: Sequence[Path]) -> dict[str, dict[str, Any]]:
     """The scene rows, by scene, of the ``summary.json`` among ``tables`` an earlier run wrote (not one edited
     since, nor a file of yours)."""
-    from agriseg.manifest import table_edited, table_stamped
+    from agriseg.manifest import own_table
 
-    for table in tables:
-        if Path(table).name == SUMMARY_NAME and Path(table).is_file() and table_stamped(table):
-            if table_edited(table):
-                return {}
-            try:
-                rows = json.loads(Path(table).read_text(encoding="utf-8")).get("scenes")
-            except (OSError, ValueError, AttributeError):
-                return {}
-            return {
-                str(Path(r["scene"]).resolve()): r
-                for r in rows or []
-                if isinstance(r, dict) and isinstance(r.get("scene"), str)
-            }
-    return {}
+    summary = next((Path(t) for t in tables if Path(t).name == SUMMARY_NAME), None)
+    if summary is None or not own_table(summary):
+        return {}
+    try:
+        rows = json.loads(summary.read_text(encoding="utf-8")).get("scenes")
+    except (OSError, ValueError, AttributeError):
+        return {}
+    ok = [r for r in rows or [] if isinstance(r, dict) and isinstance(r.get("scene"), str)]
+    return {str(Path(r["scene"]).resolve()): r for r in ok}
 
 
 def _run_item(item: Item) -> dict[str, Any]:
