@@ -427,6 +427,8 @@ class Recipe:
 
     def fingerprint(self, item: Item, with_hash: bool = False) -> Fingerprint:
         """The fingerprint of one item's outputs; ``with_hash``: as a store records it (:func:`file_identity`)."""
+        from agriseg.models.io import model_label
+
         files = [*item.inputs, *self.inputs]
         model = (self.model() if callable(self.model) else self.model) if item.uses_model else None
         return Fingerprint(
@@ -438,7 +440,7 @@ class Recipe:
             _plain(dict(item.resolved)),
             self.config_keys,
             frozenset(self.ignore),
-            Path(model).name if model is not None else None,
+            model_label(model) if model is not None else None,
         )
 
 

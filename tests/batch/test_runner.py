@@ -2075,3 +2075,16 @@ def test_a_batch_stops_after_the_item_in_which_a_library_swallowed_a_ctrl_c(tmp_
     finally:
         outer.restore()
     assert not interrupt_pending()
+
+
+def test_a_packaged_model_is_named_as_a_user_types_it(tmp_path: Path) -> None:
+    """Another packaged model was named by its weight files (``crop_default.safetensors -> crop_weed.safetensors``),
+    not as ``-m`` takes it (session 104's sweep)."""
+    from agriseg.models.io import resolve
+
+    photo = tmp_path / "p.jpg"
+    photo.write_bytes(b"photo")
+    item = Item("p", photo, (tmp_path / "p_mask.png",))
+    earlier = Recipe("crop predict", model=resolve("default")).fingerprint(item)
+    assert Recipe("crop predict", model=resolve("crop-weed")).changes(item, earlier) == ["model: default -> crop-weed"]
+    assert Recipe("crop predict", model=resolve("default@5")).changes(item, earlier) == []

@@ -742,8 +742,10 @@ def test_the_apis_and_the_transfers_failures_are_said_as_what_they_are(loopback:
 
 
 def test_a_search_answered_with_json_of_another_shape_is_said_so(loopback: Loopback, tmp_path: Path) -> None:
-    """A search answered `[1, 2]` failed "('list' object has no attribute 'get')" (session 104's sweep)."""
-    for body in (b"[1, 2]", b'{"type": "FeatureCollection", "features": [7]}'):
+    """A search answered `[1, 2]` failed "('list' object has no attribute 'get')" (session 104's sweep); an
+    object without `features` read as a search that found nothing."""
+    bodies = (b"[1, 2]", b'{"type": "FeatureCollection", "features": [7]}', b'{"error": "busy"}', b'{"features": {}}')
+    for body in bodies:
         loopback.add_file("/stac/search", body)
         with pytest.raises(ValueError) as err:
             download_scene(tmp_path / "s.tif", _cfg(loopback), bbox=BBOX, progress=False, **DATES)

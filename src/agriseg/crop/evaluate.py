@@ -343,6 +343,9 @@ def report_warnings(res: dict) -> list[str]:
             f" ({100 * ignored:.1f} % of all label pixels not scored)" if ignored > IGNORED_WARN and not most else ""
         )
         lines.append(f"warning: {counted(len(void), 'label')} all 255, nothing in {them} scored: {names}{share}")
+    if far := res.get("resized_far"):  # as crop predict warns of each photo, once for the set
+        more = f" (and {len(far) - 1} more)" if len(far) > 1 else ""
+        lines.append(f"warning: {far[0]}{more}")
     if res.get("labels_only_0_255"):
         lines.append(
             "warning: the labels hold only 0 and 255, and --label-mode index reads 255 as not scored: "
@@ -475,12 +478,19 @@ def evaluate_model(
         from agriseg.crop.predictor import load_predictor
         from agriseg.runtime import check_device
 
+        far: list[str] = []  # photos read at a working size far from their own (a sliver, or enlarged many times)
+
         check_device(config.device)  # a GPU this machine lacks: said as the option it came from
         pred = load_predictor(config.model_name, config.long_side, config.tta, config.optimize, device=config.device)
         assert pred.config is not None
         num_classes, names = pred.config.num_classes, pred.config.class_names
 
+        from agriseg.crop.predict import enlarged_photo, thin_photo
+
         def predict_fn(stem: str, rgb: np.ndarray) -> np.ndarray:
+            for said in (thin_photo(rgb.shape[:2], pred.long_side), enlarged_photo(rgb.shape[:2], pred.long_side)):
+                if said:  # as crop predict warns of each; the report says it once (session 104's sweep)
+                    far.append(f"photo {stem}: {said}")
             return pred.predict(rgb)
 
         if peanut and num_classes == 3:  # a crop / weed model: the Peanut colours are its three classes
@@ -502,6 +512,7 @@ def evaluate_model(
     else:  # what made the masks scored (the model's defaults resolved): reports told apart
         res["model"] = str(config.model_name)
         res["options"] = {"long_side": pred.long_side, "tta": pred.tta, "optimize": pred.optimize}
+        res["resized_far"] = far
     # how the labels were read and which photos were scored: two reports of other label modes or splits told
     # apart (none of it was recorded, session 103's sweep)
     res["labels"] = {"label_mode": label_mode, "colormap": cmap, "stems": None if stems is None else str(stems)}

@@ -218,13 +218,28 @@ def stac_io(cfg: DownloadConfig) -> Any:
 
     from agriseg.fields.retry import StacRetry
 
+    class PagesChecked(StacApiIO):
+        """pystac-client ends a search at a page without a ``features`` list: an API's error object
+        (``{"error": "busy"}``) read as a search that found nothing. Here it is an answer of the wrong shape."""
+
+        last: Any = None
+
+        def read_json(self, *args: Any, **kwargs: Any) -> Any:
+            self.last = super().read_json(*args, **kwargs)
+            return self.last
+
+        def get_pages(self, *args: Any, **kwargs: Any) -> Any:
+            yield from super().get_pages(*args, **kwargs)
+            if not any(isinstance(self.last.get(key), list) for key in ("features", "collections")):
+                raise TypeError("a page without a features list")
+
     retry = StacRetry(
         total=cfg.retries,
         backoff_factor=cfg.backoff_s,
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=None,  # POST searches too
     )
-    return StacApiIO(max_retries=retry, timeout=cfg.timeout_s)
+    return PagesChecked(max_retries=retry, timeout=cfg.timeout_s)
 
 
 def open_api(cfg: DownloadConfig) -> Any:

@@ -247,6 +247,17 @@ def _every_name() -> list[str]:
     return [*PACKAGED, *(f"{n}@{v}" for n, v in CURRENT_VERSIONS.items())]
 
 
+def model_label(path: str | Path) -> str:
+    """How a message names a model file: a packaged model by the name a user types (``crop-weed``, ``default@4``),
+    any other file by its file name."""
+    p = Path(path)
+    if p.parent == WEIGHTS_DIR:
+        for name, file in PACKAGED.items():
+            if p.name in (file, Path(file).with_suffix(".onnx").name):
+                return name
+    return p.name
+
+
 def resolve(name_or_path: str | Path) -> Path:
     """Map a packaged model name (``default``, ``crop-weed``) or a path to a file path."""
     s = packaged_name(str(name_or_path))
