@@ -1502,3 +1502,24 @@ def test_growth_tables_removed_as_a_date_failed_say_so(tmp_path: Path) -> None:
     (d / "tray_2024-06-08_mask.png").write_bytes(b"not a mask any more")
     recs = run_traits([d], out, TraitsConfig(grid="1x2"), batch=BatchOptions(overwrite=True, progress=False))
     assert "warning: no growth tables: 1 dated photo measured, 1 photo failed (below)" in recs.notes, recs.notes
+
+
+def test_a_resumed_photos_warnings_are_one_line(tmp_path: Path) -> None:
+    """Session 104's sweep: a re-run that measured nothing said every warning of every resumed photo again (one
+    line each, a page for a large folder); they are one line now, and the records keep them."""
+    grey = np.full((40, 60), 120, np.uint8)
+    Image.fromarray(grey).save(tmp_path / "g.png")
+    masks = tmp_path / "m"
+    masks.mkdir()
+    mask = np.zeros((40, 60), np.uint8)
+    mask[10:20, 10:20] = 1
+    Image.fromarray(mask).save(masks / "g_mask.png")
+    quiet = BatchOptions(progress=False)
+    first = run_traits([masks, tmp_path / "g.png"], tmp_path / "o", TraitsConfig(), batch=quiet)
+    assert any("g.png: a photo not to trust" in n for n in first.notes), first.notes
+    again = run_traits([masks, tmp_path / "g.png"], tmp_path / "o", TraitsConfig(), batch=quiet)
+    assert [r["status"] for r in again] == ["skipped"] and again[0]["warnings"]
+    assert not any("not to trust" in n for n in again.notes), again.notes
+    assert "warning: 1 photo measured by an earlier run (g.png) has warnings, kept in traits.json" in "\n".join(
+        again.notes
+    )

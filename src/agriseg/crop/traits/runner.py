@@ -708,7 +708,14 @@ def run_traits(
         for rec in measured_now(records):  # not a refused photo's warnings of the earlier run (status kept)
             # a mask measured with its photo: the photo is what the warnings are about (a greyscale photo)
             said = rec.get("photo") or rec["file"]
-            result.notes += [f"warning: {said}: {w}" for w in rec.get("warnings", [])]
+            if rec["status"] == "ok":  # a resumed photo's were said by the run that measured it: one line for them
+                result.notes += [f"warning: {said}: {w}" for w in rec.get("warnings", [])]
+        if warned := [Path(r.get("photo") or r["file"]).name for r in records
+                      if r["status"] == "skipped" and r.get("warnings")]:  # fmt: skip
+            result.notes.append(
+                f"warning: {counted(len(warned), 'photo')} measured by an earlier run ({listed(warned, 3)}) "
+                f"{'has' if len(warned) == 1 else 'have'} warnings, kept in traits.json as that run said them"
+            )
         if kept := [Path(r["file"]).name for r in records if r["status"] == "kept"]:
             result.notes.append(
                 f"{counted(len(kept), 'photo')} measured with other settings ({listed(kept, 3)}) "
