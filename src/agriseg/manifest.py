@@ -151,15 +151,18 @@ class ManifestStore:
         if rec.get("pending"):
             return Verdict("missing")  # outputs of an item a killed run had started: made again
         same_outputs = sorted(rec["outputs"]) == sorted(p.name for p in item.outputs)
-        if same_outputs and len(present) < len(item.outputs):
-            return Verdict("missing")  # an item this store recorded, partly removed since: made again
         stamps = rec.get("stamps", {})
         altered = [p for p in present if (k := _key(p, folder)) in stamps and _altered(p, stamps[k])]
-        if altered:  # replaced or edited since it was written (perhaps by hand): never silently resumed
+        if altered:  # replaced or edited since it was written (perhaps by hand): never silently resumed, nor
+            # made again over the edit when another of its outputs was removed (session 105's sweep)
             return Verdict("changed", f"{altered[0]}{EDITED}")  # by its path: masks/0001.png, not 0001.png
         if recipe is None or "fingerprint" not in rec:
-            return Verdict("same" if same_outputs else "missing")
+            return Verdict("same" if same_outputs and len(present) == len(item.outputs) else "missing")
         changes = recipe.changes(item, Fingerprint.from_dict(rec["fingerprint"]))
+        if same_outputs and not changes and len(present) < len(item.outputs):
+            # partly removed since: made again with the settings that made the rest (with other settings it is
+            # refused below, as the rest would be: a folder of one setting, session 105's sweep)
+            return Verdict("missing")
         if not same_outputs and not changes:
             # only which files are written differs (--plot, --no-overlay): fewer are there already, more are made
             if len(present) < len(item.outputs):  # one of them removed since (a mask after a --plot run): made again

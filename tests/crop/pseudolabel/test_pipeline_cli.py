@@ -60,6 +60,22 @@ def test_index_pipeline_outputs_and_resume(scenes: Path, tmp_path: Path) -> None
     again = pseudolabel_files(files, out, PseudoLabelConfig(index="exg"), progress=False)
     assert [r["status"] for r in again] == ["ok", "ok", "skipped", "skipped"]
     assert (out / ok[0]["mask"]).is_file() and (out / ok[1]["overlay"]).is_file()
+    # a mask edited by hand whose overlay was removed, and another option with one overlay removed: the edit and
+    # the folder's one setting were replaced, exit 0 (session 105's sweep); both are refused and kept now
+    mask = out / ok[0]["mask"]
+    edited = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
+    edited[:10] = 255
+    cv2.imwrite(str(mask), edited)
+    (out / ok[0]["overlay"]).unlink()
+    (out / ok[2]["overlay"]).unlink()
+    again = pseudolabel_files(files, out, PseudoLabelConfig(index="exg"), progress=False)
+    assert [r["status"] for r in again] == ["error", "skipped", "ok", "skipped"]
+    assert "was changed after it was written" in again[0]["error"]
+    assert (cv2.imread(str(mask), cv2.IMREAD_UNCHANGED) == edited).all()
+    (out / ok[3]["overlay"]).unlink()
+    again = pseudolabel_files(files, out, PseudoLabelConfig(index="cive"), progress=False)
+    assert [r["status"] for r in again] == ["error", "kept", "kept", "kept"], again  # refused, by name
+    assert json.loads((out / "records" / f"{ok[3]['stem']}.json").read_text())["index"] == "exg"
 
 
 def test_keep_file_filters(scenes: Path, tmp_path: Path) -> None:
