@@ -38,10 +38,12 @@ def find_depth_file(depth_dir: str | Path, stem: str, image: str | Path | None =
         FileNotFoundError: naming the image (``image``, else its stem in the folder) and the names searched.
     """
     d = Path(depth_dir)
+    # never the photo itself (a folder of PNG photos with their <stem>_depth.png beside them as --depth-dir)
+    own = Path(image).resolve() if image is not None else None
     for name in (stem, f"{stem}_depth"):
         for suf in DEPTH_SUFFIXES:
             p = d / f"{name}{suf}"
-            if p.is_file():
+            if p.is_file() and p.resolve() != own:
                 return p
     # Not found as typed: ``a.PNG`` from a camera, or a name in another Unicode form (macOS writes NFD, so
     # ``é`` is two code points there and one in the photo's name). Compared as the user sees the names.
@@ -49,7 +51,7 @@ def find_depth_file(depth_dir: str | Path, stem: str, image: str | Path | None =
     wanted = {_same_name(name): i for i, name in enumerate(order)}
     found = sorted((wanted[_same_name(p.name)], p.name, p) for p in d.glob("*") if _same_name(p.name) in wanted)
     for _, _, p in found:
-        if p.is_file():
+        if p.is_file() and p.resolve() != own:
             return p
     names = f"{stem}[_depth]{{{','.join(DEPTH_SUFFIXES)}}}"
     raise FileNotFoundError(f"{image or d / stem}: no depth file ({names}) in {d}")
@@ -100,11 +102,15 @@ def read_depth(path: str | Path) -> np.ndarray:
     return arr.astype(np.float32)
 
 
-def to_nearness(depth: np.ndarray, convention: DepthConvention, source: str = "depth") -> tuple[np.ndarray, np.ndarray]:
+def to_nearness(
+    depth: np.ndarray, convention: DepthConvention, source: str = "depth", measured: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Nearness (inverse depth, larger = nearer) and the valid-pixel mask.
 
-    ``depth`` convention: 0 or negative = no reading (invalid); nearness = 1 / depth.
-    ``inverse``: used as is (all finite pixels valid).
+    ``depth`` convention: nearness = 1 / depth. ``inverse``: used as is. In a ``measured`` map (a file: a
+    sensor's, or a stereo disparity) 0 or negative is no reading (invalid) in either convention: a disparity map's
+    dropouts read as the farthest ground and 2 % of them took the mask's IoU from 0.94 to 0.66 (session 105's
+    sweep). An estimate (Depth Anything's relative inverse depth) has no dropouts: all its finite pixels count.
 
     Raises:
         ValueError: starting with ``source`` for NaN/inf values, no valid pixels, or a constant map.
@@ -112,19 +118,15 @@ def to_nearness(depth: np.ndarray, convention: DepthConvention, source: str = "d
     bad = ~np.isfinite(depth)
     if bad.any():
         raise ValueError(f"{source}: depth has {int(bad.sum())} NaN or infinite pixels")
-    if convention == "depth":
-        valid = depth > 0
-        if valid.sum() < 0.5 * depth.size:
-            missing = 1 - float(valid.mean())  # 4 valid pixels of 10800 said "100%"
-            share = f"{100 * missing:.0f}%" if missing < 0.995 else f"all but {n}" if (n := int(valid.sum())) else "all"
-            raise ValueError(f"{source}: {share} of the depth pixels are missing (<= 0)")
-        near = np.zeros_like(depth)
-        near[valid] = 1.0 / depth[valid]
-    elif convention == "inverse":
-        valid = np.ones(depth.shape, bool)
-        near = depth
-    else:
+    if convention not in ("depth", "inverse"):
         raise ValueError(f"unknown depth convention {convention!r}; valid: depth, inverse")
+    valid = depth > 0 if convention == "depth" or measured else np.ones(depth.shape, bool)
+    if valid.sum() < 0.5 * depth.size:
+        missing = 1 - float(valid.mean())  # 4 valid pixels of 10800 said "100%"
+        share = f"{100 * missing:.0f}%" if missing < 0.995 else f"all but {n}" if (n := int(valid.sum())) else "all"
+        raise ValueError(f"{source}: {share} of the depth pixels are missing (<= 0)")
+    near = np.zeros_like(depth)
+    near[valid] = 1.0 / depth[valid] if convention == "depth" else depth[valid]
     vals = near[valid]
     if float(vals.max() - vals.min()) <= 1e-6 * max(abs(float(vals.max())), 1e-12):
         raise ValueError(f"{source}: depth is constant (no relief to threshold)")
@@ -154,14 +156,19 @@ def fit_ground_plane(near: np.ndarray, valid: np.ndarray, iterations: int = 4, s
 
 
 def relief(
-    depth: np.ndarray, convention: DepthConvention, detrend: Detrend = "plane", source: str = "depth"
+    depth: np.ndarray,
+    convention: DepthConvention,
+    detrend: Detrend = "plane",
+    source: str = "depth",
+    measured: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The signal GGHT thresholds: nearness, minus the ground plane if ``detrend="plane"``.
+    """The signal GGHT thresholds: nearness, minus the ground plane if ``detrend="plane"`` (``measured``: as
+    :func:`to_nearness`).
 
     Returns:
         ``(signal (H, W) float32, valid (H, W) bool)``.
     """
-    near, valid = to_nearness(depth, convention, source)
+    near, valid = to_nearness(depth, convention, source, measured)
     if detrend == "plane":
         near = near - fit_ground_plane(near, valid)
         near[~valid] = 0.0

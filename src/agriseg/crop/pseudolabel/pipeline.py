@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -196,7 +196,8 @@ class _DepthSource:
     def __call__(self, stem: str, rgb: np.ndarray, image_path: Path) -> tuple[np.ndarray, dict]:
         if self.estimator is None:
             assert self.opts.depth_dir is not None  # no estimator is made when depth files are given
-            p = find_depth_file(self.opts.depth_dir, stem, image_path)  # a missing one is the photo's failure
+            # by the photo's own name, not the one the run gives it (A_0001_jpg beside B/0001.jpg: session 105)
+            p = find_depth_file(self.opts.depth_dir, image_path.stem, image_path)  # a missing one: its failure
             d = read_depth(p)
             if d.shape != rgb.shape[:2]:
                 raise ValueError(
@@ -349,6 +350,7 @@ def pseudolabel_files(
     # the names an earlier run gave are kept; --overwrite names the photos afresh (a clash since removed: 0001);
     # named among all the photos given, before --keep: the names the screening page showed (a.png kept alone
     # beside a.jpg was a.png, not the a_png the page had shown)
+    _one_depth_each(files, opts)
     names = unique_names(files, None if opts.overwrite else out / "masks", "crop pseudolabel")
     left_out = 0
     if keep is not None:
@@ -361,7 +363,7 @@ def pseudolabel_files(
         outputs += [out / "overlays" / f"{stem}.jpg"] if opts.overlays else []
         outputs += [out / "plots" / f"{stem}.png"] if opts.plot else []
         # its depth file is an input of its own (the folder's time says nothing of an edited file in it)
-        depth = _given_depth(opts, stem)
+        depth = _given_depth(opts, f)
         items.append(Item(stem, f, tuple(outputs), (f, depth) if depth else (f,), resolved=photo_reading_rules(f)))
     model = opts.depth_model if opts.source == "depth" and opts.depth_dir is None else None
     unread: dict[str, Any] = {"overwrite": True, "device": True, "depth_model": True}
@@ -422,15 +424,40 @@ def pseudolabel_files(
     return records
 
 
-def _given_depth(opts: PseudoLabelConfig, stem: str) -> Path | None:
+def _given_depth(opts: PseudoLabelConfig, photo: Path) -> Path | None:
     """The depth file of ``--depth-dir`` a photo is labelled from; None without one (a missing file fails the
     photo, as :class:`_DepthSource` says)."""
     if opts.source != "depth" or opts.depth_dir is None:
         return None
     try:
-        return find_depth_file(opts.depth_dir, stem)
+        return find_depth_file(opts.depth_dir, photo.stem, photo)
     except FileNotFoundError:
         return None
+
+
+def _one_depth_each(files: Sequence[Path], opts: PseudoLabelConfig) -> None:
+    """Refuse photos of one name in several folders that would read one depth file of ``--depth-dir``.
+
+    Raises:
+        OptionError: naming two such photos and the file.
+    """
+    by_depth: dict[Path, list[Path]] = {}
+    for f in files:
+        if (depth := _given_depth(opts, f)) is not None:
+            by_depth.setdefault(depth.resolve(), []).append(f)
+    for depth, photos in by_depth.items():
+        if len(photos) > 1:
+            raise OptionError(
+                f"{photos[0]} and {photos[1]}: photos of one name would read one depth file, {depth}; label each "
+                "folder in a run of its own, with its own --depth-dir"
+            )
+
+
+def depth_files_among(files: Sequence[Path], opts: PseudoLabelConfig) -> set[Path]:
+    """The files of ``files`` that are another photo's depth file (``--depth-dir`` the photos' own folder, as
+    ``<name>_depth.png`` beside ``<name>.jpg``): each was labelled as a photo, from itself as its depth."""
+    depths = (_given_depth(opts, f) for f in files)
+    return {d.resolve() for d in depths if d is not None}
 
 
 def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, depth_src: _DepthSource | None) -> dict:
@@ -460,9 +487,9 @@ def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, dep
         rgb = read_rgb(f)
         depth, extra = depth_src(stem, rgb, f)
         try:
-            signal, valid = relief(
-                depth, extra["depth_convention"], opts.detrend, source=extra.get("depth_file", str(f))
-            )
+            measured = "depth_file" in extra  # a file's 0 is no reading; an estimate's, its farthest pixel
+            source = extra.get("depth_file", str(f))
+            signal, valid = relief(depth, extra["depth_convention"], opts.detrend, source, measured)
             res = gght(signal, opts.gght, rgb=rgb, valid=valid)
         except ValueError as err:
             src = extra.get("depth_file") or f"{f} (estimated depth)"
@@ -521,6 +548,12 @@ def pseudolabel_paths(
     files, recorded = photos_only(list_images_once(paths))
     if not files:
         raise NoInputError(f"{recorded[0]}: an output of an earlier agriseg run, not a photo")
+    depths = depth_files_among(files, opts) & {f.resolve() for f in files}  # depth files in a photo folder
+    if depths and (photos := [f for f in files if f.resolve() not in depths]):
+        files = photos
+    else:
+        depths = set()  # only depth-like files: the photos (a failure, each, names what is missing)
+    _one_depth_each(files, opts)  # before the names are given (and their warning of photos of one name)
     kept = read_keep(keep) if keep else None
     # the names the run gives, an earlier run's kept: those the screening page showed
     names = unique_names(files, None if opts.overwrite else Path(outdir) / "masks", "crop pseudolabel")
@@ -534,6 +567,8 @@ def pseudolabel_paths(
         result.notes.append(f"{full} photos were taken as full canopy cover (all-vegetation masks)")
     if recorded:
         result.notes.append(f"({counted(len(recorded), 'output')} of an earlier run not read as photos)")
+    if depths:
+        result.notes.append(f"({counted(len(depths), 'depth file')} of the photos not read as photos)")
     return result
 
 
