@@ -516,6 +516,9 @@ def cv_read(path: str | Path, flags: int) -> np.ndarray | None:
     """``cv2.imread`` through Python's file I/O (see :func:`cv_write`); None when OpenCV cannot decode it."""
     import cv2
 
+    # OpenCV logs a damaged file's libtiff / libpng complaints on stderr ("[ERROR:0@0.03] global grfmt_tiff.cpp
+    # ..."), before the one line that says what is wrong with it (session 105's sweep): the None says it here
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     data = np.fromfile(os.fspath(path), np.uint8)
     return cv2.imdecode(data, flags) if data.size else None
 
@@ -808,8 +811,13 @@ def _in_subfolders(
 
     try:
         subs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
-        if theirs:
-            subs = [d for d in subs if not (d / MANIFEST).exists()]
+        if theirs:  # not agriseg's: one holding its manifest, nor one a sibling's manifest records files in
+            # (crop pseudolabel's overlays/ and records/, recorded in masks/'s as ../overlays/<name>.jpg)
+            manifests = [d / MANIFEST for d in subs if (d / MANIFEST).exists()]
+            ours = {m.parent.name for m in manifests}
+            for m in manifests:
+                ours.update(re.findall(r'"\.\./([^/"]+)/', m.read_text(encoding="utf-8", errors="replace")))
+            subs = [d for d in subs if d.name not in ours]
         counts = [(d.name, sum(f.suffix.lower() in suffixes for f in d.iterdir())) for d in subs[:20]]
     except OSError:
         return ""

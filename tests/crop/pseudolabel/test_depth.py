@@ -261,3 +261,34 @@ def test_a_disparity_files_dropouts_are_no_readings() -> None:
     assert estimated.all()
     with pytest.raises(ValueError, match="75% of the depth pixels are missing"):
         to_nearness(np.array([[0.0, 0.0, 0.0, 3.0]], np.float32), "inverse", "d.png")
+
+
+def test_a_truncated_depth_file_is_one_line_without_opencvs_log(tmp_path: Path) -> None:
+    """Session 105's sweep: a cut-short depth TIFF printed OpenCV's libtiff errors ("[ERROR:0@0.03] global
+    grfmt_tiff.cpp ...") on stderr before agriseg's one line."""
+    import subprocess
+    import sys
+
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "whole.tif", np.random.default_rng(0).random((300, 400)).astype(np.float32) + 1)
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "p.tif").write_bytes((tmp_path / "whole.tif").read_bytes()[:1000])
+    code = "from agriseg.crop.pseudolabel.depth import read_depth; read_depth(__import__('sys').argv[1])"
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "d" / "p.tif")], capture_output=True, text=True)
+    assert res.returncode == 1 and "truncated depth image" in res.stderr.splitlines()[-1], res.stderr
+    assert "grfmt" not in res.stderr and "[ERROR" not in res.stderr, res.stderr
+
+
+def test_an_8_bit_depth_image_is_warned_of(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Session 105's sweep: an 8-bit depth PNG gave a mask of 4.7 % where the photo had 43 % vegetation, and no
+    word; 16-bit depth is read without one."""
+    import cv2
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.tile(np.arange(64, dtype=np.uint8), (8, 1)))
+    cv2.imwrite(str(tmp_path / "b.png"), np.tile(np.arange(64, dtype=np.uint16) * 100, (8, 1)))
+    with caplog.at_level("WARNING", logger="agriseg"):
+        read_depth(tmp_path / "a.png")
+        read_depth(tmp_path / "b.png")
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 1 and said[0].startswith(f"{tmp_path / 'a.png'}: an 8-bit depth image"), said

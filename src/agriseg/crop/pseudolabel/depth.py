@@ -99,6 +99,13 @@ def read_depth(path: str | Path) -> np.ndarray:
         arr = arr[..., 0]  # grey stored as RGB
     if arr.ndim != 2:
         raise ValueError(f"{path}: depth must be single-channel, got shape {arr.shape}")
+    if arr.dtype == np.uint8:  # a picture of depth: 256 steps over the scene leave plants a step or two high
+        from agriseg.data.io import log
+
+        log.warning(
+            "%s: an 8-bit depth image (256 levels), too coarse for plants' height above the ground; write depth as "
+            "16-bit PNG (millimetres), TIFF or .npy", path,
+        )  # fmt: skip
     return arr.astype(np.float32)
 
 
