@@ -1025,6 +1025,29 @@ def test_a_ctrl_c_while_an_item_is_recorded_counts_it_and_what_the_stream_had_fi
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_a_ctrl_c_inside_the_stream_counts_every_item_it_had_finished(tmp_path: Path) -> None:
+    """Session 105's sweep: a Ctrl-C in crop predict's model pass said "1 of 22 done" beside 4-5 complete masks:
+    the runner, seeing the Ctrl-C noted after the first item the stream handed over in its drain, threw one into
+    the stream, which stopped its drain. The stream hands over the rest whatever is thrown in."""
+    from agriseg.batch import BatchInterrupted, finishing
+
+    def stream(todo: Sequence[Item]) -> Iterator[tuple[Item, Any]]:
+        queued = [(it, _work(it)) for it in todo[:3]]  # three outputs written, none handed over yet
+        try:
+            os.kill(os.getpid(), signal.SIGINT)  # in the model pass of the next ones
+            time.sleep(0.5)
+            yield todo[3], _work(todo[3])
+        except KeyboardInterrupt:
+            yield from finishing(iter(queued))
+            raise
+
+    store = DictStore()
+    with pytest.raises(BatchInterrupted, match=r"^3 of 4 done"):
+        run_batch(_items(tmp_path, ["a", "b", "c", "d"]), stream=stream, options=QUIET, recipe=Recipe("d", "1", {}),
+                  store=store)  # fmt: skip
+    assert set(store.records) == {"a", "b", "c"}
+
+
 def test_a_ctrl_c_just_after_an_item_is_handed_over_still_counts_it(tmp_path: Path, monkeypatch) -> None:
     """The Ctrl-C can come after the stream gave an item and before the runner began its record."""
     from contextlib import contextmanager

@@ -59,6 +59,7 @@ from agriseg.batch.errors import (
     describe_os_error,
     disk_full,
     error_chain,
+    finishing,
     interrupted,
     listed,
     signals_deferred,
@@ -142,4 +143,5 @@ __all__ = [
     "signals_deferred",
     "terminated",
     "unique_names",
+    "finishing",
 ]

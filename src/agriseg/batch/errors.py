@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from agriseg.batch.items import Item, Result
 
@@ -304,6 +304,22 @@ def signals_deferred() -> Iterator[None]:
         if noted:
             signum, frame = noted[0]
             held[signum](signum, frame)  # Python's raises KeyboardInterrupt; agriseg's SIGTERM, Terminated
+
+
+T = TypeVar("T")
+
+
+def finishing(results: Iterator[T]) -> Iterator[T]:
+    """``results`` (the items a stream or an executor finished before a Ctrl-C stopped it), each handed over
+    whatever is thrown in meanwhile: the runner, seeing the Ctrl-C after the first of them, throws one in to
+    make the stream hand over what it finished (:func:`_drain`), and that throw ended this very drain (crop
+    predict said "1 of 22 done" beside 5 complete masks, session 105's sweep). A Ctrl-C while one of them is
+    still being finished still stops it."""
+    for res in results:
+        try:
+            yield res
+        except KeyboardInterrupt:
+            continue  # the runner's drain: it takes the next one
 
 
 def _drain(results: Iterable[Result], take: Callable[[Item, Any], None]) -> None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from agriseg.batch.errors import RemoteError, describe_error, signals_deferred
+from agriseg.batch.errors import RemoteError, describe_error, finishing, signals_deferred
 from agriseg.batch.items import Item, Result
 
 
@@ -61,8 +61,7 @@ class Threads:
         except KeyboardInterrupt:  # a thread cannot be stopped: the running items finish, and count as done
             running = {fut: it for fut, it in pending.items() if not fut.cancel()}
             wait(running)
-            for fut, it in running.items():
-                yield it, _result(fut)
+            yield from finishing((it, _result(fut)) for fut, it in running.items())
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
@@ -163,10 +162,9 @@ class DaskCluster:
             # tasks that finished before the Ctrl-C was seen wrote complete outputs: handed over, so the count
             # matches the files; those still running are stopped with their workers below
             stopped = True
-            for fut, item in futures.items():
-                if fut not in handed and fut.status == "finished":
-                    handed.add(fut)
-                    yield item, fut.result()
+            finished = [(item, fut) for fut, item in futures.items() if fut not in handed and fut.status == "finished"]
+            handed.update(fut for _, fut in finished)
+            yield from finishing((item, fut.result()) for item, fut in finished)
             raise
         finally:
             with signals_deferred():  # a second Ctrl-C (impatience) left the cluster to close at exit, with

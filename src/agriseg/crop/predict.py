@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from typing_extensions import deprecated
 
-from agriseg.batch import BatchOptions, batch_keywords, counted, disk_full, signals_deferred
+from agriseg.batch import BatchOptions, batch_keywords, counted, disk_full, finishing, signals_deferred
 from agriseg.crop.config import CropPredictConfig
 from agriseg.crop.predictor import Predictor, load_predictor
 from agriseg.data.files import TABLE_ERRORS, atomic_write, atomic_writes
@@ -494,7 +494,7 @@ def _predict_stream(
             yield from flush()
             yield from written(0)
         except KeyboardInterrupt:  # mostly in a model pass: the photos already given to the writer still count
-            yield from written(0)
+            yield from finishing(written(0))
             raise
 
 
