@@ -142,7 +142,7 @@ def test_settings_out_of_range_are_refused() -> None:
     """min_size 0, a NaN or negative split depth, a negative join and an infinite scale were taken silently."""
     mask = _discs([(40, 40)], 10)
     for kwargs in ({"min_size": 0}, {"split_depth": float("nan")}, {"split_depth": -1.0}, {"join": -2}):
-        with pytest.raises(ValueError, match="must be >= 1"):
+        with pytest.raises(ValueError, match=r"must be >= [01], got "):
             label_plants(mask, **kwargs)
     with pytest.raises(ValueError, match="positive and finite"):
         plant_traits(label_plants(mask), px_per_mm=float("inf"))
@@ -267,12 +267,21 @@ def test_pixel_counts_are_whole_numbers_without_a_scale() -> None:
     [
         (np.zeros((4, 4), bool), "not a bool mask: pass label_plants(mask)"),
         (np.zeros((2, 4, 4), int), "one (H, W) image of plant ids, got shape (2, 4, 4)"),
-        (np.zeros((0, 0), int), "got shape (0, 0)"),
+        (np.zeros((0, 0), int), "labels are an empty (0, 0) image"),
+        (np.array([[0, 255], [255, 0]], np.uint8), "a 0/255 vegetation mask? pass label_plants(mask > 0)"),
+        (np.array([[0, -1], [1, 0]]), "plant ids from 1 (0 = none), not -1"),
     ],
 )
 def test_labels_that_are_no_plant_ids_are_said_plainly(labels: np.ndarray, says: str) -> None:
-    """Session 90's API sweep: scipy's and numpy's own errors (a bool mask, a 3-D or an empty array)."""
+    """Session 90's API sweep: scipy's and numpy's own errors (a bool mask, a 3-D or an empty array); session
+    105's: crop predict's 0/255 mask as it reads from its PNG was one plant of id 255, negative ids went by, and
+    None was "not a object mask"."""
     from agriseg.crop.traits.plants import drop_edge_strips, plant_traits
+
+    for fn in (drop_edge_strips, plant_traits):
+        with pytest.raises(TypeError, match="labels are a .H, W. array of plant ids, not NoneType"):
+            fn(None)
+    assert len(plant_traits(np.array([[0, 255], [0, 0]], np.int32))) == 1  # int32 ids agriseg made: plant 255
 
     for fn in (drop_edge_strips, plant_traits):
         with pytest.raises(ValueError, match=re.escape(says)):
@@ -326,3 +335,13 @@ def test_a_number_given_as_text_is_named() -> None:
     with pytest.raises(TypeError, match="zenith is a number, not '10'"):
         green_area_index(0.3, zenith="10")  # type: ignore[arg-type]
     assert green_area_index(0.3, zenith=np.float32(10)).value > 0
+
+
+def test_label_plants_names_the_setting_out_of_range() -> None:
+    """Session 105's API sweep: `split_depth=-1` was said as "min_size 50 must be >= 1, split_depth -1 and join 0
+    >= 0", naming the valid setting first."""
+    mask = np.zeros((8, 8), bool)
+    with pytest.raises(ValueError, match=r"^split_depth must be >= 0, got -1$"):
+        label_plants(mask, split_depth=-1)
+    with pytest.raises(ValueError, match=r"^min_size must be >= 1, got 0; join must be >= 0, got -2$"):
+        label_plants(mask, min_size=0, join=-2)

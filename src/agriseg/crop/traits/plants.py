@@ -65,8 +65,11 @@ def label_plants(
     from agriseg.config import check_numbers
 
     check_numbers(min_size=min_size, split_depth=split_depth, join=join)
-    if not (min_size >= 1 and split_depth >= 0 and join >= 0):  # NaN fails these too
-        raise ValueError(f"min_size {min_size} must be >= 1, split_depth {split_depth} and join {join} >= 0")
+    wrong = [f"{name} must be >= {least}, got {v}" for name, v, least in
+             (("min_size", min_size, 1), ("split_depth", split_depth, 0), ("join", join, 0))
+             if not v >= least]  # fmt: skip  # NaN fails these too
+    if wrong:
+        raise ValueError("; ".join(wrong))
     if mask.dtype.kind == "f" and not np.isin(mask, (0.0, 1.0)).all():  # a probability map: every pixel > 0
         raise ValueError("mask holds fractions (probabilities?): threshold it first, e.g. label_plants(p > 0.5)")
     comps, n = ndimage.label(mask, structure=EIGHT)
@@ -163,11 +166,21 @@ def check_labels(labels: Any) -> np.ndarray:  # noqa: ANN401 - what a caller pas
     Raises:
         ValueError: a mask of another type (bool: pass ``label_plants(mask)``), not 2-D, or empty.
     """
+    if isinstance(labels, str | os.PathLike) or labels is None:  # "not a object mask" said nothing of it
+        raise TypeError(f"labels are a (H, W) array of plant ids, not {type(labels).__name__}: see label_plants")
     labels = np.asarray(labels)
     if labels.dtype.kind not in "iu":  # regionprops' and scipy's own errors name neither
         raise ValueError(f"labels are plant ids (int), not a {labels.dtype} mask: pass label_plants(mask)")
-    if labels.ndim != 2 or not labels.size:
+    if labels.ndim != 2:
         raise ValueError(f"labels are one (H, W) image of plant ids, got shape {labels.shape}")
+    if not labels.size:
+        raise ValueError(f"labels are an empty {labels.shape} image")
+    if labels.min() < 0:
+        raise ValueError(f"labels are plant ids from 1 (0 = none), not {int(labels.min())}")
+    if labels.dtype == np.uint8 and labels.max() == 255 and not np.isin(labels, (0, 255), invert=True).any():
+        # crop predict's 0/255 mask read from its PNG: all its plants were one of id 255 (session 105's sweep);
+        # ids agriseg makes are int32
+        raise ValueError("labels hold only 0 and 255: a 0/255 vegetation mask? pass label_plants(mask > 0)")
     return labels
 
 
