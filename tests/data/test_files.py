@@ -379,3 +379,22 @@ def test_a_model_folder_is_never_replaced_by_a_data_set_nor_the_other_way_round(
         check_replaceable(data, "model")
     check_replaceable(model, "model")  # its own kind: replaced by --overwrite as before
     check_replaceable(model)
+
+
+def test_an_unmarked_run_folder_holding_a_users_files_is_not_replaced(tmp_path: Path) -> None:
+    """Session 105's sweep: a text sft folder without its mark (an older agriseg, or `cp -r run/* new/`) holding
+    notes.txt and a folder of predictions: `--overwrite` deleted them; one agriseg_train_config.json beside a
+    LOG.md sufficed."""
+    from agriseg.config import OptionError
+    from agriseg.data.files import check_replaceable
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for name in ("agriseg_train_config.json", "config.json", "model.safetensors", "chat_template.jinja",
+                 "merges.txt", "README.md", ".DS_Store"):  # fmt: skip
+        (run / name).write_text("x")
+    check_replaceable(run, "model")  # a model's files: replaced by --overwrite
+    (run / "notes.txt").write_text("mine")
+    (run / "preds").mkdir()
+    with pytest.raises(OptionError, match=r"run: holds files no agriseg model or data set has \(notes.txt, preds/\)"):
+        check_replaceable(run, "model")

@@ -155,6 +155,16 @@ def check_replaceable(path: Path, kind: Literal["model", "data set"] | None = No
             f"{path}: holds files agriseg did not write ({listed(extra, 3)}), which replacing the folder would "
             "delete; move them out of it, or name another output"
         )
+    if AGRISEG_FILES & set(held) and FOLDER_MARK not in held and (extra := _not_of_a_model(path)):
+        # a run's folder from before the mark (or copied without it, `cp -r run/* new/`): what no model or data
+        # set holds is someone's, and --overwrite deleted it (notes.txt, a folder of predictions: session 105)
+        from agriseg.batch import listed
+        from agriseg.config import OptionError
+
+        raise OptionError(
+            f"{path}: holds files no agriseg model or data set has ({listed(extra, 3)}), which replacing the "
+            "folder would delete; move them out of it, or name another output"
+        )
     if not held or AGRISEG_FILES & set(held):
         return
     from agriseg.manifest import ever_recorded
@@ -169,6 +179,24 @@ def check_replaceable(path: Path, kind: Literal["model", "data set"] | None = No
         f"{path}: a folder agriseg did not write (it holds {shown}); left alone: remove it yourself or name "
         "another output"
     )
+
+
+# what the folders of models and data sets hold (transformers', tokenizers', PEFT's and datasets' files)
+MODEL_FOLDER_SUFFIXES = frozenset({".json", ".safetensors", ".jinja", ".arrow", ".model", ".bin"})
+MODEL_FOLDER_NAMES = frozenset({"merges.txt", "vocab.txt", "README.md"})  # README.md: PEFT's adapter card
+
+
+def _not_of_a_model(folder: Path) -> list[str]:
+    """The entries of an unmarked model or data-set folder that none holds (a subfolder, notes.txt), sorted."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return []
+    return sorted(
+        e.name + "/" * e.is_dir() for e in entries
+        if e.name not in SYSTEM_FILES and (e.is_dir() or (e.suffix.lower() not in MODEL_FOLDER_SUFFIXES
+                                                           and e.name not in MODEL_FOLDER_NAMES))
+    )  # fmt: skip
 
 
 MARK_HEADER = "written by agriseg: --overwrite replaces this folder"
