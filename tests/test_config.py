@@ -471,3 +471,32 @@ def test_a_group_the_file_gives_one_value_is_the_files_mistake_whatever_the_flag
     cfg_file.write_text("data: {images: i, labels: l}\noutput_dir: runs/x\n")
     with pytest.raises(ConfigError, match=r"--set 'output_dir.x=1': output_dir is not a group of options"):
         load_config(cfg_file, CropTrainConfig, ["output_dir.x=1"])  # a value, not a group: the override's mistake
+
+
+def test_a_path_set_on_the_command_line_is_text_as_typed() -> None:
+    """Session 105's sweep: `--set 'output_dir=try #1'` saved into try/ (YAML read `#1` as a comment), and
+    `output_dir=2024`, `=yes`, `='a: b'` were refused as "not a valid string"; a number's `#` is said."""
+    demo = REPO / "configs/text/tiny_demo_sft.yaml"
+    cfg = load_config(demo, SFTRunConfig, ["output_dir=try #1", "dataset=2024", "model=yes", "chat_template=a: b"])
+    assert (cfg.output_dir, cfg.dataset, cfg.model, cfg.chat_template) == ("try #1", "2024", "yes", "a: b")
+    assert load_config(demo, SFTRunConfig, ["output_dir='x #2'", "lora.r=4"]).output_dir == "x #2"  # quoted
+    with pytest.raises(ConfigError, match=r"--set 'max_steps=3 #4': # starts a YAML comment; quote the value"):
+        load_config(demo, SFTRunConfig, ["max_steps=3 #4"])
+    with pytest.raises(ConfigError, match="max_steps"):
+        load_config(demo, SFTRunConfig, ["max_steps=yes"])  # a number's yes/no is still refused
+
+
+def test_a_path_yaml_reads_as_a_number_says_to_quote_it(tmp_path: Path) -> None:
+    """Session 105's sweep: `output_dir: 2024` in a file was "Input should be a valid string (got 2024)"."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("model: m\ndataset: d\noutput_dir: 2024\n")
+    with pytest.raises(ConfigError, match=r"output_dir: .*\(got 2024\): YAML reads it as a number or yes/no; quote"):
+        load_config(cfg, SFTRunConfig)
+
+
+def test_a_group_set_to_null_is_refused_not_reset_to_its_defaults() -> None:
+    """Session 105's sweep: `--set lora=null` over the file's `lora: {enabled: false}` trained with LoRA on."""
+    demo = REPO / "configs/text/tiny_demo_sft.yaml"
+    for value in ("null", "~"):  # (an empty value is refused as a group given a value already)
+        with pytest.raises(ConfigError, match=r"lora is a group of options, not a value; .*e.g. lora.enabled=false"):
+            load_config(demo, SFTRunConfig, [f"lora={value}"])

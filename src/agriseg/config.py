@@ -306,8 +306,39 @@ def apply_overrides(
             new = yaml.safe_load(value) if value.strip() else ""
         except yaml.YAMLError as err:
             raise ConfigError(f"{source} {item!r}: the value is not valid YAML: {_yaml_problem(err)}") from None
+        if "#" in value and "#" not in str(new):  # YAML read the rest as a comment: `output_dir=try #1` wrote
+            # into try/ without a word (session 105's sweep)
+            if not _text_option(model, parts):
+                raise ConfigError(f"{source} {item!r}: # starts a YAML comment; quote the value to keep it")
+            new = value.strip()
+        elif new is not None and not isinstance(new, str) and _text_option(model, parts):
+            new = value.strip()  # a path or a name is text as typed: output_dir=2024, =yes, ='a: b'
+        if new is None and (opts := _fields_at(model, parts)):  # lora=null: the group's defaults, which turned
+            # on the LoRA the file had turned off (session 105's sweep)
+            raise ConfigError(
+                f"{source} {item!r}: {key.strip()} is a group of options, not a value; set one of them "
+                f"(e.g. {key.strip()}.{'enabled=false' if 'enabled' in opts else opts[0] + '=...'})"
+            )
         node[parts[-1]] = _into_group(node.get(parts[-1]), new, model, parts)
     return out
+
+
+def _text_option(model: type[BaseModel] | None, loc: Sequence[str]) -> bool:
+    """Whether the option at ``loc`` of ``model`` takes text only (a path or a name; ``None`` allowed)."""
+    field = None
+    for i, key in enumerate(loc):
+        field = model.model_fields.get(key) if model is not None else None
+        if field is None:
+            return False
+        if i < len(loc) - 1:
+            kinds = [field.annotation, *typing.get_args(field.annotation)]
+            model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
+    assert field is not None
+    kinds = [field.annotation]
+    while any(typing.get_origin(k) is not None for k in kinds):  # str | None, Union[str, Path]
+        kinds = [a for k in kinds for a in (typing.get_args(k) if typing.get_origin(k) is not None else (k,))]
+    kinds = [k for k in kinds if k is not type(None)]
+    return bool(kinds) and all(isinstance(k, type) and issubclass(k, str | Path) for k in kinds)
 
 
 def _keys_set(override: str, model: type[BaseModel] | None) -> list[str]:
@@ -579,6 +610,8 @@ def describe_errors(
         if isinstance(got, YesNo):  # what was typed is gone (on, yes, True): not echoed as a "true" never typed
             shown = ""
         msg = e["msg"].removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if e["type"] == "string_type" and isinstance(got, int | float | bool | YesNo):  # output_dir: 2024
+            shown += ": YAML reads it as a number or yes/no; quote it"
         if e["type"] == "string_too_short" and e.get("ctx", {}).get("min_length") == 1:  # pydantic's words for ""
             msg, shown = "empty: give a value", ""
         if e["type"] in ("model_type", "model_attributes_type", "dict_type"):  # a group given one value (train=3):
