@@ -961,3 +961,44 @@ def test_predictions_of_more_classes_than_given_are_a_usage_error(tmp_path: Path
     Image.fromarray(truth).save(tmp_path / "lab" / "b.png")
     res = _run("text", "evaluate", tmp_path / "p", "--masks", tmp_path / "lab", "--classes", "others,field")
     assert res.exit_code == 1 and "failed: " in res.output and "beyond the 2 classes" in res.output, res.output
+
+
+def test_a_row_of_other_images_grid_or_classes_is_named_before_training(tmp_path: Path) -> None:
+    """Session 105's sweep: a row whose image was None printed a traceback mid-run ("only a single or a list of
+    entries is supported"); one image for two placeholders, a ragged or 8x8 truth in a 4x4 set, class id 9 and
+    other class names stopped GRPO after the model loaded, in numpy's words, or trained on without a word."""
+    import io
+    import re
+
+    from datasets import Dataset, Sequence
+    from datasets import Image as ImageFeature
+
+    from agriseg.config import OptionError
+    from agriseg.text.sft import dataset_meta
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(png, "PNG")
+    pic = {"bytes": png.getvalue(), "path": None}  # as Arrow holds an image, cast to datasets' Image below
+    prompt = [{"role": "user", "content": [{"type": "image", "text": None}, {"type": "text", "text": "x"}]}]
+    row = {"prompt": prompt, "completion": [{"role": "assistant", "content": "y"}], "images": [pic],
+           "truth": "[[0, 1], [1, 0]]", "box": [0, 0, 8, 8], "class_names": '["a", "b"]'}  # fmt: skip
+
+    def data_set(**edits: object) -> Dataset:
+        rows = [row, {**row, **edits}]
+        return Dataset.from_list(rows).cast_column("images", Sequence(ImageFeature()))
+
+    assert dataset_meta(data_set(), "d")["grid"] == 2
+    for edits, said in (
+        ({"images": [pic, pic]}, "d: row 2 has 2 image(s) for the 1 its prompt shows"),
+        ({"truth": "[[0, 1], [1]]"}, "d: row 2, truth is not a square grid of class ids"),
+        ({"truth": "[[0, 1, 0], [1, 0, 0], [0, 0, 0]]"}, "d: row 2, truth is a 3x3 grid, not row 1's 2x2"),
+        ({"truth": "[[0, 9], [1, 0]]"}, "d: row 2, truth holds 9, not a class id 0-1 of its class_names"),
+        ({"truth": '[[0, "a"], [1, 0]]'}, 'd: row 2, truth holds "a", not a class id 0-1'),
+        ({"class_names": '["a", "c"]'}, "d: row 2, class_names are a, c, not row 1's a, b"),
+    ):
+        with pytest.raises(OptionError, match=re.escape(said)):
+            dataset_meta(data_set(**edits), "d")
+    missing = Dataset.from_dict({k: [v, v] for k, v in row.items() if k != "images"})
+    missing = missing.add_column("images", [[pic], [None]]).cast_column("images", Sequence(ImageFeature()))
+    with pytest.raises(OptionError, match=re.escape("d: row 2 has an image missing (null)")):
+        dataset_meta(missing, "d")

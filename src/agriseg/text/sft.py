@@ -161,30 +161,71 @@ TEXT_META = "agriseg_text.json"
 
 
 def dataset_meta(ds: Any, path: str | Path = "the data set") -> dict[str, Any]:
-    """Class names, grid and patch size of an instruction dataset (from its first row), every row's ``truth``
-    checked: GRPO's reward reads it, and a row edited by hand would stop a run midway.
+    """Class names, grid and patch size of an instruction dataset (from its first row), every row checked:
+    its ``truth`` (GRPO's reward reads it), ``class_names`` and images, as `agriseg text dataset` writes them. A
+    row edited by hand stopped a run midway, after the model was loaded, with a traceback or numpy's words.
 
     Raises:
-        OptionError: a row whose ``truth`` or ``class_names`` is not the JSON `agriseg text dataset` writes,
-            naming ``path`` and the row.
+        OptionError: a row whose ``truth``, ``class_names`` or images are not as `agriseg text dataset` writes
+            them (a grid of another size, a class id outside its classes, an image missing), naming ``path``
+            and the row.
     """
-    cells = [(f"row {i}, truth", t) for i, t in enumerate(ds["truth"], 1)]
-    for where, text in [*cells, ("row 1, class_names", ds[0]["class_names"])]:
+
+    def refuse(where: str, problem: str) -> OptionError:
+        return OptionError(f"{path}: {where} {problem}")
+
+    grids = [(f"row {i}, truth", t) for i, t in enumerate(ds["truth"], 1)]
+    names = [(f"row {i}, class_names", t) for i, t in enumerate(ds["class_names"], 1)]
+    parsed: list[Any] = []
+    for where, text in [*names[:1], *grids, *names[1:]]:  # row 1's class names first: the ids are checked by them
         try:
             value = json.loads(text)
         except (TypeError, ValueError) as err:
-            raise OptionError(f"{path}: {where} is not the JSON `agriseg text dataset` writes ({err})") from None
+            raise refuse(where, f"is not the JSON `agriseg text dataset` writes ({err})") from None
         if not isinstance(value, list) or not value:
-            raise OptionError(f"{path}: {where} is not a list, as `agriseg text dataset` writes it")
+            raise refuse(where, "is not a list, as `agriseg text dataset` writes it")
+        parsed.append(value)
+    classes, truths, others = parsed[0], parsed[1 : len(grids) + 1], parsed[len(grids) + 1 :]
+    for (where, _), value in zip(names[1:], others, strict=True):
+        if value != classes:  # one data set, one set of classes: the model learns one list
+            raise refuse(where, f"are {', '.join(map(str, value))}, not row 1's {', '.join(map(str, classes))}")
+    grid = len(truths[0])
+    for (where, _), value in zip(grids, truths, strict=True):
+        if not all(isinstance(r, list) and len(r) == len(value) for r in value):
+            raise refuse(where, "is not a square grid of class ids")
+        if len(value) != grid:
+            raise refuse(where, f"is a {len(value)}x{len(value)} grid, not row 1's {grid}x{grid}")
+        if bad := [v for r in value for v in r if type(v) is not int or not 0 <= v < len(classes)][:1]:
+            raise refuse(where, f"holds {json.dumps(bad[0])}, not a class id 0-{len(classes) - 1} of its class_names")
+    _check_images(ds, refuse)
     row = ds[0]
-    truth = json.loads(row["truth"])
     box = row["box"]
     return {
-        "class_names": json.loads(row["class_names"]),
-        "grid": len(truth),
+        "class_names": classes,
+        "grid": grid,
         "patch": int(box[2] - box[0]),
         "patch_image": len(row["images"]) == 2,
     }
+
+
+def _check_images(ds: Any, refuse: Callable[[str, str], OptionError]) -> None:  # noqa: ANN401 - a Dataset
+    """Every row has one image per image placeholder of its prompt, none missing, and as many as row 1 (read as
+    Arrow lists: no image is decoded)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    column = ds.with_format("arrow")["images"]  # (rows,) lists of images, undecoded
+    counts = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    flat = pc.list_flatten(column)
+    if flat.null_count:  # an image given as None: "only a single or a list of entries is supported", a traceback
+        rows = pc.list_parent_indices(column).filter(flat.is_null()).to_numpy(zero_copy_only=False)
+        raise refuse(f"row {int(rows[0]) + 1}", "has an image missing (null)")
+    wanted = np.array([sum(c.get("type") == "image" for m in p for c in (m.get("content") or []) if isinstance(c, dict))
+                       for p in ds["prompt"]])  # fmt: skip
+    for i in np.flatnonzero((counts != wanted) | (counts != counts[0]))[:1]:
+        if counts[i] != wanted[i]:
+            raise refuse(f"row {i + 1}", f"has {counts[i]} image(s) for the {wanted[i]} its prompt shows")
+        raise refuse(f"row {i + 1}", f"has {counts[i]} image(s), row 1 {counts[0]}")
 
 
 def answer_tokens(ds: Any, processor: Any) -> list[int]:
