@@ -500,3 +500,13 @@ def test_a_group_set_to_null_is_refused_not_reset_to_its_defaults() -> None:
     for value in ("null", "~"):  # (an empty value is refused as a group given a value already)
         with pytest.raises(ConfigError, match=r"lora is a group of options, not a value; .*e.g. lora.enabled=false"):
             load_config(demo, SFTRunConfig, [f"lora={value}"])
+
+
+def test_lora_target_modules_of_neither_kind_is_one_message() -> None:
+    """Session 105's sweep: `lora.target_modules=q_proj` was two messages at odds ("a valid list"; "'all-linear'")."""
+    demo = REPO / "configs/text/tiny_demo_sft.yaml"
+    for value in ("q_proj", "[]", "[q_proj, 3]"):
+        with pytest.raises(ConfigError) as err:
+            load_config(demo, SFTRunConfig, [f"lora.target_modules={value}"])
+        assert str(err.value).count("target_modules") == 1 and "a list of layer names" in str(err.value), err.value
+    assert load_config(demo, SFTRunConfig, ["lora.target_modules=[q_proj]"]).lora.target_modules == ["q_proj"]

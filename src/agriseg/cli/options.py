@@ -457,6 +457,9 @@ OVERWRITE_HELP = (
     "Replace outputs that already exist. Without it they are kept: a batch skips finished items (a re-run "
     "resumes), a single output (a training run's model) is refused."
 )
+TRAIN_OVERWRITE_HELP = (
+    "Replace the model an earlier run left in output_dir, when this run ends (without it that folder is refused)."
+)
 STRICT_HELP = "Stop at the first item that fails (without it, failures are reported and the batch goes on)."
 
 
@@ -885,7 +888,7 @@ def train_options(kind: Literal["lightning", "trl"] = "lightning") -> Decorator:
     )
     return stack(
         *([resume] if kind == "lightning" else []),
-        overwrite_option(),
+        overwrite_option(TRAIN_OVERWRITE_HELP + (" --resume continues a run instead." if kind == "lightning" else "")),
         shared("--epochs", "--epochs", type=click.IntRange(1), default=None, help=f"Override {keys['epochs']}."),
         shared(
             "--max-steps",

@@ -58,6 +58,14 @@ class LoraAdapterConfig(StrictModel):
     #: merge the adapter into the weights when saving (GRPO then keeps its KL reference at the SFT model)
     merge_on_save: bool = True
 
+    @field_validator("target_modules", mode="before")
+    @classmethod
+    def _one_kind(cls, v: object) -> object:
+        """One message for a value that is neither kind (pydantic said one per member of the union, at odds)."""
+        if v == "all-linear" or (isinstance(v, list) and v and all(isinstance(n, str) and n for n in v)):
+            return v
+        raise ValueError("a list of layer names (e.g. [q_proj, v_proj]) or all-linear")
+
 
 class TrainCommon(StrictModel):
     """Settings shared by SFT and GRPO."""
