@@ -2111,3 +2111,18 @@ def test_a_packaged_model_is_named_as_a_user_types_it(tmp_path: Path) -> None:
     earlier = Recipe("crop predict", model=resolve("default")).fingerprint(item)
     assert Recipe("crop predict", model=resolve("crop-weed")).changes(item, earlier) == ["model: default -> crop-weed"]
     assert Recipe("crop predict", model=resolve("default@5")).changes(item, earlier) == []
+
+
+def test_a_table_finish_did_not_write_is_not_left_stamped_as_being_written(tmp_path: Path) -> None:
+    """Session 105's sweep: text predict with every image failed wrote no run.json, and its stamp stayed
+    "writing", as a killed run leaves it."""
+    import json
+
+    from agriseg.manifest import ManifestStore
+
+    items = _items(tmp_path, ["bad1", "bad2"])
+    table = tmp_path / "out" / "run.json"
+    res = run_batch(items, _work, options=QUIET, store=ManifestStore(), tables=[table], finish=lambda r: None)
+    assert res.exit_code == 1 and not table.exists()
+    stamps = tmp_path / "out" / ".agriseg-tables.json"
+    assert "run.json" not in (json.loads(stamps.read_text()) if stamps.exists() else {})

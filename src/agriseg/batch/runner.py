@@ -454,7 +454,7 @@ def run_batch(
                 result.notes.append(f"{shown}: left as an earlier run wrote {them} (this run made nothing)")
             elif finish is not None:
                 try:
-                    from agriseg.manifest import mark_tables_writing, unseal_tables
+                    from agriseg.manifest import mark_tables_writing, seal_tables, unseal_tables
 
                     # a file of yours (or an unstamped table) copied aside now, as the tables are about to be written
                     # (a run stopped or refused before this keeps no copy); a kill while they are written: the re-run
@@ -465,6 +465,9 @@ def run_batch(
                     theirs = {Path(t): _identity(t) for t in tables if t not in mine and Path(t).is_file()}
                     mark_tables_writing(mine)
                     finish(result)  # it stamps the tables in its folder as agriseg's (seal_tables): not theirs
+                    # a table it did not write (text predict's run.json when every image failed) was left stamped
+                    # "writing", as a killed run leaves it (session 105's sweep)
+                    seal_tables([t for t in mine if not Path(t).is_file()])
                     left = [t for t, b in theirs.items() if t.is_file() and _identity(t) == b]  # not written now
                     unseal_tables(left)
                     for t in (t for t in left if t in kept_tables):  # not written over: its copy was not needed
