@@ -235,6 +235,10 @@ def test_train_evaluate_robustness_import_export(tmp_path, monkeypatch) -> None:
             "unknown FTW country",
         ),
         (["evaluate", "--model", "{root}/nope.ckpt", "--root", "{root}"], "nope.ckpt: model file not found"),
+        (  # the crop models' names were offered (session 105's sweep)
+            ["robustness", "--model", "{root}", "--root", "{root}"],
+            "a folder, not a model file (a .ckpt or .safetensors file, or a released name: agriseg fields models list)",
+        ),
         (["import-checkpoint", "{bad}"], "bad.ckpt: not an FTW checkpoint"),
         (["robustness", "--model", "{ckpt}", "--scene", "{scene}"], "scene.tif: has 3 bands, expected 8"),
         (["evaluate", "--model", "{ckpt}", "--root", "{root}/missing"], "missing"),

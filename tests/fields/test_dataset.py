@@ -156,6 +156,12 @@ def test_check_finds_every_damaged_chip_before_training(ftw_root, tmp_path) -> N
     ds.check()  # chips scored by size (a test set) may differ
     with pytest.raises(OptionError, match=rf"{ds.chips[3].mask.name}: its chip is 32x32 px, \d+ other chips 64x64 px"):
         ds.check(one_size=True)
+    # a float chip's NaN stopped training in the epoch that first read it, after checkpoints (session 105's sweep)
+    nan = np.ones((4, 32, 32), np.float32)
+    nan[0, 0, 0] = np.nan
+    _write_tif(ds.chips[3].window_b, nan, at)
+    with pytest.raises(OptionError, match=rf"{ds.chips[3].window_b.name}: holds NaN values \(no FTW chip does\)"):
+        ds.check()
 
 
 def test_a_label_declaring_a_class_as_nodata_is_said_once_per_folder(ftw_root, tmp_path, caplog) -> None:

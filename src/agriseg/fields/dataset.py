@@ -411,6 +411,9 @@ class FTWDataset(Dataset):
                 # its class ids too: a 5 (or a 255 with no nodata declared) stopped training part-way (a mask
                 # is a small file: FTW's 70,000 add about a minute to the check)
                 _check_target(_read_mask(chip.mask)[0], chip.mask, self.target)
+                for p in paths.values():  # a float chip's NaN stopped training in its epoch, after checkpoints
+                    if np.dtype(infos[p].dtype).kind == "f":  # (FTW's are uint16: none of them is read here)
+                        read_s2(p, chip=True)
                 sizes.setdefault((infos[chip.mask].width, infos[chip.mask].height), []).append(str(chip.mask))
             except (ValueError, FileNotFoundError) as err:
                 problems.append(str(err))

@@ -326,6 +326,11 @@ def resolve_model(value: str, progress: bool = True, retries: int = 4) -> str:
         )
     if not Path(value).exists():  # named here: the crop loader would list the crop models' names
         raise ValueError(f"{value}: model file not found")
+    if Path(value).is_dir():  # (the crop loader's words listed the crop models, session 105's sweep)
+        raise ValueError(
+            f"{value}: a folder, not a model file (a .ckpt or .safetensors file, or a released name: "
+            "agriseg fields models list)"
+        )
     return value
 
 
