@@ -872,6 +872,23 @@ def test_a_missing_test_country_is_refused_before_training(tmp_path: Path) -> No
     assert not (tmp_path / "run").exists()
 
 
+def test_training_names_the_chips_missing_skip_left_out(tmp_path: Path) -> None:
+    """Session 105's sweep: a chip left out by `data.missing: skip` went unsaid in training (evaluate names it)."""
+    import pandas as pd
+
+    res = CliRunner().invoke(main, ["fields", "make-synthetic", "-o", str(tmp_path / "ftw"), "--countries",
+                                    "austria:10", "--size", "32", "--fields-per-chip", "2,3"])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (tmp_path / "c.yaml").write_text(CONFIG.format(out=tmp_path / "run", root=tmp_path / "ftw"))
+    chips = pd.read_parquet(tmp_path / "ftw" / "austria" / "chips_austria.parquet")
+    gone = str(chips[chips["split"] == "train"]["aoi_id"].iloc[0])
+    (tmp_path / "ftw" / "austria" / "s2_images" / "window_b" / f"{gone}.tif").unlink()
+    args = ["fields", "train", "-c", str(tmp_path / "c.yaml"), "--set", "data.missing=skip", "--max-steps", "1"]
+    res = CliRunner().invoke(main, [*args, "--set", "data.train_countries=[austria]", "--no-test"])
+    assert res.exit_code == 0, res.output
+    assert f"1 incomplete train chip left out (missing: skip), not trained on: austria/{gone}" in res.output
+
+
 def test_robustness_on_chips_reports_a_chip_it_could_not_read_and_the_offset(tmp_path, ftw_root, tiny_ckpt) -> None:
     """Session 87's fields sweep: a chip whose mask was no raster was left out with a warning and exit 0, the
     report not saying it rests on fewer chips; reports of chips carried no `offset` (scenes did)."""

@@ -71,6 +71,13 @@ def train_fields(
             logging.getLogger("agriseg").warning(
                 "%s: no %s chips for %s: not %s", ds.root, ds.split, ds.without_said(), what
             )
+        if ds.skipped:  # as evaluate says them (they went unsaid here, session 105's sweep)
+            from agriseg.batch import counted, listed
+
+            logging.getLogger("agriseg").warning(
+                "%s: %s left out (missing: skip), not %s: %s", ds.root,
+                counted(len(ds.skipped), f"incomplete {ds.split} chip"), what, listed(ds.skipped, 3),
+            )  # fmt: skip
     task = build_task(FieldsTask, cfg.model_dump())  # so is a model the config cannot build
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)
