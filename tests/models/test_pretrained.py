@@ -59,3 +59,27 @@ def test_encoder_weights_none_written_as_a_word_is_random_init(word):
 
     assert ModelConfig(encoder_weights=word).encoder_weights is None
     assert ModelConfig(encoder_weights="imagenet").encoder_weights == "imagenet"
+
+
+def test_weights_from_a_hub_out_of_reach_fail_at_once_in_one_line(monkeypatch, tmp_path, capfd):
+    """Session 105's sweep: offline, `model.encoder: tu-efficientnet_b0` retried the hub for a minute, printing each
+    retry and smp's advice on `encoder_weights`, and the error's reason stopped mid-word ("try aga")."""
+    import time
+
+    from huggingface_hub import constants
+
+    from agriseg.data import download
+    from agriseg.models.io import ModelLoadError
+
+    monkeypatch.setattr(download, "unreachable", lambda url: "cannot resolve it: no network")
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # nothing cached
+    t0 = time.perf_counter()
+    with pytest.raises(ModelLoadError) as err:
+        Encoder("tu-efficientnet_b0", 8, "imagenet")
+    assert time.perf_counter() - t0 < 30 and constants.HF_HUB_OFFLINE is False
+    said = str(err.value)
+    assert "could not be downloaded" in said and "set model.encoder_weights to null" in said
+    reason = said.split("downloaded (", 1)[1].split(");", 1)[0]
+    assert len(reason) <= 165 and (reason.endswith("...") or len(reason) < 160), reason
+    printed = capfd.readouterr().err
+    assert "Retrying" not in printed and "should be set to True" not in printed, printed

@@ -5,7 +5,8 @@ An encoder returns the feature pyramid at strides 2, 4, 8, 16, 32 and exposes ``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, cast
 
 import torch
@@ -103,12 +104,39 @@ def download_failed(name: str, weights: str, err: BaseException) -> Exception:
     error): what to set instead. A :class:`agriseg.models.io.ModelLoadError` (exit status 2 on the CLI)."""
     from agriseg.models.io import ModelLoadError
 
-    first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    if len(first) > 160:  # the hub's sentence cut at a word, not mid-word ("try aga")
+        first = first[:160].rsplit(" ", 1)[0].rstrip(".,;:") + "..."
     return ModelLoadError(
         f"encoder {name}: its {weights!r} weights could not be downloaded ({first}); without a network set "
         "model.encoder_weights to null or a local .safetensors / .pth file, or use tu-efficientnet_lite0/1/2, whose "
         "weights install with agriseg"
     )
+
+
+@contextmanager
+def _hub_offline_unless_reachable(downloads: bool) -> Iterator[None]:
+    """The Hugging Face hub in offline mode (its cache only) while weights are fetched, when it cannot be reached:
+    it retried each address with backoff for a minute, printing each retry, before the error (session 105's
+    sweep). smp's advice to set a timm encoder's weights to True, printed on the way, is left out too."""
+    import warnings
+
+    if not downloads:
+        yield
+        return
+    from huggingface_hub import constants
+
+    from agriseg.data.download import unreachable
+
+    offline = not constants.HF_HUB_OFFLINE and bool(unreachable(constants.ENDPOINT))
+    constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE or offline
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*should be set to True to download", category=UserWarning)
+            yield
+    finally:
+        if offline:
+            constants.HF_HUB_OFFLINE = False
 
 
 def _looks_like_file(weights: str) -> bool:
@@ -167,9 +195,10 @@ class Encoder(nn.Module):
         local_lite = weights == "imagenet" and name in LOCAL_LITE_ENCODERS
         tag = check_smp_encoder(name, weights)
         try:
-            self.body = smp.encoders.get_encoder(
-                name, in_channels=in_channels, depth=5, weights=None if local_lite else tag
-            )
+            with _hub_offline_unless_reachable(tag is not None and not local_lite):
+                self.body = smp.encoders.get_encoder(
+                    name, in_channels=in_channels, depth=5, weights=None if local_lite else tag
+                )
         except KeyError as err:
             raise ValueError(
                 f"unknown encoder {name!r}: use an smp encoder name "
