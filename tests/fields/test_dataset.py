@@ -444,3 +444,21 @@ def test_a_two_class_label_holding_class_2_is_refused_before_training(ftw_root, 
         ds.check()
     with pytest.raises(ValueError, match="a 2-class label holds class 2"):
         ds[0]
+
+
+def test_a_chip_images_declared_nodata_is_neither_scored_nor_trained_on(ftw_root, tmp_path) -> None:
+    """Session 105's sweep: a chip whose window declared nodata 0 over its top rows was scored and trained on there
+    as imagery (pixel IoU 0.903 -> 0.875); `fields predict` reads such pixels as no data."""
+    from agriseg.fields.dataset import IGNORE_INDEX
+
+    root = tmp_path / "ftw"
+    shutil.copytree(ftw_root / "austria", root / "austria")
+    ds = FTWDataset(root, "austria", "train")
+    before = ds[0]["mask"].clone()
+    with rasterio.open(ds.chips[0].window_b, "r+") as dst:
+        arr = dst.read()
+        arr[:, :10] = 0
+        dst.write(arr)
+        dst.nodata = 0
+    mask = FTWDataset(root, "austria", "train")[0]["mask"]
+    assert (mask[:10] == IGNORE_INDEX).all() and (mask[10:] == before[10:]).all()

@@ -263,12 +263,23 @@ def read_chip_image(chip: FTWChip, windows: WindowOrder = "ab") -> np.ndarray:
     return _read_chip_image(chip, windows)[0]
 
 
-def _read_chip_image(chip: FTWChip, windows: WindowOrder) -> tuple[np.ndarray, _Grid]:
+def _read_chip_image(chip: FTWChip, windows: WindowOrder) -> tuple[np.ndarray, _Grid, np.ndarray | None]:
+    """The chip's image ``(C, H, W)``, its pixel grid, and its pixels of no data ``(H, W)`` (None: none declared):
+    those where a window's every band holds its declared nodata, as ``fields predict`` reads a scene (they were
+    scored and trained on as imagery, session 105's sweep)."""
     paths = {"a": chip.window_a, "b": chip.window_b}
     parts: list[np.ndarray] = []
     grid: _Grid = (None, None)
+    empty: np.ndarray | None = None
     for w in windows:
         arr, profile = read_s2(paths[w], bands=4, chip=True)
+        if (
+            (nd := profile.get("nodata")) is not None
+            and np.isfinite(nd)
+            and arr.shape[1:] == (parts or [arr])[0].shape[1:]
+        ):
+            gone = (arr == nd).all(0)  # (H, W)
+            empty = gone if empty is None else empty | gone
         if parts and arr.shape[1:] != parts[0].shape[1:]:  # which one is odd, the chip's mask says (read later)
             (h0, w0), (h1, w1) = parts[0].shape[1:], arr.shape[1:]
             raise ValueError(
@@ -278,7 +289,7 @@ def _read_chip_image(chip: FTWChip, windows: WindowOrder) -> tuple[np.ndarray, _
             raise ValueError(f"{paths[w]}: not on the other window's pixel grid (CRS or transform differ)")
         grid = _grid(profile)
         parts.append(arr.astype(np.float32))
-    return np.concatenate(parts, axis=0), grid
+    return np.concatenate(parts, axis=0), grid, empty
 
 
 _SAID_SCALE: set[tuple[str, str, float]] = set()  # (root, first window, offset) warned of, in this process
@@ -435,7 +446,7 @@ class FTWDataset(Dataset):
         if i in self._cache:
             return self._cache[i]
         chip = self.chips[i]
-        img, grid = _read_chip_image(chip, self.windows)  # (C, H, W) raw DN
+        img, grid, empty = _read_chip_image(chip, self.windows)  # (C, H, W) raw DN, (H, W) no data or None
         if self.refuse_empty:
             for k, w in enumerate(self.windows):
                 part = img[4 * k : 4 * k + 4]  # (4, H, W): one window's bands
@@ -449,6 +460,9 @@ class FTWDataset(Dataset):
             raise ValueError(f"{chip.mask}: mask is {mw}x{mh} px, its image {iw}x{ih}")
         if not _same_grid(mask_grid, grid):  # a label of another place or CRS was scored as if it fitted
             raise ValueError(f"{chip.mask}: not on its image's pixel grid (CRS or transform differ)")
+        if empty is not None and empty.any():  # no imagery there: neither scored nor trained on
+            mask = mask.copy()
+            mask[empty] = IGNORE_INDEX
         if self.cache:
             self._cache[i] = (img, mask)
         return img, mask
