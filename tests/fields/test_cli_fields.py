@@ -385,6 +385,29 @@ def test_robustness_refuses_a_scene_without_valid_pixels(tmp_path, tiny_ckpt) ->
     assert "Traceback" not in r.output
 
 
+def test_robustness_reads_a_scene_as_predict_does(tmp_path, tiny_ckpt) -> None:
+    """Session 105's sweep: a scene of 30 m pixels went without predict's warning, and NaN pixels were refused in a
+    chip's words ("no FTW chip does") though the chips holding them are left out as nodata."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    dn = np.random.default_rng(0).integers(100, 3000, (8, 128, 128)).astype(np.float32)
+    dn[:, :10, :10] = np.nan
+    scene = tmp_path / "s30.tif"
+    profile = {"driver": "GTiff", "height": 128, "width": 128, "count": 8, "dtype": "float32", "crs": "EPSG:32633",
+               "transform": from_origin(500000, 5000000, 30, 30)}  # fmt: skip
+    with rasterio.open(scene, "w", **profile) as dst:
+        dst.write(dn)
+    args = ["fields", "robustness", "--model", str(tiny_ckpt), "--scene", str(scene), "--chip", "64", "--crop", "48"]
+    r = CliRunner().invoke(main, args)
+    assert r.exit_code == 0, r.output
+    assert "s30.tif: pixels of about 30 m of ground" in r.output and "NaN" not in r.output
+    for flag in (["--missing", "skip"], ["--split", "val"]):  # the chips' options: refused, not read (--missing was)
+        r = CliRunner().invoke(main, [*args, *flag])
+        assert r.exit_code == 2 and f"{flag[0]}: read with --root only (FTW chips)" in r.output, r.output
+
+
 def test_robustness_crop_follows_the_chip_by_default(tmp_path, tiny_ckpt) -> None:
     """``--chip 64`` alone was refused: "--crop 192: must lie between half of --chip 64 and --chip" (a default)."""
     import numpy as np

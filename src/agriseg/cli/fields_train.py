@@ -175,7 +175,7 @@ def robustness(
     if root is not None:
         refuse_unread(["chip", "stride"], "read with --scene only (--root reads the FTW chips as they are)")
     if scene is not None:
-        refuse_unread(["countries", "split"], "read with --root only (FTW chips)")
+        refuse_unread(["countries", "split", "missing"], "read with --root only (FTW chips)")
     _check_report(output, overwrite, root)
     res = run(model_path, scene, root, config_from_params(FieldsEvaluateConfig, params))
     click.echo(format_robustness(res))

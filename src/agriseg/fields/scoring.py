@@ -109,8 +109,8 @@ def robustness(
         from agriseg.data.io import quiet_rasterio
 
         try:
-            with quiet_rasterio(scene):
-                arr, profile = read_s2(scene, bands=cfg.in_channels)
+            with quiet_rasterio(scene):  # NaN: no data, as the chips that hold it are left out below
+                arr, profile = read_s2(scene, bands=cfg.in_channels, nan_ok=True)
         except ValueError as err:  # not a scene this model reads: the file given is wrong
             raise OptionError(str(err)) from None
         if min(arr.shape[1:]) < config.chip:
@@ -119,8 +119,10 @@ def robustness(
         valid = scene_valid(arr, profile.get("nodata"))  # (H, W)
         offset = dn_offset(config, scene)  # auto: as fields predict reads the scene
         from agriseg.fields.predict import warn_if_reflectance
+        from agriseg.raster.io import open_scene
 
-        warn_if_reflectance(Path(str(scene)), offset)  # as fields predict warns of the same scene
+        # as fields predict warns of the same scene: its values, and pixels far from 10 m or not square
+        warn_if_reflectance(Path(str(scene)), offset, open_scene(scene, None, require_crs=False))
         chips, _pos = scene_chips(to_reflectance(np.where(np.isfinite(arr), arr, 0), offset), config.chip,
                                   config.stride)  # fmt: skip
         full = scene_chips(valid[None], config.chip, config.stride)[0].all(axis=(1, 2, 3))  # (N,) chips all valid

@@ -154,7 +154,7 @@ def swap_windows(x: ArrayT) -> ArrayT:
 
 
 def read_s2(
-    path: str | Path, bands: int | tuple[int, ...] | None = None, chip: bool = False
+    path: str | Path, bands: int | tuple[int, ...] | None = None, chip: bool = False, nan_ok: bool = False
 ) -> tuple[np.ndarray, dict]:
     """Read a Sentinel-2 GeoTIFF as ``(C, H, W)`` plus its rasterio profile.
 
@@ -162,6 +162,7 @@ def read_s2(
         path: the file.
         bands: the band count(s) accepted (e.g. ``8`` or ``(4, 8)``); None accepts any.
         chip: an FTW chip's image: infinite values are refused as NaN are (a scene's are left out as nodata).
+        nan_ok: NaN pixels are kept (the caller leaves them out as nodata), not refused.
 
     Raises:
         FileNotFoundError: the file does not exist (message starts with the path).
@@ -195,7 +196,7 @@ def read_s2(
             # NaN was scored as nothing found (every metric 0); a chip's inf was scored too, or trained into a NaN
             # loss (a label's is said as no class id by its reader)
             odd = ~np.isfinite(arr) if chip else np.isnan(arr)
-            if arr.dtype.kind == "f" and odd.any():
+            if arr.dtype.kind == "f" and odd.any() and not nan_ok:
                 what = "NaN" if np.isnan(arr).any() else "infinite"
                 raise ValueError(f"{path}: holds {what} values (no FTW chip does): fill them, or leave the chip out")
             return arr, dict(src.profile)
