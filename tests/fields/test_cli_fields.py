@@ -931,6 +931,9 @@ def test_robustness_on_chips_reports_a_chip_it_could_not_read_and_the_offset(tmp
     assert f"failed: {mask}" in r.output
     rep = json.loads(out.read_text())
     assert len(rep["failed"]) == 1 and str(mask) in rep["failed"][0] and rep["offset"] == 500.0
+    # the chips it rests on, as evaluate's report says them (session 105's sweep)
+    assert (rep["split"], rep["countries"], rep["max_chips"]) == ("train", ["austria", "kenya"], 256)
+    assert rep["chips_other_size"] == [] and rep["chips_skipped"] == []
 
 
 def test_evaluate_fails_a_chip_whose_window_holds_no_data(tmp_path, ftw_root, tiny_ckpt) -> None:

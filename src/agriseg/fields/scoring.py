@@ -172,8 +172,10 @@ def robustness(
     res = robustness_report(model, refl, labels, rcfg)
     res.update({"model": str(model_path), "input": str(scene or root)})
     res["offset"] = offset if scene is not None else dn_offset(config)
-    if root is not None:
+    if root is not None:  # which chips the report rests on, as evaluate's report says (session 105's sweep)
         res["failed"] = failed  # chips that could not be read: the report rests on the others
+        res.update({"split": config.split, "countries": present, "max_chips": config.max_chips,
+                    "chips_other_size": other, "chips_skipped": ds.skipped})  # fmt: skip
     return res
 
 
