@@ -191,6 +191,13 @@ def test_codec_arguments_that_are_easy_to_get_wrong_give_clear_errors():
     with pytest.raises(TypeError, match="bytes"):
         decode_rrle(text.encode(), (2, 2), ["others", "field"])
     assert np.array_equal(decode_rrle(text, (2, 2), ["others", "field"])[0], g)
+    # session 105's API sweep: numpy's "Unable to allocate 74.5 GiB", and "got shape ()" for None
+    with pytest.raises(ValueError, match=r"at most 4096 cells a side"):
+        decode_rrle(text, (100_000, 100_000), ["others", "field"])
+    from agriseg.text import encode_rrle
+
+    with pytest.raises(TypeError, match="grid is a .H, W. array of class ids, not NoneType"):
+        encode_rrle(None, ["others", "field"])  # type: ignore[arg-type]
     m = np.zeros((8, 8), np.uint8)
     m[:4] = 255
     assert mask_to_grid(m, np.int64(2)).tolist() == [[255, 255], [0, 0]]

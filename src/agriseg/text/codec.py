@@ -206,6 +206,8 @@ def encode_rrle(grid: np.ndarray, class_names: Sequence[str]) -> str:
         ValueError: on a non-2-D grid, an empty grid or ids outside ``class_names``.
     """
     names = check_class_names(class_names)
+    if grid is None or isinstance(grid, str | bytes):  # np.asarray made a 0-D array: "got shape ()" said little
+        raise TypeError(f"grid is a (H, W) array of class ids, not {type(grid).__name__}")
     g = np.asarray(grid)
     if g.ndim != 2 or g.size == 0:
         raise ValueError(f"grid must be a non-empty 2-D array, got shape {g.shape}")
@@ -337,6 +339,9 @@ def _parse_row(
     return out
 
 
+MAX_GRID_SIDE = 4096  # cells a side of a grid decoded from text (Text4Seg's are 16-64): larger is a mistake
+
+
 def decode_rrle(
     text: str, shape: tuple[int, int], class_names: Sequence[str], fill: int = 0
 ) -> tuple[np.ndarray, DecodeReport]:
@@ -370,6 +375,8 @@ def decode_rrle(
     h, w = int(shape[0]), int(shape[1])
     if h <= 0 or w <= 0:
         raise ValueError(f"shape must be positive, got {shape}")
+    if max(h, w) > MAX_GRID_SIDE:  # (100000, 100000) was numpy's "Unable to allocate 74.5 GiB"
+        raise ValueError(f"shape {shape}: a text mask's grid has at most {MAX_GRID_SIDE} cells a side")
     if not 0 <= fill < len(names):
         raise ValueError(f"fill {fill} is not a class id of {names}")
     report = DecodeReport()

@@ -204,7 +204,7 @@ class PredictConfig(_PatchInference):
     """Patch-grid inference settings (:func:`agriseg.text.infer.predict_image` and friends)."""
 
     patch: int = Field(32, ge=2, description="patch side in pixels")
-    grid: int = Field(16, ge=1, description="RRLE cells per patch side")
+    grid: int = Field(16, ge=1, le=4096, description="RRLE cells per patch side")
 
     _grid = field_validator("grid")(grid_within_patch)
 
@@ -214,7 +214,7 @@ class TextPredictConfig(_PatchInference):
     trained with (saved in its folder) unless given, and where the model runs."""
 
     patch: int | None = Field(None, ge=2, description="patch side in pixels; None = the model folder's")
-    grid: int | None = Field(None, ge=1, description="RRLE cells per patch side; None = the model folder's")
+    grid: int | None = Field(None, ge=1, le=4096, description="RRLE cells per patch side; None = the model folder's")
     patch_image: bool | None = Field(  # type: ignore[assignment]  # None: decided per model
         None,
         description="pass each tile at full resolution as a first image, before the whole image (as the model was "
@@ -312,7 +312,7 @@ class DemoConfig(StrictModel):
         kv_heads=2,
     )
     patch: int = Field(32, ge=2)
-    grid: int = Field(8, ge=1)
+    grid: int = Field(8, ge=1, le=4096)  # codec.MAX_GRID_SIDE
     patch_image: bool = True
     train_align: int = Field(16, ge=1)
     train_images: int = Field(5000, ge=1)
