@@ -432,3 +432,19 @@ def test_text_predict_names_five_images_with_repaired_tiles_then_counts(capsys: 
     finally:
         agriseg.quiet(False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_short_flag_that_meant_another_option_says_so() -> None:
+    """Session 105's sweep: `text dataset -m masks/` (once `--masks`) ended "Missing option '--masks'" and `text
+    evaluate -c ...` (once `--classes`) "No such option '-c'", neither saying the flag's meaning had changed."""
+    runner = CliRunner()
+    for args, said in (
+        (["text", "dataset", "imgs", "-m", "masks", "-o", "o", "--classes", "a,b"],
+         "Missing option '--masks'; -m no longer means --masks: spell that out"),
+        (["text", "evaluate", "p", "-c", "a,b"], "No such option '-c'; -c no longer means --classes: spell that out"),
+        (["text", "predict", "p", "-c", "a,b", "-o", "o"], "-c no longer means --classes"),
+    ):  # fmt: skip
+        res = runner.invoke(main, args)
+        assert res.exit_code == 2 and said in res.output, res.output
+    res = runner.invoke(main, ["text", "evaluate", "p", "--nosuch"])  # no retired flag typed: click's words alone
+    assert res.exit_code == 2 and "no longer means" not in res.output

@@ -827,11 +827,14 @@ def _rewrite(args: list[str], mapping: Mapping[str, str]) -> list[str]:
     return out
 
 
-def renamed(mapping: Mapping[str, str]) -> Callable[[click.Command], click.Command]:
+def renamed(
+    mapping: Mapping[str, str], retired: Mapping[str, str] | None = None
+) -> Callable[[click.Command], click.Command]:
     """Keep old flags working for one release: ``{"--patch": "--tile", "-p": "--tile"}``.
 
     Applied above ``@click.command``; the old spellings are not shown in ``--help``, and using one prints
-    :func:`warn_renamed`'s line.
+    :func:`warn_renamed`'s line. ``retired``: short flags that meant another option before (``{"-m": "--masks"}``):
+    a usage error where one was typed says so (``text dataset -m masks/`` was "Missing option '--masks'" alone).
     """
 
     def deco(cmd: click.Command) -> click.Command:
@@ -839,11 +842,20 @@ def renamed(mapping: Mapping[str, str]) -> Callable[[click.Command], click.Comma
         cmd.renamed = dict(mapping)  # type: ignore[attr-defined]
 
         def parse_args(ctx: click.Context, args: list[str]) -> list[str]:
-            if any(a in ("-q", "--quiet") for a in args[: args.index("--") if "--" in args else None]):
+            ours = args[: args.index("--") if "--" in args else None]
+            if any(a in ("-q", "--quiet") for a in ours):
                 from agriseg import quiet  # -q after the command's name: quiet before the renamed flags' lines
 
                 quiet(True)
-            return parse(ctx, _rewrite(list(args), mapping))
+            try:
+                return parse(ctx, _rewrite(list(args), mapping))
+            except click.UsageError as err:
+                before = dict(retired or {})
+                typed = [f for f in before if any(a[:2] == f and not a.startswith("--") for a in ours)]
+                if typed:
+                    said = "; ".join(f"{f} no longer means {before[f]}: spell that out" for f in typed)
+                    raise click.UsageError(f"{err.format_message().rstrip('. ')}; {said}", err.ctx) from None
+                raise
 
         cmd.parse_args = parse_args  # type: ignore[method-assign]
         return cmd

@@ -92,7 +92,7 @@ def tiny_model_cmd(
     click.echo(f"{outdir}: tiny Gemma 3, {n / 1e6:.2f} M parameters, classes {classes}{said}")
 
 
-@renamed({"--patch": "--tile", "-p": "--tile", "-g": "--grid"})
+@renamed({"--patch": "--tile", "-p": "--tile", "-g": "--grid"}, retired={"-m": "--masks", "-c": "--classes"})
 @click.command("dataset")
 @click.argument("images", nargs=-1, required=True, type=InputPath(path_type=Path))
 @click.option(

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from agriseg.batch import BatchOptions
 
 
-@renamed({"--patch": "--tile", "--vote": "--blend"})
+@renamed({"--patch": "--tile", "--vote": "--blend"}, retired={"-c": "--classes"})
 @click.command("predict")
 @click.argument("images", nargs=-1, required=True, type=InputPath(path_type=Path))
 @outdir_option("Output folder: <name>.png/.tif, <name>.json, <name>_instances.*, <name>.geojson, run.json.")
@@ -120,7 +120,8 @@ def say_repairs(rows: Iterable[dict]) -> None:
 
 # --truth: the true masks are --masks in every command that reads them (crop evaluate, text dataset)
 @renamed(
-    {"--match-iou": "--iou-threshold", "--truth": "--masks", "-t": "--masks", "--truth-instances": "--mask-instances"}
+    {"--match-iou": "--iou-threshold", "--truth": "--masks", "-t": "--masks", "--truth-instances": "--mask-instances"},
+    retired={"-c": "--classes"},
 )
 @click.command("evaluate")
 @click.argument("predictions", nargs=-1, required=True, type=InputPath(path_type=Path))
