@@ -292,3 +292,16 @@ def test_an_8_bit_depth_image_is_warned_of(tmp_path: Path, caplog: pytest.LogCap
         read_depth(tmp_path / "b.png")
     said = [r.getMessage() for r in caplog.records]
     assert len(said) == 1 and said[0].startswith(f"{tmp_path / 'a.png'}: an 8-bit depth image"), said
+
+
+def test_a_second_depth_file_of_a_photo_is_named(tmp_path: Path) -> None:
+    """Session 105's sweep: `n.png` and `n.npy` of opposite content beside each other: the PNG was read without a
+    word."""
+    from agriseg.crop.pseudolabel.depth import other_depth_files
+
+    for name in ("n.png", "n.npy", "n_depth.tif", "n2.png", "n[1].png", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    chosen = find_depth_file(tmp_path, "n")
+    assert chosen.name == "n.png"
+    assert [p.name for p in other_depth_files(tmp_path, "n", chosen)] == ["n.npy", "n_depth.tif"]
+    assert other_depth_files(tmp_path, "n[1]", tmp_path / "n[1].png") == []  # a glob character in the name

@@ -12,6 +12,7 @@ split even when the camera looks at the field obliquely.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import unicodedata
@@ -55,6 +56,15 @@ def find_depth_file(depth_dir: str | Path, stem: str, image: str | Path | None =
             return p
     names = f"{stem}[_depth]{{{','.join(DEPTH_SUFFIXES)}}}"
     raise FileNotFoundError(f"{image or d / stem}: no depth file ({names}) in {d}")
+
+
+def other_depth_files(depth_dir: str | Path, stem: str, chosen: Path, image: str | Path | None = None) -> list[Path]:
+    """Depth files of the image besides ``chosen`` (:func:`find_depth_file`'s pick): ``a.png`` beside ``a.npy``
+    of other content, one of them read without a word (session 105's sweep)."""
+    own = {Path(image).resolve()} if image is not None else set()
+    names = {f"{n}{suf}" for n in (stem, f"{stem}_depth") for suf in DEPTH_SUFFIXES}
+    return sorted(p for p in Path(depth_dir).glob(f"{glob.escape(stem)}*") if p.name in names and p.is_file()
+                  and p.resolve() not in own | {chosen.resolve()})  # fmt: skip
 
 
 def _same_name(name: str) -> str:

@@ -32,6 +32,7 @@ from agriseg.crop.pseudolabel.depth import (
     DepthConvention,
     Detrend,
     find_depth_file,
+    other_depth_files,
     read_depth,
     relief,
 )
@@ -198,6 +199,11 @@ class _DepthSource:
             assert self.opts.depth_dir is not None  # no estimator is made when depth files are given
             # by the photo's own name, not the one the run gives it (A_0001_jpg beside B/0001.jpg: session 105)
             p = find_depth_file(self.opts.depth_dir, image_path.stem, image_path)  # a missing one: its failure
+            if others := other_depth_files(self.opts.depth_dir, image_path.stem, p, image_path):
+                from agriseg.data.io import log
+
+                log.warning("%s: depth read from %s; %s beside it not read", image_path, p.name,
+                            ", ".join(o.name for o in others))  # fmt: skip
             d = read_depth(p)
             if d.shape != rgb.shape[:2]:
                 raise ValueError(
