@@ -998,7 +998,8 @@ def bands_option(config: str | None = None) -> Decorator:
         callback=_parse_bands,
         show_default=False,
         help="Bands of a multi-band GeoTIFF / JPEG 2000 read as red, green, blue, e.g. 3,2,1 for BGRN "
-        "(default: bands described red/green/blue, else 1,2,3).",
+        "(default: bands described red/green/blue, else those whose colour interpretation is red/green/blue, "
+        "else 1,2,3).",
     )
 
 
