@@ -544,3 +544,34 @@ def test_photos_enlarged_many_times_for_the_model_are_said_once(tmp_path):
     assert _said(res).count("enlarged") == 1 and "(and 1 more)" in _said(res)
     own = evaluate_model(tmp_path / "img", tmp_path / "lab", CropEvaluateConfig(long_side=0), progress=False)
     assert own["resized_far"] == [] and "enlarged" not in _said(own)
+
+
+def test_a_georeferenced_label_of_another_place_and_a_mosaics_blank_edge_are_not_scored(tmp_path):
+    """Session 105's sweep: a label 100 km from its mosaic scored as a perfect pair (exit 0), and a mosaic's
+    transparent edge was scored as predicted background (mIoU 88.10 -> 83.41, ignored_label_fraction 0)."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "lab").mkdir()
+    rgb = np.zeros((4, 32, 32), np.uint8)
+    rgb[1] = 150  # green
+    rgb[3] = 255  # opaque
+    rgb[3, :, :8] = 0  # the left quarter transparent
+    at = from_origin(500000, 5000000, 0.005, 0.005)
+    common = {"driver": "GTiff", "height": 32, "width": 32, "dtype": "uint8", "crs": "EPSG:32632"}
+    with rasterio.open(tmp_path / "img" / "m.tif", "w", count=4, transform=at, **common) as dst:
+        dst.write(rgb)
+        dst.colorinterp = [rasterio.enums.ColorInterp.red, rasterio.enums.ColorInterp.green,
+                           rasterio.enums.ColorInterp.blue, rasterio.enums.ColorInterp.alpha]  # fmt: skip
+    label = np.ones((1, 32, 32), np.uint8)
+    with rasterio.open(tmp_path / "lab" / "m.tif", "w", count=1, transform=at, **common) as dst:
+        dst.write(label)
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+    assert res["no_photo_fraction"] == 0.25 and res["ignored_label_fraction"] == 0.0
+    assert "25.0 % of label pixels lie where the photos hold no data" in _said(res)
+    elsewhere = from_origin(600000, 5000000, 0.005, 0.005)
+    with rasterio.open(tmp_path / "lab" / "m.tif", "w", count=1, transform=elsewhere, **common) as dst:
+        dst.write(label)
+    with pytest.raises(ValueError, match=r"lab/m.tif: not on its photo's pixel grid \(m.tif: CRS or transform"):
+        evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)

@@ -13,7 +13,7 @@ from agriseg.config import OptionError
 from agriseg.crop.config import CropEvaluateConfig
 from agriseg.crop.dataset import match_pairs
 from agriseg.crop.labels import ColormapMisfit, LabelMode, read_label
-from agriseg.data.io import ImageReadError, read_rgb
+from agriseg.data.io import ImageReadError
 from agriseg.metrics.segmentation import SegmentationMetrics
 
 
@@ -60,6 +60,7 @@ def evaluate_folder(
         raise ImageReadError(f"{Path(images) / missing[0]}: no label of the same name in {masks}{more}")
     metrics = SegmentationMetrics(num_classes, boundary_ratio, 255, class_names)
     ignored = pixels = 0  # label pixels of value 255 or of colours the colormap does not list
+    no_photo = 0  # label pixels where the photo holds no data (a mosaic's transparent edge): not scored either
     classes_seen = False  # a label pixel of a class other than background
     in_labels = np.zeros(max(num_classes, 1), bool)  # the classes some label holds
     _check_label_mode([lp for _, lp in pairs.values()], label_mode, colormap)
@@ -69,7 +70,7 @@ def evaluate_folder(
     unlisted: list[tuple[str, float]] = []  # colour labels with many pixels of colours the colormap does not list
     for stem, (ip, lp) in progress_bar(pairs.items(), desc="evaluate", unit="img", disable=not progress):
         try:
-            pred, truth = _pair(stem, ip, lp, predict_fn, num_classes, label_mode, colormap)
+            pred, truth, blank = _pair(stem, ip, lp, predict_fn, num_classes, label_mode, colormap)
         except ValueError as err:  # ImageReadError too; one label of class id 5 among good ones stopped all
             if strict:
                 raise
@@ -86,9 +87,10 @@ def evaluate_folder(
         with warnings.catch_warnings():  # the report says what was left out, and why, for the whole set
             warnings.filterwarnings("ignore", message="the truth holds only 0 and", category=UserWarning)
             metrics.update(pred, truth)
-        ignored += int((truth == 255).sum())
+        ignored += int((truth == 255).sum()) - blank
+        no_photo += blank
         pixels += truth.size
-        if label_mode == "colormap" and (share := float((truth == 255).mean())) > IGNORED_WARN:
+        if label_mode == "colormap" and (share := float((truth == 255).sum() - blank) / truth.size) > IGNORED_WARN:
             unlisted.append((str(lp), share))  # named in the report: which labels, and a JPEG's blurred colours
         classes_seen = classes_seen or bool(((truth > 0) & (truth != 255)).any())
         in_labels[np.unique(truth[truth < num_classes])] = True
@@ -103,6 +105,7 @@ def evaluate_folder(
         raise ImageReadError(f"nothing to score: {said[0]}{more}")
     res = metrics.compute()
     res["ignored_label_fraction"] = round(ignored / pixels, 6) if pixels else 0.0
+    res["no_photo_fraction"] = round(no_photo / pixels, 6) if pixels else 0.0
     res["labels_with_unlisted_colours"] = [{"label": lp, "share": round(v, 4)} for lp, v in unlisted]
     res["void_labels"] = [v.split(": every pixel", 1)[0] for v in void]  # all 255: counted as ignored pixels
     # 0/255 masks read as class ids: every plant pixel is 255, "not scored", and the scores mean nothing
@@ -188,15 +191,18 @@ def _pair(
     num_classes: int,
     label_mode: LabelMode,
     colormap: dict[str, int] | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The prediction and the label of one photo, both (H, W) class ids, checked against each other.
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """The prediction and the label of one photo, both (H, W) class ids, checked against each other, and how many
+    label pixels lie where the photo holds no data (transparent, nodata: set to 255, not scored).
 
     Raises:
         ImageReadError: the photo or the label cannot be read.
         ValueError: sizes differ.
         OptionError: the label holds a class id the model does not predict.
     """
-    rgb = read_rgb(ip)
+    from agriseg.raster.image import read_georef, read_image_valid
+
+    rgb, geo, valid = read_image_valid(ip)  # (H, W, 3); where it lies; (H, W) pixels of data, None: all
     truth = read_label(lp, label_mode, colormap)
     if label_mode == "colormap" and colormap and (truth == 255).any() and not ((truth != 0) & (truth != 255)).any():
         _refuse_grey_label(lp, colormap)
@@ -204,6 +210,14 @@ def _pair(
         from agriseg.crop.dataset import size_differs
 
         raise ValueError(size_differs(lp, truth.shape, ip, rgb.shape))
+    # a georeferenced label of another place (another mosaic's, 100 km away) scored as a perfect pair, unsaid
+    at = read_georef(lp) if geo is not None and geo.placed else None
+    if at is not None and at.placed and not _same_place(geo, at):
+        raise ValueError(f"{lp}: not on its photo's pixel grid ({ip.name}: CRS or transform differ)")
+    blank = 0  # a mosaic's transparent or nodata pixels: no photo there, not scored (they were counted as
+    if valid is not None:  # predicted background, session 105's sweep)
+        blank = int((~valid & (truth != 255)).sum())
+        truth = np.where(valid, truth, 255)
     bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
     if bad.size:  # the labels' encoding given does not fit the model: a usage error (exit status 2)
         given = "--colormap" if label_mode == "colormap" and colormap else "--label-mode"  # what decided the ids
@@ -215,7 +229,13 @@ def _pair(
     if pred.shape != truth.shape:
         (ph, pw), (th, tw) = pred.shape[:2], truth.shape[:2]
         raise ValueError(f"prediction for {stem} is {pw}x{ph} px, its label {lp} {tw}x{th}")
-    return pred, truth
+    return pred, truth, blank
+
+
+def _same_place(a: Any, b: Any) -> bool:  # noqa: ANN401 - two GeoRefs
+    """Whether two georeferences put a raster's pixels on one grid (a thousandth of a pixel apart at most)."""
+    tol = 1e-3 * max(abs(a.transform[0]), abs(a.transform[4]), 1e-12)
+    return a.crs == b.crs and all(abs(x - y) <= tol for x, y in zip(a.transform, b.transform, strict=True))
 
 
 def _refuse_grey_label(path: Path, colormap: dict[str, int]) -> None:
@@ -346,6 +366,9 @@ def report_warnings(res: dict) -> list[str]:
     if far := res.get("resized_far"):  # as crop predict warns of each photo, once for the set
         more = f" (and {len(far) - 1} more)" if len(far) > 1 else ""
         lines.append(f"warning: {far[0]}{more}")
+    if (blank := res.get("no_photo_fraction", 0.0)) > IGNORED_WARN:
+        lines.append(f"warning: {100 * blank:.1f} % of label pixels lie where the photos hold no data (transparent "
+                     "or nodata): not scored")  # fmt: skip
     if res.get("labels_only_0_255"):
         lines.append(
             "warning: the labels hold only 0 and 255, and --label-mode index reads 255 as not scored: "
