@@ -1008,3 +1008,21 @@ def test_overlapping_plots_are_named_and_touching_ones_are_not(tmp_path: Path) -
     assert said == "plots 'b' and 'c' overlap: vegetation area and green fraction count the shared pixels in both"
     gpd.GeoDataFrame({"plot_id": ["a", "b"]}, geometry=shapes[:2], crs="EPSG:32632").to_file(path)
     assert plot_overlaps(read_plots(path, None)) is None
+
+
+def test_a_plot_touching_the_mosaics_edge_from_outside_is_outside(tmp_path: Path) -> None:
+    """Session 105's sweep: a plot starting exactly at the mosaic's right edge was "empty" and warned of as
+    "without a shape, or smaller than a pixel", where its neighbour beyond was "outside mosaic"."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    mosaic, plots = tmp_path / "m.tif", tmp_path / "plots.gpkg"
+    _mosaic(mosaic)  # 170 px wide
+    edge = X0 + 170 * PIXEL
+    geoms = [
+        box(edge, Y0 - 30 * PIXEL, edge + 20 * PIXEL, Y0 - 10 * PIXEL),
+        box(X0, Y0 - 30 * PIXEL, X0 + 20 * PIXEL, Y0),
+    ]
+    gpd.GeoDataFrame({"name": ["touching", "in"]}, geometry=geoms, crs="EPSG:32632").to_file(plots)
+    got = plot_stats(mosaic, PlotsConfig(plots=str(plots), plot_id="name")).set_index("plot_id")
+    assert got.loc["touching", "status"] == "outside mosaic" and got.loc["in", "status"] == "ok"
