@@ -510,3 +510,20 @@ def test_lora_target_modules_of_neither_kind_is_one_message() -> None:
             load_config(demo, SFTRunConfig, [f"lora.target_modules={value}"])
         assert str(err.value).count("target_modules") == 1 and "a list of layer names" in str(err.value), err.value
     assert load_config(demo, SFTRunConfig, ["lora.target_modules=[q_proj]"]).lora.target_modules == ["q_proj"]
+
+
+def test_list_options_and_optional_groups_are_still_set_from_the_command_line(tmp_path: Path) -> None:
+    """Session 105's review: reading a path option's text as typed took `list[str]` for text
+    (`--set model.class_names=[soil, crop, weed]` was refused), and refusing a group set to null refused
+    selftrain's optional `evaluate=null`; a path that is no YAML (`@runs`, `%TEMP%/x`) was refused."""
+    from agriseg.crop.config import CropTrainConfig
+    from agriseg.crop.selftrain import SelfTrainConfig
+
+    crop = REPO / "configs/crop/peanut_vegetation.yaml"
+    cfg = load_config(crop, CropTrainConfig, ["model.class_names=[soil, crop, weed]", "model.num_classes=3"])
+    assert cfg.model.class_names == ["soil", "crop", "weed"]
+    raw = apply_overrides({"evaluate": {"images": "a"}}, ["evaluate=null"], model=SelfTrainConfig)
+    assert raw["evaluate"] is None
+    demo = REPO / "configs/text/tiny_demo_sft.yaml"
+    got = load_config(demo, SFTRunConfig, ["output_dir=@runs", "dataset=%TEMP%/x", 'model="a b"', "chat_template=null"])
+    assert (got.output_dir, got.dataset, got.model, got.chat_template) == ("@runs", "%TEMP%/x", "a b", None)

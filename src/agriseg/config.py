@@ -302,25 +302,36 @@ def apply_overrides(
                     )
                 raise ConfigError(f"{source} {item!r}: {part} is not a group of options")
         set_by[key.strip()] = item
-        try:
-            new = yaml.safe_load(value) if value.strip() else ""
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{source} {item!r}: the value is not valid YAML: {_yaml_problem(err)}") from None
-        if "#" in value and "#" not in str(new):  # YAML read the rest as a comment: `output_dir=try #1` wrote
-            # into try/ without a word (session 105's sweep)
-            if not _text_option(model, parts):
+        typed = value.strip()
+        if _text_option(model, parts):  # a path or a name is text as typed (session 105's sweep): YAML read
+            # `output_dir=try #1` as try, 2024 and yes as a number and a flag, and refused @runs or %TEMP%
+            quoted = len(typed) >= 2 and typed[0] == typed[-1] and typed[0] in "'\""
+            new = None if typed in ("null", "~") else _unquoted(typed) if quoted else typed
+        else:
+            try:
+                new = yaml.safe_load(value) if typed else ""
+            except yaml.YAMLError as err:
+                raise ConfigError(f"{source} {item!r}: the value is not valid YAML: {_yaml_problem(err)}") from None
+            if "#" in value and "#" not in str(new):  # YAML read the rest as a comment
                 raise ConfigError(f"{source} {item!r}: # starts a YAML comment; quote the value to keep it")
-            new = value.strip()
-        elif new is not None and not isinstance(new, str) and _text_option(model, parts):
-            new = value.strip()  # a path or a name is text as typed: output_dir=2024, =yes, ='a: b'
-        if new is None and (opts := _fields_at(model, parts)):  # lora=null: the group's defaults, which turned
-            # on the LoRA the file had turned off (session 105's sweep)
+        if new is None and (opts := _fields_at(model, parts)) and not _nullable(model, parts):  # lora=null: the
+            # group's defaults, which turned on the LoRA the file had turned off (session 105's sweep); an optional
+            # group (selftrain's evaluate) is left out with null
             raise ConfigError(
                 f"{source} {item!r}: {key.strip()} is a group of options, not a value; set one of them "
                 f"(e.g. {key.strip()}.{'enabled=false' if 'enabled' in opts else opts[0] + '=...'})"
             )
         node[parts[-1]] = _into_group(node.get(parts[-1]), new, model, parts)
     return out
+
+
+def _unquoted(text: str) -> str:
+    """A quoted scalar as YAML reads it (``'a b'`` -> ``a b``, escapes in double quotes), else as typed."""
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, str) else text
 
 
 def _text_option(model: type[BaseModel] | None, loc: Sequence[str]) -> bool:
@@ -334,11 +345,30 @@ def _text_option(model: type[BaseModel] | None, loc: Sequence[str]) -> bool:
             kinds = [field.annotation, *typing.get_args(field.annotation)]
             model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
     assert field is not None
-    kinds = [field.annotation]
-    while any(typing.get_origin(k) is not None for k in kinds):  # str | None, Union[str, Path]
-        kinds = [a for k in kinds for a in (typing.get_args(k) if typing.get_origin(k) is not None else (k,))]
-    kinds = [k for k in kinds if k is not type(None)]
+    kinds = [k for k in _members(field.annotation) if k is not type(None)]
     return bool(kinds) and all(isinstance(k, type) and issubclass(k, str | Path) for k in kinds)
+
+
+def _members(annotation: Any) -> list[Any]:  # noqa: ANN401 - a type annotation
+    """The types an annotation allows: the members of a union (``str | None``) and the type an ``Annotated``
+    wraps, each once; a generic (``list[str]``) is one type, not its items (a list option read as text)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(annotation) for m in _members(a)]
+    if origin is typing.Annotated:
+        return _members(typing.get_args(annotation)[0])
+    return [annotation]
+
+
+def _nullable(model: type[BaseModel] | None, loc: Sequence[str]) -> bool:
+    """Whether the option at ``loc`` of ``model`` may be left out with null (``SelfTrainConfig.evaluate``)."""
+    field = None
+    for key in loc:
+        field = model.model_fields.get(key) if model is not None else None
+        if field is None:
+            return True  # not an option of the model: validation says what is wrong with it
+        model = next((k for k in _members(field.annotation) if isinstance(k, type) and issubclass(k, BaseModel)), None)
+    return field is not None and type(None) in _members(field.annotation)
 
 
 def _keys_set(override: str, model: type[BaseModel] | None) -> list[str]:
