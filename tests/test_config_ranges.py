@@ -138,7 +138,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "fields.delineate.InstanceConfig.max_det",
         "text.config.LoraAdapterConfig.alpha",
         "text.config.LoraAdapterConfig.r",
-        "text.dataset.PatchConfig.grid",
         "text.tinyvlm.TinyVLMConfig.head_dim",
         "text.tinyvlm.TinyVLMConfig.heads",
         "text.tinyvlm.TinyVLMConfig.hidden",

@@ -448,3 +448,5 @@ def test_a_short_flag_that_meant_another_option_says_so() -> None:
         assert res.exit_code == 2 and said in res.output, res.output
     res = runner.invoke(main, ["text", "evaluate", "p", "--nosuch"])  # no retired flag typed: click's words alone
     assert res.exit_code == 2 and "no longer means" not in res.output
+    res = runner.invoke(main, ["text", "dataset", "i", "-o", "o", "-m", "m", "--masks", "i", "--grid", "abc"])
+    assert res.exit_code == 2 and "no longer means" not in res.output  # -m typed right; the error is --grid's

@@ -420,11 +420,12 @@ def test_a_folder_with_photos_and_subfolders_of_photos_says_the_subfolders_are_n
     from agriseg.data.io import list_images
     from agriseg.manifest import MANIFEST
 
-    for sub in ("day1", "day2", "out", "overlays"):
+    for sub in ("day1", "day2", "out", "overlays", "plots"):
         (tmp_path / sub).mkdir()
         Image.new("RGB", (4, 4)).save(tmp_path / sub / "a.jpg")
     # overlays/: files out/'s manifest records (crop pseudolabel's overlays beside its masks, session 105's sweep)
-    (tmp_path / "out" / MANIFEST).write_text('{"item": "a", "stamps": {"a.png": [1], "../overlays/a.jpg": [1]}}\n')
+    stamps = '{"a.png": [1], "../overlays/a.jpg": [1], "..\\\\plots\\\\a.jpg": [1]}'  # (plots/: as Windows writes it)
+    (tmp_path / "out" / MANIFEST).write_text('{"item": "a", "stamps": ' + stamps + "}\n")
     Image.new("RGB", (4, 4)).save(tmp_path / "top.jpg")
     with caplog.at_level("WARNING"):
         assert list_images(tmp_path) == [tmp_path / "top.jpg"]
@@ -432,11 +433,11 @@ def test_a_folder_with_photos_and_subfolders_of_photos_says_the_subfolders_are_n
     said = [r.getMessage() for r in caplog.records]
     assert said == [f"{tmp_path}: its subfolders day1/ (1), day2/ (1) have images too, not read (folders are read "
                     "without their subfolders; name them)"]  # fmt: skip
-    for sub in ("day3", "day4", "day5"):  # past three, counted (day4/, day5/, out/ and overlays/ went unsaid)
+    for sub in ("day3", "day4", "day5"):  # past three, counted (day4/, day5/ and agriseg's went unsaid)
         (tmp_path / sub).mkdir()
         Image.new("RGB", (4, 4)).save(tmp_path / sub / "a.jpg")
     (tmp_path / "top.jpg").unlink()
-    with pytest.raises(ValueError, match=r"day1/ \(1\), day2/ \(1\), day3/ \(1\) and 4 more have images: name one"):
+    with pytest.raises(ValueError, match=r"day1/ \(1\), day2/ \(1\), day3/ \(1\) and 5 more have images: name one"):
         list_images(tmp_path)
 
 

@@ -827,6 +827,14 @@ def _rewrite(args: list[str], mapping: Mapping[str, str]) -> list[str]:
     return out
 
 
+def _concerns(err: click.UsageError, flag: str, old: str) -> bool:
+    """Whether a usage error is about a retired short ``flag`` or the option ``old`` it meant (``--grid abc``
+    beside a right ``-m`` is not)."""
+    if isinstance(err, click.NoSuchOption):
+        return err.option_name == flag
+    return old in (getattr(getattr(err, "param", None), "opts", None) or [])
+
+
 def renamed(
     mapping: Mapping[str, str], retired: Mapping[str, str] | None = None
 ) -> Callable[[click.Command], click.Command]:
@@ -851,7 +859,8 @@ def renamed(
                 return parse(ctx, _rewrite(list(args), mapping))
             except click.UsageError as err:
                 before = dict(retired or {})
-                typed = [f for f in before if any(a[:2] == f and not a.startswith("--") for a in ours)]
+                typed = [f for f in before if any(a[:2] == f and not a.startswith("--") for a in ours)
+                         and _concerns(err, f, before[f])]  # fmt: skip
                 if typed:
                     said = "; ".join(f"{f} no longer means {before[f]}: spell that out" for f in typed)
                     raise click.UsageError(f"{err.format_message().rstrip('. ')}; {said}", err.ctx) from None

@@ -517,10 +517,17 @@ def cv_read(path: str | Path, flags: int) -> np.ndarray | None:
     import cv2
 
     # OpenCV logs a damaged file's libtiff / libpng complaints on stderr ("[ERROR:0@0.03] global grfmt_tiff.cpp
-    # ..."), before the one line that says what is wrong with it (session 105's sweep): the None says it here
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    # ..."), before the one line that says what is wrong with it (session 105's sweep): the None says it here.
+    # Silenced for the decode only: a program that calls agriseg keeps its own OpenCV log level
     data = np.fromfile(os.fspath(path), np.uint8)
-    return cv2.imdecode(data, flags) if data.size else None
+    if not data.size:
+        return None
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        return cv2.imdecode(data, flags)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 # 16-bit pixels all at or under this read nearly black (scaled by 65535): a 10- or 12-bit camera's values, said so
@@ -816,7 +823,8 @@ def _in_subfolders(
             manifests = [d / MANIFEST for d in subs if (d / MANIFEST).exists()]
             ours = {m.parent.name for m in manifests}
             for m in manifests:
-                ours.update(re.findall(r'"\.\./([^/"]+)/', m.read_text(encoding="utf-8", errors="replace")))
+                text = m.read_text(encoding="utf-8", errors="replace")  # "../overlays/a.jpg" ("..\\" on Windows)
+                ours.update(re.findall(r'"\.\.(?:/|\\\\)([^/\\"]+)(?:/|\\\\)', text))
             subs = [d for d in subs if d.name not in ours]
         counts = [(d.name, sum(f.suffix.lower() in suffixes for f in d.iterdir())) for d in subs[:20]]
     except OSError:

@@ -59,7 +59,7 @@ class PatchConfig(StrictModel):
     model_config = ConfigDict(frozen=True)  # merged with StrictModel's by pydantic
 
     patch: int = Field(32, ge=2)
-    grid: int = Field(16, ge=1)
+    grid: int = Field(16, ge=1, le=4096)  # codec.MAX_GRID_SIDE
     mode: PatchMode = "grid"
     per_image: int = Field(4, ge=1, le=MAX_PER_IMAGE)
     align: int = Field(1, ge=1)
