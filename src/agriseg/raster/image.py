@@ -354,6 +354,26 @@ def image_size(path: str | Path, oriented: bool = False) -> tuple[int, int] | No
         return None
 
 
+def band_count(path: str | Path) -> int | None:
+    """The number of bands of an image (or of a ``.npy`` map: 1 for a 2-D array) from its header; None when it
+    cannot be read."""
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".npy":
+            arr = np.load(p, mmap_mode="r", allow_pickle=False)
+            return 1 if arr.ndim == 2 else int(arr.shape[-1]) if arr.ndim == 3 else None
+        rio = rasterio_or_none() if is_geo_image(p) else None
+        if rio is not None:
+            with open_plain_or_geo(rio, p) as src:
+                return int(src.count)
+        from PIL import Image
+
+        with Image.open(p) as im:
+            return len(im.getbands())
+    except Exception:  # noqa: BLE001 - an unreadable file is said by its reading
+        return None
+
+
 def georef_sidecar(geo: GeoRef) -> str:
     """The text of a GDAL ``.aux.xml`` sidecar giving a plain image (a PNG mask) ``geo``'s CRS and transform.
 

@@ -728,3 +728,29 @@ def test_a_disparity_map_with_dropouts_labels_as_one_without(scenes: Path, tmp_p
             ious.setdefault(depth.name, []).append((mask & truth).sum() / (mask | truth).sum())
     assert np.mean(ious["clean"]) > 0.8
     assert np.mean(ious["holes"]) > np.mean(ious["clean"]) - 0.05, ious
+
+
+def test_png_photos_with_tiff_depth_beside_them_and_the_library_call(scenes: Path, tmp_path: Path) -> None:
+    """Session 105's review: `p.png` photos with `p.tif` depth in one folder each found the other as its depth
+    (all read as photos, the PNGs failing as depth); `pseudolabel_files` (crop adapt's, selftrain's) left no
+    depth file out."""
+    import shutil
+
+    import tifffile
+
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    for p in sorted((scenes / "images").glob("*.png"))[:2]:
+        shutil.copy(p, folder / p.name)
+        tifffile.imwrite(folder / f"{p.stem}.tif", np.load(scenes / "depth" / f"{p.stem}.npy").astype(np.float32))
+    r = CliRunner().invoke(cli, ["crop", "pseudolabel", str(folder), "-o", str(tmp_path / "o"), "--source", "depth",
+                                 "--depth-dir", str(folder)])  # fmt: skip
+    assert r.exit_code == 0 and "2 pseudo-labelled" in r.output and "2 depth files" in r.output, r.output
+    recs = json.loads((tmp_path / "o" / "pseudolabels.json").read_text())["records"]
+    assert [Path(r["depth_file"]).suffix for r in recs] == [".tif", ".tif"]
+    cfg = PseudoLabelConfig(source="depth", depth_dir=str(folder))
+    got = pseudolabel_files(sorted(folder.iterdir()), tmp_path / "lib", cfg, progress=False)
+    assert [r["status"] for r in got] == [
+        "ok",
+        "ok",
+    ] and "(2 depth files of the photos not read as photos)" in got.notes

@@ -356,6 +356,7 @@ def pseudolabel_files(
     # the names an earlier run gave are kept; --overwrite names the photos afresh (a clash since removed: 0001);
     # named among all the photos given, before --keep: the names the screening page showed (a.png kept alone
     # beside a.jpg was a.png, not the a_png the page had shown)
+    files, depths = photos_and_depths(files, opts)  # (crop adapt's and selftrain's photos too)
     _one_depth_each(files, opts)
     names = unique_names(files, None if opts.overwrite else out / "masks", "crop pseudolabel")
     left_out = 0
@@ -427,6 +428,8 @@ def pseudolabel_files(
     if left_out:
         verb = "was" if left_out == 1 else "were"
         records.notes.append(f"({counted(left_out, 'photo')} not in the --keep list {verb} left out)")
+    if depths:
+        records.notes.append(f"({counted(len(depths), 'depth file')} of the photos not read as photos)")
     return records
 
 
@@ -459,11 +462,34 @@ def _one_depth_each(files: Sequence[Path], opts: PseudoLabelConfig) -> None:
             )
 
 
-def depth_files_among(files: Sequence[Path], opts: PseudoLabelConfig) -> set[Path]:
-    """The files of ``files`` that are another photo's depth file (``--depth-dir`` the photos' own folder, as
-    ``<name>_depth.png`` beside ``<name>.jpg``): each was labelled as a photo, from itself as its depth."""
-    depths = (_given_depth(opts, f) for f in files)
-    return {d.resolve() for d in depths if d is not None}
+def photos_and_depths(files: Sequence[Path], opts: PseudoLabelConfig) -> tuple[list[Path], list[Path]]:
+    """``files`` without those that are another photo's depth file (``--depth-dir`` the photos' own folder, as
+    ``<name>_depth.png`` beside ``<name>.jpg``: each was labelled as a photo, from itself as its depth), and those
+    left out. ``a.png`` and ``a.tif`` each find the other as its depth: the one-band file is the depth (else the
+    likelier depth format: .npy, then TIFF, then PNG). Only depth-like files: all are kept (each fails, naming
+    what is missing)."""
+    if opts.source != "depth" or opts.depth_dir is None:
+        return list(files), []
+    given = {f.resolve(): f for f in files}
+    pick = {f.resolve(): d.resolve() for f in files if (d := _given_depth(opts, f)) is not None}
+    depths = {d for d in pick.values() if d in given}
+    for f, d in pick.items():
+        if f in depths and d in depths and pick.get(d) == f:  # each the other's depth: keep the photo of the two
+            photo = min((f, d), key=_depth_likeness)
+            depths.discard(photo)
+    photos = [f for f in files if f.resolve() not in depths]
+    if not photos:
+        return list(files), []
+    return photos, sorted(given[d] for d in depths)
+
+
+def _depth_likeness(path: Path) -> tuple[bool, int]:
+    """Sorts a photo before a depth file: more than one band first, then by format (JPEG, PNG, TIFF, .npy)."""
+    from agriseg.raster.image import band_count
+
+    order = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".npy")
+    suffix = path.suffix.lower()
+    return band_count(path) == 1, order.index(suffix) if suffix in order else 0
 
 
 def _pseudolabel_one(f: Path, stem: str, out: Path, opts: PseudoLabelConfig, depth_src: _DepthSource | None) -> dict:
@@ -554,11 +580,7 @@ def pseudolabel_paths(
     files, recorded = photos_only(list_images_once(paths))
     if not files:
         raise NoInputError(f"{recorded[0]}: an output of an earlier agriseg run, not a photo")
-    depths = depth_files_among(files, opts) & {f.resolve() for f in files}  # depth files in a photo folder
-    if depths and (photos := [f for f in files if f.resolve() not in depths]):
-        files = photos
-    else:
-        depths = set()  # only depth-like files: the photos (a failure, each, names what is missing)
+    files, depths = photos_and_depths(files, opts)  # depth files in a photo folder: no photos
     _one_depth_each(files, opts)  # before the names are given (and their warning of photos of one name)
     kept = read_keep(keep) if keep else None
     # the names the run gives, an earlier run's kept: those the screening page showed
