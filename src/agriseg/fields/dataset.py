@@ -265,21 +265,15 @@ def read_chip_image(chip: FTWChip, windows: WindowOrder = "ab") -> np.ndarray:
 
 def _read_chip_image(chip: FTWChip, windows: WindowOrder) -> tuple[np.ndarray, _Grid, np.ndarray | None]:
     """The chip's image ``(C, H, W)``, its pixel grid, and its pixels of no data ``(H, W)`` (None: none declared):
-    those where a window's every band holds its declared nodata, as ``fields predict`` reads a scene (they were
-    scored and trained on as imagery, session 105's sweep)."""
+    those where every band of every window holds its window's declared nodata, as ``fields predict`` reads a
+    scene (they were scored and trained on as imagery, session 105's sweep)."""
     paths = {"a": chip.window_a, "b": chip.window_b}
     parts: list[np.ndarray] = []
     grid: _Grid = (None, None)
-    empty: np.ndarray | None = None
+    gone: list[np.ndarray] = []  # (H, W) per window: all its bands at its declared nodata
+    declared = False
     for w in windows:
         arr, profile = read_s2(paths[w], bands=4, chip=True)
-        if (
-            (nd := profile.get("nodata")) is not None
-            and np.isfinite(nd)
-            and arr.shape[1:] == (parts or [arr])[0].shape[1:]
-        ):
-            gone = (arr == nd).all(0)  # (H, W)
-            empty = gone if empty is None else empty | gone
         if parts and arr.shape[1:] != parts[0].shape[1:]:  # which one is odd, the chip's mask says (read later)
             (h0, w0), (h1, w1) = parts[0].shape[1:], arr.shape[1:]
             raise ValueError(
@@ -287,8 +281,13 @@ def _read_chip_image(chip: FTWChip, windows: WindowOrder) -> tuple[np.ndarray, _
             )
         if parts and not _same_grid(_grid(profile), grid):
             raise ValueError(f"{paths[w]}: not on the other window's pixel grid (CRS or transform differ)")
+        nd = profile.get("nodata")
+        has = nd is not None and bool(np.isfinite(nd))
+        declared = declared or has
+        gone.append((arr == nd).all(0) if has else np.zeros(arr.shape[1:], bool))
         grid = _grid(profile)
         parts.append(arr.astype(np.float32))
+    empty = np.logical_and.reduce(gone) if declared else None
     return np.concatenate(parts, axis=0), grid, empty
 
 
