@@ -2126,3 +2126,24 @@ def test_a_table_finish_did_not_write_is_not_left_stamped_as_being_written(tmp_p
     assert res.exit_code == 1 and not table.exists()
     stamps = tmp_path / "out" / ".agriseg-tables.json"
     assert "run.json" not in (json.loads(stamps.read_text()) if stamps.exists() else {})
+
+
+def test_a_ctrl_c_while_thread_items_run_counts_every_one_they_finish(tmp_path: Path) -> None:
+    """Session 105's review: with Threads, a Ctrl-C while four items ran said "1 of 4 done" beside 4 outputs
+    (the runner's drain threw into the executor's own drain)."""
+    import threading
+
+    from agriseg.batch import BatchInterrupted, Threads
+
+    def work(item: Item) -> dict:
+        time.sleep(0.6)
+        return _work(item)
+
+    timer = threading.Timer(0.3, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(BatchInterrupted, match=r"^all 4 done"):
+            run_batch(_items(tmp_path, ["a", "b", "c", "d"]), work, options=QUIET, executor=Threads(4))
+    finally:
+        timer.cancel()
+    assert len(list((tmp_path / "out").glob("*.res"))) == 4
