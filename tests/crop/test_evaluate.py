@@ -570,8 +570,53 @@ def test_a_georeferenced_label_of_another_place_and_a_mosaics_blank_edge_are_not
     res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
     assert res["no_photo_fraction"] == 0.25 and res["ignored_label_fraction"] == 0.0
     assert "25.0 % of label pixels lie where the photos hold no data" in _said(res)
+    # a photo of no data at all: named as the photo, not as a label "all 255" (session 105's review)
+    rgb[3] = 0
+    with rasterio.open(tmp_path / "img" / "m.tif", "r+") as dst:
+        dst.write(rgb)
+    (tmp_path / "img" / "n.tif").write_bytes((tmp_path / "img" / "m.tif").read_bytes())
+    (tmp_path / "lab" / "n.tif").write_bytes((tmp_path / "lab" / "m.tif").read_bytes())
+    rgb[3] = 255
+    with rasterio.open(tmp_path / "img" / "m.tif", "r+") as dst:
+        dst.write(rgb)
+    res = evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+    assert res["void_labels"] == [] and res["failed"] == [
+        f"{tmp_path / 'img' / 'n.tif'}: no data in the photo where its label is (transparent or nodata; not scored)"
+    ]
+    (tmp_path / "img" / "n.tif").unlink()
+    (tmp_path / "lab" / "n.tif").unlink()
     elsewhere = from_origin(600000, 5000000, 0.005, 0.005)
     with rasterio.open(tmp_path / "lab" / "m.tif", "w", count=1, transform=elsewhere, **common) as dst:
         dst.write(label)
-    with pytest.raises(ValueError, match=r"lab/m.tif: not on its photo's pixel grid \(m.tif: CRS or transform"):
+    with pytest.raises(ValueError, match=r"lab/m.tif: not on its photo's pixel grid \(m.tif: its transform differs"):
         evaluate_folder(tmp_path / "img", tmp_path / "lab", _ones, 2, progress=False)
+
+
+def test_a_plants_zero_band_is_data_and_a_turned_photos_transparency_turns_with_it(tmp_path):
+    """Session 105's review: with nodata 0, a plant pixel (0, 160, 30) was read as no data (any band at nodata),
+    and a turned RGBA phone PNG's transparent pixels were of the stored, unturned photo (numpy's broadcast
+    error)."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    from agriseg.raster.image import photo_valid
+
+    rgb = np.zeros((3, 20, 30), np.uint8)
+    rgb[:, :, :] = np.array([120, 100, 80], np.uint8)[:, None, None]  # soil
+    rgb[:, 5:10, 5:10] = np.array([0, 160, 30], np.uint8)[:, None, None]  # a plant: red 0
+    rgb[:, :, 25:] = 0  # no data
+    profile = {"driver": "GTiff", "height": 20, "width": 30, "count": 3, "dtype": "uint8", "nodata": 0,
+               "crs": "EPSG:32632", "transform": from_origin(500000, 5000000, 0.01, 0.01)}  # fmt: skip
+    with rasterio.open(tmp_path / "m.tif", "w", **profile) as dst:
+        dst.write(rgb)
+    valid = photo_valid(tmp_path / "m.tif", (20, 30))
+    assert valid is not None and valid[5:10, 5:10].all() and not valid[:, 25:].any() and valid[:, :25].all()
+    im = Image.fromarray(np.zeros((20, 30, 4), np.uint8) + 255)
+    a = np.asarray(im).copy()
+    a[:, :3, 3] = 0  # the stored photo's left columns transparent
+    im = Image.fromarray(a)
+    exif = im.getexif()
+    exif[0x0112] = 6  # shown turned 90 degrees clockwise: those columns are its top rows
+    im.save(tmp_path / "p.png", exif=exif)
+    valid = photo_valid(tmp_path / "p.png", (30, 20))
+    assert valid is not None and not valid[:3].any() and valid[3:].all()

@@ -78,10 +78,14 @@ def evaluate_folder(
             misfits += isinstance(err, OptionError)
             continue
         if truth.size and (truth == 255).all():  # nothing of it to score (a wholly-void tile of an index set)
+            why = f"{lp}: every pixel is 255 (not scored)"
+            if blank:  # a photo of no data where its label is: the photo is what to name (session 105's review)
+                why = f"{ip}: no data in the photo where its label is (transparent or nodata; not scored)"
             if strict:  # every photo scored, or none
-                raise ValueError(f"{lp}: every pixel is 255 (not scored)")
-            void.append(f"{lp}: every pixel is 255 (not scored)")
-            ignored += truth.size
+                raise ValueError(why)
+            (failed if blank else void).append(why)
+            ignored += truth.size - blank
+            no_photo += blank
             pixels += truth.size
             continue
         with warnings.catch_warnings():  # the report says what was left out, and why, for the whole set
@@ -200,9 +204,10 @@ def _pair(
         ValueError: sizes differ.
         OptionError: the label holds a class id the model does not predict.
     """
-    from agriseg.raster.image import read_georef, read_image_valid
+    from agriseg.data.io import read_rgb
+    from agriseg.raster.image import photo_valid, read_georef
 
-    rgb, geo, valid = read_image_valid(ip)  # (H, W, 3); where it lies; (H, W) pixels of data, None: all
+    rgb = read_rgb(ip)  # (H, W, 3), turned upright, its size checked before it is read
     truth = read_label(lp, label_mode, colormap)
     if label_mode == "colormap" and colormap and (truth == 255).any() and not ((truth != 0) & (truth != 255)).any():
         _refuse_grey_label(lp, colormap)
@@ -211,11 +216,12 @@ def _pair(
 
         raise ValueError(size_differs(lp, truth.shape, ip, rgb.shape))
     # a georeferenced label of another place (another mosaic's, 100 km away) scored as a perfect pair, unsaid
+    geo = read_georef(ip)
     at = read_georef(lp) if geo is not None and geo.placed else None
-    if at is not None and at.placed and not _same_place(geo, at):
-        raise ValueError(f"{lp}: not on its photo's pixel grid ({ip.name}: CRS or transform differ)")
+    if at is not None and at.placed and (differ := _other_place(geo, at)):
+        raise ValueError(f"{lp}: not on its photo's pixel grid ({ip.name}: its {differ} differs)")
     blank = 0  # a mosaic's transparent or nodata pixels: no photo there, not scored (they were counted as
-    if valid is not None:  # predicted background, session 105's sweep)
+    if (valid := photo_valid(ip, rgb.shape[:2])) is not None:  # predicted background, session 105's sweep)
         blank = int((~valid & (truth != 255)).sum())
         truth = np.where(valid, truth, 255)
     bad = np.unique(truth[(truth >= num_classes) & (truth != 255)])
@@ -232,10 +238,14 @@ def _pair(
     return pred, truth, blank
 
 
-def _same_place(a: Any, b: Any) -> bool:  # noqa: ANN401 - two GeoRefs
-    """Whether two georeferences put a raster's pixels on one grid (a thousandth of a pixel apart at most)."""
-    tol = 1e-3 * max(abs(a.transform[0]), abs(a.transform[4]), 1e-12)
-    return a.crs == b.crs and all(abs(x - y) <= tol for x, y in zip(a.transform, b.transform, strict=True))
+def _other_place(a: Any, b: Any) -> str:  # noqa: ANN401 - two GeoRefs
+    """What puts two georeferenced rasters' pixels on other grids ("CRS", "transform"), "" when they share one;
+    a CRS is compared only where both have one, the corners to a thousandth of a pixel."""
+    if a.crs and b.crs and a.crs != b.crs:
+        return "CRS"
+    pixel = abs(a.transform[0] * a.transform[4] - a.transform[1] * a.transform[3]) ** 0.5  # a 90-degree turn too
+    tol = 1e-3 * max(pixel, 1e-12)
+    return "" if all(abs(x - y) <= tol for x, y in zip(a.transform, b.transform, strict=True)) else "transform"
 
 
 def _refuse_grey_label(path: Path, colormap: dict[str, int]) -> None:

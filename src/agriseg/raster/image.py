@@ -323,8 +323,11 @@ def _alpha_valid(p: Path) -> np.ndarray | None:
         with Image.open(p) as im:
             if not has_alpha(im):
                 return None
+            from agriseg.data.io import apply_orientation, exif_orientation
+
             rgba = im if im.mode in ("RGBA", "LA") else im.convert("RGBA")  # a palette's transparent colours
-            alpha = np.asarray(rgba.getchannel("A")) > 0  # (H, W)
+            # (H, W), turned as the photo is read (a turned phone PNG's mask was of the stored pixels)
+            alpha = apply_orientation(np.asarray(rgba.getchannel("A")) > 0, exif_orientation(im))
     except Exception:  # noqa: BLE001 - read_rgb already read it; a second look that fails marks nothing
         return None
     return None if alpha.all() else alpha
@@ -352,6 +355,31 @@ def image_size(path: str | Path, oriented: bool = False) -> tuple[int, int] | No
                 return (int(im.width), int(im.height)) if turned else (int(im.height), int(im.width))
     except Exception:  # noqa: BLE001 - an unreadable image fails as its own item when it is read
         return None
+
+
+def photo_valid(path: str | Path, shape: tuple[int, int]) -> np.ndarray | None:
+    """Which pixels of a photo read as ``shape`` (:func:`agriseg.data.io.read_rgb`'s reading) hold data: ``(H, W)``
+    bool, None when all do or it cannot be told. A raster's pixel is no data where none of its first three bands
+    holds data (its nodata value, alpha or mask: a plant's 0 in red is data), as ``fields predict`` reads a scene;
+    a PNG's where its alpha is 0."""
+    p = Path(path)
+    rio = rasterio_or_none() if is_geo_image(p) else None
+    valid: np.ndarray | None
+    try:
+        if rio is not None:
+            with open_plain_or_geo(rio, p) as src:
+                flags = [src.mask_flag_enums[i] for i in range(min(src.count, 3))]
+                if src.nodata is None and all(f == [rio.enums.MaskFlags.all_valid] for f in flags):
+                    return None
+                idx = list(range(1, min(src.count, 3) + 1))
+                valid = src.read_masks(idx).max(axis=0) > 0  # (H, W): any band of data
+        else:
+            valid = _alpha_valid(p)
+    except Exception:  # noqa: BLE001 - read a moment ago: a second look that fails marks nothing
+        return None
+    if valid is None or valid.shape != tuple(shape) or valid.all():  # another turn than the photo's: not guessed
+        return None
+    return valid
 
 
 def band_count(path: str | Path) -> int | None:

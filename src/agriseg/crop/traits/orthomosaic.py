@@ -518,7 +518,6 @@ def _table(
     px_m2 = pixel_area_m2(info.crs, info.transform, info.height, info.width)
     corners = [(0, 0), (info.width, 0), (info.width, info.height), (0, info.height)]
     footprint = Polygon([info.transform * c for c in corners])  # rotated grids too
-    cell = abs(info.transform.a * info.transform.e - info.transform.b * info.transform.d)  # a pixel, CRS units
     out = plots.copy()
     status, cover, gf, gai, sat, count = [], [], [], [], [], []
     for i, geom in enumerate(plots.geometry, start=1):
@@ -527,8 +526,8 @@ def _table(
         c = inside * n / placed[i] if placed[i] else 0.0
         if geom is None or geom.is_empty:
             status.append("empty")
-        elif not geom.intersects(footprint) or inside * geom.area < 1e-6 * cell:  # touching its edge from outside:
-            status.append("outside mosaic")  # "empty", "without a shape" (session 105's sweep)
+        elif not geom.intersects(footprint) or inside < 1e-6:  # touching its edge from outside (a millionth of it:
+            status.append("outside mosaic")  # reprojection's noise): was "empty", "without a shape" (session 105)
         elif n == 0 and placed[i]:  # pixel centres inside, every one under nodata or transparent
             status.append("no data")
         elif n == 0:
