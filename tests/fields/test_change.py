@@ -383,3 +383,18 @@ def test_change_polygons_all_too_small_are_said_of_the_users_file(
     assert len(df) == 0
     assert f"{tmp_path / 'c.parquet'}: 0 change polygons: 1 polygon found, smaller than --min-area" in caplog.text
     assert "agriseg-tmp" not in caplog.text and "0 fields" not in caplog.text
+
+
+def test_a_damaged_input_is_named_not_the_output(tmp_path: Path) -> None:
+    """Session 105's sweep: a probability raster cut short said "c.tif: Read failed. See previous exception for
+    details." (the output, which does not exist), exit 1."""
+    from agriseg.config import OptionError
+
+    rng = np.random.default_rng(0)
+    a = np.clip(rng.normal(200, 5, (300, 300)), 0, 255).astype(np.uint8)
+    whole = _probs(tmp_path / "whole.tif", a)
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(OptionError, match=r"cut.tif: (the file is truncated or corrupt|not a readable raster)"):
+        change_map(_probs(tmp_path / "a.tif", a), cut, tmp_path / "c.tif")
+    assert not (tmp_path / "c.tif").exists()

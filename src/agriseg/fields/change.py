@@ -104,12 +104,22 @@ def change_map(
             for x in range(0, da.width, block)
         ]
 
+        def read(ds: Any, path: str | Path, band: int, w: Window) -> tuple[np.ndarray, np.ndarray | None]:
+            """One band of a window and, with band 1, where it holds data; a damaged file named (it was said as
+            the output's "Read failed", session 105's sweep)."""
+            try:
+                return ds.read(band, window=w), _has_data(ds, w) if band == 1 else None
+            except rasterio.errors.RasterioIOError as err:
+                from agriseg.raster.io import unreadable_raster
+
+                raise OptionError(unreadable_raster(path, err)) from None
+
         def diff(w: Window) -> tuple[np.ndarray, np.ndarray]:
-            ca, cb = da.read(1, window=w), db.read(1, window=w)
+            (ca, ha), (cb, hb) = read(da, a, 1, w), read(db, b, 1, w)
             # 255: no prediction; the inputs' own no-data too (a GIS clip's 0s were read as a change to
             # background, and entered the min-max of every other pixel)
-            valid = (ca != 255) & (cb != 255) & _has_data(da, w) & _has_data(db, w)
-            d = np.abs(field_logit(da.read(field_band, window=w)) - field_logit(db.read(field_band, window=w)))
+            valid = (ca != 255) & (cb != 255) & ha & hb  # (band 1: its mask is read)
+            d = np.abs(field_logit(read(da, a, field_band, w)[0]) - field_logit(read(db, b, field_band, w)[0]))
             return d, valid
 
         lo, hi = np.inf, -np.inf
