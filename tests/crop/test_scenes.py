@@ -294,6 +294,11 @@ def test_a_rerun_from_other_photos_or_layouts_spelt_otherwise(tmp_path: Path, sa
     assert res.exit_code == 2 and "stems 'all', now ['0399']" in res.output and "photos_dir" in res.output
     same = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", out, "-n", "1"])
     assert same.exit_code == 0 and "already there" in same.output
+    assert "the source photos or labels changed" not in res.output  # other --stems only (session 105's sweep)
+    # the same photos and labels in another folder (the bundled ones after agriseg moved, session 105's sweep)
+    copied = ["--photos", str(photos), "--labels", str(labels)]
+    moved = CliRunner().invoke(main, ["crop", "make-synthetic", "discs", "-o", out, "-n", "1", *copied])
+    assert moved.exit_code == 0 and "already there" in moved.output, moved.output
     lab = ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "l"), "-n", "1"]
     assert CliRunner().invoke(main, [*lab, "--layouts", "pots,tray"]).exit_code == 0
     spelt = CliRunner().invoke(main, [*lab, "--layouts", " pots, Tray"])

@@ -491,12 +491,20 @@ def earlier_set(
     # sets made before their options were kept name only their kind and seed
     kept = before.get("options") or {"kind": before.get("kind"), "seed": before.get("seed")}
     now = set_options(kind, cfg, photos, labels, names)
+    # the same photos and labels (by content) in another folder are the same sources: a set made from the bundled
+    # samples was refused once agriseg was installed elsewhere (session 105's sweep); and other --stems are said
+    # as such, not also as sources "added, removed or edited"
+    same_sources = bool(kept.get("source_files")) and kept.get("source_files") == now.get("source_files")
+    skip = {"photos_dir", "labels_dir"} if same_sources else set()
+    if kept.get("stems") != now.get("stems"):
+        skip.add("source_files")
     changed = [
         "the source photos or labels changed since (added, removed or edited)"
         if k == "source_files"
         else f"{k} {_short(kept[k])}, now {_short(now[k])}"
         for k in kept
         if k in now
+        and k not in skip
         and kept[k] != now[k]
         and not (k == "source_files" and _only_unread_changed(before, photos, labels, names))
     ]  # (a set made without photos it could not read is made again once those are mended)
