@@ -143,9 +143,12 @@ def make_synthetic(
         _left_out(list(unread))  # still left out: said again, exit status 1
         return
     failed: list[str] | None = None if strict else []  # unreadable sources: left out, or the first one raised
+    kept = 0 if overwrite else _stopped_photos(outdir)  # a stopped run's photos, which this one goes on from
     index = run(kind, outdir, photos, labels, stems, cfg, names, resume=not overwrite, failed=failed)  # type: ignore[arg-type]
     made = len(json.loads(index.read_text(encoding="utf-8"))["photos"])  # with --uniform-frames' plain frames
-    click.echo(f"wrote {counted(made, kind + ' photo')} to {outdir} ({index.name})")
+    # "wrote 40" of a run that went on from 7 a stopped run had made (session 105's sweep)
+    before = f", {kept} kept from the stopped run" if 0 < kept <= made else ""
+    click.echo(f"wrote {counted(made - (kept if before else 0), kind + ' photo')} to {outdir} ({index.name}){before}")
     _left_out(failed or [])
 
 
@@ -154,3 +157,18 @@ def _left_out(failed: list[str]) -> None:
     if failed:
         echo_failures(failed)
         raise SystemExit(1)
+
+
+def _stopped_photos(outdir: Path) -> int:
+    """How many photos the set in ``outdir`` holds when its run was stopped (its index says not complete), else 0."""
+    import json
+
+    try:
+        data = json.loads((outdir / "index.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0
+    if not isinstance(data, dict) or data.get("complete") is not False or not isinstance(data.get("photos"), dict):
+        return 0
+    # the photos written, not the index's count (its last record may be of a photo the stop cut short)
+    there = {p.stem for p in (outdir / "images").glob("*") if p.is_file()}
+    return len(there & set(data["photos"]))
