@@ -455,17 +455,17 @@ def test_a_chip_images_declared_nodata_is_neither_scored_nor_trained_on(ftw_root
     shutil.copytree(ftw_root / "austria", root / "austria")
     ds = FTWDataset(root, "austria", "train")
     before = ds[0]["mask"].clone()
-    with rasterio.open(ds.chips[0].window_b, "r+") as dst:
-        arr = dst.read()
-        arr[:, :10] = 0
-        dst.write(arr)
-        dst.nodata = 0
+
+    def blank_rows(path, rows: int) -> None:  # the window's top rows at its declared nodata 0
+        with rasterio.open(path, "r+") as dst:
+            arr = dst.read()
+            arr[:, :rows] = 0
+            dst.write(arr)
+            dst.nodata = 0
+
+    blank_rows(ds.chips[0].window_b, 10)
     mask = FTWDataset(root, "austria", "train")[0]["mask"]
     assert (mask == before).all()  # window A still holds data there: read, as fields predict reads a scene
-    with rasterio.open(ds.chips[0].window_a, "r+") as dst:
-        arr = dst.read()
-        arr[:, :5] = 0
-        dst.write(arr)
-        dst.nodata = 0
+    blank_rows(ds.chips[0].window_a, 5)
     mask = FTWDataset(root, "austria", "train")[0]["mask"]
     assert (mask[:5] == IGNORE_INDEX).all() and (mask[5:] == before[5:]).all()

@@ -1058,16 +1058,21 @@ def test_a_run_where_every_photo_fails_keeps_the_failures_in_traits_json(tmp_pat
     assert "empty file (0 bytes)" in saved[0]["error"]
 
 
-def test_a_masks_warnings_name_its_photo(tmp_path: Path) -> None:
-    """Session 85's traits sweep: a greyscale photo measured with its mask was said as "<mask>: a greyscale
-    photo"."""
-    grey = np.full((40, 60), 120, np.uint8)
-    Image.fromarray(grey).save(tmp_path / "g_2026-05-03.png")
-    masks = tmp_path / "m"
+def _grey_photo_and_mask(folder: Path, stem: str) -> Path:
+    """A greyscale photo ``<stem>.png`` in ``folder`` and its mask in ``folder/m`` (returned): one 10 x 10 plant."""
+    Image.fromarray(np.full((40, 60), 120, np.uint8)).save(folder / f"{stem}.png")
+    masks = folder / "m"
     masks.mkdir()
     mask = np.zeros((40, 60), np.uint8)
     mask[10:20, 10:20] = 1
-    Image.fromarray(mask).save(masks / "g_2026-05-03_mask.png")
+    Image.fromarray(mask).save(masks / f"{stem}_mask.png")
+    return masks
+
+
+def test_a_masks_warnings_name_its_photo(tmp_path: Path) -> None:
+    """Session 85's traits sweep: a greyscale photo measured with its mask was said as "<mask>: a greyscale
+    photo"."""
+    masks = _grey_photo_and_mask(tmp_path, "g_2026-05-03")
     recs = run_traits([masks, tmp_path / "g_2026-05-03.png"], tmp_path / "o", TraitsConfig(),
                       batch=BatchOptions(progress=False))  # fmt: skip
     said = [n for n in recs.notes if "not to trust" in n]
@@ -1507,13 +1512,7 @@ def test_growth_tables_removed_as_a_date_failed_say_so(tmp_path: Path) -> None:
 def test_a_resumed_photos_warnings_are_one_line(tmp_path: Path) -> None:
     """Session 104's sweep: a re-run that measured nothing said every warning of every resumed photo again (one
     line each, a page for a large folder); they are one line now, and the records keep them."""
-    grey = np.full((40, 60), 120, np.uint8)
-    Image.fromarray(grey).save(tmp_path / "g.png")
-    masks = tmp_path / "m"
-    masks.mkdir()
-    mask = np.zeros((40, 60), np.uint8)
-    mask[10:20, 10:20] = 1
-    Image.fromarray(mask).save(masks / "g_mask.png")
+    masks = _grey_photo_and_mask(tmp_path, "g")
     quiet = BatchOptions(progress=False)
     first = run_traits([masks, tmp_path / "g.png"], tmp_path / "o", TraitsConfig(), batch=quiet)
     assert any("g.png: a photo not to trust" in n for n in first.notes), first.notes
