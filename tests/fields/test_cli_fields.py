@@ -128,6 +128,13 @@ def test_evaluate_robustness_import_export(tmp_path, ftw_root, tiny_ckpt) -> Non
     out = tmp_path / "imp.safetensors"
     r = runner.invoke(main, ["fields", "import-checkpoint", str(tiny_ckpt), "-o", str(out)])
     assert r.exit_code == 0 and out.is_file(), r.output
+    # an agriseg model given back, and a damaged .safetensors: said as such (session 105's sweep: "expected a
+    # Lightning .ckpt", and safetensors' own words)
+    r = runner.invoke(main, ["fields", "import-checkpoint", str(out)])
+    assert r.exit_code == 2 and "an agriseg model already: give it to -m as it is" in r.output, r.output
+    (tmp_path / "cut.safetensors").write_bytes(out.read_bytes()[:100])
+    r = runner.invoke(main, ["fields", "import-checkpoint", str(tmp_path / "cut.safetensors")])
+    assert r.exit_code == 2 and "no Lightning .ckpt (a .safetensors file, damaged or of another kind)" in r.output
     r = runner.invoke(main, ["fields", "export", str(out), "-o", str(tmp_path / "m.onnx"), "--size", "64"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "m.onnx").is_file() and (tmp_path / "m.onnx.json").is_file()

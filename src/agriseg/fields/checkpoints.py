@@ -271,6 +271,20 @@ def import_ftw_checkpoint(
     """
     from agriseg.config import OptionError
 
+    if Path(src).suffix.lower() == ".safetensors":  # said in safetensors' words, or "expected a .ckpt" of a model
+        # agriseg wrote (session 105's sweep)
+        from agriseg.models.io import ModelLoadError
+
+        try:
+            agriseg_model = "agriseg_model_config" in safetensors_metadata(src)
+        except Exception:  # noqa: BLE001 - not readable as safetensors: said below
+            agriseg_model = False
+        raise ModelLoadError(
+            f"{src}: an agriseg model already: give it to -m as it is (import-checkpoint converts ftw-tools' .ckpt)"
+            if agriseg_model
+            else f"{src}: no Lightning .ckpt (a .safetensors file, damaged or of another kind); import-checkpoint "
+            "converts ftw-tools' .ckpt files"
+        )
     dst = Path(dst)
     if (
         dst.suffix.lower() != ".safetensors"
