@@ -334,17 +334,21 @@ def _unquoted(text: str) -> str:
     return value if isinstance(value, str) else text
 
 
-def _text_option(model: type[BaseModel] | None, loc: Sequence[str]) -> bool:
-    """Whether the option at ``loc`` of ``model`` takes text only (a path or a name; ``None`` allowed)."""
+def _field_at(model: type[BaseModel] | None, loc: Sequence[str]) -> Any:  # noqa: ANN401 - pydantic's FieldInfo
+    """The field of ``model`` at the dotted ``loc`` (``["lora", "r"]``), through its groups; None for no such option."""
     field = None
-    for i, key in enumerate(loc):
+    for key in loc:
         field = model.model_fields.get(key) if model is not None else None
         if field is None:
-            return False
-        if i < len(loc) - 1:
-            kinds = [field.annotation, *typing.get_args(field.annotation)]
-            model = next((k for k in kinds if isinstance(k, type) and issubclass(k, BaseModel)), None)
-    assert field is not None
+            return None
+        model = next((k for k in _members(field.annotation) if isinstance(k, type) and issubclass(k, BaseModel)), None)
+    return field
+
+
+def _text_option(model: type[BaseModel] | None, loc: Sequence[str]) -> bool:
+    """Whether the option at ``loc`` of ``model`` takes text only (a path or a name; ``None`` allowed)."""
+    if (field := _field_at(model, loc)) is None:
+        return False
     kinds = [k for k in _members(field.annotation) if k is not type(None)]
     return bool(kinds) and all(isinstance(k, type) and issubclass(k, str | Path) for k in kinds)
 
@@ -361,14 +365,10 @@ def _members(annotation: Any) -> list[Any]:  # noqa: ANN401 - a type annotation
 
 
 def _nullable(model: type[BaseModel] | None, loc: Sequence[str]) -> bool:
-    """Whether the option at ``loc`` of ``model`` may be left out with null (``SelfTrainConfig.evaluate``)."""
-    field = None
-    for key in loc:
-        field = model.model_fields.get(key) if model is not None else None
-        if field is None:
-            return True  # not an option of the model: validation says what is wrong with it
-        model = next((k for k in _members(field.annotation) if isinstance(k, type) and issubclass(k, BaseModel)), None)
-    return field is not None and type(None) in _members(field.annotation)
+    """Whether the option at ``loc`` of ``model`` may be left out with null (``SelfTrainConfig.evaluate``); one
+    that is no option of the model is left to validation, which says what is wrong with it."""
+    field = _field_at(model, loc)
+    return field is None or type(None) in _members(field.annotation)
 
 
 def _keys_set(override: str, model: type[BaseModel] | None) -> list[str]:
