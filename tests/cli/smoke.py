@@ -14,6 +14,12 @@ from PIL import Image
 CHATTER = ("GPU available", "Tip:", "LOCAL_RANK", "Total params", "Warning", "warn")
 
 
+def chatter(output: str) -> list[str]:
+    """The words of :data:`CHATTER` in ``output``, outside agriseg's own ``warning: `` lines."""
+    theirs = "\n".join(line for line in output.splitlines() if not line.startswith("warning: "))
+    return [w for w in CHATTER if w in theirs]
+
+
 def agriseg(command: str, cwd: Path | None = None, expect: int = 0) -> Result:
     """Run ``agriseg <command>`` in this process (the line is split like a shell does) and check its exit code.
 

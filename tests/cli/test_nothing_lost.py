@@ -335,6 +335,15 @@ def test_12_adapt_on_unreadable_photos_names_them(tmp_path: Path) -> None:
     assert "Sample larger" not in out
 
 
+def test_12_adapt_refuses_a_model_of_crop_and_weed(tmp_path: Path) -> None:
+    """Session 106's sweep: ``crop adapt -m crop-weed`` trained every plant of the vegetation pseudo-labels as
+    crop (crop IoU 84 -> 7), exit 0, and the adapted file still named three classes."""
+    out_model = tmp_path / "cw.safetensors"
+    code, out = _run("crop", "adapt", SAMPLES, "-o", out_model, "-m", "crop-weed")
+    assert code == 2 and "-m crop-weed: a model of 3 classes (background, crop, weed)" in out, out
+    assert "adapt a 2-class model" in out and not out_model.exists() and not (tmp_path / "cw_adapt").exists()
+
+
 @pytest.mark.slow
 def test_12_adapt_two_photos_and_a_leftover_work_folder(tmp_path: Path) -> None:
     from agriseg.crop.pseudolabel.synthetic import write_scenes

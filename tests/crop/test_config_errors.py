@@ -28,6 +28,12 @@ def _config(tmp_path, body: str):
         ("data: {images: a, labels: b, colormap: {'0,255': 1}}", "data.colormap"),
         ("data: {images: a, labels: b, crop_size: 1000000000}", "data.crop_size"),
         ("data: {images: a, labels: b}\nmodel: {num_classes: 5}", "model.class_names has 2 names for model.num"),
+        # session 106's sweep: trained to the first batch, then a traceback; OpenCV's resize failed at validation
+        (
+            "data: {images: a, labels: b}\nmodel: {in_channels: 4, mean: [0, 0, 0, 0], std: [1, 1, 1, 1]}",
+            "model.in_channels 4: crop models read RGB photos .3 channels.",
+        ),
+        ("data: {images: a, labels: b}\nmodel: {infer_long_side: 99999999}", "model.infer_long_side: Input should be"),
         # session 66: read and then ignored, or failing only after the data split was written
         ("data: {images: a, labels: b}\nmodel: {std: [0, 0, 0]}", "model.std.0: Input should be greater than 0"),
         ("data: {images: a, labels: b}\nmodel: {mean: [0]}", "model: mean and std need 3 values each"),

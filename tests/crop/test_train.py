@@ -537,3 +537,16 @@ def test_a_generated_set_stopped_part_way_is_refused_as_data_extra(tmp_path):
     (tmp_path / "data" / "index.json").write_text(json.dumps({**index, "complete": False}))  # the main photos too
     with pytest.raises(OptionError, match=r"^data\.images .*data/images: a generated set stopped at about 2 of"):
         train_crop(cfg.model_copy(update={"output_dir": str(tmp_path / "run2")}))
+
+
+def test_data_repeat_lists_each_training_photo_that_many_times(tmp_path):
+    """Session 106's sweep: ``data.repeat`` was read and dropped (a refactor lost it), so the v5-v9 configs' "twice
+    per epoch" trained each photo once, without a word."""
+    from agriseg.crop.train import CropDataModule
+
+    data = tiny_config(tmp_path).data
+    once = CropDataModule(data, 2, 0, 7, 0)
+    thrice = CropDataModule(data.model_copy(update={"repeat": 3}), 2, 0, 7, 0)
+    assert len(once.train_set) > 0 and len(thrice.train_set) == 3 * len(once.train_set)
+    assert thrice.val_stems == once.val_stems and len(thrice.val_set) == len(once.val_set)  # validation once
+    assert thrice.train_set.check() == once.train_set.check()

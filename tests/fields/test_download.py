@@ -155,6 +155,12 @@ def test_bad_dates() -> None:
         parse_dates("2023-05-01/2023-04-01")
     with pytest.raises(ValueError, match="START/END"):
         parse_dates("2023-05-01")
+    # session 106's sweep: within one day, or across time zones, the days alone were compared (an interval that
+    # ends before it starts went to the API, then "no item")
+    for text in ("2023-04-10T12:00/2023-04-10T08:00", "2023-04-10T23:00-05:00/2023-04-11T01:00Z"):
+        with pytest.raises(ValueError, match="END is before START"):
+            parse_dates(text)
+    assert parse_dates("2023-04-10T08:00/2023-04-10") == ("2023-04-10T08:00", "2023-04-10")  # to the day's end
 
 
 def test_a_range_takes_its_end_day_and_the_cloud_limit_itself(loopback: Loopback, tmp_path: Path) -> None:
@@ -704,7 +710,9 @@ def test_a_datetime_range_the_check_accepts_is_one_the_search_takes(loopback: Lo
     assert searched
 
 
-def test_the_apis_and_the_transfers_failures_are_said_as_what_they_are(loopback: Loopback, tmp_path: Path) -> None:
+def test_the_apis_and_the_transfers_failures_are_said_as_what_they_are(
+    loopback: Loopback, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Session 84's sweep: items without eo:cloud_cover were said to be "least cloudy 100%"; a search answered
     by a web page was "JSONDecodeError: unexpected character"; a wrong API path "not reachable" with the
     server's JSON; a stalled band "TIFFReadDirectory: Failed to read directory"."""
@@ -739,6 +747,13 @@ def test_the_apis_and_the_transfers_failures_are_said_as_what_they_are(loopback:
     slow = _cfg(loopback, retries=0).model_copy(update={"timeout_s": 0.3})
     with pytest.raises(ValueError, match=r"x: cannot open after 1 attempt\(s\) \(no answer within 0.3 s; x.tif"):
         _retrying("http://h/x.tif", slow, (OSError,), stalls, "x: cannot open")
+    # each retry of a band read that got no answer is said, as a search's is (session 106's sweep: five silent
+    # minutes with the defaults); the last attempt's is the error
+    again = slow.model_copy(update={"retries": 2, "backoff_s": 0})
+    with caplog.at_level("WARNING", logger="agriseg"), pytest.raises(ValueError, match="after 3 attempt"):
+        _retrying("http://h/x.tif?sig=1", again, (OSError,), stalls, "x: cannot open")
+    said = [r.getMessage() for r in caplog.records]
+    assert said == [f"http://h/x.tif: no answer within 0.3 s; trying again (attempt {n} of 3)" for n in (2, 3)], said
 
 
 def test_a_search_answered_with_json_of_another_shape_is_said_so(loopback: Loopback, tmp_path: Path) -> None:

@@ -215,3 +215,39 @@ def test_window_b_options_of_a_single_window_model_are_said_not_read(caplog: pyt
         SceneRequest(bbox, "2023-04-01/2023-04-30").check(["a"])  # window A alone: nothing to say
         SceneRequest(bbox, "2023-04-01/2023-04-30", "2023-08-01/2023-08-31").check(["a", "b"])
     assert not caplog.text
+
+
+def test_window_b_dates_of_a_single_window_model_are_no_setting_of_its_scenes(
+    loopback: Loopback, tmp_path: Path
+) -> None:
+    """Session 106's sweep: with a one-window model, `fields download` recorded window B's dates as a setting of
+    the scene (a re-run with other ones was refused), and `fields map --areas` neither said them unread nor
+    resumed its areas without them."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from tests.fields.stac_server import tiny_ftw_checkpoint
+
+    model = tmp_path / "one_window.ckpt"
+    model.write_bytes(tiny_ftw_checkpoint(in_channels=4))
+    stac = ["--stac-url", loopback.url + "/stac", "-m", str(model), "--win-a-dates", "2023-04-01/2023-04-30"]
+    bbox = ",".join(f"{v:.6f}" for v in bbox_deg(500050, 5316200, 500300, 5316450))
+    got = CliRunner().invoke(main, ["fields", "download", "--bbox", bbox, *stac, "-o", str(tmp_path / "s.tif"),
+                                    "--win-b-dates", "2023-08-01/2023-08-31"])  # fmt: skip
+    assert got.exit_code == 0 and "--win-b-dates: not read: the model reads window A only" in got.output, got.output
+    again = CliRunner().invoke(main, ["fields", "download", "--bbox", bbox, *stac, "-o", str(tmp_path / "s.tif"),
+                                      "--win-b-dates", "2023-07-01/2023-08-31"])  # fmt: skip
+    assert again.exit_code == 0 and "0 downloaded, 1 skipped" in again.output, again.output
+
+    gpd.GeoDataFrame({"id": ["west"]}, geometry=[box(*bbox_deg(500050, 5316200, 500300, 5316450))], crs=4326).to_file(
+        tmp_path / "areas.geojson"
+    )
+    args = ["fields", "map", "--areas", str(tmp_path / "areas.geojson"), *stac, "-o", str(tmp_path / "map"),
+            "--serial", "--patch-size", "64", "--min-area", "0"]  # fmt: skip
+    first = CliRunner().invoke(main, [*args, "--win-b-dates", "2023-08-01/2023-08-31"])
+    assert first.exit_code == 0 and "--win-b-dates: not read: the model reads window A only" in first.output, (
+        first.output
+    )
+    for other in (["--win-b-dates", "2023-07-01/2023-08-31"], []):  # other dates, or none: the same scenes
+        res = CliRunner().invoke(main, [*args, *other])
+        assert res.exit_code == 0 and "other settings" not in res.output, res.output

@@ -3,6 +3,7 @@ import pytest
 import torch
 from PIL import Image
 
+from agriseg.models import build_model
 from agriseg.models.encoders import Encoder
 from agriseg.models.pretrained import lite_checkpoint_path, lite_timm_state_dict
 
@@ -61,9 +62,19 @@ def test_encoder_weights_none_written_as_a_word_is_random_init(word):
     assert ModelConfig(encoder_weights="imagenet").encoder_weights == "imagenet"
 
 
-def test_weights_from_a_hub_out_of_reach_fail_at_once_in_one_line(monkeypatch, tmp_path, capfd):
+BUILDS = {
+    "smp encoder": lambda: Encoder("tu-efficientnet_b0", 8, "imagenet"),
+    "smp_unet": lambda: build_model(arch="smp_unet", encoder="resnet18", encoder_weights="imagenet"),
+    "vit_adapter": lambda: build_model(arch="upernet", encoder="vit_adapter_tiny", encoder_weights="imagenet"),
+}
+
+
+@pytest.mark.parametrize("build", list(BUILDS))
+def test_weights_from_a_hub_out_of_reach_fail_at_once_in_one_line(build, monkeypatch, tmp_path, capfd):
     """Session 105's sweep: offline, `model.encoder: tu-efficientnet_b0` retried the hub for a minute, printing each
-    retry and smp's advice on `encoder_weights`, and the error's reason stopped mid-word ("try aga")."""
+    retry and smp's advice on `encoder_weights`, and the error's reason stopped mid-word ("try aga"). Session 106's:
+    the ViT-Adapter's ViT and smp_unet still retried for a minute, and each error said the hub's "check your
+    connection" rather than why it could not be reached."""
     import time
 
     from huggingface_hub import constants
@@ -75,10 +86,11 @@ def test_weights_from_a_hub_out_of_reach_fail_at_once_in_one_line(monkeypatch, t
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # nothing cached
     t0 = time.perf_counter()
     with pytest.raises(ModelLoadError) as err:
-        Encoder("tu-efficientnet_b0", 8, "imagenet")
+        BUILDS[build]()
     assert time.perf_counter() - t0 < 30 and constants.HF_HUB_OFFLINE is False
     said = str(err.value)
-    assert "could not be downloaded" in said and "set model.encoder_weights to null" in said
+    assert "could not be downloaded (cannot resolve it: no network)" in said, said
+    assert "set model.encoder_weights to null" in said
     reason = said.split("downloaded (", 1)[1].split(");", 1)[0]
     assert len(reason) <= 165 and (reason.endswith("...") or len(reason) < 160), reason
     printed = capfd.readouterr().err

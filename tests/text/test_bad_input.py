@@ -724,11 +724,27 @@ def test_an_all_background_mask_from_repaired_answers_is_warned_about(
         return np.zeros(img.shape[:2], np.int64), [infer.PatchPrediction((0, 0, 8, 8), "x", grid, report)]
 
     monkeypatch.setattr(infer, "predict_image", broken)
-    with caplog.at_level("WARNING", logger="agriseg"):
-        res = _predict(tiny, tmp_path / "p", "--classes", CLASSES)
+    res = _predict(tiny, tmp_path / "p", "--classes", CLASSES)
     assert res.exit_code == 0, res.output
-    assert "its mask is all background, from answers of which 1 of 1 tiles needed repair" in caplog.text
+    assert "scene.png: its mask is all background, and its one tile's answer needed repair (see its .json)" in (
+        res.output
+    )
     assert "tiles well-formed" not in res.output  # its repairs said once, with its empty mask (session 101)
+
+
+def test_all_background_masks_are_said_five_by_name_then_counted() -> None:
+    """Session 106's sweep: 40 images of a weak model gave 40 lines of "its mask is all background", where the
+    repaired tiles' note stopped at 5 names; "1 of 1 tiles" read oddly."""
+    from agriseg.text.infer import empty_masks_said
+
+    rows = [{"file": f"t/{i}.png", "patches": 4, "empty_repaired": 4 if i else 1} for i in range(7)]
+    said = empty_masks_said(rows)
+    assert len(said) == 6 and all(s.startswith("warning: ") for s in said), said
+    assert "t/0.png: its mask is all background, and 1 of its 4 tiles' answers needed repair" in said[0]
+    assert "t/1.png: its mask is all background, and all 4 tiles' answers needed repair" in said[1]
+    assert said[-1] == (
+        "warning: ... and 2 more images whose masks are all background from repaired answers (see their .json)"
+    )
 
 
 def test_two_runs_into_one_folder_are_never_scored_as_one(tiny: Path, tmp_path: Path, answering: str) -> None:

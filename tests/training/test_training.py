@@ -342,6 +342,27 @@ def test_resuming_with_other_inputs_or_classes_is_refused(tmp_path: Path) -> Non
     check_resume(_MeaningTask(cfg.model_dump()), old.last_path)  # no data.windows in its run: nothing to differ
 
 
+class _ColoursConfig(_SectionsConfig):
+    data: dict = {"colormap": {"0,0,0": 0, "0,255,0": 1, "255,0,0": 2}}
+
+
+class _ColoursTask(_TinyTask):
+    config_class = _ColoursConfig
+
+
+def test_resuming_with_other_label_colours_is_refused(tmp_path: Path) -> None:
+    """Session 106's sweep: ``--resume ... --set data.colormap={..., '255,0,0': 1}`` trained weeds as crop with a
+    warning, the exported model still naming crop and weed; the whole colormap is said, not one colour's key."""
+    from agriseg.config import OptionError
+    from agriseg.training.trainer import check_resume
+
+    cfg = _ColoursConfig()
+    res = fit(_ColoursTask(cfg.model_dump()), _Data(), cfg.train, tmp_path, progress=False)
+    weeds_as_crop = _ColoursConfig(data={"colormap": {"0,0,0": 0, "0,255,0": 1, "255,0,0": 1}})
+    with pytest.raises(OptionError, match=r"its run read data.colormap \{.*'255,0,0': 2\}, this config \{.*: 1\}"):
+        check_resume(_ColoursTask(weeds_as_crop.model_dump()), res.last_path)
+
+
 class _ValidationStoppedByCtrlC(_TinyTask):
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         if not self.trainer.training and self.trainer.state.fn == "validate":

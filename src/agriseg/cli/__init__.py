@@ -203,11 +203,17 @@ def beside_bars(text: str) -> None:
 
 
 class _DebugFormatter(logging.Formatter):
-    """Warnings as agriseg prints them without ``-v`` (the message alone), debug lines marked ``debug:``."""
+    """agriseg's log as its commands print their own notes: warnings marked ``warning:`` (the warnings a command
+    collects and prints itself were, the logged ones not: two dialects in one run, session 106's sweep), debug
+    lines ``debug:``, anything else the message alone."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)
-        return f"debug: {text}" if record.levelno < logging.INFO else text
+        if record.levelno < logging.INFO:
+            return f"debug: {text}"
+        if record.levelno == logging.WARNING and not text.startswith("warning: "):
+            return f"warning: {text}"
+        return text
 
 
 _show = warnings.showwarning

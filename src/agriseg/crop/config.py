@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from agriseg.config import MAX_SEED, StrictModel, TorchDevice
-from agriseg.models.config import ModelConfig
+from agriseg.models.config import MAX_LONG_SIDE, ModelConfig
 from agriseg.training.config import TrainOptions
 
 
@@ -87,6 +87,17 @@ def _check_colormap(colormap: dict[str, int]) -> dict[str, int]:
     return colormap
 
 
+def check_rgb_model(model: ModelConfig) -> None:
+    """A crop model reads RGB photos: ``model.in_channels`` other than 3 trained until its first batch, then
+    stopped in a traceback (session 106's sweep).
+
+    Raises:
+        ValueError: naming ``model.in_channels``.
+    """
+    if model.in_channels != 3:
+        raise ValueError(f"model.in_channels {model.in_channels}: crop models read RGB photos (3 channels)")
+
+
 def check_class_names(model: ModelConfig) -> None:
     """One name per class (``crop train`` and ``crop selftrain`` configs): a run would train, then fail naming
     nothing when the metrics are named.
@@ -112,6 +123,7 @@ class CropTrainConfig(StrictModel):
     @model_validator(mode="after")
     def _one_name_per_class(self) -> CropTrainConfig:
         check_class_names(self.model)
+        check_rgb_model(self.model)
         n = self.model.num_classes
         if self.data.label_mode == "colormap" and not self.data.colormap:  # said of the config, not of each label
             raise ValueError(
@@ -203,6 +215,7 @@ class CropInferenceConfig(StrictModel):
     long_side: int | None = Field(  # None = the model's own
         None,
         ge=0,
+        le=MAX_LONG_SIDE,
         description=f"resize the long side to this before the model (0 = native; else at least {MIN_LONG_SIDE})",
     )
     tta: Literal["none", "flip", "flip+scale"] | None = None  # test-time augmentation; None = the model's own

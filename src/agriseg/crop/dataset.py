@@ -274,7 +274,7 @@ class CropSegDataset:
         flipped: list[tuple[Path, int]] = []  # photos read flipped or turned by EXIF where sizes cannot tell
         unlisted: list[str] = []  # colormap labels with colours the colormap does not name (read as ignored)
         any_class = False
-        for _, ip, lp in self.items:
+        for _, ip, lp in dict.fromkeys(self.items):  # each pair once: data.repeat lists a photo several times
             try:
                 mask = read_label(lp, self.label_mode, self.colormap, "data.label_mode")
                 any_class = any_class or bool(((mask > 0) & (mask != 255)).any())

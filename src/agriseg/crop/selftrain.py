@@ -136,9 +136,10 @@ class SelfTrainConfig(StrictModel):
     @model_validator(mode="after")
     def _one_name_per_class(self) -> SelfTrainConfig:
         """As ``crop train``'s config: said when read, not after the photos were pseudo-labelled."""
-        from agriseg.crop.config import check_class_names
+        from agriseg.crop.config import check_class_names, check_rgb_model
 
         check_class_names(self.model)
+        check_rgb_model(self.model)
         return self
 
     @model_validator(mode="after")
@@ -433,8 +434,16 @@ class SelfTrainer:
 
         record = self.out / f"stage{stage}" / STAGE_RECORD
         wanted = self._stage_wanted(epochs, init, after)
-        kept = _finished_stage(record, wanted)
-        if kept is not None:  # an interrupted run of the same inputs and options had trained it: not again
+        found = _finished_stage(record, wanted)
+        ev = self.cfg.evaluate
+        scoring = ev.model_dump(mode="json") if ev is not None else None
+        if found is not None:  # an interrupted run of the same inputs and options had trained it: not again
+            kept, scored_with = found
+            if ev is None:  # true-label scores of other settings, or none asked for: not this run's
+                kept.pop("evaluate", None)
+            elif scored_with != scoring:  # scored by the earlier run with other labels or settings: again
+                kept["evaluate"] = score_model(kept["model"], ev, progress=self.progress)
+                _write_json({**(wanted or {}), "info": kept, "scored_with": scoring}, record)
             self.report[f"stage{stage}"] = {**kept, "kept": True}
             _write_json(self.report, self.out / "selftrain_report.json")
             return kept
@@ -454,7 +463,7 @@ class SelfTrainer:
         self.report[f"stage{stage}"] = info
         _write_json(self.report, self.out / "selftrain_report.json")
         if wanted is not None:
-            _write_json({**wanted, "info": info}, record)
+            _write_json({**wanted, "info": info, "scored_with": scoring}, record)
         return info
 
     def trimaps(self, model_path: str, labels1: Path, stems: list[str]) -> Path:
@@ -533,9 +542,12 @@ class SelfTrainer:
 STAGE_RECORD = "agriseg_stage.json"  # what a finished stage was trained from, beside its model
 
 
-def _finished_stage(record: Path, wanted: dict | None) -> dict | None:
+def _finished_stage(record: Path, wanted: dict | None) -> tuple[dict, Any] | None:
     """The report of a stage an earlier (interrupted) run finished from ``wanted``, if its record says so and
-    its model is there; None otherwise (the stage trains)."""
+    its model is there, with the ``evaluate`` settings its true-label scores were made with (None: none, or a
+    record of before they were kept; ``evaluate`` is no setting of the model, so it may differ: session 106's
+    sweep found a kept stage's scores of another colormap reported as this run's); None otherwise (the stage
+    trains)."""
     if wanted is None or not record.is_file():
         return None
     try:
@@ -543,9 +555,10 @@ def _finished_stage(record: Path, wanted: dict | None) -> dict | None:
     except (OSError, ValueError):
         return None
     info = said.pop("info", None) if isinstance(said, dict) else None
+    scored_with = said.pop("scored_with", None) if isinstance(said, dict) else None
     if said != wanted or not isinstance(info, dict) or not Path(str(info.get("model"))).is_file():
         return None
-    return info
+    return info, scored_with
 
 
 # what a self-training run writes in its folder beside model.safetensors (which the batch runner guards);
@@ -774,6 +787,21 @@ def adapt_workdir(output: Path, workdir: str | Path | None) -> Path:
     return Path(workdir) if workdir else output.with_name(f"{output.stem}_adapt")
 
 
+def check_vegetation_model(model: ModelConfig, name: str) -> None:
+    """Refuse to adapt a model of other classes than background and vegetation: the pseudo-labels are vegetation
+    masks, so a crop-weed model's every plant was trained as crop and the weed class lost (crop IoU 84 -> 7, exit 0,
+    in session 106's sweep), while the adapted file still named three classes.
+
+    Raises:
+        OptionError: naming the model and its classes.
+    """
+    if model.num_classes != 2:
+        raise OptionError(
+            f"-m {name}: a model of {model.num_classes} classes ({', '.join(model.class_names)}); crop adapt "
+            "trains on vegetation masks (background / vegetation): adapt a 2-class model such as default"
+        )
+
+
 def adapt(
     photos: list[Path],
     output: str | Path,
@@ -816,6 +844,7 @@ def adapt(
     names = link_photos(photos, img_dir)
     base_path = str(resolve(base_model))
     model, mcfg = load_model(base_path)
+    check_vegetation_model(mcfg, base_model)
     cfg = SelfTrainConfig(
         name=f"adapt-{output.stem}",
         output_dir=str(work),
@@ -951,7 +980,8 @@ def adapt_photos(
     train = TrainConfig(batch_size=config.batch_size)  # checked before the work too
     data = SelfTrainDataConfig(crop_size=config.crop_size)
     base = str(resolve(config.model_name))
-    read_model_config(base)  # a file that is no agriseg model: a usage error before a work folder or manifest
+    # a file that is no agriseg model, or one of crop and weed classes: a usage error before a work folder or manifest
+    check_vegetation_model(read_model_config(base), config.model_name)
     if overwrite:
         pseudo = with_updates(pseudo, {"overwrite": True})
     shown = {"plot", "overlays", "overlay_long_side", "overwrite"}  # what pseudo-labelling shows, not what it makes

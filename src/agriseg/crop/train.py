@@ -202,8 +202,8 @@ class CropDataModule(L.LightningDataModule):
             for stem, (ip, lp) in match_pairs(src.images, src.labels, ("data.extra", "data.extra")).items()
             for _ in range(src.repeat)
         ]
-        self.train_set = CropSegDataset(
-            pairs, self.train_stems, transform=tf, refine_band=data.refine_band, extra=extra, **kw
+        self.train_set = CropSegDataset(  # data.repeat: each training photo that many times an epoch
+            pairs, self.train_stems * data.repeat, transform=tf, refine_band=data.refine_band, extra=extra, **kw
         )
         self.val_set = CropSegDataset(pairs, self.val_stems, transform=_ResizeImageOnly(infer_long_side), **kw)
         if not self.val_stems:  # found after every epoch trained: validation picks and scores the model

@@ -243,6 +243,11 @@ def _retrying(
                     raise ValueError(f"{failed} ({problem})") from None
             if "not recognized as being in a supported file format" in last and (why := _not_a_raster(href, cfg)):
                 raise ValueError(f"{failed} ({why})") from None
+            if slow and attempt < cfg.retries:  # said on each retry, as a search's (a minute of silence each)
+                from agriseg.data.io import log
+
+                log.warning("%s: no answer within %g s; trying again (attempt %d of %d)", href.split("?")[0],
+                            cfg.timeout_s, attempt + 2, cfg.retries + 1)  # fmt: skip
     # GDAL's words for a stalled transfer ("Failed to read directory at offset 192") or a body cut short ("Read
     # failed. See previous exception for details.") say neither
     if slow:

@@ -179,7 +179,12 @@ def parse_dates(text: str, what: str = "date range") -> tuple[str, str]:
             days.append(_iso_day(p))
         except ValueError as err:
             raise ValueError(f"{what} {text!r}: {p} is not a valid date or ISO datetime ({err})") from err
-    if days[1] < days[0]:
+    from agriseg.raster.io import parse_utc
+
+    # by the instant, in UTC, as the search sends them: "2023-04-10T12:00/2023-04-10T08:00" is one day, and was
+    # sent to the API as an interval that ends before it starts (session 106's sweep)
+    start, end = (parse_utc(_rfc3339(p, end_of_day)) for p, end_of_day in zip(parts, (False, True), strict=True))
+    if days[1] < days[0] or end < start:
         raise ValueError(f"{what} {text!r}: END is before START")
     return parts[0], parts[1]
 

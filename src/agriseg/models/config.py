@@ -17,6 +17,11 @@ UpsamplerName = Literal["bilinear", "fade", "dysample", "carafe"]
 WIDTH_DECODERS = ("fpn", "upernet")
 
 
+# the largest long side a photo is resized to before a model: 4x a 4096-px photo (an unbounded one trained, then
+# failed at validation in OpenCV's resize; a photo larger than this is predicted at its native size, 0)
+MAX_LONG_SIDE = 16384
+
+
 class ModelConfig(StrictModel):
     """A segmentation model: encoder + decoder + x2 upsampler + head."""
 
@@ -35,7 +40,7 @@ class ModelConfig(StrictModel):
     std: list[Annotated[float, Field(gt=0)]] = [0.5, 0.5, 0.5]  # inputs are divided by them
     # images are resized so their long side is this many pixels before the model (0 = native size);
     # training draws plants at 0.35-1x of a 960-px-wide photo, so 640 sits inside that range
-    infer_long_side: int = Field(640, ge=0)
+    infer_long_side: int = Field(640, ge=0, le=MAX_LONG_SIDE)
     # test-time augmentation used by default at inference (chosen on validation)
     infer_tta: Literal["none", "flip", "flip+scale"] = "none"
 

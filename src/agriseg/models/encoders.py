@@ -99,12 +99,20 @@ def check_smp_encoder(name: str, weights: str | None) -> str | None:
     return weights
 
 
-def download_failed(name: str, weights: str, err: BaseException) -> Exception:
+def download_failed(name: str, weights: str, err: BaseException, unreached: str | None = None) -> Exception:
     """The one-line error of pretrained encoder weights that could not be downloaded (offline, or a hub's
-    error): what to set instead. A :class:`agriseg.models.io.ModelLoadError` (exit status 2 on the CLI)."""
+    error): what to set instead. A :class:`agriseg.models.io.ModelLoadError` (exit status 2 on the CLI).
+
+    Args:
+        name: the encoder.
+        weights: the weights asked for.
+        err: the download's error.
+        unreached: why the hub could not be reached (:func:`hub_offline_unless_reachable`), said instead of
+            ``err``.
+    """
     from agriseg.models.io import ModelLoadError
 
-    first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+    first = unreached or (str(err).strip().splitlines() or [type(err).__name__])[0]
     if len(first) > 160:  # the hub's sentence cut at a word, not mid-word ("try aga")
         first = first[:160].rsplit(" ", 1)[0].rstrip(".,;:") + "..."
     return ModelLoadError(
@@ -115,27 +123,33 @@ def download_failed(name: str, weights: str, err: BaseException) -> Exception:
 
 
 @contextmanager
-def _hub_offline_unless_reachable(downloads: bool) -> Iterator[None]:
+def hub_offline_unless_reachable(downloads: bool) -> Iterator[str | None]:
     """The Hugging Face hub in offline mode (its cache only) while weights are fetched, when it cannot be reached:
     it retried each address with backoff for a minute, printing each retry, before the error (session 105's
-    sweep). smp's advice to set a timm encoder's weights to True, printed on the way, is left out too."""
+    sweep). smp's advice to set a timm encoder's weights to True, printed on the way, is left out too. Every
+    model that downloads weights (smp encoders, smp_unet, the ViT-Adapter's ViT) fetches them under it.
+
+    Yields:
+        Why the hub cannot be reached (``"cannot resolve huggingface.co: ..."``), or None: what a failed
+        download says in place of the hub's "check your connection" (:func:`download_failed`).
+    """
     import warnings
 
     if not downloads:
-        yield
+        yield None
         return
     from huggingface_hub import constants
 
     from agriseg.data.download import unreachable
 
-    offline = not constants.HF_HUB_OFFLINE and bool(unreachable(constants.ENDPOINT))
-    constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE or offline
+    reason = None if constants.HF_HUB_OFFLINE else unreachable(constants.ENDPOINT)
+    constants.HF_HUB_OFFLINE = constants.HF_HUB_OFFLINE or bool(reason)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*should be set to True to download", category=UserWarning)
-            yield
+            yield reason or None
     finally:
-        if offline:
+        if reason:
             constants.HF_HUB_OFFLINE = False
 
 
@@ -195,7 +209,7 @@ class Encoder(nn.Module):
         local_lite = weights == "imagenet" and name in LOCAL_LITE_ENCODERS
         tag = check_smp_encoder(name, weights)
         try:
-            with _hub_offline_unless_reachable(tag is not None and not local_lite):
+            with hub_offline_unless_reachable(tag is not None and not local_lite) as unreached:
                 self.body = smp.encoders.get_encoder(
                     name, in_channels=in_channels, depth=5, weights=None if local_lite else tag
                 )
@@ -210,7 +224,7 @@ class Encoder(nn.Module):
         except Exception as err:  # noqa: BLE001 - hub and HTTP errors of a download alike
             if tag is None or local_lite:
                 raise
-            raise download_failed(name, tag, err) from err
+            raise download_failed(name, tag, err, unreached) from err
         if local_lite:
             load_lite_into(self.body, in_channels, LOCAL_LITE_ENCODERS[name])
         elif weights is not None and tag is None:

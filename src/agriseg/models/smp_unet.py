@@ -30,18 +30,20 @@ class SmpUnet(smp.Unet):
     stride = 32
 
     def __init__(self, config: ModelConfig) -> None:
-        from agriseg.models.encoders import check_smp_encoder, load_encoder_file
+        from agriseg.models.encoders import check_smp_encoder, hub_offline_unless_reachable, load_encoder_file
         from agriseg.models.pretrained import LOCAL_LITE_ENCODERS
 
         local_lite = config.encoder_weights == "imagenet" and config.encoder in LOCAL_LITE_ENCODERS
         tag = check_smp_encoder(config.encoder, config.encoder_weights)
-        try:
-            super().__init__(
-                encoder_name=config.encoder,
-                encoder_weights=None if local_lite else tag,
-                in_channels=config.in_channels,
-                classes=config.num_classes,
-            )
+        unreached = None
+        try:  # no network: the error at once, not a minute of the hub's retries
+            with hub_offline_unless_reachable(tag is not None and not local_lite) as unreached:
+                super().__init__(
+                    encoder_name=config.encoder,
+                    encoder_weights=None if local_lite else tag,
+                    in_channels=config.in_channels,
+                    classes=config.num_classes,
+                )
         except KeyError as err:  # smp's message lists its ~100 encoders, and not tu-<timm model>
             import segmentation_models_pytorch as smp
 
@@ -62,7 +64,7 @@ class SmpUnet(smp.Unet):
                 raise
             from agriseg.models.encoders import download_failed
 
-            raise download_failed(config.encoder, tag, err) from err
+            raise download_failed(config.encoder, tag, err, unreached) from err
         if local_lite:
             from agriseg.models.encoders import load_lite_into
 

@@ -341,18 +341,11 @@ def predict_files(
                 f"the model wrote no mask text for any of its {len(preds)} tiles, so there is no mask to write "
                 "(a model not trained for masks as text, or --max-new-tokens too small)"
             )
-        said_empty = False  # its repaired tiles said with its empty mask (the command's line would say them again)
-        if preds and not sem[valid if valid is not None else ...].any():  # background everywhere, said once
-            repaired = sum(not p.report.valid for p in preds)
-            said_empty = bool(repaired)
-            if repaired:  # from answers the decoder had to repair: more likely a broken answer than an empty tile
-                log.warning(
-                    "%s: its mask is all background, from answers of which %d of %d tiles needed repair (see its "
-                    ".json): check it before using it",
-                    item.source,
-                    repaired,
-                    len(preds),
-                )
+        # background everywhere from answers the decoder had to repair: more likely a broken answer than an empty
+        # tile; said for the batch, after it (its repaired tiles said there, not again by the command's line)
+        empty_repaired = 0
+        if preds and not sem[valid if valid is not None else ...].any():
+            empty_repaired = sum(not p.report.valid for p in preds)
         report = {
             "image": str(item.source),
             "patches": len(preds),
@@ -381,7 +374,8 @@ def predict_files(
             "no_mask_patches": sum("no_mask" in p.report.kinds() for p in preds),  # background made up, not repaired
             # its GeoJSON in pixel columns and rows: an image without a CRS (said once for the batch)
             "pixel_polygons": bool(instances and (geo is None or not geo.crs)),
-            "repairs_said": said_empty,
+            "repairs_said": bool(empty_repaired),
+            "empty_repaired": empty_repaired,
         }
 
     options = (batch or BatchOptions()).labelled("predict", "img")
@@ -409,6 +403,7 @@ def predict_files(
 
     rows = run_batch(items, work, options=options, recipe=recipe, finish=finish, tables=tables, resume=resume,
                      prepare=prepare)  # fmt: skip
+    rows.notes += empty_masks_said([r for r in rows if r["status"] == "ok" and r.get("empty_repaired")])
     if in_pixels := sum(bool(r.get("pixel_polygons")) for r in rows if r["status"] == "ok"):
         from agriseg.batch import counted
 
@@ -419,6 +414,28 @@ def predict_files(
             "/ latitude: give GeoTIFFs with a CRS for polygons a GIS places"
         )
     return rows
+
+
+SHOWN_EMPTY = 5  # all-background masks named one a line; past them, how many more
+
+
+def empty_masks_said(rows: list[dict]) -> list[str]:
+    """The warnings of masks that are all background from answers that needed repair: one line an image for
+    the first :data:`SHOWN_EMPTY`, then how many more (a line an image, 40 for 40 images, buried the rest of a
+    large batch's output: session 106's sweep)."""
+    from agriseg.batch import counted
+
+    out = []
+    for r in rows[:SHOWN_EMPTY]:
+        n, fixed = r["patches"], r["empty_repaired"]
+        which = "its one tile's answer" if n == 1 else f"all {n} tiles' answers" if fixed == n else (
+            f"{fixed} of its {n} tiles' answers")  # fmt: skip
+        out.append(f"warning: {r['file']}: its mask is all background, and {which} needed repair (see its .json): "
+                   "check it before using it")  # fmt: skip
+    if len(rows) > SHOWN_EMPTY:
+        more = counted(len(rows) - SHOWN_EMPTY, "more image")
+        out.append(f"warning: ... and {more} whose masks are all background from repaired answers (see their .json)")
+    return out
 
 
 @batch_keywords

@@ -557,11 +557,13 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
         )
     if isinstance(before, dict) and isinstance(now, dict):
         changes = _changed(before, now).items()
-        if meaning := [(k, a, b) for k, (a, b) in changes if k in MEANING and _holds(before, k)]:
+        if meaning := [(k, a, b) for k, (a, b) in changes if _means(k) and _holds(before, _means(k))]:
             from agriseg.config import OptionError
 
             # the model was exported with the new value, contradicting what its weights learned (session 103)
             key, a, b = meaning[0]
+            if (whole := _means(key)) != key:  # a colour of data.colormap: the whole map, as the config gives it
+                key, a, b = whole, _at(before, whole), _at(now, whole)
             raise OptionError(
                 f"{resume}: its run read {key} {a}, this config {b}, which changes what the model's inputs or "
                 f"classes mean: resume with {key}: {a}, or train afresh"
@@ -587,7 +589,24 @@ def check_resume(task: BaseTask, resume: str | Path | None) -> None:
 # settings that say what a model's inputs and classes are: a resumed run cannot change them (its weights learned
 # the checkpoint's, and the model it exports is described by the new ones)
 MEANING = frozenset({"data.windows", "data.divisor", "data.offset", "data.target", "model.mean", "model.std",
-                     "model.class_names", "model.in_channels"})  # fmt: skip
+                     "model.class_names", "model.in_channels",
+                     # a crop label's colours or ids: which class each pixel trains (session 106's sweep)
+                     "data.colormap", "data.label_mode"})  # fmt: skip
+
+
+def _means(dotted: str) -> str:
+    """The :data:`MEANING` setting a changed key is or lies in (``data.colormap.255,0,0`` is in ``data.colormap``),
+    or ``""``."""
+    return next((m for m in MEANING if dotted == m or dotted.startswith(m + ".")), "")
+
+
+def _at(config: Mapping[str, Any], dotted: str) -> Any:
+    """The value at ``dotted`` of a nested config dict (None where it has none)."""
+    node: Any = config
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
+
 
 # settings a resumed run takes as given (when it stops, how it loads and exports): not worth a warning
 APPLY = frozenset({"train.epochs", "train.max_steps", "train.max_minutes", "train.num_workers", "train.export",

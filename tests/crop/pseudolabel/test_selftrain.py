@@ -692,6 +692,34 @@ def test_a_rerun_after_an_interruption_keeps_the_stages_it_finished(
     assert not rep["stage1"].get("kept") and stage1.stat().st_mtime_ns != made
 
 
+@pytest.mark.slow  # two self-training runs: 40 s
+def test_a_kept_stage_is_scored_with_this_runs_true_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Session 106's sweep: a re-run after an interruption kept stage 1 and reported its true-label scores of the
+    earlier run's ``evaluate`` settings (mIoU 0.00 of another colormap) beside this run's settings."""
+    from agriseg.crop import selftrain as st
+
+    cfg = _tiny_cfg(tmp_path)
+    scored: list[float] = []
+
+    def score(model: str, ev: object, progress: bool = True) -> dict:
+        scored.append(ev.boundary_ratio)  # type: ignore[attr-defined]
+        return {"boundary_ratio": ev.boundary_ratio}  # type: ignore[attr-defined]
+
+    def stopped(*args: object, **kw: object) -> Path:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(st, "score_model", score)
+    real = st.SelfTrainer.trimaps
+    monkeypatch.setattr(st.SelfTrainer, "trimaps", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        st.selftrain(cfg, progress=False)
+    monkeypatch.setattr(st.SelfTrainer, "trimaps", real)
+    other = cfg.model_copy(update={"evaluate": cfg.evaluate.model_copy(update={"boundary_ratio": 0.05})})
+    rep = st.selftrain(other, progress=False)
+    assert rep["stage1"]["kept"] and rep["stage1"]["evaluate"] == {"boundary_ratio": 0.05}, rep["stage1"]
+    assert scored == [0.02, 0.05, 0.05]  # stage 1 of each run, then stage 2 of the second
+
+
 @pytest.mark.slow  # two adapt runs: 30 s
 def test_an_adapt_rerun_after_an_interruption_keeps_the_stages_it_finished(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -71,6 +71,17 @@ class SceneRequest:
                 raise OptionError(str(err)) from err
         return out
 
+    def say_unread(self, windows: Sequence[str]) -> None:
+        """Warn of a window's options that a model of ``windows`` does not read: a single-window model reads
+        window A alone, said, not ignored (a script that runs every model with both windows' options goes on)."""
+        dates = self.dates()
+        for w in "ab":
+            if w not in windows and (getattr(self, f"win_{w}") or dates[w] is not None):
+                from agriseg.data.io import log
+
+                given = f"--win-{w}" if getattr(self, f"win_{w}") else f"--win-{w}-dates"
+                log.warning("%s: not read: the model reads window %s only", given, "A" if "a" in windows else "B")
+
     def check(self, windows: Sequence[str]) -> None:
         """Check the request before any work, without the network: what :meth:`resolve` would refuse later.
 
@@ -93,13 +104,7 @@ class SceneRequest:
         dates = self.dates()
         if self.season is not None and self.bbox is None:
             raise OptionError("--season auto needs --bbox (the calendar is read over the area)")
-        for w in "ab":  # a single-window model reads window A alone: said, not ignored (a script that runs
-            # every model with both windows' options goes on)
-            if w not in windows and (getattr(self, f"win_{w}") or dates[w] is not None):
-                from agriseg.data.io import log
-
-                given = f"--win-{w}" if getattr(self, f"win_{w}") else f"--win-{w}-dates"
-                log.warning("%s: not read: the model reads window %s only", given, "A" if "a" in windows else "B")
+        self.say_unread(windows)
         for w in windows:
             if not getattr(self, f"win_{w}") and (self.bbox is None or (dates[w] is None and self.season is None)):
                 raise OptionError(
@@ -325,7 +330,8 @@ def download(
     inputs = _inputs(model)
     request.check(inputs[0])  # a bad --bbox or date range is a usage error before anything is fetched
     # named by the whole file name: scene.tif and scene.tiff in one folder are two downloads, each its own record
-    item = Item(output.name, output, (output,), resolved=request.options(), payload=request)
+    # window B's dates are no setting of a one-window model's scene (its re-run with other ones was refused)
+    item = Item(output.name, output, (output,), resolved=request.options(inputs[0]), payload=request)
     opts = dataclasses.replace((batch or BatchOptions()).labelled("download", "scene"), named_output=True)
     return _downloads([item], config, opts, model, inputs)
 
@@ -879,6 +885,7 @@ def download_areas(
     dates = request.dates()
     if request.season is None and any(dates[w] is None for w in inputs[0]):
         raise OptionError("--areas needs --win-a-dates and --win-b-dates, or --season auto --year YEAR")
+    request.say_unread(inputs[0])  # as a --bbox download says it (it went unsaid: session 106's sweep)
     try:
         df = read_areas(areas)
     except ValueError as err:  # the file given is not one of areas: a usage error
@@ -909,7 +916,7 @@ def download_areas(
             payload, resolved = err, {}
         else:
             payload = SceneRequest(bbox, request.win_a_dates, request.win_b_dates, season=request.season)
-            resolved = payload.options()
+            resolved = payload.options(inputs[0])  # a one-window model's: without window B's dates
         items.append(Item(names[i], ids[i], (Path(folder) / f"{names[i]}.tif",), resolved=resolved, payload=payload))
     opts = (batch or BatchOptions()).labelled("download", "area", progress=len(items) > 1)
     return _downloads(items, config, opts, model, inputs, table=Path(folder) / "areas.json")

@@ -42,6 +42,8 @@ def create_vit(name: str, in_channels: int, weights: str | None, drop_path: floa
     """
     import timm
 
+    from agriseg.models.encoders import download_failed, hub_offline_unless_reachable
+
     if weights not in RANDOM_WEIGHTS and weights not in TIMM_WEIGHTS and not is_weight_file(weights):
         raise ValueError(
             f"encoder_weights {weights!r} for a ViT-Adapter: use null (random), "
@@ -52,7 +54,10 @@ def create_vit(name: str, in_channels: int, weights: str | None, drop_path: floa
     kwargs: dict[str, Any] = dict(num_classes=0, in_chans=in_channels, drop_path_rate=drop_path, dynamic_img_size=True)
     try:
         # duck-typed below: any model with a ViT's patch embedding, blocks and position embedding
-        vit = cast("VisionTransformer", timm.create_model(name, pretrained=pretrained, **kwargs))
+        with hub_offline_unless_reachable(
+            pretrained
+        ) as unreached:  # no network: the error at once, not a minute of retries
+            vit = cast("VisionTransformer", timm.create_model(name, pretrained=pretrained, **kwargs))
     except TypeError as err:  # a non-ViT timm model rejects the ViT keyword arguments
         raise ValueError(f"{name!r} is not a plain ViT (timm VisionTransformer): {err}") from err
     except Exception as err:  # download failures surface as many types (OSError, HTTP/hub errors)
@@ -60,9 +65,7 @@ def create_vit(name: str, in_channels: int, weights: str | None, drop_path: floa
             raise ValueError(f"unknown timm model {name!r} for the ViT-Adapter") from err
         if not pretrained:
             raise
-        from agriseg.models.encoders import download_failed
-
-        raise download_failed(name, str(weights), err) from err
+        raise download_failed(name, str(weights), err, unreached) from err
     if not all(hasattr(vit, a) for a in ("patch_embed", "blocks", "pos_embed")) or vit.pos_embed is None:
         raise ValueError(f"{name!r} is not a plain ViT with absolute position embeddings (timm VisionTransformer)")
     if weights is not None and is_weight_file(weights):
