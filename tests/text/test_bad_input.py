@@ -439,6 +439,14 @@ def test_predict_refuses_a_grid_the_model_never_wrote_and_a_broken_meta_file(
     with caplog.at_level("WARNING", logger="agriseg"):
         _run(*args, "--tile", "64")  # allowed (imagery of another resolution), but said
     assert "--tile 64 differs from the 32-px tiles the model was trained on" in caplog.text
+    # a tile smaller than the model's grid: said of --tile, not of a --grid never typed (session 106's sweep)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="agriseg"):
+        res = _run(*args, "--tile", "8")
+    assert res.exit_code == 2 and "--tile 8: smaller than the 16 x 16 grid of the model's mask text" in (
+        _one_line_error(res)
+    )
+    assert "give --tile 16 or more" in _one_line_error(res) and "differs from" not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -553,6 +561,22 @@ def test_evaluate_goes_on_past_a_prediction_it_cannot_score(masks: tuple[Path, P
     res = _run("text", "evaluate", pred, "--masks", truth, "--classes", CLASSES, "-o", tmp_path / "s.json", "--strict")
     assert res.exit_code == 1 and "m1.png: mask must be one band" in _one_line_error(res)
     assert not (tmp_path / "s.json").exists()
+
+
+def test_evaluate_with_no_truth_of_any_predictions_name_is_a_usage_error(
+    masks: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Session 106's sweep: truth masks named `<stem>_mask.png` matched no prediction: exit 1 as if each image had
+    failed, where --masks (or the names) is what is wrong, and nothing said the names that were there."""
+    pred, truth = masks
+    renamed = tmp_path / "renamed"
+    renamed.mkdir()
+    for f in truth.iterdir():
+        shutil.copy(f, renamed / f"{f.stem}_mask{f.suffix}")
+    res = _run("text", "evaluate", pred, "--masks", renamed, "--classes", CLASSES)
+    said = _one_line_error(res)
+    assert res.exit_code == 2 and "no truth mask named m0.* in" in said, res.output
+    assert "(it holds m0_mask.png: truth masks are matched by the predictions' names)" in said, said
 
 
 def test_evaluate_with_too_few_classes_is_a_usage_error(masks: tuple[Path, Path]) -> None:

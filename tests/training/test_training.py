@@ -439,6 +439,28 @@ def test_a_run_folder_of_someone_elses_files_or_a_file_is_refused(tmp_path: Path
         check_run_folder(metrics)
 
 
+def test_a_users_logs_folder_or_checkpoint_is_no_mark_of_a_run_and_never_removed(tmp_path: Path) -> None:
+    """Session 106's sweep: a folder of a user's notes.txt and logs/ was trained into (Lightning's logs among theirs),
+    one with their mine.ckpt was "a run that did not end", and --overwrite then deleted mine.ckpt."""
+    from agriseg.config import OptionError
+    from agriseg.training.trainer import check_run_folder, drop_earlier_checkpoints, earlier_checkpoints
+
+    for held in ("logs/field_log.txt", "mine.ckpt"):
+        theirs = tmp_path / held.replace("/", "_")
+        (theirs / held).parent.mkdir(parents=True)
+        (theirs / held).write_bytes(b"PK\x03\x04")
+        (theirs / "notes.txt").write_text("keep", encoding="utf-8")
+        with pytest.raises(OptionError, match=r"exists and was not written by a training run"):
+            check_run_folder(theirs, overwrite=True)
+    run = tmp_path / "run"
+    (run / "logs" / "version_0").mkdir(parents=True)  # a run's own log: its folder is a run's
+    assert check_run_folder(run) == run
+    for name in ("last.ckpt", "best-epoch=03.ckpt", "interrupted-2.ckpt", "mine.ckpt"):
+        (run / name).write_bytes(b"PK\x03\x04")
+    drop_earlier_checkpoints(earlier_checkpoints(run))  # as --overwrite does once the run's model is written
+    assert sorted(p.name for p in run.glob("*.ckpt")) == ["mine.ckpt"]
+
+
 def test_a_second_run_in_one_folder_leaves_no_versioned_copies(tmp_path: Path) -> None:
     """Each re-run added best-epoch=00-v1.ckpt, -v2 ... and last-v1.ckpt (84 MB each for fields), and a glob
     for best-*.ckpt could pick a killed run's file (session 68's sweeps)."""

@@ -75,10 +75,11 @@ def predict_cmd(
     batch: BatchOptions,
     **params: object,
 ) -> None:
-    """Segment IMAGES tile by tile: batched generation, repairing decode, stitching (GeoTIFF in -> GeoTIFF
-    + GeoJSON polygons out; PNG otherwise). Writes <name>.tif/.png, <name>.json (per-tile repairs) and,
-    with --instances, <name>_instances.tif/.png and <name>.geojson. The class words, --tile, --grid and
-    --patch-image default to those saved in the model folder."""
+    """Segment IMAGES tile by tile: batched generation, repairing decode, stitching. A TIFF or JPEG 2000 in
+    gives a GeoTIFF mask (its georeference kept), any other image a PNG. Writes <name>.tif/.png, <name>.json
+    (per-tile repairs) and, with --instances (the default), <name>_instances.tif/.png and <name>.geojson
+    (longitude / latitude for an image with a CRS, pixel columns and rows otherwise). The class words,
+    --tile, --grid and --patch-image default to those saved in the model folder."""
     _need_text_extra()
     from agriseg.text.config import OPTION_FIELDS, TextPredictConfig
     from agriseg.text.infer import predict_paths

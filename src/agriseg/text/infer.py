@@ -487,6 +487,11 @@ def predict_paths(
             f"by agriseg text sft / grpo); give {' '.join(missing)}"
         )
     assert names is not None  # checked above
+    if config.patch and not config.grid and grid and config.patch < grid:  # said of --tile, before its warning below
+        raise OptionError(  # (it was said as "--grid: 4 cells cannot fit a patch of 2 px", a flag not typed)
+            f"--tile {config.patch}: smaller than the {grid} x {grid} grid of the model's mask text (at most one "
+            f"cell a pixel); give --tile {grid} or more"
+        )
     longest = meta.get("answer_tokens")
     if longest and config.max_new_tokens < longest:
         from agriseg.data.io import log

@@ -244,7 +244,8 @@ def evaluate_files(
 
     Raises:
         OptionError: every truth holds a class id outside the class list (too few ``--classes`` or the wrong
-            nodata value); two files of one stem.
+            nodata value), or no prediction has a truth of its name (the wrong ``--masks``); two files of one
+            stem.
         ValueError: with ``strict``, the first prediction that cannot be scored; every
             prediction failed (the message names the first).
     """
@@ -351,7 +352,7 @@ def evaluate_files(
         **pooled_report(conf, class_names),
         "mean_dice_per_image": float(np.mean(dices)) if dices else None,
         "instances": instance_report(stats, class_names),
-        "instances_from": f"{written} written instance files, {scored - written} rebuilt from the masks",
+        "instances_from": f"{counted(written, 'written instance file')}, {scored - written} rebuilt from the masks",
         "images_without_truth_instance_map": no_map,  # with truth_instances_dir: their truth's components
         "iou_threshold": match_iou,  # --iou-threshold
         "ignore_value": ignore_value,
@@ -363,7 +364,7 @@ def evaluate_files(
 
 class _OptionsMisfit(ValueError):
     """One prediction's failure that, when every prediction fails so, is the options' (:func:`evaluate_files`):
-    a truth class id outside the class list, or a prediction given as its own truth."""
+    a truth class id outside the class list, a prediction given as its own truth, or no truth of its name."""
 
 
 UNSCORED = 2**31 - 1  # truth pixels left out of every metric (the --ignore-value's, and the image's nodata)
@@ -396,8 +397,10 @@ def _read_pair(
     from agriseg.text.io import NODATA, check_same_georef, read_mask
 
     key = stem_key(pf)  # a truth saved on a Mac ("e" and an accent) matches a prediction named "é"
-    if key not in truth_files:
-        raise ValueError(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}")
+    if key not in truth_files:  # every prediction so: --masks names the wrong folder, or its names differ (exit 2)
+        near = sorted(f.name for k, f in truth_files.items() if k.startswith(key) or key.startswith(k))[:1]
+        hint = f" (it holds {near[0]}: truth masks are matched by the predictions' names)" if near else ""
+        raise _OptionsMisfit(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}{hint}")
     if pf.resolve() == truth_files[key].resolve():  # --masks naming the predictions: a perfect score of nothing
         raise _OptionsMisfit(f"{pf}: is its own truth mask (--masks {truth_dir} holds the predictions)")
     sem, tsem = read_mask(pf, k), read_mask(truth_files[key], k, ign)  # (H, W) each; declared nodata: left out

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import logging
 import os
+import re
 import signal
 import sys
 import time
@@ -345,7 +346,17 @@ def _model_errors() -> Iterator[None]:
 
 # what a training run writes in its output_dir that marks a folder as a run's (test_metrics.json too, but only with
 # one of these: a folder holding only a file of that name is a user's, and was written over)
-RUN_FILES = ("last.ckpt", "model.safetensors", "logs", "split.json", INTERRUPTED_NAME)
+RUN_FILES = ("last.ckpt", "model.safetensors", "split.json", INTERRUPTED_NAME)
+
+# the checkpoints a training run writes (ModelCheckpoint's best and last, Ctrl-C's): any other .ckpt in its folder is
+# a user's, which neither marks the folder as a run's nor is removed by --overwrite (both were: session 106's sweep)
+RUN_CHECKPOINT = re.compile(r"(last|best-epoch=\d+|interrupted(-\d+)?)\.ckpt")
+
+
+def _a_runs_logs(path: Path) -> bool:
+    """Whether ``path`` is the ``logs`` folder a run writes (Lightning's CSV logger: ``logs/version_<n>``); a user's
+    own ``logs`` folder made any folder a run's."""
+    return path.is_dir() and any(p.name.startswith("version_") for p in path.iterdir())
 
 
 def _a_runs_split(path: Path) -> bool:
@@ -381,7 +392,8 @@ def check_run_folder(
     if out.exists() and not out.is_dir():
         raise OptionError(f"output_dir {out}: an existing file, not a folder")
     held = [c.name for c in out.iterdir() if c.name not in SYSTEM_FILES] if out.is_dir() else []
-    if held and not any(n in RUN_FILES or n.endswith(".ckpt") for n in held):
+    marks = [n for n in held if n in RUN_FILES or RUN_CHECKPOINT.fullmatch(n) or n == "logs" and _a_runs_logs(out / n)]
+    if held and not marks:
         from agriseg.batch import listed
 
         shown = listed(sorted(held), 3)
@@ -459,11 +471,10 @@ def _held_checkpoints(out: Path) -> list[Path]:
 
 
 def _checkpoints(out: Path) -> list[Path]:
-    """The ``*.ckpt`` files of ``out``, not agriseg's work-in-progress ones (a run killed while it wrote one left
-    ``.last.ckpt.agriseg-tmp-<pid>.ckpt``, which then refused the folder as "no checkpoint agriseg wrote")."""
-    from agriseg.data.files import is_temporary
-
-    return [c for c in out.glob("*.ckpt") if not is_temporary(c.name)]
+    """The checkpoints a run wrote in ``out`` (:data:`RUN_CHECKPOINT`), not agriseg's work-in-progress ones (a run
+    killed while it wrote one left ``.last.ckpt.agriseg-tmp-<pid>.ckpt``, which then refused the folder as "no
+    checkpoint agriseg wrote"), nor a user's ``mine.ckpt``."""
+    return [c for c in out.glob("*.ckpt") if RUN_CHECKPOINT.fullmatch(c.name)]
 
 
 def replaces_earlier_run(output_dir: str | Path, resume: str | Path | None) -> bool:
