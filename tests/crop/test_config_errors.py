@@ -34,6 +34,7 @@ def _config(tmp_path, body: str):
             "model.in_channels 4: crop models read RGB photos .3 channels.",
         ),
         ("data: {images: a, labels: b}\nmodel: {infer_long_side: 99999999}", "model.infer_long_side: Input should be"),
+        ("data: {images: '', labels: b}", "data.images: empty"),  # was the working folder: ".: folder has no images"
         # session 66: read and then ignored, or failing only after the data split was written
         ("data: {images: a, labels: b}\nmodel: {std: [0, 0, 0]}", "model.std.0: Input should be greater than 0"),
         ("data: {images: a, labels: b}\nmodel: {mean: [0]}", "model: mean and std need 3 values each"),

@@ -239,3 +239,15 @@ def test_a_text_file_given_as_a_checkpoint_or_model_says_so_in_plain_words(tmp_p
         ModelLoadError, match=r"mine.safetensors: cannot read model file \(no .safetensors file: damaged"
     ):
         read_model_config(tmp_path / "mine.safetensors")
+
+
+def test_a_run_folder_given_as_a_model_names_the_model_in_it(tmp_path: Path) -> None:
+    """Session 106's sweep: `crop predict -m runs/tiny` said "is a folder, not a model file" and the packaged
+    names, where the run's runs/tiny/model.safetensors was the file meant."""
+    from agriseg.models.io import ModelNotFoundError, resolve
+
+    with pytest.raises(ModelNotFoundError, match="is a folder, not a model file .packaged names: default"):
+        resolve(str(tmp_path))
+    (tmp_path / "model.safetensors").write_bytes(b"x")
+    with pytest.raises(ModelNotFoundError, match=f"is a folder, not a model file .its model is {tmp_path}/model"):
+        resolve(str(tmp_path))

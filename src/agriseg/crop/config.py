@@ -18,16 +18,16 @@ class ExtraDataConfig(StrictModel):
     validates), and they are never boundary-refined (generated labels are exact).
     """
 
-    images: str
-    labels: str
+    images: str = Field(min_length=1)  # "" read as the working folder ("." has no images), said of the key
+    labels: str = Field(min_length=1)
     repeat: int = Field(1, ge=1)  # each image appears this many times per epoch
 
 
 class DataConfig(StrictModel):
     """Image + label folders matched by file stem, and how label files map to class ids."""
 
-    images: str
-    labels: str
+    images: str = Field(min_length=1)  # "" read as the working folder ("." has no images), said of the key
+    labels: str = Field(min_length=1)
     train_list: str | None = None  # text file of stems; None = all stems not in val_list
     val_list: str | None = None
     val_fraction: float = Field(0.2, gt=0, lt=1)  # used when no val_list: a seeded random split

@@ -74,7 +74,16 @@ def train_crop(
     check_resume(task, resume)  # a checkpoint of another model: before any output too
     check_accelerator(t.accelerator, t.precision)
     if t.init_weights and resume is None:  # a file that is no model of ours: refused before any output too
-        init_from(task.model, t.init_weights, cfg.model.in_channels)
+        try:
+            init_from(task.model, t.init_weights, cfg.model.in_channels)
+        except (OSError, ValueError) as err:  # named as the config's key, as data.train_list's are
+            if str(err).startswith("train.init_weights"):
+                raise
+            try:
+                named = type(err)(f"train.init_weights: {err}")
+            except TypeError:  # an error type of other arguments: a usage error all the same
+                named = ValueError(f"train.init_weights: {err}")
+            raise named from None
     if check_labels:
         pairs = match_pairs(cfg.data.images, cfg.data.labels, ("data.images", "data.labels"))
         check_label_mode([lp for _, lp in pairs.values()], cfg.data.label_mode, "data.label_mode")

@@ -270,8 +270,10 @@ def resolve(name_or_path: str | Path) -> Path:
     names = packaged_names()
     if not s.strip():  # Path("") is "."
         raise ModelNotFoundError(f"'': no model named (packaged names: {names}; or a model file)")
-    if p.is_dir():
-        raise ModelNotFoundError(f"{p}: is a folder, not a model file (packaged names: {names})")
+    if p.is_dir():  # a training run's folder: its model named (session 106's sweep)
+        inside = p / "model.safetensors"
+        hint = f"its model is {inside}" if inside.is_file() else f"packaged names: {names}"
+        raise ModelNotFoundError(f"{p}: is a folder, not a model file ({hint})")
     if not p.is_file():
         from agriseg.config import did_you_mean
 
