@@ -256,7 +256,13 @@ class Fingerprint:
             out.append(f"agriseg's {now['command']} algorithm: version {before['algorithm']} -> {now['algorithm']}")
         if now["model"] != before["model"]:  # retrained, replaced, or another --model (its content, not its name)
             a, b = before.get("model_name"), now.get("model_name")  # by name where the names differ (crop-weed's)
-            out.append(f"{MODEL_PREFIX}{a} -> {b}" if a and b and a != b else MODEL_CHANGED)
+            if a and b and a != b:
+                out.append(f"{MODEL_PREFIX}{a} -> {b}")
+            elif bool(before["model"]) != bool(now["model"]):  # -m given to one run only (session 106's sweep)
+                out.append(f"{MODEL_PREFIX}{a or 'a model'} -> none" if before["model"] else f"{MODEL_PREFIX}none -> "
+                           f"{b or 'a model'}")  # fmt: skip
+            else:
+                out.append(MODEL_CHANGED)
         flags = OPTION_FLAGS.get() or {}
         before["inputs"] = _copies_as_now(now["inputs"], before["inputs"])
         for kind in ("options", "resolved"):

@@ -368,6 +368,11 @@ def test_fingerprints_name_what_changed(tmp_path: Path) -> None:
     photo.write_bytes(b"another photo")
     c = Recipe("crop predict", "2", {"tta": "none"}, model).fingerprint(item)
     assert c.changes(b) == ["agriseg's crop predict algorithm: version 1 -> 2", f"input {photo} changed since"]
+    # -m given to one run only: said so, not "not the one they were made with" (session 106's sweep)
+    bare = Recipe("crop predict", "2", {"tta": "none"}, None).fingerprint(item)
+    assert bare.changes(c) == ["model: default.safetensors -> none"] and c.changes(bare) == [
+        "model: none -> default.safetensors"
+    ]
 
 
 def test_the_models_own_resize_is_named_in_words_and_not_beside_another_model(tmp_path: Path) -> None:

@@ -197,7 +197,7 @@ def mask_reading_rules(path: Path) -> dict[str, str]:
 
 # one band: a mask may be any of these (not palette: its indices say nothing of which colour is the plant)
 MASK_MODES = ("1", "L", "I;16", "I;16B", "I;16L", "I", "F")
-ONE_BAND_SAID = "one band of 0 and one value only: measured as a vegetation mask (not segmented as a photo)"
+ONE_BAND_SAID = "one band of 0 and at most one other value: measured as a vegetation mask (not segmented as a photo)"
 
 
 def one_band_rule(path: Path) -> dict[str, str]:
