@@ -112,7 +112,6 @@ NO_UPPER_BOUND: dict[str, tuple[str, ...]] = {
         "fields.robustness.RobustnessConfig.crop",
         "fields.config.SyntheticFTWConfig.boundary_width",
         "fields.config.SyntheticFTWConfig.size",
-        "models.config.ModelConfig.infer_long_side",
         "text.config.DemoConfig.min_instance_px",
         "text.config.DemoConfig.patch",
         "text.config.DemoConfig.train_align",

@@ -75,7 +75,7 @@ def test_a_warning_in_a_log_file_starts_a_line_of_its_own(tmp_path: Path) -> Non
     assert run.returncode == 0, run.stderr
     pieces = re.split(r"[\r\n]", run.stderr)  # what a terminal shows: each \r starts the line again
     said = [p for p in pieces if "b_dark.png: 16-bit image" in p]
-    assert said and all(p.startswith("b_dark.png: 16-bit image") for p in said), run.stderr
+    assert said and all(p.startswith("warning: b_dark.png: 16-bit image") for p in said), run.stderr
     assert "3/3" in run.stderr.split("b_dark.png: 16-bit image", 1)[1], run.stderr  # the bar goes on below it
     line = next(ln for ln in run.stderr.split("\n") if "b_dark.png: 16-bit image" in ln)
     assert "\r" not in line, repr(line)  # in a file, the line alone: no bar cleared and drawn again around it

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from agriseg.config import MAX_SEED, StrictModel, TorchDevice
-from agriseg.models.config import MAX_LONG_SIDE, ModelConfig
+from agriseg.models.config import ModelConfig
 from agriseg.training.config import TrainOptions
 
 
@@ -215,7 +215,6 @@ class CropInferenceConfig(StrictModel):
     long_side: int | None = Field(  # None = the model's own
         None,
         ge=0,
-        le=MAX_LONG_SIDE,
         description=f"resize the long side to this before the model (0 = native; else at least {MIN_LONG_SIDE})",
     )
     tta: Literal["none", "flip", "flip+scale"] | None = None  # test-time augmentation; None = the model's own
