@@ -79,6 +79,25 @@ def _altered(path: Path, recorded: list[Any]) -> bool:
     return bool(stamp(path)[1] != recorded[1])
 
 
+def _output_state(path: Path) -> list[Any]:
+    """What an output is when a run begins: a file's :func:`stamp`; a folder's ``["dir", inode, mtime_ns]`` (a
+    folder output is written under a temporary name and renamed: another folder in its place has another inode)."""
+    if path.is_dir():
+        st = path.stat()
+        return ["dir", st.st_ino, st.st_mtime_ns]
+    return stamp(path)
+
+
+def _still_held(path: Path, held: list[Any]) -> bool:
+    """Whether ``path`` is still what :func:`_output_state` found."""
+    if held and held[0] == "dir":
+        if not path.is_dir():
+            return False
+        st = path.stat()
+        return [st.st_ino, st.st_mtime_ns] == held[1:]
+    return path.is_file() and not _altered(path, held)
+
+
 def _key(path: Path, folder: Path) -> str:
     """An output's name in its record's stamps: its path from the item's folder (outputs may lie in subfolders
     with one name: ``masks/0001.png``, ``plots/0001.png``)."""
@@ -149,7 +168,17 @@ class ManifestStore:
             return Verdict("unrecorded", str(foreign[0]))
         assert rec is not None
         if rec.get("pending"):
-            return Verdict("missing")  # outputs of an item a killed run had started: made again
+            left = rec.get("failed")  # the item failed: the outputs there then, by stamp (:meth:`failed`)
+            if isinstance(left, dict):  # a file put under an output's name since is someone's: kept (session 106)
+                new = [p for p in present if (k := _key(p, folder)) not in left or _altered(p, left[k])]
+                if new:
+                    return Verdict("unrecorded", str(new[0]))
+            was, held = rec.get("was"), rec.get("held") or {}
+            if not isinstance(was, dict) or not all(
+                (k := _key(p, folder)) in held and _still_held(p, held[k]) for p in present
+            ):
+                return Verdict("missing")  # outputs of an item a killed run had started: made again
+            rec = was  # a run stopped (or failed) before it replaced them: they are what the earlier run made
         same_outputs = sorted(rec["outputs"]) == sorted(p.name for p in item.outputs)
         stamps = rec.get("stamps", {})
         altered = [p for p in present if (k := _key(p, folder)) in stamps and _altered(p, stamps[k])]
@@ -197,6 +226,14 @@ class ManifestStore:
             old = earlier.get("stamps") or earlier.get("earlier")
             if old:
                 self._earlier[(folder, item.name)] = rec["earlier"] = old
+            # the finished record of the outputs there now, and what they are: a run stopped before it replaced
+            # them leaves them standing as that record says (an interrupted --overwrite made them "missing", and
+            # a later run with other options replaced them unasked: session 106's sweep)
+            was = earlier.get("was") if earlier.get("pending") else earlier
+            held = {_key(p, folder): _output_state(p) for p in item.outputs if p.exists()}
+            if isinstance(was, dict) and "fingerprint" in was and held:
+                rec["was"] = {k: was[k] for k in ("outputs", "fingerprint", "stamps") if k in was}
+                rec["held"] = earlier.get("held", held) if earlier.get("pending") else held
             self._put(folder, recs, (self._command, item.name), rec)
             self._inputs.update(Path(f).resolve() for f in item.inputs)
             by_folder.setdefault(folder, []).append(json.dumps(rec) + "\n")
@@ -279,6 +316,22 @@ class ManifestStore:
             path.unlink(missing_ok=True)
             gone.append(path)
         return gone
+
+    def failed(self, item: Item) -> None:
+        """``item`` failed: its pending record says so, with the outputs there now (earlier runs', or none). A file
+        put under one of its output names after that is a user's, refused as such (not "missing", which the next
+        run replaced: a mask drawn by hand after a truncated photo failed, session 106's sweep). A run killed
+        before this leaves the record pending without it: its outputs are made again, as before."""
+        folder = item.outputs[0].parent.resolve()
+        recs = self._records.get(folder, {})
+        key = (self._command, item.name)
+        rec = recs.get(key)
+        if rec is None or not rec.get("pending"):
+            return
+        left = {_key(p, folder): stamp(p) for p in item.outputs if p.is_file()}
+        rec = {**rec, "failed": left}
+        self._put(folder, recs, key, rec)
+        _append(folder / MANIFEST, json.dumps(rec) + "\n")
 
     def claim_tables(self, tables: Sequence[Path]) -> None:
         """Record ``tables`` (files the run writes once per folder) as this command's."""

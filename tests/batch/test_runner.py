@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -562,6 +563,60 @@ def test_an_item_killed_before_its_record_is_made_again(tmp_path: Path) -> None:
     assert run_batch(mine, _work, options=QUIET, recipe=r1, store=ManifestStore()).outcomes[0].reason == "unrecorded"
 
 
+def test_a_file_put_under_the_output_name_of_an_item_that_failed_is_kept(tmp_path: Path) -> None:
+    """Session 106's sweep: `crop predict` of a truncated photo failed; the user then put their own mask under its
+    output name and mended the photo; the re-run wrote over their mask (the failed item's pending record made every
+    file there "missing", the store's own). A failed item's outputs of an earlier run are still remade."""
+    from agriseg.manifest import ManifestStore
+
+    r1 = Recipe("demo", "1", {"level": 1})
+    (item,) = _items(tmp_path, ["a"])
+    Path(item.source).write_text("bad input")
+    assert run_batch([item], _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["failed"] == 1
+    mine = tmp_path / "out" / "a.res"
+    mine.write_text("mine, drawn by hand")
+    Path(item.source).write_text("mended")
+    res = run_batch([item], _work, options=QUIET, recipe=r1, store=ManifestStore())
+    assert (
+        res.counts["failed"] == 1
+        and res.outcomes[0].reason == "unrecorded"
+        and mine.read_text() == "mine, drawn by hand"
+    )
+    mine.unlink()
+    assert run_batch([item], _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["ok"] == 1
+    # an output of a run that finished, then a run with --overwrite that failed: the old output is the store's own
+    Path(item.source).write_text("bad again")
+    over = dataclasses.replace(QUIET, overwrite=True)
+    assert run_batch([item], _work, options=over, recipe=r1, store=ManifestStore()).counts["failed"] == 1
+    Path(item.source).write_text("mended again")
+    assert run_batch([item], _work, options=QUIET, recipe=r1, store=ManifestStore()).counts["ok"] == 1
+    assert mine.read_text() == "MENDED AGAIN"
+
+
+def test_outputs_a_stopped_redo_left_standing_keep_the_record_that_made_them(tmp_path: Path) -> None:
+    """Session 106's sweep: `text dataset --overwrite --seed 5`, stopped before it replaced the seed-0 data set,
+    left it "pending": the next run with any options replaced it without --overwrite, and the seed-0 run itself
+    rebuilt it. What the earlier run made stands as that run's until it is replaced."""
+    from agriseg.manifest import ManifestStore
+
+    r0, r5 = Recipe("demo", "1", {"seed": 0}), Recipe("demo", "1", {"seed": 5})
+    items = _items(tmp_path, ["a"])
+    assert run_batch(items, _work, options=QUIET, recipe=r0, store=ManifestStore()).counts["ok"] == 1
+    store = ManifestStore()
+    store.open(items, r5)
+    store.begin(items)  # the --overwrite run with seed 5 starts, then is killed (close never runs either)
+    res = run_batch(items, _work, options=QUIET, recipe=r5, store=ManifestStore())
+    assert res.counts["failed"] == 1 and "seed" in res.outcomes[0].error, res.outcomes[0].error  # not replaced
+    assert run_batch(items, _work, options=QUIET, recipe=r0, store=ManifestStore()).counts["skipped"] == 1
+    # one that had replaced the output before it was killed: its output is not the earlier run's (made again)
+    store = ManifestStore()
+    store.open(items, r5)
+    store.begin(items)
+    _work(items[0])
+    (tmp_path / "out" / "a.res").write_text("half of seed 5")
+    assert run_batch(items, _work, options=QUIET, recipe=r5, store=ManifestStore()).counts["ok"] == 1
+
+
 def test_an_items_record_is_found_by_its_outputs_under_an_earlier_name(tmp_path: Path) -> None:
     """An item named otherwise when it was written (``fields polygonize`` named items by the output's stem) is
     found by its outputs, also for records put after that lookup was first indexed (it scanned every record
@@ -753,7 +808,11 @@ def test_leftovers_of_a_redo_that_failed_are_removed_by_the_next_run(tmp_path: P
     with pytest.raises(DiskFull, match="No space left on device; free some space, then run the command again"):
         run_batch([item], broken, options=redo, recipe=recipe, store=ManifestStore())
     assert extra.exists()
-    again = run_batch([item], _work, options=QUIET, recipe=recipe, store=ManifestStore())
+    # the redo replaced nothing: the earlier run's outputs stand as its record says (session 106: a stopped
+    # redo's "pending" made them missing, and any later run replaced them unasked)
+    kept = run_batch([item], _work, options=QUIET, recipe=recipe, store=ManifestStore())
+    assert kept.counts["skipped"] == 1 and extra.exists()
+    again = run_batch([item], _work, options=redo, recipe=recipe, store=ManifestStore())
     assert again.counts["ok"] == 1 and not extra.exists()
 
 
@@ -1965,9 +2024,10 @@ def test_a_redo_with_other_settings_that_fails_removes_the_earlier_outputs(tmp_p
     # this run's settings: kept through a failed redo, and through a failed run after it (a pending record)
     assert run_batch(items, _work, options=QUIET, recipe=level2, store=ManifestStore()).counts["ok"] == 1
     same = run_batch(items, fails_on_a, options=redo, recipe=level2, store=ManifestStore())
+    assert same.counts["failed"] == 1 and "removed" not in same.failures[0]
+    # the failed redo replaced nothing: its outputs stand as the run of these settings made them (session 106)
     again = run_batch(items, fails_on_a, options=QUIET, recipe=level2, store=ManifestStore())
-    for res in (same, again):
-        assert res.counts["failed"] == 1 and "removed" not in res.failures[0]
+    assert again.counts == {"ok": 0, "skipped": 2, "failed": 0}
     assert items[0].outputs[0].read_text() == "A"
 
 

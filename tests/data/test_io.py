@@ -560,3 +560,48 @@ def test_a_heic_photo_and_a_cut_webp_are_said_as_such(tmp_path: Path) -> None:
     (tmp_path / "cut.webp").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
     with pytest.raises(ImageReadError, match=r"cut\.webp: unreadable or truncated image \(its pixels cannot be"):
         open_image(tmp_path / "cut.webp")
+
+
+def test_a_16bit_colour_tiff_compressed_with_lzw_is_read(tmp_path, monkeypatch):
+    """Session 106's sweep: a 16-bit RGB TIFF as OpenCV writes it (LZW) failed in tifffile without imagecodecs,
+    "<COMPRESSION.LZW: 5> requires the 'imagecodecs' package", naming no file, and stopped crop predict's batch.
+    OpenCV or GDAL decode it; with neither, one line names the file."""
+    cv2 = pytest.importorskip("cv2")
+    import agriseg.data.io as io
+    from agriseg.batch import Item, describe_error
+
+    rgb = (np.arange(48 * 64 * 3, dtype=np.uint32).reshape(48, 64, 3) * 7 % 65536).astype(np.uint16)
+    p = tmp_path / "rgb16.tif"
+    assert cv2.imwrite(str(p), rgb[..., ::-1])  # BGR, LZW by default
+    want = read_rgb(p)
+    assert want.shape == (48, 64, 3) and np.abs(want.astype(int) - rgb / 257).max() <= 1
+    monkeypatch.setattr(io, "_16bit_tiff_elsewhere", lambda path: None)  # no OpenCV
+    monkeypatch.setattr(io, "_gdal_rgb", lambda path: None)  # no GDAL
+    try:
+        import imagecodecs  # noqa: F401  # tifffile reads LZW itself: nothing to refuse
+    except ImportError:
+        again = tmp_path / "again.tif"
+        again.write_bytes(p.read_bytes())
+        with pytest.raises(ImageReadError, match=r"again.tif: a 16-bit colour TIFF this install cannot decode"):
+            read_rgb(again)
+    # an error of a library that names no file: the item's file named first (".LZW" was taken for a file's suffix)
+    said = describe_error(Item("rgb16", p, ()), ValueError("<COMPRESSION.LZW: 5> requires the 'imagecodecs' package"))
+    assert said.startswith(f"{p}: <COMPRESSION.LZW: 5>"), said
+
+
+def test_a_float_geotiffs_declared_nodata_is_no_colour(tmp_path, caplog):
+    """Session 106's sweep: a float32 0-1 GeoTIFF with nodata -9999 declared was read by tifffile as colours,
+    warned of as "values down to -1e+04, below 0, read as 0 (black): scale it to 0-1 first"."""
+    rasterio = pytest.importorskip("rasterio")
+    from rasterio.transform import from_origin
+
+    arr = np.full((3, 20, 30), 0.5, np.float32)
+    arr[:, :, :5] = -9999  # the mosaic's edge
+    p = tmp_path / "f.tif"
+    with rasterio.open(p, "w", driver="GTiff", width=30, height=20, count=3, dtype="float32", nodata=-9999,
+                       crs="EPSG:32633", transform=from_origin(500000, 5300000, 0.01, 0.01)) as dst:  # fmt: skip
+        dst.write(arr)
+    with caplog.at_level("WARNING", logger="agriseg"):
+        rgb = read_rgb(p)
+    assert "below 0" not in caplog.text, caplog.text
+    assert (rgb[:, :5] == 0).all() and abs(int(rgb[0, 10, 0]) - 128) <= 1

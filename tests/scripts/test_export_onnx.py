@@ -30,3 +30,17 @@ def test_an_existing_onnx_file_is_kept_and_a_missing_model_is_one_line(tmp_path:
         r = _run(model, "-o", "x.onnx", cwd=tmp_path)
         assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
         assert len(r.stderr.strip().splitlines()) == 1 and r.stderr.startswith(f"error: {model}: "), r.stderr
+
+
+def test_the_onnx_file_is_named_onnx_and_never_the_model_itself(tmp_path: Path) -> None:
+    """Session 106's sweep: `-o runs/tiny/model.safetensors --overwrite` wrote the ONNX graph over the trained
+    model, and `-o my.txt` or `-o photo.jpg --overwrite` took any name."""
+    from agriseg.models.io import export_onnx
+
+    (tmp_path / "model.safetensors").write_bytes(b"weights")
+    with pytest.raises(ValueError, match=r"my.txt: the ONNX file is named .onnx"):
+        export_onnx(str(tmp_path / "model.safetensors"), tmp_path / "my.txt")
+    (tmp_path / "model.onnx").write_bytes(b"graph")
+    with pytest.raises(ValueError, match=r"model.onnx: is the model file being exported"):
+        export_onnx(str(tmp_path / "model.onnx"), tmp_path / "model.onnx")
+    assert (tmp_path / "model.safetensors").read_bytes() == b"weights"

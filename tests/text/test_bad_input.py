@@ -264,8 +264,15 @@ def test_dataset_never_replaces_the_folder_its_inputs_are_in(tmp_path: Path) -> 
     before = sorted(p.relative_to(synth) for p in synth.rglob("*"))
     args = ["text", "dataset", synth / "images", "--masks", synth / "masks", "--classes", CLASSES]
     res = _run(*args, "--tile", "8", "--grid", "4", "-o", synth, "--overwrite")
-    assert res.exit_code == 2 and "synth: holds one of the inputs" in _one_line_error(res), res.output
+    # a generated set is never replaced by a data set (session 106), whatever it holds
+    assert res.exit_code == 2 and "synth: holds a generated set (made.json), not a data set" in _one_line_error(res)
     assert sorted(p.relative_to(synth) for p in synth.rglob("*")) == before
+    plain = tmp_path / "plain"  # the user's own folder of images and masks
+    shutil.copytree(synth / "images", plain / "images")
+    shutil.copytree(synth / "masks", plain / "masks")
+    args = ["text", "dataset", plain / "images", "--masks", plain / "masks", "--classes", CLASSES]
+    res = _run(*args, "--tile", "8", "--grid", "4", "-o", plain, "--overwrite")
+    assert res.exit_code == 2 and "plain: " in _one_line_error(res) and (plain / "images").is_dir(), res.output
 
 
 def test_training_refuses_an_output_dir_it_would_wipe(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -1042,3 +1049,26 @@ def test_a_row_of_other_images_grid_or_classes_is_named_before_training(tmp_path
     missing = missing.add_column("images", [[pic], [None]]).cast_column("images", Sequence(ImageFeature()))
     with pytest.raises(OptionError, match=re.escape("d: row 2 has an image missing (null)")):
         dataset_meta(missing, "d")
+
+
+def test_make_synthetic_and_tiny_model_never_replace_a_model_or_a_data_set(tmp_path: Path) -> None:
+    """Session 106's sweep: `text make-synthetic -o <an sft model> --overwrite` deleted the trained model, and
+    `text tiny-model -o <it> --overwrite` put random weights over it; both replaced a `text dataset` folder too."""
+    trained, data = tmp_path / "trained", tmp_path / "data"
+    trained.mkdir()
+    data.mkdir()
+    for name in ("agriseg_text.json", "agriseg_train_config.json", "config.json"):
+        (trained / name).write_text("{}")
+    (trained / "model.safetensors").write_bytes(b"weights")
+    (data / "dataset_info.json").write_text("{}")
+    (data / "state.json").write_text("{}")
+    synth = ["-n", "2", "--size", "16"]
+    for cmd, said in (
+        (["text", "make-synthetic", "-o", trained, *synth], "holds a model (agriseg_text.json), not a generated set"),
+        (["text", "make-synthetic", "-o", data, *synth], "holds a data set (dataset_info.json), not a generated set"),
+        (["text", "tiny-model", "-o", trained], "holds a trained model (agriseg_train_config.json)"),
+        (["text", "tiny-model", "-o", data], "holds a data set (dataset_info.json), not a model"),
+    ):  # fmt: skip
+        res = _run(*cmd, "--overwrite")
+        assert res.exit_code == 2 and said in _one_line_error(res), res.output
+    assert (trained / "model.safetensors").read_bytes() == b"weights" and (data / "state.json").is_file()

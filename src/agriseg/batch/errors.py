@@ -85,7 +85,8 @@ def describe_error(item: Item, err: BaseException) -> str:
     msg = " ".join(msg.split())  # one line
     src = str(item.source)
     head = msg.split(": ", 1)[0]
-    names_a_file = src in msg or ("/" in head or Path(head).suffix != "") and " " not in head
+    # a path, or a file name that is there ("<COMPRESSION.LZW: 5> requires ..." is no file: session 106's sweep)
+    names_a_file = src in msg or ("/" in head or Path(head).suffix != "" and Path(head).exists()) and " " not in head
     if head.startswith(("http://", "https://")):  # a server, not a file: which area or scene met it is said too
         names_a_file = src in msg  # (two areas' failures read as one line twice)
     return msg if names_a_file else f"{src}: {msg}"

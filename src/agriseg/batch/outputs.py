@@ -5,13 +5,20 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agriseg.batch.errors import counted
 
+if TYPE_CHECKING:
+    from agriseg.data.files import FolderKind
+
 
 def check_output(
-    path: str | Path, overwrite: bool, empty_dir_ok: bool = False, inputs: Iterable[str | Path] = ()
+    path: str | Path,
+    overwrite: bool,
+    empty_dir_ok: bool = False,
+    inputs: Iterable[str | Path] = (),
+    kind: FolderKind | None = None,
 ) -> Path:
     """Refuse to replace an existing single output unless ``overwrite`` (the one place this is said), and
     refuse an output that is one of the run's ``inputs`` even with it.
@@ -21,6 +28,8 @@ def check_output(
         overwrite: replacing it is allowed.
         empty_dir_ok: an existing empty folder does not count.
         inputs: files the run reads (:func:`agriseg.data.files.check_not_input`).
+        kind: what the output folder is: a folder of another kind is never replaced by it, ``--overwrite`` or
+            not (:func:`agriseg.data.files.check_replaceable`; make-synthetic deleted a trained model).
 
     Its folder is created here, before the run, and must be writable, so a run is not lost to a bad output
     path at its end.
@@ -39,7 +48,7 @@ def check_output(
     if there and path.is_dir() and not path.is_symlink():  # a user's folder: said so now, not after --overwrite
         from agriseg.data.files import check_replaceable
 
-        check_replaceable(path)
+        check_replaceable(path, kind)
     if there and not overwrite:
         raise FileExistsError(f"{path}: exists (use --overwrite)")
     try:

@@ -392,6 +392,9 @@ def run_batch(
                         # left there, the earlier outputs were read as this run's (a mask of the old settings
                         # in the folder a training set is made from)
                         msg += "; the outputs an earlier run made for it were removed"
+                    if (mark := getattr(store, "failed", None)) is not None:  # optional in the protocol too
+                        with contextlib.suppress(OSError):  # (a full disk is said below, as it is)
+                            mark(item)  # a file put under its output's name later is a user's
                     outcomes[i] = Outcome(item, "failed", failed(item, msg), msg, "error")
                     if full:
                         raise _full_disk_stop(msg, done(), len(items), opts.overwrite) from res

@@ -54,7 +54,8 @@ def make_synthetic_cmd(outdir: Path, count: int, size: int, seed: int, overwrite
     if not overwrite and already_made(outdir, MADE_BY, landscape_settings(count, size, seed)):
         click.echo(already_there(outdir))
         return
-    write_landscapes(check_output(outdir, overwrite, empty_dir_ok=True), count, size, seed, progress=True)
+    out = check_output(outdir, overwrite, empty_dir_ok=True, kind="generated set")  # never a model's folder
+    write_landscapes(out, count, size, seed, progress=True)
     click.echo(f"{outdir}: {counted(count, 'landscape')} of {size} px; classes {','.join(SYNTH_CLASSES)}")
 
 

@@ -125,10 +125,12 @@ FOLDER_KINDS = {
     "model": frozenset({"agriseg_text.json", "agriseg_train_config.json", "model.safetensors",
                         "adapter_model.safetensors"}),
     "data set": frozenset({"dataset_info.json", "state.json", "dataset_dict.json"}),
+    "generated set": frozenset({"made.json"}),  # text make-synthetic's landscapes
 }  # fmt: skip
+FolderKind = Literal["model", "data set", "generated set"]
 
 
-def check_replaceable(path: Path, kind: Literal["model", "data set"] | None = None) -> None:
+def check_replaceable(path: Path, kind: FolderKind | None = None) -> None:
     """Refuse to replace the folder ``path`` by a new output unless it is empty or agriseg wrote it: marked
     with :data:`FOLDER_MARK`, holding a file only agriseg writes (a text model's ``agriseg_text.json``, a
     training run's ``agriseg_train_config.json``), or recorded as a finished output in the manifest of the

@@ -316,10 +316,18 @@ def _float_colour_tiff(path: Path) -> np.ndarray | None:
                 return None
             arr = page.asarray()
             planar = page.planarconfig == tifffile.PLANARCONFIG.SEPARATE
+            nodata = page.tags.get(42113)  # GDAL_NODATA: a mosaic's declared no-data value, as text
     except Exception:  # noqa: BLE001 - not a TIFF tifffile reads either: PIL's error stands
         return None
     if planar and arr.ndim == 3:  # (C, H, W)
         arr = np.moveaxis(arr, 0, -1)
+    if nodata is not None:  # NaN: read_rgb then asks GDAL, which masks it (a -9999 was read as a colour below
+        try:  # 0 and warned of as such: session 106's sweep)
+            value = float(str(nodata.value).strip("\x00 "))
+        except ValueError:
+            value = None
+        if value is not None and not np.isnan(value):
+            arr = np.where(arr == np.float32(value), np.nan, arr)
     return arr if arr.ndim == 3 and arr.shape[-1] in (3, 4) else None
 
 
@@ -477,12 +485,23 @@ def _read_16bit_colour(path: Path, fmt: str | None) -> np.ndarray | None:
     if fmt == "TIFF":  # tifffile: its planes stored apart too (OpenCV reads those, PIL does not)
         import tifffile
 
-        with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
-            arr = page.asarray()
-            if int(getattr(page, "planarconfig", 1)) == 2 and arr.ndim == 3:  # (C, H, W) -> (H, W, C)
-                arr = np.moveaxis(arr, 0, -1)
-        return np.ascontiguousarray(arr)
+        try:
+            with tifffile.TiffFile(path) as tif:
+                page = tif.pages[0]
+                arr = page.asarray()
+                if int(getattr(page, "planarconfig", 1)) == 2 and arr.ndim == 3:  # (C, H, W) -> (H, W, C)
+                    arr = np.moveaxis(arr, 0, -1)
+            return np.ascontiguousarray(arr)
+        except ValueError as err:  # a compression tifffile needs imagecodecs for (LZW, OpenCV's default; Deflate)
+            # stopped a whole crop predict batch, naming no file (session 106's sweep): OpenCV decodes it, or GDAL
+            # (read_rgb asks it after this error)
+            read = _16bit_tiff_elsewhere(path)
+            if read is None:
+                raise ImageReadError(
+                    f"{path}: a 16-bit colour TIFF this install cannot decode ({err}); save it uncompressed, or "
+                    "pip install imagecodecs (or agriseg[train], whose OpenCV reads it)"
+                ) from None
+            return read
     try:
         import cv2
     except ImportError:
@@ -495,6 +514,21 @@ def _read_16bit_colour(path: Path, fmt: str | None) -> np.ndarray | None:
     if read is None or read.ndim != 3:
         return read
     return read[..., [2, 1, 0, 3][: read.shape[-1]]]  # BGR(A) -> RGB(A)
+
+
+def _16bit_tiff_elsewhere(path: Path) -> np.ndarray | None:
+    """A 16-bit colour TIFF ``(H, W, C)`` read by OpenCV (the ``train`` extra), for the compressions tifffile
+    leaves to imagecodecs; None without OpenCV (:func:`read_rgb` then asks GDAL)."""
+    import importlib.util
+
+    if importlib.util.find_spec("cv2") is None:
+        return None
+    import cv2
+
+    read = cv_read(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
+    if read is None or read.ndim != 3:
+        return None
+    return np.ascontiguousarray(read[..., [2, 1, 0, 3][: read.shape[-1]]])  # BGR(A) -> RGB(A)
 
 
 def cv_write(path: str | Path, arr: np.ndarray, params: Sequence[int] = ()) -> None:

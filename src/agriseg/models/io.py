@@ -531,9 +531,16 @@ def export_onnx(name_or_path: str | Path, target: str | Path) -> Path:
 
     Raises:
         agriseg.extras.MissingExtra: the ``train`` extra is not installed.
+        ValueError: ``target`` is not named ``.onnx``, or is the model file itself (either was written over, the
+            trained model lost: session 106's sweep).
     """
     from agriseg.extras import MissingExtra, require
 
+    if Path(target).suffix.lower() != ".onnx":
+        raise ValueError(f"{target}: the ONNX file is named .onnx; name it so")
+    source = resolve(name_or_path)
+    if Path(target).resolve() == Path(source).resolve():
+        raise ValueError(f"{target}: is the model file being exported; name another output")
     require("train", "exporting a model to ONNX")  # one line naming the extra, not onnx's ModuleNotFoundError
     try:
         import onnx
@@ -543,7 +550,6 @@ def export_onnx(name_or_path: str | Path, target: str | Path) -> Path:
 
     from agriseg.runtime import OnnxModule
 
-    source = resolve(name_or_path)
     model, cfg = load_model(source)
     x = torch.rand(1, cfg.in_channels, *ONNX_EXPORT_SIZE)
     graph = onnx.load_from_string(OnnxModule.export(model, x, dynamic_size=True).onnx)

@@ -444,7 +444,12 @@ def build_tiny_model(
                 n = 0
             if n:
                 return n, False
-    check_output(outdir, overwrite, empty_dir_ok=True)
+    if (out / "agriseg_train_config.json").is_file():  # --overwrite put random weights over a trained model
+        raise OptionError(
+            f"{outdir}: holds a trained model (agriseg_train_config.json), which tiny-model never replaces with an "
+            "untrained one: name another output"
+        )
+    check_output(outdir, overwrite, empty_dir_ok=True, kind="model")
     model, proc = build_tiny_vlm(class_names, cfg, seed=seed)
     n = sum(p.numel() for p in model.parameters())
     save_tiny_vlm(model, proc, outdir, class_names, made_with)
