@@ -219,6 +219,10 @@ def test_a_missing_predicted_mask_is_called_a_prediction(tmp_path):
     args = ["--images", tmp_path / "img", "--masks", tmp_path / "lab", "--pred-masks", tmp_path / "pred"]
     res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args)])
     assert res.exit_code == 1 and "a_mask.png: predicted mask not found (--pred-masks" in res.output, res.output
+    Image.fromarray(np.full((8, 8), 255, np.uint8)).save(tmp_path / "pred" / "a_mask.png")
+    (tmp_path / "pred" / "a_mask.png").write_bytes((tmp_path / "pred" / "a_mask.png").read_bytes()[:45])
+    res = CliRunner().invoke(main, ["crop", "evaluate", *map(str, args)])  # a damaged one: not "label" (s106)
+    assert res.exit_code == 1 and "a_mask.png: truncated predicted mask" in res.output, res.output
 
 
 def test_a_pair_that_cannot_be_scored_is_named_and_the_others_are_scored(tmp_path):

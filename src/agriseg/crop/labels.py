@@ -59,7 +59,8 @@ def read_label(
         colormap: ``{"R,G,B": class_id}`` for ``colormap`` mode.
         setting: where the user sets the label mode, named in warnings and errors (``crop evaluate``'s
             ``--label-mode``; ``data.label_mode`` in a training config, ``manual_label_mode`` in selftrain's).
-        kind: what the file is, in the warning of a smoothed mask (``predicted mask`` for saved predictions).
+        kind: what the file is, in its read errors and the warning of a smoothed mask (``predicted mask`` for
+            saved predictions: a truncated one was called a "truncated label", session 106's sweep).
 
     Raises:
         ImageReadError: if the file is missing or unreadable, or a colormap label is not RGB.
@@ -70,7 +71,7 @@ def read_label(
     if mode not in get_args(LabelMode):  # a library call's typo read every label as class ids (mIoU 1.0)
         raise OptionError(f"label mode {mode!r}: not one of {', '.join(get_args(LabelMode))}")
     path = Path(path)
-    with open_image(path, "label") as im:  # a palette label's index is its class id
+    with open_image(path, kind) as im:  # a palette label's index is its class id
         orientation = exif_orientation(im)
         arr = np.asarray(im.convert("RGB")) if mode == "colormap" else np.asarray(im)
         if mode == "binary" and im.mode == "P":  # by index (0 = background), as a VOC-style label is drawn
