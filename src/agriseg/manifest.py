@@ -80,22 +80,19 @@ def _altered(path: Path, recorded: list[Any]) -> bool:
 
 
 def _output_state(path: Path) -> list[Any]:
-    """What an output is when a run begins: a file's :func:`stamp`; a folder's ``["dir", inode, mtime_ns]`` (a
-    folder output is written under a temporary name and renamed: another folder in its place has another inode)."""
-    if path.is_dir():
-        st = path.stat()
-        return ["dir", st.st_ino, st.st_mtime_ns]
-    return stamp(path)
+    """What an output is when a run begins or an item fails: ``[kind, inode, mtime_ns, size]``. Every output is
+    written under a temporary name and renamed, so one written since has another inode; an edit in place moves
+    its time (exact and cheap, where a :func:`stamp`'s hash of its ends missed a change in a raster's middle)."""
+    st = path.stat()
+    return ["dir" if path.is_dir() else "file", st.st_ino, st.st_mtime_ns, 0 if path.is_dir() else st.st_size]
 
 
 def _still_held(path: Path, held: list[Any]) -> bool:
     """Whether ``path`` is still what :func:`_output_state` found."""
-    if held and held[0] == "dir":
-        if not path.is_dir():
-            return False
-        st = path.stat()
-        return [st.st_ino, st.st_mtime_ns] == held[1:]
-    return path.is_file() and not _altered(path, held)
+    try:
+        return _output_state(path) == list(held)
+    except OSError:
+        return False
 
 
 def _key(path: Path, folder: Path) -> str:
@@ -119,6 +116,7 @@ class ManifestStore:
         self.legacy = legacy
         self._records: dict[Path, dict[Key, dict[str, Any]]] = {}  # folder -> (command, item) -> record
         self._command = ""
+        self._recipe: Recipe | None = None
         self._tables: dict[Path, dict[str, str]] = {}  # folder -> table name -> the command that writes it
         self._had_manifest: dict[Path, bool] = {}
         self._locks: list[Path] = []
@@ -134,6 +132,7 @@ class ManifestStore:
         """Lock every output folder of ``items`` and read its manifest."""
         folders = sorted({p.parent.resolve() for it in items for p in it.outputs})
         self._command = recipe.command if recipe is not None else ""
+        self._recipe = recipe
         try:
             for folder in folders:
                 self._open_folder(folder)
@@ -168,16 +167,18 @@ class ManifestStore:
             return Verdict("unrecorded", str(foreign[0]))
         assert rec is not None
         if rec.get("pending"):
-            left = rec.get("failed")  # the item failed: the outputs there then, by stamp (:meth:`failed`)
+            left = rec.get("failed")  # the item failed: the outputs there then (:meth:`failed`)
             if isinstance(left, dict):  # a file put under an output's name since is someone's: kept (session 106)
-                new = [p for p in present if (k := _key(p, folder)) not in left or _altered(p, left[k])]
+                new = [p for p in present if (k := _key(p, folder)) not in left or not _still_held(p, left[k])]
                 if new:
                     return Verdict("unrecorded", str(new[0]))
-            was, held = rec.get("was"), rec.get("held") or {}
+            was, held, redo = rec.get("was"), rec.get("held") or {}, rec.get("redo")
             if not isinstance(was, dict) or not all(
                 (k := _key(p, folder)) in held and _still_held(p, held[k]) for p in present
             ):
                 return Verdict("missing")  # outputs of an item a killed run had started: made again
+            if recipe is not None and isinstance(redo, dict) and not recipe.changes(item, Fingerprint.from_dict(redo)):
+                return Verdict("missing")  # the stopped redo's own settings (--overwrite): the same command goes on
             rec = was  # a run stopped (or failed) before it replaced them: they are what the earlier run made
         same_outputs = sorted(rec["outputs"]) == sorted(p.name for p in item.outputs)
         stamps = rec.get("stamps", {})
@@ -234,6 +235,8 @@ class ManifestStore:
             if isinstance(was, dict) and "fingerprint" in was and held:
                 rec["was"] = {k: was[k] for k in ("outputs", "fingerprint", "stamps") if k in was}
                 rec["held"] = earlier.get("held", held) if earlier.get("pending") else held
+                if self._recipe is not None:  # the redo's own settings: the same command goes on with it
+                    rec["redo"] = self._recipe.fingerprint(item).to_dict()
             self._put(folder, recs, (self._command, item.name), rec)
             self._inputs.update(Path(f).resolve() for f in item.inputs)
             by_folder.setdefault(folder, []).append(json.dumps(rec) + "\n")
@@ -328,7 +331,7 @@ class ManifestStore:
         rec = recs.get(key)
         if rec is None or not rec.get("pending"):
             return
-        left = {_key(p, folder): stamp(p) for p in item.outputs if p.is_file()}
+        left = {_key(p, folder): _output_state(p) for p in item.outputs if p.exists()}
         rec = {**rec, "failed": left}
         self._put(folder, recs, key, rec)
         _append(folder / MANIFEST, json.dumps(rec) + "\n")

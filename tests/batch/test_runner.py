@@ -593,28 +593,60 @@ def test_a_file_put_under_the_output_name_of_an_item_that_failed_is_kept(tmp_pat
     assert mine.read_text() == "MENDED AGAIN"
 
 
+def test_a_folder_output_of_a_failed_redo_is_still_the_commands(tmp_path: Path) -> None:
+    """Session 106's review: after a failed `text dataset --overwrite`, the data set folder (not stamped as a file)
+    was refused as a user's: "exists and was not written by this command"."""
+    from agriseg.manifest import ManifestStore
+
+    src = tmp_path / "in.txt"
+    src.write_text("good")
+    item = Item("ds", src, (tmp_path / "out" / "ds",), (src,))
+
+    def build(it: Item) -> dict:
+        if src.read_text() == "bad":
+            raise ValueError("no samples")
+        with atomic_write(it.outputs[0]) as tmp:
+            tmp.mkdir()
+            (tmp / "data.arrow").write_text(src.read_text())
+        return {"status": "ok"}
+
+    r = Recipe("demo", "1")
+    assert run_batch([item], build, options=QUIET, recipe=r, store=ManifestStore()).counts["ok"] == 1
+    src.write_text("bad")
+    over = dataclasses.replace(QUIET, overwrite=True)
+    assert run_batch([item], build, options=over, recipe=r, store=ManifestStore()).counts["failed"] == 1
+    src.write_text("good")  # the input as the folder was made from: the folder stands (refused before)
+    res = run_batch([item], build, options=QUIET, recipe=r, store=ManifestStore())
+    assert res.counts["skipped"] == 1 and (item.outputs[0] / "data.arrow").read_text() == "good", res.failures
+    src.write_text("other")  # another input: the failed redo's own command goes on, or is said changed
+    res = run_batch([item], build, options=QUIET, recipe=r, store=ManifestStore())
+    assert res.counts["failed"] == 1 and "changed since" in res.failures[0], res.failures
+    assert run_batch([item], build, options=over, recipe=r, store=ManifestStore()).counts["ok"] == 1
+
+
 def test_outputs_a_stopped_redo_left_standing_keep_the_record_that_made_them(tmp_path: Path) -> None:
     """Session 106's sweep: `text dataset --overwrite --seed 5`, stopped before it replaced the seed-0 data set,
     left it "pending": the next run with any options replaced it without --overwrite, and the seed-0 run itself
     rebuilt it. What the earlier run made stands as that run's until it is replaced."""
     from agriseg.manifest import ManifestStore
 
-    r0, r5 = Recipe("demo", "1", {"seed": 0}), Recipe("demo", "1", {"seed": 5})
+    r0, r5, r7 = (Recipe("demo", "1", {"seed": n}) for n in (0, 5, 7))
     items = _items(tmp_path, ["a"])
     assert run_batch(items, _work, options=QUIET, recipe=r0, store=ManifestStore()).counts["ok"] == 1
     store = ManifestStore()
     store.open(items, r5)
     store.begin(items)  # the --overwrite run with seed 5 starts, then is killed (close never runs either)
-    res = run_batch(items, _work, options=QUIET, recipe=r5, store=ManifestStore())
-    assert res.counts["failed"] == 1 and "seed" in res.outcomes[0].error, res.outcomes[0].error  # not replaced
+    res = run_batch(items, _work, options=QUIET, recipe=r7, store=ManifestStore())
+    assert res.counts["failed"] == 1 and "seed: 0 -> 7" in res.outcomes[0].error, res.outcomes[0].error  # kept
     assert run_batch(items, _work, options=QUIET, recipe=r0, store=ManifestStore()).counts["skipped"] == 1
+    # the stopped redo's own settings: the same command without --overwrite goes on, as its Ctrl-C line says
+    assert run_batch(items, _work, options=QUIET, recipe=r5, store=ManifestStore()).counts["ok"] == 1
     # one that had replaced the output before it was killed: its output is not the earlier run's (made again)
     store = ManifestStore()
-    store.open(items, r5)
+    store.open(items, r0)
     store.begin(items)
     _work(items[0])
-    (tmp_path / "out" / "a.res").write_text("half of seed 5")
-    assert run_batch(items, _work, options=QUIET, recipe=r5, store=ManifestStore()).counts["ok"] == 1
+    assert run_batch(items, _work, options=QUIET, recipe=r7, store=ManifestStore()).counts["ok"] == 1
 
 
 def test_an_items_record_is_found_by_its_outputs_under_an_earlier_name(tmp_path: Path) -> None:
@@ -808,11 +840,7 @@ def test_leftovers_of_a_redo_that_failed_are_removed_by_the_next_run(tmp_path: P
     with pytest.raises(DiskFull, match="No space left on device; free some space, then run the command again"):
         run_batch([item], broken, options=redo, recipe=recipe, store=ManifestStore())
     assert extra.exists()
-    # the redo replaced nothing: the earlier run's outputs stand as its record says (session 106: a stopped
-    # redo's "pending" made them missing, and any later run replaced them unasked)
-    kept = run_batch([item], _work, options=QUIET, recipe=recipe, store=ManifestStore())
-    assert kept.counts["skipped"] == 1 and extra.exists()
-    again = run_batch([item], _work, options=redo, recipe=recipe, store=ManifestStore())
+    again = run_batch([item], _work, options=QUIET, recipe=recipe, store=ManifestStore())
     assert again.counts["ok"] == 1 and not extra.exists()
 
 
@@ -2024,10 +2052,9 @@ def test_a_redo_with_other_settings_that_fails_removes_the_earlier_outputs(tmp_p
     # this run's settings: kept through a failed redo, and through a failed run after it (a pending record)
     assert run_batch(items, _work, options=QUIET, recipe=level2, store=ManifestStore()).counts["ok"] == 1
     same = run_batch(items, fails_on_a, options=redo, recipe=level2, store=ManifestStore())
-    assert same.counts["failed"] == 1 and "removed" not in same.failures[0]
-    # the failed redo replaced nothing: its outputs stand as the run of these settings made them (session 106)
     again = run_batch(items, fails_on_a, options=QUIET, recipe=level2, store=ManifestStore())
-    assert again.counts == {"ok": 0, "skipped": 2, "failed": 0}
+    for res in (same, again):
+        assert res.counts["failed"] == 1 and "removed" not in res.failures[0]
     assert items[0].outputs[0].read_text() == "A"
 
 

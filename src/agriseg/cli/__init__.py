@@ -211,7 +211,8 @@ class _DebugFormatter(logging.Formatter):
         text = super().format(record)
         if record.levelno < logging.INFO:
             return f"debug: {text}"
-        if record.levelno == logging.WARNING and not text.startswith("warning: "):
+        # (a batch's failure lines, "failed: ...", as its summary says them)
+        if record.levelno == logging.WARNING and not text.startswith(("warning: ", "failed: ")):
             return f"warning: {text}"
         return text
 
