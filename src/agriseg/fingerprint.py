@@ -429,6 +429,9 @@ class Recipe:
             not replace(self, options=o, same_as=()).fingerprint(item).changes(earlier) for o in self.same_as
         ):
             return []
+        if said and any(not self.fingerprint(replace(item, resolved=r, same_as=())).changes(earlier)
+                        for r in item.same_as):  # fmt: skip
+            return []
         return said
 
     def fingerprint(self, item: Item, with_hash: bool = False) -> Fingerprint:

@@ -575,6 +575,14 @@ def test_a_16bit_colour_tiff_compressed_with_lzw_is_read(tmp_path, monkeypatch):
     assert cv2.imwrite(str(p), rgb[..., ::-1])  # BGR, LZW by default
     want = read_rgb(p)
     assert want.shape == (48, 64, 3) and np.abs(want.astype(int) - rgb / 257).max() <= 1
+    rasterio = pytest.importorskip("rasterio")
+    for interleave in ("pixel", "band"):  # planes stored apart, LZW: OpenCV read stripes (session 106's review)
+        q = tmp_path / f"{interleave}.tif"
+        with rasterio.open(q, "w", driver="GTiff", width=64, height=48, count=3, dtype="uint16", photometric="RGB",
+                           compress="lzw", interleave=interleave, crs="EPSG:32633",
+                           transform=rasterio.transform.from_origin(500000, 5300000, 1, 1)) as dst:  # fmt: skip
+            dst.write(np.moveaxis(rgb, -1, 0))
+        assert np.abs(read_rgb(q).astype(int) - rgb / 257).max() <= 1, interleave
     monkeypatch.setattr(io, "_16bit_tiff_elsewhere", lambda path: None)  # no OpenCV
     monkeypatch.setattr(io, "_gdal_rgb", lambda path: None)  # no GDAL
     try:

@@ -161,6 +161,8 @@ def test_bad_dates() -> None:
         with pytest.raises(ValueError, match="END is before START"):
             parse_dates(text)
     assert parse_dates("2023-04-10T08:00/2023-04-10") == ("2023-04-10T08:00", "2023-04-10")  # to the day's end
+    ordered = "2023-04-11T01:00+05:00/2023-04-10T22:00Z"  # by local days the end came first; in UTC it does not
+    assert parse_dates(ordered) == tuple(ordered.split("/"))
 
 
 def test_a_range_takes_its_end_day_and_the_cloud_limit_itself(loopback: Loopback, tmp_path: Path) -> None:

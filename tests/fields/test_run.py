@@ -251,3 +251,25 @@ def test_window_b_dates_of_a_single_window_model_are_no_setting_of_its_scenes(
     for other in (["--win-b-dates", "2023-07-01/2023-08-31"], []):  # other dates, or none: the same scenes
         res = CliRunner().invoke(main, [*args, *other])
         assert res.exit_code == 0 and "other settings" not in res.output, res.output
+
+
+def test_a_one_window_scene_an_earlier_agriseg_recorded_with_window_b_dates_resumes(
+    loopback: Loopback, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Session 106's review: scenes downloaded before window B's dates left a one-window model's fingerprint were
+    refused on an identical re-run ("--win-b-dates: 2023-08-01/2023-08-31 -> not read")."""
+    from agriseg.fields.mapping import commands
+    from tests.fields.stac_server import tiny_ftw_checkpoint
+
+    model = tmp_path / "one_window.ckpt"
+    model.write_bytes(tiny_ftw_checkpoint(in_channels=4))
+    bbox = ",".join(f"{v:.6f}" for v in bbox_deg(500050, 5316200, 500300, 5316450))
+    args = ["fields", "download", "--bbox", bbox, "--stac-url", loopback.url + "/stac", "-m", str(model),
+            "--win-a-dates", "2023-04-01/2023-04-30", "--win-b-dates", "2023-08-01/2023-08-31",
+            "-o", str(tmp_path / "s.tif")]  # fmt: skip
+    real = commands.SceneRequest.options
+    with monkeypatch.context() as m:  # as the agriseg of before recorded the request: both windows' dates
+        m.setattr(commands.SceneRequest, "options", lambda self, windows=("a", "b"): real(self))
+        assert CliRunner().invoke(main, args).exit_code == 0
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 0 and "0 downloaded, 1 skipped" in again.output, again.output

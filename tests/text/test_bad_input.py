@@ -584,6 +584,12 @@ def test_evaluate_with_no_truth_of_any_predictions_name_is_a_usage_error(
     said = _one_line_error(res)
     assert res.exit_code == 2 and "no truth mask named m0.* in" in said, res.output
     assert "(it holds m0_mask.png: truth masks are matched by the predictions' names)" in said, said
+    numbered = tmp_path / "numbered"  # m00.png is another image than m0.png: no hint (session 106's review)
+    numbered.mkdir()
+    for f in truth.iterdir():
+        shutil.copy(f, numbered / f"{f.stem}0{f.suffix}")
+    res = _run("text", "evaluate", pred, "--masks", numbered, "--classes", CLASSES)
+    assert res.exit_code == 2 and "it holds" not in _one_line_error(res), res.output
 
 
 def test_evaluate_with_too_few_classes_is_a_usage_error(masks: tuple[Path, Path]) -> None:

@@ -22,6 +22,8 @@ class Item:
         uses_model: whether the run's model makes its outputs; ``False`` for an input measured as it is (a mask
             file in ``crop traits``), whose fingerprint then names no model, so a run with or without a model
             resumes it.
+        same_as: other ``resolved`` values whose outputs are these (as an earlier agriseg recorded them): outputs
+            recorded with one resume (:meth:`agriseg.fingerprint.Recipe.changes`).
     """
 
     name: str
@@ -31,6 +33,7 @@ class Item:
     resolved: Mapping[str, Any] = field(default_factory=dict)
     payload: Any = None
     uses_model: bool = True
+    same_as: tuple[Mapping[str, Any], ...] = ()
 
     def replaces(self, overwrite: bool) -> bool:
         """Whether the work function must replace outputs it finds: with ``overwrite``, or when one is there.

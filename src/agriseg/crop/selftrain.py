@@ -436,7 +436,7 @@ class SelfTrainer:
         wanted = self._stage_wanted(epochs, init, after)
         found = _finished_stage(record, wanted)
         ev = self.cfg.evaluate
-        scoring = ev.model_dump(mode="json") if ev is not None else None
+        scoring = _scoring(ev) if ev is not None else None
         if found is not None:  # an interrupted run of the same inputs and options had trained it: not again
             kept, scored_with = found
             if ev is None:  # true-label scores of other settings, or none asked for: not this run's
@@ -540,6 +540,22 @@ class SelfTrainer:
 
 
 STAGE_RECORD = "agriseg_stage.json"  # what a finished stage was trained from, beside its model
+
+
+def _scoring(ev: SelfTrainEvalConfig) -> dict[str, Any]:
+    """What a stage's true-label scores were made from: the ``evaluate`` settings and the photos' and labels'
+    names, sizes and times (labels edited since an interrupted run kept its stage's old scores: session 106's
+    review)."""
+    files: dict[str, list[Any]] = {}
+    for folder in (ev.images, ev.labels):
+        try:
+            files[folder] = sorted((f.name, (st := f.stat()).st_size, st.st_mtime_ns) for f in Path(folder).iterdir()
+                                   if f.is_file())  # fmt: skip
+        except OSError:
+            files[folder] = []
+    if ev.stems and Path(ev.stems).is_file():
+        files[ev.stems] = [Path(ev.stems).read_text(encoding="utf-8", errors="replace")]
+    return json.loads(json.dumps({"settings": ev.model_dump(mode="json"), "files": files}))
 
 
 def _finished_stage(record: Path, wanted: dict | None) -> tuple[dict, Any] | None:
@@ -837,14 +853,14 @@ def adapt(
     from agriseg.models.io import load_model, resolve
 
     output = Path(output)
+    base_path = str(resolve(base_model))
+    model, mcfg = load_model(base_path)
+    check_vegetation_model(mcfg, base_model)  # before the work folder: a refused model leaves nothing behind
     work = adapt_workdir(output, workdir)
     made_work = not work.exists()  # removed again when the photos turn out unusable before any work
     img_dir = work / "images"
     img_dir.mkdir(parents=True, exist_ok=True)
     names = link_photos(photos, img_dir)
-    base_path = str(resolve(base_model))
-    model, mcfg = load_model(base_path)
-    check_vegetation_model(mcfg, base_model)
     cfg = SelfTrainConfig(
         name=f"adapt-{output.stem}",
         output_dir=str(work),

@@ -321,13 +321,13 @@ def _float_colour_tiff(path: Path) -> np.ndarray | None:
         return None
     if planar and arr.ndim == 3:  # (C, H, W)
         arr = np.moveaxis(arr, 0, -1)
-    if nodata is not None:  # NaN: read_rgb then asks GDAL, which masks it (a -9999 was read as a colour below
-        try:  # 0 and warned of as such: session 106's sweep)
+    if nodata is not None:  # black, as GDAL reads it (a -9999 was read as a colour below 0 and warned of as
+        try:  # such: session 106's sweep), with GDAL installed or not
             value = float(str(nodata.value).strip("\x00 "))
         except ValueError:
             value = None
         if value is not None and not np.isnan(value):
-            arr = np.where(arr == np.float32(value), np.nan, arr)
+            arr = np.where(arr == np.float32(value), np.zeros((), arr.dtype), arr)
     return arr if arr.ndim == 3 and arr.shape[-1] in (3, 4) else None
 
 
@@ -483,23 +483,29 @@ def _read_16bit_colour(path: Path, fmt: str | None) -> np.ndarray | None:
     and part of the base install.
     """
     if fmt == "TIFF":  # tifffile: its planes stored apart too (OpenCV reads those, PIL does not)
+        import importlib.util
+
         import tifffile
 
+        planar = False
         try:
             with tifffile.TiffFile(path) as tif:
                 page = tif.pages[0]
+                planar = int(getattr(page, "planarconfig", 1)) == 2
                 arr = page.asarray()
-                if int(getattr(page, "planarconfig", 1)) == 2 and arr.ndim == 3:  # (C, H, W) -> (H, W, C)
+                if planar and arr.ndim == 3:  # (C, H, W) -> (H, W, C)
                     arr = np.moveaxis(arr, 0, -1)
             return np.ascontiguousarray(arr)
-        except ValueError as err:  # a compression tifffile needs imagecodecs for (LZW, OpenCV's default; Deflate)
-            # stopped a whole crop predict batch, naming no file (session 106's sweep): OpenCV decodes it, or GDAL
-            # (read_rgb asks it after this error)
-            read = _16bit_tiff_elsewhere(path)
+        except Exception as err:  # noqa: BLE001 - a compression tifffile leaves to imagecodecs (LZW: ValueError;
+            # ZSTD: ModuleNotFoundError) stopped a whole crop predict batch, naming no file (session 106's sweep).
+            # GDAL reads every one (read_rgb asks it after this error); OpenCV, without GDAL, those of pixel-
+            # interleaved bands (it misreads planes stored apart and LZW-compressed: stripes, session 106's review)
+            gdal = importlib.util.find_spec("rasterio") is not None
+            read = None if gdal or planar else _16bit_tiff_elsewhere(path)
             if read is None:
                 raise ImageReadError(
                     f"{path}: a 16-bit colour TIFF this install cannot decode ({err}); save it uncompressed, or "
-                    "pip install imagecodecs (or agriseg[train], whose OpenCV reads it)"
+                    'pip install imagecodecs (or "agriseg[fields]", whose GDAL reads it)'
                 ) from None
             return read
     try:
@@ -517,8 +523,8 @@ def _read_16bit_colour(path: Path, fmt: str | None) -> np.ndarray | None:
 
 
 def _16bit_tiff_elsewhere(path: Path) -> np.ndarray | None:
-    """A 16-bit colour TIFF ``(H, W, C)`` read by OpenCV (the ``train`` extra), for the compressions tifffile
-    leaves to imagecodecs; None without OpenCV (:func:`read_rgb` then asks GDAL)."""
+    """A 16-bit colour TIFF ``(H, W, C)`` of pixel-interleaved bands read by OpenCV (the ``train`` extra), for
+    the compressions tifffile leaves to imagecodecs where GDAL is not installed; None without OpenCV."""
     import importlib.util
 
     if importlib.util.find_spec("cv2") is None:

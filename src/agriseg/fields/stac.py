@@ -184,7 +184,7 @@ def parse_dates(text: str, what: str = "date range") -> tuple[str, str]:
     # by the instant, in UTC, as the search sends them: "2023-04-10T12:00/2023-04-10T08:00" is one day, and was
     # sent to the API as an interval that ends before it starts (session 106's sweep)
     start, end = (parse_utc(_rfc3339(p, end_of_day)) for p, end_of_day in zip(parts, (False, True), strict=True))
-    if days[1] < days[0] or end < start:
+    if end < start:  # (not by local days: 01:00+05:00 on the 11th is the 10th, 20:00 UTC)
         raise ValueError(f"{what} {text!r}: END is before START")
     return parts[0], parts[1]
 

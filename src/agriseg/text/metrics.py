@@ -362,6 +362,18 @@ def evaluate_files(
     }
 
 
+def _affixed(stem: str, other: str) -> bool:
+    """Whether ``other`` is ``stem`` with a word added, as truth masks are often named: ``0001_mask``,
+    ``mask_0001``, ``0001-gt`` (``10`` is another image than ``1``, not a renamed truth)."""
+    import re
+
+    if other.startswith(stem):
+        return re.fullmatch(r"[_\-. ][A-Za-z]+", other[len(stem) :]) is not None
+    if other.endswith(stem):
+        return re.fullmatch(r"[A-Za-z]+[_\-. ]", other[: -len(stem)]) is not None
+    return False
+
+
 class _OptionsMisfit(ValueError):
     """One prediction's failure that, when every prediction fails so, is the options' (:func:`evaluate_files`):
     a truth class id outside the class list, a prediction given as its own truth, or no truth of its name."""
@@ -398,7 +410,7 @@ def _read_pair(
 
     key = stem_key(pf)  # a truth saved on a Mac ("e" and an accent) matches a prediction named "é"
     if key not in truth_files:  # every prediction so: --masks names the wrong folder, or its names differ (exit 2)
-        near = sorted(f.name for k, f in truth_files.items() if k.startswith(key) or key.startswith(k))[:1]
+        near = sorted(f.name for k, f in truth_files.items() if _affixed(key, k))[:1]
         hint = f" (it holds {near[0]}: truth masks are matched by the predictions' names)" if near else ""
         raise _OptionsMisfit(f"{pf}: no truth mask named {pf.stem}.* in {truth_dir}{hint}")
     if pf.resolve() == truth_files[key].resolve():  # --masks naming the predictions: a perfect score of nothing

@@ -778,3 +778,20 @@ def test_trimaps_ignoring_most_pixels_are_said_to_make_stage_2_scores_say_little
     said = trimap_summary(0.928)
     assert said.startswith("trimaps: 92.8% of pixels ignored on average (most of each photo")
     assert "train stage 1 longer, --stage1-epochs" in said
+
+
+def test_the_scoring_record_of_a_stage_follows_its_true_labels(tmp_path: Path) -> None:
+    """Session 106's review: a kept stage's scores were redone when the `evaluate` settings changed, not when its
+    true labels were edited since the interrupted run."""
+    import os
+
+    from agriseg.crop.selftrain import SelfTrainEvalConfig, _scoring
+
+    (tmp_path / "img").mkdir()
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "a.png").write_bytes(b"label")
+    ev = SelfTrainEvalConfig(images=str(tmp_path / "img"), labels=str(tmp_path / "lab"))
+    before = _scoring(ev)
+    assert _scoring(ev) == before
+    os.utime(tmp_path / "lab" / "a.png", ns=(1, 1))  # edited (its time moved)
+    assert _scoring(ev) != before

@@ -331,7 +331,8 @@ def download(
     request.check(inputs[0])  # a bad --bbox or date range is a usage error before anything is fetched
     # named by the whole file name: scene.tif and scene.tiff in one folder are two downloads, each its own record
     # window B's dates are no setting of a one-window model's scene (its re-run with other ones was refused)
-    item = Item(output.name, output, (output,), resolved=request.options(inputs[0]), payload=request)
+    item = Item(output.name, output, (output,), resolved=request.options(inputs[0]), payload=request,
+                same_as=(request.options(),))  # fmt: skip  # recorded with them by an earlier agriseg: resumed
     opts = dataclasses.replace((batch or BatchOptions()).labelled("download", "scene"), named_output=True)
     return _downloads([item], config, opts, model, inputs)
 
@@ -917,7 +918,9 @@ def download_areas(
         else:
             payload = SceneRequest(bbox, request.win_a_dates, request.win_b_dates, season=request.season)
             resolved = payload.options(inputs[0])  # a one-window model's: without window B's dates
-        items.append(Item(names[i], ids[i], (Path(folder) / f"{names[i]}.tif",), resolved=resolved, payload=payload))
+        earlier = (payload.options(),) if isinstance(payload, SceneRequest) else ()  # an earlier agriseg's record
+        items.append(Item(names[i], ids[i], (Path(folder) / f"{names[i]}.tif",), resolved=resolved, payload=payload,
+                          same_as=earlier))  # fmt: skip
     opts = (batch or BatchOptions()).labelled("download", "area", progress=len(items) > 1)
     return _downloads(items, config, opts, model, inputs, table=Path(folder) / "areas.json")
 
