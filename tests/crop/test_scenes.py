@@ -491,3 +491,13 @@ def test_a_label_of_another_image_suffix_is_read(tmp_path: Path, samples_dir: Pa
     Image.open(samples_dir / "peanut" / "labels" / "0399.png").save(tmp_path / "labels" / "0399.tif")
     rgb, lab = read_pair(tmp_path / "images", tmp_path / "labels", "0399", refine_band=0)
     assert lab.shape == rgb.shape[:2] and (lab > 0).any()
+
+
+def test_photos_and_labels_swapped_are_a_usage_error_counting_the_others(tmp_path: Path) -> None:
+    """Session 106's sweep: `make-synthetic lab --photos labels/ --labels images/` exited 1 with "... check that
+    photos and labels are not swapped and more"."""
+    samples = Path(__file__).resolve().parents[2] / "src" / "agriseg" / "samples" / "peanut"
+    args = ["--photos", str(samples / "labels"), "--labels", str(samples / "images"), "-n", "2"]
+    res = CliRunner().invoke(main, ["crop", "make-synthetic", "lab", "-o", str(tmp_path / "s"), *args])
+    assert res.exit_code == 2, res.output
+    assert "check that photos and labels are not swapped; and 2 more)" in res.output, res.output

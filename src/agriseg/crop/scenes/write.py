@@ -130,9 +130,16 @@ def write_set(
         lacking = None if soils else "enough bare soil for a canvas (at most 8 % of it plants or other green)"
     if lacking:
         read = len(stems) - len(failed or [])
-        first = f"{failed[0]}{' and more' if len(failed) > 1 else ''}" if failed else ""
+        first = f"{failed[0]}{f'; and {len(failed) - 1} more' if len(failed) > 1 else ''}" if failed else ""
         if failed and not read:  # none could be read: that is the reason, not the soil
-            raise ValueError(f"{images}: none of the {len(stems)} photos could be read ({first})")
+            from agriseg.config import OptionError
+
+            # every one a photo given as a label: --photos and --labels swapped, a usage error (exit 2 as crop
+            # evaluate's; it was exit 1 with "... swapped and more", session 106's sweep)
+            swapped = all("photos and labels are not swapped" in f for f in failed)
+            raise (OptionError if swapped else ValueError)(
+                f"{images}: none of the {len(stems)} photos could be read ({first})"
+            )
         unread_said = f" ({len(failed)} more could not be read: {first})" if failed else ""
         which = f"the {'readable ' if failed else ''}photo" if read == 1 else f"none of the {read} photos"
         raise ValueError(f"{images}: {which} {'lacks' if read == 1 else 'has'} {lacking}{unread_said}")
