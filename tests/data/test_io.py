@@ -583,7 +583,7 @@ def test_a_16bit_colour_tiff_compressed_with_lzw_is_read(tmp_path, monkeypatch):
                            transform=rasterio.transform.from_origin(500000, 5300000, 1, 1)) as dst:  # fmt: skip
             dst.write(np.moveaxis(rgb, -1, 0))
         assert np.abs(read_rgb(q).astype(int) - rgb / 257).max() <= 1, interleave
-    monkeypatch.setattr(io, "_16bit_tiff_elsewhere", lambda path: None)  # no OpenCV
+    monkeypatch.setattr(io, "_cv_colour", lambda path: None)  # no OpenCV
     monkeypatch.setattr(io, "_gdal_rgb", lambda path: None)  # no GDAL
     try:
         import imagecodecs  # noqa: F401  # tifffile reads LZW itself: nothing to refuse

@@ -500,40 +500,33 @@ def _read_16bit_colour(path: Path, fmt: str | None) -> np.ndarray | None:
             # ZSTD: ModuleNotFoundError) stopped a whole crop predict batch, naming no file (session 106's sweep).
             # GDAL reads every one (read_rgb asks it after this error); OpenCV, without GDAL, those of pixel-
             # interleaved bands (it misreads planes stored apart and LZW-compressed: stripes, session 106's review)
-            gdal = importlib.util.find_spec("rasterio") is not None
-            read = None if gdal or planar else _16bit_tiff_elsewhere(path)
-            if read is None:
+            cv = not planar and importlib.util.find_spec("rasterio") is None and importlib.util.find_spec("cv2")
+            read = _cv_colour(path) if cv else None
+            if read is None or read.ndim != 3:
                 raise ImageReadError(
                     f"{path}: a 16-bit colour TIFF this install cannot decode ({err}); save it uncompressed, or "
                     'pip install imagecodecs (or "agriseg[fields]", whose GDAL reads it)'
                 ) from None
             return read
     try:
-        import cv2
+        import cv2  # noqa: F401
     except ImportError:
         import png
 
         width, height, rows, info = png.Reader(filename=str(path)).asDirect()
         planes = info["planes"]
         return np.vstack([np.asarray(r, np.uint16) for r in rows]).reshape(height, width, planes)
-    read = cv_read(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
-    if read is None or read.ndim != 3:
-        return read
-    return read[..., [2, 1, 0, 3][: read.shape[-1]]]  # BGR(A) -> RGB(A)
+    return _cv_colour(path)
 
 
-def _16bit_tiff_elsewhere(path: Path) -> np.ndarray | None:
-    """A 16-bit colour TIFF ``(H, W, C)`` of pixel-interleaved bands read by OpenCV (the ``train`` extra), for
-    the compressions tifffile leaves to imagecodecs where GDAL is not installed; None without OpenCV."""
-    import importlib.util
-
-    if importlib.util.find_spec("cv2") is None:
-        return None
+def _cv_colour(path: Path) -> np.ndarray | None:
+    """A 16-bit colour file read by OpenCV (the ``train`` extra): RGB(A) ``(H, W, C)``, or as OpenCV read it
+    when it has no bands (None: unreadable)."""
     import cv2
 
     read = cv_read(path, cv2.IMREAD_UNCHANGED | cv2.IMREAD_IGNORE_ORIENTATION)
     if read is None or read.ndim != 3:
-        return None
+        return read
     return np.ascontiguousarray(read[..., [2, 1, 0, 3][: read.shape[-1]]])  # BGR(A) -> RGB(A)
 
 
