@@ -76,6 +76,23 @@ def test_boundary_iou_hand_computed():
     assert boundary_iou(truth, truth, 2)[0] == pytest.approx(1.0)
 
 
+def test_boundary_iou_draws_no_boundary_along_unscored_pixels() -> None:
+    """A prediction right on every scored pixel scores 1, whatever it says where the truth is 255 (a band of
+    255 across a plant drew class boundaries along it that no prediction has)."""
+    truth = np.zeros((40, 40), np.uint8)
+    truth[10:30, 10:30] = 1
+    pred = truth.copy()
+    truth[18:22, :] = 255  # a band left out, across the plant and the soil
+    pred[18:22, :] = 0  # the prediction there: soil, where the plant goes on
+    m, per = boundary_iou(pred, truth, 2, ratio=0.02)
+    assert per == pytest.approx([1.0, 1.0]) and m == pytest.approx(1.0)
+    metrics = SegmentationMetrics(2, 0.02)
+    metrics.update(pred, truth)
+    assert metrics.compute()["biou"] == pytest.approx(1.0)
+    pred[10, 10:30] = 0  # a real miss is still seen
+    assert boundary_iou(pred, truth, 2, ratio=0.02)[1][1] < 1.0
+
+
 def test_metric_settings_are_checked_when_given() -> None:
     """Names for another class count failed only at compute(), after every update; a NaN ratio at update()
     ('cannot convert float NaN to integer'); ratio 0 or -1 was taken."""

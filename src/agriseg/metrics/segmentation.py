@@ -171,9 +171,12 @@ def _boundary_counts(
     if valid is None:
         valid = _scored(pred, target, num_classes, ignore_index)
     inter, union = np.zeros(num_classes), np.zeros(num_classes)
+    # an unscored pixel counts as inside every class: no boundary runs along the edge of what the truth leaves
+    # out (a field's nodata, a 255 band), where a prediction has no edge to match (bIoU fell for it)
+    unknown = ~valid  # (H, W)
     for c in range(num_classes):
-        g = boundary_band(target == c, d) & valid
-        p = boundary_band(pred == c, d) & valid
+        g = boundary_band((target == c) | unknown, d) & valid
+        p = boundary_band((pred == c) | unknown, d) & valid
         inter[c], union[c] = (g & p).sum(), (g | p).sum()
     return inter, union
 
