@@ -94,29 +94,15 @@ def predict_cmd(
     finish(result, "predicted", outdir)
 
 
-SHOWN_REPAIRS = 5  # images whose repaired tiles are named one a line; past them, how many more
-
-
 def say_repairs(rows: Iterable[dict]) -> None:
-    """On stderr, and only what needs a look (stdout is the summary a script reads): the images some of whose
-    tiles were repaired, at most :data:`SHOWN_REPAIRS` by name, then how many more; not with ``-q``, nor an image
-    whose empty mask was said with its repairs already."""
+    """On stderr, and only what needs a look (stdout is the summary a script reads), not with ``-q``: the
+    images some of whose tiles were repaired (:func:`agriseg.text.infer.repairs_said`)."""
     from agriseg import quiet
+    from agriseg.text.infer import repairs_said
 
-    todo = [r for r in rows if r["status"] == "ok" and r["valid_patches"] < r["patches"] and not r.get("repairs_said")]
-    if quiet():
-        return
-    for r in todo[:SHOWN_REPAIRS]:
-        empty = r.get("no_mask_patches", 0)  # tiles without mask text are background made up, not repaired
-        ok, n = r["valid_patches"], r["patches"]
-        fixed = n - ok - empty
-        parts = ([f"{'all' if fixed == n else fixed} repaired"] if fixed else []) + (
-            [f"{empty} without mask text, drawn as background"] if empty else [])  # fmt: skip
-        well = f"none of its {n} tiles" if ok == 0 else f"{ok} of {n} tiles"
-        click.echo(f"{r['file']}: {well} well-formed ({'; '.join(parts)}; see its .json)", err=True)
-    if len(todo) > SHOWN_REPAIRS:
-        more = len(todo) - SHOWN_REPAIRS
-        click.echo(f"... and {more} more image{'s' * (more > 1)} with repaired tiles (see their .json)", err=True)
+    if not quiet():
+        for line in repairs_said(rows):
+            click.echo(line, err=True)
 
 
 # --truth: the true masks are --masks in every command that reads them (crop evaluate, text dataset)
