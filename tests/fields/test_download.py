@@ -486,9 +486,15 @@ def test_no_memory_check_option(loopback: Loopback, tmp_path: Path, monkeypatch:
     monkeypatch.setattr(memory, "available_memory", lambda: 1000)  # 1 kB free
     monkeypatch.delenv(memory.OVERRIDE, raising=False)
     out = tmp_path / "scene.tif"
+    code, text = _cli_download(loopback, out)  # the area alone is too large: refused before any search
+    assert code == 2 and f"{out}: the area 15.0027,47.9982,15.0094,48.0009 at --resolution 10 (at least 1,497 px)" in (
+        text.replace("\n", " ")
+    ), text
+    assert "1 KiB is available" in text and "--no-memory-check" in text and not loopback.log
+    assert not out.exists()
+    monkeypatch.setattr(memory, "available_memory", lambda: 33_000)  # the area fits; its grid, once known, not
     code, text = _cli_download(loopback, out)  # the grid is known once the items are chosen: the item fails
     assert code == 1 and "scene.tif at --resolution 10.0 (52 x 32 px) would need about" in text, text
-    assert "1 KiB is available" in text and "--no-memory-check" in text
     assert not out.exists()
     code, text = _cli_download(loopback, out, "--no-memory-check")
     assert code == 0 and out.is_file(), text

@@ -142,7 +142,7 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
 
     fiji = MultiPolygon([box(179.95, -17, 180, -16.95), box(-180, -17, -179.95, -16.95)])  # split at 180 (RFC 7946)
     areas = gpd.GeoDataFrame(
-        {"id": ["west", "nowhere", "nogeom", "fiji", "pt", "road"]},
+        {"id": ["west", "nowhere", "nogeom", "fiji", "pt", "road", "continent"]},
         geometry=[
             box(*bbox_deg(500050, 5316200, 500300, 5316450)),
             box(1.0, 40.0, 1.01, 40.01),
@@ -150,6 +150,7 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
             fiji,
             Point(15, 48),
             LineString([(15, 48), (15.01, 48.01)]),
+            box(0, -60, 90, 60),
         ],
         crs=4326,
     )
@@ -168,12 +169,16 @@ def test_map_areas_downloads_then_maps_and_goes_on_past_a_bad_area(
     assert "fiji: feature 4: spans 360 degrees of longitude (-180 to 180), as an area split at the 180th" in res.output
     assert "pt: feature 5: a Point, not an area" in res.output  # was "empty (W < E and S < N)"
     assert "road: feature 6: a LineString, not an area" in res.output  # a diagonal line was taken as its bbox
+    # an area far beyond the memory at 10 m: refused with the figure before its search (the search went first)
+    said = " ".join(res.output.split())
+    assert f"{out / 'scenes' / 'continent.tif'}: the area 0,-60,90,60 at --resolution 10 (at least" in said, said
+    assert not any("bbox=0" in path or "0.0%2C-60" in path for _, path, _ in loopback.log)
     assert (out / "scenes" / "west.tif").is_file() and not (out / "scenes" / "nowhere.tif").exists()
     assert (out / "west_fields.parquet").is_file() and (out / "fields.parquet").is_file()
     # summary.json lists the areas that could not be downloaded too (only the mapped scene, session 80)
     summary = json.loads((out / "summary.json").read_text())
     listed = summary["scenes"]
-    assert [r["status"] for r in listed].count("ok") == 1 and len(listed) == 6, listed
+    assert [r["status"] for r in listed].count("ok") == 1 and len(listed) == 7, listed
     assert any("nowhere" in (r.get("error") or "") for r in listed), listed
     # the model that made them, as fields run's _run.json records it (the docs said so; nothing did)
     from agriseg.data.download import sha256_of

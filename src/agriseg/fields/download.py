@@ -639,10 +639,25 @@ def _check_memory(output: Path, grid: Grid, cfg: DownloadConfig, windows: Sequen
     """Refuse a scene whose bands would not fit in memory (the figure in the message)."""
     from agriseg.data.memory import check_memory
 
-    # every band is kept (uint16) until the GeoTIFF is written, plus one band being mosaicked and a mask
-    n_arrays = len(windows) * len(bands)
-    need = float(grid.height) * grid.width * (2 * (n_arrays + 2) + 1)
+    need = float(grid.height) * grid.width * _pixel_bytes(windows, bands)
     check_memory(need, f"{output.name} at --resolution {cfg.resolution} ({grid.width} x {grid.height} px)")
+
+
+def _pixel_bytes(windows: Sequence[str], bands: Sequence[str]) -> int:
+    """Bytes a pixel of the scene takes while it is made: every band is kept (uint16) until the GeoTIFF is
+    written, plus one band being mosaicked and a mask."""
+    return 2 * (len(windows) * len(bands) + 2) + 1
+
+
+def area_memory(bbox: BBox, resolution: float, windows: Sequence[str], bands: Sequence[str]) -> tuple[float, str]:
+    """The fewest bytes a scene over ``bbox`` needs, known before any search, and how to name it: the area on the
+    sphere over the pixel's (any projected grid's rectangle around the box holds at least that many pixels)."""
+    w, s, e, n = bbox
+    radius = 6_371_008.8  # m, the mean Earth radius
+    area = radius**2 * math.radians(e - w) * abs(math.sin(math.radians(n)) - math.sin(math.radians(s)))
+    pixels = area / resolution**2
+    what = f"the area {w:g},{s:g},{e:g},{n:g} at --resolution {resolution:g} (at least {pixels:,.0f} px)"
+    return pixels * _pixel_bytes(windows, bands), what
 
 
 def _unsigned(item: Any, signed: bool) -> dict:
@@ -654,4 +669,4 @@ def _unsigned(item: Any, signed: bool) -> dict:
     return d
 
 
-__all__ = ["DownloadResult", "download_scene", "parts_dir"]
+__all__ = ["DownloadResult", "area_memory", "download_scene", "parts_dir"]

@@ -245,9 +245,13 @@ def _downloads(
     """Download the scene of each item (its ``payload``, a :class:`SceneRequest`) into its output; with
     ``table``, write the rows there (``areas.json``) as the batch's table (a file of yours there is kept)."""
 
+    too_large = _too_large(items, config, inputs)  # a continent at 10 m: refused before any search
+
     def work(item: Item) -> dict:
         if isinstance(item.payload, ValueError):  # an area of --areas without a scene to download
             raise item.payload
+        if item.outputs[0] in too_large:
+            raise ValueError(too_large[item.outputs[0]])
         replace = item.replaces(opts.overwrite)
         row = _download_one(item.outputs[0], config, item.payload, replace, opts.progress, inputs, not opts.overwrite)
         dates = row["asked"]["dates"]
@@ -292,6 +296,30 @@ def _downloads(
                 result.notes.append(f"{r['scene']}: {r['status']}, {r['size']}, {r['items']}; pixels with data: "
                                     f"{r['valid']}")  # fmt: skip
     return result
+
+
+def _too_large(
+    items: Sequence[Item], config: DownloadConfig, inputs: tuple[tuple[str, ...], tuple[str, ...]]
+) -> dict[Path, str]:
+    """The outputs whose area could not fit in memory at ``config.resolution``, each with the line saying so
+    (:func:`agriseg.data.memory.refused_for_memory`: exit 2 when none fits). An area that is not read here (bad
+    text, a missing file: said by its item) is left to the download."""
+    from agriseg.data.memory import refused_for_memory
+    from agriseg.fields.download import area_memory
+    from agriseg.fields.stac import area_bbox, parse_bbox
+
+    needs: dict[Path, tuple[float, str]] = {}
+    for it in items:
+        request = it.payload
+        if not isinstance(request, SceneRequest) or request.bbox is None:
+            continue
+        try:
+            bbox = area_bbox(request.bbox) if Path(request.bbox).is_file() else parse_bbox(request.bbox)
+        except (ValueError, OSError):
+            continue
+        need, what = area_memory(bbox, config.resolution, *inputs)
+        needs[it.outputs[0]] = (need, f"{it.outputs[0]}: {what}")
+    return refused_for_memory(needs)
 
 
 def _earlier_rows(table: Path | None) -> dict[str, dict]:
