@@ -1026,3 +1026,44 @@ def test_a_plot_touching_the_mosaics_edge_from_outside_is_outside(tmp_path: Path
     gpd.GeoDataFrame({"name": ["touching", "in"]}, geometry=geoms, crs="EPSG:32632").to_file(plots)
     got = plot_stats(mosaic, PlotsConfig(plots=str(plots), plot_id="name")).set_index("plot_id")
     assert got.loc["touching", "status"] == "outside mosaic" and got.loc["in", "status"] == "ok"
+
+
+def test_a_georeferenced_mosaic_with_a_regions_csv_is_said_to_be_read_as_a_photo(tmp_path: Path) -> None:
+    """A GeoTIFF mosaic given with pixel regions was measured as a photo (px2, no ground units, at the model's
+    working size) without a word: its numbers differed from those of the same plots as polygons (session 107's
+    sweep)."""
+    band = _mosaic(tmp_path / "m_2024-06-01.tif")
+    Image.fromarray(band).save(tmp_path / "p_2024-06-01.png")
+    (tmp_path / "r.csv").write_text("id,x,y,width,height\n1,0,0,60,60\n2,60,60,60,60\n", encoding="utf-8")
+    cfg = PlotsConfig(plots=str(tmp_path / "r.csv"))
+    res = run_plots([tmp_path / "m_2024-06-01.tif"], tmp_path / "geo", cfg, batch=BatchOptions(progress=False))
+    assert [r["status"] for r in res] == ["ok"]
+    said = [n for n in res.notes if "georeferenced, measured" in n]
+    assert len(said) == 1 and said[0].startswith(
+        f"warning: {tmp_path / 'm_2024-06-01.tif'}: georeferenced, "
+        f"measured as a photo in the pixel regions of {tmp_path / 'r.csv'}"
+    )
+    assert "give the plots as polygons" in said[0]
+    res = run_plots([tmp_path / "p_2024-06-01.png"], tmp_path / "png", cfg, batch=BatchOptions(progress=False))
+    assert [r["status"] for r in res] == ["ok"] and not any("georeferenced, measured" in n for n in res.notes), (
+        res.notes
+    )
+
+
+def test_photo_growth_tables_keep_the_regions_files_own_columns(tmp_path: Path) -> None:
+    """`crop plots --plots regions.csv` dropped the file's own columns (genotype) from growth.csv and the wide
+    table, which `crop traits --regions` keeps, and every trait but four (session 107's sweep)."""
+    for i, d in enumerate(("2024-06-01", "2024-06-08")):
+        Image.fromarray(_mosaic(tmp_path / "m.tif", seed=i)).save(tmp_path / f"p_{d}.png")
+    (tmp_path / "r.csv").write_text("id,x,y,width,height,genotype\n1,0,0,60,60,A\n2,60,60,60,60,B\n", encoding="utf-8")
+    out = tmp_path / "out"
+    res = run_plots(sorted(tmp_path.glob("p_*.png")), out, PlotsConfig(plots=str(tmp_path / "r.csv")),
+                    batch=BatchOptions(progress=False))  # fmt: skip
+    assert [r["status"] for r in res] == ["ok", "ok"]
+    with (out / "growth.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["plot_id"], r["genotype"]) for r in rows] == [("1", "A"), ("1", "A"), ("2", "B"), ("2", "B")]
+    assert {"plant_area_px2", "vegetation_area_px2", "in_frame", "x_px"} <= set(rows[0])
+    with (out / "growth_wide.csv").open() as fh:
+        wide = list(csv.DictReader(fh))
+    assert [r["genotype"] for r in wide] == ["A", "B"]

@@ -244,6 +244,13 @@ def run_plots(
             result.notes.append(f"warning: {config.plots}: {overlap}")
         if numbered:
             result.notes.append(numbered)
+        if photos and (geo := _georeferenced([r["file"] for r in result if r.get("status") in ("ok", "skipped")])):
+            result.notes.append(
+                f"warning: {listed([str(g) for g in geo], 3)}: georeferenced, measured as "
+                f"{'a photo' if len(geo) == 1 else 'photos'} in the pixel regions of {config.plots} (at the model's "
+                "working size, areas in px2, no ground units); give the plots as polygons (a GeoPackage or GeoJSON) "
+                "to measure a mosaic at its own resolution in m2"
+            )
         if left_out:
             what = "photos" if photos else "mosaics"
             result.notes.append(f"({counted(len(left_out), 'output')} of an earlier run not read as {what})")
@@ -261,10 +268,15 @@ def run_plots(
             drop_tables(outdir, GROWTH_TABLES, result.notes, "crop plots")
         else:
             dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]
-            fields = ("id", "status", "coverage", "green_fraction", "green_area_index", "plant_count")
-            # photos: plant_area_px2; a mosaic's rows also hold the plots file's own columns, never taken here
-            keep = lambda k: k in fields or (photos and k.startswith("plant_area"))  # noqa: E731
-            dated = [(d, f, [{k: v for k, v in x.items() if keep(k)} for x in rows]) for d, f, rows in dated]
+            if photos:  # every region trait, as crop traits' growth.csv of the same regions has, and the regions
+                # file's own columns (genotype, rep) as its "columns" (they were dropped: session 107's sweep)
+                traits = {"id", *(_with_unit(k, "px2") for k in region_columns())}
+                dated = [(d, f, [{**{k: v for k, v in x.items() if k in traits},
+                                  "columns": {k: v for k, v in x.items() if k not in traits and k not in PHOTO_KEYS}}
+                                 for x in rows]) for d, f, rows in dated]  # fmt: skip
+            else:  # a mosaic's rows also hold the plots file's own columns: its tables have them
+                fields = ("id", "status", "coverage", "green_fraction", "green_area_index", "plant_count")
+                dated = [(d, f, [{k: v for k, v in x.items() if k in fields} for x in rows]) for d, f, rows in dated]
             written = write_growth(dated, outdir, "plot_id", value="green_fraction", notes=result.notes,
                                    positions=positions, kind="photo" if photos else "mosaic")  # fmt: skip
             missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
@@ -283,6 +295,9 @@ def run_plots(
         tables=tables,
         finish=finish,
     )
+
+
+PHOTO_KEYS = ("mosaic", "date", "plot_id")  # what a photo's table adds to the traits of its regions
 
 
 def _mosaic_rules(mosaic: str | Path, window: int) -> dict[str, str]:
@@ -320,6 +335,23 @@ def _photo_warnings(files: list[str], meta: str | None) -> list[str]:
             continue
     named = [{"file": f, "meta": parse_name(Path(f), meta)} for f in files] if meta else []
     return _size_changes(sized) + _other_trays(named)
+
+
+def _georeferenced(files: Sequence[str | Path]) -> list[Path]:
+    """The files among ``files`` with a CRS (a mosaic given with a pixel regions CSV is read as a photo)."""
+    from agriseg.raster.image import is_geo_image, rasterio_or_none
+
+    rio, out = rasterio_or_none(), []
+    for f in files:
+        if rio is None or not is_geo_image(f):
+            continue
+        try:
+            with rio.open(f) as ds:
+                if ds.crs is not None:
+                    out.append(Path(f))
+        except Exception:  # noqa: BLE001, S112 - an unreadable file failed as its item already
+            continue
+    return out
 
 
 def _segmented(path: Path, photos: bool) -> bool:
