@@ -7,7 +7,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +24,18 @@ class RemoteError(Exception):
 OTHER_SETTINGS = "its outputs were made with other settings"  # an item refused for its options, in its message
 OTHER_FILE = "outputs of the same name were made from another file"  # one refused for its inputs, in its message
 OTHER_VERSION = "its outputs were made before an input changed"  # one refused for an input edited since
+
+
+def edited_inputs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The records (rows with ``status`` and ``error``) of items refused because an input was edited since their
+    outputs were made (:data:`OTHER_VERSION`)."""
+    return [r for r in records if r.get("status") == "error" and OTHER_VERSION in str(r.get("error") or "")]
+
+
+def edited_reason(records: Iterable[Mapping[str, Any]], noun: str) -> str:
+    """Why a table holds nothing when items were refused for an input edited since (empty when none was)."""
+    n = len(edited_inputs(records))
+    return f"{counted(n, noun)} refused, made before an input changed: --overwrite redoes them" if n else ""
 
 
 def counted(n: int, word: str, verb: str = "") -> str:

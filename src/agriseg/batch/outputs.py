@@ -168,16 +168,20 @@ def measured_now(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in records if r.get("status") in ("ok", "skipped")]
 
 
-def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str], command: str | None = None) -> None:
+def drop_tables(
+    folder: str | Path, names: Sequence[str], notes: list[str], command: str | None = None, why: str = ""
+) -> None:
     """Remove tables an earlier run wrote into ``folder`` that this run does not write (``growth.csv`` after a
-    re-run with a single date), so no table outlives the run it describes; each removal goes into ``notes``. A
-    file agriseg did not write there (or edited since), and with ``command`` one another command claimed (crop
-    plots' ``growth.csv`` beside a ``crop traits`` run), is left as it is.
+    re-run with a single date), so no table outlives the run it describes; each removal goes into ``notes``
+    (``why``: the reason said, when it is not that the run was given too few inputs). A file agriseg did not
+    write there (or edited since), and with ``command`` one another command claimed (crop plots' ``growth.csv``
+    beside a ``crop traits`` run), is left as it is.
     Only in a folder agriseg writes (one with a manifest), after :func:`check_table` let the run start."""
     from agriseg.manifest import MANIFEST, own_table, table_owner
 
     if not (Path(folder) / MANIFEST).exists():
         return
+    removed = []
     for name in names:
         path = Path(folder) / name
         # agriseg's own table as it wrote it; a user's file under its name, or one edited since, stays
@@ -185,16 +189,18 @@ def drop_tables(folder: str | Path, names: Sequence[str], notes: list[str], comm
             continue
         if own_table(path):
             path.unlink()
-            notes.append(_removed_table(path))
+            removed.append(path)
+    if removed:  # one line for them all
+        notes.append(_removed_table(*removed, why=why))
 
 
-def _removed_table(*paths: Path) -> str:
+def _removed_table(*paths: Path, why: str = "") -> str:
     shown = ", ".join([str(paths[0]), *(p.name for p in paths[1:])])  # one folder: its name once
     them = ("an earlier run's table", "it") if len(paths) == 1 else ("an earlier run's tables", "them")
-    return (
-        f"removed {shown}: {them[0]}; this run has nothing to put in {them[1]} (a table covers the inputs of one "
-        "run: name them all, and the finished ones are resumed, not made again)"
+    why = (
+        why or "a table covers the inputs of one run: name them all, and the finished ones are resumed, not made again"
     )
+    return f"removed {shown}: {them[0]}; this run has nothing to put in {them[1]} ({why})"
 
 
 def check_table(path: str | Path, overwrite: bool, command: str | None = None) -> Path:

@@ -1522,3 +1522,37 @@ def test_a_resumed_photos_warnings_are_one_line(tmp_path: Path) -> None:
     assert "warning: 1 photo measured by an earlier run (g.png) has warnings, kept in traits.json" in "\n".join(
         again.notes
     )
+
+
+@pytest.mark.parametrize("command", ["traits", "plots"])
+def test_a_regions_file_edited_in_place_leaves_no_table_of_its_old_boxes(tmp_path: Path, command: str) -> None:
+    """Every photo refused because the regions file was edited since: `crop traits` left traits.json saying ok
+    and the growth tables of the old boxes; `crop plots` removed its growth tables saying the user had not named
+    every photo (session 107's sweep). Both now write the refusals and say why the growth tables went."""
+    from click.testing import CliRunner
+
+    from agriseg.cli import main
+
+    photo = np.zeros((80, 120, 3), np.uint8)
+    photo[..., 0], photo[..., 1], photo[..., 2] = 120, 90, 60
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, day in enumerate((1, 8)):
+        p = photo.copy()
+        p[disk((40, 60), 10 + 4 * i)] = (40, 160, 40)
+        Image.fromarray(p).save(folder / f"p_2024-06-0{day}.png")
+    pots = tmp_path / "pots.csv"
+    pots.write_text("id,x,y,width,height\na,0,0,60,80\nb,60,0,60,80\n")
+    out = tmp_path / "o"
+    args = ["crop", command, str(folder), "--regions" if command == "traits" else "--plots", str(pots), "-o", str(out)]
+    assert CliRunner().invoke(main, args).exit_code == 0
+    assert (out / "growth.csv").exists()
+    pots.write_text("id,x,y,width,height\na,0,0,50,80\nb,60,0,60,80\n")  # pot a's box edited
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 1 and f"input {pots} changed since" in " ".join(res.output.split()), res.output
+    said = " ".join(res.output.split())
+    assert f"removed {out / 'growth.csv'}, growth_wide.csv, growth.png: an earlier run's tables; this run has " in said
+    assert "(2 photos refused, made before an input changed: --overwrite redoes them)" in said, said
+    if command == "traits":
+        records = json.loads((out / "traits.json").read_text())["images"]
+        assert [r["status"] for r in records] == ["error", "error"]

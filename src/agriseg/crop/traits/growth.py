@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeGuard
 
 import numpy as np
 
-from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, listed, measured_now
+from agriseg.batch import BatchOptions, batch_keywords, counted, drop_tables, edited_reason, listed, measured_now
 from agriseg.crop.config import PlotsConfig
 from agriseg.crop.traits.inputs import (
     ModelSegmenter,
@@ -265,7 +265,13 @@ def run_plots(
                 result.notes.append(f"warning: no growth tables: {n_dated} of the {len(done)} {kind} {has} "
                                     f"({listed(unread, 3)}: no date read; {DATE_FORMS})")  # fmt: skip
             result.notes += failed_dates_note(n_dated, list(result), "photo" if photos else "mosaic")
-            drop_tables(outdir, GROWTH_TABLES, result.notes, "crop plots")
+            drop_tables(
+                outdir,
+                GROWTH_TABLES,
+                result.notes,
+                "crop plots",
+                edited_reason(list(result), "photo" if photos else "mosaic"),
+            )
         else:
             dated = [(r["date"], r["file"], [{**x, "id": x["plot_id"]} for x in r["rows"]]) for r in done]
             if photos:  # every region trait, as crop traits' growth.csv of the same regions has, and the regions

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from agriseg.batch import BatchOptions, batch_keywords, counted, listed, measured_now
+from agriseg.batch import BatchOptions, batch_keywords, counted, edited_inputs, edited_reason, listed, measured_now
 from agriseg.crop.config import TraitsConfig
 from agriseg.crop.quality import MODEL_CROPS, other_crop, photo_quality
 from agriseg.crop.traits.checks import region_warnings
@@ -698,8 +698,9 @@ def run_traits(
             )
         records = list(result)
         # every photo refused or failed: the earlier run's tables still describe the outputs in the folder, which
-        # stay; a header-only table would not
-        if records and not measured_now(records) and any(t.exists() for t in tables):
+        # stay; a header-only table would not. Not when an input was edited since (the regions file): the tables
+        # held values of a file that is no more, as ok (session 107's sweep); their rows say the refusal
+        if records and not measured_now(records) and not edited_inputs(records) and any(t.exists() for t in tables):
             result.notes.append(
                 f"the tables in {outdir} are left as an earlier run wrote them: this run measured no photo"
             )
@@ -741,7 +742,7 @@ def run_traits(
                 )
             if config.grid or config.regions:  # a failed date may be why there is one
                 result.notes += failed_dates_note(n_dated, records, "photo")
-            drop_tables(outdir, GROWTH_TABLES, result.notes, "crop traits")
+            drop_tables(outdir, GROWTH_TABLES, result.notes, "crop traits", edited_reason(records, "photo"))
         else:
             written = write_growth(
                 [(r.get("date") or None, r["file"], r["regions"]) for r in dated],
