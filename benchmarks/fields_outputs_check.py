@@ -121,11 +121,27 @@ def fiboa_python() -> Path | None:
 @click.command()
 @click.option("--model", default=None, help="checkpoint for fields predict [default: the NDVI/edge heuristic]")
 @click.option("--outdir", default=str(REPO / "data_cache" / "fields_outputs"), show_default=True)
-def main(model: str | None, outdir: str) -> None:
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=RESULT, show_default=True,
+    help="where the result goes (the committed file is written only with the fiboa validator's verdict)",
+)  # fmt: skip
+def main(model: str | None, outdir: str, output: Path) -> None:
     """Predict + polygonise the real scene at default settings and check the outputs' validity."""
     import geopandas as gpd
     import rasterio
     from rasterio.enums import ColorInterp
+
+    from agriseg.data.files import write_json
+
+    if not SCENE.is_file():
+        raise click.ClickException(
+            f"{SCENE}: the real scene is not there (../shared beside the project, or AGRISEG_SHARED)"
+        )
+    if fiboa_python() is None and output.resolve() == RESULT.resolve():  # the committed result holds its verdict
+        raise click.ClickException(
+            "fiboa-cli not found (AGRISEG_FIBOA_PYTHON, or .ci/fiboa-venv made by .ci/run): the committed result is "
+            "left as it is; give -o FILE to write this run's without the validator"
+        )
 
     from agriseg.fields import PredictConfig, PreprocessConfig, ScenePredictor
     from agriseg.vector import PolygonizeConfig, polygonize
@@ -184,7 +200,7 @@ def main(model: str | None, outdir: str) -> None:
             "exit_code": proc.returncode,
             "files": dict(re.findall(r"Validating .*/(austria_fields\.\w+): (\w+)", text)),
         }
-    RESULT.write_text(json.dumps(result, indent=1) + "\n")
+    write_json(output, result)
     print(json.dumps(result, indent=1))
 
 

@@ -24,7 +24,8 @@ where they act, so any window, block or worker process that holds a field comput
 The result is a valid polygon coverage (``shapely.coverage_is_valid``): no overlaps, touching fields share
 their edges exactly. Douglas-Peucker can make two arcs cross where fields are only 1-2 px wide or apart,
 or collapse a sliver; callers check the whole result and recompute the fields involved with their arcs
-left unsimplified (``frozen``), which the neighbours on the other side of those arcs then use too.
+simplified less (``frozen``: a smaller tolerance each time they cross again, down to none), which the
+neighbours on the other side of those arcs then use too.
 
 Shapely's own ``coverage_simplify`` (GEOS, Visvalingam-Whyatt on the shared edges) does the same job on a
 valid coverage, but its area criterion leaves a straight edge of 50 px as several segments at a 1 px
@@ -34,6 +35,7 @@ tolerance: on Voronoi fields (7 coordinates per field) it kept 23 coordinates pe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -492,7 +494,7 @@ def trace_coverage(
     framed: np.ndarray,
     shift: Any,
     tolerance: float,
-    frozen: set | None = None,
+    frozen: Mapping[Any, float] | None = None,
     want_arcs: bool = False,
     drop: np.ndarray | None = None,
     keep: np.ndarray | None = None,
@@ -505,7 +507,8 @@ def trace_coverage(
             frame, ``drop``, or not in ``keep``), and nodes are found from all of them.
         shift: ``(dx, dy)`` from the window's to global pixel coordinates.
         tolerance: Douglas-Peucker tolerance in pixels (0 = sub-pixel outlines without simplification).
-        frozen: keys (:func:`arc_keys`) of arcs to leave unsimplified.
+        frozen: keys (:func:`arc_keys`) of arcs simplified with a tolerance of their own, below ``tolerance``
+            (0: left unsimplified).
         want_arcs: also return the keys of each polygon's arcs.
         drop: labels of ``traced`` not to trace (their pixel boxes are returned in ``dropped``).
         keep: the only labels of ``traced`` to trace (default: all).
@@ -535,15 +538,22 @@ def trace_coverage(
     simple = lines
     if tolerance > 0:
         simple = shapely.simplify(lines, tolerance, preserve_topology=False)
+        lower = np.zeros(len(alen), bool)
+        if frozen:
+            assert keys is not None  # computed whenever frozen is given
+            own = np.array([min(tolerance, frozen.get(k, tolerance)) for k in keys])  # (A,) px
+            lower = own < tolerance
+            if (some := lower & (own > 0)).any():  # an arc that crossed another: simplified less, not unsimplified
+                simple[some] = shapely.simplify(lines[some], own[some], preserve_topology=False)
         # a loop or a whole ring needs 3 distinct points to stay a ring
         ring_like = closed | (canon[_segment_starts(alen)] == canon[_segment_starts(alen) + alen - 1]).all(1)
         short = ring_like & (shapely.get_num_coordinates(simple) < 4)
         if frozen:
-            assert keys is not None  # computed whenever frozen is given
-            short |= np.array([k in frozen for k in keys], dtype=bool)
+            short |= own <= 0
         simple = np.where(short, lines, simple)
-        simple = _drop_ring_start(simple, closed & ~short, tolerance)
-        simple = _recover_corners(simple, lines, closed & ~short, tolerance)
+        whole = closed & ~short & ~lower  # moved by up to the full tolerance: not where less was asked for
+        simple = _drop_ring_start(simple, whole, tolerance)
+        simple = _recover_corners(simple, lines, whole, tolerance)
     sxy, sidx = shapely.get_coordinates(simple, return_index=True)
     slen = np.bincount(sidx, minlength=len(alen))
     # back to ring direction; drop each arc's last point (the next arc's first), then close the rings
