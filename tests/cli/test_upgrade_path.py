@@ -147,3 +147,17 @@ def test_a_users_file_under_the_output_named_with_o_is_a_usage_error(tmp_path: P
     code, output = _run("fields", "polygonize", str(raster), "-o", str(tmp_path / "mine.parquet"))
     assert code == 2 and "exists and was not written by this command" in output, output
     assert (tmp_path / "mine.parquet").read_text() == "mine"
+
+
+def test_polygonize_simplify_typed_at_its_default_resumes(tmp_path: Path) -> None:
+    """`--simplify 10` on a 10 m raster is the default's tolerance (one pixel): refused as "--simplify: not given
+    -> 10.0, simplify unit: not given -> m" (an internal key; session 107's sweep). It resumes; 20 m is refused
+    in metres."""
+    pytest.importorskip("geopandas")
+    raster = _class_raster(tmp_path / "r.tif")
+    assert _run("fields", "polygonize", str(raster))[0] == 0
+    code, output = _run("fields", "polygonize", str(raster), "--simplify", "10")
+    assert code == 0 and "1 skipped" in output, output
+    code, output = _run("fields", "polygonize", str(raster), "--simplify", "20")
+    assert code == 2 and "made with other settings (--simplify: 10.0 -> 20.0)" in output, output
+    assert "unit" not in output

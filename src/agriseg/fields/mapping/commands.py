@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,8 +29,9 @@ from agriseg.vector.config import PolygonizeConfig
 # agriseg's versions of what each command writes from the same inputs and options (part of the fingerprints);
 # polygonize / run 2: fields of Web Mercator rasters measured in metres of ground, holes filled on geographic CRSs
 # keep the edges neighbours share; polygonize 3: fields of <scene>_probs.tif named <scene>-<row>-<col>, GeoJSON
-# fields across the 180th meridian keep every hole
-ALGORITHM = {"fields predict": "1", "fields polygonize": "3", "fields download": "1", "fields run": "2"}
+# fields across the 180th meridian keep every hole; polygonize 4 / run 3: the arcs of fields whose edges crossed are
+# simplified less, step by step (they were left unsimplified), and polygonize records --simplify in metres as used
+ALGORITHM = {"fields predict": "1", "fields polygonize": "4", "fields download": "1", "fields run": "3"}
 TWO_WINDOWS_RGBN = (("a", "b"), ("red", "green", "blue", "nir"))
 
 
@@ -678,6 +680,10 @@ def polygonize(
                 "landcover": landcover}  # fmt: skip
 
     options = {**config.fingerprint(), "collection": run.collection}
+    options["simplify"] = _simplify_used(src, config.simplify)  # --simplify typed at its default is no other setting
+    options.pop("simplify_unit", None)
+    if options["simplify"]:  # as PolygonizeConfig.fingerprint says it: metres on every CRS
+        options["simplify_unit"] = "m"
     options["determined"] = when
     inputs = [config.landcover] if config.landcover and Path(config.landcover).is_file() else []
     with quiet_rasterio(src):  # rasterio's raw warnings (no geotransform) would come before the one-line failure
@@ -808,6 +814,24 @@ def run_area(
         if r.get("fields_count") is not None:
             result.notes.append(f"{r['fields']}: {r['fields_count']} fields")
     return result
+
+
+def _simplify_used(raster: Path, simplify: float | None) -> float | None:
+    """The simplification tolerance in metres on the ground used for ``raster``: ``simplify`` as given, or the
+    default's (one pixel), to 6 significant digits; as given when the raster cannot be read (it fails as its
+    item)."""
+    from agriseg.raster.io import import_rasterio, pixel_area_m2
+    from agriseg.vector.coverage import DEFAULT_TOLERANCE_PX
+
+    if simplify is not None:
+        return float(f"{simplify:.6g}")
+    rasterio = import_rasterio()
+    try:
+        with rasterio.open(raster) as ds:
+            side_m = math.sqrt(pixel_area_m2(ds.crs, ds.transform, ds.height, ds.width))
+    except Exception:  # noqa: BLE001 - an unreadable raster fails as its own item
+        return simplify
+    return float(f"{DEFAULT_TOLERANCE_PX * side_m:.6g}")
 
 
 def _class_nodata_rule(raster: Path, config: PolygonizeConfig) -> dict[str, str]:

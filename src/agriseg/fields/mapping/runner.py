@@ -31,8 +31,9 @@ Backend = Literal["serial", "dask"]
 
 
 # agriseg's version of what a scene task writes from a scene, model and options (part of every fingerprint)
-# 2: fields of Web Mercator scenes measured in metres of ground; holes filled on geographic CRSs keep shared edges
-ALGORITHM = "2"
+# 2: fields of Web Mercator scenes measured in metres of ground; holes filled on geographic CRSs keep shared edges;
+# 3: the arcs of fields whose edges crossed are simplified less, step by step (they were left unsimplified)
+ALGORITHM = "3"
 
 
 MERGED_NAME = "fields.parquet"  # the merged GeoParquet of `fields map` in its output folder
