@@ -43,6 +43,7 @@ every item produced, in this process only.
 from __future__ import annotations
 
 from agriseg.batch.errors import (
+    NAMED_LINES,
     OTHER_FILE,
     OTHER_SETTINGS,
     OTHER_VERSION,
@@ -108,6 +109,7 @@ __all__ = [
     "LEGACY_KEYWORDS",
     "LOG_INTERVAL_S",
     "MADE",
+    "NAMED_LINES",
     "OTHER_FILE",
     "OTHER_SETTINGS",
     "OTHER_VERSION",

@@ -48,6 +48,10 @@ def counted(n: int, word: str, verb: str = "") -> str:
     return said
 
 
+NAMED_LINES = 3
+"""Lines of one warning (or failure) named file by file before the rest are counted, in every command."""
+
+
 def listed(names: Sequence[object], limit: int) -> str:
     """``a, b, c and 4 more``: the first ``limit`` names of a message and how many it leaves out."""
     more = f" and {len(names) - limit} more" if len(names) > limit else ""

@@ -229,10 +229,15 @@ def requires_extra(command: click.Command, extra: Extra) -> click.Command:
     return command
 
 
-def collapse_warnings(lines: list[str], keep: int = 3, prefix: str = "warning: ") -> list[str]:
-    """``<prefix><file>: <what>`` lines with one ``<what>`` for many files: the first ``keep`` of them, then one
-    line counting the rest (50 greyscale photos gave 50 lines of one warning)."""
+def collapse_warnings(lines: list[str], keep: int | None = None, prefix: str = "warning: ") -> list[str]:
+    """``<prefix><file>: <what>`` lines with one ``<what>`` for many files: the first ``keep`` of them (default
+    :data:`agriseg.batch.NAMED_LINES`), then one line counting the rest (50 greyscale photos gave 50 lines of
+    one warning)."""
     import re
+
+    from agriseg.batch import NAMED_LINES
+
+    keep = NAMED_LINES if keep is None else keep
 
     by_what: dict[str, list[tuple[str, str]]] = {}  # one warning whatever its numbers (a region, a share)
     for line in lines:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from agriseg.batch import BatchOptions, batch_keywords, counted
+from agriseg.batch import NAMED_LINES, BatchOptions, batch_keywords, counted
 from agriseg.text.codec import DecodeReport, check_class_names, decode_rrle, parse_class_words
 from agriseg.text.config import OPTION_FIELDS, PredictConfig, TextPredictConfig
 from agriseg.text.grid import grid_to_mask
@@ -416,34 +416,31 @@ def predict_files(
     return rows
 
 
-SHOWN_BY_NAME = 5  # images named one a line in a warning of many (empty masks, repaired tiles); past them, a count
-
-
 def empty_masks_said(rows: list[dict]) -> list[str]:
     """The warnings of masks that are all background from answers that needed repair: one line an image for
-    the first :data:`SHOWN_BY_NAME`, then how many more (a line an image, 40 for 40 images, buried the rest of a
+    the first :data:`NAMED_LINES`, then how many more (a line an image, 40 for 40 images, buried the rest of a
     large batch's output: session 106's sweep)."""
     from agriseg.batch import counted
 
     out = []
-    for r in rows[:SHOWN_BY_NAME]:
+    for r in rows[:NAMED_LINES]:
         n, fixed = r["patches"], r["empty_repaired"]
         which = "its one tile's answer" if n == 1 else f"all {n} tiles' answers" if fixed == n else (
             f"{fixed} of its {n} tiles' answers")  # fmt: skip
         out.append(f"warning: {r['file']}: its mask is all background, and {which} needed repair (see its .json): "
                    "check it before using it")  # fmt: skip
-    if len(rows) > SHOWN_BY_NAME:
-        more = counted(len(rows) - SHOWN_BY_NAME, "more image")
+    if len(rows) > NAMED_LINES:
+        more = counted(len(rows) - NAMED_LINES, "more image")
         out.append(f"warning: ... and {more} whose masks are all background from repaired answers (see their .json)")
     return out
 
 
 def repairs_said(rows: Iterable[dict]) -> list[str]:
-    """The lines naming the images some of whose tiles were repaired: at most :data:`SHOWN_BY_NAME` by name, then
+    """The lines naming the images some of whose tiles were repaired: at most :data:`NAMED_LINES` by name, then
     how many more; not an image whose empty mask :func:`empty_masks_said` named with its repairs already."""
     todo = [r for r in rows if r["status"] == "ok" and r["valid_patches"] < r["patches"] and not r.get("repairs_said")]
     out = []
-    for r in todo[:SHOWN_BY_NAME]:
+    for r in todo[:NAMED_LINES]:
         empty = r.get("no_mask_patches", 0)  # tiles without mask text are background made up, not repaired
         ok, n = r["valid_patches"], r["patches"]
         fixed = n - ok - empty
@@ -451,8 +448,8 @@ def repairs_said(rows: Iterable[dict]) -> list[str]:
             [f"{empty} without mask text, drawn as background"] if empty else [])  # fmt: skip
         well = f"none of its {n} tiles" if ok == 0 else f"{ok} of {n} tiles"
         out.append(f"{r['file']}: {well} well-formed ({'; '.join(parts)}; see its .json)")
-    if len(todo) > SHOWN_BY_NAME:
-        more = counted(len(todo) - SHOWN_BY_NAME, "more image")
+    if len(todo) > NAMED_LINES:
+        more = counted(len(todo) - NAMED_LINES, "more image")
         out.append(f"... and {more} with repaired tiles (see their .json)")
     return out
 
