@@ -592,8 +592,27 @@ def test_epochs_given_win_over_the_configs_max_steps() -> None:
     assert train_overrides(epochs=1, kind="trl") == ("num_train_epochs=1", "max_steps=-1")
     assert train_overrides(("max_steps=7",), epochs=1, kind="trl") == ("max_steps=7", "num_train_epochs=1")
     assert train_overrides(epochs=1, max_steps=3, kind="trl") == ("num_train_epochs=1", "max_steps=3")
-    group = ("train={max_steps: 10, epochs: 3}",)  # the step limit set inside its group is kept too
+    group = ("train={max_steps: 10, lr: 0.001}",)  # the step limit set inside its group is kept too
     assert train_overrides(group, epochs=5) == (*group, "train.epochs=5")
+
+
+@pytest.mark.parametrize(
+    ("sets", "flags", "said"),
+    [
+        (("max_steps=5",), {"max_steps": 2, "kind": "trl"}, "--max-steps 2 and --set max_steps=5"),
+        (("train.epochs=3",), {"epochs": 2}, "--epochs 2 and --set train.epochs=3"),
+        (("train={max_steps: 10, epochs: 3}",), {"epochs": 5}, "--epochs 5 and --set train={max_steps: 10, epochs: 3}"),
+        (("max_minutes=0",), {"max_minutes": 1.0, "kind": "trl"}, "--max-minutes 1.0 and --set max_minutes=0"),
+    ],
+)
+def test_a_flag_and_a_set_of_one_setting_are_refused(sets: tuple, flags: dict, said: str) -> None:
+    """`--max-steps 2 --set max_steps=5` trained 2 steps without a word (the flag won; session 107's sweep), and
+    `--max-steps 1 --set max_steps=0` trained where `--set max_steps=0` alone is refused."""
+    from agriseg.cli.options import train_overrides
+    from agriseg.config import OptionError
+
+    with pytest.raises(OptionError, match=re.escape(said) + ": two values of one setting; give one of them"):
+        train_overrides(sets, **flags)
 
 
 def test_an_adapter_names_its_base_by_full_path_and_grpo_is_anchored_at_it(

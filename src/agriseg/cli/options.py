@@ -936,14 +936,24 @@ def train_overrides(
     max_minutes: float | None = None,
     kind: Literal["lightning", "trl"] = "lightning",
 ) -> tuple[str, ...]:
-    """``--set`` items plus the config items of the training flags that were given (they win); takes the
+    """``--set`` items plus the config items of the training flags that were given (a flag and a ``--set`` of one
+    key are refused: :class:`agriseg.config.OptionError`); takes the
     parameters of :func:`train_options` but ``resume`` and ``overwrite``."""
+    from agriseg.config import OptionError
+
     keys = TRAIN_KEYS[kind]
     flags: dict[str, object] = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
-    full = keys["max_steps"]  # also set inside its group: --set "train={max_steps: 10}"
-    set_steps = any(
-        (k := o.partition("=")[0].strip()) == full or (full.startswith(k + ".") and "max_steps" in o) for o in overrides
-    )
+
+    def set_by(name: str) -> str | None:  # the --set item that sets the flag's key, also inside its group:
+        full, leaf = keys[name], keys[name].rpartition(".")[2]  # --set "train={max_steps: 10}"
+        return next((o for o in overrides if (k := o.partition("=")[0].strip()) == full
+                     or (full.startswith(k + ".") and leaf in o.partition("=")[2])), None)  # fmt: skip
+
+    for name, value in flags.items():  # two values of one setting: which one wins was said nowhere
+        if value is not None and (item := set_by(name)) is not None:
+            flag = "--" + name.replace("_", "-")
+            raise OptionError(f"{flag} {value} and --set {item}: two values of one setting; give one of them")
+    set_steps = set_by("max_steps") is not None
     if epochs is not None and max_steps is None and not set_steps:
         # --epochs wins over the config's max_steps too (both trainers stop at whichever limit comes first): no
         # step limit (TRL's -1, Lightning's none)
