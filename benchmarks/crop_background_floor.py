@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,13 @@ def main() -> None:
     ap.add_argument("--ews", type=Path, help="prepared EWS folder (validation/images)")
     ap.add_argument("-o", "--output", type=Path, required=True)
     a = ap.parse_args()
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from lib import need
+
+    need(a.shared / "data" / "peanut" / "images", "the Peanut validation photos (--shared)")  # not a set of 0 photos
+    for given in (a.independent, a.ews):
+        if given is not None:
+            need(given, "a prepared benchmark set")
 
     from tqdm import tqdm
 

@@ -58,6 +58,9 @@ def main() -> None:
     ap.add_argument("--model", default="default")
     ap.add_argument("-o", "--output", type=Path, default=None)
     a = ap.parse_args()
+    from lib import need
+
+    need(a.shared / "data" / "peanut", "the Peanut photos and labels (--shared)")
     make_sets(a.sets, a.shared, tuple(int(v) for v in a.seeds.split(",")))
     pred = load_predictor(a.model)
     sets = {"plants": photos_of(a.sets / "plants"), "lab": photos_of(a.sets / "lab")}

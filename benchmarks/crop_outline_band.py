@@ -54,6 +54,9 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=16)
     ap.add_argument("-o", "--output", type=Path, default=None)
     a = ap.parse_args()
+    from lib import need
+
+    need(a.shared / "data" / "peanut", "the Peanut photos and labels (--shared)")
     if not (a.set / "index.json").exists():
         make_set(a.set, a.shared, a.n, seed=70000)
     photos = sorted((a.set / "images").iterdir())

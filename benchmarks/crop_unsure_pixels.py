@@ -249,6 +249,9 @@ def main() -> None:
                     help="photos larger than the working size run at their own size, up to PX")  # fmt: skip
     ap.add_argument("-o", "--output", type=Path, default=None)
     a = ap.parse_args()
+    from lib import need
+
+    need(a.shared / "data" / "peanut", "the Peanut photos and labels (--shared)")
     plants_seed, lab_seed = (int(v) for v in a.seeds.split(","))
     make_sets(a.sets, a.shared, (plants_seed, lab_seed))
     pred = load_predictor(a.model, tta=a.tta)

@@ -134,11 +134,13 @@ def _count(m: np.ndarray) -> int:
 
 def oracle(out: Path | None) -> None:
     from crop_unsure_pixels import peanut_sets
+    from lib import need
 
     from agriseg.crop.predictor import load_predictor
     from agriseg.data.files import write_json
     from agriseg.metrics import SegmentationMetrics
 
+    need(ROOT.parent / "shared" / "data" / "peanut", "the Peanut photos and labels")
     pred = load_predictor("default")
     own, refined = peanut_sets(ROOT.parent / "shared")
     names = ("rule", "argmax", "oracle_unsure", "oracle_sure")
@@ -167,6 +169,7 @@ def oracle(out: Path | None) -> None:
 
 def collect() -> None:
     from crop_edge_bias import truth_of
+    from lib import need
 
     from agriseg.crop.dataset import read_stem_list
     from agriseg.crop.labels import PEANUT_VEGETATION, read_label
@@ -174,8 +177,8 @@ def collect() -> None:
     from agriseg.crop.refine import refine_labels
     from agriseg.data.io import read_rgb
 
+    peanut = need(ROOT.parent / "shared/data/peanut", "the Peanut photos and labels")
     pred = load_predictor("default")
-    peanut = ROOT.parent / "shared/data/peanut"
     items = []
     for s in read_stem_list(ROOT / "configs/crop/peanut_train.txt"):
         rgb = read_rgb(peanut / "images" / f"{s}.jpg")

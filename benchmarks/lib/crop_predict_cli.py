@@ -146,6 +146,9 @@ def main() -> None:
     ap.add_argument("--warm", action="store_true", help="also run this checkout with a user cache kept between runs")
     ap.add_argument("-o", "--output", type=Path, default=Path("benchmarks/results/crop_predict_speed.json"))
     args = ap.parse_args()
+    from lib import need
+
+    need(args.photos, "the photos to time (--photos)")
     model_args = ["--model", str(Path(args.model).resolve())] if args.model else []
     photos = sorted(args.photos.glob("*.jpg"))[: args.n]
     if len(photos) < args.n:

@@ -62,6 +62,9 @@ def main(grids: tuple[int, ...]) -> None:
     import rasterio
     from fields_map_common import SCENE
 
+    from lib import need
+
+    need(SCENE, "the real Sentinel-2 scene")
     for n in grids:
         p = build_mosaic(SCENE, n, mosaic_path(n))
         with rasterio.open(p) as ds:

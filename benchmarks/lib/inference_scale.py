@@ -31,7 +31,9 @@ def main() -> None:
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args()
     model, cfg = load_model(args.model)
-    data = Path(args.data)
+    from lib import need
+
+    data = need(args.data, "the Peanut photos and labels (--data)")
     stems = read_stem_list(args.val_list)
     photos = [
         (

@@ -15,7 +15,6 @@ baseline agronomists use (excess green + Otsu threshold per image):
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import cv2
@@ -85,6 +84,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=60, help="validation photos to use")
     ap.add_argument("-o", "--output", default="runs/bench/robustness_crop.md")
     args = ap.parse_args()
+    if Path(args.output).suffix.lower() != ".md":  # the table; its JSON goes beside it (-o x.json lost the table)
+        raise SystemExit(f"error: -o {args.output}: the Markdown table (.md); its JSON is written beside it")
 
     from tqdm import tqdm
 
@@ -94,7 +95,9 @@ def main() -> None:
     model, cfg = load_model(args.model)
     pred = Predictor(model, cfg.num_classes, cfg.infer_long_side, batch_size=1)
     stems = read_stem_list(args.val_list)[: args.limit]
-    data = Path(args.data)
+    from lib import need
+
+    data = need(args.data, "the Peanut photos and labels (--data)")
     photos = [
         (
             read_rgb(data / "images" / f"{s}.jpg"),
@@ -132,8 +135,11 @@ def main() -> None:
             f"| {n} | {100 * r['model_miou']:.2f} | {100 * r['model_biou']:.2f} | "
             f"{100 * r['exg_otsu_miou']:.2f} | {100 * r['exg_otsu_biou']:.2f} | {r['images']} |"
         )
+    from agriseg.data.files import write_json, write_text
+
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(
-        "\n".join(lines) + f"\n\nModel: {args.model}; {len(photos)} Peanut validation photos; bIoU ratio 0.02.\n"
+    write_text(
+        args.output,
+        "\n".join(lines) + f"\n\nModel: {args.model}; {len(photos)} Peanut validation photos; bIoU ratio 0.02.\n",
     )
-    Path(args.output).with_suffix(".json").write_text(json.dumps(rows, indent=1))
+    write_json(Path(args.output).with_suffix(".json"), rows)
