@@ -419,7 +419,7 @@ def test_a_date_field_skips_digits_that_are_no_date() -> None:
     assert parse_name("A12_20240601_cam1.jpg", "date") == {"date": "2024-06-01"}
     assert parse_name("tray_2024-06-01T10-30.jpg", "date") == {"date": "2024-06-01T10:30:00"}
     with pytest.raises(
-        ValueError, match=r"'x_12_y' does not match the template 'date' \(dates are read written as 2024"
+        ValueError, match=r"'x_12_y' does not match the template 'date' \(dates are read when written as 2024"
     ):
         parse_name("x_12_y.jpg", "date")  # (a date has 8 characters at least: 12 is none)
     with pytest.raises(ValueError, match=r"'tray_2024-06-01' does not match the template 'tray_date_x'$"):

@@ -905,6 +905,12 @@ def test_an_earlier_runs_pictures_in_an_input_folder_are_not_photos(tmp_path: Pa
     res = CliRunner().invoke(main, args)
     assert res.exit_code == 0 and "2 measured" in res.output, res.output
     assert "5 files written by an earlier agriseg run (pictures, charts) were not read as inputs" in res.output
+    # its own mask given alone: said to be an output (it was "no photos or masks to measure"; session 107's sweep)
+    mask = tmp_path / "o1" / "p_2024-06-01_mask.png"
+    res = CliRunner().invoke(main, ["crop", "traits", str(mask), "-o", str(tmp_path / "o3")])
+    assert res.exit_code == 2 and f"{mask}: written by an earlier agriseg run (a mask, picture or table of its " in (
+        " ".join(res.output.split())
+    ), res.output
 
 
 def test_plots_of_undated_photos_make_no_growth_chart(tmp_path: Path) -> None:

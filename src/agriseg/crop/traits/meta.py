@@ -160,7 +160,7 @@ def parse_name(path: str | Path, template: str, stem: str | None = None) -> dict
         m = next((f for f in found if all(_is_date(f.group(n)) for n in dated)), found[0] if found else None)
     if m is None:
         # the date forms only where the name holds no date read (tray_2024-06-01 against tray_date_x: a field missing)
-        forms = f" (dates are read written as {DATE_FORMS})" if dated and name_date(stem) is None else ""
+        forms = f" (dates are read when written as {DATE_FORMS})" if dated and name_date(stem) is None else ""
         raise ValueError(f"{path}: file name {stem!r} does not match the template {template!r}{forms}")
     out = {}
     for n in names:

@@ -613,6 +613,10 @@ def run_traits(
     check_template(config.meta, reserved=CSV_FIELDS)  # a field named like a column: two of one name
     if not pairs:
         given = as_paths(paths)
+        if left_out:  # its own mask given back ("no photos or masks to measure" said nothing of why)
+            raise NoInputError(f"{left_out[0]}: written by an earlier agriseg run (a mask, picture or table of its "
+                               "outputs), not read as an input; give the photo it was made from" + (
+                                   f" (and {len(left_out) - 1} more)" if len(left_out) > 1 else ""))  # fmt: skip
         raise NoInputError(f"{given[0]}: no photos or masks to measure" if given else "no photos or masks given")
     segment = ModelSegmenter(config.model_name, config.device)
     to_segment = [p for p in pairs if p.mask is None and (p.photo is None or not one_band_mask(p.photo))]
