@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -300,7 +301,7 @@ def main() -> None:
     ap.add_argument("--model", action="append", help="Tray benchmark: agriseg models to run (repeat; default: default)")
     ap.add_argument("-o", "--output", type=Path, default=REPO / "benchmarks/results/traits_plantcv.json")
     a = ap.parse_args()
-    if not Path(a.plantcv_python).is_file():  # a traceback of subprocess's FileNotFoundError said it before
+    if shutil.which(str(a.plantcv_python)) is None:  # a traceback of subprocess's FileNotFoundError said it before
         raise SystemExit(f"error: {a.plantcv_python}: no such Python; give PlantCV's with --plantcv-python "
                          "(python -m venv /tmp/plantcv-venv && /tmp/plantcv-venv/bin/pip install plantcv)")  # fmt: skip
     if a.trays:

@@ -33,10 +33,13 @@ def dispatch(doc: str, commands: dict[str, str], default: str | None = None) -> 
         main()
 
 
-def need(path: str | Path, what: str) -> Path:
+SHARED_HINT = "the shared data lie in ../shared beside the project"
+
+
+def need(path: str | Path, what: str, hint: str = SHARED_HINT) -> Path:
     """``path``, or a stop with one line (exit 1) when a benchmark's data is not there: a traceback, or a "fewer
     than 32 photos" of a folder that is missing, said it before (session 107's sweep)."""
     p = Path(path)
     if not p.exists():
-        raise SystemExit(f"error: {p}: not there ({what}; the shared data lie in ../shared beside the project)")
+        raise SystemExit(f"error: {p}: not there ({what}{'; ' + hint if hint else ''})")
     return p

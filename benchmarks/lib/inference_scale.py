@@ -30,10 +30,11 @@ def main() -> None:
     ap.add_argument("--precision", nargs="+", default=["fp32"], choices=["fp32", "bf16"])
     ap.add_argument("-o", "--output", default=None)
     args = ap.parse_args()
-    model, cfg = load_model(args.model)
     from lib import need
 
-    data = need(args.data, "the Peanut photos and labels (--data)")
+    data = need(args.data, "the Peanut photos and labels (--data)")  # before the model loads
+    need(args.val_list, "the list of validation photos, --val-list", hint="run from the project folder")
+    model, cfg = load_model(args.model)
     stems = read_stem_list(args.val_list)
     photos = [
         (

@@ -86,6 +86,10 @@ def main() -> None:
     args = ap.parse_args()
     if Path(args.output).suffix.lower() != ".md":  # the table; its JSON goes beside it (-o x.json lost the table)
         raise SystemExit(f"error: -o {args.output}: the Markdown table (.md); its JSON is written beside it")
+    from lib import need
+
+    data = need(args.data, "the Peanut photos and labels (--data)")  # before the model loads
+    need(args.val_list, "the list of validation photos, --val-list", hint="run from the project folder")
 
     from tqdm import tqdm
 
@@ -95,9 +99,6 @@ def main() -> None:
     model, cfg = load_model(args.model)
     pred = Predictor(model, cfg.num_classes, cfg.infer_long_side, batch_size=1)
     stems = read_stem_list(args.val_list)[: args.limit]
-    from lib import need
-
-    data = need(args.data, "the Peanut photos and labels (--data)")
     photos = [
         (
             read_rgb(data / "images" / f"{s}.jpg"),

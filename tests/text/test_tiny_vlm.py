@@ -603,6 +603,7 @@ def test_epochs_given_win_over_the_configs_max_steps() -> None:
         (("train.epochs=3",), {"epochs": 2}, "--epochs 2 and --set train.epochs=3"),
         (("train={max_steps: 10, epochs: 3}",), {"epochs": 5}, "--epochs 5 and --set train={max_steps: 10, epochs: 3}"),
         (("max_minutes=0",), {"max_minutes": 1.0, "kind": "trl"}, "--max-minutes 1.0 and --set max_minutes=0"),
+        (("train.max_time_minutes=3",), {"max_minutes": 5}, "--max-minutes 5 and --set train.max_time_minutes=3"),
     ],
 )
 def test_a_flag_and_a_set_of_one_setting_are_refused(sets: tuple, flags: dict, said: str) -> None:
@@ -613,6 +614,24 @@ def test_a_flag_and_a_set_of_one_setting_are_refused(sets: tuple, flags: dict, s
 
     with pytest.raises(OptionError, match=re.escape(said) + ": two values of one setting; give one of them"):
         train_overrides(sets, **flags)
+
+
+@pytest.mark.parametrize(
+    ("sets", "flags"),
+    [
+        (("train={warmup_epochs: 0}",), {"epochs": 3}),  # a key with the flag's name inside it
+        (("train={init_weights: runs/epochs_40/model.safetensors}",), {"epochs": 5}),  # in a value
+        (("train={lr: 0.1}",), {"max_steps": 3}),
+        (("train.max_steps=null",), {"epochs": 3}),
+    ],
+)
+def test_a_flag_beside_a_set_of_other_keys_is_taken(sets: tuple, flags: dict) -> None:
+    """The first form of the check read the group's text: `--epochs 3 --set "train={warmup_epochs: 0}"` was
+    refused (session 107's review)."""
+    from agriseg.cli.options import train_overrides
+
+    said = train_overrides(sets, **flags)
+    assert said[: len(sets)] == sets and len(said) > len(sets)
 
 
 def test_an_adapter_names_its_base_by_full_path_and_grpo_is_anchored_at_it(

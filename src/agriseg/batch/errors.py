@@ -32,9 +32,10 @@ def edited_inputs(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any
     return [r for r in records if r.get("status") == "error" and OTHER_VERSION in str(r.get("error") or "")]
 
 
-def edited_reason(records: Iterable[Mapping[str, Any]], noun: str) -> str:
-    """Why a table holds nothing when items were refused for an input edited since (empty when none was)."""
-    n = len(edited_inputs(records))
+def edited_reason(records: Iterable[Mapping[str, Any]] | int, noun: str) -> str:
+    """Why a table holds nothing when items were refused for an input edited since (empty when none was);
+    ``records``: their rows, or how many there were."""
+    n = records if isinstance(records, int) else len(edited_inputs(records))
     return f"{counted(n, noun)} refused, made before an input changed: --overwrite redoes them" if n else ""
 
 

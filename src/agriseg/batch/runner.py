@@ -30,6 +30,7 @@ from agriseg.batch.errors import (
     describe_error,
     describe_os_error,
     disk_full,
+    edited_reason,
     interrupted,
     signals_deferred,
 )
@@ -449,7 +450,9 @@ def run_batch(
             # the run that made them. Not for an input edited in place since: the tables' rows then held the values
             # of a file that is no more as ok (session 103's sweep); their rows say the refusal, as the README says
             said = [any(w in (o.error or "") for w in (OTHER_SETTINGS, OTHER_FILE)) for o in result.outcomes]
-            refused = any(said) and all(o.status == "failed" for o in result.outcomes)
+            # (one refused for an input edited since among them: the tables said its old values ok; session 107)
+            edited = sum(OTHER_VERSION in (o.error or "") for o in result.outcomes)
+            refused = any(said) and not edited and all(o.status == "failed" for o in result.outcomes)
             if finish is not None and refused and tables and all(Path(t).is_file() or Path(t) in held for t in tables):
                 _put_back_tables(held)
                 shown = ", ".join(str(t) for t in tables)
@@ -481,7 +484,8 @@ def run_batch(
                     # an earlier run's table this one did not write again (growth.csv of one date): said, as
                     # drop_tables says it (it was set aside when the batch began, so never silently gone)
                     gone = [t for t in held if not t.exists()]
-                    result.notes += [_removed_table(*gone)] if gone else []
+                    noun = {"img": "photo"}.get(opts.unit, opts.unit)  # why: items refused for an edited input
+                    result.notes += [_removed_table(*gone, why=edited_reason(edited, noun))] if gone else []
                 except OSError as err:  # the items' outputs are complete: say so, and how to get the tables
                     if disk_full(err):
                         raise _full_disk_stop(describe_os_error(err), done(), len(items), opts.overwrite) from err

@@ -940,14 +940,22 @@ def train_overrides(
     key are refused: :class:`agriseg.config.OptionError`); takes the
     parameters of :func:`train_options` but ``resume`` and ``overwrite``."""
     from agriseg.config import OptionError
+    from agriseg.training.config import TrainOptions
 
     keys = TRAIN_KEYS[kind]
     flags: dict[str, object] = {"epochs": epochs, "max_steps": max_steps, "max_minutes": max_minutes}
 
-    def set_by(name: str) -> str | None:  # the --set item that sets the flag's key, also inside its group:
-        full, leaf = keys[name], keys[name].rpartition(".")[2]  # --set "train={max_steps: 10}"
-        return next((o for o in overrides if (k := o.partition("=")[0].strip()) == full
-                     or (full.startswith(k + ".") and leaf in o.partition("=")[2])), None)  # fmt: skip
+    def set_by(name: str) -> str | None:  # the --set item that sets the flag's key, also inside its group
+        # (--set "train={max_steps: 10}") or by its former name (train.max_time_minutes)
+        group, _, leaf = keys[name].rpartition(".")
+        names = {leaf, *(old for old, new in TrainOptions.RENAMED.items() if new == leaf)}
+        for o in overrides:
+            k, _, v = (part.strip() for part in o.partition("="))
+            if group and k in {f"{group}.{n}" for n in names} or not group and k in names:
+                return o
+            if group and k == group and names & set(_yaml_keys(v)):
+                return o
+        return None
 
     for name, value in flags.items():  # two values of one setting: which one wins was said nowhere
         if value is not None and (item := set_by(name)) is not None:
@@ -959,6 +967,17 @@ def train_overrides(
         # step limit (TRL's -1, Lightning's none)
         flags["max_steps"] = -1 if kind == "trl" else "null"
     return (*overrides, *(f"{keys[k]}={v}" for k, v in flags.items() if v is not None))
+
+
+def _yaml_keys(text: str) -> list[str]:
+    """The keys of a ``--set`` group's YAML mapping (``{lr: 0.1, epochs: 3}``); none for other text."""
+    import yaml
+
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return []
+    return [str(k) for k in value] if isinstance(value, dict) else []
 
 
 def _parse_bands(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:

@@ -1031,9 +1031,16 @@ def test_a_plot_touching_the_mosaics_edge_from_outside_is_outside(tmp_path: Path
 def test_a_georeferenced_mosaic_with_a_regions_csv_is_said_to_be_read_as_a_photo(tmp_path: Path) -> None:
     """A GeoTIFF mosaic given with pixel regions was measured as a photo (px2, no ground units, at the model's
     working size) without a word: its numbers differed from those of the same plots as polygons (session 107's
-    sweep)."""
-    band = _mosaic(tmp_path / "m_2024-06-01.tif")
-    Image.fromarray(band).save(tmp_path / "p_2024-06-01.png")
+    sweep). A mask GeoTIFF is read as it is: no such warning (it said the model's working size of a mask)."""
+    import rasterio
+
+    band = _mosaic(tmp_path / "k_2024-06-01.tif")  # a vegetation mask GeoTIFF: read as it is, no model
+    rgb = np.stack([np.where(band > 0, c, s) for c, s in ((40, 120), (160, 90), (40, 60))]).astype(np.uint8)
+    with rasterio.open(tmp_path / "k_2024-06-01.tif") as ds:
+        profile = {**ds.profile, "count": 3}
+    with rasterio.open(tmp_path / "m_2024-06-01.tif", "w", **profile) as ds:
+        ds.write(rgb)  # (3, H, W)
+    Image.fromarray(np.moveaxis(rgb, 0, -1)).save(tmp_path / "p_2024-06-01.png")
     (tmp_path / "r.csv").write_text("id,x,y,width,height\n1,0,0,60,60\n2,60,60,60,60\n", encoding="utf-8")
     cfg = PlotsConfig(plots=str(tmp_path / "r.csv"))
     res = run_plots([tmp_path / "m_2024-06-01.tif"], tmp_path / "geo", cfg, batch=BatchOptions(progress=False))
@@ -1044,10 +1051,10 @@ def test_a_georeferenced_mosaic_with_a_regions_csv_is_said_to_be_read_as_a_photo
         f"measured as a photo in the pixel regions of {tmp_path / 'r.csv'}"
     )
     assert "give the plots as polygons" in said[0]
-    res = run_plots([tmp_path / "p_2024-06-01.png"], tmp_path / "png", cfg, batch=BatchOptions(progress=False))
-    assert [r["status"] for r in res] == ["ok"] and not any("georeferenced, measured" in n for n in res.notes), (
-        res.notes
-    )
+    for name in ("p_2024-06-01.png", "k_2024-06-01.tif"):  # a plain photo; a mask GeoTIFF
+        res = run_plots([tmp_path / name], tmp_path / name[0], cfg, batch=BatchOptions(progress=False))
+        assert [r["status"] for r in res] == ["ok"], res
+        assert not any("georeferenced, measured" in n for n in res.notes), res.notes
 
 
 def test_photo_growth_tables_keep_the_regions_files_own_columns(tmp_path: Path) -> None:
@@ -1055,7 +1062,9 @@ def test_photo_growth_tables_keep_the_regions_files_own_columns(tmp_path: Path) 
     table, which `crop traits --regions` keeps, and every trait but four (session 107's sweep)."""
     for i, d in enumerate(("2024-06-01", "2024-06-08")):
         Image.fromarray(_mosaic(tmp_path / "m.tif", seed=i)).save(tmp_path / f"p_{d}.png")
-    (tmp_path / "r.csv").write_text("id,x,y,width,height,genotype\n1,0,0,60,60,A\n2,60,60,60,60,B\n", encoding="utf-8")
+    (tmp_path / "r.csv").write_text(  # its own date too: never the photo's (session 107's review)
+        "id,x,y,width,height,genotype,date\n1,0,0,60,60,A,2020-01-01\n2,60,60,60,60,B,2020-01-02\n", encoding="utf-8"
+    )
     out = tmp_path / "out"
     res = run_plots(sorted(tmp_path.glob("p_*.png")), out, PlotsConfig(plots=str(tmp_path / "r.csv")),
                     batch=BatchOptions(progress=False))  # fmt: skip
@@ -1063,6 +1072,12 @@ def test_photo_growth_tables_keep_the_regions_files_own_columns(tmp_path: Path) 
     with (out / "growth.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert [(r["plot_id"], r["genotype"]) for r in rows] == [("1", "A"), ("1", "A"), ("2", "B"), ("2", "B")]
+    assert [r["date"] for r in rows[:2]] == ["2024-06-01", "2024-06-08"] and rows[2][
+        "date (plots file)"
+    ] == "2020-01-02"
+    with (out / "p_2024-06-01_plots.csv").open() as fh:
+        table = list(csv.DictReader(fh))
+    assert {r["date"] for r in table} == {"2024-06-01"} and table[0]["date (plots file)"] == "2020-01-01"
     assert {"plant_area_px2", "vegetation_area_px2", "in_frame", "x_px"} <= set(rows[0])
     with (out / "growth_wide.csv").open() as fh:
         wide = list(csv.DictReader(fh))

@@ -244,7 +244,10 @@ def run_plots(
             result.notes.append(f"warning: {config.plots}: {overlap}")
         if numbered:
             result.notes.append(numbered)
-        if photos and (geo := _georeferenced([r["file"] for r in result if r.get("status") in ("ok", "skipped")])):
+        measured = [
+            r["file"] for r in result if r.get("status") in ("ok", "skipped") and segmented.get(Path(r["file"]))
+        ]
+        if photos and (geo := _georeferenced(measured)):  # photos segmented (a mask GeoTIFF is read as it is)
             result.notes.append(
                 f"warning: {listed([str(g) for g in geo], 3)}: georeferenced, measured as "
                 f"{'a photo' if len(geo) == 1 else 'photos'} in the pixel regions of {config.plots} (at the model's "
@@ -287,6 +290,9 @@ def run_plots(
                                    positions=positions, kind="photo" if photos else "mosaic")  # fmt: skip
             missing = "" if len(written) > 2 else ' (growth.png needs matplotlib: pip install "agriseg[geo]")'
             result.notes.append("growth: " + ", ".join(map(str, written)) + missing)
+            from agriseg.crop.traits.runner import refused_note
+
+            result.notes += refused_note(list(result), "photo" if photos else "mosaic")  # as crop traits says it
             if photos:  # pixel regions: the warnings crop traits gives of the same photos (sizes, other trays)
                 result.notes += _photo_warnings([r["file"] for r in done], config.meta)
         seal_tables(tables)  # a later run keeps a table edited by hand
@@ -417,8 +423,9 @@ def photo_plots(
     rows = []
     for r in m.regions:
         row = {"plot_id": r["id"], **{_with_unit(k, "px2"): v for k, v in tidy(r).items() if k != "id"}}
-        for name, value in own.get(r["id"], ()):
-            row[f"{name} (plots file)" if name in row else name] = value  # a column named like a trait: kept apart
+        for name, value in own.get(r["id"], ()):  # a column named like a trait, or like the photo's name, date and
+            # file in its tables, kept apart (its date was written over the photo's; session 107's review)
+            row[f"{name} (plots file)" if name in row or name in (*PHOTO_KEYS, "file") else name] = value
         rows.append(row)
     return rows
 

@@ -726,13 +726,7 @@ def run_traits(
                 f"{counted(len(kept), 'photo')} measured with other settings ({listed(kept, 3)}) "
                 f"{'is' if len(kept) == 1 else 'are'} listed in traits.json but left out of the tables"
             )
-        refused = [r for r in records if r["status"] == "error" and _refused(r.get("error", ""))]
-        if refused:  # their earlier outputs stand; a table of this run holds none of their values
-            names = listed([Path(r["file"]).name for r in refused], 3)
-            result.notes.append(
-                f"warning: the tables leave out {counted(len(refused), 'photo')} whose earlier outputs stand "
-                f"({names}; failed, below): --overwrite measures them again"
-            )
+        result.notes += refused_note(records, "photo")
         # undated photos go in after the dated ones, with a warning (growth.write_growth), as in crop plots
         dated = [r for r in measured_now(records) if r.get("regions")]
         if (n_dated := sum(bool(r.get("date")) for r in dated)) < 2:
@@ -791,6 +785,17 @@ def _other_trays(records: list[dict[str, Any]]) -> list[str]:
                 f"one tray over dates; measure each {k} into its own output folder"
             )
     return out
+
+
+def refused_note(records: list[dict[str, Any]], noun: str) -> list[str]:
+    """The warning that a run's tables leave out the inputs refused because their earlier outputs stand (made
+    from another file, or before an input was edited): none of their values is in a table of this run."""
+    refused = [r for r in records if r["status"] == "error" and _refused(r.get("error", ""))]
+    if not refused:
+        return []
+    names = listed([Path(r["file"]).name for r in refused], 3)
+    return [f"warning: the tables leave out {counted(len(refused), noun)} whose earlier outputs stand ({names}; "
+            "failed, below): --overwrite measures them again"]  # fmt: skip
 
 
 def _refused(error: str) -> bool:
